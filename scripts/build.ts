@@ -1,0 +1,48 @@
+/**
+ * npm run build: one ncc bundle per action entry under dist/<name>/, the CLI under dist/cli/, and
+ * every action.yml generated from the specs in src/. `--out DIR` builds elsewhere (the staleness test).
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SPECS } from '../src/specs.js';
+import { actionYaml, umbrellaYaml } from './action-yaml.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const outArg = process.argv.indexOf('--out');
+const out = outArg === -1 ? root : path.resolve(process.argv[outArg + 1] as string);
+
+const bundles: [string, string][] = [
+  ...SPECS.map((s) => [s.name, `src/entries/${s.name}.ts`] as [string, string]),
+  ['restorable', 'src/entries/restorable.ts'],
+  ['cli', 'src/cli/index.ts'],
+];
+
+const ncc = path.join(root, 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js');
+for (const [name, entry] of bundles) {
+  const dest = path.join(out, 'dist', name);
+  fs.rmSync(dest, { recursive: true, force: true });
+  execFileSync(
+    process.execPath,
+    [ncc, 'build', path.join(root, entry), '-o', dest, '--quiet', '--target', 'es2022'],
+    {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  if (name === 'cli') {
+    const file = path.join(dest, 'index.js');
+    const text = fs.readFileSync(file, 'utf8');
+    if (!text.startsWith('#!')) fs.writeFileSync(file, `#!/usr/bin/env node\n${text}`);
+    fs.chmodSync(file, 0o755);
+  }
+}
+
+for (const spec of SPECS) {
+  const dir = path.join(out, 'actions', spec.name);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'action.yml'), actionYaml(spec, `../../dist/${spec.name}/index.js`));
+}
+fs.writeFileSync(path.join(out, 'action.yml'), umbrellaYaml(SPECS));
+process.stdout.write(`built ${bundles.map((b) => b[0]).join(', ')} into ${path.join(out, 'dist')}\n`);

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The machine packages Restorable's tests need, installed only when missing (Debian/Ubuntu).
+# PostgreSQL server and client binaries (13 or newer) and the `postgres` OS user come with `postgresql`.
+set -euo pipefail
+missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v pg_restore >/dev/null 2>&1 || missing+=(postgresql-client)
+command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
+if ((${#missing[@]} > 0)); then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-deps: missing ${missing[*]} and no apt-get here: install PostgreSQL 13+ server and client binaries" >&2
+    exit 1
+  fi
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,54 @@
+import path from 'node:path';
+import * as core from '@actions/core';
+import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { markdownSummary, type Reportable, writeJsonReport } from '../report/render.js';
+
+/** The inputs given in `with:`, as the runner passes them (INPUT_<NAME> variables). */
+export function actionInputs(): Record<string, string> {
+  const raw: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('INPUT_') || v === undefined) continue;
+    const value = v.trim();
+    if (value !== '') raw[k.slice(6).toLowerCase().replace(/_/g, '-')] = value;
+  }
+  return raw;
+}
+
+export const actionsLogger: Logger = {
+  info: (m) => core.info(m),
+  warn: (m) => core.warning(m),
+  debug: (m) => core.debug(m),
+  secret: (s) => core.setSecret(s),
+};
+
+/** Report, set outputs, write the job summary, and fail the step unless the verdict is pass. */
+export async function publish(
+  result: Reportable,
+  opts: { report?: string; workDir: string; title: string; facts: [string, string][] },
+  outputs: (reportPath: string) => Record<string, string>,
+): Promise<void> {
+  const reportPath = writeJsonReport(
+    result,
+    opts.report ?? path.join(opts.workDir, `${result.command}-report.json`),
+  );
+  for (const [k, v] of Object.entries(outputs(reportPath))) core.setOutput(k, v);
+  await core.summary.addRaw(markdownSummary(result, opts.title, opts.facts)).write();
+  if (result.verdict !== 'pass') {
+    const top = result.findings.find((f) => !f.ignored);
+    core.setFailed(`${opts.title}: ${result.verdict}${top ? ` (${top.rule}: ${top.message})` : ''}`);
+  }
+}
+
+/** Run an action body: a user's mistake is one clear line, never a stack trace. */
+export async function runAction(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    if (e instanceof UserError || e instanceof ToolMissingError) core.setFailed(e.message);
+    else
+      core.setFailed(
+        `internal error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : errorMessage(e)}`,
+      );
+  }
+}

@@ -1,0 +1,134 @@
+import type { Transform } from 'node:stream';
+import zlib from 'node:zlib';
+import { ArchiveProblem } from './problem.js';
+
+export type Compression = 'none' | 'gzip' | 'lz4' | 'zstd';
+
+/** Decompresses one compressed stream (one table's data, one large object), counting what comes out. */
+export interface BlockDecoder {
+  push(b: Buffer): Promise<void> | undefined;
+  /** Resolves when the stream ended cleanly; rejects with COMPRESSION_CORRUPT otherwise. */
+  finish(): Promise<number>;
+}
+
+const BATCH = 1024 * 1024;
+const OUT_CHUNK = 256 * 1024;
+const HIGH_WATER = 4 * BATCH;
+
+class PassThroughDecoder implements BlockDecoder {
+  private bytes = 0;
+  push(b: Buffer): undefined {
+    this.bytes += b.length;
+    return undefined;
+  }
+  finish(): Promise<number> {
+    return Promise.resolve(this.bytes);
+  }
+}
+
+/**
+ * Feeds a zlib (or zstd) stream in 1 MiB batches so the work runs on libuv's thread pool, beside
+ * the hashing on the main thread, instead of one pool job per 4 KiB block.
+ */
+class StreamDecoder implements BlockDecoder {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private out = 0;
+  private failed: Error | undefined;
+  private readonly ended: Promise<void>;
+
+  constructor(
+    private readonly z: Transform,
+    private readonly what: string,
+  ) {
+    z.on('data', (b: Buffer) => {
+      this.out += b.length;
+    });
+    this.ended = new Promise((resolve, reject) => {
+      z.on('end', resolve);
+      z.on('error', (e: Error) => {
+        this.failed = e;
+        reject(e);
+      });
+    });
+    this.ended.catch(() => {});
+  }
+
+  push(b: Buffer): Promise<void> | undefined {
+    this.pending.push(b);
+    this.pendingBytes += b.length;
+    return this.pendingBytes >= BATCH ? this.flush() : undefined;
+  }
+
+  private async flush(): Promise<void> {
+    if (this.failed) throw this.corrupt(this.failed);
+    if (this.pendingBytes === 0) return;
+    const batch = this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending);
+    this.pending = [];
+    this.pendingBytes = 0;
+    const stream = this.z;
+    stream.write(batch);
+    if (stream.writableLength > HIGH_WATER) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          stream.off('drain', done);
+          stream.off('error', done);
+          resolve();
+        };
+        stream.on('drain', done);
+        stream.on('error', done);
+      });
+      if (this.failed) throw this.corrupt(this.failed);
+    }
+  }
+
+  async finish(): Promise<number> {
+    await this.flush();
+    this.z.end();
+    try {
+      await this.ended;
+    } catch (e) {
+      throw this.corrupt(e as Error);
+    }
+    return this.out;
+  }
+
+  private corrupt(e: Error): ArchiveProblem {
+    return new ArchiveProblem('COMPRESSION_CORRUPT', `${this.what}: ${e.message}`, {
+      zlib: (e as NodeJS.ErrnoException).code ?? e.message,
+    });
+  }
+}
+
+type ZstdFactory = (o: { chunkSize: number }) => Transform;
+const zstd = (zlib as unknown as { createZstdDecompress?: ZstdFactory }).createZstdDecompress;
+
+/** Whether this Node can decompress a given algorithm (zstd arrived in Node 22.15). */
+export function canDecompress(c: Compression): boolean {
+  return c === 'none' || c === 'gzip' || (c === 'zstd' && zstd !== undefined);
+}
+
+/**
+ * A decoder for one stream. `gzip` in a custom archive's blocks means zlib framing (deflate with a
+ * zlib header); `gzipFile` is a .gz file as a directory dump writes them.
+ */
+export function decoderFor(c: Compression | 'gzipFile', what: string): BlockDecoder {
+  switch (c) {
+    case 'none':
+      return new PassThroughDecoder();
+    case 'gzip':
+      return new StreamDecoder(zlib.createInflate({ chunkSize: OUT_CHUNK }), what);
+    case 'gzipFile':
+      return new StreamDecoder(zlib.createGunzip({ chunkSize: OUT_CHUNK }), what);
+    case 'zstd':
+      if (zstd) return new StreamDecoder(zstd({ chunkSize: OUT_CHUNK }), what);
+      break;
+    case 'lz4':
+      break;
+  }
+  throw new ArchiveProblem(
+    'FORMAT_UNSUPPORTED',
+    `${what} is ${c}-compressed, which this Node.js (${process.version}) cannot decompress, so its data was not checked`,
+    { compression: c },
+  );
+}

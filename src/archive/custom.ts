@@ -1,0 +1,285 @@
+import { type BlockDecoder, type Compression, decoderFor } from './blocks.js';
+import { ArchiveProblem } from './problem.js';
+import { type ByteReader, UnexpectedEOF } from './reader.js';
+
+/**
+ * pg_dump's archive formats, as numbered in the header. A directory dump's toc.dat says 3 (tar)
+ * like a tar dump's does: both carry a file name per entry.
+ */
+const FORMATS: Record<number, ArchiveFormat> = { 1: 'custom', 3: 'tar', 5: 'directory' };
+export type ArchiveFormat = 'custom' | 'tar' | 'directory';
+
+/** Archive versions this parser knows: 1.12 (PostgreSQL 9.x) to 1.16 (PostgreSQL 17, 18). */
+const MIN_MINOR = 12;
+const MAX_MINOR = 16;
+const MAX_CHUNK = 1024 * 1024 * 1024;
+
+export interface ArchiveHeader {
+  archiveVersion: string;
+  minor: number;
+  intSize: number;
+  offSize: number;
+  format: ArchiveFormat;
+  compression: Compression;
+  /** When pg_dump started, as the header records it (the dumping machine's local time). */
+  dumpedAt: string;
+  database: string;
+  serverVersion: string;
+  pgDumpVersion: string;
+}
+
+export interface TocEntry {
+  dumpId: number;
+  hadDumper: boolean;
+  tag: string;
+  desc: string;
+  namespace: string | null;
+  owner: string | null;
+  /** Custom format: where the data block is (set, not-set when pg_dump could not seek, no-data). */
+  dataState?: 'set' | 'not-set' | 'none';
+  /** Directory format: the data file's name. */
+  filename?: string | null;
+}
+
+const SECTION_NAMES = ['', 'none', 'pre-data', 'data', 'post-data'];
+
+async function int(r: ByteReader, intSize: number): Promise<number> {
+  if (r.available() < intSize + 1) await r.need(intSize + 1);
+  const sign = r.u8();
+  const v = r.uint(intSize);
+  return sign ? -v : v;
+}
+
+async function str(r: ByteReader, intSize: number): Promise<string | null> {
+  const len = await int(r, intSize);
+  if (len < 0) return null;
+  if (len > 256 * 1024 * 1024)
+    throw new ArchiveProblem('ARCHIVE_CORRUPT', `a string of ${len} bytes at byte ${r.offset}`);
+  await r.need(len);
+  return r.bytes(len).toString('utf8');
+}
+
+/** Read `PGDMP` and the header that follows. The caller has checked the magic is there. */
+export async function readHeader(r: ByteReader): Promise<ArchiveHeader> {
+  await r.need(11);
+  r.skip(5);
+  const major = r.u8();
+  const minor = r.u8();
+  const rev = r.u8();
+  const archiveVersion = `${major}.${minor}.${rev}`;
+  if (major !== 1 || minor < MIN_MINOR || minor > MAX_MINOR) {
+    throw new ArchiveProblem(
+      'FORMAT_UNSUPPORTED',
+      `archive format version ${archiveVersion} is outside what Restorable reads (1.${MIN_MINOR} to 1.${MAX_MINOR})`,
+      { archiveVersion },
+    );
+  }
+  const intSize = r.u8();
+  const offSize = r.u8();
+  const formatCode = r.u8();
+  const format = FORMATS[formatCode];
+  if (intSize < 1 || intSize > 8 || offSize < 1 || offSize > 8 || !format) {
+    throw new ArchiveProblem('ARCHIVE_CORRUPT', 'the archive header is damaged', {
+      intSize,
+      offSize,
+      formatCode,
+    });
+  }
+  let compression: Compression;
+  if (minor >= 15) {
+    await r.need(1);
+    const algo = r.u8();
+    const names: Compression[] = ['none', 'gzip', 'lz4', 'zstd'];
+    const c = names[algo];
+    if (!c)
+      throw new ArchiveProblem('ARCHIVE_CORRUPT', `unknown compression algorithm ${algo} in the header`);
+    compression = c;
+  } else {
+    compression = (await int(r, intSize)) === 0 ? 'none' : 'gzip';
+  }
+  const t: number[] = [];
+  for (let i = 0; i < 7; i++) t.push(await int(r, intSize));
+  const [sec, min, hour, mday, mon, year] = t as [number, number, number, number, number, number];
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const dumpedAt = `${1900 + year}-${pad(mon + 1)}-${pad(mday)} ${pad(hour)}:${pad(min)}:${pad(sec)}`;
+  const database = (await str(r, intSize)) ?? '';
+  const serverVersion = (await str(r, intSize)) ?? '';
+  const pgDumpVersion = (await str(r, intSize)) ?? '';
+  return {
+    archiveVersion,
+    minor,
+    intSize,
+    offSize,
+    format,
+    compression,
+    dumpedAt,
+    database,
+    serverVersion,
+    pgDumpVersion,
+  };
+}
+
+/** Read the table of contents that follows the header. */
+export async function readToc(r: ByteReader, h: ArchiveHeader): Promise<TocEntry[]> {
+  const n = await int(r, h.intSize);
+  if (n < 0 || n > 10_000_000) throw new ArchiveProblem('ARCHIVE_CORRUPT', `the TOC claims ${n} entries`);
+  const entries: TocEntry[] = [];
+  for (let i = 0; i < n; i++) {
+    const dumpId = await int(r, h.intSize);
+    const hadDumper = (await int(r, h.intSize)) !== 0;
+    await str(r, h.intSize); // table oid
+    await str(r, h.intSize); // oid
+    const tag = (await str(r, h.intSize)) ?? '';
+    const desc = (await str(r, h.intSize)) ?? '';
+    const section = await int(r, h.intSize);
+    if (!SECTION_NAMES[section]) {
+      throw new ArchiveProblem(
+        'ARCHIVE_CORRUPT',
+        `TOC entry ${i + 1} of ${n} is damaged (section ${section})`,
+        {
+          offset: r.offset,
+        },
+      );
+    }
+    await str(r, h.intSize); // definition
+    await str(r, h.intSize); // drop statement
+    await str(r, h.intSize); // copy statement
+    const namespace = await str(r, h.intSize);
+    await str(r, h.intSize); // tablespace
+    if (h.minor >= 14) await str(r, h.intSize); // table access method
+    if (h.minor >= 16) await int(r, h.intSize); // relkind
+    const owner = await str(r, h.intSize);
+    await str(r, h.intSize); // "false" (WITH OIDS, long gone)
+    for (let d = await str(r, h.intSize); d !== null; d = await str(r, h.intSize)) {
+      if (!/^\d+$/.test(d))
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `TOC entry ${dumpId} has a damaged dependency list`);
+    }
+    const entry: TocEntry = { dumpId, hadDumper, tag, desc, namespace, owner };
+    if (h.format === 'custom') {
+      await r.need(1 + h.offSize);
+      const flag = r.u8();
+      r.skip(h.offSize);
+      entry.dataState = flag === 2 ? 'set' : flag === 1 ? 'not-set' : 'none';
+    } else {
+      entry.filename = await str(r, h.intSize);
+    }
+    entries.push(entry);
+  }
+  return entries;
+}
+
+export interface WalkResult {
+  /** Data blocks found, by dump id. */
+  blocks: number;
+  /** Bytes of data after decompression. */
+  dataBytes: number;
+}
+
+const BLK_DATA = 1;
+const BLK_BLOBS = 3;
+
+export function entryName(e: TocEntry): string {
+  return e.namespace ? `${e.desc} ${e.namespace}.${e.tag}` : `${e.desc} ${e.tag}`;
+}
+
+/**
+ * Walk every data block of a custom archive to the end of the file, decompressing each one.
+ * Several blocks decompress at once on the thread pool while the caller keeps reading and hashing.
+ */
+export async function walkCustomData(r: ByteReader, h: ArchiveHeader, toc: TocEntry[]): Promise<WalkResult> {
+  const byId = new Map(toc.map((e) => [e.dumpId, e]));
+  const seen = new Set<number>();
+  const inFlight: Promise<number>[] = [];
+  let dataBytes = 0;
+  const settle = async (limit: number) => {
+    while (inFlight.length > limit) dataBytes += await (inFlight.shift() as Promise<number>);
+  };
+  let current = 'the first data block';
+  try {
+    while (!(await r.atEnd())) {
+      const blockAt = r.offset;
+      if (r.available() < 1) await r.need(1);
+      const type = r.u8();
+      const id = await int(r, h.intSize);
+      const entry = byId.get(id);
+      if ((type !== BLK_DATA && type !== BLK_BLOBS) || !entry) {
+        throw new ArchiveProblem(
+          'ARCHIVE_CORRUPT',
+          `unexpected bytes at offset ${blockAt} after ${current}: not a data block of this archive`,
+          { offset: blockAt, blockType: type, dumpId: id },
+        );
+      }
+      current = entryName(entry);
+      seen.add(id);
+      if (type === BLK_DATA) {
+        inFlight.push((await readStream(r, h, decoderFor(h.compression, current), current)).done);
+      } else {
+        for (let oid = await int(r, h.intSize); oid !== 0; oid = await int(r, h.intSize)) {
+          inFlight.push(
+            (await readStream(r, h, decoderFor(h.compression, `large object ${oid}`), current)).done,
+          );
+          await settle(2);
+        }
+      }
+      await settle(2);
+    }
+    await settle(0);
+  } catch (e) {
+    await Promise.allSettled(inFlight);
+    if (e instanceof UnexpectedEOF) {
+      throw new ArchiveProblem(
+        'ARCHIVE_TRUNCATED',
+        `the archive ends at byte ${e.offset}, inside the data of ${current}`,
+        {
+          offset: e.offset,
+          entry: current,
+        },
+      );
+    }
+    throw e;
+  }
+  const missing = toc.filter((e) => e.hadDumper && e.dataState !== 'none' && !seen.has(e.dumpId));
+  if (missing.length > 0) {
+    throw new ArchiveProblem(
+      'ARCHIVE_TRUNCATED',
+      `the archive ends after ${seen.size} data blocks; ${missing.length} more are listed but absent, the first being ${entryName(missing[0] as TocEntry)}`,
+      {
+        blocksFound: seen.size,
+        blocksMissing: missing.length,
+        firstMissing: entryName(missing[0] as TocEntry),
+      },
+    );
+  }
+  return { blocks: seen.size, dataBytes };
+}
+
+/** Read the length-prefixed chunks of one stream into its decoder; returns the decoder's finish. */
+async function readStream(
+  r: ByteReader,
+  h: ArchiveHeader,
+  dec: BlockDecoder,
+  what: string,
+): Promise<{ done: Promise<number> }> {
+  const need = h.intSize + 1;
+  for (;;) {
+    if (r.available() < need) await r.need(need);
+    const sign = r.u8();
+    const len = r.uint(h.intSize);
+    if (len === 0) break;
+    if (sign || len > MAX_CHUNK) {
+      throw new ArchiveProblem(
+        'ARCHIVE_CORRUPT',
+        `a damaged block length (${sign ? -len : len}) in ${what}`,
+        {
+          offset: r.offset,
+        },
+      );
+    }
+    if (r.available() < len) await r.need(len);
+    const pending = dec.push(r.bytes(len));
+    if (pending) await pending;
+  }
+  const done = dec.finish();
+  done.catch(() => {});
+  return { done };
+}

@@ -1,0 +1,371 @@
+import { createHash, type Hash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import { type Compression, decoderFor } from './blocks.js';
+import {
+  type ArchiveHeader,
+  entryName,
+  readHeader,
+  readToc,
+  type TocEntry,
+  walkCustomData,
+} from './custom.js';
+import { ArchiveProblem } from './problem.js';
+import { ChunkQueue } from './queue.js';
+import { ByteReader } from './reader.js';
+
+export type DumpFormat = 'custom' | 'directory' | 'plain' | 'tar' | 'unknown';
+
+export interface TocSummary {
+  entries: number;
+  tables: number;
+  dataEntries: number;
+  schemas: string[];
+  extensions: string[];
+  owners: string[];
+}
+
+export interface Inspection {
+  format: DumpFormat;
+  /** `gzip` when the whole file is gzip around the dump (.dump.gz, .sql.gz). */
+  wrapper: 'gzip' | null;
+  size: number;
+  sha256?: string;
+  md5?: string;
+  header?: ArchiveHeader;
+  toc?: TocSummary;
+  /** Versions as the dump records them (plain dumps: from their opening comments). */
+  serverVersion?: string;
+  pgDumpVersion?: string;
+  compression?: Compression;
+  dataBlocks: number;
+  dataBytes: number;
+  /** pg_dump wrote to a pipe, so the TOC holds no data offsets: pg_restore cannot run in parallel. */
+  noOffsets?: boolean;
+  problems: ArchiveProblem[];
+}
+
+function summarize(toc: TocEntry[]): TocSummary {
+  const uniq = (xs: (string | null)[]) => [...new Set(xs.filter((x): x is string => !!x))].sort();
+  return {
+    entries: toc.length,
+    tables: toc.filter((e) => e.desc === 'TABLE').length,
+    dataEntries: toc.filter((e) => e.hadDumper).length,
+    schemas: uniq(toc.filter((e) => e.desc === 'SCHEMA').map((e) => e.tag)),
+    extensions: uniq(toc.filter((e) => e.desc === 'EXTENSION').map((e) => e.tag)),
+    owners: uniq(toc.map((e) => e.owner)),
+  };
+}
+
+const PLAIN_END = /PostgreSQL database (cluster )?dump complete/;
+const TAIL = 4096;
+
+/** Scan a plain SQL dump: its opening comments, its tables, and the line that closes it. */
+async function scanPlain(chunks: AsyncIterable<Buffer>, first: Buffer, out: Inspection): Promise<void> {
+  const headText = first.subarray(0, 4096).toString('utf8');
+  const fromPgDump = /PostgreSQL database (cluster )?dump/.test(headText);
+  const server = /^-- Dumped from database version (.+)$/m.exec(headText);
+  const dumper = /^-- Dumped by pg_dump(?:all)? version (.+)$/m.exec(headText);
+  if (server) out.serverVersion = server[1]?.trim();
+  if (dumper) out.pgDumpVersion = dumper[1]?.trim();
+  const needle = Buffer.from('\nCREATE TABLE ');
+  let tables = 0;
+  let tail: Buffer = Buffer.alloc(0);
+  let bytes = 0;
+  for await (const chunk of chunks) {
+    bytes += chunk.length;
+    // Look across the seam between the previous chunk and this one too.
+    const seam = Buffer.concat([tail.subarray(Math.max(0, tail.length - needle.length + 1)), chunk]);
+    for (let i = seam.indexOf(needle); i !== -1; i = seam.indexOf(needle, i + needle.length)) tables++;
+    tail =
+      chunk.length >= TAIL
+        ? chunk.subarray(chunk.length - TAIL)
+        : Buffer.concat([tail, chunk]).subarray(-TAIL);
+  }
+  out.dataBytes = bytes;
+  out.toc = { entries: 0, tables, dataEntries: 0, schemas: [], extensions: [], owners: [] };
+  if (!fromPgDump) {
+    out.problems.push(
+      new ArchiveProblem(
+        'FORMAT_UNSUPPORTED',
+        'a SQL script not written by pg_dump: nothing marks where it should end, so truncation cannot be ruled out',
+      ),
+    );
+  } else if (!PLAIN_END.test(tail.toString('utf8'))) {
+    out.problems.push(
+      new ArchiveProblem(
+        'ARCHIVE_TRUNCATED',
+        `the plain dump ends without pg_dump's closing "dump complete" line (${bytes} bytes read)`,
+        { bytes },
+      ),
+    );
+  }
+}
+
+/** Take the first `n` bytes off a stream (fewer at its end), giving back the whole stream. */
+async function peek(
+  src: AsyncIterable<Buffer>,
+  n: number,
+): Promise<{ head: Buffer; all: AsyncIterable<Buffer> }> {
+  const it = src[Symbol.asyncIterator]();
+  const got: Buffer[] = [];
+  let size = 0;
+  let done = false;
+  while (size < n) {
+    const next = await it.next();
+    if (next.done) {
+      done = true;
+      break;
+    }
+    got.push(next.value);
+    size += next.value.length;
+  }
+  const head = Buffer.concat(got);
+  async function* all(): AsyncGenerator<Buffer> {
+    if (head.length) yield head;
+    if (done) return;
+    for (let next = await it.next(); !next.done; next = await it.next()) yield next.value;
+  }
+  return { head, all: all() };
+}
+
+function gunzip(src: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  const gz = zlib.createGunzip({ chunkSize: 1024 * 1024 });
+  pipeline(Readable.from(src, { objectMode: false }), gz, () => {});
+  return gz;
+}
+
+function isTar(head: Buffer): boolean {
+  return head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
+}
+
+function looksLikeText(head: Buffer): boolean {
+  const sample = head.subarray(0, 1024);
+  if (sample.length === 0) return false;
+  let bad = 0;
+  for (const b of sample) if (b === 0 || (b < 9 && b !== 0) || (b > 13 && b < 32 && b !== 27)) bad++;
+  return bad === 0;
+}
+
+/** Parse what the (unwrapped) stream holds, recording problems on `out`. */
+async function parseDump(src: AsyncIterable<Buffer>, out: Inspection): Promise<void> {
+  const { head, all } = await peek(src, 4096);
+  if (head.length === 0) {
+    out.format = 'unknown';
+    throw new ArchiveProblem(
+      'ARCHIVE_UNREADABLE',
+      out.wrapper ? 'the gzip file holds nothing' : 'the file is empty',
+    );
+  }
+  if (head.subarray(0, 5).toString('latin1') === 'PGDMP') {
+    const r = ByteReader.from(all);
+    try {
+      const h = await readHeader(r);
+      out.header = h;
+      out.format = h.format;
+      out.compression = h.compression;
+      out.serverVersion = h.serverVersion;
+      out.pgDumpVersion = h.pgDumpVersion;
+      if (h.format !== 'custom') {
+        throw new ArchiveProblem(
+          'FORMAT_UNSUPPORTED',
+          'a table of contents (toc.dat) on its own: give the directory of a directory-format dump as the source',
+        );
+      }
+      const toc = await readToc(r, h);
+      out.toc = summarize(toc);
+      out.noOffsets = toc.some((e) => e.dataState === 'not-set');
+      const walked = await walkCustomData(r, h, toc);
+      out.dataBlocks = walked.blocks;
+      out.dataBytes = walked.dataBytes;
+    } catch (e) {
+      if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
+        throw new ArchiveProblem(
+          'ARCHIVE_TRUNCATED',
+          `the archive ends inside its header or table of contents (${e.message})`,
+        );
+      }
+      throw e;
+    }
+    return;
+  }
+  if (isTar(head)) {
+    out.format = 'tar';
+    throw new ArchiveProblem(
+      'FORMAT_UNSUPPORTED',
+      'a tar-format dump (pg_dump -Ft): Restorable reads custom, directory and plain dumps',
+    );
+  }
+  if (looksLikeText(head)) {
+    out.format = 'plain';
+    await scanPlain(all, head, out);
+    return;
+  }
+  out.format = 'unknown';
+  throw new ArchiveProblem(
+    'ARCHIVE_UNREADABLE',
+    `not a pg_dump archive nor a SQL dump (it starts with bytes ${head.subarray(0, 8).toString('hex')})`,
+    { firstBytes: head.subarray(0, 8).toString('hex') },
+  );
+}
+
+export interface InspectOptions {
+  /** Also compute MD5 (only when there is an MD5 to compare with: it costs a second hash). */
+  md5?: boolean;
+  /** Also write every byte read here (an S3 download lands on disk in the same pass). */
+  tee?: Writable;
+}
+
+function record(out: Inspection, e: unknown): void {
+  if (e instanceof ArchiveProblem) out.problems.push(e);
+  else if (e instanceof Error && (e as NodeJS.ErrnoException).code?.startsWith('Z_')) {
+    const code = (e as NodeJS.ErrnoException).code;
+    out.problems.push(
+      code === 'Z_BUF_ERROR'
+        ? new ArchiveProblem('ARCHIVE_TRUNCATED', `the gzip stream around the dump ends early (${e.message})`)
+        : new ArchiveProblem(
+            'COMPRESSION_CORRUPT',
+            `the gzip stream around the dump is damaged (${e.message})`,
+            {
+              zlib: code ?? '',
+            },
+          ),
+    );
+  } else throw e;
+}
+
+/**
+ * One pass over a backup's bytes: hash them (SHA-256, and MD5 when asked), undo a gzip wrapper,
+ * parse the header and TOC, and walk every data block to the end, decompressing as it goes.
+ * Errors in the source (a failed download) are thrown; problems with the dump are recorded.
+ */
+export async function inspectStream(
+  src: AsyncIterable<Buffer>,
+  opts: InspectOptions = {},
+): Promise<Inspection> {
+  const out: Inspection = {
+    format: 'unknown',
+    wrapper: null,
+    size: 0,
+    dataBlocks: 0,
+    dataBytes: 0,
+    problems: [],
+  };
+  const sha = createHash('sha256');
+  const md5: Hash | undefined = opts.md5 ? createHash('md5') : undefined;
+  const q = new ChunkQueue();
+  const feed = async () => {
+    try {
+      for await (const b of src) {
+        sha.update(b);
+        md5?.update(b);
+        out.size += b.length;
+        if (opts.tee && !opts.tee.write(b)) {
+          await new Promise<void>((resolve, reject) => {
+            opts.tee?.once('drain', resolve);
+            opts.tee?.once('error', reject);
+          });
+        }
+        await q.push(b);
+      }
+    } finally {
+      q.end();
+    }
+  };
+  const parse = async () => {
+    try {
+      const { head, all } = await peek(q, 2);
+      if (head[0] === 0x1f && head[1] === 0x8b) {
+        out.wrapper = 'gzip';
+        await parseDump(gunzip(all), out);
+      } else {
+        await parseDump(all, out);
+      }
+    } catch (e) {
+      record(out, e);
+    } finally {
+      q.abandon();
+    }
+  };
+  await Promise.all([feed(), parse()]);
+  out.sha256 = sha.digest('hex');
+  if (md5) out.md5 = md5.digest('hex');
+  return out;
+}
+
+export function fileChunks(file: string): AsyncIterable<Buffer> {
+  return fs.createReadStream(file, { highWaterMark: 1024 * 1024 });
+}
+
+/** A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data. */
+export async function inspectDirectory(dir: string): Promise<Inspection> {
+  const out: Inspection = {
+    format: 'directory',
+    wrapper: null,
+    size: 0,
+    dataBlocks: 0,
+    dataBytes: 0,
+    problems: [],
+  };
+  try {
+    const tocPath = path.join(dir, 'toc.dat');
+    out.size = fs.statSync(tocPath).size;
+    const r = ByteReader.from(fileChunks(tocPath));
+    if (!(await r.fill(5)) || r.bytes(5).toString('latin1') !== 'PGDMP') {
+      throw new ArchiveProblem('ARCHIVE_UNREADABLE', 'toc.dat is not a pg_dump table of contents');
+    }
+    const h = await readHeader(ByteReader.from(fileChunks(tocPath)));
+    out.header = { ...h, format: 'directory' };
+    out.compression = h.compression;
+    out.serverVersion = h.serverVersion;
+    out.pgDumpVersion = h.pgDumpVersion;
+    const r2 = ByteReader.from(fileChunks(tocPath));
+    await readHeader(r2);
+    const toc = await readToc(r2, h);
+    out.toc = summarize(toc);
+    const suffix: Record<Compression, string> = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
+    const walkFile = async (name: string, what: string) => {
+      const file = path.join(dir, name + suffix[h.compression]);
+      if (!fs.existsSync(file)) {
+        throw new ArchiveProblem(
+          'ARCHIVE_TRUNCATED',
+          `the data file ${path.basename(file)} of ${what} is missing`,
+          {
+            file: path.basename(file),
+          },
+        );
+      }
+      out.size += fs.statSync(file).size;
+      const dec = decoderFor(h.compression === 'gzip' ? 'gzipFile' : h.compression, what);
+      for await (const b of fileChunks(file)) {
+        const p = dec.push(b);
+        if (p) await p;
+      }
+      out.dataBytes += await dec.finish();
+      out.dataBlocks++;
+    };
+    for (const e of toc) {
+      if (!e.hadDumper || !e.filename) continue;
+      if (e.filename.endsWith('.toc')) {
+        const list = path.join(dir, e.filename);
+        if (!fs.existsSync(list))
+          throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the large-object list ${e.filename} is missing`);
+        for (const line of fs.readFileSync(list, 'utf8').split('\n')) {
+          const blob = line.trim().split(' ')[1];
+          if (blob) await walkFile(blob, `large objects of ${entryName(e)}`);
+        }
+      } else {
+        await walkFile(e.filename, entryName(e));
+      }
+    }
+  } catch (e) {
+    if (e instanceof ArchiveProblem) out.problems.push(e);
+    else if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
+      out.problems.push(new ArchiveProblem('ARCHIVE_TRUNCATED', `toc.dat ends early (${e.message})`));
+    } else throw e;
+  }
+  return out;
+}

@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { ActionSpec } from '../core/spec.js';
+import { VERSION } from '../core/version.js';
+import { createSampleDatabase, dumpDatabase } from '../demo/sample.js';
+import { ScratchCluster } from '../postgres/cluster.js';
+import { consoleReport, writeJsonReport } from '../report/render.js';
+import { exitCodeFor, type StageResult } from '../report/stages.js';
+import { parseVerifyOptions } from '../verify/options.js';
+import { verifyFacts } from '../verify/present.js';
+import { runVerify, verifyOutputs } from '../verify/run.js';
+import { verifySpec } from '../verify/spec.js';
+import { parseArgs } from './args.js';
+
+const secrets: string[] = [];
+const mask = (s: string) => secrets.reduce((acc, x) => (x ? acc.split(x).join('***') : acc), s);
+
+function terminalLogger(quiet: boolean): Logger {
+  return {
+    info: (m) => {
+      if (!quiet) process.stderr.write(`${mask(m)}\n`);
+    },
+    warn: (m) => process.stderr.write(`warning: ${mask(m)}\n`),
+    debug: (m) => {
+      if (process.env.RESTORABLE_DEBUG) process.stderr.write(`debug: ${mask(m)}\n`);
+    },
+    secret: (s) => {
+      secrets.push(s);
+    },
+  };
+}
+
+function progress(quiet: boolean) {
+  return (s: StageResult) => {
+    if (quiet) return;
+    const mark = { ok: '✓', failed: '✗', skipped: '-', 'not-run': '?' }[s.status];
+    process.stderr.write(
+      `${mark} ${s.name.padEnd(10)} ${s.seconds.toFixed(2).padStart(7)}s  ${s.status}${s.reason ? `: ${s.reason}` : ''}\n`,
+    );
+  };
+}
+
+function usage(spec?: ActionSpec): string {
+  if (spec) {
+    const lines = spec.inputs.map(
+      (i) =>
+        `  --${i.name.padEnd(20)} ${i.description}${i.default ? ` (default: ${i.default})` : ''}${i.required ? ' (required)' : ''}`,
+    );
+    return `restorable ${spec.command} [flags]\n\n${spec.description}\n\n${lines.join('\n')}\n  --json                 print the outputs and report as JSON\n`;
+  }
+  return `restorable ${VERSION}: prove your PostgreSQL backups restore
+
+  restorable verify --source <path|s3://bucket/prefix> [flags]   verify the newest backup
+  restorable demo                                                 a sample database, dumped and verified
+  restorable help <command>                                       flags of a command
+
+Exit status: 0 pass, 1 fail, 3 could not verify, 2 a mistake in the command line.
+`;
+}
+
+async function verify(flags: Record<string, string>, switches: Set<string>): Promise<number> {
+  const quiet = switches.has('quiet') || switches.has('json');
+  const log = terminalLogger(quiet);
+  const opts = parseVerifyOptions(flags, 'flag');
+  const result = await runVerify(opts, log, progress(quiet));
+  const reportPath = opts.report ? writeJsonReport(result, opts.report) : '';
+  if (switches.has('json'))
+    process.stdout.write(
+      `${mask(JSON.stringify({ outputs: verifyOutputs(result, reportPath), result }, null, 2))}\n`,
+    );
+  else process.stdout.write(`${mask(consoleReport(result, verifyFacts(result)))}\n`);
+  return exitCodeFor(result.verdict);
+}
+
+async function demo(switches: Set<string>): Promise<number> {
+  const say = (m: string) => process.stderr.write(`${m}\n`);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'restorable-demo-'));
+  say('demo: starting a scratch PostgreSQL cluster');
+  const cluster = await ScratchCluster.start({ label: 'demo' });
+  try {
+    say(`demo: creating the sample database "shop" (PostgreSQL ${cluster.version}, port ${cluster.port})`);
+    await createSampleDatabase(cluster, 'shop', 2000);
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+    const file = path.join(work, 'backups', `shop_${stamp.replace(/-/g, '').replace('T', '_')}.dump`);
+    say(`demo: pg_dump -Fc to ${file} (with a .sha256 beside it)`);
+    await dumpDatabase(cluster, 'shop', file, { sha256: true });
+    say('demo: restorable verify --source <that folder>\n');
+    return await verify({ source: path.dirname(file), 'work-dir': work }, switches);
+  } finally {
+    await cluster.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const args = parseArgs(argv);
+    const specs: Record<string, ActionSpec> = { verify: verifySpec };
+    if (args.command === 'version' || argv.includes('--version')) {
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    }
+    if (args.command === undefined || args.command === 'help' || args.switches.has('help')) {
+      const which = args.command === 'help' ? args.positional[0] : args.command;
+      process.stdout.write(usage(which ? specs[which] : undefined));
+      return 0;
+    }
+    switch (args.command) {
+      case 'verify':
+        return await verify(args.flags, args.switches);
+      case 'demo':
+        return await demo(args.switches);
+      default:
+        throw new UserError(
+          args.command,
+          'is not a restorable command',
+          'Run restorable help to see the commands',
+        );
+    }
+  } catch (e) {
+    if (e instanceof UserError || e instanceof ToolMissingError) {
+      process.stderr.write(`restorable: ${mask(e.message)}\n`);
+      return 2;
+    }
+    process.stderr.write(
+      `restorable: internal error (please report it): ${mask(e instanceof Error ? (e.stack ?? e.message) : errorMessage(e))}\n`,
+    );
+    return 4;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

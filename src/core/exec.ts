@@ -1,0 +1,123 @@
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+import type { Readable } from 'node:stream';
+import { ToolMissingError } from './errors.js';
+
+export interface RunOptions {
+  /** Extra environment variables, merged over process.env. */
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** Run as this OS user (through runuser) when the current process is root and the user differs. */
+  user?: string;
+  /** Data for standard input: a string, a buffer, or a stream that is piped in. */
+  stdin?: string | Buffer | Readable;
+  /** Kill the process (SIGTERM, then SIGKILL) after this many milliseconds. */
+  timeoutMs?: number;
+  /** Called for each line of standard error as it arrives (progress, classification). */
+  onStderrLine?: (line: string) => void;
+  /** How to install the program when it is missing, for the error message. */
+  install?: string;
+  /** Keep at most this many bytes of each output (the tail is kept). Default 4 MiB. */
+  maxCapture?: number;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+export function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/** The argv that runs `cmd args` as `user`; unchanged when no switch is needed. */
+export function asUser(user: string | undefined, cmd: string, args: string[]): [string, string[]] {
+  if (!user || !isRoot() || user === 'root') return [cmd, args];
+  return ['runuser', ['-u', user, '--', cmd, ...args]];
+}
+
+class TailBuffer {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  constructor(private readonly limit: number) {}
+  push(b: Buffer): void {
+    this.chunks.push(b);
+    this.size += b.length;
+    while (this.size > this.limit && this.chunks.length > 1) {
+      this.size -= (this.chunks.shift() as Buffer).length;
+    }
+  }
+  toString(): string {
+    const all = Buffer.concat(this.chunks);
+    return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
+  }
+}
+
+/**
+ * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the
+ * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
+ * be started (ToolMissingError when it is not installed).
+ */
+export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const [file, argv] = asUser(opts.user, cmd, args);
+  const switching = file === 'runuser';
+  const started = performance.now();
+  const limit = opts.maxCapture ?? 4 * 1024 * 1024;
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, argv, {
+      env: { ...process.env, ...opts.env },
+      // A user we switch to may not be allowed into our working directory.
+      cwd: opts.cwd ?? (switching ? os.tmpdir() : undefined),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out = new TailBuffer(limit);
+    const err = new TailBuffer(limit);
+    let partial = '';
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => {
+      err.push(b);
+      if (opts.onStderrLine) {
+        const text = partial + b.toString('utf8');
+        const lines = text.split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) opts.onStderrLine(line);
+      }
+    });
+    let timer: NodeJS.Timeout | undefined;
+    if (opts.timeoutMs) {
+      timer = setTimeout(() => {
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      }, opts.timeoutMs);
+      timer.unref();
+    }
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (timer) clearTimeout(timer);
+      if (e.code === 'ENOENT') reject(new ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
+      else reject(e);
+    });
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      if (partial && opts.onStderrLine) opts.onStderrLine(partial);
+      resolve({
+        code,
+        signal,
+        stdout: out.toString(),
+        stderr: err.toString(),
+        seconds: (performance.now() - started) / 1000,
+      });
+    });
+    // A program that exits before reading all of its input closes the pipe: that is its answer,
+    // which the exit status and stderr carry, not an error of ours.
+    child.stdin.on('error', () => {});
+    if (opts.stdin === undefined) child.stdin.end();
+    else if (typeof opts.stdin === 'string' || Buffer.isBuffer(opts.stdin)) child.stdin.end(opts.stdin);
+    else {
+      opts.stdin.on('error', (e) => child.stdin.destroy(e));
+      opts.stdin.pipe(child.stdin);
+    }
+  });
+}

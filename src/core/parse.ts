@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import { SEVERITIES, type Severity } from '../report/findings.js';
+import { UserError } from './errors.js';
+
+const bool = z.enum(['true', 'false', 'yes', 'no', '1', '0', 'on', 'off']);
+
+/** Parse a boolean input; the message names the input. */
+export function parseBool(input: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined || value === '') return fallback;
+  const r = bool.safeParse(value.trim().toLowerCase());
+  if (!r.success) throw new UserError(input, `"${value}" is not true or false`, 'Write true or false');
+  return ['true', 'yes', '1', 'on'].includes(r.data);
+}
+
+export function parseSeverity(input: string, value: string | undefined): Severity {
+  const r = z.enum(SEVERITIES).safeParse((value ?? 'high').trim().toLowerCase());
+  if (!r.success)
+    throw new UserError(input, `"${value}" is not a severity`, `Use one of ${SEVERITIES.join(', ')}`);
+  return r.data;
+}

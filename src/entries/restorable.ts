@@ -1,0 +1,3 @@
+import { run } from '../actions/restorable.js';
+
+await run();

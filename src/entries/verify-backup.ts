@@ -1,0 +1,3 @@
+import { run } from '../actions/verify-backup.js';
+
+await run();

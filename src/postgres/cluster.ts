@@ -1,0 +1,242 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { ToolMissingError } from '../core/errors.js';
+import { isRoot, run } from '../core/exec.js';
+import type { Logger } from '../core/log.js';
+import { installHint, type PgBinary, pick } from './binaries.js';
+import type { ConnInfo } from './client.js';
+
+/** Settings for a cluster that exists to be loaded once and thrown away. */
+export const BULK_LOAD_SETTINGS: Record<string, string> = {
+  fsync: 'off',
+  synchronous_commit: 'off',
+  full_page_writes: 'off',
+  wal_level: 'minimal',
+  max_wal_senders: '0',
+  archive_mode: 'off',
+  autovacuum: 'off',
+  checkpoint_timeout: '1h',
+  max_wal_size: '16GB',
+  maintenance_work_mem: '512MB',
+  shared_buffers: '256MB',
+};
+
+export interface ScratchOptions {
+  /** The lowest server major that will do; the closest installed one is used. */
+  minMajor?: number;
+  /** Use binaries from this folder only. */
+  binDir?: string;
+  /** Run the server as this OS user; default `postgres` when root, else the current user. */
+  osUser?: string;
+  /** What the cluster is for, in its folder name, so `restorable clean` can find leftovers. */
+  label?: string;
+  /** `bulk` (default): tuned for a one-off load, see BULK_LOAD_SETTINGS. `default`: stock settings. */
+  tuning?: 'bulk' | 'default';
+  /** Extra postgresql.conf settings. */
+  settings?: Record<string, string>;
+  logger?: Logger;
+}
+
+/** A free TCP port on loopback (the kernel picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function passwdIds(user: string): { uid: number; gid: number } | undefined {
+  try {
+    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f[0] === user) return { uid: Number(f[2]), gid: Number(f[3]) };
+    }
+  } catch {}
+  return undefined;
+}
+
+const live = new Set<ScratchCluster>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // Last resort: a process that exits with clusters still up stops them synchronously.
+  process.on('exit', () => {
+    for (const c of live) c.stopSync();
+  });
+}
+
+export const SCRATCH_PREFIX = 'restorable-';
+
+/**
+ * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
+ * that folder, server binaries run as `postgres` when we are root. `stop()` removes it all.
+ */
+export class ScratchCluster {
+  private constructor(
+    readonly root: string,
+    readonly port: number,
+    readonly bin: PgBinary,
+    readonly osUser: string | undefined,
+    readonly settings: Record<string, string>,
+  ) {}
+
+  get dataDir(): string {
+    return path.join(this.root, 'data');
+  }
+  get socketDir(): string {
+    return path.join(this.root, 'socket');
+  }
+  get major(): number {
+    return this.bin.major;
+  }
+  get version(): string {
+    return this.bin.version;
+  }
+
+  conn(database = 'postgres'): ConnInfo {
+    return { host: this.socketDir, port: this.port, user: 'postgres', database };
+  }
+
+  /** A URL for people and for tools that want one (no password: trust on loopback and socket). */
+  url(database = 'postgres'): string {
+    return `postgresql://postgres@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
+  }
+
+  static async start(opts: ScratchOptions = {}): Promise<ScratchCluster> {
+    const min = opts.minMajor ?? 0;
+    const initdb = await pick('initdb', min, opts.binDir);
+    if (!initdb) {
+      throw new ToolMissingError(
+        min
+          ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
+          : 'PostgreSQL server binaries (initdb, pg_ctl)',
+        installHint(Math.max(Math.ceil(min), 13), 'server'),
+      );
+    }
+    const osUser = opts.osUser ?? (isRoot() ? 'postgres' : undefined);
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
+    fs.mkdirSync(path.join(root, 'socket'));
+    if (osUser && isRoot()) {
+      const ids = passwdIds(osUser);
+      if (!ids) {
+        fs.rmSync(root, { recursive: true, force: true });
+        throw new ToolMissingError(`the OS user "${osUser}"`, `useradd --system ${osUser}, or set os-user`);
+      }
+      fs.chownSync(root, ids.uid, ids.gid);
+      fs.chownSync(path.join(root, 'socket'), ids.uid, ids.gid);
+    }
+    const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
+    const bin = (p: string) => path.join(initdb.dir, p);
+    const init = await run(
+      bin('initdb'),
+      [
+        '-D',
+        path.join(root, 'data'),
+        '-U',
+        'postgres',
+        '-A',
+        'trust',
+        '-E',
+        'UTF8',
+        '--locale=C',
+        '--no-sync',
+      ],
+      { user: osUser },
+    );
+    if (init.code !== 0) {
+      fs.rmSync(root, { recursive: true, force: true });
+      throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
+    }
+    fs.writeFileSync(
+      path.join(root, 'restorable.json'),
+      JSON.stringify({
+        label: opts.label ?? 'scratch',
+        pid: process.pid,
+        created: new Date().toISOString(),
+        major: initdb.major,
+      }),
+    );
+    let lastError = '';
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const port = await freePort();
+      const conf = {
+        port: String(port),
+        listen_addresses: "'127.0.0.1'",
+        unix_socket_directories: `'${path.join(root, 'socket')}'`,
+        max_connections: '50',
+        ...Object.fromEntries(
+          Object.entries(settings).map(([k, v]) => [k, /^[\w.]+$/.test(v) ? v : `'${v}'`]),
+        ),
+      };
+      fs.writeFileSync(
+        path.join(root, 'data', 'postgresql.auto.conf'),
+        `${Object.entries(conf)
+          .map(([k, v]) => `${k} = ${v}`)
+          .join('\n')}\n`,
+      );
+      const started = await run(
+        bin('pg_ctl'),
+        ['-D', path.join(root, 'data'), '-l', path.join(root, 'server.log'), '-w', '-t', '60', 'start'],
+        { user: osUser },
+      );
+      if (started.code === 0) {
+        const c = new ScratchCluster(root, port, initdb, osUser, settings);
+        live.add(c);
+        installExitHook();
+        opts.logger?.debug(`scratch cluster PostgreSQL ${initdb.version} on port ${port} in ${root}`);
+        return c;
+      }
+      lastError = tail(path.join(root, 'server.log')) || started.stderr;
+      // Another process took the port between our probe and the start: try another.
+      if (!/could not bind|Address already in use/i.test(lastError)) break;
+    }
+    fs.rmSync(root, { recursive: true, force: true });
+    throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
+  }
+
+  /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
+  runServerTool(tool: string, args: string[]) {
+    return run(path.join(this.bin.dir, tool), args, { user: this.osUser });
+  }
+
+  async stop(): Promise<void> {
+    if (!live.has(this)) return;
+    live.delete(this);
+    await run(path.join(this.bin.dir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
+      user: this.osUser,
+    }).catch(() => undefined);
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+
+  stopSync(): void {
+    if (!live.has(this)) return;
+    live.delete(this);
+    const args = ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'];
+    const pgctl = path.join(this.bin.dir, 'pg_ctl');
+    if (this.osUser && isRoot())
+      spawnSync('runuser', ['-u', this.osUser, '--', pgctl, ...args], { cwd: os.tmpdir() });
+    else spawnSync(pgctl, args);
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+
+  serverLog(): string {
+    return tail(path.join(this.root, 'server.log'));
+  }
+}
+
+function tail(file: string, lines = 5): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,85 @@
+import { errorMessage, UserError } from '../core/errors.js';
+import { atLeast, type Finding, ruleKind, type Severity } from './findings.js';
+
+export type StageStatus = 'ok' | 'failed' | 'skipped' | 'not-run';
+
+export interface StageResult {
+  name: string;
+  status: StageStatus;
+  seconds: number;
+  /** Why a stage was skipped, or why it could not run. */
+  reason?: string;
+  findings: Finding[];
+}
+
+export type Verdict = 'pass' | 'fail' | 'could-not-verify';
+
+/** What a stage body returns: its findings, and optionally that it could not run (and why). */
+export interface StageOutcome {
+  findings?: Finding[];
+  notRun?: string;
+}
+
+/**
+ * A pipeline is a list of timed stages. Each ends ok, failed, skipped (with the reason) or not-run;
+ * the report is built from this list alone, so every rendering tells the same story.
+ */
+export class Pipeline {
+  readonly stages: StageResult[] = [];
+
+  constructor(
+    private readonly failOn: Severity,
+    private readonly onStage: (s: StageResult) => void = () => {},
+  ) {}
+
+  async stage(name: string, body: () => Promise<StageOutcome | undefined>): Promise<StageResult> {
+    const started = performance.now();
+    let result: StageResult;
+    try {
+      const out = (await body()) ?? {};
+      const findings = out.findings ?? [];
+      const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
+      const status: StageStatus = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
+      result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      result = {
+        name,
+        status: 'not-run',
+        seconds: 0,
+        reason: `internal error: ${errorMessage(err)}`,
+        findings: [],
+      };
+    }
+    result.seconds = (performance.now() - started) / 1000;
+    this.stages.push(result);
+    this.onStage(result);
+    return result;
+  }
+
+  skip(name: string, reason: string): void {
+    const result: StageResult = { name, status: 'skipped', seconds: 0, reason, findings: [] };
+    this.stages.push(result);
+    this.onStage(result);
+  }
+
+  get findings(): Finding[] {
+    return this.stages.flatMap((s) => s.findings);
+  }
+
+  verdict(): Verdict {
+    return computeVerdict(this.stages, this.failOn);
+  }
+}
+
+export function computeVerdict(stages: StageResult[], failOn: Severity): Verdict {
+  const active = stages.flatMap((s) => s.findings).filter((f) => !f.ignored);
+  if (active.some((f) => ruleKind(f.rule) === 'problem' && atLeast(f.severity, failOn))) return 'fail';
+  if (stages.some((s) => s.status === 'not-run')) return 'could-not-verify';
+  if (active.some((f) => ruleKind(f.rule) === 'unverifiable')) return 'could-not-verify';
+  return 'pass';
+}
+
+export function exitCodeFor(verdict: Verdict): number {
+  return verdict === 'pass' ? 0 : verdict === 'fail' ? 1 : 3;
+}

@@ -1,0 +1,5 @@
+import type { ActionSpec } from './core/spec.js';
+import { verifySpec } from './verify/spec.js';
+
+/** Every action, in the order the README lists them. */
+export const SPECS: ActionSpec[] = [verifySpec];

@@ -1,0 +1,430 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { type ExpectedChecksum, findExpectedChecksum } from '../archive/checksum.js';
+import { fileChunks, type Inspection, inspectDirectory, inspectStream } from '../archive/inspect.js';
+import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { installHint, majorOf, type PgBinary, pick } from '../postgres/binaries.js';
+import { ScratchCluster } from '../postgres/cluster.js';
+import { type ReplayResult, replayArchiveSchema, replayPlainSchema } from '../postgres/replay.js';
+import { type Finding, finding } from '../report/findings.js';
+import { Pipeline, type StageResult, type Verdict } from '../report/stages.js';
+import { LocalSource } from '../sources/local.js';
+import { FetchError, parseS3Url, S3Source } from '../sources/s3.js';
+import { type Candidate, candidates, choose, countTiers, looksLikeBackup } from '../sources/select.js';
+import type { BackupSource } from '../sources/types.js';
+import type { VerifyOptions } from './options.js';
+
+export interface BackupFacts {
+  name: string;
+  time: string;
+  timeFrom: 'name' | 'modified';
+  ageHours: number;
+  sizeBytes: number;
+  localPath?: string;
+  sha256?: string;
+  format?: string;
+  wrapper?: string | null;
+  compression?: string;
+  archiveVersion?: string;
+  serverVersion?: string;
+  pgDumpVersion?: string;
+  dumpedAt?: string;
+  database?: string;
+  tables?: number;
+  dataBlocks?: number;
+  dataBytes?: number;
+  checksum?: { algorithm: string; from: string; matched: boolean };
+}
+
+export interface VerifyResult {
+  command: 'verify';
+  verdict: Verdict;
+  failOn: string;
+  source: string;
+  startedAt: string;
+  totalSeconds: number;
+  candidates: number;
+  backup?: BackupFacts;
+  schema?: { tool: string; server: string; seconds: number; errors: string[] };
+  stages: StageResult[];
+  findings: Finding[];
+}
+
+export function openSource(opts: VerifyOptions, log: Logger): BackupSource {
+  if (opts.source.startsWith('s3://')) return new S3Source(parseS3Url('source', opts.source), opts.s3, log);
+  return new LocalSource('source', opts.source);
+}
+
+function fetchFailed(stage: string, e: unknown, source: BackupSource): Finding[] {
+  return [
+    finding(
+      'FETCH_FAILED',
+      stage,
+      e instanceof FetchError ? e.message : `${source.description}: ${errorMessage(e)}`,
+    ),
+  ];
+}
+
+const hours = (ms: number) => Math.round((ms / 3_600_000) * 100) / 100;
+
+/**
+ * verify-backup: locate the newest backup, check its age and retention, read it once (download,
+ * hash, decompress, walk every block), compare checksums, and replay its schema.
+ */
+export async function runVerify(
+  opts: VerifyOptions,
+  log: Logger,
+  onStage?: (s: StageResult) => void,
+): Promise<VerifyResult> {
+  const started = Date.now();
+  const now = opts.now ?? new Date();
+  const pipe = new Pipeline(opts.failOn, onStage);
+  const source = openSource(opts, log);
+  const result: VerifyResult = {
+    command: 'verify',
+    verdict: 'could-not-verify',
+    failOn: opts.failOn,
+    source: source.description,
+    startedAt: new Date(started).toISOString(),
+    totalSeconds: 0,
+    candidates: 0,
+    stages: pipe.stages,
+    findings: [],
+  };
+  const finish = () => {
+    result.findings = pipe.findings;
+    result.verdict = pipe.verdict();
+    result.totalSeconds = (Date.now() - started) / 1000;
+    return result;
+  };
+
+  let all: Awaited<ReturnType<BackupSource['list']>> = [];
+  let chosen: Candidate | undefined;
+  const located = await pipe.stage('locate', async () => {
+    try {
+      all = await source.list();
+    } catch (e) {
+      if (e instanceof UserError) throw e;
+      return { findings: fetchFailed('locate', e, source) };
+    }
+    const list = candidates(all, opts.pattern);
+    result.candidates = list.length;
+    chosen = choose(list, opts.select);
+    if (chosen) {
+      log.info(`backup: ${chosen.name} (${list.length} candidate${list.length === 1 ? '' : 's'})`);
+      return {};
+    }
+    const what = opts.pattern ? `matching "${opts.pattern}"` : 'that looks like a dump';
+    const message =
+      opts.select !== 'latest' && list.length > 0
+        ? `no backup named "${opts.select}" under ${source.description}; the newest is ${list[0]?.name}`
+        : `no backup ${what} under ${source.description} (${all.length} object${all.length === 1 ? '' : 's'} there)`;
+    return {
+      findings: [finding('BACKUP_MISSING', 'locate', message, { evidence: { objects: all.length } })],
+    };
+  });
+  if (!chosen) {
+    const why =
+      located.status === 'not-run' || located.findings.some((f) => f.rule === 'FETCH_FAILED')
+        ? 'the source could not be listed'
+        : 'no backup was found';
+    for (const s of ['age', 'retention', 'read', 'checksum', 'archive', 'schema']) pipe.skip(s, why);
+    return finish();
+  }
+  const backup = chosen;
+  const ageMs = now.getTime() - backup.time.getTime();
+  const facts: BackupFacts = {
+    name: backup.name,
+    time: backup.time.toISOString(),
+    timeFrom: backup.timeFrom,
+    ageHours: hours(ageMs),
+    sizeBytes: backup.size,
+  };
+  result.backup = facts;
+
+  await pipe.stage('age', async () => {
+    if (ageMs <= opts.maxAgeSeconds * 1000) return {};
+    return {
+      findings: [
+        finding(
+          'BACKUP_TOO_OLD',
+          'age',
+          `the newest backup, ${backup.name}, is ${facts.ageHours} hours old (max-age is ${hours(opts.maxAgeSeconds * 1000)} hours; time from its ${backup.timeFrom === 'name' ? 'name' : 'modification time'})`,
+          { evidence: { ageHours: facts.ageHours, maxAgeHours: hours(opts.maxAgeSeconds * 1000) } },
+        ),
+      ],
+    };
+  });
+
+  const expect = opts.expect;
+  if (expect) {
+    await pipe.stage('retention', async () => {
+      const counts = countTiers(all.filter(looksLikeBackup), Object.keys(expect));
+      return {
+        findings: Object.entries(expect)
+          .filter(([tier, want]) => (counts[tier] ?? 0) < want)
+          .map(([tier, want]) =>
+            finding(
+              'RETENTION_SHORT',
+              'retention',
+              `the ${tier} tier holds ${counts[tier] ?? 0} backups; ${want} expected`,
+              {
+                evidence: { tier, found: counts[tier] ?? 0, expected: want },
+              },
+            ),
+          ),
+      };
+    });
+  } else pipe.skip('retention', 'no `expect` given');
+
+  // One pass: download (S3), hash, undo compression, parse, walk every block.
+  let expected: ExpectedChecksum | undefined;
+  let insp: Inspection | undefined;
+  const names = new Set(all.map((o) => o.name));
+  const read = await pipe.stage('read', async () => {
+    try {
+      if (opts.checksum.mode === 'literal') {
+        expected = { algorithm: 'sha256', value: opts.checksum.sha256, from: 'the checksum input' };
+      } else if (opts.checksum.mode !== 'skip' && backup.kind === 'file') {
+        expected = await findExpectedChecksum(source, backup.name, names);
+      }
+      const local = source.localPath(backup.name);
+      if (backup.kind === 'directory' && local) {
+        insp = await inspectDirectory(local);
+        facts.localPath = local;
+      } else if (local) {
+        insp = await inspectStream(fileChunks(local), { md5: expected?.algorithm === 'md5' });
+        facts.localPath = local;
+      } else {
+        fs.mkdirSync(opts.workDir, { recursive: true });
+        const dest = path.join(opts.workDir, path.basename(backup.name));
+        const part = `${dest}.part`;
+        const out = fs.createWriteStream(part);
+        try {
+          insp = await inspectStream(source.read(backup.name), {
+            md5: expected?.algorithm === 'md5',
+            tee: out,
+          });
+        } finally {
+          await new Promise<void>((resolve) => out.end(resolve));
+        }
+        fs.renameSync(part, dest);
+        facts.localPath = dest;
+        log.info(`downloaded ${backup.name} to ${dest}`);
+      }
+    } catch (e) {
+      if (e instanceof UserError) throw e;
+      return { findings: fetchFailed('read', e, source) };
+    }
+    return {};
+  });
+  if (!insp) {
+    const why = read.findings.length
+      ? 'the backup could not be read'
+      : `reading failed: ${read.reason ?? ''}`;
+    for (const s of ['checksum', 'archive', 'schema']) pipe.skip(s, why);
+    return finish();
+  }
+  const ins = insp;
+  Object.assign(facts, {
+    sizeBytes: ins.size,
+    ...(ins.format !== 'directory' ? { sha256: ins.sha256 } : {}),
+    format: ins.format,
+    wrapper: ins.wrapper,
+    ...(ins.compression ? { compression: ins.compression } : {}),
+    ...(ins.header
+      ? {
+          archiveVersion: ins.header.archiveVersion,
+          dumpedAt: ins.header.dumpedAt,
+          database: ins.header.database,
+        }
+      : {}),
+    ...(ins.serverVersion ? { serverVersion: ins.serverVersion } : {}),
+    ...(ins.pgDumpVersion ? { pgDumpVersion: ins.pgDumpVersion } : {}),
+    ...(ins.toc ? { tables: ins.toc.tables } : {}),
+    dataBlocks: ins.dataBlocks,
+    dataBytes: ins.dataBytes,
+  });
+
+  if (opts.checksum.mode === 'skip') pipe.skip('checksum', 'checksum: skip');
+  else {
+    await pipe.stage('checksum', async () => {
+      if (!expected) {
+        const required = opts.checksum.mode === 'required';
+        const message =
+          ins.format === 'directory'
+            ? 'a directory-format dump has no single checksum to compare'
+            : `no checksum found for ${backup.name}: no ${backup.name}.sha256 or .md5 beside it, no sha256/md5 object metadata`;
+        return {
+          findings: [
+            finding('CHECKSUM_UNVERIFIED', 'checksum', message, required ? { severity: 'high' } : {}),
+          ],
+        };
+      }
+      const actual = expected.algorithm === 'sha256' ? ins.sha256 : ins.md5;
+      const matched = actual === expected.value;
+      facts.checksum = { algorithm: expected.algorithm, from: expected.from, matched };
+      if (matched) return {};
+      return {
+        findings: [
+          finding(
+            'CHECKSUM_MISMATCH',
+            'checksum',
+            `${expected.algorithm} of ${backup.name} is ${actual}, but ${expected.from} says ${expected.value}`,
+            {
+              evidence: {
+                algorithm: expected.algorithm,
+                expected: expected.value,
+                actual: actual ?? null,
+                from: expected.from,
+              },
+            },
+          ),
+        ],
+      };
+    });
+  }
+
+  await pipe.stage('archive', async () => ({
+    findings: ins.problems.map((p) => ({
+      ...finding(p.rule, 'archive', p.message, { evidence: p.evidence ?? {} }),
+    })),
+  }));
+
+  if (!opts.schemaCheck) pipe.skip('schema', 'schema-check: false');
+  else if (
+    ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) ||
+    !ins.format ||
+    ins.format === 'unknown' ||
+    ins.format === 'tar'
+  ) {
+    pipe.skip('schema', 'the archive could not be read');
+  } else {
+    await pipe.stage('schema', async () => {
+      const tool = ins.format === 'plain' ? 'psql' : 'pg_restore';
+      const dumpMajor = majorOf(ins.pgDumpVersion ?? '') ?? 0;
+      const serverMajor = majorOf(ins.serverVersion ?? '') ?? 0;
+      const client: PgBinary | undefined = await pick(
+        tool,
+        ins.format === 'plain' ? 0 : dumpMajor,
+        opts.pgBinDir,
+      );
+      if (!client) {
+        const need = ins.format === 'plain' ? undefined : dumpMajor;
+        return {
+          findings: [
+            need
+              ? finding(
+                  'VERSION_UNSUPPORTED',
+                  'schema',
+                  `the archive was written by pg_dump ${ins.pgDumpVersion}; reading it needs pg_restore ${need} or newer, and none is installed`,
+                  {
+                    fix: `Install the PostgreSQL ${need} client: ${installHint(need, 'client')}`,
+                    evidence: { needMajor: need },
+                  },
+                )
+              : finding(
+                  'SCHEMA_REPLAY_NOT_RUN',
+                  'schema',
+                  'psql is not installed, so the schema could not be loaded',
+                  {
+                    fix: `Install the PostgreSQL client: ${installHint(15, 'client')}`,
+                  },
+                ),
+          ],
+        };
+      }
+      let cluster: ScratchCluster | undefined;
+      try {
+        cluster = await ScratchCluster.start({
+          minMajor: serverMajor,
+          binDir: opts.pgBinDir,
+          label: 'verify',
+          logger: log,
+        });
+      } catch (e) {
+        if (!(e instanceof ToolMissingError)) throw e;
+        const newer = serverMajor > 0 ? await pick('initdb', 0, opts.pgBinDir) : undefined;
+        return {
+          findings: [
+            newer
+              ? finding(
+                  'VERSION_UNSUPPORTED',
+                  'schema',
+                  `the dump comes from PostgreSQL ${ins.serverVersion}; loading its schema needs a PostgreSQL ${serverMajor} (or newer) server, and the newest installed is ${newer.major}`,
+                  {
+                    fix: `Install the PostgreSQL ${serverMajor} server: ${installHint(serverMajor, 'server')}`,
+                    evidence: { needMajor: serverMajor },
+                  },
+                )
+              : finding('SCHEMA_REPLAY_NOT_RUN', 'schema', `no PostgreSQL server binaries: ${e.message}`),
+          ],
+        };
+      }
+      let replay: ReplayResult;
+      try {
+        const file = facts.localPath as string;
+        if (ins.format === 'plain') {
+          replay = await replayPlainSchema(
+            client,
+            cluster,
+            fs.createReadStream(file),
+            ins.wrapper === 'gzip',
+          );
+        } else if (ins.wrapper === 'gzip') {
+          const zlib = await import('node:zlib');
+          replay = await replayArchiveSchema(client, cluster, {
+            stream: fs.createReadStream(file).pipe(zlib.createGunzip()),
+          });
+        } else {
+          replay = await replayArchiveSchema(client, cluster, { path: file });
+        }
+      } finally {
+        await cluster.stop();
+      }
+      result.schema = {
+        tool: replay.tool,
+        server: cluster.version,
+        seconds: Math.round(replay.seconds * 100) / 100,
+        errors: replay.errors,
+      };
+      if (replay.ok) return {};
+      return {
+        findings: [
+          finding(
+            'SCHEMA_REPLAY_FAILED',
+            'schema',
+            `loading the schema into PostgreSQL ${cluster.version} with ${replay.tool} failed: ${replay.errorCount} error${replay.errorCount === 1 ? '' : 's'}${replay.errors[0] ? `, the first: ${replay.errors[0]}` : ` (exit ${replay.exitCode})`}`,
+            {
+              evidence: {
+                errors: replay.errorCount,
+                exitCode: replay.exitCode,
+                first: replay.errors[0] ?? null,
+              },
+            },
+          ),
+        ],
+      };
+    });
+  }
+  return finish();
+}
+
+/** The action's outputs, also printed by the CLI with --json. */
+export function verifyOutputs(r: VerifyResult, reportPath?: string): Record<string, string> {
+  const b = r.backup;
+  return {
+    verdict: r.verdict,
+    backup: b?.name ?? '',
+    'local-path': b?.localPath ?? '',
+    'size-bytes': b ? String(b.sizeBytes) : '',
+    'age-hours': b ? String(b.ageHours) : '',
+    sha256: b?.sha256 ?? '',
+    'server-version': b?.serverVersion ?? '',
+    'dump-format': b?.format ?? '',
+    tables: b?.tables !== undefined ? String(b.tables) : '',
+    findings: JSON.stringify(r.findings),
+    report: reportPath ?? '',
+  };
+}
