@@ -7,7 +7,6 @@ import type { BackupObject, BackupSource } from './types.js';
 export class LocalSource implements BackupSource {
   readonly description: string;
   private readonly root: string;
-  private readonly single: boolean;
 
   constructor(input: string, location: string) {
     const abs = path.resolve(location);
@@ -23,15 +22,26 @@ export class LocalSource implements BackupSource {
     }
     this.description = abs;
     // A folder that is itself a directory-format dump is one backup, not a folder of them.
-    this.single = st.isFile() || fs.existsSync(path.join(abs, 'toc.dat'));
-    this.root = this.single ? path.dirname(abs) : abs;
-    if (this.single) this.only = path.basename(abs);
+    const one = st.isFile() || fs.existsSync(path.join(abs, 'toc.dat'));
+    this.root = one ? path.dirname(abs) : abs;
+    if (one) this.only = path.basename(abs);
   }
 
   private only: string | undefined;
 
+  get single(): string | undefined {
+    return this.only;
+  }
+
   async list(): Promise<BackupObject[]> {
-    if (this.only) return [this.describe(this.only)];
+    if (this.only) {
+      // One backup, plus the files beside it that belong to it (`<name>.sha256`, ...).
+      const only = this.only;
+      const beside = fs
+        .readdirSync(this.root)
+        .filter((n) => n.startsWith(`${only}.`) && fs.statSync(path.join(this.root, n)).isFile());
+      return [this.describe(only), ...beside.map((n) => this.describe(n))];
+    }
     const out: BackupObject[] = [];
     const walk = (rel: string) => {
       const dir = path.join(this.root, rel);

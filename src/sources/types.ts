@@ -15,6 +15,8 @@ export interface BackupObject {
 export interface BackupSource {
   /** What to call the source in messages and reports (never holds a secret). */
   readonly description: string;
+  /** Set when the source names one backup (a file, or a directory dump): its name. */
+  readonly single?: string;
   /** Every object under the root, recursively. */
   list(): Promise<BackupObject[]>;
   /** The bytes of one object, in order. S3 fetches them with parallel ranged GETs. */

@@ -108,7 +108,15 @@ export async function runVerify(
       if (e instanceof UserError) throw e;
       return { findings: fetchFailed('locate', e, source) };
     }
-    const list = candidates(all, opts.pattern);
+    // A source that names one file is that backup, whatever its name looks like.
+    const single = source.single;
+    const list =
+      single && !opts.pattern
+        ? candidates(
+            all.filter((o) => o.name === single),
+            '*',
+          )
+        : candidates(all, opts.pattern);
     result.candidates = list.length;
     chosen = choose(list, opts.select);
     if (chosen) {

@@ -1,0 +1,95 @@
+/**
+ * Broken backups, made from healthy ones the way they break in life. Never hand-edited binaries.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+
+/** Keep only the first `bytes` bytes (a dump cut short by a full disk or a killed upload). */
+export function truncate(src: string, dest: string, bytes: number): string {
+  const fd = fs.openSync(src, 'r');
+  const buf = Buffer.alloc(bytes);
+  fs.readSync(fd, buf, 0, bytes, 0);
+  fs.closeSync(fd);
+  fs.writeFileSync(dest, buf);
+  return dest;
+}
+
+/** Flip `count` bytes starting at `offset` (bit rot, a bad disk). */
+export function flipBytes(src: string, dest: string, offset: number, count = 8): string {
+  const buf = fs.readFileSync(src);
+  for (let i = offset; i < offset + count && i < buf.length; i++) buf[i] = (buf[i] as number) ^ 0xff;
+  fs.writeFileSync(dest, buf);
+  return dest;
+}
+
+/** Copy with junk appended (a botched concatenation). */
+export function appendJunk(src: string, dest: string, junk: Buffer): string {
+  fs.writeFileSync(dest, Buffer.concat([fs.readFileSync(src), junk]));
+  return dest;
+}
+
+export function sha256(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+export function md5(file: string): string {
+  return createHash('md5').update(fs.readFileSync(file)).digest('hex');
+}
+
+export function writeSidecar(file: string, algorithm: 'sha256' | 'md5', digest?: string): void {
+  const value = digest ?? (algorithm === 'sha256' ? sha256(file) : md5(file));
+  fs.writeFileSync(`${file}.${algorithm}`, `${value}  ${path.basename(file)}\n`);
+}
+
+export function gzipFile(src: string, dest: string): string {
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  fs.writeFileSync(dest, zlib.gzipSync(fs.readFileSync(src)));
+  return dest;
+}
+
+export function copyTree(src: string, dest: string): string {
+  fs.cpSync(src, dest, { recursive: true });
+  return dest;
+}
+
+/**
+ * Rewrite the pg_dump version recorded in a custom archive's header (as a dump made by a newer
+ * pg_dump would carry it), re-encoding the strings that follow so the rest stays intact.
+ */
+export function setPgDumpVersion(src: string, dest: string, version: string): string {
+  const buf = fs.readFileSync(src);
+  const intSize = buf[8] as number;
+  const minor = buf[6] as number;
+  let pos = 11 + (minor >= 15 ? 1 : intSize + 1) + 7 * (intSize + 1);
+  const readStr = () => {
+    const sign = buf[pos] as number;
+    let len = 0;
+    for (let i = 0; i < intSize; i++) len += (buf[pos + 1 + i] as number) * 256 ** i;
+    const start = pos;
+    pos += 1 + intSize + (sign ? 0 : len);
+    return { start, end: pos };
+  };
+  readStr(); // database
+  readStr(); // server version
+  const dumper = readStr();
+  const enc = Buffer.alloc(1 + intSize);
+  enc.writeUIntLE(version.length, 1, Math.min(intSize, 6));
+  fs.writeFileSync(
+    dest,
+    Buffer.concat([buf.subarray(0, dumper.start), enc, Buffer.from(version), buf.subarray(dumper.end)]),
+  );
+  return dest;
+}
+
+/** Insert a statement the server will refuse into a plain dump, before its closing lines. */
+export function injectBadStatement(src: string, dest: string): string {
+  const text = fs.readFileSync(src, 'utf8');
+  const at = text.lastIndexOf('--\n-- PostgreSQL database dump complete');
+  fs.writeFileSync(
+    dest,
+    `${text.slice(0, at)}CREATE TABLE public.broken_fk (id integer REFERENCES public.no_such_table(id));\n\n${text.slice(at)}`,
+  );
+  return dest;
+}

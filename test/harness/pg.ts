@@ -1,0 +1,45 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { run } from '../../src/core/exec.js';
+import { findAll, installHint } from '../../src/postgres/binaries.js';
+import { libpqEnv, withClient } from '../../src/postgres/client.js';
+import { ScratchCluster, type ScratchOptions } from '../../src/postgres/cluster.js';
+
+/**
+ * Scratch clusters for tests: the product's own ScratchCluster. A machine without PostgreSQL fails
+ * here with the install command, never skips.
+ */
+export async function startCluster(opts: ScratchOptions = {}): Promise<ScratchCluster> {
+  const servers = await findAll('initdb');
+  if (servers.length === 0) {
+    throw new Error(
+      `PostgreSQL server binaries are missing. Install them: ${installHint(15, 'server')} (or run scripts/install-deps.sh)`,
+    );
+  }
+  return ScratchCluster.start({ label: 'test', ...opts });
+}
+
+export const CHINOOK = path.resolve(
+  path.dirname(new URL(import.meta.url).pathname),
+  '../../../shared/datasets/chinook/Chinook_PostgreSql.sql',
+);
+
+/** Load chinook (it creates the database `chinook` itself). */
+export async function loadChinook(cluster: ScratchCluster): Promise<void> {
+  if (!fs.existsSync(CHINOOK)) throw new Error(`the chinook dataset is missing at ${CHINOOK}`);
+  const psql = (await findAll('psql'))[0];
+  if (!psql) throw new Error(`psql is missing. Install it: ${installHint(15, 'client')}`);
+  const res = await run(psql.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', CHINOOK], {
+    env: libpqEnv(cluster.conn()),
+  });
+  if (res.code !== 0) throw new Error(`loading chinook failed: ${res.stderr}`);
+}
+
+export async function sql(cluster: ScratchCluster, database: string, text: string): Promise<void> {
+  await withClient(cluster.conn(database), (c) => c.query(text));
+}
+
+export function tempDir(label: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `restorable-test-${label}-`));
+}

@@ -1,0 +1,360 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/core/exec.js';
+import { memoryLogger } from '../../src/core/log.js';
+import { dumpDatabase } from '../../src/demo/sample.js';
+import type { ScratchCluster } from '../../src/postgres/cluster.js';
+import { parseVerifyOptions } from '../../src/verify/options.js';
+import { runVerify, type VerifyResult } from '../../src/verify/run.js';
+import {
+  appendJunk,
+  flipBytes,
+  gzipFile,
+  injectBadStatement,
+  md5,
+  setPgDumpVersion,
+  sha256,
+  truncate,
+  writeSidecar,
+} from '../harness/breakers.js';
+import { loadChinook, startCluster, tempDir } from '../harness/pg.js';
+
+let cluster: ScratchCluster;
+let dir: string;
+const f: Record<string, string> = {};
+
+beforeAll(async () => {
+  dir = tempDir('verify');
+  cluster = await startCluster();
+  await loadChinook(cluster);
+  const healthy = path.join(dir, 'healthy');
+  f.custom = await dumpDatabase(cluster, 'chinook', path.join(healthy, 'chinook_20261120_031500.dump'));
+  f.custom0 = await dumpDatabase(cluster, 'chinook', path.join(healthy, 'raw', 'chinook.dump'), {
+    compress: 0,
+  });
+  f.directory = await dumpDatabase(cluster, 'chinook', path.join(healthy, 'dir', 'chinook.dir'), {
+    format: 'd',
+  });
+  f.plain = await dumpDatabase(cluster, 'chinook', path.join(healthy, 'plain', 'chinook.sql'), {
+    format: 'p',
+  });
+  f.plainGz = gzipFile(f.plain, path.join(healthy, 'plaingz', 'chinook.sql.gz'));
+  f.customGz = gzipFile(f.custom, path.join(healthy, 'customgz', 'catalog_daily_20240418_000000.backup.gz'));
+}, 180_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A folder holding just this one backup (and whatever sidecars are asked for). */
+function alone(file: string, name = path.basename(file)): string {
+  const d = fs.mkdtempSync(path.join(dir, 'case-'));
+  const dest = path.join(d, name);
+  if (fs.statSync(file).isDirectory()) fs.cpSync(file, dest, { recursive: true });
+  else fs.copyFileSync(file, dest);
+  return dest;
+}
+
+async function verify(source: string, extra: Record<string, string> = {}, now?: Date): Promise<VerifyResult> {
+  const opts = parseVerifyOptions({ source, 'max-age': '1000d', ...extra }, 'input');
+  return runVerify({ ...opts, ...(now ? { now } : {}) }, memoryLogger());
+}
+
+const rules = (r: VerifyResult) => r.findings.map((x) => x.rule).sort();
+
+describe('healthy backups pass, silently', () => {
+  it.each([
+    ['custom (gzip blocks)', 'custom'],
+    ['custom, uncompressed', 'custom0'],
+    ['custom wrapped in gzip', 'customGz'],
+    ['directory', 'directory'],
+    ['plain SQL', 'plain'],
+    ['plain SQL in gzip', 'plainGz'],
+  ])('%s', async (_label, key) => {
+    const file = alone(f[key] as string);
+    if (!fs.statSync(file).isDirectory()) writeSidecar(file, 'sha256');
+    const r = await verify(path.dirname(file));
+    const expected = key === 'directory' ? ['CHECKSUM_UNVERIFIED'] : [];
+    expect(rules(r)).toEqual(expected);
+    expect(r.verdict).toBe('pass');
+    expect(r.backup?.tables).toBe(11);
+    expect(r.backup?.serverVersion).toMatch(/^\d+\.\d+/);
+    expect(r.schema?.errors).toEqual([]);
+    expect(r.stages.find((s) => s.name === 'schema')?.status).toBe('ok');
+  });
+
+  it('reports what it read: format, versions, sha256, data walked', async () => {
+    const file = alone(f.custom as string);
+    const r = await verify(file);
+    expect(r.backup).toMatchObject({
+      format: 'custom',
+      compression: 'gzip',
+      archiveVersion: expect.stringMatching(/^1\.1\d\.0$/),
+      database: 'chinook',
+      sha256: sha256(file),
+      dataBlocks: 11,
+    });
+    expect(r.backup?.dataBytes).toBeGreaterThan(300_000);
+  });
+});
+
+describe('BACKUP_MISSING', () => {
+  it('fires on a folder with no dump', async () => {
+    const d = fs.mkdtempSync(path.join(dir, 'empty-'));
+    fs.writeFileSync(path.join(d, 'notes.txt'), 'nothing here');
+    const r = await verify(d);
+    expect(rules(r)).toEqual(['BACKUP_MISSING']);
+    expect(r.verdict).toBe('fail');
+    expect(r.stages.filter((s) => s.status === 'skipped').map((s) => s.name)).toContain('schema');
+  });
+  it('fires when the pattern matches nothing, and when select names an absent backup', async () => {
+    const file = alone(f.custom as string);
+    expect(rules(await verify(path.dirname(file), { pattern: 'daily/*.dump*' }))).toEqual(['BACKUP_MISSING']);
+    expect(rules(await verify(path.dirname(file), { select: 'nope.dump' }))).toEqual(['BACKUP_MISSING']);
+  });
+  it('stays silent when the pattern and select find the backup', async () => {
+    const file = alone(f.custom as string);
+    writeSidecar(file, 'sha256');
+    const r = await verify(path.dirname(file), { pattern: '*.dump', select: path.basename(file) });
+    expect(rules(r)).toEqual([]);
+  });
+});
+
+describe('selection: latest by the timestamp in the name, else modification time', () => {
+  it('picks the newest name among the seed layouts', async () => {
+    const d = fs.mkdtempSync(path.join(dir, 'sel-'));
+    for (const n of [
+      '2026-11-01T03-15-00Z/full.dump',
+      '2026-11-02T03-15-00Z/full.dump',
+      '2026-10-30T03-15-00Z/full.dump',
+    ]) {
+      fs.mkdirSync(path.dirname(path.join(d, n)), { recursive: true });
+      fs.copyFileSync(f.custom as string, path.join(d, n));
+    }
+    // The oldest by name is the newest on disk: the name wins.
+    fs.utimesSync(path.join(d, '2026-10-30T03-15-00Z/full.dump'), new Date(), new Date());
+    const r = await verify(d, { pattern: '*/full.dump', checksum: 'skip' });
+    expect(r.backup?.name).toBe('2026-11-02T03-15-00Z/full.dump');
+    expect(r.backup?.timeFrom).toBe('name');
+  });
+});
+
+describe('BACKUP_TOO_OLD', () => {
+  it('fires when the newest backup is older than max-age', async () => {
+    const file = alone(f.custom as string, 'backup-20260522-120000.dump');
+    writeSidecar(file, 'sha256');
+    const r = await verify(file, { 'max-age': '26h' }, new Date('2026-05-23T15:00:00Z'));
+    expect(rules(r)).toEqual(['BACKUP_TOO_OLD']);
+    expect(r.backup?.ageHours).toBe(27);
+    expect(r.verdict).toBe('fail');
+  });
+  it('stays silent within max-age', async () => {
+    const file = alone(f.custom as string, 'backup-20260522-120000.dump');
+    writeSidecar(file, 'sha256');
+    const r = await verify(file, { 'max-age': '26h' }, new Date('2026-05-23T13:00:00Z'));
+    expect(rules(r)).toEqual([]);
+  });
+});
+
+describe('RETENTION_SHORT', () => {
+  function tiers(hourly: number, daily: number): string {
+    const d = fs.mkdtempSync(path.join(dir, 'tiers-'));
+    const put = (tier: string, i: number) => {
+      const n = path.join(
+        d,
+        tier,
+        `catalog_${tier}_202604${String(10 + i).padStart(2, '0')}_000000.backup.gz`,
+      );
+      fs.mkdirSync(path.dirname(n), { recursive: true });
+      fs.copyFileSync(f.customGz as string, n);
+    };
+    for (let i = 0; i < hourly; i++) put('hourly', i);
+    for (let i = 0; i < daily; i++) put('daily', i);
+    return d;
+  }
+  it('fires for a tier with fewer backups than expected', async () => {
+    const r = await verify(tiers(24, 5), {
+      expect: 'hourly=24,daily=7',
+      checksum: 'skip',
+      'schema-check': 'false',
+    });
+    expect(rules(r)).toEqual(['RETENTION_SHORT']);
+    expect(r.findings[0]?.evidence).toMatchObject({ tier: 'daily', found: 5, expected: 7 });
+  });
+  it('stays silent when every tier is full', async () => {
+    const r = await verify(tiers(24, 7), {
+      expect: 'hourly=24,daily=7',
+      checksum: 'skip',
+      'schema-check': 'false',
+    });
+    expect(rules(r)).toEqual([]);
+  });
+});
+
+describe('checksums', () => {
+  it('CHECKSUM_MISMATCH fires on a wrong .sha256 sidecar and a wrong literal', async () => {
+    const file = alone(f.custom as string);
+    writeSidecar(file, 'sha256', '0'.repeat(64));
+    expect(rules(await verify(file))).toEqual(['CHECKSUM_MISMATCH']);
+    const other = alone(f.custom as string);
+    expect(rules(await verify(other, { checksum: 'a'.repeat(64) }))).toEqual(['CHECKSUM_MISMATCH']);
+  });
+  it('a matching .md5 sidecar and a matching literal are silent; a wrong .md5 fires', async () => {
+    const file = alone(f.custom as string);
+    writeSidecar(file, 'md5');
+    const ok = await verify(file);
+    expect(rules(ok)).toEqual([]);
+    expect(ok.backup?.checksum).toMatchObject({ algorithm: 'md5', matched: true });
+    expect(rules(await verify(file, { checksum: sha256(file) }))).toEqual([]);
+    writeSidecar(file, 'md5', md5(f.plain as string));
+    expect(rules(await verify(file))).toEqual(['CHECKSUM_MISMATCH']);
+  });
+  it('CHECKSUM_UNVERIFIED is low under auto (still a pass) and fails under required', async () => {
+    const file = alone(f.custom as string);
+    const auto = await verify(file);
+    expect(rules(auto)).toEqual(['CHECKSUM_UNVERIFIED']);
+    expect(auto.findings[0]?.severity).toBe('low');
+    expect(auto.verdict).toBe('pass');
+    const required = await verify(file, { checksum: 'required' });
+    expect(required.verdict).toBe('fail');
+    writeSidecar(file, 'sha256');
+    expect(rules(await verify(file, { checksum: 'required' }))).toEqual([]);
+  });
+});
+
+describe('broken archives', () => {
+  it('ARCHIVE_UNREADABLE: an empty file, and random bytes', async () => {
+    const d = fs.mkdtempSync(path.join(dir, 'unreadable-'));
+    fs.writeFileSync(path.join(d, 'empty.dump'), '');
+    let r = await verify(path.join(d, 'empty.dump'), { checksum: 'skip' });
+    expect(rules(r)).toEqual(['ARCHIVE_UNREADABLE']);
+    expect(r.verdict).toBe('fail');
+    fs.writeFileSync(
+      path.join(d, 'junk.dump'),
+      Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 37 + 11) % 251)),
+    );
+    r = await verify(path.join(d, 'junk.dump'), { checksum: 'skip' });
+    expect(rules(r)).toEqual(['ARCHIVE_UNREADABLE']);
+  });
+
+  it('ARCHIVE_TRUNCATED: a custom dump cut inside its data, and the checksum catches it too', async () => {
+    const good = alone(f.custom as string);
+    writeSidecar(good, 'sha256');
+    const cut = truncate(good, `${good}.tmp`, Math.floor(fs.statSync(good).size * 0.6));
+    fs.renameSync(cut, good);
+    const r = await verify(good);
+    expect(rules(r)).toEqual(['ARCHIVE_TRUNCATED', 'CHECKSUM_MISMATCH']);
+    expect(r.findings.find((x) => x.rule === 'ARCHIVE_TRUNCATED')?.message).toMatch(/TABLE DATA public\.\w+/);
+  });
+
+  it('ARCHIVE_TRUNCATED: an uncompressed custom dump cut between blocks (pg_restore --list misses it)', async () => {
+    const good = alone(f.custom0 as string);
+    const size = fs.statSync(good).size;
+    const cutAt = size - 40_000;
+    truncate(good, good, cutAt);
+    const list = await run(path.join(cluster.bin.dir, 'pg_restore'), ['--list', good]);
+    expect(list.code).toBe(0);
+    const r = await verify(good, { checksum: 'skip' });
+    expect(rules(r)).toEqual(['ARCHIVE_TRUNCATED']);
+  });
+
+  it('ARCHIVE_TRUNCATED: a plain dump without its closing line, and a gzip wrapper cut short', async () => {
+    const plain = alone(f.plain as string);
+    truncate(plain, plain, Math.floor(fs.statSync(plain).size / 2));
+    expect(rules(await verify(plain, { checksum: 'skip' }))).toEqual(['ARCHIVE_TRUNCATED']);
+    const gz = alone(f.customGz as string);
+    truncate(gz, gz, Math.floor(fs.statSync(gz).size / 2));
+    expect(rules(await verify(gz, { checksum: 'skip', 'schema-check': 'false' }))).toEqual([
+      'ARCHIVE_TRUNCATED',
+    ]);
+  });
+
+  it('ARCHIVE_TRUNCATED: a directory dump with a data file missing', async () => {
+    const d = alone(f.directory as string);
+    const dataFile = fs.readdirSync(d).find((n) => n.endsWith('.dat.gz')) as string;
+    fs.rmSync(path.join(d, dataFile));
+    const r = await verify(d, { checksum: 'skip', 'schema-check': 'false' });
+    expect(rules(r)).toEqual(['ARCHIVE_TRUNCATED']);
+    expect(r.findings[0]?.message).toContain(dataFile);
+  });
+
+  it('COMPRESSION_CORRUPT: flipped bytes inside a compressed data block', async () => {
+    const file = alone(f.custom as string);
+    flipBytes(file, file, Math.floor(fs.statSync(file).size * 0.7));
+    const r = await verify(file, { checksum: 'skip' });
+    expect(rules(r)).toEqual(['COMPRESSION_CORRUPT']);
+    expect(r.verdict).toBe('fail');
+  });
+
+  it('COMPRESSION_CORRUPT: flipped bytes inside a gzip wrapper', async () => {
+    const file = alone(f.plainGz as string);
+    flipBytes(file, file, Math.floor(fs.statSync(file).size / 2));
+    const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
+    expect(rules(r)).toEqual(['COMPRESSION_CORRUPT']);
+  });
+
+  it('ARCHIVE_CORRUPT: bytes after the last block', async () => {
+    const file = alone(f.custom as string);
+    appendJunk(file, file, Buffer.from('this is not a data block'));
+    const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
+    expect(rules(r)).toEqual(['ARCHIVE_CORRUPT']);
+  });
+
+  it('FORMAT_UNSUPPORTED: a tar-format dump is could-not-verify, not pass', async () => {
+    const tar = await dumpDatabase(
+      cluster,
+      'chinook',
+      path.join(fs.mkdtempSync(path.join(dir, 'tar-')), 'c.tar'),
+      {
+        format: 't' as 'c',
+      },
+    );
+    const r = await verify(tar, { checksum: 'skip' });
+    expect(rules(r)).toEqual(['FORMAT_UNSUPPORTED']);
+    expect(r.verdict).toBe('could-not-verify');
+  });
+});
+
+describe('versions and the schema replay', () => {
+  it('VERSION_UNSUPPORTED: an archive from a pg_dump newer than any installed pg_restore', async () => {
+    const file = alone(f.custom as string);
+    setPgDumpVersion(file, file, '99.1 (from the future)');
+    const r = await verify(file, { checksum: 'skip' });
+    expect(rules(r)).toEqual(['VERSION_UNSUPPORTED']);
+    expect(r.findings[0]?.message).toContain('pg_restore 99 or newer');
+    expect(r.findings[0]?.fix).toMatch(/postgresql-client-99/);
+    expect(r.verdict).toBe('could-not-verify');
+  });
+
+  it('SCHEMA_REPLAY_FAILED: a statement the server refuses', async () => {
+    const file = alone(f.plain as string);
+    injectBadStatement(file, file);
+    const r = await verify(file, { checksum: 'skip' });
+    expect(rules(r)).toEqual(['SCHEMA_REPLAY_FAILED']);
+    expect(r.findings[0]?.message).toMatch(/no_such_table/);
+    expect(r.verdict).toBe('fail');
+  });
+
+  it('SCHEMA_REPLAY_NOT_RUN: no server binaries is could-not-verify', async () => {
+    const bin = fs.mkdtempSync(path.join(dir, 'bin-'));
+    for (const tool of ['pg_restore', 'psql']) {
+      const real = path.join(cluster.bin.dir, tool);
+      fs.symlinkSync(real, path.join(bin, tool));
+    }
+    const file = alone(f.custom as string);
+    const r = await verify(file, { checksum: 'skip', 'pg-bin-dir': bin });
+    expect(rules(r)).toEqual(['SCHEMA_REPLAY_NOT_RUN']);
+    expect(r.verdict).toBe('could-not-verify');
+  });
+
+  it('schema-check: false skips the replay and says so', async () => {
+    const file = alone(f.custom as string);
+    const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
+    expect(r.stages.find((s) => s.name === 'schema')).toMatchObject({
+      status: 'skipped',
+      reason: 'schema-check: false',
+    });
+  });
+});
