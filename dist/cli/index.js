@@ -39646,7 +39646,10 @@ function parseChecksumInput(input, value) {
 function digestInSidecar(text, algorithm, fileName) {
     const len = algorithm === 'sha256' ? 64 : 32;
     const base = fileName.split('/').pop();
-    const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+    const lines = text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
     const re = new RegExp(`^([0-9a-fA-F]{${len}})(?:\\s+\\*?(.+))?$`);
     const parsed = lines.map((l) => re.exec(l)).filter((m) => m !== null);
     // A sums file may list several files: take the line that names ours, else a lone digest.
@@ -39822,7 +39825,7 @@ async function verify(flags, switches) {
     if (switches.has('json'))
         process.stdout.write(`${mask(JSON.stringify({ outputs: (0,_verify_run_js__WEBPACK_IMPORTED_MODULE_10__/* .verifyOutputs */ .ce)(result, reportPath), result }, null, 2))}\n`);
     else
-        process.stdout.write(`${mask((0,_report_render_js__WEBPACK_IMPORTED_MODULE_6__/* .consoleReport */ .kX)(result, (0,_verify_present_js__WEBPACK_IMPORTED_MODULE_9__/* .verifyFacts */ .h)(result)))}\n`);
+        process.stdout.write(`${mask((0,_report_render_js__WEBPACK_IMPORTED_MODULE_6__/* .consoleReport */ .kX)(result, (0,_verify_present_js__WEBPACK_IMPORTED_MODULE_9__/* .verifyFacts */ .h)(result), quiet))}\n`);
     return (0,_report_stages_js__WEBPACK_IMPORTED_MODULE_7__/* .exitCodeFor */ .Rr)(result.verdict);
 }
 async function demo(switches) {
@@ -40120,12 +40123,12 @@ const VERSION = '0.1.0';
 /* harmony export */   m3: () => (/* binding */ dumpDatabase)
 /* harmony export */ });
 /* unused harmony exports SAMPLE_SQL, sampleDataSql */
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7598);
-/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2642);
 /* harmony import */ var _postgres_binaries_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(1758);
@@ -40196,16 +40199,21 @@ async function dumpDatabase(cluster, database, file, opts = {}) {
     const pgDump = await (0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_5__/* .pick */ .Up)('pg_dump', cluster.major);
     if (!pgDump)
         throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ToolMissingError */ .hc(`pg_dump ${cluster.major}`, (0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_5__/* .installHint */ .J8)(cluster.major, 'client'));
-    node_fs__WEBPACK_IMPORTED_MODULE_0___default().mkdirSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().dirname(file), { recursive: true });
-    const args = [`-F${opts.format ?? 'c'}`, '-f', file, ...(opts.compress !== undefined ? [`-Z${opts.compress}`] : [])];
+    node_fs__WEBPACK_IMPORTED_MODULE_1___default().mkdirSync(node_path__WEBPACK_IMPORTED_MODULE_2___default().dirname(file), { recursive: true });
+    const args = [
+        `-F${opts.format ?? 'c'}`,
+        '-f',
+        file,
+        ...(opts.compress !== undefined ? [`-Z${opts.compress}`] : []),
+    ];
     const res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .eF)(pgDump.path, args, { env: (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_6__/* .libpqEnv */ .kY)(cluster.conn(database)) });
     if (res.code !== 0)
         throw new Error(`pg_dump failed: ${res.stderr.trim()}`);
     if (opts.sha256) {
-        const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_2__.createHash)('sha256');
-        for await (const b of node_fs__WEBPACK_IMPORTED_MODULE_0___default().createReadStream(file))
+        const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256');
+        for await (const b of node_fs__WEBPACK_IMPORTED_MODULE_1___default().createReadStream(file))
             hash.update(b);
-        node_fs__WEBPACK_IMPORTED_MODULE_0___default().writeFileSync(`${file}.sha256`, `${hash.digest('hex')}  ${node_path__WEBPACK_IMPORTED_MODULE_1___default().basename(file)}\n`);
+        node_fs__WEBPACK_IMPORTED_MODULE_1___default().writeFileSync(`${file}.sha256`, `${hash.digest('hex')}  ${node_path__WEBPACK_IMPORTED_MODULE_2___default().basename(file)}\n`);
     }
     return file;
 }
@@ -40512,7 +40520,9 @@ class ScratchCluster {
         const min = opts.minMajor ?? 0;
         const initdb = await (0,binaries/* pick */.Up)('initdb', min, opts.binDir);
         if (!initdb) {
-            throw new errors/* ToolMissingError */.hc(min ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)` : 'PostgreSQL server binaries (initdb, pg_ctl)', (0,binaries/* installHint */.J8)(Math.max(Math.ceil(min), 13), 'server'));
+            throw new errors/* ToolMissingError */.hc(min
+                ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
+                : 'PostgreSQL server binaries (initdb, pg_ctl)', (0,binaries/* installHint */.J8)(Math.max(Math.ceil(min), 13), 'server'));
         }
         const osUser = opts.osUser ?? ((0,exec/* isRoot */.jX)() ? 'postgres' : undefined);
         const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
@@ -40528,12 +40538,28 @@ class ScratchCluster {
         }
         const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
         const bin = (p) => external_node_path_default().join(initdb.dir, p);
-        const init = await (0,exec/* run */.eF)(bin('initdb'), ['-D', external_node_path_default().join(root, 'data'), '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'], { user: osUser });
+        const init = await (0,exec/* run */.eF)(bin('initdb'), [
+            '-D',
+            external_node_path_default().join(root, 'data'),
+            '-U',
+            'postgres',
+            '-A',
+            'trust',
+            '-E',
+            'UTF8',
+            '--locale=C',
+            '--no-sync',
+        ], { user: osUser });
         if (init.code !== 0) {
             external_node_fs_default().rmSync(root, { recursive: true, force: true });
             throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
         }
-        external_node_fs_default().writeFileSync(external_node_path_default().join(root, 'restorable.json'), JSON.stringify({ label: opts.label ?? 'scratch', pid: process.pid, created: new Date().toISOString(), major: initdb.major }));
+        external_node_fs_default().writeFileSync(external_node_path_default().join(root, 'restorable.json'), JSON.stringify({
+            label: opts.label ?? 'scratch',
+            pid: process.pid,
+            created: new Date().toISOString(),
+            major: initdb.major,
+        }));
         let lastError = '';
         for (let attempt = 0; attempt < 3; attempt++) {
             const port = await freePort();
@@ -40747,7 +40773,11 @@ function ruleKind(rule) {
 
 
 
-const VERDICT_MARK = { pass: '✅ PASS', fail: '❌ FAIL', 'could-not-verify': '⚠️ COULD NOT VERIFY' };
+const VERDICT_MARK = {
+    pass: '✅ PASS',
+    fail: '❌ FAIL',
+    'could-not-verify': '⚠️ COULD NOT VERIFY',
+};
 const STATUS_MARK = {
     ok: 'ok',
     failed: 'FAILED',
@@ -40792,12 +40822,12 @@ function markdownSummary(result, title, facts) {
     return `${out.join('\n')}\n`;
 }
 /** Plain lines for a terminal. */
-function consoleReport(result, facts) {
+function consoleReport(result, facts, withStages = true) {
     const out = [];
     for (const [k, v] of facts)
         out.push(`  ${k.padEnd(16)} ${v}`);
     out.push('');
-    for (const s of result.stages) {
+    for (const s of withStages ? result.stages : []) {
         out.push(`  ${STATUS_MARK[s.status].padEnd(8)} ${s.name.padEnd(10)} ${(0,_core_duration_js__WEBPACK_IMPORTED_MODULE_2__/* .formatSeconds */ .Xo)(s.seconds).padStart(8)}  ${s.reason ?? ''}`);
     }
     if (result.findings.length)
@@ -40852,7 +40882,13 @@ class Pipeline {
         catch (err) {
             if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UserError */ .yo)
                 throw err;
-            result = { name, status: 'not-run', seconds: 0, reason: `internal error: ${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(err)}`, findings: [] };
+            result = {
+                name,
+                status: 'not-run',
+                seconds: 0,
+                reason: `internal error: ${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(err)}`,
+                findings: [],
+            };
         }
         result.seconds = (performance.now() - started) / 1000;
         this.stages.push(result);
@@ -41381,7 +41417,10 @@ function globToRegExp(glob) {
             if (end === -1)
                 re += '\\[';
             else {
-                re += `[${glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
+                re += `[${glob
+                    .slice(i + 1, end)
+                    .replace(/^!/, '^')
+                    .replace(/\\/g, '\\\\')}]`;
                 i = end;
             }
         }
@@ -41397,7 +41436,7 @@ function matcher(pattern) {
         return (name) => re.test(name);
     return (name) => re.test(name.slice(name.lastIndexOf('/') + 1));
 }
-const DUMP_NAME = /\.(dump|backup|pgdump|sql|bak)(\.gz)?$|\.gz$/i;
+const DUMP_NAME = /\.(dump|backup|pgdump|sql|bak|tar)(\.gz)?$|\.gz$/i;
 const SIDECAR = /\.(sha256|sha256sum|md5|md5sum|json|log|txt)$|(^|\/)schema\.sql$/i;
 /** What counts as a backup when no pattern is given: dumps by name, and directory-format dumps. */
 function looksLikeBackup(o) {
@@ -41445,7 +41484,10 @@ function choose(list, select) {
 /** `hourly=24,daily=7,weekly=4` */
 function parseExpect(input, value) {
     const out = {};
-    for (const part of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const part of value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
         const m = /^([A-Za-z][\w-]*)\s*=\s*(\d+)$/.exec(part);
         if (!m) {
             throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UserError */ .yo(input, `"${part}" is not tier=count`, 'Write it as tier=count pairs: hourly=24,daily=7,weekly=4');
@@ -41480,6 +41522,9 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: cpuCount, defaultWorkDir
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "node:path"
@@ -41489,6 +41534,8 @@ var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_nod
 var checksum = __nccwpck_require__(1595);
 // EXTERNAL MODULE: ./src/core/duration.ts
 var duration = __nccwpck_require__(8571);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(4296);
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
 // functions
@@ -51026,8 +51073,6 @@ function preprocess(fn, schema) {
 
 // EXTERNAL MODULE: ./src/report/findings.ts
 var findings = __nccwpck_require__(9334);
-// EXTERNAL MODULE: ./src/core/errors.ts
-var errors = __nccwpck_require__(4296);
 ;// CONCATENATED MODULE: ./src/core/parse.ts
 
 
@@ -51089,10 +51134,10 @@ function resolveInputs(spec, raw, how) {
     return out;
 }
 
-// EXTERNAL MODULE: ./src/sources/select.ts
-var sources_select = __nccwpck_require__(4400);
 // EXTERNAL MODULE: ./src/sources/s3.ts + 2 modules
 var s3 = __nccwpck_require__(6212);
+// EXTERNAL MODULE: ./src/sources/select.ts
+var sources_select = __nccwpck_require__(4400);
 // EXTERNAL MODULE: ./src/verify/spec.ts
 var spec = __nccwpck_require__(4118);
 ;// CONCATENATED MODULE: ./src/verify/options.ts
@@ -51105,8 +51150,12 @@ var spec = __nccwpck_require__(4118);
 
 
 
+
+
 function defaultWorkDir() {
-    return process.env.RUNNER_TEMP ? external_node_path_default().join(process.env.RUNNER_TEMP, 'restorable') : external_node_path_default().resolve('.restorable');
+    return process.env.RUNNER_TEMP
+        ? external_node_path_default().join(process.env.RUNNER_TEMP, 'restorable')
+        : external_node_path_default().resolve('.restorable');
 }
 /** From raw inputs or flags to options; every mistake is a UserError naming the input. */
 function parseVerifyOptions(raw, how) {
@@ -51115,6 +51164,9 @@ function parseVerifyOptions(raw, how) {
     const source = v.source.trim();
     if (source.startsWith('s3://'))
         (0,s3/* parseS3Url */.F$)(name('source'), source);
+    else if (!external_node_fs_default().existsSync(source)) {
+        throw new errors/* UserError */.yo(name('source'), `"${source}" does not exist`, 'Give an existing file or folder, or an s3://bucket/prefix URL');
+    }
     return {
         source,
         ...(v.pattern ? { pattern: v.pattern } : {}),
@@ -51155,14 +51207,27 @@ function verifyFacts(r) {
     const rows = [['source', r.source]];
     if (!b)
         return rows;
-    rows.push(['backup', b.name], ['taken', `${b.time} (from its ${b.timeFrom === 'name' ? 'name' : 'modification time'}), ${b.ageHours} h ago`]);
+    rows.push(['backup', b.name], [
+        'taken',
+        `${b.time} (from its ${b.timeFrom === 'name' ? 'name' : 'modification time'}), ${b.ageHours} h ago`,
+    ]);
     rows.push(['size', `${(0,_core_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z3)(b.sizeBytes)} (${b.sizeBytes} bytes)`]);
     if (b.format) {
-        const parts = [b.format, b.wrapper ? `inside ${b.wrapper}` : '', b.compression ? `${b.compression} blocks` : ''];
-        rows.push(['format', parts.filter(Boolean).join(', ') + (b.archiveVersion ? `; archive ${b.archiveVersion}` : '')]);
+        const parts = [
+            b.format,
+            b.wrapper ? `inside ${b.wrapper}` : '',
+            b.compression ? `${b.compression} blocks` : '',
+        ];
+        rows.push([
+            'format',
+            parts.filter(Boolean).join(', ') + (b.archiveVersion ? `; archive ${b.archiveVersion}` : ''),
+        ]);
     }
     if (b.serverVersion)
-        rows.push(['dumped from', `PostgreSQL ${b.serverVersion}${b.database ? `, database ${b.database}` : ''}`]);
+        rows.push([
+            'dumped from',
+            `PostgreSQL ${b.serverVersion}${b.database ? `, database ${b.database}` : ''}`,
+        ]);
     if (b.pgDumpVersion)
         rows.push(['pg_dump', b.pgDumpVersion]);
     if (b.tables !== undefined)
@@ -51173,7 +51238,10 @@ function verifyFacts(r) {
     if (b.sha256)
         rows.push(['sha256', b.sha256]);
     if (b.checksum)
-        rows.push(['checksum', `${b.checksum.algorithm} from ${b.checksum.from}: ${b.checksum.matched ? 'matches' : 'DIFFERS'}`]);
+        rows.push([
+            'checksum',
+            `${b.checksum.algorithm} from ${b.checksum.from}: ${b.checksum.matched ? 'matches' : 'DIFFERS'}`,
+        ]);
     if (r.schema)
         rows.push(['schema replay', `${r.schema.tool} into PostgreSQL ${r.schema.server}, ${r.schema.seconds}s`]);
     if (b.localPath)
@@ -51482,7 +51550,11 @@ async function readHeader(r) {
     const formatCode = r.u8();
     const format = FORMATS[formatCode];
     if (intSize < 1 || intSize > 8 || offSize < 1 || offSize > 8 || !format) {
-        throw new ArchiveProblem('ARCHIVE_CORRUPT', 'the archive header is damaged', { intSize, offSize, formatCode });
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', 'the archive header is damaged', {
+            intSize,
+            offSize,
+            formatCode,
+        });
     }
     let compression;
     if (minor >= 15) {
@@ -51624,7 +51696,11 @@ async function walkCustomData(r, h, toc) {
     }
     const missing = toc.filter((e) => e.hadDumper && e.dataState !== 'none' && !seen.has(e.dumpId));
     if (missing.length > 0) {
-        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the archive ends after ${seen.size} data blocks; ${missing.length} more are listed but absent, the first being ${entryName(missing[0])}`, { blocksFound: seen.size, blocksMissing: missing.length, firstMissing: entryName(missing[0]) });
+        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the archive ends after ${seen.size} data blocks; ${missing.length} more are listed but absent, the first being ${entryName(missing[0])}`, {
+            blocksFound: seen.size,
+            blocksMissing: missing.length,
+            firstMissing: entryName(missing[0]),
+        });
     }
     return { blocks: seen.size, dataBytes };
 }
@@ -51766,7 +51842,10 @@ async function scanPlain(chunks, first, out) {
         const seam = Buffer.concat([tail.subarray(Math.max(0, tail.length - needle.length + 1)), chunk]);
         for (let i = seam.indexOf(needle); i !== -1; i = seam.indexOf(needle, i + needle.length))
             tables++;
-        tail = chunk.length >= TAIL ? chunk.subarray(chunk.length - TAIL) : Buffer.concat([tail, chunk]).subarray(-TAIL);
+        tail =
+            chunk.length >= TAIL
+                ? chunk.subarray(chunk.length - TAIL)
+                : Buffer.concat([tail, chunk]).subarray(-TAIL);
     }
     out.dataBytes = bytes;
     out.toc = { entries: 0, tables, dataEntries: 0, schemas: [], extensions: [], owners: [] };
@@ -51887,7 +51966,14 @@ function record(out, e) {
  * Errors in the source (a failed download) are thrown; problems with the dump are recorded.
  */
 async function inspectStream(src, opts = {}) {
-    const out = { format: 'unknown', wrapper: null, size: 0, dataBlocks: 0, dataBytes: 0, problems: [] };
+    const out = {
+        format: 'unknown',
+        wrapper: null,
+        size: 0,
+        dataBlocks: 0,
+        dataBytes: 0,
+        problems: [],
+    };
     const sha = (0,external_node_crypto_.createHash)('sha256');
     const md5 = opts.md5 ? (0,external_node_crypto_.createHash)('md5') : undefined;
     const q = new ChunkQueue();
@@ -51939,7 +52025,14 @@ function fileChunks(file) {
 }
 /** A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data. */
 async function inspectDirectory(dir) {
-    const out = { format: 'directory', wrapper: null, size: 0, dataBlocks: 0, dataBytes: 0, problems: [] };
+    const out = {
+        format: 'directory',
+        wrapper: null,
+        size: 0,
+        dataBlocks: 0,
+        dataBytes: 0,
+        problems: [],
+    };
     try {
         const tocPath = external_node_path_default().join(dir, 'toc.dat');
         out.size = external_node_fs_default().statSync(tocPath).size;
@@ -52108,7 +52201,6 @@ var stages = __nccwpck_require__(1139);
 class LocalSource {
     description;
     root;
-    single;
     constructor(input, location) {
         const abs = external_node_path_default().resolve(location);
         let st;
@@ -52120,15 +52212,23 @@ class LocalSource {
         }
         this.description = abs;
         // A folder that is itself a directory-format dump is one backup, not a folder of them.
-        this.single = st.isFile() || external_node_fs_default().existsSync(external_node_path_default().join(abs, 'toc.dat'));
-        this.root = this.single ? external_node_path_default().dirname(abs) : abs;
-        if (this.single)
+        const one = st.isFile() || external_node_fs_default().existsSync(external_node_path_default().join(abs, 'toc.dat'));
+        this.root = one ? external_node_path_default().dirname(abs) : abs;
+        if (one)
             this.only = external_node_path_default().basename(abs);
     }
     only;
+    get single() {
+        return this.only;
+    }
     async list() {
-        if (this.only)
-            return [this.describe(this.only)];
+        if (this.only) {
+            // One backup, plus the files beside it that belong to it (`<name>.sha256`, ...).
+            const only = this.only;
+            const beside = external_node_fs_default().readdirSync(this.root)
+                .filter((n) => n.startsWith(`${only}.`) && external_node_fs_default().statSync(external_node_path_default().join(this.root, n)).isFile());
+            return [this.describe(only), ...beside.map((n) => this.describe(n))];
+        }
         const out = [];
         const walk = (rel) => {
             const dir = external_node_path_default().join(this.root, rel);
@@ -52247,7 +52347,11 @@ async function runVerify(opts, log, onStage) {
                 throw e;
             return { findings: fetchFailed('locate', e, source) };
         }
-        const list = (0,sources_select/* candidates */.Xi)(all, opts.pattern);
+        // A source that names one file is that backup, whatever its name looks like.
+        const single = source.single;
+        const list = single && !opts.pattern
+            ? (0,sources_select/* candidates */.Xi)(all.filter((o) => o.name === single), '*')
+            : (0,sources_select/* candidates */.Xi)(all, opts.pattern);
         result.candidates = list.length;
         chosen = (0,sources_select/* choose */.Sw)(list, opts.select);
         if (chosen) {
@@ -52258,7 +52362,9 @@ async function runVerify(opts, log, onStage) {
         const message = opts.select !== 'latest' && list.length > 0
             ? `no backup named "${opts.select}" under ${source.description}; the newest is ${list[0]?.name}`
             : `no backup ${what} under ${source.description} (${all.length} object${all.length === 1 ? '' : 's'} there)`;
-        return { findings: [(0,findings/* finding */.gk)('BACKUP_MISSING', 'locate', message, { evidence: { objects: all.length } })] };
+        return {
+            findings: [(0,findings/* finding */.gk)('BACKUP_MISSING', 'locate', message, { evidence: { objects: all.length } })],
+        };
     });
     if (!chosen) {
         const why = located.status === 'not-run' || located.findings.some((f) => f.rule === 'FETCH_FAILED')
@@ -52329,7 +52435,10 @@ async function runVerify(opts, log, onStage) {
                 const part = `${dest}.part`;
                 const out = external_node_fs_default().createWriteStream(part);
                 try {
-                    insp = await inspectStream(source.read(backup.name), { md5: expected?.algorithm === 'md5', tee: out });
+                    insp = await inspectStream(source.read(backup.name), {
+                        md5: expected?.algorithm === 'md5',
+                        tee: out,
+                    });
                 }
                 finally {
                     await new Promise((resolve) => out.end(resolve));
@@ -52347,7 +52456,9 @@ async function runVerify(opts, log, onStage) {
         return {};
     });
     if (!insp) {
-        const why = read.findings.length ? 'the backup could not be read' : `reading failed: ${read.reason ?? ''}`;
+        const why = read.findings.length
+            ? 'the backup could not be read'
+            : `reading failed: ${read.reason ?? ''}`;
         for (const s of ['checksum', 'archive', 'schema'])
             pipe.skip(s, why);
         return finish();
@@ -52360,7 +52471,11 @@ async function runVerify(opts, log, onStage) {
         wrapper: ins.wrapper,
         ...(ins.compression ? { compression: ins.compression } : {}),
         ...(ins.header
-            ? { archiveVersion: ins.header.archiveVersion, dumpedAt: ins.header.dumpedAt, database: ins.header.database }
+            ? {
+                archiveVersion: ins.header.archiveVersion,
+                dumpedAt: ins.header.dumpedAt,
+                database: ins.header.database,
+            }
             : {}),
         ...(ins.serverVersion ? { serverVersion: ins.serverVersion } : {}),
         ...(ins.pgDumpVersion ? { pgDumpVersion: ins.pgDumpVersion } : {}),
@@ -52390,7 +52505,14 @@ async function runVerify(opts, log, onStage) {
                 return {};
             return {
                 findings: [
-                    (0,findings/* finding */.gk)('CHECKSUM_MISMATCH', 'checksum', `${expected.algorithm} of ${backup.name} is ${actual}, but ${expected.from} says ${expected.value}`, { evidence: { algorithm: expected.algorithm, expected: expected.value, actual: actual ?? null, from: expected.from } }),
+                    (0,findings/* finding */.gk)('CHECKSUM_MISMATCH', 'checksum', `${expected.algorithm} of ${backup.name} is ${actual}, but ${expected.from} says ${expected.value}`, {
+                        evidence: {
+                            algorithm: expected.algorithm,
+                            expected: expected.value,
+                            actual: actual ?? null,
+                            from: expected.from,
+                        },
+                    }),
                 ],
             };
         });
@@ -52402,7 +52524,10 @@ async function runVerify(opts, log, onStage) {
     }));
     if (!opts.schemaCheck)
         pipe.skip('schema', 'schema-check: false');
-    else if (ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) || !ins.format || ins.format === 'unknown' || ins.format === 'tar') {
+    else if (ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) ||
+        !ins.format ||
+        ins.format === 'unknown' ||
+        ins.format === 'tar') {
         pipe.skip('schema', 'the archive could not be read');
     }
     else {
@@ -52416,7 +52541,10 @@ async function runVerify(opts, log, onStage) {
                 return {
                     findings: [
                         need
-                            ? (0,findings/* finding */.gk)('VERSION_UNSUPPORTED', 'schema', `the archive was written by pg_dump ${ins.pgDumpVersion}; reading it needs pg_restore ${need} or newer, and none is installed`, { fix: `Install the PostgreSQL ${need} client: ${(0,binaries/* installHint */.J8)(need, 'client')}`, evidence: { needMajor: need } })
+                            ? (0,findings/* finding */.gk)('VERSION_UNSUPPORTED', 'schema', `the archive was written by pg_dump ${ins.pgDumpVersion}; reading it needs pg_restore ${need} or newer, and none is installed`, {
+                                fix: `Install the PostgreSQL ${need} client: ${(0,binaries/* installHint */.J8)(need, 'client')}`,
+                                evidence: { needMajor: need },
+                            })
                             : (0,findings/* finding */.gk)('SCHEMA_REPLAY_NOT_RUN', 'schema', 'psql is not installed, so the schema could not be loaded', {
                                 fix: `Install the PostgreSQL client: ${(0,binaries/* installHint */.J8)(15, 'client')}`,
                             }),
@@ -52425,7 +52553,12 @@ async function runVerify(opts, log, onStage) {
             }
             let cluster;
             try {
-                cluster = await postgres_cluster/* ScratchCluster */.rP.start({ minMajor: serverMajor, binDir: opts.pgBinDir, label: 'verify', logger: log });
+                cluster = await postgres_cluster/* ScratchCluster */.rP.start({
+                    minMajor: serverMajor,
+                    binDir: opts.pgBinDir,
+                    label: 'verify',
+                    logger: log,
+                });
             }
             catch (e) {
                 if (!(e instanceof errors/* ToolMissingError */.hc))
@@ -52434,7 +52567,10 @@ async function runVerify(opts, log, onStage) {
                 return {
                     findings: [
                         newer
-                            ? (0,findings/* finding */.gk)('VERSION_UNSUPPORTED', 'schema', `the dump comes from PostgreSQL ${ins.serverVersion}; loading its schema needs a PostgreSQL ${serverMajor} (or newer) server, and the newest installed is ${newer.major}`, { fix: `Install the PostgreSQL ${serverMajor} server: ${(0,binaries/* installHint */.J8)(serverMajor, 'server')}`, evidence: { needMajor: serverMajor } })
+                            ? (0,findings/* finding */.gk)('VERSION_UNSUPPORTED', 'schema', `the dump comes from PostgreSQL ${ins.serverVersion}; loading its schema needs a PostgreSQL ${serverMajor} (or newer) server, and the newest installed is ${newer.major}`, {
+                                fix: `Install the PostgreSQL ${serverMajor} server: ${(0,binaries/* installHint */.J8)(serverMajor, 'server')}`,
+                                evidence: { needMajor: serverMajor },
+                            })
                             : (0,findings/* finding */.gk)('SCHEMA_REPLAY_NOT_RUN', 'schema', `no PostgreSQL server binaries: ${e.message}`),
                     ],
                 };
@@ -52447,7 +52583,9 @@ async function runVerify(opts, log, onStage) {
                 }
                 else if (ins.wrapper === 'gzip') {
                     const zlib = await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 8522, 23));
-                    replay = await replayArchiveSchema(client, cluster, { stream: external_node_fs_default().createReadStream(file).pipe(zlib.createGunzip()) });
+                    replay = await replayArchiveSchema(client, cluster, {
+                        stream: external_node_fs_default().createReadStream(file).pipe(zlib.createGunzip()),
+                    });
                 }
                 else {
                     replay = await replayArchiveSchema(client, cluster, { path: file });
@@ -52466,7 +52604,13 @@ async function runVerify(opts, log, onStage) {
                 return {};
             return {
                 findings: [
-                    (0,findings/* finding */.gk)('SCHEMA_REPLAY_FAILED', 'schema', `loading the schema into PostgreSQL ${cluster.version} with ${replay.tool} failed: ${replay.errorCount} error${replay.errorCount === 1 ? '' : 's'}${replay.errors[0] ? `, the first: ${replay.errors[0]}` : ` (exit ${replay.exitCode})`}`, { evidence: { errors: replay.errorCount, exitCode: replay.exitCode, first: replay.errors[0] ?? null } }),
+                    (0,findings/* finding */.gk)('SCHEMA_REPLAY_FAILED', 'schema', `loading the schema into PostgreSQL ${cluster.version} with ${replay.tool} failed: ${replay.errorCount} error${replay.errorCount === 1 ? '' : 's'}${replay.errors[0] ? `, the first: ${replay.errors[0]}` : ` (exit ${replay.exitCode})`}`, {
+                        evidence: {
+                            errors: replay.errorCount,
+                            exitCode: replay.exitCode,
+                            first: replay.errors[0] ?? null,
+                        },
+                    }),
                 ],
             };
         });
@@ -52512,17 +52656,31 @@ const verifySpec = {
             description: 'Glob over names under the source, e.g. `daily/*.dump*`. Default: files that look like dumps.',
         },
         { name: 'select', default: 'latest', description: '`latest`, or the exact name of one backup.' },
-        { name: 'max-age', default: '26h', description: 'Older than this is BACKUP_TOO_OLD (e.g. 26h, 7d, 90m).' },
-        { name: 'expect', description: 'Backups expected per retention tier, e.g. `hourly=24,daily=7,weekly=4`.' },
+        {
+            name: 'max-age',
+            default: '26h',
+            description: 'Older than this is BACKUP_TOO_OLD (e.g. 26h, 7d, 90m).',
+        },
+        {
+            name: 'expect',
+            description: 'Backups expected per retention tier, e.g. `hourly=24,daily=7,weekly=4`.',
+        },
         {
             name: 'checksum',
             default: 'auto',
             description: '`auto` (sidecar .sha256/.md5 or S3 metadata), `required`, `skip`, or a literal SHA-256.',
         },
         { name: 'schema-check', default: 'true', description: 'Load the schema into a scratch cluster.' },
-        { name: 'fail-on', default: 'high', description: 'Lowest severity that fails: critical, high, medium, low, info.' },
+        {
+            name: 'fail-on',
+            default: 'high',
+            description: 'Lowest severity that fails: critical, high, medium, low, info.',
+        },
         { name: 'report', description: 'Write the JSON report to this path.' },
-        { name: 's3-endpoint', description: 'S3-compatible endpoint (R2, MinIO, ...). Credentials come from the environment.' },
+        {
+            name: 's3-endpoint',
+            description: 'S3-compatible endpoint (R2, MinIO, ...). Credentials come from the environment.',
+        },
         { name: 's3-region', description: 'S3 region (default: AWS_REGION, else us-east-1; R2 takes `auto`).' },
         {
             name: 's3-force-path-style',

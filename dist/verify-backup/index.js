@@ -70943,6 +70943,9 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
@@ -70997,7 +71000,10 @@ function parseChecksumInput(input, value) {
 function digestInSidecar(text, algorithm, fileName) {
     const len = algorithm === 'sha256' ? 64 : 32;
     const base = fileName.split('/').pop();
-    const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+    const lines = text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
     const re = new RegExp(`^([0-9a-fA-F]{${len}})(?:\\s+\\*?(.+))?$`);
     const parsed = lines.map((l) => re.exec(l)).filter((m) => m !== null);
     // A sums file may list several files: take the line that names ours, else a lone digest.
@@ -80780,129 +80786,6 @@ function resolveInputs(spec, raw, how) {
     return out;
 }
 
-;// CONCATENATED MODULE: ./src/sources/select.ts
-
-/** Turn a glob into a RegExp: `**` crosses folders, `*` and `?` do not, `{a,b}` and `[...]` work. */
-function globToRegExp(glob) {
-    let re = '';
-    let inGroup = 0;
-    for (let i = 0; i < glob.length; i++) {
-        const c = glob[i];
-        if (c === '*') {
-            if (glob[i + 1] === '*') {
-                i++;
-                if (glob[i + 1] === '/') {
-                    i++;
-                    re += '(?:.*/)?';
-                }
-                else
-                    re += '.*';
-            }
-            else
-                re += '[^/]*';
-        }
-        else if (c === '?')
-            re += '[^/]';
-        else if (c === '{') {
-            inGroup++;
-            re += '(?:';
-        }
-        else if (c === '}' && inGroup > 0) {
-            inGroup--;
-            re += ')';
-        }
-        else if (c === ',' && inGroup > 0)
-            re += '|';
-        else if (c === '[') {
-            const end = glob.indexOf(']', i + 1);
-            if (end === -1)
-                re += '\\[';
-            else {
-                re += `[${glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
-                i = end;
-            }
-        }
-        else
-            re += c.replace(/[.+^$()|\\/]/g, '\\$&');
-    }
-    return new RegExp(`^${re}$`);
-}
-/** A pattern without a slash matches the file name in any folder, as in .gitignore. */
-function matcher(pattern) {
-    const re = globToRegExp(pattern);
-    if (pattern.includes('/'))
-        return (name) => re.test(name);
-    return (name) => re.test(name.slice(name.lastIndexOf('/') + 1));
-}
-const DUMP_NAME = /\.(dump|backup|pgdump|sql|bak)(\.gz)?$|\.gz$/i;
-const SIDECAR = /\.(sha256|sha256sum|md5|md5sum|json|log|txt)$|(^|\/)schema\.sql$/i;
-/** What counts as a backup when no pattern is given: dumps by name, and directory-format dumps. */
-function looksLikeBackup(o) {
-    if (o.kind === 'directory')
-        return true;
-    return DUMP_NAME.test(o.name) && !SIDECAR.test(o.name);
-}
-/**
- * The time a backup's name gives, in UTC: `20260522-120000`, `20240418_000000`,
- * `2026-11-01T03-15-00Z`, `20260429_1430`, or a bare date. The last one in the path wins.
- */
-function timestampInName(name) {
-    const re = /(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?:[T_ -]?(\d{2})[:-]?(\d{2})(?:[:-]?(\d{2}))?(?:\.\d+)?Z?)?(?!\d)/g;
-    let found;
-    for (const m of name.matchAll(re)) {
-        const [y, mo, d, h = '0', mi = '0', s = '0'] = m.slice(1).map((x) => x ?? undefined);
-        const nums = [y, mo, d, h, mi, s].map(Number);
-        const [Y, M, D, H, MI, S] = nums;
-        if (Y < 1990 || Y > 2200 || M < 1 || M > 12 || D < 1 || D > 31 || H > 23 || MI > 59 || S > 59)
-            continue;
-        found = new Date(Date.UTC(Y, M - 1, D, H, MI, S));
-    }
-    return found;
-}
-function candidates(objects, pattern) {
-    const match = pattern ? matcher(pattern) : undefined;
-    return objects
-        .filter((o) => (match ? match(o.name) && !SIDECAR.test(o.name) : looksLikeBackup(o)))
-        .map((o) => {
-        const t = timestampInName(o.name);
-        return { ...o, time: t ?? o.modified, timeFrom: t ? 'name' : 'modified' };
-    })
-        .sort((a, b) => b.time.getTime() - a.time.getTime() || (a.name < b.name ? 1 : -1));
-}
-/** `latest` or an exact name (or the name's last part, when that is unique). */
-function choose(list, select) {
-    if (select === 'latest')
-        return list[0];
-    const exact = list.find((c) => c.name === select);
-    if (exact)
-        return exact;
-    const byBase = list.filter((c) => c.name.split('/').pop() === select);
-    return byBase.length === 1 ? byBase[0] : undefined;
-}
-/** `hourly=24,daily=7,weekly=4` */
-function parseExpect(input, value) {
-    const out = {};
-    for (const part of value.split(',').map((s) => s.trim()).filter(Boolean)) {
-        const m = /^([A-Za-z][\w-]*)\s*=\s*(\d+)$/.exec(part);
-        if (!m) {
-            throw new UserError(input, `"${part}" is not tier=count`, 'Write it as tier=count pairs: hourly=24,daily=7,weekly=4');
-        }
-        out[m[1].toLowerCase()] = Number(m[2]);
-    }
-    return out;
-}
-/** How many backups each tier holds: a tier is a word in the path (a `daily/` folder, `_daily_`). */
-function countTiers(list, tiers) {
-    const counts = Object.fromEntries(tiers.map((t) => [t, 0]));
-    for (const o of list) {
-        const words = new Set(o.name.toLowerCase().split(/[/_.\-\s]+/));
-        for (const t of tiers)
-            if (words.has(t))
-                counts[t] = (counts[t] ?? 0) + 1;
-    }
-    return counts;
-}
-
 ;// CONCATENATED MODULE: external "node:timers/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
@@ -81329,6 +81212,135 @@ function isMissingKey(err) {
     return status === 404 && code !== 'NoSuchBucket';
 }
 
+;// CONCATENATED MODULE: ./src/sources/select.ts
+
+/** Turn a glob into a RegExp: `**` crosses folders, `*` and `?` do not, `{a,b}` and `[...]` work. */
+function globToRegExp(glob) {
+    let re = '';
+    let inGroup = 0;
+    for (let i = 0; i < glob.length; i++) {
+        const c = glob[i];
+        if (c === '*') {
+            if (glob[i + 1] === '*') {
+                i++;
+                if (glob[i + 1] === '/') {
+                    i++;
+                    re += '(?:.*/)?';
+                }
+                else
+                    re += '.*';
+            }
+            else
+                re += '[^/]*';
+        }
+        else if (c === '?')
+            re += '[^/]';
+        else if (c === '{') {
+            inGroup++;
+            re += '(?:';
+        }
+        else if (c === '}' && inGroup > 0) {
+            inGroup--;
+            re += ')';
+        }
+        else if (c === ',' && inGroup > 0)
+            re += '|';
+        else if (c === '[') {
+            const end = glob.indexOf(']', i + 1);
+            if (end === -1)
+                re += '\\[';
+            else {
+                re += `[${glob
+                    .slice(i + 1, end)
+                    .replace(/^!/, '^')
+                    .replace(/\\/g, '\\\\')}]`;
+                i = end;
+            }
+        }
+        else
+            re += c.replace(/[.+^$()|\\/]/g, '\\$&');
+    }
+    return new RegExp(`^${re}$`);
+}
+/** A pattern without a slash matches the file name in any folder, as in .gitignore. */
+function matcher(pattern) {
+    const re = globToRegExp(pattern);
+    if (pattern.includes('/'))
+        return (name) => re.test(name);
+    return (name) => re.test(name.slice(name.lastIndexOf('/') + 1));
+}
+const DUMP_NAME = /\.(dump|backup|pgdump|sql|bak|tar)(\.gz)?$|\.gz$/i;
+const SIDECAR = /\.(sha256|sha256sum|md5|md5sum|json|log|txt)$|(^|\/)schema\.sql$/i;
+/** What counts as a backup when no pattern is given: dumps by name, and directory-format dumps. */
+function looksLikeBackup(o) {
+    if (o.kind === 'directory')
+        return true;
+    return DUMP_NAME.test(o.name) && !SIDECAR.test(o.name);
+}
+/**
+ * The time a backup's name gives, in UTC: `20260522-120000`, `20240418_000000`,
+ * `2026-11-01T03-15-00Z`, `20260429_1430`, or a bare date. The last one in the path wins.
+ */
+function timestampInName(name) {
+    const re = /(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?:[T_ -]?(\d{2})[:-]?(\d{2})(?:[:-]?(\d{2}))?(?:\.\d+)?Z?)?(?!\d)/g;
+    let found;
+    for (const m of name.matchAll(re)) {
+        const [y, mo, d, h = '0', mi = '0', s = '0'] = m.slice(1).map((x) => x ?? undefined);
+        const nums = [y, mo, d, h, mi, s].map(Number);
+        const [Y, M, D, H, MI, S] = nums;
+        if (Y < 1990 || Y > 2200 || M < 1 || M > 12 || D < 1 || D > 31 || H > 23 || MI > 59 || S > 59)
+            continue;
+        found = new Date(Date.UTC(Y, M - 1, D, H, MI, S));
+    }
+    return found;
+}
+function candidates(objects, pattern) {
+    const match = pattern ? matcher(pattern) : undefined;
+    return objects
+        .filter((o) => (match ? match(o.name) && !SIDECAR.test(o.name) : looksLikeBackup(o)))
+        .map((o) => {
+        const t = timestampInName(o.name);
+        return { ...o, time: t ?? o.modified, timeFrom: t ? 'name' : 'modified' };
+    })
+        .sort((a, b) => b.time.getTime() - a.time.getTime() || (a.name < b.name ? 1 : -1));
+}
+/** `latest` or an exact name (or the name's last part, when that is unique). */
+function choose(list, select) {
+    if (select === 'latest')
+        return list[0];
+    const exact = list.find((c) => c.name === select);
+    if (exact)
+        return exact;
+    const byBase = list.filter((c) => c.name.split('/').pop() === select);
+    return byBase.length === 1 ? byBase[0] : undefined;
+}
+/** `hourly=24,daily=7,weekly=4` */
+function parseExpect(input, value) {
+    const out = {};
+    for (const part of value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
+        const m = /^([A-Za-z][\w-]*)\s*=\s*(\d+)$/.exec(part);
+        if (!m) {
+            throw new UserError(input, `"${part}" is not tier=count`, 'Write it as tier=count pairs: hourly=24,daily=7,weekly=4');
+        }
+        out[m[1].toLowerCase()] = Number(m[2]);
+    }
+    return out;
+}
+/** How many backups each tier holds: a tier is a word in the path (a `daily/` folder, `_daily_`). */
+function countTiers(list, tiers) {
+    const counts = Object.fromEntries(tiers.map((t) => [t, 0]));
+    for (const o of list) {
+        const words = new Set(o.name.toLowerCase().split(/[/_.\-\s]+/));
+        for (const t of tiers)
+            if (words.has(t))
+                counts[t] = (counts[t] ?? 0) + 1;
+    }
+    return counts;
+}
+
 ;// CONCATENATED MODULE: ./src/verify/spec.ts
 const verifySpec = {
     name: 'verify-backup',
@@ -81342,17 +81354,31 @@ const verifySpec = {
             description: 'Glob over names under the source, e.g. `daily/*.dump*`. Default: files that look like dumps.',
         },
         { name: 'select', default: 'latest', description: '`latest`, or the exact name of one backup.' },
-        { name: 'max-age', default: '26h', description: 'Older than this is BACKUP_TOO_OLD (e.g. 26h, 7d, 90m).' },
-        { name: 'expect', description: 'Backups expected per retention tier, e.g. `hourly=24,daily=7,weekly=4`.' },
+        {
+            name: 'max-age',
+            default: '26h',
+            description: 'Older than this is BACKUP_TOO_OLD (e.g. 26h, 7d, 90m).',
+        },
+        {
+            name: 'expect',
+            description: 'Backups expected per retention tier, e.g. `hourly=24,daily=7,weekly=4`.',
+        },
         {
             name: 'checksum',
             default: 'auto',
             description: '`auto` (sidecar .sha256/.md5 or S3 metadata), `required`, `skip`, or a literal SHA-256.',
         },
         { name: 'schema-check', default: 'true', description: 'Load the schema into a scratch cluster.' },
-        { name: 'fail-on', default: 'high', description: 'Lowest severity that fails: critical, high, medium, low, info.' },
+        {
+            name: 'fail-on',
+            default: 'high',
+            description: 'Lowest severity that fails: critical, high, medium, low, info.',
+        },
         { name: 'report', description: 'Write the JSON report to this path.' },
-        { name: 's3-endpoint', description: 'S3-compatible endpoint (R2, MinIO, ...). Credentials come from the environment.' },
+        {
+            name: 's3-endpoint',
+            description: 'S3-compatible endpoint (R2, MinIO, ...). Credentials come from the environment.',
+        },
         { name: 's3-region', description: 'S3 region (default: AWS_REGION, else us-east-1; R2 takes `auto`).' },
         {
             name: 's3-force-path-style',
@@ -81389,8 +81415,12 @@ const verifySpec = {
 
 
 
+
+
 function defaultWorkDir() {
-    return process.env.RUNNER_TEMP ? external_node_path_default().join(process.env.RUNNER_TEMP, 'restorable') : external_node_path_default().resolve('.restorable');
+    return process.env.RUNNER_TEMP
+        ? external_node_path_default().join(process.env.RUNNER_TEMP, 'restorable')
+        : external_node_path_default().resolve('.restorable');
 }
 /** From raw inputs or flags to options; every mistake is a UserError naming the input. */
 function parseVerifyOptions(raw, how) {
@@ -81399,6 +81429,9 @@ function parseVerifyOptions(raw, how) {
     const source = v.source.trim();
     if (source.startsWith('s3://'))
         parseS3Url(name('source'), source);
+    else if (!external_node_fs_default().existsSync(source)) {
+        throw new UserError(name('source'), `"${source}" does not exist`, 'Give an existing file or folder, or an s3://bucket/prefix URL');
+    }
     return {
         source,
         ...(v.pattern ? { pattern: v.pattern } : {}),
@@ -81430,14 +81463,27 @@ function verifyFacts(r) {
     const rows = [['source', r.source]];
     if (!b)
         return rows;
-    rows.push(['backup', b.name], ['taken', `${b.time} (from its ${b.timeFrom === 'name' ? 'name' : 'modification time'}), ${b.ageHours} h ago`]);
+    rows.push(['backup', b.name], [
+        'taken',
+        `${b.time} (from its ${b.timeFrom === 'name' ? 'name' : 'modification time'}), ${b.ageHours} h ago`,
+    ]);
     rows.push(['size', `${formatBytes(b.sizeBytes)} (${b.sizeBytes} bytes)`]);
     if (b.format) {
-        const parts = [b.format, b.wrapper ? `inside ${b.wrapper}` : '', b.compression ? `${b.compression} blocks` : ''];
-        rows.push(['format', parts.filter(Boolean).join(', ') + (b.archiveVersion ? `; archive ${b.archiveVersion}` : '')]);
+        const parts = [
+            b.format,
+            b.wrapper ? `inside ${b.wrapper}` : '',
+            b.compression ? `${b.compression} blocks` : '',
+        ];
+        rows.push([
+            'format',
+            parts.filter(Boolean).join(', ') + (b.archiveVersion ? `; archive ${b.archiveVersion}` : ''),
+        ]);
     }
     if (b.serverVersion)
-        rows.push(['dumped from', `PostgreSQL ${b.serverVersion}${b.database ? `, database ${b.database}` : ''}`]);
+        rows.push([
+            'dumped from',
+            `PostgreSQL ${b.serverVersion}${b.database ? `, database ${b.database}` : ''}`,
+        ]);
     if (b.pgDumpVersion)
         rows.push(['pg_dump', b.pgDumpVersion]);
     if (b.tables !== undefined)
@@ -81448,7 +81494,10 @@ function verifyFacts(r) {
     if (b.sha256)
         rows.push(['sha256', b.sha256]);
     if (b.checksum)
-        rows.push(['checksum', `${b.checksum.algorithm} from ${b.checksum.from}: ${b.checksum.matched ? 'matches' : 'DIFFERS'}`]);
+        rows.push([
+            'checksum',
+            `${b.checksum.algorithm} from ${b.checksum.from}: ${b.checksum.matched ? 'matches' : 'DIFFERS'}`,
+        ]);
     if (r.schema)
         rows.push(['schema replay', `${r.schema.tool} into PostgreSQL ${r.schema.server}, ${r.schema.seconds}s`]);
     if (b.localPath)
@@ -81456,9 +81505,6 @@ function verifyFacts(r) {
     return rows;
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: external "node:stream"
@@ -81737,7 +81783,11 @@ async function readHeader(r) {
     const formatCode = r.u8();
     const format = FORMATS[formatCode];
     if (intSize < 1 || intSize > 8 || offSize < 1 || offSize > 8 || !format) {
-        throw new ArchiveProblem('ARCHIVE_CORRUPT', 'the archive header is damaged', { intSize, offSize, formatCode });
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', 'the archive header is damaged', {
+            intSize,
+            offSize,
+            formatCode,
+        });
     }
     let compression;
     if (minor >= 15) {
@@ -81879,7 +81929,11 @@ async function walkCustomData(r, h, toc) {
     }
     const missing = toc.filter((e) => e.hadDumper && e.dataState !== 'none' && !seen.has(e.dumpId));
     if (missing.length > 0) {
-        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the archive ends after ${seen.size} data blocks; ${missing.length} more are listed but absent, the first being ${entryName(missing[0])}`, { blocksFound: seen.size, blocksMissing: missing.length, firstMissing: entryName(missing[0]) });
+        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the archive ends after ${seen.size} data blocks; ${missing.length} more are listed but absent, the first being ${entryName(missing[0])}`, {
+            blocksFound: seen.size,
+            blocksMissing: missing.length,
+            firstMissing: entryName(missing[0]),
+        });
     }
     return { blocks: seen.size, dataBytes };
 }
@@ -82021,7 +82075,10 @@ async function scanPlain(chunks, first, out) {
         const seam = Buffer.concat([tail.subarray(Math.max(0, tail.length - needle.length + 1)), chunk]);
         for (let i = seam.indexOf(needle); i !== -1; i = seam.indexOf(needle, i + needle.length))
             tables++;
-        tail = chunk.length >= TAIL ? chunk.subarray(chunk.length - TAIL) : Buffer.concat([tail, chunk]).subarray(-TAIL);
+        tail =
+            chunk.length >= TAIL
+                ? chunk.subarray(chunk.length - TAIL)
+                : Buffer.concat([tail, chunk]).subarray(-TAIL);
     }
     out.dataBytes = bytes;
     out.toc = { entries: 0, tables, dataEntries: 0, schemas: [], extensions: [], owners: [] };
@@ -82142,7 +82199,14 @@ function inspect_record(out, e) {
  * Errors in the source (a failed download) are thrown; problems with the dump are recorded.
  */
 async function inspectStream(src, opts = {}) {
-    const out = { format: 'unknown', wrapper: null, size: 0, dataBlocks: 0, dataBytes: 0, problems: [] };
+    const out = {
+        format: 'unknown',
+        wrapper: null,
+        size: 0,
+        dataBlocks: 0,
+        dataBytes: 0,
+        problems: [],
+    };
     const sha = (0,external_node_crypto_.createHash)('sha256');
     const md5 = opts.md5 ? (0,external_node_crypto_.createHash)('md5') : undefined;
     const q = new ChunkQueue();
@@ -82194,7 +82258,14 @@ function fileChunks(file) {
 }
 /** A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data. */
 async function inspectDirectory(dir) {
-    const out = { format: 'directory', wrapper: null, size: 0, dataBlocks: 0, dataBytes: 0, problems: [] };
+    const out = {
+        format: 'directory',
+        wrapper: null,
+        size: 0,
+        dataBlocks: 0,
+        dataBytes: 0,
+        problems: [],
+    };
     try {
         const tocPath = external_node_path_default().join(dir, 'toc.dat');
         out.size = external_node_fs_default().statSync(tocPath).size;
@@ -82551,7 +82622,9 @@ class ScratchCluster {
         const min = opts.minMajor ?? 0;
         const initdb = await binaries_pick('initdb', min, opts.binDir);
         if (!initdb) {
-            throw new ToolMissingError(min ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)` : 'PostgreSQL server binaries (initdb, pg_ctl)', installHint(Math.max(Math.ceil(min), 13), 'server'));
+            throw new ToolMissingError(min
+                ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
+                : 'PostgreSQL server binaries (initdb, pg_ctl)', installHint(Math.max(Math.ceil(min), 13), 'server'));
         }
         const osUser = opts.osUser ?? (isRoot() ? 'postgres' : undefined);
         const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
@@ -82567,12 +82640,28 @@ class ScratchCluster {
         }
         const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
         const bin = (p) => external_node_path_default().join(initdb.dir, p);
-        const init = await run(bin('initdb'), ['-D', external_node_path_default().join(root, 'data'), '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'], { user: osUser });
+        const init = await run(bin('initdb'), [
+            '-D',
+            external_node_path_default().join(root, 'data'),
+            '-U',
+            'postgres',
+            '-A',
+            'trust',
+            '-E',
+            'UTF8',
+            '--locale=C',
+            '--no-sync',
+        ], { user: osUser });
         if (init.code !== 0) {
             external_node_fs_default().rmSync(root, { recursive: true, force: true });
             throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
         }
-        external_node_fs_default().writeFileSync(external_node_path_default().join(root, 'restorable.json'), JSON.stringify({ label: opts.label ?? 'scratch', pid: process.pid, created: new Date().toISOString(), major: initdb.major }));
+        external_node_fs_default().writeFileSync(external_node_path_default().join(root, 'restorable.json'), JSON.stringify({
+            label: opts.label ?? 'scratch',
+            pid: process.pid,
+            created: new Date().toISOString(),
+            major: initdb.major,
+        }));
         let lastError = '';
         for (let attempt = 0; attempt < 3; attempt++) {
             const port = await freePort();
@@ -82806,7 +82895,13 @@ class Pipeline {
         catch (err) {
             if (err instanceof UserError)
                 throw err;
-            result = { name, status: 'not-run', seconds: 0, reason: `internal error: ${errorMessage(err)}`, findings: [] };
+            result = {
+                name,
+                status: 'not-run',
+                seconds: 0,
+                reason: `internal error: ${errorMessage(err)}`,
+                findings: [],
+            };
         }
         result.seconds = (performance.now() - started) / 1000;
         this.stages.push(result);
@@ -82847,7 +82942,6 @@ function exitCodeFor(verdict) {
 class LocalSource {
     description;
     root;
-    single;
     constructor(input, location) {
         const abs = external_node_path_default().resolve(location);
         let st;
@@ -82859,15 +82953,23 @@ class LocalSource {
         }
         this.description = abs;
         // A folder that is itself a directory-format dump is one backup, not a folder of them.
-        this.single = st.isFile() || external_node_fs_default().existsSync(external_node_path_default().join(abs, 'toc.dat'));
-        this.root = this.single ? external_node_path_default().dirname(abs) : abs;
-        if (this.single)
+        const one = st.isFile() || external_node_fs_default().existsSync(external_node_path_default().join(abs, 'toc.dat'));
+        this.root = one ? external_node_path_default().dirname(abs) : abs;
+        if (one)
             this.only = external_node_path_default().basename(abs);
     }
     only;
+    get single() {
+        return this.only;
+    }
     async list() {
-        if (this.only)
-            return [this.describe(this.only)];
+        if (this.only) {
+            // One backup, plus the files beside it that belong to it (`<name>.sha256`, ...).
+            const only = this.only;
+            const beside = external_node_fs_default().readdirSync(this.root)
+                .filter((n) => n.startsWith(`${only}.`) && external_node_fs_default().statSync(external_node_path_default().join(this.root, n)).isFile());
+            return [this.describe(only), ...beside.map((n) => this.describe(n))];
+        }
         const out = [];
         const walk = (rel) => {
             const dir = external_node_path_default().join(this.root, rel);
@@ -82982,7 +83084,11 @@ async function runVerify(opts, log, onStage) {
                 throw e;
             return { findings: fetchFailed('locate', e, source) };
         }
-        const list = candidates(all, opts.pattern);
+        // A source that names one file is that backup, whatever its name looks like.
+        const single = source.single;
+        const list = single && !opts.pattern
+            ? candidates(all.filter((o) => o.name === single), '*')
+            : candidates(all, opts.pattern);
         result.candidates = list.length;
         chosen = choose(list, opts.select);
         if (chosen) {
@@ -82993,7 +83099,9 @@ async function runVerify(opts, log, onStage) {
         const message = opts.select !== 'latest' && list.length > 0
             ? `no backup named "${opts.select}" under ${source.description}; the newest is ${list[0]?.name}`
             : `no backup ${what} under ${source.description} (${all.length} object${all.length === 1 ? '' : 's'} there)`;
-        return { findings: [finding('BACKUP_MISSING', 'locate', message, { evidence: { objects: all.length } })] };
+        return {
+            findings: [finding('BACKUP_MISSING', 'locate', message, { evidence: { objects: all.length } })],
+        };
     });
     if (!chosen) {
         const why = located.status === 'not-run' || located.findings.some((f) => f.rule === 'FETCH_FAILED')
@@ -83064,7 +83172,10 @@ async function runVerify(opts, log, onStage) {
                 const part = `${dest}.part`;
                 const out = external_node_fs_default().createWriteStream(part);
                 try {
-                    insp = await inspectStream(source.read(backup.name), { md5: expected?.algorithm === 'md5', tee: out });
+                    insp = await inspectStream(source.read(backup.name), {
+                        md5: expected?.algorithm === 'md5',
+                        tee: out,
+                    });
                 }
                 finally {
                     await new Promise((resolve) => out.end(resolve));
@@ -83082,7 +83193,9 @@ async function runVerify(opts, log, onStage) {
         return {};
     });
     if (!insp) {
-        const why = read.findings.length ? 'the backup could not be read' : `reading failed: ${read.reason ?? ''}`;
+        const why = read.findings.length
+            ? 'the backup could not be read'
+            : `reading failed: ${read.reason ?? ''}`;
         for (const s of ['checksum', 'archive', 'schema'])
             pipe.skip(s, why);
         return finish();
@@ -83095,7 +83208,11 @@ async function runVerify(opts, log, onStage) {
         wrapper: ins.wrapper,
         ...(ins.compression ? { compression: ins.compression } : {}),
         ...(ins.header
-            ? { archiveVersion: ins.header.archiveVersion, dumpedAt: ins.header.dumpedAt, database: ins.header.database }
+            ? {
+                archiveVersion: ins.header.archiveVersion,
+                dumpedAt: ins.header.dumpedAt,
+                database: ins.header.database,
+            }
             : {}),
         ...(ins.serverVersion ? { serverVersion: ins.serverVersion } : {}),
         ...(ins.pgDumpVersion ? { pgDumpVersion: ins.pgDumpVersion } : {}),
@@ -83125,7 +83242,14 @@ async function runVerify(opts, log, onStage) {
                 return {};
             return {
                 findings: [
-                    finding('CHECKSUM_MISMATCH', 'checksum', `${expected.algorithm} of ${backup.name} is ${actual}, but ${expected.from} says ${expected.value}`, { evidence: { algorithm: expected.algorithm, expected: expected.value, actual: actual ?? null, from: expected.from } }),
+                    finding('CHECKSUM_MISMATCH', 'checksum', `${expected.algorithm} of ${backup.name} is ${actual}, but ${expected.from} says ${expected.value}`, {
+                        evidence: {
+                            algorithm: expected.algorithm,
+                            expected: expected.value,
+                            actual: actual ?? null,
+                            from: expected.from,
+                        },
+                    }),
                 ],
             };
         });
@@ -83137,7 +83261,10 @@ async function runVerify(opts, log, onStage) {
     }));
     if (!opts.schemaCheck)
         pipe.skip('schema', 'schema-check: false');
-    else if (ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) || !ins.format || ins.format === 'unknown' || ins.format === 'tar') {
+    else if (ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) ||
+        !ins.format ||
+        ins.format === 'unknown' ||
+        ins.format === 'tar') {
         pipe.skip('schema', 'the archive could not be read');
     }
     else {
@@ -83151,7 +83278,10 @@ async function runVerify(opts, log, onStage) {
                 return {
                     findings: [
                         need
-                            ? finding('VERSION_UNSUPPORTED', 'schema', `the archive was written by pg_dump ${ins.pgDumpVersion}; reading it needs pg_restore ${need} or newer, and none is installed`, { fix: `Install the PostgreSQL ${need} client: ${installHint(need, 'client')}`, evidence: { needMajor: need } })
+                            ? finding('VERSION_UNSUPPORTED', 'schema', `the archive was written by pg_dump ${ins.pgDumpVersion}; reading it needs pg_restore ${need} or newer, and none is installed`, {
+                                fix: `Install the PostgreSQL ${need} client: ${installHint(need, 'client')}`,
+                                evidence: { needMajor: need },
+                            })
                             : finding('SCHEMA_REPLAY_NOT_RUN', 'schema', 'psql is not installed, so the schema could not be loaded', {
                                 fix: `Install the PostgreSQL client: ${installHint(15, 'client')}`,
                             }),
@@ -83160,7 +83290,12 @@ async function runVerify(opts, log, onStage) {
             }
             let cluster;
             try {
-                cluster = await ScratchCluster.start({ minMajor: serverMajor, binDir: opts.pgBinDir, label: 'verify', logger: log });
+                cluster = await ScratchCluster.start({
+                    minMajor: serverMajor,
+                    binDir: opts.pgBinDir,
+                    label: 'verify',
+                    logger: log,
+                });
             }
             catch (e) {
                 if (!(e instanceof ToolMissingError))
@@ -83169,7 +83304,10 @@ async function runVerify(opts, log, onStage) {
                 return {
                     findings: [
                         newer
-                            ? finding('VERSION_UNSUPPORTED', 'schema', `the dump comes from PostgreSQL ${ins.serverVersion}; loading its schema needs a PostgreSQL ${serverMajor} (or newer) server, and the newest installed is ${newer.major}`, { fix: `Install the PostgreSQL ${serverMajor} server: ${installHint(serverMajor, 'server')}`, evidence: { needMajor: serverMajor } })
+                            ? finding('VERSION_UNSUPPORTED', 'schema', `the dump comes from PostgreSQL ${ins.serverVersion}; loading its schema needs a PostgreSQL ${serverMajor} (or newer) server, and the newest installed is ${newer.major}`, {
+                                fix: `Install the PostgreSQL ${serverMajor} server: ${installHint(serverMajor, 'server')}`,
+                                evidence: { needMajor: serverMajor },
+                            })
                             : finding('SCHEMA_REPLAY_NOT_RUN', 'schema', `no PostgreSQL server binaries: ${e.message}`),
                     ],
                 };
@@ -83182,7 +83320,9 @@ async function runVerify(opts, log, onStage) {
                 }
                 else if (ins.wrapper === 'gzip') {
                     const zlib = await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 8522, 23));
-                    replay = await replayArchiveSchema(client, cluster, { stream: external_node_fs_default().createReadStream(file).pipe(zlib.createGunzip()) });
+                    replay = await replayArchiveSchema(client, cluster, {
+                        stream: external_node_fs_default().createReadStream(file).pipe(zlib.createGunzip()),
+                    });
                 }
                 else {
                     replay = await replayArchiveSchema(client, cluster, { path: file });
@@ -83201,7 +83341,13 @@ async function runVerify(opts, log, onStage) {
                 return {};
             return {
                 findings: [
-                    finding('SCHEMA_REPLAY_FAILED', 'schema', `loading the schema into PostgreSQL ${cluster.version} with ${replay.tool} failed: ${replay.errorCount} error${replay.errorCount === 1 ? '' : 's'}${replay.errors[0] ? `, the first: ${replay.errors[0]}` : ` (exit ${replay.exitCode})`}`, { evidence: { errors: replay.errorCount, exitCode: replay.exitCode, first: replay.errors[0] ?? null } }),
+                    finding('SCHEMA_REPLAY_FAILED', 'schema', `loading the schema into PostgreSQL ${cluster.version} with ${replay.tool} failed: ${replay.errorCount} error${replay.errorCount === 1 ? '' : 's'}${replay.errors[0] ? `, the first: ${replay.errors[0]}` : ` (exit ${replay.exitCode})`}`, {
+                        evidence: {
+                            errors: replay.errorCount,
+                            exitCode: replay.exitCode,
+                            first: replay.errors[0] ?? null,
+                        },
+                    }),
                 ],
             };
         });
@@ -83236,7 +83382,11 @@ const VERSION = '0.1.0';
 
 
 
-const VERDICT_MARK = { pass: '✅ PASS', fail: '❌ FAIL', 'could-not-verify': '⚠️ COULD NOT VERIFY' };
+const VERDICT_MARK = {
+    pass: '✅ PASS',
+    fail: '❌ FAIL',
+    'could-not-verify': '⚠️ COULD NOT VERIFY',
+};
 const STATUS_MARK = {
     ok: 'ok',
     failed: 'FAILED',
@@ -83281,12 +83431,12 @@ function render_markdownSummary(result, title, facts) {
     return `${out.join('\n')}\n`;
 }
 /** Plain lines for a terminal. */
-function consoleReport(result, facts) {
+function consoleReport(result, facts, withStages = true) {
     const out = [];
     for (const [k, v] of facts)
         out.push(`  ${k.padEnd(16)} ${v}`);
     out.push('');
-    for (const s of result.stages) {
+    for (const s of withStages ? result.stages : []) {
         out.push(`  ${STATUS_MARK[s.status].padEnd(8)} ${s.name.padEnd(10)} ${formatSeconds(s.seconds).padStart(8)}  ${s.reason ?? ''}`);
     }
     if (result.findings.length)

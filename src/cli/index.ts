@@ -72,7 +72,7 @@ async function verify(flags: Record<string, string>, switches: Set<string>): Pro
     process.stdout.write(
       `${mask(JSON.stringify({ outputs: verifyOutputs(result, reportPath), result }, null, 2))}\n`,
     );
-  else process.stdout.write(`${mask(consoleReport(result, verifyFacts(result)))}\n`);
+  else process.stdout.write(`${mask(consoleReport(result, verifyFacts(result), quiet))}\n`);
   return exitCodeFor(result.verdict);
 }
 

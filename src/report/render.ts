@@ -69,11 +69,11 @@ export function markdownSummary(result: Reportable, title: string, facts: [strin
 }
 
 /** Plain lines for a terminal. */
-export function consoleReport(result: Reportable, facts: [string, string][]): string {
+export function consoleReport(result: Reportable, facts: [string, string][], withStages = true): string {
   const out: string[] = [];
   for (const [k, v] of facts) out.push(`  ${k.padEnd(16)} ${v}`);
   out.push('');
-  for (const s of result.stages) {
+  for (const s of withStages ? result.stages : []) {
     out.push(
       `  ${STATUS_MARK[s.status].padEnd(8)} ${s.name.padEnd(10)} ${formatSeconds(s.seconds).padStart(8)}  ${s.reason ?? ''}`,
     );

@@ -45,7 +45,7 @@ export function matcher(pattern: string): (name: string) => boolean {
   return (name) => re.test(name.slice(name.lastIndexOf('/') + 1));
 }
 
-const DUMP_NAME = /\.(dump|backup|pgdump|sql|bak)(\.gz)?$|\.gz$/i;
+const DUMP_NAME = /\.(dump|backup|pgdump|sql|bak|tar)(\.gz)?$|\.gz$/i;
 const SIDECAR = /\.(sha256|sha256sum|md5|md5sum|json|log|txt)$|(^|\/)schema\.sql$/i;
 
 /** What counts as a backup when no pattern is given: dumps by name, and directory-format dumps. */

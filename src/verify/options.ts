@@ -1,7 +1,9 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type ChecksumMode, parseChecksumInput } from '../archive/checksum.js';
 import { parseDuration } from '../core/duration.js';
+import { UserError } from '../core/errors.js';
 import { parseBool, parseSeverity } from '../core/parse.js';
 import { resolveInputs } from '../core/spec.js';
 import type { Severity } from '../report/findings.js';
@@ -41,6 +43,13 @@ export function parseVerifyOptions(
   const name = (n: string) => (how === 'flag' ? `--${n}` : n);
   const source = (v.source as string).trim();
   if (source.startsWith('s3://')) parseS3Url(name('source'), source);
+  else if (!fs.existsSync(source)) {
+    throw new UserError(
+      name('source'),
+      `"${source}" does not exist`,
+      'Give an existing file or folder, or an s3://bucket/prefix URL',
+    );
+  }
   return {
     source,
     ...(v.pattern ? { pattern: v.pattern } : {}),

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileChunks, inspectStream } from '../../src/archive/inspect.js';
 import { run } from '../../src/core/exec.js';
 import { memoryLogger } from '../../src/core/log.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
@@ -97,6 +98,20 @@ describe('healthy backups pass, silently', () => {
       dataBlocks: 11,
     });
     expect(r.backup?.dataBytes).toBeGreaterThan(300_000);
+  });
+});
+
+describe('the one-pass walker', () => {
+  it('reads the same whatever sizes the bytes arrive in (1 to 13 bytes at a time)', async () => {
+    const whole = await inspectStream(fileChunks(f.custom as string));
+    const bytes = fs.readFileSync(f.custom as string);
+    async function* dribble(): AsyncGenerator<Buffer> {
+      for (let i = 0, n = 1; i < bytes.length; i += n, n = (n % 13) + 1) yield bytes.subarray(i, i + n);
+    }
+    const small = await inspectStream(dribble());
+    expect(small.problems).toEqual([]);
+    expect({ ...small, header: undefined }).toEqual({ ...whole, header: undefined });
+    expect(small.dataBlocks).toBe(11);
   });
 });
 

@@ -1,0 +1,194 @@
+/**
+ * npm run bench: the numbers issue 2 asks for, side by side in one run.
+ *
+ *   1. Local: sha256sum against Restorable's one-pass read of the same ~1 GiB pg_dump -Fc file, both
+ *      the core call (inspectStream) and the whole runVerify (schema-check off, checksum skip).
+ *   2. S3: the same dump on a local s3rver, verified by runVerify in a child process: peak RSS, time,
+ *      and the download's throughput on its own.
+ *   3. A table of ratios against the targets. Misses are printed, never fatal: the bench reports.
+ *
+ * Environment: BENCH_SIZE_MB (dump size, default 1024), BENCH_ROUNDS (local rounds, default 5, at
+ * least 3), BENCH_S3_ROUNDS (default 3), BENCH_BREAKDOWN=0 to skip the breakdown of the one pass.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { type S3Harness, startS3 } from '../test/harness/s3.js';
+import { benchDump } from './dataset.js';
+import { benchLocal, breakdown, type LocalResult, printLocal } from './local.js';
+import { type ChildCommand, type ChildRun, childCommand, peakRss, runChild, uploadMultipart } from './s3.js';
+import { fmtMiB, fmtS, fmtX, median, rate, table, timed, verdict } from './stats.js';
+
+const RATIO_TARGET = 1.3;
+const RSS_TARGET_MIB = 150;
+
+function intEnv(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  const n = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`${name} must be a whole number >= ${min}, not "${raw}"`);
+  return n;
+}
+
+const say = (m: string) => process.stdout.write(`${m}\n`);
+const heading = (m: string) => say(`\n== ${m} ==`);
+
+interface S3Result {
+  how: string;
+  uploadSeconds: number;
+  verify: ChildRun[];
+  download: ChildRun[];
+}
+
+async function benchS3(file: string, rounds: number): Promise<S3Result> {
+  const s3 = await startS3();
+  try {
+    const bucket = 'bench';
+    const prefix = 'nightly/';
+    const name = path.basename(file);
+    const client = new S3Client({
+      endpoint: s3.endpoint,
+      region: s3.env.AWS_REGION,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    let uploadSeconds: number;
+    try {
+      await client.send(new CreateBucketCommand({ Bucket: bucket }));
+      uploadSeconds = (await timed(() => uploadMultipart(client, bucket, prefix + name, file))).seconds;
+    } finally {
+      client.destroy();
+    }
+    say(
+      `uploaded ${name} to s3://${bucket}/${prefix} at ${s3.endpoint} in ${fmtS(uploadSeconds)} (multipart, 64 MiB parts)`,
+    );
+    say('bundling the child process with ncc...');
+    const cmd = childCommand(say);
+    say(
+      `child: ${cmd.how}; peak RSS from ${fs.existsSync('/usr/bin/time') ? '/usr/bin/time -v' : 'getrusage in the child'}`,
+    );
+    const result: S3Result = { how: cmd.how, uploadSeconds, verify: [], download: [] };
+    try {
+      await s3Rounds(cmd, s3, { bucket, prefix, name }, rounds, result);
+    } finally {
+      cmd.cleanup();
+    }
+    return result;
+  } finally {
+    await s3.stop();
+  }
+}
+
+async function s3Rounds(
+  cmd: ChildCommand,
+  s3: S3Harness,
+  where: { bucket: string; prefix: string; name: string },
+  rounds: number,
+  result: S3Result,
+): Promise<void> {
+  for (let i = 1; i <= rounds; i++) {
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'restorable-bench-s3-'));
+    try {
+      const base = { endpoint: s3.endpoint, ...where, workDir };
+      const d = await runChild(cmd, { ...base, mode: 'download' }, s3.env);
+      const v = await runChild(cmd, { ...base, mode: 'verify' }, s3.env);
+      if (v.verdict !== 'pass') throw new Error(`S3 runVerify said ${v.verdict}: ${v.findings?.join('; ')}`);
+      result.download.push(d);
+      result.verify.push(v);
+      say(
+        `round ${i}/${rounds}: download only ${fmtS(d.seconds)} (${rate(d.bytes, d.seconds)}, peak RSS ${fmtMiB(peakRss(d) * 1024 * 1024)}); ` +
+          `runVerify ${fmtS(v.seconds)} (read stage ${fmtS(v.readSeconds ?? 0)}, peak RSS ${fmtMiB(peakRss(v) * 1024 * 1024)}, ` +
+          `at start ${v.baselineRssMb.toFixed(0)} MiB)`,
+      );
+    } finally {
+      fs.rmSync(workDir, { recursive: true, force: true });
+    }
+  }
+}
+
+function summary(local: LocalResult, s3: S3Result | undefined): string {
+  const core = median(local.coreRatios);
+  const ver = median(local.verifyRatios);
+  const rows: string[][] = [
+    ['metric', 'measured', 'target', ''],
+    [
+      'local inspectStream / sha256sum',
+      `median ${fmtX(core)}`,
+      `<= ${fmtX(RATIO_TARGET)}`,
+      verdict(core <= RATIO_TARGET),
+    ],
+    [
+      'local runVerify / sha256sum',
+      `median ${fmtX(ver)}`,
+      `<= ${fmtX(RATIO_TARGET)}`,
+      verdict(ver <= RATIO_TARGET),
+    ],
+  ];
+  if (s3) {
+    const peak = Math.max(...s3.verify.map(peakRss));
+    const vMed = median(s3.verify.map((r) => r.seconds));
+    const dMed = median(s3.download.map((r) => r.seconds));
+    const bytes = s3.verify[0]?.bytes ?? local.bytes;
+    rows.push(
+      [
+        'S3 verify peak RSS (max of runs)',
+        `${peak.toFixed(0)} MiB`,
+        `< ${RSS_TARGET_MIB} MiB`,
+        verdict(peak < RSS_TARGET_MIB),
+      ],
+      ['S3 verify time', `median ${fmtS(vMed)}`, '', ''],
+      ['S3 verify / local runVerify', `median ${fmtX(vMed / median(local.verify))}`, '(no target)', ''],
+      ['S3 verify / sha256sum', `median ${fmtX(vMed / median(local.sha))}`, '(no target)', ''],
+      ['S3 download only', `median ${rate(bytes, dMed)}`, '(no target)', ''],
+      ['S3 verify, end to end', `median ${rate(bytes, vMed)}`, '(no target)', ''],
+    );
+  }
+  return table(rows);
+}
+
+async function main(): Promise<void> {
+  const began = performance.now();
+  const sizeMb = intEnv('BENCH_SIZE_MB', 1024, 1);
+  const rounds = intEnv('BENCH_ROUNDS', 5, 3);
+  const s3Rounds = intEnv('BENCH_S3_ROUNDS', 3, 0);
+  const runBreakdown = process.env.BENCH_BREAKDOWN !== '0';
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  say(
+    `Restorable bench: node ${process.version}, ${os.availableParallelism()} cores (${cpu}), ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB RAM`,
+  );
+
+  heading(`dump (target ${sizeMb} MiB)`);
+  const dump = await benchDump(sizeMb, say);
+  say(
+    `${dump.file}: ${fmtMiB(dump.bytes)} (${dump.bytes} bytes), ${dump.generated ? `generated in ${fmtS(dump.seconds)}` : 'cached'}`,
+  );
+
+  heading(`local: sha256sum vs one pass, alternating, 1 warm-up + ${rounds} rounds`);
+  say('page cache: not dropped; the file stays cached in RAM, so both sides read from memory, not disk');
+  const local = await benchLocal(dump.file, rounds, say);
+  printLocal(local, say);
+
+  if (runBreakdown) {
+    heading('where the one pass spends its time (each part alone, 3 runs, medians)');
+    await breakdown(dump.file, 3, say);
+  }
+
+  let s3: S3Result | undefined;
+  if (s3Rounds > 0) {
+    heading(`S3: runVerify from a local s3rver in a child process, ${s3Rounds} rounds`);
+    say('s3rver runs in this (parent) process and competes with the child for the 2 cores');
+    s3 = await benchS3(dump.file, s3Rounds);
+  }
+
+  heading('summary');
+  say(summary(local, s3));
+  say(`\nbench took ${fmtS((performance.now() - began) / 1000)}`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,37 @@
+/** Small helpers for timing and printing the bench's numbers. */
+
+export const MiB = 1024 * 1024;
+
+export function median(xs: number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** Seconds taken by `fn`, with its result. */
+export async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: T }> {
+  const started = performance.now();
+  const value = await fn();
+  return { seconds: (performance.now() - started) / 1000, value };
+}
+
+export const fmtS = (s: number) => `${s.toFixed(2)} s`;
+export const fmtMiB = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
+export const rate = (bytes: number, seconds: number) => `${(bytes / MiB / seconds).toFixed(0)} MiB/s`;
+export const fmtX = (r: number) => `${r.toFixed(2)}x`;
+export const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS  <<<');
+
+/** A row list printed as aligned columns. */
+export function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows
+    .map((row) =>
+      row
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}

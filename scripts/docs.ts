@@ -1,0 +1,53 @@
+/**
+ * npm run docs: regenerate the README's tables (inputs, outputs, findings) from the specs and the
+ * rule catalog. A test fails when the README differs from what this writes.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RULES, type RuleInfo } from '../src/report/findings.js';
+import { SPECS } from '../src/specs.js';
+
+const cell = (s: string) => s.replace(/\|/g, '\\|');
+
+export function generatedSections(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const spec of SPECS) {
+    out[`${spec.name}:inputs`] = [
+      '| input | default | description |',
+      '|---|---|---|',
+      ...spec.inputs.map(
+        (i) =>
+          `| \`${i.name}\` | ${i.required ? '(required)' : i.default !== undefined ? `\`${i.default}\`` : ''} | ${cell(i.description)} |`,
+      ),
+    ].join('\n');
+    out[`${spec.name}:outputs`] = [
+      '| output | description |',
+      '|---|---|',
+      ...spec.outputs.map((o) => `| \`${o.name}\` | ${cell(o.description)} |`),
+    ].join('\n');
+  }
+  out.findings = [
+    '| rule | severity | verdict | fires when | fix |',
+    '|---|---|---|---|---|',
+    ...Object.entries(RULES as Record<string, RuleInfo>).map(
+      ([rule, r]) =>
+        `| \`${rule}\` | ${r.severity} | ${r.kind === 'unverifiable' ? 'could-not-verify' : 'fail (at or above `fail-on`)'} | ${cell(r.fires)} | ${cell(r.fix)} |`,
+    ),
+  ].join('\n');
+  return out;
+}
+
+export function renderReadme(text: string): string {
+  const sections = generatedSections();
+  return text.replace(
+    /(<!-- generated:([\w:-]+) -->\n)[\s\S]*?(\n<!-- \/generated -->)/g,
+    (whole, open: string, name: string, close: string) =>
+      sections[name] ? `${open}${sections[name]}${close}` : whole,
+  );
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'README.md');
+  fs.writeFileSync(file, renderReadme(fs.readFileSync(file, 'utf8')));
+}

@@ -1,0 +1,161 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dumpDatabase } from '../../src/demo/sample.js';
+import { flipBytes, writeSidecar } from '../harness/breakers.js';
+import { loadChinook, startCluster, tempDir } from '../harness/pg.js';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const cli = path.join(root, 'dist/cli/index.js');
+let dir: string;
+let good: string;
+let broken: string;
+
+beforeAll(async () => {
+  dir = tempDir('entries');
+  const cluster = await startCluster();
+  try {
+    await loadChinook(cluster);
+    good = await dumpDatabase(cluster, 'chinook', path.join(dir, 'good', 'chinook.dump'), { sha256: true });
+  } finally {
+    await cluster.stop();
+  }
+  broken = path.join(dir, 'broken', 'chinook.dump');
+  fs.mkdirSync(path.dirname(broken));
+  flipBytes(good, broken, Math.floor(fs.statSync(good).size * 0.7));
+  writeSidecar(broken, 'sha256');
+}, 120_000);
+
+afterAll(() => {
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function restorable(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    cwd: dir,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('the restorable command', () => {
+  it('verifies a healthy dump: exit 0, the checks and the verdict', () => {
+    const r = restorable(['verify', '--source', path.dirname(good), '--max-age', '1000d']);
+    expect(r.stderr).toMatch(/✓ schema/);
+    expect(r.stdout).toMatch(/verdict: PASS/);
+    expect(r.code).toBe(0);
+  });
+
+  it('a broken dump exits 1 and names the finding; --json gives the outputs', () => {
+    const r = restorable(['verify', '--source', broken, '--max-age', '1000d', '--json']);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as { outputs: Record<string, string> };
+    expect(out.outputs.verdict).toBe('fail');
+    expect(JSON.parse(out.outputs.findings as string)[0].rule).toBe('COMPRESSION_CORRUPT');
+    expect(out.outputs['dump-format']).toBe('custom');
+    expect(out.outputs.tables).toBe('11');
+  });
+
+  it.each([
+    [
+      ['verify', '--source', '.', '--max-agee', '26h'],
+      /--max-agee: verify has no such flag\. Did you mean --max-age\?/,
+    ],
+    [
+      ['verify', '--source', '.', '--max-age', '26 hours please'],
+      /--max-age: "26 hours please" is not a duration/,
+    ],
+    [['verify', '--source', '/no/such/place'], /--source: "\/no\/such\/place" does not exist/],
+    [['verify', '--source', 's3://'], /--source: .*no bucket/],
+    [['verify', '--source', '.', '--checksum', 'not-hex-at-all'], /--checksum: .*SHA-256/],
+    [['verify'], /--source: is required/],
+    [['verfy'], /verfy: is not a restorable command/],
+  ])('bad input %j: one clear line, exit 2, no stack trace', (args, message) => {
+    const r = restorable(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('demo: a sample database, dumped and verified', () => {
+    const r = restorable(['demo']);
+    expect(r.stdout).toMatch(/verdict: PASS/);
+    expect(r.stdout).toMatch(/tables\s+4/);
+    expect(r.code).toBe(0);
+  }, 120_000);
+});
+
+describe('the actions (the committed bundles, as the runner starts them)', () => {
+  function action(bundle: string, inputs: Record<string, string>) {
+    const out = path.join(dir, `out-${Math.random().toString(36).slice(2)}`);
+    const summary = `${out}.md`;
+    fs.writeFileSync(out, '');
+    fs.writeFileSync(summary, '');
+    const env: Record<string, string> = {
+      GITHUB_OUTPUT: out,
+      GITHUB_STEP_SUMMARY: summary,
+      RUNNER_TEMP: dir,
+    };
+    for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
+    const r = spawnSync(process.execPath, [path.join(root, 'dist', bundle, 'index.js')], {
+      encoding: 'utf8',
+      env: {
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_'))),
+        ...env,
+      },
+    });
+    const outputs: Record<string, string> = {};
+    const text = fs.readFileSync(out, 'utf8');
+    for (const m of text.matchAll(/^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm))
+      outputs[m[1] as string] = m[3] as string;
+    return { code: r.status, stdout: r.stdout, outputs, summary: fs.readFileSync(summary, 'utf8') };
+  }
+
+  it('verify-backup sets every output and writes the job summary', () => {
+    const r = action('verify-backup', {
+      source: path.dirname(good),
+      'max-age': '1000d',
+      report: path.join(dir, 'r.json'),
+    });
+    expect(r.code).toBe(0);
+    expect(r.outputs).toMatchObject({
+      verdict: 'pass',
+      backup: 'chinook.dump',
+      'local-path': good,
+      'dump-format': 'custom',
+      tables: '11',
+      report: path.join(dir, 'r.json'),
+    });
+    expect(r.outputs.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(Number(r.outputs['size-bytes'])).toBe(fs.statSync(good).size);
+    expect(r.summary).toMatch(/## verify-backup: ✅ PASS/);
+    expect(r.summary).toMatch(/\| schema \| ok \|/);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'r.json'), 'utf8')).verdict).toBe('pass');
+  });
+
+  it('a failing verdict fails the step with the finding', () => {
+    const r = action('verify-backup', { source: broken, 'max-age': '1000d' });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/::error::verify-backup: fail \(COMPRESSION_CORRUPT/);
+    expect(r.summary).toMatch(/COMPRESSION_CORRUPT/);
+  });
+
+  it('an unknown input fails with one line naming it', () => {
+    const r = action('verify-backup', { source: path.dirname(good), 'max-agee': '2h' });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/::error::max-agee: verify has no such input\. Did you mean max-age\?/);
+    expect(r.stdout).not.toMatch(/\n\s+at /);
+  });
+
+  it('the umbrella action runs the command it is given, and refuses an unknown one', () => {
+    const ok = action('restorable', { command: 'verify', source: path.dirname(good), 'max-age': '1000d' });
+    expect(ok.code).toBe(0);
+    expect(ok.outputs.verdict).toBe('pass');
+    const bad = action('restorable', { command: 'verifyy', source: '.' });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/::error::command: "verifyy" is not a command/);
+  });
+});

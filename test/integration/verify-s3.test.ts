@@ -1,0 +1,147 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryLogger } from '../../src/core/log.js';
+import { dumpDatabase } from '../../src/demo/sample.js';
+import { freePort } from '../../src/postgres/cluster.js';
+import { parseVerifyOptions } from '../../src/verify/options.js';
+import { runVerify, type VerifyResult } from '../../src/verify/run.js';
+import { md5, sha256, truncate } from '../harness/breakers.js';
+import { loadChinook, startCluster, tempDir } from '../harness/pg.js';
+import { type S3Harness, startS3 } from '../harness/s3.js';
+
+let s3: S3Harness;
+let dir: string;
+let dump: string;
+let dumpBytes: Buffer;
+const savedEnv = { ...process.env };
+
+beforeAll(async () => {
+  dir = tempDir('verify-s3');
+  const cluster = await startCluster();
+  try {
+    await loadChinook(cluster);
+    dump = await dumpDatabase(cluster, 'chinook', path.join(dir, 'app_prod_20260429_1430.dump'));
+  } finally {
+    await cluster.stop();
+  }
+  dumpBytes = fs.readFileSync(dump);
+  s3 = await startS3();
+  Object.assign(process.env, s3.env);
+  await s3.bucket('backups');
+  // Seed 004's layout: dumps under database/, the checksum in object metadata.
+  await s3.put('backups', 'database/app_prod_20260428_1430.dump', dumpBytes, { md5: md5(dump) });
+  await s3.put('backups', 'database/app_prod_20260429_1430.dump', dumpBytes, { sha256: sha256(dump) });
+  await s3.put('backups', 'wrongsum/app_prod_20260429_1430.dump', dumpBytes, { sha256: 'f'.repeat(64) });
+  await s3.put('backups', 'md5/app_prod_20260428_1430.dump', dumpBytes, { md5: md5(dump) });
+  await s3.put('backups', 'sidecar/full.dump', dumpBytes);
+  await s3.put('backups', 'sidecar/full.dump.sha256', `${sha256(dump)}  full.dump\n`);
+  const cut = truncate(dump, path.join(dir, 'cut.dump'), Math.floor(dumpBytes.length * 0.6));
+  await s3.put('backups', 'cut/app_prod_20260429_1430.dump', fs.readFileSync(cut), { sha256: sha256(dump) });
+}, 180_000);
+
+afterAll(async () => {
+  await s3?.stop();
+  process.env = savedEnv;
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function verify(source: string, extra: Record<string, string> = {}): Promise<VerifyResult> {
+  const opts = parseVerifyOptions(
+    {
+      source,
+      's3-endpoint': s3.endpoint,
+      'max-age': '1000d',
+      'work-dir': fs.mkdtempSync(path.join(dir, 'work-')),
+      ...extra,
+    },
+    'input',
+  );
+  return runVerify(opts, memoryLogger());
+}
+
+const rules = (r: VerifyResult) => r.findings.map((x) => x.rule).sort();
+
+describe('verify-backup from S3', () => {
+  it('passes the newest backup with a sha256 in object metadata, and lands it on disk for the next step', async () => {
+    const r = await verify('s3://backups/database/');
+    expect(rules(r)).toEqual([]);
+    expect(r.verdict).toBe('pass');
+    expect(r.backup?.name).toBe('app_prod_20260429_1430.dump');
+    expect(r.backup?.checksum).toEqual({
+      algorithm: 'sha256',
+      from: 'object metadata "sha256"',
+      matched: true,
+    });
+    const local = r.backup?.localPath as string;
+    expect(fs.existsSync(local)).toBe(true);
+    expect(sha256(local)).toBe(sha256(dump));
+    expect(r.stages.find((s) => s.name === 'schema')?.status).toBe('ok');
+  });
+
+  it('downloads with parallel ranged GETs', async () => {
+    const before = s3.requests.length;
+    // Small parts so even chinook's dump takes several ranges.
+    const opts = parseVerifyOptions(
+      {
+        source: 's3://backups/database/',
+        's3-endpoint': s3.endpoint,
+        'max-age': '1000d',
+        'schema-check': 'false',
+      },
+      'input',
+    );
+    const r = await runVerify(
+      { ...opts, workDir: fs.mkdtempSync(path.join(dir, 'w-')), s3: { ...opts.s3, partSize: 16 * 1024 } },
+      memoryLogger(),
+    );
+    expect(r.verdict).toBe('pass');
+    const ranged = s3.requests.slice(before).filter((q) => q.method === 'GET' && q.range);
+    expect(ranged.length).toBeGreaterThanOrEqual(Math.floor(dumpBytes.length / (16 * 1024)));
+  });
+
+  it('an md5 in metadata and a .sha256 sidecar object are used too', async () => {
+    const m = await verify('s3://backups/md5/');
+    expect(rules(m)).toEqual([]);
+    expect(m.backup?.checksum?.algorithm).toBe('md5');
+    const s = await verify('s3://backups/sidecar/', { pattern: 'full.dump' });
+    expect(rules(s)).toEqual([]);
+    expect(s.backup?.checksum?.from).toBe('full.dump.sha256');
+  });
+
+  it('CHECKSUM_MISMATCH fires on metadata that disagrees', async () => {
+    const r = await verify('s3://backups/wrongsum/');
+    expect(rules(r)).toEqual(['CHECKSUM_MISMATCH']);
+    expect(r.verdict).toBe('fail');
+  });
+
+  it('a truncated upload is ARCHIVE_TRUNCATED and CHECKSUM_MISMATCH', async () => {
+    const r = await verify('s3://backups/cut/', { 'schema-check': 'false' });
+    expect(rules(r)).toEqual(['ARCHIVE_TRUNCATED', 'CHECKSUM_MISMATCH']);
+  });
+
+  it('BACKUP_MISSING under an empty prefix', async () => {
+    const r = await verify('s3://backups/nothing-here/');
+    expect(rules(r)).toEqual(['BACKUP_MISSING']);
+  });
+
+  it('FETCH_FAILED: an unreachable endpoint is could-not-verify, never pass, and leaks no secret', async () => {
+    const port = await freePort();
+    const opts = parseVerifyOptions(
+      { source: 's3://backups/database/', 's3-endpoint': `http://127.0.0.1:${port}`, 'max-age': '1000d' },
+      'input',
+    );
+    const r = await runVerify({ ...opts, workDir: dir }, memoryLogger());
+    expect(rules(r)).toEqual(['FETCH_FAILED']);
+    expect(r.verdict).toBe('could-not-verify');
+    expect(JSON.stringify(r)).not.toContain(s3.env.AWS_SECRET_ACCESS_KEY as string);
+    expect(r.stages.filter((s) => s.status === 'skipped').map((s) => s.name)).toEqual([
+      'age',
+      'retention',
+      'read',
+      'checksum',
+      'archive',
+      'schema',
+    ]);
+  });
+});
