@@ -81488,6 +81488,13 @@ function verifyFacts(r) {
         rows.push(['pg_dump', b.pgDumpVersion]);
     if (b.tables !== undefined)
         rows.push(['tables', String(b.tables)]);
+    if (b.tocEntries) {
+        const types = Object.entries(b.tocEntries).sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1));
+        const total = types.reduce((n, [, c]) => n + c, 0);
+        rows.push(['contents', `${total} entries: ${types.map(([t, c]) => `${c} ${t}`).join(', ')}`]);
+    }
+    if (b.extensions?.length)
+        rows.push(['extensions', b.extensions.join(', ')]);
     if (b.dataBlocks !== undefined && b.format !== 'plain') {
         rows.push(['data walked', `${b.dataBlocks} blocks, ${formatBytes(b.dataBytes ?? 0)} decompressed`]);
     }
@@ -82044,8 +82051,12 @@ class ChunkQueue {
 
 function summarize(toc) {
     const uniq = (xs) => [...new Set(xs.filter((x) => !!x))].sort();
+    const byType = {};
+    for (const e of toc)
+        byType[e.desc] = (byType[e.desc] ?? 0) + 1;
     return {
         entries: toc.length,
+        byType,
         tables: toc.filter((e) => e.desc === 'TABLE').length,
         dataEntries: toc.filter((e) => e.hadDumper).length,
         schemas: uniq(toc.filter((e) => e.desc === 'SCHEMA').map((e) => e.tag)),
@@ -82081,7 +82092,7 @@ async function scanPlain(chunks, first, out) {
                 : Buffer.concat([tail, chunk]).subarray(-TAIL);
     }
     out.dataBytes = bytes;
-    out.toc = { entries: 0, tables, dataEntries: 0, schemas: [], extensions: [], owners: [] };
+    out.toc = { entries: 0, byType: {}, tables, dataEntries: 0, schemas: [], extensions: [], owners: [] };
     if (!fromPgDump) {
         out.problems.push(new ArchiveProblem('FORMAT_UNSUPPORTED', 'a SQL script not written by pg_dump: nothing marks where it should end, so truncation cannot be ruled out'));
     }
@@ -83217,6 +83228,9 @@ async function runVerify(opts, log, onStage) {
         ...(ins.serverVersion ? { serverVersion: ins.serverVersion } : {}),
         ...(ins.pgDumpVersion ? { pgDumpVersion: ins.pgDumpVersion } : {}),
         ...(ins.toc ? { tables: ins.toc.tables } : {}),
+        ...(ins.toc && ins.toc.entries > 0
+            ? { tocEntries: ins.toc.byType, extensions: ins.toc.extensions, owners: ins.toc.owners }
+            : {}),
         dataBlocks: ins.dataBlocks,
         dataBytes: ins.dataBytes,
     });

@@ -21,6 +21,8 @@ export type DumpFormat = 'custom' | 'directory' | 'plain' | 'tar' | 'unknown';
 
 export interface TocSummary {
   entries: number;
+  /** Entries by type (`TABLE`, `TABLE DATA`, `INDEX`, `FK CONSTRAINT`, ...). */
+  byType: Record<string, number>;
   tables: number;
   dataEntries: number;
   schemas: string[];
@@ -50,8 +52,11 @@ export interface Inspection {
 
 function summarize(toc: TocEntry[]): TocSummary {
   const uniq = (xs: (string | null)[]) => [...new Set(xs.filter((x): x is string => !!x))].sort();
+  const byType: Record<string, number> = {};
+  for (const e of toc) byType[e.desc] = (byType[e.desc] ?? 0) + 1;
   return {
     entries: toc.length,
+    byType,
     tables: toc.filter((e) => e.desc === 'TABLE').length,
     dataEntries: toc.filter((e) => e.hadDumper).length,
     schemas: uniq(toc.filter((e) => e.desc === 'SCHEMA').map((e) => e.tag)),
@@ -86,7 +91,7 @@ async function scanPlain(chunks: AsyncIterable<Buffer>, first: Buffer, out: Insp
         : Buffer.concat([tail, chunk]).subarray(-TAIL);
   }
   out.dataBytes = bytes;
-  out.toc = { entries: 0, tables, dataEntries: 0, schemas: [], extensions: [], owners: [] };
+  out.toc = { entries: 0, byType: {}, tables, dataEntries: 0, schemas: [], extensions: [], owners: [] };
   if (!fromPgDump) {
     out.problems.push(
       new ArchiveProblem(

@@ -32,6 +32,12 @@ export function verifyFacts(r: VerifyResult): [string, string][] {
     ]);
   if (b.pgDumpVersion) rows.push(['pg_dump', b.pgDumpVersion]);
   if (b.tables !== undefined) rows.push(['tables', String(b.tables)]);
+  if (b.tocEntries) {
+    const types = Object.entries(b.tocEntries).sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1));
+    const total = types.reduce((n, [, c]) => n + c, 0);
+    rows.push(['contents', `${total} entries: ${types.map(([t, c]) => `${c} ${t}`).join(', ')}`]);
+  }
+  if (b.extensions?.length) rows.push(['extensions', b.extensions.join(', ')]);
   if (b.dataBlocks !== undefined && b.format !== 'plain') {
     rows.push(['data walked', `${b.dataBlocks} blocks, ${formatBytes(b.dataBytes ?? 0)} decompressed`]);
   }

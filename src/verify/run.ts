@@ -32,6 +32,10 @@ export interface BackupFacts {
   dumpedAt?: string;
   database?: string;
   tables?: number;
+  /** The archive's table of contents by entry type. */
+  tocEntries?: Record<string, number>;
+  extensions?: string[];
+  owners?: string[];
   dataBlocks?: number;
   dataBytes?: number;
   checksum?: { algorithm: string; from: string; matched: boolean };
@@ -251,6 +255,9 @@ export async function runVerify(
     ...(ins.serverVersion ? { serverVersion: ins.serverVersion } : {}),
     ...(ins.pgDumpVersion ? { pgDumpVersion: ins.pgDumpVersion } : {}),
     ...(ins.toc ? { tables: ins.toc.tables } : {}),
+    ...(ins.toc && ins.toc.entries > 0
+      ? { tocEntries: ins.toc.byType, extensions: ins.toc.extensions, owners: ins.toc.owners }
+      : {}),
     dataBlocks: ins.dataBlocks,
     dataBytes: ins.dataBytes,
   });

@@ -20,9 +20,10 @@ export async function startCluster(opts: ScratchOptions = {}): Promise<ScratchCl
   return ScratchCluster.start({ label: 'test', ...opts });
 }
 
+/** Chinook (MIT, see its LICENSE.md beside it): a real third-party database to dump and break. */
 export const CHINOOK = path.resolve(
   path.dirname(new URL(import.meta.url).pathname),
-  '../../../shared/datasets/chinook/Chinook_PostgreSql.sql',
+  '../fixtures/chinook/Chinook_PostgreSql.sql',
 );
 
 /** Load chinook (it creates the database `chinook` itself). */

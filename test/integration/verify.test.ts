@@ -96,6 +96,7 @@ describe('healthy backups pass, silently', () => {
       database: 'chinook',
       sha256: sha256(file),
       dataBlocks: 11,
+      tocEntries: expect.objectContaining({ TABLE: 11, 'TABLE DATA': 11, 'FK CONSTRAINT': 11 }),
     });
     expect(r.backup?.dataBytes).toBeGreaterThan(300_000);
   });
