@@ -6,6 +6,9 @@ missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v pg_restore >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
+# lz4 and zstd: the tests make lz4- and zstd-compressed archives as pg_dump 16+ writes them.
+command -v lz4 >/dev/null 2>&1 || missing+=(lz4)
+command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 if ((${#missing[@]} > 0)); then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "install-deps: missing ${missing[*]} and no apt-get here: install PostgreSQL 13+ server and client binaries" >&2

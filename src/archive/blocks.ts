@@ -1,5 +1,7 @@
 import type { Transform } from 'node:stream';
 import zlib from 'node:zlib';
+import { Decompress as ZstdJs } from 'fzstd';
+import { Lz4FrameDecoder } from './lz4.js';
 import { ArchiveProblem } from './problem.js';
 
 export type Compression = 'none' | 'gzip' | 'lz4' | 'zstd';
@@ -100,13 +102,83 @@ class StreamDecoder implements BlockDecoder {
   }
 }
 
+/** A decoder that runs on the main thread (LZ4 in TypeScript, zstd in JavaScript), fed in batches. */
+class SyncDecoder implements BlockDecoder {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  constructor(
+    private readonly feed: (b: Buffer) => void,
+    private readonly end: () => number,
+    private readonly what: string,
+  ) {}
+
+  push(b: Buffer): undefined {
+    this.pending.push(b);
+    this.pendingBytes += b.length;
+    if (this.pendingBytes >= BATCH) this.flush();
+    return undefined;
+  }
+
+  private flush(): void {
+    if (this.pendingBytes === 0) return;
+    const batch = this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending);
+    this.pending = [];
+    this.pendingBytes = 0;
+    try {
+      this.feed(batch);
+    } catch (e) {
+      throw this.corrupt(e);
+    }
+  }
+
+  finish(): Promise<number> {
+    try {
+      this.flush();
+      return Promise.resolve(this.end());
+    } catch (e) {
+      return Promise.reject(e instanceof ArchiveProblem ? e : this.corrupt(e));
+    }
+  }
+
+  private corrupt(e: unknown): ArchiveProblem {
+    return new ArchiveProblem(
+      'COMPRESSION_CORRUPT',
+      `${this.what}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+}
+
+function lz4Decoder(what: string): BlockDecoder {
+  const dec = new Lz4FrameDecoder();
+  return new SyncDecoder(
+    (b) => dec.push(b),
+    () => dec.finish(),
+    what,
+  );
+}
+
+/** zstd in JavaScript, for a Node.js without zlib's zstd (before 22.15). */
+function zstdJsDecoder(what: string): BlockDecoder {
+  let out = 0;
+  let ended = false;
+  const dec = new ZstdJs((chunk, final) => {
+    out += chunk.length;
+    if (final) ended = true;
+  });
+  return new SyncDecoder(
+    (b) => dec.push(b),
+    () => {
+      dec.push(new Uint8Array(0), true);
+      if (!ended) throw new Error('the zstd stream ends early');
+      return out;
+    },
+    what,
+  );
+}
+
 type ZstdFactory = (o: { chunkSize: number }) => Transform;
 const zstd = (zlib as unknown as { createZstdDecompress?: ZstdFactory }).createZstdDecompress;
-
-/** Whether this Node can decompress a given algorithm (zstd arrived in Node 22.15). */
-export function canDecompress(c: Compression): boolean {
-  return c === 'none' || c === 'gzip' || (c === 'zstd' && zstd !== undefined);
-}
 
 /**
  * A decoder for one stream. `gzip` in a custom archive's blocks means zlib framing (deflate with a
@@ -121,14 +193,8 @@ export function decoderFor(c: Compression | 'gzipFile', what: string): BlockDeco
     case 'gzipFile':
       return new StreamDecoder(zlib.createGunzip({ chunkSize: OUT_CHUNK }), what);
     case 'zstd':
-      if (zstd) return new StreamDecoder(zstd({ chunkSize: OUT_CHUNK }), what);
-      break;
+      return zstd ? new StreamDecoder(zstd({ chunkSize: OUT_CHUNK }), what) : zstdJsDecoder(what);
     case 'lz4':
-      break;
+      return lz4Decoder(what);
   }
-  throw new ArchiveProblem(
-    'FORMAT_UNSUPPORTED',
-    `${what} is ${c}-compressed, which this Node.js (${process.version}) cannot decompress, so its data was not checked`,
-    { compression: c },
-  );
 }

@@ -79,7 +79,7 @@ export const RULES = {
     kind: 'unverifiable',
     fires:
       'the backup is in a form Restorable cannot walk (tar format, lz4 blocks, a SQL script not from pg_dump)',
-    fix: 'Dump with pg_dump -Fc or -Fd (gzip or no compression), or -Fp, so every block can be checked.',
+    fix: 'Dump with pg_dump -Fc, -Fd or -Fp, so every block can be checked.',
   },
   COMPRESSION_CORRUPT: {
     severity: 'critical',

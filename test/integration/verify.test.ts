@@ -20,6 +20,7 @@ import {
   writeSidecar,
 } from '../harness/breakers.js';
 import { loadChinook, startCluster, tempDir } from '../harness/pg.js';
+import { FRAME_MAGIC, recompressCustom } from '../harness/recompress.js';
 
 let cluster: ScratchCluster;
 let dir: string;
@@ -114,6 +115,45 @@ describe('the one-pass walker', () => {
     expect({ ...small, header: undefined }).toEqual({ ...whole, header: undefined });
     expect(small.dataBlocks).toBe(11);
   });
+});
+
+describe('lz4 and zstd blocks (pg_dump 16+ -Z lz4 / -Z zstd)', () => {
+  it.each(['lz4', 'zstd'] as const)(
+    '%s: every block walked; the schema check needs pg_restore 16+',
+    async (algo) => {
+      const file = await recompressCustom(f.custom0 as string, path.join(dir, `chinook.${algo}.dump`), algo);
+      const walked = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
+      expect(rules(walked)).toEqual([]);
+      expect(walked.backup).toMatchObject({ compression: algo, archiveVersion: '1.15.0', dataBlocks: 11 });
+      const raw = await verify(f.custom0 as string, { checksum: 'skip', 'schema-check': 'false' });
+      expect(walked.backup?.dataBytes).toBe(raw.backup?.dataBytes);
+      const replay = await verify(file, { checksum: 'skip' });
+      expect(rules(replay)).toEqual(['VERSION_UNSUPPORTED']);
+      expect(replay.findings[0]?.message).toContain('pg_restore 16 or newer');
+    },
+  );
+  it.each(['lz4', 'zstd'] as const)(
+    '%s: a damaged frame in one table is COMPRESSION_CORRUPT',
+    async (algo) => {
+      const file = await recompressCustom(
+        f.custom0 as string,
+        path.join(dir, `chinook.${algo}.bad.dump`),
+        algo,
+      );
+      const bytes = fs.readFileSync(file);
+      const frames: number[] = [];
+      for (
+        let at = bytes.indexOf(FRAME_MAGIC[algo]);
+        at !== -1;
+        at = bytes.indexOf(FRAME_MAGIC[algo], at + 1)
+      )
+        frames.push(at);
+      expect(frames.length).toBe(11);
+      flipBytes(file, file, frames[5] as number, 2);
+      const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
+      expect(rules(r)).toEqual(['COMPRESSION_CORRUPT']);
+    },
+  );
 });
 
 describe('BACKUP_MISSING', () => {
