@@ -34,6 +34,12 @@ function intEnv(name: string, fallback: number, min: number): number {
 const say = (m: string) => process.stdout.write(`${m}\n`);
 const heading = (m: string) => say(`\n== ${m} ==`);
 
+// The AWS SDK warns, once per process, that it will want Node 22 from 2027: keep the output readable.
+process.removeAllListeners('warning');
+process.on('warning', (w) => {
+  if (!w.message.includes('NodeVersionSupportWarning')) process.stderr.write(`${w.name}: ${w.message}\n`);
+});
+
 interface S3Result {
   how: string;
   uploadSeconds: number;
@@ -98,10 +104,11 @@ async function s3Rounds(
       if (v.verdict !== 'pass') throw new Error(`S3 runVerify said ${v.verdict}: ${v.findings?.join('; ')}`);
       result.download.push(d);
       result.verify.push(v);
+      const cpu = (r: ChildRun) => `CPU ${fmtS(r.cpuSeconds)} + s3rver ${fmtS(r.serverCpuSeconds)}`;
       say(
-        `round ${i}/${rounds}: download only ${fmtS(d.seconds)} (${rate(d.bytes, d.seconds)}, peak RSS ${fmtMiB(peakRss(d) * 1024 * 1024)}); ` +
-          `runVerify ${fmtS(v.seconds)} (read stage ${fmtS(v.readSeconds ?? 0)}, peak RSS ${fmtMiB(peakRss(v) * 1024 * 1024)}, ` +
-          `at start ${v.baselineRssMb.toFixed(0)} MiB)`,
+        `round ${i}/${rounds}: download only ${fmtS(d.seconds)} (${rate(d.bytes, d.seconds)}, peak RSS ${peakRss(d).toFixed(0)} MiB, ${cpu(d)}); ` +
+          `runVerify ${fmtS(v.seconds)} (read stage ${fmtS(v.readSeconds ?? 0)}, peak RSS ${peakRss(v).toFixed(0)} MiB, ${cpu(v)}; ` +
+          `RSS at start ${v.baselineRssMb.toFixed(0)} MiB)`,
       );
     } finally {
       fs.rmSync(workDir, { recursive: true, force: true });

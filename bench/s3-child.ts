@@ -30,6 +30,8 @@ export interface ChildResult {
   baselineRssMb: number;
   /** The process's own peak RSS, from getrusage (MiB). */
   maxRssMb: number;
+  /** CPU seconds of the work (user + system, all threads). */
+  cpuSeconds: number;
   verdict?: string;
   readSeconds?: number;
   sha256?: string;
@@ -43,7 +45,8 @@ async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? '{}') as ChildArgs;
   const baselineRssMb = mb(process.memoryUsage().rss);
   const started = performance.now();
-  let result: Omit<ChildResult, 'seconds' | 'maxRssMb' | 'baselineRssMb'>;
+  const cpuBefore = process.cpuUsage();
+  let result: Omit<ChildResult, 'seconds' | 'maxRssMb' | 'baselineRssMb' | 'cpuSeconds'>;
   if (args.mode === 'download') {
     const source = S3Source.fromUrl('source', `s3://${args.bucket}/${args.prefix}`, {
       endpoint: args.endpoint,
@@ -75,10 +78,12 @@ async function main(): Promise<void> {
     };
   }
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   // maxRSS is in KiB on Linux.
   const out: ChildResult = {
     ...result,
     seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     baselineRssMb,
     maxRssMb: process.resourceUsage().maxRSS / 1024,
   };

@@ -87,6 +87,8 @@ export interface ChildRun extends ChildResult {
   /** Peak RSS as GNU time saw it (MiB), when /usr/bin/time is there. */
   timeRssMb?: number;
   wallSeconds: number;
+  /** CPU seconds this (parent) process spent meanwhile: s3rver serving the child. */
+  serverCpuSeconds: number;
 }
 
 /** Run one child measurement; its peak RSS from `/usr/bin/time -v` when present. */
@@ -99,6 +101,7 @@ export async function runChild(
   const timeOut = path.join(os.tmpdir(), `restorable-bench-time-${process.pid}-${Date.now()}.txt`);
   const [exe, ...rest] = haveTime ? [GNU_TIME, '-v', '-o', timeOut, ...cmd.argv] : cmd.argv;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const stdout = await new Promise<string>((resolve, reject) => {
     const child = spawn(exe as string, [...rest, JSON.stringify(args)], {
       cwd: ROOT,
@@ -116,6 +119,8 @@ export async function runChild(
     );
   });
   const wallSeconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const serverCpuSeconds = (cpu.user + cpu.system) / 1e6;
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (!line) throw new Error(`the S3 child printed no result: ${stdout.slice(-500)}`);
   const result = JSON.parse(line.slice('RESULT '.length)) as ChildResult;
@@ -126,7 +131,7 @@ export async function runChild(
     const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(text);
     if (m) timeRssMb = Number(m[1]) / 1024;
   }
-  return { ...result, wallSeconds, ...(timeRssMb !== undefined ? { timeRssMb } : {}) };
+  return { ...result, wallSeconds, serverCpuSeconds, ...(timeRssMb !== undefined ? { timeRssMb } : {}) };
 }
 
 /** The peak RSS of a run: GNU time's when it measured, else the child's own. */

@@ -26,6 +26,7 @@ export function actionYaml(spec: ActionSpec, main: string): string {
     'runs:',
     "  using: 'node24'",
     `  main: ${q(main)}`,
+    ...(spec.post ? [`  post: ${q(main)}`, "  post-if: 'always()'"] : []),
   ];
   return `${HEADER}${lines.join('\n')}\n`;
 }
@@ -66,6 +67,7 @@ export function umbrellaYaml(specs: ActionSpec[]): string {
     'runs:',
     "  using: 'node24'",
     "  main: 'dist/restorable/index.js'",
+    ...(specs.some((s) => s.post) ? ["  post: 'dist/restorable/index.js'", "  post-if: 'always()'"] : []),
   ];
   return `${HEADER}${lines.join('\n')}\n`;
 }

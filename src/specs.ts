@@ -1,5 +1,6 @@
 import type { ActionSpec } from './core/spec.js';
+import { drillSpec } from './drill/spec.js';
 import { verifySpec } from './verify/spec.js';
 
 /** Every action, in the order the README lists them. */
-export const SPECS: ActionSpec[] = [verifySpec];
+export const SPECS: ActionSpec[] = [verifySpec, drillSpec];

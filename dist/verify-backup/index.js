@@ -80703,6 +80703,138 @@ const RULES = {
         fires: 'the backup store could not be listed or read (network, credentials, permissions)',
         fix: 'Check the endpoint, the credentials in the environment and the bucket policy.',
     },
+    ROLE_ABSENT: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'the restore referred to a role the target does not have (`roles: strict`)',
+        fix: 'Create the role on the target first (roles are not in a pg_dump of one database: pg_dumpall --roles-only).',
+    },
+    EXTENSION_ABSENT: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'the dump needs an extension the target server does not have installed',
+        fix: "Install the extension's package for the target's major version.",
+    },
+    RESTORE_ERROR: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'pg_restore or psql reported errors that no more specific rule explains',
+        fix: 'Read the first error in the message; the restore is incomplete until it is fixed.',
+    },
+    RESTORE_WARNING: {
+        severity: 'low',
+        kind: 'problem',
+        fires: 'the restore printed warnings',
+        fix: 'Read the warnings; most are harmless, some announce a missing object.',
+    },
+    RESTORE_FAILED: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'the restore exited non-zero with nothing on stderr to explain it',
+        fix: 'Run the restore by hand with --verbose to see where it stops.',
+    },
+    EXIT_CODE_LIED: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'the restore exited 0 but printed errors (psql without ON_ERROR_STOP does this)',
+        fix: 'Treat the restore as failed: read the errors. Do not trust the exit status alone.',
+    },
+    EMPTY_RESTORE: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'the restored database has no user tables',
+        fix: 'Check what the backup job dumps (database name, --schema / --table filters).',
+    },
+    TARGET_VERSION_NEWER: {
+        severity: 'info',
+        kind: 'problem',
+        fires: "no server of the dump's major is installed, so the restore ran on the nearest newer one",
+        fix: 'Install the server of the same major as production to drill on exactly what you would restore to.',
+    },
+    TARGET_REFUSED: {
+        severity: 'high',
+        kind: 'unverifiable',
+        fires: '`target-url` points at a server that looks like production, or at a database Restorable did not create',
+        fix: 'Point target-url at a scratch server, or set allow-target-server: true knowingly.',
+    },
+    TARGET_FAILED: {
+        severity: 'high',
+        kind: 'unverifiable',
+        fires: 'the target (a scratch cluster or a database on target-url) could not be created',
+        fix: 'Read the message: missing server binaries, no disk space, no permission to create databases.',
+    },
+    STRUCTURE_MISSING: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'an object in the structure reference is missing from the restored database (or differs)',
+        fix: 'Find why the object is not in the backup; if the change is intended, rewrite the reference.',
+    },
+    STRUCTURE_UNEXPECTED: {
+        severity: 'medium',
+        kind: 'problem',
+        fires: 'the restored database has an object the structure reference does not list',
+        fix: 'If the schema change is intended, rewrite the reference with `restorable drill --write-reference`.',
+    },
+    VOLUME_BELOW_MINIMUM: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'a table has fewer rows than the minimum in the config',
+        fix: 'Check the table in production and the backup job: rows are missing from the dump.',
+    },
+    VOLUME_TABLE_MISSING: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'a table named in the config, or present in the last good run, is absent',
+        fix: 'Check whether the table was dropped on purpose or left out of the dump.',
+    },
+    VOLUME_DRIFT: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'a table has fewer rows than in the last good run of the same tier, beyond the tolerance',
+        fix: 'Rows were deleted in production or are missing from the dump: find out which.',
+    },
+    SEMANTICS_FAILED: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'a smoke query failed, did not return one number, or missed its expectation',
+        fix: 'Run the query on the restored copy and on production to see which one is wrong.',
+    },
+    SEQUENCE_BEHIND: {
+        severity: 'high',
+        kind: 'problem',
+        fires: "a sequence's next value is at or below max() of the column it feeds: the next insert collides",
+        fix: "SELECT setval('<sequence>', (SELECT max(<column>) FROM <table>)); and check how the dump was taken.",
+    },
+    COLLATION_MISMATCH: {
+        severity: 'medium',
+        kind: 'problem',
+        fires: "a collation's recorded version differs from the version the target's C library provides",
+        fix: 'REINDEX the indexes that use the collation, then ALTER COLLATION ... REFRESH VERSION.',
+    },
+    COLLATION_UNVERIFIABLE: {
+        severity: 'info',
+        kind: 'problem',
+        fires: 'the dump does not record collation versions, so the target cannot be compared with the source',
+        fix: "Compare pg_collation_actual_version() on production with the target's by hand if it matters.",
+    },
+    INDEX_CORRUPT: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'amcheck found a B-tree index inconsistent with its table',
+        fix: 'REINDEX the index; if the source is corrupt too, fix it there.',
+    },
+    CONSTRAINT_INVALID: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'a NOT VALID constraint does not hold for the restored rows',
+        fix: 'Fix the violating rows in production, then VALIDATE CONSTRAINT there.',
+    },
+    RTO_EXCEEDED: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'the whole drill took longer than `rto-budget`',
+        fix: 'Faster storage, more --jobs, a physical backup, or an honest RTO.',
+    },
 };
 function finding(rule, stage, message, extra = {}) {
     const info = RULES[rule];
@@ -80832,7 +80964,7 @@ class FetchError extends Error {
         this.name = 'FetchError';
     }
 }
-const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+const DEFAULT_PART_SIZE = 4 * 1024 * 1024;
 const DEFAULT_CONCURRENCY = 4;
 const DEFAULT_TEXT_LIMIT = 1024 * 1024;
 /** Retries of one ranged GET after its first attempt fails. */
@@ -82766,6 +82898,8 @@ class ByteReader {
     pos = 0;
     consumedBefore = 0;
     done = false;
+    /** The unread rest of a chunk whose head was joined to a leftover. */
+    pushback;
     constructor(source) {
         this.source = source;
     }
@@ -82782,19 +82916,35 @@ class ByteReader {
     /** Make at least n bytes available; false when the stream ends first. */
     async fill(n) {
         while (this.buf.length - this.pos < n) {
-            if (this.done)
-                return false;
-            const next = await this.source.next();
-            if (next.done) {
-                this.done = true;
-                return this.buf.length - this.pos >= n;
+            let chunk;
+            if (this.pushback) {
+                chunk = this.pushback;
+                this.pushback = undefined;
             }
-            const chunk = next.value;
+            else {
+                if (this.done)
+                    return false;
+                const next = await this.source.next();
+                if (next.done) {
+                    this.done = true;
+                    return this.buf.length - this.pos >= n;
+                }
+                chunk = next.value;
+            }
             if (chunk.length === 0)
                 continue;
             const rest = this.buf.length - this.pos;
             this.consumedBefore += this.pos;
-            this.buf = rest === 0 ? chunk : Buffer.concat([this.buf.subarray(this.pos), chunk]);
+            if (rest === 0)
+                this.buf = chunk;
+            else {
+                // Join the leftover to just enough of the next chunk: copying whole multi-MiB chunks at
+                // every seam would double the bytes held and copied.
+                const take = Math.min(chunk.length, Math.max(n - rest, 64 * 1024));
+                this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk.subarray(0, take)]);
+                if (take < chunk.length)
+                    this.pushback = chunk.subarray(take);
+            }
             this.pos = 0;
         }
         return true;
@@ -82833,8 +82983,9 @@ class ByteReader {
     }
     /** Read and drop the rest of the stream; returns how many bytes that was. */
     async drain() {
-        let n = this.available();
+        let n = this.available() + (this.pushback?.length ?? 0);
         this.pos = this.buf.length;
+        this.pushback = undefined;
         for (let next = await this.source.next(); !next.done; next = await this.source.next())
             n += next.value.length;
         this.done = true;
@@ -82948,7 +83099,7 @@ async function readToc(r, h) {
                 offset: r.offset,
             });
         }
-        await str(r, h.intSize); // definition
+        const defn = await str(r, h.intSize);
         await str(r, h.intSize); // drop statement
         await str(r, h.intSize); // copy statement
         const namespace = await str(r, h.intSize);
@@ -82964,6 +83115,8 @@ async function readToc(r, h) {
                 throw new ArchiveProblem('ARCHIVE_CORRUPT', `TOC entry ${dumpId} has a damaged dependency list`);
         }
         const entry = { dumpId, hadDumper, tag, desc, namespace, owner };
+        if ((desc.endsWith('ACL') || desc === 'DATABASE') && defn)
+            entry.sql = defn;
         if (h.format === 'custom') {
             await r.need(1 + h.offSize);
             const flag = r.u8();
@@ -83082,7 +83235,7 @@ class ChunkQueue {
     abandoned = false;
     wakeReader;
     wakeWriter;
-    constructor(limit = 16 * 1024 * 1024) {
+    constructor(limit = 4 * 1024 * 1024) {
         this.limit = limit;
     }
     async push(b) {
@@ -83147,6 +83300,37 @@ class ChunkQueue {
 
 
 
+/** Encoding and locale from pg_dump's CREATE DATABASE statement. */
+function databaseLocale(sql) {
+    if (!sql)
+        return {};
+    const get = (key) => new RegExp(`\\b${key}\\s*=\\s*'([^']*)'`, 'i').exec(sql)?.[1];
+    const provider = /\bLOCALE_PROVIDER\s*=\s*'?(\w+)'?/i.exec(sql)?.[1];
+    const db = {};
+    for (const [k, v] of [
+        ['encoding', get('ENCODING')],
+        ['locale', get('LOCALE')],
+        ['collate', get('LC_COLLATE')],
+        ['ctype', get('LC_CTYPE')],
+        ['provider', provider],
+    ]) {
+        if (v)
+            db[k] = v;
+    }
+    return { database: db };
+}
+/** Role names after TO / FROM in GRANT and REVOKE statements. */
+function rolesInAcl(sql) {
+    const out = [];
+    for (const m of sql.matchAll(/\b(?:TO|FROM)\s+((?:"(?:[^"]|"")+"|[\w$]+)(?:\s*,\s*(?:"(?:[^"]|"")+"|[\w$]+))*)/g)) {
+        for (const part of m[1].split(/\s*,\s*/)) {
+            const name = part.startsWith('"') ? part.slice(1, -1).replace(/""/g, '"') : part;
+            if (name.toUpperCase() !== 'PUBLIC' && name !== 'GROUP')
+                out.push(name);
+        }
+    }
+    return out;
+}
 function summarize(toc) {
     const uniq = (xs) => [...new Set(xs.filter((x) => !!x))].sort();
     const byType = {};
@@ -83160,6 +83344,8 @@ function summarize(toc) {
         schemas: uniq(toc.filter((e) => e.desc === 'SCHEMA').map((e) => e.tag)),
         extensions: uniq(toc.filter((e) => e.desc === 'EXTENSION').map((e) => e.tag)),
         owners: uniq(toc.map((e) => e.owner)),
+        grantees: uniq(toc.flatMap((e) => (e.sql && e.desc.endsWith('ACL') ? rolesInAcl(e.sql) : []))),
+        ...databaseLocale(toc.find((e) => e.desc === 'DATABASE')?.sql),
     };
 }
 const PLAIN_END = /PostgreSQL database (cluster )?dump complete/;
@@ -83175,6 +83361,10 @@ async function scanPlain(chunks, first, out) {
     if (dumper)
         out.pgDumpVersion = dumper[1]?.trim();
     const needle = Buffer.from('\nCREATE TABLE ');
+    const ownerNeedle = Buffer.from(' OWNER TO ');
+    const grantNeedle = Buffer.from('\nGRANT ');
+    const owners = new Set();
+    const grantees = new Set();
     let tables = 0;
     let tail = Buffer.alloc(0);
     let bytes = 0;
@@ -83184,13 +83374,40 @@ async function scanPlain(chunks, first, out) {
         const seam = Buffer.concat([tail.subarray(Math.max(0, tail.length - needle.length + 1)), chunk]);
         for (let i = seam.indexOf(needle); i !== -1; i = seam.indexOf(needle, i + needle.length))
             tables++;
+        // The roles that own and are granted objects, for a restore that must create them first.
+        const wide = Buffer.concat([tail.subarray(Math.max(0, tail.length - 256)), chunk]);
+        for (let i = wide.indexOf(ownerNeedle); i !== -1; i = wide.indexOf(ownerNeedle, i + 1)) {
+            const end = wide.indexOf(';', i);
+            if (end !== -1 && end - i < 200) {
+                const role = wide
+                    .subarray(i + ownerNeedle.length, end)
+                    .toString('utf8')
+                    .trim();
+                owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
+            }
+        }
+        for (let i = wide.indexOf(grantNeedle); i !== -1; i = wide.indexOf(grantNeedle, i + 1)) {
+            const end = wide.indexOf(';', i);
+            if (end !== -1 && end - i < 2000)
+                for (const r of rolesInAcl(wide.subarray(i, end).toString('utf8')))
+                    grantees.add(r);
+        }
         tail =
             chunk.length >= TAIL
                 ? chunk.subarray(chunk.length - TAIL)
                 : Buffer.concat([tail, chunk]).subarray(-TAIL);
     }
     out.dataBytes = bytes;
-    out.toc = { entries: 0, byType: {}, tables, dataEntries: 0, schemas: [], extensions: [], owners: [] };
+    out.toc = {
+        entries: 0,
+        byType: {},
+        tables,
+        dataEntries: 0,
+        schemas: [],
+        extensions: [],
+        owners: [...owners].sort(),
+        grantees: [...grantees].sort(),
+    };
     if (!fromPgDump) {
         out.problems.push(new ArchiveProblem('FORMAT_UNSUPPORTED', 'a SQL script not written by pg_dump: nothing marks where it should end, so truncation cannot be ruled out'));
     }
@@ -83478,7 +83695,7 @@ class TailBuffer {
  * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
  * be started (ToolMissingError when it is not installed).
  */
-function run(cmd, args, opts = {}) {
+function exec_run(cmd, args, opts = {}) {
     const [file, argv] = asUser(opts.user, cmd, args);
     const switching = file === 'runuser';
     const started = performance.now();
@@ -83604,7 +83821,7 @@ function findAll(tool, binDir) {
                 if (seen.has(real))
                     continue;
                 seen.add(real);
-                const res = await run(file, ['--version']).catch(() => undefined);
+                const res = await exec_run(file, ['--version']).catch(() => undefined);
                 const version = /\(PostgreSQL\)\s+(\S+)/.exec(res?.stdout ?? '')?.[1];
                 const major = version ? majorOf(version) : undefined;
                 // The first place a major is found wins: versioned folders come before PATH's wrappers.
@@ -83691,6 +83908,49 @@ function installExitHook() {
     });
 }
 const SCRATCH_PREFIX = 'restorable-';
+const LABEL_FILE = 'restorable.json';
+function readLabel(root) {
+    try {
+        return JSON.parse(external_node_fs_default().readFileSync(external_node_path_default().join(root, LABEL_FILE), 'utf8'));
+    }
+    catch {
+        return undefined;
+    }
+}
+/** Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove it. */
+async function removeCluster(root) {
+    const label = readLabel(root);
+    if (!label || !path.basename(root).startsWith(SCRATCH_PREFIX))
+        return false;
+    const data = path.join(root, 'data');
+    if (fs.existsSync(path.join(data, 'postmaster.pid'))) {
+        await run(path.join(label.binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], {
+            user: label.osUser,
+        }).catch(() => undefined);
+    }
+    fs.rmSync(root, { recursive: true, force: true });
+    return true;
+}
+/** Scratch clusters left in the temp folder: by a crash (their process is gone) or kept on purpose. */
+function findLeftovers() {
+    const tmp = os.tmpdir();
+    const alive = (pid) => {
+        try {
+            process.kill(pid, 0);
+            return true;
+        }
+        catch (e) {
+            return e.code === 'EPERM';
+        }
+    };
+    return fs
+        .readdirSync(tmp)
+        .filter((n) => n.startsWith(SCRATCH_PREFIX))
+        .map((n) => path.join(tmp, n))
+        .map((root) => ({ root, label: readLabel(root) }))
+        .filter((x) => x.label !== undefined)
+        .map((x) => ({ ...x, orphaned: !alive(x.label.pid) }));
+}
 /**
  * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
  * that folder, server binaries run as `postgres` when we are root. `stop()` removes it all.
@@ -83749,7 +84009,7 @@ class ScratchCluster {
         }
         const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
         const bin = (p) => external_node_path_default().join(initdb.dir, p);
-        const init = await run(bin('initdb'), [
+        const init = await exec_run(bin('initdb'), [
             '-D',
             external_node_path_default().join(root, 'data'),
             '-U',
@@ -83765,12 +84025,15 @@ class ScratchCluster {
             external_node_fs_default().rmSync(root, { recursive: true, force: true });
             throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
         }
-        external_node_fs_default().writeFileSync(external_node_path_default().join(root, 'restorable.json'), JSON.stringify({
+        const label = {
             label: opts.label ?? 'scratch',
             pid: process.pid,
             created: new Date().toISOString(),
             major: initdb.major,
-        }));
+            binDir: initdb.dir,
+            ...(osUser ? { osUser } : {}),
+        };
+        external_node_fs_default().writeFileSync(external_node_path_default().join(root, LABEL_FILE), JSON.stringify(label));
         let lastError = '';
         for (let attempt = 0; attempt < 3; attempt++) {
             const port = await freePort();
@@ -83784,7 +84047,7 @@ class ScratchCluster {
             external_node_fs_default().writeFileSync(external_node_path_default().join(root, 'data', 'postgresql.auto.conf'), `${Object.entries(conf)
                 .map(([k, v]) => `${k} = ${v}`)
                 .join('\n')}\n`);
-            const started = await run(bin('pg_ctl'), ['-D', external_node_path_default().join(root, 'data'), '-l', external_node_path_default().join(root, 'server.log'), '-w', '-t', '60', 'start'], { user: osUser });
+            const started = await exec_run(bin('pg_ctl'), ['-D', external_node_path_default().join(root, 'data'), '-l', external_node_path_default().join(root, 'server.log'), '-w', '-t', '60', 'start'], { user: osUser });
             if (started.code === 0) {
                 const c = new ScratchCluster(root, port, initdb, osUser, settings);
                 live.add(c);
@@ -83802,16 +84065,24 @@ class ScratchCluster {
     }
     /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
     runServerTool(tool, args) {
-        return run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
+        return exec_run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
     }
     async stop() {
         if (!live.has(this))
             return;
         live.delete(this);
-        await run(external_node_path_default().join(this.bin.dir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
+        await exec_run(external_node_path_default().join(this.bin.dir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
             user: this.osUser,
         }).catch(() => undefined);
         external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
+    }
+    /** Keep the cluster after this process exits (keep: true); returns its folder for the post step. */
+    detach() {
+        live.delete(this);
+        const label = readLabel(this.root);
+        if (label)
+            external_node_fs_default().writeFileSync(external_node_path_default().join(this.root, LABEL_FILE), JSON.stringify({ ...label, kept: true }));
+        return this.root;
     }
     stopSync() {
         if (!live.has(this))
@@ -83956,7 +84227,7 @@ async function replayArchiveSchema(pgRestore, cluster, archive) {
     const args = ['--schema-only', '--no-owner', '--no-privileges', '--dbname', 'postgres'];
     if ('path' in archive)
         args.push(archive.path);
-    const res = await run(pgRestore.path, args, {
+    const res = await exec_run(pgRestore.path, args, {
         env: libpqEnv(cluster.conn()),
         ...('stream' in archive ? { stdin: archive.stream } : {}),
     });
@@ -83966,7 +84237,7 @@ async function replayArchiveSchema(pgRestore, cluster, archive) {
 async function replayPlainSchema(psql, cluster, stream, gzipped) {
     const source = gzipped ? stream.pipe(external_node_zlib_default().createGunzip()) : stream;
     const filtered = source.pipe(new SchemaOnlyFilter());
-    const res = await run(psql.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', 'postgres', '-f', '-'], {
+    const res = await exec_run(psql.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', 'postgres', '-f', '-'], {
         env: libpqEnv(cluster.conn()),
         stdin: filtered,
     });
@@ -84162,26 +84433,30 @@ const hours = (ms) => Math.round((ms / 3_600_000) * 100) / 100;
  */
 async function runVerify(opts, log, onStage) {
     const started = Date.now();
-    const now = opts.now ?? new Date();
     const pipe = new Pipeline(opts.failOn, onStage);
-    const source = openSource(opts, log);
-    const result = {
+    const state = await verifyStages(pipe, opts, log);
+    return {
         command: 'verify',
-        verdict: 'could-not-verify',
+        verdict: pipe.verdict(),
         failOn: opts.failOn,
-        source: source.description,
+        source: state.source,
         startedAt: new Date(started).toISOString(),
-        totalSeconds: 0,
-        candidates: 0,
+        totalSeconds: (Date.now() - started) / 1000,
+        candidates: state.candidates,
+        ...(state.backup ? { backup: state.backup } : {}),
+        ...(state.schema ? { schema: state.schema } : {}),
         stages: pipe.stages,
-        findings: [],
+        findings: pipe.findings,
     };
-    const finish = () => {
-        result.findings = pipe.findings;
-        result.verdict = pipe.verdict();
-        result.totalSeconds = (Date.now() - started) / 1000;
-        return result;
-    };
+}
+/**
+ * The verify stages, run into `pipe`. `schemaSkip`: a reason to skip the schema replay (a drill
+ * restores the whole dump instead).
+ */
+async function verifyStages(pipe, opts, log, schemaSkip) {
+    const now = opts.now ?? new Date();
+    const source = openSource(opts, log);
+    const result = { source: source.description, candidates: 0 };
     let all = [];
     let chosen;
     const located = await pipe.stage('locate', async () => {
@@ -84218,7 +84493,7 @@ async function runVerify(opts, log, onStage) {
             : 'no backup was found';
         for (const s of ['age', 'retention', 'read', 'checksum', 'archive', 'schema'])
             pipe.skip(s, why);
-        return finish();
+        return result;
     }
     const backup = chosen;
     const ageMs = now.getTime() - backup.time.getTime();
@@ -84307,9 +84582,10 @@ async function runVerify(opts, log, onStage) {
             : `reading failed: ${read.reason ?? ''}`;
         for (const s of ['checksum', 'archive', 'schema'])
             pipe.skip(s, why);
-        return finish();
+        return result;
     }
     const ins = insp;
+    result.inspection = ins;
     Object.assign(facts, {
         sizeBytes: ins.size,
         ...(ins.format !== 'directory' ? { sha256: ins.sha256 } : {}),
@@ -84371,7 +84647,9 @@ async function runVerify(opts, log, onStage) {
             ...finding(p.rule, 'archive', p.message, { evidence: p.evidence ?? {} }),
         })),
     }));
-    if (!opts.schemaCheck)
+    if (schemaSkip)
+        pipe.skip('schema', schemaSkip);
+    else if (!opts.schemaCheck)
         pipe.skip('schema', 'schema-check: false');
     else if (ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) ||
         !ins.format ||
@@ -84381,25 +84659,11 @@ async function runVerify(opts, log, onStage) {
     }
     else {
         await pipe.stage('schema', async () => {
-            const tool = ins.format === 'plain' ? 'psql' : 'pg_restore';
-            const dumpMajor = majorOf(ins.pgDumpVersion ?? '') ?? 0;
+            const tools = await restoreTools(ins, opts.pgBinDir, 'schema');
+            if ('finding' in tools)
+                return { findings: [tools.finding] };
+            const client = tools.client;
             const serverMajor = majorOf(ins.serverVersion ?? '') ?? 0;
-            const client = await binaries_pick(tool, ins.format === 'plain' ? 0 : dumpMajor, opts.pgBinDir);
-            if (!client) {
-                const need = ins.format === 'plain' ? undefined : dumpMajor;
-                return {
-                    findings: [
-                        need
-                            ? finding('VERSION_UNSUPPORTED', 'schema', `the archive was written by pg_dump ${ins.pgDumpVersion}; reading it needs pg_restore ${need} or newer, and none is installed`, {
-                                fix: `Install the PostgreSQL ${need} client: ${installHint(need, 'client')}`,
-                                evidence: { needMajor: need },
-                            })
-                            : finding('SCHEMA_REPLAY_NOT_RUN', 'schema', 'psql is not installed, so the schema could not be loaded', {
-                                fix: `Install the PostgreSQL client: ${installHint(15, 'client')}`,
-                            }),
-                    ],
-                };
-            }
             let cluster;
             try {
                 cluster = await ScratchCluster.start({
@@ -84412,17 +84676,7 @@ async function runVerify(opts, log, onStage) {
             catch (e) {
                 if (!(e instanceof ToolMissingError))
                     throw e;
-                const newer = serverMajor > 0 ? await binaries_pick('initdb', 0, opts.pgBinDir) : undefined;
-                return {
-                    findings: [
-                        newer
-                            ? finding('VERSION_UNSUPPORTED', 'schema', `the dump comes from PostgreSQL ${ins.serverVersion}; loading its schema needs a PostgreSQL ${serverMajor} (or newer) server, and the newest installed is ${newer.major}`, {
-                                fix: `Install the PostgreSQL ${serverMajor} server: ${installHint(serverMajor, 'server')}`,
-                                evidence: { needMajor: serverMajor },
-                            })
-                            : finding('SCHEMA_REPLAY_NOT_RUN', 'schema', `no PostgreSQL server binaries: ${e.message}`),
-                    ],
-                };
+                return { findings: [await serverMissing(ins, opts.pgBinDir, 'schema', e)] };
             }
             let replay;
             try {
@@ -84464,7 +84718,42 @@ async function runVerify(opts, log, onStage) {
             };
         });
     }
-    return finish();
+    return result;
+}
+/**
+ * The client that can read this dump: pg_restore of at least the archive's pg_dump major, or psql for
+ * plain dumps. None is VERSION_UNSUPPORTED (naming the major and how to install it).
+ */
+async function restoreTools(ins, binDir, stage) {
+    const plain = ins.format === 'plain';
+    const dumpMajor = majorOf(ins.pgDumpVersion ?? '') ?? 0;
+    const client = await binaries_pick(plain ? 'psql' : 'pg_restore', plain ? 0 : dumpMajor, binDir);
+    if (client)
+        return { client };
+    if (plain) {
+        return {
+            finding: finding('SCHEMA_REPLAY_NOT_RUN', stage, 'psql is not installed, so the dump could not be loaded', {
+                fix: `Install the PostgreSQL client: ${installHint(15, 'client')}`,
+            }),
+        };
+    }
+    return {
+        finding: finding('VERSION_UNSUPPORTED', stage, `the archive was written by pg_dump ${ins.pgDumpVersion?.trim()}; reading it needs pg_restore ${dumpMajor} or newer, and none is installed`, {
+            fix: `Install the PostgreSQL ${dumpMajor} client: ${installHint(dumpMajor, 'client')}`,
+            evidence: { needMajor: dumpMajor },
+        }),
+    };
+}
+/** No server new enough for the dump: VERSION_UNSUPPORTED when an older one exists, else no server at all. */
+async function serverMissing(ins, binDir, stage, e) {
+    const serverMajor = majorOf(ins.serverVersion ?? '') ?? 0;
+    const newest = serverMajor > 0 ? await binaries_pick('initdb', 0, binDir) : undefined;
+    return newest
+        ? finding('VERSION_UNSUPPORTED', stage, `the dump comes from PostgreSQL ${ins.serverVersion?.trim()}; it needs a PostgreSQL ${serverMajor} (or newer) server, and the newest installed is ${newest.major}`, {
+            fix: `Install the PostgreSQL ${serverMajor} server: ${installHint(serverMajor, 'server')}`,
+            evidence: { needMajor: serverMajor },
+        })
+        : finding('SCHEMA_REPLAY_NOT_RUN', stage, `no PostgreSQL server binaries: ${e.message}`);
 }
 /** The action's outputs, also printed by the CLI with --json. */
 function verifyOutputs(r, reportPath) {
@@ -84591,7 +84880,9 @@ async function publish(result, opts, outputs) {
     const reportPath = writeJsonReport(result, opts.report ?? external_node_path_default().join(opts.workDir, `${result.command}-report.json`));
     for (const [k, v] of Object.entries(outputs(reportPath)))
         setOutput(k, v);
-    await summary.addRaw(render_markdownSummary(result, opts.title, opts.facts)).write();
+    await summary
+        .addRaw(render_markdownSummary(result, opts.title, opts.facts) + (opts.extra ? `\n${opts.extra}\n` : ''))
+        .write();
     if (result.verdict !== 'pass') {
         const top = result.findings.find((f) => !f.ignored);
         setFailed(`${opts.title}: ${result.verdict}${top ? ` (${top.rule}: ${top.message})` : ''}`);

@@ -25,7 +25,7 @@ export const actionsLogger: Logger = {
 /** Report, set outputs, write the job summary, and fail the step unless the verdict is pass. */
 export async function publish(
   result: Reportable,
-  opts: { report?: string; workDir: string; title: string; facts: [string, string][] },
+  opts: { report?: string; workDir: string; title: string; facts: [string, string][]; extra?: string },
   outputs: (reportPath: string) => Record<string, string>,
 ): Promise<void> {
   const reportPath = writeJsonReport(
@@ -33,7 +33,9 @@ export async function publish(
     opts.report ?? path.join(opts.workDir, `${result.command}-report.json`),
   );
   for (const [k, v] of Object.entries(outputs(reportPath))) core.setOutput(k, v);
-  await core.summary.addRaw(markdownSummary(result, opts.title, opts.facts)).write();
+  await core.summary
+    .addRaw(markdownSummary(result, opts.title, opts.facts) + (opts.extra ? `\n${opts.extra}\n` : ''))
+    .write();
   if (result.verdict !== 'pass') {
     const top = result.findings.find((f) => !f.ignored);
     core.setFailed(`${opts.title}: ${result.verdict}${top ? ` (${top.rule}: ${top.message})` : ''}`);

@@ -1,13 +1,20 @@
+import * as core from '@actions/core';
 import { UserError } from '../core/errors.js';
 import { actionInputs, runAction } from './common.js';
+import { run as drill } from './restore-drill.js';
 import { run as verify } from './verify-backup.js';
 
-const COMMANDS: Record<string, (raw: Record<string, string>) => Promise<void>> = { verify };
+const COMMANDS: Record<string, (raw: Record<string, string>) => Promise<void>> = { verify, drill };
 
 /** The umbrella action: `command:` picks the room, the other inputs go to it. */
 export function run(): Promise<void> {
   return runAction(async () => {
     const { command, ...rest } = actionInputs();
+    // The post step runs this bundle again: only a drill has something to clean up then.
+    if (core.getState('is-post') === 'true') {
+      if (command === 'drill') await drill(rest);
+      return;
+    }
     const target = COMMANDS[command ?? ''];
     if (!target) {
       throw new UserError(

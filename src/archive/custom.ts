@@ -35,6 +35,11 @@ export interface TocEntry {
   desc: string;
   namespace: string | null;
   owner: string | null;
+  /**
+   * The SQL of ACL entries (GRANT/REVOKE, for the roles they name) and of the DATABASE entry (its
+   * encoding and locale); other entries' SQL is not kept.
+   */
+  sql?: string;
   /** Custom format: where the data block is (set, not-set when pg_dump could not seek, no-data). */
   dataState?: 'set' | 'not-set' | 'none';
   /** Directory format: the data file's name. */
@@ -141,7 +146,7 @@ export async function readToc(r: ByteReader, h: ArchiveHeader): Promise<TocEntry
         },
       );
     }
-    await str(r, h.intSize); // definition
+    const defn = await str(r, h.intSize);
     await str(r, h.intSize); // drop statement
     await str(r, h.intSize); // copy statement
     const namespace = await str(r, h.intSize);
@@ -155,6 +160,7 @@ export async function readToc(r: ByteReader, h: ArchiveHeader): Promise<TocEntry
         throw new ArchiveProblem('ARCHIVE_CORRUPT', `TOC entry ${dumpId} has a damaged dependency list`);
     }
     const entry: TocEntry = { dumpId, hadDumper, tag, desc, namespace, owner };
+    if ((desc.endsWith('ACL') || desc === 'DATABASE') && defn) entry.sql = defn;
     if (h.format === 'custom') {
       await r.need(1 + h.offSize);
       const flag = r.u8();

@@ -28,6 +28,42 @@ export interface TocSummary {
   schemas: string[];
   extensions: string[];
   owners: string[];
+  /** Roles named by GRANT/REVOKE entries (grantees), PUBLIC excluded. */
+  grantees: string[];
+  /** The dumped database's encoding and locale, from its CREATE DATABASE. */
+  database?: { encoding?: string; locale?: string; collate?: string; ctype?: string; provider?: string };
+}
+
+/** Encoding and locale from pg_dump's CREATE DATABASE statement. */
+export function databaseLocale(sql: string | undefined): { database?: TocSummary['database'] } {
+  if (!sql) return {};
+  const get = (key: string) => new RegExp(`\\b${key}\\s*=\\s*'([^']*)'`, 'i').exec(sql)?.[1];
+  const provider = /\bLOCALE_PROVIDER\s*=\s*'?(\w+)'?/i.exec(sql)?.[1];
+  const db: NonNullable<TocSummary['database']> = {};
+  for (const [k, v] of [
+    ['encoding', get('ENCODING')],
+    ['locale', get('LOCALE')],
+    ['collate', get('LC_COLLATE')],
+    ['ctype', get('LC_CTYPE')],
+    ['provider', provider],
+  ] as const) {
+    if (v) db[k] = v;
+  }
+  return { database: db };
+}
+
+/** Role names after TO / FROM in GRANT and REVOKE statements. */
+export function rolesInAcl(sql: string): string[] {
+  const out: string[] = [];
+  for (const m of sql.matchAll(
+    /\b(?:TO|FROM)\s+((?:"(?:[^"]|"")+"|[\w$]+)(?:\s*,\s*(?:"(?:[^"]|"")+"|[\w$]+))*)/g,
+  )) {
+    for (const part of (m[1] as string).split(/\s*,\s*/)) {
+      const name = part.startsWith('"') ? part.slice(1, -1).replace(/""/g, '"') : part;
+      if (name.toUpperCase() !== 'PUBLIC' && name !== 'GROUP') out.push(name);
+    }
+  }
+  return out;
 }
 
 export interface Inspection {
@@ -62,6 +98,8 @@ function summarize(toc: TocEntry[]): TocSummary {
     schemas: uniq(toc.filter((e) => e.desc === 'SCHEMA').map((e) => e.tag)),
     extensions: uniq(toc.filter((e) => e.desc === 'EXTENSION').map((e) => e.tag)),
     owners: uniq(toc.map((e) => e.owner)),
+    grantees: uniq(toc.flatMap((e) => (e.sql && e.desc.endsWith('ACL') ? rolesInAcl(e.sql) : []))),
+    ...databaseLocale(toc.find((e) => e.desc === 'DATABASE')?.sql),
   };
 }
 
@@ -77,6 +115,10 @@ async function scanPlain(chunks: AsyncIterable<Buffer>, first: Buffer, out: Insp
   if (server) out.serverVersion = server[1]?.trim();
   if (dumper) out.pgDumpVersion = dumper[1]?.trim();
   const needle = Buffer.from('\nCREATE TABLE ');
+  const ownerNeedle = Buffer.from(' OWNER TO ');
+  const grantNeedle = Buffer.from('\nGRANT ');
+  const owners = new Set<string>();
+  const grantees = new Set<string>();
   let tables = 0;
   let tail: Buffer = Buffer.alloc(0);
   let bytes = 0;
@@ -85,13 +127,39 @@ async function scanPlain(chunks: AsyncIterable<Buffer>, first: Buffer, out: Insp
     // Look across the seam between the previous chunk and this one too.
     const seam = Buffer.concat([tail.subarray(Math.max(0, tail.length - needle.length + 1)), chunk]);
     for (let i = seam.indexOf(needle); i !== -1; i = seam.indexOf(needle, i + needle.length)) tables++;
+    // The roles that own and are granted objects, for a restore that must create them first.
+    const wide = Buffer.concat([tail.subarray(Math.max(0, tail.length - 256)), chunk]);
+    for (let i = wide.indexOf(ownerNeedle); i !== -1; i = wide.indexOf(ownerNeedle, i + 1)) {
+      const end = wide.indexOf(';', i);
+      if (end !== -1 && end - i < 200) {
+        const role = wide
+          .subarray(i + ownerNeedle.length, end)
+          .toString('utf8')
+          .trim();
+        owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
+      }
+    }
+    for (let i = wide.indexOf(grantNeedle); i !== -1; i = wide.indexOf(grantNeedle, i + 1)) {
+      const end = wide.indexOf(';', i);
+      if (end !== -1 && end - i < 2000)
+        for (const r of rolesInAcl(wide.subarray(i, end).toString('utf8'))) grantees.add(r);
+    }
     tail =
       chunk.length >= TAIL
         ? chunk.subarray(chunk.length - TAIL)
         : Buffer.concat([tail, chunk]).subarray(-TAIL);
   }
   out.dataBytes = bytes;
-  out.toc = { entries: 0, byType: {}, tables, dataEntries: 0, schemas: [], extensions: [], owners: [] };
+  out.toc = {
+    entries: 0,
+    byType: {},
+    tables,
+    dataEntries: 0,
+    schemas: [],
+    extensions: [],
+    owners: [...owners].sort(),
+    grantees: [...grantees].sort(),
+  };
   if (!fromPgDump) {
     out.problems.push(
       new ArchiveProblem(

@@ -11,7 +11,7 @@ export class ChunkQueue implements AsyncIterable<Buffer> {
   private wakeReader: (() => void) | undefined;
   private wakeWriter: (() => void) | undefined;
 
-  constructor(private readonly limit = 16 * 1024 * 1024) {}
+  constructor(private readonly limit = 4 * 1024 * 1024) {}
 
   async push(b: Buffer): Promise<void> {
     if (this.abandoned) return;

@@ -17,6 +17,8 @@ export class ByteReader {
   private pos = 0;
   private consumedBefore = 0;
   private done = false;
+  /** The unread rest of a chunk whose head was joined to a leftover. */
+  private pushback: Buffer | undefined;
 
   constructor(private readonly source: AsyncIterator<Buffer>) {}
 
@@ -36,17 +38,30 @@ export class ByteReader {
   /** Make at least n bytes available; false when the stream ends first. */
   async fill(n: number): Promise<boolean> {
     while (this.buf.length - this.pos < n) {
-      if (this.done) return false;
-      const next = await this.source.next();
-      if (next.done) {
-        this.done = true;
-        return this.buf.length - this.pos >= n;
+      let chunk: Buffer;
+      if (this.pushback) {
+        chunk = this.pushback;
+        this.pushback = undefined;
+      } else {
+        if (this.done) return false;
+        const next = await this.source.next();
+        if (next.done) {
+          this.done = true;
+          return this.buf.length - this.pos >= n;
+        }
+        chunk = next.value;
       }
-      const chunk = next.value;
       if (chunk.length === 0) continue;
       const rest = this.buf.length - this.pos;
       this.consumedBefore += this.pos;
-      this.buf = rest === 0 ? chunk : Buffer.concat([this.buf.subarray(this.pos), chunk]);
+      if (rest === 0) this.buf = chunk;
+      else {
+        // Join the leftover to just enough of the next chunk: copying whole multi-MiB chunks at
+        // every seam would double the bytes held and copied.
+        const take = Math.min(chunk.length, Math.max(n - rest, 64 * 1024));
+        this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk.subarray(0, take)]);
+        if (take < chunk.length) this.pushback = chunk.subarray(take);
+      }
       this.pos = 0;
     }
     return true;
@@ -92,8 +107,9 @@ export class ByteReader {
 
   /** Read and drop the rest of the stream; returns how many bytes that was. */
   async drain(): Promise<number> {
-    let n = this.available();
+    let n = this.available() + (this.pushback?.length ?? 0);
     this.pos = this.buf.length;
+    this.pushback = undefined;
     for (let next = await this.source.next(); !next.done; next = await this.source.next())
       n += next.value.length;
     this.done = true;

@@ -7,7 +7,11 @@ import type { Logger } from '../core/log.js';
 import type { ActionSpec } from '../core/spec.js';
 import { VERSION } from '../core/version.js';
 import { createSampleDatabase, dumpDatabase } from '../demo/sample.js';
-import { ScratchCluster } from '../postgres/cluster.js';
+import { parseDrillOptions } from '../drill/options.js';
+import { drillFacts } from '../drill/present.js';
+import { drillOutputs, runDrill } from '../drill/run.js';
+import { drillSpec } from '../drill/spec.js';
+import { findLeftovers, removeCluster, ScratchCluster } from '../postgres/cluster.js';
 import { consoleReport, writeJsonReport } from '../report/render.js';
 import { exitCodeFor, type StageResult } from '../report/stages.js';
 import { parseVerifyOptions } from '../verify/options.js';
@@ -55,7 +59,11 @@ function usage(spec?: ActionSpec): string {
   return `restorable ${VERSION}: prove your PostgreSQL backups restore
 
   restorable verify --source <path|s3://bucket/prefix> [flags]   verify the newest backup
-  restorable demo                                                 a sample database, dumped and verified
+  restorable drill --source <path|s3://...> [--config restorable.yml] [flags]
+                                                                  verify, restore into a scratch cluster, check
+  restorable drill ... --write-reference structure.txt            write the structure reference
+  restorable clean [--all | --root <folder>]                      remove scratch clusters a crash (or --keep) left
+  restorable demo                                                 a sample database, dumped and drilled
   restorable help <command>                                       flags of a command
 
 Exit status: 0 pass, 1 fail, 3 could not verify, 2 a mistake in the command line.
@@ -74,6 +82,56 @@ async function verify(flags: Record<string, string>, switches: Set<string>): Pro
     );
   else process.stdout.write(`${mask(consoleReport(result, verifyFacts(result), quiet))}\n`);
   return exitCodeFor(result.verdict);
+}
+
+async function drill(flags: Record<string, string>, switches: Set<string>): Promise<number> {
+  const quiet = switches.has('quiet') || switches.has('json');
+  const log = terminalLogger(quiet);
+  const { 'write-reference': writeReference, ...rest } = flags;
+  const opts = { ...parseDrillOptions(rest, 'flag'), ...(writeReference ? { writeReference } : {}) };
+  const result = await runDrill(opts, log, progress(quiet));
+  const reportPath = opts.verify.report ? writeJsonReport(result, opts.verify.report) : '';
+  if (switches.has('json'))
+    process.stdout.write(
+      `${mask(JSON.stringify({ outputs: drillOutputs(result, reportPath), result }, null, 2))}\n`,
+    );
+  else process.stdout.write(`${mask(consoleReport(result, drillFacts(result), quiet))}\n`);
+  if (writeReference && result.stages.some((s) => s.name === 'structure' && s.status === 'ok')) {
+    process.stderr.write(`wrote the structure reference to ${writeReference}\n`);
+  }
+  return exitCodeFor(result.verdict);
+}
+
+/** Stop and remove scratch clusters left behind: by a crash, or (with --all / --root) kept on purpose. */
+async function clean(flags: Record<string, string>): Promise<number> {
+  const known = new Set(['root', 'all']);
+  for (const k of Object.keys(flags)) {
+    if (!known.has(k))
+      throw new UserError(`--${k}`, 'clean has no such flag', 'Use --root <folder> or --all');
+  }
+  if (flags.root) {
+    if (!(await removeCluster(flags.root))) {
+      throw new UserError(
+        '--root',
+        `"${flags.root}" is not a Restorable scratch cluster`,
+        'Give a folder that restorable drill --keep printed',
+      );
+    }
+    process.stdout.write(`removed ${flags.root}\n`);
+    return 0;
+  }
+  const all = flags.all === 'true';
+  let n = 0;
+  for (const c of findLeftovers()) {
+    if (!c.orphaned && !(all && c.label.kept)) continue;
+    await removeCluster(c.root);
+    process.stdout.write(
+      `removed ${c.root} (${c.label.label}, PostgreSQL ${c.label.major}, from ${c.label.created})\n`,
+    );
+    n++;
+  }
+  process.stdout.write(`${n} scratch cluster${n === 1 ? '' : 's'} removed\n`);
+  return 0;
 }
 
 async function demo(switches: Set<string>): Promise<number> {
@@ -99,7 +157,7 @@ async function demo(switches: Set<string>): Promise<number> {
 export async function main(argv: string[]): Promise<number> {
   try {
     const args = parseArgs(argv);
-    const specs: Record<string, ActionSpec> = { verify: verifySpec };
+    const specs: Record<string, ActionSpec> = { verify: verifySpec, drill: drillSpec };
     if (args.command === 'version' || argv.includes('--version')) {
       process.stdout.write(`${VERSION}\n`);
       return 0;
@@ -112,6 +170,10 @@ export async function main(argv: string[]): Promise<number> {
     switch (args.command) {
       case 'verify':
         return await verify(args.flags, args.switches);
+      case 'drill':
+        return await drill(args.flags, args.switches);
+      case 'clean':
+        return await clean(args.flags);
       case 'demo':
         return await demo(args.switches);
       default:

@@ -22,6 +22,8 @@ export interface ActionSpec {
   description: string;
   inputs: InputSpec[];
   outputs: OutputSpec[];
+  /** The action has a post step (the same bundle, run again at the end of the job). */
+  post?: boolean;
 }
 
 function closest(word: string, options: string[]): string | undefined {

@@ -75,6 +75,61 @@ function installExitHook(): void {
 }
 
 export const SCRATCH_PREFIX = 'restorable-';
+const LABEL_FILE = 'restorable.json';
+
+/** Written into every scratch cluster's folder, so it can be found and stopped later. */
+export interface ClusterLabel {
+  label: string;
+  pid: number;
+  created: string;
+  major: number;
+  binDir: string;
+  osUser?: string;
+  /** Set when the cluster is kept on purpose (keep: true); `clean` leaves it alone unless asked. */
+  kept?: boolean;
+}
+
+export function readLabel(root: string): ClusterLabel | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(root, LABEL_FILE), 'utf8')) as ClusterLabel;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove it. */
+export async function removeCluster(root: string): Promise<boolean> {
+  const label = readLabel(root);
+  if (!label || !path.basename(root).startsWith(SCRATCH_PREFIX)) return false;
+  const data = path.join(root, 'data');
+  if (fs.existsSync(path.join(data, 'postmaster.pid'))) {
+    await run(path.join(label.binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], {
+      user: label.osUser,
+    }).catch(() => undefined);
+  }
+  fs.rmSync(root, { recursive: true, force: true });
+  return true;
+}
+
+/** Scratch clusters left in the temp folder: by a crash (their process is gone) or kept on purpose. */
+export function findLeftovers(): { root: string; label: ClusterLabel; orphaned: boolean }[] {
+  const tmp = os.tmpdir();
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
+  return fs
+    .readdirSync(tmp)
+    .filter((n) => n.startsWith(SCRATCH_PREFIX))
+    .map((n) => path.join(tmp, n))
+    .map((root) => ({ root, label: readLabel(root) }))
+    .filter((x): x is { root: string; label: ClusterLabel } => x.label !== undefined)
+    .map((x) => ({ ...x, orphaned: !alive(x.label.pid) }));
+}
 
 /**
  * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
@@ -156,15 +211,15 @@ export class ScratchCluster {
       fs.rmSync(root, { recursive: true, force: true });
       throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
     }
-    fs.writeFileSync(
-      path.join(root, 'restorable.json'),
-      JSON.stringify({
-        label: opts.label ?? 'scratch',
-        pid: process.pid,
-        created: new Date().toISOString(),
-        major: initdb.major,
-      }),
-    );
+    const label: ClusterLabel = {
+      label: opts.label ?? 'scratch',
+      pid: process.pid,
+      created: new Date().toISOString(),
+      major: initdb.major,
+      binDir: initdb.dir,
+      ...(osUser ? { osUser } : {}),
+    };
+    fs.writeFileSync(path.join(root, LABEL_FILE), JSON.stringify(label));
     let lastError = '';
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = await freePort();
@@ -215,6 +270,14 @@ export class ScratchCluster {
       user: this.osUser,
     }).catch(() => undefined);
     fs.rmSync(this.root, { recursive: true, force: true });
+  }
+
+  /** Keep the cluster after this process exits (keep: true); returns its folder for the post step. */
+  detach(): string {
+    live.delete(this);
+    const label = readLabel(this.root);
+    if (label) fs.writeFileSync(path.join(this.root, LABEL_FILE), JSON.stringify({ ...label, kept: true }));
+    return this.root;
   }
 
   stopSync(): void {

@@ -18,7 +18,7 @@ export interface S3Options {
   region?: string;
   /** Path-style addressing (`endpoint/bucket/key`). Defaults to true when an endpoint is given. */
   forcePathStyle?: boolean;
-  /** Bytes per ranged GET when reading an object. Default 8 MiB. */
+  /** Bytes per ranged GET when reading an object. Default 4 MiB. */
   partSize?: number;
   /** Ranged GETs in flight at once when reading an object. Default 4. */
   concurrency?: number;
@@ -48,7 +48,7 @@ export class FetchError extends Error {
   }
 }
 
-export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_PART_SIZE = 4 * 1024 * 1024;
 export const DEFAULT_CONCURRENCY = 4;
 const DEFAULT_TEXT_LIMIT = 1024 * 1024;
 /** Retries of one ranged GET after its first attempt fails. */

@@ -72,6 +72,15 @@ function fetchFailed(stage: string, e: unknown, source: BackupSource): Finding[]
 
 const hours = (ms: number) => Math.round((ms / 3_600_000) * 100) / 100;
 
+/** What the verify stages found, for runVerify's result and for the pipelines that build on it. */
+export interface VerifyState {
+  source: string;
+  candidates: number;
+  backup?: BackupFacts;
+  inspection?: Inspection;
+  schema?: VerifyResult['schema'];
+}
+
 /**
  * verify-backup: locate the newest backup, check its age and retention, read it once (download,
  * hash, decompress, walk every block), compare checksums, and replay its schema.
@@ -82,26 +91,36 @@ export async function runVerify(
   onStage?: (s: StageResult) => void,
 ): Promise<VerifyResult> {
   const started = Date.now();
-  const now = opts.now ?? new Date();
   const pipe = new Pipeline(opts.failOn, onStage);
-  const source = openSource(opts, log);
-  const result: VerifyResult = {
+  const state = await verifyStages(pipe, opts, log);
+  return {
     command: 'verify',
-    verdict: 'could-not-verify',
+    verdict: pipe.verdict(),
     failOn: opts.failOn,
-    source: source.description,
+    source: state.source,
     startedAt: new Date(started).toISOString(),
-    totalSeconds: 0,
-    candidates: 0,
+    totalSeconds: (Date.now() - started) / 1000,
+    candidates: state.candidates,
+    ...(state.backup ? { backup: state.backup } : {}),
+    ...(state.schema ? { schema: state.schema } : {}),
     stages: pipe.stages,
-    findings: [],
+    findings: pipe.findings,
   };
-  const finish = () => {
-    result.findings = pipe.findings;
-    result.verdict = pipe.verdict();
-    result.totalSeconds = (Date.now() - started) / 1000;
-    return result;
-  };
+}
+
+/**
+ * The verify stages, run into `pipe`. `schemaSkip`: a reason to skip the schema replay (a drill
+ * restores the whole dump instead).
+ */
+export async function verifyStages(
+  pipe: Pipeline,
+  opts: VerifyOptions,
+  log: Logger,
+  schemaSkip?: string,
+): Promise<VerifyState> {
+  const now = opts.now ?? new Date();
+  const source = openSource(opts, log);
+  const result: VerifyState = { source: source.description, candidates: 0 };
 
   let all: Awaited<ReturnType<BackupSource['list']>> = [];
   let chosen: Candidate | undefined;
@@ -142,7 +161,7 @@ export async function runVerify(
         ? 'the source could not be listed'
         : 'no backup was found';
     for (const s of ['age', 'retention', 'read', 'checksum', 'archive', 'schema']) pipe.skip(s, why);
-    return finish();
+    return result;
   }
   const backup = chosen;
   const ageMs = now.getTime() - backup.time.getTime();
@@ -236,9 +255,10 @@ export async function runVerify(
       ? 'the backup could not be read'
       : `reading failed: ${read.reason ?? ''}`;
     for (const s of ['checksum', 'archive', 'schema']) pipe.skip(s, why);
-    return finish();
+    return result;
   }
   const ins = insp;
+  result.inspection = ins;
   Object.assign(facts, {
     sizeBytes: ins.size,
     ...(ins.format !== 'directory' ? { sha256: ins.sha256 } : {}),
@@ -307,7 +327,8 @@ export async function runVerify(
     })),
   }));
 
-  if (!opts.schemaCheck) pipe.skip('schema', 'schema-check: false');
+  if (schemaSkip) pipe.skip('schema', schemaSkip);
+  else if (!opts.schemaCheck) pipe.skip('schema', 'schema-check: false');
   else if (
     ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) ||
     !ins.format ||
@@ -317,40 +338,11 @@ export async function runVerify(
     pipe.skip('schema', 'the archive could not be read');
   } else {
     await pipe.stage('schema', async () => {
-      const tool = ins.format === 'plain' ? 'psql' : 'pg_restore';
-      const dumpMajor = majorOf(ins.pgDumpVersion ?? '') ?? 0;
+      const tools = await restoreTools(ins, opts.pgBinDir, 'schema');
+      if ('finding' in tools) return { findings: [tools.finding] };
+      const client = tools.client;
       const serverMajor = majorOf(ins.serverVersion ?? '') ?? 0;
-      const client: PgBinary | undefined = await pick(
-        tool,
-        ins.format === 'plain' ? 0 : dumpMajor,
-        opts.pgBinDir,
-      );
-      if (!client) {
-        const need = ins.format === 'plain' ? undefined : dumpMajor;
-        return {
-          findings: [
-            need
-              ? finding(
-                  'VERSION_UNSUPPORTED',
-                  'schema',
-                  `the archive was written by pg_dump ${ins.pgDumpVersion}; reading it needs pg_restore ${need} or newer, and none is installed`,
-                  {
-                    fix: `Install the PostgreSQL ${need} client: ${installHint(need, 'client')}`,
-                    evidence: { needMajor: need },
-                  },
-                )
-              : finding(
-                  'SCHEMA_REPLAY_NOT_RUN',
-                  'schema',
-                  'psql is not installed, so the schema could not be loaded',
-                  {
-                    fix: `Install the PostgreSQL client: ${installHint(15, 'client')}`,
-                  },
-                ),
-          ],
-        };
-      }
-      let cluster: ScratchCluster | undefined;
+      let cluster: ScratchCluster;
       try {
         cluster = await ScratchCluster.start({
           minMajor: serverMajor,
@@ -360,22 +352,7 @@ export async function runVerify(
         });
       } catch (e) {
         if (!(e instanceof ToolMissingError)) throw e;
-        const newer = serverMajor > 0 ? await pick('initdb', 0, opts.pgBinDir) : undefined;
-        return {
-          findings: [
-            newer
-              ? finding(
-                  'VERSION_UNSUPPORTED',
-                  'schema',
-                  `the dump comes from PostgreSQL ${ins.serverVersion}; loading its schema needs a PostgreSQL ${serverMajor} (or newer) server, and the newest installed is ${newer.major}`,
-                  {
-                    fix: `Install the PostgreSQL ${serverMajor} server: ${installHint(serverMajor, 'server')}`,
-                    evidence: { needMajor: serverMajor },
-                  },
-                )
-              : finding('SCHEMA_REPLAY_NOT_RUN', 'schema', `no PostgreSQL server binaries: ${e.message}`),
-          ],
-        };
+        return { findings: [await serverMissing(ins, opts.pgBinDir, 'schema', e)] };
       }
       let replay: ReplayResult;
       try {
@@ -423,7 +400,67 @@ export async function runVerify(
       };
     });
   }
-  return finish();
+  return result;
+}
+
+/**
+ * The client that can read this dump: pg_restore of at least the archive's pg_dump major, or psql for
+ * plain dumps. None is VERSION_UNSUPPORTED (naming the major and how to install it).
+ */
+export async function restoreTools(
+  ins: Inspection,
+  binDir: string | undefined,
+  stage: string,
+): Promise<{ client: PgBinary } | { finding: Finding }> {
+  const plain = ins.format === 'plain';
+  const dumpMajor = majorOf(ins.pgDumpVersion ?? '') ?? 0;
+  const client = await pick(plain ? 'psql' : 'pg_restore', plain ? 0 : dumpMajor, binDir);
+  if (client) return { client };
+  if (plain) {
+    return {
+      finding: finding(
+        'SCHEMA_REPLAY_NOT_RUN',
+        stage,
+        'psql is not installed, so the dump could not be loaded',
+        {
+          fix: `Install the PostgreSQL client: ${installHint(15, 'client')}`,
+        },
+      ),
+    };
+  }
+  return {
+    finding: finding(
+      'VERSION_UNSUPPORTED',
+      stage,
+      `the archive was written by pg_dump ${ins.pgDumpVersion?.trim()}; reading it needs pg_restore ${dumpMajor} or newer, and none is installed`,
+      {
+        fix: `Install the PostgreSQL ${dumpMajor} client: ${installHint(dumpMajor, 'client')}`,
+        evidence: { needMajor: dumpMajor },
+      },
+    ),
+  };
+}
+
+/** No server new enough for the dump: VERSION_UNSUPPORTED when an older one exists, else no server at all. */
+export async function serverMissing(
+  ins: Inspection,
+  binDir: string | undefined,
+  stage: string,
+  e: Error,
+): Promise<Finding> {
+  const serverMajor = majorOf(ins.serverVersion ?? '') ?? 0;
+  const newest = serverMajor > 0 ? await pick('initdb', 0, binDir) : undefined;
+  return newest
+    ? finding(
+        'VERSION_UNSUPPORTED',
+        stage,
+        `the dump comes from PostgreSQL ${ins.serverVersion?.trim()}; it needs a PostgreSQL ${serverMajor} (or newer) server, and the newest installed is ${newest.major}`,
+        {
+          fix: `Install the PostgreSQL ${serverMajor} server: ${installHint(serverMajor, 'server')}`,
+          evidence: { needMajor: serverMajor },
+        },
+      )
+    : finding('SCHEMA_REPLAY_NOT_RUN', stage, `no PostgreSQL server binaries: ${e.message}`);
 }
 
 /** The action's outputs, also printed by the CLI with --json. */

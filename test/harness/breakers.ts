@@ -56,9 +56,19 @@ export function copyTree(src: string, dest: string): string {
 
 /**
  * Rewrite the pg_dump version recorded in a custom archive's header (as a dump made by a newer
- * pg_dump would carry it), re-encoding the strings that follow so the rest stays intact.
+ * pg_dump would carry it), re-encoding the string so the rest stays intact.
  */
 export function setPgDumpVersion(src: string, dest: string, version: string): string {
+  return setHeaderVersion(src, dest, 'pg_dump', version);
+}
+
+/** Rewrite the server (dumped-from) or pg_dump version in a custom archive's header. */
+export function setHeaderVersion(
+  src: string,
+  dest: string,
+  field: 'server' | 'pg_dump',
+  version: string,
+): string {
   const buf = fs.readFileSync(src);
   const intSize = buf[8] as number;
   const minor = buf[6] as number;
@@ -72,24 +82,34 @@ export function setPgDumpVersion(src: string, dest: string, version: string): st
     return { start, end: pos };
   };
   readStr(); // database
-  readStr(); // server version
+  const server = readStr();
   const dumper = readStr();
+  const at = field === 'server' ? server : dumper;
+  // Keep the length: the TOC holds absolute offsets of the data blocks that pg_restore seeks to.
+  const old = at.end - at.start - 1 - intSize;
+  const text = version.length <= old ? version.padEnd(old, ' ') : version;
   const enc = Buffer.alloc(1 + intSize);
-  enc.writeUIntLE(version.length, 1, Math.min(intSize, 6));
+  enc.writeUIntLE(text.length, 1, Math.min(intSize, 6));
   fs.writeFileSync(
     dest,
-    Buffer.concat([buf.subarray(0, dumper.start), enc, Buffer.from(version), buf.subarray(dumper.end)]),
+    Buffer.concat([buf.subarray(0, at.start), enc, Buffer.from(text), buf.subarray(at.end)]),
   );
   return dest;
 }
 
 /** Insert a statement the server will refuse into a plain dump, before its closing lines. */
 export function injectBadStatement(src: string, dest: string): string {
+  return injectSql(
+    src,
+    dest,
+    'CREATE TABLE public.broken_fk (id integer REFERENCES public.no_such_table(id));',
+  );
+}
+
+/** Insert SQL into a plain dump, before its closing lines (an extension, a broken statement). */
+export function injectSql(src: string, dest: string, sql: string): string {
   const text = fs.readFileSync(src, 'utf8');
   const at = text.lastIndexOf('--\n-- PostgreSQL database dump complete');
-  fs.writeFileSync(
-    dest,
-    `${text.slice(0, at)}CREATE TABLE public.broken_fk (id integer REFERENCES public.no_such_table(id));\n\n${text.slice(at)}`,
-  );
+  fs.writeFileSync(dest, `${text.slice(0, at)}${sql}\n\n${text.slice(at)}`);
   return dest;
 }

@@ -1,0 +1,171 @@
+import type pg from 'pg';
+import { ident } from '../postgres/client.js';
+import { type Finding, finding } from '../report/findings.js';
+
+const STAGE = 'integrity';
+
+/** Sequences and the integer columns they feed: owned-by links, identity columns, nextval() defaults. */
+const SEQUENCE_LINKS = `
+  SELECT DISTINCT seq.oid::regclass::text AS seq, s.seqincrement::bigint AS inc, tn.nspname AS schema,
+         t.relname AS tbl, a.attname AS col
+    FROM (
+      SELECT d.objid AS seqid, d.refobjid AS relid, d.refobjsubid AS attnum
+        FROM pg_depend d
+       WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+      UNION
+      SELECT (regexp_match(pg_get_expr(ad.adbin, ad.adrelid), 'nextval\\(''([^'']+)''::regclass\\)'))[1]::regclass::oid,
+             ad.adrelid, ad.adnum
+        FROM pg_attrdef ad
+       WHERE pg_get_expr(ad.adbin, ad.adrelid) LIKE 'nextval(%'
+    ) link
+    JOIN pg_class seq ON seq.oid = link.seqid AND seq.relkind = 'S'
+    JOIN pg_sequence s ON s.seqrelid = seq.oid
+    JOIN pg_class t ON t.oid = link.relid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = link.attnum
+   WHERE a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype)`;
+
+/** A sequence whose next value is not above max() of its column makes the next insert collide. */
+export async function checkSequences(c: pg.Client): Promise<{ findings: Finding[]; checked: number }> {
+  const links = (
+    await c.query<{ seq: string; inc: string; schema: string; tbl: string; col: string }>(SEQUENCE_LINKS)
+  ).rows;
+  const findings: Finding[] = [];
+  for (const l of links) {
+    if (Number(l.inc) <= 0) continue; // descending sequences feed columns downwards; not compared
+    const s = (
+      await c.query<{ last_value: string; is_called: boolean }>(`SELECT last_value, is_called FROM ${l.seq}`)
+    ).rows[0];
+    const m = (
+      await c.query<{ m: string | null }>(
+        `SELECT max(${ident(l.col)})::text AS m FROM ${ident(l.schema)}.${ident(l.tbl)}`,
+      )
+    ).rows[0];
+    if (!s || m?.m == null) continue;
+    const next = BigInt(s.last_value) + (s.is_called ? BigInt(l.inc) : 0n);
+    const max = BigInt(m.m.split('.')[0] as string);
+    if (next <= max) {
+      findings.push(
+        finding(
+          'SEQUENCE_BEHIND',
+          STAGE,
+          `sequence ${l.seq} would hand out ${next}, but ${l.schema}.${l.tbl}.${l.col} already holds ${max}`,
+          {
+            evidence: {
+              sequence: l.seq,
+              table: `${l.schema}.${l.tbl}`,
+              column: l.col,
+              next: String(next),
+              max: String(max),
+            },
+            fix: `SELECT setval('${l.seq}', (SELECT max(${ident(l.col)}) FROM ${ident(l.schema)}.${ident(l.tbl)})); then find out how the dump missed it.`,
+          },
+        ),
+      );
+    }
+  }
+  return { findings, checked: links.length };
+}
+
+/** Validate NOT VALID check and foreign-key constraints on the restored copy (it is disposable). */
+export async function validateConstraints(c: pg.Client): Promise<{ findings: Finding[]; checked: number }> {
+  const rows = (
+    await c.query<{ rel: string; name: string }>(
+      `SELECT conrelid::regclass::text AS rel, conname AS name FROM pg_constraint
+        WHERE NOT convalidated AND contype IN ('c', 'f') ORDER BY 1, 2`,
+    )
+  ).rows;
+  const findings: Finding[] = [];
+  for (const r of rows) {
+    try {
+      await c.query(`ALTER TABLE ${r.rel} VALIDATE CONSTRAINT ${ident(r.name)}`);
+    } catch (e) {
+      findings.push(
+        finding(
+          'CONSTRAINT_INVALID',
+          STAGE,
+          `NOT VALID constraint ${r.name} on ${r.rel} does not hold: ${(e as Error).message}`,
+          {
+            evidence: { table: r.rel, constraint: r.name },
+          },
+        ),
+      );
+    }
+  }
+  return { findings, checked: rows.length };
+}
+
+/** amcheck's bt_index_check on every valid B-tree index. Undefined when amcheck cannot be had. */
+export async function checkIndexes(
+  c: pg.Client,
+): Promise<{ findings: Finding[]; checked: number } | undefined> {
+  try {
+    await c.query('CREATE EXTENSION IF NOT EXISTS amcheck');
+  } catch {
+    return undefined;
+  }
+  const idx = (
+    await c.query<{ oid: number; name: string }>(
+      `SELECT i.indexrelid::int AS oid, i.indexrelid::regclass::text AS name
+         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+         JOIN pg_namespace n ON n.oid = ic.relnamespace
+        WHERE am.amname = 'btree' AND i.indisvalid AND i.indisready AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND n.nspname NOT LIKE 'pg\\_toast%' ORDER BY 2`,
+    )
+  ).rows;
+  const findings: Finding[] = [];
+  for (const i of idx) {
+    try {
+      await c.query('SELECT bt_index_check($1::regclass, true)', [i.oid]);
+    } catch (e) {
+      findings.push(
+        finding('INDEX_CORRUPT', STAGE, `index ${i.name}: ${(e as Error).message}`, {
+          evidence: { index: i.name },
+        }),
+      );
+    }
+  }
+  return { findings, checked: idx.length };
+}
+
+const UNVERSIONED = /^(c|posix|c\.utf-?8)$/i;
+
+/**
+ * The dump records its database's locale but not the collation version. The target was created
+ * with that locale; say when it could not be, and when the version cannot be compared.
+ */
+export function checkCollation(
+  dumped: { locale?: string; collate?: string; provider?: string } | undefined,
+  targetCollate: string | undefined,
+): Finding[] {
+  const want = dumped?.collate ?? dumped?.locale;
+  if (!want) {
+    return [
+      finding(
+        'COLLATION_UNVERIFIABLE',
+        STAGE,
+        'the dump does not record its database locale (a plain dump, or a schema-only one)',
+      ),
+    ];
+  }
+  if (targetCollate && targetCollate.toLowerCase() !== want.toLowerCase()) {
+    return [
+      finding(
+        'COLLATION_MISMATCH',
+        STAGE,
+        `the dumped database sorts by ${want}, but the target has ${targetCollate}: text indexes and ORDER BY may differ`,
+        {
+          evidence: { dumped: want, target: targetCollate },
+          fix: `Install the ${want} locale on the runner (locale-gen) so the drill restores with the same collation.`,
+        },
+      ),
+    ];
+  }
+  if (UNVERSIONED.test(want)) return [];
+  return [
+    finding(
+      'COLLATION_UNVERIFIABLE',
+      STAGE,
+      `the dump does not record the version of collation ${want}, so the target's C library cannot be compared with production's`,
+    ),
+  ];
+}

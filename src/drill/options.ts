@@ -1,0 +1,90 @@
+import { parseDuration } from '../core/duration.js';
+import { UserError } from '../core/errors.js';
+import { parseBool } from '../core/parse.js';
+import { resolveInputs } from '../core/spec.js';
+import type { RolesMode } from '../postgres/restore.js';
+import { cpuCount, parseVerifyOptions, type VerifyOptions } from '../verify/options.js';
+import { verifySpec } from '../verify/spec.js';
+import { type DrillConfig, loadConfig } from './config.js';
+import { drillSpec } from './spec.js';
+
+export type Tier = 'full' | 'schema' | 'sample';
+
+export interface DrillOptions {
+  verify: VerifyOptions;
+  config: DrillConfig;
+  configPath?: string;
+  tier: Tier;
+  sampleTables: string[];
+  roles: RolesMode;
+  jobs: number;
+  rtoBudgetSeconds?: number;
+  history?: string;
+  junit?: string;
+  keep: boolean;
+  osUser?: string;
+  /** CLI only: write the structure reference instead of comparing with it. */
+  writeReference?: string;
+}
+
+function oneOf<T extends string>(input: string, value: string, options: readonly T[]): T {
+  const v = value.trim().toLowerCase() as T;
+  if (!options.includes(v))
+    throw new UserError(
+      input,
+      `"${value}" is not one of ${options.join(', ')}`,
+      `Use one of: ${options.join(', ')}`,
+    );
+  return v;
+}
+
+export function parseDrillOptions(
+  raw: Record<string, string | undefined>,
+  how: 'input' | 'flag',
+): DrillOptions {
+  const v = resolveInputs(drillSpec, raw, how);
+  const name = (n: string) => (how === 'flag' ? `--${n}` : n);
+  const verifyRaw = Object.fromEntries(
+    verifySpec.inputs
+      .filter((i) => i.name !== 'schema-check' && v[i.name] !== undefined)
+      .map((i) => [i.name, v[i.name]]),
+  );
+  const verify = parseVerifyOptions(verifyRaw, how);
+  const tier = oneOf(name('tier'), v.tier ?? 'full', ['full', 'schema', 'sample'] as const);
+  const sampleTables = (v['sample-tables'] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (tier === 'sample' && sampleTables.length === 0) {
+    throw new UserError(
+      name('sample-tables'),
+      'is empty, but tier is sample',
+      'Name the tables to restore rows for: schema.table,schema.other',
+    );
+  }
+  let jobs = cpuCount();
+  if (v.jobs) {
+    jobs = Number(v.jobs);
+    if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) {
+      throw new UserError(
+        name('jobs'),
+        `"${v.jobs}" is not a number of jobs`,
+        'Give a whole number from 1 to 64',
+      );
+    }
+  }
+  return {
+    verify,
+    config: loadConfig(name('config'), v.config),
+    ...(v.config ? { configPath: v.config } : {}),
+    tier,
+    sampleTables,
+    roles: oneOf(name('roles'), v.roles ?? 'create-missing', ['create-missing', 'strict', 'ignore'] as const),
+    jobs,
+    ...(v['rto-budget'] ? { rtoBudgetSeconds: parseDuration(name('rto-budget'), v['rto-budget']) } : {}),
+    ...(v.history ? { history: v.history } : {}),
+    ...(v.junit ? { junit: v.junit } : {}),
+    keep: parseBool(name('keep'), v.keep, false),
+    ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
+  };
+}

@@ -1,0 +1,35 @@
+import { verifyFacts } from '../verify/present.js';
+import type { DrillResult } from './run.js';
+
+/** The facts that head a drill's summary: the backup, the target, the restore, what came back. */
+export function drillFacts(r: DrillResult): [string, string][] {
+  const rows: [string, string][] = [];
+  rows.push([
+    'tier',
+    r.tier === 'full' ? 'full' : `${r.tier.toUpperCase()} (not checked: ${r.notChecked.join(', ')})`,
+  ]);
+  const verify = verifyFacts({ ...r, command: 'verify', candidates: 0 }).filter(([k]) => k !== 'local path');
+  rows.push(...verify);
+  if (r.target) {
+    rows.push([
+      'target',
+      `scratch PostgreSQL ${r.target.version}, database ${r.target.database}; tuned for a one-off load: ${Object.entries(
+        r.target.settings,
+      )
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')}`,
+    ]);
+  }
+  if (r.restore)
+    rows.push(['restore', `${r.restore.tool}, ${r.restore.jobs} job(s), ${r.restore.seconds.toFixed(1)}s`]);
+  if (r.tables !== undefined)
+    rows.push(['restored', `${r.tables} tables${r.rows !== undefined ? `, ${r.rows} rows` : ''}`]);
+  if (r.smoke?.length)
+    rows.push([
+      'smoke queries',
+      r.smoke.map((q) => `${q.name}: ${q.value ?? 'error'} (${q.expect})${q.ok ? '' : ' FAILED'}`).join('; '),
+    ]);
+  if (r.trend) rows.push(['trend', r.trend]);
+  if (r.target?.url) rows.push(['kept', `${r.target.url} (restorable clean --root ${r.target.root})`]);
+  return rows;
+}

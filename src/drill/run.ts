@@ -1,0 +1,579 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import { checkCollation, checkIndexes, checkSequences, validateConstraints } from '../checks/integrity.js';
+import { runSmokeQueries, type SmokeResult } from '../checks/semantics.js';
+import { diffStructure, parseReference, renderReference, structureLines } from '../checks/structure.js';
+import { countRows, type TableCount, USER_TABLES_SQL } from '../checks/volume.js';
+import { formatSeconds } from '../core/duration.js';
+import { errorMessage, ToolMissingError } from '../core/errors.js';
+import { run } from '../core/exec.js';
+import type { Logger } from '../core/log.js';
+import { majorOf, pick } from '../postgres/binaries.js';
+import { ident, libpqEnv, withClient } from '../postgres/client.js';
+import { BULK_LOAD_SETTINGS, ScratchCluster } from '../postgres/cluster.js';
+import { classifyRestore, restoreDump } from '../postgres/restore.js';
+import { type Finding, finding } from '../report/findings.js';
+import {
+  appendHistory,
+  type HistoryEntry,
+  lastGood,
+  readHistory,
+  trend,
+  trendChart,
+} from '../report/history.js';
+import { junitXml } from '../report/junit.js';
+import type { Reportable } from '../report/render.js';
+import { Pipeline, type StageResult } from '../report/stages.js';
+import { type BackupFacts, restoreTools, serverMissing, verifyStages } from '../verify/run.js';
+import { parseTolerance } from './config.js';
+import type { DrillOptions } from './options.js';
+
+export interface DrillResult extends Reportable {
+  command: 'drill';
+  source: string;
+  tier: string;
+  backup?: BackupFacts;
+  target?: {
+    version: string;
+    major: number;
+    database: string;
+    settings: Record<string, string>;
+    url?: string;
+    root?: string;
+  };
+  restore?: { tool: string; seconds: number; exitCode: number | null; jobs: number };
+  tables?: number;
+  rows?: number;
+  counts?: TableCount[];
+  smoke?: SmokeResult[];
+  /** What a partial tier did not check, for a pass that is not the whole story. */
+  notChecked: string[];
+  trend?: string;
+  chart?: string;
+  junitPath?: string;
+}
+
+/** Verify findings that make a restore pointless: the bytes are wrong or absent. */
+const BLOCKING = new Set([
+  'BACKUP_MISSING',
+  'FETCH_FAILED',
+  'ARCHIVE_UNREADABLE',
+  'ARCHIVE_CORRUPT',
+  'CHECKSUM_MISMATCH',
+  'FORMAT_UNSUPPORTED',
+  'COMPRESSION_CORRUPT',
+  'ARCHIVE_TRUNCATED',
+  'VERSION_UNSUPPORTED',
+]);
+
+const DRILL_STAGES = ['target', 'restore', 'structure', 'volume', 'semantics', 'integrity', 'teardown'];
+
+function safeDbName(name: string | undefined): string {
+  return name &&
+    /^[A-Za-z_][\w$-]{0,62}$/.test(name) &&
+    !['postgres', 'template0', 'template1'].includes(name)
+    ? name
+    : 'restorable_drill';
+}
+
+/**
+ * restore-drill: every verify check, then a restore into a throwaway version-matched cluster, then
+ * the ladder (structure, volume, semantics, integrity), each stage timed, against the RTO.
+ */
+export async function runDrill(
+  opts: DrillOptions,
+  log: Logger,
+  onStage?: (s: StageResult) => void,
+): Promise<DrillResult> {
+  const started = Date.now();
+  const pipe = new Pipeline(opts.verify.failOn, onStage);
+  const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
+  const result: DrillResult = {
+    command: 'drill',
+    verdict: 'could-not-verify',
+    failOn: opts.verify.failOn,
+    source: '',
+    startedAt: new Date(started).toISOString(),
+    totalSeconds: 0,
+    tier: opts.tier,
+    stages: pipe.stages,
+    findings: [],
+    notChecked: [],
+  };
+  const history = opts.history ? readHistory(opts.history) : [];
+  const previous = lastGood(history, 'drill', opts.tier);
+
+  const state = await verifyStages(pipe, opts.verify, log, 'the restore stage loads the whole dump instead');
+  result.source = state.source;
+  if (state.backup) result.backup = state.backup;
+  const ins = state.inspection;
+  const blocking = pipe.findings.filter((f) => BLOCKING.has(f.rule));
+  let cluster: ScratchCluster | undefined;
+
+  if (!ins || !state.backup?.localPath || blocking.length > 0) {
+    const why = blocking[0] ? `the backup did not verify (${blocking[0].rule})` : 'no backup to restore';
+    for (const s of DRILL_STAGES) pipe.skip(s, why);
+  } else {
+    const backup = state.backup;
+    const dumpMajor = majorOf(ins.serverVersion ?? '') ?? 0;
+    const dbName = safeDbName(ins.header?.database);
+    let targetCollate: string | undefined;
+    try {
+      const target = await pipe.stage('target', async () => {
+        const findings: Finding[] = [];
+        const tools = await restoreTools(ins, opts.verify.pgBinDir, 'target');
+        if ('finding' in tools) return { findings: [tools.finding] };
+        try {
+          cluster = await ScratchCluster.start({
+            minMajor: dumpMajor,
+            ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
+            ...(opts.osUser ? { osUser: opts.osUser } : {}),
+            label: 'drill',
+            logger: log,
+          });
+        } catch (e) {
+          if (e instanceof ToolMissingError)
+            return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
+          return {
+            findings: [
+              finding('TARGET_FAILED', 'target', `could not start a scratch PostgreSQL: ${errorMessage(e)}`),
+            ],
+          };
+        }
+        const c = cluster;
+        if (dumpMajor && c.major !== dumpMajor) {
+          findings.push(
+            finding(
+              'TARGET_VERSION_NEWER',
+              'target',
+              `the dump comes from PostgreSQL ${dumpMajor}; no ${dumpMajor} server is installed, so the drill runs on ${c.version}`,
+              {
+                evidence: { dumped: dumpMajor, target: c.major },
+              },
+            ),
+          );
+        }
+        const loc = ins.toc?.database;
+        const wantCollate = loc?.collate ?? loc?.locale;
+        await withClient(c.conn(), async (client) => {
+          if (opts.roles === 'create-missing') {
+            const roles = [...new Set([...(ins.toc?.owners ?? []), ...(ins.toc?.grantees ?? [])])];
+            const have = new Set(
+              (await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map(
+                (r) => r.rolname,
+              ),
+            );
+            const created = roles.filter((r) => !have.has(r));
+            for (const r of created) await client.query(`CREATE ROLE ${ident(r)} NOLOGIN`);
+            if (created.length)
+              log.info(`created ${created.length} missing role(s) as NOLOGIN: ${created.join(', ')}`);
+          }
+          const enc = loc?.encoding && /^\w+$/.test(loc.encoding) ? ` ENCODING '${loc.encoding}'` : '';
+          const lc = wantCollate && /^[\w.@-]+$/.test(wantCollate) ? ` LOCALE '${wantCollate}'` : '';
+          try {
+            await client.query(`CREATE DATABASE ${ident(dbName)} TEMPLATE template0${enc}${lc}`);
+          } catch (e) {
+            log.warn(
+              `the dump's locale ${wantCollate ?? ''} is not available here (${errorMessage(e)}); using the cluster default`,
+            );
+            await client.query(`CREATE DATABASE ${ident(dbName)} TEMPLATE template0${enc}`);
+          }
+          targetCollate = (
+            await client.query<{ c: string }>('SELECT datcollate AS c FROM pg_database WHERE datname = $1', [
+              dbName,
+            ])
+          ).rows[0]?.c;
+        });
+        result.target = {
+          version: c.version,
+          major: c.major,
+          database: dbName,
+          settings: BULK_LOAD_SETTINGS,
+        };
+        return { findings };
+      });
+      if (
+        !cluster ||
+        target.status === 'not-run' ||
+        target.status === 'failed' ||
+        target.findings.some((f) => f.rule !== 'TARGET_VERSION_NEWER')
+      ) {
+        for (const s of DRILL_STAGES.slice(1, -1)) pipe.skip(s, 'there is no target to restore into');
+      } else {
+        const c = cluster;
+        const conn = c.conn(dbName);
+        const restore = await pipe.stage('restore', async () => {
+          const format = ins.format as 'custom' | 'directory' | 'plain';
+          if (opts.tier === 'sample' && format === 'plain')
+            return { notRun: 'the sample tier needs a custom or directory dump' };
+          const client = await restoreTools(ins, opts.verify.pgBinDir, 'restore');
+          if ('finding' in client) return { findings: [client.finding] };
+          const pgRestore = format === 'plain' ? undefined : client.client;
+          const psql = format === 'plain' ? client.client : await pick('psql', 0, opts.verify.pgBinDir);
+          if (!psql) throw new ToolMissingError('psql', 'install the PostgreSQL client');
+          let file = backup.localPath as string;
+          let gzip = ins.wrapper === 'gzip';
+          let unpacked: string | undefined;
+          // pg_restore --jobs needs a file it can seek in: unpack a gzip'd custom dump first.
+          if (gzip && format === 'custom' && opts.jobs > 1) {
+            fs.mkdirSync(opts.verify.workDir, { recursive: true });
+            unpacked = path.join(opts.verify.workDir, `${path.basename(file).replace(/\.gz$/, '')}.unpacked`);
+            await pipeline(fs.createReadStream(file), zlib.createGunzip(), fs.createWriteStream(unpacked));
+            file = unpacked;
+            gzip = false;
+          }
+          try {
+            const tools = { psql, ...(pgRestore ? { pgRestore } : {}) };
+            const input = { format, path: file, gzip };
+            const findings: Finding[] = [];
+            if (opts.tier === 'sample') {
+              const schema = await restoreDump(tools, conn, input, {
+                jobs: opts.jobs,
+                roles: opts.roles,
+                schemaOnly: true,
+              });
+              const rows = await restoreSampleData(
+                pgRestore as NonNullable<typeof pgRestore>,
+                conn,
+                file,
+                opts.sampleTables,
+                opts.jobs,
+              );
+              findings.push(...schema.findings, ...rows.findings);
+              result.restore = {
+                tool: schema.tool,
+                seconds: schema.seconds + rows.seconds,
+                exitCode: schema.exitCode ?? rows.exitCode,
+                jobs: opts.jobs,
+              };
+            } else {
+              const r = await restoreDump(tools, conn, input, {
+                jobs: opts.jobs,
+                roles: opts.roles,
+                schemaOnly: opts.tier === 'schema',
+              });
+              findings.push(...r.findings);
+              result.restore = {
+                tool: r.tool,
+                seconds: r.seconds,
+                exitCode: r.exitCode,
+                jobs: gzip ? 1 : opts.jobs,
+              };
+            }
+            const tables = await withClient(
+              conn,
+              async (client) => (await client.query(USER_TABLES_SQL)).rowCount ?? 0,
+            );
+            result.tables = tables;
+            if (tables === 0)
+              findings.push(
+                finding('EMPTY_RESTORE', 'restore', `the restored database ${dbName} has no user tables`),
+              );
+            return { findings };
+          } finally {
+            if (unpacked) fs.rmSync(unpacked, { force: true });
+          }
+        });
+        const restored =
+          restore.status !== 'not-run' &&
+          !restore.findings.some((f) =>
+            ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED'].includes(f.rule),
+          );
+        if (!restored) {
+          for (const s of ['structure', 'volume', 'semantics', 'integrity'])
+            pipe.skip(s, 'the restore did not complete');
+        } else {
+          await ladder(pipe, opts, conn, result, previous, ins.toc?.database, targetCollate);
+        }
+      }
+    } finally {
+      await pipe.stage('teardown', async () => {
+        if (!cluster) return {};
+        if (opts.keep) {
+          const root = cluster.detach();
+          if (result.target) Object.assign(result.target, { url: cluster.url(dbName), root });
+          log.info(`kept: ${cluster.url(dbName)} (stop it with: restorable clean --root ${root})`);
+          return {};
+        }
+        await cluster.stop();
+        return {};
+      });
+    }
+  }
+  result.totalSeconds = (Date.now() - started) / 1000;
+  if (opts.rtoBudgetSeconds !== undefined) {
+    const budget = opts.rtoBudgetSeconds;
+    await pipe.stage('rto', async () =>
+      result.totalSeconds > budget
+        ? {
+            findings: [
+              finding(
+                'RTO_EXCEEDED',
+                'rto',
+                `the drill took ${formatSeconds(result.totalSeconds)}, over the RTO budget of ${formatSeconds(budget)}`,
+                {
+                  evidence: { seconds: Math.round(result.totalSeconds), budget },
+                },
+              ),
+            ],
+          }
+        : {},
+    );
+  }
+  for (const f of pipe.findings) {
+    const why = ignored.get(f.rule);
+    if (why) f.ignored = why;
+  }
+  if (opts.tier !== 'full') {
+    result.notChecked =
+      opts.tier === 'schema'
+        ? ['row counts', 'smoke queries', 'sequences', 'NOT VALID constraints']
+        : ['rows of tables outside sample-tables'];
+  }
+  result.findings = pipe.findings;
+  result.verdict = pipe.verdict();
+  const t = trend(result.totalSeconds, previous);
+  if (t) result.trend = t;
+  if (opts.history) {
+    const entry: HistoryEntry = {
+      at: result.startedAt,
+      command: 'drill',
+      tier: opts.tier,
+      verdict: result.verdict,
+      backup: result.backup?.name ?? '',
+      ...(result.backup?.serverVersion ? { serverVersion: result.backup.serverVersion } : {}),
+      ...(result.target ? { targetVersion: result.target.version } : {}),
+      totalSeconds: Math.round(result.totalSeconds * 100) / 100,
+      stages: Object.fromEntries(pipe.stages.map((s) => [s.name, Math.round(s.seconds * 100) / 100])),
+      rows: Object.fromEntries((result.counts ?? []).map((c) => [c.table, c.rows])),
+    };
+    appendHistory(opts.history, entry);
+    const chart = trendChart([...history, entry], 'drill', opts.tier);
+    if (chart) result.chart = chart;
+  }
+  if (opts.junit) {
+    fs.mkdirSync(path.dirname(path.resolve(opts.junit)), { recursive: true });
+    fs.writeFileSync(opts.junit, junitXml(result, 'restorable drill'));
+    result.junitPath = path.resolve(opts.junit);
+  }
+  return result;
+}
+
+/** The rungs after the restore: structure, volume, semantics, integrity. */
+async function ladder(
+  pipe: Pipeline,
+  opts: DrillOptions,
+  conn: ReturnType<ScratchCluster['conn']>,
+  result: DrillResult,
+  previous: HistoryEntry | undefined,
+  dumpedLocale: { locale?: string; collate?: string; provider?: string } | undefined,
+  targetCollate: string | undefined,
+): Promise<void> {
+  const cfg = opts.config;
+  const reference = cfg.structure?.reference;
+  if (opts.writeReference) {
+    await pipe.stage('structure', async () => {
+      const lines = await withClient(conn, structureLines);
+      fs.writeFileSync(
+        opts.writeReference as string,
+        renderReference(lines, `structure of ${result.backup?.name ?? 'the restored backup'}`),
+      );
+      return {};
+    });
+  } else if (!reference) pipe.skip('structure', 'no structure reference in config');
+  else {
+    await pipe.stage('structure', async () => {
+      const base = opts.configPath ? path.dirname(path.resolve(opts.configPath)) : process.cwd();
+      const file = path.resolve(base, reference);
+      if (!fs.existsSync(file)) {
+        return {
+          notRun: `the structure reference ${reference} does not exist; write it with restorable drill --write-reference ${reference}`,
+        };
+      }
+      const actual = await withClient(conn, structureLines);
+      const { missing, unexpected } = diffStructure(parseReference(fs.readFileSync(file, 'utf8')), actual);
+      const findings: Finding[] = [];
+      const list = (xs: string[]) =>
+        xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
+      if (missing.length) {
+        findings.push(
+          finding(
+            'STRUCTURE_MISSING',
+            'structure',
+            `${missing.length} object(s) of the reference are missing or differ: ${list(missing)}`,
+            { evidence: { missing: missing.length } },
+          ),
+        );
+      }
+      if (unexpected.length) {
+        findings.push(
+          finding(
+            'STRUCTURE_UNEXPECTED',
+            'structure',
+            `${unexpected.length} object(s) are not in the reference: ${list(unexpected)}`,
+            { evidence: { unexpected: unexpected.length } },
+          ),
+        );
+      }
+      return { findings };
+    });
+  }
+
+  if (opts.tier === 'schema') {
+    pipe.skip('volume', 'NOT RUN: tier SCHEMA restores no rows');
+    pipe.skip('semantics', 'NOT RUN: tier SCHEMA restores no rows');
+  } else {
+    await pipe.stage('volume', async () => {
+      let counts = await countRows(conn, opts.jobs);
+      if (opts.tier === 'sample') {
+        const wanted = new Set(opts.sampleTables.map((t) => (t.includes('.') ? t : `public.${t}`)));
+        counts = counts.filter((c) => wanted.has(c.table));
+      }
+      result.counts = counts;
+      result.rows = counts.reduce((n, c) => n + c.rows, 0);
+      const byTable = new Map(counts.map((c) => [c.table, c.rows]));
+      const findings: Finding[] = [];
+      for (const [table, rule] of Object.entries(opts.config.volume?.tables ?? {})) {
+        const n = byTable.get(table);
+        if (n === undefined)
+          findings.push(
+            finding(
+              'VOLUME_TABLE_MISSING',
+              'volume',
+              `table ${table} (named in the config) is not in the restored database`,
+              { evidence: { table } },
+            ),
+          );
+        else if (n < rule.min) {
+          findings.push(
+            finding(
+              'VOLUME_BELOW_MINIMUM',
+              'volume',
+              `table ${table} has ${n} rows; at least ${rule.min} expected`,
+              { evidence: { table, rows: n, min: rule.min } },
+            ),
+          );
+        }
+      }
+      if (previous && opts.tier === 'full') {
+        const tol = opts.config.volume?.tolerance ?? parseTolerance('5%');
+        for (const [table, before] of Object.entries(previous.rows)) {
+          const now = byTable.get(table);
+          if (now === undefined) {
+            findings.push(
+              finding(
+                'VOLUME_TABLE_MISSING',
+                'volume',
+                `table ${table} was in the last good run (${previous.at.slice(0, 10)}) and is gone`,
+                { evidence: { table, before } },
+              ),
+            );
+            continue;
+          }
+          const allowed = tol?.kind === 'percent' ? (before * tol.value) / 100 : (tol?.value ?? 0);
+          if (before - now > allowed) {
+            findings.push(
+              finding(
+                'VOLUME_DRIFT',
+                'volume',
+                `table ${table} has ${now} rows, ${before - now} fewer than the last good run (${before} on ${previous.at.slice(0, 10)})`,
+                {
+                  evidence: { table, rows: now, before },
+                },
+              ),
+            );
+          }
+        }
+      }
+      return { findings };
+    });
+    const queries = opts.config.semantics ?? [];
+    if (queries.length === 0) pipe.skip('semantics', 'no smoke queries in config');
+    else {
+      await pipe.stage('semantics', async () => {
+        const r = await withClient(conn, (c) => runSmokeQueries(c, queries));
+        result.smoke = r.results;
+        return { findings: r.findings };
+      });
+    }
+  }
+
+  await pipe.stage('integrity', async () => {
+    const integ = opts.config.integrity ?? {};
+    const findings: Finding[] = [];
+    let notRun: string | undefined;
+    await withClient(conn, async (c) => {
+      if (opts.tier !== 'schema' && integ.sequences !== false)
+        findings.push(...(await checkSequences(c)).findings);
+      if (opts.tier === 'full' && integ['validate-constraints'] !== false)
+        findings.push(...(await validateConstraints(c)).findings);
+      if (integ.amcheck) {
+        const r = await checkIndexes(c);
+        if (r) findings.push(...r.findings);
+        else notRun = 'amcheck: true, but the amcheck extension is not available on the target';
+      }
+    });
+    if (integ.collation !== false) findings.push(...checkCollation(dumpedLocale, targetCollate));
+    return { findings, ...(notRun ? { notRun } : {}) };
+  });
+}
+
+/** The sample tier: rows of the named tables only, through a pg_restore list. */
+async function restoreSampleData(
+  pgRestore: NonNullable<Awaited<ReturnType<typeof pick>>>,
+  conn: ReturnType<ScratchCluster['conn']>,
+  file: string,
+  tables: string[],
+  jobs: number,
+): Promise<{ seconds: number; exitCode: number | null; findings: Finding[] }> {
+  const list = await run(pgRestore.path, ['--list', file]);
+  const wanted = new Set(tables.map((t) => (t.includes('.') ? t : `public.${t}`).replace(/"/g, '')));
+  const lines = list.stdout.split('\n').filter((l) => {
+    const m = / TABLE DATA (\S+) (\S+) /.exec(l);
+    return m !== null && wanted.has(`${m[1]}.${m[2]}`);
+  });
+  const listFile = `${file}.sample-list`;
+  fs.writeFileSync(listFile, `${lines.join('\n')}\n`);
+  try {
+    const res = await run(
+      pgRestore.path,
+      [
+        '--data-only',
+        '--dbname',
+        conn.database,
+        '--use-list',
+        listFile,
+        ...(jobs > 1 ? ['--jobs', String(jobs)] : []),
+        file,
+      ],
+      {
+        env: libpqEnv(conn),
+      },
+    );
+    return {
+      seconds: res.seconds,
+      exitCode: res.code,
+      findings: classifyRestore('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`).findings,
+    };
+  } finally {
+    fs.rmSync(listFile, { force: true });
+  }
+}
+
+export function drillOutputs(r: DrillResult, reportPath: string): Record<string, string> {
+  return {
+    verdict: r.verdict,
+    backup: r.backup?.name ?? '',
+    'local-path': r.backup?.localPath ?? '',
+    'total-seconds': r.totalSeconds.toFixed(1),
+    'restore-seconds': r.restore ? r.restore.seconds.toFixed(1) : '',
+    tables: r.tables !== undefined ? String(r.tables) : '',
+    rows: r.rows !== undefined ? String(r.rows) : '',
+    'database-url': r.target?.url ?? '',
+    findings: JSON.stringify(r.findings),
+    report: reportPath,
+    junit: r.junitPath ?? '',
+  };
+}

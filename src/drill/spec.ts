@@ -1,0 +1,70 @@
+import type { ActionSpec } from '../core/spec.js';
+import { verifySpec } from '../verify/spec.js';
+
+/** A drill takes every verify-backup input (its schema replay is the restore itself) plus its own. */
+export const drillSpec: ActionSpec = {
+  name: 'restore-drill',
+  command: 'drill',
+  post: true,
+  title: 'Restorable: restore drill',
+  description:
+    'Verify the newest backup, restore it into a throwaway version-matched PostgreSQL, check what came back (structure, row counts, smoke queries, sequences, collation) and time every stage against an RTO.',
+  inputs: [
+    ...verifySpec.inputs.filter((i) => i.name !== 'schema-check'),
+    { name: 'config', description: 'Path of restorable.yml: the ladder of checks (validated strictly).' },
+    {
+      name: 'tier',
+      default: 'full',
+      description: '`full`, `schema` (structure only; row checks NOT RUN) or `sample`.',
+    },
+    {
+      name: 'sample-tables',
+      description: 'With tier `sample`: the tables whose rows are restored, comma-separated schema.table.',
+    },
+    {
+      name: 'roles',
+      default: 'create-missing',
+      description:
+        '`create-missing` (owners and grantees as NOLOGIN roles), `strict` (absent roles are ROLE_ABSENT) or `ignore` (--no-owner --no-privileges).',
+    },
+    {
+      name: 'jobs',
+      description: 'pg_restore --jobs and parallel count connections (default: the CPU count).',
+    },
+    {
+      name: 'rto-budget',
+      description: 'The whole drill must finish within this (e.g. 20m), else RTO_EXCEEDED.',
+    },
+    {
+      name: 'history',
+      description:
+        'A JSON-lines file: each run is appended, and compared with the last good one of its tier.',
+    },
+    { name: 'junit', description: 'Write a JUnit XML report here (stages that did not run are <skipped>).' },
+    {
+      name: 'keep',
+      default: 'false',
+      description: 'Leave the restored cluster running for later steps (stopped by the post step).',
+    },
+    {
+      name: 'os-user',
+      description: 'Run server binaries as this OS user (default: the current user; postgres when root).',
+    },
+  ],
+  outputs: [
+    { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
+    { name: 'backup', description: 'Name (or S3 key) of the backup restored.' },
+    { name: 'local-path', description: 'Where the backup file is on this machine.' },
+    { name: 'total-seconds', description: 'Wall time of the whole drill.' },
+    { name: 'restore-seconds', description: 'Wall time of the restore stage.' },
+    { name: 'tables', description: 'User tables in the restored database.' },
+    { name: 'rows', description: 'Rows in them, counted exactly (empty unless tier full).' },
+    {
+      name: 'database-url',
+      description: 'With keep: the restored database (no password; trust on loopback).',
+    },
+    { name: 'findings', description: 'Findings as JSON.' },
+    { name: 'report', description: 'Path of the JSON report.' },
+    { name: 'junit', description: 'Path of the JUnit XML, when asked for.' },
+  ],
+};
