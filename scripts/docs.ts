@@ -41,9 +41,9 @@ export function generatedSections(): Record<string, string> {
 export function renderReadme(text: string): string {
   const sections = generatedSections();
   return text.replace(
-    /(<!-- generated:([\w:-]+) -->\n)[\s\S]*?(\n<!-- \/generated -->)/g,
+    /(<!-- generated:([\w:-]+) -->\n)[\s\S]*?(<!-- \/generated -->)/g,
     (whole, open: string, name: string, close: string) =>
-      sections[name] ? `${open}${sections[name]}${close}` : whole,
+      sections[name] ? `${open}${sections[name]}\n${close}` : whole,
   );
 }
 

@@ -39894,8 +39894,20 @@ async function demo(switches) {
         const file = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(work, 'backups', `shop_${stamp.replace(/-/g, '').replace('T', '_')}.dump`);
         say(`demo: pg_dump -Fc to ${file} (with a .sha256 beside it)`);
         await (0,_demo_sample_js__WEBPACK_IMPORTED_MODULE_4__/* .dumpDatabase */ .m3)(cluster, 'shop', file, { sha256: true });
-        say('demo: restorable verify --source <that folder>\n');
-        return await verify({ source: node_path__WEBPACK_IMPORTED_MODULE_2___default().dirname(file), 'work-dir': work }, switches);
+        const config = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(work, 'restorable.yml');
+        node_fs__WEBPACK_IMPORTED_MODULE_0___default().writeFileSync(config, [
+            'volume:',
+            '  tables:',
+            '    public.orders: { min: 1000 }',
+            'semantics:',
+            '  - { name: every order has lines, sql: "select count(*) from orders o where not exists (select 1 from order_line l where l.order_id = o.id)", expect: "== 0" }',
+            '  - { name: revenue, sql: "select sum(total_cents) from order_totals", expect: "> 0" }',
+            'integrity:',
+            '  amcheck: true',
+            '',
+        ].join('\n'));
+        say('demo: restorable drill --source <that folder> --config restorable.yml (checks: row minimum, smoke queries, amcheck)\n');
+        return await drill({ source: node_path__WEBPACK_IMPORTED_MODULE_2___default().dirname(file), config, 'work-dir': work, 'rto-budget': '5m' }, switches);
     }
     finally {
         await cluster.stop();

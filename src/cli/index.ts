@@ -146,8 +146,28 @@ async function demo(switches: Set<string>): Promise<number> {
     const file = path.join(work, 'backups', `shop_${stamp.replace(/-/g, '').replace('T', '_')}.dump`);
     say(`demo: pg_dump -Fc to ${file} (with a .sha256 beside it)`);
     await dumpDatabase(cluster, 'shop', file, { sha256: true });
-    say('demo: restorable verify --source <that folder>\n');
-    return await verify({ source: path.dirname(file), 'work-dir': work }, switches);
+    const config = path.join(work, 'restorable.yml');
+    fs.writeFileSync(
+      config,
+      [
+        'volume:',
+        '  tables:',
+        '    public.orders: { min: 1000 }',
+        'semantics:',
+        '  - { name: every order has lines, sql: "select count(*) from orders o where not exists (select 1 from order_line l where l.order_id = o.id)", expect: "== 0" }',
+        '  - { name: revenue, sql: "select sum(total_cents) from order_totals", expect: "> 0" }',
+        'integrity:',
+        '  amcheck: true',
+        '',
+      ].join('\n'),
+    );
+    say(
+      'demo: restorable drill --source <that folder> --config restorable.yml (checks: row minimum, smoke queries, amcheck)\n',
+    );
+    return await drill(
+      { source: path.dirname(file), config, 'work-dir': work, 'rto-budget': '5m' },
+      switches,
+    );
   } finally {
     await cluster.stop();
     fs.rmSync(work, { recursive: true, force: true });

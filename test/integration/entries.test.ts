@@ -32,6 +32,7 @@ afterAll(() => {
 });
 
 function restorable(args: string[], env: Record<string, string> = {}) {
+  fs.writeFileSync(path.join(dir, 'typo.yml'), 'volum:\n  tables: {}\n');
   const r = spawnSync(process.execPath, [cli, ...args], {
     encoding: 'utf8',
     env: { ...process.env, ...env },
@@ -72,6 +73,16 @@ describe('the restorable command', () => {
     [['verify', '--source', '.', '--checksum', 'not-hex-at-all'], /--checksum: .*SHA-256/],
     [['verify'], /--source: is required/],
     [['verfy'], /verfy: is not a restorable command/],
+    [
+      ['drill', '--source', '.', '--rto-budget', 'twenty minutes'],
+      /--rto-budget: "twenty minutes" is not a duration/,
+    ],
+    [['drill', '--source', '.', '--tier', 'most'], /--tier: "most" is not one of full, schema, sample/],
+    [
+      ['drill', '--source', '.', '--config', 'typo.yml'],
+      /--config: typo\.yml: unknown key "volum" at \(top level\)/,
+    ],
+    [['clean', '--everything'], /--everything: clean has no such flag/],
   ])('bad input %j: one clear line, exit 2, no stack trace', (args, message) => {
     const r = restorable(args);
     expect(r.code).toBe(2);
@@ -89,29 +100,41 @@ describe('the restorable command', () => {
 });
 
 describe('the actions (the committed bundles, as the runner starts them)', () => {
-  function action(bundle: string, inputs: Record<string, string>) {
+  function action(bundle: string, inputs: Record<string, string>, state: Record<string, string> = {}) {
     const out = path.join(dir, `out-${Math.random().toString(36).slice(2)}`);
     const summary = `${out}.md`;
-    fs.writeFileSync(out, '');
-    fs.writeFileSync(summary, '');
+    const stateFile = `${out}.state`;
+    for (const f of [out, summary, stateFile]) fs.writeFileSync(f, '');
     const env: Record<string, string> = {
       GITHUB_OUTPUT: out,
       GITHUB_STEP_SUMMARY: summary,
+      GITHUB_STATE: stateFile,
       RUNNER_TEMP: dir,
     };
     for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
+    for (const [k, v] of Object.entries(state)) env[`STATE_${k}`] = v;
     const r = spawnSync(process.execPath, [path.join(root, 'dist', bundle, 'index.js')], {
       encoding: 'utf8',
       env: {
-        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_'))),
+        ...Object.fromEntries(
+          Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_') && !k.startsWith('STATE_')),
+        ),
         ...env,
       },
     });
-    const outputs: Record<string, string> = {};
-    const text = fs.readFileSync(out, 'utf8');
-    for (const m of text.matchAll(/^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm))
-      outputs[m[1] as string] = m[3] as string;
-    return { code: r.status, stdout: r.stdout, outputs, summary: fs.readFileSync(summary, 'utf8') };
+    const read = (file: string) => {
+      const vals: Record<string, string> = {};
+      for (const m of fs.readFileSync(file, 'utf8').matchAll(/^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm))
+        vals[m[1] as string] = m[3] as string;
+      return vals;
+    };
+    return {
+      code: r.status,
+      stdout: r.stdout,
+      outputs: read(out),
+      saved: read(stateFile),
+      summary: fs.readFileSync(summary, 'utf8'),
+    };
   }
 
   it('verify-backup sets every output and writes the job summary', () => {
@@ -148,6 +171,30 @@ describe('the actions (the committed bundles, as the runner starts them)', () =>
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/::error::max-agee: verify has no such input\. Did you mean max-age\?/);
     expect(r.stdout).not.toMatch(/\n\s+at /);
+  });
+
+  it('restore-drill with keep: outputs the database URL; its post step removes the cluster', () => {
+    const main = action('restore-drill', {
+      source: good,
+      'max-age': '1000d',
+      keep: 'true',
+      junit: path.join(dir, 'j.xml'),
+    });
+    expect(main.code).toBe(0);
+    expect(main.outputs).toMatchObject({
+      verdict: 'pass',
+      tables: '11',
+      rows: '15607',
+      junit: path.join(dir, 'j.xml'),
+    });
+    expect(main.outputs['database-url']).toMatch(/^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/chinook$/);
+    expect(main.summary).toMatch(/## restore-drill: ✅ PASS/);
+    const kept = main.saved['kept-cluster'] as string;
+    expect(fs.existsSync(path.join(kept, 'data'))).toBe(true);
+    const post = action('restore-drill', { source: good }, { 'is-post': 'true', 'kept-cluster': kept });
+    expect(post.code).toBe(0);
+    expect(post.stdout).toMatch(/stopped and removed the kept drill cluster/);
+    expect(fs.existsSync(kept)).toBe(false);
   });
 
   it('the umbrella action runs the command it is given, and refuses an unknown one', () => {
