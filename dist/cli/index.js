@@ -40173,6 +40173,36 @@ function run(cmd, args, opts = {}) {
 
 /***/ }),
 
+/***/ 4325:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   q: () => (/* binding */ silentLogger)
+/* harmony export */ });
+/* unused harmony export memoryLogger */
+const silentLogger = {
+    info() { },
+    warn() { },
+    debug() { },
+    secret() { },
+};
+/** A logger that keeps every line, for tests. */
+function memoryLogger() {
+    const lines = [];
+    const secrets = [];
+    return {
+        lines,
+        secrets,
+        info: (m) => lines.push(m),
+        warn: (m) => lines.push(`warning: ${m}`),
+        debug: (m) => lines.push(`debug: ${m}`),
+        secret: (s) => secrets.push(s),
+    };
+}
+
+
+/***/ }),
+
 /***/ 1896:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -40511,12 +40541,16 @@ function loadConfig(input, file) {
 /* harmony export */ });
 /* harmony import */ var _core_duration_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8571);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
-/* harmony import */ var _core_parse_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1896);
-/* harmony import */ var _core_spec_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4400);
-/* harmony import */ var _verify_options_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3659);
-/* harmony import */ var _verify_spec_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4118);
-/* harmony import */ var _config_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(5347);
-/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(8054);
+/* harmony import */ var _core_log_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4325);
+/* harmony import */ var _core_parse_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1896);
+/* harmony import */ var _core_spec_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4400);
+/* harmony import */ var _verify_options_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(3659);
+/* harmony import */ var _verify_spec_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(4118);
+/* harmony import */ var _config_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(5347);
+/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8054);
+/* harmony import */ var _target_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(2988);
+
+
 
 
 
@@ -40532,12 +40566,12 @@ function oneOf(input, value, options) {
     return v;
 }
 function parseDrillOptions(raw, how) {
-    const v = (0,_core_spec_js__WEBPACK_IMPORTED_MODULE_3__/* .resolveInputs */ .e)(_spec_js__WEBPACK_IMPORTED_MODULE_7__/* .drillSpec */ .l, raw, how);
+    const v = (0,_core_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .resolveInputs */ .e)(_spec_js__WEBPACK_IMPORTED_MODULE_8__/* .drillSpec */ .l, raw, how);
     const name = (n) => (how === 'flag' ? `--${n}` : n);
-    const verifyRaw = Object.fromEntries(_verify_spec_js__WEBPACK_IMPORTED_MODULE_5__/* .verifySpec */ .$.inputs
+    const verifyRaw = Object.fromEntries(_verify_spec_js__WEBPACK_IMPORTED_MODULE_6__/* .verifySpec */ .$.inputs
         .filter((i) => i.name !== 'schema-check' && v[i.name] !== undefined)
         .map((i) => [i.name, v[i.name]]));
-    const verify = (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_4__/* .parseVerifyOptions */ .lW)(verifyRaw, how);
+    const verify = (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_5__/* .parseVerifyOptions */ .lW)(verifyRaw, how);
     const tier = oneOf(name('tier'), v.tier ?? 'full', ['full', 'schema', 'sample']);
     const sampleTables = (v['sample-tables'] ?? '')
         .split(',')
@@ -40546,7 +40580,18 @@ function parseDrillOptions(raw, how) {
     if (tier === 'sample' && sampleTables.length === 0) {
         throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(name('sample-tables'), 'is empty, but tier is sample', 'Name the tables to restore rows for: schema.table,schema.other');
     }
-    let jobs = (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_4__/* .cpuCount */ .U7)();
+    // Roles are created only on a scratch target: on an existing server that would change it.
+    const roles = oneOf(name('roles'), v.roles ?? (v['target-url'] ? 'ignore' : 'create-missing'), [
+        'create-missing',
+        'strict',
+        'ignore',
+    ]);
+    if (v['target-url'] && roles === 'create-missing') {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(name('roles'), 'create-missing would create roles on the target server', 'Use roles: ignore or strict with target-url');
+    }
+    if (v['target-url'])
+        (0,_target_js__WEBPACK_IMPORTED_MODULE_9__/* .parseTargetUrl */ .Ym)(name('target-url'), v['target-url'], _core_log_js__WEBPACK_IMPORTED_MODULE_2__/* .silentLogger */ .q);
+    let jobs = (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_5__/* .cpuCount */ .U7)();
     if (v.jobs) {
         jobs = Number(v.jobs);
         if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) {
@@ -40555,16 +40600,18 @@ function parseDrillOptions(raw, how) {
     }
     return {
         verify,
-        config: (0,_config_js__WEBPACK_IMPORTED_MODULE_6__/* .loadConfig */ .Z9)(name('config'), v.config),
+        config: (0,_config_js__WEBPACK_IMPORTED_MODULE_7__/* .loadConfig */ .Z9)(name('config'), v.config),
         ...(v.config ? { configPath: v.config } : {}),
         tier,
         sampleTables,
-        roles: oneOf(name('roles'), v.roles ?? 'create-missing', ['create-missing', 'strict', 'ignore']),
+        roles,
         jobs,
         ...(v['rto-budget'] ? { rtoBudgetSeconds: (0,_core_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .parseDuration */ .E9)(name('rto-budget'), v['rto-budget']) } : {}),
         ...(v.history ? { history: v.history } : {}),
         ...(v.junit ? { junit: v.junit } : {}),
-        keep: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_2__/* .parseBool */ .q)(name('keep'), v.keep, false),
+        keep: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_3__/* .parseBool */ .q)(name('keep'), v.keep, false),
+        ...(v['target-url'] ? { targetUrl: v['target-url'] } : {}),
+        allowTargetServer: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_3__/* .parseBool */ .q)(name('allow-target-server'), v['allow-target-server'], false),
         ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
     };
 }
@@ -40608,8 +40655,13 @@ function drillFacts(r) {
         ]);
     if (r.trend)
         rows.push(['trend', r.trend]);
-    if (r.target?.url)
-        rows.push(['kept', `${r.target.url} (restorable clean --root ${r.target.root})`]);
+    if (r.target?.url) {
+        const h = r.target.handle ? JSON.parse(r.target.handle) : {};
+        rows.push([
+            'kept',
+            `${r.target.url}${h.root ? ` (remove it with: restorable clean --root ${h.root})` : ''}`,
+        ]);
+    }
     return rows;
 }
 
@@ -40913,7 +40965,7 @@ var exec = __nccwpck_require__(2642);
 // EXTERNAL MODULE: ./src/postgres/binaries.ts
 var binaries = __nccwpck_require__(1758);
 // EXTERNAL MODULE: ./src/postgres/cluster.ts + 1 modules
-var postgres_cluster = __nccwpck_require__(4259);
+var cluster = __nccwpck_require__(4259);
 ;// CONCATENATED MODULE: ./src/postgres/restore.ts
 
 
@@ -41129,7 +41181,10 @@ function junitXml(result, suite) {
 var stages = __nccwpck_require__(1139);
 // EXTERNAL MODULE: ./src/verify/run.ts + 10 modules
 var run = __nccwpck_require__(2673);
+// EXTERNAL MODULE: ./src/drill/target.ts
+var drill_target = __nccwpck_require__(2988);
 ;// CONCATENATED MODULE: ./src/drill/run.ts
+
 
 
 
@@ -41199,7 +41254,7 @@ async function runDrill(opts, log, onStage) {
         result.backup = state.backup;
     const ins = state.inspection;
     const blocking = pipe.findings.filter((f) => BLOCKING.has(f.rule));
-    let cluster;
+    let target;
     if (!ins || !state.backup?.localPath || blocking.length > 0) {
         const why = blocking[0] ? `the backup did not verify (${blocking[0].rule})` : 'no backup to restore';
         for (const s of DRILL_STAGES)
@@ -41208,41 +41263,68 @@ async function runDrill(opts, log, onStage) {
     else {
         const backup = state.backup;
         const dumpMajor = (0,binaries/* majorOf */.Ds)(ins.serverVersion ?? '') ?? 0;
-        const dbName = safeDbName(ins.header?.database);
+        const dbName = opts.targetUrl ? (0,drill_target/* drillDatabaseName */.Oq)() : safeDbName(ins.header?.database);
         let targetCollate;
         try {
-            const target = await pipe.stage('target', async () => {
+            const targetStage = await pipe.stage('target', async () => {
                 const findings = [];
                 const tools = await (0,run/* restoreTools */.w3)(ins, opts.verify.pgBinDir, 'target');
                 if ('finding' in tools)
                     return { findings: [tools.finding] };
-                try {
-                    cluster = await postgres_cluster/* ScratchCluster */.rP.start({
-                        minMajor: dumpMajor,
-                        ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
-                        ...(opts.osUser ? { osUser: opts.osUser } : {}),
-                        label: 'drill',
-                        logger: log,
-                    });
+                if (opts.targetUrl) {
+                    const admin = (0,drill_target/* parseTargetUrl */.Ym)('target-url', opts.targetUrl, log);
+                    let opened;
+                    try {
+                        opened = await (0,drill_target/* serverTarget */.dH)(admin, opts.allowTargetServer);
+                    }
+                    catch (e) {
+                        return {
+                            findings: [
+                                (0,report_findings/* finding */.gk)('TARGET_FAILED', 'target', `could not reach the target server: ${(0,errors/* errorMessage */.gJ)(e)}`),
+                            ],
+                        };
+                    }
+                    if ('refused' in opened) {
+                        return { findings: [(0,report_findings/* finding */.gk)('TARGET_REFUSED', 'target', opened.refused)] };
+                    }
+                    if (dumpMajor && opened.major < dumpMajor) {
+                        return {
+                            findings: [
+                                (0,report_findings/* finding */.gk)('VERSION_UNSUPPORTED', 'target', `the dump comes from PostgreSQL ${dumpMajor}; the target server runs ${opened.version}`, {
+                                    evidence: { needMajor: dumpMajor },
+                                }),
+                            ],
+                        };
+                    }
+                    target = opened;
                 }
-                catch (e) {
-                    if (e instanceof errors/* ToolMissingError */.hc)
-                        return { findings: [await (0,run/* serverMissing */.Am)(ins, opts.verify.pgBinDir, 'target', e)] };
-                    return {
-                        findings: [
-                            (0,report_findings/* finding */.gk)('TARGET_FAILED', 'target', `could not start a scratch PostgreSQL: ${(0,errors/* errorMessage */.gJ)(e)}`),
-                        ],
-                    };
+                else {
+                    try {
+                        target = (0,drill_target/* scratchTarget */.sj)(await cluster/* ScratchCluster */.rP.start({
+                            minMajor: dumpMajor,
+                            ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
+                            ...(opts.osUser ? { osUser: opts.osUser } : {}),
+                            label: 'drill',
+                            logger: log,
+                        }));
+                    }
+                    catch (e) {
+                        if (e instanceof errors/* ToolMissingError */.hc)
+                            return { findings: [await (0,run/* serverMissing */.Am)(ins, opts.verify.pgBinDir, 'target', e)] };
+                        return {
+                            findings: [
+                                (0,report_findings/* finding */.gk)('TARGET_FAILED', 'target', `could not start a scratch PostgreSQL: ${(0,errors/* errorMessage */.gJ)(e)}`),
+                            ],
+                        };
+                    }
                 }
-                const c = cluster;
+                const c = target;
                 if (dumpMajor && c.major !== dumpMajor) {
-                    findings.push((0,report_findings/* finding */.gk)('TARGET_VERSION_NEWER', 'target', `the dump comes from PostgreSQL ${dumpMajor}; no ${dumpMajor} server is installed, so the drill runs on ${c.version}`, {
-                        evidence: { dumped: dumpMajor, target: c.major },
-                    }));
+                    findings.push((0,report_findings/* finding */.gk)('TARGET_VERSION_NEWER', 'target', `the dump comes from PostgreSQL ${dumpMajor}; the drill runs on ${c.version}${c.kind === 'scratch' ? `, as no ${dumpMajor} server is installed` : ''}`, { evidence: { dumped: dumpMajor, target: c.major } }));
                 }
                 const loc = ins.toc?.database;
                 const wantCollate = loc?.collate ?? loc?.locale;
-                await (0,postgres_client/* withClient */.SV)(c.conn(), async (client) => {
+                await (0,postgres_client/* withClient */.SV)(c.admin, async (client) => {
                     if (opts.roles === 'create-missing') {
                         const roles = [...new Set([...(ins.toc?.owners ?? []), ...(ins.toc?.grantees ?? [])])];
                         const have = new Set((await client.query('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
@@ -41261,28 +41343,30 @@ async function runDrill(opts, log, onStage) {
                         log.warn(`the dump's locale ${wantCollate ?? ''} is not available here (${(0,errors/* errorMessage */.gJ)(e)}); using the cluster default`);
                         await client.query(`CREATE DATABASE ${(0,postgres_client/* ident */.bD)(dbName)} TEMPLATE template0${enc}`);
                     }
+                    if (c.kind === 'server')
+                        await (0,drill_target/* markDatabase */.Xr)(c.admin, dbName);
                     targetCollate = (await client.query('SELECT datcollate AS c FROM pg_database WHERE datname = $1', [
                         dbName,
                     ])).rows[0]?.c;
                 });
                 result.target = {
+                    kind: c.kind,
                     version: c.version,
                     major: c.major,
                     database: dbName,
-                    settings: postgres_cluster/* BULK_LOAD_SETTINGS */.oM,
+                    settings: c.settings,
                 };
                 return { findings };
             });
-            if (!cluster ||
-                target.status === 'not-run' ||
-                target.status === 'failed' ||
-                target.findings.some((f) => f.rule !== 'TARGET_VERSION_NEWER')) {
+            if (!target ||
+                targetStage.status === 'not-run' ||
+                targetStage.status === 'failed' ||
+                targetStage.findings.some((f) => f.rule !== 'TARGET_VERSION_NEWER')) {
                 for (const s of DRILL_STAGES.slice(1, -1))
                     pipe.skip(s, 'there is no target to restore into');
             }
             else {
-                const c = cluster;
-                const conn = c.conn(dbName);
+                const conn = target.conn(dbName);
                 const restore = await pipe.stage('restore', async () => {
                     const format = ins.format;
                     if (opts.tier === 'sample' && format === 'plain')
@@ -41362,16 +41446,16 @@ async function runDrill(opts, log, onStage) {
         }
         finally {
             await pipe.stage('teardown', async () => {
-                if (!cluster)
+                if (!target)
                     return {};
                 if (opts.keep) {
-                    const root = cluster.detach();
+                    const handle = target.keep(dbName);
                     if (result.target)
-                        Object.assign(result.target, { url: cluster.url(dbName), root });
-                    log.info(`kept: ${cluster.url(dbName)} (stop it with: restorable clean --root ${root})`);
+                        Object.assign(result.target, { url: target.url(dbName), handle });
+                    log.info(`kept: ${target.url(dbName)}${target.kind === 'scratch' ? ` (remove it with: restorable clean --root ${JSON.parse(handle).root})` : ''}`);
                     return {};
                 }
-                await cluster.stop();
+                await target.teardown(dbName);
                 return {};
             });
         }
@@ -41619,8 +41703,16 @@ const drillSpec = {
         },
         {
             name: 'roles',
-            default: 'create-missing',
-            description: '`create-missing` (owners and grantees as NOLOGIN roles), `strict` (absent roles are ROLE_ABSENT) or `ignore` (--no-owner --no-privileges).',
+            description: '`create-missing` (the default on scratch targets: owners and grantees as NOLOGIN roles), `strict` (absent roles are ROLE_ABSENT) or `ignore` (--no-owner --no-privileges; the default with target-url).',
+        },
+        {
+            name: 'target-url',
+            description: 'Drill on an existing server instead: Restorable creates restorable_drill_<id> there and drops it after. Point it at the maintenance database (…/postgres).',
+        },
+        {
+            name: 'allow-target-server',
+            default: 'false',
+            description: 'Allow a target-url server whose name or any database looks like production (prod, live).',
         },
         {
             name: 'jobs',
@@ -41662,6 +41754,135 @@ const drillSpec = {
         { name: 'junit', description: 'Path of the JUnit XML, when asked for.' },
     ],
 };
+
+
+/***/ }),
+
+/***/ 2988:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Oq: () => (/* binding */ drillDatabaseName),
+/* harmony export */   Xr: () => (/* binding */ markDatabase),
+/* harmony export */   Ym: () => (/* binding */ parseTargetUrl),
+/* harmony export */   dH: () => (/* binding */ serverTarget),
+/* harmony export */   sj: () => (/* binding */ scratchTarget)
+/* harmony export */ });
+/* unused harmony exports dropDrillDatabase, removeKept */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
+/* harmony import */ var _postgres_binaries_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1758);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6798);
+/* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4259);
+
+
+
+
+
+function scratchTarget(c) {
+    return {
+        kind: 'scratch',
+        version: c.version,
+        major: c.major,
+        admin: c.conn(),
+        settings: _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_4__/* .BULK_LOAD_SETTINGS */ .oM,
+        conn: (db) => c.conn(db),
+        url: (db) => c.url(db),
+        teardown: () => c.stop(),
+        keep: () => JSON.stringify({ kind: 'scratch', root: c.detach() }),
+    };
+}
+/** Names that say production: such a server is refused unless allow-target-server is true. */
+const PRODUCTION_LIKE = /prod|live/i;
+/** The marker on every database a drill creates: teardown drops only databases that carry it. */
+const MARKER = 'created by restorable drill';
+function parseTargetUrl(input, url, log) {
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/postgres');
+    }
+    if (!/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/postgres');
+    }
+    const password = decodeURIComponent(u.password);
+    if (password)
+        log.secret(password);
+    const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres';
+    if (!['postgres', 'template1'].includes(database)) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(input, `points at the database "${database}", which Restorable did not create, so it is left alone`, 'Point it at the server, through its maintenance database (…/postgres): the drill creates its own restorable_drill_<id> there and drops it after');
+    }
+    return {
+        host: u.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(u.port || 5432),
+        user: decodeURIComponent(u.username) || 'postgres',
+        database,
+        ...(password ? { password } : {}),
+    };
+}
+function drillDatabaseName() {
+    return `restorable_drill_${(0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(4).toString('hex')}`;
+}
+/**
+ * An existing server. Interlocks: a server whose name, or any of whose databases, looks like
+ * production is refused unless `allow`; the only database touched is the one created here, marked.
+ */
+async function serverTarget(admin, allow) {
+    const facts = await (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_3__/* .withClient */ .SV)(admin, async (c) => {
+        const dbs = (await c.query('SELECT datname FROM pg_database')).rows.map((r) => r.datname);
+        const name = (await c.query("SELECT current_setting('cluster_name') AS n")).rows[0]?.n ?? '';
+        const version = (await c.query("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '';
+        return { dbs, name, version };
+    });
+    if (!allow) {
+        const hits = [admin.host, facts.name, ...facts.dbs].filter((n) => n && PRODUCTION_LIKE.test(n));
+        if (hits.length > 0) {
+            return {
+                refused: `the target server looks like production (${hits.map((h) => `"${h}"`).join(', ')}); nothing was created on it`,
+            };
+        }
+    }
+    const show = (db) => `postgresql://${encodeURIComponent(admin.user)}${admin.password ? ':***' : ''}@${admin.host.includes(':') ? `[${admin.host}]` : admin.host}:${admin.port}/${encodeURIComponent(db)}`;
+    return {
+        kind: 'server',
+        version: facts.version,
+        major: (0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_2__/* .majorOf */ .Ds)(facts.version) ?? 0,
+        admin,
+        settings: {},
+        conn: (db) => ({ ...admin, database: db }),
+        url: show,
+        teardown: async (db) => {
+            await dropDrillDatabase(admin, db);
+        },
+        keep: (db) => JSON.stringify({ kind: 'server', database: db }),
+    };
+}
+/** Mark a database as the drill's own, right after creating it. */
+async function markDatabase(admin, db) {
+    await (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_3__/* .withClient */ .SV)(admin, (c) => c.query(`COMMENT ON DATABASE ${(0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_3__/* .ident */ .bD)(db)} IS '${MARKER}'`));
+}
+/** Drop a drill database, and only one that carries the marker. */
+async function dropDrillDatabase(admin, db) {
+    return (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_3__/* .withClient */ .SV)(admin, async (c) => {
+        const r = await c.query("SELECT shobj_description(oid, 'pg_database') AS d FROM pg_database WHERE datname = $1", [db]);
+        if (r.rows[0]?.d !== MARKER)
+            return false;
+        await c.query(`DROP DATABASE IF EXISTS ${(0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_3__/* .ident */ .bD)(db)} WITH (FORCE)`);
+        return true;
+    });
+}
+/** The post step and `clean`: remove a kept target, from what keep() returned. */
+async function removeKept(handle, admin) {
+    const h = JSON.parse(handle);
+    if (h.kind === 'scratch')
+        return (await removeCluster(h.root)) ? h.root : undefined;
+    if (admin && (await dropDrillDatabase(admin, h.database)))
+        return h.database;
+    return undefined;
+}
 
 
 /***/ }),
@@ -42558,7 +42779,7 @@ function exitCodeFor(verdict) {
 
 /***/ }),
 
-/***/ 6212:
+/***/ 2832:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -42577,27 +42798,8 @@ const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.ur
 var dist_cjs = __nccwpck_require__(3711);
 // EXTERNAL MODULE: ./src/core/errors.ts
 var errors = __nccwpck_require__(4296);
-;// CONCATENATED MODULE: ./src/core/log.ts
-const silentLogger = {
-    info() { },
-    warn() { },
-    debug() { },
-    secret() { },
-};
-/** A logger that keeps every line, for tests. */
-function memoryLogger() {
-    const lines = [];
-    const secrets = [];
-    return {
-        lines,
-        secrets,
-        info: (m) => lines.push(m),
-        warn: (m) => lines.push(`warning: ${m}`),
-        debug: (m) => lines.push(`debug: ${m}`),
-        secret: (s) => secrets.push(s),
-    };
-}
-
+// EXTERNAL MODULE: ./src/core/log.ts
+var core_log = __nccwpck_require__(4325);
 ;// CONCATENATED MODULE: ./src/sources/s3.ts
 
 
@@ -42676,7 +42878,7 @@ class S3Source {
     partSize;
     concurrency;
     pageSize;
-    constructor(location, options = {}, log = silentLogger) {
+    constructor(location, options = {}, log = core_log/* silentLogger */.q) {
         this.log = log;
         this.bucket = location.bucket;
         this.prefix =
@@ -42707,7 +42909,7 @@ class S3Source {
         });
     }
     /** Build a source from an `s3://` URL; `input` names where the URL came from, for errors. */
-    static fromUrl(input, url, options = {}, log = silentLogger) {
+    static fromUrl(input, url, options = {}, log = core_log/* silentLogger */.q) {
         return new S3Source(parseS3Url(input, url), options, log);
     }
     async list() {
@@ -43164,7 +43366,7 @@ function countTiers(list, tiers) {
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_parse_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(1896);
 /* harmony import */ var _core_spec_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(4400);
-/* harmony import */ var _sources_s3_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(6212);
+/* harmony import */ var _sources_s3_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(2832);
 /* harmony import */ var _sources_select_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(2019);
 /* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(4118);
 
@@ -45504,8 +45706,8 @@ class LocalSource {
     }
 }
 
-// EXTERNAL MODULE: ./src/sources/s3.ts + 2 modules
-var s3 = __nccwpck_require__(6212);
+// EXTERNAL MODULE: ./src/sources/s3.ts + 1 modules
+var s3 = __nccwpck_require__(2832);
 // EXTERNAL MODULE: ./src/sources/select.ts
 var sources_select = __nccwpck_require__(2019);
 ;// CONCATENATED MODULE: ./src/verify/run.ts

@@ -67989,7 +67989,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 5392:
+/***/ 176:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -71392,6 +71392,27 @@ async function runAction(body) {
         else
             setFailed(`internal error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : errorMessage(e)}`);
     }
+}
+
+;// CONCATENATED MODULE: ./src/core/log.ts
+const silentLogger = {
+    info() { },
+    warn() { },
+    debug() { },
+    secret() { },
+};
+/** A logger that keeps every line, for tests. */
+function memoryLogger() {
+    const lines = [];
+    const secrets = [];
+    return {
+        lines,
+        secrets,
+        info: (m) => lines.push(m),
+        warn: (m) => lines.push(`warning: ${m}`),
+        debug: (m) => lines.push(`debug: ${m}`),
+        secret: (s) => secrets.push(s),
+    };
 }
 
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
@@ -81050,27 +81071,6 @@ async function findExpectedChecksum(source, name, names) {
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
 var dist_cjs = __nccwpck_require__(3711);
-;// CONCATENATED MODULE: ./src/core/log.ts
-const silentLogger = {
-    info() { },
-    warn() { },
-    debug() { },
-    secret() { },
-};
-/** A logger that keeps every line, for tests. */
-function memoryLogger() {
-    const lines = [];
-    const secrets = [];
-    return {
-        lines,
-        secrets,
-        info: (m) => lines.push(m),
-        warn: (m) => lines.push(`warning: ${m}`),
-        debug: (m) => lines.push(`debug: ${m}`),
-        secret: (s) => secrets.push(s),
-    };
-}
-
 ;// CONCATENATED MODULE: ./src/sources/s3.ts
 
 
@@ -81851,8 +81851,16 @@ const drillSpec = {
         },
         {
             name: 'roles',
-            default: 'create-missing',
-            description: '`create-missing` (owners and grantees as NOLOGIN roles), `strict` (absent roles are ROLE_ABSENT) or `ignore` (--no-owner --no-privileges).',
+            description: '`create-missing` (the default on scratch targets: owners and grantees as NOLOGIN roles), `strict` (absent roles are ROLE_ABSENT) or `ignore` (--no-owner --no-privileges; the default with target-url).',
+        },
+        {
+            name: 'target-url',
+            description: 'Drill on an existing server instead: Restorable creates restorable_drill_<id> there and drops it after. Point it at the maintenance database (…/postgres).',
+        },
+        {
+            name: 'allow-target-server',
+            default: 'false',
+            description: 'Allow a target-url server whose name or any database looks like production (prod, live).',
         },
         {
             name: 'jobs',
@@ -81895,473 +81903,8 @@ const drillSpec = {
     ],
 };
 
-;// CONCATENATED MODULE: ./src/drill/options.ts
-
-
-
-
-
-
-
-
-function oneOf(input, value, options) {
-    const v = value.trim().toLowerCase();
-    if (!options.includes(v))
-        throw new UserError(input, `"${value}" is not one of ${options.join(', ')}`, `Use one of: ${options.join(', ')}`);
-    return v;
-}
-function parseDrillOptions(raw, how) {
-    const v = resolveInputs(drillSpec, raw, how);
-    const name = (n) => (how === 'flag' ? `--${n}` : n);
-    const verifyRaw = Object.fromEntries(verifySpec.inputs
-        .filter((i) => i.name !== 'schema-check' && v[i.name] !== undefined)
-        .map((i) => [i.name, v[i.name]]));
-    const verify = parseVerifyOptions(verifyRaw, how);
-    const tier = oneOf(name('tier'), v.tier ?? 'full', ['full', 'schema', 'sample']);
-    const sampleTables = (v['sample-tables'] ?? '')
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-    if (tier === 'sample' && sampleTables.length === 0) {
-        throw new UserError(name('sample-tables'), 'is empty, but tier is sample', 'Name the tables to restore rows for: schema.table,schema.other');
-    }
-    let jobs = cpuCount();
-    if (v.jobs) {
-        jobs = Number(v.jobs);
-        if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) {
-            throw new UserError(name('jobs'), `"${v.jobs}" is not a number of jobs`, 'Give a whole number from 1 to 64');
-        }
-    }
-    return {
-        verify,
-        config: loadConfig(name('config'), v.config),
-        ...(v.config ? { configPath: v.config } : {}),
-        tier,
-        sampleTables,
-        roles: oneOf(name('roles'), v.roles ?? 'create-missing', ['create-missing', 'strict', 'ignore']),
-        jobs,
-        ...(v['rto-budget'] ? { rtoBudgetSeconds: parseDuration(name('rto-budget'), v['rto-budget']) } : {}),
-        ...(v.history ? { history: v.history } : {}),
-        ...(v.junit ? { junit: v.junit } : {}),
-        keep: parseBool(name('keep'), v.keep, false),
-        ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
-    };
-}
-
-;// CONCATENATED MODULE: ./src/verify/present.ts
-
-/** The facts about a verified backup that head the summary and the console report. */
-function verifyFacts(r) {
-    const b = r.backup;
-    const rows = [['source', r.source]];
-    if (!b)
-        return rows;
-    rows.push(['backup', b.name], [
-        'taken',
-        `${b.time} (from its ${b.timeFrom === 'name' ? 'name' : 'modification time'}), ${b.ageHours} h ago`,
-    ]);
-    rows.push(['size', `${formatBytes(b.sizeBytes)} (${b.sizeBytes} bytes)`]);
-    if (b.format) {
-        const parts = [
-            b.format,
-            b.wrapper ? `inside ${b.wrapper}` : '',
-            b.compression ? `${b.compression} blocks` : '',
-        ];
-        rows.push([
-            'format',
-            parts.filter(Boolean).join(', ') + (b.archiveVersion ? `; archive ${b.archiveVersion}` : ''),
-        ]);
-    }
-    if (b.serverVersion)
-        rows.push([
-            'dumped from',
-            `PostgreSQL ${b.serverVersion}${b.database ? `, database ${b.database}` : ''}`,
-        ]);
-    if (b.pgDumpVersion)
-        rows.push(['pg_dump', b.pgDumpVersion]);
-    if (b.tables !== undefined)
-        rows.push(['tables', String(b.tables)]);
-    if (b.tocEntries) {
-        const types = Object.entries(b.tocEntries).sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1));
-        const total = types.reduce((n, [, c]) => n + c, 0);
-        rows.push(['contents', `${total} entries: ${types.map(([t, c]) => `${c} ${t}`).join(', ')}`]);
-    }
-    if (b.extensions?.length)
-        rows.push(['extensions', b.extensions.join(', ')]);
-    if (b.dataBlocks !== undefined && b.format !== 'plain') {
-        rows.push(['data walked', `${b.dataBlocks} blocks, ${formatBytes(b.dataBytes ?? 0)} decompressed`]);
-    }
-    if (b.sha256)
-        rows.push(['sha256', b.sha256]);
-    if (b.checksum)
-        rows.push([
-            'checksum',
-            `${b.checksum.algorithm} from ${b.checksum.from}: ${b.checksum.matched ? 'matches' : 'DIFFERS'}`,
-        ]);
-    if (r.schema)
-        rows.push(['schema replay', `${r.schema.tool} into PostgreSQL ${r.schema.server}, ${r.schema.seconds}s`]);
-    if (b.localPath)
-        rows.push(['local path', b.localPath]);
-    return rows;
-}
-
-;// CONCATENATED MODULE: ./src/drill/present.ts
-
-/** The facts that head a drill's summary: the backup, the target, the restore, what came back. */
-function drillFacts(r) {
-    const rows = [];
-    rows.push([
-        'tier',
-        r.tier === 'full' ? 'full' : `${r.tier.toUpperCase()} (not checked: ${r.notChecked.join(', ')})`,
-    ]);
-    const verify = verifyFacts({ ...r, command: 'verify', candidates: 0 }).filter(([k]) => k !== 'local path');
-    rows.push(...verify);
-    if (r.target) {
-        rows.push([
-            'target',
-            `scratch PostgreSQL ${r.target.version}, database ${r.target.database}; tuned for a one-off load: ${Object.entries(r.target.settings)
-                .map(([k, v]) => `${k}=${v}`)
-                .join(', ')}`,
-        ]);
-    }
-    if (r.restore)
-        rows.push(['restore', `${r.restore.tool}, ${r.restore.jobs} job(s), ${r.restore.seconds.toFixed(1)}s`]);
-    if (r.tables !== undefined)
-        rows.push(['restored', `${r.tables} tables${r.rows !== undefined ? `, ${r.rows} rows` : ''}`]);
-    if (r.smoke?.length)
-        rows.push([
-            'smoke queries',
-            r.smoke.map((q) => `${q.name}: ${q.value ?? 'error'} (${q.expect})${q.ok ? '' : ' FAILED'}`).join('; '),
-        ]);
-    if (r.trend)
-        rows.push(['trend', r.trend]);
-    if (r.target?.url)
-        rows.push(['kept', `${r.target.url} (restorable clean --root ${r.target.root})`]);
-    return rows;
-}
-
-;// CONCATENATED MODULE: external "node:stream/promises"
-const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
-// EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(8522);
-var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_node_zlib_);
-// EXTERNAL MODULE: ./node_modules/pg/lib/index.js
-var lib = __nccwpck_require__(3273);
-;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
-// ESM wrapper for pg
-
-
-// Re-export all the properties
-const Client = lib.Client
-const Pool = lib.Pool
-const Connection = lib.Connection
-const types = lib.types
-const Query = lib.Query
-const DatabaseError = lib.DatabaseError
-const escapeIdentifier = lib.escapeIdentifier
-const escapeLiteral = lib.escapeLiteral
-const Result = lib.Result
-const TypeOverrides = lib.TypeOverrides
-
-// Also export the defaults
-const defaults = lib.defaults
-
-// Re-export the default
-/* harmony default export */ const esm = (lib);
-
-;// CONCATENATED MODULE: ./src/postgres/client.ts
-
-/** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
-function libpqEnv(c) {
-    return {
-        PGHOST: c.host,
-        PGPORT: String(c.port),
-        PGUSER: c.user,
-        PGDATABASE: c.database,
-        ...(c.password ? { PGPASSWORD: c.password } : {}),
-        PGCONNECT_TIMEOUT: '10',
-    };
-}
-/** Open a connection, run `fn`, close it, whatever happens. */
-async function withClient(c, fn) {
-    const client = new esm.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
-    await client.connect();
-    try {
-        return await fn(client);
-    }
-    finally {
-        await client.end().catch(() => { });
-    }
-}
-async function queryRows(c, sql, params = []) {
-    return withClient(c, async (client) => (await client.query(sql, params)).rows);
-}
-/** Quote an identifier for SQL. */
-function ident(name) {
-    return `"${name.replace(/"/g, '""')}"`;
-}
-
-;// CONCATENATED MODULE: ./src/checks/integrity.ts
-
-
-const STAGE = 'integrity';
-/** Sequences and the integer columns they feed: owned-by links, identity columns, nextval() defaults. */
-const SEQUENCE_LINKS = `
-  SELECT DISTINCT seq.oid::regclass::text AS seq, s.seqincrement::bigint AS inc, tn.nspname AS schema,
-         t.relname AS tbl, a.attname AS col
-    FROM (
-      SELECT d.objid AS seqid, d.refobjid AS relid, d.refobjsubid AS attnum
-        FROM pg_depend d
-       WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-      UNION
-      SELECT (regexp_match(pg_get_expr(ad.adbin, ad.adrelid), 'nextval\\(''([^'']+)''::regclass\\)'))[1]::regclass::oid,
-             ad.adrelid, ad.adnum
-        FROM pg_attrdef ad
-       WHERE pg_get_expr(ad.adbin, ad.adrelid) LIKE 'nextval(%'
-    ) link
-    JOIN pg_class seq ON seq.oid = link.seqid AND seq.relkind = 'S'
-    JOIN pg_sequence s ON s.seqrelid = seq.oid
-    JOIN pg_class t ON t.oid = link.relid JOIN pg_namespace tn ON tn.oid = t.relnamespace
-    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = link.attnum
-   WHERE a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype)`;
-/** A sequence whose next value is not above max() of its column makes the next insert collide. */
-async function checkSequences(c) {
-    const links = (await c.query(SEQUENCE_LINKS)).rows;
-    const findings = [];
-    for (const l of links) {
-        if (Number(l.inc) <= 0)
-            continue; // descending sequences feed columns downwards; not compared
-        const s = (await c.query(`SELECT last_value, is_called FROM ${l.seq}`)).rows[0];
-        const m = (await c.query(`SELECT max(${ident(l.col)})::text AS m FROM ${ident(l.schema)}.${ident(l.tbl)}`)).rows[0];
-        if (!s || m?.m == null)
-            continue;
-        const next = BigInt(s.last_value) + (s.is_called ? BigInt(l.inc) : 0n);
-        const max = BigInt(m.m.split('.')[0]);
-        if (next <= max) {
-            findings.push(finding('SEQUENCE_BEHIND', STAGE, `sequence ${l.seq} would hand out ${next}, but ${l.schema}.${l.tbl}.${l.col} already holds ${max}`, {
-                evidence: {
-                    sequence: l.seq,
-                    table: `${l.schema}.${l.tbl}`,
-                    column: l.col,
-                    next: String(next),
-                    max: String(max),
-                },
-                fix: `SELECT setval('${l.seq}', (SELECT max(${ident(l.col)}) FROM ${ident(l.schema)}.${ident(l.tbl)})); then find out how the dump missed it.`,
-            }));
-        }
-    }
-    return { findings, checked: links.length };
-}
-/** Validate NOT VALID check and foreign-key constraints on the restored copy (it is disposable). */
-async function validateConstraints(c) {
-    const rows = (await c.query(`SELECT conrelid::regclass::text AS rel, conname AS name FROM pg_constraint
-        WHERE NOT convalidated AND contype IN ('c', 'f') ORDER BY 1, 2`)).rows;
-    const findings = [];
-    for (const r of rows) {
-        try {
-            await c.query(`ALTER TABLE ${r.rel} VALIDATE CONSTRAINT ${ident(r.name)}`);
-        }
-        catch (e) {
-            findings.push(finding('CONSTRAINT_INVALID', STAGE, `NOT VALID constraint ${r.name} on ${r.rel} does not hold: ${e.message}`, {
-                evidence: { table: r.rel, constraint: r.name },
-            }));
-        }
-    }
-    return { findings, checked: rows.length };
-}
-/** amcheck's bt_index_check on every valid B-tree index. Undefined when amcheck cannot be had. */
-async function checkIndexes(c) {
-    try {
-        await c.query('CREATE EXTENSION IF NOT EXISTS amcheck');
-    }
-    catch {
-        return undefined;
-    }
-    const idx = (await c.query(`SELECT i.indexrelid::int AS oid, i.indexrelid::regclass::text AS name
-         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
-         JOIN pg_namespace n ON n.oid = ic.relnamespace
-        WHERE am.amname = 'btree' AND i.indisvalid AND i.indisready AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-          AND n.nspname NOT LIKE 'pg\\_toast%' ORDER BY 2`)).rows;
-    const findings = [];
-    for (const i of idx) {
-        try {
-            await c.query('SELECT bt_index_check($1::regclass, true)', [i.oid]);
-        }
-        catch (e) {
-            findings.push(finding('INDEX_CORRUPT', STAGE, `index ${i.name}: ${e.message}`, {
-                evidence: { index: i.name },
-            }));
-        }
-    }
-    return { findings, checked: idx.length };
-}
-const UNVERSIONED = /^(c|posix|c\.utf-?8)$/i;
-/**
- * The dump records its database's locale but not the collation version. The target was created
- * with that locale; say when it could not be, and when the version cannot be compared.
- */
-function checkCollation(dumped, targetCollate) {
-    const want = dumped?.collate ?? dumped?.locale;
-    if (!want) {
-        return [
-            finding('COLLATION_UNVERIFIABLE', STAGE, 'the dump does not record its database locale (a plain dump, or a schema-only one)'),
-        ];
-    }
-    if (targetCollate && targetCollate.toLowerCase() !== want.toLowerCase()) {
-        return [
-            finding('COLLATION_MISMATCH', STAGE, `the dumped database sorts by ${want}, but the target has ${targetCollate}: text indexes and ORDER BY may differ`, {
-                evidence: { dumped: want, target: targetCollate },
-                fix: `Install the ${want} locale on the runner (locale-gen) so the drill restores with the same collation.`,
-            }),
-        ];
-    }
-    if (UNVERSIONED.test(want))
-        return [];
-    return [
-        finding('COLLATION_UNVERIFIABLE', STAGE, `the dump does not record the version of collation ${want}, so the target's C library cannot be compared with production's`),
-    ];
-}
-
-;// CONCATENATED MODULE: ./src/checks/semantics.ts
-
-
-function semantics_describe(e) {
-    return e.op === 'between' ? `between ${e.lo} and ${e.hi}` : `${e.op} ${e.value}`;
-}
-/**
- * Run smoke queries that return one number each, read-only, with a time limit. Results are numbers,
- * never rows: a query that returns anything else fails.
- */
-async function runSmokeQueries(c, queries) {
-    const findings = [];
-    const results = [];
-    for (const q of queries) {
-        const expectation = parseExpectation(q.expect);
-        let value = null;
-        let problem;
-        try {
-            await c.query('BEGIN READ ONLY');
-            await c.query("SET LOCAL statement_timeout = '60s'");
-            const r = await c.query({ text: q.sql, rowMode: 'array' });
-            await c.query('COMMIT');
-            const cell = r.rows.length === 1 && r.fields.length === 1 ? r.rows[0][0] : undefined;
-            const n = typeof cell === 'number'
-                ? cell
-                : typeof cell === 'string' && cell.trim() !== ''
-                    ? Number(cell)
-                    : Number.NaN;
-            if (Number.isNaN(n))
-                problem = `returned ${r.rows.length} row(s) of ${r.fields.length} column(s), not one number`;
-            else
-                value = n;
-        }
-        catch (e) {
-            await c.query('ROLLBACK').catch(() => { });
-            problem = `failed: ${e.message}`;
-        }
-        const ok = problem === undefined && value !== null && meets(value, expectation);
-        results.push({ name: q.name, value, expect: semantics_describe(expectation), ok });
-        if (!ok) {
-            findings.push(finding('SEMANTICS_FAILED', 'semantics', problem
-                ? `smoke query "${q.name}" ${problem}`
-                : `smoke query "${q.name}" returned ${value}, expected ${semantics_describe(expectation)}`, { evidence: { query: q.name, value, expected: semantics_describe(expectation) } }));
-        }
-    }
-    return { findings, results };
-}
-
-;// CONCATENATED MODULE: ./src/checks/structure.ts
-/** Objects that belong to extensions are the extension's business, not the schema's. */
-const NOT_EXTENSION = (classid, objid) => `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${objid} AND d.deptype = 'e')`;
-const USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
-const QUERIES = [
-    `SELECT 'schema ' || n.nspname AS line FROM pg_namespace n WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_namespace', 'n.oid')}`,
-    `SELECT 'extension ' || e.extname AS line FROM pg_extension e WHERE e.extname <> 'plpgsql'`,
-    `SELECT CASE c.relkind WHEN 'r' THEN 'table ' WHEN 'p' THEN 'table ' WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view '
-          WHEN 'f' THEN 'foreign table ' END || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS line
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' '
-          || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
-          || CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END
-          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END AS line
-     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS}
-      AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ': ' || pg_get_indexdef(i.indexrelid) AS line
-     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'i.indrelid')}`,
-    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) || ': '
-          || pg_get_constraintdef(k.oid) AS line
-     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || format_type(s.seqtypid, NULL) AS line
-     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')'
-          || coalesce(' returns ' || pg_get_function_result(p.oid), '') AS line
-     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_proc', 'p.oid')}`,
-    `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.tgname) || ': '
-          || pg_get_triggerdef(t.oid) AS line
-     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE NOT t.tgisinternal AND ${USER_NS}`,
-];
-/** The restored database's structure, one sorted line per object (catalog facts only, no rows). */
-async function structureLines(client) {
-    const lines = [];
-    for (const q of QUERIES) {
-        const r = await client.query(q);
-        for (const row of r.rows)
-            lines.push(row.line.replace(/\s+/g, ' ').trim());
-    }
-    return [...new Set(lines)].sort();
-}
-function parseReference(text) {
-    return text
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith('#'));
-}
-function renderReference(lines, header) {
-    return `# ${header}\n# Written by restorable drill --write-reference: one line per object, sorted.\n${lines.join('\n')}\n`;
-}
-function diffStructure(reference, actual) {
-    const have = new Set(actual);
-    const want = new Set(reference);
-    return { missing: reference.filter((l) => !have.has(l)), unexpected: actual.filter((l) => !want.has(l)) };
-}
-
-;// CONCATENATED MODULE: ./src/checks/volume.ts
-
-/** The user tables of a database, `schema.table`, quoted where needed. */
-const USER_TABLES_SQL = `
-  SELECT n.nspname AS schema, c.relname AS name
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
-     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-   ORDER BY 1, 2`;
-function tableName(schema, name) {
-    const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : ident(s));
-    return `${q(schema)}.${q(name)}`;
-}
-/** Exact row counts of every user table, over `jobs` connections at once. */
-async function countRows(conn, jobs) {
-    const tables = await withClient(conn, async (c) => (await c.query(USER_TABLES_SQL)).rows);
-    const out = [];
-    let next = 0;
-    const worker = () => withClient(conn, async (c) => {
-        for (let i = next++; i < tables.length; i = next++) {
-            const t = tables[i];
-            const r = await c.query(`SELECT count(*) AS n FROM ${ident(t.schema)}.${ident(t.name)}`);
-            out.push({ table: tableName(t.schema, t.name), rows: Number(r.rows[0]?.n ?? 0) });
-        }
-    });
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
-    return out.sort((a, b) => (a.table < b.table ? -1 : 1));
-}
-
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: external "node:child_process"
 var external_node_child_process_ = __nccwpck_require__(1421);
 ;// CONCATENATED MODULE: ./src/core/exec.ts
@@ -82550,6 +82093,62 @@ function installHint(major, what) {
     const deb = what === 'client' ? `postgresql-client-${major}` : `postgresql-${major}`;
     const rpm = what === 'client' ? `postgresql${major}` : `postgresql${major}-server`;
     return `apt-get install ${deb} (Debian/Ubuntu, from the PGDG repository when your release lacks it), dnf install ${rpm} (RHEL), or brew install postgresql@${major} (macOS)`;
+}
+
+// EXTERNAL MODULE: ./node_modules/pg/lib/index.js
+var lib = __nccwpck_require__(3273);
+;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
+// ESM wrapper for pg
+
+
+// Re-export all the properties
+const Client = lib.Client
+const Pool = lib.Pool
+const Connection = lib.Connection
+const types = lib.types
+const Query = lib.Query
+const DatabaseError = lib.DatabaseError
+const escapeIdentifier = lib.escapeIdentifier
+const escapeLiteral = lib.escapeLiteral
+const Result = lib.Result
+const TypeOverrides = lib.TypeOverrides
+
+// Also export the defaults
+const defaults = lib.defaults
+
+// Re-export the default
+/* harmony default export */ const esm = (lib);
+
+;// CONCATENATED MODULE: ./src/postgres/client.ts
+
+/** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
+function libpqEnv(c) {
+    return {
+        PGHOST: c.host,
+        PGPORT: String(c.port),
+        PGUSER: c.user,
+        PGDATABASE: c.database,
+        ...(c.password ? { PGPASSWORD: c.password } : {}),
+        PGCONNECT_TIMEOUT: '10',
+    };
+}
+/** Open a connection, run `fn`, close it, whatever happens. */
+async function withClient(c, fn) {
+    const client = new esm.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
+    await client.connect();
+    try {
+        return await fn(client);
+    }
+    finally {
+        await client.end().catch(() => { });
+    }
+}
+async function queryRows(c, sql, params = []) {
+    return withClient(c, async (client) => (await client.query(sql, params)).rows);
+}
+/** Quote an identifier for SQL. */
+function ident(name) {
+    return `"${name.replace(/"/g, '""')}"`;
 }
 
 // EXTERNAL MODULE: external "node:net"
@@ -82813,6 +82412,547 @@ function tail(file, lines = 5) {
     catch {
         return '';
     }
+}
+
+;// CONCATENATED MODULE: ./src/drill/target.ts
+
+
+
+
+
+function scratchTarget(c) {
+    return {
+        kind: 'scratch',
+        version: c.version,
+        major: c.major,
+        admin: c.conn(),
+        settings: BULK_LOAD_SETTINGS,
+        conn: (db) => c.conn(db),
+        url: (db) => c.url(db),
+        teardown: () => c.stop(),
+        keep: () => JSON.stringify({ kind: 'scratch', root: c.detach() }),
+    };
+}
+/** Names that say production: such a server is refused unless allow-target-server is true. */
+const PRODUCTION_LIKE = /prod|live/i;
+/** The marker on every database a drill creates: teardown drops only databases that carry it. */
+const MARKER = 'created by restorable drill';
+function parseTargetUrl(input, url, log) {
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        throw new UserError(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/postgres');
+    }
+    if (!/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
+        throw new UserError(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/postgres');
+    }
+    const password = decodeURIComponent(u.password);
+    if (password)
+        log.secret(password);
+    const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres';
+    if (!['postgres', 'template1'].includes(database)) {
+        throw new UserError(input, `points at the database "${database}", which Restorable did not create, so it is left alone`, 'Point it at the server, through its maintenance database (…/postgres): the drill creates its own restorable_drill_<id> there and drops it after');
+    }
+    return {
+        host: u.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(u.port || 5432),
+        user: decodeURIComponent(u.username) || 'postgres',
+        database,
+        ...(password ? { password } : {}),
+    };
+}
+function drillDatabaseName() {
+    return `restorable_drill_${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
+}
+/**
+ * An existing server. Interlocks: a server whose name, or any of whose databases, looks like
+ * production is refused unless `allow`; the only database touched is the one created here, marked.
+ */
+async function serverTarget(admin, allow) {
+    const facts = await withClient(admin, async (c) => {
+        const dbs = (await c.query('SELECT datname FROM pg_database')).rows.map((r) => r.datname);
+        const name = (await c.query("SELECT current_setting('cluster_name') AS n")).rows[0]?.n ?? '';
+        const version = (await c.query("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '';
+        return { dbs, name, version };
+    });
+    if (!allow) {
+        const hits = [admin.host, facts.name, ...facts.dbs].filter((n) => n && PRODUCTION_LIKE.test(n));
+        if (hits.length > 0) {
+            return {
+                refused: `the target server looks like production (${hits.map((h) => `"${h}"`).join(', ')}); nothing was created on it`,
+            };
+        }
+    }
+    const show = (db) => `postgresql://${encodeURIComponent(admin.user)}${admin.password ? ':***' : ''}@${admin.host.includes(':') ? `[${admin.host}]` : admin.host}:${admin.port}/${encodeURIComponent(db)}`;
+    return {
+        kind: 'server',
+        version: facts.version,
+        major: majorOf(facts.version) ?? 0,
+        admin,
+        settings: {},
+        conn: (db) => ({ ...admin, database: db }),
+        url: show,
+        teardown: async (db) => {
+            await dropDrillDatabase(admin, db);
+        },
+        keep: (db) => JSON.stringify({ kind: 'server', database: db }),
+    };
+}
+/** Mark a database as the drill's own, right after creating it. */
+async function markDatabase(admin, db) {
+    await withClient(admin, (c) => c.query(`COMMENT ON DATABASE ${ident(db)} IS '${MARKER}'`));
+}
+/** Drop a drill database, and only one that carries the marker. */
+async function dropDrillDatabase(admin, db) {
+    return withClient(admin, async (c) => {
+        const r = await c.query("SELECT shobj_description(oid, 'pg_database') AS d FROM pg_database WHERE datname = $1", [db]);
+        if (r.rows[0]?.d !== MARKER)
+            return false;
+        await c.query(`DROP DATABASE IF EXISTS ${ident(db)} WITH (FORCE)`);
+        return true;
+    });
+}
+/** The post step and `clean`: remove a kept target, from what keep() returned. */
+async function removeKept(handle, admin) {
+    const h = JSON.parse(handle);
+    if (h.kind === 'scratch')
+        return (await removeCluster(h.root)) ? h.root : undefined;
+    if (admin && (await dropDrillDatabase(admin, h.database)))
+        return h.database;
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/drill/options.ts
+
+
+
+
+
+
+
+
+
+
+function oneOf(input, value, options) {
+    const v = value.trim().toLowerCase();
+    if (!options.includes(v))
+        throw new UserError(input, `"${value}" is not one of ${options.join(', ')}`, `Use one of: ${options.join(', ')}`);
+    return v;
+}
+function parseDrillOptions(raw, how) {
+    const v = resolveInputs(drillSpec, raw, how);
+    const name = (n) => (how === 'flag' ? `--${n}` : n);
+    const verifyRaw = Object.fromEntries(verifySpec.inputs
+        .filter((i) => i.name !== 'schema-check' && v[i.name] !== undefined)
+        .map((i) => [i.name, v[i.name]]));
+    const verify = parseVerifyOptions(verifyRaw, how);
+    const tier = oneOf(name('tier'), v.tier ?? 'full', ['full', 'schema', 'sample']);
+    const sampleTables = (v['sample-tables'] ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    if (tier === 'sample' && sampleTables.length === 0) {
+        throw new UserError(name('sample-tables'), 'is empty, but tier is sample', 'Name the tables to restore rows for: schema.table,schema.other');
+    }
+    // Roles are created only on a scratch target: on an existing server that would change it.
+    const roles = oneOf(name('roles'), v.roles ?? (v['target-url'] ? 'ignore' : 'create-missing'), [
+        'create-missing',
+        'strict',
+        'ignore',
+    ]);
+    if (v['target-url'] && roles === 'create-missing') {
+        throw new UserError(name('roles'), 'create-missing would create roles on the target server', 'Use roles: ignore or strict with target-url');
+    }
+    if (v['target-url'])
+        parseTargetUrl(name('target-url'), v['target-url'], silentLogger);
+    let jobs = cpuCount();
+    if (v.jobs) {
+        jobs = Number(v.jobs);
+        if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) {
+            throw new UserError(name('jobs'), `"${v.jobs}" is not a number of jobs`, 'Give a whole number from 1 to 64');
+        }
+    }
+    return {
+        verify,
+        config: loadConfig(name('config'), v.config),
+        ...(v.config ? { configPath: v.config } : {}),
+        tier,
+        sampleTables,
+        roles,
+        jobs,
+        ...(v['rto-budget'] ? { rtoBudgetSeconds: parseDuration(name('rto-budget'), v['rto-budget']) } : {}),
+        ...(v.history ? { history: v.history } : {}),
+        ...(v.junit ? { junit: v.junit } : {}),
+        keep: parseBool(name('keep'), v.keep, false),
+        ...(v['target-url'] ? { targetUrl: v['target-url'] } : {}),
+        allowTargetServer: parseBool(name('allow-target-server'), v['allow-target-server'], false),
+        ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/verify/present.ts
+
+/** The facts about a verified backup that head the summary and the console report. */
+function verifyFacts(r) {
+    const b = r.backup;
+    const rows = [['source', r.source]];
+    if (!b)
+        return rows;
+    rows.push(['backup', b.name], [
+        'taken',
+        `${b.time} (from its ${b.timeFrom === 'name' ? 'name' : 'modification time'}), ${b.ageHours} h ago`,
+    ]);
+    rows.push(['size', `${formatBytes(b.sizeBytes)} (${b.sizeBytes} bytes)`]);
+    if (b.format) {
+        const parts = [
+            b.format,
+            b.wrapper ? `inside ${b.wrapper}` : '',
+            b.compression ? `${b.compression} blocks` : '',
+        ];
+        rows.push([
+            'format',
+            parts.filter(Boolean).join(', ') + (b.archiveVersion ? `; archive ${b.archiveVersion}` : ''),
+        ]);
+    }
+    if (b.serverVersion)
+        rows.push([
+            'dumped from',
+            `PostgreSQL ${b.serverVersion}${b.database ? `, database ${b.database}` : ''}`,
+        ]);
+    if (b.pgDumpVersion)
+        rows.push(['pg_dump', b.pgDumpVersion]);
+    if (b.tables !== undefined)
+        rows.push(['tables', String(b.tables)]);
+    if (b.tocEntries) {
+        const types = Object.entries(b.tocEntries).sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1));
+        const total = types.reduce((n, [, c]) => n + c, 0);
+        rows.push(['contents', `${total} entries: ${types.map(([t, c]) => `${c} ${t}`).join(', ')}`]);
+    }
+    if (b.extensions?.length)
+        rows.push(['extensions', b.extensions.join(', ')]);
+    if (b.dataBlocks !== undefined && b.format !== 'plain') {
+        rows.push(['data walked', `${b.dataBlocks} blocks, ${formatBytes(b.dataBytes ?? 0)} decompressed`]);
+    }
+    if (b.sha256)
+        rows.push(['sha256', b.sha256]);
+    if (b.checksum)
+        rows.push([
+            'checksum',
+            `${b.checksum.algorithm} from ${b.checksum.from}: ${b.checksum.matched ? 'matches' : 'DIFFERS'}`,
+        ]);
+    if (r.schema)
+        rows.push(['schema replay', `${r.schema.tool} into PostgreSQL ${r.schema.server}, ${r.schema.seconds}s`]);
+    if (b.localPath)
+        rows.push(['local path', b.localPath]);
+    return rows;
+}
+
+;// CONCATENATED MODULE: ./src/drill/present.ts
+
+/** The facts that head a drill's summary: the backup, the target, the restore, what came back. */
+function drillFacts(r) {
+    const rows = [];
+    rows.push([
+        'tier',
+        r.tier === 'full' ? 'full' : `${r.tier.toUpperCase()} (not checked: ${r.notChecked.join(', ')})`,
+    ]);
+    const verify = verifyFacts({ ...r, command: 'verify', candidates: 0 }).filter(([k]) => k !== 'local path');
+    rows.push(...verify);
+    if (r.target) {
+        rows.push([
+            'target',
+            `scratch PostgreSQL ${r.target.version}, database ${r.target.database}; tuned for a one-off load: ${Object.entries(r.target.settings)
+                .map(([k, v]) => `${k}=${v}`)
+                .join(', ')}`,
+        ]);
+    }
+    if (r.restore)
+        rows.push(['restore', `${r.restore.tool}, ${r.restore.jobs} job(s), ${r.restore.seconds.toFixed(1)}s`]);
+    if (r.tables !== undefined)
+        rows.push(['restored', `${r.tables} tables${r.rows !== undefined ? `, ${r.rows} rows` : ''}`]);
+    if (r.smoke?.length)
+        rows.push([
+            'smoke queries',
+            r.smoke.map((q) => `${q.name}: ${q.value ?? 'error'} (${q.expect})${q.ok ? '' : ' FAILED'}`).join('; '),
+        ]);
+    if (r.trend)
+        rows.push(['trend', r.trend]);
+    if (r.target?.url) {
+        const h = r.target.handle ? JSON.parse(r.target.handle) : {};
+        rows.push([
+            'kept',
+            `${r.target.url}${h.root ? ` (remove it with: restorable clean --root ${h.root})` : ''}`,
+        ]);
+    }
+    return rows;
+}
+
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
+var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_node_zlib_);
+;// CONCATENATED MODULE: ./src/checks/integrity.ts
+
+
+const STAGE = 'integrity';
+/** Sequences and the integer columns they feed: owned-by links, identity columns, nextval() defaults. */
+const SEQUENCE_LINKS = `
+  SELECT DISTINCT seq.oid::regclass::text AS seq, s.seqincrement::bigint AS inc, tn.nspname AS schema,
+         t.relname AS tbl, a.attname AS col
+    FROM (
+      SELECT d.objid AS seqid, d.refobjid AS relid, d.refobjsubid AS attnum
+        FROM pg_depend d
+       WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+      UNION
+      SELECT (regexp_match(pg_get_expr(ad.adbin, ad.adrelid), 'nextval\\(''([^'']+)''::regclass\\)'))[1]::regclass::oid,
+             ad.adrelid, ad.adnum
+        FROM pg_attrdef ad
+       WHERE pg_get_expr(ad.adbin, ad.adrelid) LIKE 'nextval(%'
+    ) link
+    JOIN pg_class seq ON seq.oid = link.seqid AND seq.relkind = 'S'
+    JOIN pg_sequence s ON s.seqrelid = seq.oid
+    JOIN pg_class t ON t.oid = link.relid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = link.attnum
+   WHERE a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype)`;
+/** A sequence whose next value is not above max() of its column makes the next insert collide. */
+async function checkSequences(c) {
+    const links = (await c.query(SEQUENCE_LINKS)).rows;
+    const findings = [];
+    for (const l of links) {
+        if (Number(l.inc) <= 0)
+            continue; // descending sequences feed columns downwards; not compared
+        const s = (await c.query(`SELECT last_value, is_called FROM ${l.seq}`)).rows[0];
+        const m = (await c.query(`SELECT max(${ident(l.col)})::text AS m FROM ${ident(l.schema)}.${ident(l.tbl)}`)).rows[0];
+        if (!s || m?.m == null)
+            continue;
+        const next = BigInt(s.last_value) + (s.is_called ? BigInt(l.inc) : 0n);
+        const max = BigInt(m.m.split('.')[0]);
+        if (next <= max) {
+            findings.push(finding('SEQUENCE_BEHIND', STAGE, `sequence ${l.seq} would hand out ${next}, but ${l.schema}.${l.tbl}.${l.col} already holds ${max}`, {
+                evidence: {
+                    sequence: l.seq,
+                    table: `${l.schema}.${l.tbl}`,
+                    column: l.col,
+                    next: String(next),
+                    max: String(max),
+                },
+                fix: `SELECT setval('${l.seq}', (SELECT max(${ident(l.col)}) FROM ${ident(l.schema)}.${ident(l.tbl)})); then find out how the dump missed it.`,
+            }));
+        }
+    }
+    return { findings, checked: links.length };
+}
+/** Validate NOT VALID check and foreign-key constraints on the restored copy (it is disposable). */
+async function validateConstraints(c) {
+    const rows = (await c.query(`SELECT conrelid::regclass::text AS rel, conname AS name FROM pg_constraint
+        WHERE NOT convalidated AND contype IN ('c', 'f') ORDER BY 1, 2`)).rows;
+    const findings = [];
+    for (const r of rows) {
+        try {
+            await c.query(`ALTER TABLE ${r.rel} VALIDATE CONSTRAINT ${ident(r.name)}`);
+        }
+        catch (e) {
+            findings.push(finding('CONSTRAINT_INVALID', STAGE, `NOT VALID constraint ${r.name} on ${r.rel} does not hold: ${e.message}`, {
+                evidence: { table: r.rel, constraint: r.name },
+            }));
+        }
+    }
+    return { findings, checked: rows.length };
+}
+/** amcheck's bt_index_check on every valid B-tree index. Undefined when amcheck cannot be had. */
+async function checkIndexes(c) {
+    try {
+        await c.query('CREATE EXTENSION IF NOT EXISTS amcheck');
+    }
+    catch {
+        return undefined;
+    }
+    const idx = (await c.query(`SELECT i.indexrelid::int AS oid, i.indexrelid::regclass::text AS name
+         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+         JOIN pg_namespace n ON n.oid = ic.relnamespace
+        WHERE am.amname = 'btree' AND i.indisvalid AND i.indisready AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND n.nspname NOT LIKE 'pg\\_toast%' ORDER BY 2`)).rows;
+    const findings = [];
+    for (const i of idx) {
+        try {
+            await c.query('SELECT bt_index_check($1::regclass, true)', [i.oid]);
+        }
+        catch (e) {
+            findings.push(finding('INDEX_CORRUPT', STAGE, `index ${i.name}: ${e.message}`, {
+                evidence: { index: i.name },
+            }));
+        }
+    }
+    return { findings, checked: idx.length };
+}
+const UNVERSIONED = /^(c|posix|c\.utf-?8)$/i;
+/**
+ * The dump records its database's locale but not the collation version. The target was created
+ * with that locale; say when it could not be, and when the version cannot be compared.
+ */
+function checkCollation(dumped, targetCollate) {
+    const want = dumped?.collate ?? dumped?.locale;
+    if (!want) {
+        return [
+            finding('COLLATION_UNVERIFIABLE', STAGE, 'the dump does not record its database locale (a plain dump, or a schema-only one)'),
+        ];
+    }
+    if (targetCollate && targetCollate.toLowerCase() !== want.toLowerCase()) {
+        return [
+            finding('COLLATION_MISMATCH', STAGE, `the dumped database sorts by ${want}, but the target has ${targetCollate}: text indexes and ORDER BY may differ`, {
+                evidence: { dumped: want, target: targetCollate },
+                fix: `Install the ${want} locale on the runner (locale-gen) so the drill restores with the same collation.`,
+            }),
+        ];
+    }
+    if (UNVERSIONED.test(want))
+        return [];
+    return [
+        finding('COLLATION_UNVERIFIABLE', STAGE, `the dump does not record the version of collation ${want}, so the target's C library cannot be compared with production's`),
+    ];
+}
+
+;// CONCATENATED MODULE: ./src/checks/semantics.ts
+
+
+function semantics_describe(e) {
+    return e.op === 'between' ? `between ${e.lo} and ${e.hi}` : `${e.op} ${e.value}`;
+}
+/**
+ * Run smoke queries that return one number each, read-only, with a time limit. Results are numbers,
+ * never rows: a query that returns anything else fails.
+ */
+async function runSmokeQueries(c, queries) {
+    const findings = [];
+    const results = [];
+    for (const q of queries) {
+        const expectation = parseExpectation(q.expect);
+        let value = null;
+        let problem;
+        try {
+            await c.query('BEGIN READ ONLY');
+            await c.query("SET LOCAL statement_timeout = '60s'");
+            const r = await c.query({ text: q.sql, rowMode: 'array' });
+            await c.query('COMMIT');
+            const cell = r.rows.length === 1 && r.fields.length === 1 ? r.rows[0][0] : undefined;
+            const n = typeof cell === 'number'
+                ? cell
+                : typeof cell === 'string' && cell.trim() !== ''
+                    ? Number(cell)
+                    : Number.NaN;
+            if (Number.isNaN(n))
+                problem = `returned ${r.rows.length} row(s) of ${r.fields.length} column(s), not one number`;
+            else
+                value = n;
+        }
+        catch (e) {
+            await c.query('ROLLBACK').catch(() => { });
+            problem = `failed: ${e.message}`;
+        }
+        const ok = problem === undefined && value !== null && meets(value, expectation);
+        results.push({ name: q.name, value, expect: semantics_describe(expectation), ok });
+        if (!ok) {
+            findings.push(finding('SEMANTICS_FAILED', 'semantics', problem
+                ? `smoke query "${q.name}" ${problem}`
+                : `smoke query "${q.name}" returned ${value}, expected ${semantics_describe(expectation)}`, { evidence: { query: q.name, value, expected: semantics_describe(expectation) } }));
+        }
+    }
+    return { findings, results };
+}
+
+;// CONCATENATED MODULE: ./src/checks/structure.ts
+/** Objects that belong to extensions are the extension's business, not the schema's. */
+const NOT_EXTENSION = (classid, objid) => `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${objid} AND d.deptype = 'e')`;
+const USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
+const QUERIES = [
+    `SELECT 'schema ' || n.nspname AS line FROM pg_namespace n WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_namespace', 'n.oid')}`,
+    `SELECT 'extension ' || e.extname AS line FROM pg_extension e WHERE e.extname <> 'plpgsql'`,
+    `SELECT CASE c.relkind WHEN 'r' THEN 'table ' WHEN 'p' THEN 'table ' WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view '
+          WHEN 'f' THEN 'foreign table ' END || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS line
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' '
+          || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+          || CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END
+          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END AS line
+     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS}
+      AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ': ' || pg_get_indexdef(i.indexrelid) AS line
+     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'i.indrelid')}`,
+    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) || ': '
+          || pg_get_constraintdef(k.oid) AS line
+     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || format_type(s.seqtypid, NULL) AS line
+     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')'
+          || coalesce(' returns ' || pg_get_function_result(p.oid), '') AS line
+     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_proc', 'p.oid')}`,
+    `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.tgname) || ': '
+          || pg_get_triggerdef(t.oid) AS line
+     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE NOT t.tgisinternal AND ${USER_NS}`,
+];
+/** The restored database's structure, one sorted line per object (catalog facts only, no rows). */
+async function structureLines(client) {
+    const lines = [];
+    for (const q of QUERIES) {
+        const r = await client.query(q);
+        for (const row of r.rows)
+            lines.push(row.line.replace(/\s+/g, ' ').trim());
+    }
+    return [...new Set(lines)].sort();
+}
+function parseReference(text) {
+    return text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'));
+}
+function renderReference(lines, header) {
+    return `# ${header}\n# Written by restorable drill --write-reference: one line per object, sorted.\n${lines.join('\n')}\n`;
+}
+function diffStructure(reference, actual) {
+    const have = new Set(actual);
+    const want = new Set(reference);
+    return { missing: reference.filter((l) => !have.has(l)), unexpected: actual.filter((l) => !want.has(l)) };
+}
+
+;// CONCATENATED MODULE: ./src/checks/volume.ts
+
+/** The user tables of a database, `schema.table`, quoted where needed. */
+const USER_TABLES_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+   ORDER BY 1, 2`;
+function tableName(schema, name) {
+    const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : ident(s));
+    return `${q(schema)}.${q(name)}`;
+}
+/** Exact row counts of every user table, over `jobs` connections at once. */
+async function countRows(conn, jobs) {
+    const tables = await withClient(conn, async (c) => (await c.query(USER_TABLES_SQL)).rows);
+    const out = [];
+    let next = 0;
+    const worker = () => withClient(conn, async (c) => {
+        for (let i = next++; i < tables.length; i = next++) {
+            const t = tables[i];
+            const r = await c.query(`SELECT count(*) AS n FROM ${ident(t.schema)}.${ident(t.name)}`);
+            out.push({ table: tableName(t.schema, t.name), rows: Number(r.rows[0]?.n ?? 0) });
+        }
+    });
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
+    return out.sort((a, b) => (a.table < b.table ? -1 : 1));
 }
 
 ;// CONCATENATED MODULE: ./src/postgres/restore.ts
@@ -83093,8 +83233,6 @@ function exitCodeFor(verdict) {
     return verdict === 'pass' ? 0 : verdict === 'fail' ? 1 : 3;
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./node_modules/fzstd/esm/index.mjs
@@ -85665,6 +85803,7 @@ function verifyOutputs(r, reportPath) {
 
 
 
+
 /** Verify findings that make a restore pointless: the bytes are wrong or absent. */
 const BLOCKING = new Set([
     'BACKUP_MISSING',
@@ -85713,7 +85852,7 @@ async function runDrill(opts, log, onStage) {
         result.backup = state.backup;
     const ins = state.inspection;
     const blocking = pipe.findings.filter((f) => BLOCKING.has(f.rule));
-    let cluster;
+    let target;
     if (!ins || !state.backup?.localPath || blocking.length > 0) {
         const why = blocking[0] ? `the backup did not verify (${blocking[0].rule})` : 'no backup to restore';
         for (const s of DRILL_STAGES)
@@ -85722,41 +85861,68 @@ async function runDrill(opts, log, onStage) {
     else {
         const backup = state.backup;
         const dumpMajor = majorOf(ins.serverVersion ?? '') ?? 0;
-        const dbName = safeDbName(ins.header?.database);
+        const dbName = opts.targetUrl ? drillDatabaseName() : safeDbName(ins.header?.database);
         let targetCollate;
         try {
-            const target = await pipe.stage('target', async () => {
+            const targetStage = await pipe.stage('target', async () => {
                 const findings = [];
                 const tools = await restoreTools(ins, opts.verify.pgBinDir, 'target');
                 if ('finding' in tools)
                     return { findings: [tools.finding] };
-                try {
-                    cluster = await ScratchCluster.start({
-                        minMajor: dumpMajor,
-                        ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
-                        ...(opts.osUser ? { osUser: opts.osUser } : {}),
-                        label: 'drill',
-                        logger: log,
-                    });
+                if (opts.targetUrl) {
+                    const admin = parseTargetUrl('target-url', opts.targetUrl, log);
+                    let opened;
+                    try {
+                        opened = await serverTarget(admin, opts.allowTargetServer);
+                    }
+                    catch (e) {
+                        return {
+                            findings: [
+                                finding('TARGET_FAILED', 'target', `could not reach the target server: ${errorMessage(e)}`),
+                            ],
+                        };
+                    }
+                    if ('refused' in opened) {
+                        return { findings: [finding('TARGET_REFUSED', 'target', opened.refused)] };
+                    }
+                    if (dumpMajor && opened.major < dumpMajor) {
+                        return {
+                            findings: [
+                                finding('VERSION_UNSUPPORTED', 'target', `the dump comes from PostgreSQL ${dumpMajor}; the target server runs ${opened.version}`, {
+                                    evidence: { needMajor: dumpMajor },
+                                }),
+                            ],
+                        };
+                    }
+                    target = opened;
                 }
-                catch (e) {
-                    if (e instanceof ToolMissingError)
-                        return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
-                    return {
-                        findings: [
-                            finding('TARGET_FAILED', 'target', `could not start a scratch PostgreSQL: ${errorMessage(e)}`),
-                        ],
-                    };
+                else {
+                    try {
+                        target = scratchTarget(await ScratchCluster.start({
+                            minMajor: dumpMajor,
+                            ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
+                            ...(opts.osUser ? { osUser: opts.osUser } : {}),
+                            label: 'drill',
+                            logger: log,
+                        }));
+                    }
+                    catch (e) {
+                        if (e instanceof ToolMissingError)
+                            return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
+                        return {
+                            findings: [
+                                finding('TARGET_FAILED', 'target', `could not start a scratch PostgreSQL: ${errorMessage(e)}`),
+                            ],
+                        };
+                    }
                 }
-                const c = cluster;
+                const c = target;
                 if (dumpMajor && c.major !== dumpMajor) {
-                    findings.push(finding('TARGET_VERSION_NEWER', 'target', `the dump comes from PostgreSQL ${dumpMajor}; no ${dumpMajor} server is installed, so the drill runs on ${c.version}`, {
-                        evidence: { dumped: dumpMajor, target: c.major },
-                    }));
+                    findings.push(finding('TARGET_VERSION_NEWER', 'target', `the dump comes from PostgreSQL ${dumpMajor}; the drill runs on ${c.version}${c.kind === 'scratch' ? `, as no ${dumpMajor} server is installed` : ''}`, { evidence: { dumped: dumpMajor, target: c.major } }));
                 }
                 const loc = ins.toc?.database;
                 const wantCollate = loc?.collate ?? loc?.locale;
-                await withClient(c.conn(), async (client) => {
+                await withClient(c.admin, async (client) => {
                     if (opts.roles === 'create-missing') {
                         const roles = [...new Set([...(ins.toc?.owners ?? []), ...(ins.toc?.grantees ?? [])])];
                         const have = new Set((await client.query('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
@@ -85775,28 +85941,30 @@ async function runDrill(opts, log, onStage) {
                         log.warn(`the dump's locale ${wantCollate ?? ''} is not available here (${errorMessage(e)}); using the cluster default`);
                         await client.query(`CREATE DATABASE ${ident(dbName)} TEMPLATE template0${enc}`);
                     }
+                    if (c.kind === 'server')
+                        await markDatabase(c.admin, dbName);
                     targetCollate = (await client.query('SELECT datcollate AS c FROM pg_database WHERE datname = $1', [
                         dbName,
                     ])).rows[0]?.c;
                 });
                 result.target = {
+                    kind: c.kind,
                     version: c.version,
                     major: c.major,
                     database: dbName,
-                    settings: BULK_LOAD_SETTINGS,
+                    settings: c.settings,
                 };
                 return { findings };
             });
-            if (!cluster ||
-                target.status === 'not-run' ||
-                target.status === 'failed' ||
-                target.findings.some((f) => f.rule !== 'TARGET_VERSION_NEWER')) {
+            if (!target ||
+                targetStage.status === 'not-run' ||
+                targetStage.status === 'failed' ||
+                targetStage.findings.some((f) => f.rule !== 'TARGET_VERSION_NEWER')) {
                 for (const s of DRILL_STAGES.slice(1, -1))
                     pipe.skip(s, 'there is no target to restore into');
             }
             else {
-                const c = cluster;
-                const conn = c.conn(dbName);
+                const conn = target.conn(dbName);
                 const restore = await pipe.stage('restore', async () => {
                     const format = ins.format;
                     if (opts.tier === 'sample' && format === 'plain')
@@ -85876,16 +86044,16 @@ async function runDrill(opts, log, onStage) {
         }
         finally {
             await pipe.stage('teardown', async () => {
-                if (!cluster)
+                if (!target)
                     return {};
                 if (opts.keep) {
-                    const root = cluster.detach();
+                    const handle = target.keep(dbName);
                     if (result.target)
-                        Object.assign(result.target, { url: cluster.url(dbName), root });
-                    log.info(`kept: ${cluster.url(dbName)} (stop it with: restorable clean --root ${root})`);
+                        Object.assign(result.target, { url: target.url(dbName), handle });
+                    log.info(`kept: ${target.url(dbName)}${target.kind === 'scratch' ? ` (remove it with: restorable clean --root ${JSON.parse(handle).root})` : ''}`);
                     return {};
                 }
-                await cluster.stop();
+                await target.teardown(dbName);
                 return {};
             });
         }
@@ -86109,20 +86277,27 @@ function drillOutputs(r, reportPath) {
 
 
 /** The post step: stop and remove a cluster kept with keep: true, also when the job failed or was cancelled. */
-async function post() {
-    const root = getState('kept-cluster');
-    if (root && (await removeCluster(root)))
-        info(`stopped and removed the kept drill cluster ${root}`);
+async function post(raw) {
+    const handle = getState('kept-target');
+    if (!handle)
+        return;
+    const url = raw['target-url'];
+    const admin = url ? parseTargetUrl('target-url', url, actionsLogger) : undefined;
+    const removed = await removeKept(handle, admin);
+    if (removed)
+        info(`removed the kept drill target ${removed}`);
+    else
+        warning(`the kept drill target was not removed (${handle}): remove it by hand`);
 }
 function restore_drill_run(raw = actionInputs()) {
     return runAction(async () => {
         if (getState('is-post') === 'true')
-            return post();
+            return post(raw);
         saveState('is-post', 'true');
         const opts = parseDrillOptions(raw, 'input');
         const result = await runDrill(opts, actionsLogger, (s) => info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`));
-        if (result.target?.root)
-            saveState('kept-cluster', result.target.root);
+        if (result.target?.handle)
+            saveState('kept-target', result.target.handle);
         await publish(result, {
             ...opts.verify,
             title: 'restore-drill',
@@ -86178,7 +86353,7 @@ function restorable_run() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5392);
+/* harmony import */ var _actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(176);
 
 await (0,_actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

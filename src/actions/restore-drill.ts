@@ -2,24 +2,29 @@ import * as core from '@actions/core';
 import { parseDrillOptions } from '../drill/options.js';
 import { drillFacts } from '../drill/present.js';
 import { drillOutputs, runDrill } from '../drill/run.js';
-import { removeCluster } from '../postgres/cluster.js';
+import { parseTargetUrl, removeKept } from '../drill/target.js';
 import { actionInputs, actionsLogger, publish, runAction } from './common.js';
 
 /** The post step: stop and remove a cluster kept with keep: true, also when the job failed or was cancelled. */
-async function post(): Promise<void> {
-  const root = core.getState('kept-cluster');
-  if (root && (await removeCluster(root))) core.info(`stopped and removed the kept drill cluster ${root}`);
+async function post(raw: Record<string, string>): Promise<void> {
+  const handle = core.getState('kept-target');
+  if (!handle) return;
+  const url = raw['target-url'];
+  const admin = url ? parseTargetUrl('target-url', url, actionsLogger) : undefined;
+  const removed = await removeKept(handle, admin);
+  if (removed) core.info(`removed the kept drill target ${removed}`);
+  else core.warning(`the kept drill target was not removed (${handle}): remove it by hand`);
 }
 
 export function run(raw: Record<string, string> = actionInputs()): Promise<void> {
   return runAction(async () => {
-    if (core.getState('is-post') === 'true') return post();
+    if (core.getState('is-post') === 'true') return post(raw);
     core.saveState('is-post', 'true');
     const opts = parseDrillOptions(raw, 'input');
     const result = await runDrill(opts, actionsLogger, (s) =>
       core.info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`),
     );
-    if (result.target?.root) core.saveState('kept-cluster', result.target.root);
+    if (result.target?.handle) core.saveState('kept-target', result.target.handle);
     await publish(
       result,
       {

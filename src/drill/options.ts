@@ -1,5 +1,6 @@
 import { parseDuration } from '../core/duration.js';
 import { UserError } from '../core/errors.js';
+import { silentLogger } from '../core/log.js';
 import { parseBool } from '../core/parse.js';
 import { resolveInputs } from '../core/spec.js';
 import type { RolesMode } from '../postgres/restore.js';
@@ -7,6 +8,7 @@ import { cpuCount, parseVerifyOptions, type VerifyOptions } from '../verify/opti
 import { verifySpec } from '../verify/spec.js';
 import { type DrillConfig, loadConfig } from './config.js';
 import { drillSpec } from './spec.js';
+import { parseTargetUrl } from './target.js';
 
 export type Tier = 'full' | 'schema' | 'sample';
 
@@ -23,6 +25,9 @@ export interface DrillOptions {
   junit?: string;
   keep: boolean;
   osUser?: string;
+  /** An existing server to drill on instead of a scratch cluster. */
+  targetUrl?: string;
+  allowTargetServer: boolean;
   /** CLI only: write the structure reference instead of comparing with it. */
   writeReference?: string;
 }
@@ -62,6 +67,20 @@ export function parseDrillOptions(
       'Name the tables to restore rows for: schema.table,schema.other',
     );
   }
+  // Roles are created only on a scratch target: on an existing server that would change it.
+  const roles = oneOf(name('roles'), v.roles ?? (v['target-url'] ? 'ignore' : 'create-missing'), [
+    'create-missing',
+    'strict',
+    'ignore',
+  ] as const);
+  if (v['target-url'] && roles === 'create-missing') {
+    throw new UserError(
+      name('roles'),
+      'create-missing would create roles on the target server',
+      'Use roles: ignore or strict with target-url',
+    );
+  }
+  if (v['target-url']) parseTargetUrl(name('target-url'), v['target-url'], silentLogger);
   let jobs = cpuCount();
   if (v.jobs) {
     jobs = Number(v.jobs);
@@ -79,12 +98,14 @@ export function parseDrillOptions(
     ...(v.config ? { configPath: v.config } : {}),
     tier,
     sampleTables,
-    roles: oneOf(name('roles'), v.roles ?? 'create-missing', ['create-missing', 'strict', 'ignore'] as const),
+    roles,
     jobs,
     ...(v['rto-budget'] ? { rtoBudgetSeconds: parseDuration(name('rto-budget'), v['rto-budget']) } : {}),
     ...(v.history ? { history: v.history } : {}),
     ...(v.junit ? { junit: v.junit } : {}),
     keep: parseBool(name('keep'), v.keep, false),
+    ...(v['target-url'] ? { targetUrl: v['target-url'] } : {}),
+    allowTargetServer: parseBool(name('allow-target-server'), v['allow-target-server'], false),
     ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
   };
 }

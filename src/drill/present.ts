@@ -30,6 +30,12 @@ export function drillFacts(r: DrillResult): [string, string][] {
       r.smoke.map((q) => `${q.name}: ${q.value ?? 'error'} (${q.expect})${q.ok ? '' : ' FAILED'}`).join('; '),
     ]);
   if (r.trend) rows.push(['trend', r.trend]);
-  if (r.target?.url) rows.push(['kept', `${r.target.url} (restorable clean --root ${r.target.root})`]);
+  if (r.target?.url) {
+    const h = r.target.handle ? (JSON.parse(r.target.handle) as { root?: string }) : {};
+    rows.push([
+      'kept',
+      `${r.target.url}${h.root ? ` (remove it with: restorable clean --root ${h.root})` : ''}`,
+    ]);
+  }
   return rows;
 }

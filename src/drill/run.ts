@@ -12,7 +12,7 @@ import { run } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import { majorOf, pick } from '../postgres/binaries.js';
 import { ident, libpqEnv, withClient } from '../postgres/client.js';
-import { BULK_LOAD_SETTINGS, ScratchCluster } from '../postgres/cluster.js';
+import { ScratchCluster } from '../postgres/cluster.js';
 import { classifyRestore, restoreDump } from '../postgres/restore.js';
 import { type Finding, finding } from '../report/findings.js';
 import {
@@ -29,6 +29,14 @@ import { Pipeline, type StageResult } from '../report/stages.js';
 import { type BackupFacts, restoreTools, serverMissing, verifyStages } from '../verify/run.js';
 import { parseTolerance } from './config.js';
 import type { DrillOptions } from './options.js';
+import {
+  type DrillTarget,
+  drillDatabaseName,
+  markDatabase,
+  parseTargetUrl,
+  scratchTarget,
+  serverTarget,
+} from './target.js';
 
 export interface DrillResult extends Reportable {
   command: 'drill';
@@ -36,12 +44,14 @@ export interface DrillResult extends Reportable {
   tier: string;
   backup?: BackupFacts;
   target?: {
+    kind: 'scratch' | 'server';
     version: string;
     major: number;
     database: string;
     settings: Record<string, string>;
     url?: string;
-    root?: string;
+    /** With keep: what the post step (or clean) needs to remove the target. */
+    handle?: string;
   };
   restore?: { tool: string; seconds: number; exitCode: number | null; jobs: number };
   tables?: number;
@@ -110,7 +120,7 @@ export async function runDrill(
   if (state.backup) result.backup = state.backup;
   const ins = state.inspection;
   const blocking = pipe.findings.filter((f) => BLOCKING.has(f.rule));
-  let cluster: ScratchCluster | undefined;
+  let target: DrillTarget | undefined;
 
   if (!ins || !state.backup?.localPath || blocking.length > 0) {
     const why = blocking[0] ? `the backup did not verify (${blocking[0].rule})` : 'no backup to restore';
@@ -118,46 +128,82 @@ export async function runDrill(
   } else {
     const backup = state.backup;
     const dumpMajor = majorOf(ins.serverVersion ?? '') ?? 0;
-    const dbName = safeDbName(ins.header?.database);
+    const dbName = opts.targetUrl ? drillDatabaseName() : safeDbName(ins.header?.database);
     let targetCollate: string | undefined;
     try {
-      const target = await pipe.stage('target', async () => {
+      const targetStage = await pipe.stage('target', async () => {
         const findings: Finding[] = [];
         const tools = await restoreTools(ins, opts.verify.pgBinDir, 'target');
         if ('finding' in tools) return { findings: [tools.finding] };
-        try {
-          cluster = await ScratchCluster.start({
-            minMajor: dumpMajor,
-            ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
-            ...(opts.osUser ? { osUser: opts.osUser } : {}),
-            label: 'drill',
-            logger: log,
-          });
-        } catch (e) {
-          if (e instanceof ToolMissingError)
-            return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
-          return {
-            findings: [
-              finding('TARGET_FAILED', 'target', `could not start a scratch PostgreSQL: ${errorMessage(e)}`),
-            ],
-          };
+        if (opts.targetUrl) {
+          const admin = parseTargetUrl('target-url', opts.targetUrl, log);
+          let opened: Awaited<ReturnType<typeof serverTarget>>;
+          try {
+            opened = await serverTarget(admin, opts.allowTargetServer);
+          } catch (e) {
+            return {
+              findings: [
+                finding('TARGET_FAILED', 'target', `could not reach the target server: ${errorMessage(e)}`),
+              ],
+            };
+          }
+          if ('refused' in opened) {
+            return { findings: [finding('TARGET_REFUSED', 'target', opened.refused)] };
+          }
+          if (dumpMajor && opened.major < dumpMajor) {
+            return {
+              findings: [
+                finding(
+                  'VERSION_UNSUPPORTED',
+                  'target',
+                  `the dump comes from PostgreSQL ${dumpMajor}; the target server runs ${opened.version}`,
+                  {
+                    evidence: { needMajor: dumpMajor },
+                  },
+                ),
+              ],
+            };
+          }
+          target = opened;
+        } else {
+          try {
+            target = scratchTarget(
+              await ScratchCluster.start({
+                minMajor: dumpMajor,
+                ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
+                ...(opts.osUser ? { osUser: opts.osUser } : {}),
+                label: 'drill',
+                logger: log,
+              }),
+            );
+          } catch (e) {
+            if (e instanceof ToolMissingError)
+              return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
+            return {
+              findings: [
+                finding(
+                  'TARGET_FAILED',
+                  'target',
+                  `could not start a scratch PostgreSQL: ${errorMessage(e)}`,
+                ),
+              ],
+            };
+          }
         }
-        const c = cluster;
+        const c = target;
         if (dumpMajor && c.major !== dumpMajor) {
           findings.push(
             finding(
               'TARGET_VERSION_NEWER',
               'target',
-              `the dump comes from PostgreSQL ${dumpMajor}; no ${dumpMajor} server is installed, so the drill runs on ${c.version}`,
-              {
-                evidence: { dumped: dumpMajor, target: c.major },
-              },
+              `the dump comes from PostgreSQL ${dumpMajor}; the drill runs on ${c.version}${c.kind === 'scratch' ? `, as no ${dumpMajor} server is installed` : ''}`,
+              { evidence: { dumped: dumpMajor, target: c.major } },
             ),
           );
         }
         const loc = ins.toc?.database;
         const wantCollate = loc?.collate ?? loc?.locale;
-        await withClient(c.conn(), async (client) => {
+        await withClient(c.admin, async (client) => {
           if (opts.roles === 'create-missing') {
             const roles = [...new Set([...(ins.toc?.owners ?? []), ...(ins.toc?.grantees ?? [])])];
             const have = new Set(
@@ -180,6 +226,7 @@ export async function runDrill(
             );
             await client.query(`CREATE DATABASE ${ident(dbName)} TEMPLATE template0${enc}`);
           }
+          if (c.kind === 'server') await markDatabase(c.admin, dbName);
           targetCollate = (
             await client.query<{ c: string }>('SELECT datcollate AS c FROM pg_database WHERE datname = $1', [
               dbName,
@@ -187,23 +234,23 @@ export async function runDrill(
           ).rows[0]?.c;
         });
         result.target = {
+          kind: c.kind,
           version: c.version,
           major: c.major,
           database: dbName,
-          settings: BULK_LOAD_SETTINGS,
+          settings: c.settings,
         };
         return { findings };
       });
       if (
-        !cluster ||
-        target.status === 'not-run' ||
-        target.status === 'failed' ||
-        target.findings.some((f) => f.rule !== 'TARGET_VERSION_NEWER')
+        !target ||
+        targetStage.status === 'not-run' ||
+        targetStage.status === 'failed' ||
+        targetStage.findings.some((f) => f.rule !== 'TARGET_VERSION_NEWER')
       ) {
         for (const s of DRILL_STAGES.slice(1, -1)) pipe.skip(s, 'there is no target to restore into');
       } else {
-        const c = cluster;
-        const conn = c.conn(dbName);
+        const conn = target.conn(dbName);
         const restore = await pipe.stage('restore', async () => {
           const format = ins.format as 'custom' | 'directory' | 'plain';
           if (opts.tier === 'sample' && format === 'plain')
@@ -290,14 +337,16 @@ export async function runDrill(
       }
     } finally {
       await pipe.stage('teardown', async () => {
-        if (!cluster) return {};
+        if (!target) return {};
         if (opts.keep) {
-          const root = cluster.detach();
-          if (result.target) Object.assign(result.target, { url: cluster.url(dbName), root });
-          log.info(`kept: ${cluster.url(dbName)} (stop it with: restorable clean --root ${root})`);
+          const handle = target.keep(dbName);
+          if (result.target) Object.assign(result.target, { url: target.url(dbName), handle });
+          log.info(
+            `kept: ${target.url(dbName)}${target.kind === 'scratch' ? ` (remove it with: restorable clean --root ${JSON.parse(handle).root})` : ''}`,
+          );
           return {};
         }
-        await cluster.stop();
+        await target.teardown(dbName);
         return {};
       });
     }

@@ -23,9 +23,18 @@ export const drillSpec: ActionSpec = {
     },
     {
       name: 'roles',
-      default: 'create-missing',
       description:
-        '`create-missing` (owners and grantees as NOLOGIN roles), `strict` (absent roles are ROLE_ABSENT) or `ignore` (--no-owner --no-privileges).',
+        '`create-missing` (the default on scratch targets: owners and grantees as NOLOGIN roles), `strict` (absent roles are ROLE_ABSENT) or `ignore` (--no-owner --no-privileges; the default with target-url).',
+    },
+    {
+      name: 'target-url',
+      description:
+        'Drill on an existing server instead: Restorable creates restorable_drill_<id> there and drops it after. Point it at the maintenance database (…/postgres).',
+    },
+    {
+      name: 'allow-target-server',
+      default: 'false',
+      description: 'Allow a target-url server whose name or any database looks like production (prod, live).',
     },
     {
       name: 'jobs',

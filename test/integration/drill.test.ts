@@ -5,6 +5,7 @@ import { memoryLogger } from '../../src/core/log.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
 import { parseDrillOptions } from '../../src/drill/options.js';
 import { type DrillResult, runDrill } from '../../src/drill/run.js';
+import { dropDrillDatabase, removeKept } from '../../src/drill/target.js';
 import { queryRows } from '../../src/postgres/client.js';
 import { findLeftovers, removeCluster, type ScratchCluster } from '../../src/postgres/cluster.js';
 import { injectBadStatement, injectSql, setHeaderVersion, truncate } from '../harness/breakers.js';
@@ -337,7 +338,7 @@ describe('tiers, time, reports', () => {
 describe('keep, clean', () => {
   it('keep leaves the restored cluster running and answering; clean --root removes it', async () => {
     const r = await drill(f.chinook as string, { keep: 'true' });
-    const root = r.target?.root as string;
+    const root = JSON.parse(r.target?.handle as string).root as string;
     expect(r.target?.url).toMatch(/^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/chinook$/);
     const port = Number(/:(\d+)\//.exec(r.target?.url as string)?.[1]);
     const rows = await queryRows<{ n: string }>(
@@ -348,5 +349,73 @@ describe('keep, clean', () => {
     expect(findLeftovers().some((c) => c.root === root && c.label.kept)).toBe(true);
     expect(await removeCluster(root)).toBe(true);
     expect(fs.existsSync(root)).toBe(false);
+  });
+});
+
+describe('target-url: an existing server', () => {
+  const databases = async () =>
+    (await queryRows<{ datname: string }>(src.conn(), 'select datname from pg_database order by 1')).map(
+      (r) => r.datname,
+    );
+  const url = () => `postgresql://postgres@127.0.0.1:${src.port}/postgres`;
+
+  it('creates restorable_drill_<id>, restores, checks, drops it, and touches nothing else', async () => {
+    const before = await databases();
+    const r = await drill(f.chinook as string, { 'target-url': url() });
+    expect(rules(r)).toEqual([]);
+    expect(r.verdict).toBe('pass');
+    expect(r.target).toMatchObject({ kind: 'server', major: 15 });
+    expect(r.target?.database).toMatch(/^restorable_drill_[0-9a-f]{8}$/);
+    expect(r.rows).toBe(15607);
+    expect(await databases()).toEqual(before);
+  });
+
+  it('refuses a server with a production-like database unless allow-target-server, and creates nothing', async () => {
+    await sql(src, 'postgres', 'CREATE DATABASE app_production');
+    try {
+      const before = await databases();
+      const r = await drill(f.chinook as string, { 'target-url': url() });
+      expect(rules(r)).toEqual(['TARGET_REFUSED']);
+      expect(r.findings[0]?.message).toContain('"app_production"');
+      expect(r.verdict).toBe('could-not-verify');
+      expect(await databases()).toEqual(before);
+      const allowed = await drill(f.chinook as string, {
+        'target-url': url(),
+        'allow-target-server': 'true',
+      });
+      expect(allowed.verdict).toBe('pass');
+    } finally {
+      await sql(src, 'postgres', 'DROP DATABASE app_production');
+    }
+  });
+
+  it('keep leaves the drill database; only a database carrying the drill marker is ever dropped', async () => {
+    const r = await drill(f.chinook as string, {
+      'target-url': `postgresql://postgres:s3cret@127.0.0.1:${src.port}/postgres`,
+      keep: 'true',
+    });
+    const db = r.target?.database as string;
+    expect(await databases()).toContain(db);
+    expect(r.target?.url).toBe(`postgresql://postgres:***@127.0.0.1:${src.port}/${db}`);
+    expect(JSON.stringify(r)).not.toContain('s3cret');
+    const admin = src.conn();
+    expect(await dropDrillDatabase({ ...admin, host: '127.0.0.1' }, 'chinook')).toBe(false);
+    expect(await removeKept(r.target?.handle as string, { ...admin, host: '127.0.0.1' })).toBe(db);
+    expect(await databases()).not.toContain(db);
+    expect(await databases()).toContain('chinook');
+  });
+
+  it.each([
+    [
+      { 'target-url': 'postgresql://postgres@127.0.0.1:5432/chinook' },
+      /^target-url: points at the database "chinook", which Restorable did not create/,
+    ],
+    [{ 'target-url': 'not a url' }, /^target-url: is not a PostgreSQL URL/],
+    [
+      { 'target-url': 'postgresql://postgres@127.0.0.1/postgres', roles: 'create-missing' },
+      /^roles: create-missing would create roles on the target server/,
+    ],
+  ])('bad input %j is refused before anything runs', (extra, message) => {
+    expect(() => parseDrillOptions({ source: f.chinook as string, ...extra }, 'input')).toThrow(message);
   });
 });

@@ -189,11 +189,15 @@ describe('the actions (the committed bundles, as the runner starts them)', () =>
     });
     expect(main.outputs['database-url']).toMatch(/^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/chinook$/);
     expect(main.summary).toMatch(/## restore-drill: ✅ PASS/);
-    const kept = main.saved['kept-cluster'] as string;
+    const kept = JSON.parse(main.saved['kept-target'] as string).root as string;
     expect(fs.existsSync(path.join(kept, 'data'))).toBe(true);
-    const post = action('restore-drill', { source: good }, { 'is-post': 'true', 'kept-cluster': kept });
+    const post = action(
+      'restore-drill',
+      { source: good },
+      { 'is-post': 'true', 'kept-target': main.saved['kept-target'] as string },
+    );
     expect(post.code).toBe(0);
-    expect(post.stdout).toMatch(/stopped and removed the kept drill cluster/);
+    expect(post.stdout).toMatch(/removed the kept drill target/);
     expect(fs.existsSync(kept)).toBe(false);
   });
 

@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import { UserError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { majorOf } from '../postgres/binaries.js';
+import { type ConnInfo, ident, withClient } from '../postgres/client.js';
+import { BULK_LOAD_SETTINGS, removeCluster, type ScratchCluster } from '../postgres/cluster.js';
+
+/** Where a drill restores: a scratch cluster it made, or a database it makes on an existing server. */
+export interface DrillTarget {
+  kind: 'scratch' | 'server';
+  version: string;
+  major: number;
+  /** The connection used to create (and drop) the drill's database. */
+  admin: ConnInfo;
+  settings: Record<string, string>;
+  conn(database: string): ConnInfo;
+  /** A URL for people and later steps; a password is shown as ***. */
+  url(database: string): string;
+  /** Remove what the drill made: the whole cluster, or only the database it created. */
+  teardown(database: string): Promise<void>;
+  /** Leave it for later steps; returns what the post step (or `clean`) needs to remove it. */
+  keep(database: string): string;
+}
+
+export function scratchTarget(c: ScratchCluster): DrillTarget {
+  return {
+    kind: 'scratch',
+    version: c.version,
+    major: c.major,
+    admin: c.conn(),
+    settings: BULK_LOAD_SETTINGS,
+    conn: (db) => c.conn(db),
+    url: (db) => c.url(db),
+    teardown: () => c.stop(),
+    keep: () => JSON.stringify({ kind: 'scratch', root: c.detach() }),
+  };
+}
+
+/** Names that say production: such a server is refused unless allow-target-server is true. */
+const PRODUCTION_LIKE = /prod|live/i;
+/** The marker on every database a drill creates: teardown drops only databases that carry it. */
+const MARKER = 'created by restorable drill';
+
+export function parseTargetUrl(input: string, url: string, log: Logger): ConnInfo {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UserError(
+      input,
+      'is not a PostgreSQL URL',
+      'Write it as postgresql://user:password@host:5432/postgres',
+    );
+  }
+  if (!/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
+    throw new UserError(
+      input,
+      'is not a PostgreSQL URL',
+      'Write it as postgresql://user:password@host:5432/postgres',
+    );
+  }
+  const password = decodeURIComponent(u.password);
+  if (password) log.secret(password);
+  const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres';
+  if (!['postgres', 'template1'].includes(database)) {
+    throw new UserError(
+      input,
+      `points at the database "${database}", which Restorable did not create, so it is left alone`,
+      'Point it at the server, through its maintenance database (…/postgres): the drill creates its own restorable_drill_<id> there and drops it after',
+    );
+  }
+  return {
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(u.port || 5432),
+    user: decodeURIComponent(u.username) || 'postgres',
+    database,
+    ...(password ? { password } : {}),
+  };
+}
+
+export function drillDatabaseName(): string {
+  return `restorable_drill_${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * An existing server. Interlocks: a server whose name, or any of whose databases, looks like
+ * production is refused unless `allow`; the only database touched is the one created here, marked.
+ */
+export async function serverTarget(
+  admin: ConnInfo,
+  allow: boolean,
+): Promise<DrillTarget | { refused: string }> {
+  const facts = await withClient(admin, async (c) => {
+    const dbs = (await c.query<{ datname: string }>('SELECT datname FROM pg_database')).rows.map(
+      (r) => r.datname,
+    );
+    const name =
+      (await c.query<{ n: string }>("SELECT current_setting('cluster_name') AS n")).rows[0]?.n ?? '';
+    const version =
+      (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '';
+    return { dbs, name, version };
+  });
+  if (!allow) {
+    const hits = [admin.host, facts.name, ...facts.dbs].filter((n) => n && PRODUCTION_LIKE.test(n));
+    if (hits.length > 0) {
+      return {
+        refused: `the target server looks like production (${hits.map((h) => `"${h}"`).join(', ')}); nothing was created on it`,
+      };
+    }
+  }
+  const show = (db: string) =>
+    `postgresql://${encodeURIComponent(admin.user)}${admin.password ? ':***' : ''}@${admin.host.includes(':') ? `[${admin.host}]` : admin.host}:${admin.port}/${encodeURIComponent(db)}`;
+  return {
+    kind: 'server',
+    version: facts.version,
+    major: majorOf(facts.version) ?? 0,
+    admin,
+    settings: {},
+    conn: (db) => ({ ...admin, database: db }),
+    url: show,
+    teardown: async (db) => {
+      await dropDrillDatabase(admin, db);
+    },
+    keep: (db) => JSON.stringify({ kind: 'server', database: db }),
+  };
+}
+
+/** Mark a database as the drill's own, right after creating it. */
+export async function markDatabase(admin: ConnInfo, db: string): Promise<void> {
+  await withClient(admin, (c) => c.query(`COMMENT ON DATABASE ${ident(db)} IS '${MARKER}'`));
+}
+
+/** Drop a drill database, and only one that carries the marker. */
+export async function dropDrillDatabase(admin: ConnInfo, db: string): Promise<boolean> {
+  return withClient(admin, async (c) => {
+    const r = await c.query<{ d: string | null }>(
+      "SELECT shobj_description(oid, 'pg_database') AS d FROM pg_database WHERE datname = $1",
+      [db],
+    );
+    if (r.rows[0]?.d !== MARKER) return false;
+    await c.query(`DROP DATABASE IF EXISTS ${ident(db)} WITH (FORCE)`);
+    return true;
+  });
+}
+
+/** The post step and `clean`: remove a kept target, from what keep() returned. */
+export async function removeKept(handle: string, admin?: ConnInfo): Promise<string | undefined> {
+  const h = JSON.parse(handle) as { kind: 'scratch'; root: string } | { kind: 'server'; database: string };
+  if (h.kind === 'scratch') return (await removeCluster(h.root)) ? h.root : undefined;
+  if (admin && (await dropDrillDatabase(admin, h.database))) return h.database;
+  return undefined;
+}
