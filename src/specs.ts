@@ -1,6 +1,7 @@
+import { compareSpec } from './compare/spec.js';
 import type { ActionSpec } from './core/spec.js';
 import { drillSpec } from './drill/spec.js';
 import { verifySpec } from './verify/spec.js';
 
 /** Every action, in the order the README lists them. */
-export const SPECS: ActionSpec[] = [verifySpec, drillSpec];
+export const SPECS: ActionSpec[] = [verifySpec, drillSpec, compareSpec];

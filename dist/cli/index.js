@@ -39685,6 +39685,120 @@ async function findExpectedChecksum(source, name, names) {
 
 /***/ }),
 
+/***/ 9472:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   BI: () => (/* binding */ structureLines),
+/* harmony export */   F2: () => (/* binding */ parseReference),
+/* harmony export */   Wj: () => (/* binding */ renderReference),
+/* harmony export */   h7: () => (/* binding */ diffStructure)
+/* harmony export */ });
+/** Objects that belong to extensions are the extension's business, not the schema's. */
+const NOT_EXTENSION = (classid, objid) => `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${objid} AND d.deptype = 'e')`;
+const USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
+const QUERIES = [
+    `SELECT 'schema ' || n.nspname AS line FROM pg_namespace n WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_namespace', 'n.oid')}`,
+    `SELECT 'extension ' || e.extname AS line FROM pg_extension e WHERE e.extname <> 'plpgsql'`,
+    `SELECT CASE c.relkind WHEN 'r' THEN 'table ' WHEN 'p' THEN 'table ' WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view '
+          WHEN 'f' THEN 'foreign table ' END || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS line
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' '
+          || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+          || CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END
+          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END AS line
+     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS}
+      AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ': ' || pg_get_indexdef(i.indexrelid) AS line
+     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'i.indrelid')}`,
+    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) || ': '
+          || pg_get_constraintdef(k.oid) AS line
+     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || format_type(s.seqtypid, NULL) AS line
+     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')'
+          || coalesce(' returns ' || pg_get_function_result(p.oid), '') AS line
+     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_proc', 'p.oid')}`,
+    `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.tgname) || ': '
+          || pg_get_triggerdef(t.oid) AS line
+     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE NOT t.tgisinternal AND ${USER_NS}`,
+];
+/** The restored database's structure, one sorted line per object (catalog facts only, no rows). */
+async function structureLines(client) {
+    const lines = [];
+    for (const q of QUERIES) {
+        const r = await client.query(q);
+        for (const row of r.rows)
+            lines.push(row.line.replace(/\s+/g, ' ').trim());
+    }
+    return [...new Set(lines)].sort();
+}
+function parseReference(text) {
+    return text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'));
+}
+function renderReference(lines, header) {
+    return `# ${header}\n# Written by restorable drill --write-reference: one line per object, sorted.\n${lines.join('\n')}\n`;
+}
+function diffStructure(reference, actual) {
+    const have = new Set(actual);
+    const want = new Set(reference);
+    return { missing: reference.filter((l) => !have.has(l)), unexpected: actual.filter((l) => !want.has(l)) };
+}
+
+
+/***/ }),
+
+/***/ 5247:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   BO: () => (/* binding */ countRows),
+/* harmony export */   Cm: () => (/* binding */ tableName),
+/* harmony export */   TN: () => (/* binding */ USER_TABLES_SQL)
+/* harmony export */ });
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6798);
+
+/** The user tables of a database, `schema.table`, quoted where needed. */
+const USER_TABLES_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+   ORDER BY 1, 2`;
+function tableName(schema, name) {
+    const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_0__/* .ident */ .bD)(s));
+    return `${q(schema)}.${q(name)}`;
+}
+/** Exact row counts of every user table, over `jobs` connections at once. */
+async function countRows(conn, jobs) {
+    const tables = await (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_0__/* .withClient */ .SV)(conn, async (c) => (await c.query(USER_TABLES_SQL)).rows);
+    const out = [];
+    let next = 0;
+    const worker = () => (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_0__/* .withClient */ .SV)(conn, async (c) => {
+        for (let i = next++; i < tables.length; i = next++) {
+            const t = tables[i];
+            const r = await c.query(`SELECT count(*) AS n FROM ${(0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_0__/* .ident */ .bD)(t.schema)}.${(0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_0__/* .ident */ .bD)(t.name)}`);
+            out.push({ table: tableName(t.schema, t.name), rows: Number(r.rows[0]?.n ?? 0) });
+        }
+    });
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
+    return out.sort((a, b) => (a.table < b.table ? -1 : 1));
+}
+
+
+/***/ }),
+
 /***/ 7593:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -39751,21 +39865,29 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4296);
-/* harmony import */ var _core_version_js__WEBPACK_IMPORTED_MODULE_17__ = __nccwpck_require__(3323);
-/* harmony import */ var _demo_sample_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8157);
-/* harmony import */ var _drill_options_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9371);
-/* harmony import */ var _drill_present_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(6998);
-/* harmony import */ var _drill_run_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(1123);
-/* harmony import */ var _drill_spec_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8054);
-/* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(4259);
-/* harmony import */ var _report_render_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(6340);
-/* harmony import */ var _report_stages_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(1139);
-/* harmony import */ var _verify_options_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(3659);
-/* harmony import */ var _verify_present_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(1158);
-/* harmony import */ var _verify_run_js__WEBPACK_IMPORTED_MODULE_14__ = __nccwpck_require__(2673);
-/* harmony import */ var _verify_spec_js__WEBPACK_IMPORTED_MODULE_15__ = __nccwpck_require__(4118);
-/* harmony import */ var _args_js__WEBPACK_IMPORTED_MODULE_16__ = __nccwpck_require__(7593);
+/* harmony import */ var _compare_options_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3277);
+/* harmony import */ var _compare_present_js__WEBPACK_IMPORTED_MODULE_21__ = __nccwpck_require__(2708);
+/* harmony import */ var _compare_run_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(1597);
+/* harmony import */ var _compare_spec_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8700);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(4296);
+/* harmony import */ var _core_version_js__WEBPACK_IMPORTED_MODULE_20__ = __nccwpck_require__(3323);
+/* harmony import */ var _demo_sample_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(8157);
+/* harmony import */ var _drill_options_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(9371);
+/* harmony import */ var _drill_present_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(6998);
+/* harmony import */ var _drill_run_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(5403);
+/* harmony import */ var _drill_spec_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(8054);
+/* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(4259);
+/* harmony import */ var _report_render_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(6340);
+/* harmony import */ var _report_stages_js__WEBPACK_IMPORTED_MODULE_14__ = __nccwpck_require__(1139);
+/* harmony import */ var _verify_options_js__WEBPACK_IMPORTED_MODULE_15__ = __nccwpck_require__(3659);
+/* harmony import */ var _verify_present_js__WEBPACK_IMPORTED_MODULE_16__ = __nccwpck_require__(1158);
+/* harmony import */ var _verify_run_js__WEBPACK_IMPORTED_MODULE_17__ = __nccwpck_require__(2673);
+/* harmony import */ var _verify_spec_js__WEBPACK_IMPORTED_MODULE_18__ = __nccwpck_require__(4118);
+/* harmony import */ var _args_js__WEBPACK_IMPORTED_MODULE_19__ = __nccwpck_require__(7593);
+
+
+
+
 
 
 
@@ -39815,12 +39937,14 @@ function usage(spec) {
         const lines = spec.inputs.map((i) => `  --${i.name.padEnd(20)} ${i.description}${i.default ? ` (default: ${i.default})` : ''}${i.required ? ' (required)' : ''}`);
         return `restorable ${spec.command} [flags]\n\n${spec.description}\n\n${lines.join('\n')}\n  --json                 print the outputs and report as JSON\n`;
     }
-    return `restorable ${_core_version_js__WEBPACK_IMPORTED_MODULE_17__/* .VERSION */ .x}: prove your PostgreSQL backups restore
+    return `restorable ${_core_version_js__WEBPACK_IMPORTED_MODULE_20__/* .VERSION */ .x}: prove your PostgreSQL backups restore
 
   restorable verify --source <path|s3://bucket/prefix> [flags]   verify the newest backup
   restorable drill --source <path|s3://...> [--config restorable.yml] [flags]
                                                                   verify, restore into a scratch cluster, check
   restorable drill ... --write-reference structure.txt            write the structure reference
+  restorable compare --source-url <url> | --baseline <file>  --target-url <url>
+                                                                  row counts and structure, side by side
   restorable clean [--all | --root <folder>]                      remove scratch clusters a crash (or --keep) left
   restorable demo                                                 a sample database, dumped and drilled
   restorable help <command>                                       flags of a command
@@ -39831,51 +39955,63 @@ Exit status: 0 pass, 1 fail, 3 could not verify, 2 a mistake in the command line
 async function verify(flags, switches) {
     const quiet = switches.has('quiet') || switches.has('json');
     const log = terminalLogger(quiet);
-    const opts = (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_12__/* .parseVerifyOptions */ .lW)(flags, 'flag');
-    const result = await (0,_verify_run_js__WEBPACK_IMPORTED_MODULE_14__/* .runVerify */ .R9)(opts, log, progress(quiet));
-    const reportPath = opts.report ? (0,_report_render_js__WEBPACK_IMPORTED_MODULE_10__/* .writeJsonReport */ .a_)(result, opts.report) : '';
+    const opts = (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_15__/* .parseVerifyOptions */ .lW)(flags, 'flag');
+    const result = await (0,_verify_run_js__WEBPACK_IMPORTED_MODULE_17__/* .runVerify */ .R9)(opts, log, progress(quiet));
+    const reportPath = opts.report ? (0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .writeJsonReport */ .a_)(result, opts.report) : '';
     if (switches.has('json'))
-        process.stdout.write(`${mask(JSON.stringify({ outputs: (0,_verify_run_js__WEBPACK_IMPORTED_MODULE_14__/* .verifyOutputs */ .ce)(result, reportPath), result }, null, 2))}\n`);
+        process.stdout.write(`${mask(JSON.stringify({ outputs: (0,_verify_run_js__WEBPACK_IMPORTED_MODULE_17__/* .verifyOutputs */ .ce)(result, reportPath), result }, null, 2))}\n`);
     else
-        process.stdout.write(`${mask((0,_report_render_js__WEBPACK_IMPORTED_MODULE_10__/* .consoleReport */ .kX)(result, (0,_verify_present_js__WEBPACK_IMPORTED_MODULE_13__/* .verifyFacts */ .h)(result), quiet))}\n`);
-    return (0,_report_stages_js__WEBPACK_IMPORTED_MODULE_11__/* .exitCodeFor */ .Rr)(result.verdict);
+        process.stdout.write(`${mask((0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .consoleReport */ .kX)(result, (0,_verify_present_js__WEBPACK_IMPORTED_MODULE_16__/* .verifyFacts */ .h)(result), quiet))}\n`);
+    return (0,_report_stages_js__WEBPACK_IMPORTED_MODULE_14__/* .exitCodeFor */ .Rr)(result.verdict);
 }
 async function drill(flags, switches) {
     const quiet = switches.has('quiet') || switches.has('json');
     const log = terminalLogger(quiet);
     const { 'write-reference': writeReference, ...rest } = flags;
-    const opts = { ...(0,_drill_options_js__WEBPACK_IMPORTED_MODULE_5__/* .parseDrillOptions */ .r)(rest, 'flag'), ...(writeReference ? { writeReference } : {}) };
-    const result = await (0,_drill_run_js__WEBPACK_IMPORTED_MODULE_7__/* .runDrill */ .B)(opts, log, progress(quiet));
-    const reportPath = opts.verify.report ? (0,_report_render_js__WEBPACK_IMPORTED_MODULE_10__/* .writeJsonReport */ .a_)(result, opts.verify.report) : '';
+    const opts = { ...(0,_drill_options_js__WEBPACK_IMPORTED_MODULE_8__/* .parseDrillOptions */ .r)(rest, 'flag'), ...(writeReference ? { writeReference } : {}) };
+    const result = await (0,_drill_run_js__WEBPACK_IMPORTED_MODULE_10__/* .runDrill */ .B)(opts, log, progress(quiet));
+    const reportPath = opts.verify.report ? (0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .writeJsonReport */ .a_)(result, opts.verify.report) : '';
     if (switches.has('json'))
-        process.stdout.write(`${mask(JSON.stringify({ outputs: (0,_drill_run_js__WEBPACK_IMPORTED_MODULE_7__/* .drillOutputs */ .y)(result, reportPath), result }, null, 2))}\n`);
+        process.stdout.write(`${mask(JSON.stringify({ outputs: (0,_drill_run_js__WEBPACK_IMPORTED_MODULE_10__/* .drillOutputs */ .y)(result, reportPath), result }, null, 2))}\n`);
     else
-        process.stdout.write(`${mask((0,_report_render_js__WEBPACK_IMPORTED_MODULE_10__/* .consoleReport */ .kX)(result, (0,_drill_present_js__WEBPACK_IMPORTED_MODULE_6__/* .drillFacts */ .z)(result), quiet))}\n`);
+        process.stdout.write(`${mask((0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .consoleReport */ .kX)(result, (0,_drill_present_js__WEBPACK_IMPORTED_MODULE_9__/* .drillFacts */ .z)(result), quiet))}\n`);
     if (writeReference && result.stages.some((s) => s.name === 'structure' && s.status === 'ok')) {
         process.stderr.write(`wrote the structure reference to ${writeReference}\n`);
     }
-    return (0,_report_stages_js__WEBPACK_IMPORTED_MODULE_11__/* .exitCodeFor */ .Rr)(result.verdict);
+    return (0,_report_stages_js__WEBPACK_IMPORTED_MODULE_14__/* .exitCodeFor */ .Rr)(result.verdict);
+}
+async function compare(flags, switches) {
+    const quiet = switches.has('quiet') || switches.has('json');
+    const log = terminalLogger(quiet);
+    const opts = (0,_compare_options_js__WEBPACK_IMPORTED_MODULE_3__/* .parseCompareOptions */ .T)(flags, 'flag', log);
+    const result = await (0,_compare_run_js__WEBPACK_IMPORTED_MODULE_4__/* .runCompare */ .Lv)(opts, log, progress(quiet));
+    const reportPath = opts.report ? (0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .writeJsonReport */ .a_)(result, opts.report) : '';
+    if (switches.has('json'))
+        process.stdout.write(`${mask(JSON.stringify({ outputs: (0,_compare_run_js__WEBPACK_IMPORTED_MODULE_4__/* .compareOutputs */ .Od)(result, reportPath), result }, null, 2))}\n`);
+    else
+        process.stdout.write(`${mask(`${(0,_compare_run_js__WEBPACK_IMPORTED_MODULE_4__/* .compareTable */ .WK)(result)}\n\n${(0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .consoleReport */ .kX)(result, (0,_compare_present_js__WEBPACK_IMPORTED_MODULE_21__/* .compareFacts */ .n)(result), quiet)}`)}\n`);
+    return (0,_report_stages_js__WEBPACK_IMPORTED_MODULE_14__/* .exitCodeFor */ .Rr)(result.verdict);
 }
 /** Stop and remove scratch clusters left behind: by a crash, or (with --all / --root) kept on purpose. */
 async function clean(flags) {
     const known = new Set(['root', 'all']);
     for (const k of Object.keys(flags)) {
         if (!known.has(k))
-            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(`--${k}`, 'clean has no such flag', 'Use --root <folder> or --all');
+            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_6__/* .UserError */ .yo(`--${k}`, 'clean has no such flag', 'Use --root <folder> or --all');
     }
     if (flags.root) {
-        if (!(await (0,_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_9__/* .removeCluster */ .hS)(flags.root))) {
-            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo('--root', `"${flags.root}" is not a Restorable scratch cluster`, 'Give a folder that restorable drill --keep printed');
+        if (!(await (0,_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_12__/* .removeCluster */ .hS)(flags.root))) {
+            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_6__/* .UserError */ .yo('--root', `"${flags.root}" is not a Restorable scratch cluster`, 'Give a folder that restorable drill --keep printed');
         }
         process.stdout.write(`removed ${flags.root}\n`);
         return 0;
     }
     const all = flags.all === 'true';
     let n = 0;
-    for (const c of (0,_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_9__/* .findLeftovers */ .Q_)()) {
+    for (const c of (0,_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_12__/* .findLeftovers */ .Q_)()) {
         if (!c.orphaned && !(all && c.label.kept))
             continue;
-        await (0,_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_9__/* .removeCluster */ .hS)(c.root);
+        await (0,_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_12__/* .removeCluster */ .hS)(c.root);
         process.stdout.write(`removed ${c.root} (${c.label.label}, PostgreSQL ${c.label.major}, from ${c.label.created})\n`);
         n++;
     }
@@ -39886,14 +40022,14 @@ async function demo(switches) {
     const say = (m) => process.stderr.write(`${m}\n`);
     const work = node_fs__WEBPACK_IMPORTED_MODULE_0___default().mkdtempSync(node_path__WEBPACK_IMPORTED_MODULE_2___default().join(node_os__WEBPACK_IMPORTED_MODULE_1___default().tmpdir(), 'restorable-demo-'));
     say('demo: starting a scratch PostgreSQL cluster');
-    const cluster = await _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_9__/* .ScratchCluster */ .rP.start({ label: 'demo' });
+    const cluster = await _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_12__/* .ScratchCluster */ .rP.start({ label: 'demo' });
     try {
         say(`demo: creating the sample database "shop" (PostgreSQL ${cluster.version}, port ${cluster.port})`);
-        await (0,_demo_sample_js__WEBPACK_IMPORTED_MODULE_4__/* .createSampleDatabase */ .EO)(cluster, 'shop', 2000);
+        await (0,_demo_sample_js__WEBPACK_IMPORTED_MODULE_7__/* .createSampleDatabase */ .EO)(cluster, 'shop', 2000);
         const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
         const file = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(work, 'backups', `shop_${stamp.replace(/-/g, '').replace('T', '_')}.dump`);
         say(`demo: pg_dump -Fc to ${file} (with a .sha256 beside it)`);
-        await (0,_demo_sample_js__WEBPACK_IMPORTED_MODULE_4__/* .dumpDatabase */ .m3)(cluster, 'shop', file, { sha256: true });
+        await (0,_demo_sample_js__WEBPACK_IMPORTED_MODULE_7__/* .dumpDatabase */ .m3)(cluster, 'shop', file, { sha256: true });
         const config = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(work, 'restorable.yml');
         node_fs__WEBPACK_IMPORTED_MODULE_0___default().writeFileSync(config, [
             'volume:',
@@ -39916,10 +40052,10 @@ async function demo(switches) {
 }
 async function main(argv) {
     try {
-        const args = (0,_args_js__WEBPACK_IMPORTED_MODULE_16__/* .parseArgs */ .Z)(argv);
-        const specs = { verify: _verify_spec_js__WEBPACK_IMPORTED_MODULE_15__/* .verifySpec */ .$, drill: _drill_spec_js__WEBPACK_IMPORTED_MODULE_8__/* .drillSpec */ .l };
+        const args = (0,_args_js__WEBPACK_IMPORTED_MODULE_19__/* .parseArgs */ .Z)(argv);
+        const specs = { verify: _verify_spec_js__WEBPACK_IMPORTED_MODULE_18__/* .verifySpec */ .$, drill: _drill_spec_js__WEBPACK_IMPORTED_MODULE_11__/* .drillSpec */ .l, compare: _compare_spec_js__WEBPACK_IMPORTED_MODULE_5__/* .compareSpec */ .D };
         if (args.command === 'version' || argv.includes('--version')) {
-            process.stdout.write(`${_core_version_js__WEBPACK_IMPORTED_MODULE_17__/* .VERSION */ .x}\n`);
+            process.stdout.write(`${_core_version_js__WEBPACK_IMPORTED_MODULE_20__/* .VERSION */ .x}\n`);
             return 0;
         }
         if (args.command === undefined || args.command === 'help' || args.switches.has('help')) {
@@ -39932,20 +40068,22 @@ async function main(argv) {
                 return await verify(args.flags, args.switches);
             case 'drill':
                 return await drill(args.flags, args.switches);
+            case 'compare':
+                return await compare(args.flags, args.switches);
             case 'clean':
                 return await clean(args.flags);
             case 'demo':
                 return await demo(args.switches);
             default:
-                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(args.command, 'is not a restorable command', 'Run restorable help to see the commands');
+                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_6__/* .UserError */ .yo(args.command, 'is not a restorable command', 'Run restorable help to see the commands');
         }
     }
     catch (e) {
-        if (e instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo || e instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ToolMissingError */ .hc) {
+        if (e instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_6__/* .UserError */ .yo || e instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_6__/* .ToolMissingError */ .hc) {
             process.stderr.write(`restorable: ${mask(e.message)}\n`);
             return 2;
         }
-        process.stderr.write(`restorable: internal error (please report it): ${mask(e instanceof Error ? (e.stack ?? e.message) : (0,_core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .errorMessage */ .gJ)(e))}\n`);
+        process.stderr.write(`restorable: internal error (please report it): ${mask(e instanceof Error ? (e.stack ?? e.message) : (0,_core_errors_js__WEBPACK_IMPORTED_MODULE_6__/* .errorMessage */ .gJ)(e))}\n`);
         return 4;
     }
 }
@@ -39953,6 +40091,581 @@ process.exitCode = await main(process.argv.slice(2));
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 3277:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   T: () => (/* binding */ parseCompareOptions)
+/* harmony export */ });
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4296);
+/* harmony import */ var _core_parse_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1896);
+/* harmony import */ var _core_spec_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4400);
+/* harmony import */ var _drill_config_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(5347);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(6798);
+/* harmony import */ var _verify_options_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(3659);
+/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8700);
+
+
+
+
+
+
+
+
+
+const list = (v) => (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+function parseCompareOptions(raw, how, log) {
+    const v = (0,_core_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .resolveInputs */ .e)(_spec_js__WEBPACK_IMPORTED_MODULE_8__/* .compareSpec */ .D, raw, how);
+    const name = (n) => (how === 'flag' ? `--${n}` : n);
+    const secret = (s) => log.secret(s);
+    if (v['source-url'] && v.baseline) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(name('baseline'), 'and source-url were both given', 'Compare against one: the live database (source-url) or a baseline file');
+    }
+    if (!v['source-url'] && !v.baseline) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(name('source-url'), 'is required (or baseline)', 'Give the live database as source-url, or a baseline JSON file');
+    }
+    if (!v['target-url'] && !v['write-baseline']) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(name('target-url'), 'is required', "Give the restored database (restore-drill's database-url), or only write-baseline");
+    }
+    if (v.baseline && !node_fs__WEBPACK_IMPORTED_MODULE_0___default().existsSync(v.baseline)) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(name('baseline'), `"${v.baseline}" does not exist`, 'Write one first with write-baseline, or give source-url');
+    }
+    const mode = (v.mode ?? 'auto').trim().toLowerCase();
+    if (mode !== 'exact' && mode !== 'estimate' && mode !== 'auto') {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(name('mode'), `"${v.mode}" is not exact, estimate or auto`, 'Use exact, estimate or auto');
+    }
+    const direction = (v.direction ?? 'drop').trim().toLowerCase();
+    if (direction !== 'drop' && direction !== 'both') {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(name('direction'), `"${v.direction}" is not drop or both`, 'Use drop (the source grew after the backup) or both');
+    }
+    const tolerance = (0,_drill_config_js__WEBPACK_IMPORTED_MODULE_5__/* .parseTolerance */ .BL)(v.tolerance ?? '0');
+    if (!tolerance) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(name('tolerance'), `"${v.tolerance}" is not a tolerance`, 'Write 0, 1000 (rows) or 2% (a share of the source count)');
+    }
+    const num = (n, min) => {
+        const x = Number(v[n]);
+        if (!Number.isInteger(x) || x < min)
+            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(name(n), `"${v[n]}" is not a whole number of at least ${min}`, `Give a whole number, e.g. ${_spec_js__WEBPACK_IMPORTED_MODULE_8__/* .compareSpec */ .D.inputs.find((i) => i.name === n)?.default}`);
+        return x;
+    };
+    return {
+        ...(v['source-url'] ? { source: (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_6__/* .parseDbUrl */ .Bd)(name('source-url'), v['source-url'], secret) } : {}),
+        ...(v.baseline ? { baseline: v.baseline } : {}),
+        ...(v['target-url'] ? { target: (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_6__/* .parseDbUrl */ .Bd)(name('target-url'), v['target-url'], secret) } : {}),
+        mode,
+        exactLimit: num('exact-limit', 0),
+        tolerance,
+        direction,
+        ...(v.schemas ? { schemas: list(v.schemas) } : {}),
+        ...(v.include ? { include: list(v.include) } : {}),
+        ...(v.exclude ? { exclude: list(v.exclude) } : {}),
+        jobs: num('jobs', 1),
+        structure: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_3__/* .parseBool */ .q)(name('structure'), v.structure, true),
+        ...(v['write-baseline'] ? { writeBaseline: node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(v['write-baseline']) } : {}),
+        ...(v['freshness-column'] ? { freshnessColumn: v['freshness-column'] } : {}),
+        config: (0,_drill_config_js__WEBPACK_IMPORTED_MODULE_5__/* .loadConfig */ .Z9)(name('config'), v.config),
+        failOn: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_3__/* .parseSeverity */ .l)(name('fail-on'), v['fail-on']),
+        ...(v.report ? { report: v.report } : {}),
+        workDir: (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_7__/* .defaultWorkDir */ .yT)(),
+    };
+}
+
+
+/***/ }),
+
+/***/ 2708:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   n: () => (/* binding */ compareFacts)
+/* harmony export */ });
+function compareFacts(r) {
+    const rows = [
+        ['source', r.source],
+        ['target', r.target || '(none)'],
+        ['compared', `${r.compared} tables, ${r.drifted} drifted, ${r.missing} missing`],
+    ];
+    if (r.baselineWritten)
+        rows.push(['baseline written', r.baselineWritten]);
+    return rows;
+}
+
+
+/***/ }),
+
+/***/ 1597:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Od: () => (/* binding */ compareOutputs),
+  WK: () => (/* binding */ compareTable),
+  Lv: () => (/* binding */ runCompare)
+});
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+// EXTERNAL MODULE: ./node_modules/zod/v4/classic/schemas.js + 15 modules
+var schemas = __nccwpck_require__(9691);
+// EXTERNAL MODULE: ./src/checks/structure.ts
+var structure = __nccwpck_require__(9472);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(4296);
+// EXTERNAL MODULE: ./src/postgres/client.ts + 1 modules
+var client = __nccwpck_require__(6798);
+// EXTERNAL MODULE: ./src/report/findings.ts
+var report_findings = __nccwpck_require__(9334);
+// EXTERNAL MODULE: ./src/report/stages.ts
+var stages = __nccwpck_require__(1139);
+// EXTERNAL MODULE: ./src/checks/volume.ts
+var volume = __nccwpck_require__(5247);
+// EXTERNAL MODULE: ./src/sources/select.ts
+var sources_select = __nccwpck_require__(2019);
+;// CONCATENATED MODULE: ./src/compare/counts.ts
+
+
+
+/** Every user table with its estimated rows, in one round trip. */
+const TABLES_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name,
+         CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE coalesce(s.n_live_tup, -1) END AS estimate
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+   ORDER BY 1, 2`;
+async function listTables(c) {
+    const rows = (await c.query(TABLES_SQL)).rows;
+    return rows.map((r) => ({
+        table: (0,volume/* tableName */.Cm)(r.schema, r.name),
+        schema: r.schema,
+        name: r.name,
+        estimate: Number(r.estimate),
+    }));
+}
+/** Globs match `schema.table` as written unquoted (`public.orders`, `audit.*`). */
+function filterTables(tables, f) {
+    const inc = (f.include ?? []).map(matcherAll);
+    const exc = (f.exclude ?? []).map(matcherAll);
+    return tables.filter((t) => {
+        const key = `${t.schema}.${t.name}`;
+        if (f.schemas?.length && !f.schemas.includes(t.schema))
+            return false;
+        if (inc.length && !inc.some((m) => m(key)))
+            return false;
+        return !exc.some((m) => m(key));
+    });
+}
+function matcherAll(glob) {
+    const re = (0,sources_select/* globToRegExp */.tL)(glob);
+    return (s) => re.test(s);
+}
+/** count(*) of the given tables over `jobs` connections; every identifier is quoted. */
+async function exactCounts(conn, tables, jobs) {
+    const out = new Map();
+    let next = 0;
+    const worker = () => (0,client/* withClient */.SV)(conn, async (c) => {
+        for (let i = next++; i < tables.length; i = next++) {
+            const t = tables[i];
+            const r = await c.query(`SELECT count(*) AS n FROM ${(0,client/* ident */.bD)(t.schema)}.${(0,client/* ident */.bD)(t.name)}`);
+            out.set(t.table, Number(r.rows[0]?.n ?? 0));
+        }
+    });
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
+    return out;
+}
+/** max(column) of every listed table that has the column, as text. */
+async function freshness(conn, tables, column) {
+    const out = new Map();
+    await (0,client/* withClient */.SV)(conn, async (c) => {
+        const having = new Set((await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped`, [column])).rows.map((r) => `${r.schema}\u0000${r.name}`));
+        for (const t of tables) {
+            if (!having.has(`${t.schema}\u0000${t.name}`))
+                continue;
+            const r = await c.query(`SELECT max(${(0,client/* ident */.bD)(column)})::text AS m FROM ${(0,client/* ident */.bD)(t.schema)}.${(0,client/* ident */.bD)(t.name)}`);
+            out.set(t.table, r.rows[0]?.m ?? null);
+        }
+    });
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/compare/run.ts
+
+
+
+
+
+
+
+
+
+const baselineSchema = schemas/* object */.Ikc({
+    restorable: schemas/* literal */.euz('baseline'),
+    version: schemas/* literal */.euz(1),
+    takenAt: schemas/* string */.YjP(),
+    source: schemas/* string */.YjP(),
+    tables: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* object */.Ikc({ rows: schemas/* number */.aig(), mode: schemas/* enum */.k5n(['exact', 'estimate']) })),
+    structure: schemas/* array */.YOg(schemas/* string */.YjP()).optional(),
+});
+/** The live source is read through a session that cannot write, and gives up rather than wait on locks. */
+const READ_ONLY = '-c default_transaction_read_only=on -c statement_timeout=600000 -c lock_timeout=5000';
+function readBaseline(file) {
+    let raw;
+    try {
+        raw = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
+    }
+    catch (e) {
+        throw new errors/* UserError */.yo('baseline', `${file} is not JSON (${(0,errors/* errorMessage */.gJ)(e)})`, 'Give a file written by write-baseline');
+    }
+    const r = baselineSchema.safeParse(raw);
+    if (!r.success)
+        throw new errors/* UserError */.yo('baseline', `${file} is not a Restorable baseline`, 'Give a file written by write-baseline');
+    return {
+        takenAt: r.data.takenAt,
+        source: r.data.source,
+        counts: new Map(Object.entries(r.data.tables)),
+        ...(r.data.structure ? { structure: r.data.structure } : {}),
+    };
+}
+/** Decide per table: exact below the limit (or with no statistics), estimated above. */
+function modeFor(opts, estimate) {
+    if (opts.mode === 'exact')
+        return 'exact';
+    if (opts.mode === 'estimate')
+        return 'estimate';
+    return estimate < 0 || estimate < opts.exactLimit ? 'exact' : 'estimate';
+}
+async function readSide(conn, opts, modes) {
+    const tables = filterTables(await (0,client/* withClient */.SV)(conn, listTables), opts);
+    const exact = tables.filter((t) => modes(t) === 'exact');
+    const counted = await exactCounts(conn, exact, opts.jobs);
+    const counts = new Map();
+    for (const t of tables) {
+        const n = counted.get(t.table);
+        counts.set(t.table, n !== undefined ? { rows: n, mode: 'exact' } : { rows: Math.max(0, t.estimate), mode: 'estimate' });
+    }
+    const side = { counts };
+    if (opts.structure)
+        side.structure = await (0,client/* withClient */.SV)(conn, structure/* structureLines */.BI);
+    if (opts.freshnessColumn)
+        side.freshness = await freshness(conn, tables, opts.freshnessColumn);
+    return side;
+}
+function allowed(t, source) {
+    return t.kind === 'percent' ? (source * t.value) / 100 : t.value;
+}
+/** compare-counts: counts and structure of the source (live, read-only, or a baseline) against the target. */
+async function runCompare(opts, log, onStage) {
+    const started = Date.now();
+    const pipe = new stages/* Pipeline */.$U(opts.failOn, onStage);
+    const result = {
+        command: 'compare',
+        verdict: 'could-not-verify',
+        failOn: opts.failOn,
+        startedAt: new Date(started).toISOString(),
+        totalSeconds: 0,
+        stages: pipe.stages,
+        findings: [],
+        source: opts.source ? (0,client/* maskedUrl */.HB)(opts.source) : (opts.baseline ?? ''),
+        target: opts.target ? (0,client/* maskedUrl */.HB)(opts.target) : '',
+        rows: [],
+        compared: 0,
+        drifted: 0,
+        missing: 0,
+    };
+    let source;
+    await pipe.stage('source', async () => {
+        if (opts.baseline) {
+            const b = readBaseline(opts.baseline);
+            source = b;
+            log.info(`baseline of ${b.source}, taken ${b.takenAt}`);
+            return {};
+        }
+        const conn = { ...opts.source, options: READ_ONLY };
+        try {
+            const ro = await (0,client/* withClient */.SV)(conn, async (c) => (await c.query("SELECT current_setting('default_transaction_read_only') AS v"))
+                .rows[0]?.v);
+            if (ro !== 'on') {
+                throw new errors/* UserError */.yo('source-url', 'did not take a read-only session', 'Connect to PostgreSQL directly, not through a pooler that drops startup options');
+            }
+            source = await readSide(conn, opts, (t) => modeFor(opts, t.estimate));
+        }
+        catch (e) {
+            if (e instanceof errors/* UserError */.yo)
+                throw e;
+            if (/options|startup parameter/i.test((0,errors/* errorMessage */.gJ)(e))) {
+                throw new errors/* UserError */.yo('source-url', `refused a read-only session (${(0,errors/* errorMessage */.gJ)(e)})`, 'Connect to PostgreSQL directly, not through a pooler that drops startup options');
+            }
+            return {
+                findings: [
+                    (0,report_findings/* finding */.gk)('SOURCE_UNREACHABLE', 'source', `could not read ${result.source}: ${(0,errors/* errorMessage */.gJ)(e)}`),
+                ],
+            };
+        }
+        if (opts.writeBaseline) {
+            const tables = Object.fromEntries([...source.counts].map(([k, v]) => [k, v]));
+            const body = {
+                restorable: 'baseline',
+                version: 1,
+                takenAt: new Date().toISOString(),
+                source: result.source,
+                tables,
+                ...(source.structure ? { structure: source.structure } : {}),
+            };
+            external_node_fs_default().mkdirSync(external_node_path_default().dirname(opts.writeBaseline), { recursive: true });
+            external_node_fs_default().writeFileSync(opts.writeBaseline, `${JSON.stringify(body, null, 2)}\n`);
+            result.baselineWritten = opts.writeBaseline;
+            log.info(`wrote the baseline (${source.counts.size} tables) to ${opts.writeBaseline}`);
+        }
+        return {};
+    });
+    if (!opts.target) {
+        pipe.skip('target', 'no target-url: only the baseline was written');
+        pipe.skip('counts', 'no target');
+        pipe.skip('structure', 'no target');
+        return finish(result, pipe, started);
+    }
+    if (!source) {
+        for (const s of ['target', 'counts', 'structure'])
+            pipe.skip(s, 'the source could not be read');
+        return finish(result, pipe, started);
+    }
+    const src = source;
+    let target;
+    await pipe.stage('target', async () => {
+        try {
+            // The target counts a table the way the source did, so the two numbers are comparable.
+            target = await readSide(opts.target, opts, (t) => src.counts.get(t.table)?.mode ?? modeFor(opts, t.estimate));
+            return {};
+        }
+        catch (e) {
+            return {
+                findings: [
+                    (0,report_findings/* finding */.gk)('TARGET_UNREACHABLE', 'target', `could not read ${result.target}: ${(0,errors/* errorMessage */.gJ)(e)}`),
+                ],
+            };
+        }
+    });
+    if (!target) {
+        pipe.skip('counts', 'the target could not be read');
+        pipe.skip('structure', 'the target could not be read');
+        return finish(result, pipe, started);
+    }
+    const tgt = target;
+    await pipe.stage('counts', async () => {
+        const findings = [];
+        const overrides = opts.config.compare?.tables ?? {};
+        const names = [...new Set([...src.counts.keys(), ...tgt.counts.keys()])].sort();
+        const estimated = [];
+        for (const table of names) {
+            const s = src.counts.get(table);
+            const t = tgt.counts.get(table);
+            const mode = s?.mode === 'estimate' || t?.mode === 'estimate' ? 'estimate' : 'exact';
+            if (mode === 'estimate')
+                estimated.push(table);
+            const row = {
+                table,
+                source: s?.rows ?? null,
+                target: t?.rows ?? null,
+                difference: s && t ? t.rows - s.rows : null,
+                mode,
+                drifted: false,
+                ...(src.freshness?.has(table) ? { sourceMax: src.freshness.get(table) ?? null } : {}),
+                ...(tgt.freshness?.has(table) ? { targetMax: tgt.freshness.get(table) ?? null } : {}),
+            };
+            if (s && !t) {
+                findings.push((0,report_findings/* finding */.gk)('TABLE_MISSING', 'counts', `table ${table} (${s.rows} rows in the source) is not in the target`, { evidence: { table, source: s.rows } }));
+                result.missing++;
+            }
+            else if (!s && t) {
+                findings.push((0,report_findings/* finding */.gk)('TABLE_UNEXPECTED', 'counts', `table ${table} is in the target but not in the source`, {
+                    evidence: { table, target: t.rows },
+                }));
+            }
+            else if (s && t) {
+                const tol = overrides[table]?.tolerance ?? opts.tolerance;
+                const limit = allowed(tol, s.rows);
+                const diff = t.rows - s.rows;
+                const drift = opts.direction === 'drop' ? -diff > limit : Math.abs(diff) > limit;
+                if (drift) {
+                    row.drifted = true;
+                    result.drifted++;
+                    findings.push((0,report_findings/* finding */.gk)('COUNT_DRIFT', 'counts', `table ${table}: ${t.rows} rows in the target, ${s.rows} in the source (${diff > 0 ? '+' : ''}${diff}, ${mode})`, {
+                        evidence: { table, source: s.rows, target: t.rows, difference: diff, mode },
+                    }));
+                }
+            }
+            result.rows.push(row);
+        }
+        result.compared = result.rows.filter((r) => r.source !== null && r.target !== null).length;
+        result.rows.sort((a, b) => Number(b.drifted) - Number(a.drifted) ||
+            Number(b.target === null) - Number(a.target === null) ||
+            (a.table < b.table ? -1 : 1));
+        if (estimated.length) {
+            findings.push((0,report_findings/* finding */.gk)('COUNT_ESTIMATED', 'counts', `${estimated.length} table(s) compared by catalog statistics, not count(*): ${estimated.slice(0, 5).join(', ')}${estimated.length > 5 ? ', ...' : ''}`, {
+                evidence: { tables: estimated.length },
+            }));
+        }
+        return { findings };
+    });
+    if (!opts.structure)
+        pipe.skip('structure', 'structure: false');
+    else if (!src.structure)
+        pipe.skip('structure', 'the baseline holds no structure');
+    else {
+        await pipe.stage('structure', async () => {
+            const { missing, unexpected } = (0,structure/* diffStructure */.h7)(src.structure, tgt.structure ?? []);
+            const show = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
+            const findings = [];
+            if (missing.length)
+                findings.push((0,report_findings/* finding */.gk)('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`, { evidence: { missing: missing.length } }));
+            if (unexpected.length)
+                findings.push((0,report_findings/* finding */.gk)('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`, { evidence: { unexpected: unexpected.length } }));
+            return { findings };
+        });
+    }
+    return finish(result, pipe, started);
+}
+function finish(result, pipe, started) {
+    result.findings = pipe.findings;
+    result.verdict = pipe.verdict();
+    result.totalSeconds = (Date.now() - started) / 1000;
+    return result;
+}
+/** The comparison as markdown, drifted rows first. */
+function compareTable(r) {
+    const fresh = r.rows.some((x) => x.sourceMax !== undefined || x.targetMax !== undefined);
+    const head = [
+        'table',
+        'source',
+        'target',
+        'difference',
+        'mode',
+        ...(fresh ? ['source max', 'target max'] : []),
+    ];
+    const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+    for (const x of r.rows) {
+        const cells = [
+            `${x.drifted ? '**' : ''}${x.table}${x.drifted ? '**' : ''}`,
+            x.source ?? '—',
+            x.target ?? 'missing',
+            x.difference === null ? '' : `${x.difference > 0 ? '+' : ''}${x.difference}`,
+            x.mode,
+            ...(fresh ? [x.sourceMax ?? '', x.targetMax ?? ''] : []),
+        ];
+        lines.push(`| ${cells.join(' | ')} |`);
+    }
+    return lines.join('\n');
+}
+function compareOutputs(r, reportPath) {
+    return {
+        verdict: r.verdict,
+        compared: String(r.compared),
+        drifted: String(r.drifted),
+        missing: String(r.missing),
+        table: compareTable(r),
+        findings: JSON.stringify(r.findings),
+        report: reportPath,
+    };
+}
+
+
+/***/ }),
+
+/***/ 8700:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   D: () => (/* binding */ compareSpec)
+/* harmony export */ });
+const compareSpec = {
+    name: 'compare-counts',
+    command: 'compare',
+    title: 'Restorable: compare counts',
+    description: 'Row counts and structure of a live database (read-only) or a baseline file against a restored copy: exact where it matters, estimated where it is big.',
+    inputs: [
+        {
+            name: 'source-url',
+            description: 'The live database, read through a read-only session (the role needs only SELECT).',
+        },
+        {
+            name: 'baseline',
+            description: 'Instead of source-url: a JSON file of counts written earlier with write-baseline.',
+        },
+        { name: 'target-url', description: "The restored database (restore-drill's database-url)." },
+        {
+            name: 'mode',
+            default: 'auto',
+            description: '`exact` (count(*)), `estimate` (catalog statistics, one query), `auto` (exact below exact-limit).',
+        },
+        {
+            name: 'exact-limit',
+            default: '1000000',
+            description: 'In auto mode, tables estimated above this many rows are estimated, not counted.',
+        },
+        {
+            name: 'tolerance',
+            default: '0',
+            description: 'Allowed difference: 0, 1000 (rows) or 2% (per-table overrides in restorable.yml).',
+        },
+        {
+            name: 'direction',
+            default: 'drop',
+            description: '`drop` (only fewer rows in the target is drift) or `both` (two copies of one snapshot).',
+        },
+        { name: 'schemas', description: 'Only these schemas, comma-separated (default: every user schema).' },
+        { name: 'include', description: 'Globs over schema.table to compare, comma-separated.' },
+        { name: 'exclude', description: 'Globs over schema.table to leave out, comma-separated.' },
+        { name: 'jobs', default: '4', description: 'Parallel connections per side for exact counts.' },
+        {
+            name: 'structure',
+            default: 'true',
+            description: 'Also compare tables, columns and types, indexes, constraints, sequences, extensions.',
+        },
+        {
+            name: 'write-baseline',
+            description: "Write the source's counts (and when they were taken) to this JSON file.",
+        },
+        {
+            name: 'freshness-column',
+            description: 'Report max() of this column per table on both sides: the RPO actually achieved.',
+        },
+        { name: 'config', description: 'restorable.yml, for per-table tolerances (compare.tables).' },
+        {
+            name: 'fail-on',
+            default: 'high',
+            description: 'Lowest severity that fails: critical, high, medium, low, info.',
+        },
+        { name: 'report', description: 'Write the JSON report to this path.' },
+    ],
+    outputs: [
+        { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
+        { name: 'compared', description: 'Tables compared.' },
+        { name: 'drifted', description: 'Tables whose counts drifted.' },
+        { name: 'missing', description: 'Tables missing from the target.' },
+        { name: 'table', description: 'The comparison as a markdown table, drifted rows first.' },
+        { name: 'findings', description: 'Findings as JSON.' },
+        { name: 'report', description: 'Path of the JSON report.' },
+    ],
+};
+
 
 /***/ }),
 
@@ -40492,6 +41205,11 @@ const configSchema = zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({
     })
         .strict()
         .optional(),
+    compare: zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({
+        tables: zod__WEBPACK_IMPORTED_MODULE_4__/* .record */ .g1P(zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP(), zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({ tolerance }).strict()).optional(),
+    })
+        .strict()
+        .optional(),
     ignore: zod__WEBPACK_IMPORTED_MODULE_4__/* .array */ .YOg(zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({
         rule: zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP().refine((r) => r in _report_findings_js__WEBPACK_IMPORTED_MODULE_3__/* .RULES */ .y0, { message: 'is not a rule Restorable raises' }),
         reason: zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP().trim().min(1, 'needs a written reason'),
@@ -40668,7 +41386,7 @@ function drillFacts(r) {
 
 /***/ }),
 
-/***/ 1123:
+/***/ 5403:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -40864,98 +41582,10 @@ async function runSmokeQueries(c, queries) {
     return { findings, results };
 }
 
-;// CONCATENATED MODULE: ./src/checks/structure.ts
-/** Objects that belong to extensions are the extension's business, not the schema's. */
-const NOT_EXTENSION = (classid, objid) => `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${objid} AND d.deptype = 'e')`;
-const USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
-const QUERIES = [
-    `SELECT 'schema ' || n.nspname AS line FROM pg_namespace n WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_namespace', 'n.oid')}`,
-    `SELECT 'extension ' || e.extname AS line FROM pg_extension e WHERE e.extname <> 'plpgsql'`,
-    `SELECT CASE c.relkind WHEN 'r' THEN 'table ' WHEN 'p' THEN 'table ' WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view '
-          WHEN 'f' THEN 'foreign table ' END || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS line
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' '
-          || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
-          || CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END
-          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END AS line
-     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS}
-      AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ': ' || pg_get_indexdef(i.indexrelid) AS line
-     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'i.indrelid')}`,
-    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) || ': '
-          || pg_get_constraintdef(k.oid) AS line
-     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || format_type(s.seqtypid, NULL) AS line
-     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')'
-          || coalesce(' returns ' || pg_get_function_result(p.oid), '') AS line
-     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_proc', 'p.oid')}`,
-    `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.tgname) || ': '
-          || pg_get_triggerdef(t.oid) AS line
-     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE NOT t.tgisinternal AND ${USER_NS}`,
-];
-/** The restored database's structure, one sorted line per object (catalog facts only, no rows). */
-async function structureLines(client) {
-    const lines = [];
-    for (const q of QUERIES) {
-        const r = await client.query(q);
-        for (const row of r.rows)
-            lines.push(row.line.replace(/\s+/g, ' ').trim());
-    }
-    return [...new Set(lines)].sort();
-}
-function parseReference(text) {
-    return text
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith('#'));
-}
-function renderReference(lines, header) {
-    return `# ${header}\n# Written by restorable drill --write-reference: one line per object, sorted.\n${lines.join('\n')}\n`;
-}
-function diffStructure(reference, actual) {
-    const have = new Set(actual);
-    const want = new Set(reference);
-    return { missing: reference.filter((l) => !have.has(l)), unexpected: actual.filter((l) => !want.has(l)) };
-}
-
-;// CONCATENATED MODULE: ./src/checks/volume.ts
-
-/** The user tables of a database, `schema.table`, quoted where needed. */
-const USER_TABLES_SQL = `
-  SELECT n.nspname AS schema, c.relname AS name
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
-     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-   ORDER BY 1, 2`;
-function tableName(schema, name) {
-    const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : (0,postgres_client/* ident */.bD)(s));
-    return `${q(schema)}.${q(name)}`;
-}
-/** Exact row counts of every user table, over `jobs` connections at once. */
-async function countRows(conn, jobs) {
-    const tables = await (0,postgres_client/* withClient */.SV)(conn, async (c) => (await c.query(USER_TABLES_SQL)).rows);
-    const out = [];
-    let next = 0;
-    const worker = () => (0,postgres_client/* withClient */.SV)(conn, async (c) => {
-        for (let i = next++; i < tables.length; i = next++) {
-            const t = tables[i];
-            const r = await c.query(`SELECT count(*) AS n FROM ${(0,postgres_client/* ident */.bD)(t.schema)}.${(0,postgres_client/* ident */.bD)(t.name)}`);
-            out.push({ table: tableName(t.schema, t.name), rows: Number(r.rows[0]?.n ?? 0) });
-        }
-    });
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
-    return out.sort((a, b) => (a.table < b.table ? -1 : 1));
-}
-
+// EXTERNAL MODULE: ./src/checks/structure.ts
+var structure = __nccwpck_require__(9472);
+// EXTERNAL MODULE: ./src/checks/volume.ts
+var volume = __nccwpck_require__(5247);
 // EXTERNAL MODULE: ./src/core/duration.ts
 var duration = __nccwpck_require__(8571);
 // EXTERNAL MODULE: ./src/core/errors.ts
@@ -41422,7 +42052,7 @@ async function runDrill(opts, log, onStage) {
                                 jobs: gzip ? 1 : opts.jobs,
                             };
                         }
-                        const tables = await (0,postgres_client/* withClient */.SV)(conn, async (client) => (await client.query(USER_TABLES_SQL)).rowCount ?? 0);
+                        const tables = await (0,postgres_client/* withClient */.SV)(conn, async (client) => (await client.query(volume/* USER_TABLES_SQL */.TN)).rowCount ?? 0);
                         result.tables = tables;
                         if (tables === 0)
                             findings.push((0,report_findings/* finding */.gk)('EMPTY_RESTORE', 'restore', `the restored database ${dbName} has no user tables`));
@@ -41520,8 +42150,8 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
     const reference = cfg.structure?.reference;
     if (opts.writeReference) {
         await pipe.stage('structure', async () => {
-            const lines = await (0,postgres_client/* withClient */.SV)(conn, structureLines);
-            external_node_fs_default().writeFileSync(opts.writeReference, renderReference(lines, `structure of ${result.backup?.name ?? 'the restored backup'}`));
+            const lines = await (0,postgres_client/* withClient */.SV)(conn, structure/* structureLines */.BI);
+            external_node_fs_default().writeFileSync(opts.writeReference, (0,structure/* renderReference */.Wj)(lines, `structure of ${result.backup?.name ?? 'the restored backup'}`));
             return {};
         });
     }
@@ -41536,8 +42166,8 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
                     notRun: `the structure reference ${reference} does not exist; write it with restorable drill --write-reference ${reference}`,
                 };
             }
-            const actual = await (0,postgres_client/* withClient */.SV)(conn, structureLines);
-            const { missing, unexpected } = diffStructure(parseReference(external_node_fs_default().readFileSync(file, 'utf8')), actual);
+            const actual = await (0,postgres_client/* withClient */.SV)(conn, structure/* structureLines */.BI);
+            const { missing, unexpected } = (0,structure/* diffStructure */.h7)((0,structure/* parseReference */.F2)(external_node_fs_default().readFileSync(file, 'utf8')), actual);
             const findings = [];
             const list = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
             if (missing.length) {
@@ -41555,7 +42185,7 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
     }
     else {
         await pipe.stage('volume', async () => {
-            let counts = await countRows(conn, opts.jobs);
+            let counts = await (0,volume/* countRows */.BO)(conn, opts.jobs);
             if (opts.tier === 'sample') {
                 const wanted = new Set(opts.sampleTables.map((t) => (t.includes('.') ? t : `public.${t}`)));
                 counts = counts.filter((c) => wanted.has(c.table));
@@ -41798,30 +42428,11 @@ const PRODUCTION_LIKE = /prod|live/i;
 /** The marker on every database a drill creates: teardown drops only databases that carry it. */
 const MARKER = 'created by restorable drill';
 function parseTargetUrl(input, url, log) {
-    let u;
-    try {
-        u = new URL(url);
+    const c = (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_3__/* .parseDbUrl */ .Bd)(input, url, (p) => log.secret(p));
+    if (!['postgres', 'template1'].includes(c.database)) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(input, `points at the database "${c.database}", which Restorable did not create, so it is left alone`, 'Point it at the server, through its maintenance database (…/postgres): the drill creates its own restorable_drill_<id> there and drops it after');
     }
-    catch {
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/postgres');
-    }
-    if (!/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/postgres');
-    }
-    const password = decodeURIComponent(u.password);
-    if (password)
-        log.secret(password);
-    const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres';
-    if (!['postgres', 'template1'].includes(database)) {
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(input, `points at the database "${database}", which Restorable did not create, so it is left alone`, 'Point it at the server, through its maintenance database (…/postgres): the drill creates its own restorable_drill_<id> there and drops it after');
-    }
-    return {
-        host: u.hostname.replace(/^\[|\]$/g, ''),
-        port: Number(u.port || 5432),
-        user: decodeURIComponent(u.username) || 'postgres',
-        database,
-        ...(password ? { password } : {}),
-    };
+    return c;
 }
 function drillDatabaseName() {
     return `restorable_drill_${(0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(4).toString('hex')}`;
@@ -41845,7 +42456,6 @@ async function serverTarget(admin, allow) {
             };
         }
     }
-    const show = (db) => `postgresql://${encodeURIComponent(admin.user)}${admin.password ? ':***' : ''}@${admin.host.includes(':') ? `[${admin.host}]` : admin.host}:${admin.port}/${encodeURIComponent(db)}`;
     return {
         kind: 'server',
         version: facts.version,
@@ -41853,7 +42463,7 @@ async function serverTarget(admin, allow) {
         admin,
         settings: {},
         conn: (db) => ({ ...admin, database: db }),
-        url: show,
+        url: (db) => (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_3__/* .maskedUrl */ .HB)({ ...admin, database: db }),
         teardown: async (db) => {
             await dropDrillDatabase(admin, db);
         },
@@ -41993,6 +42603,8 @@ function installHint(major, what) {
 __nccwpck_require__.d(__webpack_exports__, {
   bD: () => (/* binding */ ident),
   kY: () => (/* binding */ libpqEnv),
+  HB: () => (/* binding */ maskedUrl),
+  Bd: () => (/* binding */ parseDbUrl),
   SV: () => (/* binding */ withClient)
 });
 
@@ -42022,8 +42634,39 @@ const defaults = lib.defaults
 // Re-export the default
 /* harmony default export */ const esm = (lib);
 
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(4296);
 ;// CONCATENATED MODULE: ./src/postgres/client.ts
 
+
+/** Parse a postgres:// URL; the password is registered as a secret the moment it is read. */
+function parseDbUrl(input, url, secret) {
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        u = undefined;
+    }
+    if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
+        throw new errors/* UserError */.yo(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/database');
+    }
+    const password = decodeURIComponent(u.password);
+    if (password)
+        secret(password);
+    return {
+        host: u.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(u.port || 5432),
+        user: decodeURIComponent(u.username) || 'postgres',
+        database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
+        ...(password ? { password } : {}),
+    };
+}
+/** A URL to show: the password, if any, as ***. */
+function maskedUrl(c) {
+    const host = c.host.includes(':') ? `[${c.host}]` : c.host;
+    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}`;
+}
 /** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
 function libpqEnv(c) {
     return {
@@ -42576,6 +43219,42 @@ const RULES = {
         kind: 'problem',
         fires: 'a NOT VALID constraint does not hold for the restored rows',
         fix: 'Fix the violating rows in production, then VALIDATE CONSTRAINT there.',
+    },
+    TABLE_MISSING: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'a table of the source (or baseline) is absent from the target',
+        fix: 'Find out whether the table was left out of the backup or the restore failed for it.',
+    },
+    TABLE_UNEXPECTED: {
+        severity: 'low',
+        kind: 'problem',
+        fires: 'the target has a table the source (or baseline) does not',
+        fix: 'Usually a table dropped in production since the backup; check that it is meant to be gone.',
+    },
+    COUNT_DRIFT: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'a table has fewer rows in the target than in the source, beyond the tolerance (or differs at all, direction both)',
+        fix: 'Compare the table on both sides; rows are missing from the backup or the restore.',
+    },
+    COUNT_ESTIMATED: {
+        severity: 'info',
+        kind: 'problem',
+        fires: "a table's count came from catalog statistics, not count(*)",
+        fix: 'Use mode: exact (or raise exact-limit) for tables where the exact number matters.',
+    },
+    SOURCE_UNREACHABLE: {
+        severity: 'high',
+        kind: 'unverifiable',
+        fires: 'the source database could not be reached, or refused a read-only session',
+        fix: 'Check source-url, the network, and that the role can log in (it needs only SELECT).',
+    },
+    TARGET_UNREACHABLE: {
+        severity: 'high',
+        kind: 'unverifiable',
+        fires: 'the target database could not be reached',
+        fix: 'Check target-url (restore-drill outputs database-url with keep: true).',
     },
     RTO_EXCEEDED: {
         severity: 'high',
@@ -43212,9 +43891,10 @@ function isMissingKey(err) {
 /* harmony export */   Sw: () => (/* binding */ choose),
 /* harmony export */   Xi: () => (/* binding */ candidates),
 /* harmony export */   _t: () => (/* binding */ looksLikeBackup),
-/* harmony export */   t2: () => (/* binding */ parseExpect)
+/* harmony export */   t2: () => (/* binding */ parseExpect),
+/* harmony export */   tL: () => (/* binding */ globToRegExp)
 /* harmony export */ });
-/* unused harmony exports globToRegExp, matcher, timestampInName */
+/* unused harmony exports matcher, timestampInName */
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4296);
 
 /** Turn a glob into a RegExp: `**` crosses folders, `*` and `?` do not, `{a,b}` and `[...]` work. */
@@ -43352,9 +44032,9 @@ function countTiers(list, tiers) {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   U7: () => (/* binding */ cpuCount),
-/* harmony export */   lW: () => (/* binding */ parseVerifyOptions)
+/* harmony export */   lW: () => (/* binding */ parseVerifyOptions),
+/* harmony export */   yT: () => (/* binding */ defaultWorkDir)
 /* harmony export */ });
-/* unused harmony export defaultWorkDir */
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8161);
@@ -54929,13 +55609,14 @@ __nccwpck_require__.d(__webpack_exports__, {
   YOg: () => (/* binding */ array),
   zMY: () => (/* binding */ schemas_boolean),
   k5n: () => (/* binding */ schemas_enum),
+  euz: () => (/* binding */ literal),
   aig: () => (/* binding */ schemas_number),
   Ikc: () => (/* binding */ object),
   g1P: () => (/* binding */ record),
   YjP: () => (/* binding */ schemas_string)
 });
 
-// UNUSED EXPORTS: ZodAny, ZodArray, ZodBase64, ZodBase64URL, ZodBigInt, ZodBigIntFormat, ZodBoolean, ZodCIDRv4, ZodCIDRv6, ZodCUID, ZodCUID2, ZodCatch, ZodCodec, ZodCreditCard, ZodCustom, ZodCustomStringFormat, ZodDate, ZodDefault, ZodDiscriminatedUnion, ZodE164, ZodEmail, ZodEmoji, ZodEnum, ZodExactOptional, ZodFile, ZodFunction, ZodGUID, ZodIBAN, ZodIPv4, ZodIPv6, ZodISODate, ZodISODateTime, ZodISODuration, ZodISOTime, ZodInstanceOf, ZodIntersection, ZodJWT, ZodKSUID, ZodLazy, ZodLiteral, ZodMAC, ZodMap, ZodNaN, ZodNanoID, ZodNever, ZodNonOptional, ZodNull, ZodNullable, ZodNumber, ZodNumberFormat, ZodObject, ZodOptional, ZodPipe, ZodPrefault, ZodPreprocess, ZodPromise, ZodReadonly, ZodRecord, ZodSet, ZodString, ZodStringFormat, ZodSuccess, ZodSymbol, ZodTemplateLiteral, ZodTransform, ZodTuple, ZodType, ZodULID, ZodURL, ZodUUID, ZodUndefined, ZodUnion, ZodUnknown, ZodVoid, ZodXID, ZodXor, _ZodString, _default, _function, any, base64, base64url, bigint, catch, check, cidrv4, cidrv6, codec, creditCard, cuid, cuid2, currencyCode, custom, date, describe, discriminatedUnion, e164, email, emoji, exactOptional, file, float32, float64, function, guid, hash, hex, hostname, httpUrl, iban, instanceof, int, int32, int64, intersection, invertCodec, ipv4, ipv6, json, jwt, keyof, ksuid, lazy, literal, looseObject, looseRecord, mac, map, meta, nan, nanoid, nativeEnum, never, nonoptional, null, nullable, nullish, optional, partialRecord, pipe, prefault, preprocess, promise, readonly, refine, set, strictObject, stringFormat, stringbool, success, superRefine, symbol, templateLiteral, transform, tuple, uint32, uint64, ulid, undefined, union, unknown, url, uuid, uuidv4, uuidv6, uuidv7, void, xid, xor
+// UNUSED EXPORTS: ZodAny, ZodArray, ZodBase64, ZodBase64URL, ZodBigInt, ZodBigIntFormat, ZodBoolean, ZodCIDRv4, ZodCIDRv6, ZodCUID, ZodCUID2, ZodCatch, ZodCodec, ZodCreditCard, ZodCustom, ZodCustomStringFormat, ZodDate, ZodDefault, ZodDiscriminatedUnion, ZodE164, ZodEmail, ZodEmoji, ZodEnum, ZodExactOptional, ZodFile, ZodFunction, ZodGUID, ZodIBAN, ZodIPv4, ZodIPv6, ZodISODate, ZodISODateTime, ZodISODuration, ZodISOTime, ZodInstanceOf, ZodIntersection, ZodJWT, ZodKSUID, ZodLazy, ZodLiteral, ZodMAC, ZodMap, ZodNaN, ZodNanoID, ZodNever, ZodNonOptional, ZodNull, ZodNullable, ZodNumber, ZodNumberFormat, ZodObject, ZodOptional, ZodPipe, ZodPrefault, ZodPreprocess, ZodPromise, ZodReadonly, ZodRecord, ZodSet, ZodString, ZodStringFormat, ZodSuccess, ZodSymbol, ZodTemplateLiteral, ZodTransform, ZodTuple, ZodType, ZodULID, ZodURL, ZodUUID, ZodUndefined, ZodUnion, ZodUnknown, ZodVoid, ZodXID, ZodXor, _ZodString, _default, _function, any, base64, base64url, bigint, catch, check, cidrv4, cidrv6, codec, creditCard, cuid, cuid2, currencyCode, custom, date, describe, discriminatedUnion, e164, email, emoji, exactOptional, file, float32, float64, function, guid, hash, hex, hostname, httpUrl, iban, instanceof, int, int32, int64, intersection, invertCodec, ipv4, ipv6, json, jwt, keyof, ksuid, lazy, looseObject, looseRecord, mac, map, meta, nan, nanoid, nativeEnum, never, nonoptional, null, nullable, nullish, optional, partialRecord, pipe, prefault, preprocess, promise, readonly, refine, set, strictObject, stringFormat, stringbool, success, superRefine, symbol, templateLiteral, transform, tuple, uint32, uint64, ulid, undefined, union, unknown, url, uuid, uuidv4, uuidv6, uuidv7, void, xid, xor
 
 // EXTERNAL MODULE: ./node_modules/zod/v4/core/core.js
 var core_core = __nccwpck_require__(8532);
@@ -58008,16 +58689,16 @@ const $ZodEnum = /*@__PURE__*/ core_core/* $constructor */.xI("$ZodEnum", (inst,
         return payload;
     };
 });
-const $ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodLiteral", (inst, def) => {
+const $ZodLiteral = /*@__PURE__*/ core_core/* $constructor */.xI("$ZodLiteral", (inst, def) => {
     $ZodType.init(inst, def);
     const values = new Set(def.values);
     inst._zod.values = values;
-    util.defineLazyInternal(inst, "pattern", (zod) => {
+    core_util/* defineLazyInternal */.v5(inst, "pattern", (zod) => {
         const vals = zod.def.values;
         // unmatchable fallback, RE2-safe: an empty alternation would compile to /^()$/, which matches ""
         return new RegExp(vals.length
             ? `^(${vals
-                .map((o) => typeof o === "string" ? util.escapeRegex(o) : o ? util.escapeRegex(o.toString()) : String(o))
+                .map((o) => typeof o === "string" ? core_util/* escapeRegex */.sD(o) : o ? core_util/* escapeRegex */.sD(o.toString()) : String(o))
                 .join("|")})$`
             : "^[^\\s\\S]$");
     });
@@ -58034,7 +58715,7 @@ const $ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null &&
         });
         return payload;
     };
-})));
+});
 const $ZodFile = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodFile", (inst, def) => {
     $ZodType.init(inst, def);
     inst._zod.parse = (payload, _ctx) => {
@@ -63081,10 +63762,10 @@ function nativeEnum(entries, params) {
         ...util.normalizeParams(params),
     });
 }
-const ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodLiteral", (inst, def) => {
-    core.$ZodLiteral.init(inst, def);
+const ZodLiteral = /*@__PURE__*/ core_core/* $constructor */.xI("ZodLiteral", (inst, def) => {
+    $ZodLiteral.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => processors.literalProcessor(inst, ctx, json, params);
+    inst._zod.processJSONSchema = (ctx, json, params) => literalProcessor(inst, ctx, json, params);
     inst.values = new Set(def.values);
     Object.defineProperty(inst, "value", {
         get() {
@@ -63094,12 +63775,12 @@ const ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null && 
             return def.values[0];
         },
     });
-})));
+});
 function literal(value, params) {
     return new ZodLiteral({
         type: "literal",
         values: Array.isArray(value) ? value : [value],
-        ...util.normalizeParams(params),
+        ...core_util/* normalizeParams */.A2(params),
     });
 }
 const ZodFile = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodFile", (inst, def) => {

@@ -67989,7 +67989,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 176:
+/***/ 5839:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -71242,6 +71242,42 @@ const RULES = {
         fires: 'a NOT VALID constraint does not hold for the restored rows',
         fix: 'Fix the violating rows in production, then VALIDATE CONSTRAINT there.',
     },
+    TABLE_MISSING: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'a table of the source (or baseline) is absent from the target',
+        fix: 'Find out whether the table was left out of the backup or the restore failed for it.',
+    },
+    TABLE_UNEXPECTED: {
+        severity: 'low',
+        kind: 'problem',
+        fires: 'the target has a table the source (or baseline) does not',
+        fix: 'Usually a table dropped in production since the backup; check that it is meant to be gone.',
+    },
+    COUNT_DRIFT: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'a table has fewer rows in the target than in the source, beyond the tolerance (or differs at all, direction both)',
+        fix: 'Compare the table on both sides; rows are missing from the backup or the restore.',
+    },
+    COUNT_ESTIMATED: {
+        severity: 'info',
+        kind: 'problem',
+        fires: "a table's count came from catalog statistics, not count(*)",
+        fix: 'Use mode: exact (or raise exact-limit) for tables where the exact number matters.',
+    },
+    SOURCE_UNREACHABLE: {
+        severity: 'high',
+        kind: 'unverifiable',
+        fires: 'the source database could not be reached, or refused a read-only session',
+        fix: 'Check source-url, the network, and that the role can log in (it needs only SELECT).',
+    },
+    TARGET_UNREACHABLE: {
+        severity: 'high',
+        kind: 'unverifiable',
+        fires: 'the target database could not be reached',
+        fix: 'Check target-url (restore-drill outputs database-url with keep: true).',
+    },
     RTO_EXCEEDED: {
         severity: 'high',
         kind: 'problem',
@@ -71392,27 +71428,6 @@ async function runAction(body) {
         else
             setFailed(`internal error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : errorMessage(e)}`);
     }
-}
-
-;// CONCATENATED MODULE: ./src/core/log.ts
-const silentLogger = {
-    info() { },
-    warn() { },
-    debug() { },
-    secret() { },
-};
-/** A logger that keeps every line, for tests. */
-function memoryLogger() {
-    const lines = [];
-    const secrets = [];
-    return {
-        lines,
-        secrets,
-        info: (m) => lines.push(m),
-        warn: (m) => lines.push(`warning: ${m}`),
-        debug: (m) => lines.push(`debug: ${m}`),
-        secret: (s) => secrets.push(s),
-    };
 }
 
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
@@ -75500,16 +75515,16 @@ const $ZodEnum = /*@__PURE__*/ $constructor("$ZodEnum", (inst, def) => {
         return payload;
     };
 });
-const $ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodLiteral", (inst, def) => {
+const $ZodLiteral = /*@__PURE__*/ $constructor("$ZodLiteral", (inst, def) => {
     $ZodType.init(inst, def);
     const values = new Set(def.values);
     inst._zod.values = values;
-    util.defineLazyInternal(inst, "pattern", (zod) => {
+    defineLazyInternal(inst, "pattern", (zod) => {
         const vals = zod.def.values;
         // unmatchable fallback, RE2-safe: an empty alternation would compile to /^()$/, which matches ""
         return new RegExp(vals.length
             ? `^(${vals
-                .map((o) => typeof o === "string" ? util.escapeRegex(o) : o ? util.escapeRegex(o.toString()) : String(o))
+                .map((o) => typeof o === "string" ? escapeRegex(o) : o ? escapeRegex(o.toString()) : String(o))
                 .join("|")})$`
             : "^[^\\s\\S]$");
     });
@@ -75526,7 +75541,7 @@ const $ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null &&
         });
         return payload;
     };
-})));
+});
 const $ZodFile = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodFile", (inst, def) => {
     $ZodType.init(inst, def);
     inst._zod.parse = (payload, _ctx) => {
@@ -80573,10 +80588,10 @@ function nativeEnum(entries, params) {
         ...util.normalizeParams(params),
     });
 }
-const ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodLiteral", (inst, def) => {
-    core.$ZodLiteral.init(inst, def);
+const ZodLiteral = /*@__PURE__*/ $constructor("ZodLiteral", (inst, def) => {
+    $ZodLiteral.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => processors.literalProcessor(inst, ctx, json, params);
+    inst._zod.processJSONSchema = (ctx, json, params) => literalProcessor(inst, ctx, json, params);
     inst.values = new Set(def.values);
     Object.defineProperty(inst, "value", {
         get() {
@@ -80586,12 +80601,12 @@ const ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null && 
             return def.values[0];
         },
     });
-})));
+});
 function literal(value, params) {
     return new ZodLiteral({
         type: "literal",
         values: Array.isArray(value) ? value : [value],
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 const ZodFile = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodFile", (inst, def) => {
@@ -81011,6 +81026,209 @@ function resolveInputs(spec, raw, how) {
     return out;
 }
 
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/drill/config.ts
+
+
+
+
+
+const tolerance = schemas_string()
+    .or(schemas_number())
+    .transform((v, ctx) => {
+    const t = parseTolerance(String(v));
+    if (!t) {
+        ctx.addIssue({
+            code: 'custom',
+            message: `"${v}" is not a tolerance: write 0, 1000 (rows) or 2% (a share)`,
+        });
+        return NEVER;
+    }
+    return t;
+});
+function parseTolerance(text) {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(%)?\s*$/.exec(text);
+    if (!m)
+        return undefined;
+    return m[2] ? { kind: 'percent', value: Number(m[1]) } : { kind: 'rows', value: Number(m[1]) };
+}
+const expectation = schemas_string().refine((s) => parseExpectation(s) !== undefined, {
+    message: 'is not an expectation: write "> 0", ">= 10", "== 0", "!= 0", "< 5" or "between 1 and 10"',
+});
+function parseExpectation(text) {
+    const between = /^\s*between\s+(-?\d+(?:\.\d+)?)\s+and\s+(-?\d+(?:\.\d+)?)\s*$/i.exec(text);
+    if (between)
+        return { op: 'between', lo: Number(between[1]), hi: Number(between[2]) };
+    const m = /^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(text);
+    return m ? { op: m[1], value: Number(m[2]) } : undefined;
+}
+function meets(value, e) {
+    switch (e.op) {
+        case 'between':
+            return value >= e.lo && value <= e.hi;
+        case '>':
+            return value > e.value;
+        case '>=':
+            return value >= e.value;
+        case '==':
+            return value === e.value;
+        case '!=':
+            return value !== e.value;
+        case '<':
+            return value < e.value;
+        case '<=':
+            return value <= e.value;
+    }
+}
+const configSchema = object({
+    structure: object({ reference: schemas_string().min(1) })
+        .strict()
+        .optional(),
+    volume: object({
+        tables: record(schemas_string(), object({ min: schemas_number().int().nonnegative() }).strict()).optional(),
+        tolerance: tolerance.optional(),
+    })
+        .strict()
+        .optional(),
+    semantics: array(object({ name: schemas_string().min(1), sql: schemas_string().min(1), expect: expectation }).strict())
+        .optional(),
+    integrity: object({
+        sequences: schemas_boolean().optional(),
+        collation: schemas_boolean().optional(),
+        amcheck: schemas_boolean().optional(),
+        'validate-constraints': schemas_boolean().optional(),
+    })
+        .strict()
+        .optional(),
+    compare: object({
+        tables: record(schemas_string(), object({ tolerance }).strict()).optional(),
+    })
+        .strict()
+        .optional(),
+    ignore: array(object({
+        rule: schemas_string().refine((r) => r in RULES, { message: 'is not a rule Restorable raises' }),
+        reason: schemas_string().trim().min(1, 'needs a written reason'),
+    })
+        .strict())
+        .optional(),
+})
+    .strict();
+/** Read and validate restorable.yml; an unknown key, a bad value or bad YAML is one clear line. */
+function loadConfig(input, file) {
+    if (!file)
+        return {};
+    let text;
+    try {
+        text = external_node_fs_default().readFileSync(file, 'utf8');
+    }
+    catch {
+        throw new UserError(input, `"${file}" cannot be read`, 'Give the path of your restorable.yml, or leave config empty');
+    }
+    let raw;
+    try {
+        raw = (0,dist/* parse */.qg)(text) ?? {};
+    }
+    catch (e) {
+        throw new UserError(input, `${file} is not valid YAML (${e.message.split('\n')[0]})`, 'Fix the YAML syntax');
+    }
+    const r = configSchema.safeParse(raw);
+    if (r.success)
+        return r.data;
+    const issue = r.error.issues[0];
+    const where = issue.path.join('.') || '(top level)';
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+    if (keys.length) {
+        throw new UserError(input, `${file}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} at ${where}`, 'Check the spelling against the README (restorable.yml)');
+    }
+    throw new UserError(input, `${file}: ${where} ${issue.message}`, 'See restorable.yml in the README');
+}
+
+// EXTERNAL MODULE: ./node_modules/pg/lib/index.js
+var lib = __nccwpck_require__(3273);
+;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
+// ESM wrapper for pg
+
+
+// Re-export all the properties
+const Client = lib.Client
+const Pool = lib.Pool
+const Connection = lib.Connection
+const types = lib.types
+const Query = lib.Query
+const DatabaseError = lib.DatabaseError
+const escapeIdentifier = lib.escapeIdentifier
+const escapeLiteral = lib.escapeLiteral
+const Result = lib.Result
+const TypeOverrides = lib.TypeOverrides
+
+// Also export the defaults
+const defaults = lib.defaults
+
+// Re-export the default
+/* harmony default export */ const esm = (lib);
+
+;// CONCATENATED MODULE: ./src/postgres/client.ts
+
+
+/** Parse a postgres:// URL; the password is registered as a secret the moment it is read. */
+function parseDbUrl(input, url, secret) {
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        u = undefined;
+    }
+    if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
+        throw new UserError(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/database');
+    }
+    const password = decodeURIComponent(u.password);
+    if (password)
+        secret(password);
+    return {
+        host: u.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(u.port || 5432),
+        user: decodeURIComponent(u.username) || 'postgres',
+        database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
+        ...(password ? { password } : {}),
+    };
+}
+/** A URL to show: the password, if any, as ***. */
+function maskedUrl(c) {
+    const host = c.host.includes(':') ? `[${c.host}]` : c.host;
+    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}`;
+}
+/** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
+function libpqEnv(c) {
+    return {
+        PGHOST: c.host,
+        PGPORT: String(c.port),
+        PGUSER: c.user,
+        PGDATABASE: c.database,
+        ...(c.password ? { PGPASSWORD: c.password } : {}),
+        PGCONNECT_TIMEOUT: '10',
+    };
+}
+/** Open a connection, run `fn`, close it, whatever happens. */
+async function withClient(c, fn) {
+    const client = new esm.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
+    await client.connect();
+    try {
+        return await fn(client);
+    }
+    finally {
+        await client.end().catch(() => { });
+    }
+}
+async function queryRows(c, sql, params = []) {
+    return withClient(c, async (client) => (await client.query(sql, params)).rows);
+}
+/** Quote an identifier for SQL. */
+function ident(name) {
+    return `"${name.replace(/"/g, '""')}"`;
+}
+
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
@@ -81071,6 +81289,27 @@ async function findExpectedChecksum(source, name, names) {
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
 var dist_cjs = __nccwpck_require__(3711);
+;// CONCATENATED MODULE: ./src/core/log.ts
+const silentLogger = {
+    info() { },
+    warn() { },
+    debug() { },
+    secret() { },
+};
+/** A logger that keeps every line, for tests. */
+function memoryLogger() {
+    const lines = [];
+    const secrets = [];
+    return {
+        lines,
+        secrets,
+        info: (m) => lines.push(m),
+        warn: (m) => lines.push(`warning: ${m}`),
+        debug: (m) => lines.push(`debug: ${m}`),
+        secret: (s) => secrets.push(s),
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/sources/s3.ts
 
 
@@ -81715,117 +81954,686 @@ function parseVerifyOptions(raw, how) {
 }
 const cpuCount = () => external_node_os_default().availableParallelism?.() ?? external_node_os_default().cpus().length;
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/drill/config.ts
+;// CONCATENATED MODULE: ./src/compare/spec.ts
+const compareSpec = {
+    name: 'compare-counts',
+    command: 'compare',
+    title: 'Restorable: compare counts',
+    description: 'Row counts and structure of a live database (read-only) or a baseline file against a restored copy: exact where it matters, estimated where it is big.',
+    inputs: [
+        {
+            name: 'source-url',
+            description: 'The live database, read through a read-only session (the role needs only SELECT).',
+        },
+        {
+            name: 'baseline',
+            description: 'Instead of source-url: a JSON file of counts written earlier with write-baseline.',
+        },
+        { name: 'target-url', description: "The restored database (restore-drill's database-url)." },
+        {
+            name: 'mode',
+            default: 'auto',
+            description: '`exact` (count(*)), `estimate` (catalog statistics, one query), `auto` (exact below exact-limit).',
+        },
+        {
+            name: 'exact-limit',
+            default: '1000000',
+            description: 'In auto mode, tables estimated above this many rows are estimated, not counted.',
+        },
+        {
+            name: 'tolerance',
+            default: '0',
+            description: 'Allowed difference: 0, 1000 (rows) or 2% (per-table overrides in restorable.yml).',
+        },
+        {
+            name: 'direction',
+            default: 'drop',
+            description: '`drop` (only fewer rows in the target is drift) or `both` (two copies of one snapshot).',
+        },
+        { name: 'schemas', description: 'Only these schemas, comma-separated (default: every user schema).' },
+        { name: 'include', description: 'Globs over schema.table to compare, comma-separated.' },
+        { name: 'exclude', description: 'Globs over schema.table to leave out, comma-separated.' },
+        { name: 'jobs', default: '4', description: 'Parallel connections per side for exact counts.' },
+        {
+            name: 'structure',
+            default: 'true',
+            description: 'Also compare tables, columns and types, indexes, constraints, sequences, extensions.',
+        },
+        {
+            name: 'write-baseline',
+            description: "Write the source's counts (and when they were taken) to this JSON file.",
+        },
+        {
+            name: 'freshness-column',
+            description: 'Report max() of this column per table on both sides: the RPO actually achieved.',
+        },
+        { name: 'config', description: 'restorable.yml, for per-table tolerances (compare.tables).' },
+        {
+            name: 'fail-on',
+            default: 'high',
+            description: 'Lowest severity that fails: critical, high, medium, low, info.',
+        },
+        { name: 'report', description: 'Write the JSON report to this path.' },
+    ],
+    outputs: [
+        { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
+        { name: 'compared', description: 'Tables compared.' },
+        { name: 'drifted', description: 'Tables whose counts drifted.' },
+        { name: 'missing', description: 'Tables missing from the target.' },
+        { name: 'table', description: 'The comparison as a markdown table, drifted rows first.' },
+        { name: 'findings', description: 'Findings as JSON.' },
+        { name: 'report', description: 'Path of the JSON report.' },
+    ],
+};
+
+;// CONCATENATED MODULE: ./src/compare/options.ts
 
 
 
 
 
-const tolerance = schemas_string()
-    .or(schemas_number())
-    .transform((v, ctx) => {
-    const t = parseTolerance(String(v));
-    if (!t) {
-        ctx.addIssue({
-            code: 'custom',
-            message: `"${v}" is not a tolerance: write 0, 1000 (rows) or 2% (a share)`,
-        });
-        return NEVER;
+
+
+
+
+const list = (v) => (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+function parseCompareOptions(raw, how, log) {
+    const v = resolveInputs(compareSpec, raw, how);
+    const name = (n) => (how === 'flag' ? `--${n}` : n);
+    const secret = (s) => log.secret(s);
+    if (v['source-url'] && v.baseline) {
+        throw new UserError(name('baseline'), 'and source-url were both given', 'Compare against one: the live database (source-url) or a baseline file');
     }
-    return t;
+    if (!v['source-url'] && !v.baseline) {
+        throw new UserError(name('source-url'), 'is required (or baseline)', 'Give the live database as source-url, or a baseline JSON file');
+    }
+    if (!v['target-url'] && !v['write-baseline']) {
+        throw new UserError(name('target-url'), 'is required', "Give the restored database (restore-drill's database-url), or only write-baseline");
+    }
+    if (v.baseline && !external_node_fs_default().existsSync(v.baseline)) {
+        throw new UserError(name('baseline'), `"${v.baseline}" does not exist`, 'Write one first with write-baseline, or give source-url');
+    }
+    const mode = (v.mode ?? 'auto').trim().toLowerCase();
+    if (mode !== 'exact' && mode !== 'estimate' && mode !== 'auto') {
+        throw new UserError(name('mode'), `"${v.mode}" is not exact, estimate or auto`, 'Use exact, estimate or auto');
+    }
+    const direction = (v.direction ?? 'drop').trim().toLowerCase();
+    if (direction !== 'drop' && direction !== 'both') {
+        throw new UserError(name('direction'), `"${v.direction}" is not drop or both`, 'Use drop (the source grew after the backup) or both');
+    }
+    const tolerance = parseTolerance(v.tolerance ?? '0');
+    if (!tolerance) {
+        throw new UserError(name('tolerance'), `"${v.tolerance}" is not a tolerance`, 'Write 0, 1000 (rows) or 2% (a share of the source count)');
+    }
+    const num = (n, min) => {
+        const x = Number(v[n]);
+        if (!Number.isInteger(x) || x < min)
+            throw new UserError(name(n), `"${v[n]}" is not a whole number of at least ${min}`, `Give a whole number, e.g. ${compareSpec.inputs.find((i) => i.name === n)?.default}`);
+        return x;
+    };
+    return {
+        ...(v['source-url'] ? { source: parseDbUrl(name('source-url'), v['source-url'], secret) } : {}),
+        ...(v.baseline ? { baseline: v.baseline } : {}),
+        ...(v['target-url'] ? { target: parseDbUrl(name('target-url'), v['target-url'], secret) } : {}),
+        mode,
+        exactLimit: num('exact-limit', 0),
+        tolerance,
+        direction,
+        ...(v.schemas ? { schemas: list(v.schemas) } : {}),
+        ...(v.include ? { include: list(v.include) } : {}),
+        ...(v.exclude ? { exclude: list(v.exclude) } : {}),
+        jobs: num('jobs', 1),
+        structure: parseBool(name('structure'), v.structure, true),
+        ...(v['write-baseline'] ? { writeBaseline: external_node_path_default().resolve(v['write-baseline']) } : {}),
+        ...(v['freshness-column'] ? { freshnessColumn: v['freshness-column'] } : {}),
+        config: loadConfig(name('config'), v.config),
+        failOn: parseSeverity(name('fail-on'), v['fail-on']),
+        ...(v.report ? { report: v.report } : {}),
+        workDir: defaultWorkDir(),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/compare/present.ts
+function compareFacts(r) {
+    const rows = [
+        ['source', r.source],
+        ['target', r.target || '(none)'],
+        ['compared', `${r.compared} tables, ${r.drifted} drifted, ${r.missing} missing`],
+    ];
+    if (r.baselineWritten)
+        rows.push(['baseline written', r.baselineWritten]);
+    return rows;
+}
+
+;// CONCATENATED MODULE: ./src/checks/structure.ts
+/** Objects that belong to extensions are the extension's business, not the schema's. */
+const NOT_EXTENSION = (classid, objid) => `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${objid} AND d.deptype = 'e')`;
+const USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
+const QUERIES = [
+    `SELECT 'schema ' || n.nspname AS line FROM pg_namespace n WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_namespace', 'n.oid')}`,
+    `SELECT 'extension ' || e.extname AS line FROM pg_extension e WHERE e.extname <> 'plpgsql'`,
+    `SELECT CASE c.relkind WHEN 'r' THEN 'table ' WHEN 'p' THEN 'table ' WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view '
+          WHEN 'f' THEN 'foreign table ' END || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS line
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' '
+          || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+          || CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END
+          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END AS line
+     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS}
+      AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ': ' || pg_get_indexdef(i.indexrelid) AS line
+     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'i.indrelid')}`,
+    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) || ': '
+          || pg_get_constraintdef(k.oid) AS line
+     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || format_type(s.seqtypid, NULL) AS line
+     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')'
+          || coalesce(' returns ' || pg_get_function_result(p.oid), '') AS line
+     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_proc', 'p.oid')}`,
+    `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.tgname) || ': '
+          || pg_get_triggerdef(t.oid) AS line
+     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE NOT t.tgisinternal AND ${USER_NS}`,
+];
+/** The restored database's structure, one sorted line per object (catalog facts only, no rows). */
+async function structureLines(client) {
+    const lines = [];
+    for (const q of QUERIES) {
+        const r = await client.query(q);
+        for (const row of r.rows)
+            lines.push(row.line.replace(/\s+/g, ' ').trim());
+    }
+    return [...new Set(lines)].sort();
+}
+function parseReference(text) {
+    return text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'));
+}
+function renderReference(lines, header) {
+    return `# ${header}\n# Written by restorable drill --write-reference: one line per object, sorted.\n${lines.join('\n')}\n`;
+}
+function diffStructure(reference, actual) {
+    const have = new Set(actual);
+    const want = new Set(reference);
+    return { missing: reference.filter((l) => !have.has(l)), unexpected: actual.filter((l) => !want.has(l)) };
+}
+
+;// CONCATENATED MODULE: ./src/report/stages.ts
+
+
+/**
+ * A pipeline is a list of timed stages. Each ends ok, failed, skipped (with the reason) or not-run;
+ * the report is built from this list alone, so every rendering tells the same story.
+ */
+class Pipeline {
+    failOn;
+    onStage;
+    stages = [];
+    constructor(failOn, onStage = () => { }) {
+        this.failOn = failOn;
+        this.onStage = onStage;
+    }
+    async stage(name, body) {
+        const started = performance.now();
+        let result;
+        try {
+            const out = (await body()) ?? {};
+            const findings = out.findings ?? [];
+            const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
+            const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
+            result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };
+        }
+        catch (err) {
+            if (err instanceof UserError)
+                throw err;
+            result = {
+                name,
+                status: 'not-run',
+                seconds: 0,
+                reason: `internal error: ${errorMessage(err)}`,
+                findings: [],
+            };
+        }
+        result.seconds = (performance.now() - started) / 1000;
+        this.stages.push(result);
+        this.onStage(result);
+        return result;
+    }
+    skip(name, reason) {
+        const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
+        this.stages.push(result);
+        this.onStage(result);
+    }
+    get findings() {
+        return this.stages.flatMap((s) => s.findings);
+    }
+    verdict() {
+        return computeVerdict(this.stages, this.failOn);
+    }
+}
+function computeVerdict(stages, failOn) {
+    const active = stages.flatMap((s) => s.findings).filter((f) => !f.ignored);
+    if (active.some((f) => ruleKind(f.rule) === 'problem' && atLeast(f.severity, failOn)))
+        return 'fail';
+    if (stages.some((s) => s.status === 'not-run'))
+        return 'could-not-verify';
+    if (active.some((f) => ruleKind(f.rule) === 'unverifiable'))
+        return 'could-not-verify';
+    return 'pass';
+}
+function exitCodeFor(verdict) {
+    return verdict === 'pass' ? 0 : verdict === 'fail' ? 1 : 3;
+}
+
+;// CONCATENATED MODULE: ./src/checks/volume.ts
+
+/** The user tables of a database, `schema.table`, quoted where needed. */
+const USER_TABLES_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+   ORDER BY 1, 2`;
+function tableName(schema, name) {
+    const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : ident(s));
+    return `${q(schema)}.${q(name)}`;
+}
+/** Exact row counts of every user table, over `jobs` connections at once. */
+async function countRows(conn, jobs) {
+    const tables = await withClient(conn, async (c) => (await c.query(USER_TABLES_SQL)).rows);
+    const out = [];
+    let next = 0;
+    const worker = () => withClient(conn, async (c) => {
+        for (let i = next++; i < tables.length; i = next++) {
+            const t = tables[i];
+            const r = await c.query(`SELECT count(*) AS n FROM ${ident(t.schema)}.${ident(t.name)}`);
+            out.push({ table: tableName(t.schema, t.name), rows: Number(r.rows[0]?.n ?? 0) });
+        }
+    });
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
+    return out.sort((a, b) => (a.table < b.table ? -1 : 1));
+}
+
+;// CONCATENATED MODULE: ./src/compare/counts.ts
+
+
+
+/** Every user table with its estimated rows, in one round trip. */
+const TABLES_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name,
+         CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE coalesce(s.n_live_tup, -1) END AS estimate
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+   ORDER BY 1, 2`;
+async function listTables(c) {
+    const rows = (await c.query(TABLES_SQL)).rows;
+    return rows.map((r) => ({
+        table: tableName(r.schema, r.name),
+        schema: r.schema,
+        name: r.name,
+        estimate: Number(r.estimate),
+    }));
+}
+/** Globs match `schema.table` as written unquoted (`public.orders`, `audit.*`). */
+function filterTables(tables, f) {
+    const inc = (f.include ?? []).map(matcherAll);
+    const exc = (f.exclude ?? []).map(matcherAll);
+    return tables.filter((t) => {
+        const key = `${t.schema}.${t.name}`;
+        if (f.schemas?.length && !f.schemas.includes(t.schema))
+            return false;
+        if (inc.length && !inc.some((m) => m(key)))
+            return false;
+        return !exc.some((m) => m(key));
+    });
+}
+function matcherAll(glob) {
+    const re = globToRegExp(glob);
+    return (s) => re.test(s);
+}
+/** count(*) of the given tables over `jobs` connections; every identifier is quoted. */
+async function exactCounts(conn, tables, jobs) {
+    const out = new Map();
+    let next = 0;
+    const worker = () => withClient(conn, async (c) => {
+        for (let i = next++; i < tables.length; i = next++) {
+            const t = tables[i];
+            const r = await c.query(`SELECT count(*) AS n FROM ${ident(t.schema)}.${ident(t.name)}`);
+            out.set(t.table, Number(r.rows[0]?.n ?? 0));
+        }
+    });
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
+    return out;
+}
+/** max(column) of every listed table that has the column, as text. */
+async function freshness(conn, tables, column) {
+    const out = new Map();
+    await withClient(conn, async (c) => {
+        const having = new Set((await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped`, [column])).rows.map((r) => `${r.schema}\u0000${r.name}`));
+        for (const t of tables) {
+            if (!having.has(`${t.schema}\u0000${t.name}`))
+                continue;
+            const r = await c.query(`SELECT max(${ident(column)})::text AS m FROM ${ident(t.schema)}.${ident(t.name)}`);
+            out.set(t.table, r.rows[0]?.m ?? null);
+        }
+    });
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/compare/run.ts
+
+
+
+
+
+
+
+
+
+const baselineSchema = object({
+    restorable: literal('baseline'),
+    version: literal(1),
+    takenAt: schemas_string(),
+    source: schemas_string(),
+    tables: record(schemas_string(), object({ rows: schemas_number(), mode: schemas_enum(['exact', 'estimate']) })),
+    structure: array(schemas_string()).optional(),
 });
-function parseTolerance(text) {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(%)?\s*$/.exec(text);
-    if (!m)
-        return undefined;
-    return m[2] ? { kind: 'percent', value: Number(m[1]) } : { kind: 'rows', value: Number(m[1]) };
-}
-const expectation = schemas_string().refine((s) => parseExpectation(s) !== undefined, {
-    message: 'is not an expectation: write "> 0", ">= 10", "== 0", "!= 0", "< 5" or "between 1 and 10"',
-});
-function parseExpectation(text) {
-    const between = /^\s*between\s+(-?\d+(?:\.\d+)?)\s+and\s+(-?\d+(?:\.\d+)?)\s*$/i.exec(text);
-    if (between)
-        return { op: 'between', lo: Number(between[1]), hi: Number(between[2]) };
-    const m = /^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(text);
-    return m ? { op: m[1], value: Number(m[2]) } : undefined;
-}
-function meets(value, e) {
-    switch (e.op) {
-        case 'between':
-            return value >= e.lo && value <= e.hi;
-        case '>':
-            return value > e.value;
-        case '>=':
-            return value >= e.value;
-        case '==':
-            return value === e.value;
-        case '!=':
-            return value !== e.value;
-        case '<':
-            return value < e.value;
-        case '<=':
-            return value <= e.value;
-    }
-}
-const configSchema = object({
-    structure: object({ reference: schemas_string().min(1) })
-        .strict()
-        .optional(),
-    volume: object({
-        tables: record(schemas_string(), object({ min: schemas_number().int().nonnegative() }).strict()).optional(),
-        tolerance: tolerance.optional(),
-    })
-        .strict()
-        .optional(),
-    semantics: array(object({ name: schemas_string().min(1), sql: schemas_string().min(1), expect: expectation }).strict())
-        .optional(),
-    integrity: object({
-        sequences: schemas_boolean().optional(),
-        collation: schemas_boolean().optional(),
-        amcheck: schemas_boolean().optional(),
-        'validate-constraints': schemas_boolean().optional(),
-    })
-        .strict()
-        .optional(),
-    ignore: array(object({
-        rule: schemas_string().refine((r) => r in RULES, { message: 'is not a rule Restorable raises' }),
-        reason: schemas_string().trim().min(1, 'needs a written reason'),
-    })
-        .strict())
-        .optional(),
-})
-    .strict();
-/** Read and validate restorable.yml; an unknown key, a bad value or bad YAML is one clear line. */
-function loadConfig(input, file) {
-    if (!file)
-        return {};
-    let text;
-    try {
-        text = external_node_fs_default().readFileSync(file, 'utf8');
-    }
-    catch {
-        throw new UserError(input, `"${file}" cannot be read`, 'Give the path of your restorable.yml, or leave config empty');
-    }
+/** The live source is read through a session that cannot write, and gives up rather than wait on locks. */
+const READ_ONLY = '-c default_transaction_read_only=on -c statement_timeout=600000 -c lock_timeout=5000';
+function readBaseline(file) {
     let raw;
     try {
-        raw = (0,dist/* parse */.qg)(text) ?? {};
+        raw = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
     }
     catch (e) {
-        throw new UserError(input, `${file} is not valid YAML (${e.message.split('\n')[0]})`, 'Fix the YAML syntax');
+        throw new UserError('baseline', `${file} is not JSON (${errorMessage(e)})`, 'Give a file written by write-baseline');
     }
-    const r = configSchema.safeParse(raw);
-    if (r.success)
-        return r.data;
-    const issue = r.error.issues[0];
-    const where = issue.path.join('.') || '(top level)';
-    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-    if (keys.length) {
-        throw new UserError(input, `${file}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} at ${where}`, 'Check the spelling against the README (restorable.yml)');
+    const r = baselineSchema.safeParse(raw);
+    if (!r.success)
+        throw new UserError('baseline', `${file} is not a Restorable baseline`, 'Give a file written by write-baseline');
+    return {
+        takenAt: r.data.takenAt,
+        source: r.data.source,
+        counts: new Map(Object.entries(r.data.tables)),
+        ...(r.data.structure ? { structure: r.data.structure } : {}),
+    };
+}
+/** Decide per table: exact below the limit (or with no statistics), estimated above. */
+function modeFor(opts, estimate) {
+    if (opts.mode === 'exact')
+        return 'exact';
+    if (opts.mode === 'estimate')
+        return 'estimate';
+    return estimate < 0 || estimate < opts.exactLimit ? 'exact' : 'estimate';
+}
+async function readSide(conn, opts, modes) {
+    const tables = filterTables(await withClient(conn, listTables), opts);
+    const exact = tables.filter((t) => modes(t) === 'exact');
+    const counted = await exactCounts(conn, exact, opts.jobs);
+    const counts = new Map();
+    for (const t of tables) {
+        const n = counted.get(t.table);
+        counts.set(t.table, n !== undefined ? { rows: n, mode: 'exact' } : { rows: Math.max(0, t.estimate), mode: 'estimate' });
     }
-    throw new UserError(input, `${file}: ${where} ${issue.message}`, 'See restorable.yml in the README');
+    const side = { counts };
+    if (opts.structure)
+        side.structure = await withClient(conn, structureLines);
+    if (opts.freshnessColumn)
+        side.freshness = await freshness(conn, tables, opts.freshnessColumn);
+    return side;
+}
+function allowed(t, source) {
+    return t.kind === 'percent' ? (source * t.value) / 100 : t.value;
+}
+/** compare-counts: counts and structure of the source (live, read-only, or a baseline) against the target. */
+async function runCompare(opts, log, onStage) {
+    const started = Date.now();
+    const pipe = new Pipeline(opts.failOn, onStage);
+    const result = {
+        command: 'compare',
+        verdict: 'could-not-verify',
+        failOn: opts.failOn,
+        startedAt: new Date(started).toISOString(),
+        totalSeconds: 0,
+        stages: pipe.stages,
+        findings: [],
+        source: opts.source ? maskedUrl(opts.source) : (opts.baseline ?? ''),
+        target: opts.target ? maskedUrl(opts.target) : '',
+        rows: [],
+        compared: 0,
+        drifted: 0,
+        missing: 0,
+    };
+    let source;
+    await pipe.stage('source', async () => {
+        if (opts.baseline) {
+            const b = readBaseline(opts.baseline);
+            source = b;
+            log.info(`baseline of ${b.source}, taken ${b.takenAt}`);
+            return {};
+        }
+        const conn = { ...opts.source, options: READ_ONLY };
+        try {
+            const ro = await withClient(conn, async (c) => (await c.query("SELECT current_setting('default_transaction_read_only') AS v"))
+                .rows[0]?.v);
+            if (ro !== 'on') {
+                throw new UserError('source-url', 'did not take a read-only session', 'Connect to PostgreSQL directly, not through a pooler that drops startup options');
+            }
+            source = await readSide(conn, opts, (t) => modeFor(opts, t.estimate));
+        }
+        catch (e) {
+            if (e instanceof UserError)
+                throw e;
+            if (/options|startup parameter/i.test(errorMessage(e))) {
+                throw new UserError('source-url', `refused a read-only session (${errorMessage(e)})`, 'Connect to PostgreSQL directly, not through a pooler that drops startup options');
+            }
+            return {
+                findings: [
+                    finding('SOURCE_UNREACHABLE', 'source', `could not read ${result.source}: ${errorMessage(e)}`),
+                ],
+            };
+        }
+        if (opts.writeBaseline) {
+            const tables = Object.fromEntries([...source.counts].map(([k, v]) => [k, v]));
+            const body = {
+                restorable: 'baseline',
+                version: 1,
+                takenAt: new Date().toISOString(),
+                source: result.source,
+                tables,
+                ...(source.structure ? { structure: source.structure } : {}),
+            };
+            external_node_fs_default().mkdirSync(external_node_path_default().dirname(opts.writeBaseline), { recursive: true });
+            external_node_fs_default().writeFileSync(opts.writeBaseline, `${JSON.stringify(body, null, 2)}\n`);
+            result.baselineWritten = opts.writeBaseline;
+            log.info(`wrote the baseline (${source.counts.size} tables) to ${opts.writeBaseline}`);
+        }
+        return {};
+    });
+    if (!opts.target) {
+        pipe.skip('target', 'no target-url: only the baseline was written');
+        pipe.skip('counts', 'no target');
+        pipe.skip('structure', 'no target');
+        return finish(result, pipe, started);
+    }
+    if (!source) {
+        for (const s of ['target', 'counts', 'structure'])
+            pipe.skip(s, 'the source could not be read');
+        return finish(result, pipe, started);
+    }
+    const src = source;
+    let target;
+    await pipe.stage('target', async () => {
+        try {
+            // The target counts a table the way the source did, so the two numbers are comparable.
+            target = await readSide(opts.target, opts, (t) => src.counts.get(t.table)?.mode ?? modeFor(opts, t.estimate));
+            return {};
+        }
+        catch (e) {
+            return {
+                findings: [
+                    finding('TARGET_UNREACHABLE', 'target', `could not read ${result.target}: ${errorMessage(e)}`),
+                ],
+            };
+        }
+    });
+    if (!target) {
+        pipe.skip('counts', 'the target could not be read');
+        pipe.skip('structure', 'the target could not be read');
+        return finish(result, pipe, started);
+    }
+    const tgt = target;
+    await pipe.stage('counts', async () => {
+        const findings = [];
+        const overrides = opts.config.compare?.tables ?? {};
+        const names = [...new Set([...src.counts.keys(), ...tgt.counts.keys()])].sort();
+        const estimated = [];
+        for (const table of names) {
+            const s = src.counts.get(table);
+            const t = tgt.counts.get(table);
+            const mode = s?.mode === 'estimate' || t?.mode === 'estimate' ? 'estimate' : 'exact';
+            if (mode === 'estimate')
+                estimated.push(table);
+            const row = {
+                table,
+                source: s?.rows ?? null,
+                target: t?.rows ?? null,
+                difference: s && t ? t.rows - s.rows : null,
+                mode,
+                drifted: false,
+                ...(src.freshness?.has(table) ? { sourceMax: src.freshness.get(table) ?? null } : {}),
+                ...(tgt.freshness?.has(table) ? { targetMax: tgt.freshness.get(table) ?? null } : {}),
+            };
+            if (s && !t) {
+                findings.push(finding('TABLE_MISSING', 'counts', `table ${table} (${s.rows} rows in the source) is not in the target`, { evidence: { table, source: s.rows } }));
+                result.missing++;
+            }
+            else if (!s && t) {
+                findings.push(finding('TABLE_UNEXPECTED', 'counts', `table ${table} is in the target but not in the source`, {
+                    evidence: { table, target: t.rows },
+                }));
+            }
+            else if (s && t) {
+                const tol = overrides[table]?.tolerance ?? opts.tolerance;
+                const limit = allowed(tol, s.rows);
+                const diff = t.rows - s.rows;
+                const drift = opts.direction === 'drop' ? -diff > limit : Math.abs(diff) > limit;
+                if (drift) {
+                    row.drifted = true;
+                    result.drifted++;
+                    findings.push(finding('COUNT_DRIFT', 'counts', `table ${table}: ${t.rows} rows in the target, ${s.rows} in the source (${diff > 0 ? '+' : ''}${diff}, ${mode})`, {
+                        evidence: { table, source: s.rows, target: t.rows, difference: diff, mode },
+                    }));
+                }
+            }
+            result.rows.push(row);
+        }
+        result.compared = result.rows.filter((r) => r.source !== null && r.target !== null).length;
+        result.rows.sort((a, b) => Number(b.drifted) - Number(a.drifted) ||
+            Number(b.target === null) - Number(a.target === null) ||
+            (a.table < b.table ? -1 : 1));
+        if (estimated.length) {
+            findings.push(finding('COUNT_ESTIMATED', 'counts', `${estimated.length} table(s) compared by catalog statistics, not count(*): ${estimated.slice(0, 5).join(', ')}${estimated.length > 5 ? ', ...' : ''}`, {
+                evidence: { tables: estimated.length },
+            }));
+        }
+        return { findings };
+    });
+    if (!opts.structure)
+        pipe.skip('structure', 'structure: false');
+    else if (!src.structure)
+        pipe.skip('structure', 'the baseline holds no structure');
+    else {
+        await pipe.stage('structure', async () => {
+            const { missing, unexpected } = diffStructure(src.structure, tgt.structure ?? []);
+            const show = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
+            const findings = [];
+            if (missing.length)
+                findings.push(finding('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`, { evidence: { missing: missing.length } }));
+            if (unexpected.length)
+                findings.push(finding('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`, { evidence: { unexpected: unexpected.length } }));
+            return { findings };
+        });
+    }
+    return finish(result, pipe, started);
+}
+function finish(result, pipe, started) {
+    result.findings = pipe.findings;
+    result.verdict = pipe.verdict();
+    result.totalSeconds = (Date.now() - started) / 1000;
+    return result;
+}
+/** The comparison as markdown, drifted rows first. */
+function compareTable(r) {
+    const fresh = r.rows.some((x) => x.sourceMax !== undefined || x.targetMax !== undefined);
+    const head = [
+        'table',
+        'source',
+        'target',
+        'difference',
+        'mode',
+        ...(fresh ? ['source max', 'target max'] : []),
+    ];
+    const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+    for (const x of r.rows) {
+        const cells = [
+            `${x.drifted ? '**' : ''}${x.table}${x.drifted ? '**' : ''}`,
+            x.source ?? '—',
+            x.target ?? 'missing',
+            x.difference === null ? '' : `${x.difference > 0 ? '+' : ''}${x.difference}`,
+            x.mode,
+            ...(fresh ? [x.sourceMax ?? '', x.targetMax ?? ''] : []),
+        ];
+        lines.push(`| ${cells.join(' | ')} |`);
+    }
+    return lines.join('\n');
+}
+function compareOutputs(r, reportPath) {
+    return {
+        verdict: r.verdict,
+        compared: String(r.compared),
+        drifted: String(r.drifted),
+        missing: String(r.missing),
+        table: compareTable(r),
+        findings: JSON.stringify(r.findings),
+        report: reportPath,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/actions/compare-counts.ts
+
+
+
+
+
+function run(raw = actionInputs()) {
+    return runAction(async () => {
+        const opts = parseCompareOptions(raw, 'input', actionsLogger);
+        const result = await runCompare(opts, actionsLogger, (s) => info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`));
+        await publish(result, {
+            ...opts,
+            title: 'compare-counts',
+            facts: compareFacts(result),
+            extra: `### Tables\n\n${compareTable(result)}\n`,
+        }, (p) => compareOutputs(result, p));
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/drill/spec.ts
@@ -81944,7 +82752,7 @@ class TailBuffer {
  * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
  * be started (ToolMissingError when it is not installed).
  */
-function run(cmd, args, opts = {}) {
+function exec_run(cmd, args, opts = {}) {
     const [file, argv] = asUser(opts.user, cmd, args);
     const switching = file === 'runuser';
     const started = performance.now();
@@ -82070,7 +82878,7 @@ function findAll(tool, binDir) {
                 if (seen.has(real))
                     continue;
                 seen.add(real);
-                const res = await run(file, ['--version']).catch(() => undefined);
+                const res = await exec_run(file, ['--version']).catch(() => undefined);
                 const version = /\(PostgreSQL\)\s+(\S+)/.exec(res?.stdout ?? '')?.[1];
                 const major = version ? majorOf(version) : undefined;
                 // The first place a major is found wins: versioned folders come before PATH's wrappers.
@@ -82093,62 +82901,6 @@ function installHint(major, what) {
     const deb = what === 'client' ? `postgresql-client-${major}` : `postgresql-${major}`;
     const rpm = what === 'client' ? `postgresql${major}` : `postgresql${major}-server`;
     return `apt-get install ${deb} (Debian/Ubuntu, from the PGDG repository when your release lacks it), dnf install ${rpm} (RHEL), or brew install postgresql@${major} (macOS)`;
-}
-
-// EXTERNAL MODULE: ./node_modules/pg/lib/index.js
-var lib = __nccwpck_require__(3273);
-;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
-// ESM wrapper for pg
-
-
-// Re-export all the properties
-const Client = lib.Client
-const Pool = lib.Pool
-const Connection = lib.Connection
-const types = lib.types
-const Query = lib.Query
-const DatabaseError = lib.DatabaseError
-const escapeIdentifier = lib.escapeIdentifier
-const escapeLiteral = lib.escapeLiteral
-const Result = lib.Result
-const TypeOverrides = lib.TypeOverrides
-
-// Also export the defaults
-const defaults = lib.defaults
-
-// Re-export the default
-/* harmony default export */ const esm = (lib);
-
-;// CONCATENATED MODULE: ./src/postgres/client.ts
-
-/** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
-function libpqEnv(c) {
-    return {
-        PGHOST: c.host,
-        PGPORT: String(c.port),
-        PGUSER: c.user,
-        PGDATABASE: c.database,
-        ...(c.password ? { PGPASSWORD: c.password } : {}),
-        PGCONNECT_TIMEOUT: '10',
-    };
-}
-/** Open a connection, run `fn`, close it, whatever happens. */
-async function withClient(c, fn) {
-    const client = new esm.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
-    await client.connect();
-    try {
-        return await fn(client);
-    }
-    finally {
-        await client.end().catch(() => { });
-    }
-}
-async function queryRows(c, sql, params = []) {
-    return withClient(c, async (client) => (await client.query(sql, params)).rows);
-}
-/** Quote an identifier for SQL. */
-function ident(name) {
-    return `"${name.replace(/"/g, '""')}"`;
 }
 
 // EXTERNAL MODULE: external "node:net"
@@ -82229,7 +82981,7 @@ async function removeCluster(root) {
         return false;
     const data = external_node_path_default().join(root, 'data');
     if (external_node_fs_default().existsSync(external_node_path_default().join(data, 'postmaster.pid'))) {
-        await run(external_node_path_default().join(label.binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], {
+        await exec_run(external_node_path_default().join(label.binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], {
             user: label.osUser,
         }).catch(() => undefined);
     }
@@ -82314,7 +83066,7 @@ class ScratchCluster {
         }
         const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
         const bin = (p) => external_node_path_default().join(initdb.dir, p);
-        const init = await run(bin('initdb'), [
+        const init = await exec_run(bin('initdb'), [
             '-D',
             external_node_path_default().join(root, 'data'),
             '-U',
@@ -82352,7 +83104,7 @@ class ScratchCluster {
             external_node_fs_default().writeFileSync(external_node_path_default().join(root, 'data', 'postgresql.auto.conf'), `${Object.entries(conf)
                 .map(([k, v]) => `${k} = ${v}`)
                 .join('\n')}\n`);
-            const started = await run(bin('pg_ctl'), ['-D', external_node_path_default().join(root, 'data'), '-l', external_node_path_default().join(root, 'server.log'), '-w', '-t', '60', 'start'], { user: osUser });
+            const started = await exec_run(bin('pg_ctl'), ['-D', external_node_path_default().join(root, 'data'), '-l', external_node_path_default().join(root, 'server.log'), '-w', '-t', '60', 'start'], { user: osUser });
             if (started.code === 0) {
                 const c = new ScratchCluster(root, port, initdb, osUser, settings);
                 live.add(c);
@@ -82370,13 +83122,13 @@ class ScratchCluster {
     }
     /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
     runServerTool(tool, args) {
-        return run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
+        return exec_run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
     }
     async stop() {
         if (!live.has(this))
             return;
         live.delete(this);
-        await run(external_node_path_default().join(this.bin.dir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
+        await exec_run(external_node_path_default().join(this.bin.dir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
             user: this.osUser,
         }).catch(() => undefined);
         external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
@@ -82438,30 +83190,11 @@ const PRODUCTION_LIKE = /prod|live/i;
 /** The marker on every database a drill creates: teardown drops only databases that carry it. */
 const MARKER = 'created by restorable drill';
 function parseTargetUrl(input, url, log) {
-    let u;
-    try {
-        u = new URL(url);
+    const c = parseDbUrl(input, url, (p) => log.secret(p));
+    if (!['postgres', 'template1'].includes(c.database)) {
+        throw new UserError(input, `points at the database "${c.database}", which Restorable did not create, so it is left alone`, 'Point it at the server, through its maintenance database (…/postgres): the drill creates its own restorable_drill_<id> there and drops it after');
     }
-    catch {
-        throw new UserError(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/postgres');
-    }
-    if (!/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
-        throw new UserError(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/postgres');
-    }
-    const password = decodeURIComponent(u.password);
-    if (password)
-        log.secret(password);
-    const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres';
-    if (!['postgres', 'template1'].includes(database)) {
-        throw new UserError(input, `points at the database "${database}", which Restorable did not create, so it is left alone`, 'Point it at the server, through its maintenance database (…/postgres): the drill creates its own restorable_drill_<id> there and drops it after');
-    }
-    return {
-        host: u.hostname.replace(/^\[|\]$/g, ''),
-        port: Number(u.port || 5432),
-        user: decodeURIComponent(u.username) || 'postgres',
-        database,
-        ...(password ? { password } : {}),
-    };
+    return c;
 }
 function drillDatabaseName() {
     return `restorable_drill_${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
@@ -82485,7 +83218,6 @@ async function serverTarget(admin, allow) {
             };
         }
     }
-    const show = (db) => `postgresql://${encodeURIComponent(admin.user)}${admin.password ? ':***' : ''}@${admin.host.includes(':') ? `[${admin.host}]` : admin.host}:${admin.port}/${encodeURIComponent(db)}`;
     return {
         kind: 'server',
         version: facts.version,
@@ -82493,7 +83225,7 @@ async function serverTarget(admin, allow) {
         admin,
         settings: {},
         conn: (db) => ({ ...admin, database: db }),
-        url: show,
+        url: (db) => maskedUrl({ ...admin, database: db }),
         teardown: async (db) => {
             await dropDrillDatabase(admin, db);
         },
@@ -82863,98 +83595,6 @@ async function runSmokeQueries(c, queries) {
     return { findings, results };
 }
 
-;// CONCATENATED MODULE: ./src/checks/structure.ts
-/** Objects that belong to extensions are the extension's business, not the schema's. */
-const NOT_EXTENSION = (classid, objid) => `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${objid} AND d.deptype = 'e')`;
-const USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
-const QUERIES = [
-    `SELECT 'schema ' || n.nspname AS line FROM pg_namespace n WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_namespace', 'n.oid')}`,
-    `SELECT 'extension ' || e.extname AS line FROM pg_extension e WHERE e.extname <> 'plpgsql'`,
-    `SELECT CASE c.relkind WHEN 'r' THEN 'table ' WHEN 'p' THEN 'table ' WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view '
-          WHEN 'f' THEN 'foreign table ' END || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS line
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' '
-          || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
-          || CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END
-          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END AS line
-     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS}
-      AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ': ' || pg_get_indexdef(i.indexrelid) AS line
-     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'i.indrelid')}`,
-    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) || ': '
-          || pg_get_constraintdef(k.oid) AS line
-     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || format_type(s.seqtypid, NULL) AS line
-     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')'
-          || coalesce(' returns ' || pg_get_function_result(p.oid), '') AS line
-     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_proc', 'p.oid')}`,
-    `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.tgname) || ': '
-          || pg_get_triggerdef(t.oid) AS line
-     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE NOT t.tgisinternal AND ${USER_NS}`,
-];
-/** The restored database's structure, one sorted line per object (catalog facts only, no rows). */
-async function structureLines(client) {
-    const lines = [];
-    for (const q of QUERIES) {
-        const r = await client.query(q);
-        for (const row of r.rows)
-            lines.push(row.line.replace(/\s+/g, ' ').trim());
-    }
-    return [...new Set(lines)].sort();
-}
-function parseReference(text) {
-    return text
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith('#'));
-}
-function renderReference(lines, header) {
-    return `# ${header}\n# Written by restorable drill --write-reference: one line per object, sorted.\n${lines.join('\n')}\n`;
-}
-function diffStructure(reference, actual) {
-    const have = new Set(actual);
-    const want = new Set(reference);
-    return { missing: reference.filter((l) => !have.has(l)), unexpected: actual.filter((l) => !want.has(l)) };
-}
-
-;// CONCATENATED MODULE: ./src/checks/volume.ts
-
-/** The user tables of a database, `schema.table`, quoted where needed. */
-const USER_TABLES_SQL = `
-  SELECT n.nspname AS schema, c.relname AS name
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
-     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-   ORDER BY 1, 2`;
-function tableName(schema, name) {
-    const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : ident(s));
-    return `${q(schema)}.${q(name)}`;
-}
-/** Exact row counts of every user table, over `jobs` connections at once. */
-async function countRows(conn, jobs) {
-    const tables = await withClient(conn, async (c) => (await c.query(USER_TABLES_SQL)).rows);
-    const out = [];
-    let next = 0;
-    const worker = () => withClient(conn, async (c) => {
-        for (let i = next++; i < tables.length; i = next++) {
-            const t = tables[i];
-            const r = await c.query(`SELECT count(*) AS n FROM ${ident(t.schema)}.${ident(t.name)}`);
-            out.push({ table: tableName(t.schema, t.name), rows: Number(r.rows[0]?.n ?? 0) });
-        }
-    });
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
-    return out.sort((a, b) => (a.table < b.table ? -1 : 1));
-}
-
 ;// CONCATENATED MODULE: ./src/postgres/restore.ts
 
 
@@ -83053,7 +83693,7 @@ async function restoreDump(tools, target, input, opts) {
     if (input.format === 'plain') {
         tool = `psql ${tools.psql.version}`;
         const stream = external_node_fs_default().createReadStream(input.path);
-        res = await run(tools.psql.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
+        res = await exec_run(tools.psql.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
             env,
             stdin: input.gzip ? stream.pipe(external_node_zlib_default().createGunzip()) : stream,
         });
@@ -83069,14 +83709,14 @@ async function restoreDump(tools, target, input, opts) {
         if (opts.schemaOnly)
             args.push('--schema-only');
         if (input.gzip) {
-            res = await run(pgRestore.path, args, {
+            res = await exec_run(pgRestore.path, args, {
                 env,
                 stdin: external_node_fs_default().createReadStream(input.path).pipe(external_node_zlib_default().createGunzip()),
             });
         }
         else {
             args.push(input.path);
-            res = await run(pgRestore.path, args, { env });
+            res = await exec_run(pgRestore.path, args, { env });
         }
     }
     const classified = classifyRestore(stage, res.stderr, res.code, tool);
@@ -83164,73 +83804,6 @@ function junitXml(result, suite) {
         return `${open}/>`;
     });
     return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  <testsuite name="${junit_esc(suite)}" tests="${result.stages.length}" failures="${failures}" skipped="${skipped}" time="${result.totalSeconds.toFixed(3)}" timestamp="${junit_esc(result.startedAt)}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
-}
-
-;// CONCATENATED MODULE: ./src/report/stages.ts
-
-
-/**
- * A pipeline is a list of timed stages. Each ends ok, failed, skipped (with the reason) or not-run;
- * the report is built from this list alone, so every rendering tells the same story.
- */
-class Pipeline {
-    failOn;
-    onStage;
-    stages = [];
-    constructor(failOn, onStage = () => { }) {
-        this.failOn = failOn;
-        this.onStage = onStage;
-    }
-    async stage(name, body) {
-        const started = performance.now();
-        let result;
-        try {
-            const out = (await body()) ?? {};
-            const findings = out.findings ?? [];
-            const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
-            const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
-            result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };
-        }
-        catch (err) {
-            if (err instanceof UserError)
-                throw err;
-            result = {
-                name,
-                status: 'not-run',
-                seconds: 0,
-                reason: `internal error: ${errorMessage(err)}`,
-                findings: [],
-            };
-        }
-        result.seconds = (performance.now() - started) / 1000;
-        this.stages.push(result);
-        this.onStage(result);
-        return result;
-    }
-    skip(name, reason) {
-        const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
-        this.stages.push(result);
-        this.onStage(result);
-    }
-    get findings() {
-        return this.stages.flatMap((s) => s.findings);
-    }
-    verdict() {
-        return computeVerdict(this.stages, this.failOn);
-    }
-}
-function computeVerdict(stages, failOn) {
-    const active = stages.flatMap((s) => s.findings).filter((f) => !f.ignored);
-    if (active.some((f) => ruleKind(f.rule) === 'problem' && atLeast(f.severity, failOn)))
-        return 'fail';
-    if (stages.some((s) => s.status === 'not-run'))
-        return 'could-not-verify';
-    if (active.some((f) => ruleKind(f.rule) === 'unverifiable'))
-        return 'could-not-verify';
-    return 'pass';
-}
-function exitCodeFor(verdict) {
-    return verdict === 'pass' ? 0 : verdict === 'fail' ? 1 : 3;
 }
 
 // EXTERNAL MODULE: external "node:stream"
@@ -85302,7 +85875,7 @@ async function replayArchiveSchema(pgRestore, cluster, archive) {
     const args = ['--schema-only', '--no-owner', '--no-privileges', '--dbname', 'postgres'];
     if ('path' in archive)
         args.push(archive.path);
-    const res = await run(pgRestore.path, args, {
+    const res = await exec_run(pgRestore.path, args, {
         env: libpqEnv(cluster.conn()),
         ...('stream' in archive ? { stdin: archive.stream } : {}),
     });
@@ -85312,7 +85885,7 @@ async function replayArchiveSchema(pgRestore, cluster, archive) {
 async function replayPlainSchema(psql, cluster, stream, gzipped) {
     const source = gzipped ? stream.pipe(external_node_zlib_default().createGunzip()) : stream;
     const filtered = source.pipe(new SchemaOnlyFilter());
-    const res = await run(psql.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', 'postgres', '-f', '-'], {
+    const res = await exec_run(psql.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', 'postgres', '-f', '-'], {
         env: libpqEnv(cluster.conn()),
         stdin: filtered,
     });
@@ -86223,7 +86796,7 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
 }
 /** The sample tier: rows of the named tables only, through a pg_restore list. */
 async function restoreSampleData(pgRestore, conn, file, tables, jobs) {
-    const list = await run(pgRestore.path, ['--list', file]);
+    const list = await exec_run(pgRestore.path, ['--list', file]);
     const wanted = new Set(tables.map((t) => (t.includes('.') ? t : `public.${t}`).replace(/"/g, '')));
     const lines = list.stdout.split('\n').filter((l) => {
         const m = / TABLE DATA (\S+) (\S+) /.exec(l);
@@ -86232,7 +86805,7 @@ async function restoreSampleData(pgRestore, conn, file, tables, jobs) {
     const listFile = `${file}.sample-list`;
     external_node_fs_default().writeFileSync(listFile, `${lines.join('\n')}\n`);
     try {
-        const res = await run(pgRestore.path, [
+        const res = await exec_run(pgRestore.path, [
             '--data-only',
             '--dbname',
             conn.database,
@@ -86327,7 +86900,8 @@ function verify_backup_run(raw = actionInputs()) {
 
 
 
-const COMMANDS = { verify: verify_backup_run, drill: restore_drill_run };
+
+const COMMANDS = { verify: verify_backup_run, drill: restore_drill_run, compare: run };
 /** The umbrella action: `command:` picks the room, the other inputs go to it. */
 function restorable_run() {
     return runAction(async () => {
@@ -86353,7 +86927,7 @@ function restorable_run() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(176);
+/* harmony import */ var _actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5839);
 
 await (0,_actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

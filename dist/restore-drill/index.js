@@ -80788,6 +80788,42 @@ const RULES = {
         fires: 'a NOT VALID constraint does not hold for the restored rows',
         fix: 'Fix the violating rows in production, then VALIDATE CONSTRAINT there.',
     },
+    TABLE_MISSING: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'a table of the source (or baseline) is absent from the target',
+        fix: 'Find out whether the table was left out of the backup or the restore failed for it.',
+    },
+    TABLE_UNEXPECTED: {
+        severity: 'low',
+        kind: 'problem',
+        fires: 'the target has a table the source (or baseline) does not',
+        fix: 'Usually a table dropped in production since the backup; check that it is meant to be gone.',
+    },
+    COUNT_DRIFT: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'a table has fewer rows in the target than in the source, beyond the tolerance (or differs at all, direction both)',
+        fix: 'Compare the table on both sides; rows are missing from the backup or the restore.',
+    },
+    COUNT_ESTIMATED: {
+        severity: 'info',
+        kind: 'problem',
+        fires: "a table's count came from catalog statistics, not count(*)",
+        fix: 'Use mode: exact (or raise exact-limit) for tables where the exact number matters.',
+    },
+    SOURCE_UNREACHABLE: {
+        severity: 'high',
+        kind: 'unverifiable',
+        fires: 'the source database could not be reached, or refused a read-only session',
+        fix: 'Check source-url, the network, and that the role can log in (it needs only SELECT).',
+    },
+    TARGET_UNREACHABLE: {
+        severity: 'high',
+        kind: 'unverifiable',
+        fires: 'the target database could not be reached',
+        fix: 'Check target-url (restore-drill outputs database-url with keep: true).',
+    },
     RTO_EXCEEDED: {
         severity: 'high',
         kind: 'problem',
@@ -81662,6 +81698,11 @@ const configSchema = object({
     })
         .strict()
         .optional(),
+    compare: object({
+        tables: record(schemas_string(), object({ tolerance }).strict()).optional(),
+    })
+        .strict()
+        .optional(),
     ignore: array(object({
         rule: schemas_string().refine((r) => r in RULES, { message: 'is not a rule Restorable raises' }),
         reason: schemas_string().trim().min(1, 'needs a written reason'),
@@ -81993,6 +82034,35 @@ const defaults = lib.defaults
 
 ;// CONCATENATED MODULE: ./src/postgres/client.ts
 
+
+/** Parse a postgres:// URL; the password is registered as a secret the moment it is read. */
+function parseDbUrl(input, url, secret) {
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        u = undefined;
+    }
+    if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
+        throw new UserError(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/database');
+    }
+    const password = decodeURIComponent(u.password);
+    if (password)
+        secret(password);
+    return {
+        host: u.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(u.port || 5432),
+        user: decodeURIComponent(u.username) || 'postgres',
+        database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
+        ...(password ? { password } : {}),
+    };
+}
+/** A URL to show: the password, if any, as ***. */
+function maskedUrl(c) {
+    const host = c.host.includes(':') ? `[${c.host}]` : c.host;
+    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}`;
+}
 /** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
 function libpqEnv(c) {
     return {
@@ -82310,30 +82380,11 @@ const PRODUCTION_LIKE = /prod|live/i;
 /** The marker on every database a drill creates: teardown drops only databases that carry it. */
 const MARKER = 'created by restorable drill';
 function parseTargetUrl(input, url, log) {
-    let u;
-    try {
-        u = new URL(url);
+    const c = parseDbUrl(input, url, (p) => log.secret(p));
+    if (!['postgres', 'template1'].includes(c.database)) {
+        throw new UserError(input, `points at the database "${c.database}", which Restorable did not create, so it is left alone`, 'Point it at the server, through its maintenance database (…/postgres): the drill creates its own restorable_drill_<id> there and drops it after');
     }
-    catch {
-        throw new UserError(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/postgres');
-    }
-    if (!/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
-        throw new UserError(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/postgres');
-    }
-    const password = decodeURIComponent(u.password);
-    if (password)
-        log.secret(password);
-    const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres';
-    if (!['postgres', 'template1'].includes(database)) {
-        throw new UserError(input, `points at the database "${database}", which Restorable did not create, so it is left alone`, 'Point it at the server, through its maintenance database (…/postgres): the drill creates its own restorable_drill_<id> there and drops it after');
-    }
-    return {
-        host: u.hostname.replace(/^\[|\]$/g, ''),
-        port: Number(u.port || 5432),
-        user: decodeURIComponent(u.username) || 'postgres',
-        database,
-        ...(password ? { password } : {}),
-    };
+    return c;
 }
 function drillDatabaseName() {
     return `restorable_drill_${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
@@ -82357,7 +82408,6 @@ async function serverTarget(admin, allow) {
             };
         }
     }
-    const show = (db) => `postgresql://${encodeURIComponent(admin.user)}${admin.password ? ':***' : ''}@${admin.host.includes(':') ? `[${admin.host}]` : admin.host}:${admin.port}/${encodeURIComponent(db)}`;
     return {
         kind: 'server',
         version: facts.version,
@@ -82365,7 +82415,7 @@ async function serverTarget(admin, allow) {
         admin,
         settings: {},
         conn: (db) => ({ ...admin, database: db }),
-        url: show,
+        url: (db) => maskedUrl({ ...admin, database: db }),
         teardown: async (db) => {
             await dropDrillDatabase(admin, db);
         },

@@ -70958,7 +70958,7 @@ var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_nod
  * one line, without a stack trace, and exit non-zero. The message names the input, what was wrong
  * and how to fix it.
  */
-class UserError extends Error {
+class errors_UserError extends Error {
     input;
     fix;
     constructor(input, problem, fix) {
@@ -70994,7 +70994,7 @@ function parseChecksumInput(input, value) {
     const hex = v.replace(/^sha256:/, '');
     if (/^[0-9a-f]{64}$/.test(hex))
         return { mode: 'literal', sha256: hex };
-    throw new UserError(input, `"${value}" is neither auto, required, skip nor a SHA-256 (64 hex digits)`, 'Give auto, required, skip, or the 64-hex-digit output of sha256sum');
+    throw new errors_UserError(input, `"${value}" is neither auto, required, skip nor a SHA-256 (64 hex digits)`, 'Give auto, required, skip, or the 64-hex-digit output of sha256sum');
 }
 /** The first hex digest of the right length in a sha256sum/md5sum-style file, or undefined. */
 function digestInSidecar(text, algorithm, fileName) {
@@ -71053,7 +71053,7 @@ function parseDuration(input, value) {
         matched = re.lastIndex;
     }
     if (text === '' || matched !== text.length || total <= 0) {
-        throw new UserError(input, `"${value}" is not a duration`, 'Write a number with a unit: s, m, h, d or w, for example 26h, 90m, 7d or 1h30m');
+        throw new errors_UserError(input, `"${value}" is not a duration`, 'Write a number with a unit: s, m, h, d or w, for example 26h, 90m, 7d or 1h30m');
     }
     return total;
 }
@@ -80829,6 +80829,42 @@ const RULES = {
         fires: 'a NOT VALID constraint does not hold for the restored rows',
         fix: 'Fix the violating rows in production, then VALIDATE CONSTRAINT there.',
     },
+    TABLE_MISSING: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'a table of the source (or baseline) is absent from the target',
+        fix: 'Find out whether the table was left out of the backup or the restore failed for it.',
+    },
+    TABLE_UNEXPECTED: {
+        severity: 'low',
+        kind: 'problem',
+        fires: 'the target has a table the source (or baseline) does not',
+        fix: 'Usually a table dropped in production since the backup; check that it is meant to be gone.',
+    },
+    COUNT_DRIFT: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'a table has fewer rows in the target than in the source, beyond the tolerance (or differs at all, direction both)',
+        fix: 'Compare the table on both sides; rows are missing from the backup or the restore.',
+    },
+    COUNT_ESTIMATED: {
+        severity: 'info',
+        kind: 'problem',
+        fires: "a table's count came from catalog statistics, not count(*)",
+        fix: 'Use mode: exact (or raise exact-limit) for tables where the exact number matters.',
+    },
+    SOURCE_UNREACHABLE: {
+        severity: 'high',
+        kind: 'unverifiable',
+        fires: 'the source database could not be reached, or refused a read-only session',
+        fix: 'Check source-url, the network, and that the role can log in (it needs only SELECT).',
+    },
+    TARGET_UNREACHABLE: {
+        severity: 'high',
+        kind: 'unverifiable',
+        fires: 'the target database could not be reached',
+        fix: 'Check target-url (restore-drill outputs database-url with keep: true).',
+    },
     RTO_EXCEEDED: {
         severity: 'high',
         kind: 'problem',
@@ -80868,13 +80904,13 @@ function parseBool(input, value, fallback) {
         return fallback;
     const r = bool.safeParse(value.trim().toLowerCase());
     if (!r.success)
-        throw new UserError(input, `"${value}" is not true or false`, 'Write true or false');
+        throw new errors_UserError(input, `"${value}" is not true or false`, 'Write true or false');
     return ['true', 'yes', '1', 'on'].includes(r.data);
 }
 function parseSeverity(input, value) {
     const r = schemas_enum(SEVERITIES).safeParse((value ?? 'high').trim().toLowerCase());
     if (!r.success)
-        throw new UserError(input, `"${value}" is not a severity`, `Use one of ${SEVERITIES.join(', ')}`);
+        throw new errors_UserError(input, `"${value}" is not a severity`, `Use one of ${SEVERITIES.join(', ')}`);
     return r.data;
 }
 
@@ -80903,7 +80939,7 @@ function resolveInputs(spec, raw, how) {
     for (const key of Object.keys(raw)) {
         if (!known.includes(key)) {
             const guess = closest(key, known);
-            throw new UserError(show(key), `${spec.command} has no such ${how}`, guess ? `Did you mean ${show(guess)}?` : `Known ${how}s: ${known.map(show).join(', ')}`);
+            throw new errors_UserError(show(key), `${spec.command} has no such ${how}`, guess ? `Did you mean ${show(guess)}?` : `Known ${how}s: ${known.map(show).join(', ')}`);
         }
     }
     const out = {};
@@ -80911,7 +80947,7 @@ function resolveInputs(spec, raw, how) {
         const v = raw[i.name];
         const value = v === undefined || v === '' ? i.default : v;
         if (i.required && (value === undefined || value === '')) {
-            throw new UserError(show(i.name), 'is required', `Set ${show(i.name)}: ${i.description}`);
+            throw new errors_UserError(show(i.name), 'is required', `Set ${show(i.name)}: ${i.description}`);
         }
         out[i.name] = value;
     }
@@ -80983,20 +81019,20 @@ function parseS3Url(input, url) {
     const fix = `Give it as ${example}`;
     const scheme = /^s3:\/\//i.exec(value);
     if (!scheme) {
-        throw new UserError(input, `"${url}" is not an s3:// URL`, fix);
+        throw new errors_UserError(input, `"${url}" is not an s3:// URL`, fix);
     }
     const rest = value.slice(scheme[0].length);
     const slash = rest.indexOf('/');
     const bucket = slash === -1 ? rest : rest.slice(0, slash);
     let prefix = slash === -1 ? '' : rest.slice(slash + 1);
     if (bucket === '') {
-        throw new UserError(input, `"${url}" names no bucket`, fix);
+        throw new errors_UserError(input, `"${url}" names no bucket`, fix);
     }
     if (!BUCKET_NAME.test(bucket) || bucket.includes('..')) {
         const hint = bucket.includes(':')
             ? 'A bucket name holds no host or port: pass the server as the S3 endpoint option, and'
             : 'Bucket names are 3-63 letters, digits, dots and hyphens, starting and ending with a letter or digit;';
-        throw new UserError(input, `"${bucket}" in "${url}" is not a valid bucket name`, `${hint} give it as ${example}`);
+        throw new errors_UserError(input, `"${bucket}" in "${url}" is not a valid bucket name`, `${hint} give it as ${example}`);
     }
     if (prefix !== '' && !prefix.endsWith('/'))
         prefix += '/';
@@ -81006,7 +81042,7 @@ function positiveInteger(name, value, fallback) {
     if (value === undefined)
         return fallback;
     if (!Number.isSafeInteger(value) || value <= 0) {
-        throw new UserError(`S3 ${name}`, `${value} is not a positive whole number`, `Set ${name} to 1 or more`);
+        throw new errors_UserError(`S3 ${name}`, `${value} is not a positive whole number`, `Set ${name} to 1 or more`);
     }
     return value;
 }
@@ -81455,7 +81491,7 @@ function parseExpect(input, value) {
         .filter(Boolean)) {
         const m = /^([A-Za-z][\w-]*)\s*=\s*(\d+)$/.exec(part);
         if (!m) {
-            throw new UserError(input, `"${part}" is not tier=count`, 'Write it as tier=count pairs: hourly=24,daily=7,weekly=4');
+            throw new errors_UserError(input, `"${part}" is not tier=count`, 'Write it as tier=count pairs: hourly=24,daily=7,weekly=4');
         }
         out[m[1].toLowerCase()] = Number(m[2]);
     }
@@ -81562,7 +81598,7 @@ function parseVerifyOptions(raw, how) {
     if (source.startsWith('s3://'))
         parseS3Url(name('source'), source);
     else if (!external_node_fs_default().existsSync(source)) {
-        throw new UserError(name('source'), `"${source}" does not exist`, 'Give an existing file or folder, or an s3://bucket/prefix URL');
+        throw new errors_UserError(name('source'), `"${source}" does not exist`, 'Give an existing file or folder, or an s3://bucket/prefix URL');
     }
     return {
         source,
@@ -84135,6 +84171,35 @@ const defaults = lib.defaults
 
 ;// CONCATENATED MODULE: ./src/postgres/client.ts
 
+
+/** Parse a postgres:// URL; the password is registered as a secret the moment it is read. */
+function parseDbUrl(input, url, secret) {
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        u = undefined;
+    }
+    if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
+        throw new UserError(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/database');
+    }
+    const password = decodeURIComponent(u.password);
+    if (password)
+        secret(password);
+    return {
+        host: u.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(u.port || 5432),
+        user: decodeURIComponent(u.username) || 'postgres',
+        database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
+        ...(password ? { password } : {}),
+    };
+}
+/** A URL to show: the password, if any, as ***. */
+function maskedUrl(c) {
+    const host = c.host.includes(':') ? `[${c.host}]` : c.host;
+    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}`;
+}
 /** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
 function libpqEnv(c) {
     return {
@@ -84273,7 +84338,7 @@ class Pipeline {
             result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };
         }
         catch (err) {
-            if (err instanceof UserError)
+            if (err instanceof errors_UserError)
                 throw err;
             result = {
                 name,
@@ -84329,7 +84394,7 @@ class LocalSource {
             st = external_node_fs_default().statSync(abs);
         }
         catch {
-            throw new UserError(input, `"${location}" does not exist`, 'Give an existing file or folder, or an s3://bucket/prefix URL');
+            throw new errors_UserError(input, `"${location}" does not exist`, 'Give an existing file or folder, or an s3://bucket/prefix URL');
         }
         this.description = abs;
         // A folder that is itself a directory-format dump is one backup, not a folder of them.
@@ -84464,7 +84529,7 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
             all = await source.list();
         }
         catch (e) {
-            if (e instanceof UserError)
+            if (e instanceof errors_UserError)
                 throw e;
             return { findings: fetchFailed('locate', e, source) };
         }
@@ -84570,7 +84635,7 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
             }
         }
         catch (e) {
-            if (e instanceof UserError)
+            if (e instanceof errors_UserError)
                 throw e;
             return { findings: fetchFailed('read', e, source) };
         }
@@ -84894,7 +84959,7 @@ async function runAction(body) {
         await body();
     }
     catch (e) {
-        if (e instanceof UserError || e instanceof ToolMissingError)
+        if (e instanceof errors_UserError || e instanceof ToolMissingError)
             setFailed(e.message);
         else
             setFailed(`internal error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : errorMessage(e)}`);

@@ -1,10 +1,11 @@
 import * as core from '@actions/core';
 import { UserError } from '../core/errors.js';
 import { actionInputs, runAction } from './common.js';
+import { run as compare } from './compare-counts.js';
 import { run as drill } from './restore-drill.js';
 import { run as verify } from './verify-backup.js';
 
-const COMMANDS: Record<string, (raw: Record<string, string>) => Promise<void>> = { verify, drill };
+const COMMANDS: Record<string, (raw: Record<string, string>) => Promise<void>> = { verify, drill, compare };
 
 /** The umbrella action: `command:` picks the room, the other inputs go to it. */
 export function run(): Promise<void> {

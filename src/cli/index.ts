@@ -2,6 +2,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseCompareOptions } from '../compare/options.js';
+import { compareFacts } from '../compare/present.js';
+import { compareOutputs, compareTable, runCompare } from '../compare/run.js';
+import { compareSpec } from '../compare/spec.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { ActionSpec } from '../core/spec.js';
@@ -62,6 +66,8 @@ function usage(spec?: ActionSpec): string {
   restorable drill --source <path|s3://...> [--config restorable.yml] [flags]
                                                                   verify, restore into a scratch cluster, check
   restorable drill ... --write-reference structure.txt            write the structure reference
+  restorable compare --source-url <url> | --baseline <file>  --target-url <url>
+                                                                  row counts and structure, side by side
   restorable clean [--all | --root <folder>]                      remove scratch clusters a crash (or --keep) left
   restorable demo                                                 a sample database, dumped and drilled
   restorable help <command>                                       flags of a command
@@ -99,6 +105,23 @@ async function drill(flags: Record<string, string>, switches: Set<string>): Prom
   if (writeReference && result.stages.some((s) => s.name === 'structure' && s.status === 'ok')) {
     process.stderr.write(`wrote the structure reference to ${writeReference}\n`);
   }
+  return exitCodeFor(result.verdict);
+}
+
+async function compare(flags: Record<string, string>, switches: Set<string>): Promise<number> {
+  const quiet = switches.has('quiet') || switches.has('json');
+  const log = terminalLogger(quiet);
+  const opts = parseCompareOptions(flags, 'flag', log);
+  const result = await runCompare(opts, log, progress(quiet));
+  const reportPath = opts.report ? writeJsonReport(result, opts.report) : '';
+  if (switches.has('json'))
+    process.stdout.write(
+      `${mask(JSON.stringify({ outputs: compareOutputs(result, reportPath), result }, null, 2))}\n`,
+    );
+  else
+    process.stdout.write(
+      `${mask(`${compareTable(result)}\n\n${consoleReport(result, compareFacts(result), quiet)}`)}\n`,
+    );
   return exitCodeFor(result.verdict);
 }
 
@@ -177,7 +200,7 @@ async function demo(switches: Set<string>): Promise<number> {
 export async function main(argv: string[]): Promise<number> {
   try {
     const args = parseArgs(argv);
-    const specs: Record<string, ActionSpec> = { verify: verifySpec, drill: drillSpec };
+    const specs: Record<string, ActionSpec> = { verify: verifySpec, drill: drillSpec, compare: compareSpec };
     if (args.command === 'version' || argv.includes('--version')) {
       process.stdout.write(`${VERSION}\n`);
       return 0;
@@ -192,6 +215,8 @@ export async function main(argv: string[]): Promise<number> {
         return await verify(args.flags, args.switches);
       case 'drill':
         return await drill(args.flags, args.switches);
+      case 'compare':
+        return await compare(args.flags, args.switches);
       case 'clean':
         return await clean(args.flags);
       case 'demo':

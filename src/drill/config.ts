@@ -86,6 +86,12 @@ export const configSchema = z
       })
       .strict()
       .optional(),
+    compare: z
+      .object({
+        tables: z.record(z.string(), z.object({ tolerance }).strict()).optional(),
+      })
+      .strict()
+      .optional(),
     ignore: z
       .array(
         z

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { majorOf } from '../postgres/binaries.js';
-import { type ConnInfo, ident, withClient } from '../postgres/client.js';
+import { type ConnInfo, ident, maskedUrl, parseDbUrl, withClient } from '../postgres/client.js';
 import { BULK_LOAD_SETTINGS, removeCluster, type ScratchCluster } from '../postgres/cluster.js';
 
 /** Where a drill restores: a scratch cluster it made, or a database it makes on an existing server. */
@@ -42,40 +42,15 @@ const PRODUCTION_LIKE = /prod|live/i;
 const MARKER = 'created by restorable drill';
 
 export function parseTargetUrl(input: string, url: string, log: Logger): ConnInfo {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
+  const c = parseDbUrl(input, url, (p) => log.secret(p));
+  if (!['postgres', 'template1'].includes(c.database)) {
     throw new UserError(
       input,
-      'is not a PostgreSQL URL',
-      'Write it as postgresql://user:password@host:5432/postgres',
-    );
-  }
-  if (!/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
-    throw new UserError(
-      input,
-      'is not a PostgreSQL URL',
-      'Write it as postgresql://user:password@host:5432/postgres',
-    );
-  }
-  const password = decodeURIComponent(u.password);
-  if (password) log.secret(password);
-  const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres';
-  if (!['postgres', 'template1'].includes(database)) {
-    throw new UserError(
-      input,
-      `points at the database "${database}", which Restorable did not create, so it is left alone`,
+      `points at the database "${c.database}", which Restorable did not create, so it is left alone`,
       'Point it at the server, through its maintenance database (…/postgres): the drill creates its own restorable_drill_<id> there and drops it after',
     );
   }
-  return {
-    host: u.hostname.replace(/^\[|\]$/g, ''),
-    port: Number(u.port || 5432),
-    user: decodeURIComponent(u.username) || 'postgres',
-    database,
-    ...(password ? { password } : {}),
-  };
+  return c;
 }
 
 export function drillDatabaseName(): string {
@@ -108,8 +83,6 @@ export async function serverTarget(
       };
     }
   }
-  const show = (db: string) =>
-    `postgresql://${encodeURIComponent(admin.user)}${admin.password ? ':***' : ''}@${admin.host.includes(':') ? `[${admin.host}]` : admin.host}:${admin.port}/${encodeURIComponent(db)}`;
   return {
     kind: 'server',
     version: facts.version,
@@ -117,7 +90,7 @@ export async function serverTarget(
     admin,
     settings: {},
     conn: (db) => ({ ...admin, database: db }),
-    url: show,
+    url: (db) => maskedUrl({ ...admin, database: db }),
     teardown: async (db) => {
       await dropDrillDatabase(admin, db);
     },

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { UserError } from '../core/errors.js';
 
 /** Where to reach a server: the one shape every part of Restorable talks to Postgres through. */
 export interface ConnInfo {
@@ -7,6 +8,40 @@ export interface ConnInfo {
   user: string;
   database: string;
   password?: string;
+  /** Server settings for the session (`-c name=value ...`), e.g. a read-only session. */
+  options?: string;
+}
+
+/** Parse a postgres:// URL; the password is registered as a secret the moment it is read. */
+export function parseDbUrl(input: string, url: string, secret: (s: string) => void): ConnInfo {
+  let u: URL | undefined;
+  try {
+    u = new URL(url);
+  } catch {
+    u = undefined;
+  }
+  if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
+    throw new UserError(
+      input,
+      'is not a PostgreSQL URL',
+      'Write it as postgresql://user:password@host:5432/database',
+    );
+  }
+  const password = decodeURIComponent(u.password);
+  if (password) secret(password);
+  return {
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(u.port || 5432),
+    user: decodeURIComponent(u.username) || 'postgres',
+    database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
+    ...(password ? { password } : {}),
+  };
+}
+
+/** A URL to show: the password, if any, as ***. */
+export function maskedUrl(c: ConnInfo): string {
+  const host = c.host.includes(':') ? `[${c.host}]` : c.host;
+  return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}`;
 }
 
 /** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */

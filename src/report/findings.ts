@@ -238,6 +238,43 @@ export const RULES = {
     fires: 'a NOT VALID constraint does not hold for the restored rows',
     fix: 'Fix the violating rows in production, then VALIDATE CONSTRAINT there.',
   },
+  TABLE_MISSING: {
+    severity: 'high',
+    kind: 'problem',
+    fires: 'a table of the source (or baseline) is absent from the target',
+    fix: 'Find out whether the table was left out of the backup or the restore failed for it.',
+  },
+  TABLE_UNEXPECTED: {
+    severity: 'low',
+    kind: 'problem',
+    fires: 'the target has a table the source (or baseline) does not',
+    fix: 'Usually a table dropped in production since the backup; check that it is meant to be gone.',
+  },
+  COUNT_DRIFT: {
+    severity: 'high',
+    kind: 'problem',
+    fires:
+      'a table has fewer rows in the target than in the source, beyond the tolerance (or differs at all, direction both)',
+    fix: 'Compare the table on both sides; rows are missing from the backup or the restore.',
+  },
+  COUNT_ESTIMATED: {
+    severity: 'info',
+    kind: 'problem',
+    fires: "a table's count came from catalog statistics, not count(*)",
+    fix: 'Use mode: exact (or raise exact-limit) for tables where the exact number matters.',
+  },
+  SOURCE_UNREACHABLE: {
+    severity: 'high',
+    kind: 'unverifiable',
+    fires: 'the source database could not be reached, or refused a read-only session',
+    fix: 'Check source-url, the network, and that the role can log in (it needs only SELECT).',
+  },
+  TARGET_UNREACHABLE: {
+    severity: 'high',
+    kind: 'unverifiable',
+    fires: 'the target database could not be reached',
+    fix: 'Check target-url (restore-drill outputs database-url with keep: true).',
+  },
   RTO_EXCEEDED: {
     severity: 'high',
     kind: 'problem',

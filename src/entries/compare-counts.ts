@@ -1,0 +1,3 @@
+import { run } from '../actions/compare-counts.js';
+
+await run();
