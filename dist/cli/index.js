@@ -39968,7 +39968,7 @@ async function drill(flags, switches) {
     const quiet = switches.has('quiet') || switches.has('json');
     const log = terminalLogger(quiet);
     const { 'write-reference': writeReference, ...rest } = flags;
-    const opts = { ...(0,_drill_options_js__WEBPACK_IMPORTED_MODULE_8__/* .parseDrillOptions */ .r)(rest, 'flag'), ...(writeReference ? { writeReference } : {}) };
+    const opts = { ...(0,_drill_options_js__WEBPACK_IMPORTED_MODULE_8__/* .parseDrillOptions */ .r)(rest, 'flag', log), ...(writeReference ? { writeReference } : {}) };
     const result = await (0,_drill_run_js__WEBPACK_IMPORTED_MODULE_10__/* .runDrill */ .B)(opts, log, progress(quiet));
     const reportPath = opts.verify.report ? (0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .writeJsonReport */ .a_)(result, opts.verify.report) : '';
     if (switches.has('json'))
@@ -40124,7 +40124,9 @@ const list = (v) => (v ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-function parseCompareOptions(raw, how, log) {
+function parseCompareOptions(raw, how, log, 
+/** As a rung of a drill, the target is the restored database, not an input. */
+rung = false) {
     const v = (0,_core_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .resolveInputs */ .e)(_spec_js__WEBPACK_IMPORTED_MODULE_8__/* .compareSpec */ .D, raw, how);
     const name = (n) => (how === 'flag' ? `--${n}` : n);
     const secret = (s) => log.secret(s);
@@ -40134,7 +40136,7 @@ function parseCompareOptions(raw, how, log) {
     if (!v['source-url'] && !v.baseline) {
         throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(name('source-url'), 'is required (or baseline)', 'Give the live database as source-url, or a baseline JSON file');
     }
-    if (!v['target-url'] && !v['write-baseline']) {
+    if (!rung && !v['target-url'] && !v['write-baseline']) {
         throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(name('target-url'), 'is required', "Give the restored database (restore-drill's database-url), or only write-baseline");
     }
     if (v.baseline && !node_fs__WEBPACK_IMPORTED_MODULE_0___default().existsSync(v.baseline)) {
@@ -41257,16 +41259,18 @@ function loadConfig(input, file) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   r: () => (/* binding */ parseDrillOptions)
 /* harmony export */ });
-/* harmony import */ var _core_duration_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8571);
-/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
-/* harmony import */ var _core_log_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4325);
-/* harmony import */ var _core_parse_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1896);
-/* harmony import */ var _core_spec_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4400);
-/* harmony import */ var _verify_options_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(3659);
-/* harmony import */ var _verify_spec_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(4118);
-/* harmony import */ var _config_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(5347);
-/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8054);
-/* harmony import */ var _target_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(2988);
+/* harmony import */ var _compare_options_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3277);
+/* harmony import */ var _core_duration_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8571);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4296);
+/* harmony import */ var _core_log_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4325);
+/* harmony import */ var _core_parse_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(1896);
+/* harmony import */ var _core_spec_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4400);
+/* harmony import */ var _verify_options_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(3659);
+/* harmony import */ var _verify_spec_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(4118);
+/* harmony import */ var _config_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(5347);
+/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(8054);
+/* harmony import */ var _target_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(2988);
+
 
 
 
@@ -41280,23 +41284,23 @@ function loadConfig(input, file) {
 function oneOf(input, value, options) {
     const v = value.trim().toLowerCase();
     if (!options.includes(v))
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(input, `"${value}" is not one of ${options.join(', ')}`, `Use one of: ${options.join(', ')}`);
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(input, `"${value}" is not one of ${options.join(', ')}`, `Use one of: ${options.join(', ')}`);
     return v;
 }
-function parseDrillOptions(raw, how) {
-    const v = (0,_core_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .resolveInputs */ .e)(_spec_js__WEBPACK_IMPORTED_MODULE_8__/* .drillSpec */ .l, raw, how);
+function parseDrillOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE_3__/* .silentLogger */ .q) {
+    const v = (0,_core_spec_js__WEBPACK_IMPORTED_MODULE_5__/* .resolveInputs */ .e)(_spec_js__WEBPACK_IMPORTED_MODULE_9__/* .drillSpec */ .l, raw, how);
     const name = (n) => (how === 'flag' ? `--${n}` : n);
-    const verifyRaw = Object.fromEntries(_verify_spec_js__WEBPACK_IMPORTED_MODULE_6__/* .verifySpec */ .$.inputs
+    const verifyRaw = Object.fromEntries(_verify_spec_js__WEBPACK_IMPORTED_MODULE_7__/* .verifySpec */ .$.inputs
         .filter((i) => i.name !== 'schema-check' && v[i.name] !== undefined)
         .map((i) => [i.name, v[i.name]]));
-    const verify = (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_5__/* .parseVerifyOptions */ .lW)(verifyRaw, how);
+    const verify = (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_6__/* .parseVerifyOptions */ .lW)(verifyRaw, how);
     const tier = oneOf(name('tier'), v.tier ?? 'full', ['full', 'schema', 'sample']);
     const sampleTables = (v['sample-tables'] ?? '')
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean);
     if (tier === 'sample' && sampleTables.length === 0) {
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(name('sample-tables'), 'is empty, but tier is sample', 'Name the tables to restore rows for: schema.table,schema.other');
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(name('sample-tables'), 'is empty, but tier is sample', 'Name the tables to restore rows for: schema.table,schema.other');
     }
     // Roles are created only on a scratch target: on an existing server that would change it.
     const roles = oneOf(name('roles'), v.roles ?? (v['target-url'] ? 'ignore' : 'create-missing'), [
@@ -41305,31 +41309,41 @@ function parseDrillOptions(raw, how) {
         'ignore',
     ]);
     if (v['target-url'] && roles === 'create-missing') {
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(name('roles'), 'create-missing would create roles on the target server', 'Use roles: ignore or strict with target-url');
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(name('roles'), 'create-missing would create roles on the target server', 'Use roles: ignore or strict with target-url');
     }
     if (v['target-url'])
-        (0,_target_js__WEBPACK_IMPORTED_MODULE_9__/* .parseTargetUrl */ .Ym)(name('target-url'), v['target-url'], _core_log_js__WEBPACK_IMPORTED_MODULE_2__/* .silentLogger */ .q);
-    let jobs = (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_5__/* .cpuCount */ .U7)();
+        (0,_target_js__WEBPACK_IMPORTED_MODULE_10__/* .parseTargetUrl */ .Ym)(name('target-url'), v['target-url'], _core_log_js__WEBPACK_IMPORTED_MODULE_3__/* .silentLogger */ .q);
+    let jobs = (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_6__/* .cpuCount */ .U7)();
     if (v.jobs) {
         jobs = Number(v.jobs);
         if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) {
-            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(name('jobs'), `"${v.jobs}" is not a number of jobs`, 'Give a whole number from 1 to 64');
+            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(name('jobs'), `"${v.jobs}" is not a number of jobs`, 'Give a whole number from 1 to 64');
         }
     }
     return {
         verify,
-        config: (0,_config_js__WEBPACK_IMPORTED_MODULE_7__/* .loadConfig */ .Z9)(name('config'), v.config),
+        config: (0,_config_js__WEBPACK_IMPORTED_MODULE_8__/* .loadConfig */ .Z9)(name('config'), v.config),
         ...(v.config ? { configPath: v.config } : {}),
         tier,
         sampleTables,
         roles,
         jobs,
-        ...(v['rto-budget'] ? { rtoBudgetSeconds: (0,_core_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .parseDuration */ .E9)(name('rto-budget'), v['rto-budget']) } : {}),
+        ...(v['rto-budget'] ? { rtoBudgetSeconds: (0,_core_duration_js__WEBPACK_IMPORTED_MODULE_1__/* .parseDuration */ .E9)(name('rto-budget'), v['rto-budget']) } : {}),
         ...(v.history ? { history: v.history } : {}),
         ...(v.junit ? { junit: v.junit } : {}),
-        keep: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_3__/* .parseBool */ .q)(name('keep'), v.keep, false),
+        keep: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_4__/* .parseBool */ .q)(name('keep'), v.keep, false),
         ...(v['target-url'] ? { targetUrl: v['target-url'] } : {}),
-        allowTargetServer: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_3__/* .parseBool */ .q)(name('allow-target-server'), v['allow-target-server'], false),
+        allowTargetServer: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_4__/* .parseBool */ .q)(name('allow-target-server'), v['allow-target-server'], false),
+        ...(v['compare-source-url'] || v['compare-baseline']
+            ? {
+                compare: (0,_compare_options_js__WEBPACK_IMPORTED_MODULE_0__/* .parseCompareOptions */ .T)({
+                    ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
+                    ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
+                    ...(v.config ? { config: v.config } : {}),
+                    ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
+                }, how, log, true),
+            }
+            : {}),
         ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
     };
 }
@@ -41586,6 +41600,8 @@ async function runSmokeQueries(c, queries) {
 var structure = __nccwpck_require__(9472);
 // EXTERNAL MODULE: ./src/checks/volume.ts
 var volume = __nccwpck_require__(5247);
+// EXTERNAL MODULE: ./src/compare/run.ts + 1 modules
+var run = __nccwpck_require__(1597);
 // EXTERNAL MODULE: ./src/core/duration.ts
 var duration = __nccwpck_require__(8571);
 // EXTERNAL MODULE: ./src/core/errors.ts
@@ -41810,10 +41826,11 @@ function junitXml(result, suite) {
 // EXTERNAL MODULE: ./src/report/stages.ts
 var stages = __nccwpck_require__(1139);
 // EXTERNAL MODULE: ./src/verify/run.ts + 10 modules
-var run = __nccwpck_require__(2673);
+var verify_run = __nccwpck_require__(2673);
 // EXTERNAL MODULE: ./src/drill/target.ts
 var drill_target = __nccwpck_require__(2988);
 ;// CONCATENATED MODULE: ./src/drill/run.ts
+
 
 
 
@@ -41878,7 +41895,7 @@ async function runDrill(opts, log, onStage) {
     };
     const history = opts.history ? readHistory(opts.history) : [];
     const previous = lastGood(history, 'drill', opts.tier);
-    const state = await (0,run/* verifyStages */.dX)(pipe, opts.verify, log, 'the restore stage loads the whole dump instead');
+    const state = await (0,verify_run/* verifyStages */.dX)(pipe, opts.verify, log, 'the restore stage loads the whole dump instead');
     result.source = state.source;
     if (state.backup)
         result.backup = state.backup;
@@ -41898,7 +41915,7 @@ async function runDrill(opts, log, onStage) {
         try {
             const targetStage = await pipe.stage('target', async () => {
                 const findings = [];
-                const tools = await (0,run/* restoreTools */.w3)(ins, opts.verify.pgBinDir, 'target');
+                const tools = await (0,verify_run/* restoreTools */.w3)(ins, opts.verify.pgBinDir, 'target');
                 if ('finding' in tools)
                     return { findings: [tools.finding] };
                 if (opts.targetUrl) {
@@ -41940,7 +41957,7 @@ async function runDrill(opts, log, onStage) {
                     }
                     catch (e) {
                         if (e instanceof errors/* ToolMissingError */.hc)
-                            return { findings: [await (0,run/* serverMissing */.Am)(ins, opts.verify.pgBinDir, 'target', e)] };
+                            return { findings: [await (0,verify_run/* serverMissing */.Am)(ins, opts.verify.pgBinDir, 'target', e)] };
                         return {
                             findings: [
                                 (0,report_findings/* finding */.gk)('TARGET_FAILED', 'target', `could not start a scratch PostgreSQL: ${(0,errors/* errorMessage */.gJ)(e)}`),
@@ -42001,7 +42018,7 @@ async function runDrill(opts, log, onStage) {
                     const format = ins.format;
                     if (opts.tier === 'sample' && format === 'plain')
                         return { notRun: 'the sample tier needs a custom or directory dump' };
-                    const client = await (0,run/* restoreTools */.w3)(ins, opts.verify.pgBinDir, 'restore');
+                    const client = await (0,verify_run/* restoreTools */.w3)(ins, opts.verify.pgBinDir, 'restore');
                     if ('finding' in client)
                         return { findings: [client.finding] };
                     const pgRestore = format === 'plain' ? undefined : client.client;
@@ -42066,11 +42083,11 @@ async function runDrill(opts, log, onStage) {
                 const restored = restore.status !== 'not-run' &&
                     !restore.findings.some((f) => ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED'].includes(f.rule));
                 if (!restored) {
-                    for (const s of ['structure', 'volume', 'semantics', 'integrity'])
+                    for (const s of ['structure', 'volume', 'semantics', 'compare', 'integrity'])
                         pipe.skip(s, 'the restore did not complete');
                 }
                 else {
-                    await ladder(pipe, opts, conn, result, previous, ins.toc?.database, targetCollate);
+                    await ladder(pipe, opts, conn, result, previous, ins.toc?.database, targetCollate, log);
                 }
             }
         }
@@ -42145,7 +42162,7 @@ async function runDrill(opts, log, onStage) {
     return result;
 }
 /** The rungs after the restore: structure, volume, semantics, integrity. */
-async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCollate) {
+async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCollate, log) {
     const cfg = opts.config;
     const reference = cfg.structure?.reference;
     if (opts.writeReference) {
@@ -42231,6 +42248,22 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
             });
         }
     }
+    if (opts.compare && opts.tier !== 'full')
+        pipe.skip('compare', `NOT RUN: tier ${opts.tier.toUpperCase()} does not restore every row`);
+    else if (opts.compare) {
+        const cmp = opts.compare;
+        await pipe.stage('compare', async () => {
+            const r = await (0,run/* runCompare */.Lv)({ ...cmp, target: conn }, log);
+            result.compare = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
+            const notRun = r.stages.find((s) => s.status === 'not-run');
+            return {
+                findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
+                ...(notRun?.reason ? { notRun: notRun.reason } : {}),
+            };
+        });
+    }
+    else
+        pipe.skip('compare', 'no compare-source-url or compare-baseline');
     await pipe.stage('integrity', async () => {
         const integ = opts.config.integrity ?? {};
         const findings = [];
@@ -42357,6 +42390,14 @@ const drillSpec = {
             description: 'A JSON-lines file: each run is appended, and compared with the last good one of its tier.',
         },
         { name: 'junit', description: 'Write a JUnit XML report here (stages that did not run are <skipped>).' },
+        {
+            name: 'compare-source-url',
+            description: 'Also compare row counts and structure with this live database (read-only), as a rung of the drill.',
+        },
+        {
+            name: 'compare-baseline',
+            description: 'Or compare with a baseline file written by compare-counts write-baseline.',
+        },
         {
             name: 'keep',
             default: 'false',

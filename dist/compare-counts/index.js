@@ -48902,7 +48902,9 @@ const list = (v) => (v ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-function parseCompareOptions(raw, how, log) {
+function parseCompareOptions(raw, how, log, 
+/** As a rung of a drill, the target is the restored database, not an input. */
+rung = false) {
     const v = spec_resolveInputs(compareSpec, raw, how);
     const name = (n) => (how === 'flag' ? `--${n}` : n);
     const secret = (s) => log.secret(s);
@@ -48912,7 +48914,7 @@ function parseCompareOptions(raw, how, log) {
     if (!v['source-url'] && !v.baseline) {
         throw new errors_UserError(name('source-url'), 'is required (or baseline)', 'Give the live database as source-url, or a baseline JSON file');
     }
-    if (!v['target-url'] && !v['write-baseline']) {
+    if (!rung && !v['target-url'] && !v['write-baseline']) {
         throw new errors_UserError(name('target-url'), 'is required', "Give the restored database (restore-drill's database-url), or only write-baseline");
     }
     if (v.baseline && !external_node_fs_default().existsSync(v.baseline)) {

@@ -82040,7 +82040,9 @@ const list = (v) => (v ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-function parseCompareOptions(raw, how, log) {
+function parseCompareOptions(raw, how, log, 
+/** As a rung of a drill, the target is the restored database, not an input. */
+rung = false) {
     const v = resolveInputs(compareSpec, raw, how);
     const name = (n) => (how === 'flag' ? `--${n}` : n);
     const secret = (s) => log.secret(s);
@@ -82050,7 +82052,7 @@ function parseCompareOptions(raw, how, log) {
     if (!v['source-url'] && !v.baseline) {
         throw new UserError(name('source-url'), 'is required (or baseline)', 'Give the live database as source-url, or a baseline JSON file');
     }
-    if (!v['target-url'] && !v['write-baseline']) {
+    if (!rung && !v['target-url'] && !v['write-baseline']) {
         throw new UserError(name('target-url'), 'is required', "Give the restored database (restore-drill's database-url), or only write-baseline");
     }
     if (v.baseline && !external_node_fs_default().existsSync(v.baseline)) {
@@ -82684,6 +82686,14 @@ const drillSpec = {
         },
         { name: 'junit', description: 'Write a JUnit XML report here (stages that did not run are <skipped>).' },
         {
+            name: 'compare-source-url',
+            description: 'Also compare row counts and structure with this live database (read-only), as a rung of the drill.',
+        },
+        {
+            name: 'compare-baseline',
+            description: 'Or compare with a baseline file written by compare-counts write-baseline.',
+        },
+        {
             name: 'keep',
             default: 'false',
             description: 'Leave the restored cluster running for later steps (stopped by the post step).',
@@ -83267,13 +83277,14 @@ async function removeKept(handle, admin) {
 
 
 
+
 function oneOf(input, value, options) {
     const v = value.trim().toLowerCase();
     if (!options.includes(v))
         throw new UserError(input, `"${value}" is not one of ${options.join(', ')}`, `Use one of: ${options.join(', ')}`);
     return v;
 }
-function parseDrillOptions(raw, how) {
+function parseDrillOptions(raw, how, log = silentLogger) {
     const v = resolveInputs(drillSpec, raw, how);
     const name = (n) => (how === 'flag' ? `--${n}` : n);
     const verifyRaw = Object.fromEntries(verifySpec.inputs
@@ -83320,6 +83331,16 @@ function parseDrillOptions(raw, how) {
         keep: parseBool(name('keep'), v.keep, false),
         ...(v['target-url'] ? { targetUrl: v['target-url'] } : {}),
         allowTargetServer: parseBool(name('allow-target-server'), v['allow-target-server'], false),
+        ...(v['compare-source-url'] || v['compare-baseline']
+            ? {
+                compare: parseCompareOptions({
+                    ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
+                    ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
+                    ...(v.config ? { config: v.config } : {}),
+                    ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
+                }, how, log, true),
+            }
+            : {}),
         ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
     };
 }
@@ -86377,6 +86398,7 @@ function verifyOutputs(r, reportPath) {
 
 
 
+
 /** Verify findings that make a restore pointless: the bytes are wrong or absent. */
 const BLOCKING = new Set([
     'BACKUP_MISSING',
@@ -86607,11 +86629,11 @@ async function runDrill(opts, log, onStage) {
                 const restored = restore.status !== 'not-run' &&
                     !restore.findings.some((f) => ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED'].includes(f.rule));
                 if (!restored) {
-                    for (const s of ['structure', 'volume', 'semantics', 'integrity'])
+                    for (const s of ['structure', 'volume', 'semantics', 'compare', 'integrity'])
                         pipe.skip(s, 'the restore did not complete');
                 }
                 else {
-                    await ladder(pipe, opts, conn, result, previous, ins.toc?.database, targetCollate);
+                    await ladder(pipe, opts, conn, result, previous, ins.toc?.database, targetCollate, log);
                 }
             }
         }
@@ -86686,7 +86708,7 @@ async function runDrill(opts, log, onStage) {
     return result;
 }
 /** The rungs after the restore: structure, volume, semantics, integrity. */
-async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCollate) {
+async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCollate, log) {
     const cfg = opts.config;
     const reference = cfg.structure?.reference;
     if (opts.writeReference) {
@@ -86772,6 +86794,22 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
             });
         }
     }
+    if (opts.compare && opts.tier !== 'full')
+        pipe.skip('compare', `NOT RUN: tier ${opts.tier.toUpperCase()} does not restore every row`);
+    else if (opts.compare) {
+        const cmp = opts.compare;
+        await pipe.stage('compare', async () => {
+            const r = await runCompare({ ...cmp, target: conn }, log);
+            result.compare = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
+            const notRun = r.stages.find((s) => s.status === 'not-run');
+            return {
+                findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
+                ...(notRun?.reason ? { notRun: notRun.reason } : {}),
+            };
+        });
+    }
+    else
+        pipe.skip('compare', 'no compare-source-url or compare-baseline');
     await pipe.stage('integrity', async () => {
         const integ = opts.config.integrity ?? {};
         const findings = [];
@@ -86867,7 +86905,7 @@ function restore_drill_run(raw = actionInputs()) {
         if (getState('is-post') === 'true')
             return post(raw);
         saveState('is-post', 'true');
-        const opts = parseDrillOptions(raw, 'input');
+        const opts = parseDrillOptions(raw, 'input', actionsLogger);
         const result = await runDrill(opts, actionsLogger, (s) => info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`));
         if (result.target?.handle)
             saveState('kept-target', result.target.handle);

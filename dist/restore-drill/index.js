@@ -67989,7 +67989,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 6465:
+/***/ 4377:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -70943,6 +70943,12 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
 ;// CONCATENATED MODULE: ./src/core/errors.ts
 /**
  * A mistake in what the user gave us (an input, a flag, a config file). Entries print its message on
@@ -70972,71 +70978,6 @@ class ToolMissingError extends Error {
 }
 function errorMessage(err) {
     return err instanceof Error ? err.message : String(err);
-}
-
-;// CONCATENATED MODULE: ./src/core/duration.ts
-
-const UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-/**
- * Parse a duration such as `26h`, `90m`, `7d`, `1h30m` or `45s` into seconds. Bare numbers are
- * refused: `26` could be hours or seconds, and a guess here decides whether a backup is too old.
- */
-function parseDuration(input, value) {
-    const text = value.trim().toLowerCase();
-    const re = /(\d+(?:\.\d+)?)\s*([smhdw])/gy;
-    let total = 0;
-    let matched = 0;
-    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-        total += Number(m[1]) * UNITS[m[2]];
-        matched = re.lastIndex;
-    }
-    if (text === '' || matched !== text.length || total <= 0) {
-        throw new UserError(input, `"${value}" is not a duration`, 'Write a number with a unit: s, m, h, d or w, for example 26h, 90m, 7d or 1h30m');
-    }
-    return total;
-}
-function duration_formatSeconds(seconds) {
-    if (seconds < 10)
-        return `${seconds.toFixed(2)}s`;
-    if (seconds < 120)
-        return `${seconds.toFixed(1)}s`;
-    const m = Math.floor(seconds / 60);
-    const s = Math.round(seconds % 60);
-    if (m < 120)
-        return `${m}m${String(s).padStart(2, '0')}s`;
-    const h = Math.floor(m / 60);
-    return `${h}h${String(m % 60).padStart(2, '0')}m`;
-}
-function formatBytes(bytes) {
-    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-    let v = bytes;
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-        v /= 1024;
-        i++;
-    }
-    return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
-
-;// CONCATENATED MODULE: ./src/core/log.ts
-const silentLogger = {
-    info() { },
-    warn() { },
-    debug() { },
-    secret() { },
-};
-/** A logger that keeps every line, for tests. */
-function memoryLogger() {
-    const lines = [];
-    const secrets = [];
-    return {
-        lines,
-        secrets,
-        info: (m) => lines.push(m),
-        warn: (m) => lines.push(`warning: ${m}`),
-        debug: (m) => lines.push(`debug: ${m}`),
-        secret: (s) => secrets.push(s),
-    };
 }
 
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
@@ -75124,16 +75065,16 @@ const $ZodEnum = /*@__PURE__*/ $constructor("$ZodEnum", (inst, def) => {
         return payload;
     };
 });
-const $ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodLiteral", (inst, def) => {
+const $ZodLiteral = /*@__PURE__*/ $constructor("$ZodLiteral", (inst, def) => {
     $ZodType.init(inst, def);
     const values = new Set(def.values);
     inst._zod.values = values;
-    util.defineLazyInternal(inst, "pattern", (zod) => {
+    defineLazyInternal(inst, "pattern", (zod) => {
         const vals = zod.def.values;
         // unmatchable fallback, RE2-safe: an empty alternation would compile to /^()$/, which matches ""
         return new RegExp(vals.length
             ? `^(${vals
-                .map((o) => typeof o === "string" ? util.escapeRegex(o) : o ? util.escapeRegex(o.toString()) : String(o))
+                .map((o) => typeof o === "string" ? escapeRegex(o) : o ? escapeRegex(o.toString()) : String(o))
                 .join("|")})$`
             : "^[^\\s\\S]$");
     });
@@ -75150,7 +75091,7 @@ const $ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null &&
         });
         return payload;
     };
-})));
+});
 const $ZodFile = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodFile", (inst, def) => {
     $ZodType.init(inst, def);
     inst._zod.parse = (payload, _ctx) => {
@@ -80197,10 +80138,10 @@ function nativeEnum(entries, params) {
         ...util.normalizeParams(params),
     });
 }
-const ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodLiteral", (inst, def) => {
-    core.$ZodLiteral.init(inst, def);
+const ZodLiteral = /*@__PURE__*/ $constructor("ZodLiteral", (inst, def) => {
+    $ZodLiteral.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => processors.literalProcessor(inst, ctx, json, params);
+    inst._zod.processJSONSchema = (ctx, json, params) => literalProcessor(inst, ctx, json, params);
     inst.values = new Set(def.values);
     Object.defineProperty(inst, "value", {
         get() {
@@ -80210,12 +80151,12 @@ const ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null && 
             return def.values[0];
         },
     });
-})));
+});
 function literal(value, params) {
     return new ZodLiteral({
         type: "literal",
         values: Array.isArray(value) ? value : [value],
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 const ZodFile = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodFile", (inst, def) => {
@@ -80913,15 +80854,212 @@ function resolveInputs(spec, raw, how) {
     return out;
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/drill/config.ts
+
+
+
+
+
+const tolerance = schemas_string()
+    .or(schemas_number())
+    .transform((v, ctx) => {
+    const t = parseTolerance(String(v));
+    if (!t) {
+        ctx.addIssue({
+            code: 'custom',
+            message: `"${v}" is not a tolerance: write 0, 1000 (rows) or 2% (a share)`,
+        });
+        return NEVER;
+    }
+    return t;
+});
+function parseTolerance(text) {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(%)?\s*$/.exec(text);
+    if (!m)
+        return undefined;
+    return m[2] ? { kind: 'percent', value: Number(m[1]) } : { kind: 'rows', value: Number(m[1]) };
+}
+const expectation = schemas_string().refine((s) => parseExpectation(s) !== undefined, {
+    message: 'is not an expectation: write "> 0", ">= 10", "== 0", "!= 0", "< 5" or "between 1 and 10"',
+});
+function parseExpectation(text) {
+    const between = /^\s*between\s+(-?\d+(?:\.\d+)?)\s+and\s+(-?\d+(?:\.\d+)?)\s*$/i.exec(text);
+    if (between)
+        return { op: 'between', lo: Number(between[1]), hi: Number(between[2]) };
+    const m = /^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(text);
+    return m ? { op: m[1], value: Number(m[2]) } : undefined;
+}
+function meets(value, e) {
+    switch (e.op) {
+        case 'between':
+            return value >= e.lo && value <= e.hi;
+        case '>':
+            return value > e.value;
+        case '>=':
+            return value >= e.value;
+        case '==':
+            return value === e.value;
+        case '!=':
+            return value !== e.value;
+        case '<':
+            return value < e.value;
+        case '<=':
+            return value <= e.value;
+    }
+}
+const configSchema = object({
+    structure: object({ reference: schemas_string().min(1) })
+        .strict()
+        .optional(),
+    volume: object({
+        tables: record(schemas_string(), object({ min: schemas_number().int().nonnegative() }).strict()).optional(),
+        tolerance: tolerance.optional(),
+    })
+        .strict()
+        .optional(),
+    semantics: array(object({ name: schemas_string().min(1), sql: schemas_string().min(1), expect: expectation }).strict())
+        .optional(),
+    integrity: object({
+        sequences: schemas_boolean().optional(),
+        collation: schemas_boolean().optional(),
+        amcheck: schemas_boolean().optional(),
+        'validate-constraints': schemas_boolean().optional(),
+    })
+        .strict()
+        .optional(),
+    compare: object({
+        tables: record(schemas_string(), object({ tolerance }).strict()).optional(),
+    })
+        .strict()
+        .optional(),
+    ignore: array(object({
+        rule: schemas_string().refine((r) => r in RULES, { message: 'is not a rule Restorable raises' }),
+        reason: schemas_string().trim().min(1, 'needs a written reason'),
+    })
+        .strict())
+        .optional(),
+})
+    .strict();
+/** Read and validate restorable.yml; an unknown key, a bad value or bad YAML is one clear line. */
+function loadConfig(input, file) {
+    if (!file)
+        return {};
+    let text;
+    try {
+        text = external_node_fs_default().readFileSync(file, 'utf8');
+    }
+    catch {
+        throw new UserError(input, `"${file}" cannot be read`, 'Give the path of your restorable.yml, or leave config empty');
+    }
+    let raw;
+    try {
+        raw = (0,dist/* parse */.qg)(text) ?? {};
+    }
+    catch (e) {
+        throw new UserError(input, `${file} is not valid YAML (${e.message.split('\n')[0]})`, 'Fix the YAML syntax');
+    }
+    const r = configSchema.safeParse(raw);
+    if (r.success)
+        return r.data;
+    const issue = r.error.issues[0];
+    const where = issue.path.join('.') || '(top level)';
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+    if (keys.length) {
+        throw new UserError(input, `${file}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} at ${where}`, 'Check the spelling against the README (restorable.yml)');
+    }
+    throw new UserError(input, `${file}: ${where} ${issue.message}`, 'See restorable.yml in the README');
+}
+
+// EXTERNAL MODULE: ./node_modules/pg/lib/index.js
+var lib = __nccwpck_require__(3273);
+;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
+// ESM wrapper for pg
+
+
+// Re-export all the properties
+const Client = lib.Client
+const Pool = lib.Pool
+const Connection = lib.Connection
+const types = lib.types
+const Query = lib.Query
+const DatabaseError = lib.DatabaseError
+const escapeIdentifier = lib.escapeIdentifier
+const escapeLiteral = lib.escapeLiteral
+const Result = lib.Result
+const TypeOverrides = lib.TypeOverrides
+
+// Also export the defaults
+const defaults = lib.defaults
+
+// Re-export the default
+/* harmony default export */ const esm = (lib);
+
+;// CONCATENATED MODULE: ./src/postgres/client.ts
+
+
+/** Parse a postgres:// URL; the password is registered as a secret the moment it is read. */
+function parseDbUrl(input, url, secret) {
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        u = undefined;
+    }
+    if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
+        throw new UserError(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/database');
+    }
+    const password = decodeURIComponent(u.password);
+    if (password)
+        secret(password);
+    return {
+        host: u.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(u.port || 5432),
+        user: decodeURIComponent(u.username) || 'postgres',
+        database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
+        ...(password ? { password } : {}),
+    };
+}
+/** A URL to show: the password, if any, as ***. */
+function maskedUrl(c) {
+    const host = c.host.includes(':') ? `[${c.host}]` : c.host;
+    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}`;
+}
+/** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
+function libpqEnv(c) {
+    return {
+        PGHOST: c.host,
+        PGPORT: String(c.port),
+        PGUSER: c.user,
+        PGDATABASE: c.database,
+        ...(c.password ? { PGPASSWORD: c.password } : {}),
+        PGCONNECT_TIMEOUT: '10',
+    };
+}
+/** Open a connection, run `fn`, close it, whatever happens. */
+async function withClient(c, fn) {
+    const client = new esm.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
+    await client.connect();
+    try {
+        return await fn(client);
+    }
+    finally {
+        await client.end().catch(() => { });
+    }
+}
+async function queryRows(c, sql, params = []) {
+    return withClient(c, async (client) => (await client.query(sql, params)).rows);
+}
+/** Quote an identifier for SQL. */
+function ident(name) {
+    return `"${name.replace(/"/g, '""')}"`;
+}
+
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
 ;// CONCATENATED MODULE: ./src/archive/checksum.ts
 
 function parseChecksumInput(input, value) {
@@ -80975,10 +81113,75 @@ async function findExpectedChecksum(source, name, names) {
     return undefined;
 }
 
+;// CONCATENATED MODULE: ./src/core/duration.ts
+
+const UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+/**
+ * Parse a duration such as `26h`, `90m`, `7d`, `1h30m` or `45s` into seconds. Bare numbers are
+ * refused: `26` could be hours or seconds, and a guess here decides whether a backup is too old.
+ */
+function parseDuration(input, value) {
+    const text = value.trim().toLowerCase();
+    const re = /(\d+(?:\.\d+)?)\s*([smhdw])/gy;
+    let total = 0;
+    let matched = 0;
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+        total += Number(m[1]) * UNITS[m[2]];
+        matched = re.lastIndex;
+    }
+    if (text === '' || matched !== text.length || total <= 0) {
+        throw new UserError(input, `"${value}" is not a duration`, 'Write a number with a unit: s, m, h, d or w, for example 26h, 90m, 7d or 1h30m');
+    }
+    return total;
+}
+function duration_formatSeconds(seconds) {
+    if (seconds < 10)
+        return `${seconds.toFixed(2)}s`;
+    if (seconds < 120)
+        return `${seconds.toFixed(1)}s`;
+    const m = Math.floor(seconds / 60);
+    const s = Math.round(seconds % 60);
+    if (m < 120)
+        return `${m}m${String(s).padStart(2, '0')}s`;
+    const h = Math.floor(m / 60);
+    return `${h}h${String(m % 60).padStart(2, '0')}m`;
+}
+function formatBytes(bytes) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let v = bytes;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
 ;// CONCATENATED MODULE: external "node:timers/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
 var dist_cjs = __nccwpck_require__(3711);
+;// CONCATENATED MODULE: ./src/core/log.ts
+const silentLogger = {
+    info() { },
+    warn() { },
+    debug() { },
+    secret() { },
+};
+/** A logger that keeps every line, for tests. */
+function memoryLogger() {
+    const lines = [];
+    const secrets = [];
+    return {
+        lines,
+        secrets,
+        info: (m) => lines.push(m),
+        warn: (m) => lines.push(`warning: ${m}`),
+        debug: (m) => lines.push(`debug: ${m}`),
+        secret: (s) => secrets.push(s),
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/sources/s3.ts
 
 
@@ -81623,122 +81826,148 @@ function parseVerifyOptions(raw, how) {
 }
 const cpuCount = () => external_node_os_default().availableParallelism?.() ?? external_node_os_default().cpus().length;
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/drill/config.ts
+;// CONCATENATED MODULE: ./src/compare/spec.ts
+const compareSpec = {
+    name: 'compare-counts',
+    command: 'compare',
+    title: 'Restorable: compare counts',
+    description: 'Row counts and structure of a live database (read-only) or a baseline file against a restored copy: exact where it matters, estimated where it is big.',
+    inputs: [
+        {
+            name: 'source-url',
+            description: 'The live database, read through a read-only session (the role needs only SELECT).',
+        },
+        {
+            name: 'baseline',
+            description: 'Instead of source-url: a JSON file of counts written earlier with write-baseline.',
+        },
+        { name: 'target-url', description: "The restored database (restore-drill's database-url)." },
+        {
+            name: 'mode',
+            default: 'auto',
+            description: '`exact` (count(*)), `estimate` (catalog statistics, one query), `auto` (exact below exact-limit).',
+        },
+        {
+            name: 'exact-limit',
+            default: '1000000',
+            description: 'In auto mode, tables estimated above this many rows are estimated, not counted.',
+        },
+        {
+            name: 'tolerance',
+            default: '0',
+            description: 'Allowed difference: 0, 1000 (rows) or 2% (per-table overrides in restorable.yml).',
+        },
+        {
+            name: 'direction',
+            default: 'drop',
+            description: '`drop` (only fewer rows in the target is drift) or `both` (two copies of one snapshot).',
+        },
+        { name: 'schemas', description: 'Only these schemas, comma-separated (default: every user schema).' },
+        { name: 'include', description: 'Globs over schema.table to compare, comma-separated.' },
+        { name: 'exclude', description: 'Globs over schema.table to leave out, comma-separated.' },
+        { name: 'jobs', default: '4', description: 'Parallel connections per side for exact counts.' },
+        {
+            name: 'structure',
+            default: 'true',
+            description: 'Also compare tables, columns and types, indexes, constraints, sequences, extensions.',
+        },
+        {
+            name: 'write-baseline',
+            description: "Write the source's counts (and when they were taken) to this JSON file.",
+        },
+        {
+            name: 'freshness-column',
+            description: 'Report max() of this column per table on both sides: the RPO actually achieved.',
+        },
+        { name: 'config', description: 'restorable.yml, for per-table tolerances (compare.tables).' },
+        {
+            name: 'fail-on',
+            default: 'high',
+            description: 'Lowest severity that fails: critical, high, medium, low, info.',
+        },
+        { name: 'report', description: 'Write the JSON report to this path.' },
+    ],
+    outputs: [
+        { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
+        { name: 'compared', description: 'Tables compared.' },
+        { name: 'drifted', description: 'Tables whose counts drifted.' },
+        { name: 'missing', description: 'Tables missing from the target.' },
+        { name: 'table', description: 'The comparison as a markdown table, drifted rows first.' },
+        { name: 'findings', description: 'Findings as JSON.' },
+        { name: 'report', description: 'Path of the JSON report.' },
+    ],
+};
+
+;// CONCATENATED MODULE: ./src/compare/options.ts
 
 
 
 
 
-const tolerance = schemas_string()
-    .or(schemas_number())
-    .transform((v, ctx) => {
-    const t = parseTolerance(String(v));
-    if (!t) {
-        ctx.addIssue({
-            code: 'custom',
-            message: `"${v}" is not a tolerance: write 0, 1000 (rows) or 2% (a share)`,
-        });
-        return NEVER;
+
+
+
+
+const list = (v) => (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+function parseCompareOptions(raw, how, log, 
+/** As a rung of a drill, the target is the restored database, not an input. */
+rung = false) {
+    const v = resolveInputs(compareSpec, raw, how);
+    const name = (n) => (how === 'flag' ? `--${n}` : n);
+    const secret = (s) => log.secret(s);
+    if (v['source-url'] && v.baseline) {
+        throw new UserError(name('baseline'), 'and source-url were both given', 'Compare against one: the live database (source-url) or a baseline file');
     }
-    return t;
-});
-function parseTolerance(text) {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(%)?\s*$/.exec(text);
-    if (!m)
-        return undefined;
-    return m[2] ? { kind: 'percent', value: Number(m[1]) } : { kind: 'rows', value: Number(m[1]) };
-}
-const expectation = schemas_string().refine((s) => parseExpectation(s) !== undefined, {
-    message: 'is not an expectation: write "> 0", ">= 10", "== 0", "!= 0", "< 5" or "between 1 and 10"',
-});
-function parseExpectation(text) {
-    const between = /^\s*between\s+(-?\d+(?:\.\d+)?)\s+and\s+(-?\d+(?:\.\d+)?)\s*$/i.exec(text);
-    if (between)
-        return { op: 'between', lo: Number(between[1]), hi: Number(between[2]) };
-    const m = /^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(text);
-    return m ? { op: m[1], value: Number(m[2]) } : undefined;
-}
-function meets(value, e) {
-    switch (e.op) {
-        case 'between':
-            return value >= e.lo && value <= e.hi;
-        case '>':
-            return value > e.value;
-        case '>=':
-            return value >= e.value;
-        case '==':
-            return value === e.value;
-        case '!=':
-            return value !== e.value;
-        case '<':
-            return value < e.value;
-        case '<=':
-            return value <= e.value;
+    if (!v['source-url'] && !v.baseline) {
+        throw new UserError(name('source-url'), 'is required (or baseline)', 'Give the live database as source-url, or a baseline JSON file');
     }
-}
-const configSchema = object({
-    structure: object({ reference: schemas_string().min(1) })
-        .strict()
-        .optional(),
-    volume: object({
-        tables: record(schemas_string(), object({ min: schemas_number().int().nonnegative() }).strict()).optional(),
-        tolerance: tolerance.optional(),
-    })
-        .strict()
-        .optional(),
-    semantics: array(object({ name: schemas_string().min(1), sql: schemas_string().min(1), expect: expectation }).strict())
-        .optional(),
-    integrity: object({
-        sequences: schemas_boolean().optional(),
-        collation: schemas_boolean().optional(),
-        amcheck: schemas_boolean().optional(),
-        'validate-constraints': schemas_boolean().optional(),
-    })
-        .strict()
-        .optional(),
-    compare: object({
-        tables: record(schemas_string(), object({ tolerance }).strict()).optional(),
-    })
-        .strict()
-        .optional(),
-    ignore: array(object({
-        rule: schemas_string().refine((r) => r in RULES, { message: 'is not a rule Restorable raises' }),
-        reason: schemas_string().trim().min(1, 'needs a written reason'),
-    })
-        .strict())
-        .optional(),
-})
-    .strict();
-/** Read and validate restorable.yml; an unknown key, a bad value or bad YAML is one clear line. */
-function loadConfig(input, file) {
-    if (!file)
-        return {};
-    let text;
-    try {
-        text = external_node_fs_default().readFileSync(file, 'utf8');
+    if (!rung && !v['target-url'] && !v['write-baseline']) {
+        throw new UserError(name('target-url'), 'is required', "Give the restored database (restore-drill's database-url), or only write-baseline");
     }
-    catch {
-        throw new UserError(input, `"${file}" cannot be read`, 'Give the path of your restorable.yml, or leave config empty');
+    if (v.baseline && !external_node_fs_default().existsSync(v.baseline)) {
+        throw new UserError(name('baseline'), `"${v.baseline}" does not exist`, 'Write one first with write-baseline, or give source-url');
     }
-    let raw;
-    try {
-        raw = (0,dist/* parse */.qg)(text) ?? {};
+    const mode = (v.mode ?? 'auto').trim().toLowerCase();
+    if (mode !== 'exact' && mode !== 'estimate' && mode !== 'auto') {
+        throw new UserError(name('mode'), `"${v.mode}" is not exact, estimate or auto`, 'Use exact, estimate or auto');
     }
-    catch (e) {
-        throw new UserError(input, `${file} is not valid YAML (${e.message.split('\n')[0]})`, 'Fix the YAML syntax');
+    const direction = (v.direction ?? 'drop').trim().toLowerCase();
+    if (direction !== 'drop' && direction !== 'both') {
+        throw new UserError(name('direction'), `"${v.direction}" is not drop or both`, 'Use drop (the source grew after the backup) or both');
     }
-    const r = configSchema.safeParse(raw);
-    if (r.success)
-        return r.data;
-    const issue = r.error.issues[0];
-    const where = issue.path.join('.') || '(top level)';
-    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-    if (keys.length) {
-        throw new UserError(input, `${file}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} at ${where}`, 'Check the spelling against the README (restorable.yml)');
+    const tolerance = parseTolerance(v.tolerance ?? '0');
+    if (!tolerance) {
+        throw new UserError(name('tolerance'), `"${v.tolerance}" is not a tolerance`, 'Write 0, 1000 (rows) or 2% (a share of the source count)');
     }
-    throw new UserError(input, `${file}: ${where} ${issue.message}`, 'See restorable.yml in the README');
+    const num = (n, min) => {
+        const x = Number(v[n]);
+        if (!Number.isInteger(x) || x < min)
+            throw new UserError(name(n), `"${v[n]}" is not a whole number of at least ${min}`, `Give a whole number, e.g. ${compareSpec.inputs.find((i) => i.name === n)?.default}`);
+        return x;
+    };
+    return {
+        ...(v['source-url'] ? { source: parseDbUrl(name('source-url'), v['source-url'], secret) } : {}),
+        ...(v.baseline ? { baseline: v.baseline } : {}),
+        ...(v['target-url'] ? { target: parseDbUrl(name('target-url'), v['target-url'], secret) } : {}),
+        mode,
+        exactLimit: num('exact-limit', 0),
+        tolerance,
+        direction,
+        ...(v.schemas ? { schemas: list(v.schemas) } : {}),
+        ...(v.include ? { include: list(v.include) } : {}),
+        ...(v.exclude ? { exclude: list(v.exclude) } : {}),
+        jobs: num('jobs', 1),
+        structure: parseBool(name('structure'), v.structure, true),
+        ...(v['write-baseline'] ? { writeBaseline: external_node_path_default().resolve(v['write-baseline']) } : {}),
+        ...(v['freshness-column'] ? { freshnessColumn: v['freshness-column'] } : {}),
+        config: loadConfig(name('config'), v.config),
+        failOn: parseSeverity(name('fail-on'), v['fail-on']),
+        ...(v.report ? { report: v.report } : {}),
+        workDir: defaultWorkDir(),
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/drill/spec.ts
@@ -81788,6 +82017,14 @@ const drillSpec = {
             description: 'A JSON-lines file: each run is appended, and compared with the last good one of its tier.',
         },
         { name: 'junit', description: 'Write a JUnit XML report here (stages that did not run are <skipped>).' },
+        {
+            name: 'compare-source-url',
+            description: 'Also compare row counts and structure with this live database (read-only), as a rung of the drill.',
+        },
+        {
+            name: 'compare-baseline',
+            description: 'Or compare with a baseline file written by compare-counts write-baseline.',
+        },
         {
             name: 'keep',
             default: 'false',
@@ -82006,91 +82243,6 @@ function installHint(major, what) {
     const deb = what === 'client' ? `postgresql-client-${major}` : `postgresql-${major}`;
     const rpm = what === 'client' ? `postgresql${major}` : `postgresql${major}-server`;
     return `apt-get install ${deb} (Debian/Ubuntu, from the PGDG repository when your release lacks it), dnf install ${rpm} (RHEL), or brew install postgresql@${major} (macOS)`;
-}
-
-// EXTERNAL MODULE: ./node_modules/pg/lib/index.js
-var lib = __nccwpck_require__(3273);
-;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
-// ESM wrapper for pg
-
-
-// Re-export all the properties
-const Client = lib.Client
-const Pool = lib.Pool
-const Connection = lib.Connection
-const types = lib.types
-const Query = lib.Query
-const DatabaseError = lib.DatabaseError
-const escapeIdentifier = lib.escapeIdentifier
-const escapeLiteral = lib.escapeLiteral
-const Result = lib.Result
-const TypeOverrides = lib.TypeOverrides
-
-// Also export the defaults
-const defaults = lib.defaults
-
-// Re-export the default
-/* harmony default export */ const esm = (lib);
-
-;// CONCATENATED MODULE: ./src/postgres/client.ts
-
-
-/** Parse a postgres:// URL; the password is registered as a secret the moment it is read. */
-function parseDbUrl(input, url, secret) {
-    let u;
-    try {
-        u = new URL(url);
-    }
-    catch {
-        u = undefined;
-    }
-    if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
-        throw new UserError(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/database');
-    }
-    const password = decodeURIComponent(u.password);
-    if (password)
-        secret(password);
-    return {
-        host: u.hostname.replace(/^\[|\]$/g, ''),
-        port: Number(u.port || 5432),
-        user: decodeURIComponent(u.username) || 'postgres',
-        database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
-        ...(password ? { password } : {}),
-    };
-}
-/** A URL to show: the password, if any, as ***. */
-function maskedUrl(c) {
-    const host = c.host.includes(':') ? `[${c.host}]` : c.host;
-    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}`;
-}
-/** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
-function libpqEnv(c) {
-    return {
-        PGHOST: c.host,
-        PGPORT: String(c.port),
-        PGUSER: c.user,
-        PGDATABASE: c.database,
-        ...(c.password ? { PGPASSWORD: c.password } : {}),
-        PGCONNECT_TIMEOUT: '10',
-    };
-}
-/** Open a connection, run `fn`, close it, whatever happens. */
-async function withClient(c, fn) {
-    const client = new esm.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
-    await client.connect();
-    try {
-        return await fn(client);
-    }
-    finally {
-        await client.end().catch(() => { });
-    }
-}
-async function queryRows(c, sql, params = []) {
-    return withClient(c, async (client) => (await client.query(sql, params)).rows);
-}
-/** Quote an identifier for SQL. */
-function ident(name) {
-    return `"${name.replace(/"/g, '""')}"`;
 }
 
 // EXTERNAL MODULE: external "node:net"
@@ -82457,13 +82609,14 @@ async function removeKept(handle, admin) {
 
 
 
+
 function oneOf(input, value, options) {
     const v = value.trim().toLowerCase();
     if (!options.includes(v))
         throw new UserError(input, `"${value}" is not one of ${options.join(', ')}`, `Use one of: ${options.join(', ')}`);
     return v;
 }
-function parseDrillOptions(raw, how) {
+function parseDrillOptions(raw, how, log = silentLogger) {
     const v = resolveInputs(drillSpec, raw, how);
     const name = (n) => (how === 'flag' ? `--${n}` : n);
     const verifyRaw = Object.fromEntries(verifySpec.inputs
@@ -82510,6 +82663,16 @@ function parseDrillOptions(raw, how) {
         keep: parseBool(name('keep'), v.keep, false),
         ...(v['target-url'] ? { targetUrl: v['target-url'] } : {}),
         allowTargetServer: parseBool(name('allow-target-server'), v['allow-target-server'], false),
+        ...(v['compare-source-url'] || v['compare-baseline']
+            ? {
+                compare: parseCompareOptions({
+                    ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
+                    ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
+                    ...(v.config ? { config: v.config } : {}),
+                    ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
+                }, how, log, true),
+            }
+            : {}),
         ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
     };
 }
@@ -82877,6 +83040,423 @@ async function countRows(conn, jobs) {
     return out.sort((a, b) => (a.table < b.table ? -1 : 1));
 }
 
+;// CONCATENATED MODULE: ./src/report/stages.ts
+
+
+/**
+ * A pipeline is a list of timed stages. Each ends ok, failed, skipped (with the reason) or not-run;
+ * the report is built from this list alone, so every rendering tells the same story.
+ */
+class stages_Pipeline {
+    failOn;
+    onStage;
+    stages = [];
+    constructor(failOn, onStage = () => { }) {
+        this.failOn = failOn;
+        this.onStage = onStage;
+    }
+    async stage(name, body) {
+        const started = performance.now();
+        let result;
+        try {
+            const out = (await body()) ?? {};
+            const findings = out.findings ?? [];
+            const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
+            const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
+            result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };
+        }
+        catch (err) {
+            if (err instanceof UserError)
+                throw err;
+            result = {
+                name,
+                status: 'not-run',
+                seconds: 0,
+                reason: `internal error: ${errorMessage(err)}`,
+                findings: [],
+            };
+        }
+        result.seconds = (performance.now() - started) / 1000;
+        this.stages.push(result);
+        this.onStage(result);
+        return result;
+    }
+    skip(name, reason) {
+        const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
+        this.stages.push(result);
+        this.onStage(result);
+    }
+    get findings() {
+        return this.stages.flatMap((s) => s.findings);
+    }
+    verdict() {
+        return computeVerdict(this.stages, this.failOn);
+    }
+}
+function computeVerdict(stages, failOn) {
+    const active = stages.flatMap((s) => s.findings).filter((f) => !f.ignored);
+    if (active.some((f) => ruleKind(f.rule) === 'problem' && atLeast(f.severity, failOn)))
+        return 'fail';
+    if (stages.some((s) => s.status === 'not-run'))
+        return 'could-not-verify';
+    if (active.some((f) => ruleKind(f.rule) === 'unverifiable'))
+        return 'could-not-verify';
+    return 'pass';
+}
+function exitCodeFor(verdict) {
+    return verdict === 'pass' ? 0 : verdict === 'fail' ? 1 : 3;
+}
+
+;// CONCATENATED MODULE: ./src/compare/counts.ts
+
+
+
+/** Every user table with its estimated rows, in one round trip. */
+const TABLES_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name,
+         CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE coalesce(s.n_live_tup, -1) END AS estimate
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+   ORDER BY 1, 2`;
+async function listTables(c) {
+    const rows = (await c.query(TABLES_SQL)).rows;
+    return rows.map((r) => ({
+        table: tableName(r.schema, r.name),
+        schema: r.schema,
+        name: r.name,
+        estimate: Number(r.estimate),
+    }));
+}
+/** Globs match `schema.table` as written unquoted (`public.orders`, `audit.*`). */
+function filterTables(tables, f) {
+    const inc = (f.include ?? []).map(matcherAll);
+    const exc = (f.exclude ?? []).map(matcherAll);
+    return tables.filter((t) => {
+        const key = `${t.schema}.${t.name}`;
+        if (f.schemas?.length && !f.schemas.includes(t.schema))
+            return false;
+        if (inc.length && !inc.some((m) => m(key)))
+            return false;
+        return !exc.some((m) => m(key));
+    });
+}
+function matcherAll(glob) {
+    const re = globToRegExp(glob);
+    return (s) => re.test(s);
+}
+/** count(*) of the given tables over `jobs` connections; every identifier is quoted. */
+async function exactCounts(conn, tables, jobs) {
+    const out = new Map();
+    let next = 0;
+    const worker = () => withClient(conn, async (c) => {
+        for (let i = next++; i < tables.length; i = next++) {
+            const t = tables[i];
+            const r = await c.query(`SELECT count(*) AS n FROM ${ident(t.schema)}.${ident(t.name)}`);
+            out.set(t.table, Number(r.rows[0]?.n ?? 0));
+        }
+    });
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
+    return out;
+}
+/** max(column) of every listed table that has the column, as text. */
+async function freshness(conn, tables, column) {
+    const out = new Map();
+    await withClient(conn, async (c) => {
+        const having = new Set((await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped`, [column])).rows.map((r) => `${r.schema}\u0000${r.name}`));
+        for (const t of tables) {
+            if (!having.has(`${t.schema}\u0000${t.name}`))
+                continue;
+            const r = await c.query(`SELECT max(${ident(column)})::text AS m FROM ${ident(t.schema)}.${ident(t.name)}`);
+            out.set(t.table, r.rows[0]?.m ?? null);
+        }
+    });
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/compare/run.ts
+
+
+
+
+
+
+
+
+
+const baselineSchema = object({
+    restorable: literal('baseline'),
+    version: literal(1),
+    takenAt: schemas_string(),
+    source: schemas_string(),
+    tables: record(schemas_string(), object({ rows: schemas_number(), mode: schemas_enum(['exact', 'estimate']) })),
+    structure: array(schemas_string()).optional(),
+});
+/** The live source is read through a session that cannot write, and gives up rather than wait on locks. */
+const READ_ONLY = '-c default_transaction_read_only=on -c statement_timeout=600000 -c lock_timeout=5000';
+function readBaseline(file) {
+    let raw;
+    try {
+        raw = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
+    }
+    catch (e) {
+        throw new UserError('baseline', `${file} is not JSON (${errorMessage(e)})`, 'Give a file written by write-baseline');
+    }
+    const r = baselineSchema.safeParse(raw);
+    if (!r.success)
+        throw new UserError('baseline', `${file} is not a Restorable baseline`, 'Give a file written by write-baseline');
+    return {
+        takenAt: r.data.takenAt,
+        source: r.data.source,
+        counts: new Map(Object.entries(r.data.tables)),
+        ...(r.data.structure ? { structure: r.data.structure } : {}),
+    };
+}
+/** Decide per table: exact below the limit (or with no statistics), estimated above. */
+function modeFor(opts, estimate) {
+    if (opts.mode === 'exact')
+        return 'exact';
+    if (opts.mode === 'estimate')
+        return 'estimate';
+    return estimate < 0 || estimate < opts.exactLimit ? 'exact' : 'estimate';
+}
+async function readSide(conn, opts, modes) {
+    const tables = filterTables(await withClient(conn, listTables), opts);
+    const exact = tables.filter((t) => modes(t) === 'exact');
+    const counted = await exactCounts(conn, exact, opts.jobs);
+    const counts = new Map();
+    for (const t of tables) {
+        const n = counted.get(t.table);
+        counts.set(t.table, n !== undefined ? { rows: n, mode: 'exact' } : { rows: Math.max(0, t.estimate), mode: 'estimate' });
+    }
+    const side = { counts };
+    if (opts.structure)
+        side.structure = await withClient(conn, structureLines);
+    if (opts.freshnessColumn)
+        side.freshness = await freshness(conn, tables, opts.freshnessColumn);
+    return side;
+}
+function allowed(t, source) {
+    return t.kind === 'percent' ? (source * t.value) / 100 : t.value;
+}
+/** compare-counts: counts and structure of the source (live, read-only, or a baseline) against the target. */
+async function runCompare(opts, log, onStage) {
+    const started = Date.now();
+    const pipe = new stages_Pipeline(opts.failOn, onStage);
+    const result = {
+        command: 'compare',
+        verdict: 'could-not-verify',
+        failOn: opts.failOn,
+        startedAt: new Date(started).toISOString(),
+        totalSeconds: 0,
+        stages: pipe.stages,
+        findings: [],
+        source: opts.source ? maskedUrl(opts.source) : (opts.baseline ?? ''),
+        target: opts.target ? maskedUrl(opts.target) : '',
+        rows: [],
+        compared: 0,
+        drifted: 0,
+        missing: 0,
+    };
+    let source;
+    await pipe.stage('source', async () => {
+        if (opts.baseline) {
+            const b = readBaseline(opts.baseline);
+            source = b;
+            log.info(`baseline of ${b.source}, taken ${b.takenAt}`);
+            return {};
+        }
+        const conn = { ...opts.source, options: READ_ONLY };
+        try {
+            const ro = await withClient(conn, async (c) => (await c.query("SELECT current_setting('default_transaction_read_only') AS v"))
+                .rows[0]?.v);
+            if (ro !== 'on') {
+                throw new UserError('source-url', 'did not take a read-only session', 'Connect to PostgreSQL directly, not through a pooler that drops startup options');
+            }
+            source = await readSide(conn, opts, (t) => modeFor(opts, t.estimate));
+        }
+        catch (e) {
+            if (e instanceof UserError)
+                throw e;
+            if (/options|startup parameter/i.test(errorMessage(e))) {
+                throw new UserError('source-url', `refused a read-only session (${errorMessage(e)})`, 'Connect to PostgreSQL directly, not through a pooler that drops startup options');
+            }
+            return {
+                findings: [
+                    finding('SOURCE_UNREACHABLE', 'source', `could not read ${result.source}: ${errorMessage(e)}`),
+                ],
+            };
+        }
+        if (opts.writeBaseline) {
+            const tables = Object.fromEntries([...source.counts].map(([k, v]) => [k, v]));
+            const body = {
+                restorable: 'baseline',
+                version: 1,
+                takenAt: new Date().toISOString(),
+                source: result.source,
+                tables,
+                ...(source.structure ? { structure: source.structure } : {}),
+            };
+            external_node_fs_default().mkdirSync(external_node_path_default().dirname(opts.writeBaseline), { recursive: true });
+            external_node_fs_default().writeFileSync(opts.writeBaseline, `${JSON.stringify(body, null, 2)}\n`);
+            result.baselineWritten = opts.writeBaseline;
+            log.info(`wrote the baseline (${source.counts.size} tables) to ${opts.writeBaseline}`);
+        }
+        return {};
+    });
+    if (!opts.target) {
+        pipe.skip('target', 'no target-url: only the baseline was written');
+        pipe.skip('counts', 'no target');
+        pipe.skip('structure', 'no target');
+        return finish(result, pipe, started);
+    }
+    if (!source) {
+        for (const s of ['target', 'counts', 'structure'])
+            pipe.skip(s, 'the source could not be read');
+        return finish(result, pipe, started);
+    }
+    const src = source;
+    let target;
+    await pipe.stage('target', async () => {
+        try {
+            // The target counts a table the way the source did, so the two numbers are comparable.
+            target = await readSide(opts.target, opts, (t) => src.counts.get(t.table)?.mode ?? modeFor(opts, t.estimate));
+            return {};
+        }
+        catch (e) {
+            return {
+                findings: [
+                    finding('TARGET_UNREACHABLE', 'target', `could not read ${result.target}: ${errorMessage(e)}`),
+                ],
+            };
+        }
+    });
+    if (!target) {
+        pipe.skip('counts', 'the target could not be read');
+        pipe.skip('structure', 'the target could not be read');
+        return finish(result, pipe, started);
+    }
+    const tgt = target;
+    await pipe.stage('counts', async () => {
+        const findings = [];
+        const overrides = opts.config.compare?.tables ?? {};
+        const names = [...new Set([...src.counts.keys(), ...tgt.counts.keys()])].sort();
+        const estimated = [];
+        for (const table of names) {
+            const s = src.counts.get(table);
+            const t = tgt.counts.get(table);
+            const mode = s?.mode === 'estimate' || t?.mode === 'estimate' ? 'estimate' : 'exact';
+            if (mode === 'estimate')
+                estimated.push(table);
+            const row = {
+                table,
+                source: s?.rows ?? null,
+                target: t?.rows ?? null,
+                difference: s && t ? t.rows - s.rows : null,
+                mode,
+                drifted: false,
+                ...(src.freshness?.has(table) ? { sourceMax: src.freshness.get(table) ?? null } : {}),
+                ...(tgt.freshness?.has(table) ? { targetMax: tgt.freshness.get(table) ?? null } : {}),
+            };
+            if (s && !t) {
+                findings.push(finding('TABLE_MISSING', 'counts', `table ${table} (${s.rows} rows in the source) is not in the target`, { evidence: { table, source: s.rows } }));
+                result.missing++;
+            }
+            else if (!s && t) {
+                findings.push(finding('TABLE_UNEXPECTED', 'counts', `table ${table} is in the target but not in the source`, {
+                    evidence: { table, target: t.rows },
+                }));
+            }
+            else if (s && t) {
+                const tol = overrides[table]?.tolerance ?? opts.tolerance;
+                const limit = allowed(tol, s.rows);
+                const diff = t.rows - s.rows;
+                const drift = opts.direction === 'drop' ? -diff > limit : Math.abs(diff) > limit;
+                if (drift) {
+                    row.drifted = true;
+                    result.drifted++;
+                    findings.push(finding('COUNT_DRIFT', 'counts', `table ${table}: ${t.rows} rows in the target, ${s.rows} in the source (${diff > 0 ? '+' : ''}${diff}, ${mode})`, {
+                        evidence: { table, source: s.rows, target: t.rows, difference: diff, mode },
+                    }));
+                }
+            }
+            result.rows.push(row);
+        }
+        result.compared = result.rows.filter((r) => r.source !== null && r.target !== null).length;
+        result.rows.sort((a, b) => Number(b.drifted) - Number(a.drifted) ||
+            Number(b.target === null) - Number(a.target === null) ||
+            (a.table < b.table ? -1 : 1));
+        if (estimated.length) {
+            findings.push(finding('COUNT_ESTIMATED', 'counts', `${estimated.length} table(s) compared by catalog statistics, not count(*): ${estimated.slice(0, 5).join(', ')}${estimated.length > 5 ? ', ...' : ''}`, {
+                evidence: { tables: estimated.length },
+            }));
+        }
+        return { findings };
+    });
+    if (!opts.structure)
+        pipe.skip('structure', 'structure: false');
+    else if (!src.structure)
+        pipe.skip('structure', 'the baseline holds no structure');
+    else {
+        await pipe.stage('structure', async () => {
+            const { missing, unexpected } = diffStructure(src.structure, tgt.structure ?? []);
+            const show = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
+            const findings = [];
+            if (missing.length)
+                findings.push(finding('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`, { evidence: { missing: missing.length } }));
+            if (unexpected.length)
+                findings.push(finding('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`, { evidence: { unexpected: unexpected.length } }));
+            return { findings };
+        });
+    }
+    return finish(result, pipe, started);
+}
+function finish(result, pipe, started) {
+    result.findings = pipe.findings;
+    result.verdict = pipe.verdict();
+    result.totalSeconds = (Date.now() - started) / 1000;
+    return result;
+}
+/** The comparison as markdown, drifted rows first. */
+function compareTable(r) {
+    const fresh = r.rows.some((x) => x.sourceMax !== undefined || x.targetMax !== undefined);
+    const head = [
+        'table',
+        'source',
+        'target',
+        'difference',
+        'mode',
+        ...(fresh ? ['source max', 'target max'] : []),
+    ];
+    const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+    for (const x of r.rows) {
+        const cells = [
+            `${x.drifted ? '**' : ''}${x.table}${x.drifted ? '**' : ''}`,
+            x.source ?? '—',
+            x.target ?? 'missing',
+            x.difference === null ? '' : `${x.difference > 0 ? '+' : ''}${x.difference}`,
+            x.mode,
+            ...(fresh ? [x.sourceMax ?? '', x.targetMax ?? ''] : []),
+        ];
+        lines.push(`| ${cells.join(' | ')} |`);
+    }
+    return lines.join('\n');
+}
+function compareOutputs(r, reportPath) {
+    return {
+        verdict: r.verdict,
+        compared: String(r.compared),
+        drifted: String(r.drifted),
+        missing: String(r.missing),
+        table: compareTable(r),
+        findings: JSON.stringify(r.findings),
+        report: reportPath,
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/postgres/restore.ts
 
 
@@ -83086,73 +83666,6 @@ function junitXml(result, suite) {
         return `${open}/>`;
     });
     return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  <testsuite name="${junit_esc(suite)}" tests="${result.stages.length}" failures="${failures}" skipped="${skipped}" time="${result.totalSeconds.toFixed(3)}" timestamp="${junit_esc(result.startedAt)}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
-}
-
-;// CONCATENATED MODULE: ./src/report/stages.ts
-
-
-/**
- * A pipeline is a list of timed stages. Each ends ok, failed, skipped (with the reason) or not-run;
- * the report is built from this list alone, so every rendering tells the same story.
- */
-class stages_Pipeline {
-    failOn;
-    onStage;
-    stages = [];
-    constructor(failOn, onStage = () => { }) {
-        this.failOn = failOn;
-        this.onStage = onStage;
-    }
-    async stage(name, body) {
-        const started = performance.now();
-        let result;
-        try {
-            const out = (await body()) ?? {};
-            const findings = out.findings ?? [];
-            const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
-            const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
-            result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };
-        }
-        catch (err) {
-            if (err instanceof UserError)
-                throw err;
-            result = {
-                name,
-                status: 'not-run',
-                seconds: 0,
-                reason: `internal error: ${errorMessage(err)}`,
-                findings: [],
-            };
-        }
-        result.seconds = (performance.now() - started) / 1000;
-        this.stages.push(result);
-        this.onStage(result);
-        return result;
-    }
-    skip(name, reason) {
-        const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
-        this.stages.push(result);
-        this.onStage(result);
-    }
-    get findings() {
-        return this.stages.flatMap((s) => s.findings);
-    }
-    verdict() {
-        return computeVerdict(this.stages, this.failOn);
-    }
-}
-function computeVerdict(stages, failOn) {
-    const active = stages.flatMap((s) => s.findings).filter((f) => !f.ignored);
-    if (active.some((f) => ruleKind(f.rule) === 'problem' && atLeast(f.severity, failOn)))
-        return 'fail';
-    if (stages.some((s) => s.status === 'not-run'))
-        return 'could-not-verify';
-    if (active.some((f) => ruleKind(f.rule) === 'unverifiable'))
-        return 'could-not-verify';
-    return 'pass';
-}
-function exitCodeFor(verdict) {
-    return verdict === 'pass' ? 0 : verdict === 'fail' ? 1 : 3;
 }
 
 // EXTERNAL MODULE: external "node:stream"
@@ -85726,6 +86239,7 @@ function verifyOutputs(r, reportPath) {
 
 
 
+
 /** Verify findings that make a restore pointless: the bytes are wrong or absent. */
 const BLOCKING = new Set([
     'BACKUP_MISSING',
@@ -85956,11 +86470,11 @@ async function runDrill(opts, log, onStage) {
                 const restored = restore.status !== 'not-run' &&
                     !restore.findings.some((f) => ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED'].includes(f.rule));
                 if (!restored) {
-                    for (const s of ['structure', 'volume', 'semantics', 'integrity'])
+                    for (const s of ['structure', 'volume', 'semantics', 'compare', 'integrity'])
                         pipe.skip(s, 'the restore did not complete');
                 }
                 else {
-                    await ladder(pipe, opts, conn, result, previous, ins.toc?.database, targetCollate);
+                    await ladder(pipe, opts, conn, result, previous, ins.toc?.database, targetCollate, log);
                 }
             }
         }
@@ -86035,7 +86549,7 @@ async function runDrill(opts, log, onStage) {
     return result;
 }
 /** The rungs after the restore: structure, volume, semantics, integrity. */
-async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCollate) {
+async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCollate, log) {
     const cfg = opts.config;
     const reference = cfg.structure?.reference;
     if (opts.writeReference) {
@@ -86121,6 +86635,22 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
             });
         }
     }
+    if (opts.compare && opts.tier !== 'full')
+        pipe.skip('compare', `NOT RUN: tier ${opts.tier.toUpperCase()} does not restore every row`);
+    else if (opts.compare) {
+        const cmp = opts.compare;
+        await pipe.stage('compare', async () => {
+            const r = await runCompare({ ...cmp, target: conn }, log);
+            result.compare = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
+            const notRun = r.stages.find((s) => s.status === 'not-run');
+            return {
+                findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
+                ...(notRun?.reason ? { notRun: notRun.reason } : {}),
+            };
+        });
+    }
+    else
+        pipe.skip('compare', 'no compare-source-url or compare-baseline');
     await pipe.stage('integrity', async () => {
         const integ = opts.config.integrity ?? {};
         const findings = [];
@@ -86344,7 +86874,7 @@ function restore_drill_run(raw = actionInputs()) {
         if (getState('is-post') === 'true')
             return post(raw);
         saveState('is-post', 'true');
-        const opts = parseDrillOptions(raw, 'input');
+        const opts = parseDrillOptions(raw, 'input', actionsLogger);
         const result = await runDrill(opts, actionsLogger, (s) => info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`));
         if (result.target?.handle)
             saveState('kept-target', result.target.handle);
@@ -86364,7 +86894,7 @@ function restore_drill_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_restore_drill_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6465);
+/* harmony import */ var _actions_restore_drill_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4377);
 
 await (0,_actions_restore_drill_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

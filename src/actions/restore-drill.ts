@@ -20,7 +20,7 @@ export function run(raw: Record<string, string> = actionInputs()): Promise<void>
   return runAction(async () => {
     if (core.getState('is-post') === 'true') return post(raw);
     core.saveState('is-post', 'true');
-    const opts = parseDrillOptions(raw, 'input');
+    const opts = parseDrillOptions(raw, 'input', actionsLogger);
     const result = await runDrill(opts, actionsLogger, (s) =>
       core.info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`),
     );

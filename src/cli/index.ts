@@ -94,7 +94,7 @@ async function drill(flags: Record<string, string>, switches: Set<string>): Prom
   const quiet = switches.has('quiet') || switches.has('json');
   const log = terminalLogger(quiet);
   const { 'write-reference': writeReference, ...rest } = flags;
-  const opts = { ...parseDrillOptions(rest, 'flag'), ...(writeReference ? { writeReference } : {}) };
+  const opts = { ...parseDrillOptions(rest, 'flag', log), ...(writeReference ? { writeReference } : {}) };
   const result = await runDrill(opts, log, progress(quiet));
   const reportPath = opts.verify.report ? writeJsonReport(result, opts.verify.report) : '';
   if (switches.has('json'))

@@ -41,6 +41,8 @@ export function parseCompareOptions(
   raw: Record<string, string | undefined>,
   how: 'input' | 'flag',
   log: Logger,
+  /** As a rung of a drill, the target is the restored database, not an input. */
+  rung = false,
 ): CompareOptions {
   const v = resolveInputs(compareSpec, raw, how);
   const name = (n: string) => (how === 'flag' ? `--${n}` : n);
@@ -59,7 +61,7 @@ export function parseCompareOptions(
       'Give the live database as source-url, or a baseline JSON file',
     );
   }
-  if (!v['target-url'] && !v['write-baseline']) {
+  if (!rung && !v['target-url'] && !v['write-baseline']) {
     throw new UserError(
       name('target-url'),
       'is required',

@@ -1,6 +1,7 @@
+import { type CompareOptions, parseCompareOptions } from '../compare/options.js';
 import { parseDuration } from '../core/duration.js';
 import { UserError } from '../core/errors.js';
-import { silentLogger } from '../core/log.js';
+import { type Logger, silentLogger } from '../core/log.js';
 import { parseBool } from '../core/parse.js';
 import { resolveInputs } from '../core/spec.js';
 import type { RolesMode } from '../postgres/restore.js';
@@ -28,6 +29,8 @@ export interface DrillOptions {
   /** An existing server to drill on instead of a scratch cluster. */
   targetUrl?: string;
   allowTargetServer: boolean;
+  /** The compare-counts rung: a live source or a baseline, against the restored database. */
+  compare?: CompareOptions;
   /** CLI only: write the structure reference instead of comparing with it. */
   writeReference?: string;
 }
@@ -46,6 +49,7 @@ function oneOf<T extends string>(input: string, value: string, options: readonly
 export function parseDrillOptions(
   raw: Record<string, string | undefined>,
   how: 'input' | 'flag',
+  log: Logger = silentLogger,
 ): DrillOptions {
   const v = resolveInputs(drillSpec, raw, how);
   const name = (n: string) => (how === 'flag' ? `--${n}` : n);
@@ -106,6 +110,21 @@ export function parseDrillOptions(
     keep: parseBool(name('keep'), v.keep, false),
     ...(v['target-url'] ? { targetUrl: v['target-url'] } : {}),
     allowTargetServer: parseBool(name('allow-target-server'), v['allow-target-server'], false),
+    ...(v['compare-source-url'] || v['compare-baseline']
+      ? {
+          compare: parseCompareOptions(
+            {
+              ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
+              ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
+              ...(v.config ? { config: v.config } : {}),
+              ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
+            },
+            how,
+            log,
+            true,
+          ),
+        }
+      : {}),
     ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
   };
 }

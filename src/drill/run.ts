@@ -6,6 +6,7 @@ import { checkCollation, checkIndexes, checkSequences, validateConstraints } fro
 import { runSmokeQueries, type SmokeResult } from '../checks/semantics.js';
 import { diffStructure, parseReference, renderReference, structureLines } from '../checks/structure.js';
 import { countRows, type TableCount, USER_TABLES_SQL } from '../checks/volume.js';
+import { runCompare } from '../compare/run.js';
 import { formatSeconds } from '../core/duration.js';
 import { errorMessage, ToolMissingError } from '../core/errors.js';
 import { run } from '../core/exec.js';
@@ -58,6 +59,7 @@ export interface DrillResult extends Reportable {
   rows?: number;
   counts?: TableCount[];
   smoke?: SmokeResult[];
+  compare?: { compared: number; drifted: number; missing: number; source: string };
   /** What a partial tier did not check, for a pass that is not the whole story. */
   notChecked: string[];
   trend?: string;
@@ -329,10 +331,10 @@ export async function runDrill(
             ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED'].includes(f.rule),
           );
         if (!restored) {
-          for (const s of ['structure', 'volume', 'semantics', 'integrity'])
+          for (const s of ['structure', 'volume', 'semantics', 'compare', 'integrity'])
             pipe.skip(s, 'the restore did not complete');
         } else {
-          await ladder(pipe, opts, conn, result, previous, ins.toc?.database, targetCollate);
+          await ladder(pipe, opts, conn, result, previous, ins.toc?.database, targetCollate, log);
         }
       }
     } finally {
@@ -419,6 +421,7 @@ async function ladder(
   previous: HistoryEntry | undefined,
   dumpedLocale: { locale?: string; collate?: string; provider?: string } | undefined,
   targetCollate: string | undefined,
+  log: Logger,
 ): Promise<void> {
   const cfg = opts.config;
   const reference = cfg.structure?.reference;
@@ -548,6 +551,21 @@ async function ladder(
       });
     }
   }
+
+  if (opts.compare && opts.tier !== 'full')
+    pipe.skip('compare', `NOT RUN: tier ${opts.tier.toUpperCase()} does not restore every row`);
+  else if (opts.compare) {
+    const cmp = opts.compare;
+    await pipe.stage('compare', async () => {
+      const r = await runCompare({ ...cmp, target: conn }, log);
+      result.compare = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
+      const notRun = r.stages.find((s) => s.status === 'not-run');
+      return {
+        findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
+        ...(notRun?.reason ? { notRun: notRun.reason } : {}),
+      };
+    });
+  } else pipe.skip('compare', 'no compare-source-url or compare-baseline');
 
   await pipe.stage('integrity', async () => {
     const integ = opts.config.integrity ?? {};

@@ -51,6 +51,15 @@ export const drillSpec: ActionSpec = {
     },
     { name: 'junit', description: 'Write a JUnit XML report here (stages that did not run are <skipped>).' },
     {
+      name: 'compare-source-url',
+      description:
+        'Also compare row counts and structure with this live database (read-only), as a rung of the drill.',
+    },
+    {
+      name: 'compare-baseline',
+      description: 'Or compare with a baseline file written by compare-counts write-baseline.',
+    },
+    {
       name: 'keep',
       default: 'false',
       description: 'Leave the restored cluster running for later steps (stopped by the post step).',

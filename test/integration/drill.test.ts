@@ -419,3 +419,18 @@ describe('target-url: an existing server', () => {
     expect(() => parseDrillOptions({ source: f.chinook as string, ...extra }, 'input')).toThrow(message);
   });
 });
+
+describe('compare as a rung of the drill', () => {
+  it('counts match a live copy of the source; a source that has more rows than the backup drifts', async () => {
+    await sql(src, 'postgres', 'CREATE DATABASE live_same TEMPLATE chinook');
+    const live = `postgresql://postgres@127.0.0.1:${src.port}/live_same`;
+    const same = await drill(f.chinook as string, { 'compare-source-url': live });
+    expect(rules(same)).toEqual([]);
+    expect(same.compare).toMatchObject({ compared: 11, drifted: 0, missing: 0 });
+    expect(stage(same, 'compare')?.status).toBe('ok');
+    await sql(src, 'live_same', "INSERT INTO genre VALUES (900, 'x'), (901, 'y')");
+    const grown = await drill(f.chinook as string, { 'compare-source-url': live });
+    expect(rules(grown)).toEqual(['COUNT_DRIFT']);
+    expect(grown.findings[0]?.stage).toBe('compare');
+  });
+});
