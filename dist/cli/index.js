@@ -39924,13 +39924,39 @@ function terminalLogger(quiet) {
         },
     };
 }
+/**
+ * A line per stage as it ends; on a terminal, the running stage is shown with its elapsed time,
+ * ticking, until its result replaces it.
+ */
 function progress(quiet) {
-    return (s) => {
+    const live = process.stderr.isTTY === true;
+    let timer;
+    const clear = () => {
+        if (timer)
+            clearInterval(timer);
+        timer = undefined;
+        if (live)
+            process.stderr.write('\r\x1b[K');
+    };
+    const end = (s) => {
         if (quiet)
             return;
+        clear();
         const mark = { ok: '✓', failed: '✗', skipped: '-', 'not-run': '?' }[s.status];
         process.stderr.write(`${mark} ${s.name.padEnd(10)} ${s.seconds.toFixed(2).padStart(7)}s  ${s.status}${s.reason ? `: ${s.reason}` : ''}\n`);
     };
+    return Object.assign(end, {
+        start: (name) => {
+            if (quiet || !live)
+                return;
+            clear();
+            const t0 = Date.now();
+            const draw = () => process.stderr.write(`\r\x1b[K▸ ${name.padEnd(10)} ${((Date.now() - t0) / 1000).toFixed(0).padStart(6)}s  running`);
+            draw();
+            timer = setInterval(draw, 1000);
+            timer.unref();
+        },
+    });
 }
 function usage(spec) {
     if (spec) {
@@ -43446,6 +43472,7 @@ class Pipeline {
     }
     async stage(name, body) {
         const started = performance.now();
+        this.onStage.start?.(name);
         let result;
         try {
             const out = (await body()) ?? {};

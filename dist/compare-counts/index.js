@@ -49051,6 +49051,7 @@ class Pipeline {
     }
     async stage(name, body) {
         const started = performance.now();
+        this.onStage.start?.(name);
         let result;
         try {
             const out = (await body()) ?? {};

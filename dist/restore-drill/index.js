@@ -83057,6 +83057,7 @@ class stages_Pipeline {
     }
     async stage(name, body) {
         const started = performance.now();
+        this.onStage.start?.(name);
         let result;
         try {
             const out = (await body()) ?? {};

@@ -17,7 +17,7 @@ import { drillOutputs, runDrill } from '../drill/run.js';
 import { drillSpec } from '../drill/spec.js';
 import { findLeftovers, removeCluster, ScratchCluster } from '../postgres/cluster.js';
 import { consoleReport, writeJsonReport } from '../report/render.js';
-import { exitCodeFor, type StageResult } from '../report/stages.js';
+import { exitCodeFor, type StageListener, type StageResult } from '../report/stages.js';
 import { parseVerifyOptions } from '../verify/options.js';
 import { verifyFacts } from '../verify/present.js';
 import { runVerify, verifyOutputs } from '../verify/run.js';
@@ -42,14 +42,40 @@ function terminalLogger(quiet: boolean): Logger {
   };
 }
 
-function progress(quiet: boolean) {
-  return (s: StageResult) => {
+/**
+ * A line per stage as it ends; on a terminal, the running stage is shown with its elapsed time,
+ * ticking, until its result replaces it.
+ */
+function progress(quiet: boolean): StageListener {
+  const live = process.stderr.isTTY === true;
+  let timer: NodeJS.Timeout | undefined;
+  const clear = () => {
+    if (timer) clearInterval(timer);
+    timer = undefined;
+    if (live) process.stderr.write('\r\x1b[K');
+  };
+  const end = (s: StageResult) => {
     if (quiet) return;
+    clear();
     const mark = { ok: '✓', failed: '✗', skipped: '-', 'not-run': '?' }[s.status];
     process.stderr.write(
       `${mark} ${s.name.padEnd(10)} ${s.seconds.toFixed(2).padStart(7)}s  ${s.status}${s.reason ? `: ${s.reason}` : ''}\n`,
     );
   };
+  return Object.assign(end, {
+    start: (name: string) => {
+      if (quiet || !live) return;
+      clear();
+      const t0 = Date.now();
+      const draw = () =>
+        process.stderr.write(
+          `\r\x1b[K▸ ${name.padEnd(10)} ${((Date.now() - t0) / 1000).toFixed(0).padStart(6)}s  running`,
+        );
+      draw();
+      timer = setInterval(draw, 1000);
+      timer.unref();
+    },
+  });
 }
 
 function usage(spec?: ActionSpec): string {

@@ -14,6 +14,9 @@ export interface StageResult {
 
 export type Verdict = 'pass' | 'fail' | 'could-not-verify';
 
+/** Told of each stage as it ends, and (when it has `start`) as it begins, for live progress. */
+export type StageListener = ((s: StageResult) => void) & { start?: (name: string) => void };
+
 /** What a stage body returns: its findings, and optionally that it could not run (and why). */
 export interface StageOutcome {
   findings?: Finding[];
@@ -29,11 +32,12 @@ export class Pipeline {
 
   constructor(
     private readonly failOn: Severity,
-    private readonly onStage: (s: StageResult) => void = () => {},
+    private readonly onStage: StageListener = () => {},
   ) {}
 
   async stage(name: string, body: () => Promise<StageOutcome | undefined>): Promise<StageResult> {
     const started = performance.now();
+    this.onStage.start?.(name);
     let result: StageResult;
     try {
       const out = (await body()) ?? {};
