@@ -39758,47 +39758,6 @@ function diffStructure(reference, actual) {
 
 /***/ }),
 
-/***/ 5247:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   BO: () => (/* binding */ countRows),
-/* harmony export */   Cm: () => (/* binding */ tableName),
-/* harmony export */   TN: () => (/* binding */ USER_TABLES_SQL)
-/* harmony export */ });
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6798);
-
-/** The user tables of a database, `schema.table`, quoted where needed. */
-const USER_TABLES_SQL = `
-  SELECT n.nspname AS schema, c.relname AS name
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
-     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-   ORDER BY 1, 2`;
-function tableName(schema, name) {
-    const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_0__/* .ident */ .bD)(s));
-    return `${q(schema)}.${q(name)}`;
-}
-/** Exact row counts of every user table, over `jobs` connections at once. */
-async function countRows(conn, jobs) {
-    const tables = await (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_0__/* .withClient */ .SV)(conn, async (c) => (await c.query(USER_TABLES_SQL)).rows);
-    const out = [];
-    let next = 0;
-    const worker = () => (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_0__/* .withClient */ .SV)(conn, async (c) => {
-        for (let i = next++; i < tables.length; i = next++) {
-            const t = tables[i];
-            const r = await c.query(`SELECT count(*) AS n FROM ${(0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_0__/* .ident */ .bD)(t.schema)}.${(0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_0__/* .ident */ .bD)(t.name)}`);
-            out.push({ table: tableName(t.schema, t.name), rows: Number(r.rows[0]?.n ?? 0) });
-        }
-    });
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
-    return out.sort((a, b) => (a.table < b.table ? -1 : 1));
-}
-
-
-/***/ }),
-
 /***/ 7593:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -39867,7 +39826,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
 /* harmony import */ var _compare_options_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3277);
 /* harmony import */ var _compare_present_js__WEBPACK_IMPORTED_MODULE_21__ = __nccwpck_require__(2708);
-/* harmony import */ var _compare_run_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(1597);
+/* harmony import */ var _compare_run_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5322);
 /* harmony import */ var _compare_spec_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8700);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_version_js__WEBPACK_IMPORTED_MODULE_20__ = __nccwpck_require__(3323);
@@ -40231,110 +40190,25 @@ function compareFacts(r) {
 
 /***/ }),
 
-/***/ 1597:
+/***/ 5322:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  Od: () => (/* binding */ compareOutputs),
-  WK: () => (/* binding */ compareTable),
-  Lv: () => (/* binding */ runCompare)
-});
-
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
-// EXTERNAL MODULE: ./node_modules/zod/v4/classic/schemas.js + 15 modules
-var schemas = __nccwpck_require__(9691);
-// EXTERNAL MODULE: ./src/checks/structure.ts
-var structure = __nccwpck_require__(9472);
-// EXTERNAL MODULE: ./src/core/errors.ts
-var errors = __nccwpck_require__(4296);
-// EXTERNAL MODULE: ./src/postgres/client.ts + 1 modules
-var client = __nccwpck_require__(6798);
-// EXTERNAL MODULE: ./src/report/findings.ts
-var report_findings = __nccwpck_require__(9334);
-// EXTERNAL MODULE: ./src/report/stages.ts
-var stages = __nccwpck_require__(1139);
-// EXTERNAL MODULE: ./src/checks/volume.ts
-var volume = __nccwpck_require__(5247);
-// EXTERNAL MODULE: ./src/sources/select.ts
-var sources_select = __nccwpck_require__(2019);
-;// CONCATENATED MODULE: ./src/compare/counts.ts
-
-
-
-/** Every user table with its estimated rows, in one round trip. */
-const TABLES_SQL = `
-  SELECT n.nspname AS schema, c.relname AS name,
-         CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE coalesce(s.n_live_tup, -1) END AS estimate
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
-     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-   ORDER BY 1, 2`;
-async function listTables(c) {
-    const rows = (await c.query(TABLES_SQL)).rows;
-    return rows.map((r) => ({
-        table: (0,volume/* tableName */.Cm)(r.schema, r.name),
-        schema: r.schema,
-        name: r.name,
-        estimate: Number(r.estimate),
-    }));
-}
-/** Globs match `schema.table` as written unquoted (`public.orders`, `audit.*`). */
-function filterTables(tables, f) {
-    const inc = (f.include ?? []).map(matcherAll);
-    const exc = (f.exclude ?? []).map(matcherAll);
-    return tables.filter((t) => {
-        const key = `${t.schema}.${t.name}`;
-        if (f.schemas?.length && !f.schemas.includes(t.schema))
-            return false;
-        if (inc.length && !inc.some((m) => m(key)))
-            return false;
-        return !exc.some((m) => m(key));
-    });
-}
-function matcherAll(glob) {
-    const re = (0,sources_select/* globToRegExp */.tL)(glob);
-    return (s) => re.test(s);
-}
-/** count(*) of the given tables over `jobs` connections; every identifier is quoted. */
-async function exactCounts(conn, tables, jobs) {
-    const out = new Map();
-    let next = 0;
-    const worker = () => (0,client/* withClient */.SV)(conn, async (c) => {
-        for (let i = next++; i < tables.length; i = next++) {
-            const t = tables[i];
-            const r = await c.query(`SELECT count(*) AS n FROM ${(0,client/* ident */.bD)(t.schema)}.${(0,client/* ident */.bD)(t.name)}`);
-            out.set(t.table, Number(r.rows[0]?.n ?? 0));
-        }
-    });
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
-    return out;
-}
-/** max(column) of every listed table that has the column, as text. */
-async function freshness(conn, tables, column) {
-    const out = new Map();
-    await (0,client/* withClient */.SV)(conn, async (c) => {
-        const having = new Set((await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped`, [column])).rows.map((r) => `${r.schema}\u0000${r.name}`));
-        for (const t of tables) {
-            if (!having.has(`${t.schema}\u0000${t.name}`))
-                continue;
-            const r = await c.query(`SELECT max(${(0,client/* ident */.bD)(column)})::text AS m FROM ${(0,client/* ident */.bD)(t.schema)}.${(0,client/* ident */.bD)(t.name)}`);
-            out.set(t.table, r.rows[0]?.m ?? null);
-        }
-    });
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/compare/run.ts
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Lv: () => (/* binding */ runCompare),
+/* harmony export */   Od: () => (/* binding */ compareOutputs),
+/* harmony export */   WK: () => (/* binding */ compareTable)
+/* harmony export */ });
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(9691);
+/* harmony import */ var _checks_structure_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9472);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4296);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6798);
+/* harmony import */ var _postgres_tables_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(6050);
+/* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(9334);
+/* harmony import */ var _report_stages_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(1139);
 
 
 
@@ -40344,27 +40218,27 @@ async function freshness(conn, tables, column) {
 
 
 
-const baselineSchema = schemas/* object */.Ikc({
-    restorable: schemas/* literal */.euz('baseline'),
-    version: schemas/* literal */.euz(1),
-    takenAt: schemas/* string */.YjP(),
-    source: schemas/* string */.YjP(),
-    tables: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* object */.Ikc({ rows: schemas/* number */.aig(), mode: schemas/* enum */.k5n(['exact', 'estimate']) })),
-    structure: schemas/* array */.YOg(schemas/* string */.YjP()).optional(),
+const baselineSchema = zod__WEBPACK_IMPORTED_MODULE_8__/* .object */ .Ikc({
+    restorable: zod__WEBPACK_IMPORTED_MODULE_8__/* .literal */ .euz('baseline'),
+    version: zod__WEBPACK_IMPORTED_MODULE_8__/* .literal */ .euz(1),
+    takenAt: zod__WEBPACK_IMPORTED_MODULE_8__/* .string */ .YjP(),
+    source: zod__WEBPACK_IMPORTED_MODULE_8__/* .string */ .YjP(),
+    tables: zod__WEBPACK_IMPORTED_MODULE_8__/* .record */ .g1P(zod__WEBPACK_IMPORTED_MODULE_8__/* .string */ .YjP(), zod__WEBPACK_IMPORTED_MODULE_8__/* .object */ .Ikc({ rows: zod__WEBPACK_IMPORTED_MODULE_8__/* .number */ .aig(), mode: zod__WEBPACK_IMPORTED_MODULE_8__/* ["enum"] */ .k5n(['exact', 'estimate']) })),
+    structure: zod__WEBPACK_IMPORTED_MODULE_8__/* .array */ .YOg(zod__WEBPACK_IMPORTED_MODULE_8__/* .string */ .YjP()).optional(),
 });
 /** The live source is read through a session that cannot write, and gives up rather than wait on locks. */
 const READ_ONLY = '-c default_transaction_read_only=on -c statement_timeout=600000 -c lock_timeout=5000';
 function readBaseline(file) {
     let raw;
     try {
-        raw = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
+        raw = JSON.parse(node_fs__WEBPACK_IMPORTED_MODULE_0___default().readFileSync(file, 'utf8'));
     }
     catch (e) {
-        throw new errors/* UserError */.yo('baseline', `${file} is not JSON (${(0,errors/* errorMessage */.gJ)(e)})`, 'Give a file written by write-baseline');
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo('baseline', `${file} is not JSON (${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .errorMessage */ .gJ)(e)})`, 'Give a file written by write-baseline');
     }
     const r = baselineSchema.safeParse(raw);
     if (!r.success)
-        throw new errors/* UserError */.yo('baseline', `${file} is not a Restorable baseline`, 'Give a file written by write-baseline');
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo('baseline', `${file} is not a Restorable baseline`, 'Give a file written by write-baseline');
     return {
         takenAt: r.data.takenAt,
         source: r.data.source,
@@ -40381,9 +40255,9 @@ function modeFor(opts, estimate) {
     return estimate < 0 || estimate < opts.exactLimit ? 'exact' : 'estimate';
 }
 async function readSide(conn, opts, modes) {
-    const tables = filterTables(await (0,client/* withClient */.SV)(conn, listTables), opts);
+    const tables = (0,_postgres_tables_js__WEBPACK_IMPORTED_MODULE_5__/* .filterTables */ .Mo)(await (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .withClient */ .SV)(conn, _postgres_tables_js__WEBPACK_IMPORTED_MODULE_5__/* .listTables */ .WS), opts);
     const exact = tables.filter((t) => modes(t) === 'exact');
-    const counted = await exactCounts(conn, exact, opts.jobs);
+    const counted = await (0,_postgres_tables_js__WEBPACK_IMPORTED_MODULE_5__/* .exactCounts */ .Eh)(conn, exact, opts.jobs);
     const counts = new Map();
     for (const t of tables) {
         const n = counted.get(t.table);
@@ -40391,9 +40265,9 @@ async function readSide(conn, opts, modes) {
     }
     const side = { counts };
     if (opts.structure)
-        side.structure = await (0,client/* withClient */.SV)(conn, structure/* structureLines */.BI);
+        side.structure = await (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .withClient */ .SV)(conn, _checks_structure_js__WEBPACK_IMPORTED_MODULE_2__/* .structureLines */ .BI);
     if (opts.freshnessColumn)
-        side.freshness = await freshness(conn, tables, opts.freshnessColumn);
+        side.freshness = await (0,_postgres_tables_js__WEBPACK_IMPORTED_MODULE_5__/* .freshness */ .I9)(conn, tables, opts.freshnessColumn);
     return side;
 }
 function allowed(t, source) {
@@ -40402,7 +40276,7 @@ function allowed(t, source) {
 /** compare-counts: counts and structure of the source (live, read-only, or a baseline) against the target. */
 async function runCompare(opts, log, onStage) {
     const started = Date.now();
-    const pipe = new stages/* Pipeline */.$U(opts.failOn, onStage);
+    const pipe = new _report_stages_js__WEBPACK_IMPORTED_MODULE_7__/* .Pipeline */ .$U(opts.failOn, onStage);
     const result = {
         command: 'compare',
         verdict: 'could-not-verify',
@@ -40411,8 +40285,8 @@ async function runCompare(opts, log, onStage) {
         totalSeconds: 0,
         stages: pipe.stages,
         findings: [],
-        source: opts.source ? (0,client/* maskedUrl */.HB)(opts.source) : (opts.baseline ?? ''),
-        target: opts.target ? (0,client/* maskedUrl */.HB)(opts.target) : '',
+        source: opts.source ? (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .maskedUrl */ .HB)(opts.source) : (opts.baseline ?? ''),
+        target: opts.target ? (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .maskedUrl */ .HB)(opts.target) : '',
         rows: [],
         compared: 0,
         drifted: 0,
@@ -40428,22 +40302,22 @@ async function runCompare(opts, log, onStage) {
         }
         const conn = { ...opts.source, options: READ_ONLY };
         try {
-            const ro = await (0,client/* withClient */.SV)(conn, async (c) => (await c.query("SELECT current_setting('default_transaction_read_only') AS v"))
+            const ro = await (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .withClient */ .SV)(conn, async (c) => (await c.query("SELECT current_setting('default_transaction_read_only') AS v"))
                 .rows[0]?.v);
             if (ro !== 'on') {
-                throw new errors/* UserError */.yo('source-url', 'did not take a read-only session', 'Connect to PostgreSQL directly, not through a pooler that drops startup options');
+                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo('source-url', 'did not take a read-only session', 'Connect to PostgreSQL directly, not through a pooler that drops startup options');
             }
             source = await readSide(conn, opts, (t) => modeFor(opts, t.estimate));
         }
         catch (e) {
-            if (e instanceof errors/* UserError */.yo)
+            if (e instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo)
                 throw e;
-            if (/options|startup parameter/i.test((0,errors/* errorMessage */.gJ)(e))) {
-                throw new errors/* UserError */.yo('source-url', `refused a read-only session (${(0,errors/* errorMessage */.gJ)(e)})`, 'Connect to PostgreSQL directly, not through a pooler that drops startup options');
+            if (/options|startup parameter/i.test((0,_core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .errorMessage */ .gJ)(e))) {
+                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo('source-url', `refused a read-only session (${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .errorMessage */ .gJ)(e)})`, 'Connect to PostgreSQL directly, not through a pooler that drops startup options');
             }
             return {
                 findings: [
-                    (0,report_findings/* finding */.gk)('SOURCE_UNREACHABLE', 'source', `could not read ${result.source}: ${(0,errors/* errorMessage */.gJ)(e)}`),
+                    (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_6__/* .finding */ .gk)('SOURCE_UNREACHABLE', 'source', `could not read ${result.source}: ${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .errorMessage */ .gJ)(e)}`),
                 ],
             };
         }
@@ -40457,8 +40331,8 @@ async function runCompare(opts, log, onStage) {
                 tables,
                 ...(source.structure ? { structure: source.structure } : {}),
             };
-            external_node_fs_default().mkdirSync(external_node_path_default().dirname(opts.writeBaseline), { recursive: true });
-            external_node_fs_default().writeFileSync(opts.writeBaseline, `${JSON.stringify(body, null, 2)}\n`);
+            node_fs__WEBPACK_IMPORTED_MODULE_0___default().mkdirSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().dirname(opts.writeBaseline), { recursive: true });
+            node_fs__WEBPACK_IMPORTED_MODULE_0___default().writeFileSync(opts.writeBaseline, `${JSON.stringify(body, null, 2)}\n`);
             result.baselineWritten = opts.writeBaseline;
             log.info(`wrote the baseline (${source.counts.size} tables) to ${opts.writeBaseline}`);
         }
@@ -40486,7 +40360,7 @@ async function runCompare(opts, log, onStage) {
         catch (e) {
             return {
                 findings: [
-                    (0,report_findings/* finding */.gk)('TARGET_UNREACHABLE', 'target', `could not read ${result.target}: ${(0,errors/* errorMessage */.gJ)(e)}`),
+                    (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_6__/* .finding */ .gk)('TARGET_UNREACHABLE', 'target', `could not read ${result.target}: ${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .errorMessage */ .gJ)(e)}`),
                 ],
             };
         }
@@ -40519,11 +40393,11 @@ async function runCompare(opts, log, onStage) {
                 ...(tgt.freshness?.has(table) ? { targetMax: tgt.freshness.get(table) ?? null } : {}),
             };
             if (s && !t) {
-                findings.push((0,report_findings/* finding */.gk)('TABLE_MISSING', 'counts', `table ${table} (${s.rows} rows in the source) is not in the target`, { evidence: { table, source: s.rows } }));
+                findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_6__/* .finding */ .gk)('TABLE_MISSING', 'counts', `table ${table} (${s.rows} rows in the source) is not in the target`, { evidence: { table, source: s.rows } }));
                 result.missing++;
             }
             else if (!s && t) {
-                findings.push((0,report_findings/* finding */.gk)('TABLE_UNEXPECTED', 'counts', `table ${table} is in the target but not in the source`, {
+                findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_6__/* .finding */ .gk)('TABLE_UNEXPECTED', 'counts', `table ${table} is in the target but not in the source`, {
                     evidence: { table, target: t.rows },
                 }));
             }
@@ -40535,7 +40409,7 @@ async function runCompare(opts, log, onStage) {
                 if (drift) {
                     row.drifted = true;
                     result.drifted++;
-                    findings.push((0,report_findings/* finding */.gk)('COUNT_DRIFT', 'counts', `table ${table}: ${t.rows} rows in the target, ${s.rows} in the source (${diff > 0 ? '+' : ''}${diff}, ${mode})`, {
+                    findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_6__/* .finding */ .gk)('COUNT_DRIFT', 'counts', `table ${table}: ${t.rows} rows in the target, ${s.rows} in the source (${diff > 0 ? '+' : ''}${diff}, ${mode})`, {
                         evidence: { table, source: s.rows, target: t.rows, difference: diff, mode },
                     }));
                 }
@@ -40547,7 +40421,7 @@ async function runCompare(opts, log, onStage) {
             Number(b.target === null) - Number(a.target === null) ||
             (a.table < b.table ? -1 : 1));
         if (estimated.length) {
-            findings.push((0,report_findings/* finding */.gk)('COUNT_ESTIMATED', 'counts', `${estimated.length} table(s) compared by catalog statistics, not count(*): ${estimated.slice(0, 5).join(', ')}${estimated.length > 5 ? ', ...' : ''}`, {
+            findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_6__/* .finding */ .gk)('COUNT_ESTIMATED', 'counts', `${estimated.length} table(s) compared by catalog statistics, not count(*): ${estimated.slice(0, 5).join(', ')}${estimated.length > 5 ? ', ...' : ''}`, {
                 evidence: { tables: estimated.length },
             }));
         }
@@ -40559,13 +40433,13 @@ async function runCompare(opts, log, onStage) {
         pipe.skip('structure', 'the baseline holds no structure');
     else {
         await pipe.stage('structure', async () => {
-            const { missing, unexpected } = (0,structure/* diffStructure */.h7)(src.structure, tgt.structure ?? []);
+            const { missing, unexpected } = (0,_checks_structure_js__WEBPACK_IMPORTED_MODULE_2__/* .diffStructure */ .h7)(src.structure, tgt.structure ?? []);
             const show = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
             const findings = [];
             if (missing.length)
-                findings.push((0,report_findings/* finding */.gk)('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`, { evidence: { missing: missing.length } }));
+                findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_6__/* .finding */ .gk)('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`, { evidence: { missing: missing.length } }));
             if (unexpected.length)
-                findings.push((0,report_findings/* finding */.gk)('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`, { evidence: { unexpected: unexpected.length } }));
+                findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_6__/* .finding */ .gk)('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`, { evidence: { unexpected: unexpected.length } }));
             return { findings };
         });
     }
@@ -41624,10 +41498,8 @@ async function runSmokeQueries(c, queries) {
 
 // EXTERNAL MODULE: ./src/checks/structure.ts
 var structure = __nccwpck_require__(9472);
-// EXTERNAL MODULE: ./src/checks/volume.ts
-var volume = __nccwpck_require__(5247);
-// EXTERNAL MODULE: ./src/compare/run.ts + 1 modules
-var run = __nccwpck_require__(1597);
+// EXTERNAL MODULE: ./src/compare/run.ts
+var run = __nccwpck_require__(5322);
 // EXTERNAL MODULE: ./src/core/duration.ts
 var duration = __nccwpck_require__(8571);
 // EXTERNAL MODULE: ./src/core/errors.ts
@@ -41773,6 +41645,8 @@ async function restoreDump(tools, target, input, opts) {
     };
 }
 
+// EXTERNAL MODULE: ./src/postgres/tables.ts
+var postgres_tables = __nccwpck_require__(6050);
 ;// CONCATENATED MODULE: ./src/report/history.ts
 
 
@@ -42095,7 +41969,7 @@ async function runDrill(opts, log, onStage) {
                                 jobs: gzip ? 1 : opts.jobs,
                             };
                         }
-                        const tables = await (0,postgres_client/* withClient */.SV)(conn, async (client) => (await client.query(volume/* USER_TABLES_SQL */.TN)).rowCount ?? 0);
+                        const tables = await (0,postgres_client/* withClient */.SV)(conn, async (client) => (await (0,postgres_tables/* listTables */.WS)(client)).length);
                         result.tables = tables;
                         if (tables === 0)
                             findings.push((0,report_findings/* finding */.gk)('EMPTY_RESTORE', 'restore', `the restored database ${dbName} has no user tables`));
@@ -42228,7 +42102,7 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
     }
     else {
         await pipe.stage('volume', async () => {
-            let counts = await (0,volume/* countRows */.BO)(conn, opts.jobs);
+            let counts = await (0,postgres_tables/* countRows */.BO)(conn, opts.jobs);
             if (opts.tier === 'sample') {
                 const wanted = new Set(opts.sampleTables.map((t) => (t.includes('.') ? t : `public.${t}`)));
                 counts = counts.filter((c) => wanted.has(c.table));
@@ -43058,6 +42932,101 @@ function tail(file, lines = 5) {
     catch {
         return '';
     }
+}
+
+
+/***/ }),
+
+/***/ 6050:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   BO: () => (/* binding */ countRows),
+/* harmony export */   Eh: () => (/* binding */ exactCounts),
+/* harmony export */   I9: () => (/* binding */ freshness),
+/* harmony export */   Mo: () => (/* binding */ filterTables),
+/* harmony export */   WS: () => (/* binding */ listTables)
+/* harmony export */ });
+/* unused harmony export tableName */
+/* harmony import */ var _sources_select_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2019);
+/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6798);
+
+
+/** `schema.table`, each part quoted only where it needs to be. */
+function tableName(schema, name) {
+    const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : (0,_client_js__WEBPACK_IMPORTED_MODULE_1__/* .ident */ .bD)(s));
+    return `${q(schema)}.${q(name)}`;
+}
+/** Exact row counts of every user table, over `jobs` connections at once. */
+async function countRows(conn, jobs) {
+    const tables = await (0,_client_js__WEBPACK_IMPORTED_MODULE_1__/* .withClient */ .SV)(conn, listTables);
+    const counts = await exactCounts(conn, tables, jobs);
+    return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
+}
+/** Every user table with its estimated rows, in one round trip. */
+const TABLES_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name,
+         CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE coalesce(s.n_live_tup, -1) END AS estimate
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+   ORDER BY 1, 2`;
+async function listTables(c) {
+    const rows = (await c.query(TABLES_SQL)).rows;
+    return rows.map((r) => ({
+        table: tableName(r.schema, r.name),
+        schema: r.schema,
+        name: r.name,
+        estimate: Number(r.estimate),
+    }));
+}
+/** Globs match `schema.table` as written unquoted (`public.orders`, `audit.*`). */
+function filterTables(tables, f) {
+    const inc = (f.include ?? []).map(matcherAll);
+    const exc = (f.exclude ?? []).map(matcherAll);
+    return tables.filter((t) => {
+        const key = `${t.schema}.${t.name}`;
+        if (f.schemas?.length && !f.schemas.includes(t.schema))
+            return false;
+        if (inc.length && !inc.some((m) => m(key)))
+            return false;
+        return !exc.some((m) => m(key));
+    });
+}
+function matcherAll(glob) {
+    const re = (0,_sources_select_js__WEBPACK_IMPORTED_MODULE_0__/* .globToRegExp */ .tL)(glob);
+    return (s) => re.test(s);
+}
+/** count(*) of the given tables over `jobs` connections; every identifier is quoted. */
+async function exactCounts(conn, tables, jobs) {
+    const out = new Map();
+    let next = 0;
+    const worker = () => (0,_client_js__WEBPACK_IMPORTED_MODULE_1__/* .withClient */ .SV)(conn, async (c) => {
+        for (let i = next++; i < tables.length; i = next++) {
+            const t = tables[i];
+            const r = await c.query(`SELECT count(*) AS n FROM ${(0,_client_js__WEBPACK_IMPORTED_MODULE_1__/* .ident */ .bD)(t.schema)}.${(0,_client_js__WEBPACK_IMPORTED_MODULE_1__/* .ident */ .bD)(t.name)}`);
+            out.set(t.table, Number(r.rows[0]?.n ?? 0));
+        }
+    });
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
+    return out;
+}
+/** max(column) of every listed table that has the column, as text. */
+async function freshness(conn, tables, column) {
+    const out = new Map();
+    await (0,_client_js__WEBPACK_IMPORTED_MODULE_1__/* .withClient */ .SV)(conn, async (c) => {
+        const having = new Set((await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped`, [column])).rows.map((r) => `${r.schema}\u0000${r.name}`));
+        for (const t of tables) {
+            if (!having.has(`${t.schema}\u0000${t.name}`))
+                continue;
+            const r = await c.query(`SELECT max(${(0,_client_js__WEBPACK_IMPORTED_MODULE_1__/* .ident */ .bD)(column)})::text AS m FROM ${(0,_client_js__WEBPACK_IMPORTED_MODULE_1__/* .ident */ .bD)(t.schema)}.${(0,_client_js__WEBPACK_IMPORTED_MODULE_1__/* .ident */ .bD)(t.name)}`);
+            out.set(t.table, r.rows[0]?.m ?? null);
+        }
+    });
+    return out;
 }
 
 

@@ -6,10 +6,10 @@ import { errorMessage, UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Tolerance } from '../drill/config.js';
 import { type ConnInfo, maskedUrl, withClient } from '../postgres/client.js';
+import { exactCounts, filterTables, freshness, listTables, type TableStat } from '../postgres/tables.js';
 import { type Finding, finding } from '../report/findings.js';
 import type { Reportable } from '../report/render.js';
 import { Pipeline, type StageResult } from '../report/stages.js';
-import { exactCounts, filterTables, freshness, listTables, type TableStat } from './counts.js';
 import type { CompareOptions } from './options.js';
 
 type Mode = 'exact' | 'estimate';

@@ -5,7 +5,6 @@ import zlib from 'node:zlib';
 import { checkCollation, checkIndexes, checkSequences, validateConstraints } from '../checks/integrity.js';
 import { runSmokeQueries, type SmokeResult } from '../checks/semantics.js';
 import { diffStructure, parseReference, renderReference, structureLines } from '../checks/structure.js';
-import { countRows, type TableCount, USER_TABLES_SQL } from '../checks/volume.js';
 import { runCompare } from '../compare/run.js';
 import { formatSeconds } from '../core/duration.js';
 import { errorMessage, ToolMissingError } from '../core/errors.js';
@@ -15,6 +14,7 @@ import { majorOf, pick } from '../postgres/binaries.js';
 import { ident, libpqEnv, withClient } from '../postgres/client.js';
 import { ScratchCluster } from '../postgres/cluster.js';
 import { classifyRestore, restoreDump } from '../postgres/restore.js';
+import { countRows, listTables, type TableCount } from '../postgres/tables.js';
 import { type Finding, finding } from '../report/findings.js';
 import {
   appendHistory,
@@ -311,10 +311,7 @@ export async function runDrill(
                 jobs: gzip ? 1 : opts.jobs,
               };
             }
-            const tables = await withClient(
-              conn,
-              async (client) => (await client.query(USER_TABLES_SQL)).rowCount ?? 0,
-            );
+            const tables = await withClient(conn, async (client) => (await listTables(client)).length);
             result.tables = tables;
             if (tables === 0)
               findings.push(

@@ -1,7 +1,24 @@
 import type pg from 'pg';
-import { tableName } from '../checks/volume.js';
-import { type ConnInfo, ident, withClient } from '../postgres/client.js';
 import { globToRegExp } from '../sources/select.js';
+import { type ConnInfo, ident, withClient } from './client.js';
+
+/** `schema.table`, each part quoted only where it needs to be. */
+export function tableName(schema: string, name: string): string {
+  const q = (s: string) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : ident(s));
+  return `${q(schema)}.${q(name)}`;
+}
+
+export interface TableCount {
+  table: string;
+  rows: number;
+}
+
+/** Exact row counts of every user table, over `jobs` connections at once. */
+export async function countRows(conn: ConnInfo, jobs: number): Promise<TableCount[]> {
+  const tables = await withClient(conn, listTables);
+  const counts = await exactCounts(conn, tables, jobs);
+  return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
+}
 
 export interface TableStat {
   /** `schema.table`, quoted only where needed. */
