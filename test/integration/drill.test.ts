@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkIndexes } from '../../src/checks/integrity.js';
 import { memoryLogger } from '../../src/core/log.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
 import { parseDrillOptions } from '../../src/drill/options.js';
 import { type DrillResult, runDrill } from '../../src/drill/run.js';
 import { dropDrillDatabase, removeKept } from '../../src/drill/target.js';
-import { queryRows } from '../../src/postgres/client.js';
+import { queryRows, withClient } from '../../src/postgres/client.js';
 import { findLeftovers, removeCluster, type ScratchCluster } from '../../src/postgres/cluster.js';
 import { injectBadStatement, injectSql, setHeaderVersion, truncate } from '../harness/breakers.js';
 import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
@@ -432,5 +433,56 @@ describe('compare as a rung of the drill', () => {
     const grown = await drill(f.chinook as string, { 'compare-source-url': live });
     expect(rules(grown)).toEqual(['COUNT_DRIFT']);
     expect(grown.findings[0]?.stage).toBe('compare');
+  });
+});
+
+describe('integrity findings on damaged copies', () => {
+  it('INDEX_CORRUPT: amcheck finds an index whose pages were overwritten; a healthy one passes', async () => {
+    const c = await startCluster({ label: 'test-amcheck' });
+    try {
+      await sql(
+        c,
+        'postgres',
+        'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 20000) g; CHECKPOINT',
+      );
+      expect((await withClient(c.conn(), checkIndexes))?.findings).toEqual([]);
+      const file = (await queryRows<{ p: string }>(c.conn(), "select pg_relation_filepath('t_pkey') p"))[0]
+        ?.p as string;
+      await c.runServerTool('pg_ctl', ['-D', c.dataDir, '-m', 'fast', '-w', 'stop']);
+      const full = path.join(c.dataDir, file);
+      const buf = fs.readFileSync(full);
+      // Scramble the item pointers of a leaf page (page 3), keeping its header so it still reads as a page.
+      for (let i = 3 * 8192 + 40; i < 3 * 8192 + 400; i++) buf[i] = (buf[i] as number) ^ 0x5a;
+      fs.writeFileSync(full, buf);
+      await c.runServerTool('pg_ctl', [
+        '-D',
+        c.dataDir,
+        '-l',
+        path.join(c.root, 'server.log'),
+        '-w',
+        'start',
+      ]);
+      const r = await withClient(c.conn(), checkIndexes);
+      expect(r?.findings.map((x) => x.rule)).toEqual(['INDEX_CORRUPT']);
+      expect(r?.findings[0]?.message).toMatch(/t_pkey/);
+    } finally {
+      await c.stop();
+    }
+  });
+
+  it('COLLATION_MISMATCH: the dump records a locale this machine does not have', async () => {
+    const bytes = fs.readFileSync(f.chinook as string);
+    const from = Buffer.from("LOCALE = 'C';");
+    const at = bytes.indexOf(from);
+    expect(at).toBeGreaterThan(0);
+    Buffer.from("LOCALE = 'X';").copy(bytes, at);
+    const file = path.join(dir, 'locale-x.dump');
+    fs.writeFileSync(file, bytes);
+    const r = await drill(file);
+    expect(rules(r)).toEqual(['COLLATION_MISMATCH']);
+    expect(r.findings.find((x) => x.rule === 'COLLATION_MISMATCH')?.evidence).toMatchObject({
+      dumped: 'X',
+      target: 'C',
+    });
   });
 });
