@@ -43002,6 +43002,8 @@ function matcherAll(glob) {
 /** count(*) of the given tables over `jobs` connections; every identifier is quoted. */
 async function exactCounts(conn, tables, jobs) {
     const out = new Map();
+    if (tables.length === 0)
+        return out;
     let next = 0;
     const worker = () => (0,_client_js__WEBPACK_IMPORTED_MODULE_1__/* .withClient */ .SV)(conn, async (c) => {
         for (let i = next++; i < tables.length; i = next++) {

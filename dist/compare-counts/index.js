@@ -49087,6 +49087,8 @@ function matcherAll(glob) {
 /** count(*) of the given tables over `jobs` connections; every identifier is quoted. */
 async function exactCounts(conn, tables, jobs) {
     const out = new Map();
+    if (tables.length === 0)
+        return out;
     let next = 0;
     const worker = () => client_withClient(conn, async (c) => {
         for (let i = next++; i < tables.length; i = next++) {

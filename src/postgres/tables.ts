@@ -80,6 +80,7 @@ export async function exactCounts(
   jobs: number,
 ): Promise<Map<string, number>> {
   const out = new Map<string, number>();
+  if (tables.length === 0) return out;
   let next = 0;
   const worker = () =>
     withClient(conn, async (c) => {

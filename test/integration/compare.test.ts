@@ -7,6 +7,7 @@ import { memoryLogger } from '../../src/core/log.js';
 import { queryRows } from '../../src/postgres/client.js';
 import { freePort, type ScratchCluster } from '../../src/postgres/cluster.js';
 import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
+import { startOptionDroppingProxy } from '../harness/pooler.js';
 
 let pg: ScratchCluster;
 let dir: string;
@@ -188,6 +189,23 @@ describe('compare-counts', () => {
     expect(row?.sourceMax).toMatch(/^20\d\d-/);
     expect(row?.targetMax).toMatch(/^20\d\d-/);
     expect(compareTable(r)).toContain('source max');
+  });
+
+  it('a source that will not take a read-only session is refused with one clear line, and nothing is read', async () => {
+    const proxy = await startOptionDroppingProxy(pg.port);
+    try {
+      const target = await copy();
+      const opts = parseCompareOptions(
+        { 'source-url': `postgresql://postgres@127.0.0.1:${proxy.port}/chinook`, 'target-url': url(target) },
+        'input',
+        memoryLogger(),
+      );
+      await expect(runCompare(opts, memoryLogger())).rejects.toThrow(
+        /^source-url: did not take a read-only session\. Connect to PostgreSQL directly/,
+      );
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('SOURCE_UNREACHABLE and TARGET_UNREACHABLE are could-not-verify', async () => {
