@@ -1,21 +1,28 @@
 /**
- * npm run bench: the numbers issue 2 asks for, side by side in one run.
+ * npm run bench: the numbers issues 2 (verify-backup) and 3 (restore-drill) ask for, side by side.
  *
  *   1. Local: sha256sum against Restorable's one-pass read of the same ~1 GiB pg_dump -Fc file, both
  *      the core call (inspectStream) and the whole runVerify (schema-check off, checksum skip).
  *   2. S3: the same dump on a local s3rver, verified by runVerify in a child process: peak RSS, time,
  *      and the download's throughput on its own.
- *   3. A table of ratios against the targets. Misses are printed, never fatal: the bench reports.
+ *   3. Drill (bench/drill.ts): Restorable's whole drill against seed 003's monthly drill done by hand,
+ *      and the drill's restore stage against a bare pg_restore into the same tuned cluster.
+ *   4. A table of ratios against the targets. Misses are printed, never fatal: the bench reports.
  *
- * Environment: BENCH_SIZE_MB (dump size, default 1024), BENCH_ROUNDS (local rounds, default 5, at
- * least 3), BENCH_S3_ROUNDS (default 3), BENCH_BREAKDOWN=0 to skip the breakdown of the one pass.
+ * Environment: BENCH_PARTS (comma list of verify, drill, compare; default all: verify is 1 and 2),
+ * BENCH_SIZE_MB (dump size, default 1024), BENCH_ROUNDS (local rounds, default 5, at least 3),
+ * BENCH_S3_ROUNDS (default 3), BENCH_BREAKDOWN=0 to skip the breakdown of the one pass,
+ * BENCH_DRILL_ROUNDS (default 3; 1 or 2 for a quick look, flagged as fewer than the issue asks),
+ * BENCH_DRILL_JOBS (the drill's --jobs and the bare pg_restore's, default the number of cores).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { type S3Harness, startS3 } from '../test/harness/s3.js';
+import { benchCompare, type CompareBench, compareSummaryRows, printCompare } from './compare.js';
 import { benchDump } from './dataset.js';
+import { benchDrill, type DrillBench, drillSummaryRows, MIN_ROUNDS, printDrill } from './drill.js';
 import { benchLocal, breakdown, type LocalResult, printLocal } from './local.js';
 import { type ChildCommand, type ChildRun, childCommand, peakRss, runChild, uploadMultipart } from './s3.js';
 import { fmtMiB, fmtS, fmtX, median, rate, table, timed, verdict } from './stats.js';
@@ -116,11 +123,37 @@ async function s3Rounds(
   }
 }
 
-function summary(local: LocalResult, s3: S3Result | undefined): string {
+const PARTS = ['verify', 'drill', 'compare'] as const;
+type Part = (typeof PARTS)[number];
+
+function partsEnv(): Set<Part> {
+  const raw = process.env.BENCH_PARTS?.trim();
+  if (!raw) return new Set(PARTS);
+  const parts = raw.split(',').map((p) => p.trim().toLowerCase());
+  for (const p of parts) {
+    if (!(PARTS as readonly string[]).includes(p))
+      throw new Error(`BENCH_PARTS: "${p}" is not one of ${PARTS.join(', ')}`);
+  }
+  return new Set(parts as Part[]);
+}
+
+function summary(
+  local: LocalResult | undefined,
+  s3: S3Result | undefined,
+  drill: DrillBench | undefined,
+  compare: CompareBench | undefined,
+): string {
+  const rows: string[][] = [['metric', 'measured', 'target', '']];
+  if (local) rows.push(...verifyRows(local, s3));
+  if (drill) rows.push(...drillSummaryRows(drill));
+  if (compare) rows.push(...compareSummaryRows(compare));
+  return table(rows);
+}
+
+function verifyRows(local: LocalResult, s3: S3Result | undefined): string[][] {
   const core = median(local.coreRatios);
   const ver = median(local.verifyRatios);
   const rows: string[][] = [
-    ['metric', 'measured', 'target', ''],
     [
       'local inspectStream / sha256sum',
       `median ${fmtX(core)}`,
@@ -153,18 +186,21 @@ function summary(local: LocalResult, s3: S3Result | undefined): string {
       ['S3 verify, end to end', `median ${rate(bytes, vMed)}`, '(no target)', ''],
     );
   }
-  return table(rows);
+  return rows;
 }
 
 async function main(): Promise<void> {
   const began = performance.now();
+  const parts = partsEnv();
   const sizeMb = intEnv('BENCH_SIZE_MB', 1024, 1);
   const rounds = intEnv('BENCH_ROUNDS', 5, 3);
   const s3Rounds = intEnv('BENCH_S3_ROUNDS', 3, 0);
+  const drillRounds = intEnv('BENCH_DRILL_ROUNDS', MIN_ROUNDS, 1);
+  const drillJobs = intEnv('BENCH_DRILL_JOBS', os.availableParallelism(), 1);
   const runBreakdown = process.env.BENCH_BREAKDOWN !== '0';
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   say(
-    `Restorable bench: node ${process.version}, ${os.availableParallelism()} cores (${cpu}), ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB RAM`,
+    `Restorable bench: node ${process.version}, ${os.availableParallelism()} cores (${cpu}), ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB RAM; parts: ${[...parts].join(', ')}`,
   );
 
   heading(`dump (target ${sizeMb} MiB)`);
@@ -173,25 +209,59 @@ async function main(): Promise<void> {
     `${dump.file}: ${fmtMiB(dump.bytes)} (${dump.bytes} bytes), ${dump.generated ? `generated in ${fmtS(dump.seconds)}` : 'cached'}`,
   );
 
-  heading(`local: sha256sum vs one pass, alternating, 1 warm-up + ${rounds} rounds`);
-  say('page cache: not dropped; the file stays cached in RAM, so both sides read from memory, not disk');
-  const local = await benchLocal(dump.file, rounds, say);
-  printLocal(local, say);
+  let local: LocalResult | undefined;
+  let s3: S3Result | undefined;
+  if (parts.has('verify')) {
+    heading(`local: sha256sum vs one pass, alternating, 1 warm-up + ${rounds} rounds`);
+    say('page cache: not dropped; the file stays cached in RAM, so both sides read from memory, not disk');
+    local = await benchLocal(dump.file, rounds, say);
+    printLocal(local, say);
 
-  if (runBreakdown) {
-    heading('where the one pass spends its time (each part alone, 3 runs, medians)');
-    await breakdown(dump.file, 3, say);
+    if (runBreakdown) {
+      heading('where the one pass spends its time (each part alone, 3 runs, medians)');
+      await breakdown(dump.file, 3, say);
+    }
+
+    if (s3Rounds > 0) {
+      heading(`S3: runVerify from a local s3rver in a child process, ${s3Rounds} rounds`);
+      say('s3rver runs in this (parent) process and competes with the child for the 2 cores');
+      s3 = await benchS3(dump.file, s3Rounds);
+    }
   }
 
-  let s3: S3Result | undefined;
-  if (s3Rounds > 0) {
-    heading(`S3: runVerify from a local s3rver in a child process, ${s3Rounds} rounds`);
-    say('s3rver runs in this (parent) process and competes with the child for the 2 cores');
-    s3 = await benchS3(dump.file, s3Rounds);
+  let drill: DrillBench | undefined;
+  if (parts.has('drill')) {
+    heading(
+      `drill: restorable drill vs seed 003 by hand vs bare pg_restore, ${drillRounds} round${drillRounds === 1 ? '' : 's'}, alternating`,
+    );
+    if (dump.bytes < 800 * 1024 * 1024)
+      say(`NOTE: the dump is ${fmtMiB(dump.bytes)}, below the 800 MB issue 3 asks for (BENCH_SIZE_MB)`);
+    if (drillRounds < MIN_ROUNDS)
+      say(
+        `NOTE: ${drillRounds} round${drillRounds === 1 ? '' : 's'} only (BENCH_DRILL_ROUNDS); issue 3 asks for medians over at least ${MIN_ROUNDS}`,
+      );
+    say(
+      `our drill: runDrill, checksum auto (reads ${path.basename(dump.file)}.sha256), --jobs ${drillJobs}, tuned scratch cluster; ` +
+        'by hand: default-config cluster (initdb defaults, as postgres), pg_restore --jobs=4 --create, psql counts; ' +
+        `bare: pg_restore --jobs ${drillJobs} into ScratchCluster (BULK_LOAD_SETTINGS), pg_restore alone timed`,
+    );
+    drill = await benchDrill(dump.file, drillRounds, drillJobs, say);
+    printDrill(drill, say);
+  }
+
+  let compare: CompareBench | undefined;
+  if (parts.has('compare')) {
+    heading('compare-counts: exact counts against a sequential psql loop; estimate mode round trips');
+    compare = await benchCompare(Math.max(3, drillRounds));
+    printCompare(compare, say);
   }
 
   heading('summary');
-  say(summary(local, s3));
+  say(summary(local, s3, drill, compare));
+  if (drill && drill.rounds < MIN_ROUNDS)
+    say(
+      `(the drill rows are medians of ${drill.rounds} round${drill.rounds === 1 ? '' : 's'}, fewer than the ${MIN_ROUNDS} issue 3 asks for)`,
+    );
   say(`\nbench took ${fmtS((performance.now() - began) / 1000)}`);
 }
 

@@ -43540,7 +43540,7 @@ class FetchError extends Error {
     }
 }
 const DEFAULT_PART_SIZE = 4 * 1024 * 1024;
-const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_CONCURRENCY = 3;
 const DEFAULT_TEXT_LIMIT = 1024 * 1024;
 /** Retries of one ranged GET after its first attempt fails. */
 const PART_RETRIES = 3;

@@ -20,7 +20,7 @@ export interface S3Options {
   forcePathStyle?: boolean;
   /** Bytes per ranged GET when reading an object. Default 4 MiB. */
   partSize?: number;
-  /** Ranged GETs in flight at once when reading an object. Default 4. */
+  /** Ranged GETs in flight at once when reading an object. Default 3. */
   concurrency?: number;
   /** Keys per ListObjectsV2 page (S3 caps it at 1000). Default: the server's (1000). */
   pageSize?: number;
@@ -49,7 +49,7 @@ export class FetchError extends Error {
 }
 
 export const DEFAULT_PART_SIZE = 4 * 1024 * 1024;
-export const DEFAULT_CONCURRENCY = 4;
+export const DEFAULT_CONCURRENCY = 3;
 const DEFAULT_TEXT_LIMIT = 1024 * 1024;
 /** Retries of one ranged GET after its first attempt fails. */
 const PART_RETRIES = 3;
