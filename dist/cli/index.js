@@ -43414,7 +43414,6 @@ function consoleReport(result, facts, withStages = true) {
 }
 
 
-
 /***/ }),
 
 /***/ 1139:
@@ -46328,9 +46327,6 @@ async function replayPlainSchema(psql, cluster, stream, gzipped) {
         stdin: filtered,
     });
     return result(`psql ${psql.version}`, res.code, res.stderr, res.seconds);
-}
-function streamOf(chunks) {
-    return Readable.from(chunks, { objectMode: false });
 }
 
 // EXTERNAL MODULE: ./src/report/findings.ts

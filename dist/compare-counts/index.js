@@ -49542,7 +49542,6 @@ function consoleReport(result, facts, withStages = true) {
     return out.join('\n');
 }
 
-
 ;// CONCATENATED MODULE: ./src/actions/common.ts
 
 

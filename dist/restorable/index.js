@@ -71380,7 +71380,6 @@ function consoleReport(result, facts, withStages = true) {
     return out.join('\n');
 }
 
-
 ;// CONCATENATED MODULE: ./src/actions/common.ts
 
 
@@ -85894,9 +85893,6 @@ async function replayPlainSchema(psql, cluster, stream, gzipped) {
         stdin: filtered,
     });
     return result(`psql ${psql.version}`, res.code, res.stderr, res.seconds);
-}
-function streamOf(chunks) {
-    return Readable.from(chunks, { objectMode: false });
 }
 
 ;// CONCATENATED MODULE: ./src/sources/local.ts

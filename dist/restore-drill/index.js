@@ -85736,9 +85736,6 @@ async function replayPlainSchema(psql, cluster, stream, gzipped) {
     });
     return result(`psql ${psql.version}`, res.code, res.stderr, res.seconds);
 }
-function streamOf(chunks) {
-    return Readable.from(chunks, { objectMode: false });
-}
 
 ;// CONCATENATED MODULE: ./src/sources/local.ts
 
@@ -86781,7 +86778,6 @@ function consoleReport(result, facts, withStages = true) {
     out.push('', `verdict: ${result.verdict.toUpperCase()} (${formatSeconds(result.totalSeconds)})`);
     return out.join('\n');
 }
-
 
 ;// CONCATENATED MODULE: ./src/actions/common.ts
 

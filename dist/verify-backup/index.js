@@ -84308,9 +84308,6 @@ async function replayPlainSchema(psql, cluster, stream, gzipped) {
     });
     return result(`psql ${psql.version}`, res.code, res.stderr, res.seconds);
 }
-function streamOf(chunks) {
-    return Readable.from(chunks, { objectMode: false });
-}
 
 ;// CONCATENATED MODULE: ./src/report/stages.ts
 
@@ -84916,7 +84913,6 @@ function consoleReport(result, facts, withStages = true) {
     out.push('', `verdict: ${result.verdict.toUpperCase()} (${formatSeconds(result.totalSeconds)})`);
     return out.join('\n');
 }
-
 
 ;// CONCATENATED MODULE: ./src/actions/common.ts
 

@@ -1,4 +1,4 @@
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import { run } from '../core/exec.js';
 import type { PgBinary } from './binaries.js';
@@ -100,8 +100,4 @@ export async function replayPlainSchema(
     stdin: filtered,
   });
   return result(`psql ${psql.version}`, res.code, res.stderr, res.seconds);
-}
-
-export function streamOf(chunks: AsyncIterable<Buffer>): Readable {
-  return Readable.from(chunks, { objectMode: false });
 }

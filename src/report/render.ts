@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { formatBytes, formatSeconds } from '../core/duration.js';
+import { formatSeconds } from '../core/duration.js';
 import { VERSION } from '../core/version.js';
 import { type Finding, severityRank } from './findings.js';
 import type { StageResult, Verdict } from './stages.js';
@@ -86,5 +86,3 @@ export function consoleReport(result: Reportable, facts: [string, string][], wit
   out.push('', `verdict: ${result.verdict.toUpperCase()} (${formatSeconds(result.totalSeconds)})`);
   return out.join('\n');
 }
-
-export { formatBytes };

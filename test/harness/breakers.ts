@@ -49,11 +49,6 @@ export function gzipFile(src: string, dest: string): string {
   return dest;
 }
 
-export function copyTree(src: string, dest: string): string {
-  fs.cpSync(src, dest, { recursive: true });
-  return dest;
-}
-
 /**
  * Rewrite the pg_dump version recorded in a custom archive's header (as a dump made by a newer
  * pg_dump would carry it), re-encoding the string so the rest stays intact.
