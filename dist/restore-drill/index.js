@@ -82295,16 +82295,65 @@ function passwdIds(user) {
     return undefined;
 }
 const live = new Set();
+/** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
+const starting = new Map();
+const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+/** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
+function removeStartingSync() {
+    for (const [root, { binDir, osUser, phase }] of starting) {
+        try {
+            const data = external_node_path_default().join(root, 'data');
+            const pidFile = external_node_path_default().join(data, 'postmaster.pid');
+            // A `pg_ctl start` in flight launches the server anyway: wait for it to appear, then stop it.
+            for (let waited = 0; phase === 'server' && !external_node_fs_default().existsSync(pidFile) && waited < 5000; waited += 50)
+                sleepSync(50);
+            if (external_node_fs_default().existsSync(pidFile)) {
+                const args = ['-D', data, '-m', 'immediate', '-w', 'stop'];
+                const pgctl = external_node_path_default().join(binDir, 'pg_ctl');
+                if (osUser && isRoot())
+                    (0,external_node_child_process_.spawnSync)('runuser', ['-u', osUser, '--', pgctl, ...args], { cwd: external_node_os_default().tmpdir() });
+                else
+                    (0,external_node_child_process_.spawnSync)(pgctl, args);
+            }
+            // initdb may still be writing into it for a moment: retry.
+            for (let attempt = 0; attempt < 20 && external_node_fs_default().existsSync(root); attempt++) {
+                try {
+                    external_node_fs_default().rmSync(root, { recursive: true, force: true });
+                }
+                catch {
+                    sleepSync(100);
+                }
+            }
+        }
+        catch {
+            // Nothing more can be done here; `restorable clean` finds what is left.
+        }
+    }
+    starting.clear();
+}
 let exitHookInstalled = false;
 function installExitHook() {
     if (exitHookInstalled)
         return;
     exitHookInstalled = true;
-    // Last resort: a process that exits with clusters still up stops them synchronously.
+    // Last resort: a process that exits with clusters still up stops them synchronously. On
+    // cancellation (the runner sends SIGINT, then SIGTERM) Node skips 'exit' handlers: stop them first.
     process.on('exit', () => {
         for (const c of live)
             c.stopSync();
+        removeStartingSync();
     });
+    for (const [signal, code] of [
+        ['SIGINT', 130],
+        ['SIGTERM', 143],
+    ]) {
+        process.once(signal, () => {
+            for (const c of live)
+                c.stopSync();
+            removeStartingSync();
+            process.exit(code);
+        });
+    }
 }
 const SCRATCH_PREFIX = 'restorable-';
 const LABEL_FILE = 'restorable.json';
@@ -82396,6 +82445,16 @@ class ScratchCluster {
         }
         const osUser = opts.osUser ?? (isRoot() ? 'postgres' : undefined);
         const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
+        installExitHook();
+        starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
+        try {
+            return await ScratchCluster.startIn(root, initdb, osUser, opts);
+        }
+        finally {
+            starting.delete(root);
+        }
+    }
+    static async startIn(root, initdb, osUser, opts) {
         external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'));
         if (osUser && isRoot()) {
             const ids = passwdIds(osUser);
@@ -82446,6 +82505,9 @@ class ScratchCluster {
             external_node_fs_default().writeFileSync(external_node_path_default().join(root, 'data', 'postgresql.auto.conf'), `${Object.entries(conf)
                 .map(([k, v]) => `${k} = ${v}`)
                 .join('\n')}\n`);
+            const phase = starting.get(root);
+            if (phase)
+                phase.phase = 'server';
             const started = await run(bin('pg_ctl'), ['-D', external_node_path_default().join(root, 'data'), '-l', external_node_path_default().join(root, 'server.log'), '-w', '-t', '60', 'start'], { user: osUser });
             if (started.code === 0) {
                 const c = new ScratchCluster(root, port, initdb, osUser, settings);

@@ -64,14 +64,62 @@ function passwdIds(user: string): { uid: number; gid: number } | undefined {
 }
 
 const live = new Set<ScratchCluster>();
+/** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
+const starting = new Map<string, { binDir: string; osUser: string | undefined; phase: 'init' | 'server' }>();
+
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
+function removeStartingSync(): void {
+  for (const [root, { binDir, osUser, phase }] of starting) {
+    try {
+      const data = path.join(root, 'data');
+      const pidFile = path.join(data, 'postmaster.pid');
+      // A `pg_ctl start` in flight launches the server anyway: wait for it to appear, then stop it.
+      for (let waited = 0; phase === 'server' && !fs.existsSync(pidFile) && waited < 5000; waited += 50)
+        sleepSync(50);
+      if (fs.existsSync(pidFile)) {
+        const args = ['-D', data, '-m', 'immediate', '-w', 'stop'];
+        const pgctl = path.join(binDir, 'pg_ctl');
+        if (osUser && isRoot())
+          spawnSync('runuser', ['-u', osUser, '--', pgctl, ...args], { cwd: os.tmpdir() });
+        else spawnSync(pgctl, args);
+      }
+      // initdb may still be writing into it for a moment: retry.
+      for (let attempt = 0; attempt < 20 && fs.existsSync(root); attempt++) {
+        try {
+          fs.rmSync(root, { recursive: true, force: true });
+        } catch {
+          sleepSync(100);
+        }
+      }
+    } catch {
+      // Nothing more can be done here; `restorable clean` finds what is left.
+    }
+  }
+  starting.clear();
+}
+
 let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  // Last resort: a process that exits with clusters still up stops them synchronously.
+  // Last resort: a process that exits with clusters still up stops them synchronously. On
+  // cancellation (the runner sends SIGINT, then SIGTERM) Node skips 'exit' handlers: stop them first.
   process.on('exit', () => {
     for (const c of live) c.stopSync();
+    removeStartingSync();
   });
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    process.once(signal, () => {
+      for (const c of live) c.stopSync();
+      removeStartingSync();
+      process.exit(code);
+    });
+  }
 }
 
 export const SCRATCH_PREFIX = 'restorable-';
@@ -179,6 +227,21 @@ export class ScratchCluster {
     }
     const osUser = opts.osUser ?? (isRoot() ? 'postgres' : undefined);
     const root = fs.mkdtempSync(path.join(os.tmpdir(), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
+    installExitHook();
+    starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
+    try {
+      return await ScratchCluster.startIn(root, initdb, osUser, opts);
+    } finally {
+      starting.delete(root);
+    }
+  }
+
+  private static async startIn(
+    root: string,
+    initdb: PgBinary,
+    osUser: string | undefined,
+    opts: ScratchOptions,
+  ): Promise<ScratchCluster> {
     fs.mkdirSync(path.join(root, 'socket'));
     if (osUser && isRoot()) {
       const ids = passwdIds(osUser);
@@ -238,6 +301,8 @@ export class ScratchCluster {
           .map(([k, v]) => `${k} = ${v}`)
           .join('\n')}\n`,
       );
+      const phase = starting.get(root);
+      if (phase) phase.phase = 'server';
       const started = await run(
         bin('pg_ctl'),
         ['-D', path.join(root, 'data'), '-l', path.join(root, 'server.log'), '-w', '-t', '60', 'start'],

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { checkCollation } from '../../src/checks/integrity.js';
 import { loadConfig, meets, parseExpectation, parseTolerance } from '../../src/drill/config.js';
 import { classifyRestore } from '../../src/postgres/restore.js';
@@ -56,8 +56,11 @@ describe('classifying pg_restore stderr', () => {
 });
 
 describe('restorable.yml', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'restorable-cfg-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  let n = 0;
   const write = (text: string) => {
-    const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'restorable-cfg-')), 'restorable.yml');
+    const f = path.join(dir, `restorable-${n++}.yml`);
     fs.writeFileSync(f, text);
     return f;
   };
