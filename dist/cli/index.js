@@ -40276,7 +40276,8 @@ function allowed(t, source) {
 /** compare-counts: counts and structure of the source (live, read-only, or a baseline) against the target. */
 async function runCompare(opts, log, onStage) {
     const started = Date.now();
-    const pipe = new _report_stages_js__WEBPACK_IMPORTED_MODULE_7__/* .Pipeline */ .$U(opts.failOn, onStage);
+    const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
+    const pipe = new _report_stages_js__WEBPACK_IMPORTED_MODULE_7__/* .Pipeline */ .$U(opts.failOn, onStage, ignored);
     const result = {
         command: 'compare',
         verdict: 'could-not-verify',
@@ -41765,7 +41766,16 @@ const BLOCKING = new Set([
     'ARCHIVE_TRUNCATED',
     'VERSION_UNSUPPORTED',
 ]);
-const DRILL_STAGES = ['target', 'restore', 'structure', 'volume', 'semantics', 'integrity', 'teardown'];
+const DRILL_STAGES = [
+    'target',
+    'restore',
+    'structure',
+    'volume',
+    'semantics',
+    'compare',
+    'integrity',
+    'teardown',
+];
 function safeDbName(name) {
     return name &&
         /^[A-Za-z_][\w$-]{0,62}$/.test(name) &&
@@ -41779,8 +41789,8 @@ function safeDbName(name) {
  */
 async function runDrill(opts, log, onStage) {
     const started = Date.now();
-    const pipe = new stages/* Pipeline */.$U(opts.verify.failOn, onStage);
     const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
+    const pipe = new stages/* Pipeline */.$U(opts.verify.failOn, onStage, ignored);
     const result = {
         command: 'drill',
         verdict: 'could-not-verify',
@@ -42019,11 +42029,6 @@ async function runDrill(opts, log, onStage) {
                 ],
             }
             : {});
-    }
-    for (const f of pipe.findings) {
-        const why = ignored.get(f.rule);
-        if (why)
-            f.ignored = why;
     }
     if (opts.tier !== 'full') {
         result.notChecked =
@@ -43497,10 +43502,14 @@ function consoleReport(result, facts, withStages = true) {
 class Pipeline {
     failOn;
     onStage;
+    ignore;
     stages = [];
-    constructor(failOn, onStage = () => { }) {
+    constructor(failOn, onStage = () => { }, 
+    /** Rules ignored in config, with their written reasons: marked as they are found. */
+    ignore = new Map()) {
         this.failOn = failOn;
         this.onStage = onStage;
+        this.ignore = ignore;
     }
     async stage(name, body) {
         const started = performance.now();
@@ -43509,6 +43518,11 @@ class Pipeline {
         try {
             const out = (await body()) ?? {};
             const findings = out.findings ?? [];
+            for (const f of findings) {
+                const why = this.ignore.get(f.rule);
+                if (why)
+                    f.ignored = why;
+            }
             const failing = findings.some((f) => !f.ignored && (0,_findings_js__WEBPACK_IMPORTED_MODULE_1__/* .atLeast */ .jZ)(f.severity, this.failOn));
             const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
             result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };

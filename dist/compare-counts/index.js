@@ -49126,10 +49126,14 @@ async function freshness(conn, tables, column) {
 class Pipeline {
     failOn;
     onStage;
+    ignore;
     stages = [];
-    constructor(failOn, onStage = () => { }) {
+    constructor(failOn, onStage = () => { }, 
+    /** Rules ignored in config, with their written reasons: marked as they are found. */
+    ignore = new Map()) {
         this.failOn = failOn;
         this.onStage = onStage;
+        this.ignore = ignore;
     }
     async stage(name, body) {
         const started = performance.now();
@@ -49138,6 +49142,11 @@ class Pipeline {
         try {
             const out = (await body()) ?? {};
             const findings = out.findings ?? [];
+            for (const f of findings) {
+                const why = this.ignore.get(f.rule);
+                if (why)
+                    f.ignored = why;
+            }
             const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
             const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
             result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };
@@ -49252,7 +49261,8 @@ function allowed(t, source) {
 /** compare-counts: counts and structure of the source (live, read-only, or a baseline) against the target. */
 async function runCompare(opts, log, onStage) {
     const started = Date.now();
-    const pipe = new Pipeline(opts.failOn, onStage);
+    const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
+    const pipe = new Pipeline(opts.failOn, onStage, ignored);
     const result = {
         command: 'compare',
         verdict: 'could-not-verify',

@@ -84381,10 +84381,14 @@ async function replayPlainSchema(psql, cluster, stream, gzipped) {
 class Pipeline {
     failOn;
     onStage;
+    ignore;
     stages = [];
-    constructor(failOn, onStage = () => { }) {
+    constructor(failOn, onStage = () => { }, 
+    /** Rules ignored in config, with their written reasons: marked as they are found. */
+    ignore = new Map()) {
         this.failOn = failOn;
         this.onStage = onStage;
+        this.ignore = ignore;
     }
     async stage(name, body) {
         const started = performance.now();
@@ -84393,6 +84397,11 @@ class Pipeline {
         try {
             const out = (await body()) ?? {};
             const findings = out.findings ?? [];
+            for (const f of findings) {
+                const why = this.ignore.get(f.rule);
+                if (why)
+                    f.ignored = why;
+            }
             const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
             const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
             result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };

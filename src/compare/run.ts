@@ -116,7 +116,8 @@ export async function runCompare(
   onStage?: (s: StageResult) => void,
 ): Promise<CompareResult> {
   const started = Date.now();
-  const pipe = new Pipeline(opts.failOn, onStage);
+  const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
+  const pipe = new Pipeline(opts.failOn, onStage, ignored);
   const result: CompareResult = {
     command: 'compare',
     verdict: 'could-not-verify',

@@ -80,7 +80,16 @@ const BLOCKING = new Set([
   'VERSION_UNSUPPORTED',
 ]);
 
-const DRILL_STAGES = ['target', 'restore', 'structure', 'volume', 'semantics', 'integrity', 'teardown'];
+const DRILL_STAGES = [
+  'target',
+  'restore',
+  'structure',
+  'volume',
+  'semantics',
+  'compare',
+  'integrity',
+  'teardown',
+];
 
 function safeDbName(name: string | undefined): string {
   return name &&
@@ -100,8 +109,8 @@ export async function runDrill(
   onStage?: (s: StageResult) => void,
 ): Promise<DrillResult> {
   const started = Date.now();
-  const pipe = new Pipeline(opts.verify.failOn, onStage);
   const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
+  const pipe = new Pipeline(opts.verify.failOn, onStage, ignored);
   const result: DrillResult = {
     command: 'drill',
     verdict: 'could-not-verify',
@@ -369,10 +378,6 @@ export async function runDrill(
           }
         : {},
     );
-  }
-  for (const f of pipe.findings) {
-    const why = ignored.get(f.rule);
-    if (why) f.ignored = why;
   }
   if (opts.tier !== 'full') {
     result.notChecked =

@@ -33,6 +33,8 @@ export class Pipeline {
   constructor(
     private readonly failOn: Severity,
     private readonly onStage: StageListener = () => {},
+    /** Rules ignored in config, with their written reasons: marked as they are found. */
+    private readonly ignore: ReadonlyMap<string, string> = new Map(),
   ) {}
 
   async stage(name: string, body: () => Promise<StageOutcome | undefined>): Promise<StageResult> {
@@ -42,6 +44,10 @@ export class Pipeline {
     try {
       const out = (await body()) ?? {};
       const findings = out.findings ?? [];
+      for (const f of findings) {
+        const why = this.ignore.get(f.rule);
+        if (why) f.ignored = why;
+      }
       const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
       const status: StageStatus = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
       result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };

@@ -272,6 +272,7 @@ describe('the ladder from restorable.yml', () => {
     const r = await drill(f.seqBehind as string, { config: cfg });
     expect(r.findings.find((x) => x.rule === 'SEQUENCE_BEHIND')?.ignored).toMatch(/OPS-12/);
     expect(r.verdict).toBe('pass');
+    expect(stage(r, 'integrity')?.status).toBe('ok');
   });
 });
 
