@@ -39833,14 +39833,14 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _demo_sample_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(8157);
 /* harmony import */ var _drill_options_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(9371);
 /* harmony import */ var _drill_present_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(6998);
-/* harmony import */ var _drill_run_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(5403);
+/* harmony import */ var _drill_run_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(9179);
 /* harmony import */ var _drill_spec_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(8054);
 /* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(4259);
 /* harmony import */ var _report_render_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(6340);
 /* harmony import */ var _report_stages_js__WEBPACK_IMPORTED_MODULE_14__ = __nccwpck_require__(1139);
 /* harmony import */ var _verify_options_js__WEBPACK_IMPORTED_MODULE_15__ = __nccwpck_require__(3659);
 /* harmony import */ var _verify_present_js__WEBPACK_IMPORTED_MODULE_16__ = __nccwpck_require__(1158);
-/* harmony import */ var _verify_run_js__WEBPACK_IMPORTED_MODULE_17__ = __nccwpck_require__(2673);
+/* harmony import */ var _verify_run_js__WEBPACK_IMPORTED_MODULE_17__ = __nccwpck_require__(4411);
 /* harmony import */ var _verify_spec_js__WEBPACK_IMPORTED_MODULE_18__ = __nccwpck_require__(4118);
 /* harmony import */ var _args_js__WEBPACK_IMPORTED_MODULE_19__ = __nccwpck_require__(7593);
 
@@ -41301,7 +41301,7 @@ function drillFacts(r) {
 
 /***/ }),
 
-/***/ 5403:
+/***/ 9179:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -41511,141 +41511,8 @@ var exec = __nccwpck_require__(2642);
 var binaries = __nccwpck_require__(1758);
 // EXTERNAL MODULE: ./src/postgres/cluster.ts + 1 modules
 var cluster = __nccwpck_require__(4259);
-;// CONCATENATED MODULE: ./src/postgres/restore.ts
-
-
-
-
-
-/** Read one stderr line; the patterns are PostgreSQL's own messages (English, lc_messages C). */
-function classifyLine(line) {
-    let m = /role "([^"]+)" does not exist/.exec(line);
-    if (m && /ERROR/.test(line))
-        return { kind: 'role', role: m[1], line };
-    m =
-        /extension "([^"]+)" is not available/.exec(line) ??
-            /could not open extension control file ".*\/([^/"]+)\.control"/.exec(line) ??
-            /could not access file "\$libdir\/([^"]+)"/.exec(line);
-    if (m)
-        return { kind: 'extension', name: m[1], line };
-    if (/could not read from input file: end of file|unexpected end of file|could not find block ID/.test(line)) {
-        return { kind: 'truncated', line };
-    }
-    if (/\bERROR:|pg_restore: error:|FATAL:/.test(line) && !/errors ignored on restore/.test(line))
-        return { kind: 'error', line };
-    if (/\bWARNING:|pg_restore: warning:/.test(line) && !/errors ignored on restore/.test(line))
-        return { kind: 'warning', line };
-    return { kind: 'other' };
-}
-/**
- * pg_restore's stderr says more than its exit status: classify every line into findings. A zero
- * exit with errors is EXIT_CODE_LIED; a non-zero exit nothing explains is RESTORE_FAILED.
- */
-function classifyRestore(stage, stderr, exitCode, tool) {
-    const roles = new Map();
-    const extensions = new Map();
-    const errors = [];
-    const warnings = [];
-    let truncated;
-    for (const line of stderr.split('\n')) {
-        const c = classifyLine(line);
-        if (c.kind === 'role')
-            roles.set(c.role, c.line);
-        else if (c.kind === 'extension')
-            extensions.set(c.name, c.line);
-        else if (c.kind === 'truncated')
-            truncated ??= c.line;
-        else if (c.kind === 'error')
-            errors.push(c.line.trim());
-        else if (c.kind === 'warning')
-            warnings.push(c.line.trim());
-    }
-    // Errors that only follow from a classified cause (the statements after a missing role) still count.
-    const findings = [];
-    if (truncated) {
-        findings.push((0,report_findings/* finding */.gk)('ARCHIVE_TRUNCATED', stage, `${tool} hit the end of the archive early: ${truncated.trim()}`));
-    }
-    for (const [role, line] of roles) {
-        findings.push((0,report_findings/* finding */.gk)('ROLE_ABSENT', stage, `role "${role}" does not exist on the target: ${line.trim()}`, {
-            evidence: { role },
-        }));
-    }
-    for (const [name] of extensions) {
-        findings.push((0,report_findings/* finding */.gk)('EXTENSION_ABSENT', stage, `extension "${name}" is not installed on the target server`, {
-            evidence: { extension: name },
-            fix: `Install the extension's package for the target's major (e.g. postgresql-<major>-${name}), or restore where it is.`,
-        }));
-    }
-    const unexplained = errors.filter((l) => !/role ".*" does not exist/.test(l) && !/extension/.test(l));
-    if (unexplained.length > 0) {
-        findings.push((0,report_findings/* finding */.gk)('RESTORE_ERROR', stage, `${unexplained.length} error${unexplained.length === 1 ? '' : 's'} during the restore; the first: ${unexplained[0]}`, {
-            evidence: { errors: unexplained.length, first: unexplained[0] ?? null },
-        }));
-    }
-    if (warnings.length > 0) {
-        findings.push((0,report_findings/* finding */.gk)('RESTORE_WARNING', stage, `${warnings.length} warning${warnings.length === 1 ? '' : 's'}; the first: ${warnings[0]}`, {
-            evidence: { warnings: warnings.length },
-        }));
-    }
-    const anyError = errors.length > 0 || roles.size > 0 || extensions.size > 0 || truncated !== undefined;
-    if (exitCode === 0 && anyError) {
-        findings.push((0,report_findings/* finding */.gk)('EXIT_CODE_LIED', stage, `${tool} exited 0 although it reported ${errors.length} error${errors.length === 1 ? '' : 's'}`, {
-            evidence: { errors: errors.length },
-        }));
-    }
-    if (exitCode !== 0 && !anyError) {
-        findings.push((0,report_findings/* finding */.gk)('RESTORE_FAILED', stage, `${tool} exited ${exitCode ?? 'on a signal'} with nothing on stderr to explain it`, {
-            evidence: { exitCode },
-        }));
-    }
-    return { findings, errors: errors.length, warnings: warnings.length };
-}
-/** Restore a dump into `target` (an existing, empty database) with pg_restore or psql. */
-async function restoreDump(tools, target, input, opts) {
-    const stage = opts.stage ?? 'restore';
-    const env = { ...(0,postgres_client/* libpqEnv */.kY)(target), PGOPTIONS: '-c lc_messages=C' };
-    let res;
-    let tool;
-    if (input.format === 'plain') {
-        tool = `psql ${tools.psql.version}`;
-        const stream = external_node_fs_default().createReadStream(input.path);
-        res = await (0,exec/* run */.eF)(tools.psql.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
-            env,
-            stdin: input.gzip ? stream.pipe(external_node_zlib_default().createGunzip()) : stream,
-        });
-    }
-    else {
-        const pgRestore = tools.pgRestore;
-        tool = `pg_restore ${pgRestore.version}`;
-        const args = ['--dbname', target.database];
-        if (opts.jobs > 1 && !input.gzip)
-            args.push('--jobs', String(opts.jobs));
-        if (opts.roles === 'ignore')
-            args.push('--no-owner', '--no-privileges');
-        if (opts.schemaOnly)
-            args.push('--schema-only');
-        if (input.gzip) {
-            res = await (0,exec/* run */.eF)(pgRestore.path, args, {
-                env,
-                stdin: external_node_fs_default().createReadStream(input.path).pipe(external_node_zlib_default().createGunzip()),
-            });
-        }
-        else {
-            args.push(input.path);
-            res = await (0,exec/* run */.eF)(pgRestore.path, args, { env });
-        }
-    }
-    const classified = classifyRestore(stage, res.stderr, res.code, tool);
-    return {
-        exitCode: res.code,
-        seconds: res.seconds,
-        tool,
-        errors: classified.errors,
-        warnings: classified.warnings,
-        findings: classified.findings,
-    };
-}
-
+// EXTERNAL MODULE: ./src/postgres/restore.ts
+var postgres_restore = __nccwpck_require__(6405);
 // EXTERNAL MODULE: ./src/postgres/tables.ts
 var postgres_tables = __nccwpck_require__(6050);
 ;// CONCATENATED MODULE: ./src/report/history.ts
@@ -41726,8 +41593,8 @@ function junitXml(result, suite) {
 
 // EXTERNAL MODULE: ./src/report/stages.ts
 var stages = __nccwpck_require__(1139);
-// EXTERNAL MODULE: ./src/verify/run.ts + 10 modules
-var verify_run = __nccwpck_require__(2673);
+// EXTERNAL MODULE: ./src/verify/run.ts + 9 modules
+var verify_run = __nccwpck_require__(4411);
 // EXTERNAL MODULE: ./src/drill/target.ts
 var drill_target = __nccwpck_require__(2988);
 ;// CONCATENATED MODULE: ./src/drill/run.ts
@@ -41931,10 +41798,6 @@ async function runDrill(opts, log, onStage) {
                     const client = await (0,verify_run/* restoreTools */.w3)(ins, opts.verify.pgBinDir, 'restore');
                     if ('finding' in client)
                         return { findings: [client.finding] };
-                    const pgRestore = format === 'plain' ? undefined : client.client;
-                    const psql = format === 'plain' ? client.client : await (0,binaries/* pick */.Up)('psql', 0, opts.verify.pgBinDir);
-                    if (!psql)
-                        throw new errors/* ToolMissingError */.hc('psql', 'install the PostgreSQL client');
                     let file = backup.localPath;
                     let gzip = ins.wrapper === 'gzip';
                     let unpacked;
@@ -41947,16 +41810,15 @@ async function runDrill(opts, log, onStage) {
                         gzip = false;
                     }
                     try {
-                        const tools = { psql, ...(pgRestore ? { pgRestore } : {}) };
                         const input = { format, path: file, gzip };
                         const findings = [];
                         if (opts.tier === 'sample') {
-                            const schema = await restoreDump(tools, conn, input, {
+                            const schema = await (0,postgres_restore/* restoreDump */.nE)(client.client, conn, input, {
                                 jobs: opts.jobs,
                                 roles: opts.roles,
                                 schemaOnly: true,
                             });
-                            const rows = await restoreSampleData(pgRestore, conn, file, opts.sampleTables, opts.jobs);
+                            const rows = await restoreSampleData(client.client, conn, file, opts.sampleTables, opts.jobs);
                             findings.push(...schema.findings, ...rows.findings);
                             result.restore = {
                                 tool: schema.tool,
@@ -41966,7 +41828,7 @@ async function runDrill(opts, log, onStage) {
                             };
                         }
                         else {
-                            const r = await restoreDump(tools, conn, input, {
+                            const r = await (0,postgres_restore/* restoreDump */.nE)(client.client, conn, input, {
                                 jobs: opts.jobs,
                                 roles: opts.roles,
                                 schemaOnly: opts.tier === 'schema',
@@ -42216,7 +42078,7 @@ async function restoreSampleData(pgRestore, conn, file, tables, jobs) {
         return {
             seconds: res.seconds,
             exitCode: res.code,
-            findings: classifyRestore('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`).findings,
+            findings: (0,postgres_restore/* classifyRestore */.jk)('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`).findings,
         };
     }
     finally {
@@ -42999,6 +42861,210 @@ function tail(file, lines = 5) {
     catch {
         return '';
     }
+}
+
+
+/***/ }),
+
+/***/ 6405:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   jk: () => (/* binding */ classifyRestore),
+/* harmony export */   nE: () => (/* binding */ restoreDump)
+/* harmony export */ });
+/* unused harmony exports classifyLine, PlainDumpFilter */
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7075);
+/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_zlib__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8522);
+/* harmony import */ var node_zlib__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_zlib__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2642);
+/* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9334);
+/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(6798);
+
+
+
+
+
+
+/** Read one stderr line; the patterns are PostgreSQL's own messages (English, lc_messages C). */
+function classifyLine(line) {
+    let m = /role "([^"]+)" does not exist/.exec(line);
+    if (m && /ERROR/.test(line))
+        return { kind: 'role', role: m[1], line };
+    m =
+        /extension "([^"]+)" is not available/.exec(line) ??
+            /could not open extension control file ".*\/([^/"]+)\.control"/.exec(line) ??
+            /could not access file "\$libdir\/([^"]+)"/.exec(line);
+    if (m)
+        return { kind: 'extension', name: m[1], line };
+    if (/could not read from input file: end of file|unexpected end of file|could not find block ID/.test(line)) {
+        return { kind: 'truncated', line };
+    }
+    if (/\bERROR:|pg_restore: error:|FATAL:/.test(line) && !/errors ignored on restore/.test(line))
+        return { kind: 'error', line };
+    if (/\bWARNING:|pg_restore: warning:/.test(line) && !/errors ignored on restore/.test(line))
+        return { kind: 'warning', line };
+    return { kind: 'other' };
+}
+/**
+ * pg_restore's stderr says more than its exit status: classify every line into findings. A zero
+ * exit with errors is EXIT_CODE_LIED; a non-zero exit nothing explains is RESTORE_FAILED.
+ */
+function classifyRestore(stage, stderr, exitCode, tool) {
+    const roles = new Map();
+    const extensions = new Map();
+    const errors = [];
+    const errorLines = [];
+    const warnings = [];
+    let truncated;
+    for (const line of stderr.split('\n')) {
+        const c = classifyLine(line);
+        if (c.kind !== 'other' && c.kind !== 'warning' && errorLines.length < 10)
+            errorLines.push(line.trim());
+        if (c.kind === 'role')
+            roles.set(c.role, c.line);
+        else if (c.kind === 'extension')
+            extensions.set(c.name, c.line);
+        else if (c.kind === 'truncated')
+            truncated ??= c.line;
+        else if (c.kind === 'error')
+            errors.push(c.line.trim());
+        else if (c.kind === 'warning')
+            warnings.push(c.line.trim());
+    }
+    // Errors that only follow from a classified cause (the statements after a missing role) still count.
+    const findings = [];
+    if (truncated) {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_4__/* .finding */ .gk)('ARCHIVE_TRUNCATED', stage, `${tool} hit the end of the archive early: ${truncated.trim()}`));
+    }
+    for (const [role, line] of roles) {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_4__/* .finding */ .gk)('ROLE_ABSENT', stage, `role "${role}" does not exist on the target: ${line.trim()}`, {
+            evidence: { role },
+        }));
+    }
+    for (const [name] of extensions) {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_4__/* .finding */ .gk)('EXTENSION_ABSENT', stage, `extension "${name}" is not installed on the target server`, {
+            evidence: { extension: name },
+            fix: `Install the extension's package for the target's major (e.g. postgresql-<major>-${name}), or restore where it is.`,
+        }));
+    }
+    const unexplained = errors.filter((l) => !/role ".*" does not exist/.test(l) && !/extension/.test(l));
+    if (unexplained.length > 0) {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_4__/* .finding */ .gk)('RESTORE_ERROR', stage, `${unexplained.length} error${unexplained.length === 1 ? '' : 's'} during the restore; the first: ${unexplained[0]}`, {
+            evidence: { errors: unexplained.length, first: unexplained[0] ?? null },
+        }));
+    }
+    if (warnings.length > 0) {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_4__/* .finding */ .gk)('RESTORE_WARNING', stage, `${warnings.length} warning${warnings.length === 1 ? '' : 's'}; the first: ${warnings[0]}`, {
+            evidence: { warnings: warnings.length },
+        }));
+    }
+    const anyError = errors.length > 0 || roles.size > 0 || extensions.size > 0 || truncated !== undefined;
+    if (exitCode === 0 && anyError) {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_4__/* .finding */ .gk)('EXIT_CODE_LIED', stage, `${tool} exited 0 although it reported ${errors.length} error${errors.length === 1 ? '' : 's'}`, {
+            evidence: { errors: errors.length },
+        }));
+    }
+    if (exitCode !== 0 && !anyError) {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_4__/* .finding */ .gk)('RESTORE_FAILED', stage, `${tool} exited ${exitCode ?? 'on a signal'} with nothing on stderr to explain it`, {
+            evidence: { exitCode },
+        }));
+    }
+    const errorCount = errors.length + roles.size + extensions.size + (truncated ? 1 : 0);
+    return { findings, errors: errorCount, errorLines, warnings: warnings.length };
+}
+/**
+ * What psql gets from a plain dump, filtered as it streams: with `schemaOnly` the rows of COPY blocks
+ * and setval() calls are dropped; with `noOwner` ownership and privilege statements. The same as
+ * pg_restore's --schema-only and --no-owner --no-privileges.
+ */
+class PlainDumpFilter extends node_stream__WEBPACK_IMPORTED_MODULE_1__.Transform {
+    leaveOut;
+    partial = '';
+    inCopy = false;
+    constructor(leaveOut) {
+        super();
+        this.leaveOut = leaveOut;
+    }
+    _transform(chunk, _enc, done) {
+        const text = this.partial + chunk.toString('utf8');
+        const lines = text.split('\n');
+        this.partial = lines.pop() ?? '';
+        done(null, this.keep(lines));
+    }
+    _flush(done) {
+        done(null, this.keep([this.partial]));
+    }
+    keep(lines) {
+        const out = [];
+        for (const line of lines) {
+            if (this.inCopy) {
+                if (line === '\\.')
+                    this.inCopy = false;
+                continue;
+            }
+            if (this.leaveOut.schemaOnly && /^COPY .* FROM stdin;$/.test(line)) {
+                this.inCopy = true;
+                continue;
+            }
+            if (this.leaveOut.schemaOnly && line.startsWith('SELECT pg_catalog.setval('))
+                continue;
+            if (this.leaveOut.noOwner && /^(ALTER .* OWNER TO |GRANT |REVOKE )/.test(line))
+                continue;
+            out.push(line);
+        }
+        return out.length ? `${out.join('\n')}\n` : '';
+    }
+}
+/**
+ * Restore a dump into `target` (an existing, empty database) with `client`: pg_restore for custom and
+ * directory dumps, psql for plain ones. The one restore path: the drill's, and verify's schema replay.
+ */
+async function restoreDump(client, target, input, opts) {
+    const stage = opts.stage ?? 'restore';
+    const env = { ...(0,_client_js__WEBPACK_IMPORTED_MODULE_5__/* .libpqEnv */ .kY)(target), PGOPTIONS: '-c lc_messages=C' };
+    const unpacked = () => {
+        const file = node_fs__WEBPACK_IMPORTED_MODULE_0___default().createReadStream(input.path);
+        return input.gzip ? file.pipe(node_zlib__WEBPACK_IMPORTED_MODULE_2___default().createGunzip()) : file;
+    };
+    let res;
+    let tool;
+    if (input.format === 'plain') {
+        tool = `psql ${client.version}`;
+        const drop = { schemaOnly: opts.schemaOnly === true, noOwner: opts.roles === 'ignore' };
+        const stdin = drop.schemaOnly || drop.noOwner ? unpacked().pipe(new PlainDumpFilter(drop)) : unpacked();
+        res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .eF)(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
+            env,
+            stdin,
+        });
+    }
+    else {
+        tool = `pg_restore ${client.version}`;
+        const args = ['--dbname', target.database];
+        if (opts.jobs > 1 && !input.gzip)
+            args.push('--jobs', String(opts.jobs));
+        if (opts.roles === 'ignore')
+            args.push('--no-owner', '--no-privileges');
+        if (opts.schemaOnly)
+            args.push('--schema-only');
+        if (input.gzip)
+            res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .eF)(client.path, args, { env, stdin: unpacked() });
+        else
+            res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .eF)(client.path, [...args, input.path], { env });
+    }
+    const classified = classifyRestore(stage, res.stderr, res.code, tool);
+    return {
+        exitCode: res.code,
+        seconds: res.seconds,
+        tool,
+        errors: classified.errors,
+        errorLines: classified.errorLines,
+        warnings: classified.warnings,
+        findings: classified.findings,
+    };
 }
 
 
@@ -44281,7 +44347,7 @@ function verifyFacts(r) {
 
 /***/ }),
 
-/***/ 2673:
+/***/ 4411:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -46322,89 +46388,8 @@ var errors = __nccwpck_require__(4296);
 var binaries = __nccwpck_require__(1758);
 // EXTERNAL MODULE: ./src/postgres/cluster.ts + 1 modules
 var postgres_cluster = __nccwpck_require__(4259);
-// EXTERNAL MODULE: ./src/core/exec.ts
-var exec = __nccwpck_require__(2642);
-// EXTERNAL MODULE: ./src/postgres/client.ts + 1 modules
-var client = __nccwpck_require__(6798);
-;// CONCATENATED MODULE: ./src/postgres/replay.ts
-
-
-
-
-/**
- * Drops the rows of COPY blocks, ownership and privilege statements from a plain dump as it streams,
- * leaving the schema: the same as pg_restore's --schema-only --no-owner --no-privileges.
- */
-class SchemaOnlyFilter extends external_node_stream_.Transform {
-    partial = '';
-    inCopy = false;
-    _transform(chunk, _enc, done) {
-        const text = this.partial + chunk.toString('utf8');
-        const lines = text.split('\n');
-        this.partial = lines.pop() ?? '';
-        done(null, this.keep(lines));
-    }
-    _flush(done) {
-        done(null, this.keep([this.partial]));
-    }
-    keep(lines) {
-        const out = [];
-        for (const line of lines) {
-            if (this.inCopy) {
-                if (line === '\\.')
-                    this.inCopy = false;
-                continue;
-            }
-            if (/^COPY .* FROM stdin;$/.test(line)) {
-                this.inCopy = true;
-                continue;
-            }
-            if (/^(ALTER .* OWNER TO |GRANT |REVOKE |SELECT pg_catalog\.setval\()/.test(line))
-                continue;
-            out.push(line);
-        }
-        return out.length ? `${out.join('\n')}\n` : '';
-    }
-}
-function errorLines(stderr) {
-    return stderr
-        .split('\n')
-        .filter((l) => /\b(ERROR|FATAL|error):/.test(l) && !/errors ignored on restore/.test(l))
-        .map((l) => l.trim());
-}
-function result(tool, code, stderr, seconds) {
-    const errors = errorLines(stderr);
-    return {
-        ok: code === 0 && errors.length === 0,
-        errors: errors.slice(0, 10),
-        errorCount: errors.length,
-        exitCode: code,
-        seconds,
-        tool,
-    };
-}
-/** Load the schema of a custom or directory archive (a path, or a stream for .dump.gz) with pg_restore. */
-async function replayArchiveSchema(pgRestore, cluster, archive) {
-    const args = ['--schema-only', '--no-owner', '--no-privileges', '--dbname', 'postgres'];
-    if ('path' in archive)
-        args.push(archive.path);
-    const res = await (0,exec/* run */.eF)(pgRestore.path, args, {
-        env: (0,client/* libpqEnv */.kY)(cluster.conn()),
-        ...('stream' in archive ? { stdin: archive.stream } : {}),
-    });
-    return result(`pg_restore ${pgRestore.version}`, res.code, res.stderr, res.seconds);
-}
-/** Load the schema of a plain SQL dump (optionally gzip'd) with psql, its rows filtered out. */
-async function replayPlainSchema(psql, cluster, stream, gzipped) {
-    const source = gzipped ? stream.pipe(external_node_zlib_default().createGunzip()) : stream;
-    const filtered = source.pipe(new SchemaOnlyFilter());
-    const res = await (0,exec/* run */.eF)(psql.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', 'postgres', '-f', '-'], {
-        env: (0,client/* libpqEnv */.kY)(cluster.conn()),
-        stdin: filtered,
-    });
-    return result(`psql ${psql.version}`, res.code, res.stderr, res.seconds);
-}
-
+// EXTERNAL MODULE: ./src/postgres/restore.ts
+var restore = __nccwpck_require__(6405);
 // EXTERNAL MODULE: ./src/report/findings.ts
 var findings = __nccwpck_require__(9334);
 // EXTERNAL MODULE: ./src/report/stages.ts
@@ -46779,19 +46764,18 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
             }
             let replay;
             try {
-                const file = facts.localPath;
-                if (ins.format === 'plain') {
-                    replay = await replayPlainSchema(client, cluster, external_node_fs_default().createReadStream(file), ins.wrapper === 'gzip');
-                }
-                else if (ins.wrapper === 'gzip') {
-                    const zlib = await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 8522, 23));
-                    replay = await replayArchiveSchema(client, cluster, {
-                        stream: external_node_fs_default().createReadStream(file).pipe(zlib.createGunzip()),
-                    });
-                }
-                else {
-                    replay = await replayArchiveSchema(client, cluster, { path: file });
-                }
+                // The one restore path, structure only and without owners: what is checked is that it loads.
+                const input = {
+                    format: ins.format,
+                    path: facts.localPath,
+                    gzip: ins.wrapper === 'gzip',
+                };
+                replay = await (0,restore/* restoreDump */.nE)(client, cluster.conn(), input, {
+                    jobs: 1,
+                    roles: 'ignore',
+                    schemaOnly: true,
+                    stage: 'schema',
+                });
             }
             finally {
                 await cluster.stop();
@@ -46800,19 +46784,14 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
                 tool: replay.tool,
                 server: cluster.version,
                 seconds: Math.round(replay.seconds * 100) / 100,
-                errors: replay.errors,
+                errors: replay.errorLines,
             };
-            if (replay.ok)
+            if (replay.exitCode === 0 && replay.errors === 0)
                 return {};
+            const first = replay.errorLines[0];
             return {
                 findings: [
-                    (0,findings/* finding */.gk)('SCHEMA_REPLAY_FAILED', 'schema', `loading the schema into PostgreSQL ${cluster.version} with ${replay.tool} failed: ${replay.errorCount} error${replay.errorCount === 1 ? '' : 's'}${replay.errors[0] ? `, the first: ${replay.errors[0]}` : ` (exit ${replay.exitCode})`}`, {
-                        evidence: {
-                            errors: replay.errorCount,
-                            exitCode: replay.exitCode,
-                            first: replay.errors[0] ?? null,
-                        },
-                    }),
+                    (0,findings/* finding */.gk)('SCHEMA_REPLAY_FAILED', 'schema', `loading the schema into PostgreSQL ${cluster.version} with ${replay.tool} failed: ${replay.errors} error${replay.errors === 1 ? '' : 's'}${first ? `, the first: ${first}` : ` (exit ${replay.exitCode})`}`, { evidence: { errors: replay.errors, exitCode: replay.exitCode, first: first ?? null } }),
                 ],
             };
         });

@@ -67989,7 +67989,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 9229:
+/***/ 196:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -83670,7 +83670,10 @@ async function runSmokeQueries(c, queries) {
     return { findings, results };
 }
 
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./src/postgres/restore.ts
+
 
 
 
@@ -83704,10 +83707,13 @@ function classifyRestore(stage, stderr, exitCode, tool) {
     const roles = new Map();
     const extensions = new Map();
     const errors = [];
+    const errorLines = [];
     const warnings = [];
     let truncated;
     for (const line of stderr.split('\n')) {
         const c = classifyLine(line);
+        if (c.kind !== 'other' && c.kind !== 'warning' && errorLines.length < 10)
+            errorLines.push(line.trim());
         if (c.kind === 'role')
             roles.set(c.role, c.line);
         else if (c.kind === 'extension')
@@ -83757,25 +83763,76 @@ function classifyRestore(stage, stderr, exitCode, tool) {
             evidence: { exitCode },
         }));
     }
-    return { findings, errors: errors.length, warnings: warnings.length };
+    const errorCount = errors.length + roles.size + extensions.size + (truncated ? 1 : 0);
+    return { findings, errors: errorCount, errorLines, warnings: warnings.length };
 }
-/** Restore a dump into `target` (an existing, empty database) with pg_restore or psql. */
-async function restoreDump(tools, target, input, opts) {
+/**
+ * What psql gets from a plain dump, filtered as it streams: with `schemaOnly` the rows of COPY blocks
+ * and setval() calls are dropped; with `noOwner` ownership and privilege statements. The same as
+ * pg_restore's --schema-only and --no-owner --no-privileges.
+ */
+class PlainDumpFilter extends external_node_stream_.Transform {
+    leaveOut;
+    partial = '';
+    inCopy = false;
+    constructor(leaveOut) {
+        super();
+        this.leaveOut = leaveOut;
+    }
+    _transform(chunk, _enc, done) {
+        const text = this.partial + chunk.toString('utf8');
+        const lines = text.split('\n');
+        this.partial = lines.pop() ?? '';
+        done(null, this.keep(lines));
+    }
+    _flush(done) {
+        done(null, this.keep([this.partial]));
+    }
+    keep(lines) {
+        const out = [];
+        for (const line of lines) {
+            if (this.inCopy) {
+                if (line === '\\.')
+                    this.inCopy = false;
+                continue;
+            }
+            if (this.leaveOut.schemaOnly && /^COPY .* FROM stdin;$/.test(line)) {
+                this.inCopy = true;
+                continue;
+            }
+            if (this.leaveOut.schemaOnly && line.startsWith('SELECT pg_catalog.setval('))
+                continue;
+            if (this.leaveOut.noOwner && /^(ALTER .* OWNER TO |GRANT |REVOKE )/.test(line))
+                continue;
+            out.push(line);
+        }
+        return out.length ? `${out.join('\n')}\n` : '';
+    }
+}
+/**
+ * Restore a dump into `target` (an existing, empty database) with `client`: pg_restore for custom and
+ * directory dumps, psql for plain ones. The one restore path: the drill's, and verify's schema replay.
+ */
+async function restoreDump(client, target, input, opts) {
     const stage = opts.stage ?? 'restore';
     const env = { ...libpqEnv(target), PGOPTIONS: '-c lc_messages=C' };
+    const unpacked = () => {
+        const file = external_node_fs_default().createReadStream(input.path);
+        return input.gzip ? file.pipe(external_node_zlib_default().createGunzip()) : file;
+    };
     let res;
     let tool;
     if (input.format === 'plain') {
-        tool = `psql ${tools.psql.version}`;
-        const stream = external_node_fs_default().createReadStream(input.path);
-        res = await exec_run(tools.psql.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
+        tool = `psql ${client.version}`;
+        const drop = { schemaOnly: opts.schemaOnly === true, noOwner: opts.roles === 'ignore' };
+        const stdin = drop.schemaOnly || drop.noOwner ? unpacked().pipe(new PlainDumpFilter(drop)) : unpacked();
+        res = await exec_run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
             env,
-            stdin: input.gzip ? stream.pipe(external_node_zlib_default().createGunzip()) : stream,
+            stdin,
         });
     }
     else {
-        const pgRestore = tools.pgRestore;
-        tool = `pg_restore ${pgRestore.version}`;
+        tool = `pg_restore ${client.version}`;
         const args = ['--dbname', target.database];
         if (opts.jobs > 1 && !input.gzip)
             args.push('--jobs', String(opts.jobs));
@@ -83783,16 +83840,10 @@ async function restoreDump(tools, target, input, opts) {
             args.push('--no-owner', '--no-privileges');
         if (opts.schemaOnly)
             args.push('--schema-only');
-        if (input.gzip) {
-            res = await exec_run(pgRestore.path, args, {
-                env,
-                stdin: external_node_fs_default().createReadStream(input.path).pipe(external_node_zlib_default().createGunzip()),
-            });
-        }
-        else {
-            args.push(input.path);
-            res = await exec_run(pgRestore.path, args, { env });
-        }
+        if (input.gzip)
+            res = await exec_run(client.path, args, { env, stdin: unpacked() });
+        else
+            res = await exec_run(client.path, [...args, input.path], { env });
     }
     const classified = classifyRestore(stage, res.stderr, res.code, tool);
     return {
@@ -83800,6 +83851,7 @@ async function restoreDump(tools, target, input, opts) {
         seconds: res.seconds,
         tool,
         errors: classified.errors,
+        errorLines: classified.errorLines,
         warnings: classified.warnings,
         findings: classified.findings,
     };
@@ -83881,8 +83933,6 @@ function junitXml(result, suite) {
     return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  <testsuite name="${junit_esc(suite)}" tests="${result.stages.length}" failures="${failures}" skipped="${skipped}" time="${result.totalSeconds.toFixed(3)}" timestamp="${junit_esc(result.startedAt)}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
 }
 
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./node_modules/fzstd/esm/index.mjs
 // Some numerical data is initialized as -1 even when it doesn't need initialization to help the JIT infer types
 // aliases for shorter compressed code (most minifers don't do this)
@@ -85888,85 +85938,6 @@ async function inspectDirectory(dir) {
     return out;
 }
 
-;// CONCATENATED MODULE: ./src/postgres/replay.ts
-
-
-
-
-/**
- * Drops the rows of COPY blocks, ownership and privilege statements from a plain dump as it streams,
- * leaving the schema: the same as pg_restore's --schema-only --no-owner --no-privileges.
- */
-class SchemaOnlyFilter extends external_node_stream_.Transform {
-    partial = '';
-    inCopy = false;
-    _transform(chunk, _enc, done) {
-        const text = this.partial + chunk.toString('utf8');
-        const lines = text.split('\n');
-        this.partial = lines.pop() ?? '';
-        done(null, this.keep(lines));
-    }
-    _flush(done) {
-        done(null, this.keep([this.partial]));
-    }
-    keep(lines) {
-        const out = [];
-        for (const line of lines) {
-            if (this.inCopy) {
-                if (line === '\\.')
-                    this.inCopy = false;
-                continue;
-            }
-            if (/^COPY .* FROM stdin;$/.test(line)) {
-                this.inCopy = true;
-                continue;
-            }
-            if (/^(ALTER .* OWNER TO |GRANT |REVOKE |SELECT pg_catalog\.setval\()/.test(line))
-                continue;
-            out.push(line);
-        }
-        return out.length ? `${out.join('\n')}\n` : '';
-    }
-}
-function errorLines(stderr) {
-    return stderr
-        .split('\n')
-        .filter((l) => /\b(ERROR|FATAL|error):/.test(l) && !/errors ignored on restore/.test(l))
-        .map((l) => l.trim());
-}
-function result(tool, code, stderr, seconds) {
-    const errors = errorLines(stderr);
-    return {
-        ok: code === 0 && errors.length === 0,
-        errors: errors.slice(0, 10),
-        errorCount: errors.length,
-        exitCode: code,
-        seconds,
-        tool,
-    };
-}
-/** Load the schema of a custom or directory archive (a path, or a stream for .dump.gz) with pg_restore. */
-async function replayArchiveSchema(pgRestore, cluster, archive) {
-    const args = ['--schema-only', '--no-owner', '--no-privileges', '--dbname', 'postgres'];
-    if ('path' in archive)
-        args.push(archive.path);
-    const res = await exec_run(pgRestore.path, args, {
-        env: libpqEnv(cluster.conn()),
-        ...('stream' in archive ? { stdin: archive.stream } : {}),
-    });
-    return result(`pg_restore ${pgRestore.version}`, res.code, res.stderr, res.seconds);
-}
-/** Load the schema of a plain SQL dump (optionally gzip'd) with psql, its rows filtered out. */
-async function replayPlainSchema(psql, cluster, stream, gzipped) {
-    const source = gzipped ? stream.pipe(external_node_zlib_default().createGunzip()) : stream;
-    const filtered = source.pipe(new SchemaOnlyFilter());
-    const res = await exec_run(psql.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', 'postgres', '-f', '-'], {
-        env: libpqEnv(cluster.conn()),
-        stdin: filtered,
-    });
-    return result(`psql ${psql.version}`, res.code, res.stderr, res.seconds);
-}
-
 ;// CONCATENATED MODULE: ./src/sources/local.ts
 
 
@@ -86333,19 +86304,18 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
             }
             let replay;
             try {
-                const file = facts.localPath;
-                if (ins.format === 'plain') {
-                    replay = await replayPlainSchema(client, cluster, external_node_fs_default().createReadStream(file), ins.wrapper === 'gzip');
-                }
-                else if (ins.wrapper === 'gzip') {
-                    const zlib = await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 8522, 23));
-                    replay = await replayArchiveSchema(client, cluster, {
-                        stream: external_node_fs_default().createReadStream(file).pipe(zlib.createGunzip()),
-                    });
-                }
-                else {
-                    replay = await replayArchiveSchema(client, cluster, { path: file });
-                }
+                // The one restore path, structure only and without owners: what is checked is that it loads.
+                const input = {
+                    format: ins.format,
+                    path: facts.localPath,
+                    gzip: ins.wrapper === 'gzip',
+                };
+                replay = await restoreDump(client, cluster.conn(), input, {
+                    jobs: 1,
+                    roles: 'ignore',
+                    schemaOnly: true,
+                    stage: 'schema',
+                });
             }
             finally {
                 await cluster.stop();
@@ -86354,19 +86324,14 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
                 tool: replay.tool,
                 server: cluster.version,
                 seconds: Math.round(replay.seconds * 100) / 100,
-                errors: replay.errors,
+                errors: replay.errorLines,
             };
-            if (replay.ok)
+            if (replay.exitCode === 0 && replay.errors === 0)
                 return {};
+            const first = replay.errorLines[0];
             return {
                 findings: [
-                    finding('SCHEMA_REPLAY_FAILED', 'schema', `loading the schema into PostgreSQL ${cluster.version} with ${replay.tool} failed: ${replay.errorCount} error${replay.errorCount === 1 ? '' : 's'}${replay.errors[0] ? `, the first: ${replay.errors[0]}` : ` (exit ${replay.exitCode})`}`, {
-                        evidence: {
-                            errors: replay.errorCount,
-                            exitCode: replay.exitCode,
-                            first: replay.errors[0] ?? null,
-                        },
-                    }),
+                    finding('SCHEMA_REPLAY_FAILED', 'schema', `loading the schema into PostgreSQL ${cluster.version} with ${replay.tool} failed: ${replay.errors} error${replay.errors === 1 ? '' : 's'}${first ? `, the first: ${first}` : ` (exit ${replay.exitCode})`}`, { evidence: { errors: replay.errors, exitCode: replay.exitCode, first: first ?? null } }),
                 ],
             };
         });
@@ -86627,10 +86592,6 @@ async function runDrill(opts, log, onStage) {
                     const client = await restoreTools(ins, opts.verify.pgBinDir, 'restore');
                     if ('finding' in client)
                         return { findings: [client.finding] };
-                    const pgRestore = format === 'plain' ? undefined : client.client;
-                    const psql = format === 'plain' ? client.client : await binaries_pick('psql', 0, opts.verify.pgBinDir);
-                    if (!psql)
-                        throw new ToolMissingError('psql', 'install the PostgreSQL client');
                     let file = backup.localPath;
                     let gzip = ins.wrapper === 'gzip';
                     let unpacked;
@@ -86643,16 +86604,15 @@ async function runDrill(opts, log, onStage) {
                         gzip = false;
                     }
                     try {
-                        const tools = { psql, ...(pgRestore ? { pgRestore } : {}) };
                         const input = { format, path: file, gzip };
                         const findings = [];
                         if (opts.tier === 'sample') {
-                            const schema = await restoreDump(tools, conn, input, {
+                            const schema = await restoreDump(client.client, conn, input, {
                                 jobs: opts.jobs,
                                 roles: opts.roles,
                                 schemaOnly: true,
                             });
-                            const rows = await restoreSampleData(pgRestore, conn, file, opts.sampleTables, opts.jobs);
+                            const rows = await restoreSampleData(client.client, conn, file, opts.sampleTables, opts.jobs);
                             findings.push(...schema.findings, ...rows.findings);
                             result.restore = {
                                 tool: schema.tool,
@@ -86662,7 +86622,7 @@ async function runDrill(opts, log, onStage) {
                             };
                         }
                         else {
-                            const r = await restoreDump(tools, conn, input, {
+                            const r = await restoreDump(client.client, conn, input, {
                                 jobs: opts.jobs,
                                 roles: opts.roles,
                                 schemaOnly: opts.tier === 'schema',
@@ -87020,7 +86980,7 @@ function restorable_run() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9229);
+/* harmony import */ var _actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(196);
 
 await (0,_actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

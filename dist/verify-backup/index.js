@@ -67989,7 +67989,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 8415:
+/***/ 8587:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -84292,18 +84292,113 @@ function ident(name) {
     return `"${name.replace(/"/g, '""')}"`;
 }
 
-;// CONCATENATED MODULE: ./src/postgres/replay.ts
+;// CONCATENATED MODULE: ./src/postgres/restore.ts
 
 
 
 
+
+
+/** Read one stderr line; the patterns are PostgreSQL's own messages (English, lc_messages C). */
+function classifyLine(line) {
+    let m = /role "([^"]+)" does not exist/.exec(line);
+    if (m && /ERROR/.test(line))
+        return { kind: 'role', role: m[1], line };
+    m =
+        /extension "([^"]+)" is not available/.exec(line) ??
+            /could not open extension control file ".*\/([^/"]+)\.control"/.exec(line) ??
+            /could not access file "\$libdir\/([^"]+)"/.exec(line);
+    if (m)
+        return { kind: 'extension', name: m[1], line };
+    if (/could not read from input file: end of file|unexpected end of file|could not find block ID/.test(line)) {
+        return { kind: 'truncated', line };
+    }
+    if (/\bERROR:|pg_restore: error:|FATAL:/.test(line) && !/errors ignored on restore/.test(line))
+        return { kind: 'error', line };
+    if (/\bWARNING:|pg_restore: warning:/.test(line) && !/errors ignored on restore/.test(line))
+        return { kind: 'warning', line };
+    return { kind: 'other' };
+}
 /**
- * Drops the rows of COPY blocks, ownership and privilege statements from a plain dump as it streams,
- * leaving the schema: the same as pg_restore's --schema-only --no-owner --no-privileges.
+ * pg_restore's stderr says more than its exit status: classify every line into findings. A zero
+ * exit with errors is EXIT_CODE_LIED; a non-zero exit nothing explains is RESTORE_FAILED.
  */
-class SchemaOnlyFilter extends external_node_stream_.Transform {
+function classifyRestore(stage, stderr, exitCode, tool) {
+    const roles = new Map();
+    const extensions = new Map();
+    const errors = [];
+    const errorLines = [];
+    const warnings = [];
+    let truncated;
+    for (const line of stderr.split('\n')) {
+        const c = classifyLine(line);
+        if (c.kind !== 'other' && c.kind !== 'warning' && errorLines.length < 10)
+            errorLines.push(line.trim());
+        if (c.kind === 'role')
+            roles.set(c.role, c.line);
+        else if (c.kind === 'extension')
+            extensions.set(c.name, c.line);
+        else if (c.kind === 'truncated')
+            truncated ??= c.line;
+        else if (c.kind === 'error')
+            errors.push(c.line.trim());
+        else if (c.kind === 'warning')
+            warnings.push(c.line.trim());
+    }
+    // Errors that only follow from a classified cause (the statements after a missing role) still count.
+    const findings = [];
+    if (truncated) {
+        findings.push(finding('ARCHIVE_TRUNCATED', stage, `${tool} hit the end of the archive early: ${truncated.trim()}`));
+    }
+    for (const [role, line] of roles) {
+        findings.push(finding('ROLE_ABSENT', stage, `role "${role}" does not exist on the target: ${line.trim()}`, {
+            evidence: { role },
+        }));
+    }
+    for (const [name] of extensions) {
+        findings.push(finding('EXTENSION_ABSENT', stage, `extension "${name}" is not installed on the target server`, {
+            evidence: { extension: name },
+            fix: `Install the extension's package for the target's major (e.g. postgresql-<major>-${name}), or restore where it is.`,
+        }));
+    }
+    const unexplained = errors.filter((l) => !/role ".*" does not exist/.test(l) && !/extension/.test(l));
+    if (unexplained.length > 0) {
+        findings.push(finding('RESTORE_ERROR', stage, `${unexplained.length} error${unexplained.length === 1 ? '' : 's'} during the restore; the first: ${unexplained[0]}`, {
+            evidence: { errors: unexplained.length, first: unexplained[0] ?? null },
+        }));
+    }
+    if (warnings.length > 0) {
+        findings.push(finding('RESTORE_WARNING', stage, `${warnings.length} warning${warnings.length === 1 ? '' : 's'}; the first: ${warnings[0]}`, {
+            evidence: { warnings: warnings.length },
+        }));
+    }
+    const anyError = errors.length > 0 || roles.size > 0 || extensions.size > 0 || truncated !== undefined;
+    if (exitCode === 0 && anyError) {
+        findings.push(finding('EXIT_CODE_LIED', stage, `${tool} exited 0 although it reported ${errors.length} error${errors.length === 1 ? '' : 's'}`, {
+            evidence: { errors: errors.length },
+        }));
+    }
+    if (exitCode !== 0 && !anyError) {
+        findings.push(finding('RESTORE_FAILED', stage, `${tool} exited ${exitCode ?? 'on a signal'} with nothing on stderr to explain it`, {
+            evidence: { exitCode },
+        }));
+    }
+    const errorCount = errors.length + roles.size + extensions.size + (truncated ? 1 : 0);
+    return { findings, errors: errorCount, errorLines, warnings: warnings.length };
+}
+/**
+ * What psql gets from a plain dump, filtered as it streams: with `schemaOnly` the rows of COPY blocks
+ * and setval() calls are dropped; with `noOwner` ownership and privilege statements. The same as
+ * pg_restore's --schema-only and --no-owner --no-privileges.
+ */
+class PlainDumpFilter extends external_node_stream_.Transform {
+    leaveOut;
     partial = '';
     inCopy = false;
+    constructor(leaveOut) {
+        super();
+        this.leaveOut = leaveOut;
+    }
     _transform(chunk, _enc, done) {
         const text = this.partial + chunk.toString('utf8');
         const lines = text.split('\n');
@@ -84321,54 +84416,65 @@ class SchemaOnlyFilter extends external_node_stream_.Transform {
                     this.inCopy = false;
                 continue;
             }
-            if (/^COPY .* FROM stdin;$/.test(line)) {
+            if (this.leaveOut.schemaOnly && /^COPY .* FROM stdin;$/.test(line)) {
                 this.inCopy = true;
                 continue;
             }
-            if (/^(ALTER .* OWNER TO |GRANT |REVOKE |SELECT pg_catalog\.setval\()/.test(line))
+            if (this.leaveOut.schemaOnly && line.startsWith('SELECT pg_catalog.setval('))
+                continue;
+            if (this.leaveOut.noOwner && /^(ALTER .* OWNER TO |GRANT |REVOKE )/.test(line))
                 continue;
             out.push(line);
         }
         return out.length ? `${out.join('\n')}\n` : '';
     }
 }
-function errorLines(stderr) {
-    return stderr
-        .split('\n')
-        .filter((l) => /\b(ERROR|FATAL|error):/.test(l) && !/errors ignored on restore/.test(l))
-        .map((l) => l.trim());
-}
-function result(tool, code, stderr, seconds) {
-    const errors = errorLines(stderr);
-    return {
-        ok: code === 0 && errors.length === 0,
-        errors: errors.slice(0, 10),
-        errorCount: errors.length,
-        exitCode: code,
-        seconds,
-        tool,
+/**
+ * Restore a dump into `target` (an existing, empty database) with `client`: pg_restore for custom and
+ * directory dumps, psql for plain ones. The one restore path: the drill's, and verify's schema replay.
+ */
+async function restoreDump(client, target, input, opts) {
+    const stage = opts.stage ?? 'restore';
+    const env = { ...libpqEnv(target), PGOPTIONS: '-c lc_messages=C' };
+    const unpacked = () => {
+        const file = external_node_fs_default().createReadStream(input.path);
+        return input.gzip ? file.pipe(external_node_zlib_default().createGunzip()) : file;
     };
-}
-/** Load the schema of a custom or directory archive (a path, or a stream for .dump.gz) with pg_restore. */
-async function replayArchiveSchema(pgRestore, cluster, archive) {
-    const args = ['--schema-only', '--no-owner', '--no-privileges', '--dbname', 'postgres'];
-    if ('path' in archive)
-        args.push(archive.path);
-    const res = await exec_run(pgRestore.path, args, {
-        env: libpqEnv(cluster.conn()),
-        ...('stream' in archive ? { stdin: archive.stream } : {}),
-    });
-    return result(`pg_restore ${pgRestore.version}`, res.code, res.stderr, res.seconds);
-}
-/** Load the schema of a plain SQL dump (optionally gzip'd) with psql, its rows filtered out. */
-async function replayPlainSchema(psql, cluster, stream, gzipped) {
-    const source = gzipped ? stream.pipe(external_node_zlib_default().createGunzip()) : stream;
-    const filtered = source.pipe(new SchemaOnlyFilter());
-    const res = await exec_run(psql.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', 'postgres', '-f', '-'], {
-        env: libpqEnv(cluster.conn()),
-        stdin: filtered,
-    });
-    return result(`psql ${psql.version}`, res.code, res.stderr, res.seconds);
+    let res;
+    let tool;
+    if (input.format === 'plain') {
+        tool = `psql ${client.version}`;
+        const drop = { schemaOnly: opts.schemaOnly === true, noOwner: opts.roles === 'ignore' };
+        const stdin = drop.schemaOnly || drop.noOwner ? unpacked().pipe(new PlainDumpFilter(drop)) : unpacked();
+        res = await exec_run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
+            env,
+            stdin,
+        });
+    }
+    else {
+        tool = `pg_restore ${client.version}`;
+        const args = ['--dbname', target.database];
+        if (opts.jobs > 1 && !input.gzip)
+            args.push('--jobs', String(opts.jobs));
+        if (opts.roles === 'ignore')
+            args.push('--no-owner', '--no-privileges');
+        if (opts.schemaOnly)
+            args.push('--schema-only');
+        if (input.gzip)
+            res = await exec_run(client.path, args, { env, stdin: unpacked() });
+        else
+            res = await exec_run(client.path, [...args, input.path], { env });
+    }
+    const classified = classifyRestore(stage, res.stderr, res.code, tool);
+    return {
+        exitCode: res.code,
+        seconds: res.seconds,
+        tool,
+        errors: classified.errors,
+        errorLines: classified.errorLines,
+        warnings: classified.warnings,
+        findings: classified.findings,
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/report/stages.ts
@@ -84814,19 +84920,18 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
             }
             let replay;
             try {
-                const file = facts.localPath;
-                if (ins.format === 'plain') {
-                    replay = await replayPlainSchema(client, cluster, external_node_fs_default().createReadStream(file), ins.wrapper === 'gzip');
-                }
-                else if (ins.wrapper === 'gzip') {
-                    const zlib = await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 8522, 23));
-                    replay = await replayArchiveSchema(client, cluster, {
-                        stream: external_node_fs_default().createReadStream(file).pipe(zlib.createGunzip()),
-                    });
-                }
-                else {
-                    replay = await replayArchiveSchema(client, cluster, { path: file });
-                }
+                // The one restore path, structure only and without owners: what is checked is that it loads.
+                const input = {
+                    format: ins.format,
+                    path: facts.localPath,
+                    gzip: ins.wrapper === 'gzip',
+                };
+                replay = await restoreDump(client, cluster.conn(), input, {
+                    jobs: 1,
+                    roles: 'ignore',
+                    schemaOnly: true,
+                    stage: 'schema',
+                });
             }
             finally {
                 await cluster.stop();
@@ -84835,19 +84940,14 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
                 tool: replay.tool,
                 server: cluster.version,
                 seconds: Math.round(replay.seconds * 100) / 100,
-                errors: replay.errors,
+                errors: replay.errorLines,
             };
-            if (replay.ok)
+            if (replay.exitCode === 0 && replay.errors === 0)
                 return {};
+            const first = replay.errorLines[0];
             return {
                 findings: [
-                    finding('SCHEMA_REPLAY_FAILED', 'schema', `loading the schema into PostgreSQL ${cluster.version} with ${replay.tool} failed: ${replay.errorCount} error${replay.errorCount === 1 ? '' : 's'}${replay.errors[0] ? `, the first: ${replay.errors[0]}` : ` (exit ${replay.exitCode})`}`, {
-                        evidence: {
-                            errors: replay.errorCount,
-                            exitCode: replay.exitCode,
-                            first: replay.errors[0] ?? null,
-                        },
-                    }),
+                    finding('SCHEMA_REPLAY_FAILED', 'schema', `loading the schema into PostgreSQL ${cluster.version} with ${replay.tool} failed: ${replay.errors} error${replay.errors === 1 ? '' : 's'}${first ? `, the first: ${first}` : ` (exit ${replay.exitCode})`}`, { evidence: { errors: replay.errors, exitCode: replay.exitCode, first: first ?? null } }),
                 ],
             };
         });
@@ -85055,7 +85155,7 @@ function verify_backup_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8415);
+/* harmony import */ var _actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8587);
 
 await (0,_actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

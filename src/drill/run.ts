@@ -10,7 +10,7 @@ import { formatSeconds } from '../core/duration.js';
 import { errorMessage, ToolMissingError } from '../core/errors.js';
 import { run } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
-import { majorOf, pick } from '../postgres/binaries.js';
+import { majorOf, type PgBinary } from '../postgres/binaries.js';
 import { ident, libpqEnv, withClient } from '../postgres/client.js';
 import { ScratchCluster } from '../postgres/cluster.js';
 import { classifyRestore, restoreDump } from '../postgres/restore.js';
@@ -268,9 +268,6 @@ export async function runDrill(
             return { notRun: 'the sample tier needs a custom or directory dump' };
           const client = await restoreTools(ins, opts.verify.pgBinDir, 'restore');
           if ('finding' in client) return { findings: [client.finding] };
-          const pgRestore = format === 'plain' ? undefined : client.client;
-          const psql = format === 'plain' ? client.client : await pick('psql', 0, opts.verify.pgBinDir);
-          if (!psql) throw new ToolMissingError('psql', 'install the PostgreSQL client');
           let file = backup.localPath as string;
           let gzip = ins.wrapper === 'gzip';
           let unpacked: string | undefined;
@@ -283,22 +280,15 @@ export async function runDrill(
             gzip = false;
           }
           try {
-            const tools = { psql, ...(pgRestore ? { pgRestore } : {}) };
             const input = { format, path: file, gzip };
             const findings: Finding[] = [];
             if (opts.tier === 'sample') {
-              const schema = await restoreDump(tools, conn, input, {
+              const schema = await restoreDump(client.client, conn, input, {
                 jobs: opts.jobs,
                 roles: opts.roles,
                 schemaOnly: true,
               });
-              const rows = await restoreSampleData(
-                pgRestore as NonNullable<typeof pgRestore>,
-                conn,
-                file,
-                opts.sampleTables,
-                opts.jobs,
-              );
+              const rows = await restoreSampleData(client.client, conn, file, opts.sampleTables, opts.jobs);
               findings.push(...schema.findings, ...rows.findings);
               result.restore = {
                 tool: schema.tool,
@@ -307,7 +297,7 @@ export async function runDrill(
                 jobs: opts.jobs,
               };
             } else {
-              const r = await restoreDump(tools, conn, input, {
+              const r = await restoreDump(client.client, conn, input, {
                 jobs: opts.jobs,
                 roles: opts.roles,
                 schemaOnly: opts.tier === 'schema',
@@ -591,7 +581,7 @@ async function ladder(
 
 /** The sample tier: rows of the named tables only, through a pg_restore list. */
 async function restoreSampleData(
-  pgRestore: NonNullable<Awaited<ReturnType<typeof pick>>>,
+  pgRestore: PgBinary,
   conn: ReturnType<ScratchCluster['conn']>,
   file: string,
   tables: string[],

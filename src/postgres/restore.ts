@@ -1,7 +1,7 @@
 import fs from 'node:fs';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import { run } from '../core/exec.js';
-import type { Logger } from '../core/log.js';
 import { type Finding, finding } from '../report/findings.js';
 import type { PgBinary } from './binaries.js';
 import { type ConnInfo, libpqEnv } from './client.js';
@@ -20,6 +20,8 @@ export interface RestoreResult {
   seconds: number;
   tool: string;
   errors: number;
+  /** The first error lines, as printed (catalog statements, never row values). */
+  errorLines: string[];
   warnings: number;
   findings: Finding[];
 }
@@ -66,15 +68,19 @@ export function classifyRestore(
 ): {
   findings: Finding[];
   errors: number;
+  /** The first error lines, as printed (catalog statements, never row values). */
+  errorLines: string[];
   warnings: number;
 } {
   const roles = new Map<string, string>();
   const extensions = new Map<string, string>();
   const errors: string[] = [];
+  const errorLines: string[] = [];
   const warnings: string[] = [];
   let truncated: string | undefined;
   for (const line of stderr.split('\n')) {
     const c = classifyLine(line);
+    if (c.kind !== 'other' && c.kind !== 'warning' && errorLines.length < 10) errorLines.push(line.trim());
     if (c.kind === 'role') roles.set(c.role, c.line);
     else if (c.kind === 'extension') extensions.set(c.name, c.line);
     else if (c.kind === 'truncated') truncated ??= c.line;
@@ -153,58 +159,95 @@ export function classifyRestore(
       ),
     );
   }
-  return { findings, errors: errors.length, warnings: warnings.length };
+  const errorCount = errors.length + roles.size + extensions.size + (truncated ? 1 : 0);
+  return { findings, errors: errorCount, errorLines, warnings: warnings.length };
 }
 
 export interface RestoreOptions {
   jobs: number;
   roles: RolesMode;
-  /** `schema`: structure only. */
+  /** Structure only: the tier `schema`, and verify's schema replay. */
   schemaOnly?: boolean;
-  /** `sample`: only these tables' rows (schema.table). */
-  tables?: string[];
-  log?: Logger;
   stage?: string;
 }
 
-/** Restore a dump into `target` (an existing, empty database) with pg_restore or psql. */
+/**
+ * What psql gets from a plain dump, filtered as it streams: with `schemaOnly` the rows of COPY blocks
+ * and setval() calls are dropped; with `noOwner` ownership and privilege statements. The same as
+ * pg_restore's --schema-only and --no-owner --no-privileges.
+ */
+export class PlainDumpFilter extends Transform {
+  private partial = '';
+  private inCopy = false;
+
+  constructor(private readonly leaveOut: { schemaOnly: boolean; noOwner: boolean }) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    const text = this.partial + chunk.toString('utf8');
+    const lines = text.split('\n');
+    this.partial = lines.pop() ?? '';
+    done(null, this.keep(lines));
+  }
+
+  override _flush(done: TransformCallback): void {
+    done(null, this.keep([this.partial]));
+  }
+
+  private keep(lines: string[]): string {
+    const out: string[] = [];
+    for (const line of lines) {
+      if (this.inCopy) {
+        if (line === '\\.') this.inCopy = false;
+        continue;
+      }
+      if (this.leaveOut.schemaOnly && /^COPY .* FROM stdin;$/.test(line)) {
+        this.inCopy = true;
+        continue;
+      }
+      if (this.leaveOut.schemaOnly && line.startsWith('SELECT pg_catalog.setval(')) continue;
+      if (this.leaveOut.noOwner && /^(ALTER .* OWNER TO |GRANT |REVOKE )/.test(line)) continue;
+      out.push(line);
+    }
+    return out.length ? `${out.join('\n')}\n` : '';
+  }
+}
+
+/**
+ * Restore a dump into `target` (an existing, empty database) with `client`: pg_restore for custom and
+ * directory dumps, psql for plain ones. The one restore path: the drill's, and verify's schema replay.
+ */
 export async function restoreDump(
-  tools: { pgRestore?: PgBinary; psql: PgBinary },
+  client: PgBinary,
   target: ConnInfo,
   input: RestoreInput,
   opts: RestoreOptions,
 ): Promise<RestoreResult> {
   const stage = opts.stage ?? 'restore';
   const env = { ...libpqEnv(target), PGOPTIONS: '-c lc_messages=C' };
+  const unpacked = (): Readable => {
+    const file = fs.createReadStream(input.path);
+    return input.gzip ? file.pipe(zlib.createGunzip()) : file;
+  };
   let res: Awaited<ReturnType<typeof run>>;
   let tool: string;
   if (input.format === 'plain') {
-    tool = `psql ${tools.psql.version}`;
-    const stream = fs.createReadStream(input.path);
-    res = await run(
-      tools.psql.path,
-      ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'],
-      {
-        env,
-        stdin: input.gzip ? stream.pipe(zlib.createGunzip()) : stream,
-      },
-    );
+    tool = `psql ${client.version}`;
+    const drop = { schemaOnly: opts.schemaOnly === true, noOwner: opts.roles === 'ignore' };
+    const stdin = drop.schemaOnly || drop.noOwner ? unpacked().pipe(new PlainDumpFilter(drop)) : unpacked();
+    res = await run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
+      env,
+      stdin,
+    });
   } else {
-    const pgRestore = tools.pgRestore as PgBinary;
-    tool = `pg_restore ${pgRestore.version}`;
+    tool = `pg_restore ${client.version}`;
     const args = ['--dbname', target.database];
     if (opts.jobs > 1 && !input.gzip) args.push('--jobs', String(opts.jobs));
     if (opts.roles === 'ignore') args.push('--no-owner', '--no-privileges');
     if (opts.schemaOnly) args.push('--schema-only');
-    if (input.gzip) {
-      res = await run(pgRestore.path, args, {
-        env,
-        stdin: fs.createReadStream(input.path).pipe(zlib.createGunzip()),
-      });
-    } else {
-      args.push(input.path);
-      res = await run(pgRestore.path, args, { env });
-    }
+    if (input.gzip) res = await run(client.path, args, { env, stdin: unpacked() });
+    else res = await run(client.path, [...args, input.path], { env });
   }
   const classified = classifyRestore(stage, res.stderr, res.code, tool);
   return {
@@ -212,6 +255,7 @@ export async function restoreDump(
     seconds: res.seconds,
     tool,
     errors: classified.errors,
+    errorLines: classified.errorLines,
     warnings: classified.warnings,
     findings: classified.findings,
   };

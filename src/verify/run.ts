@@ -6,7 +6,7 @@ import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { installHint, majorOf, type PgBinary, pick } from '../postgres/binaries.js';
 import { ScratchCluster } from '../postgres/cluster.js';
-import { type ReplayResult, replayArchiveSchema, replayPlainSchema } from '../postgres/replay.js';
+import { type RestoreInput, type RestoreResult, restoreDump } from '../postgres/restore.js';
 import { type Finding, finding } from '../report/findings.js';
 import { Pipeline, type StageResult, type Verdict } from '../report/stages.js';
 import { LocalSource } from '../sources/local.js';
@@ -354,24 +354,20 @@ export async function verifyStages(
         if (!(e instanceof ToolMissingError)) throw e;
         return { findings: [await serverMissing(ins, opts.pgBinDir, 'schema', e)] };
       }
-      let replay: ReplayResult;
+      let replay: RestoreResult;
       try {
-        const file = facts.localPath as string;
-        if (ins.format === 'plain') {
-          replay = await replayPlainSchema(
-            client,
-            cluster,
-            fs.createReadStream(file),
-            ins.wrapper === 'gzip',
-          );
-        } else if (ins.wrapper === 'gzip') {
-          const zlib = await import('node:zlib');
-          replay = await replayArchiveSchema(client, cluster, {
-            stream: fs.createReadStream(file).pipe(zlib.createGunzip()),
-          });
-        } else {
-          replay = await replayArchiveSchema(client, cluster, { path: file });
-        }
+        // The one restore path, structure only and without owners: what is checked is that it loads.
+        const input = {
+          format: ins.format as RestoreInput['format'],
+          path: facts.localPath as string,
+          gzip: ins.wrapper === 'gzip',
+        };
+        replay = await restoreDump(client, cluster.conn(), input, {
+          jobs: 1,
+          roles: 'ignore',
+          schemaOnly: true,
+          stage: 'schema',
+        });
       } finally {
         await cluster.stop();
       }
@@ -379,22 +375,17 @@ export async function verifyStages(
         tool: replay.tool,
         server: cluster.version,
         seconds: Math.round(replay.seconds * 100) / 100,
-        errors: replay.errors,
+        errors: replay.errorLines,
       };
-      if (replay.ok) return {};
+      if (replay.exitCode === 0 && replay.errors === 0) return {};
+      const first = replay.errorLines[0];
       return {
         findings: [
           finding(
             'SCHEMA_REPLAY_FAILED',
             'schema',
-            `loading the schema into PostgreSQL ${cluster.version} with ${replay.tool} failed: ${replay.errorCount} error${replay.errorCount === 1 ? '' : 's'}${replay.errors[0] ? `, the first: ${replay.errors[0]}` : ` (exit ${replay.exitCode})`}`,
-            {
-              evidence: {
-                errors: replay.errorCount,
-                exitCode: replay.exitCode,
-                first: replay.errors[0] ?? null,
-              },
-            },
+            `loading the schema into PostgreSQL ${cluster.version} with ${replay.tool} failed: ${replay.errors} error${replay.errors === 1 ? '' : 's'}${first ? `, the first: ${first}` : ` (exit ${replay.exitCode})`}`,
+            { evidence: { errors: replay.errors, exitCode: replay.exitCode, first: first ?? null } },
           ),
         ],
       };

@@ -34,6 +34,7 @@ beforeAll(async () => {
      INSERT INTO orders (total) SELECT g FROM generate_series(1, 500) g;`,
   );
   f.roles = await dumpDatabase(src, 'shop', path.join(dir, 'shop.dump'));
+  f.rolesPlain = await dumpDatabase(src, 'shop', path.join(dir, 'shop.sql'), { format: 'p' });
   // Sequence set behind the data it feeds (a data-only dump restored over an old schema does this).
   await sql(src, 'postgres', 'CREATE DATABASE seqs');
   await sql(
@@ -125,6 +126,12 @@ describe('roles', () => {
   });
   it('ignore: --no-owner --no-privileges, silent', async () => {
     expect(rules(await drill(f.roles as string, { roles: 'ignore' }))).toEqual([]);
+  });
+  it('a plain dump: strict names the absent roles; ignore leaves out its OWNER TO and GRANT lines', async () => {
+    expect(rules(await drill(f.rolesPlain as string, { roles: 'strict' }))).toContain('ROLE_ABSENT');
+    const r = await drill(f.rolesPlain as string, { roles: 'ignore' });
+    expect(rules(r)).toEqual([]);
+    expect(r.rows).toBe(500);
   });
 });
 
@@ -286,6 +293,22 @@ describe('tiers, time, reports', () => {
     });
     expect(r.notChecked).toContain('row counts');
     expect(r.tables).toBe(11);
+  });
+  it('schema tier on a plain dump loads the structure without its rows', async () => {
+    const r = await drill(f.plain as string, { tier: 'schema', keep: 'true' });
+    const root = JSON.parse(r.target?.handle as string).root as string;
+    try {
+      expect(rules(r)).toEqual([]);
+      expect(r.tables).toBe(11);
+      const port = Number(/:(\d+)\//.exec(r.target?.url as string)?.[1]);
+      const n = await queryRows<{ n: string }>(
+        { host: path.join(root, 'socket'), port, user: 'postgres', database: r.target?.database as string },
+        'select count(*) n from track',
+      );
+      expect(n[0]?.n).toBe('0');
+    } finally {
+      await removeCluster(root);
+    }
   });
   it('sample tier: only the named tables get rows', async () => {
     const r = await drill(f.chinook as string, { tier: 'sample', 'sample-tables': 'public.artist,genre' });
