@@ -82297,6 +82297,21 @@ function passwdIds(user) {
 const live = new Set();
 /** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
 const starting = new Map();
+/**
+ * `pg_ctl stop -m immediate`, synchronously: only for exit and signal handlers, where nothing
+ * asynchronous runs any more (everywhere else subprocesses go through core/exec's run()).
+ */
+function stopServerSync(binDir, osUser, data) {
+    const [file, argv] = asUser(osUser, external_node_path_default().join(binDir, 'pg_ctl'), [
+        '-D',
+        data,
+        '-m',
+        'immediate',
+        '-w',
+        'stop',
+    ]);
+    (0,external_node_child_process_.spawnSync)(file, argv, { cwd: external_node_os_default().tmpdir() });
+}
 const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 /** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
 function removeStartingSync() {
@@ -82307,14 +82322,8 @@ function removeStartingSync() {
             // A `pg_ctl start` in flight launches the server anyway: wait for it to appear, then stop it.
             for (let waited = 0; phase === 'server' && !external_node_fs_default().existsSync(pidFile) && waited < 5000; waited += 50)
                 sleepSync(50);
-            if (external_node_fs_default().existsSync(pidFile)) {
-                const args = ['-D', data, '-m', 'immediate', '-w', 'stop'];
-                const pgctl = external_node_path_default().join(binDir, 'pg_ctl');
-                if (osUser && isRoot())
-                    (0,external_node_child_process_.spawnSync)('runuser', ['-u', osUser, '--', pgctl, ...args], { cwd: external_node_os_default().tmpdir() });
-                else
-                    (0,external_node_child_process_.spawnSync)(pgctl, args);
-            }
+            if (external_node_fs_default().existsSync(pidFile))
+                stopServerSync(binDir, osUser, data);
             // initdb may still be writing into it for a moment: retry.
             for (let attempt = 0; attempt < 20 && external_node_fs_default().existsSync(root); attempt++) {
                 try {
@@ -82549,12 +82558,7 @@ class ScratchCluster {
         if (!live.has(this))
             return;
         live.delete(this);
-        const args = ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'];
-        const pgctl = external_node_path_default().join(this.bin.dir, 'pg_ctl');
-        if (this.osUser && isRoot())
-            (0,external_node_child_process_.spawnSync)('runuser', ['-u', this.osUser, '--', pgctl, ...args], { cwd: external_node_os_default().tmpdir() });
-        else
-            (0,external_node_child_process_.spawnSync)(pgctl, args);
+        stopServerSync(this.bin.dir, this.osUser, this.dataDir);
         external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
     }
     serverLog() {
@@ -85492,29 +85496,40 @@ async function scanPlain(chunks, first, out) {
     let tables = 0;
     let tail = Buffer.alloc(0);
     let bytes = 0;
+    // The roles that own and are granted objects, for a restore that must create them first.
+    const roles = (buf) => {
+        for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
+            const end = buf.indexOf(';', i);
+            if (end === -1 || end - i >= 200)
+                continue;
+            const role = buf
+                .subarray(i + ownerNeedle.length, end)
+                .toString('utf8')
+                .trim();
+            owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
+        }
+        for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
+            const end = buf.indexOf(';', i);
+            if (end !== -1 && end - i < 2000)
+                for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8')))
+                    grantees.add(r);
+        }
+    };
+    const SEAM = 2048;
     for await (const chunk of chunks) {
         bytes += chunk.length;
-        // Look across the seam between the previous chunk and this one too.
-        const seam = Buffer.concat([tail.subarray(Math.max(0, tail.length - needle.length + 1)), chunk]);
-        for (let i = seam.indexOf(needle); i !== -1; i = seam.indexOf(needle, i + needle.length))
+        // Search the chunk where it lies (no copy), and a small seam for what crosses from the last one.
+        for (let i = chunk.indexOf(needle); i !== -1; i = chunk.indexOf(needle, i + needle.length))
             tables++;
-        // The roles that own and are granted objects, for a restore that must create them first.
-        const wide = Buffer.concat([tail.subarray(Math.max(0, tail.length - 256)), chunk]);
-        for (let i = wide.indexOf(ownerNeedle); i !== -1; i = wide.indexOf(ownerNeedle, i + 1)) {
-            const end = wide.indexOf(';', i);
-            if (end !== -1 && end - i < 200) {
-                const role = wide
-                    .subarray(i + ownerNeedle.length, end)
-                    .toString('utf8')
-                    .trim();
-                owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
+        roles(chunk);
+        if (tail.length > 0) {
+            const before = tail.subarray(Math.max(0, tail.length - SEAM));
+            const seam = Buffer.concat([before, chunk.subarray(0, SEAM)]);
+            for (let i = seam.indexOf(needle); i !== -1 && i < before.length; i = seam.indexOf(needle, i + 1)) {
+                if (i + needle.length > before.length)
+                    tables++;
             }
-        }
-        for (let i = wide.indexOf(grantNeedle); i !== -1; i = wide.indexOf(grantNeedle, i + 1)) {
-            const end = wide.indexOf(';', i);
-            if (end !== -1 && end - i < 2000)
-                for (const r of rolesInAcl(wide.subarray(i, end).toString('utf8')))
-                    grantees.add(r);
+            roles(seam);
         }
         tail =
             chunk.length >= TAIL

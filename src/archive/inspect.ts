@@ -122,27 +122,36 @@ async function scanPlain(chunks: AsyncIterable<Buffer>, first: Buffer, out: Insp
   let tables = 0;
   let tail: Buffer = Buffer.alloc(0);
   let bytes = 0;
+  // The roles that own and are granted objects, for a restore that must create them first.
+  const roles = (buf: Buffer) => {
+    for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
+      const end = buf.indexOf(';', i);
+      if (end === -1 || end - i >= 200) continue;
+      const role = buf
+        .subarray(i + ownerNeedle.length, end)
+        .toString('utf8')
+        .trim();
+      owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
+    }
+    for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
+      const end = buf.indexOf(';', i);
+      if (end !== -1 && end - i < 2000)
+        for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8'))) grantees.add(r);
+    }
+  };
+  const SEAM = 2048;
   for await (const chunk of chunks) {
     bytes += chunk.length;
-    // Look across the seam between the previous chunk and this one too.
-    const seam = Buffer.concat([tail.subarray(Math.max(0, tail.length - needle.length + 1)), chunk]);
-    for (let i = seam.indexOf(needle); i !== -1; i = seam.indexOf(needle, i + needle.length)) tables++;
-    // The roles that own and are granted objects, for a restore that must create them first.
-    const wide = Buffer.concat([tail.subarray(Math.max(0, tail.length - 256)), chunk]);
-    for (let i = wide.indexOf(ownerNeedle); i !== -1; i = wide.indexOf(ownerNeedle, i + 1)) {
-      const end = wide.indexOf(';', i);
-      if (end !== -1 && end - i < 200) {
-        const role = wide
-          .subarray(i + ownerNeedle.length, end)
-          .toString('utf8')
-          .trim();
-        owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
+    // Search the chunk where it lies (no copy), and a small seam for what crosses from the last one.
+    for (let i = chunk.indexOf(needle); i !== -1; i = chunk.indexOf(needle, i + needle.length)) tables++;
+    roles(chunk);
+    if (tail.length > 0) {
+      const before = tail.subarray(Math.max(0, tail.length - SEAM));
+      const seam = Buffer.concat([before, chunk.subarray(0, SEAM)]);
+      for (let i = seam.indexOf(needle); i !== -1 && i < before.length; i = seam.indexOf(needle, i + 1)) {
+        if (i + needle.length > before.length) tables++;
       }
-    }
-    for (let i = wide.indexOf(grantNeedle); i !== -1; i = wide.indexOf(grantNeedle, i + 1)) {
-      const end = wide.indexOf(';', i);
-      if (end !== -1 && end - i < 2000)
-        for (const r of rolesInAcl(wide.subarray(i, end).toString('utf8'))) grantees.add(r);
+      roles(seam);
     }
     tail =
       chunk.length >= TAIL

@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ToolMissingError } from '../core/errors.js';
-import { isRoot, run } from '../core/exec.js';
+import { asUser, isRoot, run } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import { installHint, type PgBinary, pick } from './binaries.js';
 import type { ConnInfo } from './client.js';
@@ -67,6 +67,22 @@ const live = new Set<ScratchCluster>();
 /** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
 const starting = new Map<string, { binDir: string; osUser: string | undefined; phase: 'init' | 'server' }>();
 
+/**
+ * `pg_ctl stop -m immediate`, synchronously: only for exit and signal handlers, where nothing
+ * asynchronous runs any more (everywhere else subprocesses go through core/exec's run()).
+ */
+function stopServerSync(binDir: string, osUser: string | undefined, data: string): void {
+  const [file, argv] = asUser(osUser, path.join(binDir, 'pg_ctl'), [
+    '-D',
+    data,
+    '-m',
+    'immediate',
+    '-w',
+    'stop',
+  ]);
+  spawnSync(file, argv, { cwd: os.tmpdir() });
+}
+
 const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
@@ -78,13 +94,7 @@ function removeStartingSync(): void {
       // A `pg_ctl start` in flight launches the server anyway: wait for it to appear, then stop it.
       for (let waited = 0; phase === 'server' && !fs.existsSync(pidFile) && waited < 5000; waited += 50)
         sleepSync(50);
-      if (fs.existsSync(pidFile)) {
-        const args = ['-D', data, '-m', 'immediate', '-w', 'stop'];
-        const pgctl = path.join(binDir, 'pg_ctl');
-        if (osUser && isRoot())
-          spawnSync('runuser', ['-u', osUser, '--', pgctl, ...args], { cwd: os.tmpdir() });
-        else spawnSync(pgctl, args);
-      }
+      if (fs.existsSync(pidFile)) stopServerSync(binDir, osUser, data);
       // initdb may still be writing into it for a moment: retry.
       for (let attempt = 0; attempt < 20 && fs.existsSync(root); attempt++) {
         try {
@@ -348,11 +358,7 @@ export class ScratchCluster {
   stopSync(): void {
     if (!live.has(this)) return;
     live.delete(this);
-    const args = ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'];
-    const pgctl = path.join(this.bin.dir, 'pg_ctl');
-    if (this.osUser && isRoot())
-      spawnSync('runuser', ['-u', this.osUser, '--', pgctl, ...args], { cwd: os.tmpdir() });
-    else spawnSync(pgctl, args);
+    stopServerSync(this.bin.dir, this.osUser, this.dataDir);
     fs.rmSync(this.root, { recursive: true, force: true });
   }
 
