@@ -39937,45 +39937,58 @@ function usage(spec) {
 Exit status: 0 pass, 1 fail, 3 could not verify, 2 a mistake in the command line.
 `;
 }
-async function verify(flags, switches) {
+/** Run a pipeline for the terminal: progress, the JSON report, outputs (--json) or text, the exit status. */
+async function runCommand(switches, make) {
     const quiet = switches.has('quiet') || switches.has('json');
     const log = terminalLogger(quiet);
-    const opts = (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_15__/* .parseVerifyOptions */ .lW)(flags, 'flag');
-    const result = await (0,_verify_run_js__WEBPACK_IMPORTED_MODULE_17__/* .runVerify */ .R9)(opts, log, progress(quiet));
-    const reportPath = opts.report ? (0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .writeJsonReport */ .a_)(result, opts.report) : '';
-    if (switches.has('json'))
-        process.stdout.write(`${mask(JSON.stringify({ outputs: (0,_verify_run_js__WEBPACK_IMPORTED_MODULE_17__/* .verifyOutputs */ .ce)(result, reportPath), result }, null, 2))}\n`);
-    else
-        process.stdout.write(`${mask((0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .consoleReport */ .kX)(result, (0,_verify_present_js__WEBPACK_IMPORTED_MODULE_16__/* .verifyFacts */ .h)(result), quiet))}\n`);
-    return (0,_report_stages_js__WEBPACK_IMPORTED_MODULE_14__/* .exitCodeFor */ .Rr)(result.verdict);
+    const cmd = make(log);
+    const result = await cmd.run(log, progress(quiet));
+    const reportPath = cmd.report ? (0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .writeJsonReport */ .a_)(result, cmd.report) : '';
+    const out = switches.has('json')
+        ? JSON.stringify({ outputs: cmd.outputs(result, reportPath), result }, null, 2)
+        : cmd.text(result, quiet);
+    process.stdout.write(`${mask(out)}\n`);
+    return { result, code: (0,_report_stages_js__WEBPACK_IMPORTED_MODULE_14__/* .exitCodeFor */ .Rr)(result.verdict) };
+}
+async function verify(flags, switches) {
+    const { code } = await runCommand(switches, () => {
+        const opts = (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_15__/* .parseVerifyOptions */ .lW)(flags, 'flag');
+        return {
+            run: (log, onStage) => (0,_verify_run_js__WEBPACK_IMPORTED_MODULE_17__/* .runVerify */ .R9)(opts, log, onStage),
+            report: opts.report,
+            outputs: _verify_run_js__WEBPACK_IMPORTED_MODULE_17__/* .verifyOutputs */ .ce,
+            text: (r, quiet) => (0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .consoleReport */ .kX)(r, (0,_verify_present_js__WEBPACK_IMPORTED_MODULE_16__/* .verifyFacts */ .h)(r), quiet),
+        };
+    });
+    return code;
 }
 async function drill(flags, switches) {
-    const quiet = switches.has('quiet') || switches.has('json');
-    const log = terminalLogger(quiet);
     const { 'write-reference': writeReference, ...rest } = flags;
-    const opts = { ...(0,_drill_options_js__WEBPACK_IMPORTED_MODULE_8__/* .parseDrillOptions */ .r)(rest, 'flag', log), ...(writeReference ? { writeReference } : {}) };
-    const result = await (0,_drill_run_js__WEBPACK_IMPORTED_MODULE_10__/* .runDrill */ .B)(opts, log, progress(quiet));
-    const reportPath = opts.verify.report ? (0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .writeJsonReport */ .a_)(result, opts.verify.report) : '';
-    if (switches.has('json'))
-        process.stdout.write(`${mask(JSON.stringify({ outputs: (0,_drill_run_js__WEBPACK_IMPORTED_MODULE_10__/* .drillOutputs */ .y)(result, reportPath), result }, null, 2))}\n`);
-    else
-        process.stdout.write(`${mask((0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .consoleReport */ .kX)(result, (0,_drill_present_js__WEBPACK_IMPORTED_MODULE_9__/* .drillFacts */ .z)(result), quiet))}\n`);
+    const { result, code } = await runCommand(switches, (log) => {
+        const opts = { ...(0,_drill_options_js__WEBPACK_IMPORTED_MODULE_8__/* .parseDrillOptions */ .r)(rest, 'flag', log), ...(writeReference ? { writeReference } : {}) };
+        return {
+            run: (l, onStage) => (0,_drill_run_js__WEBPACK_IMPORTED_MODULE_10__/* .runDrill */ .B)(opts, l, onStage),
+            report: opts.verify.report,
+            outputs: _drill_run_js__WEBPACK_IMPORTED_MODULE_10__/* .drillOutputs */ .y,
+            text: (r, quiet) => (0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .consoleReport */ .kX)(r, (0,_drill_present_js__WEBPACK_IMPORTED_MODULE_9__/* .drillFacts */ .z)(r), quiet),
+        };
+    });
     if (writeReference && result.stages.some((s) => s.name === 'structure' && s.status === 'ok')) {
         process.stderr.write(`wrote the structure reference to ${writeReference}\n`);
     }
-    return (0,_report_stages_js__WEBPACK_IMPORTED_MODULE_14__/* .exitCodeFor */ .Rr)(result.verdict);
+    return code;
 }
 async function compare(flags, switches) {
-    const quiet = switches.has('quiet') || switches.has('json');
-    const log = terminalLogger(quiet);
-    const opts = (0,_compare_options_js__WEBPACK_IMPORTED_MODULE_3__/* .parseCompareOptions */ .T)(flags, 'flag', log);
-    const result = await (0,_compare_run_js__WEBPACK_IMPORTED_MODULE_4__/* .runCompare */ .Lv)(opts, log, progress(quiet));
-    const reportPath = opts.report ? (0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .writeJsonReport */ .a_)(result, opts.report) : '';
-    if (switches.has('json'))
-        process.stdout.write(`${mask(JSON.stringify({ outputs: (0,_compare_run_js__WEBPACK_IMPORTED_MODULE_4__/* .compareOutputs */ .Od)(result, reportPath), result }, null, 2))}\n`);
-    else
-        process.stdout.write(`${mask(`${(0,_compare_run_js__WEBPACK_IMPORTED_MODULE_4__/* .compareTable */ .WK)(result)}\n\n${(0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .consoleReport */ .kX)(result, (0,_compare_present_js__WEBPACK_IMPORTED_MODULE_21__/* .compareFacts */ .n)(result), quiet)}`)}\n`);
-    return (0,_report_stages_js__WEBPACK_IMPORTED_MODULE_14__/* .exitCodeFor */ .Rr)(result.verdict);
+    const { code } = await runCommand(switches, (log) => {
+        const opts = (0,_compare_options_js__WEBPACK_IMPORTED_MODULE_3__/* .parseCompareOptions */ .T)(flags, 'flag', log);
+        return {
+            run: (l, onStage) => (0,_compare_run_js__WEBPACK_IMPORTED_MODULE_4__/* .runCompare */ .Lv)(opts, l, onStage),
+            report: opts.report,
+            outputs: _compare_run_js__WEBPACK_IMPORTED_MODULE_4__/* .compareOutputs */ .Od,
+            text: (r, quiet) => `${(0,_compare_run_js__WEBPACK_IMPORTED_MODULE_4__/* .compareTable */ .WK)(r)}\n\n${(0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .consoleReport */ .kX)(r, (0,_compare_present_js__WEBPACK_IMPORTED_MODULE_21__/* .compareFacts */ .n)(r), quiet)}`,
+        };
+    });
+    return code;
 }
 /** Stop and remove scratch clusters left behind: by a crash, or (with --all / --root) kept on purpose. */
 async function clean(flags) {

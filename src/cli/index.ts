@@ -16,7 +16,7 @@ import { drillFacts } from '../drill/present.js';
 import { drillOutputs, runDrill } from '../drill/run.js';
 import { drillSpec } from '../drill/spec.js';
 import { findLeftovers, removeCluster, ScratchCluster } from '../postgres/cluster.js';
-import { consoleReport, writeJsonReport } from '../report/render.js';
+import { consoleReport, type Reportable, writeJsonReport } from '../report/render.js';
 import { exitCodeFor, type StageListener, type StageResult } from '../report/stages.js';
 import { parseVerifyOptions } from '../verify/options.js';
 import { verifyFacts } from '../verify/present.js';
@@ -102,53 +102,72 @@ Exit status: 0 pass, 1 fail, 3 could not verify, 2 a mistake in the command line
 `;
 }
 
-async function verify(flags: Record<string, string>, switches: Set<string>): Promise<number> {
+/** What a command adds to the shared run: its pipeline, its outputs, and how it reads on a terminal. */
+interface Command<R extends Reportable> {
+  run: (log: Logger, onStage: StageListener) => Promise<R>;
+  report: string | undefined;
+  outputs: (r: R, reportPath: string) => Record<string, string>;
+  text: (r: R, quiet: boolean) => string;
+}
+
+/** Run a pipeline for the terminal: progress, the JSON report, outputs (--json) or text, the exit status. */
+async function runCommand<R extends Reportable>(
+  switches: Set<string>,
+  make: (log: Logger) => Command<R>,
+): Promise<{ result: R; code: number }> {
   const quiet = switches.has('quiet') || switches.has('json');
   const log = terminalLogger(quiet);
-  const opts = parseVerifyOptions(flags, 'flag');
-  const result = await runVerify(opts, log, progress(quiet));
-  const reportPath = opts.report ? writeJsonReport(result, opts.report) : '';
-  if (switches.has('json'))
-    process.stdout.write(
-      `${mask(JSON.stringify({ outputs: verifyOutputs(result, reportPath), result }, null, 2))}\n`,
-    );
-  else process.stdout.write(`${mask(consoleReport(result, verifyFacts(result), quiet))}\n`);
-  return exitCodeFor(result.verdict);
+  const cmd = make(log);
+  const result = await cmd.run(log, progress(quiet));
+  const reportPath = cmd.report ? writeJsonReport(result, cmd.report) : '';
+  const out = switches.has('json')
+    ? JSON.stringify({ outputs: cmd.outputs(result, reportPath), result }, null, 2)
+    : cmd.text(result, quiet);
+  process.stdout.write(`${mask(out)}\n`);
+  return { result, code: exitCodeFor(result.verdict) };
+}
+
+async function verify(flags: Record<string, string>, switches: Set<string>): Promise<number> {
+  const { code } = await runCommand(switches, () => {
+    const opts = parseVerifyOptions(flags, 'flag');
+    return {
+      run: (log, onStage) => runVerify(opts, log, onStage),
+      report: opts.report,
+      outputs: verifyOutputs,
+      text: (r, quiet) => consoleReport(r, verifyFacts(r), quiet),
+    };
+  });
+  return code;
 }
 
 async function drill(flags: Record<string, string>, switches: Set<string>): Promise<number> {
-  const quiet = switches.has('quiet') || switches.has('json');
-  const log = terminalLogger(quiet);
   const { 'write-reference': writeReference, ...rest } = flags;
-  const opts = { ...parseDrillOptions(rest, 'flag', log), ...(writeReference ? { writeReference } : {}) };
-  const result = await runDrill(opts, log, progress(quiet));
-  const reportPath = opts.verify.report ? writeJsonReport(result, opts.verify.report) : '';
-  if (switches.has('json'))
-    process.stdout.write(
-      `${mask(JSON.stringify({ outputs: drillOutputs(result, reportPath), result }, null, 2))}\n`,
-    );
-  else process.stdout.write(`${mask(consoleReport(result, drillFacts(result), quiet))}\n`);
+  const { result, code } = await runCommand(switches, (log) => {
+    const opts = { ...parseDrillOptions(rest, 'flag', log), ...(writeReference ? { writeReference } : {}) };
+    return {
+      run: (l, onStage) => runDrill(opts, l, onStage),
+      report: opts.verify.report,
+      outputs: drillOutputs,
+      text: (r, quiet) => consoleReport(r, drillFacts(r), quiet),
+    };
+  });
   if (writeReference && result.stages.some((s) => s.name === 'structure' && s.status === 'ok')) {
     process.stderr.write(`wrote the structure reference to ${writeReference}\n`);
   }
-  return exitCodeFor(result.verdict);
+  return code;
 }
 
 async function compare(flags: Record<string, string>, switches: Set<string>): Promise<number> {
-  const quiet = switches.has('quiet') || switches.has('json');
-  const log = terminalLogger(quiet);
-  const opts = parseCompareOptions(flags, 'flag', log);
-  const result = await runCompare(opts, log, progress(quiet));
-  const reportPath = opts.report ? writeJsonReport(result, opts.report) : '';
-  if (switches.has('json'))
-    process.stdout.write(
-      `${mask(JSON.stringify({ outputs: compareOutputs(result, reportPath), result }, null, 2))}\n`,
-    );
-  else
-    process.stdout.write(
-      `${mask(`${compareTable(result)}\n\n${consoleReport(result, compareFacts(result), quiet)}`)}\n`,
-    );
-  return exitCodeFor(result.verdict);
+  const { code } = await runCommand(switches, (log) => {
+    const opts = parseCompareOptions(flags, 'flag', log);
+    return {
+      run: (l, onStage) => runCompare(opts, l, onStage),
+      report: opts.report,
+      outputs: compareOutputs,
+      text: (r, quiet) => `${compareTable(r)}\n\n${consoleReport(r, compareFacts(r), quiet)}`,
+    };
+  });
+  return code;
 }
 
 /** Stop and remove scratch clusters left behind: by a crash, or (with --all / --root) kept on purpose. */
