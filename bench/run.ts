@@ -9,7 +9,10 @@
  *      and the drill's restore stage against a bare pg_restore into the same tuned cluster.
  *   4. A table of ratios against the targets. Misses are printed, never fatal: the bench reports.
  *
- * Environment: BENCH_PARTS (comma list of verify, drill, compare; default all: verify is 1 and 2),
+ *   5. pitr (bench/pitr.ts): WAL replay from S3 with prefetch against local cp; restore_command's cost.
+ *
+ * Environment: BENCH_PARTS (comma list of verify, drill, compare, pitr; default all: verify is 1 and 2),
+ * BENCH_PITR_MB (WAL to replay, default 1100), BENCH_PITR_ROUNDS (default 3),
  * BENCH_SIZE_MB (dump size, default 1024), BENCH_ROUNDS (local rounds, default 5, at least 3),
  * BENCH_S3_ROUNDS (default 3), BENCH_BREAKDOWN=0 to skip the breakdown of the one pass,
  * BENCH_DRILL_ROUNDS (default 3; 1 or 2 for a quick look, flagged as fewer than the issue asks),
@@ -24,6 +27,7 @@ import { benchCompare, type CompareBench, compareSummaryRows, printCompare } fro
 import { benchDump } from './dataset.js';
 import { benchDrill, type DrillBench, drillSummaryRows, MIN_ROUNDS, printDrill } from './drill.js';
 import { benchLocal, breakdown, type LocalResult, printLocal } from './local.js';
+import { benchPitr, type PitrBench, pitrSummaryRows } from './pitr.js';
 import { type ChildCommand, type ChildRun, childCommand, peakRss, runChild, uploadMultipart } from './s3.js';
 import { fmtMiB, fmtS, fmtX, median, rate, table, timed, verdict } from './stats.js';
 
@@ -123,7 +127,7 @@ async function s3Rounds(
   }
 }
 
-const PARTS = ['verify', 'drill', 'compare'] as const;
+const PARTS = ['verify', 'drill', 'compare', 'pitr'] as const;
 type Part = (typeof PARTS)[number];
 
 function partsEnv(): Set<Part> {
@@ -142,11 +146,13 @@ function summary(
   s3: S3Result | undefined,
   drill: DrillBench | undefined,
   compare: CompareBench | undefined,
+  pitr: PitrBench | undefined,
 ): string {
   const rows: string[][] = [['metric', 'measured', 'target', '']];
   if (local) rows.push(...verifyRows(local, s3));
   if (drill) rows.push(...drillSummaryRows(drill));
   if (compare) rows.push(...compareSummaryRows(compare));
+  if (pitr) rows.push(...pitrSummaryRows(pitr));
   return table(rows);
 }
 
@@ -203,15 +209,17 @@ async function main(): Promise<void> {
     `Restorable bench: node ${process.version}, ${os.availableParallelism()} cores (${cpu}), ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB RAM; parts: ${[...parts].join(', ')}`,
   );
 
-  heading(`dump (target ${sizeMb} MiB)`);
-  const dump = await benchDump(sizeMb, say);
-  say(
-    `${dump.file}: ${fmtMiB(dump.bytes)} (${dump.bytes} bytes), ${dump.generated ? `generated in ${fmtS(dump.seconds)}` : 'cached'}`,
-  );
+  const needsDump = parts.has('verify') || parts.has('drill');
+  if (needsDump) heading(`dump (target ${sizeMb} MiB)`);
+  const dump = needsDump ? await benchDump(sizeMb, say) : undefined;
+  if (dump)
+    say(
+      `${dump.file}: ${fmtMiB(dump.bytes)} (${dump.bytes} bytes), ${dump.generated ? `generated in ${fmtS(dump.seconds)}` : 'cached'}`,
+    );
 
   let local: LocalResult | undefined;
   let s3: S3Result | undefined;
-  if (parts.has('verify')) {
+  if (dump && parts.has('verify')) {
     heading(`local: sha256sum vs one pass, alternating, 1 warm-up + ${rounds} rounds`);
     say('page cache: not dropped; the file stays cached in RAM, so both sides read from memory, not disk');
     local = await benchLocal(dump.file, rounds, say);
@@ -230,7 +238,7 @@ async function main(): Promise<void> {
   }
 
   let drill: DrillBench | undefined;
-  if (parts.has('drill')) {
+  if (dump && parts.has('drill')) {
     heading(
       `drill: restorable drill vs seed 003 by hand vs bare pg_restore, ${drillRounds} round${drillRounds === 1 ? '' : 's'}, alternating`,
     );
@@ -256,8 +264,21 @@ async function main(): Promise<void> {
     printCompare(compare, say);
   }
 
+  let pitr: PitrBench | undefined;
+  if (parts.has('pitr')) {
+    const pitrRounds = intEnv('BENCH_PITR_ROUNDS', 3, 1);
+    const pitrMb = intEnv('BENCH_PITR_MB', 1100, 16);
+    heading(`pitr: replay of ${pitrMb} MiB of WAL, S3 + prefetch vs local cp, ${pitrRounds} rounds`);
+    const s3h = await startS3();
+    try {
+      pitr = await benchPitr(s3h, pitrRounds, pitrMb, say);
+    } finally {
+      await s3h.stop();
+    }
+  }
+
   heading('summary');
-  say(summary(local, s3, drill, compare));
+  say(summary(local, s3, drill, compare, pitr));
   if (drill && drill.rounds < MIN_ROUNDS)
     say(
       `(the drill rows are medians of ${drill.rounds} round${drill.rounds === 1 ? '' : 's'}, fewer than the ${MIN_ROUNDS} issue 3 asks for)`,

@@ -44,5 +44,5 @@ for (const spec of SPECS) {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'action.yml'), actionYaml(spec, `../../dist/${spec.name}/index.js`));
 }
-fs.writeFileSync(path.join(out, 'action.yml'), umbrellaYaml(SPECS));
+fs.writeFileSync(path.join(out, 'action.yml'), umbrellaYaml(SPECS.filter((s) => s.umbrella !== false)));
 process.stdout.write(`built ${bundles.map((b) => b[0]).join(', ')} into ${path.join(out, 'dist')}\n`);

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 import { RULES, type RuleInfo } from '../src/report/findings.js';
 import { SPECS } from '../src/specs.js';
 
@@ -27,6 +28,7 @@ export function generatedSections(): Record<string, string> {
       ...spec.outputs.map((o) => `| \`${o.name}\` | ${cell(o.description)} |`),
     ].join('\n');
   }
+  Object.assign(out, workflowSections());
   out.findings = [
     '| rule | severity | verdict | fires when | fix |',
     '|---|---|---|---|---|',
@@ -35,6 +37,53 @@ export function generatedSections(): Record<string, string> {
         `| \`${rule}\` | ${r.severity} | ${r.kind === 'unverifiable' ? 'could-not-verify' : 'fail (at or above `fail-on`)'} | ${cell(r.fires)} | ${cell(r.fix)} |`,
     ),
   ].join('\n');
+  return out;
+}
+
+/** The reusable workflows' inputs, secrets and per-job permissions, read from their YAML. */
+export const WORKFLOWS = ['drill', 'pitr', 'pr-check'];
+
+function workflowSections(): Record<string, string> {
+  const out: Record<string, string> = {};
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  for (const name of WORKFLOWS) {
+    type Call = {
+      inputs?: Record<string, { description?: string; type?: string; default?: unknown; required?: boolean }>;
+      secrets?: Record<string, { description?: string; required?: boolean }>;
+    };
+    const wf = parse(fs.readFileSync(path.join(root, '.github', 'workflows', `${name}.yml`), 'utf8')) as {
+      on: { workflow_call: Call };
+      jobs: Record<string, { permissions?: Record<string, string>; environment?: string }>;
+    };
+    const call = wf.on.workflow_call;
+    out[`workflow:${name}:inputs`] = [
+      '| input | type | default | description |',
+      '|---|---|---|---|',
+      ...Object.entries(call.inputs ?? {}).map(
+        ([k, v]) =>
+          `| \`${k}\` | ${v.type ?? 'string'} | ${v.required ? '(required)' : v.default === undefined || v.default === '' ? '' : `\`${cell(String(v.default))}\``} | ${cell(v.description ?? '')} |`,
+      ),
+    ].join('\n');
+    out[`workflow:${name}:secrets`] = [
+      '| secret | required | description |',
+      '|---|---|---|',
+      ...Object.entries(call.secrets ?? {}).map(
+        ([k, v]) => `| \`${k}\` | ${v.required ? 'yes' : 'no'} | ${cell(v.description ?? '')} |`,
+      ),
+    ].join('\n');
+    out[`workflow:${name}:permissions`] = [
+      '| job | permissions | environment |',
+      '|---|---|---|',
+      ...Object.entries(wf.jobs).map(
+        ([job, j]) =>
+          `| \`${job}\` | ${
+            Object.entries(j.permissions ?? {})
+              .map(([k, v]) => `${k}: ${v}`)
+              .join(', ') || 'none'
+          } | ${j.environment ? `\`${cell(j.environment)}\`` : ''} |`,
+      ),
+    ].join('\n');
+  }
   return out;
 }
 

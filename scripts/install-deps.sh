@@ -9,6 +9,8 @@ command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 # lz4 and zstd: the tests make lz4- and zstd-compressed archives as pg_dump 16+ writes them.
 command -v lz4 >/dev/null 2>&1 || missing+=(lz4)
 command -v zstd >/dev/null 2>&1 || missing+=(zstd)
+# pgBackRest: the pitr-restore tests restore through a posix repository.
+command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
 if ((${#missing[@]} > 0)); then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "install-deps: missing ${missing[*]} and no apt-get here: install PostgreSQL 13+ server and client binaries" >&2

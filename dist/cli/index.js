@@ -39685,6 +39685,177 @@ async function findExpectedChecksum(source, name, names) {
 
 /***/ }),
 
+/***/ 4354:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   EU: () => (/* binding */ parseSegmentName),
+/* harmony export */   Jc: () => (/* binding */ segmentName),
+/* harmony export */   MG: () => (/* binding */ parseBackupHistory),
+/* harmony export */   UZ: () => (/* binding */ parsePgTime),
+/* harmony export */   dJ: () => (/* binding */ segmentOf),
+/* harmony export */   l2: () => (/* binding */ parseLsn),
+/* harmony export */   ox: () => (/* binding */ DEFAULT_SEGMENT_SIZE),
+/* harmony export */   r7: () => (/* binding */ parseTimelineHistory),
+/* harmony export */   rI: () => (/* binding */ formatLsn),
+/* harmony export */   vl: () => (/* binding */ timelineFor)
+/* harmony export */ });
+/**
+ * WAL names, LSNs and the small text files PostgreSQL archives beside the segments
+ * (`<segment>.<offset>.backup` and `<tli>.history`).
+ */
+const DEFAULT_SEGMENT_SIZE = 16 * 1024 * 1024;
+/** `0/3000028` → 0x3000028n; undefined when it is not an LSN. */
+function parseLsn(text) {
+    const m = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text.trim());
+    if (!m)
+        return undefined;
+    return (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`);
+}
+function formatLsn(lsn) {
+    return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
+}
+const SEGMENT = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$/;
+/** `000000010000000000000003` → { tli: 1, segno: 3 } (for the given segment size). */
+function parseSegmentName(name, segSize = DEFAULT_SEGMENT_SIZE) {
+    const m = SEGMENT.exec(name);
+    if (!m)
+        return undefined;
+    const perId = 0x100000000n / BigInt(segSize);
+    return {
+        tli: Number.parseInt(m[1], 16),
+        segno: BigInt(`0x${m[2]}`) * perId + BigInt(`0x${m[3]}`),
+    };
+}
+const hex8 = (n) => n.toString(16).toUpperCase().padStart(8, '0');
+function segmentName(tli, segno, segSize = DEFAULT_SEGMENT_SIZE) {
+    const perId = 0x100000000n / BigInt(segSize);
+    return `${hex8(tli)}${hex8(segno / perId)}${hex8(segno % perId)}`;
+}
+function segmentOf(lsn, segSize = DEFAULT_SEGMENT_SIZE) {
+    return lsn / BigInt(segSize);
+}
+/** PostgreSQL writes these times as `2026-11-21 10:15:00 UTC` (or with another zone abbreviation). */
+function parsePgTime(text) {
+    const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(\.\d+)?(?: ?([A-Z]{2,5}|[+-]\d{2}(?::?\d{2})?))?$/.exec(text.trim());
+    if (!m)
+        return undefined;
+    const zone = m[4];
+    const offset = !zone || zone === 'UTC' || zone === 'GMT' ? 'Z' : /^[+-]/.test(zone) ? zone : undefined;
+    if (!offset)
+        return undefined;
+    const iso = `${m[1]}T${m[2]}${m[3] ?? ''}${offset.length === 3 ? `${offset}:00` : offset}`;
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? undefined : d;
+}
+/** Parse a backup history file or a backup_label: `KEY: value` lines. */
+function parseBackupHistory(text) {
+    const field = (key) => new RegExp(`^${key}: (.*)$`, 'm').exec(text)?.[1]?.trim();
+    const start = /^([0-9A-F]+\/[0-9A-F]+)/i.exec(field('START WAL LOCATION') ?? '')?.[1];
+    const startLsn = start ? parseLsn(start) : undefined;
+    if (startLsn === undefined)
+        return undefined;
+    const stop = /^([0-9A-F]+\/[0-9A-F]+)/i.exec(field('STOP WAL LOCATION') ?? '')?.[1];
+    const stopLsn = stop ? parseLsn(stop) : undefined;
+    const startTime = parsePgTime(field('START TIME') ?? '');
+    const stopTime = parsePgTime(field('STOP TIME') ?? '');
+    const tli = field('START TIMELINE');
+    const label = field('LABEL');
+    return {
+        startLsn,
+        ...(stopLsn !== undefined ? { stopLsn } : {}),
+        ...(startTime ? { startTime } : {}),
+        ...(stopTime ? { stopTime } : {}),
+        ...(label ? { label } : {}),
+        ...(tli ? { timeline: Number(tli) } : {}),
+    };
+}
+function parseTimelineHistory(text) {
+    const out = [];
+    for (const line of text.split('\n')) {
+        const m = /^\s*(\d+)\s+([0-9A-Fa-f]+\/[0-9A-Fa-f]+)/.exec(line);
+        const lsn = m ? parseLsn(m[2]) : undefined;
+        if (m && lsn !== undefined)
+            out.push({ tli: Number(m[1]), switchLsn: lsn });
+    }
+    return out;
+}
+/**
+ * The timeline PostgreSQL reads segment `segno` from when it follows `history` (the switches that led
+ * to timeline `last`): the newest timeline that had begun by the end of that segment.
+ */
+function timelineFor(segno, history, last, segSize = DEFAULT_SEGMENT_SIZE) {
+    let tli = last;
+    for (let i = history.length - 1; i >= 0; i--) {
+        const sw = history[i];
+        // Timeline sw.tli + 1 begins at sw.switchLsn; before that segment, the older one holds the WAL.
+        if (segno < segmentOf(sw.switchLsn, segSize))
+            tli = sw.tli;
+    }
+    return tli;
+}
+
+
+/***/ }),
+
+/***/ 856:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   B: () => (/* binding */ runSmokeQueries)
+/* harmony export */ });
+/* harmony import */ var _drill_config_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5347);
+/* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9334);
+
+
+function describe(e) {
+    return e.op === 'between' ? `between ${e.lo} and ${e.hi}` : `${e.op} ${e.value}`;
+}
+/**
+ * Run smoke queries that return one number each, read-only, with a time limit. Results are numbers,
+ * never rows: a query that returns anything else fails.
+ */
+async function runSmokeQueries(c, queries) {
+    const findings = [];
+    const results = [];
+    for (const q of queries) {
+        const expectation = (0,_drill_config_js__WEBPACK_IMPORTED_MODULE_0__/* .parseExpectation */ .WR)(q.expect);
+        let value = null;
+        let problem;
+        try {
+            await c.query('BEGIN READ ONLY');
+            await c.query("SET LOCAL statement_timeout = '60s'");
+            const r = await c.query({ text: q.sql, rowMode: 'array' });
+            await c.query('COMMIT');
+            const cell = r.rows.length === 1 && r.fields.length === 1 ? r.rows[0][0] : undefined;
+            const n = typeof cell === 'number'
+                ? cell
+                : typeof cell === 'string' && cell.trim() !== ''
+                    ? Number(cell)
+                    : Number.NaN;
+            if (Number.isNaN(n))
+                problem = `returned ${r.rows.length} row(s) of ${r.fields.length} column(s), not one number`;
+            else
+                value = n;
+        }
+        catch (e) {
+            await c.query('ROLLBACK').catch(() => { });
+            problem = `failed: ${e.message}`;
+        }
+        const ok = problem === undefined && value !== null && (0,_drill_config_js__WEBPACK_IMPORTED_MODULE_0__/* .meets */ .D)(value, expectation);
+        results.push({ name: q.name, value, expect: describe(expectation), ok });
+        if (!ok) {
+            findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_1__/* .finding */ .gk)('SEMANTICS_FAILED', 'semantics', problem
+                ? `smoke query "${q.name}" ${problem}`
+                : `smoke query "${q.name}" returned ${value}, expected ${describe(expectation)}`, { evidence: { query: q.name, value, expected: describe(expectation) } }));
+        }
+    }
+    return { findings, results };
+}
+
+
+/***/ }),
+
 /***/ 9472:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -39825,24 +39996,42 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
 /* harmony import */ var _compare_options_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3277);
-/* harmony import */ var _compare_present_js__WEBPACK_IMPORTED_MODULE_21__ = __nccwpck_require__(2708);
+/* harmony import */ var _compare_present_js__WEBPACK_IMPORTED_MODULE_30__ = __nccwpck_require__(2708);
 /* harmony import */ var _compare_run_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5322);
 /* harmony import */ var _compare_spec_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8700);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(4296);
-/* harmony import */ var _core_version_js__WEBPACK_IMPORTED_MODULE_20__ = __nccwpck_require__(3323);
-/* harmony import */ var _demo_sample_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(8157);
-/* harmony import */ var _drill_options_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(9371);
-/* harmony import */ var _drill_present_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(6998);
-/* harmony import */ var _drill_run_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(9179);
-/* harmony import */ var _drill_spec_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(8054);
-/* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(4259);
-/* harmony import */ var _report_render_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(6340);
-/* harmony import */ var _report_stages_js__WEBPACK_IMPORTED_MODULE_14__ = __nccwpck_require__(1139);
-/* harmony import */ var _verify_options_js__WEBPACK_IMPORTED_MODULE_15__ = __nccwpck_require__(3659);
-/* harmony import */ var _verify_present_js__WEBPACK_IMPORTED_MODULE_16__ = __nccwpck_require__(1158);
-/* harmony import */ var _verify_run_js__WEBPACK_IMPORTED_MODULE_17__ = __nccwpck_require__(4411);
-/* harmony import */ var _verify_spec_js__WEBPACK_IMPORTED_MODULE_18__ = __nccwpck_require__(4118);
-/* harmony import */ var _args_js__WEBPACK_IMPORTED_MODULE_19__ = __nccwpck_require__(7593);
+/* harmony import */ var _core_parse_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(1896);
+/* harmony import */ var _core_version_js__WEBPACK_IMPORTED_MODULE_29__ = __nccwpck_require__(3323);
+/* harmony import */ var _demo_sample_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8157);
+/* harmony import */ var _drill_options_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(9371);
+/* harmony import */ var _drill_present_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(6998);
+/* harmony import */ var _drill_run_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(9632);
+/* harmony import */ var _drill_spec_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(8054);
+/* harmony import */ var _migrate_options_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(7587);
+/* harmony import */ var _migrate_present_js__WEBPACK_IMPORTED_MODULE_14__ = __nccwpck_require__(7550);
+/* harmony import */ var _migrate_run_js__WEBPACK_IMPORTED_MODULE_15__ = __nccwpck_require__(7032);
+/* harmony import */ var _migrate_spec_js__WEBPACK_IMPORTED_MODULE_16__ = __nccwpck_require__(4670);
+/* harmony import */ var _pitr_options_js__WEBPACK_IMPORTED_MODULE_17__ = __nccwpck_require__(4299);
+/* harmony import */ var _pitr_present_js__WEBPACK_IMPORTED_MODULE_18__ = __nccwpck_require__(2454);
+/* harmony import */ var _pitr_run_js__WEBPACK_IMPORTED_MODULE_19__ = __nccwpck_require__(5574);
+/* harmony import */ var _pitr_spec_js__WEBPACK_IMPORTED_MODULE_20__ = __nccwpck_require__(6598);
+/* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_21__ = __nccwpck_require__(4259);
+/* harmony import */ var _report_render_js__WEBPACK_IMPORTED_MODULE_22__ = __nccwpck_require__(6340);
+/* harmony import */ var _report_stages_js__WEBPACK_IMPORTED_MODULE_23__ = __nccwpck_require__(1139);
+/* harmony import */ var _verify_options_js__WEBPACK_IMPORTED_MODULE_24__ = __nccwpck_require__(3659);
+/* harmony import */ var _verify_present_js__WEBPACK_IMPORTED_MODULE_25__ = __nccwpck_require__(1158);
+/* harmony import */ var _verify_run_js__WEBPACK_IMPORTED_MODULE_26__ = __nccwpck_require__(4140);
+/* harmony import */ var _verify_spec_js__WEBPACK_IMPORTED_MODULE_27__ = __nccwpck_require__(4118);
+/* harmony import */ var _args_js__WEBPACK_IMPORTED_MODULE_28__ = __nccwpck_require__(7593);
+
+
+
+
+
+
+
+
+
 
 
 
@@ -39922,14 +40111,22 @@ function usage(spec) {
         const lines = spec.inputs.map((i) => `  --${i.name.padEnd(20)} ${i.description}${i.default ? ` (default: ${i.default})` : ''}${i.required ? ' (required)' : ''}`);
         return `restorable ${spec.command} [flags]\n\n${spec.description}\n\n${lines.join('\n')}\n  --json                 print the outputs and report as JSON\n`;
     }
-    return `restorable ${_core_version_js__WEBPACK_IMPORTED_MODULE_20__/* .VERSION */ .x}: prove your PostgreSQL backups restore
+    return `restorable ${_core_version_js__WEBPACK_IMPORTED_MODULE_29__/* .VERSION */ .x}: prove your PostgreSQL backups restore
 
   restorable verify --source <path|s3://bucket/prefix> [flags]   verify the newest backup
   restorable drill --source <path|s3://...> [--config restorable.yml] [flags]
                                                                   verify, restore into a scratch cluster, check
   restorable drill ... --write-reference structure.txt            write the structure reference
+  restorable pitr --base-backups <path|s3://> --wal-archive <path|s3://> --target-time <ISO 8601 with zone>
+                                                                  point-in-time recovery drill (or --mode
+                                                                  side-by-side | in-place, --target-name,
+                                                                  --target-lsn, --target-immediate, --plan-only)
+  restorable pitr --plant-marker --marker-url <live url>          a marker row + restore point to drill to
   restorable compare --source-url <url> | --baseline <file>  --target-url <url>
                                                                   row counts and structure, side by side
+  restorable migrate --database-url <restored url> --migrate-command <cmd>
+                                                                  run a migration on a restored copy: time,
+                                                                  locks, rewrites, schema difference
   restorable clean [--all | --root <folder>]                      remove scratch clusters a crash (or --keep) left
   restorable demo                                                 a sample database, dumped and drilled
   restorable help <command>                                       flags of a command
@@ -39943,21 +40140,21 @@ async function runCommand(switches, make) {
     const log = terminalLogger(quiet);
     const cmd = make(log);
     const result = await cmd.run(log, progress(quiet));
-    const reportPath = cmd.report ? (0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .writeJsonReport */ .a_)(result, cmd.report) : '';
+    const reportPath = cmd.report ? (0,_report_render_js__WEBPACK_IMPORTED_MODULE_22__/* .writeJsonReport */ .a_)(result, cmd.report) : '';
     const out = switches.has('json')
         ? JSON.stringify({ outputs: cmd.outputs(result, reportPath), result }, null, 2)
         : cmd.text(result, quiet);
     process.stdout.write(`${mask(out)}\n`);
-    return { result, code: (0,_report_stages_js__WEBPACK_IMPORTED_MODULE_14__/* .exitCodeFor */ .Rr)(result.verdict) };
+    return { result, code: (0,_report_stages_js__WEBPACK_IMPORTED_MODULE_23__/* .exitCodeFor */ .Rr)(result.verdict) };
 }
 async function verify(flags, switches) {
     const { code } = await runCommand(switches, () => {
-        const opts = (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_15__/* .parseVerifyOptions */ .lW)(flags, 'flag');
+        const opts = (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_24__/* .parseVerifyOptions */ .lW)(flags, 'flag');
         return {
-            run: (log, onStage) => (0,_verify_run_js__WEBPACK_IMPORTED_MODULE_17__/* .runVerify */ .R9)(opts, log, onStage),
+            run: (log, onStage) => (0,_verify_run_js__WEBPACK_IMPORTED_MODULE_26__/* .runVerify */ .R9)(opts, log, onStage),
             report: opts.report,
-            outputs: _verify_run_js__WEBPACK_IMPORTED_MODULE_17__/* .verifyOutputs */ .ce,
-            text: (r, quiet) => (0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .consoleReport */ .kX)(r, (0,_verify_present_js__WEBPACK_IMPORTED_MODULE_16__/* .verifyFacts */ .h)(r), quiet),
+            outputs: _verify_run_js__WEBPACK_IMPORTED_MODULE_26__/* .verifyOutputs */ .ce,
+            text: (r, quiet) => (0,_report_render_js__WEBPACK_IMPORTED_MODULE_22__/* .consoleReport */ .kX)(r, (0,_verify_present_js__WEBPACK_IMPORTED_MODULE_25__/* .verifyFacts */ .h)(r), quiet),
         };
     });
     return code;
@@ -39965,12 +40162,12 @@ async function verify(flags, switches) {
 async function drill(flags, switches) {
     const { 'write-reference': writeReference, ...rest } = flags;
     const { result, code } = await runCommand(switches, (log) => {
-        const opts = { ...(0,_drill_options_js__WEBPACK_IMPORTED_MODULE_8__/* .parseDrillOptions */ .r)(rest, 'flag', log), ...(writeReference ? { writeReference } : {}) };
+        const opts = { ...(0,_drill_options_js__WEBPACK_IMPORTED_MODULE_9__/* .parseDrillOptions */ .r)(rest, 'flag', log), ...(writeReference ? { writeReference } : {}) };
         return {
-            run: (l, onStage) => (0,_drill_run_js__WEBPACK_IMPORTED_MODULE_10__/* .runDrill */ .B)(opts, l, onStage),
+            run: (l, onStage) => (0,_drill_run_js__WEBPACK_IMPORTED_MODULE_11__/* .runDrill */ .B)(opts, l, onStage),
             report: opts.verify.report,
-            outputs: _drill_run_js__WEBPACK_IMPORTED_MODULE_10__/* .drillOutputs */ .y,
-            text: (r, quiet) => (0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .consoleReport */ .kX)(r, (0,_drill_present_js__WEBPACK_IMPORTED_MODULE_9__/* .drillFacts */ .z)(r), quiet),
+            outputs: _drill_run_js__WEBPACK_IMPORTED_MODULE_11__/* .drillOutputs */ .y,
+            text: (r, quiet) => (0,_report_render_js__WEBPACK_IMPORTED_MODULE_22__/* .consoleReport */ .kX)(r, (0,_drill_present_js__WEBPACK_IMPORTED_MODULE_10__/* .drillFacts */ .z)(r), quiet),
         };
     });
     if (writeReference && result.stages.some((s) => s.name === 'structure' && s.status === 'ok')) {
@@ -39985,7 +40182,49 @@ async function compare(flags, switches) {
             run: (l, onStage) => (0,_compare_run_js__WEBPACK_IMPORTED_MODULE_4__/* .runCompare */ .Lv)(opts, l, onStage),
             report: opts.report,
             outputs: _compare_run_js__WEBPACK_IMPORTED_MODULE_4__/* .compareOutputs */ .Od,
-            text: (r, quiet) => `${(0,_compare_run_js__WEBPACK_IMPORTED_MODULE_4__/* .compareTable */ .WK)(r)}\n\n${(0,_report_render_js__WEBPACK_IMPORTED_MODULE_13__/* .consoleReport */ .kX)(r, (0,_compare_present_js__WEBPACK_IMPORTED_MODULE_21__/* .compareFacts */ .n)(r), quiet)}`,
+            text: (r, quiet) => `${(0,_compare_run_js__WEBPACK_IMPORTED_MODULE_4__/* .compareTable */ .WK)(r)}\n\n${(0,_report_render_js__WEBPACK_IMPORTED_MODULE_22__/* .consoleReport */ .kX)(r, (0,_compare_present_js__WEBPACK_IMPORTED_MODULE_30__/* .compareFacts */ .n)(r), quiet)}`,
+        };
+    });
+    return code;
+}
+async function pitr(flags, switches) {
+    if ((0,_core_parse_js__WEBPACK_IMPORTED_MODULE_7__/* .parseBool */ .q6)('--plant-marker', flags['plant-marker'], false)) {
+        const log = terminalLogger(switches.has('quiet') || switches.has('json'));
+        const opts = (0,_pitr_options_js__WEBPACK_IMPORTED_MODULE_17__/* .parseMarkerOptions */ .K_)(flags, 'flag', log);
+        const m = await (0,_pitr_run_js__WEBPACK_IMPORTED_MODULE_19__/* .plantMarker */ .Uh)(opts.markerUrl, log);
+        process.stdout.write(switches.has('json')
+            ? `${JSON.stringify({ outputs: { verdict: 'pass', 'target-name': m.name }, plantedAt: m.plantedAt })}\n`
+            : `planted restore point ${m.name} at ${m.plantedAt}\nrecover to it: restorable pitr ... --target-name ${m.name}\n`);
+        return 0;
+    }
+    const { result, code } = await runCommand(switches, (log) => {
+        const opts = (0,_pitr_options_js__WEBPACK_IMPORTED_MODULE_17__/* .parsePitrOptions */ .V6)(flags, 'flag', log);
+        return {
+            run: (l, onStage) => (0,_pitr_run_js__WEBPACK_IMPORTED_MODULE_19__/* .runPitr */ .bm)(opts, l, onStage),
+            report: opts.report,
+            outputs: _pitr_run_js__WEBPACK_IMPORTED_MODULE_19__/* .pitrOutputs */ .Gn,
+            text: (r, quiet) => `${(0,_report_render_js__WEBPACK_IMPORTED_MODULE_22__/* .consoleReport */ .kX)(r, (0,_pitr_present_js__WEBPACK_IMPORTED_MODULE_18__/* .pitrFacts */ .n)(r), quiet)}${r.next.length ? `\n\nnext:\n${r.next.map((n) => `  - ${n}`).join('\n')}` : ''}`,
+        };
+    });
+    if (result.handle)
+        process.stderr.write(`kept: stop and remove it with: restorable clean --root ${result.handle}\n`);
+    return code;
+}
+async function migrate(flags, switches) {
+    const { code } = await runCommand(switches, (log) => {
+        const opts = (0,_migrate_options_js__WEBPACK_IMPORTED_MODULE_13__/* .parseMigrateOptions */ .Z)(flags, 'flag', log);
+        const comment = (r) => {
+            const text = (0,_migrate_present_js__WEBPACK_IMPORTED_MODULE_14__/* .migrateComment */ .tP)(r);
+            return { text, file: (0,_migrate_run_js__WEBPACK_IMPORTED_MODULE_15__/* .writeComment */ .HF)(text, opts.workDir) };
+        };
+        return {
+            run: (l, onStage) => (0,_migrate_run_js__WEBPACK_IMPORTED_MODULE_15__/* .runMigrate */ .fQ)(opts, l, onStage),
+            report: opts.report,
+            outputs: (r, p) => (0,_migrate_run_js__WEBPACK_IMPORTED_MODULE_15__/* .migrateOutputs */ .Uj)(r, p, comment(r)),
+            text: (r, quiet) => {
+                const diff = (0,_migrate_run_js__WEBPACK_IMPORTED_MODULE_15__/* .schemaDiffText */ .eb)(r);
+                return `${diff ? `${diff}\n\n` : ''}${(0,_report_render_js__WEBPACK_IMPORTED_MODULE_22__/* .consoleReport */ .kX)(r, (0,_migrate_present_js__WEBPACK_IMPORTED_MODULE_14__/* .migrateFacts */ .pO)(r), quiet)}`;
+            },
         };
     });
     return code;
@@ -39998,7 +40237,7 @@ async function clean(flags) {
             throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_6__/* .UserError */ .yo(`--${k}`, 'clean has no such flag', 'Use --root <folder> or --all');
     }
     if (flags.root) {
-        if (!(await (0,_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_12__/* .removeCluster */ .hS)(flags.root))) {
+        if (!(await (0,_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_21__/* .removeCluster */ .hS)(flags.root))) {
             throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_6__/* .UserError */ .yo('--root', `"${flags.root}" is not a Restorable scratch cluster`, 'Give a folder that restorable drill --keep printed');
         }
         process.stdout.write(`removed ${flags.root}\n`);
@@ -40006,10 +40245,10 @@ async function clean(flags) {
     }
     const all = flags.all === 'true';
     let n = 0;
-    for (const c of (0,_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_12__/* .findLeftovers */ .Q_)()) {
+    for (const c of (0,_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_21__/* .findLeftovers */ .Q_)()) {
         if (!c.orphaned && !(all && c.label.kept))
             continue;
-        await (0,_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_12__/* .removeCluster */ .hS)(c.root);
+        await (0,_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_21__/* .removeCluster */ .hS)(c.root);
         process.stdout.write(`removed ${c.root} (${c.label.label}, PostgreSQL ${c.label.major}, from ${c.label.created})\n`);
         n++;
     }
@@ -40020,14 +40259,14 @@ async function demo(switches) {
     const say = (m) => process.stderr.write(`${m}\n`);
     const work = node_fs__WEBPACK_IMPORTED_MODULE_0___default().mkdtempSync(node_path__WEBPACK_IMPORTED_MODULE_2___default().join(node_os__WEBPACK_IMPORTED_MODULE_1___default().tmpdir(), 'restorable-demo-'));
     say('demo: starting a scratch PostgreSQL cluster');
-    const cluster = await _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_12__/* .ScratchCluster */ .rP.start({ label: 'demo' });
+    const cluster = await _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_21__/* .ScratchCluster */ .rP.start({ label: 'demo' });
     try {
         say(`demo: creating the sample database "shop" (PostgreSQL ${cluster.version}, port ${cluster.port})`);
-        await (0,_demo_sample_js__WEBPACK_IMPORTED_MODULE_7__/* .createSampleDatabase */ .EO)(cluster, 'shop', 2000);
+        await (0,_demo_sample_js__WEBPACK_IMPORTED_MODULE_8__/* .createSampleDatabase */ .EO)(cluster, 'shop', 2000);
         const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
         const file = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(work, 'backups', `shop_${stamp.replace(/-/g, '').replace('T', '_')}.dump`);
         say(`demo: pg_dump -Fc to ${file} (with a .sha256 beside it)`);
-        await (0,_demo_sample_js__WEBPACK_IMPORTED_MODULE_7__/* .dumpDatabase */ .m3)(cluster, 'shop', file, { sha256: true });
+        await (0,_demo_sample_js__WEBPACK_IMPORTED_MODULE_8__/* .dumpDatabase */ .m3)(cluster, 'shop', file, { sha256: true });
         const config = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(work, 'restorable.yml');
         node_fs__WEBPACK_IMPORTED_MODULE_0___default().writeFileSync(config, [
             'volume:',
@@ -40050,10 +40289,16 @@ async function demo(switches) {
 }
 async function main(argv) {
     try {
-        const args = (0,_args_js__WEBPACK_IMPORTED_MODULE_19__/* .parseArgs */ .Z)(argv);
-        const specs = { verify: _verify_spec_js__WEBPACK_IMPORTED_MODULE_18__/* .verifySpec */ .$, drill: _drill_spec_js__WEBPACK_IMPORTED_MODULE_11__/* .drillSpec */ .l, compare: _compare_spec_js__WEBPACK_IMPORTED_MODULE_5__/* .compareSpec */ .D };
+        const args = (0,_args_js__WEBPACK_IMPORTED_MODULE_28__/* .parseArgs */ .Z)(argv);
+        const specs = {
+            verify: _verify_spec_js__WEBPACK_IMPORTED_MODULE_27__/* .verifySpec */ .$,
+            drill: _drill_spec_js__WEBPACK_IMPORTED_MODULE_12__/* .drillSpec */ .l,
+            pitr: _pitr_spec_js__WEBPACK_IMPORTED_MODULE_20__/* .pitrSpec */ .h,
+            compare: _compare_spec_js__WEBPACK_IMPORTED_MODULE_5__/* .compareSpec */ .D,
+            migrate: _migrate_spec_js__WEBPACK_IMPORTED_MODULE_16__/* .migrateSpec */ .R,
+        };
         if (args.command === 'version' || argv.includes('--version')) {
-            process.stdout.write(`${_core_version_js__WEBPACK_IMPORTED_MODULE_20__/* .VERSION */ .x}\n`);
+            process.stdout.write(`${_core_version_js__WEBPACK_IMPORTED_MODULE_29__/* .VERSION */ .x}\n`);
             return 0;
         }
         if (args.command === undefined || args.command === 'help' || args.switches.has('help')) {
@@ -40068,6 +40313,10 @@ async function main(argv) {
                 return await drill(args.flags, args.switches);
             case 'compare':
                 return await compare(args.flags, args.switches);
+            case 'pitr':
+                return await pitr(args.flags, args.switches);
+            case 'migrate':
+                return await migrate(args.flags, args.switches);
             case 'clean':
                 return await clean(args.flags);
             case 'demo':
@@ -40106,7 +40355,7 @@ __webpack_async_result__();
 /* harmony import */ var _core_parse_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1896);
 /* harmony import */ var _core_spec_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4400);
 /* harmony import */ var _drill_config_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(5347);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(6798);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(8620);
 /* harmony import */ var _verify_options_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(3659);
 /* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8700);
 
@@ -40170,11 +40419,11 @@ rung = false) {
         ...(v.include ? { include: list(v.include) } : {}),
         ...(v.exclude ? { exclude: list(v.exclude) } : {}),
         jobs: num('jobs', 1),
-        structure: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_3__/* .parseBool */ .q)(name('structure'), v.structure, true),
+        structure: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_3__/* .parseBool */ .q6)(name('structure'), v.structure, true),
         ...(v['write-baseline'] ? { writeBaseline: node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(v['write-baseline']) } : {}),
         ...(v['freshness-column'] ? { freshnessColumn: v['freshness-column'] } : {}),
         config: (0,_drill_config_js__WEBPACK_IMPORTED_MODULE_5__/* .loadConfig */ .Z9)(name('config'), v.config),
-        failOn: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_3__/* .parseSeverity */ .l)(name('fail-on'), v['fail-on']),
+        failOn: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_3__/* .parseSeverity */ .lv)(name('fail-on'), v['fail-on']),
         ...(v.report ? { report: v.report } : {}),
         workDir: (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_7__/* .defaultWorkDir */ .yT)(),
     };
@@ -40218,7 +40467,7 @@ function compareFacts(r) {
 /* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(9691);
 /* harmony import */ var _checks_structure_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9472);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4296);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6798);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8620);
 /* harmony import */ var _postgres_tables_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(6050);
 /* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(9334);
 /* harmony import */ var _report_stages_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(1139);
@@ -40741,7 +40990,30 @@ function run(cmd, args, opts = {}) {
             // A user we switch to may not be allowed into our working directory.
             cwd: opts.cwd ?? (switching ? node_os__WEBPACK_IMPORTED_MODULE_1___default().tmpdir() : undefined),
             stdio: ['pipe', 'pipe', 'pipe'],
+            ...(opts.group ? { detached: true } : {}),
         });
+        const signal = (sig) => {
+            if (!opts.group || child.pid === undefined)
+                return void child.kill(sig);
+            try {
+                process.kill(-child.pid, sig);
+            }
+            catch {
+                // the group is gone already
+            }
+        };
+        const forward = (sig) => signal(sig);
+        const onExit = () => signal('SIGKILL');
+        if (opts.group) {
+            for (const s of ['SIGINT', 'SIGTERM'])
+                process.on(s, forward);
+            process.on('exit', onExit);
+        }
+        const unhook = () => {
+            for (const s of ['SIGINT', 'SIGTERM'])
+                process.off(s, forward);
+            process.off('exit', onExit);
+        };
         const out = new TailBuffer(limit);
         const err = new TailBuffer(limit);
         let partial = '';
@@ -40759,14 +41031,15 @@ function run(cmd, args, opts = {}) {
         let timer;
         if (opts.timeoutMs) {
             timer = setTimeout(() => {
-                child.kill('SIGTERM');
-                setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+                signal('SIGTERM');
+                setTimeout(() => signal('SIGKILL'), 5000).unref();
             }, opts.timeoutMs);
             timer.unref();
         }
         child.on('error', (e) => {
             if (timer)
                 clearTimeout(timer);
+            unhook();
             if (e.code === 'ENOENT')
                 reject(new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ToolMissingError */ .hc(cmd, opts.install ?? `install ${cmd}`));
             else
@@ -40775,6 +41048,7 @@ function run(cmd, args, opts = {}) {
         child.on('close', (code, signal) => {
             if (timer)
                 clearTimeout(timer);
+            unhook();
             if (partial && opts.onStderrLine)
                 opts.onStderrLine(partial);
             resolve({
@@ -40836,8 +41110,9 @@ function memoryLogger() {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   l: () => (/* binding */ parseSeverity),
-/* harmony export */   q: () => (/* binding */ parseBool)
+/* harmony export */   lv: () => (/* binding */ parseSeverity),
+/* harmony export */   q6: () => (/* binding */ parseBool),
+/* harmony export */   yL: () => (/* binding */ oneOf)
 /* harmony export */ });
 /* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9691);
 /* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9334);
@@ -40860,6 +41135,13 @@ function parseSeverity(input, value) {
     if (!r.success)
         throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(input, `"${value}" is not a severity`, `Use one of ${_report_findings_js__WEBPACK_IMPORTED_MODULE_0__/* .SEVERITIES */ .oC.join(', ')}`);
     return r.data;
+}
+/** One of a fixed set of words (case-insensitive); the message lists them. */
+function oneOf(input, value, options) {
+    const v = value.trim().toLowerCase();
+    if (!options.includes(v))
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(input, `"${value}" is not one of ${options.join(', ')}`, `Use one of: ${options.join(', ')}`);
+    return v;
 }
 
 
@@ -40943,7 +41225,7 @@ const VERSION = '0.1.0';
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2642);
 /* harmony import */ var _postgres_binaries_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(1758);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(6798);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(8620);
 
 
 
@@ -41126,6 +41408,21 @@ const configSchema = zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({
     })
         .strict()
         .optional(),
+    pitr: zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({
+        /** What `confirm` may equal for an in-place restore, besides the system identifier. */
+        name: zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP().min(1).optional(),
+        /** Checks against the recovered server; `asserts` marks the ones that prove the target. */
+        checks: zod__WEBPACK_IMPORTED_MODULE_4__/* .array */ .YOg(zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({
+            name: zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP().min(1),
+            sql: zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP().min(1),
+            expect: expectation,
+            asserts: zod__WEBPACK_IMPORTED_MODULE_4__/* ["enum"] */ .k5n(['before-target', 'after-target']).optional(),
+        })
+            .strict())
+            .optional(),
+    })
+        .strict()
+        .optional(),
     ignore: zod__WEBPACK_IMPORTED_MODULE_4__/* .array */ .YOg(zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({
         rule: zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP().refine((r) => r in _report_findings_js__WEBPACK_IMPORTED_MODULE_3__/* .RULES */ .y0, { message: 'is not a rule Restorable raises' }),
         reason: zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP().trim().min(1, 'needs a written reason'),
@@ -41195,12 +41492,6 @@ function loadConfig(input, file) {
 
 
 
-function oneOf(input, value, options) {
-    const v = value.trim().toLowerCase();
-    if (!options.includes(v))
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(input, `"${value}" is not one of ${options.join(', ')}`, `Use one of: ${options.join(', ')}`);
-    return v;
-}
 function parseDrillOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE_3__/* .silentLogger */ .q) {
     const v = (0,_core_spec_js__WEBPACK_IMPORTED_MODULE_5__/* .resolveInputs */ .e)(_spec_js__WEBPACK_IMPORTED_MODULE_9__/* .drillSpec */ .l, raw, how);
     const name = (n) => (how === 'flag' ? `--${n}` : n);
@@ -41208,7 +41499,7 @@ function parseDrillOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE
         .filter((i) => i.name !== 'schema-check' && v[i.name] !== undefined)
         .map((i) => [i.name, v[i.name]]));
     const verify = (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_6__/* .parseVerifyOptions */ .lW)(verifyRaw, how);
-    const tier = oneOf(name('tier'), v.tier ?? 'full', ['full', 'schema', 'sample']);
+    const tier = (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_4__/* .oneOf */ .yL)(name('tier'), v.tier ?? 'full', ['full', 'schema', 'sample']);
     const sampleTables = (v['sample-tables'] ?? '')
         .split(',')
         .map((s) => s.trim())
@@ -41217,7 +41508,7 @@ function parseDrillOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE
         throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(name('sample-tables'), 'is empty, but tier is sample', 'Name the tables to restore rows for: schema.table,schema.other');
     }
     // Roles are created only on a scratch target: on an existing server that would change it.
-    const roles = oneOf(name('roles'), v.roles ?? (v['target-url'] ? 'ignore' : 'create-missing'), [
+    const roles = (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_4__/* .oneOf */ .yL)(name('roles'), v.roles ?? (v['target-url'] ? 'ignore' : 'create-missing'), [
         'create-missing',
         'strict',
         'ignore',
@@ -41245,9 +41536,9 @@ function parseDrillOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE
         ...(v['rto-budget'] ? { rtoBudgetSeconds: (0,_core_duration_js__WEBPACK_IMPORTED_MODULE_1__/* .parseDuration */ .E9)(name('rto-budget'), v['rto-budget']) } : {}),
         ...(v.history ? { history: v.history } : {}),
         ...(v.junit ? { junit: v.junit } : {}),
-        keep: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_4__/* .parseBool */ .q)(name('keep'), v.keep, false),
+        keep: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_4__/* .parseBool */ .q6)(name('keep'), v.keep, false),
         ...(v['target-url'] ? { targetUrl: v['target-url'] } : {}),
-        allowTargetServer: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_4__/* .parseBool */ .q)(name('allow-target-server'), v['allow-target-server'], false),
+        allowTargetServer: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_4__/* .parseBool */ .q6)(name('allow-target-server'), v['allow-target-server'], false),
         ...(v['compare-source-url'] || v['compare-baseline']
             ? {
                 compare: (0,_compare_options_js__WEBPACK_IMPORTED_MODULE_0__/* .parseCompareOptions */ .T)({
@@ -41314,7 +41605,7 @@ function drillFacts(r) {
 
 /***/ }),
 
-/***/ 9179:
+/***/ 9632:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -41330,13 +41621,13 @@ var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
-;// CONCATENATED MODULE: external "node:stream/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: external "node:stream/promises"
+var promises_ = __nccwpck_require__(6466);
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_node_zlib_);
-// EXTERNAL MODULE: ./src/postgres/client.ts + 1 modules
-var postgres_client = __nccwpck_require__(6798);
+// EXTERNAL MODULE: ./src/postgres/client.ts
+var postgres_client = __nccwpck_require__(8620);
 // EXTERNAL MODULE: ./src/report/findings.ts
 var report_findings = __nccwpck_require__(9334);
 ;// CONCATENATED MODULE: ./src/checks/integrity.ts
@@ -41460,56 +41751,8 @@ function checkCollation(dumped, targetCollate) {
     ];
 }
 
-// EXTERNAL MODULE: ./src/drill/config.ts
-var config = __nccwpck_require__(5347);
-;// CONCATENATED MODULE: ./src/checks/semantics.ts
-
-
-function describe(e) {
-    return e.op === 'between' ? `between ${e.lo} and ${e.hi}` : `${e.op} ${e.value}`;
-}
-/**
- * Run smoke queries that return one number each, read-only, with a time limit. Results are numbers,
- * never rows: a query that returns anything else fails.
- */
-async function runSmokeQueries(c, queries) {
-    const findings = [];
-    const results = [];
-    for (const q of queries) {
-        const expectation = (0,config/* parseExpectation */.WR)(q.expect);
-        let value = null;
-        let problem;
-        try {
-            await c.query('BEGIN READ ONLY');
-            await c.query("SET LOCAL statement_timeout = '60s'");
-            const r = await c.query({ text: q.sql, rowMode: 'array' });
-            await c.query('COMMIT');
-            const cell = r.rows.length === 1 && r.fields.length === 1 ? r.rows[0][0] : undefined;
-            const n = typeof cell === 'number'
-                ? cell
-                : typeof cell === 'string' && cell.trim() !== ''
-                    ? Number(cell)
-                    : Number.NaN;
-            if (Number.isNaN(n))
-                problem = `returned ${r.rows.length} row(s) of ${r.fields.length} column(s), not one number`;
-            else
-                value = n;
-        }
-        catch (e) {
-            await c.query('ROLLBACK').catch(() => { });
-            problem = `failed: ${e.message}`;
-        }
-        const ok = problem === undefined && value !== null && (0,config/* meets */.D)(value, expectation);
-        results.push({ name: q.name, value, expect: describe(expectation), ok });
-        if (!ok) {
-            findings.push((0,report_findings/* finding */.gk)('SEMANTICS_FAILED', 'semantics', problem
-                ? `smoke query "${q.name}" ${problem}`
-                : `smoke query "${q.name}" returned ${value}, expected ${describe(expectation)}`, { evidence: { query: q.name, value, expected: describe(expectation) } }));
-        }
-    }
-    return { findings, results };
-}
-
+// EXTERNAL MODULE: ./src/checks/semantics.ts
+var semantics = __nccwpck_require__(856);
 // EXTERNAL MODULE: ./src/checks/structure.ts
 var structure = __nccwpck_require__(9472);
 // EXTERNAL MODULE: ./src/compare/run.ts
@@ -41528,61 +41771,8 @@ var cluster = __nccwpck_require__(4259);
 var postgres_restore = __nccwpck_require__(6405);
 // EXTERNAL MODULE: ./src/postgres/tables.ts
 var postgres_tables = __nccwpck_require__(6050);
-;// CONCATENATED MODULE: ./src/report/history.ts
-
-
-/** The history file is JSON lines: append-only, one run a line, easy to keep on a branch or as an artifact. */
-function readHistory(file) {
-    if (!external_node_fs_default().existsSync(file))
-        return [];
-    const out = [];
-    for (const line of external_node_fs_default().readFileSync(file, 'utf8').split('\n')) {
-        if (!line.trim())
-            continue;
-        try {
-            out.push(JSON.parse(line));
-        }
-        catch {
-            // A damaged line (a run killed mid-write) is skipped, not fatal.
-        }
-    }
-    return out;
-}
-function appendHistory(file, entry) {
-    external_node_fs_default().mkdirSync(external_node_path_default().dirname(external_node_path_default().resolve(file)), { recursive: true });
-    external_node_fs_default().appendFileSync(file, `${JSON.stringify(entry)}\n`);
-}
-function lastGood(history, command, tier) {
-    return [...history].reverse().find((h) => h.command === command && h.tier === tier && h.verdict === 'pass');
-}
-/** "19% slower than the last good run (2026-11-01)", or faster, or about the same. */
-function trend(now, before) {
-    if (!before || before.totalSeconds <= 0)
-        return undefined;
-    const change = (now - before.totalSeconds) / before.totalSeconds;
-    const when = before.at.slice(0, 10);
-    if (Math.abs(change) < 0.05)
-        return `about as fast as the last good run (${when})`;
-    return `${Math.round(Math.abs(change) * 100)}% ${change > 0 ? 'slower' : 'faster'} than the last good run (${when}, ${before.totalSeconds.toFixed(1)}s)`;
-}
-/** A small chart of the last runs' total times for the job summary (mermaid, rendered by GitHub). */
-function trendChart(history, command, tier) {
-    const runs = history.filter((h) => h.command === command && h.tier === tier).slice(-12);
-    if (runs.length < 2)
-        return undefined;
-    const labels = runs.map((h) => `"${h.at.slice(5, 10)}"`).join(', ');
-    const values = runs.map((h) => h.totalSeconds.toFixed(1)).join(', ');
-    return [
-        '```mermaid',
-        'xychart-beta',
-        `  title "drill time (s), ${tier} tier"`,
-        `  x-axis [${labels}]`,
-        '  y-axis "seconds"',
-        `  bar [${values}]`,
-        '```',
-    ].join('\n');
-}
-
+// EXTERNAL MODULE: ./src/report/history.ts
+var report_history = __nccwpck_require__(4518);
 ;// CONCATENATED MODULE: ./src/report/junit.ts
 const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 /** JUnit XML: one test case per stage; stages that did not run are <skipped>, failed ones carry their findings. */
@@ -41606,8 +41796,10 @@ function junitXml(result, suite) {
 
 // EXTERNAL MODULE: ./src/report/stages.ts
 var stages = __nccwpck_require__(1139);
-// EXTERNAL MODULE: ./src/verify/run.ts + 9 modules
-var verify_run = __nccwpck_require__(4411);
+// EXTERNAL MODULE: ./src/verify/run.ts + 8 modules
+var verify_run = __nccwpck_require__(4140);
+// EXTERNAL MODULE: ./src/drill/config.ts
+var config = __nccwpck_require__(5347);
 // EXTERNAL MODULE: ./src/drill/target.ts
 var drill_target = __nccwpck_require__(2988);
 ;// CONCATENATED MODULE: ./src/drill/run.ts
@@ -41683,8 +41875,8 @@ async function runDrill(opts, log, onStage) {
         findings: [],
         notChecked: [],
     };
-    const history = opts.history ? readHistory(opts.history) : [];
-    const previous = lastGood(history, 'drill', opts.tier);
+    const history = opts.history ? (0,report_history/* readHistory */.Lu)(opts.history) : [];
+    const previous = (0,report_history/* lastGood */.mC)(history, 'drill', opts.tier);
     const state = await (0,verify_run/* verifyStages */.dX)(pipe, opts.verify, log, 'the restore stage loads the whole dump instead');
     result.source = state.source;
     if (state.backup)
@@ -41818,7 +42010,7 @@ async function runDrill(opts, log, onStage) {
                     if (gzip && format === 'custom' && opts.jobs > 1) {
                         external_node_fs_default().mkdirSync(opts.verify.workDir, { recursive: true });
                         unpacked = external_node_path_default().join(opts.verify.workDir, `${external_node_path_default().basename(file).replace(/\.gz$/, '')}.unpacked`);
-                        await (0,promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(file), external_node_zlib_default().createGunzip(), external_node_fs_default().createWriteStream(unpacked));
+                        await (0,promises_.pipeline)(external_node_fs_default().createReadStream(file), external_node_zlib_default().createGunzip(), external_node_fs_default().createWriteStream(unpacked));
                         file = unpacked;
                         gzip = false;
                     }
@@ -41913,7 +42105,7 @@ async function runDrill(opts, log, onStage) {
     }
     result.findings = pipe.findings;
     result.verdict = pipe.verdict();
-    const t = trend(result.totalSeconds, previous);
+    const t = (0,report_history/* trend */.GW)(result.totalSeconds, previous);
     if (t)
         result.trend = t;
     if (opts.history) {
@@ -41929,8 +42121,8 @@ async function runDrill(opts, log, onStage) {
             stages: Object.fromEntries(pipe.stages.map((s) => [s.name, Math.round(s.seconds * 100) / 100])),
             rows: Object.fromEntries((result.counts ?? []).map((c) => [c.table, c.rows])),
         };
-        appendHistory(opts.history, entry);
-        const chart = trendChart([...history, entry], 'drill', opts.tier);
+        (0,report_history/* appendHistory */.b8)(opts.history, entry);
+        const chart = (0,report_history/* trendChart */.CY)([...history, entry], 'drill', opts.tier);
         if (chart)
             result.chart = chart;
     }
@@ -42022,7 +42214,7 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
             pipe.skip('semantics', 'no smoke queries in config');
         else {
             await pipe.stage('semantics', async () => {
-                const r = await (0,postgres_client/* withClient */.SV)(conn, (c) => runSmokeQueries(c, queries));
+                const r = await (0,postgres_client/* withClient */.SV)(conn, (c) => (0,semantics/* runSmokeQueries */.B)(c, queries));
                 result.smoke = r.results;
                 return { findings: r.findings };
             });
@@ -42217,14 +42409,15 @@ const drillSpec = {
 /* harmony export */   Xr: () => (/* binding */ markDatabase),
 /* harmony export */   Ym: () => (/* binding */ parseTargetUrl),
 /* harmony export */   dH: () => (/* binding */ serverTarget),
-/* harmony export */   sj: () => (/* binding */ scratchTarget)
+/* harmony export */   sj: () => (/* binding */ scratchTarget),
+/* harmony export */   tl: () => (/* binding */ MARKER)
 /* harmony export */ });
 /* unused harmony exports dropDrillDatabase, removeKept */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
 /* harmony import */ var _postgres_binaries_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1758);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6798);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8620);
 /* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4259);
 
 
@@ -42314,6 +42507,2533 @@ async function removeKept(handle, admin) {
         return h.database;
     return undefined;
 }
+
+
+/***/ }),
+
+/***/ 7587:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Z: () => (/* binding */ parseMigrateOptions)
+/* harmony export */ });
+/* unused harmony export parseSeconds */
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _core_duration_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8571);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4296);
+/* harmony import */ var _core_parse_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(1896);
+/* harmony import */ var _core_spec_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4400);
+/* harmony import */ var _drill_config_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(5347);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(8620);
+/* harmony import */ var _verify_options_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(3659);
+/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(4670);
+
+
+
+
+
+
+
+
+
+
+/**
+ * A threshold in seconds: the input's name says seconds, so a bare number is seconds; a duration
+ * with a unit (90s, 10m) is read as one; `off` turns the check off.
+ */
+function parseSeconds(input, value) {
+    const text = (value ?? '').trim().toLowerCase();
+    if (text === '' || text === 'off' || text === 'none')
+        return undefined;
+    if (/^\d+(\.\d+)?$/.test(text)) {
+        const n = Number(text);
+        if (n > 0)
+            return n;
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(input, `"${value}" is not above zero`, 'Give a number of seconds, e.g. 5, or off');
+    }
+    return (0,_core_duration_js__WEBPACK_IMPORTED_MODULE_2__/* .parseDuration */ .E9)(input, text);
+}
+function parseMigrateOptions(raw, how, log) {
+    const v = (0,_core_spec_js__WEBPACK_IMPORTED_MODULE_5__/* .resolveInputs */ .e)(_spec_js__WEBPACK_IMPORTED_MODULE_9__/* .migrateSpec */ .R, raw, how);
+    const name = (n) => (how === 'flag' ? `--${n}` : n);
+    const url = v['database-url'].trim();
+    const database = (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_7__/* .parseDbUrl */ .Bd)(name('database-url'), url, (s) => log.secret(s));
+    // The whole URL is a secret too when it carries a password: it reaches the command as DATABASE_URL.
+    if (database.password)
+        log.secret(url);
+    const command = v['migrate-command'].trim();
+    if (!command) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(name('migrate-command'), 'is empty', 'Give the command that applies the migrations, e.g. npx prisma migrate deploy');
+    }
+    const cwd = node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(v['working-directory'] ?? '.');
+    if (!node_fs__WEBPACK_IMPORTED_MODULE_0___default().existsSync(cwd) || !node_fs__WEBPACK_IMPORTED_MODULE_0___default().statSync(cwd).isDirectory()) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(name('working-directory'), `"${v['working-directory']}" is not a folder`, 'Give the folder the migrate command runs in (relative to the workspace), or leave it empty');
+    }
+    const timeoutSeconds = parseSeconds(name('timeout'), v.timeout);
+    const maxLockSeconds = parseSeconds(name('max-lock-seconds'), v['max-lock-seconds']);
+    const maxMigrationSeconds = parseSeconds(name('max-migration-seconds'), v['max-migration-seconds']);
+    return {
+        database,
+        databaseUrl: url,
+        command,
+        cwd,
+        ...(maxLockSeconds !== undefined ? { maxLockSeconds } : {}),
+        ...(maxMigrationSeconds !== undefined ? { maxMigrationSeconds } : {}),
+        timeoutSeconds: timeoutSeconds ?? 24 * 3600,
+        allowAnyDatabase: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_4__/* .parseBool */ .q6)(name('allow-any-database'), v['allow-any-database'], false),
+        config: (0,_drill_config_js__WEBPACK_IMPORTED_MODULE_6__/* .loadConfig */ .Z9)(name('config'), v.config),
+        ...(v.config ? { configPath: v.config } : {}),
+        failOn: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_4__/* .parseSeverity */ .lv)(name('fail-on'), v['fail-on']),
+        ...(v.report ? { report: v.report } : {}),
+        workDir: (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_8__/* .defaultWorkDir */ .yT)(),
+        sampleMs: 50,
+    };
+}
+
+
+/***/ }),
+
+/***/ 7550:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   pO: () => (/* binding */ migrateFacts),
+/* harmony export */   tP: () => (/* binding */ migrateComment)
+/* harmony export */ });
+/* unused harmony export COMMENT_MARKER */
+/* harmony import */ var _core_duration_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8571);
+/* harmony import */ var _report_render_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6340);
+
+
+/** The hidden first line of the PR comment: the workflow finds its own comment by it and updates it. */
+const COMMENT_MARKER = '<!-- restorable:migrate-check -->';
+function migrateLine(r) {
+    if (r.migrateSeconds === undefined)
+        return 'did not run';
+    const how = r.exitCode === 0
+        ? 'exit 0'
+        : r.exitCode === null
+            ? `killed (${r.signal ?? 'signal'})`
+            : `exit ${r.exitCode}`;
+    return `${how} in ${(0,_core_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatSeconds */ .Xo)(r.migrateSeconds)}`;
+}
+function locksLine(r) {
+    if (r.locks.length === 0)
+        return r.lockSamples ? `none seen (${r.lockSamples} samples of pg_locks)` : '—';
+    const shown = r.locks.slice(0, 5).map((l) => `${l.table} ${(0,_core_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatSeconds */ .Xo)(l.seconds)}`);
+    return `${shown.join(', ')}${r.locks.length > 5 ? `, and ${r.locks.length - 5} more` : ''}`;
+}
+function rewrittenLine(r) {
+    if (r.rewritten.length === 0)
+        return 'none';
+    return r.rewritten.map((t) => `${t.table} (${(0,_core_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z3)(t.bytes)})`).join(', ');
+}
+/** The facts that head the summary and the console report. */
+function migrateFacts(r) {
+    const rows = [
+        ['database', `${r.database}${r.server ? ` (PostgreSQL ${r.server})` : ''}`],
+        ['migrate', migrateLine(r)],
+        ['rewritten', rewrittenLine(r)],
+        ['longest locks', locksLine(r)],
+        ['structure', `${r.schemaDiff.added.length} added, ${r.schemaDiff.removed.length} removed`],
+    ];
+    if (r.smoke?.length)
+        rows.push([
+            'smoke queries',
+            r.smoke.map((q) => `${q.name}: ${q.value ?? 'error'} (${q.expect})${q.ok ? '' : ' FAILED'}`).join('; '),
+        ]);
+    return rows;
+}
+const VERDICT = {
+    pass: '✅ PASS',
+    fail: '❌ FAIL',
+    'could-not-verify': '⚠️ COULD NOT VERIFY',
+};
+const cell = (s) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+/** A fence longer than any run of backticks inside, so the text cannot close it. */
+const fence = (s) => '`'.repeat(Math.max(3, ...[...s.matchAll(/`+/g)].map((m) => m[0].length + 1)));
+/**
+ * The result as one PR comment. The first line is a hidden marker, so the workflow updates the same
+ * comment on every push instead of adding another. Catalog facts and numbers only, never rows.
+ */
+function migrateComment(r, maxDiffLines = 200) {
+    const out = [COMMENT_MARKER, `### Migration check on a restored copy: ${VERDICT[r.verdict]}`, ''];
+    out.push('| | |', '|---|---|');
+    for (const [k, v] of migrateFacts(r).filter(([k]) => k !== 'database'))
+        out.push(`| ${k} | ${cell(v)} |`);
+    out.push('');
+    const findings = (0,_report_render_js__WEBPACK_IMPORTED_MODULE_1__/* .sortFindings */ .Tc)(r.findings);
+    if (findings.length) {
+        out.push('| severity | rule | what | fix |', '|---|---|---|---|');
+        for (const f of findings) {
+            out.push(`| ${f.severity}${f.ignored ? ' (ignored)' : ''} | \`${f.rule}\` | ${cell(f.message.split('\n')[0] ?? '')} | ${cell(f.fix ?? '')} |`);
+        }
+    }
+    else
+        out.push('No findings.');
+    out.push('');
+    if (r.stderrTail) {
+        const f = fence(r.stderrTail);
+        out.push('<details><summary>The end of the migrate command’s stderr</summary>', '', `${f}text`, r.stderrTail, f, '', '</details>', '');
+    }
+    const diff = [...r.schemaDiff.removed.map((l) => `- ${l}`), ...r.schemaDiff.added.map((l) => `+ ${l}`)];
+    if (diff.length) {
+        const shown = diff.slice(0, maxDiffLines);
+        if (diff.length > shown.length)
+            shown.push(`# and ${diff.length - shown.length} more lines`);
+        const body = shown.join('\n');
+        const f = fence(body);
+        out.push(`<details><summary>Schema difference: ${r.schemaDiff.added.length} added, ${r.schemaDiff.removed.length} removed</summary>`, '', `${f}diff`, body, f, '', '</details>', '');
+    }
+    else if (r.stages.some((s) => s.name === 'structure' && s.status === 'ok')) {
+        out.push('The schema did not change.', '');
+    }
+    const skipped = r.stages.filter((s) => s.status === 'skipped' || s.status === 'not-run');
+    if (skipped.length)
+        out.push(`Not checked: ${skipped.map((s) => `${s.name} (${s.reason ?? s.status})`).join('; ')}.`, '');
+    out.push(`<sub>restorable migrate-check, ${r.startedAt}, ${(0,_core_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatSeconds */ .Xo)(r.totalSeconds)}; fails on ${r.failOn} and above.</sub>`);
+    return `${out.join('\n')}\n`;
+}
+
+
+/***/ }),
+
+/***/ 7032:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   HF: () => (/* binding */ writeComment),
+/* harmony export */   Uj: () => (/* binding */ migrateOutputs),
+/* harmony export */   eb: () => (/* binding */ schemaDiffText),
+/* harmony export */   fQ: () => (/* binding */ runMigrate)
+/* harmony export */ });
+/* unused harmony export stderrTail */
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var pg__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3849);
+/* harmony import */ var _checks_semantics_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(856);
+/* harmony import */ var _checks_structure_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9472);
+/* harmony import */ var _core_duration_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8571);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(4296);
+/* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(2642);
+/* harmony import */ var _drill_target_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(2988);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(8620);
+/* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(4259);
+/* harmony import */ var _postgres_tables_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(6050);
+/* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(9334);
+/* harmony import */ var _report_stages_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(1139);
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+const USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
+/** Every user table with its indexes and TOAST table, each mapped to the table by OID. */
+const RELATIONS_SQL = `
+  WITH rel AS (
+    SELECT c.oid, c.relkind, coalesce(i.indrelid, t.oid, c.oid) AS owner
+      FROM pg_class c
+      LEFT JOIN pg_index i ON i.indexrelid = c.oid
+      LEFT JOIN pg_class t ON t.reltoastrelid = c.oid
+     WHERE c.relkind IN ('r', 'p', 'm', 'i', 'I', 't'))
+  SELECT rel.oid::text AS oid, rel.relkind::text AS kind, n.nspname AS schema, o.relname AS name,
+         pg_relation_filenode(rel.oid)::text AS filenode, pg_relation_size(rel.oid)::text AS bytes
+    FROM rel JOIN pg_class o ON o.oid = rel.owner JOIN pg_namespace n ON n.oid = o.relnamespace
+   WHERE o.relkind IN ('r', 'p', 'm') AND ${USER_NS}
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = o.oid AND d.deptype = 'e')`;
+async function relations(c) {
+    const rows = (await c.query(RELATIONS_SQL)).rows;
+    return new Map(rows.map((r) => [
+        r.oid,
+        {
+            oid: r.oid,
+            kind: r.kind,
+            table: (0,_postgres_tables_js__WEBPACK_IMPORTED_MODULE_11__/* .tableName */ .Cm)(r.schema, r.name),
+            filenode: r.filenode,
+            bytes: Number(r.bytes ?? 0),
+        },
+    ]));
+}
+/**
+ * Is this a database Restorable made, so running a migration on it harms nothing? A database a
+ * drill created on a server carries the drill's marker; a scratch cluster's data directory is a
+ * Restorable folder on this machine with its label in it. Returns why not, or undefined.
+ */
+async function notDisposable(c) {
+    const comment = (await c.query("SELECT shobj_description(oid, 'pg_database') AS d FROM pg_database WHERE datname = current_database()")).rows[0]?.d;
+    if (comment === _drill_target_js__WEBPACK_IMPORTED_MODULE_8__/* .MARKER */ .tl)
+        return undefined;
+    let dataDir;
+    try {
+        dataDir = (await c.query("SELECT current_setting('data_directory') AS d")).rows[0]?.d;
+    }
+    catch {
+        return 'it is not a database a drill created, and its data directory cannot be read (not a superuser) to tell whether it is a Restorable scratch cluster';
+    }
+    const root = dataDir ? node_path__WEBPACK_IMPORTED_MODULE_1___default().dirname(dataDir) : '';
+    if (root && node_path__WEBPACK_IMPORTED_MODULE_1___default().basename(root).startsWith(_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_10__/* .SCRATCH_PREFIX */ .ul) && (0,_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_10__/* .readLabel */ .V8)(root))
+        return undefined;
+    return 'it is neither a Restorable scratch cluster on this machine nor a database a drill created';
+}
+/**
+ * Reads pg_locks on its own connection every `intervalMs` while the migration runs, and keeps, per
+ * table, the longest stretch during which some session held an ACCESS EXCLUSIVE lock on the table,
+ * one of its indexes or its TOAST table. A stretch runs from the first sample that saw it to the
+ * last: a lower bound, exact to one interval. Relations made by the migration itself are left out:
+ * a table nobody could see yet blocks nobody.
+ */
+class LockSampler {
+    conn;
+    tables;
+    intervalMs;
+    samples = 0;
+    error;
+    open = new Map();
+    longest = new Map();
+    stopped = false;
+    loop;
+    client;
+    constructor(conn, tables, intervalMs) {
+        this.conn = conn;
+        this.tables = tables;
+        this.intervalMs = intervalMs;
+    }
+    async start() {
+        const client = new pg__WEBPACK_IMPORTED_MODULE_2__/* ["default"].Client */ .Ay.Client({
+            ...this.conn,
+            connectionTimeoutMillis: 10_000,
+            application_name: 'restorable lock sampler',
+            statement_timeout: 5000,
+        });
+        await client.connect();
+        this.client = client;
+        await this.sample();
+        this.loop = this.run();
+    }
+    async run() {
+        while (!this.stopped) {
+            await new Promise((r) => setTimeout(r, this.intervalMs));
+            if (this.stopped)
+                break;
+            try {
+                await this.sample();
+            }
+            catch (e) {
+                this.error = (0,_core_errors_js__WEBPACK_IMPORTED_MODULE_6__/* .errorMessage */ .gJ)(e);
+                break;
+            }
+        }
+    }
+    async sample() {
+        const r = await this.client.query(`SELECT DISTINCT relation::text AS oid FROM pg_locks
+        WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock' AND granted
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
+        const now = performance.now();
+        this.samples++;
+        const held = new Set();
+        for (const row of r.rows) {
+            const t = this.tables.get(row.oid)?.table;
+            if (t)
+                held.add(t);
+        }
+        for (const t of held) {
+            const o = this.open.get(t);
+            if (o)
+                o.last = now;
+            else
+                this.open.set(t, { first: now, last: now });
+        }
+        for (const [t, o] of this.open) {
+            if (held.has(t))
+                continue;
+            this.close(t, o);
+        }
+    }
+    close(t, o) {
+        this.longest.set(t, Math.max(this.longest.get(t) ?? 0, (o.last - o.first) / 1000));
+        this.open.delete(t);
+    }
+    async stop() {
+        this.stopped = true;
+        await this.loop;
+        if (!this.error) {
+            // One last look: a lock still held when the command has ended belongs to someone else's session.
+            await this.sample().catch((e) => {
+                this.error = (0,_core_errors_js__WEBPACK_IMPORTED_MODULE_6__/* .errorMessage */ .gJ)(e);
+            });
+        }
+        for (const [t, o] of this.open)
+            this.close(t, o);
+        await this.client?.end().catch(() => { });
+    }
+    result() {
+        return [...this.longest]
+            .map(([table, s]) => ({ table, seconds: Math.round(s * 100) / 100 }))
+            .sort((a, b) => b.seconds - a.seconds || (a.table < b.table ? -1 : 1));
+    }
+}
+/** PostgreSQL's DETAIL lines (and a few others) can quote row values: a report never carries them. */
+const ROW_VALUES = /DETAIL:|Failing row contains|Key \(.*\)=\(/;
+/** The last lines of the command's stderr, fit for a report: secrets masked, row values withheld. */
+function stderrTail(stderr, secrets, lines = 12, chars = 1500) {
+    let text = stderr;
+    for (const s of secrets.filter(Boolean).sort((a, b) => b.length - a.length))
+        text = text.split(s).join('***');
+    const kept = text
+        .split('\n')
+        .map((l) => l.trimEnd())
+        .filter(Boolean)
+        .map((l) => (ROW_VALUES.test(l) ? '[a line that may quote row values, withheld]' : l))
+        .slice(-lines)
+        .join('\n');
+    return kept.length > chars ? `…${kept.slice(kept.length - chars)}` : kept;
+}
+/** migrate-check: run the migration on a restored copy and report what it did and what it held. */
+async function runMigrate(opts, log, onStage) {
+    const started = Date.now();
+    const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
+    const pipe = new _report_stages_js__WEBPACK_IMPORTED_MODULE_13__/* .Pipeline */ .$U(opts.failOn, onStage, ignored);
+    const result = {
+        command: 'migrate',
+        verdict: 'could-not-verify',
+        failOn: opts.failOn,
+        startedAt: new Date(started).toISOString(),
+        totalSeconds: 0,
+        stages: pipe.stages,
+        findings: [],
+        database: (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_9__/* .maskedUrl */ .HB)(opts.database),
+        exitCode: null,
+        rewritten: [],
+        locks: [],
+        lockSamples: 0,
+        schemaDiff: { added: [], removed: [] },
+    };
+    const conn = opts.database;
+    let before;
+    await pipe.stage('target', async () => {
+        try {
+            const out = await (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_9__/* .withClient */ .SV)(conn, async (c) => {
+                result.server = (await c.query("SELECT current_setting('server_version') AS v")).rows[0]?.v;
+                const refused = opts.allowAnyDatabase ? undefined : await notDisposable(c);
+                if (refused)
+                    return { refused };
+                return { structure: await (0,_checks_structure_js__WEBPACK_IMPORTED_MODULE_4__/* .structureLines */ .BI)(c), relations: await relations(c) };
+            });
+            if ('refused' in out) {
+                return {
+                    findings: [
+                        (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_12__/* .finding */ .gk)('TARGET_REFUSED', 'target', `${result.database} was not migrated: ${out.refused}`, {
+                            fix: "Point database-url at restore-drill's database-url (keep: true); for another disposable database, set allow-any-database: true knowingly.",
+                        }),
+                    ],
+                };
+            }
+            before = out;
+            log.info(`${result.database}: PostgreSQL ${result.server}, ${[...out.relations.values()].filter((r) => ['r', 'p', 'm'].includes(r.kind)).length} tables, ${out.structure.length} objects`);
+            return {};
+        }
+        catch (e) {
+            return {
+                findings: [
+                    (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_12__/* .finding */ .gk)('TARGET_UNREACHABLE', 'target', `could not read ${result.database}: ${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_6__/* .errorMessage */ .gJ)(e)}`, {
+                        fix: 'Check database-url (restore-drill outputs database-url with keep: true) and that the step runs on the runner that holds it.',
+                    }),
+                ],
+            };
+        }
+    });
+    const later = ['migrate', 'locks', 'rewrites', 'structure', 'semantics'];
+    if (!before) {
+        for (const s of later)
+            pipe.skip(s, 'the database could not be used');
+        return finish(result, pipe, started);
+    }
+    const snapshot = before;
+    const sampler = new LockSampler(conn, snapshot.relations, opts.sampleMs);
+    let samplerError;
+    let ran = false;
+    await pipe.stage('migrate', async () => {
+        try {
+            await sampler.start();
+        }
+        catch (e) {
+            samplerError = `the lock sampler could not connect: ${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_6__/* .errorMessage */ .gJ)(e)}`;
+        }
+        const secrets = conn.password ? [opts.databaseUrl, conn.password, encodeURIComponent(conn.password)] : [];
+        let res;
+        try {
+            log.info(`running the migrate command in ${opts.cwd}`);
+            res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_7__/* .run */ .eF)('sh', ['-c', opts.command], {
+                cwd: opts.cwd,
+                env: { ...(0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_9__/* .libpqEnv */ .kY)(conn), DATABASE_URL: opts.databaseUrl },
+                timeoutMs: opts.timeoutSeconds * 1000,
+                onStderrLine: (l) => log.info(`migrate: ${l}`),
+                maxCapture: 256 * 1024,
+                group: true,
+            });
+        }
+        finally {
+            await sampler.stop();
+        }
+        ran = true;
+        for (const l of res.stdout.split('\n').filter(Boolean).slice(-200))
+            log.info(`migrate: ${l}`);
+        result.exitCode = res.code;
+        if (res.signal)
+            result.signal = res.signal;
+        result.migrateSeconds = Math.round(res.seconds * 100) / 100;
+        const findings = [];
+        if (res.code !== 0) {
+            const timedOut = res.signal !== null && res.seconds >= opts.timeoutSeconds - 0.5;
+            const how = timedOut
+                ? `was stopped after the timeout of ${(0,_core_duration_js__WEBPACK_IMPORTED_MODULE_5__/* .formatSeconds */ .Xo)(opts.timeoutSeconds)}`
+                : res.signal
+                    ? `was killed by ${res.signal}`
+                    : `exited ${res.code}`;
+            const tail = stderrTail(res.stderr, secrets);
+            if (tail)
+                result.stderrTail = tail;
+            findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_12__/* .finding */ .gk)('MIGRATION_FAILED', 'migrate', `the migrate command ${how} after ${(0,_core_duration_js__WEBPACK_IMPORTED_MODULE_5__/* .formatSeconds */ .Xo)(res.seconds)}${tail ? `; the end of its stderr:\n${tail}` : ' with nothing on stderr'}`, {
+                evidence: {
+                    exitCode: res.code,
+                    signal: res.signal,
+                    seconds: result.migrateSeconds,
+                },
+            }));
+        }
+        if (opts.maxMigrationSeconds !== undefined && res.seconds > opts.maxMigrationSeconds) {
+            findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_12__/* .finding */ .gk)('MIGRATION_SLOW', 'migrate', `the migration took ${(0,_core_duration_js__WEBPACK_IMPORTED_MODULE_5__/* .formatSeconds */ .Xo)(res.seconds)}, over max-migration-seconds (${(0,_core_duration_js__WEBPACK_IMPORTED_MODULE_5__/* .formatSeconds */ .Xo)(opts.maxMigrationSeconds)})`, { evidence: { seconds: result.migrateSeconds, limit: opts.maxMigrationSeconds } }));
+        }
+        return { findings };
+    });
+    if (!ran) {
+        for (const s of later.slice(1))
+            pipe.skip(s, 'the migrate command did not run');
+        return finish(result, pipe, started);
+    }
+    await pipe.stage('locks', async () => {
+        result.locks = sampler.result();
+        result.lockSamples = sampler.samples;
+        const why = samplerError ?? (sampler.error ? `the lock sampler stopped: ${sampler.error}` : undefined);
+        if (why)
+            return { notRun: why };
+        const findings = [];
+        const limit = opts.maxLockSeconds;
+        for (const l of result.locks) {
+            if (limit === undefined || l.seconds <= limit)
+                continue;
+            findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_12__/* .finding */ .gk)('LOCK_HELD_TOO_LONG', 'locks', `an ACCESS EXCLUSIVE lock on ${l.table} was held for ${(0,_core_duration_js__WEBPACK_IMPORTED_MODULE_5__/* .formatSeconds */ .Xo)(l.seconds)}, over max-lock-seconds (${(0,_core_duration_js__WEBPACK_IMPORTED_MODULE_5__/* .formatSeconds */ .Xo)(limit)}): every read and write of the table waits that long`, { evidence: { table: l.table, seconds: l.seconds, limit } }));
+        }
+        return { findings };
+    });
+    let after;
+    await pipe.stage('rewrites', async () => {
+        try {
+            after = await (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_9__/* .withClient */ .SV)(conn, async (c) => ({
+                structure: await (0,_checks_structure_js__WEBPACK_IMPORTED_MODULE_4__/* .structureLines */ .BI)(c),
+                relations: await relations(c),
+            }));
+        }
+        catch (e) {
+            return { notRun: `could not read the database after the migration: ${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_6__/* .errorMessage */ .gJ)(e)}` };
+        }
+        const findings = [];
+        for (const [oid, b] of snapshot.relations) {
+            if (b.kind !== 'r' && b.kind !== 'm')
+                continue;
+            const a = after.relations.get(oid);
+            if (!a || a.filenode === null || b.filenode === null || a.filenode === b.filenode)
+                continue;
+            result.rewritten.push({ table: b.table, bytes: b.bytes });
+            findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_12__/* .finding */ .gk)('TABLE_REWRITTEN', 'rewrites', `the migration rewrote ${b.table} (${(0,_core_duration_js__WEBPACK_IMPORTED_MODULE_5__/* .formatBytes */ .z3)(b.bytes)} before; its relfilenode changed): in production that copies the table under an ACCESS EXCLUSIVE lock`, { evidence: { table: b.table, bytes: b.bytes } }));
+        }
+        result.rewritten.sort((x, y) => (x.table < y.table ? -1 : 1));
+        return { findings };
+    });
+    if (!after)
+        pipe.skip('structure', 'the database could not be read after the migration');
+    else {
+        const now = after;
+        await pipe.stage('structure', async () => {
+            const { missing, unexpected } = (0,_checks_structure_js__WEBPACK_IMPORTED_MODULE_4__/* .diffStructure */ .h7)(snapshot.structure, now.structure);
+            result.schemaDiff = { added: unexpected, removed: missing };
+            log.info(`structure: ${unexpected.length} object(s) added or changed, ${missing.length} removed or changed`);
+            return {};
+        });
+    }
+    const queries = opts.config.semantics ?? [];
+    if (queries.length === 0)
+        pipe.skip('semantics', 'no smoke queries in config');
+    else {
+        await pipe.stage('semantics', async () => {
+            try {
+                const r = await (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_9__/* .withClient */ .SV)(conn, (c) => (0,_checks_semantics_js__WEBPACK_IMPORTED_MODULE_3__/* .runSmokeQueries */ .B)(c, queries));
+                result.smoke = r.results;
+                return { findings: r.findings };
+            }
+            catch (e) {
+                return { notRun: `could not connect for the smoke queries: ${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_6__/* .errorMessage */ .gJ)(e)}` };
+            }
+        });
+    }
+    return finish(result, pipe, started);
+}
+function finish(result, pipe, started) {
+    result.findings = pipe.findings;
+    result.verdict = pipe.verdict();
+    result.totalSeconds = (Date.now() - started) / 1000;
+    return result;
+}
+/** Structure before and after, one line per object: `+ added`, `- removed` (a change is both). */
+function schemaDiffText(r) {
+    return [...r.schemaDiff.removed.map((l) => `- ${l}`), ...r.schemaDiff.added.map((l) => `+ ${l}`)].join('\n');
+}
+function migrateOutputs(r, reportPath, comment) {
+    return {
+        verdict: r.verdict,
+        'migrate-exit-code': r.exitCode === null ? '' : String(r.exitCode),
+        'migrate-seconds': r.migrateSeconds === undefined ? '' : String(r.migrateSeconds),
+        'tables-rewritten': JSON.stringify(r.rewritten),
+        locks: JSON.stringify(Object.fromEntries(r.locks.map((l) => [l.table, l.seconds]))),
+        'schema-diff': schemaDiffText(r),
+        comment: comment.text,
+        'comment-file': comment.file,
+        findings: JSON.stringify(r.findings),
+        report: reportPath,
+    };
+}
+/** Write the PR comment beside the report; returns its path. */
+function writeComment(text, dir) {
+    const file = node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(dir, 'migrate-check-comment.md');
+    node_fs__WEBPACK_IMPORTED_MODULE_0___default().mkdirSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().dirname(file), { recursive: true });
+    node_fs__WEBPACK_IMPORTED_MODULE_0___default().writeFileSync(file, text);
+    return file;
+}
+
+
+/***/ }),
+
+/***/ 4670:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   R: () => (/* binding */ migrateSpec)
+/* harmony export */ });
+const migrateSpec = {
+    name: 'migrate-check',
+    command: 'migrate',
+    title: 'Restorable: migrate check',
+    description: "Run a pull request's migration against a restored copy of production: exit status and time, schema difference, tables rewritten, the longest ACCESS EXCLUSIVE lock per table, smoke queries after.",
+    inputs: [
+        {
+            name: 'database-url',
+            required: true,
+            description: "The restored database to migrate (restore-drill's database-url with keep: true). Never production.",
+        },
+        {
+            name: 'migrate-command',
+            required: true,
+            description: 'The migration, run with sh -c and DATABASE_URL and PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE set to that database (e.g. `npx prisma migrate deploy`).',
+        },
+        { name: 'working-directory', description: 'Run the command here (default: the current directory).' },
+        {
+            name: 'max-lock-seconds',
+            default: '5s',
+            description: 'An ACCESS EXCLUSIVE lock held longer than this on one table is LOCK_HELD_TOO_LONG (5, 5s, 1m; `off` for none).',
+        },
+        {
+            name: 'max-migration-seconds',
+            default: '10m',
+            description: 'A migration that takes longer than this is MIGRATION_SLOW (90, 90s, 10m; `off` for none).',
+        },
+        {
+            name: 'timeout',
+            default: '1h',
+            description: 'Stop the command after this long (SIGTERM, then SIGKILL): MIGRATION_FAILED.',
+        },
+        {
+            name: 'allow-any-database',
+            default: 'false',
+            description: 'Allow a database-url that is neither a Restorable scratch cluster on this machine nor a database a drill created.',
+        },
+        {
+            name: 'config',
+            description: 'restorable.yml: its semantics smoke queries run after the migration.',
+        },
+        {
+            name: 'fail-on',
+            default: 'high',
+            description: 'Lowest severity that fails: critical, high, medium, low, info.',
+        },
+        { name: 'report', description: 'Write the JSON report to this path.' },
+    ],
+    outputs: [
+        { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
+        {
+            name: 'migrate-exit-code',
+            description: 'Exit status of the migrate command (empty if it did not run).',
+        },
+        { name: 'migrate-seconds', description: 'Wall time of the migrate command.' },
+        {
+            name: 'tables-rewritten',
+            description: 'Tables whose relfilenode changed, as JSON: [{"table": "public.t", "bytes": 8192}].',
+        },
+        {
+            name: 'locks',
+            description: 'Per table, the longest ACCESS EXCLUSIVE lock seen held, in seconds, as JSON: {"public.t": 1.52}.',
+        },
+        {
+            name: 'schema-diff',
+            description: 'Structure before and after, one line per object: `+ added`, `- removed`.',
+        },
+        {
+            name: 'comment',
+            description: 'The result as markdown for one PR comment; its first line is <!-- restorable:migrate-check -->.',
+        },
+        { name: 'comment-file', description: 'Path of a file holding the same comment.' },
+        { name: 'findings', description: 'Findings as JSON.' },
+        { name: 'report', description: 'Path of the JSON report.' },
+    ],
+};
+
+
+/***/ }),
+
+/***/ 4299:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   K_: () => (/* binding */ parseMarkerOptions),
+/* harmony export */   V6: () => (/* binding */ parsePitrOptions)
+/* harmony export */ });
+/* unused harmony exports BACKENDS, parseTargetTime */
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _archive_wal_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(4354);
+/* harmony import */ var _compare_options_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3277);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4296);
+/* harmony import */ var _core_log_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4325);
+/* harmony import */ var _core_parse_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(1896);
+/* harmony import */ var _core_spec_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(4400);
+/* harmony import */ var _drill_config_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(5347);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8620);
+/* harmony import */ var _postgres_recovery_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(9048);
+/* harmony import */ var _sources_s3_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(2832);
+/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(6598);
+
+
+
+
+
+
+
+
+
+
+
+
+
+const BACKENDS = ['native', 'pgbackrest'];
+/** ISO 8601 with a zone, strictly: a time without a zone would be a guess about which one. */
+function parseTargetTime(input, value) {
+    const text = value.trim();
+    const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)\s?(Z|[+-]\d{2}(?::?\d{2})?)$/i.exec(text);
+    if (!m) {
+        const zoneless = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text);
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(input, zoneless
+            ? `"${value}" has no time zone, and guessing one could recover to the wrong hour`
+            : `"${value}" is not an ISO 8601 time`, 'Write the time with its zone, e.g. 2026-11-21T09:30:00Z or 2026-11-21T10:30:00+01:00');
+    }
+    let zone = m[3].toUpperCase();
+    if (/^[+-]\d{2}$/.test(zone))
+        zone = `${zone}:00`;
+    else if (/^[+-]\d{4}$/.test(zone))
+        zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
+    const time = new Date(`${m[1]}T${m[2]}${zone}`);
+    if (Number.isNaN(time.getTime()))
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(input, `"${value}" is not a valid date and time`, 'Check the day, month and hour');
+    return time;
+}
+function parseTarget(v, name) {
+    const given = ['target-time', 'target-lsn', 'target-name'].filter((k) => (v[k] ?? '').trim() !== '');
+    const immediate = (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_5__/* .parseBool */ .q6)(name('target-immediate'), v['target-immediate'], false);
+    if (immediate)
+        given.push('target-immediate');
+    if (given.length !== 1) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(given.length ? given.map(name).join(', ') : name('target-time'), given.length ? 'more than one recovery target is given' : 'no recovery target is given', 'Give exactly one of target-time, target-lsn, target-name or target-immediate: true');
+    }
+    if (immediate)
+        return { kind: 'immediate' };
+    if (v['target-time']) {
+        const text = v['target-time'].trim();
+        return { kind: 'time', time: parseTargetTime(name('target-time'), text), text };
+    }
+    if (v['target-lsn']) {
+        const text = v['target-lsn'].trim();
+        const lsn = (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_12__/* .parseLsn */ .l2)(text);
+        if (lsn === undefined)
+            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(name('target-lsn'), `"${text}" is not a WAL location`, 'Write it as 0/3000060');
+        return { kind: 'lsn', lsn, text };
+    }
+    const n = v['target-name'].trim();
+    if (n.length > 63)
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(name('target-name'), 'is longer than a restore point name can be', 'Use at most 63 characters');
+    return { kind: 'name', name: n };
+}
+function checkLocation(input, value) {
+    const v = value.trim();
+    if (v.startsWith('s3://'))
+        (0,_sources_s3_js__WEBPACK_IMPORTED_MODULE_10__/* .parseS3Url */ .F$)(input, v);
+    else if (!node_fs__WEBPACK_IMPORTED_MODULE_0___default().existsSync(v)) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(input, `"${v}" does not exist`, 'Give an existing folder or an s3://bucket/prefix URL');
+    }
+    return v;
+}
+function number(input, value, min, max, what) {
+    if (value === undefined || value.trim() === '')
+        return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max)
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(input, `"${value}" is not ${what}`, `Give a whole number from ${min} to ${max}`);
+    return n;
+}
+function parseMarkerOptions(raw, how, log) {
+    const v = (0,_core_spec_js__WEBPACK_IMPORTED_MODULE_6__/* .resolveInputs */ .e)(_spec_js__WEBPACK_IMPORTED_MODULE_11__/* .pitrSpec */ .h, raw, how);
+    const name = (n) => (how === 'flag' ? `--${n}` : n);
+    if (!v['marker-url'])
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(name('marker-url'), 'is empty, but plant-marker is true', 'Give the live database to plant the marker on');
+    (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_8__/* .parseDbUrl */ .Bd)(name('marker-url'), v['marker-url'], (s) => log.secret(s));
+    return { markerUrl: v['marker-url'], ...(v.report ? { report: v.report } : {}) };
+}
+function parsePitrOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE_4__/* .silentLogger */ .q) {
+    const v = (0,_core_spec_js__WEBPACK_IMPORTED_MODULE_6__/* .resolveInputs */ .e)(_spec_js__WEBPACK_IMPORTED_MODULE_11__/* .pitrSpec */ .h, raw, how);
+    const name = (n) => (how === 'flag' ? `--${n}` : n);
+    const backendText = (v.backend ?? 'native').trim().toLowerCase();
+    if (['barman', 'wal-g', 'walg'].includes(backendText)) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(name('backend'), `"${backendText}" is not supported yet`, `Use one of: ${BACKENDS.join(', ')} (barman and wal-g are planned)`);
+    }
+    const backend = (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_5__/* .oneOf */ .yL)(name('backend'), backendText, BACKENDS);
+    const mode = (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_5__/* .oneOf */ .yL)(name('mode'), v.mode ?? 'drill', ['drill', 'side-by-side', 'in-place']);
+    const target = parseTarget(v, name);
+    if (backend === 'native') {
+        for (const k of ['base-backups', 'wal-archive']) {
+            if (!v[k])
+                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(name(k), 'is empty, but backend is native', `Give the folder or s3:// prefix of the ${k.replace('-', ' ')}`);
+        }
+    }
+    else if (!v.stanza) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(name('stanza'), 'is empty, but backend is pgbackrest', 'Give the pgBackRest stanza');
+    }
+    const config = (0,_drill_config_js__WEBPACK_IMPORTED_MODULE_7__/* .loadConfig */ .Z9)(name('config'), v.config);
+    const planOnly = (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_5__/* .parseBool */ .q6)(name('plan-only'), v['plan-only'], false);
+    let dataDirectory;
+    // A plan touches nothing and may run on another machine than the database host.
+    if (mode !== 'drill' && !planOnly) {
+        if (!v['data-directory'])
+            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(name('data-directory'), `is empty, but mode is ${mode}`, 'Give the data directory to recover into');
+        dataDirectory = node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(v['data-directory']);
+        if (mode === 'side-by-side' && node_fs__WEBPACK_IMPORTED_MODULE_0___default().existsSync(dataDirectory)) {
+            if ((0,_postgres_recovery_js__WEBPACK_IMPORTED_MODULE_9__/* .postmasterAlive */ .ww)(dataDirectory))
+                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(name('data-directory'), `${dataDirectory} holds a running server`, 'Give an empty or absent folder for the recovered copy; side-by-side never touches a live cluster');
+            if (!node_fs__WEBPACK_IMPORTED_MODULE_0___default().statSync(dataDirectory).isDirectory() || node_fs__WEBPACK_IMPORTED_MODULE_0___default().readdirSync(dataDirectory).length > 0)
+                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(name('data-directory'), `${dataDirectory} is not empty`, 'Give an empty or absent folder for the recovered copy (or use mode: in-place, behind its interlocks)');
+        }
+        if (mode === 'in-place') {
+            if (!v.confirm)
+                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(name('confirm'), 'is empty, and in-place replaces a live data directory', "Set confirm to the cluster's system identifier (pg_controldata <data-directory>) or to pitr.name from config");
+            if (!node_fs__WEBPACK_IMPORTED_MODULE_0___default().existsSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dataDirectory, 'PG_VERSION')))
+                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(name('data-directory'), `${dataDirectory} is not a PostgreSQL data directory (no PG_VERSION)`, 'Give the live data directory of the cluster to roll back');
+        }
+    }
+    const port = number(name('port'), v.port, 1, 65535, 'a port');
+    const compare = v['compare-source-url'] || v['compare-baseline']
+        ? (0,_compare_options_js__WEBPACK_IMPORTED_MODULE_2__/* .parseCompareOptions */ .T)({
+            ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
+            ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
+            ...(v.config ? { config: v.config } : {}),
+            ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
+        }, how, log, true)
+        : undefined;
+    if (v['check-url'])
+        (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_8__/* .parseDbUrl */ .Bd)(name('check-url'), v['check-url'], (s) => log.secret(s));
+    return {
+        backend,
+        ...(v['base-backups'] ? { baseBackups: checkLocation(name('base-backups'), v['base-backups']) } : {}),
+        ...(v['wal-archive'] ? { walArchive: checkLocation(name('wal-archive'), v['wal-archive']) } : {}),
+        ...(v.stanza ? { stanza: v.stanza.trim() } : {}),
+        ...(v['pgbackrest-config'] ? { pgbackrestConfig: node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(v['pgbackrest-config']) } : {}),
+        ...(v.backup ? { backup: v.backup.trim() } : {}),
+        target,
+        inclusive: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_5__/* .parseBool */ .q6)(name('target-inclusive'), v['target-inclusive'], true),
+        mode,
+        ...(dataDirectory ? { dataDirectory } : {}),
+        ...(port ? { port } : {}),
+        ...(v.confirm ? { confirm: v.confirm.trim() } : {}),
+        ...(v['stop-command'] ? { stopCommand: v['stop-command'] } : {}),
+        ...(v['start-command'] ? { startCommand: v['start-command'] } : {}),
+        ...(v['check-url'] ? { checkUrl: v['check-url'] } : {}),
+        prefetch: number(name('prefetch'), v.prefetch, 1, 64, 'a number of segments') ?? 8,
+        config,
+        keep: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_5__/* .parseBool */ .q6)(name('keep'), v.keep, false),
+        planOnly,
+        ...(compare ? { compare } : {}),
+        ...(v.history ? { history: v.history } : {}),
+        failOn: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_5__/* .parseSeverity */ .lv)(name('fail-on'), v['fail-on']),
+        ...(v.report ? { report: v.report } : {}),
+        s3: {
+            ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
+            ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
+            ...(v['s3-force-path-style']
+                ? { forcePathStyle: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_5__/* .parseBool */ .q6)(name('s3-force-path-style'), v['s3-force-path-style'], true) }
+                : {}),
+        },
+        ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
+        ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
+    };
+}
+
+
+/***/ }),
+
+/***/ 2454:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   n: () => (/* binding */ pitrFacts)
+/* harmony export */ });
+/* unused harmony export pitrNext */
+/* harmony import */ var _core_duration_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8571);
+
+/** The facts that head a PITR summary: the plan (what an approver signs), the recovery, what is next. */
+function pitrFacts(r) {
+    const rows = [
+        ['mode', r.mode],
+        ['source', r.source],
+        ['target', r.target],
+    ];
+    if (r.plan) {
+        rows.push([
+            'base backup',
+            `${r.plan.backup}${r.plan.backupEnded ? ` (ended ${r.plan.backupEnded})` : ''}`,
+        ]);
+        if (r.plan.walFirst)
+            rows.push(['WAL', `${r.plan.walFirst} … ${r.plan.walLast} (${r.plan.walSegments} segments, no gap)`]);
+        if (r.plan.estimatedSeconds !== undefined)
+            rows.push([
+                'estimate',
+                `about ${(0,_core_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatSeconds */ .Xo)(r.plan.estimatedSeconds)} (from the last run in history)`,
+            ]);
+    }
+    if (r.server)
+        rows.push(['server', `PostgreSQL ${r.server}`]);
+    if (r.replaySeconds !== undefined)
+        rows.push([
+            'recovery',
+            `${(0,_core_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatSeconds */ .Xo)(r.replaySeconds)}${r.wal ? `, ${r.wal.fetched} WAL segment(s) prefetched` : ''}${r.stopLine ? `; ${r.stopLine}` : ''}`,
+        ]);
+    if (r.recoveredTo)
+        rows.push(['recovered to', `${r.recoveredTo} (last replayed commit)`]);
+    if (r.checks?.length)
+        rows.push([
+            'checks',
+            r.checks
+                .map((q) => `${q.name}: ${q.value ?? 'error'} (${q.expect})${q.ok ? '' : ' FAILED'}`)
+                .join('; '),
+        ]);
+    if (r.databaseUrl)
+        rows.push(['database', r.databaseUrl]);
+    if (r.safetySnapshot)
+        rows.push(['safety snapshot', r.safetySnapshot]);
+    return rows;
+}
+/** What to do next, as a markdown list for the job summary (seed 001 §2.5). */
+function pitrNext(r) {
+    return r.next.length ? `### What to do next\n\n${r.next.map((n) => `- ${n}`).join('\n')}\n` : '';
+}
+
+
+/***/ }),
+
+/***/ 5574:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Gn: () => (/* binding */ pitrOutputs),
+  Uh: () => (/* binding */ plantMarker),
+  bm: () => (/* binding */ runPitr)
+});
+
+// UNUSED EXPORTS: DRILL_RECOVERY_TUNING, MARKER_PREFIX, chooseBackup, describeTarget, progressLine
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+// EXTERNAL MODULE: ./src/archive/wal.ts
+var archive_wal = __nccwpck_require__(4354);
+// EXTERNAL MODULE: ./src/checks/semantics.ts
+var semantics = __nccwpck_require__(856);
+// EXTERNAL MODULE: ./src/compare/run.ts
+var run = __nccwpck_require__(5322);
+// EXTERNAL MODULE: ./src/core/duration.ts
+var duration = __nccwpck_require__(8571);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(4296);
+// EXTERNAL MODULE: ./src/core/exec.ts
+var exec = __nccwpck_require__(2642);
+// EXTERNAL MODULE: ./src/postgres/binaries.ts
+var binaries = __nccwpck_require__(1758);
+// EXTERNAL MODULE: ./src/postgres/client.ts
+var client = __nccwpck_require__(8620);
+// EXTERNAL MODULE: ./src/postgres/cluster.ts + 1 modules
+var cluster = __nccwpck_require__(4259);
+// EXTERNAL MODULE: ./src/postgres/recovery.ts
+var recovery = __nccwpck_require__(9048);
+// EXTERNAL MODULE: ./src/report/findings.ts
+var report_findings = __nccwpck_require__(9334);
+// EXTERNAL MODULE: ./src/report/history.ts
+var report_history = __nccwpck_require__(4518);
+// EXTERNAL MODULE: ./src/report/stages.ts
+var stages = __nccwpck_require__(1139);
+// EXTERNAL MODULE: ./src/sources/s3.ts + 1 modules
+var s3 = __nccwpck_require__(2832);
+// EXTERNAL MODULE: ./src/sources/local.ts
+var local = __nccwpck_require__(2146);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+// EXTERNAL MODULE: external "node:stream/promises"
+var promises_ = __nccwpck_require__(6466);
+;// CONCATENATED MODULE: ./src/pitr/native.ts
+
+
+
+
+
+
+/** The folders PostgreSQL needs that a copy through object storage loses (they are empty). */
+const EMPTY_DIRS = [
+    'pg_wal/archive_status',
+    'pg_tblspc',
+    'pg_replslot',
+    'pg_notify',
+    'pg_snapshots',
+    'pg_serial',
+    'pg_stat',
+    'pg_stat_tmp',
+    'pg_dynshmem',
+    'pg_commit_ts',
+    'pg_twophase',
+    'pg_logical/mappings',
+    'pg_logical/snapshots',
+    'pg_subtrans',
+    'pg_multixact/members',
+    'pg_multixact/offsets',
+    'pg_xact',
+];
+/**
+ * The base backups under a source: every folder holding a backup_manifest, a backup_label (plain)
+ * or a base.tar[.gz]. Start and stop times come from the backup history files pg_backup_stop
+ * archives beside the WAL, matched by start LSN; without one, the manifest's time stands for the end.
+ */
+async function listBaseBackups(source, wal) {
+    const objects = await source.list();
+    const groups = new Map();
+    for (const o of objects) {
+        const parts = o.name.split('/');
+        // The backup's folder: what is above a marker file (backup_manifest, backup_label, base.tar*).
+        const idx = parts.findIndex((p) => /^(backup_manifest|backup_label|base\.tar(\.gz)?)$/.test(p));
+        if (idx < 0)
+            continue;
+        const id = parts.slice(0, idx).join('/');
+        if (!groups.has(id))
+            groups.set(id, []);
+    }
+    for (const o of objects) {
+        for (const id of groups.keys()) {
+            if (id === '' || o.name.startsWith(`${id}/`)) {
+                groups.get(id).push(o);
+                break;
+            }
+        }
+    }
+    const histories = await wal.backupHistories();
+    const out = [];
+    for (const [id, files] of groups) {
+        const rel = (f) => (id ? f.name.slice(id.length + 1) : f.name);
+        const names = new Set(files.map(rel));
+        const format = names.has('base.tar') || names.has('base.tar.gz') ? 'tar' : 'plain';
+        const at = (n) => (id ? `${id}/${n}` : n);
+        let startLsn;
+        let endLsn;
+        let timeline = 1;
+        let manifestTime;
+        if (names.has('backup_manifest')) {
+            const text = await source.readText(at('backup_manifest'), 512 * 1024 * 1024);
+            try {
+                const m = JSON.parse(text ?? '');
+                const ranges = m['WAL-Ranges'] ?? [];
+                const first = ranges[0];
+                const last = ranges[ranges.length - 1];
+                if (first && last) {
+                    startLsn = (0,archive_wal/* parseLsn */.l2)(first['Start-LSN']);
+                    endLsn = (0,archive_wal/* parseLsn */.l2)(last['End-LSN']);
+                    timeline = first.Timeline;
+                }
+            }
+            catch {
+                // Unreadable manifest: pg_verifybackup says why later; the label may still tell the start.
+            }
+            manifestTime = files.find((f) => rel(f) === 'backup_manifest')?.modified;
+        }
+        let label;
+        if (startLsn === undefined && names.has('backup_label')) {
+            label = (0,archive_wal/* parseBackupHistory */.MG)((await source.readText(at('backup_label'))) ?? '');
+            startLsn = label?.startLsn;
+            timeline = label?.timeline ?? 1;
+        }
+        if (startLsn === undefined)
+            continue;
+        const h = histories.find((x) => x.startLsn === startLsn);
+        const stopTime = h?.stopTime ?? manifestTime;
+        const startTime = h?.startTime ?? label?.startTime;
+        endLsn ??= h?.stopLsn;
+        out.push({
+            id,
+            format,
+            files,
+            size: files.reduce((a, f) => a + f.size, 0),
+            startLsn,
+            ...(endLsn !== undefined ? { endLsn } : {}),
+            timeline,
+            ...(startTime ? { startTime } : {}),
+            ...(stopTime ? { stopTime } : {}),
+            hasManifest: names.has('backup_manifest'),
+        });
+    }
+    return out.sort((a, b) => (a.startLsn < b.startLsn ? -1 : a.startLsn > b.startLsn ? 1 : 0));
+}
+/**
+ * Fetch and unpack a base backup into `dataDir` (which must be empty): plain files are copied,
+ * tar files streamed through `tar`, and the manifest put beside them for pg_verifybackup.
+ */
+async function unpackBaseBackup(source, b, dataDir) {
+    external_node_fs_default().mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    external_node_fs_default().chmodSync(dataDir, 0o700);
+    const rel = (f) => (b.id ? f.name.slice(b.id.length + 1) : f.name);
+    if (b.format === 'plain') {
+        for (const f of b.files) {
+            const dest = external_node_path_default().join(dataDir, rel(f));
+            external_node_fs_default().mkdirSync(external_node_path_default().dirname(dest), { recursive: true });
+            const local = source.localPath(f.name);
+            if (local)
+                external_node_fs_default().copyFileSync(local, dest);
+            else
+                await (0,promises_.pipeline)(external_node_stream_.Readable.from(source.read(f.name)), external_node_fs_default().createWriteStream(dest));
+        }
+    }
+    else {
+        const others = b.files.filter((f) => /\.tar(\.gz)?$/.test(rel(f)) && !/^(base|pg_wal)\.tar/.test(rel(f)));
+        if (others.length > 0) {
+            throw new Error(`the backup holds tablespaces (${others.map(rel).join(', ')}); restoring tar backups with tablespaces is not supported yet: use pg_basebackup -Fp, or restore by hand`);
+        }
+        for (const name of ['base', 'pg_wal']) {
+            const f = b.files.find((x) => rel(x) === `${name}.tar` || rel(x) === `${name}.tar.gz`);
+            if (!f)
+                continue;
+            const into = name === 'base' ? dataDir : external_node_path_default().join(dataDir, 'pg_wal');
+            external_node_fs_default().mkdirSync(into, { recursive: true });
+            const r = await (0,exec/* run */.eF)('tar', [f.name.endsWith('.gz') ? '-xzf' : '-xf', '-', '-C', into], {
+                stdin: external_node_stream_.Readable.from(source.read(f.name)),
+            });
+            if (r.code !== 0)
+                throw new Error(`tar could not unpack ${f.name}: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`);
+        }
+        const manifest = b.files.find((x) => rel(x) === 'backup_manifest');
+        if (manifest) {
+            const local = source.localPath(manifest.name);
+            const dest = external_node_path_default().join(dataDir, 'backup_manifest');
+            if (local)
+                external_node_fs_default().copyFileSync(local, dest);
+            else
+                await (0,promises_.pipeline)(external_node_stream_.Readable.from(source.read(manifest.name)), external_node_fs_default().createWriteStream(dest));
+        }
+    }
+    for (const d of EMPTY_DIRS)
+        external_node_fs_default().mkdirSync(external_node_path_default().join(dataDir, d), { recursive: true });
+    // A base backup never holds these, but a copied data directory might.
+    for (const f of ['postmaster.pid', 'postmaster.opts'])
+        external_node_fs_default().rmSync(external_node_path_default().join(dataDir, f), { force: true });
+}
+/** `PG_VERSION` of an unpacked data directory. */
+function dataDirMajor(dataDir) {
+    try {
+        const v = Number(external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'PG_VERSION'), 'utf8').trim());
+        return Number.isFinite(v) && v > 0 ? v : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/pitr/spool.ts
+
+
+
+/**
+ * The shell script behind `restore_command`. It only moves a file out of the spool: the downloads
+ * happen ahead of it, in parallel, in this process. A file not there yet is asked for (`<f>.want`)
+ * and waited for; `<f>.missing` says the archive does not have it (the end of WAL, or a timeline
+ * history file that does not exist), and the server is told so by a non-zero exit.
+ */
+function script(dir) {
+    return `#!/bin/sh
+# Written by Restorable for one recovery: serves WAL from the spool ${dir}.
+s='${dir}'
+f="$1"
+if [ -f "$s/$f" ]; then exec mv -f "$s/$f" "$2"; fi
+: > "$s/$f.want"
+i=0
+while [ "$i" -lt 6000 ]; do
+  if [ -f "$s/$f" ]; then rm -f "$s/$f.want"; exec mv -f "$s/$f" "$2"; fi
+  if [ -f "$s/$f.missing" ]; then rm -f "$s/$f.want" "$s/$f.missing"; exit 1; fi
+  sleep 0.05
+  i=$((i+1))
+done
+rm -f "$s/$f.want"
+echo "restorable: timed out waiting for $f (is the restorable process still running?)" >&2
+exit 1
+`;
+}
+/**
+ * Prefetches WAL segments `prefetch` ahead of the one the server replays, in the order it will ask
+ * for them, into a spool folder on the data directory's file system.
+ */
+class WalSpool {
+    archive;
+    dir;
+    order;
+    prefetch;
+    owner;
+    log;
+    stats = { fetched: 0, bytes: 0, missing: [], errors: [] };
+    index = new Map();
+    inFlight = new Set();
+    ready = new Set();
+    position = 0;
+    timer;
+    stopped = false;
+    constructor(archive, dir, 
+    /** The segments the server will ask for, in order: from the backup's start along its timeline. */
+    order, prefetch, owner, log) {
+        this.archive = archive;
+        this.dir = dir;
+        this.order = order;
+        this.prefetch = prefetch;
+        this.owner = owner;
+        this.log = log;
+        order.forEach((n, i) => {
+            this.index.set(n, i);
+        });
+        external_node_fs_default().mkdirSync(dir, { recursive: true, mode: 0o700 });
+        external_node_fs_default().writeFileSync(this.scriptPath, script(dir), { mode: 0o755 });
+        if (owner) {
+            external_node_fs_default().chownSync(dir, owner.uid, owner.gid);
+            external_node_fs_default().chownSync(this.scriptPath, owner.uid, owner.gid);
+        }
+    }
+    get scriptPath() {
+        return external_node_path_default().join(this.dir, 'restore_command.sh');
+    }
+    /** The `restore_command` setting that serves from this spool. */
+    get restoreCommand() {
+        return `/bin/sh ${this.scriptPath} %f %p`;
+    }
+    start() {
+        this.fill();
+        const tick = () => {
+            if (this.stopped)
+                return;
+            try {
+                this.poll();
+            }
+            catch (e) {
+                this.stats.errors.push((0,errors/* errorMessage */.gJ)(e));
+            }
+            this.timer = setTimeout(tick, 10);
+        };
+        tick();
+    }
+    stop() {
+        this.stopped = true;
+        if (this.timer)
+            clearTimeout(this.timer);
+    }
+    /** Stop and remove the spool (the script too): after promotion nothing needs it. */
+    remove() {
+        this.stop();
+        external_node_fs_default().rmSync(this.dir, { recursive: true, force: true });
+    }
+    poll() {
+        const here = new Set(external_node_fs_default().readdirSync(this.dir));
+        // Files we delivered that are gone were taken by the server: it has moved past them.
+        for (const name of this.ready) {
+            if (!here.has(name)) {
+                this.ready.delete(name);
+                this.advance(name);
+            }
+        }
+        for (const entry of here) {
+            if (!entry.endsWith('.want'))
+                continue;
+            const name = entry.slice(0, -'.want'.length);
+            if (here.has(name) || this.inFlight.has(name) || here.has(`${name}.missing`))
+                continue;
+            if (name.length === 24)
+                this.stats.requested = name;
+            this.advance(name);
+            const f = this.archive.files.get(name);
+            if (f)
+                this.fetch(f);
+            else {
+                this.stats.missing.push(name);
+                this.write(`${name}.missing`, '');
+            }
+        }
+        this.fill();
+    }
+    advance(name) {
+        const i = this.index.get(name);
+        if (i !== undefined && i + 1 > this.position) {
+            this.position = i + 1;
+            this.stats.requested = name;
+        }
+    }
+    /** Keep `prefetch` segments downloaded or downloading ahead of the server. */
+    fill() {
+        for (let i = this.position; i < this.order.length && this.ready.size + this.inFlight.size < this.prefetch; i++) {
+            const name = this.order[i];
+            if (this.ready.has(name) || this.inFlight.has(name))
+                continue;
+            const f = this.archive.files.get(name);
+            if (f)
+                this.fetch(f);
+        }
+    }
+    fetch(f) {
+        if (this.stopped)
+            return;
+        this.inFlight.add(f.name);
+        const dest = external_node_path_default().join(this.dir, f.name);
+        this.archive
+            .fetchTo(f, dest)
+            .then((bytes) => {
+            if (this.stopped)
+                return;
+            if (this.owner)
+                external_node_fs_default().chownSync(dest, this.owner.uid, this.owner.gid);
+            this.stats.fetched++;
+            this.stats.bytes += bytes;
+            this.ready.add(f.name);
+        })
+            .catch((e) => {
+            if (this.stopped)
+                return;
+            const message = `could not fetch ${f.object}: ${(0,errors/* errorMessage */.gJ)(e)}`;
+            this.log.warn(message);
+            this.stats.errors.push(message);
+            this.stats.missing.push(f.name);
+            // The server gets a clear "not available" rather than waiting for the script's timeout.
+            this.write(`${f.name}.missing`, '');
+        })
+            .finally(() => {
+            this.inFlight.delete(f.name);
+            if (!this.stopped)
+                this.fill();
+        });
+    }
+    write(name, text) {
+        if (this.stopped)
+            return;
+        const file = external_node_path_default().join(this.dir, name);
+        external_node_fs_default().writeFileSync(file, text);
+        if (this.owner)
+            external_node_fs_default().chownSync(file, this.owner.uid, this.owner.gid);
+    }
+}
+
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
+var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_node_zlib_);
+;// CONCATENATED MODULE: ./src/pitr/wal-archive.ts
+
+
+
+
+
+
+const WAL_NAME = /^([0-9A-F]{24}|[0-9A-F]{8}\.history|[0-9A-F]{24}\.[0-9A-F]{8}\.backup)(\.gz)?$/;
+/** The WAL archive an `archive_command` that copies (or gzips) files leaves behind. Read-only. */
+class WalArchive {
+    source;
+    files = new Map();
+    segSize;
+    constructor(source, objects) {
+        this.source = source;
+        for (const o of objects) {
+            const base = o.name.split('/').pop() ?? o.name;
+            const m = WAL_NAME.exec(base);
+            if (!m || o.kind !== 'file')
+                continue;
+            const name = m[1];
+            const gzip = m[2] !== undefined;
+            // Both plain and .gz of one name: the plain one is cheaper to serve.
+            if (this.files.has(name) && gzip)
+                continue;
+            this.files.set(name, { name, object: o.name, gzip, size: o.size, modified: o.modified });
+        }
+        // The segment size is the size of any plain segment; 16 MiB (the default) when all are gzipped.
+        const plain = [...this.files.values()].find((f) => !f.gzip && f.name.length === 24 && f.size > 0);
+        this.segSize = plain && isPowerOfTwo(plain.size) ? plain.size : archive_wal/* DEFAULT_SEGMENT_SIZE */.ox;
+    }
+    static async open(source) {
+        return new WalArchive(source, await source.list());
+    }
+    get segmentCount() {
+        return [...this.files.keys()].filter((n) => n.length === 24).length;
+    }
+    /** The backup history files (`pg_backup_stop` writes one per base backup), parsed. */
+    async backupHistories() {
+        const out = [];
+        for (const f of this.files.values()) {
+            if (!f.name.endsWith('.backup'))
+                continue;
+            const text = f.gzip ? await this.readGzipText(f) : await this.source.readText(f.object, 64 * 1024);
+            const h = text ? (0,archive_wal/* parseBackupHistory */.MG)(text) : undefined;
+            if (h)
+                out.push(h);
+        }
+        return out;
+    }
+    async readGzipText(f) {
+        const chunks = [];
+        for await (const c of this.source.read(f.object))
+            chunks.push(c);
+        try {
+            return external_node_zlib_default().gunzipSync(Buffer.concat(chunks)).toString('utf8');
+        }
+        catch {
+            return undefined;
+        }
+    }
+    /** The newest timeline's history (the switches that led to it), for `recovery_target_timeline = latest`. */
+    async timelineHistory(fromTli) {
+        const tlis = [...this.files.keys()]
+            .filter((n) => n.endsWith('.history'))
+            .map((n) => Number.parseInt(n.slice(0, 8), 16))
+            .filter((t) => t > fromTli)
+            .sort((a, b) => b - a);
+        for (const tli of tlis) {
+            const f = this.files.get(`${tli.toString(16).toUpperCase().padStart(8, '0')}.history`);
+            const text = f.gzip ? await this.readGzipText(f) : await this.source.readText(f.object, 1024 * 1024);
+            const switches = text ? (0,archive_wal/* parseTimelineHistory */.r7)(text) : [];
+            // Only a timeline that descends from the backup's.
+            if (switches.some((s) => s.tli === fromTli))
+                return { last: tli, switches };
+        }
+        return { last: fromTli, switches: [] };
+    }
+    /**
+     * Is every segment from the backup's start to the target there, on the timeline PostgreSQL will
+     * follow? Found before anything is restored.
+     */
+    async coverage(startLsn, startTli, end, 
+    /** The backup's end: WAL up to it is needed whatever the target (unless the backup holds it). */
+    backupEndLsn) {
+        const { last, switches } = await this.timelineHistory(startTli);
+        const tliOf = (segno) => (0,archive_wal/* timelineFor */.vl)(segno, switches, last, this.segSize);
+        const segnos = [...this.files.keys()]
+            .filter((n) => n.length === 24)
+            .map((n) => (0,archive_wal/* parseSegmentName */.EU)(n, this.segSize))
+            .filter((s) => s !== undefined && s.tli === tliOf(s.segno))
+            .map((s) => s.segno);
+        const maxSegno = segnos.reduce((a, b) => (b > a ? b : a), -1n);
+        const first = (0,archive_wal/* segmentOf */.dJ)(startLsn, this.segSize);
+        const ends = [end.kind === 'lsn' || end.kind === 'immediate' ? end.lsn : undefined, backupEndLsn].filter((l) => l !== undefined);
+        const needLsn = ends.length ? ends.reduce((a, b) => (b > a ? b : a)) : undefined;
+        const needUntil = needLsn === undefined ? undefined : (0,archive_wal/* segmentOf */.dJ)(needLsn, this.segSize);
+        const minimum = backupEndLsn === undefined ? first : (0,archive_wal/* segmentOf */.dJ)(backupEndLsn, this.segSize);
+        const name = (segno) => (0,archive_wal/* segmentName */.Jc)(tliOf(segno), segno, this.segSize);
+        let segno = first;
+        let lastPresent;
+        let reached = false;
+        for (;;) {
+            const f = this.files.get(name(segno));
+            if (!f)
+                break;
+            lastPresent = segno;
+            reached =
+                ((end.kind === 'lsn' || end.kind === 'immediate') && needUntil !== undefined && segno >= needUntil) ||
+                    (end.kind === 'time' && segno >= minimum && f.modified.getTime() >= end.time.getTime());
+            if (reached)
+                break;
+            segno++;
+        }
+        const result = {
+            first: name(first),
+            last: name(lastPresent ?? first),
+            segments: lastPresent === undefined ? 0 : Number(lastPresent - first) + 1,
+            segSize: this.segSize,
+        };
+        if (reached)
+            return result;
+        // A hole with later segments after it, or a segment the target needs: a gap.
+        if (segno <= maxSegno || (needUntil !== undefined && segno <= needUntil)) {
+            return { ...result, missing: name(segno) };
+        }
+        return end.kind === 'time' ? { ...result, endsBeforeTarget: true } : result;
+    }
+    /** Download one file (un-gzipped) to `dest`, atomically: it appears whole or not at all. */
+    async fetchTo(f, dest) {
+        const tmp = external_node_path_default().join(external_node_path_default().dirname(dest), `.tmp-${external_node_path_default().basename(dest)}-${process.pid}`);
+        const local = this.source.localPath(f.object);
+        try {
+            if (local && !f.gzip) {
+                external_node_fs_default().copyFileSync(local, tmp);
+            }
+            else {
+                const input = external_node_stream_.Readable.from(local ? external_node_fs_default().createReadStream(local) : this.source.read(f.object));
+                if (f.gzip)
+                    await (0,promises_.pipeline)(input, external_node_zlib_default().createGunzip(), external_node_fs_default().createWriteStream(tmp));
+                else
+                    await (0,promises_.pipeline)(input, external_node_fs_default().createWriteStream(tmp));
+            }
+            external_node_fs_default().renameSync(tmp, dest);
+            return external_node_fs_default().statSync(dest).size;
+        }
+        catch (e) {
+            external_node_fs_default().rmSync(tmp, { force: true });
+            throw e;
+        }
+    }
+}
+function isPowerOfTwo(n) {
+    return n >= 1024 * 1024 && (n & (n - 1)) === 0;
+}
+
+;// CONCATENATED MODULE: ./src/pitr/backends.ts
+
+
+
+
+
+
+
+
+
+
+function coverageEnd(target, b) {
+    switch (target.kind) {
+        case 'time':
+            return { kind: 'time', time: target.time };
+        case 'lsn':
+            return { kind: 'lsn', lsn: target.lsn };
+        case 'name':
+            return { kind: 'name' };
+        case 'immediate':
+            return { kind: 'immediate', lsn: b.endLsn ?? b.startLsn ?? 0n };
+    }
+}
+function openSource(input, location, opts, log, wal = false) {
+    return location.startsWith('s3://')
+        ? s3/* S3Source */.m5.fromUrl(input, location, { ...opts.s3, ...(wal ? { partSize: 16 * 1024 * 1024, concurrency: 1 } : {}) }, log)
+        : new local/* LocalSource */.R(input, location);
+}
+/** pg_basebackup base backups plus the WAL an archive_command copied. */
+class NativeBackend {
+    base;
+    walSource;
+    prefetch;
+    binDir;
+    log;
+    description;
+    backups = [];
+    wal;
+    constructor(base, walSource, prefetch, binDir, log) {
+        this.base = base;
+        this.walSource = walSource;
+        this.prefetch = prefetch;
+        this.binDir = binDir;
+        this.log = log;
+        this.description = `base backups ${base.description}, WAL ${walSource.description}`;
+    }
+    async archive() {
+        this.wal ??= await WalArchive.open(this.walSource);
+        return this.wal;
+    }
+    async list() {
+        this.backups = await listBaseBackups(this.base, await this.archive());
+        return this.backups;
+    }
+    async coverage(b, target) {
+        const wal = await this.archive();
+        const found = this.backups.find((x) => x.id === b.id);
+        // WAL streamed into the backup (-X stream) covers its own start: then the archive need not.
+        const holdsWal = found.files.some((f) => /(^|\/)pg_wal(\/[0-9A-F]{24}$|\.tar(\.gz)?$)/.test(f.name));
+        return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), holdsWal ? undefined : b.endLsn);
+    }
+    async restore(b, dataDir, spoolDir, owner) {
+        const found = this.backups.find((x) => x.id === b.id);
+        await unpackBaseBackup(this.base, found, dataDir);
+        let verified;
+        if (external_node_fs_default().existsSync(external_node_path_default().join(dataDir, 'backup_manifest'))) {
+            const major = Number(external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'PG_VERSION'), 'utf8').trim());
+            const tool = external_node_path_default().join(await this.binDir(major), 'pg_verifybackup');
+            const walFiles = external_node_fs_default().readdirSync(external_node_path_default().join(dataDir, 'pg_wal')).filter((n) => /^[0-9A-F]{24}$/.test(n));
+            const r = await (0,exec/* run */.eF)(tool, [...(walFiles.length ? [] : ['--no-parse-wal']), dataDir], {
+                install: 'apt-get install postgresql-<major> (pg_verifybackup comes with the server, 13+)',
+            });
+            verified = {
+                ok: r.code === 0,
+                detail: (r.code === 0 ? r.stdout : r.stderr).trim().split('\n').slice(-5).join('\n'),
+            };
+        }
+        const wal = await this.archive();
+        const { last, switches } = await wal.timelineHistory(b.timeline);
+        // The order the server will ask for segments in: from the backup's start, along the timeline chain.
+        const order = [];
+        const first = (0,archive_wal/* segmentOf */.dJ)(b.startLsn ?? 0n, wal.segSize);
+        for (let s = first;; s++) {
+            const name = (0,archive_wal/* segmentName */.Jc)((0,archive_wal/* timelineFor */.vl)(s, switches, last, wal.segSize), s, wal.segSize);
+            if (!wal.files.has(name))
+                break;
+            order.push(name);
+        }
+        const spool = new WalSpool(wal, spoolDir, order, this.prefetch, owner, this.log);
+        return { settings: { restore_command: spool.restoreCommand }, spool, ...(verified ? { verified } : {}) };
+    }
+    get segmentSize() {
+        return this.wal?.segSize ?? 16 * 1024 * 1024;
+    }
+}
+/** pgBackRest: its repository, its `restore`, its `archive-get` (and its own async prefetch). */
+class PgbackrestBackend {
+    stanza;
+    config;
+    target;
+    inclusive;
+    osUser;
+    description;
+    info;
+    constructor(stanza, config, target, inclusive, osUser) {
+        this.stanza = stanza;
+        this.config = config;
+        this.target = target;
+        this.inclusive = inclusive;
+        this.osUser = osUser;
+        this.description = `pgBackRest stanza ${stanza}${config ? ` (${config})` : ''}`;
+    }
+    args(command, extra = []) {
+        return [
+            ...(this.config ? [`--config=${this.config}`] : []),
+            `--stanza=${this.stanza}`,
+            ...extra,
+            command,
+        ];
+    }
+    async pgbackrest(command, extra = []) {
+        return (0,exec/* run */.eF)('pgbackrest', this.args(command, extra), {
+            user: this.osUser,
+            install: 'apt-get install pgbackrest (Debian/Ubuntu), dnf install pgbackrest (RHEL)',
+        });
+    }
+    async list() {
+        const r = await this.pgbackrest('info', ['--output=json']);
+        if (r.code !== 0)
+            throw new errors/* UserError */.yo('stanza', `pgbackrest info failed: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`, 'Check the stanza and pgbackrest-config');
+        let parsed;
+        try {
+            parsed = JSON.parse(r.stdout);
+        }
+        catch (e) {
+            throw new Error(`pgbackrest info printed no JSON: ${(0,errors/* errorMessage */.gJ)(e)}`);
+        }
+        this.info = parsed.find((s) => s.name === this.stanza);
+        return (this.info?.backup ?? []).map((b) => {
+            const startLsn = b.lsn ? (0,archive_wal/* parseLsn */.l2)(b.lsn.start) : undefined;
+            const endLsn = b.lsn ? (0,archive_wal/* parseLsn */.l2)(b.lsn.stop) : undefined;
+            return {
+                id: b.label,
+                ...(startLsn !== undefined ? { startLsn } : {}),
+                ...(endLsn !== undefined ? { endLsn } : {}),
+                timeline: b.archive ? Number.parseInt(b.archive.start.slice(0, 8), 16) : 1,
+                startTime: new Date(b.timestamp.start * 1000),
+                stopTime: new Date(b.timestamp.stop * 1000),
+                size: b.info?.size ?? 0,
+            };
+        });
+    }
+    /**
+     * For a posix repository, the archived segments are listed from its folder (they are named
+     * `<segment>-<sha1>[.gz|.lz4|.zst|...]`); other repositories are left to pgBackRest.
+     */
+    async coverage(b, target) {
+        const repo = await this.repoPath();
+        const archiveId = this.info?.archive?.[this.info.archive.length - 1]?.id;
+        if (!repo || !archiveId)
+            return undefined;
+        const dir = external_node_path_default().join(repo, 'archive', this.stanza, archiveId);
+        if (!external_node_fs_default().existsSync(dir))
+            return undefined;
+        const objects = [];
+        for (const sub of external_node_fs_default().readdirSync(dir)) {
+            const full = external_node_path_default().join(dir, sub);
+            if (/\.history$/.test(sub)) {
+                const st = external_node_fs_default().statSync(full);
+                objects.push({ name: sub, size: st.size, modified: st.mtime, kind: 'file' });
+                continue;
+            }
+            if (!external_node_fs_default().statSync(full).isDirectory())
+                continue;
+            for (const f of external_node_fs_default().readdirSync(full)) {
+                const m = /^([0-9A-F]{24}(?:\.[0-9A-F]{8}\.backup)?)-[0-9a-f]{40}(\.(gz|bz2|lz4|zst))?$/.exec(f);
+                if (!m)
+                    continue;
+                const st = external_node_fs_default().statSync(external_node_path_default().join(full, f));
+                objects.push({ name: `${sub}/${m[1]}`, size: st.size, modified: st.mtime, kind: 'file' });
+            }
+        }
+        const wal = new WalArchive(new local/* LocalSource */.R('stanza', dir), objects);
+        return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), b.endLsn);
+    }
+    async repoPath() {
+        const file = this.config ?? '/etc/pgbackrest/pgbackrest.conf';
+        let text = '';
+        try {
+            text = external_node_fs_default().readFileSync(file, 'utf8');
+        }
+        catch {
+            return undefined;
+        }
+        if (/^\s*repo1-type\s*=\s*(?!posix)\S+/m.test(text))
+            return undefined;
+        return /^\s*repo1-path\s*=\s*(\S+)/m.exec(text)?.[1] ?? '/var/lib/pgbackrest';
+    }
+    async restore(b, dataDir, _spoolDir, owner) {
+        external_node_fs_default().mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+        if (owner)
+            external_node_fs_default().chownSync(dataDir, owner.uid, owner.gid);
+        const t = this.target;
+        const type = t.kind;
+        const extra = [
+            `--pg1-path=${dataDir}`,
+            `--set=${b.id}`,
+            `--type=${type}`,
+            ...(t.kind === 'time'
+                ? [`--target=${t.time.toISOString().replace('T', ' ').replace('Z', '+00')}`]
+                : []),
+            ...(t.kind === 'lsn' ? [`--target=${(0,archive_wal/* formatLsn */.rI)(t.lsn)}`] : []),
+            ...(t.kind === 'name' ? [`--target=${t.name}`] : []),
+            ...(t.kind !== 'immediate' && !this.inclusive ? ['--target-exclusive'] : []),
+            '--target-action=promote',
+            '--archive-mode=off',
+        ];
+        const r = await this.pgbackrest('restore', extra);
+        if (r.code !== 0) {
+            throw new Error(`pgbackrest restore failed: ${r.stderr.trim().split('\n').slice(-3).join(' ') || r.stdout.trim().split('\n').slice(-3).join(' ')}`);
+        }
+        return { settings: {} };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/pitr/run.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+const MARKER_PREFIX = 'restorable-marker-';
+/** A drill's recovered cluster is thrown away: replay need not be crash-safe. */
+const DRILL_RECOVERY_TUNING = {
+    fsync: 'off',
+    synchronous_commit: 'off',
+    full_page_writes: 'off',
+    autovacuum: 'off',
+};
+const PITR_STAGES = ['fetch', 'recover', 'checks', 'compare', 'teardown'];
+function describeTarget(t, inclusive) {
+    const incl = inclusive ? '' : ' (exclusive)';
+    switch (t.kind) {
+        case 'time':
+            return `time ${t.time.toISOString()}${incl}`;
+        case 'lsn':
+            return `LSN ${(0,archive_wal/* formatLsn */.rI)(t.lsn)}${incl}`;
+        case 'name':
+            return `restore point "${t.name}"`;
+        case 'immediate':
+            return 'immediate (end of the base backup)';
+    }
+}
+/** The recovery_target_* settings for a target. */
+function targetSettings(t, inclusive) {
+    const common = {
+        recovery_target_action: 'promote',
+        recovery_target_timeline: 'latest',
+        recovery_target_inclusive: inclusive ? 'on' : 'off',
+    };
+    switch (t.kind) {
+        case 'time':
+            return { ...common, recovery_target_time: t.time.toISOString().replace('T', ' ').replace('Z', '+00') };
+        case 'lsn':
+            return { ...common, recovery_target_lsn: (0,archive_wal/* formatLsn */.rI)(t.lsn) };
+        case 'name':
+            return { ...common, recovery_target_name: t.name };
+        case 'immediate':
+            return {
+                recovery_target_action: 'promote',
+                recovery_target_timeline: 'latest',
+                recovery_target: 'immediate',
+            };
+    }
+}
+/** The newest backup that ended before the target (or the one asked for). */
+function chooseBackup(backups, target, wanted) {
+    const endedBefore = (b) => {
+        if (target.kind === 'time')
+            return b.stopTime !== undefined && b.stopTime.getTime() <= target.time.getTime();
+        if (target.kind === 'lsn')
+            return b.endLsn !== undefined && b.endLsn <= target.lsn;
+        return true;
+    };
+    if (backups.length === 0)
+        return { finding: (0,report_findings/* finding */.gk)('BACKUP_MISSING', 'plan', 'no base backup was found') };
+    if (wanted) {
+        const b = backups.find((x) => x.id === wanted);
+        if (!b)
+            throw new errors/* UserError */.yo('backup', `"${wanted}" is not one of the base backups (${backups.map((x) => x.id || '(the folder itself)').join(', ')})`, 'Name a base backup folder (or pgBackRest label) exactly, or leave backup empty for the newest');
+        if (!endedBefore(b))
+            return {
+                finding: (0,report_findings/* finding */.gk)('PITR_TARGET_BEFORE_BACKUP', 'plan', `base backup ${b.id} ended after the target`, {
+                    evidence: { backup: b.id, ended: b.stopTime?.toISOString() ?? null },
+                }),
+            };
+        return { backup: b };
+    }
+    const ok = backups.filter(endedBefore);
+    const backup = ok[ok.length - 1];
+    if (!backup) {
+        const oldest = backups[0];
+        return {
+            finding: (0,report_findings/* finding */.gk)('PITR_TARGET_BEFORE_BACKUP', 'plan', `the target is before the end of the oldest base backup (${oldest.id}${oldest.stopTime ? `, ended ${oldest.stopTime.toISOString()}` : ''})`, { evidence: { backups: backups.length, oldest: oldest.stopTime?.toISOString() ?? null } }),
+        };
+    }
+    return { backup };
+}
+/** Seconds per WAL segment and per base-backup byte, from earlier runs: a rough plan estimate. */
+function estimate(history, segments) {
+    const runs = history.filter((h) => h.command === 'pitr' && h.verdict !== 'could-not-verify' && h.rows.walSegments);
+    const last = runs[runs.length - 1];
+    if (!last || segments === undefined)
+        return undefined;
+    const replayPerSegment = (last.stages.recover ?? 0) / last.rows.walSegments;
+    return Math.round((last.stages.fetch ?? 0) + replayPerSegment * segments + (last.stages.checks ?? 0));
+}
+async function serverBinary(major, binDir) {
+    const all = await (0,binaries/* pick */.Up)('pg_ctl', major, binDir);
+    if (!all || all.major !== major) {
+        throw new errors/* ToolMissingError */.hc(`PostgreSQL ${major} server binaries (a physical backup recovers only on its own major)`, (0,binaries/* installHint */.J8)(major, 'server'));
+    }
+    return all;
+}
+function stamp() {
+    return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+}
+/**
+ * pitr-restore: plan (backup, WAL coverage, before anything changes), fetch and verify the base
+ * backup, recover to the target serving WAL from a prefetching spool, prove it, tear down.
+ */
+async function runPitr(opts, log, onStage) {
+    const started = Date.now();
+    const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
+    const pipe = new stages/* Pipeline */.$U(opts.failOn, onStage, ignored);
+    const result = {
+        command: 'pitr',
+        verdict: 'could-not-verify',
+        failOn: opts.failOn,
+        startedAt: new Date(started).toISOString(),
+        totalSeconds: 0,
+        stages: pipe.stages,
+        findings: [],
+        mode: opts.mode,
+        backend: opts.backend,
+        source: '',
+        target: describeTarget(opts.target, opts.inclusive),
+        next: [],
+    };
+    const history = opts.history ? (0,report_history/* readHistory */.Lu)(opts.history) : [];
+    const binDirFor = async (major) => (await serverBinary(major, opts.pgBinDir)).dir;
+    const osUser = opts.osUser ?? (process.getuid?.() === 0 ? 'postgres' : undefined);
+    const backend = opts.backend === 'native'
+        ? new NativeBackend(openSource('base-backups', opts.baseBackups, opts, log), openSource('wal-archive', opts.walArchive, opts, log, true), opts.prefetch, binDirFor, log)
+        : new PgbackrestBackend(opts.stanza, opts.pgbackrestConfig, opts.target, opts.inclusive, osUser);
+    result.source = backend.description;
+    // In place: the interlock is checked before anything else happens.
+    let liveBin;
+    if (opts.mode === 'in-place' && !opts.planOnly) {
+        const dataDir = opts.dataDirectory;
+        const major = dataDirMajor(dataDir);
+        liveBin = await serverBinary(major, opts.pgBinDir);
+        const id = await (0,recovery/* systemIdentifier */.vK)(liveBin, dataDir, osUser);
+        const accepted = [id, opts.config.pitr?.name].filter(Boolean);
+        if (!accepted.includes(opts.confirm)) {
+            throw new errors/* UserError */.yo('confirm', `"${opts.confirm}" is neither the system identifier of ${dataDir} nor pitr.name from config`, `Read it with pg_controldata ${dataDir} (Database system identifier) and confirm that this is the cluster to roll back`);
+        }
+    }
+    let chosen;
+    let coverage;
+    const plan = await pipe.stage('plan', async () => {
+        let backups;
+        try {
+            backups = await backend.list();
+        }
+        catch (e) {
+            if (!(e instanceof s3/* FetchError */.fk))
+                throw e;
+            return { findings: [(0,report_findings/* finding */.gk)('FETCH_FAILED', 'plan', e.message)] };
+        }
+        const pickResult = chooseBackup(backups, opts.target, opts.backup);
+        if (pickResult.finding)
+            return { findings: [pickResult.finding] };
+        chosen = pickResult.backup;
+        const findings = [];
+        try {
+            coverage = await backend.coverage(chosen, opts.target);
+        }
+        catch (e) {
+            if (!(e instanceof s3/* FetchError */.fk))
+                throw e;
+            return { findings: [(0,report_findings/* finding */.gk)('FETCH_FAILED', 'plan', e.message)] };
+        }
+        if (coverage?.missing) {
+            findings.push((0,report_findings/* finding */.gk)('WAL_GAP', 'plan', `WAL segment ${coverage.missing} is missing from the archive (needed between ${coverage.first} and the target)`, { evidence: { missing: coverage.missing, first: coverage.first, lastPresent: coverage.last } }));
+        }
+        else if (coverage?.endsBeforeTarget) {
+            findings.push((0,report_findings/* finding */.gk)('PITR_TARGET_UNREACHED', 'plan', `nothing was archived after the target time: the archive ends with ${coverage.last}, so no commit after the target is in the WAL`, { evidence: { last: coverage.last } }));
+        }
+        const est = estimate(history, coverage?.segments);
+        result.plan = {
+            backup: chosen.id || '(base-backups itself)',
+            ...(chosen.stopTime ? { backupEnded: chosen.stopTime.toISOString() } : {}),
+            ...(coverage
+                ? { walFirst: coverage.first, walLast: coverage.last, walSegments: coverage.segments }
+                : {}),
+            ...(est !== undefined ? { estimatedSeconds: est } : {}),
+        };
+        log.info(`plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? (0,duration/* formatBytes */.z3)(chosen.size) : ''}; WAL ${coverage ? `${coverage.first} … ${coverage.last} (${coverage.segments} segments)` : 'checked by pgBackRest'}; target ${result.target}`);
+        return { findings };
+    });
+    const blocked = plan.status !== 'ok' || !chosen;
+    if (blocked || opts.planOnly) {
+        const why = opts.planOnly
+            ? 'plan-only'
+            : `the plan did not pass (${plan.findings[0]?.rule ?? plan.reason ?? 'no backup'})`;
+        for (const s of PITR_STAGES)
+            pipe.skip(s, why);
+        if (opts.mode === 'in-place' && !opts.planOnly)
+            result.next.push('Nothing was changed: production runs as before.');
+        return finish(result, pipe, opts, started);
+    }
+    await recoverStages(opts, backend, chosen, coverage, pipe, result, log, osUser, liveBin);
+    return finish(result, pipe, opts, started);
+}
+function finish(result, pipe, opts, started) {
+    result.findings = pipe.findings;
+    result.verdict = pipe.verdict();
+    result.totalSeconds = (Date.now() - started) / 1000;
+    if (opts.history && !opts.planOnly) {
+        (0,report_history/* appendHistory */.b8)(opts.history, {
+            at: result.startedAt,
+            command: 'pitr',
+            tier: opts.mode,
+            verdict: result.verdict,
+            backup: result.plan?.backup ?? '',
+            ...(result.server ? { targetVersion: result.server } : {}),
+            totalSeconds: result.totalSeconds,
+            stages: Object.fromEntries(pipe.stages.map((s) => [s.name, Math.round(s.seconds * 100) / 100])),
+            rows: result.plan?.walSegments !== undefined ? { walSegments: result.plan.walSegments } : {},
+        });
+    }
+    return result;
+}
+/**
+ * One progress line: the segment the server replays (as an LSN) against the target or the plan's
+ * last segment, segments fetched, the rate and the time left at that rate.
+ */
+function progressLine(s, coverage, target, seconds) {
+    const segSize = coverage?.segSize ?? archive_wal/* DEFAULT_SEGMENT_SIZE */.ox;
+    const at = s.requested ? (0,archive_wal/* parseSegmentName */.EU)(s.requested, segSize) : undefined;
+    const last = coverage ? (0,archive_wal/* parseSegmentName */.EU)(coverage.last, segSize) : undefined;
+    const first = coverage ? (0,archive_wal/* parseSegmentName */.EU)(coverage.first, segSize) : undefined;
+    const end = target.kind === 'lsn' ? target.lsn : last ? (last.segno + 1n) * BigInt(segSize) : undefined;
+    const replayed = at ? at.segno * BigInt(segSize) : undefined;
+    const rate = s.bytes / Math.max(seconds, 0.001);
+    let eta = '';
+    if (rate > 0 && end !== undefined && replayed !== undefined && end > replayed)
+        eta = `, about ${(0,duration/* formatSeconds */.Xo)(Number(end - replayed) / rate)} left`;
+    const total = first && last ? Number(last.segno - first.segno) + 1 : undefined;
+    return `replayed to ${replayed !== undefined ? (0,archive_wal/* formatLsn */.rI)(replayed) : '(starting)'} of ${end !== undefined ? (0,archive_wal/* formatLsn */.rI)(end) : 'the end of the archive'}${target.kind === 'lsn' ? ' (target)' : ''}: ${s.fetched}${total ? `/${total}` : ''} segment(s) fetched, ${(0,duration/* formatBytes */.z3)(rate)}/s${eta}`;
+}
+/** The checks against the recovered server: pitr.checks, plus a marker's own two halves. */
+function pitrChecks(opts) {
+    const queries = (opts.config.pitr?.checks ?? []).map((c) => ({
+        name: c.name,
+        sql: c.sql,
+        expect: c.expect,
+        ...(c.asserts ? { asserts: c.asserts } : {}),
+    }));
+    const t = opts.target;
+    if (t.kind === 'name' && t.name.startsWith(MARKER_PREFIX)) {
+        const q = (phase) => `SELECT count(*) FROM restorable.pitr_marker WHERE name = '${t.name.replace(/'/g, "''")}' AND phase = '${phase}'`;
+        queries.push({
+            name: 'marker row from before the restore point',
+            sql: q('before'),
+            expect: '== 1',
+            asserts: 'before-target',
+        }, {
+            name: 'marker row from after the restore point',
+            sql: q('after'),
+            expect: '== 0',
+            asserts: 'after-target',
+        });
+    }
+    return queries;
+}
+async function recoverStages(opts, backend, chosen, coverage, pipe, result, log, osUser, liveBin) {
+    const owner = (0,cluster/* ownerOf */.bf)(osUser);
+    const ts = stamp();
+    // Where the backup is unpacked, and where the recovered server runs.
+    let root;
+    let dataDir;
+    let socketDir;
+    if (opts.mode === 'drill') {
+        root = (0,cluster/* scratchFolder */.$B)('pitr', osUser);
+        dataDir = external_node_path_default().join(root, 'data');
+        socketDir = external_node_path_default().join(root, 'socket');
+    }
+    else if (opts.mode === 'side-by-side') {
+        dataDir = opts.dataDirectory;
+        socketDir = `${dataDir}.restorable-socket`;
+    }
+    else {
+        dataDir = `${opts.dataDirectory}.restorable-restore-${ts}`;
+    }
+    const spoolDir = opts.mode === 'drill'
+        ? external_node_path_default().join(root, 'spool')
+        : `${opts.dataDirectory}.restorable-spool-${ts}`;
+    const cleanupScratch = async () => {
+        if (root) {
+            await (0,cluster/* removeCluster */.hS)(root).catch(() => undefined);
+            external_node_fs_default().rmSync(root, { recursive: true, force: true });
+            cluster/* ScratchCluster */.rP.abandon(root);
+        }
+    };
+    let restored;
+    let bin;
+    const fetch = await pipe.stage('fetch', async () => {
+        try {
+            restored = await backend.restore(chosen, dataDir, spoolDir, owner);
+        }
+        catch (e) {
+            if (e instanceof errors/* ToolMissingError */.hc)
+                throw e;
+            return {
+                findings: [
+                    (0,report_findings/* finding */.gk)('BASE_BACKUP_CORRUPT', 'fetch', `the base backup could not be restored: ${(0,errors/* errorMessage */.gJ)(e)}`),
+                ],
+            };
+        }
+        const major = dataDirMajor(dataDir);
+        if (!major)
+            return {
+                findings: [(0,report_findings/* finding */.gk)('BASE_BACKUP_CORRUPT', 'fetch', 'the restored data directory has no PG_VERSION')],
+            };
+        try {
+            bin = await serverBinary(major, opts.pgBinDir);
+        }
+        catch (e) {
+            if (e instanceof errors/* ToolMissingError */.hc)
+                return {
+                    findings: [
+                        (0,report_findings/* finding */.gk)('VERSION_UNSUPPORTED', 'fetch', `the base backup is PostgreSQL ${major}: ${e.message}`, {
+                            fix: e.install,
+                            evidence: { needMajor: major },
+                        }),
+                    ],
+                };
+            throw e;
+        }
+        if (root)
+            (0,cluster/* labelFolder */.he)(root, bin, osUser, 'pitr');
+        (0,recovery/* chownTree */.kM)(dataDir, owner);
+        const findings = [];
+        if (restored.verified && !restored.verified.ok)
+            findings.push((0,report_findings/* finding */.gk)('BASE_BACKUP_CORRUPT', 'fetch', `pg_verifybackup failed: ${restored.verified.detail}`, {
+                evidence: { backup: chosen.id },
+            }));
+        else if (!restored.verified && opts.backend === 'native')
+            findings.push((0,report_findings/* finding */.gk)('BASE_BACKUP_UNVERIFIED', 'fetch', `base backup ${chosen.id} has no backup_manifest`));
+        return { findings };
+    });
+    if (fetch.status !== 'ok' || !restored || !bin) {
+        restored?.spool?.remove();
+        // Ours to remove: in place, the staging folder; side by side, what we put into the empty folder.
+        if (opts.mode !== 'drill')
+            external_node_fs_default().rmSync(dataDir, { recursive: true, force: true });
+        await cleanupScratch();
+        for (const s of PITR_STAGES.slice(1))
+            pipe.skip(s, `the base backup did not restore (${fetch.findings[0]?.rule ?? fetch.reason ?? ''})`);
+        if (opts.mode === 'in-place')
+            result.next.push('Nothing was changed: production runs as before.');
+        return;
+    }
+    const server = bin;
+    const rest = restored;
+    result.server = server.version;
+    // The settings of the recovered server: a clone never archives into production's archive.
+    const port = opts.mode === 'in-place' ? undefined : (opts.port ?? (await (0,cluster/* freePort */.ov)()));
+    const settings = {
+        ...rest.settings,
+        ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive) : {}),
+        archive_mode: 'off',
+        hot_standby: 'on',
+        primary_conninfo: '',
+        timezone: 'UTC',
+        log_timezone: 'UTC',
+        ...(port !== undefined
+            ? {
+                port: String(port),
+                listen_addresses: '127.0.0.1',
+                unix_socket_directories: socketDir,
+                logging_collector: 'off',
+            }
+            : {}),
+        ...(opts.mode === 'drill' ? DRILL_RECOVERY_TUNING : {}),
+    };
+    if (socketDir) {
+        external_node_fs_default().mkdirSync(socketDir, { recursive: true, mode: 0o700 });
+        if (owner)
+            external_node_fs_default().chownSync(socketDir, owner.uid, owner.gid);
+        // The socket folder is private to the server's OS user: trust there, the backup's rules elsewhere.
+        const hba = external_node_path_default().join(dataDir, 'pg_hba.conf');
+        const before = external_node_fs_default().existsSync(hba) ? external_node_fs_default().readFileSync(hba, 'utf8') : '';
+        external_node_fs_default().writeFileSync(hba, `# Added by Restorable for the recovered copy: its socket folder is private (0700).\nlocal all all trust\n${opts.mode === 'drill' ? 'host all all 127.0.0.1/32 trust\n' : ''}${before}`);
+        if (owner)
+            external_node_fs_default().chownSync(hba, owner.uid, owner.gid);
+    }
+    (0,recovery/* writeRecoveryConfig */.Lf)(dataDir, settings, owner);
+    // In place: stop production, keep its directory as the safety snapshot, move the restore in.
+    const live = opts.dataDirectory;
+    let safety;
+    let recoverDir = dataDir;
+    const rollback = async (why) => {
+        const failedDir = `${live}.restorable-failed-${ts}`;
+        if ((0,recovery/* postmasterAlive */.ww)(live))
+            await (0,recovery/* stopServer */.gG)(server, live, osUser);
+        if (safety && external_node_fs_default().existsSync(safety)) {
+            if (external_node_fs_default().existsSync(live))
+                external_node_fs_default().renameSync(live, failedDir);
+            external_node_fs_default().renameSync(safety, live);
+            safety = undefined;
+        }
+        const start = opts.startCommand
+            ? await (0,exec/* run */.eF)('sh', ['-c', opts.startCommand], { user: osUser })
+            : await (0,exec/* run */.eF)(external_node_path_default().join(liveBin.dir, 'pg_ctl'), ['-D', live, '-l', `${live}.restorable-start-${ts}.log`, '-w', '-t', '120', 'start'], {
+                user: osUser,
+            });
+        const startedAgain = start.code === 0;
+        result.next.push(startedAgain
+            ? `The original data directory is back at ${live} and the server was started. The failed attempt is kept at ${failedDir} for diagnosis; remove it when done.`
+            : `The original data directory is back at ${live}, but starting the server failed (${start.stderr.trim().split('\n').pop() ?? ''}): start it by hand.`);
+        return (0,report_findings/* finding */.gk)('PITR_ROLLED_BACK', 'recover', `the in-place recovery failed (${why}); the original data directory was put back${startedAgain ? ' and the server started' : ', but it did not start'}`, {
+            evidence: { restarted: startedAgain },
+        });
+    };
+    let outcome;
+    const recover = await pipe.stage('recover', async () => {
+        const findings = [];
+        if (opts.mode === 'in-place') {
+            const stop = opts.stopCommand
+                ? await (0,exec/* run */.eF)('sh', ['-c', opts.stopCommand], { user: osUser })
+                : await (0,exec/* run */.eF)(external_node_path_default().join(liveBin.dir, 'pg_ctl'), ['-D', live, '-m', 'fast', '-w', '-t', '300', 'stop'], {
+                    user: osUser,
+                });
+            if (stop.code !== 0 || (0,recovery/* postmasterAlive */.ww)(live)) {
+                external_node_fs_default().rmSync(dataDir, { recursive: true, force: true });
+                rest.spool?.remove();
+                result.next.push('Nothing was changed: production runs as before.');
+                return {
+                    findings: [
+                        (0,report_findings/* finding */.gk)('RECOVERY_FAILED', 'recover', `the live server did not stop (${stop.stderr.trim().split('\n').pop() ?? `exit ${stop.code}`}); nothing was changed`),
+                    ],
+                };
+            }
+            safety = `${live}.restorable-safety-${ts}`;
+            external_node_fs_default().renameSync(live, safety);
+            external_node_fs_default().renameSync(dataDir, live);
+            recoverDir = live;
+            result.safetySnapshot = safety;
+            log.info(`in-place: the previous data directory is kept at ${safety}`);
+        }
+        rest.spool?.start();
+        const spool = rest.spool;
+        const target = opts.target;
+        const t0 = Date.now();
+        outcome = await (0,recovery/* runRecovery */.NC)({
+            dataDir: recoverDir,
+            bin: server,
+            osUser,
+            logFile: opts.mode === 'drill'
+                ? external_node_path_default().join(root, 'server.log')
+                : `${opts.dataDirectory}.restorable-recovery-${ts}.log`,
+            expectStopLine: target.kind !== 'immediate',
+            onTick: () => {
+                if (spool)
+                    log.info(progressLine(spool.stats, coverage, target, (Date.now() - t0) / 1000));
+            },
+        });
+        spool?.remove();
+        result.replaySeconds = outcome.seconds;
+        if (spool)
+            result.wal = { fetched: spool.stats.fetched, bytes: spool.stats.bytes };
+        if (outcome.recoveredTo)
+            result.recoveredTo = outcome.recoveredTo.toISOString();
+        if (outcome.stopLine)
+            result.stopLine = outcome.stopLine;
+        if (outcome.status === 'promoted') {
+            (0,recovery/* settleRecoveryConfig */.t7)(recoverDir, { archive_mode: 'off' });
+            return { findings };
+        }
+        const why = outcome.reason ?? 'recovery did not finish';
+        findings.push(outcome.status === 'unreached'
+            ? (0,report_findings/* finding */.gk)('PITR_TARGET_UNREACHED', 'recover', `${why} (target ${result.target}); last replayed commit ${outcome.recoveredTo?.toISOString() ?? 'unknown'}`, {
+                evidence: { recoveredTo: outcome.recoveredTo?.toISOString() ?? null },
+            })
+            : (0,report_findings/* finding */.gk)('RECOVERY_FAILED', 'recover', `${why}. Server log:\n${outcome.logTail}`));
+        if ((0,recovery/* postmasterAlive */.ww)(recoverDir))
+            await (0,recovery/* stopServer */.gG)(server, recoverDir, osUser);
+        if (opts.mode === 'in-place')
+            findings.push(await rollback(why));
+        return { findings };
+    });
+    if (recover.status !== 'ok' || outcome?.status !== 'promoted') {
+        for (const s of PITR_STAGES.slice(2, 4))
+            pipe.skip(s, 'recovery did not reach the target');
+        await pipe.stage('teardown', async () => {
+            await cleanupScratch();
+            return {};
+        });
+        return;
+    }
+    let conn;
+    if (opts.mode === 'in-place') {
+        if (opts.checkUrl)
+            conn = (0,client/* parseDbUrl */.Bd)('check-url', opts.checkUrl, (s) => log.secret(s));
+    }
+    else {
+        conn = { host: socketDir, port: port, user: 'postgres', database: 'postgres' };
+    }
+    let adopted;
+    if (root)
+        adopted = cluster/* ScratchCluster */.rP.adopt(root, port, server, osUser, settings);
+    await pipe.stage('checks', async () => {
+        const queries = pitrChecks(opts);
+        const findings = [];
+        if (!conn)
+            return { notRun: 'in-place without check-url: no connection to run the checks on' };
+        const c = conn;
+        if (queries.length) {
+            const r = await (0,client/* withClient */.SV)(c, (client) => (0,semantics/* runSmokeQueries */.B)(client, queries));
+            result.checks = r.results;
+            findings.push(...r.findings.map((f) => ({ ...f, stage: 'checks' })));
+        }
+        const asserted = (which) => queries.some((q) => q.asserts === which);
+        if (!asserted('before-target') || !asserted('after-target')) {
+            findings.push((0,report_findings/* finding */.gk)('PITR_UNASSERTED', 'checks', `no check proves ${!asserted('before-target') ? 'a row from before the target exists' : ''}${!asserted('before-target') && !asserted('after-target') ? ' and ' : ''}${!asserted('after-target') ? 'a row from after it is absent' : ''}`));
+        }
+        return { findings };
+    });
+    if (opts.compare && conn) {
+        const cmp = opts.compare;
+        const target = conn;
+        await pipe.stage('compare', async () => {
+            const r = await (0,run/* runCompare */.Lv)({ ...cmp, target }, log);
+            result.compare = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
+            const notRun = r.stages.find((s) => s.status === 'not-run');
+            return {
+                findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
+                ...(notRun?.reason ? { notRun: notRun.reason } : {}),
+            };
+        });
+    }
+    else
+        pipe.skip('compare', 'no compare-source-url or compare-baseline');
+    if (opts.mode === 'drill' && opts.keep && adopted) {
+        result.handle = adopted.detach();
+        result.databaseUrl = adopted.url();
+        pipe.skip('teardown', `keep: the recovered cluster stays up (remove it with: restorable clean --root ${result.handle})`);
+    }
+    else if (opts.mode === 'drill') {
+        await pipe.stage('teardown', async () => {
+            await adopted?.stop();
+            await cleanupScratch();
+            return {};
+        });
+    }
+    else {
+        if (opts.mode === 'side-by-side') {
+            result.databaseUrl = `postgresql://postgres@localhost:${port}/postgres?host=${encodeURIComponent(socketDir)}`;
+            result.next.push(`The recovered copy runs on port ${port} (data ${dataDir}, socket ${socketDir}). Copy the rows you need back, then stop it: pg_ctl stop -D ${dataDir}`);
+        }
+        else {
+            result.next.push(`Production now runs on the recovered data. The previous data directory is kept at ${safety} (never deleted by Restorable): remove it only when you are sure.`, 'Take a fresh base backup now (seed 001 §2.5): the recovery started a new timeline, and older backups lead elsewhere.', 'archive_mode is off in the recovered server (postgresql.auto.conf): once the new base backup is planned, ALTER SYSTEM RESET archive_mode and restart.');
+        }
+        pipe.skip('teardown', `${opts.mode}: the recovered server stays up`);
+    }
+}
+/** Plant a marker on the live server: a row before and after a restore point, WAL switched so both reach the archive. */
+async function plantMarker(url, log) {
+    const conn = (0,client/* parseDbUrl */.Bd)('marker-url', url, (s) => log.secret(s));
+    const name = `${MARKER_PREFIX}${stamp().toLowerCase()}-${Math.random().toString(36).slice(2, 6)}`;
+    return (0,client/* withClient */.SV)(conn, async (c) => {
+        await c.query('CREATE SCHEMA IF NOT EXISTS restorable');
+        await c.query(`CREATE TABLE IF NOT EXISTS restorable.pitr_marker (
+         id bigserial PRIMARY KEY, name text NOT NULL, phase text NOT NULL,
+         at timestamptz NOT NULL DEFAULT clock_timestamp())`);
+        await c.query("INSERT INTO restorable.pitr_marker (name, phase) VALUES ($1, 'before')", [name]);
+        const at = (await c.query('SELECT clock_timestamp() AS at')).rows[0]?.at;
+        await c.query('SELECT pg_create_restore_point($1)', [name]);
+        await c.query("INSERT INTO restorable.pitr_marker (name, phase) VALUES ($1, 'after')", [name]);
+        // Close the segment so the restore point and the row after it reach the archive now.
+        await c.query('SELECT pg_switch_wal()');
+        log.info(`planted marker ${name}: recover to it with target-name: ${name}`);
+        return { name, plantedAt: at.toISOString() };
+    });
+}
+function pitrOutputs(r, reportPath) {
+    return {
+        verdict: r.verdict,
+        'recovered-to': r.recoveredTo ?? '',
+        'base-backup': r.plan?.backup ?? '',
+        'wal-segments': r.plan?.walSegments !== undefined ? String(r.plan.walSegments) : '',
+        'wal-range': r.plan?.walFirst ? `${r.plan.walFirst}..${r.plan.walLast}` : '',
+        'replay-seconds': r.replaySeconds !== undefined ? r.replaySeconds.toFixed(1) : '',
+        'total-seconds': r.totalSeconds.toFixed(1),
+        'estimated-seconds': r.plan?.estimatedSeconds !== undefined ? String(r.plan.estimatedSeconds) : '',
+        'database-url': r.databaseUrl ?? '',
+        'safety-snapshot': r.safetySnapshot ?? '',
+        'target-name': '',
+        findings: JSON.stringify(r.findings),
+        report: reportPath,
+    };
+}
+
+
+/***/ }),
+
+/***/ 6598:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   h: () => (/* binding */ pitrSpec)
+/* harmony export */ });
+const pitrSpec = {
+    name: 'pitr-restore',
+    command: 'pitr',
+    post: true,
+    title: 'Restorable: point-in-time recovery',
+    description: 'Point-in-time recovery from a base backup plus archived WAL to a target time, LSN or restore point: as a drill, as a side-by-side clone, or in place behind interlocks.',
+    inputs: [
+        {
+            name: 'backend',
+            default: 'native',
+            description: '`native` (pg_basebackup + archived WAL) or `pgbackrest`.',
+        },
+        {
+            name: 'base-backups',
+            description: 'native: the folder or s3://bucket/prefix holding base backups, one folder each (plain, or base.tar[.gz] with backup_manifest).',
+        },
+        {
+            name: 'wal-archive',
+            description: 'native: the folder or s3:// prefix archive_command copies WAL segments to (plain or .gz).',
+        },
+        { name: 'stanza', description: 'pgbackrest: the stanza.' },
+        {
+            name: 'pgbackrest-config',
+            description: 'pgbackrest: path of its configuration file (default: pgBackRest’s own default).',
+        },
+        {
+            name: 'backup',
+            description: 'Restore this base backup (its folder name, or a pgBackRest label) instead of the newest one that ended before the target.',
+        },
+        {
+            name: 'target-time',
+            description: 'Recover to this time: ISO 8601 with a zone (2026-11-21T09:30:00Z, …+01:00).',
+        },
+        { name: 'target-lsn', description: 'Recover to this WAL location (0/3000060).' },
+        { name: 'target-name', description: 'Recover to this restore point (pg_create_restore_point).' },
+        {
+            name: 'target-immediate',
+            default: 'false',
+            description: 'Recover only until the base backup is consistent (the fastest drill).',
+        },
+        {
+            name: 'target-inclusive',
+            default: 'true',
+            description: 'Stop just after the target (true) or just before it (false).',
+        },
+        {
+            name: 'mode',
+            default: 'drill',
+            description: '`drill` (a scratch cluster, torn down), `side-by-side` (into data-directory, left running) or `in-place` (replace data-directory behind interlocks).',
+        },
+        {
+            name: 'data-directory',
+            description: 'side-by-side: where to recover to (empty or absent). in-place: the live data directory to replace.',
+        },
+        { name: 'port', description: 'side-by-side: the port of the recovered server (default: a free one).' },
+        {
+            name: 'confirm',
+            description: "in-place: must equal the cluster's system identifier (pg_controldata) or the pitr.name in config.",
+        },
+        {
+            name: 'stop-command',
+            description: 'in-place: how to stop the live server (default: pg_ctl stop -D <data-directory> -m fast).',
+        },
+        {
+            name: 'start-command',
+            description: 'in-place: how to start the server again after a roll-back (default: pg_ctl start -D <data-directory>).',
+        },
+        {
+            name: 'check-url',
+            description: 'in-place: a connection to the recovered server for the checks (they are NOT RUN without it).',
+        },
+        { name: 'prefetch', default: '8', description: 'WAL segments fetched ahead of replay, in parallel.' },
+        {
+            name: 'config',
+            description: 'Path of restorable.yml: its `pitr` section (present/absent queries, checks, name).',
+        },
+        {
+            name: 'keep',
+            default: 'false',
+            description: 'drill: leave the recovered cluster running for later steps (stopped by the post step).',
+        },
+        {
+            name: 'plan-only',
+            default: 'false',
+            description: 'Stop after the plan: choose the backup, check WAL coverage, estimate the time.',
+        },
+        {
+            name: 'plant-marker',
+            default: 'false',
+            description: 'Instead of recovering: write a marker row and a restore point on marker-url, for a later drill to recover to.',
+        },
+        {
+            name: 'marker-url',
+            description: 'With plant-marker: the live database to write the marker to (a role that may create a table).',
+        },
+        {
+            name: 'compare-source-url',
+            description: 'Also compare row counts and structure with this live database (read-only).',
+        },
+        {
+            name: 'compare-baseline',
+            description: 'Or compare with a baseline file written by compare-counts write-baseline.',
+        },
+        {
+            name: 'history',
+            description: 'A JSON-lines file: each run is appended; plans estimate their time from it.',
+        },
+        {
+            name: 'fail-on',
+            default: 'high',
+            description: 'Lowest severity that fails the run: critical, high, medium, low or info.',
+        },
+        { name: 'report', description: 'Write the JSON report to this path.' },
+        {
+            name: 's3-endpoint',
+            description: 'S3-compatible endpoint (R2, MinIO, ...). Credentials come from the environment only.',
+        },
+        { name: 's3-region', description: 'S3 region (default: AWS_REGION, else us-east-1; R2 takes `auto`).' },
+        {
+            name: 's3-force-path-style',
+            description: 'Path-style S3 URLs (default: true when s3-endpoint is set).',
+        },
+        { name: 'pg-bin-dir', description: 'Use PostgreSQL binaries from this folder only.' },
+        {
+            name: 'os-user',
+            description: 'Run server binaries as this OS user (default: the current user; postgres when root).',
+        },
+    ],
+    outputs: [
+        { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
+        { name: 'recovered-to', description: 'The last replayed commit time (ISO 8601).' },
+        { name: 'base-backup', description: 'The base backup restored.' },
+        {
+            name: 'wal-segments',
+            description: 'WAL segments the plan covers (from the backup start to the target).',
+        },
+        { name: 'wal-range', description: 'First and last WAL segment of the plan.' },
+        { name: 'replay-seconds', description: 'Wall time of the recovery (start to promotion).' },
+        { name: 'total-seconds', description: 'Wall time of the whole run.' },
+        { name: 'estimated-seconds', description: 'The plan’s estimate, from history (empty without one).' },
+        {
+            name: 'database-url',
+            description: 'side-by-side, or drill with keep: the recovered server (no password).',
+        },
+        {
+            name: 'safety-snapshot',
+            description: 'in-place: where the previous data directory was moved (never deleted).',
+        },
+        {
+            name: 'target-name',
+            description: 'plant-marker: the restore point written (recover to it with target-name).',
+        },
+        { name: 'findings', description: 'Findings as JSON.' },
+        { name: 'report', description: 'Path of the JSON report.' },
+    ],
+};
 
 
 /***/ }),
@@ -42416,48 +45136,19 @@ function installHint(major, what) {
 
 /***/ }),
 
-/***/ 6798:
+/***/ 8620:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  bD: () => (/* binding */ ident),
-  kY: () => (/* binding */ libpqEnv),
-  HB: () => (/* binding */ maskedUrl),
-  Bd: () => (/* binding */ parseDbUrl),
-  SV: () => (/* binding */ withClient)
-});
-
-// UNUSED EXPORTS: queryRows
-
-// EXTERNAL MODULE: ./node_modules/pg/lib/index.js
-var lib = __nccwpck_require__(3273);
-;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
-// ESM wrapper for pg
-
-
-// Re-export all the properties
-const Client = lib.Client
-const Pool = lib.Pool
-const Connection = lib.Connection
-const types = lib.types
-const Query = lib.Query
-const DatabaseError = lib.DatabaseError
-const escapeIdentifier = lib.escapeIdentifier
-const escapeLiteral = lib.escapeLiteral
-const Result = lib.Result
-const TypeOverrides = lib.TypeOverrides
-
-// Also export the defaults
-const defaults = lib.defaults
-
-// Re-export the default
-/* harmony default export */ const esm = (lib);
-
-// EXTERNAL MODULE: ./src/core/errors.ts
-var errors = __nccwpck_require__(4296);
-;// CONCATENATED MODULE: ./src/postgres/client.ts
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Bd: () => (/* binding */ parseDbUrl),
+/* harmony export */   HB: () => (/* binding */ maskedUrl),
+/* harmony export */   SV: () => (/* binding */ withClient),
+/* harmony export */   bD: () => (/* binding */ ident),
+/* harmony export */   kY: () => (/* binding */ libpqEnv)
+/* harmony export */ });
+/* unused harmony export queryRows */
+/* harmony import */ var pg__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3849);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
 
 
 /** Parse a postgres:// URL; the password is registered as a secret the moment it is read. */
@@ -42470,7 +45161,7 @@ function parseDbUrl(input, url, secret) {
         u = undefined;
     }
     if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
-        throw new errors/* UserError */.yo(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/database');
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/database');
     }
     const password = decodeURIComponent(u.password);
     if (password)
@@ -42501,7 +45192,7 @@ function libpqEnv(c) {
 }
 /** Open a connection, run `fn`, close it, whatever happens. */
 async function withClient(c, fn) {
-    const client = new esm.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
+    const client = new pg__WEBPACK_IMPORTED_MODULE_0__/* ["default"].Client */ .Ay.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
     await client.connect();
     try {
         return await fn(client);
@@ -42528,12 +45219,16 @@ function ident(name) {
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
   oM: () => (/* binding */ BULK_LOAD_SETTINGS),
+  ul: () => (/* binding */ SCRATCH_PREFIX),
   rP: () => (/* binding */ ScratchCluster),
   Q_: () => (/* binding */ findLeftovers),
-  hS: () => (/* binding */ removeCluster)
+  ov: () => (/* binding */ freePort),
+  he: () => (/* binding */ labelFolder),
+  bf: () => (/* binding */ ownerOf),
+  V8: () => (/* binding */ readLabel),
+  hS: () => (/* binding */ removeCluster),
+  $B: () => (/* binding */ scratchFolder)
 });
-
-// UNUSED EXPORTS: SCRATCH_PREFIX, freePort, readLabel
 
 // EXTERNAL MODULE: external "node:child_process"
 var external_node_child_process_ = __nccwpck_require__(1421);
@@ -42715,6 +45410,46 @@ function findLeftovers() {
         .map((x) => ({ ...x, orphaned: !alive(x.label.pid) }));
 }
 /**
+ * A labelled scratch folder for a cluster whose data directory comes from a base backup instead of
+ * initdb. Until `ScratchCluster.adopt` it is removed (its server stopped) if the process is stopped.
+ */
+function scratchFolder(label, osUser) {
+    const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${label}-`));
+    installExitHook();
+    starting.set(root, { binDir: '', osUser, phase: 'init' });
+    const ids = osUser && (0,exec/* isRoot */.jX)() ? passwdIds(osUser) : undefined;
+    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'));
+    if (ids) {
+        external_node_fs_default().chownSync(root, ids.uid, ids.gid);
+        external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), ids.uid, ids.gid);
+    }
+    return root;
+}
+/** Once the folder's server binaries are known: label it, and stop its server too on a signal. */
+function labelFolder(root, bin, osUser, label) {
+    const entry = starting.get(root);
+    if (entry)
+        Object.assign(entry, { binDir: bin.dir, phase: 'server' });
+    const l = {
+        label,
+        pid: process.pid,
+        created: new Date().toISOString(),
+        major: bin.major,
+        binDir: bin.dir,
+        ...(osUser ? { osUser } : {}),
+    };
+    external_node_fs_default().writeFileSync(external_node_path_default().join(root, LABEL_FILE), JSON.stringify(l));
+}
+/** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
+function ownerOf(osUser) {
+    if (!osUser || !(0,exec/* isRoot */.jX)())
+        return undefined;
+    const ids = passwdIds(osUser);
+    if (!ids)
+        throw new errors/* ToolMissingError */.hc(`the OS user "${osUser}"`, `useradd --system ${osUser}, or set os-user`);
+    return ids;
+}
+/**
  * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
  * that folder, server binaries run as `postgres` when we are root. `stop()` removes it all.
  */
@@ -42749,6 +45484,17 @@ class ScratchCluster {
     /** A URL for people and for tools that want one (no password: trust on loopback and socket). */
     url(database = 'postgres') {
         return `postgresql://postgres@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
+    }
+    /** A server that recovery started in a `scratchFolder`: stopped and removed like the others. */
+    static adopt(root, port, bin, osUser, settings) {
+        starting.delete(root);
+        const c = new ScratchCluster(root, port, bin, osUser, settings);
+        live.add(c);
+        return c;
+    }
+    /** Forget a `scratchFolder` that was removed some other way. */
+    static abandon(root) {
+        starting.delete(root);
     }
     static async start(opts = {}) {
         const min = opts.minMajor ?? 0;
@@ -42883,6 +45629,215 @@ function tail(file, lines = 5) {
 
 /***/ }),
 
+/***/ 9048:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Lf: () => (/* binding */ writeRecoveryConfig),
+/* harmony export */   NC: () => (/* binding */ runRecovery),
+/* harmony export */   gG: () => (/* binding */ stopServer),
+/* harmony export */   kM: () => (/* binding */ chownTree),
+/* harmony export */   t7: () => (/* binding */ settleRecoveryConfig),
+/* harmony export */   vK: () => (/* binding */ systemIdentifier),
+/* harmony export */   ww: () => (/* binding */ postmasterAlive)
+/* harmony export */ });
+/* unused harmony exports clusterState, readRecoveryLog */
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _archive_wal_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4354);
+/* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2642);
+
+
+
+
+const BEGIN = '# --- restorable recovery: begin ---';
+const END = '# --- restorable recovery: end ---';
+function confValue(v) {
+    return `'${v.replace(/'/g, "''")}'`;
+}
+function chownTree(root, owner) {
+    if (!owner)
+        return;
+    const walk = (p) => {
+        node_fs__WEBPACK_IMPORTED_MODULE_0___default().lchownSync(p, owner.uid, owner.gid);
+        const st = node_fs__WEBPACK_IMPORTED_MODULE_0___default().lstatSync(p);
+        if (st.isDirectory())
+            for (const e of node_fs__WEBPACK_IMPORTED_MODULE_0___default().readdirSync(p))
+                walk(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(p, e));
+    };
+    walk(root);
+}
+/**
+ * Put a restored data directory into targeted archive recovery: our settings in a marked block at
+ * the end of postgresql.auto.conf (read last, so they win over the backup's own), recovery.signal,
+ * and no standby.signal. A postgresql.conf is created empty when the backup has none (Debian keeps
+ * it in /etc).
+ */
+function writeRecoveryConfig(dataDir, settings, owner) {
+    const auto = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dataDir, 'postgresql.auto.conf');
+    const before = node_fs__WEBPACK_IMPORTED_MODULE_0___default().existsSync(auto) ? stripBlock(node_fs__WEBPACK_IMPORTED_MODULE_0___default().readFileSync(auto, 'utf8')) : '';
+    const block = [BEGIN, ...Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`), END, ''].join('\n');
+    node_fs__WEBPACK_IMPORTED_MODULE_0___default().writeFileSync(auto, `${before}${before && !before.endsWith('\n') ? '\n' : ''}${block}`);
+    const created = [auto, node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dataDir, 'recovery.signal')];
+    node_fs__WEBPACK_IMPORTED_MODULE_0___default().writeFileSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dataDir, 'recovery.signal'), '');
+    node_fs__WEBPACK_IMPORTED_MODULE_0___default().rmSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dataDir, 'standby.signal'), { force: true });
+    for (const f of ['postgresql.conf', 'pg_ident.conf']) {
+        const file = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dataDir, f);
+        if (!node_fs__WEBPACK_IMPORTED_MODULE_0___default().existsSync(file)) {
+            node_fs__WEBPACK_IMPORTED_MODULE_0___default().writeFileSync(file, '');
+            created.push(file);
+        }
+    }
+    if (owner)
+        for (const f of created)
+            node_fs__WEBPACK_IMPORTED_MODULE_0___default().chownSync(f, owner.uid, owner.gid);
+}
+function stripBlock(text) {
+    const a = text.indexOf(BEGIN);
+    const b = text.indexOf(END);
+    if (a < 0 || b < a)
+        return text;
+    return text.slice(0, a) + text.slice(b + END.length).replace(/^\n/, '');
+}
+/**
+ * After promotion: keep only the settings that must outlive recovery (`keep`, e.g. archive_mode =
+ * off), as a marked block a person can see and reset.
+ */
+function settleRecoveryConfig(dataDir, keep) {
+    const auto = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dataDir, 'postgresql.auto.conf');
+    const before = stripBlock(node_fs__WEBPACK_IMPORTED_MODULE_0___default().readFileSync(auto, 'utf8'));
+    const lines = Object.entries(keep).map(([k, v]) => `${k} = ${confValue(v)}`);
+    const block = lines.length
+        ? `# Set by Restorable's point-in-time recovery; reset with ALTER SYSTEM RESET when ready.\n${lines.join('\n')}\n`
+        : '';
+    node_fs__WEBPACK_IMPORTED_MODULE_0___default().writeFileSync(auto, `${before}${block}`);
+}
+/** Is a server running on this data directory (postmaster.pid naming a live process)? */
+function postmasterAlive(dataDir) {
+    try {
+        const pid = Number(node_fs__WEBPACK_IMPORTED_MODULE_0___default().readFileSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        if (!pid)
+            return false;
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (e) {
+        return e.code === 'EPERM';
+    }
+}
+async function clusterState(bin, dataDir, osUser) {
+    const r = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .run */ .eF)(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(bin.dir, 'pg_controldata'), [dataDir], {
+        user: osUser,
+        env: { LC_ALL: 'C' },
+    });
+    return /^Database cluster state:\s+(.+)$/m.exec(r.stdout)?.[1]?.trim();
+}
+async function systemIdentifier(bin, dataDir, osUser) {
+    const r = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .run */ .eF)(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(bin.dir, 'pg_controldata'), [dataDir], {
+        user: osUser,
+        env: { LC_ALL: 'C' },
+    });
+    return /^Database system identifier:\s+(\d+)$/m.exec(r.stdout)?.[1];
+}
+function readLog(file) {
+    try {
+        return node_fs__WEBPACK_IMPORTED_MODULE_0___default().readFileSync(file, 'utf8');
+    }
+    catch {
+        return '';
+    }
+}
+/** What the server log says about how recovery ended. */
+function readRecoveryLog(log) {
+    const stopLine = /LOG:\s+(recovery stopping [^\n]*)/.exec(log)?.[1]?.trim();
+    const last = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1];
+    const unreached = /FATAL:\s+(recovery ended before configured recovery target was reached)/.exec(log)?.[1];
+    const promoted = /archive recovery complete|database system is ready to accept connections\s*$/m.test(log);
+    const recoveredTo = last ? (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_3__/* .parsePgTime */ .UZ)(last) : undefined;
+    return {
+        ...(stopLine ? { stopLine } : {}),
+        ...(recoveredTo ? { recoveredTo } : {}),
+        ...(unreached ? { unreached } : {}),
+        promoted,
+    };
+}
+/**
+ * Start a server in archive recovery and wait for it to end: promoted at the target, or stopped
+ * before it. The server's state comes from pg_controldata (no connection needed, so it works on
+ * any host), the details from its log.
+ */
+async function runRecovery(w) {
+    const t0 = Date.now();
+    const started = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .run */ .eF)(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(w.bin.dir, 'pg_ctl'), ['-D', w.dataDir, '-l', w.logFile, '-W', 'start'], { user: w.osUser });
+    const tail = () => readLog(w.logFile).trim().split('\n').slice(-8).join('\n');
+    const done = (o) => ({
+        ...o,
+        seconds: (Date.now() - t0) / 1000,
+        logTail: tail(),
+    });
+    if (started.code !== 0)
+        return done({ status: 'failed', reason: `pg_ctl start failed: ${started.stderr.trim()}` });
+    let lastTick = 0;
+    let seenAlive = false;
+    let seenRecovery = false;
+    for (;;) {
+        await new Promise((r) => setTimeout(r, 200));
+        const alive = postmasterAlive(w.dataDir);
+        seenAlive ||= alive;
+        const log = readRecoveryLog(readLog(w.logFile));
+        const facts = {
+            ...(log.stopLine ? { stopLine: log.stopLine } : {}),
+            ...(log.recoveredTo ? { recoveredTo: log.recoveredTo } : {}),
+        };
+        if (log.unreached)
+            return done({ status: 'unreached', reason: log.unreached, ...facts });
+        if (!alive && (seenAlive || Date.now() - t0 > 10_000)) {
+            return done({ status: 'failed', reason: 'the server stopped during recovery', ...facts });
+        }
+        // The copied pg_control says "in production" until the startup process marks it in recovery:
+        // only a change back after that (or the log) means promotion.
+        const state = alive ? await clusterState(w.bin, w.dataDir, w.osUser) : undefined;
+        seenRecovery ||= state === 'in archive recovery';
+        if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
+            // Old servers (13 and before) promote at the end of WAL even when the target was not reached.
+            if (w.expectStopLine && !log.stopLine) {
+                return done({
+                    status: 'unreached',
+                    reason: 'recovery ended at the end of the archived WAL without reaching the target',
+                    ...facts,
+                });
+            }
+            return done({ status: 'promoted', ...facts });
+        }
+        if (w.timeoutMs && Date.now() - t0 > w.timeoutMs)
+            return done({
+                status: 'failed',
+                reason: `recovery did not finish within ${Math.round(w.timeoutMs / 1000)}s`,
+            });
+        if (w.onTick && Date.now() - lastTick >= 1000) {
+            lastTick = Date.now();
+            w.onTick();
+        }
+    }
+}
+/** Stop a server by its data directory (fast, then immediate). */
+async function stopServer(bin, dataDir, osUser) {
+    if (!postmasterAlive(dataDir))
+        return;
+    const r = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .run */ .eF)(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', '-t', '60', 'stop'], {
+        user: osUser,
+    });
+    if (r.code !== 0)
+        await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .run */ .eF)(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], {
+            user: osUser,
+        });
+}
+
+
+/***/ }),
+
 /***/ 6405:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -42899,7 +45854,7 @@ function tail(file, lines = 5) {
 /* harmony import */ var node_zlib__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_zlib__WEBPACK_IMPORTED_MODULE_2__);
 /* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2642);
 /* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9334);
-/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(6798);
+/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8620);
 
 
 
@@ -43092,14 +46047,14 @@ async function restoreDump(client, target, input, opts) {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   BO: () => (/* binding */ countRows),
+/* harmony export */   Cm: () => (/* binding */ tableName),
 /* harmony export */   Eh: () => (/* binding */ exactCounts),
 /* harmony export */   I9: () => (/* binding */ freshness),
 /* harmony export */   Mo: () => (/* binding */ filterTables),
 /* harmony export */   WS: () => (/* binding */ listTables)
 /* harmony export */ });
-/* unused harmony export tableName */
 /* harmony import */ var _sources_select_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2019);
-/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6798);
+/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8620);
 
 
 /** `schema.table`, each part quoted only where it needs to be. */
@@ -43450,6 +46405,78 @@ const RULES = {
         fires: 'the whole drill took longer than `rto-budget`',
         fix: 'Faster storage, more --jobs, a physical backup, or an honest RTO.',
     },
+    WAL_GAP: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'a WAL segment between the base backup’s start and the target is missing from the archive, on the timeline recovery follows (found before anything is restored)',
+        fix: 'Check archive_command and its logs for the named segment; recover to a point before the gap, or from a later base backup.',
+    },
+    PITR_TARGET_BEFORE_BACKUP: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'the target is earlier than the end of every base backup (or of the one named by `backup`)',
+        fix: 'Keep base backups for as long as you need to go back, or pick a later target.',
+    },
+    PITR_TARGET_UNREACHED: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'recovery ended before the target: PostgreSQL said so, replay reached the end of the archived WAL, or nothing was archived after the target time (a time target needs a commit after it)',
+        fix: 'Check that WAL up to the target reached the archive (pg_switch_wal, archive_timeout); a time target needs a later commit in the WAL.',
+    },
+    PITR_UNASSERTED: {
+        severity: 'medium',
+        kind: 'unverifiable',
+        fires: 'recovery finished, but no check proved a row from before the target exists and a row from after it does not (`pitr.checks` with `asserts`, or a planted marker)',
+        fix: 'Add pitr.checks with asserts: before-target and after-target to restorable.yml, or recover to a marker planted with plant-marker.',
+    },
+    BASE_BACKUP_CORRUPT: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'pg_verifybackup found files missing, changed or unreadable against the backup_manifest, or the backup could not be unpacked',
+        fix: 'Do not recover from this base backup: take a fresh one, and recover from an earlier one meanwhile.',
+    },
+    BASE_BACKUP_UNVERIFIED: {
+        severity: 'low',
+        kind: 'problem',
+        fires: 'the base backup has no backup_manifest, so pg_verifybackup could not check it',
+        fix: 'Take base backups with pg_basebackup 13+ (it writes backup_manifest by default) and keep the manifest.',
+    },
+    RECOVERY_FAILED: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'the recovered server stopped or did not start during recovery (the message ends with its log)',
+        fix: 'Read the server log in the message: a missing extension library, too little memory or disk, or a damaged backup.',
+    },
+    PITR_ROLLED_BACK: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'an in-place recovery failed before promotion; the original data directory was put back and the server started',
+        fix: 'Production runs as before the attempt. Fix the cause named in the other findings, or recover side-by-side and copy rows back.',
+    },
+    MIGRATION_FAILED: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'the migrate command exited non-zero, was killed, or ran past `timeout` (migrate-check; the message ends with its stderr)',
+        fix: 'Run the migration against a restored copy by hand and fix it: as written it fails on production data.',
+    },
+    MIGRATION_SLOW: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'the migrate command took longer than `max-migration-seconds`',
+        fix: 'Split the migration, move backfills out of the deploy (batches, a background job), or raise the limit knowingly.',
+    },
+    LOCK_HELD_TOO_LONG: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'an ACCESS EXCLUSIVE lock on a table (or its index or TOAST table) was held longer than `max-lock-seconds`, sampled from pg_locks',
+        fix: 'Take the lock briefly: CREATE INDEX CONCURRENTLY, NOT VALID then VALIDATE CONSTRAINT, backfill in batches, set lock_timeout.',
+    },
+    TABLE_REWRITTEN: {
+        severity: 'medium',
+        kind: 'problem',
+        fires: "the migration changed a table's relfilenode: it rewrote (or truncated) the whole table",
+        fix: 'Avoid the rewrite: add the column without a volatile default and backfill in batches; change types in steps.',
+    },
 };
 function finding(rule, stage, message, extra = {}) {
     const info = RULES[rule];
@@ -43475,14 +46502,86 @@ function ruleKind(rule) {
 
 /***/ }),
 
+/***/ 4518:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   CY: () => (/* binding */ trendChart),
+/* harmony export */   GW: () => (/* binding */ trend),
+/* harmony export */   Lu: () => (/* binding */ readHistory),
+/* harmony export */   b8: () => (/* binding */ appendHistory),
+/* harmony export */   mC: () => (/* binding */ lastGood)
+/* harmony export */ });
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+
+
+/** The history file is JSON lines: append-only, one run a line, easy to keep on a branch or as an artifact. */
+function readHistory(file) {
+    if (!node_fs__WEBPACK_IMPORTED_MODULE_0___default().existsSync(file))
+        return [];
+    const out = [];
+    for (const line of node_fs__WEBPACK_IMPORTED_MODULE_0___default().readFileSync(file, 'utf8').split('\n')) {
+        if (!line.trim())
+            continue;
+        try {
+            out.push(JSON.parse(line));
+        }
+        catch {
+            // A damaged line (a run killed mid-write) is skipped, not fatal.
+        }
+    }
+    return out;
+}
+function appendHistory(file, entry) {
+    node_fs__WEBPACK_IMPORTED_MODULE_0___default().mkdirSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().dirname(node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(file)), { recursive: true });
+    node_fs__WEBPACK_IMPORTED_MODULE_0___default().appendFileSync(file, `${JSON.stringify(entry)}\n`);
+}
+function lastGood(history, command, tier) {
+    return [...history].reverse().find((h) => h.command === command && h.tier === tier && h.verdict === 'pass');
+}
+/** "19% slower than the last good run (2026-11-01)", or faster, or about the same. */
+function trend(now, before) {
+    if (!before || before.totalSeconds <= 0)
+        return undefined;
+    const change = (now - before.totalSeconds) / before.totalSeconds;
+    const when = before.at.slice(0, 10);
+    if (Math.abs(change) < 0.05)
+        return `about as fast as the last good run (${when})`;
+    return `${Math.round(Math.abs(change) * 100)}% ${change > 0 ? 'slower' : 'faster'} than the last good run (${when}, ${before.totalSeconds.toFixed(1)}s)`;
+}
+/** A small chart of the last runs' total times for the job summary (mermaid, rendered by GitHub). */
+function trendChart(history, command, tier) {
+    const runs = history.filter((h) => h.command === command && h.tier === tier).slice(-12);
+    if (runs.length < 2)
+        return undefined;
+    const labels = runs.map((h) => `"${h.at.slice(5, 10)}"`).join(', ');
+    const values = runs.map((h) => h.totalSeconds.toFixed(1)).join(', ');
+    return [
+        '```mermaid',
+        'xychart-beta',
+        `  title "drill time (s), ${tier} tier"`,
+        `  x-axis [${labels}]`,
+        '  y-axis "seconds"',
+        `  bar [${values}]`,
+        '```',
+    ].join('\n');
+}
+
+
+/***/ }),
+
 /***/ 6340:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Tc: () => (/* binding */ sortFindings),
 /* harmony export */   a_: () => (/* binding */ writeJsonReport),
 /* harmony export */   kX: () => (/* binding */ consoleReport)
 /* harmony export */ });
-/* unused harmony exports sortFindings, markdownSummary */
+/* unused harmony export markdownSummary */
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
@@ -43650,6 +46749,107 @@ function computeVerdict(stages, failOn) {
 }
 function exitCodeFor(verdict) {
     return verdict === 'pass' ? 0 : verdict === 'fail' ? 1 : 3;
+}
+
+
+/***/ }),
+
+/***/ 2146:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   R: () => (/* binding */ LocalSource)
+/* harmony export */ });
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4296);
+
+
+
+/** Backups in a local file or folder. Only reads. */
+class LocalSource {
+    description;
+    root;
+    constructor(input, location) {
+        const abs = node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(location);
+        let st;
+        try {
+            st = node_fs__WEBPACK_IMPORTED_MODULE_0___default().statSync(abs);
+        }
+        catch {
+            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(input, `"${location}" does not exist`, 'Give an existing file or folder, or an s3://bucket/prefix URL');
+        }
+        this.description = abs;
+        // A folder that is itself a directory-format dump is one backup, not a folder of them.
+        const one = st.isFile() || node_fs__WEBPACK_IMPORTED_MODULE_0___default().existsSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(abs, 'toc.dat'));
+        this.root = one ? node_path__WEBPACK_IMPORTED_MODULE_1___default().dirname(abs) : abs;
+        if (one)
+            this.only = node_path__WEBPACK_IMPORTED_MODULE_1___default().basename(abs);
+    }
+    only;
+    get single() {
+        return this.only;
+    }
+    async list() {
+        if (this.only) {
+            // One backup, plus the files beside it that belong to it (`<name>.sha256`, ...).
+            const only = this.only;
+            const beside = node_fs__WEBPACK_IMPORTED_MODULE_0___default().readdirSync(this.root)
+                .filter((n) => n.startsWith(`${only}.`) && node_fs__WEBPACK_IMPORTED_MODULE_0___default().statSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(this.root, n)).isFile());
+            return [this.describe(only), ...beside.map((n) => this.describe(n))];
+        }
+        const out = [];
+        const walk = (rel) => {
+            const dir = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(this.root, rel);
+            for (const ent of node_fs__WEBPACK_IMPORTED_MODULE_0___default().readdirSync(dir, { withFileTypes: true })) {
+                const name = rel ? `${rel}/${ent.name}` : ent.name;
+                if (ent.isDirectory()) {
+                    if (node_fs__WEBPACK_IMPORTED_MODULE_0___default().existsSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dir, ent.name, 'toc.dat')))
+                        out.push(this.describe(name));
+                    else
+                        walk(name);
+                }
+                else if (ent.isFile()) {
+                    out.push(this.describe(name));
+                }
+            }
+        };
+        walk('');
+        return out;
+    }
+    describe(name) {
+        const st = node_fs__WEBPACK_IMPORTED_MODULE_0___default().statSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(this.root, name));
+        if (st.isDirectory()) {
+            let size = 0;
+            for (const f of node_fs__WEBPACK_IMPORTED_MODULE_0___default().readdirSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(this.root, name)))
+                size += node_fs__WEBPACK_IMPORTED_MODULE_0___default().statSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(this.root, name, f)).size;
+            return { name, size, modified: st.mtime, kind: 'directory' };
+        }
+        return { name, size: st.size, modified: st.mtime, kind: 'file' };
+    }
+    read(name) {
+        return node_fs__WEBPACK_IMPORTED_MODULE_0___default().createReadStream(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(this.root, name), { highWaterMark: 1024 * 1024 });
+    }
+    async readText(name, maxBytes = 1024 * 1024) {
+        const file = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(this.root, name);
+        try {
+            const st = node_fs__WEBPACK_IMPORTED_MODULE_0___default().statSync(file);
+            if (!st.isFile() || st.size > maxBytes)
+                return undefined;
+            return node_fs__WEBPACK_IMPORTED_MODULE_0___default().readFileSync(file, 'utf8');
+        }
+        catch {
+            return undefined;
+        }
+    }
+    async metadata() {
+        return {};
+    }
+    localPath(name) {
+        return node_path__WEBPACK_IMPORTED_MODULE_1___default().join(this.root, name);
+    }
 }
 
 
@@ -44279,14 +47479,14 @@ function parseVerifyOptions(raw, how) {
         maxAgeSeconds: (0,_core_duration_js__WEBPACK_IMPORTED_MODULE_4__/* .parseDuration */ .E9)(name('max-age'), v['max-age'] ?? '26h'),
         ...(v.expect ? { expect: (0,_sources_select_js__WEBPACK_IMPORTED_MODULE_9__/* .parseExpect */ .t2)(name('expect'), v.expect) } : {}),
         checksum: (0,_archive_checksum_js__WEBPACK_IMPORTED_MODULE_3__/* .parseChecksumInput */ .X1)(name('checksum'), v.checksum ?? 'auto'),
-        schemaCheck: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_6__/* .parseBool */ .q)(name('schema-check'), v['schema-check'], true),
-        failOn: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_6__/* .parseSeverity */ .l)(name('fail-on'), v['fail-on']),
+        schemaCheck: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_6__/* .parseBool */ .q6)(name('schema-check'), v['schema-check'], true),
+        failOn: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_6__/* .parseSeverity */ .lv)(name('fail-on'), v['fail-on']),
         ...(v.report ? { report: v.report } : {}),
         s3: {
             ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
             ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
             ...(v['s3-force-path-style']
-                ? { forcePathStyle: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_6__/* .parseBool */ .q)(name('s3-force-path-style'), v['s3-force-path-style'], true) }
+                ? { forcePathStyle: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_6__/* .parseBool */ .q6)(name('s3-force-path-style'), v['s3-force-path-style'], true) }
                 : {}),
         },
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
@@ -44364,7 +47564,7 @@ function verifyFacts(r) {
 
 /***/ }),
 
-/***/ 4411:
+/***/ 4140:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -46422,94 +49622,8 @@ var restore = __nccwpck_require__(6405);
 var findings = __nccwpck_require__(9334);
 // EXTERNAL MODULE: ./src/report/stages.ts
 var stages = __nccwpck_require__(1139);
-;// CONCATENATED MODULE: ./src/sources/local.ts
-
-
-
-/** Backups in a local file or folder. Only reads. */
-class LocalSource {
-    description;
-    root;
-    constructor(input, location) {
-        const abs = external_node_path_default().resolve(location);
-        let st;
-        try {
-            st = external_node_fs_default().statSync(abs);
-        }
-        catch {
-            throw new errors/* UserError */.yo(input, `"${location}" does not exist`, 'Give an existing file or folder, or an s3://bucket/prefix URL');
-        }
-        this.description = abs;
-        // A folder that is itself a directory-format dump is one backup, not a folder of them.
-        const one = st.isFile() || external_node_fs_default().existsSync(external_node_path_default().join(abs, 'toc.dat'));
-        this.root = one ? external_node_path_default().dirname(abs) : abs;
-        if (one)
-            this.only = external_node_path_default().basename(abs);
-    }
-    only;
-    get single() {
-        return this.only;
-    }
-    async list() {
-        if (this.only) {
-            // One backup, plus the files beside it that belong to it (`<name>.sha256`, ...).
-            const only = this.only;
-            const beside = external_node_fs_default().readdirSync(this.root)
-                .filter((n) => n.startsWith(`${only}.`) && external_node_fs_default().statSync(external_node_path_default().join(this.root, n)).isFile());
-            return [this.describe(only), ...beside.map((n) => this.describe(n))];
-        }
-        const out = [];
-        const walk = (rel) => {
-            const dir = external_node_path_default().join(this.root, rel);
-            for (const ent of external_node_fs_default().readdirSync(dir, { withFileTypes: true })) {
-                const name = rel ? `${rel}/${ent.name}` : ent.name;
-                if (ent.isDirectory()) {
-                    if (external_node_fs_default().existsSync(external_node_path_default().join(dir, ent.name, 'toc.dat')))
-                        out.push(this.describe(name));
-                    else
-                        walk(name);
-                }
-                else if (ent.isFile()) {
-                    out.push(this.describe(name));
-                }
-            }
-        };
-        walk('');
-        return out;
-    }
-    describe(name) {
-        const st = external_node_fs_default().statSync(external_node_path_default().join(this.root, name));
-        if (st.isDirectory()) {
-            let size = 0;
-            for (const f of external_node_fs_default().readdirSync(external_node_path_default().join(this.root, name)))
-                size += external_node_fs_default().statSync(external_node_path_default().join(this.root, name, f)).size;
-            return { name, size, modified: st.mtime, kind: 'directory' };
-        }
-        return { name, size: st.size, modified: st.mtime, kind: 'file' };
-    }
-    read(name) {
-        return external_node_fs_default().createReadStream(external_node_path_default().join(this.root, name), { highWaterMark: 1024 * 1024 });
-    }
-    async readText(name, maxBytes = 1024 * 1024) {
-        const file = external_node_path_default().join(this.root, name);
-        try {
-            const st = external_node_fs_default().statSync(file);
-            if (!st.isFile() || st.size > maxBytes)
-                return undefined;
-            return external_node_fs_default().readFileSync(file, 'utf8');
-        }
-        catch {
-            return undefined;
-        }
-    }
-    async metadata() {
-        return {};
-    }
-    localPath(name) {
-        return external_node_path_default().join(this.root, name);
-    }
-}
-
+// EXTERNAL MODULE: ./src/sources/local.ts
+var local = __nccwpck_require__(2146);
 // EXTERNAL MODULE: ./src/sources/s3.ts + 1 modules
 var s3 = __nccwpck_require__(2832);
 // EXTERNAL MODULE: ./src/sources/select.ts
@@ -46531,7 +49645,7 @@ var sources_select = __nccwpck_require__(2019);
 function openSource(opts, log) {
     if (opts.source.startsWith('s3://'))
         return new s3/* S3Source */.m5((0,s3/* parseS3Url */.F$)('source', opts.source), opts.s3, log);
-    return new LocalSource('source', opts.source);
+    return new local/* LocalSource */.R('source', opts.source);
 }
 function fetchFailed(stage, e, source) {
     return [
@@ -47085,6 +50199,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:process
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
+
+/***/ }),
+
+/***/ 6466:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 
 /***/ }),
 
@@ -55714,6 +58835,38 @@ function replaceNode(key, path, node) {
 
 exports.visit = visit;
 exports.visitAsync = visitAsync;
+
+
+/***/ }),
+
+/***/ 3849:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Ay: () => (__WEBPACK_DEFAULT_EXPORT__)
+/* harmony export */ });
+/* unused harmony exports Client, Pool, Connection, types, Query, DatabaseError, escapeIdentifier, escapeLiteral, Result, TypeOverrides, defaults */
+/* harmony import */ var _lib_index_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3273);
+// ESM wrapper for pg
+
+
+// Re-export all the properties
+const Client = _lib_index_js__WEBPACK_IMPORTED_MODULE_0__.Client
+const Pool = _lib_index_js__WEBPACK_IMPORTED_MODULE_0__.Pool
+const Connection = _lib_index_js__WEBPACK_IMPORTED_MODULE_0__.Connection
+const types = _lib_index_js__WEBPACK_IMPORTED_MODULE_0__.types
+const Query = _lib_index_js__WEBPACK_IMPORTED_MODULE_0__.Query
+const DatabaseError = _lib_index_js__WEBPACK_IMPORTED_MODULE_0__.DatabaseError
+const escapeIdentifier = _lib_index_js__WEBPACK_IMPORTED_MODULE_0__.escapeIdentifier
+const escapeLiteral = _lib_index_js__WEBPACK_IMPORTED_MODULE_0__.escapeLiteral
+const Result = _lib_index_js__WEBPACK_IMPORTED_MODULE_0__.Result
+const TypeOverrides = _lib_index_js__WEBPACK_IMPORTED_MODULE_0__.TypeOverrides
+
+// Also export the defaults
+const defaults = _lib_index_js__WEBPACK_IMPORTED_MODULE_0__.defaults
+
+// Re-export the default
+/* harmony default export */ const __WEBPACK_DEFAULT_EXPORT__ = (_lib_index_js__WEBPACK_IMPORTED_MODULE_0__);
 
 
 /***/ }),

@@ -47764,6 +47764,78 @@ const RULES = {
         fires: 'the whole drill took longer than `rto-budget`',
         fix: 'Faster storage, more --jobs, a physical backup, or an honest RTO.',
     },
+    WAL_GAP: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'a WAL segment between the base backup’s start and the target is missing from the archive, on the timeline recovery follows (found before anything is restored)',
+        fix: 'Check archive_command and its logs for the named segment; recover to a point before the gap, or from a later base backup.',
+    },
+    PITR_TARGET_BEFORE_BACKUP: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'the target is earlier than the end of every base backup (or of the one named by `backup`)',
+        fix: 'Keep base backups for as long as you need to go back, or pick a later target.',
+    },
+    PITR_TARGET_UNREACHED: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'recovery ended before the target: PostgreSQL said so, replay reached the end of the archived WAL, or nothing was archived after the target time (a time target needs a commit after it)',
+        fix: 'Check that WAL up to the target reached the archive (pg_switch_wal, archive_timeout); a time target needs a later commit in the WAL.',
+    },
+    PITR_UNASSERTED: {
+        severity: 'medium',
+        kind: 'unverifiable',
+        fires: 'recovery finished, but no check proved a row from before the target exists and a row from after it does not (`pitr.checks` with `asserts`, or a planted marker)',
+        fix: 'Add pitr.checks with asserts: before-target and after-target to restorable.yml, or recover to a marker planted with plant-marker.',
+    },
+    BASE_BACKUP_CORRUPT: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'pg_verifybackup found files missing, changed or unreadable against the backup_manifest, or the backup could not be unpacked',
+        fix: 'Do not recover from this base backup: take a fresh one, and recover from an earlier one meanwhile.',
+    },
+    BASE_BACKUP_UNVERIFIED: {
+        severity: 'low',
+        kind: 'problem',
+        fires: 'the base backup has no backup_manifest, so pg_verifybackup could not check it',
+        fix: 'Take base backups with pg_basebackup 13+ (it writes backup_manifest by default) and keep the manifest.',
+    },
+    RECOVERY_FAILED: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'the recovered server stopped or did not start during recovery (the message ends with its log)',
+        fix: 'Read the server log in the message: a missing extension library, too little memory or disk, or a damaged backup.',
+    },
+    PITR_ROLLED_BACK: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'an in-place recovery failed before promotion; the original data directory was put back and the server started',
+        fix: 'Production runs as before the attempt. Fix the cause named in the other findings, or recover side-by-side and copy rows back.',
+    },
+    MIGRATION_FAILED: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'the migrate command exited non-zero, was killed, or ran past `timeout` (migrate-check; the message ends with its stderr)',
+        fix: 'Run the migration against a restored copy by hand and fix it: as written it fails on production data.',
+    },
+    MIGRATION_SLOW: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'the migrate command took longer than `max-migration-seconds`',
+        fix: 'Split the migration, move backfills out of the deploy (batches, a background job), or raise the limit knowingly.',
+    },
+    LOCK_HELD_TOO_LONG: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'an ACCESS EXCLUSIVE lock on a table (or its index or TOAST table) was held longer than `max-lock-seconds`, sampled from pg_locks',
+        fix: 'Take the lock briefly: CREATE INDEX CONCURRENTLY, NOT VALID then VALIDATE CONSTRAINT, backfill in batches, set lock_timeout.',
+    },
+    TABLE_REWRITTEN: {
+        severity: 'medium',
+        kind: 'problem',
+        fires: "the migration changed a table's relfilenode: it rewrote (or truncated) the whole table",
+        fix: 'Avoid the rewrite: add the column without a volatile default and backfill in batches; change types in steps.',
+    },
 };
 function finding(rule, stage, message, extra = {}) {
     const info = RULES[rule];
@@ -47805,6 +47877,13 @@ function parse_parseSeverity(input, value) {
     if (!r.success)
         throw new errors_UserError(input, `"${value}" is not a severity`, `Use one of ${SEVERITIES.join(', ')}`);
     return r.data;
+}
+/** One of a fixed set of words (case-insensitive); the message lists them. */
+function oneOf(input, value, options) {
+    const v = value.trim().toLowerCase();
+    if (!options.includes(v))
+        throw new UserError(input, `"${value}" is not one of ${options.join(', ')}`, `Use one of: ${options.join(', ')}`);
+    return v;
 }
 
 ;// CONCATENATED MODULE: ./src/core/spec.ts
@@ -47924,6 +48003,21 @@ const configSchema = object({
         .optional(),
     compare: object({
         tables: record(schemas_string(), object({ tolerance }).strict()).optional(),
+    })
+        .strict()
+        .optional(),
+    pitr: object({
+        /** What `confirm` may equal for an in-place restore, besides the system identifier. */
+        name: schemas_string().min(1).optional(),
+        /** Checks against the recovered server; `asserts` marks the ones that prove the target. */
+        checks: array(object({
+            name: schemas_string().min(1),
+            sql: schemas_string().min(1),
+            expect: expectation,
+            asserts: schemas_enum(['before-target', 'after-target']).optional(),
+        })
+            .strict())
+            .optional(),
     })
         .strict()
         .optional(),

@@ -70966,7 +70966,7 @@ class UserError extends Error {
     }
 }
 /** A program we need is not installed; the message says how to install it. */
-class ToolMissingError extends Error {
+class errors_ToolMissingError extends Error {
     tool;
     install;
     constructor(tool, install) {
@@ -80771,6 +80771,78 @@ const RULES = {
         fires: 'the whole drill took longer than `rto-budget`',
         fix: 'Faster storage, more --jobs, a physical backup, or an honest RTO.',
     },
+    WAL_GAP: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'a WAL segment between the base backup’s start and the target is missing from the archive, on the timeline recovery follows (found before anything is restored)',
+        fix: 'Check archive_command and its logs for the named segment; recover to a point before the gap, or from a later base backup.',
+    },
+    PITR_TARGET_BEFORE_BACKUP: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'the target is earlier than the end of every base backup (or of the one named by `backup`)',
+        fix: 'Keep base backups for as long as you need to go back, or pick a later target.',
+    },
+    PITR_TARGET_UNREACHED: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'recovery ended before the target: PostgreSQL said so, replay reached the end of the archived WAL, or nothing was archived after the target time (a time target needs a commit after it)',
+        fix: 'Check that WAL up to the target reached the archive (pg_switch_wal, archive_timeout); a time target needs a later commit in the WAL.',
+    },
+    PITR_UNASSERTED: {
+        severity: 'medium',
+        kind: 'unverifiable',
+        fires: 'recovery finished, but no check proved a row from before the target exists and a row from after it does not (`pitr.checks` with `asserts`, or a planted marker)',
+        fix: 'Add pitr.checks with asserts: before-target and after-target to restorable.yml, or recover to a marker planted with plant-marker.',
+    },
+    BASE_BACKUP_CORRUPT: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'pg_verifybackup found files missing, changed or unreadable against the backup_manifest, or the backup could not be unpacked',
+        fix: 'Do not recover from this base backup: take a fresh one, and recover from an earlier one meanwhile.',
+    },
+    BASE_BACKUP_UNVERIFIED: {
+        severity: 'low',
+        kind: 'problem',
+        fires: 'the base backup has no backup_manifest, so pg_verifybackup could not check it',
+        fix: 'Take base backups with pg_basebackup 13+ (it writes backup_manifest by default) and keep the manifest.',
+    },
+    RECOVERY_FAILED: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'the recovered server stopped or did not start during recovery (the message ends with its log)',
+        fix: 'Read the server log in the message: a missing extension library, too little memory or disk, or a damaged backup.',
+    },
+    PITR_ROLLED_BACK: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'an in-place recovery failed before promotion; the original data directory was put back and the server started',
+        fix: 'Production runs as before the attempt. Fix the cause named in the other findings, or recover side-by-side and copy rows back.',
+    },
+    MIGRATION_FAILED: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'the migrate command exited non-zero, was killed, or ran past `timeout` (migrate-check; the message ends with its stderr)',
+        fix: 'Run the migration against a restored copy by hand and fix it: as written it fails on production data.',
+    },
+    MIGRATION_SLOW: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'the migrate command took longer than `max-migration-seconds`',
+        fix: 'Split the migration, move backfills out of the deploy (batches, a background job), or raise the limit knowingly.',
+    },
+    LOCK_HELD_TOO_LONG: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'an ACCESS EXCLUSIVE lock on a table (or its index or TOAST table) was held longer than `max-lock-seconds`, sampled from pg_locks',
+        fix: 'Take the lock briefly: CREATE INDEX CONCURRENTLY, NOT VALID then VALIDATE CONSTRAINT, backfill in batches, set lock_timeout.',
+    },
+    TABLE_REWRITTEN: {
+        severity: 'medium',
+        kind: 'problem',
+        fires: "the migration changed a table's relfilenode: it rewrote (or truncated) the whole table",
+        fix: 'Avoid the rewrite: add the column without a volatile default and backfill in batches; change types in steps.',
+    },
 };
 function finding(rule, stage, message, extra = {}) {
     const info = RULES[rule];
@@ -80812,6 +80884,13 @@ function parseSeverity(input, value) {
     if (!r.success)
         throw new UserError(input, `"${value}" is not a severity`, `Use one of ${SEVERITIES.join(', ')}`);
     return r.data;
+}
+/** One of a fixed set of words (case-insensitive); the message lists them. */
+function oneOf(input, value, options) {
+    const v = value.trim().toLowerCase();
+    if (!options.includes(v))
+        throw new UserError(input, `"${value}" is not one of ${options.join(', ')}`, `Use one of: ${options.join(', ')}`);
+    return v;
 }
 
 ;// CONCATENATED MODULE: ./src/core/spec.ts
@@ -80931,6 +81010,21 @@ const configSchema = object({
         .optional(),
     compare: object({
         tables: record(schemas_string(), object({ tolerance }).strict()).optional(),
+    })
+        .strict()
+        .optional(),
+    pitr: object({
+        /** What `confirm` may equal for an in-place restore, besides the system identifier. */
+        name: schemas_string().min(1).optional(),
+        /** Checks against the recovered server; `asserts` marks the ones that prove the target. */
+        checks: array(object({
+            name: schemas_string().min(1),
+            sql: schemas_string().min(1),
+            expect: expectation,
+            asserts: schemas_enum(['before-target', 'after-target']).optional(),
+        })
+            .strict())
+            .optional(),
     })
         .strict()
         .optional(),
@@ -82061,12 +82155,12 @@ var external_node_child_process_ = __nccwpck_require__(1421);
 
 
 
-function isRoot() {
+function exec_isRoot() {
     return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 /** The argv that runs `cmd args` as `user`; unchanged when no switch is needed. */
 function asUser(user, cmd, args) {
-    if (!user || !isRoot() || user === 'root')
+    if (!user || !exec_isRoot() || user === 'root')
         return [cmd, args];
     return ['runuser', ['-u', user, '--', cmd, ...args]];
 }
@@ -82105,7 +82199,30 @@ function run(cmd, args, opts = {}) {
             // A user we switch to may not be allowed into our working directory.
             cwd: opts.cwd ?? (switching ? external_node_os_default().tmpdir() : undefined),
             stdio: ['pipe', 'pipe', 'pipe'],
+            ...(opts.group ? { detached: true } : {}),
         });
+        const signal = (sig) => {
+            if (!opts.group || child.pid === undefined)
+                return void child.kill(sig);
+            try {
+                process.kill(-child.pid, sig);
+            }
+            catch {
+                // the group is gone already
+            }
+        };
+        const forward = (sig) => signal(sig);
+        const onExit = () => signal('SIGKILL');
+        if (opts.group) {
+            for (const s of ['SIGINT', 'SIGTERM'])
+                process.on(s, forward);
+            process.on('exit', onExit);
+        }
+        const unhook = () => {
+            for (const s of ['SIGINT', 'SIGTERM'])
+                process.off(s, forward);
+            process.off('exit', onExit);
+        };
         const out = new TailBuffer(limit);
         const err = new TailBuffer(limit);
         let partial = '';
@@ -82123,22 +82240,24 @@ function run(cmd, args, opts = {}) {
         let timer;
         if (opts.timeoutMs) {
             timer = setTimeout(() => {
-                child.kill('SIGTERM');
-                setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+                signal('SIGTERM');
+                setTimeout(() => signal('SIGKILL'), 5000).unref();
             }, opts.timeoutMs);
             timer.unref();
         }
         child.on('error', (e) => {
             if (timer)
                 clearTimeout(timer);
+            unhook();
             if (e.code === 'ENOENT')
-                reject(new ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
+                reject(new errors_ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
             else
                 reject(e);
         });
         child.on('close', (code, signal) => {
             if (timer)
                 clearTimeout(timer);
+            unhook();
             if (partial && opts.onStderrLine)
                 opts.onStderrLine(partial);
             resolve({
@@ -82409,6 +82528,46 @@ function findLeftovers() {
         .map((x) => ({ ...x, orphaned: !alive(x.label.pid) }));
 }
 /**
+ * A labelled scratch folder for a cluster whose data directory comes from a base backup instead of
+ * initdb. Until `ScratchCluster.adopt` it is removed (its server stopped) if the process is stopped.
+ */
+function scratchFolder(label, osUser) {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), `${SCRATCH_PREFIX}${label}-`));
+    installExitHook();
+    starting.set(root, { binDir: '', osUser, phase: 'init' });
+    const ids = osUser && isRoot() ? passwdIds(osUser) : undefined;
+    fs.mkdirSync(path.join(root, 'socket'));
+    if (ids) {
+        fs.chownSync(root, ids.uid, ids.gid);
+        fs.chownSync(path.join(root, 'socket'), ids.uid, ids.gid);
+    }
+    return root;
+}
+/** Once the folder's server binaries are known: label it, and stop its server too on a signal. */
+function labelFolder(root, bin, osUser, label) {
+    const entry = starting.get(root);
+    if (entry)
+        Object.assign(entry, { binDir: bin.dir, phase: 'server' });
+    const l = {
+        label,
+        pid: process.pid,
+        created: new Date().toISOString(),
+        major: bin.major,
+        binDir: bin.dir,
+        ...(osUser ? { osUser } : {}),
+    };
+    fs.writeFileSync(path.join(root, LABEL_FILE), JSON.stringify(l));
+}
+/** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
+function ownerOf(osUser) {
+    if (!osUser || !isRoot())
+        return undefined;
+    const ids = passwdIds(osUser);
+    if (!ids)
+        throw new ToolMissingError(`the OS user "${osUser}"`, `useradd --system ${osUser}, or set os-user`);
+    return ids;
+}
+/**
  * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
  * that folder, server binaries run as `postgres` when we are root. `stop()` removes it all.
  */
@@ -82444,15 +82603,26 @@ class ScratchCluster {
     url(database = 'postgres') {
         return `postgresql://postgres@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
     }
+    /** A server that recovery started in a `scratchFolder`: stopped and removed like the others. */
+    static adopt(root, port, bin, osUser, settings) {
+        starting.delete(root);
+        const c = new ScratchCluster(root, port, bin, osUser, settings);
+        live.add(c);
+        return c;
+    }
+    /** Forget a `scratchFolder` that was removed some other way. */
+    static abandon(root) {
+        starting.delete(root);
+    }
     static async start(opts = {}) {
         const min = opts.minMajor ?? 0;
         const initdb = await binaries_pick('initdb', min, opts.binDir);
         if (!initdb) {
-            throw new ToolMissingError(min
+            throw new errors_ToolMissingError(min
                 ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
                 : 'PostgreSQL server binaries (initdb, pg_ctl)', installHint(Math.max(Math.ceil(min), 13), 'server'));
         }
-        const osUser = opts.osUser ?? (isRoot() ? 'postgres' : undefined);
+        const osUser = opts.osUser ?? (exec_isRoot() ? 'postgres' : undefined);
         const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
         installExitHook();
         starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
@@ -82465,11 +82635,11 @@ class ScratchCluster {
     }
     static async startIn(root, initdb, osUser, opts) {
         external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'));
-        if (osUser && isRoot()) {
+        if (osUser && exec_isRoot()) {
             const ids = passwdIds(osUser);
             if (!ids) {
                 external_node_fs_default().rmSync(root, { recursive: true, force: true });
-                throw new ToolMissingError(`the OS user "${osUser}"`, `useradd --system ${osUser}, or set os-user`);
+                throw new errors_ToolMissingError(`the OS user "${osUser}"`, `useradd --system ${osUser}, or set os-user`);
             }
             external_node_fs_default().chownSync(root, ids.uid, ids.gid);
             external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), ids.uid, ids.gid);
@@ -82676,12 +82846,6 @@ async function removeKept(handle, admin) {
 
 
 
-function oneOf(input, value, options) {
-    const v = value.trim().toLowerCase();
-    if (!options.includes(v))
-        throw new UserError(input, `"${value}" is not one of ${options.join(', ')}`, `Use one of: ${options.join(', ')}`);
-    return v;
-}
 function parseDrillOptions(raw, how, log = silentLogger) {
     const v = resolveInputs(drillSpec, raw, how);
     const name = (n) => (how === 'flag' ? `--${n}` : n);
@@ -86155,7 +86319,7 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
                 });
             }
             catch (e) {
-                if (!(e instanceof ToolMissingError))
+                if (!(e instanceof errors_ToolMissingError))
                     throw e;
                 return { findings: [await serverMissing(ins, opts.pgBinDir, 'schema', e)] };
             }
@@ -86384,7 +86548,7 @@ async function runDrill(opts, log, onStage) {
                         }));
                     }
                     catch (e) {
-                        if (e instanceof ToolMissingError)
+                        if (e instanceof errors_ToolMissingError)
                             return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
                         return {
                             findings: [
@@ -86872,7 +87036,7 @@ async function runAction(body) {
         await body();
     }
     catch (e) {
-        if (e instanceof UserError || e instanceof ToolMissingError)
+        if (e instanceof UserError || e instanceof errors_ToolMissingError)
             setFailed(e.message);
         else
             setFailed(`internal error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : errorMessage(e)}`);

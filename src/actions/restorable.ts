@@ -2,18 +2,27 @@ import * as core from '@actions/core';
 import { UserError } from '../core/errors.js';
 import { actionInputs, runAction } from './common.js';
 import { run as compare } from './compare-counts.js';
+import { run as migrate } from './migrate-check.js';
+import { run as pitr } from './pitr-restore.js';
 import { run as drill } from './restore-drill.js';
 import { run as verify } from './verify-backup.js';
 
-const COMMANDS: Record<string, (raw: Record<string, string>) => Promise<void>> = { verify, drill, compare };
+const COMMANDS: Record<string, (raw: Record<string, string>) => Promise<void>> = {
+  verify,
+  drill,
+  pitr,
+  compare,
+  migrate,
+};
 
 /** The umbrella action: `command:` picks the room, the other inputs go to it. */
 export function run(): Promise<void> {
   return runAction(async () => {
     const { command, ...rest } = actionInputs();
-    // The post step runs this bundle again: only a drill has something to clean up then.
+    // The post step runs this bundle again: only a drill or a PITR drill has something to clean up then.
     if (core.getState('is-post') === 'true') {
       if (command === 'drill') await drill(rest);
+      if (command === 'pitr') await pitr(rest);
       return;
     }
     const target = COMMANDS[command ?? ''];

@@ -8,6 +8,7 @@ import { compareOutputs, compareTable, runCompare } from '../compare/run.js';
 import { compareSpec } from '../compare/spec.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { parseBool } from '../core/parse.js';
 import type { ActionSpec } from '../core/spec.js';
 import { VERSION } from '../core/version.js';
 import { createSampleDatabase, dumpDatabase } from '../demo/sample.js';
@@ -15,6 +16,14 @@ import { parseDrillOptions } from '../drill/options.js';
 import { drillFacts } from '../drill/present.js';
 import { drillOutputs, runDrill } from '../drill/run.js';
 import { drillSpec } from '../drill/spec.js';
+import { parseMigrateOptions } from '../migrate/options.js';
+import { migrateComment, migrateFacts } from '../migrate/present.js';
+import { migrateOutputs, runMigrate, schemaDiffText, writeComment } from '../migrate/run.js';
+import { migrateSpec } from '../migrate/spec.js';
+import { parseMarkerOptions, parsePitrOptions } from '../pitr/options.js';
+import { pitrFacts } from '../pitr/present.js';
+import { pitrOutputs, plantMarker, runPitr } from '../pitr/run.js';
+import { pitrSpec } from '../pitr/spec.js';
 import { findLeftovers, removeCluster, ScratchCluster } from '../postgres/cluster.js';
 import { consoleReport, type Reportable, writeJsonReport } from '../report/render.js';
 import { exitCodeFor, type StageListener, type StageResult } from '../report/stages.js';
@@ -92,8 +101,16 @@ function usage(spec?: ActionSpec): string {
   restorable drill --source <path|s3://...> [--config restorable.yml] [flags]
                                                                   verify, restore into a scratch cluster, check
   restorable drill ... --write-reference structure.txt            write the structure reference
+  restorable pitr --base-backups <path|s3://> --wal-archive <path|s3://> --target-time <ISO 8601 with zone>
+                                                                  point-in-time recovery drill (or --mode
+                                                                  side-by-side | in-place, --target-name,
+                                                                  --target-lsn, --target-immediate, --plan-only)
+  restorable pitr --plant-marker --marker-url <live url>          a marker row + restore point to drill to
   restorable compare --source-url <url> | --baseline <file>  --target-url <url>
                                                                   row counts and structure, side by side
+  restorable migrate --database-url <restored url> --migrate-command <cmd>
+                                                                  run a migration on a restored copy: time,
+                                                                  locks, rewrites, schema difference
   restorable clean [--all | --root <folder>]                      remove scratch clusters a crash (or --keep) left
   restorable demo                                                 a sample database, dumped and drilled
   restorable help <command>                                       flags of a command
@@ -165,6 +182,53 @@ async function compare(flags: Record<string, string>, switches: Set<string>): Pr
       report: opts.report,
       outputs: compareOutputs,
       text: (r, quiet) => `${compareTable(r)}\n\n${consoleReport(r, compareFacts(r), quiet)}`,
+    };
+  });
+  return code;
+}
+
+async function pitr(flags: Record<string, string>, switches: Set<string>): Promise<number> {
+  if (parseBool('--plant-marker', flags['plant-marker'], false)) {
+    const log = terminalLogger(switches.has('quiet') || switches.has('json'));
+    const opts = parseMarkerOptions(flags, 'flag', log);
+    const m = await plantMarker(opts.markerUrl, log);
+    process.stdout.write(
+      switches.has('json')
+        ? `${JSON.stringify({ outputs: { verdict: 'pass', 'target-name': m.name }, plantedAt: m.plantedAt })}\n`
+        : `planted restore point ${m.name} at ${m.plantedAt}\nrecover to it: restorable pitr ... --target-name ${m.name}\n`,
+    );
+    return 0;
+  }
+  const { result, code } = await runCommand(switches, (log) => {
+    const opts = parsePitrOptions(flags, 'flag', log);
+    return {
+      run: (l, onStage) => runPitr(opts, l, onStage),
+      report: opts.report,
+      outputs: pitrOutputs,
+      text: (r, quiet) =>
+        `${consoleReport(r, pitrFacts(r), quiet)}${r.next.length ? `\n\nnext:\n${r.next.map((n) => `  - ${n}`).join('\n')}` : ''}`,
+    };
+  });
+  if (result.handle)
+    process.stderr.write(`kept: stop and remove it with: restorable clean --root ${result.handle}\n`);
+  return code;
+}
+
+async function migrate(flags: Record<string, string>, switches: Set<string>): Promise<number> {
+  const { code } = await runCommand(switches, (log) => {
+    const opts = parseMigrateOptions(flags, 'flag', log);
+    const comment = (r: Parameters<typeof migrateComment>[0]) => {
+      const text = migrateComment(r);
+      return { text, file: writeComment(text, opts.workDir) };
+    };
+    return {
+      run: (l, onStage) => runMigrate(opts, l, onStage),
+      report: opts.report,
+      outputs: (r, p) => migrateOutputs(r, p, comment(r)),
+      text: (r, quiet) => {
+        const diff = schemaDiffText(r);
+        return `${diff ? `${diff}\n\n` : ''}${consoleReport(r, migrateFacts(r), quiet)}`;
+      },
     };
   });
   return code;
@@ -245,7 +309,13 @@ async function demo(switches: Set<string>): Promise<number> {
 export async function main(argv: string[]): Promise<number> {
   try {
     const args = parseArgs(argv);
-    const specs: Record<string, ActionSpec> = { verify: verifySpec, drill: drillSpec, compare: compareSpec };
+    const specs: Record<string, ActionSpec> = {
+      verify: verifySpec,
+      drill: drillSpec,
+      pitr: pitrSpec,
+      compare: compareSpec,
+      migrate: migrateSpec,
+    };
     if (args.command === 'version' || argv.includes('--version')) {
       process.stdout.write(`${VERSION}\n`);
       return 0;
@@ -262,6 +332,10 @@ export async function main(argv: string[]): Promise<number> {
         return await drill(args.flags, args.switches);
       case 'compare':
         return await compare(args.flags, args.switches);
+      case 'pitr':
+        return await pitr(args.flags, args.switches);
+      case 'migrate':
+        return await migrate(args.flags, args.switches);
       case 'clean':
         return await clean(args.flags);
       case 'demo':

@@ -19,6 +19,11 @@ export interface RunOptions {
   install?: string;
   /** Keep at most this many bytes of each output (the tail is kept). Default 4 MiB. */
   maxCapture?: number;
+  /**
+   * Start the program in its own process group (a shell and all it starts): the timeout, and a
+   * SIGINT or SIGTERM sent to us while it runs, reach the whole group, not only the shell.
+   */
+  group?: boolean;
 }
 
 export interface RunResult {
@@ -72,7 +77,26 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
       // A user we switch to may not be allowed into our working directory.
       cwd: opts.cwd ?? (switching ? os.tmpdir() : undefined),
       stdio: ['pipe', 'pipe', 'pipe'],
+      ...(opts.group ? { detached: true } : {}),
     });
+    const signal = (sig: NodeJS.Signals) => {
+      if (!opts.group || child.pid === undefined) return void child.kill(sig);
+      try {
+        process.kill(-child.pid, sig);
+      } catch {
+        // the group is gone already
+      }
+    };
+    const forward = (sig: NodeJS.Signals) => signal(sig);
+    const onExit = () => signal('SIGKILL');
+    if (opts.group) {
+      for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, forward);
+      process.on('exit', onExit);
+    }
+    const unhook = () => {
+      for (const s of ['SIGINT', 'SIGTERM'] as const) process.off(s, forward);
+      process.off('exit', onExit);
+    };
     const out = new TailBuffer(limit);
     const err = new TailBuffer(limit);
     let partial = '';
@@ -89,18 +113,20 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     let timer: NodeJS.Timeout | undefined;
     if (opts.timeoutMs) {
       timer = setTimeout(() => {
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+        signal('SIGTERM');
+        setTimeout(() => signal('SIGKILL'), 5000).unref();
       }, opts.timeoutMs);
       timer.unref();
     }
     child.on('error', (e: NodeJS.ErrnoException) => {
       if (timer) clearTimeout(timer);
+      unhook();
       if (e.code === 'ENOENT') reject(new ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
       else reject(e);
     });
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
+      unhook();
       if (partial && opts.onStderrLine) opts.onStderrLine(partial);
       resolve({
         code,

@@ -18,3 +18,15 @@ export function parseSeverity(input: string, value: string | undefined): Severit
     throw new UserError(input, `"${value}" is not a severity`, `Use one of ${SEVERITIES.join(', ')}`);
   return r.data;
 }
+
+/** One of a fixed set of words (case-insensitive); the message lists them. */
+export function oneOf<T extends string>(input: string, value: string, options: readonly T[]): T {
+  const v = value.trim().toLowerCase() as T;
+  if (!options.includes(v))
+    throw new UserError(
+      input,
+      `"${value}" is not one of ${options.join(', ')}`,
+      `Use one of: ${options.join(', ')}`,
+    );
+  return v;
+}

@@ -24,6 +24,8 @@ export interface ActionSpec {
   outputs: OutputSpec[];
   /** The action has a post step (the same bundle, run again at the end of the job). */
   post?: boolean;
+  /** false: left out of the umbrella action (`command:`); a helper of the workflows, not a room. */
+  umbrella?: boolean;
 }
 
 function closest(word: string, options: string[]): string | undefined {

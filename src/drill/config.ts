@@ -92,6 +92,26 @@ export const configSchema = z
       })
       .strict()
       .optional(),
+    pitr: z
+      .object({
+        /** What `confirm` may equal for an in-place restore, besides the system identifier. */
+        name: z.string().min(1).optional(),
+        /** Checks against the recovered server; `asserts` marks the ones that prove the target. */
+        checks: z
+          .array(
+            z
+              .object({
+                name: z.string().min(1),
+                sql: z.string().min(1),
+                expect: expectation,
+                asserts: z.enum(['before-target', 'after-target']).optional(),
+              })
+              .strict(),
+          )
+          .optional(),
+      })
+      .strict()
+      .optional(),
     ignore: z
       .array(
         z

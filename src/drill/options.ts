@@ -2,7 +2,7 @@ import { type CompareOptions, parseCompareOptions } from '../compare/options.js'
 import { parseDuration } from '../core/duration.js';
 import { UserError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/log.js';
-import { parseBool } from '../core/parse.js';
+import { oneOf, parseBool } from '../core/parse.js';
 import { resolveInputs } from '../core/spec.js';
 import type { RolesMode } from '../postgres/restore.js';
 import { cpuCount, parseVerifyOptions, type VerifyOptions } from '../verify/options.js';
@@ -33,17 +33,6 @@ export interface DrillOptions {
   compare?: CompareOptions;
   /** CLI only: write the structure reference instead of comparing with it. */
   writeReference?: string;
-}
-
-function oneOf<T extends string>(input: string, value: string, options: readonly T[]): T {
-  const v = value.trim().toLowerCase() as T;
-  if (!options.includes(v))
-    throw new UserError(
-      input,
-      `"${value}" is not one of ${options.join(', ')}`,
-      `Use one of: ${options.join(', ')}`,
-    );
-  return v;
 }
 
 export function parseDrillOptions(

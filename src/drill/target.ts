@@ -39,7 +39,7 @@ export function scratchTarget(c: ScratchCluster): DrillTarget {
 /** Names that say production: such a server is refused unless allow-target-server is true. */
 const PRODUCTION_LIKE = /prod|live/i;
 /** The marker on every database a drill creates: teardown drops only databases that carry it. */
-const MARKER = 'created by restorable drill';
+export const MARKER = 'created by restorable drill';
 
 export function parseTargetUrl(input: string, url: string, log: Logger): ConnInfo {
   const c = parseDbUrl(input, url, (p) => log.secret(p));

@@ -190,6 +190,47 @@ export function findLeftovers(): { root: string; label: ClusterLabel; orphaned: 
 }
 
 /**
+ * A labelled scratch folder for a cluster whose data directory comes from a base backup instead of
+ * initdb. Until `ScratchCluster.adopt` it is removed (its server stopped) if the process is stopped.
+ */
+export function scratchFolder(label: string, osUser: string | undefined): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), `${SCRATCH_PREFIX}${label}-`));
+  installExitHook();
+  starting.set(root, { binDir: '', osUser, phase: 'init' });
+  const ids = osUser && isRoot() ? passwdIds(osUser) : undefined;
+  fs.mkdirSync(path.join(root, 'socket'));
+  if (ids) {
+    fs.chownSync(root, ids.uid, ids.gid);
+    fs.chownSync(path.join(root, 'socket'), ids.uid, ids.gid);
+  }
+  return root;
+}
+
+/** Once the folder's server binaries are known: label it, and stop its server too on a signal. */
+export function labelFolder(root: string, bin: PgBinary, osUser: string | undefined, label: string): void {
+  const entry = starting.get(root);
+  if (entry) Object.assign(entry, { binDir: bin.dir, phase: 'server' });
+  const l: ClusterLabel = {
+    label,
+    pid: process.pid,
+    created: new Date().toISOString(),
+    major: bin.major,
+    binDir: bin.dir,
+    ...(osUser ? { osUser } : {}),
+  };
+  fs.writeFileSync(path.join(root, LABEL_FILE), JSON.stringify(l));
+}
+
+/** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
+export function ownerOf(osUser: string | undefined): { uid: number; gid: number } | undefined {
+  if (!osUser || !isRoot()) return undefined;
+  const ids = passwdIds(osUser);
+  if (!ids)
+    throw new ToolMissingError(`the OS user "${osUser}"`, `useradd --system ${osUser}, or set os-user`);
+  return ids;
+}
+
+/**
  * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
  * that folder, server binaries run as `postgres` when we are root. `stop()` removes it all.
  */
@@ -222,6 +263,25 @@ export class ScratchCluster {
   /** A URL for people and for tools that want one (no password: trust on loopback and socket). */
   url(database = 'postgres'): string {
     return `postgresql://postgres@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
+  }
+
+  /** A server that recovery started in a `scratchFolder`: stopped and removed like the others. */
+  static adopt(
+    root: string,
+    port: number,
+    bin: PgBinary,
+    osUser: string | undefined,
+    settings: Record<string, string>,
+  ): ScratchCluster {
+    starting.delete(root);
+    const c = new ScratchCluster(root, port, bin, osUser, settings);
+    live.add(c);
+    return c;
+  }
+
+  /** Forget a `scratchFolder` that was removed some other way. */
+  static abandon(root: string): void {
+    starting.delete(root);
   }
 
   static async start(opts: ScratchOptions = {}): Promise<ScratchCluster> {

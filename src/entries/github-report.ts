@@ -1,0 +1,3 @@
+import { run } from '../actions/github-report.js';
+
+await run();

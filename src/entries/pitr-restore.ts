@@ -1,0 +1,3 @@
+import { run } from '../actions/pitr-restore.js';
+
+await run();

@@ -1,0 +1,123 @@
+import type { Verdict } from '../report/stages.js';
+import { GitHubApiError, type GitHubClient, listAll, type Repo, repoPath } from './client.js';
+
+interface Issue {
+  number: number;
+  html_url: string;
+  title: string;
+  pull_request?: unknown;
+}
+
+interface Comment {
+  id: number;
+  html_url: string;
+  body?: string;
+}
+
+export interface IssueOutcome {
+  action: 'opened' | 'commented' | 'closed' | 'none';
+  number?: number;
+  url?: string;
+}
+
+/** Open issues carrying the label (pull requests excluded), oldest first. */
+export async function openIssuesWithLabel(client: GitHubClient, repo: Repo, label: string): Promise<Issue[]> {
+  const issues = await listAll<Issue>(
+    client,
+    `${repoPath(repo)}/issues?state=open&labels=${encodeURIComponent(label)}&sort=created&direction=asc`,
+  );
+  return issues.filter((i) => !i.pull_request);
+}
+
+/** Make sure the label exists, so the issue carries it whoever's token opened it. */
+async function ensureLabel(client: GitHubClient, repo: Repo, label: string, color: string): Promise<void> {
+  try {
+    await client.request('GET', `${repoPath(repo)}/labels/${encodeURIComponent(label)}`);
+  } catch (e) {
+    if (!(e instanceof GitHubApiError) || e.status !== 404) throw e;
+    await client.request('POST', `${repoPath(repo)}/labels`, {
+      name: label,
+      color,
+      description: 'Opened by Restorable',
+    });
+  }
+}
+
+/**
+ * One issue per label for a recurring check: a failure opens one, or comments on the open one
+ * instead of opening another; a pass after a failure closes it (with a comment saying so); a pass
+ * with nothing open does nothing.
+ */
+export async function syncIssue(
+  client: GitHubClient,
+  repo: Repo,
+  opts: { label: string; title: string; verdict: Verdict; body: string; passBody?: string },
+): Promise<IssueOutcome> {
+  const open = await openIssuesWithLabel(client, repo, opts.label);
+  const current = open[0];
+  if (opts.verdict === 'pass') {
+    if (!current) return { action: 'none' };
+    await client.request('POST', `${repoPath(repo)}/issues/${current.number}/comments`, {
+      body: opts.passBody ?? opts.body,
+    });
+    await client.request('PATCH', `${repoPath(repo)}/issues/${current.number}`, {
+      state: 'closed',
+      state_reason: 'completed',
+    });
+    return { action: 'closed', number: current.number, url: current.html_url };
+  }
+  if (current) {
+    const c = await client.request<Comment>('POST', `${repoPath(repo)}/issues/${current.number}/comments`, {
+      body: opts.body,
+    });
+    return { action: 'commented', number: current.number, url: c.html_url ?? current.html_url };
+  }
+  await ensureLabel(client, repo, opts.label, 'd73a4a');
+  const created = await client.request<Issue>('POST', `${repoPath(repo)}/issues`, {
+    title: opts.title,
+    body: opts.body,
+    labels: [opts.label],
+  });
+  return { action: 'opened', number: created.number, url: created.html_url };
+}
+
+/** A new issue every time (an incident record is one event, not a recurring state). */
+export async function openIssue(
+  client: GitHubClient,
+  repo: Repo,
+  opts: { label: string; title: string; body: string },
+): Promise<IssueOutcome> {
+  await ensureLabel(client, repo, opts.label, '5319e7');
+  const created = await client.request<Issue>('POST', `${repoPath(repo)}/issues`, {
+    title: opts.title,
+    body: opts.body,
+    labels: [opts.label],
+  });
+  return { action: 'opened', number: created.number, url: created.html_url };
+}
+
+/**
+ * One comment per pull request, found by a hidden marker and edited in place on every push instead
+ * of adding another. The body must start with the marker (it is prepended when it does not).
+ */
+export async function upsertMarkedComment(
+  client: GitHubClient,
+  repo: Repo,
+  issueNumber: number,
+  marker: string,
+  body: string,
+): Promise<{ action: 'created' | 'updated'; id: number; url: string }> {
+  const text = body.startsWith(marker) ? body : `${marker}\n${body}`;
+  const comments = await listAll<Comment>(client, `${repoPath(repo)}/issues/${issueNumber}/comments`, 30);
+  const mine = comments.find((c) => (c.body ?? '').includes(marker));
+  if (mine) {
+    const c = await client.request<Comment>('PATCH', `${repoPath(repo)}/issues/comments/${mine.id}`, {
+      body: text,
+    });
+    return { action: 'updated', id: mine.id, url: c.html_url ?? mine.html_url };
+  }
+  const c = await client.request<Comment>('POST', `${repoPath(repo)}/issues/${issueNumber}/comments`, {
+    body: text,
+  });
+  return { action: 'created', id: c.id, url: c.html_url };
+}

@@ -1,0 +1,46 @@
+import { formatSeconds } from '../core/duration.js';
+import type { PitrResult } from './run.js';
+
+/** The facts that head a PITR summary: the plan (what an approver signs), the recovery, what is next. */
+export function pitrFacts(r: PitrResult): [string, string][] {
+  const rows: [string, string][] = [
+    ['mode', r.mode],
+    ['source', r.source],
+    ['target', r.target],
+  ];
+  if (r.plan) {
+    rows.push([
+      'base backup',
+      `${r.plan.backup}${r.plan.backupEnded ? ` (ended ${r.plan.backupEnded})` : ''}`,
+    ]);
+    if (r.plan.walFirst)
+      rows.push(['WAL', `${r.plan.walFirst} … ${r.plan.walLast} (${r.plan.walSegments} segments, no gap)`]);
+    if (r.plan.estimatedSeconds !== undefined)
+      rows.push([
+        'estimate',
+        `about ${formatSeconds(r.plan.estimatedSeconds)} (from the last run in history)`,
+      ]);
+  }
+  if (r.server) rows.push(['server', `PostgreSQL ${r.server}`]);
+  if (r.replaySeconds !== undefined)
+    rows.push([
+      'recovery',
+      `${formatSeconds(r.replaySeconds)}${r.wal ? `, ${r.wal.fetched} WAL segment(s) prefetched` : ''}${r.stopLine ? `; ${r.stopLine}` : ''}`,
+    ]);
+  if (r.recoveredTo) rows.push(['recovered to', `${r.recoveredTo} (last replayed commit)`]);
+  if (r.checks?.length)
+    rows.push([
+      'checks',
+      r.checks
+        .map((q) => `${q.name}: ${q.value ?? 'error'} (${q.expect})${q.ok ? '' : ' FAILED'}`)
+        .join('; '),
+    ]);
+  if (r.databaseUrl) rows.push(['database', r.databaseUrl]);
+  if (r.safetySnapshot) rows.push(['safety snapshot', r.safetySnapshot]);
+  return rows;
+}
+
+/** What to do next, as a markdown list for the job summary (seed 001 §2.5). */
+export function pitrNext(r: PitrResult): string {
+  return r.next.length ? `### What to do next\n\n${r.next.map((n) => `- ${n}`).join('\n')}\n` : '';
+}

@@ -1,0 +1,778 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_SEGMENT_SIZE, formatLsn, parseSegmentName } from '../archive/wal.js';
+import { runSmokeQueries, type SmokeQuery, type SmokeResult } from '../checks/semantics.js';
+import { runCompare } from '../compare/run.js';
+import { formatBytes, formatSeconds } from '../core/duration.js';
+import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
+import { run } from '../core/exec.js';
+import type { Logger } from '../core/log.js';
+import { installHint, type PgBinary, pick } from '../postgres/binaries.js';
+import { type ConnInfo, parseDbUrl, withClient } from '../postgres/client.js';
+import {
+  freePort,
+  labelFolder,
+  ownerOf,
+  removeCluster,
+  ScratchCluster,
+  scratchFolder,
+} from '../postgres/cluster.js';
+import {
+  chownTree,
+  postmasterAlive,
+  type RecoveryOutcome,
+  runRecovery,
+  settleRecoveryConfig,
+  stopServer,
+  systemIdentifier,
+  writeRecoveryConfig,
+} from '../postgres/recovery.js';
+import { type Finding, finding } from '../report/findings.js';
+import { appendHistory, type HistoryEntry, readHistory } from '../report/history.js';
+import type { Reportable } from '../report/render.js';
+import { Pipeline, type StageResult } from '../report/stages.js';
+import { FetchError } from '../sources/s3.js';
+import {
+  NativeBackend,
+  openSource,
+  PgbackrestBackend,
+  type PitrBackend,
+  type PlannedBackup,
+} from './backends.js';
+import { dataDirMajor } from './native.js';
+import type { PitrOptions, PitrTarget } from './options.js';
+import type { SpoolStats } from './spool.js';
+import type { Coverage } from './wal-archive.js';
+
+export const MARKER_PREFIX = 'restorable-marker-';
+
+/** A drill's recovered cluster is thrown away: replay need not be crash-safe. */
+export const DRILL_RECOVERY_TUNING: Record<string, string> = {
+  fsync: 'off',
+  synchronous_commit: 'off',
+  full_page_writes: 'off',
+  autovacuum: 'off',
+};
+
+export interface PitrResult extends Reportable {
+  command: 'pitr';
+  mode: PitrOptions['mode'];
+  backend: string;
+  source: string;
+  target: string;
+  plan?: {
+    backup: string;
+    backupEnded?: string;
+    walFirst?: string;
+    walLast?: string;
+    walSegments?: number;
+    estimatedSeconds?: number;
+  };
+  server?: string;
+  recoveredTo?: string;
+  stopLine?: string;
+  replaySeconds?: number;
+  wal?: { fetched: number; bytes: number };
+  checks?: SmokeResult[];
+  compare?: { compared: number; drifted: number; missing: number; source: string };
+  databaseUrl?: string;
+  /** drill with keep: the scratch folder the post step (or clean) removes. */
+  handle?: string;
+  safetySnapshot?: string;
+  /** What a person should do now (seed 001 §2.5 after an in-place restore). */
+  next: string[];
+}
+
+const PITR_STAGES = ['fetch', 'recover', 'checks', 'compare', 'teardown'];
+
+export function describeTarget(t: PitrTarget, inclusive: boolean): string {
+  const incl = inclusive ? '' : ' (exclusive)';
+  switch (t.kind) {
+    case 'time':
+      return `time ${t.time.toISOString()}${incl}`;
+    case 'lsn':
+      return `LSN ${formatLsn(t.lsn)}${incl}`;
+    case 'name':
+      return `restore point "${t.name}"`;
+    case 'immediate':
+      return 'immediate (end of the base backup)';
+  }
+}
+
+/** The recovery_target_* settings for a target. */
+function targetSettings(t: PitrTarget, inclusive: boolean): Record<string, string> {
+  const common = {
+    recovery_target_action: 'promote',
+    recovery_target_timeline: 'latest',
+    recovery_target_inclusive: inclusive ? 'on' : 'off',
+  };
+  switch (t.kind) {
+    case 'time':
+      return { ...common, recovery_target_time: t.time.toISOString().replace('T', ' ').replace('Z', '+00') };
+    case 'lsn':
+      return { ...common, recovery_target_lsn: formatLsn(t.lsn) };
+    case 'name':
+      return { ...common, recovery_target_name: t.name };
+    case 'immediate':
+      return {
+        recovery_target_action: 'promote',
+        recovery_target_timeline: 'latest',
+        recovery_target: 'immediate',
+      };
+  }
+}
+
+/** The newest backup that ended before the target (or the one asked for). */
+export function chooseBackup(
+  backups: PlannedBackup[],
+  target: PitrTarget,
+  wanted: string | undefined,
+): { backup?: PlannedBackup; finding?: Finding } {
+  const endedBefore = (b: PlannedBackup) => {
+    if (target.kind === 'time')
+      return b.stopTime !== undefined && b.stopTime.getTime() <= target.time.getTime();
+    if (target.kind === 'lsn') return b.endLsn !== undefined && b.endLsn <= target.lsn;
+    return true;
+  };
+  if (backups.length === 0) return { finding: finding('BACKUP_MISSING', 'plan', 'no base backup was found') };
+  if (wanted) {
+    const b = backups.find((x) => x.id === wanted);
+    if (!b)
+      throw new UserError(
+        'backup',
+        `"${wanted}" is not one of the base backups (${backups.map((x) => x.id || '(the folder itself)').join(', ')})`,
+        'Name a base backup folder (or pgBackRest label) exactly, or leave backup empty for the newest',
+      );
+    if (!endedBefore(b))
+      return {
+        finding: finding('PITR_TARGET_BEFORE_BACKUP', 'plan', `base backup ${b.id} ended after the target`, {
+          evidence: { backup: b.id, ended: b.stopTime?.toISOString() ?? null },
+        }),
+      };
+    return { backup: b };
+  }
+  const ok = backups.filter(endedBefore);
+  const backup = ok[ok.length - 1];
+  if (!backup) {
+    const oldest = backups[0] as PlannedBackup;
+    return {
+      finding: finding(
+        'PITR_TARGET_BEFORE_BACKUP',
+        'plan',
+        `the target is before the end of the oldest base backup (${oldest.id}${oldest.stopTime ? `, ended ${oldest.stopTime.toISOString()}` : ''})`,
+        { evidence: { backups: backups.length, oldest: oldest.stopTime?.toISOString() ?? null } },
+      ),
+    };
+  }
+  return { backup };
+}
+
+/** Seconds per WAL segment and per base-backup byte, from earlier runs: a rough plan estimate. */
+function estimate(history: HistoryEntry[], segments: number | undefined): number | undefined {
+  const runs = history.filter(
+    (h) => h.command === 'pitr' && h.verdict !== 'could-not-verify' && h.rows.walSegments,
+  );
+  const last = runs[runs.length - 1];
+  if (!last || segments === undefined) return undefined;
+  const replayPerSegment = (last.stages.recover ?? 0) / (last.rows.walSegments as number);
+  return Math.round((last.stages.fetch ?? 0) + replayPerSegment * segments + (last.stages.checks ?? 0));
+}
+
+async function serverBinary(major: number, binDir: string | undefined): Promise<PgBinary> {
+  const all = await pick('pg_ctl', major, binDir);
+  if (!all || all.major !== major) {
+    throw new ToolMissingError(
+      `PostgreSQL ${major} server binaries (a physical backup recovers only on its own major)`,
+      installHint(major, 'server'),
+    );
+  }
+  return all;
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+}
+
+/**
+ * pitr-restore: plan (backup, WAL coverage, before anything changes), fetch and verify the base
+ * backup, recover to the target serving WAL from a prefetching spool, prove it, tear down.
+ */
+export async function runPitr(
+  opts: PitrOptions,
+  log: Logger,
+  onStage?: (s: StageResult) => void,
+): Promise<PitrResult> {
+  const started = Date.now();
+  const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
+  const pipe = new Pipeline(opts.failOn, onStage, ignored);
+  const result: PitrResult = {
+    command: 'pitr',
+    verdict: 'could-not-verify',
+    failOn: opts.failOn,
+    startedAt: new Date(started).toISOString(),
+    totalSeconds: 0,
+    stages: pipe.stages,
+    findings: [],
+    mode: opts.mode,
+    backend: opts.backend,
+    source: '',
+    target: describeTarget(opts.target, opts.inclusive),
+    next: [],
+  };
+  const history = opts.history ? readHistory(opts.history) : [];
+  const binDirFor = async (major: number) => (await serverBinary(major, opts.pgBinDir)).dir;
+  const osUser = opts.osUser ?? (process.getuid?.() === 0 ? 'postgres' : undefined);
+  const backend: PitrBackend =
+    opts.backend === 'native'
+      ? new NativeBackend(
+          openSource('base-backups', opts.baseBackups as string, opts, log),
+          openSource('wal-archive', opts.walArchive as string, opts, log, true),
+          opts.prefetch,
+          binDirFor,
+          log,
+        )
+      : new PgbackrestBackend(
+          opts.stanza as string,
+          opts.pgbackrestConfig,
+          opts.target,
+          opts.inclusive,
+          osUser,
+        );
+  result.source = backend.description;
+
+  // In place: the interlock is checked before anything else happens.
+  let liveBin: PgBinary | undefined;
+  if (opts.mode === 'in-place' && !opts.planOnly) {
+    const dataDir = opts.dataDirectory as string;
+    const major = dataDirMajor(dataDir) as number;
+    liveBin = await serverBinary(major, opts.pgBinDir);
+    const id = await systemIdentifier(liveBin, dataDir, osUser);
+    const accepted = [id, opts.config.pitr?.name].filter(Boolean);
+    if (!accepted.includes(opts.confirm)) {
+      throw new UserError(
+        'confirm',
+        `"${opts.confirm}" is neither the system identifier of ${dataDir} nor pitr.name from config`,
+        `Read it with pg_controldata ${dataDir} (Database system identifier) and confirm that this is the cluster to roll back`,
+      );
+    }
+  }
+
+  let chosen: PlannedBackup | undefined;
+  let coverage: Coverage | undefined;
+  const plan = await pipe.stage('plan', async () => {
+    let backups: PlannedBackup[];
+    try {
+      backups = await backend.list();
+    } catch (e) {
+      if (!(e instanceof FetchError)) throw e;
+      return { findings: [finding('FETCH_FAILED', 'plan', e.message)] };
+    }
+    const pickResult = chooseBackup(backups, opts.target, opts.backup);
+    if (pickResult.finding) return { findings: [pickResult.finding] };
+    chosen = pickResult.backup as PlannedBackup;
+    const findings: Finding[] = [];
+    try {
+      coverage = await backend.coverage(chosen, opts.target);
+    } catch (e) {
+      if (!(e instanceof FetchError)) throw e;
+      return { findings: [finding('FETCH_FAILED', 'plan', e.message)] };
+    }
+    if (coverage?.missing) {
+      findings.push(
+        finding(
+          'WAL_GAP',
+          'plan',
+          `WAL segment ${coverage.missing} is missing from the archive (needed between ${coverage.first} and the target)`,
+          { evidence: { missing: coverage.missing, first: coverage.first, lastPresent: coverage.last } },
+        ),
+      );
+    } else if (coverage?.endsBeforeTarget) {
+      findings.push(
+        finding(
+          'PITR_TARGET_UNREACHED',
+          'plan',
+          `nothing was archived after the target time: the archive ends with ${coverage.last}, so no commit after the target is in the WAL`,
+          { evidence: { last: coverage.last } },
+        ),
+      );
+    }
+    const est = estimate(history, coverage?.segments);
+    result.plan = {
+      backup: chosen.id || '(base-backups itself)',
+      ...(chosen.stopTime ? { backupEnded: chosen.stopTime.toISOString() } : {}),
+      ...(coverage
+        ? { walFirst: coverage.first, walLast: coverage.last, walSegments: coverage.segments }
+        : {}),
+      ...(est !== undefined ? { estimatedSeconds: est } : {}),
+    };
+    log.info(
+      `plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? formatBytes(chosen.size) : ''}; WAL ${coverage ? `${coverage.first} … ${coverage.last} (${coverage.segments} segments)` : 'checked by pgBackRest'}; target ${result.target}`,
+    );
+    return { findings };
+  });
+
+  const blocked = plan.status !== 'ok' || !chosen;
+  if (blocked || opts.planOnly) {
+    const why = opts.planOnly
+      ? 'plan-only'
+      : `the plan did not pass (${plan.findings[0]?.rule ?? plan.reason ?? 'no backup'})`;
+    for (const s of PITR_STAGES) pipe.skip(s, why);
+    if (opts.mode === 'in-place' && !opts.planOnly)
+      result.next.push('Nothing was changed: production runs as before.');
+    return finish(result, pipe, opts, started);
+  }
+  await recoverStages(opts, backend, chosen as PlannedBackup, coverage, pipe, result, log, osUser, liveBin);
+  return finish(result, pipe, opts, started);
+}
+
+function finish(result: PitrResult, pipe: Pipeline, opts: PitrOptions, started: number): PitrResult {
+  result.findings = pipe.findings;
+  result.verdict = pipe.verdict();
+  result.totalSeconds = (Date.now() - started) / 1000;
+  if (opts.history && !opts.planOnly) {
+    appendHistory(opts.history, {
+      at: result.startedAt,
+      command: 'pitr',
+      tier: opts.mode,
+      verdict: result.verdict,
+      backup: result.plan?.backup ?? '',
+      ...(result.server ? { targetVersion: result.server } : {}),
+      totalSeconds: result.totalSeconds,
+      stages: Object.fromEntries(pipe.stages.map((s) => [s.name, Math.round(s.seconds * 100) / 100])),
+      rows: result.plan?.walSegments !== undefined ? { walSegments: result.plan.walSegments } : {},
+    });
+  }
+  return result;
+}
+
+/**
+ * One progress line: the segment the server replays (as an LSN) against the target or the plan's
+ * last segment, segments fetched, the rate and the time left at that rate.
+ */
+export function progressLine(
+  s: SpoolStats,
+  coverage: Coverage | undefined,
+  target: PitrTarget,
+  seconds: number,
+): string {
+  const segSize = coverage?.segSize ?? DEFAULT_SEGMENT_SIZE;
+  const at = s.requested ? parseSegmentName(s.requested, segSize) : undefined;
+  const last = coverage ? parseSegmentName(coverage.last, segSize) : undefined;
+  const first = coverage ? parseSegmentName(coverage.first, segSize) : undefined;
+  const end = target.kind === 'lsn' ? target.lsn : last ? (last.segno + 1n) * BigInt(segSize) : undefined;
+  const replayed = at ? at.segno * BigInt(segSize) : undefined;
+  const rate = s.bytes / Math.max(seconds, 0.001);
+  let eta = '';
+  if (rate > 0 && end !== undefined && replayed !== undefined && end > replayed)
+    eta = `, about ${formatSeconds(Number(end - replayed) / rate)} left`;
+  const total = first && last ? Number(last.segno - first.segno) + 1 : undefined;
+  return `replayed to ${replayed !== undefined ? formatLsn(replayed) : '(starting)'} of ${end !== undefined ? formatLsn(end) : 'the end of the archive'}${target.kind === 'lsn' ? ' (target)' : ''}: ${s.fetched}${total ? `/${total}` : ''} segment(s) fetched, ${formatBytes(rate)}/s${eta}`;
+}
+
+/** The checks against the recovered server: pitr.checks, plus a marker's own two halves. */
+function pitrChecks(opts: PitrOptions): (SmokeQuery & { asserts?: string })[] {
+  const queries: (SmokeQuery & { asserts?: string })[] = (opts.config.pitr?.checks ?? []).map((c) => ({
+    name: c.name,
+    sql: c.sql,
+    expect: c.expect,
+    ...(c.asserts ? { asserts: c.asserts } : {}),
+  }));
+  const t = opts.target;
+  if (t.kind === 'name' && t.name.startsWith(MARKER_PREFIX)) {
+    const q = (phase: string) =>
+      `SELECT count(*) FROM restorable.pitr_marker WHERE name = '${t.name.replace(/'/g, "''")}' AND phase = '${phase}'`;
+    queries.push(
+      {
+        name: 'marker row from before the restore point',
+        sql: q('before'),
+        expect: '== 1',
+        asserts: 'before-target',
+      },
+      {
+        name: 'marker row from after the restore point',
+        sql: q('after'),
+        expect: '== 0',
+        asserts: 'after-target',
+      },
+    );
+  }
+  return queries;
+}
+
+async function recoverStages(
+  opts: PitrOptions,
+  backend: PitrBackend,
+  chosen: PlannedBackup,
+  coverage: Coverage | undefined,
+  pipe: Pipeline,
+  result: PitrResult,
+  log: Logger,
+  osUser: string | undefined,
+  liveBin: PgBinary | undefined,
+): Promise<void> {
+  const owner = ownerOf(osUser);
+  const ts = stamp();
+  // Where the backup is unpacked, and where the recovered server runs.
+  let root: string | undefined;
+  let dataDir: string;
+  let socketDir: string | undefined;
+  if (opts.mode === 'drill') {
+    root = scratchFolder('pitr', osUser);
+    dataDir = path.join(root, 'data');
+    socketDir = path.join(root, 'socket');
+  } else if (opts.mode === 'side-by-side') {
+    dataDir = opts.dataDirectory as string;
+    socketDir = `${dataDir}.restorable-socket`;
+  } else {
+    dataDir = `${opts.dataDirectory as string}.restorable-restore-${ts}`;
+  }
+  const spoolDir =
+    opts.mode === 'drill'
+      ? path.join(root as string, 'spool')
+      : `${opts.dataDirectory as string}.restorable-spool-${ts}`;
+  const cleanupScratch = async () => {
+    if (root) {
+      await removeCluster(root).catch(() => undefined);
+      fs.rmSync(root, { recursive: true, force: true });
+      ScratchCluster.abandon(root);
+    }
+  };
+
+  let restored: Awaited<ReturnType<PitrBackend['restore']>> | undefined;
+  let bin: PgBinary | undefined;
+  const fetch = await pipe.stage('fetch', async () => {
+    try {
+      restored = await backend.restore(chosen, dataDir, spoolDir, owner);
+    } catch (e) {
+      if (e instanceof ToolMissingError) throw e;
+      return {
+        findings: [
+          finding(
+            'BASE_BACKUP_CORRUPT',
+            'fetch',
+            `the base backup could not be restored: ${errorMessage(e)}`,
+          ),
+        ],
+      };
+    }
+    const major = dataDirMajor(dataDir);
+    if (!major)
+      return {
+        findings: [finding('BASE_BACKUP_CORRUPT', 'fetch', 'the restored data directory has no PG_VERSION')],
+      };
+    try {
+      bin = await serverBinary(major, opts.pgBinDir);
+    } catch (e) {
+      if (e instanceof ToolMissingError)
+        return {
+          findings: [
+            finding('VERSION_UNSUPPORTED', 'fetch', `the base backup is PostgreSQL ${major}: ${e.message}`, {
+              fix: e.install,
+              evidence: { needMajor: major },
+            }),
+          ],
+        };
+      throw e;
+    }
+    if (root) labelFolder(root, bin, osUser, 'pitr');
+    chownTree(dataDir, owner);
+    const findings: Finding[] = [];
+    if (restored.verified && !restored.verified.ok)
+      findings.push(
+        finding('BASE_BACKUP_CORRUPT', 'fetch', `pg_verifybackup failed: ${restored.verified.detail}`, {
+          evidence: { backup: chosen.id },
+        }),
+      );
+    else if (!restored.verified && opts.backend === 'native')
+      findings.push(
+        finding('BASE_BACKUP_UNVERIFIED', 'fetch', `base backup ${chosen.id} has no backup_manifest`),
+      );
+    return { findings };
+  });
+  if (fetch.status !== 'ok' || !restored || !bin) {
+    restored?.spool?.remove();
+    // Ours to remove: in place, the staging folder; side by side, what we put into the empty folder.
+    if (opts.mode !== 'drill') fs.rmSync(dataDir, { recursive: true, force: true });
+    await cleanupScratch();
+    for (const s of PITR_STAGES.slice(1))
+      pipe.skip(s, `the base backup did not restore (${fetch.findings[0]?.rule ?? fetch.reason ?? ''})`);
+    if (opts.mode === 'in-place') result.next.push('Nothing was changed: production runs as before.');
+    return;
+  }
+  const server = bin as PgBinary;
+  const rest = restored as NonNullable<typeof restored>;
+  result.server = server.version;
+
+  // The settings of the recovered server: a clone never archives into production's archive.
+  const port = opts.mode === 'in-place' ? undefined : (opts.port ?? (await freePort()));
+  const settings: Record<string, string> = {
+    ...rest.settings,
+    ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive) : {}),
+    archive_mode: 'off',
+    hot_standby: 'on',
+    primary_conninfo: '',
+    timezone: 'UTC',
+    log_timezone: 'UTC',
+    ...(port !== undefined
+      ? {
+          port: String(port),
+          listen_addresses: '127.0.0.1',
+          unix_socket_directories: socketDir as string,
+          logging_collector: 'off',
+        }
+      : {}),
+    ...(opts.mode === 'drill' ? DRILL_RECOVERY_TUNING : {}),
+  };
+  if (socketDir) {
+    fs.mkdirSync(socketDir, { recursive: true, mode: 0o700 });
+    if (owner) fs.chownSync(socketDir, owner.uid, owner.gid);
+    // The socket folder is private to the server's OS user: trust there, the backup's rules elsewhere.
+    const hba = path.join(dataDir, 'pg_hba.conf');
+    const before = fs.existsSync(hba) ? fs.readFileSync(hba, 'utf8') : '';
+    fs.writeFileSync(
+      hba,
+      `# Added by Restorable for the recovered copy: its socket folder is private (0700).\nlocal all all trust\n${opts.mode === 'drill' ? 'host all all 127.0.0.1/32 trust\n' : ''}${before}`,
+    );
+    if (owner) fs.chownSync(hba, owner.uid, owner.gid);
+  }
+  writeRecoveryConfig(dataDir, settings, owner);
+
+  // In place: stop production, keep its directory as the safety snapshot, move the restore in.
+  const live = opts.dataDirectory as string;
+  let safety: string | undefined;
+  let recoverDir = dataDir;
+  const rollback = async (why: string): Promise<Finding> => {
+    const failedDir = `${live}.restorable-failed-${ts}`;
+    if (postmasterAlive(live)) await stopServer(server, live, osUser);
+    if (safety && fs.existsSync(safety)) {
+      if (fs.existsSync(live)) fs.renameSync(live, failedDir);
+      fs.renameSync(safety, live);
+      safety = undefined;
+    }
+    const start = opts.startCommand
+      ? await run('sh', ['-c', opts.startCommand], { user: osUser })
+      : await run(
+          path.join((liveBin as PgBinary).dir, 'pg_ctl'),
+          ['-D', live, '-l', `${live}.restorable-start-${ts}.log`, '-w', '-t', '120', 'start'],
+          {
+            user: osUser,
+          },
+        );
+    const startedAgain = start.code === 0;
+    result.next.push(
+      startedAgain
+        ? `The original data directory is back at ${live} and the server was started. The failed attempt is kept at ${failedDir} for diagnosis; remove it when done.`
+        : `The original data directory is back at ${live}, but starting the server failed (${start.stderr.trim().split('\n').pop() ?? ''}): start it by hand.`,
+    );
+    return finding(
+      'PITR_ROLLED_BACK',
+      'recover',
+      `the in-place recovery failed (${why}); the original data directory was put back${startedAgain ? ' and the server started' : ', but it did not start'}`,
+      {
+        evidence: { restarted: startedAgain },
+      },
+    );
+  };
+
+  let outcome: RecoveryOutcome | undefined;
+  const recover = await pipe.stage('recover', async () => {
+    const findings: Finding[] = [];
+    if (opts.mode === 'in-place') {
+      const stop = opts.stopCommand
+        ? await run('sh', ['-c', opts.stopCommand], { user: osUser })
+        : await run(
+            path.join((liveBin as PgBinary).dir, 'pg_ctl'),
+            ['-D', live, '-m', 'fast', '-w', '-t', '300', 'stop'],
+            {
+              user: osUser,
+            },
+          );
+      if (stop.code !== 0 || postmasterAlive(live)) {
+        fs.rmSync(dataDir, { recursive: true, force: true });
+        rest.spool?.remove();
+        result.next.push('Nothing was changed: production runs as before.');
+        return {
+          findings: [
+            finding(
+              'RECOVERY_FAILED',
+              'recover',
+              `the live server did not stop (${stop.stderr.trim().split('\n').pop() ?? `exit ${stop.code}`}); nothing was changed`,
+            ),
+          ],
+        };
+      }
+      safety = `${live}.restorable-safety-${ts}`;
+      fs.renameSync(live, safety);
+      fs.renameSync(dataDir, live);
+      recoverDir = live;
+      result.safetySnapshot = safety;
+      log.info(`in-place: the previous data directory is kept at ${safety}`);
+    }
+    rest.spool?.start();
+    const spool = rest.spool;
+    const target = opts.target;
+    const t0 = Date.now();
+    outcome = await runRecovery({
+      dataDir: recoverDir,
+      bin: server,
+      osUser,
+      logFile:
+        opts.mode === 'drill'
+          ? path.join(root as string, 'server.log')
+          : `${opts.dataDirectory}.restorable-recovery-${ts}.log`,
+      expectStopLine: target.kind !== 'immediate',
+      onTick: () => {
+        if (spool) log.info(progressLine(spool.stats, coverage, target, (Date.now() - t0) / 1000));
+      },
+    });
+    spool?.remove();
+    result.replaySeconds = outcome.seconds;
+    if (spool) result.wal = { fetched: spool.stats.fetched, bytes: spool.stats.bytes };
+    if (outcome.recoveredTo) result.recoveredTo = outcome.recoveredTo.toISOString();
+    if (outcome.stopLine) result.stopLine = outcome.stopLine;
+    if (outcome.status === 'promoted') {
+      settleRecoveryConfig(recoverDir, { archive_mode: 'off' });
+      return { findings };
+    }
+    const why = outcome.reason ?? 'recovery did not finish';
+    findings.push(
+      outcome.status === 'unreached'
+        ? finding(
+            'PITR_TARGET_UNREACHED',
+            'recover',
+            `${why} (target ${result.target}); last replayed commit ${outcome.recoveredTo?.toISOString() ?? 'unknown'}`,
+            {
+              evidence: { recoveredTo: outcome.recoveredTo?.toISOString() ?? null },
+            },
+          )
+        : finding('RECOVERY_FAILED', 'recover', `${why}. Server log:\n${outcome.logTail}`),
+    );
+    if (postmasterAlive(recoverDir)) await stopServer(server, recoverDir, osUser);
+    if (opts.mode === 'in-place') findings.push(await rollback(why));
+    return { findings };
+  });
+
+  if (recover.status !== 'ok' || outcome?.status !== 'promoted') {
+    for (const s of PITR_STAGES.slice(2, 4)) pipe.skip(s, 'recovery did not reach the target');
+    await pipe.stage('teardown', async () => {
+      await cleanupScratch();
+      return {};
+    });
+    return;
+  }
+
+  let conn: ConnInfo | undefined;
+  if (opts.mode === 'in-place') {
+    if (opts.checkUrl) conn = parseDbUrl('check-url', opts.checkUrl, (s) => log.secret(s));
+  } else {
+    conn = { host: socketDir as string, port: port as number, user: 'postgres', database: 'postgres' };
+  }
+  let adopted: ScratchCluster | undefined;
+  if (root) adopted = ScratchCluster.adopt(root, port as number, server, osUser, settings);
+
+  await pipe.stage('checks', async () => {
+    const queries = pitrChecks(opts);
+    const findings: Finding[] = [];
+    if (!conn) return { notRun: 'in-place without check-url: no connection to run the checks on' };
+    const c = conn;
+    if (queries.length) {
+      const r = await withClient(c, (client) => runSmokeQueries(client, queries));
+      result.checks = r.results;
+      findings.push(...r.findings.map((f) => ({ ...f, stage: 'checks' })));
+    }
+    const asserted = (which: string) => queries.some((q) => q.asserts === which);
+    if (!asserted('before-target') || !asserted('after-target')) {
+      findings.push(
+        finding(
+          'PITR_UNASSERTED',
+          'checks',
+          `no check proves ${!asserted('before-target') ? 'a row from before the target exists' : ''}${!asserted('before-target') && !asserted('after-target') ? ' and ' : ''}${!asserted('after-target') ? 'a row from after it is absent' : ''}`,
+        ),
+      );
+    }
+    return { findings };
+  });
+
+  if (opts.compare && conn) {
+    const cmp = opts.compare;
+    const target = conn;
+    await pipe.stage('compare', async () => {
+      const r = await runCompare({ ...cmp, target }, log);
+      result.compare = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
+      const notRun = r.stages.find((s) => s.status === 'not-run');
+      return {
+        findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
+        ...(notRun?.reason ? { notRun: notRun.reason } : {}),
+      };
+    });
+  } else pipe.skip('compare', 'no compare-source-url or compare-baseline');
+
+  if (opts.mode === 'drill' && opts.keep && adopted) {
+    result.handle = adopted.detach();
+    result.databaseUrl = adopted.url();
+    pipe.skip(
+      'teardown',
+      `keep: the recovered cluster stays up (remove it with: restorable clean --root ${result.handle})`,
+    );
+  } else if (opts.mode === 'drill') {
+    await pipe.stage('teardown', async () => {
+      await adopted?.stop();
+      await cleanupScratch();
+      return {};
+    });
+  } else {
+    if (opts.mode === 'side-by-side') {
+      result.databaseUrl = `postgresql://postgres@localhost:${port}/postgres?host=${encodeURIComponent(socketDir as string)}`;
+      result.next.push(
+        `The recovered copy runs on port ${port} (data ${dataDir}, socket ${socketDir}). Copy the rows you need back, then stop it: pg_ctl stop -D ${dataDir}`,
+      );
+    } else {
+      result.next.push(
+        `Production now runs on the recovered data. The previous data directory is kept at ${safety} (never deleted by Restorable): remove it only when you are sure.`,
+        'Take a fresh base backup now (seed 001 §2.5): the recovery started a new timeline, and older backups lead elsewhere.',
+        'archive_mode is off in the recovered server (postgresql.auto.conf): once the new base backup is planned, ALTER SYSTEM RESET archive_mode and restart.',
+      );
+    }
+    pipe.skip('teardown', `${opts.mode}: the recovered server stays up`);
+  }
+}
+
+/** Plant a marker on the live server: a row before and after a restore point, WAL switched so both reach the archive. */
+export async function plantMarker(url: string, log: Logger): Promise<{ name: string; plantedAt: string }> {
+  const conn = parseDbUrl('marker-url', url, (s) => log.secret(s));
+  const name = `${MARKER_PREFIX}${stamp().toLowerCase()}-${Math.random().toString(36).slice(2, 6)}`;
+  return withClient(conn, async (c) => {
+    await c.query('CREATE SCHEMA IF NOT EXISTS restorable');
+    await c.query(
+      `CREATE TABLE IF NOT EXISTS restorable.pitr_marker (
+         id bigserial PRIMARY KEY, name text NOT NULL, phase text NOT NULL,
+         at timestamptz NOT NULL DEFAULT clock_timestamp())`,
+    );
+    await c.query("INSERT INTO restorable.pitr_marker (name, phase) VALUES ($1, 'before')", [name]);
+    const at = (await c.query<{ at: Date }>('SELECT clock_timestamp() AS at')).rows[0]?.at as Date;
+    await c.query('SELECT pg_create_restore_point($1)', [name]);
+    await c.query("INSERT INTO restorable.pitr_marker (name, phase) VALUES ($1, 'after')", [name]);
+    // Close the segment so the restore point and the row after it reach the archive now.
+    await c.query('SELECT pg_switch_wal()');
+    log.info(`planted marker ${name}: recover to it with target-name: ${name}`);
+    return { name, plantedAt: at.toISOString() };
+  });
+}
+
+export function pitrOutputs(r: PitrResult, reportPath: string): Record<string, string> {
+  return {
+    verdict: r.verdict,
+    'recovered-to': r.recoveredTo ?? '',
+    'base-backup': r.plan?.backup ?? '',
+    'wal-segments': r.plan?.walSegments !== undefined ? String(r.plan.walSegments) : '',
+    'wal-range': r.plan?.walFirst ? `${r.plan.walFirst}..${r.plan.walLast}` : '',
+    'replay-seconds': r.replaySeconds !== undefined ? r.replaySeconds.toFixed(1) : '',
+    'total-seconds': r.totalSeconds.toFixed(1),
+    'estimated-seconds': r.plan?.estimatedSeconds !== undefined ? String(r.plan.estimatedSeconds) : '',
+    'database-url': r.databaseUrl ?? '',
+    'safety-snapshot': r.safetySnapshot ?? '',
+    'target-name': '',
+    findings: JSON.stringify(r.findings),
+    report: reportPath,
+  };
+}

@@ -1,0 +1,237 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parsePgTime } from '../archive/wal.js';
+import { run } from '../core/exec.js';
+import type { PgBinary } from './binaries.js';
+
+const BEGIN = '# --- restorable recovery: begin ---';
+const END = '# --- restorable recovery: end ---';
+
+function confValue(v: string): string {
+  return `'${v.replace(/'/g, "''")}'`;
+}
+
+export function chownTree(root: string, owner: { uid: number; gid: number } | undefined): void {
+  if (!owner) return;
+  const walk = (p: string) => {
+    fs.lchownSync(p, owner.uid, owner.gid);
+    const st = fs.lstatSync(p);
+    if (st.isDirectory()) for (const e of fs.readdirSync(p)) walk(path.join(p, e));
+  };
+  walk(root);
+}
+
+/**
+ * Put a restored data directory into targeted archive recovery: our settings in a marked block at
+ * the end of postgresql.auto.conf (read last, so they win over the backup's own), recovery.signal,
+ * and no standby.signal. A postgresql.conf is created empty when the backup has none (Debian keeps
+ * it in /etc).
+ */
+export function writeRecoveryConfig(
+  dataDir: string,
+  settings: Record<string, string>,
+  owner: { uid: number; gid: number } | undefined,
+): void {
+  const auto = path.join(dataDir, 'postgresql.auto.conf');
+  const before = fs.existsSync(auto) ? stripBlock(fs.readFileSync(auto, 'utf8')) : '';
+  const block = [BEGIN, ...Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`), END, ''].join(
+    '\n',
+  );
+  fs.writeFileSync(auto, `${before}${before && !before.endsWith('\n') ? '\n' : ''}${block}`);
+  const created = [auto, path.join(dataDir, 'recovery.signal')];
+  fs.writeFileSync(path.join(dataDir, 'recovery.signal'), '');
+  fs.rmSync(path.join(dataDir, 'standby.signal'), { force: true });
+  for (const f of ['postgresql.conf', 'pg_ident.conf']) {
+    const file = path.join(dataDir, f);
+    if (!fs.existsSync(file)) {
+      fs.writeFileSync(file, '');
+      created.push(file);
+    }
+  }
+  if (owner) for (const f of created) fs.chownSync(f, owner.uid, owner.gid);
+}
+
+function stripBlock(text: string): string {
+  const a = text.indexOf(BEGIN);
+  const b = text.indexOf(END);
+  if (a < 0 || b < a) return text;
+  return text.slice(0, a) + text.slice(b + END.length).replace(/^\n/, '');
+}
+
+/**
+ * After promotion: keep only the settings that must outlive recovery (`keep`, e.g. archive_mode =
+ * off), as a marked block a person can see and reset.
+ */
+export function settleRecoveryConfig(dataDir: string, keep: Record<string, string>): void {
+  const auto = path.join(dataDir, 'postgresql.auto.conf');
+  const before = stripBlock(fs.readFileSync(auto, 'utf8'));
+  const lines = Object.entries(keep).map(([k, v]) => `${k} = ${confValue(v)}`);
+  const block = lines.length
+    ? `# Set by Restorable's point-in-time recovery; reset with ALTER SYSTEM RESET when ready.\n${lines.join('\n')}\n`
+    : '';
+  fs.writeFileSync(auto, `${before}${block}`);
+}
+
+export interface RecoveryOutcome {
+  /** `promoted`: recovery reached its target and ended; `unreached`: it ended before the target; `failed`: the server stopped. */
+  status: 'promoted' | 'unreached' | 'failed';
+  reason?: string;
+  /** The last replayed commit ("last completed transaction was at log time ..."). */
+  recoveredTo?: Date;
+  /** PostgreSQL's own words where recovery stopped ("recovery stopping before commit of ..."). */
+  stopLine?: string;
+  seconds: number;
+  logTail: string;
+}
+
+export interface RecoveryWatch {
+  dataDir: string;
+  bin: PgBinary;
+  osUser: string | undefined;
+  logFile: string;
+  /** A time target, a name or an LSN: a promotion without a "recovery stopping" line missed it. */
+  expectStopLine: boolean;
+  /** Called about once a second while the server replays. */
+  onTick?: () => void;
+  /** Give up after this long. */
+  timeoutMs?: number;
+}
+
+/** Is a server running on this data directory (postmaster.pid naming a live process)? */
+export function postmasterAlive(dataDir: string): boolean {
+  try {
+    const pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (!pid) return false;
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export async function clusterState(
+  bin: PgBinary,
+  dataDir: string,
+  osUser?: string,
+): Promise<string | undefined> {
+  const r = await run(path.join(bin.dir, 'pg_controldata'), [dataDir], {
+    user: osUser,
+    env: { LC_ALL: 'C' },
+  });
+  return /^Database cluster state:\s+(.+)$/m.exec(r.stdout)?.[1]?.trim();
+}
+
+export async function systemIdentifier(
+  bin: PgBinary,
+  dataDir: string,
+  osUser?: string,
+): Promise<string | undefined> {
+  const r = await run(path.join(bin.dir, 'pg_controldata'), [dataDir], {
+    user: osUser,
+    env: { LC_ALL: 'C' },
+  });
+  return /^Database system identifier:\s+(\d+)$/m.exec(r.stdout)?.[1];
+}
+
+function readLog(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** What the server log says about how recovery ended. */
+export function readRecoveryLog(log: string): {
+  stopLine?: string;
+  recoveredTo?: Date;
+  unreached?: string;
+  promoted: boolean;
+} {
+  const stopLine = /LOG:\s+(recovery stopping [^\n]*)/.exec(log)?.[1]?.trim();
+  const last = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1];
+  const unreached = /FATAL:\s+(recovery ended before configured recovery target was reached)/.exec(log)?.[1];
+  const promoted = /archive recovery complete|database system is ready to accept connections\s*$/m.test(log);
+  const recoveredTo = last ? parsePgTime(last) : undefined;
+  return {
+    ...(stopLine ? { stopLine } : {}),
+    ...(recoveredTo ? { recoveredTo } : {}),
+    ...(unreached ? { unreached } : {}),
+    promoted,
+  };
+}
+
+/**
+ * Start a server in archive recovery and wait for it to end: promoted at the target, or stopped
+ * before it. The server's state comes from pg_controldata (no connection needed, so it works on
+ * any host), the details from its log.
+ */
+export async function runRecovery(w: RecoveryWatch): Promise<RecoveryOutcome> {
+  const t0 = Date.now();
+  const started = await run(
+    path.join(w.bin.dir, 'pg_ctl'),
+    ['-D', w.dataDir, '-l', w.logFile, '-W', 'start'],
+    { user: w.osUser },
+  );
+  const tail = () => readLog(w.logFile).trim().split('\n').slice(-8).join('\n');
+  const done = (o: Omit<RecoveryOutcome, 'seconds' | 'logTail'>): RecoveryOutcome => ({
+    ...o,
+    seconds: (Date.now() - t0) / 1000,
+    logTail: tail(),
+  });
+  if (started.code !== 0)
+    return done({ status: 'failed', reason: `pg_ctl start failed: ${started.stderr.trim()}` });
+  let lastTick = 0;
+  let seenAlive = false;
+  let seenRecovery = false;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 200));
+    const alive = postmasterAlive(w.dataDir);
+    seenAlive ||= alive;
+    const log = readRecoveryLog(readLog(w.logFile));
+    const facts = {
+      ...(log.stopLine ? { stopLine: log.stopLine } : {}),
+      ...(log.recoveredTo ? { recoveredTo: log.recoveredTo } : {}),
+    };
+    if (log.unreached) return done({ status: 'unreached', reason: log.unreached, ...facts });
+    if (!alive && (seenAlive || Date.now() - t0 > 10_000)) {
+      return done({ status: 'failed', reason: 'the server stopped during recovery', ...facts });
+    }
+    // The copied pg_control says "in production" until the startup process marks it in recovery:
+    // only a change back after that (or the log) means promotion.
+    const state = alive ? await clusterState(w.bin, w.dataDir, w.osUser) : undefined;
+    seenRecovery ||= state === 'in archive recovery';
+    if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
+      // Old servers (13 and before) promote at the end of WAL even when the target was not reached.
+      if (w.expectStopLine && !log.stopLine) {
+        return done({
+          status: 'unreached',
+          reason: 'recovery ended at the end of the archived WAL without reaching the target',
+          ...facts,
+        });
+      }
+      return done({ status: 'promoted', ...facts });
+    }
+    if (w.timeoutMs && Date.now() - t0 > w.timeoutMs)
+      return done({
+        status: 'failed',
+        reason: `recovery did not finish within ${Math.round(w.timeoutMs / 1000)}s`,
+      });
+    if (w.onTick && Date.now() - lastTick >= 1000) {
+      lastTick = Date.now();
+      w.onTick();
+    }
+  }
+}
+
+/** Stop a server by its data directory (fast, then immediate). */
+export async function stopServer(bin: PgBinary, dataDir: string, osUser: string | undefined): Promise<void> {
+  if (!postmasterAlive(dataDir)) return;
+  const r = await run(path.join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', '-t', '60', 'stop'], {
+    user: osUser,
+  });
+  if (r.code !== 0)
+    await run(path.join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], {
+      user: osUser,
+    });
+}

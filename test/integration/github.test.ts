@@ -1,0 +1,557 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { memoryLogger } from '../../src/core/log.js';
+import { fetchClient } from '../../src/github/client.js';
+import { runReport } from '../../src/github/run.js';
+
+/** A local stand-in for the GitHub API (and a chat webhook, and Telegram): it records every call. */
+interface Call {
+  method: string;
+  path: string;
+  body: unknown;
+  auth: string;
+}
+interface FakeIssue {
+  number: number;
+  state: string;
+  title: string;
+  body: string;
+  labels: string[];
+  comments: { id: number; body: string }[];
+}
+
+let server: http.Server;
+let base: string;
+let calls: Call[];
+let issues: FakeIssue[];
+let labels: Set<string>;
+let runs: {
+  id: number;
+  event: string;
+  status: string;
+  conclusion: string | null;
+  jobs: { name: string; conclusion: string }[];
+}[];
+let nextId: number;
+let webhookStatus: number;
+
+function reset() {
+  calls = [];
+  issues = [];
+  labels = new Set();
+  runs = [];
+  nextId = 100;
+  webhookStatus = 200;
+}
+
+function answer(req: http.IncomingMessage, body: unknown): [number, unknown] {
+  const url = new URL(req.url ?? '/', base);
+  const p = url.pathname;
+  const m = req.method;
+  const repo = '/repos/acme/shop';
+  const issueJson = (i: FakeIssue) => ({
+    number: i.number,
+    title: i.title,
+    html_url: `https://gh/issues/${i.number}`,
+    state: i.state,
+  });
+  const at = (re: string) => new RegExp(`^${repo}${re}$`).exec(p);
+  const labelM = at('/labels/(.+)');
+  const commentsM = at('/issues/(\\d+)/comments');
+  const commentM = at('/issues/comments/(\\d+)');
+  const issueM = at('/issues/(\\d+)');
+  const jobsM = at('/actions/runs/(\\d+)/jobs');
+  if (p.startsWith('/hooks/')) return [webhookStatus, { ok: webhookStatus === 200 }];
+  if (p.startsWith('/bot')) return [200, { ok: true }];
+  if (m === 'GET' && p === `${repo}/issues`) {
+    const label = url.searchParams.get('labels');
+    return [200, issues.filter((i) => i.state === 'open' && i.labels.includes(label ?? '')).map(issueJson)];
+  }
+  if (m === 'GET' && labelM) {
+    return labels.has(decodeURIComponent(labelM[1] as string)) ? [200, {}] : [404, { message: 'Not Found' }];
+  }
+  if (m === 'POST' && p === `${repo}/labels`) {
+    labels.add((body as { name: string }).name);
+    return [201, {}];
+  }
+  if (m === 'POST' && p === `${repo}/issues`) {
+    const b = body as { title: string; body: string; labels: string[] };
+    const i = {
+      number: issues.length + 1,
+      state: 'open',
+      title: b.title,
+      body: b.body,
+      labels: b.labels,
+      comments: [],
+    };
+    issues.push(i);
+    return [201, issueJson(i)];
+  }
+  if (commentsM) {
+    const i = issues.find((x) => x.number === Number(commentsM[1]));
+    if (!i) return [404, { message: 'Not Found' }];
+    if (m === 'GET') {
+      return [200, i.comments.map((c) => ({ id: c.id, body: c.body, html_url: `https://gh/c/${c.id}` }))];
+    }
+    const c = { id: nextId++, body: (body as { body: string }).body };
+    i.comments.push(c);
+    return [201, { id: c.id, html_url: `https://gh/c/${c.id}` }];
+  }
+  if (m === 'PATCH' && commentM) {
+    for (const i of issues) {
+      const c = i.comments.find((x) => x.id === Number(commentM[1]));
+      if (c) {
+        c.body = (body as { body: string }).body;
+        return [200, { id: c.id, html_url: `https://gh/c/${c.id}` }];
+      }
+    }
+    return [404, { message: 'Not Found' }];
+  }
+  if (m === 'PATCH' && issueM) {
+    const i = issues.find((x) => x.number === Number(issueM[1]));
+    if (!i) return [404, {}];
+    i.state = (body as { state: string }).state;
+    return [200, issueJson(i)];
+  }
+  if (m === 'GET' && p === `${repo}/actions/runs/7/approvals`) {
+    return [
+      200,
+      [
+        {
+          state: 'approved',
+          comment: 'restore to 14:30',
+          user: { login: 'lead-dba' },
+          environments: [{ name: 'production-restore' }],
+        },
+      ],
+    ];
+  }
+  if (m === 'GET' && p === `${repo}/actions/runs/7`) {
+    return [200, { id: 7, created_at: '2026-04-29T14:34:00Z', actor: { login: 'oncall' } }];
+  }
+  if (m === 'GET' && p === `${repo}/actions/workflows/monthly-drill.yml/runs`) {
+    return [
+      200,
+      {
+        total_count: runs.length,
+        workflow_runs: runs.map((r) => ({
+          ...r,
+          created_at: '2026-11-01T06:00:00Z',
+          html_url: `https://gh/runs/${r.id}`,
+        })),
+      },
+    ];
+  }
+  if (m === 'GET' && jobsM) {
+    return [200, { jobs: runs.find((r) => r.id === Number(jobsM[1]))?.jobs ?? [] }];
+  }
+  if (m === 'POST' && p === `${repo}/actions/workflows/monthly-drill.yml/dispatches`) return [204, undefined];
+  if (m === 'GET' && p === `${repo}/actions/artifacts`) {
+    return [
+      200,
+      {
+        artifacts: [
+          { expired: false, created_at: '2026-10-04T06:30:00Z', workflow_run: { id: 41 } },
+          { expired: false, created_at: '2026-11-01T06:30:00Z', workflow_run: { id: 55 } },
+          { expired: true, created_at: '2026-11-02T06:30:00Z', workflow_run: { id: 60 } },
+        ],
+      },
+    ];
+  }
+  return [404, { message: `no route ${m} ${p}` }];
+}
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    let data = '';
+    req.on('data', (c) => {
+      data += c;
+    });
+    req.on('end', () => {
+      const body = data ? JSON.parse(data) : undefined;
+      calls.push({
+        method: req.method ?? '',
+        path:
+          new URL(req.url ?? '/', base).pathname +
+          (req.url?.includes('?') ? `?${req.url.split('?')[1]}` : ''),
+        body,
+        auth: String(req.headers.authorization ?? ''),
+      });
+      const [status, out] = answer(req, body);
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(out === undefined ? '' : JSON.stringify(out));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+beforeEach(reset);
+
+const TOKEN = 'ghs_test_token_never_printed';
+const HOOK_SECRET = 'T000-B000-XXXXsecretXXXX';
+const TG_TOKEN = '123456:AAtelegram-secret-token';
+let tmp: string;
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'restorable-gh-'));
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function report(dir: string, name: string, command: string, verdict: string, findings: unknown[] = []) {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, name),
+    JSON.stringify({
+      tool: 'restorable',
+      version: '0',
+      command,
+      verdict,
+      totalSeconds: 12.5,
+      failOn: 'high',
+      stages: [],
+      findings,
+    }),
+  );
+  return dir;
+}
+const FAILING = [
+  {
+    rule: 'CHECKSUM_MISMATCH',
+    severity: 'critical',
+    stage: 'checksum',
+    message: 'sha256 differs',
+    fix: 'Use an earlier backup.',
+  },
+];
+
+async function report_(
+  inputs: Record<string, string>,
+  env: Record<string, string> = {},
+  now = '2026-11-01T06:30:00Z',
+) {
+  const log = memoryLogger();
+  const result = await runReport(inputs, {
+    client: () => fetchClient({ apiUrl: base, token: TOKEN }),
+    log,
+    env: {
+      GITHUB_REPOSITORY: 'acme/shop',
+      GITHUB_RUN_ID: '7',
+      GITHUB_SERVER_URL: 'https://gh',
+      GITHUB_WORKFLOW_REF: 'acme/shop/.github/workflows/monthly-drill.yml@refs/heads/main',
+      GITHUB_REF: 'refs/heads/main',
+      GITHUB_EVENT_NAME: 'schedule',
+      GITHUB_ACTOR: 'oncall',
+      ...env,
+    },
+    now: new Date(now),
+  });
+  return { result, log };
+}
+
+describe('the drill issue', () => {
+  it('opens one on a failure, comments on it after that, closes it on a pass, then stays quiet', async () => {
+    const failed = report(path.join(tmp, 'fail'), '2-drill.json', 'drill', 'fail', FAILING);
+    const first = await report_({
+      mode: 'drill-issue',
+      database: 'shop',
+      reports: failed,
+      label: 'restorable-drill shop',
+    });
+    expect(first.result.outputs).toMatchObject({
+      verdict: 'fail',
+      action: 'opened',
+      'issue-url': 'https://gh/issues/1',
+    });
+    expect(calls.map((c) => `${c.method} ${c.path.split('?')[0]}`)).toEqual([
+      'GET /repos/acme/shop/issues',
+      'GET /repos/acme/shop/labels/restorable-drill%20shop',
+      'POST /repos/acme/shop/labels',
+      'POST /repos/acme/shop/issues',
+    ]);
+    expect(calls[0]?.path).toContain('state=open&labels=restorable-drill%20shop');
+    expect(calls[3]?.body).toMatchObject({
+      labels: ['restorable-drill shop'],
+      title: 'Restore drill failed: shop',
+    });
+    expect((calls[3]?.body as { body: string } | undefined)?.body).toContain(
+      '| drill | checksum'.slice(0, 8),
+    );
+    expect((calls[3]?.body as { body: string } | undefined)?.body).toContain(
+      '`CHECKSUM_MISMATCH` | sha256 differs | Use an earlier backup. |',
+    );
+    expect(calls.every((c) => c.auth === `Bearer ${TOKEN}`)).toBe(true);
+
+    calls = [];
+    const second = await report_({
+      mode: 'drill-issue',
+      database: 'shop',
+      reports: failed,
+      label: 'restorable-drill shop',
+    });
+    expect(second.result.outputs.action).toBe('commented');
+    expect(calls.map((c) => `${c.method} ${c.path.split('?')[0]}`)).toEqual([
+      'GET /repos/acme/shop/issues',
+      'POST /repos/acme/shop/issues/1/comments',
+    ]);
+    expect(issues).toHaveLength(1);
+
+    calls = [];
+    const passed = report(path.join(tmp, 'pass'), '2-drill.json', 'drill', 'pass');
+    const third = await report_({
+      mode: 'drill-issue',
+      database: 'shop',
+      reports: passed,
+      label: 'restorable-drill shop',
+    });
+    expect(third.result.outputs).toMatchObject({ verdict: 'pass', action: 'closed' });
+    expect(calls.map((c) => `${c.method} ${c.path.split('?')[0]}`)).toEqual([
+      'GET /repos/acme/shop/issues',
+      'POST /repos/acme/shop/issues/1/comments',
+      'PATCH /repos/acme/shop/issues/1',
+    ]);
+    expect(calls[2]?.body).toEqual({ state: 'closed', state_reason: 'completed' });
+
+    calls = [];
+    const fourth = await report_({
+      mode: 'drill-issue',
+      database: 'shop',
+      reports: passed,
+      label: 'restorable-drill shop',
+    });
+    expect(fourth.result.outputs.action).toBe('none');
+    expect(calls.map((c) => c.method)).toEqual(['GET']);
+  });
+
+  it('a drill job that ended without a report could not verify: an issue says so', async () => {
+    const { result } = await report_({
+      mode: 'drill-issue',
+      database: 'shop',
+      reports: path.join(tmp, 'nothing-here'),
+      'job-result': 'cancelled',
+    });
+    expect(result.outputs.verdict).toBe('could-not-verify');
+    expect(issues[0]?.body).toContain('No report was written: the drill job ended `cancelled`');
+    expect(issues[0]?.labels).toEqual(['restorable-drill']);
+  });
+
+  it('a fleet: one summary issue with a row per database', async () => {
+    const dir = path.join(tmp, 'fleet');
+    report(path.join(dir, 'restorable-drill-billing'), '2-drill.json', 'drill', 'pass');
+    report(path.join(dir, 'restorable-drill-catalog'), '2-drill.json', 'drill', 'fail', FAILING);
+    const { result } = await report_({ mode: 'drill-issue', fleet: 'true', database: 'fleet', reports: dir });
+    expect(result.outputs.verdict).toBe('fail');
+    expect(issues[0]?.labels).toEqual(['restorable-fleet']);
+    expect(issues[0]?.body).toContain('| billing | ✅ PASS | drill pass | — |');
+    expect(issues[0]?.body).toContain('| catalog | ❌ FAIL | drill fail | `CHECKSUM_MISMATCH` |');
+  });
+});
+
+describe('the PR comment', () => {
+  it('is created once, then edited in place on the next push (found by its hidden marker)', async () => {
+    issues.push({
+      number: 12,
+      state: 'open',
+      title: 'PR',
+      body: '',
+      labels: [],
+      comments: [{ id: 5, body: 'LGTM' }],
+    });
+    const marker = '<!-- restorable:migrate-check -->';
+    const env = { GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: path.join(tmp, 'event.json') };
+    fs.writeFileSync(env.GITHUB_EVENT_PATH, JSON.stringify({ pull_request: { number: 12 } }));
+    const one = await report_(
+      { mode: 'pr-comment', body: `${marker}\n## Migration check: ✅ first push` },
+      env,
+    );
+    expect(one.result.outputs.action).toBe('created');
+    const two = await report_(
+      { mode: 'pr-comment', body: `${marker}\n## Migration check: ❌ second push` },
+      env,
+    );
+    expect(two.result.outputs.action).toBe('updated');
+    expect(calls.map((c) => `${c.method} ${c.path.split('?')[0]}`)).toEqual([
+      'GET /repos/acme/shop/issues/12/comments',
+      'POST /repos/acme/shop/issues/12/comments',
+      'GET /repos/acme/shop/issues/12/comments',
+      `PATCH /repos/acme/shop/issues/comments/${one.result.outputs['comment-url']?.split('/').pop()}`,
+    ]);
+    const comments = issues[0]?.comments ?? [];
+    expect(comments).toHaveLength(2);
+    expect(comments[1]?.body).toBe(`${marker}\n## Migration check: ❌ second push`);
+  });
+
+  it('when the restore failed before the migration ran, the comment says so', async () => {
+    issues.push({ number: 3, state: 'open', title: 'PR', body: '', labels: [], comments: [] });
+    const failed = report(path.join(tmp, 'pr-fail'), '2-drill.json', 'drill', 'fail', FAILING);
+    const { result } = await report_({
+      mode: 'pr-comment',
+      'pr-number': '3',
+      reports: failed,
+      'job-result': 'failure',
+    });
+    expect(result.outputs).toMatchObject({ action: 'created', verdict: 'fail' });
+    expect(issues[0]?.comments[0]?.body).toMatch(
+      /^<!-- restorable:migrate-check -->\n## Migration check: not run/,
+    );
+  });
+});
+
+describe('the incident record', () => {
+  it('reads the run approvals and names the approver', async () => {
+    const { result } = await report_(
+      {
+        mode: 'incident',
+        database: 'app_production',
+        'target-time': '2026-04-29T14:30:00.000Z',
+        'restore-mode': 'side-by-side',
+        reason: 'INC-42',
+        plan: JSON.stringify({ 'finished-at': '2026-04-29T14:36:00Z', 'estimated-seconds': '900' }),
+        restore: JSON.stringify({
+          'started-at': '2026-04-29T14:45:00Z',
+          'finished-at': '2026-04-29T15:03:00Z',
+          verdict: 'pass',
+          'recovered-to': '2026-04-29T14:29:58Z',
+          'total-seconds': '1080',
+        }),
+        verify: JSON.stringify({ 'finished-at': '2026-04-29T15:08:00Z', verdict: 'pass' }),
+      },
+      { GITHUB_EVENT_NAME: 'workflow_dispatch' },
+    );
+    expect(calls.map((c) => `${c.method} ${c.path.split('?')[0]}`)).toEqual([
+      'GET /repos/acme/shop/actions/runs/7/approvals',
+      'GET /repos/acme/shop/actions/runs/7',
+      'GET /repos/acme/shop/labels/restorable-incident',
+      'POST /repos/acme/shop/labels',
+      'POST /repos/acme/shop/issues',
+    ]);
+    expect(result.outputs).toMatchObject({ verdict: 'pass', action: 'opened' });
+    const body = issues[0]?.body ?? '';
+    expect(body).toContain('| signed off by | @lead-dba (production-restore): "restore to 14:30" |');
+    expect(body).toContain('| requested by | @oncall at 2026-04-29T14:34:00Z |');
+    expect(body).toContain('| Decision (approval wait) | 10m00s | 9m00s | ✅ |');
+    expect(issues[0]?.title).toBe(
+      'Incident record: app_production side-by-side to 2026-04-29T14:30:00.000Z: restored (INC-42)',
+    );
+  });
+});
+
+describe('the schedule guard and its catch-up', () => {
+  it('the first Sunday drills without asking the API', async () => {
+    const { result } = await report_({ mode: 'guard' }, {}, '2026-11-01T06:00:00Z');
+    expect(result.outputs).toMatchObject({ run: 'true', dispatch: 'false' });
+    expect(calls).toEqual([]);
+  });
+  it('a later Sunday with no drill passed this month asks for a dispatch; dispatch starts one', async () => {
+    runs = [
+      {
+        id: 50,
+        event: 'schedule',
+        status: 'completed',
+        conclusion: 'failure',
+        jobs: [{ name: 'drill / restorable drill (shop)', conclusion: 'failure' }],
+      },
+    ];
+    const { result } = await report_(
+      { mode: 'guard', 'drill-job': 'restorable drill (shop)' },
+      {},
+      '2026-11-08T06:00:00Z',
+    );
+    expect(result.outputs).toMatchObject({ run: 'false', dispatch: 'true' });
+    expect(calls[0]?.path).toContain('/actions/workflows/monthly-drill.yml/runs?created=%3E%3D2026-11-01');
+    calls = [];
+    const d = await report_(
+      { mode: 'dispatch', 'drill-job': 'restorable drill (shop)' },
+      {},
+      '2026-11-08T06:00:00Z',
+    );
+    expect(d.result.outputs.action).toBe('dispatched');
+    const post = calls.find((c) => c.method === 'POST');
+    expect(post).toMatchObject({
+      path: '/repos/acme/shop/actions/workflows/monthly-drill.yml/dispatches',
+      body: { ref: 'refs/heads/main' },
+    });
+  });
+  it('no dispatch when a drill passed this month, or one is on its way', async () => {
+    runs = [
+      {
+        id: 51,
+        event: 'schedule',
+        status: 'completed',
+        conclusion: 'success',
+        jobs: [{ name: 'drill / restorable drill (shop)', conclusion: 'success' }],
+      },
+    ];
+    const passed = await report_(
+      { mode: 'guard', 'drill-job': 'restorable drill (shop)' },
+      {},
+      '2026-11-08T06:00:00Z',
+    );
+    expect(passed.result.outputs).toMatchObject({ run: 'false', dispatch: 'false' });
+    expect(passed.result.outputs.reason).toContain('a drill passed this month (https://gh/runs/51)');
+    runs = [{ id: 52, event: 'workflow_dispatch', status: 'queued', conclusion: null, jobs: [] }];
+    const pending = await report_(
+      { mode: 'dispatch', 'drill-job': 'restorable drill (shop)' },
+      {},
+      '2026-11-08T06:00:00Z',
+    );
+    expect(pending.result.outputs.action).toBe('none');
+    expect(calls.some((c) => c.path.endsWith('/dispatches'))).toBe(false);
+  });
+  it('finds the run of the newest unexpired history artifact', async () => {
+    const { result } = await report_({ mode: 'last-artifact', artifact: 'restorable-history-shop' });
+    expect(result.outputs['run-id']).toBe('55');
+    expect(calls[0]?.path).toContain('name=restorable-history-shop');
+  });
+});
+
+describe('notifications', () => {
+  it('posts to the webhook and to Telegram; the URL and the token appear in no log, output or summary', async () => {
+    const failed = report(path.join(tmp, 'notify'), '2-drill.json', 'drill', 'fail', FAILING);
+    const { result, log } = await report_({
+      mode: 'drill-issue',
+      database: 'shop',
+      reports: failed,
+      'webhook-url': `${base}/hooks/${HOOK_SECRET}`,
+      'telegram-token': TG_TOKEN,
+      'telegram-chat-id': '-100200',
+      'telegram-api-url': base,
+    });
+    const hook = calls.find((c) => c.path.startsWith('/hooks/'));
+    expect((hook?.body as { text: string } | undefined)?.text).toMatch(
+      /^❌ FAIL restore drill of shop .*CHECKSUM_MISMATCH/,
+    );
+    const tg = calls.find((c) => c.path.startsWith('/bot'));
+    expect(tg?.path).toBe(`/bot${TG_TOKEN}/sendMessage`);
+    expect(tg?.body).toMatchObject({ chat_id: '-100200' });
+    expect(log.secrets).toEqual(expect.arrayContaining([`${base}/hooks/${HOOK_SECRET}`, TG_TOKEN]));
+    const printed = [...log.lines, JSON.stringify(result)].join('\n');
+    for (const s of [HOOK_SECRET, TG_TOKEN, TOKEN]) expect(printed).not.toContain(s);
+    expect(log.lines).toContain('notified by webhook (HTTP 200)');
+  });
+
+  it('a failing webhook is a warning that names the channel and status, never the URL', async () => {
+    webhookStatus = 500;
+    const { result, log } = await report_({
+      mode: 'notify',
+      body: 'pg backup uploaded',
+      'webhook-url': `${base}/hooks/${HOOK_SECRET}`,
+    });
+    expect(result.outputs.action).toBe('failed');
+    expect(log.lines).toContain('warning: the webhook notification failed: HTTP 500');
+    expect([...log.lines, JSON.stringify(result)].join('\n')).not.toContain(HOOK_SECRET);
+  });
+
+  it('an unreachable webhook: the error is scrubbed of the URL', async () => {
+    const { log } = await report_({
+      mode: 'notify',
+      body: 'x',
+      'webhook-url': `http://127.0.0.1:1/hooks/${HOOK_SECRET}`,
+    });
+    expect(log.lines.join('\n')).toMatch(/the webhook notification failed/);
+    expect(log.lines.join('\n')).not.toContain(HOOK_SECRET);
+  });
+});

@@ -1,0 +1,434 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UserError } from '../../src/core/errors.js';
+import { memoryLogger } from '../../src/core/log.js';
+import { parsePitrOptions } from '../../src/pitr/options.js';
+import { pitrOutputs, plantMarker, runPitr } from '../../src/pitr/run.js';
+import { withClient } from '../../src/postgres/client.js';
+import type { ScratchCluster } from '../../src/postgres/cluster.js';
+import { systemIdentifier } from '../../src/postgres/recovery.js';
+import { tempDir } from '../harness/pg.js';
+import { archiveNow, baseBackup, query, serverDir, sleep, startArchiving } from '../harness/pitr.js';
+import { type S3Harness, startS3 } from '../harness/s3.js';
+
+let prod: ScratchCluster;
+let archive: string;
+let base: string;
+let beforeTarget: string;
+let afterLastCommit: string;
+const cleanup: (() => Promise<void> | void)[] = [];
+
+const rules = (r: { findings: { rule: string }[] }) => r.findings.map((f) => f.rule);
+
+function config(extra = ''): string {
+  const file = path.join(tempDir('pitr-config'), 'restorable.yml');
+  fs.writeFileSync(
+    file,
+    `pitr:
+  checks:
+    - name: orders from before the target
+      sql: select count(*) from orders where batch <= 2
+      expect: "== 200"
+      asserts: before-target
+    - name: no order from after the target
+      sql: select count(*) from orders where batch = 3
+      expect: "== 0"
+      asserts: after-target
+${extra}`,
+  );
+  return file;
+}
+
+beforeAll(async () => {
+  archive = serverDir('pitr-archive');
+  base = serverDir('pitr-base');
+  prod = await startArchiving('test-pitr-prod', archive);
+  await query(
+    prod,
+    'CREATE TABLE orders (id serial PRIMARY KEY, batch int, at timestamptz DEFAULT clock_timestamp())',
+  );
+  await query(prod, 'INSERT INTO orders (batch) SELECT 1 FROM generate_series(1, 100)');
+  await baseBackup(prod, path.join(base, 'b1'));
+  await query(prod, 'INSERT INTO orders (batch) SELECT 2 FROM generate_series(1, 100)');
+  await sleep(1100);
+  beforeTarget = new Date().toISOString();
+  await sleep(1100);
+  await query(prod, 'INSERT INTO orders (batch) SELECT 3 FROM generate_series(1, 100)');
+  await archiveNow(prod);
+  await sleep(1100);
+  afterLastCommit = new Date().toISOString();
+  await sleep(1100);
+  // WAL without a commit after the last one: archived after afterLastCommit, yet no commit follows it.
+  await query(prod, "SELECT pg_create_restore_point('no-commit-after')");
+  await archiveNow(prod);
+}, 120_000);
+
+afterAll(async () => {
+  for (const f of cleanup.reverse()) await f();
+  await prod?.stop();
+});
+
+const native = (extra: Record<string, string> = {}) =>
+  parsePitrOptions({ 'base-backups': base, 'wal-archive': archive, ...extra }, 'input');
+
+describe('pitr-restore drill (native, local)', () => {
+  it('recovers to a time, proves both halves, and tears down', async () => {
+    const log = memoryLogger();
+    const r = await runPitr(native({ 'target-time': beforeTarget, config: config() }), log);
+    expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+    expect(r.findings).toEqual([]);
+    expect(r.plan?.backup).toBe('b1');
+    expect(r.plan?.walSegments).toBeGreaterThan(0);
+    expect(r.checks?.every((c) => c.ok)).toBe(true);
+    expect(r.stopLine).toMatch(/recovery stopping/);
+    expect(new Date(r.recoveredTo as string).getTime()).toBeLessThanOrEqual(new Date(beforeTarget).getTime());
+    expect(r.stages.map((s) => `${s.name}:${s.status}`)).toEqual([
+      'plan:ok',
+      'fetch:ok',
+      'recover:ok',
+      'checks:ok',
+      'compare:skipped',
+      'teardown:ok',
+    ]);
+    expect(r.wal?.fetched).toBeGreaterThan(0);
+    expect(
+      log.lines.some((l) =>
+        /^replayed to .* of [0-9A-F]+\/[0-9A-F]+: \d+\/\d+ segment\(s\) fetched, /.test(l),
+      ),
+    ).toBe(true);
+  }, 120_000);
+
+  it('plan-only chooses the backup and checks the WAL without touching anything (also for in-place)', async () => {
+    const r = await runPitr(
+      native({ 'target-time': beforeTarget, 'plan-only': 'true', mode: 'in-place' }),
+      memoryLogger(),
+    );
+    expect(r.verdict).toBe('pass');
+    expect(r.stages.map((s) => `${s.name}:${s.status}`)).toEqual([
+      'plan:ok',
+      'fetch:skipped',
+      'recover:skipped',
+      'checks:skipped',
+      'compare:skipped',
+      'teardown:skipped',
+    ]);
+    const out = pitrOutputs(r, '');
+    expect(out['base-backup']).toBe('b1');
+    expect(out['wal-range']).toMatch(/^[0-9A-F]{24}\.\.[0-9A-F]{24}$/);
+  });
+
+  it('the restorable pitr command: a drill, --json outputs, exit 0; a bad flag exits 2 with one line', () => {
+    const cli = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../dist/cli/index.js');
+    const cfg = config();
+    const ok = spawnSync(
+      process.execPath,
+      [
+        cli,
+        'pitr',
+        '--base-backups',
+        base,
+        '--wal-archive',
+        archive,
+        '--target-time',
+        beforeTarget,
+        '--config',
+        cfg,
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(ok.status, ok.stderr).toBe(0);
+    const outputs = (JSON.parse(ok.stdout) as { outputs: Record<string, string> }).outputs;
+    expect(outputs.verdict).toBe('pass');
+    expect(outputs['recovered-to']).not.toBe('');
+    const bad = spawnSync(
+      process.execPath,
+      [cli, 'pitr', '--base-backups', base, '--wal-archive', archive, '--target-time', 'yesterday'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim()).toMatch(
+      /^restorable: --target-time: "yesterday" is not an ISO 8601 time\. Write the time/,
+    );
+  }, 120_000);
+
+  it('says PITR_UNASSERTED when nothing proves the target, and the checks fail when the data is wrong', async () => {
+    const r = await runPitr(native({ 'target-time': beforeTarget }), memoryLogger());
+    expect(rules(r)).toEqual(['PITR_UNASSERTED']);
+    expect(r.verdict).toBe('could-not-verify');
+    // Recovering to another point than the checks describe: they fire.
+    const early = await runPitr(native({ 'target-immediate': 'true', config: config() }), memoryLogger());
+    expect(rules(early)).toEqual(['SEMANTICS_FAILED']);
+    expect(early.verdict).toBe('fail');
+  }, 120_000);
+
+  it('finds a WAL gap before restoring anything', async () => {
+    const holed = serverDir('pitr-holed');
+    fs.cpSync(archive, holed, { recursive: true, preserveTimestamps: true });
+    const segs = fs
+      .readdirSync(holed)
+      .filter((n) => /^[0-9A-F]{24}$/.test(n))
+      .sort();
+    const victim = segs[Math.floor(segs.length / 2)] as string;
+    fs.rmSync(path.join(holed, victim));
+    const r = await runPitr(native({ 'wal-archive': holed, 'target-time': afterLastCommit }), memoryLogger());
+    expect(rules(r)).toEqual(['WAL_GAP']);
+    expect(r.findings[0]?.message).toContain(victim);
+    expect(r.stages.find((s) => s.name === 'fetch')?.status).toBe('skipped');
+  }, 60_000);
+
+  it('reports a target before the oldest backup, and one past the end of the archive', async () => {
+    const early = await runPitr(native({ 'target-time': '2020-01-01T00:00:00Z' }), memoryLogger());
+    expect(rules(early)).toEqual(['PITR_TARGET_BEFORE_BACKUP']);
+    const future = new Date(Date.now() + 3600_000).toISOString();
+    const late = await runPitr(native({ 'target-time': future }), memoryLogger());
+    expect(rules(late)).toEqual(['PITR_TARGET_UNREACHED']);
+    expect(late.verdict).toBe('fail');
+  }, 60_000);
+
+  it('never reports success when recovery ends before a time with no later commit', async () => {
+    const r = await runPitr(native({ 'target-time': afterLastCommit, config: config() }), memoryLogger());
+    expect(rules(r)).toEqual(['PITR_TARGET_UNREACHED']);
+    expect(r.verdict).toBe('fail');
+    expect(r.stages.find((s) => s.name === 'recover')?.status).toBe('failed');
+  }, 120_000);
+
+  it('recovers to a planted marker and asserts both halves by itself', async () => {
+    const marker = await plantMarker(prod.url(), memoryLogger());
+    await archiveNow(prod);
+    const r = await runPitr(native({ 'target-name': marker.name }), memoryLogger());
+    expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+    expect(r.checks?.map((c) => c.ok)).toEqual([true, true]);
+  }, 120_000);
+
+  it('recovers to the end of the backup (target-immediate)', async () => {
+    const r = await runPitr(native({ 'target-immediate': 'true' }), memoryLogger());
+    expect(rules(r)).toEqual(['PITR_UNASSERTED']);
+    expect(r.stopLine).toMatch(/consistency/);
+  }, 120_000);
+
+  it('finds a damaged base backup with pg_verifybackup, and one without a manifest', async () => {
+    const bad = serverDir('pitr-bad');
+    fs.cpSync(path.join(base, 'b1'), path.join(bad, 'b1'), { recursive: true });
+    const victim = path.join(bad, 'b1', 'global', 'pg_control');
+    const bytes = fs.readFileSync(victim);
+    bytes[100] = (bytes[100] as number) ^ 0xff;
+    fs.writeFileSync(victim, bytes);
+    const r = await runPitr(native({ 'base-backups': bad, 'target-time': beforeTarget }), memoryLogger());
+    expect(rules(r)).toContain('BASE_BACKUP_CORRUPT');
+    const bare = serverDir('pitr-bare');
+    fs.cpSync(path.join(base, 'b1'), path.join(bare, 'b1'), { recursive: true });
+    fs.rmSync(path.join(bare, 'b1', 'backup_manifest'));
+    const u = await runPitr(
+      native({ 'base-backups': bare, 'target-time': beforeTarget, config: config() }),
+      memoryLogger(),
+    );
+    expect(rules(u)).toEqual(['BASE_BACKUP_UNVERIFIED']);
+  }, 120_000);
+});
+
+describe('pitr-restore from S3 (tar.gz base backup)', () => {
+  let s3: S3Harness;
+  const saved = { ...process.env };
+  beforeAll(async () => {
+    s3 = await startS3();
+    Object.assign(process.env, s3.env);
+    await s3.bucket('pitr');
+    const tarDir = serverDir('pitr-tar');
+    await baseBackup(prod, path.join(tarDir, 'b2'), 'tar.gz');
+    for (const f of fs.readdirSync(path.join(tarDir, 'b2')))
+      await s3.put('pitr', `base/2026-11-21T03-00-00Z/${f}`, fs.readFileSync(path.join(tarDir, 'b2', f)));
+    await query(prod, 'INSERT INTO orders (batch) SELECT 4 FROM generate_series(1, 50)');
+    await archiveNow(prod);
+    for (const f of fs.readdirSync(archive)) {
+      const bytes = fs.readFileSync(path.join(archive, f));
+      // Half the segments gzipped, as an archive_command that compresses leaves them.
+      const gz = /^[0-9A-F]{24}$/.test(f) && Number.parseInt(f.slice(-1), 16) % 2 === 0;
+      await s3.put(
+        'pitr',
+        `wal/${f}${gz ? '.gz' : ''}`,
+        gz ? (await import('node:zlib')).gzipSync(bytes) : bytes,
+      );
+    }
+  }, 120_000);
+  afterAll(async () => {
+    process.env = saved;
+    await s3?.stop();
+  });
+
+  it('recovers from a tar.gz base backup and gzipped WAL in S3', async () => {
+    const marker = await plantMarker(prod.url(), memoryLogger());
+    await archiveNow(prod);
+    for (const f of fs.readdirSync(archive)) {
+      if (!/^[0-9A-F]{24}$/.test(f)) continue;
+      await s3.put('pitr', `wal/${f}`, fs.readFileSync(path.join(archive, f)));
+    }
+    const r = await runPitr(
+      parsePitrOptions(
+        {
+          'base-backups': 's3://pitr/base',
+          'wal-archive': 's3://pitr/wal',
+          's3-endpoint': s3.endpoint,
+          'target-name': marker.name,
+        },
+        'input',
+      ),
+      memoryLogger(),
+    );
+    expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+    expect(r.plan?.backup).toBe('2026-11-21T03-00-00Z');
+  }, 180_000);
+});
+
+describe('pitr-restore side-by-side', () => {
+  it('recovers into an empty folder and leaves it running', async () => {
+    const dir = path.join(serverDir('pitr-sbs'), 'clone');
+    const r = await runPitr(
+      native({ mode: 'side-by-side', 'data-directory': dir, 'target-time': beforeTarget, config: config() }),
+      memoryLogger(),
+    );
+    expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+    expect(r.databaseUrl).toMatch(/^postgresql:\/\/postgres@localhost:\d+\/postgres\?host=/);
+    const port = Number(/:(\d+)\//.exec(r.databaseUrl as string)?.[1]);
+    const n = await withClient(
+      { host: `${dir}.restorable-socket`, port, user: 'postgres', database: 'postgres' },
+      async (c) => Number((await c.query('select count(*) as n from orders')).rows[0].n),
+    );
+    expect(n).toBe(200);
+    const auto = fs.readFileSync(path.join(dir, 'postgresql.auto.conf'), 'utf8');
+    expect(auto).toMatch(/archive_mode = 'off'/);
+    expect(auto).not.toMatch(/restore_command/);
+    const { run } = await import('../../src/core/exec.js');
+    await run(path.join(prod.bin.dir, 'pg_ctl'), ['-D', dir, '-m', 'immediate', '-w', 'stop'], {
+      user: prod.osUser,
+    });
+  }, 120_000);
+
+  it('refuses a folder that is not empty, or holds a running server, and changes nothing', () => {
+    expect(() =>
+      native({ mode: 'side-by-side', 'data-directory': prod.dataDir, 'target-time': beforeTarget }),
+    ).toThrow(/holds a running server/);
+    const full = serverDir('pitr-full');
+    fs.writeFileSync(path.join(full, 'keep-me'), 'x');
+    expect(() =>
+      native({ mode: 'side-by-side', 'data-directory': full, 'target-time': beforeTarget }),
+    ).toThrow(/is not empty/);
+    expect(fs.readFileSync(path.join(full, 'keep-me'), 'utf8')).toBe('x');
+  });
+});
+
+describe('pitr-restore bad input', () => {
+  it('gives a clear message for each', () => {
+    const bad = (extra: Record<string, string>) => () => native(extra);
+    expect(bad({ 'target-time': 'yesterday' })).toThrow(/target-time: "yesterday" is not an ISO 8601 time/);
+    expect(bad({ 'target-time': '2026-11-21 09:30:00' })).toThrow(/has no time zone/);
+    expect(bad({})).toThrow(/no recovery target/);
+    expect(bad({ 'target-time': '2026-11-21T09:30:00Z', 'target-name': 'x' })).toThrow(
+      /more than one recovery target/,
+    );
+    expect(
+      bad({ 'target-time': '2026-11-21T09:30:00Z', mode: 'in-place', 'data-directory': prod.dataDir }),
+    ).toThrow(/confirm: is empty/);
+    expect(bad({ 'target-time': '2026-11-21T09:30:00Z', backend: 'barman' })).toThrow(/not supported yet/);
+    expect(bad({ 'target-time': '2026-11-21T09:30:00Z', backend: 'tape' })).toThrow(
+      /backend: "tape" is not one of/,
+    );
+    try {
+      native({ 'target-time': 'yesterday' });
+    } catch (e) {
+      expect(e).toBeInstanceOf(UserError);
+    }
+  });
+
+  it('a base-backups folder with no backups is BACKUP_MISSING, with nothing restored', async () => {
+    const empty = tempDir('pitr-empty');
+    const r = await runPitr(native({ 'base-backups': empty, 'target-time': beforeTarget }), memoryLogger());
+    expect(rules(r)).toEqual(['BACKUP_MISSING']);
+    expect(r.stages.find((s) => s.name === 'fetch')?.status).toBe('skipped');
+  });
+});
+
+describe('pitr-restore in place', () => {
+  let live: ScratchCluster;
+  let arch: string;
+  let bases: string;
+  let target: string;
+  let noCommitAfter: string;
+  beforeAll(async () => {
+    arch = serverDir('pitr-ip-archive');
+    bases = serverDir('pitr-ip-base');
+    live = await startArchiving('test-pitr-inplace', arch);
+    await query(live, 'CREATE TABLE orders (id serial PRIMARY KEY, batch int)');
+    await query(live, 'INSERT INTO orders (batch) SELECT 1 FROM generate_series(1, 200)');
+    await baseBackup(live, path.join(bases, 'b1'));
+    await sleep(1100);
+    target = new Date().toISOString();
+    await sleep(1100);
+    await query(live, 'INSERT INTO orders (batch) SELECT 3 FROM generate_series(1, 100)');
+    await archiveNow(live);
+    await sleep(1100);
+    noCommitAfter = new Date().toISOString();
+    await sleep(1100);
+    await query(live, "SELECT pg_create_restore_point('x')");
+    await archiveNow(live);
+  }, 120_000);
+  afterAll(async () => {
+    await live?.stop();
+  });
+  const inPlace = (extra: Record<string, string>) =>
+    parsePitrOptions(
+      {
+        'base-backups': bases,
+        'wal-archive': arch,
+        mode: 'in-place',
+        'data-directory': live.dataDir,
+        ...extra,
+      },
+      'input',
+    );
+
+  it('refuses the wrong confirm and changes nothing', async () => {
+    await expect(
+      runPitr(inPlace({ confirm: '12345', 'target-time': target }), memoryLogger()),
+    ).rejects.toThrow(/confirm: "12345" is neither the system identifier/);
+    expect((await query<{ n: string }>(live, 'select count(*) as n from orders'))[0]?.n).toBe('300');
+  });
+
+  it('rolls back when recovery fails: the original directory is back and running', async () => {
+    const id = (await systemIdentifier(live.bin, live.dataDir, live.osUser)) as string;
+    const r = await runPitr(
+      inPlace({ confirm: id, 'target-time': noCommitAfter, 'check-url': live.url() }),
+      memoryLogger(),
+    );
+    expect(rules(r)).toEqual(['PITR_TARGET_UNREACHED', 'PITR_ROLLED_BACK']);
+    expect(r.safetySnapshot).toBeUndefined;
+    expect((await query<{ n: string }>(live, 'select count(*) as n from orders'))[0]?.n).toBe('300');
+    const failed = fs.readdirSync(path.dirname(live.dataDir)).filter((n) => n.includes('restorable-failed'));
+    expect(failed.length).toBe(1);
+  }, 120_000);
+
+  it('replaces the data directory, keeps the safety snapshot, and proves the target', async () => {
+    const id = (await systemIdentifier(live.bin, live.dataDir, live.osUser)) as string;
+    const cfg = path.join(tempDir('pitr-ip-cfg'), 'restorable.yml');
+    fs.writeFileSync(
+      cfg,
+      `pitr:
+  checks:
+    - { name: before, sql: "select count(*) from orders where batch = 1", expect: "== 200", asserts: before-target }
+    - { name: after, sql: "select count(*) from orders where batch = 3", expect: "== 0", asserts: after-target }
+`,
+    );
+    const r = await runPitr(
+      inPlace({ confirm: id, 'target-time': target, 'check-url': live.url(), config: cfg }),
+      memoryLogger(),
+    );
+    expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+    expect(r.safetySnapshot && fs.existsSync(path.join(r.safetySnapshot, 'PG_VERSION'))).toBe(true);
+    expect((await query<{ n: string }>(live, 'select count(*) as n from orders'))[0]?.n).toBe('200');
+    expect(r.next.join(' ')).toMatch(/fresh base backup/);
+  }, 120_000);
+});
