@@ -269,12 +269,7 @@ async function main(): Promise<void> {
     const pitrRounds = intEnv('BENCH_PITR_ROUNDS', 3, 1);
     const pitrMb = intEnv('BENCH_PITR_MB', 1100, 16);
     heading(`pitr: replay of ${pitrMb} MiB of WAL, S3 + prefetch vs local cp, ${pitrRounds} rounds`);
-    const s3h = await startS3();
-    try {
-      pitr = await benchPitr(s3h, pitrRounds, pitrMb, say);
-    } finally {
-      await s3h.stop();
-    }
+    pitr = await benchPitr(pitrRounds, pitrMb, say);
   }
 
   heading('summary');

@@ -81546,12 +81546,16 @@ class S3Source {
     /**
      * The object's bytes in order, fetched with up to `concurrency` ranged GETs of `partSize` bytes in
      * flight. At most `concurrency` parts are in flight or waiting, plus the one the consumer holds.
-     * Stopping the iteration early aborts the outstanding GETs and requests no more.
+     * Stopping the iteration early aborts the outstanding GETs and requests no more. With `knownSize`
+     * (from the listing) there is no HEAD first: for many small objects (WAL segments) that halves the
+     * requests, at the price of not pinning the parts to one ETag.
      */
-    async *read(name) {
+    async *read(name, knownSize) {
         const key = this.key(name);
         const what = this.objectUrl(name);
-        const head = await this.call('read', what, () => this.client.send(new dist_cjs/* HeadObjectCommand */.l81({ Bucket: this.bucket, Key: key })));
+        const head = knownSize === undefined
+            ? await this.call('read', what, () => this.client.send(new dist_cjs/* HeadObjectCommand */.l81({ Bucket: this.bucket, Key: key })))
+            : { ContentLength: knownSize, ETag: undefined };
         const size = head.ContentLength;
         if (size === undefined) {
             throw new FetchError(`could not read ${what} ${this.where}: the server did not give its size`);
@@ -84345,6 +84349,9 @@ async function runRecovery(w) {
     let lastTick = 0;
     let seenAlive = false;
     let seenRecovery = false;
+    let lastState = 0;
+    // Reading pg_control needs no user switch when we are root (runuser costs a PAM session each time).
+    const readAs = isRoot() ? undefined : w.osUser;
     for (;;) {
         await new Promise((r) => setTimeout(r, 200));
         const alive = postmasterAlive(w.dataDir);
@@ -84361,7 +84368,11 @@ async function runRecovery(w) {
         }
         // The copied pg_control says "in production" until the startup process marks it in recovery:
         // only a change back after that (or the log) means promotion.
-        const state = alive ? await clusterState(w.bin, w.dataDir, w.osUser) : undefined;
+        // pg_controldata once a second (the log, read every tick, usually tells first).
+        const askState = alive && Date.now() - lastState >= 1000;
+        if (askState)
+            lastState = Date.now();
+        const state = askState ? await clusterState(w.bin, w.dataDir, readAs) : undefined;
         seenRecovery ||= state === 'in archive recovery';
         if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
             // Old servers (13 and before) promote at the end of WAL even when the target was not reached.
@@ -84756,7 +84767,7 @@ function pitrFacts(r) {
     if (r.replaySeconds !== undefined)
         rows.push([
             'recovery',
-            `${duration_formatSeconds(r.replaySeconds)}${r.wal ? `, ${r.wal.fetched} WAL segment(s) prefetched` : ''}${r.stopLine ? `; ${r.stopLine}` : ''}`,
+            `${duration_formatSeconds(r.replaySeconds)}${r.wal ? `, ${r.wal.fetched} WAL segment(s) prefetched (replay waited for ${r.wal.waits})` : ''}${r.stopLine ? `; ${r.stopLine}` : ''}`,
         ]);
     if (r.recoveredTo)
         rows.push(['recovered to', `${r.recoveredTo} (last replayed commit)`]);
@@ -85126,6 +85137,8 @@ echo "restorable: timed out waiting for $f (is the restorable process still runn
 exit 1
 `;
 }
+/** Segments downloading at once (each in ranged parts of its own). */
+const PARALLEL = 4;
 /**
  * Prefetches WAL segments `prefetch` ahead of the one the server replays, in the order it will ask
  * for them, into a spool folder on the data directory's file system.
@@ -85137,13 +85150,15 @@ class WalSpool {
     prefetch;
     owner;
     log;
-    stats = { fetched: 0, bytes: 0, missing: [], errors: [] };
+    stats = { fetched: 0, bytes: 0, waits: 0, missing: [], errors: [] };
     index = new Map();
     inFlight = new Set();
     ready = new Set();
+    waited = new Set();
     position = 0;
     timer;
     stopped = false;
+    started = false;
     constructor(archive, dir, 
     /** The segments the server will ask for, in order: from the backup's start along its timeline. */
     order, prefetch, owner, log) {
@@ -85153,6 +85168,8 @@ class WalSpool {
         this.prefetch = prefetch;
         this.owner = owner;
         this.log = log;
+        if (dir.includes("'"))
+            throw new Error(`the WAL spool folder ${dir} has a single quote in its path: restore_command cannot quote it`);
         order.forEach((n, i) => {
             this.index.set(n, i);
         });
@@ -85166,11 +85183,18 @@ class WalSpool {
     get scriptPath() {
         return external_node_path_default().join(this.dir, 'restore_command.sh');
     }
-    /** The `restore_command` setting that serves from this spool. */
+    /**
+     * The `restore_command` setting that serves from this spool. A segment already in the spool is
+     * moved by the server's own shell (one `mv`); only a miss runs the script that asks and waits.
+     */
     get restoreCommand() {
-        return `/bin/sh ${this.scriptPath} %f %p`;
+        const f = `'${this.dir}'/%f`;
+        return `test -f ${f} && exec mv -f ${f} %p || exec /bin/sh '${this.scriptPath}' %f %p`;
     }
     start() {
+        if (this.started)
+            return;
+        this.started = true;
         this.fill();
         const tick = () => {
             if (this.stopped)
@@ -85208,6 +85232,10 @@ class WalSpool {
             if (!entry.endsWith('.want'))
                 continue;
             const name = entry.slice(0, -'.want'.length);
+            if (name.length === 24 && this.archive.files.has(name) && !this.waited.has(name)) {
+                this.waited.add(name);
+                this.stats.waits++;
+            }
             if (here.has(name) || this.inFlight.has(name) || here.has(`${name}.missing`))
                 continue;
             if (name.length === 24)
@@ -85230,9 +85258,15 @@ class WalSpool {
             this.stats.requested = name;
         }
     }
-    /** Keep `prefetch` segments downloaded or downloading ahead of the server. */
+    /**
+     * Keep `prefetch` segments downloaded or downloading ahead of the server, at most PARALLEL of them
+     * downloading at once: on few cores, more downloads side by side only slow each other (and replay).
+     */
     fill() {
-        for (let i = this.position; i < this.order.length && this.ready.size + this.inFlight.size < this.prefetch; i++) {
+        const parallel = Math.min(this.prefetch, PARALLEL);
+        for (let i = this.position; i < this.order.length &&
+            this.ready.size + this.inFlight.size < this.prefetch &&
+            this.inFlight.size < parallel; i++) {
             const name = this.order[i];
             if (this.ready.has(name) || this.inFlight.has(name))
                 continue;
@@ -85423,7 +85457,7 @@ class WalArchive {
                 external_node_fs_default().copyFileSync(local, tmp);
             }
             else {
-                const input = external_node_stream_.Readable.from(local ? external_node_fs_default().createReadStream(local) : this.source.read(f.object));
+                const input = external_node_stream_.Readable.from(local ? external_node_fs_default().createReadStream(local) : this.source.read(f.object, f.size));
                 if (f.gzip)
                     await (0,external_node_stream_promises_namespaceObject.pipeline)(input, external_node_zlib_default().createGunzip(), external_node_fs_default().createWriteStream(tmp));
                 else
@@ -85467,7 +85501,9 @@ function coverageEnd(target, b) {
 }
 function openSource(input, location, opts, log, wal = false) {
     return location.startsWith('s3://')
-        ? S3Source.fromUrl(input, location, { ...opts.s3, ...(wal ? { partSize: 16 * 1024 * 1024, concurrency: 1 } : {}) }, log)
+        ? S3Source.fromUrl(input, location, 
+        // A WAL segment in two ranged GETs at once; the spool runs a few segments side by side.
+        { ...opts.s3, ...(wal ? { partSize: 8 * 1024 * 1024, concurrency: 2 } : {}) }, log)
         : new LocalSource(input, location);
 }
 /** pg_basebackup base backups plus the WAL an archive_command copied. */
@@ -85505,20 +85541,6 @@ class NativeBackend {
     }
     async restore(b, dataDir, spoolDir, owner) {
         const found = this.backups.find((x) => x.id === b.id);
-        await unpackBaseBackup(this.base, found, dataDir);
-        let verified;
-        if (external_node_fs_default().existsSync(external_node_path_default().join(dataDir, 'backup_manifest'))) {
-            const major = Number(external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'PG_VERSION'), 'utf8').trim());
-            const tool = external_node_path_default().join(await this.binDir(major), 'pg_verifybackup');
-            const walFiles = external_node_fs_default().readdirSync(external_node_path_default().join(dataDir, 'pg_wal')).filter((n) => /^[0-9A-F]{24}$/.test(n));
-            const r = await exec_run(tool, [...(walFiles.length ? [] : ['--no-parse-wal']), dataDir], {
-                install: 'apt-get install postgresql-<major> (pg_verifybackup comes with the server, 13+)',
-            });
-            verified = {
-                ok: r.code === 0,
-                detail: (r.code === 0 ? r.stdout : r.stderr).trim().split('\n').slice(-5).join('\n'),
-            };
-        }
         const wal = await this.archive();
         const { last, switches } = await wal.timelineHistory(b.timeline);
         // The order the server will ask for segments in: from the backup's start, along the timeline chain.
@@ -85530,11 +85552,34 @@ class NativeBackend {
                 break;
             order.push(name);
         }
+        // WAL starts downloading while the base backup is unpacked and checked: a head start for replay.
         const spool = new WalSpool(wal, spoolDir, order, this.prefetch, owner, this.log);
-        return { settings: { restore_command: spool.restoreCommand }, spool, ...(verified ? { verified } : {}) };
-    }
-    get segmentSize() {
-        return this.wal?.segSize ?? 16 * 1024 * 1024;
+        spool.start();
+        try {
+            await unpackBaseBackup(this.base, found, dataDir);
+            let verified;
+            if (external_node_fs_default().existsSync(external_node_path_default().join(dataDir, 'backup_manifest'))) {
+                const major = Number(external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'PG_VERSION'), 'utf8').trim());
+                const tool = external_node_path_default().join(await this.binDir(major), 'pg_verifybackup');
+                const walFiles = external_node_fs_default().readdirSync(external_node_path_default().join(dataDir, 'pg_wal')).filter((n) => /^[0-9A-F]{24}$/.test(n));
+                const r = await exec_run(tool, [...(walFiles.length ? [] : ['--no-parse-wal']), dataDir], {
+                    install: 'apt-get install postgresql-<major> (pg_verifybackup comes with the server, 13+)',
+                });
+                verified = {
+                    ok: r.code === 0,
+                    detail: (r.code === 0 ? r.stdout : r.stderr).trim().split('\n').slice(-5).join('\n'),
+                };
+            }
+            return {
+                settings: { restore_command: spool.restoreCommand },
+                spool,
+                ...(verified ? { verified } : {}),
+            };
+        }
+        catch (e) {
+            spool.remove();
+            throw e;
+        }
     }
 }
 /** pgBackRest: its repository, its `restore`, its `archive-get` (and its own async prefetch). */
@@ -86138,7 +86183,7 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
         spool?.remove();
         result.replaySeconds = outcome.seconds;
         if (spool)
-            result.wal = { fetched: spool.stats.fetched, bytes: spool.stats.bytes };
+            result.wal = { fetched: spool.stats.fetched, bytes: spool.stats.bytes, waits: spool.stats.waits };
         if (outcome.recoveredTo)
             result.recoveredTo = outcome.recoveredTo.toISOString();
         if (outcome.stopLine)

@@ -73,7 +73,8 @@ export function openSource(
     ? S3Source.fromUrl(
         input,
         location,
-        { ...opts.s3, ...(wal ? { partSize: 16 * 1024 * 1024, concurrency: 1 } : {}) },
+        // A WAL segment in two ranged GETs at once; the spool runs a few segments side by side.
+        { ...opts.s3, ...(wal ? { partSize: 8 * 1024 * 1024, concurrency: 2 } : {}) },
         log,
       )
     : new LocalSource(input, location);
@@ -125,20 +126,6 @@ export class NativeBackend implements PitrBackend {
     owner: { uid: number; gid: number } | undefined,
   ): Promise<Restored> {
     const found = this.backups.find((x) => x.id === b.id) as BaseBackup;
-    await unpackBaseBackup(this.base, found, dataDir);
-    let verified: Restored['verified'];
-    if (fs.existsSync(path.join(dataDir, 'backup_manifest'))) {
-      const major = Number(fs.readFileSync(path.join(dataDir, 'PG_VERSION'), 'utf8').trim());
-      const tool = path.join(await this.binDir(major), 'pg_verifybackup');
-      const walFiles = fs.readdirSync(path.join(dataDir, 'pg_wal')).filter((n) => /^[0-9A-F]{24}$/.test(n));
-      const r = await run(tool, [...(walFiles.length ? [] : ['--no-parse-wal']), dataDir], {
-        install: 'apt-get install postgresql-<major> (pg_verifybackup comes with the server, 13+)',
-      });
-      verified = {
-        ok: r.code === 0,
-        detail: (r.code === 0 ? r.stdout : r.stderr).trim().split('\n').slice(-5).join('\n'),
-      };
-    }
     const wal = await this.archive();
     const { last, switches } = await wal.timelineHistory(b.timeline);
     // The order the server will ask for segments in: from the backup's start, along the timeline chain.
@@ -149,12 +136,33 @@ export class NativeBackend implements PitrBackend {
       if (!wal.files.has(name)) break;
       order.push(name);
     }
+    // WAL starts downloading while the base backup is unpacked and checked: a head start for replay.
     const spool = new WalSpool(wal, spoolDir, order, this.prefetch, owner, this.log);
-    return { settings: { restore_command: spool.restoreCommand }, spool, ...(verified ? { verified } : {}) };
-  }
-
-  get segmentSize(): number {
-    return this.wal?.segSize ?? 16 * 1024 * 1024;
+    spool.start();
+    try {
+      await unpackBaseBackup(this.base, found, dataDir);
+      let verified: Restored['verified'];
+      if (fs.existsSync(path.join(dataDir, 'backup_manifest'))) {
+        const major = Number(fs.readFileSync(path.join(dataDir, 'PG_VERSION'), 'utf8').trim());
+        const tool = path.join(await this.binDir(major), 'pg_verifybackup');
+        const walFiles = fs.readdirSync(path.join(dataDir, 'pg_wal')).filter((n) => /^[0-9A-F]{24}$/.test(n));
+        const r = await run(tool, [...(walFiles.length ? [] : ['--no-parse-wal']), dataDir], {
+          install: 'apt-get install postgresql-<major> (pg_verifybackup comes with the server, 13+)',
+        });
+        verified = {
+          ok: r.code === 0,
+          detail: (r.code === 0 ? r.stdout : r.stderr).trim().split('\n').slice(-5).join('\n'),
+        };
+      }
+      return {
+        settings: { restore_command: spool.restoreCommand },
+        spool,
+        ...(verified ? { verified } : {}),
+      };
+    } catch (e) {
+      spool.remove();
+      throw e;
+    }
   }
 }
 

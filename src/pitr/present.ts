@@ -25,7 +25,7 @@ export function pitrFacts(r: PitrResult): [string, string][] {
   if (r.replaySeconds !== undefined)
     rows.push([
       'recovery',
-      `${formatSeconds(r.replaySeconds)}${r.wal ? `, ${r.wal.fetched} WAL segment(s) prefetched` : ''}${r.stopLine ? `; ${r.stopLine}` : ''}`,
+      `${formatSeconds(r.replaySeconds)}${r.wal ? `, ${r.wal.fetched} WAL segment(s) prefetched (replay waited for ${r.wal.waits})` : ''}${r.stopLine ? `; ${r.stopLine}` : ''}`,
     ]);
   if (r.recoveredTo) rows.push(['recovered to', `${r.recoveredTo} (last replayed commit)`]);
   if (r.checks?.length)

@@ -72,7 +72,8 @@ export interface PitrResult extends Reportable {
   recoveredTo?: string;
   stopLine?: string;
   replaySeconds?: number;
-  wal?: { fetched: number; bytes: number };
+  /** WAL served by the spool: segments fetched, bytes, and how many the server had to wait for. */
+  wal?: { fetched: number; bytes: number; waits: number };
   checks?: SmokeResult[];
   compare?: { compared: number; drifted: number; missing: number; source: string };
   databaseUrl?: string;
@@ -627,7 +628,8 @@ async function recoverStages(
     });
     spool?.remove();
     result.replaySeconds = outcome.seconds;
-    if (spool) result.wal = { fetched: spool.stats.fetched, bytes: spool.stats.bytes };
+    if (spool)
+      result.wal = { fetched: spool.stats.fetched, bytes: spool.stats.bytes, waits: spool.stats.waits };
     if (outcome.recoveredTo) result.recoveredTo = outcome.recoveredTo.toISOString();
     if (outcome.stopLine) result.stopLine = outcome.stopLine;
     if (outcome.status === 'promoted') {

@@ -30,9 +30,14 @@ exit 1
 `;
 }
 
+/** Segments downloading at once (each in ranged parts of its own). */
+const PARALLEL = 4;
+
 export interface SpoolStats {
   fetched: number;
   bytes: number;
+  /** Segments the server had to wait for (not prefetched in time): 0 means WAL never held replay up. */
+  waits: number;
   /** The newest segment the server asked for. */
   requested?: string;
   /** Names the server asked for that the archive does not have. */
@@ -45,13 +50,15 @@ export interface SpoolStats {
  * for them, into a spool folder on the data directory's file system.
  */
 export class WalSpool {
-  readonly stats: SpoolStats = { fetched: 0, bytes: 0, missing: [], errors: [] };
+  readonly stats: SpoolStats = { fetched: 0, bytes: 0, waits: 0, missing: [], errors: [] };
   private readonly index = new Map<string, number>();
   private readonly inFlight = new Set<string>();
   private readonly ready = new Set<string>();
+  private readonly waited = new Set<string>();
   private position = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private started = false;
 
   constructor(
     private readonly archive: WalArchive,
@@ -62,6 +69,10 @@ export class WalSpool {
     private readonly owner: { uid: number; gid: number } | undefined,
     private readonly log: Logger,
   ) {
+    if (dir.includes("'"))
+      throw new Error(
+        `the WAL spool folder ${dir} has a single quote in its path: restore_command cannot quote it`,
+      );
     order.forEach((n, i) => {
       this.index.set(n, i);
     });
@@ -77,12 +88,18 @@ export class WalSpool {
     return path.join(this.dir, 'restore_command.sh');
   }
 
-  /** The `restore_command` setting that serves from this spool. */
+  /**
+   * The `restore_command` setting that serves from this spool. A segment already in the spool is
+   * moved by the server's own shell (one `mv`); only a miss runs the script that asks and waits.
+   */
   get restoreCommand(): string {
-    return `/bin/sh ${this.scriptPath} %f %p`;
+    const f = `'${this.dir}'/%f`;
+    return `test -f ${f} && exec mv -f ${f} %p || exec /bin/sh '${this.scriptPath}' %f %p`;
   }
 
   start(): void {
+    if (this.started) return;
+    this.started = true;
     this.fill();
     const tick = () => {
       if (this.stopped) return;
@@ -119,6 +136,10 @@ export class WalSpool {
     for (const entry of here) {
       if (!entry.endsWith('.want')) continue;
       const name = entry.slice(0, -'.want'.length);
+      if (name.length === 24 && this.archive.files.has(name) && !this.waited.has(name)) {
+        this.waited.add(name);
+        this.stats.waits++;
+      }
       if (here.has(name) || this.inFlight.has(name) || here.has(`${name}.missing`)) continue;
       if (name.length === 24) this.stats.requested = name;
       this.advance(name);
@@ -140,11 +161,17 @@ export class WalSpool {
     }
   }
 
-  /** Keep `prefetch` segments downloaded or downloading ahead of the server. */
+  /**
+   * Keep `prefetch` segments downloaded or downloading ahead of the server, at most PARALLEL of them
+   * downloading at once: on few cores, more downloads side by side only slow each other (and replay).
+   */
   private fill(): void {
+    const parallel = Math.min(this.prefetch, PARALLEL);
     for (
       let i = this.position;
-      i < this.order.length && this.ready.size + this.inFlight.size < this.prefetch;
+      i < this.order.length &&
+      this.ready.size + this.inFlight.size < this.prefetch &&
+      this.inFlight.size < parallel;
       i++
     ) {
       const name = this.order[i] as string;

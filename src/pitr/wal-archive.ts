@@ -182,7 +182,7 @@ export class WalArchive {
       if (local && !f.gzip) {
         fs.copyFileSync(local, tmp);
       } else {
-        const input = Readable.from(local ? fs.createReadStream(local) : this.source.read(f.object));
+        const input = Readable.from(local ? fs.createReadStream(local) : this.source.read(f.object, f.size));
         if (f.gzip) await pipeline(input, zlib.createGunzip(), fs.createWriteStream(tmp));
         else await pipeline(input, fs.createWriteStream(tmp));
       }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parsePgTime } from '../archive/wal.js';
-import { run } from '../core/exec.js';
+import { isRoot, run } from '../core/exec.js';
 import type { PgBinary } from './binaries.js';
 
 const BEGIN = '# --- restorable recovery: begin ---';
@@ -184,6 +184,9 @@ export async function runRecovery(w: RecoveryWatch): Promise<RecoveryOutcome> {
   let lastTick = 0;
   let seenAlive = false;
   let seenRecovery = false;
+  let lastState = 0;
+  // Reading pg_control needs no user switch when we are root (runuser costs a PAM session each time).
+  const readAs = isRoot() ? undefined : w.osUser;
   for (;;) {
     await new Promise((r) => setTimeout(r, 200));
     const alive = postmasterAlive(w.dataDir);
@@ -199,7 +202,10 @@ export async function runRecovery(w: RecoveryWatch): Promise<RecoveryOutcome> {
     }
     // The copied pg_control says "in production" until the startup process marks it in recovery:
     // only a change back after that (or the log) means promotion.
-    const state = alive ? await clusterState(w.bin, w.dataDir, w.osUser) : undefined;
+    // pg_controldata once a second (the log, read every tick, usually tells first).
+    const askState = alive && Date.now() - lastState >= 1000;
+    if (askState) lastState = Date.now();
+    const state = askState ? await clusterState(w.bin, w.dataDir, readAs) : undefined;
     seenRecovery ||= state === 'in archive recovery';
     if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
       // Old servers (13 and before) promote at the end of WAL even when the target was not reached.

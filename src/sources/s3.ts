@@ -186,14 +186,19 @@ export class S3Source implements BackupSource {
   /**
    * The object's bytes in order, fetched with up to `concurrency` ranged GETs of `partSize` bytes in
    * flight. At most `concurrency` parts are in flight or waiting, plus the one the consumer holds.
-   * Stopping the iteration early aborts the outstanding GETs and requests no more.
+   * Stopping the iteration early aborts the outstanding GETs and requests no more. With `knownSize`
+   * (from the listing) there is no HEAD first: for many small objects (WAL segments) that halves the
+   * requests, at the price of not pinning the parts to one ETag.
    */
-  async *read(name: string): AsyncGenerator<Buffer, void, undefined> {
+  async *read(name: string, knownSize?: number): AsyncGenerator<Buffer, void, undefined> {
     const key = this.key(name);
     const what = this.objectUrl(name);
-    const head = await this.call('read', what, () =>
-      this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })),
-    );
+    const head =
+      knownSize === undefined
+        ? await this.call('read', what, () =>
+            this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })),
+          )
+        : { ContentLength: knownSize, ETag: undefined };
     const size = head.ContentLength;
     if (size === undefined) {
       throw new FetchError(`could not read ${what} ${this.where}: the server did not give its size`);

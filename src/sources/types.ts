@@ -19,8 +19,11 @@ export interface BackupSource {
   readonly single?: string;
   /** Every object under the root, recursively. */
   list(): Promise<BackupObject[]>;
-  /** The bytes of one object, in order. S3 fetches them with parallel ranged GETs. */
-  read(name: string): AsyncIterable<Buffer>;
+  /**
+   * The bytes of one object, in order. S3 fetches them with parallel ranged GETs; `knownSize` (from
+   * the listing) spares it a HEAD request.
+   */
+  read(name: string, knownSize?: number): AsyncIterable<Buffer>;
   /** A small object (a checksum sidecar) as text, or undefined when there is none. */
   readText(name: string, maxBytes?: number): Promise<string | undefined>;
   /** User metadata of an object (S3 `x-amz-meta-*`, keys lower-cased); empty for local files. */

@@ -6,8 +6,8 @@ import { UserError } from '../../src/core/errors.js';
 import { memoryLogger } from '../../src/core/log.js';
 import { parsePitrOptions } from '../../src/pitr/options.js';
 import { pitrOutputs, plantMarker, runPitr } from '../../src/pitr/run.js';
-import { withClient } from '../../src/postgres/client.js';
-import type { ScratchCluster } from '../../src/postgres/cluster.js';
+import { parseDbUrl, withClient } from '../../src/postgres/client.js';
+import { removeCluster, type ScratchCluster } from '../../src/postgres/cluster.js';
 import { systemIdentifier } from '../../src/postgres/recovery.js';
 import { tempDir } from '../harness/pg.js';
 import { archiveNow, baseBackup, query, serverDir, sleep, startArchiving } from '../harness/pitr.js';
@@ -203,6 +203,32 @@ describe('pitr-restore drill (native, local)', () => {
     const r = await runPitr(native({ 'target-name': marker.name }), memoryLogger());
     expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
     expect(r.checks?.map((c) => c.ok)).toEqual([true, true]);
+  }, 120_000);
+
+  it('keep leaves the recovered cluster up for later steps, and compare runs against it', async () => {
+    const marker = await plantMarker(prod.url(), memoryLogger());
+    await archiveNow(prod);
+    const r = await runPitr(
+      native({ 'target-name': marker.name, keep: 'true', 'compare-source-url': prod.url() }),
+      memoryLogger(),
+    );
+    try {
+      // The marker's own table lost its "after" row by design; every other table matches the source.
+      expect(r.findings.map((f) => `${f.rule}:${f.evidence?.table ?? ''}`)).toEqual([
+        'COUNT_DRIFT:restorable.pitr_marker',
+      ]);
+      expect(r.compare?.compared).toBeGreaterThanOrEqual(2);
+      expect(r.databaseUrl).toMatch(/^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/);
+      const n = await withClient(
+        parseDbUrl('x', r.databaseUrl as string, () => {}),
+        async (c) => Number((await c.query('select count(*) as n from orders')).rows[0].n),
+      );
+      expect(n).toBe(300);
+      expect(r.stages.find((s) => s.name === 'teardown')?.status).toBe('skipped');
+    } finally {
+      expect(await removeCluster(r.handle as string)).toBe(true);
+    }
+    expect(fs.existsSync(r.handle as string)).toBe(false);
   }, 120_000);
 
   it('recovers to the end of the backup (target-immediate)', async () => {

@@ -103,7 +103,14 @@ describe('WAL coverage', () => {
 
   it('progress names the LSN replayed, the end, the segments and the time left', () => {
     const line = progressLine(
-      { fetched: 3, bytes: 3 * SEG, requested: '000000010000000000000004', missing: [], errors: [] },
+      {
+        fetched: 3,
+        bytes: 3 * SEG,
+        waits: 0,
+        requested: '000000010000000000000004',
+        missing: [],
+        errors: [],
+      },
       { first: '000000010000000000000002', last: '000000010000000000000009', segments: 8, segSize: SEG },
       { kind: 'name', name: 'x' },
       1,
