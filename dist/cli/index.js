@@ -40345,7 +40345,8 @@ __webpack_async_result__();
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   T: () => (/* binding */ parseCompareOptions)
+/* harmony export */   T: () => (/* binding */ parseCompareOptions),
+/* harmony export */   b: () => (/* binding */ parseCompareRung)
 /* harmony export */ });
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
@@ -40428,6 +40429,20 @@ rung = false) {
         workDir: (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_7__/* .defaultWorkDir */ .yT)(),
     };
 }
+/**
+ * The compare rung of a drill or a PITR drill: `compare-source-url` or `compare-baseline` (with the
+ * run's config and fail-on), or undefined when neither is given.
+ */
+function parseCompareRung(v, how, log) {
+    if (!v['compare-source-url'] && !v['compare-baseline'])
+        return undefined;
+    return parseCompareOptions({
+        ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
+        ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
+        ...(v.config ? { config: v.config } : {}),
+        ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
+    }, how, log, true);
+}
 
 
 /***/ }),
@@ -40458,7 +40473,8 @@ function compareFacts(r) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   Lv: () => (/* binding */ runCompare),
 /* harmony export */   Od: () => (/* binding */ compareOutputs),
-/* harmony export */   WK: () => (/* binding */ compareTable)
+/* harmony export */   WK: () => (/* binding */ compareTable),
+/* harmony export */   qj: () => (/* binding */ compareRung)
 /* harmony export */ });
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
@@ -40537,17 +40553,9 @@ function allowed(t, source) {
 }
 /** compare-counts: counts and structure of the source (live, read-only, or a baseline) against the target. */
 async function runCompare(opts, log, onStage) {
-    const started = Date.now();
-    const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
-    const pipe = new _report_stages_js__WEBPACK_IMPORTED_MODULE_7__/* .Pipeline */ .$U(opts.failOn, onStage, ignored);
+    const pipe = _report_stages_js__WEBPACK_IMPORTED_MODULE_7__/* .Pipeline */ .$U.withConfig(opts.failOn, opts.config.ignore, onStage);
     const result = {
-        command: 'compare',
-        verdict: 'could-not-verify',
-        failOn: opts.failOn,
-        startedAt: new Date(started).toISOString(),
-        totalSeconds: 0,
-        stages: pipe.stages,
-        findings: [],
+        ...pipe.begin('compare'),
         source: opts.source ? (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .maskedUrl */ .HB)(opts.source) : (opts.baseline ?? ''),
         target: opts.target ? (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .maskedUrl */ .HB)(opts.target) : '',
         rows: [],
@@ -40605,12 +40613,12 @@ async function runCompare(opts, log, onStage) {
         pipe.skip('target', 'no target-url: only the baseline was written');
         pipe.skip('counts', 'no target');
         pipe.skip('structure', 'no target');
-        return finish(result, pipe, started);
+        return pipe.settle(result);
     }
     if (!source) {
         for (const s of ['target', 'counts', 'structure'])
             pipe.skip(s, 'the source could not be read');
-        return finish(result, pipe, started);
+        return pipe.settle(result);
     }
     const src = source;
     let target;
@@ -40631,7 +40639,7 @@ async function runCompare(opts, log, onStage) {
     if (!target) {
         pipe.skip('counts', 'the target could not be read');
         pipe.skip('structure', 'the target could not be read');
-        return finish(result, pipe, started);
+        return pipe.settle(result);
     }
     const tgt = target;
     await pipe.stage('counts', async () => {
@@ -40706,13 +40714,7 @@ async function runCompare(opts, log, onStage) {
             return { findings };
         });
     }
-    return finish(result, pipe, started);
-}
-function finish(result, pipe, started) {
-    result.findings = pipe.findings;
-    result.verdict = pipe.verdict();
-    result.totalSeconds = (Date.now() - started) / 1000;
-    return result;
+    return pipe.settle(result);
 }
 /** The comparison as markdown, drifted rows first. */
 function compareTable(r) {
@@ -40749,6 +40751,27 @@ function compareOutputs(r, reportPath) {
         findings: JSON.stringify(r.findings),
         report: reportPath,
     };
+}
+/**
+ * The compare rung of a drill or a PITR drill: one `compare` stage against the restored target,
+ * skipped when neither compare-source-url nor compare-baseline was given.
+ */
+async function compareRung(pipe, opts, target, log) {
+    if (!opts) {
+        pipe.skip('compare', 'no compare-source-url or compare-baseline');
+        return undefined;
+    }
+    let summary;
+    await pipe.stage('compare', async () => {
+        const r = await runCompare({ ...opts, target }, log);
+        summary = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
+        const notRun = r.stages.find((s) => s.status === 'not-run');
+        return {
+            findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
+            ...(notRun?.reason ? { notRun: notRun.reason } : {}),
+        };
+    });
+    return summary;
 }
 
 
@@ -41151,10 +41174,20 @@ function oneOf(input, value, options) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   V: () => (/* binding */ inputsOf),
 /* harmony export */   e: () => (/* binding */ resolveInputs)
 /* harmony export */ });
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4296);
 
+/** Inputs another action already defines, by name, so that a shared input reads the same everywhere. */
+function inputsOf(spec, names) {
+    return names.map((n) => {
+        const i = spec.inputs.find((x) => x.name === n);
+        if (!i)
+            throw new Error(`${spec.name} has no input ${n}`);
+        return i;
+    });
+}
 function closest(word, options) {
     const dist = (a, b) => {
         const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
@@ -41525,6 +41558,7 @@ function parseDrillOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE
             throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(name('jobs'), `"${v.jobs}" is not a number of jobs`, 'Give a whole number from 1 to 64');
         }
     }
+    const compare = (0,_compare_options_js__WEBPACK_IMPORTED_MODULE_0__/* .parseCompareRung */ .b)(v, how, log);
     return {
         verify,
         config: (0,_config_js__WEBPACK_IMPORTED_MODULE_8__/* .loadConfig */ .Z9)(name('config'), v.config),
@@ -41539,16 +41573,7 @@ function parseDrillOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE
         keep: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_4__/* .parseBool */ .q6)(name('keep'), v.keep, false),
         ...(v['target-url'] ? { targetUrl: v['target-url'] } : {}),
         allowTargetServer: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_4__/* .parseBool */ .q6)(name('allow-target-server'), v['allow-target-server'], false),
-        ...(v['compare-source-url'] || v['compare-baseline']
-            ? {
-                compare: (0,_compare_options_js__WEBPACK_IMPORTED_MODULE_0__/* .parseCompareOptions */ .T)({
-                    ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
-                    ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
-                    ...(v.config ? { config: v.config } : {}),
-                    ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
-                }, how, log, true),
-            }
-            : {}),
+        ...(compare ? { compare } : {}),
         ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
     };
 }
@@ -41860,19 +41885,11 @@ function safeDbName(name) {
  * the ladder (structure, volume, semantics, integrity), each stage timed, against the RTO.
  */
 async function runDrill(opts, log, onStage) {
-    const started = Date.now();
-    const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
-    const pipe = new stages/* Pipeline */.$U(opts.verify.failOn, onStage, ignored);
+    const pipe = stages/* Pipeline */.$U.withConfig(opts.verify.failOn, opts.config.ignore, onStage);
     const result = {
-        command: 'drill',
-        verdict: 'could-not-verify',
-        failOn: opts.verify.failOn,
+        ...pipe.begin('drill'),
         source: '',
-        startedAt: new Date(started).toISOString(),
-        totalSeconds: 0,
         tier: opts.tier,
-        stages: pipe.stages,
-        findings: [],
         notChecked: [],
     };
     const history = opts.history ? (0,report_history/* readHistory */.Lu)(opts.history) : [];
@@ -42084,7 +42101,7 @@ async function runDrill(opts, log, onStage) {
             });
         }
     }
-    result.totalSeconds = (Date.now() - started) / 1000;
+    result.totalSeconds = (Date.now() - pipe.started) / 1000;
     if (opts.rtoBudgetSeconds !== undefined) {
         const budget = opts.rtoBudgetSeconds;
         await pipe.stage('rto', async () => result.totalSeconds > budget
@@ -42103,8 +42120,7 @@ async function runDrill(opts, log, onStage) {
                 ? ['row counts', 'smoke queries', 'sequences', 'NOT VALID constraints']
                 : ['rows of tables outside sample-tables'];
     }
-    result.findings = pipe.findings;
-    result.verdict = pipe.verdict();
+    pipe.settle(result);
     const t = (0,report_history/* trend */.GW)(result.totalSeconds, previous);
     if (t)
         result.trend = t;
@@ -42222,20 +42238,11 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
     }
     if (opts.compare && opts.tier !== 'full')
         pipe.skip('compare', `NOT RUN: tier ${opts.tier.toUpperCase()} does not restore every row`);
-    else if (opts.compare) {
-        const cmp = opts.compare;
-        await pipe.stage('compare', async () => {
-            const r = await (0,run/* runCompare */.Lv)({ ...cmp, target: conn }, log);
-            result.compare = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
-            const notRun = r.stages.find((s) => s.status === 'not-run');
-            return {
-                findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
-                ...(notRun?.reason ? { notRun: notRun.reason } : {}),
-            };
-        });
+    else {
+        const summary = await (0,run/* compareRung */.qj)(pipe, opts.compare, conn, log);
+        if (summary)
+            result.compare = summary;
     }
-    else
-        pipe.skip('compare', 'no compare-source-url or compare-baseline');
     await pipe.stage('integrity', async () => {
         const integ = opts.config.integrity ?? {};
         const findings = [];
@@ -42904,17 +42911,9 @@ function stderrTail(stderr, secrets, lines = 12, chars = 1500) {
 }
 /** migrate-check: run the migration on a restored copy and report what it did and what it held. */
 async function runMigrate(opts, log, onStage) {
-    const started = Date.now();
-    const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
-    const pipe = new _report_stages_js__WEBPACK_IMPORTED_MODULE_13__/* .Pipeline */ .$U(opts.failOn, onStage, ignored);
+    const pipe = _report_stages_js__WEBPACK_IMPORTED_MODULE_13__/* .Pipeline */ .$U.withConfig(opts.failOn, opts.config.ignore, onStage);
     const result = {
-        command: 'migrate',
-        verdict: 'could-not-verify',
-        failOn: opts.failOn,
-        startedAt: new Date(started).toISOString(),
-        totalSeconds: 0,
-        stages: pipe.stages,
-        findings: [],
+        ...pipe.begin('migrate'),
         database: (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_9__/* .maskedUrl */ .HB)(opts.database),
         exitCode: null,
         rewritten: [],
@@ -42960,7 +42959,7 @@ async function runMigrate(opts, log, onStage) {
     if (!before) {
         for (const s of later)
             pipe.skip(s, 'the database could not be used');
-        return finish(result, pipe, started);
+        return pipe.settle(result);
     }
     const snapshot = before;
     const sampler = new LockSampler(conn, snapshot.relations, opts.sampleMs);
@@ -43023,7 +43022,7 @@ async function runMigrate(opts, log, onStage) {
     if (!ran) {
         for (const s of later.slice(1))
             pipe.skip(s, 'the migrate command did not run');
-        return finish(result, pipe, started);
+        return pipe.settle(result);
     }
     await pipe.stage('locks', async () => {
         result.locks = sampler.result();
@@ -43090,13 +43089,7 @@ async function runMigrate(opts, log, onStage) {
             }
         });
     }
-    return finish(result, pipe, started);
-}
-function finish(result, pipe, started) {
-    result.findings = pipe.findings;
-    result.verdict = pipe.verdict();
-    result.totalSeconds = (Date.now() - started) / 1000;
-    return result;
+    return pipe.settle(result);
 }
 /** Structure before and after, one line per object: `+ added`, `- removed` (a change is both). */
 function schemaDiffText(r) {
@@ -43133,6 +43126,10 @@ function writeComment(text, dir) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   R: () => (/* binding */ migrateSpec)
 /* harmony export */ });
+/* harmony import */ var _core_spec_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4400);
+/* harmony import */ var _verify_spec_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4118);
+
+
 const migrateSpec = {
     name: 'migrate-check',
     command: 'migrate',
@@ -43174,12 +43171,7 @@ const migrateSpec = {
             name: 'config',
             description: 'restorable.yml: its semantics smoke queries run after the migration.',
         },
-        {
-            name: 'fail-on',
-            default: 'high',
-            description: 'Lowest severity that fails: critical, high, medium, low, info.',
-        },
-        { name: 'report', description: 'Write the JSON report to this path.' },
+        ...(0,_core_spec_js__WEBPACK_IMPORTED_MODULE_0__/* .inputsOf */ .V)(_verify_spec_js__WEBPACK_IMPORTED_MODULE_1__/* .verifySpec */ .$, ['fail-on', 'report']),
     ],
     outputs: [
         { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
@@ -43362,14 +43354,7 @@ function parsePitrOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE_
         }
     }
     const port = number(name('port'), v.port, 1, 65535, 'a port');
-    const compare = v['compare-source-url'] || v['compare-baseline']
-        ? (0,_compare_options_js__WEBPACK_IMPORTED_MODULE_2__/* .parseCompareOptions */ .T)({
-            ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
-            ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
-            ...(v.config ? { config: v.config } : {}),
-            ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
-        }, how, log, true)
-        : undefined;
+    const compare = (0,_compare_options_js__WEBPACK_IMPORTED_MODULE_2__/* .parseCompareRung */ .b)(v, how, log);
     if (v['check-url'])
         (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_8__/* .parseDbUrl */ .Bd)(name('check-url'), v['check-url'], (s) => log.secret(s));
     return {
@@ -43396,13 +43381,7 @@ function parsePitrOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE_
         ...(v.history ? { history: v.history } : {}),
         failOn: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_5__/* .parseSeverity */ .lv)(name('fail-on'), v['fail-on']),
         ...(v.report ? { report: v.report } : {}),
-        s3: {
-            ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
-            ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
-            ...(v['s3-force-path-style']
-                ? { forcePathStyle: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_5__/* .parseBool */ .q6)(name('s3-force-path-style'), v['s3-force-path-style'], true) }
-                : {}),
-        },
+        s3: (0,_sources_s3_js__WEBPACK_IMPORTED_MODULE_10__/* .parseS3Inputs */ .tt)(v, name),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
         ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
     };
@@ -44419,17 +44398,9 @@ function stamp() {
  * backup, recover to the target serving WAL from a prefetching spool, prove it, tear down.
  */
 async function runPitr(opts, log, onStage) {
-    const started = Date.now();
-    const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
-    const pipe = new stages/* Pipeline */.$U(opts.failOn, onStage, ignored);
+    const pipe = stages/* Pipeline */.$U.withConfig(opts.failOn, opts.config.ignore, onStage);
     const result = {
-        command: 'pitr',
-        verdict: 'could-not-verify',
-        failOn: opts.failOn,
-        startedAt: new Date(started).toISOString(),
-        totalSeconds: 0,
-        stages: pipe.stages,
-        findings: [],
+        ...pipe.begin('pitr'),
         mode: opts.mode,
         backend: opts.backend,
         source: '',
@@ -44449,7 +44420,7 @@ async function runPitr(opts, log, onStage) {
         const dataDir = opts.dataDirectory;
         const major = dataDirMajor(dataDir);
         liveBin = await serverBinary(major, opts.pgBinDir);
-        const id = await (0,recovery/* systemIdentifier */.vK)(liveBin, dataDir, osUser);
+        const id = (await (0,recovery/* controlData */.ST)(liveBin, dataDir, osUser))['Database system identifier'];
         const accepted = [id, opts.config.pitr?.name].filter(Boolean);
         if (!accepted.includes(opts.confirm)) {
             throw new errors/* UserError */.yo('confirm', `"${opts.confirm}" is neither the system identifier of ${dataDir} nor pitr.name from config`, `Read it with pg_controldata ${dataDir} (Database system identifier) and confirm that this is the cluster to roll back`);
@@ -44507,15 +44478,13 @@ async function runPitr(opts, log, onStage) {
             pipe.skip(s, why);
         if (opts.mode === 'in-place' && !opts.planOnly)
             result.next.push('Nothing was changed: production runs as before.');
-        return finish(result, pipe, opts, started);
+        return finish(result, pipe, opts);
     }
     await recoverStages(opts, backend, chosen, coverage, pipe, result, log, osUser, liveBin);
-    return finish(result, pipe, opts, started);
+    return finish(result, pipe, opts);
 }
-function finish(result, pipe, opts, started) {
-    result.findings = pipe.findings;
-    result.verdict = pipe.verdict();
-    result.totalSeconds = (Date.now() - started) / 1000;
+function finish(result, pipe, opts) {
+    pipe.settle(result);
     if (opts.history && !opts.planOnly) {
         (0,report_history/* appendHistory */.b8)(opts.history, {
             at: result.startedAt,
@@ -44828,21 +44797,13 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
         }
         return { findings };
     });
-    if (opts.compare && conn) {
-        const cmp = opts.compare;
-        const target = conn;
-        await pipe.stage('compare', async () => {
-            const r = await (0,run/* runCompare */.Lv)({ ...cmp, target }, log);
-            result.compare = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
-            const notRun = r.stages.find((s) => s.status === 'not-run');
-            return {
-                findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
-                ...(notRun?.reason ? { notRun: notRun.reason } : {}),
-            };
-        });
+    if (conn) {
+        const summary = await (0,run/* compareRung */.qj)(pipe, opts.compare, conn, log);
+        if (summary)
+            result.compare = summary;
     }
     else
-        pipe.skip('compare', 'no compare-source-url or compare-baseline');
+        pipe.skip('compare', 'in-place without check-url: no connection to compare on');
     if (opts.mode === 'drill' && opts.keep && adopted) {
         result.handle = adopted.detach();
         result.databaseUrl = adopted.url();
@@ -44912,6 +44873,12 @@ function pitrOutputs(r, reportPath) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   h: () => (/* binding */ pitrSpec)
 /* harmony export */ });
+/* harmony import */ var _core_spec_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4400);
+/* harmony import */ var _drill_spec_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8054);
+/* harmony import */ var _verify_spec_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4118);
+
+
+
 const pitrSpec = {
     name: 'pitr-restore',
     command: 'pitr',
@@ -45007,38 +44974,20 @@ const pitrSpec = {
             name: 'marker-url',
             description: 'With plant-marker: the live database to write the marker to (a role that may create a table).',
         },
-        {
-            name: 'compare-source-url',
-            description: 'Also compare row counts and structure with this live database (read-only).',
-        },
-        {
-            name: 'compare-baseline',
-            description: 'Or compare with a baseline file written by compare-counts write-baseline.',
-        },
+        ...(0,_core_spec_js__WEBPACK_IMPORTED_MODULE_0__/* .inputsOf */ .V)(_drill_spec_js__WEBPACK_IMPORTED_MODULE_1__/* .drillSpec */ .l, ['compare-source-url', 'compare-baseline']),
         {
             name: 'history',
             description: 'A JSON-lines file: each run is appended; plans estimate their time from it.',
         },
-        {
-            name: 'fail-on',
-            default: 'high',
-            description: 'Lowest severity that fails the run: critical, high, medium, low or info.',
-        },
-        { name: 'report', description: 'Write the JSON report to this path.' },
-        {
-            name: 's3-endpoint',
-            description: 'S3-compatible endpoint (R2, MinIO, ...). Credentials come from the environment only.',
-        },
-        { name: 's3-region', description: 'S3 region (default: AWS_REGION, else us-east-1; R2 takes `auto`).' },
-        {
-            name: 's3-force-path-style',
-            description: 'Path-style S3 URLs (default: true when s3-endpoint is set).',
-        },
-        { name: 'pg-bin-dir', description: 'Use PostgreSQL binaries from this folder only.' },
-        {
-            name: 'os-user',
-            description: 'Run server binaries as this OS user (default: the current user; postgres when root).',
-        },
+        ...(0,_core_spec_js__WEBPACK_IMPORTED_MODULE_0__/* .inputsOf */ .V)(_verify_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .verifySpec */ .$, [
+            'fail-on',
+            'report',
+            's3-endpoint',
+            's3-region',
+            's3-force-path-style',
+            'pg-bin-dir',
+        ]),
+        ...(0,_core_spec_js__WEBPACK_IMPORTED_MODULE_0__/* .inputsOf */ .V)(_drill_spec_js__WEBPACK_IMPORTED_MODULE_1__/* .drillSpec */ .l, ['os-user']),
     ],
     outputs: [
         { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
@@ -45464,6 +45413,9 @@ function labelFolder(root, bin, osUser, label) {
     const entry = starting.get(root);
     if (entry)
         Object.assign(entry, { binDir: bin.dir, phase: 'server' });
+    writeLabel(root, label, bin, osUser);
+}
+function writeLabel(root, label, bin, osUser) {
     const l = {
         label,
         pid: process.pid,
@@ -45578,15 +45530,7 @@ class ScratchCluster {
             external_node_fs_default().rmSync(root, { recursive: true, force: true });
             throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
         }
-        const label = {
-            label: opts.label ?? 'scratch',
-            pid: process.pid,
-            created: new Date().toISOString(),
-            major: initdb.major,
-            binDir: initdb.dir,
-            ...(osUser ? { osUser } : {}),
-        };
-        external_node_fs_default().writeFileSync(external_node_path_default().join(root, LABEL_FILE), JSON.stringify(label));
+        writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
         let lastError = '';
         for (let attempt = 0; attempt < 3; attempt++) {
             const port = await freePort();
@@ -45669,13 +45613,13 @@ function tail(file, lines = 5) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   Lf: () => (/* binding */ writeRecoveryConfig),
 /* harmony export */   NC: () => (/* binding */ runRecovery),
+/* harmony export */   ST: () => (/* binding */ controlData),
 /* harmony export */   gG: () => (/* binding */ stopServer),
 /* harmony export */   kM: () => (/* binding */ chownTree),
 /* harmony export */   t7: () => (/* binding */ settleRecoveryConfig),
-/* harmony export */   vK: () => (/* binding */ systemIdentifier),
 /* harmony export */   ww: () => (/* binding */ postmasterAlive)
 /* harmony export */ });
-/* unused harmony exports clusterState, readRecoveryLog */
+/* unused harmony export readRecoveryLog */
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
@@ -45761,19 +45705,19 @@ function postmasterAlive(dataDir) {
         return e.code === 'EPERM';
     }
 }
-async function clusterState(bin, dataDir, osUser) {
+/** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
+async function controlData(bin, dataDir, osUser) {
     const r = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .run */ .eF)(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(bin.dir, 'pg_controldata'), [dataDir], {
         user: osUser,
         env: { LC_ALL: 'C' },
     });
-    return /^Database cluster state:\s+(.+)$/m.exec(r.stdout)?.[1]?.trim();
-}
-async function systemIdentifier(bin, dataDir, osUser) {
-    const r = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .run */ .eF)(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(bin.dir, 'pg_controldata'), [dataDir], {
-        user: osUser,
-        env: { LC_ALL: 'C' },
-    });
-    return /^Database system identifier:\s+(\d+)$/m.exec(r.stdout)?.[1];
+    const out = {};
+    for (const line of r.stdout.split('\n')) {
+        const m = /^([^:]+):\s+(.*)$/.exec(line);
+        if (m)
+            out[m[1].trim()] = m[2].trim();
+    }
+    return out;
 }
 function readLog(file) {
     try {
@@ -45839,7 +45783,9 @@ async function runRecovery(w) {
         const askState = alive && Date.now() - lastState >= 1000;
         if (askState)
             lastState = Date.now();
-        const state = askState ? await clusterState(w.bin, w.dataDir, readAs) : undefined;
+        const state = askState
+            ? (await controlData(w.bin, w.dataDir, readAs))['Database cluster state']
+            : undefined;
         seenRecovery ||= state === 'in archive recovery';
         if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
             // Old servers (13 and before) promote at the end of WAL even when the target was not reached.
@@ -46727,6 +46673,7 @@ class Pipeline {
     onStage;
     ignore;
     stages = [];
+    started = Date.now();
     constructor(failOn, onStage = () => { }, 
     /** Rules ignored in config, with their written reasons: marked as they are found. */
     ignore = new Map()) {
@@ -46770,6 +46717,29 @@ class Pipeline {
         const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
         this.stages.push(result);
         this.onStage(result);
+    }
+    /** A pipeline whose rules are ignored as `ignore:` in restorable.yml says (each with its reason). */
+    static withConfig(failOn, ignore, onStage) {
+        return new Pipeline(failOn, onStage, new Map((ignore ?? []).map((i) => [i.rule, i.reason])));
+    }
+    /** What every result starts as: not verified yet, and this pipeline's own list of stages. */
+    begin(command) {
+        return {
+            command,
+            verdict: 'could-not-verify',
+            failOn: this.failOn,
+            startedAt: new Date(this.started).toISOString(),
+            totalSeconds: 0,
+            stages: this.stages,
+            findings: [],
+        };
+    }
+    /** The end of a run: the findings of every stage, the verdict, the wall time. */
+    settle(result) {
+        result.findings = this.findings;
+        result.verdict = this.verdict();
+        result.totalSeconds = (Date.now() - this.started) / 1000;
+        return result;
     }
     get findings() {
         return this.stages.flatMap((s) => s.findings);
@@ -46904,6 +46874,7 @@ class LocalSource {
 __nccwpck_require__.d(__webpack_exports__, {
   fk: () => (/* binding */ FetchError),
   m5: () => (/* binding */ S3Source),
+  tt: () => (/* binding */ parseS3Inputs),
   F$: () => (/* binding */ parseS3Url)
 });
 
@@ -46917,7 +46888,10 @@ var dist_cjs = __nccwpck_require__(3711);
 var errors = __nccwpck_require__(4296);
 // EXTERNAL MODULE: ./src/core/log.ts
 var core_log = __nccwpck_require__(4325);
+// EXTERNAL MODULE: ./src/core/parse.ts
+var parse = __nccwpck_require__(1896);
 ;// CONCATENATED MODULE: ./src/sources/s3.ts
+
 
 
 
@@ -46983,6 +46957,16 @@ function positiveInteger(name, value, fallback) {
         throw new errors/* UserError */.yo(`S3 ${name}`, `${value} is not a positive whole number`, `Set ${name} to 1 or more`);
     }
     return value;
+}
+/** The s3-endpoint, s3-region and s3-force-path-style inputs (or flags), as S3Options. */
+function parseS3Inputs(v, name) {
+    return {
+        ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
+        ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
+        ...(v['s3-force-path-style']
+            ? { forcePathStyle: (0,parse/* parseBool */.q6)(name('s3-force-path-style'), v['s3-force-path-style'], true) }
+            : {}),
+    };
 }
 /** A read-only view of the objects under one S3 prefix. */
 class S3Source {
@@ -47527,13 +47511,7 @@ function parseVerifyOptions(raw, how) {
         schemaCheck: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_6__/* .parseBool */ .q6)(name('schema-check'), v['schema-check'], true),
         failOn: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_6__/* .parseSeverity */ .lv)(name('fail-on'), v['fail-on']),
         ...(v.report ? { report: v.report } : {}),
-        s3: {
-            ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
-            ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
-            ...(v['s3-force-path-style']
-                ? { forcePathStyle: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_6__/* .parseBool */ .q6)(name('s3-force-path-style'), v['s3-force-path-style'], true) }
-                : {}),
-        },
+        s3: (0,_sources_s3_js__WEBPACK_IMPORTED_MODULE_8__/* .parseS3Inputs */ .tt)(v, name),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
         workDir: v['work-dir'] ? node_path__WEBPACK_IMPORTED_MODULE_2___default().resolve(v['work-dir']) : defaultWorkDir(),
     };

@@ -47888,6 +47888,15 @@ function oneOf(input, value, options) {
 
 ;// CONCATENATED MODULE: ./src/core/spec.ts
 
+/** Inputs another action already defines, by name, so that a shared input reads the same everywhere. */
+function inputsOf(spec, names) {
+    return names.map((n) => {
+        const i = spec.inputs.find((x) => x.name === n);
+        if (!i)
+            throw new Error(`${spec.name} has no input ${n}`);
+        return i;
+    });
+}
 function closest(word, options) {
     const dist = (a, b) => {
         const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
@@ -48271,6 +48280,7 @@ function memoryLogger() {
 
 
 
+
 /**
  * S3 could not be reached, or refused us (connection refused, access denied, no such bucket). The
  * message names the source and the endpoint, never a credential or a presigned query string.
@@ -48332,6 +48342,16 @@ function positiveInteger(name, value, fallback) {
         throw new UserError(`S3 ${name}`, `${value} is not a positive whole number`, `Set ${name} to 1 or more`);
     }
     return value;
+}
+/** The s3-endpoint, s3-region and s3-force-path-style inputs (or flags), as S3Options. */
+function s3_parseS3Inputs(v, name) {
+    return {
+        ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
+        ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
+        ...(v['s3-force-path-style']
+            ? { forcePathStyle: parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
+            : {}),
+    };
 }
 /** A read-only view of the objects under one S3 prefix. */
 class S3Source {
@@ -48901,13 +48921,7 @@ function parseVerifyOptions(raw, how) {
         schemaCheck: parseBool(name('schema-check'), v['schema-check'], true),
         failOn: parseSeverity(name('fail-on'), v['fail-on']),
         ...(v.report ? { report: v.report } : {}),
-        s3: {
-            ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
-            ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
-            ...(v['s3-force-path-style']
-                ? { forcePathStyle: parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
-                : {}),
-        },
+        s3: parseS3Inputs(v, name),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
         workDir: v['work-dir'] ? path.resolve(v['work-dir']) : defaultWorkDir(),
     };
@@ -49056,6 +49070,20 @@ rung = false) {
         ...(v.report ? { report: v.report } : {}),
         workDir: defaultWorkDir(),
     };
+}
+/**
+ * The compare rung of a drill or a PITR drill: `compare-source-url` or `compare-baseline` (with the
+ * run's config and fail-on), or undefined when neither is given.
+ */
+function parseCompareRung(v, how, log) {
+    if (!v['compare-source-url'] && !v['compare-baseline'])
+        return undefined;
+    return parseCompareOptions({
+        ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
+        ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
+        ...(v.config ? { config: v.config } : {}),
+        ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
+    }, how, log, true);
 }
 
 ;// CONCATENATED MODULE: ./src/compare/present.ts
@@ -49226,6 +49254,7 @@ class Pipeline {
     onStage;
     ignore;
     stages = [];
+    started = Date.now();
     constructor(failOn, onStage = () => { }, 
     /** Rules ignored in config, with their written reasons: marked as they are found. */
     ignore = new Map()) {
@@ -49269,6 +49298,29 @@ class Pipeline {
         const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
         this.stages.push(result);
         this.onStage(result);
+    }
+    /** A pipeline whose rules are ignored as `ignore:` in restorable.yml says (each with its reason). */
+    static withConfig(failOn, ignore, onStage) {
+        return new Pipeline(failOn, onStage, new Map((ignore ?? []).map((i) => [i.rule, i.reason])));
+    }
+    /** What every result starts as: not verified yet, and this pipeline's own list of stages. */
+    begin(command) {
+        return {
+            command,
+            verdict: 'could-not-verify',
+            failOn: this.failOn,
+            startedAt: new Date(this.started).toISOString(),
+            totalSeconds: 0,
+            stages: this.stages,
+            findings: [],
+        };
+    }
+    /** The end of a run: the findings of every stage, the verdict, the wall time. */
+    settle(result) {
+        result.findings = this.findings;
+        result.verdict = this.verdict();
+        result.totalSeconds = (Date.now() - this.started) / 1000;
+        return result;
     }
     get findings() {
         return this.stages.flatMap((s) => s.findings);
@@ -49358,17 +49410,9 @@ function allowed(t, source) {
 }
 /** compare-counts: counts and structure of the source (live, read-only, or a baseline) against the target. */
 async function runCompare(opts, log, onStage) {
-    const started = Date.now();
-    const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
-    const pipe = new Pipeline(opts.failOn, onStage, ignored);
+    const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
     const result = {
-        command: 'compare',
-        verdict: 'could-not-verify',
-        failOn: opts.failOn,
-        startedAt: new Date(started).toISOString(),
-        totalSeconds: 0,
-        stages: pipe.stages,
-        findings: [],
+        ...pipe.begin('compare'),
         source: opts.source ? maskedUrl(opts.source) : (opts.baseline ?? ''),
         target: opts.target ? maskedUrl(opts.target) : '',
         rows: [],
@@ -49426,12 +49470,12 @@ async function runCompare(opts, log, onStage) {
         pipe.skip('target', 'no target-url: only the baseline was written');
         pipe.skip('counts', 'no target');
         pipe.skip('structure', 'no target');
-        return finish(result, pipe, started);
+        return pipe.settle(result);
     }
     if (!source) {
         for (const s of ['target', 'counts', 'structure'])
             pipe.skip(s, 'the source could not be read');
-        return finish(result, pipe, started);
+        return pipe.settle(result);
     }
     const src = source;
     let target;
@@ -49452,7 +49496,7 @@ async function runCompare(opts, log, onStage) {
     if (!target) {
         pipe.skip('counts', 'the target could not be read');
         pipe.skip('structure', 'the target could not be read');
-        return finish(result, pipe, started);
+        return pipe.settle(result);
     }
     const tgt = target;
     await pipe.stage('counts', async () => {
@@ -49527,13 +49571,7 @@ async function runCompare(opts, log, onStage) {
             return { findings };
         });
     }
-    return finish(result, pipe, started);
-}
-function finish(result, pipe, started) {
-    result.findings = pipe.findings;
-    result.verdict = pipe.verdict();
-    result.totalSeconds = (Date.now() - started) / 1000;
-    return result;
+    return pipe.settle(result);
 }
 /** The comparison as markdown, drifted rows first. */
 function compareTable(r) {
@@ -49570,6 +49608,27 @@ function compareOutputs(r, reportPath) {
         findings: JSON.stringify(r.findings),
         report: reportPath,
     };
+}
+/**
+ * The compare rung of a drill or a PITR drill: one `compare` stage against the restored target,
+ * skipped when neither compare-source-url nor compare-baseline was given.
+ */
+async function compareRung(pipe, opts, target, log) {
+    if (!opts) {
+        pipe.skip('compare', 'no compare-source-url or compare-baseline');
+        return undefined;
+    }
+    let summary;
+    await pipe.stage('compare', async () => {
+        const r = await runCompare({ ...opts, target }, log);
+        summary = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
+        const notRun = r.stages.find((s) => s.status === 'not-run');
+        return {
+            findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
+            ...(notRun?.reason ? { notRun: notRun.reason } : {}),
+        };
+    });
+    return summary;
 }
 
 ;// CONCATENATED MODULE: ./src/core/version.ts

@@ -31469,6 +31469,15 @@ function formatBytes(bytes) {
 
 ;// CONCATENATED MODULE: ./src/core/spec.ts
 
+/** Inputs another action already defines, by name, so that a shared input reads the same everywhere. */
+function inputsOf(spec, names) {
+    return names.map((n) => {
+        const i = spec.inputs.find((x) => x.name === n);
+        if (!i)
+            throw new Error(`${spec.name} has no input ${n}`);
+        return i;
+    });
+}
 function closest(word, options) {
     const dist = (a, b) => {
         const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
@@ -32564,7 +32573,10 @@ const githubReportSpec = {
         { name: 'pr-number', description: "pr-comment: the pull request (default: the event's)." },
         { name: 'target-time', description: 'pitr-request, incident: the recovery target time, with a zone.' },
         { name: 'restore-mode', description: 'pitr-request, incident: `drill`, `side-by-side` or `in-place`.' },
-        { name: 'confirm', description: 'pitr-request: the database name, typed, for in-place.' },
+        {
+            name: 'confirm',
+            description: "pitr-request: for in-place, the cluster's system identifier or pitr.name, typed (pitr-restore checks it).",
+        },
         { name: 'reason', description: 'pitr-request, incident: the incident ticket.' },
         {
             name: 'detected-at',

@@ -47932,6 +47932,15 @@ function oneOf(input, value, options) {
 
 ;// CONCATENATED MODULE: ./src/core/spec.ts
 
+/** Inputs another action already defines, by name, so that a shared input reads the same everywhere. */
+function inputsOf(spec, names) {
+    return names.map((n) => {
+        const i = spec.inputs.find((x) => x.name === n);
+        if (!i)
+            throw new Error(`${spec.name} has no input ${n}`);
+        return i;
+    });
+}
 function closest(word, options) {
     const dist = (a, b) => {
         const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
@@ -48272,6 +48281,7 @@ function memoryLogger() {
 
 
 
+
 /**
  * S3 could not be reached, or refused us (connection refused, access denied, no such bucket). The
  * message names the source and the endpoint, never a credential or a presigned query string.
@@ -48333,6 +48343,16 @@ function positiveInteger(name, value, fallback) {
         throw new UserError(`S3 ${name}`, `${value} is not a positive whole number`, `Set ${name} to 1 or more`);
     }
     return value;
+}
+/** The s3-endpoint, s3-region and s3-force-path-style inputs (or flags), as S3Options. */
+function s3_parseS3Inputs(v, name) {
+    return {
+        ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
+        ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
+        ...(v['s3-force-path-style']
+            ? { forcePathStyle: parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
+            : {}),
+    };
 }
 /** A read-only view of the objects under one S3 prefix. */
 class S3Source {
@@ -48902,13 +48922,7 @@ function parseVerifyOptions(raw, how) {
         schemaCheck: parseBool(name('schema-check'), v['schema-check'], true),
         failOn: parseSeverity(name('fail-on'), v['fail-on']),
         ...(v.report ? { report: v.report } : {}),
-        s3: {
-            ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
-            ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
-            ...(v['s3-force-path-style']
-                ? { forcePathStyle: parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
-                : {}),
-        },
+        s3: parseS3Inputs(v, name),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
         workDir: v['work-dir'] ? path.resolve(v['work-dir']) : defaultWorkDir(),
     };
@@ -48916,6 +48930,8 @@ function parseVerifyOptions(raw, how) {
 const cpuCount = () => os.availableParallelism?.() ?? os.cpus().length;
 
 ;// CONCATENATED MODULE: ./src/migrate/spec.ts
+
+
 const migrateSpec = {
     name: 'migrate-check',
     command: 'migrate',
@@ -48957,12 +48973,7 @@ const migrateSpec = {
             name: 'config',
             description: 'restorable.yml: its semantics smoke queries run after the migration.',
         },
-        {
-            name: 'fail-on',
-            default: 'high',
-            description: 'Lowest severity that fails: critical, high, medium, low, info.',
-        },
-        { name: 'report', description: 'Write the JSON report to this path.' },
+        ...inputsOf(spec_verifySpec, ['fail-on', 'report']),
     ],
     outputs: [
         { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
@@ -49739,6 +49750,9 @@ function labelFolder(root, bin, osUser, label) {
     const entry = starting.get(root);
     if (entry)
         Object.assign(entry, { binDir: bin.dir, phase: 'server' });
+    writeLabel(root, label, bin, osUser);
+}
+function writeLabel(root, label, bin, osUser) {
     const l = {
         label,
         pid: process.pid,
@@ -49853,15 +49867,7 @@ class ScratchCluster {
             fs.rmSync(root, { recursive: true, force: true });
             throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
         }
-        const label = {
-            label: opts.label ?? 'scratch',
-            pid: process.pid,
-            created: new Date().toISOString(),
-            major: initdb.major,
-            binDir: initdb.dir,
-            ...(osUser ? { osUser } : {}),
-        };
-        fs.writeFileSync(path.join(root, LABEL_FILE), JSON.stringify(label));
+        writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
         let lastError = '';
         for (let attempt = 0; attempt < 3; attempt++) {
             const port = await freePort();
@@ -50119,6 +50125,7 @@ class Pipeline {
     onStage;
     ignore;
     stages = [];
+    started = Date.now();
     constructor(failOn, onStage = () => { }, 
     /** Rules ignored in config, with their written reasons: marked as they are found. */
     ignore = new Map()) {
@@ -50162,6 +50169,29 @@ class Pipeline {
         const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
         this.stages.push(result);
         this.onStage(result);
+    }
+    /** A pipeline whose rules are ignored as `ignore:` in restorable.yml says (each with its reason). */
+    static withConfig(failOn, ignore, onStage) {
+        return new Pipeline(failOn, onStage, new Map((ignore ?? []).map((i) => [i.rule, i.reason])));
+    }
+    /** What every result starts as: not verified yet, and this pipeline's own list of stages. */
+    begin(command) {
+        return {
+            command,
+            verdict: 'could-not-verify',
+            failOn: this.failOn,
+            startedAt: new Date(this.started).toISOString(),
+            totalSeconds: 0,
+            stages: this.stages,
+            findings: [],
+        };
+    }
+    /** The end of a run: the findings of every stage, the verdict, the wall time. */
+    settle(result) {
+        result.findings = this.findings;
+        result.verdict = this.verdict();
+        result.totalSeconds = (Date.now() - this.started) / 1000;
+        return result;
     }
     get findings() {
         return this.stages.flatMap((s) => s.findings);
@@ -50362,17 +50392,9 @@ function stderrTail(stderr, secrets, lines = 12, chars = 1500) {
 }
 /** migrate-check: run the migration on a restored copy and report what it did and what it held. */
 async function runMigrate(opts, log, onStage) {
-    const started = Date.now();
-    const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
-    const pipe = new Pipeline(opts.failOn, onStage, ignored);
+    const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
     const result = {
-        command: 'migrate',
-        verdict: 'could-not-verify',
-        failOn: opts.failOn,
-        startedAt: new Date(started).toISOString(),
-        totalSeconds: 0,
-        stages: pipe.stages,
-        findings: [],
+        ...pipe.begin('migrate'),
         database: client_maskedUrl(opts.database),
         exitCode: null,
         rewritten: [],
@@ -50418,7 +50440,7 @@ async function runMigrate(opts, log, onStage) {
     if (!before) {
         for (const s of later)
             pipe.skip(s, 'the database could not be used');
-        return finish(result, pipe, started);
+        return pipe.settle(result);
     }
     const snapshot = before;
     const sampler = new LockSampler(conn, snapshot.relations, opts.sampleMs);
@@ -50481,7 +50503,7 @@ async function runMigrate(opts, log, onStage) {
     if (!ran) {
         for (const s of later.slice(1))
             pipe.skip(s, 'the migrate command did not run');
-        return finish(result, pipe, started);
+        return pipe.settle(result);
     }
     await pipe.stage('locks', async () => {
         result.locks = sampler.result();
@@ -50548,13 +50570,7 @@ async function runMigrate(opts, log, onStage) {
             }
         });
     }
-    return finish(result, pipe, started);
-}
-function finish(result, pipe, started) {
-    result.findings = pipe.findings;
-    result.verdict = pipe.verdict();
-    result.totalSeconds = (Date.now() - started) / 1000;
-    return result;
+    return pipe.settle(result);
 }
 /** Structure before and after, one line per object: `+ added`, `- removed` (a change is both). */
 function schemaDiffText(r) {

@@ -67989,7 +67989,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 5541:
+/***/ 688:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80991,6 +80991,15 @@ function timelineFor(segno, history, last, segSize = DEFAULT_SEGMENT_SIZE) {
 
 ;// CONCATENATED MODULE: ./src/core/spec.ts
 
+/** Inputs another action already defines, by name, so that a shared input reads the same everywhere. */
+function inputsOf(spec, names) {
+    return names.map((n) => {
+        const i = spec.inputs.find((x) => x.name === n);
+        if (!i)
+            throw new Error(`${spec.name} has no input ${n}`);
+        return i;
+    });
+}
 function closest(word, options) {
     const dist = (a, b) => {
         const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
@@ -81377,6 +81386,7 @@ function memoryLogger() {
 
 
 
+
 /**
  * S3 could not be reached, or refused us (connection refused, access denied, no such bucket). The
  * message names the source and the endpoint, never a credential or a presigned query string.
@@ -81438,6 +81448,16 @@ function positiveInteger(name, value, fallback) {
         throw new errors_UserError(`S3 ${name}`, `${value} is not a positive whole number`, `Set ${name} to 1 or more`);
     }
     return value;
+}
+/** The s3-endpoint, s3-region and s3-force-path-style inputs (or flags), as S3Options. */
+function s3_parseS3Inputs(v, name) {
+    return {
+        ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
+        ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
+        ...(v['s3-force-path-style']
+            ? { forcePathStyle: parse_parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
+            : {}),
+    };
 }
 /** A read-only view of the objects under one S3 prefix. */
 class S3Source {
@@ -82007,13 +82027,7 @@ function parseVerifyOptions(raw, how) {
         schemaCheck: parseBool(name('schema-check'), v['schema-check'], true),
         failOn: parseSeverity(name('fail-on'), v['fail-on']),
         ...(v.report ? { report: v.report } : {}),
-        s3: {
-            ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
-            ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
-            ...(v['s3-force-path-style']
-                ? { forcePathStyle: parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
-                : {}),
-        },
+        s3: parseS3Inputs(v, name),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
         workDir: v['work-dir'] ? path.resolve(v['work-dir']) : defaultWorkDir(),
     };
@@ -82162,6 +82176,20 @@ rung = false) {
         ...(v.report ? { report: v.report } : {}),
         workDir: defaultWorkDir(),
     };
+}
+/**
+ * The compare rung of a drill or a PITR drill: `compare-source-url` or `compare-baseline` (with the
+ * run's config and fail-on), or undefined when neither is given.
+ */
+function parseCompareRung(v, how, log) {
+    if (!v['compare-source-url'] && !v['compare-baseline'])
+        return undefined;
+    return parseCompareOptions({
+        ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
+        ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
+        ...(v.config ? { config: v.config } : {}),
+        ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
+    }, how, log, true);
 }
 
 // EXTERNAL MODULE: external "node:child_process"
@@ -82377,19 +82405,19 @@ function postmasterAlive(dataDir) {
         return e.code === 'EPERM';
     }
 }
-async function clusterState(bin, dataDir, osUser) {
+/** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
+async function controlData(bin, dataDir, osUser) {
     const r = await run(external_node_path_default().join(bin.dir, 'pg_controldata'), [dataDir], {
         user: osUser,
         env: { LC_ALL: 'C' },
     });
-    return /^Database cluster state:\s+(.+)$/m.exec(r.stdout)?.[1]?.trim();
-}
-async function systemIdentifier(bin, dataDir, osUser) {
-    const r = await run(external_node_path_default().join(bin.dir, 'pg_controldata'), [dataDir], {
-        user: osUser,
-        env: { LC_ALL: 'C' },
-    });
-    return /^Database system identifier:\s+(\d+)$/m.exec(r.stdout)?.[1];
+    const out = {};
+    for (const line of r.stdout.split('\n')) {
+        const m = /^([^:]+):\s+(.*)$/.exec(line);
+        if (m)
+            out[m[1].trim()] = m[2].trim();
+    }
+    return out;
 }
 function readLog(file) {
     try {
@@ -82455,7 +82483,9 @@ async function runRecovery(w) {
         const askState = alive && Date.now() - lastState >= 1000;
         if (askState)
             lastState = Date.now();
-        const state = askState ? await clusterState(w.bin, w.dataDir, readAs) : undefined;
+        const state = askState
+            ? (await controlData(w.bin, w.dataDir, readAs))['Database cluster state']
+            : undefined;
         seenRecovery ||= state === 'in archive recovery';
         if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
             // Old servers (13 and before) promote at the end of WAL even when the target was not reached.
@@ -82492,7 +82522,93 @@ async function stopServer(bin, dataDir, osUser) {
         });
 }
 
+;// CONCATENATED MODULE: ./src/drill/spec.ts
+
+/** A drill takes every verify-backup input (its schema replay is the restore itself) plus its own. */
+const drillSpec = {
+    name: 'restore-drill',
+    command: 'drill',
+    post: true,
+    title: 'Restorable: restore drill',
+    description: 'Verify the newest backup, restore it into a throwaway version-matched PostgreSQL, check what came back (structure, row counts, smoke queries, sequences, collation) and time every stage against an RTO.',
+    inputs: [
+        ...spec_verifySpec.inputs.filter((i) => i.name !== 'schema-check'),
+        { name: 'config', description: 'Path of restorable.yml: the ladder of checks (validated strictly).' },
+        {
+            name: 'tier',
+            default: 'full',
+            description: '`full`, `schema` (structure only; row checks NOT RUN) or `sample`.',
+        },
+        {
+            name: 'sample-tables',
+            description: 'With tier `sample`: the tables whose rows are restored, comma-separated schema.table.',
+        },
+        {
+            name: 'roles',
+            description: '`create-missing` (the default on scratch targets: owners and grantees as NOLOGIN roles), `strict` (absent roles are ROLE_ABSENT) or `ignore` (--no-owner --no-privileges; the default with target-url).',
+        },
+        {
+            name: 'target-url',
+            description: 'Drill on an existing server instead: Restorable creates restorable_drill_<id> there and drops it after. Point it at the maintenance database (…/postgres).',
+        },
+        {
+            name: 'allow-target-server',
+            default: 'false',
+            description: 'Allow a target-url server whose name or any database looks like production (prod, live).',
+        },
+        {
+            name: 'jobs',
+            description: 'pg_restore --jobs and parallel count connections (default: the CPU count).',
+        },
+        {
+            name: 'rto-budget',
+            description: 'The whole drill must finish within this (e.g. 20m), else RTO_EXCEEDED.',
+        },
+        {
+            name: 'history',
+            description: 'A JSON-lines file: each run is appended, and compared with the last good one of its tier.',
+        },
+        { name: 'junit', description: 'Write a JUnit XML report here (stages that did not run are <skipped>).' },
+        {
+            name: 'compare-source-url',
+            description: 'Also compare row counts and structure with this live database (read-only), as a rung of the drill.',
+        },
+        {
+            name: 'compare-baseline',
+            description: 'Or compare with a baseline file written by compare-counts write-baseline.',
+        },
+        {
+            name: 'keep',
+            default: 'false',
+            description: 'Leave the restored cluster running for later steps (stopped by the post step).',
+        },
+        {
+            name: 'os-user',
+            description: 'Run server binaries as this OS user (default: the current user; postgres when root).',
+        },
+    ],
+    outputs: [
+        { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
+        { name: 'backup', description: 'Name (or S3 key) of the backup restored.' },
+        { name: 'local-path', description: 'Where the backup file is on this machine.' },
+        { name: 'total-seconds', description: 'Wall time of the whole drill.' },
+        { name: 'restore-seconds', description: 'Wall time of the restore stage.' },
+        { name: 'tables', description: 'User tables in the restored database.' },
+        { name: 'rows', description: 'Rows in them, counted exactly (empty unless tier full).' },
+        {
+            name: 'database-url',
+            description: 'With keep: the restored database (no password; trust on loopback).',
+        },
+        { name: 'findings', description: 'Findings as JSON.' },
+        { name: 'report', description: 'Path of the JSON report.' },
+        { name: 'junit', description: 'Path of the JUnit XML, when asked for.' },
+    ],
+};
+
 ;// CONCATENATED MODULE: ./src/pitr/spec.ts
+
+
+
 const pitrSpec = {
     name: 'pitr-restore',
     command: 'pitr',
@@ -82588,38 +82704,20 @@ const pitrSpec = {
             name: 'marker-url',
             description: 'With plant-marker: the live database to write the marker to (a role that may create a table).',
         },
-        {
-            name: 'compare-source-url',
-            description: 'Also compare row counts and structure with this live database (read-only).',
-        },
-        {
-            name: 'compare-baseline',
-            description: 'Or compare with a baseline file written by compare-counts write-baseline.',
-        },
+        ...inputsOf(drillSpec, ['compare-source-url', 'compare-baseline']),
         {
             name: 'history',
             description: 'A JSON-lines file: each run is appended; plans estimate their time from it.',
         },
-        {
-            name: 'fail-on',
-            default: 'high',
-            description: 'Lowest severity that fails the run: critical, high, medium, low or info.',
-        },
-        { name: 'report', description: 'Write the JSON report to this path.' },
-        {
-            name: 's3-endpoint',
-            description: 'S3-compatible endpoint (R2, MinIO, ...). Credentials come from the environment only.',
-        },
-        { name: 's3-region', description: 'S3 region (default: AWS_REGION, else us-east-1; R2 takes `auto`).' },
-        {
-            name: 's3-force-path-style',
-            description: 'Path-style S3 URLs (default: true when s3-endpoint is set).',
-        },
-        { name: 'pg-bin-dir', description: 'Use PostgreSQL binaries from this folder only.' },
-        {
-            name: 'os-user',
-            description: 'Run server binaries as this OS user (default: the current user; postgres when root).',
-        },
+        ...inputsOf(spec_verifySpec, [
+            'fail-on',
+            'report',
+            's3-endpoint',
+            's3-region',
+            's3-force-path-style',
+            'pg-bin-dir',
+        ]),
+        ...inputsOf(drillSpec, ['os-user']),
     ],
     outputs: [
         { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
@@ -82777,14 +82875,7 @@ function parsePitrOptions(raw, how, log = silentLogger) {
         }
     }
     const port = options_number(name('port'), v.port, 1, 65535, 'a port');
-    const compare = v['compare-source-url'] || v['compare-baseline']
-        ? parseCompareOptions({
-            ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
-            ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
-            ...(v.config ? { config: v.config } : {}),
-            ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
-        }, how, log, true)
-        : undefined;
+    const compare = parseCompareRung(v, how, log);
     if (v['check-url'])
         parseDbUrl(name('check-url'), v['check-url'], (s) => log.secret(s));
     return {
@@ -82811,13 +82902,7 @@ function parsePitrOptions(raw, how, log = silentLogger) {
         ...(v.history ? { history: v.history } : {}),
         failOn: parse_parseSeverity(name('fail-on'), v['fail-on']),
         ...(v.report ? { report: v.report } : {}),
-        s3: {
-            ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
-            ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
-            ...(v['s3-force-path-style']
-                ? { forcePathStyle: parse_parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
-                : {}),
-        },
+        s3: s3_parseS3Inputs(v, name),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
         ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
     };
@@ -83076,6 +83161,7 @@ class Pipeline {
     onStage;
     ignore;
     stages = [];
+    started = Date.now();
     constructor(failOn, onStage = () => { }, 
     /** Rules ignored in config, with their written reasons: marked as they are found. */
     ignore = new Map()) {
@@ -83119,6 +83205,29 @@ class Pipeline {
         const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
         this.stages.push(result);
         this.onStage(result);
+    }
+    /** A pipeline whose rules are ignored as `ignore:` in restorable.yml says (each with its reason). */
+    static withConfig(failOn, ignore, onStage) {
+        return new Pipeline(failOn, onStage, new Map((ignore ?? []).map((i) => [i.rule, i.reason])));
+    }
+    /** What every result starts as: not verified yet, and this pipeline's own list of stages. */
+    begin(command) {
+        return {
+            command,
+            verdict: 'could-not-verify',
+            failOn: this.failOn,
+            startedAt: new Date(this.started).toISOString(),
+            totalSeconds: 0,
+            stages: this.stages,
+            findings: [],
+        };
+    }
+    /** The end of a run: the findings of every stage, the verdict, the wall time. */
+    settle(result) {
+        result.findings = this.findings;
+        result.verdict = this.verdict();
+        result.totalSeconds = (Date.now() - this.started) / 1000;
+        return result;
     }
     get findings() {
         return this.stages.flatMap((s) => s.findings);
@@ -83208,17 +83317,9 @@ function allowed(t, source) {
 }
 /** compare-counts: counts and structure of the source (live, read-only, or a baseline) against the target. */
 async function runCompare(opts, log, onStage) {
-    const started = Date.now();
-    const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
-    const pipe = new Pipeline(opts.failOn, onStage, ignored);
+    const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
     const result = {
-        command: 'compare',
-        verdict: 'could-not-verify',
-        failOn: opts.failOn,
-        startedAt: new Date(started).toISOString(),
-        totalSeconds: 0,
-        stages: pipe.stages,
-        findings: [],
+        ...pipe.begin('compare'),
         source: opts.source ? maskedUrl(opts.source) : (opts.baseline ?? ''),
         target: opts.target ? maskedUrl(opts.target) : '',
         rows: [],
@@ -83276,12 +83377,12 @@ async function runCompare(opts, log, onStage) {
         pipe.skip('target', 'no target-url: only the baseline was written');
         pipe.skip('counts', 'no target');
         pipe.skip('structure', 'no target');
-        return finish(result, pipe, started);
+        return pipe.settle(result);
     }
     if (!source) {
         for (const s of ['target', 'counts', 'structure'])
             pipe.skip(s, 'the source could not be read');
-        return finish(result, pipe, started);
+        return pipe.settle(result);
     }
     const src = source;
     let target;
@@ -83302,7 +83403,7 @@ async function runCompare(opts, log, onStage) {
     if (!target) {
         pipe.skip('counts', 'the target could not be read');
         pipe.skip('structure', 'the target could not be read');
-        return finish(result, pipe, started);
+        return pipe.settle(result);
     }
     const tgt = target;
     await pipe.stage('counts', async () => {
@@ -83377,13 +83478,7 @@ async function runCompare(opts, log, onStage) {
             return { findings };
         });
     }
-    return finish(result, pipe, started);
-}
-function finish(result, pipe, started) {
-    result.findings = pipe.findings;
-    result.verdict = pipe.verdict();
-    result.totalSeconds = (Date.now() - started) / 1000;
-    return result;
+    return pipe.settle(result);
 }
 /** The comparison as markdown, drifted rows first. */
 function compareTable(r) {
@@ -83420,6 +83515,27 @@ function compareOutputs(r, reportPath) {
         findings: JSON.stringify(r.findings),
         report: reportPath,
     };
+}
+/**
+ * The compare rung of a drill or a PITR drill: one `compare` stage against the restored target,
+ * skipped when neither compare-source-url nor compare-baseline was given.
+ */
+async function compareRung(pipe, opts, target, log) {
+    if (!opts) {
+        pipe.skip('compare', 'no compare-source-url or compare-baseline');
+        return undefined;
+    }
+    let summary;
+    await pipe.stage('compare', async () => {
+        const r = await runCompare({ ...opts, target }, log);
+        summary = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
+        const notRun = r.stages.find((s) => s.status === 'not-run');
+        return {
+            findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
+            ...(notRun?.reason ? { notRun: notRun.reason } : {}),
+        };
+    });
+    return summary;
 }
 
 ;// CONCATENATED MODULE: ./src/postgres/binaries.ts
@@ -83688,6 +83804,9 @@ function labelFolder(root, bin, osUser, label) {
     const entry = starting.get(root);
     if (entry)
         Object.assign(entry, { binDir: bin.dir, phase: 'server' });
+    writeLabel(root, label, bin, osUser);
+}
+function writeLabel(root, label, bin, osUser) {
     const l = {
         label,
         pid: process.pid,
@@ -83802,15 +83921,7 @@ class ScratchCluster {
             external_node_fs_default().rmSync(root, { recursive: true, force: true });
             throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
         }
-        const label = {
-            label: opts.label ?? 'scratch',
-            pid: process.pid,
-            created: new Date().toISOString(),
-            major: initdb.major,
-            binDir: initdb.dir,
-            ...(osUser ? { osUser } : {}),
-        };
-        external_node_fs_default().writeFileSync(external_node_path_default().join(root, LABEL_FILE), JSON.stringify(label));
+        writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
         let lastError = '';
         for (let attempt = 0; attempt < 3; attempt++) {
             const port = await freePort();
@@ -84927,17 +85038,9 @@ function stamp() {
  * backup, recover to the target serving WAL from a prefetching spool, prove it, tear down.
  */
 async function runPitr(opts, log, onStage) {
-    const started = Date.now();
-    const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
-    const pipe = new Pipeline(opts.failOn, onStage, ignored);
+    const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
     const result = {
-        command: 'pitr',
-        verdict: 'could-not-verify',
-        failOn: opts.failOn,
-        startedAt: new Date(started).toISOString(),
-        totalSeconds: 0,
-        stages: pipe.stages,
-        findings: [],
+        ...pipe.begin('pitr'),
         mode: opts.mode,
         backend: opts.backend,
         source: '',
@@ -84957,7 +85060,7 @@ async function runPitr(opts, log, onStage) {
         const dataDir = opts.dataDirectory;
         const major = dataDirMajor(dataDir);
         liveBin = await serverBinary(major, opts.pgBinDir);
-        const id = await systemIdentifier(liveBin, dataDir, osUser);
+        const id = (await controlData(liveBin, dataDir, osUser))['Database system identifier'];
         const accepted = [id, opts.config.pitr?.name].filter(Boolean);
         if (!accepted.includes(opts.confirm)) {
             throw new errors_UserError('confirm', `"${opts.confirm}" is neither the system identifier of ${dataDir} nor pitr.name from config`, `Read it with pg_controldata ${dataDir} (Database system identifier) and confirm that this is the cluster to roll back`);
@@ -85015,15 +85118,13 @@ async function runPitr(opts, log, onStage) {
             pipe.skip(s, why);
         if (opts.mode === 'in-place' && !opts.planOnly)
             result.next.push('Nothing was changed: production runs as before.');
-        return run_finish(result, pipe, opts, started);
+        return finish(result, pipe, opts);
     }
     await recoverStages(opts, backend, chosen, coverage, pipe, result, log, osUser, liveBin);
-    return run_finish(result, pipe, opts, started);
+    return finish(result, pipe, opts);
 }
-function run_finish(result, pipe, opts, started) {
-    result.findings = pipe.findings;
-    result.verdict = pipe.verdict();
-    result.totalSeconds = (Date.now() - started) / 1000;
+function finish(result, pipe, opts) {
+    pipe.settle(result);
     if (opts.history && !opts.planOnly) {
         appendHistory(opts.history, {
             at: result.startedAt,
@@ -85336,21 +85437,13 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
         }
         return { findings };
     });
-    if (opts.compare && conn) {
-        const cmp = opts.compare;
-        const target = conn;
-        await pipe.stage('compare', async () => {
-            const r = await runCompare({ ...cmp, target }, log);
-            result.compare = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
-            const notRun = r.stages.find((s) => s.status === 'not-run');
-            return {
-                findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
-                ...(notRun?.reason ? { notRun: notRun.reason } : {}),
-            };
-        });
+    if (conn) {
+        const summary = await compareRung(pipe, opts.compare, conn, log);
+        if (summary)
+            result.compare = summary;
     }
     else
-        pipe.skip('compare', 'no compare-source-url or compare-baseline');
+        pipe.skip('compare', 'in-place without check-url: no connection to compare on');
     if (opts.mode === 'drill' && opts.keep && adopted) {
         result.handle = adopted.detach();
         result.databaseUrl = adopted.url();
@@ -85592,7 +85685,7 @@ function pitr_restore_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5541);
+/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(688);
 
 await (0,_actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

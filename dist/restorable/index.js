@@ -81066,6 +81066,15 @@ function oneOf(input, value, options) {
 
 ;// CONCATENATED MODULE: ./src/core/spec.ts
 
+/** Inputs another action already defines, by name, so that a shared input reads the same everywhere. */
+function inputsOf(spec, names) {
+    return names.map((n) => {
+        const i = spec.inputs.find((x) => x.name === n);
+        if (!i)
+            throw new Error(`${spec.name} has no input ${n}`);
+        return i;
+    });
+}
 function closest(word, options) {
     const dist = (a, b) => {
         const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
@@ -81408,6 +81417,7 @@ function memoryLogger() {
 
 
 
+
 /**
  * S3 could not be reached, or refused us (connection refused, access denied, no such bucket). The
  * message names the source and the endpoint, never a credential or a presigned query string.
@@ -81469,6 +81479,16 @@ function positiveInteger(name, value, fallback) {
         throw new UserError(`S3 ${name}`, `${value} is not a positive whole number`, `Set ${name} to 1 or more`);
     }
     return value;
+}
+/** The s3-endpoint, s3-region and s3-force-path-style inputs (or flags), as S3Options. */
+function parseS3Inputs(v, name) {
+    return {
+        ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
+        ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
+        ...(v['s3-force-path-style']
+            ? { forcePathStyle: parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
+            : {}),
+    };
 }
 /** A read-only view of the objects under one S3 prefix. */
 class S3Source {
@@ -82038,13 +82058,7 @@ function parseVerifyOptions(raw, how) {
         schemaCheck: parseBool(name('schema-check'), v['schema-check'], true),
         failOn: parseSeverity(name('fail-on'), v['fail-on']),
         ...(v.report ? { report: v.report } : {}),
-        s3: {
-            ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
-            ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
-            ...(v['s3-force-path-style']
-                ? { forcePathStyle: parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
-                : {}),
-        },
+        s3: parseS3Inputs(v, name),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
         workDir: v['work-dir'] ? external_node_path_default().resolve(v['work-dir']) : defaultWorkDir(),
     };
@@ -82193,6 +82207,20 @@ rung = false) {
         ...(v.report ? { report: v.report } : {}),
         workDir: defaultWorkDir(),
     };
+}
+/**
+ * The compare rung of a drill or a PITR drill: `compare-source-url` or `compare-baseline` (with the
+ * run's config and fail-on), or undefined when neither is given.
+ */
+function parseCompareRung(v, how, log) {
+    if (!v['compare-source-url'] && !v['compare-baseline'])
+        return undefined;
+    return parseCompareOptions({
+        ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
+        ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
+        ...(v.config ? { config: v.config } : {}),
+        ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
+    }, how, log, true);
 }
 
 ;// CONCATENATED MODULE: ./src/compare/present.ts
@@ -82363,6 +82391,7 @@ class Pipeline {
     onStage;
     ignore;
     stages = [];
+    started = Date.now();
     constructor(failOn, onStage = () => { }, 
     /** Rules ignored in config, with their written reasons: marked as they are found. */
     ignore = new Map()) {
@@ -82406,6 +82435,29 @@ class Pipeline {
         const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
         this.stages.push(result);
         this.onStage(result);
+    }
+    /** A pipeline whose rules are ignored as `ignore:` in restorable.yml says (each with its reason). */
+    static withConfig(failOn, ignore, onStage) {
+        return new Pipeline(failOn, onStage, new Map((ignore ?? []).map((i) => [i.rule, i.reason])));
+    }
+    /** What every result starts as: not verified yet, and this pipeline's own list of stages. */
+    begin(command) {
+        return {
+            command,
+            verdict: 'could-not-verify',
+            failOn: this.failOn,
+            startedAt: new Date(this.started).toISOString(),
+            totalSeconds: 0,
+            stages: this.stages,
+            findings: [],
+        };
+    }
+    /** The end of a run: the findings of every stage, the verdict, the wall time. */
+    settle(result) {
+        result.findings = this.findings;
+        result.verdict = this.verdict();
+        result.totalSeconds = (Date.now() - this.started) / 1000;
+        return result;
     }
     get findings() {
         return this.stages.flatMap((s) => s.findings);
@@ -82495,17 +82547,9 @@ function allowed(t, source) {
 }
 /** compare-counts: counts and structure of the source (live, read-only, or a baseline) against the target. */
 async function runCompare(opts, log, onStage) {
-    const started = Date.now();
-    const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
-    const pipe = new Pipeline(opts.failOn, onStage, ignored);
+    const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
     const result = {
-        command: 'compare',
-        verdict: 'could-not-verify',
-        failOn: opts.failOn,
-        startedAt: new Date(started).toISOString(),
-        totalSeconds: 0,
-        stages: pipe.stages,
-        findings: [],
+        ...pipe.begin('compare'),
         source: opts.source ? maskedUrl(opts.source) : (opts.baseline ?? ''),
         target: opts.target ? maskedUrl(opts.target) : '',
         rows: [],
@@ -82563,12 +82607,12 @@ async function runCompare(opts, log, onStage) {
         pipe.skip('target', 'no target-url: only the baseline was written');
         pipe.skip('counts', 'no target');
         pipe.skip('structure', 'no target');
-        return finish(result, pipe, started);
+        return pipe.settle(result);
     }
     if (!source) {
         for (const s of ['target', 'counts', 'structure'])
             pipe.skip(s, 'the source could not be read');
-        return finish(result, pipe, started);
+        return pipe.settle(result);
     }
     const src = source;
     let target;
@@ -82589,7 +82633,7 @@ async function runCompare(opts, log, onStage) {
     if (!target) {
         pipe.skip('counts', 'the target could not be read');
         pipe.skip('structure', 'the target could not be read');
-        return finish(result, pipe, started);
+        return pipe.settle(result);
     }
     const tgt = target;
     await pipe.stage('counts', async () => {
@@ -82664,13 +82708,7 @@ async function runCompare(opts, log, onStage) {
             return { findings };
         });
     }
-    return finish(result, pipe, started);
-}
-function finish(result, pipe, started) {
-    result.findings = pipe.findings;
-    result.verdict = pipe.verdict();
-    result.totalSeconds = (Date.now() - started) / 1000;
-    return result;
+    return pipe.settle(result);
 }
 /** The comparison as markdown, drifted rows first. */
 function compareTable(r) {
@@ -82708,6 +82746,27 @@ function compareOutputs(r, reportPath) {
         report: reportPath,
     };
 }
+/**
+ * The compare rung of a drill or a PITR drill: one `compare` stage against the restored target,
+ * skipped when neither compare-source-url nor compare-baseline was given.
+ */
+async function compareRung(pipe, opts, target, log) {
+    if (!opts) {
+        pipe.skip('compare', 'no compare-source-url or compare-baseline');
+        return undefined;
+    }
+    let summary;
+    await pipe.stage('compare', async () => {
+        const r = await runCompare({ ...opts, target }, log);
+        summary = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
+        const notRun = r.stages.find((s) => s.status === 'not-run');
+        return {
+            findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
+            ...(notRun?.reason ? { notRun: notRun.reason } : {}),
+        };
+    });
+    return summary;
+}
 
 ;// CONCATENATED MODULE: ./src/actions/compare-counts.ts
 
@@ -82729,6 +82788,8 @@ function run(raw = actionInputs()) {
 }
 
 ;// CONCATENATED MODULE: ./src/migrate/spec.ts
+
+
 const migrateSpec = {
     name: 'migrate-check',
     command: 'migrate',
@@ -82770,12 +82831,7 @@ const migrateSpec = {
             name: 'config',
             description: 'restorable.yml: its semantics smoke queries run after the migration.',
         },
-        {
-            name: 'fail-on',
-            default: 'high',
-            description: 'Lowest severity that fails: critical, high, medium, low, info.',
-        },
-        { name: 'report', description: 'Write the JSON report to this path.' },
+        ...inputsOf(verifySpec, ['fail-on', 'report']),
     ],
     outputs: [
         { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
@@ -83412,6 +83468,9 @@ function labelFolder(root, bin, osUser, label) {
     const entry = starting.get(root);
     if (entry)
         Object.assign(entry, { binDir: bin.dir, phase: 'server' });
+    writeLabel(root, label, bin, osUser);
+}
+function writeLabel(root, label, bin, osUser) {
     const l = {
         label,
         pid: process.pid,
@@ -83526,15 +83585,7 @@ class ScratchCluster {
             external_node_fs_default().rmSync(root, { recursive: true, force: true });
             throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
         }
-        const label = {
-            label: opts.label ?? 'scratch',
-            pid: process.pid,
-            created: new Date().toISOString(),
-            major: initdb.major,
-            binDir: initdb.dir,
-            ...(osUser ? { osUser } : {}),
-        };
-        external_node_fs_default().writeFileSync(external_node_path_default().join(root, LABEL_FILE), JSON.stringify(label));
+        writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
         let lastError = '';
         for (let attempt = 0; attempt < 3; attempt++) {
             const port = await freePort();
@@ -83876,17 +83927,9 @@ function stderrTail(stderr, secrets, lines = 12, chars = 1500) {
 }
 /** migrate-check: run the migration on a restored copy and report what it did and what it held. */
 async function runMigrate(opts, log, onStage) {
-    const started = Date.now();
-    const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
-    const pipe = new Pipeline(opts.failOn, onStage, ignored);
+    const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
     const result = {
-        command: 'migrate',
-        verdict: 'could-not-verify',
-        failOn: opts.failOn,
-        startedAt: new Date(started).toISOString(),
-        totalSeconds: 0,
-        stages: pipe.stages,
-        findings: [],
+        ...pipe.begin('migrate'),
         database: maskedUrl(opts.database),
         exitCode: null,
         rewritten: [],
@@ -83932,7 +83975,7 @@ async function runMigrate(opts, log, onStage) {
     if (!before) {
         for (const s of later)
             pipe.skip(s, 'the database could not be used');
-        return run_finish(result, pipe, started);
+        return pipe.settle(result);
     }
     const snapshot = before;
     const sampler = new LockSampler(conn, snapshot.relations, opts.sampleMs);
@@ -83995,7 +84038,7 @@ async function runMigrate(opts, log, onStage) {
     if (!ran) {
         for (const s of later.slice(1))
             pipe.skip(s, 'the migrate command did not run');
-        return run_finish(result, pipe, started);
+        return pipe.settle(result);
     }
     await pipe.stage('locks', async () => {
         result.locks = sampler.result();
@@ -84062,13 +84105,7 @@ async function runMigrate(opts, log, onStage) {
             }
         });
     }
-    return run_finish(result, pipe, started);
-}
-function run_finish(result, pipe, started) {
-    result.findings = pipe.findings;
-    result.verdict = pipe.verdict();
-    result.totalSeconds = (Date.now() - started) / 1000;
-    return result;
+    return pipe.settle(result);
 }
 /** Structure before and after, one line per object: `+ added`, `- removed` (a change is both). */
 function schemaDiffText(r) {
@@ -84294,19 +84331,19 @@ function postmasterAlive(dataDir) {
         return e.code === 'EPERM';
     }
 }
-async function clusterState(bin, dataDir, osUser) {
+/** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
+async function controlData(bin, dataDir, osUser) {
     const r = await exec_run(external_node_path_default().join(bin.dir, 'pg_controldata'), [dataDir], {
         user: osUser,
         env: { LC_ALL: 'C' },
     });
-    return /^Database cluster state:\s+(.+)$/m.exec(r.stdout)?.[1]?.trim();
-}
-async function systemIdentifier(bin, dataDir, osUser) {
-    const r = await exec_run(external_node_path_default().join(bin.dir, 'pg_controldata'), [dataDir], {
-        user: osUser,
-        env: { LC_ALL: 'C' },
-    });
-    return /^Database system identifier:\s+(\d+)$/m.exec(r.stdout)?.[1];
+    const out = {};
+    for (const line of r.stdout.split('\n')) {
+        const m = /^([^:]+):\s+(.*)$/.exec(line);
+        if (m)
+            out[m[1].trim()] = m[2].trim();
+    }
+    return out;
 }
 function readLog(file) {
     try {
@@ -84372,7 +84409,9 @@ async function runRecovery(w) {
         const askState = alive && Date.now() - lastState >= 1000;
         if (askState)
             lastState = Date.now();
-        const state = askState ? await clusterState(w.bin, w.dataDir, readAs) : undefined;
+        const state = askState
+            ? (await controlData(w.bin, w.dataDir, readAs))['Database cluster state']
+            : undefined;
         seenRecovery ||= state === 'in archive recovery';
         if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
             // Old servers (13 and before) promote at the end of WAL even when the target was not reached.
@@ -84409,7 +84448,93 @@ async function stopServer(bin, dataDir, osUser) {
         });
 }
 
+;// CONCATENATED MODULE: ./src/drill/spec.ts
+
+/** A drill takes every verify-backup input (its schema replay is the restore itself) plus its own. */
+const drillSpec = {
+    name: 'restore-drill',
+    command: 'drill',
+    post: true,
+    title: 'Restorable: restore drill',
+    description: 'Verify the newest backup, restore it into a throwaway version-matched PostgreSQL, check what came back (structure, row counts, smoke queries, sequences, collation) and time every stage against an RTO.',
+    inputs: [
+        ...verifySpec.inputs.filter((i) => i.name !== 'schema-check'),
+        { name: 'config', description: 'Path of restorable.yml: the ladder of checks (validated strictly).' },
+        {
+            name: 'tier',
+            default: 'full',
+            description: '`full`, `schema` (structure only; row checks NOT RUN) or `sample`.',
+        },
+        {
+            name: 'sample-tables',
+            description: 'With tier `sample`: the tables whose rows are restored, comma-separated schema.table.',
+        },
+        {
+            name: 'roles',
+            description: '`create-missing` (the default on scratch targets: owners and grantees as NOLOGIN roles), `strict` (absent roles are ROLE_ABSENT) or `ignore` (--no-owner --no-privileges; the default with target-url).',
+        },
+        {
+            name: 'target-url',
+            description: 'Drill on an existing server instead: Restorable creates restorable_drill_<id> there and drops it after. Point it at the maintenance database (…/postgres).',
+        },
+        {
+            name: 'allow-target-server',
+            default: 'false',
+            description: 'Allow a target-url server whose name or any database looks like production (prod, live).',
+        },
+        {
+            name: 'jobs',
+            description: 'pg_restore --jobs and parallel count connections (default: the CPU count).',
+        },
+        {
+            name: 'rto-budget',
+            description: 'The whole drill must finish within this (e.g. 20m), else RTO_EXCEEDED.',
+        },
+        {
+            name: 'history',
+            description: 'A JSON-lines file: each run is appended, and compared with the last good one of its tier.',
+        },
+        { name: 'junit', description: 'Write a JUnit XML report here (stages that did not run are <skipped>).' },
+        {
+            name: 'compare-source-url',
+            description: 'Also compare row counts and structure with this live database (read-only), as a rung of the drill.',
+        },
+        {
+            name: 'compare-baseline',
+            description: 'Or compare with a baseline file written by compare-counts write-baseline.',
+        },
+        {
+            name: 'keep',
+            default: 'false',
+            description: 'Leave the restored cluster running for later steps (stopped by the post step).',
+        },
+        {
+            name: 'os-user',
+            description: 'Run server binaries as this OS user (default: the current user; postgres when root).',
+        },
+    ],
+    outputs: [
+        { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
+        { name: 'backup', description: 'Name (or S3 key) of the backup restored.' },
+        { name: 'local-path', description: 'Where the backup file is on this machine.' },
+        { name: 'total-seconds', description: 'Wall time of the whole drill.' },
+        { name: 'restore-seconds', description: 'Wall time of the restore stage.' },
+        { name: 'tables', description: 'User tables in the restored database.' },
+        { name: 'rows', description: 'Rows in them, counted exactly (empty unless tier full).' },
+        {
+            name: 'database-url',
+            description: 'With keep: the restored database (no password; trust on loopback).',
+        },
+        { name: 'findings', description: 'Findings as JSON.' },
+        { name: 'report', description: 'Path of the JSON report.' },
+        { name: 'junit', description: 'Path of the JUnit XML, when asked for.' },
+    ],
+};
+
 ;// CONCATENATED MODULE: ./src/pitr/spec.ts
+
+
+
 const pitrSpec = {
     name: 'pitr-restore',
     command: 'pitr',
@@ -84505,38 +84630,20 @@ const pitrSpec = {
             name: 'marker-url',
             description: 'With plant-marker: the live database to write the marker to (a role that may create a table).',
         },
-        {
-            name: 'compare-source-url',
-            description: 'Also compare row counts and structure with this live database (read-only).',
-        },
-        {
-            name: 'compare-baseline',
-            description: 'Or compare with a baseline file written by compare-counts write-baseline.',
-        },
+        ...inputsOf(drillSpec, ['compare-source-url', 'compare-baseline']),
         {
             name: 'history',
             description: 'A JSON-lines file: each run is appended; plans estimate their time from it.',
         },
-        {
-            name: 'fail-on',
-            default: 'high',
-            description: 'Lowest severity that fails the run: critical, high, medium, low or info.',
-        },
-        { name: 'report', description: 'Write the JSON report to this path.' },
-        {
-            name: 's3-endpoint',
-            description: 'S3-compatible endpoint (R2, MinIO, ...). Credentials come from the environment only.',
-        },
-        { name: 's3-region', description: 'S3 region (default: AWS_REGION, else us-east-1; R2 takes `auto`).' },
-        {
-            name: 's3-force-path-style',
-            description: 'Path-style S3 URLs (default: true when s3-endpoint is set).',
-        },
-        { name: 'pg-bin-dir', description: 'Use PostgreSQL binaries from this folder only.' },
-        {
-            name: 'os-user',
-            description: 'Run server binaries as this OS user (default: the current user; postgres when root).',
-        },
+        ...inputsOf(verifySpec, [
+            'fail-on',
+            'report',
+            's3-endpoint',
+            's3-region',
+            's3-force-path-style',
+            'pg-bin-dir',
+        ]),
+        ...inputsOf(drillSpec, ['os-user']),
     ],
     outputs: [
         { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
@@ -84694,14 +84801,7 @@ function parsePitrOptions(raw, how, log = silentLogger) {
         }
     }
     const port = options_number(name('port'), v.port, 1, 65535, 'a port');
-    const compare = v['compare-source-url'] || v['compare-baseline']
-        ? parseCompareOptions({
-            ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
-            ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
-            ...(v.config ? { config: v.config } : {}),
-            ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
-        }, how, log, true)
-        : undefined;
+    const compare = parseCompareRung(v, how, log);
     if (v['check-url'])
         parseDbUrl(name('check-url'), v['check-url'], (s) => log.secret(s));
     return {
@@ -84728,13 +84828,7 @@ function parsePitrOptions(raw, how, log = silentLogger) {
         ...(v.history ? { history: v.history } : {}),
         failOn: parseSeverity(name('fail-on'), v['fail-on']),
         ...(v.report ? { report: v.report } : {}),
-        s3: {
-            ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
-            ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
-            ...(v['s3-force-path-style']
-                ? { forcePathStyle: parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
-                : {}),
-        },
+        s3: parseS3Inputs(v, name),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
         ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
     };
@@ -85832,17 +85926,9 @@ function stamp() {
  * backup, recover to the target serving WAL from a prefetching spool, prove it, tear down.
  */
 async function runPitr(opts, log, onStage) {
-    const started = Date.now();
-    const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
-    const pipe = new Pipeline(opts.failOn, onStage, ignored);
+    const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
     const result = {
-        command: 'pitr',
-        verdict: 'could-not-verify',
-        failOn: opts.failOn,
-        startedAt: new Date(started).toISOString(),
-        totalSeconds: 0,
-        stages: pipe.stages,
-        findings: [],
+        ...pipe.begin('pitr'),
         mode: opts.mode,
         backend: opts.backend,
         source: '',
@@ -85862,7 +85948,7 @@ async function runPitr(opts, log, onStage) {
         const dataDir = opts.dataDirectory;
         const major = dataDirMajor(dataDir);
         liveBin = await serverBinary(major, opts.pgBinDir);
-        const id = await systemIdentifier(liveBin, dataDir, osUser);
+        const id = (await controlData(liveBin, dataDir, osUser))['Database system identifier'];
         const accepted = [id, opts.config.pitr?.name].filter(Boolean);
         if (!accepted.includes(opts.confirm)) {
             throw new UserError('confirm', `"${opts.confirm}" is neither the system identifier of ${dataDir} nor pitr.name from config`, `Read it with pg_controldata ${dataDir} (Database system identifier) and confirm that this is the cluster to roll back`);
@@ -85920,15 +86006,13 @@ async function runPitr(opts, log, onStage) {
             pipe.skip(s, why);
         if (opts.mode === 'in-place' && !opts.planOnly)
             result.next.push('Nothing was changed: production runs as before.');
-        return pitr_run_finish(result, pipe, opts, started);
+        return finish(result, pipe, opts);
     }
     await recoverStages(opts, backend, chosen, coverage, pipe, result, log, osUser, liveBin);
-    return pitr_run_finish(result, pipe, opts, started);
+    return finish(result, pipe, opts);
 }
-function pitr_run_finish(result, pipe, opts, started) {
-    result.findings = pipe.findings;
-    result.verdict = pipe.verdict();
-    result.totalSeconds = (Date.now() - started) / 1000;
+function finish(result, pipe, opts) {
+    pipe.settle(result);
     if (opts.history && !opts.planOnly) {
         appendHistory(opts.history, {
             at: result.startedAt,
@@ -86241,21 +86325,13 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
         }
         return { findings };
     });
-    if (opts.compare && conn) {
-        const cmp = opts.compare;
-        const target = conn;
-        await pipe.stage('compare', async () => {
-            const r = await runCompare({ ...cmp, target }, log);
-            result.compare = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
-            const notRun = r.stages.find((s) => s.status === 'not-run');
-            return {
-                findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
-                ...(notRun?.reason ? { notRun: notRun.reason } : {}),
-            };
-        });
+    if (conn) {
+        const summary = await compareRung(pipe, opts.compare, conn, log);
+        if (summary)
+            result.compare = summary;
     }
     else
-        pipe.skip('compare', 'no compare-source-url or compare-baseline');
+        pipe.skip('compare', 'in-place without check-url: no connection to compare on');
     if (opts.mode === 'drill' && opts.keep && adopted) {
         result.handle = adopted.detach();
         result.databaseUrl = adopted.url();
@@ -86363,89 +86439,6 @@ function pitr_restore_run(raw = actionInputs()) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/drill/spec.ts
-
-/** A drill takes every verify-backup input (its schema replay is the restore itself) plus its own. */
-const drillSpec = {
-    name: 'restore-drill',
-    command: 'drill',
-    post: true,
-    title: 'Restorable: restore drill',
-    description: 'Verify the newest backup, restore it into a throwaway version-matched PostgreSQL, check what came back (structure, row counts, smoke queries, sequences, collation) and time every stage against an RTO.',
-    inputs: [
-        ...verifySpec.inputs.filter((i) => i.name !== 'schema-check'),
-        { name: 'config', description: 'Path of restorable.yml: the ladder of checks (validated strictly).' },
-        {
-            name: 'tier',
-            default: 'full',
-            description: '`full`, `schema` (structure only; row checks NOT RUN) or `sample`.',
-        },
-        {
-            name: 'sample-tables',
-            description: 'With tier `sample`: the tables whose rows are restored, comma-separated schema.table.',
-        },
-        {
-            name: 'roles',
-            description: '`create-missing` (the default on scratch targets: owners and grantees as NOLOGIN roles), `strict` (absent roles are ROLE_ABSENT) or `ignore` (--no-owner --no-privileges; the default with target-url).',
-        },
-        {
-            name: 'target-url',
-            description: 'Drill on an existing server instead: Restorable creates restorable_drill_<id> there and drops it after. Point it at the maintenance database (…/postgres).',
-        },
-        {
-            name: 'allow-target-server',
-            default: 'false',
-            description: 'Allow a target-url server whose name or any database looks like production (prod, live).',
-        },
-        {
-            name: 'jobs',
-            description: 'pg_restore --jobs and parallel count connections (default: the CPU count).',
-        },
-        {
-            name: 'rto-budget',
-            description: 'The whole drill must finish within this (e.g. 20m), else RTO_EXCEEDED.',
-        },
-        {
-            name: 'history',
-            description: 'A JSON-lines file: each run is appended, and compared with the last good one of its tier.',
-        },
-        { name: 'junit', description: 'Write a JUnit XML report here (stages that did not run are <skipped>).' },
-        {
-            name: 'compare-source-url',
-            description: 'Also compare row counts and structure with this live database (read-only), as a rung of the drill.',
-        },
-        {
-            name: 'compare-baseline',
-            description: 'Or compare with a baseline file written by compare-counts write-baseline.',
-        },
-        {
-            name: 'keep',
-            default: 'false',
-            description: 'Leave the restored cluster running for later steps (stopped by the post step).',
-        },
-        {
-            name: 'os-user',
-            description: 'Run server binaries as this OS user (default: the current user; postgres when root).',
-        },
-    ],
-    outputs: [
-        { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
-        { name: 'backup', description: 'Name (or S3 key) of the backup restored.' },
-        { name: 'local-path', description: 'Where the backup file is on this machine.' },
-        { name: 'total-seconds', description: 'Wall time of the whole drill.' },
-        { name: 'restore-seconds', description: 'Wall time of the restore stage.' },
-        { name: 'tables', description: 'User tables in the restored database.' },
-        { name: 'rows', description: 'Rows in them, counted exactly (empty unless tier full).' },
-        {
-            name: 'database-url',
-            description: 'With keep: the restored database (no password; trust on loopback).',
-        },
-        { name: 'findings', description: 'Findings as JSON.' },
-        { name: 'report', description: 'Path of the JSON report.' },
-        { name: 'junit', description: 'Path of the JUnit XML, when asked for.' },
-    ],
-};
-
 ;// CONCATENATED MODULE: ./src/drill/options.ts
 
 
@@ -86491,6 +86484,7 @@ function parseDrillOptions(raw, how, log = silentLogger) {
             throw new UserError(name('jobs'), `"${v.jobs}" is not a number of jobs`, 'Give a whole number from 1 to 64');
         }
     }
+    const compare = parseCompareRung(v, how, log);
     return {
         verify,
         config: loadConfig(name('config'), v.config),
@@ -86505,16 +86499,7 @@ function parseDrillOptions(raw, how, log = silentLogger) {
         keep: parseBool(name('keep'), v.keep, false),
         ...(v['target-url'] ? { targetUrl: v['target-url'] } : {}),
         allowTargetServer: parseBool(name('allow-target-server'), v['allow-target-server'], false),
-        ...(v['compare-source-url'] || v['compare-baseline']
-            ? {
-                compare: parseCompareOptions({
-                    ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
-                    ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
-                    ...(v.config ? { config: v.config } : {}),
-                    ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
-                }, how, log, true),
-            }
-            : {}),
+        ...(compare ? { compare } : {}),
         ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
     };
 }
@@ -89382,19 +89367,11 @@ function safeDbName(name) {
  * the ladder (structure, volume, semantics, integrity), each stage timed, against the RTO.
  */
 async function runDrill(opts, log, onStage) {
-    const started = Date.now();
-    const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
-    const pipe = new Pipeline(opts.verify.failOn, onStage, ignored);
+    const pipe = Pipeline.withConfig(opts.verify.failOn, opts.config.ignore, onStage);
     const result = {
-        command: 'drill',
-        verdict: 'could-not-verify',
-        failOn: opts.verify.failOn,
+        ...pipe.begin('drill'),
         source: '',
-        startedAt: new Date(started).toISOString(),
-        totalSeconds: 0,
         tier: opts.tier,
-        stages: pipe.stages,
-        findings: [],
         notChecked: [],
     };
     const history = opts.history ? readHistory(opts.history) : [];
@@ -89606,7 +89583,7 @@ async function runDrill(opts, log, onStage) {
             });
         }
     }
-    result.totalSeconds = (Date.now() - started) / 1000;
+    result.totalSeconds = (Date.now() - pipe.started) / 1000;
     if (opts.rtoBudgetSeconds !== undefined) {
         const budget = opts.rtoBudgetSeconds;
         await pipe.stage('rto', async () => result.totalSeconds > budget
@@ -89625,8 +89602,7 @@ async function runDrill(opts, log, onStage) {
                 ? ['row counts', 'smoke queries', 'sequences', 'NOT VALID constraints']
                 : ['rows of tables outside sample-tables'];
     }
-    result.findings = pipe.findings;
-    result.verdict = pipe.verdict();
+    pipe.settle(result);
     const t = trend(result.totalSeconds, previous);
     if (t)
         result.trend = t;
@@ -89744,20 +89720,11 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
     }
     if (opts.compare && opts.tier !== 'full')
         pipe.skip('compare', `NOT RUN: tier ${opts.tier.toUpperCase()} does not restore every row`);
-    else if (opts.compare) {
-        const cmp = opts.compare;
-        await pipe.stage('compare', async () => {
-            const r = await runCompare({ ...cmp, target: conn }, log);
-            result.compare = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
-            const notRun = r.stages.find((s) => s.status === 'not-run');
-            return {
-                findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
-                ...(notRun?.reason ? { notRun: notRun.reason } : {}),
-            };
-        });
+    else {
+        const summary = await compareRung(pipe, opts.compare, conn, log);
+        if (summary)
+            result.compare = summary;
     }
-    else
-        pipe.skip('compare', 'no compare-source-url or compare-baseline');
     await pipe.stage('integrity', async () => {
         const integ = opts.config.integrity ?? {};
         const findings = [];

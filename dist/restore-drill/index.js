@@ -80895,6 +80895,15 @@ function oneOf(input, value, options) {
 
 ;// CONCATENATED MODULE: ./src/core/spec.ts
 
+/** Inputs another action already defines, by name, so that a shared input reads the same everywhere. */
+function inputsOf(spec, names) {
+    return names.map((n) => {
+        const i = spec.inputs.find((x) => x.name === n);
+        if (!i)
+            throw new Error(`${spec.name} has no input ${n}`);
+        return i;
+    });
+}
 function closest(word, options) {
     const dist = (a, b) => {
         const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
@@ -81281,6 +81290,7 @@ function memoryLogger() {
 
 
 
+
 /**
  * S3 could not be reached, or refused us (connection refused, access denied, no such bucket). The
  * message names the source and the endpoint, never a credential or a presigned query string.
@@ -81342,6 +81352,16 @@ function positiveInteger(name, value, fallback) {
         throw new UserError(`S3 ${name}`, `${value} is not a positive whole number`, `Set ${name} to 1 or more`);
     }
     return value;
+}
+/** The s3-endpoint, s3-region and s3-force-path-style inputs (or flags), as S3Options. */
+function parseS3Inputs(v, name) {
+    return {
+        ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
+        ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
+        ...(v['s3-force-path-style']
+            ? { forcePathStyle: parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
+            : {}),
+    };
 }
 /** A read-only view of the objects under one S3 prefix. */
 class S3Source {
@@ -81911,13 +81931,7 @@ function parseVerifyOptions(raw, how) {
         schemaCheck: parseBool(name('schema-check'), v['schema-check'], true),
         failOn: parseSeverity(name('fail-on'), v['fail-on']),
         ...(v.report ? { report: v.report } : {}),
-        s3: {
-            ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
-            ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
-            ...(v['s3-force-path-style']
-                ? { forcePathStyle: parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
-                : {}),
-        },
+        s3: parseS3Inputs(v, name),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
         workDir: v['work-dir'] ? external_node_path_default().resolve(v['work-dir']) : defaultWorkDir(),
     };
@@ -82066,6 +82080,20 @@ rung = false) {
         ...(v.report ? { report: v.report } : {}),
         workDir: defaultWorkDir(),
     };
+}
+/**
+ * The compare rung of a drill or a PITR drill: `compare-source-url` or `compare-baseline` (with the
+ * run's config and fail-on), or undefined when neither is given.
+ */
+function parseCompareRung(v, how, log) {
+    if (!v['compare-source-url'] && !v['compare-baseline'])
+        return undefined;
+    return parseCompareOptions({
+        ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
+        ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
+        ...(v.config ? { config: v.config } : {}),
+        ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
+    }, how, log, true);
 }
 
 ;// CONCATENATED MODULE: ./src/drill/spec.ts
@@ -82552,6 +82580,9 @@ function labelFolder(root, bin, osUser, label) {
     const entry = starting.get(root);
     if (entry)
         Object.assign(entry, { binDir: bin.dir, phase: 'server' });
+    writeLabel(root, label, bin, osUser);
+}
+function writeLabel(root, label, bin, osUser) {
     const l = {
         label,
         pid: process.pid,
@@ -82560,7 +82591,7 @@ function labelFolder(root, bin, osUser, label) {
         binDir: bin.dir,
         ...(osUser ? { osUser } : {}),
     };
-    fs.writeFileSync(path.join(root, LABEL_FILE), JSON.stringify(l));
+    external_node_fs_default().writeFileSync(external_node_path_default().join(root, LABEL_FILE), JSON.stringify(l));
 }
 /** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
 function ownerOf(osUser) {
@@ -82666,15 +82697,7 @@ class ScratchCluster {
             external_node_fs_default().rmSync(root, { recursive: true, force: true });
             throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
         }
-        const label = {
-            label: opts.label ?? 'scratch',
-            pid: process.pid,
-            created: new Date().toISOString(),
-            major: initdb.major,
-            binDir: initdb.dir,
-            ...(osUser ? { osUser } : {}),
-        };
-        external_node_fs_default().writeFileSync(external_node_path_default().join(root, LABEL_FILE), JSON.stringify(label));
+        writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
         let lastError = '';
         for (let attempt = 0; attempt < 3; attempt++) {
             const port = await freePort();
@@ -82883,6 +82906,7 @@ function parseDrillOptions(raw, how, log = silentLogger) {
             throw new UserError(name('jobs'), `"${v.jobs}" is not a number of jobs`, 'Give a whole number from 1 to 64');
         }
     }
+    const compare = parseCompareRung(v, how, log);
     return {
         verify,
         config: loadConfig(name('config'), v.config),
@@ -82897,16 +82921,7 @@ function parseDrillOptions(raw, how, log = silentLogger) {
         keep: parseBool(name('keep'), v.keep, false),
         ...(v['target-url'] ? { targetUrl: v['target-url'] } : {}),
         allowTargetServer: parseBool(name('allow-target-server'), v['allow-target-server'], false),
-        ...(v['compare-source-url'] || v['compare-baseline']
-            ? {
-                compare: parseCompareOptions({
-                    ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
-                    ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
-                    ...(v.config ? { config: v.config } : {}),
-                    ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
-                }, how, log, true),
-            }
-            : {}),
+        ...(compare ? { compare } : {}),
         ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
     };
 }
@@ -83338,6 +83353,7 @@ class stages_Pipeline {
     onStage;
     ignore;
     stages = [];
+    started = Date.now();
     constructor(failOn, onStage = () => { }, 
     /** Rules ignored in config, with their written reasons: marked as they are found. */
     ignore = new Map()) {
@@ -83381,6 +83397,29 @@ class stages_Pipeline {
         const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
         this.stages.push(result);
         this.onStage(result);
+    }
+    /** A pipeline whose rules are ignored as `ignore:` in restorable.yml says (each with its reason). */
+    static withConfig(failOn, ignore, onStage) {
+        return new stages_Pipeline(failOn, onStage, new Map((ignore ?? []).map((i) => [i.rule, i.reason])));
+    }
+    /** What every result starts as: not verified yet, and this pipeline's own list of stages. */
+    begin(command) {
+        return {
+            command,
+            verdict: 'could-not-verify',
+            failOn: this.failOn,
+            startedAt: new Date(this.started).toISOString(),
+            totalSeconds: 0,
+            stages: this.stages,
+            findings: [],
+        };
+    }
+    /** The end of a run: the findings of every stage, the verdict, the wall time. */
+    settle(result) {
+        result.findings = this.findings;
+        result.verdict = this.verdict();
+        result.totalSeconds = (Date.now() - this.started) / 1000;
+        return result;
     }
     get findings() {
         return this.stages.flatMap((s) => s.findings);
@@ -83470,17 +83509,9 @@ function allowed(t, source) {
 }
 /** compare-counts: counts and structure of the source (live, read-only, or a baseline) against the target. */
 async function runCompare(opts, log, onStage) {
-    const started = Date.now();
-    const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
-    const pipe = new stages_Pipeline(opts.failOn, onStage, ignored);
+    const pipe = stages_Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
     const result = {
-        command: 'compare',
-        verdict: 'could-not-verify',
-        failOn: opts.failOn,
-        startedAt: new Date(started).toISOString(),
-        totalSeconds: 0,
-        stages: pipe.stages,
-        findings: [],
+        ...pipe.begin('compare'),
         source: opts.source ? maskedUrl(opts.source) : (opts.baseline ?? ''),
         target: opts.target ? maskedUrl(opts.target) : '',
         rows: [],
@@ -83538,12 +83569,12 @@ async function runCompare(opts, log, onStage) {
         pipe.skip('target', 'no target-url: only the baseline was written');
         pipe.skip('counts', 'no target');
         pipe.skip('structure', 'no target');
-        return finish(result, pipe, started);
+        return pipe.settle(result);
     }
     if (!source) {
         for (const s of ['target', 'counts', 'structure'])
             pipe.skip(s, 'the source could not be read');
-        return finish(result, pipe, started);
+        return pipe.settle(result);
     }
     const src = source;
     let target;
@@ -83564,7 +83595,7 @@ async function runCompare(opts, log, onStage) {
     if (!target) {
         pipe.skip('counts', 'the target could not be read');
         pipe.skip('structure', 'the target could not be read');
-        return finish(result, pipe, started);
+        return pipe.settle(result);
     }
     const tgt = target;
     await pipe.stage('counts', async () => {
@@ -83639,13 +83670,7 @@ async function runCompare(opts, log, onStage) {
             return { findings };
         });
     }
-    return finish(result, pipe, started);
-}
-function finish(result, pipe, started) {
-    result.findings = pipe.findings;
-    result.verdict = pipe.verdict();
-    result.totalSeconds = (Date.now() - started) / 1000;
-    return result;
+    return pipe.settle(result);
 }
 /** The comparison as markdown, drifted rows first. */
 function compareTable(r) {
@@ -83682,6 +83707,27 @@ function compareOutputs(r, reportPath) {
         findings: JSON.stringify(r.findings),
         report: reportPath,
     };
+}
+/**
+ * The compare rung of a drill or a PITR drill: one `compare` stage against the restored target,
+ * skipped when neither compare-source-url nor compare-baseline was given.
+ */
+async function compareRung(pipe, opts, target, log) {
+    if (!opts) {
+        pipe.skip('compare', 'no compare-source-url or compare-baseline');
+        return undefined;
+    }
+    let summary;
+    await pipe.stage('compare', async () => {
+        const r = await runCompare({ ...opts, target }, log);
+        summary = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
+        const notRun = r.stages.find((s) => s.status === 'not-run');
+        return {
+            findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
+            ...(notRun?.reason ? { notRun: notRun.reason } : {}),
+        };
+    });
+    return summary;
 }
 
 // EXTERNAL MODULE: external "node:stream"
@@ -86474,19 +86520,11 @@ function safeDbName(name) {
  * the ladder (structure, volume, semantics, integrity), each stage timed, against the RTO.
  */
 async function runDrill(opts, log, onStage) {
-    const started = Date.now();
-    const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
-    const pipe = new stages_Pipeline(opts.verify.failOn, onStage, ignored);
+    const pipe = stages_Pipeline.withConfig(opts.verify.failOn, opts.config.ignore, onStage);
     const result = {
-        command: 'drill',
-        verdict: 'could-not-verify',
-        failOn: opts.verify.failOn,
+        ...pipe.begin('drill'),
         source: '',
-        startedAt: new Date(started).toISOString(),
-        totalSeconds: 0,
         tier: opts.tier,
-        stages: pipe.stages,
-        findings: [],
         notChecked: [],
     };
     const history = opts.history ? readHistory(opts.history) : [];
@@ -86698,7 +86736,7 @@ async function runDrill(opts, log, onStage) {
             });
         }
     }
-    result.totalSeconds = (Date.now() - started) / 1000;
+    result.totalSeconds = (Date.now() - pipe.started) / 1000;
     if (opts.rtoBudgetSeconds !== undefined) {
         const budget = opts.rtoBudgetSeconds;
         await pipe.stage('rto', async () => result.totalSeconds > budget
@@ -86717,8 +86755,7 @@ async function runDrill(opts, log, onStage) {
                 ? ['row counts', 'smoke queries', 'sequences', 'NOT VALID constraints']
                 : ['rows of tables outside sample-tables'];
     }
-    result.findings = pipe.findings;
-    result.verdict = pipe.verdict();
+    pipe.settle(result);
     const t = trend(result.totalSeconds, previous);
     if (t)
         result.trend = t;
@@ -86836,20 +86873,11 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
     }
     if (opts.compare && opts.tier !== 'full')
         pipe.skip('compare', `NOT RUN: tier ${opts.tier.toUpperCase()} does not restore every row`);
-    else if (opts.compare) {
-        const cmp = opts.compare;
-        await pipe.stage('compare', async () => {
-            const r = await runCompare({ ...cmp, target: conn }, log);
-            result.compare = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
-            const notRun = r.stages.find((s) => s.status === 'not-run');
-            return {
-                findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
-                ...(notRun?.reason ? { notRun: notRun.reason } : {}),
-            };
-        });
+    else {
+        const summary = await compareRung(pipe, opts.compare, conn, log);
+        if (summary)
+            result.compare = summary;
     }
-    else
-        pipe.skip('compare', 'no compare-source-url or compare-baseline');
     await pipe.stage('integrity', async () => {
         const integ = opts.config.integrity ?? {};
         const findings = [];

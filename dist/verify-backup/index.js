@@ -80995,6 +80995,15 @@ function oneOf(input, value, options) {
 
 ;// CONCATENATED MODULE: ./src/core/spec.ts
 
+/** Inputs another action already defines, by name, so that a shared input reads the same everywhere. */
+function inputsOf(spec, names) {
+    return names.map((n) => {
+        const i = spec.inputs.find((x) => x.name === n);
+        if (!i)
+            throw new Error(`${spec.name} has no input ${n}`);
+        return i;
+    });
+}
 function closest(word, options) {
     const dist = (a, b) => {
         const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
@@ -81063,6 +81072,7 @@ function memoryLogger() {
 
 
 
+
 /**
  * S3 could not be reached, or refused us (connection refused, access denied, no such bucket). The
  * message names the source and the endpoint, never a credential or a presigned query string.
@@ -81124,6 +81134,16 @@ function positiveInteger(name, value, fallback) {
         throw new errors_UserError(`S3 ${name}`, `${value} is not a positive whole number`, `Set ${name} to 1 or more`);
     }
     return value;
+}
+/** The s3-endpoint, s3-region and s3-force-path-style inputs (or flags), as S3Options. */
+function parseS3Inputs(v, name) {
+    return {
+        ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
+        ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
+        ...(v['s3-force-path-style']
+            ? { forcePathStyle: parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
+            : {}),
+    };
 }
 /** A read-only view of the objects under one S3 prefix. */
 class S3Source {
@@ -81693,13 +81713,7 @@ function parseVerifyOptions(raw, how) {
         schemaCheck: parseBool(name('schema-check'), v['schema-check'], true),
         failOn: parseSeverity(name('fail-on'), v['fail-on']),
         ...(v.report ? { report: v.report } : {}),
-        s3: {
-            ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
-            ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
-            ...(v['s3-force-path-style']
-                ? { forcePathStyle: parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
-                : {}),
-        },
+        s3: parseS3Inputs(v, name),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
         workDir: v['work-dir'] ? external_node_path_default().resolve(v['work-dir']) : defaultWorkDir(),
     };
@@ -84185,6 +84199,9 @@ function labelFolder(root, bin, osUser, label) {
     const entry = starting.get(root);
     if (entry)
         Object.assign(entry, { binDir: bin.dir, phase: 'server' });
+    writeLabel(root, label, bin, osUser);
+}
+function writeLabel(root, label, bin, osUser) {
     const l = {
         label,
         pid: process.pid,
@@ -84193,7 +84210,7 @@ function labelFolder(root, bin, osUser, label) {
         binDir: bin.dir,
         ...(osUser ? { osUser } : {}),
     };
-    fs.writeFileSync(path.join(root, LABEL_FILE), JSON.stringify(l));
+    external_node_fs_default().writeFileSync(external_node_path_default().join(root, LABEL_FILE), JSON.stringify(l));
 }
 /** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
 function ownerOf(osUser) {
@@ -84299,15 +84316,7 @@ class ScratchCluster {
             external_node_fs_default().rmSync(root, { recursive: true, force: true });
             throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
         }
-        const label = {
-            label: opts.label ?? 'scratch',
-            pid: process.pid,
-            created: new Date().toISOString(),
-            major: initdb.major,
-            binDir: initdb.dir,
-            ...(osUser ? { osUser } : {}),
-        };
-        external_node_fs_default().writeFileSync(external_node_path_default().join(root, LABEL_FILE), JSON.stringify(label));
+        writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
         let lastError = '';
         for (let attempt = 0; attempt < 3; attempt++) {
             const port = await freePort();
@@ -84663,6 +84672,7 @@ class Pipeline {
     onStage;
     ignore;
     stages = [];
+    started = Date.now();
     constructor(failOn, onStage = () => { }, 
     /** Rules ignored in config, with their written reasons: marked as they are found. */
     ignore = new Map()) {
@@ -84706,6 +84716,29 @@ class Pipeline {
         const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
         this.stages.push(result);
         this.onStage(result);
+    }
+    /** A pipeline whose rules are ignored as `ignore:` in restorable.yml says (each with its reason). */
+    static withConfig(failOn, ignore, onStage) {
+        return new Pipeline(failOn, onStage, new Map((ignore ?? []).map((i) => [i.rule, i.reason])));
+    }
+    /** What every result starts as: not verified yet, and this pipeline's own list of stages. */
+    begin(command) {
+        return {
+            command,
+            verdict: 'could-not-verify',
+            failOn: this.failOn,
+            startedAt: new Date(this.started).toISOString(),
+            totalSeconds: 0,
+            stages: this.stages,
+            findings: [],
+        };
+    }
+    /** The end of a run: the findings of every stage, the verdict, the wall time. */
+    settle(result) {
+        result.findings = this.findings;
+        result.verdict = this.verdict();
+        result.totalSeconds = (Date.now() - this.started) / 1000;
+        return result;
     }
     get findings() {
         return this.stages.flatMap((s) => s.findings);

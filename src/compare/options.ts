@@ -130,3 +130,26 @@ export function parseCompareOptions(
     workDir: defaultWorkDir(),
   };
 }
+
+/**
+ * The compare rung of a drill or a PITR drill: `compare-source-url` or `compare-baseline` (with the
+ * run's config and fail-on), or undefined when neither is given.
+ */
+export function parseCompareRung(
+  v: Record<string, string | undefined>,
+  how: 'input' | 'flag',
+  log: Logger,
+): CompareOptions | undefined {
+  if (!v['compare-source-url'] && !v['compare-baseline']) return undefined;
+  return parseCompareOptions(
+    {
+      ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
+      ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
+      ...(v.config ? { config: v.config } : {}),
+      ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
+    },
+    how,
+    log,
+    true,
+  );
+}

@@ -115,17 +115,9 @@ export async function runCompare(
   log: Logger,
   onStage?: (s: StageResult) => void,
 ): Promise<CompareResult> {
-  const started = Date.now();
-  const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
-  const pipe = new Pipeline(opts.failOn, onStage, ignored);
+  const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
   const result: CompareResult = {
-    command: 'compare',
-    verdict: 'could-not-verify',
-    failOn: opts.failOn,
-    startedAt: new Date(started).toISOString(),
-    totalSeconds: 0,
-    stages: pipe.stages,
-    findings: [],
+    ...pipe.begin('compare'),
     source: opts.source ? maskedUrl(opts.source) : (opts.baseline ?? ''),
     target: opts.target ? maskedUrl(opts.target) : '',
     rows: [],
@@ -193,11 +185,11 @@ export async function runCompare(
     pipe.skip('target', 'no target-url: only the baseline was written');
     pipe.skip('counts', 'no target');
     pipe.skip('structure', 'no target');
-    return finish(result, pipe, started);
+    return pipe.settle(result);
   }
   if (!source) {
     for (const s of ['target', 'counts', 'structure']) pipe.skip(s, 'the source could not be read');
-    return finish(result, pipe, started);
+    return pipe.settle(result);
   }
   const src = source;
   let target: Side | undefined;
@@ -221,7 +213,7 @@ export async function runCompare(
   if (!target) {
     pipe.skip('counts', 'the target could not be read');
     pipe.skip('structure', 'the target could not be read');
-    return finish(result, pipe, started);
+    return pipe.settle(result);
   }
   const tgt = target;
   await pipe.stage('counts', async () => {
@@ -332,14 +324,7 @@ export async function runCompare(
       return { findings };
     });
   }
-  return finish(result, pipe, started);
-}
-
-function finish(result: CompareResult, pipe: Pipeline, started: number): CompareResult {
-  result.findings = pipe.findings;
-  result.verdict = pipe.verdict();
-  result.totalSeconds = (Date.now() - started) / 1000;
-  return result;
+  return pipe.settle(result);
 }
 
 /** The comparison as markdown, drifted rows first. */
@@ -378,4 +363,39 @@ export function compareOutputs(r: CompareResult, reportPath: string): Record<str
     findings: JSON.stringify(r.findings),
     report: reportPath,
   };
+}
+
+/** What a compare rung reports in a drill's or PITR drill's result. */
+export interface CompareSummary {
+  compared: number;
+  drifted: number;
+  missing: number;
+  source: string;
+}
+
+/**
+ * The compare rung of a drill or a PITR drill: one `compare` stage against the restored target,
+ * skipped when neither compare-source-url nor compare-baseline was given.
+ */
+export async function compareRung(
+  pipe: Pipeline,
+  opts: CompareOptions | undefined,
+  target: ConnInfo,
+  log: Logger,
+): Promise<CompareSummary | undefined> {
+  if (!opts) {
+    pipe.skip('compare', 'no compare-source-url or compare-baseline');
+    return undefined;
+  }
+  let summary: CompareSummary | undefined;
+  await pipe.stage('compare', async () => {
+    const r = await runCompare({ ...opts, target }, log);
+    summary = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
+    const notRun = r.stages.find((s) => s.status === 'not-run');
+    return {
+      findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
+      ...(notRun?.reason ? { notRun: notRun.reason } : {}),
+    };
+  });
+  return summary;
 }

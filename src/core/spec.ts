@@ -28,6 +28,15 @@ export interface ActionSpec {
   umbrella?: boolean;
 }
 
+/** Inputs another action already defines, by name, so that a shared input reads the same everywhere. */
+export function inputsOf(spec: ActionSpec, names: string[]): InputSpec[] {
+  return names.map((n) => {
+    const i = spec.inputs.find((x) => x.name === n);
+    if (!i) throw new Error(`${spec.name} has no input ${n}`);
+    return i;
+  });
+}
+
 function closest(word: string, options: string[]): string | undefined {
   const dist = (a: string, b: string) => {
     const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)] as number[]);

@@ -1,4 +1,4 @@
-import { type CompareOptions, parseCompareOptions } from '../compare/options.js';
+import { type CompareOptions, parseCompareRung } from '../compare/options.js';
 import { parseDuration } from '../core/duration.js';
 import { UserError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/log.js';
@@ -85,6 +85,7 @@ export function parseDrillOptions(
       );
     }
   }
+  const compare = parseCompareRung(v, how, log);
   return {
     verify,
     config: loadConfig(name('config'), v.config),
@@ -99,21 +100,7 @@ export function parseDrillOptions(
     keep: parseBool(name('keep'), v.keep, false),
     ...(v['target-url'] ? { targetUrl: v['target-url'] } : {}),
     allowTargetServer: parseBool(name('allow-target-server'), v['allow-target-server'], false),
-    ...(v['compare-source-url'] || v['compare-baseline']
-      ? {
-          compare: parseCompareOptions(
-            {
-              ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
-              ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
-              ...(v.config ? { config: v.config } : {}),
-              ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
-            },
-            how,
-            log,
-            true,
-          ),
-        }
-      : {}),
+    ...(compare ? { compare } : {}),
     ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
   };
 }

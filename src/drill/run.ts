@@ -5,7 +5,7 @@ import zlib from 'node:zlib';
 import { checkCollation, checkIndexes, checkSequences, validateConstraints } from '../checks/integrity.js';
 import { runSmokeQueries, type SmokeResult } from '../checks/semantics.js';
 import { diffStructure, parseReference, renderReference, structureLines } from '../checks/structure.js';
-import { runCompare } from '../compare/run.js';
+import { type CompareSummary, compareRung } from '../compare/run.js';
 import { formatSeconds } from '../core/duration.js';
 import { errorMessage, ToolMissingError } from '../core/errors.js';
 import { run } from '../core/exec.js';
@@ -59,7 +59,7 @@ export interface DrillResult extends Reportable {
   rows?: number;
   counts?: TableCount[];
   smoke?: SmokeResult[];
-  compare?: { compared: number; drifted: number; missing: number; source: string };
+  compare?: CompareSummary;
   /** What a partial tier did not check, for a pass that is not the whole story. */
   notChecked: string[];
   trend?: string;
@@ -108,19 +108,11 @@ export async function runDrill(
   log: Logger,
   onStage?: (s: StageResult) => void,
 ): Promise<DrillResult> {
-  const started = Date.now();
-  const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
-  const pipe = new Pipeline(opts.verify.failOn, onStage, ignored);
+  const pipe = Pipeline.withConfig(opts.verify.failOn, opts.config.ignore, onStage);
   const result: DrillResult = {
-    command: 'drill',
-    verdict: 'could-not-verify',
-    failOn: opts.verify.failOn,
+    ...pipe.begin('drill'),
     source: '',
-    startedAt: new Date(started).toISOString(),
-    totalSeconds: 0,
     tier: opts.tier,
-    stages: pipe.stages,
-    findings: [],
     notChecked: [],
   };
   const history = opts.history ? readHistory(opts.history) : [];
@@ -349,7 +341,7 @@ export async function runDrill(
       });
     }
   }
-  result.totalSeconds = (Date.now() - started) / 1000;
+  result.totalSeconds = (Date.now() - pipe.started) / 1000;
   if (opts.rtoBudgetSeconds !== undefined) {
     const budget = opts.rtoBudgetSeconds;
     await pipe.stage('rto', async () =>
@@ -375,8 +367,7 @@ export async function runDrill(
         ? ['row counts', 'smoke queries', 'sequences', 'NOT VALID constraints']
         : ['rows of tables outside sample-tables'];
   }
-  result.findings = pipe.findings;
-  result.verdict = pipe.verdict();
+  pipe.settle(result);
   const t = trend(result.totalSeconds, previous);
   if (t) result.trend = t;
   if (opts.history) {
@@ -546,18 +537,10 @@ async function ladder(
 
   if (opts.compare && opts.tier !== 'full')
     pipe.skip('compare', `NOT RUN: tier ${opts.tier.toUpperCase()} does not restore every row`);
-  else if (opts.compare) {
-    const cmp = opts.compare;
-    await pipe.stage('compare', async () => {
-      const r = await runCompare({ ...cmp, target: conn }, log);
-      result.compare = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
-      const notRun = r.stages.find((s) => s.status === 'not-run');
-      return {
-        findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
-        ...(notRun?.reason ? { notRun: notRun.reason } : {}),
-      };
-    });
-  } else pipe.skip('compare', 'no compare-source-url or compare-baseline');
+  else {
+    const summary = await compareRung(pipe, opts.compare, conn, log);
+    if (summary) result.compare = summary;
+  }
 
   await pipe.stage('integrity', async () => {
     const integ = opts.config.integrity ?? {};

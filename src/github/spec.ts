@@ -66,7 +66,11 @@ export const githubReportSpec: ActionSpec = {
     { name: 'pr-number', description: "pr-comment: the pull request (default: the event's)." },
     { name: 'target-time', description: 'pitr-request, incident: the recovery target time, with a zone.' },
     { name: 'restore-mode', description: 'pitr-request, incident: `drill`, `side-by-side` or `in-place`.' },
-    { name: 'confirm', description: 'pitr-request: the database name, typed, for in-place.' },
+    {
+      name: 'confirm',
+      description:
+        "pitr-request: for in-place, the cluster's system identifier or pitr.name, typed (pitr-restore checks it).",
+    },
     { name: 'reason', description: 'pitr-request, incident: the incident ticket.' },
     {
       name: 'detected-at',

@@ -232,17 +232,9 @@ export async function runMigrate(
   log: Logger,
   onStage?: (s: StageResult) => void,
 ): Promise<MigrateResult> {
-  const started = Date.now();
-  const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
-  const pipe = new Pipeline(opts.failOn, onStage, ignored);
+  const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
   const result: MigrateResult = {
-    command: 'migrate',
-    verdict: 'could-not-verify',
-    failOn: opts.failOn,
-    startedAt: new Date(started).toISOString(),
-    totalSeconds: 0,
-    stages: pipe.stages,
-    findings: [],
+    ...pipe.begin('migrate'),
     database: maskedUrl(opts.database),
     exitCode: null,
     rewritten: [],
@@ -289,7 +281,7 @@ export async function runMigrate(
   const later = ['migrate', 'locks', 'rewrites', 'structure', 'semantics'];
   if (!before) {
     for (const s of later) pipe.skip(s, 'the database could not be used');
-    return finish(result, pipe, started);
+    return pipe.settle(result);
   }
   const snapshot = before;
 
@@ -361,7 +353,7 @@ export async function runMigrate(
   });
   if (!ran) {
     for (const s of later.slice(1)) pipe.skip(s, 'the migrate command did not run');
-    return finish(result, pipe, started);
+    return pipe.settle(result);
   }
 
   await pipe.stage('locks', async () => {
@@ -440,14 +432,7 @@ export async function runMigrate(
       }
     });
   }
-  return finish(result, pipe, started);
-}
-
-function finish(result: MigrateResult, pipe: Pipeline, started: number): MigrateResult {
-  result.findings = pipe.findings;
-  result.verdict = pipe.verdict();
-  result.totalSeconds = (Date.now() - started) / 1000;
-  return result;
+  return pipe.settle(result);
 }
 
 /** Structure before and after, one line per object: `+ added`, `- removed` (a change is both). */

@@ -1,4 +1,5 @@
-import type { ActionSpec } from '../core/spec.js';
+import { type ActionSpec, inputsOf } from '../core/spec.js';
+import { verifySpec } from '../verify/spec.js';
 
 export const migrateSpec: ActionSpec = {
   name: 'migrate-check',
@@ -47,12 +48,7 @@ export const migrateSpec: ActionSpec = {
       name: 'config',
       description: 'restorable.yml: its semantics smoke queries run after the migration.',
     },
-    {
-      name: 'fail-on',
-      default: 'high',
-      description: 'Lowest severity that fails: critical, high, medium, low, info.',
-    },
-    { name: 'report', description: 'Write the JSON report to this path.' },
+    ...inputsOf(verifySpec, ['fail-on', 'report']),
   ],
   outputs: [
     { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseLsn } from '../archive/wal.js';
-import { type CompareOptions, parseCompareOptions } from '../compare/options.js';
+import { type CompareOptions, parseCompareRung } from '../compare/options.js';
 import { UserError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/log.js';
 import { oneOf, parseBool, parseSeverity } from '../core/parse.js';
@@ -10,7 +10,7 @@ import { type DrillConfig, loadConfig } from '../drill/config.js';
 import { parseDbUrl } from '../postgres/client.js';
 import { postmasterAlive } from '../postgres/recovery.js';
 import type { Severity } from '../report/findings.js';
-import { parseS3Url, type S3Options } from '../sources/s3.js';
+import { parseS3Inputs, parseS3Url, type S3Options } from '../sources/s3.js';
 import { pitrSpec } from './spec.js';
 
 export const BACKENDS = ['native', 'pgbackrest'] as const;
@@ -230,20 +230,7 @@ export function parsePitrOptions(
     }
   }
   const port = number(name('port'), v.port, 1, 65535, 'a port');
-  const compare =
-    v['compare-source-url'] || v['compare-baseline']
-      ? parseCompareOptions(
-          {
-            ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
-            ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
-            ...(v.config ? { config: v.config } : {}),
-            ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
-          },
-          how,
-          log,
-          true,
-        )
-      : undefined;
+  const compare = parseCompareRung(v, how, log);
   if (v['check-url']) parseDbUrl(name('check-url'), v['check-url'], (s) => log.secret(s));
   return {
     backend,
@@ -269,13 +256,7 @@ export function parsePitrOptions(
     ...(v.history ? { history: v.history } : {}),
     failOn: parseSeverity(name('fail-on'), v['fail-on']),
     ...(v.report ? { report: v.report } : {}),
-    s3: {
-      ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
-      ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
-      ...(v['s3-force-path-style']
-        ? { forcePathStyle: parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
-        : {}),
-    },
+    s3: parseS3Inputs(v, name),
     ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
     ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
   };

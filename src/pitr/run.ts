@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_SEGMENT_SIZE, formatLsn, parseSegmentName } from '../archive/wal.js';
 import { runSmokeQueries, type SmokeQuery, type SmokeResult } from '../checks/semantics.js';
-import { runCompare } from '../compare/run.js';
+import { type CompareSummary, compareRung } from '../compare/run.js';
 import { formatBytes, formatSeconds } from '../core/duration.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import { run } from '../core/exec.js';
@@ -19,12 +19,12 @@ import {
 } from '../postgres/cluster.js';
 import {
   chownTree,
+  controlData,
   postmasterAlive,
   type RecoveryOutcome,
   runRecovery,
   settleRecoveryConfig,
   stopServer,
-  systemIdentifier,
   writeRecoveryConfig,
 } from '../postgres/recovery.js';
 import { type Finding, finding } from '../report/findings.js';
@@ -75,7 +75,7 @@ export interface PitrResult extends Reportable {
   /** WAL served by the spool: segments fetched, bytes, and how many the server had to wait for. */
   wal?: { fetched: number; bytes: number; waits: number };
   checks?: SmokeResult[];
-  compare?: { compared: number; drifted: number; missing: number; source: string };
+  compare?: CompareSummary;
   databaseUrl?: string;
   /** drill with keep: the scratch folder the post step (or clean) removes. */
   handle?: string;
@@ -203,17 +203,9 @@ export async function runPitr(
   log: Logger,
   onStage?: (s: StageResult) => void,
 ): Promise<PitrResult> {
-  const started = Date.now();
-  const ignored = new Map((opts.config.ignore ?? []).map((i) => [i.rule, i.reason]));
-  const pipe = new Pipeline(opts.failOn, onStage, ignored);
+  const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
   const result: PitrResult = {
-    command: 'pitr',
-    verdict: 'could-not-verify',
-    failOn: opts.failOn,
-    startedAt: new Date(started).toISOString(),
-    totalSeconds: 0,
-    stages: pipe.stages,
-    findings: [],
+    ...pipe.begin('pitr'),
     mode: opts.mode,
     backend: opts.backend,
     source: '',
@@ -247,7 +239,7 @@ export async function runPitr(
     const dataDir = opts.dataDirectory as string;
     const major = dataDirMajor(dataDir) as number;
     liveBin = await serverBinary(major, opts.pgBinDir);
-    const id = await systemIdentifier(liveBin, dataDir, osUser);
+    const id = (await controlData(liveBin, dataDir, osUser))['Database system identifier'];
     const accepted = [id, opts.config.pitr?.name].filter(Boolean);
     if (!accepted.includes(opts.confirm)) {
       throw new UserError(
@@ -320,16 +312,14 @@ export async function runPitr(
     for (const s of PITR_STAGES) pipe.skip(s, why);
     if (opts.mode === 'in-place' && !opts.planOnly)
       result.next.push('Nothing was changed: production runs as before.');
-    return finish(result, pipe, opts, started);
+    return finish(result, pipe, opts);
   }
   await recoverStages(opts, backend, chosen as PlannedBackup, coverage, pipe, result, log, osUser, liveBin);
-  return finish(result, pipe, opts, started);
+  return finish(result, pipe, opts);
 }
 
-function finish(result: PitrResult, pipe: Pipeline, opts: PitrOptions, started: number): PitrResult {
-  result.findings = pipe.findings;
-  result.verdict = pipe.verdict();
-  result.totalSeconds = (Date.now() - started) / 1000;
+function finish(result: PitrResult, pipe: Pipeline, opts: PitrOptions): PitrResult {
+  pipe.settle(result);
   if (opts.history && !opts.planOnly) {
     appendHistory(opts.history, {
       at: result.startedAt,
@@ -695,19 +685,10 @@ async function recoverStages(
     return { findings };
   });
 
-  if (opts.compare && conn) {
-    const cmp = opts.compare;
-    const target = conn;
-    await pipe.stage('compare', async () => {
-      const r = await runCompare({ ...cmp, target }, log);
-      result.compare = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
-      const notRun = r.stages.find((s) => s.status === 'not-run');
-      return {
-        findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
-        ...(notRun?.reason ? { notRun: notRun.reason } : {}),
-      };
-    });
-  } else pipe.skip('compare', 'no compare-source-url or compare-baseline');
+  if (conn) {
+    const summary = await compareRung(pipe, opts.compare, conn, log);
+    if (summary) result.compare = summary;
+  } else pipe.skip('compare', 'in-place without check-url: no connection to compare on');
 
   if (opts.mode === 'drill' && opts.keep && adopted) {
     result.handle = adopted.detach();

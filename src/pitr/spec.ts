@@ -1,4 +1,6 @@
-import type { ActionSpec } from '../core/spec.js';
+import { type ActionSpec, inputsOf } from '../core/spec.js';
+import { drillSpec } from '../drill/spec.js';
+import { verifySpec } from '../verify/spec.js';
 
 export const pitrSpec: ActionSpec = {
   name: 'pitr-restore',
@@ -107,38 +109,20 @@ export const pitrSpec: ActionSpec = {
       description:
         'With plant-marker: the live database to write the marker to (a role that may create a table).',
     },
-    {
-      name: 'compare-source-url',
-      description: 'Also compare row counts and structure with this live database (read-only).',
-    },
-    {
-      name: 'compare-baseline',
-      description: 'Or compare with a baseline file written by compare-counts write-baseline.',
-    },
+    ...inputsOf(drillSpec, ['compare-source-url', 'compare-baseline']),
     {
       name: 'history',
       description: 'A JSON-lines file: each run is appended; plans estimate their time from it.',
     },
-    {
-      name: 'fail-on',
-      default: 'high',
-      description: 'Lowest severity that fails the run: critical, high, medium, low or info.',
-    },
-    { name: 'report', description: 'Write the JSON report to this path.' },
-    {
-      name: 's3-endpoint',
-      description: 'S3-compatible endpoint (R2, MinIO, ...). Credentials come from the environment only.',
-    },
-    { name: 's3-region', description: 'S3 region (default: AWS_REGION, else us-east-1; R2 takes `auto`).' },
-    {
-      name: 's3-force-path-style',
-      description: 'Path-style S3 URLs (default: true when s3-endpoint is set).',
-    },
-    { name: 'pg-bin-dir', description: 'Use PostgreSQL binaries from this folder only.' },
-    {
-      name: 'os-user',
-      description: 'Run server binaries as this OS user (default: the current user; postgres when root).',
-    },
+    ...inputsOf(verifySpec, [
+      'fail-on',
+      'report',
+      's3-endpoint',
+      's3-region',
+      's3-force-path-style',
+      'pg-bin-dir',
+    ]),
+    ...inputsOf(drillSpec, ['os-user']),
   ],
   outputs: [
     { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },

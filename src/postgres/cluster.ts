@@ -210,6 +210,10 @@ export function scratchFolder(label: string, osUser: string | undefined): string
 export function labelFolder(root: string, bin: PgBinary, osUser: string | undefined, label: string): void {
   const entry = starting.get(root);
   if (entry) Object.assign(entry, { binDir: bin.dir, phase: 'server' });
+  writeLabel(root, label, bin, osUser);
+}
+
+function writeLabel(root: string, label: string, bin: PgBinary, osUser: string | undefined): void {
   const l: ClusterLabel = {
     label,
     pid: process.pid,
@@ -344,15 +348,7 @@ export class ScratchCluster {
       fs.rmSync(root, { recursive: true, force: true });
       throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
     }
-    const label: ClusterLabel = {
-      label: opts.label ?? 'scratch',
-      pid: process.pid,
-      created: new Date().toISOString(),
-      major: initdb.major,
-      binDir: initdb.dir,
-      ...(osUser ? { osUser } : {}),
-    };
-    fs.writeFileSync(path.join(root, LABEL_FILE), JSON.stringify(label));
+    writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
     let lastError = '';
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = await freePort();

@@ -109,28 +109,22 @@ export function postmasterAlive(dataDir: string): boolean {
   }
 }
 
-export async function clusterState(
+/** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
+export async function controlData(
   bin: PgBinary,
   dataDir: string,
   osUser?: string,
-): Promise<string | undefined> {
+): Promise<Record<string, string>> {
   const r = await run(path.join(bin.dir, 'pg_controldata'), [dataDir], {
     user: osUser,
     env: { LC_ALL: 'C' },
   });
-  return /^Database cluster state:\s+(.+)$/m.exec(r.stdout)?.[1]?.trim();
-}
-
-export async function systemIdentifier(
-  bin: PgBinary,
-  dataDir: string,
-  osUser?: string,
-): Promise<string | undefined> {
-  const r = await run(path.join(bin.dir, 'pg_controldata'), [dataDir], {
-    user: osUser,
-    env: { LC_ALL: 'C' },
-  });
-  return /^Database system identifier:\s+(\d+)$/m.exec(r.stdout)?.[1];
+  const out: Record<string, string> = {};
+  for (const line of r.stdout.split('\n')) {
+    const m = /^([^:]+):\s+(.*)$/.exec(line);
+    if (m) out[(m[1] as string).trim()] = (m[2] as string).trim();
+  }
+  return out;
 }
 
 function readLog(file: string): string {
@@ -205,7 +199,9 @@ export async function runRecovery(w: RecoveryWatch): Promise<RecoveryOutcome> {
     // pg_controldata once a second (the log, read every tick, usually tells first).
     const askState = alive && Date.now() - lastState >= 1000;
     if (askState) lastState = Date.now();
-    const state = askState ? await clusterState(w.bin, w.dataDir, readAs) : undefined;
+    const state = askState
+      ? (await controlData(w.bin, w.dataDir, readAs))['Database cluster state']
+      : undefined;
     seenRecovery ||= state === 'in archive recovery';
     if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
       // Old servers (13 and before) promote at the end of WAL even when the target was not reached.

@@ -1,5 +1,6 @@
 import { errorMessage, UserError } from '../core/errors.js';
 import { atLeast, type Finding, ruleKind, type Severity } from './findings.js';
+import type { Reportable } from './render.js';
 
 export type StageStatus = 'ok' | 'failed' | 'skipped' | 'not-run';
 
@@ -29,6 +30,7 @@ export interface StageOutcome {
  */
 export class Pipeline {
   readonly stages: StageResult[] = [];
+  readonly started = Date.now();
 
   constructor(
     private readonly failOn: Severity,
@@ -71,6 +73,36 @@ export class Pipeline {
     const result: StageResult = { name, status: 'skipped', seconds: 0, reason, findings: [] };
     this.stages.push(result);
     this.onStage(result);
+  }
+
+  /** A pipeline whose rules are ignored as `ignore:` in restorable.yml says (each with its reason). */
+  static withConfig(
+    failOn: Severity,
+    ignore: { rule: string; reason: string }[] | undefined,
+    onStage?: StageListener,
+  ): Pipeline {
+    return new Pipeline(failOn, onStage, new Map((ignore ?? []).map((i) => [i.rule, i.reason])));
+  }
+
+  /** What every result starts as: not verified yet, and this pipeline's own list of stages. */
+  begin<C extends string>(command: C): Reportable & { command: C } {
+    return {
+      command,
+      verdict: 'could-not-verify',
+      failOn: this.failOn,
+      startedAt: new Date(this.started).toISOString(),
+      totalSeconds: 0,
+      stages: this.stages,
+      findings: [],
+    };
+  }
+
+  /** The end of a run: the findings of every stage, the verdict, the wall time. */
+  settle<R extends Reportable>(result: R): R {
+    result.findings = this.findings;
+    result.verdict = this.verdict();
+    result.totalSeconds = (Date.now() - this.started) / 1000;
+    return result;
   }
 
   get findings(): Finding[] {

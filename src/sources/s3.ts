@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { UserError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/log.js';
+import { parseBool } from '../core/parse.js';
 import type { BackupObject, BackupSource } from './types.js';
 
 export interface S3Options {
@@ -98,6 +99,17 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
     throw new UserError(`S3 ${name}`, `${value} is not a positive whole number`, `Set ${name} to 1 or more`);
   }
   return value;
+}
+
+/** The s3-endpoint, s3-region and s3-force-path-style inputs (or flags), as S3Options. */
+export function parseS3Inputs(v: Record<string, string | undefined>, name: (n: string) => string): S3Options {
+  return {
+    ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
+    ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
+    ...(v['s3-force-path-style']
+      ? { forcePathStyle: parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
+      : {}),
+  };
 }
 
 /** A read-only view of the objects under one S3 prefix. */

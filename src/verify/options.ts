@@ -7,7 +7,7 @@ import { UserError } from '../core/errors.js';
 import { parseBool, parseSeverity } from '../core/parse.js';
 import { resolveInputs } from '../core/spec.js';
 import type { Severity } from '../report/findings.js';
-import { parseS3Url, type S3Options } from '../sources/s3.js';
+import { parseS3Inputs, parseS3Url, type S3Options } from '../sources/s3.js';
 import { parseExpect } from '../sources/select.js';
 import { verifySpec } from './spec.js';
 
@@ -60,13 +60,7 @@ export function parseVerifyOptions(
     schemaCheck: parseBool(name('schema-check'), v['schema-check'], true),
     failOn: parseSeverity(name('fail-on'), v['fail-on']),
     ...(v.report ? { report: v.report } : {}),
-    s3: {
-      ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
-      ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
-      ...(v['s3-force-path-style']
-        ? { forcePathStyle: parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
-        : {}),
-    },
+    s3: parseS3Inputs(v, name),
     ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
     workDir: v['work-dir'] ? path.resolve(v['work-dir']) : defaultWorkDir(),
   };

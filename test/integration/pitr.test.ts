@@ -8,7 +8,7 @@ import { parsePitrOptions } from '../../src/pitr/options.js';
 import { pitrOutputs, plantMarker, runPitr } from '../../src/pitr/run.js';
 import { parseDbUrl, withClient } from '../../src/postgres/client.js';
 import { removeCluster, type ScratchCluster } from '../../src/postgres/cluster.js';
-import { systemIdentifier } from '../../src/postgres/recovery.js';
+import { controlData } from '../../src/postgres/recovery.js';
 import { tempDir } from '../harness/pg.js';
 import { archiveNow, baseBackup, query, serverDir, sleep, startArchiving } from '../harness/pitr.js';
 import { type S3Harness, startS3 } from '../harness/s3.js';
@@ -425,7 +425,9 @@ describe('pitr-restore in place', () => {
   });
 
   it('rolls back when recovery fails: the original directory is back and running', async () => {
-    const id = (await systemIdentifier(live.bin, live.dataDir, live.osUser)) as string;
+    const id = (await controlData(live.bin, live.dataDir, live.osUser))[
+      'Database system identifier'
+    ] as string;
     const r = await runPitr(
       inPlace({ confirm: id, 'target-time': noCommitAfter, 'check-url': live.url() }),
       memoryLogger(),
@@ -438,7 +440,9 @@ describe('pitr-restore in place', () => {
   }, 120_000);
 
   it('replaces the data directory, keeps the safety snapshot, and proves the target', async () => {
-    const id = (await systemIdentifier(live.bin, live.dataDir, live.osUser)) as string;
+    const id = (await controlData(live.bin, live.dataDir, live.osUser))[
+      'Database system identifier'
+    ] as string;
     const cfg = path.join(tempDir('pitr-ip-cfg'), 'restorable.yml');
     fs.writeFileSync(
       cfg,
