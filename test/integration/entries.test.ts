@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dumpDatabase } from '../../src/demo/sample.js';
+import { runBundle } from '../harness/actions.js';
 import { flipBytes, writeSidecar } from '../harness/breakers.js';
 import { loadChinook, startCluster, tempDir } from '../harness/pg.js';
 
@@ -100,42 +101,8 @@ describe('the restorable command', () => {
 });
 
 describe('the actions (the committed bundles, as the runner starts them)', () => {
-  function action(bundle: string, inputs: Record<string, string>, state: Record<string, string> = {}) {
-    const out = path.join(dir, `out-${Math.random().toString(36).slice(2)}`);
-    const summary = `${out}.md`;
-    const stateFile = `${out}.state`;
-    for (const f of [out, summary, stateFile]) fs.writeFileSync(f, '');
-    const env: Record<string, string> = {
-      GITHUB_OUTPUT: out,
-      GITHUB_STEP_SUMMARY: summary,
-      GITHUB_STATE: stateFile,
-      RUNNER_TEMP: dir,
-    };
-    for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
-    for (const [k, v] of Object.entries(state)) env[`STATE_${k}`] = v;
-    const r = spawnSync(process.execPath, [path.join(root, 'dist', bundle, 'index.js')], {
-      encoding: 'utf8',
-      env: {
-        ...Object.fromEntries(
-          Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_') && !k.startsWith('STATE_')),
-        ),
-        ...env,
-      },
-    });
-    const read = (file: string) => {
-      const vals: Record<string, string> = {};
-      for (const m of fs.readFileSync(file, 'utf8').matchAll(/^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm))
-        vals[m[1] as string] = m[3] as string;
-      return vals;
-    };
-    return {
-      code: r.status,
-      stdout: r.stdout,
-      outputs: read(out),
-      saved: read(stateFile),
-      summary: fs.readFileSync(summary, 'utf8'),
-    };
-  }
+  const action = (bundle: string, inputs: Record<string, string>, state: Record<string, string> = {}) =>
+    runBundle(dir, bundle, inputs, state);
 
   it('verify-backup sets every output and writes the job summary', () => {
     const r = action('verify-backup', {

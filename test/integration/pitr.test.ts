@@ -9,6 +9,7 @@ import { pitrOutputs, plantMarker, runPitr } from '../../src/pitr/run.js';
 import { parseDbUrl, withClient } from '../../src/postgres/client.js';
 import { removeCluster, type ScratchCluster } from '../../src/postgres/cluster.js';
 import { controlData } from '../../src/postgres/recovery.js';
+import { runBundle } from '../harness/actions.js';
 import { tempDir } from '../harness/pg.js';
 import { archiveNow, baseBackup, query, serverDir, sleep, startArchiving } from '../harness/pitr.js';
 import { type S3Harness, startS3 } from '../harness/s3.js';
@@ -18,6 +19,7 @@ let archive: string;
 let base: string;
 let beforeTarget: string;
 let afterLastCommit: string;
+let frozen: string;
 const cleanup: (() => Promise<void> | void)[] = [];
 
 const rules = (r: { findings: { rule: string }[] }) => r.findings.map((f) => f.rule);
@@ -63,6 +65,9 @@ beforeAll(async () => {
   // WAL without a commit after the last one: archived after afterLastCommit, yet no commit follows it.
   await query(prod, "SELECT pg_create_restore_point('no-commit-after')");
   await archiveNow(prod);
+  // The archive as it is now, whatever later tests add to the live one (markers are commits).
+  frozen = serverDir('pitr-frozen');
+  fs.cpSync(archive, frozen, { recursive: true, preserveTimestamps: true });
 }, 120_000);
 
 afterAll(async () => {
@@ -118,6 +123,40 @@ describe('pitr-restore drill (native, local)', () => {
     expect(out['base-backup']).toBe('b1');
     expect(out['wal-range']).toMatch(/^[0-9A-F]{24}\.\.[0-9A-F]{24}$/);
   });
+
+  it('the pitr-restore action: plant-marker, then a kept drill to it with every output; the post step removes it', async () => {
+    const work = tempDir('pitr-action');
+    const plant = runBundle(work, 'pitr-restore', { 'plant-marker': 'true', 'marker-url': prod.url() });
+    expect(plant.code, plant.stdout).toBe(0);
+    const name = plant.outputs['target-name'] as string;
+    expect(name).toMatch(/^restorable-marker-/);
+    expect(plant.summary).toContain(name);
+    await archiveNow(prod);
+    const main = runBundle(work, 'pitr-restore', {
+      'base-backups': base,
+      'wal-archive': archive,
+      'target-name': name,
+      keep: 'true',
+      report: path.join(work, 'pitr.json'),
+    });
+    expect(main.code, main.stdout).toBe(0);
+    expect(main.outputs).toMatchObject({
+      verdict: 'pass',
+      'base-backup': 'b1',
+      report: path.join(work, 'pitr.json'),
+    });
+    for (const k of ['recovered-to', 'wal-segments', 'wal-range', 'replay-seconds', 'total-seconds'])
+      expect(main.outputs[k], k).not.toBe('');
+    expect(main.outputs['database-url']).toMatch(/^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/);
+    expect(main.summary).toMatch(/## pitr-restore: ✅ PASS/);
+    expect(main.summary).toMatch(/\| base backup \| b1/);
+    const kept = main.saved['kept-target'] as string;
+    expect(fs.existsSync(path.join(kept, 'data'))).toBe(true);
+    const post = runBundle(work, 'pitr-restore', {}, { 'is-post': 'true', 'kept-target': kept });
+    expect(post.code, post.stdout).toBe(0);
+    expect(post.stdout).toMatch(/removed the kept recovered cluster/);
+    expect(fs.existsSync(kept)).toBe(false);
+  }, 120_000);
 
   it('the restorable pitr command: a drill, --json outputs, exit 0; a bad flag exits 2 with one line', () => {
     const cli = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../dist/cli/index.js');
@@ -191,7 +230,10 @@ describe('pitr-restore drill (native, local)', () => {
   }, 60_000);
 
   it('never reports success when recovery ends before a time with no later commit', async () => {
-    const r = await runPitr(native({ 'target-time': afterLastCommit, config: config() }), memoryLogger());
+    const r = await runPitr(
+      native({ 'wal-archive': frozen, 'target-time': afterLastCommit, config: config() }),
+      memoryLogger(),
+    );
     expect(rules(r)).toEqual(['PITR_TARGET_UNREACHED']);
     expect(r.verdict).toBe('fail');
     expect(r.stages.find((s) => s.name === 'recover')?.status).toBe('failed');
