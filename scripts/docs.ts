@@ -40,7 +40,7 @@ export function generatedSections(): Record<string, string> {
   return out;
 }
 
-/** The reusable workflows' inputs, secrets and per-job permissions, read from their YAML. */
+/** The reusable workflows' inputs, secrets, outputs and per-job permissions, read from their YAML. */
 export const WORKFLOWS = ['drill', 'pitr', 'pr-check'];
 
 function workflowSections(): Record<string, string> {
@@ -50,6 +50,7 @@ function workflowSections(): Record<string, string> {
     type Call = {
       inputs?: Record<string, { description?: string; type?: string; default?: unknown; required?: boolean }>;
       secrets?: Record<string, { description?: string; required?: boolean }>;
+      outputs?: Record<string, { description?: string; value?: string }>;
     };
     const wf = parse(fs.readFileSync(path.join(root, '.github', 'workflows', `${name}.yml`), 'utf8')) as {
       on: { workflow_call: Call };
@@ -70,6 +71,11 @@ function workflowSections(): Record<string, string> {
       ...Object.entries(call.secrets ?? {}).map(
         ([k, v]) => `| \`${k}\` | ${v.required ? 'yes' : 'no'} | ${cell(v.description ?? '')} |`,
       ),
+    ].join('\n');
+    out[`workflow:${name}:outputs`] = [
+      '| output | description |',
+      '|---|---|',
+      ...Object.entries(call.outputs ?? {}).map(([k, v]) => `| \`${k}\` | ${cell(v.description ?? '')} |`),
     ].join('\n');
     out[`workflow:${name}:permissions`] = [
       '| job | permissions | environment |',

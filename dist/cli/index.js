@@ -43847,12 +43847,10 @@ class WalSpool {
         this.inFlight.add(f.name);
         const dest = external_node_path_default().join(this.dir, f.name);
         this.archive
-            .fetchTo(f, dest)
+            .fetchTo(f, dest, this.owner)
             .then((bytes) => {
             if (this.stopped)
                 return;
-            if (this.owner)
-                external_node_fs_default().chownSync(dest, this.owner.uid, this.owner.gid);
             this.stats.fetched++;
             this.stats.bytes += bytes;
             this.ready.add(f.name);
@@ -44014,8 +44012,11 @@ class WalArchive {
         }
         return end.kind === 'time' ? { ...result, endsBeforeTarget: true } : result;
     }
-    /** Download one file (un-gzipped) to `dest`, atomically: it appears whole or not at all. */
-    async fetchTo(f, dest) {
+    /**
+     * Download one file (un-gzipped) to `dest`, atomically: it appears whole, and already owned by
+     * `owner` (the server's OS user, who must be able to open it the moment it is there), or not at all.
+     */
+    async fetchTo(f, dest, owner) {
         const tmp = external_node_path_default().join(external_node_path_default().dirname(dest), `.tmp-${external_node_path_default().basename(dest)}-${process.pid}`);
         const local = this.source.localPath(f.object);
         try {
@@ -44029,8 +44030,11 @@ class WalArchive {
                 else
                     await (0,promises_.pipeline)(input, external_node_fs_default().createWriteStream(tmp));
             }
+            if (owner)
+                external_node_fs_default().chownSync(tmp, owner.uid, owner.gid);
+            const size = external_node_fs_default().statSync(tmp).size;
             external_node_fs_default().renameSync(tmp, dest);
-            return external_node_fs_default().statSync(dest).size;
+            return size;
         }
         catch (e) {
             external_node_fs_default().rmSync(tmp, { force: true });
@@ -45143,14 +45147,16 @@ function parseDbUrl(input, url, secret) {
     catch {
         u = undefined;
     }
-    if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
+    // libpq's `?host=/socket/folder` (a Unix socket) wins over the host part, which may then be empty.
+    const queryHost = u?.searchParams.get('host') ?? '';
+    if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !(u.hostname || queryHost)) {
         throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/database');
     }
     const password = decodeURIComponent(u.password);
     if (password)
         secret(password);
     return {
-        host: u.hostname.replace(/^\[|\]$/g, ''),
+        host: queryHost || u.hostname.replace(/^\[|\]$/g, ''),
         port: Number(u.port || 5432),
         user: decodeURIComponent(u.username) || 'postgres',
         database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
@@ -45159,8 +45165,9 @@ function parseDbUrl(input, url, secret) {
 }
 /** A URL to show: the password, if any, as ***. */
 function maskedUrl(c) {
-    const host = c.host.includes(':') ? `[${c.host}]` : c.host;
-    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}`;
+    const socket = c.host.startsWith('/');
+    const host = socket ? 'localhost' : c.host.includes(':') ? `[${c.host}]` : c.host;
+    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}${socket ? `?host=${encodeURIComponent(c.host)}` : ''}`;
 }
 /** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
 function libpqEnv(c) {

@@ -28370,7 +28370,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1991:
+/***/ 3471:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31981,8 +31981,13 @@ function incidentMetrics(i) {
         {
             metric: 'Decision (approval wait)',
             target: i.targets.decision,
+            // From the plan's last step to the restore job's first: the approval wait, plus any wait in
+            // the queue for a runner (both before and after the approval).
             ...(secondsBetween(i.planFinishedAt, i.restoreStartedAt) !== undefined
-                ? { actual: secondsBetween(i.planFinishedAt, i.restoreStartedAt) }
+                ? {
+                    actual: secondsBetween(i.planFinishedAt, i.restoreStartedAt),
+                    note: 'plan done to restore started, runner queue included',
+                }
                 : { note: 'the restore did not start' }),
         },
         {
@@ -32132,8 +32137,48 @@ async function notify(targets, text, log, fetchImpl = fetch) {
     return out;
 }
 
+;// CONCATENATED MODULE: ./src/github/environments.ts
+
+
+/**
+ * The restore job's sign-off is the `environment:` it names. A job that names an environment that
+ * does not exist creates it, with no protection rules, and runs at once: a typo would skip the
+ * sign-off silently. So before anything is restored, the environment must exist and carry a
+ * `required_reviewers` protection rule. Reading it takes `actions: read` on the job's token.
+ */
+async function requireReviewedEnvironment(client, repo, name) {
+    const where = `${repo.owner}/${repo.repo}`;
+    const create = `Create it under Settings → Environments of ${where} with the lead as a required reviewer, or correct the environment input`;
+    if (!name.trim()) {
+        throw new UserError('environment', 'is empty', create);
+    }
+    let env;
+    try {
+        env = await client.request('GET', `${repoPath(repo)}/environments/${encodeURIComponent(name)}`);
+    }
+    catch (e) {
+        if (e instanceof GitHubApiError && e.status === 404) {
+            throw new UserError('environment', `"${name}" does not exist in ${where}, so the restore would run with no sign-off`, create);
+        }
+        if (e instanceof GitHubApiError && (e.status === 401 || e.status === 403)) {
+            throw new UserError('environment', `the job's token may not read "${name}" (HTTP ${e.status})`, 'Grant `actions: read` to the job that calls pitr.yml (the plan job reads the environment with it)');
+        }
+        throw e;
+    }
+    const rule = (env.protection_rules ?? []).find((r) => r.type === 'required_reviewers');
+    if (!rule) {
+        throw new UserError('environment', `"${name}" in ${where} has no required reviewers, so the restore would run with no sign-off`, `Add the lead as a required reviewer under Settings → Environments → ${name} → Deployment protection rules`);
+    }
+    const reviewers = (rule.reviewers ?? [])
+        .map((r) => r.reviewer?.login ?? r.reviewer?.slug ?? r.reviewer?.name ?? '')
+        .filter(Boolean);
+    return { name: env.name ?? name, url: env.html_url ?? '', reviewers };
+}
+
 ;// CONCATENATED MODULE: ./src/github/issues.ts
 
+/** Written by a bot (the job token is github-actions[bot]; a GitHub App's token is another Bot). */
+const byBot = (c) => c.user?.type === 'Bot' || c.user?.login === 'github-actions[bot]';
 /** Open issues carrying the label (pull requests excluded), oldest first. */
 async function openIssuesWithLabel(client, repo, label) {
     const issues = await listAll(client, `${repoPath(repo)}/issues?state=open&labels=${encodeURIComponent(label)}&sort=created&direction=asc`);
@@ -32200,12 +32245,13 @@ async function openIssue(client, repo, opts) {
 }
 /**
  * One comment per pull request, found by a hidden marker and edited in place on every push instead
- * of adding another. The body must start with the marker (it is prepended when it does not).
+ * of adding another. The body must start with the marker (it is prepended when it does not). Ours
+ * is a comment by a bot that starts with the marker: a person quoting it is never edited.
  */
 async function upsertMarkedComment(client, repo, issueNumber, marker, body) {
     const text = body.startsWith(marker) ? body : `${marker}\n${body}`;
     const comments = await listAll(client, `${repoPath(repo)}/issues/${issueNumber}/comments`, 30);
-    const mine = comments.find((c) => (c.body ?? '').includes(marker));
+    const mine = comments.find((c) => byBot(c) && (c.body ?? '').startsWith(marker));
     if (mine) {
         const c = await client.request('PATCH', `${repoPath(repo)}/issues/comments/${mine.id}`, {
             body: text,
@@ -32522,12 +32568,12 @@ const githubReportSpec = {
     command: 'report',
     umbrella: false,
     title: 'Restorable: GitHub report',
-    description: "The reusable workflows' GitHub side: the first-Sunday guard and catch-up, the drill issue, the PR comment, the PITR request check, the incident record and notifications.",
+    description: "The reusable workflows' GitHub side: the first-Sunday guard and catch-up, the drill issue, the PR comment, the PITR request and environment checks, the incident record and notifications.",
     inputs: [
         {
             name: 'mode',
             required: true,
-            description: '`guard`, `dispatch`, `drill-issue`, `pr-comment`, `pitr-request`, `incident`, `notify` or `last-artifact`.',
+            description: '`guard`, `dispatch`, `drill-issue`, `pr-comment`, `pitr-request`, `environment-check`, `incident`, `notify` or `last-artifact`.',
         },
         {
             name: 'github-token',
@@ -32568,16 +32614,23 @@ const githubReportSpec = {
         {
             name: 'marker',
             default: '<!-- restorable:migrate-check -->',
-            description: 'pr-comment: the hidden marker that finds the comment.',
+            description: 'pr-comment: the hidden marker that finds the comment (one per database: the body is made to start with it). Only a comment by a bot that starts with it is edited.',
         },
         { name: 'pr-number', description: "pr-comment: the pull request (default: the event's)." },
         { name: 'target-time', description: 'pitr-request, incident: the recovery target time, with a zone.' },
-        { name: 'restore-mode', description: 'pitr-request, incident: `drill`, `side-by-side` or `in-place`.' },
+        {
+            name: 'restore-mode',
+            description: 'pitr-request, environment-check, incident: `drill`, `side-by-side` or `in-place`.',
+        },
         {
             name: 'confirm',
             description: "pitr-request: for in-place, the cluster's system identifier or pitr.name, typed (pitr-restore checks it).",
         },
         { name: 'reason', description: 'pitr-request, incident: the incident ticket.' },
+        {
+            name: 'environment',
+            description: 'environment-check: the environment the restore waits on; unless restore-mode is drill, it must exist with required reviewers (the token needs `actions: read`).',
+        },
         {
             name: 'detected-at',
             description: 'incident: when the incident was detected (default: when the run was dispatched).',
@@ -32587,7 +32640,10 @@ const githubReportSpec = {
             description: 'incident: the plan job outputs as JSON (`toJSON(needs.plan.outputs)`).',
         },
         { name: 'restore', description: 'incident: the restore job outputs as JSON.' },
-        { name: 'verify', description: 'incident: the verify job outputs as JSON.' },
+        {
+            name: 'verify',
+            description: "incident: the verification as JSON (finished-at, verdict, detail); default: the restore outputs' `verify-*` keys.",
+        },
         { name: 'rto-target', default: '60m', description: 'incident: the RTO target (seed 004: 60m).' },
         { name: 'rpo-target', default: '15m', description: 'incident: the RPO target (seed 004: 15m).' },
         { name: 'artifact', description: 'last-artifact: the artifact name whose newest run is wanted.' },
@@ -32616,11 +32672,16 @@ const githubReportSpec = {
         { name: 'issue-url', description: 'The issue opened or commented on.' },
         { name: 'comment-url', description: 'pr-comment: the comment.' },
         { name: 'target-time', description: 'pitr-request: the target time, ISO 8601 UTC.' },
+        {
+            name: 'reviewers',
+            description: "environment-check: the environment's required reviewers, comma-separated.",
+        },
         { name: 'run-id', description: 'last-artifact: the run that uploaded it (empty when none).' },
     ],
 };
 
 ;// CONCATENATED MODULE: ./src/github/run.ts
+
 
 
 
@@ -32640,6 +32701,7 @@ const REPORT_MODES = [
     'drill-issue',
     'pr-comment',
     'pitr-request',
+    'environment-check',
     'incident',
     'notify',
     'last-artifact',
@@ -32652,6 +32714,12 @@ const bool = (input, v) => {
         return false;
     throw new UserError(input, `"${v}" is not true or false`, 'Write true or false');
 };
+/** The keys of `o` that start with `prefix`, without it (`verify-finished-at` -> `finished-at`). */
+function prefixed(o, prefix) {
+    return Object.fromEntries(Object.entries(o)
+        .filter(([k]) => k.startsWith(prefix))
+        .map(([k, v]) => [k.slice(prefix.length), v]));
+}
 function json(input, v) {
     if (!v?.trim())
         return {};
@@ -32802,7 +32870,10 @@ async function runReport(raw, deps) {
             };
         }
         case 'pr-comment': {
-            const marker = i.marker;
+            const marker = i.marker.trim();
+            if (!/^<!--[^>]*-->$/.test(marker)) {
+                throw new UserError('marker', `"${marker}" is not one hidden HTML comment`, 'Write it as <!-- restorable:migrate-check:<database> -->');
+            }
             let body = str(i.body);
             let verdict = 'pass';
             if (!body) {
@@ -32837,7 +32908,25 @@ async function runReport(raw, deps) {
             }, deps.now);
             return {
                 outputs: { 'target-time': req.targetTime, reason: req.reason },
-                summary: `### PITR request\n\n| | |\n|---|---|\n| database | ${database} |\n| target time | ${req.targetTime} |\n| mode | ${req.mode} |\n| reason | ${req.reason || '—'} |\n| requested by | @${deps.env.GITHUB_ACTOR ?? '?'} |\n`,
+                summary: `### PITR request\n\n| | |\n|---|---|\n| database | ${database} |\n| target time | ${req.targetTime} |\n| mode | ${req.mode} |\n| reason | ${req.reason || '—'} |\n| requested by | @${deps.env.GITHUB_TRIGGERING_ACTOR ?? deps.env.GITHUB_ACTOR ?? '?'} |\n`,
+            };
+        }
+        case 'environment-check': {
+            const name = str(i.environment) ?? '';
+            const restoreMode = str(i['restore-mode']) ?? 'drill';
+            if (restoreMode === 'drill') {
+                deps.log.info(`a drill replaces nothing: environment "${name}" is not checked for reviewers`);
+                return {
+                    outputs: { reviewers: '' },
+                    summary: `Environment \`${name}\`: not checked (a drill).\n`,
+                };
+            }
+            const env = await requireReviewedEnvironment(deps.client(), ctx.repo(), name);
+            const who = env.reviewers.length ? env.reviewers.join(', ') : 'its required reviewers';
+            deps.log.info(`environment "${env.name}" requires a review: ${who}`);
+            return {
+                outputs: { reviewers: env.reviewers.join(',') },
+                summary: `Environment \`${env.name}\` requires a review before the restore runs: ${who}.\n`,
             };
         }
         case 'incident': {
@@ -32849,7 +32938,9 @@ async function runReport(raw, deps) {
                 : {};
             const plan = json('plan', i.plan);
             const restore = json('restore', i.restore);
-            const verify = json('verify', i.verify);
+            // The checks run in the restore job (the restored server is on its runner): its verify-*
+            // outputs, unless a verify JSON is given.
+            const verify = str(i.verify) ? json('verify', i.verify) : prefixed(restore, 'verify-');
             const reports = i.reports ? readReports(i.reports) : [];
             const findings = reports.flatMap((r) => r.findings).filter((f) => !f.ignored);
             const restoreMode = str(i['restore-mode']) ?? 'drill';
@@ -32859,7 +32950,11 @@ async function runReport(raw, deps) {
                 database,
                 mode: restoreMode,
                 reason: str(i.reason) ?? '',
-                requestedBy: run.actor?.login ?? deps.env.GITHUB_ACTOR ?? 'unknown',
+                requestedBy: run.triggering_actor?.login ??
+                    run.actor?.login ??
+                    deps.env.GITHUB_TRIGGERING_ACTOR ??
+                    deps.env.GITHUB_ACTOR ??
+                    'unknown',
                 runUrl: ctx.runUrl,
                 target,
                 ...(targetTime && !Number.isNaN(Date.parse(targetTime)) ? { damageAt: targetTime } : {}),
@@ -33022,7 +33117,7 @@ function run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_github_report_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1991);
+/* harmony import */ var _actions_github_report_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3471);
 
 await (0,_actions_github_report_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

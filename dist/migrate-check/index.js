@@ -48148,14 +48148,16 @@ function client_parseDbUrl(input, url, secret) {
     catch {
         u = undefined;
     }
-    if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
+    // libpq's `?host=/socket/folder` (a Unix socket) wins over the host part, which may then be empty.
+    const queryHost = u?.searchParams.get('host') ?? '';
+    if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !(u.hostname || queryHost)) {
         throw new errors_UserError(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/database');
     }
     const password = decodeURIComponent(u.password);
     if (password)
         secret(password);
     return {
-        host: u.hostname.replace(/^\[|\]$/g, ''),
+        host: queryHost || u.hostname.replace(/^\[|\]$/g, ''),
         port: Number(u.port || 5432),
         user: decodeURIComponent(u.username) || 'postgres',
         database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
@@ -48164,8 +48166,9 @@ function client_parseDbUrl(input, url, secret) {
 }
 /** A URL to show: the password, if any, as ***. */
 function client_maskedUrl(c) {
-    const host = c.host.includes(':') ? `[${c.host}]` : c.host;
-    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}`;
+    const socket = c.host.startsWith('/');
+    const host = socket ? 'localhost' : c.host.includes(':') ? `[${c.host}]` : c.host;
+    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}${socket ? `?host=${encodeURIComponent(c.host)}` : ''}`;
 }
 /** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
 function libpqEnv(c) {

@@ -12,7 +12,11 @@ interface Comment {
   id: number;
   html_url: string;
   body?: string;
+  user?: { login?: string; type?: string } | null;
 }
+
+/** Written by a bot (the job token is github-actions[bot]; a GitHub App's token is another Bot). */
+const byBot = (c: Comment) => c.user?.type === 'Bot' || c.user?.login === 'github-actions[bot]';
 
 export interface IssueOutcome {
   action: 'opened' | 'commented' | 'closed' | 'none';
@@ -98,7 +102,8 @@ export async function openIssue(
 
 /**
  * One comment per pull request, found by a hidden marker and edited in place on every push instead
- * of adding another. The body must start with the marker (it is prepended when it does not).
+ * of adding another. The body must start with the marker (it is prepended when it does not). Ours
+ * is a comment by a bot that starts with the marker: a person quoting it is never edited.
  */
 export async function upsertMarkedComment(
   client: GitHubClient,
@@ -109,7 +114,7 @@ export async function upsertMarkedComment(
 ): Promise<{ action: 'created' | 'updated'; id: number; url: string }> {
   const text = body.startsWith(marker) ? body : `${marker}\n${body}`;
   const comments = await listAll<Comment>(client, `${repoPath(repo)}/issues/${issueNumber}/comments`, 30);
-  const mine = comments.find((c) => (c.body ?? '').includes(marker));
+  const mine = comments.find((c) => byBot(c) && (c.body ?? '').startsWith(marker));
   if (mine) {
     const c = await client.request<Comment>('PATCH', `${repoPath(repo)}/issues/comments/${mine.id}`, {
       body: text,

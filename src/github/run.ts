@@ -7,6 +7,7 @@ import type { Finding } from '../report/findings.js';
 import { type IncidentInput, incidentRecord, incidentTitle, SEED_TARGETS } from '../report/incident.js';
 import { type NotifyTargets, notify } from '../report/notify.js';
 import { type GitHubClient, parseRepo, type Repo, repoPath } from './client.js';
+import { requireReviewedEnvironment } from './environments.js';
 import { openIssue, syncIssue, upsertMarkedComment } from './issues.js';
 import { validatePitrRequest } from './pitr-request.js';
 import { readReports, summarizeDrill, worstVerdict } from './reports.js';
@@ -20,6 +21,7 @@ export const REPORT_MODES = [
   'drill-issue',
   'pr-comment',
   'pitr-request',
+  'environment-check',
   'incident',
   'notify',
   'last-artifact',
@@ -47,6 +49,15 @@ const bool = (input: string, v: string | undefined): boolean => {
   if (t === 'false' || t === '') return false;
   throw new UserError(input, `"${v}" is not true or false`, 'Write true or false');
 };
+
+/** The keys of `o` that start with `prefix`, without it (`verify-finished-at` -> `finished-at`). */
+function prefixed(o: Record<string, string>, prefix: string): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(o)
+      .filter(([k]) => k.startsWith(prefix))
+      .map(([k, v]) => [k.slice(prefix.length), v]),
+  );
+}
 
 function json(input: string, v: string | undefined): Record<string, string> {
   if (!v?.trim()) return {};
@@ -206,7 +217,14 @@ export async function runReport(raw: Record<string, string>, deps: ReportDeps): 
       };
     }
     case 'pr-comment': {
-      const marker = i.marker as string;
+      const marker = (i.marker as string).trim();
+      if (!/^<!--[^>]*-->$/.test(marker)) {
+        throw new UserError(
+          'marker',
+          `"${marker}" is not one hidden HTML comment`,
+          'Write it as <!-- restorable:migrate-check:<database> -->',
+        );
+      }
       let body = str(i.body);
       let verdict = 'pass';
       if (!body) {
@@ -249,7 +267,25 @@ export async function runReport(raw: Record<string, string>, deps: ReportDeps): 
       );
       return {
         outputs: { 'target-time': req.targetTime, reason: req.reason },
-        summary: `### PITR request\n\n| | |\n|---|---|\n| database | ${database} |\n| target time | ${req.targetTime} |\n| mode | ${req.mode} |\n| reason | ${req.reason || '—'} |\n| requested by | @${deps.env.GITHUB_ACTOR ?? '?'} |\n`,
+        summary: `### PITR request\n\n| | |\n|---|---|\n| database | ${database} |\n| target time | ${req.targetTime} |\n| mode | ${req.mode} |\n| reason | ${req.reason || '—'} |\n| requested by | @${deps.env.GITHUB_TRIGGERING_ACTOR ?? deps.env.GITHUB_ACTOR ?? '?'} |\n`,
+      };
+    }
+    case 'environment-check': {
+      const name = str(i.environment) ?? '';
+      const restoreMode = str(i['restore-mode']) ?? 'drill';
+      if (restoreMode === 'drill') {
+        deps.log.info(`a drill replaces nothing: environment "${name}" is not checked for reviewers`);
+        return {
+          outputs: { reviewers: '' },
+          summary: `Environment \`${name}\`: not checked (a drill).\n`,
+        };
+      }
+      const env = await requireReviewedEnvironment(deps.client(), ctx.repo(), name);
+      const who = env.reviewers.length ? env.reviewers.join(', ') : 'its required reviewers';
+      deps.log.info(`environment "${env.name}" requires a review: ${who}`);
+      return {
+        outputs: { reviewers: env.reviewers.join(',') },
+        summary: `Environment \`${env.name}\` requires a review before the restore runs: ${who}.\n`,
       };
     }
     case 'incident': {
@@ -257,14 +293,17 @@ export async function runReport(raw: Record<string, string>, deps: ReportDeps): 
       const repo = ctx.repo();
       const approvals = ctx.runId ? await runApprovals(client, repo, ctx.runId) : [];
       const run = ctx.runId
-        ? await client.request<{ created_at?: string; actor?: { login?: string } }>(
-            'GET',
-            `${repoPath(repo)}/actions/runs/${ctx.runId}`,
-          )
+        ? await client.request<{
+            created_at?: string;
+            actor?: { login?: string };
+            triggering_actor?: { login?: string };
+          }>('GET', `${repoPath(repo)}/actions/runs/${ctx.runId}`)
         : {};
       const plan = json('plan', i.plan);
       const restore = json('restore', i.restore);
-      const verify = json('verify', i.verify);
+      // The checks run in the restore job (the restored server is on its runner): its verify-*
+      // outputs, unless a verify JSON is given.
+      const verify = str(i.verify) ? json('verify', i.verify) : prefixed(restore, 'verify-');
       const reports = i.reports ? readReports(i.reports) : [];
       const findings: Finding[] = reports.flatMap((r) => r.findings).filter((f) => !f.ignored);
       const restoreMode = str(i['restore-mode']) ?? 'drill';
@@ -274,7 +313,12 @@ export async function runReport(raw: Record<string, string>, deps: ReportDeps): 
         database,
         mode: restoreMode,
         reason: str(i.reason) ?? '',
-        requestedBy: run.actor?.login ?? deps.env.GITHUB_ACTOR ?? 'unknown',
+        requestedBy:
+          run.triggering_actor?.login ??
+          run.actor?.login ??
+          deps.env.GITHUB_TRIGGERING_ACTOR ??
+          deps.env.GITHUB_ACTOR ??
+          'unknown',
         runUrl: ctx.runUrl,
         target,
         ...(targetTime && !Number.isNaN(Date.parse(targetTime)) ? { damageAt: targetTime } : {}),

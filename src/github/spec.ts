@@ -13,13 +13,13 @@ export const githubReportSpec: ActionSpec = {
   umbrella: false,
   title: 'Restorable: GitHub report',
   description:
-    "The reusable workflows' GitHub side: the first-Sunday guard and catch-up, the drill issue, the PR comment, the PITR request check, the incident record and notifications.",
+    "The reusable workflows' GitHub side: the first-Sunday guard and catch-up, the drill issue, the PR comment, the PITR request and environment checks, the incident record and notifications.",
   inputs: [
     {
       name: 'mode',
       required: true,
       description:
-        '`guard`, `dispatch`, `drill-issue`, `pr-comment`, `pitr-request`, `incident`, `notify` or `last-artifact`.',
+        '`guard`, `dispatch`, `drill-issue`, `pr-comment`, `pitr-request`, `environment-check`, `incident`, `notify` or `last-artifact`.',
     },
     {
       name: 'github-token',
@@ -61,17 +61,26 @@ export const githubReportSpec: ActionSpec = {
     {
       name: 'marker',
       default: '<!-- restorable:migrate-check -->',
-      description: 'pr-comment: the hidden marker that finds the comment.',
+      description:
+        'pr-comment: the hidden marker that finds the comment (one per database: the body is made to start with it). Only a comment by a bot that starts with it is edited.',
     },
     { name: 'pr-number', description: "pr-comment: the pull request (default: the event's)." },
     { name: 'target-time', description: 'pitr-request, incident: the recovery target time, with a zone.' },
-    { name: 'restore-mode', description: 'pitr-request, incident: `drill`, `side-by-side` or `in-place`.' },
+    {
+      name: 'restore-mode',
+      description: 'pitr-request, environment-check, incident: `drill`, `side-by-side` or `in-place`.',
+    },
     {
       name: 'confirm',
       description:
         "pitr-request: for in-place, the cluster's system identifier or pitr.name, typed (pitr-restore checks it).",
     },
     { name: 'reason', description: 'pitr-request, incident: the incident ticket.' },
+    {
+      name: 'environment',
+      description:
+        'environment-check: the environment the restore waits on; unless restore-mode is drill, it must exist with required reviewers (the token needs `actions: read`).',
+    },
     {
       name: 'detected-at',
       description: 'incident: when the incident was detected (default: when the run was dispatched).',
@@ -81,7 +90,11 @@ export const githubReportSpec: ActionSpec = {
       description: 'incident: the plan job outputs as JSON (`toJSON(needs.plan.outputs)`).',
     },
     { name: 'restore', description: 'incident: the restore job outputs as JSON.' },
-    { name: 'verify', description: 'incident: the verify job outputs as JSON.' },
+    {
+      name: 'verify',
+      description:
+        "incident: the verification as JSON (finished-at, verdict, detail); default: the restore outputs' `verify-*` keys.",
+    },
     { name: 'rto-target', default: '60m', description: 'incident: the RTO target (seed 004: 60m).' },
     { name: 'rpo-target', default: '15m', description: 'incident: the RPO target (seed 004: 15m).' },
     { name: 'artifact', description: 'last-artifact: the artifact name whose newest run is wanted.' },
@@ -110,6 +123,10 @@ export const githubReportSpec: ActionSpec = {
     { name: 'issue-url', description: 'The issue opened or commented on.' },
     { name: 'comment-url', description: 'pr-comment: the comment.' },
     { name: 'target-time', description: 'pitr-request: the target time, ISO 8601 UTC.' },
+    {
+      name: 'reviewers',
+      description: "environment-check: the environment's required reviewers, comma-separated.",
+    },
     { name: 'run-id', description: 'last-artifact: the run that uploaded it (empty when none).' },
   ],
 };

@@ -186,10 +186,9 @@ export class WalSpool {
     this.inFlight.add(f.name);
     const dest = path.join(this.dir, f.name);
     this.archive
-      .fetchTo(f, dest)
+      .fetchTo(f, dest, this.owner)
       .then((bytes) => {
         if (this.stopped) return;
-        if (this.owner) fs.chownSync(dest, this.owner.uid, this.owner.gid);
         this.stats.fetched++;
         this.stats.bytes += bytes;
         this.ready.add(f.name);

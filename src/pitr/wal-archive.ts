@@ -174,8 +174,11 @@ export class WalArchive {
     return end.kind === 'time' ? { ...result, endsBeforeTarget: true } : result;
   }
 
-  /** Download one file (un-gzipped) to `dest`, atomically: it appears whole or not at all. */
-  async fetchTo(f: WalFile, dest: string): Promise<number> {
+  /**
+   * Download one file (un-gzipped) to `dest`, atomically: it appears whole, and already owned by
+   * `owner` (the server's OS user, who must be able to open it the moment it is there), or not at all.
+   */
+  async fetchTo(f: WalFile, dest: string, owner?: { uid: number; gid: number }): Promise<number> {
     const tmp = path.join(path.dirname(dest), `.tmp-${path.basename(dest)}-${process.pid}`);
     const local = this.source.localPath(f.object);
     try {
@@ -186,8 +189,10 @@ export class WalArchive {
         if (f.gzip) await pipeline(input, zlib.createGunzip(), fs.createWriteStream(tmp));
         else await pipeline(input, fs.createWriteStream(tmp));
       }
+      if (owner) fs.chownSync(tmp, owner.uid, owner.gid);
+      const size = fs.statSync(tmp).size;
       fs.renameSync(tmp, dest);
-      return fs.statSync(dest).size;
+      return size;
     } catch (e) {
       fs.rmSync(tmp, { force: true });
       throw e;

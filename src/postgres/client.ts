@@ -20,7 +20,9 @@ export function parseDbUrl(input: string, url: string, secret: (s: string) => vo
   } catch {
     u = undefined;
   }
-  if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !u.hostname) {
+  // libpq's `?host=/socket/folder` (a Unix socket) wins over the host part, which may then be empty.
+  const queryHost = u?.searchParams.get('host') ?? '';
+  if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !(u.hostname || queryHost)) {
     throw new UserError(
       input,
       'is not a PostgreSQL URL',
@@ -30,7 +32,7 @@ export function parseDbUrl(input: string, url: string, secret: (s: string) => vo
   const password = decodeURIComponent(u.password);
   if (password) secret(password);
   return {
-    host: u.hostname.replace(/^\[|\]$/g, ''),
+    host: queryHost || u.hostname.replace(/^\[|\]$/g, ''),
     port: Number(u.port || 5432),
     user: decodeURIComponent(u.username) || 'postgres',
     database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
@@ -40,8 +42,9 @@ export function parseDbUrl(input: string, url: string, secret: (s: string) => vo
 
 /** A URL to show: the password, if any, as ***. */
 export function maskedUrl(c: ConnInfo): string {
-  const host = c.host.includes(':') ? `[${c.host}]` : c.host;
-  return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}`;
+  const socket = c.host.startsWith('/');
+  const host = socket ? 'localhost' : c.host.includes(':') ? `[${c.host}]` : c.host;
+  return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}${socket ? `?host=${encodeURIComponent(c.host)}` : ''}`;
 }
 
 /** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */

@@ -100,8 +100,13 @@ export function incidentMetrics(i: IncidentInput): IncidentMetric[] {
     {
       metric: 'Decision (approval wait)',
       target: i.targets.decision,
+      // From the plan's last step to the restore job's first: the approval wait, plus any wait in
+      // the queue for a runner (both before and after the approval).
       ...(secondsBetween(i.planFinishedAt, i.restoreStartedAt) !== undefined
-        ? { actual: secondsBetween(i.planFinishedAt, i.restoreStartedAt) as number }
+        ? {
+            actual: secondsBetween(i.planFinishedAt, i.restoreStartedAt) as number,
+            note: 'plan done to restore started, runner queue included',
+          }
         : { note: 'the restore did not start' }),
     },
     {

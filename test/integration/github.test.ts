@@ -21,8 +21,9 @@ interface FakeIssue {
   title: string;
   body: string;
   labels: string[];
-  comments: { id: number; body: string }[];
+  comments: { id: number; body: string; user?: { login: string; type: string } }[];
 }
+const BOT = { login: 'github-actions[bot]', type: 'Bot' };
 
 let server: http.Server;
 let base: string;
@@ -38,6 +39,8 @@ let runs: {
 }[];
 let nextId: number;
 let webhookStatus: number;
+/** Environments of acme/shop, by name, as GET /repos/{owner}/{repo}/environments/{name} returns them. */
+let environments: Record<string, unknown>;
 
 function reset() {
   calls = [];
@@ -46,6 +49,7 @@ function reset() {
   runs = [];
   nextId = 100;
   webhookStatus = 200;
+  environments = {};
 }
 
 function answer(req: http.IncomingMessage, body: unknown): [number, unknown] {
@@ -65,6 +69,7 @@ function answer(req: http.IncomingMessage, body: unknown): [number, unknown] {
   const commentM = at('/issues/comments/(\\d+)');
   const issueM = at('/issues/(\\d+)');
   const jobsM = at('/actions/runs/(\\d+)/jobs');
+  const envM = at('/environments/([^/]+)');
   if (p.startsWith('/hooks/')) return [webhookStatus, { ok: webhookStatus === 200 }];
   if (p.startsWith('/bot')) return [200, { ok: true }];
   if (m === 'GET' && p === `${repo}/issues`) {
@@ -95,9 +100,17 @@ function answer(req: http.IncomingMessage, body: unknown): [number, unknown] {
     const i = issues.find((x) => x.number === Number(commentsM[1]));
     if (!i) return [404, { message: 'Not Found' }];
     if (m === 'GET') {
-      return [200, i.comments.map((c) => ({ id: c.id, body: c.body, html_url: `https://gh/c/${c.id}` }))];
+      return [
+        200,
+        i.comments.map((c) => ({
+          id: c.id,
+          body: c.body,
+          user: c.user ?? { login: 'someone', type: 'User' },
+          html_url: `https://gh/c/${c.id}`,
+        })),
+      ];
     }
-    const c = { id: nextId++, body: (body as { body: string }).body };
+    const c = { id: nextId++, body: (body as { body: string }).body, user: BOT };
     i.comments.push(c);
     return [201, { id: c.id, html_url: `https://gh/c/${c.id}` }];
   }
@@ -131,7 +144,20 @@ function answer(req: http.IncomingMessage, body: unknown): [number, unknown] {
     ];
   }
   if (m === 'GET' && p === `${repo}/actions/runs/7`) {
-    return [200, { id: 7, created_at: '2026-04-29T14:34:00Z', actor: { login: 'oncall' } }];
+    return [
+      200,
+      {
+        id: 7,
+        created_at: '2026-04-29T14:34:00Z',
+        actor: { login: 'first-oncall' },
+        triggering_actor: { login: 'oncall' },
+      },
+    ];
+  }
+  if (m === 'GET' && envM) {
+    const name = decodeURIComponent(envM[1] as string);
+    if (name === 'forbidden') return [403, { message: 'Resource not accessible by integration' }];
+    return name in environments ? [200, environments[name]] : [404, { message: 'Not Found' }];
   }
   if (m === 'GET' && p === `${repo}/actions/workflows/monthly-drill.yml/runs`) {
     return [
@@ -384,6 +410,53 @@ describe('the PR comment', () => {
     expect(comments[1]?.body).toBe(`${marker}\n## Migration check: ❌ second push`);
   });
 
+  it('one comment per database: two markers on one PR never overwrite each other', async () => {
+    issues.push({ number: 20, state: 'open', title: 'PR', body: '', labels: [], comments: [] });
+    const generic = '<!-- restorable:migrate-check -->';
+    const marker = (db: string) => `<!-- restorable:migrate-check:${db} -->`;
+    const post = (db: string, text: string) =>
+      report_({ mode: 'pr-comment', 'pr-number': '20', marker: marker(db), body: `${generic}\n## ${text}` });
+    expect((await post('billing', 'billing 1')).result.outputs.action).toBe('created');
+    expect((await post('catalog', 'catalog 1')).result.outputs.action).toBe('created');
+    expect((await post('billing', 'billing 2')).result.outputs.action).toBe('updated');
+    expect((await post('catalog', 'catalog 2')).result.outputs.action).toBe('updated');
+    const bodies = issues[0]?.comments.map((c) => c.body);
+    expect(bodies).toEqual([
+      `${marker('billing')}\n${generic}\n## billing 2`,
+      `${marker('catalog')}\n${generic}\n## catalog 2`,
+    ]);
+  });
+
+  it("only a bot's comment that starts with the marker is edited: a person quoting it is left alone", async () => {
+    const marker = '<!-- restorable:migrate-check:shop -->';
+    issues.push({
+      number: 21,
+      state: 'open',
+      title: 'PR',
+      body: '',
+      labels: [],
+      comments: [
+        { id: 1, body: `${marker}\nI copied the bot's comment here`, user: { login: 'dev', type: 'User' } },
+        { id: 2, body: `> quoting\n${marker}`, user: BOT },
+      ],
+    });
+    const { result } = await report_({ mode: 'pr-comment', 'pr-number': '21', marker, body: 'result' });
+    expect(result.outputs.action).toBe('created');
+    expect(calls.some((c) => c.method === 'PATCH')).toBe(false);
+    expect(issues[0]?.comments.map((c) => c.body)).toEqual([
+      `${marker}\nI copied the bot's comment here`,
+      `> quoting\n${marker}`,
+      `${marker}\nresult`,
+    ]);
+  });
+
+  it('a marker that is not one hidden HTML comment is refused', async () => {
+    await expect(
+      report_({ mode: 'pr-comment', 'pr-number': '1', marker: 'restorable', body: 'x' }),
+    ).rejects.toThrow(/marker: "restorable" is not one hidden HTML comment/);
+    expect(calls).toEqual([]);
+  });
+
   it('when the restore failed before the migration ran, the comment says so', async () => {
     issues.push({ number: 3, state: 'open', title: 'PR', body: '', labels: [], comments: [] });
     const failed = report(path.join(tmp, 'pr-fail'), '2-drill.json', 'drill', 'fail', FAILING);
@@ -400,7 +473,97 @@ describe('the PR comment', () => {
   });
 });
 
+describe('the environment the restore waits on', () => {
+  const check = (environment: string, mode = 'in-place') =>
+    report_({ mode: 'environment-check', environment, 'restore-mode': mode });
+  const REVIEWED = {
+    name: 'production-restore',
+    html_url: 'https://gh/acme/shop/deployments/activity_log?environments_filter=production-restore',
+    protection_rules: [
+      { id: 1, type: 'wait_timer', wait_timer: 0 },
+      {
+        id: 2,
+        type: 'required_reviewers',
+        prevent_self_review: true,
+        reviewers: [
+          { type: 'User', reviewer: { login: 'lead-dba' } },
+          { type: 'Team', reviewer: { slug: 'dba' } },
+        ],
+      },
+    ],
+  };
+
+  it('passes when it exists with required reviewers, naming them', async () => {
+    environments['production-restore'] = REVIEWED;
+    const { result } = await check('production-restore');
+    expect(result.outputs.reviewers).toBe('lead-dba,dba');
+    expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual([
+      'GET /repos/acme/shop/environments/production-restore',
+    ]);
+    expect(calls[0]?.auth).toBe(`Bearer ${TOKEN}`);
+  });
+
+  it('refuses a mistyped name (no such environment): the restore would run with no sign-off', async () => {
+    environments['production-restore'] = REVIEWED;
+    await expect(check('prodution-restore', 'side-by-side')).rejects.toThrow(
+      /environment: "prodution-restore" does not exist in acme\/shop, so the restore would run with no sign-off\. Create it under Settings → Environments/,
+    );
+  });
+
+  it('refuses an environment without required reviewers', async () => {
+    environments['production-restore'] = { name: 'production-restore', protection_rules: [] };
+    await expect(check('production-restore')).rejects.toThrow(
+      /"production-restore" in acme\/shop has no required reviewers.*Add the lead as a required reviewer/,
+    );
+    environments['production-restore'] = {
+      name: 'production-restore',
+      protection_rules: [{ type: 'branch_policy' }],
+    };
+    await expect(check('production-restore')).rejects.toThrow(/has no required reviewers/);
+  });
+
+  it('says which permission is missing when the token may not read it', async () => {
+    await expect(check('forbidden')).rejects.toThrow(/HTTP 403.*Grant `actions: read`/);
+  });
+
+  it('a drill is not checked: no API call', async () => {
+    const { result } = await check('anything', 'drill');
+    expect(result.outputs.reviewers).toBe('');
+    expect(calls).toEqual([]);
+  });
+});
+
 describe('the incident record', () => {
+  it("takes the verification from the restore job's verify-* outputs (the checks run where the server is)", async () => {
+    await report_(
+      {
+        mode: 'incident',
+        database: 'app_production',
+        'target-time': '2026-04-29T14:30:00.000Z',
+        'restore-mode': 'in-place',
+        reason: 'INC-43',
+        plan: JSON.stringify({ 'finished-at': '2026-04-29T14:36:00Z' }),
+        restore: JSON.stringify({
+          'started-at': '2026-04-29T14:45:00Z',
+          'finished-at': '2026-04-29T15:03:00Z',
+          verdict: 'pass',
+          'recovered-to': '2026-04-29T14:29:58Z',
+          'verify-started-at': '2026-04-29T15:03:00Z',
+          'verify-finished-at': '2026-04-29T15:07:30Z',
+          'verify-verdict': 'could-not-verify',
+          'verify-detail': 'in-place without CHECK_DATABASE_URL: the checks did not run',
+        }),
+      },
+      { GITHUB_EVENT_NAME: 'workflow_dispatch' },
+    );
+    const body = issues[0]?.body ?? '';
+    expect(body).toContain(
+      '| verification | could-not-verify: in-place without CHECK_DATABASE_URL: the checks did not run |',
+    );
+    expect(body).toContain('| Verification | 10m00s | 4m30s | ✅ |');
+    expect(issues[0]?.title).toContain('restore FAILED');
+  });
+
   it('reads the run approvals and names the approver', async () => {
     const { result } = await report_(
       {
@@ -431,8 +594,11 @@ describe('the incident record', () => {
     expect(result.outputs).toMatchObject({ verdict: 'pass', action: 'opened' });
     const body = issues[0]?.body ?? '';
     expect(body).toContain('| signed off by | @lead-dba (production-restore): "restore to 14:30" |');
+    // The run's triggering actor (who dispatched or re-ran it), not the first run's actor.
     expect(body).toContain('| requested by | @oncall at 2026-04-29T14:34:00Z |');
-    expect(body).toContain('| Decision (approval wait) | 10m00s | 9m00s | ✅ |');
+    expect(body).toContain(
+      '| Decision (approval wait) | 10m00s | 9m00s (plan done to restore started, runner queue included) | ✅ |',
+    );
     expect(issues[0]?.title).toBe(
       'Incident record: app_production side-by-side to 2026-04-29T14:30:00.000Z: restored (INC-42)',
     );

@@ -361,11 +361,10 @@ describe('pitr-restore side-by-side', () => {
     );
     expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
     expect(r.databaseUrl).toMatch(/^postgresql:\/\/postgres@localhost:\d+\/postgres\?host=/);
-    const port = Number(/:(\d+)\//.exec(r.databaseUrl as string)?.[1]);
-    const n = await withClient(
-      { host: `${dir}.restorable-socket`, port, user: 'postgres', database: 'postgres' },
-      async (c) => Number((await c.query('select count(*) as n from orders')).rows[0].n),
-    );
+    // The URL alone reaches it (its ?host= is the private socket folder).
+    const conn = parseDbUrl('database-url', r.databaseUrl as string, () => {});
+    expect(conn.host).toBe(`${dir}.restorable-socket`);
+    const n = await withClient(conn, async (c) => Number((await c.query('select count(*) as n from orders')).rows[0].n));
     expect(n).toBe(200);
     const auto = fs.readFileSync(path.join(dir, 'postgresql.auto.conf'), 'utf8');
     expect(auto).toMatch(/archive_mode = 'off'/);

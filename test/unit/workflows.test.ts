@@ -9,10 +9,23 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../.
 const ex = (s: string) => `\${{ ${s} }}`;
 const read = (f: string) => fs.readFileSync(path.join(root, f), 'utf8');
 
-type Step = { uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, unknown> };
+type Step = {
+  id?: string;
+  name?: string;
+  if?: string;
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, unknown>;
+  'continue-on-error'?: unknown;
+};
 type Job = {
   name?: string;
   if?: string;
+  needs?: string | string[];
+  'runs-on'?: unknown;
+  env?: Record<string, unknown>;
+  outputs?: Record<string, string>;
   uses?: string;
   permissions?: unknown;
   environment?: unknown;
@@ -22,6 +35,20 @@ type Job = {
   strategy?: { matrix?: unknown; 'max-parallel'?: unknown };
 };
 type Workflow = { on: Record<string, unknown>; permissions?: unknown; jobs: Record<string, Job> };
+type Call = {
+  inputs: Record<string, { type?: string; default?: unknown; description?: string }>;
+  secrets: Record<string, { description?: string }>;
+  outputs?: Record<string, { value?: string }>;
+};
+const call = (w: Workflow) => w.on.workflow_call as Call;
+const isCheckout = (s: Step) => (s.uses ?? '').startsWith('actions/checkout@');
+/** The secrets a job reads, by name. */
+const secretsOf = (j: Job) =>
+  new Set([...JSON.stringify(j).matchAll(/\bsecrets\.([A-Z0-9_]+)/g)].map((m) => m[1] as string));
+const DATABASE_CHECK = "*[!A-Za-z0-9_.-]*|'')";
+/** A run: step of the job that refuses a database name other than letters, digits, '.', '-', '_'. */
+const checksDatabase = (j: Job | undefined) =>
+  (j?.steps ?? []).some((s) => s.env?.DATABASE === ex('inputs.database') && s.run?.includes(DATABASE_CHECK));
 
 const wf = (f: string) => parse(read(f)) as Workflow;
 const REUSABLE = [
@@ -80,6 +107,35 @@ describe('the reusable workflows', () => {
     }
   });
 
+  it.each(ALL)(
+    '%s: the calling repository is never checked out at the root after the kit (that would wipe it)',
+    (f) => {
+      for (const [id, job] of Object.entries(wf(f).jobs)) {
+        let kit = false;
+        for (const step of job.steps ?? []) {
+          if (!isCheckout(step)) continue;
+          if (step.with?.path === '.restorable-kit') kit = true;
+          else
+            expect(kit && !step.with?.path, `${f}: job ${id}: a checkout without path after the kit`).toBe(
+              false,
+            );
+        }
+      }
+    },
+  );
+
+  it.each(REUSABLE)('%s: the database input is checked (letters, digits, . - _) before it is used', (f) => {
+    const w = wf(f);
+    const first = { 'drill.yml': 'drill', 'pitr.yml': 'plan', 'pr-check.yml': 'check' }[
+      path.basename(f)
+    ] as string;
+    expect(checksDatabase(w.jobs[first]), `${f}: job ${first}`).toBe(true);
+    const steps = w.jobs[first]?.steps ?? [];
+    const check = steps.findIndex((s) => s.run?.includes(DATABASE_CHECK));
+    const firstKit = steps.findIndex((s) => s.uses?.startsWith('./.restorable-kit/'));
+    expect(check).toBeLessThan(firstKit);
+  });
+
   it('the kit is reached at the reusable workflow own commit, never a pinned self-reference', () => {
     for (const f of REUSABLE) {
       const text = read(f);
@@ -128,6 +184,29 @@ describe('drill.yml', () => {
       `restorable-history-${ex('inputs.database')}`,
     ]);
   });
+  it('a missing or failing marker skips the PITR drill, not the rest of the job', () => {
+    const steps = w.jobs.drill?.steps ?? [];
+    expect(w.jobs.drill?.env?.HAS_MARKER_URL).toBe(ex("secrets.MARKER_DATABASE_URL != ''"));
+    const marker = steps.find((s) => s.id === 'marker');
+    expect(marker?.if).toBe("inputs.pitr && env.HAS_MARKER_URL == 'true'");
+    expect(marker?.['continue-on-error']).toBe(true);
+    const warn = steps.find((s) => s.if === "inputs.pitr && env.HAS_MARKER_URL != 'true'");
+    expect(warn?.run).toContain('::warning');
+    const pitr = steps.find((s) => s.id === 'pitr');
+    expect(pitr?.if).toMatch(/^\$\{\{ !cancelled\(\) && /);
+    expect(pitr?.if).toContain("steps.marker.outcome == 'success'");
+    expect(pitr?.if).toContain("steps.marker.outputs.target-name != ''");
+    const compare = steps.find((s) => s.id === 'compare');
+    expect(compare?.if).toMatch(/^\$\{\{ !cancelled\(\) && /);
+    // Still a failed job (and so a failed drill) when the marker could not be planted.
+    const last = steps[steps.length - 1];
+    expect(last?.if).toBe(ex("!cancelled() && steps.marker.outcome == 'failure'"));
+    expect(last?.run).toContain('exit 1');
+  });
+  it('the PITR drill appends to the history pitr.yml estimates from', () => {
+    const pitr = w.jobs.drill?.steps?.find((s) => s.id === 'pitr');
+    expect(pitr?.with?.history).toBe(ex("inputs.history != 'none' && env.HISTORY || ''"));
+  });
   it('only the job that writes has write permissions', () => {
     expect(w.jobs.drill?.permissions).toEqual({ actions: 'read', contents: 'read' });
     expect(w.jobs.guard?.permissions).toEqual({ actions: 'read', contents: 'read' });
@@ -139,8 +218,101 @@ describe('drill.yml', () => {
 
 describe('pitr.yml', () => {
   const w = wf('.github/workflows/pitr.yml');
-  it('plan, restore, verify, report', () => {
-    expect(Object.keys(w.jobs)).toEqual(['plan', 'restore', 'verify', 'report']);
+  it('plan, restore (then verify, on the same runner), history, report', () => {
+    expect(Object.keys(w.jobs)).toEqual(['plan', 'restore', 'history', 'report']);
+  });
+  it('plan refuses an environment that does not exist or has no required reviewers', () => {
+    const steps = w.jobs.plan?.steps ?? [];
+    const req = steps.findIndex((s) => s.with?.mode === 'pitr-request');
+    const env = steps.findIndex((s) => s.with?.mode === 'environment-check');
+    expect(env).toBeGreaterThan(req);
+    expect(steps[env]?.with).toMatchObject({
+      environment: ex('inputs.environment'),
+      'restore-mode': ex('inputs.mode'),
+    });
+    expect(steps[env]?.if).toBeUndefined();
+    const plan = steps.findIndex((s) => s.uses?.endsWith('/pitr-restore'));
+    expect(env).toBeLessThan(plan);
+    // GET /repos/{owner}/{repo}/environments/{name} takes actions: read.
+    expect(w.jobs.plan?.permissions).toEqual({ actions: 'read', contents: 'read' });
+  });
+  it('the backup keys are secrets the caller passes (plan reads them); database URLs only in the environment job', () => {
+    const passed = new Set([
+      'BACKUP_AWS_ACCESS_KEY_ID',
+      'BACKUP_AWS_SECRET_ACCESS_KEY',
+      'SLACK_WEBHOOK_URL',
+      'TELEGRAM_BOT_TOKEN',
+      'TELEGRAM_CHAT_ID',
+    ]);
+    for (const [id, job] of Object.entries(w.jobs)) {
+      if (job.environment) continue;
+      for (const s of secretsOf(job)) expect(passed.has(s), `job ${id} reads ${s}`).toBe(true);
+    }
+    expect(secretsOf(w.jobs.plan as Job)).toEqual(
+      new Set(['BACKUP_AWS_ACCESS_KEY_ID', 'BACKUP_AWS_SECRET_ACCESS_KEY']),
+    );
+    const restore = secretsOf(w.jobs.restore as Job);
+    for (const s of ['LIVE_READONLY_URL', 'CHECK_DATABASE_URL']) {
+      expect(restore.has(s)).toBe(true);
+      expect(call(w).secrets[s]?.description).toMatch(/secret of the environment/);
+    }
+    expect(call(w).secrets.BACKUP_AWS_ACCESS_KEY_ID?.description).toMatch(/passed by the caller/);
+    const caller = wf('examples/pitr-caller.yml').jobs.pitr as Job & { secrets?: Record<string, string> };
+    expect(Object.keys(caller.secrets ?? {})).toEqual(
+      expect.arrayContaining(['BACKUP_AWS_ACCESS_KEY_ID', 'BACKUP_AWS_SECRET_ACCESS_KEY']),
+    );
+    expect(Object.keys(caller.secrets ?? {})).not.toContain('LIVE_READONLY_URL');
+    expect(Object.keys(caller.secrets ?? {})).not.toContain('CHECK_DATABASE_URL');
+  });
+  it('verifies in the restore job, where the recovered server is, and times each phase', () => {
+    const steps = w.jobs.restore?.steps ?? [];
+    const at = (pred: (s: Step) => boolean) => steps.findIndex(pred);
+    const pitr = at((s) => s.id === 'pitr');
+    const compare = at((s) => s.uses?.endsWith('/compare-counts') ?? false);
+    expect(steps[pitr]?.with?.['check-url']).toBe(
+      ex("inputs.mode == 'in-place' && secrets.CHECK_DATABASE_URL || ''"),
+    );
+    expect(compare).toBeGreaterThan(pitr);
+    expect(steps[compare]?.with?.['target-url']).toContain('steps.pitr.outputs.database-url');
+    expect(steps[compare]?.with?.['target-url']).toContain('secrets.CHECK_DATABASE_URL');
+    expect(steps[compare]?.if).toMatch(/^\$\{\{ !cancelled\(\) && /);
+    const stamps = ['started', 'restored', 'verified'].map((id) => at((s) => s.id === id));
+    expect(stamps[0]).toBe(0);
+    expect(stamps[1]).toBeGreaterThan(pitr);
+    expect(stamps[1]).toBeLessThan(compare);
+    expect(stamps[2]).toBeGreaterThan(compare);
+    for (const i of stamps) expect(steps[i]?.if).toBe('always()');
+    expect(w.jobs.restore?.outputs).toMatchObject({
+      'started-at': ex('steps.started.outputs.at'),
+      'finished-at': ex('steps.restored.outputs.at'),
+      'verify-finished-at': ex('steps.verified.outputs.at'),
+      'verify-verdict': ex('steps.verdict.outputs.verdict'),
+    });
+    // Nothing outside the restore job tries to reach the recovered server.
+    for (const [id, job] of Object.entries(w.jobs)) {
+      if (id !== 'restore') expect(JSON.stringify(job)).not.toContain('database-url');
+    }
+    expect(w.jobs.report?.needs).toEqual(['plan', 'restore']);
+  });
+  it('keeps the history as drill.yml does (artifact or branch): plan estimates from it, restore appends', () => {
+    const drill = call(wf('.github/workflows/drill.yml')).inputs;
+    const pitr = call(w).inputs;
+    for (const k of ['history', 'history-branch']) expect(pitr[k]?.default).toBe(drill[k]?.default);
+    for (const job of ['plan', 'restore']) {
+      const steps = w.jobs[job]?.steps ?? [];
+      expect(steps.find((s) => s.with?.mode === 'last-artifact')?.with?.artifact).toBe(
+        `restorable-history-${ex('inputs.database')}`,
+      );
+      expect(steps.find((s) => s.uses?.endsWith('/pitr-restore'))?.with?.history).toBe(
+        ex("inputs.history != 'none' && env.HISTORY || ''"),
+      );
+    }
+    const uploads = (w.jobs.restore?.steps ?? []).filter((s) =>
+      s.uses?.startsWith('actions/upload-artifact@'),
+    );
+    expect(uploads.map((s) => s.with?.name)).toContain(`restorable-history-${ex('inputs.database')}`);
+    expect(w.jobs.history?.permissions).toEqual({ contents: 'write' });
+    expect(w.jobs.history?.if).toContain("inputs.history == 'branch'");
   });
   it('validates the request first, then plans without an approval', () => {
     const steps = w.jobs.plan?.steps ?? [];
@@ -159,6 +331,7 @@ describe('pitr.yml', () => {
     expect(w.jobs.report?.permissions).toMatchObject({ actions: 'read', issues: 'write' });
     const rec = w.jobs.report?.steps?.find((s) => s.with?.mode === 'incident');
     expect(rec?.with?.restore).toBe(ex('toJSON(needs.restore.outputs)'));
+    expect(rec?.with?.verify).toBeUndefined(); // from the restore outputs' verify-* keys
   });
 });
 
@@ -176,9 +349,33 @@ describe('pr-check.yml', () => {
       ex('steps.drill.outputs.database-url'),
     );
     const c = w.jobs.comment?.steps?.find((s) => s.with?.mode === 'pr-comment');
-    expect(c?.with?.marker).toBe('<!-- restorable:migrate-check -->');
+    expect(c?.with?.marker).toBe(`<!-- restorable:migrate-check:${ex('inputs.database')} -->`);
     expect(w.jobs.comment?.permissions).toEqual({ contents: 'read', 'pull-requests': 'write' });
     expect(w.jobs.check?.permissions).toEqual({ contents: 'read' });
+  });
+});
+
+describe('pr-check.yml, more', () => {
+  const w = wf('.github/workflows/pr-check.yml');
+  it('concurrency is scoped by workflow, database and pull request', () => {
+    const g = w.jobs.check?.concurrency?.group ?? '';
+    for (const part of ['github.workflow', 'inputs.database', 'github.event.pull_request.number']) {
+      expect(g).toContain(part);
+    }
+    expect(w.jobs.check?.concurrency?.['cancel-in-progress']).toBe(true);
+  });
+  it("the backup store's keys reach the download step only, never the PR's migrate-command", () => {
+    const job = w.jobs.check as Job;
+    expect(JSON.stringify(job.env ?? {})).not.toMatch(/AWS|secrets\./);
+    for (const s of job.steps ?? []) {
+      const keyed = JSON.stringify(s.env ?? {}).includes('secrets.');
+      expect(keyed, s.name ?? s.uses).toBe(s.uses?.endsWith('/verify-backup') ?? false);
+    }
+    expect(job.steps?.find((s) => s.uses?.endsWith('/migrate-check'))?.env).toBeUndefined();
+  });
+  it('the fork notice runs on a GitHub-hosted runner, and the README asks public repositories for approval', () => {
+    expect(w.jobs.fork?.['runs-on']).toBe('ubuntu-latest');
+    expect(read('README.md')).toMatch(/require approval for all external contributors/);
   });
 });
 
@@ -208,6 +405,21 @@ describe('the examples', () => {
     const s = w.jobs.summary?.steps?.find((x) => x.with?.mode === 'drill-issue');
     expect(s?.with?.fleet).toBe('true');
   });
+  it('the fleet decides the guard and the catch-up once; legs and summary follow that one decision', () => {
+    const w = wf('examples/fleet-drill.yml');
+    const guards = Object.entries(w.jobs).filter(([, j]) =>
+      (j.steps ?? []).some((s) => s.with?.mode === 'guard'),
+    );
+    expect(guards.map(([id]) => id)).toEqual(['guard']);
+    expect(w.jobs.drill?.needs).toBe('guard');
+    expect(w.jobs.drill?.if).toBe("needs.guard.outputs.run == 'true'");
+    expect(w.jobs.drill?.with).toMatchObject({ guard: false, 'catch-up': false });
+    expect(w.jobs.summary?.needs).toEqual(['guard', 'drill']);
+    expect(w.jobs.summary?.if).toBe("always() && needs.guard.outputs.run == 'true'");
+    expect(w.jobs['catch-up']?.if).toBe("needs.guard.outputs.dispatch == 'true'");
+    const guard = w.jobs.guard?.steps?.find((x) => x.with?.mode === 'guard');
+    expect(w.jobs.summary?.name).toBe(guard?.with?.['drill-job']);
+  });
 });
 
 describe('actionlint', () => {
@@ -222,7 +434,7 @@ describe('the README', () => {
     const { renderReadme, WORKFLOWS } = await import('../../scripts/docs.js');
     const readme = read('README.md');
     for (const name of WORKFLOWS) {
-      for (const part of ['inputs', 'secrets', 'permissions']) {
+      for (const part of ['inputs', 'secrets', 'outputs', 'permissions']) {
         expect(readme).toContain(`<!-- generated:workflow:${name}:${part} -->`);
       }
     }
