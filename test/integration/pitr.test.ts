@@ -364,7 +364,9 @@ describe('pitr-restore side-by-side', () => {
     // The URL alone reaches it (its ?host= is the private socket folder).
     const conn = parseDbUrl('database-url', r.databaseUrl as string, () => {});
     expect(conn.host).toBe(`${dir}.restorable-socket`);
-    const n = await withClient(conn, async (c) => Number((await c.query('select count(*) as n from orders')).rows[0].n));
+    const n = await withClient(conn, async (c) =>
+      Number((await c.query('select count(*) as n from orders')).rows[0].n),
+    );
     expect(n).toBe(200);
     const auto = fs.readFileSync(path.join(dir, 'postgresql.auto.conf'), 'utf8');
     expect(auto).toMatch(/archive_mode = 'off'/);
