@@ -157,8 +157,23 @@ function segmentOverhead(calls: number): number {
   return median(times);
 }
 
+/** user + system CPU seconds of a process, from /proc (0 where there is none). */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 /** s3rver in a child process; puts go through the SDK like any client's. */
-async function s3rverChild(): Promise<{ endpoint: string; env: Record<string, string>; stop: () => void }> {
+async function s3rverChild(): Promise<{
+  endpoint: string;
+  env: Record<string, string>;
+  pid: number;
+  stop: () => void;
+}> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', path.join(path.dirname(new URL(import.meta.url).pathname), 's3rver-child.ts')],
@@ -178,7 +193,7 @@ async function s3rverChild(): Promise<{ endpoint: string; env: Record<string, st
     child.on('close', (code) => reject(new Error(`s3rver child exited ${code}`)));
   });
   const info = JSON.parse(ready) as { endpoint: string; env: Record<string, string> };
-  return { ...info, stop: () => child.stdin.end() };
+  return { ...info, pid: child.pid as number, stop: () => child.stdin.end() };
 }
 
 export async function benchPitr(rounds: number, mib: number, say: (m: string) => void): Promise<PitrBench> {
@@ -202,7 +217,7 @@ export async function benchPitr(rounds: number, mib: number, say: (m: string) =>
     );
   say(`uploaded the archive to s3rver (a child process) in ${fmtS((Date.now() - t0) / 1000)}`);
   try {
-    return await replayRounds(rounds, wal, s3.endpoint, say);
+    return await replayRounds(rounds, wal, s3.endpoint, s3.pid, say);
   } finally {
     s3.stop();
     fs.rmSync(wal.archive, { recursive: true, force: true });
@@ -214,6 +229,7 @@ async function replayRounds(
   rounds: number,
   wal: { archive: string; base: string; walBytes: number; segments: number },
   endpoint: string,
+  serverPid: number,
   say: (m: string) => void,
 ): Promise<PitrBench> {
   const result: PitrBench = {
@@ -235,7 +251,26 @@ async function replayRounds(
       },
       'input',
     );
-    const r = await runPitr(opts, silent);
+    // CPU of this process and of s3rver while the server replays (the recover stage).
+    let cpu0 = process.cpuUsage();
+    let server0 = 0;
+    let during = '';
+    const onStage = Object.assign(
+      (st: { name: string }) => {
+        if (st.name !== 'recover') return;
+        const cpu = process.cpuUsage(cpu0);
+        during = `restorable ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (user ${(cpu.user / 1e6).toFixed(1)}), s3rver ${(cpuSecondsOf(serverPid) - server0).toFixed(1)} s`;
+      },
+      {
+        start: (name: string) => {
+          if (name !== 'recover') return;
+          cpu0 = process.cpuUsage();
+          server0 = cpuSecondsOf(serverPid);
+        },
+      },
+    );
+    const r = await runPitr(opts, silent, onStage);
+    say(`  CPU during replay: ${during}`);
     if (r.replaySeconds === undefined || r.stages.find((s) => s.name === 'recover')?.status !== 'ok')
       throw new Error(`the S3 replay failed: ${JSON.stringify(r.stages)}`);
     result.local.push(local);

@@ -44023,6 +44023,9 @@ class WalArchive {
             if (local && !f.gzip) {
                 external_node_fs_default().copyFileSync(local, tmp);
             }
+            else if (!f.gzip && this.source.downloadTo) {
+                await this.source.downloadTo(f.object, tmp, f.size);
+            }
             else {
                 const input = external_node_stream_.Readable.from(local ? external_node_fs_default().createReadStream(local) : this.source.read(f.object, f.size));
                 if (f.gzip)
@@ -46887,6 +46890,9 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
 ;// CONCATENATED MODULE: external "node:timers/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
@@ -46898,6 +46904,7 @@ var core_log = __nccwpck_require__(4325);
 // EXTERNAL MODULE: ./src/core/parse.ts
 var parse = __nccwpck_require__(1896);
 ;// CONCATENATED MODULE: ./src/sources/s3.ts
+
 
 
 
@@ -47058,16 +47065,9 @@ class S3Source {
     async *read(name, knownSize) {
         const key = this.key(name);
         const what = this.objectUrl(name);
-        const head = knownSize === undefined
-            ? await this.call('read', what, () => this.client.send(new dist_cjs/* HeadObjectCommand */.l81({ Bucket: this.bucket, Key: key })))
-            : { ContentLength: knownSize, ETag: undefined };
-        const size = head.ContentLength;
-        if (size === undefined) {
-            throw new FetchError(`could not read ${what} ${this.where}: the server did not give its size`);
-        }
+        const { size, etag } = await this.sizeOf(key, what, knownSize);
         if (size === 0)
             return;
-        const etag = head.ETag;
         const parts = Math.ceil(size / this.partSize);
         const abort = new AbortController();
         const queue = [];
@@ -47075,7 +47075,10 @@ class S3Source {
         const launch = () => {
             const start = next * this.partSize;
             const end = Math.min(size, start + this.partSize) - 1;
-            const part = this.fetchPart(key, what, next, start, end, etag, abort.signal);
+            const out = Buffer.allocUnsafe(end - start + 1);
+            const part = this.fetchPart(key, what, next, start, end, etag, abort.signal, (chunk, offset) => {
+                out.set(chunk, offset);
+            }).then(() => out);
             next++;
             // Awaited in order below; this only keeps a rejection that is not awaited yet from being
             // reported as unhandled.
@@ -47096,6 +47099,51 @@ class S3Source {
         finally {
             abort.abort();
         }
+    }
+    /**
+     * The object into a local file, its ranged parts written where they belong as their bytes
+     * arrive: no part is assembled in memory, so memory stays at the socket's chunks. For objects
+     * read whole before use (WAL segments); `read` is for what is consumed as a stream, in order.
+     */
+    async downloadTo(name, file, knownSize) {
+        const key = this.key(name);
+        const what = this.objectUrl(name);
+        const { size, etag } = await this.sizeOf(key, what, knownSize);
+        const parts = Math.ceil(size / this.partSize);
+        const abort = new AbortController();
+        const handle = await external_node_fs_default().promises.open(file, 'w');
+        let next = 0;
+        try {
+            const worker = async () => {
+                while (next < parts) {
+                    const index = next++;
+                    const start = index * this.partSize;
+                    const end = Math.min(size, start + this.partSize) - 1;
+                    await this.fetchPart(key, what, index, start, end, etag, abort.signal, async (chunk, offset) => {
+                        await handle.write(chunk, 0, chunk.length, start + offset);
+                    });
+                }
+            };
+            await Promise.all(Array.from({ length: Math.min(this.concurrency, Math.max(parts, 1)) }, worker));
+        }
+        catch (e) {
+            abort.abort();
+            throw e;
+        }
+        finally {
+            await handle.close();
+        }
+        return size;
+    }
+    /** The object's size (and ETag, to pin ranged reads to one version): from the listing, or a HEAD. */
+    async sizeOf(key, what, knownSize) {
+        if (knownSize !== undefined)
+            return { size: knownSize, etag: undefined };
+        const head = await this.call('read', what, () => this.client.send(new dist_cjs/* HeadObjectCommand */.l81({ Bucket: this.bucket, Key: key })));
+        if (head.ContentLength === undefined) {
+            throw new FetchError(`could not read ${what} ${this.where}: the server did not give its size`);
+        }
+        return { size: head.ContentLength, etag: head.ETag };
     }
     async readText(name, maxBytes = DEFAULT_TEXT_LIMIT) {
         const what = this.objectUrl(name);
@@ -47165,11 +47213,14 @@ class S3Source {
         const hint = hintFor(code, status);
         return new FetchError(redact(`could not ${verb} ${what} ${this.where}: ${detail}${hint ? ` (${hint})` : ''}`), code, status);
     }
-    /** One ranged GET, read fully into a Buffer, retried up to PART_RETRIES times. */
-    async fetchPart(key, what, index, start, end, etag, signal) {
+    /**
+     * One ranged GET, its bytes handed to `sink` at their offset in the part, retried up to
+     * PART_RETRIES times (a retry hands the part over again from offset 0).
+     */
+    async fetchPart(key, what, index, start, end, etag, signal, sink) {
         for (let attempt = 0;; attempt++) {
             try {
-                return await this.getRange(key, what, start, end, etag, signal);
+                return await this.getRange(key, what, start, end, etag, signal, sink);
             }
             catch (err) {
                 if (signal.aborted)
@@ -47189,7 +47240,7 @@ class S3Source {
             }
         }
     }
-    async getRange(key, what, start, end, etag, signal) {
+    async getRange(key, what, start, end, etag, signal, sink) {
         const response = await this.client.send(new dist_cjs/* GetObjectCommand */.jLs({
             Bucket: this.bucket,
             Key: key,
@@ -47205,7 +47256,6 @@ class S3Source {
         const onAbort = () => destroy(stream);
         signal.addEventListener('abort', onAbort, { once: true });
         try {
-            const out = Buffer.allocUnsafe(length);
             let filled = 0;
             for await (const chunk of stream) {
                 const buf = chunk;
@@ -47213,13 +47263,12 @@ class S3Source {
                     destroy(stream);
                     throw new Error(`the server sent more than the ${length} bytes asked for at offset ${start}`);
                 }
-                out.set(buf, filled);
+                await sink(buf, filled);
                 filled += buf.length;
             }
             if (filled !== length) {
                 throw new Error(`the response ended after ${filled} of ${length} bytes at offset ${start}`);
             }
-            return out;
         }
         finally {
             signal.removeEventListener('abort', onAbort);

@@ -81421,6 +81421,7 @@ function memoryLogger() {
 
 
 
+
 /**
  * S3 could not be reached, or refused us (connection refused, access denied, no such bucket). The
  * message names the source and the endpoint, never a credential or a presigned query string.
@@ -81576,16 +81577,9 @@ class S3Source {
     async *read(name, knownSize) {
         const key = this.key(name);
         const what = this.objectUrl(name);
-        const head = knownSize === undefined
-            ? await this.call('read', what, () => this.client.send(new dist_cjs/* HeadObjectCommand */.l81({ Bucket: this.bucket, Key: key })))
-            : { ContentLength: knownSize, ETag: undefined };
-        const size = head.ContentLength;
-        if (size === undefined) {
-            throw new FetchError(`could not read ${what} ${this.where}: the server did not give its size`);
-        }
+        const { size, etag } = await this.sizeOf(key, what, knownSize);
         if (size === 0)
             return;
-        const etag = head.ETag;
         const parts = Math.ceil(size / this.partSize);
         const abort = new AbortController();
         const queue = [];
@@ -81593,7 +81587,10 @@ class S3Source {
         const launch = () => {
             const start = next * this.partSize;
             const end = Math.min(size, start + this.partSize) - 1;
-            const part = this.fetchPart(key, what, next, start, end, etag, abort.signal);
+            const out = Buffer.allocUnsafe(end - start + 1);
+            const part = this.fetchPart(key, what, next, start, end, etag, abort.signal, (chunk, offset) => {
+                out.set(chunk, offset);
+            }).then(() => out);
             next++;
             // Awaited in order below; this only keeps a rejection that is not awaited yet from being
             // reported as unhandled.
@@ -81614,6 +81611,51 @@ class S3Source {
         finally {
             abort.abort();
         }
+    }
+    /**
+     * The object into a local file, its ranged parts written where they belong as their bytes
+     * arrive: no part is assembled in memory, so memory stays at the socket's chunks. For objects
+     * read whole before use (WAL segments); `read` is for what is consumed as a stream, in order.
+     */
+    async downloadTo(name, file, knownSize) {
+        const key = this.key(name);
+        const what = this.objectUrl(name);
+        const { size, etag } = await this.sizeOf(key, what, knownSize);
+        const parts = Math.ceil(size / this.partSize);
+        const abort = new AbortController();
+        const handle = await external_node_fs_default().promises.open(file, 'w');
+        let next = 0;
+        try {
+            const worker = async () => {
+                while (next < parts) {
+                    const index = next++;
+                    const start = index * this.partSize;
+                    const end = Math.min(size, start + this.partSize) - 1;
+                    await this.fetchPart(key, what, index, start, end, etag, abort.signal, async (chunk, offset) => {
+                        await handle.write(chunk, 0, chunk.length, start + offset);
+                    });
+                }
+            };
+            await Promise.all(Array.from({ length: Math.min(this.concurrency, Math.max(parts, 1)) }, worker));
+        }
+        catch (e) {
+            abort.abort();
+            throw e;
+        }
+        finally {
+            await handle.close();
+        }
+        return size;
+    }
+    /** The object's size (and ETag, to pin ranged reads to one version): from the listing, or a HEAD. */
+    async sizeOf(key, what, knownSize) {
+        if (knownSize !== undefined)
+            return { size: knownSize, etag: undefined };
+        const head = await this.call('read', what, () => this.client.send(new dist_cjs/* HeadObjectCommand */.l81({ Bucket: this.bucket, Key: key })));
+        if (head.ContentLength === undefined) {
+            throw new FetchError(`could not read ${what} ${this.where}: the server did not give its size`);
+        }
+        return { size: head.ContentLength, etag: head.ETag };
     }
     async readText(name, maxBytes = DEFAULT_TEXT_LIMIT) {
         const what = this.objectUrl(name);
@@ -81683,11 +81725,14 @@ class S3Source {
         const hint = hintFor(code, status);
         return new FetchError(redact(`could not ${verb} ${what} ${this.where}: ${detail}${hint ? ` (${hint})` : ''}`), code, status);
     }
-    /** One ranged GET, read fully into a Buffer, retried up to PART_RETRIES times. */
-    async fetchPart(key, what, index, start, end, etag, signal) {
+    /**
+     * One ranged GET, its bytes handed to `sink` at their offset in the part, retried up to
+     * PART_RETRIES times (a retry hands the part over again from offset 0).
+     */
+    async fetchPart(key, what, index, start, end, etag, signal, sink) {
         for (let attempt = 0;; attempt++) {
             try {
-                return await this.getRange(key, what, start, end, etag, signal);
+                return await this.getRange(key, what, start, end, etag, signal, sink);
             }
             catch (err) {
                 if (signal.aborted)
@@ -81707,7 +81752,7 @@ class S3Source {
             }
         }
     }
-    async getRange(key, what, start, end, etag, signal) {
+    async getRange(key, what, start, end, etag, signal, sink) {
         const response = await this.client.send(new dist_cjs/* GetObjectCommand */.jLs({
             Bucket: this.bucket,
             Key: key,
@@ -81723,7 +81768,6 @@ class S3Source {
         const onAbort = () => destroy(stream);
         signal.addEventListener('abort', onAbort, { once: true });
         try {
-            const out = Buffer.allocUnsafe(length);
             let filled = 0;
             for await (const chunk of stream) {
                 const buf = chunk;
@@ -81731,13 +81775,12 @@ class S3Source {
                     destroy(stream);
                     throw new Error(`the server sent more than the ${length} bytes asked for at offset ${start}`);
                 }
-                out.set(buf, filled);
+                await sink(buf, filled);
                 filled += buf.length;
             }
             if (filled !== length) {
                 throw new Error(`the response ended after ${filled} of ${length} bytes at offset ${start}`);
             }
-            return out;
         }
         finally {
             signal.removeEventListener('abort', onAbort);
@@ -85553,6 +85596,9 @@ class WalArchive {
         try {
             if (local && !f.gzip) {
                 external_node_fs_default().copyFileSync(local, tmp);
+            }
+            else if (!f.gzip && this.source.downloadTo) {
+                await this.source.downloadTo(f.object, tmp, f.size);
             }
             else {
                 const input = external_node_stream_.Readable.from(local ? external_node_fs_default().createReadStream(local) : this.source.read(f.object, f.size));

@@ -184,6 +184,8 @@ export class WalArchive {
     try {
       if (local && !f.gzip) {
         fs.copyFileSync(local, tmp);
+      } else if (!f.gzip && this.source.downloadTo) {
+        await this.source.downloadTo(f.object, tmp, f.size);
       } else {
         const input = Readable.from(local ? fs.createReadStream(local) : this.source.read(f.object, f.size));
         if (f.gzip) await pipeline(input, zlib.createGunzip(), fs.createWriteStream(tmp));

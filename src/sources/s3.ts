@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -205,18 +206,8 @@ export class S3Source implements BackupSource {
   async *read(name: string, knownSize?: number): AsyncGenerator<Buffer, void, undefined> {
     const key = this.key(name);
     const what = this.objectUrl(name);
-    const head =
-      knownSize === undefined
-        ? await this.call('read', what, () =>
-            this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })),
-          )
-        : { ContentLength: knownSize, ETag: undefined };
-    const size = head.ContentLength;
-    if (size === undefined) {
-      throw new FetchError(`could not read ${what} ${this.where}: the server did not give its size`);
-    }
+    const { size, etag } = await this.sizeOf(key, what, knownSize);
     if (size === 0) return;
-    const etag = head.ETag;
     const parts = Math.ceil(size / this.partSize);
     const abort = new AbortController();
     const queue: Promise<Buffer>[] = [];
@@ -224,7 +215,10 @@ export class S3Source implements BackupSource {
     const launch = () => {
       const start = next * this.partSize;
       const end = Math.min(size, start + this.partSize) - 1;
-      const part = this.fetchPart(key, what, next, start, end, etag, abort.signal);
+      const out = Buffer.allocUnsafe(end - start + 1);
+      const part = this.fetchPart(key, what, next, start, end, etag, abort.signal, (chunk, offset) => {
+        out.set(chunk, offset);
+      }).then(() => out);
       next++;
       // Awaited in order below; this only keeps a rejection that is not awaited yet from being
       // reported as unhandled.
@@ -242,6 +236,56 @@ export class S3Source implements BackupSource {
     } finally {
       abort.abort();
     }
+  }
+
+  /**
+   * The object into a local file, its ranged parts written where they belong as their bytes
+   * arrive: no part is assembled in memory, so memory stays at the socket's chunks. For objects
+   * read whole before use (WAL segments); `read` is for what is consumed as a stream, in order.
+   */
+  async downloadTo(name: string, file: string, knownSize?: number): Promise<number> {
+    const key = this.key(name);
+    const what = this.objectUrl(name);
+    const { size, etag } = await this.sizeOf(key, what, knownSize);
+    const parts = Math.ceil(size / this.partSize);
+    const abort = new AbortController();
+    const handle = await fs.promises.open(file, 'w');
+    let next = 0;
+    try {
+      const worker = async () => {
+        while (next < parts) {
+          const index = next++;
+          const start = index * this.partSize;
+          const end = Math.min(size, start + this.partSize) - 1;
+          await this.fetchPart(key, what, index, start, end, etag, abort.signal, async (chunk, offset) => {
+            await handle.write(chunk, 0, chunk.length, start + offset);
+          });
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(this.concurrency, Math.max(parts, 1)) }, worker));
+    } catch (e) {
+      abort.abort();
+      throw e;
+    } finally {
+      await handle.close();
+    }
+    return size;
+  }
+
+  /** The object's size (and ETag, to pin ranged reads to one version): from the listing, or a HEAD. */
+  private async sizeOf(
+    key: string,
+    what: string,
+    knownSize: number | undefined,
+  ): Promise<{ size: number; etag: string | undefined }> {
+    if (knownSize !== undefined) return { size: knownSize, etag: undefined };
+    const head = await this.call('read', what, () =>
+      this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })),
+    );
+    if (head.ContentLength === undefined) {
+      throw new FetchError(`could not read ${what} ${this.where}: the server did not give its size`);
+    }
+    return { size: head.ContentLength, etag: head.ETag };
   }
 
   async readText(name: string, maxBytes = DEFAULT_TEXT_LIMIT): Promise<string | undefined> {
@@ -320,7 +364,10 @@ export class S3Source implements BackupSource {
     );
   }
 
-  /** One ranged GET, read fully into a Buffer, retried up to PART_RETRIES times. */
+  /**
+   * One ranged GET, its bytes handed to `sink` at their offset in the part, retried up to
+   * PART_RETRIES times (a retry hands the part over again from offset 0).
+   */
   private async fetchPart(
     key: string,
     what: string,
@@ -329,10 +376,11 @@ export class S3Source implements BackupSource {
     end: number,
     etag: string | undefined,
     signal: AbortSignal,
-  ): Promise<Buffer> {
+    sink: (chunk: Uint8Array, offset: number) => void | Promise<void>,
+  ): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.getRange(key, what, start, end, etag, signal);
+        return await this.getRange(key, what, start, end, etag, signal, sink);
       } catch (err) {
         if (signal.aborted) throw err;
         const { status, code } = describe(err);
@@ -363,7 +411,8 @@ export class S3Source implements BackupSource {
     end: number,
     etag: string | undefined,
     signal: AbortSignal,
-  ): Promise<Buffer> {
+    sink: (chunk: Uint8Array, offset: number) => void | Promise<void>,
+  ): Promise<void> {
     const response = await this.client.send(
       new GetObjectCommand({
         Bucket: this.bucket,
@@ -384,7 +433,6 @@ export class S3Source implements BackupSource {
     const onAbort = () => destroy(stream);
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const out = Buffer.allocUnsafe(length);
       let filled = 0;
       for await (const chunk of stream) {
         const buf = chunk as Uint8Array;
@@ -392,13 +440,12 @@ export class S3Source implements BackupSource {
           destroy(stream);
           throw new Error(`the server sent more than the ${length} bytes asked for at offset ${start}`);
         }
-        out.set(buf, filled);
+        await sink(buf, filled);
         filled += buf.length;
       }
       if (filled !== length) {
         throw new Error(`the response ended after ${filled} of ${length} bytes at offset ${start}`);
       }
-      return out;
     } finally {
       signal.removeEventListener('abort', onAbort);
     }

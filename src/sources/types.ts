@@ -24,6 +24,11 @@ export interface BackupSource {
    * the listing) spares it a HEAD request.
    */
   read(name: string, knownSize?: number): AsyncIterable<Buffer>;
+  /**
+   * Where a source can do better than streaming for an object read whole (S3: parts written
+   * straight into the file as they arrive): the object into `file`, returning its size.
+   */
+  downloadTo?(name: string, file: string, knownSize?: number): Promise<number>;
   /** A small object (a checksum sidecar) as text, or undefined when there is none. */
   readText(name: string, maxBytes?: number): Promise<string | undefined>;
   /** User metadata of an object (S3 `x-amz-meta-*`, keys lower-cased); empty for local files. */

@@ -1,5 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/core/errors.js';
 import { memoryLogger } from '../../src/core/log.js';
@@ -235,6 +238,46 @@ describe('S3Source against s3rver', () => {
       expect(err.message).toContain('InternalError');
     } finally {
       s3.failRangedGets(0);
+    }
+  });
+
+  it('downloadTo writes the parts into a file where they belong, in parallel, without a HEAD when the size is known', async () => {
+    const file = path.join(os.tmpdir(), `restorable-test-download-${process.pid}`);
+    try {
+      const before = s3.requests.length;
+      const size = await source('big/', { partSize: MiB, concurrency: 4 }).downloadTo(
+        'twenty.bin',
+        file,
+        big.length,
+      );
+      expect(size).toBe(big.length);
+      expect(sha256(fs.readFileSync(file))).toBe(sha256(big));
+      const reqs = s3.requests.slice(before);
+      expect(reqs.filter((r) => r.method === 'HEAD')).toHaveLength(0);
+      expect(reqs.filter((r) => r.method === 'GET' && r.range)).toHaveLength(20);
+      // Without the size: one HEAD first, and an object that is not a multiple of the part size.
+      await source('big/', { partSize: MiB, concurrency: 3 }).downloadTo('odd.bin', file);
+      expect(sha256(fs.readFileSync(file))).toBe(sha256(odd));
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+
+  it('downloadTo retries a failing part (the file ends right), and gives up with a FetchError', async () => {
+    const file = path.join(os.tmpdir(), `restorable-test-download-retry-${process.pid}`);
+    try {
+      s3.failRangedGets(3);
+      await source('big/', { partSize: MiB, concurrency: 2 }).downloadTo('odd.bin', file);
+      expect(sha256(fs.readFileSync(file))).toBe(sha256(odd));
+      s3.failRangedGets(1000);
+      const err = await source('big/', { partSize: MiB, concurrency: 2 })
+        .downloadTo('odd.bin', file)
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(FetchError);
+      expect(err.message).toContain(`of s3://${BUCKET}/big/odd.bin`);
+    } finally {
+      s3.failRangedGets(0);
+      fs.rmSync(file, { force: true });
     }
   });
 
