@@ -40857,6 +40857,50 @@ const compareSpec = {
 
 /***/ }),
 
+/***/ 9317:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   A: () => (/* binding */ onCancel)
+/* harmony export */ });
+/**
+ * What must happen when a run is cancelled: the runner sends SIGINT, then SIGTERM 7.5 s later, and
+ * Node skips 'exit' handlers on a signal. Handlers run synchronously, newest first, then the process
+ * exits with 130 (SIGINT) or 143 (SIGTERM).
+ */
+const handlers = [];
+let installed = false;
+function onCancel(fn) {
+    if (!installed) {
+        installed = true;
+        for (const [signal, code] of [
+            ['SIGINT', 130],
+            ['SIGTERM', 143],
+        ]) {
+            process.once(signal, () => {
+                for (const h of [...handlers].reverse()) {
+                    try {
+                        h();
+                    }
+                    catch {
+                        // Best effort: one failing clean-up must not stop the others.
+                    }
+                }
+                process.exit(code);
+            });
+        }
+    }
+    handlers.push(fn);
+    return () => {
+        const i = handlers.indexOf(fn);
+        if (i >= 0)
+            handlers.splice(i, 1);
+    };
+}
+
+
+/***/ }),
+
 /***/ 8571:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -40957,10 +41001,11 @@ function errorMessage(err) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   HZ: () => (/* binding */ runSync),
 /* harmony export */   eF: () => (/* binding */ run),
-/* harmony export */   ex: () => (/* binding */ asUser),
 /* harmony export */   jX: () => (/* binding */ isRoot)
 /* harmony export */ });
+/* unused harmony export asUser */
 /* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1421);
 /* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_child_process__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8161);
@@ -40996,6 +41041,14 @@ class TailBuffer {
         const all = Buffer.concat(this.chunks);
         return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
     }
+}
+/**
+ * A program run synchronously, as `user`: only for exit and signal handlers, where nothing
+ * asynchronous runs any more (everywhere else, `run`). Returns the exit status.
+ */
+function runSync(cmd, args, user) {
+    const [file, argv] = asUser(user, cmd, args);
+    return (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawnSync)(file, argv, { cwd: node_os__WEBPACK_IMPORTED_MODULE_1___default().tmpdir(), stdio: 'ignore' }).status;
 }
 /**
  * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the
@@ -43474,6 +43527,8 @@ var archive_wal = __nccwpck_require__(4354);
 var semantics = __nccwpck_require__(856);
 // EXTERNAL MODULE: ./src/compare/run.ts
 var run = __nccwpck_require__(5322);
+// EXTERNAL MODULE: ./src/core/cancel.ts
+var cancel = __nccwpck_require__(9317);
 // EXTERNAL MODULE: ./src/core/duration.ts
 var duration = __nccwpck_require__(8571);
 // EXTERNAL MODULE: ./src/core/errors.ts
@@ -44304,6 +44359,7 @@ class PgbackrestBackend {
 
 
 
+
 const MARKER_PREFIX = 'restorable-marker-';
 /** A drill's recovered cluster is thrown away: replay need not be crash-safe. */
 const DRILL_RECOVERY_TUNING = {
@@ -44677,29 +44733,36 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
     const live = opts.dataDirectory;
     let safety;
     let recoverDir = dataDir;
-    const rollback = async (why) => {
-        const failedDir = `${live}.restorable-failed-${ts}`;
+    /**
+     * Put production back as it was: stop whatever runs on the live path, move the attempt aside,
+     * the safety snapshot back, and start the server. Synchronous, so that a cancelled run (a signal
+     * handler, where nothing asynchronous runs) does the same as a failed one.
+     */
+    const failedDir = `${live}.restorable-failed-${ts}`;
+    const putBackSync = () => {
+        // Production was stopped before this can run: whatever runs on the live path is the attempt.
         if ((0,recovery/* postmasterAlive */.ww)(live))
-            await (0,recovery/* stopServer */.gG)(server, live, osUser);
+            (0,cluster/* stopServerSync */.Ry)(server.dir, osUser, live);
         if (safety && external_node_fs_default().existsSync(safety)) {
             if (external_node_fs_default().existsSync(live))
                 external_node_fs_default().renameSync(live, failedDir);
             external_node_fs_default().renameSync(safety, live);
             safety = undefined;
         }
-        const start = opts.startCommand
-            ? await (0,exec/* run */.eF)('sh', ['-c', opts.startCommand], { user: osUser })
-            : await (0,exec/* run */.eF)(external_node_path_default().join(liveBin.dir, 'pg_ctl'), ['-D', live, '-l', `${live}.restorable-start-${ts}.log`, '-w', '-t', '120', 'start'], {
-                user: osUser,
-            });
-        const startedAgain = start.code === 0;
+        const code = opts.startCommand
+            ? (0,exec/* runSync */.HZ)('sh', ['-c', opts.startCommand], osUser)
+            : (0,exec/* runSync */.HZ)(external_node_path_default().join(liveBin.dir, 'pg_ctl'), ['-D', live, '-l', `${live}.restorable-start-${ts}.log`, '-w', '-t', '120', 'start'], osUser);
+        return code === 0;
+    };
+    const rollback = (why) => {
+        const startedAgain = putBackSync();
+        result.safetySnapshot = undefined;
         result.next.push(startedAgain
             ? `The original data directory is back at ${live} and the server was started. The failed attempt is kept at ${failedDir} for diagnosis; remove it when done.`
-            : `The original data directory is back at ${live}, but starting the server failed (${start.stderr.trim().split('\n').pop() ?? ''}): start it by hand.`);
-        return (0,report_findings/* finding */.gk)('PITR_ROLLED_BACK', 'recover', `the in-place recovery failed (${why}); the original data directory was put back${startedAgain ? ' and the server started' : ', but it did not start'}`, {
-            evidence: { restarted: startedAgain },
-        });
+            : `The original data directory is back at ${live}, but starting the server failed: start it by hand (see ${live}.restorable-start-${ts}.log).`);
+        return (0,report_findings/* finding */.gk)('PITR_ROLLED_BACK', 'recover', `the in-place recovery failed (${why}); the original data directory was put back${startedAgain ? ' and the server started' : ', but it did not start'}`, { evidence: { restarted: startedAgain } });
     };
+    let uncancel = () => { };
     let outcome;
     const recover = await pipe.stage('recover', async () => {
         const findings = [];
@@ -44719,6 +44782,12 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
                     ],
                 };
             }
+            // From here a cancelled run puts production back before it exits.
+            uncancel = (0,cancel/* onCancel */.A)(() => {
+                rest.spool?.remove();
+                const started = putBackSync();
+                log.warn(`cancelled: the original data directory is back at ${live}${started ? ' and the server was started' : ', but the server did not start: start it by hand'}; the attempt is kept at ${failedDir}`);
+            });
             safety = `${live}.restorable-safety-${ts}`;
             external_node_fs_default().renameSync(live, safety);
             external_node_fs_default().renameSync(dataDir, live);
@@ -44764,9 +44833,10 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
         if ((0,recovery/* postmasterAlive */.ww)(recoverDir))
             await (0,recovery/* stopServer */.gG)(server, recoverDir, osUser);
         if (opts.mode === 'in-place')
-            findings.push(await rollback(why));
+            findings.push(rollback(why));
         return { findings };
     });
+    uncancel();
     if (recover.status !== 'ok' || outcome?.status !== 'promoted') {
         for (const s of PITR_STAGES.slice(2, 4))
             pipe.skip(s, 'recovery did not reach the target');
@@ -45220,11 +45290,10 @@ __nccwpck_require__.d(__webpack_exports__, {
   bf: () => (/* binding */ ownerOf),
   V8: () => (/* binding */ readLabel),
   hS: () => (/* binding */ removeCluster),
-  $B: () => (/* binding */ scratchFolder)
+  $B: () => (/* binding */ scratchFolder),
+  Ry: () => (/* binding */ stopServerSync)
 });
 
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(1421);
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
@@ -45237,6 +45306,8 @@ var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+// EXTERNAL MODULE: ./src/core/cancel.ts
+var cancel = __nccwpck_require__(9317);
 // EXTERNAL MODULE: ./src/core/errors.ts
 var errors = __nccwpck_require__(4296);
 // EXTERNAL MODULE: ./src/core/exec.ts
@@ -45292,20 +45363,9 @@ function passwdIds(user) {
 const live = new Set();
 /** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
 const starting = new Map();
-/**
- * `pg_ctl stop -m immediate`, synchronously: only for exit and signal handlers, where nothing
- * asynchronous runs any more (everywhere else subprocesses go through core/exec's run()).
- */
+/** `pg_ctl stop -m immediate`, synchronously: for exit and signal handlers. */
 function stopServerSync(binDir, osUser, data) {
-    const [file, argv] = (0,exec/* asUser */.ex)(osUser, external_node_path_default().join(binDir, 'pg_ctl'), [
-        '-D',
-        data,
-        '-m',
-        'immediate',
-        '-w',
-        'stop',
-    ]);
-    (0,external_node_child_process_.spawnSync)(file, argv, { cwd: external_node_os_default().tmpdir() });
+    (0,exec/* runSync */.HZ)(external_node_path_default().join(binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], osUser);
 }
 const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 /** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
@@ -45340,24 +45400,15 @@ function installExitHook() {
     if (exitHookInstalled)
         return;
     exitHookInstalled = true;
-    // Last resort: a process that exits with clusters still up stops them synchronously. On
-    // cancellation (the runner sends SIGINT, then SIGTERM) Node skips 'exit' handlers: stop them first.
-    process.on('exit', () => {
+    const stopAll = () => {
         for (const c of live)
             c.stopSync();
         removeStartingSync();
-    });
-    for (const [signal, code] of [
-        ['SIGINT', 130],
-        ['SIGTERM', 143],
-    ]) {
-        process.once(signal, () => {
-            for (const c of live)
-                c.stopSync();
-            removeStartingSync();
-            process.exit(code);
-        });
-    }
+    };
+    // Last resort: a process that exits with clusters still up stops them synchronously; on
+    // cancellation Node skips 'exit' handlers, so they are stopped there too.
+    process.on('exit', stopAll);
+    (0,cancel/* onCancel */.A)(stopAll);
 }
 const SCRATCH_PREFIX = 'restorable-';
 const LABEL_FILE = 'restorable.json';

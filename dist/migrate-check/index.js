@@ -49405,7 +49405,7 @@ function exec_isRoot() {
     return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 /** The argv that runs `cmd args` as `user`; unchanged when no switch is needed. */
-function exec_asUser(user, cmd, args) {
+function asUser(user, cmd, args) {
     if (!user || !exec_isRoot() || user === 'root')
         return [cmd, args];
     return ['runuser', ['-u', user, '--', cmd, ...args]];
@@ -49430,12 +49430,20 @@ class TailBuffer {
     }
 }
 /**
+ * A program run synchronously, as `user`: only for exit and signal handlers, where nothing
+ * asynchronous runs any more (everywhere else, `run`). Returns the exit status.
+ */
+function exec_runSync(cmd, args, user) {
+    const [file, argv] = asUser(user, cmd, args);
+    return spawnSync(file, argv, { cwd: os.tmpdir(), stdio: 'ignore' }).status;
+}
+/**
  * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the
  * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
  * be started (ToolMissingError when it is not installed).
  */
 function exec_run(cmd, args, opts = {}) {
-    const [file, argv] = exec_asUser(opts.user, cmd, args);
+    const [file, argv] = asUser(opts.user, cmd, args);
     const switching = file === 'runuser';
     const started = performance.now();
     const limit = opts.maxCapture ?? 4 * 1024 * 1024;
@@ -49664,20 +49672,9 @@ function passwdIds(user) {
 const live = new Set();
 /** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
 const starting = new Map();
-/**
- * `pg_ctl stop -m immediate`, synchronously: only for exit and signal handlers, where nothing
- * asynchronous runs any more (everywhere else subprocesses go through core/exec's run()).
- */
+/** `pg_ctl stop -m immediate`, synchronously: for exit and signal handlers. */
 function stopServerSync(binDir, osUser, data) {
-    const [file, argv] = asUser(osUser, path.join(binDir, 'pg_ctl'), [
-        '-D',
-        data,
-        '-m',
-        'immediate',
-        '-w',
-        'stop',
-    ]);
-    spawnSync(file, argv, { cwd: os.tmpdir() });
+    runSync(path.join(binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], osUser);
 }
 const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 /** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
@@ -49712,24 +49709,15 @@ function installExitHook() {
     if (exitHookInstalled)
         return;
     exitHookInstalled = true;
-    // Last resort: a process that exits with clusters still up stops them synchronously. On
-    // cancellation (the runner sends SIGINT, then SIGTERM) Node skips 'exit' handlers: stop them first.
-    process.on('exit', () => {
+    const stopAll = () => {
         for (const c of live)
             c.stopSync();
         removeStartingSync();
-    });
-    for (const [signal, code] of [
-        ['SIGINT', 130],
-        ['SIGTERM', 143],
-    ]) {
-        process.once(signal, () => {
-            for (const c of live)
-                c.stopSync();
-            removeStartingSync();
-            process.exit(code);
-        });
-    }
+    };
+    // Last resort: a process that exits with clusters still up stops them synchronously; on
+    // cancellation Node skips 'exit' handlers, so they are stopped there too.
+    process.on('exit', stopAll);
+    onCancel(stopAll);
 }
 const SCRATCH_PREFIX = 'restorable-';
 const LABEL_FILE = 'restorable.json';

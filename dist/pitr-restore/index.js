@@ -67989,7 +67989,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 688:
+/***/ 1319:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -82273,6 +82273,14 @@ class TailBuffer {
     }
 }
 /**
+ * A program run synchronously, as `user`: only for exit and signal handlers, where nothing
+ * asynchronous runs any more (everywhere else, `run`). Returns the exit status.
+ */
+function runSync(cmd, args, user) {
+    const [file, argv] = asUser(user, cmd, args);
+    return (0,external_node_child_process_.spawnSync)(file, argv, { cwd: external_node_os_default().tmpdir(), stdio: 'ignore' }).status;
+}
+/**
  * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the
  * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
  * be started (ToolMissingError when it is not installed).
@@ -83584,6 +83592,42 @@ async function compareRung(pipe, opts, target, log) {
     return summary;
 }
 
+;// CONCATENATED MODULE: ./src/core/cancel.ts
+/**
+ * What must happen when a run is cancelled: the runner sends SIGINT, then SIGTERM 7.5 s later, and
+ * Node skips 'exit' handlers on a signal. Handlers run synchronously, newest first, then the process
+ * exits with 130 (SIGINT) or 143 (SIGTERM).
+ */
+const handlers = [];
+let installed = false;
+function onCancel(fn) {
+    if (!installed) {
+        installed = true;
+        for (const [signal, code] of [
+            ['SIGINT', 130],
+            ['SIGTERM', 143],
+        ]) {
+            process.once(signal, () => {
+                for (const h of [...handlers].reverse()) {
+                    try {
+                        h();
+                    }
+                    catch {
+                        // Best effort: one failing clean-up must not stop the others.
+                    }
+                }
+                process.exit(code);
+            });
+        }
+    }
+    handlers.push(fn);
+    return () => {
+        const i = handlers.indexOf(fn);
+        if (i >= 0)
+            handlers.splice(i, 1);
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/postgres/binaries.ts
 
 
@@ -83718,20 +83762,9 @@ function passwdIds(user) {
 const live = new Set();
 /** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
 const starting = new Map();
-/**
- * `pg_ctl stop -m immediate`, synchronously: only for exit and signal handlers, where nothing
- * asynchronous runs any more (everywhere else subprocesses go through core/exec's run()).
- */
+/** `pg_ctl stop -m immediate`, synchronously: for exit and signal handlers. */
 function stopServerSync(binDir, osUser, data) {
-    const [file, argv] = asUser(osUser, external_node_path_default().join(binDir, 'pg_ctl'), [
-        '-D',
-        data,
-        '-m',
-        'immediate',
-        '-w',
-        'stop',
-    ]);
-    (0,external_node_child_process_.spawnSync)(file, argv, { cwd: external_node_os_default().tmpdir() });
+    runSync(external_node_path_default().join(binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], osUser);
 }
 const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 /** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
@@ -83766,24 +83799,15 @@ function installExitHook() {
     if (exitHookInstalled)
         return;
     exitHookInstalled = true;
-    // Last resort: a process that exits with clusters still up stops them synchronously. On
-    // cancellation (the runner sends SIGINT, then SIGTERM) Node skips 'exit' handlers: stop them first.
-    process.on('exit', () => {
+    const stopAll = () => {
         for (const c of live)
             c.stopSync();
         removeStartingSync();
-    });
-    for (const [signal, code] of [
-        ['SIGINT', 130],
-        ['SIGTERM', 143],
-    ]) {
-        process.once(signal, () => {
-            for (const c of live)
-                c.stopSync();
-            removeStartingSync();
-            process.exit(code);
-        });
-    }
+    };
+    // Last resort: a process that exits with clusters still up stops them synchronously; on
+    // cancellation Node skips 'exit' handlers, so they are stopped there too.
+    process.on('exit', stopAll);
+    onCancel(stopAll);
 }
 const SCRATCH_PREFIX = 'restorable-';
 const LABEL_FILE = 'restorable.json';
@@ -84990,6 +85014,7 @@ class PgbackrestBackend {
 
 
 
+
 const MARKER_PREFIX = 'restorable-marker-';
 /** A drill's recovered cluster is thrown away: replay need not be crash-safe. */
 const DRILL_RECOVERY_TUNING = {
@@ -85363,29 +85388,36 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
     const live = opts.dataDirectory;
     let safety;
     let recoverDir = dataDir;
-    const rollback = async (why) => {
-        const failedDir = `${live}.restorable-failed-${ts}`;
+    /**
+     * Put production back as it was: stop whatever runs on the live path, move the attempt aside,
+     * the safety snapshot back, and start the server. Synchronous, so that a cancelled run (a signal
+     * handler, where nothing asynchronous runs) does the same as a failed one.
+     */
+    const failedDir = `${live}.restorable-failed-${ts}`;
+    const putBackSync = () => {
+        // Production was stopped before this can run: whatever runs on the live path is the attempt.
         if (postmasterAlive(live))
-            await stopServer(server, live, osUser);
+            stopServerSync(server.dir, osUser, live);
         if (safety && external_node_fs_default().existsSync(safety)) {
             if (external_node_fs_default().existsSync(live))
                 external_node_fs_default().renameSync(live, failedDir);
             external_node_fs_default().renameSync(safety, live);
             safety = undefined;
         }
-        const start = opts.startCommand
-            ? await run('sh', ['-c', opts.startCommand], { user: osUser })
-            : await run(external_node_path_default().join(liveBin.dir, 'pg_ctl'), ['-D', live, '-l', `${live}.restorable-start-${ts}.log`, '-w', '-t', '120', 'start'], {
-                user: osUser,
-            });
-        const startedAgain = start.code === 0;
+        const code = opts.startCommand
+            ? runSync('sh', ['-c', opts.startCommand], osUser)
+            : runSync(external_node_path_default().join(liveBin.dir, 'pg_ctl'), ['-D', live, '-l', `${live}.restorable-start-${ts}.log`, '-w', '-t', '120', 'start'], osUser);
+        return code === 0;
+    };
+    const rollback = (why) => {
+        const startedAgain = putBackSync();
+        result.safetySnapshot = undefined;
         result.next.push(startedAgain
             ? `The original data directory is back at ${live} and the server was started. The failed attempt is kept at ${failedDir} for diagnosis; remove it when done.`
-            : `The original data directory is back at ${live}, but starting the server failed (${start.stderr.trim().split('\n').pop() ?? ''}): start it by hand.`);
-        return finding('PITR_ROLLED_BACK', 'recover', `the in-place recovery failed (${why}); the original data directory was put back${startedAgain ? ' and the server started' : ', but it did not start'}`, {
-            evidence: { restarted: startedAgain },
-        });
+            : `The original data directory is back at ${live}, but starting the server failed: start it by hand (see ${live}.restorable-start-${ts}.log).`);
+        return finding('PITR_ROLLED_BACK', 'recover', `the in-place recovery failed (${why}); the original data directory was put back${startedAgain ? ' and the server started' : ', but it did not start'}`, { evidence: { restarted: startedAgain } });
     };
+    let uncancel = () => { };
     let outcome;
     const recover = await pipe.stage('recover', async () => {
         const findings = [];
@@ -85405,6 +85437,12 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
                     ],
                 };
             }
+            // From here a cancelled run puts production back before it exits.
+            uncancel = onCancel(() => {
+                rest.spool?.remove();
+                const started = putBackSync();
+                log.warn(`cancelled: the original data directory is back at ${live}${started ? ' and the server was started' : ', but the server did not start: start it by hand'}; the attempt is kept at ${failedDir}`);
+            });
             safety = `${live}.restorable-safety-${ts}`;
             external_node_fs_default().renameSync(live, safety);
             external_node_fs_default().renameSync(dataDir, live);
@@ -85450,9 +85488,10 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
         if (postmasterAlive(recoverDir))
             await stopServer(server, recoverDir, osUser);
         if (opts.mode === 'in-place')
-            findings.push(await rollback(why));
+            findings.push(rollback(why));
         return { findings };
     });
+    uncancel();
     if (recover.status !== 'ok' || outcome?.status !== 'promoted') {
         for (const s of PITR_STAGES.slice(2, 4))
             pipe.skip(s, 'recovery did not reach the target');
@@ -85738,7 +85777,7 @@ function pitr_restore_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(688);
+/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1319);
 
 await (0,_actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

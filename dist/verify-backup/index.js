@@ -67989,7 +67989,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 8587:
+/***/ 4352:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -83878,6 +83878,14 @@ class TailBuffer {
     }
 }
 /**
+ * A program run synchronously, as `user`: only for exit and signal handlers, where nothing
+ * asynchronous runs any more (everywhere else, `run`). Returns the exit status.
+ */
+function runSync(cmd, args, user) {
+    const [file, argv] = asUser(user, cmd, args);
+    return (0,external_node_child_process_.spawnSync)(file, argv, { cwd: external_node_os_default().tmpdir(), stdio: 'ignore' }).status;
+}
+/**
  * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the
  * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
  * be started (ToolMissingError when it is not installed).
@@ -84061,6 +84069,42 @@ function installHint(major, what) {
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
 var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_);
+;// CONCATENATED MODULE: ./src/core/cancel.ts
+/**
+ * What must happen when a run is cancelled: the runner sends SIGINT, then SIGTERM 7.5 s later, and
+ * Node skips 'exit' handlers on a signal. Handlers run synchronously, newest first, then the process
+ * exits with 130 (SIGINT) or 143 (SIGTERM).
+ */
+const handlers = [];
+let installed = false;
+function onCancel(fn) {
+    if (!installed) {
+        installed = true;
+        for (const [signal, code] of [
+            ['SIGINT', 130],
+            ['SIGTERM', 143],
+        ]) {
+            process.once(signal, () => {
+                for (const h of [...handlers].reverse()) {
+                    try {
+                        h();
+                    }
+                    catch {
+                        // Best effort: one failing clean-up must not stop the others.
+                    }
+                }
+                process.exit(code);
+            });
+        }
+    }
+    handlers.push(fn);
+    return () => {
+        const i = handlers.indexOf(fn);
+        if (i >= 0)
+            handlers.splice(i, 1);
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/postgres/cluster.ts
 
 
@@ -84110,20 +84154,9 @@ function passwdIds(user) {
 const live = new Set();
 /** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
 const starting = new Map();
-/**
- * `pg_ctl stop -m immediate`, synchronously: only for exit and signal handlers, where nothing
- * asynchronous runs any more (everywhere else subprocesses go through core/exec's run()).
- */
+/** `pg_ctl stop -m immediate`, synchronously: for exit and signal handlers. */
 function stopServerSync(binDir, osUser, data) {
-    const [file, argv] = asUser(osUser, external_node_path_default().join(binDir, 'pg_ctl'), [
-        '-D',
-        data,
-        '-m',
-        'immediate',
-        '-w',
-        'stop',
-    ]);
-    (0,external_node_child_process_.spawnSync)(file, argv, { cwd: external_node_os_default().tmpdir() });
+    runSync(external_node_path_default().join(binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], osUser);
 }
 const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 /** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
@@ -84158,24 +84191,15 @@ function installExitHook() {
     if (exitHookInstalled)
         return;
     exitHookInstalled = true;
-    // Last resort: a process that exits with clusters still up stops them synchronously. On
-    // cancellation (the runner sends SIGINT, then SIGTERM) Node skips 'exit' handlers: stop them first.
-    process.on('exit', () => {
+    const stopAll = () => {
         for (const c of live)
             c.stopSync();
         removeStartingSync();
-    });
-    for (const [signal, code] of [
-        ['SIGINT', 130],
-        ['SIGTERM', 143],
-    ]) {
-        process.once(signal, () => {
-            for (const c of live)
-                c.stopSync();
-            removeStartingSync();
-            process.exit(code);
-        });
-    }
+    };
+    // Last resort: a process that exits with clusters still up stops them synchronously; on
+    // cancellation Node skips 'exit' handlers, so they are stopped there too.
+    process.on('exit', stopAll);
+    onCancel(stopAll);
 }
 const SCRATCH_PREFIX = 'restorable-';
 const LABEL_FILE = 'restorable.json';
@@ -85408,7 +85432,7 @@ function verify_backup_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8587);
+/* harmony import */ var _actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4352);
 
 await (0,_actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

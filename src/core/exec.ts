@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import type { Readable } from 'node:stream';
 import { ToolMissingError } from './errors.js';
@@ -59,6 +59,15 @@ class TailBuffer {
     const all = Buffer.concat(this.chunks);
     return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
   }
+}
+
+/**
+ * A program run synchronously, as `user`: only for exit and signal handlers, where nothing
+ * asynchronous runs any more (everywhere else, `run`). Returns the exit status.
+ */
+export function runSync(cmd: string, args: string[], user?: string): number | null {
+  const [file, argv] = asUser(user, cmd, args);
+  return spawnSync(file, argv, { cwd: os.tmpdir(), stdio: 'ignore' }).status;
 }
 
 /**

@@ -3,9 +3,10 @@ import path from 'node:path';
 import { DEFAULT_SEGMENT_SIZE, formatLsn, parseSegmentName } from '../archive/wal.js';
 import { runSmokeQueries, type SmokeQuery, type SmokeResult } from '../checks/semantics.js';
 import { type CompareSummary, compareRung } from '../compare/run.js';
+import { onCancel } from '../core/cancel.js';
 import { formatBytes, formatSeconds } from '../core/duration.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
-import { run } from '../core/exec.js';
+import { run, runSync } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import { installHint, type PgBinary, pick } from '../postgres/binaries.js';
 import { type ConnInfo, parseDbUrl, withClient } from '../postgres/client.js';
@@ -16,6 +17,7 @@ import {
   removeCluster,
   ScratchCluster,
   scratchFolder,
+  stopServerSync,
 } from '../postgres/cluster.js';
 import {
   chownTree,
@@ -532,38 +534,45 @@ async function recoverStages(
   const live = opts.dataDirectory as string;
   let safety: string | undefined;
   let recoverDir = dataDir;
-  const rollback = async (why: string): Promise<Finding> => {
-    const failedDir = `${live}.restorable-failed-${ts}`;
-    if (postmasterAlive(live)) await stopServer(server, live, osUser);
+  /**
+   * Put production back as it was: stop whatever runs on the live path, move the attempt aside,
+   * the safety snapshot back, and start the server. Synchronous, so that a cancelled run (a signal
+   * handler, where nothing asynchronous runs) does the same as a failed one.
+   */
+  const failedDir = `${live}.restorable-failed-${ts}`;
+  const putBackSync = (): boolean => {
+    // Production was stopped before this can run: whatever runs on the live path is the attempt.
+    if (postmasterAlive(live)) stopServerSync(server.dir, osUser, live);
     if (safety && fs.existsSync(safety)) {
       if (fs.existsSync(live)) fs.renameSync(live, failedDir);
       fs.renameSync(safety, live);
       safety = undefined;
     }
-    const start = opts.startCommand
-      ? await run('sh', ['-c', opts.startCommand], { user: osUser })
-      : await run(
+    const code = opts.startCommand
+      ? runSync('sh', ['-c', opts.startCommand], osUser)
+      : runSync(
           path.join((liveBin as PgBinary).dir, 'pg_ctl'),
           ['-D', live, '-l', `${live}.restorable-start-${ts}.log`, '-w', '-t', '120', 'start'],
-          {
-            user: osUser,
-          },
+          osUser,
         );
-    const startedAgain = start.code === 0;
+    return code === 0;
+  };
+  const rollback = (why: string): Finding => {
+    const startedAgain = putBackSync();
+    result.safetySnapshot = undefined;
     result.next.push(
       startedAgain
         ? `The original data directory is back at ${live} and the server was started. The failed attempt is kept at ${failedDir} for diagnosis; remove it when done.`
-        : `The original data directory is back at ${live}, but starting the server failed (${start.stderr.trim().split('\n').pop() ?? ''}): start it by hand.`,
+        : `The original data directory is back at ${live}, but starting the server failed: start it by hand (see ${live}.restorable-start-${ts}.log).`,
     );
     return finding(
       'PITR_ROLLED_BACK',
       'recover',
       `the in-place recovery failed (${why}); the original data directory was put back${startedAgain ? ' and the server started' : ', but it did not start'}`,
-      {
-        evidence: { restarted: startedAgain },
-      },
+      { evidence: { restarted: startedAgain } },
     );
   };
+  let uncancel = () => {};
 
   let outcome: RecoveryOutcome | undefined;
   const recover = await pipe.stage('recover', async () => {
@@ -592,6 +601,14 @@ async function recoverStages(
           ],
         };
       }
+      // From here a cancelled run puts production back before it exits.
+      uncancel = onCancel(() => {
+        rest.spool?.remove();
+        const started = putBackSync();
+        log.warn(
+          `cancelled: the original data directory is back at ${live}${started ? ' and the server was started' : ', but the server did not start: start it by hand'}; the attempt is kept at ${failedDir}`,
+        );
+      });
       safety = `${live}.restorable-safety-${ts}`;
       fs.renameSync(live, safety);
       fs.renameSync(dataDir, live);
@@ -640,9 +657,10 @@ async function recoverStages(
         : finding('RECOVERY_FAILED', 'recover', `${why}. Server log:\n${outcome.logTail}`),
     );
     if (postmasterAlive(recoverDir)) await stopServer(server, recoverDir, osUser);
-    if (opts.mode === 'in-place') findings.push(await rollback(why));
+    if (opts.mode === 'in-place') findings.push(rollback(why));
     return { findings };
   });
+  uncancel();
 
   if (recover.status !== 'ok' || outcome?.status !== 'promoted') {
     for (const s of PITR_STAGES.slice(2, 4)) pipe.skip(s, 'recovery did not reach the target');

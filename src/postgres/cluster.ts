@@ -1,10 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { onCancel } from '../core/cancel.js';
 import { ToolMissingError } from '../core/errors.js';
-import { asUser, isRoot, run } from '../core/exec.js';
+import { isRoot, run, runSync } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import { installHint, type PgBinary, pick } from './binaries.js';
 import type { ConnInfo } from './client.js';
@@ -67,20 +67,9 @@ const live = new Set<ScratchCluster>();
 /** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
 const starting = new Map<string, { binDir: string; osUser: string | undefined; phase: 'init' | 'server' }>();
 
-/**
- * `pg_ctl stop -m immediate`, synchronously: only for exit and signal handlers, where nothing
- * asynchronous runs any more (everywhere else subprocesses go through core/exec's run()).
- */
-function stopServerSync(binDir: string, osUser: string | undefined, data: string): void {
-  const [file, argv] = asUser(osUser, path.join(binDir, 'pg_ctl'), [
-    '-D',
-    data,
-    '-m',
-    'immediate',
-    '-w',
-    'stop',
-  ]);
-  spawnSync(file, argv, { cwd: os.tmpdir() });
+/** `pg_ctl stop -m immediate`, synchronously: for exit and signal handlers. */
+export function stopServerSync(binDir: string, osUser: string | undefined, data: string): void {
+  runSync(path.join(binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], osUser);
 }
 
 const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -114,22 +103,14 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  // Last resort: a process that exits with clusters still up stops them synchronously. On
-  // cancellation (the runner sends SIGINT, then SIGTERM) Node skips 'exit' handlers: stop them first.
-  process.on('exit', () => {
+  const stopAll = () => {
     for (const c of live) c.stopSync();
     removeStartingSync();
-  });
-  for (const [signal, code] of [
-    ['SIGINT', 130],
-    ['SIGTERM', 143],
-  ] as const) {
-    process.once(signal, () => {
-      for (const c of live) c.stopSync();
-      removeStartingSync();
-      process.exit(code);
-    });
-  }
+  };
+  // Last resort: a process that exits with clusters still up stops them synchronously; on
+  // cancellation Node skips 'exit' handlers, so they are stopped there too.
+  process.on('exit', stopAll);
+  onCancel(stopAll);
 }
 
 export const SCRATCH_PREFIX = 'restorable-';

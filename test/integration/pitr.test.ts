@@ -476,7 +476,7 @@ describe('pitr-restore in place', () => {
       memoryLogger(),
     );
     expect(rules(r)).toEqual(['PITR_TARGET_UNREACHED', 'PITR_ROLLED_BACK']);
-    expect(r.safetySnapshot).toBeUndefined;
+    expect(r.safetySnapshot).toBeUndefined();
     expect((await query<{ n: string }>(live, 'select count(*) as n from orders'))[0]?.n).toBe('300');
     const failed = fs.readdirSync(path.dirname(live.dataDir)).filter((n) => n.includes('restorable-failed'));
     expect(failed.length).toBe(1);
@@ -504,4 +504,68 @@ describe('pitr-restore in place', () => {
     expect((await query<{ n: string }>(live, 'select count(*) as n from orders'))[0]?.n).toBe('200');
     expect(r.next.join(' ')).toMatch(/fresh base backup/);
   }, 120_000);
+});
+
+describe('pitr-restore in place, cancelled', () => {
+  it('SIGINT while recovering puts the original data directory back and starts it', async () => {
+    const arch = serverDir('pitr-cancel-archive');
+    const bases = serverDir('pitr-cancel-base');
+    const live = await startArchiving('test-pitr-cancel', arch, { max_wal_size: '2GB' });
+    try {
+      await query(live, 'CREATE TABLE t (id bigint, pad text)');
+      await baseBackup(live, path.join(bases, 'b1'));
+      // Enough WAL that replay takes a few seconds.
+      await query(live, 'INSERT INTO t SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 1500000) g');
+      await sleep(1100);
+      const target = new Date().toISOString();
+      await sleep(1100);
+      await query(live, "INSERT INTO t VALUES (-1, 'after')");
+      await archiveNow(live);
+      const id = (await controlData(live.bin, live.dataDir, live.osUser))[
+        'Database system identifier'
+      ] as string;
+      const cli = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../dist/cli/index.js');
+      const { spawn } = await import('node:child_process');
+      const child = spawn(
+        process.execPath,
+        [
+          cli,
+          'pitr',
+          '--mode',
+          'in-place',
+          '--data-directory',
+          live.dataDir,
+          '--confirm',
+          id,
+          '--base-backups',
+          bases,
+          '--wal-archive',
+          arch,
+          '--target-time',
+          target,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let err = '';
+      const replaying = new Promise<void>((resolve) => {
+        child.stderr.on('data', (b: Buffer) => {
+          err += b.toString();
+          if (/replayed to /.test(err)) resolve();
+        });
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      await Promise.race([replaying, exited]);
+      child.kill('SIGINT');
+      expect(await exited, err).toBe(130);
+      expect(err).toMatch(/cancelled: the original data directory is back at .* and the server was started/);
+      // Production is back as it was, running, with the row written after the target.
+      const rows = await query<{ n: string }>(live, 'SELECT count(*) AS n FROM t WHERE id = -1');
+      expect(rows[0]?.n).toBe('1');
+      const beside = fs.readdirSync(path.dirname(live.dataDir));
+      expect(beside.some((n) => n.includes('restorable-safety'))).toBe(false);
+      expect(beside.some((n) => n.includes('restorable-failed'))).toBe(true);
+    } finally {
+      await live.stop();
+    }
+  }, 180_000);
 });
