@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['./test/harness/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Integration tests start real PostgreSQL clusters; two cores do not take many at once.

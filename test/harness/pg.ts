@@ -41,6 +41,8 @@ export async function sql(cluster: ScratchCluster, database: string, text: strin
   await withClient(cluster.conn(database), (c) => c.query(text));
 }
 
+/** A temp folder of this test run: removed when the run ends (test/harness/global-setup.ts). */
 export function tempDir(label: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `restorable-test-${label}-`));
+  const run = process.env.RESTORABLE_TEST_RUN ?? `${process.pid}`;
+  return fs.mkdtempSync(path.join(os.tmpdir(), `restorable-test-${run}-${label}-`));
 }

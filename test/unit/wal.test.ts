@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -16,9 +15,10 @@ import { parseTargetTime } from '../../src/pitr/options.js';
 import { progressLine } from '../../src/pitr/run.js';
 import { WalArchive } from '../../src/pitr/wal-archive.js';
 import { LocalSource } from '../../src/sources/local.js';
+import { tempDir } from '../harness/pg.js';
 
 function archive(files: Record<string, string | number>): WalArchive {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'restorable-test-wal-'));
+  const dir = tempDir('wal');
   for (const [name, content] of Object.entries(files)) {
     const f = path.join(dir, name);
     if (typeof content === 'number') {
