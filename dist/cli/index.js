@@ -43513,7 +43513,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   bm: () => (/* binding */ runPitr)
 });
 
-// UNUSED EXPORTS: DRILL_RECOVERY_TUNING, MARKER_PREFIX, chooseBackup, describeTarget, progressLine
+// UNUSED EXPORTS: DRILL_RECOVERY_TUNING, progressLine
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -45680,7 +45680,6 @@ function tail(file, lines = 5) {
 /* harmony export */   t7: () => (/* binding */ settleRecoveryConfig),
 /* harmony export */   ww: () => (/* binding */ postmasterAlive)
 /* harmony export */ });
-/* unused harmony export readRecoveryLog */
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);

@@ -49,7 +49,7 @@ export interface PitrBackend {
   ): Promise<Restored>;
 }
 
-export function coverageEnd(target: PitrTarget, b: PlannedBackup): CoverageEnd {
+function coverageEnd(target: PitrTarget, b: PlannedBackup): CoverageEnd {
   switch (target.kind) {
     case 'time':
       return { kind: 'time', time: target.time };

@@ -46,7 +46,7 @@ import type { PitrOptions, PitrTarget } from './options.js';
 import type { SpoolStats } from './spool.js';
 import type { Coverage } from './wal-archive.js';
 
-export const MARKER_PREFIX = 'restorable-marker-';
+const MARKER_PREFIX = 'restorable-marker-';
 
 /** A drill's recovered cluster is thrown away: replay need not be crash-safe. */
 export const DRILL_RECOVERY_TUNING: Record<string, string> = {
@@ -88,7 +88,7 @@ export interface PitrResult extends Reportable {
 
 const PITR_STAGES = ['fetch', 'recover', 'checks', 'compare', 'teardown'];
 
-export function describeTarget(t: PitrTarget, inclusive: boolean): string {
+function describeTarget(t: PitrTarget, inclusive: boolean): string {
   const incl = inclusive ? '' : ' (exclusive)';
   switch (t.kind) {
     case 'time':
@@ -126,7 +126,7 @@ function targetSettings(t: PitrTarget, inclusive: boolean): Record<string, strin
 }
 
 /** The newest backup that ended before the target (or the one asked for). */
-export function chooseBackup(
+function chooseBackup(
   backups: PlannedBackup[],
   target: PitrTarget,
   wanted: string | undefined,

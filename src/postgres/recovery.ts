@@ -136,7 +136,7 @@ function readLog(file: string): string {
 }
 
 /** What the server log says about how recovery ended. */
-export function readRecoveryLog(log: string): {
+function readRecoveryLog(log: string): {
   stopLine?: string;
   recoveredTo?: Date;
   unreached?: string;

@@ -506,6 +506,31 @@ describe('pitr-restore in place', () => {
   }, 120_000);
 });
 
+/** The postmaster's pid of a data directory, from postmaster.pid. */
+function pidIn(dataDir: string): number | undefined {
+  try {
+    return Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The startup (recovery) process under a postmaster, from /proc. */
+function startupOf(postmaster: number): number | undefined {
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === postmaster && fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('startup'))
+        return Number(p);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
 describe('pitr-restore in place, cancelled', () => {
   it('SIGINT while recovering puts the original data directory back and starts it', async () => {
     const arch = serverDir('pitr-cancel-archive');
@@ -547,15 +572,24 @@ describe('pitr-restore in place, cancelled', () => {
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let err = '';
-      const replaying = new Promise<void>((resolve) => {
-        child.stderr.on('data', (b: Buffer) => {
-          err += b.toString();
-          if (/replayed to /.test(err)) resolve();
-        });
+      child.stderr.on('data', (b: Buffer) => {
+        err += b.toString();
       });
       const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-      await Promise.race([replaying, exited]);
+      // Freeze the attempt's startup process (replay) as soon as it runs, so the signal surely
+      // lands mid-recovery; thaw it once the handler has begun stopping the server.
+      const original = pidIn(live.dataDir);
+      let startup: number | undefined;
+      for (let i = 0; i < 3000 && startup === undefined && child.exitCode === null; i++) {
+        const pm = pidIn(live.dataDir);
+        if (pm && pm !== original) startup = startupOf(pm);
+        if (startup === undefined) await sleep(10);
+      }
+      expect(startup, err).toBeDefined();
+      process.kill(startup as number, 'SIGSTOP');
       child.kill('SIGINT');
+      await sleep(500);
+      process.kill(startup as number, 'SIGCONT');
       expect(await exited, err).toBe(130);
       expect(err).toMatch(/cancelled: the original data directory is back at .* and the server was started/);
       // Production is back as it was, running, with the row written after the target.
