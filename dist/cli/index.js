@@ -43866,7 +43866,7 @@ class WalSpool {
             if (f)
                 this.fetch(f);
             else {
-                this.stats.missing.push(name);
+                this.noteMissing(name);
                 this.write(`${name}.missing`, '');
             }
         }
@@ -43916,7 +43916,7 @@ class WalSpool {
             const message = `could not fetch ${f.object}: ${(0,errors/* errorMessage */.gJ)(e)}`;
             this.log.warn(message);
             this.stats.errors.push(message);
-            this.stats.missing.push(f.name);
+            this.noteMissing(f.name);
             // The server gets a clear "not available" rather than waiting for the script's timeout.
             this.write(`${f.name}.missing`, '');
         })
@@ -43925,6 +43925,10 @@ class WalSpool {
             if (!this.stopped)
                 this.fill();
         });
+    }
+    noteMissing(name) {
+        if (!this.stats.missing.includes(name))
+            this.stats.missing.push(name);
     }
     write(name, text) {
         if (this.stopped)
@@ -45461,13 +45465,25 @@ function scratchFolder(label, osUser) {
     const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${label}-`));
     installExitHook();
     starting.set(root, { binDir: '', osUser, phase: 'init' });
-    const ids = osUser && (0,exec/* isRoot */.jX)() ? passwdIds(osUser) : undefined;
-    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'));
-    if (ids) {
-        external_node_fs_default().chownSync(root, ids.uid, ids.gid);
-        external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), ids.uid, ids.gid);
-    }
+    prepareFolder(root, osUser);
     return root;
+}
+/** The socket folder in a scratch root, both owned by the server's OS user; removed if that user is missing. */
+function prepareFolder(root, osUser) {
+    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'));
+    let owner;
+    try {
+        owner = ownerOf(osUser);
+    }
+    catch (e) {
+        external_node_fs_default().rmSync(root, { recursive: true, force: true });
+        starting.delete(root);
+        throw e;
+    }
+    if (owner) {
+        external_node_fs_default().chownSync(root, owner.uid, owner.gid);
+        external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), owner.uid, owner.gid);
+    }
 }
 /** Once the folder's server binaries are known: label it, and stop its server too on a signal. */
 function labelFolder(root, bin, osUser, label) {
@@ -45563,16 +45579,7 @@ class ScratchCluster {
         }
     }
     static async startIn(root, initdb, osUser, opts) {
-        external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'));
-        if (osUser && (0,exec/* isRoot */.jX)()) {
-            const ids = passwdIds(osUser);
-            if (!ids) {
-                external_node_fs_default().rmSync(root, { recursive: true, force: true });
-                throw new errors/* ToolMissingError */.hc(`the OS user "${osUser}"`, `useradd --system ${osUser}, or set os-user`);
-            }
-            external_node_fs_default().chownSync(root, ids.uid, ids.gid);
-            external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), ids.uid, ids.gid);
-        }
+        prepareFolder(root, osUser);
         const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
         const bin = (p) => external_node_path_default().join(initdb.dir, p);
         const init = await (0,exec/* run */.eF)(bin('initdb'), [
@@ -45779,13 +45786,31 @@ async function controlData(bin, dataDir, osUser) {
     }
     return out;
 }
-function readLog(file) {
-    try {
-        return node_fs__WEBPACK_IMPORTED_MODULE_0___default().readFileSync(file, 'utf8');
-    }
-    catch {
-        return '';
-    }
+/** A log read as it grows: each call reads only the bytes written since the last one. */
+function growingLog(file) {
+    let text = '';
+    let offset = 0;
+    return () => {
+        try {
+            const size = node_fs__WEBPACK_IMPORTED_MODULE_0___default().statSync(file).size;
+            if (size > offset) {
+                const fd = node_fs__WEBPACK_IMPORTED_MODULE_0___default().openSync(file, 'r');
+                try {
+                    const buf = Buffer.alloc(size - offset);
+                    node_fs__WEBPACK_IMPORTED_MODULE_0___default().readSync(fd, buf, 0, buf.length, offset);
+                    text += buf.toString('utf8');
+                    offset = size;
+                }
+                finally {
+                    node_fs__WEBPACK_IMPORTED_MODULE_0___default().closeSync(fd);
+                }
+            }
+        }
+        catch {
+            // Not there yet.
+        }
+        return text;
+    };
 }
 /** What the server log says about how recovery ended. */
 function readRecoveryLog(log) {
@@ -45809,7 +45834,8 @@ function readRecoveryLog(log) {
 async function runRecovery(w) {
     const t0 = Date.now();
     const started = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .run */ .eF)(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(w.bin.dir, 'pg_ctl'), ['-D', w.dataDir, '-l', w.logFile, '-W', 'start'], { user: w.osUser });
-    const tail = () => readLog(w.logFile).trim().split('\n').slice(-8).join('\n');
+    const readLog = growingLog(w.logFile);
+    const tail = () => readLog().trim().split('\n').slice(-8).join('\n');
     const done = (o) => ({
         ...o,
         seconds: (Date.now() - t0) / 1000,
@@ -45827,7 +45853,7 @@ async function runRecovery(w) {
         await new Promise((r) => setTimeout(r, 200));
         const alive = postmasterAlive(w.dataDir);
         seenAlive ||= alive;
-        const log = readRecoveryLog(readLog(w.logFile));
+        const log = readRecoveryLog(readLog());
         const facts = {
             ...(log.stopLine ? { stopLine: log.stopLine } : {}),
             ...(log.recoveredTo ? { recoveredTo: log.recoveredTo } : {}),

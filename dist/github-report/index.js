@@ -32225,17 +32225,11 @@ async function syncIssue(client, repo, opts) {
         });
         return { action: 'commented', number: current.number, url: c.html_url ?? current.html_url };
     }
-    await ensureLabel(client, repo, opts.label, 'd73a4a');
-    const created = await client.request('POST', `${repoPath(repo)}/issues`, {
-        title: opts.title,
-        body: opts.body,
-        labels: [opts.label],
-    });
-    return { action: 'opened', number: created.number, url: created.html_url };
+    return openIssue(client, repo, opts, 'd73a4a');
 }
 /** A new issue every time (an incident record is one event, not a recurring state). */
-async function openIssue(client, repo, opts) {
-    await ensureLabel(client, repo, opts.label, '5319e7');
+async function openIssue(client, repo, opts, labelColor = '5319e7') {
+    await ensureLabel(client, repo, opts.label, labelColor);
     const created = await client.request('POST', `${repoPath(repo)}/issues`, {
         title: opts.title,
         body: opts.body,

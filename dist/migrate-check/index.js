@@ -49771,13 +49771,25 @@ function scratchFolder(label, osUser) {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), `${SCRATCH_PREFIX}${label}-`));
     installExitHook();
     starting.set(root, { binDir: '', osUser, phase: 'init' });
-    const ids = osUser && isRoot() ? passwdIds(osUser) : undefined;
-    fs.mkdirSync(path.join(root, 'socket'));
-    if (ids) {
-        fs.chownSync(root, ids.uid, ids.gid);
-        fs.chownSync(path.join(root, 'socket'), ids.uid, ids.gid);
-    }
+    prepareFolder(root, osUser);
     return root;
+}
+/** The socket folder in a scratch root, both owned by the server's OS user; removed if that user is missing. */
+function prepareFolder(root, osUser) {
+    fs.mkdirSync(path.join(root, 'socket'));
+    let owner;
+    try {
+        owner = ownerOf(osUser);
+    }
+    catch (e) {
+        fs.rmSync(root, { recursive: true, force: true });
+        starting.delete(root);
+        throw e;
+    }
+    if (owner) {
+        fs.chownSync(root, owner.uid, owner.gid);
+        fs.chownSync(path.join(root, 'socket'), owner.uid, owner.gid);
+    }
 }
 /** Once the folder's server binaries are known: label it, and stop its server too on a signal. */
 function labelFolder(root, bin, osUser, label) {
@@ -49873,16 +49885,7 @@ class ScratchCluster {
         }
     }
     static async startIn(root, initdb, osUser, opts) {
-        fs.mkdirSync(path.join(root, 'socket'));
-        if (osUser && isRoot()) {
-            const ids = passwdIds(osUser);
-            if (!ids) {
-                fs.rmSync(root, { recursive: true, force: true });
-                throw new ToolMissingError(`the OS user "${osUser}"`, `useradd --system ${osUser}, or set os-user`);
-            }
-            fs.chownSync(root, ids.uid, ids.gid);
-            fs.chownSync(path.join(root, 'socket'), ids.uid, ids.gid);
-        }
+        prepareFolder(root, osUser);
         const settings = { ...(opts.tuning === 'default' ? {} : cluster_BULK_LOAD_SETTINGS), ...opts.settings };
         const bin = (p) => path.join(initdb.dir, p);
         const init = await run(bin('initdb'), [

@@ -83525,13 +83525,25 @@ function scratchFolder(label, osUser) {
     const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${label}-`));
     installExitHook();
     starting.set(root, { binDir: '', osUser, phase: 'init' });
-    const ids = osUser && isRoot() ? passwdIds(osUser) : undefined;
-    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'));
-    if (ids) {
-        external_node_fs_default().chownSync(root, ids.uid, ids.gid);
-        external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), ids.uid, ids.gid);
-    }
+    prepareFolder(root, osUser);
     return root;
+}
+/** The socket folder in a scratch root, both owned by the server's OS user; removed if that user is missing. */
+function prepareFolder(root, osUser) {
+    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'));
+    let owner;
+    try {
+        owner = ownerOf(osUser);
+    }
+    catch (e) {
+        external_node_fs_default().rmSync(root, { recursive: true, force: true });
+        starting.delete(root);
+        throw e;
+    }
+    if (owner) {
+        external_node_fs_default().chownSync(root, owner.uid, owner.gid);
+        external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), owner.uid, owner.gid);
+    }
 }
 /** Once the folder's server binaries are known: label it, and stop its server too on a signal. */
 function labelFolder(root, bin, osUser, label) {
@@ -83627,16 +83639,7 @@ class ScratchCluster {
         }
     }
     static async startIn(root, initdb, osUser, opts) {
-        external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'));
-        if (osUser && isRoot()) {
-            const ids = passwdIds(osUser);
-            if (!ids) {
-                external_node_fs_default().rmSync(root, { recursive: true, force: true });
-                throw new ToolMissingError(`the OS user "${osUser}"`, `useradd --system ${osUser}, or set os-user`);
-            }
-            external_node_fs_default().chownSync(root, ids.uid, ids.gid);
-            external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), ids.uid, ids.gid);
-        }
+        prepareFolder(root, osUser);
         const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
         const bin = (p) => external_node_path_default().join(initdb.dir, p);
         const init = await exec_run(bin('initdb'), [
@@ -84415,13 +84418,31 @@ async function controlData(bin, dataDir, osUser) {
     }
     return out;
 }
-function readLog(file) {
-    try {
-        return external_node_fs_default().readFileSync(file, 'utf8');
-    }
-    catch {
-        return '';
-    }
+/** A log read as it grows: each call reads only the bytes written since the last one. */
+function growingLog(file) {
+    let text = '';
+    let offset = 0;
+    return () => {
+        try {
+            const size = external_node_fs_default().statSync(file).size;
+            if (size > offset) {
+                const fd = external_node_fs_default().openSync(file, 'r');
+                try {
+                    const buf = Buffer.alloc(size - offset);
+                    external_node_fs_default().readSync(fd, buf, 0, buf.length, offset);
+                    text += buf.toString('utf8');
+                    offset = size;
+                }
+                finally {
+                    external_node_fs_default().closeSync(fd);
+                }
+            }
+        }
+        catch {
+            // Not there yet.
+        }
+        return text;
+    };
 }
 /** What the server log says about how recovery ended. */
 function readRecoveryLog(log) {
@@ -84445,7 +84466,8 @@ function readRecoveryLog(log) {
 async function runRecovery(w) {
     const t0 = Date.now();
     const started = await exec_run(external_node_path_default().join(w.bin.dir, 'pg_ctl'), ['-D', w.dataDir, '-l', w.logFile, '-W', 'start'], { user: w.osUser });
-    const tail = () => readLog(w.logFile).trim().split('\n').slice(-8).join('\n');
+    const readLog = growingLog(w.logFile);
+    const tail = () => readLog().trim().split('\n').slice(-8).join('\n');
     const done = (o) => ({
         ...o,
         seconds: (Date.now() - t0) / 1000,
@@ -84463,7 +84485,7 @@ async function runRecovery(w) {
         await new Promise((r) => setTimeout(r, 200));
         const alive = postmasterAlive(w.dataDir);
         seenAlive ||= alive;
-        const log = readRecoveryLog(readLog(w.logFile));
+        const log = readRecoveryLog(readLog());
         const facts = {
             ...(log.stopLine ? { stopLine: log.stopLine } : {}),
             ...(log.recoveredTo ? { recoveredTo: log.recoveredTo } : {}),
@@ -85409,7 +85431,7 @@ class WalSpool {
             if (f)
                 this.fetch(f);
             else {
-                this.stats.missing.push(name);
+                this.noteMissing(name);
                 this.write(`${name}.missing`, '');
             }
         }
@@ -85459,7 +85481,7 @@ class WalSpool {
             const message = `could not fetch ${f.object}: ${errorMessage(e)}`;
             this.log.warn(message);
             this.stats.errors.push(message);
-            this.stats.missing.push(f.name);
+            this.noteMissing(f.name);
             // The server gets a clear "not available" rather than waiting for the script's timeout.
             this.write(`${f.name}.missing`, '');
         })
@@ -85468,6 +85490,10 @@ class WalSpool {
             if (!this.stopped)
                 this.fill();
         });
+    }
+    noteMissing(name) {
+        if (!this.stats.missing.includes(name))
+            this.stats.missing.push(name);
     }
     write(name, text) {
         if (this.stopped)

@@ -70966,7 +70966,7 @@ class UserError extends Error {
     }
 }
 /** A program we need is not installed; the message says how to install it. */
-class errors_ToolMissingError extends Error {
+class ToolMissingError extends Error {
     tool;
     install;
     constructor(tool, install) {
@@ -82233,12 +82233,12 @@ var external_node_child_process_ = __nccwpck_require__(1421);
 
 
 
-function exec_isRoot() {
+function isRoot() {
     return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 /** The argv that runs `cmd args` as `user`; unchanged when no switch is needed. */
 function asUser(user, cmd, args) {
-    if (!user || !exec_isRoot() || user === 'root')
+    if (!user || !isRoot() || user === 'root')
         return [cmd, args];
     return ['runuser', ['-u', user, '--', cmd, ...args]];
 }
@@ -82336,7 +82336,7 @@ function run(cmd, args, opts = {}) {
                 clearTimeout(timer);
             unhook();
             if (e.code === 'ENOENT')
-                reject(new errors_ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
+                reject(new ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
             else
                 reject(e);
         });
@@ -82637,13 +82637,25 @@ function scratchFolder(label, osUser) {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), `${SCRATCH_PREFIX}${label}-`));
     installExitHook();
     starting.set(root, { binDir: '', osUser, phase: 'init' });
-    const ids = osUser && isRoot() ? passwdIds(osUser) : undefined;
-    fs.mkdirSync(path.join(root, 'socket'));
-    if (ids) {
-        fs.chownSync(root, ids.uid, ids.gid);
-        fs.chownSync(path.join(root, 'socket'), ids.uid, ids.gid);
-    }
+    prepareFolder(root, osUser);
     return root;
+}
+/** The socket folder in a scratch root, both owned by the server's OS user; removed if that user is missing. */
+function prepareFolder(root, osUser) {
+    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'));
+    let owner;
+    try {
+        owner = ownerOf(osUser);
+    }
+    catch (e) {
+        external_node_fs_default().rmSync(root, { recursive: true, force: true });
+        starting.delete(root);
+        throw e;
+    }
+    if (owner) {
+        external_node_fs_default().chownSync(root, owner.uid, owner.gid);
+        external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), owner.uid, owner.gid);
+    }
 }
 /** Once the folder's server binaries are known: label it, and stop its server too on a signal. */
 function labelFolder(root, bin, osUser, label) {
@@ -82723,11 +82735,11 @@ class ScratchCluster {
         const min = opts.minMajor ?? 0;
         const initdb = await binaries_pick('initdb', min, opts.binDir);
         if (!initdb) {
-            throw new errors_ToolMissingError(min
+            throw new ToolMissingError(min
                 ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
                 : 'PostgreSQL server binaries (initdb, pg_ctl)', installHint(Math.max(Math.ceil(min), 13), 'server'));
         }
-        const osUser = opts.osUser ?? (exec_isRoot() ? 'postgres' : undefined);
+        const osUser = opts.osUser ?? (isRoot() ? 'postgres' : undefined);
         const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
         installExitHook();
         starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
@@ -82739,16 +82751,7 @@ class ScratchCluster {
         }
     }
     static async startIn(root, initdb, osUser, opts) {
-        external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'));
-        if (osUser && exec_isRoot()) {
-            const ids = passwdIds(osUser);
-            if (!ids) {
-                external_node_fs_default().rmSync(root, { recursive: true, force: true });
-                throw new errors_ToolMissingError(`the OS user "${osUser}"`, `useradd --system ${osUser}, or set os-user`);
-            }
-            external_node_fs_default().chownSync(root, ids.uid, ids.gid);
-            external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), ids.uid, ids.gid);
-        }
+        prepareFolder(root, osUser);
         const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
         const bin = (p) => external_node_path_default().join(initdb.dir, p);
         const init = await run(bin('initdb'), [
@@ -86439,7 +86442,7 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
                 });
             }
             catch (e) {
-                if (!(e instanceof errors_ToolMissingError))
+                if (!(e instanceof ToolMissingError))
                     throw e;
                 return { findings: [await serverMissing(ins, opts.pgBinDir, 'schema', e)] };
             }
@@ -86660,7 +86663,7 @@ async function runDrill(opts, log, onStage) {
                         }));
                     }
                     catch (e) {
-                        if (e instanceof errors_ToolMissingError)
+                        if (e instanceof ToolMissingError)
                             return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
                         return {
                             findings: [
@@ -87138,7 +87141,7 @@ async function runAction(body) {
         await body();
     }
     catch (e) {
-        if (e instanceof UserError || e instanceof errors_ToolMissingError)
+        if (e instanceof UserError || e instanceof ToolMissingError)
             setFailed(e.message);
         else
             setFailed(`internal error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : errorMessage(e)}`);

@@ -70969,7 +70969,7 @@ class errors_UserError extends Error {
     }
 }
 /** A program we need is not installed; the message says how to install it. */
-class errors_ToolMissingError extends Error {
+class ToolMissingError extends Error {
     tool;
     install;
     constructor(tool, install) {
@@ -83849,12 +83849,12 @@ var external_node_child_process_ = __nccwpck_require__(1421);
 
 
 
-function exec_isRoot() {
+function isRoot() {
     return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 /** The argv that runs `cmd args` as `user`; unchanged when no switch is needed. */
 function asUser(user, cmd, args) {
-    if (!user || !exec_isRoot() || user === 'root')
+    if (!user || !isRoot() || user === 'root')
         return [cmd, args];
     return ['runuser', ['-u', user, '--', cmd, ...args]];
 }
@@ -83952,7 +83952,7 @@ function exec_run(cmd, args, opts = {}) {
                 clearTimeout(timer);
             unhook();
             if (e.code === 'ENOENT')
-                reject(new errors_ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
+                reject(new ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
             else
                 reject(e);
         });
@@ -84253,13 +84253,25 @@ function scratchFolder(label, osUser) {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), `${SCRATCH_PREFIX}${label}-`));
     installExitHook();
     starting.set(root, { binDir: '', osUser, phase: 'init' });
-    const ids = osUser && isRoot() ? passwdIds(osUser) : undefined;
-    fs.mkdirSync(path.join(root, 'socket'));
-    if (ids) {
-        fs.chownSync(root, ids.uid, ids.gid);
-        fs.chownSync(path.join(root, 'socket'), ids.uid, ids.gid);
-    }
+    prepareFolder(root, osUser);
     return root;
+}
+/** The socket folder in a scratch root, both owned by the server's OS user; removed if that user is missing. */
+function prepareFolder(root, osUser) {
+    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'));
+    let owner;
+    try {
+        owner = ownerOf(osUser);
+    }
+    catch (e) {
+        external_node_fs_default().rmSync(root, { recursive: true, force: true });
+        starting.delete(root);
+        throw e;
+    }
+    if (owner) {
+        external_node_fs_default().chownSync(root, owner.uid, owner.gid);
+        external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), owner.uid, owner.gid);
+    }
 }
 /** Once the folder's server binaries are known: label it, and stop its server too on a signal. */
 function labelFolder(root, bin, osUser, label) {
@@ -84339,11 +84351,11 @@ class ScratchCluster {
         const min = opts.minMajor ?? 0;
         const initdb = await binaries_pick('initdb', min, opts.binDir);
         if (!initdb) {
-            throw new errors_ToolMissingError(min
+            throw new ToolMissingError(min
                 ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
                 : 'PostgreSQL server binaries (initdb, pg_ctl)', installHint(Math.max(Math.ceil(min), 13), 'server'));
         }
-        const osUser = opts.osUser ?? (exec_isRoot() ? 'postgres' : undefined);
+        const osUser = opts.osUser ?? (isRoot() ? 'postgres' : undefined);
         const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
         installExitHook();
         starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
@@ -84355,16 +84367,7 @@ class ScratchCluster {
         }
     }
     static async startIn(root, initdb, osUser, opts) {
-        external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'));
-        if (osUser && exec_isRoot()) {
-            const ids = passwdIds(osUser);
-            if (!ids) {
-                external_node_fs_default().rmSync(root, { recursive: true, force: true });
-                throw new errors_ToolMissingError(`the OS user "${osUser}"`, `useradd --system ${osUser}, or set os-user`);
-            }
-            external_node_fs_default().chownSync(root, ids.uid, ids.gid);
-            external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), ids.uid, ids.gid);
-        }
+        prepareFolder(root, osUser);
         const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
         const bin = (p) => external_node_path_default().join(initdb.dir, p);
         const init = await exec_run(bin('initdb'), [
@@ -85191,7 +85194,7 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
                 });
             }
             catch (e) {
-                if (!(e instanceof errors_ToolMissingError))
+                if (!(e instanceof ToolMissingError))
                     throw e;
                 return { findings: [await serverMissing(ins, opts.pgBinDir, 'schema', e)] };
             }
@@ -85404,7 +85407,7 @@ async function runAction(body) {
         await body();
     }
     catch (e) {
-        if (e instanceof errors_UserError || e instanceof errors_ToolMissingError)
+        if (e instanceof errors_UserError || e instanceof ToolMissingError)
             setFailed(e.message);
         else
             setFailed(`internal error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : errorMessage(e)}`);

@@ -76,13 +76,7 @@ export async function syncIssue(
     });
     return { action: 'commented', number: current.number, url: c.html_url ?? current.html_url };
   }
-  await ensureLabel(client, repo, opts.label, 'd73a4a');
-  const created = await client.request<Issue>('POST', `${repoPath(repo)}/issues`, {
-    title: opts.title,
-    body: opts.body,
-    labels: [opts.label],
-  });
-  return { action: 'opened', number: created.number, url: created.html_url };
+  return openIssue(client, repo, opts, 'd73a4a');
 }
 
 /** A new issue every time (an incident record is one event, not a recurring state). */
@@ -90,8 +84,9 @@ export async function openIssue(
   client: GitHubClient,
   repo: Repo,
   opts: { label: string; title: string; body: string },
+  labelColor = '5319e7',
 ): Promise<IssueOutcome> {
-  await ensureLabel(client, repo, opts.label, '5319e7');
+  await ensureLabel(client, repo, opts.label, labelColor);
   const created = await client.request<Issue>('POST', `${repoPath(repo)}/issues`, {
     title: opts.title,
     body: opts.body,

@@ -146,7 +146,7 @@ export class WalSpool {
       const f = this.archive.files.get(name);
       if (f) this.fetch(f);
       else {
-        this.stats.missing.push(name);
+        this.noteMissing(name);
         this.write(`${name}.missing`, '');
       }
     }
@@ -198,7 +198,7 @@ export class WalSpool {
         const message = `could not fetch ${f.object}: ${errorMessage(e)}`;
         this.log.warn(message);
         this.stats.errors.push(message);
-        this.stats.missing.push(f.name);
+        this.noteMissing(f.name);
         // The server gets a clear "not available" rather than waiting for the script's timeout.
         this.write(`${f.name}.missing`, '');
       })
@@ -206,6 +206,10 @@ export class WalSpool {
         this.inFlight.delete(f.name);
         if (!this.stopped) this.fill();
       });
+  }
+
+  private noteMissing(name: string): void {
+    if (!this.stats.missing.includes(name)) this.stats.missing.push(name);
   }
 
   private write(name: string, text: string): void {

@@ -127,12 +127,29 @@ export async function controlData(
   return out;
 }
 
-function readLog(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
+/** A log read as it grows: each call reads only the bytes written since the last one. */
+function growingLog(file: string): () => string {
+  let text = '';
+  let offset = 0;
+  return () => {
+    try {
+      const size = fs.statSync(file).size;
+      if (size > offset) {
+        const fd = fs.openSync(file, 'r');
+        try {
+          const buf = Buffer.alloc(size - offset);
+          fs.readSync(fd, buf, 0, buf.length, offset);
+          text += buf.toString('utf8');
+          offset = size;
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+    } catch {
+      // Not there yet.
+    }
+    return text;
+  };
 }
 
 /** What the server log says about how recovery ended. */
@@ -167,7 +184,8 @@ export async function runRecovery(w: RecoveryWatch): Promise<RecoveryOutcome> {
     ['-D', w.dataDir, '-l', w.logFile, '-W', 'start'],
     { user: w.osUser },
   );
-  const tail = () => readLog(w.logFile).trim().split('\n').slice(-8).join('\n');
+  const readLog = growingLog(w.logFile);
+  const tail = () => readLog().trim().split('\n').slice(-8).join('\n');
   const done = (o: Omit<RecoveryOutcome, 'seconds' | 'logTail'>): RecoveryOutcome => ({
     ...o,
     seconds: (Date.now() - t0) / 1000,
@@ -185,7 +203,7 @@ export async function runRecovery(w: RecoveryWatch): Promise<RecoveryOutcome> {
     await new Promise((r) => setTimeout(r, 200));
     const alive = postmasterAlive(w.dataDir);
     seenAlive ||= alive;
-    const log = readRecoveryLog(readLog(w.logFile));
+    const log = readRecoveryLog(readLog());
     const facts = {
       ...(log.stopLine ? { stopLine: log.stopLine } : {}),
       ...(log.recoveredTo ? { recoveredTo: log.recoveredTo } : {}),
