@@ -5,8 +5,9 @@
  *
  *   verify:   runVerify on s3://bucket/prefix/ (schema-check off, checksum skip), downloading into
  *             `workDir`, as verify-backup does.
- *   download: S3Source.read() drained and dropped: the download alone, for its throughput.
+ *   download: S3Source.downloadTo() into `workDir`: the download alone, for its throughput.
  */
+import path from 'node:path';
 import { silentLogger } from '../src/core/log.js';
 import { S3Source } from '../src/sources/s3.js';
 import { parseVerifyOptions } from '../src/verify/options.js';
@@ -51,8 +52,7 @@ async function main(): Promise<void> {
     const source = S3Source.fromUrl('source', `s3://${args.bucket}/${args.prefix}`, {
       endpoint: args.endpoint,
     });
-    let bytes = 0;
-    for await (const b of source.read(args.name)) bytes += b.length;
+    const bytes = await source.downloadTo(args.name, path.join(args.workDir, args.name));
     result = { mode: 'download', bytes };
   } else {
     const opts = parseVerifyOptions(

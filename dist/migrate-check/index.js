@@ -48480,14 +48480,31 @@ class S3Source {
      * The object into a local file, its ranged parts written where they belong as their bytes
      * arrive: no part is assembled in memory, so memory stays at the socket's chunks. For objects
      * read whole before use (WAL segments); `read` is for what is consumed as a stream, in order.
+     * `written` hears how many bytes from the start are complete, each time that grows: a reader can
+     * follow the download (see GrowingFile).
      */
-    async downloadTo(name, file, knownSize) {
+    async downloadTo(name, file, knownSize, written) {
         const key = this.key(name);
         const what = this.objectUrl(name);
         const { size, etag } = await this.sizeOf(key, what, knownSize);
         const parts = Math.ceil(size / this.partSize);
         const abort = new AbortController();
         const handle = await fs.promises.open(file, 'w');
+        // Bytes written at the start of each part (a retried part starts over with the same bytes).
+        const filled = new Array(parts).fill(0);
+        let whole = 0;
+        let reported = 0;
+        const wrote = (index, upTo) => {
+            filled[index] = Math.max(filled[index] ?? 0, upTo);
+            while (whole < parts &&
+                filled[whole] === Math.min(size, (whole + 1) * this.partSize) - whole * this.partSize)
+                whole++;
+            const front = Math.min(size, whole * this.partSize + (whole < parts ? (filled[whole] ?? 0) : 0));
+            if (front > reported) {
+                reported = front;
+                written?.(front);
+            }
+        };
         let next = 0;
         try {
             const worker = async () => {
@@ -48497,6 +48514,8 @@ class S3Source {
                     const end = Math.min(size, start + this.partSize) - 1;
                     await this.fetchPart(key, what, index, start, end, etag, abort.signal, async (chunk, offset) => {
                         await handle.write(chunk, 0, chunk.length, start + offset);
+                        if (written)
+                            wrote(index, offset + chunk.length);
                     });
                 }
             };

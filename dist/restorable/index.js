@@ -67989,7 +67989,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 5644:
+/***/ 5529:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -81616,14 +81616,31 @@ class S3Source {
      * The object into a local file, its ranged parts written where they belong as their bytes
      * arrive: no part is assembled in memory, so memory stays at the socket's chunks. For objects
      * read whole before use (WAL segments); `read` is for what is consumed as a stream, in order.
+     * `written` hears how many bytes from the start are complete, each time that grows: a reader can
+     * follow the download (see GrowingFile).
      */
-    async downloadTo(name, file, knownSize) {
+    async downloadTo(name, file, knownSize, written) {
         const key = this.key(name);
         const what = this.objectUrl(name);
         const { size, etag } = await this.sizeOf(key, what, knownSize);
         const parts = Math.ceil(size / this.partSize);
         const abort = new AbortController();
         const handle = await external_node_fs_default().promises.open(file, 'w');
+        // Bytes written at the start of each part (a retried part starts over with the same bytes).
+        const filled = new Array(parts).fill(0);
+        let whole = 0;
+        let reported = 0;
+        const wrote = (index, upTo) => {
+            filled[index] = Math.max(filled[index] ?? 0, upTo);
+            while (whole < parts &&
+                filled[whole] === Math.min(size, (whole + 1) * this.partSize) - whole * this.partSize)
+                whole++;
+            const front = Math.min(size, whole * this.partSize + (whole < parts ? (filled[whole] ?? 0) : 0));
+            if (front > reported) {
+                reported = front;
+                written?.(front);
+            }
+        };
         let next = 0;
         try {
             const worker = async () => {
@@ -81633,6 +81650,8 @@ class S3Source {
                     const end = Math.min(size, start + this.partSize) - 1;
                     await this.fetchPart(key, what, index, start, end, etag, abort.signal, async (chunk, offset) => {
                         await handle.write(chunk, 0, chunk.length, start + offset);
+                        if (written)
+                            wrote(index, offset + chunk.length);
                     });
                 }
             };
@@ -88372,6 +88391,19 @@ class ByteReader {
     skip(n) {
         this.pos += n;
     }
+    /** Step over the next n bytes, however many chunks they span, without joining them; UnexpectedEOF if they run out. */
+    async pass(n) {
+        let left = n;
+        for (;;) {
+            const here = Math.min(left, this.buf.length - this.pos);
+            this.pos += here;
+            left -= here;
+            if (left === 0)
+                return;
+            if (!(await this.fill(1)))
+                throw new UnexpectedEOF(this.offset);
+        }
+    }
     /** Whether the stream has ended with nothing left unread. */
     async atEnd() {
         return this.available() === 0 && !(await this.fill(1));
@@ -88530,14 +88562,63 @@ const BLK_BLOBS = 3;
 function entryName(e) {
     return e.namespace ? `${e.desc} ${e.namespace}.${e.tag}` : `${e.desc} ${e.tag}`;
 }
+/** Up to `count` decodes at once; the earliest failure in the archive's order wins. */
+class LanePool {
+    lanes;
+    h;
+    active = 0;
+    waiting = [];
+    jobs = [];
+    dataBytes = 0;
+    failure;
+    constructor(lanes, h) {
+        this.lanes = lanes;
+        this.h = h;
+    }
+    add(start, end, what) {
+        this.jobs.push(this.decode(start, end, what));
+    }
+    async decode(start, end, what) {
+        while (this.active >= this.lanes.count)
+            await new Promise((resolve) => this.waiting.push(resolve));
+        this.active++;
+        try {
+            if (this.failure)
+                return;
+            const r = ByteReader.from(this.lanes.open(start, end));
+            const { done } = await readStream(r, this.h, decoderFor(this.h.compression, what), what);
+            // Not `+= await`: that would read the total before the wait and lose another lane's bytes.
+            const bytes = await done;
+            this.dataBytes += bytes;
+            await r.drain();
+        }
+        catch (e) {
+            if (!this.failure || start < this.failure.at)
+                this.failure = { at: start, error: e };
+        }
+        finally {
+            this.active--;
+            this.waiting.shift()?.();
+        }
+    }
+    /** Wait for every decode; the data bytes, or the first failure in the archive's order. */
+    async settle() {
+        await Promise.all(this.jobs);
+        if (this.failure)
+            throw this.failure.error;
+        return this.dataBytes;
+    }
+}
 /**
  * Walk every data block of a custom archive to the end of the file, decompressing each one.
- * Several blocks decompress at once on the thread pool while the caller keeps reading and hashing.
+ * Without lanes, several blocks decompress at once on the thread pool while the caller keeps reading
+ * and hashing, but one table's data (one stream) at a time; with lanes, tables decode side by side.
  */
-async function walkCustomData(r, h, toc) {
+async function walkCustomData(r, h, toc, lanes) {
     const byId = new Map(toc.map((e) => [e.dumpId, e]));
     const seen = new Set();
     const inFlight = [];
+    const pool = lanes && h.compression !== 'none' ? new LanePool(lanes, h) : undefined;
     let dataBytes = 0;
     const settle = async (limit) => {
         while (inFlight.length > limit)
@@ -88557,7 +88638,12 @@ async function walkCustomData(r, h, toc) {
             }
             current = entryName(entry);
             seen.add(id);
-            if (type === BLK_DATA) {
+            if (type === BLK_DATA && pool) {
+                const start = r.offset;
+                await stepOver(r, h, current);
+                pool.add(start, r.offset, current);
+            }
+            else if (type === BLK_DATA) {
                 inFlight.push((await readStream(r, h, decoderFor(h.compression, current), current)).done);
             }
             else {
@@ -88569,9 +88655,14 @@ async function walkCustomData(r, h, toc) {
             await settle(2);
         }
         await settle(0);
+        if (pool)
+            dataBytes += await pool.settle();
     }
     catch (e) {
         await Promise.allSettled(inFlight);
+        // A table decoded in a lane lies before where the walk stopped: its failure comes first.
+        if (pool)
+            await pool.settle();
         if (e instanceof UnexpectedEOF) {
             throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the archive ends at byte ${e.offset}, inside the data of ${current}`, {
                 offset: e.offset,
@@ -88590,6 +88681,26 @@ async function walkCustomData(r, h, toc) {
     }
     return { blocks: seen.size, dataBytes };
 }
+/** Step over the length-prefixed chunks of one stream, checking their framing, decoding nothing. */
+async function stepOver(r, h, what) {
+    const need = h.intSize + 1;
+    for (;;) {
+        if (r.available() < need)
+            await r.need(need);
+        const sign = r.u8();
+        const len = r.uint(h.intSize);
+        if (len === 0)
+            return;
+        if (sign || len > MAX_CHUNK)
+            throw damagedLength(r, sign, len, what);
+        await r.pass(len);
+    }
+}
+function damagedLength(r, sign, len, what) {
+    return new ArchiveProblem('ARCHIVE_CORRUPT', `a damaged block length (${sign ? -len : len}) in ${what}`, {
+        offset: r.offset,
+    });
+}
 /** Read the length-prefixed chunks of one stream into its decoder; returns the decoder's finish. */
 async function readStream(r, h, dec, what) {
     const need = h.intSize + 1;
@@ -88600,11 +88711,8 @@ async function readStream(r, h, dec, what) {
         const len = r.uint(h.intSize);
         if (len === 0)
             break;
-        if (sign || len > MAX_CHUNK) {
-            throw new ArchiveProblem('ARCHIVE_CORRUPT', `a damaged block length (${sign ? -len : len}) in ${what}`, {
-                offset: r.offset,
-            });
-        }
+        if (sign || len > MAX_CHUNK)
+            throw damagedLength(r, sign, len, what);
         if (r.available() < len)
             await r.need(len);
         const pending = dec.push(r.bytes(len));
@@ -88685,6 +88793,7 @@ class ChunkQueue {
 }
 
 ;// CONCATENATED MODULE: ./src/archive/inspect.ts
+
 
 
 
@@ -88866,7 +88975,7 @@ function looksLikeText(head) {
     return bad === 0;
 }
 /** Parse what the (unwrapped) stream holds, recording problems on `out`. */
-async function parseDump(src, out) {
+async function parseDump(src, out, lanes) {
     const { head, all } = await peek(src, 4096);
     if (head.length === 0) {
         out.format = 'unknown';
@@ -88887,7 +88996,7 @@ async function parseDump(src, out) {
             const toc = await readToc(r, h);
             out.toc = summarize(toc);
             out.noOffsets = toc.some((e) => e.dataState === 'not-set');
-            const walked = await walkCustomData(r, h, toc);
+            const walked = await walkCustomData(r, h, toc, lanes);
             out.dataBlocks = walked.blocks;
             out.dataBytes = walked.dataBytes;
         }
@@ -88948,12 +89057,6 @@ async function inspectStream(src, opts = {}) {
                 sha.update(b);
                 md5?.update(b);
                 out.size += b.length;
-                if (opts.tee && !opts.tee.write(b)) {
-                    await new Promise((resolve, reject) => {
-                        opts.tee?.once('drain', resolve);
-                        opts.tee?.once('error', reject);
-                    });
-                }
                 await q.push(b);
             }
         }
@@ -88969,7 +89072,7 @@ async function inspectStream(src, opts = {}) {
                 await parseDump(gunzip(all), out);
             }
             else {
-                await parseDump(all, out);
+                await parseDump(all, out, opts.reopen ? { open: opts.reopen, count: LANES } : undefined);
             }
         }
         catch (e) {
@@ -88985,9 +89088,16 @@ async function inspectStream(src, opts = {}) {
         out.md5 = md5.digest('hex');
     return out;
 }
-function fileChunks(file) {
-    return external_node_fs_default().createReadStream(file, { highWaterMark: 1024 * 1024 });
+/** A file's bytes in 1 MiB chunks; with `start` and `end`, only those from `start` up to `end`. */
+function fileChunks(file, start, end) {
+    return external_node_fs_default().createReadStream(file, {
+        highWaterMark: 1024 * 1024,
+        ...(start !== undefined ? { start } : {}),
+        ...(end !== undefined ? { end: end - 1 } : {}),
+    });
 }
+/** Tables decoded at once when the bytes can be read again: the cores, within libuv's 4 threads. */
+const LANES = Math.min(3, Math.max(2, external_node_os_default().availableParallelism()));
 /** A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data. */
 async function inspectDirectory(dir) {
     const out = {
@@ -89062,7 +89172,85 @@ async function inspectDirectory(dir) {
     return out;
 }
 
+;// CONCATENATED MODULE: ./src/sources/growing.ts
+
+/**
+ * A file that a download is still writing: how many bytes from its start are complete, and a reader
+ * that follows that mark. The download writes its parts where they belong, several at once; the
+ * reader reads what is complete back from the page cache, so no part is held in memory to be handed
+ * on in order (a backup's bytes pass through memory in small chunks, whatever its size).
+ */
+class GrowingFile {
+    file;
+    complete = 0;
+    finished = false;
+    failure;
+    /** Readers waiting for more (the one pass, and lanes reading parts of the file). */
+    waiting = [];
+    constructor(file) {
+        this.file = file;
+    }
+    /** The first `bytes` bytes are written. The mark only moves forward. */
+    advance(bytes) {
+        if (bytes <= this.complete)
+            return;
+        this.complete = bytes;
+        this.notify();
+    }
+    /** The download ended: every byte is written. */
+    finish() {
+        this.finished = true;
+        this.notify();
+    }
+    /** The download failed: the reader throws `error` once it has read what was complete. */
+    fail(error) {
+        this.failure = { error };
+        this.notify();
+    }
+    notify() {
+        const waiting = this.waiting;
+        this.waiting = [];
+        for (const w of waiting)
+            w();
+    }
+    /**
+     * The file's bytes in order, each chunk read once it is complete; ends when the download does, or
+     * at `end` (from `start` up to `end`, for a reader of one part of the file).
+     */
+    async *chunks(chunkSize = 1024 * 1024, start = 0, end = Number.POSITIVE_INFINITY) {
+        let handle;
+        try {
+            let offset = start;
+            for (;;) {
+                if (offset >= end)
+                    return;
+                if (offset < this.complete) {
+                    // Opened once the download has written something: by then it has created the file.
+                    handle ??= await external_node_fs_default().promises.open(this.file, 'r');
+                    const want = Math.min(chunkSize, this.complete - offset, end - offset);
+                    const buf = Buffer.allocUnsafe(want);
+                    const { bytesRead } = await handle.read(buf, 0, want, offset);
+                    if (bytesRead === 0)
+                        throw new Error(`${this.file} is shorter than the ${this.complete} bytes written`);
+                    offset += bytesRead;
+                    yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
+                    continue;
+                }
+                if (this.failure)
+                    throw this.failure.error;
+                if (this.finished)
+                    return;
+                await new Promise((resolve) => this.waiting.push(resolve));
+            }
+        }
+        finally {
+            await handle?.close();
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/verify/run.ts
+
 
 
 
@@ -89085,6 +89273,30 @@ function fetchFailed(stage, e, source) {
     return [
         finding('FETCH_FAILED', stage, e instanceof FetchError ? e.message : `${source.description}: ${errorMessage(e)}`),
     ];
+}
+/**
+ * A remote backup into `file` and through the one-pass inspection at once: the download writes its
+ * parallel ranged parts where they belong in the file, and the inspection reads the complete front of
+ * the file back as it grows (from the page cache), hashing and walking it. Memory stays at the
+ * sockets' chunks and the reader's, whatever the backup's size.
+ */
+async function downloadAndInspect(source, name, file, md5) {
+    if (!source.downloadTo)
+        throw new Error(`${source.description} cannot download ${name}`);
+    const growing = new GrowingFile(file);
+    const download = source
+        .downloadTo(name, file, undefined, (bytes) => growing.advance(bytes))
+        .then(() => growing.finish(), (e) => {
+        growing.fail(e);
+        throw e;
+    });
+    download.catch(() => { });
+    const insp = await inspectStream(growing.chunks(), {
+        md5,
+        reopen: (start, end) => growing.chunks(undefined, start, end),
+    });
+    await download;
+    return insp;
 }
 const hours = (ms) => Math.round((ms / 3_600_000) * 100) / 100;
 /**
@@ -89207,23 +89419,17 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
                 facts.localPath = local;
             }
             else if (local) {
-                insp = await inspectStream(fileChunks(local), { md5: expected?.algorithm === 'md5' });
+                insp = await inspectStream(fileChunks(local), {
+                    md5: expected?.algorithm === 'md5',
+                    reopen: (start, end) => fileChunks(local, start, end),
+                });
                 facts.localPath = local;
             }
             else {
                 external_node_fs_default().mkdirSync(opts.workDir, { recursive: true });
                 const dest = external_node_path_default().join(opts.workDir, external_node_path_default().basename(backup.name));
                 const part = `${dest}.part`;
-                const out = external_node_fs_default().createWriteStream(part);
-                try {
-                    insp = await inspectStream(source.read(backup.name), {
-                        md5: expected?.algorithm === 'md5',
-                        tee: out,
-                    });
-                }
-                finally {
-                    await new Promise((resolve) => out.end(resolve));
-                }
+                insp = await downloadAndInspect(source, backup.name, part, expected?.algorithm === 'md5');
                 external_node_fs_default().renameSync(part, dest);
                 facts.localPath = dest;
                 log.info(`downloaded ${backup.name} to ${dest}`);
@@ -90008,7 +90214,7 @@ function restorable_run() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5644);
+/* harmony import */ var _actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5529);
 
 await (0,_actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

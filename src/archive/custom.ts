@@ -1,6 +1,6 @@
 import { type BlockDecoder, type Compression, decoderFor } from './blocks.js';
 import { ArchiveProblem } from './problem.js';
-import { type ByteReader, UnexpectedEOF } from './reader.js';
+import { ByteReader, UnexpectedEOF } from './reader.js';
 
 /**
  * pg_dump's archive formats, as numbered in the header. A directory dump's toc.dat says 3 (tar)
@@ -189,13 +189,77 @@ export function entryName(e: TocEntry): string {
 }
 
 /**
- * Walk every data block of a custom archive to the end of the file, decompressing each one.
- * Several blocks decompress at once on the thread pool while the caller keeps reading and hashing.
+ * A second way into the archive's bytes, for decoding several tables' data at once: each table's
+ * data is one compressed stream, so one stream decodes on one core at a time. With lanes, the walk
+ * only steps over each table's blocks (checking their framing) and hands the block's byte range to a
+ * lane, which reads it again (from the page cache: a local file, or a download's file as it grows)
+ * and decodes it, `count` ranges at once.
  */
-export async function walkCustomData(r: ByteReader, h: ArchiveHeader, toc: TocEntry[]): Promise<WalkResult> {
+export interface Lanes {
+  /** The archive's bytes from `start` up to `end`. */
+  open(start: number, end: number): AsyncIterable<Buffer>;
+  count: number;
+}
+
+/** Up to `count` decodes at once; the earliest failure in the archive's order wins. */
+class LanePool {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly jobs: Promise<void>[] = [];
+  private dataBytes = 0;
+  private failure: { at: number; error: unknown } | undefined;
+
+  constructor(
+    private readonly lanes: Lanes,
+    private readonly h: ArchiveHeader,
+  ) {}
+
+  add(start: number, end: number, what: string): void {
+    this.jobs.push(this.decode(start, end, what));
+  }
+
+  private async decode(start: number, end: number, what: string): Promise<void> {
+    while (this.active >= this.lanes.count) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      if (this.failure) return;
+      const r = ByteReader.from(this.lanes.open(start, end));
+      const { done } = await readStream(r, this.h, decoderFor(this.h.compression, what), what);
+      // Not `+= await`: that would read the total before the wait and lose another lane's bytes.
+      const bytes = await done;
+      this.dataBytes += bytes;
+      await r.drain();
+    } catch (e) {
+      if (!this.failure || start < this.failure.at) this.failure = { at: start, error: e };
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  /** Wait for every decode; the data bytes, or the first failure in the archive's order. */
+  async settle(): Promise<number> {
+    await Promise.all(this.jobs);
+    if (this.failure) throw this.failure.error;
+    return this.dataBytes;
+  }
+}
+
+/**
+ * Walk every data block of a custom archive to the end of the file, decompressing each one.
+ * Without lanes, several blocks decompress at once on the thread pool while the caller keeps reading
+ * and hashing, but one table's data (one stream) at a time; with lanes, tables decode side by side.
+ */
+export async function walkCustomData(
+  r: ByteReader,
+  h: ArchiveHeader,
+  toc: TocEntry[],
+  lanes?: Lanes,
+): Promise<WalkResult> {
   const byId = new Map(toc.map((e) => [e.dumpId, e]));
   const seen = new Set<number>();
   const inFlight: Promise<number>[] = [];
+  const pool = lanes && h.compression !== 'none' ? new LanePool(lanes, h) : undefined;
   let dataBytes = 0;
   const settle = async (limit: number) => {
     while (inFlight.length > limit) dataBytes += await (inFlight.shift() as Promise<number>);
@@ -217,7 +281,11 @@ export async function walkCustomData(r: ByteReader, h: ArchiveHeader, toc: TocEn
       }
       current = entryName(entry);
       seen.add(id);
-      if (type === BLK_DATA) {
+      if (type === BLK_DATA && pool) {
+        const start = r.offset;
+        await stepOver(r, h, current);
+        pool.add(start, r.offset, current);
+      } else if (type === BLK_DATA) {
         inFlight.push((await readStream(r, h, decoderFor(h.compression, current), current)).done);
       } else {
         for (let oid = await int(r, h.intSize); oid !== 0; oid = await int(r, h.intSize)) {
@@ -230,8 +298,11 @@ export async function walkCustomData(r: ByteReader, h: ArchiveHeader, toc: TocEn
       await settle(2);
     }
     await settle(0);
+    if (pool) dataBytes += await pool.settle();
   } catch (e) {
     await Promise.allSettled(inFlight);
+    // A table decoded in a lane lies before where the walk stopped: its failure comes first.
+    if (pool) await pool.settle();
     if (e instanceof UnexpectedEOF) {
       throw new ArchiveProblem(
         'ARCHIVE_TRUNCATED',
@@ -259,6 +330,25 @@ export async function walkCustomData(r: ByteReader, h: ArchiveHeader, toc: TocEn
   return { blocks: seen.size, dataBytes };
 }
 
+/** Step over the length-prefixed chunks of one stream, checking their framing, decoding nothing. */
+async function stepOver(r: ByteReader, h: ArchiveHeader, what: string): Promise<void> {
+  const need = h.intSize + 1;
+  for (;;) {
+    if (r.available() < need) await r.need(need);
+    const sign = r.u8();
+    const len = r.uint(h.intSize);
+    if (len === 0) return;
+    if (sign || len > MAX_CHUNK) throw damagedLength(r, sign, len, what);
+    await r.pass(len);
+  }
+}
+
+function damagedLength(r: ByteReader, sign: number, len: number, what: string): ArchiveProblem {
+  return new ArchiveProblem('ARCHIVE_CORRUPT', `a damaged block length (${sign ? -len : len}) in ${what}`, {
+    offset: r.offset,
+  });
+}
+
 /** Read the length-prefixed chunks of one stream into its decoder; returns the decoder's finish. */
 async function readStream(
   r: ByteReader,
@@ -272,15 +362,7 @@ async function readStream(
     const sign = r.u8();
     const len = r.uint(h.intSize);
     if (len === 0) break;
-    if (sign || len > MAX_CHUNK) {
-      throw new ArchiveProblem(
-        'ARCHIVE_CORRUPT',
-        `a damaged block length (${sign ? -len : len}) in ${what}`,
-        {
-          offset: r.offset,
-        },
-      );
-    }
+    if (sign || len > MAX_CHUNK) throw damagedLength(r, sign, len, what);
     if (r.available() < len) await r.need(len);
     const pending = dec.push(r.bytes(len));
     if (pending) await pending;

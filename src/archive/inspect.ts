@@ -1,13 +1,14 @@
 import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import type { Writable } from 'node:stream';
 import { pipeline, Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { type Compression, decoderFor } from './blocks.js';
 import {
   type ArchiveHeader,
   entryName,
+  type Lanes,
   readHeader,
   readToc,
   type TocEntry,
@@ -233,7 +234,7 @@ function looksLikeText(head: Buffer): boolean {
 }
 
 /** Parse what the (unwrapped) stream holds, recording problems on `out`. */
-async function parseDump(src: AsyncIterable<Buffer>, out: Inspection): Promise<void> {
+async function parseDump(src: AsyncIterable<Buffer>, out: Inspection, lanes?: Lanes): Promise<void> {
   const { head, all } = await peek(src, 4096);
   if (head.length === 0) {
     out.format = 'unknown';
@@ -260,7 +261,7 @@ async function parseDump(src: AsyncIterable<Buffer>, out: Inspection): Promise<v
       const toc = await readToc(r, h);
       out.toc = summarize(toc);
       out.noOffsets = toc.some((e) => e.dataState === 'not-set');
-      const walked = await walkCustomData(r, h, toc);
+      const walked = await walkCustomData(r, h, toc, lanes);
       out.dataBlocks = walked.blocks;
       out.dataBytes = walked.dataBytes;
     } catch (e) {
@@ -297,8 +298,11 @@ async function parseDump(src: AsyncIterable<Buffer>, out: Inspection): Promise<v
 export interface InspectOptions {
   /** Also compute MD5 (only when there is an MD5 to compare with: it costs a second hash). */
   md5?: boolean;
-  /** Also write every byte read here (an S3 download lands on disk in the same pass). */
-  tee?: Writable;
+  /**
+   * The same bytes again from any offset (the file being read): a custom archive's tables then
+   * decode side by side, one per core, while the one pass hashes and checks the framing.
+   */
+  reopen?: (start: number, end: number) => AsyncIterable<Buffer>;
 }
 
 function record(out: Inspection, e: unknown): void {
@@ -345,12 +349,6 @@ export async function inspectStream(
         sha.update(b);
         md5?.update(b);
         out.size += b.length;
-        if (opts.tee && !opts.tee.write(b)) {
-          await new Promise<void>((resolve, reject) => {
-            opts.tee?.once('drain', resolve);
-            opts.tee?.once('error', reject);
-          });
-        }
         await q.push(b);
       }
     } finally {
@@ -364,7 +362,7 @@ export async function inspectStream(
         out.wrapper = 'gzip';
         await parseDump(gunzip(all), out);
       } else {
-        await parseDump(all, out);
+        await parseDump(all, out, opts.reopen ? { open: opts.reopen, count: LANES } : undefined);
       }
     } catch (e) {
       record(out, e);
@@ -378,9 +376,17 @@ export async function inspectStream(
   return out;
 }
 
-export function fileChunks(file: string): AsyncIterable<Buffer> {
-  return fs.createReadStream(file, { highWaterMark: 1024 * 1024 });
+/** A file's bytes in 1 MiB chunks; with `start` and `end`, only those from `start` up to `end`. */
+export function fileChunks(file: string, start?: number, end?: number): AsyncIterable<Buffer> {
+  return fs.createReadStream(file, {
+    highWaterMark: 1024 * 1024,
+    ...(start !== undefined ? { start } : {}),
+    ...(end !== undefined ? { end: end - 1 } : {}),
+  });
 }
+
+/** Tables decoded at once when the bytes can be read again: the cores, within libuv's 4 threads. */
+const LANES = Math.min(3, Math.max(2, os.availableParallelism()));
 
 /** A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data. */
 export async function inspectDirectory(dir: string): Promise<Inspection> {

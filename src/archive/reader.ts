@@ -100,6 +100,18 @@ export class ByteReader {
     this.pos += n;
   }
 
+  /** Step over the next n bytes, however many chunks they span, without joining them; UnexpectedEOF if they run out. */
+  async pass(n: number): Promise<void> {
+    let left = n;
+    for (;;) {
+      const here = Math.min(left, this.buf.length - this.pos);
+      this.pos += here;
+      left -= here;
+      if (left === 0) return;
+      if (!(await this.fill(1))) throw new UnexpectedEOF(this.offset);
+    }
+  }
+
   /** Whether the stream has ended with nothing left unread. */
   async atEnd(): Promise<boolean> {
     return this.available() === 0 && !(await this.fill(1));

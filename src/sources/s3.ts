@@ -242,14 +242,38 @@ export class S3Source implements BackupSource {
    * The object into a local file, its ranged parts written where they belong as their bytes
    * arrive: no part is assembled in memory, so memory stays at the socket's chunks. For objects
    * read whole before use (WAL segments); `read` is for what is consumed as a stream, in order.
+   * `written` hears how many bytes from the start are complete, each time that grows: a reader can
+   * follow the download (see GrowingFile).
    */
-  async downloadTo(name: string, file: string, knownSize?: number): Promise<number> {
+  async downloadTo(
+    name: string,
+    file: string,
+    knownSize?: number,
+    written?: (bytes: number) => void,
+  ): Promise<number> {
     const key = this.key(name);
     const what = this.objectUrl(name);
     const { size, etag } = await this.sizeOf(key, what, knownSize);
     const parts = Math.ceil(size / this.partSize);
     const abort = new AbortController();
     const handle = await fs.promises.open(file, 'w');
+    // Bytes written at the start of each part (a retried part starts over with the same bytes).
+    const filled = new Array<number>(parts).fill(0);
+    let whole = 0;
+    let reported = 0;
+    const wrote = (index: number, upTo: number) => {
+      filled[index] = Math.max(filled[index] ?? 0, upTo);
+      while (
+        whole < parts &&
+        filled[whole] === Math.min(size, (whole + 1) * this.partSize) - whole * this.partSize
+      )
+        whole++;
+      const front = Math.min(size, whole * this.partSize + (whole < parts ? (filled[whole] ?? 0) : 0));
+      if (front > reported) {
+        reported = front;
+        written?.(front);
+      }
+    };
     let next = 0;
     try {
       const worker = async () => {
@@ -259,6 +283,7 @@ export class S3Source implements BackupSource {
           const end = Math.min(size, start + this.partSize) - 1;
           await this.fetchPart(key, what, index, start, end, etag, abort.signal, async (chunk, offset) => {
             await handle.write(chunk, 0, chunk.length, start + offset);
+            if (written) wrote(index, offset + chunk.length);
           });
         }
       };

@@ -26,9 +26,15 @@ export interface BackupSource {
   read(name: string, knownSize?: number): AsyncIterable<Buffer>;
   /**
    * Where a source can do better than streaming for an object read whole (S3: parts written
-   * straight into the file as they arrive): the object into `file`, returning its size.
+   * straight into the file as they arrive): the object into `file`, returning its size. `written`
+   * hears how many bytes from the start are complete, as that grows.
    */
-  downloadTo?(name: string, file: string, knownSize?: number): Promise<number>;
+  downloadTo?(
+    name: string,
+    file: string,
+    knownSize?: number,
+    written?: (bytes: number) => void,
+  ): Promise<number>;
   /** A small object (a checksum sidecar) as text, or undefined when there is none. */
   readText(name: string, maxBytes?: number): Promise<string | undefined>;
   /** User metadata of an object (S3 `x-amz-meta-*`, keys lower-cased); empty for local files. */

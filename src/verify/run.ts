@@ -9,6 +9,7 @@ import { ScratchCluster } from '../postgres/cluster.js';
 import { type RestoreInput, type RestoreResult, restoreDump } from '../postgres/restore.js';
 import { type Finding, finding } from '../report/findings.js';
 import { Pipeline, type StageResult, type Verdict } from '../report/stages.js';
+import { GrowingFile } from '../sources/growing.js';
 import { LocalSource } from '../sources/local.js';
 import { FetchError, parseS3Url, S3Source } from '../sources/s3.js';
 import { type Candidate, candidates, choose, countTiers, looksLikeBackup } from '../sources/select.js';
@@ -68,6 +69,38 @@ function fetchFailed(stage: string, e: unknown, source: BackupSource): Finding[]
       e instanceof FetchError ? e.message : `${source.description}: ${errorMessage(e)}`,
     ),
   ];
+}
+
+/**
+ * A remote backup into `file` and through the one-pass inspection at once: the download writes its
+ * parallel ranged parts where they belong in the file, and the inspection reads the complete front of
+ * the file back as it grows (from the page cache), hashing and walking it. Memory stays at the
+ * sockets' chunks and the reader's, whatever the backup's size.
+ */
+async function downloadAndInspect(
+  source: BackupSource,
+  name: string,
+  file: string,
+  md5: boolean,
+): Promise<Inspection> {
+  if (!source.downloadTo) throw new Error(`${source.description} cannot download ${name}`);
+  const growing = new GrowingFile(file);
+  const download = source
+    .downloadTo(name, file, undefined, (bytes) => growing.advance(bytes))
+    .then(
+      () => growing.finish(),
+      (e: unknown) => {
+        growing.fail(e);
+        throw e;
+      },
+    );
+  download.catch(() => {});
+  const insp = await inspectStream(growing.chunks(), {
+    md5,
+    reopen: (start, end) => growing.chunks(undefined, start, end),
+  });
+  await download;
+  return insp;
 }
 
 const hours = (ms: number) => Math.round((ms / 3_600_000) * 100) / 100;
@@ -225,21 +258,16 @@ export async function verifyStages(
         insp = await inspectDirectory(local);
         facts.localPath = local;
       } else if (local) {
-        insp = await inspectStream(fileChunks(local), { md5: expected?.algorithm === 'md5' });
+        insp = await inspectStream(fileChunks(local), {
+          md5: expected?.algorithm === 'md5',
+          reopen: (start, end) => fileChunks(local, start, end),
+        });
         facts.localPath = local;
       } else {
         fs.mkdirSync(opts.workDir, { recursive: true });
         const dest = path.join(opts.workDir, path.basename(backup.name));
         const part = `${dest}.part`;
-        const out = fs.createWriteStream(part);
-        try {
-          insp = await inspectStream(source.read(backup.name), {
-            md5: expected?.algorithm === 'md5',
-            tee: out,
-          });
-        } finally {
-          await new Promise<void>((resolve) => out.end(resolve));
-        }
+        insp = await downloadAndInspect(source, backup.name, part, expected?.algorithm === 'md5');
         fs.renameSync(part, dest);
         facts.localPath = dest;
         log.info(`downloaded ${backup.name} to ${dest}`);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/core/errors.js';
 import { memoryLogger } from '../../src/core/log.js';
+import { GrowingFile } from '../../src/sources/growing.js';
 import { FetchError, parseS3Url, S3Source } from '../../src/sources/s3.js';
 import { type S3Harness, startS3 } from '../harness/s3.js';
 
@@ -277,6 +278,65 @@ describe('S3Source against s3rver', () => {
       expect(err.message).toContain(`of s3://${BUCKET}/big/odd.bin`);
     } finally {
       s3.failRangedGets(0);
+      fs.rmSync(file, { force: true });
+    }
+  });
+
+  it('downloadTo reports the complete front of the file as it grows, and a GrowingFile follows it', async () => {
+    const file = path.join(os.tmpdir(), `restorable-test-download-follow-${process.pid}`);
+    try {
+      const marks: number[] = [];
+      const growing = new GrowingFile(file);
+      const download = source('big/', { partSize: MiB, concurrency: 4 }).downloadTo(
+        'twenty.bin',
+        file,
+        undefined,
+        (bytes) => {
+          // At each mark the file really holds the object's bytes up to it.
+          const fd = fs.openSync(file, 'r');
+          const got = Buffer.alloc(bytes);
+          fs.readSync(fd, got, 0, bytes, 0);
+          fs.closeSync(fd);
+          if (!got.equals(big.subarray(0, bytes))) throw new Error(`bytes before ${bytes} are not complete`);
+          marks.push(bytes);
+          growing.advance(bytes);
+        },
+      );
+      download.then(
+        () => growing.finish(),
+        (e) => growing.fail(e),
+      );
+      const hash = createHash('sha256');
+      let chunks = 0;
+      for await (const c of growing.chunks(256 * 1024)) {
+        hash.update(c);
+        chunks++;
+      }
+      await download;
+      expect(hash.digest('hex')).toBe(sha256(big));
+      expect(chunks).toBeGreaterThanOrEqual(80);
+      expect(marks.at(-1)).toBe(big.length);
+      expect(marks.every((m, i) => i === 0 || m > (marks[i - 1] as number))).toBe(true);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+
+  it("a GrowingFile reader gets the download's error after the bytes that were complete", async () => {
+    const file = path.join(os.tmpdir(), `restorable-test-growing-${process.pid}`);
+    try {
+      fs.writeFileSync(file, odd);
+      const growing = new GrowingFile(file);
+      growing.advance(MiB);
+      const got: Buffer[] = [];
+      const reading = (async () => {
+        for await (const c of growing.chunks(64 * 1024)) got.push(c);
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      growing.fail(new FetchError('the part at 1 MiB failed'));
+      await expect(reading).rejects.toThrow('the part at 1 MiB failed');
+      expect(Buffer.concat(got).equals(odd.subarray(0, MiB))).toBe(true);
+    } finally {
       fs.rmSync(file, { force: true });
     }
   });

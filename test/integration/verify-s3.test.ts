@@ -125,6 +125,18 @@ describe('verify-backup from S3', () => {
     expect(rules(r)).toEqual(['BACKUP_MISSING']);
   });
 
+  it('FETCH_FAILED: a download that fails part-way is could-not-verify, with no finding about the half it read', async () => {
+    s3.failRangedGets(1000);
+    try {
+      const r = await verify('s3://backups/database/', { 'schema-check': 'false' });
+      expect(rules(r)).toEqual(['FETCH_FAILED']);
+      expect(r.verdict).toBe('could-not-verify');
+      expect(r.findings[0]?.message).toContain('s3://backups/database/app_prod_20260429_1430.dump');
+    } finally {
+      s3.failRangedGets(0);
+    }
+  });
+
   it('FETCH_FAILED: an unreachable endpoint is could-not-verify, never pass, and leaks no secret', async () => {
     const port = await freePort();
     const opts = parseVerifyOptions(

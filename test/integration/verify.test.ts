@@ -117,6 +117,62 @@ describe('the one-pass walker', () => {
   });
 });
 
+describe('tables decoded side by side (lanes) when the file can be read again', () => {
+  /** Reopen the file for a lane, counting how many lanes read at once. */
+  function counting(file: string) {
+    const seen = { opens: 0, active: 0, most: 0 };
+    const reopen = (start: number, end: number) =>
+      (async function* () {
+        seen.opens++;
+        seen.active++;
+        seen.most = Math.max(seen.most, seen.active);
+        try {
+          yield* fileChunks(file, start, end);
+        } finally {
+          seen.active--;
+        }
+      })();
+    return { seen, reopen };
+  }
+
+  it('finds what one stream at a time finds, with several tables decoding at once', async () => {
+    const file = f.custom as string;
+    const { seen, reopen } = counting(file);
+    const laned = await inspectStream(fileChunks(file), { reopen });
+    const single = await inspectStream(fileChunks(file));
+    expect(laned.problems).toEqual([]);
+    expect({ ...laned, header: undefined }).toEqual({ ...single, header: undefined });
+    expect(seen.opens).toBe(11);
+    expect(seen.most).toBeGreaterThanOrEqual(2);
+  });
+
+  it('reports the earliest damaged table, as one stream at a time would, when a later one is damaged too', async () => {
+    const size = fs.statSync(f.custom as string).size;
+    const early = flipBytes(f.custom as string, path.join(dir, 'flip-early.dump'), Math.floor(size * 0.45));
+    const both = flipBytes(early, path.join(dir, 'flip-both.dump'), Math.floor(size * 0.85));
+    const late = flipBytes(f.custom as string, path.join(dir, 'flip-late.dump'), Math.floor(size * 0.85));
+    const single = await inspectStream(fileChunks(early));
+    expect(single.problems.map((p) => p.rule)).toEqual(['COMPRESSION_CORRUPT']);
+    // The two flips damage two different tables.
+    const lateOnly = await inspectStream(fileChunks(late));
+    expect(lateOnly.problems[0]?.message).not.toBe(single.problems[0]?.message);
+    const laned = await inspectStream(fileChunks(both), { reopen: counting(both).reopen });
+    expect(laned.problems.map((p) => p.rule)).toEqual(['COMPRESSION_CORRUPT']);
+    expect(laned.problems[0]?.message).toBe(single.problems[0]?.message);
+    expect(laned.sha256).toBe(sha256(both));
+  });
+
+  it('a truncated archive is ARCHIVE_TRUNCATED with lanes too', async () => {
+    const cut = truncate(
+      f.custom as string,
+      path.join(dir, 'cut-laned.dump'),
+      Math.floor(fs.statSync(f.custom as string).size * 0.6),
+    );
+    const laned = await inspectStream(fileChunks(cut), { reopen: counting(cut).reopen });
+    expect(laned.problems.map((p) => p.rule)).toEqual(['ARCHIVE_TRUNCATED']);
+  });
+});
+
 describe('lz4 and zstd blocks (pg_dump 16+ -Z lz4 / -Z zstd)', () => {
   it.each(['lz4', 'zstd'] as const)(
     '%s: every block walked; the schema check needs pg_restore 16+',
