@@ -88681,38 +88681,42 @@ async function walkCustomData(r, h, toc, lanes) {
     }
     return { blocks: seen.size, dataBytes };
 }
+/**
+ * The length of the stream's next chunk, its framing checked; 0 where the stream ends. The caller
+ * makes its `intSize + 1` bytes available first, so the common path stays synchronous.
+ */
+function chunkLength(r, h, what) {
+    const sign = r.u8();
+    const len = r.uint(h.intSize);
+    if (sign || len > MAX_CHUNK) {
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `a damaged block length (${sign ? -len : len}) in ${what}`, {
+            offset: r.offset,
+        });
+    }
+    return len;
+}
 /** Step over the length-prefixed chunks of one stream, checking their framing, decoding nothing. */
 async function stepOver(r, h, what) {
-    const need = h.intSize + 1;
     for (;;) {
-        if (r.available() < need)
-            await r.need(need);
-        const sign = r.u8();
-        const len = r.uint(h.intSize);
+        if (r.available() < h.intSize + 1)
+            await r.need(h.intSize + 1);
+        const len = chunkLength(r, h, what);
         if (len === 0)
             return;
-        if (sign || len > MAX_CHUNK)
-            throw damagedLength(r, sign, len, what);
-        await r.pass(len);
+        if (r.available() >= len)
+            r.skip(len);
+        else
+            await r.pass(len);
     }
-}
-function damagedLength(r, sign, len, what) {
-    return new ArchiveProblem('ARCHIVE_CORRUPT', `a damaged block length (${sign ? -len : len}) in ${what}`, {
-        offset: r.offset,
-    });
 }
 /** Read the length-prefixed chunks of one stream into its decoder; returns the decoder's finish. */
 async function readStream(r, h, dec, what) {
-    const need = h.intSize + 1;
     for (;;) {
-        if (r.available() < need)
-            await r.need(need);
-        const sign = r.u8();
-        const len = r.uint(h.intSize);
+        if (r.available() < h.intSize + 1)
+            await r.need(h.intSize + 1);
+        const len = chunkLength(r, h, what);
         if (len === 0)
             break;
-        if (sign || len > MAX_CHUNK)
-            throw damagedLength(r, sign, len, what);
         if (r.available() < len)
             await r.need(len);
         const pending = dec.push(r.bytes(len));

@@ -330,23 +330,30 @@ export async function walkCustomData(
   return { blocks: seen.size, dataBytes };
 }
 
-/** Step over the length-prefixed chunks of one stream, checking their framing, decoding nothing. */
-async function stepOver(r: ByteReader, h: ArchiveHeader, what: string): Promise<void> {
-  const need = h.intSize + 1;
-  for (;;) {
-    if (r.available() < need) await r.need(need);
-    const sign = r.u8();
-    const len = r.uint(h.intSize);
-    if (len === 0) return;
-    if (sign || len > MAX_CHUNK) throw damagedLength(r, sign, len, what);
-    await r.pass(len);
+/**
+ * The length of the stream's next chunk, its framing checked; 0 where the stream ends. The caller
+ * makes its `intSize + 1` bytes available first, so the common path stays synchronous.
+ */
+function chunkLength(r: ByteReader, h: ArchiveHeader, what: string): number {
+  const sign = r.u8();
+  const len = r.uint(h.intSize);
+  if (sign || len > MAX_CHUNK) {
+    throw new ArchiveProblem('ARCHIVE_CORRUPT', `a damaged block length (${sign ? -len : len}) in ${what}`, {
+      offset: r.offset,
+    });
   }
+  return len;
 }
 
-function damagedLength(r: ByteReader, sign: number, len: number, what: string): ArchiveProblem {
-  return new ArchiveProblem('ARCHIVE_CORRUPT', `a damaged block length (${sign ? -len : len}) in ${what}`, {
-    offset: r.offset,
-  });
+/** Step over the length-prefixed chunks of one stream, checking their framing, decoding nothing. */
+async function stepOver(r: ByteReader, h: ArchiveHeader, what: string): Promise<void> {
+  for (;;) {
+    if (r.available() < h.intSize + 1) await r.need(h.intSize + 1);
+    const len = chunkLength(r, h, what);
+    if (len === 0) return;
+    if (r.available() >= len) r.skip(len);
+    else await r.pass(len);
+  }
 }
 
 /** Read the length-prefixed chunks of one stream into its decoder; returns the decoder's finish. */
@@ -356,13 +363,10 @@ async function readStream(
   dec: BlockDecoder,
   what: string,
 ): Promise<{ done: Promise<number> }> {
-  const need = h.intSize + 1;
   for (;;) {
-    if (r.available() < need) await r.need(need);
-    const sign = r.u8();
-    const len = r.uint(h.intSize);
+    if (r.available() < h.intSize + 1) await r.need(h.intSize + 1);
+    const len = chunkLength(r, h, what);
     if (len === 0) break;
-    if (sign || len > MAX_CHUNK) throw damagedLength(r, sign, len, what);
     if (r.available() < len) await r.need(len);
     const pending = dec.push(r.bytes(len));
     if (pending) await pending;
