@@ -38,6 +38,7 @@ beforeAll(async () => {
   await s3.put('backups', 'sidecar/full.dump.sha256', `${sha256(dump)}  full.dump\n`);
   const cut = truncate(dump, path.join(dir, 'cut.dump'), Math.floor(dumpBytes.length * 0.6));
   await s3.put('backups', 'cut/app_prod_20260429_1430.dump', fs.readFileSync(cut), { sha256: sha256(dump) });
+  await s3.put('backups', 'empty/app_prod_20260429_1430.dump', Buffer.alloc(0));
 }, 180_000);
 
 afterAll(async () => {
@@ -118,6 +119,12 @@ describe('verify-backup from S3', () => {
   it('a truncated upload is ARCHIVE_TRUNCATED and CHECKSUM_MISMATCH', async () => {
     const r = await verify('s3://backups/cut/', { 'schema-check': 'false' });
     expect(rules(r)).toEqual(['ARCHIVE_TRUNCATED', 'CHECKSUM_MISMATCH']);
+  });
+
+  it('an empty object is ARCHIVE_UNREADABLE, downloaded as an empty file', async () => {
+    const r = await verify('s3://backups/empty/', { checksum: 'skip', 'schema-check': 'false' });
+    expect(rules(r)).toEqual(['ARCHIVE_UNREADABLE']);
+    expect(fs.statSync(r.backup?.localPath as string).size).toBe(0);
   });
 
   it('BACKUP_MISSING under an empty prefix', async () => {
