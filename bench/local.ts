@@ -3,8 +3,13 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { decoderFor } from '../src/archive/blocks.js';
-import { readHeader, readToc, walkCustomData } from '../src/archive/custom.js';
+import {
+  type ArchiveHeader,
+  decodeStream,
+  readHeader,
+  readToc,
+  walkCustomData,
+} from '../src/archive/custom.js';
 import { fileChunks, inspectStream } from '../src/archive/inspect.js';
 import { ByteReader } from '../src/archive/reader.js';
 import { silentLogger } from '../src/core/log.js';
@@ -184,7 +189,10 @@ export async function breakdown(file: string, runs: number, say: (m: string) => 
         return walkCustomData(r, h, await readToc(r, h));
       },
     ],
-    ["the largest table's stream alone (inflate): the floor with lanes", () => inflateRange(file, largest)],
+    [
+      "the largest table's stream alone (inflate): the floor with lanes",
+      () => decodeStream(fileChunks(file, largest.start, largest.end), largest.header, 'the largest table'),
+    ],
     ['full one pass, one table at a time (no lanes)', () => inspectStream(fileChunks(file))],
     [
       'full one pass, tables in lanes (as verify runs it)',
@@ -227,37 +235,21 @@ export async function breakdown(file: string, runs: number, say: (m: string) => 
 interface Range {
   start: number;
   end: number;
-  intSize: number;
+  header: ArchiveHeader;
 }
 
 /** The byte range of the largest table's data (the walk's lanes report each range they open). */
 async function largestTable(file: string): Promise<Range> {
   const r = ByteReader.from(fileChunks(file));
-  const h = await readHeader(r);
-  const toc = await readToc(r, h);
-  let best: Range = { start: 0, end: 0, intSize: h.intSize };
-  await walkCustomData(r, h, toc, {
+  const header = await readHeader(r);
+  const toc = await readToc(r, header);
+  let best: Range = { start: 0, end: 0, header };
+  await walkCustomData(r, header, toc, {
     count: 1,
     open: (start, end) => {
-      if (end - start > best.end - best.start) best = { start, end, intSize: h.intSize };
+      if (end - start > best.end - best.start) best = { start, end, header };
       return fileChunks(file, start, end);
     },
   });
   return best;
-}
-
-/** Inflate one table's length-prefixed chunks, as one lane does. */
-async function inflateRange(file: string, range: Range): Promise<number> {
-  const r = ByteReader.from(fileChunks(file, range.start, range.end));
-  const dec = decoderFor('gzip', 'the largest table');
-  for (;;) {
-    await r.need(1 + range.intSize);
-    r.u8();
-    const len = r.uint(range.intSize);
-    if (len === 0) break;
-    await r.need(len);
-    const pending = dec.push(r.bytes(len));
-    if (pending) await pending;
-  }
-  return dec.finish();
 }

@@ -48489,18 +48489,19 @@ class S3Source {
         const parts = Math.ceil(size / this.partSize);
         const abort = new AbortController();
         const handle = await fs.promises.open(file, 'w');
-        // Bytes written at the start of each part (a retried part starts over with the same bytes).
-        const filled = new Array(parts).fill(0);
+        const partEnd = (index) => Math.min(size, (index + 1) * this.partSize);
+        // How far each part is written, as a file offset (a retried part starts over with the same
+        // bytes), and the first part not yet whole: the complete front is where that part has reached.
+        const reached = Array.from({ length: parts }, (_, index) => index * this.partSize);
         let whole = 0;
-        let reported = 0;
+        let front = 0;
         const wrote = (index, upTo) => {
-            filled[index] = Math.max(filled[index] ?? 0, upTo);
-            while (whole < parts &&
-                filled[whole] === Math.min(size, (whole + 1) * this.partSize) - whole * this.partSize)
+            reached[index] = Math.max(reached[index] ?? 0, upTo);
+            while (whole < parts && reached[whole] === partEnd(whole))
                 whole++;
-            const front = Math.min(size, whole * this.partSize + (whole < parts ? (filled[whole] ?? 0) : 0));
-            if (front > reported) {
-                reported = front;
+            const now = whole < parts ? reached[whole] : size;
+            if (now > front) {
+                front = now;
                 written?.(front);
             }
         };
@@ -48510,11 +48511,10 @@ class S3Source {
                 while (next < parts) {
                     const index = next++;
                     const start = index * this.partSize;
-                    const end = Math.min(size, start + this.partSize) - 1;
-                    await this.fetchPart(key, what, index, start, end, etag, abort.signal, async (chunk, offset) => {
+                    await this.fetchPart(key, what, index, start, partEnd(index) - 1, etag, abort.signal, async (chunk, offset) => {
                         await handle.write(chunk, 0, chunk.length, start + offset);
                         if (written)
-                            wrote(index, offset + chunk.length);
+                            wrote(index, start + offset + chunk.length);
                     });
                 }
             };

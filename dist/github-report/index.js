@@ -32172,7 +32172,7 @@ async function requireReviewedEnvironment(client, repo, name) {
     const reviewers = (rule.reviewers ?? [])
         .map((r) => r.reviewer?.login ?? r.reviewer?.slug ?? r.reviewer?.name ?? '')
         .filter(Boolean);
-    return { name: env.name ?? name, url: env.html_url ?? '', reviewers };
+    return { name: env.name ?? name, reviewers };
 }
 
 ;// CONCATENATED MODULE: ./src/github/issues.ts

@@ -48490,18 +48490,19 @@ class S3Source {
         const parts = Math.ceil(size / this.partSize);
         const abort = new AbortController();
         const handle = await fs.promises.open(file, 'w');
-        // Bytes written at the start of each part (a retried part starts over with the same bytes).
-        const filled = new Array(parts).fill(0);
+        const partEnd = (index) => Math.min(size, (index + 1) * this.partSize);
+        // How far each part is written, as a file offset (a retried part starts over with the same
+        // bytes), and the first part not yet whole: the complete front is where that part has reached.
+        const reached = Array.from({ length: parts }, (_, index) => index * this.partSize);
         let whole = 0;
-        let reported = 0;
+        let front = 0;
         const wrote = (index, upTo) => {
-            filled[index] = Math.max(filled[index] ?? 0, upTo);
-            while (whole < parts &&
-                filled[whole] === Math.min(size, (whole + 1) * this.partSize) - whole * this.partSize)
+            reached[index] = Math.max(reached[index] ?? 0, upTo);
+            while (whole < parts && reached[whole] === partEnd(whole))
                 whole++;
-            const front = Math.min(size, whole * this.partSize + (whole < parts ? (filled[whole] ?? 0) : 0));
-            if (front > reported) {
-                reported = front;
+            const now = whole < parts ? reached[whole] : size;
+            if (now > front) {
+                front = now;
                 written?.(front);
             }
         };
@@ -48511,11 +48512,10 @@ class S3Source {
                 while (next < parts) {
                     const index = next++;
                     const start = index * this.partSize;
-                    const end = Math.min(size, start + this.partSize) - 1;
-                    await this.fetchPart(key, what, index, start, end, etag, abort.signal, async (chunk, offset) => {
+                    await this.fetchPart(key, what, index, start, partEnd(index) - 1, etag, abort.signal, async (chunk, offset) => {
                         await handle.write(chunk, 0, chunk.length, start + offset);
                         if (written)
-                            wrote(index, offset + chunk.length);
+                            wrote(index, start + offset + chunk.length);
                     });
                 }
             };
@@ -49449,12 +49449,18 @@ class TailBuffer {
     }
 }
 /**
- * A program run synchronously, as `user`: only for exit and signal handlers, where nothing
- * asynchronous runs any more (everywhere else, `run`). Returns the exit status.
+ * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
+ * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
+ * the end of standard error.
  */
 function exec_runSync(cmd, args, user) {
     const [file, argv] = asUser(user, cmd, args);
-    return spawnSync(file, argv, { cwd: os.tmpdir(), stdio: 'ignore' }).status;
+    const r = spawnSync(file, argv, {
+        cwd: os.tmpdir(),
+        stdio: ['ignore', 'ignore', 'pipe'],
+        encoding: 'utf8',
+    });
+    return { code: r.status, stderr: (r.stderr ?? '').trim().split('\n').slice(-3).join(' ') };
 }
 /**
  * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the

@@ -81595,18 +81595,19 @@ class S3Source {
         const parts = Math.ceil(size / this.partSize);
         const abort = new AbortController();
         const handle = await external_node_fs_default().promises.open(file, 'w');
-        // Bytes written at the start of each part (a retried part starts over with the same bytes).
-        const filled = new Array(parts).fill(0);
+        const partEnd = (index) => Math.min(size, (index + 1) * this.partSize);
+        // How far each part is written, as a file offset (a retried part starts over with the same
+        // bytes), and the first part not yet whole: the complete front is where that part has reached.
+        const reached = Array.from({ length: parts }, (_, index) => index * this.partSize);
         let whole = 0;
-        let reported = 0;
+        let front = 0;
         const wrote = (index, upTo) => {
-            filled[index] = Math.max(filled[index] ?? 0, upTo);
-            while (whole < parts &&
-                filled[whole] === Math.min(size, (whole + 1) * this.partSize) - whole * this.partSize)
+            reached[index] = Math.max(reached[index] ?? 0, upTo);
+            while (whole < parts && reached[whole] === partEnd(whole))
                 whole++;
-            const front = Math.min(size, whole * this.partSize + (whole < parts ? (filled[whole] ?? 0) : 0));
-            if (front > reported) {
-                reported = front;
+            const now = whole < parts ? reached[whole] : size;
+            if (now > front) {
+                front = now;
                 written?.(front);
             }
         };
@@ -81616,11 +81617,10 @@ class S3Source {
                 while (next < parts) {
                     const index = next++;
                     const start = index * this.partSize;
-                    const end = Math.min(size, start + this.partSize) - 1;
-                    await this.fetchPart(key, what, index, start, end, etag, abort.signal, async (chunk, offset) => {
+                    await this.fetchPart(key, what, index, start, partEnd(index) - 1, etag, abort.signal, async (chunk, offset) => {
                         await handle.write(chunk, 0, chunk.length, start + offset);
                         if (written)
-                            wrote(index, offset + chunk.length);
+                            wrote(index, start + offset + chunk.length);
                     });
                 }
             };
@@ -82292,12 +82292,18 @@ class TailBuffer {
     }
 }
 /**
- * A program run synchronously, as `user`: only for exit and signal handlers, where nothing
- * asynchronous runs any more (everywhere else, `run`). Returns the exit status.
+ * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
+ * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
+ * the end of standard error.
  */
 function runSync(cmd, args, user) {
     const [file, argv] = asUser(user, cmd, args);
-    return (0,external_node_child_process_.spawnSync)(file, argv, { cwd: external_node_os_default().tmpdir(), stdio: 'ignore' }).status;
+    const r = (0,external_node_child_process_.spawnSync)(file, argv, {
+        cwd: external_node_os_default().tmpdir(),
+        stdio: ['ignore', 'ignore', 'pipe'],
+        encoding: 'utf8',
+    });
+    return { code: r.status, stderr: (r.stderr ?? '').trim().split('\n').slice(-3).join(' ') };
 }
 /**
  * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the
@@ -82479,11 +82485,9 @@ function postmasterAlive(dataDir) {
     }
 }
 /** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
-async function controlData(bin, dataDir, osUser) {
-    const r = await run(external_node_path_default().join(bin.dir, 'pg_controldata'), [dataDir], {
-        user: osUser,
-        env: { LC_ALL: 'C' },
-    });
+async function controlData(bin, dataDir) {
+    // No user switch: we read pg_control as whoever we are (root can; otherwise we own the folder).
+    const r = await run(external_node_path_default().join(bin.dir, 'pg_controldata'), [dataDir], { env: { LC_ALL: 'C' } });
     const out = {};
     for (const line of r.stdout.split('\n')) {
         const m = /^([^:]+):\s+(.*)$/.exec(line);
@@ -82553,8 +82557,6 @@ async function runRecovery(w) {
     let seenAlive = false;
     let seenRecovery = false;
     let lastState = 0;
-    // Reading pg_control needs no user switch when we are root (runuser costs a PAM session each time).
-    const readAs = isRoot() ? undefined : w.osUser;
     for (;;) {
         await new Promise((r) => setTimeout(r, 200));
         const alive = postmasterAlive(w.dataDir);
@@ -82575,9 +82577,7 @@ async function runRecovery(w) {
         const askState = alive && Date.now() - lastState >= 1000;
         if (askState)
             lastState = Date.now();
-        const state = askState
-            ? (await controlData(w.bin, w.dataDir, readAs))['Database cluster state']
-            : undefined;
+        const state = askState ? (await controlData(w.bin, w.dataDir))['Database cluster state'] : undefined;
         seenRecovery ||= state === 'in archive recovery';
         if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
             // Old servers (13 and before) promote at the end of WAL even when the target was not reached.
@@ -84362,6 +84362,16 @@ async function listBaseBackups(source, wal) {
     }
     return out.sort((a, b) => (a.startLsn < b.startLsn ? -1 : a.startLsn > b.startLsn ? 1 : 0));
 }
+/** One object of a backup into `dest`: copied when local, else downloaded (its size from the listing). */
+async function copyObject(source, f, dest) {
+    const local = source.localPath(f.name);
+    if (local)
+        external_node_fs_default().copyFileSync(local, dest);
+    else if (source.downloadTo)
+        await source.downloadTo(f.name, dest, f.size);
+    else
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_stream_.Readable.from(source.read(f.name, f.size)), external_node_fs_default().createWriteStream(dest));
+}
 /**
  * Fetch and unpack a base backup into `dataDir` (which must be empty): plain files are copied,
  * tar files streamed through `tar`, and the manifest put beside them for pg_verifybackup.
@@ -84374,11 +84384,7 @@ async function unpackBaseBackup(source, b, dataDir) {
         for (const f of b.files) {
             const dest = external_node_path_default().join(dataDir, rel(f));
             external_node_fs_default().mkdirSync(external_node_path_default().dirname(dest), { recursive: true });
-            const local = source.localPath(f.name);
-            if (local)
-                external_node_fs_default().copyFileSync(local, dest);
-            else
-                await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_stream_.Readable.from(source.read(f.name)), external_node_fs_default().createWriteStream(dest));
+            await copyObject(source, f, dest);
         }
     }
     else {
@@ -84393,20 +84399,14 @@ async function unpackBaseBackup(source, b, dataDir) {
             const into = name === 'base' ? dataDir : external_node_path_default().join(dataDir, 'pg_wal');
             external_node_fs_default().mkdirSync(into, { recursive: true });
             const r = await run('tar', [f.name.endsWith('.gz') ? '-xzf' : '-xf', '-', '-C', into], {
-                stdin: external_node_stream_.Readable.from(source.read(f.name)),
+                stdin: external_node_stream_.Readable.from(source.read(f.name, f.size)),
             });
             if (r.code !== 0)
                 throw new Error(`tar could not unpack ${f.name}: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`);
         }
         const manifest = b.files.find((x) => rel(x) === 'backup_manifest');
-        if (manifest) {
-            const local = source.localPath(manifest.name);
-            const dest = external_node_path_default().join(dataDir, 'backup_manifest');
-            if (local)
-                external_node_fs_default().copyFileSync(local, dest);
-            else
-                await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_stream_.Readable.from(source.read(manifest.name)), external_node_fs_default().createWriteStream(dest));
-        }
+        if (manifest)
+            await copyObject(source, manifest, external_node_path_default().join(dataDir, 'backup_manifest'));
     }
     for (const d of EMPTY_DIRS)
         external_node_fs_default().mkdirSync(external_node_path_default().join(dataDir, d), { recursive: true });
@@ -84475,7 +84475,6 @@ class WalSpool {
     position = 0;
     timer;
     stopped = false;
-    started = false;
     constructor(archive, dir, 
     /** The segments the server will ask for, in order: from the backup's start along its timeline. */
     order, prefetch, owner, log) {
@@ -84509,9 +84508,6 @@ class WalSpool {
         return `test -f ${f} && exec mv -f ${f} %p || exec /bin/sh '${this.scriptPath}' %f %p`;
     }
     start() {
-        if (this.started)
-            return;
-        this.started = true;
         this.fill();
         const tick = () => {
             if (this.stopped)
@@ -84691,7 +84687,7 @@ class WalArchive {
     }
     async readGzipText(f) {
         const chunks = [];
-        for await (const c of this.source.read(f.object))
+        for await (const c of this.source.read(f.object, f.size))
             chunks.push(c);
         try {
             return external_node_zlib_default().gunzipSync(Buffer.concat(chunks)).toString('utf8');
@@ -85183,7 +85179,7 @@ async function runPitr(opts, log, onStage) {
         const dataDir = opts.dataDirectory;
         const major = dataDirMajor(dataDir);
         liveBin = await serverBinary(major, opts.pgBinDir);
-        const id = (await controlData(liveBin, dataDir, osUser))['Database system identifier'];
+        const id = (await controlData(liveBin, dataDir))['Database system identifier'];
         const accepted = [id, opts.config.pitr?.name].filter(Boolean);
         if (!accepted.includes(opts.confirm)) {
             throw new errors_UserError('confirm', `"${opts.confirm}" is neither the system identifier of ${dataDir} nor pitr.name from config`, `Read it with pg_controldata ${dataDir} (Database system identifier) and confirm that this is the cluster to roll back`);
@@ -85439,6 +85435,8 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
      * handler, where nothing asynchronous runs) does the same as a failed one.
      */
     const failedDir = `${live}.restorable-failed-${ts}`;
+    const startLog = opts.startCommand ? undefined : `${live}.restorable-start-${ts}.log`;
+    /** Put production back and start it; undefined when it started, else why it did not. */
     const putBackSync = () => {
         // Production was stopped before this can run: whatever runs on the live path is the attempt.
         if (postmasterAlive(live))
@@ -85449,17 +85447,20 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
             external_node_fs_default().renameSync(safety, live);
             safety = undefined;
         }
-        const code = opts.startCommand
+        const started = opts.startCommand
             ? runSync('sh', ['-c', opts.startCommand], osUser)
-            : runSync(external_node_path_default().join(liveBin.dir, 'pg_ctl'), ['-D', live, '-l', `${live}.restorable-start-${ts}.log`, '-w', '-t', '120', 'start'], osUser);
-        return code === 0;
+            : runSync(external_node_path_default().join(liveBin.dir, 'pg_ctl'), ['-D', live, '-l', startLog, '-w', '-t', '120', 'start'], osUser);
+        if (started.code === 0)
+            return undefined;
+        return `${opts.startCommand ? 'start-command' : 'pg_ctl start'} exited ${started.code ?? 'on a signal'}${started.stderr ? `: ${started.stderr}` : ''}${startLog ? ` (server log: ${startLog})` : ''}`;
     };
     const rollback = (why) => {
-        const startedAgain = putBackSync();
+        const notStarted = putBackSync();
+        const startedAgain = notStarted === undefined;
         result.safetySnapshot = undefined;
         result.next.push(startedAgain
             ? `The original data directory is back at ${live} and the server was started. The failed attempt is kept at ${failedDir} for diagnosis; remove it when done.`
-            : `The original data directory is back at ${live}, but starting the server failed: start it by hand (see ${live}.restorable-start-${ts}.log).`);
+            : `The original data directory is back at ${live}, but starting the server failed (${notStarted}): start it by hand.`);
         return finding('PITR_ROLLED_BACK', 'recover', `the in-place recovery failed (${why}); the original data directory was put back${startedAgain ? ' and the server started' : ', but it did not start'}`, { evidence: { restarted: startedAgain } });
     };
     let uncancel = () => { };
@@ -85485,8 +85486,8 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
             // From here a cancelled run puts production back before it exits.
             uncancel = onCancel(() => {
                 rest.spool?.remove();
-                const started = putBackSync();
-                log.warn(`cancelled: the original data directory is back at ${live}${started ? ' and the server was started' : ', but the server did not start: start it by hand'}; the attempt is kept at ${failedDir}`);
+                const notStarted = putBackSync();
+                log.warn(`cancelled: the original data directory is back at ${live}${notStarted ? `, but the server did not start (${notStarted}): start it by hand` : ' and the server was started'}; the attempt is kept at ${failedDir}`);
             });
             safety = `${live}.restorable-safety-${ts}`;
             external_node_fs_default().renameSync(live, safety);
@@ -85495,7 +85496,6 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
             result.safetySnapshot = safety;
             log.info(`in-place: the previous data directory is kept at ${safety}`);
         }
-        rest.spool?.start();
         const spool = rest.spool;
         const target = opts.target;
         const t0 = Date.now();
@@ -85595,7 +85595,7 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
     }
     else {
         if (opts.mode === 'side-by-side') {
-            result.databaseUrl = `postgresql://postgres@localhost:${port}/postgres?host=${encodeURIComponent(socketDir)}`;
+            result.databaseUrl = maskedUrl(conn);
             result.next.push(`The recovered copy runs on port ${port} (data ${dataDir}, socket ${socketDir}). Copy the rows you need back, then stop it: pg_ctl stop -D ${dataDir}`);
         }
         else {

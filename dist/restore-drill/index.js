@@ -81499,18 +81499,19 @@ class S3Source {
         const parts = Math.ceil(size / this.partSize);
         const abort = new AbortController();
         const handle = await external_node_fs_default().promises.open(file, 'w');
-        // Bytes written at the start of each part (a retried part starts over with the same bytes).
-        const filled = new Array(parts).fill(0);
+        const partEnd = (index) => Math.min(size, (index + 1) * this.partSize);
+        // How far each part is written, as a file offset (a retried part starts over with the same
+        // bytes), and the first part not yet whole: the complete front is where that part has reached.
+        const reached = Array.from({ length: parts }, (_, index) => index * this.partSize);
         let whole = 0;
-        let reported = 0;
+        let front = 0;
         const wrote = (index, upTo) => {
-            filled[index] = Math.max(filled[index] ?? 0, upTo);
-            while (whole < parts &&
-                filled[whole] === Math.min(size, (whole + 1) * this.partSize) - whole * this.partSize)
+            reached[index] = Math.max(reached[index] ?? 0, upTo);
+            while (whole < parts && reached[whole] === partEnd(whole))
                 whole++;
-            const front = Math.min(size, whole * this.partSize + (whole < parts ? (filled[whole] ?? 0) : 0));
-            if (front > reported) {
-                reported = front;
+            const now = whole < parts ? reached[whole] : size;
+            if (now > front) {
+                front = now;
                 written?.(front);
             }
         };
@@ -81520,11 +81521,10 @@ class S3Source {
                 while (next < parts) {
                     const index = next++;
                     const start = index * this.partSize;
-                    const end = Math.min(size, start + this.partSize) - 1;
-                    await this.fetchPart(key, what, index, start, end, etag, abort.signal, async (chunk, offset) => {
+                    await this.fetchPart(key, what, index, start, partEnd(index) - 1, etag, abort.signal, async (chunk, offset) => {
                         await handle.write(chunk, 0, chunk.length, start + offset);
                         if (written)
-                            wrote(index, offset + chunk.length);
+                            wrote(index, start + offset + chunk.length);
                     });
                 }
             };
@@ -82281,12 +82281,18 @@ class TailBuffer {
     }
 }
 /**
- * A program run synchronously, as `user`: only for exit and signal handlers, where nothing
- * asynchronous runs any more (everywhere else, `run`). Returns the exit status.
+ * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
+ * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
+ * the end of standard error.
  */
 function runSync(cmd, args, user) {
     const [file, argv] = asUser(user, cmd, args);
-    return (0,external_node_child_process_.spawnSync)(file, argv, { cwd: external_node_os_default().tmpdir(), stdio: 'ignore' }).status;
+    const r = (0,external_node_child_process_.spawnSync)(file, argv, {
+        cwd: external_node_os_default().tmpdir(),
+        stdio: ['ignore', 'ignore', 'pipe'],
+        encoding: 'utf8',
+    });
+    return { code: r.status, stderr: (r.stderr ?? '').trim().split('\n').slice(-3).join(' ') };
 }
 /**
  * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the
@@ -85605,12 +85611,9 @@ class LanePool {
         try {
             if (this.failure)
                 return;
-            const r = ByteReader.from(this.lanes.open(start, end));
-            const { done } = await readStream(r, this.h, decoderFor(this.h.compression, what), what);
             // Not `+= await`: that would read the total before the wait and lose another lane's bytes.
-            const bytes = await done;
+            const bytes = await decodeStream(this.lanes.open(start, end), this.h, what);
             this.dataBytes += bytes;
-            await r.drain();
         }
         catch (e) {
             if (!this.failure || start < this.failure.at)
@@ -85728,6 +85731,17 @@ async function stepOver(r, h, what) {
         else
             await r.pass(len);
     }
+}
+/**
+ * Decode one table's data on its own: `src` holds its length-prefixed chunks, from the first to the
+ * zero length that ends them (the range a lane reads). Resolves to the decompressed size.
+ */
+async function decodeStream(src, h, what) {
+    const r = ByteReader.from(src);
+    const { done } = await readStream(r, h, decoderFor(h.compression, what), what);
+    const bytes = await done;
+    await r.drain();
+    return bytes;
 }
 /** Read the length-prefixed chunks of one stream into its decoder; returns the decoder's finish. */
 async function readStream(r, h, dec, what) {
@@ -86238,10 +86252,10 @@ class GrowingFile {
             w();
     }
     /**
-     * The file's bytes in order, each chunk read once it is complete; ends when the download does, or
-     * at `end` (from `start` up to `end`, for a reader of one part of the file).
+     * The file's bytes in order, each chunk (up to `chunkSize`) read once it is complete; ends when the
+     * download does, or at `end` (from `start` up to `end`, for a reader of one part of the file).
      */
-    async *chunks(chunkSize = 1024 * 1024, start = 0, end = Number.POSITIVE_INFINITY) {
+    async *chunks(start = 0, end = Number.POSITIVE_INFINITY, chunkSize = 1024 * 1024) {
         let handle;
         try {
             let offset = start;
@@ -86405,7 +86419,7 @@ async function downloadAndInspect(source, name, file, md5) {
     download.catch(() => { });
     const insp = await inspectStream(growing.chunks(), {
         md5,
-        reopen: (start, end) => growing.chunks(undefined, start, end),
+        reopen: (start, end) => growing.chunks(start, end),
     });
     await download;
     return insp;
@@ -86416,22 +86430,15 @@ const hours = (ms) => Math.round((ms / 3_600_000) * 100) / 100;
  * hash, decompress, walk every block), compare checksums, and replay its schema.
  */
 async function runVerify(opts, log, onStage) {
-    const started = Date.now();
     const pipe = new Pipeline(opts.failOn, onStage);
     const state = await verifyStages(pipe, opts, log);
-    return {
-        command: 'verify',
-        verdict: pipe.verdict(),
-        failOn: opts.failOn,
+    return pipe.settle({
+        ...pipe.begin('verify'),
         source: state.source,
-        startedAt: new Date(started).toISOString(),
-        totalSeconds: (Date.now() - started) / 1000,
         candidates: state.candidates,
         ...(state.backup ? { backup: state.backup } : {}),
         ...(state.schema ? { schema: state.schema } : {}),
-        stages: pipe.stages,
-        findings: pipe.findings,
-    };
+    });
 }
 /**
  * The verify stages, run into `pipe`. `schemaSkip`: a reason to skip the schema replay (a drill
@@ -87019,14 +87026,14 @@ async function runDrill(opts, log, onStage) {
             });
         }
     }
-    result.totalSeconds = (Date.now() - pipe.started) / 1000;
     if (opts.rtoBudgetSeconds !== undefined) {
         const budget = opts.rtoBudgetSeconds;
-        await pipe.stage('rto', async () => result.totalSeconds > budget
+        const elapsed = (Date.now() - pipe.started) / 1000;
+        await pipe.stage('rto', async () => elapsed > budget
             ? {
                 findings: [
-                    finding('RTO_EXCEEDED', 'rto', `the drill took ${duration_formatSeconds(result.totalSeconds)}, over the RTO budget of ${duration_formatSeconds(budget)}`, {
-                        evidence: { seconds: Math.round(result.totalSeconds), budget },
+                    finding('RTO_EXCEEDED', 'rto', `the drill took ${duration_formatSeconds(elapsed)}, over the RTO budget of ${duration_formatSeconds(budget)}`, {
+                        evidence: { seconds: Math.round(elapsed), budget },
                     }),
                 ],
             }

@@ -223,12 +223,9 @@ class LanePool {
     this.active++;
     try {
       if (this.failure) return;
-      const r = ByteReader.from(this.lanes.open(start, end));
-      const { done } = await readStream(r, this.h, decoderFor(this.h.compression, what), what);
       // Not `+= await`: that would read the total before the wait and lose another lane's bytes.
-      const bytes = await done;
+      const bytes = await decodeStream(this.lanes.open(start, end), this.h, what);
       this.dataBytes += bytes;
-      await r.drain();
     } catch (e) {
       if (!this.failure || start < this.failure.at) this.failure = { at: start, error: e };
     } finally {
@@ -354,6 +351,22 @@ async function stepOver(r: ByteReader, h: ArchiveHeader, what: string): Promise<
     if (r.available() >= len) r.skip(len);
     else await r.pass(len);
   }
+}
+
+/**
+ * Decode one table's data on its own: `src` holds its length-prefixed chunks, from the first to the
+ * zero length that ends them (the range a lane reads). Resolves to the decompressed size.
+ */
+export async function decodeStream(
+  src: AsyncIterable<Buffer>,
+  h: ArchiveHeader,
+  what: string,
+): Promise<number> {
+  const r = ByteReader.from(src);
+  const { done } = await readStream(r, h, decoderFor(h.compression, what), what);
+  const bytes = await done;
+  await r.drain();
+  return bytes;
 }
 
 /** Read the length-prefixed chunks of one stream into its decoder; returns the decoder's finish. */

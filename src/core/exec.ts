@@ -62,12 +62,18 @@ class TailBuffer {
 }
 
 /**
- * A program run synchronously, as `user`: only for exit and signal handlers, where nothing
- * asynchronous runs any more (everywhere else, `run`). Returns the exit status.
+ * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
+ * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
+ * the end of standard error.
  */
-export function runSync(cmd: string, args: string[], user?: string): number | null {
+export function runSync(cmd: string, args: string[], user?: string): { code: number | null; stderr: string } {
   const [file, argv] = asUser(user, cmd, args);
-  return spawnSync(file, argv, { cwd: os.tmpdir(), stdio: 'ignore' }).status;
+  const r = spawnSync(file, argv, {
+    cwd: os.tmpdir(),
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
+  return { code: r.status, stderr: (r.stderr ?? '').trim().split('\n').slice(-3).join(' ') };
 }
 
 /**

@@ -3,7 +3,6 @@ import { GitHubApiError, type GitHubClient, type Repo, repoPath } from './client
 
 interface EnvironmentJson {
   name?: string;
-  html_url?: string;
   protection_rules?: {
     type?: string;
     reviewers?: { type?: string; reviewer?: { login?: string; slug?: string; name?: string } }[];
@@ -12,7 +11,6 @@ interface EnvironmentJson {
 
 export interface ReviewedEnvironment {
   name: string;
-  url: string;
   /** Who may approve: user logins and team slugs. */
   reviewers: string[];
 }
@@ -67,5 +65,5 @@ export async function requireReviewedEnvironment(
   const reviewers = (rule.reviewers ?? [])
     .map((r) => r.reviewer?.login ?? r.reviewer?.slug ?? r.reviewer?.name ?? '')
     .filter(Boolean);
-  return { name: env.name ?? name, url: env.html_url ?? '', reviewers };
+  return { name: env.name ?? name, reviewers };
 }

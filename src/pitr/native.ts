@@ -126,6 +126,14 @@ export async function listBaseBackups(source: BackupSource, wal: WalArchive): Pr
   return out.sort((a, b) => (a.startLsn < b.startLsn ? -1 : a.startLsn > b.startLsn ? 1 : 0));
 }
 
+/** One object of a backup into `dest`: copied when local, else downloaded (its size from the listing). */
+async function copyObject(source: BackupSource, f: BackupObject, dest: string): Promise<void> {
+  const local = source.localPath(f.name);
+  if (local) fs.copyFileSync(local, dest);
+  else if (source.downloadTo) await source.downloadTo(f.name, dest, f.size);
+  else await pipeline(Readable.from(source.read(f.name, f.size)), fs.createWriteStream(dest));
+}
+
 /**
  * Fetch and unpack a base backup into `dataDir` (which must be empty): plain files are copied,
  * tar files streamed through `tar`, and the manifest put beside them for pg_verifybackup.
@@ -138,9 +146,7 @@ export async function unpackBaseBackup(source: BackupSource, b: BaseBackup, data
     for (const f of b.files) {
       const dest = path.join(dataDir, rel(f));
       fs.mkdirSync(path.dirname(dest), { recursive: true });
-      const local = source.localPath(f.name);
-      if (local) fs.copyFileSync(local, dest);
-      else await pipeline(Readable.from(source.read(f.name)), fs.createWriteStream(dest));
+      await copyObject(source, f, dest);
     }
   } else {
     const others = b.files.filter((f) => /\.tar(\.gz)?$/.test(rel(f)) && !/^(base|pg_wal)\.tar/.test(rel(f)));
@@ -155,18 +161,13 @@ export async function unpackBaseBackup(source: BackupSource, b: BaseBackup, data
       const into = name === 'base' ? dataDir : path.join(dataDir, 'pg_wal');
       fs.mkdirSync(into, { recursive: true });
       const r = await run('tar', [f.name.endsWith('.gz') ? '-xzf' : '-xf', '-', '-C', into], {
-        stdin: Readable.from(source.read(f.name)),
+        stdin: Readable.from(source.read(f.name, f.size)),
       });
       if (r.code !== 0)
         throw new Error(`tar could not unpack ${f.name}: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`);
     }
     const manifest = b.files.find((x) => rel(x) === 'backup_manifest');
-    if (manifest) {
-      const local = source.localPath(manifest.name);
-      const dest = path.join(dataDir, 'backup_manifest');
-      if (local) fs.copyFileSync(local, dest);
-      else await pipeline(Readable.from(source.read(manifest.name)), fs.createWriteStream(dest));
-    }
+    if (manifest) await copyObject(source, manifest, path.join(dataDir, 'backup_manifest'));
   }
   for (const d of EMPTY_DIRS) fs.mkdirSync(path.join(dataDir, d), { recursive: true });
   // A base backup never holds these, but a copied data directory might.

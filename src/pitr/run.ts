@@ -9,7 +9,7 @@ import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import { run, runSync } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import { installHint, type PgBinary, pick } from '../postgres/binaries.js';
-import { type ConnInfo, parseDbUrl, withClient } from '../postgres/client.js';
+import { type ConnInfo, maskedUrl, parseDbUrl, withClient } from '../postgres/client.js';
 import {
   freePort,
   labelFolder,
@@ -241,7 +241,7 @@ export async function runPitr(
     const dataDir = opts.dataDirectory as string;
     const major = dataDirMajor(dataDir) as number;
     liveBin = await serverBinary(major, opts.pgBinDir);
-    const id = (await controlData(liveBin, dataDir, osUser))['Database system identifier'];
+    const id = (await controlData(liveBin, dataDir))['Database system identifier'];
     const accepted = [id, opts.config.pitr?.name].filter(Boolean);
     if (!accepted.includes(opts.confirm)) {
       throw new UserError(
@@ -540,7 +540,9 @@ async function recoverStages(
    * handler, where nothing asynchronous runs) does the same as a failed one.
    */
   const failedDir = `${live}.restorable-failed-${ts}`;
-  const putBackSync = (): boolean => {
+  const startLog = opts.startCommand ? undefined : `${live}.restorable-start-${ts}.log`;
+  /** Put production back and start it; undefined when it started, else why it did not. */
+  const putBackSync = (): string | undefined => {
     // Production was stopped before this can run: whatever runs on the live path is the attempt.
     if (postmasterAlive(live)) stopServerSync(server.dir, osUser, live);
     if (safety && fs.existsSync(safety)) {
@@ -548,22 +550,24 @@ async function recoverStages(
       fs.renameSync(safety, live);
       safety = undefined;
     }
-    const code = opts.startCommand
+    const started = opts.startCommand
       ? runSync('sh', ['-c', opts.startCommand], osUser)
       : runSync(
           path.join((liveBin as PgBinary).dir, 'pg_ctl'),
-          ['-D', live, '-l', `${live}.restorable-start-${ts}.log`, '-w', '-t', '120', 'start'],
+          ['-D', live, '-l', startLog as string, '-w', '-t', '120', 'start'],
           osUser,
         );
-    return code === 0;
+    if (started.code === 0) return undefined;
+    return `${opts.startCommand ? 'start-command' : 'pg_ctl start'} exited ${started.code ?? 'on a signal'}${started.stderr ? `: ${started.stderr}` : ''}${startLog ? ` (server log: ${startLog})` : ''}`;
   };
   const rollback = (why: string): Finding => {
-    const startedAgain = putBackSync();
+    const notStarted = putBackSync();
+    const startedAgain = notStarted === undefined;
     result.safetySnapshot = undefined;
     result.next.push(
       startedAgain
         ? `The original data directory is back at ${live} and the server was started. The failed attempt is kept at ${failedDir} for diagnosis; remove it when done.`
-        : `The original data directory is back at ${live}, but starting the server failed: start it by hand (see ${live}.restorable-start-${ts}.log).`,
+        : `The original data directory is back at ${live}, but starting the server failed (${notStarted}): start it by hand.`,
     );
     return finding(
       'PITR_ROLLED_BACK',
@@ -604,9 +608,9 @@ async function recoverStages(
       // From here a cancelled run puts production back before it exits.
       uncancel = onCancel(() => {
         rest.spool?.remove();
-        const started = putBackSync();
+        const notStarted = putBackSync();
         log.warn(
-          `cancelled: the original data directory is back at ${live}${started ? ' and the server was started' : ', but the server did not start: start it by hand'}; the attempt is kept at ${failedDir}`,
+          `cancelled: the original data directory is back at ${live}${notStarted ? `, but the server did not start (${notStarted}): start it by hand` : ' and the server was started'}; the attempt is kept at ${failedDir}`,
         );
       });
       safety = `${live}.restorable-safety-${ts}`;
@@ -616,7 +620,6 @@ async function recoverStages(
       result.safetySnapshot = safety;
       log.info(`in-place: the previous data directory is kept at ${safety}`);
     }
-    rest.spool?.start();
     const spool = rest.spool;
     const target = opts.target;
     const t0 = Date.now();
@@ -723,7 +726,7 @@ async function recoverStages(
     });
   } else {
     if (opts.mode === 'side-by-side') {
-      result.databaseUrl = `postgresql://postgres@localhost:${port}/postgres?host=${encodeURIComponent(socketDir as string)}`;
+      result.databaseUrl = maskedUrl(conn as ConnInfo);
       result.next.push(
         `The recovered copy runs on port ${port} (data ${dataDir}, socket ${socketDir}). Copy the rows you need back, then stop it: pg_ctl stop -D ${dataDir}`,
       );

@@ -58,7 +58,6 @@ export class WalSpool {
   private position = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private started = false;
 
   constructor(
     private readonly archive: WalArchive,
@@ -98,8 +97,6 @@ export class WalSpool {
   }
 
   start(): void {
-    if (this.started) return;
-    this.started = true;
     this.fill();
     const tick = () => {
       if (this.stopped) return;

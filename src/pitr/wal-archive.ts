@@ -95,7 +95,7 @@ export class WalArchive {
 
   private async readGzipText(f: WalFile): Promise<string | undefined> {
     const chunks: Buffer[] = [];
-    for await (const c of this.source.read(f.object)) chunks.push(c);
+    for await (const c of this.source.read(f.object, f.size)) chunks.push(c);
     try {
       return zlib.gunzipSync(Buffer.concat(chunks)).toString('utf8');
     } catch {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parsePgTime } from '../archive/wal.js';
-import { isRoot, run } from '../core/exec.js';
+import { run } from '../core/exec.js';
 import type { PgBinary } from './binaries.js';
 
 const BEGIN = '# --- restorable recovery: begin ---';
@@ -110,15 +110,9 @@ export function postmasterAlive(dataDir: string): boolean {
 }
 
 /** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
-export async function controlData(
-  bin: PgBinary,
-  dataDir: string,
-  osUser?: string,
-): Promise<Record<string, string>> {
-  const r = await run(path.join(bin.dir, 'pg_controldata'), [dataDir], {
-    user: osUser,
-    env: { LC_ALL: 'C' },
-  });
+export async function controlData(bin: PgBinary, dataDir: string): Promise<Record<string, string>> {
+  // No user switch: we read pg_control as whoever we are (root can; otherwise we own the folder).
+  const r = await run(path.join(bin.dir, 'pg_controldata'), [dataDir], { env: { LC_ALL: 'C' } });
   const out: Record<string, string> = {};
   for (const line of r.stdout.split('\n')) {
     const m = /^([^:]+):\s+(.*)$/.exec(line);
@@ -197,8 +191,6 @@ export async function runRecovery(w: RecoveryWatch): Promise<RecoveryOutcome> {
   let seenAlive = false;
   let seenRecovery = false;
   let lastState = 0;
-  // Reading pg_control needs no user switch when we are root (runuser costs a PAM session each time).
-  const readAs = isRoot() ? undefined : w.osUser;
   for (;;) {
     await new Promise((r) => setTimeout(r, 200));
     const alive = postmasterAlive(w.dataDir);
@@ -217,9 +209,7 @@ export async function runRecovery(w: RecoveryWatch): Promise<RecoveryOutcome> {
     // pg_controldata once a second (the log, read every tick, usually tells first).
     const askState = alive && Date.now() - lastState >= 1000;
     if (askState) lastState = Date.now();
-    const state = askState
-      ? (await controlData(w.bin, w.dataDir, readAs))['Database cluster state']
-      : undefined;
+    const state = askState ? (await controlData(w.bin, w.dataDir))['Database cluster state'] : undefined;
     seenRecovery ||= state === 'in archive recovery';
     if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
       // Old servers (13 and before) promote at the end of WAL even when the target was not reached.

@@ -41,13 +41,13 @@ export class GrowingFile {
   }
 
   /**
-   * The file's bytes in order, each chunk read once it is complete; ends when the download does, or
-   * at `end` (from `start` up to `end`, for a reader of one part of the file).
+   * The file's bytes in order, each chunk (up to `chunkSize`) read once it is complete; ends when the
+   * download does, or at `end` (from `start` up to `end`, for a reader of one part of the file).
    */
   async *chunks(
-    chunkSize = 1024 * 1024,
     start = 0,
     end = Number.POSITIVE_INFINITY,
+    chunkSize = 1024 * 1024,
   ): AsyncGenerator<Buffer, void, undefined> {
     let handle: fs.promises.FileHandle | undefined;
     try {

@@ -97,7 +97,7 @@ async function downloadAndInspect(
   download.catch(() => {});
   const insp = await inspectStream(growing.chunks(), {
     md5,
-    reopen: (start, end) => growing.chunks(undefined, start, end),
+    reopen: (start, end) => growing.chunks(start, end),
   });
   await download;
   return insp;
@@ -123,22 +123,15 @@ export async function runVerify(
   log: Logger,
   onStage?: (s: StageResult) => void,
 ): Promise<VerifyResult> {
-  const started = Date.now();
   const pipe = new Pipeline(opts.failOn, onStage);
   const state = await verifyStages(pipe, opts, log);
-  return {
-    command: 'verify',
-    verdict: pipe.verdict(),
-    failOn: opts.failOn,
+  return pipe.settle({
+    ...pipe.begin('verify'),
     source: state.source,
-    startedAt: new Date(started).toISOString(),
-    totalSeconds: (Date.now() - started) / 1000,
     candidates: state.candidates,
     ...(state.backup ? { backup: state.backup } : {}),
     ...(state.schema ? { schema: state.schema } : {}),
-    stages: pipe.stages,
-    findings: pipe.findings,
-  };
+  });
 }
 
 /**

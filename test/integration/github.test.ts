@@ -548,7 +548,6 @@ describe('the incident record', () => {
           'finished-at': '2026-04-29T15:03:00Z',
           verdict: 'pass',
           'recovered-to': '2026-04-29T14:29:58Z',
-          'verify-started-at': '2026-04-29T15:03:00Z',
           'verify-finished-at': '2026-04-29T15:07:30Z',
           'verify-verdict': 'could-not-verify',
           'verify-detail': 'in-place without CHECK_DATABASE_URL: the checks did not run',

@@ -468,9 +468,7 @@ describe('pitr-restore in place', () => {
   });
 
   it('rolls back when recovery fails: the original directory is back and running', async () => {
-    const id = (await controlData(live.bin, live.dataDir, live.osUser))[
-      'Database system identifier'
-    ] as string;
+    const id = (await controlData(live.bin, live.dataDir))['Database system identifier'] as string;
     const r = await runPitr(
       inPlace({ confirm: id, 'target-time': noCommitAfter, 'check-url': live.url() }),
       memoryLogger(),
@@ -483,9 +481,7 @@ describe('pitr-restore in place', () => {
   }, 120_000);
 
   it('replaces the data directory, keeps the safety snapshot, and proves the target', async () => {
-    const id = (await controlData(live.bin, live.dataDir, live.osUser))[
-      'Database system identifier'
-    ] as string;
+    const id = (await controlData(live.bin, live.dataDir))['Database system identifier'] as string;
     const cfg = path.join(tempDir('pitr-ip-cfg'), 'restorable.yml');
     fs.writeFileSync(
       cfg,
@@ -546,9 +542,7 @@ describe('pitr-restore in place, cancelled', () => {
       await sleep(1100);
       await query(live, "INSERT INTO t VALUES (-1, 'after')");
       await archiveNow(live);
-      const id = (await controlData(live.bin, live.dataDir, live.osUser))[
-        'Database system identifier'
-      ] as string;
+      const id = (await controlData(live.bin, live.dataDir))['Database system identifier'] as string;
       const cli = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../dist/cli/index.js');
       const { spawn } = await import('node:child_process');
       const child = spawn(
