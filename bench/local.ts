@@ -10,7 +10,8 @@ import {
   readToc,
   walkCustomData,
 } from '../src/archive/custom.js';
-import { fileChunks, inspectStream } from '../src/archive/inspect.js';
+import { inspectStream } from '../src/archive/inspect.js';
+import { fileChunks, LaneWorkers } from '../src/archive/lanes.js';
 import { ByteReader } from '../src/archive/reader.js';
 import { silentLogger } from '../src/core/log.js';
 import { pick } from '../src/postgres/binaries.js';
@@ -45,9 +46,7 @@ async function sha256sum(file: string): Promise<{ seconds: number; sha256: strin
  * pass over the file, the tables' data decompressing side by side in lanes that re-read their ranges.
  */
 async function onePass(file: string): Promise<{ seconds: number; sha256: string; dataBytes: number }> {
-  const { seconds, value } = await timed(() =>
-    inspectStream(fileChunks(file), { reopen: (start, end) => fileChunks(file, start, end) }),
-  );
+  const { seconds, value } = await timed(() => inspectStream(fileChunks(file), { file }));
   if (value.problems.length > 0) {
     throw new Error(`inspectStream found problems: ${value.problems.map((p) => p.message).join('; ')}`);
   }
@@ -190,14 +189,23 @@ export async function breakdown(file: string, runs: number, say: (m: string) => 
       },
     ],
     [
-      "the largest table's stream alone (inflate): the floor with lanes",
+      "the largest table's stream alone, in this thread",
       () => decodeStream(fileChunks(file, largest.start, largest.end), largest.header, 'the largest table'),
     ],
-    ['full one pass, one table at a time (no lanes)', () => inspectStream(fileChunks(file))],
     [
-      'full one pass, tables in lanes (as verify runs it)',
-      () => inspectStream(fileChunks(file), { reopen: (start, end) => fileChunks(file, start, end) }),
+      "the largest table's stream alone, in a worker thread: the floor with lanes",
+      async () => {
+        const workers = new LaneWorkers();
+        try {
+          const { start, end, header } = largest;
+          return await workers.decode({ file, start, end, intSize: header.intSize, codec: 'gzip' });
+        } finally {
+          await workers.close();
+        }
+      },
     ],
+    ['full one pass, one table at a time (no lanes)', () => inspectStream(fileChunks(file))],
+    ['full one pass, tables in lanes (as verify runs it)', () => inspectStream(fileChunks(file), { file })],
     ...(pgRestore
       ? ([
           [
@@ -238,18 +246,21 @@ interface Range {
   header: ArchiveHeader;
 }
 
-/** The byte range of the largest table's data (the walk's lanes report each range they open). */
+/** The byte range of the largest table's data, from the data offsets in the TOC. */
 async function largestTable(file: string): Promise<Range> {
-  const r = ByteReader.from(fileChunks(file));
+  const size = fs.statSync(file).size;
+  const r = ByteReader.from(fileChunks(file, 0, Math.min(size, 16 * 1024 * 1024)));
   const header = await readHeader(r);
   const toc = await readToc(r, header);
+  const offsets = toc
+    .flatMap((e) => (e.dataOffset === undefined ? [] : [e.dataOffset]))
+    .sort((a, b) => a - b);
   let best: Range = { start: 0, end: 0, header };
-  await walkCustomData(r, header, toc, {
-    count: 1,
-    open: (start, end) => {
-      if (end - start > best.end - best.start) best = { start, end, header };
-      return fileChunks(file, start, end);
-    },
+  offsets.forEach((at, i) => {
+    // A data block: its type byte and dump id, then the stream's length-prefixed chunks.
+    const start = at + 1 + header.intSize + 1;
+    const end = offsets[i + 1] ?? size;
+    if (end - start > best.end - best.start) best = { start, end, header };
   });
   return best;
 }

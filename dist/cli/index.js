@@ -40020,7 +40020,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _report_stages_js__WEBPACK_IMPORTED_MODULE_23__ = __nccwpck_require__(1139);
 /* harmony import */ var _verify_options_js__WEBPACK_IMPORTED_MODULE_24__ = __nccwpck_require__(3659);
 /* harmony import */ var _verify_present_js__WEBPACK_IMPORTED_MODULE_25__ = __nccwpck_require__(1158);
-/* harmony import */ var _verify_run_js__WEBPACK_IMPORTED_MODULE_26__ = __nccwpck_require__(9694);
+/* harmony import */ var _verify_run_js__WEBPACK_IMPORTED_MODULE_26__ = __nccwpck_require__(9126);
 /* harmony import */ var _verify_spec_js__WEBPACK_IMPORTED_MODULE_27__ = __nccwpck_require__(4118);
 /* harmony import */ var _args_js__WEBPACK_IMPORTED_MODULE_28__ = __nccwpck_require__(7593);
 
@@ -41880,8 +41880,8 @@ function junitXml(result, suite) {
 
 // EXTERNAL MODULE: ./src/report/stages.ts
 var stages = __nccwpck_require__(1139);
-// EXTERNAL MODULE: ./src/verify/run.ts + 9 modules
-var verify_run = __nccwpck_require__(9694);
+// EXTERNAL MODULE: ./src/verify/run.ts + 11 modules
+var verify_run = __nccwpck_require__(9126);
 // EXTERNAL MODULE: ./src/drill/config.ts
 var config = __nccwpck_require__(5347);
 // EXTERNAL MODULE: ./src/drill/target.ts
@@ -47738,7 +47738,7 @@ function verifyFacts(r) {
 
 /***/ }),
 
-/***/ 9694:
+/***/ 9126:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48907,10 +48907,12 @@ class StreamDecoder {
         return this.out;
     }
     corrupt(e) {
-        return new ArchiveProblem('COMPRESSION_CORRUPT', `${this.what}: ${e.message}`, {
-            zlib: e.code ?? e.message,
-        });
+        return damagedStream(this.what, e.message, e.code);
     }
+}
+/** What a zlib (or zstd) decoder's error makes of one stream, in the walk or in a worker. */
+function damagedStream(what, message, code) {
+    return new ArchiveProblem('COMPRESSION_CORRUPT', `${what}: ${message}`, { zlib: code ?? message });
 }
 /** A decoder that runs on the main thread (LZ4 in TypeScript, zstd in JavaScript), fed in batches. */
 class SyncDecoder {
@@ -48978,6 +48980,12 @@ function zstdJsDecoder(what) {
     }, what);
 }
 const zstd = (external_node_zlib_default()).createZstdDecompress;
+/** The codec a worker thread decodes a stream with (node:zlib's), if there is one for `c`. */
+function workerCodec(c) {
+    if (c === 'gzip')
+        return 'gzip';
+    return c === 'zstd' && zstd ? 'zstd' : undefined;
+}
 /**
  * A decoder for one stream. `gzip` in a custom archive's blocks means zlib framing (deflate with a
  * zlib header); `gzipFile` is a .gz file as a directory dump writes them.
@@ -48996,6 +49004,191 @@ function decoderFor(c, what) {
             return lz4Decoder(what);
     }
 }
+
+;// CONCATENATED MODULE: external "node:worker_threads"
+const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
+;// CONCATENATED MODULE: ./src/archive/lanes.ts
+
+
+/** A file's bytes in 1 MiB chunks; with `start` and `end`, only those from `start` up to `end`. */
+function fileChunks(file, start, end) {
+    return external_node_fs_default().createReadStream(file, {
+        highWaterMark: 1024 * 1024,
+        ...(start !== undefined ? { start } : {}),
+        ...(end !== undefined ? { end: end - 1 } : {}),
+    });
+}
+/** The decoder said the stream is damaged (not a read error): the message and zlib's code. */
+class DamagedStream extends Error {
+    code;
+    constructor(message, code) {
+        super(message);
+        this.code = code;
+    }
+}
+/**
+ * Worker threads that decode tables' data, one job each at a time. Inflating a table makes an
+ * output buffer per MiB or less, gigabytes in all: in the main thread they keep starting full
+ * garbage collections of the main heap, which the AWS SDK, pg and the rest make large (measured:
+ * the same one pass took 45% longer once @aws-sdk/client-s3 was imported). A worker's heap holds
+ * only its decoder, so its collections cost next to nothing.
+ */
+class LaneWorkers {
+    idle = [];
+    all = new Set();
+    async decode(job) {
+        const w = this.idle.pop() ?? this.start();
+        const reply = await new Promise((resolve, reject) => {
+            const off = () => {
+                w.off('message', onMessage);
+                w.off('error', onError);
+                w.off('exit', onExit);
+            };
+            const onMessage = (m) => {
+                off();
+                resolve(m);
+            };
+            const onError = (e) => {
+                off();
+                reject(e);
+            };
+            const onExit = (code) => {
+                off();
+                reject(new Error(`a decoding worker stopped (exit code ${code})`));
+            };
+            w.on('message', onMessage);
+            w.on('error', onError);
+            w.on('exit', onExit);
+            w.postMessage(job);
+        }).catch((e) => {
+            this.all.delete(w);
+            void w.terminate();
+            throw e;
+        });
+        this.idle.push(w);
+        if ('bytes' in reply)
+            return reply.bytes;
+        if (reply.damaged)
+            throw new DamagedStream(reply.error, reply.code);
+        throw new Error(`reading ${job.file} from byte ${job.start} to ${job.end}: ${reply.error}`);
+    }
+    start() {
+        const w = new external_node_worker_threads_namespaceObject.Worker(WORKER_SOURCE, { eval: true });
+        w.unref();
+        this.all.add(w);
+        return w;
+    }
+    async close() {
+        const all = [...this.all];
+        this.all.clear();
+        this.idle.length = 0;
+        await Promise.all(all.map((w) => w.terminate()));
+    }
+}
+/**
+ * A worker's code. It runs from a string (`eval`), the same from the sources and from a bundle, so
+ * it takes its modules as arguments and uses nothing from outside its body.
+ */
+function laneWorker(port, files, zlib) {
+    const READ = 1024 * 1024;
+    const BATCH = 1024 * 1024;
+    const HIGH_WATER = 4 * BATCH;
+    const OUT_CHUNK = 1024 * 1024;
+    const zstd = zlib.createZstdDecompress;
+    const decode = async (job) => {
+        const z = job.codec === 'gzip'
+            ? zlib.createInflate({ chunkSize: OUT_CHUNK })
+            : zstd({ chunkSize: OUT_CHUNK });
+        let out = 0;
+        let damage;
+        z.on('data', (b) => {
+            out += b.length;
+        });
+        const ended = new Promise((resolve) => {
+            z.on('end', resolve);
+            z.on('error', (e) => {
+                damage ??= e;
+                resolve();
+            });
+        });
+        const send = async (b) => {
+            if (damage)
+                return;
+            z.write(b);
+            if (z.writableLength > HIGH_WATER) {
+                await new Promise((resolve) => {
+                    const go = () => {
+                        z.off('drain', go);
+                        z.off('error', go);
+                        resolve();
+                    };
+                    z.on('drain', go);
+                    z.on('error', go);
+                });
+            }
+        };
+        const fd = files.openSync(job.file, 'r');
+        try {
+            const head = Buffer.alloc(job.intSize + 1);
+            let headHave = 0;
+            let payload = 0;
+            let batch = Buffer.allocUnsafe(BATCH);
+            let batchLen = 0;
+            let pos = job.start;
+            while (pos < job.end && !damage) {
+                const buf = Buffer.allocUnsafe(Math.min(READ, job.end - pos));
+                const n = files.readSync(fd, buf, 0, buf.length, pos);
+                if (n === 0)
+                    throw new Error(`the file ends at byte ${pos}`);
+                pos += n;
+                let i = 0;
+                while (i < n) {
+                    if (payload > 0) {
+                        const take = Math.min(payload, n - i, BATCH - batchLen);
+                        buf.copy(batch, batchLen, i, i + take);
+                        batchLen += take;
+                        i += take;
+                        payload -= take;
+                        if (batchLen === BATCH) {
+                            await send(batch);
+                            batch = Buffer.allocUnsafe(BATCH);
+                            batchLen = 0;
+                        }
+                    }
+                    else {
+                        head[headHave++] = buf[i++];
+                        if (headHave === head.length) {
+                            // A sign byte, then the length, little-endian. The walk checks this framing; a range
+                            // it does not confirm (a guess from the TOC) has its outcome thrown away.
+                            for (let k = job.intSize; k >= 1; k--)
+                                payload = payload * 256 + head[k];
+                            headHave = 0;
+                        }
+                    }
+                }
+            }
+            if (batchLen > 0)
+                await send(batch.subarray(0, batchLen));
+            if (!damage)
+                z.end();
+            await ended;
+        }
+        finally {
+            files.closeSync(fd);
+        }
+        if (damage) {
+            const code = damage.code;
+            return { error: damage.message, ...(code ? { code } : {}), damaged: true };
+        }
+        return { bytes: out };
+    };
+    port.on('message', (job) => {
+        decode(job).then((reply) => port.postMessage(reply), (e) => port.postMessage({ error: e instanceof Error ? e.message : String(e), damaged: false }));
+    });
+}
+/** esbuild (tsx, vitest) wraps named inner functions in `__name`: the worker's string defines it. */
+const WORKER_SOURCE = `var __name = (f) => f;
+(${laneWorker.toString()})(require('node:worker_threads').parentPort, require('node:fs'), require('node:zlib'));`;
 
 ;// CONCATENATED MODULE: ./src/archive/reader.ts
 const EMPTY = Buffer.alloc(0);
@@ -49130,6 +49323,8 @@ class ByteReader {
 
 
 
+
+
 /**
  * pg_dump's archive formats, as numbered in the header. A directory dump's toc.dat says 3 (tar)
  * like a tar dump's does: both carry a file name per entry.
@@ -49253,8 +49448,10 @@ async function readToc(r, h) {
         if (h.format === 'custom') {
             await r.need(1 + h.offSize);
             const flag = r.u8();
-            r.skip(h.offSize);
+            const offset = r.uint(h.offSize);
             entry.dataState = flag === 2 ? 'set' : flag === 1 ? 'not-set' : 'none';
+            if (flag === 2)
+                entry.dataOffset = offset;
         }
         else {
             entry.filename = await str(r, h.intSize);
@@ -49277,36 +49474,96 @@ class LanePool {
     jobs = [];
     dataBytes = 0;
     failure;
+    codec;
+    workers;
+    /** Decodes started from the TOC's offsets, by dump id, until the walk reaches their blocks. */
+    early = new Map();
+    seen = { mostAtOnce: 0, inWorkers: 0, early: 0 };
     constructor(lanes, h) {
         this.lanes = lanes;
         this.h = h;
+        this.codec = workerCodec(h.compression);
     }
-    add(start, end, what) {
-        this.jobs.push(this.decode(start, end, what));
+    /**
+     * Start every table's decode from the TOC's data offsets, the largest first: the largest table's
+     * one stream is the longest decode, so it must not wait for the walk to read up to it. The ranges
+     * are only a guess until the walk finds each block where the TOC says (`take`).
+     */
+    startFromToc(toc, fileSize) {
+        const blocks = toc
+            .filter((e) => e.dataOffset !== undefined && e.desc === 'TABLE DATA')
+            .sort((a, b) => a.dataOffset - b.dataOffset);
+        const ranges = blocks.map((e, i) => ({
+            e,
+            // A data block: its type byte and dump id, then the stream's length-prefixed chunks.
+            start: e.dataOffset + 2 + this.h.intSize,
+            end: blocks[i + 1]?.dataOffset ?? fileSize,
+        }));
+        ranges.sort((a, b) => b.end - b.start - (a.end - a.start));
+        for (const { e, start, end } of ranges) {
+            if (end <= start)
+                continue;
+            const outcome = this.decode(start, end, entryName(e)).then((bytes) => ({ bytes }), (error) => ({ error }));
+            this.early.set(e.dumpId, { start, end, outcome });
+        }
+    }
+    /** The walk stepped over a table's blocks, from `start` to `end`: decode them, or confirm a guess. */
+    add(id, start, end, what) {
+        const guess = this.early.get(id);
+        this.early.delete(id);
+        if (guess && guess.start === start && guess.end === end) {
+            this.seen.early++;
+            this.jobs.push(guess.outcome.then((o) => this.record(start, o)));
+            return;
+        }
+        this.jobs.push(this.decode(start, end, what).then((bytes) => this.record(start, { bytes }), (error) => this.record(start, { error })));
+    }
+    record(start, o) {
+        if ('bytes' in o)
+            this.dataBytes += o.bytes;
+        else if (!this.failure || start < this.failure.at)
+            this.failure = { at: start, error: o.error };
     }
     async decode(start, end, what) {
         while (this.active >= this.lanes.count)
             await new Promise((resolve) => this.waiting.push(resolve));
         this.active++;
+        this.seen.mostAtOnce = Math.max(this.seen.mostAtOnce, this.active);
         try {
             if (this.failure)
-                return;
-            // Not `+= await`: that would read the total before the wait and lose another lane's bytes.
-            const bytes = await decodeStream(this.lanes.open(start, end), this.h, what);
-            this.dataBytes += bytes;
-        }
-        catch (e) {
-            if (!this.failure || start < this.failure.at)
-                this.failure = { at: start, error: e };
+                return 0;
+            return await this.decodeRange(start, end, what);
         }
         finally {
             this.active--;
             this.waiting.shift()?.();
         }
     }
+    async decodeRange(start, end, what) {
+        const { file, complete, workerMin = 1024 * 1024 } = this.lanes;
+        if (!this.codec || !complete || end - start < workerMin) {
+            return decodeStream(fileChunks(file, start, end), this.h, what);
+        }
+        this.seen.inWorkers++;
+        this.workers ??= new LaneWorkers();
+        try {
+            return await this.workers.decode({ file, start, end, intSize: this.h.intSize, codec: this.codec });
+        }
+        catch (e) {
+            throw e instanceof DamagedStream ? damagedStream(what, e.message, e.code) : e;
+        }
+    }
     /** Wait for every decode; the data bytes, or the first failure in the archive's order. */
     async settle() {
-        await Promise.all(this.jobs);
+        try {
+            await Promise.all(this.jobs);
+            // Guesses the walk never confirmed (a damaged or truncated archive): their outcome is moot.
+            for (const { outcome } of this.early.values())
+                await outcome;
+        }
+        finally {
+            await this.workers?.close();
+        }
         if (this.failure)
             throw this.failure.error;
         return this.dataBytes;
@@ -49322,6 +49579,8 @@ async function walkCustomData(r, h, toc, lanes) {
     const seen = new Set();
     const inFlight = [];
     const pool = lanes && h.compression !== 'none' ? new LanePool(lanes, h) : undefined;
+    if (pool && lanes?.complete)
+        pool.startFromToc(toc, external_node_fs_default().statSync(lanes.file).size);
     let dataBytes = 0;
     const settle = async (limit) => {
         while (inFlight.length > limit)
@@ -49344,7 +49603,7 @@ async function walkCustomData(r, h, toc, lanes) {
             if (type === BLK_DATA && pool) {
                 const start = r.offset;
                 await stepOver(r, h, current);
-                pool.add(start, r.offset, current);
+                pool.add(id, start, r.offset, current);
             }
             else if (type === BLK_DATA) {
                 inFlight.push((await readStream(r, h, decoderFor(h.compression, current), current)).done);
@@ -49382,7 +49641,7 @@ async function walkCustomData(r, h, toc, lanes) {
             firstMissing: entryName(missing[0]),
         });
     }
-    return { blocks: seen.size, dataBytes };
+    return { blocks: seen.size, dataBytes, ...(pool ? { lanes: pool.seen } : {}) };
 }
 /**
  * The length of the stream's next chunk, its framing checked; 0 where the stream ends. The caller
@@ -49511,6 +49770,7 @@ class ChunkQueue {
 }
 
 ;// CONCATENATED MODULE: ./src/archive/inspect.ts
+
 
 
 
@@ -49790,7 +50050,7 @@ async function inspectStream(src, opts = {}) {
                 await parseDump(gunzip(all), out);
             }
             else {
-                await parseDump(all, out, opts.reopen ? { open: opts.reopen, count: LANES } : undefined);
+                await parseDump(all, out, opts.file ? { file: opts.file, count: LANES, complete: !opts.fileGrows } : undefined);
             }
         }
         catch (e) {
@@ -49805,14 +50065,6 @@ async function inspectStream(src, opts = {}) {
     if (md5)
         out.md5 = md5.digest('hex');
     return out;
-}
-/** A file's bytes in 1 MiB chunks; with `start` and `end`, only those from `start` up to `end`. */
-function fileChunks(file, start, end) {
-    return external_node_fs_default().createReadStream(file, {
-        highWaterMark: 1024 * 1024,
-        ...(start !== undefined ? { start } : {}),
-        ...(end !== undefined ? { end: end - 1 } : {}),
-    });
 }
 /** Tables decoded at once when the bytes can be read again: the cores, within libuv's 4 threads. */
 const LANES = Math.min(3, Math.max(2, external_node_os_default().availableParallelism()));
@@ -49915,7 +50167,7 @@ class GrowingFile {
     complete = 0;
     finished = false;
     failure;
-    /** Readers waiting for more (the one pass, and lanes reading parts of the file). */
+    /** Readers waiting for more. */
     waiting = [];
     constructor(file) {
         this.file = file;
@@ -49943,21 +50195,16 @@ class GrowingFile {
         for (const w of waiting)
             w();
     }
-    /**
-     * The file's bytes in order, each chunk (up to `chunkSize`) read once it is complete; ends when the
-     * download does, or at `end` (from `start` up to `end`, for a reader of one part of the file).
-     */
-    async *chunks(start = 0, end = Number.POSITIVE_INFINITY, chunkSize = 1024 * 1024) {
+    /** The file's bytes in order, each chunk (up to `chunkSize`) read once it is complete. */
+    async *chunks(chunkSize = 1024 * 1024) {
         let handle;
         try {
-            let offset = start;
+            let offset = 0;
             for (;;) {
-                if (offset >= end)
-                    return;
                 if (offset < this.complete) {
                     // Opened once the download has written something: by then it has created the file.
                     handle ??= await external_node_fs_default().promises.open(this.file, 'r');
-                    const want = Math.min(chunkSize, this.complete - offset, end - offset);
+                    const want = Math.min(chunkSize, this.complete - offset);
                     const buf = Buffer.allocUnsafe(want);
                     const { bytesRead } = await handle.read(buf, 0, want, offset);
                     if (bytesRead === 0)
@@ -49986,6 +50233,7 @@ var s3 = __nccwpck_require__(2832);
 // EXTERNAL MODULE: ./src/sources/select.ts
 var sources_select = __nccwpck_require__(2019);
 ;// CONCATENATED MODULE: ./src/verify/run.ts
+
 
 
 
@@ -50029,7 +50277,8 @@ async function downloadAndInspect(source, name, file, md5) {
     download.catch(() => { });
     const insp = await inspectStream(growing.chunks(), {
         md5,
-        reopen: (start, end) => growing.chunks(start, end),
+        file,
+        fileGrows: true,
     });
     await download;
     return insp;
@@ -50150,7 +50399,7 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
             else if (local) {
                 insp = await inspectStream(fileChunks(local), {
                     md5: expected?.algorithm === 'md5',
-                    reopen: (start, end) => fileChunks(local, start, end),
+                    file: local,
                 });
                 facts.localPath = local;
             }

@@ -96,10 +96,13 @@ class StreamDecoder implements BlockDecoder {
   }
 
   private corrupt(e: Error): ArchiveProblem {
-    return new ArchiveProblem('COMPRESSION_CORRUPT', `${this.what}: ${e.message}`, {
-      zlib: (e as NodeJS.ErrnoException).code ?? e.message,
-    });
+    return damagedStream(this.what, e.message, (e as NodeJS.ErrnoException).code);
   }
+}
+
+/** What a zlib (or zstd) decoder's error makes of one stream, in the walk or in a worker. */
+export function damagedStream(what: string, message: string, code: string | undefined): ArchiveProblem {
+  return new ArchiveProblem('COMPRESSION_CORRUPT', `${what}: ${message}`, { zlib: code ?? message });
 }
 
 /** A decoder that runs on the main thread (LZ4 in TypeScript, zstd in JavaScript), fed in batches. */
@@ -179,6 +182,12 @@ function zstdJsDecoder(what: string): BlockDecoder {
 
 type ZstdFactory = (o: { chunkSize: number }) => Transform;
 const zstd = (zlib as unknown as { createZstdDecompress?: ZstdFactory }).createZstdDecompress;
+
+/** The codec a worker thread decodes a stream with (node:zlib's), if there is one for `c`. */
+export function workerCodec(c: Compression): 'gzip' | 'zstd' | undefined {
+  if (c === 'gzip') return 'gzip';
+  return c === 'zstd' && zstd ? 'zstd' : undefined;
+}
 
 /**
  * A decoder for one stream. `gzip` in a custom archive's blocks means zlib framing (deflate with a

@@ -1,4 +1,6 @@
-import { type BlockDecoder, type Compression, decoderFor } from './blocks.js';
+import fs from 'node:fs';
+import { type BlockDecoder, type Compression, damagedStream, decoderFor, workerCodec } from './blocks.js';
+import { DamagedStream, fileChunks, LaneWorkers } from './lanes.js';
 import { ArchiveProblem } from './problem.js';
 import { ByteReader, UnexpectedEOF } from './reader.js';
 
@@ -42,6 +44,8 @@ export interface TocEntry {
   sql?: string;
   /** Custom format: where the data block is (set, not-set when pg_dump could not seek, no-data). */
   dataState?: 'set' | 'not-set' | 'none';
+  /** Custom format, when set: the data block's offset in the file. */
+  dataOffset?: number;
   /** Directory format: the data file's name. */
   filename?: string | null;
 }
@@ -164,8 +168,9 @@ export async function readToc(r: ByteReader, h: ArchiveHeader): Promise<TocEntry
     if (h.format === 'custom') {
       await r.need(1 + h.offSize);
       const flag = r.u8();
-      r.skip(h.offSize);
+      const offset = r.uint(h.offSize);
       entry.dataState = flag === 2 ? 'set' : flag === 1 ? 'not-set' : 'none';
+      if (flag === 2) entry.dataOffset = offset;
     } else {
       entry.filename = await str(r, h.intSize);
     }
@@ -179,6 +184,11 @@ export interface WalkResult {
   blocks: number;
   /** Bytes of data after decompression. */
   dataBytes: number;
+  /**
+   * With lanes: the most tables decoding at once, how many decodes ran in worker threads, and how
+   * many started from the TOC's offsets were confirmed by the walk.
+   */
+  lanes?: { mostAtOnce: number; inWorkers: number; early: number };
 }
 
 const BLK_DATA = 1;
@@ -192,14 +202,29 @@ export function entryName(e: TocEntry): string {
  * A second way into the archive's bytes, for decoding several tables' data at once: each table's
  * data is one compressed stream, so one stream decodes on one core at a time. With lanes, the walk
  * only steps over each table's blocks (checking their framing) and hands the block's byte range to a
- * lane, which reads it again (from the page cache: a local file, or a download's file as it grows)
- * and decodes it, `count` ranges at once.
+ * lane, which reads it again from `file` (the page cache) and decodes it, `count` ranges at once:
+ * in worker threads for zlib and zstd, here for the rest and for short ranges.
  */
 export interface Lanes {
-  /** The archive's bytes from `start` up to `end`. */
-  open(start: number, end: number): AsyncIterable<Buffer>;
+  /**
+   * The file the archive's bytes come from, complete before the walk's position: a local file, or a
+   * download's file as it grows (a range is handed on only once the walk has read past its end).
+   */
+  file: string;
   count: number;
+  /**
+   * Every byte of `file` is there already (a local file, not a download): the lanes start at once,
+   * the largest table first, from the data offsets the TOC gives (the walk then checks each range),
+   * and decode zlib and zstd in worker threads. A download's file is decoded here, after the walk:
+   * each worker costs some 25 MiB, more than a download's bounded memory can spare.
+   */
+  complete?: boolean;
+  /** With `complete`, ranges at least this long decode in a worker thread (default 1 MiB). */
+  workerMin?: number;
 }
+
+/** A decode's outcome, kept until the walk confirms (or not) the range it was started on. */
+type Outcome = { bytes: number } | { error: unknown };
 
 /** Up to `count` decodes at once; the earliest failure in the archive's order wins. */
 class LanePool {
@@ -208,35 +233,103 @@ class LanePool {
   private readonly jobs: Promise<void>[] = [];
   private dataBytes = 0;
   private failure: { at: number; error: unknown } | undefined;
+  private readonly codec: 'gzip' | 'zstd' | undefined;
+  private workers: LaneWorkers | undefined;
+  /** Decodes started from the TOC's offsets, by dump id, until the walk reaches their blocks. */
+  private readonly early = new Map<number, { start: number; end: number; outcome: Promise<Outcome> }>();
+  readonly seen = { mostAtOnce: 0, inWorkers: 0, early: 0 };
 
   constructor(
     private readonly lanes: Lanes,
     private readonly h: ArchiveHeader,
-  ) {}
-
-  add(start: number, end: number, what: string): void {
-    this.jobs.push(this.decode(start, end, what));
+  ) {
+    this.codec = workerCodec(h.compression);
   }
 
-  private async decode(start: number, end: number, what: string): Promise<void> {
+  /**
+   * Start every table's decode from the TOC's data offsets, the largest first: the largest table's
+   * one stream is the longest decode, so it must not wait for the walk to read up to it. The ranges
+   * are only a guess until the walk finds each block where the TOC says (`take`).
+   */
+  startFromToc(toc: TocEntry[], fileSize: number): void {
+    const blocks = toc
+      .filter((e) => e.dataOffset !== undefined && e.desc === 'TABLE DATA')
+      .sort((a, b) => (a.dataOffset as number) - (b.dataOffset as number));
+    const ranges = blocks.map((e, i) => ({
+      e,
+      // A data block: its type byte and dump id, then the stream's length-prefixed chunks.
+      start: (e.dataOffset as number) + 2 + this.h.intSize,
+      end: blocks[i + 1]?.dataOffset ?? fileSize,
+    }));
+    ranges.sort((a, b) => b.end - b.start - (a.end - a.start));
+    for (const { e, start, end } of ranges) {
+      if (end <= start) continue;
+      const outcome = this.decode(start, end, entryName(e)).then(
+        (bytes) => ({ bytes }),
+        (error: unknown) => ({ error }),
+      );
+      this.early.set(e.dumpId, { start, end, outcome });
+    }
+  }
+
+  /** The walk stepped over a table's blocks, from `start` to `end`: decode them, or confirm a guess. */
+  add(id: number, start: number, end: number, what: string): void {
+    const guess = this.early.get(id);
+    this.early.delete(id);
+    if (guess && guess.start === start && guess.end === end) {
+      this.seen.early++;
+      this.jobs.push(guess.outcome.then((o) => this.record(start, o)));
+      return;
+    }
+    this.jobs.push(
+      this.decode(start, end, what).then(
+        (bytes) => this.record(start, { bytes }),
+        (error: unknown) => this.record(start, { error }),
+      ),
+    );
+  }
+
+  private record(start: number, o: Outcome): void {
+    if ('bytes' in o) this.dataBytes += o.bytes;
+    else if (!this.failure || start < this.failure.at) this.failure = { at: start, error: o.error };
+  }
+
+  private async decode(start: number, end: number, what: string): Promise<number> {
     while (this.active >= this.lanes.count) await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.active++;
+    this.seen.mostAtOnce = Math.max(this.seen.mostAtOnce, this.active);
     try {
-      if (this.failure) return;
-      // Not `+= await`: that would read the total before the wait and lose another lane's bytes.
-      const bytes = await decodeStream(this.lanes.open(start, end), this.h, what);
-      this.dataBytes += bytes;
-    } catch (e) {
-      if (!this.failure || start < this.failure.at) this.failure = { at: start, error: e };
+      if (this.failure) return 0;
+      return await this.decodeRange(start, end, what);
     } finally {
       this.active--;
       this.waiting.shift()?.();
     }
   }
 
+  private async decodeRange(start: number, end: number, what: string): Promise<number> {
+    const { file, complete, workerMin = 1024 * 1024 } = this.lanes;
+    if (!this.codec || !complete || end - start < workerMin) {
+      return decodeStream(fileChunks(file, start, end), this.h, what);
+    }
+    this.seen.inWorkers++;
+    this.workers ??= new LaneWorkers();
+    try {
+      return await this.workers.decode({ file, start, end, intSize: this.h.intSize, codec: this.codec });
+    } catch (e) {
+      throw e instanceof DamagedStream ? damagedStream(what, e.message, e.code) : e;
+    }
+  }
+
   /** Wait for every decode; the data bytes, or the first failure in the archive's order. */
   async settle(): Promise<number> {
-    await Promise.all(this.jobs);
+    try {
+      await Promise.all(this.jobs);
+      // Guesses the walk never confirmed (a damaged or truncated archive): their outcome is moot.
+      for (const { outcome } of this.early.values()) await outcome;
+    } finally {
+      await this.workers?.close();
+    }
     if (this.failure) throw this.failure.error;
     return this.dataBytes;
   }
@@ -257,6 +350,7 @@ export async function walkCustomData(
   const seen = new Set<number>();
   const inFlight: Promise<number>[] = [];
   const pool = lanes && h.compression !== 'none' ? new LanePool(lanes, h) : undefined;
+  if (pool && lanes?.complete) pool.startFromToc(toc, fs.statSync(lanes.file).size);
   let dataBytes = 0;
   const settle = async (limit: number) => {
     while (inFlight.length > limit) dataBytes += await (inFlight.shift() as Promise<number>);
@@ -281,7 +375,7 @@ export async function walkCustomData(
       if (type === BLK_DATA && pool) {
         const start = r.offset;
         await stepOver(r, h, current);
-        pool.add(start, r.offset, current);
+        pool.add(id, start, r.offset, current);
       } else if (type === BLK_DATA) {
         inFlight.push((await readStream(r, h, decoderFor(h.compression, current), current)).done);
       } else {
@@ -324,7 +418,7 @@ export async function walkCustomData(
       },
     );
   }
-  return { blocks: seen.size, dataBytes };
+  return { blocks: seen.size, dataBytes, ...(pool ? { lanes: pool.seen } : {}) };
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   type TocEntry,
   walkCustomData,
 } from './custom.js';
+import { fileChunks } from './lanes.js';
 import { ArchiveProblem } from './problem.js';
 import { ChunkQueue } from './queue.js';
 import { ByteReader } from './reader.js';
@@ -299,10 +300,13 @@ export interface InspectOptions {
   /** Also compute MD5 (only when there is an MD5 to compare with: it costs a second hash). */
   md5?: boolean;
   /**
-   * The same bytes again from any offset (the file being read): a custom archive's tables then
-   * decode side by side, one per core, while the one pass hashes and checks the framing.
+   * The file the bytes come from (a local file, or a download's file as it grows): a custom
+   * archive's tables then decode side by side, reading their ranges from it again, while the one
+   * pass hashes and checks the framing.
    */
-  reopen?: (start: number, end: number) => AsyncIterable<Buffer>;
+  file?: string;
+  /** `file` is a download still being written: lanes wait for the walk to read past their range. */
+  fileGrows?: boolean;
 }
 
 function record(out: Inspection, e: unknown): void {
@@ -362,7 +366,11 @@ export async function inspectStream(
         out.wrapper = 'gzip';
         await parseDump(gunzip(all), out);
       } else {
-        await parseDump(all, out, opts.reopen ? { open: opts.reopen, count: LANES } : undefined);
+        await parseDump(
+          all,
+          out,
+          opts.file ? { file: opts.file, count: LANES, complete: !opts.fileGrows } : undefined,
+        );
       }
     } catch (e) {
       record(out, e);
@@ -374,15 +382,6 @@ export async function inspectStream(
   out.sha256 = sha.digest('hex');
   if (md5) out.md5 = md5.digest('hex');
   return out;
-}
-
-/** A file's bytes in 1 MiB chunks; with `start` and `end`, only those from `start` up to `end`. */
-export function fileChunks(file: string, start?: number, end?: number): AsyncIterable<Buffer> {
-  return fs.createReadStream(file, {
-    highWaterMark: 1024 * 1024,
-    ...(start !== undefined ? { start } : {}),
-    ...(end !== undefined ? { end: end - 1 } : {}),
-  });
 }
 
 /** Tables decoded at once when the bytes can be read again: the cores, within libuv's 4 threads. */

@@ -10,7 +10,7 @@ export class GrowingFile {
   private complete = 0;
   private finished = false;
   private failure: { error: unknown } | undefined;
-  /** Readers waiting for more (the one pass, and lanes reading parts of the file). */
+  /** Readers waiting for more. */
   private waiting: (() => void)[] = [];
 
   constructor(readonly file: string) {}
@@ -40,24 +40,16 @@ export class GrowingFile {
     for (const w of waiting) w();
   }
 
-  /**
-   * The file's bytes in order, each chunk (up to `chunkSize`) read once it is complete; ends when the
-   * download does, or at `end` (from `start` up to `end`, for a reader of one part of the file).
-   */
-  async *chunks(
-    start = 0,
-    end = Number.POSITIVE_INFINITY,
-    chunkSize = 1024 * 1024,
-  ): AsyncGenerator<Buffer, void, undefined> {
+  /** The file's bytes in order, each chunk (up to `chunkSize`) read once it is complete. */
+  async *chunks(chunkSize = 1024 * 1024): AsyncGenerator<Buffer, void, undefined> {
     let handle: fs.promises.FileHandle | undefined;
     try {
-      let offset = start;
+      let offset = 0;
       for (;;) {
-        if (offset >= end) return;
         if (offset < this.complete) {
           // Opened once the download has written something: by then it has created the file.
           handle ??= await fs.promises.open(this.file, 'r');
-          const want = Math.min(chunkSize, this.complete - offset, end - offset);
+          const want = Math.min(chunkSize, this.complete - offset);
           const buf = Buffer.allocUnsafe(want);
           const { bytesRead } = await handle.read(buf, 0, want, offset);
           if (bytesRead === 0)

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type ExpectedChecksum, findExpectedChecksum } from '../archive/checksum.js';
-import { fileChunks, type Inspection, inspectDirectory, inspectStream } from '../archive/inspect.js';
+import { type Inspection, inspectDirectory, inspectStream } from '../archive/inspect.js';
+import { fileChunks } from '../archive/lanes.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { installHint, majorOf, type PgBinary, pick } from '../postgres/binaries.js';
@@ -97,7 +98,8 @@ async function downloadAndInspect(
   download.catch(() => {});
   const insp = await inspectStream(growing.chunks(), {
     md5,
-    reopen: (start, end) => growing.chunks(start, end),
+    file,
+    fileGrows: true,
   });
   await download;
   return insp;
@@ -253,7 +255,7 @@ export async function verifyStages(
       } else if (local) {
         insp = await inspectStream(fileChunks(local), {
           md5: expected?.algorithm === 'md5',
-          reopen: (start, end) => fileChunks(local, start, end),
+          file: local,
         });
         facts.localPath = local;
       } else {

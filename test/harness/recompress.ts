@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { readHeader, readToc } from '../../src/archive/custom.js';
-import { fileChunks } from '../../src/archive/inspect.js';
+import { fileChunks } from '../../src/archive/lanes.js';
 import { ByteReader } from '../../src/archive/reader.js';
 import { setPgDumpVersion } from './breakers.js';
 

@@ -1,7 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileChunks, inspectStream } from '../../src/archive/inspect.js';
+import {
+  type Lanes,
+  readHeader,
+  readToc,
+  type TocEntry,
+  type WalkResult,
+  walkCustomData,
+} from '../../src/archive/custom.js';
+import { inspectStream } from '../../src/archive/inspect.js';
+import { fileChunks } from '../../src/archive/lanes.js';
+import { ArchiveProblem } from '../../src/archive/problem.js';
+import { ByteReader } from '../../src/archive/reader.js';
 import { run } from '../../src/core/exec.js';
 import { memoryLogger } from '../../src/core/log.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
@@ -118,32 +129,63 @@ describe('the one-pass walker', () => {
 });
 
 describe('tables decoded side by side (lanes) when the file can be read again', () => {
-  /** Reopen the file for a lane, counting how many lanes read at once. */
-  function counting(file: string) {
-    const seen = { opens: 0, active: 0, most: 0 };
-    const reopen = (start: number, end: number) =>
-      (async function* () {
-        seen.opens++;
-        seen.active++;
-        seen.most = Math.max(seen.most, seen.active);
-        try {
-          yield* fileChunks(file, start, end);
-        } finally {
-          seen.active--;
-        }
-      })();
-    return { seen, reopen };
+  /** The walk alone, with or without lanes (and a TOC to tamper with): its result, or its problem. */
+  async function walk(
+    file: string,
+    lanes?: Lanes,
+    tamper: (toc: TocEntry[]) => void = () => {},
+  ): Promise<WalkResult | ArchiveProblem> {
+    const r = ByteReader.from(fileChunks(file));
+    const h = await readHeader(r);
+    const toc = await readToc(r, h);
+    tamper(toc);
+    try {
+      return await walkCustomData(r, h, toc, lanes);
+    } catch (e) {
+      if (e instanceof ArchiveProblem) return e;
+      throw e;
+    }
   }
+  /** A local file: every table starts at once from the TOC's offsets, in a worker however short. */
+  const inWorkers = (file: string): Lanes => ({ file, count: 3, complete: true, workerMin: 0 });
+  /** A download's file: each table's range decodes here once the walk has read past it. */
+  const growing = (file: string): Lanes => ({ file, count: 3 });
 
   it('finds what one stream at a time finds, with several tables decoding at once', async () => {
     const file = f.custom as string;
-    const { seen, reopen } = counting(file);
-    const laned = await inspectStream(fileChunks(file), { reopen });
-    const single = await inspectStream(fileChunks(file));
-    expect(laned.problems).toEqual([]);
-    expect({ ...laned, header: undefined }).toEqual({ ...single, header: undefined });
-    expect(seen.opens).toBe(11);
-    expect(seen.most).toBeGreaterThanOrEqual(2);
+    const single = await walk(file);
+    expect((single as WalkResult).dataBytes).toBeGreaterThan(300_000);
+    const laned = await walk(file, inWorkers(file));
+    expect(laned).toEqual({ ...single, lanes: { mostAtOnce: 3, inWorkers: 11, early: 11 } });
+    const followed = await walk(file, growing(file));
+    expect(followed).toEqual({
+      ...single,
+      lanes: { mostAtOnce: expect.any(Number), inWorkers: 0, early: 0 },
+    });
+    expect((followed as WalkResult).lanes?.mostAtOnce).toBeGreaterThanOrEqual(2);
+    // As verify runs it: short tables decode in this thread, started from the TOC's offsets.
+    const inspected = await inspectStream(fileChunks(file), { file });
+    expect(inspected.problems).toEqual([]);
+    expect({ ...inspected, header: undefined }).toEqual({
+      ...(await inspectStream(fileChunks(file))),
+      header: undefined,
+    });
+  });
+
+  it('a TOC whose data offsets are wrong costs a second decode, not a wrong answer', async () => {
+    const file = f.custom as string;
+    const single = await walk(file);
+    const laned = await walk(file, inWorkers(file), (toc) => {
+      const data = toc.filter((e) => e.dataOffset !== undefined);
+      expect(data.length).toBe(11);
+      // One table's block said to start 7 bytes late, another's moved onto a third's.
+      (data[2] as TocEntry).dataOffset = ((data[2] as TocEntry).dataOffset as number) + 7;
+      (data[5] as TocEntry).dataOffset = (data[8] as TocEntry).dataOffset as number;
+    });
+    expect({ ...(laned as WalkResult), lanes: undefined }).toEqual({ ...single, lanes: undefined });
+    // Wrong guesses are redone from the walk's ranges: fewer confirmed, more decoded.
+    expect((laned as WalkResult).lanes?.early).toBeLessThan(11);
+    expect((laned as WalkResult).lanes?.inWorkers).toBeGreaterThan(11);
   });
 
   it('reports the earliest damaged table, as one stream at a time would, when a later one is damaged too', async () => {
@@ -156,10 +198,14 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
     // The two flips damage two different tables.
     const lateOnly = await inspectStream(fileChunks(late));
     expect(lateOnly.problems[0]?.message).not.toBe(single.problems[0]?.message);
-    const laned = await inspectStream(fileChunks(both), { reopen: counting(both).reopen });
-    expect(laned.problems.map((p) => p.rule)).toEqual(['COMPRESSION_CORRUPT']);
-    expect(laned.problems[0]?.message).toBe(single.problems[0]?.message);
-    expect(laned.sha256).toBe(sha256(both));
+    for (const laned of [await walk(both, inWorkers(both)), await walk(both, growing(both))]) {
+      expect(laned).toBeInstanceOf(ArchiveProblem);
+      expect((laned as ArchiveProblem).rule).toBe('COMPRESSION_CORRUPT');
+      expect((laned as ArchiveProblem).message).toBe(single.problems[0]?.message);
+    }
+    const inspected = await inspectStream(fileChunks(both), { file: both });
+    expect(inspected.problems.map((p) => p.message)).toEqual([single.problems[0]?.message]);
+    expect(inspected.sha256).toBe(sha256(both));
   });
 
   it('a truncated archive is ARCHIVE_TRUNCATED with lanes too', async () => {
@@ -168,8 +214,13 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
       path.join(dir, 'cut-laned.dump'),
       Math.floor(fs.statSync(f.custom as string).size * 0.6),
     );
-    const laned = await inspectStream(fileChunks(cut), { reopen: counting(cut).reopen });
-    expect(laned.problems.map((p) => p.rule)).toEqual(['ARCHIVE_TRUNCATED']);
+    const single = await walk(cut);
+    expect((single as ArchiveProblem).rule).toBe('ARCHIVE_TRUNCATED');
+    for (const laned of [await walk(cut, inWorkers(cut)), await walk(cut, growing(cut))]) {
+      expect((laned as ArchiveProblem).message).toBe((single as ArchiveProblem).message);
+    }
+    const inspected = await inspectStream(fileChunks(cut), { file: cut });
+    expect(inspected.problems.map((p) => p.rule)).toEqual(['ARCHIVE_TRUNCATED']);
   });
 });
 
