@@ -11,7 +11,7 @@ import {
   walkCustomData,
 } from '../src/archive/custom.js';
 import { inspectStream } from '../src/archive/inspect.js';
-import { fileChunks, LaneWorkers } from '../src/archive/lanes.js';
+import { fileChunks, isalAddon, LaneWorkers } from '../src/archive/lanes.js';
 import { ByteReader } from '../src/archive/reader.js';
 import { silentLogger } from '../src/core/log.js';
 import { pick } from '../src/postgres/binaries.js';
@@ -198,7 +198,9 @@ export async function breakdown(file: string, runs: number, say: (m: string) => 
         const workers = new LaneWorkers();
         try {
           const { start, end, header } = largest;
-          return await workers.decode({ file, start, end, intSize: header.intSize, codec: 'gzip' });
+          const isal = isalAddon();
+          const job = { file, start, end, intSize: header.intSize, codec: 'gzip' as const };
+          return await workers.decode('path' in isal ? { ...job, isal: isal.path } : job);
         } finally {
           await workers.close();
         }

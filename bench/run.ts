@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { isalAddon } from '../src/archive/lanes.js';
 import { type S3Harness, startS3 } from '../test/harness/s3.js';
 import { benchCompare, type CompareBench, compareSummaryRows, printCompare } from './compare.js';
 import { benchDump } from './dataset.js';
@@ -222,6 +223,12 @@ async function main(): Promise<void> {
   if (dump && parts.has('verify')) {
     heading(`local: sha256sum vs one pass, alternating, 1 warm-up + ${rounds} rounds`);
     say('page cache: not dropped; the file stays cached in RAM, so both sides read from memory, not disk');
+    const isal = isalAddon();
+    say(
+      'path' in isal
+        ? `tables inflate in worker threads with ISA-L (${isal.path})`
+        : `tables inflate in worker threads with zlib: ${isal.unavailable}`,
+    );
     local = await benchLocal(dump.file, rounds, say);
     printLocal(local, say);
 

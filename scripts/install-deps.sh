@@ -11,6 +11,10 @@ command -v lz4 >/dev/null 2>&1 || missing+=(lz4)
 command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 # pgBackRest: the pitr-restore tests restore through a posix repository.
 command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
+# ISA-L and a C toolchain: npm run build:native builds the inflate addon verify's lanes use.
+[ -f /usr/include/isa-l/igzip_lib.h ] || missing+=(libisal-dev)
+{ command -v cc && command -v make; } >/dev/null 2>&1 || missing+=(build-essential)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 if ((${#missing[@]} > 0)); then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "install-deps: missing ${missing[*]} and no apt-get here: install PostgreSQL 13+ server and client binaries" >&2

@@ -67989,7 +67989,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 4362:
+/***/ 1291:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -88299,9 +88299,16 @@ function decoderFor(c, what) {
     }
 }
 
+;// CONCATENATED MODULE: external "node:module"
+const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
 // EXTERNAL MODULE: external "node:worker_threads"
 var external_node_worker_threads_ = __nccwpck_require__(5919);
 ;// CONCATENATED MODULE: ./src/archive/lanes.ts
+
+
+
 
 
 /** A file's bytes in 1 MiB chunks; with `start` and `end`, only those from `start` up to `end`. */
@@ -88312,6 +88319,30 @@ function fileChunks(file, start, end) {
         ...(end !== undefined ? { end: end - 1 } : {}),
     });
 }
+/**
+ * The ISA-L inflate addon (native/, `npm run build:native`; needs libisal-dev): its path when it is
+ * built and loads here, else why not. Looked for two folders up from this module, which is where
+ * the repository's root is both from src/archive/ and from dist/<bundle>/.
+ */
+function isalAddon() {
+    if (cachedIsal)
+        return cachedIsal;
+    const file = external_node_path_default().join(external_node_path_default().dirname((0,external_node_url_.fileURLToPath)(import.meta.url)), '..', '..', 'native', 'build', 'Release', 'isal_inflate.node');
+    if (!external_node_fs_default().existsSync(file)) {
+        cachedIsal = { unavailable: `${file} is not built (npm run build:native; it needs libisal-dev)` };
+    }
+    else {
+        try {
+            (0,external_node_module_namespaceObject.createRequire)(import.meta.url)(file);
+            cachedIsal = { path: file };
+        }
+        catch (e) {
+            cachedIsal = { unavailable: `${file} does not load: ${e instanceof Error ? e.message : String(e)}` };
+        }
+    }
+    return cachedIsal;
+}
+let cachedIsal;
 /** The decoder said the stream is damaged (not a read error): the message and zlib's code. */
 class DamagedStream extends Error {
     code;
@@ -88383,34 +88414,60 @@ class LaneWorkers {
  * A worker's code. It runs from a string (`eval`), the same from the sources and from a bundle, so
  * it takes its modules as arguments and uses nothing from outside its body.
  */
-function laneWorker(port, files, zlib) {
+function laneWorker(port, files, zlib, load) {
     const READ = 1024 * 1024;
     const BATCH = 1024 * 1024;
     const HIGH_WATER = 4 * BATCH;
     const OUT_CHUNK = 1024 * 1024;
     const zstd = zlib.createZstdDecompress;
-    const decode = async (job) => {
-        const z = job.codec === 'gzip'
+    const isalSink = (isal) => {
+        const state = isal.create();
+        const sink = {
+            out: 0,
+            damage: undefined,
+            write(b) {
+                if (sink.damage)
+                    return undefined;
+                try {
+                    sink.out += isal.push(state, b);
+                }
+                catch (e) {
+                    sink.damage = e;
+                }
+                return undefined;
+            },
+            async end() {
+                if (!sink.damage && !isal.finish(state)) {
+                    sink.damage = Object.assign(new Error('unexpected end of file'), { code: 'ISAL_END_INPUT' });
+                }
+            },
+        };
+        return sink;
+    };
+    const zlibSink = (codec) => {
+        const z = codec === 'gzip'
             ? zlib.createInflate({ chunkSize: OUT_CHUNK })
             : zstd({ chunkSize: OUT_CHUNK });
-        let out = 0;
-        let damage;
-        z.on('data', (b) => {
-            out += b.length;
-        });
         const ended = new Promise((resolve) => {
             z.on('end', resolve);
             z.on('error', (e) => {
-                damage ??= e;
+                sink.damage ??= e;
                 resolve();
             });
         });
-        const send = async (b) => {
-            if (damage)
-                return;
-            z.write(b);
-            if (z.writableLength > HIGH_WATER) {
-                await new Promise((resolve) => {
+        z.on('data', (b) => {
+            sink.out += b.length;
+        });
+        const sink = {
+            out: 0,
+            damage: undefined,
+            write(b) {
+                if (sink.damage)
+                    return undefined;
+                z.write(b);
+                if (z.writableLength <= HIGH_WATER)
+                    return undefined;
+                return new Promise((resolve) => {
                     const go = () => {
                         z.off('drain', go);
                         z.off('error', go);
@@ -88419,8 +88476,17 @@ function laneWorker(port, files, zlib) {
                     z.on('drain', go);
                     z.on('error', go);
                 });
-            }
+            },
+            async end() {
+                if (!sink.damage)
+                    z.end();
+                await ended;
+            },
         };
+        return sink;
+    };
+    const decode = async (job) => {
+        const sink = job.isal ? isalSink(load(job.isal)) : zlibSink(job.codec);
         const fd = files.openSync(job.file, 'r');
         try {
             const head = Buffer.alloc(job.intSize + 1);
@@ -88429,7 +88495,7 @@ function laneWorker(port, files, zlib) {
             let batch = Buffer.allocUnsafe(BATCH);
             let batchLen = 0;
             let pos = job.start;
-            while (pos < job.end && !damage) {
+            while (pos < job.end && !sink.damage) {
                 const buf = Buffer.allocUnsafe(Math.min(READ, job.end - pos));
                 const n = files.readSync(fd, buf, 0, buf.length, pos);
                 if (n === 0)
@@ -88444,7 +88510,7 @@ function laneWorker(port, files, zlib) {
                         i += take;
                         payload -= take;
                         if (batchLen === BATCH) {
-                            await send(batch);
+                            await sink.write(batch);
                             batch = Buffer.allocUnsafe(BATCH);
                             batchLen = 0;
                         }
@@ -88462,19 +88528,18 @@ function laneWorker(port, files, zlib) {
                 }
             }
             if (batchLen > 0)
-                await send(batch.subarray(0, batchLen));
-            if (!damage)
-                z.end();
-            await ended;
+                await sink.write(batch.subarray(0, batchLen));
+            await sink.end();
         }
         finally {
             files.closeSync(fd);
         }
+        const { damage } = sink;
         if (damage) {
             const code = damage.code;
             return { error: damage.message, ...(code ? { code } : {}), damaged: true };
         }
-        return { bytes: out };
+        return { bytes: sink.out };
     };
     port.on('message', (job) => {
         decode(job).then((reply) => port.postMessage(reply), (e) => port.postMessage({ error: e instanceof Error ? e.message : String(e), damaged: false }));
@@ -88482,7 +88547,7 @@ function laneWorker(port, files, zlib) {
 }
 /** esbuild (tsx, vitest) wraps named inner functions in `__name`: the worker's string defines it. */
 const WORKER_SOURCE = `var __name = (f) => f;
-(${laneWorker.toString()})(require('node:worker_threads').parentPort, require('node:fs'), require('node:zlib'));`;
+(${laneWorker.toString()})(require('node:worker_threads').parentPort, require('node:fs'), require('node:zlib'), require);`;
 
 ;// CONCATENATED MODULE: ./src/archive/reader.ts
 const EMPTY = Buffer.alloc(0);
@@ -88772,11 +88837,15 @@ class LanePool {
     workers;
     /** Decodes started from the TOC's offsets, by dump id, until the walk reaches their blocks. */
     early = new Map();
-    seen = { mostAtOnce: 0, inWorkers: 0, early: 0 };
+    isal;
+    seen;
     constructor(lanes, h) {
         this.lanes = lanes;
         this.h = h;
         this.codec = workerCodec(h.compression);
+        const addon = this.codec === 'gzip' && lanes.complete && lanes.isal !== false ? isalAddon() : undefined;
+        this.isal = addon && 'path' in addon ? addon.path : undefined;
+        this.seen = { mostAtOnce: 0, inWorkers: 0, early: 0, inflate: this.isal ? 'isa-l' : 'zlib' };
     }
     /**
      * Start every table's decode from the TOC's data offsets, the largest first: the largest table's
@@ -88841,7 +88910,8 @@ class LanePool {
         this.seen.inWorkers++;
         this.workers ??= new LaneWorkers();
         try {
-            return await this.workers.decode({ file, start, end, intSize: this.h.intSize, codec: this.codec });
+            const job = { file, start, end, intSize: this.h.intSize, codec: this.codec };
+            return await this.workers.decode(this.isal ? { ...job, isal: this.isal } : job);
         }
         catch (e) {
             throw e instanceof DamagedStream ? damagedStream(what, e.message, e.code) : e;
@@ -90468,7 +90538,7 @@ function restorable_run() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4362);
+/* harmony import */ var _actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1291);
 
 await (0,_actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

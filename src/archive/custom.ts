@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { type BlockDecoder, type Compression, damagedStream, decoderFor, workerCodec } from './blocks.js';
-import { DamagedStream, fileChunks, LaneWorkers } from './lanes.js';
+import { DamagedStream, fileChunks, isalAddon, LaneWorkers } from './lanes.js';
 import { ArchiveProblem } from './problem.js';
 import { ByteReader, UnexpectedEOF } from './reader.js';
 
@@ -188,7 +188,7 @@ export interface WalkResult {
    * With lanes: the most tables decoding at once, how many decodes ran in worker threads, and how
    * many started from the TOC's offsets were confirmed by the walk.
    */
-  lanes?: { mostAtOnce: number; inWorkers: number; early: number };
+  lanes?: { mostAtOnce: number; inWorkers: number; early: number; inflate: 'isa-l' | 'zlib' };
 }
 
 const BLK_DATA = 1;
@@ -221,6 +221,8 @@ export interface Lanes {
   complete?: boolean;
   /** With `complete`, ranges at least this long decode in a worker thread (default 1 MiB). */
   workerMin?: number;
+  /** Workers inflate with ISA-L when its addon is built (the default), or with zlib (`false`). */
+  isal?: boolean;
 }
 
 /** A decode's outcome, kept until the walk confirms (or not) the range it was started on. */
@@ -237,13 +239,17 @@ class LanePool {
   private workers: LaneWorkers | undefined;
   /** Decodes started from the TOC's offsets, by dump id, until the walk reaches their blocks. */
   private readonly early = new Map<number, { start: number; end: number; outcome: Promise<Outcome> }>();
-  readonly seen = { mostAtOnce: 0, inWorkers: 0, early: 0 };
+  private readonly isal: string | undefined;
+  readonly seen: NonNullable<WalkResult['lanes']>;
 
   constructor(
     private readonly lanes: Lanes,
     private readonly h: ArchiveHeader,
   ) {
     this.codec = workerCodec(h.compression);
+    const addon = this.codec === 'gzip' && lanes.complete && lanes.isal !== false ? isalAddon() : undefined;
+    this.isal = addon && 'path' in addon ? addon.path : undefined;
+    this.seen = { mostAtOnce: 0, inWorkers: 0, early: 0, inflate: this.isal ? 'isa-l' : 'zlib' };
   }
 
   /**
@@ -315,7 +321,8 @@ class LanePool {
     this.seen.inWorkers++;
     this.workers ??= new LaneWorkers();
     try {
-      return await this.workers.decode({ file, start, end, intSize: this.h.intSize, codec: this.codec });
+      const job = { file, start, end, intSize: this.h.intSize, codec: this.codec };
+      return await this.workers.decode(this.isal ? { ...job, isal: this.isal } : job);
     } catch (e) {
       throw e instanceof DamagedStream ? damagedStream(what, e.message, e.code) : e;
     }

@@ -1,4 +1,7 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 /** A file's bytes in 1 MiB chunks; with `start` and `end`, only those from `start` up to `end`. */
@@ -17,7 +20,39 @@ export interface LaneJob {
   end: number;
   intSize: number;
   codec: 'gzip' | 'zstd';
+  /** For gzip: the ISA-L addon to inflate with, instead of zlib. */
+  isal?: string;
 }
+
+/**
+ * The ISA-L inflate addon (native/, `npm run build:native`; needs libisal-dev): its path when it is
+ * built and loads here, else why not. Looked for two folders up from this module, which is where
+ * the repository's root is both from src/archive/ and from dist/<bundle>/.
+ */
+export function isalAddon(): { path: string } | { unavailable: string } {
+  if (cachedIsal) return cachedIsal;
+  const file = path.join(
+    path.dirname(fileURLToPath(import.meta.url)),
+    '..',
+    '..',
+    'native',
+    'build',
+    'Release',
+    'isal_inflate.node',
+  );
+  if (!fs.existsSync(file)) {
+    cachedIsal = { unavailable: `${file} is not built (npm run build:native; it needs libisal-dev)` };
+  } else {
+    try {
+      createRequire(import.meta.url)(file);
+      cachedIsal = { path: file };
+    } catch (e) {
+      cachedIsal = { unavailable: `${file} does not load: ${e instanceof Error ? e.message : String(e)}` };
+    }
+  }
+  return cachedIsal;
+}
+let cachedIsal: ReturnType<typeof isalAddon> | undefined;
 
 type LaneReply = { bytes: number } | { error: string; code?: string; damaged: boolean };
 
@@ -100,6 +135,7 @@ function laneWorker(
   port: import('node:worker_threads').MessagePort,
   files: typeof import('node:fs'),
   zlib: typeof import('node:zlib'),
+  load: (id: string) => unknown,
 ): void {
   const READ = 1024 * 1024;
   const BATCH = 1024 * 1024;
@@ -108,28 +144,65 @@ function laneWorker(
   type Codec = (o: { chunkSize: number }) => import('node:stream').Transform;
   const zstd = (zlib as unknown as { createZstdDecompress?: Codec }).createZstdDecompress;
 
-  const decode = async (job: LaneJob): Promise<LaneReply> => {
+  interface Isal {
+    create(): unknown;
+    push(state: unknown, b: Buffer): number;
+    finish(state: unknown): boolean;
+  }
+  /** Where the stream's bytes go: counted, and the first damage kept. */
+  interface Sink {
+    write(b: Buffer): Promise<void> | undefined;
+    end(): Promise<void>;
+    out: number;
+    damage: Error | undefined;
+  }
+
+  const isalSink = (isal: Isal): Sink => {
+    const state = isal.create();
+    const sink: Sink = {
+      out: 0,
+      damage: undefined,
+      write(b) {
+        if (sink.damage) return undefined;
+        try {
+          sink.out += isal.push(state, b);
+        } catch (e) {
+          sink.damage = e as Error;
+        }
+        return undefined;
+      },
+      async end() {
+        if (!sink.damage && !isal.finish(state)) {
+          sink.damage = Object.assign(new Error('unexpected end of file'), { code: 'ISAL_END_INPUT' });
+        }
+      },
+    };
+    return sink;
+  };
+
+  const zlibSink = (codec: LaneJob['codec']): Sink => {
     const z =
-      job.codec === 'gzip'
+      codec === 'gzip'
         ? zlib.createInflate({ chunkSize: OUT_CHUNK })
         : (zstd as Codec)({ chunkSize: OUT_CHUNK });
-    let out = 0;
-    let damage: Error | undefined;
-    z.on('data', (b: Buffer) => {
-      out += b.length;
-    });
     const ended = new Promise<void>((resolve) => {
       z.on('end', resolve);
       z.on('error', (e: Error) => {
-        damage ??= e;
+        sink.damage ??= e;
         resolve();
       });
     });
-    const send = async (b: Buffer) => {
-      if (damage) return;
-      z.write(b);
-      if (z.writableLength > HIGH_WATER) {
-        await new Promise<void>((resolve) => {
+    z.on('data', (b: Buffer) => {
+      sink.out += b.length;
+    });
+    const sink: Sink = {
+      out: 0,
+      damage: undefined,
+      write(b) {
+        if (sink.damage) return undefined;
+        z.write(b);
+        if (z.writableLength <= HIGH_WATER) return undefined;
+        return new Promise<void>((resolve) => {
           const go = () => {
             z.off('drain', go);
             z.off('error', go);
@@ -138,8 +211,17 @@ function laneWorker(
           z.on('drain', go);
           z.on('error', go);
         });
-      }
+      },
+      async end() {
+        if (!sink.damage) z.end();
+        await ended;
+      },
     };
+    return sink;
+  };
+
+  const decode = async (job: LaneJob): Promise<LaneReply> => {
+    const sink = job.isal ? isalSink(load(job.isal) as Isal) : zlibSink(job.codec);
     const fd = files.openSync(job.file, 'r');
     try {
       const head = Buffer.alloc(job.intSize + 1);
@@ -148,7 +230,7 @@ function laneWorker(
       let batch = Buffer.allocUnsafe(BATCH);
       let batchLen = 0;
       let pos = job.start;
-      while (pos < job.end && !damage) {
+      while (pos < job.end && !sink.damage) {
         const buf = Buffer.allocUnsafe(Math.min(READ, job.end - pos));
         const n = files.readSync(fd, buf, 0, buf.length, pos);
         if (n === 0) throw new Error(`the file ends at byte ${pos}`);
@@ -162,7 +244,7 @@ function laneWorker(
             i += take;
             payload -= take;
             if (batchLen === BATCH) {
-              await send(batch);
+              await sink.write(batch);
               batch = Buffer.allocUnsafe(BATCH);
               batchLen = 0;
             }
@@ -177,17 +259,17 @@ function laneWorker(
           }
         }
       }
-      if (batchLen > 0) await send(batch.subarray(0, batchLen));
-      if (!damage) z.end();
-      await ended;
+      if (batchLen > 0) await sink.write(batch.subarray(0, batchLen));
+      await sink.end();
     } finally {
       files.closeSync(fd);
     }
+    const { damage } = sink;
     if (damage) {
       const code = (damage as NodeJS.ErrnoException).code;
       return { error: damage.message, ...(code ? { code } : {}), damaged: true };
     }
-    return { bytes: out };
+    return { bytes: sink.out };
   };
 
   port.on('message', (job: LaneJob) => {
@@ -200,4 +282,4 @@ function laneWorker(
 
 /** esbuild (tsx, vitest) wraps named inner functions in `__name`: the worker's string defines it. */
 const WORKER_SOURCE = `var __name = (f) => f;
-(${laneWorker.toString()})(require('node:worker_threads').parentPort, require('node:fs'), require('node:zlib'));`;
+(${laneWorker.toString()})(require('node:worker_threads').parentPort, require('node:fs'), require('node:zlib'), require);`;

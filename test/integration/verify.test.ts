@@ -10,7 +10,7 @@ import {
   walkCustomData,
 } from '../../src/archive/custom.js';
 import { inspectStream } from '../../src/archive/inspect.js';
-import { fileChunks } from '../../src/archive/lanes.js';
+import { fileChunks, isalAddon } from '../../src/archive/lanes.js';
 import { ArchiveProblem } from '../../src/archive/problem.js';
 import { ByteReader } from '../../src/archive/reader.js';
 import { run } from '../../src/core/exec.js';
@@ -146,8 +146,19 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
       throw e;
     }
   }
+  async function tocOf(file: string): Promise<{ toc: TocEntry[]; size: number }> {
+    const r = ByteReader.from(fileChunks(file));
+    const h = await readHeader(r);
+    return { toc: await readToc(r, h), size: fs.statSync(file).size };
+  }
   /** A local file: every table starts at once from the TOC's offsets, in a worker however short. */
-  const inWorkers = (file: string): Lanes => ({ file, count: 3, complete: true, workerMin: 0 });
+  const inWorkers = (file: string, isal = true): Lanes => ({
+    file,
+    count: 3,
+    complete: true,
+    workerMin: 0,
+    isal,
+  });
   /** A download's file: each table's range decodes here once the walk has read past it. */
   const growing = (file: string): Lanes => ({ file, count: 3 });
 
@@ -155,12 +166,14 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
     const file = f.custom as string;
     const single = await walk(file);
     expect((single as WalkResult).dataBytes).toBeGreaterThan(300_000);
-    const laned = await walk(file, inWorkers(file));
-    expect(laned).toEqual({ ...single, lanes: { mostAtOnce: 3, inWorkers: 11, early: 11 } });
+    const isal = await walk(file, inWorkers(file));
+    expect(isal).toEqual({ ...single, lanes: { mostAtOnce: 3, inWorkers: 11, early: 11, inflate: 'isa-l' } });
+    const zlib = await walk(file, inWorkers(file, false));
+    expect(zlib).toEqual({ ...single, lanes: { mostAtOnce: 3, inWorkers: 11, early: 11, inflate: 'zlib' } });
     const followed = await walk(file, growing(file));
     expect(followed).toEqual({
       ...single,
-      lanes: { mostAtOnce: expect.any(Number), inWorkers: 0, early: 0 },
+      lanes: { mostAtOnce: expect.any(Number), inWorkers: 0, early: 0, inflate: 'zlib' },
     });
     expect((followed as WalkResult).lanes?.mostAtOnce).toBeGreaterThanOrEqual(2);
     // As verify runs it: short tables decode in this thread, started from the TOC's offsets.
@@ -170,6 +183,35 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
       ...(await inspectStream(fileChunks(file))),
       header: undefined,
     });
+  });
+
+  it('the ISA-L inflate addon is built and loads (npm run build:native)', () => {
+    const addon = isalAddon();
+    if ('unavailable' in addon) {
+      throw new Error(
+        `${addon.unavailable}. Install libisal-dev (apt-get install libisal-dev) and run npm run build:native.`,
+      );
+    }
+    expect(addon.path).toMatch(/isal_inflate\.node$/);
+  });
+
+  it('a table whose data decodes but whose checksum is wrong is COMPRESSION_CORRUPT, with ISA-L as with zlib', async () => {
+    const file = f.custom as string;
+    const { toc, size } = await tocOf(file);
+    const offsets = toc
+      .flatMap((e) => (e.dataOffset === undefined ? [] : [e.dataOffset]))
+      .sort((a, b) => a - b);
+    // The largest table's stream ends with its Adler-32, then the zero length (5 bytes) that ends the data.
+    const ends = offsets.map((at, i) => ({ at, end: offsets[i + 1] ?? size }));
+    const largest = ends.reduce((a, b) => (b.end - b.at > a.end - a.at ? b : a));
+    const bad = flipBytes(file, path.join(dir, 'adler.dump'), largest.end - 5 - 2, 1);
+    const single = await inspectStream(fileChunks(bad));
+    expect(single.problems.map((p) => p.message)).toEqual([expect.stringMatching(/: incorrect data check$/)]);
+    for (const lanes of [inWorkers(bad), inWorkers(bad, false), growing(bad)]) {
+      const laned = await walk(bad, lanes);
+      expect((laned as ArchiveProblem).message).toBe(single.problems[0]?.message);
+    }
+    expect((await walk(file, inWorkers(file))) as WalkResult).toMatchObject({ lanes: { inflate: 'isa-l' } });
   });
 
   it('a TOC whose data offsets are wrong costs a second decode, not a wrong answer', async () => {
@@ -198,10 +240,19 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
     // The two flips damage two different tables.
     const lateOnly = await inspectStream(fileChunks(late));
     expect(lateOnly.problems[0]?.message).not.toBe(single.problems[0]?.message);
-    for (const laned of [await walk(both, inWorkers(both)), await walk(both, growing(both))]) {
-      expect(laned).toBeInstanceOf(ArchiveProblem);
-      expect((laned as ArchiveProblem).rule).toBe('COMPRESSION_CORRUPT');
-      expect((laned as ArchiveProblem).message).toBe(single.problems[0]?.message);
+    const table = (m: string | undefined) => m?.split(':')[0];
+    for (const [how, lanes] of [
+      ['ISA-L', inWorkers(both)],
+      ['zlib in workers', inWorkers(both, false)],
+      ['zlib here', growing(both)],
+    ] as const) {
+      const laned = await walk(both, lanes);
+      expect(laned, how).toBeInstanceOf(ArchiveProblem);
+      expect((laned as ArchiveProblem).rule, how).toBe('COMPRESSION_CORRUPT');
+      // ISA-L words its errors its own way; zlib's are the same wherever it runs.
+      if (how === 'ISA-L')
+        expect(table((laned as ArchiveProblem).message)).toBe(table(single.problems[0]?.message));
+      else expect((laned as ArchiveProblem).message, how).toBe(single.problems[0]?.message);
     }
     const inspected = await inspectStream(fileChunks(both), { file: both });
     expect(inspected.problems.map((p) => p.message)).toEqual([single.problems[0]?.message]);
@@ -216,7 +267,11 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
     );
     const single = await walk(cut);
     expect((single as ArchiveProblem).rule).toBe('ARCHIVE_TRUNCATED');
-    for (const laned of [await walk(cut, inWorkers(cut)), await walk(cut, growing(cut))]) {
+    for (const laned of [
+      await walk(cut, inWorkers(cut)),
+      await walk(cut, inWorkers(cut, false)),
+      await walk(cut, growing(cut)),
+    ]) {
       expect((laned as ArchiveProblem).message).toBe((single as ArchiveProblem).message);
     }
     const inspected = await inspectStream(fileChunks(cut), { file: cut });
