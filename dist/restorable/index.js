@@ -88321,28 +88321,31 @@ function fileChunks(file, start, end) {
 }
 /**
  * The ISA-L inflate addon (native/, `npm run build:native`; needs libisal-dev): its path when it is
- * built and loads here, else why not. Looked for two folders up from this module, which is where
- * the repository's root is both from src/archive/ and from dist/<bundle>/.
+ * built and loads here, else why not. `RESTORABLE_ISAL` names it; else it is looked for two folders
+ * up from this module, where the repository's root is both from src/archive/ and dist/<bundle>/.
  */
-function isalAddon() {
-    if (cachedIsal)
-        return cachedIsal;
-    const file = external_node_path_default().join(external_node_path_default().dirname((0,external_node_url_.fileURLToPath)(import.meta.url)), '..', '..', 'native', 'build', 'Release', 'isal_inflate.node');
-    if (!external_node_fs_default().existsSync(file)) {
-        cachedIsal = { unavailable: `${file} is not built (npm run build:native; it needs libisal-dev)` };
-    }
-    else {
-        try {
-            (0,external_node_module_namespaceObject.createRequire)(import.meta.url)(file);
-            cachedIsal = { path: file };
+function isalAddon(env = process.env) {
+    const file = env.RESTORABLE_ISAL ||
+        external_node_path_default().join(external_node_path_default().dirname((0,external_node_url_.fileURLToPath)(import.meta.url)), '..', '..', 'native', 'build', 'Release', 'isal_inflate.node');
+    let found = isalChecked.get(file);
+    if (!found) {
+        if (!external_node_fs_default().existsSync(file)) {
+            found = { unavailable: `${file} is not built (npm run build:native; it needs libisal-dev)` };
         }
-        catch (e) {
-            cachedIsal = { unavailable: `${file} does not load: ${e instanceof Error ? e.message : String(e)}` };
+        else {
+            try {
+                (0,external_node_module_namespaceObject.createRequire)(import.meta.url)(file);
+                found = { path: file };
+            }
+            catch (e) {
+                found = { unavailable: `${file} does not load: ${e instanceof Error ? e.message : String(e)}` };
+            }
         }
+        isalChecked.set(file, found);
     }
-    return cachedIsal;
+    return found;
 }
-let cachedIsal;
+const isalChecked = new Map();
 /** The decoder said the stream is damaged (not a read error): the message and zlib's code. */
 class DamagedStream extends Error {
     code;
@@ -88398,7 +88401,8 @@ class LaneWorkers {
         throw new Error(`reading ${job.file} from byte ${job.start} to ${job.end}: ${reply.error}`);
     }
     start() {
-        const w = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true });
+        // A worker's heap holds a decoder and little else: a small young generation keeps it small.
+        const w = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
         w.unref();
         this.all.add(w);
         return w;
@@ -88425,6 +88429,7 @@ function laneWorker(port, files, zlib, load) {
         const sink = {
             out: 0,
             damage: undefined,
+            synchronous: true,
             write(b) {
                 if (sink.damage)
                     return undefined;
@@ -88461,6 +88466,7 @@ function laneWorker(port, files, zlib, load) {
         const sink = {
             out: 0,
             damage: undefined,
+            synchronous: false,
             write(b) {
                 if (sink.damage)
                     return undefined;
@@ -88495,9 +88501,13 @@ function laneWorker(port, files, zlib, load) {
             let batch = Buffer.allocUnsafe(BATCH);
             let batchLen = 0;
             let pos = job.start;
+            // zlib holds on to what it is given until it has inflated it; ISA-L is done on return, so a
+            // worker with it reads into the same two buffers throughout (a download's bounded memory).
+            const reused = sink.synchronous ? Buffer.allocUnsafe(READ) : undefined;
             while (pos < job.end && !sink.damage) {
-                const buf = Buffer.allocUnsafe(Math.min(READ, job.end - pos));
-                const n = files.readSync(fd, buf, 0, buf.length, pos);
+                const want = Math.min(READ, job.end - pos);
+                const buf = reused ?? Buffer.allocUnsafe(want);
+                const n = files.readSync(fd, buf, 0, want, pos);
                 if (n === 0)
                     throw new Error(`the file ends at byte ${pos}`);
                 pos += n;
@@ -88511,7 +88521,8 @@ function laneWorker(port, files, zlib, load) {
                         payload -= take;
                         if (batchLen === BATCH) {
                             await sink.write(batch);
-                            batch = Buffer.allocUnsafe(BATCH);
+                            if (!sink.synchronous)
+                                batch = Buffer.allocUnsafe(BATCH);
                             batchLen = 0;
                         }
                     }
@@ -88850,7 +88861,7 @@ class LanePool {
     /**
      * Start every table's decode from the TOC's data offsets, the largest first: the largest table's
      * one stream is the longest decode, so it must not wait for the walk to read up to it. The ranges
-     * are only a guess until the walk finds each block where the TOC says (`take`).
+     * are only a guess until the walk finds each block where the TOC says (`add`).
      */
     startFromToc(toc, fileSize) {
         const blocks = toc

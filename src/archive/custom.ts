@@ -186,7 +186,8 @@ export interface WalkResult {
   dataBytes: number;
   /**
    * With lanes: the most tables decoding at once, how many decodes ran in worker threads, and how
-   * many started from the TOC's offsets were confirmed by the walk.
+   * many started from the TOC's offsets were confirmed by the walk; gzip data inflates with ISA-L or
+   * zlib.
    */
   lanes?: { mostAtOnce: number; inWorkers: number; early: number; inflate: 'isa-l' | 'zlib' };
 }
@@ -202,8 +203,7 @@ export function entryName(e: TocEntry): string {
  * A second way into the archive's bytes, for decoding several tables' data at once: each table's
  * data is one compressed stream, so one stream decodes on one core at a time. With lanes, the walk
  * only steps over each table's blocks (checking their framing) and hands the block's byte range to a
- * lane, which reads it again from `file` (the page cache) and decodes it, `count` ranges at once:
- * in worker threads for zlib and zstd, here for the rest and for short ranges.
+ * lane, which reads it again from `file` (the page cache) and decodes it, `count` ranges at once.
  */
 export interface Lanes {
   /**
@@ -255,7 +255,7 @@ class LanePool {
   /**
    * Start every table's decode from the TOC's data offsets, the largest first: the largest table's
    * one stream is the longest decode, so it must not wait for the walk to read up to it. The ranges
-   * are only a guess until the walk finds each block where the TOC says (`take`).
+   * are only a guess until the walk finds each block where the TOC says (`add`).
    */
   startFromToc(toc: TocEntry[], fileSize: number): void {
     const blocks = toc

@@ -26,33 +26,38 @@ export interface LaneJob {
 
 /**
  * The ISA-L inflate addon (native/, `npm run build:native`; needs libisal-dev): its path when it is
- * built and loads here, else why not. Looked for two folders up from this module, which is where
- * the repository's root is both from src/archive/ and from dist/<bundle>/.
+ * built and loads here, else why not. `RESTORABLE_ISAL` names it; else it is looked for two folders
+ * up from this module, where the repository's root is both from src/archive/ and dist/<bundle>/.
  */
-export function isalAddon(): { path: string } | { unavailable: string } {
-  if (cachedIsal) return cachedIsal;
-  const file = path.join(
-    path.dirname(fileURLToPath(import.meta.url)),
-    '..',
-    '..',
-    'native',
-    'build',
-    'Release',
-    'isal_inflate.node',
-  );
-  if (!fs.existsSync(file)) {
-    cachedIsal = { unavailable: `${file} is not built (npm run build:native; it needs libisal-dev)` };
-  } else {
-    try {
-      createRequire(import.meta.url)(file);
-      cachedIsal = { path: file };
-    } catch (e) {
-      cachedIsal = { unavailable: `${file} does not load: ${e instanceof Error ? e.message : String(e)}` };
+export function isalAddon(env: NodeJS.ProcessEnv = process.env): { path: string } | { unavailable: string } {
+  const file =
+    env.RESTORABLE_ISAL ||
+    path.join(
+      path.dirname(fileURLToPath(import.meta.url)),
+      '..',
+      '..',
+      'native',
+      'build',
+      'Release',
+      'isal_inflate.node',
+    );
+  let found = isalChecked.get(file);
+  if (!found) {
+    if (!fs.existsSync(file)) {
+      found = { unavailable: `${file} is not built (npm run build:native; it needs libisal-dev)` };
+    } else {
+      try {
+        createRequire(import.meta.url)(file);
+        found = { path: file };
+      } catch (e) {
+        found = { unavailable: `${file} does not load: ${e instanceof Error ? e.message : String(e)}` };
+      }
     }
+    isalChecked.set(file, found);
   }
-  return cachedIsal;
+  return found;
 }
-let cachedIsal: ReturnType<typeof isalAddon> | undefined;
+const isalChecked = new Map<string, ReturnType<typeof isalAddon>>();
 
 type LaneReply = { bytes: number } | { error: string; code?: string; damaged: boolean };
 
@@ -113,7 +118,8 @@ export class LaneWorkers {
   }
 
   private start(): Worker {
-    const w = new Worker(WORKER_SOURCE, { eval: true });
+    // A worker's heap holds a decoder and little else: a small young generation keeps it small.
+    const w = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
     w.unref();
     this.all.add(w);
     return w;
@@ -152,6 +158,8 @@ function laneWorker(
   /** Where the stream's bytes go: counted, and the first damage kept. */
   interface Sink {
     write(b: Buffer): Promise<void> | undefined;
+    /** Done with a buffer once `write` returns (so it can be filled again). */
+    synchronous: boolean;
     end(): Promise<void>;
     out: number;
     damage: Error | undefined;
@@ -162,6 +170,7 @@ function laneWorker(
     const sink: Sink = {
       out: 0,
       damage: undefined,
+      synchronous: true,
       write(b) {
         if (sink.damage) return undefined;
         try {
@@ -198,6 +207,7 @@ function laneWorker(
     const sink: Sink = {
       out: 0,
       damage: undefined,
+      synchronous: false,
       write(b) {
         if (sink.damage) return undefined;
         z.write(b);
@@ -230,9 +240,13 @@ function laneWorker(
       let batch = Buffer.allocUnsafe(BATCH);
       let batchLen = 0;
       let pos = job.start;
+      // zlib holds on to what it is given until it has inflated it; ISA-L is done on return, so a
+      // worker with it reads into the same two buffers throughout (a download's bounded memory).
+      const reused = sink.synchronous ? Buffer.allocUnsafe(READ) : undefined;
       while (pos < job.end && !sink.damage) {
-        const buf = Buffer.allocUnsafe(Math.min(READ, job.end - pos));
-        const n = files.readSync(fd, buf, 0, buf.length, pos);
+        const want = Math.min(READ, job.end - pos);
+        const buf = reused ?? Buffer.allocUnsafe(want);
+        const n = files.readSync(fd, buf, 0, want, pos);
         if (n === 0) throw new Error(`the file ends at byte ${pos}`);
         pos += n;
         let i = 0;
@@ -245,7 +259,7 @@ function laneWorker(
             payload -= take;
             if (batchLen === BATCH) {
               await sink.write(batch);
-              batch = Buffer.allocUnsafe(BATCH);
+              if (!sink.synchronous) batch = Buffer.allocUnsafe(BATCH);
               batchLen = 0;
             }
           } else {

@@ -193,6 +193,17 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
       );
     }
     expect(addon.path).toMatch(/isal_inflate\.node$/);
+    // RESTORABLE_ISAL names it elsewhere (a runner's own build); a wrong name is said, not fatal.
+    expect(isalAddon({ RESTORABLE_ISAL: addon.path })).toEqual({ path: addon.path });
+    const missing = path.join(dir, 'nowhere', 'isal_inflate.node');
+    expect(isalAddon({ RESTORABLE_ISAL: missing })).toEqual({
+      unavailable: `${missing} is not built (npm run build:native; it needs libisal-dev)`,
+    });
+    const notAnAddon = path.join(dir, 'not-an-addon.node');
+    fs.writeFileSync(notAnAddon, 'text');
+    expect(isalAddon({ RESTORABLE_ISAL: notAnAddon })).toEqual({
+      unavailable: expect.stringContaining(`${notAnAddon} does not load: `),
+    });
   });
 
   it('a table whose data decodes but whose checksum is wrong is COMPRESSION_CORRUPT, with ISA-L as with zlib', async () => {
