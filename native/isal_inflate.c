@@ -33,6 +33,7 @@ static const char *describe(int r, const char **code) {
   case ISAL_INVALID_LOOKBACK: *code = "ISAL_INVALID_LOOKBACK"; return "invalid distance too far back";
   case ISAL_INVALID_WRAPPER: *code = "ISAL_INVALID_WRAPPER"; return "incorrect header check";
   case ISAL_INCORRECT_CHECKSUM: *code = "ISAL_INCORRECT_CHECKSUM"; return "incorrect data check";
+  case ISAL_NEED_DICT: *code = "ISAL_NEED_DICT"; return "a preset dictionary is needed";
   default: *code = "ISAL_ERROR"; return "the stream cannot be decoded";
   }
 }
@@ -56,9 +57,12 @@ static napi_value create(napi_env env, napi_callback_info info) {
   return handle;
 }
 
-static lane_t *lane_of(napi_env env, napi_value v) {
+/* The call's `want` arguments into argv, the first being a handle from create(): its state. */
+static lane_t *lane_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
   void *data = NULL;
-  if (napi_get_value_external(env, v, &data) != napi_ok || !data) {
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != want || napi_get_value_external(env, argv[0], &data) != napi_ok || !data) {
     napi_throw_type_error(env, NULL, "expected a handle from create()");
     return NULL;
   }
@@ -66,10 +70,8 @@ static lane_t *lane_of(napi_env env, napi_value v) {
 }
 
 static napi_value push(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  lane_t *lane = argc == 2 ? lane_of(env, argv[0]) : NULL;
+  lane_t *lane = lane_args(env, info, 2, argv);
   if (!lane) return NULL;
   void *in = NULL;
   size_t len = 0;
@@ -83,17 +85,19 @@ static napi_value push(napi_env env, napi_callback_info info) {
   double produced = 0;
   /* Past the stream's end (ISAL_BLOCK_FINISH) the rest is ignored, as zlib's inflate does. */
   while (s->block_state != ISAL_BLOCK_FINISH && (s->avail_in > 0 || s->tmp_out_valid > s->tmp_out_processed)) {
+    uint32_t in_before = s->avail_in;
     s->next_out = lane->out;
     s->avail_out = OUT_SIZE;
     int r = isal_inflate(s);
     produced += OUT_SIZE - s->avail_out;
-    if (r < 0) {
+    if (r != ISAL_DECOMP_OK) {
       const char *code;
       const char *message = describe(r, &code);
       napi_throw_error(env, code, message);
       return NULL;
     }
-    if (s->avail_out == OUT_SIZE && r == ISAL_END_INPUT) break;
+    /* Nothing read and nothing written: it waits for more input. */
+    if (s->avail_out == OUT_SIZE && s->avail_in == in_before) break;
   }
   napi_value result;
   napi_create_double(env, produced, &result);
@@ -101,10 +105,8 @@ static napi_value push(napi_env env, napi_callback_info info) {
 }
 
 static napi_value finish(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  lane_t *lane = argc == 1 ? lane_of(env, argv[0]) : NULL;
+  lane_t *lane = lane_args(env, info, 1, argv);
   if (!lane) return NULL;
   napi_value result;
   napi_get_boolean(env, lane->state.block_state == ISAL_BLOCK_FINISH, &result);

@@ -85351,8 +85351,9 @@ function fileChunks(file, start, end) {
  * up from this module, where the repository's root is both from src/archive/ and dist/<bundle>/.
  */
 function isalAddon(env = process.env) {
-    const file = env.RESTORABLE_ISAL ||
-        external_node_path_default().join(external_node_path_default().dirname((0,external_node_url_.fileURLToPath)(import.meta.url)), '..', '..', 'native', 'build', 'Release', 'isal_inflate.node');
+    const file = env.RESTORABLE_ISAL
+        ? external_node_path_default().resolve(env.RESTORABLE_ISAL)
+        : external_node_path_default().join(external_node_path_default().dirname((0,external_node_url_.fileURLToPath)(import.meta.url)), '..', '..', 'native', 'build', 'Release', 'isal_inflate.node');
     let found = isalChecked.get(file);
     if (!found) {
         if (!external_node_fs_default().existsSync(file)) {
@@ -85527,13 +85528,11 @@ function laneWorker(port, files, zlib, load) {
             let batch = Buffer.allocUnsafe(BATCH);
             let batchLen = 0;
             let pos = job.start;
-            // zlib holds on to what it is given until it has inflated it; ISA-L is done on return, so a
-            // worker with it reads into the same two buffers throughout (a download's bounded memory).
-            const reused = sink.synchronous ? Buffer.allocUnsafe(READ) : undefined;
+            // What is read is copied into batches, so one read buffer serves throughout. zlib holds on
+            // to a batch until it has inflated it; ISA-L is done on return, so its batch is reused too.
+            const buf = Buffer.allocUnsafe(READ);
             while (pos < job.end && !sink.damage) {
-                const want = Math.min(READ, job.end - pos);
-                const buf = reused ?? Buffer.allocUnsafe(want);
-                const n = files.readSync(fd, buf, 0, want, pos);
+                const n = files.readSync(fd, buf, 0, Math.min(READ, job.end - pos), pos);
                 if (n === 0)
                     throw new Error(`the file ends at byte ${pos}`);
                 pos += n;
@@ -85870,6 +85869,7 @@ class LanePool {
     jobs = [];
     dataBytes = 0;
     failure;
+    aborted = false;
     codec;
     workers;
     /** Decodes started from the TOC's offsets, by dump id, until the walk reaches their blocks. */
@@ -85882,7 +85882,9 @@ class LanePool {
         this.codec = workerCodec(h.compression);
         const addon = this.codec === 'gzip' && lanes.complete && lanes.isal !== false ? isalAddon() : undefined;
         this.isal = addon && 'path' in addon ? addon.path : undefined;
-        this.seen = { mostAtOnce: 0, inWorkers: 0, early: 0, inflate: this.isal ? 'isa-l' : 'zlib' };
+        this.seen = { mostAtOnce: 0, inWorkers: 0, early: 0 };
+        if (this.codec === 'gzip')
+            this.seen.inflate = this.isal ? 'isa-l' : 'zlib';
     }
     /**
      * Start every table's decode from the TOC's data offsets, the largest first: the largest table's
@@ -85890,15 +85892,18 @@ class LanePool {
      * are only a guess until the walk finds each block where the TOC says (`add`).
      */
     startFromToc(toc, fileSize) {
+        // Every block ends where the next one starts (large objects' blocks too), or at the file's end.
         const blocks = toc
-            .filter((e) => e.dataOffset !== undefined && e.desc === 'TABLE DATA')
+            .filter((e) => e.dataOffset !== undefined)
             .sort((a, b) => a.dataOffset - b.dataOffset);
-        const ranges = blocks.map((e, i) => ({
+        const ranges = blocks
+            .map((e, i) => ({
             e,
             // A data block: its type byte and dump id, then the stream's length-prefixed chunks.
             start: e.dataOffset + 2 + this.h.intSize,
             end: blocks[i + 1]?.dataOffset ?? fileSize,
-        }));
+        }))
+            .filter((r) => r.e.desc === 'TABLE DATA');
         ranges.sort((a, b) => b.end - b.start - (a.end - a.start));
         for (const { e, start, end } of ranges) {
             if (end <= start)
@@ -85930,7 +85935,8 @@ class LanePool {
         this.active++;
         this.seen.mostAtOnce = Math.max(this.seen.mostAtOnce, this.active);
         try {
-            if (this.failure)
+            // A later failure does not stop an earlier range: the earliest in the archive is reported.
+            if (this.aborted || (this.failure && this.failure.at < start))
                 return 0;
             return await this.decodeRange(start, end, what);
         }
@@ -85954,15 +85960,17 @@ class LanePool {
             throw e instanceof DamagedStream ? damagedStream(what, e.message, e.code) : e;
         }
     }
-    /** Wait for every decode; the data bytes, or the first failure in the archive's order. */
+    /**
+     * Wait for the decodes of the ranges the walk stepped over; the data bytes, or the first failure
+     * in the archive's order. Guesses the walk never confirmed (it stopped early, or the TOC was
+     * wrong) are moot: those not started never start, and workers still decoding are stopped.
+     */
     async settle() {
         try {
             await Promise.all(this.jobs);
-            // Guesses the walk never confirmed (a damaged or truncated archive): their outcome is moot.
-            for (const { outcome } of this.early.values())
-                await outcome;
         }
         finally {
+            this.aborted = true;
             await this.workers?.close();
         }
         if (this.failure)

@@ -186,10 +186,9 @@ export interface WalkResult {
   dataBytes: number;
   /**
    * With lanes: the most tables decoding at once, how many decodes ran in worker threads, and how
-   * many started from the TOC's offsets were confirmed by the walk; gzip data inflates with ISA-L or
-   * zlib.
+   * many started from the TOC's offsets were confirmed by the walk; gzip data: what inflated it.
    */
-  lanes?: { mostAtOnce: number; inWorkers: number; early: number; inflate: 'isa-l' | 'zlib' };
+  lanes?: { mostAtOnce: number; inWorkers: number; early: number; inflate?: 'isa-l' | 'zlib' };
 }
 
 const BLK_DATA = 1;
@@ -235,6 +234,7 @@ class LanePool {
   private readonly jobs: Promise<void>[] = [];
   private dataBytes = 0;
   private failure: { at: number; error: unknown } | undefined;
+  private aborted = false;
   private readonly codec: 'gzip' | 'zstd' | undefined;
   private workers: LaneWorkers | undefined;
   /** Decodes started from the TOC's offsets, by dump id, until the walk reaches their blocks. */
@@ -249,7 +249,8 @@ class LanePool {
     this.codec = workerCodec(h.compression);
     const addon = this.codec === 'gzip' && lanes.complete && lanes.isal !== false ? isalAddon() : undefined;
     this.isal = addon && 'path' in addon ? addon.path : undefined;
-    this.seen = { mostAtOnce: 0, inWorkers: 0, early: 0, inflate: this.isal ? 'isa-l' : 'zlib' };
+    this.seen = { mostAtOnce: 0, inWorkers: 0, early: 0 };
+    if (this.codec === 'gzip') this.seen.inflate = this.isal ? 'isa-l' : 'zlib';
   }
 
   /**
@@ -258,15 +259,18 @@ class LanePool {
    * are only a guess until the walk finds each block where the TOC says (`add`).
    */
   startFromToc(toc: TocEntry[], fileSize: number): void {
+    // Every block ends where the next one starts (large objects' blocks too), or at the file's end.
     const blocks = toc
-      .filter((e) => e.dataOffset !== undefined && e.desc === 'TABLE DATA')
+      .filter((e) => e.dataOffset !== undefined)
       .sort((a, b) => (a.dataOffset as number) - (b.dataOffset as number));
-    const ranges = blocks.map((e, i) => ({
-      e,
-      // A data block: its type byte and dump id, then the stream's length-prefixed chunks.
-      start: (e.dataOffset as number) + 2 + this.h.intSize,
-      end: blocks[i + 1]?.dataOffset ?? fileSize,
-    }));
+    const ranges = blocks
+      .map((e, i) => ({
+        e,
+        // A data block: its type byte and dump id, then the stream's length-prefixed chunks.
+        start: (e.dataOffset as number) + 2 + this.h.intSize,
+        end: blocks[i + 1]?.dataOffset ?? fileSize,
+      }))
+      .filter((r) => r.e.desc === 'TABLE DATA');
     ranges.sort((a, b) => b.end - b.start - (a.end - a.start));
     for (const { e, start, end } of ranges) {
       if (end <= start) continue;
@@ -305,7 +309,8 @@ class LanePool {
     this.active++;
     this.seen.mostAtOnce = Math.max(this.seen.mostAtOnce, this.active);
     try {
-      if (this.failure) return 0;
+      // A later failure does not stop an earlier range: the earliest in the archive is reported.
+      if (this.aborted || (this.failure && this.failure.at < start)) return 0;
       return await this.decodeRange(start, end, what);
     } finally {
       this.active--;
@@ -328,13 +333,16 @@ class LanePool {
     }
   }
 
-  /** Wait for every decode; the data bytes, or the first failure in the archive's order. */
+  /**
+   * Wait for the decodes of the ranges the walk stepped over; the data bytes, or the first failure
+   * in the archive's order. Guesses the walk never confirmed (it stopped early, or the TOC was
+   * wrong) are moot: those not started never start, and workers still decoding are stopped.
+   */
   async settle(): Promise<number> {
     try {
       await Promise.all(this.jobs);
-      // Guesses the walk never confirmed (a damaged or truncated archive): their outcome is moot.
-      for (const { outcome } of this.early.values()) await outcome;
     } finally {
+      this.aborted = true;
       await this.workers?.close();
     }
     if (this.failure) throw this.failure.error;

@@ -30,17 +30,17 @@ export interface LaneJob {
  * up from this module, where the repository's root is both from src/archive/ and dist/<bundle>/.
  */
 export function isalAddon(env: NodeJS.ProcessEnv = process.env): { path: string } | { unavailable: string } {
-  const file =
-    env.RESTORABLE_ISAL ||
-    path.join(
-      path.dirname(fileURLToPath(import.meta.url)),
-      '..',
-      '..',
-      'native',
-      'build',
-      'Release',
-      'isal_inflate.node',
-    );
+  const file = env.RESTORABLE_ISAL
+    ? path.resolve(env.RESTORABLE_ISAL)
+    : path.join(
+        path.dirname(fileURLToPath(import.meta.url)),
+        '..',
+        '..',
+        'native',
+        'build',
+        'Release',
+        'isal_inflate.node',
+      );
   let found = isalChecked.get(file);
   if (!found) {
     if (!fs.existsSync(file)) {
@@ -240,13 +240,11 @@ function laneWorker(
       let batch = Buffer.allocUnsafe(BATCH);
       let batchLen = 0;
       let pos = job.start;
-      // zlib holds on to what it is given until it has inflated it; ISA-L is done on return, so a
-      // worker with it reads into the same two buffers throughout (a download's bounded memory).
-      const reused = sink.synchronous ? Buffer.allocUnsafe(READ) : undefined;
+      // What is read is copied into batches, so one read buffer serves throughout. zlib holds on
+      // to a batch until it has inflated it; ISA-L is done on return, so its batch is reused too.
+      const buf = Buffer.allocUnsafe(READ);
       while (pos < job.end && !sink.damage) {
-        const want = Math.min(READ, job.end - pos);
-        const buf = reused ?? Buffer.allocUnsafe(want);
-        const n = files.readSync(fd, buf, 0, want, pos);
+        const n = files.readSync(fd, buf, 0, Math.min(READ, job.end - pos), pos);
         if (n === 0) throw new Error(`the file ends at byte ${pos}`);
         pos += n;
         let i = 0;

@@ -30,7 +30,7 @@ import {
   truncate,
   writeSidecar,
 } from '../harness/breakers.js';
-import { loadChinook, startCluster, tempDir } from '../harness/pg.js';
+import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
 import { FRAME_MAGIC, recompressCustom } from '../harness/recompress.js';
 
 let cluster: ScratchCluster;
@@ -193,8 +193,14 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
       );
     }
     expect(addon.path).toMatch(/isal_inflate\.node$/);
-    // RESTORABLE_ISAL names it elsewhere (a runner's own build); a wrong name is said, not fatal.
-    expect(isalAddon({ RESTORABLE_ISAL: addon.path })).toEqual({ path: addon.path });
+    // RESTORABLE_ISAL names it elsewhere (a runner's own build), relative to the working folder;
+    // a wrong name is said, not fatal.
+    const elsewhere = path.join(dir, 'elsewhere', 'isal_inflate.node');
+    fs.mkdirSync(path.dirname(elsewhere), { recursive: true });
+    fs.copyFileSync(addon.path, elsewhere);
+    expect(isalAddon({ RESTORABLE_ISAL: path.relative(process.cwd(), elsewhere) })).toEqual({
+      path: elsewhere,
+    });
     const missing = path.join(dir, 'nowhere', 'isal_inflate.node');
     expect(isalAddon({ RESTORABLE_ISAL: missing })).toEqual({
       unavailable: `${missing} is not built (npm run build:native; it needs libisal-dev)`,
@@ -223,6 +229,54 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
       expect((laned as ArchiveProblem).message).toBe(single.problems[0]?.message);
     }
     expect((await walk(file, inWorkers(file))) as WalkResult).toMatchObject({ lanes: { inflate: 'isa-l' } });
+  });
+
+  it('a later, larger table that fails first does not hide an earlier damaged one', async () => {
+    const file = f.custom as string;
+    const { toc, size } = await tocOf(file);
+    const offsets = toc
+      .flatMap((e) => (e.dataOffset === undefined ? [] : [e.dataOffset]))
+      .sort((a, b) => a - b);
+    const ranges = offsets.map((at, i) => ({ at, end: offsets[i + 1] ?? size }));
+    const largest = ranges.reduce((a, b) => (b.end - b.at > a.end - a.at ? b : a));
+    // The smallest of those before it (with room for the flip): the last to get the one lane.
+    const before = ranges.filter((r) => r.at < largest.at && r.end - r.at > 200);
+    expect(before.length).toBeGreaterThan(1);
+    const earlier = before.reduce((a, b) => (b.end - b.at < a.end - a.at ? b : a));
+    // Inside each stream's first chunk: past its block header (type, dump id) and chunk length.
+    const into = (at: number) => at + 2 * (1 + 4) + 1 + 20;
+    const both = flipBytes(
+      flipBytes(file, path.join(dir, 'flip-l.dump'), into(largest.at)),
+      path.join(dir, 'flip-el.dump'),
+      into(earlier.at),
+    );
+    const single = await inspectStream(fileChunks(both));
+    expect(single.problems.map((p) => p.rule)).toEqual(['COMPRESSION_CORRUPT']);
+    // One lane: the largest table decodes first and fails first; the earlier one must still run.
+    for (const isal of [true, false]) {
+      const laned = await walk(both, { ...inWorkers(both, isal), count: 1 });
+      expect((laned as ArchiveProblem).message.split(':')[0]).toBe(single.problems[0]?.message.split(':')[0]);
+    }
+  });
+
+  it('an archive with large objects: every table still starts from the TOC and is confirmed', async () => {
+    await sql(cluster, 'postgres', 'CREATE DATABASE blobs');
+    await sql(
+      cluster,
+      'blobs',
+      `CREATE TABLE note AS SELECT g AS id, md5(g::text) AS body FROM generate_series(1, 50000) g;
+       CREATE TABLE tag AS SELECT g AS id, 'tag ' || g AS name FROM generate_series(1, 20000) g;
+       SELECT lo_from_bytea(0, convert_to(repeat(md5('x'), 20000), 'UTF8'));`,
+    );
+    const file = await dumpDatabase(cluster, 'blobs', path.join(dir, 'blobs', 'blobs.dump'));
+    const { toc } = await tocOf(file);
+    expect(toc.some((e) => e.desc === 'BLOBS')).toBe(true);
+    const single = await walk(file);
+    const laned = await walk(file, inWorkers(file));
+    expect(laned).toEqual({
+      ...single,
+      lanes: { mostAtOnce: expect.any(Number), inWorkers: 2, early: 2, inflate: 'isa-l' },
+    });
   });
 
   it('a TOC whose data offsets are wrong costs a second decode, not a wrong answer', async () => {
