@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   type ArchiveHeader,
+  dataRanges,
   decodeStream,
   readHeader,
   readToc,
@@ -253,16 +254,7 @@ async function largestTable(file: string): Promise<Range> {
   const size = fs.statSync(file).size;
   const r = ByteReader.from(fileChunks(file, 0, Math.min(size, 16 * 1024 * 1024)));
   const header = await readHeader(r);
-  const toc = await readToc(r, header);
-  const offsets = toc
-    .flatMap((e) => (e.dataOffset === undefined ? [] : [e.dataOffset]))
-    .sort((a, b) => a - b);
-  let best: Range = { start: 0, end: 0, header };
-  offsets.forEach((at, i) => {
-    // A data block: its type byte and dump id, then the stream's length-prefixed chunks.
-    const start = at + 1 + header.intSize + 1;
-    const end = offsets[i + 1] ?? size;
-    if (end - start > best.end - best.start) best = { start, end, header };
-  });
-  return best;
+  const ranges = dataRanges(await readToc(r, header), header, size);
+  const { start, end } = ranges.reduce((a, b) => (b.end - b.start > a.end - a.start ? b : a));
+  return { start, end, header };
 }

@@ -83615,6 +83615,21 @@ const BLK_BLOBS = 3;
 function entryName(e) {
     return e.namespace ? `${e.desc} ${e.namespace}.${e.tag}` : `${e.desc} ${e.tag}`;
 }
+/**
+ * Custom format: every data block's stream (tables' and large objects'), in the file's order, as
+ * the TOC's data offsets place them: a block ends where the next one starts, or at `fileSize`;
+ * `start` is past the block's type byte and dump id. Only a guess until a walk finds them there.
+ */
+function dataRanges(toc, h, fileSize) {
+    const blocks = toc
+        .filter((e) => e.dataOffset !== undefined)
+        .sort((a, b) => a.dataOffset - b.dataOffset);
+    return blocks.map((entry, i) => ({
+        entry,
+        start: entry.dataOffset + 2 + h.intSize,
+        end: blocks[i + 1]?.dataOffset ?? fileSize,
+    }));
+}
 /** Up to `count` decodes at once; the earliest failure in the archive's order wins. */
 class LanePool {
     lanes;
@@ -83647,24 +83662,13 @@ class LanePool {
      * are only a guess until the walk finds each block where the TOC says (`add`).
      */
     startFromToc(toc, fileSize) {
-        // Every block ends where the next one starts (large objects' blocks too), or at the file's end.
-        const blocks = toc
-            .filter((e) => e.dataOffset !== undefined)
-            .sort((a, b) => a.dataOffset - b.dataOffset);
-        const ranges = blocks
-            .map((e, i) => ({
-            e,
-            // A data block: its type byte and dump id, then the stream's length-prefixed chunks.
-            start: e.dataOffset + 2 + this.h.intSize,
-            end: blocks[i + 1]?.dataOffset ?? fileSize,
-        }))
-            .filter((r) => r.e.desc === 'TABLE DATA');
+        const ranges = dataRanges(toc, this.h, fileSize).filter((r) => r.entry.desc === 'TABLE DATA');
         ranges.sort((a, b) => b.end - b.start - (a.end - a.start));
-        for (const { e, start, end } of ranges) {
+        for (const { entry, start, end } of ranges) {
             if (end <= start)
                 continue;
-            const outcome = this.decode(start, end, entryName(e)).then((bytes) => ({ bytes }), (error) => ({ error }));
-            this.early.set(e.dumpId, { start, end, outcome });
+            const outcome = this.decode(start, end, entryName(entry)).then((bytes) => ({ bytes }), (error) => ({ error }));
+            this.early.set(entry.dumpId, { start, end, outcome });
         }
     }
     /** The walk stepped over a table's blocks, from `start` to `end`: decode them, or confirm a guess. */

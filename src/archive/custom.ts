@@ -224,6 +224,26 @@ export interface Lanes {
   isal?: boolean;
 }
 
+/**
+ * Custom format: every data block's stream (tables' and large objects'), in the file's order, as
+ * the TOC's data offsets place them: a block ends where the next one starts, or at `fileSize`;
+ * `start` is past the block's type byte and dump id. Only a guess until a walk finds them there.
+ */
+export function dataRanges(
+  toc: TocEntry[],
+  h: ArchiveHeader,
+  fileSize: number,
+): { entry: TocEntry; start: number; end: number }[] {
+  const blocks = toc
+    .filter((e) => e.dataOffset !== undefined)
+    .sort((a, b) => (a.dataOffset as number) - (b.dataOffset as number));
+  return blocks.map((entry, i) => ({
+    entry,
+    start: (entry.dataOffset as number) + 2 + h.intSize,
+    end: blocks[i + 1]?.dataOffset ?? fileSize,
+  }));
+}
+
 /** A decode's outcome, kept until the walk confirms (or not) the range it was started on. */
 type Outcome = { bytes: number } | { error: unknown };
 
@@ -259,26 +279,15 @@ class LanePool {
    * are only a guess until the walk finds each block where the TOC says (`add`).
    */
   startFromToc(toc: TocEntry[], fileSize: number): void {
-    // Every block ends where the next one starts (large objects' blocks too), or at the file's end.
-    const blocks = toc
-      .filter((e) => e.dataOffset !== undefined)
-      .sort((a, b) => (a.dataOffset as number) - (b.dataOffset as number));
-    const ranges = blocks
-      .map((e, i) => ({
-        e,
-        // A data block: its type byte and dump id, then the stream's length-prefixed chunks.
-        start: (e.dataOffset as number) + 2 + this.h.intSize,
-        end: blocks[i + 1]?.dataOffset ?? fileSize,
-      }))
-      .filter((r) => r.e.desc === 'TABLE DATA');
+    const ranges = dataRanges(toc, this.h, fileSize).filter((r) => r.entry.desc === 'TABLE DATA');
     ranges.sort((a, b) => b.end - b.start - (a.end - a.start));
-    for (const { e, start, end } of ranges) {
+    for (const { entry, start, end } of ranges) {
       if (end <= start) continue;
-      const outcome = this.decode(start, end, entryName(e)).then(
+      const outcome = this.decode(start, end, entryName(entry)).then(
         (bytes) => ({ bytes }),
         (error: unknown) => ({ error }),
       );
-      this.early.set(e.dumpId, { start, end, outcome });
+      this.early.set(entry.dumpId, { start, end, outcome });
     }
   }
 

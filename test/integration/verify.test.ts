@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  dataRanges,
   type Lanes,
   readHeader,
   readToc,
@@ -146,11 +147,14 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
       throw e;
     }
   }
-  async function tocOf(file: string): Promise<{ toc: TocEntry[]; size: number }> {
+  async function tocOf(file: string) {
     const r = ByteReader.from(fileChunks(file));
     const h = await readHeader(r);
-    return { toc: await readToc(r, h), size: fs.statSync(file).size };
+    const toc = await readToc(r, h);
+    return { toc, ranges: dataRanges(toc, h, fs.statSync(file).size) };
   }
+  const largestOf = (ranges: { start: number; end: number }[]) =>
+    ranges.reduce((a, b) => (b.end - b.start > a.end - a.start ? b : a));
   /** A local file: every table starts at once from the TOC's offsets, in a worker however short. */
   const inWorkers = (file: string, isal = true): Lanes => ({
     file,
@@ -214,13 +218,8 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
 
   it('a table whose data decodes but whose checksum is wrong is COMPRESSION_CORRUPT, with ISA-L as with zlib', async () => {
     const file = f.custom as string;
-    const { toc, size } = await tocOf(file);
-    const offsets = toc
-      .flatMap((e) => (e.dataOffset === undefined ? [] : [e.dataOffset]))
-      .sort((a, b) => a - b);
     // The largest table's stream ends with its Adler-32, then the zero length (5 bytes) that ends the data.
-    const ends = offsets.map((at, i) => ({ at, end: offsets[i + 1] ?? size }));
-    const largest = ends.reduce((a, b) => (b.end - b.at > a.end - a.at ? b : a));
+    const largest = largestOf((await tocOf(file)).ranges);
     const bad = flipBytes(file, path.join(dir, 'adler.dump'), largest.end - 5 - 2, 1);
     const single = await inspectStream(fileChunks(bad));
     expect(single.problems.map((p) => p.message)).toEqual([expect.stringMatching(/: incorrect data check$/)]);
@@ -233,22 +232,18 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
 
   it('a later, larger table that fails first does not hide an earlier damaged one', async () => {
     const file = f.custom as string;
-    const { toc, size } = await tocOf(file);
-    const offsets = toc
-      .flatMap((e) => (e.dataOffset === undefined ? [] : [e.dataOffset]))
-      .sort((a, b) => a - b);
-    const ranges = offsets.map((at, i) => ({ at, end: offsets[i + 1] ?? size }));
-    const largest = ranges.reduce((a, b) => (b.end - b.at > a.end - a.at ? b : a));
+    const { ranges } = await tocOf(file);
+    const largest = largestOf(ranges);
     // The smallest of those before it (with room for the flip): the last to get the one lane.
-    const before = ranges.filter((r) => r.at < largest.at && r.end - r.at > 200);
+    const before = ranges.filter((r) => r.start < largest.start && r.end - r.start > 200);
     expect(before.length).toBeGreaterThan(1);
-    const earlier = before.reduce((a, b) => (b.end - b.at < a.end - a.at ? b : a));
-    // Inside each stream's first chunk: past its block header (type, dump id) and chunk length.
-    const into = (at: number) => at + 2 * (1 + 4) + 1 + 20;
+    const earlier = before.reduce((a, b) => (b.end - b.start < a.end - a.start ? b : a));
+    // Inside each stream's first chunk: past its chunk length (a sign byte and 4 bytes).
+    const into = (start: number) => start + 1 + 4 + 20;
     const both = flipBytes(
-      flipBytes(file, path.join(dir, 'flip-l.dump'), into(largest.at)),
+      flipBytes(file, path.join(dir, 'flip-l.dump'), into(largest.start)),
       path.join(dir, 'flip-el.dump'),
-      into(earlier.at),
+      into(earlier.start),
     );
     const single = await inspectStream(fileChunks(both));
     expect(single.problems.map((p) => p.rule)).toEqual(['COMPRESSION_CORRUPT']);
