@@ -18,7 +18,7 @@ import { type DrillResult, runDrill } from '../src/drill/run.js';
 import { pick } from '../src/postgres/binaries.js';
 import { libpqEnv, withClient } from '../src/postgres/client.js';
 import { freePort, ScratchCluster } from '../src/postgres/cluster.js';
-import { fmtS, fmtX, median, table, timed, verdict } from './stats.js';
+import { cpuSince, fmtS, fmtX, median, table, timed, verdict } from './stats.js';
 
 export const WHOLE_TARGET = 0.7;
 export const RESTORE_TARGET = 1.1;
@@ -62,6 +62,12 @@ export interface DrillBench {
   restoreRatios: number[];
   stages: Map<string, number[]>;
   handSteps: Map<HandStep, number[]>;
+  /**
+   * Per round, while each side ran: core-seconds the whole machine spent busy, and that as a share of
+   * all cores' time (empty where /proc/stat is missing). A side whose share is near 100 % is bound by
+   * the CPU: it gets faster only by doing less work, not by doing it more in parallel.
+   */
+  cpu: { hand: { busy: number; share: number }[]; drill: { busy: number; share: number }[] };
 }
 
 /** `<dump>.sha256` in sha256sum's format, written once (and again when the dump is newer). */
@@ -268,6 +274,7 @@ export async function benchDrill(
     restoreRatios: [],
     stages: new Map(),
     handSteps: new Map(HAND_STEPS.map((s) => [s, []])),
+    cpu: { hand: [], drill: [] },
   };
   type Side = 'hand' | 'drill' | 'bare';
   const order: Side[] = ['hand', 'drill', 'bare'];
@@ -277,9 +284,11 @@ export async function benchDrill(
     let ours: { seconds: number; result: DrillResult } | undefined;
     let bare = 0;
     for (const side of sides) {
+      const cpu = cpuSince();
       if (side === 'hand') hand = await drillByHand(file);
       else if (side === 'drill') ours = await ourDrill(file, jobs);
       else bare = await barePgRestore(file, jobs);
+      if (cpu && side !== 'bare') r.cpu[side].push(cpu());
     }
     if (!hand || !ours) throw new Error('a side did not run');
     const res = ours.result;
@@ -339,6 +348,21 @@ export function printDrill(r: DrillBench, say: (m: string) => void): void {
       `ratio of medians: ${fmtX(median(r.drill) / median(r.hand))}, ${fmtX(median(r.drillRestore) / median(r.bare))}`,
   );
   say(`restored ${r.tables} tables, ${r.rows} rows (exact counts; both sides agree)`);
+  if (r.cpu.drill.length > 0 && r.cpu.hand.length > 0) {
+    const pct = (xs: { share: number }[]) => `${(100 * median(xs.map((x) => x.share))).toFixed(0)} %`;
+    const coreS = (xs: { busy: number }[]) => fmtS(median(xs.map((x) => x.busy)));
+    say(
+      `CPU while each side ran (whole machine, ${os.availableParallelism()} cores, medians): ` +
+        `drill ${pct(r.cpu.drill)} busy, ${coreS(r.cpu.drill)} of core time; ` +
+        `by hand ${pct(r.cpu.hand)} busy, ${coreS(r.cpu.hand)} of core time`,
+    );
+    const cores = os.availableParallelism();
+    const budget = WHOLE_TARGET * median(r.hand);
+    say(
+      `${fmtX(WHOLE_TARGET)} of by hand is ${fmtS(budget)}: on ${cores} cores, at most ${fmtS(budget * cores)} of core time ` +
+        `even with every core busy throughout; the drill used ${coreS(r.cpu.drill)}`,
+    );
+  }
 
   say('\nwhere our drill spends its time (median seconds per stage; skipped stages count 0):');
   const rounds = r.drill.length;

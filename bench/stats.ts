@@ -1,4 +1,5 @@
 /** Small helpers for timing and printing the bench's numbers. */
+import fs from 'node:fs';
 
 export const MiB = 1024 * 1024;
 
@@ -36,4 +37,31 @@ export function table(rows: string[][]): string {
         .trimEnd(),
     )
     .join('\n');
+}
+
+/**
+ * The machine's CPU time from now on (Linux /proc/stat, all cores, all processes): call the returned
+ * function to get how many core-seconds were busy since, and that as a share of all cores' time.
+ * Undefined where /proc/stat is missing.
+ */
+export function cpuSince(): (() => { busy: number; share: number }) | undefined {
+  const read = (): { busy: number; total: number } | undefined => {
+    try {
+      const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+      // cpu  user nice system idle iowait irq softirq steal ...; steal is time the host took away.
+      const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+      const total = ticks.reduce((a, b) => a + b, 0);
+      return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0) - (ticks[7] ?? 0), total };
+    } catch {
+      return undefined;
+    }
+  };
+  const start = read();
+  if (!start) return undefined;
+  const hz = 100; // USER_HZ: /proc/stat counts in 1/100 s on Linux
+  return () => {
+    const end = read() ?? start;
+    const total = end.total - start.total;
+    return { busy: (end.busy - start.busy) / hz, share: total > 0 ? (end.busy - start.busy) / total : 0 };
+  };
 }
