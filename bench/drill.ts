@@ -349,14 +349,14 @@ export function printDrill(r: DrillBench, say: (m: string) => void): void {
   );
   say(`restored ${r.tables} tables, ${r.rows} rows (exact counts; both sides agree)`);
   if (r.cpu.drill.length > 0 && r.cpu.hand.length > 0) {
+    const cores = os.availableParallelism();
     const pct = (xs: { share: number }[]) => `${(100 * median(xs.map((x) => x.share))).toFixed(0)} %`;
     const coreS = (xs: { busy: number }[]) => fmtS(median(xs.map((x) => x.busy)));
     say(
-      `CPU while each side ran (whole machine, ${os.availableParallelism()} cores, medians): ` +
+      `CPU while each side ran (whole machine, ${cores} cores, medians): ` +
         `drill ${pct(r.cpu.drill)} busy, ${coreS(r.cpu.drill)} of core time; ` +
         `by hand ${pct(r.cpu.hand)} busy, ${coreS(r.cpu.hand)} of core time`,
     );
-    const cores = os.availableParallelism();
     const budget = WHOLE_TARGET * median(r.hand);
     say(
       `${fmtX(WHOLE_TARGET)} of by hand is ${fmtS(budget)}: on ${cores} cores, at most ${fmtS(budget * cores)} of core time ` +
