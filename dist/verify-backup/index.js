@@ -85090,7 +85090,11 @@ function classifyRestore(stage, stderr, exitCode, tool) {
             fix: `Install the extension's package for the target's major (e.g. postgresql-<major>-${name}), or restore where it is.`,
         }));
     }
-    const unexplained = errors.filter((l) => !/role ".*" does not exist/.test(l) && !/extension/.test(l));
+    // Only an error that names a role or an extension already reported is explained by it (an
+    // extension that is installed but will not update, or may not be created, is an error of its own).
+    const names = (kind, m) => [...m.keys()].map((n) => `${kind} "${n}"`);
+    const explainedBy = [...names('role', roles), ...names('extension', extensions)];
+    const unexplained = errors.filter((l) => !explainedBy.some((n) => l.includes(n)));
     if (unexplained.length > 0) {
         findings.push(finding('RESTORE_ERROR', stage, `${unexplained.length} error${unexplained.length === 1 ? '' : 's'} during the restore; the first: ${unexplained[0]}`, {
             evidence: { errors: unexplained.length, first: unexplained[0] ?? null },

@@ -109,7 +109,11 @@ export function classifyRestore(
       }),
     );
   }
-  const unexplained = errors.filter((l) => !/role ".*" does not exist/.test(l) && !/extension/.test(l));
+  // Only an error that names a role or an extension already reported is explained by it (an
+  // extension that is installed but will not update, or may not be created, is an error of its own).
+  const names = (kind: string, m: Map<string, string>) => [...m.keys()].map((n) => `${kind} "${n}"`);
+  const explainedBy = [...names('role', roles), ...names('extension', extensions)];
+  const unexplained = errors.filter((l) => !explainedBy.some((n) => l.includes(n)));
   if (unexplained.length > 0) {
     findings.push(
       finding(

@@ -146,6 +146,18 @@ describe('restore errors, classified from stderr', () => {
     expect(rules(r)).toEqual(['EXIT_CODE_LIED', 'EXTENSION_ABSENT']);
     expect(r.findings.find((x) => x.rule === 'EXTENSION_ABSENT')?.evidence?.extension).toBe('no_such_ext');
   });
+  it('an extension that is installed but not at the dumped version is a RESTORE_ERROR, not silence', async () => {
+    const file = injectSql(
+      f.plain as string,
+      path.join(dir, 'ext-version.sql'),
+      "CREATE EXTENSION IF NOT EXISTS pgcrypto VERSION '9.9';",
+    );
+    const r = await drill(file);
+    expect(rules(r)).toEqual(['EXIT_CODE_LIED', 'RESTORE_ERROR']);
+    expect(r.findings.find((x) => x.rule === 'RESTORE_ERROR')?.message).toMatch(
+      /extension "pgcrypto" has no installation script/,
+    );
+  });
   it('RESTORE_ERROR and EXIT_CODE_LIED: psql exits 0 with an ERROR on stderr', async () => {
     const file = injectBadStatement(f.plain as string, path.join(dir, 'bad.sql'));
     const r = await drill(file);

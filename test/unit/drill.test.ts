@@ -42,6 +42,28 @@ describe('classifying pg_restore stderr', () => {
     expect(r.findings.find((f) => f.rule === 'EXTENSION_ABSENT')?.evidence?.extension).toBe('postgis');
     expect(r.findings.find((f) => f.rule === 'RESTORE_ERROR')?.message).toMatch(/FROB/);
   });
+  it('an error about an extension that is not reported as absent stays an error', () => {
+    const stderr = [
+      'pg_restore: error: could not execute query: ERROR:  extension "postgis" has no installation script nor update path for version "9.9"',
+      'pg_restore: error: could not execute query: ERROR:  permission denied to create extension "pgcrypto"',
+      'pg_restore: warning: errors ignored on restore: 2',
+    ].join('\n');
+    const r = classifyRestore('restore', stderr, 1, 'pg_restore 15');
+    expect(rules(r.findings)).toEqual(['RESTORE_ERROR']);
+    expect(r.findings[0]?.message).toMatch(/^2 errors .*postgis/);
+  });
+  it('an error that follows from an absent role or extension is explained by it', () => {
+    const stderr = [
+      'pg_restore: error: could not execute query: ERROR:  could not open extension control file "/usr/share/postgresql/15/extension/postgis.control": No such file or directory',
+      'pg_restore: error: could not execute query: ERROR:  extension "postgis" does not exist',
+      "Command was: COMMENT ON EXTENSION postgis IS 'spatial';",
+      'pg_restore: error: could not execute query: ERROR:  role "app_owner" does not exist',
+    ].join('\n');
+    expect(rules(classifyRestore('restore', stderr, 1, 'pg_restore 15').findings)).toEqual([
+      'EXTENSION_ABSENT',
+      'ROLE_ABSENT',
+    ]);
+  });
   it('EXIT_CODE_LIED: zero exit with errors; RESTORE_FAILED: non-zero with nothing to explain it', () => {
     expect(
       rules(
