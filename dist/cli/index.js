@@ -40245,9 +40245,7 @@ async function clean(flags) {
     }
     const all = flags.all === 'true';
     let n = 0;
-    for (const c of (0,_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_21__/* .findLeftovers */ .Q_)()) {
-        if (!c.orphaned && !(all && c.label.kept))
-            continue;
+    for (const c of (0,_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_21__/* .leftoversToClean */ .tH)(all)) {
         await (0,_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_21__/* .removeCluster */ .hS)(c.root);
         process.stdout.write(`removed ${c.root} (${c.label.label}, PostgreSQL ${c.label.major}, from ${c.label.created})\n`);
         n++;
@@ -41592,10 +41590,12 @@ function parseDrillOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE
         .map((i) => [i.name, v[i.name]]));
     const verify = (0,_verify_options_js__WEBPACK_IMPORTED_MODULE_6__/* .parseVerifyOptions */ .lW)(verifyRaw, how);
     const tier = (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_4__/* .oneOf */ .yL)(name('tier'), v.tier ?? 'full', ['full', 'schema', 'sample']);
+    // schema.table, unquoted (as pg_restore --list names them); a bare name is in public.
     const sampleTables = (v['sample-tables'] ?? '')
         .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
+        .map((s) => s.trim().replace(/"/g, ''))
+        .filter(Boolean)
+        .map((t) => (t.includes('.') ? t : `public.${t}`));
     if (tier === 'sample' && sampleTables.length === 0) {
         throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(name('sample-tables'), 'is empty, but tier is sample', 'Name the tables to restore rows for: schema.table,schema.other');
     }
@@ -41624,6 +41624,7 @@ function parseDrillOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE
         ...(v.config ? { configPath: v.config } : {}),
         tier,
         sampleTables,
+        sampleInput: name('sample-tables'),
         roles,
         jobs,
         ...(v['rto-budget'] ? { rtoBudgetSeconds: (0,_core_duration_js__WEBPACK_IMPORTED_MODULE_1__/* .parseDuration */ .E9)(name('rto-budget'), v['rto-budget']) } : {}),
@@ -41970,6 +41971,12 @@ async function runDrill(opts, log, onStage) {
         const dumpMajor = (0,binaries/* majorOf */.Ds)(ins.serverVersion ?? '') ?? 0;
         const dbName = opts.targetUrl ? (0,drill_target/* drillDatabaseName */.Oq)() : safeDbName(ins.header?.database);
         let targetCollate;
+        // A sample of tables the dump has no rows for would check nothing: say so before any target exists.
+        const dumped = ins.toc?.dataTables;
+        const unknown = opts.tier === 'sample' && dumped ? opts.sampleTables.filter((t) => !dumped.includes(t)) : [];
+        if (unknown.length > 0) {
+            throw new errors/* UserError */.yo(opts.sampleInput, `names ${unknown.join(', ')}, which ${backup.name} has no rows for`, `Name tables as schema.table, as pg_restore --list shows them; this dump has rows for ${dumped?.slice(0, 12).join(', ')}${(dumped?.length ?? 0) > 12 ? ', ...' : ''}`);
+        }
         try {
             const targetStage = await pipe.stage('target', async () => {
                 const findings = [];
@@ -42082,8 +42089,9 @@ async function runDrill(opts, log, onStage) {
                     let file = backup.localPath;
                     let gzip = ins.wrapper === 'gzip';
                     let unpacked;
-                    // pg_restore --jobs needs a file it can seek in: unpack a gzip'd custom dump first.
-                    if (gzip && format === 'custom' && opts.jobs > 1) {
+                    // pg_restore --jobs, and the sample tier's --list, need a file it can seek in: unpack a
+                    // gzip'd custom dump first.
+                    if (gzip && format === 'custom' && (opts.jobs > 1 || opts.tier === 'sample')) {
                         external_node_fs_default().mkdirSync(opts.verify.workDir, { recursive: true });
                         unpacked = external_node_path_default().join(opts.verify.workDir, `${external_node_path_default().basename(file).replace(/\.gz$/, '')}.unpacked`);
                         await (0,promises_.pipeline)(external_node_fs_default().createReadStream(file), external_node_zlib_default().createGunzip(), external_node_fs_default().createWriteStream(unpacked));
@@ -42099,7 +42107,7 @@ async function runDrill(opts, log, onStage) {
                                 roles: opts.roles,
                                 schemaOnly: true,
                             });
-                            const rows = await restoreSampleData(client.client, conn, file, opts.sampleTables, opts.jobs);
+                            const rows = await restoreSampleData(client.client, conn, file, opts);
                             findings.push(...schema.findings, ...rows.findings);
                             result.restore = {
                                 tool: schema.tool,
@@ -42177,7 +42185,7 @@ async function runDrill(opts, log, onStage) {
         result.notChecked =
             opts.tier === 'schema'
                 ? ['row counts', 'smoke queries', 'sequences', 'NOT VALID constraints']
-                : ['rows of tables outside sample-tables'];
+                : ['rows of tables outside sample-tables', 'smoke queries', 'NOT VALID constraints'];
     }
     pipe.settle(result);
     const t = (0,report_history/* trend */.GW)(result.totalSeconds, previous);
@@ -42250,15 +42258,16 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
     else {
         await pipe.stage('volume', async () => {
             let counts = await (0,postgres_tables/* countRows */.BO)(conn, opts.jobs);
-            if (opts.tier === 'sample') {
-                const wanted = new Set(opts.sampleTables.map((t) => (t.includes('.') ? t : `public.${t}`)));
-                counts = counts.filter((c) => wanted.has(c.table));
-            }
+            // The sample tier counts, and holds to their minimums, only the tables it restored rows for.
+            const sampled = (table) => opts.tier !== 'sample' || opts.sampleTables.includes(table);
+            counts = counts.filter((c) => sampled(c.table));
             result.counts = counts;
             result.rows = counts.reduce((n, c) => n + c.rows, 0);
             const byTable = new Map(counts.map((c) => [c.table, c.rows]));
             const findings = [];
             for (const [table, rule] of Object.entries(opts.config.volume?.tables ?? {})) {
+                if (!sampled(table))
+                    continue;
                 const n = byTable.get(table);
                 if (n === undefined)
                     findings.push((0,report_findings/* finding */.gk)('VOLUME_TABLE_MISSING', 'volume', `table ${table} (named in the config) is not in the restored database`, { evidence: { table } }));
@@ -42287,6 +42296,8 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
         const queries = opts.config.semantics ?? [];
         if (queries.length === 0)
             pipe.skip('semantics', 'no smoke queries in config');
+        else if (opts.tier === 'sample')
+            pipe.skip('semantics', 'NOT RUN: tier SAMPLE restores only the rows of sample-tables');
         else {
             await pipe.stage('semantics', async () => {
                 const r = await (0,postgres_client/* withClient */.SV)(conn, (c) => (0,semantics/* runSmokeQueries */.B)(c, queries));
@@ -42324,27 +42335,37 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
         return { findings, ...(notRun ? { notRun } : {}) };
     });
 }
-/** The sample tier: rows of the named tables only, through a pg_restore list. */
-async function restoreSampleData(pgRestore, conn, file, tables, jobs) {
+/**
+ * The sample tier: rows of the named tables only, and every sequence's value, through a pg_restore
+ * list. The schema is in place with its foreign keys, so a sampled table whose parent is not sampled
+ * would fail them: as a superuser, the load disables triggers (pg_restore --disable-triggers).
+ */
+async function restoreSampleData(pgRestore, conn, file, opts) {
     const list = await (0,exec/* run */.eF)(pgRestore.path, ['--list', file]);
-    const wanted = new Set(tables.map((t) => (t.includes('.') ? t : `public.${t}`).replace(/"/g, '')));
+    const wanted = new Set(opts.sampleTables);
     const lines = list.stdout.split('\n').filter((l) => {
+        if (/^\d+; \d+ \d+ SEQUENCE SET /.test(l))
+            return true;
         const m = / TABLE DATA (\S+) (\S+) /.exec(l);
         return m !== null && wanted.has(`${m[1]}.${m[2]}`);
     });
-    const listFile = `${file}.sample-list`;
+    const superuser = await (0,postgres_client/* withClient */.SV)(conn, async (c) => (await c.query('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user'))
+        .rows[0]?.s === true);
+    external_node_fs_default().mkdirSync(opts.verify.workDir, { recursive: true });
+    const listFile = external_node_path_default().join(opts.verify.workDir, `sample-${process.pid}-${Date.now()}.list`);
     external_node_fs_default().writeFileSync(listFile, `${lines.join('\n')}\n`);
     try {
         const res = await (0,exec/* run */.eF)(pgRestore.path, [
             '--data-only',
+            ...(superuser ? ['--disable-triggers'] : []),
             '--dbname',
             conn.database,
             '--use-list',
             listFile,
-            ...(jobs > 1 ? ['--jobs', String(jobs)] : []),
+            ...(opts.jobs > 1 ? ['--jobs', String(opts.jobs)] : []),
             file,
         ], {
-            env: (0,postgres_client/* libpqEnv */.kY)(conn),
+            env: { ...(0,postgres_client/* libpqEnv */.kY)(conn), PGOPTIONS: '-c lc_messages=C' },
         });
         return {
             seconds: res.seconds,
@@ -45294,15 +45315,17 @@ __nccwpck_require__.d(__webpack_exports__, {
   oM: () => (/* binding */ BULK_LOAD_SETTINGS),
   ul: () => (/* binding */ SCRATCH_PREFIX),
   rP: () => (/* binding */ ScratchCluster),
-  Q_: () => (/* binding */ findLeftovers),
   ov: () => (/* binding */ freePort),
   he: () => (/* binding */ labelFolder),
+  tH: () => (/* binding */ leftoversToClean),
   bf: () => (/* binding */ ownerOf),
   V8: () => (/* binding */ readLabel),
   hS: () => (/* binding */ removeCluster),
   $B: () => (/* binding */ scratchFolder),
   Ry: () => (/* binding */ stopServerSync)
 });
+
+// UNUSED EXPORTS: findLeftovers
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -45462,6 +45485,14 @@ function findLeftovers() {
         .map((root) => ({ root, label: readLabel(root) }))
         .filter((x) => x.label !== undefined)
         .map((x) => ({ ...x, orphaned: !alive(x.label.pid) }));
+}
+/**
+ * What `restorable clean` removes: clusters whose process is gone, except those kept on purpose
+ * (keep: true), whose process is always gone by then; with `all`, the kept ones too. A cluster
+ * whose drill still runs is never taken.
+ */
+function leftoversToClean(all) {
+    return findLeftovers().filter((c) => (c.label.kept ? all : c.orphaned));
 }
 /**
  * A labelled scratch folder for a cluster whose data directory comes from a base backup instead of
@@ -49924,6 +49955,7 @@ function summarize(toc) {
         extensions: uniq(toc.filter((e) => e.desc === 'EXTENSION').map((e) => e.tag)),
         owners: uniq(toc.map((e) => e.owner)),
         grantees: uniq(toc.flatMap((e) => (e.sql && e.desc.endsWith('ACL') ? rolesInAcl(e.sql) : []))),
+        dataTables: uniq(toc.filter((e) => e.desc === 'TABLE DATA').map((e) => `${e.namespace}.${e.tag}`)),
         ...databaseLocale(toc.find((e) => e.desc === 'DATABASE')?.sql),
     };
 }

@@ -83892,6 +83892,14 @@ function findLeftovers() {
         .map((x) => ({ ...x, orphaned: !alive(x.label.pid) }));
 }
 /**
+ * What `restorable clean` removes: clusters whose process is gone, except those kept on purpose
+ * (keep: true), whose process is always gone by then; with `all`, the kept ones too. A cluster
+ * whose drill still runs is never taken.
+ */
+function leftoversToClean(all) {
+    return findLeftovers().filter((c) => (c.label.kept ? all : c.orphaned));
+}
+/**
  * A labelled scratch folder for a cluster whose data directory comes from a base backup instead of
  * initdb. Until `ScratchCluster.adopt` it is removed (its server stopped) if the process is stopped.
  */

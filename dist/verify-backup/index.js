@@ -83995,6 +83995,7 @@ function summarize(toc) {
         extensions: uniq(toc.filter((e) => e.desc === 'EXTENSION').map((e) => e.tag)),
         owners: uniq(toc.map((e) => e.owner)),
         grantees: uniq(toc.flatMap((e) => (e.sql && e.desc.endsWith('ACL') ? rolesInAcl(e.sql) : []))),
+        dataTables: uniq(toc.filter((e) => e.desc === 'TABLE DATA').map((e) => `${e.namespace}.${e.tag}`)),
         ...databaseLocale(toc.find((e) => e.desc === 'DATABASE')?.sql),
     };
 }
@@ -84717,6 +84718,14 @@ function findLeftovers() {
         .map((root) => ({ root, label: readLabel(root) }))
         .filter((x) => x.label !== undefined)
         .map((x) => ({ ...x, orphaned: !alive(x.label.pid) }));
+}
+/**
+ * What `restorable clean` removes: clusters whose process is gone, except those kept on purpose
+ * (keep: true), whose process is always gone by then; with `all`, the kept ones too. A cluster
+ * whose drill still runs is never taken.
+ */
+function leftoversToClean(all) {
+    return findLeftovers().filter((c) => (c.label.kept ? all : c.orphaned));
 }
 /**
  * A labelled scratch folder for a cluster whose data directory comes from a base backup instead of

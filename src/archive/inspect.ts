@@ -32,6 +32,8 @@ export interface TocSummary {
   owners: string[];
   /** Roles named by GRANT/REVOKE entries (grantees), PUBLIC excluded. */
   grantees: string[];
+  /** Custom and directory dumps: the tables that have rows in the dump, as schema.table. */
+  dataTables?: string[];
   /** The dumped database's encoding and locale, from its CREATE DATABASE. */
   database?: { encoding?: string; locale?: string; collate?: string; ctype?: string; provider?: string };
 }
@@ -101,6 +103,7 @@ function summarize(toc: TocEntry[]): TocSummary {
     extensions: uniq(toc.filter((e) => e.desc === 'EXTENSION').map((e) => e.tag)),
     owners: uniq(toc.map((e) => e.owner)),
     grantees: uniq(toc.flatMap((e) => (e.sql && e.desc.endsWith('ACL') ? rolesInAcl(e.sql) : []))),
+    dataTables: uniq(toc.filter((e) => e.desc === 'TABLE DATA').map((e) => `${e.namespace}.${e.tag}`)),
     ...databaseLocale(toc.find((e) => e.desc === 'DATABASE')?.sql),
   };
 }

@@ -24,7 +24,7 @@ import { parseMarkerOptions, parsePitrOptions } from '../pitr/options.js';
 import { pitrFacts } from '../pitr/present.js';
 import { pitrOutputs, plantMarker, runPitr } from '../pitr/run.js';
 import { pitrSpec } from '../pitr/spec.js';
-import { findLeftovers, removeCluster, ScratchCluster } from '../postgres/cluster.js';
+import { leftoversToClean, removeCluster, ScratchCluster } from '../postgres/cluster.js';
 import { consoleReport, type Reportable, writeJsonReport } from '../report/render.js';
 import { exitCodeFor, type StageListener, type StageResult } from '../report/stages.js';
 import { parseVerifyOptions } from '../verify/options.js';
@@ -254,8 +254,7 @@ async function clean(flags: Record<string, string>): Promise<number> {
   }
   const all = flags.all === 'true';
   let n = 0;
-  for (const c of findLeftovers()) {
-    if (!c.orphaned && !(all && c.label.kept)) continue;
+  for (const c of leftoversToClean(all)) {
     await removeCluster(c.root);
     process.stdout.write(
       `removed ${c.root} (${c.label.label}, PostgreSQL ${c.label.major}, from ${c.label.created})\n`,

@@ -18,7 +18,10 @@ export interface DrillOptions {
   config: DrillConfig;
   configPath?: string;
   tier: Tier;
+  /** schema.table, unquoted. */
   sampleTables: string[];
+  /** How the user names sample-tables (the input, or the CLI flag), for messages. */
+  sampleInput: string;
   roles: RolesMode;
   jobs: number;
   rtoBudgetSeconds?: number;
@@ -49,10 +52,12 @@ export function parseDrillOptions(
   );
   const verify = parseVerifyOptions(verifyRaw, how);
   const tier = oneOf(name('tier'), v.tier ?? 'full', ['full', 'schema', 'sample'] as const);
+  // schema.table, unquoted (as pg_restore --list names them); a bare name is in public.
   const sampleTables = (v['sample-tables'] ?? '')
     .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+    .map((s) => s.trim().replace(/"/g, ''))
+    .filter(Boolean)
+    .map((t) => (t.includes('.') ? t : `public.${t}`));
   if (tier === 'sample' && sampleTables.length === 0) {
     throw new UserError(
       name('sample-tables'),
@@ -92,6 +97,7 @@ export function parseDrillOptions(
     ...(v.config ? { configPath: v.config } : {}),
     tier,
     sampleTables,
+    sampleInput: name('sample-tables'),
     roles,
     jobs,
     ...(v['rto-budget'] ? { rtoBudgetSeconds: parseDuration(name('rto-budget'), v['rto-budget']) } : {}),

@@ -7,7 +7,7 @@ import { runSmokeQueries, type SmokeResult } from '../checks/semantics.js';
 import { diffStructure, parseReference, renderReference, structureLines } from '../checks/structure.js';
 import { type CompareSummary, compareRung } from '../compare/run.js';
 import { formatSeconds } from '../core/duration.js';
-import { errorMessage, ToolMissingError } from '../core/errors.js';
+import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import { run } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import { majorOf, type PgBinary } from '../postgres/binaries.js';
@@ -133,6 +133,17 @@ export async function runDrill(
     const dumpMajor = majorOf(ins.serverVersion ?? '') ?? 0;
     const dbName = opts.targetUrl ? drillDatabaseName() : safeDbName(ins.header?.database);
     let targetCollate: string | undefined;
+    // A sample of tables the dump has no rows for would check nothing: say so before any target exists.
+    const dumped = ins.toc?.dataTables;
+    const unknown =
+      opts.tier === 'sample' && dumped ? opts.sampleTables.filter((t) => !dumped.includes(t)) : [];
+    if (unknown.length > 0) {
+      throw new UserError(
+        opts.sampleInput,
+        `names ${unknown.join(', ')}, which ${backup.name} has no rows for`,
+        `Name tables as schema.table, as pg_restore --list shows them; this dump has rows for ${dumped?.slice(0, 12).join(', ')}${(dumped?.length ?? 0) > 12 ? ', ...' : ''}`,
+      );
+    }
     try {
       const targetStage = await pipe.stage('target', async () => {
         const findings: Finding[] = [];
@@ -263,8 +274,9 @@ export async function runDrill(
           let file = backup.localPath as string;
           let gzip = ins.wrapper === 'gzip';
           let unpacked: string | undefined;
-          // pg_restore --jobs needs a file it can seek in: unpack a gzip'd custom dump first.
-          if (gzip && format === 'custom' && opts.jobs > 1) {
+          // pg_restore --jobs, and the sample tier's --list, need a file it can seek in: unpack a
+          // gzip'd custom dump first.
+          if (gzip && format === 'custom' && (opts.jobs > 1 || opts.tier === 'sample')) {
             fs.mkdirSync(opts.verify.workDir, { recursive: true });
             unpacked = path.join(opts.verify.workDir, `${path.basename(file).replace(/\.gz$/, '')}.unpacked`);
             await pipeline(fs.createReadStream(file), zlib.createGunzip(), fs.createWriteStream(unpacked));
@@ -280,7 +292,7 @@ export async function runDrill(
                 roles: opts.roles,
                 schemaOnly: true,
               });
-              const rows = await restoreSampleData(client.client, conn, file, opts.sampleTables, opts.jobs);
+              const rows = await restoreSampleData(client.client, conn, file, opts);
               findings.push(...schema.findings, ...rows.findings);
               result.restore = {
                 tool: schema.tool,
@@ -365,7 +377,7 @@ export async function runDrill(
     result.notChecked =
       opts.tier === 'schema'
         ? ['row counts', 'smoke queries', 'sequences', 'NOT VALID constraints']
-        : ['rows of tables outside sample-tables'];
+        : ['rows of tables outside sample-tables', 'smoke queries', 'NOT VALID constraints'];
   }
   pipe.settle(result);
   const t = trend(result.totalSeconds, previous);
@@ -462,15 +474,15 @@ async function ladder(
   } else {
     await pipe.stage('volume', async () => {
       let counts = await countRows(conn, opts.jobs);
-      if (opts.tier === 'sample') {
-        const wanted = new Set(opts.sampleTables.map((t) => (t.includes('.') ? t : `public.${t}`)));
-        counts = counts.filter((c) => wanted.has(c.table));
-      }
+      // The sample tier counts, and holds to their minimums, only the tables it restored rows for.
+      const sampled = (table: string) => opts.tier !== 'sample' || opts.sampleTables.includes(table);
+      counts = counts.filter((c) => sampled(c.table));
       result.counts = counts;
       result.rows = counts.reduce((n, c) => n + c.rows, 0);
       const byTable = new Map(counts.map((c) => [c.table, c.rows]));
       const findings: Finding[] = [];
       for (const [table, rule] of Object.entries(opts.config.volume?.tables ?? {})) {
+        if (!sampled(table)) continue;
         const n = byTable.get(table);
         if (n === undefined)
           findings.push(
@@ -526,6 +538,8 @@ async function ladder(
     });
     const queries = opts.config.semantics ?? [];
     if (queries.length === 0) pipe.skip('semantics', 'no smoke queries in config');
+    else if (opts.tier === 'sample')
+      pipe.skip('semantics', 'NOT RUN: tier SAMPLE restores only the rows of sample-tables');
     else {
       await pipe.stage('semantics', async () => {
         const r = await withClient(conn, (c) => runSmokeQueries(c, queries));
@@ -562,36 +576,48 @@ async function ladder(
   });
 }
 
-/** The sample tier: rows of the named tables only, through a pg_restore list. */
+/**
+ * The sample tier: rows of the named tables only, and every sequence's value, through a pg_restore
+ * list. The schema is in place with its foreign keys, so a sampled table whose parent is not sampled
+ * would fail them: as a superuser, the load disables triggers (pg_restore --disable-triggers).
+ */
 async function restoreSampleData(
   pgRestore: PgBinary,
   conn: ReturnType<ScratchCluster['conn']>,
   file: string,
-  tables: string[],
-  jobs: number,
+  opts: DrillOptions,
 ): Promise<{ seconds: number; exitCode: number | null; findings: Finding[] }> {
   const list = await run(pgRestore.path, ['--list', file]);
-  const wanted = new Set(tables.map((t) => (t.includes('.') ? t : `public.${t}`).replace(/"/g, '')));
+  const wanted = new Set(opts.sampleTables);
   const lines = list.stdout.split('\n').filter((l) => {
+    if (/^\d+; \d+ \d+ SEQUENCE SET /.test(l)) return true;
     const m = / TABLE DATA (\S+) (\S+) /.exec(l);
     return m !== null && wanted.has(`${m[1]}.${m[2]}`);
   });
-  const listFile = `${file}.sample-list`;
+  const superuser = await withClient(
+    conn,
+    async (c) =>
+      (await c.query<{ s: boolean }>('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user'))
+        .rows[0]?.s === true,
+  );
+  fs.mkdirSync(opts.verify.workDir, { recursive: true });
+  const listFile = path.join(opts.verify.workDir, `sample-${process.pid}-${Date.now()}.list`);
   fs.writeFileSync(listFile, `${lines.join('\n')}\n`);
   try {
     const res = await run(
       pgRestore.path,
       [
         '--data-only',
+        ...(superuser ? ['--disable-triggers'] : []),
         '--dbname',
         conn.database,
         '--use-list',
         listFile,
-        ...(jobs > 1 ? ['--jobs', String(jobs)] : []),
+        ...(opts.jobs > 1 ? ['--jobs', String(opts.jobs)] : []),
         file,
       ],
       {
-        env: libpqEnv(conn),
+        env: { ...libpqEnv(conn), PGOPTIONS: '-c lc_messages=C' },
       },
     );
     return {

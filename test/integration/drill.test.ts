@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkIndexes } from '../../src/checks/integrity.js';
 import { memoryLogger } from '../../src/core/log.js';
@@ -8,7 +10,12 @@ import { parseDrillOptions } from '../../src/drill/options.js';
 import { type DrillResult, runDrill } from '../../src/drill/run.js';
 import { dropDrillDatabase, removeKept } from '../../src/drill/target.js';
 import { queryRows, withClient } from '../../src/postgres/client.js';
-import { findLeftovers, removeCluster, type ScratchCluster } from '../../src/postgres/cluster.js';
+import {
+  findLeftovers,
+  leftoversToClean,
+  removeCluster,
+  ScratchCluster,
+} from '../../src/postgres/cluster.js';
 import { injectBadStatement, injectSql, setHeaderVersion, truncate } from '../harness/breakers.js';
 import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
 
@@ -331,6 +338,62 @@ describe('tiers, time, reports', () => {
     const rows = await queryRows(src.conn('chinook'), 'select 1');
     expect(rows).toHaveLength(1);
   });
+  it('sample tier: a child without its parent, and a table its sequence feeds, restore and pass', async () => {
+    const child = await drill(f.chinook as string, { tier: 'sample', 'sample-tables': 'album' });
+    expect(rules(child)).toEqual([]);
+    expect(child.counts).toEqual([{ table: 'public.album', rows: 347 }]);
+    const fed = await drill(f.seqOk as string, { tier: 'sample', 'sample-tables': 'public.t' });
+    expect(rules(fed)).toEqual([]);
+    expect(fed.counts).toEqual([{ table: 'public.t', rows: 100 }]);
+    // The sequence's value is restored, so a sample still catches one set behind its rows.
+    const behind = await drill(f.seqBehind as string, { tier: 'sample', 'sample-tables': 'public.t' });
+    expect(rules(behind)).toEqual(['SEQUENCE_BEHIND']);
+  });
+  it('sample tier: rows are held to the config only for sampled tables; smoke queries NOT RUN', async () => {
+    const cfg = (min: number) =>
+      config(
+        `volume:\n  tables:\n    public.artist: { min: ${min} }\n    public.track: { min: 1 }\n` +
+          'semantics:\n  - { name: tracks, sql: "select count(*) from track", expect: "> 0" }\n',
+      );
+    const ok = await drill(f.chinook as string, {
+      tier: 'sample',
+      'sample-tables': 'artist',
+      config: cfg(1),
+    });
+    expect(rules(ok)).toEqual([]);
+    expect(stage(ok, 'semantics')).toMatchObject({
+      status: 'skipped',
+      reason: 'NOT RUN: tier SAMPLE restores only the rows of sample-tables',
+    });
+    expect(ok.notChecked).toEqual([
+      'rows of tables outside sample-tables',
+      'smoke queries',
+      'NOT VALID constraints',
+    ]);
+    const low = await drill(f.chinook as string, {
+      tier: 'sample',
+      'sample-tables': 'artist',
+      config: cfg(1000),
+    });
+    expect(rules(low)).toEqual(['VOLUME_BELOW_MINIMUM']);
+  });
+  it('sample tier: a table the dump has no rows for is a clear error before any target exists', async () => {
+    await expect(
+      drill(f.chinook as string, { tier: 'sample', 'sample-tables': 'public.custmer' }),
+    ).rejects.toThrow(
+      /^sample-tables: names public\.custmer, which chinook\.dump has no rows for\. Name tables as schema\.table, .*public\.album, public\.artist/,
+    );
+    expect(findLeftovers().filter((c) => c.label.pid === process.pid && c.label.label === 'drill')).toEqual(
+      [],
+    );
+  });
+  it('sample tier on a gzip-wrapped custom dump with one job', async () => {
+    const gz = path.join(dir, 'chinook.dump.gz');
+    fs.writeFileSync(gz, zlib.gzipSync(fs.readFileSync(f.chinook as string)));
+    const r = await drill(gz, { tier: 'sample', 'sample-tables': 'genre', jobs: '1' });
+    expect(rules(r)).toEqual([]);
+    expect(r.counts).toEqual([{ table: 'public.genre', rows: 25 }]);
+  });
   it('RTO_EXCEEDED over the budget, silent within it; JUnit marks what did not run as skipped', async () => {
     const junit = path.join(dir, 'drill.xml');
     const over = await drill(f.chinook as string, { 'rto-budget': '1s', junit });
@@ -386,6 +449,30 @@ describe('keep, clean', () => {
     expect(findLeftovers().some((c) => c.root === root && c.label.kept)).toBe(true);
     expect(await removeCluster(root)).toBe(true);
     expect(fs.existsSync(root)).toBe(false);
+  });
+  it('clean takes clusters whose process is gone, but not kept ones unless --all', async () => {
+    const gone = spawnSync('true').pid as number; // a process that has exited: its pid is free
+    const kept = await ScratchCluster.start({ label: 'drill' });
+    const crashed = await ScratchCluster.start({ label: 'drill' });
+    const relabel = (c: ScratchCluster) => {
+      const file = path.join(c.root, 'restorable.json');
+      fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), pid: gone }));
+    };
+    try {
+      kept.detach();
+      relabel(kept);
+      relabel(crashed);
+      const mine = (all: boolean) =>
+        leftoversToClean(all)
+          .map((c) => c.root)
+          .filter((r) => r === kept.root || r === crashed.root)
+          .sort();
+      expect(mine(false)).toEqual([crashed.root]);
+      expect(mine(true)).toEqual([kept.root, crashed.root].sort());
+    } finally {
+      await removeCluster(kept.root);
+      await removeCluster(crashed.root);
+    }
   });
 });
 
