@@ -41647,7 +41647,9 @@ function parseDrillOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   z: () => (/* binding */ drillFacts)
 /* harmony export */ });
-/* harmony import */ var _verify_present_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1158);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8620);
+/* harmony import */ var _verify_present_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1158);
+
 
 /** The facts that head a drill's summary: the backup, the target, the restore, what came back. */
 function drillFacts(r) {
@@ -41656,18 +41658,23 @@ function drillFacts(r) {
         'tier',
         r.tier === 'full' ? 'full' : `${r.tier.toUpperCase()} (not checked: ${r.notChecked.join(', ')})`,
     ]);
-    const verify = (0,_verify_present_js__WEBPACK_IMPORTED_MODULE_0__/* .verifyFacts */ .h)({ ...r, command: 'verify', candidates: 0 }).filter(([k]) => k !== 'local path');
+    const verify = (0,_verify_present_js__WEBPACK_IMPORTED_MODULE_1__/* .verifyFacts */ .h)({ ...r, command: 'verify', candidates: 0 }).filter(([k]) => k !== 'local path');
     rows.push(...verify);
     if (r.target) {
+        const settings = Object.entries(r.target.settings)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ');
         rows.push([
             'target',
-            `scratch PostgreSQL ${r.target.version}, database ${r.target.database}; tuned for a one-off load: ${Object.entries(r.target.settings)
-                .map(([k, v]) => `${k}=${v}`)
-                .join(', ')}`,
+            r.target.kind === 'scratch'
+                ? `scratch PostgreSQL ${r.target.version}, database ${r.target.database}; tuned for a one-off load: ${settings}`
+                : `existing server, PostgreSQL ${r.target.version}: database ${r.target.database}, created for this drill${r.target.url ? '' : ' and dropped after'} (its settings untouched)`,
         ]);
     }
-    if (r.restore)
-        rows.push(['restore', `${r.restore.tool}, ${r.restore.jobs} job(s), ${r.restore.seconds.toFixed(1)}s`]);
+    if (r.restore) {
+        const jobs = r.restore.tool.startsWith('pg_restore') ? `, ${r.restore.jobs} job(s)` : '';
+        rows.push(['restore', `${r.restore.tool}${jobs}, ${r.restore.seconds.toFixed(1)}s`]);
+    }
     if (r.tables !== undefined)
         rows.push(['restored', `${r.tables} tables${r.rows !== undefined ? `, ${r.rows} rows` : ''}`]);
     if (r.smoke?.length)
@@ -41679,10 +41686,10 @@ function drillFacts(r) {
         rows.push(['trend', r.trend]);
     if (r.target?.url) {
         const h = r.target.handle ? JSON.parse(r.target.handle) : {};
-        rows.push([
-            'kept',
-            `${r.target.url}${h.root ? ` (remove it with: restorable clean --root ${h.root})` : ''}`,
-        ]);
+        const remove = h.root
+            ? `remove it with: restorable clean --root ${h.root}`
+            : `drop it when done: DROP DATABASE ${(0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_0__/* .ident */ .bD)(r.target.database)} WITH (FORCE)`;
+        rows.push(['kept', `${r.target.url} (${remove})`]);
     }
     return rows;
 }
@@ -42021,6 +42028,8 @@ async function runDrill(opts, log, onStage) {
                         }));
                     }
                     catch (e) {
+                        if (e instanceof errors/* UserError */.yo)
+                            throw e;
                         if (e instanceof errors/* ToolMissingError */.hc)
                             return { findings: [await (0,verify_run/* serverMissing */.Am)(ins, opts.verify.pgBinDir, 'target', e)] };
                         return {
@@ -42043,8 +42052,9 @@ async function runDrill(opts, log, onStage) {
                         const created = roles.filter((r) => !have.has(r));
                         for (const r of created)
                             await client.query(`CREATE ROLE ${(0,postgres_client/* ident */.bD)(r)} NOLOGIN`);
-                        if (created.length)
-                            log.info(`created ${created.length} missing role(s) as NOLOGIN: ${created.join(', ')}`);
+                        if (created.length) {
+                            findings.push((0,report_findings/* finding */.gk)('ROLES_CREATED', 'target', `created ${created.length} role${created.length === 1 ? '' : 's'} the dump names and the target lacked, as NOLOGIN: ${created.join(', ')}`, { evidence: { roles: created.join(', ') } }));
+                        }
                     }
                     const enc = loc?.encoding && /^\w+$/.test(loc.encoding) ? ` ENCODING '${loc.encoding}'` : '';
                     const lc = wantCollate && /^[\w.@-]+$/.test(wantCollate) ? ` LOCALE '${wantCollate}'` : '';
@@ -42073,7 +42083,7 @@ async function runDrill(opts, log, onStage) {
             if (!target ||
                 targetStage.status === 'not-run' ||
                 targetStage.status === 'failed' ||
-                targetStage.findings.some((f) => f.rule !== 'TARGET_VERSION_NEWER')) {
+                targetStage.findings.some((f) => f.severity !== 'info')) {
                 for (const s of DRILL_STAGES.slice(1, -1))
                     pipe.skip(s, 'there is no target to restore into');
             }
@@ -42160,7 +42170,7 @@ async function runDrill(opts, log, onStage) {
                     const handle = target.keep(dbName);
                     if (result.target)
                         Object.assign(result.target, { url: target.url(dbName), handle });
-                    log.info(`kept: ${target.url(dbName)}${target.kind === 'scratch' ? ` (remove it with: restorable clean --root ${JSON.parse(handle).root})` : ''}`);
+                    log.info(`kept: ${target.url(dbName)} (${target.kind === 'scratch' ? `remove it with: restorable clean --root ${JSON.parse(handle).root}` : `drop it when done: DROP DATABASE ${(0,postgres_client/* ident */.bD)(dbName)} WITH (FORCE)`})`);
                     return {};
                 }
                 await target.teardown(dbName);
@@ -45545,8 +45555,9 @@ function ownerOf(osUser) {
     if (!osUser || !(0,exec/* isRoot */.jX)())
         return undefined;
     const ids = passwdIds(osUser);
-    if (!ids)
-        throw new errors/* ToolMissingError */.hc(`the OS user "${osUser}"`, `useradd --system ${osUser}, or set os-user`);
+    if (!ids) {
+        throw new errors/* UserError */.yo('os-user', `"${osUser}" is not a user on this machine, so the server cannot run as it`, `Create it (useradd --system ${osUser}), or set os-user (restore-drill, pitr-restore) to a user that exists`);
+    }
     return ids;
 }
 /**
@@ -46392,6 +46403,12 @@ const RULES = {
         kind: 'problem',
         fires: "no server of the dump's major is installed, so the restore ran on the nearest newer one",
         fix: 'Install the server of the same major as production to drill on exactly what you would restore to.',
+    },
+    ROLES_CREATED: {
+        severity: 'info',
+        kind: 'problem',
+        fires: 'roles: create-missing created owners and grantees the dump names and the target lacked, as NOLOGIN',
+        fix: 'Nothing to do for the drill; a restore onto a new production server needs these roles first (CREATE ROLE).',
     },
     TARGET_REFUSED: {
         severity: 'high',

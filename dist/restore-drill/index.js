@@ -80651,6 +80651,12 @@ const RULES = {
         fires: "no server of the dump's major is installed, so the restore ran on the nearest newer one",
         fix: 'Install the server of the same major as production to drill on exactly what you would restore to.',
     },
+    ROLES_CREATED: {
+        severity: 'info',
+        kind: 'problem',
+        fires: 'roles: create-missing created owners and grantees the dump names and the target lacked, as NOLOGIN',
+        fix: 'Nothing to do for the drill; a restore onto a new production server needs these roles first (CREATE ROLE).',
+    },
     TARGET_REFUSED: {
         severity: 'high',
         kind: 'unverifiable',
@@ -82713,8 +82719,9 @@ function ownerOf(osUser) {
     if (!osUser || !isRoot())
         return undefined;
     const ids = passwdIds(osUser);
-    if (!ids)
-        throw new ToolMissingError(`the OS user "${osUser}"`, `useradd --system ${osUser}, or set os-user`);
+    if (!ids) {
+        throw new UserError('os-user', `"${osUser}" is not a user on this machine, so the server cannot run as it`, `Create it (useradd --system ${osUser}), or set os-user (restore-drill, pitr-restore) to a user that exists`);
+    }
     return ids;
 }
 /**
@@ -83094,6 +83101,7 @@ function verifyFacts(r) {
 
 ;// CONCATENATED MODULE: ./src/drill/present.ts
 
+
 /** The facts that head a drill's summary: the backup, the target, the restore, what came back. */
 function drillFacts(r) {
     const rows = [];
@@ -83104,15 +83112,20 @@ function drillFacts(r) {
     const verify = verifyFacts({ ...r, command: 'verify', candidates: 0 }).filter(([k]) => k !== 'local path');
     rows.push(...verify);
     if (r.target) {
+        const settings = Object.entries(r.target.settings)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ');
         rows.push([
             'target',
-            `scratch PostgreSQL ${r.target.version}, database ${r.target.database}; tuned for a one-off load: ${Object.entries(r.target.settings)
-                .map(([k, v]) => `${k}=${v}`)
-                .join(', ')}`,
+            r.target.kind === 'scratch'
+                ? `scratch PostgreSQL ${r.target.version}, database ${r.target.database}; tuned for a one-off load: ${settings}`
+                : `existing server, PostgreSQL ${r.target.version}: database ${r.target.database}, created for this drill${r.target.url ? '' : ' and dropped after'} (its settings untouched)`,
         ]);
     }
-    if (r.restore)
-        rows.push(['restore', `${r.restore.tool}, ${r.restore.jobs} job(s), ${r.restore.seconds.toFixed(1)}s`]);
+    if (r.restore) {
+        const jobs = r.restore.tool.startsWith('pg_restore') ? `, ${r.restore.jobs} job(s)` : '';
+        rows.push(['restore', `${r.restore.tool}${jobs}, ${r.restore.seconds.toFixed(1)}s`]);
+    }
     if (r.tables !== undefined)
         rows.push(['restored', `${r.tables} tables${r.rows !== undefined ? `, ${r.rows} rows` : ''}`]);
     if (r.smoke?.length)
@@ -83124,10 +83137,10 @@ function drillFacts(r) {
         rows.push(['trend', r.trend]);
     if (r.target?.url) {
         const h = r.target.handle ? JSON.parse(r.target.handle) : {};
-        rows.push([
-            'kept',
-            `${r.target.url}${h.root ? ` (remove it with: restorable clean --root ${h.root})` : ''}`,
-        ]);
+        const remove = h.root
+            ? `remove it with: restorable clean --root ${h.root}`
+            : `drop it when done: DROP DATABASE ${ident(r.target.database)} WITH (FORCE)`;
+        rows.push(['kept', `${r.target.url} (${remove})`]);
     }
     return rows;
 }
@@ -87244,6 +87257,8 @@ async function runDrill(opts, log, onStage) {
                         }));
                     }
                     catch (e) {
+                        if (e instanceof UserError)
+                            throw e;
                         if (e instanceof ToolMissingError)
                             return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
                         return {
@@ -87266,8 +87281,9 @@ async function runDrill(opts, log, onStage) {
                         const created = roles.filter((r) => !have.has(r));
                         for (const r of created)
                             await client.query(`CREATE ROLE ${ident(r)} NOLOGIN`);
-                        if (created.length)
-                            log.info(`created ${created.length} missing role(s) as NOLOGIN: ${created.join(', ')}`);
+                        if (created.length) {
+                            findings.push(finding('ROLES_CREATED', 'target', `created ${created.length} role${created.length === 1 ? '' : 's'} the dump names and the target lacked, as NOLOGIN: ${created.join(', ')}`, { evidence: { roles: created.join(', ') } }));
+                        }
                     }
                     const enc = loc?.encoding && /^\w+$/.test(loc.encoding) ? ` ENCODING '${loc.encoding}'` : '';
                     const lc = wantCollate && /^[\w.@-]+$/.test(wantCollate) ? ` LOCALE '${wantCollate}'` : '';
@@ -87296,7 +87312,7 @@ async function runDrill(opts, log, onStage) {
             if (!target ||
                 targetStage.status === 'not-run' ||
                 targetStage.status === 'failed' ||
-                targetStage.findings.some((f) => f.rule !== 'TARGET_VERSION_NEWER')) {
+                targetStage.findings.some((f) => f.severity !== 'info')) {
                 for (const s of DRILL_STAGES.slice(1, -1))
                     pipe.skip(s, 'there is no target to restore into');
             }
@@ -87383,7 +87399,7 @@ async function runDrill(opts, log, onStage) {
                     const handle = target.keep(dbName);
                     if (result.target)
                         Object.assign(result.target, { url: target.url(dbName), handle });
-                    log.info(`kept: ${target.url(dbName)}${target.kind === 'scratch' ? ` (remove it with: restorable clean --root ${JSON.parse(handle).root})` : ''}`);
+                    log.info(`kept: ${target.url(dbName)} (${target.kind === 'scratch' ? `remove it with: restorable clean --root ${JSON.parse(handle).root}` : `drop it when done: DROP DATABASE ${ident(dbName)} WITH (FORCE)`})`);
                     return {};
                 }
                 await target.teardown(dbName);

@@ -80751,6 +80751,12 @@ const RULES = {
         fires: "no server of the dump's major is installed, so the restore ran on the nearest newer one",
         fix: 'Install the server of the same major as production to drill on exactly what you would restore to.',
     },
+    ROLES_CREATED: {
+        severity: 'info',
+        kind: 'problem',
+        fires: 'roles: create-missing created owners and grantees the dump names and the target lacked, as NOLOGIN',
+        fix: 'Nothing to do for the drill; a restore onto a new production server needs these roles first (CREATE ROLE).',
+    },
     TARGET_REFUSED: {
         severity: 'high',
         kind: 'unverifiable',
@@ -84778,8 +84784,9 @@ function ownerOf(osUser) {
     if (!osUser || !isRoot())
         return undefined;
     const ids = passwdIds(osUser);
-    if (!ids)
-        throw new ToolMissingError(`the OS user "${osUser}"`, `useradd --system ${osUser}, or set os-user`);
+    if (!ids) {
+        throw new errors_UserError('os-user', `"${osUser}" is not a user on this machine, so the server cannot run as it`, `Create it (useradd --system ${osUser}), or set os-user (restore-drill, pitr-restore) to a user that exists`);
+    }
     return ids;
 }
 /**

@@ -1,3 +1,4 @@
+import { ident } from '../postgres/client.js';
 import { verifyFacts } from '../verify/present.js';
 import type { DrillResult } from './run.js';
 
@@ -11,17 +12,20 @@ export function drillFacts(r: DrillResult): [string, string][] {
   const verify = verifyFacts({ ...r, command: 'verify', candidates: 0 }).filter(([k]) => k !== 'local path');
   rows.push(...verify);
   if (r.target) {
+    const settings = Object.entries(r.target.settings)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ');
     rows.push([
       'target',
-      `scratch PostgreSQL ${r.target.version}, database ${r.target.database}; tuned for a one-off load: ${Object.entries(
-        r.target.settings,
-      )
-        .map(([k, v]) => `${k}=${v}`)
-        .join(', ')}`,
+      r.target.kind === 'scratch'
+        ? `scratch PostgreSQL ${r.target.version}, database ${r.target.database}; tuned for a one-off load: ${settings}`
+        : `existing server, PostgreSQL ${r.target.version}: database ${r.target.database}, created for this drill${r.target.url ? '' : ' and dropped after'} (its settings untouched)`,
     ]);
   }
-  if (r.restore)
-    rows.push(['restore', `${r.restore.tool}, ${r.restore.jobs} job(s), ${r.restore.seconds.toFixed(1)}s`]);
+  if (r.restore) {
+    const jobs = r.restore.tool.startsWith('pg_restore') ? `, ${r.restore.jobs} job(s)` : '';
+    rows.push(['restore', `${r.restore.tool}${jobs}, ${r.restore.seconds.toFixed(1)}s`]);
+  }
   if (r.tables !== undefined)
     rows.push(['restored', `${r.tables} tables${r.rows !== undefined ? `, ${r.rows} rows` : ''}`]);
   if (r.smoke?.length)
@@ -32,10 +36,10 @@ export function drillFacts(r: DrillResult): [string, string][] {
   if (r.trend) rows.push(['trend', r.trend]);
   if (r.target?.url) {
     const h = r.target.handle ? (JSON.parse(r.target.handle) as { root?: string }) : {};
-    rows.push([
-      'kept',
-      `${r.target.url}${h.root ? ` (remove it with: restorable clean --root ${h.root})` : ''}`,
-    ]);
+    const remove = h.root
+      ? `remove it with: restorable clean --root ${h.root}`
+      : `drop it when done: DROP DATABASE ${ident(r.target.database)} WITH (FORCE)`;
+    rows.push(['kept', `${r.target.url} (${remove})`]);
   }
   return rows;
 }

@@ -191,6 +191,7 @@ export async function runDrill(
               }),
             );
           } catch (e) {
+            if (e instanceof UserError) throw e;
             if (e instanceof ToolMissingError)
               return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
             return {
@@ -227,8 +228,16 @@ export async function runDrill(
             );
             const created = roles.filter((r) => !have.has(r));
             for (const r of created) await client.query(`CREATE ROLE ${ident(r)} NOLOGIN`);
-            if (created.length)
-              log.info(`created ${created.length} missing role(s) as NOLOGIN: ${created.join(', ')}`);
+            if (created.length) {
+              findings.push(
+                finding(
+                  'ROLES_CREATED',
+                  'target',
+                  `created ${created.length} role${created.length === 1 ? '' : 's'} the dump names and the target lacked, as NOLOGIN: ${created.join(', ')}`,
+                  { evidence: { roles: created.join(', ') } },
+                ),
+              );
+            }
           }
           const enc = loc?.encoding && /^\w+$/.test(loc.encoding) ? ` ENCODING '${loc.encoding}'` : '';
           const lc = wantCollate && /^[\w.@-]+$/.test(wantCollate) ? ` LOCALE '${wantCollate}'` : '';
@@ -260,7 +269,7 @@ export async function runDrill(
         !target ||
         targetStage.status === 'not-run' ||
         targetStage.status === 'failed' ||
-        targetStage.findings.some((f) => f.rule !== 'TARGET_VERSION_NEWER')
+        targetStage.findings.some((f) => f.severity !== 'info')
       ) {
         for (const s of DRILL_STAGES.slice(1, -1)) pipe.skip(s, 'there is no target to restore into');
       } else {
@@ -344,7 +353,7 @@ export async function runDrill(
           const handle = target.keep(dbName);
           if (result.target) Object.assign(result.target, { url: target.url(dbName), handle });
           log.info(
-            `kept: ${target.url(dbName)}${target.kind === 'scratch' ? ` (remove it with: restorable clean --root ${JSON.parse(handle).root})` : ''}`,
+            `kept: ${target.url(dbName)} (${target.kind === 'scratch' ? `remove it with: restorable clean --root ${JSON.parse(handle).root}` : `drop it when done: DROP DATABASE ${ident(dbName)} WITH (FORCE)`})`,
           );
           return {};
         }

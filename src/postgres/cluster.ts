@@ -3,7 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { onCancel } from '../core/cancel.js';
-import { ToolMissingError } from '../core/errors.js';
+import { ToolMissingError, UserError } from '../core/errors.js';
 import { isRoot, run, runSync } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import { installHint, type PgBinary, pick } from './binaries.js';
@@ -231,8 +231,13 @@ function writeLabel(root: string, label: string, bin: PgBinary, osUser: string |
 export function ownerOf(osUser: string | undefined): { uid: number; gid: number } | undefined {
   if (!osUser || !isRoot()) return undefined;
   const ids = passwdIds(osUser);
-  if (!ids)
-    throw new ToolMissingError(`the OS user "${osUser}"`, `useradd --system ${osUser}, or set os-user`);
+  if (!ids) {
+    throw new UserError(
+      'os-user',
+      `"${osUser}" is not a user on this machine, so the server cannot run as it`,
+      `Create it (useradd --system ${osUser}), or set os-user (restore-drill, pitr-restore) to a user that exists`,
+    );
+  }
   return ids;
 }
 

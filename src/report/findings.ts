@@ -159,6 +159,13 @@ export const RULES = {
     fires: "no server of the dump's major is installed, so the restore ran on the nearest newer one",
     fix: 'Install the server of the same major as production to drill on exactly what you would restore to.',
   },
+  ROLES_CREATED: {
+    severity: 'info',
+    kind: 'problem',
+    fires:
+      'roles: create-missing created owners and grantees the dump names and the target lacked, as NOLOGIN',
+    fix: 'Nothing to do for the drill; a restore onto a new production server needs these roles first (CREATE ROLE).',
+  },
   TARGET_REFUSED: {
     severity: 'high',
     kind: 'unverifiable',

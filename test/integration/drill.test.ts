@@ -7,6 +7,7 @@ import { checkIndexes } from '../../src/checks/integrity.js';
 import { memoryLogger } from '../../src/core/log.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
 import { parseDrillOptions } from '../../src/drill/options.js';
+import { drillFacts } from '../../src/drill/present.js';
 import { type DrillResult, runDrill } from '../../src/drill/run.js';
 import { dropDrillDatabase, removeKept } from '../../src/drill/target.js';
 import { queryRows, withClient } from '../../src/postgres/client.js';
@@ -112,14 +113,25 @@ describe('a healthy drill', () => {
     const r = await drill(f.plain as string);
     expect(rules(r)).toEqual([]);
     expect(r.rows).toBe(15607);
+    const facts = new Map(drillFacts(r));
+    expect(facts.get('restore')).toMatch(/^psql \S+, \d+\.\ds$/);
+    expect(facts.get('target')).toMatch(
+      /^scratch PostgreSQL 15\.\d+, database \S+; tuned for a one-off load: .*fsync=off/,
+    );
   });
 });
 
 describe('roles', () => {
-  it('create-missing (the default) creates owners and grantees as NOLOGIN and stays silent', async () => {
+  it('create-missing (the default) creates owners and grantees as NOLOGIN and lists them as info', async () => {
     const r = await drill(f.roles as string);
     expect(rules(r)).toEqual([]);
+    expect(r.verdict).toBe('pass');
     expect(r.rows).toBe(500);
+    const created = r.findings.filter((x) => x.rule === 'ROLES_CREATED');
+    expect(created).toHaveLength(1);
+    expect(created[0]).toMatchObject({ severity: 'info', evidence: { roles: 'app_owner, reporting' } });
+    // A dump that names no role the scratch cluster lacks lists none.
+    expect((await drill(f.chinook as string)).findings.map((x) => x.rule)).not.toContain('ROLES_CREATED');
   });
   it('strict: absent roles are ROLE_ABSENT, named', async () => {
     const r = await drill(f.roles as string, { roles: 'strict' });
@@ -387,6 +399,14 @@ describe('tiers, time, reports', () => {
       [],
     );
   });
+  it('an os-user that does not exist is a clear error, and no cluster is left', async () => {
+    await expect(drill(f.chinook as string, { 'os-user': 'no_such_user_xyz' })).rejects.toThrow(
+      /^os-user: "no_such_user_xyz" is not a user on this machine, so the server cannot run as it\. Create it/,
+    );
+    expect(findLeftovers().filter((c) => c.label.pid === process.pid && c.label.label === 'drill')).toEqual(
+      [],
+    );
+  });
   it('sample tier on a gzip-wrapped custom dump with one job', async () => {
     const gz = path.join(dir, 'chinook.dump.gz');
     fs.writeFileSync(gz, zlib.gzipSync(fs.readFileSync(f.chinook as string)));
@@ -492,6 +512,11 @@ describe('target-url: an existing server', () => {
     expect(r.target?.database).toMatch(/^restorable_drill_[0-9a-f]{8}$/);
     expect(r.rows).toBe(15607);
     expect(await databases()).toEqual(before);
+    const facts = new Map(drillFacts(r));
+    expect(facts.get('target')).toMatch(
+      /^existing server, PostgreSQL 15\.\d+[^:]*: database restorable_drill_[0-9a-f]{8}, created for this drill and dropped after \(its settings untouched\)$/,
+    );
+    expect(facts.get('restore')).toMatch(/^pg_restore .*, 2 job\(s\), /);
   });
 
   it('refuses a server with a production-like database unless allow-target-server, and creates nothing', async () => {
@@ -522,6 +547,9 @@ describe('target-url: an existing server', () => {
     expect(await databases()).toContain(db);
     expect(r.target?.url).toBe(`postgresql://postgres:***@127.0.0.1:${src.port}/${db}`);
     expect(JSON.stringify(r)).not.toContain('s3cret');
+    expect(new Map(drillFacts(r)).get('kept')).toBe(
+      `postgresql://postgres:***@127.0.0.1:${src.port}/${db} (drop it when done: DROP DATABASE "${db}" WITH (FORCE))`,
+    );
     const admin = src.conn();
     expect(await dropDrillDatabase({ ...admin, host: '127.0.0.1' }, 'chinook')).toBe(false);
     expect(await removeKept(r.target?.handle as string, { ...admin, host: '127.0.0.1' })).toBe(db);
