@@ -41045,10 +41045,11 @@ class TailBuffer {
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
  * the end of standard error.
  */
-function runSync(cmd, args, user) {
+function runSync(cmd, args, user, env) {
     const [file, argv] = asUser(user, cmd, args);
     const r = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawnSync)(file, argv, {
         cwd: node_os__WEBPACK_IMPORTED_MODULE_1___default().tmpdir(),
+        ...(env ? { env: { ...process.env, ...env } } : {}),
         stdio: ['ignore', 'ignore', 'pipe'],
         encoding: 'utf8',
     });
@@ -41849,6 +41850,8 @@ var semantics = __nccwpck_require__(856);
 var structure = __nccwpck_require__(9472);
 // EXTERNAL MODULE: ./src/compare/run.ts
 var run = __nccwpck_require__(5322);
+// EXTERNAL MODULE: ./src/core/cancel.ts
+var cancel = __nccwpck_require__(9317);
 // EXTERNAL MODULE: ./src/core/duration.ts
 var duration = __nccwpck_require__(8571);
 // EXTERNAL MODULE: ./src/core/errors.ts
@@ -41895,6 +41898,7 @@ var config = __nccwpck_require__(5347);
 // EXTERNAL MODULE: ./src/drill/target.ts
 var drill_target = __nccwpck_require__(2988);
 ;// CONCATENATED MODULE: ./src/drill/run.ts
+
 
 
 
@@ -41968,6 +41972,8 @@ async function runDrill(opts, log, onStage) {
     const ins = state.inspection;
     const blocking = pipe.findings.filter((f) => BLOCKING.has(f.rule));
     let target;
+    // A database made on an existing server is dropped also when the run is cancelled.
+    let forgetCreated;
     if (!ins || !state.backup?.localPath || blocking.length > 0) {
         const why = blocking[0] ? `the backup did not verify (${blocking[0].rule})` : 'no backup to restore';
         for (const s of DRILL_STAGES)
@@ -42065,8 +42071,11 @@ async function runDrill(opts, log, onStage) {
                         log.warn(`the dump's locale ${wantCollate ?? ''} is not available here (${(0,errors/* errorMessage */.gJ)(e)}); using the cluster default`);
                         await client.query(`CREATE DATABASE ${(0,postgres_client/* ident */.bD)(dbName)} TEMPLATE template0${enc}`);
                     }
-                    if (c.kind === 'server')
+                    if (c.kind === 'server') {
+                        const psql = external_node_path_default().join(tools.client.dir, 'psql');
+                        forgetCreated = (0,cancel/* onCancel */.A)(() => (0,drill_target/* dropCreatedDatabaseSync */.qR)(psql, c.admin, dbName));
                         await (0,drill_target/* markDatabase */.Xr)(c.admin, dbName);
+                    }
                     targetCollate = (await client.query('SELECT datcollate AS c FROM pg_database WHERE datname = $1', [
                         dbName,
                     ])).rows[0]?.c;
@@ -42167,6 +42176,7 @@ async function runDrill(opts, log, onStage) {
                 if (!target)
                     return {};
                 if (opts.keep) {
+                    forgetCreated?.(); // kept on purpose: a cancellation from here on leaves it
                     const handle = target.keep(dbName);
                     if (result.target)
                         Object.assign(result.target, { url: target.url(dbName), handle });
@@ -42174,6 +42184,7 @@ async function runDrill(opts, log, onStage) {
                     return {};
                 }
                 await target.teardown(dbName);
+                forgetCreated?.();
                 return {};
             });
         }
@@ -42506,6 +42517,7 @@ const drillSpec = {
 /* harmony export */   Xr: () => (/* binding */ markDatabase),
 /* harmony export */   Ym: () => (/* binding */ parseTargetUrl),
 /* harmony export */   dH: () => (/* binding */ serverTarget),
+/* harmony export */   qR: () => (/* binding */ dropCreatedDatabaseSync),
 /* harmony export */   sj: () => (/* binding */ scratchTarget),
 /* harmony export */   tl: () => (/* binding */ MARKER)
 /* harmony export */ });
@@ -42513,9 +42525,11 @@ const drillSpec = {
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
-/* harmony import */ var _postgres_binaries_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1758);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8620);
-/* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4259);
+/* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2642);
+/* harmony import */ var _postgres_binaries_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1758);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8620);
+/* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4259);
+
 
 
 
@@ -42527,7 +42541,7 @@ function scratchTarget(c) {
         version: c.version,
         major: c.major,
         admin: c.conn(),
-        settings: _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_4__/* .BULK_LOAD_SETTINGS */ .oM,
+        settings: _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_5__/* .BULK_LOAD_SETTINGS */ .oM,
         conn: (db) => c.conn(db),
         url: (db) => c.url(db),
         teardown: () => c.stop(),
@@ -42539,7 +42553,7 @@ const PRODUCTION_LIKE = /prod|live/i;
 /** The marker on every database a drill creates: teardown drops only databases that carry it. */
 const MARKER = 'created by restorable drill';
 function parseTargetUrl(input, url, log) {
-    const c = (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_3__/* .parseDbUrl */ .Bd)(input, url, (p) => log.secret(p));
+    const c = (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .parseDbUrl */ .Bd)(input, url, (p) => log.secret(p));
     if (!['postgres', 'template1'].includes(c.database)) {
         throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(input, `points at the database "${c.database}", which Restorable did not create, so it is left alone`, 'Point it at the server, through its maintenance database (…/postgres): the drill creates its own restorable_drill_<id> there and drops it after');
     }
@@ -42553,7 +42567,7 @@ function drillDatabaseName() {
  * production is refused unless `allow`; the only database touched is the one created here, marked.
  */
 async function serverTarget(admin, allow) {
-    const facts = await (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_3__/* .withClient */ .SV)(admin, async (c) => {
+    const facts = await (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .withClient */ .SV)(admin, async (c) => {
         const dbs = (await c.query('SELECT datname FROM pg_database')).rows.map((r) => r.datname);
         const name = (await c.query("SELECT current_setting('cluster_name') AS n")).rows[0]?.n ?? '';
         const version = (await c.query("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '';
@@ -42570,11 +42584,11 @@ async function serverTarget(admin, allow) {
     return {
         kind: 'server',
         version: facts.version,
-        major: (0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_2__/* .majorOf */ .Ds)(facts.version) ?? 0,
+        major: (0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_3__/* .majorOf */ .Ds)(facts.version) ?? 0,
         admin,
         settings: {},
         conn: (db) => ({ ...admin, database: db }),
-        url: (db) => (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_3__/* .maskedUrl */ .HB)({ ...admin, database: db }),
+        url: (db) => (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .maskedUrl */ .HB)({ ...admin, database: db }),
         teardown: async (db) => {
             await dropDrillDatabase(admin, db);
         },
@@ -42583,16 +42597,26 @@ async function serverTarget(admin, allow) {
 }
 /** Mark a database as the drill's own, right after creating it. */
 async function markDatabase(admin, db) {
-    await (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_3__/* .withClient */ .SV)(admin, (c) => c.query(`COMMENT ON DATABASE ${(0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_3__/* .ident */ .bD)(db)} IS '${MARKER}'`));
+    await (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .withClient */ .SV)(admin, (c) => c.query(`COMMENT ON DATABASE ${(0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .ident */ .bD)(db)} IS '${MARKER}'`));
 }
 /** Drop a drill database, and only one that carries the marker. */
 async function dropDrillDatabase(admin, db) {
-    return (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_3__/* .withClient */ .SV)(admin, async (c) => {
+    return (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .withClient */ .SV)(admin, async (c) => {
         const r = await c.query("SELECT shobj_description(oid, 'pg_database') AS d FROM pg_database WHERE datname = $1", [db]);
         if (r.rows[0]?.d !== MARKER)
             return false;
-        await c.query(`DROP DATABASE IF EXISTS ${(0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_3__/* .ident */ .bD)(db)} WITH (FORCE)`);
+        await c.query(`DROP DATABASE IF EXISTS ${(0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .ident */ .bD)(db)} WITH (FORCE)`);
         return true;
+    });
+}
+/**
+ * On cancellation (synchronously, as signal handlers must): drop the database this process created
+ * on an existing server, with `psql`. Only for a database created by this very run, so it needs no
+ * marker check; best effort.
+ */
+function dropCreatedDatabaseSync(psql, admin, db) {
+    (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .runSync */ .HZ)(psql, ['-X', '-q', '-d', admin.database, '-c', `DROP DATABASE IF EXISTS ${(0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .ident */ .bD)(db)} WITH (FORCE)`], undefined, {
+        ...(0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .libpqEnv */ .kY)(admin),
     });
 }
 /** The post step and `clean`: remove a kept target, from what keep() returned. */

@@ -48177,7 +48177,7 @@ function client_maskedUrl(c) {
     return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}${socket ? `?host=${encodeURIComponent(c.host)}` : ''}`;
 }
 /** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
-function libpqEnv(c) {
+function client_libpqEnv(c) {
     return {
         PGHOST: c.host,
         PGPORT: String(c.port),
@@ -49459,10 +49459,11 @@ class TailBuffer {
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
  * the end of standard error.
  */
-function exec_runSync(cmd, args, user) {
+function exec_runSync(cmd, args, user, env) {
     const [file, argv] = asUser(user, cmd, args);
     const r = spawnSync(file, argv, {
         cwd: os.tmpdir(),
+        ...(env ? { env: { ...process.env, ...env } } : {}),
         stdio: ['ignore', 'ignore', 'pipe'],
         encoding: 'utf8',
     });
@@ -50024,6 +50025,7 @@ function tail(file, lines = 5) {
 
 
 
+
 function scratchTarget(c) {
     return {
         kind: 'scratch',
@@ -50096,6 +50098,16 @@ async function dropDrillDatabase(admin, db) {
             return false;
         await c.query(`DROP DATABASE IF EXISTS ${ident(db)} WITH (FORCE)`);
         return true;
+    });
+}
+/**
+ * On cancellation (synchronously, as signal handlers must): drop the database this process created
+ * on an existing server, with `psql`. Only for a database created by this very run, so it needs no
+ * marker check; best effort.
+ */
+function dropCreatedDatabaseSync(psql, admin, db) {
+    runSync(psql, ['-X', '-q', '-d', admin.database, '-c', `DROP DATABASE IF EXISTS ${ident(db)} WITH (FORCE)`], undefined, {
+        ...libpqEnv(admin),
     });
 }
 /** The post step and `clean`: remove a kept target, from what keep() returned. */
@@ -50536,7 +50548,7 @@ async function runMigrate(opts, log, onStage) {
             log.info(`running the migrate command in ${opts.cwd}`);
             res = await exec_run('sh', ['-c', opts.command], {
                 cwd: opts.cwd,
-                env: { ...libpqEnv(conn), DATABASE_URL: opts.databaseUrl },
+                env: { ...client_libpqEnv(conn), DATABASE_URL: opts.databaseUrl },
                 timeoutMs: opts.timeoutSeconds * 1000,
                 onStderrLine: (l) => log.info(`migrate: ${l}`),
                 maxCapture: 256 * 1024,

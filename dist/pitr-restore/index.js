@@ -82302,10 +82302,11 @@ class TailBuffer {
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
  * the end of standard error.
  */
-function runSync(cmd, args, user) {
+function runSync(cmd, args, user, env) {
     const [file, argv] = asUser(user, cmd, args);
     const r = (0,external_node_child_process_.spawnSync)(file, argv, {
         cwd: external_node_os_default().tmpdir(),
+        ...(env ? { env: { ...process.env, ...env } } : {}),
         stdio: ['ignore', 'ignore', 'pipe'],
         encoding: 'utf8',
     });

@@ -83177,10 +83177,11 @@ class TailBuffer {
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
  * the end of standard error.
  */
-function runSync(cmd, args, user) {
+function runSync(cmd, args, user, env) {
     const [file, argv] = asUser(user, cmd, args);
     const r = (0,external_node_child_process_.spawnSync)(file, argv, {
         cwd: external_node_os_default().tmpdir(),
+        ...(env ? { env: { ...process.env, ...env } } : {}),
         stdio: ['ignore', 'ignore', 'pipe'],
         encoding: 'utf8',
     });
@@ -83778,6 +83779,7 @@ function tail(file, lines = 5) {
 
 
 
+
 function scratchTarget(c) {
     return {
         kind: 'scratch',
@@ -83850,6 +83852,16 @@ async function dropDrillDatabase(admin, db) {
             return false;
         await c.query(`DROP DATABASE IF EXISTS ${ident(db)} WITH (FORCE)`);
         return true;
+    });
+}
+/**
+ * On cancellation (synchronously, as signal handlers must): drop the database this process created
+ * on an existing server, with `psql`. Only for a database created by this very run, so it needs no
+ * marker check; best effort.
+ */
+function dropCreatedDatabaseSync(psql, admin, db) {
+    runSync(psql, ['-X', '-q', '-d', admin.database, '-c', `DROP DATABASE IF EXISTS ${ident(db)} WITH (FORCE)`], undefined, {
+        ...libpqEnv(admin),
     });
 }
 /** The post step and `clean`: remove a kept target, from what keep() returned. */
@@ -90033,6 +90045,7 @@ function verifyOutputs(r, reportPath) {
 
 
 
+
 /** Verify findings that make a restore pointless: the bytes are wrong or absent. */
 const BLOCKING = new Set([
     'BACKUP_MISSING',
@@ -90083,6 +90096,8 @@ async function runDrill(opts, log, onStage) {
     const ins = state.inspection;
     const blocking = pipe.findings.filter((f) => BLOCKING.has(f.rule));
     let target;
+    // A database made on an existing server is dropped also when the run is cancelled.
+    let forgetCreated;
     if (!ins || !state.backup?.localPath || blocking.length > 0) {
         const why = blocking[0] ? `the backup did not verify (${blocking[0].rule})` : 'no backup to restore';
         for (const s of DRILL_STAGES)
@@ -90180,8 +90195,11 @@ async function runDrill(opts, log, onStage) {
                         log.warn(`the dump's locale ${wantCollate ?? ''} is not available here (${errorMessage(e)}); using the cluster default`);
                         await client.query(`CREATE DATABASE ${ident(dbName)} TEMPLATE template0${enc}`);
                     }
-                    if (c.kind === 'server')
+                    if (c.kind === 'server') {
+                        const psql = external_node_path_default().join(tools.client.dir, 'psql');
+                        forgetCreated = onCancel(() => dropCreatedDatabaseSync(psql, c.admin, dbName));
                         await markDatabase(c.admin, dbName);
+                    }
                     targetCollate = (await client.query('SELECT datcollate AS c FROM pg_database WHERE datname = $1', [
                         dbName,
                     ])).rows[0]?.c;
@@ -90282,6 +90300,7 @@ async function runDrill(opts, log, onStage) {
                 if (!target)
                     return {};
                 if (opts.keep) {
+                    forgetCreated?.(); // kept on purpose: a cancellation from here on leaves it
                     const handle = target.keep(dbName);
                     if (result.target)
                         Object.assign(result.target, { url: target.url(dbName), handle });
@@ -90289,6 +90308,7 @@ async function runDrill(opts, log, onStage) {
                     return {};
                 }
                 await target.teardown(dbName);
+                forgetCreated?.();
                 return {};
             });
         }

@@ -66,10 +66,16 @@ class TailBuffer {
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
  * the end of standard error.
  */
-export function runSync(cmd: string, args: string[], user?: string): { code: number | null; stderr: string } {
+export function runSync(
+  cmd: string,
+  args: string[],
+  user?: string,
+  env?: Record<string, string>,
+): { code: number | null; stderr: string } {
   const [file, argv] = asUser(user, cmd, args);
   const r = spawnSync(file, argv, {
     cwd: os.tmpdir(),
+    ...(env ? { env: { ...process.env, ...env } } : {}),
     stdio: ['ignore', 'ignore', 'pipe'],
     encoding: 'utf8',
   });

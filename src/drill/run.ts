@@ -6,6 +6,7 @@ import { checkCollation, checkIndexes, checkSequences, validateConstraints } fro
 import { runSmokeQueries, type SmokeResult } from '../checks/semantics.js';
 import { diffStructure, parseReference, renderReference, structureLines } from '../checks/structure.js';
 import { type CompareSummary, compareRung } from '../compare/run.js';
+import { onCancel } from '../core/cancel.js';
 import { formatSeconds } from '../core/duration.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import { run } from '../core/exec.js';
@@ -33,6 +34,7 @@ import type { DrillOptions } from './options.js';
 import {
   type DrillTarget,
   drillDatabaseName,
+  dropCreatedDatabaseSync,
   markDatabase,
   parseTargetUrl,
   scratchTarget,
@@ -124,6 +126,8 @@ export async function runDrill(
   const ins = state.inspection;
   const blocking = pipe.findings.filter((f) => BLOCKING.has(f.rule));
   let target: DrillTarget | undefined;
+  // A database made on an existing server is dropped also when the run is cancelled.
+  let forgetCreated: (() => void) | undefined;
 
   if (!ins || !state.backup?.localPath || blocking.length > 0) {
     const why = blocking[0] ? `the backup did not verify (${blocking[0].rule})` : 'no backup to restore';
@@ -249,7 +253,11 @@ export async function runDrill(
             );
             await client.query(`CREATE DATABASE ${ident(dbName)} TEMPLATE template0${enc}`);
           }
-          if (c.kind === 'server') await markDatabase(c.admin, dbName);
+          if (c.kind === 'server') {
+            const psql = path.join(tools.client.dir, 'psql');
+            forgetCreated = onCancel(() => dropCreatedDatabaseSync(psql, c.admin, dbName));
+            await markDatabase(c.admin, dbName);
+          }
           targetCollate = (
             await client.query<{ c: string }>('SELECT datcollate AS c FROM pg_database WHERE datname = $1', [
               dbName,
@@ -350,6 +358,7 @@ export async function runDrill(
       await pipe.stage('teardown', async () => {
         if (!target) return {};
         if (opts.keep) {
+          forgetCreated?.(); // kept on purpose: a cancellation from here on leaves it
           const handle = target.keep(dbName);
           if (result.target) Object.assign(result.target, { url: target.url(dbName), handle });
           log.info(
@@ -358,6 +367,7 @@ export async function runDrill(
           return {};
         }
         await target.teardown(dbName);
+        forgetCreated?.();
         return {};
       });
     }

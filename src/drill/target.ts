@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../core/errors.js';
+import { runSync } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import { majorOf } from '../postgres/binaries.js';
-import { type ConnInfo, ident, maskedUrl, parseDbUrl, withClient } from '../postgres/client.js';
+import { type ConnInfo, ident, libpqEnv, maskedUrl, parseDbUrl, withClient } from '../postgres/client.js';
 import { BULK_LOAD_SETTINGS, removeCluster, type ScratchCluster } from '../postgres/cluster.js';
 
 /** Where a drill restores: a scratch cluster it made, or a database it makes on an existing server. */
@@ -114,6 +115,22 @@ export async function dropDrillDatabase(admin: ConnInfo, db: string): Promise<bo
     await c.query(`DROP DATABASE IF EXISTS ${ident(db)} WITH (FORCE)`);
     return true;
   });
+}
+
+/**
+ * On cancellation (synchronously, as signal handlers must): drop the database this process created
+ * on an existing server, with `psql`. Only for a database created by this very run, so it needs no
+ * marker check; best effort.
+ */
+export function dropCreatedDatabaseSync(psql: string, admin: ConnInfo, db: string): void {
+  runSync(
+    psql,
+    ['-X', '-q', '-d', admin.database, '-c', `DROP DATABASE IF EXISTS ${ident(db)} WITH (FORCE)`],
+    undefined,
+    {
+      ...libpqEnv(admin),
+    },
+  );
 }
 
 /** The post step and `clean`: remove a kept target, from what keep() returned. */
