@@ -42495,7 +42495,10 @@ const drillSpec = {
         { name: 'total-seconds', description: 'Wall time of the whole drill.' },
         { name: 'restore-seconds', description: 'Wall time of the restore stage.' },
         { name: 'tables', description: 'User tables in the restored database.' },
-        { name: 'rows', description: 'Rows in them, counted exactly (empty unless tier full).' },
+        {
+            name: 'rows',
+            description: 'Rows counted exactly: in every table (tier full) or in the sampled ones (tier sample); empty with tier schema.',
+        },
         {
             name: 'database-url',
             description: 'With keep: the restored database (no password; trust on loopback).',
@@ -45169,9 +45172,10 @@ const pitrSpec = {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   Ds: () => (/* binding */ majorOf),
 /* harmony export */   J8: () => (/* binding */ installHint),
+/* harmony export */   JW: () => (/* binding */ findAll),
 /* harmony export */   Up: () => (/* binding */ pick)
 /* harmony export */ });
-/* unused harmony exports searchDirs, findAll */
+/* unused harmony export searchDirs */
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
@@ -50735,7 +50739,11 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
 async function restoreTools(ins, binDir, stage) {
     const plain = ins.format === 'plain';
     const dumpMajor = (0,binaries/* majorOf */.Ds)(ins.pgDumpVersion ?? '') ?? 0;
-    const client = await (0,binaries/* pick */.Up)(plain ? 'psql' : 'pg_restore', plain ? 0 : dumpMajor, binDir);
+    // psql of at least the dump's major (a newer pg_dump writes what an older psql may not know),
+    // else the newest there is: a plain dump is SQL, which an older psql often still loads.
+    const client = plain
+        ? ((await (0,binaries/* pick */.Up)('psql', dumpMajor, binDir)) ?? (await (0,binaries/* findAll */.JW)('psql', binDir))[0])
+        : await (0,binaries/* pick */.Up)('pg_restore', dumpMajor, binDir);
     if (client)
         return { client };
     if (plain) {

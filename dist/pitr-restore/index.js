@@ -82693,7 +82693,10 @@ const drillSpec = {
         { name: 'total-seconds', description: 'Wall time of the whole drill.' },
         { name: 'restore-seconds', description: 'Wall time of the restore stage.' },
         { name: 'tables', description: 'User tables in the restored database.' },
-        { name: 'rows', description: 'Rows in them, counted exactly (empty unless tier full).' },
+        {
+            name: 'rows',
+            description: 'Rows counted exactly: in every table (tier full) or in the sampled ones (tier sample); empty with tier schema.',
+        },
         {
             name: 'database-url',
             description: 'With keep: the restored database (no password; trust on loopback).',

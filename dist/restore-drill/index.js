@@ -82239,7 +82239,10 @@ const drillSpec = {
         { name: 'total-seconds', description: 'Wall time of the whole drill.' },
         { name: 'restore-seconds', description: 'Wall time of the restore stage.' },
         { name: 'tables', description: 'User tables in the restored database.' },
-        { name: 'rows', description: 'Rows in them, counted exactly (empty unless tier full).' },
+        {
+            name: 'rows',
+            description: 'Rows counted exactly: in every table (tier full) or in the sampled ones (tier sample); empty with tier schema.',
+        },
         {
             name: 'database-url',
             description: 'With keep: the restored database (no password; trust on loopback).',
@@ -87089,7 +87092,11 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
 async function restoreTools(ins, binDir, stage) {
     const plain = ins.format === 'plain';
     const dumpMajor = majorOf(ins.pgDumpVersion ?? '') ?? 0;
-    const client = await binaries_pick(plain ? 'psql' : 'pg_restore', plain ? 0 : dumpMajor, binDir);
+    // psql of at least the dump's major (a newer pg_dump writes what an older psql may not know),
+    // else the newest there is: a plain dump is SQL, which an older psql often still loads.
+    const client = plain
+        ? ((await binaries_pick('psql', dumpMajor, binDir)) ?? (await findAll('psql', binDir))[0])
+        : await binaries_pick('pg_restore', dumpMajor, binDir);
     if (client)
         return { client };
     if (plain) {

@@ -85821,7 +85821,11 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
 async function restoreTools(ins, binDir, stage) {
     const plain = ins.format === 'plain';
     const dumpMajor = majorOf(ins.pgDumpVersion ?? '') ?? 0;
-    const client = await binaries_pick(plain ? 'psql' : 'pg_restore', plain ? 0 : dumpMajor, binDir);
+    // psql of at least the dump's major (a newer pg_dump writes what an older psql may not know),
+    // else the newest there is: a plain dump is SQL, which an older psql often still loads.
+    const client = plain
+        ? ((await binaries_pick('psql', dumpMajor, binDir)) ?? (await findAll('psql', binDir))[0])
+        : await binaries_pick('pg_restore', dumpMajor, binDir);
     if (client)
         return { client };
     if (plain) {

@@ -5,7 +5,7 @@ import { type Inspection, inspectDirectory, inspectStream } from '../archive/ins
 import { fileChunks } from '../archive/lanes.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { installHint, majorOf, type PgBinary, pick } from '../postgres/binaries.js';
+import { findAll, installHint, majorOf, type PgBinary, pick } from '../postgres/binaries.js';
 import { ScratchCluster } from '../postgres/cluster.js';
 import { type RestoreInput, type RestoreResult, restoreDump } from '../postgres/restore.js';
 import { type Finding, finding } from '../report/findings.js';
@@ -428,7 +428,11 @@ export async function restoreTools(
 ): Promise<{ client: PgBinary } | { finding: Finding }> {
   const plain = ins.format === 'plain';
   const dumpMajor = majorOf(ins.pgDumpVersion ?? '') ?? 0;
-  const client = await pick(plain ? 'psql' : 'pg_restore', plain ? 0 : dumpMajor, binDir);
+  // psql of at least the dump's major (a newer pg_dump writes what an older psql may not know),
+  // else the newest there is: a plain dump is SQL, which an older psql often still loads.
+  const client = plain
+    ? ((await pick('psql', dumpMajor, binDir)) ?? (await findAll('psql', binDir))[0])
+    : await pick('pg_restore', dumpMajor, binDir);
   if (client) return { client };
   if (plain) {
     return {
