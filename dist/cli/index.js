@@ -41820,10 +41820,27 @@ async function checkIndexes(c) {
 const UNVERSIONED = /^(c|posix|c\.utf-?8)$/i;
 /**
  * The dump records its database's locale but not the collation version. The target was created
- * with that locale; say when it could not be, and when the version cannot be compared.
+ * with that locale (and provider); say when it could not be, and when the version cannot be compared.
  */
-function checkCollation(dumped, targetCollate) {
+function checkCollation(dumped, target) {
+    if (dumped?.provider?.toLowerCase() === 'icu' && dumped.icuLocale) {
+        const want = dumped.icuLocale;
+        const got = target?.provider === 'icu' ? target.icuLocale : undefined;
+        if (got?.toLowerCase() !== want.toLowerCase()) {
+            const has = got ? `ICU locale ${got}` : `libc locale ${target?.collate ?? 'unknown'}`;
+            return [
+                (0,report_findings/* finding */.gk)('COLLATION_MISMATCH', STAGE, `the dumped database sorts by ICU locale ${want}, but the target sorts by ${has}: text indexes and ORDER BY may differ`, {
+                    evidence: { dumped: `icu ${want}`, target: got ? `icu ${got}` : (target?.collate ?? null) },
+                    fix: 'Drill on a PostgreSQL 15 or newer built with ICU (the PGDG and Debian packages are), so the database is created with the same ICU locale.',
+                }),
+            ];
+        }
+        return [
+            (0,report_findings/* finding */.gk)('COLLATION_UNVERIFIABLE', STAGE, `the dump does not record the version of ICU collation ${want}, so the target's ICU cannot be compared with production's`),
+        ];
+    }
     const want = dumped?.collate ?? dumped?.locale;
+    const targetCollate = target?.collate;
     if (!want) {
         return [
             (0,report_findings/* finding */.gk)('COLLATION_UNVERIFIABLE', STAGE, 'the dump does not record its database locale (a plain dump, or a schema-only one)'),
@@ -41983,7 +42000,7 @@ async function runDrill(opts, log, onStage) {
         const backup = state.backup;
         const dumpMajor = (0,binaries/* majorOf */.Ds)(ins.serverVersion ?? '') ?? 0;
         const dbName = opts.targetUrl ? (0,drill_target/* drillDatabaseName */.Oq)() : safeDbName(ins.header?.database);
-        let targetCollate;
+        let targetCollation;
         // A sample of tables the dump has no rows for would check nothing: say so before any target exists.
         const dumped = ins.toc?.dataTables;
         const unknown = opts.tier === 'sample' && dumped ? opts.sampleTables.filter((t) => !dumped.includes(t)) : [];
@@ -42064,11 +42081,18 @@ async function runDrill(opts, log, onStage) {
                     }
                     const enc = loc?.encoding && /^\w+$/.test(loc.encoding) ? ` ENCODING '${loc.encoding}'` : '';
                     const lc = wantCollate && /^[\w.@-]+$/.test(wantCollate) ? ` LOCALE '${wantCollate}'` : '';
+                    // A database that sorts by ICU gets the same ICU locale (PostgreSQL 15 and newer).
+                    const icu = loc?.provider?.toLowerCase() === 'icu' &&
+                        loc.icuLocale &&
+                        /^[\w.@=;-]+$/.test(loc.icuLocale) &&
+                        c.major >= 15
+                        ? ` LOCALE_PROVIDER icu ICU_LOCALE '${loc.icuLocale}'`
+                        : '';
                     try {
-                        await client.query(`CREATE DATABASE ${(0,postgres_client/* ident */.bD)(dbName)} TEMPLATE template0${enc}${lc}`);
+                        await client.query(`CREATE DATABASE ${(0,postgres_client/* ident */.bD)(dbName)} TEMPLATE template0${enc}${lc}${icu}`);
                     }
                     catch (e) {
-                        log.warn(`the dump's locale ${wantCollate ?? ''} is not available here (${(0,errors/* errorMessage */.gJ)(e)}); using the cluster default`);
+                        log.warn(`the dump's locale ${[wantCollate, loc?.icuLocale].filter(Boolean).join(' / ')} is not available here (${(0,errors/* errorMessage */.gJ)(e)}); using the cluster default`);
                         await client.query(`CREATE DATABASE ${(0,postgres_client/* ident */.bD)(dbName)} TEMPLATE template0${enc}`);
                     }
                     if (c.kind === 'server') {
@@ -42076,9 +42100,15 @@ async function runDrill(opts, log, onStage) {
                         forgetCreated = (0,cancel/* onCancel */.A)(() => (0,drill_target/* dropCreatedDatabaseSync */.qR)(psql, c.admin, dbName));
                         await (0,drill_target/* markDatabase */.Xr)(c.admin, dbName);
                     }
-                    targetCollate = (await client.query('SELECT datcollate AS c FROM pg_database WHERE datname = $1', [
-                        dbName,
-                    ])).rows[0]?.c;
+                    // datlocprovider and daticulocale came in 15, and daticulocale is datlocale from 17.
+                    const row = (await client.query(`SELECT datcollate AS c, to_jsonb(d) ->> 'datlocprovider' AS p,
+                      coalesce(to_jsonb(d) ->> 'daticulocale', to_jsonb(d) ->> 'datlocale') AS icu
+                 FROM pg_database d WHERE datname = $1`, [dbName])).rows[0];
+                    targetCollation = {
+                        ...(row?.c ? { collate: row.c } : {}),
+                        provider: row?.p === 'i' ? 'icu' : 'libc',
+                        ...(row?.icu ? { icuLocale: row.icu } : {}),
+                    };
                 });
                 result.target = {
                     kind: c.kind,
@@ -42167,7 +42197,7 @@ async function runDrill(opts, log, onStage) {
                         pipe.skip(s, 'the restore did not complete');
                 }
                 else {
-                    await ladder(pipe, opts, conn, result, previous, ins.toc?.database, targetCollate, log);
+                    await ladder(pipe, opts, conn, result, previous, ins.toc?.database, targetCollation, log);
                 }
             }
         }
@@ -42238,7 +42268,7 @@ async function runDrill(opts, log, onStage) {
     return result;
 }
 /** The rungs after the restore: structure, volume, semantics, integrity. */
-async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCollate, log) {
+async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCollation, log) {
     const cfg = opts.config;
     const reference = cfg.structure?.reference;
     if (opts.writeReference) {
@@ -42352,7 +42382,7 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
             }
         });
         if (integ.collation !== false)
-            findings.push(...checkCollation(dumpedLocale, targetCollate));
+            findings.push(...checkCollation(dumpedLocale, targetCollation));
         return { findings, ...(notRun ? { notRun } : {}) };
     });
 }
@@ -49968,6 +49998,7 @@ function databaseLocale(sql) {
         ['collate', get('LC_COLLATE')],
         ['ctype', get('LC_CTYPE')],
         ['provider', provider],
+        ['icuLocale', get('ICU_LOCALE')],
     ]) {
         if (v)
             db[k] = v;

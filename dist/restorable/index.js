@@ -86874,10 +86874,27 @@ async function checkIndexes(c) {
 const UNVERSIONED = /^(c|posix|c\.utf-?8)$/i;
 /**
  * The dump records its database's locale but not the collation version. The target was created
- * with that locale; say when it could not be, and when the version cannot be compared.
+ * with that locale (and provider); say when it could not be, and when the version cannot be compared.
  */
-function checkCollation(dumped, targetCollate) {
+function checkCollation(dumped, target) {
+    if (dumped?.provider?.toLowerCase() === 'icu' && dumped.icuLocale) {
+        const want = dumped.icuLocale;
+        const got = target?.provider === 'icu' ? target.icuLocale : undefined;
+        if (got?.toLowerCase() !== want.toLowerCase()) {
+            const has = got ? `ICU locale ${got}` : `libc locale ${target?.collate ?? 'unknown'}`;
+            return [
+                finding('COLLATION_MISMATCH', STAGE, `the dumped database sorts by ICU locale ${want}, but the target sorts by ${has}: text indexes and ORDER BY may differ`, {
+                    evidence: { dumped: `icu ${want}`, target: got ? `icu ${got}` : (target?.collate ?? null) },
+                    fix: 'Drill on a PostgreSQL 15 or newer built with ICU (the PGDG and Debian packages are), so the database is created with the same ICU locale.',
+                }),
+            ];
+        }
+        return [
+            finding('COLLATION_UNVERIFIABLE', STAGE, `the dump does not record the version of ICU collation ${want}, so the target's ICU cannot be compared with production's`),
+        ];
+    }
     const want = dumped?.collate ?? dumped?.locale;
+    const targetCollate = target?.collate;
     if (!want) {
         return [
             finding('COLLATION_UNVERIFIABLE', STAGE, 'the dump does not record its database locale (a plain dump, or a schema-only one)'),
@@ -89225,6 +89242,7 @@ function databaseLocale(sql) {
         ['collate', get('LC_COLLATE')],
         ['ctype', get('LC_CTYPE')],
         ['provider', provider],
+        ['icuLocale', get('ICU_LOCALE')],
     ]) {
         if (v)
             db[k] = v;
@@ -90114,7 +90132,7 @@ async function runDrill(opts, log, onStage) {
         const backup = state.backup;
         const dumpMajor = majorOf(ins.serverVersion ?? '') ?? 0;
         const dbName = opts.targetUrl ? drillDatabaseName() : safeDbName(ins.header?.database);
-        let targetCollate;
+        let targetCollation;
         // A sample of tables the dump has no rows for would check nothing: say so before any target exists.
         const dumped = ins.toc?.dataTables;
         const unknown = opts.tier === 'sample' && dumped ? opts.sampleTables.filter((t) => !dumped.includes(t)) : [];
@@ -90195,11 +90213,18 @@ async function runDrill(opts, log, onStage) {
                     }
                     const enc = loc?.encoding && /^\w+$/.test(loc.encoding) ? ` ENCODING '${loc.encoding}'` : '';
                     const lc = wantCollate && /^[\w.@-]+$/.test(wantCollate) ? ` LOCALE '${wantCollate}'` : '';
+                    // A database that sorts by ICU gets the same ICU locale (PostgreSQL 15 and newer).
+                    const icu = loc?.provider?.toLowerCase() === 'icu' &&
+                        loc.icuLocale &&
+                        /^[\w.@=;-]+$/.test(loc.icuLocale) &&
+                        c.major >= 15
+                        ? ` LOCALE_PROVIDER icu ICU_LOCALE '${loc.icuLocale}'`
+                        : '';
                     try {
-                        await client.query(`CREATE DATABASE ${ident(dbName)} TEMPLATE template0${enc}${lc}`);
+                        await client.query(`CREATE DATABASE ${ident(dbName)} TEMPLATE template0${enc}${lc}${icu}`);
                     }
                     catch (e) {
-                        log.warn(`the dump's locale ${wantCollate ?? ''} is not available here (${errorMessage(e)}); using the cluster default`);
+                        log.warn(`the dump's locale ${[wantCollate, loc?.icuLocale].filter(Boolean).join(' / ')} is not available here (${errorMessage(e)}); using the cluster default`);
                         await client.query(`CREATE DATABASE ${ident(dbName)} TEMPLATE template0${enc}`);
                     }
                     if (c.kind === 'server') {
@@ -90207,9 +90232,15 @@ async function runDrill(opts, log, onStage) {
                         forgetCreated = onCancel(() => dropCreatedDatabaseSync(psql, c.admin, dbName));
                         await markDatabase(c.admin, dbName);
                     }
-                    targetCollate = (await client.query('SELECT datcollate AS c FROM pg_database WHERE datname = $1', [
-                        dbName,
-                    ])).rows[0]?.c;
+                    // datlocprovider and daticulocale came in 15, and daticulocale is datlocale from 17.
+                    const row = (await client.query(`SELECT datcollate AS c, to_jsonb(d) ->> 'datlocprovider' AS p,
+                      coalesce(to_jsonb(d) ->> 'daticulocale', to_jsonb(d) ->> 'datlocale') AS icu
+                 FROM pg_database d WHERE datname = $1`, [dbName])).rows[0];
+                    targetCollation = {
+                        ...(row?.c ? { collate: row.c } : {}),
+                        provider: row?.p === 'i' ? 'icu' : 'libc',
+                        ...(row?.icu ? { icuLocale: row.icu } : {}),
+                    };
                 });
                 result.target = {
                     kind: c.kind,
@@ -90298,7 +90329,7 @@ async function runDrill(opts, log, onStage) {
                         pipe.skip(s, 'the restore did not complete');
                 }
                 else {
-                    await ladder(pipe, opts, conn, result, previous, ins.toc?.database, targetCollate, log);
+                    await ladder(pipe, opts, conn, result, previous, ins.toc?.database, targetCollation, log);
                 }
             }
         }
@@ -90369,7 +90400,7 @@ async function runDrill(opts, log, onStage) {
     return result;
 }
 /** The rungs after the restore: structure, volume, semantics, integrity. */
-async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCollate, log) {
+async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCollation, log) {
     const cfg = opts.config;
     const reference = cfg.structure?.reference;
     if (opts.writeReference) {
@@ -90483,7 +90514,7 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
             }
         });
         if (integ.collation !== false)
-            findings.push(...checkCollation(dumpedLocale, targetCollate));
+            findings.push(...checkCollation(dumpedLocale, targetCollation));
         return { findings, ...(notRun ? { notRun } : {}) };
     });
 }

@@ -83969,6 +83969,7 @@ function databaseLocale(sql) {
         ['collate', get('LC_COLLATE')],
         ['ctype', get('LC_CTYPE')],
         ['provider', provider],
+        ['icuLocale', get('ICU_LOCALE')],
     ]) {
         if (v)
             db[k] = v;

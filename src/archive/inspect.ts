@@ -35,7 +35,15 @@ export interface TocSummary {
   /** Custom and directory dumps: the tables that have rows in the dump, as schema.table. */
   dataTables?: string[];
   /** The dumped database's encoding and locale, from its CREATE DATABASE. */
-  database?: { encoding?: string; locale?: string; collate?: string; ctype?: string; provider?: string };
+  database?: {
+    encoding?: string;
+    locale?: string;
+    collate?: string;
+    ctype?: string;
+    provider?: string;
+    /** With provider icu: the ICU locale the database sorts by. */
+    icuLocale?: string;
+  };
 }
 
 /** Encoding and locale from pg_dump's CREATE DATABASE statement. */
@@ -50,6 +58,7 @@ export function databaseLocale(sql: string | undefined): { database?: TocSummary
     ['collate', get('LC_COLLATE')],
     ['ctype', get('LC_CTYPE')],
     ['provider', provider],
+    ['icuLocale', get('ICU_LOCALE')],
   ] as const) {
     if (v) db[k] = v;
   }

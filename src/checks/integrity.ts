@@ -129,15 +129,49 @@ export async function checkIndexes(
 
 const UNVERSIONED = /^(c|posix|c\.utf-?8)$/i;
 
+/** The restored database's collation: its libc locale, and its ICU locale when ICU sorts it. */
+export interface TargetCollation {
+  collate?: string;
+  /** `icu` when the database's provider is ICU (PostgreSQL 15+), else `libc`. */
+  provider?: string;
+  icuLocale?: string;
+}
+
 /**
  * The dump records its database's locale but not the collation version. The target was created
- * with that locale; say when it could not be, and when the version cannot be compared.
+ * with that locale (and provider); say when it could not be, and when the version cannot be compared.
  */
 export function checkCollation(
-  dumped: { locale?: string; collate?: string; provider?: string } | undefined,
-  targetCollate: string | undefined,
+  dumped: { locale?: string; collate?: string; provider?: string; icuLocale?: string } | undefined,
+  target: TargetCollation | undefined,
 ): Finding[] {
+  if (dumped?.provider?.toLowerCase() === 'icu' && dumped.icuLocale) {
+    const want = dumped.icuLocale;
+    const got = target?.provider === 'icu' ? target.icuLocale : undefined;
+    if (got?.toLowerCase() !== want.toLowerCase()) {
+      const has = got ? `ICU locale ${got}` : `libc locale ${target?.collate ?? 'unknown'}`;
+      return [
+        finding(
+          'COLLATION_MISMATCH',
+          STAGE,
+          `the dumped database sorts by ICU locale ${want}, but the target sorts by ${has}: text indexes and ORDER BY may differ`,
+          {
+            evidence: { dumped: `icu ${want}`, target: got ? `icu ${got}` : (target?.collate ?? null) },
+            fix: 'Drill on a PostgreSQL 15 or newer built with ICU (the PGDG and Debian packages are), so the database is created with the same ICU locale.',
+          },
+        ),
+      ];
+    }
+    return [
+      finding(
+        'COLLATION_UNVERIFIABLE',
+        STAGE,
+        `the dump does not record the version of ICU collation ${want}, so the target's ICU cannot be compared with production's`,
+      ),
+    ];
+  }
   const want = dumped?.collate ?? dumped?.locale;
+  const targetCollate = target?.collate;
   if (!want) {
     return [
       finding(

@@ -2,7 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import { checkCollation, checkIndexes, checkSequences, validateConstraints } from '../checks/integrity.js';
+import {
+  checkCollation,
+  checkIndexes,
+  checkSequences,
+  type TargetCollation,
+  validateConstraints,
+} from '../checks/integrity.js';
 import { runSmokeQueries, type SmokeResult } from '../checks/semantics.js';
 import { diffStructure, parseReference, renderReference, structureLines } from '../checks/structure.js';
 import { type CompareSummary, compareRung } from '../compare/run.js';
@@ -136,7 +142,7 @@ export async function runDrill(
     const backup = state.backup;
     const dumpMajor = majorOf(ins.serverVersion ?? '') ?? 0;
     const dbName = opts.targetUrl ? drillDatabaseName() : safeDbName(ins.header?.database);
-    let targetCollate: string | undefined;
+    let targetCollation: TargetCollation | undefined;
     // A sample of tables the dump has no rows for would check nothing: say so before any target exists.
     const dumped = ins.toc?.dataTables;
     const unknown =
@@ -245,11 +251,19 @@ export async function runDrill(
           }
           const enc = loc?.encoding && /^\w+$/.test(loc.encoding) ? ` ENCODING '${loc.encoding}'` : '';
           const lc = wantCollate && /^[\w.@-]+$/.test(wantCollate) ? ` LOCALE '${wantCollate}'` : '';
+          // A database that sorts by ICU gets the same ICU locale (PostgreSQL 15 and newer).
+          const icu =
+            loc?.provider?.toLowerCase() === 'icu' &&
+            loc.icuLocale &&
+            /^[\w.@=;-]+$/.test(loc.icuLocale) &&
+            c.major >= 15
+              ? ` LOCALE_PROVIDER icu ICU_LOCALE '${loc.icuLocale}'`
+              : '';
           try {
-            await client.query(`CREATE DATABASE ${ident(dbName)} TEMPLATE template0${enc}${lc}`);
+            await client.query(`CREATE DATABASE ${ident(dbName)} TEMPLATE template0${enc}${lc}${icu}`);
           } catch (e) {
             log.warn(
-              `the dump's locale ${wantCollate ?? ''} is not available here (${errorMessage(e)}); using the cluster default`,
+              `the dump's locale ${[wantCollate, loc?.icuLocale].filter(Boolean).join(' / ')} is not available here (${errorMessage(e)}); using the cluster default`,
             );
             await client.query(`CREATE DATABASE ${ident(dbName)} TEMPLATE template0${enc}`);
           }
@@ -258,11 +272,20 @@ export async function runDrill(
             forgetCreated = onCancel(() => dropCreatedDatabaseSync(psql, c.admin, dbName));
             await markDatabase(c.admin, dbName);
           }
-          targetCollate = (
-            await client.query<{ c: string }>('SELECT datcollate AS c FROM pg_database WHERE datname = $1', [
-              dbName,
-            ])
-          ).rows[0]?.c;
+          // datlocprovider and daticulocale came in 15, and daticulocale is datlocale from 17.
+          const row = (
+            await client.query<{ c: string; p: string | null; icu: string | null }>(
+              `SELECT datcollate AS c, to_jsonb(d) ->> 'datlocprovider' AS p,
+                      coalesce(to_jsonb(d) ->> 'daticulocale', to_jsonb(d) ->> 'datlocale') AS icu
+                 FROM pg_database d WHERE datname = $1`,
+              [dbName],
+            )
+          ).rows[0];
+          targetCollation = {
+            ...(row?.c ? { collate: row.c } : {}),
+            provider: row?.p === 'i' ? 'icu' : 'libc',
+            ...(row?.icu ? { icuLocale: row.icu } : {}),
+          };
         });
         result.target = {
           kind: c.kind,
@@ -351,7 +374,7 @@ export async function runDrill(
           for (const s of ['structure', 'volume', 'semantics', 'compare', 'integrity'])
             pipe.skip(s, 'the restore did not complete');
         } else {
-          await ladder(pipe, opts, conn, result, previous, ins.toc?.database, targetCollate, log);
+          await ladder(pipe, opts, conn, result, previous, ins.toc?.database, targetCollation, log);
         }
       }
     } finally {
@@ -434,7 +457,7 @@ async function ladder(
   result: DrillResult,
   previous: HistoryEntry | undefined,
   dumpedLocale: { locale?: string; collate?: string; provider?: string } | undefined,
-  targetCollate: string | undefined,
+  targetCollation: TargetCollation | undefined,
   log: Logger,
 ): Promise<void> {
   const cfg = opts.config;
@@ -590,7 +613,7 @@ async function ladder(
         else notRun = 'amcheck: true, but the amcheck extension is not available on the target';
       }
     });
-    if (integ.collation !== false) findings.push(...checkCollation(dumpedLocale, targetCollate));
+    if (integ.collation !== false) findings.push(...checkCollation(dumpedLocale, targetCollation));
     return { findings, ...(notRun ? { notRun } : {}) };
   });
 }

@@ -621,6 +621,32 @@ describe('integrity findings on damaged copies', () => {
     }
   });
 
+  it('a database that sorts by ICU is restored into one with the same ICU locale', async () => {
+    await sql(
+      src,
+      'postgres',
+      "CREATE DATABASE icu TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'",
+    );
+    await sql(src, 'icu', "CREATE TABLE t (s text PRIMARY KEY); INSERT INTO t VALUES ('a'), ('B');");
+    const dump = await dumpDatabase(src, 'icu', path.join(dir, 'icu.dump'));
+    const r = await drill(dump, { keep: 'true' });
+    const root = JSON.parse(r.target?.handle as string).root as string;
+    try {
+      expect(rules(r)).toEqual([]);
+      expect(r.findings.find((x) => x.rule === 'COLLATION_UNVERIFIABLE')?.message).toMatch(
+        /ICU collation en-US/,
+      );
+      const port = Number(/:(\d+)\//.exec(r.target?.url as string)?.[1]);
+      const rows = await queryRows<{ p: string; icu: string }>(
+        { host: path.join(root, 'socket'), port, user: 'postgres', database: 'postgres' },
+        "SELECT datlocprovider::text AS p, daticulocale AS icu FROM pg_database WHERE datname = 'icu'",
+      );
+      expect(rows[0]).toEqual({ p: 'i', icu: 'en-US' });
+    } finally {
+      await removeCluster(root);
+    }
+  });
+
   it('COLLATION_MISMATCH: the dump records a locale this machine does not have', async () => {
     const bytes = fs.readFileSync(f.chinook as string);
     const from = Buffer.from("LOCALE = 'C';");

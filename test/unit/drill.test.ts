@@ -137,15 +137,28 @@ describe('expectations and tolerances', () => {
 });
 
 describe('collation', () => {
+  const libc = (collate: string) => ({ collate, provider: 'libc' });
   it('silent when the target has the dumped locale and it has no version (C, C.UTF-8)', () => {
-    expect(checkCollation({ locale: 'C.UTF-8' }, 'C.UTF-8')).toEqual([]);
+    expect(checkCollation({ locale: 'C.UTF-8' }, libc('C.UTF-8'))).toEqual([]);
   });
   it('MISMATCH when the target could not get the locale; UNVERIFIABLE for a versioned one', () => {
-    expect(rules(checkCollation({ collate: 'en_US.UTF-8' }, 'C'))).toEqual(['COLLATION_MISMATCH']);
-    expect(rules(checkCollation({ collate: 'en_US.UTF-8' }, 'en_US.UTF-8'))).toEqual([
+    expect(rules(checkCollation({ collate: 'en_US.UTF-8' }, libc('C')))).toEqual(['COLLATION_MISMATCH']);
+    expect(rules(checkCollation({ collate: 'en_US.UTF-8' }, libc('en_US.UTF-8')))).toEqual([
       'COLLATION_UNVERIFIABLE',
     ]);
-    expect(rules(checkCollation(undefined, 'C'))).toEqual(['COLLATION_UNVERIFIABLE']);
+    expect(rules(checkCollation(undefined, libc('C')))).toEqual(['COLLATION_UNVERIFIABLE']);
+  });
+  it('ICU: MISMATCH when the target sorts by libc or another ICU locale, UNVERIFIABLE when it matches', () => {
+    const dumped = { provider: 'icu', locale: 'C', icuLocale: 'en-US' };
+    const onLibc = checkCollation(dumped, libc('C'));
+    expect(rules(onLibc)).toEqual(['COLLATION_MISMATCH']);
+    expect(onLibc[0]?.message).toMatch(/sorts by ICU locale en-US, but the target sorts by libc locale C/);
+    expect(rules(checkCollation(dumped, { collate: 'C', provider: 'icu', icuLocale: 'de-DE' }))).toEqual([
+      'COLLATION_MISMATCH',
+    ]);
+    const same = checkCollation(dumped, { collate: 'C', provider: 'icu', icuLocale: 'en-US' });
+    expect(rules(same)).toEqual(['COLLATION_UNVERIFIABLE']);
+    expect(same[0]?.message).toMatch(/ICU collation en-US/);
   });
 });
 
