@@ -41191,38 +41191,58 @@ function memoryLogger() {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   XJ: () => (/* binding */ parseOsUser),
 /* harmony export */   lv: () => (/* binding */ parseSeverity),
 /* harmony export */   q6: () => (/* binding */ parseBool),
 /* harmony export */   yL: () => (/* binding */ oneOf)
 /* harmony export */ });
-/* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9691);
-/* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9334);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8161);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9691);
+/* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9334);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4296);
+/* harmony import */ var _exec_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2642);
 
 
 
-const bool = zod__WEBPACK_IMPORTED_MODULE_2__/* ["enum"] */ .k5n(['true', 'false', 'yes', 'no', '1', '0', 'on', 'off']);
+
+
+const bool = zod__WEBPACK_IMPORTED_MODULE_4__/* ["enum"] */ .k5n(['true', 'false', 'yes', 'no', '1', '0', 'on', 'off']);
 /** Parse a boolean input; the message names the input. */
 function parseBool(input, value, fallback) {
     if (value === undefined || value === '')
         return fallback;
     const r = bool.safeParse(value.trim().toLowerCase());
     if (!r.success)
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(input, `"${value}" is not true or false`, 'Write true or false');
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(input, `"${value}" is not true or false`, 'Write true or false');
     return ['true', 'yes', '1', 'on'].includes(r.data);
 }
 function parseSeverity(input, value) {
-    const r = zod__WEBPACK_IMPORTED_MODULE_2__/* ["enum"] */ .k5n(_report_findings_js__WEBPACK_IMPORTED_MODULE_0__/* .SEVERITIES */ .oC).safeParse((value ?? 'high').trim().toLowerCase());
+    const r = zod__WEBPACK_IMPORTED_MODULE_4__/* ["enum"] */ .k5n(_report_findings_js__WEBPACK_IMPORTED_MODULE_1__/* .SEVERITIES */ .oC).safeParse((value ?? 'high').trim().toLowerCase());
     if (!r.success)
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(input, `"${value}" is not a severity`, `Use one of ${_report_findings_js__WEBPACK_IMPORTED_MODULE_0__/* .SEVERITIES */ .oC.join(', ')}`);
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(input, `"${value}" is not a severity`, `Use one of ${_report_findings_js__WEBPACK_IMPORTED_MODULE_1__/* .SEVERITIES */ .oC.join(', ')}`);
     return r.data;
 }
 /** One of a fixed set of words (case-insensitive); the message lists them. */
 function oneOf(input, value, options) {
     const v = value.trim().toLowerCase();
     if (!options.includes(v))
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(input, `"${value}" is not one of ${options.join(', ')}`, `Use one of: ${options.join(', ')}`);
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(input, `"${value}" is not one of ${options.join(', ')}`, `Use one of: ${options.join(', ')}`);
     return v;
+}
+/**
+ * The OS user to run server binaries as. Only root can switch users: another user may name only
+ * itself, and anything else is a mistake to say, not a setting to drop silently.
+ */
+function parseOsUser(input, value) {
+    const user = value?.trim();
+    if (!user)
+        return undefined;
+    const me = node_os__WEBPACK_IMPORTED_MODULE_0___default().userInfo().username;
+    if (!(0,_exec_js__WEBPACK_IMPORTED_MODULE_3__/* .isRoot */ .jX)() && user !== me) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(input, `the server cannot run as "${user}": only root can switch users, and this runs as "${me}"`, `Run Restorable as root or as ${user}, or leave ${input} out to run the server as ${me}`);
+    }
+    return user;
 }
 
 
@@ -41635,7 +41655,7 @@ function parseDrillOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE
         ...(v['target-url'] ? { targetUrl: v['target-url'] } : {}),
         allowTargetServer: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_4__/* .parseBool */ .q6)(name('allow-target-server'), v['allow-target-server'], false),
         ...(compare ? { compare } : {}),
-        ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
+        ...(v['os-user'] ? { osUser: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_4__/* .parseOsUser */ .XJ)(name('os-user'), v['os-user']) } : {}),
     };
 }
 
@@ -43530,7 +43550,7 @@ function parsePitrOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE_
         ...(v.report ? { report: v.report } : {}),
         s3: (0,_sources_s3_js__WEBPACK_IMPORTED_MODULE_10__/* .parseS3Inputs */ .tt)(v, name),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
-        ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
+        ...(v['os-user'] ? { osUser: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_5__/* .parseOsUser */ .XJ)(name('os-user'), v['os-user']) } : {}),
     };
 }
 

@@ -71507,6 +71507,9 @@ async function runAction(body) {
     }
 }
 
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
 // functions
@@ -81042,7 +81045,157 @@ function preprocess(fn, schema) {
     });
 }
 
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+;// CONCATENATED MODULE: ./src/core/exec.ts
+
+
+
+function isRoot() {
+    return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+/** The argv that runs `cmd args` as `user`; unchanged when no switch is needed. */
+function asUser(user, cmd, args) {
+    if (!user || !isRoot() || user === 'root')
+        return [cmd, args];
+    return ['runuser', ['-u', user, '--', cmd, ...args]];
+}
+class TailBuffer {
+    limit;
+    chunks = [];
+    size = 0;
+    constructor(limit) {
+        this.limit = limit;
+    }
+    push(b) {
+        this.chunks.push(b);
+        this.size += b.length;
+        while (this.size > this.limit && this.chunks.length > 1) {
+            this.size -= this.chunks.shift().length;
+        }
+    }
+    toString() {
+        const all = Buffer.concat(this.chunks);
+        return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
+    }
+}
+/**
+ * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
+ * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
+ * the end of standard error.
+ */
+function runSync(cmd, args, user, env) {
+    const [file, argv] = asUser(user, cmd, args);
+    const r = (0,external_node_child_process_.spawnSync)(file, argv, {
+        cwd: external_node_os_default().tmpdir(),
+        ...(env ? { env: { ...process.env, ...env } } : {}),
+        stdio: ['ignore', 'ignore', 'pipe'],
+        encoding: 'utf8',
+    });
+    return { code: r.status, stderr: (r.stderr ?? '').trim().split('\n').slice(-3).join(' ') };
+}
+/**
+ * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the
+ * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
+ * be started (ToolMissingError when it is not installed).
+ */
+function run(cmd, args, opts = {}) {
+    const [file, argv] = asUser(opts.user, cmd, args);
+    const switching = file === 'runuser';
+    const started = performance.now();
+    const limit = opts.maxCapture ?? 4 * 1024 * 1024;
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_.spawn)(file, argv, {
+            env: { ...process.env, ...opts.env },
+            // A user we switch to may not be allowed into our working directory.
+            cwd: opts.cwd ?? (switching ? external_node_os_default().tmpdir() : undefined),
+            stdio: ['pipe', 'pipe', 'pipe'],
+            ...(opts.group ? { detached: true } : {}),
+        });
+        const signal = (sig) => {
+            if (!opts.group || child.pid === undefined)
+                return void child.kill(sig);
+            try {
+                process.kill(-child.pid, sig);
+            }
+            catch {
+                // the group is gone already
+            }
+        };
+        const forward = (sig) => signal(sig);
+        const onExit = () => signal('SIGKILL');
+        if (opts.group) {
+            for (const s of ['SIGINT', 'SIGTERM'])
+                process.on(s, forward);
+            process.on('exit', onExit);
+        }
+        const unhook = () => {
+            for (const s of ['SIGINT', 'SIGTERM'])
+                process.off(s, forward);
+            process.off('exit', onExit);
+        };
+        const out = new TailBuffer(limit);
+        const err = new TailBuffer(limit);
+        let partial = '';
+        child.stdout.on('data', (b) => out.push(b));
+        child.stderr.on('data', (b) => {
+            err.push(b);
+            if (opts.onStderrLine) {
+                const text = partial + b.toString('utf8');
+                const lines = text.split('\n');
+                partial = lines.pop() ?? '';
+                for (const line of lines)
+                    opts.onStderrLine(line);
+            }
+        });
+        let timer;
+        if (opts.timeoutMs) {
+            timer = setTimeout(() => {
+                signal('SIGTERM');
+                setTimeout(() => signal('SIGKILL'), 5000).unref();
+            }, opts.timeoutMs);
+            timer.unref();
+        }
+        child.on('error', (e) => {
+            if (timer)
+                clearTimeout(timer);
+            unhook();
+            if (e.code === 'ENOENT')
+                reject(new ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
+            else
+                reject(e);
+        });
+        child.on('close', (code, signal) => {
+            if (timer)
+                clearTimeout(timer);
+            unhook();
+            if (partial && opts.onStderrLine)
+                opts.onStderrLine(partial);
+            resolve({
+                code,
+                signal,
+                stdout: out.toString(),
+                stderr: err.toString(),
+                seconds: (performance.now() - started) / 1000,
+            });
+        });
+        // A program that exits before reading all of its input closes the pipe: that is its answer,
+        // which the exit status and stderr carry, not an error of ours.
+        child.stdin.on('error', () => { });
+        if (opts.stdin === undefined)
+            child.stdin.end();
+        else if (typeof opts.stdin === 'string' || Buffer.isBuffer(opts.stdin))
+            child.stdin.end(opts.stdin);
+        else {
+            opts.stdin.on('error', (e) => child.stdin.destroy(e));
+            opts.stdin.pipe(child.stdin);
+        }
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/core/parse.ts
+
+
 
 
 
@@ -81068,6 +81221,20 @@ function oneOf(input, value, options) {
     if (!options.includes(v))
         throw new UserError(input, `"${value}" is not one of ${options.join(', ')}`, `Use one of: ${options.join(', ')}`);
     return v;
+}
+/**
+ * The OS user to run server binaries as. Only root can switch users: another user may name only
+ * itself, and anything else is a mistake to say, not a setting to drop silently.
+ */
+function parseOsUser(input, value) {
+    const user = value?.trim();
+    if (!user)
+        return undefined;
+    const me = external_node_os_default().userInfo().username;
+    if (!isRoot() && user !== me) {
+        throw new UserError(input, `the server cannot run as "${user}": only root can switch users, and this runs as "${me}"`, `Run Restorable as root or as ${user}, or leave ${input} out to run the server as ${me}`);
+    }
+    return user;
 }
 
 ;// CONCATENATED MODULE: ./src/core/spec.ts
@@ -81340,9 +81507,6 @@ function ident(name) {
     return `"${name.replace(/"/g, '""')}"`;
 }
 
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
-var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
 ;// CONCATENATED MODULE: ./src/archive/checksum.ts
 
 function parseChecksumInput(input, value) {
@@ -82845,7 +83009,7 @@ async function compareRung(pipe, opts, target, log) {
 
 
 
-function run(raw = actionInputs()) {
+function compare_counts_run(raw = actionInputs()) {
     return runAction(async () => {
         const opts = parseCompareOptions(raw, 'input', actionsLogger);
         const result = await runCompare(opts, actionsLogger, (s) => info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`));
@@ -83138,154 +83302,6 @@ async function runSmokeQueries(c, queries) {
     return { findings, results };
 }
 
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(1421);
-;// CONCATENATED MODULE: ./src/core/exec.ts
-
-
-
-function isRoot() {
-    return typeof process.getuid === 'function' && process.getuid() === 0;
-}
-/** The argv that runs `cmd args` as `user`; unchanged when no switch is needed. */
-function asUser(user, cmd, args) {
-    if (!user || !isRoot() || user === 'root')
-        return [cmd, args];
-    return ['runuser', ['-u', user, '--', cmd, ...args]];
-}
-class TailBuffer {
-    limit;
-    chunks = [];
-    size = 0;
-    constructor(limit) {
-        this.limit = limit;
-    }
-    push(b) {
-        this.chunks.push(b);
-        this.size += b.length;
-        while (this.size > this.limit && this.chunks.length > 1) {
-            this.size -= this.chunks.shift().length;
-        }
-    }
-    toString() {
-        const all = Buffer.concat(this.chunks);
-        return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
-    }
-}
-/**
- * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
- * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
- * the end of standard error.
- */
-function runSync(cmd, args, user, env) {
-    const [file, argv] = asUser(user, cmd, args);
-    const r = (0,external_node_child_process_.spawnSync)(file, argv, {
-        cwd: external_node_os_default().tmpdir(),
-        ...(env ? { env: { ...process.env, ...env } } : {}),
-        stdio: ['ignore', 'ignore', 'pipe'],
-        encoding: 'utf8',
-    });
-    return { code: r.status, stderr: (r.stderr ?? '').trim().split('\n').slice(-3).join(' ') };
-}
-/**
- * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the
- * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
- * be started (ToolMissingError when it is not installed).
- */
-function exec_run(cmd, args, opts = {}) {
-    const [file, argv] = asUser(opts.user, cmd, args);
-    const switching = file === 'runuser';
-    const started = performance.now();
-    const limit = opts.maxCapture ?? 4 * 1024 * 1024;
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_.spawn)(file, argv, {
-            env: { ...process.env, ...opts.env },
-            // A user we switch to may not be allowed into our working directory.
-            cwd: opts.cwd ?? (switching ? external_node_os_default().tmpdir() : undefined),
-            stdio: ['pipe', 'pipe', 'pipe'],
-            ...(opts.group ? { detached: true } : {}),
-        });
-        const signal = (sig) => {
-            if (!opts.group || child.pid === undefined)
-                return void child.kill(sig);
-            try {
-                process.kill(-child.pid, sig);
-            }
-            catch {
-                // the group is gone already
-            }
-        };
-        const forward = (sig) => signal(sig);
-        const onExit = () => signal('SIGKILL');
-        if (opts.group) {
-            for (const s of ['SIGINT', 'SIGTERM'])
-                process.on(s, forward);
-            process.on('exit', onExit);
-        }
-        const unhook = () => {
-            for (const s of ['SIGINT', 'SIGTERM'])
-                process.off(s, forward);
-            process.off('exit', onExit);
-        };
-        const out = new TailBuffer(limit);
-        const err = new TailBuffer(limit);
-        let partial = '';
-        child.stdout.on('data', (b) => out.push(b));
-        child.stderr.on('data', (b) => {
-            err.push(b);
-            if (opts.onStderrLine) {
-                const text = partial + b.toString('utf8');
-                const lines = text.split('\n');
-                partial = lines.pop() ?? '';
-                for (const line of lines)
-                    opts.onStderrLine(line);
-            }
-        });
-        let timer;
-        if (opts.timeoutMs) {
-            timer = setTimeout(() => {
-                signal('SIGTERM');
-                setTimeout(() => signal('SIGKILL'), 5000).unref();
-            }, opts.timeoutMs);
-            timer.unref();
-        }
-        child.on('error', (e) => {
-            if (timer)
-                clearTimeout(timer);
-            unhook();
-            if (e.code === 'ENOENT')
-                reject(new ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
-            else
-                reject(e);
-        });
-        child.on('close', (code, signal) => {
-            if (timer)
-                clearTimeout(timer);
-            unhook();
-            if (partial && opts.onStderrLine)
-                opts.onStderrLine(partial);
-            resolve({
-                code,
-                signal,
-                stdout: out.toString(),
-                stderr: err.toString(),
-                seconds: (performance.now() - started) / 1000,
-            });
-        });
-        // A program that exits before reading all of its input closes the pipe: that is its answer,
-        // which the exit status and stderr carry, not an error of ours.
-        child.stdin.on('error', () => { });
-        if (opts.stdin === undefined)
-            child.stdin.end();
-        else if (typeof opts.stdin === 'string' || Buffer.isBuffer(opts.stdin))
-            child.stdin.end(opts.stdin);
-        else {
-            opts.stdin.on('error', (e) => child.stdin.destroy(e));
-            opts.stdin.pipe(child.stdin);
-        }
-    });
-}
-
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/postgres/binaries.ts
@@ -83345,7 +83361,7 @@ function findAll(tool, binDir) {
                 if (seen.has(real))
                     continue;
                 seen.add(real);
-                const res = await exec_run(file, ['--version']).catch(() => undefined);
+                const res = await run(file, ['--version']).catch(() => undefined);
                 const version = /\(PostgreSQL\)\s+(\S+)/.exec(res?.stdout ?? '')?.[1];
                 const major = version ? majorOf(version) : undefined;
                 // The first place a major is found wins: versioned folders come before PATH's wrappers.
@@ -83522,7 +83538,7 @@ async function removeCluster(root) {
         return false;
     const data = external_node_path_default().join(root, 'data');
     if (external_node_fs_default().existsSync(external_node_path_default().join(data, 'postmaster.pid'))) {
-        await exec_run(external_node_path_default().join(label.binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], {
+        await run(external_node_path_default().join(label.binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], {
             user: label.osUser,
         }).catch(() => undefined);
     }
@@ -83683,7 +83699,7 @@ class ScratchCluster {
         prepareFolder(root, osUser);
         const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
         const bin = (p) => external_node_path_default().join(initdb.dir, p);
-        const init = await exec_run(bin('initdb'), [
+        const init = await run(bin('initdb'), [
             '-D',
             external_node_path_default().join(root, 'data'),
             '-U',
@@ -83716,7 +83732,7 @@ class ScratchCluster {
             const phase = starting.get(root);
             if (phase)
                 phase.phase = 'server';
-            const started = await exec_run(bin('pg_ctl'), ['-D', external_node_path_default().join(root, 'data'), '-l', external_node_path_default().join(root, 'server.log'), '-w', '-t', '60', 'start'], { user: osUser });
+            const started = await run(bin('pg_ctl'), ['-D', external_node_path_default().join(root, 'data'), '-l', external_node_path_default().join(root, 'server.log'), '-w', '-t', '60', 'start'], { user: osUser });
             if (started.code === 0) {
                 const c = new ScratchCluster(root, port, initdb, osUser, settings);
                 live.add(c);
@@ -83734,13 +83750,13 @@ class ScratchCluster {
     }
     /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
     runServerTool(tool, args) {
-        return exec_run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
+        return run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
     }
     async stop() {
         if (!live.has(this))
             return;
         live.delete(this);
-        await exec_run(external_node_path_default().join(this.bin.dir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
+        await run(external_node_path_default().join(this.bin.dir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
             user: this.osUser,
         }).catch(() => undefined);
         external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
@@ -84117,7 +84133,7 @@ async function runMigrate(opts, log, onStage) {
         let res;
         try {
             log.info(`running the migrate command in ${opts.cwd}`);
-            res = await exec_run('sh', ['-c', opts.command], {
+            res = await run('sh', ['-c', opts.command], {
                 cwd: opts.cwd,
                 env: { ...libpqEnv(conn), DATABASE_URL: opts.databaseUrl },
                 timeoutMs: opts.timeoutSeconds * 1000,
@@ -84459,7 +84475,7 @@ function postmasterAlive(dataDir) {
 /** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
 async function controlData(bin, dataDir) {
     // No user switch: we read pg_control as whoever we are (root can; otherwise we own the folder).
-    const r = await exec_run(external_node_path_default().join(bin.dir, 'pg_controldata'), [dataDir], { env: { LC_ALL: 'C' } });
+    const r = await run(external_node_path_default().join(bin.dir, 'pg_controldata'), [dataDir], { env: { LC_ALL: 'C' } });
     const out = {};
     for (const line of r.stdout.split('\n')) {
         const m = /^([^:]+):\s+(.*)$/.exec(line);
@@ -84515,7 +84531,7 @@ function readRecoveryLog(log) {
  */
 async function runRecovery(w) {
     const t0 = Date.now();
-    const started = await exec_run(external_node_path_default().join(w.bin.dir, 'pg_ctl'), ['-D', w.dataDir, '-l', w.logFile, '-W', 'start'], { user: w.osUser });
+    const started = await run(external_node_path_default().join(w.bin.dir, 'pg_ctl'), ['-D', w.dataDir, '-l', w.logFile, '-W', 'start'], { user: w.osUser });
     const readLog = growingLog(w.logFile);
     const tail = () => readLog().trim().split('\n').slice(-8).join('\n');
     const done = (o) => ({
@@ -84577,11 +84593,11 @@ async function runRecovery(w) {
 async function stopServer(bin, dataDir, osUser) {
     if (!postmasterAlive(dataDir))
         return;
-    const r = await exec_run(external_node_path_default().join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', '-t', '60', 'stop'], {
+    const r = await run(external_node_path_default().join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', '-t', '60', 'stop'], {
         user: osUser,
     });
     if (r.code !== 0)
-        await exec_run(external_node_path_default().join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], {
+        await run(external_node_path_default().join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], {
             user: osUser,
         });
 }
@@ -84971,7 +84987,7 @@ function parsePitrOptions(raw, how, log = silentLogger) {
         ...(v.report ? { report: v.report } : {}),
         s3: parseS3Inputs(v, name),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
-        ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
+        ...(v['os-user'] ? { osUser: parseOsUser(name('os-user'), v['os-user']) } : {}),
     };
 }
 
@@ -85316,7 +85332,7 @@ async function unpackBaseBackup(source, b, dataDir) {
                 continue;
             const into = name === 'base' ? dataDir : external_node_path_default().join(dataDir, 'pg_wal');
             external_node_fs_default().mkdirSync(into, { recursive: true });
-            const r = await exec_run('tar', [f.name.endsWith('.gz') ? '-xzf' : '-xf', '-', '-C', into], {
+            const r = await run('tar', [f.name.endsWith('.gz') ? '-xzf' : '-xf', '-', '-C', into], {
                 stdin: external_node_stream_.Readable.from(source.read(f.name, f.size)),
             });
             if (r.code !== 0)
@@ -85804,7 +85820,7 @@ class NativeBackend {
                 const major = Number(external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'PG_VERSION'), 'utf8').trim());
                 const tool = external_node_path_default().join(await this.binDir(major), 'pg_verifybackup');
                 const walFiles = external_node_fs_default().readdirSync(external_node_path_default().join(dataDir, 'pg_wal')).filter((n) => /^[0-9A-F]{24}$/.test(n));
-                const r = await exec_run(tool, [...(walFiles.length ? [] : ['--no-parse-wal']), dataDir], {
+                const r = await run(tool, [...(walFiles.length ? [] : ['--no-parse-wal']), dataDir], {
                     install: 'apt-get install postgresql-<major> (pg_verifybackup comes with the server, 13+)',
                 });
                 verified = {
@@ -85850,7 +85866,7 @@ class PgbackrestBackend {
         ];
     }
     async pgbackrest(command, extra = []) {
-        return exec_run('pgbackrest', this.args(command, extra), {
+        return run('pgbackrest', this.args(command, extra), {
             user: this.osUser,
             install: 'apt-get install pgbackrest (Debian/Ubuntu), dnf install pgbackrest (RHEL)',
         });
@@ -86387,8 +86403,8 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
         const findings = [];
         if (opts.mode === 'in-place') {
             const stop = opts.stopCommand
-                ? await exec_run('sh', ['-c', opts.stopCommand], { user: osUser })
-                : await exec_run(external_node_path_default().join(liveBin.dir, 'pg_ctl'), ['-D', live, '-m', 'fast', '-w', '-t', '300', 'stop'], {
+                ? await run('sh', ['-c', opts.stopCommand], { user: osUser })
+                : await run(external_node_path_default().join(liveBin.dir, 'pg_ctl'), ['-D', live, '-m', 'fast', '-w', '-t', '300', 'stop'], {
                     user: osUser,
                 });
             if (stop.code !== 0 || postmasterAlive(live)) {
@@ -86670,7 +86686,7 @@ function parseDrillOptions(raw, how, log = silentLogger) {
         ...(v['target-url'] ? { targetUrl: v['target-url'] } : {}),
         allowTargetServer: parseBool(name('allow-target-server'), v['allow-target-server'], false),
         ...(compare ? { compare } : {}),
-        ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
+        ...(v['os-user'] ? { osUser: parseOsUser(name('os-user'), v['os-user']) } : {}),
     };
 }
 
@@ -87073,7 +87089,7 @@ async function restoreDump(client, target, input, opts) {
         tool = `psql ${client.version}`;
         const drop = { schemaOnly: opts.schemaOnly === true, noOwner: opts.roles === 'ignore' };
         const stdin = drop.schemaOnly || drop.noOwner ? unpacked().pipe(new PlainDumpFilter(drop)) : unpacked();
-        res = await exec_run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
+        res = await run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
             env,
             stdin,
         });
@@ -87088,9 +87104,9 @@ async function restoreDump(client, target, input, opts) {
         if (opts.schemaOnly)
             args.push('--schema-only');
         if (input.gzip)
-            res = await exec_run(client.path, args, { env, stdin: unpacked() });
+            res = await run(client.path, args, { env, stdin: unpacked() });
         else
-            res = await exec_run(client.path, [...args, input.path], { env });
+            res = await run(client.path, [...args, input.path], { env });
     }
     const classified = classifyRestore(stage, res.stderr, res.code, tool);
     return {
@@ -90524,7 +90540,7 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
  * would fail them: as a superuser, the load disables triggers (pg_restore --disable-triggers).
  */
 async function restoreSampleData(pgRestore, conn, file, opts) {
-    const list = await exec_run(pgRestore.path, ['--list', file]);
+    const list = await run(pgRestore.path, ['--list', file]);
     const wanted = new Set(opts.sampleTables);
     const lines = list.stdout.split('\n').filter((l) => {
         if (/^\d+; \d+ \d+ SEQUENCE SET /.test(l))
@@ -90538,7 +90554,7 @@ async function restoreSampleData(pgRestore, conn, file, opts) {
     const listFile = external_node_path_default().join(opts.verify.workDir, `sample-${process.pid}-${Date.now()}.list`);
     external_node_fs_default().writeFileSync(listFile, `${lines.join('\n')}\n`);
     try {
-        const res = await exec_run(pgRestore.path, [
+        const res = await run(pgRestore.path, [
             '--data-only',
             ...(superuser ? ['--disable-triggers'] : []),
             '--dbname',
@@ -90641,7 +90657,7 @@ const COMMANDS = {
     verify: verify_backup_run,
     drill: restore_drill_run,
     pitr: pitr_restore_run,
-    compare: run,
+    compare: compare_counts_run,
     migrate: migrate_check_run,
 };
 /** The umbrella action: `command:` picks the room, the other inputs go to it. */

@@ -1,6 +1,8 @@
+import os from 'node:os';
 import { z } from 'zod';
 import { SEVERITIES, type Severity } from '../report/findings.js';
 import { UserError } from './errors.js';
+import { isRoot } from './exec.js';
 
 const bool = z.enum(['true', 'false', 'yes', 'no', '1', '0', 'on', 'off']);
 
@@ -29,4 +31,22 @@ export function oneOf<T extends string>(input: string, value: string, options: r
       `Use one of: ${options.join(', ')}`,
     );
   return v;
+}
+
+/**
+ * The OS user to run server binaries as. Only root can switch users: another user may name only
+ * itself, and anything else is a mistake to say, not a setting to drop silently.
+ */
+export function parseOsUser(input: string, value: string | undefined): string | undefined {
+  const user = value?.trim();
+  if (!user) return undefined;
+  const me = os.userInfo().username;
+  if (!isRoot() && user !== me) {
+    throw new UserError(
+      input,
+      `the server cannot run as "${user}": only root can switch users, and this runs as "${me}"`,
+      `Run Restorable as root or as ${user}, or leave ${input} out to run the server as ${me}`,
+    );
+  }
+  return user;
 }

@@ -2,7 +2,7 @@ import { type CompareOptions, parseCompareRung } from '../compare/options.js';
 import { parseDuration } from '../core/duration.js';
 import { UserError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/log.js';
-import { oneOf, parseBool } from '../core/parse.js';
+import { oneOf, parseBool, parseOsUser } from '../core/parse.js';
 import { resolveInputs } from '../core/spec.js';
 import type { RolesMode } from '../postgres/restore.js';
 import { cpuCount, parseVerifyOptions, type VerifyOptions } from '../verify/options.js';
@@ -107,6 +107,6 @@ export function parseDrillOptions(
     ...(v['target-url'] ? { targetUrl: v['target-url'] } : {}),
     allowTargetServer: parseBool(name('allow-target-server'), v['allow-target-server'], false),
     ...(compare ? { compare } : {}),
-    ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
+    ...(v['os-user'] ? { osUser: parseOsUser(name('os-user'), v['os-user']) } : {}),
   };
 }

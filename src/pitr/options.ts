@@ -4,7 +4,7 @@ import { parseLsn } from '../archive/wal.js';
 import { type CompareOptions, parseCompareRung } from '../compare/options.js';
 import { UserError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/log.js';
-import { oneOf, parseBool, parseSeverity } from '../core/parse.js';
+import { oneOf, parseBool, parseOsUser, parseSeverity } from '../core/parse.js';
 import { resolveInputs } from '../core/spec.js';
 import { type DrillConfig, loadConfig } from '../drill/config.js';
 import { parseDbUrl } from '../postgres/client.js';
@@ -258,6 +258,6 @@ export function parsePitrOptions(
     ...(v.report ? { report: v.report } : {}),
     s3: parseS3Inputs(v, name),
     ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
-    ...(v['os-user'] ? { osUser: v['os-user'] } : {}),
+    ...(v['os-user'] ? { osUser: parseOsUser(name('os-user'), v['os-user']) } : {}),
   };
 }

@@ -92,6 +92,38 @@ describe('the restorable command', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('os-user: a user who is not root may name only itself, in one clear line', () => {
+    // The CLI run as postgres (not root): it cannot switch to another user.
+    const asPostgres = (osUser: string) => {
+      const r = spawnSync(
+        'runuser',
+        [
+          '-u',
+          'postgres',
+          '--',
+          process.execPath,
+          cli,
+          'drill',
+          '--source',
+          '/etc/hostname',
+          '--os-user',
+          osUser,
+        ],
+        { encoding: 'utf8', cwd: '/' },
+      );
+      return { code: r.status, stderr: r.stderr };
+    };
+    const other = asPostgres('nobody');
+    expect(other.code).toBe(2);
+    expect(other.stderr.trim()).toBe(
+      'restorable: --os-user: the server cannot run as "nobody": only root can switch users, and this runs as "postgres". Run Restorable as root or as nobody, or leave --os-user out to run the server as postgres',
+    );
+    const itself = asPostgres('postgres');
+    // Itself is fine: the drill goes on (and /etc/hostname, no dump, restores nothing).
+    expect(itself.stderr).not.toMatch(/os-user/);
+    expect(itself.stderr).toMatch(/✓ locate/);
+  });
+
   it('demo: a sample database, dumped and verified', () => {
     const r = restorable(['demo']);
     expect(r.stdout).toMatch(/verdict: PASS/);
