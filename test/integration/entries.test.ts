@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { dumpDatabase } from '../../src/demo/sample.js';
 import { runBundle } from '../harness/actions.js';
 import { flipBytes, writeSidecar } from '../harness/breakers.js';
@@ -93,7 +94,11 @@ describe('the restorable command', () => {
   });
 
   it('os-user: a user who is not root may name only itself, in one clear line', () => {
-    // The CLI run as postgres (not root): it cannot switch to another user.
+    // The CLI run as postgres (not root): it cannot switch to another user. A copy of it, where
+    // postgres may read it wherever this checkout is.
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'restorable-cli-'));
+    fs.cpSync(path.dirname(cli), copy, { recursive: true });
+    fs.chmodSync(copy, 0o755);
     const asPostgres = (osUser: string) => {
       const r = spawnSync(
         'runuser',
@@ -102,7 +107,7 @@ describe('the restorable command', () => {
           'postgres',
           '--',
           process.execPath,
-          cli,
+          path.join(copy, 'index.js'),
           'drill',
           '--source',
           '/etc/hostname',
@@ -113,6 +118,7 @@ describe('the restorable command', () => {
       );
       return { code: r.status, stderr: r.stderr };
     };
+    onTestFinished(() => fs.rmSync(copy, { recursive: true, force: true }));
     const other = asPostgres('nobody');
     expect(other.code).toBe(2);
     expect(other.stderr.trim()).toBe(
