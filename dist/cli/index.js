@@ -42668,9 +42668,7 @@ async function dropDrillDatabase(admin, db) {
  * marker check; best effort.
  */
 function dropCreatedDatabaseSync(psql, admin, db) {
-    (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .runSync */ .HZ)(psql, ['-X', '-q', '-d', admin.database, '-c', `DROP DATABASE IF EXISTS ${(0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .ident */ .bD)(db)} WITH (FORCE)`], undefined, {
-        ...(0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .libpqEnv */ .kY)(admin),
-    });
+    (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_2__/* .runSync */ .HZ)(psql, ['-X', '-q', '-d', admin.database, '-c', `DROP DATABASE IF EXISTS ${(0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .ident */ .bD)(db)} WITH (FORCE)`], undefined, (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_4__/* .libpqEnv */ .kY)(admin));
 }
 /** The post step and `clean`: remove a kept target, from what keep() returned. */
 async function removeKept(handle, admin) {

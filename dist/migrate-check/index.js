@@ -50122,9 +50122,7 @@ async function dropDrillDatabase(admin, db) {
  * marker check; best effort.
  */
 function dropCreatedDatabaseSync(psql, admin, db) {
-    runSync(psql, ['-X', '-q', '-d', admin.database, '-c', `DROP DATABASE IF EXISTS ${ident(db)} WITH (FORCE)`], undefined, {
-        ...libpqEnv(admin),
-    });
+    runSync(psql, ['-X', '-q', '-d', admin.database, '-c', `DROP DATABASE IF EXISTS ${ident(db)} WITH (FORCE)`], undefined, libpqEnv(admin));
 }
 /** The post step and `clean`: remove a kept target, from what keep() returned. */
 async function removeKept(handle, admin) {

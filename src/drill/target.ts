@@ -127,9 +127,7 @@ export function dropCreatedDatabaseSync(psql: string, admin: ConnInfo, db: strin
     psql,
     ['-X', '-q', '-d', admin.database, '-c', `DROP DATABASE IF EXISTS ${ident(db)} WITH (FORCE)`],
     undefined,
-    {
-      ...libpqEnv(admin),
-    },
+    libpqEnv(admin),
   );
 }
 
