@@ -416,7 +416,11 @@ describe('tiers, time, reports', () => {
   });
   it('RTO_EXCEEDED over the budget, silent within it; JUnit marks what did not run as skipped', async () => {
     const junit = path.join(dir, 'drill.xml');
-    const over = await drill(f.chinook as string, { 'rto-budget': '1s', junit });
+    // A smoke query that sleeps makes the drill outlast the budget however fast the machine is.
+    const slow = config(
+      'semantics:\n  - { name: slow, sql: "select 1 from pg_sleep(1.2)", expect: "> 0" }\n',
+    );
+    const over = await drill(f.chinook as string, { 'rto-budget': '1s', junit, config: slow });
     expect(rules(over)).toEqual(['RTO_EXCEEDED']);
     const xml = fs.readFileSync(junit, 'utf8');
     expect(xml).toMatch(
