@@ -42436,7 +42436,7 @@ async function restoreSampleData(pgRestore, conn, file, opts) {
             ...(opts.jobs > 1 ? ['--jobs', String(opts.jobs)] : []),
             file,
         ], {
-            env: { ...(0,postgres_client/* libpqEnv */.kY)(conn), PGOPTIONS: '-c lc_messages=C' },
+            env: (0,postgres_restore/* restoreEnv */.Ks)(conn),
         });
         return {
             seconds: res.seconds,
@@ -46033,6 +46033,7 @@ async function stopServer(bin, dataDir, osUser) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Ks: () => (/* binding */ restoreEnv),
 /* harmony export */   jk: () => (/* binding */ classifyRestore),
 /* harmony export */   nE: () => (/* binding */ restoreDump)
 /* harmony export */ });
@@ -46186,13 +46187,17 @@ class PlainDumpFilter extends node_stream__WEBPACK_IMPORTED_MODULE_1__.Transform
         return out.length ? `${out.join('\n')}\n` : '';
     }
 }
+/** The environment of a pg_restore or psql whose stderr is classified: the server's messages in English. */
+function restoreEnv(target) {
+    return { ...(0,_client_js__WEBPACK_IMPORTED_MODULE_5__/* .libpqEnv */ .kY)(target), PGOPTIONS: '-c lc_messages=C' };
+}
 /**
  * Restore a dump into `target` (an existing, empty database) with `client`: pg_restore for custom and
  * directory dumps, psql for plain ones. The one restore path: the drill's, and verify's schema replay.
  */
 async function restoreDump(client, target, input, opts) {
     const stage = opts.stage ?? 'restore';
-    const env = { ...(0,_client_js__WEBPACK_IMPORTED_MODULE_5__/* .libpqEnv */ .kY)(target), PGOPTIONS: '-c lc_messages=C' };
+    const env = restoreEnv(target);
     const unpacked = () => {
         const file = node_fs__WEBPACK_IMPORTED_MODULE_0___default().createReadStream(input.path);
         return input.gzip ? file.pipe(node_zlib__WEBPACK_IMPORTED_MODULE_2___default().createGunzip()) : file;

@@ -85196,13 +85196,17 @@ class PlainDumpFilter extends external_node_stream_.Transform {
         return out.length ? `${out.join('\n')}\n` : '';
     }
 }
+/** The environment of a pg_restore or psql whose stderr is classified: the server's messages in English. */
+function restoreEnv(target) {
+    return { ...libpqEnv(target), PGOPTIONS: '-c lc_messages=C' };
+}
 /**
  * Restore a dump into `target` (an existing, empty database) with `client`: pg_restore for custom and
  * directory dumps, psql for plain ones. The one restore path: the drill's, and verify's schema replay.
  */
 async function restoreDump(client, target, input, opts) {
     const stage = opts.stage ?? 'restore';
-    const env = { ...libpqEnv(target), PGOPTIONS: '-c lc_messages=C' };
+    const env = restoreEnv(target);
     const unpacked = () => {
         const file = external_node_fs_default().createReadStream(input.path);
         return input.gzip ? file.pipe(external_node_zlib_default().createGunzip()) : file;

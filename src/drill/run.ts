@@ -18,9 +18,9 @@ import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import { run } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import { majorOf, type PgBinary } from '../postgres/binaries.js';
-import { ident, libpqEnv, withClient } from '../postgres/client.js';
+import { ident, withClient } from '../postgres/client.js';
 import { ScratchCluster } from '../postgres/cluster.js';
-import { classifyRestore, restoreDump } from '../postgres/restore.js';
+import { classifyRestore, restoreDump, restoreEnv } from '../postgres/restore.js';
 import { countRows, listTables, type TableCount } from '../postgres/tables.js';
 import { type Finding, finding } from '../report/findings.js';
 import {
@@ -659,7 +659,7 @@ async function restoreSampleData(
         file,
       ],
       {
-        env: { ...libpqEnv(conn), PGOPTIONS: '-c lc_messages=C' },
+        env: restoreEnv(conn),
       },
     );
     return {

@@ -218,6 +218,11 @@ export class PlainDumpFilter extends Transform {
   }
 }
 
+/** The environment of a pg_restore or psql whose stderr is classified: the server's messages in English. */
+export function restoreEnv(target: ConnInfo): Record<string, string> {
+  return { ...libpqEnv(target), PGOPTIONS: '-c lc_messages=C' };
+}
+
 /**
  * Restore a dump into `target` (an existing, empty database) with `client`: pg_restore for custom and
  * directory dumps, psql for plain ones. The one restore path: the drill's, and verify's schema replay.
@@ -229,7 +234,7 @@ export async function restoreDump(
   opts: RestoreOptions,
 ): Promise<RestoreResult> {
   const stage = opts.stage ?? 'restore';
-  const env = { ...libpqEnv(target), PGOPTIONS: '-c lc_messages=C' };
+  const env = restoreEnv(target);
   const unpacked = (): Readable => {
     const file = fs.createReadStream(input.path);
     return input.gzip ? file.pipe(zlib.createGunzip()) : file;
