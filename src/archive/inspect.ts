@@ -15,6 +15,7 @@ import {
   walkCustomData,
 } from './custom.js';
 import { fileChunks } from './lanes.js';
+import { PlainScan } from './plain.js';
 import { ArchiveProblem } from './problem.js';
 import { ChunkQueue } from './queue.js';
 import { ByteReader } from './reader.js';
@@ -154,8 +155,10 @@ async function scanPlain(chunks: AsyncIterable<Buffer>, first: Buffer, out: Insp
     }
   };
   const SEAM = 2048;
+  const scan = new PlainScan();
   for await (const chunk of chunks) {
     bytes += chunk.length;
+    scan.push(chunk);
     // Search the chunk where it lies (no copy), and a small seam for what crosses from the last one.
     for (let i = chunk.indexOf(needle); i !== -1; i = chunk.indexOf(needle, i + needle.length)) tables++;
     roles(chunk);
@@ -172,6 +175,8 @@ async function scanPlain(chunks: AsyncIterable<Buffer>, first: Buffer, out: Insp
         ? chunk.subarray(chunk.length - TAIL)
         : Buffer.concat([tail, chunk]).subarray(-TAIL);
   }
+  scan.end();
+  out.problems.push(...hazardProblems(scan));
   out.dataBytes = bytes;
   out.toc = {
     entries: 0,
@@ -199,6 +204,37 @@ async function scanPlain(chunks: AsyncIterable<Buffer>, first: Buffer, out: Insp
       ),
     );
   }
+}
+
+/** A plain dump's hazards as problems: one per rule, naming the first line and how many there are. */
+function hazardProblems(scan: PlainScan): ArchiveProblem[] {
+  const out: ArchiveProblem[] = [];
+  const groups = [
+    { rule: 'PLAIN_META_COMMAND', kinds: ['meta', 'copy-escape'] },
+    { rule: 'DUMP_OUTSIDE_DATABASE', kinds: ['other-database', 'server'] },
+  ] as const;
+  for (const g of groups) {
+    const hits = scan.hazards.filter((h) => (g.kinds as readonly string[]).includes(h.kind));
+    const first = hits[0];
+    if (!first) continue;
+    const what =
+      first.kind === 'copy-escape'
+        ? 'COPY data with a backslash pg_dump does not write (psql runs it as a command if the COPY fails)'
+        : first.kind === 'meta'
+          ? `the psql meta-command ${first.text}`
+          : first.text;
+    const more =
+      hits.length > 1
+        ? ` (${scan.count > scan.hazards.length ? 'at least ' : ''}${hits.length - 1} more)`
+        : '';
+    out.push(
+      new ArchiveProblem(g.rule, `line ${first.line}: ${what}${more}; nothing of the dump was run`, {
+        line: first.line,
+        count: hits.length,
+      }),
+    );
+  }
+  return out;
 }
 
 /** Take the first `n` bytes off a stream (fewer at its end), giving back the whole stream. */

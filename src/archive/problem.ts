@@ -10,6 +10,8 @@ export class ArchiveProblem extends Error {
       | 'ARCHIVE_CORRUPT'
       | 'COMPRESSION_CORRUPT'
       | 'FORMAT_UNSUPPORTED'
+      | 'PLAIN_META_COMMAND'
+      | 'DUMP_OUTSIDE_DATABASE'
     >,
     message: string,
     readonly evidence: Finding['evidence'] = {},

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
+import { UNSAFE_RULES } from '../archive/plain.js';
 import {
   checkCollation,
   checkIndexes,
@@ -75,8 +76,12 @@ export interface DrillResult extends Reportable {
   junitPath?: string;
 }
 
-/** Verify findings that make a restore pointless: the bytes are wrong or absent. */
+/**
+ * Verify findings that make a restore pointless (the bytes are wrong or absent) or unsafe (the dump
+ * would act outside its database): nothing of the dump is run.
+ */
 const BLOCKING = new Set([
+  ...UNSAFE_RULES,
   'BACKUP_MISSING',
   'FETCH_FAILED',
   'ARCHIVE_UNREADABLE',

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
+import { codeOf, type Piece, type PlainHazard, PlainJudge, PlainPieces } from '../archive/plain.js';
 import { run } from '../core/exec.js';
 import { type Finding, finding } from '../report/findings.js';
 import type { PgBinary } from './binaries.js';
@@ -176,46 +178,77 @@ export interface RestoreOptions {
 }
 
 /**
- * What psql gets from a plain dump, filtered as it streams: with `schemaOnly` the rows of COPY blocks
- * and setval() calls are dropped; with `noOwner` ownership and privilege statements. The same as
- * pg_restore's --schema-only and --no-owner --no-privileges.
+ * What psql gets from a plain dump, filtered as it streams through the same lexer and judge as
+ * verify's scan (archive/plain.ts): no meta-command of the dump reaches psql (pg_dump's own
+ * `\restrict` and `\connect` to its database are the tool's to handle, like its CREATE DATABASE and
+ * that database's statements); with `restrictKey` psql is put in restricted mode first, so that even
+ * a line the lexer misread could not run a meta-command. With `schemaOnly` COPY blocks and setval()
+ * calls are left out; with `noOwner` ownership and privilege statements: the same as pg_restore's
+ * --schema-only and --no-owner --no-privileges.
  */
 export class PlainDumpFilter extends Transform {
-  private partial = '';
-  private inCopy = false;
+  /** Hazards met while loading: verify's walk refuses such a dump first, so this is a second line. */
+  readonly hazards: PlainHazard[] = [];
+  private readonly judge = new PlainJudge();
+  private readonly pieces: PlainPieces;
+  private out: string[] = [];
+  private skippingCopy = false;
 
-  constructor(private readonly leaveOut: { schemaOnly: boolean; noOwner: boolean }) {
+  constructor(private readonly leaveOut: { schemaOnly: boolean; noOwner: boolean; restrictKey?: string }) {
     super();
+    this.pieces = new PlainPieces((p) => this.piece(p));
+    if (leaveOut.restrictKey) this.out.push(`\\restrict ${leaveOut.restrictKey}\n`);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    const text = this.partial + chunk.toString('utf8');
-    const lines = text.split('\n');
-    this.partial = lines.pop() ?? '';
-    done(null, this.keep(lines));
+    this.pieces.push(chunk);
+    done(null, this.flushOut());
   }
 
   override _flush(done: TransformCallback): void {
-    done(null, this.keep([this.partial]));
+    this.pieces.end();
+    const left = this.judge.finish();
+    if (left) this.hazards.push(left);
+    done(null, this.flushOut());
   }
 
-  private keep(lines: string[]): string {
-    const out: string[] = [];
-    for (const line of lines) {
-      if (this.inCopy) {
-        if (line === '\\.') this.inCopy = false;
-        continue;
-      }
-      if (this.leaveOut.schemaOnly && /^COPY .* FROM stdin;$/.test(line)) {
-        this.inCopy = true;
-        continue;
-      }
-      if (this.leaveOut.schemaOnly && line.startsWith('SELECT pg_catalog.setval(')) continue;
-      if (this.leaveOut.noOwner && /^(ALTER .* OWNER TO |GRANT |REVOKE )/.test(line)) continue;
-      out.push(line);
-    }
-    return out.length ? `${out.join('\n')}\n` : '';
+  private flushOut(): string {
+    const text = this.out.join('');
+    this.out = [];
+    return text;
   }
+
+  private piece(p: Piece): void {
+    const { drop, hazard } = this.judge.judge(p);
+    if (hazard) this.hazards.push(hazard);
+    if (drop) return;
+    if (p.kind === 'copy') {
+      if (!this.skippingCopy) this.out.push(p.text);
+      if (p.end) this.skippingCopy = false;
+      return;
+    }
+    const code = codeOf(p.text);
+    if (this.leaveOut.schemaOnly && /^COPY\b/i.test(code)) {
+      this.skippingCopy = true;
+      return;
+    }
+    if (this.leaveOut.schemaOnly && /^SELECT pg_catalog\.setval\(/i.test(code)) return;
+    if (this.leaveOut.noOwner && /^(ALTER .* OWNER TO |GRANT |REVOKE )/i.test(code)) return;
+    this.out.push(p.text);
+  }
+}
+
+/**
+ * psql's `\restrict KEY` (CVE-2025-8714's fix): from 18, and 17.6, 16.10, 15.14, 14.19, 13.22 on.
+ * After it psql refuses every meta-command but `\unrestrict KEY`.
+ */
+export function psqlRestricts(version: string): boolean {
+  const m = /^(\d+)(?:\.(\d+))?/.exec(version);
+  if (!m) return false;
+  const major = Number(m[1]);
+  const minor = Number(m[2] ?? 0);
+  const since: Record<number, number> = { 17: 6, 16: 10, 15: 14, 14: 19, 13: 22 };
+  return major >= 18 || (since[major] !== undefined && minor >= (since[major] as number));
 }
 
 /** The environment of a pg_restore or psql whose stderr is classified: the server's messages in English. */
@@ -241,13 +274,17 @@ export async function restoreDump(
   };
   let res: Awaited<ReturnType<typeof run>>;
   let tool: string;
+  let filter: PlainDumpFilter | undefined;
   if (input.format === 'plain') {
     tool = `psql ${client.version}`;
-    const drop = { schemaOnly: opts.schemaOnly === true, noOwner: opts.roles === 'ignore' };
-    const stdin = drop.schemaOnly || drop.noOwner ? unpacked().pipe(new PlainDumpFilter(drop)) : unpacked();
+    filter = new PlainDumpFilter({
+      schemaOnly: opts.schemaOnly === true,
+      noOwner: opts.roles === 'ignore',
+      ...(psqlRestricts(client.version) ? { restrictKey: randomBytes(24).toString('hex') } : {}),
+    });
     res = await run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
       env,
-      stdin,
+      stdin: unpacked().pipe(filter),
     });
   } else {
     tool = `pg_restore ${client.version}`;
@@ -259,6 +296,19 @@ export async function restoreDump(
     else res = await run(client.path, [...args, input.path], { env });
   }
   const classified = classifyRestore(stage, res.stderr, res.code, tool);
+  const hazard = filter?.hazards[0];
+  if (hazard) {
+    classified.findings.push(
+      finding(
+        hazard.kind === 'meta' || hazard.kind === 'copy-escape'
+          ? 'PLAIN_META_COMMAND'
+          : 'DUMP_OUTSIDE_DATABASE',
+        stage,
+        `line ${hazard.line}: ${hazard.text}; left out of what psql loaded`,
+        { evidence: { line: hazard.line, count: filter?.hazards.length ?? 1 } },
+      ),
+    );
+  }
   return {
     exitCode: res.code,
     seconds: res.seconds,

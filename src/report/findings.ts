@@ -87,6 +87,20 @@ export const RULES = {
     fires: 'a compressed stream (gzip around the file, or a data block inside it) does not decompress',
     fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
   },
+  PLAIN_META_COMMAND: {
+    severity: 'critical',
+    kind: 'problem',
+    fires:
+      'a plain dump holds a psql meta-command pg_dump does not write (`\\!`, `\\o |`, `\\copy ... program`, `\\setenv`, `\\i`, `\\connect` to another database), or COPY data pg_dump would not write; nothing of the dump is run',
+    fix: 'Do not load this file with psql: it was not written by pg_dump as it stands. Find out who changed it, and restore from a dump you can trust.',
+  },
+  DUMP_OUTSIDE_DATABASE: {
+    severity: 'critical',
+    kind: 'problem',
+    fires:
+      'a plain dump holds a statement about another database or the whole server (roles, tablespaces, ALTER SYSTEM), which pg_dump of one database never writes; nothing of the dump is run',
+    fix: 'Do not load this file: it would act outside the database it restores. Restore roles with pg_dumpall --roles-only separately, and the database from a dump you can trust.',
+  },
   VERSION_UNSUPPORTED: {
     severity: 'high',
     kind: 'unverifiable',

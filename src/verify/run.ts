@@ -3,6 +3,7 @@ import path from 'node:path';
 import { type ExpectedChecksum, findExpectedChecksum } from '../archive/checksum.js';
 import { type Inspection, inspectDirectory, inspectStream } from '../archive/inspect.js';
 import { fileChunks } from '../archive/lanes.js';
+import { UNSAFE_RULES } from '../archive/plain.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { findAll, installHint, majorOf, type PgBinary, pick } from '../postgres/binaries.js';
@@ -352,6 +353,8 @@ export async function verifyStages(
 
   if (schemaSkip) pipe.skip('schema', schemaSkip);
   else if (!opts.schemaCheck) pipe.skip('schema', 'schema-check: false');
+  else if (ins.problems.some((p) => UNSAFE_RULES.has(p.rule)))
+    pipe.skip('schema', 'the dump would act outside its database, so nothing of it was run');
   else if (
     ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) ||
     !ins.format ||

@@ -1,0 +1,225 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryLogger } from '../../src/core/log.js';
+import { dumpDatabase } from '../../src/demo/sample.js';
+import { parseDrillOptions } from '../../src/drill/options.js';
+import { type DrillResult, runDrill } from '../../src/drill/run.js';
+import { findAll, pick } from '../../src/postgres/binaries.js';
+import { libpqEnv, queryRows } from '../../src/postgres/client.js';
+import type { ScratchCluster } from '../../src/postgres/cluster.js';
+import { PlainDumpFilter, psqlRestricts, restoreDump } from '../../src/postgres/restore.js';
+import { exitCodeFor } from '../../src/report/stages.js';
+import { parseVerifyOptions } from '../../src/verify/options.js';
+import { runVerify, type VerifyResult } from '../../src/verify/run.js';
+import { injectSql } from '../harness/breakers.js';
+import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
+
+/**
+ * A backup is the attacker's text. Each crafted plain dump tries to run a command on the runner (a
+ * marker file appears if it did) or to write into a database the drill did not create; each must be
+ * refused with its finding and leave no trace.
+ */
+let src: ScratchCluster;
+let dir: string;
+let marker: string;
+const f: Record<string, string> = {};
+
+beforeAll(async () => {
+  dir = tempDir('hostile');
+  marker = path.join(dir, 'pwned');
+  src = await startCluster({ label: 'test-hostile' });
+  await loadChinook(src);
+  await sql(src, 'postgres', 'CREATE DATABASE shop');
+  // Healthy text that looks like meta-commands but is not: in quotes, dollar quotes and comments.
+  await sql(
+    src,
+    'shop',
+    `CREATE TABLE t (id int PRIMARY KEY, note text);
+     INSERT INTO t SELECT g, E'back\\\\slash \\\\! not a command ' || g FROM generate_series(1, 300) g;
+     INSERT INTO t VALUES (301, NULL), (302, E'tab\\there\\nnewline');
+     CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $body$ SELECT '\\! echo no' $body$;
+     COMMENT ON TABLE t IS 'a \\connect elsewhere in a comment string';
+     CREATE VIEW v AS SELECT id AS "we\\ird" FROM t;`,
+  );
+  f.plain = await dumpDatabase(src, 'shop', path.join(dir, 'shop.sql'), { format: 'p' });
+  f.chinookPlain = await dumpDatabase(src, 'chinook', path.join(dir, 'chinook.sql'), { format: 'p' });
+  f.chinookCustom = await dumpDatabase(src, 'chinook', path.join(dir, 'chinook.dump'));
+  f.created = path.join(dir, 'shop-C.sql');
+  const pgDump = (await pick('pg_dump', src.major))?.path as string;
+  const d = spawnSync(pgDump, ['-C', '-c', '--if-exists', '-Fp', '-f', f.created], {
+    env: { ...process.env, ...libpqEnv(src.conn('shop')) },
+  });
+  expect(d.status, d.stderr.toString()).toBe(0);
+}, 240_000);
+
+afterAll(async () => {
+  await src?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function alone(file: string, name = path.basename(file)): string {
+  const d = fs.mkdtempSync(path.join(dir, 'case-'));
+  fs.copyFileSync(file, path.join(d, name));
+  return path.join(d, name);
+}
+
+function craft(name: string, text: string): string {
+  return injectSql(f.plain as string, path.join(fs.mkdtempSync(path.join(dir, 'craft-')), name), text);
+}
+
+async function verify(source: string): Promise<VerifyResult> {
+  return runVerify(parseVerifyOptions({ source, 'max-age': '1000d' }, 'input'), memoryLogger());
+}
+
+async function drill(source: string, extra: Record<string, string> = {}): Promise<DrillResult> {
+  const opts = parseDrillOptions({ source, 'max-age': '1000d', checksum: 'skip', ...extra }, 'input');
+  return runDrill(opts, memoryLogger());
+}
+
+const rules = (r: { findings: { rule: string; severity: string }[] }) =>
+  [...new Set(r.findings.filter((x) => x.severity !== 'info').map((x) => x.rule))].sort();
+
+const ATTACKS: [string, (m: string) => string, number][] = [
+  ['\\! on a line of its own', (m) => `\\! id > ${m}`, 1],
+  ['\\! after a statement on the same line', (m) => `SELECT 1; \\! touch ${m}`, 1],
+  ['\\o into a pipe', (m) => `\\o |touch ${m}\nSELECT 1;\n\\o`, 2],
+  ['\\copy to a program', (m) => `\\copy (SELECT 1) TO PROGRAM 'touch ${m}'`, 1],
+  ['\\setenv', () => `\\setenv PAGER 'sh -c id'`, 1],
+  ['\\i of another file', (m) => `\\i ${m}.sql`, 1],
+  ['\\connect to another database', () => `\\connect postgres\nCREATE TABLE stolen (x int);`, 1],
+  // A COPY that fails (no such table) makes psql read its "data" as commands.
+  [
+    'a command hidden as the data of a failing COPY',
+    (m) => `COPY public.nope (x) FROM stdin;\n\\! touch ${m}\n\\.`,
+    1,
+  ],
+];
+
+describe('plain dumps never reach a shell', () => {
+  it.each(ATTACKS)(
+    '%s: verify and drill say PLAIN_META_COMMAND, exit 1, and nothing ran',
+    async (_n, text, count) => {
+      fs.writeFileSync(`${marker}.sql`, `\\! touch ${marker}\n`);
+      const file = craft('shop.sql', text(marker));
+      const v = await verify(alone(file));
+      expect(rules(v)).toContain('PLAIN_META_COMMAND');
+      const found = v.findings.find((x) => x.rule === 'PLAIN_META_COMMAND');
+      expect(found?.severity).toBe('critical');
+      expect(found?.message).toMatch(/^line \d+: /);
+      expect(found?.evidence?.count).toBe(count);
+      expect(v.stages.find((s) => s.name === 'schema')?.status).toBe('skipped');
+      expect(exitCodeFor(v.verdict)).toBe(1);
+      const d = await drill(alone(file));
+      expect(rules(d)).toContain('PLAIN_META_COMMAND');
+      expect(d.verdict).toBe('fail');
+      expect(d.stages.find((s) => s.name === 'restore')?.status).toBe('skipped');
+      expect(fs.existsSync(marker)).toBe(false);
+      expect(
+        await queryRows(src.conn('postgres'), "SELECT 1 FROM pg_class WHERE relname = 'stolen'"),
+      ).toEqual([]);
+    },
+  );
+
+  it('names the line of the meta-command', async () => {
+    const file = craft('shop.sql', `\\! touch ${marker}`);
+    const line = fs.readFileSync(file, 'utf8').split('\n').indexOf(`\\! touch ${marker}`) + 1;
+    const v = await verify(alone(file));
+    expect(v.findings.find((x) => x.rule === 'PLAIN_META_COMMAND')?.message).toBe(
+      `line ${line}: the psql meta-command \\! touch ${marker}; nothing of the dump was run`,
+    );
+  });
+
+  it('statements about the server or another database: DUMP_OUTSIDE_DATABASE, nothing ran', async () => {
+    for (const text of [
+      'CREATE ROLE intruder SUPERUSER LOGIN;',
+      "ALTER ROLE postgres PASSWORD 'owned';",
+      'DROP DATABASE IF EXISTS chinook;',
+      "ALTER SYSTEM SET archive_command = 'sh -c id';",
+      "COMMENT ON DATABASE postgres IS 'owned';",
+    ]) {
+      const v = await verify(alone(craft('shop.sql', text)));
+      expect(rules(v), text).toEqual(['CHECKSUM_UNVERIFIED', 'DUMP_OUTSIDE_DATABASE']);
+      expect(v.verdict).toBe('fail');
+    }
+    const d = await drill(alone(craft('shop.sql', 'CREATE ROLE intruder SUPERUSER LOGIN;')));
+    expect(rules(d)).toContain('DUMP_OUTSIDE_DATABASE');
+    expect(d.stages.find((s) => s.name === 'restore')?.status).toBe('skipped');
+  });
+
+  it('healthy dumps with backslashes in quotes, dollar quotes and comments pass: no false alarm', async () => {
+    for (const file of [f.plain, f.chinookPlain, f.created] as string[]) {
+      const v = await verify(alone(file));
+      expect(rules(v), file).toEqual(['CHECKSUM_UNVERIFIED']);
+      const d = await drill(alone(file));
+      expect(rules(d), file).toEqual([]);
+      expect(d.verdict).toBe('pass');
+    }
+  });
+
+  it('the restore itself (a second line behind the walk) leaves every meta-command out and runs psql restricted', async () => {
+    const psql = (await findAll('psql')).find((p) => psqlRestricts(p.version));
+    expect(psql, 'this machine needs a psql with \\restrict (15.14+, 16.10+, 17.6+)').toBeDefined();
+    await sql(src, 'postgres', 'CREATE DATABASE second_line');
+    const file = craft(
+      'shop.sql',
+      `SELECT 1; \\! touch ${marker}\n\\connect chinook\nCREATE TABLE stolen (x int);`,
+    );
+    const r = await restoreDump(
+      psql as NonNullable<typeof psql>,
+      src.conn('second_line'),
+      { format: 'plain', path: file, gzip: false },
+      { jobs: 1, roles: 'ignore' },
+    );
+    expect(r.findings.map((x) => x.rule)).toContain('PLAIN_META_COMMAND');
+    expect(fs.existsSync(marker)).toBe(false);
+    expect(await queryRows(src.conn('chinook'), "SELECT 1 FROM pg_class WHERE relname = 'stolen'")).toEqual(
+      [],
+    );
+    expect(await queryRows(src.conn('second_line'), 'SELECT count(*)::int AS n FROM t')).toEqual([
+      { n: 302 },
+    ]);
+  });
+
+  it("psql's restricted mode, as the filter opens it, refuses a meta-command the lexer would have missed", async () => {
+    const psql = (await findAll('psql')).find((p) => psqlRestricts(p.version)) as { path: string };
+    const filter = new PlainDumpFilter({ schemaOnly: false, noOwner: false, restrictKey: 'k3y' });
+    const chunks: Buffer[] = [];
+    filter.on('data', (b: Buffer) => chunks.push(b));
+    filter.end(Buffer.from('SELECT 1;\n'));
+    await new Promise((r) => filter.on('end', r));
+    const text = `${Buffer.concat(chunks).toString()}\\! touch ${marker}\n`;
+    expect(text.startsWith('\\restrict k3y\n')).toBe(true);
+    const p = spawnSync(psql.path, ['-X', '-q', '-f', '-'], {
+      input: text,
+      env: { ...process.env, ...libpqEnv(src.conn('postgres')) },
+    });
+    expect(p.stderr.toString()).toMatch(/restricted/);
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+});
+
+describe('target-url drills touch only their own database', () => {
+  it('pg_dump -C -c output loads into the drill database, not the server database of the same name', async () => {
+    const server = await startCluster({ label: 'test-hostile-server' });
+    try {
+      await sql(server, 'postgres', 'CREATE DATABASE shop');
+      await sql(server, 'shop', 'CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2), (3)');
+      const r = await drill(alone(f.created as string), {
+        'target-url': `postgresql://postgres@127.0.0.1:${server.port}/postgres`,
+      });
+      expect(rules(r)).toEqual([]);
+      expect(r.verdict).toBe('pass');
+      expect(r.rows).toBe(302);
+      expect(await queryRows(server.conn('shop'), 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 3 }]);
+      const dbs = await queryRows<{ datname: string }>(
+        server.conn(),
+        'SELECT datname FROM pg_database ORDER BY 1',
+      );
+      expect(dbs.map((x) => x.datname)).toEqual(['postgres', 'shop', 'template0', 'template1']);
+    } finally {
+      await server.stop();
+    }
+  });
+});
