@@ -4,8 +4,13 @@ import type { Readable } from 'node:stream';
 import { ToolMissingError } from './errors.js';
 
 export interface RunOptions {
-  /** Extra environment variables, merged over process.env. */
+  /**
+   * The program's own variables (a libpq environment, ...), over the allow-listed few of ours
+   * (see childEnv): nothing else of this process's environment reaches a program.
+   */
   env?: Record<string, string | undefined>;
+  /** Also pass these of our variables (prefixes ending in `_`, e.g. PGBACKREST_, or whole names). */
+  inherit?: readonly string[];
   cwd?: string;
   /** Run as this OS user (through runuser) when the current process is root and the user differs. */
   user?: string;
@@ -32,6 +37,39 @@ export interface RunResult {
   stdout: string;
   stderr: string;
   seconds: number;
+}
+
+/**
+ * What of this process's environment a program gets: the search path, locale, time zone and temp
+ * folder, never the rest. A runner holds the backup store's keys, a GitHub token and database
+ * passwords in its environment; a scratch postmaster, psql or pg_restore running a backup's SQL has
+ * no use for them (and a server's environment is readable from SQL by a superuser).
+ */
+const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
+
+export function childEnv(
+  own: Record<string, string | undefined> = {},
+  inherit: readonly string[] = [],
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  const passes = (k: string) =>
+    ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && passes(k)) out[k] = v;
+  for (const [k, v] of Object.entries(own)) {
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * For the user's own commands (migrate-command, start-command, stop-command): the runner's
+ * environment, less what carries Restorable's secrets and inputs (the store's keys, tokens, the
+ * action's inputs, passwords).
+ */
+export function userCommandEnv(own: Record<string, string> = {}): Record<string, string> {
+  const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
+  return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
 }
 
 export function isRoot(): boolean {
@@ -75,7 +113,7 @@ export function runSync(
   const [file, argv] = asUser(user, cmd, args);
   const r = spawnSync(file, argv, {
     cwd: os.tmpdir(),
-    ...(env ? { env: { ...process.env, ...env } } : {}),
+    env: childEnv(env),
     stdio: ['ignore', 'ignore', 'pipe'],
     encoding: 'utf8',
   });
@@ -94,7 +132,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
   const limit = opts.maxCapture ?? 4 * 1024 * 1024;
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, {
-      env: { ...process.env, ...opts.env },
+      env: childEnv(opts.env, opts.inherit),
       // A user we switch to may not be allowed into our working directory.
       cwd: opts.cwd ?? (switching ? os.tmpdir() : undefined),
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -664,7 +664,7 @@ async function restoreSampleData(
         file,
       ],
       {
-        env: restoreEnv(conn),
+        env: await restoreEnv(conn),
       },
     );
     return {

@@ -5,7 +5,7 @@ import { runSmokeQueries, type SmokeResult } from '../checks/semantics.js';
 import { diffStructure, structureLines } from '../checks/structure.js';
 import { formatBytes, formatSeconds } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
-import { run } from '../core/exec.js';
+import { run, userCommandEnv } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import { MARKER } from '../drill/target.js';
 import { type ConnInfo, libpqEnv, maskedUrl, withClient } from '../postgres/client.js';
@@ -300,7 +300,7 @@ export async function runMigrate(
       log.info(`running the migrate command in ${opts.cwd}`);
       res = await run('sh', ['-c', opts.command], {
         cwd: opts.cwd,
-        env: { ...libpqEnv(conn), DATABASE_URL: opts.databaseUrl },
+        env: userCommandEnv({ ...libpqEnv(conn), DATABASE_URL: opts.databaseUrl }),
         timeoutMs: opts.timeoutSeconds * 1000,
         onStderrLine: (l) => log.info(`migrate: ${l}`),
         maxCapture: 256 * 1024,

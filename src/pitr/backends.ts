@@ -207,6 +207,8 @@ export class PgbackrestBackend implements PitrBackend {
   private async pgbackrest(command: string, extra: string[] = []) {
     return run('pgbackrest', this.args(command, extra), {
       user: this.osUser,
+      // pgBackRest takes any of its options from PGBACKREST_* variables (a repository's S3 keys too).
+      inherit: ['PGBACKREST_'],
       install: 'apt-get install pgbackrest (Debian/Ubuntu), dnf install pgbackrest (RHEL)',
     });
   }

@@ -6,7 +6,7 @@ import { type CompareSummary, compareRung } from '../compare/run.js';
 import { onCancel } from '../core/cancel.js';
 import { formatBytes, formatSeconds } from '../core/duration.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
-import { run, runSync } from '../core/exec.js';
+import { run, runSync, userCommandEnv } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import { installHint, type PgBinary, pick } from '../postgres/binaries.js';
 import { type ConnInfo, maskedUrl, parseDbUrl, withClient } from '../postgres/client.js';
@@ -551,7 +551,7 @@ async function recoverStages(
       safety = undefined;
     }
     const started = opts.startCommand
-      ? runSync('sh', ['-c', opts.startCommand], osUser)
+      ? runSync('sh', ['-c', opts.startCommand], osUser, userCommandEnv())
       : runSync(
           path.join((liveBin as PgBinary).dir, 'pg_ctl'),
           ['-D', live, '-l', startLog as string, '-w', '-t', '120', 'start'],
@@ -583,7 +583,7 @@ async function recoverStages(
     const findings: Finding[] = [];
     if (opts.mode === 'in-place') {
       const stop = opts.stopCommand
-        ? await run('sh', ['-c', opts.stopCommand], { user: osUser })
+        ? await run('sh', ['-c', opts.stopCommand], { user: osUser, env: userCommandEnv() })
         : await run(
             path.join((liveBin as PgBinary).dir, 'pg_ctl'),
             ['-D', live, '-m', 'fast', '-w', '-t', '300', 'stop'],

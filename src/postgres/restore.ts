@@ -6,7 +6,7 @@ import { codeOf, type Piece, type PlainHazard, PlainJudge, PlainPieces } from '.
 import { run } from '../core/exec.js';
 import { type Finding, finding } from '../report/findings.js';
 import type { PgBinary } from './binaries.js';
-import { type ConnInfo, libpqEnv } from './client.js';
+import { type ConnInfo, libpqEnv, withClient } from './client.js';
 
 export type RolesMode = 'create-missing' | 'strict' | 'ignore';
 
@@ -251,9 +251,25 @@ export function psqlRestricts(version: string): boolean {
   return major >= 18 || (since[major] !== undefined && minor >= (since[major] as number));
 }
 
-/** The environment of a pg_restore or psql whose stderr is classified: the server's messages in English. */
-export function restoreEnv(target: ConnInfo): Record<string, string> {
-  return { ...libpqEnv(target), PGOPTIONS: '-c lc_messages=C' };
+/**
+ * The environment of a pg_restore or psql whose stderr is classified: the tools' own messages in
+ * English, and the server's too where the role may ask for it (lc_messages is a superuser's
+ * setting: a role with only CREATEDB that asked would not even connect). The tools' own prefixes
+ * (`pg_restore: error:`, `psql:...: ERROR:`) count the errors whatever the server's language.
+ */
+export async function restoreEnv(target: ConnInfo): Promise<Record<string, string | undefined>> {
+  const superuser = await withClient(target, (c) =>
+    c.query<{ s: boolean }>("SELECT current_setting('is_superuser') = 'on' AS s"),
+  ).then(
+    (r) => r.rows[0]?.s === true,
+    () => false,
+  );
+  return {
+    ...libpqEnv(target),
+    LC_ALL: undefined,
+    LC_MESSAGES: 'C',
+    ...(superuser ? { PGOPTIONS: '-c lc_messages=C' } : {}),
+  };
 }
 
 /**
@@ -267,7 +283,7 @@ export async function restoreDump(
   opts: RestoreOptions,
 ): Promise<RestoreResult> {
   const stage = opts.stage ?? 'restore';
-  const env = restoreEnv(target);
+  const env = await restoreEnv(target);
   const unpacked = (): Readable => {
     const file = fs.createReadStream(input.path);
     return input.gzip ? file.pipe(zlib.createGunzip()) : file;

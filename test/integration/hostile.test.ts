@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run, userCommandEnv } from '../../src/core/exec.js';
 import { memoryLogger } from '../../src/core/log.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
 import { parseDrillOptions } from '../../src/drill/options.js';
@@ -200,7 +201,55 @@ describe('plain dumps never reach a shell', () => {
   });
 });
 
+describe('secrets stay out of child environments', () => {
+  it("neither a program Restorable runs nor the scratch postmaster has the runner's keys", async () => {
+    const canary = {
+      AWS_SECRET_ACCESS_KEY: 'canary-aws-secret',
+      GITHUB_TOKEN: 'canary-token',
+      PGPASSWORD: 'canary-pw',
+    };
+    Object.assign(process.env, canary);
+    let c: ScratchCluster | undefined;
+    try {
+      const env = await run('sh', ['-c', 'env']);
+      for (const v of Object.values(canary)) expect(env.stdout).not.toContain(v);
+      expect(env.stdout).toMatch(/^PATH=/m);
+      c = await startCluster({ label: 'test-env' });
+      const pid = fs.readFileSync(path.join(c.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0];
+      const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
+      expect(environ).toContain('PGDATA=');
+      for (const v of Object.values(canary)) expect(environ).not.toContain(v);
+      // The user's own commands keep their environment, less Restorable's secrets.
+      process.env.APP_SETTING = 'kept';
+      const user = await run('sh', ['-c', 'env'], { env: userCommandEnv() });
+      expect(user.stdout).toContain('APP_SETTING=kept');
+      for (const v of Object.values(canary)) expect(user.stdout).not.toContain(v);
+    } finally {
+      for (const k of [...Object.keys(canary), 'APP_SETTING']) delete process.env[k];
+      await c?.stop();
+    }
+  });
+});
+
 describe('target-url drills touch only their own database', () => {
+  it('a role with only CREATEDB (no superuser) drills a healthy dump to PASS', async () => {
+    const server = await startCluster({ label: 'test-hostile-createdb' });
+    try {
+      await sql(server, 'postgres', 'CREATE ROLE driller LOGIN CREATEDB');
+      const r = await drill(alone(f.chinookCustom as string), {
+        'target-url': `postgresql://driller@127.0.0.1:${server.port}/postgres`,
+      });
+      expect(rules(r)).toEqual([]);
+      expect(r.verdict).toBe('pass');
+      const plain = await drill(alone(f.chinookPlain as string), {
+        'target-url': `postgresql://driller@127.0.0.1:${server.port}/postgres`,
+      });
+      expect(rules(plain)).toEqual([]);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('pg_dump -C -c output loads into the drill database, not the server database of the same name', async () => {
     const server = await startCluster({ label: 'test-hostile-server' });
     try {
