@@ -68,8 +68,12 @@ export function childEnv(
  * action's inputs, passwords).
  */
 export function userCommandEnv(own: Record<string, string> = {}): Record<string, string> {
-  const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
-  return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
+  const secret =
+    /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
+  return childEnv(
+    own,
+    Object.keys(process.env).filter((k) => !secret.test(k)),
+  );
 }
 
 export function isRoot(): boolean {
