@@ -201,6 +201,41 @@ describe('plain dumps never reach a shell', () => {
   });
 });
 
+describe('smoke queries are one read-only statement, without a superuser', () => {
+  it('`commit;` and COPY ... TO PROGRAM in a smoke query fail, change nothing, and a healthy one passes', async () => {
+    const server = await startCluster({ label: 'test-hostile-smoke' });
+    const onServer = path.join('/tmp', `restorable-test-smoke-${process.pid}`);
+    try {
+      const cfg = path.join(fs.mkdtempSync(path.join(dir, 'cfg-')), 'restorable.yml');
+      fs.writeFileSync(
+        cfg,
+        [
+          'semantics:',
+          '  - { name: escape, sql: "select 1; commit; create role intruder superuser login", expect: "== 1" }',
+          `  - { name: program, sql: "copy (select 1) to program 'touch ${onServer}'", expect: "== 1" }`,
+          '  - { name: rows, sql: "select count(*) from t", expect: "== 302" }',
+        ].join('\n'),
+      );
+      const r = await drill(alone(f.plain as string), {
+        'target-url': `postgresql://postgres@127.0.0.1:${server.port}/postgres`,
+        config: cfg,
+      });
+      const failed = r.findings.filter((x) => x.rule === 'SEMANTICS_FAILED').map((x) => x.evidence?.query);
+      expect(failed).toEqual(['escape', 'program']);
+      expect(r.smoke?.find((q) => q.name === 'rows')?.ok).toBe(true);
+      expect(fs.existsSync(onServer)).toBe(false);
+      const roles = await queryRows<{ rolname: string }>(
+        server.conn(),
+        "SELECT rolname FROM pg_roles WHERE rolname = 'intruder' OR rolname LIKE 'restorable_smoke%'",
+      );
+      expect(roles).toEqual([]);
+    } finally {
+      fs.rmSync(onServer, { force: true });
+      await server.stop();
+    }
+  });
+});
+
 describe('secrets stay out of child environments', () => {
   it("neither a program Restorable runs nor the scratch postmaster has the runner's keys", async () => {
     const canary = {
