@@ -66,7 +66,7 @@ export const drillSpec: ActionSpec = {
     },
     {
       name: 'os-user',
-      description: 'Run server binaries as this OS user (default: the current user; postgres when root).',
+      description: 'Run the scratch server as this OS user (default: the current user; when root, Restorable\'s own unprivileged user `restorable`, made when missing; never root).',
     },
   ],
   outputs: [

@@ -425,8 +425,12 @@ async function recoverStages(
       : `${opts.dataDirectory as string}.restorable-spool-${ts}`;
   const cleanupScratch = async () => {
     if (root) {
-      await removeCluster(root).catch(() => undefined);
-      fs.rmSync(root, { recursive: true, force: true });
+      // Unlabelled, no server ever ran in it; one whose server would not stop is left, and said so.
+      const removed = await removeCluster(root).catch((e: Error) => {
+        log.warn(e.message);
+        return true;
+      });
+      if (!removed) fs.rmSync(root, { recursive: true, force: true });
       ScratchCluster.abandon(root);
     }
   };

@@ -85,6 +85,7 @@ function removeStartingSync(): void {
         sleepSync(50);
       if (fs.existsSync(pidFile)) stopServerSync(binDir, osUser, data);
       // initdb may still be writing into it for a moment: retry.
+      dropLabel(root);
       for (let attempt = 0; attempt < 20 && fs.existsSync(root); attempt++) {
         try {
           fs.rmSync(root, { recursive: true, force: true });
@@ -114,60 +115,167 @@ function installExitHook(): void {
 }
 
 export const SCRATCH_PREFIX = 'restorable-';
-const LABEL_FILE = 'restorable.json';
+/** The OS user scratch servers run as when Restorable runs as root: its own, never postgres or root. */
+export const SCRATCH_USER = 'restorable';
 
-/** Written into every scratch cluster's folder, so it can be found and stopped later. */
+/** Written for every scratch cluster, so it can be found and stopped later. */
 export interface ClusterLabel {
   label: string;
+  /** The cluster's folder. */
+  root: string;
   pid: number;
   created: string;
   major: number;
-  binDir: string;
   osUser?: string;
   /** Set when the cluster is kept on purpose (keep: true); `clean` leaves it alone unless asked. */
   kept?: boolean;
 }
 
+/**
+ * A folder of this process's user that nobody else may enter: made 0700 when missing, and refused
+ * when it is a link, another user's, or open to others (someone may have planted it).
+ */
+function privateDir(dir: string, owner: { uid: number; gid: number } | undefined): string {
+  const uid = owner?.uid ?? process.getuid?.() ?? 0;
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+    if (owner) fs.chownSync(dir, owner.uid, owner.gid);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  const st = fs.lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+    throw new UserError(
+      'TMPDIR',
+      `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no scratch cluster is made there`,
+      `Remove it if nobody should have made it, or point TMPDIR (work-dir's temp) at a folder only the runner uses`,
+    );
+  }
+  return dir;
+}
+
+/** Labels live apart from the clusters, where only the runner may write: a server cannot rewrite them. */
+function labelDir(): string {
+  return privateDir(path.join(os.tmpdir(), `${SCRATCH_PREFIX}labels-${process.getuid?.() ?? 0}`), undefined);
+}
+
+/** The 0700 parent of a server user's scratch folders: only that user (and the runner) can enter. */
+function scratchParent(osUser: string | undefined): string {
+  const owner = ownerOf(osUser);
+  const uid = owner?.uid ?? process.getuid?.() ?? 0;
+  return privateDir(path.join(os.tmpdir(), `${SCRATCH_PREFIX}scratch-${uid}`), owner);
+}
+
+/** Where the label of the cluster in `root` is kept. */
+export function labelFile(root: string): string {
+  return path.join(labelDir(), `${path.basename(root)}.json`);
+}
+
+/** The label of a scratch folder, only as the runner wrote it: a file anyone else could write is not one. */
 export function readLabel(root: string): ClusterLabel | undefined {
   try {
-    return JSON.parse(fs.readFileSync(path.join(root, LABEL_FILE), 'utf8')) as ClusterLabel;
+    const file = labelFile(root);
+    const st = fs.lstatSync(file);
+    if (!st.isFile() || st.uid !== (process.getuid?.() ?? 0) || (st.mode & 0o022) !== 0) return undefined;
+    const l = JSON.parse(fs.readFileSync(file, 'utf8')) as ClusterLabel;
+    return l.root === path.resolve(root) && Number.isInteger(l.major) && l.major >= 9 && l.major < 100
+      ? l
+      : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove it. */
+function writeLabel(root: string, label: string, bin: PgBinary, osUser: string | undefined): void {
+  const l: ClusterLabel = {
+    label,
+    root: path.resolve(root),
+    pid: process.pid,
+    created: new Date().toISOString(),
+    major: bin.major,
+    ...(osUser ? { osUser } : {}),
+  };
+  fs.writeFileSync(labelFile(root), JSON.stringify(l), { mode: 0o600 });
+}
+
+function dropLabel(root: string): void {
+  fs.rmSync(labelFile(root), { force: true });
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The postmaster's pid, from its pid file; undefined when there is none. */
+function postmasterPid(data: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove
+ * it. The label is data, never code: pg_ctl comes from Restorable's own discovery by the label's
+ * major, runs as the label's server user (never root), and only on a folder and data directory that
+ * user owns; a folder whose server did not stop is left, with a line saying so.
+ */
 export async function removeCluster(root: string): Promise<boolean> {
   const label = readLabel(root);
   if (!label || !path.basename(root).startsWith(SCRATCH_PREFIX)) return false;
+  if (label.osUser === 'root') return false;
+  const owner = ownerOf(label.osUser);
+  const uid = owner?.uid ?? process.getuid?.() ?? 0;
   const data = path.join(root, 'data');
-  if (fs.existsSync(path.join(data, 'postmaster.pid'))) {
-    await run(path.join(label.binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], {
-      user: label.osUser,
-    }).catch(() => undefined);
+  const owned = (p: string) => {
+    const st = fs.lstatSync(p, { throwIfNoEntry: false });
+    return st === undefined || (!st.isSymbolicLink() && st.uid === uid);
+  };
+  if (!owned(root) || !owned(data)) return false;
+  if (postmasterPid(data) !== undefined) {
+    const pgCtl = await pick('pg_ctl', label.major);
+    if (pgCtl) {
+      await run(pgCtl.path, ['-D', data, '-m', 'immediate', '-w', 'stop'], { user: label.osUser }).catch(
+        () => undefined,
+      );
+    }
+    const pid = postmasterPid(data);
+    if (pid !== undefined && pidAlive(pid)) {
+      throw new UserError(
+        'clean',
+        `the server in ${root} (pid ${pid}) did not stop, so its folder was left`,
+        `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`,
+      );
+    }
   }
   fs.rmSync(root, { recursive: true, force: true });
+  dropLabel(root);
   return true;
 }
 
-/** Scratch clusters left in the temp folder: by a crash (their process is gone) or kept on purpose. */
+/** Scratch clusters left behind: by a crash (their process is gone) or kept on purpose. */
 export function findLeftovers(): { root: string; label: ClusterLabel; orphaned: boolean }[] {
-  const tmp = os.tmpdir();
-  const alive = (pid: number) => {
+  const dir = labelDir();
+  const out: { root: string; label: ClusterLabel; orphaned: boolean }[] = [];
+  for (const n of fs.readdirSync(dir)) {
+    if (!n.startsWith(SCRATCH_PREFIX) || !n.endsWith('.json')) continue;
+    let root: unknown;
     try {
-      process.kill(pid, 0);
-      return true;
-    } catch (e) {
-      return (e as NodeJS.ErrnoException).code === 'EPERM';
+      root = (JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')) as { root?: unknown }).root;
+    } catch {
+      continue;
     }
-  };
-  return fs
-    .readdirSync(tmp)
-    .filter((n) => n.startsWith(SCRATCH_PREFIX))
-    .map((n) => path.join(tmp, n))
-    .map((root) => ({ root, label: readLabel(root) }))
-    .filter((x): x is { root: string; label: ClusterLabel } => x.label !== undefined)
-    .map((x) => ({ ...x, orphaned: !alive(x.label.pid) }));
+    const label = typeof root === 'string' ? readLabel(root) : undefined;
+    if (label) out.push({ root: label.root, label, orphaned: !pidAlive(label.pid) });
+  }
+  return out;
 }
 
 /**
@@ -184,7 +292,7 @@ export function leftoversToClean(all: boolean): { root: string; label: ClusterLa
  * initdb. Until `ScratchCluster.adopt` it is removed (its server stopped) if the process is stopped.
  */
 export function scratchFolder(label: string, osUser: string | undefined): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), `${SCRATCH_PREFIX}${label}-`));
+  const root = fs.mkdtempSync(path.join(scratchParent(osUser), `${SCRATCH_PREFIX}${label}-`));
   installExitHook();
   starting.set(root, { binDir: '', osUser, phase: 'init' });
   prepareFolder(root, osUser);
@@ -193,7 +301,7 @@ export function scratchFolder(label: string, osUser: string | undefined): string
 
 /** The socket folder in a scratch root, both owned by the server's OS user; removed if that user is missing. */
 function prepareFolder(root: string, osUser: string | undefined): void {
-  fs.mkdirSync(path.join(root, 'socket'));
+  fs.mkdirSync(path.join(root, 'socket'), { mode: 0o700 });
   let owner: ReturnType<typeof ownerOf>;
   try {
     owner = ownerOf(osUser);
@@ -215,16 +323,35 @@ export function labelFolder(root: string, bin: PgBinary, osUser: string | undefi
   writeLabel(root, label, bin, osUser);
 }
 
-function writeLabel(root: string, label: string, bin: PgBinary, osUser: string | undefined): void {
-  const l: ClusterLabel = {
-    label,
-    pid: process.pid,
-    created: new Date().toISOString(),
-    major: bin.major,
-    binDir: bin.dir,
-    ...(osUser ? { osUser } : {}),
-  };
-  fs.writeFileSync(path.join(root, LABEL_FILE), JSON.stringify(l));
+/**
+ * Who a scratch server runs as by default: as root, Restorable's own unprivileged user (made when
+ * missing), so a backup's SQL that reaches the server's OS user finds no production data directory
+ * and no secrets; otherwise the runner's user itself.
+ */
+export function scratchUser(): string | undefined {
+  if (!isRoot()) return undefined;
+  if (!passwdIds(SCRATCH_USER)) {
+    const made = runSync('useradd', [
+      '--system',
+      '--user-group',
+      '--no-create-home',
+      '--home-dir',
+      '/nonexistent',
+      '--shell',
+      '/usr/sbin/nologin',
+      '--comment',
+      'Restorable scratch PostgreSQL servers',
+      SCRATCH_USER,
+    ]);
+    if (made.code !== 0 && !passwdIds(SCRATCH_USER)) {
+      throw new UserError(
+        'os-user',
+        `the user ${SCRATCH_USER}, whom scratch servers run as, is missing and could not be created (${made.stderr})`,
+        `Create it (useradd --system --user-group ${SCRATCH_USER}), or set os-user to an unprivileged user`,
+      );
+    }
+  }
+  return SCRATCH_USER;
 }
 
 /** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
@@ -306,8 +433,17 @@ export class ScratchCluster {
         installHint(Math.max(Math.ceil(min), 13), 'server'),
       );
     }
-    const osUser = opts.osUser ?? (isRoot() ? 'postgres' : undefined);
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
+    const osUser = opts.osUser ?? scratchUser();
+    if (osUser === 'root') {
+      throw new UserError(
+        'os-user',
+        "is root; a scratch server that runs a backup's SQL never runs as root",
+        `Leave os-user unset (Restorable's own user, ${SCRATCH_USER}), or name an unprivileged user`,
+      );
+    }
+    const root = fs.mkdtempSync(
+      path.join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`),
+    );
     installExitHook();
     starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
     try {
@@ -384,6 +520,7 @@ export class ScratchCluster {
       if (!/could not bind|Address already in use/i.test(lastError)) break;
     }
     fs.rmSync(root, { recursive: true, force: true });
+    dropLabel(root);
     throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
   }
 
@@ -398,14 +535,23 @@ export class ScratchCluster {
     await run(path.join(this.bin.dir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
       user: this.osUser,
     }).catch(() => undefined);
+    this.removeIfStopped();
+  }
+
+  /** Remove the folder, unless its server is still up (then `restorable clean` can finish later). */
+  private removeIfStopped(): void {
+    const pid = postmasterPid(this.dataDir);
+    if (pid !== undefined && pidAlive(pid)) return;
     fs.rmSync(this.root, { recursive: true, force: true });
+    dropLabel(this.root);
   }
 
   /** Keep the cluster after this process exits (keep: true); returns its folder for the post step. */
   detach(): string {
     live.delete(this);
     const label = readLabel(this.root);
-    if (label) fs.writeFileSync(path.join(this.root, LABEL_FILE), JSON.stringify({ ...label, kept: true }));
+    if (label)
+      fs.writeFileSync(labelFile(this.root), JSON.stringify({ ...label, kept: true }), { mode: 0o600 });
     return this.root;
   }
 
@@ -413,7 +559,7 @@ export class ScratchCluster {
     if (!live.has(this)) return;
     live.delete(this);
     stopServerSync(this.bin.dir, this.osUser, this.dataDir);
-    fs.rmSync(this.root, { recursive: true, force: true });
+    this.removeIfStopped();
   }
 
   serverLog(): string {

@@ -5,6 +5,9 @@ import { withClient } from '../../src/postgres/client.js';
 import { ownerOf, type ScratchCluster } from '../../src/postgres/cluster.js';
 import { startCluster, tempDir } from './pg.js';
 
+/** Test "production" runs as production does: as postgres (when root), the user PITR's defaults expect. */
+export const PROD_USER = process.getuid?.() === 0 ? 'postgres' : undefined;
+
 /** A folder the server's OS user may write to (archive_command and pg_basebackup run as it). */
 export function serverDir(label: string): string {
   const dir = tempDir(label);
@@ -17,6 +20,7 @@ export function serverDir(label: string): string {
 export async function startArchiving(label: string, archive: string, extra: Record<string, string> = {}) {
   return startCluster({
     label,
+    ...(PROD_USER ? { osUser: PROD_USER } : {}),
     tuning: 'default',
     settings: {
       wal_level: 'replica',

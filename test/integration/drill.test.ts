@@ -13,6 +13,7 @@ import { dropDrillDatabase, removeKept } from '../../src/drill/target.js';
 import { queryRows, withClient } from '../../src/postgres/client.js';
 import {
   findLeftovers,
+  labelFile,
   leftoversToClean,
   removeCluster,
   ScratchCluster,
@@ -479,7 +480,7 @@ describe('keep, clean', () => {
     const kept = await ScratchCluster.start({ label: 'drill' });
     const crashed = await ScratchCluster.start({ label: 'drill' });
     const relabel = (c: ScratchCluster) => {
-      const file = path.join(c.root, 'restorable.json');
+      const file = labelFile(c.root);
       fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), pid: gone }));
     };
     try {

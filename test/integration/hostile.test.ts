@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, userCommandEnv } from '../../src/core/exec.js';
@@ -7,9 +8,16 @@ import { memoryLogger } from '../../src/core/log.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
 import { parseDrillOptions } from '../../src/drill/options.js';
 import { type DrillResult, runDrill } from '../../src/drill/run.js';
+import { removeKept } from '../../src/drill/target.js';
 import { findAll, pick } from '../../src/postgres/binaries.js';
 import { libpqEnv, queryRows } from '../../src/postgres/client.js';
-import type { ScratchCluster } from '../../src/postgres/cluster.js';
+import {
+  labelFile,
+  ownerOf,
+  removeCluster,
+  SCRATCH_USER,
+  type ScratchCluster,
+} from '../../src/postgres/cluster.js';
 import { PlainDumpFilter, psqlRestricts, restoreDump } from '../../src/postgres/restore.js';
 import { exitCodeFor } from '../../src/report/stages.js';
 import { parseVerifyOptions } from '../../src/verify/options.js';
@@ -22,6 +30,7 @@ import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
  * marker file appears if it did) or to write into a database the drill did not create; each must be
  * refused with its finding and leave no trace.
  */
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 let src: ScratchCluster;
 let dir: string;
 let marker: string;
@@ -232,6 +241,110 @@ describe('smoke queries are one read-only statement, without a superuser', () =>
     } finally {
       fs.rmSync(onServer, { force: true });
       await server.stop();
+    }
+  });
+});
+
+describe('labels are data, never code', () => {
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, [path.join(root, 'dist/cli/index.js'), ...args], { encoding: 'utf8' });
+  const evilPgCtl = () => {
+    const bin = fs.mkdtempSync(path.join(dir, 'evil-bin-'));
+    fs.writeFileSync(path.join(bin, 'pg_ctl'), `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+    return bin;
+  };
+
+  it("scratch servers run as Restorable's own user under a 0700 folder, never as root or postgres", async () => {
+    const c = await startCluster({ label: 'test-user' });
+    try {
+      const pid = fs.readFileSync(path.join(c.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0];
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+      expect(uid).toBe(ownerOf(SCRATCH_USER)?.uid);
+      expect(c.osUser).toBe(SCRATCH_USER);
+      const parent = fs.statSync(path.dirname(c.root));
+      expect(parent.mode & 0o777).toBe(0o700);
+      expect(parent.uid).toBe(uid);
+      expect(fs.statSync(c.socketDir).mode & 0o777).toBe(0o700);
+    } finally {
+      await c.stop();
+    }
+  });
+
+  it('a folder planted in the temp folder with a label naming its own pg_ctl: clean runs nothing of it', async () => {
+    const planted = path.join(os.tmpdir(), `restorable-drill-planted-${process.pid}`);
+    fs.mkdirSync(path.join(planted, 'data'), { recursive: true });
+    fs.writeFileSync(path.join(planted, 'data', 'postmaster.pid'), '1\n');
+    const label = {
+      label: 'drill',
+      root: planted,
+      pid: 999999,
+      created: '',
+      major: 15,
+      binDir: evilPgCtl(),
+      osUser: 'root',
+    };
+    fs.writeFileSync(path.join(planted, 'restorable.json'), JSON.stringify(label));
+    fs.chownSync(planted, 65534, 65534);
+    try {
+      const all = cli(['clean', '--all']);
+      expect(all.status, all.stderr).toBe(0);
+      const one = cli(['clean', '--root', planted]);
+      expect(one.status).toBe(2);
+      expect(one.stderr).toMatch(/^restorable: --root: ".*" is not a Restorable scratch cluster/);
+      expect(fs.existsSync(marker)).toBe(false);
+      expect(fs.existsSync(planted)).toBe(true);
+    } finally {
+      fs.rmSync(planted, { recursive: true, force: true });
+    }
+  });
+
+  it("a label rewritten by the server's user, or from SQL, cannot be: the post step stops the cluster with discovered binaries", async () => {
+    const r = await drill(alone(f.chinookCustom as string), { keep: 'true' });
+    const kept = JSON.parse(r.target?.handle as string).root as string;
+    const file = labelFile(kept);
+    const before = fs.readFileSync(file, 'utf8');
+    const forged = JSON.stringify({ ...JSON.parse(before), binDir: evilPgCtl(), osUser: 'root' });
+    // As the server's OS user (what COPY ... TO PROGRAM in a dump would run as), and through SQL.
+    const asServer = spawnSync('runuser', [
+      '-u',
+      SCRATCH_USER,
+      '--',
+      'sh',
+      '-c',
+      `echo '${forged}' > ${file}`,
+    ]);
+    expect(asServer.status).not.toBe(0);
+    const port = Number(/:(\d+)\//.exec(r.target?.url as string)?.[1]);
+    const conn = { host: path.join(kept, 'socket'), port, user: 'postgres', database: 'postgres' };
+    await expect(queryRows(conn, `COPY (SELECT '${forged}') TO PROGRAM 'cat > ${file}'`)).rejects.toThrow();
+    // The old place of the label, inside the server user's folder, is not read at all.
+    spawnSync('runuser', [
+      '-u',
+      SCRATCH_USER,
+      '--',
+      'sh',
+      '-c',
+      `echo '${forged}' > ${kept}/restorable.json`,
+    ]);
+    expect(fs.readFileSync(file, 'utf8')).toBe(before);
+    expect(await removeKept(r.target?.handle as string)).toBe(kept);
+    expect(fs.existsSync(kept)).toBe(false);
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+
+  it('a folder whose server did not stop is left, with a line saying so', async () => {
+    const c = await startCluster({ label: 'drill' });
+    const kept = c.detach();
+    const pidFile = path.join(c.dataDir, 'postmaster.pid');
+    const real = fs.readFileSync(pidFile, 'utf8');
+    // pg_ctl, as the server's user, cannot signal a process of root's: the server stays "up".
+    fs.writeFileSync(pidFile, real.replace(/^\d+/, String(process.pid)));
+    try {
+      await expect(removeCluster(kept)).rejects.toThrow(/did not stop, so its folder was left/);
+      expect(fs.existsSync(c.dataDir)).toBe(true);
+    } finally {
+      fs.writeFileSync(pidFile, real);
+      expect(await removeCluster(kept)).toBe(true);
     }
   });
 });

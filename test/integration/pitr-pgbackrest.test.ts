@@ -7,7 +7,7 @@ import { parsePitrOptions } from '../../src/pitr/options.js';
 import { runPitr } from '../../src/pitr/run.js';
 import type { ScratchCluster } from '../../src/postgres/cluster.js';
 import { startCluster } from '../harness/pg.js';
-import { archiveNow, query, serverDir, sleep } from '../harness/pitr.js';
+import { archiveNow, PROD_USER, query, serverDir, sleep } from '../harness/pitr.js';
 
 let prod: ScratchCluster;
 let conf: string;
@@ -31,6 +31,7 @@ beforeAll(async () => {
   for (const d of ['repo', 'log', 'lock', 'spool']) fs.mkdirSync(path.join(dir, d));
   fs.writeFileSync(conf, '');
   prod = await startCluster({
+    ...(PROD_USER ? { osUser: PROD_USER } : {}),
     label: 'test-pgbackrest',
     tuning: 'default',
     settings: {
