@@ -66,7 +66,8 @@ export const drillSpec: ActionSpec = {
     },
     {
       name: 'os-user',
-      description: 'Run the scratch server as this OS user (default: the current user; when root, Restorable\'s own unprivileged user `restorable`, made when missing; never root).',
+      description:
+        "Run the scratch server as this OS user (default: the current user; when root, Restorable's own unprivileged user `restorable`, made when missing; never root).",
     },
   ],
   outputs: [

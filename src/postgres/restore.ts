@@ -58,6 +58,10 @@ export function classifyLine(line: string): Classified {
   return { kind: 'other' };
 }
 
+/** PostgreSQL's messages for what the role may not do (SQLSTATE 42501 and kin). */
+const NEEDS_PRIVILEGE =
+  /permission denied|must be (a )?superuser|must be owner of|must have privileges of|only superusers? can|must be member of role/;
+
 /**
  * pg_restore's stderr says more than its exit status: classify every line into findings. A zero
  * exit with errors is EXIT_CODE_LIED; a non-zero exit nothing explains is RESTORE_FAILED.
@@ -67,6 +71,8 @@ export function classifyRestore(
   stderr: string,
   exitCode: number | null,
   tool: string,
+  /** The restoring role is not a superuser by design (verify's replay): what only a superuser may do is not an error of the dump. */
+  unprivileged = false,
 ): {
   findings: Finding[];
   errors: number;
@@ -79,9 +85,14 @@ export function classifyRestore(
   const errors: string[] = [];
   const errorLines: string[] = [];
   const warnings: string[] = [];
+  const privileged: string[] = [];
   let truncated: string | undefined;
   for (const line of stderr.split('\n')) {
     const c = classifyLine(line);
+    if (unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
+      privileged.push(line.trim());
+      continue;
+    }
     if (c.kind !== 'other' && c.kind !== 'warning' && errorLines.length < 10) errorLines.push(line.trim());
     if (c.kind === 'role') roles.set(c.role, c.line);
     else if (c.kind === 'extension') extensions.set(c.name, c.line);
@@ -128,6 +139,16 @@ export function classifyRestore(
       ),
     );
   }
+  if (privileged.length > 0) {
+    findings.push(
+      finding(
+        'RESTORE_NEEDS_SUPERUSER',
+        stage,
+        `${privileged.length} statement${privileged.length === 1 ? '' : 's'} need${privileged.length === 1 ? 's' : ''} a superuser, which the replay's role is not by design; the first: ${privileged[0]}`,
+        { evidence: { statements: privileged.length } },
+      ),
+    );
+  }
   if (warnings.length > 0) {
     findings.push(
       finding(
@@ -153,7 +174,7 @@ export function classifyRestore(
       ),
     );
   }
-  if (exitCode !== 0 && !anyError) {
+  if (exitCode !== 0 && !anyError && privileged.length === 0) {
     findings.push(
       finding(
         'RESTORE_FAILED',
@@ -175,6 +196,8 @@ export interface RestoreOptions {
   /** Structure only: the tier `schema`, and verify's schema replay. */
   schemaOnly?: boolean;
   stage?: string;
+  /** The target role is not a superuser by design: see classifyRestore. */
+  unprivileged?: boolean;
 }
 
 /**
@@ -311,7 +334,7 @@ export async function restoreDump(
     if (input.gzip) res = await run(client.path, args, { env, stdin: unpacked() });
     else res = await run(client.path, [...args, input.path], { env });
   }
-  const classified = classifyRestore(stage, res.stderr, res.code, tool);
+  const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.unprivileged === true);
   const hazard = filter?.hazards[0];
   if (hazard) {
     classified.findings.push(

@@ -143,6 +143,13 @@ export const RULES = {
     fires: 'pg_restore or psql reported errors that no more specific rule explains',
     fix: 'Read the first error in the message; the restore is incomplete until it is fixed.',
   },
+  RESTORE_NEEDS_SUPERUSER: {
+    severity: 'info',
+    kind: 'problem',
+    fires:
+      "verify's schema replay (run as a role that is not a superuser, so a dump's SQL has no superuser's powers) met statements only a superuser may run (C functions, event triggers, untrusted languages); the drill restores them as one",
+    fix: 'Nothing to fix in the backup: the drill checks these objects. A statement in the list that pg_dump would not write is worth a look.',
+  },
   RESTORE_WARNING: {
     severity: 'low',
     kind: 'problem',

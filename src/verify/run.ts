@@ -7,6 +7,7 @@ import { UNSAFE_RULES } from '../archive/plain.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { findAll, installHint, majorOf, type PgBinary, pick } from '../postgres/binaries.js';
+import { type ConnInfo, ident, withClient } from '../postgres/client.js';
 import { ScratchCluster } from '../postgres/cluster.js';
 import { type RestoreInput, type RestoreResult, restoreDump } from '../postgres/restore.js';
 import { type Finding, finding } from '../report/findings.js';
@@ -388,11 +389,12 @@ export async function verifyStages(
           path: facts.localPath as string,
           gzip: ins.wrapper === 'gzip',
         };
-        replay = await restoreDump(client, cluster.conn(), input, {
+        replay = await restoreDump(client, await replayTarget(cluster, ins), input, {
           jobs: 1,
           roles: 'ignore',
           schemaOnly: true,
           stage: 'schema',
+          unprivileged: true,
         });
       } finally {
         await cluster.stop();
@@ -403,7 +405,9 @@ export async function verifyStages(
         seconds: Math.round(replay.seconds * 100) / 100,
         errors: replay.errorLines,
       };
-      if (replay.exitCode === 0 && replay.errors === 0) return {};
+      const notes = replay.findings.filter((x) => x.rule === 'RESTORE_NEEDS_SUPERUSER');
+      if (replay.exitCode === 0 && replay.errors === 0) return { findings: notes };
+      if (replay.errors === 0 && notes.length > 0) return { findings: notes };
       const first = replay.errorLines[0];
       return {
         findings: [
@@ -413,11 +417,31 @@ export async function verifyStages(
             `loading the schema into PostgreSQL ${cluster.version} with ${replay.tool} failed: ${replay.errors} error${replay.errors === 1 ? '' : 's'}${first ? `, the first: ${first}` : ` (exit ${replay.exitCode})`}`,
             { evidence: { errors: replay.errors, exitCode: replay.exitCode, first: first ?? null } },
           ),
+          ...notes,
         ],
       };
     });
   }
   return result;
+}
+
+/**
+ * Where the schema is replayed: a database of its own, owned by a role that is not a superuser, so
+ * that a dump's SQL has none of a superuser's powers (COPY ... TO PROGRAM, server files). The
+ * extensions the dump names are made first, as a superuser, from the server's own files, as an
+ * administrator would make them before a restore.
+ */
+async function replayTarget(cluster: ScratchCluster, ins: Inspection): Promise<ConnInfo> {
+  const role = 'restorable_replay';
+  await withClient(cluster.conn(), async (c) => {
+    await c.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
+    await c.query(`CREATE DATABASE ${role} OWNER ${role} TEMPLATE template0`);
+  });
+  await withClient(cluster.conn(role), async (c) => {
+    for (const ext of ins.toc?.extensions ?? [])
+      await c.query(`CREATE EXTENSION IF NOT EXISTS ${ident(ext)} CASCADE`).catch(() => undefined);
+  });
+  return { ...cluster.conn(role), user: role };
 }
 
 /**

@@ -62,6 +62,11 @@ beforeAll(async () => {
     env: { ...process.env, ...libpqEnv(src.conn('shop')) },
   });
   expect(d.status, d.stderr.toString()).toBe(0);
+  f.chinookCreated = path.join(dir, 'chinook-C.dump');
+  const c = spawnSync(pgDump, ['-C', '-Fc', '-f', f.chinookCreated], {
+    env: { ...process.env, ...libpqEnv(src.conn('chinook')) },
+  });
+  expect(c.status, c.stderr.toString()).toBe(0);
 }, 240_000);
 
 afterAll(async () => {
@@ -159,7 +164,7 @@ describe('plain dumps never reach a shell', () => {
   });
 
   it('healthy dumps with backslashes in quotes, dollar quotes and comments pass: no false alarm', async () => {
-    for (const file of [f.plain, f.chinookPlain, f.created] as string[]) {
+    for (const file of [f.plain, f.chinookPlain, f.created, f.chinookCreated] as string[]) {
       const v = await verify(alone(file));
       expect(rules(v), file).toEqual(['CHECKSUM_UNVERIFIED']);
       const d = await drill(alone(file));
@@ -207,6 +212,31 @@ describe('plain dumps never reach a shell', () => {
     });
     expect(p.stderr.toString()).toMatch(/restricted/);
     expect(fs.existsSync(marker)).toBe(false);
+  });
+});
+
+describe("verify's schema replay runs without a superuser's powers", () => {
+  it('a program the dump runs through a DO block is refused there; a C function is noted, not failed', async () => {
+    const onServer = path.join('/tmp', `restorable-test-replay-${process.pid}`);
+    const file = craft(
+      'shop.sql',
+      `DO $$ BEGIN EXECUTE 'COPY (SELECT 1) TO PROGRAM ''touch ${onServer}'''; END $$;\n` +
+        "CREATE FUNCTION public.cfn(oid) RETURNS void AS '$libdir/plpgsql', 'plpgsql_validator' LANGUAGE c STRICT;",
+    );
+    try {
+      const v = await verify(alone(file));
+      expect(fs.existsSync(onServer)).toBe(false);
+      expect(rules(v)).toEqual(['CHECKSUM_UNVERIFIED']);
+      const note = v.findings.find((x) => x.rule === 'RESTORE_NEEDS_SUPERUSER');
+      expect(note?.evidence?.statements).toBe(2);
+      expect(v.verdict).toBe('pass');
+      expect(rules(await verify(alone(f.plain as string)))).toEqual(['CHECKSUM_UNVERIFIED']);
+      expect((await verify(alone(f.plain as string))).findings.map((x) => x.rule)).not.toContain(
+        'RESTORE_NEEDS_SUPERUSER',
+      );
+    } finally {
+      fs.rmSync(onServer, { force: true });
+    }
   });
 });
 
