@@ -572,11 +572,17 @@ describe('pitr-restore in place, cancelled', () => {
       const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
       // Freeze the attempt's startup process (replay) as soon as it runs, so the signal surely
       // lands mid-recovery; thaw it once the handler has begun stopping the server.
-      const original = pidIn(live.dataDir);
+      // The recovery runs private, in the staging folder beside production's.
+      const staging = () =>
+        fs
+          .readdirSync(path.dirname(live.dataDir))
+          .filter((n) => n.startsWith(`${path.basename(live.dataDir)}.restorable-restore-`))
+          .map((n) => path.join(path.dirname(live.dataDir), n))[0];
       let startup: number | undefined;
       for (let i = 0; i < 3000 && startup === undefined && child.exitCode === null; i++) {
-        const pm = pidIn(live.dataDir);
-        if (pm && pm !== original) startup = startupOf(pm);
+        const dir = staging();
+        const pm = dir ? pidIn(dir) : undefined;
+        if (pm) startup = startupOf(pm);
         if (startup === undefined) await sleep(10);
       }
       expect(startup, err).toBeDefined();
