@@ -17,6 +17,7 @@ import { formatSeconds } from '../core/duration.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import { run } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
+import { RunFolder } from '../core/workdir.js';
 import { majorOf, type PgBinary } from '../postgres/binaries.js';
 import { ident, withClient } from '../postgres/client.js';
 import { ScratchCluster } from '../postgres/cluster.js';
@@ -109,9 +110,25 @@ function safeDbName(name: string | undefined): string {
 
 /**
  * restore-drill: every verify check, then a restore into a throwaway version-matched cluster, then
- * the ladder (structure, volume, semantics, integrity), each stage timed, against the RTO.
+ * the ladder (structure, volume, semantics, integrity), each stage timed, against the RTO. The drill
+ * has its own folder beneath the work-dir: the download lives until the drill ends (the restore
+ * reads it); partial files (.part, .unpacked, the sample's list) are removed on every way out.
  */
 export async function runDrill(
+  opts: DrillOptions,
+  log: Logger,
+  onStage?: (s: StageResult) => void,
+): Promise<DrillResult> {
+  const work = new RunFolder(opts.verify.workDir);
+  try {
+    return await drillIn(work, opts, log, onStage);
+  } finally {
+    work.close();
+  }
+}
+
+async function drillIn(
+  work: RunFolder,
   opts: DrillOptions,
   log: Logger,
   onStage?: (s: StageResult) => void,
@@ -126,7 +143,13 @@ export async function runDrill(
   const history = opts.history ? readHistory(opts.history) : [];
   const previous = lastGood(history, 'drill', opts.tier);
 
-  const state = await verifyStages(pipe, opts.verify, log, 'the restore stage loads the whole dump instead');
+  const state = await verifyStages(
+    pipe,
+    opts.verify,
+    log,
+    work,
+    'the restore stage loads the whole dump instead',
+  );
   result.source = state.source;
   if (state.backup) result.backup = state.backup;
   const ins = state.inspection;
@@ -317,8 +340,7 @@ export async function runDrill(
           // pg_restore --jobs, and the sample tier's --list, need a file it can seek in: unpack a
           // gzip'd custom dump first.
           if (gzip && format === 'custom' && (opts.jobs > 1 || opts.tier === 'sample')) {
-            fs.mkdirSync(opts.verify.workDir, { recursive: true });
-            unpacked = path.join(opts.verify.workDir, `${path.basename(file).replace(/\.gz$/, '')}.unpacked`);
+            unpacked = work.partial(`${path.basename(file).replace(/\.gz$/, '')}.unpacked`);
             await pipeline(fs.createReadStream(file), zlib.createGunzip(), fs.createWriteStream(unpacked));
             file = unpacked;
             gzip = false;
@@ -332,7 +354,7 @@ export async function runDrill(
                 roles: opts.roles,
                 schemaOnly: true,
               });
-              const rows = await restoreSampleData(client.client, conn, file, opts);
+              const rows = await restoreSampleData(client.client, conn, file, opts, work);
               findings.push(...schema.findings, ...rows.findings);
               result.restore = {
                 tool: schema.tool,
@@ -362,7 +384,7 @@ export async function runDrill(
               );
             return { findings };
           } finally {
-            if (unpacked) fs.rmSync(unpacked, { force: true });
+            if (unpacked) work.discard(unpacked);
           }
         });
         const restored =
@@ -628,6 +650,7 @@ async function restoreSampleData(
   conn: ReturnType<ScratchCluster['conn']>,
   file: string,
   opts: DrillOptions,
+  work: RunFolder,
 ): Promise<{ seconds: number; exitCode: number | null; findings: Finding[] }> {
   const list = await run(pgRestore.path, ['--list', file]);
   const wanted = new Set(opts.sampleTables);
@@ -642,8 +665,7 @@ async function restoreSampleData(
       (await c.query<{ s: boolean }>('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user'))
         .rows[0]?.s === true,
   );
-  fs.mkdirSync(opts.verify.workDir, { recursive: true });
-  const listFile = path.join(opts.verify.workDir, `sample-${process.pid}-${Date.now()}.list`);
+  const listFile = work.partial('sample.list');
   fs.writeFileSync(listFile, `${lines.join('\n')}\n`);
   try {
     const res = await run(
@@ -668,7 +690,7 @@ async function restoreSampleData(
       findings: classifyRestore('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`).findings,
     };
   } finally {
-    fs.rmSync(listFile, { force: true });
+    work.discard(listFile);
   }
 }
 

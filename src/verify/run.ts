@@ -1,10 +1,10 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { type ExpectedChecksum, findExpectedChecksum } from '../archive/checksum.js';
 import { type Inspection, inspectDirectory, inspectStream } from '../archive/inspect.js';
 import { fileChunks } from '../archive/lanes.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { RunFolder } from '../core/workdir.js';
 import { findAll, installHint, majorOf, type PgBinary, pick } from '../postgres/binaries.js';
 import { ScratchCluster } from '../postgres/cluster.js';
 import { type RestoreInput, type RestoreResult, restoreDump } from '../postgres/restore.js';
@@ -105,6 +105,29 @@ async function downloadAndInspect(
   return insp;
 }
 
+/**
+ * A remote backup into the run's own folder (`<work-dir>/run-XXXXXX/<name>.part`, renamed whole),
+ * read as it arrives; the partial file is removed when the download fails.
+ */
+async function download(
+  source: BackupSource,
+  backup: Candidate,
+  work: RunFolder,
+  md5: boolean,
+): Promise<{ insp: Inspection; dest: string } | { finding: Finding }> {
+  const base = path.basename(backup.name);
+  const part = work.partial(`${base}.part`);
+  try {
+    const insp = await downloadAndInspect(source, backup.name, part, md5);
+    const dest = path.join(work.path(), base);
+    work.keep(part, dest);
+    return { insp, dest };
+  } catch (e) {
+    work.discard(part);
+    throw e;
+  }
+}
+
 const hours = (ms: number) => Math.round((ms / 3_600_000) * 100) / 100;
 
 /** What the verify stages found, for runVerify's result and for the pipelines that build on it. */
@@ -126,7 +149,13 @@ export async function runVerify(
   onStage?: (s: StageResult) => void,
 ): Promise<VerifyResult> {
   const pipe = new Pipeline(opts.failOn, onStage);
-  const state = await verifyStages(pipe, opts, log);
+  const work = new RunFolder(opts.workDir);
+  let state: VerifyState;
+  try {
+    state = await verifyStages(pipe, opts, log, work);
+  } finally {
+    work.close();
+  }
   return pipe.settle({
     ...pipe.begin('verify'),
     source: state.source,
@@ -137,13 +166,15 @@ export async function runVerify(
 }
 
 /**
- * The verify stages, run into `pipe`. `schemaSkip`: a reason to skip the schema replay (a drill
- * restores the whole dump instead).
+ * The verify stages, run into `pipe`. A download goes to `work`, the run's own folder (its caller
+ * closes it when the run ends). `schemaSkip`: a reason to skip the schema replay (a drill restores
+ * the whole dump instead).
  */
 export async function verifyStages(
   pipe: Pipeline,
   opts: VerifyOptions,
   log: Logger,
+  work: RunFolder,
   schemaSkip?: string,
 ): Promise<VerifyState> {
   const now = opts.now ?? new Date();
@@ -259,13 +290,11 @@ export async function verifyStages(
         });
         facts.localPath = local;
       } else {
-        fs.mkdirSync(opts.workDir, { recursive: true });
-        const dest = path.join(opts.workDir, path.basename(backup.name));
-        const part = `${dest}.part`;
-        insp = await downloadAndInspect(source, backup.name, part, expected?.algorithm === 'md5');
-        fs.renameSync(part, dest);
-        facts.localPath = dest;
-        log.info(`downloaded ${backup.name} to ${dest}`);
+        const got = await download(source, backup, work, expected?.algorithm === 'md5');
+        if ('finding' in got) return { findings: [got.finding] };
+        insp = got.insp;
+        facts.localPath = got.dest;
+        log.info(`downloaded ${backup.name} to ${got.dest}`);
       }
     } catch (e) {
       if (e instanceof UserError) throw e;
