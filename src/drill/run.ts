@@ -13,7 +13,8 @@ import { runSmokeQueries, type SmokeResult } from '../checks/semantics.js';
 import { diffStructure, parseReference, renderReference, structureLines } from '../checks/structure.js';
 import { type CompareSummary, compareRung } from '../compare/run.js';
 import { onCancel } from '../core/cancel.js';
-import { formatSeconds } from '../core/duration.js';
+import { diskFull, isDiskFull, scratchDiskFull, startedOutOfSpace } from '../core/disk.js';
+import { formatBytes, formatSeconds } from '../core/duration.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import { run } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
@@ -87,6 +88,7 @@ const BLOCKING = new Set([
   'COMPRESSION_CORRUPT',
   'ARCHIVE_TRUNCATED',
   'VERSION_UNSUPPORTED',
+  'DISK_FULL',
 ]);
 
 const DRILL_STAGES = [
@@ -99,6 +101,10 @@ const DRILL_STAGES = [
   'integrity',
   'teardown',
 ];
+
+const SERVER_FIX = "Free space on the target server's disk (its data directory), or drill elsewhere.";
+const UNPACK_FIX =
+  'Free space there, or point work-dir at a folder on a disk with room for the dump unpacked.';
 
 function safeDbName(name: string | undefined): string {
   return name &&
@@ -227,6 +233,8 @@ async function drillIn(
             if (e instanceof UserError) throw e;
             if (e instanceof ToolMissingError)
               return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
+            if (startedOutOfSpace(e))
+              return { findings: [scratchDiskFull('target', 'a scratch cluster', errorMessage(e))] };
             return {
               findings: [
                 finding(
@@ -341,7 +349,14 @@ async function drillIn(
           // gzip'd custom dump first.
           if (gzip && format === 'custom' && (opts.jobs > 1 || opts.tier === 'sample')) {
             unpacked = work.partial(`${path.basename(file).replace(/\.gz$/, '')}.unpacked`);
-            await pipeline(fs.createReadStream(file), zlib.createGunzip(), fs.createWriteStream(unpacked));
+            try {
+              await pipeline(fs.createReadStream(file), zlib.createGunzip(), fs.createWriteStream(unpacked));
+            } catch (e) {
+              work.discard(unpacked);
+              if (!isDiskFull(e)) throw e;
+              const what = `the unpacked copy of ${backup.name}`;
+              return { findings: [diskFull('restore', work.workDir, what, { fix: UNPACK_FIX })] };
+            }
             file = unpacked;
             gzip = false;
           }
@@ -378,7 +393,14 @@ async function drillIn(
             }
             const tables = await withClient(conn, async (client) => (await listTables(client)).length);
             result.tables = tables;
-            if (tables === 0)
+            const full = findings.findIndex((f) => f.rule === 'DISK_FULL');
+            if (full >= 0 && target?.kind === 'scratch') {
+              const what = `the scratch cluster restoring ${backup.name} (a ${formatBytes(backup.sizeBytes)} dump)`;
+              findings[full] = scratchDiskFull('restore', what, findings[full]?.message ?? '');
+            } else if (full >= 0) {
+              findings[full] = { ...(findings[full] as Finding), fix: SERVER_FIX };
+            }
+            if (tables === 0 && full < 0)
               findings.push(
                 finding('EMPTY_RESTORE', 'restore', `the restored database ${dbName} has no user tables`),
               );
@@ -390,7 +412,7 @@ async function drillIn(
         const restored =
           restore.status !== 'not-run' &&
           !restore.findings.some((f) =>
-            ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED'].includes(f.rule),
+            ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED', 'DISK_FULL'].includes(f.rule),
           );
         if (!restored) {
           for (const s of ['structure', 'volume', 'semantics', 'compare', 'integrity'])

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
+import { NO_SPACE } from '../core/disk.js';
 import { run } from '../core/exec.js';
 import { type Finding, finding } from '../report/findings.js';
 import type { PgBinary } from './binaries.js';
@@ -31,6 +32,7 @@ export type Classified =
   | { kind: 'role'; role: string; line: string }
   | { kind: 'extension'; name: string; line: string }
   | { kind: 'truncated'; line: string }
+  | { kind: 'disk-full'; line: string }
   | { kind: 'error'; line: string }
   | { kind: 'warning'; line: string }
   | { kind: 'other' };
@@ -49,6 +51,7 @@ export function classifyLine(line: string): Classified {
   ) {
     return { kind: 'truncated', line };
   }
+  if (NO_SPACE.test(line)) return { kind: 'disk-full', line };
   if (/\bERROR:|pg_restore: error:|FATAL:/.test(line) && !/errors ignored on restore/.test(line))
     return { kind: 'error', line };
   if (/\bWARNING:|pg_restore: warning:/.test(line) && !/errors ignored on restore/.test(line))
@@ -78,12 +81,14 @@ export function classifyRestore(
   const errorLines: string[] = [];
   const warnings: string[] = [];
   let truncated: string | undefined;
+  let full: string | undefined;
   for (const line of stderr.split('\n')) {
     const c = classifyLine(line);
     if (c.kind !== 'other' && c.kind !== 'warning' && errorLines.length < 10) errorLines.push(line.trim());
     if (c.kind === 'role') roles.set(c.role, c.line);
     else if (c.kind === 'extension') extensions.set(c.name, c.line);
     else if (c.kind === 'truncated') truncated ??= c.line;
+    else if (c.kind === 'disk-full') full ??= c.line;
     else if (c.kind === 'error') errors.push(c.line.trim());
     else if (c.kind === 'warning') warnings.push(c.line.trim());
   }
@@ -113,7 +118,15 @@ export function classifyRestore(
   // extension that is installed but will not update, or may not be created, is an error of its own).
   const names = (kind: string, m: Map<string, string>) => [...m.keys()].map((n) => `${kind} "${n}"`);
   const explainedBy = [...names('role', roles), ...names('extension', extensions)];
-  const unexplained = errors.filter((l) => !explainedBy.some((n) => l.includes(n)));
+  // The target's disk filled: what failed after is its doing, not the backup's (could-not-verify).
+  if (full) {
+    findings.push(
+      finding('DISK_FULL', stage, `the target ran out of disk space during the restore: ${full.trim()}`, {
+        evidence: { errors: errors.length },
+      }),
+    );
+  }
+  const unexplained = full ? [] : errors.filter((l) => !explainedBy.some((n) => l.includes(n)));
   if (unexplained.length > 0) {
     findings.push(
       finding(
@@ -139,7 +152,7 @@ export function classifyRestore(
     );
   }
   const anyError = errors.length > 0 || roles.size > 0 || extensions.size > 0 || truncated !== undefined;
-  if (exitCode === 0 && anyError) {
+  if (exitCode === 0 && anyError && !full) {
     findings.push(
       finding(
         'EXIT_CODE_LIED',
@@ -151,7 +164,7 @@ export function classifyRestore(
       ),
     );
   }
-  if (exitCode !== 0 && !anyError) {
+  if (exitCode !== 0 && !anyError && !full) {
     findings.push(
       finding(
         'RESTORE_FAILED',
@@ -163,7 +176,7 @@ export function classifyRestore(
       ),
     );
   }
-  const errorCount = errors.length + roles.size + extensions.size + (truncated ? 1 : 0);
+  const errorCount = errors.length + roles.size + extensions.size + (truncated ? 1 : 0) + (full ? 1 : 0);
   return { findings, errors: errorCount, errorLines, warnings: warnings.length };
 }
 

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { type ExpectedChecksum, findExpectedChecksum } from '../archive/checksum.js';
 import { type Inspection, inspectDirectory, inspectStream } from '../archive/inspect.js';
 import { fileChunks } from '../archive/lanes.js';
+import { diskFull, freeBytes, isDiskFull, scratchDiskFull, startedOutOfSpace } from '../core/disk.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { RunFolder } from '../core/workdir.js';
@@ -105,9 +106,12 @@ async function downloadAndInspect(
   return insp;
 }
 
+const WORK_DIR_FIX = 'Free space there, or point work-dir at a folder on a disk with room for the backup.';
+
 /**
  * A remote backup into the run's own folder (`<work-dir>/run-XXXXXX/<name>.part`, renamed whole),
- * read as it arrives; the partial file is removed when the download fails.
+ * read as it arrives. A backup larger than the free space is DISK_FULL before a byte is fetched; a
+ * disk that fills during the download is DISK_FULL too, and the partial file is removed either way.
  */
 async function download(
   source: BackupSource,
@@ -115,6 +119,10 @@ async function download(
   work: RunFolder,
   md5: boolean,
 ): Promise<{ insp: Inspection; dest: string } | { finding: Finding }> {
+  const what = `the download of ${backup.name}`;
+  const full = () => diskFull('read', work.workDir, what, { needed: backup.size, fix: WORK_DIR_FIX });
+  const free = freeBytes(work.workDir);
+  if (free !== undefined && backup.size > free) return { finding: full() };
   const base = path.basename(backup.name);
   const part = work.partial(`${base}.part`);
   try {
@@ -124,7 +132,8 @@ async function download(
     return { insp, dest };
   } catch (e) {
     work.discard(part);
-    throw e;
+    if (!isDiskFull(e)) throw e;
+    return { finding: full() };
   }
 }
 
@@ -403,6 +412,8 @@ export async function verifyStages(
           logger: log,
         });
       } catch (e) {
+        if (startedOutOfSpace(e))
+          return { findings: [scratchDiskFull('schema', 'a scratch cluster', errorMessage(e))] };
         if (!(e instanceof ToolMissingError)) throw e;
         return { findings: [await serverMissing(ins, opts.pgBinDir, 'schema', e)] };
       }
@@ -430,6 +441,8 @@ export async function verifyStages(
         errors: replay.errorLines,
       };
       if (replay.exitCode === 0 && replay.errors === 0) return {};
+      const full = replay.findings.find((f) => f.rule === 'DISK_FULL');
+      if (full) return { findings: [scratchDiskFull('schema', 'the schema replay', full.message)] };
       const first = replay.errorLines[0];
       return {
         findings: [
