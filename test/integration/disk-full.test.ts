@@ -2,9 +2,12 @@ import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../src/core/log.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
+import { parseDrillOptions } from '../../src/drill/options.js';
+import { runDrill } from '../../src/drill/run.js';
 import { parseVerifyOptions } from '../../src/verify/options.js';
 import { runVerify, type VerifyResult } from '../../src/verify/run.js';
 import { sha256 } from '../harness/breakers.js';
@@ -21,6 +24,8 @@ let dir: string;
 let chinook: string;
 /** A dump whose restore needs some 100 MiB: more than a small disk holds beside a cluster. */
 let big: string;
+/** The same wrapped in gzip: a drill with jobs unpacks it into the work folder first. */
+let bigGz: string;
 const disks: SmallDisk[] = [];
 const savedEnv = { ...process.env };
 
@@ -37,6 +42,8 @@ beforeAll(async () => {
       'CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1500000) g',
     );
     big = await dumpDatabase(cluster, 'big', path.join(dir, 'big.dump'));
+    bigGz = path.join(dir, 'big.dump.gz');
+    fs.writeFileSync(bigGz, zlib.gzipSync(fs.readFileSync(big), { level: 1 }));
   } finally {
     await cluster.stop();
   }
@@ -126,10 +133,29 @@ describe('a full disk in the work-dir', () => {
     );
     expect(fs.readdirSync(work)).toEqual([path.basename(filler)]);
   });
+
+  it("a drill's unpacked copy that fills the work-dir is DISK_FULL, and the copy is removed", async () => {
+    const { dir: work } = disk('8m');
+    const opts = parseDrillOptions(
+      { source: bigGz, 'max-age': '1000d', checksum: 'skip', jobs: '2', 'work-dir': work },
+      'input',
+    );
+    const r = await runDrill(opts, memoryLogger());
+    expect(rules(r)).toEqual(['DISK_FULL']);
+    expect(r.verdict).toBe('could-not-verify');
+    const f = r.findings.find((x) => x.rule === 'DISK_FULL');
+    expect(f?.stage).toBe('restore');
+    expect(f?.message).toMatch(
+      new RegExp(`^no space left in ${work} for the unpacked copy of big\\.dump\\.gz`),
+    );
+    expect(fs.readdirSync(work)).toEqual([]);
+    expect(r.stages.find((s) => s.name === 'teardown')?.status).toBe('ok');
+  }, 120_000);
 });
 
-/** The CLI's drill of `source` with TMPDIR (where scratch clusters live) on `tmp`. */
-async function drillCli(
+/** The CLI's `command` of `source` with TMPDIR (where scratch clusters live) on `tmp`. */
+async function cli(
+  command: 'drill' | 'verify',
   source: string,
   tmp: string,
 ): Promise<{ code: number | null; out: string; err: string }> {
@@ -140,7 +166,7 @@ async function drillCli(
       '--import',
       TSX,
       path.join(root, 'src/cli/index.ts'),
-      'drill',
+      command,
       '--source',
       source,
       '--max-age',
@@ -177,7 +203,7 @@ interface DrillJson {
 describe('a full disk under the scratch cluster', () => {
   it('the restore fills TMPDIR: DISK_FULL (could-not-verify), not a failed backup; the cluster is removed', async () => {
     const { dir: tmp } = disk('64m');
-    const r = await drillCli(big, tmp);
+    const r = await cli('drill', big, tmp);
     expect(r.code, `${r.err}\n${r.out.slice(0, 4000)}`).toBe(3);
     const { result } = JSON.parse(r.out) as DrillJson;
     expect(result.verdict).toBe('could-not-verify');
@@ -194,7 +220,7 @@ describe('a full disk under the scratch cluster', () => {
 
   it('initdb on a full TMPDIR: DISK_FULL at the target stage, could-not-verify', async () => {
     const { dir: tmp } = disk('8m');
-    const r = await drillCli(chinook, tmp);
+    const r = await cli('drill', chinook, tmp);
     expect(r.code, `${r.err}\n${r.out.slice(0, 4000)}`).toBe(3);
     const { result } = JSON.parse(r.out) as DrillJson;
     expect(rules(result)).toEqual(['DISK_FULL']);
@@ -203,6 +229,16 @@ describe('a full disk under the scratch cluster', () => {
     expect(f?.message).toMatch(
       new RegExp(`^no space left in ${tmp} for a scratch cluster.*No space left on device`),
     );
+    expect(fs.readdirSync(tmp)).toEqual([]);
+  }, 180_000);
+
+  it("verify's schema replay on a full TMPDIR: DISK_FULL at the schema stage, could-not-verify", async () => {
+    const { dir: tmp } = disk('8m');
+    const r = await cli('verify', chinook, tmp);
+    expect(r.code, `${r.err}\n${r.out.slice(0, 4000)}`).toBe(3);
+    const { result } = JSON.parse(r.out) as DrillJson;
+    expect(rules(result)).toEqual(['DISK_FULL']);
+    expect(result.findings[0]?.stage).toBe('schema');
     expect(fs.readdirSync(tmp)).toEqual([]);
   }, 180_000);
 });
