@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
@@ -13,7 +14,7 @@ import { runSmokeQueries, type SmokeResult } from '../checks/semantics.js';
 import { diffStructure, parseReference, renderReference, structureLines } from '../checks/structure.js';
 import { type CompareSummary, compareRung } from '../compare/run.js';
 import { onCancel } from '../core/cancel.js';
-import { diskFull, isDiskFull, scratchDiskFull, startedOutOfSpace } from '../core/disk.js';
+import { diskFull, freeBytes, isDiskFull, scratchDiskFull, startedOutOfSpace } from '../core/disk.js';
 import { formatBytes, formatSeconds } from '../core/duration.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import { run } from '../core/exec.js';
@@ -391,20 +392,21 @@ async function drillIn(
                 jobs: gzip ? 1 : opts.jobs,
               };
             }
-            const tables = await withClient(conn, async (client) => (await listTables(client)).length);
-            result.tables = tables;
-            const full = findings.findIndex((f) => f.rule === 'DISK_FULL');
-            if (full >= 0 && target?.kind === 'scratch') {
-              const what = `the scratch cluster restoring ${backup.name} (a ${formatBytes(backup.sizeBytes)} dump)`;
-              findings[full] = scratchDiskFull('restore', what, findings[full]?.message ?? '');
-            } else if (full >= 0) {
-              findings[full] = { ...(findings[full] as Finding), fix: SERVER_FIX };
-            }
-            if (tables === 0 && full < 0)
-              findings.push(
+            const out = restoreDiskFull(findings, target?.kind ?? 'scratch', backup);
+            const full = out.some((f) => f.rule === 'DISK_FULL');
+            // A server whose disk filled may have stopped (a PANIC writing WAL): no tables to count then.
+            const tables = await withClient(conn, async (client) => (await listTables(client)).length).catch(
+              (e: unknown) => {
+                if (!full) throw e;
+                return undefined;
+              },
+            );
+            if (tables !== undefined) result.tables = tables;
+            if (tables === 0 && !full)
+              out.push(
                 finding('EMPTY_RESTORE', 'restore', `the restored database ${dbName} has no user tables`),
               );
-            return { findings };
+            return { findings: out };
           } finally {
             if (unpacked) work.discard(unpacked);
           }
@@ -491,6 +493,30 @@ async function drillIn(
     result.junitPath = path.resolve(opts.junit);
   }
   return result;
+}
+
+/** Free space under a scratch cluster below which a failed restore is put down to its disk: a WAL segment. */
+const WAL_SEGMENT = 16 * 1024 * 1024;
+/** What a restore whose target's disk filled says after it: the full disk's doing, not the backup's. */
+const AFTER_FULL = new Set(['RESTORE_ERROR', 'RESTORE_WARNING', 'RESTORE_FAILED', 'EXIT_CODE_LIED']);
+
+/**
+ * A restore whose target's disk filled is DISK_FULL, not a bad backup: as PostgreSQL said it (from
+ * stderr), or, on a scratch cluster, a restore that failed with less than a WAL segment left free
+ * under it (a server that PANICked writing WAL may tell the client nothing about space). The errors
+ * and warnings after it are left out; roles, extensions and truncation stay.
+ */
+function restoreDiskFull(findings: Finding[], kind: DrillTarget['kind'], backup: BackupFacts): Finding[] {
+  const said = findings.find((f) => f.rule === 'DISK_FULL');
+  const failed = findings.find((f) => AFTER_FULL.has(f.rule) && f.rule !== 'RESTORE_WARNING');
+  const free = kind === 'scratch' ? freeBytes(os.tmpdir()) : undefined;
+  const nearlyFull = failed !== undefined && free !== undefined && free < WAL_SEGMENT;
+  if (!said && !nearlyFull) return findings;
+  const rest = findings.filter((f) => f.rule !== 'DISK_FULL' && !AFTER_FULL.has(f.rule));
+  if (kind === 'server') return [{ ...(said as Finding), fix: SERVER_FIX }, ...rest];
+  const what = `the scratch cluster restoring ${backup.name} (a ${formatBytes(backup.sizeBytes)} dump)`;
+  const cause = said?.message ?? `the restore failed with ${formatBytes(free ?? 0)} left: ${failed?.message}`;
+  return [scratchDiskFull('restore', what, cause), ...rest];
 }
 
 /** The rungs after the restore: structure, volume, semantics, integrity. */

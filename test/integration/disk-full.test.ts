@@ -26,6 +26,8 @@ let chinook: string;
 let big: string;
 /** The same wrapped in gzip: a drill with jobs unpacks it into the work folder first. */
 let bigGz: string;
+/** The same as plain SQL: psql's rows are written to WAL too, which PANICs the server when it fills. */
+let bigSql: string;
 const disks: SmallDisk[] = [];
 const savedEnv = { ...process.env };
 
@@ -42,6 +44,7 @@ beforeAll(async () => {
       'CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1500000) g',
     );
     big = await dumpDatabase(cluster, 'big', path.join(dir, 'big.dump'));
+    bigSql = await dumpDatabase(cluster, 'big', path.join(dir, 'big.sql'), { format: 'p' });
     bigGz = path.join(dir, 'big.dump.gz');
     fs.writeFileSync(bigGz, zlib.gzipSync(fs.readFileSync(big), { level: 1 }));
   } finally {
@@ -197,7 +200,11 @@ async function cli(
 }
 
 interface DrillJson {
-  result: { verdict: string; findings: { rule: string; severity: string; stage: string; message: string }[] };
+  result: {
+    verdict: string;
+    findings: { rule: string; severity: string; stage: string; message: string }[];
+    stages: unknown[];
+  };
 }
 
 describe('a full disk under the scratch cluster', () => {
@@ -213,6 +220,23 @@ describe('a full disk under the scratch cluster', () => {
     expect(f?.message).toMatch(
       new RegExp(
         `^no space left in ${tmp} for the scratch cluster restoring big\\.dump \\(a [\\d.]+ MiB dump\\).*could not extend file`,
+      ),
+    );
+    expect(fs.readdirSync(tmp)).toEqual([]);
+  }, 180_000);
+
+  it('a plain dump whose restore fills TMPDIR (the server stops): DISK_FULL, no stack trace, the cluster is removed', async () => {
+    const { dir: tmp } = disk('64m');
+    const r = await cli('drill', bigSql, tmp);
+    expect(r.code, `${r.err}\n${r.out.slice(0, 4000)}`).toBe(3);
+    expect(r.err).not.toMatch(/\n\s+at /);
+    const { result } = JSON.parse(r.out) as DrillJson;
+    expect(rules(result), JSON.stringify(result.stages)).toEqual(['DISK_FULL']);
+    const f = result.findings.find((x) => x.rule === 'DISK_FULL');
+    expect(f?.stage).toBe('restore');
+    expect(f?.message).toMatch(
+      new RegExp(
+        `^no space left in ${tmp} for the scratch cluster restoring big\\.sql \\(a [\\d.]+ MiB dump\\)`,
       ),
     );
     expect(fs.readdirSync(tmp)).toEqual([]);
