@@ -62,6 +62,9 @@ export function libpqEnv(c: ConnInfo): Record<string, string> {
 /** Open a connection, run `fn`, close it, whatever happens. */
 export async function withClient<T>(c: ConnInfo, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
+  // A server that goes away (a scratch cluster whose disk filled) rejects the query in flight; the
+  // 'error' event it also emits would otherwise end the process with a stack trace.
+  client.on('error', () => {});
   await client.connect();
   try {
     return await fn(client);

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import { codeOf, type Piece, type PlainHazard, PlainJudge, PlainPieces } from '../archive/plain.js';
+import { NO_SPACE } from '../core/disk.js';
 import { run } from '../core/exec.js';
 import { type Finding, finding } from '../report/findings.js';
 import type { PgBinary } from './binaries.js';
@@ -33,6 +34,7 @@ export type Classified =
   | { kind: 'role'; role: string; line: string }
   | { kind: 'extension'; name: string; line: string }
   | { kind: 'truncated'; line: string }
+  | { kind: 'disk-full'; line: string }
   | { kind: 'error'; line: string }
   | { kind: 'warning'; line: string }
   | { kind: 'other' };
@@ -51,6 +53,7 @@ export function classifyLine(line: string): Classified {
   ) {
     return { kind: 'truncated', line };
   }
+  if (NO_SPACE.test(line)) return { kind: 'disk-full', line };
   if (/\bERROR:|pg_restore: error:|FATAL:/.test(line) && !/errors ignored on restore/.test(line))
     return { kind: 'error', line };
   if (/\bWARNING:|pg_restore: warning:/.test(line) && !/errors ignored on restore/.test(line))
@@ -87,6 +90,7 @@ export function classifyRestore(
   const warnings: string[] = [];
   const privileged: string[] = [];
   let truncated: string | undefined;
+  let full: string | undefined;
   for (const line of stderr.split('\n')) {
     const c = classifyLine(line);
     if (unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
@@ -97,6 +101,7 @@ export function classifyRestore(
     if (c.kind === 'role') roles.set(c.role, c.line);
     else if (c.kind === 'extension') extensions.set(c.name, c.line);
     else if (c.kind === 'truncated') truncated ??= c.line;
+    else if (c.kind === 'disk-full') full ??= c.line;
     else if (c.kind === 'error') errors.push(c.line.trim());
     else if (c.kind === 'warning') warnings.push(c.line.trim());
   }
@@ -126,7 +131,15 @@ export function classifyRestore(
   // extension that is installed but will not update, or may not be created, is an error of its own).
   const names = (kind: string, m: Map<string, string>) => [...m.keys()].map((n) => `${kind} "${n}"`);
   const explainedBy = [...names('role', roles), ...names('extension', extensions)];
-  const unexplained = errors.filter((l) => !explainedBy.some((n) => l.includes(n)));
+  // The target's disk filled: what failed after is its doing, not the backup's (could-not-verify).
+  if (full) {
+    findings.push(
+      finding('DISK_FULL', stage, `the target ran out of disk space during the restore: ${full.trim()}`, {
+        evidence: { errors: errors.length },
+      }),
+    );
+  }
+  const unexplained = full ? [] : errors.filter((l) => !explainedBy.some((n) => l.includes(n)));
   if (unexplained.length > 0) {
     findings.push(
       finding(
@@ -162,7 +175,7 @@ export function classifyRestore(
     );
   }
   const anyError = errors.length > 0 || roles.size > 0 || extensions.size > 0 || truncated !== undefined;
-  if (exitCode === 0 && anyError) {
+  if (exitCode === 0 && anyError && !full) {
     findings.push(
       finding(
         'EXIT_CODE_LIED',
@@ -174,7 +187,7 @@ export function classifyRestore(
       ),
     );
   }
-  if (exitCode !== 0 && !anyError && privileged.length === 0) {
+  if (exitCode !== 0 && !anyError && !full && privileged.length === 0) {
     findings.push(
       finding(
         'RESTORE_FAILED',
@@ -186,7 +199,7 @@ export function classifyRestore(
       ),
     );
   }
-  const errorCount = errors.length + roles.size + extensions.size + (truncated ? 1 : 0);
+  const errorCount = errors.length + roles.size + extensions.size + (truncated ? 1 : 0) + (full ? 1 : 0);
   return { findings, errors: errorCount, errorLines, warnings: warnings.length };
 }
 

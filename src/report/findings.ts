@@ -125,6 +125,13 @@ export const RULES = {
     fires: 'the backup store could not be listed or read (network, credentials, permissions)',
     fix: 'Check the endpoint, the credentials in the environment and the bucket policy.',
   },
+  DISK_FULL: {
+    severity: 'high',
+    kind: 'unverifiable',
+    fires:
+      "this machine's disk has no room, never a finding about the backup: for the download or unpacked copy in `work-dir` (checked before a download of known size), for a scratch cluster under TMPDIR as it starts or restores, or on `target-url`'s server",
+    fix: 'Free space in the folder named, or point `work-dir` (for a scratch cluster: TMPDIR) at a disk with room.',
+  },
   ROLE_ABSENT: {
     severity: 'high',
     kind: 'problem',
