@@ -6,25 +6,67 @@ import { ArchiveProblem } from './problem.js';
 
 export type Compression = 'none' | 'gzip' | 'lz4' | 'zstd';
 
+/**
+ * What one stream decoded to: its bytes, and its newline bytes. A table's data is COPY text, one
+ * line per row (a newline inside a value is written `\n`), so the newlines are its rows.
+ */
+export interface Decoded {
+  bytes: number;
+  rows: number;
+}
+
+/** The newline bytes in `b`. */
+export function newlines(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++;
+  return n;
+}
+
 /** Decompresses one compressed stream (one table's data, one large object), counting what comes out. */
 export interface BlockDecoder {
   push(b: Buffer): Promise<void> | undefined;
   /** Resolves when the stream ended cleanly; rejects with COMPRESSION_CORRUPT otherwise. */
-  finish(): Promise<number>;
+  finish(): Promise<Decoded>;
 }
 
 const BATCH = 1024 * 1024;
 const OUT_CHUNK = 256 * 1024;
 const HIGH_WATER = 4 * BATCH;
 
+/**
+ * Uncompressed data. With `copyText` (a table's rows in a custom archive) it must end as COPY text
+ * does, with a newline: a header that says "no compression" over compressed blocks does not.
+ */
 class PassThroughDecoder implements BlockDecoder {
   private bytes = 0;
+  private rows = 0;
+  private last = -1;
+  private first = -1;
+  constructor(
+    private readonly what: string,
+    private readonly copyText: boolean,
+  ) {}
   push(b: Buffer): undefined {
+    if (b.length === 0) return undefined;
+    if (this.first < 0) this.first = (b[0] as number) * 256 + (b[1] ?? 0);
     this.bytes += b.length;
+    this.rows += newlines(b);
+    this.last = b[b.length - 1] as number;
     return undefined;
   }
-  finish(): Promise<number> {
-    return Promise.resolve(this.bytes);
+  finish(): Promise<Decoded> {
+    if (this.copyText && this.bytes > 0 && this.last !== 10) {
+      // zlib's header: deflate (8) in the low nibble, the two bytes a multiple of 31.
+      const zlibHeader = (this.first >> 8) % 16 === 8 && this.first % 31 === 0;
+      return Promise.reject(
+        new ArchiveProblem(
+          'ARCHIVE_CORRUPT',
+          `the header says the data is not compressed, but the data of ${this.what} is not COPY text (it does not end with a row's newline${zlibHeader ? '; it starts like a zlib stream' : ''}): pg_restore would fail on it`,
+          { entry: this.what, headerCompression: 'none', startsLikeZlib: zlibHeader },
+        ),
+      );
+    }
+    return Promise.resolve({ bytes: this.bytes, rows: this.rows });
   }
 }
 
@@ -36,6 +78,7 @@ class StreamDecoder implements BlockDecoder {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private out = 0;
+  private rows = 0;
   private failed: Error | undefined;
   private readonly ended: Promise<void>;
 
@@ -45,6 +88,7 @@ class StreamDecoder implements BlockDecoder {
   ) {
     z.on('data', (b: Buffer) => {
       this.out += b.length;
+      this.rows += newlines(b);
     });
     this.ended = new Promise((resolve, reject) => {
       z.on('end', resolve);
@@ -84,7 +128,7 @@ class StreamDecoder implements BlockDecoder {
     }
   }
 
-  async finish(): Promise<number> {
+  async finish(): Promise<Decoded> {
     await this.flush();
     this.z.end();
     try {
@@ -92,7 +136,7 @@ class StreamDecoder implements BlockDecoder {
     } catch (e) {
       throw this.corrupt(e as Error);
     }
-    return this.out;
+    return { bytes: this.out, rows: this.rows };
   }
 
   private corrupt(e: Error): ArchiveProblem {
@@ -112,7 +156,7 @@ class SyncDecoder implements BlockDecoder {
 
   constructor(
     private readonly feed: (b: Buffer) => void,
-    private readonly end: () => number,
+    private readonly end: () => Decoded,
     private readonly what: string,
   ) {}
 
@@ -135,7 +179,7 @@ class SyncDecoder implements BlockDecoder {
     }
   }
 
-  finish(): Promise<number> {
+  finish(): Promise<Decoded> {
     try {
       this.flush();
       return Promise.resolve(this.end());
@@ -154,9 +198,13 @@ class SyncDecoder implements BlockDecoder {
 
 function lz4Decoder(what: string): BlockDecoder {
   const dec = new Lz4FrameDecoder();
+  let rows = 0;
+  dec.onOutput = (b) => {
+    rows += newlines(b);
+  };
   return new SyncDecoder(
     (b) => dec.push(b),
-    () => dec.finish(),
+    () => ({ bytes: dec.finish(), rows }),
     what,
   );
 }
@@ -164,9 +212,11 @@ function lz4Decoder(what: string): BlockDecoder {
 /** zstd in JavaScript, for a Node.js without zlib's zstd (before 22.15). */
 function zstdJsDecoder(what: string): BlockDecoder {
   let out = 0;
+  let rows = 0;
   let ended = false;
   const dec = new ZstdJs((chunk, final) => {
     out += chunk.length;
+    rows += newlines(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
     if (final) ended = true;
   });
   return new SyncDecoder(
@@ -174,7 +224,7 @@ function zstdJsDecoder(what: string): BlockDecoder {
     () => {
       dec.push(new Uint8Array(0), true);
       if (!ended) throw new Error('the zstd stream ends early');
-      return out;
+      return { bytes: out, rows };
     },
     what,
   );
@@ -193,10 +243,10 @@ export function workerCodec(c: Compression): 'gzip' | 'zstd' | undefined {
  * A decoder for one stream. `gzip` in a custom archive's blocks means zlib framing (deflate with a
  * zlib header); `gzipFile` is a .gz file as a directory dump writes them.
  */
-export function decoderFor(c: Compression | 'gzipFile', what: string): BlockDecoder {
+export function decoderFor(c: Compression | 'gzipFile', what: string, copyText = false): BlockDecoder {
   switch (c) {
     case 'none':
-      return new PassThroughDecoder();
+      return new PassThroughDecoder(what, copyText);
     case 'gzip':
       return new StreamDecoder(zlib.createInflate({ chunkSize: OUT_CHUNK }), what);
     case 'gzipFile':

@@ -11,6 +11,7 @@ import {
   type Lanes,
   readHeader,
   readToc,
+  type TableRows,
   type TocEntry,
   walkCustomData,
 } from './custom.js';
@@ -94,6 +95,11 @@ export interface Inspection {
   compression?: Compression;
   dataBlocks: number;
   dataBytes: number;
+  /**
+   * Every table with data in the dump and its rows, counted by the walk (COPY lines): custom and
+   * directory dumps' TABLE DATA entries, plain dumps' COPY blocks. Absent when the walk stopped early.
+   */
+  tableRows?: TableRows[];
   /** pg_dump wrote to a pipe, so the TOC holds no data offsets: pg_restore cannot run in parallel. */
   noOffsets?: boolean;
   problems: ArchiveProblem[];
@@ -277,6 +283,7 @@ async function parseDump(src: AsyncIterable<Buffer>, out: Inspection, lanes?: La
       const walked = await walkCustomData(r, h, toc, lanes);
       out.dataBlocks = walked.blocks;
       out.dataBytes = walked.dataBytes;
+      out.tableRows = walked.tableRows;
     } catch (e) {
       if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
         throw new ArchiveProblem(
@@ -426,7 +433,8 @@ export async function inspectDirectory(dir: string): Promise<Inspection> {
     const toc = await readToc(r2, h);
     out.toc = summarize(toc);
     const suffix: Record<Compression, string> = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
-    const walkFile = async (name: string, what: string) => {
+    const rows: TableRows[] = [];
+    const walkFile = async (name: string, what: string, table?: TocEntry) => {
       const file = path.join(dir, name + suffix[h.compression]);
       if (!fs.existsSync(file)) {
         throw new ArchiveProblem(
@@ -438,13 +446,15 @@ export async function inspectDirectory(dir: string): Promise<Inspection> {
         );
       }
       out.size += fs.statSync(file).size;
-      const dec = decoderFor(h.compression === 'gzip' ? 'gzipFile' : h.compression, what);
+      const dec = decoderFor(h.compression === 'gzip' ? 'gzipFile' : h.compression, what, !!table);
       for await (const b of fileChunks(file)) {
         const p = dec.push(b);
         if (p) await p;
       }
-      out.dataBytes += await dec.finish();
+      const decoded = await dec.finish();
+      out.dataBytes += decoded.bytes;
       out.dataBlocks++;
+      if (table) rows.push({ schema: table.namespace ?? '', table: table.tag, rows: decoded.rows });
     };
     for (const e of toc) {
       if (!e.hadDumper || !e.filename) continue;
@@ -457,9 +467,10 @@ export async function inspectDirectory(dir: string): Promise<Inspection> {
           if (blob) await walkFile(blob, `large objects of ${entryName(e)}`);
         }
       } else {
-        await walkFile(e.filename, entryName(e));
+        await walkFile(e.filename, entryName(e), e.desc === 'TABLE DATA' ? e : undefined);
       }
     }
+    out.tableRows = rows;
   } catch (e) {
     if (e instanceof ArchiveProblem) out.problems.push(e);
     else if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {

@@ -59,7 +59,7 @@ export function isalAddon(env: NodeJS.ProcessEnv = process.env): { path: string 
 }
 const isalChecked = new Map<string, ReturnType<typeof isalAddon>>();
 
-type LaneReply = { bytes: number } | { error: string; code?: string; damaged: boolean };
+type LaneReply = { bytes: number; rows: number } | { error: string; code?: string; damaged: boolean };
 
 /** The decoder said the stream is damaged (not a read error): the message and zlib's code. */
 export class DamagedStream extends Error {
@@ -82,7 +82,8 @@ export class LaneWorkers {
   private readonly idle: Worker[] = [];
   private readonly all = new Set<Worker>();
 
-  async decode(job: LaneJob): Promise<number> {
+  /** The range's bytes and rows (newlines) once decoded. */
+  async decode(job: LaneJob): Promise<{ bytes: number; rows: number }> {
     const w = this.idle.pop() ?? this.start();
     const reply = await new Promise<LaneReply>((resolve, reject) => {
       const off = () => {
@@ -112,7 +113,7 @@ export class LaneWorkers {
       throw e;
     });
     this.idle.push(w);
-    if ('bytes' in reply) return reply.bytes;
+    if ('bytes' in reply) return { bytes: reply.bytes, rows: reply.rows };
     if (reply.damaged) throw new DamagedStream(reply.error, reply.code);
     throw new Error(`reading ${job.file} from byte ${job.start} to ${job.end}: ${reply.error}`);
   }
@@ -154,6 +155,7 @@ function laneWorker(
     create(): unknown;
     push(state: unknown, b: Buffer): number;
     finish(state: unknown): boolean;
+    rows(state: unknown): number;
   }
   /** Where the stream's bytes go: counted, and the first damage kept. */
   interface Sink {
@@ -162,6 +164,8 @@ function laneWorker(
     synchronous: boolean;
     end(): Promise<void>;
     out: number;
+    /** Newline bytes out: the rows of COPY text. */
+    rows: number;
     damage: Error | undefined;
   }
 
@@ -169,6 +173,7 @@ function laneWorker(
     const state = isal.create();
     const sink: Sink = {
       out: 0,
+      rows: 0,
       damage: undefined,
       synchronous: true,
       write(b) {
@@ -184,6 +189,7 @@ function laneWorker(
         if (!sink.damage && !isal.finish(state)) {
           sink.damage = Object.assign(new Error('unexpected end of file'), { code: 'ISAL_END_INPUT' });
         }
+        sink.rows = isal.rows(state);
       },
     };
     return sink;
@@ -203,9 +209,11 @@ function laneWorker(
     });
     z.on('data', (b: Buffer) => {
       sink.out += b.length;
+      for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) sink.rows++;
     });
     const sink: Sink = {
       out: 0,
+      rows: 0,
       damage: undefined,
       synchronous: false,
       write(b) {
@@ -281,7 +289,7 @@ function laneWorker(
       const code = (damage as NodeJS.ErrnoException).code;
       return { error: damage.message, ...(code ? { code } : {}), damaged: true };
     }
-    return { bytes: sink.out };
+    return { bytes: sink.out, rows: sink.rows };
   };
 
   port.on('message', (job: LaneJob) => {

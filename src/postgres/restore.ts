@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import { run } from '../core/exec.js';
 import { type Finding, finding } from '../report/findings.js';
@@ -235,16 +235,26 @@ export async function restoreDump(
 ): Promise<RestoreResult> {
   const stage = opts.stage ?? 'restore';
   const env = restoreEnv(target);
-  const unpacked = (): Readable => {
+  // A damaged gzip wrapper ends the chain with its error (the program's stdin is closed, never left
+  // waiting) and is said, however far the program got.
+  let unpackError: Error | undefined;
+  const unpacked = (then?: Transform): Readable => {
     const file = fs.createReadStream(input.path);
-    return input.gzip ? file.pipe(zlib.createGunzip()) : file;
+    const steps: NodeJS.ReadWriteStream[] = [
+      ...(input.gzip ? [zlib.createGunzip()] : []),
+      ...(then ? [then] : []),
+    ];
+    if (steps.length === 0) return file;
+    return pipeline([file, ...steps], (e) => {
+      if (e) unpackError = e;
+    }) as unknown as Readable;
   };
   let res: Awaited<ReturnType<typeof run>>;
   let tool: string;
   if (input.format === 'plain') {
     tool = `psql ${client.version}`;
     const drop = { schemaOnly: opts.schemaOnly === true, noOwner: opts.roles === 'ignore' };
-    const stdin = drop.schemaOnly || drop.noOwner ? unpacked().pipe(new PlainDumpFilter(drop)) : unpacked();
+    const stdin = unpacked(drop.schemaOnly || drop.noOwner ? new PlainDumpFilter(drop) : undefined);
     res = await run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
       env,
       stdin,
@@ -259,6 +269,16 @@ export async function restoreDump(
     else res = await run(client.path, [...args, input.path], { env });
   }
   const classified = classifyRestore(stage, res.stderr, res.code, tool);
+  if (unpackError) {
+    classified.findings.unshift(
+      finding(
+        'COMPRESSION_CORRUPT',
+        stage,
+        `the gzip stream around the dump failed while ${tool} read it (${unpackError.message}): it got only part of the dump`,
+        { evidence: { zlib: (unpackError as NodeJS.ErrnoException).code ?? unpackError.message } },
+      ),
+    );
+  }
   return {
     exitCode: res.code,
     seconds: res.seconds,

@@ -71,7 +71,8 @@ export const RULES = {
   ARCHIVE_CORRUPT: {
     severity: 'critical',
     kind: 'problem',
-    fires: 'the structure of a custom archive is damaged (an impossible length, a block of no known table)',
+    fires:
+      'the structure of a custom archive is damaged (an impossible length, a block of no known table), or its TOC or header contradicts the blocks (a data offset other than where the block is, a block of an entry marked as having no data, a header compression the blocks do not have): what pg_restore trips on, or restores a table empty over',
     fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
   },
   FORMAT_UNSUPPORTED: {

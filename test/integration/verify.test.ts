@@ -17,6 +17,7 @@ import { ByteReader } from '../../src/archive/reader.js';
 import { run } from '../../src/core/exec.js';
 import { memoryLogger } from '../../src/core/log.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
+import { libpqEnv, withClient } from '../../src/postgres/client.js';
 import type { ScratchCluster } from '../../src/postgres/cluster.js';
 import { parseVerifyOptions } from '../../src/verify/options.js';
 import { runVerify, type VerifyResult } from '../../src/verify/run.js';
@@ -33,6 +34,14 @@ import {
 } from '../harness/breakers.js';
 import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
 import { FRAME_MAGIC, recompressCustom } from '../harness/recompress.js';
+import {
+  setDataOffset,
+  setDataState,
+  setHeaderUncompressed,
+  swapDataOffsets,
+  tocEntry,
+  tocLayout,
+} from '../harness/toc.js';
 
 let cluster: ScratchCluster;
 let dir: string;
@@ -274,20 +283,25 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
     });
   });
 
-  it('a TOC whose data offsets are wrong costs a second decode, not a wrong answer', async () => {
+  it('a TOC whose data offsets are wrong is ARCHIVE_CORRUPT with lanes as without (the decodes guessed from them are dropped)', async () => {
     const file = f.custom as string;
-    const single = await walk(file);
-    const laned = await walk(file, inWorkers(file), (toc) => {
+    const tamper = (toc: TocEntry[]) => {
       const data = toc.filter((e) => e.dataOffset !== undefined);
       expect(data.length).toBe(11);
       // One table's block said to start 7 bytes late, another's moved onto a third's.
       (data[2] as TocEntry).dataOffset = ((data[2] as TocEntry).dataOffset as number) + 7;
       (data[5] as TocEntry).dataOffset = (data[8] as TocEntry).dataOffset as number;
-    });
-    expect({ ...(laned as WalkResult), lanes: undefined }).toEqual({ ...single, lanes: undefined });
-    // Wrong guesses are redone from the walk's ranges: fewer confirmed, more decoded.
-    expect((laned as WalkResult).lanes?.early).toBeLessThan(11);
-    expect((laned as WalkResult).lanes?.inWorkers).toBeGreaterThan(11);
+    };
+    const single = await walk(file, undefined, tamper);
+    expect(single).toBeInstanceOf(ArchiveProblem);
+    expect((single as ArchiveProblem).message).toMatch(
+      /^the TOC places the data of TABLE DATA public\.\w+ at offset/,
+    );
+    for (const lanes of [inWorkers(file), inWorkers(file, false), growing(file)]) {
+      expect(((await walk(file, lanes, tamper)) as ArchiveProblem).message).toBe(
+        (single as ArchiveProblem).message,
+      );
+    }
   });
 
   it('reports the earliest damaged table, as one stream at a time would, when a later one is damaged too', async () => {
@@ -592,6 +606,147 @@ describe('broken archives', () => {
     const r = await verify(tar, { checksum: 'skip' });
     expect(rules(r)).toEqual(['FORMAT_UNSUPPORTED']);
     expect(r.verdict).toBe('could-not-verify');
+  });
+});
+
+describe('ARCHIVE_CORRUPT: a TOC or header that contradicts the blocks (what pg_restore trips on)', () => {
+  /** The walk's problems on every path: in-process, lanes from the TOC's offsets, a growing download's lanes. */
+  async function everyPath(file: string): Promise<string[][]> {
+    const paths = [
+      await inspectStream(fileChunks(file)),
+      await inspectStream(fileChunks(file), { file }),
+      await inspectStream(fileChunks(file), { file, fileGrows: true }),
+    ];
+    return paths.map((p) => p.problems.map((x) => `${x.rule}: ${x.message}`));
+  }
+  let restores = 0;
+  /** pg_restore into a new database of the scratch cluster: its exit code, and the rows of `table`. */
+  async function pgRestore(
+    file: string,
+    table = 'playlist_track',
+  ): Promise<{ code: number | null; rows?: number }> {
+    const db = `restored_${++restores}`;
+    await sql(cluster, 'postgres', `CREATE DATABASE ${db}`);
+    const res = await run(path.join(cluster.bin.dir, 'pg_restore'), ['--exit-on-error', '-d', db, file], {
+      env: libpqEnv(cluster.conn(db)),
+    });
+    if (res.code !== 0) return { code: res.code };
+    const counted = await withClient(cluster.conn(db), (c) =>
+      c.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`),
+    );
+    return { code: 0, rows: counted.rows[0]?.n as number };
+  }
+
+  it('a TABLE DATA entry flipped from "offset set" to "no data" (pg_restore restores the table empty)', async () => {
+    const bad = setDataState(f.custom as string, path.join(dir, 'nodata.dump'), 'public.playlist_track', 3);
+    for (const problems of await everyPath(bad)) {
+      expect(problems).toEqual([
+        expect.stringMatching(
+          /^ARCHIVE_CORRUPT: the TOC marks TABLE DATA public\.playlist_track as having no data, but its data block is at offset \d+/,
+        ),
+      ]);
+    }
+    // pg_restore passes it, without the table's rows: only the walk can tell.
+    expect(await pgRestore(bad)).toEqual({ code: 0, rows: 0 });
+    expect(await pgRestore(f.custom as string)).toEqual({ code: 0, rows: 8715 });
+    const r = await verify(alone(bad), { checksum: 'skip', 'schema-check': 'false' });
+    expect(rules(r)).toEqual(['ARCHIVE_CORRUPT']);
+    expect(r.verdict).toBe('fail');
+  });
+
+  it('an entry with a dumper marked "no data" and a second block of one table are caught too', async () => {
+    const custom0 = f.custom0 as string;
+    const layout = tocLayout(fs.readFileSync(custom0));
+    const track = tocEntry(layout, 'public.track');
+    // No compression: a block's bytes are the walk's to copy; a second copy of track's block at the end.
+    const buf = fs.readFileSync(custom0);
+    const next = layout.entries.filter((e) => e.offset > track.offset).sort((a, b) => a.offset - b.offset)[0];
+    const twice = path.join(dir, 'twice.dump');
+    fs.writeFileSync(twice, Buffer.concat([buf, buf.subarray(track.offset, next?.offset ?? buf.length)]));
+    expect((await inspectStream(fileChunks(twice))).problems.map((p) => p.message)).toEqual([
+      expect.stringMatching(/^a second data block of TABLE DATA public\.track at offset \d+/),
+    ]);
+  });
+
+  it.each([
+    ['offset 0', () => 0],
+    ['a huge offset', () => 2 ** 40],
+    ['an offset into the TOC', () => 200],
+    ['the offset + 1', (at: number) => at + 1],
+  ])('a data offset that is not where the walk finds the block: %s', async (label, to) => {
+    const at = tocEntry(tocLayout(fs.readFileSync(f.custom as string)), 'public.track').offset;
+    const bad = setDataOffset(
+      f.custom as string,
+      path.join(dir, `offset-${label}.dump`),
+      'public.track',
+      to(at),
+    );
+    for (const problems of await everyPath(bad)) {
+      expect(problems).toEqual([
+        `ARCHIVE_CORRUPT: the TOC places the data of TABLE DATA public.track at offset ${to(at)}, but its block is at offset ${at}: pg_restore would read the wrong bytes`,
+      ]);
+    }
+    expect((await pgRestore(bad)).code).not.toBe(0);
+  });
+
+  it('two tables whose data offsets are swapped', async () => {
+    const bad = swapDataOffsets(
+      f.custom as string,
+      path.join(dir, 'swapped.dump'),
+      'public.track',
+      'public.album',
+    );
+    for (const problems of await everyPath(bad)) {
+      expect(problems).toEqual([
+        expect.stringMatching(
+          /^ARCHIVE_CORRUPT: the TOC places the data of TABLE DATA public\.(album|track) at offset \d+/,
+        ),
+      ]);
+    }
+    expect((await pgRestore(bad)).code).not.toBe(0);
+  });
+
+  it('a header that says "no compression" over gzip blocks', async () => {
+    const bad = setHeaderUncompressed(f.custom as string, path.join(dir, 'nocompression.dump'));
+    for (const problems of await everyPath(bad)) {
+      expect(problems).toEqual([
+        expect.stringMatching(
+          /^ARCHIVE_CORRUPT: the header says the data is not compressed, but the data of TABLE DATA public\.\w+ is not COPY text .*it starts like a zlib stream/,
+        ),
+      ]);
+    }
+    expect((await pgRestore(bad)).code).not.toBe(0);
+  });
+
+  it('healthy archives, compressed and not, gzip-wrapped and directory, stay silent on every path', async () => {
+    for (const key of ['custom', 'custom0']) {
+      for (const problems of await everyPath(f[key] as string)) expect(problems).toEqual([]);
+    }
+    expect((await inspectStream(fileChunks(f.customGz as string))).problems).toEqual([]);
+  });
+});
+
+describe('a damaged .sql.gz', () => {
+  it('cut short: ARCHIVE_TRUNCATED and a verdict, and the schema replay that reads it through gunzip says so (it crashed)', async () => {
+    const file = alone(f.plainGz as string);
+    truncate(file, file, Math.floor(fs.statSync(file).size * 0.9));
+    const r = await verify(file, { checksum: 'skip' });
+    expect(r.verdict).toBe('fail');
+    expect(r.findings.filter((x) => x.stage === 'archive').map((x) => x.rule)).toEqual(['ARCHIVE_TRUNCATED']);
+    const schema = r.stages.find((s) => s.name === 'schema');
+    expect(schema?.status).toBe('failed');
+    expect(schema?.findings.map((x) => x.rule)).toEqual(['COMPRESSION_CORRUPT']);
+    expect(schema?.findings[0]?.message).toMatch(
+      /^the gzip stream around the dump failed while psql [\d.]+ read it \(unexpected end of file\): it got only part of the dump$/,
+    );
+  });
+
+  it('flipped bytes near its end: COMPRESSION_CORRUPT and a verdict', async () => {
+    const file = alone(f.plainGz as string);
+    flipBytes(file, file, fs.statSync(file).size - 2000);
+    const r = await verify(file, { checksum: 'skip' });
+    expect(r.verdict).toBe('fail');
+    expect(rules(r)).toEqual(['COMPRESSION_CORRUPT']);
   });
 });
 
