@@ -5,7 +5,7 @@
  * checked at its end. Synchronous: it runs in a worker thread.
  *
  *   const s = create();  push(s, buffer) -> bytes out;  finish(s) -> true when the stream ended;
- *   rows(s) -> newline bytes out so far
+ *   rows(s) -> newline bytes out so far;  tail(s) -> a Buffer of the last (up to 8) bytes out
  *
  * A damaged stream throws an Error whose code is ISA-L's (ISAL_INVALID_LOOKBACK, ...).
  */
@@ -19,8 +19,23 @@
 typedef struct {
   struct inflate_state state;
   double rows;
+  uint8_t tail[8];
+  size_t tail_len;
   uint8_t out[OUT_SIZE];
 } lane_t;
+
+/* Keep the last bytes of the output (pg_dump's end of COPY data is told by them). */
+static void keep_tail(lane_t *lane, const uint8_t *p, size_t n) {
+  if (n >= sizeof lane->tail) {
+    memcpy(lane->tail, p + n - sizeof lane->tail, sizeof lane->tail);
+    lane->tail_len = sizeof lane->tail;
+    return;
+  }
+  size_t keep = lane->tail_len + n > sizeof lane->tail ? sizeof lane->tail - n : lane->tail_len;
+  memmove(lane->tail, lane->tail + lane->tail_len - keep, keep);
+  memcpy(lane->tail + keep, p, n);
+  lane->tail_len = keep + n;
+}
 
 /* Newline bytes in p[0..n), counted while the output is still in cache, 16 bytes a step. */
 typedef uint8_t v16 __attribute__((vector_size(16)));
@@ -72,6 +87,7 @@ static napi_value create(napi_env env, napi_callback_info info) {
   }
   isal_inflate_init(&lane->state);
   lane->rows = 0;
+  lane->tail_len = 0;
   lane->state.crc_flag = ISAL_ZLIB;
   napi_value handle;
   if (napi_create_external(env, lane, release, NULL, &handle) != napi_ok) {
@@ -117,6 +133,7 @@ static napi_value push(napi_env env, napi_callback_info info) {
     int r = isal_inflate(s);
     produced += OUT_SIZE - s->avail_out;
     lane->rows += (double)newlines(lane->out, OUT_SIZE - s->avail_out);
+    keep_tail(lane, lane->out, OUT_SIZE - s->avail_out);
     if (r != ISAL_DECOMP_OK) {
       const char *code;
       const char *message = describe(r, &code);
@@ -149,14 +166,24 @@ static napi_value rows(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value tail(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  lane_t *lane = lane_args(env, info, 1, argv);
+  if (!lane) return NULL;
+  napi_value result;
+  napi_create_buffer_copy(env, lane->tail_len, lane->tail, NULL, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"create", NULL, create, NULL, NULL, NULL, napi_default, NULL},
       {"push", NULL, push, NULL, NULL, NULL, napi_default, NULL},
       {"finish", NULL, finish, NULL, NULL, NULL, napi_default, NULL},
       {"rows", NULL, rows, NULL, NULL, NULL, napi_default, NULL},
+      {"tail", NULL, tail, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 4, props);
+  napi_define_properties(env, exports, 5, props);
   return exports;
 }
 

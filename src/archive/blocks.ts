@@ -7,8 +7,9 @@ import { ArchiveProblem } from './problem.js';
 export type Compression = 'none' | 'gzip' | 'lz4' | 'zstd';
 
 /**
- * What one stream decoded to: its bytes, and its newline bytes. A table's data is COPY text, one
- * line per row (a newline inside a value is written `\n`), so the newlines are its rows.
+ * What one stream decoded to: its bytes, and for a table's data its rows. A table's data is COPY
+ * text, one line per row (a newline inside a value is written `\n`), ended by pg_dump's `\.` line
+ * and blank lines: its rows are its lines but those.
  */
 export interface Decoded {
   bytes: number;
@@ -20,6 +21,42 @@ export function newlines(b: Buffer): number {
   let n = 0;
   for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++;
   return n;
+}
+
+/** The last bytes of a stream kept: enough for pg_dump's end of COPY data (`\n\\.\n\n\n`). */
+export const TAIL = 8;
+
+/**
+ * The rows of COPY data of `bytes` bytes with `lines` newlines and these last bytes: a final `\.`
+ * line and the blank lines after it are pg_dump's end-of-data marker, not rows.
+ */
+export function copyRows(lines: number, tail: Uint8Array, bytes: number): number {
+  let end = tail.length;
+  let blank = 0;
+  while (end >= 2 && tail[end - 1] === 10 && tail[end - 2] === 10) {
+    blank++;
+    end--;
+  }
+  const marker = end >= 3 && tail[end - 1] === 10 && tail[end - 2] === 0x2e && tail[end - 3] === 0x5c;
+  // The `\.` starts a line: the data begins with it, or a newline comes before it.
+  const atLineStart = marker && (bytes - (tail.length - end) === 3 || (end >= 4 && tail[end - 4] === 10));
+  return atLineStart ? lines - blank - 1 : lines;
+}
+
+/** Counts a stream's newlines and keeps its last TAIL bytes, as output goes by. */
+export class RowCounter {
+  lines = 0;
+  private tail = Buffer.alloc(0);
+  add(b: Buffer): void {
+    this.lines += newlines(b);
+    this.tail =
+      b.length >= TAIL
+        ? Buffer.from(b.subarray(b.length - TAIL))
+        : Buffer.concat([this.tail, b]).subarray(-TAIL);
+  }
+  rows(bytes: number): number {
+    return copyRows(this.lines, this.tail, bytes);
+  }
 }
 
 /** Decompresses one compressed stream (one table's data, one large object), counting what comes out. */
@@ -39,7 +76,7 @@ const HIGH_WATER = 4 * BATCH;
  */
 class PassThroughDecoder implements BlockDecoder {
   private bytes = 0;
-  private rows = 0;
+  private readonly rows = new RowCounter();
   private last = -1;
   private first = -1;
   constructor(
@@ -50,7 +87,7 @@ class PassThroughDecoder implements BlockDecoder {
     if (b.length === 0) return undefined;
     if (this.first < 0) this.first = (b[0] as number) * 256 + (b[1] ?? 0);
     this.bytes += b.length;
-    this.rows += newlines(b);
+    this.rows.add(b);
     this.last = b[b.length - 1] as number;
     return undefined;
   }
@@ -66,7 +103,7 @@ class PassThroughDecoder implements BlockDecoder {
         ),
       );
     }
-    return Promise.resolve({ bytes: this.bytes, rows: this.rows });
+    return Promise.resolve({ bytes: this.bytes, rows: this.rows.rows(this.bytes) });
   }
 }
 
@@ -78,7 +115,7 @@ class StreamDecoder implements BlockDecoder {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private out = 0;
-  private rows = 0;
+  private readonly rows = new RowCounter();
   private failed: Error | undefined;
   private readonly ended: Promise<void>;
 
@@ -88,7 +125,7 @@ class StreamDecoder implements BlockDecoder {
   ) {
     z.on('data', (b: Buffer) => {
       this.out += b.length;
-      this.rows += newlines(b);
+      this.rows.add(b);
     });
     this.ended = new Promise((resolve, reject) => {
       z.on('end', resolve);
@@ -136,7 +173,7 @@ class StreamDecoder implements BlockDecoder {
     } catch (e) {
       throw this.corrupt(e as Error);
     }
-    return { bytes: this.out, rows: this.rows };
+    return { bytes: this.out, rows: this.rows.rows(this.out) };
   }
 
   private corrupt(e: Error): ArchiveProblem {
@@ -198,13 +235,14 @@ class SyncDecoder implements BlockDecoder {
 
 function lz4Decoder(what: string): BlockDecoder {
   const dec = new Lz4FrameDecoder();
-  let rows = 0;
-  dec.onOutput = (b) => {
-    rows += newlines(b);
-  };
+  const rows = new RowCounter();
+  dec.onOutput = (b) => rows.add(b);
   return new SyncDecoder(
     (b) => dec.push(b),
-    () => ({ bytes: dec.finish(), rows }),
+    () => {
+      const bytes = dec.finish();
+      return { bytes, rows: rows.rows(bytes) };
+    },
     what,
   );
 }
@@ -212,11 +250,11 @@ function lz4Decoder(what: string): BlockDecoder {
 /** zstd in JavaScript, for a Node.js without zlib's zstd (before 22.15). */
 function zstdJsDecoder(what: string): BlockDecoder {
   let out = 0;
-  let rows = 0;
+  const rows = new RowCounter();
   let ended = false;
   const dec = new ZstdJs((chunk, final) => {
     out += chunk.length;
-    rows += newlines(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+    rows.add(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
     if (final) ended = true;
   });
   return new SyncDecoder(
@@ -224,7 +262,7 @@ function zstdJsDecoder(what: string): BlockDecoder {
     () => {
       dec.push(new Uint8Array(0), true);
       if (!ended) throw new Error('the zstd stream ends early');
-      return { bytes: out, rows };
+      return { bytes: out, rows: rows.rows(out) };
     },
     what,
   );

@@ -10,6 +10,7 @@ import {
 import { DamagedStream, fileChunks, isalAddon, LaneWorkers } from './lanes.js';
 import { ArchiveProblem } from './problem.js';
 import { ByteReader, UnexpectedEOF } from './reader.js';
+import { scanSql } from './sqlscan.js';
 
 /**
  * pg_dump's archive formats, as numbered in the header. A directory dump's toc.dat says 3 (tar)
@@ -55,6 +56,10 @@ export interface TocEntry {
   dataOffset?: number;
   /** Directory format: the data file's name. */
   filename?: string | null;
+  /** TABLE DATA: its rows are COPY text (a COPY statement loads them; with --inserts they are INSERTs). */
+  copy?: boolean;
+  /** A statement of its SQL (defn, drop or copy statement) that runs a program or touches server files. */
+  serverAccess?: { what: string; statement: string };
 }
 
 const SECTION_NAMES = ['', 'none', 'pre-data', 'data', 'post-data'];
@@ -158,8 +163,8 @@ export async function readToc(r: ByteReader, h: ArchiveHeader): Promise<TocEntry
       );
     }
     const defn = await str(r, h.intSize);
-    await str(r, h.intSize); // drop statement
-    await str(r, h.intSize); // copy statement
+    const dropStmt = await str(r, h.intSize);
+    const copyStmt = await str(r, h.intSize);
     const namespace = await str(r, h.intSize);
     await str(r, h.intSize); // tablespace
     if (h.minor >= 14) await str(r, h.intSize); // table access method
@@ -171,6 +176,9 @@ export async function readToc(r: ByteReader, h: ArchiveHeader): Promise<TocEntry
         throw new ArchiveProblem('ARCHIVE_CORRUPT', `TOC entry ${dumpId} has a damaged dependency list`);
     }
     const entry: TocEntry = { dumpId, hadDumper, tag, desc, namespace, owner };
+    const access = [defn, dropStmt, copyStmt].flatMap((sql) => (sql ? scanSql(sql) : []))[0];
+    if (access) entry.serverAccess = access;
+    if (copyStmt?.startsWith('COPY ')) entry.copy = true;
     if ((desc.endsWith('ACL') || desc === 'DATABASE') && defn) entry.sql = defn;
     if (h.format === 'custom') {
       await r.need(1 + h.offSize);
@@ -392,23 +400,10 @@ export async function walkCustomData(
 ): Promise<WalkResult> {
   const byId = new Map(toc.map((e) => [e.dumpId, e]));
   const seen = new Set<number>();
-  const rows = new Map<number, number>();
-  const inFlight: Promise<{ id: number; d: Decoded }>[] = [];
+  const inFlight = new InFlight();
   const pool = lanes && h.compression !== 'none' ? new LanePool(lanes, h) : undefined;
   if (pool && lanes?.complete) pool.startFromToc(toc, fs.statSync(lanes.file).size);
   let dataBytes = 0;
-  const settle = async (limit: number) => {
-    while (inFlight.length > limit) {
-      const { id, d } = await (inFlight.shift() as Promise<{ id: number; d: Decoded }>);
-      dataBytes += d.bytes;
-      rows.set(id, (rows.get(id) ?? 0) + d.rows);
-    }
-  };
-  const decoding = (id: number, done: Promise<Decoded>) => {
-    const counted = done.then((d) => ({ id, d }));
-    counted.catch(() => {}); // awaited in order by settle; a failure is not unhandled meanwhile
-    inFlight.push(counted);
-  };
   let current = 'the first data block';
   try {
     while (!(await r.atEnd())) {
@@ -433,20 +428,20 @@ export async function walkCustomData(
         pool.add(id, start, r.offset, current);
       } else if (type === BLK_DATA) {
         const dec = decoderFor(h.compression, current, entry.desc === 'TABLE DATA');
-        decoding(id, (await readStream(r, h, dec, current)).done);
+        inFlight.add(id, (await readStream(r, h, dec, current)).done);
       } else {
         for (let oid = await int(r, h.intSize); oid !== 0; oid = await int(r, h.intSize)) {
           const dec = decoderFor(h.compression, `large object ${oid}`);
-          decoding(id, (await readStream(r, h, dec, current)).done);
-          await settle(2);
+          inFlight.add(id, (await readStream(r, h, dec, current)).done);
+          await inFlight.settle(2);
         }
       }
-      await settle(2);
+      await inFlight.settle(2);
     }
-    await settle(0);
+    await inFlight.settle(0);
     if (pool) dataBytes += await pool.settle();
   } catch (e) {
-    await Promise.allSettled(inFlight);
+    await inFlight.abandon();
     // A table decoded in a lane lies before where the walk stopped: its failure comes first.
     if (pool) await pool.settle();
     if (e instanceof UnexpectedEOF) {
@@ -459,11 +454,50 @@ export async function walkCustomData(
     throw e;
   }
   checkAbsent(toc, seen, r.offset);
-  for (const [id, n] of pool?.rows ?? []) rows.set(id, n);
-  const tableRows = toc
-    .filter((e) => e.desc === 'TABLE DATA' && seen.has(e.dumpId))
+  const rows = new Map([...inFlight.rows, ...(pool?.rows ?? [])]);
+  dataBytes += inFlight.bytes;
+  return {
+    blocks: seen.size,
+    dataBytes,
+    tableRows: rowsOf(toc, rows),
+    ...(pool ? { lanes: pool.seen } : {}),
+  };
+}
+
+/**
+ * The rows of each TABLE DATA entry, from the lines counted by dump id; only where they are COPY
+ * text (INSERT statements, pg_dump --inserts, may span lines: their rows are not counted).
+ */
+function rowsOf(toc: TocEntry[], rows: Map<number, number>): TableRows[] {
+  return toc
+    .filter((e) => e.desc === 'TABLE DATA' && e.copy && rows.has(e.dumpId))
     .map((e) => ({ schema: e.namespace ?? '', table: e.tag, rows: rows.get(e.dumpId) ?? 0 }));
-  return { blocks: seen.size, dataBytes, tableRows, ...(pool ? { lanes: pool.seen } : {}) };
+}
+
+/** Decodes running in this thread, settled in the archive's order: their bytes, and rows by dump id. */
+class InFlight {
+  private readonly queue: Promise<{ id: number; d: Decoded }>[] = [];
+  bytes = 0;
+  readonly rows = new Map<number, number>();
+
+  add(id: number, done: Promise<Decoded>): void {
+    const counted = done.then((d) => ({ id, d }));
+    counted.catch(() => {}); // awaited in order by settle; a failure is not unhandled meanwhile
+    this.queue.push(counted);
+  }
+
+  /** Wait until at most `limit` are still decoding; the first failure is thrown. */
+  async settle(limit: number): Promise<void> {
+    while (this.queue.length > limit) {
+      const { id, d } = await (this.queue.shift() as Promise<{ id: number; d: Decoded }>);
+      this.bytes += d.bytes;
+      this.rows.set(id, (this.rows.get(id) ?? 0) + d.rows);
+    }
+  }
+
+  async abandon(): Promise<void> {
+    await Promise.allSettled(this.queue);
+  }
 }
 
 /**

@@ -16,9 +16,11 @@ import {
   walkCustomData,
 } from './custom.js';
 import { fileChunks } from './lanes.js';
+import { PlainLines } from './plain.js';
 import { ArchiveProblem } from './problem.js';
 import { ChunkQueue } from './queue.js';
 import { ByteReader } from './reader.js';
+import { SqlScanner } from './sqlscan.js';
 
 export type DumpFormat = 'custom' | 'directory' | 'plain' | 'tar' | 'unknown';
 
@@ -126,6 +128,45 @@ function summarize(toc: TocEntry[]): TocSummary {
 const PLAIN_END = /PostgreSQL database (cluster )?dump complete/;
 const TAIL = 4096;
 
+/** SQL that runs a program on the server or reads or writes its files when the dump is restored. */
+function accessProblem(where: string, what: string, statement: string): ArchiveProblem {
+  const shown = statement.length > 120 ? `${statement.slice(0, 120)}…` : statement;
+  return new ArchiveProblem(
+    'DUMP_SERVER_ACCESS',
+    `${where}: ${what} when the dump is restored (pg_dump never writes this): ${shown.replace(/\s+/g, ' ')}`,
+    { where, what },
+  );
+}
+
+function accessProblems(toc: TocEntry[]): ArchiveProblem[] {
+  return toc.flatMap((e) =>
+    e.serverAccess
+      ? [accessProblem(`TOC entry ${entryName(e)}`, e.serverAccess.what, e.serverAccess.statement)]
+      : [],
+  );
+}
+
+const ownerNeedle = Buffer.from(' OWNER TO ');
+const grantNeedle = Buffer.from('\nGRANT ');
+
+/** The roles that own and are granted objects in `buf`, for a restore that must create them first. */
+function collectRoles(buf: Buffer, owners: Set<string>, grantees: Set<string>): void {
+  for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
+    const end = buf.indexOf(';', i);
+    if (end === -1 || end - i >= 200) continue;
+    const role = buf
+      .subarray(i + ownerNeedle.length, end)
+      .toString('utf8')
+      .trim();
+    owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
+  }
+  for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
+    const end = buf.indexOf(';', i);
+    if (end !== -1 && end - i < 2000)
+      for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8'))) grantees.add(r);
+  }
+}
+
 /** Scan a plain SQL dump: its opening comments, its tables, and the line that closes it. */
 async function scanPlain(chunks: AsyncIterable<Buffer>, first: Buffer, out: Inspection): Promise<void> {
   const headText = first.subarray(0, 4096).toString('utf8');
@@ -135,33 +176,20 @@ async function scanPlain(chunks: AsyncIterable<Buffer>, first: Buffer, out: Insp
   if (server) out.serverVersion = server[1]?.trim();
   if (dumper) out.pgDumpVersion = dumper[1]?.trim();
   const needle = Buffer.from('\nCREATE TABLE ');
-  const ownerNeedle = Buffer.from(' OWNER TO ');
-  const grantNeedle = Buffer.from('\nGRANT ');
   const owners = new Set<string>();
   const grantees = new Set<string>();
   let tables = 0;
   let tail: Buffer = Buffer.alloc(0);
   let bytes = 0;
-  // The roles that own and are granted objects, for a restore that must create them first.
-  const roles = (buf: Buffer) => {
-    for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
-      const end = buf.indexOf(';', i);
-      if (end === -1 || end - i >= 200) continue;
-      const role = buf
-        .subarray(i + ownerNeedle.length, end)
-        .toString('utf8')
-        .trim();
-      owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
-    }
-    for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
-      const end = buf.indexOf(';', i);
-      if (end !== -1 && end - i < 2000)
-        for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8'))) grantees.add(r);
-    }
-  };
+  const roles = (buf: Buffer) => collectRoles(buf, owners, grantees);
+  const scanner = new SqlScanner((what, statement) =>
+    out.problems.push(accessProblem('a statement', what, statement)),
+  );
+  const lines = new PlainLines((line) => scanner.feed(`${line}\n`));
   const SEAM = 2048;
   for await (const chunk of chunks) {
     bytes += chunk.length;
+    lines.push(chunk);
     // Search the chunk where it lies (no copy), and a small seam for what crosses from the last one.
     for (let i = chunk.indexOf(needle); i !== -1; i = chunk.indexOf(needle, i + needle.length)) tables++;
     roles(chunk);
@@ -179,6 +207,8 @@ async function scanPlain(chunks: AsyncIterable<Buffer>, first: Buffer, out: Insp
         : Buffer.concat([tail, chunk]).subarray(-TAIL);
   }
   out.dataBytes = bytes;
+  out.tableRows = lines.end();
+  scanner.end();
   out.toc = {
     entries: 0,
     byType: {},
@@ -279,6 +309,7 @@ async function parseDump(src: AsyncIterable<Buffer>, out: Inspection, lanes?: La
       }
       const toc = await readToc(r, h);
       out.toc = summarize(toc);
+      out.problems.push(...accessProblems(toc));
       out.noOffsets = toc.some((e) => e.dataState === 'not-set');
       const walked = await walkCustomData(r, h, toc, lanes);
       out.dataBlocks = walked.blocks;
@@ -432,6 +463,7 @@ export async function inspectDirectory(dir: string): Promise<Inspection> {
     await readHeader(r2);
     const toc = await readToc(r2, h);
     out.toc = summarize(toc);
+    out.problems.push(...accessProblems(toc));
     const suffix: Record<Compression, string> = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
     const rows: TableRows[] = [];
     const walkFile = async (name: string, what: string, table?: TocEntry) => {
@@ -454,7 +486,7 @@ export async function inspectDirectory(dir: string): Promise<Inspection> {
       const decoded = await dec.finish();
       out.dataBytes += decoded.bytes;
       out.dataBlocks++;
-      if (table) rows.push({ schema: table.namespace ?? '', table: table.tag, rows: decoded.rows });
+      if (table?.copy) rows.push({ schema: table.namespace ?? '', table: table.tag, rows: decoded.rows });
     };
     for (const e of toc) {
       if (!e.hadDumper || !e.filename) continue;

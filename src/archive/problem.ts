@@ -10,6 +10,7 @@ export class ArchiveProblem extends Error {
       | 'ARCHIVE_CORRUPT'
       | 'COMPRESSION_CORRUPT'
       | 'FORMAT_UNSUPPORTED'
+      | 'DUMP_SERVER_ACCESS'
     >,
     message: string,
     readonly evidence: Finding['evidence'] = {},

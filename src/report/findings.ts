@@ -88,6 +88,13 @@ export const RULES = {
     fires: 'a compressed stream (gzip around the file, or a data block inside it) does not decompress',
     fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
   },
+  DUMP_SERVER_ACCESS: {
+    severity: 'high',
+    kind: 'problem',
+    fires:
+      "SQL of the dump that runs when restored runs a program on the server or reads or writes its files: a TOC entry's SQL or a plain dump's statement outside COPY data with COPY ... TO/FROM PROGRAM or a file, lo_import/lo_export, pg_read_file, a grant of pg_execute_server_program (pg_dump never writes these; a function body that mentions them is not flagged)",
+    fix: 'Do not restore this dump anywhere that matters: it was not written by pg_dump alone. Find who changed it; use an earlier backup.',
+  },
   VERSION_UNSUPPORTED: {
     severity: 'high',
     kind: 'unverifiable',
@@ -191,6 +198,13 @@ export const RULES = {
     kind: 'problem',
     fires: 'the restored database has an object the structure reference does not list',
     fix: 'If the schema change is intended, rewrite the reference with `restorable drill --write-reference`.',
+  },
+  ROWS_LOST: {
+    severity: 'high',
+    kind: 'problem',
+    fires:
+      'tier full: a table has other than the rows the dump holds for it (counted by the walk), or a table with rows in the dump is not in the restored database; no config needed',
+    fix: 'Read the restore errors for that table; if there are none, the dump or its TOC was damaged after pg_dump wrote it: use an earlier backup.',
   },
   VOLUME_BELOW_MINIMUM: {
     severity: 'high',

@@ -358,6 +358,11 @@ export async function verifyStages(
 
   if (schemaSkip) pipe.skip('schema', schemaSkip);
   else if (!opts.schemaCheck) pipe.skip('schema', 'schema-check: false');
+  else if (ins.problems.some((p) => p.rule === 'DUMP_SERVER_ACCESS'))
+    pipe.skip(
+      'schema',
+      'NOT RUN: the dump runs programs or touches server files when restored (DUMP_SERVER_ACCESS)',
+    );
   else if (
     ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) ||
     !ins.format ||

@@ -182,14 +182,22 @@ export function fixDataOffsets(file: string): string {
 }
 
 /**
- * Replace the SQL (defn) of the entry `desc` `schema.tag` with `sql`, re-encoding its length, and
- * move the data offsets with it, so that pg_restore reads the result as it would a dump.
+ * Replace the SQL (defn) of the entry `desc` `schema.tag` with `sql` (or what it makes of the old),
+ * re-encoding its length, and move the data offsets with it, so that pg_restore reads the result as
+ * it would a dump.
  */
-export function setEntrySql(src: string, dest: string, name: string, desc: string, sql: string): string {
+export function setEntrySql(
+  src: string,
+  dest: string,
+  name: string,
+  desc: string,
+  sql: string | ((old: string) => string),
+): string {
   const buf = fs.readFileSync(src);
   const layout = tocLayout(buf);
   const e = tocEntry(layout, name, desc);
-  const text = Buffer.from(sql, 'utf8');
+  const old = buf.subarray(e.defn.start + 1 + layout.intSize, e.defn.end).toString('utf8');
+  const text = Buffer.from(typeof sql === 'string' ? sql : sql(old), 'utf8');
   const len = Buffer.alloc(1 + layout.intSize);
   len.writeUIntLE(text.length, 1, Math.min(layout.intSize, 6));
   fs.writeFileSync(dest, Buffer.concat([buf.subarray(0, e.defn.start), len, text, buf.subarray(e.defn.end)]));

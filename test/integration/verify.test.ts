@@ -19,6 +19,7 @@ import { memoryLogger } from '../../src/core/log.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
 import { libpqEnv, withClient } from '../../src/postgres/client.js';
 import type { ScratchCluster } from '../../src/postgres/cluster.js';
+import { countRows } from '../../src/postgres/tables.js';
 import { parseVerifyOptions } from '../../src/verify/options.js';
 import { runVerify, type VerifyResult } from '../../src/verify/run.js';
 import {
@@ -26,6 +27,7 @@ import {
   flipBytes,
   gzipFile,
   injectBadStatement,
+  injectSql,
   md5,
   setPgDumpVersion,
   sha256,
@@ -37,6 +39,7 @@ import { FRAME_MAGIC, recompressCustom } from '../harness/recompress.js';
 import {
   setDataOffset,
   setDataState,
+  setEntrySql,
   setHeaderUncompressed,
   swapDataOffsets,
   tocEntry,
@@ -45,12 +48,17 @@ import {
 
 let cluster: ScratchCluster;
 let dir: string;
+/** count(*) of every chinook table, by schema.table. */
+let chinookRows: Record<string, number>;
 const f: Record<string, string> = {};
 
 beforeAll(async () => {
   dir = tempDir('verify');
   cluster = await startCluster();
   await loadChinook(cluster);
+  chinookRows = Object.fromEntries(
+    (await countRows(cluster.conn('chinook'), 2)).map((c) => [c.table, c.rows]),
+  );
   const healthy = path.join(dir, 'healthy');
   f.custom = await dumpDatabase(cluster, 'chinook', path.join(healthy, 'chinook_20261120_031500.dump'));
   f.custom0 = await dumpDatabase(cluster, 'chinook', path.join(healthy, 'raw', 'chinook.dump'), {
@@ -103,6 +111,8 @@ describe('healthy backups pass, silently', () => {
     expect(rules(r)).toEqual(expected);
     expect(r.verdict).toBe('pass');
     expect(r.backup?.tables).toBe(11);
+    // The dump is its own reference: the walk counted every table's rows, as count(*) has them.
+    expect(r.backup?.tableRows).toEqual(chinookRows);
     expect(r.backup?.serverVersion).toMatch(/^\d+\.\d+/);
     expect(r.schema?.errors).toEqual([]);
     expect(r.stages.find((s) => s.name === 'schema')?.status).toBe('ok');
@@ -179,6 +189,8 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
     const file = f.custom as string;
     const single = await walk(file);
     expect((single as WalkResult).dataBytes).toBeGreaterThan(300_000);
+    const rows = (single as WalkResult).tableRows.map((t) => [`${t.schema}.${t.table}`, t.rows]);
+    expect(Object.fromEntries(rows)).toEqual(chinookRows);
     const isal = await walk(file, inWorkers(file));
     expect(isal).toEqual({ ...single, lanes: { mostAtOnce: 3, inWorkers: 11, early: 11, inflate: 'isa-l' } });
     const zlib = await walk(file, inWorkers(file, false));
@@ -363,6 +375,7 @@ describe('lz4 and zstd blocks (pg_dump 16+ -Z lz4 / -Z zstd)', () => {
       expect(walked.backup).toMatchObject({ compression: algo, archiveVersion: '1.15.0', dataBlocks: 11 });
       const raw = await verify(f.custom0 as string, { checksum: 'skip', 'schema-check': 'false' });
       expect(walked.backup?.dataBytes).toBe(raw.backup?.dataBytes);
+      expect(walked.backup?.tableRows).toEqual(chinookRows);
       const replay = await verify(file, { checksum: 'skip' });
       expect(rules(replay)).toEqual(['VERSION_UNSUPPORTED']);
       expect(replay.findings[0]?.message).toContain('pg_restore 16 or newer');
@@ -723,6 +736,102 @@ describe('ARCHIVE_CORRUPT: a TOC or header that contradicts the blocks (what pg_
       for (const problems of await everyPath(f[key] as string)) expect(problems).toEqual([]);
     }
     expect((await inspectStream(fileChunks(f.customGz as string))).problems).toEqual([]);
+  });
+});
+
+describe('DUMP_SERVER_ACCESS: SQL that runs a program or touches server files when restored', () => {
+  const access = (r: VerifyResult) => r.findings.filter((x) => x.rule === 'DUMP_SERVER_ACCESS');
+
+  it('a TOC entry whose SQL was given a COPY ... TO PROGRAM: flagged, and the schema is not replayed', async () => {
+    const bad = setEntrySql(
+      f.custom as string,
+      path.join(dir, 'program.dump'),
+      'public.genre',
+      'TABLE',
+      (old) => `${old}\nCOPY public.genre TO PROGRAM 'cat > /dev/null';\n`,
+    );
+    // pg_restore reads the crafted archive, and would run the statement with the table's.
+    const script = await run(path.join(cluster.bin.dir, 'pg_restore'), ['--schema-only', '-f', '-', bad]);
+    expect(script.code).toBe(0);
+    expect(script.stdout).toContain("COPY public.genre TO PROGRAM 'cat > /dev/null';");
+    const r = await verify(alone(bad), { checksum: 'skip' });
+    expect(rules(r)).toEqual(['DUMP_SERVER_ACCESS']);
+    expect(access(r)[0]?.message).toBe(
+      "TOC entry TABLE public.genre: COPY ... PROGRAM runs a program on the server when the dump is restored (pg_dump never writes this): COPY public.genre TO PROGRAM '…'",
+    );
+    expect(access(r)[0]?.severity).toBe('high');
+    expect(r.stages.find((s) => s.name === 'schema')?.reason).toMatch(/^NOT RUN: the dump runs programs/);
+    expect(r.verdict).toBe('fail');
+  });
+
+  it('a TOC entry whose SQL calls lo_import() on a server path is flagged too', async () => {
+    const bad = setEntrySql(
+      f.custom as string,
+      path.join(dir, 'lo-import.dump'),
+      'public.genre',
+      'TABLE',
+      (old) => `${old}\nSELECT pg_catalog.lo_import('/etc/passwd');\n`,
+    );
+    expect(
+      access(await verify(alone(bad), { checksum: 'skip', 'schema-check': 'false' })).map((x) => x.message),
+    ).toEqual([
+      expect.stringMatching(
+        /^TOC entry TABLE public\.genre: lo_import\(\) reads or writes a server file when/,
+      ),
+    ]);
+  });
+
+  it.each([
+    [
+      'COPY ... TO PROGRAM',
+      "COPY public.genre TO PROGRAM 'cat > /dev/null';",
+      'COPY ... PROGRAM runs a program',
+    ],
+    ['COPY ... FROM a server file', "COPY public.genre FROM '/etc/passwd';", 'COPY ... to or from a file'],
+    [
+      'a DO block that reads a file',
+      "DO $x$ BEGIN PERFORM pg_read_file('/etc/passwd'); END $x$;",
+      'pg_read_file()',
+    ],
+    [
+      'a grant of pg_execute_server_program',
+      'GRANT pg_execute_server_program TO PUBLIC;',
+      'a grant of pg_execute',
+    ],
+  ])('a plain dump with %s is flagged', async (_label, statement, what) => {
+    const file = injectSql(
+      f.plain as string,
+      path.join(fs.mkdtempSync(path.join(dir, 'access-')), 'c.sql'),
+      statement,
+    );
+    const r = await verify(file, { checksum: 'skip' });
+    expect(rules(r)).toEqual(['DUMP_SERVER_ACCESS']);
+    expect(access(r)[0]?.message).toContain(`a statement: ${what}`);
+    expect(r.stages.find((s) => s.name === 'schema')?.status).toBe('skipped');
+  });
+
+  it('stays silent on functions whose bodies, and views whose queries, mention them (they are defined, not run)', async () => {
+    await sql(cluster, 'postgres', 'CREATE DATABASE exporter');
+    await sql(
+      cluster,
+      'exporter',
+      `CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2);
+       CREATE FUNCTION export_t() RETURNS void LANGUAGE plpgsql AS $$
+         BEGIN COPY t TO PROGRAM 'gzip > /tmp/t.gz'; PERFORM lo_import('/tmp/x'); END $$;
+       CREATE VIEW motd AS SELECT pg_read_file('/etc/motd') AS text;
+       COMMENT ON TABLE t IS 'exported with COPY t TO PROGRAM by export_t()';`,
+    );
+    for (const format of ['c', 'p', 'd'] as const) {
+      const file = await dumpDatabase(
+        cluster,
+        'exporter',
+        path.join(dir, `exporter-${format}`, 'exporter.dump'),
+        { format },
+      );
+      const r = await verify(file, { checksum: 'skip' });
+      expect(access(r), format).toEqual([]);
+      expect(r.stages.find((s) => s.name === 'schema')?.status, format).toBe('ok');
+    }
   });
 });
 
