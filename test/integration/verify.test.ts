@@ -833,6 +833,21 @@ describe('DUMP_SERVER_ACCESS: SQL that runs a program or touches server files wh
       expect(r.stages.find((s) => s.name === 'schema')?.status, format).toBe('ok');
     }
   });
+
+  it("stays silent on pg_dumpall's grants of a predefined role (it writes the memberships there are)", async () => {
+    await sql(
+      cluster,
+      'postgres',
+      'CREATE ROLE exporter_job NOLOGIN; GRANT pg_execute_server_program TO exporter_job',
+    );
+    const file = path.join(fs.mkdtempSync(path.join(dir, 'globals-')), 'globals.sql');
+    const res = await run(path.join(cluster.bin.dir, 'pg_dumpall'), ['--globals-only', '-f', file], {
+      env: libpqEnv(cluster.conn()),
+    });
+    expect(res.code).toBe(0);
+    expect(fs.readFileSync(file, 'utf8')).toMatch(/GRANT pg_execute_server_program TO exporter_job/);
+    expect(access(await verify(file, { checksum: 'skip', 'schema-check': 'false' }))).toEqual([]);
+  });
 });
 
 describe('a damaged .sql.gz', () => {
