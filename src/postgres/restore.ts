@@ -270,12 +270,14 @@ export async function restoreDump(
   }
   const classified = classifyRestore(stage, res.stderr, res.code, tool);
   if (unpackError) {
+    const code = (unpackError as NodeJS.ErrnoException).code ?? '';
+    const gz = code.startsWith('Z_');
     classified.findings.unshift(
       finding(
-        'COMPRESSION_CORRUPT',
+        gz ? 'COMPRESSION_CORRUPT' : 'RESTORE_ERROR',
         stage,
-        `the gzip stream around the dump failed while ${tool} read it (${unpackError.message}): it got only part of the dump`,
-        { evidence: { zlib: (unpackError as NodeJS.ErrnoException).code ?? unpackError.message } },
+        `${gz ? 'the gzip stream around the dump' : 'reading the dump'} failed while ${tool} read it (${unpackError.message}): it got only part of the dump`,
+        { evidence: { error: code || unpackError.message } },
       ),
     );
   }
