@@ -11,6 +11,7 @@ import {
   type TargetCollation,
   validateConstraints,
 } from '../checks/integrity.js';
+import { rowsLost } from '../checks/rows.js';
 import { runSmokeQueries, type SmokeResult } from '../checks/semantics.js';
 import { diffStructure, parseReference, renderReference, structureLines } from '../checks/structure.js';
 import { type CompareSummary, compareRung } from '../compare/run.js';
@@ -89,6 +90,7 @@ const BLOCKING = new Set([
   'FETCH_FAILED',
   'ARCHIVE_UNREADABLE',
   'ARCHIVE_CORRUPT',
+  'DUMP_SERVER_ACCESS',
   'CHECKSUM_MISMATCH',
   'FORMAT_UNSUPPORTED',
   'COMPRESSION_CORRUPT',
@@ -598,6 +600,10 @@ async function ladder(
       result.rows = counts.reduce((n, c) => n + c.rows, 0);
       const byTable = new Map(counts.map((c) => [c.table, c.rows]));
       const findings: Finding[] = [];
+      // Only tier full restores every row the dump holds.
+      const dumped = result.backup?.tableRows;
+      if (opts.tier === 'full' && dumped)
+        findings.push(...(await withClient(conn, (c) => rowsLost(c, dumped, counts, 'volume'))));
       for (const [table, rule] of Object.entries(opts.config.volume?.tables ?? {})) {
         if (!sampled(table)) continue;
         const n = byTable.get(table);

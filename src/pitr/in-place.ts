@@ -169,6 +169,17 @@ export function rollBack(ip: InPlace, why: string, next: string[]): Finding {
   );
 }
 
+/**
+ * After promotion: settings that name the staging folder (pgBackRest writes its restore_command
+ * with --pg1-path of the folder it restored into) name production's path, where the folder goes.
+ */
+export function rehome(ip: InPlace): void {
+  const auto = path.join(ip.journal.staging, 'postgresql.auto.conf');
+  const text = fs.readFileSync(auto, 'utf8');
+  if (text.includes(ip.journal.staging))
+    fs.writeFileSync(auto, text.split(ip.journal.staging).join(ip.journal.live));
+}
+
 /** After promotion: the new timeline's history file is marked for the archiver, for when archiving is on again. */
 export function markHistoryReady(
   dataDir: string,

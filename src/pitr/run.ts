@@ -4,10 +4,10 @@ import { DEFAULT_SEGMENT_SIZE, formatLsn, parseSegmentName } from '../archive/wa
 import { runSmokeQueries, type SmokeQuery, type SmokeResult } from '../checks/semantics.js';
 import { type CompareSummary, compareRung } from '../compare/run.js';
 import { formatBytes, formatSeconds } from '../core/duration.js';
-import { UserError } from '../core/errors.js';
+import { errorMessage, UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { PgBinary } from '../postgres/binaries.js';
-import { type ConnInfo, maskedUrl, parseDbUrl, withClient } from '../postgres/client.js';
+import { type ConnInfo, maskedUrl, parseDbUrl, waitForConnections, withClient } from '../postgres/client.js';
 import {
   freePort,
   labelFolder,
@@ -47,10 +47,11 @@ import {
   preparePrivate,
   privateConn,
   privateOptions,
+  rehome,
   rollBack,
   stopProduction,
 } from './in-place.js';
-import { pausePoint, putBackSync, rollbackCommands, writeJournal } from './journal.js';
+import { pausePoint, putBackSync, readJournal, rollbackCommands, writeJournal } from './journal.js';
 import { dataDirMajor } from './native.js';
 import type { PitrOptions, PitrTarget } from './options.js';
 import type { SpoolStats } from './spool.js';
@@ -319,7 +320,15 @@ export async function runPitr(
       result.next.push('Nothing was changed: production runs as before.');
     return finish(result, pipe, opts);
   }
-  await recoverStages(opts, backend, chosen as PlannedBackup, coverage, pipe, result, log, osUser, liveBin);
+  try {
+    await recoverStages(opts, backend, chosen as PlannedBackup, coverage, pipe, result, log, osUser, liveBin);
+  } catch (e) {
+    // In place, an error of ours must not leave production down: the journal says what to undo.
+    const j = opts.mode === 'in-place' ? readJournal(opts.dataDirectory as string) : undefined;
+    if (j && j.pid === process.pid && j.phase !== 'serving' && j.phase !== 'rolled-back')
+      log.warn(`in place, after an error (${errorMessage(e)}): ${putBackSync(j, true).note}`);
+    throw e;
+  }
   return finish(result, pipe, opts);
 }
 
@@ -557,6 +566,7 @@ async function recoverStages(
         if (history) result.history = history;
         // Debian's layout keeps its configuration in /etc: the empty files recovery needed go.
         if (ip.debian) for (const f of placeholders) fs.rmSync(f, { force: true });
+        rehome(ip);
         writeJournal(ip.journal, 'promoted');
       }
       return { findings };
@@ -597,6 +607,7 @@ async function recoverStages(
   let adopted: ScratchCluster | undefined;
   if (root) adopted = ScratchCluster.adopt(root, port as number, server, osUser, settings);
 
+  if (ip && conn) await waitForConnections(conn);
   if (ip) await pausePoint('verify');
   await pipe.stage('checks', async () => {
     const queries = pitrChecks(opts);
@@ -628,6 +639,9 @@ async function recoverStages(
 
   if (ip) {
     await pipe.stage('handover', async () => {
+      const unrun = pipe.stages.find((x) => x.name === 'checks' && x.status === 'not-run');
+      if (unrun)
+        return { findings: [rollBack(ip, `the checks could not run (${unrun.reason ?? ''})`, result.next)] };
       if (pipe.verdict() === 'fail') {
         const why = pipe.findings.find((f) => f.severity !== 'info')?.rule ?? 'a check failed';
         return {

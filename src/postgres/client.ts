@@ -85,3 +85,23 @@ export async function queryRows<T extends Record<string, unknown>>(
 export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
+
+/**
+ * Wait until the server takes connections (after promotion it writes its end-of-recovery
+ * checkpoint first; with hot standby off it refuses connections until then).
+ */
+export async function waitForConnections(c: ConnInfo, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await withClient(c, (client) => client.query('SELECT 1'));
+      return;
+    } catch (e) {
+      // Only "starting up" (57P03) or no socket yet is waited for; any other answer means it is up.
+      const code = (e as { code?: string }).code;
+      if (!['57P03', 'ECONNREFUSED', 'ENOENT'].includes(code ?? '')) return;
+      if (Date.now() > until) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import { codeOf, type Piece, type PlainHazard, PlainJudge, PlainPieces } from '../archive/plain.js';
 import { NO_SPACE } from '../core/disk.js';
@@ -320,9 +320,19 @@ export async function restoreDump(
 ): Promise<RestoreResult> {
   const stage = opts.stage ?? 'restore';
   const env = await restoreEnv(target);
-  const unpacked = (): Readable => {
+  // A damaged gzip wrapper ends the chain with its error (the program's stdin is closed, never left
+  // waiting) and is said, however far the program got.
+  let unpackError: Error | undefined;
+  const unpacked = (then?: Transform): Readable => {
     const file = fs.createReadStream(input.path);
-    return input.gzip ? file.pipe(zlib.createGunzip()) : file;
+    const steps: NodeJS.ReadWriteStream[] = [
+      ...(input.gzip ? [zlib.createGunzip()] : []),
+      ...(then ? [then] : []),
+    ];
+    if (steps.length === 0) return file;
+    return pipeline([file, ...steps], (e) => {
+      if (e) unpackError = e;
+    }) as unknown as Readable;
   };
   let res: Awaited<ReturnType<typeof run>>;
   let tool: string;
@@ -336,7 +346,7 @@ export async function restoreDump(
     });
     res = await run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
       env,
-      stdin: unpacked().pipe(filter),
+      stdin: unpacked(filter),
     });
   } else {
     tool = `pg_restore ${client.version}`;
@@ -358,6 +368,18 @@ export async function restoreDump(
         stage,
         `line ${hazard.line}: ${hazard.text}; left out of what psql loaded`,
         { evidence: { line: hazard.line, count: filter?.hazards.length ?? 1 } },
+      ),
+    );
+  }
+  if (unpackError) {
+    const code = (unpackError as NodeJS.ErrnoException).code ?? '';
+    const gz = code.startsWith('Z_');
+    classified.findings.unshift(
+      finding(
+        gz ? 'COMPRESSION_CORRUPT' : 'RESTORE_ERROR',
+        stage,
+        `${gz ? 'the gzip stream around the dump' : 'reading the dump'} failed while ${tool} read it (${unpackError.message}): it got only part of the dump`,
+        { evidence: { error: code || unpackError.message } },
       ),
     );
   }

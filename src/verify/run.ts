@@ -11,6 +11,7 @@ import { findAll, installHint, majorOf, type PgBinary, pick } from '../postgres/
 import { type ConnInfo, ident, withClient } from '../postgres/client.js';
 import { ScratchCluster } from '../postgres/cluster.js';
 import { type RestoreInput, type RestoreResult, restoreDump } from '../postgres/restore.js';
+import { tableName } from '../postgres/tables.js';
 import { type Finding, finding } from '../report/findings.js';
 import { Pipeline, type StageResult, type Verdict } from '../report/stages.js';
 import { GrowingFile } from '../sources/growing.js';
@@ -43,6 +44,8 @@ export interface BackupFacts {
   owners?: string[];
   dataBlocks?: number;
   dataBytes?: number;
+  /** Rows per table with data in the dump (schema.table), as the walk counted them. */
+  tableRows?: Record<string, number>;
   checksum?: { algorithm: string; from: string; matched: boolean };
 }
 
@@ -343,6 +346,9 @@ export async function verifyStages(
       : {}),
     dataBlocks: ins.dataBlocks,
     dataBytes: ins.dataBytes,
+    ...(ins.tableRows
+      ? { tableRows: Object.fromEntries(ins.tableRows.map((t) => [tableName(t.schema, t.table), t.rows])) }
+      : {}),
   });
 
   if (opts.checksum.mode === 'skip') pipe.skip('checksum', 'checksum: skip');
@@ -393,7 +399,10 @@ export async function verifyStages(
   if (schemaSkip) pipe.skip('schema', schemaSkip);
   else if (!opts.schemaCheck) pipe.skip('schema', 'schema-check: false');
   else if (ins.problems.some((p) => UNSAFE_RULES.has(p.rule)))
-    pipe.skip('schema', 'the dump would act outside its database, so nothing of it was run');
+    pipe.skip(
+      'schema',
+      `NOT RUN: the dump runs programs, touches server files or acts outside its database when restored (${ins.problems.find((p) => UNSAFE_RULES.has(p.rule))?.rule}), so nothing of it was run`,
+    );
   else if (
     ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) ||
     !ins.format ||
@@ -446,13 +455,16 @@ export async function verifyStages(
         errors: replay.errorLines,
       };
       const notes = replay.findings.filter((x) => x.rule === 'RESTORE_NEEDS_SUPERUSER');
-      if (replay.exitCode === 0 && replay.errors === 0) return { findings: notes };
+      // A gzip wrapper that failed under the replay: it loaded only part of the schema.
+      const cut = replay.findings.filter((x) => x.rule === 'COMPRESSION_CORRUPT');
+      if (replay.exitCode === 0 && replay.errors === 0) return { findings: [...cut, ...notes] };
       const full = replay.findings.find((f) => f.rule === 'DISK_FULL');
       if (full) return { findings: [scratchDiskFull('schema', 'the schema replay', full.message)] };
-      if (replay.errors === 0 && notes.length > 0) return { findings: notes };
+      if (replay.errors === 0 && notes.length > 0) return { findings: [...cut, ...notes] };
       const first = replay.errorLines[0];
       return {
         findings: [
+          ...cut,
           finding(
             'SCHEMA_REPLAY_FAILED',
             'schema',

@@ -480,6 +480,19 @@ describe('pitr-restore in place', () => {
     expect(failed.length).toBe(1);
   }, 120_000);
 
+  it('checks that cannot run on the private recovery hand nothing over: production keeps its data', async () => {
+    const id = (await controlData(live.bin, live.dataDir))['Database system identifier'] as string;
+    const cfg = path.join(tempDir('pitr-ip-cfg-nodb'), 'restorable.yml');
+    fs.writeFileSync(cfg, 'pitr:\n  checks:\n    - { name: n, sql: "select 1", expect: "== 1" }\n');
+    const r = await runPitr(
+      inPlace({ confirm: id, 'target-time': target, 'check-url': `${live.url()}_nonexistent`, config: cfg }),
+      memoryLogger(),
+    );
+    expect(rules(r)).toContain('PITR_ROLLED_BACK');
+    expect(r.safetySnapshot).toBeUndefined();
+    expect((await query<{ n: string }>(live, 'select count(*) as n from orders'))[0]?.n).toBe('300');
+  }, 120_000);
+
   it('replaces the data directory, keeps the safety snapshot, and proves the target', async () => {
     const id = (await controlData(live.bin, live.dataDir))['Database system identifier'] as string;
     const cfg = path.join(tempDir('pitr-ip-cfg'), 'restorable.yml');
