@@ -37,6 +37,11 @@ export function pitrFacts(r: PitrResult): [string, string][] {
     ]);
   if (r.databaseUrl) rows.push(['database', r.databaseUrl]);
   if (r.safetySnapshot) rows.push(['safety snapshot', r.safetySnapshot]);
+  if (r.downtimeSeconds !== undefined)
+    rows.push([
+      'downtime',
+      `${formatSeconds(r.downtimeSeconds)} (production stopped until it served the recovered data)`,
+    ]);
   return rows;
 }
 

@@ -723,6 +723,7 @@ export function pitrOutputs(r: PitrResult, reportPath: string): Record<string, s
     'estimated-seconds': r.plan?.estimatedSeconds !== undefined ? String(r.plan.estimatedSeconds) : '',
     'database-url': r.databaseUrl ?? '',
     'safety-snapshot': r.safetySnapshot ?? '',
+    'downtime-seconds': r.downtimeSeconds !== undefined ? r.downtimeSeconds.toFixed(1) : '',
     'target-name': '',
     findings: JSON.stringify(r.findings),
     report: reportPath,

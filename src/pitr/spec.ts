@@ -151,6 +151,10 @@ export const pitrSpec: ActionSpec = {
       description: 'in-place: where the previous data directory was moved (never deleted).',
     },
     {
+      name: 'downtime-seconds',
+      description: "in-place: production's downtime, from its stop to serving the recovered data.",
+    },
+    {
       name: 'target-name',
       description: 'plant-marker: the restore point written (recover to it with target-name).',
     },
