@@ -93,6 +93,8 @@ export interface PitrResult extends Reportable {
   /** drill with keep: the scratch folder the post step (or clean) removes. */
   handle?: string;
   safetySnapshot?: string;
+  /** In place: the writes the rollback discards, from the recovery point to production's stop. */
+  discarded?: { until?: string; lsn?: string };
   /** In place: production's downtime, from its stop to serving the recovered data. */
   downtimeSeconds?: number;
   /** In place: the new timeline's history file, marked for the archiver. */
@@ -534,6 +536,13 @@ async function recoverStages(
         result.next.push('Nothing was changed: production runs as before.');
         return { findings: [notStopped] };
       }
+      // Production's last write is its shutdown checkpoint: what the rollback discards ends there.
+      const cd = await controlData(liveBin as PgBinary, ip.journal.live);
+      const at = Date.parse(cd['Time of latest checkpoint'] ?? '');
+      result.discarded = {
+        ...(Number.isFinite(at) ? { until: new Date(at).toISOString() } : {}),
+        ...(cd['Latest checkpoint location'] ? { lsn: cd['Latest checkpoint location'] } : {}),
+      };
     }
     if (ip) await pausePoint('replay');
     const spool = rest.spool;
@@ -724,6 +733,7 @@ export function pitrOutputs(r: PitrResult, reportPath: string): Record<string, s
     'database-url': r.databaseUrl ?? '',
     'safety-snapshot': r.safetySnapshot ?? '',
     'downtime-seconds': r.downtimeSeconds !== undefined ? r.downtimeSeconds.toFixed(1) : '',
+    'discarded-until': r.discarded?.until ?? '',
     'target-name': '',
     findings: JSON.stringify(r.findings),
     report: reportPath,

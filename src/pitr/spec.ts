@@ -151,6 +151,11 @@ export const pitrSpec: ActionSpec = {
       description: 'in-place: where the previous data directory was moved (never deleted).',
     },
     {
+      name: 'discarded-until',
+      description:
+        "in-place: production's last write (its shutdown checkpoint): the writes from recovered-to up to it are discarded (and kept in the safety snapshot).",
+    },
+    {
       name: 'downtime-seconds',
       description: "in-place: production's downtime, from its stop to serving the recovered data.",
     },

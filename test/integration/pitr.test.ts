@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/core/errors.js';
 import { memoryLogger } from '../../src/core/log.js';
 import { parsePitrOptions } from '../../src/pitr/options.js';
+import { pitrFacts } from '../../src/pitr/present.js';
 import { pitrOutputs, plantMarker, runPitr } from '../../src/pitr/run.js';
 import { parseDbUrl, withClient } from '../../src/postgres/client.js';
 import { removeCluster, type ScratchCluster } from '../../src/postgres/cluster.js';
@@ -512,6 +513,12 @@ describe('pitr-restore in place', () => {
     expect(r.safetySnapshot && fs.existsSync(path.join(r.safetySnapshot, 'PG_VERSION'))).toBe(true);
     expect((await query<{ n: string }>(live, 'select count(*) as n from orders'))[0]?.n).toBe('200');
     expect(r.next.join(' ')).toMatch(/fresh base backup/);
+    // What the on-call engineer reads: the span discarded, and production's downtime.
+    expect(Date.parse(r.discarded?.until as string)).toBeGreaterThan(Date.parse(target));
+    expect(r.downtimeSeconds).toBeGreaterThan(0);
+    const facts = new Map(pitrFacts(r));
+    expect(facts.get('discarded')).toMatch(/^the writes after .* up to production's stop at /);
+    expect(facts.get('downtime')).toMatch(/production stopped until it served the recovered data/);
   }, 120_000);
 });
 
