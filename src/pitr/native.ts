@@ -126,6 +126,24 @@ export async function listBaseBackups(source: BackupSource, wal: WalArchive): Pr
   return out.sort((a, b) => (a.startLsn < b.startLsn ? -1 : a.startLsn > b.startLsn ? 1 : 0));
 }
 
+/**
+ * Where an object of a backup goes in the data directory: an object name is the store's (an S3 key
+ * may hold `..` or start with `/`), so one that would land outside the data directory is refused.
+ */
+export function inside(dataDir: string, name: string): string {
+  const root = path.resolve(dataDir);
+  const dest = path.resolve(root, name);
+  if (!dest.startsWith(`${root}${path.sep}`)) {
+    throw new Error(
+      `the backup holds an object named ${JSON.stringify(name)}, which would land outside the data directory: refused`,
+    );
+  }
+  return dest;
+}
+
+/** Objects of a plain base backup fetched at once. */
+const PARALLEL_OBJECTS = 8;
+
 /** One object of a backup into `dest`: copied when local, else downloaded (its size from the listing). */
 async function copyObject(source: BackupSource, f: BackupObject, dest: string): Promise<void> {
   const local = source.localPath(f.name);
@@ -144,11 +162,17 @@ export async function unpackBaseBackup(source: BackupSource, b: BaseBackup, data
   fs.chmodSync(dataDir, 0o700);
   const rel = (f: BackupObject) => (b.id ? f.name.slice(b.id.length + 1) : f.name);
   if (b.format === 'plain') {
-    for (const f of b.files) {
-      const dest = path.join(dataDir, rel(f));
-      fs.mkdirSync(path.dirname(dest), { recursive: true });
-      await copyObject(source, f, dest);
-    }
+    // Several objects at once: from S3 one at a time, a plain backup's thousands of files wait on
+    // round trips, not bandwidth.
+    const queue = [...b.files];
+    const worker = async () => {
+      for (let f = queue.shift(); f; f = queue.shift()) {
+        const dest = inside(dataDir, rel(f));
+        fs.mkdirSync(path.dirname(dest), { recursive: true });
+        await copyObject(source, f, dest);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_OBJECTS, queue.length) }, worker));
   } else {
     const others = b.files.filter((f) => /\.tar(\.gz)?$/.test(rel(f)) && !/^(base|pg_wal)\.tar/.test(rel(f)));
     if (others.length > 0) {

@@ -120,3 +120,12 @@ describe('WAL coverage', () => {
     );
   });
 });
+
+describe('a base backup object lands inside the data directory or nowhere', () => {
+  it('refuses names that climb out or are absolute, takes nested ones', async () => {
+    const { inside } = await import('../../src/pitr/native.js');
+    expect(inside('/srv/data', 'base/1/1259')).toBe('/srv/data/base/1/1259');
+    for (const bad of ['../etc/cron.d/x', 'base/../../x', '/etc/passwd', '..'])
+      expect(() => inside('/srv/data', bad), bad).toThrow(/would land outside the data directory: refused/);
+  });
+});
