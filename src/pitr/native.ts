@@ -185,7 +185,10 @@ export async function unpackBaseBackup(source: BackupSource, b: BaseBackup, data
       if (!f) continue;
       const into = name === 'base' ? dataDir : path.join(dataDir, 'pg_wal');
       fs.mkdirSync(into, { recursive: true });
-      const r = await run('tar', [f.name.endsWith('.gz') ? '-xzf' : '-xf', '-', '-C', into], {
+      // The archive's owners and modes are not taken (no setuid file planted by a crafted backup);
+      // GNU tar itself keeps members inside the folder (no `..`, no leading /, links made last).
+      const safe = ['--no-same-owner', '--no-same-permissions', '--no-overwrite-dir'];
+      const r = await run('tar', [...safe, f.name.endsWith('.gz') ? '-xzf' : '-xf', '-', '-C', into], {
         stdin: Readable.from(source.read(f.name, f.size)),
       });
       if (r.code !== 0)
