@@ -9,6 +9,7 @@ import { S3Source } from '../sources/s3.js';
 import type { BackupObject, BackupSource } from '../sources/types.js';
 import { type BaseBackup, listBaseBackups, unpackBaseBackup } from './native.js';
 import type { PitrOptions, PitrTarget } from './options.js';
+import { pgMicros } from './proof.js';
 import { WalSpool } from './spool.js';
 import { type Coverage, type CoverageEnd, WalArchive } from './wal-archive.js';
 
@@ -299,9 +300,7 @@ export class PgbackrestBackend implements PitrBackend {
       `--pg1-path=${dataDir}`,
       `--set=${b.id}`,
       `--type=${type}`,
-      ...(t.kind === 'time'
-        ? [`--target=${t.time.toISOString().replace('T', ' ').replace('Z', '+00')}`]
-        : []),
+      ...(t.kind === 'time' ? [`--target=${pgMicros(t.micros)}`] : []),
       ...(t.kind === 'lsn' ? [`--target=${formatLsn(t.lsn)}`] : []),
       ...(t.kind === 'name' ? [`--target=${t.name}`] : []),
       ...(t.kind !== 'immediate' && !this.inclusive ? ['--target-exclusive'] : []),

@@ -11,6 +11,7 @@ import { parseDbUrl } from '../postgres/client.js';
 import { postmasterAlive } from '../postgres/recovery.js';
 import type { Severity } from '../report/findings.js';
 import { parseS3Inputs, parseS3Url, type S3Options } from '../sources/s3.js';
+import { parseMicros } from './proof.js';
 import { pitrSpec } from './spec.js';
 
 export const BACKENDS = ['native', 'pgbackrest'] as const;
@@ -18,7 +19,8 @@ export type Backend = (typeof BACKENDS)[number];
 export type Mode = 'drill' | 'side-by-side' | 'in-place';
 
 export type PitrTarget =
-  | { kind: 'time'; time: Date; text: string }
+  /** `micros`: the exact target (µs since the epoch); `time` is it cut to ms, for comparisons with backup times. */
+  | { kind: 'time'; time: Date; micros: bigint; text: string }
   | { kind: 'lsn'; lsn: bigint; text: string }
   | { kind: 'name'; name: string }
   | { kind: 'immediate' };
@@ -95,7 +97,8 @@ function parseTarget(v: Record<string, string | undefined>, name: (n: string) =>
   if (immediate) return { kind: 'immediate' };
   if (v['target-time']) {
     const text = v['target-time'].trim();
-    return { kind: 'time', time: parseTargetTime(name('target-time'), text), text };
+    const time = parseTargetTime(name('target-time'), text);
+    return { kind: 'time', time, micros: parseMicros(text) as bigint, text };
   }
   if (v['target-lsn']) {
     const text = v['target-lsn'].trim();

@@ -28,6 +28,13 @@ export function pitrFacts(r: PitrResult): [string, string][] {
       `${formatSeconds(r.replaySeconds)}${r.wal ? `, ${r.wal.fetched} WAL segment(s) prefetched (replay waited for ${r.wal.waits})` : ''}${r.stopLine ? `; ${r.stopLine}` : ''}`,
     ]);
   if (r.recoveredTo) rows.push(['recovered to', `${r.recoveredTo} (last replayed commit)`]);
+  if (r.proof)
+    rows.push([
+      'proof (server log)',
+      `${r.proof.holds ? 'holds' : `CONTRADICTS the target: ${r.proof.why}`}: last replayed commit ${r.proof.lastCommit ?? '(none since the backup)'}, first left out ${r.proof.stoppedAt ?? '(none)'}`,
+    ]);
+  if (r.rpoSeconds !== undefined)
+    rows.push(['RPO achieved', `${r.rpoSeconds} s (target point minus the last replayed commit)`]);
   if (r.checks?.length)
     rows.push([
       'checks',

@@ -126,7 +126,12 @@ export const pitrSpec: ActionSpec = {
   ],
   outputs: [
     { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
-    { name: 'recovered-to', description: 'The last replayed commit time (ISO 8601).' },
+    { name: 'recovered-to', description: 'The last replayed commit time (ISO 8601, to the microsecond).' },
+    {
+      name: 'rpo-seconds',
+      description:
+        'Recovery point achieved: seconds from the last replayed commit to the target time (or restore point), from the server log.',
+    },
     { name: 'base-backup', description: 'The base backup restored.' },
     {
       name: 'wal-segments',

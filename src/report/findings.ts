@@ -333,8 +333,22 @@ export const RULES = {
     severity: 'medium',
     kind: 'unverifiable',
     fires:
-      'recovery finished, but no check proved a row from before the target exists and a row from after it does not (`pitr.checks` with `asserts`, or a planted marker)',
+      'recovery finished, but neither the server log (its stop line and last completed transaction, for a time, name or LSN target) nor a check proved a row from before the target exists and a row from after it does not (`pitr.checks` with `asserts`, or a planted marker)',
     fix: 'Add pitr.checks with asserts: before-target and after-target to restorable.yml, or recover to a marker planted with plant-marker.',
+  },
+  PITR_WRONG_POINT: {
+    severity: 'high',
+    kind: 'problem',
+    fires:
+      'the recovered server’s log contradicts the target: its last replayed commit is after a time target, the first commit it left out is not after it, or it stopped at another restore point',
+    fix: 'Do not use this copy as the point asked for: check the target’s zone and precision, and recover again.',
+  },
+  PITR_CHANGED_SINCE_TARGET: {
+    severity: 'info',
+    kind: 'problem',
+    fires:
+      'compare-source-url is the live server: a table’s rows differ between the recovered copy and production (the change since the target, per table, counts both sides)',
+    fix: 'Nothing to fix: this is what changed after the target. Copy back the rows you need from the recovered copy.',
   },
   BASE_BACKUP_CORRUPT: {
     severity: 'critical',
