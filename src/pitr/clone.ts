@@ -21,16 +21,18 @@ export function lastingSettings(mode: Mode, settings: Record<string, string>): R
 
 /**
  * Refuse, before anything is fetched, a clone folder the server's OS user cannot write: the folder
- * itself when it exists, else the nearest folder above it (where it will be made).
+ * itself when it exists, and the folder beside which its server log is written (the nearest
+ * existing one above it).
  */
 export function checkCloneFolder(input: string, dataDir: string, osUser: string | undefined): void {
-  let at = dataDir;
-  while (!fs.existsSync(at) && path.dirname(at) !== at) at = path.dirname(at);
-  const r = runSync('test', ['-w', at, '-a', '-x', at], osUser);
-  if (r.code === 0) return;
-  throw new UserError(
-    input,
-    `${at} is not writable by ${osUser ?? 'this user'}, who runs the recovered server`,
-    `Give a folder ${osUser ?? 'this user'} may write to (e.g. chown ${osUser ?? '$USER'} the folder above it)`,
-  );
+  let above = path.dirname(dataDir);
+  while (!fs.existsSync(above) && path.dirname(above) !== above) above = path.dirname(above);
+  for (const at of fs.existsSync(dataDir) ? [above, dataDir] : [above]) {
+    if (runSync('test', ['-w', at, '-a', '-x', at], osUser).code === 0) continue;
+    throw new UserError(
+      input,
+      `${at} is not writable by ${osUser ?? 'this user'}, who runs the recovered server (and writes its log beside it)`,
+      `Give a folder ${osUser ?? 'this user'} may write to (e.g. chown ${osUser ?? '$USER'} the folder above it)`,
+    );
+  }
 }

@@ -46,6 +46,7 @@ import { type PitrQuery, runPitrChecks } from './checks.js';
 import { checkCloneFolder, lastingSettings } from './clone.js';
 import { dataDirMajor } from './native.js';
 import type { PitrOptions, PitrTarget } from './options.js';
+import { coverageFindings, describeCoverage, planCoverage } from './plan.js';
 import {
   isoMicros,
   type LogProof,
@@ -56,7 +57,7 @@ import {
   targetFindings,
 } from './proof.js';
 import type { SpoolStats } from './spool.js';
-import type { Coverage } from './wal-archive.js';
+import type { Coverage, TargetTimeline } from './wal-archive.js';
 
 const MARKER_PREFIX = 'restorable-marker-';
 
@@ -80,6 +81,9 @@ export interface PitrResult extends Reportable {
     walFirst?: string;
     walLast?: string;
     walSegments?: number;
+    /** The timeline the plan followed, and whether the WAL reaches the target (by segment names). */
+    timeline?: number;
+    reachesTarget?: 'yes' | 'no' | 'cannot tell';
     estimatedSeconds?: number;
   };
   server?: string;
@@ -121,10 +125,10 @@ function describeTarget(t: PitrTarget, inclusive: boolean): string {
 }
 
 /** The recovery_target_* settings for a target. */
-function targetSettings(t: PitrTarget, inclusive: boolean): Record<string, string> {
+function targetSettings(t: PitrTarget, inclusive: boolean, timeline: TargetTimeline): Record<string, string> {
   const common = {
     recovery_target_action: 'promote',
-    recovery_target_timeline: 'latest',
+    recovery_target_timeline: String(timeline),
     recovery_target_inclusive: inclusive ? 'on' : 'off',
   };
   switch (t.kind) {
@@ -137,7 +141,7 @@ function targetSettings(t: PitrTarget, inclusive: boolean): Record<string, strin
     case 'immediate':
       return {
         recovery_target_action: 'promote',
-        recovery_target_timeline: 'latest',
+        recovery_target_timeline: String(timeline),
         recovery_target: 'immediate',
       };
   }
@@ -243,6 +247,7 @@ export async function runPitr(
           opts.prefetch,
           binDirFor,
           log,
+          opts.targetTimeline,
         )
       : new PgbackrestBackend(
           opts.stanza as string,
@@ -250,6 +255,7 @@ export async function runPitr(
           opts.target,
           opts.inclusive,
           osUser,
+          opts.targetTimeline,
         );
   result.source = backend.description;
 
@@ -292,36 +298,16 @@ export async function runPitr(
       if (!(e instanceof FetchError)) throw e;
       return { findings: [finding('FETCH_FAILED', 'plan', e.message)] };
     }
-    if (coverage?.missing) {
-      findings.push(
-        finding(
-          'WAL_GAP',
-          'plan',
-          `WAL segment ${coverage.missing} is missing from the archive (needed between ${coverage.first} and the target)`,
-          { evidence: { missing: coverage.missing, first: coverage.first, lastPresent: coverage.last } },
-        ),
-      );
-    } else if (coverage?.endsBeforeTarget) {
-      findings.push(
-        finding(
-          'PITR_TARGET_UNREACHED',
-          'plan',
-          `nothing was archived after the target time: the archive ends with ${coverage.last}, so no commit after the target is in the WAL`,
-          { evidence: { last: coverage.last } },
-        ),
-      );
-    }
+    if (coverage) findings.push(...coverageFindings(coverage, opts.targetTimeline));
     const est = estimate(history, coverage?.segments);
     result.plan = {
       backup: chosen.id || '(base-backups itself)',
       ...(chosen.stopTime ? { backupEnded: chosen.stopTime.toISOString() } : {}),
-      ...(coverage
-        ? { walFirst: coverage.first, walLast: coverage.last, walSegments: coverage.segments }
-        : {}),
+      ...(coverage ? planCoverage(coverage) : {}),
       ...(est !== undefined ? { estimatedSeconds: est } : {}),
     };
     log.info(
-      `plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? formatBytes(chosen.size) : ''}; WAL ${coverage ? `${coverage.first} … ${coverage.last} (${coverage.segments} segments)` : 'checked by pgBackRest'}; target ${result.target}`,
+      `plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? formatBytes(chosen.size) : ''}; WAL ${coverage ? describeCoverage(coverage) : 'checked by pgBackRest'}; target ${result.target}`,
     );
     return { findings };
   });
@@ -527,7 +513,7 @@ async function recoverStages(
   const port = opts.mode === 'in-place' ? undefined : (opts.port ?? (await freePort()));
   const settings: Record<string, string> = {
     ...rest.settings,
-    ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive) : {}),
+    ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive, opts.targetTimeline) : {}),
     archive_mode: 'off',
     hot_standby: 'on',
     primary_conninfo: '',

@@ -52,6 +52,12 @@ export const pitrSpec: ActionSpec = {
       description: 'Stop just after the target (true) or just before it (false).',
     },
     {
+      name: 'target-timeline',
+      default: 'latest',
+      description:
+        'The timeline to recover along: `latest` (the newest that descends from the base backup), `current` (the base backup’s own) or a number; the plan checks WAL along it (the .history files).',
+    },
+    {
       name: 'mode',
       default: 'drill',
       description:

@@ -313,8 +313,15 @@ export const RULES = {
     severity: 'critical',
     kind: 'problem',
     fires:
-      'a WAL segment between the base backup’s start and the target is missing from the archive, on the timeline recovery follows (found before anything is restored)',
+      'a WAL segment is missing from the chain recovery needs, judged by segment names on the timeline it follows: from the base backup’s start to the target LSN, or, for a time or a name, to the last segment present (file times are not trusted; found before anything is restored)',
     fix: 'Check archive_command and its logs for the named segment; recover to a point before the gap, or from a later base backup.',
+  },
+  PITR_TIMELINE_UNKNOWN: {
+    severity: 'high',
+    kind: 'problem',
+    fires:
+      '`target-timeline` names a timeline whose .history file is not in the WAL archive, or one that does not descend from the base backup’s timeline (found before anything is restored)',
+    fix: 'List the .history files in the archive and pick one of them (or latest / current).',
   },
   PITR_TARGET_BEFORE_BACKUP: {
     severity: 'high',

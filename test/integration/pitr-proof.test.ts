@@ -9,10 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/core/exec.js';
 import { memoryLogger } from '../../src/core/log.js';
 import { parsePitrOptions } from '../../src/pitr/options.js';
+import { describeCoverage } from '../../src/pitr/plan.js';
 import { proveFromLog, targetFindings } from '../../src/pitr/proof.js';
 import { pitrOutputs, plantMarker, runPitr } from '../../src/pitr/run.js';
-import { withClient } from '../../src/postgres/client.js';
-import type { ScratchCluster } from '../../src/postgres/cluster.js';
+import { parseDbUrl, withClient } from '../../src/postgres/client.js';
+import { removeCluster, type ScratchCluster } from '../../src/postgres/cluster.js';
 import { tempDir } from '../harness/pg.js';
 import {
   archiveNow,
@@ -32,6 +33,8 @@ let exact: string;
 let exactId: number;
 /** A time inside the workload, between two commits. */
 let midWorkload: string;
+/** A WAL segment between the base backup's end and midWorkload. */
+let workloadSegment: string;
 const rules = (r: { findings: { rule: string }[] }) => r.findings.map((f) => f.rule);
 
 async function pgbench(args: string[]): Promise<void> {
@@ -88,6 +91,8 @@ beforeAll(async () => {
   await query(prod, 'CREATE TABLE events (id serial PRIMARY KEY, tag text)');
   await baseBackup(prod, path.join(base, 'b1'));
   await pgbench(['-c', '2', '-t', '200']);
+  // The segment after the backup's end holds this first part of the workload alone.
+  workloadSegment = await archiveNow(prod);
   const e = await commitOffTheMillisecond();
   exact = e.at;
   exactId = e.id;
@@ -225,5 +230,86 @@ describe('pitr-restore: checks, markers and compare in the database they name', 
     expect((h?.now as number) - (h?.atTarget as number)).toBe(100);
     expect(r.compare?.compared).toBe(5);
     expect(r.compare?.missing).toBe(0);
+  }, 180_000);
+});
+
+describe('pitr-restore: WAL continuity by segment names, along the chosen timeline', () => {
+  it('an archive copied with fresh file times: a hole is still WAL_GAP naming the segment; whole, the plan says it cannot tell', async () => {
+    const fresh = serverDir('pitr-proof-fresh');
+    fs.cpSync(archive, fresh, { recursive: true });
+    const holed = serverDir('pitr-proof-holed');
+    fs.cpSync(archive, holed, { recursive: true });
+    fs.rmSync(path.join(holed, workloadSegment));
+    const r = await runPitr(native({ 'wal-archive': holed, 'target-time': midWorkload }), memoryLogger());
+    expect(rules(r)).toEqual(['WAL_GAP']);
+    expect(r.findings[0]?.message).toContain(workloadSegment);
+    const ok = await runPitr(
+      native({ 'wal-archive': fresh, 'target-time': midWorkload, 'plan-only': 'true' }),
+      memoryLogger(),
+    );
+    expect(rules(ok)).toEqual([]);
+    expect(ok.plan?.reachesTarget).toBe('cannot tell');
+    expect(describeCoverage(ok.plan ?? {})).toMatch(/continuous by name .*cannot tell before replay/);
+    expect(r.stages.find((s) => s.name === 'fetch')?.status).toBe('skipped');
+  }, 60_000);
+
+  it('target-timeline: latest follows a fork, current stays on the backup’s, a number picks one, an unknown one is refused', async () => {
+    // A fork: a kept drill is timeline 2; its rows and its WAL go into a copy of the archive.
+    const kept = await runPitr(native({ 'target-time': midWorkload, keep: 'true' }), memoryLogger());
+    const fork = serverDir('pitr-proof-fork');
+    fs.cpSync(archive, fork, { recursive: true, preserveTimestamps: true });
+    let forkTarget = '';
+    try {
+      const conn = parseDbUrl('x', kept.databaseUrl as string, () => {});
+      await withClient(conn, async (c) => {
+        await c.query('CREATE TABLE fork_rows (id int)');
+        await c.query('INSERT INTO fork_rows VALUES (1)');
+        await sleep(300);
+        forkTarget = new Date().toISOString();
+        await sleep(300);
+        await c.query('INSERT INTO fork_rows VALUES (2)');
+        await c.query('SELECT pg_switch_wal()');
+      });
+      const walDir = path.join(kept.handle as string, 'data', 'pg_wal');
+      const names = fs
+        .readdirSync(walDir)
+        .filter((n) => /^00000002[0-9A-F]{16}$/.test(n))
+        .sort();
+      for (const n of [...names.slice(0, -1), '00000002.history'])
+        fs.copyFileSync(path.join(walDir, n), path.join(fork, n));
+    } finally {
+      expect(await removeCluster(kept.handle as string)).toBe(true);
+    }
+    const plan = (tl: string) =>
+      runPitr(
+        native({
+          'wal-archive': fork,
+          'target-time': forkTarget,
+          'target-timeline': tl,
+          'plan-only': 'true',
+        }),
+        memoryLogger(),
+      );
+    const latest = await plan('latest');
+    expect([latest.plan?.timeline, latest.plan?.walLast?.slice(0, 8)]).toEqual([2, '00000002']);
+    const current = await plan('current');
+    expect([current.plan?.timeline, current.plan?.walLast?.slice(0, 8)]).toEqual([1, '00000001']);
+    expect((await plan('2')).plan?.timeline).toBe(2);
+    const unknown = await plan('9');
+    expect(rules(unknown)).toEqual(['PITR_TIMELINE_UNKNOWN']);
+    expect(() => native({ 'target-time': forkTarget, 'target-timeline': 'newest' })).toThrow(
+      /target-timeline: "newest" is not a timeline/,
+    );
+    // Recovery follows the chosen one: on timeline 2 the fork's first row is there.
+    const cfg = config(`pitr:
+  checks:
+    - { name: the fork's row, sql: "select count(*) from fork_rows where id = 1", expect: "== 1", asserts: before-target }
+    - { name: not the later one, sql: "select count(*) from fork_rows where id = 2", expect: "== 0", asserts: after-target }
+`);
+    const r = await runPitr(
+      native({ 'wal-archive': fork, 'target-time': forkTarget, 'target-timeline': '2', config: cfg }),
+      memoryLogger(),
+    );
+    expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
   }, 180_000);
 });
