@@ -24,6 +24,7 @@ import {
   sleep,
   startArchiving,
 } from '../harness/pitr.js';
+import { startS3 } from '../harness/s3.js';
 
 let prod: ScratchCluster;
 let archive: string;
@@ -251,6 +252,31 @@ describe('pitr-restore: WAL continuity by segment names, along the chosen timeli
     expect(ok.plan?.reachesTarget).toBe('cannot tell');
     expect(describeCoverage(ok.plan ?? {})).toMatch(/continuous by name .*cannot tell before replay/);
     expect(r.stages.find((s) => s.name === 'fetch')?.status).toBe('skipped');
+  }, 60_000);
+
+  it('WAL uploaded to S3 after the workload (every object newer than the target): a hole is WAL_GAP naming the segment', async () => {
+    const s3 = await startS3();
+    const saved = { ...process.env };
+    Object.assign(process.env, s3.env);
+    try {
+      await s3.bucket('late');
+      for (const f of fs.readdirSync(archive))
+        if (f !== workloadSegment) await s3.put('late', `wal/${f}`, fs.readFileSync(path.join(archive, f)));
+      const r = await runPitr(
+        native({
+          'wal-archive': 's3://late/wal',
+          's3-endpoint': s3.endpoint,
+          'target-time': midWorkload,
+          'plan-only': 'true',
+        }),
+        memoryLogger(),
+      );
+      expect(rules(r)).toEqual(['WAL_GAP']);
+      expect(r.findings[0]?.message).toContain(workloadSegment);
+    } finally {
+      process.env = saved;
+      await s3.stop();
+    }
   }, 60_000);
 
   it('target-timeline: latest follows a fork, current stays on the backup’s, a number picks one, an unknown one is refused', async () => {
