@@ -47574,6 +47574,18 @@ const RULES = {
         fires: 'a compressed stream (gzip around the file, or a data block inside it) does not decompress',
         fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
     },
+    PLAIN_META_COMMAND: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'a plain dump holds a psql meta-command pg_dump does not write (`\\!`, `\\o |`, `\\copy ... program`, `\\setenv`, `\\i`, `\\connect` to another database), or COPY data pg_dump would not write; nothing of the dump is run',
+        fix: 'Do not load this file with psql: it was not written by pg_dump as it stands. Find out who changed it, and restore from a dump you can trust.',
+    },
+    DUMP_OUTSIDE_DATABASE: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'a plain dump holds a statement about another database or the whole server (roles, tablespaces, ALTER SYSTEM), which pg_dump of one database never writes; nothing of the dump is run',
+        fix: 'Do not load this file: it would act outside the database it restores. Restore roles with pg_dumpall --roles-only separately, and the database from a dump you can trust.',
+    },
     VERSION_UNSUPPORTED: {
         severity: 'high',
         kind: 'unverifiable',
@@ -47615,6 +47627,12 @@ const RULES = {
         kind: 'problem',
         fires: 'pg_restore or psql reported errors that no more specific rule explains',
         fix: 'Read the first error in the message; the restore is incomplete until it is fixed.',
+    },
+    RESTORE_NEEDS_SUPERUSER: {
+        severity: 'info',
+        kind: 'problem',
+        fires: "verify's schema replay (run as a role that is not a superuser, so a dump's SQL has no superuser's powers) met statements only a superuser may run (C functions, event triggers, untrusted languages); the drill restores them as one",
+        fix: 'Nothing to fix in the backup: the drill checks these objects. A statement in the list that pg_dump would not write is worth a look.',
     },
     RESTORE_WARNING: {
         severity: 'low',
@@ -47872,6 +47890,36 @@ const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createReq
 
 
 
+/**
+ * What of this process's environment a program gets: the search path, locale, time zone and temp
+ * folder, never the rest. A runner holds the backup store's keys, a GitHub token and database
+ * passwords in its environment; a scratch postmaster, psql or pg_restore running a backup's SQL has
+ * no use for them (and a server's environment is readable from SQL by a superuser).
+ */
+const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
+function childEnv(own = {}, inherit = []) {
+    const out = {};
+    const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
+    for (const [k, v] of Object.entries(process.env))
+        if (v !== undefined && passes(k))
+            out[k] = v;
+    for (const [k, v] of Object.entries(own)) {
+        if (v === undefined)
+            delete out[k];
+        else
+            out[k] = v;
+    }
+    return out;
+}
+/**
+ * For the user's own commands (migrate-command, start-command, stop-command): the runner's
+ * environment, less what carries Restorable's secrets and inputs (the store's keys, tokens, the
+ * action's inputs, passwords).
+ */
+function userCommandEnv(own = {}) {
+    const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
+    return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
+}
 function exec_isRoot() {
     return typeof process.getuid === 'function' && process.getuid() === 0;
 }
@@ -47905,11 +47953,14 @@ class TailBuffer {
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
  * the end of standard error.
  */
-function runSync(cmd, args, user, env) {
+function runSync(cmd, args, user, env, 
+/** Give up (SIGKILL) after this long: a signal handler has seconds before the runner kills it. */
+timeoutMs) {
     const [file, argv] = asUser(user, cmd, args);
     const r = spawnSync(file, argv, {
         cwd: os.tmpdir(),
-        ...(env ? { env: { ...process.env, ...env } } : {}),
+        env: childEnv(env),
+        ...(timeoutMs ? { timeout: timeoutMs, killSignal: 'SIGKILL' } : {}),
         stdio: ['ignore', 'ignore', 'pipe'],
         encoding: 'utf8',
     });
@@ -47927,7 +47978,7 @@ function run(cmd, args, opts = {}) {
     const limit = opts.maxCapture ?? 4 * 1024 * 1024;
     return new Promise((resolve, reject) => {
         const child = spawn(file, argv, {
-            env: { ...process.env, ...opts.env },
+            env: childEnv(opts.env, opts.inherit),
             // A user we switch to may not be allowed into our working directory.
             cwd: opts.cwd ?? (switching ? os.tmpdir() : undefined),
             stdio: ['pipe', 'pipe', 'pipe'],

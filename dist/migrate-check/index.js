@@ -47619,6 +47619,18 @@ const RULES = {
         fires: 'a compressed stream (gzip around the file, or a data block inside it) does not decompress',
         fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
     },
+    PLAIN_META_COMMAND: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'a plain dump holds a psql meta-command pg_dump does not write (`\\!`, `\\o |`, `\\copy ... program`, `\\setenv`, `\\i`, `\\connect` to another database), or COPY data pg_dump would not write; nothing of the dump is run',
+        fix: 'Do not load this file with psql: it was not written by pg_dump as it stands. Find out who changed it, and restore from a dump you can trust.',
+    },
+    DUMP_OUTSIDE_DATABASE: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'a plain dump holds a statement about another database or the whole server (roles, tablespaces, ALTER SYSTEM), which pg_dump of one database never writes; nothing of the dump is run',
+        fix: 'Do not load this file: it would act outside the database it restores. Restore roles with pg_dumpall --roles-only separately, and the database from a dump you can trust.',
+    },
     VERSION_UNSUPPORTED: {
         severity: 'high',
         kind: 'unverifiable',
@@ -47660,6 +47672,12 @@ const RULES = {
         kind: 'problem',
         fires: 'pg_restore or psql reported errors that no more specific rule explains',
         fix: 'Read the first error in the message; the restore is incomplete until it is fixed.',
+    },
+    RESTORE_NEEDS_SUPERUSER: {
+        severity: 'info',
+        kind: 'problem',
+        fires: "verify's schema replay (run as a role that is not a superuser, so a dump's SQL has no superuser's powers) met statements only a superuser may run (C functions, event triggers, untrusted languages); the drill restores them as one",
+        fix: 'Nothing to fix in the backup: the drill checks these objects. A statement in the list that pg_dump would not write is worth a look.',
     },
     RESTORE_WARNING: {
         severity: 'low',
@@ -47917,6 +47935,36 @@ const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createReq
 
 
 
+/**
+ * What of this process's environment a program gets: the search path, locale, time zone and temp
+ * folder, never the rest. A runner holds the backup store's keys, a GitHub token and database
+ * passwords in its environment; a scratch postmaster, psql or pg_restore running a backup's SQL has
+ * no use for them (and a server's environment is readable from SQL by a superuser).
+ */
+const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
+function childEnv(own = {}, inherit = []) {
+    const out = {};
+    const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
+    for (const [k, v] of Object.entries(process.env))
+        if (v !== undefined && passes(k))
+            out[k] = v;
+    for (const [k, v] of Object.entries(own)) {
+        if (v === undefined)
+            delete out[k];
+        else
+            out[k] = v;
+    }
+    return out;
+}
+/**
+ * For the user's own commands (migrate-command, start-command, stop-command): the runner's
+ * environment, less what carries Restorable's secrets and inputs (the store's keys, tokens, the
+ * action's inputs, passwords).
+ */
+function userCommandEnv(own = {}) {
+    const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
+    return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
+}
 function exec_isRoot() {
     return typeof process.getuid === 'function' && process.getuid() === 0;
 }
@@ -47950,11 +47998,14 @@ class TailBuffer {
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
  * the end of standard error.
  */
-function exec_runSync(cmd, args, user, env) {
+function exec_runSync(cmd, args, user, env, 
+/** Give up (SIGKILL) after this long: a signal handler has seconds before the runner kills it. */
+timeoutMs) {
     const [file, argv] = asUser(user, cmd, args);
     const r = spawnSync(file, argv, {
         cwd: os.tmpdir(),
-        ...(env ? { env: { ...process.env, ...env } } : {}),
+        env: childEnv(env),
+        ...(timeoutMs ? { timeout: timeoutMs, killSignal: 'SIGKILL' } : {}),
         stdio: ['ignore', 'ignore', 'pipe'],
         encoding: 'utf8',
     });
@@ -47972,7 +48023,7 @@ function exec_run(cmd, args, opts = {}) {
     const limit = opts.maxCapture ?? 4 * 1024 * 1024;
     return new Promise((resolve, reject) => {
         const child = (0,external_node_child_process_namespaceObject.spawn)(file, argv, {
-            env: { ...process.env, ...opts.env },
+            env: childEnv(opts.env, opts.inherit),
             // A user we switch to may not be allowed into our working directory.
             cwd: opts.cwd ?? (switching ? external_node_os_default().tmpdir() : undefined),
             stdio: ['pipe', 'pipe', 'pipe'],
@@ -49474,17 +49525,61 @@ function migrateComment(r, maxDiffLines = 200) {
     return `${out.join('\n')}\n`;
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/checks/semantics.ts
+
+
 
 
 function semantics_describe(e) {
     return e.op === 'between' ? `between ${e.lo} and ${e.hi}` : `${e.op} ${e.value}`;
 }
 /**
- * Run smoke queries that return one number each, read-only, with a time limit. Results are numbers,
- * never rows: a query that returns anything else fails.
+ * A role that may read everything and do nothing else, for smoke queries on a superuser's
+ * connection: none of a superuser's powers (COPY ... TO PROGRAM, reading server files) reach a
+ * query from config. Dropped again by the returned function.
+ */
+async function readerRole(c) {
+    const me = await c.query("SELECT current_setting('is_superuser') = 'on' AS s, current_setting('server_version_num')::int AS v");
+    if (!me.rows[0]?.s)
+        return undefined;
+    const role = `restorable_smoke_${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
+    await c.query(`CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
+    if ((me.rows[0]?.v ?? 0) >= 140000)
+        await c.query(`GRANT pg_read_all_data TO ${role}`);
+    else {
+        const schemas = await c.query("SELECT nspname AS n FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'");
+        for (const { n } of schemas.rows) {
+            await c.query(`GRANT USAGE ON SCHEMA ${client_ident(n)} TO ${role}`);
+            await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA ${client_ident(n)} TO ${role}`);
+        }
+    }
+    return {
+        role,
+        drop: async () => {
+            await c.query('ROLLBACK').catch(() => { });
+            await c.query(`DROP OWNED BY ${role}`);
+            await c.query(`DROP ROLE ${role}`);
+        },
+    };
+}
+/**
+ * Run smoke queries that return one number each, with a time limit: each alone (the extended
+ * protocol takes one statement, so `select 1; commit; ...` cannot leave the transaction), in a
+ * read-only transaction, as a role without a superuser's powers. Results are numbers, never rows:
+ * a query that returns anything else fails.
  */
 async function runSmokeQueries(c, queries) {
+    const reader = queries.length > 0 ? await readerRole(c) : undefined;
+    try {
+        return await smoke(c, queries, reader?.role);
+    }
+    finally {
+        await reader?.drop();
+    }
+}
+async function smoke(c, queries, role) {
     const findings = [];
     const results = [];
     for (const q of queries) {
@@ -49494,7 +49589,15 @@ async function runSmokeQueries(c, queries) {
         try {
             await c.query('BEGIN READ ONLY');
             await c.query("SET LOCAL statement_timeout = '60s'");
-            const r = await c.query({ text: q.sql, rowMode: 'array' });
+            if (role)
+                await c.query(`SET LOCAL ROLE ${role}`);
+            // queryMode (pg 8.11+) is not in @types/pg yet.
+            const one = {
+                text: q.sql,
+                rowMode: 'array',
+                queryMode: 'extended',
+            };
+            const r = await c.query(one);
             await c.query('COMMIT');
             const cell = r.rows.length === 1 && r.fields.length === 1 ? r.rows[0][0] : undefined;
             const n = typeof cell === 'number'
@@ -49584,8 +49687,6 @@ function diffStructure(reference, actual) {
     return { missing: reference.filter((l) => !have.has(l)), unexpected: actual.filter((l) => !want.has(l)) };
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/postgres/binaries.ts
 
 
@@ -49737,6 +49838,7 @@ function removeStartingSync() {
             if (fs.existsSync(pidFile))
                 stopServerSync(binDir, osUser, data);
             // initdb may still be writing into it for a moment: retry.
+            dropLabel(root);
             for (let attempt = 0; attempt < 20 && fs.existsSync(root); attempt++) {
                 try {
                     fs.rmSync(root, { recursive: true, force: true });
@@ -49768,48 +49870,146 @@ function installExitHook() {
     onCancel(stopAll);
 }
 const SCRATCH_PREFIX = 'restorable-';
-const LABEL_FILE = 'restorable.json';
+/** The OS user scratch servers run as when Restorable runs as root: its own, never postgres or root. */
+const SCRATCH_USER = 'restorable';
+/**
+ * A folder of this process's user that nobody else may enter: made 0700 when missing, and refused
+ * when it is a link, another user's, or open to others (someone may have planted it).
+ */
+function privateDir(dir, owner) {
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    try {
+        external_node_fs_default().mkdirSync(dir, { mode: 0o700 });
+        if (owner)
+            external_node_fs_default().chownSync(dir, owner.uid, owner.gid);
+    }
+    catch (e) {
+        if (e.code !== 'EEXIST')
+            throw e;
+    }
+    const st = external_node_fs_default().lstatSync(dir);
+    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+        throw new errors_UserError('TMPDIR', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no scratch cluster is made there`, `Remove it if nobody should have made it, or point TMPDIR (work-dir's temp) at a folder only the runner uses`);
+    }
+    return dir;
+}
+/** Labels live apart from the clusters, where only the runner may write: a server cannot rewrite them. */
+function labelDir() {
+    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}labels-${process.getuid?.() ?? 0}`), undefined);
+}
+/** The 0700 parent of a server user's scratch folders: only that user (and the runner) can enter. */
+function scratchParent(osUser) {
+    const owner = ownerOf(osUser);
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    return privateDir(path.join(os.tmpdir(), `${SCRATCH_PREFIX}scratch-${uid}`), owner);
+}
+/** Where the label of the cluster in `root` is kept. */
+function labelFile(root) {
+    return external_node_path_default().join(labelDir(), `${external_node_path_default().basename(root)}.json`);
+}
+/** The label of a scratch folder, only as the runner wrote it: a file anyone else could write is not one. */
 function readLabel(root) {
     try {
-        return JSON.parse(external_node_fs_default().readFileSync(external_node_path_default().join(root, LABEL_FILE), 'utf8'));
+        const file = labelFile(root);
+        const st = external_node_fs_default().lstatSync(file);
+        if (!st.isFile() || st.uid !== (process.getuid?.() ?? 0) || (st.mode & 0o022) !== 0)
+            return undefined;
+        const l = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
+        return l.root === external_node_path_default().resolve(root) && Number.isInteger(l.major) && l.major >= 9 && l.major < 100
+            ? l
+            : undefined;
     }
     catch {
         return undefined;
     }
 }
-/** Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove it. */
+function writeLabel(root, label, bin, osUser) {
+    const l = {
+        label,
+        root: path.resolve(root),
+        pid: process.pid,
+        created: new Date().toISOString(),
+        major: bin.major,
+        ...(osUser ? { osUser } : {}),
+    };
+    fs.writeFileSync(labelFile(root), JSON.stringify(l), { mode: 0o600 });
+}
+function dropLabel(root) {
+    fs.rmSync(labelFile(root), { force: true });
+}
+function pidAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (e) {
+        return e.code === 'EPERM';
+    }
+}
+/** The postmaster's pid, from its pid file; undefined when there is none. */
+function postmasterPid(data) {
+    try {
+        const pid = Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove
+ * it. The label is data, never code: pg_ctl comes from Restorable's own discovery by the label's
+ * major, runs as the label's server user (never root), and only on a folder and data directory that
+ * user owns; a folder whose server did not stop is left, with a line saying so.
+ */
 async function cluster_removeCluster(root) {
     const label = readLabel(root);
     if (!label || !path.basename(root).startsWith(SCRATCH_PREFIX))
         return false;
+    if (label.osUser === 'root')
+        return false;
+    const owner = ownerOf(label.osUser);
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
     const data = path.join(root, 'data');
-    if (fs.existsSync(path.join(data, 'postmaster.pid'))) {
-        await run(path.join(label.binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], {
-            user: label.osUser,
-        }).catch(() => undefined);
+    const owned = (p) => {
+        const st = fs.lstatSync(p, { throwIfNoEntry: false });
+        return st === undefined || (!st.isSymbolicLink() && st.uid === uid);
+    };
+    if (!owned(root) || !owned(data))
+        return false;
+    if (postmasterPid(data) !== undefined) {
+        const pgCtl = await pick('pg_ctl', label.major);
+        if (pgCtl) {
+            await run(pgCtl.path, ['-D', data, '-m', 'immediate', '-w', 'stop'], { user: label.osUser }).catch(() => undefined);
+        }
+        const pid = postmasterPid(data);
+        if (pid !== undefined && pidAlive(pid)) {
+            throw new UserError('clean', `the server in ${root} (pid ${pid}) did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
+        }
     }
     fs.rmSync(root, { recursive: true, force: true });
+    dropLabel(root);
     return true;
 }
-/** Scratch clusters left in the temp folder: by a crash (their process is gone) or kept on purpose. */
+/** Scratch clusters left behind: by a crash (their process is gone) or kept on purpose. */
 function findLeftovers() {
-    const tmp = os.tmpdir();
-    const alive = (pid) => {
+    const dir = labelDir();
+    const out = [];
+    for (const n of fs.readdirSync(dir)) {
+        if (!n.startsWith(SCRATCH_PREFIX) || !n.endsWith('.json'))
+            continue;
+        let root;
         try {
-            process.kill(pid, 0);
-            return true;
+            root = JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')).root;
         }
-        catch (e) {
-            return e.code === 'EPERM';
+        catch {
+            continue;
         }
-    };
-    return fs
-        .readdirSync(tmp)
-        .filter((n) => n.startsWith(SCRATCH_PREFIX))
-        .map((n) => path.join(tmp, n))
-        .map((root) => ({ root, label: readLabel(root) }))
-        .filter((x) => x.label !== undefined)
-        .map((x) => ({ ...x, orphaned: !alive(x.label.pid) }));
+        const label = typeof root === 'string' ? readLabel(root) : undefined;
+        if (label)
+            out.push({ root: label.root, label, orphaned: !pidAlive(label.pid) });
+    }
+    return out;
 }
 /**
  * What `restorable clean` removes: clusters whose process is gone, except those kept on purpose
@@ -49824,7 +50024,7 @@ function leftoversToClean(all) {
  * initdb. Until `ScratchCluster.adopt` it is removed (its server stopped) if the process is stopped.
  */
 function scratchFolder(label, osUser) {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), `${SCRATCH_PREFIX}${label}-`));
+    const root = fs.mkdtempSync(path.join(scratchParent(osUser), `${SCRATCH_PREFIX}${label}-`));
     installExitHook();
     starting.set(root, { binDir: '', osUser, phase: 'init' });
     prepareFolder(root, osUser);
@@ -49832,7 +50032,7 @@ function scratchFolder(label, osUser) {
 }
 /** The socket folder in a scratch root, both owned by the server's OS user; removed if that user is missing. */
 function prepareFolder(root, osUser) {
-    fs.mkdirSync(path.join(root, 'socket'));
+    fs.mkdirSync(path.join(root, 'socket'), { mode: 0o700 });
     let owner;
     try {
         owner = ownerOf(osUser);
@@ -49854,16 +50054,32 @@ function labelFolder(root, bin, osUser, label) {
         Object.assign(entry, { binDir: bin.dir, phase: 'server' });
     writeLabel(root, label, bin, osUser);
 }
-function writeLabel(root, label, bin, osUser) {
-    const l = {
-        label,
-        pid: process.pid,
-        created: new Date().toISOString(),
-        major: bin.major,
-        binDir: bin.dir,
-        ...(osUser ? { osUser } : {}),
-    };
-    fs.writeFileSync(path.join(root, LABEL_FILE), JSON.stringify(l));
+/**
+ * Who a scratch server runs as by default: as root, Restorable's own unprivileged user (made when
+ * missing), so a backup's SQL that reaches the server's OS user finds no production data directory
+ * and no secrets; otherwise the runner's user itself.
+ */
+function scratchUser() {
+    if (!isRoot())
+        return undefined;
+    if (!passwdIds(SCRATCH_USER)) {
+        const made = runSync('useradd', [
+            '--system',
+            '--user-group',
+            '--no-create-home',
+            '--home-dir',
+            '/nonexistent',
+            '--shell',
+            '/usr/sbin/nologin',
+            '--comment',
+            'Restorable scratch PostgreSQL servers',
+            SCRATCH_USER,
+        ]);
+        if (made.code !== 0 && !passwdIds(SCRATCH_USER)) {
+            throw new UserError('os-user', `the user ${SCRATCH_USER}, whom scratch servers run as, is missing and could not be created (${made.stderr})`, `Create it (useradd --system --user-group ${SCRATCH_USER}), or set os-user to an unprivileged user`);
+        }
+    }
+    return SCRATCH_USER;
 }
 /** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
 function ownerOf(osUser) {
@@ -49930,8 +50146,11 @@ class ScratchCluster {
                 ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
                 : 'PostgreSQL server binaries (initdb, pg_ctl)', installHint(Math.max(Math.ceil(min), 13), 'server'));
         }
-        const osUser = opts.osUser ?? (isRoot() ? 'postgres' : undefined);
-        const root = fs.mkdtempSync(path.join(os.tmpdir(), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
+        const osUser = opts.osUser ?? scratchUser();
+        if (osUser === 'root') {
+            throw new UserError('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", `Leave os-user unset (Restorable's own user, ${SCRATCH_USER}), or name an unprivileged user`);
+        }
+        const root = fs.mkdtempSync(path.join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
         installExitHook();
         starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
         try {
@@ -49992,6 +50211,7 @@ class ScratchCluster {
                 break;
         }
         fs.rmSync(root, { recursive: true, force: true });
+        dropLabel(root);
         throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
     }
     /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
@@ -50005,14 +50225,22 @@ class ScratchCluster {
         await run(path.join(this.bin.dir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
             user: this.osUser,
         }).catch(() => undefined);
+        this.removeIfStopped();
+    }
+    /** Remove the folder, unless its server is still up (then `restorable clean` can finish later). */
+    removeIfStopped() {
+        const pid = postmasterPid(this.dataDir);
+        if (pid !== undefined && pidAlive(pid))
+            return;
         fs.rmSync(this.root, { recursive: true, force: true });
+        dropLabel(this.root);
     }
     /** Keep the cluster after this process exits (keep: true); returns its folder for the post step. */
     detach() {
         live.delete(this);
         const label = readLabel(this.root);
         if (label)
-            fs.writeFileSync(path.join(this.root, LABEL_FILE), JSON.stringify({ ...label, kept: true }));
+            fs.writeFileSync(labelFile(this.root), JSON.stringify({ ...label, kept: true }), { mode: 0o600 });
         return this.root;
     }
     stopSync() {
@@ -50020,7 +50248,7 @@ class ScratchCluster {
             return;
         live.delete(this);
         stopServerSync(this.bin.dir, this.osUser, this.dataDir);
-        fs.rmSync(this.root, { recursive: true, force: true });
+        this.removeIfStopped();
     }
     serverLog() {
         return tail(path.join(this.root, 'server.log'));
@@ -50562,7 +50790,7 @@ async function runMigrate(opts, log, onStage) {
             log.info(`running the migrate command in ${opts.cwd}`);
             res = await exec_run('sh', ['-c', opts.command], {
                 cwd: opts.cwd,
-                env: { ...client_libpqEnv(conn), DATABASE_URL: opts.databaseUrl },
+                env: userCommandEnv({ ...client_libpqEnv(conn), DATABASE_URL: opts.databaseUrl }),
                 timeoutMs: opts.timeoutSeconds * 1000,
                 onStderrLine: (l) => log.info(`migrate: ${l}`),
                 maxCapture: 256 * 1024,

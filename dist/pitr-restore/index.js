@@ -67989,7 +67989,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 1319:
+/***/ 7821:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -70943,6 +70943,37 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: ./src/core/errors.ts
+/**
+ * A mistake in what the user gave us (an input, a flag, a config file). Entries print its message on
+ * one line, without a stack trace, and exit non-zero. The message names the input, what was wrong
+ * and how to fix it.
+ */
+class errors_UserError extends Error {
+    input;
+    fix;
+    constructor(input, problem, fix) {
+        super(`${input}: ${problem}. ${fix}`);
+        this.input = input;
+        this.fix = fix;
+        this.name = 'UserError';
+    }
+}
+/** A program we need is not installed; the message says how to install it. */
+class ToolMissingError extends Error {
+    tool;
+    install;
+    constructor(tool, install) {
+        super(`${tool} is not installed or not on PATH. Install it: ${install}`);
+        this.tool = tool;
+        this.install = install;
+        this.name = 'ToolMissingError';
+    }
+}
+function errorMessage(err) {
+    return err instanceof Error ? err.message : String(err);
+}
+
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
@@ -80545,6 +80576,18 @@ const RULES = {
         fires: 'a compressed stream (gzip around the file, or a data block inside it) does not decompress',
         fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
     },
+    PLAIN_META_COMMAND: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'a plain dump holds a psql meta-command pg_dump does not write (`\\!`, `\\o |`, `\\copy ... program`, `\\setenv`, `\\i`, `\\connect` to another database), or COPY data pg_dump would not write; nothing of the dump is run',
+        fix: 'Do not load this file with psql: it was not written by pg_dump as it stands. Find out who changed it, and restore from a dump you can trust.',
+    },
+    DUMP_OUTSIDE_DATABASE: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'a plain dump holds a statement about another database or the whole server (roles, tablespaces, ALTER SYSTEM), which pg_dump of one database never writes; nothing of the dump is run',
+        fix: 'Do not load this file: it would act outside the database it restores. Restore roles with pg_dumpall --roles-only separately, and the database from a dump you can trust.',
+    },
     VERSION_UNSUPPORTED: {
         severity: 'high',
         kind: 'unverifiable',
@@ -80586,6 +80629,12 @@ const RULES = {
         kind: 'problem',
         fires: 'pg_restore or psql reported errors that no more specific rule explains',
         fix: 'Read the first error in the message; the restore is incomplete until it is fixed.',
+    },
+    RESTORE_NEEDS_SUPERUSER: {
+        severity: 'info',
+        kind: 'problem',
+        fires: "verify's schema replay (run as a role that is not a superuser, so a dump's SQL has no superuser's powers) met statements only a superuser may run (C functions, event triggers, untrusted languages); the drill restores them as one",
+        fix: 'Nothing to fix in the backup: the drill checks these objects. A statement in the list that pg_dump would not write is worth a look.',
     },
     RESTORE_WARNING: {
         severity: 'low',
@@ -80837,43 +80886,42 @@ function ruleKind(rule) {
     return RULES[rule]?.kind ?? 'problem';
 }
 
-;// CONCATENATED MODULE: ./src/core/errors.ts
-/**
- * A mistake in what the user gave us (an input, a flag, a config file). Entries print its message on
- * one line, without a stack trace, and exit non-zero. The message names the input, what was wrong
- * and how to fix it.
- */
-class errors_UserError extends Error {
-    input;
-    fix;
-    constructor(input, problem, fix) {
-        super(`${input}: ${problem}. ${fix}`);
-        this.input = input;
-        this.fix = fix;
-        this.name = 'UserError';
-    }
-}
-/** A program we need is not installed; the message says how to install it. */
-class ToolMissingError extends Error {
-    tool;
-    install;
-    constructor(tool, install) {
-        super(`${tool} is not installed or not on PATH. Install it: ${install}`);
-        this.tool = tool;
-        this.install = install;
-        this.name = 'ToolMissingError';
-    }
-}
-function errorMessage(err) {
-    return err instanceof Error ? err.message : String(err);
-}
-
 // EXTERNAL MODULE: external "node:child_process"
 var external_node_child_process_ = __nccwpck_require__(1421);
 ;// CONCATENATED MODULE: ./src/core/exec.ts
 
 
 
+/**
+ * What of this process's environment a program gets: the search path, locale, time zone and temp
+ * folder, never the rest. A runner holds the backup store's keys, a GitHub token and database
+ * passwords in its environment; a scratch postmaster, psql or pg_restore running a backup's SQL has
+ * no use for them (and a server's environment is readable from SQL by a superuser).
+ */
+const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
+function childEnv(own = {}, inherit = []) {
+    const out = {};
+    const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
+    for (const [k, v] of Object.entries(process.env))
+        if (v !== undefined && passes(k))
+            out[k] = v;
+    for (const [k, v] of Object.entries(own)) {
+        if (v === undefined)
+            delete out[k];
+        else
+            out[k] = v;
+    }
+    return out;
+}
+/**
+ * For the user's own commands (migrate-command, start-command, stop-command): the runner's
+ * environment, less what carries Restorable's secrets and inputs (the store's keys, tokens, the
+ * action's inputs, passwords).
+ */
+function userCommandEnv(own = {}) {
+    const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
+    return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
+}
 function isRoot() {
     return typeof process.getuid === 'function' && process.getuid() === 0;
 }
@@ -80907,11 +80955,14 @@ class TailBuffer {
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
  * the end of standard error.
  */
-function runSync(cmd, args, user, env) {
+function runSync(cmd, args, user, env, 
+/** Give up (SIGKILL) after this long: a signal handler has seconds before the runner kills it. */
+timeoutMs) {
     const [file, argv] = asUser(user, cmd, args);
     const r = (0,external_node_child_process_.spawnSync)(file, argv, {
         cwd: external_node_os_default().tmpdir(),
-        ...(env ? { env: { ...process.env, ...env } } : {}),
+        env: childEnv(env),
+        ...(timeoutMs ? { timeout: timeoutMs, killSignal: 'SIGKILL' } : {}),
         stdio: ['ignore', 'ignore', 'pipe'],
         encoding: 'utf8',
     });
@@ -80929,7 +80980,7 @@ function run(cmd, args, opts = {}) {
     const limit = opts.maxCapture ?? 4 * 1024 * 1024;
     return new Promise((resolve, reject) => {
         const child = (0,external_node_child_process_.spawn)(file, argv, {
-            env: { ...process.env, ...opts.env },
+            env: childEnv(opts.env, opts.inherit),
             // A user we switch to may not be allowed into our working directory.
             cwd: opts.cwd ?? (switching ? external_node_os_default().tmpdir() : undefined),
             stdio: ['pipe', 'pipe', 'pipe'],
@@ -81066,6 +81117,618 @@ var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_);
+;// CONCATENATED MODULE: ./src/core/cancel.ts
+/**
+ * What must happen when a run is cancelled: the runner sends SIGINT, then SIGTERM 7.5 s later, and
+ * Node skips 'exit' handlers on a signal. Handlers run synchronously, newest first, then the process
+ * exits with 130 (SIGINT) or 143 (SIGTERM).
+ */
+const handlers = [];
+let installed = false;
+function onCancel(fn) {
+    if (!installed) {
+        installed = true;
+        for (const [signal, code] of [
+            ['SIGINT', 130],
+            ['SIGTERM', 143],
+        ]) {
+            process.once(signal, () => {
+                for (const h of [...handlers].reverse()) {
+                    try {
+                        h();
+                    }
+                    catch {
+                        // Best effort: one failing clean-up must not stop the others.
+                    }
+                }
+                process.exit(code);
+            });
+        }
+    }
+    handlers.push(fn);
+    return () => {
+        const i = handlers.indexOf(fn);
+        if (i >= 0)
+            handlers.splice(i, 1);
+    };
+}
+
+;// CONCATENATED MODULE: ./src/postgres/binaries.ts
+
+
+
+/** The major version in a version string: `15.20 (Debian ...)` → 15, `9.6.24` → 9.6. */
+function majorOf(version) {
+    const m = /(\d+)(?:\.(\d+))?/.exec(version);
+    if (!m)
+        return undefined;
+    const first = Number(m[1]);
+    return first >= 10 ? first : Number(`${first}.${m[2] ?? 0}`);
+}
+function globDirs(parent, re, sub) {
+    try {
+        return external_node_fs_default().readdirSync(parent)
+            .filter((d) => re.test(d))
+            .map((d) => external_node_path_default().join(parent, d, sub));
+    }
+    catch {
+        return [];
+    }
+}
+/** The usual places PostgreSQL binaries live, most specific first; `binDir` overrides them all. */
+function searchDirs(binDir) {
+    if (binDir)
+        return [binDir];
+    return [
+        ...globDirs('/usr/lib/postgresql', /^\d+(\.\d+)?$/, 'bin'),
+        ...globDirs('/usr', /^pgsql-\d+/, 'bin'),
+        ...globDirs('/opt/homebrew/opt', /^postgresql@\d+/, 'bin'),
+        ...globDirs('/usr/local/opt', /^postgresql@\d+/, 'bin'),
+        '/usr/local/pgsql/bin',
+        ...(process.env.PATH ?? '').split((external_node_path_default()).delimiter).filter(Boolean),
+    ];
+}
+const cache = new Map();
+/** Every installed copy of `tool` with its major version, one per major, newest first. */
+function findAll(tool, binDir) {
+    const key = `${tool}\0${binDir ?? ''}`;
+    let found = cache.get(key);
+    if (!found) {
+        found = (async () => {
+            const byMajor = new Map();
+            const seen = new Set();
+            for (const dir of searchDirs(binDir)) {
+                const file = external_node_path_default().join(dir, tool);
+                let real;
+                try {
+                    external_node_fs_default().accessSync(file, (external_node_fs_default()).constants.X_OK);
+                    real = external_node_fs_default().realpathSync(file);
+                }
+                catch {
+                    continue;
+                }
+                if (seen.has(real))
+                    continue;
+                seen.add(real);
+                const res = await run(file, ['--version']).catch(() => undefined);
+                const version = /\(PostgreSQL\)\s+(\S+)/.exec(res?.stdout ?? '')?.[1];
+                const major = version ? majorOf(version) : undefined;
+                // The first place a major is found wins: versioned folders come before PATH's wrappers.
+                if (major !== undefined && version && !byMajor.has(major))
+                    byMajor.set(major, { path: file, dir, major, version });
+            }
+            return [...byMajor.values()].sort((a, b) => b.major - a.major);
+        })();
+        cache.set(key, found);
+    }
+    return found;
+}
+/** The installed `tool` of the lowest major at least `min` (the closest match), if any. */
+async function binaries_pick(tool, min, binDir) {
+    const all = await findAll(tool, binDir);
+    return all.filter((b) => b.major >= min).sort((a, b) => a.major - b.major)[0];
+}
+/** How to install a major's binaries on the usual systems. */
+function installHint(major, what) {
+    const deb = what === 'client' ? `postgresql-client-${major}` : `postgresql-${major}`;
+    const rpm = what === 'client' ? `postgresql${major}` : `postgresql${major}-server`;
+    return `apt-get install ${deb} (Debian/Ubuntu, from the PGDG repository when your release lacks it), dnf install ${rpm} (RHEL), or brew install postgresql@${major} (macOS)`;
+}
+
+;// CONCATENATED MODULE: ./src/postgres/cluster.ts
+
+
+
+
+
+
+
+
+/** Settings for a cluster that exists to be loaded once and thrown away. */
+const BULK_LOAD_SETTINGS = {
+    fsync: 'off',
+    synchronous_commit: 'off',
+    full_page_writes: 'off',
+    wal_level: 'minimal',
+    max_wal_senders: '0',
+    archive_mode: 'off',
+    autovacuum: 'off',
+    checkpoint_timeout: '1h',
+    max_wal_size: '16GB',
+    maintenance_work_mem: '512MB',
+    shared_buffers: '256MB',
+};
+/** A free TCP port on loopback (the kernel picks it). */
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const srv = external_node_net_default().createServer();
+        srv.unref();
+        srv.on('error', reject);
+        srv.listen(0, '127.0.0.1', () => {
+            const port = srv.address().port;
+            srv.close(() => resolve(port));
+        });
+    });
+}
+function passwdIds(user) {
+    try {
+        for (const line of external_node_fs_default().readFileSync('/etc/passwd', 'utf8').split('\n')) {
+            const f = line.split(':');
+            if (f[0] === user)
+                return { uid: Number(f[2]), gid: Number(f[3]) };
+        }
+    }
+    catch { }
+    return undefined;
+}
+const live = new Set();
+/** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
+const starting = new Map();
+/** `pg_ctl stop -m immediate`, synchronously: for exit and signal handlers. */
+function stopServerSync(binDir, osUser, data) {
+    runSync(external_node_path_default().join(binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], osUser);
+}
+const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+/** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
+function removeStartingSync() {
+    for (const [root, { binDir, osUser, phase }] of starting) {
+        try {
+            const data = external_node_path_default().join(root, 'data');
+            const pidFile = external_node_path_default().join(data, 'postmaster.pid');
+            // A `pg_ctl start` in flight launches the server anyway: wait for it to appear, then stop it.
+            for (let waited = 0; phase === 'server' && !external_node_fs_default().existsSync(pidFile) && waited < 5000; waited += 50)
+                sleepSync(50);
+            if (external_node_fs_default().existsSync(pidFile))
+                stopServerSync(binDir, osUser, data);
+            // initdb may still be writing into it for a moment: retry.
+            dropLabel(root);
+            for (let attempt = 0; attempt < 20 && external_node_fs_default().existsSync(root); attempt++) {
+                try {
+                    external_node_fs_default().rmSync(root, { recursive: true, force: true });
+                }
+                catch {
+                    sleepSync(100);
+                }
+            }
+        }
+        catch {
+            // Nothing more can be done here; `restorable clean` finds what is left.
+        }
+    }
+    starting.clear();
+}
+let exitHookInstalled = false;
+function installExitHook() {
+    if (exitHookInstalled)
+        return;
+    exitHookInstalled = true;
+    const stopAll = () => {
+        for (const c of live)
+            c.stopSync();
+        removeStartingSync();
+    };
+    // Last resort: a process that exits with clusters still up stops them synchronously; on
+    // cancellation Node skips 'exit' handlers, so they are stopped there too.
+    process.on('exit', stopAll);
+    onCancel(stopAll);
+}
+const SCRATCH_PREFIX = 'restorable-';
+/** The OS user scratch servers run as when Restorable runs as root: its own, never postgres or root. */
+const SCRATCH_USER = 'restorable';
+/**
+ * A folder of this process's user that nobody else may enter: made 0700 when missing, and refused
+ * when it is a link, another user's, or open to others (someone may have planted it).
+ */
+function privateDir(dir, owner) {
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    try {
+        external_node_fs_default().mkdirSync(dir, { mode: 0o700 });
+        if (owner)
+            external_node_fs_default().chownSync(dir, owner.uid, owner.gid);
+    }
+    catch (e) {
+        if (e.code !== 'EEXIST')
+            throw e;
+    }
+    const st = external_node_fs_default().lstatSync(dir);
+    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+        throw new errors_UserError('TMPDIR', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no scratch cluster is made there`, `Remove it if nobody should have made it, or point TMPDIR (work-dir's temp) at a folder only the runner uses`);
+    }
+    return dir;
+}
+/** Labels live apart from the clusters, where only the runner may write: a server cannot rewrite them. */
+function labelDir() {
+    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}labels-${process.getuid?.() ?? 0}`), undefined);
+}
+/** The 0700 parent of a server user's scratch folders: only that user (and the runner) can enter. */
+function scratchParent(osUser) {
+    const owner = ownerOf(osUser);
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}scratch-${uid}`), owner);
+}
+/** Where the label of the cluster in `root` is kept. */
+function labelFile(root) {
+    return external_node_path_default().join(labelDir(), `${external_node_path_default().basename(root)}.json`);
+}
+/** The label of a scratch folder, only as the runner wrote it: a file anyone else could write is not one. */
+function readLabel(root) {
+    try {
+        const file = labelFile(root);
+        const st = external_node_fs_default().lstatSync(file);
+        if (!st.isFile() || st.uid !== (process.getuid?.() ?? 0) || (st.mode & 0o022) !== 0)
+            return undefined;
+        const l = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
+        return l.root === external_node_path_default().resolve(root) && Number.isInteger(l.major) && l.major >= 9 && l.major < 100
+            ? l
+            : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+function writeLabel(root, label, bin, osUser) {
+    const l = {
+        label,
+        root: external_node_path_default().resolve(root),
+        pid: process.pid,
+        created: new Date().toISOString(),
+        major: bin.major,
+        ...(osUser ? { osUser } : {}),
+    };
+    external_node_fs_default().writeFileSync(labelFile(root), JSON.stringify(l), { mode: 0o600 });
+}
+function dropLabel(root) {
+    external_node_fs_default().rmSync(labelFile(root), { force: true });
+}
+function pidAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (e) {
+        return e.code === 'EPERM';
+    }
+}
+/** The postmaster's pid, from its pid file; undefined when there is none. */
+function postmasterPid(data) {
+    try {
+        const pid = Number(external_node_fs_default().readFileSync(external_node_path_default().join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove
+ * it. The label is data, never code: pg_ctl comes from Restorable's own discovery by the label's
+ * major, runs as the label's server user (never root), and only on a folder and data directory that
+ * user owns; a folder whose server did not stop is left, with a line saying so.
+ */
+async function removeCluster(root) {
+    const label = readLabel(root);
+    if (!label || !external_node_path_default().basename(root).startsWith(SCRATCH_PREFIX))
+        return false;
+    if (label.osUser === 'root')
+        return false;
+    const owner = ownerOf(label.osUser);
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    const data = external_node_path_default().join(root, 'data');
+    const owned = (p) => {
+        const st = external_node_fs_default().lstatSync(p, { throwIfNoEntry: false });
+        return st === undefined || (!st.isSymbolicLink() && st.uid === uid);
+    };
+    if (!owned(root) || !owned(data))
+        return false;
+    if (postmasterPid(data) !== undefined) {
+        const pgCtl = await binaries_pick('pg_ctl', label.major);
+        if (pgCtl) {
+            await run(pgCtl.path, ['-D', data, '-m', 'immediate', '-w', 'stop'], { user: label.osUser }).catch(() => undefined);
+        }
+        const pid = postmasterPid(data);
+        if (pid !== undefined && pidAlive(pid)) {
+            throw new errors_UserError('clean', `the server in ${root} (pid ${pid}) did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
+        }
+    }
+    external_node_fs_default().rmSync(root, { recursive: true, force: true });
+    dropLabel(root);
+    return true;
+}
+/** Scratch clusters left behind: by a crash (their process is gone) or kept on purpose. */
+function findLeftovers() {
+    const dir = labelDir();
+    const out = [];
+    for (const n of fs.readdirSync(dir)) {
+        if (!n.startsWith(SCRATCH_PREFIX) || !n.endsWith('.json'))
+            continue;
+        let root;
+        try {
+            root = JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')).root;
+        }
+        catch {
+            continue;
+        }
+        const label = typeof root === 'string' ? readLabel(root) : undefined;
+        if (label)
+            out.push({ root: label.root, label, orphaned: !pidAlive(label.pid) });
+    }
+    return out;
+}
+/**
+ * What `restorable clean` removes: clusters whose process is gone, except those kept on purpose
+ * (keep: true), whose process is always gone by then; with `all`, the kept ones too. A cluster
+ * whose drill still runs is never taken.
+ */
+function leftoversToClean(all) {
+    return findLeftovers().filter((c) => (c.label.kept ? all : c.orphaned));
+}
+/**
+ * A labelled scratch folder for a cluster whose data directory comes from a base backup instead of
+ * initdb. Until `ScratchCluster.adopt` it is removed (its server stopped) if the process is stopped.
+ */
+function scratchFolder(label, osUser) {
+    const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${label}-`));
+    installExitHook();
+    starting.set(root, { binDir: '', osUser, phase: 'init' });
+    prepareFolder(root, osUser);
+    return root;
+}
+/** The socket folder in a scratch root, both owned by the server's OS user; removed if that user is missing. */
+function prepareFolder(root, osUser) {
+    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'), { mode: 0o700 });
+    let owner;
+    try {
+        owner = ownerOf(osUser);
+    }
+    catch (e) {
+        external_node_fs_default().rmSync(root, { recursive: true, force: true });
+        starting.delete(root);
+        throw e;
+    }
+    if (owner) {
+        external_node_fs_default().chownSync(root, owner.uid, owner.gid);
+        external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), owner.uid, owner.gid);
+    }
+}
+/** Once the folder's server binaries are known: label it, and stop its server too on a signal. */
+function labelFolder(root, bin, osUser, label) {
+    const entry = starting.get(root);
+    if (entry)
+        Object.assign(entry, { binDir: bin.dir, phase: 'server' });
+    writeLabel(root, label, bin, osUser);
+}
+/**
+ * Who a scratch server runs as by default: as root, Restorable's own unprivileged user (made when
+ * missing), so a backup's SQL that reaches the server's OS user finds no production data directory
+ * and no secrets; otherwise the runner's user itself.
+ */
+function scratchUser() {
+    if (!isRoot())
+        return undefined;
+    if (!passwdIds(SCRATCH_USER)) {
+        const made = runSync('useradd', [
+            '--system',
+            '--user-group',
+            '--no-create-home',
+            '--home-dir',
+            '/nonexistent',
+            '--shell',
+            '/usr/sbin/nologin',
+            '--comment',
+            'Restorable scratch PostgreSQL servers',
+            SCRATCH_USER,
+        ]);
+        if (made.code !== 0 && !passwdIds(SCRATCH_USER)) {
+            throw new errors_UserError('os-user', `the user ${SCRATCH_USER}, whom scratch servers run as, is missing and could not be created (${made.stderr})`, `Create it (useradd --system --user-group ${SCRATCH_USER}), or set os-user to an unprivileged user`);
+        }
+    }
+    return SCRATCH_USER;
+}
+/** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
+function ownerOf(osUser) {
+    if (!osUser || !isRoot())
+        return undefined;
+    const ids = passwdIds(osUser);
+    if (!ids) {
+        throw new errors_UserError('os-user', `"${osUser}" is not a user on this machine, so the server cannot run as it`, `Create it (useradd --system ${osUser}), or set os-user (restore-drill, pitr-restore) to a user that exists`);
+    }
+    return ids;
+}
+/**
+ * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
+ * that folder, server binaries run as `postgres` when we are root. `stop()` removes it all.
+ */
+class ScratchCluster {
+    root;
+    port;
+    bin;
+    osUser;
+    settings;
+    constructor(root, port, bin, osUser, settings) {
+        this.root = root;
+        this.port = port;
+        this.bin = bin;
+        this.osUser = osUser;
+        this.settings = settings;
+    }
+    get dataDir() {
+        return external_node_path_default().join(this.root, 'data');
+    }
+    get socketDir() {
+        return external_node_path_default().join(this.root, 'socket');
+    }
+    get major() {
+        return this.bin.major;
+    }
+    get version() {
+        return this.bin.version;
+    }
+    conn(database = 'postgres') {
+        return { host: this.socketDir, port: this.port, user: 'postgres', database };
+    }
+    /** A URL for people and for tools that want one (no password: trust on loopback and socket). */
+    url(database = 'postgres') {
+        return `postgresql://postgres@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
+    }
+    /** A server that recovery started in a `scratchFolder`: stopped and removed like the others. */
+    static adopt(root, port, bin, osUser, settings) {
+        starting.delete(root);
+        const c = new ScratchCluster(root, port, bin, osUser, settings);
+        live.add(c);
+        return c;
+    }
+    /** Forget a `scratchFolder` that was removed some other way. */
+    static abandon(root) {
+        starting.delete(root);
+    }
+    static async start(opts = {}) {
+        const min = opts.minMajor ?? 0;
+        const initdb = await binaries_pick('initdb', min, opts.binDir);
+        if (!initdb) {
+            throw new ToolMissingError(min
+                ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
+                : 'PostgreSQL server binaries (initdb, pg_ctl)', installHint(Math.max(Math.ceil(min), 13), 'server'));
+        }
+        const osUser = opts.osUser ?? scratchUser();
+        if (osUser === 'root') {
+            throw new errors_UserError('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", `Leave os-user unset (Restorable's own user, ${SCRATCH_USER}), or name an unprivileged user`);
+        }
+        const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
+        installExitHook();
+        starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
+        try {
+            return await ScratchCluster.startIn(root, initdb, osUser, opts);
+        }
+        finally {
+            starting.delete(root);
+        }
+    }
+    static async startIn(root, initdb, osUser, opts) {
+        prepareFolder(root, osUser);
+        const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
+        const bin = (p) => external_node_path_default().join(initdb.dir, p);
+        const init = await run(bin('initdb'), [
+            '-D',
+            external_node_path_default().join(root, 'data'),
+            '-U',
+            'postgres',
+            '-A',
+            'trust',
+            '-E',
+            'UTF8',
+            '--locale=C',
+            '--no-sync',
+        ], { user: osUser });
+        if (init.code !== 0) {
+            external_node_fs_default().rmSync(root, { recursive: true, force: true });
+            throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
+        }
+        writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
+        let lastError = '';
+        for (let attempt = 0; attempt < 3; attempt++) {
+            const port = await freePort();
+            const conf = {
+                port: String(port),
+                listen_addresses: "'127.0.0.1'",
+                unix_socket_directories: `'${external_node_path_default().join(root, 'socket')}'`,
+                max_connections: '50',
+                ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, /^[\w.]+$/.test(v) ? v : `'${v}'`])),
+            };
+            external_node_fs_default().writeFileSync(external_node_path_default().join(root, 'data', 'postgresql.auto.conf'), `${Object.entries(conf)
+                .map(([k, v]) => `${k} = ${v}`)
+                .join('\n')}\n`);
+            const phase = starting.get(root);
+            if (phase)
+                phase.phase = 'server';
+            const started = await run(bin('pg_ctl'), ['-D', external_node_path_default().join(root, 'data'), '-l', external_node_path_default().join(root, 'server.log'), '-w', '-t', '60', 'start'], { user: osUser });
+            if (started.code === 0) {
+                const c = new ScratchCluster(root, port, initdb, osUser, settings);
+                live.add(c);
+                installExitHook();
+                opts.logger?.debug(`scratch cluster PostgreSQL ${initdb.version} on port ${port} in ${root}`);
+                return c;
+            }
+            lastError = tail(external_node_path_default().join(root, 'server.log')) || started.stderr;
+            // Another process took the port between our probe and the start: try another.
+            if (!/could not bind|Address already in use/i.test(lastError))
+                break;
+        }
+        external_node_fs_default().rmSync(root, { recursive: true, force: true });
+        dropLabel(root);
+        throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
+    }
+    /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
+    runServerTool(tool, args) {
+        return run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
+    }
+    async stop() {
+        if (!live.has(this))
+            return;
+        live.delete(this);
+        await run(external_node_path_default().join(this.bin.dir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
+            user: this.osUser,
+        }).catch(() => undefined);
+        this.removeIfStopped();
+    }
+    /** Remove the folder, unless its server is still up (then `restorable clean` can finish later). */
+    removeIfStopped() {
+        const pid = postmasterPid(this.dataDir);
+        if (pid !== undefined && pidAlive(pid))
+            return;
+        external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
+        dropLabel(this.root);
+    }
+    /** Keep the cluster after this process exits (keep: true); returns its folder for the post step. */
+    detach() {
+        live.delete(this);
+        const label = readLabel(this.root);
+        if (label)
+            external_node_fs_default().writeFileSync(labelFile(this.root), JSON.stringify({ ...label, kept: true }), { mode: 0o600 });
+        return this.root;
+    }
+    stopSync() {
+        if (!live.has(this))
+            return;
+        live.delete(this);
+        stopServerSync(this.bin.dir, this.osUser, this.dataDir);
+        this.removeIfStopped();
+    }
+    serverLog() {
+        return tail(external_node_path_default().join(this.root, 'server.log'));
+    }
+}
+function tail(file, lines = 5) {
+    try {
+        return external_node_fs_default().readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+    }
+    catch {
+        return '';
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/archive/wal.ts
 /**
  * WAL names, LSNs and the small text files PostgreSQL archives beside the segments
@@ -81160,6 +81823,371 @@ function timelineFor(segno, history, last, segSize = DEFAULT_SEGMENT_SIZE) {
             tli = sw.tli;
     }
     return tli;
+}
+
+;// CONCATENATED MODULE: ./src/postgres/recovery.ts
+
+
+
+
+const BEGIN = '# --- restorable recovery: begin ---';
+const END = '# --- restorable recovery: end ---';
+function confValue(v) {
+    return `'${v.replace(/'/g, "''")}'`;
+}
+function chownTree(root, owner) {
+    if (!owner)
+        return;
+    const walk = (p) => {
+        external_node_fs_default().lchownSync(p, owner.uid, owner.gid);
+        const st = external_node_fs_default().lstatSync(p);
+        if (st.isDirectory())
+            for (const e of external_node_fs_default().readdirSync(p))
+                walk(external_node_path_default().join(p, e));
+    };
+    walk(root);
+}
+/**
+ * Put a restored data directory into targeted archive recovery: our settings in a marked block at
+ * the end of postgresql.auto.conf (read last, so they win over the backup's own), recovery.signal,
+ * and no standby.signal. A postgresql.conf is created empty when the backup has none (Debian keeps
+ * it in /etc).
+ */
+function writeRecoveryConfig(dataDir, settings, owner) {
+    const auto = external_node_path_default().join(dataDir, 'postgresql.auto.conf');
+    const before = external_node_fs_default().existsSync(auto) ? stripBlock(external_node_fs_default().readFileSync(auto, 'utf8')) : '';
+    const block = [BEGIN, ...Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`), END, ''].join('\n');
+    external_node_fs_default().writeFileSync(auto, `${before}${before && !before.endsWith('\n') ? '\n' : ''}${block}`);
+    const created = [auto, external_node_path_default().join(dataDir, 'recovery.signal')];
+    external_node_fs_default().writeFileSync(external_node_path_default().join(dataDir, 'recovery.signal'), '');
+    external_node_fs_default().rmSync(external_node_path_default().join(dataDir, 'standby.signal'), { force: true });
+    for (const f of ['postgresql.conf', 'pg_ident.conf']) {
+        const file = external_node_path_default().join(dataDir, f);
+        if (!external_node_fs_default().existsSync(file)) {
+            external_node_fs_default().writeFileSync(file, '');
+            created.push(file);
+        }
+    }
+    if (owner)
+        for (const f of created)
+            external_node_fs_default().chownSync(f, owner.uid, owner.gid);
+}
+function stripBlock(text) {
+    const a = text.indexOf(BEGIN);
+    const b = text.indexOf(END);
+    if (a < 0 || b < a)
+        return text;
+    return text.slice(0, a) + text.slice(b + END.length).replace(/^\n/, '');
+}
+/**
+ * After promotion: keep only the settings that must outlive recovery (`keep`, e.g. archive_mode =
+ * off), as a marked block a person can see and reset.
+ */
+function settleRecoveryConfig(dataDir, keep) {
+    const auto = external_node_path_default().join(dataDir, 'postgresql.auto.conf');
+    const before = stripBlock(external_node_fs_default().readFileSync(auto, 'utf8'));
+    const lines = Object.entries(keep).map(([k, v]) => `${k} = ${confValue(v)}`);
+    const block = lines.length
+        ? `# Set by Restorable's point-in-time recovery; reset with ALTER SYSTEM RESET when ready.\n${lines.join('\n')}\n`
+        : '';
+    external_node_fs_default().writeFileSync(auto, `${before}${block}`);
+}
+/** `pg_ctl -o` for settings: pg_ctl hands the string to a shell, so a value is single-quoted, and one with a quote refused. */
+function serverOptions(settings) {
+    const parts = Object.entries(settings).map(([k, v]) => {
+        if (!/^[a-z_.]+$/.test(k) || v.includes("'"))
+            throw new Error(`the server setting ${k} = ${v} cannot be passed on the command line (a quote in it)`);
+        return `-c ${k}='${v}'`;
+    });
+    return parts.length ? ['-o', parts.join(' ')] : [];
+}
+/** Is a server running on this data directory (postmaster.pid naming a live process)? */
+function postmasterAlive(dataDir) {
+    try {
+        const pid = Number(external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        if (!pid)
+            return false;
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (e) {
+        return e.code === 'EPERM';
+    }
+}
+/** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
+async function controlData(bin, dataDir) {
+    // No user switch: we read pg_control as whoever we are (root can; otherwise we own the folder).
+    const r = await run(external_node_path_default().join(bin.dir, 'pg_controldata'), [dataDir], { env: { LC_ALL: 'C' } });
+    const out = {};
+    for (const line of r.stdout.split('\n')) {
+        const m = /^([^:]+):\s+(.*)$/.exec(line);
+        if (m)
+            out[m[1].trim()] = m[2].trim();
+    }
+    return out;
+}
+/** A log read as it grows: each call reads only the bytes written since the last one. */
+function growingLog(file) {
+    let text = '';
+    let offset = 0;
+    return () => {
+        try {
+            const size = external_node_fs_default().statSync(file).size;
+            if (size > offset) {
+                const fd = external_node_fs_default().openSync(file, 'r');
+                try {
+                    const buf = Buffer.alloc(size - offset);
+                    external_node_fs_default().readSync(fd, buf, 0, buf.length, offset);
+                    text += buf.toString('utf8');
+                    offset = size;
+                }
+                finally {
+                    external_node_fs_default().closeSync(fd);
+                }
+            }
+        }
+        catch {
+            // Not there yet.
+        }
+        return text;
+    };
+}
+/** What the server log says about how recovery ended. */
+function readRecoveryLog(log) {
+    const stopLine = /LOG:\s+(recovery stopping [^\n]*)/.exec(log)?.[1]?.trim();
+    const last = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1];
+    const unreached = /FATAL:\s+(recovery ended before configured recovery target was reached)/.exec(log)?.[1];
+    const promoted = /archive recovery complete|database system is ready to accept connections\s*$/m.test(log);
+    const recoveredTo = last ? parsePgTime(last) : undefined;
+    return {
+        ...(stopLine ? { stopLine } : {}),
+        ...(recoveredTo ? { recoveredTo } : {}),
+        ...(unreached ? { unreached } : {}),
+        promoted,
+    };
+}
+/**
+ * Start a server in archive recovery and wait for it to end: promoted at the target, or stopped
+ * before it. The server's state comes from pg_controldata (no connection needed, so it works on
+ * any host), the details from its log.
+ */
+async function runRecovery(w) {
+    const t0 = Date.now();
+    const started = await run(external_node_path_default().join(w.bin.dir, 'pg_ctl'), ['-D', w.dataDir, '-l', w.logFile, ...serverOptions(w.options ?? {}), '-W', 'start'], { user: w.osUser });
+    const readLog = growingLog(w.logFile);
+    const tail = () => readLog().trim().split('\n').slice(-8).join('\n');
+    const done = (o) => ({
+        ...o,
+        seconds: (Date.now() - t0) / 1000,
+        logTail: tail(),
+    });
+    if (started.code !== 0)
+        return done({ status: 'failed', reason: `pg_ctl start failed: ${started.stderr.trim()}` });
+    let lastTick = 0;
+    let seenAlive = false;
+    let seenRecovery = false;
+    let lastState = 0;
+    for (;;) {
+        await new Promise((r) => setTimeout(r, 200));
+        const alive = postmasterAlive(w.dataDir);
+        seenAlive ||= alive;
+        const log = readRecoveryLog(readLog());
+        const facts = {
+            ...(log.stopLine ? { stopLine: log.stopLine } : {}),
+            ...(log.recoveredTo ? { recoveredTo: log.recoveredTo } : {}),
+        };
+        if (log.unreached)
+            return done({ status: 'unreached', reason: log.unreached, ...facts });
+        if (!alive && (seenAlive || Date.now() - t0 > 10_000)) {
+            return done({ status: 'failed', reason: 'the server stopped during recovery', ...facts });
+        }
+        // The copied pg_control says "in production" until the startup process marks it in recovery:
+        // only a change back after that (or the log) means promotion.
+        // pg_controldata once a second (the log, read every tick, usually tells first).
+        const askState = alive && Date.now() - lastState >= 1000;
+        if (askState)
+            lastState = Date.now();
+        const state = askState ? (await controlData(w.bin, w.dataDir))['Database cluster state'] : undefined;
+        seenRecovery ||= state === 'in archive recovery';
+        if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
+            // Old servers (13 and before) promote at the end of WAL even when the target was not reached.
+            if (w.expectStopLine && !log.stopLine) {
+                return done({
+                    status: 'unreached',
+                    reason: 'recovery ended at the end of the archived WAL without reaching the target',
+                    ...facts,
+                });
+            }
+            return done({ status: 'promoted', ...facts });
+        }
+        if (w.timeoutMs && Date.now() - t0 > w.timeoutMs)
+            return done({
+                status: 'failed',
+                reason: `recovery did not finish within ${Math.round(w.timeoutMs / 1000)}s`,
+            });
+        if (w.onTick && Date.now() - lastTick >= 1000) {
+            lastTick = Date.now();
+            w.onTick();
+        }
+    }
+}
+/** Stop a server by its data directory (fast, then immediate). */
+async function stopServer(bin, dataDir, osUser) {
+    if (!postmasterAlive(dataDir))
+        return;
+    const r = await run(external_node_path_default().join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', '-t', '60', 'stop'], {
+        user: osUser,
+    });
+    if (r.code !== 0)
+        await run(external_node_path_default().join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], {
+            user: osUser,
+        });
+}
+
+;// CONCATENATED MODULE: ./src/pitr/journal.ts
+
+
+
+
+
+
+/**
+ * A fault-injection point for the signal tests: with RESTORABLE_PAUSE_AT=<point>, the run waits
+ * 3 s there (asynchronously, so a signal is handled meanwhile). Points: fetch, replay, verify,
+ * handover.
+ */
+async function pausePoint(point) {
+    if (process.env.RESTORABLE_PAUSE_AT === point)
+        await new Promise((r) => setTimeout(r, 3000));
+}
+function journalPath(live) {
+    return `${external_node_path_default().resolve(live)}.restorable-journal.json`;
+}
+function writeJournal(j, phase) {
+    if (phase)
+        j.phase = phase;
+    j.updated = new Date().toISOString();
+    const file = journalPath(j.live);
+    const tmp = `${file}.${process.pid}.tmp`;
+    external_node_fs_default().writeFileSync(tmp, `${JSON.stringify(j, null, 2)}\n`, { mode: 0o600 });
+    external_node_fs_default().renameSync(tmp, file);
+}
+/**
+ * The journal of `live`, only as this runner wrote it: a file that is a link, another user's, or
+ * open to others is refused (the server's user can write beside its data directory).
+ */
+function readJournal(live) {
+    const file = journalPath(live);
+    const st = external_node_fs_default().lstatSync(file, { throwIfNoEntry: false });
+    if (!st)
+        return undefined;
+    const mine = process.getuid?.() ?? 0;
+    const bad = (why) => new errors_UserError('data-directory', `the journal ${file} ${why}, so it is not followed`, `Check who wrote it; roll back by hand as the README's in-place section says`);
+    if (!st.isFile() || st.uid !== mine || (st.mode & 0o077) !== 0)
+        throw bad("is not this runner's own private file");
+    const j = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
+    const beside = (p) => typeof p === 'string' && p.startsWith(`${j.live}.restorable-`);
+    const privateDir = typeof j.private === 'string' && external_node_path_default().basename(j.private).startsWith('restorable-private-');
+    if (j.version !== 1 ||
+        j.live !== external_node_path_default().resolve(live) ||
+        !privateDir ||
+        ![j.staging, j.safety, j.failed, j.spool].every(beside))
+        throw bad('does not describe this data directory');
+    return j;
+}
+function inode(p) {
+    return external_node_fs_default().lstatSync(p, { throwIfNoEntry: false })?.ino;
+}
+const journal_sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+/**
+ * Start production on whatever its path holds. `wait: false` (a signal handler, seconds before
+ * the runner's SIGKILL): pg_ctl waits 6 s for the server (which goes on starting after), a
+ * start-command gets 5 s; the post step or --rollback finishes what is left. Undefined when it
+ * started, else why not.
+ */
+function startProductionSync(j, wait) {
+    if (postmasterAlive(j.live))
+        return undefined;
+    const limit = wait ? 180_000 : 5_000;
+    const r = j.start.command
+        ? runSync('sh', ['-c', j.start.command], j.osUser, userCommandEnv(), limit)
+        : j.start.cluster
+            ? runSync('pg_ctlcluster', [String(j.start.cluster.major), j.start.cluster.name, 'start'], undefined, {}, limit)
+            : runSync(external_node_path_default().join(j.liveBin, 'pg_ctl'), ['-D', j.live, '-l', j.start.log, '-w', '-t', wait ? '120' : '6', 'start'], j.osUser, {}, limit);
+    if (r.code === 0)
+        return undefined;
+    const how = j.start.command ? 'start-command' : j.start.cluster ? 'pg_ctlcluster start' : 'pg_ctl start';
+    return `${how} exited ${r.code ?? 'on a signal or its time limit'}${r.stderr ? `: ${r.stderr}` : ''}${j.start.command || j.start.cluster ? '' : ` (server log: ${j.start.log})`}`;
+}
+/**
+ * Put production's original data back at its path and start it, from whatever phase the journal
+ * and the folders say: the recovery's private server stopped, the attempt kept at `failed`, the
+ * original moved back from the safety snapshot if it had been moved. Synchronous, for signal
+ * handlers; `wait` as for startProductionSync. Returns what it did, for the log.
+ */
+function putBackSync(j, wait) {
+    if (j.serverBin && postmasterAlive(j.staging))
+        stopServerSync(j.serverBin, j.osUser, j.staging);
+    // A production stop in flight finishes before production can start again.
+    for (let waited = 0; j.phase === 'stopping' && postmasterAlive(j.live) && waited < 5000; waited += 100)
+        journal_sleepSync(100);
+    if (inode(j.live) !== j.liveIno) {
+        // The recovered copy is at production's path: stop it, move it aside, bring the original back.
+        if (j.serverBin && postmasterAlive(j.live))
+            stopServerSync(j.serverBin, j.osUser, j.live);
+        if (inode(j.live) !== undefined)
+            external_node_fs_default().renameSync(j.live, j.failed);
+        if (inode(j.safety) === j.liveIno)
+            external_node_fs_default().renameSync(j.safety, j.live);
+    }
+    else if (inode(j.staging) !== undefined)
+        external_node_fs_default().renameSync(j.staging, j.failed);
+    for (const d of [j.spool, j.private])
+        external_node_fs_default().rmSync(d, { recursive: true, force: true });
+    if (inode(j.live) !== j.liveIno) {
+        return {
+            started: false,
+            note: `production's original data directory was not found at ${j.live} or ${j.safety}`,
+        };
+    }
+    const notStarted = startProductionSync(j, wait);
+    writeJournal(j, 'rolled-back');
+    const kept = inode(j.failed) !== undefined ? `; the attempt is kept at ${j.failed}` : '';
+    return notStarted
+        ? {
+            started: false,
+            note: `the original data directory is back at ${j.live}, but the server did not start (${notStarted}): start it by hand${kept}`,
+        }
+        : {
+            started: true,
+            note: `the original data directory is back at ${j.live} and the server was started${kept}`,
+        };
+}
+/**
+ * `restorable pitr --rollback` and the post step: finish whatever a run that was stopped left. A
+ * final journal (serving, rolled-back) needs nothing; production is started if it is not running.
+ */
+function resumeFromJournal(live) {
+    const j = readJournal(live);
+    if (!j)
+        return `no in-place journal beside ${external_node_path_default().resolve(live)}: nothing to roll back`;
+    if (j.phase === 'serving' || j.phase === 'rolled-back') {
+        const notStarted = startProductionSync(j, true);
+        const what = j.phase === 'serving'
+            ? `the recovered data serves at ${j.live}; the previous data directory is kept at ${j.safety}`
+            : `the original data directory is at ${j.live}`;
+        return notStarted
+            ? `${what}, but the server did not start (${notStarted})`
+            : `${what}, and the server runs`;
+    }
+    return putBackSync(j, true).note;
+}
+/** The commands that undo the swap by hand, printed when it happens and in the README. */
+function rollbackCommands(j) {
+    return [
+        `restorable pitr --rollback --data-directory ${j.live}`,
+        `or by hand: stop the server, then mv ${j.live} ${j.failed} && mv ${j.safety} ${j.live}, and start it`,
+    ];
 }
 
 ;// CONCATENATED MODULE: ./src/core/spec.ts
@@ -82427,216 +83455,6 @@ function parseCompareRung(v, how, log) {
     }, how, log, true);
 }
 
-;// CONCATENATED MODULE: ./src/postgres/recovery.ts
-
-
-
-
-const BEGIN = '# --- restorable recovery: begin ---';
-const END = '# --- restorable recovery: end ---';
-function confValue(v) {
-    return `'${v.replace(/'/g, "''")}'`;
-}
-function chownTree(root, owner) {
-    if (!owner)
-        return;
-    const walk = (p) => {
-        external_node_fs_default().lchownSync(p, owner.uid, owner.gid);
-        const st = external_node_fs_default().lstatSync(p);
-        if (st.isDirectory())
-            for (const e of external_node_fs_default().readdirSync(p))
-                walk(external_node_path_default().join(p, e));
-    };
-    walk(root);
-}
-/**
- * Put a restored data directory into targeted archive recovery: our settings in a marked block at
- * the end of postgresql.auto.conf (read last, so they win over the backup's own), recovery.signal,
- * and no standby.signal. A postgresql.conf is created empty when the backup has none (Debian keeps
- * it in /etc).
- */
-function writeRecoveryConfig(dataDir, settings, owner) {
-    const auto = external_node_path_default().join(dataDir, 'postgresql.auto.conf');
-    const before = external_node_fs_default().existsSync(auto) ? stripBlock(external_node_fs_default().readFileSync(auto, 'utf8')) : '';
-    const block = [BEGIN, ...Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`), END, ''].join('\n');
-    external_node_fs_default().writeFileSync(auto, `${before}${before && !before.endsWith('\n') ? '\n' : ''}${block}`);
-    const created = [auto, external_node_path_default().join(dataDir, 'recovery.signal')];
-    external_node_fs_default().writeFileSync(external_node_path_default().join(dataDir, 'recovery.signal'), '');
-    external_node_fs_default().rmSync(external_node_path_default().join(dataDir, 'standby.signal'), { force: true });
-    for (const f of ['postgresql.conf', 'pg_ident.conf']) {
-        const file = external_node_path_default().join(dataDir, f);
-        if (!external_node_fs_default().existsSync(file)) {
-            external_node_fs_default().writeFileSync(file, '');
-            created.push(file);
-        }
-    }
-    if (owner)
-        for (const f of created)
-            external_node_fs_default().chownSync(f, owner.uid, owner.gid);
-}
-function stripBlock(text) {
-    const a = text.indexOf(BEGIN);
-    const b = text.indexOf(END);
-    if (a < 0 || b < a)
-        return text;
-    return text.slice(0, a) + text.slice(b + END.length).replace(/^\n/, '');
-}
-/**
- * After promotion: keep only the settings that must outlive recovery (`keep`, e.g. archive_mode =
- * off), as a marked block a person can see and reset.
- */
-function settleRecoveryConfig(dataDir, keep) {
-    const auto = external_node_path_default().join(dataDir, 'postgresql.auto.conf');
-    const before = stripBlock(external_node_fs_default().readFileSync(auto, 'utf8'));
-    const lines = Object.entries(keep).map(([k, v]) => `${k} = ${confValue(v)}`);
-    const block = lines.length
-        ? `# Set by Restorable's point-in-time recovery; reset with ALTER SYSTEM RESET when ready.\n${lines.join('\n')}\n`
-        : '';
-    external_node_fs_default().writeFileSync(auto, `${before}${block}`);
-}
-/** Is a server running on this data directory (postmaster.pid naming a live process)? */
-function postmasterAlive(dataDir) {
-    try {
-        const pid = Number(external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-        if (!pid)
-            return false;
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (e) {
-        return e.code === 'EPERM';
-    }
-}
-/** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
-async function controlData(bin, dataDir) {
-    // No user switch: we read pg_control as whoever we are (root can; otherwise we own the folder).
-    const r = await run(external_node_path_default().join(bin.dir, 'pg_controldata'), [dataDir], { env: { LC_ALL: 'C' } });
-    const out = {};
-    for (const line of r.stdout.split('\n')) {
-        const m = /^([^:]+):\s+(.*)$/.exec(line);
-        if (m)
-            out[m[1].trim()] = m[2].trim();
-    }
-    return out;
-}
-/** A log read as it grows: each call reads only the bytes written since the last one. */
-function growingLog(file) {
-    let text = '';
-    let offset = 0;
-    return () => {
-        try {
-            const size = external_node_fs_default().statSync(file).size;
-            if (size > offset) {
-                const fd = external_node_fs_default().openSync(file, 'r');
-                try {
-                    const buf = Buffer.alloc(size - offset);
-                    external_node_fs_default().readSync(fd, buf, 0, buf.length, offset);
-                    text += buf.toString('utf8');
-                    offset = size;
-                }
-                finally {
-                    external_node_fs_default().closeSync(fd);
-                }
-            }
-        }
-        catch {
-            // Not there yet.
-        }
-        return text;
-    };
-}
-/** What the server log says about how recovery ended. */
-function readRecoveryLog(log) {
-    const stopLine = /LOG:\s+(recovery stopping [^\n]*)/.exec(log)?.[1]?.trim();
-    const last = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1];
-    const unreached = /FATAL:\s+(recovery ended before configured recovery target was reached)/.exec(log)?.[1];
-    const promoted = /archive recovery complete|database system is ready to accept connections\s*$/m.test(log);
-    const recoveredTo = last ? parsePgTime(last) : undefined;
-    return {
-        ...(stopLine ? { stopLine } : {}),
-        ...(recoveredTo ? { recoveredTo } : {}),
-        ...(unreached ? { unreached } : {}),
-        promoted,
-    };
-}
-/**
- * Start a server in archive recovery and wait for it to end: promoted at the target, or stopped
- * before it. The server's state comes from pg_controldata (no connection needed, so it works on
- * any host), the details from its log.
- */
-async function runRecovery(w) {
-    const t0 = Date.now();
-    const started = await run(external_node_path_default().join(w.bin.dir, 'pg_ctl'), ['-D', w.dataDir, '-l', w.logFile, '-W', 'start'], { user: w.osUser });
-    const readLog = growingLog(w.logFile);
-    const tail = () => readLog().trim().split('\n').slice(-8).join('\n');
-    const done = (o) => ({
-        ...o,
-        seconds: (Date.now() - t0) / 1000,
-        logTail: tail(),
-    });
-    if (started.code !== 0)
-        return done({ status: 'failed', reason: `pg_ctl start failed: ${started.stderr.trim()}` });
-    let lastTick = 0;
-    let seenAlive = false;
-    let seenRecovery = false;
-    let lastState = 0;
-    for (;;) {
-        await new Promise((r) => setTimeout(r, 200));
-        const alive = postmasterAlive(w.dataDir);
-        seenAlive ||= alive;
-        const log = readRecoveryLog(readLog());
-        const facts = {
-            ...(log.stopLine ? { stopLine: log.stopLine } : {}),
-            ...(log.recoveredTo ? { recoveredTo: log.recoveredTo } : {}),
-        };
-        if (log.unreached)
-            return done({ status: 'unreached', reason: log.unreached, ...facts });
-        if (!alive && (seenAlive || Date.now() - t0 > 10_000)) {
-            return done({ status: 'failed', reason: 'the server stopped during recovery', ...facts });
-        }
-        // The copied pg_control says "in production" until the startup process marks it in recovery:
-        // only a change back after that (or the log) means promotion.
-        // pg_controldata once a second (the log, read every tick, usually tells first).
-        const askState = alive && Date.now() - lastState >= 1000;
-        if (askState)
-            lastState = Date.now();
-        const state = askState ? (await controlData(w.bin, w.dataDir))['Database cluster state'] : undefined;
-        seenRecovery ||= state === 'in archive recovery';
-        if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
-            // Old servers (13 and before) promote at the end of WAL even when the target was not reached.
-            if (w.expectStopLine && !log.stopLine) {
-                return done({
-                    status: 'unreached',
-                    reason: 'recovery ended at the end of the archived WAL without reaching the target',
-                    ...facts,
-                });
-            }
-            return done({ status: 'promoted', ...facts });
-        }
-        if (w.timeoutMs && Date.now() - t0 > w.timeoutMs)
-            return done({
-                status: 'failed',
-                reason: `recovery did not finish within ${Math.round(w.timeoutMs / 1000)}s`,
-            });
-        if (w.onTick && Date.now() - lastTick >= 1000) {
-            lastTick = Date.now();
-            w.onTick();
-        }
-    }
-}
-/** Stop a server by its data directory (fast, then immediate). */
-async function stopServer(bin, dataDir, osUser) {
-    if (!postmasterAlive(dataDir))
-        return;
-    const r = await run(external_node_path_default().join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', '-t', '60', 'stop'], {
-        user: osUser,
-    });
-    if (r.code !== 0)
-        await run(external_node_path_default().join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], {
-            user: osUser,
-        });
-}
-
 ;// CONCATENATED MODULE: ./src/drill/spec.ts
 
 /** A drill takes every verify-backup input (its schema replay is the restore itself) plus its own. */
@@ -82699,7 +83517,7 @@ const drillSpec = {
         },
         {
             name: 'os-user',
-            description: 'Run server binaries as this OS user (default: the current user; postgres when root).',
+            description: "Run the scratch server as this OS user (default: the current user; when root, Restorable's own unprivileged user `restorable`, made when missing; never root).",
         },
     ],
     outputs: [
@@ -82788,15 +83606,15 @@ const pitrSpec = {
         },
         {
             name: 'stop-command',
-            description: 'in-place: how to stop the live server (default: pg_ctl stop -D <data-directory> -m fast).',
+            description: 'in-place: how to stop the live server (default: pg_ctlcluster on Debian\'s layout, else pg_ctl stop -D <data-directory> -m fast).',
         },
         {
             name: 'start-command',
-            description: 'in-place: how to start the server again after a roll-back (default: pg_ctl start -D <data-directory>).',
+            description: 'in-place: how to start production, on the recovered data or after a roll-back (default: pg_ctlcluster on Debian\'s layout, else pg_ctl start -D <data-directory>).',
         },
         {
             name: 'check-url',
-            description: 'in-place: a connection to the recovered server for the checks (they are NOT RUN without it).',
+            description: 'in-place: the database and user the checks use on the private recovery (its host and port are not used: production is down then); default postgres.',
         },
         { name: 'prefetch', default: '8', description: 'WAL segments fetched ahead of replay, in parallel.' },
         {
@@ -82817,6 +83635,11 @@ const pitrSpec = {
             name: 'plant-marker',
             default: 'false',
             description: 'Instead of recovering: write a marker row and a restore point on marker-url, for a later drill to recover to.',
+        },
+        {
+            name: 'rollback',
+            default: 'false',
+            description: "Instead of recovering: finish an in-place run that was stopped (a cancel, a kill, a crash) from its journal beside data-directory: production's original data back and started, or, if the hand-over was done, the recovered data serving and the snapshot kept.",
         },
         {
             name: 'marker-url',
@@ -83075,17 +83898,61 @@ function pitrNext(r) {
     return r.next.length ? `### What to do next\n\n${r.next.map((n) => `- ${n}`).join('\n')}\n` : '';
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/checks/semantics.ts
+
+
 
 
 function semantics_describe(e) {
     return e.op === 'between' ? `between ${e.lo} and ${e.hi}` : `${e.op} ${e.value}`;
 }
 /**
- * Run smoke queries that return one number each, read-only, with a time limit. Results are numbers,
- * never rows: a query that returns anything else fails.
+ * A role that may read everything and do nothing else, for smoke queries on a superuser's
+ * connection: none of a superuser's powers (COPY ... TO PROGRAM, reading server files) reach a
+ * query from config. Dropped again by the returned function.
+ */
+async function readerRole(c) {
+    const me = await c.query("SELECT current_setting('is_superuser') = 'on' AS s, current_setting('server_version_num')::int AS v");
+    if (!me.rows[0]?.s)
+        return undefined;
+    const role = `restorable_smoke_${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
+    await c.query(`CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
+    if ((me.rows[0]?.v ?? 0) >= 140000)
+        await c.query(`GRANT pg_read_all_data TO ${role}`);
+    else {
+        const schemas = await c.query("SELECT nspname AS n FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'");
+        for (const { n } of schemas.rows) {
+            await c.query(`GRANT USAGE ON SCHEMA ${ident(n)} TO ${role}`);
+            await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA ${ident(n)} TO ${role}`);
+        }
+    }
+    return {
+        role,
+        drop: async () => {
+            await c.query('ROLLBACK').catch(() => { });
+            await c.query(`DROP OWNED BY ${role}`);
+            await c.query(`DROP ROLE ${role}`);
+        },
+    };
+}
+/**
+ * Run smoke queries that return one number each, with a time limit: each alone (the extended
+ * protocol takes one statement, so `select 1; commit; ...` cannot leave the transaction), in a
+ * read-only transaction, as a role without a superuser's powers. Results are numbers, never rows:
+ * a query that returns anything else fails.
  */
 async function runSmokeQueries(c, queries) {
+    const reader = queries.length > 0 ? await readerRole(c) : undefined;
+    try {
+        return await smoke(c, queries, reader?.role);
+    }
+    finally {
+        await reader?.drop();
+    }
+}
+async function smoke(c, queries, role) {
     const findings = [];
     const results = [];
     for (const q of queries) {
@@ -83095,7 +83962,15 @@ async function runSmokeQueries(c, queries) {
         try {
             await c.query('BEGIN READ ONLY');
             await c.query("SET LOCAL statement_timeout = '60s'");
-            const r = await c.query({ text: q.sql, rowMode: 'array' });
+            if (role)
+                await c.query(`SET LOCAL ROLE ${role}`);
+            // queryMode (pg 8.11+) is not in @types/pg yet.
+            const one = {
+                text: q.sql,
+                rowMode: 'array',
+                queryMode: 'extended',
+            };
+            const r = await c.query(one);
             await c.query('COMMIT');
             const cell = r.rows.length === 1 && r.fields.length === 1 ? r.rows[0][0] : undefined;
             const n = typeof cell === 'number'
@@ -83656,491 +84531,6 @@ async function compareRung(pipe, opts, target, log) {
     return summary;
 }
 
-;// CONCATENATED MODULE: ./src/core/cancel.ts
-/**
- * What must happen when a run is cancelled: the runner sends SIGINT, then SIGTERM 7.5 s later, and
- * Node skips 'exit' handlers on a signal. Handlers run synchronously, newest first, then the process
- * exits with 130 (SIGINT) or 143 (SIGTERM).
- */
-const handlers = [];
-let installed = false;
-function onCancel(fn) {
-    if (!installed) {
-        installed = true;
-        for (const [signal, code] of [
-            ['SIGINT', 130],
-            ['SIGTERM', 143],
-        ]) {
-            process.once(signal, () => {
-                for (const h of [...handlers].reverse()) {
-                    try {
-                        h();
-                    }
-                    catch {
-                        // Best effort: one failing clean-up must not stop the others.
-                    }
-                }
-                process.exit(code);
-            });
-        }
-    }
-    handlers.push(fn);
-    return () => {
-        const i = handlers.indexOf(fn);
-        if (i >= 0)
-            handlers.splice(i, 1);
-    };
-}
-
-;// CONCATENATED MODULE: ./src/postgres/binaries.ts
-
-
-
-/** The major version in a version string: `15.20 (Debian ...)` → 15, `9.6.24` → 9.6. */
-function majorOf(version) {
-    const m = /(\d+)(?:\.(\d+))?/.exec(version);
-    if (!m)
-        return undefined;
-    const first = Number(m[1]);
-    return first >= 10 ? first : Number(`${first}.${m[2] ?? 0}`);
-}
-function globDirs(parent, re, sub) {
-    try {
-        return external_node_fs_default().readdirSync(parent)
-            .filter((d) => re.test(d))
-            .map((d) => external_node_path_default().join(parent, d, sub));
-    }
-    catch {
-        return [];
-    }
-}
-/** The usual places PostgreSQL binaries live, most specific first; `binDir` overrides them all. */
-function searchDirs(binDir) {
-    if (binDir)
-        return [binDir];
-    return [
-        ...globDirs('/usr/lib/postgresql', /^\d+(\.\d+)?$/, 'bin'),
-        ...globDirs('/usr', /^pgsql-\d+/, 'bin'),
-        ...globDirs('/opt/homebrew/opt', /^postgresql@\d+/, 'bin'),
-        ...globDirs('/usr/local/opt', /^postgresql@\d+/, 'bin'),
-        '/usr/local/pgsql/bin',
-        ...(process.env.PATH ?? '').split((external_node_path_default()).delimiter).filter(Boolean),
-    ];
-}
-const cache = new Map();
-/** Every installed copy of `tool` with its major version, one per major, newest first. */
-function findAll(tool, binDir) {
-    const key = `${tool}\0${binDir ?? ''}`;
-    let found = cache.get(key);
-    if (!found) {
-        found = (async () => {
-            const byMajor = new Map();
-            const seen = new Set();
-            for (const dir of searchDirs(binDir)) {
-                const file = external_node_path_default().join(dir, tool);
-                let real;
-                try {
-                    external_node_fs_default().accessSync(file, (external_node_fs_default()).constants.X_OK);
-                    real = external_node_fs_default().realpathSync(file);
-                }
-                catch {
-                    continue;
-                }
-                if (seen.has(real))
-                    continue;
-                seen.add(real);
-                const res = await run(file, ['--version']).catch(() => undefined);
-                const version = /\(PostgreSQL\)\s+(\S+)/.exec(res?.stdout ?? '')?.[1];
-                const major = version ? majorOf(version) : undefined;
-                // The first place a major is found wins: versioned folders come before PATH's wrappers.
-                if (major !== undefined && version && !byMajor.has(major))
-                    byMajor.set(major, { path: file, dir, major, version });
-            }
-            return [...byMajor.values()].sort((a, b) => b.major - a.major);
-        })();
-        cache.set(key, found);
-    }
-    return found;
-}
-/** The installed `tool` of the lowest major at least `min` (the closest match), if any. */
-async function binaries_pick(tool, min, binDir) {
-    const all = await findAll(tool, binDir);
-    return all.filter((b) => b.major >= min).sort((a, b) => a.major - b.major)[0];
-}
-/** How to install a major's binaries on the usual systems. */
-function installHint(major, what) {
-    const deb = what === 'client' ? `postgresql-client-${major}` : `postgresql-${major}`;
-    const rpm = what === 'client' ? `postgresql${major}` : `postgresql${major}-server`;
-    return `apt-get install ${deb} (Debian/Ubuntu, from the PGDG repository when your release lacks it), dnf install ${rpm} (RHEL), or brew install postgresql@${major} (macOS)`;
-}
-
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
-var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_);
-;// CONCATENATED MODULE: ./src/postgres/cluster.ts
-
-
-
-
-
-
-
-
-/** Settings for a cluster that exists to be loaded once and thrown away. */
-const BULK_LOAD_SETTINGS = {
-    fsync: 'off',
-    synchronous_commit: 'off',
-    full_page_writes: 'off',
-    wal_level: 'minimal',
-    max_wal_senders: '0',
-    archive_mode: 'off',
-    autovacuum: 'off',
-    checkpoint_timeout: '1h',
-    max_wal_size: '16GB',
-    maintenance_work_mem: '512MB',
-    shared_buffers: '256MB',
-};
-/** A free TCP port on loopback (the kernel picks it). */
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const srv = external_node_net_default().createServer();
-        srv.unref();
-        srv.on('error', reject);
-        srv.listen(0, '127.0.0.1', () => {
-            const port = srv.address().port;
-            srv.close(() => resolve(port));
-        });
-    });
-}
-function passwdIds(user) {
-    try {
-        for (const line of external_node_fs_default().readFileSync('/etc/passwd', 'utf8').split('\n')) {
-            const f = line.split(':');
-            if (f[0] === user)
-                return { uid: Number(f[2]), gid: Number(f[3]) };
-        }
-    }
-    catch { }
-    return undefined;
-}
-const live = new Set();
-/** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
-const starting = new Map();
-/** `pg_ctl stop -m immediate`, synchronously: for exit and signal handlers. */
-function stopServerSync(binDir, osUser, data) {
-    runSync(external_node_path_default().join(binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], osUser);
-}
-const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-/** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
-function removeStartingSync() {
-    for (const [root, { binDir, osUser, phase }] of starting) {
-        try {
-            const data = external_node_path_default().join(root, 'data');
-            const pidFile = external_node_path_default().join(data, 'postmaster.pid');
-            // A `pg_ctl start` in flight launches the server anyway: wait for it to appear, then stop it.
-            for (let waited = 0; phase === 'server' && !external_node_fs_default().existsSync(pidFile) && waited < 5000; waited += 50)
-                sleepSync(50);
-            if (external_node_fs_default().existsSync(pidFile))
-                stopServerSync(binDir, osUser, data);
-            // initdb may still be writing into it for a moment: retry.
-            for (let attempt = 0; attempt < 20 && external_node_fs_default().existsSync(root); attempt++) {
-                try {
-                    external_node_fs_default().rmSync(root, { recursive: true, force: true });
-                }
-                catch {
-                    sleepSync(100);
-                }
-            }
-        }
-        catch {
-            // Nothing more can be done here; `restorable clean` finds what is left.
-        }
-    }
-    starting.clear();
-}
-let exitHookInstalled = false;
-function installExitHook() {
-    if (exitHookInstalled)
-        return;
-    exitHookInstalled = true;
-    const stopAll = () => {
-        for (const c of live)
-            c.stopSync();
-        removeStartingSync();
-    };
-    // Last resort: a process that exits with clusters still up stops them synchronously; on
-    // cancellation Node skips 'exit' handlers, so they are stopped there too.
-    process.on('exit', stopAll);
-    onCancel(stopAll);
-}
-const SCRATCH_PREFIX = 'restorable-';
-const LABEL_FILE = 'restorable.json';
-function readLabel(root) {
-    try {
-        return JSON.parse(external_node_fs_default().readFileSync(external_node_path_default().join(root, LABEL_FILE), 'utf8'));
-    }
-    catch {
-        return undefined;
-    }
-}
-/** Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove it. */
-async function removeCluster(root) {
-    const label = readLabel(root);
-    if (!label || !external_node_path_default().basename(root).startsWith(SCRATCH_PREFIX))
-        return false;
-    const data = external_node_path_default().join(root, 'data');
-    if (external_node_fs_default().existsSync(external_node_path_default().join(data, 'postmaster.pid'))) {
-        await run(external_node_path_default().join(label.binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], {
-            user: label.osUser,
-        }).catch(() => undefined);
-    }
-    external_node_fs_default().rmSync(root, { recursive: true, force: true });
-    return true;
-}
-/** Scratch clusters left in the temp folder: by a crash (their process is gone) or kept on purpose. */
-function findLeftovers() {
-    const tmp = os.tmpdir();
-    const alive = (pid) => {
-        try {
-            process.kill(pid, 0);
-            return true;
-        }
-        catch (e) {
-            return e.code === 'EPERM';
-        }
-    };
-    return fs
-        .readdirSync(tmp)
-        .filter((n) => n.startsWith(SCRATCH_PREFIX))
-        .map((n) => path.join(tmp, n))
-        .map((root) => ({ root, label: readLabel(root) }))
-        .filter((x) => x.label !== undefined)
-        .map((x) => ({ ...x, orphaned: !alive(x.label.pid) }));
-}
-/**
- * What `restorable clean` removes: clusters whose process is gone, except those kept on purpose
- * (keep: true), whose process is always gone by then; with `all`, the kept ones too. A cluster
- * whose drill still runs is never taken.
- */
-function leftoversToClean(all) {
-    return findLeftovers().filter((c) => (c.label.kept ? all : c.orphaned));
-}
-/**
- * A labelled scratch folder for a cluster whose data directory comes from a base backup instead of
- * initdb. Until `ScratchCluster.adopt` it is removed (its server stopped) if the process is stopped.
- */
-function scratchFolder(label, osUser) {
-    const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${label}-`));
-    installExitHook();
-    starting.set(root, { binDir: '', osUser, phase: 'init' });
-    prepareFolder(root, osUser);
-    return root;
-}
-/** The socket folder in a scratch root, both owned by the server's OS user; removed if that user is missing. */
-function prepareFolder(root, osUser) {
-    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'));
-    let owner;
-    try {
-        owner = ownerOf(osUser);
-    }
-    catch (e) {
-        external_node_fs_default().rmSync(root, { recursive: true, force: true });
-        starting.delete(root);
-        throw e;
-    }
-    if (owner) {
-        external_node_fs_default().chownSync(root, owner.uid, owner.gid);
-        external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), owner.uid, owner.gid);
-    }
-}
-/** Once the folder's server binaries are known: label it, and stop its server too on a signal. */
-function labelFolder(root, bin, osUser, label) {
-    const entry = starting.get(root);
-    if (entry)
-        Object.assign(entry, { binDir: bin.dir, phase: 'server' });
-    writeLabel(root, label, bin, osUser);
-}
-function writeLabel(root, label, bin, osUser) {
-    const l = {
-        label,
-        pid: process.pid,
-        created: new Date().toISOString(),
-        major: bin.major,
-        binDir: bin.dir,
-        ...(osUser ? { osUser } : {}),
-    };
-    external_node_fs_default().writeFileSync(external_node_path_default().join(root, LABEL_FILE), JSON.stringify(l));
-}
-/** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
-function ownerOf(osUser) {
-    if (!osUser || !isRoot())
-        return undefined;
-    const ids = passwdIds(osUser);
-    if (!ids) {
-        throw new errors_UserError('os-user', `"${osUser}" is not a user on this machine, so the server cannot run as it`, `Create it (useradd --system ${osUser}), or set os-user (restore-drill, pitr-restore) to a user that exists`);
-    }
-    return ids;
-}
-/**
- * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
- * that folder, server binaries run as `postgres` when we are root. `stop()` removes it all.
- */
-class ScratchCluster {
-    root;
-    port;
-    bin;
-    osUser;
-    settings;
-    constructor(root, port, bin, osUser, settings) {
-        this.root = root;
-        this.port = port;
-        this.bin = bin;
-        this.osUser = osUser;
-        this.settings = settings;
-    }
-    get dataDir() {
-        return external_node_path_default().join(this.root, 'data');
-    }
-    get socketDir() {
-        return external_node_path_default().join(this.root, 'socket');
-    }
-    get major() {
-        return this.bin.major;
-    }
-    get version() {
-        return this.bin.version;
-    }
-    conn(database = 'postgres') {
-        return { host: this.socketDir, port: this.port, user: 'postgres', database };
-    }
-    /** A URL for people and for tools that want one (no password: trust on loopback and socket). */
-    url(database = 'postgres') {
-        return `postgresql://postgres@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
-    }
-    /** A server that recovery started in a `scratchFolder`: stopped and removed like the others. */
-    static adopt(root, port, bin, osUser, settings) {
-        starting.delete(root);
-        const c = new ScratchCluster(root, port, bin, osUser, settings);
-        live.add(c);
-        return c;
-    }
-    /** Forget a `scratchFolder` that was removed some other way. */
-    static abandon(root) {
-        starting.delete(root);
-    }
-    static async start(opts = {}) {
-        const min = opts.minMajor ?? 0;
-        const initdb = await binaries_pick('initdb', min, opts.binDir);
-        if (!initdb) {
-            throw new ToolMissingError(min
-                ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
-                : 'PostgreSQL server binaries (initdb, pg_ctl)', installHint(Math.max(Math.ceil(min), 13), 'server'));
-        }
-        const osUser = opts.osUser ?? (isRoot() ? 'postgres' : undefined);
-        const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
-        installExitHook();
-        starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
-        try {
-            return await ScratchCluster.startIn(root, initdb, osUser, opts);
-        }
-        finally {
-            starting.delete(root);
-        }
-    }
-    static async startIn(root, initdb, osUser, opts) {
-        prepareFolder(root, osUser);
-        const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
-        const bin = (p) => external_node_path_default().join(initdb.dir, p);
-        const init = await run(bin('initdb'), [
-            '-D',
-            external_node_path_default().join(root, 'data'),
-            '-U',
-            'postgres',
-            '-A',
-            'trust',
-            '-E',
-            'UTF8',
-            '--locale=C',
-            '--no-sync',
-        ], { user: osUser });
-        if (init.code !== 0) {
-            external_node_fs_default().rmSync(root, { recursive: true, force: true });
-            throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
-        }
-        writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
-        let lastError = '';
-        for (let attempt = 0; attempt < 3; attempt++) {
-            const port = await freePort();
-            const conf = {
-                port: String(port),
-                listen_addresses: "'127.0.0.1'",
-                unix_socket_directories: `'${external_node_path_default().join(root, 'socket')}'`,
-                max_connections: '50',
-                ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, /^[\w.]+$/.test(v) ? v : `'${v}'`])),
-            };
-            external_node_fs_default().writeFileSync(external_node_path_default().join(root, 'data', 'postgresql.auto.conf'), `${Object.entries(conf)
-                .map(([k, v]) => `${k} = ${v}`)
-                .join('\n')}\n`);
-            const phase = starting.get(root);
-            if (phase)
-                phase.phase = 'server';
-            const started = await run(bin('pg_ctl'), ['-D', external_node_path_default().join(root, 'data'), '-l', external_node_path_default().join(root, 'server.log'), '-w', '-t', '60', 'start'], { user: osUser });
-            if (started.code === 0) {
-                const c = new ScratchCluster(root, port, initdb, osUser, settings);
-                live.add(c);
-                installExitHook();
-                opts.logger?.debug(`scratch cluster PostgreSQL ${initdb.version} on port ${port} in ${root}`);
-                return c;
-            }
-            lastError = tail(external_node_path_default().join(root, 'server.log')) || started.stderr;
-            // Another process took the port between our probe and the start: try another.
-            if (!/could not bind|Address already in use/i.test(lastError))
-                break;
-        }
-        external_node_fs_default().rmSync(root, { recursive: true, force: true });
-        throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
-    }
-    /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
-    runServerTool(tool, args) {
-        return run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
-    }
-    async stop() {
-        if (!live.has(this))
-            return;
-        live.delete(this);
-        await run(external_node_path_default().join(this.bin.dir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
-            user: this.osUser,
-        }).catch(() => undefined);
-        external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
-    }
-    /** Keep the cluster after this process exits (keep: true); returns its folder for the post step. */
-    detach() {
-        live.delete(this);
-        const label = readLabel(this.root);
-        if (label)
-            external_node_fs_default().writeFileSync(external_node_path_default().join(this.root, LABEL_FILE), JSON.stringify({ ...label, kept: true }));
-        return this.root;
-    }
-    stopSync() {
-        if (!live.has(this))
-            return;
-        live.delete(this);
-        stopServerSync(this.bin.dir, this.osUser, this.dataDir);
-        external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
-    }
-    serverLog() {
-        return tail(external_node_path_default().join(this.root, 'server.log'));
-    }
-}
-function tail(file, lines = 5) {
-    try {
-        return external_node_fs_default().readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
-    }
-    catch {
-        return '';
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/report/history.ts
 
 
@@ -84468,18 +84858,22 @@ function dataDirMajor(dataDir) {
  * The shell script behind `restore_command`. It only moves a file out of the spool: the downloads
  * happen ahead of it, in parallel, in this process. A file not there yet is asked for (`<f>.want`)
  * and waited for; `<f>.missing` says the archive does not have it (the end of WAL, or a timeline
- * history file that does not exist), and the server is told so by a non-zero exit.
+ * history file that does not exist), and the server is told so by a non-zero exit. So is a server
+ * whose Restorable process is gone (killed): it fails at once rather than waiting for WAL nobody
+ * will fetch.
  */
 function script(dir) {
     return `#!/bin/sh
 # Written by Restorable for one recovery: serves WAL from the spool ${dir}.
 s='${dir}'
+p=${process.pid}
 f="$1"
 if [ -f "$s/$f" ]; then exec mv -f "$s/$f" "$2"; fi
 : > "$s/$f.want"
 i=0
 while [ "$i" -lt 6000 ]; do
   if [ -f "$s/$f" ]; then rm -f "$s/$f.want"; exec mv -f "$s/$f" "$2"; fi
+  if [ ! -d "/proc/$p" ]; then rm -f "$s/$f.want"; echo "restorable (pid $p), which serves WAL, is gone" >&2; exit 1; fi
   if [ -f "$s/$f.missing" ]; then rm -f "$s/$f.want" "$s/$f.missing"; exit 1; fi
   sleep 0.05
   i=$((i+1))
@@ -84969,6 +85363,8 @@ class PgbackrestBackend {
     async pgbackrest(command, extra = []) {
         return run('pgbackrest', this.args(command, extra), {
             user: this.osUser,
+            // pgBackRest takes any of its options from PGBACKREST_* variables (a repository's S3 keys too).
+            inherit: ['PGBACKREST_'],
             install: 'apt-get install pgbackrest (Debian/Ubuntu), dnf install pgbackrest (RHEL)',
         });
     }
@@ -85069,6 +85465,244 @@ class PgbackrestBackend {
         }
         return { settings: {} };
     }
+}
+
+;// CONCATENATED MODULE: ./src/pitr/fetch.ts
+
+
+
+
+
+/** The server binaries of a data directory's major: the installed one, or a clear way to get it. */
+async function serverBinary(major, binDir) {
+    const bin = await binaries_pick('pg_ctl', major, binDir);
+    if (!bin || bin.major !== major) {
+        throw new ToolMissingError(`PostgreSQL ${major} server binaries (a physical backup recovers only on its own major)`, installHint(major, 'server'));
+    }
+    return bin;
+}
+/**
+ * The fetch stage of every mode: the base backup restored into `dataDir` (WAL to come from the
+ * spool), its server binaries found, its files given to the server's user, its manifest checked.
+ * `onBinary` runs once the binaries are known (a scratch folder is labelled then).
+ */
+async function fetchStage(pipe, opts, backend, chosen, dataDir, spoolDir, owner, onBinary) {
+    let restored;
+    let bin;
+    const fetch = await pipe.stage('fetch', async () => {
+        try {
+            restored = await backend.restore(chosen, dataDir, spoolDir, owner);
+        }
+        catch (e) {
+            if (e instanceof ToolMissingError)
+                throw e;
+            return {
+                findings: [
+                    finding('BASE_BACKUP_CORRUPT', 'fetch', `the base backup could not be restored: ${errorMessage(e)}`),
+                ],
+            };
+        }
+        const major = dataDirMajor(dataDir);
+        if (!major)
+            return {
+                findings: [finding('BASE_BACKUP_CORRUPT', 'fetch', 'the restored data directory has no PG_VERSION')],
+            };
+        try {
+            bin = await serverBinary(major, opts.pgBinDir);
+        }
+        catch (e) {
+            if (e instanceof ToolMissingError)
+                return {
+                    findings: [
+                        finding('VERSION_UNSUPPORTED', 'fetch', `the base backup is PostgreSQL ${major}: ${e.message}`, {
+                            fix: e.install,
+                            evidence: { needMajor: major },
+                        }),
+                    ],
+                };
+            throw e;
+        }
+        onBinary(bin);
+        chownTree(dataDir, owner);
+        const findings = [];
+        if (restored.verified && !restored.verified.ok)
+            findings.push(finding('BASE_BACKUP_CORRUPT', 'fetch', `pg_verifybackup failed: ${restored.verified.detail}`, {
+                evidence: { backup: chosen.id },
+            }));
+        else if (!restored.verified && opts.backend === 'native')
+            findings.push(finding('BASE_BACKUP_UNVERIFIED', 'fetch', `base backup ${chosen.id} has no backup_manifest`));
+        return { findings };
+    });
+    return { fetch, ...(restored ? { restored } : {}), ...(bin ? { bin } : {}) };
+}
+
+;// CONCATENATED MODULE: ./src/pitr/in-place.ts
+
+
+
+
+
+
+
+
+/** The Debian cluster whose data_directory is `live`, if its configuration is in /etc/postgresql. */
+function debianCluster(live, etc = '/etc/postgresql') {
+    const want = external_node_path_default().resolve(live);
+    for (const major of external_node_fs_default().existsSync(etc) ? external_node_fs_default().readdirSync(etc) : []) {
+        if (!/^\d+$/.test(major))
+            continue;
+        for (const name of external_node_fs_default().readdirSync(external_node_path_default().join(etc, major))) {
+            const conf = external_node_path_default().join(etc, major, name, 'postgresql.conf');
+            const text = external_node_fs_default().existsSync(conf) ? external_node_fs_default().readFileSync(conf, 'utf8') : '';
+            const dir = /^\s*data_directory\s*=\s*'([^']*)'/m.exec(text)?.[1];
+            if (dir && external_node_path_default().resolve(dir) === want)
+                return { major: Number(major), name, conf };
+        }
+    }
+    return undefined;
+}
+/**
+ * Before anything is fetched: the journal, and a cancel handler that puts production back from
+ * whatever phase it is in (quickly: the runner sends SIGKILL 10 s after SIGINT; what is left, the
+ * post step or `restorable pitr --rollback` finishes).
+ */
+function beginInPlace(opts, liveBin, osUser, paths, log) {
+    const live = external_node_path_default().resolve(opts.dataDirectory);
+    const debian = opts.startCommand ? undefined : debianCluster(live);
+    const journal = {
+        version: 1,
+        pid: process.pid,
+        phase: 'fetching',
+        updated: '',
+        live,
+        staging: paths.staging,
+        safety: `${live}.restorable-safety-${paths.ts}`,
+        failed: `${live}.restorable-failed-${paths.ts}`,
+        spool: paths.spool,
+        // Short, for the socket's path (at most 107 bytes), and private (0700).
+        private: external_node_fs_default().mkdtempSync(external_node_path_default().join(external_node_os_default().tmpdir(), 'restorable-private-')),
+        liveIno: external_node_fs_default().statSync(live).ino,
+        liveBin: liveBin.dir,
+        ...(osUser ? { osUser } : {}),
+        start: {
+            ...(opts.startCommand ? { command: opts.startCommand } : {}),
+            ...(debian ? { cluster: { major: debian.major, name: debian.name } } : {}),
+            log: `${live}.restorable-start-${paths.ts}.log`,
+        },
+    };
+    writeJournal(journal);
+    const release = onCancel(() => {
+        if (journal.phase === 'serving' || journal.phase === 'rolled-back')
+            return;
+        const r = putBackSync(journal, false);
+        log.warn(`cancelled: ${r.note}`);
+    });
+    return { journal, debian, socket: external_node_path_default().join(journal.private, 'socket'), release };
+}
+/**
+ * The settings of the private recovery, for this start only: its own socket folder, no TCP
+ * listener, hot standby off (nobody reads a half-recovered database), no archiving, no pid file of
+ * production's; on Debian, production's configuration from /etc with the staging folder as data.
+ */
+function privateOptions(ip, port) {
+    return {
+        port: String(port),
+        listen_addresses: '',
+        unix_socket_directories: ip.socket,
+        hot_standby: 'off',
+        archive_mode: 'off',
+        external_pid_file: '',
+        logging_collector: 'off',
+        log_destination: 'stderr',
+        cluster_name: 'restorable-recovery',
+        hba_file: external_node_path_default().join(ip.journal.private, 'pg_hba.conf'),
+        ...(ip.debian ? { config_file: ip.debian.conf, data_directory: ip.journal.staging } : {}),
+    };
+}
+/** The private socket folder and its rules: trust there (it is 0700, the server's user's). */
+function preparePrivate(ip, owner) {
+    external_node_fs_default().mkdirSync(ip.socket, { recursive: true, mode: 0o700 });
+    external_node_fs_default().chmodSync(ip.journal.private, 0o700);
+    const hba = external_node_path_default().join(ip.journal.private, 'pg_hba.conf');
+    external_node_fs_default().writeFileSync(hba, '# Restorable: the private recovery, reached only through its 0700 socket folder\nlocal all all trust\n');
+    if (owner)
+        for (const p of [ip.journal.private, ip.socket, hba])
+            external_node_fs_default().chownSync(p, owner.uid, owner.gid);
+}
+/** A connection to the private recovery, in the database and as the user check-url names. */
+function privateConn(ip, port, named) {
+    return { host: ip.socket, port, user: named?.user ?? 'postgres', database: named?.database ?? 'postgres' };
+}
+/** Stop production (its stop-command, pg_ctlcluster, or pg_ctl -m fast); a finding when it would not stop. */
+async function stopProduction(ip, opts) {
+    const j = ip.journal;
+    writeJournal(j, 'stopping');
+    const stop = opts.stopCommand
+        ? await run('sh', ['-c', opts.stopCommand], { user: j.osUser, env: userCommandEnv() })
+        : ip.debian
+            ? await run('pg_ctlcluster', [String(ip.debian.major), ip.debian.name, 'stop'])
+            : await run(external_node_path_default().join(j.liveBin, 'pg_ctl'), ['-D', j.live, '-m', 'fast', '-w', '-t', '300', 'stop'], {
+                user: j.osUser,
+            });
+    if (stop.code === 0 && !postmasterAlive(j.live)) {
+        j.stoppedAt = new Date().toISOString();
+        writeJournal(j, 'stopped');
+        return undefined;
+    }
+    return finding('RECOVERY_FAILED', 'recover', `the live server did not stop (${stop.stderr.trim().split('\n').pop() || `exit ${stop.code}`}); nothing was changed`);
+}
+/** Undo: the attempt aside, production's data back and started; the finding says how it went. */
+function rollBack(ip, why, next) {
+    const r = putBackSync(ip.journal, true);
+    ip.release();
+    next.push(r.started ? `${r.note}.` : `${r.note}.`);
+    return finding('PITR_ROLLED_BACK', 'recover', `the in-place recovery failed (${why}); the original data directory was put back${r.started ? ' and the server started' : ', but it did not start'}`, { evidence: { restarted: r.started } });
+}
+/** After promotion: the new timeline's history file is marked for the archiver, for when archiving is on again. */
+function markHistoryReady(dataDir, owner) {
+    const wal = external_node_path_default().join(dataDir, 'pg_wal');
+    const history = external_node_fs_default().readdirSync(wal)
+        .filter((n) => /^[0-9A-F]{8}\.history$/.test(n))
+        .sort()
+        .pop();
+    if (!history)
+        return undefined;
+    const ready = external_node_path_default().join(wal, 'archive_status', `${history}.ready`);
+    if (!external_node_fs_default().existsSync(external_node_path_default().join(wal, 'archive_status', `${history}.done`))) {
+        external_node_fs_default().writeFileSync(ready, '');
+        if (owner)
+            external_node_fs_default().chownSync(ready, owner.uid, owner.gid);
+    }
+    return history;
+}
+/**
+ * The hand-over, once the recovery is proven: its private server stopped, production's folder
+ * moved to the safety snapshot and the recovered one in, production started on it. A start that
+ * fails puts the original back.
+ */
+async function handOver(ip, server, log, next) {
+    const j = ip.journal;
+    await stopServer(server, j.staging, j.osUser);
+    if (postmasterAlive(j.staging))
+        return { findings: [rollBack(ip, 'the recovered server did not stop', next)] };
+    writeJournal(j, 'recovered');
+    writeJournal(j, 'swapping');
+    external_node_fs_default().renameSync(j.live, j.safety);
+    external_node_fs_default().renameSync(j.staging, j.live);
+    writeJournal(j, 'swapped');
+    await pausePoint('handover');
+    log.info(`in place: the previous data directory is kept at ${j.safety}; to undo: ${rollbackCommands(j).join('; ')}`);
+    const notStarted = startProductionSync(j, true);
+    if (notStarted)
+        return {
+            findings: [rollBack(ip, `production did not start on the recovered data: ${notStarted}`, next)],
+        };
+    j.servingAt = new Date().toISOString();
+    writeJournal(j, 'serving');
+    external_node_fs_default().rmSync(j.private, { recursive: true, force: true });
+    ip.release();
+    const downtime = j.stoppedAt ? (Date.parse(j.servingAt) - Date.parse(j.stoppedAt)) / 1000 : undefined;
+    return { findings: [], ...(downtime !== undefined ? { downtimeSeconds: downtime } : {}) };
 }
 
 ;// CONCATENATED MODULE: ./src/pitr/run.ts
@@ -85176,13 +85810,6 @@ function estimate(history, segments) {
         return undefined;
     const replayPerSegment = (last.stages.recover ?? 0) / last.rows.walSegments;
     return Math.round((last.stages.fetch ?? 0) + replayPerSegment * segments + (last.stages.checks ?? 0));
-}
-async function serverBinary(major, binDir) {
-    const all = await binaries_pick('pg_ctl', major, binDir);
-    if (!all || all.major !== major) {
-        throw new ToolMissingError(`PostgreSQL ${major} server binaries (a physical backup recovers only on its own major)`, installHint(major, 'server'));
-    }
-    return all;
 }
 function stamp() {
     return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
@@ -85361,65 +85988,37 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
         : `${opts.dataDirectory}.restorable-spool-${ts}`;
     const cleanupScratch = async () => {
         if (root) {
-            await removeCluster(root).catch(() => undefined);
-            external_node_fs_default().rmSync(root, { recursive: true, force: true });
+            // Unlabelled, no server ever ran in it; one whose server would not stop is left, and said so.
+            const removed = await removeCluster(root).catch((e) => {
+                log.warn(e.message);
+                return true;
+            });
+            if (!removed)
+                external_node_fs_default().rmSync(root, { recursive: true, force: true });
             ScratchCluster.abandon(root);
         }
     };
-    let restored;
-    let bin;
-    const fetch = await pipe.stage('fetch', async () => {
-        try {
-            restored = await backend.restore(chosen, dataDir, spoolDir, owner);
-        }
-        catch (e) {
-            if (e instanceof ToolMissingError)
-                throw e;
-            return {
-                findings: [
-                    finding('BASE_BACKUP_CORRUPT', 'fetch', `the base backup could not be restored: ${errorMessage(e)}`),
-                ],
-            };
-        }
-        const major = dataDirMajor(dataDir);
-        if (!major)
-            return {
-                findings: [finding('BASE_BACKUP_CORRUPT', 'fetch', 'the restored data directory has no PG_VERSION')],
-            };
-        try {
-            bin = await serverBinary(major, opts.pgBinDir);
-        }
-        catch (e) {
-            if (e instanceof ToolMissingError)
-                return {
-                    findings: [
-                        finding('VERSION_UNSUPPORTED', 'fetch', `the base backup is PostgreSQL ${major}: ${e.message}`, {
-                            fix: e.install,
-                            evidence: { needMajor: major },
-                        }),
-                    ],
-                };
-            throw e;
-        }
+    // In place: the journal and the put-back on a signal, before anything is fetched.
+    const ip = opts.mode === 'in-place'
+        ? beginInPlace(opts, liveBin, osUser, { staging: dataDir, spool: spoolDir, ts }, log)
+        : undefined;
+    if (ip)
+        await pausePoint('fetch');
+    const { fetch, restored, bin } = await fetchStage(pipe, opts, backend, chosen, dataDir, spoolDir, owner, (b) => {
         if (root)
-            labelFolder(root, bin, osUser, 'pitr');
-        chownTree(dataDir, owner);
-        const findings = [];
-        if (restored.verified && !restored.verified.ok)
-            findings.push(finding('BASE_BACKUP_CORRUPT', 'fetch', `pg_verifybackup failed: ${restored.verified.detail}`, {
-                evidence: { backup: chosen.id },
-            }));
-        else if (!restored.verified && opts.backend === 'native')
-            findings.push(finding('BASE_BACKUP_UNVERIFIED', 'fetch', `base backup ${chosen.id} has no backup_manifest`));
-        return { findings };
+            labelFolder(root, b, osUser, 'pitr');
     });
     if (fetch.status !== 'ok' || !restored || !bin) {
         restored?.spool?.remove();
         // Ours to remove: in place, the staging folder; side by side, what we put into the empty folder.
         if (opts.mode !== 'drill')
             external_node_fs_default().rmSync(dataDir, { recursive: true, force: true });
+        if (ip) {
+            putBackSync(ip.journal, true);
+            ip.release();
+        }
         await cleanupScratch();
-        for (const s of PITR_STAGES.slice(1))
+        for (const s of [...PITR_STAGES.slice(1), ...(ip ? ['handover'] : [])])
             pipe.skip(s, `the base backup did not restore (${fetch.findings[0]?.rule ?? fetch.reason ?? ''})`);
         if (opts.mode === 'in-place')
             result.next.push('Nothing was changed: production runs as before.');
@@ -85427,9 +86026,16 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
     }
     const server = bin;
     const rest = restored;
+    if (ip) {
+        ip.journal.serverBin = server.dir;
+        writeJournal(ip.journal);
+    }
     result.server = server.version;
     // The settings of the recovered server: a clone never archives into production's archive.
     const port = opts.mode === 'in-place' ? undefined : (opts.port ?? (await freePort()));
+    const privatePort = ip ? await freePort() : undefined;
+    if (ip)
+        preparePrivate(ip, owner);
     const settings = {
         ...rest.settings,
         ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive) : {}),
@@ -85460,82 +86066,26 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
             external_node_fs_default().chownSync(hba, owner.uid, owner.gid);
     }
     writeRecoveryConfig(dataDir, settings, owner);
-    // In place: stop production, keep its directory as the safety snapshot, move the restore in.
-    const live = opts.dataDirectory;
-    let safety;
-    let recoverDir = dataDir;
-    /**
-     * Put production back as it was: stop whatever runs on the live path, move the attempt aside,
-     * the safety snapshot back, and start the server. Synchronous, so that a cancelled run (a signal
-     * handler, where nothing asynchronous runs) does the same as a failed one.
-     */
-    const failedDir = `${live}.restorable-failed-${ts}`;
-    const startLog = opts.startCommand ? undefined : `${live}.restorable-start-${ts}.log`;
-    /** Put production back and start it; undefined when it started, else why it did not. */
-    const putBackSync = () => {
-        // Production was stopped before this can run: whatever runs on the live path is the attempt.
-        if (postmasterAlive(live))
-            stopServerSync(server.dir, osUser, live);
-        if (safety && external_node_fs_default().existsSync(safety)) {
-            if (external_node_fs_default().existsSync(live))
-                external_node_fs_default().renameSync(live, failedDir);
-            external_node_fs_default().renameSync(safety, live);
-            safety = undefined;
-        }
-        const started = opts.startCommand
-            ? runSync('sh', ['-c', opts.startCommand], osUser)
-            : runSync(external_node_path_default().join(liveBin.dir, 'pg_ctl'), ['-D', live, '-l', startLog, '-w', '-t', '120', 'start'], osUser);
-        if (started.code === 0)
-            return undefined;
-        return `${opts.startCommand ? 'start-command' : 'pg_ctl start'} exited ${started.code ?? 'on a signal'}${started.stderr ? `: ${started.stderr}` : ''}${startLog ? ` (server log: ${startLog})` : ''}`;
-    };
-    const rollback = (why) => {
-        const notStarted = putBackSync();
-        const startedAgain = notStarted === undefined;
-        result.safetySnapshot = undefined;
-        result.next.push(startedAgain
-            ? `The original data directory is back at ${live} and the server was started. The failed attempt is kept at ${failedDir} for diagnosis; remove it when done.`
-            : `The original data directory is back at ${live}, but starting the server failed (${notStarted}): start it by hand.`);
-        return finding('PITR_ROLLED_BACK', 'recover', `the in-place recovery failed (${why}); the original data directory was put back${startedAgain ? ' and the server started' : ', but it did not start'}`, { evidence: { restarted: startedAgain } });
-    };
-    let uncancel = () => { };
     let outcome;
     const recover = await pipe.stage('recover', async () => {
         const findings = [];
-        if (opts.mode === 'in-place') {
-            const stop = opts.stopCommand
-                ? await run('sh', ['-c', opts.stopCommand], { user: osUser })
-                : await run(external_node_path_default().join(liveBin.dir, 'pg_ctl'), ['-D', live, '-m', 'fast', '-w', '-t', '300', 'stop'], {
-                    user: osUser,
-                });
-            if (stop.code !== 0 || postmasterAlive(live)) {
-                external_node_fs_default().rmSync(dataDir, { recursive: true, force: true });
-                rest.spool?.remove();
+        if (ip) {
+            const notStopped = await stopProduction(ip, opts);
+            if (notStopped) {
+                putBackSync(ip.journal, true);
+                ip.release();
                 result.next.push('Nothing was changed: production runs as before.');
-                return {
-                    findings: [
-                        finding('RECOVERY_FAILED', 'recover', `the live server did not stop (${stop.stderr.trim().split('\n').pop() ?? `exit ${stop.code}`}); nothing was changed`),
-                    ],
-                };
+                return { findings: [notStopped] };
             }
-            // From here a cancelled run puts production back before it exits.
-            uncancel = onCancel(() => {
-                rest.spool?.remove();
-                const notStarted = putBackSync();
-                log.warn(`cancelled: the original data directory is back at ${live}${notStarted ? `, but the server did not start (${notStarted}): start it by hand` : ' and the server was started'}; the attempt is kept at ${failedDir}`);
-            });
-            safety = `${live}.restorable-safety-${ts}`;
-            external_node_fs_default().renameSync(live, safety);
-            external_node_fs_default().renameSync(dataDir, live);
-            recoverDir = live;
-            result.safetySnapshot = safety;
-            log.info(`in-place: the previous data directory is kept at ${safety}`);
         }
+        if (ip)
+            await pausePoint('replay');
         const spool = rest.spool;
         const target = opts.target;
         const t0 = Date.now();
         outcome = await runRecovery({
-            dataDir: recoverDir,
+            dataDir,
+            ...(ip ? { options: privateOptions(ip, privatePort) } : {}),
             bin: server,
             osUser,
             logFile: opts.mode === 'drill'
@@ -85556,7 +86106,13 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
         if (outcome.stopLine)
             result.stopLine = outcome.stopLine;
         if (outcome.status === 'promoted') {
-            settleRecoveryConfig(recoverDir, { archive_mode: 'off' });
+            settleRecoveryConfig(dataDir, { archive_mode: 'off' });
+            if (ip) {
+                const history = markHistoryReady(dataDir, owner);
+                if (history)
+                    result.history = history;
+                writeJournal(ip.journal, 'promoted');
+            }
             return { findings };
         }
         const why = outcome.reason ?? 'recovery did not finish';
@@ -85565,33 +86121,33 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
                 evidence: { recoveredTo: outcome.recoveredTo?.toISOString() ?? null },
             })
             : finding('RECOVERY_FAILED', 'recover', `${why}. Server log:\n${outcome.logTail}`));
-        if (postmasterAlive(recoverDir))
-            await stopServer(server, recoverDir, osUser);
-        if (opts.mode === 'in-place')
-            findings.push(rollback(why));
+        if (postmasterAlive(dataDir))
+            await stopServer(server, dataDir, osUser);
+        if (ip)
+            findings.push(rollBack(ip, why, result.next));
         return { findings };
     });
-    uncancel();
     if (recover.status !== 'ok' || outcome?.status !== 'promoted') {
         for (const s of PITR_STAGES.slice(2, 4))
             pipe.skip(s, 'recovery did not reach the target');
+        if (ip)
+            pipe.skip('handover', 'recovery did not reach the target: production runs on its original data');
         await pipe.stage('teardown', async () => {
             await cleanupScratch();
             return {};
         });
         return;
     }
-    let conn;
-    if (opts.mode === 'in-place') {
-        if (opts.checkUrl)
-            conn = parseDbUrl('check-url', opts.checkUrl, (s) => log.secret(s));
-    }
-    else {
-        conn = { host: socketDir, port: port, user: 'postgres', database: 'postgres' };
-    }
+    // In place the checks run on the private recovery, before production is handed anything.
+    const named = opts.checkUrl ? parseDbUrl('check-url', opts.checkUrl, (s) => log.secret(s)) : undefined;
+    const conn = ip
+        ? privateConn(ip, privatePort, named)
+        : { host: socketDir, port: port, user: 'postgres', database: 'postgres' };
     let adopted;
     if (root)
         adopted = ScratchCluster.adopt(root, port, server, osUser, settings);
+    if (ip)
+        await pausePoint('verify');
     await pipe.stage('checks', async () => {
         const queries = pitrChecks(opts);
         const findings = [];
@@ -85616,6 +86172,26 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
     }
     else
         pipe.skip('compare', 'in-place without check-url: no connection to compare on');
+    if (ip) {
+        await pipe.stage('handover', async () => {
+            if (pipe.verdict() === 'fail') {
+                const why = pipe.findings.find((f) => f.severity !== 'info')?.rule ?? 'a check failed';
+                return {
+                    findings: [rollBack(ip, `the recovered copy did not pass its checks (${why})`, result.next)],
+                };
+            }
+            const h = await handOver(ip, server, log, result.next);
+            if (h.downtimeSeconds !== undefined)
+                result.downtimeSeconds = Math.round(h.downtimeSeconds * 10) / 10;
+            if (h.findings.length === 0)
+                result.safetySnapshot = ip.journal.safety;
+            return { findings: h.findings };
+        });
+        if (!result.safetySnapshot) {
+            pipe.skip('teardown', 'in-place: production runs on its original data');
+            return;
+        }
+    }
     if (opts.mode === 'drill' && opts.keep && adopted) {
         result.handle = adopted.detach();
         result.databaseUrl = adopted.url();
@@ -85634,7 +86210,7 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
             result.next.push(`The recovered copy runs on port ${port} (data ${dataDir}, socket ${socketDir}). Copy the rows you need back, then stop it: pg_ctl stop -D ${dataDir}`);
         }
         else {
-            result.next.push(`Production now runs on the recovered data. The previous data directory is kept at ${safety} (never deleted by Restorable): remove it only when you are sure.`, 'Take a fresh base backup now (seed 001 §2.5): the recovery started a new timeline, and older backups lead elsewhere.', 'archive_mode is off in the recovered server (postgresql.auto.conf): once the new base backup is planned, ALTER SYSTEM RESET archive_mode and restart.');
+            result.next.push(`Production now runs on the recovered data. The previous data directory is kept at ${result.safetySnapshot} (never deleted by Restorable): remove it only when you are sure. To undo: ${rollbackCommands(ip.journal).join('; ')}.`, 'Take a fresh base backup now (seed 001 §2.5): the recovery started a new timeline, and older backups lead elsewhere.', `archive_mode is off in the recovered server (postgresql.auto.conf): once the new base backup is planned, ALTER SYSTEM RESET archive_mode and restart${result.history ? `; the new timeline's history file ${result.history} is marked ready, so the archiver sends it first` : ''}.`);
         }
         pipe.skip('teardown', `${opts.mode}: the recovered server stays up`);
     }
@@ -85812,8 +86388,14 @@ async function runAction(body) {
 
 
 
+
+
 /** The post step: stop and remove a drill cluster kept with keep: true, also on failure or cancellation. */
 async function post() {
+    // In place: whatever a cancel or a kill left half done is finished from the journal.
+    const live = getState('in-place');
+    if (live)
+        info(`in place: ${resumeFromJournal(live)}`);
     const root = getState('kept-target');
     if (!root)
         return;
@@ -85836,7 +86418,17 @@ function pitr_restore_run(raw = actionInputs()) {
                 .write();
             return;
         }
+        if (parse_parseBool('rollback', raw.rollback, false)) {
+            const live = raw['data-directory'];
+            if (!live)
+                throw new errors_UserError('data-directory', 'is missing', 'Give the data directory of the in-place run to finish');
+            info(resumeFromJournal(live));
+            setOutput('verdict', 'pass');
+            return;
+        }
         const opts = parsePitrOptions(raw, 'input', actionsLogger);
+        if (opts.mode === 'in-place' && opts.dataDirectory)
+            saveState('in-place', opts.dataDirectory);
         const result = await runPitr(opts, actionsLogger, (s) => info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`));
         if (result.handle)
             saveState('kept-target', result.handle);
@@ -85857,7 +86449,7 @@ function pitr_restore_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1319);
+/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7821);
 
 await (0,_actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

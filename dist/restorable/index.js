@@ -67989,7 +67989,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 1291:
+/***/ 916:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -71092,6 +71092,18 @@ const RULES = {
         fires: 'a compressed stream (gzip around the file, or a data block inside it) does not decompress',
         fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
     },
+    PLAIN_META_COMMAND: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'a plain dump holds a psql meta-command pg_dump does not write (`\\!`, `\\o |`, `\\copy ... program`, `\\setenv`, `\\i`, `\\connect` to another database), or COPY data pg_dump would not write; nothing of the dump is run',
+        fix: 'Do not load this file with psql: it was not written by pg_dump as it stands. Find out who changed it, and restore from a dump you can trust.',
+    },
+    DUMP_OUTSIDE_DATABASE: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'a plain dump holds a statement about another database or the whole server (roles, tablespaces, ALTER SYSTEM), which pg_dump of one database never writes; nothing of the dump is run',
+        fix: 'Do not load this file: it would act outside the database it restores. Restore roles with pg_dumpall --roles-only separately, and the database from a dump you can trust.',
+    },
     VERSION_UNSUPPORTED: {
         severity: 'high',
         kind: 'unverifiable',
@@ -71133,6 +71145,12 @@ const RULES = {
         kind: 'problem',
         fires: 'pg_restore or psql reported errors that no more specific rule explains',
         fix: 'Read the first error in the message; the restore is incomplete until it is fixed.',
+    },
+    RESTORE_NEEDS_SUPERUSER: {
+        severity: 'info',
+        kind: 'problem',
+        fires: "verify's schema replay (run as a role that is not a superuser, so a dump's SQL has no superuser's powers) met statements only a superuser may run (C functions, event triggers, untrusted languages); the drill restores them as one",
+        fix: 'Nothing to fix in the backup: the drill checks these objects. A statement in the list that pg_dump would not write is worth a look.',
     },
     RESTORE_WARNING: {
         severity: 'low',
@@ -81051,6 +81069,36 @@ var external_node_child_process_ = __nccwpck_require__(1421);
 
 
 
+/**
+ * What of this process's environment a program gets: the search path, locale, time zone and temp
+ * folder, never the rest. A runner holds the backup store's keys, a GitHub token and database
+ * passwords in its environment; a scratch postmaster, psql or pg_restore running a backup's SQL has
+ * no use for them (and a server's environment is readable from SQL by a superuser).
+ */
+const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
+function childEnv(own = {}, inherit = []) {
+    const out = {};
+    const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
+    for (const [k, v] of Object.entries(process.env))
+        if (v !== undefined && passes(k))
+            out[k] = v;
+    for (const [k, v] of Object.entries(own)) {
+        if (v === undefined)
+            delete out[k];
+        else
+            out[k] = v;
+    }
+    return out;
+}
+/**
+ * For the user's own commands (migrate-command, start-command, stop-command): the runner's
+ * environment, less what carries Restorable's secrets and inputs (the store's keys, tokens, the
+ * action's inputs, passwords).
+ */
+function userCommandEnv(own = {}) {
+    const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
+    return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
+}
 function isRoot() {
     return typeof process.getuid === 'function' && process.getuid() === 0;
 }
@@ -81084,11 +81132,14 @@ class TailBuffer {
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
  * the end of standard error.
  */
-function runSync(cmd, args, user, env) {
+function runSync(cmd, args, user, env, 
+/** Give up (SIGKILL) after this long: a signal handler has seconds before the runner kills it. */
+timeoutMs) {
     const [file, argv] = asUser(user, cmd, args);
     const r = (0,external_node_child_process_.spawnSync)(file, argv, {
         cwd: external_node_os_default().tmpdir(),
-        ...(env ? { env: { ...process.env, ...env } } : {}),
+        env: childEnv(env),
+        ...(timeoutMs ? { timeout: timeoutMs, killSignal: 'SIGKILL' } : {}),
         stdio: ['ignore', 'ignore', 'pipe'],
         encoding: 'utf8',
     });
@@ -81106,7 +81157,7 @@ function run(cmd, args, opts = {}) {
     const limit = opts.maxCapture ?? 4 * 1024 * 1024;
     return new Promise((resolve, reject) => {
         const child = (0,external_node_child_process_.spawn)(file, argv, {
-            env: { ...process.env, ...opts.env },
+            env: childEnv(opts.env, opts.inherit),
             // A user we switch to may not be allowed into our working directory.
             cwd: opts.cwd ?? (switching ? external_node_os_default().tmpdir() : undefined),
             stdio: ['pipe', 'pipe', 'pipe'],
@@ -83254,17 +83305,61 @@ function migrateComment(r, maxDiffLines = 200) {
     return `${out.join('\n')}\n`;
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/checks/semantics.ts
+
+
 
 
 function semantics_describe(e) {
     return e.op === 'between' ? `between ${e.lo} and ${e.hi}` : `${e.op} ${e.value}`;
 }
 /**
- * Run smoke queries that return one number each, read-only, with a time limit. Results are numbers,
- * never rows: a query that returns anything else fails.
+ * A role that may read everything and do nothing else, for smoke queries on a superuser's
+ * connection: none of a superuser's powers (COPY ... TO PROGRAM, reading server files) reach a
+ * query from config. Dropped again by the returned function.
+ */
+async function readerRole(c) {
+    const me = await c.query("SELECT current_setting('is_superuser') = 'on' AS s, current_setting('server_version_num')::int AS v");
+    if (!me.rows[0]?.s)
+        return undefined;
+    const role = `restorable_smoke_${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
+    await c.query(`CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
+    if ((me.rows[0]?.v ?? 0) >= 140000)
+        await c.query(`GRANT pg_read_all_data TO ${role}`);
+    else {
+        const schemas = await c.query("SELECT nspname AS n FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'");
+        for (const { n } of schemas.rows) {
+            await c.query(`GRANT USAGE ON SCHEMA ${ident(n)} TO ${role}`);
+            await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA ${ident(n)} TO ${role}`);
+        }
+    }
+    return {
+        role,
+        drop: async () => {
+            await c.query('ROLLBACK').catch(() => { });
+            await c.query(`DROP OWNED BY ${role}`);
+            await c.query(`DROP ROLE ${role}`);
+        },
+    };
+}
+/**
+ * Run smoke queries that return one number each, with a time limit: each alone (the extended
+ * protocol takes one statement, so `select 1; commit; ...` cannot leave the transaction), in a
+ * read-only transaction, as a role without a superuser's powers. Results are numbers, never rows:
+ * a query that returns anything else fails.
  */
 async function runSmokeQueries(c, queries) {
+    const reader = queries.length > 0 ? await readerRole(c) : undefined;
+    try {
+        return await smoke(c, queries, reader?.role);
+    }
+    finally {
+        await reader?.drop();
+    }
+}
+async function smoke(c, queries, role) {
     const findings = [];
     const results = [];
     for (const q of queries) {
@@ -83274,7 +83369,15 @@ async function runSmokeQueries(c, queries) {
         try {
             await c.query('BEGIN READ ONLY');
             await c.query("SET LOCAL statement_timeout = '60s'");
-            const r = await c.query({ text: q.sql, rowMode: 'array' });
+            if (role)
+                await c.query(`SET LOCAL ROLE ${role}`);
+            // queryMode (pg 8.11+) is not in @types/pg yet.
+            const one = {
+                text: q.sql,
+                rowMode: 'array',
+                queryMode: 'extended',
+            };
+            const r = await c.query(one);
             await c.query('COMMIT');
             const cell = r.rows.length === 1 && r.fields.length === 1 ? r.rows[0][0] : undefined;
             const n = typeof cell === 'number'
@@ -83302,8 +83405,6 @@ async function runSmokeQueries(c, queries) {
     return { findings, results };
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/postgres/binaries.ts
 
 
@@ -83491,6 +83592,7 @@ function removeStartingSync() {
             if (external_node_fs_default().existsSync(pidFile))
                 stopServerSync(binDir, osUser, data);
             // initdb may still be writing into it for a moment: retry.
+            dropLabel(root);
             for (let attempt = 0; attempt < 20 && external_node_fs_default().existsSync(root); attempt++) {
                 try {
                     external_node_fs_default().rmSync(root, { recursive: true, force: true });
@@ -83522,48 +83624,146 @@ function installExitHook() {
     onCancel(stopAll);
 }
 const SCRATCH_PREFIX = 'restorable-';
-const LABEL_FILE = 'restorable.json';
+/** The OS user scratch servers run as when Restorable runs as root: its own, never postgres or root. */
+const SCRATCH_USER = 'restorable';
+/**
+ * A folder of this process's user that nobody else may enter: made 0700 when missing, and refused
+ * when it is a link, another user's, or open to others (someone may have planted it).
+ */
+function privateDir(dir, owner) {
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    try {
+        external_node_fs_default().mkdirSync(dir, { mode: 0o700 });
+        if (owner)
+            external_node_fs_default().chownSync(dir, owner.uid, owner.gid);
+    }
+    catch (e) {
+        if (e.code !== 'EEXIST')
+            throw e;
+    }
+    const st = external_node_fs_default().lstatSync(dir);
+    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+        throw new UserError('TMPDIR', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no scratch cluster is made there`, `Remove it if nobody should have made it, or point TMPDIR (work-dir's temp) at a folder only the runner uses`);
+    }
+    return dir;
+}
+/** Labels live apart from the clusters, where only the runner may write: a server cannot rewrite them. */
+function labelDir() {
+    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}labels-${process.getuid?.() ?? 0}`), undefined);
+}
+/** The 0700 parent of a server user's scratch folders: only that user (and the runner) can enter. */
+function scratchParent(osUser) {
+    const owner = ownerOf(osUser);
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}scratch-${uid}`), owner);
+}
+/** Where the label of the cluster in `root` is kept. */
+function labelFile(root) {
+    return external_node_path_default().join(labelDir(), `${external_node_path_default().basename(root)}.json`);
+}
+/** The label of a scratch folder, only as the runner wrote it: a file anyone else could write is not one. */
 function readLabel(root) {
     try {
-        return JSON.parse(external_node_fs_default().readFileSync(external_node_path_default().join(root, LABEL_FILE), 'utf8'));
+        const file = labelFile(root);
+        const st = external_node_fs_default().lstatSync(file);
+        if (!st.isFile() || st.uid !== (process.getuid?.() ?? 0) || (st.mode & 0o022) !== 0)
+            return undefined;
+        const l = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
+        return l.root === external_node_path_default().resolve(root) && Number.isInteger(l.major) && l.major >= 9 && l.major < 100
+            ? l
+            : undefined;
     }
     catch {
         return undefined;
     }
 }
-/** Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove it. */
+function writeLabel(root, label, bin, osUser) {
+    const l = {
+        label,
+        root: external_node_path_default().resolve(root),
+        pid: process.pid,
+        created: new Date().toISOString(),
+        major: bin.major,
+        ...(osUser ? { osUser } : {}),
+    };
+    external_node_fs_default().writeFileSync(labelFile(root), JSON.stringify(l), { mode: 0o600 });
+}
+function dropLabel(root) {
+    external_node_fs_default().rmSync(labelFile(root), { force: true });
+}
+function pidAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (e) {
+        return e.code === 'EPERM';
+    }
+}
+/** The postmaster's pid, from its pid file; undefined when there is none. */
+function postmasterPid(data) {
+    try {
+        const pid = Number(external_node_fs_default().readFileSync(external_node_path_default().join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove
+ * it. The label is data, never code: pg_ctl comes from Restorable's own discovery by the label's
+ * major, runs as the label's server user (never root), and only on a folder and data directory that
+ * user owns; a folder whose server did not stop is left, with a line saying so.
+ */
 async function removeCluster(root) {
     const label = readLabel(root);
     if (!label || !external_node_path_default().basename(root).startsWith(SCRATCH_PREFIX))
         return false;
+    if (label.osUser === 'root')
+        return false;
+    const owner = ownerOf(label.osUser);
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
     const data = external_node_path_default().join(root, 'data');
-    if (external_node_fs_default().existsSync(external_node_path_default().join(data, 'postmaster.pid'))) {
-        await run(external_node_path_default().join(label.binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], {
-            user: label.osUser,
-        }).catch(() => undefined);
+    const owned = (p) => {
+        const st = external_node_fs_default().lstatSync(p, { throwIfNoEntry: false });
+        return st === undefined || (!st.isSymbolicLink() && st.uid === uid);
+    };
+    if (!owned(root) || !owned(data))
+        return false;
+    if (postmasterPid(data) !== undefined) {
+        const pgCtl = await binaries_pick('pg_ctl', label.major);
+        if (pgCtl) {
+            await run(pgCtl.path, ['-D', data, '-m', 'immediate', '-w', 'stop'], { user: label.osUser }).catch(() => undefined);
+        }
+        const pid = postmasterPid(data);
+        if (pid !== undefined && pidAlive(pid)) {
+            throw new UserError('clean', `the server in ${root} (pid ${pid}) did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
+        }
     }
     external_node_fs_default().rmSync(root, { recursive: true, force: true });
+    dropLabel(root);
     return true;
 }
-/** Scratch clusters left in the temp folder: by a crash (their process is gone) or kept on purpose. */
+/** Scratch clusters left behind: by a crash (their process is gone) or kept on purpose. */
 function findLeftovers() {
-    const tmp = os.tmpdir();
-    const alive = (pid) => {
+    const dir = labelDir();
+    const out = [];
+    for (const n of fs.readdirSync(dir)) {
+        if (!n.startsWith(SCRATCH_PREFIX) || !n.endsWith('.json'))
+            continue;
+        let root;
         try {
-            process.kill(pid, 0);
-            return true;
+            root = JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')).root;
         }
-        catch (e) {
-            return e.code === 'EPERM';
+        catch {
+            continue;
         }
-    };
-    return fs
-        .readdirSync(tmp)
-        .filter((n) => n.startsWith(SCRATCH_PREFIX))
-        .map((n) => path.join(tmp, n))
-        .map((root) => ({ root, label: readLabel(root) }))
-        .filter((x) => x.label !== undefined)
-        .map((x) => ({ ...x, orphaned: !alive(x.label.pid) }));
+        const label = typeof root === 'string' ? readLabel(root) : undefined;
+        if (label)
+            out.push({ root: label.root, label, orphaned: !pidAlive(label.pid) });
+    }
+    return out;
 }
 /**
  * What `restorable clean` removes: clusters whose process is gone, except those kept on purpose
@@ -83578,7 +83778,7 @@ function leftoversToClean(all) {
  * initdb. Until `ScratchCluster.adopt` it is removed (its server stopped) if the process is stopped.
  */
 function scratchFolder(label, osUser) {
-    const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${label}-`));
+    const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${label}-`));
     installExitHook();
     starting.set(root, { binDir: '', osUser, phase: 'init' });
     prepareFolder(root, osUser);
@@ -83586,7 +83786,7 @@ function scratchFolder(label, osUser) {
 }
 /** The socket folder in a scratch root, both owned by the server's OS user; removed if that user is missing. */
 function prepareFolder(root, osUser) {
-    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'));
+    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'), { mode: 0o700 });
     let owner;
     try {
         owner = ownerOf(osUser);
@@ -83608,16 +83808,32 @@ function labelFolder(root, bin, osUser, label) {
         Object.assign(entry, { binDir: bin.dir, phase: 'server' });
     writeLabel(root, label, bin, osUser);
 }
-function writeLabel(root, label, bin, osUser) {
-    const l = {
-        label,
-        pid: process.pid,
-        created: new Date().toISOString(),
-        major: bin.major,
-        binDir: bin.dir,
-        ...(osUser ? { osUser } : {}),
-    };
-    external_node_fs_default().writeFileSync(external_node_path_default().join(root, LABEL_FILE), JSON.stringify(l));
+/**
+ * Who a scratch server runs as by default: as root, Restorable's own unprivileged user (made when
+ * missing), so a backup's SQL that reaches the server's OS user finds no production data directory
+ * and no secrets; otherwise the runner's user itself.
+ */
+function scratchUser() {
+    if (!isRoot())
+        return undefined;
+    if (!passwdIds(SCRATCH_USER)) {
+        const made = runSync('useradd', [
+            '--system',
+            '--user-group',
+            '--no-create-home',
+            '--home-dir',
+            '/nonexistent',
+            '--shell',
+            '/usr/sbin/nologin',
+            '--comment',
+            'Restorable scratch PostgreSQL servers',
+            SCRATCH_USER,
+        ]);
+        if (made.code !== 0 && !passwdIds(SCRATCH_USER)) {
+            throw new UserError('os-user', `the user ${SCRATCH_USER}, whom scratch servers run as, is missing and could not be created (${made.stderr})`, `Create it (useradd --system --user-group ${SCRATCH_USER}), or set os-user to an unprivileged user`);
+        }
+    }
+    return SCRATCH_USER;
 }
 /** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
 function ownerOf(osUser) {
@@ -83684,8 +83900,11 @@ class ScratchCluster {
                 ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
                 : 'PostgreSQL server binaries (initdb, pg_ctl)', installHint(Math.max(Math.ceil(min), 13), 'server'));
         }
-        const osUser = opts.osUser ?? (isRoot() ? 'postgres' : undefined);
-        const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
+        const osUser = opts.osUser ?? scratchUser();
+        if (osUser === 'root') {
+            throw new UserError('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", `Leave os-user unset (Restorable's own user, ${SCRATCH_USER}), or name an unprivileged user`);
+        }
+        const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
         installExitHook();
         starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
         try {
@@ -83746,6 +83965,7 @@ class ScratchCluster {
                 break;
         }
         external_node_fs_default().rmSync(root, { recursive: true, force: true });
+        dropLabel(root);
         throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
     }
     /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
@@ -83759,14 +83979,22 @@ class ScratchCluster {
         await run(external_node_path_default().join(this.bin.dir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
             user: this.osUser,
         }).catch(() => undefined);
+        this.removeIfStopped();
+    }
+    /** Remove the folder, unless its server is still up (then `restorable clean` can finish later). */
+    removeIfStopped() {
+        const pid = postmasterPid(this.dataDir);
+        if (pid !== undefined && pidAlive(pid))
+            return;
         external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
+        dropLabel(this.root);
     }
     /** Keep the cluster after this process exits (keep: true); returns its folder for the post step. */
     detach() {
         live.delete(this);
         const label = readLabel(this.root);
         if (label)
-            external_node_fs_default().writeFileSync(external_node_path_default().join(this.root, LABEL_FILE), JSON.stringify({ ...label, kept: true }));
+            external_node_fs_default().writeFileSync(labelFile(this.root), JSON.stringify({ ...label, kept: true }), { mode: 0o600 });
         return this.root;
     }
     stopSync() {
@@ -83774,7 +84002,7 @@ class ScratchCluster {
             return;
         live.delete(this);
         stopServerSync(this.bin.dir, this.osUser, this.dataDir);
-        external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
+        this.removeIfStopped();
     }
     serverLog() {
         return tail(external_node_path_default().join(this.root, 'server.log'));
@@ -84133,7 +84361,7 @@ async function runMigrate(opts, log, onStage) {
             log.info(`running the migrate command in ${opts.cwd}`);
             res = await run('sh', ['-c', opts.command], {
                 cwd: opts.cwd,
-                env: { ...libpqEnv(conn), DATABASE_URL: opts.databaseUrl },
+                env: userCommandEnv({ ...libpqEnv(conn), DATABASE_URL: opts.databaseUrl }),
                 timeoutMs: opts.timeoutSeconds * 1000,
                 onStderrLine: (l) => log.info(`migrate: ${l}`),
                 maxCapture: 256 * 1024,
@@ -84400,6 +84628,16 @@ const END = '# --- restorable recovery: end ---';
 function confValue(v) {
     return `'${v.replace(/'/g, "''")}'`;
 }
+/**
+ * A log file the server's user can append to, made by us: the folder beside a data directory
+ * (Debian's /var/lib/postgresql/<major>) may not be the server's user's to write in.
+ */
+function ownedLog(file, owner) {
+    fs.appendFileSync(file, '', { mode: 0o600 });
+    if (owner)
+        fs.chownSync(file, owner.uid, owner.gid);
+    return file;
+}
 function chownTree(root, owner) {
     if (!owner)
         return;
@@ -84456,6 +84694,15 @@ function settleRecoveryConfig(dataDir, keep) {
         ? `# Set by Restorable's point-in-time recovery; reset with ALTER SYSTEM RESET when ready.\n${lines.join('\n')}\n`
         : '';
     external_node_fs_default().writeFileSync(auto, `${before}${block}`);
+}
+/** `pg_ctl -o` for settings: pg_ctl hands the string to a shell, so a value is single-quoted, and one with a quote refused. */
+function serverOptions(settings) {
+    const parts = Object.entries(settings).map(([k, v]) => {
+        if (!/^[a-z_.]+$/.test(k) || v.includes("'"))
+            throw new Error(`the server setting ${k} = ${v} cannot be passed on the command line (a quote in it)`);
+        return `-c ${k}='${v}'`;
+    });
+    return parts.length ? ['-o', parts.join(' ')] : [];
 }
 /** Is a server running on this data directory (postmaster.pid naming a live process)? */
 function postmasterAlive(dataDir) {
@@ -84529,7 +84776,7 @@ function readRecoveryLog(log) {
  */
 async function runRecovery(w) {
     const t0 = Date.now();
-    const started = await run(external_node_path_default().join(w.bin.dir, 'pg_ctl'), ['-D', w.dataDir, '-l', w.logFile, '-W', 'start'], { user: w.osUser });
+    const started = await run(external_node_path_default().join(w.bin.dir, 'pg_ctl'), ['-D', w.dataDir, '-l', w.logFile, ...serverOptions(w.options ?? {}), '-W', 'start'], { user: w.osUser });
     const readLog = growingLog(w.logFile);
     const tail = () => readLog().trim().split('\n').slice(-8).join('\n');
     const done = (o) => ({
@@ -84600,6 +84847,152 @@ async function stopServer(bin, dataDir, osUser) {
         });
 }
 
+;// CONCATENATED MODULE: ./src/pitr/journal.ts
+
+
+
+
+
+
+/**
+ * A fault-injection point for the signal tests: with RESTORABLE_PAUSE_AT=<point>, the run waits
+ * 3 s there (asynchronously, so a signal is handled meanwhile). Points: fetch, replay, verify,
+ * handover.
+ */
+async function pausePoint(point) {
+    if (process.env.RESTORABLE_PAUSE_AT === point)
+        await new Promise((r) => setTimeout(r, 3000));
+}
+function journalPath(live) {
+    return `${external_node_path_default().resolve(live)}.restorable-journal.json`;
+}
+function writeJournal(j, phase) {
+    if (phase)
+        j.phase = phase;
+    j.updated = new Date().toISOString();
+    const file = journalPath(j.live);
+    const tmp = `${file}.${process.pid}.tmp`;
+    external_node_fs_default().writeFileSync(tmp, `${JSON.stringify(j, null, 2)}\n`, { mode: 0o600 });
+    external_node_fs_default().renameSync(tmp, file);
+}
+/**
+ * The journal of `live`, only as this runner wrote it: a file that is a link, another user's, or
+ * open to others is refused (the server's user can write beside its data directory).
+ */
+function readJournal(live) {
+    const file = journalPath(live);
+    const st = external_node_fs_default().lstatSync(file, { throwIfNoEntry: false });
+    if (!st)
+        return undefined;
+    const mine = process.getuid?.() ?? 0;
+    const bad = (why) => new UserError('data-directory', `the journal ${file} ${why}, so it is not followed`, `Check who wrote it; roll back by hand as the README's in-place section says`);
+    if (!st.isFile() || st.uid !== mine || (st.mode & 0o077) !== 0)
+        throw bad("is not this runner's own private file");
+    const j = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
+    const beside = (p) => typeof p === 'string' && p.startsWith(`${j.live}.restorable-`);
+    const privateDir = typeof j.private === 'string' && external_node_path_default().basename(j.private).startsWith('restorable-private-');
+    if (j.version !== 1 ||
+        j.live !== external_node_path_default().resolve(live) ||
+        !privateDir ||
+        ![j.staging, j.safety, j.failed, j.spool].every(beside))
+        throw bad('does not describe this data directory');
+    return j;
+}
+function inode(p) {
+    return external_node_fs_default().lstatSync(p, { throwIfNoEntry: false })?.ino;
+}
+const journal_sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+/**
+ * Start production on whatever its path holds. `wait: false` (a signal handler, seconds before
+ * the runner's SIGKILL): pg_ctl waits 6 s for the server (which goes on starting after), a
+ * start-command gets 5 s; the post step or --rollback finishes what is left. Undefined when it
+ * started, else why not.
+ */
+function startProductionSync(j, wait) {
+    if (postmasterAlive(j.live))
+        return undefined;
+    const limit = wait ? 180_000 : 5_000;
+    const r = j.start.command
+        ? runSync('sh', ['-c', j.start.command], j.osUser, userCommandEnv(), limit)
+        : j.start.cluster
+            ? runSync('pg_ctlcluster', [String(j.start.cluster.major), j.start.cluster.name, 'start'], undefined, {}, limit)
+            : runSync(external_node_path_default().join(j.liveBin, 'pg_ctl'), ['-D', j.live, '-l', j.start.log, '-w', '-t', wait ? '120' : '6', 'start'], j.osUser, {}, limit);
+    if (r.code === 0)
+        return undefined;
+    const how = j.start.command ? 'start-command' : j.start.cluster ? 'pg_ctlcluster start' : 'pg_ctl start';
+    return `${how} exited ${r.code ?? 'on a signal or its time limit'}${r.stderr ? `: ${r.stderr}` : ''}${j.start.command || j.start.cluster ? '' : ` (server log: ${j.start.log})`}`;
+}
+/**
+ * Put production's original data back at its path and start it, from whatever phase the journal
+ * and the folders say: the recovery's private server stopped, the attempt kept at `failed`, the
+ * original moved back from the safety snapshot if it had been moved. Synchronous, for signal
+ * handlers; `wait` as for startProductionSync. Returns what it did, for the log.
+ */
+function putBackSync(j, wait) {
+    if (j.serverBin && postmasterAlive(j.staging))
+        stopServerSync(j.serverBin, j.osUser, j.staging);
+    // A production stop in flight finishes before production can start again.
+    for (let waited = 0; j.phase === 'stopping' && postmasterAlive(j.live) && waited < 5000; waited += 100)
+        journal_sleepSync(100);
+    if (inode(j.live) !== j.liveIno) {
+        // The recovered copy is at production's path: stop it, move it aside, bring the original back.
+        if (j.serverBin && postmasterAlive(j.live))
+            stopServerSync(j.serverBin, j.osUser, j.live);
+        if (inode(j.live) !== undefined)
+            external_node_fs_default().renameSync(j.live, j.failed);
+        if (inode(j.safety) === j.liveIno)
+            external_node_fs_default().renameSync(j.safety, j.live);
+    }
+    else if (inode(j.staging) !== undefined)
+        external_node_fs_default().renameSync(j.staging, j.failed);
+    for (const d of [j.spool, j.private])
+        external_node_fs_default().rmSync(d, { recursive: true, force: true });
+    if (inode(j.live) !== j.liveIno) {
+        return {
+            started: false,
+            note: `production's original data directory was not found at ${j.live} or ${j.safety}`,
+        };
+    }
+    const notStarted = startProductionSync(j, wait);
+    writeJournal(j, 'rolled-back');
+    const kept = inode(j.failed) !== undefined ? `; the attempt is kept at ${j.failed}` : '';
+    return notStarted
+        ? {
+            started: false,
+            note: `the original data directory is back at ${j.live}, but the server did not start (${notStarted}): start it by hand${kept}`,
+        }
+        : {
+            started: true,
+            note: `the original data directory is back at ${j.live} and the server was started${kept}`,
+        };
+}
+/**
+ * `restorable pitr --rollback` and the post step: finish whatever a run that was stopped left. A
+ * final journal (serving, rolled-back) needs nothing; production is started if it is not running.
+ */
+function resumeFromJournal(live) {
+    const j = readJournal(live);
+    if (!j)
+        return `no in-place journal beside ${external_node_path_default().resolve(live)}: nothing to roll back`;
+    if (j.phase === 'serving' || j.phase === 'rolled-back') {
+        const notStarted = startProductionSync(j, true);
+        const what = j.phase === 'serving'
+            ? `the recovered data serves at ${j.live}; the previous data directory is kept at ${j.safety}`
+            : `the original data directory is at ${j.live}`;
+        return notStarted
+            ? `${what}, but the server did not start (${notStarted})`
+            : `${what}, and the server runs`;
+    }
+    return putBackSync(j, true).note;
+}
+/** The commands that undo the swap by hand, printed when it happens and in the README. */
+function rollbackCommands(j) {
+    return [
+        `restorable pitr --rollback --data-directory ${j.live}`,
+        `or by hand: stop the server, then mv ${j.live} ${j.failed} && mv ${j.safety} ${j.live}, and start it`,
+    ];
+}
+
 ;// CONCATENATED MODULE: ./src/drill/spec.ts
 
 /** A drill takes every verify-backup input (its schema replay is the restore itself) plus its own. */
@@ -84662,7 +85055,7 @@ const drillSpec = {
         },
         {
             name: 'os-user',
-            description: 'Run server binaries as this OS user (default: the current user; postgres when root).',
+            description: "Run the scratch server as this OS user (default: the current user; when root, Restorable's own unprivileged user `restorable`, made when missing; never root).",
         },
     ],
     outputs: [
@@ -84751,15 +85144,15 @@ const pitrSpec = {
         },
         {
             name: 'stop-command',
-            description: 'in-place: how to stop the live server (default: pg_ctl stop -D <data-directory> -m fast).',
+            description: 'in-place: how to stop the live server (default: pg_ctlcluster on Debian\'s layout, else pg_ctl stop -D <data-directory> -m fast).',
         },
         {
             name: 'start-command',
-            description: 'in-place: how to start the server again after a roll-back (default: pg_ctl start -D <data-directory>).',
+            description: 'in-place: how to start production, on the recovered data or after a roll-back (default: pg_ctlcluster on Debian\'s layout, else pg_ctl start -D <data-directory>).',
         },
         {
             name: 'check-url',
-            description: 'in-place: a connection to the recovered server for the checks (they are NOT RUN without it).',
+            description: 'in-place: the database and user the checks use on the private recovery (its host and port are not used: production is down then); default postgres.',
         },
         { name: 'prefetch', default: '8', description: 'WAL segments fetched ahead of replay, in parallel.' },
         {
@@ -84780,6 +85173,11 @@ const pitrSpec = {
             name: 'plant-marker',
             default: 'false',
             description: 'Instead of recovering: write a marker row and a restore point on marker-url, for a later drill to recover to.',
+        },
+        {
+            name: 'rollback',
+            default: 'false',
+            description: "Instead of recovering: finish an in-place run that was stopped (a cancel, a kill, a crash) from its journal beside data-directory: production's original data back and started, or, if the hand-over was done, the recovered data serving and the snapshot kept.",
         },
         {
             name: 'marker-url',
@@ -85365,18 +85763,22 @@ function dataDirMajor(dataDir) {
  * The shell script behind `restore_command`. It only moves a file out of the spool: the downloads
  * happen ahead of it, in parallel, in this process. A file not there yet is asked for (`<f>.want`)
  * and waited for; `<f>.missing` says the archive does not have it (the end of WAL, or a timeline
- * history file that does not exist), and the server is told so by a non-zero exit.
+ * history file that does not exist), and the server is told so by a non-zero exit. So is a server
+ * whose Restorable process is gone (killed): it fails at once rather than waiting for WAL nobody
+ * will fetch.
  */
 function script(dir) {
     return `#!/bin/sh
 # Written by Restorable for one recovery: serves WAL from the spool ${dir}.
 s='${dir}'
+p=${process.pid}
 f="$1"
 if [ -f "$s/$f" ]; then exec mv -f "$s/$f" "$2"; fi
 : > "$s/$f.want"
 i=0
 while [ "$i" -lt 6000 ]; do
   if [ -f "$s/$f" ]; then rm -f "$s/$f.want"; exec mv -f "$s/$f" "$2"; fi
+  if [ ! -d "/proc/$p" ]; then rm -f "$s/$f.want"; echo "restorable (pid $p), which serves WAL, is gone" >&2; exit 1; fi
   if [ -f "$s/$f.missing" ]; then rm -f "$s/$f.want" "$s/$f.missing"; exit 1; fi
   sleep 0.05
   i=$((i+1))
@@ -85866,6 +86268,8 @@ class PgbackrestBackend {
     async pgbackrest(command, extra = []) {
         return run('pgbackrest', this.args(command, extra), {
             user: this.osUser,
+            // pgBackRest takes any of its options from PGBACKREST_* variables (a repository's S3 keys too).
+            inherit: ['PGBACKREST_'],
             install: 'apt-get install pgbackrest (Debian/Ubuntu), dnf install pgbackrest (RHEL)',
         });
     }
@@ -85966,6 +86370,244 @@ class PgbackrestBackend {
         }
         return { settings: {} };
     }
+}
+
+;// CONCATENATED MODULE: ./src/pitr/fetch.ts
+
+
+
+
+
+/** The server binaries of a data directory's major: the installed one, or a clear way to get it. */
+async function serverBinary(major, binDir) {
+    const bin = await binaries_pick('pg_ctl', major, binDir);
+    if (!bin || bin.major !== major) {
+        throw new ToolMissingError(`PostgreSQL ${major} server binaries (a physical backup recovers only on its own major)`, installHint(major, 'server'));
+    }
+    return bin;
+}
+/**
+ * The fetch stage of every mode: the base backup restored into `dataDir` (WAL to come from the
+ * spool), its server binaries found, its files given to the server's user, its manifest checked.
+ * `onBinary` runs once the binaries are known (a scratch folder is labelled then).
+ */
+async function fetchStage(pipe, opts, backend, chosen, dataDir, spoolDir, owner, onBinary) {
+    let restored;
+    let bin;
+    const fetch = await pipe.stage('fetch', async () => {
+        try {
+            restored = await backend.restore(chosen, dataDir, spoolDir, owner);
+        }
+        catch (e) {
+            if (e instanceof ToolMissingError)
+                throw e;
+            return {
+                findings: [
+                    finding('BASE_BACKUP_CORRUPT', 'fetch', `the base backup could not be restored: ${errorMessage(e)}`),
+                ],
+            };
+        }
+        const major = dataDirMajor(dataDir);
+        if (!major)
+            return {
+                findings: [finding('BASE_BACKUP_CORRUPT', 'fetch', 'the restored data directory has no PG_VERSION')],
+            };
+        try {
+            bin = await serverBinary(major, opts.pgBinDir);
+        }
+        catch (e) {
+            if (e instanceof ToolMissingError)
+                return {
+                    findings: [
+                        finding('VERSION_UNSUPPORTED', 'fetch', `the base backup is PostgreSQL ${major}: ${e.message}`, {
+                            fix: e.install,
+                            evidence: { needMajor: major },
+                        }),
+                    ],
+                };
+            throw e;
+        }
+        onBinary(bin);
+        chownTree(dataDir, owner);
+        const findings = [];
+        if (restored.verified && !restored.verified.ok)
+            findings.push(finding('BASE_BACKUP_CORRUPT', 'fetch', `pg_verifybackup failed: ${restored.verified.detail}`, {
+                evidence: { backup: chosen.id },
+            }));
+        else if (!restored.verified && opts.backend === 'native')
+            findings.push(finding('BASE_BACKUP_UNVERIFIED', 'fetch', `base backup ${chosen.id} has no backup_manifest`));
+        return { findings };
+    });
+    return { fetch, ...(restored ? { restored } : {}), ...(bin ? { bin } : {}) };
+}
+
+;// CONCATENATED MODULE: ./src/pitr/in-place.ts
+
+
+
+
+
+
+
+
+/** The Debian cluster whose data_directory is `live`, if its configuration is in /etc/postgresql. */
+function debianCluster(live, etc = '/etc/postgresql') {
+    const want = external_node_path_default().resolve(live);
+    for (const major of external_node_fs_default().existsSync(etc) ? external_node_fs_default().readdirSync(etc) : []) {
+        if (!/^\d+$/.test(major))
+            continue;
+        for (const name of external_node_fs_default().readdirSync(external_node_path_default().join(etc, major))) {
+            const conf = external_node_path_default().join(etc, major, name, 'postgresql.conf');
+            const text = external_node_fs_default().existsSync(conf) ? external_node_fs_default().readFileSync(conf, 'utf8') : '';
+            const dir = /^\s*data_directory\s*=\s*'([^']*)'/m.exec(text)?.[1];
+            if (dir && external_node_path_default().resolve(dir) === want)
+                return { major: Number(major), name, conf };
+        }
+    }
+    return undefined;
+}
+/**
+ * Before anything is fetched: the journal, and a cancel handler that puts production back from
+ * whatever phase it is in (quickly: the runner sends SIGKILL 10 s after SIGINT; what is left, the
+ * post step or `restorable pitr --rollback` finishes).
+ */
+function beginInPlace(opts, liveBin, osUser, paths, log) {
+    const live = external_node_path_default().resolve(opts.dataDirectory);
+    const debian = opts.startCommand ? undefined : debianCluster(live);
+    const journal = {
+        version: 1,
+        pid: process.pid,
+        phase: 'fetching',
+        updated: '',
+        live,
+        staging: paths.staging,
+        safety: `${live}.restorable-safety-${paths.ts}`,
+        failed: `${live}.restorable-failed-${paths.ts}`,
+        spool: paths.spool,
+        // Short, for the socket's path (at most 107 bytes), and private (0700).
+        private: external_node_fs_default().mkdtempSync(external_node_path_default().join(external_node_os_default().tmpdir(), 'restorable-private-')),
+        liveIno: external_node_fs_default().statSync(live).ino,
+        liveBin: liveBin.dir,
+        ...(osUser ? { osUser } : {}),
+        start: {
+            ...(opts.startCommand ? { command: opts.startCommand } : {}),
+            ...(debian ? { cluster: { major: debian.major, name: debian.name } } : {}),
+            log: `${live}.restorable-start-${paths.ts}.log`,
+        },
+    };
+    writeJournal(journal);
+    const release = onCancel(() => {
+        if (journal.phase === 'serving' || journal.phase === 'rolled-back')
+            return;
+        const r = putBackSync(journal, false);
+        log.warn(`cancelled: ${r.note}`);
+    });
+    return { journal, debian, socket: external_node_path_default().join(journal.private, 'socket'), release };
+}
+/**
+ * The settings of the private recovery, for this start only: its own socket folder, no TCP
+ * listener, hot standby off (nobody reads a half-recovered database), no archiving, no pid file of
+ * production's; on Debian, production's configuration from /etc with the staging folder as data.
+ */
+function privateOptions(ip, port) {
+    return {
+        port: String(port),
+        listen_addresses: '',
+        unix_socket_directories: ip.socket,
+        hot_standby: 'off',
+        archive_mode: 'off',
+        external_pid_file: external_node_path_default().join(ip.journal.private, 'external.pid'),
+        logging_collector: 'off',
+        log_destination: 'stderr',
+        cluster_name: 'restorable-recovery',
+        hba_file: external_node_path_default().join(ip.journal.private, 'pg_hba.conf'),
+        ...(ip.debian ? { config_file: ip.debian.conf, data_directory: ip.journal.staging } : {}),
+    };
+}
+/** The private socket folder and its rules: trust there (it is 0700, the server's user's). */
+function preparePrivate(ip, owner) {
+    external_node_fs_default().mkdirSync(ip.socket, { recursive: true, mode: 0o700 });
+    external_node_fs_default().chmodSync(ip.journal.private, 0o700);
+    const hba = external_node_path_default().join(ip.journal.private, 'pg_hba.conf');
+    external_node_fs_default().writeFileSync(hba, '# Restorable: the private recovery, reached only through its 0700 socket folder\nlocal all all trust\n');
+    if (owner)
+        for (const p of [ip.journal.private, ip.socket, hba])
+            external_node_fs_default().chownSync(p, owner.uid, owner.gid);
+}
+/** A connection to the private recovery, in the database and as the user check-url names. */
+function privateConn(ip, port, named) {
+    return { host: ip.socket, port, user: named?.user ?? 'postgres', database: named?.database ?? 'postgres' };
+}
+/** Stop production (its stop-command, pg_ctlcluster, or pg_ctl -m fast); a finding when it would not stop. */
+async function stopProduction(ip, opts) {
+    const j = ip.journal;
+    writeJournal(j, 'stopping');
+    const stop = opts.stopCommand
+        ? await run('sh', ['-c', opts.stopCommand], { user: j.osUser, env: userCommandEnv() })
+        : ip.debian
+            ? await run('pg_ctlcluster', [String(ip.debian.major), ip.debian.name, 'stop'])
+            : await run(external_node_path_default().join(j.liveBin, 'pg_ctl'), ['-D', j.live, '-m', 'fast', '-w', '-t', '300', 'stop'], {
+                user: j.osUser,
+            });
+    if (stop.code === 0 && !postmasterAlive(j.live)) {
+        j.stoppedAt = new Date().toISOString();
+        writeJournal(j, 'stopped');
+        return undefined;
+    }
+    return finding('RECOVERY_FAILED', 'recover', `the live server did not stop (${stop.stderr.trim().split('\n').pop() || `exit ${stop.code}`}); nothing was changed`);
+}
+/** Undo: the attempt aside, production's data back and started; the finding says how it went. */
+function rollBack(ip, why, next) {
+    const r = putBackSync(ip.journal, true);
+    ip.release();
+    next.push(r.started ? `${r.note}.` : `${r.note}.`);
+    return finding('PITR_ROLLED_BACK', 'recover', `the in-place recovery failed (${why}); the original data directory was put back${r.started ? ' and the server started' : ', but it did not start'}`, { evidence: { restarted: r.started } });
+}
+/** After promotion: the new timeline's history file is marked for the archiver, for when archiving is on again. */
+function markHistoryReady(dataDir, owner) {
+    const wal = external_node_path_default().join(dataDir, 'pg_wal');
+    const history = external_node_fs_default().readdirSync(wal)
+        .filter((n) => /^[0-9A-F]{8}\.history$/.test(n))
+        .sort()
+        .pop();
+    if (!history)
+        return undefined;
+    const ready = external_node_path_default().join(wal, 'archive_status', `${history}.ready`);
+    if (!external_node_fs_default().existsSync(external_node_path_default().join(wal, 'archive_status', `${history}.done`))) {
+        external_node_fs_default().writeFileSync(ready, '');
+        if (owner)
+            external_node_fs_default().chownSync(ready, owner.uid, owner.gid);
+    }
+    return history;
+}
+/**
+ * The hand-over, once the recovery is proven: its private server stopped, production's folder
+ * moved to the safety snapshot and the recovered one in, production started on it. A start that
+ * fails puts the original back.
+ */
+async function handOver(ip, server, log, next) {
+    const j = ip.journal;
+    await stopServer(server, j.staging, j.osUser);
+    if (postmasterAlive(j.staging))
+        return { findings: [rollBack(ip, 'the recovered server did not stop', next)] };
+    writeJournal(j, 'recovered');
+    writeJournal(j, 'swapping');
+    external_node_fs_default().renameSync(j.live, j.safety);
+    external_node_fs_default().renameSync(j.staging, j.live);
+    writeJournal(j, 'swapped');
+    await pausePoint('handover');
+    log.info(`in place: the previous data directory is kept at ${j.safety}; to undo: ${rollbackCommands(j).join('; ')}`);
+    const notStarted = startProductionSync(j, true);
+    if (notStarted)
+        return {
+            findings: [rollBack(ip, `production did not start on the recovered data: ${notStarted}`, next)],
+        };
+    j.servingAt = new Date().toISOString();
+    writeJournal(j, 'serving');
+    external_node_fs_default().rmSync(j.private, { recursive: true, force: true });
+    ip.release();
+    const downtime = j.stoppedAt ? (Date.parse(j.servingAt) - Date.parse(j.stoppedAt)) / 1000 : undefined;
+    return { findings: [], ...(downtime !== undefined ? { downtimeSeconds: downtime } : {}) };
 }
 
 ;// CONCATENATED MODULE: ./src/pitr/run.ts
@@ -86073,13 +86715,6 @@ function estimate(history, segments) {
         return undefined;
     const replayPerSegment = (last.stages.recover ?? 0) / last.rows.walSegments;
     return Math.round((last.stages.fetch ?? 0) + replayPerSegment * segments + (last.stages.checks ?? 0));
-}
-async function serverBinary(major, binDir) {
-    const all = await binaries_pick('pg_ctl', major, binDir);
-    if (!all || all.major !== major) {
-        throw new ToolMissingError(`PostgreSQL ${major} server binaries (a physical backup recovers only on its own major)`, installHint(major, 'server'));
-    }
-    return all;
 }
 function stamp() {
     return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
@@ -86258,65 +86893,37 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
         : `${opts.dataDirectory}.restorable-spool-${ts}`;
     const cleanupScratch = async () => {
         if (root) {
-            await removeCluster(root).catch(() => undefined);
-            external_node_fs_default().rmSync(root, { recursive: true, force: true });
+            // Unlabelled, no server ever ran in it; one whose server would not stop is left, and said so.
+            const removed = await removeCluster(root).catch((e) => {
+                log.warn(e.message);
+                return true;
+            });
+            if (!removed)
+                external_node_fs_default().rmSync(root, { recursive: true, force: true });
             ScratchCluster.abandon(root);
         }
     };
-    let restored;
-    let bin;
-    const fetch = await pipe.stage('fetch', async () => {
-        try {
-            restored = await backend.restore(chosen, dataDir, spoolDir, owner);
-        }
-        catch (e) {
-            if (e instanceof ToolMissingError)
-                throw e;
-            return {
-                findings: [
-                    finding('BASE_BACKUP_CORRUPT', 'fetch', `the base backup could not be restored: ${errorMessage(e)}`),
-                ],
-            };
-        }
-        const major = dataDirMajor(dataDir);
-        if (!major)
-            return {
-                findings: [finding('BASE_BACKUP_CORRUPT', 'fetch', 'the restored data directory has no PG_VERSION')],
-            };
-        try {
-            bin = await serverBinary(major, opts.pgBinDir);
-        }
-        catch (e) {
-            if (e instanceof ToolMissingError)
-                return {
-                    findings: [
-                        finding('VERSION_UNSUPPORTED', 'fetch', `the base backup is PostgreSQL ${major}: ${e.message}`, {
-                            fix: e.install,
-                            evidence: { needMajor: major },
-                        }),
-                    ],
-                };
-            throw e;
-        }
+    // In place: the journal and the put-back on a signal, before anything is fetched.
+    const ip = opts.mode === 'in-place'
+        ? beginInPlace(opts, liveBin, osUser, { staging: dataDir, spool: spoolDir, ts }, log)
+        : undefined;
+    if (ip)
+        await pausePoint('fetch');
+    const { fetch, restored, bin } = await fetchStage(pipe, opts, backend, chosen, dataDir, spoolDir, owner, (b) => {
         if (root)
-            labelFolder(root, bin, osUser, 'pitr');
-        chownTree(dataDir, owner);
-        const findings = [];
-        if (restored.verified && !restored.verified.ok)
-            findings.push(finding('BASE_BACKUP_CORRUPT', 'fetch', `pg_verifybackup failed: ${restored.verified.detail}`, {
-                evidence: { backup: chosen.id },
-            }));
-        else if (!restored.verified && opts.backend === 'native')
-            findings.push(finding('BASE_BACKUP_UNVERIFIED', 'fetch', `base backup ${chosen.id} has no backup_manifest`));
-        return { findings };
+            labelFolder(root, b, osUser, 'pitr');
     });
     if (fetch.status !== 'ok' || !restored || !bin) {
         restored?.spool?.remove();
         // Ours to remove: in place, the staging folder; side by side, what we put into the empty folder.
         if (opts.mode !== 'drill')
             external_node_fs_default().rmSync(dataDir, { recursive: true, force: true });
+        if (ip) {
+            putBackSync(ip.journal, true);
+            ip.release();
+        }
         await cleanupScratch();
-        for (const s of PITR_STAGES.slice(1))
+        for (const s of [...PITR_STAGES.slice(1), ...(ip ? ['handover'] : [])])
             pipe.skip(s, `the base backup did not restore (${fetch.findings[0]?.rule ?? fetch.reason ?? ''})`);
         if (opts.mode === 'in-place')
             result.next.push('Nothing was changed: production runs as before.');
@@ -86324,9 +86931,16 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
     }
     const server = bin;
     const rest = restored;
+    if (ip) {
+        ip.journal.serverBin = server.dir;
+        writeJournal(ip.journal);
+    }
     result.server = server.version;
     // The settings of the recovered server: a clone never archives into production's archive.
     const port = opts.mode === 'in-place' ? undefined : (opts.port ?? (await freePort()));
+    const privatePort = ip ? await freePort() : undefined;
+    if (ip)
+        preparePrivate(ip, owner);
     const settings = {
         ...rest.settings,
         ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive) : {}),
@@ -86357,82 +86971,26 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
             external_node_fs_default().chownSync(hba, owner.uid, owner.gid);
     }
     writeRecoveryConfig(dataDir, settings, owner);
-    // In place: stop production, keep its directory as the safety snapshot, move the restore in.
-    const live = opts.dataDirectory;
-    let safety;
-    let recoverDir = dataDir;
-    /**
-     * Put production back as it was: stop whatever runs on the live path, move the attempt aside,
-     * the safety snapshot back, and start the server. Synchronous, so that a cancelled run (a signal
-     * handler, where nothing asynchronous runs) does the same as a failed one.
-     */
-    const failedDir = `${live}.restorable-failed-${ts}`;
-    const startLog = opts.startCommand ? undefined : `${live}.restorable-start-${ts}.log`;
-    /** Put production back and start it; undefined when it started, else why it did not. */
-    const putBackSync = () => {
-        // Production was stopped before this can run: whatever runs on the live path is the attempt.
-        if (postmasterAlive(live))
-            stopServerSync(server.dir, osUser, live);
-        if (safety && external_node_fs_default().existsSync(safety)) {
-            if (external_node_fs_default().existsSync(live))
-                external_node_fs_default().renameSync(live, failedDir);
-            external_node_fs_default().renameSync(safety, live);
-            safety = undefined;
-        }
-        const started = opts.startCommand
-            ? runSync('sh', ['-c', opts.startCommand], osUser)
-            : runSync(external_node_path_default().join(liveBin.dir, 'pg_ctl'), ['-D', live, '-l', startLog, '-w', '-t', '120', 'start'], osUser);
-        if (started.code === 0)
-            return undefined;
-        return `${opts.startCommand ? 'start-command' : 'pg_ctl start'} exited ${started.code ?? 'on a signal'}${started.stderr ? `: ${started.stderr}` : ''}${startLog ? ` (server log: ${startLog})` : ''}`;
-    };
-    const rollback = (why) => {
-        const notStarted = putBackSync();
-        const startedAgain = notStarted === undefined;
-        result.safetySnapshot = undefined;
-        result.next.push(startedAgain
-            ? `The original data directory is back at ${live} and the server was started. The failed attempt is kept at ${failedDir} for diagnosis; remove it when done.`
-            : `The original data directory is back at ${live}, but starting the server failed (${notStarted}): start it by hand.`);
-        return finding('PITR_ROLLED_BACK', 'recover', `the in-place recovery failed (${why}); the original data directory was put back${startedAgain ? ' and the server started' : ', but it did not start'}`, { evidence: { restarted: startedAgain } });
-    };
-    let uncancel = () => { };
     let outcome;
     const recover = await pipe.stage('recover', async () => {
         const findings = [];
-        if (opts.mode === 'in-place') {
-            const stop = opts.stopCommand
-                ? await run('sh', ['-c', opts.stopCommand], { user: osUser })
-                : await run(external_node_path_default().join(liveBin.dir, 'pg_ctl'), ['-D', live, '-m', 'fast', '-w', '-t', '300', 'stop'], {
-                    user: osUser,
-                });
-            if (stop.code !== 0 || postmasterAlive(live)) {
-                external_node_fs_default().rmSync(dataDir, { recursive: true, force: true });
-                rest.spool?.remove();
+        if (ip) {
+            const notStopped = await stopProduction(ip, opts);
+            if (notStopped) {
+                putBackSync(ip.journal, true);
+                ip.release();
                 result.next.push('Nothing was changed: production runs as before.');
-                return {
-                    findings: [
-                        finding('RECOVERY_FAILED', 'recover', `the live server did not stop (${stop.stderr.trim().split('\n').pop() ?? `exit ${stop.code}`}); nothing was changed`),
-                    ],
-                };
+                return { findings: [notStopped] };
             }
-            // From here a cancelled run puts production back before it exits.
-            uncancel = onCancel(() => {
-                rest.spool?.remove();
-                const notStarted = putBackSync();
-                log.warn(`cancelled: the original data directory is back at ${live}${notStarted ? `, but the server did not start (${notStarted}): start it by hand` : ' and the server was started'}; the attempt is kept at ${failedDir}`);
-            });
-            safety = `${live}.restorable-safety-${ts}`;
-            external_node_fs_default().renameSync(live, safety);
-            external_node_fs_default().renameSync(dataDir, live);
-            recoverDir = live;
-            result.safetySnapshot = safety;
-            log.info(`in-place: the previous data directory is kept at ${safety}`);
         }
+        if (ip)
+            await pausePoint('replay');
         const spool = rest.spool;
         const target = opts.target;
         const t0 = Date.now();
         outcome = await runRecovery({
-            dataDir: recoverDir,
+            dataDir,
+            ...(ip ? { options: privateOptions(ip, privatePort) } : {}),
             bin: server,
             osUser,
             logFile: opts.mode === 'drill'
@@ -86453,7 +87011,13 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
         if (outcome.stopLine)
             result.stopLine = outcome.stopLine;
         if (outcome.status === 'promoted') {
-            settleRecoveryConfig(recoverDir, { archive_mode: 'off' });
+            settleRecoveryConfig(dataDir, { archive_mode: 'off' });
+            if (ip) {
+                const history = markHistoryReady(dataDir, owner);
+                if (history)
+                    result.history = history;
+                writeJournal(ip.journal, 'promoted');
+            }
             return { findings };
         }
         const why = outcome.reason ?? 'recovery did not finish';
@@ -86462,33 +87026,33 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
                 evidence: { recoveredTo: outcome.recoveredTo?.toISOString() ?? null },
             })
             : finding('RECOVERY_FAILED', 'recover', `${why}. Server log:\n${outcome.logTail}`));
-        if (postmasterAlive(recoverDir))
-            await stopServer(server, recoverDir, osUser);
-        if (opts.mode === 'in-place')
-            findings.push(rollback(why));
+        if (postmasterAlive(dataDir))
+            await stopServer(server, dataDir, osUser);
+        if (ip)
+            findings.push(rollBack(ip, why, result.next));
         return { findings };
     });
-    uncancel();
     if (recover.status !== 'ok' || outcome?.status !== 'promoted') {
         for (const s of PITR_STAGES.slice(2, 4))
             pipe.skip(s, 'recovery did not reach the target');
+        if (ip)
+            pipe.skip('handover', 'recovery did not reach the target: production runs on its original data');
         await pipe.stage('teardown', async () => {
             await cleanupScratch();
             return {};
         });
         return;
     }
-    let conn;
-    if (opts.mode === 'in-place') {
-        if (opts.checkUrl)
-            conn = parseDbUrl('check-url', opts.checkUrl, (s) => log.secret(s));
-    }
-    else {
-        conn = { host: socketDir, port: port, user: 'postgres', database: 'postgres' };
-    }
+    // In place the checks run on the private recovery, before production is handed anything.
+    const named = opts.checkUrl ? parseDbUrl('check-url', opts.checkUrl, (s) => log.secret(s)) : undefined;
+    const conn = ip
+        ? privateConn(ip, privatePort, named)
+        : { host: socketDir, port: port, user: 'postgres', database: 'postgres' };
     let adopted;
     if (root)
         adopted = ScratchCluster.adopt(root, port, server, osUser, settings);
+    if (ip)
+        await pausePoint('verify');
     await pipe.stage('checks', async () => {
         const queries = pitrChecks(opts);
         const findings = [];
@@ -86513,6 +87077,26 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
     }
     else
         pipe.skip('compare', 'in-place without check-url: no connection to compare on');
+    if (ip) {
+        await pipe.stage('handover', async () => {
+            if (pipe.verdict() === 'fail') {
+                const why = pipe.findings.find((f) => f.severity !== 'info')?.rule ?? 'a check failed';
+                return {
+                    findings: [rollBack(ip, `the recovered copy did not pass its checks (${why})`, result.next)],
+                };
+            }
+            const h = await handOver(ip, server, log, result.next);
+            if (h.downtimeSeconds !== undefined)
+                result.downtimeSeconds = Math.round(h.downtimeSeconds * 10) / 10;
+            if (h.findings.length === 0)
+                result.safetySnapshot = ip.journal.safety;
+            return { findings: h.findings };
+        });
+        if (!result.safetySnapshot) {
+            pipe.skip('teardown', 'in-place: production runs on its original data');
+            return;
+        }
+    }
     if (opts.mode === 'drill' && opts.keep && adopted) {
         result.handle = adopted.detach();
         result.databaseUrl = adopted.url();
@@ -86531,7 +87115,7 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
             result.next.push(`The recovered copy runs on port ${port} (data ${dataDir}, socket ${socketDir}). Copy the rows you need back, then stop it: pg_ctl stop -D ${dataDir}`);
         }
         else {
-            result.next.push(`Production now runs on the recovered data. The previous data directory is kept at ${safety} (never deleted by Restorable): remove it only when you are sure.`, 'Take a fresh base backup now (seed 001 §2.5): the recovery started a new timeline, and older backups lead elsewhere.', 'archive_mode is off in the recovered server (postgresql.auto.conf): once the new base backup is planned, ALTER SYSTEM RESET archive_mode and restart.');
+            result.next.push(`Production now runs on the recovered data. The previous data directory is kept at ${result.safetySnapshot} (never deleted by Restorable): remove it only when you are sure. To undo: ${rollbackCommands(ip.journal).join('; ')}.`, 'Take a fresh base backup now (seed 001 §2.5): the recovery started a new timeline, and older backups lead elsewhere.', `archive_mode is off in the recovered server (postgresql.auto.conf): once the new base backup is planned, ALTER SYSTEM RESET archive_mode and restart${result.history ? `; the new timeline's history file ${result.history} is marked ready, so the archiver sends it first` : ''}.`);
         }
         pipe.skip('teardown', `${opts.mode}: the recovered server stays up`);
     }
@@ -86582,8 +87166,14 @@ function pitrOutputs(r, reportPath) {
 
 
 
+
+
 /** The post step: stop and remove a drill cluster kept with keep: true, also on failure or cancellation. */
 async function post() {
+    // In place: whatever a cancel or a kill left half done is finished from the journal.
+    const live = getState('in-place');
+    if (live)
+        info(`in place: ${resumeFromJournal(live)}`);
     const root = getState('kept-target');
     if (!root)
         return;
@@ -86606,7 +87196,17 @@ function pitr_restore_run(raw = actionInputs()) {
                 .write();
             return;
         }
+        if (parseBool('rollback', raw.rollback, false)) {
+            const live = raw['data-directory'];
+            if (!live)
+                throw new UserError('data-directory', 'is missing', 'Give the data directory of the in-place run to finish');
+            info(resumeFromJournal(live));
+            setOutput('verdict', 'pass');
+            return;
+        }
         const opts = parsePitrOptions(raw, 'input', actionsLogger);
+        if (opts.mode === 'in-place' && opts.dataDirectory)
+            saveState('in-place', opts.dataDirectory);
         const result = await runPitr(opts, actionsLogger, (s) => info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`));
         if (result.handle)
             saveState('kept-target', result.handle);
@@ -86791,6 +87391,364 @@ function drillFacts(r) {
     return rows;
 }
 
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
+;// CONCATENATED MODULE: ./src/archive/plain.ts
+
+/**
+ * A plain dump read the way psql reads it. psql runs every backslash outside quotes and comments as
+ * a meta-command (`\!` runs a shell), and a plain dump is the attacker's text, so the lexer follows
+ * psql's own rules (psqlscan.l: quotes, dollar quotes, nested comments, parentheses and BEGIN ATOMIC
+ * bodies that a `;` does not end, COPY ... FROM stdin data up to `\.`) and hands out the dump as
+ * pieces: whole SQL statements, meta-commands, and COPY data. The scan (verify's walk) and the filter
+ * in front of psql (the restore) both read a dump through it, so what is judged is what is loaded.
+ */
+/** Findings that mean the dump would act outside its database: nothing of such a dump is run. */
+const UNSAFE_RULES = new Set(['PLAIN_META_COMMAND', 'DUMP_OUTSIDE_DATABASE']);
+const MAX_STATEMENT = 8 * 1024 * 1024;
+const IDENT_START = /[A-Za-z_\u0080-\uffff]/;
+const IDENT = /[A-Za-z_0-9$\u0080-\uffff]+/y;
+const DOLLAR = /\$([A-Za-z_\u0080-\uffff][A-Za-z_0-9\u0080-\uffff]*)?\$/y;
+/** What pg_dump's COPY output (COPY TO, text format) writes after a backslash: nothing else. */
+const COPY_ESCAPES = new Set(['N', '\\', 'b', 'f', 'n', 'r', 't', 'v']);
+class PlainLexer {
+    state = { s: 'normal' };
+    stmt = '';
+    stmtLine = 0;
+    parens = 0;
+    /** psql's heuristic: in CREATE [OR REPLACE] FUNCTION|PROCEDURE, BEGIN ... END holds `;`. */
+    words = [];
+    beginDepth = 0;
+    copyPending = false;
+    /** Part of the statement under way has gone out already (it is over MAX_STATEMENT). */
+    long = false;
+    inCopy = false;
+    line = 0;
+    /** Lex one line (without its newline); pieces come out in order. */
+    lexLine(text, emit) {
+        this.line++;
+        if (this.inCopy) {
+            const end = text === '\\.' || text === '\\.\r';
+            if (end)
+                this.inCopy = false;
+            emit({ kind: 'copy', text: `${text}\n`, line: this.line, end });
+            return;
+        }
+        this.lexSql(text, emit);
+        if (this.copyPending) {
+            // The rest of the COPY's line goes out before its data.
+            if (this.stmt)
+                emit({ kind: 'sql', text: this.stmt, line: this.line });
+            this.stmt = '';
+            this.copyPending = false;
+            this.inCopy = true;
+        }
+    }
+    /** What is left when the input ends: a statement without its `;`. */
+    finish(emit) {
+        if (this.stmt.trim())
+            emit({ kind: 'sql', text: this.stmt, line: this.stmtLine });
+        this.stmt = '';
+    }
+    lexSql(text, emit) {
+        let i = 0;
+        let from = 0;
+        const take = (to) => {
+            if (to > from) {
+                const piece = text.slice(from, to);
+                if (!this.stmt.trim() && piece.trim())
+                    this.stmtLine = this.line;
+                this.stmt += piece;
+                if (this.stmt.length > MAX_STATEMENT) {
+                    emit({ kind: 'sql', text: this.stmt, line: this.stmtLine, ...(this.long ? { more: true } : {}) });
+                    this.stmt = '';
+                    this.long = true;
+                }
+            }
+            from = to;
+        };
+        while (i < text.length) {
+            const st = this.state;
+            const c = text[i];
+            if (st.s === 'quote') {
+                if (c === '\\' && st.escapes)
+                    i += 2;
+                else {
+                    if (c === "'")
+                        this.state = { s: 'normal' };
+                    i++;
+                }
+                continue;
+            }
+            if (st.s === 'ident') {
+                if (c === '"')
+                    this.state = { s: 'normal' };
+                i++;
+                continue;
+            }
+            if (st.s === 'dollar') {
+                const close = text.indexOf(st.tag, i);
+                if (close === -1)
+                    i = text.length;
+                else {
+                    i = close + st.tag.length;
+                    this.state = { s: 'normal' };
+                }
+                continue;
+            }
+            if (st.s === 'comment') {
+                if (c === '*' && text[i + 1] === '/') {
+                    st.depth--;
+                    i += 2;
+                    if (st.depth === 0)
+                        this.state = { s: 'normal' };
+                }
+                else if (c === '/' && text[i + 1] === '*') {
+                    st.depth++;
+                    i += 2;
+                }
+                else
+                    i++;
+                continue;
+            }
+            // normal
+            if (c === '-' && text[i + 1] === '-') {
+                i = text.length;
+                continue;
+            }
+            if (c === '/' && text[i + 1] === '*') {
+                this.state = { s: 'comment', depth: 1 };
+                i += 2;
+                continue;
+            }
+            if (c === "'") {
+                const prev = text[i - 1];
+                const escapes = (prev === 'E' || prev === 'e') && !IDENT_START.test(text[i - 2] ?? ' ');
+                this.state = { s: 'quote', escapes };
+                i++;
+                continue;
+            }
+            if (c === '"') {
+                this.state = { s: 'ident' };
+                i++;
+                continue;
+            }
+            if (c === '$') {
+                DOLLAR.lastIndex = i;
+                const m = DOLLAR.exec(text);
+                if (m) {
+                    this.state = { s: 'dollar', tag: m[0] };
+                    i += m[0].length;
+                    continue;
+                }
+                i++;
+                continue;
+            }
+            if (IDENT_START.test(c)) {
+                IDENT.lastIndex = i;
+                const word = IDENT.exec(text)[0];
+                this.word(word.toLowerCase());
+                i += word.length;
+                continue;
+            }
+            if (c === '(')
+                this.parens++;
+            else if (c === ')')
+                this.parens = Math.max(0, this.parens - 1);
+            else if (c === ';' && this.parens === 0 && this.beginDepth === 0) {
+                take(i + 1);
+                this.endStatement(emit);
+                i++;
+                continue;
+            }
+            else if (c === '\\') {
+                take(i);
+                emit({ kind: 'meta', text: text.slice(i), line: this.line });
+                from = text.length;
+                break;
+            }
+            i++;
+        }
+        take(text.length);
+        this.stmt += '\n';
+    }
+    word(w) {
+        if (this.words.length < 4)
+            this.words.push(w);
+        const [a, b, c, d] = this.words;
+        const routine = (x) => x === 'function' || x === 'procedure';
+        if (a !== 'create' || !(routine(b) || (b === 'or' && c === 'replace' && routine(d))))
+            return;
+        if (w === 'begin')
+            this.beginDepth++;
+        else if (w === 'case' && this.beginDepth > 0)
+            this.beginDepth++;
+        else if (w === 'end' && this.beginDepth > 0)
+            this.beginDepth--;
+    }
+    endStatement(emit) {
+        const text = this.stmt;
+        this.stmt = '';
+        this.words = [];
+        this.beginDepth = 0;
+        const more = this.long;
+        this.long = false;
+        if (more) {
+            emit({ kind: 'sql', text, line: this.stmtLine, more });
+            return;
+        }
+        if (/^COPY\b[\s\S]*\bFROM\s+stdin\b/i.test(codeOf(text)))
+            this.copyPending = true;
+        emit({ kind: 'sql', text, line: this.stmtLine });
+    }
+}
+/** A statement's code: comments out, white space folded, string and identifier quotes kept. */
+function codeOf(sql) {
+    return sql
+        .replace(/\/\*[\s\S]*?\*\//g, ' ')
+        .replace(/--[^\n]*/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim();
+}
+/** The first backslash in a COPY data line that pg_dump's COPY output would not have written. */
+function foreignCopyEscape(line) {
+    for (let i = line.indexOf('\\'); i !== -1; i = line.indexOf('\\', i + 2)) {
+        if (!COPY_ESCAPES.has(line[i + 1] ?? ''))
+            return i;
+    }
+    return -1;
+}
+/** An identifier as pg_dump writes it (bare, or double-quoted), unquoted. */
+function unquote(name) {
+    return name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name;
+}
+const NAME = String.raw `("(?:[^"]|"")+"|[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*)`;
+const DATABASE_STATEMENT = new RegExp(String.raw `^(?:CREATE DATABASE|DROP DATABASE(?: IF EXISTS)?|ALTER DATABASE|COMMENT ON DATABASE|SECURITY LABEL(?: FOR \S+)? ON DATABASE|(?:GRANT|REVOKE) .*? ON DATABASE) ${NAME}`, 'i');
+/** Statements that act on the whole server, never written by pg_dump (pg_dumpall's, or an attacker's). */
+const SERVER_STATEMENT = /^(?:(?:CREATE|ALTER|DROP) (?:ROLE|USER|GROUP|TABLESPACE|SUBSCRIPTION)\b|ALTER SYSTEM\b)/i;
+/** The database a statement names, when it is one of the statements about a database as a whole. */
+function databaseOf(code) {
+    const m = DATABASE_STATEMENT.exec(code);
+    return m ? unquote(m[1]) : undefined;
+}
+/** pg_dump's own psql lines: `\restrict KEY` / `\unrestrict KEY`, and `\connect` to one database. */
+function pgDumpMeta(text) {
+    const t = text.trim();
+    if (/^\\(un)?restrict [A-Za-z0-9]+$/.test(t))
+        return { kind: 'restrict' };
+    const plain = /^\\connect ([A-Za-z_][\w$]*)$/.exec(t);
+    if (plain)
+        return { kind: 'connect', database: plain[1] };
+    // appendPsqlMetaConnect for a name that needs quoting: \connect -reuse-previous=on "dbname='x'"
+    const quoted = /^\\connect -reuse-previous=on "dbname='((?:[^'\\]|\\.|'')*)'"$/.exec(t);
+    if (quoted)
+        return {
+            kind: 'connect',
+            database: quoted[1].replace(/\\(.)/g, '$1').replace(/''/g, "'").replace(/""/g, '"'),
+        };
+    return undefined;
+}
+/**
+ * Judges each piece: pg_dump's own `\restrict`, its `\connect` to the database it created and that
+ * database's statements are the dump's; every other meta-command, a COPY data line pg_dump would not
+ * write, a statement about another database or the whole server is a hazard.
+ */
+class PlainJudge {
+    /** The database the dump's CREATE DATABASE names (pg_dump -C), once seen. */
+    database;
+    /** pg_dump -c -C drops its database before it creates it: judged when the CREATE comes. */
+    dropBefore;
+    /** `drop`: leave the piece out of what psql gets (the tool handles the database itself). */
+    judge(p) {
+        const short = (s) => (s.length > 160 ? `${s.slice(0, 157)}...` : s);
+        if (p.kind === 'copy') {
+            if (p.end || foreignCopyEscape(p.text.slice(0, -1)) === -1)
+                return { drop: false };
+            return { drop: false, hazard: { kind: 'copy-escape', line: p.line, text: '(COPY data)' } };
+        }
+        if (p.kind === 'meta') {
+            const own = pgDumpMeta(p.text);
+            if (own?.kind === 'restrict')
+                return { drop: true };
+            if (own?.kind === 'connect' && own.database === this.database)
+                return { drop: true };
+            return { drop: true, hazard: { kind: 'meta', line: p.line, text: short(p.text.trim()) } };
+        }
+        if (p.more)
+            return { drop: false };
+        const code = codeOf(p.text);
+        const db = databaseOf(code);
+        if (db !== undefined) {
+            const hazard = { kind: 'other-database', line: p.line, text: short(code) };
+            if (this.database === undefined && /^DROP DATABASE/i.test(code)) {
+                this.dropBefore ??= hazard;
+                return { drop: true };
+            }
+            if (this.database === undefined && /^CREATE DATABASE/i.test(code)) {
+                this.database = db;
+                if (this.dropBefore && databaseOf(codeOf(this.dropBefore.text)) === db)
+                    this.dropBefore = undefined;
+            }
+            if (db === this.database)
+                return { drop: true };
+            return { drop: true, hazard };
+        }
+        if (SERVER_STATEMENT.test(code))
+            return { drop: true, hazard: { kind: 'server', line: p.line, text: short(code) } };
+        return { drop: false };
+    }
+    /** At the end: a DROP DATABASE that no CREATE DATABASE of the same name followed. */
+    finish() {
+        const left = this.dropBefore;
+        this.dropBefore = undefined;
+        return left;
+    }
+}
+/** Bytes in, pieces out: the dump cut into lines (UTF-8 kept whole across chunks) for the lexer. */
+class PlainPieces {
+    emit;
+    lexer = new PlainLexer();
+    decoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
+    partial = '';
+    constructor(emit) {
+        this.emit = emit;
+    }
+    push(chunk) {
+        const lines = (this.partial + this.decoder.write(chunk)).split('\n');
+        this.partial = lines.pop() ?? '';
+        for (const line of lines)
+            this.lexer.lexLine(line, this.emit);
+    }
+    end() {
+        const rest = this.partial + this.decoder.end();
+        this.partial = '';
+        if (rest)
+            this.lexer.lexLine(rest, this.emit);
+        this.lexer.finish(this.emit);
+    }
+}
+/** Every hazard of a plain dump, read through the same lexer and judge as the restore uses. */
+class PlainScan {
+    hazards = [];
+    count = 0;
+    judge = new PlainJudge();
+    pieces = new PlainPieces((p) => this.note(this.judge.judge(p).hazard));
+    push(chunk) {
+        this.pieces.push(chunk);
+    }
+    end() {
+        this.pieces.end();
+        this.note(this.judge.finish());
+    }
+    note(h) {
+        if (!h)
+            return;
+        this.count++;
+        if (this.hazards.length < 20)
+            this.hazards.push(h);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/checks/integrity.ts
 
 
@@ -86936,6 +87894,8 @@ function checkCollation(dumped, target) {
 
 
 
+
+
 /** Read one stderr line; the patterns are PostgreSQL's own messages (English, lc_messages C). */
 function classifyLine(line) {
     let m = /role "([^"]+)" does not exist/.exec(line);
@@ -86956,19 +87916,28 @@ function classifyLine(line) {
         return { kind: 'warning', line };
     return { kind: 'other' };
 }
+/** PostgreSQL's messages for what the role may not do (SQLSTATE 42501 and kin). */
+const NEEDS_PRIVILEGE = /permission denied|must be (a )?superuser|must be owner of|must have privileges of|only superusers? can|must be member of role/;
 /**
  * pg_restore's stderr says more than its exit status: classify every line into findings. A zero
  * exit with errors is EXIT_CODE_LIED; a non-zero exit nothing explains is RESTORE_FAILED.
  */
-function classifyRestore(stage, stderr, exitCode, tool) {
+function classifyRestore(stage, stderr, exitCode, tool, 
+/** The restoring role is not a superuser by design (verify's replay): what only a superuser may do is not an error of the dump. */
+unprivileged = false) {
     const roles = new Map();
     const extensions = new Map();
     const errors = [];
     const errorLines = [];
     const warnings = [];
+    const privileged = [];
     let truncated;
     for (const line of stderr.split('\n')) {
         const c = classifyLine(line);
+        if (unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
+            privileged.push(line.trim());
+            continue;
+        }
         if (c.kind !== 'other' && c.kind !== 'warning' && errorLines.length < 10)
             errorLines.push(line.trim());
         if (c.kind === 'role')
@@ -87008,6 +87977,9 @@ function classifyRestore(stage, stderr, exitCode, tool) {
             evidence: { errors: unexplained.length, first: unexplained[0] ?? null },
         }));
     }
+    if (privileged.length > 0) {
+        findings.push(finding('RESTORE_NEEDS_SUPERUSER', stage, `${privileged.length} statement${privileged.length === 1 ? '' : 's'} need${privileged.length === 1 ? 's' : ''} a superuser, which the replay's role is not by design; the first: ${privileged[0]}`, { evidence: { statements: privileged.length } }));
+    }
     if (warnings.length > 0) {
         findings.push(finding('RESTORE_WARNING', stage, `${warnings.length} warning${warnings.length === 1 ? '' : 's'}; the first: ${warnings[0]}`, {
             evidence: { warnings: warnings.length },
@@ -87019,7 +87991,7 @@ function classifyRestore(stage, stderr, exitCode, tool) {
             evidence: { errors: errors.length },
         }));
     }
-    if (exitCode !== 0 && !anyError) {
+    if (exitCode !== 0 && !anyError && privileged.length === 0) {
         findings.push(finding('RESTORE_FAILED', stage, `${tool} exited ${exitCode ?? 'on a signal'} with nothing on stderr to explain it`, {
             evidence: { exitCode },
         }));
@@ -87028,51 +88000,97 @@ function classifyRestore(stage, stderr, exitCode, tool) {
     return { findings, errors: errorCount, errorLines, warnings: warnings.length };
 }
 /**
- * What psql gets from a plain dump, filtered as it streams: with `schemaOnly` the rows of COPY blocks
- * and setval() calls are dropped; with `noOwner` ownership and privilege statements. The same as
- * pg_restore's --schema-only and --no-owner --no-privileges.
+ * What psql gets from a plain dump, filtered as it streams through the same lexer and judge as
+ * verify's scan (archive/plain.ts): no meta-command of the dump reaches psql (pg_dump's own
+ * `\restrict` and `\connect` to its database are the tool's to handle, like its CREATE DATABASE and
+ * that database's statements); with `restrictKey` psql is put in restricted mode first, so that even
+ * a line the lexer misread could not run a meta-command. With `schemaOnly` COPY blocks and setval()
+ * calls are left out; with `noOwner` ownership and privilege statements: the same as pg_restore's
+ * --schema-only and --no-owner --no-privileges.
  */
 class PlainDumpFilter extends external_node_stream_.Transform {
     leaveOut;
-    partial = '';
-    inCopy = false;
+    /** Hazards met while loading: verify's walk refuses such a dump first, so this is a second line. */
+    hazards = [];
+    judge = new PlainJudge();
+    pieces;
+    out = [];
+    skippingCopy = false;
     constructor(leaveOut) {
         super();
         this.leaveOut = leaveOut;
+        this.pieces = new PlainPieces((p) => this.piece(p));
+        if (leaveOut.restrictKey)
+            this.out.push(`\\restrict ${leaveOut.restrictKey}\n`);
     }
     _transform(chunk, _enc, done) {
-        const text = this.partial + chunk.toString('utf8');
-        const lines = text.split('\n');
-        this.partial = lines.pop() ?? '';
-        done(null, this.keep(lines));
+        this.pieces.push(chunk);
+        done(null, this.flushOut());
     }
     _flush(done) {
-        done(null, this.keep([this.partial]));
+        this.pieces.end();
+        const left = this.judge.finish();
+        if (left)
+            this.hazards.push(left);
+        done(null, this.flushOut());
     }
-    keep(lines) {
-        const out = [];
-        for (const line of lines) {
-            if (this.inCopy) {
-                if (line === '\\.')
-                    this.inCopy = false;
-                continue;
-            }
-            if (this.leaveOut.schemaOnly && /^COPY .* FROM stdin;$/.test(line)) {
-                this.inCopy = true;
-                continue;
-            }
-            if (this.leaveOut.schemaOnly && line.startsWith('SELECT pg_catalog.setval('))
-                continue;
-            if (this.leaveOut.noOwner && /^(ALTER .* OWNER TO |GRANT |REVOKE )/.test(line))
-                continue;
-            out.push(line);
+    flushOut() {
+        const text = this.out.join('');
+        this.out = [];
+        return text;
+    }
+    piece(p) {
+        const { drop, hazard } = this.judge.judge(p);
+        if (hazard)
+            this.hazards.push(hazard);
+        if (drop)
+            return;
+        if (p.kind === 'copy') {
+            if (!this.skippingCopy)
+                this.out.push(p.text);
+            if (p.end)
+                this.skippingCopy = false;
+            return;
         }
-        return out.length ? `${out.join('\n')}\n` : '';
+        const code = codeOf(p.text);
+        if (this.leaveOut.schemaOnly && /^COPY\b/i.test(code)) {
+            this.skippingCopy = true;
+            return;
+        }
+        if (this.leaveOut.schemaOnly && /^SELECT pg_catalog\.setval\(/i.test(code))
+            return;
+        if (this.leaveOut.noOwner && /^(ALTER .* OWNER TO |GRANT |REVOKE )/i.test(code))
+            return;
+        this.out.push(p.text);
     }
 }
-/** The environment of a pg_restore or psql whose stderr is classified: the server's messages in English. */
-function restoreEnv(target) {
-    return { ...libpqEnv(target), PGOPTIONS: '-c lc_messages=C' };
+/**
+ * psql's `\restrict KEY` (CVE-2025-8714's fix): from 18, and 17.6, 16.10, 15.14, 14.19, 13.22 on.
+ * After it psql refuses every meta-command but `\unrestrict KEY`.
+ */
+function psqlRestricts(version) {
+    const m = /^(\d+)(?:\.(\d+))?/.exec(version);
+    if (!m)
+        return false;
+    const major = Number(m[1]);
+    const minor = Number(m[2] ?? 0);
+    const since = { 17: 6, 16: 10, 15: 14, 14: 19, 13: 22 };
+    return major >= 18 || (since[major] !== undefined && minor >= since[major]);
+}
+/**
+ * The environment of a pg_restore or psql whose stderr is classified: the tools' own messages in
+ * English, and the server's too where the role may ask for it (lc_messages is a superuser's
+ * setting: a role with only CREATEDB that asked would not even connect). The tools' own prefixes
+ * (`pg_restore: error:`, `psql:...: ERROR:`) count the errors whatever the server's language.
+ */
+async function restoreEnv(target) {
+    const superuser = await withClient(target, (c) => c.query("SELECT current_setting('is_superuser') = 'on' AS s")).then((r) => r.rows[0]?.s === true, () => false);
+    return {
+        ...libpqEnv(target),
+        LC_ALL: undefined,
+        LC_MESSAGES: 'C',
+        ...(superuser ? { PGOPTIONS: '-c lc_messages=C' } : {}),
+    };
 }
 /**
  * Restore a dump into `target` (an existing, empty database) with `client`: pg_restore for custom and
@@ -87080,20 +88098,24 @@ function restoreEnv(target) {
  */
 async function restoreDump(client, target, input, opts) {
     const stage = opts.stage ?? 'restore';
-    const env = restoreEnv(target);
+    const env = await restoreEnv(target);
     const unpacked = () => {
         const file = external_node_fs_default().createReadStream(input.path);
         return input.gzip ? file.pipe(external_node_zlib_default().createGunzip()) : file;
     };
     let res;
     let tool;
+    let filter;
     if (input.format === 'plain') {
         tool = `psql ${client.version}`;
-        const drop = { schemaOnly: opts.schemaOnly === true, noOwner: opts.roles === 'ignore' };
-        const stdin = drop.schemaOnly || drop.noOwner ? unpacked().pipe(new PlainDumpFilter(drop)) : unpacked();
+        filter = new PlainDumpFilter({
+            schemaOnly: opts.schemaOnly === true,
+            noOwner: opts.roles === 'ignore',
+            ...(psqlRestricts(client.version) ? { restrictKey: (0,external_node_crypto_.randomBytes)(24).toString('hex') } : {}),
+        });
         res = await run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
             env,
-            stdin,
+            stdin: unpacked().pipe(filter),
         });
     }
     else {
@@ -87110,7 +88132,13 @@ async function restoreDump(client, target, input, opts) {
         else
             res = await run(client.path, [...args, input.path], { env });
     }
-    const classified = classifyRestore(stage, res.stderr, res.code, tool);
+    const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.unprivileged === true);
+    const hazard = filter?.hazards[0];
+    if (hazard) {
+        classified.findings.push(finding(hazard.kind === 'meta' || hazard.kind === 'copy-escape'
+            ? 'PLAIN_META_COMMAND'
+            : 'DUMP_OUTSIDE_DATABASE', stage, `line ${hazard.line}: ${hazard.text}; left out of what psql loaded`, { evidence: { line: hazard.line, count: filter?.hazards.length ?? 1 } }));
+    }
     return {
         exitCode: res.code,
         seconds: res.seconds,
@@ -89247,6 +90275,7 @@ class ChunkQueue {
 
 
 
+
 /** Encoding and locale from pg_dump's CREATE DATABASE statement. */
 function databaseLocale(sql) {
     if (!sql)
@@ -89337,8 +90366,10 @@ async function scanPlain(chunks, first, out) {
         }
     };
     const SEAM = 2048;
+    const scan = new PlainScan();
     for await (const chunk of chunks) {
         bytes += chunk.length;
+        scan.push(chunk);
         // Search the chunk where it lies (no copy), and a small seam for what crosses from the last one.
         for (let i = chunk.indexOf(needle); i !== -1; i = chunk.indexOf(needle, i + needle.length))
             tables++;
@@ -89357,6 +90388,8 @@ async function scanPlain(chunks, first, out) {
                 ? chunk.subarray(chunk.length - TAIL)
                 : Buffer.concat([tail, chunk]).subarray(-TAIL);
     }
+    scan.end();
+    out.problems.push(...hazardProblems(scan));
     out.dataBytes = bytes;
     out.toc = {
         entries: 0,
@@ -89374,6 +90407,33 @@ async function scanPlain(chunks, first, out) {
     else if (!PLAIN_END.test(tail.toString('utf8'))) {
         out.problems.push(new ArchiveProblem('ARCHIVE_TRUNCATED', `the plain dump ends without pg_dump's closing "dump complete" line (${bytes} bytes read)`, { bytes }));
     }
+}
+/** A plain dump's hazards as problems: one per rule, naming the first line and how many there are. */
+function hazardProblems(scan) {
+    const out = [];
+    const groups = [
+        { rule: 'PLAIN_META_COMMAND', kinds: ['meta', 'copy-escape'] },
+        { rule: 'DUMP_OUTSIDE_DATABASE', kinds: ['other-database', 'server'] },
+    ];
+    for (const g of groups) {
+        const hits = scan.hazards.filter((h) => g.kinds.includes(h.kind));
+        const first = hits[0];
+        if (!first)
+            continue;
+        const what = first.kind === 'copy-escape'
+            ? 'COPY data with a backslash pg_dump does not write (psql runs it as a command if the COPY fails)'
+            : first.kind === 'meta'
+                ? `the psql meta-command ${first.text}`
+                : first.text;
+        const more = hits.length > 1
+            ? ` (${scan.count > scan.hazards.length ? 'at least ' : ''}${hits.length - 1} more)`
+            : '';
+        out.push(new ArchiveProblem(g.rule, `line ${first.line}: ${what}${more}; nothing of the dump was run`, {
+            line: first.line,
+            count: hits.length,
+        }));
+    }
+    return out;
 }
 /** Take the first `n` bytes off a stream (fewer at its end), giving back the whole stream. */
 async function peek(src, n) {
@@ -89697,6 +90757,8 @@ class GrowingFile {
 
 
 
+
+
 function run_openSource(opts, log) {
     if (opts.source.startsWith('s3://'))
         return new S3Source(parseS3Url('source', opts.source), opts.s3, log);
@@ -89944,6 +91006,8 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
         pipe.skip('schema', schemaSkip);
     else if (!opts.schemaCheck)
         pipe.skip('schema', 'schema-check: false');
+    else if (ins.problems.some((p) => UNSAFE_RULES.has(p.rule)))
+        pipe.skip('schema', 'the dump would act outside its database, so nothing of it was run');
     else if (ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) ||
         !ins.format ||
         ins.format === 'unknown' ||
@@ -89979,11 +91043,12 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
                     path: facts.localPath,
                     gzip: ins.wrapper === 'gzip',
                 };
-                replay = await restoreDump(client, cluster.conn(), input, {
+                replay = await restoreDump(client, await replayTarget(cluster, ins), input, {
                     jobs: 1,
                     roles: 'ignore',
                     schemaOnly: true,
                     stage: 'schema',
+                    unprivileged: true,
                 });
             }
             finally {
@@ -89995,17 +91060,39 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
                 seconds: Math.round(replay.seconds * 100) / 100,
                 errors: replay.errorLines,
             };
+            const notes = replay.findings.filter((x) => x.rule === 'RESTORE_NEEDS_SUPERUSER');
             if (replay.exitCode === 0 && replay.errors === 0)
-                return {};
+                return { findings: notes };
+            if (replay.errors === 0 && notes.length > 0)
+                return { findings: notes };
             const first = replay.errorLines[0];
             return {
                 findings: [
                     finding('SCHEMA_REPLAY_FAILED', 'schema', `loading the schema into PostgreSQL ${cluster.version} with ${replay.tool} failed: ${replay.errors} error${replay.errors === 1 ? '' : 's'}${first ? `, the first: ${first}` : ` (exit ${replay.exitCode})`}`, { evidence: { errors: replay.errors, exitCode: replay.exitCode, first: first ?? null } }),
+                    ...notes,
                 ],
             };
         });
     }
     return result;
+}
+/**
+ * Where the schema is replayed: a database of its own, owned by a role that is not a superuser, so
+ * that a dump's SQL has none of a superuser's powers (COPY ... TO PROGRAM, server files). The
+ * extensions the dump names are made first, as a superuser, from the server's own files, as an
+ * administrator would make them before a restore.
+ */
+async function replayTarget(cluster, ins) {
+    const role = 'restorable_replay';
+    await withClient(cluster.conn(), async (c) => {
+        await c.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
+        await c.query(`CREATE DATABASE ${role} OWNER ${role} TEMPLATE template0`);
+    });
+    await withClient(cluster.conn(role), async (c) => {
+        for (const ext of ins.toc?.extensions ?? [])
+            await c.query(`CREATE EXTENSION IF NOT EXISTS ${ident(ext)} CASCADE`).catch(() => undefined);
+    });
+    return { ...cluster.conn(role), user: role };
 }
 /**
  * The client that can read this dump: pg_restore of at least the archive's pg_dump major, or psql for
@@ -90089,8 +91176,13 @@ function verifyOutputs(r, reportPath) {
 
 
 
-/** Verify findings that make a restore pointless: the bytes are wrong or absent. */
+
+/**
+ * Verify findings that make a restore pointless (the bytes are wrong or absent) or unsafe (the dump
+ * would act outside its database): nothing of the dump is run.
+ */
 const BLOCKING = new Set([
+    ...UNSAFE_RULES,
     'BACKUP_MISSING',
     'FETCH_FAILED',
     'ARCHIVE_UNREADABLE',
@@ -90566,7 +91658,7 @@ async function restoreSampleData(pgRestore, conn, file, opts) {
             ...(opts.jobs > 1 ? ['--jobs', String(opts.jobs)] : []),
             file,
         ], {
-            env: restoreEnv(conn),
+            env: await restoreEnv(conn),
         });
         return {
             seconds: res.seconds,
@@ -90689,7 +91781,7 @@ function restorable_run() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1291);
+/* harmony import */ var _actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(916);
 
 await (0,_actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

@@ -67989,7 +67989,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 2018:
+/***/ 8352:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80582,6 +80582,18 @@ const RULES = {
         fires: 'a compressed stream (gzip around the file, or a data block inside it) does not decompress',
         fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
     },
+    PLAIN_META_COMMAND: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'a plain dump holds a psql meta-command pg_dump does not write (`\\!`, `\\o |`, `\\copy ... program`, `\\setenv`, `\\i`, `\\connect` to another database), or COPY data pg_dump would not write; nothing of the dump is run',
+        fix: 'Do not load this file with psql: it was not written by pg_dump as it stands. Find out who changed it, and restore from a dump you can trust.',
+    },
+    DUMP_OUTSIDE_DATABASE: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'a plain dump holds a statement about another database or the whole server (roles, tablespaces, ALTER SYSTEM), which pg_dump of one database never writes; nothing of the dump is run',
+        fix: 'Do not load this file: it would act outside the database it restores. Restore roles with pg_dumpall --roles-only separately, and the database from a dump you can trust.',
+    },
     VERSION_UNSUPPORTED: {
         severity: 'high',
         kind: 'unverifiable',
@@ -80623,6 +80635,12 @@ const RULES = {
         kind: 'problem',
         fires: 'pg_restore or psql reported errors that no more specific rule explains',
         fix: 'Read the first error in the message; the restore is incomplete until it is fixed.',
+    },
+    RESTORE_NEEDS_SUPERUSER: {
+        severity: 'info',
+        kind: 'problem',
+        fires: "verify's schema replay (run as a role that is not a superuser, so a dump's SQL has no superuser's powers) met statements only a superuser may run (C functions, event triggers, untrusted languages); the drill restores them as one",
+        fix: 'Nothing to fix in the backup: the drill checks these objects. A statement in the list that pg_dump would not write is worth a look.',
     },
     RESTORE_WARNING: {
         severity: 'low',
@@ -80880,6 +80898,36 @@ var external_node_child_process_ = __nccwpck_require__(1421);
 
 
 
+/**
+ * What of this process's environment a program gets: the search path, locale, time zone and temp
+ * folder, never the rest. A runner holds the backup store's keys, a GitHub token and database
+ * passwords in its environment; a scratch postmaster, psql or pg_restore running a backup's SQL has
+ * no use for them (and a server's environment is readable from SQL by a superuser).
+ */
+const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
+function childEnv(own = {}, inherit = []) {
+    const out = {};
+    const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
+    for (const [k, v] of Object.entries(process.env))
+        if (v !== undefined && passes(k))
+            out[k] = v;
+    for (const [k, v] of Object.entries(own)) {
+        if (v === undefined)
+            delete out[k];
+        else
+            out[k] = v;
+    }
+    return out;
+}
+/**
+ * For the user's own commands (migrate-command, start-command, stop-command): the runner's
+ * environment, less what carries Restorable's secrets and inputs (the store's keys, tokens, the
+ * action's inputs, passwords).
+ */
+function userCommandEnv(own = {}) {
+    const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
+    return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
+}
 function isRoot() {
     return typeof process.getuid === 'function' && process.getuid() === 0;
 }
@@ -80913,11 +80961,14 @@ class TailBuffer {
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
  * the end of standard error.
  */
-function runSync(cmd, args, user, env) {
+function runSync(cmd, args, user, env, 
+/** Give up (SIGKILL) after this long: a signal handler has seconds before the runner kills it. */
+timeoutMs) {
     const [file, argv] = asUser(user, cmd, args);
     const r = (0,external_node_child_process_.spawnSync)(file, argv, {
         cwd: external_node_os_default().tmpdir(),
-        ...(env ? { env: { ...process.env, ...env } } : {}),
+        env: childEnv(env),
+        ...(timeoutMs ? { timeout: timeoutMs, killSignal: 'SIGKILL' } : {}),
         stdio: ['ignore', 'ignore', 'pipe'],
         encoding: 'utf8',
     });
@@ -80935,7 +80986,7 @@ function run(cmd, args, opts = {}) {
     const limit = opts.maxCapture ?? 4 * 1024 * 1024;
     return new Promise((resolve, reject) => {
         const child = (0,external_node_child_process_.spawn)(file, argv, {
-            env: { ...process.env, ...opts.env },
+            env: childEnv(opts.env, opts.inherit),
             // A user we switch to may not be allowed into our working directory.
             cwd: opts.cwd ?? (switching ? external_node_os_default().tmpdir() : undefined),
             stdio: ['pipe', 'pipe', 'pipe'],
@@ -82393,7 +82444,7 @@ const drillSpec = {
         },
         {
             name: 'os-user',
-            description: 'Run server binaries as this OS user (default: the current user; postgres when root).',
+            description: "Run the scratch server as this OS user (default: the current user; when root, Restorable's own unprivileged user `restorable`, made when missing; never root).",
         },
     ],
     outputs: [
@@ -82606,6 +82657,7 @@ function removeStartingSync() {
             if (external_node_fs_default().existsSync(pidFile))
                 stopServerSync(binDir, osUser, data);
             // initdb may still be writing into it for a moment: retry.
+            dropLabel(root);
             for (let attempt = 0; attempt < 20 && external_node_fs_default().existsSync(root); attempt++) {
                 try {
                     external_node_fs_default().rmSync(root, { recursive: true, force: true });
@@ -82637,48 +82689,146 @@ function installExitHook() {
     onCancel(stopAll);
 }
 const SCRATCH_PREFIX = 'restorable-';
-const LABEL_FILE = 'restorable.json';
+/** The OS user scratch servers run as when Restorable runs as root: its own, never postgres or root. */
+const SCRATCH_USER = 'restorable';
+/**
+ * A folder of this process's user that nobody else may enter: made 0700 when missing, and refused
+ * when it is a link, another user's, or open to others (someone may have planted it).
+ */
+function privateDir(dir, owner) {
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    try {
+        external_node_fs_default().mkdirSync(dir, { mode: 0o700 });
+        if (owner)
+            external_node_fs_default().chownSync(dir, owner.uid, owner.gid);
+    }
+    catch (e) {
+        if (e.code !== 'EEXIST')
+            throw e;
+    }
+    const st = external_node_fs_default().lstatSync(dir);
+    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+        throw new UserError('TMPDIR', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no scratch cluster is made there`, `Remove it if nobody should have made it, or point TMPDIR (work-dir's temp) at a folder only the runner uses`);
+    }
+    return dir;
+}
+/** Labels live apart from the clusters, where only the runner may write: a server cannot rewrite them. */
+function labelDir() {
+    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}labels-${process.getuid?.() ?? 0}`), undefined);
+}
+/** The 0700 parent of a server user's scratch folders: only that user (and the runner) can enter. */
+function scratchParent(osUser) {
+    const owner = ownerOf(osUser);
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}scratch-${uid}`), owner);
+}
+/** Where the label of the cluster in `root` is kept. */
+function labelFile(root) {
+    return external_node_path_default().join(labelDir(), `${external_node_path_default().basename(root)}.json`);
+}
+/** The label of a scratch folder, only as the runner wrote it: a file anyone else could write is not one. */
 function readLabel(root) {
     try {
-        return JSON.parse(external_node_fs_default().readFileSync(external_node_path_default().join(root, LABEL_FILE), 'utf8'));
+        const file = labelFile(root);
+        const st = external_node_fs_default().lstatSync(file);
+        if (!st.isFile() || st.uid !== (process.getuid?.() ?? 0) || (st.mode & 0o022) !== 0)
+            return undefined;
+        const l = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
+        return l.root === external_node_path_default().resolve(root) && Number.isInteger(l.major) && l.major >= 9 && l.major < 100
+            ? l
+            : undefined;
     }
     catch {
         return undefined;
     }
 }
-/** Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove it. */
+function writeLabel(root, label, bin, osUser) {
+    const l = {
+        label,
+        root: external_node_path_default().resolve(root),
+        pid: process.pid,
+        created: new Date().toISOString(),
+        major: bin.major,
+        ...(osUser ? { osUser } : {}),
+    };
+    external_node_fs_default().writeFileSync(labelFile(root), JSON.stringify(l), { mode: 0o600 });
+}
+function dropLabel(root) {
+    external_node_fs_default().rmSync(labelFile(root), { force: true });
+}
+function pidAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (e) {
+        return e.code === 'EPERM';
+    }
+}
+/** The postmaster's pid, from its pid file; undefined when there is none. */
+function postmasterPid(data) {
+    try {
+        const pid = Number(external_node_fs_default().readFileSync(external_node_path_default().join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove
+ * it. The label is data, never code: pg_ctl comes from Restorable's own discovery by the label's
+ * major, runs as the label's server user (never root), and only on a folder and data directory that
+ * user owns; a folder whose server did not stop is left, with a line saying so.
+ */
 async function removeCluster(root) {
     const label = readLabel(root);
     if (!label || !external_node_path_default().basename(root).startsWith(SCRATCH_PREFIX))
         return false;
+    if (label.osUser === 'root')
+        return false;
+    const owner = ownerOf(label.osUser);
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
     const data = external_node_path_default().join(root, 'data');
-    if (external_node_fs_default().existsSync(external_node_path_default().join(data, 'postmaster.pid'))) {
-        await run(external_node_path_default().join(label.binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], {
-            user: label.osUser,
-        }).catch(() => undefined);
+    const owned = (p) => {
+        const st = external_node_fs_default().lstatSync(p, { throwIfNoEntry: false });
+        return st === undefined || (!st.isSymbolicLink() && st.uid === uid);
+    };
+    if (!owned(root) || !owned(data))
+        return false;
+    if (postmasterPid(data) !== undefined) {
+        const pgCtl = await binaries_pick('pg_ctl', label.major);
+        if (pgCtl) {
+            await run(pgCtl.path, ['-D', data, '-m', 'immediate', '-w', 'stop'], { user: label.osUser }).catch(() => undefined);
+        }
+        const pid = postmasterPid(data);
+        if (pid !== undefined && pidAlive(pid)) {
+            throw new UserError('clean', `the server in ${root} (pid ${pid}) did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
+        }
     }
     external_node_fs_default().rmSync(root, { recursive: true, force: true });
+    dropLabel(root);
     return true;
 }
-/** Scratch clusters left in the temp folder: by a crash (their process is gone) or kept on purpose. */
+/** Scratch clusters left behind: by a crash (their process is gone) or kept on purpose. */
 function findLeftovers() {
-    const tmp = os.tmpdir();
-    const alive = (pid) => {
+    const dir = labelDir();
+    const out = [];
+    for (const n of fs.readdirSync(dir)) {
+        if (!n.startsWith(SCRATCH_PREFIX) || !n.endsWith('.json'))
+            continue;
+        let root;
         try {
-            process.kill(pid, 0);
-            return true;
+            root = JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')).root;
         }
-        catch (e) {
-            return e.code === 'EPERM';
+        catch {
+            continue;
         }
-    };
-    return fs
-        .readdirSync(tmp)
-        .filter((n) => n.startsWith(SCRATCH_PREFIX))
-        .map((n) => path.join(tmp, n))
-        .map((root) => ({ root, label: readLabel(root) }))
-        .filter((x) => x.label !== undefined)
-        .map((x) => ({ ...x, orphaned: !alive(x.label.pid) }));
+        const label = typeof root === 'string' ? readLabel(root) : undefined;
+        if (label)
+            out.push({ root: label.root, label, orphaned: !pidAlive(label.pid) });
+    }
+    return out;
 }
 /**
  * What `restorable clean` removes: clusters whose process is gone, except those kept on purpose
@@ -82693,7 +82843,7 @@ function leftoversToClean(all) {
  * initdb. Until `ScratchCluster.adopt` it is removed (its server stopped) if the process is stopped.
  */
 function scratchFolder(label, osUser) {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), `${SCRATCH_PREFIX}${label}-`));
+    const root = fs.mkdtempSync(path.join(scratchParent(osUser), `${SCRATCH_PREFIX}${label}-`));
     installExitHook();
     starting.set(root, { binDir: '', osUser, phase: 'init' });
     prepareFolder(root, osUser);
@@ -82701,7 +82851,7 @@ function scratchFolder(label, osUser) {
 }
 /** The socket folder in a scratch root, both owned by the server's OS user; removed if that user is missing. */
 function prepareFolder(root, osUser) {
-    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'));
+    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'), { mode: 0o700 });
     let owner;
     try {
         owner = ownerOf(osUser);
@@ -82723,16 +82873,32 @@ function labelFolder(root, bin, osUser, label) {
         Object.assign(entry, { binDir: bin.dir, phase: 'server' });
     writeLabel(root, label, bin, osUser);
 }
-function writeLabel(root, label, bin, osUser) {
-    const l = {
-        label,
-        pid: process.pid,
-        created: new Date().toISOString(),
-        major: bin.major,
-        binDir: bin.dir,
-        ...(osUser ? { osUser } : {}),
-    };
-    external_node_fs_default().writeFileSync(external_node_path_default().join(root, LABEL_FILE), JSON.stringify(l));
+/**
+ * Who a scratch server runs as by default: as root, Restorable's own unprivileged user (made when
+ * missing), so a backup's SQL that reaches the server's OS user finds no production data directory
+ * and no secrets; otherwise the runner's user itself.
+ */
+function scratchUser() {
+    if (!isRoot())
+        return undefined;
+    if (!passwdIds(SCRATCH_USER)) {
+        const made = runSync('useradd', [
+            '--system',
+            '--user-group',
+            '--no-create-home',
+            '--home-dir',
+            '/nonexistent',
+            '--shell',
+            '/usr/sbin/nologin',
+            '--comment',
+            'Restorable scratch PostgreSQL servers',
+            SCRATCH_USER,
+        ]);
+        if (made.code !== 0 && !passwdIds(SCRATCH_USER)) {
+            throw new UserError('os-user', `the user ${SCRATCH_USER}, whom scratch servers run as, is missing and could not be created (${made.stderr})`, `Create it (useradd --system --user-group ${SCRATCH_USER}), or set os-user to an unprivileged user`);
+        }
+    }
+    return SCRATCH_USER;
 }
 /** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
 function ownerOf(osUser) {
@@ -82799,8 +82965,11 @@ class ScratchCluster {
                 ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
                 : 'PostgreSQL server binaries (initdb, pg_ctl)', installHint(Math.max(Math.ceil(min), 13), 'server'));
         }
-        const osUser = opts.osUser ?? (isRoot() ? 'postgres' : undefined);
-        const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
+        const osUser = opts.osUser ?? scratchUser();
+        if (osUser === 'root') {
+            throw new UserError('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", `Leave os-user unset (Restorable's own user, ${SCRATCH_USER}), or name an unprivileged user`);
+        }
+        const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
         installExitHook();
         starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
         try {
@@ -82861,6 +83030,7 @@ class ScratchCluster {
                 break;
         }
         external_node_fs_default().rmSync(root, { recursive: true, force: true });
+        dropLabel(root);
         throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
     }
     /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
@@ -82874,14 +83044,22 @@ class ScratchCluster {
         await run(external_node_path_default().join(this.bin.dir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
             user: this.osUser,
         }).catch(() => undefined);
+        this.removeIfStopped();
+    }
+    /** Remove the folder, unless its server is still up (then `restorable clean` can finish later). */
+    removeIfStopped() {
+        const pid = postmasterPid(this.dataDir);
+        if (pid !== undefined && pidAlive(pid))
+            return;
         external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
+        dropLabel(this.root);
     }
     /** Keep the cluster after this process exits (keep: true); returns its folder for the post step. */
     detach() {
         live.delete(this);
         const label = readLabel(this.root);
         if (label)
-            external_node_fs_default().writeFileSync(external_node_path_default().join(this.root, LABEL_FILE), JSON.stringify({ ...label, kept: true }));
+            external_node_fs_default().writeFileSync(labelFile(this.root), JSON.stringify({ ...label, kept: true }), { mode: 0o600 });
         return this.root;
     }
     stopSync() {
@@ -82889,7 +83067,7 @@ class ScratchCluster {
             return;
         live.delete(this);
         stopServerSync(this.bin.dir, this.osUser, this.dataDir);
-        external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
+        this.removeIfStopped();
     }
     serverLog() {
         return tail(external_node_path_default().join(this.root, 'server.log'));
@@ -83179,6 +83357,364 @@ const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createR
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_node_zlib_);
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
+;// CONCATENATED MODULE: ./src/archive/plain.ts
+
+/**
+ * A plain dump read the way psql reads it. psql runs every backslash outside quotes and comments as
+ * a meta-command (`\!` runs a shell), and a plain dump is the attacker's text, so the lexer follows
+ * psql's own rules (psqlscan.l: quotes, dollar quotes, nested comments, parentheses and BEGIN ATOMIC
+ * bodies that a `;` does not end, COPY ... FROM stdin data up to `\.`) and hands out the dump as
+ * pieces: whole SQL statements, meta-commands, and COPY data. The scan (verify's walk) and the filter
+ * in front of psql (the restore) both read a dump through it, so what is judged is what is loaded.
+ */
+/** Findings that mean the dump would act outside its database: nothing of such a dump is run. */
+const UNSAFE_RULES = new Set(['PLAIN_META_COMMAND', 'DUMP_OUTSIDE_DATABASE']);
+const MAX_STATEMENT = 8 * 1024 * 1024;
+const IDENT_START = /[A-Za-z_\u0080-\uffff]/;
+const IDENT = /[A-Za-z_0-9$\u0080-\uffff]+/y;
+const DOLLAR = /\$([A-Za-z_\u0080-\uffff][A-Za-z_0-9\u0080-\uffff]*)?\$/y;
+/** What pg_dump's COPY output (COPY TO, text format) writes after a backslash: nothing else. */
+const COPY_ESCAPES = new Set(['N', '\\', 'b', 'f', 'n', 'r', 't', 'v']);
+class PlainLexer {
+    state = { s: 'normal' };
+    stmt = '';
+    stmtLine = 0;
+    parens = 0;
+    /** psql's heuristic: in CREATE [OR REPLACE] FUNCTION|PROCEDURE, BEGIN ... END holds `;`. */
+    words = [];
+    beginDepth = 0;
+    copyPending = false;
+    /** Part of the statement under way has gone out already (it is over MAX_STATEMENT). */
+    long = false;
+    inCopy = false;
+    line = 0;
+    /** Lex one line (without its newline); pieces come out in order. */
+    lexLine(text, emit) {
+        this.line++;
+        if (this.inCopy) {
+            const end = text === '\\.' || text === '\\.\r';
+            if (end)
+                this.inCopy = false;
+            emit({ kind: 'copy', text: `${text}\n`, line: this.line, end });
+            return;
+        }
+        this.lexSql(text, emit);
+        if (this.copyPending) {
+            // The rest of the COPY's line goes out before its data.
+            if (this.stmt)
+                emit({ kind: 'sql', text: this.stmt, line: this.line });
+            this.stmt = '';
+            this.copyPending = false;
+            this.inCopy = true;
+        }
+    }
+    /** What is left when the input ends: a statement without its `;`. */
+    finish(emit) {
+        if (this.stmt.trim())
+            emit({ kind: 'sql', text: this.stmt, line: this.stmtLine });
+        this.stmt = '';
+    }
+    lexSql(text, emit) {
+        let i = 0;
+        let from = 0;
+        const take = (to) => {
+            if (to > from) {
+                const piece = text.slice(from, to);
+                if (!this.stmt.trim() && piece.trim())
+                    this.stmtLine = this.line;
+                this.stmt += piece;
+                if (this.stmt.length > MAX_STATEMENT) {
+                    emit({ kind: 'sql', text: this.stmt, line: this.stmtLine, ...(this.long ? { more: true } : {}) });
+                    this.stmt = '';
+                    this.long = true;
+                }
+            }
+            from = to;
+        };
+        while (i < text.length) {
+            const st = this.state;
+            const c = text[i];
+            if (st.s === 'quote') {
+                if (c === '\\' && st.escapes)
+                    i += 2;
+                else {
+                    if (c === "'")
+                        this.state = { s: 'normal' };
+                    i++;
+                }
+                continue;
+            }
+            if (st.s === 'ident') {
+                if (c === '"')
+                    this.state = { s: 'normal' };
+                i++;
+                continue;
+            }
+            if (st.s === 'dollar') {
+                const close = text.indexOf(st.tag, i);
+                if (close === -1)
+                    i = text.length;
+                else {
+                    i = close + st.tag.length;
+                    this.state = { s: 'normal' };
+                }
+                continue;
+            }
+            if (st.s === 'comment') {
+                if (c === '*' && text[i + 1] === '/') {
+                    st.depth--;
+                    i += 2;
+                    if (st.depth === 0)
+                        this.state = { s: 'normal' };
+                }
+                else if (c === '/' && text[i + 1] === '*') {
+                    st.depth++;
+                    i += 2;
+                }
+                else
+                    i++;
+                continue;
+            }
+            // normal
+            if (c === '-' && text[i + 1] === '-') {
+                i = text.length;
+                continue;
+            }
+            if (c === '/' && text[i + 1] === '*') {
+                this.state = { s: 'comment', depth: 1 };
+                i += 2;
+                continue;
+            }
+            if (c === "'") {
+                const prev = text[i - 1];
+                const escapes = (prev === 'E' || prev === 'e') && !IDENT_START.test(text[i - 2] ?? ' ');
+                this.state = { s: 'quote', escapes };
+                i++;
+                continue;
+            }
+            if (c === '"') {
+                this.state = { s: 'ident' };
+                i++;
+                continue;
+            }
+            if (c === '$') {
+                DOLLAR.lastIndex = i;
+                const m = DOLLAR.exec(text);
+                if (m) {
+                    this.state = { s: 'dollar', tag: m[0] };
+                    i += m[0].length;
+                    continue;
+                }
+                i++;
+                continue;
+            }
+            if (IDENT_START.test(c)) {
+                IDENT.lastIndex = i;
+                const word = IDENT.exec(text)[0];
+                this.word(word.toLowerCase());
+                i += word.length;
+                continue;
+            }
+            if (c === '(')
+                this.parens++;
+            else if (c === ')')
+                this.parens = Math.max(0, this.parens - 1);
+            else if (c === ';' && this.parens === 0 && this.beginDepth === 0) {
+                take(i + 1);
+                this.endStatement(emit);
+                i++;
+                continue;
+            }
+            else if (c === '\\') {
+                take(i);
+                emit({ kind: 'meta', text: text.slice(i), line: this.line });
+                from = text.length;
+                break;
+            }
+            i++;
+        }
+        take(text.length);
+        this.stmt += '\n';
+    }
+    word(w) {
+        if (this.words.length < 4)
+            this.words.push(w);
+        const [a, b, c, d] = this.words;
+        const routine = (x) => x === 'function' || x === 'procedure';
+        if (a !== 'create' || !(routine(b) || (b === 'or' && c === 'replace' && routine(d))))
+            return;
+        if (w === 'begin')
+            this.beginDepth++;
+        else if (w === 'case' && this.beginDepth > 0)
+            this.beginDepth++;
+        else if (w === 'end' && this.beginDepth > 0)
+            this.beginDepth--;
+    }
+    endStatement(emit) {
+        const text = this.stmt;
+        this.stmt = '';
+        this.words = [];
+        this.beginDepth = 0;
+        const more = this.long;
+        this.long = false;
+        if (more) {
+            emit({ kind: 'sql', text, line: this.stmtLine, more });
+            return;
+        }
+        if (/^COPY\b[\s\S]*\bFROM\s+stdin\b/i.test(codeOf(text)))
+            this.copyPending = true;
+        emit({ kind: 'sql', text, line: this.stmtLine });
+    }
+}
+/** A statement's code: comments out, white space folded, string and identifier quotes kept. */
+function codeOf(sql) {
+    return sql
+        .replace(/\/\*[\s\S]*?\*\//g, ' ')
+        .replace(/--[^\n]*/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim();
+}
+/** The first backslash in a COPY data line that pg_dump's COPY output would not have written. */
+function foreignCopyEscape(line) {
+    for (let i = line.indexOf('\\'); i !== -1; i = line.indexOf('\\', i + 2)) {
+        if (!COPY_ESCAPES.has(line[i + 1] ?? ''))
+            return i;
+    }
+    return -1;
+}
+/** An identifier as pg_dump writes it (bare, or double-quoted), unquoted. */
+function unquote(name) {
+    return name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name;
+}
+const NAME = String.raw `("(?:[^"]|"")+"|[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*)`;
+const DATABASE_STATEMENT = new RegExp(String.raw `^(?:CREATE DATABASE|DROP DATABASE(?: IF EXISTS)?|ALTER DATABASE|COMMENT ON DATABASE|SECURITY LABEL(?: FOR \S+)? ON DATABASE|(?:GRANT|REVOKE) .*? ON DATABASE) ${NAME}`, 'i');
+/** Statements that act on the whole server, never written by pg_dump (pg_dumpall's, or an attacker's). */
+const SERVER_STATEMENT = /^(?:(?:CREATE|ALTER|DROP) (?:ROLE|USER|GROUP|TABLESPACE|SUBSCRIPTION)\b|ALTER SYSTEM\b)/i;
+/** The database a statement names, when it is one of the statements about a database as a whole. */
+function databaseOf(code) {
+    const m = DATABASE_STATEMENT.exec(code);
+    return m ? unquote(m[1]) : undefined;
+}
+/** pg_dump's own psql lines: `\restrict KEY` / `\unrestrict KEY`, and `\connect` to one database. */
+function pgDumpMeta(text) {
+    const t = text.trim();
+    if (/^\\(un)?restrict [A-Za-z0-9]+$/.test(t))
+        return { kind: 'restrict' };
+    const plain = /^\\connect ([A-Za-z_][\w$]*)$/.exec(t);
+    if (plain)
+        return { kind: 'connect', database: plain[1] };
+    // appendPsqlMetaConnect for a name that needs quoting: \connect -reuse-previous=on "dbname='x'"
+    const quoted = /^\\connect -reuse-previous=on "dbname='((?:[^'\\]|\\.|'')*)'"$/.exec(t);
+    if (quoted)
+        return {
+            kind: 'connect',
+            database: quoted[1].replace(/\\(.)/g, '$1').replace(/''/g, "'").replace(/""/g, '"'),
+        };
+    return undefined;
+}
+/**
+ * Judges each piece: pg_dump's own `\restrict`, its `\connect` to the database it created and that
+ * database's statements are the dump's; every other meta-command, a COPY data line pg_dump would not
+ * write, a statement about another database or the whole server is a hazard.
+ */
+class PlainJudge {
+    /** The database the dump's CREATE DATABASE names (pg_dump -C), once seen. */
+    database;
+    /** pg_dump -c -C drops its database before it creates it: judged when the CREATE comes. */
+    dropBefore;
+    /** `drop`: leave the piece out of what psql gets (the tool handles the database itself). */
+    judge(p) {
+        const short = (s) => (s.length > 160 ? `${s.slice(0, 157)}...` : s);
+        if (p.kind === 'copy') {
+            if (p.end || foreignCopyEscape(p.text.slice(0, -1)) === -1)
+                return { drop: false };
+            return { drop: false, hazard: { kind: 'copy-escape', line: p.line, text: '(COPY data)' } };
+        }
+        if (p.kind === 'meta') {
+            const own = pgDumpMeta(p.text);
+            if (own?.kind === 'restrict')
+                return { drop: true };
+            if (own?.kind === 'connect' && own.database === this.database)
+                return { drop: true };
+            return { drop: true, hazard: { kind: 'meta', line: p.line, text: short(p.text.trim()) } };
+        }
+        if (p.more)
+            return { drop: false };
+        const code = codeOf(p.text);
+        const db = databaseOf(code);
+        if (db !== undefined) {
+            const hazard = { kind: 'other-database', line: p.line, text: short(code) };
+            if (this.database === undefined && /^DROP DATABASE/i.test(code)) {
+                this.dropBefore ??= hazard;
+                return { drop: true };
+            }
+            if (this.database === undefined && /^CREATE DATABASE/i.test(code)) {
+                this.database = db;
+                if (this.dropBefore && databaseOf(codeOf(this.dropBefore.text)) === db)
+                    this.dropBefore = undefined;
+            }
+            if (db === this.database)
+                return { drop: true };
+            return { drop: true, hazard };
+        }
+        if (SERVER_STATEMENT.test(code))
+            return { drop: true, hazard: { kind: 'server', line: p.line, text: short(code) } };
+        return { drop: false };
+    }
+    /** At the end: a DROP DATABASE that no CREATE DATABASE of the same name followed. */
+    finish() {
+        const left = this.dropBefore;
+        this.dropBefore = undefined;
+        return left;
+    }
+}
+/** Bytes in, pieces out: the dump cut into lines (UTF-8 kept whole across chunks) for the lexer. */
+class PlainPieces {
+    emit;
+    lexer = new PlainLexer();
+    decoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
+    partial = '';
+    constructor(emit) {
+        this.emit = emit;
+    }
+    push(chunk) {
+        const lines = (this.partial + this.decoder.write(chunk)).split('\n');
+        this.partial = lines.pop() ?? '';
+        for (const line of lines)
+            this.lexer.lexLine(line, this.emit);
+    }
+    end() {
+        const rest = this.partial + this.decoder.end();
+        this.partial = '';
+        if (rest)
+            this.lexer.lexLine(rest, this.emit);
+        this.lexer.finish(this.emit);
+    }
+}
+/** Every hazard of a plain dump, read through the same lexer and judge as the restore uses. */
+class PlainScan {
+    hazards = [];
+    count = 0;
+    judge = new PlainJudge();
+    pieces = new PlainPieces((p) => this.note(this.judge.judge(p).hazard));
+    push(chunk) {
+        this.pieces.push(chunk);
+    }
+    end() {
+        this.pieces.end();
+        this.note(this.judge.finish());
+    }
+    note(h) {
+        if (!h)
+            return;
+        this.count++;
+        if (this.hazards.length < 20)
+            this.hazards.push(h);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/checks/integrity.ts
 
 
@@ -83320,14 +83856,56 @@ function checkCollation(dumped, target) {
 ;// CONCATENATED MODULE: ./src/checks/semantics.ts
 
 
+
+
 function semantics_describe(e) {
     return e.op === 'between' ? `between ${e.lo} and ${e.hi}` : `${e.op} ${e.value}`;
 }
 /**
- * Run smoke queries that return one number each, read-only, with a time limit. Results are numbers,
- * never rows: a query that returns anything else fails.
+ * A role that may read everything and do nothing else, for smoke queries on a superuser's
+ * connection: none of a superuser's powers (COPY ... TO PROGRAM, reading server files) reach a
+ * query from config. Dropped again by the returned function.
+ */
+async function readerRole(c) {
+    const me = await c.query("SELECT current_setting('is_superuser') = 'on' AS s, current_setting('server_version_num')::int AS v");
+    if (!me.rows[0]?.s)
+        return undefined;
+    const role = `restorable_smoke_${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
+    await c.query(`CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
+    if ((me.rows[0]?.v ?? 0) >= 140000)
+        await c.query(`GRANT pg_read_all_data TO ${role}`);
+    else {
+        const schemas = await c.query("SELECT nspname AS n FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'");
+        for (const { n } of schemas.rows) {
+            await c.query(`GRANT USAGE ON SCHEMA ${ident(n)} TO ${role}`);
+            await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA ${ident(n)} TO ${role}`);
+        }
+    }
+    return {
+        role,
+        drop: async () => {
+            await c.query('ROLLBACK').catch(() => { });
+            await c.query(`DROP OWNED BY ${role}`);
+            await c.query(`DROP ROLE ${role}`);
+        },
+    };
+}
+/**
+ * Run smoke queries that return one number each, with a time limit: each alone (the extended
+ * protocol takes one statement, so `select 1; commit; ...` cannot leave the transaction), in a
+ * read-only transaction, as a role without a superuser's powers. Results are numbers, never rows:
+ * a query that returns anything else fails.
  */
 async function runSmokeQueries(c, queries) {
+    const reader = queries.length > 0 ? await readerRole(c) : undefined;
+    try {
+        return await smoke(c, queries, reader?.role);
+    }
+    finally {
+        await reader?.drop();
+    }
+}
+async function smoke(c, queries, role) {
     const findings = [];
     const results = [];
     for (const q of queries) {
@@ -83337,7 +83915,15 @@ async function runSmokeQueries(c, queries) {
         try {
             await c.query('BEGIN READ ONLY');
             await c.query("SET LOCAL statement_timeout = '60s'");
-            const r = await c.query({ text: q.sql, rowMode: 'array' });
+            if (role)
+                await c.query(`SET LOCAL ROLE ${role}`);
+            // queryMode (pg 8.11+) is not in @types/pg yet.
+            const one = {
+                text: q.sql,
+                rowMode: 'array',
+                queryMode: 'extended',
+            };
+            const r = await c.query(one);
             await c.query('COMMIT');
             const cell = r.rows.length === 1 && r.fields.length === 1 ? r.rows[0][0] : undefined;
             const n = typeof cell === 'number'
@@ -83907,6 +84493,8 @@ var external_node_stream_ = __nccwpck_require__(7075);
 
 
 
+
+
 /** Read one stderr line; the patterns are PostgreSQL's own messages (English, lc_messages C). */
 function classifyLine(line) {
     let m = /role "([^"]+)" does not exist/.exec(line);
@@ -83927,19 +84515,28 @@ function classifyLine(line) {
         return { kind: 'warning', line };
     return { kind: 'other' };
 }
+/** PostgreSQL's messages for what the role may not do (SQLSTATE 42501 and kin). */
+const NEEDS_PRIVILEGE = /permission denied|must be (a )?superuser|must be owner of|must have privileges of|only superusers? can|must be member of role/;
 /**
  * pg_restore's stderr says more than its exit status: classify every line into findings. A zero
  * exit with errors is EXIT_CODE_LIED; a non-zero exit nothing explains is RESTORE_FAILED.
  */
-function classifyRestore(stage, stderr, exitCode, tool) {
+function classifyRestore(stage, stderr, exitCode, tool, 
+/** The restoring role is not a superuser by design (verify's replay): what only a superuser may do is not an error of the dump. */
+unprivileged = false) {
     const roles = new Map();
     const extensions = new Map();
     const errors = [];
     const errorLines = [];
     const warnings = [];
+    const privileged = [];
     let truncated;
     for (const line of stderr.split('\n')) {
         const c = classifyLine(line);
+        if (unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
+            privileged.push(line.trim());
+            continue;
+        }
         if (c.kind !== 'other' && c.kind !== 'warning' && errorLines.length < 10)
             errorLines.push(line.trim());
         if (c.kind === 'role')
@@ -83979,6 +84576,9 @@ function classifyRestore(stage, stderr, exitCode, tool) {
             evidence: { errors: unexplained.length, first: unexplained[0] ?? null },
         }));
     }
+    if (privileged.length > 0) {
+        findings.push(finding('RESTORE_NEEDS_SUPERUSER', stage, `${privileged.length} statement${privileged.length === 1 ? '' : 's'} need${privileged.length === 1 ? 's' : ''} a superuser, which the replay's role is not by design; the first: ${privileged[0]}`, { evidence: { statements: privileged.length } }));
+    }
     if (warnings.length > 0) {
         findings.push(finding('RESTORE_WARNING', stage, `${warnings.length} warning${warnings.length === 1 ? '' : 's'}; the first: ${warnings[0]}`, {
             evidence: { warnings: warnings.length },
@@ -83990,7 +84590,7 @@ function classifyRestore(stage, stderr, exitCode, tool) {
             evidence: { errors: errors.length },
         }));
     }
-    if (exitCode !== 0 && !anyError) {
+    if (exitCode !== 0 && !anyError && privileged.length === 0) {
         findings.push(finding('RESTORE_FAILED', stage, `${tool} exited ${exitCode ?? 'on a signal'} with nothing on stderr to explain it`, {
             evidence: { exitCode },
         }));
@@ -83999,51 +84599,97 @@ function classifyRestore(stage, stderr, exitCode, tool) {
     return { findings, errors: errorCount, errorLines, warnings: warnings.length };
 }
 /**
- * What psql gets from a plain dump, filtered as it streams: with `schemaOnly` the rows of COPY blocks
- * and setval() calls are dropped; with `noOwner` ownership and privilege statements. The same as
- * pg_restore's --schema-only and --no-owner --no-privileges.
+ * What psql gets from a plain dump, filtered as it streams through the same lexer and judge as
+ * verify's scan (archive/plain.ts): no meta-command of the dump reaches psql (pg_dump's own
+ * `\restrict` and `\connect` to its database are the tool's to handle, like its CREATE DATABASE and
+ * that database's statements); with `restrictKey` psql is put in restricted mode first, so that even
+ * a line the lexer misread could not run a meta-command. With `schemaOnly` COPY blocks and setval()
+ * calls are left out; with `noOwner` ownership and privilege statements: the same as pg_restore's
+ * --schema-only and --no-owner --no-privileges.
  */
 class PlainDumpFilter extends external_node_stream_.Transform {
     leaveOut;
-    partial = '';
-    inCopy = false;
+    /** Hazards met while loading: verify's walk refuses such a dump first, so this is a second line. */
+    hazards = [];
+    judge = new PlainJudge();
+    pieces;
+    out = [];
+    skippingCopy = false;
     constructor(leaveOut) {
         super();
         this.leaveOut = leaveOut;
+        this.pieces = new PlainPieces((p) => this.piece(p));
+        if (leaveOut.restrictKey)
+            this.out.push(`\\restrict ${leaveOut.restrictKey}\n`);
     }
     _transform(chunk, _enc, done) {
-        const text = this.partial + chunk.toString('utf8');
-        const lines = text.split('\n');
-        this.partial = lines.pop() ?? '';
-        done(null, this.keep(lines));
+        this.pieces.push(chunk);
+        done(null, this.flushOut());
     }
     _flush(done) {
-        done(null, this.keep([this.partial]));
+        this.pieces.end();
+        const left = this.judge.finish();
+        if (left)
+            this.hazards.push(left);
+        done(null, this.flushOut());
     }
-    keep(lines) {
-        const out = [];
-        for (const line of lines) {
-            if (this.inCopy) {
-                if (line === '\\.')
-                    this.inCopy = false;
-                continue;
-            }
-            if (this.leaveOut.schemaOnly && /^COPY .* FROM stdin;$/.test(line)) {
-                this.inCopy = true;
-                continue;
-            }
-            if (this.leaveOut.schemaOnly && line.startsWith('SELECT pg_catalog.setval('))
-                continue;
-            if (this.leaveOut.noOwner && /^(ALTER .* OWNER TO |GRANT |REVOKE )/.test(line))
-                continue;
-            out.push(line);
+    flushOut() {
+        const text = this.out.join('');
+        this.out = [];
+        return text;
+    }
+    piece(p) {
+        const { drop, hazard } = this.judge.judge(p);
+        if (hazard)
+            this.hazards.push(hazard);
+        if (drop)
+            return;
+        if (p.kind === 'copy') {
+            if (!this.skippingCopy)
+                this.out.push(p.text);
+            if (p.end)
+                this.skippingCopy = false;
+            return;
         }
-        return out.length ? `${out.join('\n')}\n` : '';
+        const code = codeOf(p.text);
+        if (this.leaveOut.schemaOnly && /^COPY\b/i.test(code)) {
+            this.skippingCopy = true;
+            return;
+        }
+        if (this.leaveOut.schemaOnly && /^SELECT pg_catalog\.setval\(/i.test(code))
+            return;
+        if (this.leaveOut.noOwner && /^(ALTER .* OWNER TO |GRANT |REVOKE )/i.test(code))
+            return;
+        this.out.push(p.text);
     }
 }
-/** The environment of a pg_restore or psql whose stderr is classified: the server's messages in English. */
-function restoreEnv(target) {
-    return { ...libpqEnv(target), PGOPTIONS: '-c lc_messages=C' };
+/**
+ * psql's `\restrict KEY` (CVE-2025-8714's fix): from 18, and 17.6, 16.10, 15.14, 14.19, 13.22 on.
+ * After it psql refuses every meta-command but `\unrestrict KEY`.
+ */
+function psqlRestricts(version) {
+    const m = /^(\d+)(?:\.(\d+))?/.exec(version);
+    if (!m)
+        return false;
+    const major = Number(m[1]);
+    const minor = Number(m[2] ?? 0);
+    const since = { 17: 6, 16: 10, 15: 14, 14: 19, 13: 22 };
+    return major >= 18 || (since[major] !== undefined && minor >= since[major]);
+}
+/**
+ * The environment of a pg_restore or psql whose stderr is classified: the tools' own messages in
+ * English, and the server's too where the role may ask for it (lc_messages is a superuser's
+ * setting: a role with only CREATEDB that asked would not even connect). The tools' own prefixes
+ * (`pg_restore: error:`, `psql:...: ERROR:`) count the errors whatever the server's language.
+ */
+async function restoreEnv(target) {
+    const superuser = await withClient(target, (c) => c.query("SELECT current_setting('is_superuser') = 'on' AS s")).then((r) => r.rows[0]?.s === true, () => false);
+    return {
+        ...libpqEnv(target),
+        LC_ALL: undefined,
+        LC_MESSAGES: 'C',
+        ...(superuser ? { PGOPTIONS: '-c lc_messages=C' } : {}),
+    };
 }
 /**
  * Restore a dump into `target` (an existing, empty database) with `client`: pg_restore for custom and
@@ -84051,20 +84697,24 @@ function restoreEnv(target) {
  */
 async function restoreDump(client, target, input, opts) {
     const stage = opts.stage ?? 'restore';
-    const env = restoreEnv(target);
+    const env = await restoreEnv(target);
     const unpacked = () => {
         const file = external_node_fs_default().createReadStream(input.path);
         return input.gzip ? file.pipe(external_node_zlib_default().createGunzip()) : file;
     };
     let res;
     let tool;
+    let filter;
     if (input.format === 'plain') {
         tool = `psql ${client.version}`;
-        const drop = { schemaOnly: opts.schemaOnly === true, noOwner: opts.roles === 'ignore' };
-        const stdin = drop.schemaOnly || drop.noOwner ? unpacked().pipe(new PlainDumpFilter(drop)) : unpacked();
+        filter = new PlainDumpFilter({
+            schemaOnly: opts.schemaOnly === true,
+            noOwner: opts.roles === 'ignore',
+            ...(psqlRestricts(client.version) ? { restrictKey: (0,external_node_crypto_.randomBytes)(24).toString('hex') } : {}),
+        });
         res = await run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
             env,
-            stdin,
+            stdin: unpacked().pipe(filter),
         });
     }
     else {
@@ -84081,7 +84731,13 @@ async function restoreDump(client, target, input, opts) {
         else
             res = await run(client.path, [...args, input.path], { env });
     }
-    const classified = classifyRestore(stage, res.stderr, res.code, tool);
+    const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.unprivileged === true);
+    const hazard = filter?.hazards[0];
+    if (hazard) {
+        classified.findings.push(finding(hazard.kind === 'meta' || hazard.kind === 'copy-escape'
+            ? 'PLAIN_META_COMMAND'
+            : 'DUMP_OUTSIDE_DATABASE', stage, `line ${hazard.line}: ${hazard.text}; left out of what psql loaded`, { evidence: { line: hazard.line, count: filter?.hazards.length ?? 1 } }));
+    }
     return {
         exitCode: res.code,
         seconds: res.seconds,
@@ -86273,6 +86929,7 @@ class ChunkQueue {
 
 
 
+
 /** Encoding and locale from pg_dump's CREATE DATABASE statement. */
 function databaseLocale(sql) {
     if (!sql)
@@ -86363,8 +87020,10 @@ async function scanPlain(chunks, first, out) {
         }
     };
     const SEAM = 2048;
+    const scan = new PlainScan();
     for await (const chunk of chunks) {
         bytes += chunk.length;
+        scan.push(chunk);
         // Search the chunk where it lies (no copy), and a small seam for what crosses from the last one.
         for (let i = chunk.indexOf(needle); i !== -1; i = chunk.indexOf(needle, i + needle.length))
             tables++;
@@ -86383,6 +87042,8 @@ async function scanPlain(chunks, first, out) {
                 ? chunk.subarray(chunk.length - TAIL)
                 : Buffer.concat([tail, chunk]).subarray(-TAIL);
     }
+    scan.end();
+    out.problems.push(...hazardProblems(scan));
     out.dataBytes = bytes;
     out.toc = {
         entries: 0,
@@ -86400,6 +87061,33 @@ async function scanPlain(chunks, first, out) {
     else if (!PLAIN_END.test(tail.toString('utf8'))) {
         out.problems.push(new ArchiveProblem('ARCHIVE_TRUNCATED', `the plain dump ends without pg_dump's closing "dump complete" line (${bytes} bytes read)`, { bytes }));
     }
+}
+/** A plain dump's hazards as problems: one per rule, naming the first line and how many there are. */
+function hazardProblems(scan) {
+    const out = [];
+    const groups = [
+        { rule: 'PLAIN_META_COMMAND', kinds: ['meta', 'copy-escape'] },
+        { rule: 'DUMP_OUTSIDE_DATABASE', kinds: ['other-database', 'server'] },
+    ];
+    for (const g of groups) {
+        const hits = scan.hazards.filter((h) => g.kinds.includes(h.kind));
+        const first = hits[0];
+        if (!first)
+            continue;
+        const what = first.kind === 'copy-escape'
+            ? 'COPY data with a backslash pg_dump does not write (psql runs it as a command if the COPY fails)'
+            : first.kind === 'meta'
+                ? `the psql meta-command ${first.text}`
+                : first.text;
+        const more = hits.length > 1
+            ? ` (${scan.count > scan.hazards.length ? 'at least ' : ''}${hits.length - 1} more)`
+            : '';
+        out.push(new ArchiveProblem(g.rule, `line ${first.line}: ${what}${more}; nothing of the dump was run`, {
+            line: first.line,
+            count: hits.length,
+        }));
+    }
+    return out;
 }
 /** Take the first `n` bytes off a stream (fewer at its end), giving back the whole stream. */
 async function peek(src, n) {
@@ -86811,6 +87499,8 @@ class LocalSource {
 
 
 
+
+
 function openSource(opts, log) {
     if (opts.source.startsWith('s3://'))
         return new S3Source(parseS3Url('source', opts.source), opts.s3, log);
@@ -87058,6 +87748,8 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
         pipe.skip('schema', schemaSkip);
     else if (!opts.schemaCheck)
         pipe.skip('schema', 'schema-check: false');
+    else if (ins.problems.some((p) => UNSAFE_RULES.has(p.rule)))
+        pipe.skip('schema', 'the dump would act outside its database, so nothing of it was run');
     else if (ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) ||
         !ins.format ||
         ins.format === 'unknown' ||
@@ -87093,11 +87785,12 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
                     path: facts.localPath,
                     gzip: ins.wrapper === 'gzip',
                 };
-                replay = await restoreDump(client, cluster.conn(), input, {
+                replay = await restoreDump(client, await replayTarget(cluster, ins), input, {
                     jobs: 1,
                     roles: 'ignore',
                     schemaOnly: true,
                     stage: 'schema',
+                    unprivileged: true,
                 });
             }
             finally {
@@ -87109,17 +87802,39 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
                 seconds: Math.round(replay.seconds * 100) / 100,
                 errors: replay.errorLines,
             };
+            const notes = replay.findings.filter((x) => x.rule === 'RESTORE_NEEDS_SUPERUSER');
             if (replay.exitCode === 0 && replay.errors === 0)
-                return {};
+                return { findings: notes };
+            if (replay.errors === 0 && notes.length > 0)
+                return { findings: notes };
             const first = replay.errorLines[0];
             return {
                 findings: [
                     finding('SCHEMA_REPLAY_FAILED', 'schema', `loading the schema into PostgreSQL ${cluster.version} with ${replay.tool} failed: ${replay.errors} error${replay.errors === 1 ? '' : 's'}${first ? `, the first: ${first}` : ` (exit ${replay.exitCode})`}`, { evidence: { errors: replay.errors, exitCode: replay.exitCode, first: first ?? null } }),
+                    ...notes,
                 ],
             };
         });
     }
     return result;
+}
+/**
+ * Where the schema is replayed: a database of its own, owned by a role that is not a superuser, so
+ * that a dump's SQL has none of a superuser's powers (COPY ... TO PROGRAM, server files). The
+ * extensions the dump names are made first, as a superuser, from the server's own files, as an
+ * administrator would make them before a restore.
+ */
+async function replayTarget(cluster, ins) {
+    const role = 'restorable_replay';
+    await withClient(cluster.conn(), async (c) => {
+        await c.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
+        await c.query(`CREATE DATABASE ${role} OWNER ${role} TEMPLATE template0`);
+    });
+    await withClient(cluster.conn(role), async (c) => {
+        for (const ext of ins.toc?.extensions ?? [])
+            await c.query(`CREATE EXTENSION IF NOT EXISTS ${ident(ext)} CASCADE`).catch(() => undefined);
+    });
+    return { ...cluster.conn(role), user: role };
 }
 /**
  * The client that can read this dump: pg_restore of at least the archive's pg_dump major, or psql for
@@ -87203,8 +87918,13 @@ function verifyOutputs(r, reportPath) {
 
 
 
-/** Verify findings that make a restore pointless: the bytes are wrong or absent. */
+
+/**
+ * Verify findings that make a restore pointless (the bytes are wrong or absent) or unsafe (the dump
+ * would act outside its database): nothing of the dump is run.
+ */
 const BLOCKING = new Set([
+    ...UNSAFE_RULES,
     'BACKUP_MISSING',
     'FETCH_FAILED',
     'ARCHIVE_UNREADABLE',
@@ -87680,7 +88400,7 @@ async function restoreSampleData(pgRestore, conn, file, opts) {
             ...(opts.jobs > 1 ? ['--jobs', String(opts.jobs)] : []),
             file,
         ], {
-            env: restoreEnv(conn),
+            env: await restoreEnv(conn),
         });
         return {
             seconds: res.seconds,
@@ -87880,7 +88600,7 @@ function restore_drill_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_restore_drill_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2018);
+/* harmony import */ var _actions_restore_drill_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8352);
 
 await (0,_actions_restore_drill_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

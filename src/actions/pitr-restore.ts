@@ -1,5 +1,7 @@
 import * as core from '@actions/core';
+import { UserError } from '../core/errors.js';
 import { parseBool } from '../core/parse.js';
+import { resumeFromJournal } from '../pitr/journal.js';
 import { parseMarkerOptions, parsePitrOptions } from '../pitr/options.js';
 import { pitrFacts, pitrNext } from '../pitr/present.js';
 import { pitrOutputs, plantMarker, runPitr } from '../pitr/run.js';
@@ -9,6 +11,9 @@ import { actionInputs, actionsLogger, publish, runAction } from './common.js';
 
 /** The post step: stop and remove a drill cluster kept with keep: true, also on failure or cancellation. */
 async function post(): Promise<void> {
+  // In place: whatever a cancel or a kill left half done is finished from the journal.
+  const live = core.getState('in-place');
+  if (live) core.info(`in place: ${resumeFromJournal(live)}`);
   const root = core.getState('kept-target');
   if (!root) return;
   if (await removeCluster(root)) core.info(`removed the kept recovered cluster ${root}`);
@@ -28,7 +33,20 @@ export function run(raw: Record<string, string> = actionInputs()): Promise<void>
         .write();
       return;
     }
+    if (parseBool('rollback', raw.rollback, false)) {
+      const live = raw['data-directory'];
+      if (!live)
+        throw new UserError(
+          'data-directory',
+          'is missing',
+          'Give the data directory of the in-place run to finish',
+        );
+      core.info(resumeFromJournal(live));
+      core.setOutput('verdict', 'pass');
+      return;
+    }
     const opts = parsePitrOptions(raw, 'input', actionsLogger);
+    if (opts.mode === 'in-place' && opts.dataDirectory) core.saveState('in-place', opts.dataDirectory);
     const result = await runPitr(opts, actionsLogger, (s) =>
       core.info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`),
     );

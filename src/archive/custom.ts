@@ -1,8 +1,16 @@
 import fs from 'node:fs';
-import { type BlockDecoder, type Compression, damagedStream, decoderFor, workerCodec } from './blocks.js';
+import {
+  type BlockDecoder,
+  type Compression,
+  type Decoded,
+  damagedStream,
+  decoderFor,
+  workerCodec,
+} from './blocks.js';
 import { DamagedStream, fileChunks, isalAddon, LaneWorkers } from './lanes.js';
 import { ArchiveProblem } from './problem.js';
 import { ByteReader, UnexpectedEOF } from './reader.js';
+import { scanSql } from './sqlscan.js';
 
 /**
  * pg_dump's archive formats, as numbered in the header. A directory dump's toc.dat says 3 (tar)
@@ -48,6 +56,10 @@ export interface TocEntry {
   dataOffset?: number;
   /** Directory format: the data file's name. */
   filename?: string | null;
+  /** TABLE DATA: its rows are COPY text (a COPY statement loads them; with --inserts they are INSERTs). */
+  copy?: boolean;
+  /** A statement of its SQL (defn, drop or copy statement) that runs a program or touches server files. */
+  serverAccess?: { what: string; statement: string };
 }
 
 const SECTION_NAMES = ['', 'none', 'pre-data', 'data', 'post-data'];
@@ -151,8 +163,8 @@ export async function readToc(r: ByteReader, h: ArchiveHeader): Promise<TocEntry
       );
     }
     const defn = await str(r, h.intSize);
-    await str(r, h.intSize); // drop statement
-    await str(r, h.intSize); // copy statement
+    const dropStmt = await str(r, h.intSize);
+    const copyStmt = await str(r, h.intSize);
     const namespace = await str(r, h.intSize);
     await str(r, h.intSize); // tablespace
     if (h.minor >= 14) await str(r, h.intSize); // table access method
@@ -164,6 +176,9 @@ export async function readToc(r: ByteReader, h: ArchiveHeader): Promise<TocEntry
         throw new ArchiveProblem('ARCHIVE_CORRUPT', `TOC entry ${dumpId} has a damaged dependency list`);
     }
     const entry: TocEntry = { dumpId, hadDumper, tag, desc, namespace, owner };
+    const access = [defn, dropStmt, copyStmt].flatMap((sql) => (sql ? scanSql(sql) : []))[0];
+    if (access) entry.serverAccess = access;
+    if (copyStmt?.startsWith('COPY ')) entry.copy = true;
     if ((desc.endsWith('ACL') || desc === 'DATABASE') && defn) entry.sql = defn;
     if (h.format === 'custom') {
       await r.need(1 + h.offSize);
@@ -179,11 +194,20 @@ export async function readToc(r: ByteReader, h: ArchiveHeader): Promise<TocEntry
   return entries;
 }
 
+/** A table's rows in the dump, as the walk counted them: no values, just the number. */
+export interface TableRows {
+  schema: string;
+  table: string;
+  rows: number;
+}
+
 export interface WalkResult {
   /** Data blocks found, by dump id. */
   blocks: number;
   /** Bytes of data after decompression. */
   dataBytes: number;
+  /** Every TABLE DATA entry's rows (its COPY lines), in the TOC's order. */
+  tableRows: TableRows[];
   /**
    * With lanes: the most tables decoding at once, how many decodes ran in worker threads, and how
    * many started from the TOC's offsets were confirmed by the walk; gzip data: what inflated it.
@@ -245,7 +269,7 @@ export function dataRanges(
 }
 
 /** A decode's outcome, kept until the walk confirms (or not) the range it was started on. */
-type Outcome = { bytes: number } | { error: unknown };
+type Outcome = Decoded | { error: unknown };
 
 /** Up to `count` decodes at once; the earliest failure in the archive's order wins. */
 class LanePool {
@@ -253,6 +277,8 @@ class LanePool {
   private readonly waiting: (() => void)[] = [];
   private readonly jobs: Promise<void>[] = [];
   private dataBytes = 0;
+  /** Rows decoded, by dump id. */
+  readonly rows = new Map<number, number>();
   private failure: { at: number; error: unknown } | undefined;
   private aborted = false;
   private readonly codec: 'gzip' | 'zstd' | undefined;
@@ -284,7 +310,7 @@ class LanePool {
     for (const { entry, start, end } of ranges) {
       if (end <= start) continue;
       const outcome = this.decode(start, end, entryName(entry)).then(
-        (bytes) => ({ bytes }),
+        (d): Outcome => d,
         (error: unknown) => ({ error }),
       );
       this.early.set(entry.dumpId, { start, end, outcome });
@@ -297,29 +323,31 @@ class LanePool {
     this.early.delete(id);
     if (guess && guess.start === start && guess.end === end) {
       this.seen.early++;
-      this.jobs.push(guess.outcome.then((o) => this.record(start, o)));
+      this.jobs.push(guess.outcome.then((o) => this.record(id, start, o)));
       return;
     }
     this.jobs.push(
       this.decode(start, end, what).then(
-        (bytes) => this.record(start, { bytes }),
-        (error: unknown) => this.record(start, { error }),
+        (d) => this.record(id, start, d),
+        (error: unknown) => this.record(id, start, { error }),
       ),
     );
   }
 
-  private record(start: number, o: Outcome): void {
-    if ('bytes' in o) this.dataBytes += o.bytes;
-    else if (!this.failure || start < this.failure.at) this.failure = { at: start, error: o.error };
+  private record(id: number, start: number, o: Outcome): void {
+    if ('bytes' in o) {
+      this.dataBytes += o.bytes;
+      this.rows.set(id, o.rows);
+    } else if (!this.failure || start < this.failure.at) this.failure = { at: start, error: o.error };
   }
 
-  private async decode(start: number, end: number, what: string): Promise<number> {
+  private async decode(start: number, end: number, what: string): Promise<Decoded> {
     while (this.active >= this.lanes.count) await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.active++;
     this.seen.mostAtOnce = Math.max(this.seen.mostAtOnce, this.active);
     try {
       // A later failure does not stop an earlier range: the earliest in the archive is reported.
-      if (this.aborted || (this.failure && this.failure.at < start)) return 0;
+      if (this.aborted || (this.failure && this.failure.at < start)) return { bytes: 0, rows: 0 };
       return await this.decodeRange(start, end, what);
     } finally {
       this.active--;
@@ -327,7 +355,7 @@ class LanePool {
     }
   }
 
-  private async decodeRange(start: number, end: number, what: string): Promise<number> {
+  private async decodeRange(start: number, end: number, what: string): Promise<Decoded> {
     const { file, complete, workerMin = 1024 * 1024 } = this.lanes;
     if (!this.codec || !complete || end - start < workerMin) {
       return decodeStream(fileChunks(file, start, end), this.h, what);
@@ -372,13 +400,10 @@ export async function walkCustomData(
 ): Promise<WalkResult> {
   const byId = new Map(toc.map((e) => [e.dumpId, e]));
   const seen = new Set<number>();
-  const inFlight: Promise<number>[] = [];
+  const inFlight = new InFlight();
   const pool = lanes && h.compression !== 'none' ? new LanePool(lanes, h) : undefined;
   if (pool && lanes?.complete) pool.startFromToc(toc, fs.statSync(lanes.file).size);
   let dataBytes = 0;
-  const settle = async (limit: number) => {
-    while (inFlight.length > limit) dataBytes += await (inFlight.shift() as Promise<number>);
-  };
   let current = 'the first data block';
   try {
     while (!(await r.atEnd())) {
@@ -395,40 +420,136 @@ export async function walkCustomData(
         );
       }
       current = entryName(entry);
+      checkPlacement(entry, blockAt, seen);
       seen.add(id);
       if (type === BLK_DATA && pool) {
         const start = r.offset;
         await stepOver(r, h, current);
         pool.add(id, start, r.offset, current);
       } else if (type === BLK_DATA) {
-        inFlight.push((await readStream(r, h, decoderFor(h.compression, current), current)).done);
+        const dec = decoderFor(h.compression, current, entry.desc === 'TABLE DATA');
+        inFlight.add(id, (await readStream(r, h, dec, current)).done);
       } else {
         for (let oid = await int(r, h.intSize); oid !== 0; oid = await int(r, h.intSize)) {
-          inFlight.push(
-            (await readStream(r, h, decoderFor(h.compression, `large object ${oid}`), current)).done,
-          );
-          await settle(2);
+          const dec = decoderFor(h.compression, `large object ${oid}`);
+          inFlight.add(id, (await readStream(r, h, dec, current)).done);
+          await inFlight.settle(2);
         }
       }
-      await settle(2);
+      await inFlight.settle(2);
     }
-    await settle(0);
+    await inFlight.settle(0);
     if (pool) dataBytes += await pool.settle();
   } catch (e) {
-    await Promise.allSettled(inFlight);
+    await inFlight.abandon();
     // A table decoded in a lane lies before where the walk stopped: its failure comes first.
     if (pool) await pool.settle();
     if (e instanceof UnexpectedEOF) {
       throw new ArchiveProblem(
         'ARCHIVE_TRUNCATED',
         `the archive ends at byte ${e.offset}, inside the data of ${current}`,
-        {
-          offset: e.offset,
-          entry: current,
-        },
+        { offset: e.offset, entry: current },
       );
     }
     throw e;
+  }
+  checkAbsent(toc, seen, r.offset);
+  const rows = new Map([...inFlight.rows, ...(pool?.rows ?? [])]);
+  dataBytes += inFlight.bytes;
+  return {
+    blocks: seen.size,
+    dataBytes,
+    tableRows: rowsOf(toc, rows),
+    ...(pool ? { lanes: pool.seen } : {}),
+  };
+}
+
+/**
+ * The rows of each TABLE DATA entry, from the lines counted by dump id; only where they are COPY
+ * text (INSERT statements, pg_dump --inserts, may span lines: their rows are not counted).
+ */
+function rowsOf(toc: TocEntry[], rows: Map<number, number>): TableRows[] {
+  return toc
+    .filter((e) => e.desc === 'TABLE DATA' && e.copy && rows.has(e.dumpId))
+    .map((e) => ({ schema: e.namespace ?? '', table: e.tag, rows: rows.get(e.dumpId) ?? 0 }));
+}
+
+/** Decodes running in this thread, settled in the archive's order: their bytes, and rows by dump id. */
+class InFlight {
+  private readonly queue: Promise<{ id: number; d: Decoded }>[] = [];
+  bytes = 0;
+  readonly rows = new Map<number, number>();
+
+  add(id: number, done: Promise<Decoded>): void {
+    const counted = done.then((d) => ({ id, d }));
+    counted.catch(() => {}); // awaited in order by settle; a failure is not unhandled meanwhile
+    this.queue.push(counted);
+  }
+
+  /** Wait until at most `limit` are still decoding; the first failure is thrown. */
+  async settle(limit: number): Promise<void> {
+    while (this.queue.length > limit) {
+      const { id, d } = await (this.queue.shift() as Promise<{ id: number; d: Decoded }>);
+      this.bytes += d.bytes;
+      this.rows.set(id, (this.rows.get(id) ?? 0) + d.rows);
+    }
+  }
+
+  async abandon(): Promise<void> {
+    await Promise.allSettled(this.queue);
+  }
+}
+
+/**
+ * A data block where the walk finds it must be where the TOC says, since pg_restore seeks to the
+ * TOC's offset (and skips an entry marked as having no data): the walk alone would pass a dump
+ * that pg_restore fails on, or restores with a table left empty.
+ */
+function checkPlacement(entry: TocEntry, blockAt: number, seen: Set<number>): void {
+  const name = entryName(entry);
+  if (seen.has(entry.dumpId)) {
+    throw new ArchiveProblem('ARCHIVE_CORRUPT', `a second data block of ${name} at offset ${blockAt}`, {
+      entry: name,
+      blockOffset: blockAt,
+    });
+  }
+  if (entry.dataState === 'none' || !entry.hadDumper) {
+    throw new ArchiveProblem(
+      'ARCHIVE_CORRUPT',
+      `the TOC marks ${name} as having no data, but its data block is at offset ${blockAt}: pg_restore would skip it and restore the table without its rows`,
+      { entry: name, dataState: entry.dataState ?? null, blockOffset: blockAt },
+    );
+  }
+  if (entry.dataState === 'set' && entry.dataOffset !== blockAt) {
+    throw new ArchiveProblem(
+      'ARCHIVE_CORRUPT',
+      `the TOC places the data of ${name} at offset ${entry.dataOffset}, but its block is at offset ${blockAt}: pg_restore would read the wrong bytes`,
+      { entry: name, tocOffset: entry.dataOffset ?? null, blockOffset: blockAt },
+    );
+  }
+}
+
+/**
+ * Entries with data whose block the walk did not find: past the end of the file, the archive was cut
+ * short; within the bytes walked, or an entry with a dumper marked as having no data, the TOC is
+ * damaged.
+ */
+function checkAbsent(toc: TocEntry[], seen: Set<number>, end: number): void {
+  const contradicted = toc.find(
+    (e) =>
+      !seen.has(e.dumpId) &&
+      e.hadDumper &&
+      (e.dataState === 'none' || (e.dataState === 'set' && (e.dataOffset as number) < end)),
+  );
+  if (contradicted) {
+    const name = entryName(contradicted);
+    throw new ArchiveProblem(
+      'ARCHIVE_CORRUPT',
+      contradicted.dataState === 'none'
+        ? `the TOC marks ${name} as having no data, but pg_dump dumped its data: pg_restore would restore the table without its rows`
+        : `the TOC places the data of ${name} at offset ${contradicted.dataOffset}, but no data block of it is in the archive`,
+      { entry: name, dataState: contradicted.dataState ?? null, tocOffset: contradicted.dataOffset ?? null },
+    );
   }
   const missing = toc.filter((e) => e.hadDumper && e.dataState !== 'none' && !seen.has(e.dumpId));
   if (missing.length > 0) {
@@ -442,7 +563,6 @@ export async function walkCustomData(
       },
     );
   }
-  return { blocks: seen.size, dataBytes, ...(pool ? { lanes: pool.seen } : {}) };
 }
 
 /**
@@ -473,18 +593,18 @@ async function stepOver(r: ByteReader, h: ArchiveHeader, what: string): Promise<
 
 /**
  * Decode one table's data on its own: `src` holds its length-prefixed chunks, from the first to the
- * zero length that ends them (the range a lane reads). Resolves to the decompressed size.
+ * zero length that ends them (the range a lane reads). Resolves to the decompressed size and rows.
  */
 export async function decodeStream(
   src: AsyncIterable<Buffer>,
   h: ArchiveHeader,
   what: string,
-): Promise<number> {
+): Promise<Decoded> {
   const r = ByteReader.from(src);
   const { done } = await readStream(r, h, decoderFor(h.compression, what), what);
-  const bytes = await done;
+  const decoded = await done;
   await r.drain();
-  return bytes;
+  return decoded;
 }
 
 /** Read the length-prefixed chunks of one stream into its decoder; returns the decoder's finish. */
@@ -493,7 +613,7 @@ async function readStream(
   h: ArchiveHeader,
   dec: BlockDecoder,
   what: string,
-): Promise<{ done: Promise<number> }> {
+): Promise<{ done: Promise<Decoded> }> {
   for (;;) {
     if (r.available() < h.intSize + 1) await r.need(h.intSize + 1);
     const len = chunkLength(r, h, what);

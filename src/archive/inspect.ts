@@ -11,6 +11,7 @@ import {
   type Lanes,
   readHeader,
   readToc,
+  type TableRows,
   type TocEntry,
   walkCustomData,
 } from './custom.js';
@@ -19,6 +20,7 @@ import { PlainScan } from './plain.js';
 import { ArchiveProblem } from './problem.js';
 import { ChunkQueue } from './queue.js';
 import { ByteReader } from './reader.js';
+import { SqlScanner } from './sqlscan.js';
 
 export type DumpFormat = 'custom' | 'directory' | 'plain' | 'tar' | 'unknown';
 
@@ -95,6 +97,11 @@ export interface Inspection {
   compression?: Compression;
   dataBlocks: number;
   dataBytes: number;
+  /**
+   * Every table with data in the dump and its rows, counted by the walk (COPY lines): custom and
+   * directory dumps' TABLE DATA entries, plain dumps' COPY blocks. Absent when the walk stopped early.
+   */
+  tableRows?: TableRows[];
   /** pg_dump wrote to a pipe, so the TOC holds no data offsets: pg_restore cannot run in parallel. */
   noOffsets?: boolean;
   problems: ArchiveProblem[];
@@ -121,6 +128,45 @@ function summarize(toc: TocEntry[]): TocSummary {
 const PLAIN_END = /PostgreSQL database (cluster )?dump complete/;
 const TAIL = 4096;
 
+/** SQL that runs a program on the server or reads or writes its files when the dump is restored. */
+function accessProblem(where: string, what: string, statement: string): ArchiveProblem {
+  const shown = statement.length > 120 ? `${statement.slice(0, 120)}…` : statement;
+  return new ArchiveProblem(
+    'DUMP_SERVER_ACCESS',
+    `${where}: ${what} when the dump is restored (pg_dump never writes this): ${shown.replace(/\s+/g, ' ')}`,
+    { where, what },
+  );
+}
+
+function accessProblems(toc: TocEntry[]): ArchiveProblem[] {
+  return toc.flatMap((e) =>
+    e.serverAccess
+      ? [accessProblem(`TOC entry ${entryName(e)}`, e.serverAccess.what, e.serverAccess.statement)]
+      : [],
+  );
+}
+
+const ownerNeedle = Buffer.from(' OWNER TO ');
+const grantNeedle = Buffer.from('\nGRANT ');
+
+/** The roles that own and are granted objects in `buf`, for a restore that must create them first. */
+function collectRoles(buf: Buffer, owners: Set<string>, grantees: Set<string>): void {
+  for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
+    const end = buf.indexOf(';', i);
+    if (end === -1 || end - i >= 200) continue;
+    const role = buf
+      .subarray(i + ownerNeedle.length, end)
+      .toString('utf8')
+      .trim();
+    owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
+  }
+  for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
+    const end = buf.indexOf(';', i);
+    if (end !== -1 && end - i < 2000)
+      for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8'))) grantees.add(r);
+  }
+}
+
 /** Scan a plain SQL dump: its opening comments, its tables, and the line that closes it. */
 async function scanPlain(chunks: AsyncIterable<Buffer>, first: Buffer, out: Inspection): Promise<void> {
   const headText = first.subarray(0, 4096).toString('utf8');
@@ -130,32 +176,20 @@ async function scanPlain(chunks: AsyncIterable<Buffer>, first: Buffer, out: Insp
   if (server) out.serverVersion = server[1]?.trim();
   if (dumper) out.pgDumpVersion = dumper[1]?.trim();
   const needle = Buffer.from('\nCREATE TABLE ');
-  const ownerNeedle = Buffer.from(' OWNER TO ');
-  const grantNeedle = Buffer.from('\nGRANT ');
   const owners = new Set<string>();
   const grantees = new Set<string>();
   let tables = 0;
   let tail: Buffer = Buffer.alloc(0);
   let bytes = 0;
-  // The roles that own and are granted objects, for a restore that must create them first.
-  const roles = (buf: Buffer) => {
-    for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
-      const end = buf.indexOf(';', i);
-      if (end === -1 || end - i >= 200) continue;
-      const role = buf
-        .subarray(i + ownerNeedle.length, end)
-        .toString('utf8')
-        .trim();
-      owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
-    }
-    for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
-      const end = buf.indexOf(';', i);
-      if (end !== -1 && end - i < 2000)
-        for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8'))) grantees.add(r);
-    }
-  };
+  const roles = (buf: Buffer) => collectRoles(buf, owners, grantees);
+  // pg_dumpall writes the role memberships there are, pg_execute_server_program's among them.
+  const cluster = /PostgreSQL database cluster dump/.test(headText);
+  const scanner = new SqlScanner((what, statement) => {
+    if (!(cluster && what.startsWith('a grant of')))
+      out.problems.push(accessProblem('a statement', what, statement));
+  });
+  const scan = new PlainScan((sql) => scanner.feed(sql));
   const SEAM = 2048;
-  const scan = new PlainScan();
   for await (const chunk of chunks) {
     bytes += chunk.length;
     scan.push(chunk);
@@ -175,7 +209,8 @@ async function scanPlain(chunks: AsyncIterable<Buffer>, first: Buffer, out: Insp
         ? chunk.subarray(chunk.length - TAIL)
         : Buffer.concat([tail, chunk]).subarray(-TAIL);
   }
-  scan.end();
+  out.tableRows = scan.end();
+  scanner.end();
   out.problems.push(...hazardProblems(scan));
   out.dataBytes = bytes;
   out.toc = {
@@ -309,10 +344,12 @@ async function parseDump(src: AsyncIterable<Buffer>, out: Inspection, lanes?: La
       }
       const toc = await readToc(r, h);
       out.toc = summarize(toc);
+      out.problems.push(...accessProblems(toc));
       out.noOffsets = toc.some((e) => e.dataState === 'not-set');
       const walked = await walkCustomData(r, h, toc, lanes);
       out.dataBlocks = walked.blocks;
       out.dataBytes = walked.dataBytes;
+      out.tableRows = walked.tableRows;
     } catch (e) {
       if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
         throw new ArchiveProblem(
@@ -461,8 +498,10 @@ export async function inspectDirectory(dir: string): Promise<Inspection> {
     await readHeader(r2);
     const toc = await readToc(r2, h);
     out.toc = summarize(toc);
+    out.problems.push(...accessProblems(toc));
     const suffix: Record<Compression, string> = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
-    const walkFile = async (name: string, what: string) => {
+    const rows: TableRows[] = [];
+    const walkFile = async (name: string, what: string, table?: TocEntry) => {
       const file = path.join(dir, name + suffix[h.compression]);
       if (!fs.existsSync(file)) {
         throw new ArchiveProblem(
@@ -474,13 +513,15 @@ export async function inspectDirectory(dir: string): Promise<Inspection> {
         );
       }
       out.size += fs.statSync(file).size;
-      const dec = decoderFor(h.compression === 'gzip' ? 'gzipFile' : h.compression, what);
+      const dec = decoderFor(h.compression === 'gzip' ? 'gzipFile' : h.compression, what, !!table);
       for await (const b of fileChunks(file)) {
         const p = dec.push(b);
         if (p) await p;
       }
-      out.dataBytes += await dec.finish();
+      const decoded = await dec.finish();
+      out.dataBytes += decoded.bytes;
       out.dataBlocks++;
+      if (table?.copy) rows.push({ schema: table.namespace ?? '', table: table.tag, rows: decoded.rows });
     };
     for (const e of toc) {
       if (!e.hadDumper || !e.filename) continue;
@@ -493,9 +534,10 @@ export async function inspectDirectory(dir: string): Promise<Inspection> {
           if (blob) await walkFile(blob, `large objects of ${entryName(e)}`);
         }
       } else {
-        await walkFile(e.filename, entryName(e));
+        await walkFile(e.filename, entryName(e), e.desc === 'TABLE DATA' ? e : undefined);
       }
     }
+    out.tableRows = rows;
   } catch (e) {
     if (e instanceof ArchiveProblem) out.problems.push(e);
     else if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {

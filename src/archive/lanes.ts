@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { copyRows } from './blocks.js';
 
 /** A file's bytes in 1 MiB chunks; with `start` and `end`, only those from `start` up to `end`. */
 export function fileChunks(file: string, start?: number, end?: number): AsyncIterable<Buffer> {
@@ -59,7 +60,10 @@ export function isalAddon(env: NodeJS.ProcessEnv = process.env): { path: string 
 }
 const isalChecked = new Map<string, ReturnType<typeof isalAddon>>();
 
-type LaneReply = { bytes: number } | { error: string; code?: string; damaged: boolean };
+/** A decoded range: its bytes, its newlines and its last bytes (the rows are told from them). */
+type LaneReply =
+  | { bytes: number; lines: number; tail: number[] }
+  | { error: string; code?: string; damaged: boolean };
 
 /** The decoder said the stream is damaged (not a read error): the message and zlib's code. */
 export class DamagedStream extends Error {
@@ -82,7 +86,8 @@ export class LaneWorkers {
   private readonly idle: Worker[] = [];
   private readonly all = new Set<Worker>();
 
-  async decode(job: LaneJob): Promise<number> {
+  /** The range's bytes and rows (newlines) once decoded. */
+  async decode(job: LaneJob): Promise<{ bytes: number; rows: number }> {
     const w = this.idle.pop() ?? this.start();
     const reply = await new Promise<LaneReply>((resolve, reject) => {
       const off = () => {
@@ -112,7 +117,8 @@ export class LaneWorkers {
       throw e;
     });
     this.idle.push(w);
-    if ('bytes' in reply) return reply.bytes;
+    if ('bytes' in reply)
+      return { bytes: reply.bytes, rows: copyRows(reply.lines, Uint8Array.from(reply.tail), reply.bytes) };
     if (reply.damaged) throw new DamagedStream(reply.error, reply.code);
     throw new Error(`reading ${job.file} from byte ${job.start} to ${job.end}: ${reply.error}`);
   }
@@ -154,6 +160,8 @@ function laneWorker(
     create(): unknown;
     push(state: unknown, b: Buffer): number;
     finish(state: unknown): boolean;
+    rows(state: unknown): number;
+    tail(state: unknown): Buffer;
   }
   /** Where the stream's bytes go: counted, and the first damage kept. */
   interface Sink {
@@ -162,6 +170,9 @@ function laneWorker(
     synchronous: boolean;
     end(): Promise<void>;
     out: number;
+    /** Newline bytes out, and the last bytes out: the rows of COPY text are told from them. */
+    lines: number;
+    tail: number[];
     damage: Error | undefined;
   }
 
@@ -169,6 +180,8 @@ function laneWorker(
     const state = isal.create();
     const sink: Sink = {
       out: 0,
+      lines: 0,
+      tail: [],
       damage: undefined,
       synchronous: true,
       write(b) {
@@ -184,6 +197,8 @@ function laneWorker(
         if (!sink.damage && !isal.finish(state)) {
           sink.damage = Object.assign(new Error('unexpected end of file'), { code: 'ISAL_END_INPUT' });
         }
+        sink.lines = isal.rows(state);
+        sink.tail = [...isal.tail(state)];
       },
     };
     return sink;
@@ -203,9 +218,13 @@ function laneWorker(
     });
     z.on('data', (b: Buffer) => {
       sink.out += b.length;
+      for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) sink.lines++;
+      sink.tail = [...sink.tail, ...b.subarray(Math.max(0, b.length - 8))].slice(-8);
     });
     const sink: Sink = {
       out: 0,
+      lines: 0,
+      tail: [],
       damage: undefined,
       synchronous: false,
       write(b) {
@@ -281,7 +300,7 @@ function laneWorker(
       const code = (damage as NodeJS.ErrnoException).code;
       return { error: damage.message, ...(code ? { code } : {}), damaged: true };
     }
-    return { bytes: sink.out };
+    return { bytes: sink.out, lines: sink.lines, tail: sink.tail };
   };
 
   port.on('message', (job: LaneJob) => {

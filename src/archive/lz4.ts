@@ -147,6 +147,8 @@ export class Lz4FrameDecoder {
   private window: Buffer = Buffer.alloc(0);
   private frames = 0;
   bytesOut = 0;
+  /** Sees each piece of output once (to count its rows). */
+  onOutput: ((b: Buffer) => void) | undefined;
 
   push(b: Buffer): void {
     this.parked.push(b);
@@ -226,6 +228,7 @@ export class Lz4FrameDecoder {
         if (raw) this.window = Buffer.concat([this.window, produced]).subarray(-WINDOW);
         this.content?.update(produced);
         this.bytesOut += produced.length;
+        this.onOutput?.(produced);
         p += need;
         continue;
       }

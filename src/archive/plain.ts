@@ -1,4 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
+import type { TableRows } from './custom.js';
 
 /**
  * A plain dump read the way psql reads it. psql runs every backslash outside quotes and comments as
@@ -9,8 +10,15 @@ import { StringDecoder } from 'node:string_decoder';
  * in front of psql (the restore) both read a dump through it, so what is judged is what is loaded.
  */
 
-/** Findings that mean the dump would act outside its database: nothing of such a dump is run. */
-export const UNSAFE_RULES: ReadonlySet<string> = new Set(['PLAIN_META_COMMAND', 'DUMP_OUTSIDE_DATABASE']);
+/**
+ * Findings that mean the dump would act outside its database, run a program or touch the server's
+ * files: nothing of such a dump is run (no schema replay, no drill).
+ */
+export const UNSAFE_RULES: ReadonlySet<string> = new Set([
+  'PLAIN_META_COMMAND',
+  'DUMP_OUTSIDE_DATABASE',
+  'DUMP_SERVER_ACCESS',
+]);
 
 export type Piece =
   /**
@@ -351,20 +359,60 @@ export class PlainPieces {
   }
 }
 
-/** Every hazard of a plain dump, read through the same lexer and judge as the restore uses. */
+const COPY_HEAD = /^COPY ((?:"(?:[^"]|"")+"|[^\s."]+)\.(?:"(?:[^"]|"")+"|[^\s."]+))(?: \(.*\))? FROM stdin;$/;
+
+/** `schema.table` of a COPY statement, each part unquoted. */
+function copyTarget(name: string): { schema: string; table: string } {
+  const m = /^("(?:[^"]|"")+"|[^\s."]+)\.(.+)$/.exec(name) as RegExpExecArray;
+  return { schema: unquote(m[1] as string), table: unquote(m[2] as string) };
+}
+
+/**
+ * Verify's walk of a plain dump, through the same lexer and judge as the restore uses: every
+ * hazard, the rows of each COPY block (one line a row up to `\.`; COPY text writes a newline in a
+ * value as `\n`; rows are counted, never kept), and each SQL statement for `onStatement`.
+ */
 export class PlainScan {
   readonly hazards: PlainHazard[] = [];
   count = 0;
   private readonly judge = new PlainJudge();
-  private readonly pieces = new PlainPieces((p) => this.note(this.judge.judge(p).hazard));
+  private readonly rows = new Map<string, TableRows>();
+  private copy: TableRows | undefined;
+  private readonly pieces = new PlainPieces((p) => {
+    this.note(this.judge.judge(p).hazard);
+    this.tally(p);
+  });
+
+  constructor(private readonly onStatement: (sql: string) => void = () => {}) {}
 
   push(chunk: Buffer): void {
     this.pieces.push(chunk);
   }
 
-  end(): void {
+  /** The dump ended: its tables' rows. */
+  end(): TableRows[] {
     this.pieces.end();
     this.note(this.judge.finish());
+    return [...this.rows.values()];
+  }
+
+  private tally(p: Piece): void {
+    if (p.kind === 'copy') {
+      if (p.end) this.copy = undefined;
+      else if (this.copy) this.copy.rows++;
+      return;
+    }
+    if (p.kind !== 'sql') return;
+    const head = p.more ? null : COPY_HEAD.exec(codeOf(p.text));
+    if (!head) {
+      this.onStatement(p.text);
+      return;
+    }
+    const { schema, table } = copyTarget(head[1] as string);
+    const key = `${schema}\u0000${table}`;
+    // With --load-via-partition-root, each partition's rows are one more block for the root.
+    this.copy = this.rows.get(key) ?? { schema, table, rows: 0 };
+    this.rows.set(key, this.copy);
   }
 
   private note(h: PlainHazard | undefined): void {

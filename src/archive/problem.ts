@@ -12,6 +12,7 @@ export class ArchiveProblem extends Error {
       | 'FORMAT_UNSUPPORTED'
       | 'PLAIN_META_COMMAND'
       | 'DUMP_OUTSIDE_DATABASE'
+      | 'DUMP_SERVER_ACCESS'
     >,
     message: string,
     readonly evidence: Finding['evidence'] = {},

@@ -20,6 +20,7 @@ import { parseMigrateOptions } from '../migrate/options.js';
 import { migrateComment, migrateFacts } from '../migrate/present.js';
 import { migrateOutputs, runMigrate, schemaDiffText, writeComment } from '../migrate/run.js';
 import { migrateSpec } from '../migrate/spec.js';
+import { resumeFromJournal } from '../pitr/journal.js';
 import { parseMarkerOptions, parsePitrOptions } from '../pitr/options.js';
 import { pitrFacts } from '../pitr/present.js';
 import { pitrOutputs, plantMarker, runPitr } from '../pitr/run.js';
@@ -106,6 +107,7 @@ function usage(spec?: ActionSpec): string {
                                                                   side-by-side | in-place, --target-name,
                                                                   --target-lsn, --target-immediate, --plan-only)
   restorable pitr --plant-marker --marker-url <live url>          a marker row + restore point to drill to
+  restorable pitr --rollback --data-directory <dir>               finish a stopped in-place run from its journal
   restorable compare --source-url <url> | --baseline <file>  --target-url <url>
                                                                   row counts and structure, side by side
   restorable migrate --database-url <restored url> --migrate-command <cmd>
@@ -188,6 +190,17 @@ async function compare(flags: Record<string, string>, switches: Set<string>): Pr
 }
 
 async function pitr(flags: Record<string, string>, switches: Set<string>): Promise<number> {
+  if (parseBool('--rollback', flags.rollback, false)) {
+    const dir = flags['data-directory'];
+    if (!dir)
+      throw new UserError(
+        '--data-directory',
+        'is missing',
+        'Give the data directory of the in-place run to finish',
+      );
+    process.stdout.write(`${resumeFromJournal(dir)}\n`);
+    return 0;
+  }
   if (parseBool('--plant-marker', flags['plant-marker'], false)) {
     const log = terminalLogger(switches.has('quiet') || switches.has('json'));
     const opts = parseMarkerOptions(flags, 'flag', log);

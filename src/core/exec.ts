@@ -113,11 +113,14 @@ export function runSync(
   args: string[],
   user?: string,
   env?: Record<string, string>,
+  /** Give up (SIGKILL) after this long: a signal handler has seconds before the runner kills it. */
+  timeoutMs?: number,
 ): { code: number | null; stderr: string } {
   const [file, argv] = asUser(user, cmd, args);
   const r = spawnSync(file, argv, {
     cwd: os.tmpdir(),
     env: childEnv(env),
+    ...(timeoutMs ? { timeout: timeoutMs, killSignal: 'SIGKILL' as const } : {}),
     stdio: ['ignore', 'ignore', 'pipe'],
     encoding: 'utf8',
   });

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
@@ -10,14 +11,17 @@ import {
   type TargetCollation,
   validateConstraints,
 } from '../checks/integrity.js';
+import { rowsLost } from '../checks/rows.js';
 import { runSmokeQueries, type SmokeResult } from '../checks/semantics.js';
 import { diffStructure, parseReference, renderReference, structureLines } from '../checks/structure.js';
 import { type CompareSummary, compareRung } from '../compare/run.js';
 import { onCancel } from '../core/cancel.js';
-import { formatSeconds } from '../core/duration.js';
+import { diskFull, freeBytes, isDiskFull, scratchDiskFull, startedOutOfSpace } from '../core/disk.js';
+import { formatBytes, formatSeconds } from '../core/duration.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import { run } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
+import { RunFolder } from '../core/workdir.js';
 import { majorOf, type PgBinary } from '../postgres/binaries.js';
 import { ident, withClient } from '../postgres/client.js';
 import { ScratchCluster } from '../postgres/cluster.js';
@@ -86,11 +90,13 @@ const BLOCKING = new Set([
   'FETCH_FAILED',
   'ARCHIVE_UNREADABLE',
   'ARCHIVE_CORRUPT',
+  'DUMP_SERVER_ACCESS',
   'CHECKSUM_MISMATCH',
   'FORMAT_UNSUPPORTED',
   'COMPRESSION_CORRUPT',
   'ARCHIVE_TRUNCATED',
   'VERSION_UNSUPPORTED',
+  'DISK_FULL',
 ]);
 
 const DRILL_STAGES = [
@@ -104,6 +110,10 @@ const DRILL_STAGES = [
   'teardown',
 ];
 
+const SERVER_FIX = "Free space on the target server's disk (its data directory), or drill elsewhere.";
+const UNPACK_FIX =
+  'Free space there, or point work-dir at a folder on a disk with room for the dump unpacked.';
+
 function safeDbName(name: string | undefined): string {
   return name &&
     /^[A-Za-z_][\w$-]{0,62}$/.test(name) &&
@@ -114,9 +124,25 @@ function safeDbName(name: string | undefined): string {
 
 /**
  * restore-drill: every verify check, then a restore into a throwaway version-matched cluster, then
- * the ladder (structure, volume, semantics, integrity), each stage timed, against the RTO.
+ * the ladder (structure, volume, semantics, integrity), each stage timed, against the RTO. The drill
+ * has its own folder beneath the work-dir: the download lives until the drill ends (the restore
+ * reads it); partial files (.part, .unpacked, the sample's list) are removed on every way out.
  */
 export async function runDrill(
+  opts: DrillOptions,
+  log: Logger,
+  onStage?: (s: StageResult) => void,
+): Promise<DrillResult> {
+  const work = new RunFolder(opts.verify.workDir);
+  try {
+    return await drillIn(work, opts, log, onStage);
+  } finally {
+    work.close();
+  }
+}
+
+async function drillIn(
+  work: RunFolder,
   opts: DrillOptions,
   log: Logger,
   onStage?: (s: StageResult) => void,
@@ -131,7 +157,13 @@ export async function runDrill(
   const history = opts.history ? readHistory(opts.history) : [];
   const previous = lastGood(history, 'drill', opts.tier);
 
-  const state = await verifyStages(pipe, opts.verify, log, 'the restore stage loads the whole dump instead');
+  const state = await verifyStages(
+    pipe,
+    opts.verify,
+    log,
+    work,
+    'the restore stage loads the whole dump instead',
+  );
   result.source = state.source;
   if (state.backup) result.backup = state.backup;
   const ins = state.inspection;
@@ -209,6 +241,8 @@ export async function runDrill(
             if (e instanceof UserError) throw e;
             if (e instanceof ToolMissingError)
               return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
+            if (startedOutOfSpace(e))
+              return { findings: [scratchDiskFull('target', 'a scratch cluster', errorMessage(e))] };
             return {
               findings: [
                 finding(
@@ -322,9 +356,15 @@ export async function runDrill(
           // pg_restore --jobs, and the sample tier's --list, need a file it can seek in: unpack a
           // gzip'd custom dump first.
           if (gzip && format === 'custom' && (opts.jobs > 1 || opts.tier === 'sample')) {
-            fs.mkdirSync(opts.verify.workDir, { recursive: true });
-            unpacked = path.join(opts.verify.workDir, `${path.basename(file).replace(/\.gz$/, '')}.unpacked`);
-            await pipeline(fs.createReadStream(file), zlib.createGunzip(), fs.createWriteStream(unpacked));
+            unpacked = work.partial(`${path.basename(file).replace(/\.gz$/, '')}.unpacked`);
+            try {
+              await pipeline(fs.createReadStream(file), zlib.createGunzip(), fs.createWriteStream(unpacked));
+            } catch (e) {
+              work.discard(unpacked);
+              if (!isDiskFull(e)) throw e;
+              const what = `the unpacked copy of ${backup.name}`;
+              return { findings: [diskFull('restore', work.workDir, what, { fix: UNPACK_FIX })] };
+            }
             file = unpacked;
             gzip = false;
           }
@@ -337,7 +377,7 @@ export async function runDrill(
                 roles: opts.roles,
                 schemaOnly: true,
               });
-              const rows = await restoreSampleData(client.client, conn, file, opts);
+              const rows = await restoreSampleData(client.client, conn, file, opts, work);
               findings.push(...schema.findings, ...rows.findings);
               result.restore = {
                 tool: schema.tool,
@@ -359,21 +399,29 @@ export async function runDrill(
                 jobs: gzip ? 1 : opts.jobs,
               };
             }
-            const tables = await withClient(conn, async (client) => (await listTables(client)).length);
-            result.tables = tables;
-            if (tables === 0)
-              findings.push(
+            const out = restoreDiskFull(findings, target?.kind ?? 'scratch', backup);
+            const full = out.some((f) => f.rule === 'DISK_FULL');
+            // A server whose disk filled may have stopped (a PANIC writing WAL): no tables to count then.
+            const tables = await withClient(conn, async (client) => (await listTables(client)).length).catch(
+              (e: unknown) => {
+                if (!full) throw e;
+                return undefined;
+              },
+            );
+            if (tables !== undefined) result.tables = tables;
+            if (tables === 0 && !full)
+              out.push(
                 finding('EMPTY_RESTORE', 'restore', `the restored database ${dbName} has no user tables`),
               );
-            return { findings };
+            return { findings: out };
           } finally {
-            if (unpacked) fs.rmSync(unpacked, { force: true });
+            if (unpacked) work.discard(unpacked);
           }
         });
         const restored =
           restore.status !== 'not-run' &&
           !restore.findings.some((f) =>
-            ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED'].includes(f.rule),
+            ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED', 'DISK_FULL'].includes(f.rule),
           );
         if (!restored) {
           for (const s of ['structure', 'volume', 'semantics', 'compare', 'integrity'])
@@ -454,6 +502,30 @@ export async function runDrill(
   return result;
 }
 
+/** Free space under a scratch cluster below which a failed restore is put down to its disk: a WAL segment. */
+const WAL_SEGMENT = 16 * 1024 * 1024;
+/** What a restore whose target's disk filled says after it: the full disk's doing, not the backup's. */
+const AFTER_FULL = new Set(['RESTORE_ERROR', 'RESTORE_WARNING', 'RESTORE_FAILED', 'EXIT_CODE_LIED']);
+
+/**
+ * A restore whose target's disk filled is DISK_FULL, not a bad backup: as PostgreSQL said it (from
+ * stderr), or, on a scratch cluster, a restore that failed with less than a WAL segment left free
+ * under it (a server that PANICked writing WAL may tell the client nothing about space). The errors
+ * and warnings after it are left out; roles, extensions and truncation stay.
+ */
+function restoreDiskFull(findings: Finding[], kind: DrillTarget['kind'], backup: BackupFacts): Finding[] {
+  const said = findings.find((f) => f.rule === 'DISK_FULL');
+  const failed = findings.find((f) => AFTER_FULL.has(f.rule) && f.rule !== 'RESTORE_WARNING');
+  const free = kind === 'scratch' ? freeBytes(os.tmpdir()) : undefined;
+  const nearlyFull = failed !== undefined && free !== undefined && free < WAL_SEGMENT;
+  if (!said && !nearlyFull) return findings;
+  const rest = findings.filter((f) => f.rule !== 'DISK_FULL' && !AFTER_FULL.has(f.rule));
+  if (kind === 'server') return [{ ...(said as Finding), fix: SERVER_FIX }, ...rest];
+  const what = `the scratch cluster restoring ${backup.name} (a ${formatBytes(backup.sizeBytes)} dump)`;
+  const cause = said?.message ?? `the restore failed with ${formatBytes(free ?? 0)} left: ${failed?.message}`;
+  return [scratchDiskFull('restore', what, cause), ...rest];
+}
+
 /** The rungs after the restore: structure, volume, semantics, integrity. */
 async function ladder(
   pipe: Pipeline,
@@ -528,6 +600,10 @@ async function ladder(
       result.rows = counts.reduce((n, c) => n + c.rows, 0);
       const byTable = new Map(counts.map((c) => [c.table, c.rows]));
       const findings: Finding[] = [];
+      // Only tier full restores every row the dump holds.
+      const dumped = result.backup?.tableRows;
+      if (opts.tier === 'full' && dumped)
+        findings.push(...(await withClient(conn, (c) => rowsLost(c, dumped, counts, 'volume'))));
       for (const [table, rule] of Object.entries(opts.config.volume?.tables ?? {})) {
         if (!sampled(table)) continue;
         const n = byTable.get(table);
@@ -633,6 +709,7 @@ async function restoreSampleData(
   conn: ReturnType<ScratchCluster['conn']>,
   file: string,
   opts: DrillOptions,
+  work: RunFolder,
 ): Promise<{ seconds: number; exitCode: number | null; findings: Finding[] }> {
   const list = await run(pgRestore.path, ['--list', file]);
   const wanted = new Set(opts.sampleTables);
@@ -647,8 +724,7 @@ async function restoreSampleData(
       (await c.query<{ s: boolean }>('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user'))
         .rows[0]?.s === true,
   );
-  fs.mkdirSync(opts.verify.workDir, { recursive: true });
-  const listFile = path.join(opts.verify.workDir, `sample-${process.pid}-${Date.now()}.list`);
+  const listFile = work.partial('sample.list');
   fs.writeFileSync(listFile, `${lines.join('\n')}\n`);
   try {
     const res = await run(
@@ -673,7 +749,7 @@ async function restoreSampleData(
       findings: classifyRestore('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`).findings,
     };
   } finally {
-    fs.rmSync(listFile, { force: true });
+    work.discard(listFile);
   }
 }
 

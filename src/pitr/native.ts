@@ -129,7 +129,8 @@ export async function listBaseBackups(source: BackupSource, wal: WalArchive): Pr
 /** One object of a backup into `dest`: copied when local, else downloaded (its size from the listing). */
 async function copyObject(source: BackupSource, f: BackupObject, dest: string): Promise<void> {
   const local = source.localPath(f.name);
-  if (local) fs.copyFileSync(local, dest);
+  // Asynchronous (libuv's threads): a cancel is handled at once, even in the middle of a large file.
+  if (local) await fs.promises.copyFile(local, dest);
   else if (source.downloadTo) await source.downloadTo(f.name, dest, f.size);
   else await pipeline(Readable.from(source.read(f.name, f.size)), fs.createWriteStream(dest));
 }

@@ -44,6 +44,16 @@ export function pitrFacts(r: PitrResult): [string, string][] {
     ]);
   if (r.databaseUrl) rows.push(['database', r.databaseUrl]);
   if (r.safetySnapshot) rows.push(['safety snapshot', r.safetySnapshot]);
+  if (r.discarded?.until && r.safetySnapshot)
+    rows.push([
+      'discarded',
+      `the writes after ${r.recoveredTo ?? r.target} up to production's stop at ${r.discarded.until}${r.discarded.lsn ? ` (shutdown checkpoint ${r.discarded.lsn})` : ''}; they stay in the safety snapshot`,
+    ]);
+  if (r.downtimeSeconds !== undefined)
+    rows.push([
+      'downtime',
+      `${formatSeconds(r.downtimeSeconds)} (production stopped until it served the recovered data)`,
+    ]);
   return rows;
 }
 

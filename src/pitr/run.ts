@@ -3,13 +3,11 @@ import path from 'node:path';
 import { DEFAULT_SEGMENT_SIZE, formatLsn, parseSegmentName } from '../archive/wal.js';
 import type { SmokeResult } from '../checks/semantics.js';
 import type { CompareSummary } from '../compare/run.js';
-import { onCancel } from '../core/cancel.js';
 import { formatBytes, formatSeconds } from '../core/duration.js';
-import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
-import { run, runSync, userCommandEnv } from '../core/exec.js';
+import { errorMessage, UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { installHint, type PgBinary, pick } from '../postgres/binaries.js';
-import { type ConnInfo, maskedUrl, parseDbUrl, withClient } from '../postgres/client.js';
+import type { PgBinary } from '../postgres/binaries.js';
+import { type ConnInfo, maskedUrl, parseDbUrl, waitForConnections, withClient } from '../postgres/client.js';
 import {
   freePort,
   labelFolder,
@@ -17,11 +15,10 @@ import {
   removeCluster,
   ScratchCluster,
   scratchFolder,
-  stopServerSync,
 } from '../postgres/cluster.js';
 import {
-  chownTree,
   controlData,
+  ownedLog,
   postmasterAlive,
   type RecoveryOutcome,
   runRecovery,
@@ -44,6 +41,20 @@ import {
 import { pitrCompare, type TableChange } from './changes.js';
 import { type PitrQuery, runPitrChecks } from './checks.js';
 import { checkCloneFolder, lastingSettings } from './clone.js';
+import { fetchStage, serverBinary } from './fetch.js';
+import {
+  beginInPlace,
+  handOver,
+  type InPlace,
+  markHistoryReady,
+  preparePrivate,
+  privateConn,
+  privateOptions,
+  rehome,
+  rollBack,
+  stopProduction,
+} from './in-place.js';
+import { pausePoint, putBackSync, readJournal, rollbackCommands, writeJournal } from './journal.js';
 import { dataDirMajor } from './native.js';
 import type { PitrOptions, PitrTarget } from './options.js';
 import { coverageFindings, describeCoverage, planCoverage } from './plan.js';
@@ -104,6 +115,12 @@ export interface PitrResult extends Reportable {
   /** drill with keep: the scratch folder the post step (or clean) removes. */
   handle?: string;
   safetySnapshot?: string;
+  /** In place: the writes the rollback discards, from the recovery point to production's stop. */
+  discarded?: { until?: string; lsn?: string };
+  /** In place: production's downtime, from its stop to serving the recovered data. */
+  downtimeSeconds?: number;
+  /** In place: the new timeline's history file, marked for the archiver. */
+  history?: string;
   /** What a person should do now (seed 001 §2.5 after an in-place restore). */
   next: string[];
 }
@@ -201,17 +218,6 @@ function estimate(history: HistoryEntry[], segments: number | undefined): number
   if (!last || segments === undefined) return undefined;
   const replayPerSegment = (last.stages.recover ?? 0) / (last.rows.walSegments as number);
   return Math.round((last.stages.fetch ?? 0) + replayPerSegment * segments + (last.stages.checks ?? 0));
-}
-
-async function serverBinary(major: number, binDir: string | undefined): Promise<PgBinary> {
-  const all = await pick('pg_ctl', major, binDir);
-  if (!all || all.major !== major) {
-    throw new ToolMissingError(
-      `PostgreSQL ${major} server binaries (a physical backup recovers only on its own major)`,
-      installHint(major, 'server'),
-    );
-  }
-  return all;
 }
 
 function stamp(): string {
@@ -322,7 +328,15 @@ export async function runPitr(
       result.next.push('Nothing was changed: production runs as before.');
     return finish(result, pipe, opts);
   }
-  await recoverStages(opts, backend, chosen as PlannedBackup, coverage, pipe, result, log, osUser, liveBin);
+  try {
+    await recoverStages(opts, backend, chosen as PlannedBackup, coverage, pipe, result, log, osUser, liveBin);
+  } catch (e) {
+    // In place, an error of ours must not leave production down: the journal says what to undo.
+    const j = opts.mode === 'in-place' ? readJournal(opts.dataDirectory as string) : undefined;
+    if (j && j.pid === process.pid && j.phase !== 'serving' && j.phase !== 'rolled-back')
+      log.warn(`in place, after an error (${errorMessage(e)}): ${putBackSync(j, true).note}`);
+    throw e;
+  }
   return finish(result, pipe, opts);
 }
 
@@ -444,73 +458,50 @@ async function recoverStages(
     }
   };
 
-  let restored: Awaited<ReturnType<PitrBackend['restore']>> | undefined;
-  let bin: PgBinary | undefined;
-  const fetch = await pipe.stage('fetch', async () => {
-    try {
-      restored = await backend.restore(chosen, dataDir, spoolDir, owner);
-    } catch (e) {
-      if (e instanceof ToolMissingError) throw e;
-      return {
-        findings: [
-          finding(
-            'BASE_BACKUP_CORRUPT',
-            'fetch',
-            `the base backup could not be restored: ${errorMessage(e)}`,
-          ),
-        ],
-      };
-    }
-    const major = dataDirMajor(dataDir);
-    if (!major)
-      return {
-        findings: [finding('BASE_BACKUP_CORRUPT', 'fetch', 'the restored data directory has no PG_VERSION')],
-      };
-    try {
-      bin = await serverBinary(major, opts.pgBinDir);
-    } catch (e) {
-      if (e instanceof ToolMissingError)
-        return {
-          findings: [
-            finding('VERSION_UNSUPPORTED', 'fetch', `the base backup is PostgreSQL ${major}: ${e.message}`, {
-              fix: e.install,
-              evidence: { needMajor: major },
-            }),
-          ],
-        };
-      throw e;
-    }
-    if (root) labelFolder(root, bin, osUser, 'pitr');
-    chownTree(dataDir, owner);
-    const findings: Finding[] = [];
-    if (restored.verified && !restored.verified.ok)
-      findings.push(
-        finding('BASE_BACKUP_CORRUPT', 'fetch', `pg_verifybackup failed: ${restored.verified.detail}`, {
-          evidence: { backup: chosen.id },
-        }),
-      );
-    else if (!restored.verified && opts.backend === 'native')
-      findings.push(
-        finding('BASE_BACKUP_UNVERIFIED', 'fetch', `base backup ${chosen.id} has no backup_manifest`),
-      );
-    return { findings };
-  });
+  // In place: the journal and the put-back on a signal, before anything is fetched.
+  const ip =
+    opts.mode === 'in-place'
+      ? beginInPlace(opts, liveBin as PgBinary, osUser, { staging: dataDir, spool: spoolDir, ts }, log)
+      : undefined;
+  if (ip) await pausePoint('fetch');
+  const { fetch, restored, bin } = await fetchStage(
+    pipe,
+    opts,
+    backend,
+    chosen,
+    dataDir,
+    spoolDir,
+    owner,
+    (b) => {
+      if (root) labelFolder(root, b, osUser, 'pitr');
+    },
+  );
   if (fetch.status !== 'ok' || !restored || !bin) {
     restored?.spool?.remove();
     // Ours to remove: in place, the staging folder; side by side, what we put into the empty folder.
     if (opts.mode !== 'drill') fs.rmSync(dataDir, { recursive: true, force: true });
+    if (ip) {
+      putBackSync(ip.journal, true);
+      ip.release();
+    }
     await cleanupScratch();
-    for (const s of PITR_STAGES.slice(1))
+    for (const s of [...PITR_STAGES.slice(1), ...(ip ? ['handover'] : [])])
       pipe.skip(s, `the base backup did not restore (${fetch.findings[0]?.rule ?? fetch.reason ?? ''})`);
     if (opts.mode === 'in-place') result.next.push('Nothing was changed: production runs as before.');
     return;
   }
   const server = bin as PgBinary;
   const rest = restored as NonNullable<typeof restored>;
+  if (ip) {
+    ip.journal.serverBin = server.dir;
+    writeJournal(ip.journal);
+  }
   result.server = server.version;
 
   // The settings of the recovered server: a clone never archives into production's archive.
   const port = opts.mode === 'in-place' ? undefined : (opts.port ?? (await freePort()));
+  const privatePort = ip ? await freePort() : undefined;
+  if (ip) preparePrivate(ip, owner);
   const settings: Record<string, string> = {
     ...rest.settings,
     ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive, opts.targetTimeline) : {}),
@@ -544,109 +535,40 @@ async function recoverStages(
     );
     if (owner) fs.chownSync(hba, owner.uid, owner.gid);
   }
-  writeRecoveryConfig(dataDir, settings, owner);
-
-  // In place: stop production, keep its directory as the safety snapshot, move the restore in.
-  const live = opts.dataDirectory as string;
-  let safety: string | undefined;
-  let recoverDir = dataDir;
-  /**
-   * Put production back as it was: stop whatever runs on the live path, move the attempt aside,
-   * the safety snapshot back, and start the server. Synchronous, so that a cancelled run (a signal
-   * handler, where nothing asynchronous runs) does the same as a failed one.
-   */
-  const failedDir = `${live}.restorable-failed-${ts}`;
-  const startLog = opts.startCommand ? undefined : `${live}.restorable-start-${ts}.log`;
-  /** Put production back and start it; undefined when it started, else why it did not. */
-  const putBackSync = (): string | undefined => {
-    // Production was stopped before this can run: whatever runs on the live path is the attempt.
-    if (postmasterAlive(live)) stopServerSync(server.dir, osUser, live);
-    if (safety && fs.existsSync(safety)) {
-      if (fs.existsSync(live)) fs.renameSync(live, failedDir);
-      fs.renameSync(safety, live);
-      safety = undefined;
-    }
-    const started = opts.startCommand
-      ? runSync('sh', ['-c', opts.startCommand], osUser, userCommandEnv())
-      : runSync(
-          path.join((liveBin as PgBinary).dir, 'pg_ctl'),
-          ['-D', live, '-l', startLog as string, '-w', '-t', '120', 'start'],
-          osUser,
-        );
-    if (started.code === 0) return undefined;
-    return `${opts.startCommand ? 'start-command' : 'pg_ctl start'} exited ${started.code ?? 'on a signal'}${started.stderr ? `: ${started.stderr}` : ''}${startLog ? ` (server log: ${startLog})` : ''}`;
-  };
-  const rollback = (why: string): Finding => {
-    const notStarted = putBackSync();
-    const startedAgain = notStarted === undefined;
-    result.safetySnapshot = undefined;
-    result.next.push(
-      startedAgain
-        ? `The original data directory is back at ${live} and the server was started. The failed attempt is kept at ${failedDir} for diagnosis; remove it when done.`
-        : `The original data directory is back at ${live}, but starting the server failed (${notStarted}): start it by hand.`,
-    );
-    return finding(
-      'PITR_ROLLED_BACK',
-      'recover',
-      `the in-place recovery failed (${why}); the original data directory was put back${startedAgain ? ' and the server started' : ', but it did not start'}`,
-      { evidence: { restarted: startedAgain } },
-    );
-  };
-  let uncancel = () => {};
+  const placeholders = writeRecoveryConfig(dataDir, settings, owner);
 
   let outcome: RecoveryOutcome | undefined;
   const recover = await pipe.stage('recover', async () => {
     const findings: Finding[] = [];
-    if (opts.mode === 'in-place') {
-      const stop = opts.stopCommand
-        ? await run('sh', ['-c', opts.stopCommand], { user: osUser, env: userCommandEnv() })
-        : await run(
-            path.join((liveBin as PgBinary).dir, 'pg_ctl'),
-            ['-D', live, '-m', 'fast', '-w', '-t', '300', 'stop'],
-            {
-              user: osUser,
-            },
-          );
-      if (stop.code !== 0 || postmasterAlive(live)) {
-        fs.rmSync(dataDir, { recursive: true, force: true });
-        rest.spool?.remove();
+    if (ip) {
+      const notStopped = await stopProduction(ip, opts);
+      if (notStopped) {
+        putBackSync(ip.journal, true);
+        ip.release();
         result.next.push('Nothing was changed: production runs as before.');
-        return {
-          findings: [
-            finding(
-              'RECOVERY_FAILED',
-              'recover',
-              `the live server did not stop (${stop.stderr.trim().split('\n').pop() ?? `exit ${stop.code}`}); nothing was changed`,
-            ),
-          ],
-        };
+        return { findings: [notStopped] };
       }
-      // From here a cancelled run puts production back before it exits.
-      uncancel = onCancel(() => {
-        rest.spool?.remove();
-        const notStarted = putBackSync();
-        log.warn(
-          `cancelled: the original data directory is back at ${live}${notStarted ? `, but the server did not start (${notStarted}): start it by hand` : ' and the server was started'}; the attempt is kept at ${failedDir}`,
-        );
-      });
-      safety = `${live}.restorable-safety-${ts}`;
-      fs.renameSync(live, safety);
-      fs.renameSync(dataDir, live);
-      recoverDir = live;
-      result.safetySnapshot = safety;
-      log.info(`in-place: the previous data directory is kept at ${safety}`);
+      // Production's last write is its shutdown checkpoint: what the rollback discards ends there.
+      const cd = await controlData(liveBin as PgBinary, ip.journal.live);
+      const at = Date.parse(cd['Time of latest checkpoint'] ?? '');
+      result.discarded = {
+        ...(Number.isFinite(at) ? { until: new Date(at).toISOString() } : {}),
+        ...(cd['Latest checkpoint location'] ? { lsn: cd['Latest checkpoint location'] } : {}),
+      };
     }
+    if (ip) await pausePoint('replay');
     const spool = rest.spool;
     const target = opts.target;
     const t0 = Date.now();
     outcome = await runRecovery({
-      dataDir: recoverDir,
+      dataDir,
+      ...(ip ? { options: privateOptions(ip, privatePort as number) } : {}),
       bin: server,
       osUser,
       logFile:
         opts.mode === 'drill'
           ? path.join(root as string, 'server.log')
-          : `${opts.dataDirectory}.restorable-recovery-${ts}.log`,
+          : ownedLog(`${opts.dataDirectory}.restorable-recovery-${ts}.log`, owner),
       expectStopLine: target.kind !== 'immediate',
       onTick: () => {
         if (spool) log.info(progressLine(spool.stats, coverage, target, (Date.now() - t0) / 1000));
@@ -659,7 +581,15 @@ async function recoverStages(
     if (outcome.recoveredTo) result.recoveredTo = microsOrMs(outcome.lastCommit, outcome.recoveredTo);
     if (outcome.stopLine) result.stopLine = outcome.stopLine;
     if (outcome.status === 'promoted') {
-      settleRecoveryConfig(recoverDir, lasting);
+      settleRecoveryConfig(dataDir, lasting);
+      if (ip) {
+        const history = markHistoryReady(dataDir, owner);
+        if (history) result.history = history;
+        // Debian's layout keeps its configuration in /etc: the empty files recovery needed go.
+        if (ip.debian) for (const f of placeholders) fs.rmSync(f, { force: true });
+        rehome(ip);
+        writeJournal(ip.journal, 'promoted');
+      }
       return { findings };
     }
     const why = outcome.reason ?? 'recovery did not finish';
@@ -675,14 +605,14 @@ async function recoverStages(
           )
         : finding('RECOVERY_FAILED', 'recover', `${why}. Server log:\n${outcome.logTail}`),
     );
-    if (postmasterAlive(recoverDir)) await stopServer(server, recoverDir, osUser);
-    if (opts.mode === 'in-place') findings.push(rollback(why));
+    if (postmasterAlive(dataDir)) await stopServer(server, dataDir, osUser);
+    if (ip) findings.push(rollBack(ip, why, result.next));
     return { findings };
   });
-  uncancel();
 
   if (recover.status !== 'ok' || outcome?.status !== 'promoted') {
     for (const s of PITR_STAGES.slice(2, 4)) pipe.skip(s, 'recovery did not reach the target');
+    if (ip) pipe.skip('handover', 'recovery did not reach the target: production runs on its original data');
     await pipe.stage('teardown', async () => {
       await cleanupScratch();
       return {};
@@ -690,12 +620,11 @@ async function recoverStages(
     return;
   }
 
-  let conn: ConnInfo | undefined;
-  if (opts.mode === 'in-place') {
-    if (opts.checkUrl) conn = parseDbUrl('check-url', opts.checkUrl, (s) => log.secret(s));
-  } else {
-    conn = { host: socketDir as string, port: port as number, user: 'postgres', database: 'postgres' };
-  }
+  // In place the checks run on the private recovery, before production is handed anything.
+  const named = opts.checkUrl ? parseDbUrl('check-url', opts.checkUrl, (s) => log.secret(s)) : undefined;
+  const conn: ConnInfo | undefined = ip
+    ? privateConn(ip, privatePort as number, named)
+    : { host: socketDir as string, port: port as number, user: 'postgres', database: 'postgres' };
   let adopted: ScratchCluster | undefined;
   if (root) adopted = ScratchCluster.adopt(root, port as number, server, osUser, settings);
 
@@ -703,6 +632,8 @@ async function recoverStages(
   if (proof) result.proof = proof;
   const rpo = rpoSeconds(opts.target, proof);
   if (rpo !== undefined) result.rpoSeconds = rpo;
+  if (ip && conn) await waitForConnections(conn);
+  if (ip) await pausePoint('verify');
   await pipe.stage('checks', async () => {
     const queries = pitrChecks(opts);
     const findings: Finding[] = [];
@@ -723,6 +654,28 @@ async function recoverStages(
     if (summary) result.compare = summary;
     if (changes) result.changedSinceTarget = changes;
   } else pipe.skip('compare', 'in-place without check-url: no connection to compare on');
+
+  if (ip) {
+    await pipe.stage('handover', async () => {
+      const unrun = pipe.stages.find((x) => x.name === 'checks' && x.status === 'not-run');
+      if (unrun)
+        return { findings: [rollBack(ip, `the checks could not run (${unrun.reason ?? ''})`, result.next)] };
+      if (pipe.verdict() === 'fail') {
+        const why = pipe.findings.find((f) => f.severity !== 'info')?.rule ?? 'a check failed';
+        return {
+          findings: [rollBack(ip, `the recovered copy did not pass its checks (${why})`, result.next)],
+        };
+      }
+      const h = await handOver(ip, server, log, result.next);
+      if (h.downtimeSeconds !== undefined) result.downtimeSeconds = Math.round(h.downtimeSeconds * 10) / 10;
+      if (h.findings.length === 0) result.safetySnapshot = ip.journal.safety;
+      return { findings: h.findings };
+    });
+    if (!result.safetySnapshot) {
+      pipe.skip('teardown', 'in-place: production runs on its original data');
+      return;
+    }
+  }
 
   if (opts.mode === 'drill' && opts.keep && adopted) {
     result.handle = adopted.detach();
@@ -745,9 +698,9 @@ async function recoverStages(
       );
     } else {
       result.next.push(
-        `Production now runs on the recovered data. The previous data directory is kept at ${safety} (never deleted by Restorable): remove it only when you are sure.`,
+        `Production now runs on the recovered data. The previous data directory is kept at ${result.safetySnapshot} (never deleted by Restorable): remove it only when you are sure. To undo: ${rollbackCommands((ip as InPlace).journal).join('; ')}.`,
         'Take a fresh base backup now (seed 001 §2.5): the recovery started a new timeline, and older backups lead elsewhere.',
-        'archive_mode is off in the recovered server (postgresql.auto.conf): once the new base backup is planned, ALTER SYSTEM RESET archive_mode and restart.',
+        `archive_mode is off in the recovered server (postgresql.auto.conf): once the new base backup is planned, ALTER SYSTEM RESET archive_mode and restart${result.history ? `; the new timeline's history file ${result.history} is marked ready, so the archiver sends it first` : ''}.`,
       );
     }
     pipe.skip('teardown', `${opts.mode}: the recovered server stays up`);
@@ -789,6 +742,8 @@ export function pitrOutputs(r: PitrResult, reportPath: string): Record<string, s
     'estimated-seconds': r.plan?.estimatedSeconds !== undefined ? String(r.plan.estimatedSeconds) : '',
     'database-url': r.databaseUrl ?? '',
     'safety-snapshot': r.safetySnapshot ?? '',
+    'downtime-seconds': r.downtimeSeconds !== undefined ? r.downtimeSeconds.toFixed(1) : '',
+    'discarded-until': r.discarded?.until ?? '',
     'target-name': '',
     findings: JSON.stringify(r.findings),
     report: reportPath,

@@ -77,17 +77,17 @@ export const pitrSpec: ActionSpec = {
     {
       name: 'stop-command',
       description:
-        'in-place: how to stop the live server (default: pg_ctl stop -D <data-directory> -m fast).',
+        "in-place: how to stop the live server (default: pg_ctlcluster on Debian's layout, else pg_ctl stop -D <data-directory> -m fast).",
     },
     {
       name: 'start-command',
       description:
-        'in-place: how to start the server again after a roll-back (default: pg_ctl start -D <data-directory>).',
+        "in-place: how to start production, on the recovered data or after a roll-back (default: pg_ctlcluster on Debian's layout, else pg_ctl start -D <data-directory>).",
     },
     {
       name: 'check-url',
       description:
-        'in-place: a connection to the recovered server for the checks (they are NOT RUN without it).',
+        'in-place: the database and user the checks use on the private recovery (its host and port are not used: production is down then); default postgres.',
     },
     { name: 'prefetch', default: '8', description: 'WAL segments fetched ahead of replay, in parallel.' },
     {
@@ -109,6 +109,12 @@ export const pitrSpec: ActionSpec = {
       default: 'false',
       description:
         'Instead of recovering: write a marker row and a restore point on marker-url, for a later drill to recover to.',
+    },
+    {
+      name: 'rollback',
+      default: 'false',
+      description:
+        "Instead of recovering: finish an in-place run that was stopped (a cancel, a kill, a crash) from its journal beside data-directory: production's original data back and started, or, if the hand-over was done, the recovered data serving and the snapshot kept.",
     },
     {
       name: 'marker-url',
@@ -154,6 +160,15 @@ export const pitrSpec: ActionSpec = {
     {
       name: 'safety-snapshot',
       description: 'in-place: where the previous data directory was moved (never deleted).',
+    },
+    {
+      name: 'discarded-until',
+      description:
+        "in-place: production's last write (its shutdown checkpoint): the writes from recovered-to up to it are discarded (and kept in the safety snapshot).",
+    },
+    {
+      name: 'downtime-seconds',
+      description: "in-place: production's downtime, from its stop to serving the recovered data.",
     },
     {
       name: 'target-name',

@@ -8,18 +8,22 @@ import type { WalArchive, WalFile } from './wal-archive.js';
  * The shell script behind `restore_command`. It only moves a file out of the spool: the downloads
  * happen ahead of it, in parallel, in this process. A file not there yet is asked for (`<f>.want`)
  * and waited for; `<f>.missing` says the archive does not have it (the end of WAL, or a timeline
- * history file that does not exist), and the server is told so by a non-zero exit.
+ * history file that does not exist), and the server is told so by a non-zero exit. So is a server
+ * whose Restorable process is gone (killed): it fails at once rather than waiting for WAL nobody
+ * will fetch.
  */
 function script(dir: string): string {
   return `#!/bin/sh
 # Written by Restorable for one recovery: serves WAL from the spool ${dir}.
 s='${dir}'
+p=${process.pid}
 f="$1"
 if [ -f "$s/$f" ]; then exec mv -f "$s/$f" "$2"; fi
 : > "$s/$f.want"
 i=0
 while [ "$i" -lt 6000 ]; do
   if [ -f "$s/$f" ]; then rm -f "$s/$f.want"; exec mv -f "$s/$f" "$2"; fi
+  if [ ! -d "/proc/$p" ]; then rm -f "$s/$f.want"; echo "restorable (pid $p), which serves WAL, is gone" >&2; exit 1; fi
   if [ -f "$s/$f.missing" ]; then rm -f "$s/$f.want" "$s/$f.missing"; exit 1; fi
   sleep 0.05
   i=$((i+1))

@@ -217,7 +217,7 @@ export class WalArchive {
     const local = this.source.localPath(f.object);
     try {
       if (local && !f.gzip) {
-        fs.copyFileSync(local, tmp);
+        await fs.promises.copyFile(local, tmp);
       } else if (!f.gzip && this.source.downloadTo) {
         await this.source.downloadTo(f.object, tmp, f.size);
       } else {

@@ -62,6 +62,9 @@ export function libpqEnv(c: ConnInfo): Record<string, string> {
 /** Open a connection, run `fn`, close it, whatever happens. */
 export async function withClient<T>(c: ConnInfo, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
+  // A server that goes away (a scratch cluster whose disk filled) rejects the query in flight; the
+  // 'error' event it also emits would otherwise end the process with a stack trace.
+  client.on('error', () => {});
   await client.connect();
   try {
     return await fn(client);
@@ -81,4 +84,24 @@ export async function queryRows<T extends Record<string, unknown>>(
 /** Quote an identifier for SQL. */
 export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Wait until the server takes connections (after promotion it writes its end-of-recovery
+ * checkpoint first; with hot standby off it refuses connections until then).
+ */
+export async function waitForConnections(c: ConnInfo, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await withClient(c, (client) => client.query('SELECT 1'));
+      return;
+    } catch (e) {
+      // Only "starting up" (57P03) or no socket yet is waited for; any other answer means it is up.
+      const code = (e as { code?: string }).code;
+      if (!['57P03', 'ECONNREFUSED', 'ENOENT'].includes(code ?? '')) return;
+      if (Date.now() > until) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }

@@ -163,7 +163,7 @@ function labelDir(): string {
 function scratchParent(osUser: string | undefined): string {
   const owner = ownerOf(osUser);
   const uid = owner?.uid ?? process.getuid?.() ?? 0;
-  return privateDir(path.join(os.tmpdir(), `${SCRATCH_PREFIX}scratch-${uid}`), owner);
+  return privateDir(path.join(os.tmpdir(), `${SCRATCH_PREFIX}${uid}`), owner);
 }
 
 /** Where the label of the cluster in `root` is kept. */

@@ -11,6 +11,16 @@ function confValue(v: string): string {
   return `'${v.replace(/'/g, "''")}'`;
 }
 
+/**
+ * A log file the server's user can append to, made by us: the folder beside a data directory
+ * (Debian's /var/lib/postgresql/<major>) may not be the server's user's to write in.
+ */
+export function ownedLog(file: string, owner: { uid: number; gid: number } | undefined): string {
+  fs.appendFileSync(file, '', { mode: 0o600 });
+  if (owner) fs.chownSync(file, owner.uid, owner.gid);
+  return file;
+}
+
 export function chownTree(root: string, owner: { uid: number; gid: number } | undefined): void {
   if (!owner) return;
   const walk = (p: string) => {
@@ -25,13 +35,13 @@ export function chownTree(root: string, owner: { uid: number; gid: number } | un
  * Put a restored data directory into targeted archive recovery: our settings in a marked block at
  * the end of postgresql.auto.conf (read last, so they win over the backup's own), recovery.signal,
  * and no standby.signal. A postgresql.conf is created empty when the backup has none (Debian keeps
- * it in /etc).
+ * it in /etc): returned, so that a recovery handed back to Debian's layout can leave no such file.
  */
 export function writeRecoveryConfig(
   dataDir: string,
   settings: Record<string, string>,
   owner: { uid: number; gid: number } | undefined,
-): void {
+): string[] {
   const auto = path.join(dataDir, 'postgresql.auto.conf');
   const before = fs.existsSync(auto) ? stripBlock(fs.readFileSync(auto, 'utf8')) : '';
   const block = [BEGIN, ...Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`), END, ''].join(
@@ -41,14 +51,16 @@ export function writeRecoveryConfig(
   const created = [auto, path.join(dataDir, 'recovery.signal')];
   fs.writeFileSync(path.join(dataDir, 'recovery.signal'), '');
   fs.rmSync(path.join(dataDir, 'standby.signal'), { force: true });
+  const placeholders: string[] = [];
   for (const f of ['postgresql.conf', 'pg_ident.conf']) {
     const file = path.join(dataDir, f);
     if (!fs.existsSync(file)) {
       fs.writeFileSync(file, '');
-      created.push(file);
+      placeholders.push(file);
     }
   }
-  if (owner) for (const f of created) fs.chownSync(f, owner.uid, owner.gid);
+  if (owner) for (const f of [...created, ...placeholders]) fs.chownSync(f, owner.uid, owner.gid);
+  return placeholders;
 }
 
 function stripBlock(text: string): string {
@@ -97,6 +109,21 @@ export interface RecoveryWatch {
   onTick?: () => void;
   /** Give up after this long. */
   timeoutMs?: number;
+  /**
+   * Server settings for this start only (`postgres -c`), over every file: a recovery that runs
+   * private (its own socket, no TCP) leaves nothing behind that production's own start would read.
+   */
+  options?: Record<string, string>;
+}
+
+/** `pg_ctl -o` for settings: pg_ctl hands the string to a shell, so a value is single-quoted, and one with a quote refused. */
+export function serverOptions(settings: Record<string, string>): string[] {
+  const parts = Object.entries(settings).map(([k, v]) => {
+    if (!/^[a-z_.]+$/.test(k) || v.includes("'"))
+      throw new Error(`the server setting ${k} = ${v} cannot be passed on the command line (a quote in it)`);
+    return `-c ${k}='${v}'`;
+  });
+  return parts.length ? ['-o', parts.join(' ')] : [];
 }
 
 /** Is a server running on this data directory (postmaster.pid naming a live process)? */
@@ -179,7 +206,7 @@ export async function runRecovery(w: RecoveryWatch): Promise<RecoveryOutcome> {
   const t0 = Date.now();
   const started = await run(
     path.join(w.bin.dir, 'pg_ctl'),
-    ['-D', w.dataDir, '-l', w.logFile, '-W', 'start'],
+    ['-D', w.dataDir, '-l', w.logFile, ...serverOptions(w.options ?? {}), '-W', 'start'],
     { user: w.osUser },
   );
   const readLog = growingLog(w.logFile);

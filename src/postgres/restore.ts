@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import { codeOf, type Piece, type PlainHazard, PlainJudge, PlainPieces } from '../archive/plain.js';
+import { NO_SPACE } from '../core/disk.js';
 import { run } from '../core/exec.js';
 import { type Finding, finding } from '../report/findings.js';
 import type { PgBinary } from './binaries.js';
@@ -33,6 +34,7 @@ export type Classified =
   | { kind: 'role'; role: string; line: string }
   | { kind: 'extension'; name: string; line: string }
   | { kind: 'truncated'; line: string }
+  | { kind: 'disk-full'; line: string }
   | { kind: 'error'; line: string }
   | { kind: 'warning'; line: string }
   | { kind: 'other' };
@@ -51,6 +53,7 @@ export function classifyLine(line: string): Classified {
   ) {
     return { kind: 'truncated', line };
   }
+  if (NO_SPACE.test(line)) return { kind: 'disk-full', line };
   if (/\bERROR:|pg_restore: error:|FATAL:/.test(line) && !/errors ignored on restore/.test(line))
     return { kind: 'error', line };
   if (/\bWARNING:|pg_restore: warning:/.test(line) && !/errors ignored on restore/.test(line))
@@ -87,6 +90,7 @@ export function classifyRestore(
   const warnings: string[] = [];
   const privileged: string[] = [];
   let truncated: string | undefined;
+  let full: string | undefined;
   for (const line of stderr.split('\n')) {
     const c = classifyLine(line);
     if (unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
@@ -97,6 +101,7 @@ export function classifyRestore(
     if (c.kind === 'role') roles.set(c.role, c.line);
     else if (c.kind === 'extension') extensions.set(c.name, c.line);
     else if (c.kind === 'truncated') truncated ??= c.line;
+    else if (c.kind === 'disk-full') full ??= c.line;
     else if (c.kind === 'error') errors.push(c.line.trim());
     else if (c.kind === 'warning') warnings.push(c.line.trim());
   }
@@ -126,7 +131,15 @@ export function classifyRestore(
   // extension that is installed but will not update, or may not be created, is an error of its own).
   const names = (kind: string, m: Map<string, string>) => [...m.keys()].map((n) => `${kind} "${n}"`);
   const explainedBy = [...names('role', roles), ...names('extension', extensions)];
-  const unexplained = errors.filter((l) => !explainedBy.some((n) => l.includes(n)));
+  // The target's disk filled: what failed after is its doing, not the backup's (could-not-verify).
+  if (full) {
+    findings.push(
+      finding('DISK_FULL', stage, `the target ran out of disk space during the restore: ${full.trim()}`, {
+        evidence: { errors: errors.length },
+      }),
+    );
+  }
+  const unexplained = full ? [] : errors.filter((l) => !explainedBy.some((n) => l.includes(n)));
   if (unexplained.length > 0) {
     findings.push(
       finding(
@@ -162,7 +175,7 @@ export function classifyRestore(
     );
   }
   const anyError = errors.length > 0 || roles.size > 0 || extensions.size > 0 || truncated !== undefined;
-  if (exitCode === 0 && anyError) {
+  if (exitCode === 0 && anyError && !full) {
     findings.push(
       finding(
         'EXIT_CODE_LIED',
@@ -174,7 +187,7 @@ export function classifyRestore(
       ),
     );
   }
-  if (exitCode !== 0 && !anyError && privileged.length === 0) {
+  if (exitCode !== 0 && !anyError && !full && privileged.length === 0) {
     findings.push(
       finding(
         'RESTORE_FAILED',
@@ -186,7 +199,7 @@ export function classifyRestore(
       ),
     );
   }
-  const errorCount = errors.length + roles.size + extensions.size + (truncated ? 1 : 0);
+  const errorCount = errors.length + roles.size + extensions.size + (truncated ? 1 : 0) + (full ? 1 : 0);
   return { findings, errors: errorCount, errorLines, warnings: warnings.length };
 }
 
@@ -307,9 +320,19 @@ export async function restoreDump(
 ): Promise<RestoreResult> {
   const stage = opts.stage ?? 'restore';
   const env = await restoreEnv(target);
-  const unpacked = (): Readable => {
+  // A damaged gzip wrapper ends the chain with its error (the program's stdin is closed, never left
+  // waiting) and is said, however far the program got.
+  let unpackError: Error | undefined;
+  const unpacked = (then?: Transform): Readable => {
     const file = fs.createReadStream(input.path);
-    return input.gzip ? file.pipe(zlib.createGunzip()) : file;
+    const steps: NodeJS.ReadWriteStream[] = [
+      ...(input.gzip ? [zlib.createGunzip()] : []),
+      ...(then ? [then] : []),
+    ];
+    if (steps.length === 0) return file;
+    return pipeline([file, ...steps], (e) => {
+      if (e) unpackError = e;
+    }) as unknown as Readable;
   };
   let res: Awaited<ReturnType<typeof run>>;
   let tool: string;
@@ -323,7 +346,7 @@ export async function restoreDump(
     });
     res = await run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
       env,
-      stdin: unpacked().pipe(filter),
+      stdin: unpacked(filter),
     });
   } else {
     tool = `pg_restore ${client.version}`;
@@ -345,6 +368,18 @@ export async function restoreDump(
         stage,
         `line ${hazard.line}: ${hazard.text}; left out of what psql loaded`,
         { evidence: { line: hazard.line, count: filter?.hazards.length ?? 1 } },
+      ),
+    );
+  }
+  if (unpackError) {
+    const code = (unpackError as NodeJS.ErrnoException).code ?? '';
+    const gz = code.startsWith('Z_');
+    classified.findings.unshift(
+      finding(
+        gz ? 'COMPRESSION_CORRUPT' : 'RESTORE_ERROR',
+        stage,
+        `${gz ? 'the gzip stream around the dump' : 'reading the dump'} failed while ${tool} read it (${unpackError.message}): it got only part of the dump`,
+        { evidence: { error: code || unpackError.message } },
       ),
     );
   }

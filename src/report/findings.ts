@@ -71,7 +71,8 @@ export const RULES = {
   ARCHIVE_CORRUPT: {
     severity: 'critical',
     kind: 'problem',
-    fires: 'the structure of a custom archive is damaged (an impossible length, a block of no known table)',
+    fires:
+      'the structure of a custom archive is damaged (an impossible length, a block of no known table), or its TOC or header contradicts the blocks (a data offset other than where the block is, a block of an entry marked as having no data, a header compression the blocks do not have): what pg_restore trips on, or restores a table empty over',
     fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
   },
   FORMAT_UNSUPPORTED: {
@@ -101,6 +102,13 @@ export const RULES = {
       'a plain dump holds a statement about another database or the whole server (roles, tablespaces, ALTER SYSTEM), which pg_dump of one database never writes; nothing of the dump is run',
     fix: 'Do not load this file: it would act outside the database it restores. Restore roles with pg_dumpall --roles-only separately, and the database from a dump you can trust.',
   },
+  DUMP_SERVER_ACCESS: {
+    severity: 'high',
+    kind: 'problem',
+    fires:
+      "SQL of the dump that runs when restored runs a program on the server or reads or writes its files: a TOC entry's SQL or a plain dump's statement outside COPY data with COPY ... TO/FROM PROGRAM or a file, lo_import/lo_export, pg_read_file, a grant of pg_execute_server_program (pg_dump never writes these; a function body that mentions them is not flagged)",
+    fix: 'Do not restore this dump anywhere that matters: it was not written by pg_dump alone. Find who changed it; use an earlier backup.',
+  },
   VERSION_UNSUPPORTED: {
     severity: 'high',
     kind: 'unverifiable',
@@ -124,6 +132,13 @@ export const RULES = {
     kind: 'unverifiable',
     fires: 'the backup store could not be listed or read (network, credentials, permissions)',
     fix: 'Check the endpoint, the credentials in the environment and the bucket policy.',
+  },
+  DISK_FULL: {
+    severity: 'high',
+    kind: 'unverifiable',
+    fires:
+      "this machine's disk has no room, never a finding about the backup: for the download or unpacked copy in `work-dir` (checked before a download of known size), for a scratch cluster under TMPDIR as it starts or restores, or on `target-url`'s server",
+    fix: 'Free space in the folder named, or point `work-dir` (for a scratch cluster: TMPDIR) at a disk with room.',
   },
   ROLE_ABSENT: {
     severity: 'high',
@@ -211,6 +226,13 @@ export const RULES = {
     kind: 'problem',
     fires: 'the restored database has an object the structure reference does not list',
     fix: 'If the schema change is intended, rewrite the reference with `restorable drill --write-reference`.',
+  },
+  ROWS_LOST: {
+    severity: 'high',
+    kind: 'problem',
+    fires:
+      'tier full: a table has other than the rows the dump holds for it (counted by the walk), or a table with rows in the dump is not in the restored database; no config needed',
+    fix: 'Read the restore errors for that table; if there are none, the dump or its TOC was damaged after pg_dump wrote it: use an earlier backup.',
   },
   VOLUME_BELOW_MINIMUM: {
     severity: 'high',

@@ -273,6 +273,9 @@ export class S3Source implements BackupSource {
       }
     };
     let next = 0;
+    // A local write that fails (a full disk) is this machine's, not the store's: no retry, and the
+    // error as it is, so the caller can say what happened.
+    let writeError: { error: unknown } | undefined;
     try {
       const worker = async () => {
         while (next < parts) {
@@ -287,7 +290,13 @@ export class S3Source implements BackupSource {
             etag,
             abort.signal,
             async (chunk, offset) => {
-              await handle.write(chunk, 0, chunk.length, start + offset);
+              try {
+                await handle.write(chunk, 0, chunk.length, start + offset);
+              } catch (e) {
+                writeError ??= { error: e };
+                abort.abort();
+                throw e;
+              }
               if (written) wrote(index, start + offset + chunk.length);
             },
           );
@@ -296,7 +305,7 @@ export class S3Source implements BackupSource {
       await Promise.all(Array.from({ length: Math.min(this.concurrency, Math.max(parts, 1)) }, worker));
     } catch (e) {
       abort.abort();
-      throw e;
+      throw writeError ? writeError.error : e;
     } finally {
       await handle.close();
     }

@@ -1,15 +1,17 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { type ExpectedChecksum, findExpectedChecksum } from '../archive/checksum.js';
 import { type Inspection, inspectDirectory, inspectStream } from '../archive/inspect.js';
 import { fileChunks } from '../archive/lanes.js';
 import { UNSAFE_RULES } from '../archive/plain.js';
+import { diskFull, freeBytes, isDiskFull, scratchDiskFull, startedOutOfSpace } from '../core/disk.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { RunFolder } from '../core/workdir.js';
 import { findAll, installHint, majorOf, type PgBinary, pick } from '../postgres/binaries.js';
 import { type ConnInfo, ident, withClient } from '../postgres/client.js';
 import { ScratchCluster } from '../postgres/cluster.js';
 import { type RestoreInput, type RestoreResult, restoreDump } from '../postgres/restore.js';
+import { tableName } from '../postgres/tables.js';
 import { type Finding, finding } from '../report/findings.js';
 import { Pipeline, type StageResult, type Verdict } from '../report/stages.js';
 import { GrowingFile } from '../sources/growing.js';
@@ -42,6 +44,8 @@ export interface BackupFacts {
   owners?: string[];
   dataBlocks?: number;
   dataBytes?: number;
+  /** Rows per table with data in the dump (schema.table), as the walk counted them. */
+  tableRows?: Record<string, number>;
   checksum?: { algorithm: string; from: string; matched: boolean };
 }
 
@@ -107,6 +111,37 @@ async function downloadAndInspect(
   return insp;
 }
 
+const WORK_DIR_FIX = 'Free space there, or point work-dir at a folder on a disk with room for the backup.';
+
+/**
+ * A remote backup into the run's own folder (`<work-dir>/run-XXXXXX/<name>.part`, renamed whole),
+ * read as it arrives. A backup larger than the free space is DISK_FULL before a byte is fetched; a
+ * disk that fills during the download is DISK_FULL too, and the partial file is removed either way.
+ */
+async function download(
+  source: BackupSource,
+  backup: Candidate,
+  work: RunFolder,
+  md5: boolean,
+): Promise<{ insp: Inspection; dest: string } | { finding: Finding }> {
+  const what = `the download of ${backup.name}`;
+  const full = () => diskFull('read', work.workDir, what, { needed: backup.size, fix: WORK_DIR_FIX });
+  const free = freeBytes(work.workDir);
+  if (free !== undefined && backup.size > free) return { finding: full() };
+  const base = path.basename(backup.name);
+  const part = work.partial(`${base}.part`);
+  try {
+    const insp = await downloadAndInspect(source, backup.name, part, md5);
+    const dest = path.join(work.path(), base);
+    work.keep(part, dest);
+    return { insp, dest };
+  } catch (e) {
+    work.discard(part);
+    if (!isDiskFull(e)) throw e;
+    return { finding: full() };
+  }
+}
+
 const hours = (ms: number) => Math.round((ms / 3_600_000) * 100) / 100;
 
 /** What the verify stages found, for runVerify's result and for the pipelines that build on it. */
@@ -128,7 +163,13 @@ export async function runVerify(
   onStage?: (s: StageResult) => void,
 ): Promise<VerifyResult> {
   const pipe = new Pipeline(opts.failOn, onStage);
-  const state = await verifyStages(pipe, opts, log);
+  const work = new RunFolder(opts.workDir);
+  let state: VerifyState;
+  try {
+    state = await verifyStages(pipe, opts, log, work);
+  } finally {
+    work.close();
+  }
   return pipe.settle({
     ...pipe.begin('verify'),
     source: state.source,
@@ -139,13 +180,15 @@ export async function runVerify(
 }
 
 /**
- * The verify stages, run into `pipe`. `schemaSkip`: a reason to skip the schema replay (a drill
- * restores the whole dump instead).
+ * The verify stages, run into `pipe`. A download goes to `work`, the run's own folder (its caller
+ * closes it when the run ends). `schemaSkip`: a reason to skip the schema replay (a drill restores
+ * the whole dump instead).
  */
 export async function verifyStages(
   pipe: Pipeline,
   opts: VerifyOptions,
   log: Logger,
+  work: RunFolder,
   schemaSkip?: string,
 ): Promise<VerifyState> {
   const now = opts.now ?? new Date();
@@ -261,13 +304,11 @@ export async function verifyStages(
         });
         facts.localPath = local;
       } else {
-        fs.mkdirSync(opts.workDir, { recursive: true });
-        const dest = path.join(opts.workDir, path.basename(backup.name));
-        const part = `${dest}.part`;
-        insp = await downloadAndInspect(source, backup.name, part, expected?.algorithm === 'md5');
-        fs.renameSync(part, dest);
-        facts.localPath = dest;
-        log.info(`downloaded ${backup.name} to ${dest}`);
+        const got = await download(source, backup, work, expected?.algorithm === 'md5');
+        if ('finding' in got) return { findings: [got.finding] };
+        insp = got.insp;
+        facts.localPath = got.dest;
+        log.info(`downloaded ${backup.name} to ${got.dest}`);
       }
     } catch (e) {
       if (e instanceof UserError) throw e;
@@ -305,6 +346,9 @@ export async function verifyStages(
       : {}),
     dataBlocks: ins.dataBlocks,
     dataBytes: ins.dataBytes,
+    ...(ins.tableRows
+      ? { tableRows: Object.fromEntries(ins.tableRows.map((t) => [tableName(t.schema, t.table), t.rows])) }
+      : {}),
   });
 
   if (opts.checksum.mode === 'skip') pipe.skip('checksum', 'checksum: skip');
@@ -355,7 +399,10 @@ export async function verifyStages(
   if (schemaSkip) pipe.skip('schema', schemaSkip);
   else if (!opts.schemaCheck) pipe.skip('schema', 'schema-check: false');
   else if (ins.problems.some((p) => UNSAFE_RULES.has(p.rule)))
-    pipe.skip('schema', 'the dump would act outside its database, so nothing of it was run');
+    pipe.skip(
+      'schema',
+      `NOT RUN: the dump runs programs, touches server files or acts outside its database when restored (${ins.problems.find((p) => UNSAFE_RULES.has(p.rule))?.rule}), so nothing of it was run`,
+    );
   else if (
     ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) ||
     !ins.format ||
@@ -378,6 +425,8 @@ export async function verifyStages(
           logger: log,
         });
       } catch (e) {
+        if (startedOutOfSpace(e))
+          return { findings: [scratchDiskFull('schema', 'a scratch cluster', errorMessage(e))] };
         if (!(e instanceof ToolMissingError)) throw e;
         return { findings: [await serverMissing(ins, opts.pgBinDir, 'schema', e)] };
       }
@@ -406,11 +455,16 @@ export async function verifyStages(
         errors: replay.errorLines,
       };
       const notes = replay.findings.filter((x) => x.rule === 'RESTORE_NEEDS_SUPERUSER');
-      if (replay.exitCode === 0 && replay.errors === 0) return { findings: notes };
-      if (replay.errors === 0 && notes.length > 0) return { findings: notes };
+      // A gzip wrapper that failed under the replay: it loaded only part of the schema.
+      const cut = replay.findings.filter((x) => x.rule === 'COMPRESSION_CORRUPT');
+      if (replay.exitCode === 0 && replay.errors === 0) return { findings: [...cut, ...notes] };
+      const full = replay.findings.find((f) => f.rule === 'DISK_FULL');
+      if (full) return { findings: [scratchDiskFull('schema', 'the schema replay', full.message)] };
+      if (replay.errors === 0 && notes.length > 0) return { findings: [...cut, ...notes] };
       const first = replay.errorLines[0];
       return {
         findings: [
+          ...cut,
           finding(
             'SCHEMA_REPLAY_FAILED',
             'schema',

@@ -47,7 +47,8 @@ export const verifySpec: ActionSpec = {
     { name: 'pg-bin-dir', description: 'Use PostgreSQL binaries from this folder only.' },
     {
       name: 'work-dir',
-      description: 'Where downloads land (default: $RUNNER_TEMP/restorable, else .restorable/ here).',
+      description:
+        'Each run downloads into its own folder beneath this one, run-XXXXXX (default: $RUNNER_TEMP/restorable, else .restorable/ here).',
     },
   ],
   outputs: [

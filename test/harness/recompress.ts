@@ -4,6 +4,7 @@ import { readHeader, readToc } from '../../src/archive/custom.js';
 import { fileChunks } from '../../src/archive/lanes.js';
 import { ByteReader } from '../../src/archive/reader.js';
 import { setPgDumpVersion } from './breakers.js';
+import { fixDataOffsets } from './toc.js';
 
 /** The magic number that opens each compressed stream. */
 export const FRAME_MAGIC = {
@@ -83,6 +84,6 @@ export async function recompressCustom(
     parts.push(int(0, i));
   }
   fs.writeFileSync(dest, Buffer.concat(parts));
-  // A 1.15 archive comes from pg_dump 16 or newer.
-  return setPgDumpVersion(dest, dest, `16.4 (${algorithm} blocks, recompressed for tests)`);
+  // A 1.15 archive comes from pg_dump 16 or newer; its data offsets are where the blocks now are.
+  return fixDataOffsets(setPgDumpVersion(dest, dest, `16.4 (${algorithm} blocks, recompressed for tests)`));
 }

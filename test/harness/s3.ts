@@ -78,6 +78,11 @@ export interface S3Harness {
   requests: S3Request[];
   /** Answer the next `count` GETs that carry a Range header with a 500, as a flaky server would. */
   failRangedGets(count: number): void;
+  /**
+   * Hold every ranged GET that starts at `offset` or later, unanswered, until the returned release is
+   * called (or the server stops): a download stays part-way for as long as a test needs.
+   */
+  holdRangedGets(offset: number): () => void;
 }
 
 export interface S3Request {
@@ -107,6 +112,12 @@ export async function startS3(): Promise<S3Harness> {
   // Observe every request, and fail some on demand, in front of s3rver's own handler.
   const requests: S3Request[] = [];
   let failures = 0;
+  let holdFrom: number | undefined;
+  const held: (() => void)[] = [];
+  const release = () => {
+    holdFrom = undefined;
+    for (const go of held.splice(0)) go();
+  };
   const httpServer = server.httpServer;
   const handlers = httpServer.listeners('request') as http.RequestListener[];
   httpServer.removeAllListeners('request');
@@ -133,7 +144,12 @@ export async function startS3(): Promise<S3Harness> {
       );
       return;
     }
-    for (const handler of handlers) handler.call(httpServer, req, res);
+    const serve = () => {
+      for (const handler of handlers) handler.call(httpServer, req, res);
+    };
+    const start = Number(/^bytes=(\d+)-/.exec(range ?? '')?.[1] ?? Number.NaN);
+    if (holdFrom !== undefined && req.method === 'GET' && start >= holdFrom) held.push(serve);
+    else serve();
   });
 
   const env = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
@@ -154,6 +170,10 @@ export async function startS3(): Promise<S3Harness> {
     failRangedGets(count) {
       failures = count;
     },
+    holdRangedGets(offset) {
+      holdFrom = offset;
+      return release;
+    },
     async bucket(name) {
       await client.send(new CreateBucketCommand({ Bucket: name }));
     },
@@ -170,6 +190,7 @@ export async function startS3(): Promise<S3Harness> {
     async stop() {
       if (stopped) return;
       stopped = true;
+      release();
       client.destroy();
       try {
         await server.close();

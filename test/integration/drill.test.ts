@@ -10,7 +10,7 @@ import { parseDrillOptions } from '../../src/drill/options.js';
 import { drillFacts } from '../../src/drill/present.js';
 import { type DrillResult, runDrill } from '../../src/drill/run.js';
 import { dropDrillDatabase, removeKept } from '../../src/drill/target.js';
-import { queryRows, withClient } from '../../src/postgres/client.js';
+import { libpqEnv, queryRows, withClient } from '../../src/postgres/client.js';
 import {
   findLeftovers,
   labelFile,
@@ -20,6 +20,7 @@ import {
 } from '../../src/postgres/cluster.js';
 import { injectBadStatement, injectSql, setHeaderVersion, truncate } from '../harness/breakers.js';
 import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
+import { setDataState } from '../harness/toc.js';
 
 let src: ScratchCluster;
 let dir: string;
@@ -101,6 +102,8 @@ describe('a healthy drill', () => {
     expect(r.tables).toBe(11);
     expect(r.rows).toBe(15607);
     expect(r.counts?.find((c) => c.table === 'public.track')?.rows).toBe(3503);
+    // The rows the walk counted in the dump are the rows that came back, table by table.
+    expect(r.backup?.tableRows).toEqual(Object.fromEntries(r.counts?.map((c) => [c.table, c.rows]) ?? []));
     expect(r.target).toMatchObject({ major: 15, database: 'chinook' });
     expect(stage(r, 'schema')?.reason).toMatch(/restore stage loads the whole dump/);
     for (const s of ['target', 'restore', 'volume', 'integrity', 'teardown'])
@@ -114,6 +117,7 @@ describe('a healthy drill', () => {
     const r = await drill(f.plain as string);
     expect(rules(r)).toEqual([]);
     expect(r.rows).toBe(15607);
+    expect(r.backup?.tableRows).toEqual(Object.fromEntries(r.counts?.map((c) => [c.table, c.rows]) ?? []));
     const facts = new Map(drillFacts(r));
     expect(facts.get('restore')).toMatch(/^psql \S+, \d+\.\ds$/);
     expect(facts.get('target')).toMatch(
@@ -456,6 +460,107 @@ describe('tiers, time, reports', () => {
     const r = await drill(file);
     expect(rules(r)).toEqual(['ARCHIVE_TRUNCATED']);
     expect(stage(r, 'restore')?.reason).toBe('the backup did not verify (ARCHIVE_TRUNCATED)');
+    expect(r.verdict).toBe('fail');
+  });
+});
+
+describe('ROWS_LOST: the dump is its own reference', () => {
+  it('a COPY block the server rejects: the table comes back without the rows the dump holds', async () => {
+    // A row that is not an integer, into genre's COPY block: the whole COPY fails.
+    const text = fs.readFileSync(f.plain as string, 'utf8');
+    const at = text.indexOf('\n', text.indexOf('COPY public.genre ')) + 1;
+    const bad = path.join(dir, 'bad-copy.sql');
+    fs.writeFileSync(bad, `${text.slice(0, at)}not-a-number\tBroken\n${text.slice(at)}`);
+    const r = await drill(bad);
+    const lost = r.findings.filter((x) => x.rule === 'ROWS_LOST');
+    expect(lost.map((x) => x.message)).toEqual([
+      'table public.genre has 0 rows after the restore, but the dump holds 26: 26 lost',
+    ]);
+    expect(lost[0]).toMatchObject({ severity: 'high', stage: 'volume' });
+    expect(lost[0]?.evidence).toEqual({ table: 'public.genre', restored: 0, dumped: 26 });
+    expect(r.verdict).toBe('fail');
+  });
+
+  it('a TOC entry flipped to "no data": verify stops it (ARCHIVE_CORRUPT), the drill does not pass', async () => {
+    const bad = setDataState(f.chinook as string, path.join(dir, 'nodata.dump'), 'public.playlist_track', 3);
+    const r = await drill(bad);
+    expect(rules(r)).toEqual(['ARCHIVE_CORRUPT']);
+    expect(stage(r, 'restore')?.reason).toBe('the backup did not verify (ARCHIVE_CORRUPT)');
+    expect(r.verdict).toBe('fail');
+  });
+
+  it('partitions and inheritance: rows in leaves and children count to the tables that hold them', async () => {
+    await sql(src, 'postgres', 'CREATE DATABASE parts');
+    await sql(
+      src,
+      'parts',
+      `CREATE TABLE m (id int, at date) PARTITION BY RANGE (at);
+       CREATE TABLE m_2025 PARTITION OF m FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+       CREATE TABLE m_2026 PARTITION OF m FOR VALUES FROM ('2026-01-01') TO ('2027-01-01') PARTITION BY HASH (id);
+       CREATE TABLE m_2026_a PARTITION OF m_2026 FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+       CREATE TABLE m_2026_b PARTITION OF m_2026 FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+       INSERT INTO m SELECT g, date '2025-06-01' + (g % 400) FROM generate_series(1, 1000) g;
+       CREATE TABLE base (id int); CREATE TABLE child (extra text) INHERITS (base);
+       INSERT INTO base SELECT generate_series(1, 10); INSERT INTO child SELECT g, 'x' FROM generate_series(1, 7) g;`,
+    );
+    const pgDump = path.join(src.bin.dir, 'pg_dump');
+    const viaRoot = path.join(dir, 'parts-root.dump');
+    const dumped = spawnSync(pgDump, ['-Fc', '--load-via-partition-root', '-f', viaRoot, '-d', 'parts'], {
+      env: { ...process.env, ...libpqEnv(src.conn('parts')) },
+    });
+    expect(dumped.status).toBe(0);
+    for (const file of [
+      await dumpDatabase(src, 'parts', path.join(dir, 'parts.dump')),
+      await dumpDatabase(src, 'parts', path.join(dir, 'parts.sql'), { format: 'p' }),
+      viaRoot,
+    ]) {
+      const r = await drill(file);
+      expect(rules(r), file).toEqual([]);
+      expect(r.counts).toEqual([
+        { table: 'public.base', rows: 17 },
+        { table: 'public.child', rows: 7 },
+        { table: 'public.m', rows: 1000 },
+      ]);
+    }
+  });
+});
+
+describe('ROWS_LOST stays silent where the walk cannot count rows', () => {
+  it('pg_dump --inserts (INSERT statements, whose values may span lines): not counted, not compared', async () => {
+    await sql(src, 'postgres', 'CREATE DATABASE inserts');
+    await sql(
+      src,
+      'inserts',
+      `CREATE TABLE note (id int, body text); INSERT INTO note VALUES (1, E'two\\nlines'), (2, 'one');`,
+    );
+    for (const format of ['-Fc', '-Fp']) {
+      const file = path.join(dir, `inserts${format}.dump`);
+      const dumped = spawnSync(
+        path.join(src.bin.dir, 'pg_dump'),
+        [format, '--inserts', '-f', file, '-d', 'inserts'],
+        {
+          env: { ...process.env, ...libpqEnv(src.conn('inserts')) },
+        },
+      );
+      expect(dumped.status).toBe(0);
+      const r = await drill(file);
+      expect(rules(r), format).toEqual([]);
+      expect(r.backup?.tableRows, format).toEqual({});
+      expect(r.counts).toEqual([{ table: 'public.note', rows: 2 }]);
+    }
+  });
+});
+
+describe('DUMP_SERVER_ACCESS', () => {
+  it('a dump whose SQL runs a program when restored is not restored', async () => {
+    const file = injectSql(
+      f.plain as string,
+      path.join(dir, 'program.sql'),
+      "COPY public.genre TO PROGRAM 'id';",
+    );
+    const r = await drill(file);
+    expect(rules(r)).toEqual(['DUMP_SERVER_ACCESS']);
+    expect(stage(r, 'restore')?.reason).toBe('the backup did not verify (DUMP_SERVER_ACCESS)');
     expect(r.verdict).toBe('fail');
   });
 });

@@ -6,6 +6,7 @@ import { memoryLogger } from '../../src/core/log.js';
 import { parsePitrOptions } from '../../src/pitr/options.js';
 import { runPitr } from '../../src/pitr/run.js';
 import type { ScratchCluster } from '../../src/postgres/cluster.js';
+import { controlData } from '../../src/postgres/recovery.js';
 import { startCluster } from '../harness/pg.js';
 import { archiveNow, PROD_USER, query, serverDir, sleep } from '../harness/pitr.js';
 
@@ -130,7 +131,29 @@ describe('pitr-restore with pgBackRest (posix repository)', () => {
       expect(r.findings.map((f) => f.rule)).toEqual(['WAL_GAP']);
       expect(r.findings[0]?.message).toContain(path.basename(victim).slice(0, 24));
     } finally {
+      // Put back as pgBackRest had it: its owner's, or archive-get cannot read it later.
+      const st = fs.statSync(path.dirname(victim));
       fs.copyFileSync(saved, victim);
+      fs.chownSync(victim, st.uid, st.gid);
     }
   }, 60_000);
+
+  it('in place: pgbackrest restore into the staging folder recovers there, privately, and hands over', async () => {
+    const id = (await controlData(prod.bin, prod.dataDir))['Database system identifier'] as string;
+    const r = await runPitr(
+      opts({ mode: 'in-place', 'data-directory': prod.dataDir, confirm: id }),
+      memoryLogger(),
+    );
+    expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+    expect(r.stages.find((s) => s.name === 'handover')?.status).toBe('ok');
+    expect((await query<{ n: string }>(prod, 'select count(*) as n from orders'))[0]?.n).toBe('200');
+    expect(r.safetySnapshot && fs.existsSync(path.join(r.safetySnapshot, 'PG_VERSION'))).toBe(true);
+    const auto = fs.readFileSync(path.join(prod.dataDir, 'postgresql.auto.conf'), 'utf8');
+    expect(auto).not.toContain('restorable-restore-');
+    expect(auto).toContain(`--pg1-path=${prod.dataDir}`);
+    expect(r.history).toMatch(/^0000000[2-9]\.history$/);
+    expect(fs.existsSync(path.join(prod.dataDir, 'pg_wal', 'archive_status', `${r.history}.ready`))).toBe(
+      true,
+    );
+  }, 180_000);
 });

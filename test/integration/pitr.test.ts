@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/core/errors.js';
 import { memoryLogger } from '../../src/core/log.js';
 import { parsePitrOptions } from '../../src/pitr/options.js';
+import { pitrFacts } from '../../src/pitr/present.js';
 import { pitrOutputs, plantMarker, runPitr } from '../../src/pitr/run.js';
 import { parseDbUrl, withClient } from '../../src/postgres/client.js';
 import { removeCluster, type ScratchCluster } from '../../src/postgres/cluster.js';
@@ -482,6 +483,19 @@ describe('pitr-restore in place', () => {
     expect(failed.length).toBe(1);
   }, 120_000);
 
+  it('checks that cannot run on the private recovery hand nothing over: production keeps its data', async () => {
+    const id = (await controlData(live.bin, live.dataDir))['Database system identifier'] as string;
+    const cfg = path.join(tempDir('pitr-ip-cfg-nodb'), 'restorable.yml');
+    fs.writeFileSync(cfg, 'pitr:\n  checks:\n    - { name: n, sql: "select 1", expect: "== 1" }\n');
+    const r = await runPitr(
+      inPlace({ confirm: id, 'target-time': target, 'check-url': `${live.url()}_nonexistent`, config: cfg }),
+      memoryLogger(),
+    );
+    expect(rules(r)).toContain('PITR_ROLLED_BACK');
+    expect(r.safetySnapshot).toBeUndefined();
+    expect((await query<{ n: string }>(live, 'select count(*) as n from orders'))[0]?.n).toBe('300');
+  }, 120_000);
+
   it('replaces the data directory, keeps the safety snapshot, and proves the target', async () => {
     const id = (await controlData(live.bin, live.dataDir))['Database system identifier'] as string;
     const cfg = path.join(tempDir('pitr-ip-cfg'), 'restorable.yml');
@@ -501,6 +515,12 @@ describe('pitr-restore in place', () => {
     expect(r.safetySnapshot && fs.existsSync(path.join(r.safetySnapshot, 'PG_VERSION'))).toBe(true);
     expect((await query<{ n: string }>(live, 'select count(*) as n from orders'))[0]?.n).toBe('200');
     expect(r.next.join(' ')).toMatch(/fresh base backup/);
+    // What the on-call engineer reads: the span discarded, and production's downtime.
+    expect(Date.parse(r.discarded?.until as string)).toBeGreaterThan(Date.parse(target));
+    expect(r.downtimeSeconds).toBeGreaterThan(0);
+    const facts = new Map(pitrFacts(r));
+    expect(facts.get('discarded')).toMatch(/^the writes after .* up to production's stop at /);
+    expect(facts.get('downtime')).toMatch(/production stopped until it served the recovered data/);
   }, 120_000);
 });
 
@@ -574,11 +594,17 @@ describe('pitr-restore in place, cancelled', () => {
       const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
       // Freeze the attempt's startup process (replay) as soon as it runs, so the signal surely
       // lands mid-recovery; thaw it once the handler has begun stopping the server.
-      const original = pidIn(live.dataDir);
+      // The recovery runs private, in the staging folder beside production's.
+      const staging = () =>
+        fs
+          .readdirSync(path.dirname(live.dataDir))
+          .filter((n) => n.startsWith(`${path.basename(live.dataDir)}.restorable-restore-`))
+          .map((n) => path.join(path.dirname(live.dataDir), n))[0];
       let startup: number | undefined;
       for (let i = 0; i < 3000 && startup === undefined && child.exitCode === null; i++) {
-        const pm = pidIn(live.dataDir);
-        if (pm && pm !== original) startup = startupOf(pm);
+        const dir = staging();
+        const pm = dir ? pidIn(dir) : undefined;
+        if (pm) startup = startupOf(pm);
         if (startup === undefined) await sleep(10);
       }
       expect(startup, err).toBeDefined();

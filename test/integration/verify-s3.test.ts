@@ -9,6 +9,7 @@ import { runVerify, type VerifyResult } from '../../src/verify/run.js';
 import { md5, sha256, truncate } from '../harness/breakers.js';
 import { loadChinook, startCluster, tempDir } from '../harness/pg.js';
 import { type S3Harness, startS3 } from '../harness/s3.js';
+import { setDataOffset, setDataState, tocEntry, tocLayout } from '../harness/toc.js';
 
 let s3: S3Harness;
 let dir: string;
@@ -39,6 +40,12 @@ beforeAll(async () => {
   const cut = truncate(dump, path.join(dir, 'cut.dump'), Math.floor(dumpBytes.length * 0.6));
   await s3.put('backups', 'cut/app_prod_20260429_1430.dump', fs.readFileSync(cut), { sha256: sha256(dump) });
   await s3.put('backups', 'empty/app_prod_20260429_1430.dump', Buffer.alloc(0));
+  // One table's TOC entry flipped to "no data", and one table's data offset one byte late.
+  const noData = setDataState(dump, path.join(dir, 'nodata.dump'), 'public.playlist_track', 3);
+  await s3.put('backups', 'nodata/app_prod_20260429_1430.dump', fs.readFileSync(noData));
+  const late = tocEntry(tocLayout(dumpBytes), 'public.track').offset + 1;
+  const moved = setDataOffset(dump, path.join(dir, 'moved.dump'), 'public.track', late);
+  await s3.put('backups', 'moved/app_prod_20260429_1430.dump', fs.readFileSync(moved));
 }, 180_000);
 
 afterAll(async () => {
@@ -78,6 +85,25 @@ describe('verify-backup from S3', () => {
     expect(fs.existsSync(local)).toBe(true);
     expect(sha256(local)).toBe(sha256(dump));
     expect(r.stages.find((s) => s.name === 'schema')?.status).toBe('ok');
+  });
+
+  it('a TOC that contradicts the blocks is ARCHIVE_CORRUPT from a download too; a healthy one has its rows counted', async () => {
+    for (const [prefix, message] of [
+      [
+        'nodata',
+        /^the TOC marks TABLE DATA public\.playlist_track as having no data, but its data block is at offset \d+/,
+      ],
+      [
+        'moved',
+        /^the TOC places the data of TABLE DATA public\.track at offset \d+, but its block is at offset \d+/,
+      ],
+    ] as const) {
+      const r = await verify(`s3://backups/${prefix}/`, { checksum: 'skip', 'schema-check': 'false' });
+      expect(rules(r)).toEqual(['ARCHIVE_CORRUPT']);
+      expect(r.findings[0]?.message).toMatch(message);
+    }
+    const healthy = await verify('s3://backups/database/', { 'schema-check': 'false' });
+    expect(healthy.backup?.tableRows).toMatchObject({ 'public.track': 3503, 'public.playlist_track': 8715 });
   });
 
   it('downloads with parallel ranged GETs', async () => {

@@ -17,7 +17,9 @@ import { ByteReader } from '../../src/archive/reader.js';
 import { run } from '../../src/core/exec.js';
 import { memoryLogger } from '../../src/core/log.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
+import { libpqEnv, withClient } from '../../src/postgres/client.js';
 import type { ScratchCluster } from '../../src/postgres/cluster.js';
+import { countRows } from '../../src/postgres/tables.js';
 import { parseVerifyOptions } from '../../src/verify/options.js';
 import { runVerify, type VerifyResult } from '../../src/verify/run.js';
 import {
@@ -25,6 +27,7 @@ import {
   flipBytes,
   gzipFile,
   injectBadStatement,
+  injectSql,
   md5,
   setPgDumpVersion,
   sha256,
@@ -33,15 +36,29 @@ import {
 } from '../harness/breakers.js';
 import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
 import { FRAME_MAGIC, recompressCustom } from '../harness/recompress.js';
+import {
+  setDataOffset,
+  setDataState,
+  setEntrySql,
+  setHeaderUncompressed,
+  swapDataOffsets,
+  tocEntry,
+  tocLayout,
+} from '../harness/toc.js';
 
 let cluster: ScratchCluster;
 let dir: string;
+/** count(*) of every chinook table, by schema.table. */
+let chinookRows: Record<string, number>;
 const f: Record<string, string> = {};
 
 beforeAll(async () => {
   dir = tempDir('verify');
   cluster = await startCluster();
   await loadChinook(cluster);
+  chinookRows = Object.fromEntries(
+    (await countRows(cluster.conn('chinook'), 2)).map((c) => [c.table, c.rows]),
+  );
   const healthy = path.join(dir, 'healthy');
   f.custom = await dumpDatabase(cluster, 'chinook', path.join(healthy, 'chinook_20261120_031500.dump'));
   f.custom0 = await dumpDatabase(cluster, 'chinook', path.join(healthy, 'raw', 'chinook.dump'), {
@@ -94,6 +111,8 @@ describe('healthy backups pass, silently', () => {
     expect(rules(r)).toEqual(expected);
     expect(r.verdict).toBe('pass');
     expect(r.backup?.tables).toBe(11);
+    // The dump is its own reference: the walk counted every table's rows, as count(*) has them.
+    expect(r.backup?.tableRows).toEqual(chinookRows);
     expect(r.backup?.serverVersion).toMatch(/^\d+\.\d+/);
     expect(r.schema?.errors).toEqual([]);
     expect(r.stages.find((s) => s.name === 'schema')?.status).toBe('ok');
@@ -170,6 +189,8 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
     const file = f.custom as string;
     const single = await walk(file);
     expect((single as WalkResult).dataBytes).toBeGreaterThan(300_000);
+    const rows = (single as WalkResult).tableRows.map((t) => [`${t.schema}.${t.table}`, t.rows]);
+    expect(Object.fromEntries(rows)).toEqual(chinookRows);
     const isal = await walk(file, inWorkers(file));
     expect(isal).toEqual({ ...single, lanes: { mostAtOnce: 3, inWorkers: 11, early: 11, inflate: 'isa-l' } });
     const zlib = await walk(file, inWorkers(file, false));
@@ -274,20 +295,25 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
     });
   });
 
-  it('a TOC whose data offsets are wrong costs a second decode, not a wrong answer', async () => {
+  it('a TOC whose data offsets are wrong is ARCHIVE_CORRUPT with lanes as without (the decodes guessed from them are dropped)', async () => {
     const file = f.custom as string;
-    const single = await walk(file);
-    const laned = await walk(file, inWorkers(file), (toc) => {
+    const tamper = (toc: TocEntry[]) => {
       const data = toc.filter((e) => e.dataOffset !== undefined);
       expect(data.length).toBe(11);
       // One table's block said to start 7 bytes late, another's moved onto a third's.
       (data[2] as TocEntry).dataOffset = ((data[2] as TocEntry).dataOffset as number) + 7;
       (data[5] as TocEntry).dataOffset = (data[8] as TocEntry).dataOffset as number;
-    });
-    expect({ ...(laned as WalkResult), lanes: undefined }).toEqual({ ...single, lanes: undefined });
-    // Wrong guesses are redone from the walk's ranges: fewer confirmed, more decoded.
-    expect((laned as WalkResult).lanes?.early).toBeLessThan(11);
-    expect((laned as WalkResult).lanes?.inWorkers).toBeGreaterThan(11);
+    };
+    const single = await walk(file, undefined, tamper);
+    expect(single).toBeInstanceOf(ArchiveProblem);
+    expect((single as ArchiveProblem).message).toMatch(
+      /^the TOC places the data of TABLE DATA public\.\w+ at offset/,
+    );
+    for (const lanes of [inWorkers(file), inWorkers(file, false), growing(file)]) {
+      expect(((await walk(file, lanes, tamper)) as ArchiveProblem).message).toBe(
+        (single as ArchiveProblem).message,
+      );
+    }
   });
 
   it('reports the earliest damaged table, as one stream at a time would, when a later one is damaged too', async () => {
@@ -349,6 +375,7 @@ describe('lz4 and zstd blocks (pg_dump 16+ -Z lz4 / -Z zstd)', () => {
       expect(walked.backup).toMatchObject({ compression: algo, archiveVersion: '1.15.0', dataBlocks: 11 });
       const raw = await verify(f.custom0 as string, { checksum: 'skip', 'schema-check': 'false' });
       expect(walked.backup?.dataBytes).toBe(raw.backup?.dataBytes);
+      expect(walked.backup?.tableRows).toEqual(chinookRows);
       const replay = await verify(file, { checksum: 'skip' });
       expect(rules(replay)).toEqual(['VERSION_UNSUPPORTED']);
       expect(replay.findings[0]?.message).toContain('pg_restore 16 or newer');
@@ -592,6 +619,258 @@ describe('broken archives', () => {
     const r = await verify(tar, { checksum: 'skip' });
     expect(rules(r)).toEqual(['FORMAT_UNSUPPORTED']);
     expect(r.verdict).toBe('could-not-verify');
+  });
+});
+
+describe('ARCHIVE_CORRUPT: a TOC or header that contradicts the blocks (what pg_restore trips on)', () => {
+  /** The walk's problems on every path: in-process, lanes from the TOC's offsets, a growing download's lanes. */
+  async function everyPath(file: string): Promise<string[][]> {
+    const paths = [
+      await inspectStream(fileChunks(file)),
+      await inspectStream(fileChunks(file), { file }),
+      await inspectStream(fileChunks(file), { file, fileGrows: true }),
+    ];
+    return paths.map((p) => p.problems.map((x) => `${x.rule}: ${x.message}`));
+  }
+  let restores = 0;
+  /** pg_restore into a new database of the scratch cluster: its exit code, and the rows of `table`. */
+  async function pgRestore(
+    file: string,
+    table = 'playlist_track',
+  ): Promise<{ code: number | null; rows?: number }> {
+    const db = `restored_${++restores}`;
+    await sql(cluster, 'postgres', `CREATE DATABASE ${db}`);
+    const res = await run(path.join(cluster.bin.dir, 'pg_restore'), ['--exit-on-error', '-d', db, file], {
+      env: libpqEnv(cluster.conn(db)),
+    });
+    if (res.code !== 0) return { code: res.code };
+    const counted = await withClient(cluster.conn(db), (c) =>
+      c.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`),
+    );
+    return { code: 0, rows: counted.rows[0]?.n as number };
+  }
+
+  it('a TABLE DATA entry flipped from "offset set" to "no data" (pg_restore restores the table empty)', async () => {
+    const bad = setDataState(f.custom as string, path.join(dir, 'nodata.dump'), 'public.playlist_track', 3);
+    for (const problems of await everyPath(bad)) {
+      expect(problems).toEqual([
+        expect.stringMatching(
+          /^ARCHIVE_CORRUPT: the TOC marks TABLE DATA public\.playlist_track as having no data, but its data block is at offset \d+/,
+        ),
+      ]);
+    }
+    // pg_restore passes it, without the table's rows: only the walk can tell.
+    expect(await pgRestore(bad)).toEqual({ code: 0, rows: 0 });
+    expect(await pgRestore(f.custom as string)).toEqual({ code: 0, rows: 8715 });
+    const r = await verify(alone(bad), { checksum: 'skip', 'schema-check': 'false' });
+    expect(rules(r)).toEqual(['ARCHIVE_CORRUPT']);
+    expect(r.verdict).toBe('fail');
+  });
+
+  it('an entry with a dumper marked "no data" and a second block of one table are caught too', async () => {
+    const custom0 = f.custom0 as string;
+    const layout = tocLayout(fs.readFileSync(custom0));
+    const track = tocEntry(layout, 'public.track');
+    // No compression: a block's bytes are the walk's to copy; a second copy of track's block at the end.
+    const buf = fs.readFileSync(custom0);
+    const next = layout.entries.filter((e) => e.offset > track.offset).sort((a, b) => a.offset - b.offset)[0];
+    const twice = path.join(dir, 'twice.dump');
+    fs.writeFileSync(twice, Buffer.concat([buf, buf.subarray(track.offset, next?.offset ?? buf.length)]));
+    expect((await inspectStream(fileChunks(twice))).problems.map((p) => p.message)).toEqual([
+      expect.stringMatching(/^a second data block of TABLE DATA public\.track at offset \d+/),
+    ]);
+  });
+
+  it.each([
+    ['offset 0', () => 0],
+    ['a huge offset', () => 2 ** 40],
+    ['an offset into the TOC', () => 200],
+    ['the offset + 1', (at: number) => at + 1],
+  ])('a data offset that is not where the walk finds the block: %s', async (label, to) => {
+    const at = tocEntry(tocLayout(fs.readFileSync(f.custom as string)), 'public.track').offset;
+    const bad = setDataOffset(
+      f.custom as string,
+      path.join(dir, `offset-${label}.dump`),
+      'public.track',
+      to(at),
+    );
+    for (const problems of await everyPath(bad)) {
+      expect(problems).toEqual([
+        `ARCHIVE_CORRUPT: the TOC places the data of TABLE DATA public.track at offset ${to(at)}, but its block is at offset ${at}: pg_restore would read the wrong bytes`,
+      ]);
+    }
+    expect((await pgRestore(bad)).code).not.toBe(0);
+  });
+
+  it('two tables whose data offsets are swapped', async () => {
+    const bad = swapDataOffsets(
+      f.custom as string,
+      path.join(dir, 'swapped.dump'),
+      'public.track',
+      'public.album',
+    );
+    for (const problems of await everyPath(bad)) {
+      expect(problems).toEqual([
+        expect.stringMatching(
+          /^ARCHIVE_CORRUPT: the TOC places the data of TABLE DATA public\.(album|track) at offset \d+/,
+        ),
+      ]);
+    }
+    expect((await pgRestore(bad)).code).not.toBe(0);
+  });
+
+  it('a header that says "no compression" over gzip blocks', async () => {
+    const bad = setHeaderUncompressed(f.custom as string, path.join(dir, 'nocompression.dump'));
+    for (const problems of await everyPath(bad)) {
+      expect(problems).toEqual([
+        expect.stringMatching(
+          /^ARCHIVE_CORRUPT: the header says the data is not compressed, but the data of TABLE DATA public\.\w+ is not COPY text .*it starts like a zlib stream/,
+        ),
+      ]);
+    }
+    expect((await pgRestore(bad)).code).not.toBe(0);
+  });
+
+  it('healthy archives, compressed and not, gzip-wrapped and directory, stay silent on every path', async () => {
+    for (const key of ['custom', 'custom0']) {
+      for (const problems of await everyPath(f[key] as string)) expect(problems).toEqual([]);
+    }
+    expect((await inspectStream(fileChunks(f.customGz as string))).problems).toEqual([]);
+  });
+});
+
+describe('DUMP_SERVER_ACCESS: SQL that runs a program or touches server files when restored', () => {
+  const access = (r: VerifyResult) => r.findings.filter((x) => x.rule === 'DUMP_SERVER_ACCESS');
+
+  it('a TOC entry whose SQL was given a COPY ... TO PROGRAM: flagged, and the schema is not replayed', async () => {
+    const bad = setEntrySql(
+      f.custom as string,
+      path.join(dir, 'program.dump'),
+      'public.genre',
+      'TABLE',
+      (old) => `${old}\nCOPY public.genre TO PROGRAM 'cat > /dev/null';\n`,
+    );
+    // pg_restore reads the crafted archive, and would run the statement with the table's.
+    const script = await run(path.join(cluster.bin.dir, 'pg_restore'), ['--schema-only', '-f', '-', bad]);
+    expect(script.code).toBe(0);
+    expect(script.stdout).toContain("COPY public.genre TO PROGRAM 'cat > /dev/null';");
+    const r = await verify(alone(bad), { checksum: 'skip' });
+    expect(rules(r)).toEqual(['DUMP_SERVER_ACCESS']);
+    expect(access(r)[0]?.message).toBe(
+      "TOC entry TABLE public.genre: COPY ... PROGRAM runs a program on the server when the dump is restored (pg_dump never writes this): COPY public.genre TO PROGRAM '…'",
+    );
+    expect(access(r)[0]?.severity).toBe('high');
+    expect(r.stages.find((s) => s.name === 'schema')?.reason).toMatch(/^NOT RUN: the dump runs programs/);
+    expect(r.verdict).toBe('fail');
+  });
+
+  it('a TOC entry whose SQL calls lo_import() on a server path is flagged too', async () => {
+    const bad = setEntrySql(
+      f.custom as string,
+      path.join(dir, 'lo-import.dump'),
+      'public.genre',
+      'TABLE',
+      (old) => `${old}\nSELECT pg_catalog.lo_import('/etc/passwd');\n`,
+    );
+    expect(
+      access(await verify(alone(bad), { checksum: 'skip', 'schema-check': 'false' })).map((x) => x.message),
+    ).toEqual([
+      expect.stringMatching(
+        /^TOC entry TABLE public\.genre: lo_import\(\) reads or writes a server file when/,
+      ),
+    ]);
+  });
+
+  it.each([
+    [
+      'COPY ... TO PROGRAM',
+      "COPY public.genre TO PROGRAM 'cat > /dev/null';",
+      'COPY ... PROGRAM runs a program',
+    ],
+    ['COPY ... FROM a server file', "COPY public.genre FROM '/etc/passwd';", 'COPY ... to or from a file'],
+    [
+      'a DO block that reads a file',
+      "DO $x$ BEGIN PERFORM pg_read_file('/etc/passwd'); END $x$;",
+      'pg_read_file()',
+    ],
+    [
+      'a grant of pg_execute_server_program',
+      'GRANT pg_execute_server_program TO PUBLIC;',
+      'a grant of pg_execute',
+    ],
+  ])('a plain dump with %s is flagged', async (_label, statement, what) => {
+    const file = injectSql(
+      f.plain as string,
+      path.join(fs.mkdtempSync(path.join(dir, 'access-')), 'c.sql'),
+      statement,
+    );
+    const r = await verify(file, { checksum: 'skip' });
+    expect(rules(r)).toEqual(['DUMP_SERVER_ACCESS']);
+    expect(access(r)[0]?.message).toContain(`a statement: ${what}`);
+    expect(r.stages.find((s) => s.name === 'schema')?.status).toBe('skipped');
+  });
+
+  it('stays silent on functions whose bodies, and views whose queries, mention them (they are defined, not run)', async () => {
+    await sql(cluster, 'postgres', 'CREATE DATABASE exporter');
+    await sql(
+      cluster,
+      'exporter',
+      `CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2);
+       CREATE FUNCTION export_t() RETURNS void LANGUAGE plpgsql AS $$
+         BEGIN COPY t TO PROGRAM 'gzip > /tmp/t.gz'; PERFORM lo_import('/tmp/x'); END $$;
+       CREATE VIEW motd AS SELECT pg_read_file('/etc/motd') AS text;
+       COMMENT ON TABLE t IS 'exported with COPY t TO PROGRAM by export_t()';`,
+    );
+    for (const format of ['c', 'p', 'd'] as const) {
+      const file = await dumpDatabase(
+        cluster,
+        'exporter',
+        path.join(dir, `exporter-${format}`, 'exporter.dump'),
+        { format },
+      );
+      const r = await verify(file, { checksum: 'skip' });
+      expect(access(r), format).toEqual([]);
+      expect(r.stages.find((s) => s.name === 'schema')?.status, format).toBe('ok');
+    }
+  });
+
+  it("stays silent on pg_dumpall's grants of a predefined role (it writes the memberships there are)", async () => {
+    await sql(
+      cluster,
+      'postgres',
+      'CREATE ROLE exporter_job NOLOGIN; GRANT pg_execute_server_program TO exporter_job',
+    );
+    const file = path.join(fs.mkdtempSync(path.join(dir, 'globals-')), 'globals.sql');
+    const res = await run(path.join(cluster.bin.dir, 'pg_dumpall'), ['--globals-only', '-f', file], {
+      env: libpqEnv(cluster.conn()),
+    });
+    expect(res.code).toBe(0);
+    expect(fs.readFileSync(file, 'utf8')).toMatch(/GRANT pg_execute_server_program TO exporter_job/);
+    expect(access(await verify(file, { checksum: 'skip', 'schema-check': 'false' }))).toEqual([]);
+  });
+});
+
+describe('a damaged .sql.gz', () => {
+  it('cut short: ARCHIVE_TRUNCATED and a verdict, and the schema replay that reads it through gunzip says so (it crashed)', async () => {
+    const file = alone(f.plainGz as string);
+    truncate(file, file, Math.floor(fs.statSync(file).size * 0.9));
+    const r = await verify(file, { checksum: 'skip' });
+    expect(r.verdict).toBe('fail');
+    expect(r.findings.filter((x) => x.stage === 'archive').map((x) => x.rule)).toEqual(['ARCHIVE_TRUNCATED']);
+    const schema = r.stages.find((s) => s.name === 'schema');
+    expect(schema?.status).toBe('failed');
+    expect(schema?.findings.map((x) => x.rule)).toEqual(['COMPRESSION_CORRUPT']);
+    expect(schema?.findings[0]?.message).toMatch(
+      /^the gzip stream around the dump failed while psql [\d.]+ read it \(unexpected end of file\): it got only part of the dump$/,
+    );
+  });
+
+  it('flipped bytes near its end: COMPRESSION_CORRUPT and a verdict', async () => {
+    const file = alone(f.plainGz as string);
+    flipBytes(file, file, fs.statSync(file).size - 2000);
+    const r = await verify(file, { checksum: 'skip' });
+    expect(r.verdict).toBe('fail');
+    expect(rules(r)).toEqual(['COMPRESSION_CORRUPT']);
   });
 });
 

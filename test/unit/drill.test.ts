@@ -75,6 +75,27 @@ describe('classifying pg_restore stderr', () => {
       rules(classifyRestore('restore', 'pg_restore: error: connection failed', 1, 'pg_restore').findings),
     ).toEqual(['RESTORE_ERROR']);
   });
+  it("DISK_FULL: the target's disk filled, and the errors after it are its doing; silent on other errors", () => {
+    const stderr = [
+      'pg_restore: error: COPY failed for table "t": ERROR:  could not extend file "base/16384/16390": No space left on device',
+      'HINT:  Check free disk space.',
+      'pg_restore: error: could not execute query: ERROR:  relation "public.t" does not exist',
+    ].join('\n');
+    const full = classifyRestore('restore', stderr, 1, 'pg_restore 15');
+    expect(rules(full.findings)).toEqual(['DISK_FULL']);
+    expect(full.findings[0]?.message).toMatch(
+      /ran out of disk space during the restore: .*could not extend file/,
+    );
+    expect(full.errors).toBe(2);
+    const psql =
+      'psql:<stdin>:9: ERROR:  could not write to file "pg_wal/xlogtemp.9": No space left on device';
+    expect(rules(classifyRestore('restore', psql, 0, 'psql').findings)).toEqual(['DISK_FULL']);
+    const short =
+      'pg_restore: error: COPY failed for table "t": ERROR:  could not extend file "base/16384/16390": wrote only 4096 of 8192 bytes at block 3009';
+    expect(rules(classifyRestore('restore', short, 1, 'pg_restore 15').findings)).toEqual(['DISK_FULL']);
+    const other = 'pg_restore: error: could not execute query: ERROR:  relation "x" does not exist';
+    expect(rules(classifyRestore('restore', other, 1, 'pg_restore').findings)).toEqual(['RESTORE_ERROR']);
+  });
 });
 
 describe('restorable.yml', () => {

@@ -1,0 +1,267 @@
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryLogger } from '../../src/core/log.js';
+import { dumpDatabase } from '../../src/demo/sample.js';
+import { parseDrillOptions } from '../../src/drill/options.js';
+import { type DrillResult, runDrill } from '../../src/drill/run.js';
+import { findLeftovers } from '../../src/postgres/cluster.js';
+import { parseVerifyOptions } from '../../src/verify/options.js';
+import { runVerify, type VerifyResult } from '../../src/verify/run.js';
+import { sha256 } from '../harness/breakers.js';
+import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
+import { type S3Harness, startS3 } from '../harness/s3.js';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const TSX = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
+
+let s3: S3Harness;
+let dir: string;
+let dump: string;
+/** Gzip-wrapped custom dumps: a drill with jobs unpacks them into the work folder first. */
+let chinookGz: string;
+let bigGz: string;
+const savedEnv = { ...process.env };
+const BIG = 9 * 1024 * 1024;
+
+beforeAll(async () => {
+  dir = tempDir('workdir');
+  const cluster = await startCluster();
+  try {
+    await loadChinook(cluster);
+    dump = await dumpDatabase(cluster, 'chinook', path.join(dir, 'app_prod_20260429_1430.dump'));
+    chinookGz = path.join(dir, 'chinook.dump.gz');
+    fs.writeFileSync(chinookGz, zlib.gzipSync(fs.readFileSync(dump)));
+    // Rows enough that the restore takes seconds: time to cancel it while the unpacked copy is used.
+    await sql(cluster, 'postgres', 'CREATE DATABASE big');
+    await sql(
+      cluster,
+      'big',
+      'CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1500000) g',
+    );
+    const big = await dumpDatabase(cluster, 'big', path.join(dir, 'big.dump'));
+    bigGz = path.join(dir, 'big.dump.gz');
+    fs.writeFileSync(bigGz, zlib.gzipSync(fs.readFileSync(big), { level: 1 }));
+  } finally {
+    await cluster.stop();
+  }
+  s3 = await startS3();
+  Object.assign(process.env, s3.env);
+  await s3.bucket('backups');
+  await s3.put('backups', 'database/app_prod_20260429_1430.dump', fs.readFileSync(dump), {
+    sha256: sha256(dump),
+  });
+  // Three 4 MiB parts: a download that can be held after its first.
+  await s3.put('backups', 'big/app_prod_20260429_1430.dump', crypto.randomBytes(BIG));
+}, 180_000);
+
+afterAll(async () => {
+  await s3?.stop();
+  process.env = savedEnv;
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A work-dir that already holds a file of someone else's: it must be left as it is. */
+function workDir(): string {
+  const work = fs.mkdtempSync(path.join(dir, 'work-'));
+  fs.writeFileSync(path.join(work, 'keep-me.txt'), 'not restorable’s\n');
+  return work;
+}
+
+function verify(source: string, work: string, partSize?: number): Promise<VerifyResult> {
+  const opts = parseVerifyOptions(
+    { source, 's3-endpoint': s3.endpoint, 'max-age': '1000d', 'schema-check': 'false', 'work-dir': work },
+    'input',
+  );
+  return runVerify({ ...opts, s3: { ...opts.s3, ...(partSize ? { partSize } : {}) } }, memoryLogger());
+}
+
+const rules = (r: VerifyResult | DrillResult) =>
+  r.findings.filter((x) => x.severity !== 'info').map((x) => x.rule);
+
+function drill(source: string, work: string): Promise<DrillResult> {
+  const opts = parseDrillOptions(
+    { source, 'max-age': '1000d', checksum: 'skip', jobs: '2', 'work-dir': work },
+    'input',
+  );
+  return runDrill(opts, memoryLogger());
+}
+
+/** Every file under `work` whose name ends in `suffix`, at least `min` bytes long. */
+function filesEnding(work: string, suffix: string, min = 0): string[] {
+  return (fs.readdirSync(work, { recursive: true }) as string[])
+    .map((f) => path.join(work, f))
+    .filter((f) => f.endsWith(suffix) && fs.statSync(f).size >= min);
+}
+
+async function until<T>(what: () => T | undefined, ms: number, alive: () => boolean): Promise<T | undefined> {
+  const deadline = Date.now() + ms;
+  let got = what();
+  while (got === undefined && Date.now() < deadline && alive()) {
+    await new Promise((r) => setTimeout(r, 50));
+    got = what();
+  }
+  return got;
+}
+
+describe('a work-dir shared by runs', () => {
+  it('two verifies of one healthy S3 backup into one work-dir at once both pass, each in its own run folder', async () => {
+    const work = workDir();
+    const before = s3.requests.length;
+    // Small parts, and the second started once the first is downloading: the two overlap.
+    const first = verify('s3://backups/database/', work, 16 * 1024);
+    while (!s3.requests.slice(before).some((q) => q.range && q.finished)) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const second = verify('s3://backups/database/', work, 16 * 1024);
+    const [a, b] = await Promise.all([first, second]);
+    for (const r of [a, b]) {
+      expect(rules(r)).toEqual([]);
+      expect(r.verdict).toBe('pass');
+      expect(sha256(r.backup?.localPath as string)).toBe(sha256(dump));
+    }
+    const folders = [a, b].map((r) => path.dirname(r.backup?.localPath as string));
+    expect(new Set(folders).size).toBe(2);
+    for (const f of folders) {
+      expect(path.dirname(f)).toBe(work);
+      expect(path.basename(f)).toMatch(/^run-\w{6}$/);
+      expect(fs.statSync(f).mode & 0o777).toBe(0o700);
+      expect(fs.readdirSync(f)).toEqual(['app_prod_20260429_1430.dump']);
+    }
+    expect(fs.readFileSync(path.join(work, 'keep-me.txt'), 'utf8')).toBe('not restorable’s\n');
+  });
+
+  it('a download that fails leaves no .part and no run folder, and nothing else is touched', async () => {
+    const work = workDir();
+    s3.failRangedGets(1000);
+    let r: VerifyResult;
+    try {
+      r = await verify('s3://backups/database/', work);
+    } finally {
+      s3.failRangedGets(0);
+    }
+    expect(rules(r)).toEqual(['FETCH_FAILED']);
+    expect(fs.readdirSync(work)).toEqual(['keep-me.txt']);
+  });
+
+  it('SIGINT mid-download: the CLI exits 130 and leaves no .part behind', async () => {
+    const work = workDir();
+    const release = s3.holdRangedGets(4 * 1024 * 1024);
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          TSX,
+          path.join(root, 'src/cli/index.ts'),
+          'verify',
+          '--source',
+          's3://backups/big/',
+          '--s3-endpoint',
+          s3.endpoint,
+          '--max-age',
+          '1000d',
+          '--work-dir',
+          work,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, env: { ...process.env, ...s3.env } },
+      );
+      let err = '';
+      child.stderr.on('data', (b: Buffer) => {
+        err += b.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      // Wait until the first part is on disk and the rest are held.
+      const part = await until(
+        () => filesEnding(work, '.part', 4 * 1024 * 1024)[0],
+        60_000,
+        () => child.exitCode === null,
+      );
+      expect(part, err).toBeDefined();
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(fs.existsSync(part as string)).toBe(false);
+      expect(fs.readdirSync(work)).toEqual(['keep-me.txt']);
+    } finally {
+      release();
+    }
+  }, 90_000);
+});
+
+describe('a work-dir shared by drills', () => {
+  it('two drills of one gzip-wrapped dump into one work-dir at once both pass, each unpacking into its own folder', async () => {
+    const work = workDir();
+    // The second starts while the first unpacks or restores from its copy; every copy seen is noted.
+    const seen = new Set<string>();
+    let done = 0;
+    const watch = setInterval(() => {
+      for (const f of filesEnding(work, '.unpacked')) seen.add(f);
+    }, 20);
+    try {
+      const first = drill(bigGz, work).finally(() => done++);
+      await until(
+        () => filesEnding(work, '.unpacked')[0],
+        60_000,
+        () => done === 0,
+      );
+      const [a, b] = await Promise.all([first, drill(bigGz, work)]);
+      for (const r of [a, b]) {
+        expect(rules(r)).toEqual([]);
+        expect(r.verdict).toBe('pass');
+        expect(r.restore?.jobs).toBe(2);
+      }
+    } finally {
+      clearInterval(watch);
+    }
+    expect(seen.size).toBe(2);
+    for (const f of seen) expect(path.relative(work, f)).toMatch(/^run-\w{6}\/big\.dump\.unpacked$/);
+    expect(fs.readdirSync(work)).toEqual(['keep-me.txt']);
+  }, 120_000);
+
+  it('SIGINT while pg_restore reads the unpacked copy: exit 130, the copy and the cluster are gone', async () => {
+    const work = workDir();
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        TSX,
+        path.join(root, 'src/cli/index.ts'),
+        'drill',
+        '--source',
+        bigGz,
+        '--max-age',
+        '1000d',
+        '--jobs',
+        '2',
+        '--work-dir',
+        work,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir },
+    );
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    const alive = () => child.exitCode === null;
+    const cluster = await until(
+      () => findLeftovers().find((c) => c.label.pid === child.pid)?.root,
+      60_000,
+      alive,
+    );
+    // The copy is written once the target exists, then pg_restore reads it: cancel while it is there.
+    const unpacked = await until(() => filesEnding(work, '.unpacked')[0], 60_000, alive);
+    expect(cluster, err).toBeDefined();
+    expect(unpacked, err).toBeDefined();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(alive(), `the drill ended before it could be cancelled: ${err}`).toBe(true);
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(fs.existsSync(unpacked as string)).toBe(false);
+    expect(fs.existsSync(cluster as string)).toBe(false);
+    expect(fs.readdirSync(work)).toEqual(['keep-me.txt']);
+  }, 120_000);
+});
