@@ -105,6 +105,8 @@ export const configSchema = z
                 sql: z.string().min(1),
                 expect: expectation,
                 asserts: z.enum(['before-target', 'after-target']).optional(),
+                /** The database of the recovered server to run it in (default: postgres). */
+                database: z.string().min(1).optional(),
               })
               .strict(),
           )

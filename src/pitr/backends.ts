@@ -9,8 +9,9 @@ import { S3Source } from '../sources/s3.js';
 import type { BackupObject, BackupSource } from '../sources/types.js';
 import { type BaseBackup, listBaseBackups, unpackBaseBackup } from './native.js';
 import type { PitrOptions, PitrTarget } from './options.js';
+import { pgMicros } from './proof.js';
 import { WalSpool } from './spool.js';
-import { type Coverage, type CoverageEnd, WalArchive } from './wal-archive.js';
+import { type Coverage, type CoverageEnd, type TargetTimeline, WalArchive } from './wal-archive.js';
 
 /** A base backup as the plan sees it, whatever made it. */
 export interface PlannedBackup {
@@ -92,6 +93,7 @@ export class NativeBackend implements PitrBackend {
     private readonly prefetch: number,
     private readonly binDir: (major: number) => Promise<string>,
     private readonly log: Logger,
+    private readonly timeline: TargetTimeline = 'latest',
   ) {
     this.description = `base backups ${base.description}, WAL ${walSource.description}`;
   }
@@ -116,6 +118,7 @@ export class NativeBackend implements PitrBackend {
       b.timeline,
       coverageEnd(target, b),
       holdsWal ? undefined : b.endLsn,
+      this.timeline,
     );
   }
 
@@ -127,7 +130,11 @@ export class NativeBackend implements PitrBackend {
   ): Promise<Restored> {
     const found = this.backups.find((x) => x.id === b.id) as BaseBackup;
     const wal = await this.archive();
-    const { last, switches } = await wal.timelineHistory(b.timeline);
+    // The plan refused a timeline the archive does not know; here it is the one recovery follows.
+    const { last, switches } = (await wal.timelineHistory(b.timeline, this.timeline)) ?? {
+      last: b.timeline,
+      switches: [],
+    };
     // The order the server will ask for segments in: from the backup's start, along the timeline chain.
     const order: string[] = [];
     const first = segmentOf(b.startLsn ?? 0n, wal.segSize);
@@ -191,6 +198,7 @@ export class PgbackrestBackend implements PitrBackend {
     private readonly target: PitrTarget,
     private readonly inclusive: boolean,
     private readonly osUser: string | undefined,
+    private readonly timeline: TargetTimeline = 'latest',
   ) {
     this.description = `pgBackRest stanza ${stanza}${config ? ` (${config})` : ''}`;
   }
@@ -270,7 +278,7 @@ export class PgbackrestBackend implements PitrBackend {
       }
     }
     const wal = new WalArchive(new LocalSource('stanza', dir), objects);
-    return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), b.endLsn);
+    return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), b.endLsn, this.timeline);
   }
 
   private async repoPath(): Promise<string | undefined> {
@@ -299,12 +307,12 @@ export class PgbackrestBackend implements PitrBackend {
       `--pg1-path=${dataDir}`,
       `--set=${b.id}`,
       `--type=${type}`,
-      ...(t.kind === 'time'
-        ? [`--target=${t.time.toISOString().replace('T', ' ').replace('Z', '+00')}`]
-        : []),
+      ...(t.kind === 'time' ? [`--target=${pgMicros(t.micros)}`] : []),
       ...(t.kind === 'lsn' ? [`--target=${formatLsn(t.lsn)}`] : []),
       ...(t.kind === 'name' ? [`--target=${t.name}`] : []),
       ...(t.kind !== 'immediate' && !this.inclusive ? ['--target-exclusive'] : []),
+      // PostgreSQL's default (12+) is latest; another is passed as asked.
+      ...(this.timeline !== 'latest' ? [`--target-timeline=${this.timeline}`] : []),
       '--target-action=promote',
       '--archive-mode=off',
     ];

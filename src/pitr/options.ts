@@ -11,14 +11,17 @@ import { parseDbUrl } from '../postgres/client.js';
 import { postmasterAlive } from '../postgres/recovery.js';
 import type { Severity } from '../report/findings.js';
 import { parseS3Inputs, parseS3Url, type S3Options } from '../sources/s3.js';
+import { parseMicros } from './proof.js';
 import { pitrSpec } from './spec.js';
+import type { TargetTimeline } from './wal-archive.js';
 
 export const BACKENDS = ['native', 'pgbackrest'] as const;
 export type Backend = (typeof BACKENDS)[number];
 export type Mode = 'drill' | 'side-by-side' | 'in-place';
 
 export type PitrTarget =
-  | { kind: 'time'; time: Date; text: string }
+  /** `micros`: the exact target (µs since the epoch); `time` is it cut to ms, for comparisons with backup times. */
+  | { kind: 'time'; time: Date; micros: bigint; text: string }
   | { kind: 'lsn'; lsn: bigint; text: string }
   | { kind: 'name'; name: string }
   | { kind: 'immediate' };
@@ -32,6 +35,8 @@ export interface PitrOptions {
   backup?: string;
   target: PitrTarget;
   inclusive: boolean;
+  /** recovery_target_timeline: the plan checks WAL along this one. */
+  targetTimeline: TargetTimeline;
   mode: Mode;
   dataDirectory?: string;
   port?: number;
@@ -95,7 +100,8 @@ function parseTarget(v: Record<string, string | undefined>, name: (n: string) =>
   if (immediate) return { kind: 'immediate' };
   if (v['target-time']) {
     const text = v['target-time'].trim();
-    return { kind: 'time', time: parseTargetTime(name('target-time'), text), text };
+    const time = parseTargetTime(name('target-time'), text);
+    return { kind: 'time', time, micros: parseMicros(text) as bigint, text };
   }
   if (v['target-lsn']) {
     const text = v['target-lsn'].trim();
@@ -112,6 +118,21 @@ function parseTarget(v: Record<string, string | undefined>, name: (n: string) =>
       'Use at most 63 characters',
     );
   return { kind: 'name', name: n };
+}
+
+/** `latest`, `current`, or a timeline number (decimal, as pg_controldata prints it). */
+export function parseTimeline(input: string, value: string | undefined): TargetTimeline {
+  const v = (value ?? '').trim().toLowerCase();
+  if (v === '' || v === 'latest') return 'latest';
+  if (v === 'current') return 'current';
+  const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 0xffffffff)
+    throw new UserError(
+      input,
+      `"${value}" is not a timeline`,
+      'Give latest, current or a timeline number such as 2',
+    );
+  return n;
 }
 
 function checkLocation(input: string, value: string): string {
@@ -241,6 +262,7 @@ export function parsePitrOptions(
     ...(v.backup ? { backup: v.backup.trim() } : {}),
     target,
     inclusive: parseBool(name('target-inclusive'), v['target-inclusive'], true),
+    targetTimeline: parseTimeline(name('target-timeline'), v['target-timeline']),
     mode,
     ...(dataDirectory ? { dataDirectory } : {}),
     ...(port ? { port } : {}),

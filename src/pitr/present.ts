@@ -1,4 +1,5 @@
 import { formatSeconds } from '../core/duration.js';
+import { describeCoverage } from './plan.js';
 import type { PitrResult } from './run.js';
 
 /** The facts that head a PITR summary: the plan (what an approver signs), the recovery, what is next. */
@@ -13,8 +14,7 @@ export function pitrFacts(r: PitrResult): [string, string][] {
       'base backup',
       `${r.plan.backup}${r.plan.backupEnded ? ` (ended ${r.plan.backupEnded})` : ''}`,
     ]);
-    if (r.plan.walFirst)
-      rows.push(['WAL', `${r.plan.walFirst} … ${r.plan.walLast} (${r.plan.walSegments} segments, no gap)`]);
+    if (r.plan.walFirst) rows.push(['WAL', describeCoverage(r.plan)]);
     if (r.plan.estimatedSeconds !== undefined)
       rows.push([
         'estimate',
@@ -28,6 +28,13 @@ export function pitrFacts(r: PitrResult): [string, string][] {
       `${formatSeconds(r.replaySeconds)}${r.wal ? `, ${r.wal.fetched} WAL segment(s) prefetched (replay waited for ${r.wal.waits})` : ''}${r.stopLine ? `; ${r.stopLine}` : ''}`,
     ]);
   if (r.recoveredTo) rows.push(['recovered to', `${r.recoveredTo} (last replayed commit)`]);
+  if (r.proof)
+    rows.push([
+      'proof (server log)',
+      `${r.proof.holds ? 'holds' : `CONTRADICTS the target: ${r.proof.why}`}: last replayed commit ${r.proof.lastCommit ?? '(none since the backup)'}, stopped at ${r.proof.stoppedAt ?? '(no time in the stop line)'}`,
+    ]);
+  if (r.rpoSeconds !== undefined)
+    rows.push(['RPO achieved', `${r.rpoSeconds} s (target point minus the last replayed commit)`]);
   if (r.checks?.length)
     rows.push([
       'checks',

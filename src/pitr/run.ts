@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_SEGMENT_SIZE, formatLsn, parseSegmentName } from '../archive/wal.js';
-import { runSmokeQueries, type SmokeQuery, type SmokeResult } from '../checks/semantics.js';
-import { type CompareSummary, compareRung } from '../compare/run.js';
+import type { SmokeResult } from '../checks/semantics.js';
+import type { CompareSummary } from '../compare/run.js';
 import { formatBytes, formatSeconds } from '../core/duration.js';
 import { errorMessage, UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -38,6 +38,9 @@ import {
   type PitrBackend,
   type PlannedBackup,
 } from './backends.js';
+import { pitrCompare, type TableChange } from './changes.js';
+import { type PitrQuery, runPitrChecks } from './checks.js';
+import { checkCloneFolder, lastingSettings } from './clone.js';
 import { fetchStage, serverBinary } from './fetch.js';
 import {
   beginInPlace,
@@ -54,8 +57,18 @@ import {
 import { pausePoint, putBackSync, readJournal, rollbackCommands, writeJournal } from './journal.js';
 import { dataDirMajor } from './native.js';
 import type { PitrOptions, PitrTarget } from './options.js';
+import { coverageFindings, describeCoverage, planCoverage } from './plan.js';
+import {
+  isoMicros,
+  type LogProof,
+  microsOrMs,
+  pgMicros,
+  proveFromLog,
+  rpoSeconds,
+  targetFindings,
+} from './proof.js';
 import type { SpoolStats } from './spool.js';
-import type { Coverage } from './wal-archive.js';
+import type { Coverage, TargetTimeline } from './wal-archive.js';
 
 const MARKER_PREFIX = 'restorable-marker-';
 
@@ -79,16 +92,25 @@ export interface PitrResult extends Reportable {
     walFirst?: string;
     walLast?: string;
     walSegments?: number;
+    /** The timeline the plan followed, and whether the WAL reaches the target (by segment names). */
+    timeline?: number;
+    reachesTarget?: 'yes' | 'no' | 'cannot tell';
     estimatedSeconds?: number;
   };
   server?: string;
   recoveredTo?: string;
   stopLine?: string;
+  /** The server log's proof of the point: the last replayed commit and the first left out. */
+  proof?: LogProof;
+  /** Recovery point achieved: seconds from the last replayed commit to the target point. */
+  rpoSeconds?: number;
   replaySeconds?: number;
   /** WAL served by the spool: segments fetched, bytes, and how many the server had to wait for. */
   wal?: { fetched: number; bytes: number; waits: number };
   checks?: SmokeResult[];
   compare?: CompareSummary;
+  /** compare against the live server: each table whose rows changed since the target. */
+  changedSinceTarget?: TableChange[];
   databaseUrl?: string;
   /** drill with keep: the scratch folder the post step (or clean) removes. */
   handle?: string;
@@ -109,7 +131,7 @@ function describeTarget(t: PitrTarget, inclusive: boolean): string {
   const incl = inclusive ? '' : ' (exclusive)';
   switch (t.kind) {
     case 'time':
-      return `time ${t.time.toISOString()}${incl}`;
+      return `time ${isoMicros(t.micros)}${incl}`;
     case 'lsn':
       return `LSN ${formatLsn(t.lsn)}${incl}`;
     case 'name':
@@ -120,15 +142,15 @@ function describeTarget(t: PitrTarget, inclusive: boolean): string {
 }
 
 /** The recovery_target_* settings for a target. */
-function targetSettings(t: PitrTarget, inclusive: boolean): Record<string, string> {
+function targetSettings(t: PitrTarget, inclusive: boolean, timeline: TargetTimeline): Record<string, string> {
   const common = {
     recovery_target_action: 'promote',
-    recovery_target_timeline: 'latest',
+    recovery_target_timeline: String(timeline),
     recovery_target_inclusive: inclusive ? 'on' : 'off',
   };
   switch (t.kind) {
     case 'time':
-      return { ...common, recovery_target_time: t.time.toISOString().replace('T', ' ').replace('Z', '+00') };
+      return { ...common, recovery_target_time: pgMicros(t.micros) };
     case 'lsn':
       return { ...common, recovery_target_lsn: formatLsn(t.lsn) };
     case 'name':
@@ -136,7 +158,7 @@ function targetSettings(t: PitrTarget, inclusive: boolean): Record<string, strin
     case 'immediate':
       return {
         recovery_target_action: 'promote',
-        recovery_target_timeline: 'latest',
+        recovery_target_timeline: String(timeline),
         recovery_target: 'immediate',
       };
   }
@@ -231,6 +253,7 @@ export async function runPitr(
           opts.prefetch,
           binDirFor,
           log,
+          opts.targetTimeline,
         )
       : new PgbackrestBackend(
           opts.stanza as string,
@@ -238,6 +261,7 @@ export async function runPitr(
           opts.target,
           opts.inclusive,
           osUser,
+          opts.targetTimeline,
         );
   result.source = backend.description;
 
@@ -258,6 +282,8 @@ export async function runPitr(
     }
   }
 
+  if (opts.mode === 'side-by-side' && !opts.planOnly)
+    checkCloneFolder('data-directory', opts.dataDirectory as string, osUser);
   let chosen: PlannedBackup | undefined;
   let coverage: Coverage | undefined;
   const plan = await pipe.stage('plan', async () => {
@@ -278,36 +304,16 @@ export async function runPitr(
       if (!(e instanceof FetchError)) throw e;
       return { findings: [finding('FETCH_FAILED', 'plan', e.message)] };
     }
-    if (coverage?.missing) {
-      findings.push(
-        finding(
-          'WAL_GAP',
-          'plan',
-          `WAL segment ${coverage.missing} is missing from the archive (needed between ${coverage.first} and the target)`,
-          { evidence: { missing: coverage.missing, first: coverage.first, lastPresent: coverage.last } },
-        ),
-      );
-    } else if (coverage?.endsBeforeTarget) {
-      findings.push(
-        finding(
-          'PITR_TARGET_UNREACHED',
-          'plan',
-          `nothing was archived after the target time: the archive ends with ${coverage.last}, so no commit after the target is in the WAL`,
-          { evidence: { last: coverage.last } },
-        ),
-      );
-    }
+    if (coverage) findings.push(...coverageFindings(coverage, opts.targetTimeline));
     const est = estimate(history, coverage?.segments);
     result.plan = {
       backup: chosen.id || '(base-backups itself)',
       ...(chosen.stopTime ? { backupEnded: chosen.stopTime.toISOString() } : {}),
-      ...(coverage
-        ? { walFirst: coverage.first, walLast: coverage.last, walSegments: coverage.segments }
-        : {}),
+      ...(coverage ? planCoverage(coverage) : {}),
       ...(est !== undefined ? { estimatedSeconds: est } : {}),
     };
     log.info(
-      `plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? formatBytes(chosen.size) : ''}; WAL ${coverage ? `${coverage.first} … ${coverage.last} (${coverage.segments} segments)` : 'checked by pgBackRest'}; target ${result.target}`,
+      `plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? formatBytes(chosen.size) : ''}; WAL ${coverage ? describeCoverage(coverage) : 'checked by pgBackRest'}; target ${result.target}`,
     );
     return { findings };
   });
@@ -377,12 +383,13 @@ export function progressLine(
 }
 
 /** The checks against the recovered server: pitr.checks, plus a marker's own two halves. */
-function pitrChecks(opts: PitrOptions): (SmokeQuery & { asserts?: string })[] {
-  const queries: (SmokeQuery & { asserts?: string })[] = (opts.config.pitr?.checks ?? []).map((c) => ({
+function pitrChecks(opts: PitrOptions): PitrQuery[] {
+  const queries: PitrQuery[] = (opts.config.pitr?.checks ?? []).map((c) => ({
     name: c.name,
     sql: c.sql,
     expect: c.expect,
     ...(c.asserts ? { asserts: c.asserts } : {}),
+    ...(c.database ? { database: c.database } : {}),
   }));
   const t = opts.target;
   if (t.kind === 'name' && t.name.startsWith(MARKER_PREFIX)) {
@@ -394,12 +401,14 @@ function pitrChecks(opts: PitrOptions): (SmokeQuery & { asserts?: string })[] {
         sql: q('before'),
         expect: '== 1',
         asserts: 'before-target',
+        marker: t.name,
       },
       {
         name: 'marker row from after the restore point',
         sql: q('after'),
         expect: '== 0',
         asserts: 'after-target',
+        marker: t.name,
       },
     );
   }
@@ -495,7 +504,7 @@ async function recoverStages(
   if (ip) preparePrivate(ip, owner);
   const settings: Record<string, string> = {
     ...rest.settings,
-    ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive) : {}),
+    ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive, opts.targetTimeline) : {}),
     archive_mode: 'off',
     hot_standby: 'on',
     primary_conninfo: '',
@@ -511,6 +520,9 @@ async function recoverStages(
       : {}),
     ...(opts.mode === 'drill' ? DRILL_RECOVERY_TUNING : {}),
   };
+  // What outlives recovery: archive_mode off, and a clone's own port and socket (a plain pg_ctl start
+  // must not take production's).
+  const lasting = lastingSettings(opts.mode, settings);
   if (socketDir) {
     fs.mkdirSync(socketDir, { recursive: true, mode: 0o700 });
     if (owner) fs.chownSync(socketDir, owner.uid, owner.gid);
@@ -566,10 +578,10 @@ async function recoverStages(
     result.replaySeconds = outcome.seconds;
     if (spool)
       result.wal = { fetched: spool.stats.fetched, bytes: spool.stats.bytes, waits: spool.stats.waits };
-    if (outcome.recoveredTo) result.recoveredTo = outcome.recoveredTo.toISOString();
+    if (outcome.recoveredTo) result.recoveredTo = microsOrMs(outcome.lastCommit, outcome.recoveredTo);
     if (outcome.stopLine) result.stopLine = outcome.stopLine;
     if (outcome.status === 'promoted') {
-      settleRecoveryConfig(dataDir, { archive_mode: 'off' });
+      settleRecoveryConfig(dataDir, lasting);
       if (ip) {
         const history = markHistoryReady(dataDir, owner);
         if (history) result.history = history;
@@ -616,6 +628,10 @@ async function recoverStages(
   let adopted: ScratchCluster | undefined;
   if (root) adopted = ScratchCluster.adopt(root, port as number, server, osUser, settings);
 
+  const proof = proveFromLog(opts.target, opts.inclusive, outcome);
+  if (proof) result.proof = proof;
+  const rpo = rpoSeconds(opts.target, proof);
+  if (rpo !== undefined) result.rpoSeconds = rpo;
   if (ip && conn) await waitForConnections(conn);
   if (ip) await pausePoint('verify');
   await pipe.stage('checks', async () => {
@@ -624,26 +640,19 @@ async function recoverStages(
     if (!conn) return { notRun: 'in-place without check-url: no connection to run the checks on' };
     const c = conn;
     if (queries.length) {
-      const r = await withClient(c, (client) => runSmokeQueries(client, queries));
+      const r = await runPitrChecks(c, queries);
       result.checks = r.results;
       findings.push(...r.findings.map((f) => ({ ...f, stage: 'checks' })));
     }
     const asserted = (which: string) => queries.some((q) => q.asserts === which);
-    if (!asserted('before-target') || !asserted('after-target')) {
-      findings.push(
-        finding(
-          'PITR_UNASSERTED',
-          'checks',
-          `no check proves ${!asserted('before-target') ? 'a row from before the target exists' : ''}${!asserted('before-target') && !asserted('after-target') ? ' and ' : ''}${!asserted('after-target') ? 'a row from after it is absent' : ''}`,
-        ),
-      );
-    }
+    findings.push(...targetFindings(proof, asserted, result.target));
     return { findings };
   });
 
   if (conn) {
-    const summary = await compareRung(pipe, opts.compare, conn, log);
+    const { summary, changes } = await pitrCompare(pipe, opts.compare, conn, log);
     if (summary) result.compare = summary;
+    if (changes) result.changedSinceTarget = changes;
   } else pipe.skip('compare', 'in-place without check-url: no connection to compare on');
 
   if (ip) {
@@ -727,6 +736,7 @@ export function pitrOutputs(r: PitrResult, reportPath: string): Record<string, s
     'base-backup': r.plan?.backup ?? '',
     'wal-segments': r.plan?.walSegments !== undefined ? String(r.plan.walSegments) : '',
     'wal-range': r.plan?.walFirst ? `${r.plan.walFirst}..${r.plan.walLast}` : '',
+    'rpo-seconds': r.rpoSeconds !== undefined ? String(r.rpoSeconds) : '',
     'replay-seconds': r.replaySeconds !== undefined ? r.replaySeconds.toFixed(1) : '',
     'total-seconds': r.totalSeconds.toFixed(1),
     'estimated-seconds': r.plan?.estimatedSeconds !== undefined ? String(r.plan.estimatedSeconds) : '',

@@ -52,6 +52,12 @@ export const pitrSpec: ActionSpec = {
       description: 'Stop just after the target (true) or just before it (false).',
     },
     {
+      name: 'target-timeline',
+      default: 'latest',
+      description:
+        'The timeline to recover along: `latest` (the newest that descends from the base backup), `current` (the base backup’s own) or a number; the plan checks WAL along it (the .history files).',
+    },
+    {
       name: 'mode',
       default: 'drill',
       description:
@@ -132,7 +138,12 @@ export const pitrSpec: ActionSpec = {
   ],
   outputs: [
     { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
-    { name: 'recovered-to', description: 'The last replayed commit time (ISO 8601).' },
+    { name: 'recovered-to', description: 'The last replayed commit time (ISO 8601, to the microsecond).' },
+    {
+      name: 'rpo-seconds',
+      description:
+        'Recovery point achieved: seconds from the last replayed commit to the target time (or restore point), from the server log.',
+    },
     { name: 'base-backup', description: 'The base backup restored.' },
     {
       name: 'wal-segments',

@@ -39,9 +39,21 @@ export interface Coverage {
   segSize: number;
   /** The first segment that should be there and is not. */
   missing?: string;
-  /** The archive ends before the target: nothing was archived after the target time. */
+  /** The archive ends before the target: every segment was written before the target time. */
   endsBeforeTarget?: boolean;
+  /** The timeline followed. */
+  timeline?: number;
+  /**
+   * Does the WAL reach the target? `yes` for an LSN (by names), `cannot tell` for a time or a
+   * name (a segment's name does not say what time it holds), `no` for a gap or an early end.
+   */
+  reachesTarget?: 'yes' | 'no' | 'cannot tell';
+  /** target-timeline names a timeline the archive has no .history for (or not from the backup's). */
+  unknownTimeline?: number;
 }
+
+/** `recovery_target_timeline`: the newest, the base backup's own, or one by number. */
+export type TargetTimeline = 'latest' | 'current' | number;
 
 export type CoverageEnd =
   | { kind: 'lsn'; lsn: bigint }
@@ -103,26 +115,41 @@ export class WalArchive {
     }
   }
 
-  /** The newest timeline's history (the switches that led to it), for `recovery_target_timeline = latest`. */
-  async timelineHistory(fromTli: number): Promise<{ last: number; switches: TimelineSwitch[] }> {
-    const tlis = [...this.files.keys()]
-      .filter((n) => n.endsWith('.history'))
-      .map((n) => Number.parseInt(n.slice(0, 8), 16))
-      .filter((t) => t > fromTli)
-      .sort((a, b) => b - a);
+  /**
+   * The timeline recovery follows and the switches that led to it: the newest that descends from
+   * the backup's (`latest`), the backup's own (`current`), or the one asked for by number. Undefined
+   * when a numbered timeline has no .history in the archive or does not descend from the backup's.
+   */
+  async timelineHistory(
+    fromTli: number,
+    wanted: TargetTimeline = 'latest',
+  ): Promise<{ last: number; switches: TimelineSwitch[] } | undefined> {
+    if (wanted === 'current' || wanted === fromTli) return { last: fromTli, switches: [] };
+    const tlis =
+      wanted === 'latest'
+        ? [...this.files.keys()]
+            .filter((n) => n.endsWith('.history'))
+            .map((n) => Number.parseInt(n.slice(0, 8), 16))
+            .filter((t) => t > fromTli)
+            .sort((a, b) => b - a)
+        : [wanted];
     for (const tli of tlis) {
-      const f = this.files.get(`${tli.toString(16).toUpperCase().padStart(8, '0')}.history`) as WalFile;
+      const f = this.files.get(`${tli.toString(16).toUpperCase().padStart(8, '0')}.history`);
+      if (!f) continue;
       const text = f.gzip ? await this.readGzipText(f) : await this.source.readText(f.object, 1024 * 1024);
       const switches = text ? parseTimelineHistory(text) : [];
       // Only a timeline that descends from the backup's.
       if (switches.some((s) => s.tli === fromTli)) return { last: tli, switches };
     }
-    return { last: fromTli, switches: [] };
+    return wanted === 'latest' ? { last: fromTli, switches: [] } : undefined;
   }
 
   /**
-   * Is every segment from the backup's start to the target there, on the timeline PostgreSQL will
-   * follow? Found before anything is restored.
+   * Is every segment there that recovery from the backup's start needs, on the chosen timeline? By
+   * segment names only (file times lie after a copy or an upload): to the target LSN for an LSN
+   * target; for a time or a name, the whole chain from the backup's start to the last segment
+   * present (where the target falls in it cannot be told before replay). Found before anything is
+   * restored.
    */
   async coverage(
     startLsn: bigint,
@@ -130,48 +157,55 @@ export class WalArchive {
     end: CoverageEnd,
     /** The backup's end: WAL up to it is needed whatever the target (unless the backup holds it). */
     backupEndLsn?: bigint,
+    timeline: TargetTimeline = 'latest',
   ): Promise<Coverage> {
-    const { last, switches } = await this.timelineHistory(startTli);
-    const tliOf = (segno: bigint) => timelineFor(segno, switches, last, this.segSize);
-    const segnos = [...this.files.keys()]
-      .filter((n) => n.length === 24)
-      .map((n) => parseSegmentName(n, this.segSize))
-      .filter((s): s is NonNullable<typeof s> => s !== undefined && s.tli === tliOf(s.segno))
-      .map((s) => s.segno);
-    const maxSegno = segnos.reduce((a, b) => (b > a ? b : a), -1n);
+    const chain = await this.timelineHistory(startTli, timeline);
     const first = segmentOf(startLsn, this.segSize);
-    const ends = [end.kind === 'lsn' || end.kind === 'immediate' ? end.lsn : undefined, backupEndLsn].filter(
-      (l): l is bigint => l !== undefined,
-    );
-    const needLsn = ends.length ? ends.reduce((a, b) => (b > a ? b : a)) : undefined;
-    const needUntil = needLsn === undefined ? undefined : segmentOf(needLsn, this.segSize);
-    const minimum = backupEndLsn === undefined ? first : segmentOf(backupEndLsn, this.segSize);
-    const name = (segno: bigint) => segmentName(tliOf(segno), segno, this.segSize);
-    let segno = first;
-    let lastPresent: bigint | undefined;
-    let reached = false;
-    for (;;) {
-      const f = this.files.get(name(segno));
-      if (!f) break;
-      lastPresent = segno;
-      reached =
-        ((end.kind === 'lsn' || end.kind === 'immediate') && needUntil !== undefined && segno >= needUntil) ||
-        (end.kind === 'time' && segno >= minimum && f.modified.getTime() >= end.time.getTime());
-      if (reached) break;
-      segno++;
+    if (!chain) {
+      const none = segmentName(startTli, first, this.segSize);
+      return {
+        first: none,
+        last: none,
+        segments: 0,
+        segSize: this.segSize,
+        unknownTimeline: timeline as number,
+      };
     }
+    const tliOf = (segno: bigint) => timelineFor(segno, chain.switches, chain.last, this.segSize);
+    const name = (segno: bigint) => segmentName(tliOf(segno), segno, this.segSize);
+    const onPath = [...this.files.values()]
+      .map((f) => ({ f, s: f.name.length === 24 ? parseSegmentName(f.name, this.segSize) : undefined }))
+      .filter((x) => x.s !== undefined && x.s.tli === tliOf(x.s.segno) && x.s.segno >= first);
+    const lastOnPath = onPath.reduce(
+      (a, x) => ((x.s?.segno ?? -1n) > a ? (x.s?.segno ?? -1n) : a),
+      first - 1n,
+    );
+    const lsnEnd = end.kind === 'lsn' || end.kind === 'immediate';
+    const ends = [lsnEnd ? end.lsn : undefined, backupEndLsn].filter((l): l is bigint => l !== undefined);
+    const needUntil = ends.length
+      ? segmentOf(
+          ends.reduce((a, b) => (b > a ? b : a)),
+          this.segSize,
+        )
+      : first;
+    // The chain to check: to the target's segment, or (time, name) to the last segment present.
+    const until = lsnEnd ? needUntil : lastOnPath > needUntil ? lastOnPath : needUntil;
+    let segno = first;
+    while (segno <= until && this.files.has(name(segno))) segno++;
+    const lastPresent = segno - 1n;
     const result: Coverage = {
       first: name(first),
-      last: name(lastPresent ?? first),
-      segments: lastPresent === undefined ? 0 : Number(lastPresent - first) + 1,
+      last: name(lastPresent >= first ? lastPresent : first),
+      segments: Number(lastPresent - first) + 1,
       segSize: this.segSize,
+      timeline: chain.last,
+      reachesTarget: lsnEnd ? 'yes' : 'cannot tell',
     };
-    if (reached) return result;
-    // A hole with later segments after it, or a segment the target needs: a gap.
-    if (segno <= maxSegno || (needUntil !== undefined && segno <= needUntil)) {
-      return { ...result, missing: name(segno) };
-    }
-    return end.kind === 'time' ? { ...result, endsBeforeTarget: true } : result;
+    if (segno <= until) return { ...result, missing: name(segno), reachesTarget: 'no' };
+    if (end.kind !== 'time') return result;
+    // Sound in one direction only: segments all written before the target hold no commit after it.
+    const newest = onPath.reduce((a, x) => Math.max(a, x.f.modified.getTime()), 0);
+    return newest < end.time.getTime() ? { ...result, endsBeforeTarget: true, reachesTarget: 'no' } : result;
   }
 
   /**

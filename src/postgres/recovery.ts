@@ -90,6 +90,8 @@ export interface RecoveryOutcome {
   reason?: string;
   /** The last replayed commit ("last completed transaction was at log time ..."). */
   recoveredTo?: Date;
+  /** The same, as the log writes it (to the microsecond). */
+  lastCommit?: string;
   /** PostgreSQL's own words where recovery stopped ("recovery stopping before commit of ..."). */
   stopLine?: string;
   seconds: number;
@@ -177,17 +179,19 @@ function growingLog(file: string): () => string {
 function readRecoveryLog(log: string): {
   stopLine?: string;
   recoveredTo?: Date;
+  lastCommit?: string;
   unreached?: string;
   promoted: boolean;
 } {
   const stopLine = /LOG:\s+(recovery stopping [^\n]*)/.exec(log)?.[1]?.trim();
-  const last = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1];
+  const last = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1]?.trim();
   const unreached = /FATAL:\s+(recovery ended before configured recovery target was reached)/.exec(log)?.[1];
-  const promoted = /archive recovery complete|database system is ready to accept connections\s*$/m.test(log);
+  // Not "archive recovery complete": the server stays read-only until the end-of-recovery checkpoint.
+  const promoted = /database system is ready to accept connections\s*$/m.test(log);
   const recoveredTo = last ? parsePgTime(last) : undefined;
   return {
     ...(stopLine ? { stopLine } : {}),
-    ...(recoveredTo ? { recoveredTo } : {}),
+    ...(recoveredTo ? { recoveredTo, lastCommit: last as string } : {}),
     ...(unreached ? { unreached } : {}),
     promoted,
   };
@@ -225,7 +229,7 @@ export async function runRecovery(w: RecoveryWatch): Promise<RecoveryOutcome> {
     const log = readRecoveryLog(readLog());
     const facts = {
       ...(log.stopLine ? { stopLine: log.stopLine } : {}),
-      ...(log.recoveredTo ? { recoveredTo: log.recoveredTo } : {}),
+      ...(log.recoveredTo ? { recoveredTo: log.recoveredTo, lastCommit: log.lastCommit as string } : {}),
     };
     if (log.unreached) return done({ status: 'unreached', reason: log.unreached, ...facts });
     if (!alive && (seenAlive || Date.now() - t0 > 10_000)) {

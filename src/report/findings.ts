@@ -335,8 +335,15 @@ export const RULES = {
     severity: 'critical',
     kind: 'problem',
     fires:
-      'a WAL segment between the base backup’s start and the target is missing from the archive, on the timeline recovery follows (found before anything is restored)',
+      'a WAL segment is missing from the chain recovery needs, judged by segment names on the timeline it follows: from the base backup’s start to the target LSN, or, for a time or a name, to the last segment present (file times are not trusted; found before anything is restored)',
     fix: 'Check archive_command and its logs for the named segment; recover to a point before the gap, or from a later base backup.',
+  },
+  PITR_TIMELINE_UNKNOWN: {
+    severity: 'high',
+    kind: 'problem',
+    fires:
+      '`target-timeline` names a timeline whose .history file is not in the WAL archive, or one that does not descend from the base backup’s timeline (found before anything is restored)',
+    fix: 'List the .history files in the archive and pick one of them (or latest / current).',
   },
   PITR_TARGET_BEFORE_BACKUP: {
     severity: 'high',
@@ -355,8 +362,22 @@ export const RULES = {
     severity: 'medium',
     kind: 'unverifiable',
     fires:
-      'recovery finished, but no check proved a row from before the target exists and a row from after it does not (`pitr.checks` with `asserts`, or a planted marker)',
+      'recovery finished, but neither the server log (its stop line and last completed transaction, for a time, name or LSN target) nor a check proved a row from before the target exists and a row from after it does not (`pitr.checks` with `asserts`, or a planted marker)',
     fix: 'Add pitr.checks with asserts: before-target and after-target to restorable.yml, or recover to a marker planted with plant-marker.',
+  },
+  PITR_WRONG_POINT: {
+    severity: 'high',
+    kind: 'problem',
+    fires:
+      'the recovered server’s log contradicts the target: its last replayed commit is after a time target, the first commit it left out is not after it, or it stopped at another restore point',
+    fix: 'Do not use this copy as the point asked for: check the target’s zone and precision, and recover again.',
+  },
+  PITR_CHANGED_SINCE_TARGET: {
+    severity: 'info',
+    kind: 'problem',
+    fires:
+      'compare-source-url is the live server: a table’s rows differ between the recovered copy and production (the change since the target, per table, counts both sides)',
+    fix: 'Nothing to fix: this is what changed after the target. Copy back the rows you need from the recovered copy.',
   },
   BASE_BACKUP_CORRUPT: {
     severity: 'critical',
