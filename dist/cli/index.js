@@ -39712,8 +39712,15 @@ const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRe
  * pieces: whole SQL statements, meta-commands, and COPY data. The scan (verify's walk) and the filter
  * in front of psql (the restore) both read a dump through it, so what is judged is what is loaded.
  */
-/** Findings that mean the dump would act outside its database: nothing of such a dump is run. */
-const UNSAFE_RULES = new Set(['PLAIN_META_COMMAND', 'DUMP_OUTSIDE_DATABASE']);
+/**
+ * Findings that mean the dump would act outside its database, run a program or touch the server's
+ * files: nothing of such a dump is run (no schema replay, no drill).
+ */
+const UNSAFE_RULES = new Set([
+    'PLAIN_META_COMMAND',
+    'DUMP_OUTSIDE_DATABASE',
+    'DUMP_SERVER_ACCESS',
+]);
 const MAX_STATEMENT = 8 * 1024 * 1024;
 const IDENT_START = /[A-Za-z_\u0080-\uffff]/;
 const IDENT = /[A-Za-z_0-9$\u0080-\uffff]+/y;
@@ -40036,18 +40043,60 @@ class PlainPieces {
         this.lexer.finish(this.emit);
     }
 }
-/** Every hazard of a plain dump, read through the same lexer and judge as the restore uses. */
+const COPY_HEAD = /^COPY ((?:"(?:[^"]|"")+"|[^\s."]+)\.(?:"(?:[^"]|"")+"|[^\s."]+))(?: \(.*\))? FROM stdin;$/;
+/** `schema.table` of a COPY statement, each part unquoted. */
+function copyTarget(name) {
+    const m = /^("(?:[^"]|"")+"|[^\s."]+)\.(.+)$/.exec(name);
+    return { schema: unquote(m[1]), table: unquote(m[2]) };
+}
+/**
+ * Verify's walk of a plain dump, through the same lexer and judge as the restore uses: every
+ * hazard, the rows of each COPY block (one line a row up to `\.`; COPY text writes a newline in a
+ * value as `\n`; rows are counted, never kept), and each SQL statement for `onStatement`.
+ */
 class PlainScan {
+    onStatement;
     hazards = [];
     count = 0;
     judge = new PlainJudge();
-    pieces = new PlainPieces((p) => this.note(this.judge.judge(p).hazard));
+    rows = new Map();
+    copy;
+    pieces = new PlainPieces((p) => {
+        this.note(this.judge.judge(p).hazard);
+        this.tally(p);
+    });
+    constructor(onStatement = () => { }) {
+        this.onStatement = onStatement;
+    }
     push(chunk) {
         this.pieces.push(chunk);
     }
+    /** The dump ended: its tables' rows. */
     end() {
         this.pieces.end();
         this.note(this.judge.finish());
+        return [...this.rows.values()];
+    }
+    tally(p) {
+        if (p.kind === 'copy') {
+            if (p.end)
+                this.copy = undefined;
+            else if (this.copy)
+                this.copy.rows++;
+            return;
+        }
+        if (p.kind !== 'sql')
+            return;
+        const head = p.more ? null : COPY_HEAD.exec(codeOf(p.text));
+        if (!head) {
+            this.onStatement(p.text);
+            return;
+        }
+        const { schema, table } = copyTarget(head[1]);
+        const key = `${schema}\u0000${table}`;
+        // With --load-via-partition-root, each partition's rows are one more block for the root.
+        this.copy = this.rows.get(key) ?? { schema, table, rows: 0 };
+        this.rows.set(key, this.copy);
     }
     note(h) {
         if (!h)
@@ -40434,7 +40483,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _demo_sample_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8157);
 /* harmony import */ var _drill_options_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(9371);
 /* harmony import */ var _drill_present_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(6998);
-/* harmony import */ var _drill_run_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(9632);
+/* harmony import */ var _drill_run_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(5942);
 /* harmony import */ var _drill_spec_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(8054);
 /* harmony import */ var _migrate_options_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(7587);
 /* harmony import */ var _migrate_present_js__WEBPACK_IMPORTED_MODULE_14__ = __nccwpck_require__(7550);
@@ -40443,14 +40492,14 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _pitr_journal_js__WEBPACK_IMPORTED_MODULE_17__ = __nccwpck_require__(7698);
 /* harmony import */ var _pitr_options_js__WEBPACK_IMPORTED_MODULE_18__ = __nccwpck_require__(4299);
 /* harmony import */ var _pitr_present_js__WEBPACK_IMPORTED_MODULE_19__ = __nccwpck_require__(2454);
-/* harmony import */ var _pitr_run_js__WEBPACK_IMPORTED_MODULE_20__ = __nccwpck_require__(5062);
+/* harmony import */ var _pitr_run_js__WEBPACK_IMPORTED_MODULE_20__ = __nccwpck_require__(8705);
 /* harmony import */ var _pitr_spec_js__WEBPACK_IMPORTED_MODULE_21__ = __nccwpck_require__(6598);
 /* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_22__ = __nccwpck_require__(4259);
 /* harmony import */ var _report_render_js__WEBPACK_IMPORTED_MODULE_23__ = __nccwpck_require__(6340);
 /* harmony import */ var _report_stages_js__WEBPACK_IMPORTED_MODULE_24__ = __nccwpck_require__(1139);
 /* harmony import */ var _verify_options_js__WEBPACK_IMPORTED_MODULE_25__ = __nccwpck_require__(3659);
 /* harmony import */ var _verify_present_js__WEBPACK_IMPORTED_MODULE_26__ = __nccwpck_require__(1158);
-/* harmony import */ var _verify_run_js__WEBPACK_IMPORTED_MODULE_27__ = __nccwpck_require__(954);
+/* harmony import */ var _verify_run_js__WEBPACK_IMPORTED_MODULE_27__ = __nccwpck_require__(5612);
 /* harmony import */ var _verify_spec_js__WEBPACK_IMPORTED_MODULE_28__ = __nccwpck_require__(4118);
 /* harmony import */ var _args_js__WEBPACK_IMPORTED_MODULE_29__ = __nccwpck_require__(7593);
 
@@ -41338,6 +41387,92 @@ function onCancel(fn) {
 
 /***/ }),
 
+/***/ 418:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Rr: () => (/* binding */ NO_SPACE),
+/* harmony export */   VT: () => (/* binding */ startedOutOfSpace),
+/* harmony export */   b$: () => (/* binding */ isDiskFull),
+/* harmony export */   go: () => (/* binding */ freeBytes),
+/* harmony export */   tu: () => (/* binding */ scratchDiskFull),
+/* harmony export */   xg: () => (/* binding */ diskFull)
+/* harmony export */ });
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8161);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(9334);
+/* harmony import */ var _duration_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8571);
+
+
+
+
+
+/** A write that failed because the file system is full (ENOSPC, or its quota: EDQUOT). */
+function isDiskFull(e) {
+    const code = e?.code;
+    return code === 'ENOSPC' || code === 'EDQUOT';
+}
+/**
+ * The C library's and PostgreSQL's words for the same: a server or initdb that ran out of disk
+ * (PostgreSQL's short write when extending a relation carries the hint "Check free disk space").
+ */
+const NO_SPACE = /No space left on device|Disk quota exceeded|could not extend file .*: wrote only \d+ of \d+ bytes|Check free disk space/;
+/**
+ * Bytes an unprivileged writer may still use in `folder`'s file system (the nearest existing
+ * ancestor when it does not exist yet); undefined when that cannot be read.
+ */
+function freeBytes(folder) {
+    let dir = node_path__WEBPACK_IMPORTED_MODULE_2___default().resolve(folder);
+    for (;;) {
+        try {
+            const s = node_fs__WEBPACK_IMPORTED_MODULE_0___default().statfsSync(dir);
+            return s.bavail * s.bsize;
+        }
+        catch {
+            const up = node_path__WEBPACK_IMPORTED_MODULE_2___default().dirname(dir);
+            if (up === dir)
+                return undefined;
+            dir = up;
+        }
+    }
+}
+/**
+ * DISK_FULL: `folder` has no room for what the run writes there. This machine's disk, never the
+ * backup's fault: the verdict is could-not-verify. `needed` is what the run meant to write (the
+ * backup's size) when known.
+ */
+function diskFull(stage, folder, what, extra = {}) {
+    const needed = extra.needed;
+    const cause = extra.cause ? ` (${extra.cause.trim()})` : '';
+    const free = freeBytes(folder);
+    const room = free === undefined ? '' : `, ${(0,_duration_js__WEBPACK_IMPORTED_MODULE_4__/* .formatBytes */ .z3)(free)} free`;
+    const need = needed === undefined ? '' : `; ${(0,_duration_js__WEBPACK_IMPORTED_MODULE_4__/* .formatBytes */ .z3)(needed)} needed`;
+    return (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_3__/* .finding */ .gk)('DISK_FULL', stage, `no space left in ${folder} for ${what}${need}${room}. This is this machine's disk, not the backup${cause}`, {
+        ...(extra.fix ? { fix: extra.fix } : {}),
+        evidence: {
+            folder,
+            neededBytes: needed ?? null,
+            freeBytes: free ?? null,
+        },
+    });
+}
+const SCRATCH_FIX = 'Free space there, or set TMPDIR to a folder on a disk with room for the restored database: scratch clusters live under it.';
+/** DISK_FULL for a scratch cluster: its folder (TMPDIR) filled, while it started or during a restore. */
+function scratchDiskFull(stage, what, cause) {
+    return diskFull(stage, node_os__WEBPACK_IMPORTED_MODULE_1___default().tmpdir(), what, { fix: SCRATCH_FIX, cause });
+}
+/** A scratch cluster that could not start because its disk is full (initdb's or pg_ctl's ENOSPC). */
+function startedOutOfSpace(e) {
+    return isDiskFull(e) || (e instanceof Error && NO_SPACE.test(e.message));
+}
+
+
+/***/ }),
+
 /***/ 8571:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -41792,6 +41927,96 @@ const VERSION = '0.1.0';
 
 /***/ }),
 
+/***/ 59:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   E: () => (/* binding */ RunFolder)
+/* harmony export */ });
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _cancel_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9317);
+
+
+
+/**
+ * One run's own folder beneath the work-dir (`<work-dir>/run-XXXXXX`, mode 0700), made the first
+ * time the run writes there, so runs that share a work-dir never share a file. Partial files (a
+ * download still arriving, an unpacked copy, a list file) are removed on every way out: when the
+ * caller is done with one, when the run ends (`close`), and synchronously when it is cancelled
+ * (SIGINT, SIGTERM). Nothing else is removed: not the work-dir, not a whole file the run kept for
+ * the next step, not anything the run did not create; the run's folder only when it is empty.
+ */
+class RunFolder {
+    workDir;
+    dir;
+    partials = new Set();
+    forgetCancel;
+    constructor(workDir) {
+        this.workDir = workDir;
+    }
+    /** The run's folder, made on first use. */
+    path() {
+        if (!this.dir) {
+            node_fs__WEBPACK_IMPORTED_MODULE_0___default().mkdirSync(this.workDir, { recursive: true });
+            const dir = node_fs__WEBPACK_IMPORTED_MODULE_0___default().mkdtempSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(this.workDir, 'run-'));
+            node_fs__WEBPACK_IMPORTED_MODULE_0___default().chmodSync(dir, 0o700);
+            this.dir = dir;
+            this.forgetCancel = (0,_cancel_js__WEBPACK_IMPORTED_MODULE_2__/* .onCancel */ .A)(() => this.removePartials());
+        }
+        return this.dir;
+    }
+    /** A file in the run's folder that is removed when the run ends, whichever way, unless kept. */
+    partial(name) {
+        const file = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(this.path(), name);
+        this.partials.add(file);
+        return file;
+    }
+    /** Rename a partial file whole: `to` stays after the run (a download the next step reads). */
+    keep(file, to) {
+        node_fs__WEBPACK_IMPORTED_MODULE_0___default().renameSync(file, to);
+        this.partials.delete(file);
+    }
+    /** Remove a partial file now: it failed, or nothing needs it any more. */
+    discard(file) {
+        this.partials.delete(file);
+        removeQuietly(file);
+    }
+    /** The run ended: remove its partial files, and its folder if nothing else is in it. */
+    close() {
+        this.removePartials();
+        this.forgetCancel?.();
+        this.forgetCancel = undefined;
+    }
+    removePartials() {
+        for (const file of this.partials)
+            removeQuietly(file);
+        this.partials.clear();
+        if (!this.dir)
+            return;
+        try {
+            node_fs__WEBPACK_IMPORTED_MODULE_0___default().rmdirSync(this.dir); // only succeeds when empty
+            this.dir = undefined;
+        }
+        catch {
+            // Something the run kept is in it: it stays.
+        }
+    }
+}
+function removeQuietly(file) {
+    try {
+        node_fs__WEBPACK_IMPORTED_MODULE_0___default().rmSync(file, { force: true });
+    }
+    catch {
+        // Best effort: a file that cannot be removed must not hide the run's own result.
+    }
+}
+
+
+/***/ }),
+
 /***/ 8157:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -42001,6 +42226,8 @@ const configSchema = zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({
             sql: zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP().min(1),
             expect: expectation,
             asserts: zod__WEBPACK_IMPORTED_MODULE_4__/* ["enum"] */ .k5n(['before-target', 'after-target']).optional(),
+            /** The database of the recovered server to run it in (default: postgres). */
+            database: zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP().min(1).optional(),
         })
             .strict())
             .optional(),
@@ -42191,7 +42418,7 @@ function drillFacts(r) {
 
 /***/ }),
 
-/***/ 9632:
+/***/ 5942:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -42204,6 +42431,9 @@ __nccwpck_require__.d(__webpack_exports__, {
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
@@ -42356,6 +42586,68 @@ function checkCollation(dumped, target) {
     ];
 }
 
+// EXTERNAL MODULE: ./src/postgres/tables.ts
+var postgres_tables = __nccwpck_require__(6050);
+;// CONCATENATED MODULE: ./src/checks/rows.ts
+
+
+/** Every table's ancestors (partitioned parents, inheritance parents), at every level. */
+const ANCESTORS_SQL = `
+  WITH RECURSIVE up(rel, anc) AS (
+    SELECT inhrelid, inhparent FROM pg_inherits
+    UNION SELECT up.rel, i.inhparent FROM up JOIN pg_inherits i ON i.inhrelid = up.anc)
+  SELECT rn.nspname AS schema, r.relname AS name, an.nspname AS anc_schema, a.relname AS anc_name
+    FROM up JOIN pg_class r ON r.oid = up.rel JOIN pg_namespace rn ON rn.oid = r.relnamespace
+    JOIN pg_class a ON a.oid = up.anc JOIN pg_namespace an ON an.oid = a.relnamespace`;
+/** Every table there is, counted or not (extension members and foreign tables are not counted). */
+const RELATIONS_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'f')`;
+/**
+ * What each counted table should hold: a table's count(*) takes in its partitions and inheritance
+ * children, so the rows the dump holds for each table go to it and to every counted ancestor (with
+ * --load-via-partition-root a partition's rows go through the root, and land in the same sum).
+ * Tables with rows in the dump that are nowhere in the restored database come back as `absent`.
+ */
+async function expectedRows(c, dumped, counted) {
+    const ancestors = new Map();
+    for (const r of (await c.query(ANCESTORS_SQL)).rows) {
+        const t = (0,postgres_tables/* tableName */.Cm)(r.schema, r.name);
+        ancestors.set(t, [...(ancestors.get(t) ?? []), (0,postgres_tables/* tableName */.Cm)(r.anc_schema, r.anc_name)]);
+    }
+    const existing = new Set((await c.query(RELATIONS_SQL)).rows.map((r) => (0,postgres_tables/* tableName */.Cm)(r.schema, r.name)));
+    const expected = new Map();
+    const absent = [];
+    for (const [table, rows] of Object.entries(dumped)) {
+        const into = [table, ...(ancestors.get(table) ?? [])].filter((t) => counted.has(t));
+        for (const t of into)
+            expected.set(t, (expected.get(t) ?? 0) + rows);
+        if (into.length === 0 && !existing.has(table) && rows > 0)
+            absent.push(table);
+    }
+    return { expected, absent };
+}
+/**
+ * The dump is its own reference: after a full restore, every table holds the rows the walk counted
+ * in the dump, or the restore lost (or gained) rows; no config or history needed. `dumped` holds the
+ * dump's rows by schema.table, `counts` the restored database's exact counts.
+ */
+async function rowsLost(c, dumped, counts, stage) {
+    const restored = new Map(counts.map((t) => [t.table, t.rows]));
+    const { expected, absent } = await expectedRows(c, dumped, new Set(restored.keys()));
+    const findings = [];
+    for (const [table, rows] of expected) {
+        const now = restored.get(table) ?? 0;
+        if (now === rows)
+            continue;
+        findings.push((0,report_findings/* finding */.gk)('ROWS_LOST', stage, `table ${table} has ${now} rows after the restore, but the dump holds ${rows}${now < rows ? `: ${rows - now} lost` : ''}`, { evidence: { table, restored: now, dumped: rows } }));
+    }
+    for (const table of absent) {
+        findings.push((0,report_findings/* finding */.gk)('ROWS_LOST', stage, `table ${table} has ${dumped[table]} rows in the dump and is not in the restored database`, { evidence: { table, restored: null, dumped: dumped[table] ?? 0 } }));
+    }
+    return findings;
+}
+
 // EXTERNAL MODULE: ./src/checks/semantics.ts
 var semantics = __nccwpck_require__(856);
 // EXTERNAL MODULE: ./src/checks/structure.ts
@@ -42364,20 +42656,22 @@ var structure = __nccwpck_require__(9472);
 var run = __nccwpck_require__(5322);
 // EXTERNAL MODULE: ./src/core/cancel.ts
 var cancel = __nccwpck_require__(9317);
+// EXTERNAL MODULE: ./src/core/disk.ts
+var disk = __nccwpck_require__(418);
 // EXTERNAL MODULE: ./src/core/duration.ts
 var duration = __nccwpck_require__(8571);
 // EXTERNAL MODULE: ./src/core/errors.ts
 var errors = __nccwpck_require__(4296);
 // EXTERNAL MODULE: ./src/core/exec.ts
 var exec = __nccwpck_require__(2642);
+// EXTERNAL MODULE: ./src/core/workdir.ts
+var workdir = __nccwpck_require__(59);
 // EXTERNAL MODULE: ./src/postgres/binaries.ts
 var binaries = __nccwpck_require__(1758);
 // EXTERNAL MODULE: ./src/postgres/cluster.ts + 1 modules
 var cluster = __nccwpck_require__(4259);
 // EXTERNAL MODULE: ./src/postgres/restore.ts
 var postgres_restore = __nccwpck_require__(6405);
-// EXTERNAL MODULE: ./src/postgres/tables.ts
-var postgres_tables = __nccwpck_require__(6050);
 // EXTERNAL MODULE: ./src/report/history.ts
 var report_history = __nccwpck_require__(4518);
 ;// CONCATENATED MODULE: ./src/report/junit.ts
@@ -42403,13 +42697,17 @@ function junitXml(result, suite) {
 
 // EXTERNAL MODULE: ./src/report/stages.ts
 var stages = __nccwpck_require__(1139);
-// EXTERNAL MODULE: ./src/verify/run.ts + 13 modules
-var verify_run = __nccwpck_require__(954);
+// EXTERNAL MODULE: ./src/verify/run.ts + 14 modules
+var verify_run = __nccwpck_require__(5612);
 // EXTERNAL MODULE: ./src/drill/config.ts
 var config = __nccwpck_require__(5347);
 // EXTERNAL MODULE: ./src/drill/target.ts
 var drill_target = __nccwpck_require__(2988);
 ;// CONCATENATED MODULE: ./src/drill/run.ts
+
+
+
+
 
 
 
@@ -42445,11 +42743,13 @@ const BLOCKING = new Set([
     'FETCH_FAILED',
     'ARCHIVE_UNREADABLE',
     'ARCHIVE_CORRUPT',
+    'DUMP_SERVER_ACCESS',
     'CHECKSUM_MISMATCH',
     'FORMAT_UNSUPPORTED',
     'COMPRESSION_CORRUPT',
     'ARCHIVE_TRUNCATED',
     'VERSION_UNSUPPORTED',
+    'DISK_FULL',
 ]);
 const DRILL_STAGES = [
     'target',
@@ -42461,6 +42761,8 @@ const DRILL_STAGES = [
     'integrity',
     'teardown',
 ];
+const SERVER_FIX = "Free space on the target server's disk (its data directory), or drill elsewhere.";
+const UNPACK_FIX = 'Free space there, or point work-dir at a folder on a disk with room for the dump unpacked.';
 function safeDbName(name) {
     return name &&
         /^[A-Za-z_][\w$-]{0,62}$/.test(name) &&
@@ -42470,9 +42772,20 @@ function safeDbName(name) {
 }
 /**
  * restore-drill: every verify check, then a restore into a throwaway version-matched cluster, then
- * the ladder (structure, volume, semantics, integrity), each stage timed, against the RTO.
+ * the ladder (structure, volume, semantics, integrity), each stage timed, against the RTO. The drill
+ * has its own folder beneath the work-dir: the download lives until the drill ends (the restore
+ * reads it); partial files (.part, .unpacked, the sample's list) are removed on every way out.
  */
 async function runDrill(opts, log, onStage) {
+    const work = new workdir/* RunFolder */.E(opts.verify.workDir);
+    try {
+        return await drillIn(work, opts, log, onStage);
+    }
+    finally {
+        work.close();
+    }
+}
+async function drillIn(work, opts, log, onStage) {
     const pipe = stages/* Pipeline */.$U.withConfig(opts.verify.failOn, opts.config.ignore, onStage);
     const result = {
         ...pipe.begin('drill'),
@@ -42482,7 +42795,7 @@ async function runDrill(opts, log, onStage) {
     };
     const history = opts.history ? (0,report_history/* readHistory */.Lu)(opts.history) : [];
     const previous = (0,report_history/* lastGood */.mC)(history, 'drill', opts.tier);
-    const state = await (0,verify_run/* verifyStages */.dX)(pipe, opts.verify, log, 'the restore stage loads the whole dump instead');
+    const state = await (0,verify_run/* verifyStages */.dX)(pipe, opts.verify, log, work, 'the restore stage loads the whole dump instead');
     result.source = state.source;
     if (state.backup)
         result.backup = state.backup;
@@ -42555,6 +42868,8 @@ async function runDrill(opts, log, onStage) {
                             throw e;
                         if (e instanceof errors/* ToolMissingError */.hc)
                             return { findings: [await (0,verify_run/* serverMissing */.Am)(ins, opts.verify.pgBinDir, 'target', e)] };
+                        if ((0,disk/* startedOutOfSpace */.VT)(e))
+                            return { findings: [(0,disk/* scratchDiskFull */.tu)('target', 'a scratch cluster', (0,errors/* errorMessage */.gJ)(e))] };
                         return {
                             findings: [
                                 (0,report_findings/* finding */.gk)('TARGET_FAILED', 'target', `could not start a scratch PostgreSQL: ${(0,errors/* errorMessage */.gJ)(e)}`),
@@ -42641,9 +42956,17 @@ async function runDrill(opts, log, onStage) {
                     // pg_restore --jobs, and the sample tier's --list, need a file it can seek in: unpack a
                     // gzip'd custom dump first.
                     if (gzip && format === 'custom' && (opts.jobs > 1 || opts.tier === 'sample')) {
-                        external_node_fs_default().mkdirSync(opts.verify.workDir, { recursive: true });
-                        unpacked = external_node_path_default().join(opts.verify.workDir, `${external_node_path_default().basename(file).replace(/\.gz$/, '')}.unpacked`);
-                        await (0,promises_.pipeline)(external_node_fs_default().createReadStream(file), external_node_zlib_default().createGunzip(), external_node_fs_default().createWriteStream(unpacked));
+                        unpacked = work.partial(`${external_node_path_default().basename(file).replace(/\.gz$/, '')}.unpacked`);
+                        try {
+                            await (0,promises_.pipeline)(external_node_fs_default().createReadStream(file), external_node_zlib_default().createGunzip(), external_node_fs_default().createWriteStream(unpacked));
+                        }
+                        catch (e) {
+                            work.discard(unpacked);
+                            if (!(0,disk/* isDiskFull */.b$)(e))
+                                throw e;
+                            const what = `the unpacked copy of ${backup.name}`;
+                            return { findings: [(0,disk/* diskFull */.xg)('restore', work.workDir, what, { fix: UNPACK_FIX })] };
+                        }
                         file = unpacked;
                         gzip = false;
                     }
@@ -42656,7 +42979,7 @@ async function runDrill(opts, log, onStage) {
                                 roles: opts.roles,
                                 schemaOnly: true,
                             });
-                            const rows = await restoreSampleData(client.client, conn, file, opts);
+                            const rows = await restoreSampleData(client.client, conn, file, opts, work);
                             findings.push(...schema.findings, ...rows.findings);
                             result.restore = {
                                 tool: schema.tool,
@@ -42679,19 +43002,27 @@ async function runDrill(opts, log, onStage) {
                                 jobs: gzip ? 1 : opts.jobs,
                             };
                         }
-                        const tables = await (0,postgres_client/* withClient */.SV)(conn, async (client) => (await (0,postgres_tables/* listTables */.WS)(client)).length);
-                        result.tables = tables;
-                        if (tables === 0)
-                            findings.push((0,report_findings/* finding */.gk)('EMPTY_RESTORE', 'restore', `the restored database ${dbName} has no user tables`));
-                        return { findings };
+                        const out = restoreDiskFull(findings, target?.kind ?? 'scratch', backup);
+                        const full = out.some((f) => f.rule === 'DISK_FULL');
+                        // A server whose disk filled may have stopped (a PANIC writing WAL): no tables to count then.
+                        const tables = await (0,postgres_client/* withClient */.SV)(conn, async (client) => (await (0,postgres_tables/* listTables */.WS)(client)).length).catch((e) => {
+                            if (!full)
+                                throw e;
+                            return undefined;
+                        });
+                        if (tables !== undefined)
+                            result.tables = tables;
+                        if (tables === 0 && !full)
+                            out.push((0,report_findings/* finding */.gk)('EMPTY_RESTORE', 'restore', `the restored database ${dbName} has no user tables`));
+                        return { findings: out };
                     }
                     finally {
                         if (unpacked)
-                            external_node_fs_default().rmSync(unpacked, { force: true });
+                            work.discard(unpacked);
                     }
                 });
                 const restored = restore.status !== 'not-run' &&
-                    !restore.findings.some((f) => ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED'].includes(f.rule));
+                    !restore.findings.some((f) => ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED', 'DISK_FULL'].includes(f.rule));
                 if (!restored) {
                     for (const s of ['structure', 'volume', 'semantics', 'compare', 'integrity'])
                         pipe.skip(s, 'the restore did not complete');
@@ -42767,6 +43098,30 @@ async function runDrill(opts, log, onStage) {
     }
     return result;
 }
+/** Free space under a scratch cluster below which a failed restore is put down to its disk: a WAL segment. */
+const WAL_SEGMENT = 16 * 1024 * 1024;
+/** What a restore whose target's disk filled says after it: the full disk's doing, not the backup's. */
+const AFTER_FULL = new Set(['RESTORE_ERROR', 'RESTORE_WARNING', 'RESTORE_FAILED', 'EXIT_CODE_LIED']);
+/**
+ * A restore whose target's disk filled is DISK_FULL, not a bad backup: as PostgreSQL said it (from
+ * stderr), or, on a scratch cluster, a restore that failed with less than a WAL segment left free
+ * under it (a server that PANICked writing WAL may tell the client nothing about space). The errors
+ * and warnings after it are left out; roles, extensions and truncation stay.
+ */
+function restoreDiskFull(findings, kind, backup) {
+    const said = findings.find((f) => f.rule === 'DISK_FULL');
+    const failed = findings.find((f) => AFTER_FULL.has(f.rule) && f.rule !== 'RESTORE_WARNING');
+    const free = kind === 'scratch' ? (0,disk/* freeBytes */.go)(external_node_os_default().tmpdir()) : undefined;
+    const nearlyFull = failed !== undefined && free !== undefined && free < WAL_SEGMENT;
+    if (!said && !nearlyFull)
+        return findings;
+    const rest = findings.filter((f) => f.rule !== 'DISK_FULL' && !AFTER_FULL.has(f.rule));
+    if (kind === 'server')
+        return [{ ...said, fix: SERVER_FIX }, ...rest];
+    const what = `the scratch cluster restoring ${backup.name} (a ${(0,duration/* formatBytes */.z3)(backup.sizeBytes)} dump)`;
+    const cause = said?.message ?? `the restore failed with ${(0,duration/* formatBytes */.z3)(free ?? 0)} left: ${failed?.message}`;
+    return [(0,disk/* scratchDiskFull */.tu)('restore', what, cause), ...rest];
+}
 /** The rungs after the restore: structure, volume, semantics, integrity. */
 async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCollation, log) {
     const cfg = opts.config;
@@ -42816,6 +43171,10 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
             result.rows = counts.reduce((n, c) => n + c.rows, 0);
             const byTable = new Map(counts.map((c) => [c.table, c.rows]));
             const findings = [];
+            // Only tier full restores every row the dump holds.
+            const dumped = result.backup?.tableRows;
+            if (opts.tier === 'full' && dumped)
+                findings.push(...(await (0,postgres_client/* withClient */.SV)(conn, (c) => rowsLost(c, dumped, counts, 'volume'))));
             for (const [table, rule] of Object.entries(opts.config.volume?.tables ?? {})) {
                 if (!sampled(table))
                     continue;
@@ -42891,7 +43250,7 @@ async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCo
  * list. The schema is in place with its foreign keys, so a sampled table whose parent is not sampled
  * would fail them: as a superuser, the load disables triggers (pg_restore --disable-triggers).
  */
-async function restoreSampleData(pgRestore, conn, file, opts) {
+async function restoreSampleData(pgRestore, conn, file, opts, work) {
     const list = await (0,exec/* run */.eF)(pgRestore.path, ['--list', file]);
     const wanted = new Set(opts.sampleTables);
     const lines = list.stdout.split('\n').filter((l) => {
@@ -42902,8 +43261,7 @@ async function restoreSampleData(pgRestore, conn, file, opts) {
     });
     const superuser = await (0,postgres_client/* withClient */.SV)(conn, async (c) => (await c.query('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user'))
         .rows[0]?.s === true);
-    external_node_fs_default().mkdirSync(opts.verify.workDir, { recursive: true });
-    const listFile = external_node_path_default().join(opts.verify.workDir, `sample-${process.pid}-${Date.now()}.list`);
+    const listFile = work.partial('sample.list');
     external_node_fs_default().writeFileSync(listFile, `${lines.join('\n')}\n`);
     try {
         const res = await (0,exec/* run */.eF)(pgRestore.path, [
@@ -42925,7 +43283,7 @@ async function restoreSampleData(pgRestore, conn, file, opts) {
         };
     }
     finally {
-        external_node_fs_default().rmSync(listFile, { force: true });
+        work.discard(listFile);
     }
 }
 function drillOutputs(r, reportPath) {
@@ -43858,10 +44216,11 @@ const migrateSpec = {
 /* harmony export */   KR: () => (/* binding */ putBackSync),
 /* harmony export */   LQ: () => (/* binding */ startProductionSync),
 /* harmony export */   P0: () => (/* binding */ rollbackCommands),
+/* harmony export */   a0: () => (/* binding */ readJournal),
 /* harmony export */   fY: () => (/* binding */ writeJournal),
 /* harmony export */   tK: () => (/* binding */ pausePoint)
 /* harmony export */ });
-/* unused harmony exports journalPath, readJournal */
+/* unused harmony export journalPath */
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
@@ -44034,12 +44393,12 @@ function rollbackCommands(j) {
 /* harmony export */   K_: () => (/* binding */ parseMarkerOptions),
 /* harmony export */   V6: () => (/* binding */ parsePitrOptions)
 /* harmony export */ });
-/* unused harmony exports BACKENDS, parseTargetTime */
+/* unused harmony exports BACKENDS, parseTargetTime, parseTimeline */
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _archive_wal_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(4354);
+/* harmony import */ var _archive_wal_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(4354);
 /* harmony import */ var _compare_options_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3277);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_log_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4325);
@@ -44049,7 +44408,9 @@ function rollbackCommands(j) {
 /* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8620);
 /* harmony import */ var _postgres_recovery_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(9048);
 /* harmony import */ var _sources_s3_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(2832);
-/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(6598);
+/* harmony import */ var _proof_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(8547);
+/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(6598);
+
 
 
 
@@ -44096,11 +44457,12 @@ function parseTarget(v, name) {
         return { kind: 'immediate' };
     if (v['target-time']) {
         const text = v['target-time'].trim();
-        return { kind: 'time', time: parseTargetTime(name('target-time'), text), text };
+        const time = parseTargetTime(name('target-time'), text);
+        return { kind: 'time', time, micros: (0,_proof_js__WEBPACK_IMPORTED_MODULE_11__/* .parseMicros */ .lG)(text), text };
     }
     if (v['target-lsn']) {
         const text = v['target-lsn'].trim();
-        const lsn = (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_12__/* .parseLsn */ .l2)(text);
+        const lsn = (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_13__/* .parseLsn */ .l2)(text);
         if (lsn === undefined)
             throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(name('target-lsn'), `"${text}" is not a WAL location`, 'Write it as 0/3000060');
         return { kind: 'lsn', lsn, text };
@@ -44109,6 +44471,18 @@ function parseTarget(v, name) {
     if (n.length > 63)
         throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(name('target-name'), 'is longer than a restore point name can be', 'Use at most 63 characters');
     return { kind: 'name', name: n };
+}
+/** `latest`, `current`, or a timeline number (decimal, as pg_controldata prints it). */
+function parseTimeline(input, value) {
+    const v = (value ?? '').trim().toLowerCase();
+    if (v === '' || v === 'latest')
+        return 'latest';
+    if (v === 'current')
+        return 'current';
+    const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
+    if (!Number.isInteger(n) || n < 1 || n > 0xffffffff)
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(input, `"${value}" is not a timeline`, 'Give latest, current or a timeline number such as 2');
+    return n;
 }
 function checkLocation(input, value) {
     const v = value.trim();
@@ -44128,7 +44502,7 @@ function number(input, value, min, max, what) {
     return n;
 }
 function parseMarkerOptions(raw, how, log) {
-    const v = (0,_core_spec_js__WEBPACK_IMPORTED_MODULE_6__/* .resolveInputs */ .e)(_spec_js__WEBPACK_IMPORTED_MODULE_11__/* .pitrSpec */ .h, raw, how);
+    const v = (0,_core_spec_js__WEBPACK_IMPORTED_MODULE_6__/* .resolveInputs */ .e)(_spec_js__WEBPACK_IMPORTED_MODULE_12__/* .pitrSpec */ .h, raw, how);
     const name = (n) => (how === 'flag' ? `--${n}` : n);
     if (!v['marker-url'])
         throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(name('marker-url'), 'is empty, but plant-marker is true', 'Give the live database to plant the marker on');
@@ -44136,7 +44510,7 @@ function parseMarkerOptions(raw, how, log) {
     return { markerUrl: v['marker-url'], ...(v.report ? { report: v.report } : {}) };
 }
 function parsePitrOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE_4__/* .silentLogger */ .q) {
-    const v = (0,_core_spec_js__WEBPACK_IMPORTED_MODULE_6__/* .resolveInputs */ .e)(_spec_js__WEBPACK_IMPORTED_MODULE_11__/* .pitrSpec */ .h, raw, how);
+    const v = (0,_core_spec_js__WEBPACK_IMPORTED_MODULE_6__/* .resolveInputs */ .e)(_spec_js__WEBPACK_IMPORTED_MODULE_12__/* .pitrSpec */ .h, raw, how);
     const name = (n) => (how === 'flag' ? `--${n}` : n);
     const backendText = (v.backend ?? 'native').trim().toLowerCase();
     if (['barman', 'wal-g', 'walg'].includes(backendText)) {
@@ -44188,6 +44562,7 @@ function parsePitrOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE_
         ...(v.backup ? { backup: v.backup.trim() } : {}),
         target,
         inclusive: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_5__/* .parseBool */ .q6)(name('target-inclusive'), v['target-inclusive'], true),
+        targetTimeline: parseTimeline(name('target-timeline'), v['target-timeline']),
         mode,
         ...(dataDirectory ? { dataDirectory } : {}),
         ...(port ? { port } : {}),
@@ -44212,6 +44587,59 @@ function parsePitrOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE_
 
 /***/ }),
 
+/***/ 6102:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   KZ: () => (/* binding */ describeCoverage),
+/* harmony export */   PZ: () => (/* binding */ coverageFindings),
+/* harmony export */   UZ: () => (/* binding */ planCoverage)
+/* harmony export */ });
+/* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9334);
+/** What the plan says about the WAL: its findings and its words, from the coverage by segment names. */
+
+function coverageFindings(c, timeline) {
+    if (c.unknownTimeline !== undefined)
+        return [
+            (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_0__/* .finding */ .gk)('PITR_TIMELINE_UNKNOWN', 'plan', `target-timeline ${timeline}: the archive has no ${c.unknownTimeline.toString(16).toUpperCase().padStart(8, '0')}.history that descends from the base backup's timeline`, { evidence: { timeline: c.unknownTimeline } }),
+        ];
+    if (c.missing)
+        return [
+            (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_0__/* .finding */ .gk)('WAL_GAP', 'plan', `WAL segment ${c.missing} is missing from the archive (the chain from ${c.first} on timeline ${c.timeline ?? '?'} stops at ${c.last}, and recovery needs what follows)`, {
+                evidence: { missing: c.missing, first: c.first, lastPresent: c.last, timeline: c.timeline ?? null },
+            }),
+        ];
+    if (c.endsBeforeTarget)
+        return [
+            (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_0__/* .finding */ .gk)('PITR_TARGET_UNREACHED', 'plan', `nothing was archived after the target time: every segment up to ${c.last} was written before it, so no commit after the target is in the WAL`, { evidence: { last: c.last } }),
+        ];
+    return [];
+}
+function planCoverage(c) {
+    return {
+        walFirst: c.first,
+        walLast: c.last,
+        walSegments: c.segments,
+        ...(c.timeline !== undefined ? { timeline: c.timeline } : {}),
+        ...(c.reachesTarget ? { reachesTarget: c.reachesTarget } : {}),
+    };
+}
+/** One line: the chain, and what the names can and cannot tell. */
+function describeCoverage(c) {
+    const p = 'walFirst' in c ? c : planCoverage(c);
+    const reach = p.reachesTarget === 'cannot tell'
+        ? 'whether it reaches the target: cannot tell before replay (segment names carry no times)'
+        : p.reachesTarget === 'yes'
+            ? 'reaches the target'
+            : p.reachesTarget === 'no'
+                ? 'does NOT reach the target'
+                : '';
+    return `${p.walFirst} … ${p.walLast} (${p.walSegments} segments${p.timeline !== undefined ? ` on timeline ${p.timeline}` : ''}, continuous by name from the backup start${reach ? `; ${reach}` : ''})`;
+}
+
+
+/***/ }),
+
 /***/ 2454:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -44220,6 +44648,8 @@ function parsePitrOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE_
 /* harmony export */ });
 /* unused harmony export pitrNext */
 /* harmony import */ var _core_duration_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8571);
+/* harmony import */ var _plan_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6102);
+
 
 /** The facts that head a PITR summary: the plan (what an approver signs), the recovery, what is next. */
 function pitrFacts(r) {
@@ -44234,7 +44664,7 @@ function pitrFacts(r) {
             `${r.plan.backup}${r.plan.backupEnded ? ` (ended ${r.plan.backupEnded})` : ''}`,
         ]);
         if (r.plan.walFirst)
-            rows.push(['WAL', `${r.plan.walFirst} … ${r.plan.walLast} (${r.plan.walSegments} segments, no gap)`]);
+            rows.push(['WAL', (0,_plan_js__WEBPACK_IMPORTED_MODULE_1__/* .describeCoverage */ .KZ)(r.plan)]);
         if (r.plan.estimatedSeconds !== undefined)
             rows.push([
                 'estimate',
@@ -44250,6 +44680,13 @@ function pitrFacts(r) {
         ]);
     if (r.recoveredTo)
         rows.push(['recovered to', `${r.recoveredTo} (last replayed commit)`]);
+    if (r.proof)
+        rows.push([
+            'proof (server log)',
+            `${r.proof.holds ? 'holds' : `CONTRADICTS the target: ${r.proof.why}`}: last replayed commit ${r.proof.lastCommit ?? '(none since the backup)'}, stopped at ${r.proof.stoppedAt ?? '(no time in the stop line)'}`,
+        ]);
+    if (r.rpoSeconds !== undefined)
+        rows.push(['RPO achieved', `${r.rpoSeconds} s (target point minus the last replayed commit)`]);
     if (r.checks?.length)
         rows.push([
             'checks',
@@ -44261,6 +44698,16 @@ function pitrFacts(r) {
         rows.push(['database', r.databaseUrl]);
     if (r.safetySnapshot)
         rows.push(['safety snapshot', r.safetySnapshot]);
+    if (r.discarded?.until && r.safetySnapshot)
+        rows.push([
+            'discarded',
+            `the writes after ${r.recoveredTo ?? r.target} up to production's stop at ${r.discarded.until}${r.discarded.lsn ? ` (shutdown checkpoint ${r.discarded.lsn})` : ''}; they stay in the safety snapshot`,
+        ]);
+    if (r.downtimeSeconds !== undefined)
+        rows.push([
+            'downtime',
+            `${(0,_core_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatSeconds */ .Xo)(r.downtimeSeconds)} (production stopped until it served the recovered data)`,
+        ]);
     return rows;
 }
 /** What to do next, as a markdown list for the job summary (seed 001 §2.5). */
@@ -44271,7 +44718,150 @@ function pitrNext(r) {
 
 /***/ }),
 
-/***/ 5062:
+/***/ 8547:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $6: () => (/* binding */ isoMicros),
+/* harmony export */   V4: () => (/* binding */ pgMicros),
+/* harmony export */   Yo: () => (/* binding */ targetFindings),
+/* harmony export */   bl: () => (/* binding */ microsOrMs),
+/* harmony export */   lG: () => (/* binding */ parseMicros),
+/* harmony export */   v7: () => (/* binding */ rpoSeconds),
+/* harmony export */   x2: () => (/* binding */ proveFromLog)
+/* harmony export */ });
+/* unused harmony export wrongPointFinding */
+/* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9334);
+/**
+ * The recovery point, to the microsecond, and PostgreSQL's own proof of it.
+ *
+ * JavaScript's Date holds milliseconds; PostgreSQL's timestamps hold microseconds. A target equal
+ * to a commit's exact time must keep its last three digits, or that commit is cut off. Times here
+ * are BigInt microseconds since the epoch, beside their ISO text.
+ */
+
+/** Microseconds since the epoch of an ISO 8601 time with a zone, or a PostgreSQL log time (UTC, +hh, ...). */
+function parseMicros(text) {
+    const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(?::(\d{2}))?(?:\.(\d{1,6}))?\s?(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$/i.exec(text.trim());
+    if (!m)
+        return undefined;
+    let zone = (m[5] ?? 'Z').toUpperCase();
+    if (zone === 'UTC' || zone === 'GMT')
+        zone = 'Z';
+    else if (/^[+-]\d{2}$/.test(zone))
+        zone = `${zone}:00`;
+    else if (/^[+-]\d{4}$/.test(zone))
+        zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
+    const ms = Date.parse(`${m[1]}T${m[2]}:${m[3] ?? '00'}${zone}`);
+    if (Number.isNaN(ms))
+        return undefined;
+    return BigInt(ms) * 1000n + BigInt((m[4] ?? '').padEnd(6, '0') || '0');
+}
+/** 2026-12-01T12:00:00.123456Z: every digit kept, always six (so that the texts sort as the times). */
+function isoMicros(us) {
+    const secs = us / 1000000n;
+    const frac = (us % 1000000n).toString().padStart(6, '0');
+    const base = new Date(Number(secs) * 1000).toISOString().replace(/\.\d{3}Z$/, '');
+    return `${base}.${frac}Z`;
+}
+/** For recovery_target_time and pgBackRest's --target: 2026-12-01 12:00:00.123456+00. */
+function pgMicros(us) {
+    return isoMicros(us).replace('T', ' ').replace('Z', '+00');
+}
+/**
+ * Does the log prove the target? A time target: the last replayed commit T' and the first one left
+ * out T satisfy T' <= target < T (inclusive) or T' < target <= T (exclusive). A name: the server
+ * stopped at that restore point. An LSN: it stopped at that location. Undefined when the log has no
+ * stop line (nothing to prove with), or for target-immediate.
+ */
+function proveFromLog(target, inclusive, facts) {
+    const line = facts.stopLine;
+    if (!line || target.kind === 'immediate')
+        return undefined;
+    const last = facts.lastCommit ? parseMicros(facts.lastCommit) : undefined;
+    const base = { stopLine: line, ...(last !== undefined ? { lastCommit: isoMicros(last) } : {}) };
+    if (target.kind === 'name') {
+        const at = /recovery stopping at restore point "(.*)", time (.+)$/.exec(line);
+        const ok = at?.[1] === target.name;
+        const when = at?.[2] ? parseMicros(at[2]) : undefined;
+        return {
+            ...base,
+            ...(when !== undefined ? { stoppedAt: isoMicros(when) } : {}),
+            holds: ok,
+            ...(ok ? {} : { why: `the server did not stop at restore point "${target.name}"` }),
+        };
+    }
+    if (target.kind === 'lsn') {
+        const ok = /recovery stopping (before|after) WAL location \(LSN\)/.test(line);
+        return { ...base, holds: ok, ...(ok ? {} : { why: 'the server did not stop at a WAL location' }) };
+    }
+    const m = /recovery stopping (before|after) (?:commit|abort) of transaction \d+, time (.+)$/.exec(line);
+    const stop = m?.[2] ? parseMicros(m[2]) : undefined;
+    if (!m || stop === undefined)
+        return { ...base, holds: false, why: 'the stop line names no transaction and time' };
+    const t = target.micros;
+    const withStop = { ...base, stoppedAt: isoMicros(stop) };
+    const beforeOk = m[1] === 'before' && (inclusive ? stop > t : stop >= t);
+    const lastOk = last === undefined || (inclusive ? last <= t : last < t);
+    if (beforeOk && lastOk)
+        return { ...withStop, holds: true };
+    return {
+        ...withStop,
+        holds: false,
+        why: !beforeOk
+            ? `the first commit left out (${isoMicros(stop)}) is not after the target (${isoMicros(t)})`
+            : `the last replayed commit (${isoMicros(last)}) is after the target (${isoMicros(t)})`,
+    };
+}
+/** The finding a proof that does not hold raises. */
+function wrongPointFinding(p, targetText) {
+    return (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_0__/* .finding */ .gk)('PITR_WRONG_POINT', 'checks', `the server log contradicts the target ${targetText}: ${p.why}`, {
+        evidence: { stopLine: p.stopLine, lastCommit: p.lastCommit ?? null, stoppedAt: p.stoppedAt ?? null },
+    });
+}
+/**
+ * The recovery point objective achieved: how far before the target point (the target time, or the
+ * restore point's time) the last replayed commit is, in seconds to the microsecond.
+ */
+function rpoSeconds(target, p) {
+    if (!p?.holds || !p.lastCommit)
+        return undefined;
+    const point = target.kind === 'time'
+        ? target.micros
+        : target.kind === 'name' && p.stoppedAt
+            ? parseMicros(p.stoppedAt)
+            : undefined;
+    const last = parseMicros(p.lastCommit);
+    if (point === undefined || last === undefined)
+        return undefined;
+    return Number(point - last) / 1e6;
+}
+/**
+ * What proves the target, in order of strength: checks with `asserts` (a planted marker's, or
+ * pitr.checks), then the server log. A log that contradicts the target is PITR_WRONG_POINT; with
+ * neither, PITR_UNASSERTED.
+ */
+function targetFindings(proof, asserted, targetText) {
+    if (proof && !proof.holds)
+        return [wrongPointFinding(proof, targetText)];
+    const before = asserted('before-target');
+    const after = asserted('after-target');
+    if (proof?.holds || (before && after))
+        return [];
+    return [
+        (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_0__/* .finding */ .gk)('PITR_UNASSERTED', 'checks', `neither the server log nor a check proves ${!before ? 'a row from before the target exists' : ''}${!before && !after ? ' and ' : ''}${!after ? 'a row from after it is absent' : ''}`),
+    ];
+}
+/** The log's time to the microsecond when it parses, else the Date's milliseconds. */
+function microsOrMs(logText, d) {
+    const us = logText ? parseMicros(logText) : undefined;
+    return us !== undefined ? isoMicros(us) : d.toISOString();
+}
+
+
+/***/ }),
+
+/***/ 8705:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -44292,10 +44882,6 @@ var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
 // EXTERNAL MODULE: ./src/archive/wal.ts
 var archive_wal = __nccwpck_require__(4354);
-// EXTERNAL MODULE: ./src/checks/semantics.ts
-var semantics = __nccwpck_require__(856);
-// EXTERNAL MODULE: ./src/compare/run.ts
-var run = __nccwpck_require__(5322);
 // EXTERNAL MODULE: ./src/core/duration.ts
 var duration = __nccwpck_require__(8571);
 // EXTERNAL MODULE: ./src/core/errors.ts
@@ -44431,11 +45017,26 @@ async function listBaseBackups(source, wal) {
     }
     return out.sort((a, b) => (a.startLsn < b.startLsn ? -1 : a.startLsn > b.startLsn ? 1 : 0));
 }
+/**
+ * Where an object of a backup goes in the data directory: an object name is the store's (an S3 key
+ * may hold `..` or start with `/`), so one that would land outside the data directory is refused.
+ */
+function inside(dataDir, name) {
+    const root = external_node_path_default().resolve(dataDir);
+    const dest = external_node_path_default().resolve(root, name);
+    if (!dest.startsWith(`${root}${(external_node_path_default()).sep}`)) {
+        throw new Error(`the backup holds an object named ${JSON.stringify(name)}, which would land outside the data directory: refused`);
+    }
+    return dest;
+}
+/** Objects of a plain base backup fetched at once. */
+const PARALLEL_OBJECTS = 8;
 /** One object of a backup into `dest`: copied when local, else downloaded (its size from the listing). */
 async function copyObject(source, f, dest) {
     const local = source.localPath(f.name);
+    // Asynchronous (libuv's threads): a cancel is handled at once, even in the middle of a large file.
     if (local)
-        external_node_fs_default().copyFileSync(local, dest);
+        await external_node_fs_default().promises.copyFile(local, dest);
     else if (source.downloadTo)
         await source.downloadTo(f.name, dest, f.size);
     else
@@ -44450,11 +45051,17 @@ async function unpackBaseBackup(source, b, dataDir) {
     external_node_fs_default().chmodSync(dataDir, 0o700);
     const rel = (f) => (b.id ? f.name.slice(b.id.length + 1) : f.name);
     if (b.format === 'plain') {
-        for (const f of b.files) {
-            const dest = external_node_path_default().join(dataDir, rel(f));
-            external_node_fs_default().mkdirSync(external_node_path_default().dirname(dest), { recursive: true });
-            await copyObject(source, f, dest);
-        }
+        // Several objects at once: from S3 one at a time, a plain backup's thousands of files wait on
+        // round trips, not bandwidth.
+        const queue = [...b.files];
+        const worker = async () => {
+            for (let f = queue.shift(); f; f = queue.shift()) {
+                const dest = inside(dataDir, rel(f));
+                external_node_fs_default().mkdirSync(external_node_path_default().dirname(dest), { recursive: true });
+                await copyObject(source, f, dest);
+            }
+        };
+        await Promise.all(Array.from({ length: Math.min(PARALLEL_OBJECTS, queue.length) }, worker));
     }
     else {
         const others = b.files.filter((f) => /\.tar(\.gz)?$/.test(rel(f)) && !/^(base|pg_wal)\.tar/.test(rel(f)));
@@ -44467,7 +45074,10 @@ async function unpackBaseBackup(source, b, dataDir) {
                 continue;
             const into = name === 'base' ? dataDir : external_node_path_default().join(dataDir, 'pg_wal');
             external_node_fs_default().mkdirSync(into, { recursive: true });
-            const r = await (0,exec/* run */.eF)('tar', [f.name.endsWith('.gz') ? '-xzf' : '-xf', '-', '-C', into], {
+            // The archive's owners and modes are not taken (no setuid file planted by a crafted backup);
+            // GNU tar itself keeps members inside the folder (no `..`, no leading /, links made last).
+            const safe = ['--no-same-owner', '--no-same-permissions', '--no-overwrite-dir'];
+            const r = await (0,exec/* run */.eF)('tar', [...safe, f.name.endsWith('.gz') ? '-xzf' : '-xf', '-', '-C', into], {
                 stdin: external_node_stream_.Readable.from(source.read(f.name, f.size)),
             });
             if (r.code !== 0)
@@ -44494,6 +45104,8 @@ function dataDirMajor(dataDir) {
     }
 }
 
+// EXTERNAL MODULE: ./src/pitr/proof.ts
+var pitr_proof = __nccwpck_require__(8547);
 ;// CONCATENATED MODULE: ./src/pitr/spool.ts
 
 
@@ -44769,72 +45381,87 @@ class WalArchive {
             return undefined;
         }
     }
-    /** The newest timeline's history (the switches that led to it), for `recovery_target_timeline = latest`. */
-    async timelineHistory(fromTli) {
-        const tlis = [...this.files.keys()]
-            .filter((n) => n.endsWith('.history'))
-            .map((n) => Number.parseInt(n.slice(0, 8), 16))
-            .filter((t) => t > fromTli)
-            .sort((a, b) => b - a);
+    /**
+     * The timeline recovery follows and the switches that led to it: the newest that descends from
+     * the backup's (`latest`), the backup's own (`current`), or the one asked for by number. Undefined
+     * when a numbered timeline has no .history in the archive or does not descend from the backup's.
+     */
+    async timelineHistory(fromTli, wanted = 'latest') {
+        if (wanted === 'current' || wanted === fromTli)
+            return { last: fromTli, switches: [] };
+        const tlis = wanted === 'latest'
+            ? [...this.files.keys()]
+                .filter((n) => n.endsWith('.history'))
+                .map((n) => Number.parseInt(n.slice(0, 8), 16))
+                .filter((t) => t > fromTli)
+                .sort((a, b) => b - a)
+            : [wanted];
         for (const tli of tlis) {
             const f = this.files.get(`${tli.toString(16).toUpperCase().padStart(8, '0')}.history`);
+            if (!f)
+                continue;
             const text = f.gzip ? await this.readGzipText(f) : await this.source.readText(f.object, 1024 * 1024);
             const switches = text ? (0,archive_wal/* parseTimelineHistory */.r7)(text) : [];
             // Only a timeline that descends from the backup's.
             if (switches.some((s) => s.tli === fromTli))
                 return { last: tli, switches };
         }
-        return { last: fromTli, switches: [] };
+        return wanted === 'latest' ? { last: fromTli, switches: [] } : undefined;
     }
     /**
-     * Is every segment from the backup's start to the target there, on the timeline PostgreSQL will
-     * follow? Found before anything is restored.
+     * Is every segment there that recovery from the backup's start needs, on the chosen timeline? By
+     * segment names only (file times lie after a copy or an upload): to the target LSN for an LSN
+     * target; for a time or a name, the whole chain from the backup's start to the last segment
+     * present (where the target falls in it cannot be told before replay). Found before anything is
+     * restored.
      */
     async coverage(startLsn, startTli, end, 
     /** The backup's end: WAL up to it is needed whatever the target (unless the backup holds it). */
-    backupEndLsn) {
-        const { last, switches } = await this.timelineHistory(startTli);
-        const tliOf = (segno) => (0,archive_wal/* timelineFor */.vl)(segno, switches, last, this.segSize);
-        const segnos = [...this.files.keys()]
-            .filter((n) => n.length === 24)
-            .map((n) => (0,archive_wal/* parseSegmentName */.EU)(n, this.segSize))
-            .filter((s) => s !== undefined && s.tli === tliOf(s.segno))
-            .map((s) => s.segno);
-        const maxSegno = segnos.reduce((a, b) => (b > a ? b : a), -1n);
+    backupEndLsn, timeline = 'latest') {
+        const chain = await this.timelineHistory(startTli, timeline);
         const first = (0,archive_wal/* segmentOf */.dJ)(startLsn, this.segSize);
-        const ends = [end.kind === 'lsn' || end.kind === 'immediate' ? end.lsn : undefined, backupEndLsn].filter((l) => l !== undefined);
-        const needLsn = ends.length ? ends.reduce((a, b) => (b > a ? b : a)) : undefined;
-        const needUntil = needLsn === undefined ? undefined : (0,archive_wal/* segmentOf */.dJ)(needLsn, this.segSize);
-        const minimum = backupEndLsn === undefined ? first : (0,archive_wal/* segmentOf */.dJ)(backupEndLsn, this.segSize);
-        const name = (segno) => (0,archive_wal/* segmentName */.Jc)(tliOf(segno), segno, this.segSize);
-        let segno = first;
-        let lastPresent;
-        let reached = false;
-        for (;;) {
-            const f = this.files.get(name(segno));
-            if (!f)
-                break;
-            lastPresent = segno;
-            reached =
-                ((end.kind === 'lsn' || end.kind === 'immediate') && needUntil !== undefined && segno >= needUntil) ||
-                    (end.kind === 'time' && segno >= minimum && f.modified.getTime() >= end.time.getTime());
-            if (reached)
-                break;
-            segno++;
+        if (!chain) {
+            const none = (0,archive_wal/* segmentName */.Jc)(startTli, first, this.segSize);
+            return {
+                first: none,
+                last: none,
+                segments: 0,
+                segSize: this.segSize,
+                unknownTimeline: timeline,
+            };
         }
+        const tliOf = (segno) => (0,archive_wal/* timelineFor */.vl)(segno, chain.switches, chain.last, this.segSize);
+        const name = (segno) => (0,archive_wal/* segmentName */.Jc)(tliOf(segno), segno, this.segSize);
+        const onPath = [...this.files.values()]
+            .map((f) => ({ f, s: f.name.length === 24 ? (0,archive_wal/* parseSegmentName */.EU)(f.name, this.segSize) : undefined }))
+            .filter((x) => x.s !== undefined && x.s.tli === tliOf(x.s.segno) && x.s.segno >= first);
+        const lastOnPath = onPath.reduce((a, x) => ((x.s?.segno ?? -1n) > a ? (x.s?.segno ?? -1n) : a), first - 1n);
+        const lsnEnd = end.kind === 'lsn' || end.kind === 'immediate';
+        const ends = [lsnEnd ? end.lsn : undefined, backupEndLsn].filter((l) => l !== undefined);
+        const needUntil = ends.length
+            ? (0,archive_wal/* segmentOf */.dJ)(ends.reduce((a, b) => (b > a ? b : a)), this.segSize)
+            : first;
+        // The chain to check: to the target's segment, or (time, name) to the last segment present.
+        const until = lsnEnd ? needUntil : lastOnPath > needUntil ? lastOnPath : needUntil;
+        let segno = first;
+        while (segno <= until && this.files.has(name(segno)))
+            segno++;
+        const lastPresent = segno - 1n;
         const result = {
             first: name(first),
-            last: name(lastPresent ?? first),
-            segments: lastPresent === undefined ? 0 : Number(lastPresent - first) + 1,
+            last: name(lastPresent >= first ? lastPresent : first),
+            segments: Number(lastPresent - first) + 1,
             segSize: this.segSize,
+            timeline: chain.last,
+            reachesTarget: lsnEnd ? 'yes' : 'cannot tell',
         };
-        if (reached)
+        if (segno <= until)
+            return { ...result, missing: name(segno), reachesTarget: 'no' };
+        if (end.kind !== 'time')
             return result;
-        // A hole with later segments after it, or a segment the target needs: a gap.
-        if (segno <= maxSegno || (needUntil !== undefined && segno <= needUntil)) {
-            return { ...result, missing: name(segno) };
-        }
-        return end.kind === 'time' ? { ...result, endsBeforeTarget: true } : result;
+        // Sound in one direction only: segments all written before the target hold no commit after it.
+        const newest = onPath.reduce((a, x) => Math.max(a, x.f.modified.getTime()), 0);
+        return newest < end.time.getTime() ? { ...result, endsBeforeTarget: true, reachesTarget: 'no' } : result;
     }
     /**
      * Download one file (un-gzipped) to `dest`, atomically: it appears whole, and already owned by
@@ -44845,7 +45472,7 @@ class WalArchive {
         const local = this.source.localPath(f.object);
         try {
             if (local && !f.gzip) {
-                external_node_fs_default().copyFileSync(local, tmp);
+                await external_node_fs_default().promises.copyFile(local, tmp);
             }
             else if (!f.gzip && this.source.downloadTo) {
                 await this.source.downloadTo(f.object, tmp, f.size);
@@ -44884,6 +45511,7 @@ function isPowerOfTwo(n) {
 
 
 
+
 function coverageEnd(target, b) {
     switch (target.kind) {
         case 'time':
@@ -44910,15 +45538,17 @@ class NativeBackend {
     prefetch;
     binDir;
     log;
+    timeline;
     description;
     backups = [];
     wal;
-    constructor(base, walSource, prefetch, binDir, log) {
+    constructor(base, walSource, prefetch, binDir, log, timeline = 'latest') {
         this.base = base;
         this.walSource = walSource;
         this.prefetch = prefetch;
         this.binDir = binDir;
         this.log = log;
+        this.timeline = timeline;
         this.description = `base backups ${base.description}, WAL ${walSource.description}`;
     }
     async archive() {
@@ -44934,12 +45564,16 @@ class NativeBackend {
         const found = this.backups.find((x) => x.id === b.id);
         // WAL streamed into the backup (-X stream) covers its own start: then the archive need not.
         const holdsWal = found.files.some((f) => /(^|\/)pg_wal(\/[0-9A-F]{24}$|\.tar(\.gz)?$)/.test(f.name));
-        return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), holdsWal ? undefined : b.endLsn);
+        return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), holdsWal ? undefined : b.endLsn, this.timeline);
     }
     async restore(b, dataDir, spoolDir, owner) {
         const found = this.backups.find((x) => x.id === b.id);
         const wal = await this.archive();
-        const { last, switches } = await wal.timelineHistory(b.timeline);
+        // The plan refused a timeline the archive does not know; here it is the one recovery follows.
+        const { last, switches } = (await wal.timelineHistory(b.timeline, this.timeline)) ?? {
+            last: b.timeline,
+            switches: [],
+        };
         // The order the server will ask for segments in: from the backup's start, along the timeline chain.
         const order = [];
         const first = (0,archive_wal/* segmentOf */.dJ)(b.startLsn ?? 0n, wal.segSize);
@@ -44986,14 +45620,16 @@ class PgbackrestBackend {
     target;
     inclusive;
     osUser;
+    timeline;
     description;
     info;
-    constructor(stanza, config, target, inclusive, osUser) {
+    constructor(stanza, config, target, inclusive, osUser, timeline = 'latest') {
         this.stanza = stanza;
         this.config = config;
         this.target = target;
         this.inclusive = inclusive;
         this.osUser = osUser;
+        this.timeline = timeline;
         this.description = `pgBackRest stanza ${stanza}${config ? ` (${config})` : ''}`;
     }
     args(command, extra = []) {
@@ -45069,7 +45705,7 @@ class PgbackrestBackend {
             }
         }
         const wal = new WalArchive(new local/* LocalSource */.R('stanza', dir), objects);
-        return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), b.endLsn);
+        return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), b.endLsn, this.timeline);
     }
     async repoPath() {
         const file = this.config ?? '/etc/pgbackrest/pgbackrest.conf';
@@ -45094,12 +45730,12 @@ class PgbackrestBackend {
             `--pg1-path=${dataDir}`,
             `--set=${b.id}`,
             `--type=${type}`,
-            ...(t.kind === 'time'
-                ? [`--target=${t.time.toISOString().replace('T', ' ').replace('Z', '+00')}`]
-                : []),
+            ...(t.kind === 'time' ? [`--target=${(0,pitr_proof/* pgMicros */.V4)(t.micros)}`] : []),
             ...(t.kind === 'lsn' ? [`--target=${(0,archive_wal/* formatLsn */.rI)(t.lsn)}`] : []),
             ...(t.kind === 'name' ? [`--target=${t.name}`] : []),
             ...(t.kind !== 'immediate' && !this.inclusive ? ['--target-exclusive'] : []),
+            // PostgreSQL's default (12+) is latest; another is passed as asked.
+            ...(this.timeline !== 'latest' ? [`--target-timeline=${this.timeline}`] : []),
             '--target-action=promote',
             '--archive-mode=off',
         ];
@@ -45108,6 +45744,143 @@ class PgbackrestBackend {
             throw new Error(`pgbackrest restore failed: ${r.stderr.trim().split('\n').slice(-3).join(' ') || r.stdout.trim().split('\n').slice(-3).join(' ')}`);
         }
         return { settings: {} };
+    }
+}
+
+// EXTERNAL MODULE: ./src/compare/run.ts
+var run = __nccwpck_require__(5322);
+;// CONCATENATED MODULE: ./src/pitr/changes.ts
+
+
+const COUNT_RULES = new Set(['COUNT_DRIFT', 'TABLE_MISSING', 'TABLE_UNEXPECTED']);
+function asChange(f) {
+    const e = f.evidence ?? {};
+    const change = {
+        table: String(e.table),
+        atTarget: typeof e.target === 'number' ? e.target : null,
+        now: typeof e.source === 'number' ? e.source : null,
+    };
+    const says = change.atTarget === null
+        ? `created since the target (${change.now} rows now)`
+        : change.now === null
+            ? `dropped since the target (${change.atTarget} rows at the target)`
+            : `${change.atTarget} rows at the target, ${change.now} in production now (${change.now - change.atTarget >= 0 ? '+' : ''}${change.now - change.atTarget})`;
+    return {
+        change,
+        finding: (0,report_findings/* finding */.gk)('PITR_CHANGED_SINCE_TARGET', 'compare', `table ${change.table}: ${says}`, {
+            evidence: { table: change.table, atTarget: change.atTarget, now: change.now },
+        }),
+    };
+}
+/** Run the compare stage; returns its summary and, against a live source, the tables that changed. */
+async function pitrCompare(pipe, opts, conn, log) {
+    if (!opts) {
+        pipe.skip('compare', 'no compare-source-url or compare-baseline');
+        return {};
+    }
+    const out = {};
+    const live = opts.source !== undefined && !opts.baseline;
+    // The recovered copy's database of the same name as the source's.
+    const target = { ...conn, database: opts.source?.database ?? conn.database };
+    await pipe.stage('compare', async () => {
+        const r = await (0,run/* runCompare */.Lv)({ ...opts, target }, log);
+        out.summary = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
+        const notRun = r.stages.find((s) => s.status === 'not-run');
+        const findings = [];
+        for (const f of r.findings) {
+            if (live && COUNT_RULES.has(f.rule)) {
+                const c = asChange(f);
+                out.changes ??= [];
+                out.changes.push(c.change);
+                findings.push(c.finding);
+            }
+            else
+                findings.push({ ...f, stage: 'compare' });
+        }
+        return { findings, ...(notRun?.reason ? { notRun: notRun.reason } : {}) };
+    });
+    return out;
+}
+
+// EXTERNAL MODULE: ./src/checks/semantics.ts
+var semantics = __nccwpck_require__(856);
+;// CONCATENATED MODULE: ./src/pitr/checks.ts
+
+
+/** The databases of the recovered server one may connect to. */
+async function databases(c) {
+    const r = await c.query('SELECT datname AS d FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname');
+    return r.rows.map((x) => x.d);
+}
+/**
+ * The database holding restorable.pitr_marker with a row of this marker (either half); the
+ * connection's own when none does (its checks then fail, as they should).
+ */
+async function markerDatabase(conn, name) {
+    const all = await (0,client/* withClient */.SV)(conn, databases);
+    for (const d of all) {
+        const found = await (0,client/* withClient */.SV)({ ...conn, database: d }, async (c) => {
+            const t = await c.query("SELECT to_regclass('restorable.pitr_marker')::text AS t");
+            if (!t.rows[0]?.t)
+                return false;
+            const n = await c.query('SELECT 1 FROM restorable.pitr_marker WHERE name = $1 LIMIT 1', [name]);
+            return (n.rowCount ?? 0) > 0;
+        });
+        if (found)
+            return d;
+    }
+    return conn.database;
+}
+/** Run the checks, grouped by database; results in the order given. */
+async function runPitrChecks(conn, queries) {
+    const marker = queries.find((q) => q.marker)?.marker;
+    const markerDb = marker ? await markerDatabase(conn, marker) : undefined;
+    const dbOf = (q) => q.database ?? (q.marker ? markerDb : undefined) ?? conn.database;
+    const findings = [];
+    const byQuery = new Map();
+    for (const db of [...new Set(queries.map(dbOf))]) {
+        const group = queries.filter((q) => dbOf(q) === db);
+        const r = await (0,client/* withClient */.SV)({ ...conn, database: db }, (c) => (0,semantics/* runSmokeQueries */.B)(c, group));
+        findings.push(...r.findings);
+        for (const [i, q] of group.entries())
+            byQuery.set(q, r.results[i]);
+    }
+    return { findings, results: queries.map((q) => byQuery.get(q)) };
+}
+
+;// CONCATENATED MODULE: ./src/pitr/clone.ts
+/** A side-by-side clone: the settings it keeps, and the folder it may be written to. */
+
+
+
+
+const CLONE_KEEPS = ['port', 'listen_addresses', 'unix_socket_directories', 'logging_collector'];
+/**
+ * The settings that stay in postgresql.auto.conf after promotion: archive_mode off always; for a
+ * side-by-side clone also its port, listen address and socket folder, so that a restart with a
+ * plain `pg_ctl start -D <clone>` keeps them instead of production's from postgresql.conf.
+ */
+function lastingSettings(mode, settings) {
+    const keep = { archive_mode: 'off' };
+    if (mode === 'side-by-side')
+        for (const k of CLONE_KEEPS)
+            if (settings[k] !== undefined)
+                keep[k] = settings[k];
+    return keep;
+}
+/**
+ * Refuse, before anything is fetched, a clone folder the server's OS user cannot write: the folder
+ * itself when it exists, and the folder beside which its server log is written (the nearest
+ * existing one above it).
+ */
+function checkCloneFolder(input, dataDir, osUser) {
+    let above = external_node_path_default().dirname(dataDir);
+    while (!external_node_fs_default().existsSync(above) && external_node_path_default().dirname(above) !== above)
+        above = external_node_path_default().dirname(above);
+    for (const at of external_node_fs_default().existsSync(dataDir) ? [above, dataDir] : [above]) {
+        if ((0,exec/* runSync */.HZ)('test', ['-w', at, '-a', '-x', at], osUser).code === 0)
+            continue;
+        throw new errors/* UserError */.yo(input, `${at} is not writable by ${osUser ?? 'this user'}, who runs the recovered server (and writes its log beside it)`, `Give a folder ${osUser ?? 'this user'} may write to (e.g. chown ${osUser ?? '$USER'} the folder above it)`);
     }
 }
 
@@ -45311,6 +46084,16 @@ function rollBack(ip, why, next) {
     next.push(r.started ? `${r.note}.` : `${r.note}.`);
     return (0,report_findings/* finding */.gk)('PITR_ROLLED_BACK', 'recover', `the in-place recovery failed (${why}); the original data directory was put back${r.started ? ' and the server started' : ', but it did not start'}`, { evidence: { restarted: r.started } });
 }
+/**
+ * After promotion: settings that name the staging folder (pgBackRest writes its restore_command
+ * with --pg1-path of the folder it restored into) name production's path, where the folder goes.
+ */
+function rehome(ip) {
+    const auto = external_node_path_default().join(ip.journal.staging, 'postgresql.auto.conf');
+    const text = external_node_fs_default().readFileSync(auto, 'utf8');
+    if (text.includes(ip.journal.staging))
+        external_node_fs_default().writeFileSync(auto, text.split(ip.journal.staging).join(ip.journal.live));
+}
 /** After promotion: the new timeline's history file is marked for the archiver, for when archiving is on again. */
 function markHistoryReady(dataDir, owner) {
     const wal = external_node_path_default().join(dataDir, 'pg_wal');
@@ -45358,7 +46141,12 @@ async function handOver(ip, server, log, next) {
     return { findings: [], ...(downtime !== undefined ? { downtimeSeconds: downtime } : {}) };
 }
 
+// EXTERNAL MODULE: ./src/pitr/plan.ts
+var pitr_plan = __nccwpck_require__(6102);
 ;// CONCATENATED MODULE: ./src/pitr/run.ts
+
+
+
 
 
 
@@ -45391,7 +46179,7 @@ function describeTarget(t, inclusive) {
     const incl = inclusive ? '' : ' (exclusive)';
     switch (t.kind) {
         case 'time':
-            return `time ${t.time.toISOString()}${incl}`;
+            return `time ${(0,pitr_proof/* isoMicros */.$6)(t.micros)}${incl}`;
         case 'lsn':
             return `LSN ${(0,archive_wal/* formatLsn */.rI)(t.lsn)}${incl}`;
         case 'name':
@@ -45401,15 +46189,15 @@ function describeTarget(t, inclusive) {
     }
 }
 /** The recovery_target_* settings for a target. */
-function targetSettings(t, inclusive) {
+function targetSettings(t, inclusive, timeline) {
     const common = {
         recovery_target_action: 'promote',
-        recovery_target_timeline: 'latest',
+        recovery_target_timeline: String(timeline),
         recovery_target_inclusive: inclusive ? 'on' : 'off',
     };
     switch (t.kind) {
         case 'time':
-            return { ...common, recovery_target_time: t.time.toISOString().replace('T', ' ').replace('Z', '+00') };
+            return { ...common, recovery_target_time: (0,pitr_proof/* pgMicros */.V4)(t.micros) };
         case 'lsn':
             return { ...common, recovery_target_lsn: (0,archive_wal/* formatLsn */.rI)(t.lsn) };
         case 'name':
@@ -45417,7 +46205,7 @@ function targetSettings(t, inclusive) {
         case 'immediate':
             return {
                 recovery_target_action: 'promote',
-                recovery_target_timeline: 'latest',
+                recovery_target_timeline: String(timeline),
                 recovery_target: 'immediate',
             };
     }
@@ -45485,8 +46273,8 @@ async function runPitr(opts, log, onStage) {
     const binDirFor = async (major) => (await serverBinary(major, opts.pgBinDir)).dir;
     const osUser = opts.osUser ?? (process.getuid?.() === 0 ? 'postgres' : undefined);
     const backend = opts.backend === 'native'
-        ? new NativeBackend(openSource('base-backups', opts.baseBackups, opts, log), openSource('wal-archive', opts.walArchive, opts, log, true), opts.prefetch, binDirFor, log)
-        : new PgbackrestBackend(opts.stanza, opts.pgbackrestConfig, opts.target, opts.inclusive, osUser);
+        ? new NativeBackend(openSource('base-backups', opts.baseBackups, opts, log), openSource('wal-archive', opts.walArchive, opts, log, true), opts.prefetch, binDirFor, log, opts.targetTimeline)
+        : new PgbackrestBackend(opts.stanza, opts.pgbackrestConfig, opts.target, opts.inclusive, osUser, opts.targetTimeline);
     result.source = backend.description;
     // In place: the interlock is checked before anything else happens.
     let liveBin;
@@ -45500,6 +46288,8 @@ async function runPitr(opts, log, onStage) {
             throw new errors/* UserError */.yo('confirm', `"${opts.confirm}" is neither the system identifier of ${dataDir} nor pitr.name from config`, `Read it with pg_controldata ${dataDir} (Database system identifier) and confirm that this is the cluster to roll back`);
         }
     }
+    if (opts.mode === 'side-by-side' && !opts.planOnly)
+        checkCloneFolder('data-directory', opts.dataDirectory, osUser);
     let chosen;
     let coverage;
     const plan = await pipe.stage('plan', async () => {
@@ -45525,22 +46315,16 @@ async function runPitr(opts, log, onStage) {
                 throw e;
             return { findings: [(0,report_findings/* finding */.gk)('FETCH_FAILED', 'plan', e.message)] };
         }
-        if (coverage?.missing) {
-            findings.push((0,report_findings/* finding */.gk)('WAL_GAP', 'plan', `WAL segment ${coverage.missing} is missing from the archive (needed between ${coverage.first} and the target)`, { evidence: { missing: coverage.missing, first: coverage.first, lastPresent: coverage.last } }));
-        }
-        else if (coverage?.endsBeforeTarget) {
-            findings.push((0,report_findings/* finding */.gk)('PITR_TARGET_UNREACHED', 'plan', `nothing was archived after the target time: the archive ends with ${coverage.last}, so no commit after the target is in the WAL`, { evidence: { last: coverage.last } }));
-        }
+        if (coverage)
+            findings.push(...(0,pitr_plan/* coverageFindings */.PZ)(coverage, opts.targetTimeline));
         const est = estimate(history, coverage?.segments);
         result.plan = {
             backup: chosen.id || '(base-backups itself)',
             ...(chosen.stopTime ? { backupEnded: chosen.stopTime.toISOString() } : {}),
-            ...(coverage
-                ? { walFirst: coverage.first, walLast: coverage.last, walSegments: coverage.segments }
-                : {}),
+            ...(coverage ? (0,pitr_plan/* planCoverage */.UZ)(coverage) : {}),
             ...(est !== undefined ? { estimatedSeconds: est } : {}),
         };
-        log.info(`plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? (0,duration/* formatBytes */.z3)(chosen.size) : ''}; WAL ${coverage ? `${coverage.first} … ${coverage.last} (${coverage.segments} segments)` : 'checked by pgBackRest'}; target ${result.target}`);
+        log.info(`plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? (0,duration/* formatBytes */.z3)(chosen.size) : ''}; WAL ${coverage ? (0,pitr_plan/* describeCoverage */.KZ)(coverage) : 'checked by pgBackRest'}; target ${result.target}`);
         return { findings };
     });
     const blocked = plan.status !== 'ok' || !chosen;
@@ -45554,7 +46338,16 @@ async function runPitr(opts, log, onStage) {
             result.next.push('Nothing was changed: production runs as before.');
         return finish(result, pipe, opts);
     }
-    await recoverStages(opts, backend, chosen, coverage, pipe, result, log, osUser, liveBin);
+    try {
+        await recoverStages(opts, backend, chosen, coverage, pipe, result, log, osUser, liveBin);
+    }
+    catch (e) {
+        // In place, an error of ours must not leave production down: the journal says what to undo.
+        const j = opts.mode === 'in-place' ? (0,pitr_journal/* readJournal */.a0)(opts.dataDirectory) : undefined;
+        if (j && j.pid === process.pid && j.phase !== 'serving' && j.phase !== 'rolled-back')
+            log.warn(`in place, after an error (${(0,errors/* errorMessage */.gJ)(e)}): ${(0,pitr_journal/* putBackSync */.KR)(j, true).note}`);
+        throw e;
+    }
     return finish(result, pipe, opts);
 }
 function finish(result, pipe, opts) {
@@ -45599,6 +46392,7 @@ function pitrChecks(opts) {
         sql: c.sql,
         expect: c.expect,
         ...(c.asserts ? { asserts: c.asserts } : {}),
+        ...(c.database ? { database: c.database } : {}),
     }));
     const t = opts.target;
     if (t.kind === 'name' && t.name.startsWith(MARKER_PREFIX)) {
@@ -45608,11 +46402,13 @@ function pitrChecks(opts) {
             sql: q('before'),
             expect: '== 1',
             asserts: 'before-target',
+            marker: t.name,
         }, {
             name: 'marker row from after the restore point',
             sql: q('after'),
             expect: '== 0',
             asserts: 'after-target',
+            marker: t.name,
         });
     }
     return queries;
@@ -45691,7 +46487,7 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
         preparePrivate(ip, owner);
     const settings = {
         ...rest.settings,
-        ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive) : {}),
+        ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive, opts.targetTimeline) : {}),
         archive_mode: 'off',
         hot_standby: 'on',
         primary_conninfo: '',
@@ -45707,6 +46503,9 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
             : {}),
         ...(opts.mode === 'drill' ? DRILL_RECOVERY_TUNING : {}),
     };
+    // What outlives recovery: archive_mode off, and a clone's own port and socket (a plain pg_ctl start
+    // must not take production's).
+    const lasting = lastingSettings(opts.mode, settings);
     if (socketDir) {
         external_node_fs_default().mkdirSync(socketDir, { recursive: true, mode: 0o700 });
         if (owner)
@@ -45718,7 +46517,7 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
         if (owner)
             external_node_fs_default().chownSync(hba, owner.uid, owner.gid);
     }
-    (0,recovery/* writeRecoveryConfig */.Lf)(dataDir, settings, owner);
+    const placeholders = (0,recovery/* writeRecoveryConfig */.Lf)(dataDir, settings, owner);
     let outcome;
     const recover = await pipe.stage('recover', async () => {
         const findings = [];
@@ -45730,6 +46529,13 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
                 result.next.push('Nothing was changed: production runs as before.');
                 return { findings: [notStopped] };
             }
+            // Production's last write is its shutdown checkpoint: what the rollback discards ends there.
+            const cd = await (0,recovery/* controlData */.ST)(liveBin, ip.journal.live);
+            const at = Date.parse(cd['Time of latest checkpoint'] ?? '');
+            result.discarded = {
+                ...(Number.isFinite(at) ? { until: new Date(at).toISOString() } : {}),
+                ...(cd['Latest checkpoint location'] ? { lsn: cd['Latest checkpoint location'] } : {}),
+            };
         }
         if (ip)
             await (0,pitr_journal/* pausePoint */.tK)('replay');
@@ -45755,15 +46561,20 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
         if (spool)
             result.wal = { fetched: spool.stats.fetched, bytes: spool.stats.bytes, waits: spool.stats.waits };
         if (outcome.recoveredTo)
-            result.recoveredTo = outcome.recoveredTo.toISOString();
+            result.recoveredTo = (0,pitr_proof/* microsOrMs */.bl)(outcome.lastCommit, outcome.recoveredTo);
         if (outcome.stopLine)
             result.stopLine = outcome.stopLine;
         if (outcome.status === 'promoted') {
-            (0,recovery/* settleRecoveryConfig */.t7)(dataDir, { archive_mode: 'off' });
+            (0,recovery/* settleRecoveryConfig */.t7)(dataDir, lasting);
             if (ip) {
                 const history = markHistoryReady(dataDir, owner);
                 if (history)
                     result.history = history;
+                // Debian's layout keeps its configuration in /etc: the empty files recovery needed go.
+                if (ip.debian)
+                    for (const f of placeholders)
+                        external_node_fs_default().rmSync(f, { force: true });
+                rehome(ip);
                 (0,pitr_journal/* writeJournal */.fY)(ip.journal, 'promoted');
             }
             return { findings };
@@ -45799,6 +46610,14 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
     let adopted;
     if (root)
         adopted = cluster/* ScratchCluster */.rP.adopt(root, port, server, osUser, settings);
+    const proof = (0,pitr_proof/* proveFromLog */.x2)(opts.target, opts.inclusive, outcome);
+    if (proof)
+        result.proof = proof;
+    const rpo = (0,pitr_proof/* rpoSeconds */.v7)(opts.target, proof);
+    if (rpo !== undefined)
+        result.rpoSeconds = rpo;
+    if (ip && conn)
+        await (0,client/* waitForConnections */.IZ)(conn);
     if (ip)
         await (0,pitr_journal/* pausePoint */.tK)('verify');
     await pipe.stage('checks', async () => {
@@ -45808,25 +46627,28 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
             return { notRun: 'in-place without check-url: no connection to run the checks on' };
         const c = conn;
         if (queries.length) {
-            const r = await (0,client/* withClient */.SV)(c, (client) => (0,semantics/* runSmokeQueries */.B)(client, queries));
+            const r = await runPitrChecks(c, queries);
             result.checks = r.results;
             findings.push(...r.findings.map((f) => ({ ...f, stage: 'checks' })));
         }
         const asserted = (which) => queries.some((q) => q.asserts === which);
-        if (!asserted('before-target') || !asserted('after-target')) {
-            findings.push((0,report_findings/* finding */.gk)('PITR_UNASSERTED', 'checks', `no check proves ${!asserted('before-target') ? 'a row from before the target exists' : ''}${!asserted('before-target') && !asserted('after-target') ? ' and ' : ''}${!asserted('after-target') ? 'a row from after it is absent' : ''}`));
-        }
+        findings.push(...(0,pitr_proof/* targetFindings */.Yo)(proof, asserted, result.target));
         return { findings };
     });
     if (conn) {
-        const summary = await (0,run/* compareRung */.qj)(pipe, opts.compare, conn, log);
+        const { summary, changes } = await pitrCompare(pipe, opts.compare, conn, log);
         if (summary)
             result.compare = summary;
+        if (changes)
+            result.changedSinceTarget = changes;
     }
     else
         pipe.skip('compare', 'in-place without check-url: no connection to compare on');
     if (ip) {
         await pipe.stage('handover', async () => {
+            const unrun = pipe.stages.find((x) => x.name === 'checks' && x.status === 'not-run');
+            if (unrun)
+                return { findings: [rollBack(ip, `the checks could not run (${unrun.reason ?? ''})`, result.next)] };
             if (pipe.verdict() === 'fail') {
                 const why = pipe.findings.find((f) => f.severity !== 'info')?.rule ?? 'a check failed';
                 return {
@@ -45894,11 +46716,14 @@ function pitrOutputs(r, reportPath) {
         'base-backup': r.plan?.backup ?? '',
         'wal-segments': r.plan?.walSegments !== undefined ? String(r.plan.walSegments) : '',
         'wal-range': r.plan?.walFirst ? `${r.plan.walFirst}..${r.plan.walLast}` : '',
+        'rpo-seconds': r.rpoSeconds !== undefined ? String(r.rpoSeconds) : '',
         'replay-seconds': r.replaySeconds !== undefined ? r.replaySeconds.toFixed(1) : '',
         'total-seconds': r.totalSeconds.toFixed(1),
         'estimated-seconds': r.plan?.estimatedSeconds !== undefined ? String(r.plan.estimatedSeconds) : '',
         'database-url': r.databaseUrl ?? '',
         'safety-snapshot': r.safetySnapshot ?? '',
+        'downtime-seconds': r.downtimeSeconds !== undefined ? r.downtimeSeconds.toFixed(1) : '',
+        'discarded-until': r.discarded?.until ?? '',
         'target-name': '',
         findings: JSON.stringify(r.findings),
         report: reportPath,
@@ -45964,6 +46789,11 @@ const pitrSpec = {
             name: 'target-inclusive',
             default: 'true',
             description: 'Stop just after the target (true) or just before it (false).',
+        },
+        {
+            name: 'target-timeline',
+            default: 'latest',
+            description: 'The timeline to recover along: `latest` (the newest that descends from the base backup), `current` (the base backup’s own) or a number; the plan checks WAL along it (the .history files).',
         },
         {
             name: 'mode',
@@ -46037,7 +46867,11 @@ const pitrSpec = {
     ],
     outputs: [
         { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
-        { name: 'recovered-to', description: 'The last replayed commit time (ISO 8601).' },
+        { name: 'recovered-to', description: 'The last replayed commit time (ISO 8601, to the microsecond).' },
+        {
+            name: 'rpo-seconds',
+            description: 'Recovery point achieved: seconds from the last replayed commit to the target time (or restore point), from the server log.',
+        },
         { name: 'base-backup', description: 'The base backup restored.' },
         {
             name: 'wal-segments',
@@ -46054,6 +46888,14 @@ const pitrSpec = {
         {
             name: 'safety-snapshot',
             description: 'in-place: where the previous data directory was moved (never deleted).',
+        },
+        {
+            name: 'discarded-until',
+            description: "in-place: production's last write (its shutdown checkpoint): the writes from recovered-to up to it are discarded (and kept in the safety snapshot).",
+        },
+        {
+            name: 'downtime-seconds',
+            description: "in-place: production's downtime, from its stop to serving the recovered data.",
         },
         {
             name: 'target-name',
@@ -46172,6 +47014,7 @@ function installHint(major, what) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   Bd: () => (/* binding */ parseDbUrl),
 /* harmony export */   HB: () => (/* binding */ maskedUrl),
+/* harmony export */   IZ: () => (/* binding */ waitForConnections),
 /* harmony export */   SV: () => (/* binding */ withClient),
 /* harmony export */   bD: () => (/* binding */ ident),
 /* harmony export */   kY: () => (/* binding */ libpqEnv)
@@ -46226,6 +47069,9 @@ function libpqEnv(c) {
 /** Open a connection, run `fn`, close it, whatever happens. */
 async function withClient(c, fn) {
     const client = new pg__WEBPACK_IMPORTED_MODULE_0__/* ["default"].Client */ .Ay.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
+    // A server that goes away (a scratch cluster whose disk filled) rejects the query in flight; the
+    // 'error' event it also emits would otherwise end the process with a stack trace.
+    client.on('error', () => { });
     await client.connect();
     try {
         return await fn(client);
@@ -46240,6 +47086,28 @@ async function queryRows(c, sql, params = []) {
 /** Quote an identifier for SQL. */
 function ident(name) {
     return `"${name.replace(/"/g, '""')}"`;
+}
+/**
+ * Wait until the server takes connections (after promotion it writes its end-of-recovery
+ * checkpoint first; with hot standby off it refuses connections until then).
+ */
+async function waitForConnections(c, timeoutMs = 60_000) {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+        try {
+            await withClient(c, (client) => client.query('SELECT 1'));
+            return;
+        }
+        catch (e) {
+            // Only "starting up" (57P03) or no socket yet is waited for; any other answer means it is up.
+            const code = e.code;
+            if (!['57P03', 'ECONNREFUSED', 'ENOENT'].includes(code ?? ''))
+                return;
+            if (Date.now() > until)
+                throw e;
+            await new Promise((r) => setTimeout(r, 200));
+        }
+    }
 }
 
 
@@ -46415,7 +47283,7 @@ function labelDir() {
 function scratchParent(osUser) {
     const owner = ownerOf(osUser);
     const uid = owner?.uid ?? process.getuid?.() ?? 0;
-    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}scratch-${uid}`), owner);
+    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${uid}`), owner);
 }
 /** Where the label of the cluster in `root` is kept. */
 function labelFile(root) {
@@ -46835,7 +47703,7 @@ function chownTree(root, owner) {
  * Put a restored data directory into targeted archive recovery: our settings in a marked block at
  * the end of postgresql.auto.conf (read last, so they win over the backup's own), recovery.signal,
  * and no standby.signal. A postgresql.conf is created empty when the backup has none (Debian keeps
- * it in /etc).
+ * it in /etc): returned, so that a recovery handed back to Debian's layout can leave no such file.
  */
 function writeRecoveryConfig(dataDir, settings, owner) {
     const auto = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dataDir, 'postgresql.auto.conf');
@@ -46845,16 +47713,18 @@ function writeRecoveryConfig(dataDir, settings, owner) {
     const created = [auto, node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dataDir, 'recovery.signal')];
     node_fs__WEBPACK_IMPORTED_MODULE_0___default().writeFileSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dataDir, 'recovery.signal'), '');
     node_fs__WEBPACK_IMPORTED_MODULE_0___default().rmSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dataDir, 'standby.signal'), { force: true });
+    const placeholders = [];
     for (const f of ['postgresql.conf', 'pg_ident.conf']) {
         const file = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dataDir, f);
         if (!node_fs__WEBPACK_IMPORTED_MODULE_0___default().existsSync(file)) {
             node_fs__WEBPACK_IMPORTED_MODULE_0___default().writeFileSync(file, '');
-            created.push(file);
+            placeholders.push(file);
         }
     }
     if (owner)
-        for (const f of created)
+        for (const f of [...created, ...placeholders])
             node_fs__WEBPACK_IMPORTED_MODULE_0___default().chownSync(f, owner.uid, owner.gid);
+    return placeholders;
 }
 function stripBlock(text) {
     const a = text.indexOf(BEGIN);
@@ -46939,13 +47809,14 @@ function growingLog(file) {
 /** What the server log says about how recovery ended. */
 function readRecoveryLog(log) {
     const stopLine = /LOG:\s+(recovery stopping [^\n]*)/.exec(log)?.[1]?.trim();
-    const last = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1];
+    const last = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1]?.trim();
     const unreached = /FATAL:\s+(recovery ended before configured recovery target was reached)/.exec(log)?.[1];
-    const promoted = /archive recovery complete|database system is ready to accept connections\s*$/m.test(log);
+    // Not "archive recovery complete": the server stays read-only until the end-of-recovery checkpoint.
+    const promoted = /database system is ready to accept connections\s*$/m.test(log);
     const recoveredTo = last ? (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_3__/* .parsePgTime */ .UZ)(last) : undefined;
     return {
         ...(stopLine ? { stopLine } : {}),
-        ...(recoveredTo ? { recoveredTo } : {}),
+        ...(recoveredTo ? { recoveredTo, lastCommit: last } : {}),
         ...(unreached ? { unreached } : {}),
         promoted,
     };
@@ -46978,7 +47849,7 @@ async function runRecovery(w) {
         const log = readRecoveryLog(readLog());
         const facts = {
             ...(log.stopLine ? { stopLine: log.stopLine } : {}),
-            ...(log.recoveredTo ? { recoveredTo: log.recoveredTo } : {}),
+            ...(log.recoveredTo ? { recoveredTo: log.recoveredTo, lastCommit: log.lastCommit } : {}),
         };
         if (log.unreached)
             return done({ status: 'unreached', reason: log.unreached, ...facts });
@@ -47049,9 +47920,11 @@ async function stopServer(bin, dataDir, osUser) {
 /* harmony import */ var node_zlib__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8522);
 /* harmony import */ var node_zlib__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_zlib__WEBPACK_IMPORTED_MODULE_3__);
 /* harmony import */ var _archive_plain_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9185);
-/* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(2642);
-/* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(9334);
-/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(8620);
+/* harmony import */ var _core_disk_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(418);
+/* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(2642);
+/* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(9334);
+/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8620);
+
 
 
 
@@ -47074,6 +47947,8 @@ function classifyLine(line) {
     if (/could not read from input file: end of file|unexpected end of file|could not find block ID/.test(line)) {
         return { kind: 'truncated', line };
     }
+    if (_core_disk_js__WEBPACK_IMPORTED_MODULE_5__/* .NO_SPACE */ .Rr.test(line))
+        return { kind: 'disk-full', line };
     if (/\bERROR:|pg_restore: error:|FATAL:/.test(line) && !/errors ignored on restore/.test(line))
         return { kind: 'error', line };
     if (/\bWARNING:|pg_restore: warning:/.test(line) && !/errors ignored on restore/.test(line))
@@ -47096,6 +47971,7 @@ unprivileged = false) {
     const warnings = [];
     const privileged = [];
     let truncated;
+    let full;
     for (const line of stderr.split('\n')) {
         const c = classifyLine(line);
         if (unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
@@ -47110,6 +47986,8 @@ unprivileged = false) {
             extensions.set(c.name, c.line);
         else if (c.kind === 'truncated')
             truncated ??= c.line;
+        else if (c.kind === 'disk-full')
+            full ??= c.line;
         else if (c.kind === 'error')
             errors.push(c.line.trim());
         else if (c.kind === 'warning')
@@ -47118,15 +47996,15 @@ unprivileged = false) {
     // Errors that only follow from a classified cause (the statements after a missing role) still count.
     const findings = [];
     if (truncated) {
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_6__/* .finding */ .gk)('ARCHIVE_TRUNCATED', stage, `${tool} hit the end of the archive early: ${truncated.trim()}`));
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('ARCHIVE_TRUNCATED', stage, `${tool} hit the end of the archive early: ${truncated.trim()}`));
     }
     for (const [role, line] of roles) {
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_6__/* .finding */ .gk)('ROLE_ABSENT', stage, `role "${role}" does not exist on the target: ${line.trim()}`, {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('ROLE_ABSENT', stage, `role "${role}" does not exist on the target: ${line.trim()}`, {
             evidence: { role },
         }));
     }
     for (const [name] of extensions) {
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_6__/* .finding */ .gk)('EXTENSION_ABSENT', stage, `extension "${name}" is not installed on the target server`, {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('EXTENSION_ABSENT', stage, `extension "${name}" is not installed on the target server`, {
             evidence: { extension: name },
             fix: `Install the extension's package for the target's major (e.g. postgresql-<major>-${name}), or restore where it is.`,
         }));
@@ -47135,32 +48013,38 @@ unprivileged = false) {
     // extension that is installed but will not update, or may not be created, is an error of its own).
     const names = (kind, m) => [...m.keys()].map((n) => `${kind} "${n}"`);
     const explainedBy = [...names('role', roles), ...names('extension', extensions)];
-    const unexplained = errors.filter((l) => !explainedBy.some((n) => l.includes(n)));
+    // The target's disk filled: what failed after is its doing, not the backup's (could-not-verify).
+    if (full) {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('DISK_FULL', stage, `the target ran out of disk space during the restore: ${full.trim()}`, {
+            evidence: { errors: errors.length },
+        }));
+    }
+    const unexplained = full ? [] : errors.filter((l) => !explainedBy.some((n) => l.includes(n)));
     if (unexplained.length > 0) {
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_6__/* .finding */ .gk)('RESTORE_ERROR', stage, `${unexplained.length} error${unexplained.length === 1 ? '' : 's'} during the restore; the first: ${unexplained[0]}`, {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('RESTORE_ERROR', stage, `${unexplained.length} error${unexplained.length === 1 ? '' : 's'} during the restore; the first: ${unexplained[0]}`, {
             evidence: { errors: unexplained.length, first: unexplained[0] ?? null },
         }));
     }
     if (privileged.length > 0) {
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_6__/* .finding */ .gk)('RESTORE_NEEDS_SUPERUSER', stage, `${privileged.length} statement${privileged.length === 1 ? '' : 's'} need${privileged.length === 1 ? 's' : ''} a superuser, which the replay's role is not by design; the first: ${privileged[0]}`, { evidence: { statements: privileged.length } }));
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('RESTORE_NEEDS_SUPERUSER', stage, `${privileged.length} statement${privileged.length === 1 ? '' : 's'} need${privileged.length === 1 ? 's' : ''} a superuser, which the replay's role is not by design; the first: ${privileged[0]}`, { evidence: { statements: privileged.length } }));
     }
     if (warnings.length > 0) {
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_6__/* .finding */ .gk)('RESTORE_WARNING', stage, `${warnings.length} warning${warnings.length === 1 ? '' : 's'}; the first: ${warnings[0]}`, {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('RESTORE_WARNING', stage, `${warnings.length} warning${warnings.length === 1 ? '' : 's'}; the first: ${warnings[0]}`, {
             evidence: { warnings: warnings.length },
         }));
     }
     const anyError = errors.length > 0 || roles.size > 0 || extensions.size > 0 || truncated !== undefined;
-    if (exitCode === 0 && anyError) {
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_6__/* .finding */ .gk)('EXIT_CODE_LIED', stage, `${tool} exited 0 although it reported ${errors.length} error${errors.length === 1 ? '' : 's'}`, {
+    if (exitCode === 0 && anyError && !full) {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('EXIT_CODE_LIED', stage, `${tool} exited 0 although it reported ${errors.length} error${errors.length === 1 ? '' : 's'}`, {
             evidence: { errors: errors.length },
         }));
     }
-    if (exitCode !== 0 && !anyError && privileged.length === 0) {
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_6__/* .finding */ .gk)('RESTORE_FAILED', stage, `${tool} exited ${exitCode ?? 'on a signal'} with nothing on stderr to explain it`, {
+    if (exitCode !== 0 && !anyError && !full && privileged.length === 0) {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('RESTORE_FAILED', stage, `${tool} exited ${exitCode ?? 'on a signal'} with nothing on stderr to explain it`, {
             evidence: { exitCode },
         }));
     }
-    const errorCount = errors.length + roles.size + extensions.size + (truncated ? 1 : 0);
+    const errorCount = errors.length + roles.size + extensions.size + (truncated ? 1 : 0) + (full ? 1 : 0);
     return { findings, errors: errorCount, errorLines, warnings: warnings.length };
 }
 /**
@@ -47248,9 +48132,9 @@ function psqlRestricts(version) {
  * (`pg_restore: error:`, `psql:...: ERROR:`) count the errors whatever the server's language.
  */
 async function restoreEnv(target) {
-    const superuser = await (0,_client_js__WEBPACK_IMPORTED_MODULE_7__/* .withClient */ .SV)(target, (c) => c.query("SELECT current_setting('is_superuser') = 'on' AS s")).then((r) => r.rows[0]?.s === true, () => false);
+    const superuser = await (0,_client_js__WEBPACK_IMPORTED_MODULE_8__/* .withClient */ .SV)(target, (c) => c.query("SELECT current_setting('is_superuser') = 'on' AS s")).then((r) => r.rows[0]?.s === true, () => false);
     return {
-        ...(0,_client_js__WEBPACK_IMPORTED_MODULE_7__/* .libpqEnv */ .kY)(target),
+        ...(0,_client_js__WEBPACK_IMPORTED_MODULE_8__/* .libpqEnv */ .kY)(target),
         LC_ALL: undefined,
         LC_MESSAGES: 'C',
         ...(superuser ? { PGOPTIONS: '-c lc_messages=C' } : {}),
@@ -47263,9 +48147,21 @@ async function restoreEnv(target) {
 async function restoreDump(client, target, input, opts) {
     const stage = opts.stage ?? 'restore';
     const env = await restoreEnv(target);
-    const unpacked = () => {
+    // A damaged gzip wrapper ends the chain with its error (the program's stdin is closed, never left
+    // waiting) and is said, however far the program got.
+    let unpackError;
+    const unpacked = (then) => {
         const file = node_fs__WEBPACK_IMPORTED_MODULE_1___default().createReadStream(input.path);
-        return input.gzip ? file.pipe(node_zlib__WEBPACK_IMPORTED_MODULE_3___default().createGunzip()) : file;
+        const steps = [
+            ...(input.gzip ? [node_zlib__WEBPACK_IMPORTED_MODULE_3___default().createGunzip()] : []),
+            ...(then ? [then] : []),
+        ];
+        if (steps.length === 0)
+            return file;
+        return (0,node_stream__WEBPACK_IMPORTED_MODULE_2__.pipeline)([file, ...steps], (e) => {
+            if (e)
+                unpackError = e;
+        });
     };
     let res;
     let tool;
@@ -47277,9 +48173,9 @@ async function restoreDump(client, target, input, opts) {
             noOwner: opts.roles === 'ignore',
             ...(psqlRestricts(client.version) ? { restrictKey: (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(24).toString('hex') } : {}),
         });
-        res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_5__/* .run */ .eF)(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
+        res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_6__/* .run */ .eF)(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
             env,
-            stdin: unpacked().pipe(filter),
+            stdin: unpacked(filter),
         });
     }
     else {
@@ -47292,16 +48188,21 @@ async function restoreDump(client, target, input, opts) {
         if (opts.schemaOnly)
             args.push('--schema-only');
         if (input.gzip)
-            res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_5__/* .run */ .eF)(client.path, args, { env, stdin: unpacked() });
+            res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_6__/* .run */ .eF)(client.path, args, { env, stdin: unpacked() });
         else
-            res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_5__/* .run */ .eF)(client.path, [...args, input.path], { env });
+            res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_6__/* .run */ .eF)(client.path, [...args, input.path], { env });
     }
     const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.unprivileged === true);
     const hazard = filter?.hazards[0];
     if (hazard) {
-        classified.findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_6__/* .finding */ .gk)(hazard.kind === 'meta' || hazard.kind === 'copy-escape'
+        classified.findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)(hazard.kind === 'meta' || hazard.kind === 'copy-escape'
             ? 'PLAIN_META_COMMAND'
             : 'DUMP_OUTSIDE_DATABASE', stage, `line ${hazard.line}: ${hazard.text}; left out of what psql loaded`, { evidence: { line: hazard.line, count: filter?.hazards.length ?? 1 } }));
+    }
+    if (unpackError) {
+        const code = unpackError.code ?? '';
+        const gz = code.startsWith('Z_');
+        classified.findings.unshift((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)(gz ? 'COMPRESSION_CORRUPT' : 'RESTORE_ERROR', stage, `${gz ? 'the gzip stream around the dump' : 'reading the dump'} failed while ${tool} read it (${unpackError.message}): it got only part of the dump`, { evidence: { error: code || unpackError.message } }));
     }
     return {
         exitCode: res.code,
@@ -47473,7 +48374,7 @@ const RULES = {
     ARCHIVE_CORRUPT: {
         severity: 'critical',
         kind: 'problem',
-        fires: 'the structure of a custom archive is damaged (an impossible length, a block of no known table)',
+        fires: 'the structure of a custom archive is damaged (an impossible length, a block of no known table), or its TOC or header contradicts the blocks (a data offset other than where the block is, a block of an entry marked as having no data, a header compression the blocks do not have): what pg_restore trips on, or restores a table empty over',
         fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
     },
     FORMAT_UNSUPPORTED: {
@@ -47500,6 +48401,12 @@ const RULES = {
         fires: 'a plain dump holds a statement about another database or the whole server (roles, tablespaces, ALTER SYSTEM), which pg_dump of one database never writes; nothing of the dump is run',
         fix: 'Do not load this file: it would act outside the database it restores. Restore roles with pg_dumpall --roles-only separately, and the database from a dump you can trust.',
     },
+    DUMP_SERVER_ACCESS: {
+        severity: 'high',
+        kind: 'problem',
+        fires: "SQL of the dump that runs when restored runs a program on the server or reads or writes its files: a TOC entry's SQL or a plain dump's statement outside COPY data with COPY ... TO/FROM PROGRAM or a file, lo_import/lo_export, pg_read_file, a grant of pg_execute_server_program (pg_dump never writes these; a function body that mentions them is not flagged)",
+        fix: 'Do not restore this dump anywhere that matters: it was not written by pg_dump alone. Find who changed it; use an earlier backup.',
+    },
     VERSION_UNSUPPORTED: {
         severity: 'high',
         kind: 'unverifiable',
@@ -47523,6 +48430,12 @@ const RULES = {
         kind: 'unverifiable',
         fires: 'the backup store could not be listed or read (network, credentials, permissions)',
         fix: 'Check the endpoint, the credentials in the environment and the bucket policy.',
+    },
+    DISK_FULL: {
+        severity: 'high',
+        kind: 'unverifiable',
+        fires: "this machine's disk has no room, never a finding about the backup: for the download or unpacked copy in `work-dir` (checked before a download of known size), for a scratch cluster under TMPDIR as it starts or restores, or on `target-url`'s server",
+        fix: 'Free space in the folder named, or point `work-dir` (for a scratch cluster: TMPDIR) at a disk with room.',
     },
     ROLE_ABSENT: {
         severity: 'high',
@@ -47607,6 +48520,12 @@ const RULES = {
         kind: 'problem',
         fires: 'the restored database has an object the structure reference does not list',
         fix: 'If the schema change is intended, rewrite the reference with `restorable drill --write-reference`.',
+    },
+    ROWS_LOST: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'tier full: a table has other than the rows the dump holds for it (counted by the walk), or a table with rows in the dump is not in the restored database; no config needed',
+        fix: 'Read the restore errors for that table; if there are none, the dump or its TOC was damaged after pg_dump wrote it: use an earlier backup.',
     },
     VOLUME_BELOW_MINIMUM: {
         severity: 'high',
@@ -47707,8 +48626,14 @@ const RULES = {
     WAL_GAP: {
         severity: 'critical',
         kind: 'problem',
-        fires: 'a WAL segment between the base backup’s start and the target is missing from the archive, on the timeline recovery follows (found before anything is restored)',
+        fires: 'a WAL segment is missing from the chain recovery needs, judged by segment names on the timeline it follows: from the base backup’s start to the target LSN, or, for a time or a name, to the last segment present (file times are not trusted; found before anything is restored)',
         fix: 'Check archive_command and its logs for the named segment; recover to a point before the gap, or from a later base backup.',
+    },
+    PITR_TIMELINE_UNKNOWN: {
+        severity: 'high',
+        kind: 'problem',
+        fires: '`target-timeline` names a timeline whose .history file is not in the WAL archive, or one that does not descend from the base backup’s timeline (found before anything is restored)',
+        fix: 'List the .history files in the archive and pick one of them (or latest / current).',
     },
     PITR_TARGET_BEFORE_BACKUP: {
         severity: 'high',
@@ -47725,8 +48650,20 @@ const RULES = {
     PITR_UNASSERTED: {
         severity: 'medium',
         kind: 'unverifiable',
-        fires: 'recovery finished, but no check proved a row from before the target exists and a row from after it does not (`pitr.checks` with `asserts`, or a planted marker)',
+        fires: 'recovery finished, but neither the server log (its stop line and last completed transaction, for a time, name or LSN target) nor a check proved a row from before the target exists and a row from after it does not (`pitr.checks` with `asserts`, or a planted marker)',
         fix: 'Add pitr.checks with asserts: before-target and after-target to restorable.yml, or recover to a marker planted with plant-marker.',
+    },
+    PITR_WRONG_POINT: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'the recovered server’s log contradicts the target: its last replayed commit is after a time target, the first commit it left out is not after it, or it stopped at another restore point',
+        fix: 'Do not use this copy as the point asked for: check the target’s zone and precision, and recover again.',
+    },
+    PITR_CHANGED_SINCE_TARGET: {
+        severity: 'info',
+        kind: 'problem',
+        fires: 'compare-source-url is the live server: a table’s rows differ between the recovered copy and production (the change since the target, per table, counts both sides)',
+        fix: 'Nothing to fix: this is what changed after the target. Copy back the rows you need from the recovered copy.',
     },
     BASE_BACKUP_CORRUPT: {
         severity: 'critical',
@@ -48433,13 +49370,23 @@ class S3Source {
             }
         };
         let next = 0;
+        // A local write that fails (a full disk) is this machine's, not the store's: no retry, and the
+        // error as it is, so the caller can say what happened.
+        let writeError;
         try {
             const worker = async () => {
                 while (next < parts) {
                     const index = next++;
                     const start = index * this.partSize;
                     await this.fetchPart(key, what, index, start, partEnd(index) - 1, etag, abort.signal, async (chunk, offset) => {
-                        await handle.write(chunk, 0, chunk.length, start + offset);
+                        try {
+                            await handle.write(chunk, 0, chunk.length, start + offset);
+                        }
+                        catch (e) {
+                            writeError ??= { error: e };
+                            abort.abort();
+                            throw e;
+                        }
                         if (written)
                             wrote(index, start + offset + chunk.length);
                     });
@@ -48449,7 +49396,7 @@ class S3Source {
         }
         catch (e) {
             abort.abort();
-            throw e;
+            throw writeError ? writeError.error : e;
         }
         finally {
             await handle.close();
@@ -48964,7 +49911,7 @@ function verifyFacts(r) {
 
 /***/ }),
 
-/***/ 954:
+/***/ 5612:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48979,9 +49926,6 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: openSource
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
@@ -48989,6 +49933,9 @@ var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_nod
 var checksum = __nccwpck_require__(1595);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
@@ -49904,6 +50851,8 @@ class Lz4FrameDecoder {
     window = Buffer.alloc(0);
     frames = 0;
     bytesOut = 0;
+    /** Sees each piece of output once (to count its rows). */
+    onOutput;
     push(b) {
         this.parked.push(b);
         this.parkedBytes += b.length;
@@ -49997,6 +50946,7 @@ class Lz4FrameDecoder {
                     this.window = Buffer.concat([this.window, produced]).subarray(-WINDOW);
                 this.content?.update(produced);
                 this.bytesOut += produced.length;
+                this.onOutput?.(produced);
                 p += need;
                 continue;
             }
@@ -50052,17 +51002,81 @@ class ArchiveProblem extends Error {
 
 
 
+/** The newline bytes in `b`. */
+function newlines(b) {
+    let n = 0;
+    for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1))
+        n++;
+    return n;
+}
+/** The last bytes of a stream kept: enough for pg_dump's end of COPY data (`\n\\.\n\n\n`). */
+const TAIL = 8;
+/**
+ * The rows of COPY data of `bytes` bytes with `lines` newlines and these last bytes: a final `\.`
+ * line and the blank lines after it are pg_dump's end-of-data marker, not rows.
+ */
+function copyRows(lines, tail, bytes) {
+    let end = tail.length;
+    let blank = 0;
+    while (end >= 2 && tail[end - 1] === 10 && tail[end - 2] === 10) {
+        blank++;
+        end--;
+    }
+    const marker = end >= 3 && tail[end - 1] === 10 && tail[end - 2] === 0x2e && tail[end - 3] === 0x5c;
+    // The `\.` starts a line: the data begins with it, or a newline comes before it.
+    const atLineStart = marker && (bytes - (tail.length - end) === 3 || (end >= 4 && tail[end - 4] === 10));
+    return atLineStart ? lines - blank - 1 : lines;
+}
+/** Counts a stream's newlines and keeps its last TAIL bytes, as output goes by. */
+class RowCounter {
+    lines = 0;
+    tail = Buffer.alloc(0);
+    add(b) {
+        this.lines += newlines(b);
+        this.tail =
+            b.length >= TAIL
+                ? Buffer.from(b.subarray(b.length - TAIL))
+                : Buffer.concat([this.tail, b]).subarray(-TAIL);
+    }
+    rows(bytes) {
+        return copyRows(this.lines, this.tail, bytes);
+    }
+}
 const BATCH = 1024 * 1024;
 const OUT_CHUNK = 256 * 1024;
 const HIGH_WATER = 4 * BATCH;
+/**
+ * Uncompressed data. With `copyText` (a table's rows in a custom archive) it must end as COPY text
+ * does, with a newline: a header that says "no compression" over compressed blocks does not.
+ */
 class PassThroughDecoder {
+    what;
+    copyText;
     bytes = 0;
+    rows = new RowCounter();
+    last = -1;
+    first = -1;
+    constructor(what, copyText) {
+        this.what = what;
+        this.copyText = copyText;
+    }
     push(b) {
+        if (b.length === 0)
+            return undefined;
+        if (this.first < 0)
+            this.first = b[0] * 256 + (b[1] ?? 0);
         this.bytes += b.length;
+        this.rows.add(b);
+        this.last = b[b.length - 1];
         return undefined;
     }
     finish() {
-        return Promise.resolve(this.bytes);
+        if (this.copyText && this.bytes > 0 && this.last !== 10) {
+            // zlib's header: deflate (8) in the low nibble, the two bytes a multiple of 31.
+            const zlibHeader = (this.first >> 8) % 16 === 8 && this.first % 31 === 0;
+            return Promise.reject(new ArchiveProblem('ARCHIVE_CORRUPT', `the header says the data is not compressed, but the data of ${this.what} is not COPY text (it does not end with a row's newline${zlibHeader ? '; it starts like a zlib stream' : ''}): pg_restore would fail on it`, { entry: this.what, headerCompression: 'none', startsLikeZlib: zlibHeader }));
+        }
+        return Promise.resolve({ bytes: this.bytes, rows: this.rows.rows(this.bytes) });
     }
 }
 /**
@@ -50075,6 +51089,7 @@ class StreamDecoder {
     pending = [];
     pendingBytes = 0;
     out = 0;
+    rows = new RowCounter();
     failed;
     ended;
     constructor(z, what) {
@@ -50082,6 +51097,7 @@ class StreamDecoder {
         this.what = what;
         z.on('data', (b) => {
             this.out += b.length;
+            this.rows.add(b);
         });
         this.ended = new Promise((resolve, reject) => {
             z.on('end', resolve);
@@ -50130,7 +51146,7 @@ class StreamDecoder {
         catch (e) {
             throw this.corrupt(e);
         }
-        return this.out;
+        return { bytes: this.out, rows: this.rows.rows(this.out) };
     }
     corrupt(e) {
         return damagedStream(this.what, e.message, e.code);
@@ -50187,14 +51203,21 @@ class SyncDecoder {
 }
 function lz4Decoder(what) {
     const dec = new Lz4FrameDecoder();
-    return new SyncDecoder((b) => dec.push(b), () => dec.finish(), what);
+    const rows = new RowCounter();
+    dec.onOutput = (b) => rows.add(b);
+    return new SyncDecoder((b) => dec.push(b), () => {
+        const bytes = dec.finish();
+        return { bytes, rows: rows.rows(bytes) };
+    }, what);
 }
 /** zstd in JavaScript, for a Node.js without zlib's zstd (before 22.15). */
 function zstdJsDecoder(what) {
     let out = 0;
+    const rows = new RowCounter();
     let ended = false;
     const dec = new Decompress((chunk, final) => {
         out += chunk.length;
+        rows.add(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
         if (final)
             ended = true;
     });
@@ -50202,7 +51225,7 @@ function zstdJsDecoder(what) {
         dec.push(new Uint8Array(0), true);
         if (!ended)
             throw new Error('the zstd stream ends early');
-        return out;
+        return { bytes: out, rows: rows.rows(out) };
     }, what);
 }
 const zstd = (external_node_zlib_default()).createZstdDecompress;
@@ -50216,10 +51239,10 @@ function workerCodec(c) {
  * A decoder for one stream. `gzip` in a custom archive's blocks means zlib framing (deflate with a
  * zlib header); `gzipFile` is a .gz file as a directory dump writes them.
  */
-function decoderFor(c, what) {
+function decoderFor(c, what, copyText = false) {
     switch (c) {
         case 'none':
-            return new PassThroughDecoder();
+            return new PassThroughDecoder(what, copyText);
         case 'gzip':
             return new StreamDecoder(external_node_zlib_default().createInflate({ chunkSize: OUT_CHUNK }), what);
         case 'gzipFile':
@@ -50238,6 +51261,7 @@ const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(impor
 ;// CONCATENATED MODULE: external "node:worker_threads"
 const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
 ;// CONCATENATED MODULE: ./src/archive/lanes.ts
+
 
 
 
@@ -50297,6 +51321,7 @@ class DamagedStream extends Error {
 class LaneWorkers {
     idle = [];
     all = new Set();
+    /** The range's bytes and rows (newlines) once decoded. */
     async decode(job) {
         const w = this.idle.pop() ?? this.start();
         const reply = await new Promise((resolve, reject) => {
@@ -50328,7 +51353,7 @@ class LaneWorkers {
         });
         this.idle.push(w);
         if ('bytes' in reply)
-            return reply.bytes;
+            return { bytes: reply.bytes, rows: copyRows(reply.lines, Uint8Array.from(reply.tail), reply.bytes) };
         if (reply.damaged)
             throw new DamagedStream(reply.error, reply.code);
         throw new Error(`reading ${job.file} from byte ${job.start} to ${job.end}: ${reply.error}`);
@@ -50361,6 +51386,8 @@ function laneWorker(port, files, zlib, load) {
         const state = isal.create();
         const sink = {
             out: 0,
+            lines: 0,
+            tail: [],
             damage: undefined,
             synchronous: true,
             write(b) {
@@ -50378,6 +51405,8 @@ function laneWorker(port, files, zlib, load) {
                 if (!sink.damage && !isal.finish(state)) {
                     sink.damage = Object.assign(new Error('unexpected end of file'), { code: 'ISAL_END_INPUT' });
                 }
+                sink.lines = isal.rows(state);
+                sink.tail = [...isal.tail(state)];
             },
         };
         return sink;
@@ -50395,9 +51424,14 @@ function laneWorker(port, files, zlib, load) {
         });
         z.on('data', (b) => {
             sink.out += b.length;
+            for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1))
+                sink.lines++;
+            sink.tail = [...sink.tail, ...b.subarray(Math.max(0, b.length - 8))].slice(-8);
         });
         const sink = {
             out: 0,
+            lines: 0,
+            tail: [],
             damage: undefined,
             synchronous: false,
             write(b) {
@@ -50481,7 +51515,7 @@ function laneWorker(port, files, zlib, load) {
             const code = damage.code;
             return { error: damage.message, ...(code ? { code } : {}), damaged: true };
         }
-        return { bytes: sink.out };
+        return { bytes: sink.out, lines: sink.lines, tail: sink.tail };
     };
     port.on('message', (job) => {
         decode(job).then((reply) => port.postMessage(reply), (e) => port.postMessage({ error: e instanceof Error ? e.message : String(e), damaged: false }));
@@ -50620,7 +51654,155 @@ class ByteReader {
     }
 }
 
+;// CONCATENATED MODULE: ./src/archive/sqlscan.ts
+/**
+ * SQL in a dump that pg_dump never writes: statements that run a program on the server or read or
+ * write its files when the dump is restored. What runs at restore is flagged, what is only defined
+ * is not: a function whose body (dollar-quoted) says `COPY ... TO PROGRAM` is the application's
+ * code, restored and not run; a top-level `COPY ... TO PROGRAM`, a `SELECT lo_import('/etc/...')`, a
+ * `DO` block that calls pg_read_file, a GRANT of pg_execute_server_program are flagged.
+ */
+/** Statements that execute when restored (as opposed to CREATE, ALTER, COMMENT, which define). */
+const EXECUTES = /^(SELECT|WITH|VALUES|DO|CALL|INSERT|UPDATE|DELETE|MERGE|EXECUTE|TABLE)$/;
+const SERVER_FILE_CALL = /(?:^|[^\w$"])"?(lo_import|lo_export|pg_read_file|pg_read_binary_file|pg_file_write|pg_file_rename|pg_file_unlink)"?\s*\(/i;
+const SERVER_ROLE = /\b(pg_execute_server_program|pg_read_server_files|pg_write_server_files)\b/i;
+/** The most of one statement's text kept for matching (function bodies are not kept). */
+const MAX_STATEMENT = 1024 * 1024;
+/** What a statement (its text outside string literals and comments) does on the server, if anything. */
+function serverAccess(skeleton) {
+    const first = /^\s*([A-Za-z]+)/.exec(skeleton)?.[1]?.toUpperCase() ?? '';
+    if (first === 'COPY') {
+        if (/\b(TO|FROM)\s+PROGRAM\b/i.test(skeleton))
+            return 'COPY ... PROGRAM runs a program on the server';
+        if (/\b(TO|FROM)\s+'/i.test(skeleton))
+            return 'COPY ... to or from a file reads or writes a server file';
+    }
+    const call = SERVER_FILE_CALL.exec(skeleton);
+    if (call && (EXECUTES.test(first) || first === 'COPY'))
+        return `${call[1]?.toLowerCase()}() reads or writes a server file`;
+    const role = SERVER_ROLE.exec(skeleton);
+    if (role && /^(GRANT|ALTER|CREATE)$/.test(first))
+        return `a grant of ${role[1]?.toLowerCase()} lets a role run programs or read or write server files`;
+    return undefined;
+}
+/**
+ * Splits SQL text into statements as it is fed (line by line), tracking string literals, quoted
+ * identifiers, dollar quotes and comments, and hands each statement's skeleton to `found` when it
+ * does something on the server: literals become `'…'`, dollar-quoted bodies `$$` (but a DO block's,
+ * which runs), comments go.
+ */
+class SqlScanner {
+    found;
+    text = '';
+    state = 'code';
+    tag = '';
+    keepBody = false;
+    constructor(found) {
+        this.found = found;
+    }
+    /** Feed whole lines (or a whole text): a token never spans two pieces. */
+    feed(s) {
+        for (let i = 0; i < s.length; i++)
+            i = this.step(s, i, s[i], s[i + 1]);
+    }
+    /** The text ended: its last statement, even without a semicolon. */
+    end() {
+        this.flush();
+        this.state = 'code';
+    }
+    step(s, i, c, next) {
+        switch (this.state) {
+            case 'line':
+                if (c === '\n')
+                    this.state = 'code';
+                return i;
+            case 'block':
+                if (c === '*' && next === '/') {
+                    this.state = 'code';
+                    return i + 1;
+                }
+                return i;
+            case 'single':
+                if (c === "'" && next === "'")
+                    return i + 1;
+                if (c === "'") {
+                    this.state = 'code';
+                    this.add("…'");
+                }
+                return i;
+            case 'double':
+                this.add(c);
+                if (c === '"')
+                    this.state = 'code';
+                return i;
+            case 'dollar':
+                if (c === '$' && s.startsWith(this.tag, i)) {
+                    this.state = 'code';
+                    this.add(this.tag);
+                    return i + this.tag.length - 1;
+                }
+                if (this.keepBody)
+                    this.add(c);
+                return i;
+            default:
+                return this.code(s, i, c, next);
+        }
+    }
+    code(s, i, c, next) {
+        if (c === '-' && next === '-')
+            this.state = 'line';
+        else if (c === '/' && next === '*')
+            this.state = 'block';
+        else if (c === "'") {
+            this.state = 'single';
+            this.add("'");
+        }
+        else if (c === '"') {
+            this.state = 'double';
+            this.add(c);
+        }
+        else if (c === '$' && /^\$[A-Za-z_]*\$/.test(s.slice(i, i + 64))) {
+            this.tag = /^\$[A-Za-z_]*\$/.exec(s.slice(i, i + 64))[0];
+            this.state = 'dollar';
+            this.keepBody = /^\s*DO\b/i.test(this.text);
+            this.add(this.tag);
+            return i + this.tag.length - 1;
+        }
+        else if (c === ';')
+            this.flush();
+        else
+            this.add(c);
+        return i;
+    }
+    add(t) {
+        if (this.text.length < MAX_STATEMENT)
+            this.text += t;
+    }
+    flush() {
+        const statement = this.text.trim();
+        this.text = '';
+        if (!statement)
+            return;
+        const what = serverAccess(statement);
+        if (what)
+            this.found(what, statement.slice(0, 200));
+    }
+}
+/** Words without which no statement is flagged: most SQL is not scanned character by character. */
+const MAYBE = /program|lo_(?:im|ex)port|pg_read_|pg_file_|_server_|\bcopy\b/i;
+/** The statements of one piece of SQL (a TOC entry's) that do something on the server. */
+function scanSql(sql) {
+    const out = [];
+    if (!MAYBE.test(sql))
+        return out;
+    const scanner = new SqlScanner((what, statement) => out.push({ what, statement }));
+    scanner.feed(sql);
+    scanner.end();
+    return out;
+}
+
 ;// CONCATENATED MODULE: ./src/archive/custom.ts
+
 
 
 
@@ -50729,8 +51911,8 @@ async function readToc(r, h) {
             });
         }
         const defn = await str(r, h.intSize);
-        await str(r, h.intSize); // drop statement
-        await str(r, h.intSize); // copy statement
+        const dropStmt = await str(r, h.intSize);
+        const copyStmt = await str(r, h.intSize);
         const namespace = await str(r, h.intSize);
         await str(r, h.intSize); // tablespace
         if (h.minor >= 14)
@@ -50744,6 +51926,11 @@ async function readToc(r, h) {
                 throw new ArchiveProblem('ARCHIVE_CORRUPT', `TOC entry ${dumpId} has a damaged dependency list`);
         }
         const entry = { dumpId, hadDumper, tag, desc, namespace, owner };
+        const access = [defn, dropStmt, copyStmt].flatMap((sql) => (sql ? scanSql(sql) : []))[0];
+        if (access)
+            entry.serverAccess = access;
+        if (copyStmt?.startsWith('COPY '))
+            entry.copy = true;
         if ((desc.endsWith('ACL') || desc === 'DATABASE') && defn)
             entry.sql = defn;
         if (h.format === 'custom') {
@@ -50789,6 +51976,8 @@ class LanePool {
     waiting = [];
     jobs = [];
     dataBytes = 0;
+    /** Rows decoded, by dump id. */
+    rows = new Map();
     failure;
     aborted = false;
     codec;
@@ -50818,7 +52007,7 @@ class LanePool {
         for (const { entry, start, end } of ranges) {
             if (end <= start)
                 continue;
-            const outcome = this.decode(start, end, entryName(entry)).then((bytes) => ({ bytes }), (error) => ({ error }));
+            const outcome = this.decode(start, end, entryName(entry)).then((d) => d, (error) => ({ error }));
             this.early.set(entry.dumpId, { start, end, outcome });
         }
     }
@@ -50828,14 +52017,16 @@ class LanePool {
         this.early.delete(id);
         if (guess && guess.start === start && guess.end === end) {
             this.seen.early++;
-            this.jobs.push(guess.outcome.then((o) => this.record(start, o)));
+            this.jobs.push(guess.outcome.then((o) => this.record(id, start, o)));
             return;
         }
-        this.jobs.push(this.decode(start, end, what).then((bytes) => this.record(start, { bytes }), (error) => this.record(start, { error })));
+        this.jobs.push(this.decode(start, end, what).then((d) => this.record(id, start, d), (error) => this.record(id, start, { error })));
     }
-    record(start, o) {
-        if ('bytes' in o)
+    record(id, start, o) {
+        if ('bytes' in o) {
             this.dataBytes += o.bytes;
+            this.rows.set(id, o.rows);
+        }
         else if (!this.failure || start < this.failure.at)
             this.failure = { at: start, error: o.error };
     }
@@ -50847,7 +52038,7 @@ class LanePool {
         try {
             // A later failure does not stop an earlier range: the earliest in the archive is reported.
             if (this.aborted || (this.failure && this.failure.at < start))
-                return 0;
+                return { bytes: 0, rows: 0 };
             return await this.decodeRange(start, end, what);
         }
         finally {
@@ -50896,15 +52087,11 @@ class LanePool {
 async function walkCustomData(r, h, toc, lanes) {
     const byId = new Map(toc.map((e) => [e.dumpId, e]));
     const seen = new Set();
-    const inFlight = [];
+    const inFlight = new InFlight();
     const pool = lanes && h.compression !== 'none' ? new LanePool(lanes, h) : undefined;
     if (pool && lanes?.complete)
         pool.startFromToc(toc, external_node_fs_default().statSync(lanes.file).size);
     let dataBytes = 0;
-    const settle = async (limit) => {
-        while (inFlight.length > limit)
-            dataBytes += await inFlight.shift();
-    };
     let current = 'the first data block';
     try {
         while (!(await r.atEnd())) {
@@ -50918,6 +52105,7 @@ async function walkCustomData(r, h, toc, lanes) {
                 throw new ArchiveProblem('ARCHIVE_CORRUPT', `unexpected bytes at offset ${blockAt} after ${current}: not a data block of this archive`, { offset: blockAt, blockType: type, dumpId: id });
             }
             current = entryName(entry);
+            checkPlacement(entry, blockAt, seen);
             seen.add(id);
             if (type === BLK_DATA && pool) {
                 const start = r.offset;
@@ -50925,32 +52113,107 @@ async function walkCustomData(r, h, toc, lanes) {
                 pool.add(id, start, r.offset, current);
             }
             else if (type === BLK_DATA) {
-                inFlight.push((await readStream(r, h, decoderFor(h.compression, current), current)).done);
+                const dec = decoderFor(h.compression, current, entry.desc === 'TABLE DATA');
+                inFlight.add(id, (await readStream(r, h, dec, current)).done);
             }
             else {
                 for (let oid = await custom_int(r, h.intSize); oid !== 0; oid = await custom_int(r, h.intSize)) {
-                    inFlight.push((await readStream(r, h, decoderFor(h.compression, `large object ${oid}`), current)).done);
-                    await settle(2);
+                    const dec = decoderFor(h.compression, `large object ${oid}`);
+                    inFlight.add(id, (await readStream(r, h, dec, current)).done);
+                    await inFlight.settle(2);
                 }
             }
-            await settle(2);
+            await inFlight.settle(2);
         }
-        await settle(0);
+        await inFlight.settle(0);
         if (pool)
             dataBytes += await pool.settle();
     }
     catch (e) {
-        await Promise.allSettled(inFlight);
+        await inFlight.abandon();
         // A table decoded in a lane lies before where the walk stopped: its failure comes first.
         if (pool)
             await pool.settle();
         if (e instanceof UnexpectedEOF) {
-            throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the archive ends at byte ${e.offset}, inside the data of ${current}`, {
-                offset: e.offset,
-                entry: current,
-            });
+            throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the archive ends at byte ${e.offset}, inside the data of ${current}`, { offset: e.offset, entry: current });
         }
         throw e;
+    }
+    checkAbsent(toc, seen, r.offset);
+    const rows = new Map([...inFlight.rows, ...(pool?.rows ?? [])]);
+    dataBytes += inFlight.bytes;
+    return {
+        blocks: seen.size,
+        dataBytes,
+        tableRows: rowsOf(toc, rows),
+        ...(pool ? { lanes: pool.seen } : {}),
+    };
+}
+/**
+ * The rows of each TABLE DATA entry, from the lines counted by dump id; only where they are COPY
+ * text (INSERT statements, pg_dump --inserts, may span lines: their rows are not counted).
+ */
+function rowsOf(toc, rows) {
+    return toc
+        .filter((e) => e.desc === 'TABLE DATA' && e.copy && rows.has(e.dumpId))
+        .map((e) => ({ schema: e.namespace ?? '', table: e.tag, rows: rows.get(e.dumpId) ?? 0 }));
+}
+/** Decodes running in this thread, settled in the archive's order: their bytes, and rows by dump id. */
+class InFlight {
+    queue = [];
+    bytes = 0;
+    rows = new Map();
+    add(id, done) {
+        const counted = done.then((d) => ({ id, d }));
+        counted.catch(() => { }); // awaited in order by settle; a failure is not unhandled meanwhile
+        this.queue.push(counted);
+    }
+    /** Wait until at most `limit` are still decoding; the first failure is thrown. */
+    async settle(limit) {
+        while (this.queue.length > limit) {
+            const { id, d } = await this.queue.shift();
+            this.bytes += d.bytes;
+            this.rows.set(id, (this.rows.get(id) ?? 0) + d.rows);
+        }
+    }
+    async abandon() {
+        await Promise.allSettled(this.queue);
+    }
+}
+/**
+ * A data block where the walk finds it must be where the TOC says, since pg_restore seeks to the
+ * TOC's offset (and skips an entry marked as having no data): the walk alone would pass a dump
+ * that pg_restore fails on, or restores with a table left empty.
+ */
+function checkPlacement(entry, blockAt, seen) {
+    const name = entryName(entry);
+    if (seen.has(entry.dumpId)) {
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `a second data block of ${name} at offset ${blockAt}`, {
+            entry: name,
+            blockOffset: blockAt,
+        });
+    }
+    if (entry.dataState === 'none' || !entry.hadDumper) {
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `the TOC marks ${name} as having no data, but its data block is at offset ${blockAt}: pg_restore would skip it and restore the table without its rows`, { entry: name, dataState: entry.dataState ?? null, blockOffset: blockAt });
+    }
+    if (entry.dataState === 'set' && entry.dataOffset !== blockAt) {
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `the TOC places the data of ${name} at offset ${entry.dataOffset}, but its block is at offset ${blockAt}: pg_restore would read the wrong bytes`, { entry: name, tocOffset: entry.dataOffset ?? null, blockOffset: blockAt });
+    }
+}
+/**
+ * Entries with data whose block the walk did not find: past the end of the file, the archive was cut
+ * short; within the bytes walked, or an entry with a dumper marked as having no data, the TOC is
+ * damaged.
+ */
+function checkAbsent(toc, seen, end) {
+    const contradicted = toc.find((e) => !seen.has(e.dumpId) &&
+        e.hadDumper &&
+        (e.dataState === 'none' || (e.dataState === 'set' && e.dataOffset < end)));
+    if (contradicted) {
+        const name = entryName(contradicted);
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', contradicted.dataState === 'none'
+            ? `the TOC marks ${name} as having no data, but pg_dump dumped its data: pg_restore would restore the table without its rows`
+            : `the TOC places the data of ${name} at offset ${contradicted.dataOffset}, but no data block of it is in the archive`, { entry: name, dataState: contradicted.dataState ?? null, tocOffset: contradicted.dataOffset ?? null });
     }
     const missing = toc.filter((e) => e.hadDumper && e.dataState !== 'none' && !seen.has(e.dumpId));
     if (missing.length > 0) {
@@ -50960,7 +52223,6 @@ async function walkCustomData(r, h, toc, lanes) {
             firstMissing: entryName(missing[0]),
         });
     }
-    return { blocks: seen.size, dataBytes, ...(pool ? { lanes: pool.seen } : {}) };
 }
 /**
  * The length of the stream's next chunk, its framing checked; 0 where the stream ends. The caller
@@ -50992,14 +52254,14 @@ async function stepOver(r, h, what) {
 }
 /**
  * Decode one table's data on its own: `src` holds its length-prefixed chunks, from the first to the
- * zero length that ends them (the range a lane reads). Resolves to the decompressed size.
+ * zero length that ends them (the range a lane reads). Resolves to the decompressed size and rows.
  */
 async function decodeStream(src, h, what) {
     const r = ByteReader.from(src);
     const { done } = await readStream(r, h, decoderFor(h.compression, what), what);
-    const bytes = await done;
+    const decoded = await done;
     await r.drain();
-    return bytes;
+    return decoded;
 }
 /** Read the length-prefixed chunks of one stream into its decoder; returns the decoder's finish. */
 async function readStream(r, h, dec, what) {
@@ -51104,6 +52366,7 @@ class ChunkQueue {
 
 
 
+
 /** Encoding and locale from pg_dump's CREATE DATABASE statement. */
 function databaseLocale(sql) {
     if (!sql)
@@ -51155,7 +52418,38 @@ function summarize(toc) {
     };
 }
 const PLAIN_END = /PostgreSQL database (cluster )?dump complete/;
-const TAIL = 4096;
+const inspect_TAIL = 4096;
+/** SQL that runs a program on the server or reads or writes its files when the dump is restored. */
+function accessProblem(where, what, statement) {
+    const shown = statement.length > 120 ? `${statement.slice(0, 120)}…` : statement;
+    return new ArchiveProblem('DUMP_SERVER_ACCESS', `${where}: ${what} when the dump is restored (pg_dump never writes this): ${shown.replace(/\s+/g, ' ')}`, { where, what });
+}
+function accessProblems(toc) {
+    return toc.flatMap((e) => e.serverAccess
+        ? [accessProblem(`TOC entry ${entryName(e)}`, e.serverAccess.what, e.serverAccess.statement)]
+        : []);
+}
+const ownerNeedle = Buffer.from(' OWNER TO ');
+const grantNeedle = Buffer.from('\nGRANT ');
+/** The roles that own and are granted objects in `buf`, for a restore that must create them first. */
+function collectRoles(buf, owners, grantees) {
+    for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
+        const end = buf.indexOf(';', i);
+        if (end === -1 || end - i >= 200)
+            continue;
+        const role = buf
+            .subarray(i + ownerNeedle.length, end)
+            .toString('utf8')
+            .trim();
+        owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
+    }
+    for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
+        const end = buf.indexOf(';', i);
+        if (end !== -1 && end - i < 2000)
+            for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8')))
+                grantees.add(r);
+    }
+}
 /** Scan a plain SQL dump: its opening comments, its tables, and the line that closes it. */
 async function scanPlain(chunks, first, out) {
     const headText = first.subarray(0, 4096).toString('utf8');
@@ -51167,34 +52461,20 @@ async function scanPlain(chunks, first, out) {
     if (dumper)
         out.pgDumpVersion = dumper[1]?.trim();
     const needle = Buffer.from('\nCREATE TABLE ');
-    const ownerNeedle = Buffer.from(' OWNER TO ');
-    const grantNeedle = Buffer.from('\nGRANT ');
     const owners = new Set();
     const grantees = new Set();
     let tables = 0;
     let tail = Buffer.alloc(0);
     let bytes = 0;
-    // The roles that own and are granted objects, for a restore that must create them first.
-    const roles = (buf) => {
-        for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
-            const end = buf.indexOf(';', i);
-            if (end === -1 || end - i >= 200)
-                continue;
-            const role = buf
-                .subarray(i + ownerNeedle.length, end)
-                .toString('utf8')
-                .trim();
-            owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
-        }
-        for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
-            const end = buf.indexOf(';', i);
-            if (end !== -1 && end - i < 2000)
-                for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8')))
-                    grantees.add(r);
-        }
-    };
+    const roles = (buf) => collectRoles(buf, owners, grantees);
+    // pg_dumpall writes the role memberships there are, pg_execute_server_program's among them.
+    const cluster = /PostgreSQL database cluster dump/.test(headText);
+    const scanner = new SqlScanner((what, statement) => {
+        if (!(cluster && what.startsWith('a grant of')))
+            out.problems.push(accessProblem('a statement', what, statement));
+    });
+    const scan = new plain/* PlainScan */.mD((sql) => scanner.feed(sql));
     const SEAM = 2048;
-    const scan = new plain/* PlainScan */.mD();
     for await (const chunk of chunks) {
         bytes += chunk.length;
         scan.push(chunk);
@@ -51212,11 +52492,12 @@ async function scanPlain(chunks, first, out) {
             roles(seam);
         }
         tail =
-            chunk.length >= TAIL
-                ? chunk.subarray(chunk.length - TAIL)
-                : Buffer.concat([tail, chunk]).subarray(-TAIL);
+            chunk.length >= inspect_TAIL
+                ? chunk.subarray(chunk.length - inspect_TAIL)
+                : Buffer.concat([tail, chunk]).subarray(-inspect_TAIL);
     }
-    scan.end();
+    out.tableRows = scan.end();
+    scanner.end();
     out.problems.push(...hazardProblems(scan));
     out.dataBytes = bytes;
     out.toc = {
@@ -51328,10 +52609,12 @@ async function parseDump(src, out, lanes) {
             }
             const toc = await readToc(r, h);
             out.toc = summarize(toc);
+            out.problems.push(...accessProblems(toc));
             out.noOffsets = toc.some((e) => e.dataState === 'not-set');
             const walked = await walkCustomData(r, h, toc, lanes);
             out.dataBlocks = walked.blocks;
             out.dataBytes = walked.dataBytes;
+            out.tableRows = walked.tableRows;
         }
         catch (e) {
             if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
@@ -51449,8 +52732,10 @@ async function inspectDirectory(dir) {
         await readHeader(r2);
         const toc = await readToc(r2, h);
         out.toc = summarize(toc);
+        out.problems.push(...accessProblems(toc));
         const suffix = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
-        const walkFile = async (name, what) => {
+        const rows = [];
+        const walkFile = async (name, what, table) => {
             const file = external_node_path_default().join(dir, name + suffix[h.compression]);
             if (!external_node_fs_default().existsSync(file)) {
                 throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the data file ${external_node_path_default().basename(file)} of ${what} is missing`, {
@@ -51458,14 +52743,17 @@ async function inspectDirectory(dir) {
                 });
             }
             out.size += external_node_fs_default().statSync(file).size;
-            const dec = decoderFor(h.compression === 'gzip' ? 'gzipFile' : h.compression, what);
+            const dec = decoderFor(h.compression === 'gzip' ? 'gzipFile' : h.compression, what, !!table);
             for await (const b of fileChunks(file)) {
                 const p = dec.push(b);
                 if (p)
                     await p;
             }
-            out.dataBytes += await dec.finish();
+            const decoded = await dec.finish();
+            out.dataBytes += decoded.bytes;
             out.dataBlocks++;
+            if (table?.copy)
+                rows.push({ schema: table.namespace ?? '', table: table.tag, rows: decoded.rows });
         };
         for (const e of toc) {
             if (!e.hadDumper || !e.filename)
@@ -51481,9 +52769,10 @@ async function inspectDirectory(dir) {
                 }
             }
             else {
-                await walkFile(e.filename, entryName(e));
+                await walkFile(e.filename, entryName(e), e.desc === 'TABLE DATA' ? e : undefined);
             }
         }
+        out.tableRows = rows;
     }
     catch (e) {
         if (e instanceof ArchiveProblem)
@@ -51497,8 +52786,12 @@ async function inspectDirectory(dir) {
     return out;
 }
 
+// EXTERNAL MODULE: ./src/core/disk.ts
+var disk = __nccwpck_require__(418);
 // EXTERNAL MODULE: ./src/core/errors.ts
 var errors = __nccwpck_require__(4296);
+// EXTERNAL MODULE: ./src/core/workdir.ts
+var workdir = __nccwpck_require__(59);
 // EXTERNAL MODULE: ./src/postgres/binaries.ts
 var binaries = __nccwpck_require__(1758);
 // EXTERNAL MODULE: ./src/postgres/client.ts
@@ -51507,6 +52800,8 @@ var client = __nccwpck_require__(8620);
 var postgres_cluster = __nccwpck_require__(4259);
 // EXTERNAL MODULE: ./src/postgres/restore.ts
 var restore = __nccwpck_require__(6405);
+// EXTERNAL MODULE: ./src/postgres/tables.ts
+var tables = __nccwpck_require__(6050);
 // EXTERNAL MODULE: ./src/report/findings.ts
 var findings = __nccwpck_require__(9334);
 // EXTERNAL MODULE: ./src/report/stages.ts
@@ -51607,6 +52902,8 @@ var sources_select = __nccwpck_require__(2019);
 
 
 
+
+
 function openSource(opts, log) {
     if (opts.source.startsWith('s3://'))
         return new s3/* S3Source */.m5((0,s3/* parseS3Url */.F$)('source', opts.source), opts.s3, log);
@@ -51642,6 +52939,33 @@ async function downloadAndInspect(source, name, file, md5) {
     await download;
     return insp;
 }
+const WORK_DIR_FIX = 'Free space there, or point work-dir at a folder on a disk with room for the backup.';
+/**
+ * A remote backup into the run's own folder (`<work-dir>/run-XXXXXX/<name>.part`, renamed whole),
+ * read as it arrives. A backup larger than the free space is DISK_FULL before a byte is fetched; a
+ * disk that fills during the download is DISK_FULL too, and the partial file is removed either way.
+ */
+async function download(source, backup, work, md5) {
+    const what = `the download of ${backup.name}`;
+    const full = () => (0,disk/* diskFull */.xg)('read', work.workDir, what, { needed: backup.size, fix: WORK_DIR_FIX });
+    const free = (0,disk/* freeBytes */.go)(work.workDir);
+    if (free !== undefined && backup.size > free)
+        return { finding: full() };
+    const base = external_node_path_default().basename(backup.name);
+    const part = work.partial(`${base}.part`);
+    try {
+        const insp = await downloadAndInspect(source, backup.name, part, md5);
+        const dest = external_node_path_default().join(work.path(), base);
+        work.keep(part, dest);
+        return { insp, dest };
+    }
+    catch (e) {
+        work.discard(part);
+        if (!(0,disk/* isDiskFull */.b$)(e))
+            throw e;
+        return { finding: full() };
+    }
+}
 const hours = (ms) => Math.round((ms / 3_600_000) * 100) / 100;
 /**
  * verify-backup: locate the newest backup, check its age and retention, read it once (download,
@@ -51649,7 +52973,14 @@ const hours = (ms) => Math.round((ms / 3_600_000) * 100) / 100;
  */
 async function runVerify(opts, log, onStage) {
     const pipe = new stages/* Pipeline */.$U(opts.failOn, onStage);
-    const state = await verifyStages(pipe, opts, log);
+    const work = new workdir/* RunFolder */.E(opts.workDir);
+    let state;
+    try {
+        state = await verifyStages(pipe, opts, log, work);
+    }
+    finally {
+        work.close();
+    }
     return pipe.settle({
         ...pipe.begin('verify'),
         source: state.source,
@@ -51659,10 +52990,11 @@ async function runVerify(opts, log, onStage) {
     });
 }
 /**
- * The verify stages, run into `pipe`. `schemaSkip`: a reason to skip the schema replay (a drill
- * restores the whole dump instead).
+ * The verify stages, run into `pipe`. A download goes to `work`, the run's own folder (its caller
+ * closes it when the run ends). `schemaSkip`: a reason to skip the schema replay (a drill restores
+ * the whole dump instead).
  */
-async function verifyStages(pipe, opts, log, schemaSkip) {
+async function verifyStages(pipe, opts, log, work, schemaSkip) {
     const now = opts.now ?? new Date();
     const source = openSource(opts, log);
     const result = { source: source.description, candidates: 0 };
@@ -51763,13 +53095,12 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
                 facts.localPath = local;
             }
             else {
-                external_node_fs_default().mkdirSync(opts.workDir, { recursive: true });
-                const dest = external_node_path_default().join(opts.workDir, external_node_path_default().basename(backup.name));
-                const part = `${dest}.part`;
-                insp = await downloadAndInspect(source, backup.name, part, expected?.algorithm === 'md5');
-                external_node_fs_default().renameSync(part, dest);
-                facts.localPath = dest;
-                log.info(`downloaded ${backup.name} to ${dest}`);
+                const got = await download(source, backup, work, expected?.algorithm === 'md5');
+                if ('finding' in got)
+                    return { findings: [got.finding] };
+                insp = got.insp;
+                facts.localPath = got.dest;
+                log.info(`downloaded ${backup.name} to ${got.dest}`);
             }
         }
         catch (e) {
@@ -51810,6 +53141,9 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
             : {}),
         dataBlocks: ins.dataBlocks,
         dataBytes: ins.dataBytes,
+        ...(ins.tableRows
+            ? { tableRows: Object.fromEntries(ins.tableRows.map((t) => [(0,tables/* tableName */.Cm)(t.schema, t.table), t.rows])) }
+            : {}),
     });
     if (opts.checksum.mode === 'skip')
         pipe.skip('checksum', 'checksum: skip');
@@ -51855,7 +53189,7 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
     else if (!opts.schemaCheck)
         pipe.skip('schema', 'schema-check: false');
     else if (ins.problems.some((p) => plain/* UNSAFE_RULES */.Hs.has(p.rule)))
-        pipe.skip('schema', 'the dump would act outside its database, so nothing of it was run');
+        pipe.skip('schema', `NOT RUN: the dump runs programs, touches server files or acts outside its database when restored (${ins.problems.find((p) => plain/* UNSAFE_RULES */.Hs.has(p.rule))?.rule}), so nothing of it was run`);
     else if (ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) ||
         !ins.format ||
         ins.format === 'unknown' ||
@@ -51879,6 +53213,8 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
                 });
             }
             catch (e) {
+                if ((0,disk/* startedOutOfSpace */.VT)(e))
+                    return { findings: [(0,disk/* scratchDiskFull */.tu)('schema', 'a scratch cluster', (0,errors/* errorMessage */.gJ)(e))] };
                 if (!(e instanceof errors/* ToolMissingError */.hc))
                     throw e;
                 return { findings: [await serverMissing(ins, opts.pgBinDir, 'schema', e)] };
@@ -51909,13 +53245,19 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
                 errors: replay.errorLines,
             };
             const notes = replay.findings.filter((x) => x.rule === 'RESTORE_NEEDS_SUPERUSER');
+            // A gzip wrapper that failed under the replay: it loaded only part of the schema.
+            const cut = replay.findings.filter((x) => x.rule === 'COMPRESSION_CORRUPT');
             if (replay.exitCode === 0 && replay.errors === 0)
-                return { findings: notes };
+                return { findings: [...cut, ...notes] };
+            const full = replay.findings.find((f) => f.rule === 'DISK_FULL');
+            if (full)
+                return { findings: [(0,disk/* scratchDiskFull */.tu)('schema', 'the schema replay', full.message)] };
             if (replay.errors === 0 && notes.length > 0)
-                return { findings: notes };
+                return { findings: [...cut, ...notes] };
             const first = replay.errorLines[0];
             return {
                 findings: [
+                    ...cut,
                     (0,findings/* finding */.gk)('SCHEMA_REPLAY_FAILED', 'schema', `loading the schema into PostgreSQL ${cluster.version} with ${replay.tool} failed: ${replay.errors} error${replay.errors === 1 ? '' : 's'}${first ? `, the first: ${first}` : ` (exit ${replay.exitCode})`}`, { evidence: { errors: replay.errors, exitCode: replay.exitCode, first: first ?? null } }),
                     ...notes,
                 ],
@@ -52053,7 +53395,7 @@ const verifySpec = {
         { name: 'pg-bin-dir', description: 'Use PostgreSQL binaries from this folder only.' },
         {
             name: 'work-dir',
-            description: 'Where downloads land (default: $RUNNER_TEMP/restorable, else .restorable/ here).',
+            description: 'Each run downloads into its own folder beneath this one, run-XXXXXX (default: $RUNNER_TEMP/restorable, else .restorable/ here).',
         },
     ],
     outputs: [

@@ -47559,7 +47559,7 @@ const RULES = {
     ARCHIVE_CORRUPT: {
         severity: 'critical',
         kind: 'problem',
-        fires: 'the structure of a custom archive is damaged (an impossible length, a block of no known table)',
+        fires: 'the structure of a custom archive is damaged (an impossible length, a block of no known table), or its TOC or header contradicts the blocks (a data offset other than where the block is, a block of an entry marked as having no data, a header compression the blocks do not have): what pg_restore trips on, or restores a table empty over',
         fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
     },
     FORMAT_UNSUPPORTED: {
@@ -47586,6 +47586,12 @@ const RULES = {
         fires: 'a plain dump holds a statement about another database or the whole server (roles, tablespaces, ALTER SYSTEM), which pg_dump of one database never writes; nothing of the dump is run',
         fix: 'Do not load this file: it would act outside the database it restores. Restore roles with pg_dumpall --roles-only separately, and the database from a dump you can trust.',
     },
+    DUMP_SERVER_ACCESS: {
+        severity: 'high',
+        kind: 'problem',
+        fires: "SQL of the dump that runs when restored runs a program on the server or reads or writes its files: a TOC entry's SQL or a plain dump's statement outside COPY data with COPY ... TO/FROM PROGRAM or a file, lo_import/lo_export, pg_read_file, a grant of pg_execute_server_program (pg_dump never writes these; a function body that mentions them is not flagged)",
+        fix: 'Do not restore this dump anywhere that matters: it was not written by pg_dump alone. Find who changed it; use an earlier backup.',
+    },
     VERSION_UNSUPPORTED: {
         severity: 'high',
         kind: 'unverifiable',
@@ -47609,6 +47615,12 @@ const RULES = {
         kind: 'unverifiable',
         fires: 'the backup store could not be listed or read (network, credentials, permissions)',
         fix: 'Check the endpoint, the credentials in the environment and the bucket policy.',
+    },
+    DISK_FULL: {
+        severity: 'high',
+        kind: 'unverifiable',
+        fires: "this machine's disk has no room, never a finding about the backup: for the download or unpacked copy in `work-dir` (checked before a download of known size), for a scratch cluster under TMPDIR as it starts or restores, or on `target-url`'s server",
+        fix: 'Free space in the folder named, or point `work-dir` (for a scratch cluster: TMPDIR) at a disk with room.',
     },
     ROLE_ABSENT: {
         severity: 'high',
@@ -47693,6 +47705,12 @@ const RULES = {
         kind: 'problem',
         fires: 'the restored database has an object the structure reference does not list',
         fix: 'If the schema change is intended, rewrite the reference with `restorable drill --write-reference`.',
+    },
+    ROWS_LOST: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'tier full: a table has other than the rows the dump holds for it (counted by the walk), or a table with rows in the dump is not in the restored database; no config needed',
+        fix: 'Read the restore errors for that table; if there are none, the dump or its TOC was damaged after pg_dump wrote it: use an earlier backup.',
     },
     VOLUME_BELOW_MINIMUM: {
         severity: 'high',
@@ -47793,8 +47811,14 @@ const RULES = {
     WAL_GAP: {
         severity: 'critical',
         kind: 'problem',
-        fires: 'a WAL segment between the base backup’s start and the target is missing from the archive, on the timeline recovery follows (found before anything is restored)',
+        fires: 'a WAL segment is missing from the chain recovery needs, judged by segment names on the timeline it follows: from the base backup’s start to the target LSN, or, for a time or a name, to the last segment present (file times are not trusted; found before anything is restored)',
         fix: 'Check archive_command and its logs for the named segment; recover to a point before the gap, or from a later base backup.',
+    },
+    PITR_TIMELINE_UNKNOWN: {
+        severity: 'high',
+        kind: 'problem',
+        fires: '`target-timeline` names a timeline whose .history file is not in the WAL archive, or one that does not descend from the base backup’s timeline (found before anything is restored)',
+        fix: 'List the .history files in the archive and pick one of them (or latest / current).',
     },
     PITR_TARGET_BEFORE_BACKUP: {
         severity: 'high',
@@ -47811,8 +47835,20 @@ const RULES = {
     PITR_UNASSERTED: {
         severity: 'medium',
         kind: 'unverifiable',
-        fires: 'recovery finished, but no check proved a row from before the target exists and a row from after it does not (`pitr.checks` with `asserts`, or a planted marker)',
+        fires: 'recovery finished, but neither the server log (its stop line and last completed transaction, for a time, name or LSN target) nor a check proved a row from before the target exists and a row from after it does not (`pitr.checks` with `asserts`, or a planted marker)',
         fix: 'Add pitr.checks with asserts: before-target and after-target to restorable.yml, or recover to a marker planted with plant-marker.',
+    },
+    PITR_WRONG_POINT: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'the recovered server’s log contradicts the target: its last replayed commit is after a time target, the first commit it left out is not after it, or it stopped at another restore point',
+        fix: 'Do not use this copy as the point asked for: check the target’s zone and precision, and recover again.',
+    },
+    PITR_CHANGED_SINCE_TARGET: {
+        severity: 'info',
+        kind: 'problem',
+        fires: 'compare-source-url is the live server: a table’s rows differ between the recovered copy and production (the change since the target, per table, counts both sides)',
+        fix: 'Nothing to fix: this is what changed after the target. Copy back the rows you need from the recovered copy.',
     },
     BASE_BACKUP_CORRUPT: {
         severity: 'critical',
@@ -48247,6 +48283,8 @@ const configSchema = object({
             sql: schemas_string().min(1),
             expect: expectation,
             asserts: schemas_enum(['before-target', 'after-target']).optional(),
+            /** The database of the recovered server to run it in (default: postgres). */
+            database: schemas_string().min(1).optional(),
         })
             .strict())
             .optional(),
@@ -48363,6 +48401,9 @@ function libpqEnv(c) {
 /** Open a connection, run `fn`, close it, whatever happens. */
 async function client_withClient(c, fn) {
     const client = new esm.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
+    // A server that goes away (a scratch cluster whose disk filled) rejects the query in flight; the
+    // 'error' event it also emits would otherwise end the process with a stack trace.
+    client.on('error', () => { });
     await client.connect();
     try {
         return await fn(client);
@@ -48377,6 +48418,28 @@ async function queryRows(c, sql, params = []) {
 /** Quote an identifier for SQL. */
 function ident(name) {
     return `"${name.replace(/"/g, '""')}"`;
+}
+/**
+ * Wait until the server takes connections (after promotion it writes its end-of-recovery
+ * checkpoint first; with hot standby off it refuses connections until then).
+ */
+async function waitForConnections(c, timeoutMs = 60_000) {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+        try {
+            await client_withClient(c, (client) => client.query('SELECT 1'));
+            return;
+        }
+        catch (e) {
+            // Only "starting up" (57P03) or no socket yet is waited for; any other answer means it is up.
+            const code = e.code;
+            if (!['57P03', 'ECONNREFUSED', 'ENOENT'].includes(code ?? ''))
+                return;
+            if (Date.now() > until)
+                throw e;
+            await new Promise((r) => setTimeout(r, 200));
+        }
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/archive/checksum.ts
@@ -48727,13 +48790,23 @@ class S3Source {
             }
         };
         let next = 0;
+        // A local write that fails (a full disk) is this machine's, not the store's: no retry, and the
+        // error as it is, so the caller can say what happened.
+        let writeError;
         try {
             const worker = async () => {
                 while (next < parts) {
                     const index = next++;
                     const start = index * this.partSize;
                     await this.fetchPart(key, what, index, start, partEnd(index) - 1, etag, abort.signal, async (chunk, offset) => {
-                        await handle.write(chunk, 0, chunk.length, start + offset);
+                        try {
+                            await handle.write(chunk, 0, chunk.length, start + offset);
+                        }
+                        catch (e) {
+                            writeError ??= { error: e };
+                            abort.abort();
+                            throw e;
+                        }
                         if (written)
                             wrote(index, start + offset + chunk.length);
                     });
@@ -48743,7 +48816,7 @@ class S3Source {
         }
         catch (e) {
             abort.abort();
-            throw e;
+            throw writeError ? writeError.error : e;
         }
         finally {
             await handle.close();
@@ -49152,7 +49225,7 @@ const spec_verifySpec = {
         { name: 'pg-bin-dir', description: 'Use PostgreSQL binaries from this folder only.' },
         {
             name: 'work-dir',
-            description: 'Where downloads land (default: $RUNNER_TEMP/restorable, else .restorable/ here).',
+            description: 'Each run downloads into its own folder beneath this one, run-XXXXXX (default: $RUNNER_TEMP/restorable, else .restorable/ here).',
         },
     ],
     outputs: [

@@ -67989,7 +67989,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 7821:
+/***/ 2886:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80561,7 +80561,7 @@ const RULES = {
     ARCHIVE_CORRUPT: {
         severity: 'critical',
         kind: 'problem',
-        fires: 'the structure of a custom archive is damaged (an impossible length, a block of no known table)',
+        fires: 'the structure of a custom archive is damaged (an impossible length, a block of no known table), or its TOC or header contradicts the blocks (a data offset other than where the block is, a block of an entry marked as having no data, a header compression the blocks do not have): what pg_restore trips on, or restores a table empty over',
         fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
     },
     FORMAT_UNSUPPORTED: {
@@ -80588,6 +80588,12 @@ const RULES = {
         fires: 'a plain dump holds a statement about another database or the whole server (roles, tablespaces, ALTER SYSTEM), which pg_dump of one database never writes; nothing of the dump is run',
         fix: 'Do not load this file: it would act outside the database it restores. Restore roles with pg_dumpall --roles-only separately, and the database from a dump you can trust.',
     },
+    DUMP_SERVER_ACCESS: {
+        severity: 'high',
+        kind: 'problem',
+        fires: "SQL of the dump that runs when restored runs a program on the server or reads or writes its files: a TOC entry's SQL or a plain dump's statement outside COPY data with COPY ... TO/FROM PROGRAM or a file, lo_import/lo_export, pg_read_file, a grant of pg_execute_server_program (pg_dump never writes these; a function body that mentions them is not flagged)",
+        fix: 'Do not restore this dump anywhere that matters: it was not written by pg_dump alone. Find who changed it; use an earlier backup.',
+    },
     VERSION_UNSUPPORTED: {
         severity: 'high',
         kind: 'unverifiable',
@@ -80611,6 +80617,12 @@ const RULES = {
         kind: 'unverifiable',
         fires: 'the backup store could not be listed or read (network, credentials, permissions)',
         fix: 'Check the endpoint, the credentials in the environment and the bucket policy.',
+    },
+    DISK_FULL: {
+        severity: 'high',
+        kind: 'unverifiable',
+        fires: "this machine's disk has no room, never a finding about the backup: for the download or unpacked copy in `work-dir` (checked before a download of known size), for a scratch cluster under TMPDIR as it starts or restores, or on `target-url`'s server",
+        fix: 'Free space in the folder named, or point `work-dir` (for a scratch cluster: TMPDIR) at a disk with room.',
     },
     ROLE_ABSENT: {
         severity: 'high',
@@ -80695,6 +80707,12 @@ const RULES = {
         kind: 'problem',
         fires: 'the restored database has an object the structure reference does not list',
         fix: 'If the schema change is intended, rewrite the reference with `restorable drill --write-reference`.',
+    },
+    ROWS_LOST: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'tier full: a table has other than the rows the dump holds for it (counted by the walk), or a table with rows in the dump is not in the restored database; no config needed',
+        fix: 'Read the restore errors for that table; if there are none, the dump or its TOC was damaged after pg_dump wrote it: use an earlier backup.',
     },
     VOLUME_BELOW_MINIMUM: {
         severity: 'high',
@@ -80795,8 +80813,14 @@ const RULES = {
     WAL_GAP: {
         severity: 'critical',
         kind: 'problem',
-        fires: 'a WAL segment between the base backup’s start and the target is missing from the archive, on the timeline recovery follows (found before anything is restored)',
+        fires: 'a WAL segment is missing from the chain recovery needs, judged by segment names on the timeline it follows: from the base backup’s start to the target LSN, or, for a time or a name, to the last segment present (file times are not trusted; found before anything is restored)',
         fix: 'Check archive_command and its logs for the named segment; recover to a point before the gap, or from a later base backup.',
+    },
+    PITR_TIMELINE_UNKNOWN: {
+        severity: 'high',
+        kind: 'problem',
+        fires: '`target-timeline` names a timeline whose .history file is not in the WAL archive, or one that does not descend from the base backup’s timeline (found before anything is restored)',
+        fix: 'List the .history files in the archive and pick one of them (or latest / current).',
     },
     PITR_TARGET_BEFORE_BACKUP: {
         severity: 'high',
@@ -80813,8 +80837,20 @@ const RULES = {
     PITR_UNASSERTED: {
         severity: 'medium',
         kind: 'unverifiable',
-        fires: 'recovery finished, but no check proved a row from before the target exists and a row from after it does not (`pitr.checks` with `asserts`, or a planted marker)',
+        fires: 'recovery finished, but neither the server log (its stop line and last completed transaction, for a time, name or LSN target) nor a check proved a row from before the target exists and a row from after it does not (`pitr.checks` with `asserts`, or a planted marker)',
         fix: 'Add pitr.checks with asserts: before-target and after-target to restorable.yml, or recover to a marker planted with plant-marker.',
+    },
+    PITR_WRONG_POINT: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'the recovered server’s log contradicts the target: its last replayed commit is after a time target, the first commit it left out is not after it, or it stopped at another restore point',
+        fix: 'Do not use this copy as the point asked for: check the target’s zone and precision, and recover again.',
+    },
+    PITR_CHANGED_SINCE_TARGET: {
+        severity: 'info',
+        kind: 'problem',
+        fires: 'compare-source-url is the live server: a table’s rows differ between the recovered copy and production (the change since the target, per table, counts both sides)',
+        fix: 'Nothing to fix: this is what changed after the target. Copy back the rows you need from the recovered copy.',
     },
     BASE_BACKUP_CORRUPT: {
         severity: 'critical',
@@ -81367,7 +81403,7 @@ function labelDir() {
 function scratchParent(osUser) {
     const owner = ownerOf(osUser);
     const uid = owner?.uid ?? process.getuid?.() ?? 0;
-    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}scratch-${uid}`), owner);
+    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${uid}`), owner);
 }
 /** Where the label of the cluster in `root` is kept. */
 function labelFile(root) {
@@ -81835,6 +81871,16 @@ const END = '# --- restorable recovery: end ---';
 function confValue(v) {
     return `'${v.replace(/'/g, "''")}'`;
 }
+/**
+ * A log file the server's user can append to, made by us: the folder beside a data directory
+ * (Debian's /var/lib/postgresql/<major>) may not be the server's user's to write in.
+ */
+function ownedLog(file, owner) {
+    external_node_fs_default().appendFileSync(file, '', { mode: 0o600 });
+    if (owner)
+        external_node_fs_default().chownSync(file, owner.uid, owner.gid);
+    return file;
+}
 function chownTree(root, owner) {
     if (!owner)
         return;
@@ -81851,7 +81897,7 @@ function chownTree(root, owner) {
  * Put a restored data directory into targeted archive recovery: our settings in a marked block at
  * the end of postgresql.auto.conf (read last, so they win over the backup's own), recovery.signal,
  * and no standby.signal. A postgresql.conf is created empty when the backup has none (Debian keeps
- * it in /etc).
+ * it in /etc): returned, so that a recovery handed back to Debian's layout can leave no such file.
  */
 function writeRecoveryConfig(dataDir, settings, owner) {
     const auto = external_node_path_default().join(dataDir, 'postgresql.auto.conf');
@@ -81861,16 +81907,18 @@ function writeRecoveryConfig(dataDir, settings, owner) {
     const created = [auto, external_node_path_default().join(dataDir, 'recovery.signal')];
     external_node_fs_default().writeFileSync(external_node_path_default().join(dataDir, 'recovery.signal'), '');
     external_node_fs_default().rmSync(external_node_path_default().join(dataDir, 'standby.signal'), { force: true });
+    const placeholders = [];
     for (const f of ['postgresql.conf', 'pg_ident.conf']) {
         const file = external_node_path_default().join(dataDir, f);
         if (!external_node_fs_default().existsSync(file)) {
             external_node_fs_default().writeFileSync(file, '');
-            created.push(file);
+            placeholders.push(file);
         }
     }
     if (owner)
-        for (const f of created)
+        for (const f of [...created, ...placeholders])
             external_node_fs_default().chownSync(f, owner.uid, owner.gid);
+    return placeholders;
 }
 function stripBlock(text) {
     const a = text.indexOf(BEGIN);
@@ -81955,13 +82003,14 @@ function growingLog(file) {
 /** What the server log says about how recovery ended. */
 function readRecoveryLog(log) {
     const stopLine = /LOG:\s+(recovery stopping [^\n]*)/.exec(log)?.[1]?.trim();
-    const last = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1];
+    const last = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1]?.trim();
     const unreached = /FATAL:\s+(recovery ended before configured recovery target was reached)/.exec(log)?.[1];
-    const promoted = /archive recovery complete|database system is ready to accept connections\s*$/m.test(log);
+    // Not "archive recovery complete": the server stays read-only until the end-of-recovery checkpoint.
+    const promoted = /database system is ready to accept connections\s*$/m.test(log);
     const recoveredTo = last ? parsePgTime(last) : undefined;
     return {
         ...(stopLine ? { stopLine } : {}),
-        ...(recoveredTo ? { recoveredTo } : {}),
+        ...(recoveredTo ? { recoveredTo, lastCommit: last } : {}),
         ...(unreached ? { unreached } : {}),
         promoted,
     };
@@ -81994,7 +82043,7 @@ async function runRecovery(w) {
         const log = readRecoveryLog(readLog());
         const facts = {
             ...(log.stopLine ? { stopLine: log.stopLine } : {}),
-            ...(log.recoveredTo ? { recoveredTo: log.recoveredTo } : {}),
+            ...(log.recoveredTo ? { recoveredTo: log.recoveredTo, lastCommit: log.lastCommit } : {}),
         };
         if (log.unreached)
             return done({ status: 'unreached', reason: log.unreached, ...facts });
@@ -82113,7 +82162,16 @@ function startProductionSync(j, wait) {
         ? runSync('sh', ['-c', j.start.command], j.osUser, userCommandEnv(), limit)
         : j.start.cluster
             ? runSync('pg_ctlcluster', [String(j.start.cluster.major), j.start.cluster.name, 'start'], undefined, {}, limit)
-            : runSync(external_node_path_default().join(j.liveBin, 'pg_ctl'), ['-D', j.live, '-l', j.start.log, '-w', '-t', wait ? '120' : '6', 'start'], j.osUser, {}, limit);
+            : runSync(external_node_path_default().join(j.liveBin, 'pg_ctl'), [
+                '-D',
+                j.live,
+                '-l',
+                ownedLog(j.start.log, ownerOf(j.osUser)),
+                '-w',
+                '-t',
+                wait ? '120' : '6',
+                'start',
+            ], j.osUser, {}, limit);
     if (r.code === 0)
         return undefined;
     const how = j.start.command ? 'start-command' : j.start.cluster ? 'pg_ctlcluster start' : 'pg_ctl start';
@@ -82328,6 +82386,8 @@ const configSchema = object({
             sql: schemas_string().min(1),
             expect: expectation,
             asserts: schemas_enum(['before-target', 'after-target']).optional(),
+            /** The database of the recovered server to run it in (default: postgres). */
+            database: schemas_string().min(1).optional(),
         })
             .strict())
             .optional(),
@@ -82444,6 +82504,9 @@ function libpqEnv(c) {
 /** Open a connection, run `fn`, close it, whatever happens. */
 async function client_withClient(c, fn) {
     const client = new esm.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
+    // A server that goes away (a scratch cluster whose disk filled) rejects the query in flight; the
+    // 'error' event it also emits would otherwise end the process with a stack trace.
+    client.on('error', () => { });
     await client.connect();
     try {
         return await fn(client);
@@ -82458,6 +82521,28 @@ async function queryRows(c, sql, params = []) {
 /** Quote an identifier for SQL. */
 function ident(name) {
     return `"${name.replace(/"/g, '""')}"`;
+}
+/**
+ * Wait until the server takes connections (after promotion it writes its end-of-recovery
+ * checkpoint first; with hot standby off it refuses connections until then).
+ */
+async function waitForConnections(c, timeoutMs = 60_000) {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+        try {
+            await client_withClient(c, (client) => client.query('SELECT 1'));
+            return;
+        }
+        catch (e) {
+            // Only "starting up" (57P03) or no socket yet is waited for; any other answer means it is up.
+            const code = e.code;
+            if (!['57P03', 'ECONNREFUSED', 'ENOENT'].includes(code ?? ''))
+                return;
+            if (Date.now() > until)
+                throw e;
+            await new Promise((r) => setTimeout(r, 200));
+        }
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/archive/checksum.ts
@@ -82810,13 +82895,23 @@ class S3Source {
             }
         };
         let next = 0;
+        // A local write that fails (a full disk) is this machine's, not the store's: no retry, and the
+        // error as it is, so the caller can say what happened.
+        let writeError;
         try {
             const worker = async () => {
                 while (next < parts) {
                     const index = next++;
                     const start = index * this.partSize;
                     await this.fetchPart(key, what, index, start, partEnd(index) - 1, etag, abort.signal, async (chunk, offset) => {
-                        await handle.write(chunk, 0, chunk.length, start + offset);
+                        try {
+                            await handle.write(chunk, 0, chunk.length, start + offset);
+                        }
+                        catch (e) {
+                            writeError ??= { error: e };
+                            abort.abort();
+                            throw e;
+                        }
                         if (written)
                             wrote(index, start + offset + chunk.length);
                     });
@@ -82826,7 +82921,7 @@ class S3Source {
         }
         catch (e) {
             abort.abort();
-            throw e;
+            throw writeError ? writeError.error : e;
         }
         finally {
             await handle.close();
@@ -83235,7 +83330,7 @@ const spec_verifySpec = {
         { name: 'pg-bin-dir', description: 'Use PostgreSQL binaries from this folder only.' },
         {
             name: 'work-dir',
-            description: 'Where downloads land (default: $RUNNER_TEMP/restorable, else .restorable/ here).',
+            description: 'Each run downloads into its own folder beneath this one, run-XXXXXX (default: $RUNNER_TEMP/restorable, else .restorable/ here).',
         },
     ],
     outputs: [
@@ -83455,6 +83550,133 @@ function parseCompareRung(v, how, log) {
     }, how, log, true);
 }
 
+;// CONCATENATED MODULE: ./src/pitr/proof.ts
+/**
+ * The recovery point, to the microsecond, and PostgreSQL's own proof of it.
+ *
+ * JavaScript's Date holds milliseconds; PostgreSQL's timestamps hold microseconds. A target equal
+ * to a commit's exact time must keep its last three digits, or that commit is cut off. Times here
+ * are BigInt microseconds since the epoch, beside their ISO text.
+ */
+
+/** Microseconds since the epoch of an ISO 8601 time with a zone, or a PostgreSQL log time (UTC, +hh, ...). */
+function parseMicros(text) {
+    const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(?::(\d{2}))?(?:\.(\d{1,6}))?\s?(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$/i.exec(text.trim());
+    if (!m)
+        return undefined;
+    let zone = (m[5] ?? 'Z').toUpperCase();
+    if (zone === 'UTC' || zone === 'GMT')
+        zone = 'Z';
+    else if (/^[+-]\d{2}$/.test(zone))
+        zone = `${zone}:00`;
+    else if (/^[+-]\d{4}$/.test(zone))
+        zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
+    const ms = Date.parse(`${m[1]}T${m[2]}:${m[3] ?? '00'}${zone}`);
+    if (Number.isNaN(ms))
+        return undefined;
+    return BigInt(ms) * 1000n + BigInt((m[4] ?? '').padEnd(6, '0') || '0');
+}
+/** 2026-12-01T12:00:00.123456Z: every digit kept, always six (so that the texts sort as the times). */
+function isoMicros(us) {
+    const secs = us / 1000000n;
+    const frac = (us % 1000000n).toString().padStart(6, '0');
+    const base = new Date(Number(secs) * 1000).toISOString().replace(/\.\d{3}Z$/, '');
+    return `${base}.${frac}Z`;
+}
+/** For recovery_target_time and pgBackRest's --target: 2026-12-01 12:00:00.123456+00. */
+function pgMicros(us) {
+    return isoMicros(us).replace('T', ' ').replace('Z', '+00');
+}
+/**
+ * Does the log prove the target? A time target: the last replayed commit T' and the first one left
+ * out T satisfy T' <= target < T (inclusive) or T' < target <= T (exclusive). A name: the server
+ * stopped at that restore point. An LSN: it stopped at that location. Undefined when the log has no
+ * stop line (nothing to prove with), or for target-immediate.
+ */
+function proveFromLog(target, inclusive, facts) {
+    const line = facts.stopLine;
+    if (!line || target.kind === 'immediate')
+        return undefined;
+    const last = facts.lastCommit ? parseMicros(facts.lastCommit) : undefined;
+    const base = { stopLine: line, ...(last !== undefined ? { lastCommit: isoMicros(last) } : {}) };
+    if (target.kind === 'name') {
+        const at = /recovery stopping at restore point "(.*)", time (.+)$/.exec(line);
+        const ok = at?.[1] === target.name;
+        const when = at?.[2] ? parseMicros(at[2]) : undefined;
+        return {
+            ...base,
+            ...(when !== undefined ? { stoppedAt: isoMicros(when) } : {}),
+            holds: ok,
+            ...(ok ? {} : { why: `the server did not stop at restore point "${target.name}"` }),
+        };
+    }
+    if (target.kind === 'lsn') {
+        const ok = /recovery stopping (before|after) WAL location \(LSN\)/.test(line);
+        return { ...base, holds: ok, ...(ok ? {} : { why: 'the server did not stop at a WAL location' }) };
+    }
+    const m = /recovery stopping (before|after) (?:commit|abort) of transaction \d+, time (.+)$/.exec(line);
+    const stop = m?.[2] ? parseMicros(m[2]) : undefined;
+    if (!m || stop === undefined)
+        return { ...base, holds: false, why: 'the stop line names no transaction and time' };
+    const t = target.micros;
+    const withStop = { ...base, stoppedAt: isoMicros(stop) };
+    const beforeOk = m[1] === 'before' && (inclusive ? stop > t : stop >= t);
+    const lastOk = last === undefined || (inclusive ? last <= t : last < t);
+    if (beforeOk && lastOk)
+        return { ...withStop, holds: true };
+    return {
+        ...withStop,
+        holds: false,
+        why: !beforeOk
+            ? `the first commit left out (${isoMicros(stop)}) is not after the target (${isoMicros(t)})`
+            : `the last replayed commit (${isoMicros(last)}) is after the target (${isoMicros(t)})`,
+    };
+}
+/** The finding a proof that does not hold raises. */
+function wrongPointFinding(p, targetText) {
+    return finding('PITR_WRONG_POINT', 'checks', `the server log contradicts the target ${targetText}: ${p.why}`, {
+        evidence: { stopLine: p.stopLine, lastCommit: p.lastCommit ?? null, stoppedAt: p.stoppedAt ?? null },
+    });
+}
+/**
+ * The recovery point objective achieved: how far before the target point (the target time, or the
+ * restore point's time) the last replayed commit is, in seconds to the microsecond.
+ */
+function rpoSeconds(target, p) {
+    if (!p?.holds || !p.lastCommit)
+        return undefined;
+    const point = target.kind === 'time'
+        ? target.micros
+        : target.kind === 'name' && p.stoppedAt
+            ? parseMicros(p.stoppedAt)
+            : undefined;
+    const last = parseMicros(p.lastCommit);
+    if (point === undefined || last === undefined)
+        return undefined;
+    return Number(point - last) / 1e6;
+}
+/**
+ * What proves the target, in order of strength: checks with `asserts` (a planted marker's, or
+ * pitr.checks), then the server log. A log that contradicts the target is PITR_WRONG_POINT; with
+ * neither, PITR_UNASSERTED.
+ */
+function targetFindings(proof, asserted, targetText) {
+    if (proof && !proof.holds)
+        return [wrongPointFinding(proof, targetText)];
+    const before = asserted('before-target');
+    const after = asserted('after-target');
+    if (proof?.holds || (before && after))
+        return [];
+    return [
+        finding('PITR_UNASSERTED', 'checks', `neither the server log nor a check proves ${!before ? 'a row from before the target exists' : ''}${!before && !after ? ' and ' : ''}${!after ? 'a row from after it is absent' : ''}`),
+    ];
+}
+/** The log's time to the microsecond when it parses, else the Date's milliseconds. */
+function microsOrMs(logText, d) {
+    const us = logText ? parseMicros(logText) : undefined;
+    return us !== undefined ? isoMicros(us) : d.toISOString();
+}
+
 ;// CONCATENATED MODULE: ./src/drill/spec.ts
 
 /** A drill takes every verify-backup input (its schema replay is the restore itself) plus its own. */
@@ -83591,6 +83813,11 @@ const pitrSpec = {
             description: 'Stop just after the target (true) or just before it (false).',
         },
         {
+            name: 'target-timeline',
+            default: 'latest',
+            description: 'The timeline to recover along: `latest` (the newest that descends from the base backup), `current` (the base backup’s own) or a number; the plan checks WAL along it (the .history files).',
+        },
+        {
             name: 'mode',
             default: 'drill',
             description: '`drill` (a scratch cluster, torn down), `side-by-side` (into data-directory, left running) or `in-place` (replace data-directory behind interlocks).',
@@ -83606,11 +83833,11 @@ const pitrSpec = {
         },
         {
             name: 'stop-command',
-            description: 'in-place: how to stop the live server (default: pg_ctlcluster on Debian\'s layout, else pg_ctl stop -D <data-directory> -m fast).',
+            description: "in-place: how to stop the live server (default: pg_ctlcluster on Debian's layout, else pg_ctl stop -D <data-directory> -m fast).",
         },
         {
             name: 'start-command',
-            description: 'in-place: how to start production, on the recovered data or after a roll-back (default: pg_ctlcluster on Debian\'s layout, else pg_ctl start -D <data-directory>).',
+            description: "in-place: how to start production, on the recovered data or after a roll-back (default: pg_ctlcluster on Debian's layout, else pg_ctl start -D <data-directory>).",
         },
         {
             name: 'check-url',
@@ -83662,7 +83889,11 @@ const pitrSpec = {
     ],
     outputs: [
         { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
-        { name: 'recovered-to', description: 'The last replayed commit time (ISO 8601).' },
+        { name: 'recovered-to', description: 'The last replayed commit time (ISO 8601, to the microsecond).' },
+        {
+            name: 'rpo-seconds',
+            description: 'Recovery point achieved: seconds from the last replayed commit to the target time (or restore point), from the server log.',
+        },
         { name: 'base-backup', description: 'The base backup restored.' },
         {
             name: 'wal-segments',
@@ -83681,6 +83912,14 @@ const pitrSpec = {
             description: 'in-place: where the previous data directory was moved (never deleted).',
         },
         {
+            name: 'discarded-until',
+            description: "in-place: production's last write (its shutdown checkpoint): the writes from recovered-to up to it are discarded (and kept in the safety snapshot).",
+        },
+        {
+            name: 'downtime-seconds',
+            description: "in-place: production's downtime, from its stop to serving the recovered data.",
+        },
+        {
             name: 'target-name',
             description: 'plant-marker: the restore point written (recover to it with target-name).',
         },
@@ -83690,6 +83929,7 @@ const pitrSpec = {
 };
 
 ;// CONCATENATED MODULE: ./src/pitr/options.ts
+
 
 
 
@@ -83736,7 +83976,8 @@ function parseTarget(v, name) {
         return { kind: 'immediate' };
     if (v['target-time']) {
         const text = v['target-time'].trim();
-        return { kind: 'time', time: parseTargetTime(name('target-time'), text), text };
+        const time = parseTargetTime(name('target-time'), text);
+        return { kind: 'time', time, micros: parseMicros(text), text };
     }
     if (v['target-lsn']) {
         const text = v['target-lsn'].trim();
@@ -83749,6 +83990,18 @@ function parseTarget(v, name) {
     if (n.length > 63)
         throw new errors_UserError(name('target-name'), 'is longer than a restore point name can be', 'Use at most 63 characters');
     return { kind: 'name', name: n };
+}
+/** `latest`, `current`, or a timeline number (decimal, as pg_controldata prints it). */
+function parseTimeline(input, value) {
+    const v = (value ?? '').trim().toLowerCase();
+    if (v === '' || v === 'latest')
+        return 'latest';
+    if (v === 'current')
+        return 'current';
+    const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
+    if (!Number.isInteger(n) || n < 1 || n > 0xffffffff)
+        throw new errors_UserError(input, `"${value}" is not a timeline`, 'Give latest, current or a timeline number such as 2');
+    return n;
 }
 function checkLocation(input, value) {
     const v = value.trim();
@@ -83828,6 +84081,7 @@ function parsePitrOptions(raw, how, log = silentLogger) {
         ...(v.backup ? { backup: v.backup.trim() } : {}),
         target,
         inclusive: parse_parseBool(name('target-inclusive'), v['target-inclusive'], true),
+        targetTimeline: parseTimeline(name('target-timeline'), v['target-timeline']),
         mode,
         ...(dataDirectory ? { dataDirectory } : {}),
         ...(port ? { port } : {}),
@@ -83849,7 +84103,50 @@ function parsePitrOptions(raw, how, log = silentLogger) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/pitr/plan.ts
+/** What the plan says about the WAL: its findings and its words, from the coverage by segment names. */
+
+function coverageFindings(c, timeline) {
+    if (c.unknownTimeline !== undefined)
+        return [
+            finding('PITR_TIMELINE_UNKNOWN', 'plan', `target-timeline ${timeline}: the archive has no ${c.unknownTimeline.toString(16).toUpperCase().padStart(8, '0')}.history that descends from the base backup's timeline`, { evidence: { timeline: c.unknownTimeline } }),
+        ];
+    if (c.missing)
+        return [
+            finding('WAL_GAP', 'plan', `WAL segment ${c.missing} is missing from the archive (the chain from ${c.first} on timeline ${c.timeline ?? '?'} stops at ${c.last}, and recovery needs what follows)`, {
+                evidence: { missing: c.missing, first: c.first, lastPresent: c.last, timeline: c.timeline ?? null },
+            }),
+        ];
+    if (c.endsBeforeTarget)
+        return [
+            finding('PITR_TARGET_UNREACHED', 'plan', `nothing was archived after the target time: every segment up to ${c.last} was written before it, so no commit after the target is in the WAL`, { evidence: { last: c.last } }),
+        ];
+    return [];
+}
+function planCoverage(c) {
+    return {
+        walFirst: c.first,
+        walLast: c.last,
+        walSegments: c.segments,
+        ...(c.timeline !== undefined ? { timeline: c.timeline } : {}),
+        ...(c.reachesTarget ? { reachesTarget: c.reachesTarget } : {}),
+    };
+}
+/** One line: the chain, and what the names can and cannot tell. */
+function describeCoverage(c) {
+    const p = 'walFirst' in c ? c : planCoverage(c);
+    const reach = p.reachesTarget === 'cannot tell'
+        ? 'whether it reaches the target: cannot tell before replay (segment names carry no times)'
+        : p.reachesTarget === 'yes'
+            ? 'reaches the target'
+            : p.reachesTarget === 'no'
+                ? 'does NOT reach the target'
+                : '';
+    return `${p.walFirst} … ${p.walLast} (${p.walSegments} segments${p.timeline !== undefined ? ` on timeline ${p.timeline}` : ''}, continuous by name from the backup start${reach ? `; ${reach}` : ''})`;
+}
+
 ;// CONCATENATED MODULE: ./src/pitr/present.ts
+
 
 /** The facts that head a PITR summary: the plan (what an approver signs), the recovery, what is next. */
 function pitrFacts(r) {
@@ -83864,7 +84161,7 @@ function pitrFacts(r) {
             `${r.plan.backup}${r.plan.backupEnded ? ` (ended ${r.plan.backupEnded})` : ''}`,
         ]);
         if (r.plan.walFirst)
-            rows.push(['WAL', `${r.plan.walFirst} … ${r.plan.walLast} (${r.plan.walSegments} segments, no gap)`]);
+            rows.push(['WAL', describeCoverage(r.plan)]);
         if (r.plan.estimatedSeconds !== undefined)
             rows.push([
                 'estimate',
@@ -83880,6 +84177,13 @@ function pitrFacts(r) {
         ]);
     if (r.recoveredTo)
         rows.push(['recovered to', `${r.recoveredTo} (last replayed commit)`]);
+    if (r.proof)
+        rows.push([
+            'proof (server log)',
+            `${r.proof.holds ? 'holds' : `CONTRADICTS the target: ${r.proof.why}`}: last replayed commit ${r.proof.lastCommit ?? '(none since the backup)'}, stopped at ${r.proof.stoppedAt ?? '(no time in the stop line)'}`,
+        ]);
+    if (r.rpoSeconds !== undefined)
+        rows.push(['RPO achieved', `${r.rpoSeconds} s (target point minus the last replayed commit)`]);
     if (r.checks?.length)
         rows.push([
             'checks',
@@ -83891,6 +84195,16 @@ function pitrFacts(r) {
         rows.push(['database', r.databaseUrl]);
     if (r.safetySnapshot)
         rows.push(['safety snapshot', r.safetySnapshot]);
+    if (r.discarded?.until && r.safetySnapshot)
+        rows.push([
+            'discarded',
+            `the writes after ${r.recoveredTo ?? r.target} up to production's stop at ${r.discarded.until}${r.discarded.lsn ? ` (shutdown checkpoint ${r.discarded.lsn})` : ''}; they stay in the safety snapshot`,
+        ]);
+    if (r.downtimeSeconds !== undefined)
+        rows.push([
+            'downtime',
+            `${duration_formatSeconds(r.downtimeSeconds)} (production stopped until it served the recovered data)`,
+        ]);
     return rows;
 }
 /** What to do next, as a markdown list for the job summary (seed 001 §2.5). */
@@ -83898,248 +84212,59 @@ function pitrNext(r) {
     return r.next.length ? `### What to do next\n\n${r.next.map((n) => `- ${n}`).join('\n')}\n` : '';
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/checks/semantics.ts
+;// CONCATENATED MODULE: ./src/report/history.ts
 
 
-
-
-function semantics_describe(e) {
-    return e.op === 'between' ? `between ${e.lo} and ${e.hi}` : `${e.op} ${e.value}`;
-}
-/**
- * A role that may read everything and do nothing else, for smoke queries on a superuser's
- * connection: none of a superuser's powers (COPY ... TO PROGRAM, reading server files) reach a
- * query from config. Dropped again by the returned function.
- */
-async function readerRole(c) {
-    const me = await c.query("SELECT current_setting('is_superuser') = 'on' AS s, current_setting('server_version_num')::int AS v");
-    if (!me.rows[0]?.s)
-        return undefined;
-    const role = `restorable_smoke_${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
-    await c.query(`CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
-    if ((me.rows[0]?.v ?? 0) >= 140000)
-        await c.query(`GRANT pg_read_all_data TO ${role}`);
-    else {
-        const schemas = await c.query("SELECT nspname AS n FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'");
-        for (const { n } of schemas.rows) {
-            await c.query(`GRANT USAGE ON SCHEMA ${ident(n)} TO ${role}`);
-            await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA ${ident(n)} TO ${role}`);
-        }
-    }
-    return {
-        role,
-        drop: async () => {
-            await c.query('ROLLBACK').catch(() => { });
-            await c.query(`DROP OWNED BY ${role}`);
-            await c.query(`DROP ROLE ${role}`);
-        },
-    };
-}
-/**
- * Run smoke queries that return one number each, with a time limit: each alone (the extended
- * protocol takes one statement, so `select 1; commit; ...` cannot leave the transaction), in a
- * read-only transaction, as a role without a superuser's powers. Results are numbers, never rows:
- * a query that returns anything else fails.
- */
-async function runSmokeQueries(c, queries) {
-    const reader = queries.length > 0 ? await readerRole(c) : undefined;
-    try {
-        return await smoke(c, queries, reader?.role);
-    }
-    finally {
-        await reader?.drop();
-    }
-}
-async function smoke(c, queries, role) {
-    const findings = [];
-    const results = [];
-    for (const q of queries) {
-        const expectation = parseExpectation(q.expect);
-        let value = null;
-        let problem;
+/** The history file is JSON lines: append-only, one run a line, easy to keep on a branch or as an artifact. */
+function readHistory(file) {
+    if (!external_node_fs_default().existsSync(file))
+        return [];
+    const out = [];
+    for (const line of external_node_fs_default().readFileSync(file, 'utf8').split('\n')) {
+        if (!line.trim())
+            continue;
         try {
-            await c.query('BEGIN READ ONLY');
-            await c.query("SET LOCAL statement_timeout = '60s'");
-            if (role)
-                await c.query(`SET LOCAL ROLE ${role}`);
-            // queryMode (pg 8.11+) is not in @types/pg yet.
-            const one = {
-                text: q.sql,
-                rowMode: 'array',
-                queryMode: 'extended',
-            };
-            const r = await c.query(one);
-            await c.query('COMMIT');
-            const cell = r.rows.length === 1 && r.fields.length === 1 ? r.rows[0][0] : undefined;
-            const n = typeof cell === 'number'
-                ? cell
-                : typeof cell === 'string' && cell.trim() !== ''
-                    ? Number(cell)
-                    : Number.NaN;
-            if (Number.isNaN(n))
-                problem = `returned ${r.rows.length} row(s) of ${r.fields.length} column(s), not one number`;
-            else
-                value = n;
+            out.push(JSON.parse(line));
         }
-        catch (e) {
-            await c.query('ROLLBACK').catch(() => { });
-            problem = `failed: ${e.message}`;
-        }
-        const ok = problem === undefined && value !== null && meets(value, expectation);
-        results.push({ name: q.name, value, expect: semantics_describe(expectation), ok });
-        if (!ok) {
-            findings.push(finding('SEMANTICS_FAILED', 'semantics', problem
-                ? `smoke query "${q.name}" ${problem}`
-                : `smoke query "${q.name}" returned ${value}, expected ${semantics_describe(expectation)}`, { evidence: { query: q.name, value, expected: semantics_describe(expectation) } }));
+        catch {
+            // A damaged line (a run killed mid-write) is skipped, not fatal.
         }
     }
-    return { findings, results };
-}
-
-;// CONCATENATED MODULE: ./src/checks/structure.ts
-/** Objects that belong to extensions are the extension's business, not the schema's. */
-const NOT_EXTENSION = (classid, objid) => `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${objid} AND d.deptype = 'e')`;
-const USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
-const QUERIES = [
-    `SELECT 'schema ' || n.nspname AS line FROM pg_namespace n WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_namespace', 'n.oid')}`,
-    `SELECT 'extension ' || e.extname AS line FROM pg_extension e WHERE e.extname <> 'plpgsql'`,
-    `SELECT CASE c.relkind WHEN 'r' THEN 'table ' WHEN 'p' THEN 'table ' WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view '
-          WHEN 'f' THEN 'foreign table ' END || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS line
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' '
-          || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
-          || CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END
-          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END AS line
-     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS}
-      AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ': ' || pg_get_indexdef(i.indexrelid) AS line
-     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'i.indrelid')}`,
-    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) || ': '
-          || pg_get_constraintdef(k.oid) AS line
-     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || format_type(s.seqtypid, NULL) AS line
-     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')'
-          || coalesce(' returns ' || pg_get_function_result(p.oid), '') AS line
-     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_proc', 'p.oid')}`,
-    `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.tgname) || ': '
-          || pg_get_triggerdef(t.oid) AS line
-     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE NOT t.tgisinternal AND ${USER_NS}`,
-];
-/** The restored database's structure, one sorted line per object (catalog facts only, no rows). */
-async function structureLines(client) {
-    const lines = [];
-    for (const q of QUERIES) {
-        const r = await client.query(q);
-        for (const row of r.rows)
-            lines.push(row.line.replace(/\s+/g, ' ').trim());
-    }
-    return [...new Set(lines)].sort();
-}
-function parseReference(text) {
-    return text
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith('#'));
-}
-function renderReference(lines, header) {
-    return `# ${header}\n# Written by restorable drill --write-reference: one line per object, sorted.\n${lines.join('\n')}\n`;
-}
-function diffStructure(reference, actual) {
-    const have = new Set(actual);
-    const want = new Set(reference);
-    return { missing: reference.filter((l) => !have.has(l)), unexpected: actual.filter((l) => !want.has(l)) };
-}
-
-;// CONCATENATED MODULE: ./src/postgres/tables.ts
-
-
-/** `schema.table`, each part quoted only where it needs to be. */
-function tableName(schema, name) {
-    const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : ident(s));
-    return `${q(schema)}.${q(name)}`;
-}
-/** Exact row counts of every user table, over `jobs` connections at once. */
-async function countRows(conn, jobs) {
-    const tables = await withClient(conn, listTables);
-    const counts = await exactCounts(conn, tables, jobs);
-    return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
-}
-/** Every user table with its estimated rows, in one round trip. */
-const TABLES_SQL = `
-  SELECT n.nspname AS schema, c.relname AS name,
-         CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE coalesce(s.n_live_tup, -1) END AS estimate
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
-     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-   ORDER BY 1, 2`;
-async function listTables(c) {
-    const rows = (await c.query(TABLES_SQL)).rows;
-    return rows.map((r) => ({
-        table: tableName(r.schema, r.name),
-        schema: r.schema,
-        name: r.name,
-        estimate: Number(r.estimate),
-    }));
-}
-/** Globs match `schema.table` as written unquoted (`public.orders`, `audit.*`). */
-function filterTables(tables, f) {
-    const inc = (f.include ?? []).map(matcherAll);
-    const exc = (f.exclude ?? []).map(matcherAll);
-    return tables.filter((t) => {
-        const key = `${t.schema}.${t.name}`;
-        if (f.schemas?.length && !f.schemas.includes(t.schema))
-            return false;
-        if (inc.length && !inc.some((m) => m(key)))
-            return false;
-        return !exc.some((m) => m(key));
-    });
-}
-function matcherAll(glob) {
-    const re = globToRegExp(glob);
-    return (s) => re.test(s);
-}
-/** count(*) of the given tables over `jobs` connections; every identifier is quoted. */
-async function exactCounts(conn, tables, jobs) {
-    const out = new Map();
-    if (tables.length === 0)
-        return out;
-    let next = 0;
-    const worker = () => client_withClient(conn, async (c) => {
-        for (let i = next++; i < tables.length; i = next++) {
-            const t = tables[i];
-            const r = await c.query(`SELECT count(*) AS n FROM ${ident(t.schema)}.${ident(t.name)}`);
-            out.set(t.table, Number(r.rows[0]?.n ?? 0));
-        }
-    });
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
     return out;
 }
-/** max(column) of every listed table that has the column, as text. */
-async function freshness(conn, tables, column) {
-    const out = new Map();
-    await client_withClient(conn, async (c) => {
-        const having = new Set((await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped`, [column])).rows.map((r) => `${r.schema}\u0000${r.name}`));
-        for (const t of tables) {
-            if (!having.has(`${t.schema}\u0000${t.name}`))
-                continue;
-            const r = await c.query(`SELECT max(${ident(column)})::text AS m FROM ${ident(t.schema)}.${ident(t.name)}`);
-            out.set(t.table, r.rows[0]?.m ?? null);
-        }
-    });
-    return out;
+function appendHistory(file, entry) {
+    external_node_fs_default().mkdirSync(external_node_path_default().dirname(external_node_path_default().resolve(file)), { recursive: true });
+    external_node_fs_default().appendFileSync(file, `${JSON.stringify(entry)}\n`);
+}
+function lastGood(history, command, tier) {
+    return [...history].reverse().find((h) => h.command === command && h.tier === tier && h.verdict === 'pass');
+}
+/** "19% slower than the last good run (2026-11-01)", or faster, or about the same. */
+function trend(now, before) {
+    if (!before || before.totalSeconds <= 0)
+        return undefined;
+    const change = (now - before.totalSeconds) / before.totalSeconds;
+    const when = before.at.slice(0, 10);
+    if (Math.abs(change) < 0.05)
+        return `about as fast as the last good run (${when})`;
+    return `${Math.round(Math.abs(change) * 100)}% ${change > 0 ? 'slower' : 'faster'} than the last good run (${when}, ${before.totalSeconds.toFixed(1)}s)`;
+}
+/** A small chart of the last runs' total times for the job summary (mermaid, rendered by GitHub). */
+function trendChart(history, command, tier) {
+    const runs = history.filter((h) => h.command === command && h.tier === tier).slice(-12);
+    if (runs.length < 2)
+        return undefined;
+    const labels = runs.map((h) => `"${h.at.slice(5, 10)}"`).join(', ');
+    const values = runs.map((h) => h.totalSeconds.toFixed(1)).join(', ');
+    return [
+        '```mermaid',
+        'xychart-beta',
+        `  title "drill time (s), ${tier} tier"`,
+        `  x-axis [${labels}]`,
+        '  y-axis "seconds"',
+        `  bar [${values}]`,
+        '```',
+    ].join('\n');
 }
 
 ;// CONCATENATED MODULE: ./src/report/stages.ts
@@ -84241,349 +84366,6 @@ function computeVerdict(stages, failOn) {
 }
 function exitCodeFor(verdict) {
     return verdict === 'pass' ? 0 : verdict === 'fail' ? 1 : 3;
-}
-
-;// CONCATENATED MODULE: ./src/compare/run.ts
-
-
-
-
-
-
-
-
-
-const baselineSchema = object({
-    restorable: literal('baseline'),
-    version: literal(1),
-    takenAt: schemas_string(),
-    source: schemas_string(),
-    tables: record(schemas_string(), object({ rows: schemas_number(), mode: schemas_enum(['exact', 'estimate']) })),
-    structure: array(schemas_string()).optional(),
-});
-/** The live source is read through a session that cannot write, and gives up rather than wait on locks. */
-const READ_ONLY = '-c default_transaction_read_only=on -c statement_timeout=600000 -c lock_timeout=5000';
-function readBaseline(file) {
-    let raw;
-    try {
-        raw = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
-    }
-    catch (e) {
-        throw new errors_UserError('baseline', `${file} is not JSON (${errorMessage(e)})`, 'Give a file written by write-baseline');
-    }
-    const r = baselineSchema.safeParse(raw);
-    if (!r.success)
-        throw new errors_UserError('baseline', `${file} is not a Restorable baseline`, 'Give a file written by write-baseline');
-    return {
-        takenAt: r.data.takenAt,
-        source: r.data.source,
-        counts: new Map(Object.entries(r.data.tables)),
-        ...(r.data.structure ? { structure: r.data.structure } : {}),
-    };
-}
-/** Decide per table: exact below the limit (or with no statistics), estimated above. */
-function modeFor(opts, estimate) {
-    if (opts.mode === 'exact')
-        return 'exact';
-    if (opts.mode === 'estimate')
-        return 'estimate';
-    return estimate < 0 || estimate < opts.exactLimit ? 'exact' : 'estimate';
-}
-async function readSide(conn, opts, modes) {
-    const tables = filterTables(await client_withClient(conn, listTables), opts);
-    const exact = tables.filter((t) => modes(t) === 'exact');
-    const counted = await exactCounts(conn, exact, opts.jobs);
-    const counts = new Map();
-    for (const t of tables) {
-        const n = counted.get(t.table);
-        counts.set(t.table, n !== undefined ? { rows: n, mode: 'exact' } : { rows: Math.max(0, t.estimate), mode: 'estimate' });
-    }
-    const side = { counts };
-    if (opts.structure)
-        side.structure = await client_withClient(conn, structureLines);
-    if (opts.freshnessColumn)
-        side.freshness = await freshness(conn, tables, opts.freshnessColumn);
-    return side;
-}
-function allowed(t, source) {
-    return t.kind === 'percent' ? (source * t.value) / 100 : t.value;
-}
-/** compare-counts: counts and structure of the source (live, read-only, or a baseline) against the target. */
-async function runCompare(opts, log, onStage) {
-    const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
-    const result = {
-        ...pipe.begin('compare'),
-        source: opts.source ? maskedUrl(opts.source) : (opts.baseline ?? ''),
-        target: opts.target ? maskedUrl(opts.target) : '',
-        rows: [],
-        compared: 0,
-        drifted: 0,
-        missing: 0,
-    };
-    let source;
-    await pipe.stage('source', async () => {
-        if (opts.baseline) {
-            const b = readBaseline(opts.baseline);
-            source = b;
-            log.info(`baseline of ${b.source}, taken ${b.takenAt}`);
-            return {};
-        }
-        const conn = { ...opts.source, options: READ_ONLY };
-        try {
-            const ro = await client_withClient(conn, async (c) => (await c.query("SELECT current_setting('default_transaction_read_only') AS v"))
-                .rows[0]?.v);
-            if (ro !== 'on') {
-                throw new errors_UserError('source-url', 'did not take a read-only session', 'Connect to PostgreSQL directly, not through a pooler that drops startup options');
-            }
-            source = await readSide(conn, opts, (t) => modeFor(opts, t.estimate));
-        }
-        catch (e) {
-            if (e instanceof errors_UserError)
-                throw e;
-            if (/options|startup parameter/i.test(errorMessage(e))) {
-                throw new errors_UserError('source-url', `refused a read-only session (${errorMessage(e)})`, 'Connect to PostgreSQL directly, not through a pooler that drops startup options');
-            }
-            return {
-                findings: [
-                    finding('SOURCE_UNREACHABLE', 'source', `could not read ${result.source}: ${errorMessage(e)}`),
-                ],
-            };
-        }
-        if (opts.writeBaseline) {
-            const tables = Object.fromEntries([...source.counts].map(([k, v]) => [k, v]));
-            const body = {
-                restorable: 'baseline',
-                version: 1,
-                takenAt: new Date().toISOString(),
-                source: result.source,
-                tables,
-                ...(source.structure ? { structure: source.structure } : {}),
-            };
-            external_node_fs_default().mkdirSync(external_node_path_default().dirname(opts.writeBaseline), { recursive: true });
-            external_node_fs_default().writeFileSync(opts.writeBaseline, `${JSON.stringify(body, null, 2)}\n`);
-            result.baselineWritten = opts.writeBaseline;
-            log.info(`wrote the baseline (${source.counts.size} tables) to ${opts.writeBaseline}`);
-        }
-        return {};
-    });
-    if (!opts.target) {
-        pipe.skip('target', 'no target-url: only the baseline was written');
-        pipe.skip('counts', 'no target');
-        pipe.skip('structure', 'no target');
-        return pipe.settle(result);
-    }
-    if (!source) {
-        for (const s of ['target', 'counts', 'structure'])
-            pipe.skip(s, 'the source could not be read');
-        return pipe.settle(result);
-    }
-    const src = source;
-    let target;
-    await pipe.stage('target', async () => {
-        try {
-            // The target counts a table the way the source did, so the two numbers are comparable.
-            target = await readSide(opts.target, opts, (t) => src.counts.get(t.table)?.mode ?? modeFor(opts, t.estimate));
-            return {};
-        }
-        catch (e) {
-            return {
-                findings: [
-                    finding('TARGET_UNREACHABLE', 'target', `could not read ${result.target}: ${errorMessage(e)}`),
-                ],
-            };
-        }
-    });
-    if (!target) {
-        pipe.skip('counts', 'the target could not be read');
-        pipe.skip('structure', 'the target could not be read');
-        return pipe.settle(result);
-    }
-    const tgt = target;
-    await pipe.stage('counts', async () => {
-        const findings = [];
-        const overrides = opts.config.compare?.tables ?? {};
-        const names = [...new Set([...src.counts.keys(), ...tgt.counts.keys()])].sort();
-        const estimated = [];
-        for (const table of names) {
-            const s = src.counts.get(table);
-            const t = tgt.counts.get(table);
-            const mode = s?.mode === 'estimate' || t?.mode === 'estimate' ? 'estimate' : 'exact';
-            if (mode === 'estimate')
-                estimated.push(table);
-            const row = {
-                table,
-                source: s?.rows ?? null,
-                target: t?.rows ?? null,
-                difference: s && t ? t.rows - s.rows : null,
-                mode,
-                drifted: false,
-                ...(src.freshness?.has(table) ? { sourceMax: src.freshness.get(table) ?? null } : {}),
-                ...(tgt.freshness?.has(table) ? { targetMax: tgt.freshness.get(table) ?? null } : {}),
-            };
-            if (s && !t) {
-                findings.push(finding('TABLE_MISSING', 'counts', `table ${table} (${s.rows} rows in the source) is not in the target`, { evidence: { table, source: s.rows } }));
-                result.missing++;
-            }
-            else if (!s && t) {
-                findings.push(finding('TABLE_UNEXPECTED', 'counts', `table ${table} is in the target but not in the source`, {
-                    evidence: { table, target: t.rows },
-                }));
-            }
-            else if (s && t) {
-                const tol = overrides[table]?.tolerance ?? opts.tolerance;
-                const limit = allowed(tol, s.rows);
-                const diff = t.rows - s.rows;
-                const drift = opts.direction === 'drop' ? -diff > limit : Math.abs(diff) > limit;
-                if (drift) {
-                    row.drifted = true;
-                    result.drifted++;
-                    findings.push(finding('COUNT_DRIFT', 'counts', `table ${table}: ${t.rows} rows in the target, ${s.rows} in the source (${diff > 0 ? '+' : ''}${diff}, ${mode})`, {
-                        evidence: { table, source: s.rows, target: t.rows, difference: diff, mode },
-                    }));
-                }
-            }
-            result.rows.push(row);
-        }
-        result.compared = result.rows.filter((r) => r.source !== null && r.target !== null).length;
-        result.rows.sort((a, b) => Number(b.drifted) - Number(a.drifted) ||
-            Number(b.target === null) - Number(a.target === null) ||
-            (a.table < b.table ? -1 : 1));
-        if (estimated.length) {
-            findings.push(finding('COUNT_ESTIMATED', 'counts', `${estimated.length} table(s) compared by catalog statistics, not count(*): ${estimated.slice(0, 5).join(', ')}${estimated.length > 5 ? ', ...' : ''}`, {
-                evidence: { tables: estimated.length },
-            }));
-        }
-        return { findings };
-    });
-    if (!opts.structure)
-        pipe.skip('structure', 'structure: false');
-    else if (!src.structure)
-        pipe.skip('structure', 'the baseline holds no structure');
-    else {
-        await pipe.stage('structure', async () => {
-            const { missing, unexpected } = diffStructure(src.structure, tgt.structure ?? []);
-            const show = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
-            const findings = [];
-            if (missing.length)
-                findings.push(finding('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`, { evidence: { missing: missing.length } }));
-            if (unexpected.length)
-                findings.push(finding('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`, { evidence: { unexpected: unexpected.length } }));
-            return { findings };
-        });
-    }
-    return pipe.settle(result);
-}
-/** The comparison as markdown, drifted rows first. */
-function compareTable(r) {
-    const fresh = r.rows.some((x) => x.sourceMax !== undefined || x.targetMax !== undefined);
-    const head = [
-        'table',
-        'source',
-        'target',
-        'difference',
-        'mode',
-        ...(fresh ? ['source max', 'target max'] : []),
-    ];
-    const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
-    for (const x of r.rows) {
-        const cells = [
-            `${x.drifted ? '**' : ''}${x.table}${x.drifted ? '**' : ''}`,
-            x.source ?? '—',
-            x.target ?? 'missing',
-            x.difference === null ? '' : `${x.difference > 0 ? '+' : ''}${x.difference}`,
-            x.mode,
-            ...(fresh ? [x.sourceMax ?? '', x.targetMax ?? ''] : []),
-        ];
-        lines.push(`| ${cells.join(' | ')} |`);
-    }
-    return lines.join('\n');
-}
-function compareOutputs(r, reportPath) {
-    return {
-        verdict: r.verdict,
-        compared: String(r.compared),
-        drifted: String(r.drifted),
-        missing: String(r.missing),
-        table: compareTable(r),
-        findings: JSON.stringify(r.findings),
-        report: reportPath,
-    };
-}
-/**
- * The compare rung of a drill or a PITR drill: one `compare` stage against the restored target,
- * skipped when neither compare-source-url nor compare-baseline was given.
- */
-async function compareRung(pipe, opts, target, log) {
-    if (!opts) {
-        pipe.skip('compare', 'no compare-source-url or compare-baseline');
-        return undefined;
-    }
-    let summary;
-    await pipe.stage('compare', async () => {
-        const r = await runCompare({ ...opts, target }, log);
-        summary = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
-        const notRun = r.stages.find((s) => s.status === 'not-run');
-        return {
-            findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
-            ...(notRun?.reason ? { notRun: notRun.reason } : {}),
-        };
-    });
-    return summary;
-}
-
-;// CONCATENATED MODULE: ./src/report/history.ts
-
-
-/** The history file is JSON lines: append-only, one run a line, easy to keep on a branch or as an artifact. */
-function readHistory(file) {
-    if (!external_node_fs_default().existsSync(file))
-        return [];
-    const out = [];
-    for (const line of external_node_fs_default().readFileSync(file, 'utf8').split('\n')) {
-        if (!line.trim())
-            continue;
-        try {
-            out.push(JSON.parse(line));
-        }
-        catch {
-            // A damaged line (a run killed mid-write) is skipped, not fatal.
-        }
-    }
-    return out;
-}
-function appendHistory(file, entry) {
-    external_node_fs_default().mkdirSync(external_node_path_default().dirname(external_node_path_default().resolve(file)), { recursive: true });
-    external_node_fs_default().appendFileSync(file, `${JSON.stringify(entry)}\n`);
-}
-function lastGood(history, command, tier) {
-    return [...history].reverse().find((h) => h.command === command && h.tier === tier && h.verdict === 'pass');
-}
-/** "19% slower than the last good run (2026-11-01)", or faster, or about the same. */
-function trend(now, before) {
-    if (!before || before.totalSeconds <= 0)
-        return undefined;
-    const change = (now - before.totalSeconds) / before.totalSeconds;
-    const when = before.at.slice(0, 10);
-    if (Math.abs(change) < 0.05)
-        return `about as fast as the last good run (${when})`;
-    return `${Math.round(Math.abs(change) * 100)}% ${change > 0 ? 'slower' : 'faster'} than the last good run (${when}, ${before.totalSeconds.toFixed(1)}s)`;
-}
-/** A small chart of the last runs' total times for the job summary (mermaid, rendered by GitHub). */
-function trendChart(history, command, tier) {
-    const runs = history.filter((h) => h.command === command && h.tier === tier).slice(-12);
-    if (runs.length < 2)
-        return undefined;
-    const labels = runs.map((h) => `"${h.at.slice(5, 10)}"`).join(', ');
-    const values = runs.map((h) => h.totalSeconds.toFixed(1)).join(', ');
-    return [
-        '```mermaid',
-        'xychart-beta',
-        `  title "drill time (s), ${tier} tier"`,
-        `  x-axis [${labels}]`,
-        '  y-axis "seconds"',
-        `  bar [${values}]`,
-        '```',
-    ].join('\n');
 }
 
 ;// CONCATENATED MODULE: ./src/sources/local.ts
@@ -84787,11 +84569,26 @@ async function listBaseBackups(source, wal) {
     }
     return out.sort((a, b) => (a.startLsn < b.startLsn ? -1 : a.startLsn > b.startLsn ? 1 : 0));
 }
+/**
+ * Where an object of a backup goes in the data directory: an object name is the store's (an S3 key
+ * may hold `..` or start with `/`), so one that would land outside the data directory is refused.
+ */
+function inside(dataDir, name) {
+    const root = external_node_path_default().resolve(dataDir);
+    const dest = external_node_path_default().resolve(root, name);
+    if (!dest.startsWith(`${root}${(external_node_path_default()).sep}`)) {
+        throw new Error(`the backup holds an object named ${JSON.stringify(name)}, which would land outside the data directory: refused`);
+    }
+    return dest;
+}
+/** Objects of a plain base backup fetched at once. */
+const PARALLEL_OBJECTS = 8;
 /** One object of a backup into `dest`: copied when local, else downloaded (its size from the listing). */
 async function copyObject(source, f, dest) {
     const local = source.localPath(f.name);
+    // Asynchronous (libuv's threads): a cancel is handled at once, even in the middle of a large file.
     if (local)
-        external_node_fs_default().copyFileSync(local, dest);
+        await external_node_fs_default().promises.copyFile(local, dest);
     else if (source.downloadTo)
         await source.downloadTo(f.name, dest, f.size);
     else
@@ -84806,11 +84603,17 @@ async function unpackBaseBackup(source, b, dataDir) {
     external_node_fs_default().chmodSync(dataDir, 0o700);
     const rel = (f) => (b.id ? f.name.slice(b.id.length + 1) : f.name);
     if (b.format === 'plain') {
-        for (const f of b.files) {
-            const dest = external_node_path_default().join(dataDir, rel(f));
-            external_node_fs_default().mkdirSync(external_node_path_default().dirname(dest), { recursive: true });
-            await copyObject(source, f, dest);
-        }
+        // Several objects at once: from S3 one at a time, a plain backup's thousands of files wait on
+        // round trips, not bandwidth.
+        const queue = [...b.files];
+        const worker = async () => {
+            for (let f = queue.shift(); f; f = queue.shift()) {
+                const dest = inside(dataDir, rel(f));
+                external_node_fs_default().mkdirSync(external_node_path_default().dirname(dest), { recursive: true });
+                await copyObject(source, f, dest);
+            }
+        };
+        await Promise.all(Array.from({ length: Math.min(PARALLEL_OBJECTS, queue.length) }, worker));
     }
     else {
         const others = b.files.filter((f) => /\.tar(\.gz)?$/.test(rel(f)) && !/^(base|pg_wal)\.tar/.test(rel(f)));
@@ -84823,7 +84626,10 @@ async function unpackBaseBackup(source, b, dataDir) {
                 continue;
             const into = name === 'base' ? dataDir : external_node_path_default().join(dataDir, 'pg_wal');
             external_node_fs_default().mkdirSync(into, { recursive: true });
-            const r = await run('tar', [f.name.endsWith('.gz') ? '-xzf' : '-xf', '-', '-C', into], {
+            // The archive's owners and modes are not taken (no setuid file planted by a crafted backup);
+            // GNU tar itself keeps members inside the folder (no `..`, no leading /, links made last).
+            const safe = ['--no-same-owner', '--no-same-permissions', '--no-overwrite-dir'];
+            const r = await run('tar', [...safe, f.name.endsWith('.gz') ? '-xzf' : '-xf', '-', '-C', into], {
                 stdin: external_node_stream_.Readable.from(source.read(f.name, f.size)),
             });
             if (r.code !== 0)
@@ -85125,72 +84931,87 @@ class WalArchive {
             return undefined;
         }
     }
-    /** The newest timeline's history (the switches that led to it), for `recovery_target_timeline = latest`. */
-    async timelineHistory(fromTli) {
-        const tlis = [...this.files.keys()]
-            .filter((n) => n.endsWith('.history'))
-            .map((n) => Number.parseInt(n.slice(0, 8), 16))
-            .filter((t) => t > fromTli)
-            .sort((a, b) => b - a);
+    /**
+     * The timeline recovery follows and the switches that led to it: the newest that descends from
+     * the backup's (`latest`), the backup's own (`current`), or the one asked for by number. Undefined
+     * when a numbered timeline has no .history in the archive or does not descend from the backup's.
+     */
+    async timelineHistory(fromTli, wanted = 'latest') {
+        if (wanted === 'current' || wanted === fromTli)
+            return { last: fromTli, switches: [] };
+        const tlis = wanted === 'latest'
+            ? [...this.files.keys()]
+                .filter((n) => n.endsWith('.history'))
+                .map((n) => Number.parseInt(n.slice(0, 8), 16))
+                .filter((t) => t > fromTli)
+                .sort((a, b) => b - a)
+            : [wanted];
         for (const tli of tlis) {
             const f = this.files.get(`${tli.toString(16).toUpperCase().padStart(8, '0')}.history`);
+            if (!f)
+                continue;
             const text = f.gzip ? await this.readGzipText(f) : await this.source.readText(f.object, 1024 * 1024);
             const switches = text ? parseTimelineHistory(text) : [];
             // Only a timeline that descends from the backup's.
             if (switches.some((s) => s.tli === fromTli))
                 return { last: tli, switches };
         }
-        return { last: fromTli, switches: [] };
+        return wanted === 'latest' ? { last: fromTli, switches: [] } : undefined;
     }
     /**
-     * Is every segment from the backup's start to the target there, on the timeline PostgreSQL will
-     * follow? Found before anything is restored.
+     * Is every segment there that recovery from the backup's start needs, on the chosen timeline? By
+     * segment names only (file times lie after a copy or an upload): to the target LSN for an LSN
+     * target; for a time or a name, the whole chain from the backup's start to the last segment
+     * present (where the target falls in it cannot be told before replay). Found before anything is
+     * restored.
      */
     async coverage(startLsn, startTli, end, 
     /** The backup's end: WAL up to it is needed whatever the target (unless the backup holds it). */
-    backupEndLsn) {
-        const { last, switches } = await this.timelineHistory(startTli);
-        const tliOf = (segno) => timelineFor(segno, switches, last, this.segSize);
-        const segnos = [...this.files.keys()]
-            .filter((n) => n.length === 24)
-            .map((n) => parseSegmentName(n, this.segSize))
-            .filter((s) => s !== undefined && s.tli === tliOf(s.segno))
-            .map((s) => s.segno);
-        const maxSegno = segnos.reduce((a, b) => (b > a ? b : a), -1n);
+    backupEndLsn, timeline = 'latest') {
+        const chain = await this.timelineHistory(startTli, timeline);
         const first = segmentOf(startLsn, this.segSize);
-        const ends = [end.kind === 'lsn' || end.kind === 'immediate' ? end.lsn : undefined, backupEndLsn].filter((l) => l !== undefined);
-        const needLsn = ends.length ? ends.reduce((a, b) => (b > a ? b : a)) : undefined;
-        const needUntil = needLsn === undefined ? undefined : segmentOf(needLsn, this.segSize);
-        const minimum = backupEndLsn === undefined ? first : segmentOf(backupEndLsn, this.segSize);
-        const name = (segno) => segmentName(tliOf(segno), segno, this.segSize);
-        let segno = first;
-        let lastPresent;
-        let reached = false;
-        for (;;) {
-            const f = this.files.get(name(segno));
-            if (!f)
-                break;
-            lastPresent = segno;
-            reached =
-                ((end.kind === 'lsn' || end.kind === 'immediate') && needUntil !== undefined && segno >= needUntil) ||
-                    (end.kind === 'time' && segno >= minimum && f.modified.getTime() >= end.time.getTime());
-            if (reached)
-                break;
-            segno++;
+        if (!chain) {
+            const none = segmentName(startTli, first, this.segSize);
+            return {
+                first: none,
+                last: none,
+                segments: 0,
+                segSize: this.segSize,
+                unknownTimeline: timeline,
+            };
         }
+        const tliOf = (segno) => timelineFor(segno, chain.switches, chain.last, this.segSize);
+        const name = (segno) => segmentName(tliOf(segno), segno, this.segSize);
+        const onPath = [...this.files.values()]
+            .map((f) => ({ f, s: f.name.length === 24 ? parseSegmentName(f.name, this.segSize) : undefined }))
+            .filter((x) => x.s !== undefined && x.s.tli === tliOf(x.s.segno) && x.s.segno >= first);
+        const lastOnPath = onPath.reduce((a, x) => ((x.s?.segno ?? -1n) > a ? (x.s?.segno ?? -1n) : a), first - 1n);
+        const lsnEnd = end.kind === 'lsn' || end.kind === 'immediate';
+        const ends = [lsnEnd ? end.lsn : undefined, backupEndLsn].filter((l) => l !== undefined);
+        const needUntil = ends.length
+            ? segmentOf(ends.reduce((a, b) => (b > a ? b : a)), this.segSize)
+            : first;
+        // The chain to check: to the target's segment, or (time, name) to the last segment present.
+        const until = lsnEnd ? needUntil : lastOnPath > needUntil ? lastOnPath : needUntil;
+        let segno = first;
+        while (segno <= until && this.files.has(name(segno)))
+            segno++;
+        const lastPresent = segno - 1n;
         const result = {
             first: name(first),
-            last: name(lastPresent ?? first),
-            segments: lastPresent === undefined ? 0 : Number(lastPresent - first) + 1,
+            last: name(lastPresent >= first ? lastPresent : first),
+            segments: Number(lastPresent - first) + 1,
             segSize: this.segSize,
+            timeline: chain.last,
+            reachesTarget: lsnEnd ? 'yes' : 'cannot tell',
         };
-        if (reached)
+        if (segno <= until)
+            return { ...result, missing: name(segno), reachesTarget: 'no' };
+        if (end.kind !== 'time')
             return result;
-        // A hole with later segments after it, or a segment the target needs: a gap.
-        if (segno <= maxSegno || (needUntil !== undefined && segno <= needUntil)) {
-            return { ...result, missing: name(segno) };
-        }
-        return end.kind === 'time' ? { ...result, endsBeforeTarget: true } : result;
+        // Sound in one direction only: segments all written before the target hold no commit after it.
+        const newest = onPath.reduce((a, x) => Math.max(a, x.f.modified.getTime()), 0);
+        return newest < end.time.getTime() ? { ...result, endsBeforeTarget: true, reachesTarget: 'no' } : result;
     }
     /**
      * Download one file (un-gzipped) to `dest`, atomically: it appears whole, and already owned by
@@ -85201,7 +85022,7 @@ class WalArchive {
         const local = this.source.localPath(f.object);
         try {
             if (local && !f.gzip) {
-                external_node_fs_default().copyFileSync(local, tmp);
+                await external_node_fs_default().promises.copyFile(local, tmp);
             }
             else if (!f.gzip && this.source.downloadTo) {
                 await this.source.downloadTo(f.object, tmp, f.size);
@@ -85240,6 +85061,7 @@ function isPowerOfTwo(n) {
 
 
 
+
 function coverageEnd(target, b) {
     switch (target.kind) {
         case 'time':
@@ -85266,15 +85088,17 @@ class NativeBackend {
     prefetch;
     binDir;
     log;
+    timeline;
     description;
     backups = [];
     wal;
-    constructor(base, walSource, prefetch, binDir, log) {
+    constructor(base, walSource, prefetch, binDir, log, timeline = 'latest') {
         this.base = base;
         this.walSource = walSource;
         this.prefetch = prefetch;
         this.binDir = binDir;
         this.log = log;
+        this.timeline = timeline;
         this.description = `base backups ${base.description}, WAL ${walSource.description}`;
     }
     async archive() {
@@ -85290,12 +85114,16 @@ class NativeBackend {
         const found = this.backups.find((x) => x.id === b.id);
         // WAL streamed into the backup (-X stream) covers its own start: then the archive need not.
         const holdsWal = found.files.some((f) => /(^|\/)pg_wal(\/[0-9A-F]{24}$|\.tar(\.gz)?$)/.test(f.name));
-        return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), holdsWal ? undefined : b.endLsn);
+        return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), holdsWal ? undefined : b.endLsn, this.timeline);
     }
     async restore(b, dataDir, spoolDir, owner) {
         const found = this.backups.find((x) => x.id === b.id);
         const wal = await this.archive();
-        const { last, switches } = await wal.timelineHistory(b.timeline);
+        // The plan refused a timeline the archive does not know; here it is the one recovery follows.
+        const { last, switches } = (await wal.timelineHistory(b.timeline, this.timeline)) ?? {
+            last: b.timeline,
+            switches: [],
+        };
         // The order the server will ask for segments in: from the backup's start, along the timeline chain.
         const order = [];
         const first = segmentOf(b.startLsn ?? 0n, wal.segSize);
@@ -85342,14 +85170,16 @@ class PgbackrestBackend {
     target;
     inclusive;
     osUser;
+    timeline;
     description;
     info;
-    constructor(stanza, config, target, inclusive, osUser) {
+    constructor(stanza, config, target, inclusive, osUser, timeline = 'latest') {
         this.stanza = stanza;
         this.config = config;
         this.target = target;
         this.inclusive = inclusive;
         this.osUser = osUser;
+        this.timeline = timeline;
         this.description = `pgBackRest stanza ${stanza}${config ? ` (${config})` : ''}`;
     }
     args(command, extra = []) {
@@ -85425,7 +85255,7 @@ class PgbackrestBackend {
             }
         }
         const wal = new WalArchive(new LocalSource('stanza', dir), objects);
-        return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), b.endLsn);
+        return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), b.endLsn, this.timeline);
     }
     async repoPath() {
         const file = this.config ?? '/etc/pgbackrest/pgbackrest.conf';
@@ -85450,12 +85280,12 @@ class PgbackrestBackend {
             `--pg1-path=${dataDir}`,
             `--set=${b.id}`,
             `--type=${type}`,
-            ...(t.kind === 'time'
-                ? [`--target=${t.time.toISOString().replace('T', ' ').replace('Z', '+00')}`]
-                : []),
+            ...(t.kind === 'time' ? [`--target=${pgMicros(t.micros)}`] : []),
             ...(t.kind === 'lsn' ? [`--target=${formatLsn(t.lsn)}`] : []),
             ...(t.kind === 'name' ? [`--target=${t.name}`] : []),
             ...(t.kind !== 'immediate' && !this.inclusive ? ['--target-exclusive'] : []),
+            // PostgreSQL's default (12+) is latest; another is passed as asked.
+            ...(this.timeline !== 'latest' ? [`--target-timeline=${this.timeline}`] : []),
             '--target-action=promote',
             '--archive-mode=off',
         ];
@@ -85464,6 +85294,671 @@ class PgbackrestBackend {
             throw new Error(`pgbackrest restore failed: ${r.stderr.trim().split('\n').slice(-3).join(' ') || r.stdout.trim().split('\n').slice(-3).join(' ')}`);
         }
         return { settings: {} };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/checks/structure.ts
+/** Objects that belong to extensions are the extension's business, not the schema's. */
+const NOT_EXTENSION = (classid, objid) => `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${objid} AND d.deptype = 'e')`;
+const USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
+const QUERIES = [
+    `SELECT 'schema ' || n.nspname AS line FROM pg_namespace n WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_namespace', 'n.oid')}`,
+    `SELECT 'extension ' || e.extname AS line FROM pg_extension e WHERE e.extname <> 'plpgsql'`,
+    `SELECT CASE c.relkind WHEN 'r' THEN 'table ' WHEN 'p' THEN 'table ' WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view '
+          WHEN 'f' THEN 'foreign table ' END || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS line
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' '
+          || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+          || CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END
+          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END AS line
+     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS}
+      AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ': ' || pg_get_indexdef(i.indexrelid) AS line
+     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'i.indrelid')}`,
+    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) || ': '
+          || pg_get_constraintdef(k.oid) AS line
+     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || format_type(s.seqtypid, NULL) AS line
+     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')'
+          || coalesce(' returns ' || pg_get_function_result(p.oid), '') AS line
+     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_proc', 'p.oid')}`,
+    `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.tgname) || ': '
+          || pg_get_triggerdef(t.oid) AS line
+     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE NOT t.tgisinternal AND ${USER_NS}`,
+];
+/** The restored database's structure, one sorted line per object (catalog facts only, no rows). */
+async function structureLines(client) {
+    const lines = [];
+    for (const q of QUERIES) {
+        const r = await client.query(q);
+        for (const row of r.rows)
+            lines.push(row.line.replace(/\s+/g, ' ').trim());
+    }
+    return [...new Set(lines)].sort();
+}
+function parseReference(text) {
+    return text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'));
+}
+function renderReference(lines, header) {
+    return `# ${header}\n# Written by restorable drill --write-reference: one line per object, sorted.\n${lines.join('\n')}\n`;
+}
+function diffStructure(reference, actual) {
+    const have = new Set(actual);
+    const want = new Set(reference);
+    return { missing: reference.filter((l) => !have.has(l)), unexpected: actual.filter((l) => !want.has(l)) };
+}
+
+;// CONCATENATED MODULE: ./src/postgres/tables.ts
+
+
+/** `schema.table`, each part quoted only where it needs to be. */
+function tableName(schema, name) {
+    const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : ident(s));
+    return `${q(schema)}.${q(name)}`;
+}
+/** Exact row counts of every user table, over `jobs` connections at once. */
+async function countRows(conn, jobs) {
+    const tables = await withClient(conn, listTables);
+    const counts = await exactCounts(conn, tables, jobs);
+    return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
+}
+/** Every user table with its estimated rows, in one round trip. */
+const TABLES_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name,
+         CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE coalesce(s.n_live_tup, -1) END AS estimate
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+   ORDER BY 1, 2`;
+async function listTables(c) {
+    const rows = (await c.query(TABLES_SQL)).rows;
+    return rows.map((r) => ({
+        table: tableName(r.schema, r.name),
+        schema: r.schema,
+        name: r.name,
+        estimate: Number(r.estimate),
+    }));
+}
+/** Globs match `schema.table` as written unquoted (`public.orders`, `audit.*`). */
+function filterTables(tables, f) {
+    const inc = (f.include ?? []).map(matcherAll);
+    const exc = (f.exclude ?? []).map(matcherAll);
+    return tables.filter((t) => {
+        const key = `${t.schema}.${t.name}`;
+        if (f.schemas?.length && !f.schemas.includes(t.schema))
+            return false;
+        if (inc.length && !inc.some((m) => m(key)))
+            return false;
+        return !exc.some((m) => m(key));
+    });
+}
+function matcherAll(glob) {
+    const re = globToRegExp(glob);
+    return (s) => re.test(s);
+}
+/** count(*) of the given tables over `jobs` connections; every identifier is quoted. */
+async function exactCounts(conn, tables, jobs) {
+    const out = new Map();
+    if (tables.length === 0)
+        return out;
+    let next = 0;
+    const worker = () => client_withClient(conn, async (c) => {
+        for (let i = next++; i < tables.length; i = next++) {
+            const t = tables[i];
+            const r = await c.query(`SELECT count(*) AS n FROM ${ident(t.schema)}.${ident(t.name)}`);
+            out.set(t.table, Number(r.rows[0]?.n ?? 0));
+        }
+    });
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
+    return out;
+}
+/** max(column) of every listed table that has the column, as text. */
+async function freshness(conn, tables, column) {
+    const out = new Map();
+    await client_withClient(conn, async (c) => {
+        const having = new Set((await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped`, [column])).rows.map((r) => `${r.schema}\u0000${r.name}`));
+        for (const t of tables) {
+            if (!having.has(`${t.schema}\u0000${t.name}`))
+                continue;
+            const r = await c.query(`SELECT max(${ident(column)})::text AS m FROM ${ident(t.schema)}.${ident(t.name)}`);
+            out.set(t.table, r.rows[0]?.m ?? null);
+        }
+    });
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/compare/run.ts
+
+
+
+
+
+
+
+
+
+const baselineSchema = object({
+    restorable: literal('baseline'),
+    version: literal(1),
+    takenAt: schemas_string(),
+    source: schemas_string(),
+    tables: record(schemas_string(), object({ rows: schemas_number(), mode: schemas_enum(['exact', 'estimate']) })),
+    structure: array(schemas_string()).optional(),
+});
+/** The live source is read through a session that cannot write, and gives up rather than wait on locks. */
+const READ_ONLY = '-c default_transaction_read_only=on -c statement_timeout=600000 -c lock_timeout=5000';
+function readBaseline(file) {
+    let raw;
+    try {
+        raw = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
+    }
+    catch (e) {
+        throw new errors_UserError('baseline', `${file} is not JSON (${errorMessage(e)})`, 'Give a file written by write-baseline');
+    }
+    const r = baselineSchema.safeParse(raw);
+    if (!r.success)
+        throw new errors_UserError('baseline', `${file} is not a Restorable baseline`, 'Give a file written by write-baseline');
+    return {
+        takenAt: r.data.takenAt,
+        source: r.data.source,
+        counts: new Map(Object.entries(r.data.tables)),
+        ...(r.data.structure ? { structure: r.data.structure } : {}),
+    };
+}
+/** Decide per table: exact below the limit (or with no statistics), estimated above. */
+function modeFor(opts, estimate) {
+    if (opts.mode === 'exact')
+        return 'exact';
+    if (opts.mode === 'estimate')
+        return 'estimate';
+    return estimate < 0 || estimate < opts.exactLimit ? 'exact' : 'estimate';
+}
+async function readSide(conn, opts, modes) {
+    const tables = filterTables(await client_withClient(conn, listTables), opts);
+    const exact = tables.filter((t) => modes(t) === 'exact');
+    const counted = await exactCounts(conn, exact, opts.jobs);
+    const counts = new Map();
+    for (const t of tables) {
+        const n = counted.get(t.table);
+        counts.set(t.table, n !== undefined ? { rows: n, mode: 'exact' } : { rows: Math.max(0, t.estimate), mode: 'estimate' });
+    }
+    const side = { counts };
+    if (opts.structure)
+        side.structure = await client_withClient(conn, structureLines);
+    if (opts.freshnessColumn)
+        side.freshness = await freshness(conn, tables, opts.freshnessColumn);
+    return side;
+}
+function allowed(t, source) {
+    return t.kind === 'percent' ? (source * t.value) / 100 : t.value;
+}
+/** compare-counts: counts and structure of the source (live, read-only, or a baseline) against the target. */
+async function runCompare(opts, log, onStage) {
+    const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
+    const result = {
+        ...pipe.begin('compare'),
+        source: opts.source ? maskedUrl(opts.source) : (opts.baseline ?? ''),
+        target: opts.target ? maskedUrl(opts.target) : '',
+        rows: [],
+        compared: 0,
+        drifted: 0,
+        missing: 0,
+    };
+    let source;
+    await pipe.stage('source', async () => {
+        if (opts.baseline) {
+            const b = readBaseline(opts.baseline);
+            source = b;
+            log.info(`baseline of ${b.source}, taken ${b.takenAt}`);
+            return {};
+        }
+        const conn = { ...opts.source, options: READ_ONLY };
+        try {
+            const ro = await client_withClient(conn, async (c) => (await c.query("SELECT current_setting('default_transaction_read_only') AS v"))
+                .rows[0]?.v);
+            if (ro !== 'on') {
+                throw new errors_UserError('source-url', 'did not take a read-only session', 'Connect to PostgreSQL directly, not through a pooler that drops startup options');
+            }
+            source = await readSide(conn, opts, (t) => modeFor(opts, t.estimate));
+        }
+        catch (e) {
+            if (e instanceof errors_UserError)
+                throw e;
+            if (/options|startup parameter/i.test(errorMessage(e))) {
+                throw new errors_UserError('source-url', `refused a read-only session (${errorMessage(e)})`, 'Connect to PostgreSQL directly, not through a pooler that drops startup options');
+            }
+            return {
+                findings: [
+                    finding('SOURCE_UNREACHABLE', 'source', `could not read ${result.source}: ${errorMessage(e)}`),
+                ],
+            };
+        }
+        if (opts.writeBaseline) {
+            const tables = Object.fromEntries([...source.counts].map(([k, v]) => [k, v]));
+            const body = {
+                restorable: 'baseline',
+                version: 1,
+                takenAt: new Date().toISOString(),
+                source: result.source,
+                tables,
+                ...(source.structure ? { structure: source.structure } : {}),
+            };
+            external_node_fs_default().mkdirSync(external_node_path_default().dirname(opts.writeBaseline), { recursive: true });
+            external_node_fs_default().writeFileSync(opts.writeBaseline, `${JSON.stringify(body, null, 2)}\n`);
+            result.baselineWritten = opts.writeBaseline;
+            log.info(`wrote the baseline (${source.counts.size} tables) to ${opts.writeBaseline}`);
+        }
+        return {};
+    });
+    if (!opts.target) {
+        pipe.skip('target', 'no target-url: only the baseline was written');
+        pipe.skip('counts', 'no target');
+        pipe.skip('structure', 'no target');
+        return pipe.settle(result);
+    }
+    if (!source) {
+        for (const s of ['target', 'counts', 'structure'])
+            pipe.skip(s, 'the source could not be read');
+        return pipe.settle(result);
+    }
+    const src = source;
+    let target;
+    await pipe.stage('target', async () => {
+        try {
+            // The target counts a table the way the source did, so the two numbers are comparable.
+            target = await readSide(opts.target, opts, (t) => src.counts.get(t.table)?.mode ?? modeFor(opts, t.estimate));
+            return {};
+        }
+        catch (e) {
+            return {
+                findings: [
+                    finding('TARGET_UNREACHABLE', 'target', `could not read ${result.target}: ${errorMessage(e)}`),
+                ],
+            };
+        }
+    });
+    if (!target) {
+        pipe.skip('counts', 'the target could not be read');
+        pipe.skip('structure', 'the target could not be read');
+        return pipe.settle(result);
+    }
+    const tgt = target;
+    await pipe.stage('counts', async () => {
+        const findings = [];
+        const overrides = opts.config.compare?.tables ?? {};
+        const names = [...new Set([...src.counts.keys(), ...tgt.counts.keys()])].sort();
+        const estimated = [];
+        for (const table of names) {
+            const s = src.counts.get(table);
+            const t = tgt.counts.get(table);
+            const mode = s?.mode === 'estimate' || t?.mode === 'estimate' ? 'estimate' : 'exact';
+            if (mode === 'estimate')
+                estimated.push(table);
+            const row = {
+                table,
+                source: s?.rows ?? null,
+                target: t?.rows ?? null,
+                difference: s && t ? t.rows - s.rows : null,
+                mode,
+                drifted: false,
+                ...(src.freshness?.has(table) ? { sourceMax: src.freshness.get(table) ?? null } : {}),
+                ...(tgt.freshness?.has(table) ? { targetMax: tgt.freshness.get(table) ?? null } : {}),
+            };
+            if (s && !t) {
+                findings.push(finding('TABLE_MISSING', 'counts', `table ${table} (${s.rows} rows in the source) is not in the target`, { evidence: { table, source: s.rows } }));
+                result.missing++;
+            }
+            else if (!s && t) {
+                findings.push(finding('TABLE_UNEXPECTED', 'counts', `table ${table} is in the target but not in the source`, {
+                    evidence: { table, target: t.rows },
+                }));
+            }
+            else if (s && t) {
+                const tol = overrides[table]?.tolerance ?? opts.tolerance;
+                const limit = allowed(tol, s.rows);
+                const diff = t.rows - s.rows;
+                const drift = opts.direction === 'drop' ? -diff > limit : Math.abs(diff) > limit;
+                if (drift) {
+                    row.drifted = true;
+                    result.drifted++;
+                    findings.push(finding('COUNT_DRIFT', 'counts', `table ${table}: ${t.rows} rows in the target, ${s.rows} in the source (${diff > 0 ? '+' : ''}${diff}, ${mode})`, {
+                        evidence: { table, source: s.rows, target: t.rows, difference: diff, mode },
+                    }));
+                }
+            }
+            result.rows.push(row);
+        }
+        result.compared = result.rows.filter((r) => r.source !== null && r.target !== null).length;
+        result.rows.sort((a, b) => Number(b.drifted) - Number(a.drifted) ||
+            Number(b.target === null) - Number(a.target === null) ||
+            (a.table < b.table ? -1 : 1));
+        if (estimated.length) {
+            findings.push(finding('COUNT_ESTIMATED', 'counts', `${estimated.length} table(s) compared by catalog statistics, not count(*): ${estimated.slice(0, 5).join(', ')}${estimated.length > 5 ? ', ...' : ''}`, {
+                evidence: { tables: estimated.length },
+            }));
+        }
+        return { findings };
+    });
+    if (!opts.structure)
+        pipe.skip('structure', 'structure: false');
+    else if (!src.structure)
+        pipe.skip('structure', 'the baseline holds no structure');
+    else {
+        await pipe.stage('structure', async () => {
+            const { missing, unexpected } = diffStructure(src.structure, tgt.structure ?? []);
+            const show = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
+            const findings = [];
+            if (missing.length)
+                findings.push(finding('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`, { evidence: { missing: missing.length } }));
+            if (unexpected.length)
+                findings.push(finding('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`, { evidence: { unexpected: unexpected.length } }));
+            return { findings };
+        });
+    }
+    return pipe.settle(result);
+}
+/** The comparison as markdown, drifted rows first. */
+function compareTable(r) {
+    const fresh = r.rows.some((x) => x.sourceMax !== undefined || x.targetMax !== undefined);
+    const head = [
+        'table',
+        'source',
+        'target',
+        'difference',
+        'mode',
+        ...(fresh ? ['source max', 'target max'] : []),
+    ];
+    const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+    for (const x of r.rows) {
+        const cells = [
+            `${x.drifted ? '**' : ''}${x.table}${x.drifted ? '**' : ''}`,
+            x.source ?? '—',
+            x.target ?? 'missing',
+            x.difference === null ? '' : `${x.difference > 0 ? '+' : ''}${x.difference}`,
+            x.mode,
+            ...(fresh ? [x.sourceMax ?? '', x.targetMax ?? ''] : []),
+        ];
+        lines.push(`| ${cells.join(' | ')} |`);
+    }
+    return lines.join('\n');
+}
+function compareOutputs(r, reportPath) {
+    return {
+        verdict: r.verdict,
+        compared: String(r.compared),
+        drifted: String(r.drifted),
+        missing: String(r.missing),
+        table: compareTable(r),
+        findings: JSON.stringify(r.findings),
+        report: reportPath,
+    };
+}
+/**
+ * The compare rung of a drill or a PITR drill: one `compare` stage against the restored target,
+ * skipped when neither compare-source-url nor compare-baseline was given.
+ */
+async function compareRung(pipe, opts, target, log) {
+    if (!opts) {
+        pipe.skip('compare', 'no compare-source-url or compare-baseline');
+        return undefined;
+    }
+    let summary;
+    await pipe.stage('compare', async () => {
+        const r = await runCompare({ ...opts, target }, log);
+        summary = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
+        const notRun = r.stages.find((s) => s.status === 'not-run');
+        return {
+            findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
+            ...(notRun?.reason ? { notRun: notRun.reason } : {}),
+        };
+    });
+    return summary;
+}
+
+;// CONCATENATED MODULE: ./src/pitr/changes.ts
+
+
+const COUNT_RULES = new Set(['COUNT_DRIFT', 'TABLE_MISSING', 'TABLE_UNEXPECTED']);
+function asChange(f) {
+    const e = f.evidence ?? {};
+    const change = {
+        table: String(e.table),
+        atTarget: typeof e.target === 'number' ? e.target : null,
+        now: typeof e.source === 'number' ? e.source : null,
+    };
+    const says = change.atTarget === null
+        ? `created since the target (${change.now} rows now)`
+        : change.now === null
+            ? `dropped since the target (${change.atTarget} rows at the target)`
+            : `${change.atTarget} rows at the target, ${change.now} in production now (${change.now - change.atTarget >= 0 ? '+' : ''}${change.now - change.atTarget})`;
+    return {
+        change,
+        finding: finding('PITR_CHANGED_SINCE_TARGET', 'compare', `table ${change.table}: ${says}`, {
+            evidence: { table: change.table, atTarget: change.atTarget, now: change.now },
+        }),
+    };
+}
+/** Run the compare stage; returns its summary and, against a live source, the tables that changed. */
+async function pitrCompare(pipe, opts, conn, log) {
+    if (!opts) {
+        pipe.skip('compare', 'no compare-source-url or compare-baseline');
+        return {};
+    }
+    const out = {};
+    const live = opts.source !== undefined && !opts.baseline;
+    // The recovered copy's database of the same name as the source's.
+    const target = { ...conn, database: opts.source?.database ?? conn.database };
+    await pipe.stage('compare', async () => {
+        const r = await runCompare({ ...opts, target }, log);
+        out.summary = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
+        const notRun = r.stages.find((s) => s.status === 'not-run');
+        const findings = [];
+        for (const f of r.findings) {
+            if (live && COUNT_RULES.has(f.rule)) {
+                const c = asChange(f);
+                out.changes ??= [];
+                out.changes.push(c.change);
+                findings.push(c.finding);
+            }
+            else
+                findings.push({ ...f, stage: 'compare' });
+        }
+        return { findings, ...(notRun?.reason ? { notRun: notRun.reason } : {}) };
+    });
+    return out;
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/checks/semantics.ts
+
+
+
+
+function semantics_describe(e) {
+    return e.op === 'between' ? `between ${e.lo} and ${e.hi}` : `${e.op} ${e.value}`;
+}
+/**
+ * A role that may read everything and do nothing else, for smoke queries on a superuser's
+ * connection: none of a superuser's powers (COPY ... TO PROGRAM, reading server files) reach a
+ * query from config. Dropped again by the returned function.
+ */
+async function readerRole(c) {
+    const me = await c.query("SELECT current_setting('is_superuser') = 'on' AS s, current_setting('server_version_num')::int AS v");
+    if (!me.rows[0]?.s)
+        return undefined;
+    const role = `restorable_smoke_${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
+    await c.query(`CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
+    if ((me.rows[0]?.v ?? 0) >= 140000)
+        await c.query(`GRANT pg_read_all_data TO ${role}`);
+    else {
+        const schemas = await c.query("SELECT nspname AS n FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'");
+        for (const { n } of schemas.rows) {
+            await c.query(`GRANT USAGE ON SCHEMA ${ident(n)} TO ${role}`);
+            await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA ${ident(n)} TO ${role}`);
+        }
+    }
+    return {
+        role,
+        drop: async () => {
+            await c.query('ROLLBACK').catch(() => { });
+            await c.query(`DROP OWNED BY ${role}`);
+            await c.query(`DROP ROLE ${role}`);
+        },
+    };
+}
+/**
+ * Run smoke queries that return one number each, with a time limit: each alone (the extended
+ * protocol takes one statement, so `select 1; commit; ...` cannot leave the transaction), in a
+ * read-only transaction, as a role without a superuser's powers. Results are numbers, never rows:
+ * a query that returns anything else fails.
+ */
+async function runSmokeQueries(c, queries) {
+    const reader = queries.length > 0 ? await readerRole(c) : undefined;
+    try {
+        return await smoke(c, queries, reader?.role);
+    }
+    finally {
+        await reader?.drop();
+    }
+}
+async function smoke(c, queries, role) {
+    const findings = [];
+    const results = [];
+    for (const q of queries) {
+        const expectation = parseExpectation(q.expect);
+        let value = null;
+        let problem;
+        try {
+            await c.query('BEGIN READ ONLY');
+            await c.query("SET LOCAL statement_timeout = '60s'");
+            if (role)
+                await c.query(`SET LOCAL ROLE ${role}`);
+            // queryMode (pg 8.11+) is not in @types/pg yet.
+            const one = {
+                text: q.sql,
+                rowMode: 'array',
+                queryMode: 'extended',
+            };
+            const r = await c.query(one);
+            await c.query('COMMIT');
+            const cell = r.rows.length === 1 && r.fields.length === 1 ? r.rows[0][0] : undefined;
+            const n = typeof cell === 'number'
+                ? cell
+                : typeof cell === 'string' && cell.trim() !== ''
+                    ? Number(cell)
+                    : Number.NaN;
+            if (Number.isNaN(n))
+                problem = `returned ${r.rows.length} row(s) of ${r.fields.length} column(s), not one number`;
+            else
+                value = n;
+        }
+        catch (e) {
+            await c.query('ROLLBACK').catch(() => { });
+            problem = `failed: ${e.message}`;
+        }
+        const ok = problem === undefined && value !== null && meets(value, expectation);
+        results.push({ name: q.name, value, expect: semantics_describe(expectation), ok });
+        if (!ok) {
+            findings.push(finding('SEMANTICS_FAILED', 'semantics', problem
+                ? `smoke query "${q.name}" ${problem}`
+                : `smoke query "${q.name}" returned ${value}, expected ${semantics_describe(expectation)}`, { evidence: { query: q.name, value, expected: semantics_describe(expectation) } }));
+        }
+    }
+    return { findings, results };
+}
+
+;// CONCATENATED MODULE: ./src/pitr/checks.ts
+
+
+/** The databases of the recovered server one may connect to. */
+async function databases(c) {
+    const r = await c.query('SELECT datname AS d FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname');
+    return r.rows.map((x) => x.d);
+}
+/**
+ * The database holding restorable.pitr_marker with a row of this marker (either half); the
+ * connection's own when none does (its checks then fail, as they should).
+ */
+async function markerDatabase(conn, name) {
+    const all = await client_withClient(conn, databases);
+    for (const d of all) {
+        const found = await client_withClient({ ...conn, database: d }, async (c) => {
+            const t = await c.query("SELECT to_regclass('restorable.pitr_marker')::text AS t");
+            if (!t.rows[0]?.t)
+                return false;
+            const n = await c.query('SELECT 1 FROM restorable.pitr_marker WHERE name = $1 LIMIT 1', [name]);
+            return (n.rowCount ?? 0) > 0;
+        });
+        if (found)
+            return d;
+    }
+    return conn.database;
+}
+/** Run the checks, grouped by database; results in the order given. */
+async function runPitrChecks(conn, queries) {
+    const marker = queries.find((q) => q.marker)?.marker;
+    const markerDb = marker ? await markerDatabase(conn, marker) : undefined;
+    const dbOf = (q) => q.database ?? (q.marker ? markerDb : undefined) ?? conn.database;
+    const findings = [];
+    const byQuery = new Map();
+    for (const db of [...new Set(queries.map(dbOf))]) {
+        const group = queries.filter((q) => dbOf(q) === db);
+        const r = await client_withClient({ ...conn, database: db }, (c) => runSmokeQueries(c, group));
+        findings.push(...r.findings);
+        for (const [i, q] of group.entries())
+            byQuery.set(q, r.results[i]);
+    }
+    return { findings, results: queries.map((q) => byQuery.get(q)) };
+}
+
+;// CONCATENATED MODULE: ./src/pitr/clone.ts
+/** A side-by-side clone: the settings it keeps, and the folder it may be written to. */
+
+
+
+
+const CLONE_KEEPS = ['port', 'listen_addresses', 'unix_socket_directories', 'logging_collector'];
+/**
+ * The settings that stay in postgresql.auto.conf after promotion: archive_mode off always; for a
+ * side-by-side clone also its port, listen address and socket folder, so that a restart with a
+ * plain `pg_ctl start -D <clone>` keeps them instead of production's from postgresql.conf.
+ */
+function lastingSettings(mode, settings) {
+    const keep = { archive_mode: 'off' };
+    if (mode === 'side-by-side')
+        for (const k of CLONE_KEEPS)
+            if (settings[k] !== undefined)
+                keep[k] = settings[k];
+    return keep;
+}
+/**
+ * Refuse, before anything is fetched, a clone folder the server's OS user cannot write: the folder
+ * itself when it exists, and the folder beside which its server log is written (the nearest
+ * existing one above it).
+ */
+function checkCloneFolder(input, dataDir, osUser) {
+    let above = external_node_path_default().dirname(dataDir);
+    while (!external_node_fs_default().existsSync(above) && external_node_path_default().dirname(above) !== above)
+        above = external_node_path_default().dirname(above);
+    for (const at of external_node_fs_default().existsSync(dataDir) ? [above, dataDir] : [above]) {
+        if (runSync('test', ['-w', at, '-a', '-x', at], osUser).code === 0)
+            continue;
+        throw new errors_UserError(input, `${at} is not writable by ${osUser ?? 'this user'}, who runs the recovered server (and writes its log beside it)`, `Give a folder ${osUser ?? 'this user'} may write to (e.g. chown ${osUser ?? '$USER'} the folder above it)`);
     }
 }
 
@@ -85611,7 +86106,7 @@ function privateOptions(ip, port) {
         unix_socket_directories: ip.socket,
         hot_standby: 'off',
         archive_mode: 'off',
-        external_pid_file: '',
+        external_pid_file: external_node_path_default().join(ip.journal.private, 'external.pid'),
         logging_collector: 'off',
         log_destination: 'stderr',
         cluster_name: 'restorable-recovery',
@@ -85657,6 +86152,16 @@ function rollBack(ip, why, next) {
     ip.release();
     next.push(r.started ? `${r.note}.` : `${r.note}.`);
     return finding('PITR_ROLLED_BACK', 'recover', `the in-place recovery failed (${why}); the original data directory was put back${r.started ? ' and the server started' : ', but it did not start'}`, { evidence: { restarted: r.started } });
+}
+/**
+ * After promotion: settings that name the staging folder (pgBackRest writes its restore_command
+ * with --pg1-path of the folder it restored into) name production's path, where the folder goes.
+ */
+function rehome(ip) {
+    const auto = external_node_path_default().join(ip.journal.staging, 'postgresql.auto.conf');
+    const text = external_node_fs_default().readFileSync(auto, 'utf8');
+    if (text.includes(ip.journal.staging))
+        external_node_fs_default().writeFileSync(auto, text.split(ip.journal.staging).join(ip.journal.live));
 }
 /** After promotion: the new timeline's history file is marked for the archiver, for when archiving is on again. */
 function markHistoryReady(dataDir, owner) {
@@ -85725,6 +86230,9 @@ async function handOver(ip, server, log, next) {
 
 
 
+
+
+
 const MARKER_PREFIX = 'restorable-marker-';
 /** A drill's recovered cluster is thrown away: replay need not be crash-safe. */
 const DRILL_RECOVERY_TUNING = {
@@ -85738,7 +86246,7 @@ function describeTarget(t, inclusive) {
     const incl = inclusive ? '' : ' (exclusive)';
     switch (t.kind) {
         case 'time':
-            return `time ${t.time.toISOString()}${incl}`;
+            return `time ${isoMicros(t.micros)}${incl}`;
         case 'lsn':
             return `LSN ${formatLsn(t.lsn)}${incl}`;
         case 'name':
@@ -85748,15 +86256,15 @@ function describeTarget(t, inclusive) {
     }
 }
 /** The recovery_target_* settings for a target. */
-function targetSettings(t, inclusive) {
+function targetSettings(t, inclusive, timeline) {
     const common = {
         recovery_target_action: 'promote',
-        recovery_target_timeline: 'latest',
+        recovery_target_timeline: String(timeline),
         recovery_target_inclusive: inclusive ? 'on' : 'off',
     };
     switch (t.kind) {
         case 'time':
-            return { ...common, recovery_target_time: t.time.toISOString().replace('T', ' ').replace('Z', '+00') };
+            return { ...common, recovery_target_time: pgMicros(t.micros) };
         case 'lsn':
             return { ...common, recovery_target_lsn: formatLsn(t.lsn) };
         case 'name':
@@ -85764,7 +86272,7 @@ function targetSettings(t, inclusive) {
         case 'immediate':
             return {
                 recovery_target_action: 'promote',
-                recovery_target_timeline: 'latest',
+                recovery_target_timeline: String(timeline),
                 recovery_target: 'immediate',
             };
     }
@@ -85832,8 +86340,8 @@ async function runPitr(opts, log, onStage) {
     const binDirFor = async (major) => (await serverBinary(major, opts.pgBinDir)).dir;
     const osUser = opts.osUser ?? (process.getuid?.() === 0 ? 'postgres' : undefined);
     const backend = opts.backend === 'native'
-        ? new NativeBackend(openSource('base-backups', opts.baseBackups, opts, log), openSource('wal-archive', opts.walArchive, opts, log, true), opts.prefetch, binDirFor, log)
-        : new PgbackrestBackend(opts.stanza, opts.pgbackrestConfig, opts.target, opts.inclusive, osUser);
+        ? new NativeBackend(openSource('base-backups', opts.baseBackups, opts, log), openSource('wal-archive', opts.walArchive, opts, log, true), opts.prefetch, binDirFor, log, opts.targetTimeline)
+        : new PgbackrestBackend(opts.stanza, opts.pgbackrestConfig, opts.target, opts.inclusive, osUser, opts.targetTimeline);
     result.source = backend.description;
     // In place: the interlock is checked before anything else happens.
     let liveBin;
@@ -85847,6 +86355,8 @@ async function runPitr(opts, log, onStage) {
             throw new errors_UserError('confirm', `"${opts.confirm}" is neither the system identifier of ${dataDir} nor pitr.name from config`, `Read it with pg_controldata ${dataDir} (Database system identifier) and confirm that this is the cluster to roll back`);
         }
     }
+    if (opts.mode === 'side-by-side' && !opts.planOnly)
+        checkCloneFolder('data-directory', opts.dataDirectory, osUser);
     let chosen;
     let coverage;
     const plan = await pipe.stage('plan', async () => {
@@ -85872,22 +86382,16 @@ async function runPitr(opts, log, onStage) {
                 throw e;
             return { findings: [finding('FETCH_FAILED', 'plan', e.message)] };
         }
-        if (coverage?.missing) {
-            findings.push(finding('WAL_GAP', 'plan', `WAL segment ${coverage.missing} is missing from the archive (needed between ${coverage.first} and the target)`, { evidence: { missing: coverage.missing, first: coverage.first, lastPresent: coverage.last } }));
-        }
-        else if (coverage?.endsBeforeTarget) {
-            findings.push(finding('PITR_TARGET_UNREACHED', 'plan', `nothing was archived after the target time: the archive ends with ${coverage.last}, so no commit after the target is in the WAL`, { evidence: { last: coverage.last } }));
-        }
+        if (coverage)
+            findings.push(...coverageFindings(coverage, opts.targetTimeline));
         const est = estimate(history, coverage?.segments);
         result.plan = {
             backup: chosen.id || '(base-backups itself)',
             ...(chosen.stopTime ? { backupEnded: chosen.stopTime.toISOString() } : {}),
-            ...(coverage
-                ? { walFirst: coverage.first, walLast: coverage.last, walSegments: coverage.segments }
-                : {}),
+            ...(coverage ? planCoverage(coverage) : {}),
             ...(est !== undefined ? { estimatedSeconds: est } : {}),
         };
-        log.info(`plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? formatBytes(chosen.size) : ''}; WAL ${coverage ? `${coverage.first} … ${coverage.last} (${coverage.segments} segments)` : 'checked by pgBackRest'}; target ${result.target}`);
+        log.info(`plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? formatBytes(chosen.size) : ''}; WAL ${coverage ? describeCoverage(coverage) : 'checked by pgBackRest'}; target ${result.target}`);
         return { findings };
     });
     const blocked = plan.status !== 'ok' || !chosen;
@@ -85901,7 +86405,16 @@ async function runPitr(opts, log, onStage) {
             result.next.push('Nothing was changed: production runs as before.');
         return finish(result, pipe, opts);
     }
-    await recoverStages(opts, backend, chosen, coverage, pipe, result, log, osUser, liveBin);
+    try {
+        await recoverStages(opts, backend, chosen, coverage, pipe, result, log, osUser, liveBin);
+    }
+    catch (e) {
+        // In place, an error of ours must not leave production down: the journal says what to undo.
+        const j = opts.mode === 'in-place' ? readJournal(opts.dataDirectory) : undefined;
+        if (j && j.pid === process.pid && j.phase !== 'serving' && j.phase !== 'rolled-back')
+            log.warn(`in place, after an error (${errorMessage(e)}): ${putBackSync(j, true).note}`);
+        throw e;
+    }
     return finish(result, pipe, opts);
 }
 function finish(result, pipe, opts) {
@@ -85946,6 +86459,7 @@ function pitrChecks(opts) {
         sql: c.sql,
         expect: c.expect,
         ...(c.asserts ? { asserts: c.asserts } : {}),
+        ...(c.database ? { database: c.database } : {}),
     }));
     const t = opts.target;
     if (t.kind === 'name' && t.name.startsWith(MARKER_PREFIX)) {
@@ -85955,11 +86469,13 @@ function pitrChecks(opts) {
             sql: q('before'),
             expect: '== 1',
             asserts: 'before-target',
+            marker: t.name,
         }, {
             name: 'marker row from after the restore point',
             sql: q('after'),
             expect: '== 0',
             asserts: 'after-target',
+            marker: t.name,
         });
     }
     return queries;
@@ -86038,7 +86554,7 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
         preparePrivate(ip, owner);
     const settings = {
         ...rest.settings,
-        ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive) : {}),
+        ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive, opts.targetTimeline) : {}),
         archive_mode: 'off',
         hot_standby: 'on',
         primary_conninfo: '',
@@ -86054,6 +86570,9 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
             : {}),
         ...(opts.mode === 'drill' ? DRILL_RECOVERY_TUNING : {}),
     };
+    // What outlives recovery: archive_mode off, and a clone's own port and socket (a plain pg_ctl start
+    // must not take production's).
+    const lasting = lastingSettings(opts.mode, settings);
     if (socketDir) {
         external_node_fs_default().mkdirSync(socketDir, { recursive: true, mode: 0o700 });
         if (owner)
@@ -86065,7 +86584,7 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
         if (owner)
             external_node_fs_default().chownSync(hba, owner.uid, owner.gid);
     }
-    writeRecoveryConfig(dataDir, settings, owner);
+    const placeholders = writeRecoveryConfig(dataDir, settings, owner);
     let outcome;
     const recover = await pipe.stage('recover', async () => {
         const findings = [];
@@ -86077,6 +86596,13 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
                 result.next.push('Nothing was changed: production runs as before.');
                 return { findings: [notStopped] };
             }
+            // Production's last write is its shutdown checkpoint: what the rollback discards ends there.
+            const cd = await controlData(liveBin, ip.journal.live);
+            const at = Date.parse(cd['Time of latest checkpoint'] ?? '');
+            result.discarded = {
+                ...(Number.isFinite(at) ? { until: new Date(at).toISOString() } : {}),
+                ...(cd['Latest checkpoint location'] ? { lsn: cd['Latest checkpoint location'] } : {}),
+            };
         }
         if (ip)
             await pausePoint('replay');
@@ -86090,7 +86616,7 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
             osUser,
             logFile: opts.mode === 'drill'
                 ? external_node_path_default().join(root, 'server.log')
-                : `${opts.dataDirectory}.restorable-recovery-${ts}.log`,
+                : ownedLog(`${opts.dataDirectory}.restorable-recovery-${ts}.log`, owner),
             expectStopLine: target.kind !== 'immediate',
             onTick: () => {
                 if (spool)
@@ -86102,15 +86628,20 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
         if (spool)
             result.wal = { fetched: spool.stats.fetched, bytes: spool.stats.bytes, waits: spool.stats.waits };
         if (outcome.recoveredTo)
-            result.recoveredTo = outcome.recoveredTo.toISOString();
+            result.recoveredTo = microsOrMs(outcome.lastCommit, outcome.recoveredTo);
         if (outcome.stopLine)
             result.stopLine = outcome.stopLine;
         if (outcome.status === 'promoted') {
-            settleRecoveryConfig(dataDir, { archive_mode: 'off' });
+            settleRecoveryConfig(dataDir, lasting);
             if (ip) {
                 const history = markHistoryReady(dataDir, owner);
                 if (history)
                     result.history = history;
+                // Debian's layout keeps its configuration in /etc: the empty files recovery needed go.
+                if (ip.debian)
+                    for (const f of placeholders)
+                        external_node_fs_default().rmSync(f, { force: true });
+                rehome(ip);
                 writeJournal(ip.journal, 'promoted');
             }
             return { findings };
@@ -86146,6 +86677,14 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
     let adopted;
     if (root)
         adopted = ScratchCluster.adopt(root, port, server, osUser, settings);
+    const proof = proveFromLog(opts.target, opts.inclusive, outcome);
+    if (proof)
+        result.proof = proof;
+    const rpo = rpoSeconds(opts.target, proof);
+    if (rpo !== undefined)
+        result.rpoSeconds = rpo;
+    if (ip && conn)
+        await waitForConnections(conn);
     if (ip)
         await pausePoint('verify');
     await pipe.stage('checks', async () => {
@@ -86155,25 +86694,28 @@ async function recoverStages(opts, backend, chosen, coverage, pipe, result, log,
             return { notRun: 'in-place without check-url: no connection to run the checks on' };
         const c = conn;
         if (queries.length) {
-            const r = await client_withClient(c, (client) => runSmokeQueries(client, queries));
+            const r = await runPitrChecks(c, queries);
             result.checks = r.results;
             findings.push(...r.findings.map((f) => ({ ...f, stage: 'checks' })));
         }
         const asserted = (which) => queries.some((q) => q.asserts === which);
-        if (!asserted('before-target') || !asserted('after-target')) {
-            findings.push(finding('PITR_UNASSERTED', 'checks', `no check proves ${!asserted('before-target') ? 'a row from before the target exists' : ''}${!asserted('before-target') && !asserted('after-target') ? ' and ' : ''}${!asserted('after-target') ? 'a row from after it is absent' : ''}`));
-        }
+        findings.push(...targetFindings(proof, asserted, result.target));
         return { findings };
     });
     if (conn) {
-        const summary = await compareRung(pipe, opts.compare, conn, log);
+        const { summary, changes } = await pitrCompare(pipe, opts.compare, conn, log);
         if (summary)
             result.compare = summary;
+        if (changes)
+            result.changedSinceTarget = changes;
     }
     else
         pipe.skip('compare', 'in-place without check-url: no connection to compare on');
     if (ip) {
         await pipe.stage('handover', async () => {
+            const unrun = pipe.stages.find((x) => x.name === 'checks' && x.status === 'not-run');
+            if (unrun)
+                return { findings: [rollBack(ip, `the checks could not run (${unrun.reason ?? ''})`, result.next)] };
             if (pipe.verdict() === 'fail') {
                 const why = pipe.findings.find((f) => f.severity !== 'info')?.rule ?? 'a check failed';
                 return {
@@ -86241,11 +86783,14 @@ function pitrOutputs(r, reportPath) {
         'base-backup': r.plan?.backup ?? '',
         'wal-segments': r.plan?.walSegments !== undefined ? String(r.plan.walSegments) : '',
         'wal-range': r.plan?.walFirst ? `${r.plan.walFirst}..${r.plan.walLast}` : '',
+        'rpo-seconds': r.rpoSeconds !== undefined ? String(r.rpoSeconds) : '',
         'replay-seconds': r.replaySeconds !== undefined ? r.replaySeconds.toFixed(1) : '',
         'total-seconds': r.totalSeconds.toFixed(1),
         'estimated-seconds': r.plan?.estimatedSeconds !== undefined ? String(r.plan.estimatedSeconds) : '',
         'database-url': r.databaseUrl ?? '',
         'safety-snapshot': r.safetySnapshot ?? '',
+        'downtime-seconds': r.downtimeSeconds !== undefined ? r.downtimeSeconds.toFixed(1) : '',
+        'discarded-until': r.discarded?.until ?? '',
         'target-name': '',
         findings: JSON.stringify(r.findings),
         report: reportPath,
@@ -86449,7 +86994,7 @@ function pitr_restore_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7821);
+/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2886);
 
 await (0,_actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

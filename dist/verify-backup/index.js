@@ -67989,7 +67989,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 5451:
+/***/ 8003:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80664,7 +80664,7 @@ const RULES = {
     ARCHIVE_CORRUPT: {
         severity: 'critical',
         kind: 'problem',
-        fires: 'the structure of a custom archive is damaged (an impossible length, a block of no known table)',
+        fires: 'the structure of a custom archive is damaged (an impossible length, a block of no known table), or its TOC or header contradicts the blocks (a data offset other than where the block is, a block of an entry marked as having no data, a header compression the blocks do not have): what pg_restore trips on, or restores a table empty over',
         fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
     },
     FORMAT_UNSUPPORTED: {
@@ -80691,6 +80691,12 @@ const RULES = {
         fires: 'a plain dump holds a statement about another database or the whole server (roles, tablespaces, ALTER SYSTEM), which pg_dump of one database never writes; nothing of the dump is run',
         fix: 'Do not load this file: it would act outside the database it restores. Restore roles with pg_dumpall --roles-only separately, and the database from a dump you can trust.',
     },
+    DUMP_SERVER_ACCESS: {
+        severity: 'high',
+        kind: 'problem',
+        fires: "SQL of the dump that runs when restored runs a program on the server or reads or writes its files: a TOC entry's SQL or a plain dump's statement outside COPY data with COPY ... TO/FROM PROGRAM or a file, lo_import/lo_export, pg_read_file, a grant of pg_execute_server_program (pg_dump never writes these; a function body that mentions them is not flagged)",
+        fix: 'Do not restore this dump anywhere that matters: it was not written by pg_dump alone. Find who changed it; use an earlier backup.',
+    },
     VERSION_UNSUPPORTED: {
         severity: 'high',
         kind: 'unverifiable',
@@ -80714,6 +80720,12 @@ const RULES = {
         kind: 'unverifiable',
         fires: 'the backup store could not be listed or read (network, credentials, permissions)',
         fix: 'Check the endpoint, the credentials in the environment and the bucket policy.',
+    },
+    DISK_FULL: {
+        severity: 'high',
+        kind: 'unverifiable',
+        fires: "this machine's disk has no room, never a finding about the backup: for the download or unpacked copy in `work-dir` (checked before a download of known size), for a scratch cluster under TMPDIR as it starts or restores, or on `target-url`'s server",
+        fix: 'Free space in the folder named, or point `work-dir` (for a scratch cluster: TMPDIR) at a disk with room.',
     },
     ROLE_ABSENT: {
         severity: 'high',
@@ -80798,6 +80810,12 @@ const RULES = {
         kind: 'problem',
         fires: 'the restored database has an object the structure reference does not list',
         fix: 'If the schema change is intended, rewrite the reference with `restorable drill --write-reference`.',
+    },
+    ROWS_LOST: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'tier full: a table has other than the rows the dump holds for it (counted by the walk), or a table with rows in the dump is not in the restored database; no config needed',
+        fix: 'Read the restore errors for that table; if there are none, the dump or its TOC was damaged after pg_dump wrote it: use an earlier backup.',
     },
     VOLUME_BELOW_MINIMUM: {
         severity: 'high',
@@ -80898,8 +80916,14 @@ const RULES = {
     WAL_GAP: {
         severity: 'critical',
         kind: 'problem',
-        fires: 'a WAL segment between the base backup’s start and the target is missing from the archive, on the timeline recovery follows (found before anything is restored)',
+        fires: 'a WAL segment is missing from the chain recovery needs, judged by segment names on the timeline it follows: from the base backup’s start to the target LSN, or, for a time or a name, to the last segment present (file times are not trusted; found before anything is restored)',
         fix: 'Check archive_command and its logs for the named segment; recover to a point before the gap, or from a later base backup.',
+    },
+    PITR_TIMELINE_UNKNOWN: {
+        severity: 'high',
+        kind: 'problem',
+        fires: '`target-timeline` names a timeline whose .history file is not in the WAL archive, or one that does not descend from the base backup’s timeline (found before anything is restored)',
+        fix: 'List the .history files in the archive and pick one of them (or latest / current).',
     },
     PITR_TARGET_BEFORE_BACKUP: {
         severity: 'high',
@@ -80916,8 +80940,20 @@ const RULES = {
     PITR_UNASSERTED: {
         severity: 'medium',
         kind: 'unverifiable',
-        fires: 'recovery finished, but no check proved a row from before the target exists and a row from after it does not (`pitr.checks` with `asserts`, or a planted marker)',
+        fires: 'recovery finished, but neither the server log (its stop line and last completed transaction, for a time, name or LSN target) nor a check proved a row from before the target exists and a row from after it does not (`pitr.checks` with `asserts`, or a planted marker)',
         fix: 'Add pitr.checks with asserts: before-target and after-target to restorable.yml, or recover to a marker planted with plant-marker.',
+    },
+    PITR_WRONG_POINT: {
+        severity: 'high',
+        kind: 'problem',
+        fires: 'the recovered server’s log contradicts the target: its last replayed commit is after a time target, the first commit it left out is not after it, or it stopped at another restore point',
+        fix: 'Do not use this copy as the point asked for: check the target’s zone and precision, and recover again.',
+    },
+    PITR_CHANGED_SINCE_TARGET: {
+        severity: 'info',
+        kind: 'problem',
+        fires: 'compare-source-url is the live server: a table’s rows differ between the recovered copy and production (the change since the target, per table, counts both sides)',
+        fix: 'Nothing to fix: this is what changed after the target. Copy back the rows you need from the recovered copy.',
     },
     BASE_BACKUP_CORRUPT: {
         severity: 'critical',
@@ -81516,13 +81552,23 @@ class S3Source {
             }
         };
         let next = 0;
+        // A local write that fails (a full disk) is this machine's, not the store's: no retry, and the
+        // error as it is, so the caller can say what happened.
+        let writeError;
         try {
             const worker = async () => {
                 while (next < parts) {
                     const index = next++;
                     const start = index * this.partSize;
                     await this.fetchPart(key, what, index, start, partEnd(index) - 1, etag, abort.signal, async (chunk, offset) => {
-                        await handle.write(chunk, 0, chunk.length, start + offset);
+                        try {
+                            await handle.write(chunk, 0, chunk.length, start + offset);
+                        }
+                        catch (e) {
+                            writeError ??= { error: e };
+                            abort.abort();
+                            throw e;
+                        }
                         if (written)
                             wrote(index, start + offset + chunk.length);
                     });
@@ -81532,7 +81578,7 @@ class S3Source {
         }
         catch (e) {
             abort.abort();
-            throw e;
+            throw writeError ? writeError.error : e;
         }
         finally {
             await handle.close();
@@ -81769,7 +81815,7 @@ function isMissingKey(err) {
 ;// CONCATENATED MODULE: ./src/sources/select.ts
 
 /** Turn a glob into a RegExp: `**` crosses folders, `*` and `?` do not, `{a,b}` and `[...]` work. */
-function globToRegExp(glob) {
+function select_globToRegExp(glob) {
     let re = '';
     let inGroup = 0;
     for (let i = 0; i < glob.length; i++) {
@@ -81818,7 +81864,7 @@ function globToRegExp(glob) {
 }
 /** A pattern without a slash matches the file name in any folder, as in .gitignore. */
 function matcher(pattern) {
-    const re = globToRegExp(pattern);
+    const re = select_globToRegExp(pattern);
     if (pattern.includes('/'))
         return (name) => re.test(name);
     return (name) => re.test(name.slice(name.lastIndexOf('/') + 1));
@@ -81941,7 +81987,7 @@ const verifySpec = {
         { name: 'pg-bin-dir', description: 'Use PostgreSQL binaries from this folder only.' },
         {
             name: 'work-dir',
-            description: 'Where downloads land (default: $RUNNER_TEMP/restorable, else .restorable/ here).',
+            description: 'Each run downloads into its own folder beneath this one, run-XXXXXX (default: $RUNNER_TEMP/restorable, else .restorable/ here).',
         },
     ],
     outputs: [
@@ -82974,6 +83020,8 @@ class Lz4FrameDecoder {
     window = Buffer.alloc(0);
     frames = 0;
     bytesOut = 0;
+    /** Sees each piece of output once (to count its rows). */
+    onOutput;
     push(b) {
         this.parked.push(b);
         this.parkedBytes += b.length;
@@ -83067,6 +83115,7 @@ class Lz4FrameDecoder {
                     this.window = Buffer.concat([this.window, produced]).subarray(-WINDOW);
                 this.content?.update(produced);
                 this.bytesOut += produced.length;
+                this.onOutput?.(produced);
                 p += need;
                 continue;
             }
@@ -83122,17 +83171,81 @@ class ArchiveProblem extends Error {
 
 
 
+/** The newline bytes in `b`. */
+function newlines(b) {
+    let n = 0;
+    for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1))
+        n++;
+    return n;
+}
+/** The last bytes of a stream kept: enough for pg_dump's end of COPY data (`\n\\.\n\n\n`). */
+const TAIL = 8;
+/**
+ * The rows of COPY data of `bytes` bytes with `lines` newlines and these last bytes: a final `\.`
+ * line and the blank lines after it are pg_dump's end-of-data marker, not rows.
+ */
+function copyRows(lines, tail, bytes) {
+    let end = tail.length;
+    let blank = 0;
+    while (end >= 2 && tail[end - 1] === 10 && tail[end - 2] === 10) {
+        blank++;
+        end--;
+    }
+    const marker = end >= 3 && tail[end - 1] === 10 && tail[end - 2] === 0x2e && tail[end - 3] === 0x5c;
+    // The `\.` starts a line: the data begins with it, or a newline comes before it.
+    const atLineStart = marker && (bytes - (tail.length - end) === 3 || (end >= 4 && tail[end - 4] === 10));
+    return atLineStart ? lines - blank - 1 : lines;
+}
+/** Counts a stream's newlines and keeps its last TAIL bytes, as output goes by. */
+class RowCounter {
+    lines = 0;
+    tail = Buffer.alloc(0);
+    add(b) {
+        this.lines += newlines(b);
+        this.tail =
+            b.length >= TAIL
+                ? Buffer.from(b.subarray(b.length - TAIL))
+                : Buffer.concat([this.tail, b]).subarray(-TAIL);
+    }
+    rows(bytes) {
+        return copyRows(this.lines, this.tail, bytes);
+    }
+}
 const BATCH = 1024 * 1024;
 const OUT_CHUNK = 256 * 1024;
 const HIGH_WATER = 4 * BATCH;
+/**
+ * Uncompressed data. With `copyText` (a table's rows in a custom archive) it must end as COPY text
+ * does, with a newline: a header that says "no compression" over compressed blocks does not.
+ */
 class PassThroughDecoder {
+    what;
+    copyText;
     bytes = 0;
+    rows = new RowCounter();
+    last = -1;
+    first = -1;
+    constructor(what, copyText) {
+        this.what = what;
+        this.copyText = copyText;
+    }
     push(b) {
+        if (b.length === 0)
+            return undefined;
+        if (this.first < 0)
+            this.first = b[0] * 256 + (b[1] ?? 0);
         this.bytes += b.length;
+        this.rows.add(b);
+        this.last = b[b.length - 1];
         return undefined;
     }
     finish() {
-        return Promise.resolve(this.bytes);
+        if (this.copyText && this.bytes > 0 && this.last !== 10) {
+            // zlib's header: deflate (8) in the low nibble, the two bytes a multiple of 31.
+            const zlibHeader = (this.first >> 8) % 16 === 8 && this.first % 31 === 0;
+            return Promise.reject(new ArchiveProblem('ARCHIVE_CORRUPT', `the header says the data is not compressed, but the data of ${this.what} is not COPY text (it does not end with a row's newline${zlibHeader ? '; it starts like a zlib stream' : ''}): pg_restore would fail on it`, { entry: this.what, headerCompression: 'none', startsLikeZlib: zlibHeader }));
+        }
+        return Promise.resolve({ bytes: this.bytes, rows: this.rows.rows(this.bytes) });
     }
 }
 /**
@@ -83145,6 +83258,7 @@ class StreamDecoder {
     pending = [];
     pendingBytes = 0;
     out = 0;
+    rows = new RowCounter();
     failed;
     ended;
     constructor(z, what) {
@@ -83152,6 +83266,7 @@ class StreamDecoder {
         this.what = what;
         z.on('data', (b) => {
             this.out += b.length;
+            this.rows.add(b);
         });
         this.ended = new Promise((resolve, reject) => {
             z.on('end', resolve);
@@ -83200,7 +83315,7 @@ class StreamDecoder {
         catch (e) {
             throw this.corrupt(e);
         }
-        return this.out;
+        return { bytes: this.out, rows: this.rows.rows(this.out) };
     }
     corrupt(e) {
         return damagedStream(this.what, e.message, e.code);
@@ -83257,14 +83372,21 @@ class SyncDecoder {
 }
 function lz4Decoder(what) {
     const dec = new Lz4FrameDecoder();
-    return new SyncDecoder((b) => dec.push(b), () => dec.finish(), what);
+    const rows = new RowCounter();
+    dec.onOutput = (b) => rows.add(b);
+    return new SyncDecoder((b) => dec.push(b), () => {
+        const bytes = dec.finish();
+        return { bytes, rows: rows.rows(bytes) };
+    }, what);
 }
 /** zstd in JavaScript, for a Node.js without zlib's zstd (before 22.15). */
 function zstdJsDecoder(what) {
     let out = 0;
+    const rows = new RowCounter();
     let ended = false;
     const dec = new Decompress((chunk, final) => {
         out += chunk.length;
+        rows.add(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
         if (final)
             ended = true;
     });
@@ -83272,7 +83394,7 @@ function zstdJsDecoder(what) {
         dec.push(new Uint8Array(0), true);
         if (!ended)
             throw new Error('the zstd stream ends early');
-        return out;
+        return { bytes: out, rows: rows.rows(out) };
     }, what);
 }
 const zstd = (external_node_zlib_default()).createZstdDecompress;
@@ -83286,10 +83408,10 @@ function workerCodec(c) {
  * A decoder for one stream. `gzip` in a custom archive's blocks means zlib framing (deflate with a
  * zlib header); `gzipFile` is a .gz file as a directory dump writes them.
  */
-function decoderFor(c, what) {
+function decoderFor(c, what, copyText = false) {
     switch (c) {
         case 'none':
-            return new PassThroughDecoder();
+            return new PassThroughDecoder(what, copyText);
         case 'gzip':
             return new StreamDecoder(external_node_zlib_default().createInflate({ chunkSize: OUT_CHUNK }), what);
         case 'gzipFile':
@@ -83308,6 +83430,7 @@ var external_node_url_ = __nccwpck_require__(3136);
 // EXTERNAL MODULE: external "node:worker_threads"
 var external_node_worker_threads_ = __nccwpck_require__(5919);
 ;// CONCATENATED MODULE: ./src/archive/lanes.ts
+
 
 
 
@@ -83367,6 +83490,7 @@ class DamagedStream extends Error {
 class LaneWorkers {
     idle = [];
     all = new Set();
+    /** The range's bytes and rows (newlines) once decoded. */
     async decode(job) {
         const w = this.idle.pop() ?? this.start();
         const reply = await new Promise((resolve, reject) => {
@@ -83398,7 +83522,7 @@ class LaneWorkers {
         });
         this.idle.push(w);
         if ('bytes' in reply)
-            return reply.bytes;
+            return { bytes: reply.bytes, rows: copyRows(reply.lines, Uint8Array.from(reply.tail), reply.bytes) };
         if (reply.damaged)
             throw new DamagedStream(reply.error, reply.code);
         throw new Error(`reading ${job.file} from byte ${job.start} to ${job.end}: ${reply.error}`);
@@ -83431,6 +83555,8 @@ function laneWorker(port, files, zlib, load) {
         const state = isal.create();
         const sink = {
             out: 0,
+            lines: 0,
+            tail: [],
             damage: undefined,
             synchronous: true,
             write(b) {
@@ -83448,6 +83574,8 @@ function laneWorker(port, files, zlib, load) {
                 if (!sink.damage && !isal.finish(state)) {
                     sink.damage = Object.assign(new Error('unexpected end of file'), { code: 'ISAL_END_INPUT' });
                 }
+                sink.lines = isal.rows(state);
+                sink.tail = [...isal.tail(state)];
             },
         };
         return sink;
@@ -83465,9 +83593,14 @@ function laneWorker(port, files, zlib, load) {
         });
         z.on('data', (b) => {
             sink.out += b.length;
+            for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1))
+                sink.lines++;
+            sink.tail = [...sink.tail, ...b.subarray(Math.max(0, b.length - 8))].slice(-8);
         });
         const sink = {
             out: 0,
+            lines: 0,
+            tail: [],
             damage: undefined,
             synchronous: false,
             write(b) {
@@ -83551,7 +83684,7 @@ function laneWorker(port, files, zlib, load) {
             const code = damage.code;
             return { error: damage.message, ...(code ? { code } : {}), damaged: true };
         }
-        return { bytes: sink.out };
+        return { bytes: sink.out, lines: sink.lines, tail: sink.tail };
     };
     port.on('message', (job) => {
         decode(job).then((reply) => port.postMessage(reply), (e) => port.postMessage({ error: e instanceof Error ? e.message : String(e), damaged: false }));
@@ -83690,7 +83823,155 @@ class ByteReader {
     }
 }
 
+;// CONCATENATED MODULE: ./src/archive/sqlscan.ts
+/**
+ * SQL in a dump that pg_dump never writes: statements that run a program on the server or read or
+ * write its files when the dump is restored. What runs at restore is flagged, what is only defined
+ * is not: a function whose body (dollar-quoted) says `COPY ... TO PROGRAM` is the application's
+ * code, restored and not run; a top-level `COPY ... TO PROGRAM`, a `SELECT lo_import('/etc/...')`, a
+ * `DO` block that calls pg_read_file, a GRANT of pg_execute_server_program are flagged.
+ */
+/** Statements that execute when restored (as opposed to CREATE, ALTER, COMMENT, which define). */
+const EXECUTES = /^(SELECT|WITH|VALUES|DO|CALL|INSERT|UPDATE|DELETE|MERGE|EXECUTE|TABLE)$/;
+const SERVER_FILE_CALL = /(?:^|[^\w$"])"?(lo_import|lo_export|pg_read_file|pg_read_binary_file|pg_file_write|pg_file_rename|pg_file_unlink)"?\s*\(/i;
+const SERVER_ROLE = /\b(pg_execute_server_program|pg_read_server_files|pg_write_server_files)\b/i;
+/** The most of one statement's text kept for matching (function bodies are not kept). */
+const MAX_STATEMENT = 1024 * 1024;
+/** What a statement (its text outside string literals and comments) does on the server, if anything. */
+function serverAccess(skeleton) {
+    const first = /^\s*([A-Za-z]+)/.exec(skeleton)?.[1]?.toUpperCase() ?? '';
+    if (first === 'COPY') {
+        if (/\b(TO|FROM)\s+PROGRAM\b/i.test(skeleton))
+            return 'COPY ... PROGRAM runs a program on the server';
+        if (/\b(TO|FROM)\s+'/i.test(skeleton))
+            return 'COPY ... to or from a file reads or writes a server file';
+    }
+    const call = SERVER_FILE_CALL.exec(skeleton);
+    if (call && (EXECUTES.test(first) || first === 'COPY'))
+        return `${call[1]?.toLowerCase()}() reads or writes a server file`;
+    const role = SERVER_ROLE.exec(skeleton);
+    if (role && /^(GRANT|ALTER|CREATE)$/.test(first))
+        return `a grant of ${role[1]?.toLowerCase()} lets a role run programs or read or write server files`;
+    return undefined;
+}
+/**
+ * Splits SQL text into statements as it is fed (line by line), tracking string literals, quoted
+ * identifiers, dollar quotes and comments, and hands each statement's skeleton to `found` when it
+ * does something on the server: literals become `'…'`, dollar-quoted bodies `$$` (but a DO block's,
+ * which runs), comments go.
+ */
+class SqlScanner {
+    found;
+    text = '';
+    state = 'code';
+    tag = '';
+    keepBody = false;
+    constructor(found) {
+        this.found = found;
+    }
+    /** Feed whole lines (or a whole text): a token never spans two pieces. */
+    feed(s) {
+        for (let i = 0; i < s.length; i++)
+            i = this.step(s, i, s[i], s[i + 1]);
+    }
+    /** The text ended: its last statement, even without a semicolon. */
+    end() {
+        this.flush();
+        this.state = 'code';
+    }
+    step(s, i, c, next) {
+        switch (this.state) {
+            case 'line':
+                if (c === '\n')
+                    this.state = 'code';
+                return i;
+            case 'block':
+                if (c === '*' && next === '/') {
+                    this.state = 'code';
+                    return i + 1;
+                }
+                return i;
+            case 'single':
+                if (c === "'" && next === "'")
+                    return i + 1;
+                if (c === "'") {
+                    this.state = 'code';
+                    this.add("…'");
+                }
+                return i;
+            case 'double':
+                this.add(c);
+                if (c === '"')
+                    this.state = 'code';
+                return i;
+            case 'dollar':
+                if (c === '$' && s.startsWith(this.tag, i)) {
+                    this.state = 'code';
+                    this.add(this.tag);
+                    return i + this.tag.length - 1;
+                }
+                if (this.keepBody)
+                    this.add(c);
+                return i;
+            default:
+                return this.code(s, i, c, next);
+        }
+    }
+    code(s, i, c, next) {
+        if (c === '-' && next === '-')
+            this.state = 'line';
+        else if (c === '/' && next === '*')
+            this.state = 'block';
+        else if (c === "'") {
+            this.state = 'single';
+            this.add("'");
+        }
+        else if (c === '"') {
+            this.state = 'double';
+            this.add(c);
+        }
+        else if (c === '$' && /^\$[A-Za-z_]*\$/.test(s.slice(i, i + 64))) {
+            this.tag = /^\$[A-Za-z_]*\$/.exec(s.slice(i, i + 64))[0];
+            this.state = 'dollar';
+            this.keepBody = /^\s*DO\b/i.test(this.text);
+            this.add(this.tag);
+            return i + this.tag.length - 1;
+        }
+        else if (c === ';')
+            this.flush();
+        else
+            this.add(c);
+        return i;
+    }
+    add(t) {
+        if (this.text.length < MAX_STATEMENT)
+            this.text += t;
+    }
+    flush() {
+        const statement = this.text.trim();
+        this.text = '';
+        if (!statement)
+            return;
+        const what = serverAccess(statement);
+        if (what)
+            this.found(what, statement.slice(0, 200));
+    }
+}
+/** Words without which no statement is flagged: most SQL is not scanned character by character. */
+const MAYBE = /program|lo_(?:im|ex)port|pg_read_|pg_file_|_server_|\bcopy\b/i;
+/** The statements of one piece of SQL (a TOC entry's) that do something on the server. */
+function scanSql(sql) {
+    const out = [];
+    if (!MAYBE.test(sql))
+        return out;
+    const scanner = new SqlScanner((what, statement) => out.push({ what, statement }));
+    scanner.feed(sql);
+    scanner.end();
+    return out;
+}
+
 ;// CONCATENATED MODULE: ./src/archive/custom.ts
+
 
 
 
@@ -83799,8 +84080,8 @@ async function readToc(r, h) {
             });
         }
         const defn = await str(r, h.intSize);
-        await str(r, h.intSize); // drop statement
-        await str(r, h.intSize); // copy statement
+        const dropStmt = await str(r, h.intSize);
+        const copyStmt = await str(r, h.intSize);
         const namespace = await str(r, h.intSize);
         await str(r, h.intSize); // tablespace
         if (h.minor >= 14)
@@ -83814,6 +84095,11 @@ async function readToc(r, h) {
                 throw new ArchiveProblem('ARCHIVE_CORRUPT', `TOC entry ${dumpId} has a damaged dependency list`);
         }
         const entry = { dumpId, hadDumper, tag, desc, namespace, owner };
+        const access = [defn, dropStmt, copyStmt].flatMap((sql) => (sql ? scanSql(sql) : []))[0];
+        if (access)
+            entry.serverAccess = access;
+        if (copyStmt?.startsWith('COPY '))
+            entry.copy = true;
         if ((desc.endsWith('ACL') || desc === 'DATABASE') && defn)
             entry.sql = defn;
         if (h.format === 'custom') {
@@ -83859,6 +84145,8 @@ class LanePool {
     waiting = [];
     jobs = [];
     dataBytes = 0;
+    /** Rows decoded, by dump id. */
+    rows = new Map();
     failure;
     aborted = false;
     codec;
@@ -83888,7 +84176,7 @@ class LanePool {
         for (const { entry, start, end } of ranges) {
             if (end <= start)
                 continue;
-            const outcome = this.decode(start, end, entryName(entry)).then((bytes) => ({ bytes }), (error) => ({ error }));
+            const outcome = this.decode(start, end, entryName(entry)).then((d) => d, (error) => ({ error }));
             this.early.set(entry.dumpId, { start, end, outcome });
         }
     }
@@ -83898,14 +84186,16 @@ class LanePool {
         this.early.delete(id);
         if (guess && guess.start === start && guess.end === end) {
             this.seen.early++;
-            this.jobs.push(guess.outcome.then((o) => this.record(start, o)));
+            this.jobs.push(guess.outcome.then((o) => this.record(id, start, o)));
             return;
         }
-        this.jobs.push(this.decode(start, end, what).then((bytes) => this.record(start, { bytes }), (error) => this.record(start, { error })));
+        this.jobs.push(this.decode(start, end, what).then((d) => this.record(id, start, d), (error) => this.record(id, start, { error })));
     }
-    record(start, o) {
-        if ('bytes' in o)
+    record(id, start, o) {
+        if ('bytes' in o) {
             this.dataBytes += o.bytes;
+            this.rows.set(id, o.rows);
+        }
         else if (!this.failure || start < this.failure.at)
             this.failure = { at: start, error: o.error };
     }
@@ -83917,7 +84207,7 @@ class LanePool {
         try {
             // A later failure does not stop an earlier range: the earliest in the archive is reported.
             if (this.aborted || (this.failure && this.failure.at < start))
-                return 0;
+                return { bytes: 0, rows: 0 };
             return await this.decodeRange(start, end, what);
         }
         finally {
@@ -83966,15 +84256,11 @@ class LanePool {
 async function walkCustomData(r, h, toc, lanes) {
     const byId = new Map(toc.map((e) => [e.dumpId, e]));
     const seen = new Set();
-    const inFlight = [];
+    const inFlight = new InFlight();
     const pool = lanes && h.compression !== 'none' ? new LanePool(lanes, h) : undefined;
     if (pool && lanes?.complete)
         pool.startFromToc(toc, external_node_fs_default().statSync(lanes.file).size);
     let dataBytes = 0;
-    const settle = async (limit) => {
-        while (inFlight.length > limit)
-            dataBytes += await inFlight.shift();
-    };
     let current = 'the first data block';
     try {
         while (!(await r.atEnd())) {
@@ -83988,6 +84274,7 @@ async function walkCustomData(r, h, toc, lanes) {
                 throw new ArchiveProblem('ARCHIVE_CORRUPT', `unexpected bytes at offset ${blockAt} after ${current}: not a data block of this archive`, { offset: blockAt, blockType: type, dumpId: id });
             }
             current = entryName(entry);
+            checkPlacement(entry, blockAt, seen);
             seen.add(id);
             if (type === BLK_DATA && pool) {
                 const start = r.offset;
@@ -83995,32 +84282,107 @@ async function walkCustomData(r, h, toc, lanes) {
                 pool.add(id, start, r.offset, current);
             }
             else if (type === BLK_DATA) {
-                inFlight.push((await readStream(r, h, decoderFor(h.compression, current), current)).done);
+                const dec = decoderFor(h.compression, current, entry.desc === 'TABLE DATA');
+                inFlight.add(id, (await readStream(r, h, dec, current)).done);
             }
             else {
                 for (let oid = await custom_int(r, h.intSize); oid !== 0; oid = await custom_int(r, h.intSize)) {
-                    inFlight.push((await readStream(r, h, decoderFor(h.compression, `large object ${oid}`), current)).done);
-                    await settle(2);
+                    const dec = decoderFor(h.compression, `large object ${oid}`);
+                    inFlight.add(id, (await readStream(r, h, dec, current)).done);
+                    await inFlight.settle(2);
                 }
             }
-            await settle(2);
+            await inFlight.settle(2);
         }
-        await settle(0);
+        await inFlight.settle(0);
         if (pool)
             dataBytes += await pool.settle();
     }
     catch (e) {
-        await Promise.allSettled(inFlight);
+        await inFlight.abandon();
         // A table decoded in a lane lies before where the walk stopped: its failure comes first.
         if (pool)
             await pool.settle();
         if (e instanceof UnexpectedEOF) {
-            throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the archive ends at byte ${e.offset}, inside the data of ${current}`, {
-                offset: e.offset,
-                entry: current,
-            });
+            throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the archive ends at byte ${e.offset}, inside the data of ${current}`, { offset: e.offset, entry: current });
         }
         throw e;
+    }
+    checkAbsent(toc, seen, r.offset);
+    const rows = new Map([...inFlight.rows, ...(pool?.rows ?? [])]);
+    dataBytes += inFlight.bytes;
+    return {
+        blocks: seen.size,
+        dataBytes,
+        tableRows: rowsOf(toc, rows),
+        ...(pool ? { lanes: pool.seen } : {}),
+    };
+}
+/**
+ * The rows of each TABLE DATA entry, from the lines counted by dump id; only where they are COPY
+ * text (INSERT statements, pg_dump --inserts, may span lines: their rows are not counted).
+ */
+function rowsOf(toc, rows) {
+    return toc
+        .filter((e) => e.desc === 'TABLE DATA' && e.copy && rows.has(e.dumpId))
+        .map((e) => ({ schema: e.namespace ?? '', table: e.tag, rows: rows.get(e.dumpId) ?? 0 }));
+}
+/** Decodes running in this thread, settled in the archive's order: their bytes, and rows by dump id. */
+class InFlight {
+    queue = [];
+    bytes = 0;
+    rows = new Map();
+    add(id, done) {
+        const counted = done.then((d) => ({ id, d }));
+        counted.catch(() => { }); // awaited in order by settle; a failure is not unhandled meanwhile
+        this.queue.push(counted);
+    }
+    /** Wait until at most `limit` are still decoding; the first failure is thrown. */
+    async settle(limit) {
+        while (this.queue.length > limit) {
+            const { id, d } = await this.queue.shift();
+            this.bytes += d.bytes;
+            this.rows.set(id, (this.rows.get(id) ?? 0) + d.rows);
+        }
+    }
+    async abandon() {
+        await Promise.allSettled(this.queue);
+    }
+}
+/**
+ * A data block where the walk finds it must be where the TOC says, since pg_restore seeks to the
+ * TOC's offset (and skips an entry marked as having no data): the walk alone would pass a dump
+ * that pg_restore fails on, or restores with a table left empty.
+ */
+function checkPlacement(entry, blockAt, seen) {
+    const name = entryName(entry);
+    if (seen.has(entry.dumpId)) {
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `a second data block of ${name} at offset ${blockAt}`, {
+            entry: name,
+            blockOffset: blockAt,
+        });
+    }
+    if (entry.dataState === 'none' || !entry.hadDumper) {
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `the TOC marks ${name} as having no data, but its data block is at offset ${blockAt}: pg_restore would skip it and restore the table without its rows`, { entry: name, dataState: entry.dataState ?? null, blockOffset: blockAt });
+    }
+    if (entry.dataState === 'set' && entry.dataOffset !== blockAt) {
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `the TOC places the data of ${name} at offset ${entry.dataOffset}, but its block is at offset ${blockAt}: pg_restore would read the wrong bytes`, { entry: name, tocOffset: entry.dataOffset ?? null, blockOffset: blockAt });
+    }
+}
+/**
+ * Entries with data whose block the walk did not find: past the end of the file, the archive was cut
+ * short; within the bytes walked, or an entry with a dumper marked as having no data, the TOC is
+ * damaged.
+ */
+function checkAbsent(toc, seen, end) {
+    const contradicted = toc.find((e) => !seen.has(e.dumpId) &&
+        e.hadDumper &&
+        (e.dataState === 'none' || (e.dataState === 'set' && e.dataOffset < end)));
+    if (contradicted) {
+        const name = entryName(contradicted);
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', contradicted.dataState === 'none'
+            ? `the TOC marks ${name} as having no data, but pg_dump dumped its data: pg_restore would restore the table without its rows`
+            : `the TOC places the data of ${name} at offset ${contradicted.dataOffset}, but no data block of it is in the archive`, { entry: name, dataState: contradicted.dataState ?? null, tocOffset: contradicted.dataOffset ?? null });
     }
     const missing = toc.filter((e) => e.hadDumper && e.dataState !== 'none' && !seen.has(e.dumpId));
     if (missing.length > 0) {
@@ -84030,7 +84392,6 @@ async function walkCustomData(r, h, toc, lanes) {
             firstMissing: entryName(missing[0]),
         });
     }
-    return { blocks: seen.size, dataBytes, ...(pool ? { lanes: pool.seen } : {}) };
 }
 /**
  * The length of the stream's next chunk, its framing checked; 0 where the stream ends. The caller
@@ -84062,14 +84423,14 @@ async function stepOver(r, h, what) {
 }
 /**
  * Decode one table's data on its own: `src` holds its length-prefixed chunks, from the first to the
- * zero length that ends them (the range a lane reads). Resolves to the decompressed size.
+ * zero length that ends them (the range a lane reads). Resolves to the decompressed size and rows.
  */
 async function decodeStream(src, h, what) {
     const r = ByteReader.from(src);
     const { done } = await readStream(r, h, decoderFor(h.compression, what), what);
-    const bytes = await done;
+    const decoded = await done;
     await r.drain();
-    return bytes;
+    return decoded;
 }
 /** Read the length-prefixed chunks of one stream into its decoder; returns the decoder's finish. */
 async function readStream(r, h, dec, what) {
@@ -84102,9 +84463,16 @@ const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRe
  * pieces: whole SQL statements, meta-commands, and COPY data. The scan (verify's walk) and the filter
  * in front of psql (the restore) both read a dump through it, so what is judged is what is loaded.
  */
-/** Findings that mean the dump would act outside its database: nothing of such a dump is run. */
-const UNSAFE_RULES = new Set(['PLAIN_META_COMMAND', 'DUMP_OUTSIDE_DATABASE']);
-const MAX_STATEMENT = 8 * 1024 * 1024;
+/**
+ * Findings that mean the dump would act outside its database, run a program or touch the server's
+ * files: nothing of such a dump is run (no schema replay, no drill).
+ */
+const UNSAFE_RULES = new Set([
+    'PLAIN_META_COMMAND',
+    'DUMP_OUTSIDE_DATABASE',
+    'DUMP_SERVER_ACCESS',
+]);
+const plain_MAX_STATEMENT = 8 * 1024 * 1024;
 const IDENT_START = /[A-Za-z_\u0080-\uffff]/;
 const IDENT = /[A-Za-z_0-9$\u0080-\uffff]+/y;
 const DOLLAR = /\$([A-Za-z_\u0080-\uffff][A-Za-z_0-9\u0080-\uffff]*)?\$/y;
@@ -84158,7 +84526,7 @@ class PlainLexer {
                 if (!this.stmt.trim() && piece.trim())
                     this.stmtLine = this.line;
                 this.stmt += piece;
-                if (this.stmt.length > MAX_STATEMENT) {
+                if (this.stmt.length > plain_MAX_STATEMENT) {
                     emit({ kind: 'sql', text: this.stmt, line: this.stmtLine, ...(this.long ? { more: true } : {}) });
                     this.stmt = '';
                     this.long = true;
@@ -84426,18 +84794,60 @@ class PlainPieces {
         this.lexer.finish(this.emit);
     }
 }
-/** Every hazard of a plain dump, read through the same lexer and judge as the restore uses. */
+const COPY_HEAD = /^COPY ((?:"(?:[^"]|"")+"|[^\s."]+)\.(?:"(?:[^"]|"")+"|[^\s."]+))(?: \(.*\))? FROM stdin;$/;
+/** `schema.table` of a COPY statement, each part unquoted. */
+function copyTarget(name) {
+    const m = /^("(?:[^"]|"")+"|[^\s."]+)\.(.+)$/.exec(name);
+    return { schema: unquote(m[1]), table: unquote(m[2]) };
+}
+/**
+ * Verify's walk of a plain dump, through the same lexer and judge as the restore uses: every
+ * hazard, the rows of each COPY block (one line a row up to `\.`; COPY text writes a newline in a
+ * value as `\n`; rows are counted, never kept), and each SQL statement for `onStatement`.
+ */
 class PlainScan {
+    onStatement;
     hazards = [];
     count = 0;
     judge = new PlainJudge();
-    pieces = new PlainPieces((p) => this.note(this.judge.judge(p).hazard));
+    rows = new Map();
+    copy;
+    pieces = new PlainPieces((p) => {
+        this.note(this.judge.judge(p).hazard);
+        this.tally(p);
+    });
+    constructor(onStatement = () => { }) {
+        this.onStatement = onStatement;
+    }
     push(chunk) {
         this.pieces.push(chunk);
     }
+    /** The dump ended: its tables' rows. */
     end() {
         this.pieces.end();
         this.note(this.judge.finish());
+        return [...this.rows.values()];
+    }
+    tally(p) {
+        if (p.kind === 'copy') {
+            if (p.end)
+                this.copy = undefined;
+            else if (this.copy)
+                this.copy.rows++;
+            return;
+        }
+        if (p.kind !== 'sql')
+            return;
+        const head = p.more ? null : COPY_HEAD.exec(codeOf(p.text));
+        if (!head) {
+            this.onStatement(p.text);
+            return;
+        }
+        const { schema, table } = copyTarget(head[1]);
+        const key = `${schema}\u0000${table}`;
+        // With --load-via-partition-root, each partition's rows are one more block for the root.
+        this.copy = this.rows.get(key) ?? { schema, table, rows: 0 };
+        this.rows.set(key, this.copy);
     }
     note(h) {
         if (!h)
@@ -84530,6 +84940,7 @@ class ChunkQueue {
 
 
 
+
 /** Encoding and locale from pg_dump's CREATE DATABASE statement. */
 function databaseLocale(sql) {
     if (!sql)
@@ -84581,7 +84992,38 @@ function summarize(toc) {
     };
 }
 const PLAIN_END = /PostgreSQL database (cluster )?dump complete/;
-const TAIL = 4096;
+const inspect_TAIL = 4096;
+/** SQL that runs a program on the server or reads or writes its files when the dump is restored. */
+function accessProblem(where, what, statement) {
+    const shown = statement.length > 120 ? `${statement.slice(0, 120)}…` : statement;
+    return new ArchiveProblem('DUMP_SERVER_ACCESS', `${where}: ${what} when the dump is restored (pg_dump never writes this): ${shown.replace(/\s+/g, ' ')}`, { where, what });
+}
+function accessProblems(toc) {
+    return toc.flatMap((e) => e.serverAccess
+        ? [accessProblem(`TOC entry ${entryName(e)}`, e.serverAccess.what, e.serverAccess.statement)]
+        : []);
+}
+const ownerNeedle = Buffer.from(' OWNER TO ');
+const grantNeedle = Buffer.from('\nGRANT ');
+/** The roles that own and are granted objects in `buf`, for a restore that must create them first. */
+function collectRoles(buf, owners, grantees) {
+    for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
+        const end = buf.indexOf(';', i);
+        if (end === -1 || end - i >= 200)
+            continue;
+        const role = buf
+            .subarray(i + ownerNeedle.length, end)
+            .toString('utf8')
+            .trim();
+        owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
+    }
+    for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
+        const end = buf.indexOf(';', i);
+        if (end !== -1 && end - i < 2000)
+            for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8')))
+                grantees.add(r);
+    }
+}
 /** Scan a plain SQL dump: its opening comments, its tables, and the line that closes it. */
 async function scanPlain(chunks, first, out) {
     const headText = first.subarray(0, 4096).toString('utf8');
@@ -84593,34 +85035,20 @@ async function scanPlain(chunks, first, out) {
     if (dumper)
         out.pgDumpVersion = dumper[1]?.trim();
     const needle = Buffer.from('\nCREATE TABLE ');
-    const ownerNeedle = Buffer.from(' OWNER TO ');
-    const grantNeedle = Buffer.from('\nGRANT ');
     const owners = new Set();
     const grantees = new Set();
     let tables = 0;
     let tail = Buffer.alloc(0);
     let bytes = 0;
-    // The roles that own and are granted objects, for a restore that must create them first.
-    const roles = (buf) => {
-        for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
-            const end = buf.indexOf(';', i);
-            if (end === -1 || end - i >= 200)
-                continue;
-            const role = buf
-                .subarray(i + ownerNeedle.length, end)
-                .toString('utf8')
-                .trim();
-            owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
-        }
-        for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
-            const end = buf.indexOf(';', i);
-            if (end !== -1 && end - i < 2000)
-                for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8')))
-                    grantees.add(r);
-        }
-    };
+    const roles = (buf) => collectRoles(buf, owners, grantees);
+    // pg_dumpall writes the role memberships there are, pg_execute_server_program's among them.
+    const cluster = /PostgreSQL database cluster dump/.test(headText);
+    const scanner = new SqlScanner((what, statement) => {
+        if (!(cluster && what.startsWith('a grant of')))
+            out.problems.push(accessProblem('a statement', what, statement));
+    });
+    const scan = new PlainScan((sql) => scanner.feed(sql));
     const SEAM = 2048;
-    const scan = new PlainScan();
     for await (const chunk of chunks) {
         bytes += chunk.length;
         scan.push(chunk);
@@ -84638,11 +85066,12 @@ async function scanPlain(chunks, first, out) {
             roles(seam);
         }
         tail =
-            chunk.length >= TAIL
-                ? chunk.subarray(chunk.length - TAIL)
-                : Buffer.concat([tail, chunk]).subarray(-TAIL);
+            chunk.length >= inspect_TAIL
+                ? chunk.subarray(chunk.length - inspect_TAIL)
+                : Buffer.concat([tail, chunk]).subarray(-inspect_TAIL);
     }
-    scan.end();
+    out.tableRows = scan.end();
+    scanner.end();
     out.problems.push(...hazardProblems(scan));
     out.dataBytes = bytes;
     out.toc = {
@@ -84754,10 +85183,12 @@ async function parseDump(src, out, lanes) {
             }
             const toc = await readToc(r, h);
             out.toc = summarize(toc);
+            out.problems.push(...accessProblems(toc));
             out.noOffsets = toc.some((e) => e.dataState === 'not-set');
             const walked = await walkCustomData(r, h, toc, lanes);
             out.dataBlocks = walked.blocks;
             out.dataBytes = walked.dataBytes;
+            out.tableRows = walked.tableRows;
         }
         catch (e) {
             if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
@@ -84875,8 +85306,10 @@ async function inspectDirectory(dir) {
         await readHeader(r2);
         const toc = await readToc(r2, h);
         out.toc = summarize(toc);
+        out.problems.push(...accessProblems(toc));
         const suffix = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
-        const walkFile = async (name, what) => {
+        const rows = [];
+        const walkFile = async (name, what, table) => {
             const file = external_node_path_default().join(dir, name + suffix[h.compression]);
             if (!external_node_fs_default().existsSync(file)) {
                 throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the data file ${external_node_path_default().basename(file)} of ${what} is missing`, {
@@ -84884,14 +85317,17 @@ async function inspectDirectory(dir) {
                 });
             }
             out.size += external_node_fs_default().statSync(file).size;
-            const dec = decoderFor(h.compression === 'gzip' ? 'gzipFile' : h.compression, what);
+            const dec = decoderFor(h.compression === 'gzip' ? 'gzipFile' : h.compression, what, !!table);
             for await (const b of fileChunks(file)) {
                 const p = dec.push(b);
                 if (p)
                     await p;
             }
-            out.dataBytes += await dec.finish();
+            const decoded = await dec.finish();
+            out.dataBytes += decoded.bytes;
             out.dataBlocks++;
+            if (table?.copy)
+                rows.push({ schema: table.namespace ?? '', table: table.tag, rows: decoded.rows });
         };
         for (const e of toc) {
             if (!e.hadDumper || !e.filename)
@@ -84907,9 +85343,10 @@ async function inspectDirectory(dir) {
                 }
             }
             else {
-                await walkFile(e.filename, entryName(e));
+                await walkFile(e.filename, entryName(e), e.desc === 'TABLE DATA' ? e : undefined);
             }
         }
+        out.tableRows = rows;
     }
     catch (e) {
         if (e instanceof ArchiveProblem)
@@ -84921,6 +85358,184 @@ async function inspectDirectory(dir) {
             throw e;
     }
     return out;
+}
+
+;// CONCATENATED MODULE: ./src/core/disk.ts
+
+
+
+
+
+/** A write that failed because the file system is full (ENOSPC, or its quota: EDQUOT). */
+function isDiskFull(e) {
+    const code = e?.code;
+    return code === 'ENOSPC' || code === 'EDQUOT';
+}
+/**
+ * The C library's and PostgreSQL's words for the same: a server or initdb that ran out of disk
+ * (PostgreSQL's short write when extending a relation carries the hint "Check free disk space").
+ */
+const NO_SPACE = /No space left on device|Disk quota exceeded|could not extend file .*: wrote only \d+ of \d+ bytes|Check free disk space/;
+/**
+ * Bytes an unprivileged writer may still use in `folder`'s file system (the nearest existing
+ * ancestor when it does not exist yet); undefined when that cannot be read.
+ */
+function freeBytes(folder) {
+    let dir = external_node_path_default().resolve(folder);
+    for (;;) {
+        try {
+            const s = external_node_fs_default().statfsSync(dir);
+            return s.bavail * s.bsize;
+        }
+        catch {
+            const up = external_node_path_default().dirname(dir);
+            if (up === dir)
+                return undefined;
+            dir = up;
+        }
+    }
+}
+/**
+ * DISK_FULL: `folder` has no room for what the run writes there. This machine's disk, never the
+ * backup's fault: the verdict is could-not-verify. `needed` is what the run meant to write (the
+ * backup's size) when known.
+ */
+function diskFull(stage, folder, what, extra = {}) {
+    const needed = extra.needed;
+    const cause = extra.cause ? ` (${extra.cause.trim()})` : '';
+    const free = freeBytes(folder);
+    const room = free === undefined ? '' : `, ${formatBytes(free)} free`;
+    const need = needed === undefined ? '' : `; ${formatBytes(needed)} needed`;
+    return finding('DISK_FULL', stage, `no space left in ${folder} for ${what}${need}${room}. This is this machine's disk, not the backup${cause}`, {
+        ...(extra.fix ? { fix: extra.fix } : {}),
+        evidence: {
+            folder,
+            neededBytes: needed ?? null,
+            freeBytes: free ?? null,
+        },
+    });
+}
+const SCRATCH_FIX = 'Free space there, or set TMPDIR to a folder on a disk with room for the restored database: scratch clusters live under it.';
+/** DISK_FULL for a scratch cluster: its folder (TMPDIR) filled, while it started or during a restore. */
+function scratchDiskFull(stage, what, cause) {
+    return diskFull(stage, external_node_os_default().tmpdir(), what, { fix: SCRATCH_FIX, cause });
+}
+/** A scratch cluster that could not start because its disk is full (initdb's or pg_ctl's ENOSPC). */
+function startedOutOfSpace(e) {
+    return isDiskFull(e) || (e instanceof Error && NO_SPACE.test(e.message));
+}
+
+;// CONCATENATED MODULE: ./src/core/cancel.ts
+/**
+ * What must happen when a run is cancelled: the runner sends SIGINT, then SIGTERM 7.5 s later, and
+ * Node skips 'exit' handlers on a signal. Handlers run synchronously, newest first, then the process
+ * exits with 130 (SIGINT) or 143 (SIGTERM).
+ */
+const handlers = [];
+let installed = false;
+function onCancel(fn) {
+    if (!installed) {
+        installed = true;
+        for (const [signal, code] of [
+            ['SIGINT', 130],
+            ['SIGTERM', 143],
+        ]) {
+            process.once(signal, () => {
+                for (const h of [...handlers].reverse()) {
+                    try {
+                        h();
+                    }
+                    catch {
+                        // Best effort: one failing clean-up must not stop the others.
+                    }
+                }
+                process.exit(code);
+            });
+        }
+    }
+    handlers.push(fn);
+    return () => {
+        const i = handlers.indexOf(fn);
+        if (i >= 0)
+            handlers.splice(i, 1);
+    };
+}
+
+;// CONCATENATED MODULE: ./src/core/workdir.ts
+
+
+
+/**
+ * One run's own folder beneath the work-dir (`<work-dir>/run-XXXXXX`, mode 0700), made the first
+ * time the run writes there, so runs that share a work-dir never share a file. Partial files (a
+ * download still arriving, an unpacked copy, a list file) are removed on every way out: when the
+ * caller is done with one, when the run ends (`close`), and synchronously when it is cancelled
+ * (SIGINT, SIGTERM). Nothing else is removed: not the work-dir, not a whole file the run kept for
+ * the next step, not anything the run did not create; the run's folder only when it is empty.
+ */
+class RunFolder {
+    workDir;
+    dir;
+    partials = new Set();
+    forgetCancel;
+    constructor(workDir) {
+        this.workDir = workDir;
+    }
+    /** The run's folder, made on first use. */
+    path() {
+        if (!this.dir) {
+            external_node_fs_default().mkdirSync(this.workDir, { recursive: true });
+            const dir = external_node_fs_default().mkdtempSync(external_node_path_default().join(this.workDir, 'run-'));
+            external_node_fs_default().chmodSync(dir, 0o700);
+            this.dir = dir;
+            this.forgetCancel = onCancel(() => this.removePartials());
+        }
+        return this.dir;
+    }
+    /** A file in the run's folder that is removed when the run ends, whichever way, unless kept. */
+    partial(name) {
+        const file = external_node_path_default().join(this.path(), name);
+        this.partials.add(file);
+        return file;
+    }
+    /** Rename a partial file whole: `to` stays after the run (a download the next step reads). */
+    keep(file, to) {
+        external_node_fs_default().renameSync(file, to);
+        this.partials.delete(file);
+    }
+    /** Remove a partial file now: it failed, or nothing needs it any more. */
+    discard(file) {
+        this.partials.delete(file);
+        removeQuietly(file);
+    }
+    /** The run ended: remove its partial files, and its folder if nothing else is in it. */
+    close() {
+        this.removePartials();
+        this.forgetCancel?.();
+        this.forgetCancel = undefined;
+    }
+    removePartials() {
+        for (const file of this.partials)
+            removeQuietly(file);
+        this.partials.clear();
+        if (!this.dir)
+            return;
+        try {
+            external_node_fs_default().rmdirSync(this.dir); // only succeeds when empty
+            this.dir = undefined;
+        }
+        catch {
+            // Something the run kept is in it: it stays.
+        }
+    }
+}
+function removeQuietly(file) {
+    try {
+        external_node_fs_default().rmSync(file, { force: true });
+    }
+    catch {
+        // Best effort: a file that cannot be removed must not hide the run's own result.
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/postgres/binaries.ts
@@ -85075,8 +85690,11 @@ function libpqEnv(c) {
     };
 }
 /** Open a connection, run `fn`, close it, whatever happens. */
-async function withClient(c, fn) {
+async function client_withClient(c, fn) {
     const client = new esm.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
+    // A server that goes away (a scratch cluster whose disk filled) rejects the query in flight; the
+    // 'error' event it also emits would otherwise end the process with a stack trace.
+    client.on('error', () => { });
     await client.connect();
     try {
         return await fn(client);
@@ -85086,52 +85704,38 @@ async function withClient(c, fn) {
     }
 }
 async function queryRows(c, sql, params = []) {
-    return withClient(c, async (client) => (await client.query(sql, params)).rows);
+    return client_withClient(c, async (client) => (await client.query(sql, params)).rows);
 }
 /** Quote an identifier for SQL. */
-function ident(name) {
+function client_ident(name) {
     return `"${name.replace(/"/g, '""')}"`;
+}
+/**
+ * Wait until the server takes connections (after promotion it writes its end-of-recovery
+ * checkpoint first; with hot standby off it refuses connections until then).
+ */
+async function waitForConnections(c, timeoutMs = 60_000) {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+        try {
+            await client_withClient(c, (client) => client.query('SELECT 1'));
+            return;
+        }
+        catch (e) {
+            // Only "starting up" (57P03) or no socket yet is waited for; any other answer means it is up.
+            const code = e.code;
+            if (!['57P03', 'ECONNREFUSED', 'ENOENT'].includes(code ?? ''))
+                return;
+            if (Date.now() > until)
+                throw e;
+            await new Promise((r) => setTimeout(r, 200));
+        }
+    }
 }
 
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
 var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_);
-;// CONCATENATED MODULE: ./src/core/cancel.ts
-/**
- * What must happen when a run is cancelled: the runner sends SIGINT, then SIGTERM 7.5 s later, and
- * Node skips 'exit' handlers on a signal. Handlers run synchronously, newest first, then the process
- * exits with 130 (SIGINT) or 143 (SIGTERM).
- */
-const handlers = [];
-let installed = false;
-function onCancel(fn) {
-    if (!installed) {
-        installed = true;
-        for (const [signal, code] of [
-            ['SIGINT', 130],
-            ['SIGTERM', 143],
-        ]) {
-            process.once(signal, () => {
-                for (const h of [...handlers].reverse()) {
-                    try {
-                        h();
-                    }
-                    catch {
-                        // Best effort: one failing clean-up must not stop the others.
-                    }
-                }
-                process.exit(code);
-            });
-        }
-    }
-    handlers.push(fn);
-    return () => {
-        const i = handlers.indexOf(fn);
-        if (i >= 0)
-            handlers.splice(i, 1);
-    };
-}
-
 ;// CONCATENATED MODULE: ./src/postgres/cluster.ts
 
 
@@ -85261,7 +85865,7 @@ function labelDir() {
 function scratchParent(osUser) {
     const owner = ownerOf(osUser);
     const uid = owner?.uid ?? process.getuid?.() ?? 0;
-    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}scratch-${uid}`), owner);
+    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${uid}`), owner);
 }
 /** Where the label of the cluster in `root` is kept. */
 function labelFile(root) {
@@ -85632,6 +86236,7 @@ function tail(file, lines = 5) {
 
 
 
+
 /** Read one stderr line; the patterns are PostgreSQL's own messages (English, lc_messages C). */
 function classifyLine(line) {
     let m = /role "([^"]+)" does not exist/.exec(line);
@@ -85646,6 +86251,8 @@ function classifyLine(line) {
     if (/could not read from input file: end of file|unexpected end of file|could not find block ID/.test(line)) {
         return { kind: 'truncated', line };
     }
+    if (NO_SPACE.test(line))
+        return { kind: 'disk-full', line };
     if (/\bERROR:|pg_restore: error:|FATAL:/.test(line) && !/errors ignored on restore/.test(line))
         return { kind: 'error', line };
     if (/\bWARNING:|pg_restore: warning:/.test(line) && !/errors ignored on restore/.test(line))
@@ -85668,6 +86275,7 @@ unprivileged = false) {
     const warnings = [];
     const privileged = [];
     let truncated;
+    let full;
     for (const line of stderr.split('\n')) {
         const c = classifyLine(line);
         if (unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
@@ -85682,6 +86290,8 @@ unprivileged = false) {
             extensions.set(c.name, c.line);
         else if (c.kind === 'truncated')
             truncated ??= c.line;
+        else if (c.kind === 'disk-full')
+            full ??= c.line;
         else if (c.kind === 'error')
             errors.push(c.line.trim());
         else if (c.kind === 'warning')
@@ -85707,7 +86317,13 @@ unprivileged = false) {
     // extension that is installed but will not update, or may not be created, is an error of its own).
     const names = (kind, m) => [...m.keys()].map((n) => `${kind} "${n}"`);
     const explainedBy = [...names('role', roles), ...names('extension', extensions)];
-    const unexplained = errors.filter((l) => !explainedBy.some((n) => l.includes(n)));
+    // The target's disk filled: what failed after is its doing, not the backup's (could-not-verify).
+    if (full) {
+        findings.push(finding('DISK_FULL', stage, `the target ran out of disk space during the restore: ${full.trim()}`, {
+            evidence: { errors: errors.length },
+        }));
+    }
+    const unexplained = full ? [] : errors.filter((l) => !explainedBy.some((n) => l.includes(n)));
     if (unexplained.length > 0) {
         findings.push(finding('RESTORE_ERROR', stage, `${unexplained.length} error${unexplained.length === 1 ? '' : 's'} during the restore; the first: ${unexplained[0]}`, {
             evidence: { errors: unexplained.length, first: unexplained[0] ?? null },
@@ -85722,17 +86338,17 @@ unprivileged = false) {
         }));
     }
     const anyError = errors.length > 0 || roles.size > 0 || extensions.size > 0 || truncated !== undefined;
-    if (exitCode === 0 && anyError) {
+    if (exitCode === 0 && anyError && !full) {
         findings.push(finding('EXIT_CODE_LIED', stage, `${tool} exited 0 although it reported ${errors.length} error${errors.length === 1 ? '' : 's'}`, {
             evidence: { errors: errors.length },
         }));
     }
-    if (exitCode !== 0 && !anyError && privileged.length === 0) {
+    if (exitCode !== 0 && !anyError && !full && privileged.length === 0) {
         findings.push(finding('RESTORE_FAILED', stage, `${tool} exited ${exitCode ?? 'on a signal'} with nothing on stderr to explain it`, {
             evidence: { exitCode },
         }));
     }
-    const errorCount = errors.length + roles.size + extensions.size + (truncated ? 1 : 0);
+    const errorCount = errors.length + roles.size + extensions.size + (truncated ? 1 : 0) + (full ? 1 : 0);
     return { findings, errors: errorCount, errorLines, warnings: warnings.length };
 }
 /**
@@ -85820,7 +86436,7 @@ function psqlRestricts(version) {
  * (`pg_restore: error:`, `psql:...: ERROR:`) count the errors whatever the server's language.
  */
 async function restoreEnv(target) {
-    const superuser = await withClient(target, (c) => c.query("SELECT current_setting('is_superuser') = 'on' AS s")).then((r) => r.rows[0]?.s === true, () => false);
+    const superuser = await client_withClient(target, (c) => c.query("SELECT current_setting('is_superuser') = 'on' AS s")).then((r) => r.rows[0]?.s === true, () => false);
     return {
         ...libpqEnv(target),
         LC_ALL: undefined,
@@ -85835,9 +86451,21 @@ async function restoreEnv(target) {
 async function restoreDump(client, target, input, opts) {
     const stage = opts.stage ?? 'restore';
     const env = await restoreEnv(target);
-    const unpacked = () => {
+    // A damaged gzip wrapper ends the chain with its error (the program's stdin is closed, never left
+    // waiting) and is said, however far the program got.
+    let unpackError;
+    const unpacked = (then) => {
         const file = external_node_fs_default().createReadStream(input.path);
-        return input.gzip ? file.pipe(external_node_zlib_default().createGunzip()) : file;
+        const steps = [
+            ...(input.gzip ? [external_node_zlib_default().createGunzip()] : []),
+            ...(then ? [then] : []),
+        ];
+        if (steps.length === 0)
+            return file;
+        return (0,external_node_stream_.pipeline)([file, ...steps], (e) => {
+            if (e)
+                unpackError = e;
+        });
     };
     let res;
     let tool;
@@ -85851,7 +86479,7 @@ async function restoreDump(client, target, input, opts) {
         });
         res = await exec_run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
             env,
-            stdin: unpacked().pipe(filter),
+            stdin: unpacked(filter),
         });
     }
     else {
@@ -85875,6 +86503,11 @@ async function restoreDump(client, target, input, opts) {
             ? 'PLAIN_META_COMMAND'
             : 'DUMP_OUTSIDE_DATABASE', stage, `line ${hazard.line}: ${hazard.text}; left out of what psql loaded`, { evidence: { line: hazard.line, count: filter?.hazards.length ?? 1 } }));
     }
+    if (unpackError) {
+        const code = unpackError.code ?? '';
+        const gz = code.startsWith('Z_');
+        classified.findings.unshift(finding(gz ? 'COMPRESSION_CORRUPT' : 'RESTORE_ERROR', stage, `${gz ? 'the gzip stream around the dump' : 'reading the dump'} failed while ${tool} read it (${unpackError.message}): it got only part of the dump`, { evidence: { error: code || unpackError.message } }));
+    }
     return {
         exitCode: res.code,
         seconds: res.seconds,
@@ -85884,6 +86517,88 @@ async function restoreDump(client, target, input, opts) {
         warnings: classified.warnings,
         findings: classified.findings,
     };
+}
+
+;// CONCATENATED MODULE: ./src/postgres/tables.ts
+
+
+/** `schema.table`, each part quoted only where it needs to be. */
+function tableName(schema, name) {
+    const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : client_ident(s));
+    return `${q(schema)}.${q(name)}`;
+}
+/** Exact row counts of every user table, over `jobs` connections at once. */
+async function countRows(conn, jobs) {
+    const tables = await withClient(conn, listTables);
+    const counts = await exactCounts(conn, tables, jobs);
+    return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
+}
+/** Every user table with its estimated rows, in one round trip. */
+const TABLES_SQL = (/* unused pure expression or super */ null && (`
+  SELECT n.nspname AS schema, c.relname AS name,
+         CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE coalesce(s.n_live_tup, -1) END AS estimate
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+   ORDER BY 1, 2`));
+async function listTables(c) {
+    const rows = (await c.query(TABLES_SQL)).rows;
+    return rows.map((r) => ({
+        table: tableName(r.schema, r.name),
+        schema: r.schema,
+        name: r.name,
+        estimate: Number(r.estimate),
+    }));
+}
+/** Globs match `schema.table` as written unquoted (`public.orders`, `audit.*`). */
+function filterTables(tables, f) {
+    const inc = (f.include ?? []).map(matcherAll);
+    const exc = (f.exclude ?? []).map(matcherAll);
+    return tables.filter((t) => {
+        const key = `${t.schema}.${t.name}`;
+        if (f.schemas?.length && !f.schemas.includes(t.schema))
+            return false;
+        if (inc.length && !inc.some((m) => m(key)))
+            return false;
+        return !exc.some((m) => m(key));
+    });
+}
+function matcherAll(glob) {
+    const re = globToRegExp(glob);
+    return (s) => re.test(s);
+}
+/** count(*) of the given tables over `jobs` connections; every identifier is quoted. */
+async function exactCounts(conn, tables, jobs) {
+    const out = new Map();
+    if (tables.length === 0)
+        return out;
+    let next = 0;
+    const worker = () => withClient(conn, async (c) => {
+        for (let i = next++; i < tables.length; i = next++) {
+            const t = tables[i];
+            const r = await c.query(`SELECT count(*) AS n FROM ${ident(t.schema)}.${ident(t.name)}`);
+            out.set(t.table, Number(r.rows[0]?.n ?? 0));
+        }
+    });
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
+    return out;
+}
+/** max(column) of every listed table that has the column, as text. */
+async function freshness(conn, tables, column) {
+    const out = new Map();
+    await withClient(conn, async (c) => {
+        const having = new Set((await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped`, [column])).rows.map((r) => `${r.schema}\u0000${r.name}`));
+        for (const t of tables) {
+            if (!having.has(`${t.schema}\u0000${t.name}`))
+                continue;
+            const r = await c.query(`SELECT max(${ident(column)})::text AS m FROM ${ident(t.schema)}.${ident(t.name)}`);
+            out.set(t.table, r.rows[0]?.m ?? null);
+        }
+    });
+    return out;
 }
 
 ;// CONCATENATED MODULE: ./src/report/stages.ts
@@ -86165,6 +86880,8 @@ class LocalSource {
 
 
 
+
+
 function openSource(opts, log) {
     if (opts.source.startsWith('s3://'))
         return new S3Source(parseS3Url('source', opts.source), opts.s3, log);
@@ -86200,6 +86917,33 @@ async function downloadAndInspect(source, name, file, md5) {
     await download;
     return insp;
 }
+const WORK_DIR_FIX = 'Free space there, or point work-dir at a folder on a disk with room for the backup.';
+/**
+ * A remote backup into the run's own folder (`<work-dir>/run-XXXXXX/<name>.part`, renamed whole),
+ * read as it arrives. A backup larger than the free space is DISK_FULL before a byte is fetched; a
+ * disk that fills during the download is DISK_FULL too, and the partial file is removed either way.
+ */
+async function download(source, backup, work, md5) {
+    const what = `the download of ${backup.name}`;
+    const full = () => diskFull('read', work.workDir, what, { needed: backup.size, fix: WORK_DIR_FIX });
+    const free = freeBytes(work.workDir);
+    if (free !== undefined && backup.size > free)
+        return { finding: full() };
+    const base = external_node_path_default().basename(backup.name);
+    const part = work.partial(`${base}.part`);
+    try {
+        const insp = await downloadAndInspect(source, backup.name, part, md5);
+        const dest = external_node_path_default().join(work.path(), base);
+        work.keep(part, dest);
+        return { insp, dest };
+    }
+    catch (e) {
+        work.discard(part);
+        if (!isDiskFull(e))
+            throw e;
+        return { finding: full() };
+    }
+}
 const hours = (ms) => Math.round((ms / 3_600_000) * 100) / 100;
 /**
  * verify-backup: locate the newest backup, check its age and retention, read it once (download,
@@ -86207,7 +86951,14 @@ const hours = (ms) => Math.round((ms / 3_600_000) * 100) / 100;
  */
 async function runVerify(opts, log, onStage) {
     const pipe = new Pipeline(opts.failOn, onStage);
-    const state = await verifyStages(pipe, opts, log);
+    const work = new RunFolder(opts.workDir);
+    let state;
+    try {
+        state = await verifyStages(pipe, opts, log, work);
+    }
+    finally {
+        work.close();
+    }
     return pipe.settle({
         ...pipe.begin('verify'),
         source: state.source,
@@ -86217,10 +86968,11 @@ async function runVerify(opts, log, onStage) {
     });
 }
 /**
- * The verify stages, run into `pipe`. `schemaSkip`: a reason to skip the schema replay (a drill
- * restores the whole dump instead).
+ * The verify stages, run into `pipe`. A download goes to `work`, the run's own folder (its caller
+ * closes it when the run ends). `schemaSkip`: a reason to skip the schema replay (a drill restores
+ * the whole dump instead).
  */
-async function verifyStages(pipe, opts, log, schemaSkip) {
+async function verifyStages(pipe, opts, log, work, schemaSkip) {
     const now = opts.now ?? new Date();
     const source = openSource(opts, log);
     const result = { source: source.description, candidates: 0 };
@@ -86321,13 +87073,12 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
                 facts.localPath = local;
             }
             else {
-                external_node_fs_default().mkdirSync(opts.workDir, { recursive: true });
-                const dest = external_node_path_default().join(opts.workDir, external_node_path_default().basename(backup.name));
-                const part = `${dest}.part`;
-                insp = await downloadAndInspect(source, backup.name, part, expected?.algorithm === 'md5');
-                external_node_fs_default().renameSync(part, dest);
-                facts.localPath = dest;
-                log.info(`downloaded ${backup.name} to ${dest}`);
+                const got = await download(source, backup, work, expected?.algorithm === 'md5');
+                if ('finding' in got)
+                    return { findings: [got.finding] };
+                insp = got.insp;
+                facts.localPath = got.dest;
+                log.info(`downloaded ${backup.name} to ${got.dest}`);
             }
         }
         catch (e) {
@@ -86368,6 +87119,9 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
             : {}),
         dataBlocks: ins.dataBlocks,
         dataBytes: ins.dataBytes,
+        ...(ins.tableRows
+            ? { tableRows: Object.fromEntries(ins.tableRows.map((t) => [tableName(t.schema, t.table), t.rows])) }
+            : {}),
     });
     if (opts.checksum.mode === 'skip')
         pipe.skip('checksum', 'checksum: skip');
@@ -86413,7 +87167,7 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
     else if (!opts.schemaCheck)
         pipe.skip('schema', 'schema-check: false');
     else if (ins.problems.some((p) => UNSAFE_RULES.has(p.rule)))
-        pipe.skip('schema', 'the dump would act outside its database, so nothing of it was run');
+        pipe.skip('schema', `NOT RUN: the dump runs programs, touches server files or acts outside its database when restored (${ins.problems.find((p) => UNSAFE_RULES.has(p.rule))?.rule}), so nothing of it was run`);
     else if (ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) ||
         !ins.format ||
         ins.format === 'unknown' ||
@@ -86437,6 +87191,8 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
                 });
             }
             catch (e) {
+                if (startedOutOfSpace(e))
+                    return { findings: [scratchDiskFull('schema', 'a scratch cluster', errorMessage(e))] };
                 if (!(e instanceof ToolMissingError))
                     throw e;
                 return { findings: [await serverMissing(ins, opts.pgBinDir, 'schema', e)] };
@@ -86467,13 +87223,19 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
                 errors: replay.errorLines,
             };
             const notes = replay.findings.filter((x) => x.rule === 'RESTORE_NEEDS_SUPERUSER');
+            // A gzip wrapper that failed under the replay: it loaded only part of the schema.
+            const cut = replay.findings.filter((x) => x.rule === 'COMPRESSION_CORRUPT');
             if (replay.exitCode === 0 && replay.errors === 0)
-                return { findings: notes };
+                return { findings: [...cut, ...notes] };
+            const full = replay.findings.find((f) => f.rule === 'DISK_FULL');
+            if (full)
+                return { findings: [scratchDiskFull('schema', 'the schema replay', full.message)] };
             if (replay.errors === 0 && notes.length > 0)
-                return { findings: notes };
+                return { findings: [...cut, ...notes] };
             const first = replay.errorLines[0];
             return {
                 findings: [
+                    ...cut,
                     finding('SCHEMA_REPLAY_FAILED', 'schema', `loading the schema into PostgreSQL ${cluster.version} with ${replay.tool} failed: ${replay.errors} error${replay.errors === 1 ? '' : 's'}${first ? `, the first: ${first}` : ` (exit ${replay.exitCode})`}`, { evidence: { errors: replay.errors, exitCode: replay.exitCode, first: first ?? null } }),
                     ...notes,
                 ],
@@ -86490,13 +87252,13 @@ async function verifyStages(pipe, opts, log, schemaSkip) {
  */
 async function replayTarget(cluster, ins) {
     const role = 'restorable_replay';
-    await withClient(cluster.conn(), async (c) => {
+    await client_withClient(cluster.conn(), async (c) => {
         await c.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
         await c.query(`CREATE DATABASE ${role} OWNER ${role} TEMPLATE template0`);
     });
-    await withClient(cluster.conn(role), async (c) => {
+    await client_withClient(cluster.conn(role), async (c) => {
         for (const ext of ins.toc?.extensions ?? [])
-            await c.query(`CREATE EXTENSION IF NOT EXISTS ${ident(ext)} CASCADE`).catch(() => undefined);
+            await c.query(`CREATE EXTENSION IF NOT EXISTS ${client_ident(ext)} CASCADE`).catch(() => undefined);
     });
     return { ...cluster.conn(role), user: role };
 }
@@ -86705,7 +87467,7 @@ function verify_backup_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5451);
+/* harmony import */ var _actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8003);
 
 await (0,_actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
