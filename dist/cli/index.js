@@ -39784,80 +39784,18 @@ class PlainLexer {
             from = to;
         };
         while (i < text.length) {
-            const st = this.state;
+            if (this.state.s !== 'normal') {
+                i = this.skipQuoted(text, i);
+                continue;
+            }
             const c = text[i];
-            if (st.s === 'quote') {
-                if (c === '\\' && st.escapes)
-                    i += 2;
-                else {
-                    if (c === "'")
-                        this.state = { s: 'normal' };
-                    i++;
-                }
-                continue;
-            }
-            if (st.s === 'ident') {
-                if (c === '"')
-                    this.state = { s: 'normal' };
-                i++;
-                continue;
-            }
-            if (st.s === 'dollar') {
-                const close = text.indexOf(st.tag, i);
-                if (close === -1)
-                    i = text.length;
-                else {
-                    i = close + st.tag.length;
-                    this.state = { s: 'normal' };
-                }
-                continue;
-            }
-            if (st.s === 'comment') {
-                if (c === '*' && text[i + 1] === '/') {
-                    st.depth--;
-                    i += 2;
-                    if (st.depth === 0)
-                        this.state = { s: 'normal' };
-                }
-                else if (c === '/' && text[i + 1] === '*') {
-                    st.depth++;
-                    i += 2;
-                }
-                else
-                    i++;
-                continue;
-            }
-            // normal
             if (c === '-' && text[i + 1] === '-') {
                 i = text.length;
                 continue;
             }
-            if (c === '/' && text[i + 1] === '*') {
-                this.state = { s: 'comment', depth: 1 };
-                i += 2;
-                continue;
-            }
-            if (c === "'") {
-                const prev = text[i - 1];
-                const escapes = (prev === 'E' || prev === 'e') && !IDENT_START.test(text[i - 2] ?? ' ');
-                this.state = { s: 'quote', escapes };
-                i++;
-                continue;
-            }
-            if (c === '"') {
-                this.state = { s: 'ident' };
-                i++;
-                continue;
-            }
-            if (c === '$') {
-                DOLLAR.lastIndex = i;
-                const m = DOLLAR.exec(text);
-                if (m) {
-                    this.state = { s: 'dollar', tag: m[0] };
-                    i += m[0].length;
-                    continue;
-                }
-                i++;
+            const opened = this.openQuoted(text, i);
+            if (opened !== undefined) {
+                i = opened;
                 continue;
             }
             if (IDENT_START.test(c)) {
@@ -39887,6 +39825,69 @@ class PlainLexer {
         }
         take(text.length);
         this.stmt += '\n';
+    }
+    /** Where a string, quoted name, dollar quote or comment starting at `i` lets lexing go on; undefined when none starts. */
+    openQuoted(text, i) {
+        const c = text[i];
+        if (c === '/' && text[i + 1] === '*') {
+            this.state = { s: 'comment', depth: 1 };
+            return i + 2;
+        }
+        if (c === "'") {
+            const prev = text[i - 1];
+            const escapes = (prev === 'E' || prev === 'e') && !IDENT_START.test(text[i - 2] ?? ' ');
+            this.state = { s: 'quote', escapes };
+            return i + 1;
+        }
+        if (c === '"') {
+            this.state = { s: 'ident' };
+            return i + 1;
+        }
+        if (c !== '$')
+            return undefined;
+        DOLLAR.lastIndex = i;
+        const m = DOLLAR.exec(text);
+        if (!m)
+            return i + 1;
+        this.state = { s: 'dollar', tag: m[0] };
+        return i + m[0].length;
+    }
+    /** One step inside a string, a quoted name, a dollar quote or a comment: where lexing goes on. */
+    skipQuoted(text, i) {
+        const st = this.state;
+        const c = text[i];
+        if (st.s === 'quote') {
+            if (c === '\\' && st.escapes)
+                return i + 2;
+            if (c === "'")
+                this.state = { s: 'normal' };
+            return i + 1;
+        }
+        if (st.s === 'ident') {
+            if (c === '"')
+                this.state = { s: 'normal' };
+            return i + 1;
+        }
+        if (st.s === 'dollar') {
+            const close = text.indexOf(st.tag, i);
+            if (close === -1)
+                return text.length;
+            this.state = { s: 'normal' };
+            return close + st.tag.length;
+        }
+        if (st.s === 'comment') {
+            if (c === '*' && text[i + 1] === '/') {
+                st.depth--;
+                if (st.depth === 0)
+                    this.state = { s: 'normal' };
+                return i + 2;
+            }
+            if (c === '/' && text[i + 1] === '*') {
+                st.depth++;
+                return i + 2;
+            }
+        }
+        return i + 1;
     }
     word(w) {
         if (this.words.length < 4)
@@ -41691,16 +41692,15 @@ function run(cmd, args, opts = {}) {
                 // the group is gone already
             }
         };
-        const forward = (sig) => signal(sig);
         const onExit = () => signal('SIGKILL');
         if (opts.group) {
             for (const s of ['SIGINT', 'SIGTERM'])
-                process.on(s, forward);
+                process.on(s, signal);
             process.on('exit', onExit);
         }
         const unhook = () => {
             for (const s of ['SIGINT', 'SIGTERM'])
-                process.off(s, forward);
+                process.off(s, signal);
             process.off('exit', onExit);
         };
         const out = new TailBuffer(limit);
@@ -41722,8 +41722,7 @@ function run(cmd, args, opts = {}) {
             timer = setTimeout(() => {
                 signal('SIGTERM');
                 setTimeout(() => signal('SIGKILL'), 5000).unref();
-            }, opts.timeoutMs);
-            timer.unref();
+            }, opts.timeoutMs).unref();
         }
         child.on('error', (e) => {
             if (timer)
@@ -47957,95 +47956,101 @@ function classifyLine(line) {
 }
 /** PostgreSQL's messages for what the role may not do (SQLSTATE 42501 and kin). */
 const NEEDS_PRIVILEGE = /permission denied|must be (a )?superuser|must be owner of|must have privileges of|only superusers? can|must be member of role/;
-/**
- * pg_restore's stderr says more than its exit status: classify every line into findings. A zero
- * exit with errors is EXIT_CODE_LIED; a non-zero exit nothing explains is RESTORE_FAILED.
- */
-function classifyRestore(stage, stderr, exitCode, tool, 
-/** The restoring role is not a superuser by design (verify's replay): what only a superuser may do is not an error of the dump. */
-unprivileged = false) {
-    const roles = new Map();
-    const extensions = new Map();
-    const errors = [];
-    const errorLines = [];
-    const warnings = [];
-    const privileged = [];
-    let truncated;
-    let full;
+function readStderr(stderr, unprivileged) {
+    const r = {
+        roles: new Map(),
+        extensions: new Map(),
+        errors: [],
+        errorLines: [],
+        warnings: [],
+        privileged: [],
+    };
     for (const line of stderr.split('\n')) {
         const c = classifyLine(line);
         if (unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
-            privileged.push(line.trim());
+            r.privileged.push(line.trim());
             continue;
         }
-        if (c.kind !== 'other' && c.kind !== 'warning' && errorLines.length < 10)
-            errorLines.push(line.trim());
+        if (c.kind !== 'other' && c.kind !== 'warning' && r.errorLines.length < 10)
+            r.errorLines.push(line.trim());
         if (c.kind === 'role')
-            roles.set(c.role, c.line);
+            r.roles.set(c.role, c.line);
         else if (c.kind === 'extension')
-            extensions.set(c.name, c.line);
+            r.extensions.set(c.name, c.line);
         else if (c.kind === 'truncated')
-            truncated ??= c.line;
+            r.truncated ??= c.line;
         else if (c.kind === 'disk-full')
-            full ??= c.line;
+            r.full ??= c.line;
         else if (c.kind === 'error')
-            errors.push(c.line.trim());
+            r.errors.push(c.line.trim());
         else if (c.kind === 'warning')
-            warnings.push(c.line.trim());
+            r.warnings.push(c.line.trim());
     }
-    // Errors that only follow from a classified cause (the statements after a missing role) still count.
+    return r;
+}
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+/** The causes stderr names: a cut archive, absent roles and extensions, a full disk. */
+function causeFindings(stage, tool, r) {
     const findings = [];
-    if (truncated) {
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('ARCHIVE_TRUNCATED', stage, `${tool} hit the end of the archive early: ${truncated.trim()}`));
-    }
-    for (const [role, line] of roles) {
+    if (r.truncated)
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('ARCHIVE_TRUNCATED', stage, `${tool} hit the end of the archive early: ${r.truncated.trim()}`));
+    for (const [role, line] of r.roles)
         findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('ROLE_ABSENT', stage, `role "${role}" does not exist on the target: ${line.trim()}`, {
             evidence: { role },
         }));
-    }
-    for (const [name] of extensions) {
+    for (const [name] of r.extensions)
         findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('EXTENSION_ABSENT', stage, `extension "${name}" is not installed on the target server`, {
             evidence: { extension: name },
             fix: `Install the extension's package for the target's major (e.g. postgresql-<major>-${name}), or restore where it is.`,
         }));
-    }
+    // The target's disk filled: what failed after is its doing, not the backup's (could-not-verify).
+    if (r.full)
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('DISK_FULL', stage, `the target ran out of disk space during the restore: ${r.full.trim()}`, {
+            evidence: { errors: r.errors.length },
+        }));
+    return findings;
+}
+/** Errors no cause explains, what needs a superuser, warnings. */
+function errorFindings(stage, r) {
+    const findings = [];
     // Only an error that names a role or an extension already reported is explained by it (an
     // extension that is installed but will not update, or may not be created, is an error of its own).
     const names = (kind, m) => [...m.keys()].map((n) => `${kind} "${n}"`);
-    const explainedBy = [...names('role', roles), ...names('extension', extensions)];
-    // The target's disk filled: what failed after is its doing, not the backup's (could-not-verify).
-    if (full) {
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('DISK_FULL', stage, `the target ran out of disk space during the restore: ${full.trim()}`, {
-            evidence: { errors: errors.length },
-        }));
-    }
-    const unexplained = full ? [] : errors.filter((l) => !explainedBy.some((n) => l.includes(n)));
-    if (unexplained.length > 0) {
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('RESTORE_ERROR', stage, `${unexplained.length} error${unexplained.length === 1 ? '' : 's'} during the restore; the first: ${unexplained[0]}`, {
+    const explainedBy = [...names('role', r.roles), ...names('extension', r.extensions)];
+    const unexplained = r.full ? [] : r.errors.filter((l) => !explainedBy.some((n) => l.includes(n)));
+    if (unexplained.length > 0)
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('RESTORE_ERROR', stage, `${plural(unexplained.length, 'error')} during the restore; the first: ${unexplained[0]}`, {
             evidence: { errors: unexplained.length, first: unexplained[0] ?? null },
         }));
-    }
-    if (privileged.length > 0) {
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('RESTORE_NEEDS_SUPERUSER', stage, `${privileged.length} statement${privileged.length === 1 ? '' : 's'} need${privileged.length === 1 ? 's' : ''} a superuser, which the replay's role is not by design; the first: ${privileged[0]}`, { evidence: { statements: privileged.length } }));
-    }
-    if (warnings.length > 0) {
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('RESTORE_WARNING', stage, `${warnings.length} warning${warnings.length === 1 ? '' : 's'}; the first: ${warnings[0]}`, {
-            evidence: { warnings: warnings.length },
+    if (r.privileged.length > 0)
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('RESTORE_NEEDS_SUPERUSER', stage, `${plural(r.privileged.length, 'statement')} need${r.privileged.length === 1 ? 's' : ''} a superuser, which the replay's role is not by design; the first: ${r.privileged[0]}`, { evidence: { statements: r.privileged.length } }));
+    if (r.warnings.length > 0)
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('RESTORE_WARNING', stage, `${plural(r.warnings.length, 'warning')}; the first: ${r.warnings[0]}`, {
+            evidence: { warnings: r.warnings.length },
         }));
-    }
-    const anyError = errors.length > 0 || roles.size > 0 || extensions.size > 0 || truncated !== undefined;
-    if (exitCode === 0 && anyError && !full) {
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('EXIT_CODE_LIED', stage, `${tool} exited 0 although it reported ${errors.length} error${errors.length === 1 ? '' : 's'}`, {
-            evidence: { errors: errors.length },
+    return findings;
+}
+/**
+ * pg_restore's stderr says more than its exit status: classify every line into findings. A zero
+ * exit with errors is EXIT_CODE_LIED; a non-zero exit nothing explains is RESTORE_FAILED.
+ * `unprivileged`: the restoring role is not a superuser by design (verify's replay), so what only a
+ * superuser may do is not an error of the dump.
+ */
+function classifyRestore(stage, stderr, exitCode, tool, unprivileged = false) {
+    const r = readStderr(stderr, unprivileged);
+    // Errors that only follow from a classified cause (the statements after a missing role) still count.
+    const findings = [...causeFindings(stage, tool, r), ...errorFindings(stage, r)];
+    const anyError = r.errors.length > 0 || r.roles.size > 0 || r.extensions.size > 0 || r.truncated !== undefined;
+    if (exitCode === 0 && anyError && !r.full)
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('EXIT_CODE_LIED', stage, `${tool} exited 0 although it reported ${plural(r.errors.length, 'error')}`, {
+            evidence: { errors: r.errors.length },
         }));
-    }
-    if (exitCode !== 0 && !anyError && !full && privileged.length === 0) {
+    if (exitCode !== 0 && !anyError && !r.full && r.privileged.length === 0)
         findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('RESTORE_FAILED', stage, `${tool} exited ${exitCode ?? 'on a signal'} with nothing on stderr to explain it`, {
             evidence: { exitCode },
         }));
-    }
-    const errorCount = errors.length + roles.size + extensions.size + (truncated ? 1 : 0) + (full ? 1 : 0);
-    return { findings, errors: errorCount, errorLines, warnings: warnings.length };
+    const errorCount = r.errors.length + r.roles.size + r.extensions.size + (r.truncated ? 1 : 0) + (r.full ? 1 : 0);
+    return { findings, errors: errorCount, errorLines: r.errorLines, warnings: r.warnings.length };
 }
 /**
  * What psql gets from a plain dump, filtered as it streams through the same lexer and judge as

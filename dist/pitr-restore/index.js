@@ -81032,16 +81032,15 @@ function run(cmd, args, opts = {}) {
                 // the group is gone already
             }
         };
-        const forward = (sig) => signal(sig);
         const onExit = () => signal('SIGKILL');
         if (opts.group) {
             for (const s of ['SIGINT', 'SIGTERM'])
-                process.on(s, forward);
+                process.on(s, signal);
             process.on('exit', onExit);
         }
         const unhook = () => {
             for (const s of ['SIGINT', 'SIGTERM'])
-                process.off(s, forward);
+                process.off(s, signal);
             process.off('exit', onExit);
         };
         const out = new TailBuffer(limit);
@@ -81063,8 +81062,7 @@ function run(cmd, args, opts = {}) {
             timer = setTimeout(() => {
                 signal('SIGTERM');
                 setTimeout(() => signal('SIGKILL'), 5000).unref();
-            }, opts.timeoutMs);
-            timer.unref();
+            }, opts.timeoutMs).unref();
         }
         child.on('error', (e) => {
             if (timer)

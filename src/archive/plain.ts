@@ -102,72 +102,18 @@ export class PlainLexer {
       from = to;
     };
     while (i < text.length) {
-      const st = this.state;
+      if (this.state.s !== 'normal') {
+        i = this.skipQuoted(text, i);
+        continue;
+      }
       const c = text[i] as string;
-      if (st.s === 'quote') {
-        if (c === '\\' && st.escapes) i += 2;
-        else {
-          if (c === "'") this.state = { s: 'normal' };
-          i++;
-        }
-        continue;
-      }
-      if (st.s === 'ident') {
-        if (c === '"') this.state = { s: 'normal' };
-        i++;
-        continue;
-      }
-      if (st.s === 'dollar') {
-        const close = text.indexOf(st.tag, i);
-        if (close === -1) i = text.length;
-        else {
-          i = close + st.tag.length;
-          this.state = { s: 'normal' };
-        }
-        continue;
-      }
-      if (st.s === 'comment') {
-        if (c === '*' && text[i + 1] === '/') {
-          st.depth--;
-          i += 2;
-          if (st.depth === 0) this.state = { s: 'normal' };
-        } else if (c === '/' && text[i + 1] === '*') {
-          st.depth++;
-          i += 2;
-        } else i++;
-        continue;
-      }
-      // normal
       if (c === '-' && text[i + 1] === '-') {
         i = text.length;
         continue;
       }
-      if (c === '/' && text[i + 1] === '*') {
-        this.state = { s: 'comment', depth: 1 };
-        i += 2;
-        continue;
-      }
-      if (c === "'") {
-        const prev = text[i - 1];
-        const escapes = (prev === 'E' || prev === 'e') && !IDENT_START.test(text[i - 2] ?? ' ');
-        this.state = { s: 'quote', escapes };
-        i++;
-        continue;
-      }
-      if (c === '"') {
-        this.state = { s: 'ident' };
-        i++;
-        continue;
-      }
-      if (c === '$') {
-        DOLLAR.lastIndex = i;
-        const m = DOLLAR.exec(text);
-        if (m) {
-          this.state = { s: 'dollar', tag: m[0] };
-          i += m[0].length;
-          continue;
-        }
-        i++;
+      const opened = this.openQuoted(text, i);
+      if (opened !== undefined) {
+        i = opened;
         continue;
       }
       if (IDENT_START.test(c)) {
@@ -194,6 +140,64 @@ export class PlainLexer {
     }
     take(text.length);
     this.stmt += '\n';
+  }
+
+  /** Where a string, quoted name, dollar quote or comment starting at `i` lets lexing go on; undefined when none starts. */
+  private openQuoted(text: string, i: number): number | undefined {
+    const c = text[i];
+    if (c === '/' && text[i + 1] === '*') {
+      this.state = { s: 'comment', depth: 1 };
+      return i + 2;
+    }
+    if (c === "'") {
+      const prev = text[i - 1];
+      const escapes = (prev === 'E' || prev === 'e') && !IDENT_START.test(text[i - 2] ?? ' ');
+      this.state = { s: 'quote', escapes };
+      return i + 1;
+    }
+    if (c === '"') {
+      this.state = { s: 'ident' };
+      return i + 1;
+    }
+    if (c !== '$') return undefined;
+    DOLLAR.lastIndex = i;
+    const m = DOLLAR.exec(text);
+    if (!m) return i + 1;
+    this.state = { s: 'dollar', tag: m[0] };
+    return i + m[0].length;
+  }
+
+  /** One step inside a string, a quoted name, a dollar quote or a comment: where lexing goes on. */
+  private skipQuoted(text: string, i: number): number {
+    const st = this.state;
+    const c = text[i];
+    if (st.s === 'quote') {
+      if (c === '\\' && st.escapes) return i + 2;
+      if (c === "'") this.state = { s: 'normal' };
+      return i + 1;
+    }
+    if (st.s === 'ident') {
+      if (c === '"') this.state = { s: 'normal' };
+      return i + 1;
+    }
+    if (st.s === 'dollar') {
+      const close = text.indexOf(st.tag, i);
+      if (close === -1) return text.length;
+      this.state = { s: 'normal' };
+      return close + st.tag.length;
+    }
+    if (st.s === 'comment') {
+      if (c === '*' && text[i + 1] === '/') {
+        st.depth--;
+        if (st.depth === 0) this.state = { s: 'normal' };
+        return i + 2;
+      }
+      if (c === '/' && text[i + 1] === '*') {
+        st.depth++;
+        return i + 2;
+      }
+    }
+    return i + 1;
   }
 
   private word(w: string): void {

@@ -153,14 +153,13 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
         // the group is gone already
       }
     };
-    const forward = (sig: NodeJS.Signals) => signal(sig);
     const onExit = () => signal('SIGKILL');
     if (opts.group) {
-      for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, forward);
+      for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, signal);
       process.on('exit', onExit);
     }
     const unhook = () => {
-      for (const s of ['SIGINT', 'SIGTERM'] as const) process.off(s, forward);
+      for (const s of ['SIGINT', 'SIGTERM'] as const) process.off(s, signal);
       process.off('exit', onExit);
     };
     const out = new TailBuffer(limit);
@@ -181,8 +180,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
       timer = setTimeout(() => {
         signal('SIGTERM');
         setTimeout(() => signal('SIGKILL'), 5000).unref();
-      }, opts.timeoutMs);
-      timer.unref();
+      }, opts.timeoutMs).unref();
     }
     child.on('error', (e: NodeJS.ErrnoException) => {
       if (timer) clearTimeout(timer);

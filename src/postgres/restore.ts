@@ -65,16 +65,131 @@ export function classifyLine(line: string): Classified {
 const NEEDS_PRIVILEGE =
   /permission denied|must be (a )?superuser|must be owner of|must have privileges of|only superusers? can|must be member of role/;
 
+/** A restore's stderr, line by line: each cause once, the errors and warnings as printed. */
+interface ReadStderr {
+  roles: Map<string, string>;
+  extensions: Map<string, string>;
+  errors: string[];
+  /** The first error lines, as printed (catalog statements, never row values). */
+  errorLines: string[];
+  warnings: string[];
+  privileged: string[];
+  truncated?: string;
+  full?: string;
+}
+
+function readStderr(stderr: string, unprivileged: boolean): ReadStderr {
+  const r: ReadStderr = {
+    roles: new Map(),
+    extensions: new Map(),
+    errors: [],
+    errorLines: [],
+    warnings: [],
+    privileged: [],
+  };
+  for (const line of stderr.split('\n')) {
+    const c = classifyLine(line);
+    if (unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
+      r.privileged.push(line.trim());
+      continue;
+    }
+    if (c.kind !== 'other' && c.kind !== 'warning' && r.errorLines.length < 10)
+      r.errorLines.push(line.trim());
+    if (c.kind === 'role') r.roles.set(c.role, c.line);
+    else if (c.kind === 'extension') r.extensions.set(c.name, c.line);
+    else if (c.kind === 'truncated') r.truncated ??= c.line;
+    else if (c.kind === 'disk-full') r.full ??= c.line;
+    else if (c.kind === 'error') r.errors.push(c.line.trim());
+    else if (c.kind === 'warning') r.warnings.push(c.line.trim());
+  }
+  return r;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The causes stderr names: a cut archive, absent roles and extensions, a full disk. */
+function causeFindings(stage: string, tool: string, r: ReadStderr): Finding[] {
+  const findings: Finding[] = [];
+  if (r.truncated)
+    findings.push(
+      finding('ARCHIVE_TRUNCATED', stage, `${tool} hit the end of the archive early: ${r.truncated.trim()}`),
+    );
+  for (const [role, line] of r.roles)
+    findings.push(
+      finding('ROLE_ABSENT', stage, `role "${role}" does not exist on the target: ${line.trim()}`, {
+        evidence: { role },
+      }),
+    );
+  for (const [name] of r.extensions)
+    findings.push(
+      finding('EXTENSION_ABSENT', stage, `extension "${name}" is not installed on the target server`, {
+        evidence: { extension: name },
+        fix: `Install the extension's package for the target's major (e.g. postgresql-<major>-${name}), or restore where it is.`,
+      }),
+    );
+  // The target's disk filled: what failed after is its doing, not the backup's (could-not-verify).
+  if (r.full)
+    findings.push(
+      finding('DISK_FULL', stage, `the target ran out of disk space during the restore: ${r.full.trim()}`, {
+        evidence: { errors: r.errors.length },
+      }),
+    );
+  return findings;
+}
+
+/** Errors no cause explains, what needs a superuser, warnings. */
+function errorFindings(stage: string, r: ReadStderr): Finding[] {
+  const findings: Finding[] = [];
+  // Only an error that names a role or an extension already reported is explained by it (an
+  // extension that is installed but will not update, or may not be created, is an error of its own).
+  const names = (kind: string, m: Map<string, string>) => [...m.keys()].map((n) => `${kind} "${n}"`);
+  const explainedBy = [...names('role', r.roles), ...names('extension', r.extensions)];
+  const unexplained = r.full ? [] : r.errors.filter((l) => !explainedBy.some((n) => l.includes(n)));
+  if (unexplained.length > 0)
+    findings.push(
+      finding(
+        'RESTORE_ERROR',
+        stage,
+        `${plural(unexplained.length, 'error')} during the restore; the first: ${unexplained[0]}`,
+        {
+          evidence: { errors: unexplained.length, first: unexplained[0] ?? null },
+        },
+      ),
+    );
+  if (r.privileged.length > 0)
+    findings.push(
+      finding(
+        'RESTORE_NEEDS_SUPERUSER',
+        stage,
+        `${plural(r.privileged.length, 'statement')} need${r.privileged.length === 1 ? 's' : ''} a superuser, which the replay's role is not by design; the first: ${r.privileged[0]}`,
+        { evidence: { statements: r.privileged.length } },
+      ),
+    );
+  if (r.warnings.length > 0)
+    findings.push(
+      finding(
+        'RESTORE_WARNING',
+        stage,
+        `${plural(r.warnings.length, 'warning')}; the first: ${r.warnings[0]}`,
+        {
+          evidence: { warnings: r.warnings.length },
+        },
+      ),
+    );
+  return findings;
+}
+
 /**
  * pg_restore's stderr says more than its exit status: classify every line into findings. A zero
  * exit with errors is EXIT_CODE_LIED; a non-zero exit nothing explains is RESTORE_FAILED.
+ * `unprivileged`: the restoring role is not a superuser by design (verify's replay), so what only a
+ * superuser may do is not an error of the dump.
  */
 export function classifyRestore(
   stage: string,
   stderr: string,
   exitCode: number | null,
   tool: string,
-  /** The restoring role is not a superuser by design (verify's replay): what only a superuser may do is not an error of the dump. */
   unprivileged = false,
 ): {
   findings: Finding[];
@@ -83,111 +198,23 @@ export function classifyRestore(
   errorLines: string[];
   warnings: number;
 } {
-  const roles = new Map<string, string>();
-  const extensions = new Map<string, string>();
-  const errors: string[] = [];
-  const errorLines: string[] = [];
-  const warnings: string[] = [];
-  const privileged: string[] = [];
-  let truncated: string | undefined;
-  let full: string | undefined;
-  for (const line of stderr.split('\n')) {
-    const c = classifyLine(line);
-    if (unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
-      privileged.push(line.trim());
-      continue;
-    }
-    if (c.kind !== 'other' && c.kind !== 'warning' && errorLines.length < 10) errorLines.push(line.trim());
-    if (c.kind === 'role') roles.set(c.role, c.line);
-    else if (c.kind === 'extension') extensions.set(c.name, c.line);
-    else if (c.kind === 'truncated') truncated ??= c.line;
-    else if (c.kind === 'disk-full') full ??= c.line;
-    else if (c.kind === 'error') errors.push(c.line.trim());
-    else if (c.kind === 'warning') warnings.push(c.line.trim());
-  }
+  const r = readStderr(stderr, unprivileged);
   // Errors that only follow from a classified cause (the statements after a missing role) still count.
-  const findings: Finding[] = [];
-  if (truncated) {
-    findings.push(
-      finding('ARCHIVE_TRUNCATED', stage, `${tool} hit the end of the archive early: ${truncated.trim()}`),
-    );
-  }
-  for (const [role, line] of roles) {
-    findings.push(
-      finding('ROLE_ABSENT', stage, `role "${role}" does not exist on the target: ${line.trim()}`, {
-        evidence: { role },
-      }),
-    );
-  }
-  for (const [name] of extensions) {
-    findings.push(
-      finding('EXTENSION_ABSENT', stage, `extension "${name}" is not installed on the target server`, {
-        evidence: { extension: name },
-        fix: `Install the extension's package for the target's major (e.g. postgresql-<major>-${name}), or restore where it is.`,
-      }),
-    );
-  }
-  // Only an error that names a role or an extension already reported is explained by it (an
-  // extension that is installed but will not update, or may not be created, is an error of its own).
-  const names = (kind: string, m: Map<string, string>) => [...m.keys()].map((n) => `${kind} "${n}"`);
-  const explainedBy = [...names('role', roles), ...names('extension', extensions)];
-  // The target's disk filled: what failed after is its doing, not the backup's (could-not-verify).
-  if (full) {
-    findings.push(
-      finding('DISK_FULL', stage, `the target ran out of disk space during the restore: ${full.trim()}`, {
-        evidence: { errors: errors.length },
-      }),
-    );
-  }
-  const unexplained = full ? [] : errors.filter((l) => !explainedBy.some((n) => l.includes(n)));
-  if (unexplained.length > 0) {
-    findings.push(
-      finding(
-        'RESTORE_ERROR',
-        stage,
-        `${unexplained.length} error${unexplained.length === 1 ? '' : 's'} during the restore; the first: ${unexplained[0]}`,
-        {
-          evidence: { errors: unexplained.length, first: unexplained[0] ?? null },
-        },
-      ),
-    );
-  }
-  if (privileged.length > 0) {
-    findings.push(
-      finding(
-        'RESTORE_NEEDS_SUPERUSER',
-        stage,
-        `${privileged.length} statement${privileged.length === 1 ? '' : 's'} need${privileged.length === 1 ? 's' : ''} a superuser, which the replay's role is not by design; the first: ${privileged[0]}`,
-        { evidence: { statements: privileged.length } },
-      ),
-    );
-  }
-  if (warnings.length > 0) {
-    findings.push(
-      finding(
-        'RESTORE_WARNING',
-        stage,
-        `${warnings.length} warning${warnings.length === 1 ? '' : 's'}; the first: ${warnings[0]}`,
-        {
-          evidence: { warnings: warnings.length },
-        },
-      ),
-    );
-  }
-  const anyError = errors.length > 0 || roles.size > 0 || extensions.size > 0 || truncated !== undefined;
-  if (exitCode === 0 && anyError && !full) {
+  const findings = [...causeFindings(stage, tool, r), ...errorFindings(stage, r)];
+  const anyError =
+    r.errors.length > 0 || r.roles.size > 0 || r.extensions.size > 0 || r.truncated !== undefined;
+  if (exitCode === 0 && anyError && !r.full)
     findings.push(
       finding(
         'EXIT_CODE_LIED',
         stage,
-        `${tool} exited 0 although it reported ${errors.length} error${errors.length === 1 ? '' : 's'}`,
+        `${tool} exited 0 although it reported ${plural(r.errors.length, 'error')}`,
         {
-          evidence: { errors: errors.length },
+          evidence: { errors: r.errors.length },
         },
       ),
     );
-  }
-  if (exitCode !== 0 && !anyError && !full && privileged.length === 0) {
+  if (exitCode !== 0 && !anyError && !r.full && r.privileged.length === 0)
     findings.push(
       finding(
         'RESTORE_FAILED',
@@ -198,9 +225,9 @@ export function classifyRestore(
         },
       ),
     );
-  }
-  const errorCount = errors.length + roles.size + extensions.size + (truncated ? 1 : 0) + (full ? 1 : 0);
-  return { findings, errors: errorCount, errorLines, warnings: warnings.length };
+  const errorCount =
+    r.errors.length + r.roles.size + r.extensions.size + (r.truncated ? 1 : 0) + (r.full ? 1 : 0);
+  return { findings, errors: errorCount, errorLines: r.errorLines, warnings: r.warnings.length };
 }
 
 export interface RestoreOptions {
