@@ -46862,7 +46862,10 @@ const pitrSpec = {
             's3-force-path-style',
             'pg-bin-dir',
         ]),
-        ...(0,_core_spec_js__WEBPACK_IMPORTED_MODULE_0__/* .inputsOf */ .V)(_drill_spec_js__WEBPACK_IMPORTED_MODULE_1__/* .drillSpec */ .l, ['os-user']),
+        {
+            name: 'os-user',
+            description: "Run the recovered server (and pgBackRest) as this OS user (default: the current user; postgres when root, who owns production's data and pgBackRest's repository).",
+        },
     ],
     outputs: [
         { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },

@@ -83883,7 +83883,10 @@ const pitrSpec = {
             's3-force-path-style',
             'pg-bin-dir',
         ]),
-        ...inputsOf(drillSpec, ['os-user']),
+        {
+            name: 'os-user',
+            description: "Run the recovered server (and pgBackRest) as this OS user (default: the current user; postgres when root, who owns production's data and pgBackRest's repository).",
+        },
     ],
     outputs: [
         { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
