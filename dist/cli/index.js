@@ -44281,7 +44281,6 @@ function readJournal(live) {
 function inode(p) {
     return node_fs__WEBPACK_IMPORTED_MODULE_0___default().lstatSync(p, { throwIfNoEntry: false })?.ino;
 }
-const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 /**
  * Start production on whatever its path holds. `wait: false` (a signal handler, seconds before
  * the runner's SIGKILL): pg_ctl waits 6 s for the server (which goes on starting after), a
@@ -44322,7 +44321,7 @@ function putBackSync(j, wait) {
         (0,_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_4__/* .stopServerSync */ .Ry)(j.serverBin, j.osUser, j.staging);
     // A production stop in flight finishes before production can start again.
     for (let waited = 0; j.phase === 'stopping' && (0,_postgres_recovery_js__WEBPACK_IMPORTED_MODULE_5__/* .postmasterAlive */ .ww)(j.live) && waited < 5000; waited += 100)
-        sleepSync(100);
+        (0,_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_4__/* .sleepSync */ .PW)(100);
     if (inode(j.live) !== j.liveIno) {
         // The recovered copy is at production's path: stop it, move it aside, bring the original back.
         if (j.serverBin && (0,_postgres_recovery_js__WEBPACK_IMPORTED_MODULE_5__/* .postmasterAlive */ .ww)(j.live))
@@ -46080,7 +46079,7 @@ async function stopProduction(ip, opts) {
 function rollBack(ip, why, next) {
     const r = (0,pitr_journal/* putBackSync */.KR)(ip.journal, true);
     ip.release();
-    next.push(r.started ? `${r.note}.` : `${r.note}.`);
+    next.push(`${r.note}.`);
     return (0,report_findings/* finding */.gk)('PITR_ROLLED_BACK', 'recover', `the in-place recovery failed (${why}); the original data directory was put back${r.started ? ' and the server started' : ', but it did not start'}`, { evidence: { restarted: r.started } });
 }
 /**
@@ -47131,6 +47130,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   V8: () => (/* binding */ readLabel),
   hS: () => (/* binding */ removeCluster),
   $B: () => (/* binding */ scratchFolder),
+  PW: () => (/* binding */ sleepSync),
   Ry: () => (/* binding */ stopServerSync)
 });
 
@@ -47156,7 +47156,10 @@ var errors = __nccwpck_require__(4296);
 var exec = __nccwpck_require__(2642);
 // EXTERNAL MODULE: ./src/postgres/binaries.ts
 var binaries = __nccwpck_require__(1758);
+// EXTERNAL MODULE: ./src/postgres/recovery.ts
+var recovery = __nccwpck_require__(9048);
 ;// CONCATENATED MODULE: ./src/postgres/cluster.ts
+
 
 
 
@@ -47209,6 +47212,7 @@ const starting = new Map();
 function stopServerSync(binDir, osUser, data) {
     (0,exec/* runSync */.HZ)(external_node_path_default().join(binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], osUser);
 }
+/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
 const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 /** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
 function removeStartingSync() {
@@ -47330,16 +47334,6 @@ function pidAlive(pid) {
         return e.code === 'EPERM';
     }
 }
-/** The postmaster's pid, from its pid file; undefined when there is none. */
-function postmasterPid(data) {
-    try {
-        const pid = Number(external_node_fs_default().readFileSync(external_node_path_default().join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-        return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
 /**
  * Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove
  * it. The label is data, never code: pg_ctl comes from Restorable's own discovery by the label's
@@ -47361,14 +47355,13 @@ async function removeCluster(root) {
     };
     if (!owned(root) || !owned(data))
         return false;
-    if (postmasterPid(data) !== undefined) {
+    if ((0,recovery/* postmasterAlive */.ww)(data)) {
         const pgCtl = await (0,binaries/* pick */.Up)('pg_ctl', label.major);
         if (pgCtl) {
             await (0,exec/* run */.eF)(pgCtl.path, ['-D', data, '-m', 'immediate', '-w', 'stop'], { user: label.osUser }).catch(() => undefined);
         }
-        const pid = postmasterPid(data);
-        if (pid !== undefined && pidAlive(pid)) {
-            throw new errors/* UserError */.yo('clean', `the server in ${root} (pid ${pid}) did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
+        if ((0,recovery/* postmasterAlive */.ww)(data)) {
+            throw new errors/* UserError */.yo('clean', `the server in ${root} did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
         }
     }
     external_node_fs_default().rmSync(root, { recursive: true, force: true });
@@ -47613,8 +47606,7 @@ class ScratchCluster {
     }
     /** Remove the folder, unless its server is still up (then `restorable clean` can finish later). */
     removeIfStopped() {
-        const pid = postmasterPid(this.dataDir);
-        if (pid !== undefined && pidAlive(pid))
+        if ((0,recovery/* postmasterAlive */.ww)(this.dataDir))
             return;
         external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
         dropLabel(this.root);

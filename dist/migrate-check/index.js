@@ -34982,7 +34982,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 6368:
+/***/ 1247:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -49843,7 +49843,240 @@ function binaries_installHint(major, what) {
 
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
+;// CONCATENATED MODULE: ./src/postgres/recovery.ts
+
+
+
+
+const BEGIN = '# --- restorable recovery: begin ---';
+const END = '# --- restorable recovery: end ---';
+function confValue(v) {
+    return `'${v.replace(/'/g, "''")}'`;
+}
+/**
+ * A log file the server's user can append to, made by us: the folder beside a data directory
+ * (Debian's /var/lib/postgresql/<major>) may not be the server's user's to write in.
+ */
+function ownedLog(file, owner) {
+    fs.appendFileSync(file, '', { mode: 0o600 });
+    if (owner)
+        fs.chownSync(file, owner.uid, owner.gid);
+    return file;
+}
+function chownTree(root, owner) {
+    if (!owner)
+        return;
+    const walk = (p) => {
+        fs.lchownSync(p, owner.uid, owner.gid);
+        const st = fs.lstatSync(p);
+        if (st.isDirectory())
+            for (const e of fs.readdirSync(p))
+                walk(path.join(p, e));
+    };
+    walk(root);
+}
+/**
+ * Put a restored data directory into targeted archive recovery: our settings in a marked block at
+ * the end of postgresql.auto.conf (read last, so they win over the backup's own), recovery.signal,
+ * and no standby.signal. A postgresql.conf is created empty when the backup has none (Debian keeps
+ * it in /etc): returned, so that a recovery handed back to Debian's layout can leave no such file.
+ */
+function writeRecoveryConfig(dataDir, settings, owner) {
+    const auto = path.join(dataDir, 'postgresql.auto.conf');
+    const before = fs.existsSync(auto) ? stripBlock(fs.readFileSync(auto, 'utf8')) : '';
+    const block = [BEGIN, ...Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`), END, ''].join('\n');
+    fs.writeFileSync(auto, `${before}${before && !before.endsWith('\n') ? '\n' : ''}${block}`);
+    const created = [auto, path.join(dataDir, 'recovery.signal')];
+    fs.writeFileSync(path.join(dataDir, 'recovery.signal'), '');
+    fs.rmSync(path.join(dataDir, 'standby.signal'), { force: true });
+    const placeholders = [];
+    for (const f of ['postgresql.conf', 'pg_ident.conf']) {
+        const file = path.join(dataDir, f);
+        if (!fs.existsSync(file)) {
+            fs.writeFileSync(file, '');
+            placeholders.push(file);
+        }
+    }
+    if (owner)
+        for (const f of [...created, ...placeholders])
+            fs.chownSync(f, owner.uid, owner.gid);
+    return placeholders;
+}
+function stripBlock(text) {
+    const a = text.indexOf(BEGIN);
+    const b = text.indexOf(END);
+    if (a < 0 || b < a)
+        return text;
+    return text.slice(0, a) + text.slice(b + END.length).replace(/^\n/, '');
+}
+/**
+ * After promotion: keep only the settings that must outlive recovery (`keep`, e.g. archive_mode =
+ * off), as a marked block a person can see and reset.
+ */
+function settleRecoveryConfig(dataDir, keep) {
+    const auto = path.join(dataDir, 'postgresql.auto.conf');
+    const before = stripBlock(fs.readFileSync(auto, 'utf8'));
+    const lines = Object.entries(keep).map(([k, v]) => `${k} = ${confValue(v)}`);
+    const block = lines.length
+        ? `# Set by Restorable's point-in-time recovery; reset with ALTER SYSTEM RESET when ready.\n${lines.join('\n')}\n`
+        : '';
+    fs.writeFileSync(auto, `${before}${block}`);
+}
+/** `pg_ctl -o` for settings: pg_ctl hands the string to a shell, so a value is single-quoted, and one with a quote refused. */
+function serverOptions(settings) {
+    const parts = Object.entries(settings).map(([k, v]) => {
+        if (!/^[a-z_.]+$/.test(k) || v.includes("'"))
+            throw new Error(`the server setting ${k} = ${v} cannot be passed on the command line (a quote in it)`);
+        return `-c ${k}='${v}'`;
+    });
+    return parts.length ? ['-o', parts.join(' ')] : [];
+}
+/** Is a server running on this data directory (postmaster.pid naming a live process)? */
+function recovery_postmasterAlive(dataDir) {
+    try {
+        const pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        if (!pid)
+            return false;
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (e) {
+        return e.code === 'EPERM';
+    }
+}
+/** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
+async function controlData(bin, dataDir) {
+    // No user switch: we read pg_control as whoever we are (root can; otherwise we own the folder).
+    const r = await run(path.join(bin.dir, 'pg_controldata'), [dataDir], { env: { LC_ALL: 'C' } });
+    const out = {};
+    for (const line of r.stdout.split('\n')) {
+        const m = /^([^:]+):\s+(.*)$/.exec(line);
+        if (m)
+            out[m[1].trim()] = m[2].trim();
+    }
+    return out;
+}
+/** A log read as it grows: each call reads only the bytes written since the last one. */
+function growingLog(file) {
+    let text = '';
+    let offset = 0;
+    return () => {
+        try {
+            const size = fs.statSync(file).size;
+            if (size > offset) {
+                const fd = fs.openSync(file, 'r');
+                try {
+                    const buf = Buffer.alloc(size - offset);
+                    fs.readSync(fd, buf, 0, buf.length, offset);
+                    text += buf.toString('utf8');
+                    offset = size;
+                }
+                finally {
+                    fs.closeSync(fd);
+                }
+            }
+        }
+        catch {
+            // Not there yet.
+        }
+        return text;
+    };
+}
+/** What the server log says about how recovery ended. */
+function readRecoveryLog(log) {
+    const stopLine = /LOG:\s+(recovery stopping [^\n]*)/.exec(log)?.[1]?.trim();
+    const last = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1]?.trim();
+    const unreached = /FATAL:\s+(recovery ended before configured recovery target was reached)/.exec(log)?.[1];
+    // Not "archive recovery complete": the server stays read-only until the end-of-recovery checkpoint.
+    const promoted = /database system is ready to accept connections\s*$/m.test(log);
+    const recoveredTo = last ? parsePgTime(last) : undefined;
+    return {
+        ...(stopLine ? { stopLine } : {}),
+        ...(recoveredTo ? { recoveredTo, lastCommit: last } : {}),
+        ...(unreached ? { unreached } : {}),
+        promoted,
+    };
+}
+/**
+ * Start a server in archive recovery and wait for it to end: promoted at the target, or stopped
+ * before it. The server's state comes from pg_controldata (no connection needed, so it works on
+ * any host), the details from its log.
+ */
+async function runRecovery(w) {
+    const t0 = Date.now();
+    const started = await run(path.join(w.bin.dir, 'pg_ctl'), ['-D', w.dataDir, '-l', w.logFile, ...serverOptions(w.options ?? {}), '-W', 'start'], { user: w.osUser });
+    const readLog = growingLog(w.logFile);
+    const tail = () => readLog().trim().split('\n').slice(-8).join('\n');
+    const done = (o) => ({
+        ...o,
+        seconds: (Date.now() - t0) / 1000,
+        logTail: tail(),
+    });
+    if (started.code !== 0)
+        return done({ status: 'failed', reason: `pg_ctl start failed: ${started.stderr.trim()}` });
+    let lastTick = 0;
+    let seenAlive = false;
+    let seenRecovery = false;
+    let lastState = 0;
+    for (;;) {
+        await new Promise((r) => setTimeout(r, 200));
+        const alive = recovery_postmasterAlive(w.dataDir);
+        seenAlive ||= alive;
+        const log = readRecoveryLog(readLog());
+        const facts = {
+            ...(log.stopLine ? { stopLine: log.stopLine } : {}),
+            ...(log.recoveredTo ? { recoveredTo: log.recoveredTo, lastCommit: log.lastCommit } : {}),
+        };
+        if (log.unreached)
+            return done({ status: 'unreached', reason: log.unreached, ...facts });
+        if (!alive && (seenAlive || Date.now() - t0 > 10_000)) {
+            return done({ status: 'failed', reason: 'the server stopped during recovery', ...facts });
+        }
+        // The copied pg_control says "in production" until the startup process marks it in recovery:
+        // only a change back after that (or the log) means promotion.
+        // pg_controldata once a second (the log, read every tick, usually tells first).
+        const askState = alive && Date.now() - lastState >= 1000;
+        if (askState)
+            lastState = Date.now();
+        const state = askState ? (await controlData(w.bin, w.dataDir))['Database cluster state'] : undefined;
+        seenRecovery ||= state === 'in archive recovery';
+        if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
+            // Old servers (13 and before) promote at the end of WAL even when the target was not reached.
+            if (w.expectStopLine && !log.stopLine) {
+                return done({
+                    status: 'unreached',
+                    reason: 'recovery ended at the end of the archived WAL without reaching the target',
+                    ...facts,
+                });
+            }
+            return done({ status: 'promoted', ...facts });
+        }
+        if (w.timeoutMs && Date.now() - t0 > w.timeoutMs)
+            return done({
+                status: 'failed',
+                reason: `recovery did not finish within ${Math.round(w.timeoutMs / 1000)}s`,
+            });
+        if (w.onTick && Date.now() - lastTick >= 1000) {
+            lastTick = Date.now();
+            w.onTick();
+        }
+    }
+}
+/** Stop a server by its data directory (fast, then immediate). */
+async function stopServer(bin, dataDir, osUser) {
+    if (!recovery_postmasterAlive(dataDir))
+        return;
+    const r = await run(path.join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', '-t', '60', 'stop'], {
+        user: osUser,
+    });
+    if (r.code !== 0)
+        await run(path.join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], {
+            user: osUser,
+        });
+}
+
 ;// CONCATENATED MODULE: ./src/postgres/cluster.ts
+
 
 
 
@@ -49896,6 +50129,7 @@ const starting = new Map();
 function stopServerSync(binDir, osUser, data) {
     runSync(path.join(binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], osUser);
 }
+/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
 const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 /** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
 function removeStartingSync() {
@@ -50017,16 +50251,6 @@ function pidAlive(pid) {
         return e.code === 'EPERM';
     }
 }
-/** The postmaster's pid, from its pid file; undefined when there is none. */
-function postmasterPid(data) {
-    try {
-        const pid = Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-        return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
 /**
  * Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove
  * it. The label is data, never code: pg_ctl comes from Restorable's own discovery by the label's
@@ -50048,14 +50272,13 @@ async function cluster_removeCluster(root) {
     };
     if (!owned(root) || !owned(data))
         return false;
-    if (postmasterPid(data) !== undefined) {
+    if (postmasterAlive(data)) {
         const pgCtl = await pick('pg_ctl', label.major);
         if (pgCtl) {
             await run(pgCtl.path, ['-D', data, '-m', 'immediate', '-w', 'stop'], { user: label.osUser }).catch(() => undefined);
         }
-        const pid = postmasterPid(data);
-        if (pid !== undefined && pidAlive(pid)) {
-            throw new UserError('clean', `the server in ${root} (pid ${pid}) did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
+        if (postmasterAlive(data)) {
+            throw new UserError('clean', `the server in ${root} did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
         }
     }
     fs.rmSync(root, { recursive: true, force: true });
@@ -50300,8 +50523,7 @@ class ScratchCluster {
     }
     /** Remove the folder, unless its server is still up (then `restorable clean` can finish later). */
     removeIfStopped() {
-        const pid = postmasterPid(this.dataDir);
-        if (pid !== undefined && pidAlive(pid))
+        if (postmasterAlive(this.dataDir))
             return;
         fs.rmSync(this.root, { recursive: true, force: true });
         dropLabel(this.root);
@@ -51078,7 +51300,7 @@ function migrate_check_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_migrate_check_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6368);
+/* harmony import */ var _actions_migrate_check_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1247);
 
 await (0,_actions_migrate_check_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

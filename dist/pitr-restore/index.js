@@ -81272,497 +81272,6 @@ function installHint(major, what) {
     return `apt-get install ${deb} (Debian/Ubuntu, from the PGDG repository when your release lacks it), dnf install ${rpm} (RHEL), or brew install postgresql@${major} (macOS)`;
 }
 
-;// CONCATENATED MODULE: ./src/postgres/cluster.ts
-
-
-
-
-
-
-
-
-/** Settings for a cluster that exists to be loaded once and thrown away. */
-const BULK_LOAD_SETTINGS = {
-    fsync: 'off',
-    synchronous_commit: 'off',
-    full_page_writes: 'off',
-    wal_level: 'minimal',
-    max_wal_senders: '0',
-    archive_mode: 'off',
-    autovacuum: 'off',
-    checkpoint_timeout: '1h',
-    max_wal_size: '16GB',
-    maintenance_work_mem: '512MB',
-    shared_buffers: '256MB',
-};
-/** A free TCP port on loopback (the kernel picks it). */
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const srv = external_node_net_default().createServer();
-        srv.unref();
-        srv.on('error', reject);
-        srv.listen(0, '127.0.0.1', () => {
-            const port = srv.address().port;
-            srv.close(() => resolve(port));
-        });
-    });
-}
-function passwdIds(user) {
-    try {
-        for (const line of external_node_fs_default().readFileSync('/etc/passwd', 'utf8').split('\n')) {
-            const f = line.split(':');
-            if (f[0] === user)
-                return { uid: Number(f[2]), gid: Number(f[3]) };
-        }
-    }
-    catch { }
-    return undefined;
-}
-const live = new Set();
-/** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
-const starting = new Map();
-/** `pg_ctl stop -m immediate`, synchronously: for exit and signal handlers. */
-function stopServerSync(binDir, osUser, data) {
-    runSync(external_node_path_default().join(binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], osUser);
-}
-const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-/** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
-function removeStartingSync() {
-    for (const [root, { binDir, osUser, phase }] of starting) {
-        try {
-            const data = external_node_path_default().join(root, 'data');
-            const pidFile = external_node_path_default().join(data, 'postmaster.pid');
-            // A `pg_ctl start` in flight launches the server anyway: wait for it to appear, then stop it.
-            for (let waited = 0; phase === 'server' && !external_node_fs_default().existsSync(pidFile) && waited < 5000; waited += 50)
-                sleepSync(50);
-            if (external_node_fs_default().existsSync(pidFile))
-                stopServerSync(binDir, osUser, data);
-            // initdb may still be writing into it for a moment: retry.
-            dropLabel(root);
-            for (let attempt = 0; attempt < 20 && external_node_fs_default().existsSync(root); attempt++) {
-                try {
-                    external_node_fs_default().rmSync(root, { recursive: true, force: true });
-                }
-                catch {
-                    sleepSync(100);
-                }
-            }
-        }
-        catch {
-            // Nothing more can be done here; `restorable clean` finds what is left.
-        }
-    }
-    starting.clear();
-}
-let exitHookInstalled = false;
-function installExitHook() {
-    if (exitHookInstalled)
-        return;
-    exitHookInstalled = true;
-    const stopAll = () => {
-        for (const c of live)
-            c.stopSync();
-        removeStartingSync();
-    };
-    // Last resort: a process that exits with clusters still up stops them synchronously; on
-    // cancellation Node skips 'exit' handlers, so they are stopped there too.
-    process.on('exit', stopAll);
-    onCancel(stopAll);
-}
-const SCRATCH_PREFIX = 'restorable-';
-/** The OS user scratch servers run as when Restorable runs as root: its own, never postgres or root. */
-const SCRATCH_USER = 'restorable';
-/**
- * A folder of this process's user that nobody else may enter: made 0700 when missing, and refused
- * when it is a link, another user's, or open to others (someone may have planted it).
- */
-function privateDir(dir, owner) {
-    const uid = owner?.uid ?? process.getuid?.() ?? 0;
-    try {
-        external_node_fs_default().mkdirSync(dir, { mode: 0o700 });
-        if (owner)
-            external_node_fs_default().chownSync(dir, owner.uid, owner.gid);
-    }
-    catch (e) {
-        if (e.code !== 'EEXIST')
-            throw e;
-    }
-    const st = external_node_fs_default().lstatSync(dir);
-    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
-        throw new errors_UserError('TMPDIR', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no scratch cluster is made there`, `Remove it if nobody should have made it, or point TMPDIR (work-dir's temp) at a folder only the runner uses`);
-    }
-    return dir;
-}
-/** Labels live apart from the clusters, where only the runner may write: a server cannot rewrite them. */
-function labelDir() {
-    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}labels-${process.getuid?.() ?? 0}`), undefined);
-}
-/** The 0700 parent of a server user's scratch folders: only that user (and the runner) can enter. */
-function scratchParent(osUser) {
-    const owner = ownerOf(osUser);
-    const uid = owner?.uid ?? process.getuid?.() ?? 0;
-    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${uid}`), owner);
-}
-/** Where the label of the cluster in `root` is kept. */
-function labelFile(root) {
-    return external_node_path_default().join(labelDir(), `${external_node_path_default().basename(root)}.json`);
-}
-/** The label of a scratch folder, only as the runner wrote it: a file anyone else could write is not one. */
-function readLabel(root) {
-    try {
-        const file = labelFile(root);
-        const st = external_node_fs_default().lstatSync(file);
-        if (!st.isFile() || st.uid !== (process.getuid?.() ?? 0) || (st.mode & 0o022) !== 0)
-            return undefined;
-        const l = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
-        return l.root === external_node_path_default().resolve(root) && Number.isInteger(l.major) && l.major >= 9 && l.major < 100
-            ? l
-            : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-function writeLabel(root, label, bin, osUser) {
-    const l = {
-        label,
-        root: external_node_path_default().resolve(root),
-        pid: process.pid,
-        created: new Date().toISOString(),
-        major: bin.major,
-        ...(osUser ? { osUser } : {}),
-    };
-    external_node_fs_default().writeFileSync(labelFile(root), JSON.stringify(l), { mode: 0o600 });
-}
-function dropLabel(root) {
-    external_node_fs_default().rmSync(labelFile(root), { force: true });
-}
-function pidAlive(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (e) {
-        return e.code === 'EPERM';
-    }
-}
-/** The postmaster's pid, from its pid file; undefined when there is none. */
-function postmasterPid(data) {
-    try {
-        const pid = Number(external_node_fs_default().readFileSync(external_node_path_default().join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-        return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-/**
- * Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove
- * it. The label is data, never code: pg_ctl comes from Restorable's own discovery by the label's
- * major, runs as the label's server user (never root), and only on a folder and data directory that
- * user owns; a folder whose server did not stop is left, with a line saying so.
- */
-async function removeCluster(root) {
-    const label = readLabel(root);
-    if (!label || !external_node_path_default().basename(root).startsWith(SCRATCH_PREFIX))
-        return false;
-    if (label.osUser === 'root')
-        return false;
-    const owner = ownerOf(label.osUser);
-    const uid = owner?.uid ?? process.getuid?.() ?? 0;
-    const data = external_node_path_default().join(root, 'data');
-    const owned = (p) => {
-        const st = external_node_fs_default().lstatSync(p, { throwIfNoEntry: false });
-        return st === undefined || (!st.isSymbolicLink() && st.uid === uid);
-    };
-    if (!owned(root) || !owned(data))
-        return false;
-    if (postmasterPid(data) !== undefined) {
-        const pgCtl = await binaries_pick('pg_ctl', label.major);
-        if (pgCtl) {
-            await run(pgCtl.path, ['-D', data, '-m', 'immediate', '-w', 'stop'], { user: label.osUser }).catch(() => undefined);
-        }
-        const pid = postmasterPid(data);
-        if (pid !== undefined && pidAlive(pid)) {
-            throw new errors_UserError('clean', `the server in ${root} (pid ${pid}) did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
-        }
-    }
-    external_node_fs_default().rmSync(root, { recursive: true, force: true });
-    dropLabel(root);
-    return true;
-}
-/** Scratch clusters left behind: by a crash (their process is gone) or kept on purpose. */
-function findLeftovers() {
-    const dir = labelDir();
-    const out = [];
-    for (const n of fs.readdirSync(dir)) {
-        if (!n.startsWith(SCRATCH_PREFIX) || !n.endsWith('.json'))
-            continue;
-        let root;
-        try {
-            root = JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')).root;
-        }
-        catch {
-            continue;
-        }
-        const label = typeof root === 'string' ? readLabel(root) : undefined;
-        if (label)
-            out.push({ root: label.root, label, orphaned: !pidAlive(label.pid) });
-    }
-    return out;
-}
-/**
- * What `restorable clean` removes: clusters whose process is gone, except those kept on purpose
- * (keep: true), whose process is always gone by then; with `all`, the kept ones too. A cluster
- * whose drill still runs is never taken.
- */
-function leftoversToClean(all) {
-    return findLeftovers().filter((c) => (c.label.kept ? all : c.orphaned));
-}
-/**
- * A labelled scratch folder for a cluster whose data directory comes from a base backup instead of
- * initdb. Until `ScratchCluster.adopt` it is removed (its server stopped) if the process is stopped.
- */
-function scratchFolder(label, osUser) {
-    const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${label}-`));
-    installExitHook();
-    starting.set(root, { binDir: '', osUser, phase: 'init' });
-    prepareFolder(root, osUser);
-    return root;
-}
-/** The socket folder in a scratch root, both owned by the server's OS user; removed if that user is missing. */
-function prepareFolder(root, osUser) {
-    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'), { mode: 0o700 });
-    let owner;
-    try {
-        owner = ownerOf(osUser);
-    }
-    catch (e) {
-        external_node_fs_default().rmSync(root, { recursive: true, force: true });
-        starting.delete(root);
-        throw e;
-    }
-    if (owner) {
-        external_node_fs_default().chownSync(root, owner.uid, owner.gid);
-        external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), owner.uid, owner.gid);
-    }
-}
-/** Once the folder's server binaries are known: label it, and stop its server too on a signal. */
-function labelFolder(root, bin, osUser, label) {
-    const entry = starting.get(root);
-    if (entry)
-        Object.assign(entry, { binDir: bin.dir, phase: 'server' });
-    writeLabel(root, label, bin, osUser);
-}
-/**
- * Who a scratch server runs as by default: as root, Restorable's own unprivileged user (made when
- * missing), so a backup's SQL that reaches the server's OS user finds no production data directory
- * and no secrets; otherwise the runner's user itself.
- */
-function scratchUser() {
-    if (!isRoot())
-        return undefined;
-    if (!passwdIds(SCRATCH_USER)) {
-        const made = runSync('useradd', [
-            '--system',
-            '--user-group',
-            '--no-create-home',
-            '--home-dir',
-            '/nonexistent',
-            '--shell',
-            '/usr/sbin/nologin',
-            '--comment',
-            'Restorable scratch PostgreSQL servers',
-            SCRATCH_USER,
-        ]);
-        if (made.code !== 0 && !passwdIds(SCRATCH_USER)) {
-            throw new errors_UserError('os-user', `the user ${SCRATCH_USER}, whom scratch servers run as, is missing and could not be created (${made.stderr})`, `Create it (useradd --system --user-group ${SCRATCH_USER}), or set os-user to an unprivileged user`);
-        }
-    }
-    return SCRATCH_USER;
-}
-/** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
-function ownerOf(osUser) {
-    if (!osUser || !isRoot())
-        return undefined;
-    const ids = passwdIds(osUser);
-    if (!ids) {
-        throw new errors_UserError('os-user', `"${osUser}" is not a user on this machine, so the server cannot run as it`, `Create it (useradd --system ${osUser}), or set os-user (restore-drill, pitr-restore) to a user that exists`);
-    }
-    return ids;
-}
-/**
- * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
- * that folder, server binaries run as `postgres` when we are root. `stop()` removes it all.
- */
-class ScratchCluster {
-    root;
-    port;
-    bin;
-    osUser;
-    settings;
-    constructor(root, port, bin, osUser, settings) {
-        this.root = root;
-        this.port = port;
-        this.bin = bin;
-        this.osUser = osUser;
-        this.settings = settings;
-    }
-    get dataDir() {
-        return external_node_path_default().join(this.root, 'data');
-    }
-    get socketDir() {
-        return external_node_path_default().join(this.root, 'socket');
-    }
-    get major() {
-        return this.bin.major;
-    }
-    get version() {
-        return this.bin.version;
-    }
-    conn(database = 'postgres') {
-        return { host: this.socketDir, port: this.port, user: 'postgres', database };
-    }
-    /** A URL for people and for tools that want one (no password: trust on loopback and socket). */
-    url(database = 'postgres') {
-        return `postgresql://postgres@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
-    }
-    /** A server that recovery started in a `scratchFolder`: stopped and removed like the others. */
-    static adopt(root, port, bin, osUser, settings) {
-        starting.delete(root);
-        const c = new ScratchCluster(root, port, bin, osUser, settings);
-        live.add(c);
-        return c;
-    }
-    /** Forget a `scratchFolder` that was removed some other way. */
-    static abandon(root) {
-        starting.delete(root);
-    }
-    static async start(opts = {}) {
-        const min = opts.minMajor ?? 0;
-        const initdb = await binaries_pick('initdb', min, opts.binDir);
-        if (!initdb) {
-            throw new ToolMissingError(min
-                ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
-                : 'PostgreSQL server binaries (initdb, pg_ctl)', installHint(Math.max(Math.ceil(min), 13), 'server'));
-        }
-        const osUser = opts.osUser ?? scratchUser();
-        if (osUser === 'root') {
-            throw new errors_UserError('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", `Leave os-user unset (Restorable's own user, ${SCRATCH_USER}), or name an unprivileged user`);
-        }
-        const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
-        installExitHook();
-        starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
-        try {
-            return await ScratchCluster.startIn(root, initdb, osUser, opts);
-        }
-        finally {
-            starting.delete(root);
-        }
-    }
-    static async startIn(root, initdb, osUser, opts) {
-        prepareFolder(root, osUser);
-        const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
-        const bin = (p) => external_node_path_default().join(initdb.dir, p);
-        const init = await run(bin('initdb'), [
-            '-D',
-            external_node_path_default().join(root, 'data'),
-            '-U',
-            'postgres',
-            '-A',
-            'trust',
-            '-E',
-            'UTF8',
-            '--locale=C',
-            '--no-sync',
-        ], { user: osUser });
-        if (init.code !== 0) {
-            external_node_fs_default().rmSync(root, { recursive: true, force: true });
-            throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
-        }
-        writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
-        let lastError = '';
-        for (let attempt = 0; attempt < 3; attempt++) {
-            const port = await freePort();
-            const conf = {
-                port: String(port),
-                listen_addresses: "'127.0.0.1'",
-                unix_socket_directories: `'${external_node_path_default().join(root, 'socket')}'`,
-                max_connections: '50',
-                ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, /^[\w.]+$/.test(v) ? v : `'${v}'`])),
-            };
-            external_node_fs_default().writeFileSync(external_node_path_default().join(root, 'data', 'postgresql.auto.conf'), `${Object.entries(conf)
-                .map(([k, v]) => `${k} = ${v}`)
-                .join('\n')}\n`);
-            const phase = starting.get(root);
-            if (phase)
-                phase.phase = 'server';
-            const started = await run(bin('pg_ctl'), ['-D', external_node_path_default().join(root, 'data'), '-l', external_node_path_default().join(root, 'server.log'), '-w', '-t', '60', 'start'], { user: osUser });
-            if (started.code === 0) {
-                const c = new ScratchCluster(root, port, initdb, osUser, settings);
-                live.add(c);
-                installExitHook();
-                opts.logger?.debug(`scratch cluster PostgreSQL ${initdb.version} on port ${port} in ${root}`);
-                return c;
-            }
-            lastError = tail(external_node_path_default().join(root, 'server.log')) || started.stderr;
-            // Another process took the port between our probe and the start: try another.
-            if (!/could not bind|Address already in use/i.test(lastError))
-                break;
-        }
-        external_node_fs_default().rmSync(root, { recursive: true, force: true });
-        dropLabel(root);
-        throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
-    }
-    /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
-    runServerTool(tool, args) {
-        return run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
-    }
-    async stop() {
-        if (!live.has(this))
-            return;
-        live.delete(this);
-        await run(external_node_path_default().join(this.bin.dir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
-            user: this.osUser,
-        }).catch(() => undefined);
-        this.removeIfStopped();
-    }
-    /** Remove the folder, unless its server is still up (then `restorable clean` can finish later). */
-    removeIfStopped() {
-        const pid = postmasterPid(this.dataDir);
-        if (pid !== undefined && pidAlive(pid))
-            return;
-        external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
-        dropLabel(this.root);
-    }
-    /** Keep the cluster after this process exits (keep: true); returns its folder for the post step. */
-    detach() {
-        live.delete(this);
-        const label = readLabel(this.root);
-        if (label)
-            external_node_fs_default().writeFileSync(labelFile(this.root), JSON.stringify({ ...label, kept: true }), { mode: 0o600 });
-        return this.root;
-    }
-    stopSync() {
-        if (!live.has(this))
-            return;
-        live.delete(this);
-        stopServerSync(this.bin.dir, this.osUser, this.dataDir);
-        this.removeIfStopped();
-    }
-    serverLog() {
-        return tail(external_node_path_default().join(this.root, 'server.log'));
-    }
-}
-function tail(file, lines = 5) {
-    try {
-        return external_node_fs_default().readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
-    }
-    catch {
-        return '';
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/archive/wal.ts
 /**
  * WAL names, LSNs and the small text files PostgreSQL archives beside the segments
@@ -82091,6 +81600,487 @@ async function stopServer(bin, dataDir, osUser) {
         });
 }
 
+;// CONCATENATED MODULE: ./src/postgres/cluster.ts
+
+
+
+
+
+
+
+
+
+/** Settings for a cluster that exists to be loaded once and thrown away. */
+const BULK_LOAD_SETTINGS = {
+    fsync: 'off',
+    synchronous_commit: 'off',
+    full_page_writes: 'off',
+    wal_level: 'minimal',
+    max_wal_senders: '0',
+    archive_mode: 'off',
+    autovacuum: 'off',
+    checkpoint_timeout: '1h',
+    max_wal_size: '16GB',
+    maintenance_work_mem: '512MB',
+    shared_buffers: '256MB',
+};
+/** A free TCP port on loopback (the kernel picks it). */
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const srv = external_node_net_default().createServer();
+        srv.unref();
+        srv.on('error', reject);
+        srv.listen(0, '127.0.0.1', () => {
+            const port = srv.address().port;
+            srv.close(() => resolve(port));
+        });
+    });
+}
+function passwdIds(user) {
+    try {
+        for (const line of external_node_fs_default().readFileSync('/etc/passwd', 'utf8').split('\n')) {
+            const f = line.split(':');
+            if (f[0] === user)
+                return { uid: Number(f[2]), gid: Number(f[3]) };
+        }
+    }
+    catch { }
+    return undefined;
+}
+const live = new Set();
+/** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
+const starting = new Map();
+/** `pg_ctl stop -m immediate`, synchronously: for exit and signal handlers. */
+function stopServerSync(binDir, osUser, data) {
+    runSync(external_node_path_default().join(binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], osUser);
+}
+/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
+const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+/** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
+function removeStartingSync() {
+    for (const [root, { binDir, osUser, phase }] of starting) {
+        try {
+            const data = external_node_path_default().join(root, 'data');
+            const pidFile = external_node_path_default().join(data, 'postmaster.pid');
+            // A `pg_ctl start` in flight launches the server anyway: wait for it to appear, then stop it.
+            for (let waited = 0; phase === 'server' && !external_node_fs_default().existsSync(pidFile) && waited < 5000; waited += 50)
+                sleepSync(50);
+            if (external_node_fs_default().existsSync(pidFile))
+                stopServerSync(binDir, osUser, data);
+            // initdb may still be writing into it for a moment: retry.
+            dropLabel(root);
+            for (let attempt = 0; attempt < 20 && external_node_fs_default().existsSync(root); attempt++) {
+                try {
+                    external_node_fs_default().rmSync(root, { recursive: true, force: true });
+                }
+                catch {
+                    sleepSync(100);
+                }
+            }
+        }
+        catch {
+            // Nothing more can be done here; `restorable clean` finds what is left.
+        }
+    }
+    starting.clear();
+}
+let exitHookInstalled = false;
+function installExitHook() {
+    if (exitHookInstalled)
+        return;
+    exitHookInstalled = true;
+    const stopAll = () => {
+        for (const c of live)
+            c.stopSync();
+        removeStartingSync();
+    };
+    // Last resort: a process that exits with clusters still up stops them synchronously; on
+    // cancellation Node skips 'exit' handlers, so they are stopped there too.
+    process.on('exit', stopAll);
+    onCancel(stopAll);
+}
+const SCRATCH_PREFIX = 'restorable-';
+/** The OS user scratch servers run as when Restorable runs as root: its own, never postgres or root. */
+const SCRATCH_USER = 'restorable';
+/**
+ * A folder of this process's user that nobody else may enter: made 0700 when missing, and refused
+ * when it is a link, another user's, or open to others (someone may have planted it).
+ */
+function privateDir(dir, owner) {
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    try {
+        external_node_fs_default().mkdirSync(dir, { mode: 0o700 });
+        if (owner)
+            external_node_fs_default().chownSync(dir, owner.uid, owner.gid);
+    }
+    catch (e) {
+        if (e.code !== 'EEXIST')
+            throw e;
+    }
+    const st = external_node_fs_default().lstatSync(dir);
+    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+        throw new errors_UserError('TMPDIR', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no scratch cluster is made there`, `Remove it if nobody should have made it, or point TMPDIR (work-dir's temp) at a folder only the runner uses`);
+    }
+    return dir;
+}
+/** Labels live apart from the clusters, where only the runner may write: a server cannot rewrite them. */
+function labelDir() {
+    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}labels-${process.getuid?.() ?? 0}`), undefined);
+}
+/** The 0700 parent of a server user's scratch folders: only that user (and the runner) can enter. */
+function scratchParent(osUser) {
+    const owner = ownerOf(osUser);
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${uid}`), owner);
+}
+/** Where the label of the cluster in `root` is kept. */
+function labelFile(root) {
+    return external_node_path_default().join(labelDir(), `${external_node_path_default().basename(root)}.json`);
+}
+/** The label of a scratch folder, only as the runner wrote it: a file anyone else could write is not one. */
+function readLabel(root) {
+    try {
+        const file = labelFile(root);
+        const st = external_node_fs_default().lstatSync(file);
+        if (!st.isFile() || st.uid !== (process.getuid?.() ?? 0) || (st.mode & 0o022) !== 0)
+            return undefined;
+        const l = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
+        return l.root === external_node_path_default().resolve(root) && Number.isInteger(l.major) && l.major >= 9 && l.major < 100
+            ? l
+            : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+function writeLabel(root, label, bin, osUser) {
+    const l = {
+        label,
+        root: external_node_path_default().resolve(root),
+        pid: process.pid,
+        created: new Date().toISOString(),
+        major: bin.major,
+        ...(osUser ? { osUser } : {}),
+    };
+    external_node_fs_default().writeFileSync(labelFile(root), JSON.stringify(l), { mode: 0o600 });
+}
+function dropLabel(root) {
+    external_node_fs_default().rmSync(labelFile(root), { force: true });
+}
+function pidAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (e) {
+        return e.code === 'EPERM';
+    }
+}
+/**
+ * Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove
+ * it. The label is data, never code: pg_ctl comes from Restorable's own discovery by the label's
+ * major, runs as the label's server user (never root), and only on a folder and data directory that
+ * user owns; a folder whose server did not stop is left, with a line saying so.
+ */
+async function removeCluster(root) {
+    const label = readLabel(root);
+    if (!label || !external_node_path_default().basename(root).startsWith(SCRATCH_PREFIX))
+        return false;
+    if (label.osUser === 'root')
+        return false;
+    const owner = ownerOf(label.osUser);
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    const data = external_node_path_default().join(root, 'data');
+    const owned = (p) => {
+        const st = external_node_fs_default().lstatSync(p, { throwIfNoEntry: false });
+        return st === undefined || (!st.isSymbolicLink() && st.uid === uid);
+    };
+    if (!owned(root) || !owned(data))
+        return false;
+    if (postmasterAlive(data)) {
+        const pgCtl = await binaries_pick('pg_ctl', label.major);
+        if (pgCtl) {
+            await run(pgCtl.path, ['-D', data, '-m', 'immediate', '-w', 'stop'], { user: label.osUser }).catch(() => undefined);
+        }
+        if (postmasterAlive(data)) {
+            throw new errors_UserError('clean', `the server in ${root} did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
+        }
+    }
+    external_node_fs_default().rmSync(root, { recursive: true, force: true });
+    dropLabel(root);
+    return true;
+}
+/** Scratch clusters left behind: by a crash (their process is gone) or kept on purpose. */
+function findLeftovers() {
+    const dir = labelDir();
+    const out = [];
+    for (const n of fs.readdirSync(dir)) {
+        if (!n.startsWith(SCRATCH_PREFIX) || !n.endsWith('.json'))
+            continue;
+        let root;
+        try {
+            root = JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')).root;
+        }
+        catch {
+            continue;
+        }
+        const label = typeof root === 'string' ? readLabel(root) : undefined;
+        if (label)
+            out.push({ root: label.root, label, orphaned: !pidAlive(label.pid) });
+    }
+    return out;
+}
+/**
+ * What `restorable clean` removes: clusters whose process is gone, except those kept on purpose
+ * (keep: true), whose process is always gone by then; with `all`, the kept ones too. A cluster
+ * whose drill still runs is never taken.
+ */
+function leftoversToClean(all) {
+    return findLeftovers().filter((c) => (c.label.kept ? all : c.orphaned));
+}
+/**
+ * A labelled scratch folder for a cluster whose data directory comes from a base backup instead of
+ * initdb. Until `ScratchCluster.adopt` it is removed (its server stopped) if the process is stopped.
+ */
+function scratchFolder(label, osUser) {
+    const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${label}-`));
+    installExitHook();
+    starting.set(root, { binDir: '', osUser, phase: 'init' });
+    prepareFolder(root, osUser);
+    return root;
+}
+/** The socket folder in a scratch root, both owned by the server's OS user; removed if that user is missing. */
+function prepareFolder(root, osUser) {
+    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'), { mode: 0o700 });
+    let owner;
+    try {
+        owner = ownerOf(osUser);
+    }
+    catch (e) {
+        external_node_fs_default().rmSync(root, { recursive: true, force: true });
+        starting.delete(root);
+        throw e;
+    }
+    if (owner) {
+        external_node_fs_default().chownSync(root, owner.uid, owner.gid);
+        external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), owner.uid, owner.gid);
+    }
+}
+/** Once the folder's server binaries are known: label it, and stop its server too on a signal. */
+function labelFolder(root, bin, osUser, label) {
+    const entry = starting.get(root);
+    if (entry)
+        Object.assign(entry, { binDir: bin.dir, phase: 'server' });
+    writeLabel(root, label, bin, osUser);
+}
+/**
+ * Who a scratch server runs as by default: as root, Restorable's own unprivileged user (made when
+ * missing), so a backup's SQL that reaches the server's OS user finds no production data directory
+ * and no secrets; otherwise the runner's user itself.
+ */
+function scratchUser() {
+    if (!isRoot())
+        return undefined;
+    if (!passwdIds(SCRATCH_USER)) {
+        const made = runSync('useradd', [
+            '--system',
+            '--user-group',
+            '--no-create-home',
+            '--home-dir',
+            '/nonexistent',
+            '--shell',
+            '/usr/sbin/nologin',
+            '--comment',
+            'Restorable scratch PostgreSQL servers',
+            SCRATCH_USER,
+        ]);
+        if (made.code !== 0 && !passwdIds(SCRATCH_USER)) {
+            throw new errors_UserError('os-user', `the user ${SCRATCH_USER}, whom scratch servers run as, is missing and could not be created (${made.stderr})`, `Create it (useradd --system --user-group ${SCRATCH_USER}), or set os-user to an unprivileged user`);
+        }
+    }
+    return SCRATCH_USER;
+}
+/** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
+function ownerOf(osUser) {
+    if (!osUser || !isRoot())
+        return undefined;
+    const ids = passwdIds(osUser);
+    if (!ids) {
+        throw new errors_UserError('os-user', `"${osUser}" is not a user on this machine, so the server cannot run as it`, `Create it (useradd --system ${osUser}), or set os-user (restore-drill, pitr-restore) to a user that exists`);
+    }
+    return ids;
+}
+/**
+ * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
+ * that folder, server binaries run as `postgres` when we are root. `stop()` removes it all.
+ */
+class ScratchCluster {
+    root;
+    port;
+    bin;
+    osUser;
+    settings;
+    constructor(root, port, bin, osUser, settings) {
+        this.root = root;
+        this.port = port;
+        this.bin = bin;
+        this.osUser = osUser;
+        this.settings = settings;
+    }
+    get dataDir() {
+        return external_node_path_default().join(this.root, 'data');
+    }
+    get socketDir() {
+        return external_node_path_default().join(this.root, 'socket');
+    }
+    get major() {
+        return this.bin.major;
+    }
+    get version() {
+        return this.bin.version;
+    }
+    conn(database = 'postgres') {
+        return { host: this.socketDir, port: this.port, user: 'postgres', database };
+    }
+    /** A URL for people and for tools that want one (no password: trust on loopback and socket). */
+    url(database = 'postgres') {
+        return `postgresql://postgres@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
+    }
+    /** A server that recovery started in a `scratchFolder`: stopped and removed like the others. */
+    static adopt(root, port, bin, osUser, settings) {
+        starting.delete(root);
+        const c = new ScratchCluster(root, port, bin, osUser, settings);
+        live.add(c);
+        return c;
+    }
+    /** Forget a `scratchFolder` that was removed some other way. */
+    static abandon(root) {
+        starting.delete(root);
+    }
+    static async start(opts = {}) {
+        const min = opts.minMajor ?? 0;
+        const initdb = await binaries_pick('initdb', min, opts.binDir);
+        if (!initdb) {
+            throw new ToolMissingError(min
+                ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
+                : 'PostgreSQL server binaries (initdb, pg_ctl)', installHint(Math.max(Math.ceil(min), 13), 'server'));
+        }
+        const osUser = opts.osUser ?? scratchUser();
+        if (osUser === 'root') {
+            throw new errors_UserError('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", `Leave os-user unset (Restorable's own user, ${SCRATCH_USER}), or name an unprivileged user`);
+        }
+        const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
+        installExitHook();
+        starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
+        try {
+            return await ScratchCluster.startIn(root, initdb, osUser, opts);
+        }
+        finally {
+            starting.delete(root);
+        }
+    }
+    static async startIn(root, initdb, osUser, opts) {
+        prepareFolder(root, osUser);
+        const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
+        const bin = (p) => external_node_path_default().join(initdb.dir, p);
+        const init = await run(bin('initdb'), [
+            '-D',
+            external_node_path_default().join(root, 'data'),
+            '-U',
+            'postgres',
+            '-A',
+            'trust',
+            '-E',
+            'UTF8',
+            '--locale=C',
+            '--no-sync',
+        ], { user: osUser });
+        if (init.code !== 0) {
+            external_node_fs_default().rmSync(root, { recursive: true, force: true });
+            throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
+        }
+        writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
+        let lastError = '';
+        for (let attempt = 0; attempt < 3; attempt++) {
+            const port = await freePort();
+            const conf = {
+                port: String(port),
+                listen_addresses: "'127.0.0.1'",
+                unix_socket_directories: `'${external_node_path_default().join(root, 'socket')}'`,
+                max_connections: '50',
+                ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, /^[\w.]+$/.test(v) ? v : `'${v}'`])),
+            };
+            external_node_fs_default().writeFileSync(external_node_path_default().join(root, 'data', 'postgresql.auto.conf'), `${Object.entries(conf)
+                .map(([k, v]) => `${k} = ${v}`)
+                .join('\n')}\n`);
+            const phase = starting.get(root);
+            if (phase)
+                phase.phase = 'server';
+            const started = await run(bin('pg_ctl'), ['-D', external_node_path_default().join(root, 'data'), '-l', external_node_path_default().join(root, 'server.log'), '-w', '-t', '60', 'start'], { user: osUser });
+            if (started.code === 0) {
+                const c = new ScratchCluster(root, port, initdb, osUser, settings);
+                live.add(c);
+                installExitHook();
+                opts.logger?.debug(`scratch cluster PostgreSQL ${initdb.version} on port ${port} in ${root}`);
+                return c;
+            }
+            lastError = tail(external_node_path_default().join(root, 'server.log')) || started.stderr;
+            // Another process took the port between our probe and the start: try another.
+            if (!/could not bind|Address already in use/i.test(lastError))
+                break;
+        }
+        external_node_fs_default().rmSync(root, { recursive: true, force: true });
+        dropLabel(root);
+        throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
+    }
+    /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
+    runServerTool(tool, args) {
+        return run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
+    }
+    async stop() {
+        if (!live.has(this))
+            return;
+        live.delete(this);
+        await run(external_node_path_default().join(this.bin.dir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
+            user: this.osUser,
+        }).catch(() => undefined);
+        this.removeIfStopped();
+    }
+    /** Remove the folder, unless its server is still up (then `restorable clean` can finish later). */
+    removeIfStopped() {
+        if (postmasterAlive(this.dataDir))
+            return;
+        external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
+        dropLabel(this.root);
+    }
+    /** Keep the cluster after this process exits (keep: true); returns its folder for the post step. */
+    detach() {
+        live.delete(this);
+        const label = readLabel(this.root);
+        if (label)
+            external_node_fs_default().writeFileSync(labelFile(this.root), JSON.stringify({ ...label, kept: true }), { mode: 0o600 });
+        return this.root;
+    }
+    stopSync() {
+        if (!live.has(this))
+            return;
+        live.delete(this);
+        stopServerSync(this.bin.dir, this.osUser, this.dataDir);
+        this.removeIfStopped();
+    }
+    serverLog() {
+        return tail(external_node_path_default().join(this.root, 'server.log'));
+    }
+}
+function tail(file, lines = 5) {
+    try {
+        return external_node_fs_default().readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+    }
+    catch {
+        return '';
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/pitr/journal.ts
 
 
@@ -82145,7 +82135,6 @@ function readJournal(live) {
 function inode(p) {
     return external_node_fs_default().lstatSync(p, { throwIfNoEntry: false })?.ino;
 }
-const journal_sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 /**
  * Start production on whatever its path holds. `wait: false` (a signal handler, seconds before
  * the runner's SIGKILL): pg_ctl waits 6 s for the server (which goes on starting after), a
@@ -82186,7 +82175,7 @@ function putBackSync(j, wait) {
         stopServerSync(j.serverBin, j.osUser, j.staging);
     // A production stop in flight finishes before production can start again.
     for (let waited = 0; j.phase === 'stopping' && postmasterAlive(j.live) && waited < 5000; waited += 100)
-        journal_sleepSync(100);
+        sleepSync(100);
     if (inode(j.live) !== j.liveIno) {
         // The recovered copy is at production's path: stop it, move it aside, bring the original back.
         if (j.serverBin && postmasterAlive(j.live))
@@ -86151,7 +86140,7 @@ async function stopProduction(ip, opts) {
 function rollBack(ip, why, next) {
     const r = putBackSync(ip.journal, true);
     ip.release();
-    next.push(r.started ? `${r.note}.` : `${r.note}.`);
+    next.push(`${r.note}.`);
     return finding('PITR_ROLLED_BACK', 'recover', `the in-place recovery failed (${why}); the original data directory was put back${r.started ? ' and the server started' : ', but it did not start'}`, { evidence: { restarted: r.started } });
 }
 /**

@@ -160,7 +160,7 @@ export async function stopProduction(ip: InPlace, opts: PitrOptions): Promise<Fi
 export function rollBack(ip: InPlace, why: string, next: string[]): Finding {
   const r = putBackSync(ip.journal, true);
   ip.release();
-  next.push(r.started ? `${r.note}.` : `${r.note}.`);
+  next.push(`${r.note}.`);
   return finding(
     'PITR_ROLLED_BACK',
     'recover',

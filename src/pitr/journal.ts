@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { runSync, userCommandEnv } from '../core/exec.js';
-import { ownerOf, stopServerSync } from '../postgres/cluster.js';
+import { ownerOf, sleepSync, stopServerSync } from '../postgres/cluster.js';
 import { ownedLog, postmasterAlive } from '../postgres/recovery.js';
 
 /**
@@ -113,8 +113,6 @@ export function readJournal(live: string): Journal | undefined {
 function inode(p: string): number | undefined {
   return fs.lstatSync(p, { throwIfNoEntry: false })?.ino;
 }
-
-const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /**
  * Start production on whatever its path holds. `wait: false` (a signal handler, seconds before

@@ -8,6 +8,7 @@ import { isRoot, run, runSync } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import { installHint, type PgBinary, pick } from './binaries.js';
 import type { ConnInfo } from './client.js';
+import { postmasterAlive } from './recovery.js';
 
 /** Settings for a cluster that exists to be loaded once and thrown away. */
 export const BULK_LOAD_SETTINGS: Record<string, string> = {
@@ -72,7 +73,8 @@ export function stopServerSync(binDir: string, osUser: string | undefined, data:
   runSync(path.join(binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], osUser);
 }
 
-const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
+export const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
 function removeStartingSync(): void {
@@ -211,16 +213,6 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** The postmaster's pid, from its pid file; undefined when there is none. */
-function postmasterPid(data: string): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove
  * it. The label is data, never code: pg_ctl comes from Restorable's own discovery by the label's
@@ -239,18 +231,17 @@ export async function removeCluster(root: string): Promise<boolean> {
     return st === undefined || (!st.isSymbolicLink() && st.uid === uid);
   };
   if (!owned(root) || !owned(data)) return false;
-  if (postmasterPid(data) !== undefined) {
+  if (postmasterAlive(data)) {
     const pgCtl = await pick('pg_ctl', label.major);
     if (pgCtl) {
       await run(pgCtl.path, ['-D', data, '-m', 'immediate', '-w', 'stop'], { user: label.osUser }).catch(
         () => undefined,
       );
     }
-    const pid = postmasterPid(data);
-    if (pid !== undefined && pidAlive(pid)) {
+    if (postmasterAlive(data)) {
       throw new UserError(
         'clean',
-        `the server in ${root} (pid ${pid}) did not stop, so its folder was left`,
+        `the server in ${root} did not stop, so its folder was left`,
         `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`,
       );
     }
@@ -540,8 +531,7 @@ export class ScratchCluster {
 
   /** Remove the folder, unless its server is still up (then `restorable clean` can finish later). */
   private removeIfStopped(): void {
-    const pid = postmasterPid(this.dataDir);
-    if (pid !== undefined && pidAlive(pid)) return;
+    if (postmasterAlive(this.dataDir)) return;
     fs.rmSync(this.root, { recursive: true, force: true });
     dropLabel(this.root);
   }
