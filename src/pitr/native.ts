@@ -143,13 +143,18 @@ export function inside(dataDir: string, name: string): string {
 
 /** Objects of a plain base backup fetched at once. */
 const PARALLEL_OBJECTS = 8;
+/** Bytes a local copy reads and writes at a time. */
+const COPY_CHUNK = 1 << 20;
 
 /** One object of a backup into `dest`: copied when local, else downloaded (its size from the listing). */
 async function copyObject(source: BackupSource, f: BackupObject, dest: string): Promise<void> {
   const local = source.localPath(f.name);
-  // Asynchronous (libuv's threads): a cancel is handled at once, even in the middle of a large file.
-  if (local) await fs.promises.copyFile(local, dest);
-  else if (source.downloadTo) await source.downloadTo(f.name, dest, f.size);
+  // Streamed, not fs.copyFile: the process cannot exit while a copy runs in libuv's threads (2 GiB
+  // held a cancel for 2 s), but a stream stops between two chunks. 1 MiB chunks copy faster too.
+  if (local) {
+    const chunk = { highWaterMark: COPY_CHUNK };
+    await pipeline(fs.createReadStream(local, chunk), fs.createWriteStream(dest, chunk));
+  } else if (source.downloadTo) await source.downloadTo(f.name, dest, f.size);
   else await pipeline(Readable.from(source.read(f.name, f.size)), fs.createWriteStream(dest));
 }
 

@@ -71,29 +71,38 @@ function journal(): { phase: string } | undefined {
   }
 }
 
+/** The CLI's in-place PITR of `live` from `from`, as a person or a runner starts it. */
+function inPlace(from: string, env: Record<string, string> = {}): ChildProcess {
+  fs.rmSync(`${live.dataDir}.restorable-journal.json`, { force: true });
+  const args = ['--data-directory', live.dataDir, '--confirm', id, '--base-backups', from];
+  return spawn(
+    process.execPath,
+    [cli, 'pitr', '--mode', 'in-place', ...args, '--wal-archive', arch, '--target-time', target],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+  );
+}
+
+/** What is left beside production's data directory, and no private recovery server running. */
+function expectNothingLeft(said: string): void {
+  const beside = fs.readdirSync(path.dirname(live.dataDir));
+  expect(
+    beside.filter((n) => n.includes('restorable-safety')),
+    said,
+  ).toEqual([]);
+  expect(
+    beside.filter((n) => n.includes('restorable-restore-')),
+    said,
+  ).toEqual([]);
+  for (const n of beside.filter((x) => x.includes('restorable-failed'))) {
+    const dir = path.join(path.dirname(live.dataDir), n);
+    expect(fs.existsSync(path.join(dir, 'postmaster.pid')), said).toBe(false);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Wait until the run is paused at `point` (its journal says the phase it pauses in), then signal it. */
 async function signalAt(point: (typeof PHASES)[number], style: (typeof STYLES)[number]): Promise<string> {
-  fs.rmSync(`${live.dataDir}.restorable-journal.json`, { force: true });
-  const child = spawn(
-    process.execPath,
-    [
-      cli,
-      'pitr',
-      '--mode',
-      'in-place',
-      '--data-directory',
-      live.dataDir,
-      '--confirm',
-      id,
-      '--base-backups',
-      bases,
-      '--wal-archive',
-      arch,
-      '--target-time',
-      target,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RESTORABLE_PAUSE_AT: point } },
-  );
+  const child = inPlace(bases, { RESTORABLE_PAUSE_AT: point });
   let err = '';
   child.stderr?.on('data', (b: Buffer) => {
     err += b.toString();
@@ -149,25 +158,50 @@ describe('pitr-restore in place, signalled at every phase', () => {
           }
           expect(rows[0]?.n, said).toBe('1');
           expect(journal()?.phase, said).toBe('rolled-back');
-          const beside = fs.readdirSync(path.dirname(live.dataDir));
-          expect(
-            beside.filter((n) => n.includes('restorable-safety')),
-            said,
-          ).toEqual([]);
-          expect(
-            beside.filter((n) => n.includes('restorable-restore-')),
-            said,
-          ).toEqual([]);
-          // No private recovery server is left running.
-          for (const n of beside.filter((x) => x.includes('restorable-failed'))) {
-            const dir = path.join(path.dirname(live.dataDir), n);
-            expect(fs.existsSync(path.join(dir, 'postmaster.pid')), said).toBe(false);
-            fs.rmSync(dir, { recursive: true, force: true });
-          }
+          expectNothingLeft(said);
           runs++;
         },
         120_000,
       );
     }
   }
+});
+
+describe('pitr-restore in place, cancelled while a large local base backup is copied', () => {
+  it('exits within a second, leaving nothing beside production', async () => {
+    // The base backup with a 2 GiB file in it (written, not sparse): copying it takes seconds.
+    const big = serverDir('pitr-sig-big');
+    fs.cpSync(path.join(bases, 'b1'), path.join(big, 'b1'), { recursive: true });
+    const fd = fs.openSync(path.join(big, 'b1', 'zz-big.bin'), 'w');
+    const mib = Buffer.alloc(1 << 20, 7);
+    for (let i = 0; i < 2048; i++) fs.writeSync(fd, mib);
+    fs.closeSync(fd);
+    const child = inPlace(big);
+    let err = '';
+    child.stderr?.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    const copying = () => {
+      for (const n of fs
+        .readdirSync(path.dirname(live.dataDir))
+        .filter((x) => x.includes('restorable-restore-'))) {
+        const f = path.join(path.dirname(live.dataDir), n, 'zz-big.bin');
+        if (fs.existsSync(f) && fs.statSync(f).size > 64 << 20) return true;
+      }
+      return false;
+    };
+    for (let i = 0; i < 600 && child.exitCode === null && !copying(); i++) await sleep(20);
+    expect(copying(), err).toBe(true);
+    const sent = performance.now();
+    child.kill('SIGINT');
+    const code = await exited(child);
+    const took = performance.now() - sent;
+    process.stdout.write(`cancel during a 2 GiB local copy: exited ${code} after ${Math.round(took)} ms\n`);
+    expect(took, err).toBeLessThan(1000);
+    expect(journal()?.phase, err).toBe('rolled-back');
+    expectNothingLeft(err);
+    const rows = await query<{ n: string }>(live, "SELECT count(*) AS n FROM marker WHERE phase = 'after'");
+    expect(rows[0]?.n).toBe('1');
+    fs.rmSync(big, { recursive: true, force: true });
+  }, 120_000);
 });
