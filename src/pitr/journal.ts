@@ -57,13 +57,17 @@ export interface Journal {
   servingAt?: string;
 }
 
+/** Where an in-place run can be held for the signal tests, in the order a run reaches them. */
+export type PausePoint = 'fetch' | 'unpack' | 'replay' | 'promote' | 'verify' | 'handover';
+
 /**
- * A fault-injection point for the signal tests: with RESTORABLE_PAUSE_AT=<point>, the run waits
- * 3 s there (asynchronously, so a signal is handled meanwhile). Points: fetch, replay, verify,
- * handover.
+ * A fault-injection point for the signal tests: with RESTORABLE_PAUSE_AT=<point>, the run says so
+ * on stderr and waits 3 s there (asynchronously, so a signal is handled meanwhile).
  */
-export async function pausePoint(point: string): Promise<void> {
-  if (process.env.RESTORABLE_PAUSE_AT === point) await new Promise((r) => setTimeout(r, 3000));
+export async function pausePoint(point: PausePoint): Promise<void> {
+  if (process.env.RESTORABLE_PAUSE_AT !== point) return;
+  process.stderr.write(`restorable: paused at ${point}\n`);
+  await new Promise((r) => setTimeout(r, 3000));
 }
 
 export function journalPath(live: string): string {

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseBackupHistory, parseLsn } from '../archive/wal.js';
 import { run } from '../core/exec.js';
 import type { BackupObject, BackupSource } from '../sources/types.js';
+import { pausePoint } from './journal.js';
 import type { WalArchive } from './wal-archive.js';
 
 /** One base backup made by pg_basebackup: a plain data directory, or base.tar[.gz] beside backup_manifest. */
@@ -170,13 +171,17 @@ export async function unpackBaseBackup(source: BackupSource, b: BaseBackup, data
     // Several objects at once: from S3 one at a time, a plain backup's thousands of files wait on
     // round trips, not bandwidth.
     const queue = [...b.files];
-    const worker = async () => {
-      for (let f = queue.shift(); f; f = queue.shift()) {
-        const dest = inside(dataDir, rel(f));
-        fs.mkdirSync(path.dirname(dest), { recursive: true });
-        await copyObject(source, f, dest);
-      }
+    const one = async (f: BackupObject) => {
+      const dest = inside(dataDir, rel(f));
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      await copyObject(source, f, dest);
     };
+    const worker = async () => {
+      for (let f = queue.shift(); f; f = queue.shift()) await one(f);
+    };
+    const first = queue.shift();
+    if (first) await one(first);
+    await pausePoint('unpack');
     await Promise.all(Array.from({ length: Math.min(PARALLEL_OBJECTS, queue.length) }, worker));
   } else {
     const others = b.files.filter((f) => /\.tar(\.gz)?$/.test(rel(f)) && !/^(base|pg_wal)\.tar/.test(rel(f)));
@@ -198,6 +203,7 @@ export async function unpackBaseBackup(source: BackupSource, b: BaseBackup, data
       });
       if (r.code !== 0)
         throw new Error(`tar could not unpack ${f.name}: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`);
+      if (name === 'base') await pausePoint('unpack');
     }
     const manifest = b.files.find((x) => rel(x) === 'backup_manifest');
     if (manifest) await copyObject(source, manifest, path.join(dataDir, 'backup_manifest'));

@@ -581,6 +581,8 @@ async function recoverStages(
     if (outcome.recoveredTo) result.recoveredTo = microsOrMs(outcome.lastCommit, outcome.recoveredTo);
     if (outcome.stopLine) result.stopLine = outcome.stopLine;
     if (outcome.status === 'promoted') {
+      // The staging copy has promoted itself; the journal still says production is stopped.
+      if (ip) await pausePoint('promote');
       settleRecoveryConfig(dataDir, lasting);
       if (ip) {
         const history = markHistoryReady(dataDir, owner);
@@ -593,14 +595,19 @@ async function recoverStages(
       return { findings };
     }
     const why = outcome.reason ?? 'recovery did not finish';
+    // The first segment the server asked for that the archive does not hold: where the WAL ends.
+    const absent = spool?.stats.missing.find((n) => /^[0-9A-F]{24}$/.test(n));
     findings.push(
       outcome.status === 'unreached'
         ? finding(
             'PITR_TARGET_UNREACHED',
             'recover',
-            `${why} (target ${result.target}); last replayed commit ${outcome.recoveredTo?.toISOString() ?? 'unknown'}`,
+            `${why} (target ${result.target}); last replayed commit ${outcome.recoveredTo?.toISOString() ?? 'unknown'}${absent ? `; the WAL archive has no ${absent}, the next segment recovery asked for` : ''}`,
             {
-              evidence: { recoveredTo: outcome.recoveredTo?.toISOString() ?? null },
+              evidence: {
+                recoveredTo: outcome.recoveredTo?.toISOString() ?? null,
+                ...(absent ? { missingSegment: absent } : {}),
+              },
             },
           )
         : finding('RECOVERY_FAILED', 'recover', `${why}. Server log:\n${outcome.logTail}`),

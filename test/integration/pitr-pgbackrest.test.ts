@@ -9,6 +9,7 @@ import type { ScratchCluster } from '../../src/postgres/cluster.js';
 import { controlData } from '../../src/postgres/recovery.js';
 import { startCluster } from '../harness/pg.js';
 import { archiveNow, PROD_USER, query, serverDir, sleep } from '../harness/pitr.js';
+import { expectNothingLeft, journalOf, PHASE_AT, type Point, signalAt } from '../harness/signals.js';
 
 let prod: ScratchCluster;
 let conf: string;
@@ -79,7 +80,8 @@ afterAll(async () => {
   await prod?.stop();
 });
 
-const opts = (extra: Record<string, string> = {}) => {
+/** restorable.yml with checks that prove the target: 200 rows before it, none of batch 3. */
+function checksConfig(): string {
   const cfg = path.join(serverDir('pgbackrest-cfg'), 'restorable.yml');
   fs.writeFileSync(
     cfg,
@@ -89,18 +91,21 @@ const opts = (extra: Record<string, string> = {}) => {
     - { name: after, sql: "select count(*) from orders where batch = 3", expect: "== 0", asserts: after-target }
 `,
   );
-  return parsePitrOptions(
+  return cfg;
+}
+
+const opts = (extra: Record<string, string> = {}) =>
+  parsePitrOptions(
     {
       backend: 'pgbackrest',
       stanza,
       'pgbackrest-config': conf,
       'target-time': target,
-      config: cfg,
+      config: checksConfig(),
       ...extra,
     },
     'input',
   );
-};
 
 describe('pitr-restore with pgBackRest (posix repository)', () => {
   it('restores the newest backup before the target with pgbackrest restore, and proves it', async () => {
@@ -137,6 +142,37 @@ describe('pitr-restore with pgBackRest (posix repository)', () => {
       fs.chownSync(victim, st.uid, st.gid);
     }
   }, 60_000);
+
+  describe('in place, signalled at every point (the committed CLI)', () => {
+    let runs = 0;
+    afterAll(() => {
+      process.stdout.write(`pgBackRest in-place signal runs: ${runs}\n`);
+    });
+    // pgBackRest restores in one command: there is no unpack point of Restorable's own.
+    const points = (Object.keys(PHASE_AT) as Point[]).filter((p) => p !== 'unpack');
+    for (const point of points) {
+      it.each(['SIGINT', 'kill -9 then --rollback'] as const)(
+        `${point}: %s leaves production's original data serving`,
+        async (style) => {
+          const id = (await controlData(prod.bin, prod.dataDir))['Database system identifier'] as string;
+          const cfg = checksConfig();
+          const args = ['--backend', 'pgbackrest', '--stanza', stanza, '--pgbackrest-config', conf];
+          const said = await signalAt(
+            prod.dataDir,
+            [...args, '--target-time', target, '--config', cfg, '--confirm', id],
+            point,
+            style,
+          );
+          const rows = await query<{ n: string }>(prod, 'select count(*) as n from orders').catch(() => []);
+          expect(rows[0]?.n, said).toBe('300');
+          expect(journalOf(prod.dataDir)?.phase, said).toBe('rolled-back');
+          expectNothingLeft(prod.dataDir, said);
+          runs++;
+        },
+        120_000,
+      );
+    }
+  });
 
   it('in place: pgbackrest restore into the staging folder recovers there, privately, and hands over', async () => {
     const id = (await controlData(prod.bin, prod.dataDir))['Database system identifier'] as string;

@@ -239,6 +239,14 @@ describe('pitr-restore drill (native, local)', () => {
     expect(rules(r)).toEqual(['PITR_TARGET_UNREACHED']);
     expect(r.verdict).toBe('fail');
     expect(r.stages.find((s) => s.name === 'recover')?.status).toBe('failed');
+    // Where the WAL ends is named: the segment after the archive's last, which recovery asked for.
+    const last = fs
+      .readdirSync(frozen)
+      .filter((n) => /^[0-9A-F]{24}$/.test(n))
+      .sort()
+      .at(-1) as string;
+    const next = (BigInt(`0x${last.slice(16)}`) + 1n).toString(16).toUpperCase().padStart(8, '0');
+    expect(r.findings[0]?.message).toContain(`the WAL archive has no ${last.slice(0, 16)}${next}`);
   }, 120_000);
 
   it('recovers to a planted marker and asserts both halves by itself', async () => {

@@ -1,0 +1,114 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { sleep } from './pitr.js';
+
+/**
+ * Signalling the committed CLI during an in-place PITR, as a runner and a person do it, for the
+ * signal tests of every backend.
+ */
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+export const CLI = path.join(root, 'dist/cli/index.js');
+
+/** Where a run can be held (RESTORABLE_PAUSE_AT), in order, and the journal's phase there. */
+export const PHASE_AT = {
+  fetch: 'fetching',
+  unpack: 'fetching',
+  replay: 'stopped',
+  promote: 'stopped',
+  verify: 'promoted',
+  handover: 'swapped',
+} as const;
+export type Point = keyof typeof PHASE_AT;
+export const STYLES = ['SIGINT', 'SIGTERM', 'runner', 'kill -9 then --rollback'] as const;
+export type Style = (typeof STYLES)[number];
+
+export const exited = (child: ChildProcess) =>
+  new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+    else child.on('exit', (c) => resolve(c));
+  });
+
+export function journalOf(dataDir: string): { phase: string } | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(`${dataDir}.restorable-journal.json`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** `restorable pitr --mode in-place …` on `dataDir`, with a fresh journal; its stderr collected. */
+export function inPlaceRun(
+  dataDir: string,
+  args: string[],
+  env: Record<string, string> = {},
+): { child: ChildProcess; stderr: () => string } {
+  fs.rmSync(`${dataDir}.restorable-journal.json`, { force: true });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'pitr', '--mode', 'in-place', '--data-directory', dataDir, ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+  );
+  let err = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
+  return { child, stderr: () => err };
+}
+
+/**
+ * Hold the run at `point` (it says so on stderr, and its journal is in that point's phase), signal
+ * it in `style`, and after a kill run `--rollback` as a person would. Returns what it said.
+ */
+export async function signalAt(
+  dataDir: string,
+  args: string[],
+  point: Point,
+  style: Style,
+  env: Record<string, string> = {},
+): Promise<string> {
+  const { child, stderr } = inPlaceRun(dataDir, args, { ...env, RESTORABLE_PAUSE_AT: point });
+  for (let i = 0; i < 1200 && child.exitCode === null; i++) {
+    if (stderr().includes(`paused at ${point}`)) break;
+    await sleep(50);
+  }
+  expect(stderr(), 'the run never reached the point').toContain(`restorable: paused at ${point}`);
+  expect(journalOf(dataDir)?.phase, stderr()).toBe(PHASE_AT[point]);
+  await sleep(300); // inside the pause
+  if (style === 'SIGINT' || style === 'SIGTERM') child.kill(style);
+  else if (style === 'runner') {
+    // The runner's cancel: SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that.
+    child.kill('SIGINT');
+    await Promise.race([exited(child), sleep(7500)]);
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await Promise.race([exited(child), sleep(2500)]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  } else child.kill('SIGKILL');
+  await exited(child);
+  let said = stderr();
+  if (style === 'kill -9 then --rollback') {
+    const r = spawnSync(process.execPath, [CLI, 'pitr', '--rollback', '--data-directory', dataDir], {
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    said += r.stdout;
+  }
+  return said;
+}
+
+/** Nothing Restorable made is left beside production's data directory, and no server runs there. */
+export function expectNothingLeft(dataDir: string, said: string): void {
+  const beside = fs.readdirSync(path.dirname(dataDir));
+  for (const what of ['restorable-safety', 'restorable-restore-'])
+    expect(
+      beside.filter((n) => n.includes(what)),
+      said,
+    ).toEqual([]);
+  for (const n of beside.filter((x) => x.includes('restorable-failed'))) {
+    const dir = path.join(path.dirname(dataDir), n);
+    expect(fs.existsSync(path.join(dir, 'postmaster.pid')), said).toBe(false);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
