@@ -176,12 +176,16 @@ export async function unpackBaseBackup(source: BackupSource, b: BaseBackup, data
       fs.mkdirSync(path.dirname(dest), { recursive: true });
       await copyObject(source, f, dest);
     };
+    let held = false;
     const worker = async () => {
-      for (let f = queue.shift(); f; f = queue.shift()) await one(f);
+      for (let f = queue.shift(); f; f = queue.shift()) {
+        await one(f);
+        if (!held) {
+          held = true;
+          await pausePoint('unpack');
+        }
+      }
     };
-    const first = queue.shift();
-    if (first) await one(first);
-    await pausePoint('unpack');
     await Promise.all(Array.from({ length: Math.min(PARALLEL_OBJECTS, queue.length) }, worker));
   } else {
     const others = b.files.filter((f) => /\.tar(\.gz)?$/.test(rel(f)) && !/^(base|pg_wal)\.tar/.test(rel(f)));

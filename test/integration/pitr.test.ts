@@ -361,6 +361,50 @@ describe('pitr-restore from S3 (tar.gz base backup)', () => {
     expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
     expect(r.plan?.backup).toBe('2026-11-21T03-00-00Z');
   }, 180_000);
+
+  it('fetches the objects of a plain base backup eight at a time', async () => {
+    const dir = serverDir('pitr-plain-s3');
+    await baseBackup(prod, path.join(dir, 'b3'));
+    await archiveNow(prod);
+    const b3 = path.join(dir, 'b3');
+    for (const f of fs.readdirSync(b3, { recursive: true, withFileTypes: true }))
+      if (f.isFile()) {
+        const file = path.join(f.parentPath, f.name);
+        await s3.put('pitr', `plain/b3/${path.relative(b3, file)}`, fs.readFileSync(file));
+      }
+    for (const f of fs.readdirSync(archive))
+      if (/^[0-9A-F]{24}(\.[0-9A-F]{8}\.backup)?$/.test(f))
+        await s3.put('pitr', `wal/${f}`, fs.readFileSync(path.join(archive, f)));
+    // Every ranged GET is held unanswered: the downloads in flight at once are the fetch's width.
+    const release = s3.holdRangedGets(0);
+    const inFlight = () =>
+      s3.requests.filter((q) => q.url.startsWith('/pitr/plain/') && q.range && q.finished === undefined)
+        .length;
+    const running = runPitr(
+      parsePitrOptions(
+        {
+          'base-backups': 's3://pitr/plain',
+          'wal-archive': 's3://pitr/wal',
+          's3-endpoint': s3.endpoint,
+          'target-immediate': 'true',
+        },
+        'input',
+      ),
+      memoryLogger(),
+    );
+    let widest = 0;
+    for (let i = 0; i < 200 && widest < 8; i++) {
+      widest = Math.max(widest, inFlight());
+      await sleep(50);
+    }
+    await sleep(500);
+    widest = Math.max(widest, inFlight());
+    release();
+    const r = await running;
+    expect(widest).toBe(8);
+    expect(r.verdict, JSON.stringify(r.findings)).not.toBe('fail');
+    expect(r.stages.find((s) => s.name === 'recover')?.status).toBe('ok');
+  }, 180_000);
 });
 
 describe('pitr-restore side-by-side', () => {
