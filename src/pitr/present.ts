@@ -1,6 +1,6 @@
 import { formatSeconds } from '../core/duration.js';
 import { describeCoverage } from './plan.js';
-import type { PitrResult } from './run.js';
+import type { PitrResult } from './result.js';
 
 /** The facts that head a PITR summary: the plan (what an approver signs), the recovery, what is next. */
 export function pitrFacts(r: PitrResult): [string, string][] {

@@ -12,7 +12,7 @@ import {
   timelineFor,
 } from '../../src/archive/wal.js';
 import { parseTargetTime } from '../../src/pitr/options.js';
-import { progressLine } from '../../src/pitr/run.js';
+import { progressLine } from '../../src/pitr/stages/recover.js';
 import { WalArchive } from '../../src/pitr/wal-archive.js';
 import { LocalSource } from '../../src/sources/local.js';
 import { tempDir } from '../harness/pg.js';
