@@ -9,7 +9,7 @@ import type { TableCount } from '../postgres/tables.js';
 import type { HistoryEntry } from '../report/history.js';
 import type { Reportable } from '../report/render.js';
 import type { Pipeline } from '../report/stages.js';
-import type { BackupFacts } from '../verify/run.js';
+import type { BackupFacts } from '../verify/context.js';
 import type { DrillOptions } from './options.js';
 import type { DrillTarget } from './target.js';
 

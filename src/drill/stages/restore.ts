@@ -12,8 +12,8 @@ import { classifyRestore, type RestoreInput, restoreDump, restoreEnv } from '../
 import { listTables } from '../../postgres/tables.js';
 import { type Finding, finding } from '../../report/findings.js';
 import type { StageOutcome } from '../../report/stages.js';
-import type { BackupFacts } from '../../verify/run.js';
-import { restoreTools } from '../../verify/run.js';
+import type { BackupFacts } from '../../verify/context.js';
+import { restoreTools } from '../../verify/tools.js';
 import type { TargetedDrill } from '../context.js';
 import type { DrillTarget } from '../target.js';
 

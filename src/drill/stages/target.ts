@@ -9,7 +9,7 @@ import { majorOf } from '../../postgres/binaries.js';
 import { ident, withClient } from '../../postgres/client.js';
 import { ScratchCluster } from '../../postgres/cluster.js';
 import { type Finding, finding } from '../../report/findings.js';
-import { restoreTools, serverMissing } from '../../verify/run.js';
+import { restoreTools, serverMissing } from '../../verify/tools.js';
 import { DRILL_STAGES, type TargetedDrill, type VerifiedDrill } from '../context.js';
 import {
   type DrillTarget,
