@@ -16,6 +16,7 @@ import {
   ScratchCluster,
   scratchFolder,
 } from '../postgres/cluster.js';
+import { PgCtl } from '../postgres/pgctl.js';
 import {
   controlData,
   ownedLog,
@@ -23,7 +24,6 @@ import {
   type RecoveryOutcome,
   runRecovery,
   settleRecoveryConfig,
-  stopServer,
   writeRecoveryConfig,
 } from '../postgres/recovery.js';
 import { type Finding, finding } from '../report/findings.js';
@@ -605,7 +605,7 @@ async function recoverStages(
           )
         : finding('RECOVERY_FAILED', 'recover', `${why}. Server log:\n${outcome.logTail}`),
     );
-    if (postmasterAlive(dataDir)) await stopServer(server, dataDir, osUser);
+    if (postmasterAlive(dataDir)) await new PgCtl(server.dir, dataDir, osUser).shutdown();
     if (ip) findings.push(rollBack(ip, why, result.next));
     return { findings };
   });
