@@ -15,7 +15,8 @@ import { WalArchive } from '../src/pitr/wal-archive.js';
 import { pick } from '../src/postgres/binaries.js';
 import { withClient } from '../src/postgres/client.js';
 import { freePort, ownerOf } from '../src/postgres/cluster.js';
-import { chownTree, runRecovery, stopServer, writeRecoveryConfig } from '../src/postgres/recovery.js';
+import { PgCtl } from '../src/postgres/pgctl.js';
+import { chownTree, runRecovery, writeRecoveryConfig } from '../src/postgres/recovery.js';
 import { LocalSource } from '../src/sources/local.js';
 import { archiveNow, baseBackup, serverDir, startArchiving } from '../test/harness/pitr.js';
 import { fmtMiB, fmtS, fmtX, MiB, median, verdict } from './stats.js';
@@ -118,7 +119,7 @@ async function replayWithCp(base: string, archive: string): Promise<number> {
       throw new Error(`cp replay did not reach the target: ${out.reason}\n${out.logTail}`);
     return out.seconds;
   } finally {
-    await stopServer(bin, data, osUser);
+    await new PgCtl(bin.dir, data, osUser).shutdown();
     fs.rmSync(root, { recursive: true, force: true });
   }
 }

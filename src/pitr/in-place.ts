@@ -6,7 +6,7 @@ import { run, userCommandEnv } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import type { PgBinary } from '../postgres/binaries.js';
 import type { ConnInfo } from '../postgres/client.js';
-import { postmasterAlive, stopServer } from '../postgres/recovery.js';
+import { PGCTL_WAIT, PgCtl, postmasterAlive } from '../postgres/pgctl.js';
 import { type Finding, finding } from '../report/findings.js';
 import {
   type Journal,
@@ -141,9 +141,7 @@ export async function stopProduction(ip: InPlace, opts: PitrOptions): Promise<Fi
     ? await run('sh', ['-c', opts.stopCommand], { user: j.osUser, env: userCommandEnv() })
     : ip.debian
       ? await run('pg_ctlcluster', [String(ip.debian.major), ip.debian.name, 'stop'])
-      : await run(path.join(j.liveBin, 'pg_ctl'), ['-D', j.live, '-m', 'fast', '-w', '-t', '300', 'stop'], {
-          user: j.osUser,
-        });
+      : await new PgCtl(j.liveBin, j.live, j.osUser).stop('fast', PGCTL_WAIT.productionStop);
   if (stop.code === 0 && !postmasterAlive(j.live)) {
     j.stoppedAt = new Date().toISOString();
     writeJournal(j, 'stopped');
@@ -212,7 +210,7 @@ export async function handOver(
   next: string[],
 ): Promise<{ findings: Finding[]; downtimeSeconds?: number }> {
   const j = ip.journal;
-  await stopServer(server, j.staging, j.osUser);
+  await new PgCtl(server.dir, j.staging, j.osUser).shutdown();
   if (postmasterAlive(j.staging))
     return { findings: [rollBack(ip, 'the recovered server did not stop', next)] };
   writeJournal(j, 'recovered');

@@ -2,8 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { runSync, userCommandEnv } from '../core/exec.js';
-import { ownerOf, sleepSync, stopServerSync } from '../postgres/cluster.js';
-import { ownedLog, postmasterAlive } from '../postgres/recovery.js';
+import { ownerOf, sleepSync } from '../postgres/cluster.js';
+import { PGCTL_WAIT, PgCtl, postmasterAlive } from '../postgres/pgctl.js';
+import { ownedLog } from '../postgres/recovery.js';
 
 /**
  * In place, production is always recoverable: a journal on disk beside the data directory records
@@ -137,20 +138,11 @@ export function startProductionSync(j: Journal, wait: boolean): string | undefin
           {},
           limit,
         )
-      : runSync(
-          path.join(j.liveBin, 'pg_ctl'),
-          [
-            '-D',
-            j.live,
-            '-l',
-            ownedLog(j.start.log, ownerOf(j.osUser)),
-            '-w',
-            '-t',
-            wait ? '120' : '6',
-            'start',
-          ],
-          j.osUser,
-          {},
+      : new PgCtl(j.liveBin, j.live, j.osUser).startSync(
+          {
+            log: ownedLog(j.start.log, ownerOf(j.osUser)),
+            wait: wait ? PGCTL_WAIT.productionStart : PGCTL_WAIT.signalStart,
+          },
           limit,
         );
   if (r.code === 0) return undefined;
@@ -165,13 +157,13 @@ export function startProductionSync(j: Journal, wait: boolean): string | undefin
  * handlers; `wait` as for startProductionSync. Returns what it did, for the log.
  */
 export function putBackSync(j: Journal, wait: boolean): { started: boolean; note: string } {
-  if (j.serverBin && postmasterAlive(j.staging)) stopServerSync(j.serverBin, j.osUser, j.staging);
+  if (j.serverBin && postmasterAlive(j.staging)) new PgCtl(j.serverBin, j.staging, j.osUser).stopSync();
   // A production stop in flight finishes before production can start again.
   for (let waited = 0; j.phase === 'stopping' && postmasterAlive(j.live) && waited < 5000; waited += 100)
     sleepSync(100);
   if (inode(j.live) !== j.liveIno) {
     // The recovered copy is at production's path: stop it, move it aside, bring the original back.
-    if (j.serverBin && postmasterAlive(j.live)) stopServerSync(j.serverBin, j.osUser, j.live);
+    if (j.serverBin && postmasterAlive(j.live)) new PgCtl(j.serverBin, j.live, j.osUser).stopSync();
     if (inode(j.live) !== undefined) fs.renameSync(j.live, j.failed);
     if (inode(j.safety) === j.liveIno) fs.renameSync(j.safety, j.live);
   } else if (inode(j.staging) !== undefined) fs.renameSync(j.staging, j.failed);

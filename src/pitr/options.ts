@@ -8,7 +8,7 @@ import { oneOf, parseBool, parseOsUser, parseSeverity } from '../core/parse.js';
 import { resolveInputs } from '../core/spec.js';
 import { type DrillConfig, loadConfig } from '../drill/config.js';
 import { parseDbUrl } from '../postgres/client.js';
-import { postmasterAlive } from '../postgres/recovery.js';
+import { postmasterAlive } from '../postgres/pgctl.js';
 import type { Severity } from '../report/findings.js';
 import { parseS3Inputs, parseS3Url, type S3Options } from '../sources/s3.js';
 import { parseMicros } from './proof.js';

@@ -8,7 +8,7 @@ import { isRoot, run, runSync } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import { installHint, type PgBinary, pick } from './binaries.js';
 import type { ConnInfo } from './client.js';
-import { postmasterAlive } from './recovery.js';
+import { PgCtl, postmasterAlive } from './pgctl.js';
 
 /** Settings for a cluster that exists to be loaded once and thrown away. */
 export const BULK_LOAD_SETTINGS: Record<string, string> = {
@@ -68,11 +68,6 @@ const live = new Set<ScratchCluster>();
 /** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
 const starting = new Map<string, { binDir: string; osUser: string | undefined; phase: 'init' | 'server' }>();
 
-/** `pg_ctl stop -m immediate`, synchronously: for exit and signal handlers. */
-export function stopServerSync(binDir: string, osUser: string | undefined, data: string): void {
-  runSync(path.join(binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], osUser);
-}
-
 /** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
 export const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
@@ -85,7 +80,7 @@ function removeStartingSync(): void {
       // A `pg_ctl start` in flight launches the server anyway: wait for it to appear, then stop it.
       for (let waited = 0; phase === 'server' && !fs.existsSync(pidFile) && waited < 5000; waited += 50)
         sleepSync(50);
-      if (fs.existsSync(pidFile)) stopServerSync(binDir, osUser, data);
+      if (fs.existsSync(pidFile)) new PgCtl(binDir, data, osUser).stopSync();
       // initdb may still be writing into it for a moment: retry.
       dropLabel(root);
       for (let attempt = 0; attempt < 20 && fs.existsSync(root); attempt++) {
@@ -234,9 +229,7 @@ export async function removeCluster(root: string): Promise<boolean> {
   if (postmasterAlive(data)) {
     const pgCtl = await pick('pg_ctl', label.major);
     if (pgCtl) {
-      await run(pgCtl.path, ['-D', data, '-m', 'immediate', '-w', 'stop'], { user: label.osUser }).catch(
-        () => undefined,
-      );
+      await new PgCtl(pgCtl.dir, data, label.osUser).stop('immediate').catch(() => undefined);
     }
     if (postmasterAlive(data)) {
       throw new UserError(
@@ -494,11 +487,9 @@ export class ScratchCluster {
       );
       const phase = starting.get(root);
       if (phase) phase.phase = 'server';
-      const started = await run(
-        bin('pg_ctl'),
-        ['-D', path.join(root, 'data'), '-l', path.join(root, 'server.log'), '-w', '-t', '60', 'start'],
-        { user: osUser },
-      );
+      const started = await new PgCtl(initdb.dir, path.join(root, 'data'), osUser).start({
+        log: path.join(root, 'server.log'),
+      });
       if (started.code === 0) {
         const c = new ScratchCluster(root, port, initdb, osUser, settings);
         live.add(c);
@@ -515,6 +506,10 @@ export class ScratchCluster {
     throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
   }
 
+  private pgCtl(): PgCtl {
+    return new PgCtl(this.bin.dir, this.dataDir, this.osUser);
+  }
+
   /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
   runServerTool(tool: string, args: string[]) {
     return run(path.join(this.bin.dir, tool), args, { user: this.osUser });
@@ -523,9 +518,9 @@ export class ScratchCluster {
   async stop(): Promise<void> {
     if (!live.has(this)) return;
     live.delete(this);
-    await run(path.join(this.bin.dir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
-      user: this.osUser,
-    }).catch(() => undefined);
+    await this.pgCtl()
+      .stop('immediate')
+      .catch(() => undefined);
     this.removeIfStopped();
   }
 
@@ -548,7 +543,7 @@ export class ScratchCluster {
   stopSync(): void {
     if (!live.has(this)) return;
     live.delete(this);
-    stopServerSync(this.bin.dir, this.osUser, this.dataDir);
+    this.pgCtl().stopSync();
     this.removeIfStopped();
   }
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parsePgTime } from '../archive/wal.js';
 import { run } from '../core/exec.js';
 import type { PgBinary } from './binaries.js';
+import { PgCtl, postmasterAlive } from './pgctl.js';
 
 const BEGIN = '# --- restorable recovery: begin ---';
 const END = '# --- restorable recovery: end ---';
@@ -116,28 +117,6 @@ export interface RecoveryWatch {
   options?: Record<string, string>;
 }
 
-/** `pg_ctl -o` for settings: pg_ctl hands the string to a shell, so a value is single-quoted, and one with a quote refused. */
-export function serverOptions(settings: Record<string, string>): string[] {
-  const parts = Object.entries(settings).map(([k, v]) => {
-    if (!/^[a-z_.]+$/.test(k) || v.includes("'"))
-      throw new Error(`the server setting ${k} = ${v} cannot be passed on the command line (a quote in it)`);
-    return `-c ${k}='${v}'`;
-  });
-  return parts.length ? ['-o', parts.join(' ')] : [];
-}
-
-/** Is a server running on this data directory (postmaster.pid naming a live process)? */
-export function postmasterAlive(dataDir: string): boolean {
-  try {
-    const pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    if (!pid) return false;
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
 export async function controlData(bin: PgBinary, dataDir: string): Promise<Record<string, string>> {
   // No user switch: we read pg_control as whoever we are (root can; otherwise we own the folder).
@@ -204,11 +183,11 @@ function readRecoveryLog(log: string): {
  */
 export async function runRecovery(w: RecoveryWatch): Promise<RecoveryOutcome> {
   const t0 = Date.now();
-  const started = await run(
-    path.join(w.bin.dir, 'pg_ctl'),
-    ['-D', w.dataDir, '-l', w.logFile, ...serverOptions(w.options ?? {}), '-W', 'start'],
-    { user: w.osUser },
-  );
+  const started = await new PgCtl(w.bin.dir, w.dataDir, w.osUser).start({
+    log: w.logFile,
+    wait: false,
+    ...(w.options ? { options: w.options } : {}),
+  });
   const readLog = growingLog(w.logFile);
   const tail = () => readLog().trim().split('\n').slice(-8).join('\n');
   const done = (o: Omit<RecoveryOutcome, 'seconds' | 'logTail'>): RecoveryOutcome => ({
@@ -263,16 +242,4 @@ export async function runRecovery(w: RecoveryWatch): Promise<RecoveryOutcome> {
       w.onTick();
     }
   }
-}
-
-/** Stop a server by its data directory (fast, then immediate). */
-export async function stopServer(bin: PgBinary, dataDir: string, osUser: string | undefined): Promise<void> {
-  if (!postmasterAlive(dataDir)) return;
-  const r = await run(path.join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', '-t', '60', 'stop'], {
-    user: osUser,
-  });
-  if (r.code !== 0)
-    await run(path.join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], {
-      user: osUser,
-    });
 }

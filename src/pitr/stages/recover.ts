@@ -3,12 +3,11 @@ import path from 'node:path';
 import { DEFAULT_SEGMENT_SIZE, formatLsn, parseSegmentName } from '../../archive/wal.js';
 import { formatBytes, formatSeconds } from '../../core/duration.js';
 import type { PgBinary } from '../../postgres/binaries.js';
+import { PgCtl, postmasterAlive } from '../../postgres/pgctl.js';
 import {
-  postmasterAlive,
   type RecoveryOutcome,
   runRecovery,
   settleRecoveryConfig,
-  stopServer,
   writeRecoveryConfig,
 } from '../../postgres/recovery.js';
 import { type Finding, finding } from '../../report/findings.js';
@@ -177,7 +176,7 @@ export async function recoverStage(
       return { findings: [] };
     }
     const findings = [notReached(ctx, got, spool?.stats)];
-    if (postmasterAlive(mode.dataDir)) await stopServer(server, mode.dataDir, ctx.osUser);
+    if (postmasterAlive(mode.dataDir)) await new PgCtl(server.dir, mode.dataDir, ctx.osUser).shutdown();
     findings.push(...mode.failed(got.reason ?? 'recovery did not finish'));
     return { findings };
   });

@@ -1,0 +1,85 @@
+import type { Inspection } from '../archive/inspect.js';
+import type { TargetCollation } from '../checks/integrity.js';
+import type { SmokeResult } from '../checks/semantics.js';
+import type { CompareSummary } from '../compare/run.js';
+import type { Logger } from '../core/log.js';
+import type { RunFolder } from '../core/workdir.js';
+import type { ConnInfo } from '../postgres/client.js';
+import type { TableCount } from '../postgres/tables.js';
+import type { HistoryEntry } from '../report/history.js';
+import type { Reportable } from '../report/render.js';
+import type { Pipeline } from '../report/stages.js';
+import type { BackupFacts } from '../verify/context.js';
+import type { DrillOptions } from './options.js';
+import type { DrillTarget } from './target.js';
+
+export interface DrillResult extends Reportable {
+  command: 'drill';
+  source: string;
+  tier: string;
+  backup?: BackupFacts;
+  target?: {
+    kind: 'scratch' | 'server';
+    version: string;
+    major: number;
+    database: string;
+    settings: Record<string, string>;
+    url?: string;
+    /** With keep: what the post step (or clean) needs to remove the target. */
+    handle?: string;
+  };
+  restore?: { tool: string; seconds: number; exitCode: number | null; jobs: number };
+  tables?: number;
+  rows?: number;
+  counts?: TableCount[];
+  smoke?: SmokeResult[];
+  compare?: CompareSummary;
+  /** What a partial tier did not check, for a pass that is not the whole story. */
+  notChecked: string[];
+  trend?: string;
+  chart?: string;
+  junitPath?: string;
+}
+
+/** What every stage of a drill reads and writes: the run's inputs, its pipeline, its result. */
+export interface DrillContext {
+  readonly opts: DrillOptions;
+  readonly log: Logger;
+  /** The drill's own folder beneath the work-dir: the download lives there until the drill ends. */
+  readonly work: RunFolder;
+  readonly pipe: Pipeline;
+  readonly result: DrillResult;
+  /** The history file's entries, and the last good run of this tier among them. */
+  readonly history: HistoryEntry[];
+  readonly previous: HistoryEntry | undefined;
+  /** Set by the target stage as soon as a target exists: what teardown removes (or keeps). */
+  made?: { target: DrillTarget; database: string };
+  /** A database made on an existing server is dropped also when the run is cancelled. */
+  forgetCreated?: () => void;
+}
+
+/** A drill whose backup verified: there is a dump to restore, and the name of its database. */
+export interface VerifiedDrill extends DrillContext {
+  readonly ins: Inspection;
+  readonly backup: BackupFacts & { localPath: string };
+  readonly database: string;
+}
+
+/** A drill with its target: the database made for the dump, and how it sorts. */
+export interface TargetedDrill extends VerifiedDrill {
+  readonly target: DrillTarget;
+  readonly conn: ConnInfo;
+  readonly collation: TargetCollation | undefined;
+}
+
+/** The stages of a drill after verify, in order (teardown runs last, also on failure). */
+export const DRILL_STAGES = [
+  'target',
+  'restore',
+  'structure',
+  'volume',
+  'semantics',
+  'compare',
+  'integrity',
+  'teardown',
+];

@@ -1,0 +1,197 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import { diskFull, freeBytes, isDiskFull, scratchDiskFull } from '../../core/disk.js';
+import { formatBytes } from '../../core/duration.js';
+import { run } from '../../core/exec.js';
+import type { PgBinary } from '../../postgres/binaries.js';
+import { withClient } from '../../postgres/client.js';
+import { classifyRestore, type RestoreInput, restoreDump, restoreEnv } from '../../postgres/restore.js';
+import { listTables } from '../../postgres/tables.js';
+import { type Finding, finding } from '../../report/findings.js';
+import type { StageOutcome } from '../../report/stages.js';
+import type { BackupFacts } from '../../verify/context.js';
+import { restoreTools } from '../../verify/tools.js';
+import type { TargetedDrill } from '../context.js';
+import type { DrillTarget } from '../target.js';
+
+const SERVER_FIX = "Free space on the target server's disk (its data directory), or drill elsewhere.";
+const UNPACK_FIX =
+  'Free space there, or point work-dir at a folder on a disk with room for the dump unpacked.';
+/** Free space under a scratch cluster below which a failed restore is put down to its disk: a WAL segment. */
+const WAL_SEGMENT = 16 * 1024 * 1024;
+/** What a restore whose target's disk filled says after it: the full disk's doing, not the backup's. */
+const AFTER_FULL = new Set(['RESTORE_ERROR', 'RESTORE_WARNING', 'RESTORE_FAILED', 'EXIT_CODE_LIED']);
+/** A restore with one of these did not complete: the ladder has nothing to climb. */
+const NOT_RESTORED = ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED', 'DISK_FULL'];
+
+type DumpFormat = 'custom' | 'directory' | 'plain';
+
+/**
+ * The restore stage: the dump into the drill's database, through the one restore path (the sample
+ * tier: the schema, then the named tables' rows). True when it completed, else the ladder is skipped.
+ */
+export async function restoreStage(t: TargetedDrill): Promise<boolean> {
+  const restore = await t.pipe.stage('restore', async () => {
+    const format = t.ins.format as DumpFormat;
+    if (t.opts.tier === 'sample' && format === 'plain')
+      return { notRun: 'the sample tier needs a custom or directory dump' };
+    const client = await restoreTools(t.ins, t.opts.verify.pgBinDir, 'restore');
+    if ('finding' in client) return { findings: [client.finding] };
+    const seekable = await seekableInput(t, format);
+    if ('findings' in seekable) return seekable;
+    try {
+      return await restoreInto(t, client.client, seekable.input);
+    } finally {
+      if (seekable.unpacked) t.work.discard(seekable.unpacked);
+    }
+  });
+  const restored =
+    restore.status !== 'not-run' && !restore.findings.some((f) => NOT_RESTORED.includes(f.rule));
+  if (!restored) {
+    for (const s of ['structure', 'volume', 'semantics', 'compare', 'integrity'])
+      t.pipe.skip(s, 'the restore did not complete');
+  }
+  return restored;
+}
+
+/**
+ * The dump as the restore reads it. pg_restore --jobs, and the sample tier's --list, need a file it
+ * can seek in: a gzip'd custom dump is unpacked first (into the drill's folder, removed after).
+ */
+async function seekableInput(
+  t: TargetedDrill,
+  format: DumpFormat,
+): Promise<{ input: RestoreInput; unpacked?: string } | { findings: Finding[] }> {
+  const file = t.backup.localPath;
+  const gzip = t.ins.wrapper === 'gzip';
+  if (!(gzip && format === 'custom' && (t.opts.jobs > 1 || t.opts.tier === 'sample')))
+    return { input: { format, path: file, gzip } };
+  const unpacked = t.work.partial(`${path.basename(file).replace(/\.gz$/, '')}.unpacked`);
+  try {
+    await pipeline(fs.createReadStream(file), zlib.createGunzip(), fs.createWriteStream(unpacked));
+  } catch (e) {
+    t.work.discard(unpacked);
+    if (!isDiskFull(e)) throw e;
+    const what = `the unpacked copy of ${t.backup.name}`;
+    return { findings: [diskFull('restore', t.work.workDir, what, { fix: UNPACK_FIX })] };
+  }
+  return { input: { format, path: unpacked, gzip: false }, unpacked };
+}
+
+/** The restore itself, its findings read for a full disk, and the restored tables counted. */
+async function restoreInto(t: TargetedDrill, client: PgBinary, input: RestoreInput): Promise<StageOutcome> {
+  const { opts, conn } = t;
+  const findings: Finding[] = [];
+  if (opts.tier === 'sample') {
+    const schema = await restoreDump(client, conn, input, {
+      jobs: opts.jobs,
+      roles: opts.roles,
+      schemaOnly: true,
+    });
+    const rows = await restoreSampleData(client, t, input.path);
+    findings.push(...schema.findings, ...rows.findings);
+    t.result.restore = {
+      tool: schema.tool,
+      seconds: schema.seconds + rows.seconds,
+      exitCode: schema.exitCode ?? rows.exitCode,
+      jobs: opts.jobs,
+    };
+  } else {
+    const r = await restoreDump(client, conn, input, {
+      jobs: opts.jobs,
+      roles: opts.roles,
+      schemaOnly: opts.tier === 'schema',
+    });
+    findings.push(...r.findings);
+    t.result.restore = {
+      tool: r.tool,
+      seconds: r.seconds,
+      exitCode: r.exitCode,
+      jobs: input.gzip ? 1 : opts.jobs,
+    };
+  }
+  const out = restoreDiskFull(findings, t.target.kind, t.backup);
+  const full = out.some((f) => f.rule === 'DISK_FULL');
+  // A server whose disk filled may have stopped (a PANIC writing WAL): no tables to count then.
+  const tables = await withClient(conn, async (c) => (await listTables(c)).length).catch((e: unknown) => {
+    if (!full) throw e;
+    return undefined;
+  });
+  if (tables !== undefined) t.result.tables = tables;
+  if (tables === 0 && !full)
+    out.push(finding('EMPTY_RESTORE', 'restore', `the restored database ${t.database} has no user tables`));
+  return { findings: out };
+}
+
+/**
+ * A restore whose target's disk filled is DISK_FULL, not a bad backup: as PostgreSQL said it (from
+ * stderr), or, on a scratch cluster, a restore that failed with less than a WAL segment left free
+ * under it (a server that PANICked writing WAL may tell the client nothing about space). The errors
+ * and warnings after it are left out; roles, extensions and truncation stay.
+ */
+function restoreDiskFull(findings: Finding[], kind: DrillTarget['kind'], backup: BackupFacts): Finding[] {
+  const said = findings.find((f) => f.rule === 'DISK_FULL');
+  const failed = findings.find((f) => AFTER_FULL.has(f.rule) && f.rule !== 'RESTORE_WARNING');
+  const free = kind === 'scratch' ? freeBytes(os.tmpdir()) : undefined;
+  const nearlyFull = failed !== undefined && free !== undefined && free < WAL_SEGMENT;
+  if (!said && !nearlyFull) return findings;
+  const rest = findings.filter((f) => f.rule !== 'DISK_FULL' && !AFTER_FULL.has(f.rule));
+  if (kind === 'server') return [{ ...(said as Finding), fix: SERVER_FIX }, ...rest];
+  const what = `the scratch cluster restoring ${backup.name} (a ${formatBytes(backup.sizeBytes)} dump)`;
+  const cause = said?.message ?? `the restore failed with ${formatBytes(free ?? 0)} left: ${failed?.message}`;
+  return [scratchDiskFull('restore', what, cause), ...rest];
+}
+
+/**
+ * The sample tier: rows of the named tables only, and every sequence's value, through a pg_restore
+ * list. The schema is in place with its foreign keys, so a sampled table whose parent is not sampled
+ * would fail them: as a superuser, the load disables triggers (pg_restore --disable-triggers).
+ */
+async function restoreSampleData(
+  pgRestore: PgBinary,
+  t: TargetedDrill,
+  file: string,
+): Promise<{ seconds: number; exitCode: number | null; findings: Finding[] }> {
+  const { conn, opts, work } = t;
+  const list = await run(pgRestore.path, ['--list', file]);
+  const wanted = new Set(opts.sampleTables);
+  const lines = list.stdout.split('\n').filter((l) => {
+    if (/^\d+; \d+ \d+ SEQUENCE SET /.test(l)) return true;
+    const m = / TABLE DATA (\S+) (\S+) /.exec(l);
+    return m !== null && wanted.has(`${m[1]}.${m[2]}`);
+  });
+  const superuser = await withClient(
+    conn,
+    async (c) =>
+      (await c.query<{ s: boolean }>('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user'))
+        .rows[0]?.s === true,
+  );
+  const listFile = work.partial('sample.list');
+  fs.writeFileSync(listFile, `${lines.join('\n')}\n`);
+  try {
+    const res = await run(
+      pgRestore.path,
+      [
+        '--data-only',
+        ...(superuser ? ['--disable-triggers'] : []),
+        '--dbname',
+        conn.database,
+        '--use-list',
+        listFile,
+        ...(opts.jobs > 1 ? ['--jobs', String(opts.jobs)] : []),
+        file,
+      ],
+      { env: await restoreEnv(conn) },
+    );
+    return {
+      seconds: res.seconds,
+      exitCode: res.code,
+      findings: classifyRestore('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`).findings,
+    };
+  } finally {
+    work.discard(listFile);
+  }
+}

@@ -1,0 +1,182 @@
+import path from 'node:path';
+import type pg from 'pg';
+import type { Inspection } from '../../archive/inspect.js';
+import type { TargetCollation } from '../../checks/integrity.js';
+import { onCancel } from '../../core/cancel.js';
+import { scratchDiskFull, startedOutOfSpace } from '../../core/disk.js';
+import { errorMessage, ToolMissingError, UserError } from '../../core/errors.js';
+import { majorOf } from '../../postgres/binaries.js';
+import { ident, withClient } from '../../postgres/client.js';
+import { ScratchCluster } from '../../postgres/cluster.js';
+import { type Finding, finding } from '../../report/findings.js';
+import { restoreTools, serverMissing } from '../../verify/tools.js';
+import { DRILL_STAGES, type TargetedDrill, type VerifiedDrill } from '../context.js';
+import {
+  type DrillTarget,
+  dropCreatedDatabaseSync,
+  markDatabase,
+  parseTargetUrl,
+  scratchTarget,
+  serverTarget,
+} from '../target.js';
+
+/**
+ * The target stage: a scratch cluster of the dump's major (or newer), or the existing server of
+ * target-url, and on it the drill's database with the dump's encoding and locale. A target that
+ * could not be made, or only with a warning, skips the restore and the ladder.
+ */
+export async function targetStage(v: VerifiedDrill): Promise<TargetedDrill | undefined> {
+  let collation: TargetCollation | undefined;
+  const stage = await v.pipe.stage('target', async () => {
+    const tools = await restoreTools(v.ins, v.opts.verify.pgBinDir, 'target');
+    if ('finding' in tools) return { findings: [tools.finding] };
+    const opened = await openTarget(v);
+    if ('findings' in opened) return opened;
+    const c = opened.target;
+    v.made = { target: c, database: v.database };
+    const findings: Finding[] = [];
+    const dumpMajor = majorOf(v.ins.serverVersion ?? '') ?? 0;
+    if (dumpMajor && c.major !== dumpMajor) {
+      findings.push(
+        finding(
+          'TARGET_VERSION_NEWER',
+          'target',
+          `the dump comes from PostgreSQL ${dumpMajor}; the drill runs on ${c.version}${c.kind === 'scratch' ? `, as no ${dumpMajor} server is installed` : ''}`,
+          { evidence: { dumped: dumpMajor, target: c.major } },
+        ),
+      );
+    }
+    collation = await withClient(c.admin, async (client) => {
+      if (v.opts.roles === 'create-missing') findings.push(...(await createMissingRoles(client, v.ins)));
+      await createDatabase(v, client, c);
+      if (c.kind === 'server') {
+        const psql = path.join(tools.client.dir, 'psql');
+        v.forgetCreated = onCancel(() => dropCreatedDatabaseSync(psql, c.admin, v.database));
+        await markDatabase(c.admin, v.database);
+      }
+      return readCollation(client, v.database);
+    });
+    v.result.target = {
+      kind: c.kind,
+      version: c.version,
+      major: c.major,
+      database: v.database,
+      settings: c.settings,
+    };
+    return { findings };
+  });
+  const target = v.made?.target;
+  if (
+    !target ||
+    stage.status === 'not-run' ||
+    stage.status === 'failed' ||
+    stage.findings.some((f) => f.severity !== 'info')
+  ) {
+    for (const s of DRILL_STAGES.slice(1, -1)) v.pipe.skip(s, 'there is no target to restore into');
+    return undefined;
+  }
+  return Object.assign(v, { target, conn: target.conn(v.database), collation });
+}
+
+/** The target itself: target-url's server (refused when it looks like production), or a scratch cluster. */
+async function openTarget(v: VerifiedDrill): Promise<{ target: DrillTarget } | { findings: Finding[] }> {
+  const { opts, ins } = v;
+  const dumpMajor = majorOf(ins.serverVersion ?? '') ?? 0;
+  if (opts.targetUrl) {
+    const admin = parseTargetUrl('target-url', opts.targetUrl, v.log);
+    let opened: Awaited<ReturnType<typeof serverTarget>>;
+    try {
+      opened = await serverTarget(admin, opts.allowTargetServer);
+    } catch (e) {
+      const message = `could not reach the target server: ${errorMessage(e)}`;
+      return { findings: [finding('TARGET_FAILED', 'target', message)] };
+    }
+    if ('refused' in opened) return { findings: [finding('TARGET_REFUSED', 'target', opened.refused)] };
+    if (dumpMajor && opened.major < dumpMajor) {
+      const message = `the dump comes from PostgreSQL ${dumpMajor}; the target server runs ${opened.version}`;
+      return {
+        findings: [finding('VERSION_UNSUPPORTED', 'target', message, { evidence: { needMajor: dumpMajor } })],
+      };
+    }
+    return { target: opened };
+  }
+  try {
+    const cluster = await ScratchCluster.start({
+      minMajor: dumpMajor,
+      ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
+      ...(opts.osUser ? { osUser: opts.osUser } : {}),
+      label: 'drill',
+      logger: v.log,
+    });
+    return { target: scratchTarget(cluster) };
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    if (e instanceof ToolMissingError)
+      return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
+    if (startedOutOfSpace(e))
+      return { findings: [scratchDiskFull('target', 'a scratch cluster', errorMessage(e))] };
+    const message = `could not start a scratch PostgreSQL: ${errorMessage(e)}`;
+    return { findings: [finding('TARGET_FAILED', 'target', message)] };
+  }
+}
+
+/** roles: create-missing: every owner and grantee of the dump the target lacks, as NOLOGIN. */
+async function createMissingRoles(client: pg.Client, ins: Inspection): Promise<Finding[]> {
+  const roles = [...new Set([...(ins.toc?.owners ?? []), ...(ins.toc?.grantees ?? [])])];
+  const have = new Set(
+    (await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname),
+  );
+  const created = roles.filter((r) => !have.has(r));
+  for (const r of created) await client.query(`CREATE ROLE ${ident(r)} NOLOGIN`);
+  if (!created.length) return [];
+  return [
+    finding(
+      'ROLES_CREATED',
+      'target',
+      `created ${created.length} role${created.length === 1 ? '' : 's'} the dump names and the target lacked, as NOLOGIN: ${created.join(', ')}`,
+      { evidence: { roles: created.join(', ') } },
+    ),
+  ];
+}
+
+/** The drill's database in the dump's encoding and locale (its ICU locale from 15), else the default. */
+async function createDatabase(v: VerifiedDrill, client: pg.Client, c: DrillTarget): Promise<void> {
+  const loc = v.ins.toc?.database;
+  const wantCollate = loc?.collate ?? loc?.locale;
+  const enc = loc?.encoding && /^\w+$/.test(loc.encoding) ? ` ENCODING '${loc.encoding}'` : '';
+  const lc = wantCollate && /^[\w.@-]+$/.test(wantCollate) ? ` LOCALE '${wantCollate}'` : '';
+  // A database that sorts by ICU gets the same ICU locale (PostgreSQL 15 and newer).
+  const icu =
+    loc?.provider?.toLowerCase() === 'icu' &&
+    loc.icuLocale &&
+    /^[\w.@=;-]+$/.test(loc.icuLocale) &&
+    c.major >= 15
+      ? ` LOCALE_PROVIDER icu ICU_LOCALE '${loc.icuLocale}'`
+      : '';
+  const db = ident(v.database);
+  try {
+    await client.query(`CREATE DATABASE ${db} TEMPLATE template0${enc}${lc}${icu}`);
+  } catch (e) {
+    v.log.warn(
+      `the dump's locale ${[wantCollate, loc?.icuLocale].filter(Boolean).join(' / ')} is not available here (${errorMessage(e)}); using the cluster default`,
+    );
+    await client.query(`CREATE DATABASE ${db} TEMPLATE template0${enc}`);
+  }
+}
+
+/** How the database made sorts: datlocprovider and daticulocale came in 15, daticulocale is datlocale from 17. */
+async function readCollation(client: pg.Client, database: string): Promise<TargetCollation> {
+  const row = (
+    await client.query<{ c: string; p: string | null; icu: string | null }>(
+      `SELECT datcollate AS c, to_jsonb(d) ->> 'datlocprovider' AS p,
+              coalesce(to_jsonb(d) ->> 'daticulocale', to_jsonb(d) ->> 'datlocale') AS icu
+         FROM pg_database d WHERE datname = $1`,
+      [database],
+    )
+  ).rows[0];
+  return {
+    ...(row?.c ? { collate: row.c } : {}),
+    provider: row?.p === 'i' ? 'icu' : 'libc',
+    ...(row?.icu ? { icuLocale: row.icu } : {}),
+  };
+}
