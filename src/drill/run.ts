@@ -15,6 +15,7 @@ import { rowsLost } from '../checks/rows.js';
 import { runSmokeQueries, type SmokeResult } from '../checks/semantics.js';
 import { diffStructure, parseReference, renderReference, structureLines } from '../checks/structure.js';
 import { type CompareSummary, compareRung } from '../compare/run.js';
+import { parseTolerance } from '../config/restorable.js';
 import { onCancel } from '../core/cancel.js';
 import { diskFull, freeBytes, isDiskFull, scratchDiskFull, startedOutOfSpace } from '../core/disk.js';
 import { formatBytes, formatSeconds } from '../core/duration.js';
@@ -40,7 +41,6 @@ import { junitXml } from '../report/junit.js';
 import type { Reportable } from '../report/render.js';
 import { Pipeline, type StageResult } from '../report/stages.js';
 import { type BackupFacts, restoreTools, serverMissing, verifyStages } from '../verify/run.js';
-import { parseTolerance } from './config.js';
 import type { DrillOptions } from './options.js';
 import {
   type DrillTarget,
