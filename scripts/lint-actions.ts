@@ -76,14 +76,16 @@ export function workflowFiles(): string[] {
   return [...list('.github/workflows', /\.ya?ml$/), ...list('examples', /\.ya?ml$/)].sort();
 }
 
+/** The actions: the umbrella, each of actions/, and the workflows' own composite ones in .github/actions/. */
 export function actionFiles(): string[] {
-  return [
-    'action.yml',
-    ...fs
-      .readdirSync(path.join(root, 'actions'))
-      .map((d) => path.join('actions', d, 'action.yml'))
-      .filter((f) => fs.existsSync(path.join(root, f))),
-  ];
+  const under = (dir: string) =>
+    fs.existsSync(path.join(root, dir))
+      ? fs
+          .readdirSync(path.join(root, dir))
+          .map((d) => path.join(dir, d, 'action.yml'))
+          .filter((f) => fs.existsSync(path.join(root, f)))
+      : [];
+  return ['action.yml', ...under('actions'), ...under('.github/actions')];
 }
 
 type ActionYaml = {
