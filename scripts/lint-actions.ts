@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { globRegExp } from '../src/core/glob.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -32,17 +33,10 @@ function config(): { labels: string[]; ignore: { glob: RegExp; pattern: RegExp }
     'self-hosted-runner'?: { labels?: string[] };
     paths?: Record<string, { ignore?: string[] }>;
   };
-  const globRe = (g: string) =>
-    new RegExp(
-      `^${g
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*\*\//g, '(.*/)?')
-        .replace(/\*/g, '[^/]*')}$`,
-    );
   return {
     labels: c['self-hosted-runner']?.labels ?? [],
     ignore: Object.entries(c.paths ?? {}).flatMap(([g, v]) =>
-      (v.ignore ?? []).map((p) => ({ glob: globRe(g), pattern: new RegExp(p) })),
+      (v.ignore ?? []).map((p) => ({ glob: globRegExp(g, `${file}: paths`), pattern: new RegExp(p) })),
     ),
   };
 }
