@@ -200,7 +200,14 @@ export async function breakdown(file: string, runs: number, say: (m: string) => 
         try {
           const { start, end, header } = largest;
           const isal = isalAddon();
-          const job = { file, start, end, intSize: header.intSize, codec: 'gzip' as const };
+          const job = {
+            file,
+            start,
+            end,
+            intSize: header.intSize,
+            codec: 'gzip' as const,
+            what: 'the largest table',
+          };
           return await workers.decode('path' in isal ? { ...job, isal: isal.path } : job);
         } finally {
           await workers.close();

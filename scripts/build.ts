@@ -20,8 +20,7 @@ const bundles: [string, string][] = [
 ];
 
 const ncc = path.join(root, 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js');
-for (const [name, entry] of bundles) {
-  const dest = path.join(out, 'dist', name);
+function bundle(entry: string, dest: string): void {
   fs.rmSync(dest, { recursive: true, force: true });
   execFileSync(
     process.execPath,
@@ -31,13 +30,26 @@ for (const [name, entry] of bundles) {
       stdio: ['ignore', 'ignore', 'inherit'],
     },
   );
+}
+
+// The lane worker (src/archive/lane-worker.ts) is a module of its own that a worker thread loads:
+// bundled once, and put beside every bundle that starts lane workers (src/archive/lanes.ts).
+const laneWorker = path.join(out, 'dist', '.lane-worker');
+bundle('src/archive/lane-worker.ts', laneWorker);
+
+for (const [name, entry] of bundles) {
+  const dest = path.join(out, 'dist', name);
+  bundle(entry, dest);
+  const file = path.join(dest, 'index.js');
+  const text = fs.readFileSync(file, 'utf8');
+  if (text.includes('lane-worker'))
+    fs.copyFileSync(path.join(laneWorker, 'index.js'), path.join(dest, 'lane-worker.js'));
   if (name === 'cli') {
-    const file = path.join(dest, 'index.js');
-    const text = fs.readFileSync(file, 'utf8');
     if (!text.startsWith('#!')) fs.writeFileSync(file, `#!/usr/bin/env node\n${text}`);
     fs.chmodSync(file, 0o755);
   }
 }
+fs.rmSync(laneWorker, { recursive: true, force: true });
 
 for (const spec of SPECS) {
   const dir = path.join(out, 'actions', spec.name);

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { globRegExp } from '../src/core/glob.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -32,17 +33,10 @@ function config(): { labels: string[]; ignore: { glob: RegExp; pattern: RegExp }
     'self-hosted-runner'?: { labels?: string[] };
     paths?: Record<string, { ignore?: string[] }>;
   };
-  const globRe = (g: string) =>
-    new RegExp(
-      `^${g
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*\*\//g, '(.*/)?')
-        .replace(/\*/g, '[^/]*')}$`,
-    );
   return {
     labels: c['self-hosted-runner']?.labels ?? [],
     ignore: Object.entries(c.paths ?? {}).flatMap(([g, v]) =>
-      (v.ignore ?? []).map((p) => ({ glob: globRe(g), pattern: new RegExp(p) })),
+      (v.ignore ?? []).map((p) => ({ glob: globRegExp(g, `${file}: paths`), pattern: new RegExp(p) })),
     ),
   };
 }
@@ -76,14 +70,16 @@ export function workflowFiles(): string[] {
   return [...list('.github/workflows', /\.ya?ml$/), ...list('examples', /\.ya?ml$/)].sort();
 }
 
+/** The actions: the umbrella, each of actions/, and the workflows' own composite ones in .github/actions/. */
 export function actionFiles(): string[] {
-  return [
-    'action.yml',
-    ...fs
-      .readdirSync(path.join(root, 'actions'))
-      .map((d) => path.join('actions', d, 'action.yml'))
-      .filter((f) => fs.existsSync(path.join(root, f))),
-  ];
+  const under = (dir: string) =>
+    fs.existsSync(path.join(root, dir))
+      ? fs
+          .readdirSync(path.join(root, dir))
+          .map((d) => path.join(dir, d, 'action.yml'))
+          .filter((f) => fs.existsSync(path.join(root, f)))
+      : [];
+  return ['action.yml', ...under('actions'), ...under('.github/actions')];
 }
 
 type ActionYaml = {

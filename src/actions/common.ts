@@ -3,6 +3,7 @@ import * as core from '@actions/core';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { markdownSummary, type Reportable, writeJsonReport } from '../report/render.js';
+import type { StageListener } from '../report/stages.js';
 
 /** The inputs given in `with:`, as the runner passes them (INPUT_<NAME> variables). */
 export function actionInputs(): Record<string, string> {
@@ -21,6 +22,10 @@ export const actionsLogger: Logger = {
   debug: (m) => core.debug(m),
   secret: (s) => core.setSecret(s),
 };
+
+/** Each stage's line in the step's log as it ends: `restore: ok in 1.20s`, with why it did not run. */
+export const stageProgress: StageListener = (s) =>
+  core.info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`);
 
 /** Report, set outputs, write the job summary, and fail the step unless the verdict is pass. */
 export async function publish(

@@ -1,15 +1,12 @@
-import * as core from '@actions/core';
 import { parseCompareOptions } from '../compare/options.js';
 import { compareFacts } from '../compare/present.js';
 import { compareOutputs, compareTable, runCompare } from '../compare/run.js';
-import { actionInputs, actionsLogger, publish, runAction } from './common.js';
+import { actionInputs, actionsLogger, publish, runAction, stageProgress } from './common.js';
 
 export function run(raw: Record<string, string> = actionInputs()): Promise<void> {
   return runAction(async () => {
     const opts = parseCompareOptions(raw, 'input', actionsLogger);
-    const result = await runCompare(opts, actionsLogger, (s) =>
-      core.info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`),
-    );
+    const result = await runCompare(opts, actionsLogger, stageProgress);
     await publish(
       result,
       {

@@ -1,15 +1,12 @@
-import * as core from '@actions/core';
 import { parseMigrateOptions } from '../migrate/options.js';
 import { migrateComment, migrateFacts } from '../migrate/present.js';
 import { migrateOutputs, runMigrate, schemaDiffText, writeComment } from '../migrate/run.js';
-import { actionInputs, actionsLogger, publish, runAction } from './common.js';
+import { actionInputs, actionsLogger, publish, runAction, stageProgress } from './common.js';
 
 export function run(raw: Record<string, string> = actionInputs()): Promise<void> {
   return runAction(async () => {
     const opts = parseMigrateOptions(raw, 'input', actionsLogger);
-    const result = await runMigrate(opts, actionsLogger, (s) =>
-      core.info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`),
-    );
+    const result = await runMigrate(opts, actionsLogger, stageProgress);
     const text = migrateComment(result);
     const file = writeComment(text, opts.workDir);
     const diff = schemaDiffText(result);

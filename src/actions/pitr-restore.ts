@@ -8,7 +8,7 @@ import { pitrFacts, pitrNext } from '../pitr/present.js';
 import { pitrOutputs, runPitr } from '../pitr/run.js';
 import { removeCluster } from '../postgres/cluster.js';
 import { defaultWorkDir } from '../verify/options.js';
-import { actionInputs, actionsLogger, publish, runAction } from './common.js';
+import { actionInputs, actionsLogger, publish, runAction, stageProgress } from './common.js';
 
 /** The post step: stop and remove a drill cluster kept with keep: true, also on failure or cancellation. */
 async function post(): Promise<void> {
@@ -48,9 +48,7 @@ export function run(raw: Record<string, string> = actionInputs()): Promise<void>
     }
     const opts = parsePitrOptions(raw, 'input', actionsLogger);
     if (opts.mode === 'in-place' && opts.dataDirectory) core.saveState('in-place', opts.dataDirectory);
-    const result = await runPitr(opts, actionsLogger, (s) =>
-      core.info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`),
-    );
+    const result = await runPitr(opts, actionsLogger, stageProgress);
     if (result.handle) core.saveState('kept-target', result.handle);
     await publish(
       result,

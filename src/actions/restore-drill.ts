@@ -3,7 +3,7 @@ import { parseDrillOptions } from '../drill/options.js';
 import { drillFacts } from '../drill/present.js';
 import { drillOutputs, runDrill } from '../drill/run.js';
 import { parseTargetUrl, removeKept } from '../drill/target.js';
-import { actionInputs, actionsLogger, publish, runAction } from './common.js';
+import { actionInputs, actionsLogger, publish, runAction, stageProgress } from './common.js';
 
 /** The post step: stop and remove a cluster kept with keep: true, also when the job failed or was cancelled. */
 async function post(raw: Record<string, string>): Promise<void> {
@@ -21,9 +21,7 @@ export function run(raw: Record<string, string> = actionInputs()): Promise<void>
     if (core.getState('is-post') === 'true') return post(raw);
     core.saveState('is-post', 'true');
     const opts = parseDrillOptions(raw, 'input', actionsLogger);
-    const result = await runDrill(opts, actionsLogger, (s) =>
-      core.info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`),
-    );
+    const result = await runDrill(opts, actionsLogger, stageProgress);
     if (result.target?.handle) core.saveState('kept-target', result.target.handle);
     await publish(
       result,

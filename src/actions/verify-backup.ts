@@ -1,15 +1,12 @@
-import * as core from '@actions/core';
 import { parseVerifyOptions } from '../verify/options.js';
 import { verifyFacts } from '../verify/present.js';
 import { runVerify, verifyOutputs } from '../verify/run.js';
-import { actionInputs, actionsLogger, publish, runAction } from './common.js';
+import { actionInputs, actionsLogger, publish, runAction, stageProgress } from './common.js';
 
 export function run(raw: Record<string, string> = actionInputs()): Promise<void> {
   return runAction(async () => {
     const opts = parseVerifyOptions(raw, 'input');
-    const result = await runVerify(opts, actionsLogger, (s) =>
-      core.info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`),
-    );
+    const result = await runVerify(opts, actionsLogger, stageProgress);
     await publish(result, { ...opts, title: 'verify-backup', facts: verifyFacts(result) }, (p) =>
       verifyOutputs(result, p),
     );

@@ -271,6 +271,16 @@ function zstdJsDecoder(what: string): BlockDecoder {
 type ZstdFactory = (o: { chunkSize: number }) => Transform;
 const zstd = (zlib as unknown as { createZstdDecompress?: ZstdFactory }).createZstdDecompress;
 
+/** A worker's output buffers: larger, so fewer, in a heap that holds little else. */
+const LANE_OUT_CHUNK = 1024 * 1024;
+
+/** The decoder a worker thread runs for one table's stream: node:zlib's inflate or zstd. */
+export function laneDecoder(codec: 'gzip' | 'zstd', what: string): BlockDecoder {
+  if (codec === 'gzip') return new StreamDecoder(zlib.createInflate({ chunkSize: LANE_OUT_CHUNK }), what);
+  if (!zstd) throw new Error('this Node.js has no zstd in node:zlib (it came in 22.15)');
+  return new StreamDecoder(zstd({ chunkSize: LANE_OUT_CHUNK }), what);
+}
+
 /** The codec a worker thread decodes a stream with (node:zlib's), if there is one for `c`. */
 export function workerCodec(c: Compression): 'gzip' | 'zstd' | undefined {
   if (c === 'gzip') return 'gzip';

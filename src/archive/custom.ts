@@ -1,13 +1,6 @@
 import fs from 'node:fs';
-import {
-  type BlockDecoder,
-  type Compression,
-  type Decoded,
-  damagedStream,
-  decoderFor,
-  workerCodec,
-} from './blocks.js';
-import { DamagedStream, fileChunks, isalAddon, LaneWorkers } from './lanes.js';
+import { type BlockDecoder, type Compression, type Decoded, decoderFor, workerCodec } from './blocks.js';
+import { fileChunks, isalAddon, LaneWorkers } from './lanes.js';
 import { ArchiveProblem } from './problem.js';
 import { ByteReader, UnexpectedEOF } from './reader.js';
 import { scanSql } from './sqlscan.js';
@@ -362,12 +355,8 @@ class LanePool {
     }
     this.seen.inWorkers++;
     this.workers ??= new LaneWorkers();
-    try {
-      const job = { file, start, end, intSize: this.h.intSize, codec: this.codec };
-      return await this.workers.decode(this.isal ? { ...job, isal: this.isal } : job);
-    } catch (e) {
-      throw e instanceof DamagedStream ? damagedStream(what, e.message, e.code) : e;
-    }
+    const job = { file, start, end, intSize: this.h.intSize, codec: this.codec, what };
+    return this.workers.decode(this.isal ? { ...job, isal: this.isal } : job);
   }
 
   /**

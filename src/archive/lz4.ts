@@ -158,91 +158,113 @@ export class Lz4FrameDecoder {
     this.parked = [];
     this.parkedBytes = 0;
     this.needed = 0;
-    let p = 0;
     const buf = this.pending;
-    for (;;) {
-      const avail = buf.length - p;
-      if (this.state === 'between') {
-        if (avail < 4) break;
-        const magic = buf.readUInt32LE(p);
-        if ((magic & 0xfffffff0) === 0x184d2a50) {
-          if (avail < 8) break;
-          const skip = buf.readUInt32LE(p + 4);
-          if (avail < 8 + skip) break;
-          p += 8 + skip;
-          continue;
-        }
-        if (magic !== MAGIC) throw new Lz4Error(`not an LZ4 frame (magic ${magic.toString(16)})`);
-        this.state = 'header';
-        p += 4;
-        continue;
-      }
-      if (this.state === 'header') {
-        if (avail < 2) break;
-        const flg = buf[p] as number;
-        const bd = buf[p + 1] as number;
-        const len = 2 + (flg & 0x08 ? 8 : 0) + (flg & 0x01 ? 4 : 0) + 1;
-        if (avail < len) break;
-        if (flg >>> 6 !== 1) throw new Lz4Error('unsupported LZ4 frame version');
-        const hc = (xxh32(buf.subarray(p, p + len - 1)) >>> 8) & 0xff;
-        if (hc !== buf[p + len - 1]) throw new Lz4Error('the LZ4 frame header checksum does not match');
-        this.blockChecksum = (flg & 0x10) !== 0;
-        this.contentChecksum = (flg & 0x04) !== 0;
-        this.maxBlock = BLOCK_SIZES[(bd >>> 4) & 7] ?? 0;
-        if (!this.maxBlock) throw new Lz4Error('invalid LZ4 block size');
-        this.content = this.contentChecksum ? new XXH32() : undefined;
-        this.window = Buffer.alloc(0);
-        this.state = 'block';
-        p += len;
-        continue;
-      }
-      if (this.state === 'block') {
-        if (avail < 4) break;
-        const word = buf.readUInt32LE(p);
-        if (word === 0) {
-          p += 4;
-          this.state = this.contentChecksum ? 'checksum' : 'between';
-          if (!this.contentChecksum) this.frames++;
-          continue;
-        }
-        const raw = (word & 0x80000000) !== 0;
-        const size = word & 0x7fffffff;
-        if (size > this.maxBlock)
-          throw new Lz4Error(`a block of ${size} bytes exceeds the frame's ${this.maxBlock}`);
-        const need = 4 + size + (this.blockChecksum ? 4 : 0);
-        if (avail < need) break;
-        const data = buf.subarray(p + 4, p + 4 + size);
-        if (this.blockChecksum && xxh32(data) !== buf.readUInt32LE(p + 4 + size)) {
-          throw new Lz4Error('an LZ4 block checksum does not match');
-        }
-        let produced: Buffer;
-        if (raw) produced = data;
-        else {
-          const w = this.window.length;
-          const out = Buffer.allocUnsafe(w + this.maxBlock);
-          this.window.copy(out, 0);
-          const endAt = decodeBlock(data, out, w);
-          produced = out.subarray(w, endAt);
-          this.window = out.subarray(Math.max(0, endAt - WINDOW), endAt);
-        }
-        if (raw) this.window = Buffer.concat([this.window, produced]).subarray(-WINDOW);
-        this.content?.update(produced);
-        this.bytesOut += produced.length;
-        this.onOutput?.(produced);
-        p += need;
-        continue;
-      }
-      // checksum
-      if (avail < 4) break;
-      if ((this.content as XXH32).digest() !== buf.readUInt32LE(p)) {
-        throw new Lz4Error('the LZ4 content checksum does not match');
-      }
-      p += 4;
-      this.frames++;
-      this.state = 'between';
-    }
+    let p = 0;
+    for (let next = this.step(buf, p); next >= 0; next = this.step(buf, p)) p = next;
     this.pending = p === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(p));
     this.needed = this.bytesWanted();
+  }
+
+  /** One step of the parser at `p`: where the next one starts, or -1 until more bytes come. */
+  private step(buf: Buffer, p: number): number {
+    switch (this.state) {
+      case 'between':
+        return this.frameStart(buf, p);
+      case 'header':
+        return this.frameHeader(buf, p);
+      case 'block':
+        return this.block(buf, p);
+      case 'checksum':
+        return this.contentEnd(buf, p);
+    }
+  }
+
+  /** A frame's magic number, or a skippable frame stepped over. */
+  private frameStart(buf: Buffer, p: number): number {
+    const avail = buf.length - p;
+    if (avail < 4) return -1;
+    const magic = buf.readUInt32LE(p);
+    if ((magic & 0xfffffff0) === 0x184d2a50) {
+      if (avail < 8) return -1;
+      const skip = buf.readUInt32LE(p + 4);
+      return avail < 8 + skip ? -1 : p + 8 + skip;
+    }
+    if (magic !== MAGIC) throw new Lz4Error(`not an LZ4 frame (magic ${magic.toString(16)})`);
+    this.state = 'header';
+    return p + 4;
+  }
+
+  /** The frame descriptor: its flags, block size and header checksum. */
+  private frameHeader(buf: Buffer, p: number): number {
+    const avail = buf.length - p;
+    if (avail < 2) return -1;
+    const flg = buf[p] as number;
+    const bd = buf[p + 1] as number;
+    const len = 2 + (flg & 0x08 ? 8 : 0) + (flg & 0x01 ? 4 : 0) + 1;
+    if (avail < len) return -1;
+    if (flg >>> 6 !== 1) throw new Lz4Error('unsupported LZ4 frame version');
+    const hc = (xxh32(buf.subarray(p, p + len - 1)) >>> 8) & 0xff;
+    if (hc !== buf[p + len - 1]) throw new Lz4Error('the LZ4 frame header checksum does not match');
+    this.blockChecksum = (flg & 0x10) !== 0;
+    this.contentChecksum = (flg & 0x04) !== 0;
+    this.maxBlock = BLOCK_SIZES[(bd >>> 4) & 7] ?? 0;
+    if (!this.maxBlock) throw new Lz4Error('invalid LZ4 block size');
+    this.content = this.contentChecksum ? new XXH32() : undefined;
+    this.window = Buffer.alloc(0);
+    this.state = 'block';
+    return p + len;
+  }
+
+  /** A data block (checked, decoded and passed on), or the end mark of the frame's blocks. */
+  private block(buf: Buffer, p: number): number {
+    const avail = buf.length - p;
+    if (avail < 4) return -1;
+    const word = buf.readUInt32LE(p);
+    if (word === 0) {
+      this.state = this.contentChecksum ? 'checksum' : 'between';
+      if (!this.contentChecksum) this.frames++;
+      return p + 4;
+    }
+    const raw = (word & 0x80000000) !== 0;
+    const size = word & 0x7fffffff;
+    if (size > this.maxBlock)
+      throw new Lz4Error(`a block of ${size} bytes exceeds the frame's ${this.maxBlock}`);
+    const need = 4 + size + (this.blockChecksum ? 4 : 0);
+    if (avail < need) return -1;
+    const data = buf.subarray(p + 4, p + 4 + size);
+    if (this.blockChecksum && xxh32(data) !== buf.readUInt32LE(p + 4 + size)) {
+      throw new Lz4Error('an LZ4 block checksum does not match');
+    }
+    this.output(raw ? data : this.decompress(data), raw);
+    return p + need;
+  }
+
+  /** A compressed block decoded after the window it may refer back into; the window moves on. */
+  private decompress(data: Buffer): Buffer {
+    const w = this.window.length;
+    const out = Buffer.allocUnsafe(w + this.maxBlock);
+    this.window.copy(out, 0);
+    const endAt = decodeBlock(data, out, w);
+    this.window = out.subarray(Math.max(0, endAt - WINDOW), endAt);
+    return out.subarray(w, endAt);
+  }
+
+  private output(produced: Buffer, raw: boolean): void {
+    if (raw) this.window = Buffer.concat([this.window, produced]).subarray(-WINDOW);
+    this.content?.update(produced);
+    this.bytesOut += produced.length;
+    this.onOutput?.(produced);
+  }
+
+  /** The content checksum that ends a frame. */
+  private contentEnd(buf: Buffer, p: number): number {
+    if (buf.length - p < 4) return -1;
+    if ((this.content as XXH32).digest() !== buf.readUInt32LE(p)) {
+      throw new Lz4Error('the LZ4 content checksum does not match');
+    }
+    this.frames++;
+    this.state = 'between';
+    return p + 4;
   }
 
   /** How many buffered bytes the parser needs before it can take its next step. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { type Expectation, meets, parseExpectation } from '../drill/config.js';
+import { type Expectation, meets, parseExpectation } from '../config/restorable.js';
 import { ident } from '../postgres/client.js';
 import { type Finding, finding } from '../report/findings.js';
 

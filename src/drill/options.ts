@@ -1,4 +1,5 @@
 import { type CompareOptions, parseCompareRung } from '../compare/options.js';
+import { type DrillConfig, loadConfig } from '../config/restorable.js';
 import { parseDuration } from '../core/duration.js';
 import { UserError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/log.js';
@@ -7,7 +8,6 @@ import { resolveInputs } from '../core/spec.js';
 import type { RolesMode } from '../postgres/restore.js';
 import { cpuCount, parseVerifyOptions, type VerifyOptions } from '../verify/options.js';
 import { verifySpec } from '../verify/spec.js';
-import { type DrillConfig, loadConfig } from './config.js';
 import { drillSpec } from './spec.js';
 import { parseTargetUrl } from './target.js';
 

@@ -3,7 +3,15 @@ import { UserError } from '../core/errors.js';
 import { runSync } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import { majorOf } from '../postgres/binaries.js';
-import { type ConnInfo, ident, libpqEnv, maskedUrl, parseDbUrl, withClient } from '../postgres/client.js';
+import {
+  type ConnInfo,
+  ident,
+  libpqEnv,
+  MARKER,
+  maskedUrl,
+  parseDbUrl,
+  withClient,
+} from '../postgres/client.js';
 import { BULK_LOAD_SETTINGS, removeCluster, type ScratchCluster } from '../postgres/cluster.js';
 
 /** Where a drill restores: a scratch cluster it made, or a database it makes on an existing server. */
@@ -39,8 +47,6 @@ export function scratchTarget(c: ScratchCluster): DrillTarget {
 
 /** Names that say production: such a server is refused unless allow-target-server is true. */
 const PRODUCTION_LIKE = /prod|live/i;
-/** The marker on every database a drill creates: teardown drops only databases that carry it. */
-export const MARKER = 'created by restorable drill';
 
 export function parseTargetUrl(input: string, url: string, log: Logger): ConnInfo {
   const c = parseDbUrl(input, url, (p) => log.secret(p));

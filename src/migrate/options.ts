@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { type DrillConfig, loadConfig } from '../config/restorable.js';
 import { parseDuration } from '../core/duration.js';
 import { UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { parseBool, parseSeverity } from '../core/parse.js';
 import { resolveInputs } from '../core/spec.js';
-import { type DrillConfig, loadConfig } from '../drill/config.js';
 import { type ConnInfo, parseDbUrl } from '../postgres/client.js';
 import type { Severity } from '../report/findings.js';
 import { defaultWorkDir } from '../verify/options.js';

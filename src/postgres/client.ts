@@ -105,3 +105,9 @@ export async function waitForConnections(c: ConnInfo, timeoutMs = 60_000): Promi
     }
   }
 }
+
+/**
+ * The comment on every database a drill creates: the drill's teardown drops only databases that
+ * carry it, and migrate-check knows a drill's copy by it.
+ */
+export const MARKER = 'created by restorable drill';

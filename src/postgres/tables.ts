@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { globToRegExp } from '../sources/select.js';
+import { globMatcher } from '../core/glob.js';
 import { type ConnInfo, ident, withClient } from './client.js';
 
 /** `schema.table`, each part quoted only where it needs to be. */
@@ -58,19 +58,14 @@ export interface TableFilter {
 
 /** Globs match `schema.table` as written unquoted (`public.orders`, `audit.*`). */
 export function filterTables<T extends { schema: string; name: string }>(tables: T[], f: TableFilter): T[] {
-  const inc = (f.include ?? []).map(matcherAll);
-  const exc = (f.exclude ?? []).map(matcherAll);
+  const inc = (f.include ?? []).map((g) => globMatcher(g, 'include'));
+  const exc = (f.exclude ?? []).map((g) => globMatcher(g, 'exclude'));
   return tables.filter((t) => {
     const key = `${t.schema}.${t.name}`;
     if (f.schemas?.length && !f.schemas.includes(t.schema)) return false;
     if (inc.length && !inc.some((m) => m(key))) return false;
     return !exc.some((m) => m(key));
   });
-}
-
-function matcherAll(glob: string): (s: string) => boolean {
-  const re = globToRegExp(glob);
-  return (s) => re.test(s);
 }
 
 /** count(*) of the given tables over `jobs` connections; every identifier is quoted. */

@@ -1,46 +1,10 @@
 import { UserError } from '../core/errors.js';
+import { globRegExp } from '../core/glob.js';
 import type { BackupObject } from './types.js';
 
-/** Turn a glob into a RegExp: `**` crosses folders, `*` and `?` do not, `{a,b}` and `[...]` work. */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  let inGroup = 0;
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i] as string;
-    if (c === '*') {
-      if (glob[i + 1] === '*') {
-        i++;
-        if (glob[i + 1] === '/') {
-          i++;
-          re += '(?:.*/)?';
-        } else re += '.*';
-      } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
-    else if (c === '{') {
-      inGroup++;
-      re += '(?:';
-    } else if (c === '}' && inGroup > 0) {
-      inGroup--;
-      re += ')';
-    } else if (c === ',' && inGroup > 0) re += '|';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 1);
-      if (end === -1) re += '\\[';
-      else {
-        re += `[${glob
-          .slice(i + 1, end)
-          .replace(/^!/, '^')
-          .replace(/\\/g, '\\\\')}]`;
-        i = end;
-      }
-    } else re += c.replace(/[.+^$()|\\/]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
-}
-
 /** A pattern without a slash matches the file name in any folder, as in .gitignore. */
-export function matcher(pattern: string): (name: string) => boolean {
-  const re = globToRegExp(pattern);
+export function matcher(pattern: string, input = 'pattern'): (name: string) => boolean {
+  const re = globRegExp(pattern, input);
   if (pattern.includes('/')) return (name) => re.test(name);
   return (name) => re.test(name.slice(name.lastIndexOf('/') + 1));
 }
@@ -78,8 +42,13 @@ export interface Candidate extends BackupObject {
   timeFrom: 'name' | 'modified';
 }
 
-export function candidates(objects: BackupObject[], pattern: string | undefined): Candidate[] {
-  const match = pattern ? matcher(pattern) : undefined;
+/** Backups under the source, newest first; `pattern` is the glob the user gave as `input`. */
+export function candidates(
+  objects: BackupObject[],
+  pattern: string | undefined,
+  input = 'pattern',
+): Candidate[] {
+  const match = pattern ? matcher(pattern, input) : undefined;
   return objects
     .filter((o) => (match ? match(o.name) && !SIDECAR.test(o.name) : looksLikeBackup(o)))
     .map((o) => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkCollation } from '../../src/checks/integrity.js';
-import { loadConfig, meets, parseExpectation, parseTolerance } from '../../src/drill/config.js';
+import { loadConfig, meets, parseExpectation, parseTolerance } from '../../src/config/restorable.js';
 import { classifyRestore } from '../../src/postgres/restore.js';
 import { trend } from '../../src/report/history.js';
 import { junitXml } from '../../src/report/junit.js';

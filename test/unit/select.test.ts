@@ -1,9 +1,15 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { UserError } from '../../src/core/errors.js';
+import { globRegExp } from '../../src/core/glob.js';
+import { filterTables } from '../../src/postgres/tables.js';
 import {
   candidates,
   choose,
   countTiers,
-  globToRegExp,
   matcher,
   parseExpect,
   timestampInName,
@@ -27,17 +33,65 @@ describe('timestampInName', () => {
 
 describe('globs', () => {
   it('* stays within a folder, ** crosses them, {a,b} and [..] work', () => {
-    expect(globToRegExp('daily/*.dump*').test('daily/x.dump.gz')).toBe(true);
-    expect(globToRegExp('daily/*.dump*').test('daily/sub/x.dump')).toBe(false);
-    expect(globToRegExp('**/*.dump').test('a/b/c.dump')).toBe(true);
-    expect(globToRegExp('**/*.dump').test('c.dump')).toBe(true);
-    expect(globToRegExp('*.{sql,dump}').test('x.sql')).toBe(true);
-    expect(globToRegExp('db[0-9].dump').test('db7.dump')).toBe(true);
-    expect(globToRegExp('a.b').test('axb')).toBe(false);
+    expect(globRegExp('daily/*.dump*', 'pattern').test('daily/x.dump.gz')).toBe(true);
+    expect(globRegExp('daily/*.dump*', 'pattern').test('daily/sub/x.dump')).toBe(false);
+    expect(globRegExp('**/*.dump', 'pattern').test('a/b/c.dump')).toBe(true);
+    expect(globRegExp('**/*.dump', 'pattern').test('c.dump')).toBe(true);
+    expect(globRegExp('*.{sql,dump}', 'pattern').test('x.sql')).toBe(true);
+    expect(globRegExp('db[0-9].dump', 'pattern').test('db7.dump')).toBe(true);
+    expect(globRegExp('a.b', 'pattern').test('axb')).toBe(false);
   });
   it('a pattern without a slash matches the file name in any folder', () => {
     expect(matcher('*.dump')('2026-11-01T03-15-00Z/full.dump')).toBe(true);
     expect(matcher('*/full.dump')('full.dump')).toBe(false);
+  });
+  it('a backslash makes a character literal; [!..] negates; * matches dot files', () => {
+    expect(globRegExp('a\\*b', 'pattern').test('a*b')).toBe(true);
+    expect(globRegExp('a\\*b', 'pattern').test('axb')).toBe(false);
+    expect(globRegExp('backup\\{1.dump', 'pattern').test('backup{1.dump')).toBe(true);
+    expect(globRegExp('db[!0-9].dump', 'pattern').test('dbx.dump')).toBe(true);
+    expect(globRegExp('db[!0-9].dump', 'pattern').test('db1.dump')).toBe(false);
+    expect(globRegExp('*.dump', 'pattern').test('.hidden.dump')).toBe(true);
+    expect(globRegExp('!x', 'pattern').test('!x')).toBe(true);
+  });
+  it.each(['backup{1.dump', 'db[0-9.dump', 'a)b', '[z-a].dump'])(
+    "%s is the user's mistake, naming the input",
+    (bad) => {
+      const thrown = () => globRegExp(bad, 'pattern');
+      expect(thrown).toThrow(UserError);
+      expect(thrown).toThrow(/^pattern: ".*" is not a valid glob \(.+\)\. Put a backslash/);
+    },
+  );
+  it('candidates and filterTables name their input', () => {
+    expect(() => candidates([], 'backup{1.dump')).toThrow(/^pattern: "backup\{1.dump"/);
+    const t = [{ schema: 'public', name: 'orders' }];
+    expect(() => filterTables(t, { include: ['public.[x'] })).toThrow(/^include: "public.\[x"/);
+    expect(() => filterTables(t, { exclude: ['a{'] })).toThrow(/^exclude: "a\{"/);
+    expect(filterTables(t, { include: ['public.*'], exclude: ['*.x'] })).toEqual(t);
+  });
+  it('the CLI says a bad pattern in one line and exits 2', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glob-'));
+    fs.writeFileSync(path.join(dir, 'a.dump'), '');
+    const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(root, 'src/cli/index.ts'),
+        'verify',
+        '--source',
+        dir,
+        '--pattern',
+        'backup{1.dump',
+      ],
+      { encoding: 'utf8', cwd: root },
+    );
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^restorable: pattern: "backup\{1.dump" is not a valid glob/),
+    ]);
   });
 });
 

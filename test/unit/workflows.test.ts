@@ -144,7 +144,7 @@ describe('the reusable workflows', () => {
       const kitUses = Object.values(wf(f).jobs).flatMap((j) =>
         (j.steps ?? []).map((s) => s.uses ?? '').filter((u) => u.includes('/actions/')),
       );
-      for (const u of kitUses) expect(u).toMatch(/^\.\/\.restorable-kit\/actions\/[\w-]+$/);
+      for (const u of kitUses) expect(u).toMatch(/^\.\/\.restorable-kit\/(\.github\/)?actions\/[\w-]+$/);
     }
   });
 });

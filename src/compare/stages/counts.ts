@@ -1,4 +1,4 @@
-import type { Tolerance } from '../../drill/config.js';
+import type { Tolerance } from '../../config/restorable.js';
 import { type Finding, finding } from '../../report/findings.js';
 import type { CompareContext, CompareRow } from '../context.js';
 import type { Mode, Side } from '../side.js';

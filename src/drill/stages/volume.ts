@@ -1,9 +1,9 @@
 import { rowsLost } from '../../checks/rows.js';
+import { parseTolerance } from '../../config/restorable.js';
 import { withClient } from '../../postgres/client.js';
 import { countRows } from '../../postgres/tables.js';
 import { type Finding, finding } from '../../report/findings.js';
 import type { HistoryEntry } from '../../report/history.js';
-import { parseTolerance } from '../config.js';
 import type { TargetedDrill } from '../context.js';
 
 /**

@@ -1,8 +1,7 @@
 import path from 'node:path';
 import type pg from 'pg';
 import { errorMessage } from '../../core/errors.js';
-import { MARKER } from '../../drill/target.js';
-import { withClient } from '../../postgres/client.js';
+import { MARKER, withClient } from '../../postgres/client.js';
 import { readLabel, SCRATCH_PREFIX } from '../../postgres/cluster.js';
 import { finding } from '../../report/findings.js';
 import type { MigrateContext, Snapshot } from '../context.js';

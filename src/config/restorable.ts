@@ -1,3 +1,7 @@
+/**
+ * restorable.yml: its schema and reader, and the tolerances and expectations it holds. Every
+ * pipeline that takes `config` (drill, compare, migrate, pitr) and the checks read it from here.
+ */
 import fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';

@@ -1,0 +1,115 @@
+import { parseDuration } from '../../core/duration.js';
+import type { Finding } from '../../report/findings.js';
+import { type IncidentInput, incidentRecord, incidentTitle, SEED_TARGETS } from '../../report/incident.js';
+import { type GitHubClient, type Repo, repoPath } from '../client.js';
+import { json, num, prefixed, str } from '../inputs.js';
+import { openIssue } from '../issues.js';
+import { readReports, worstVerdict } from '../reports.js';
+import { runApprovals } from '../runs.js';
+import type { ModeRun, ReportResult } from './mode.js';
+
+/** What the restore job's outputs (and the plan's) say of the restore, for the incident record. */
+function restoreFacts(
+  restore: Record<string, string>,
+  plan: Record<string, string>,
+): IncidentInput['restore'] {
+  return {
+    verdict: str(restore.verdict) ?? 'not run',
+    ...(str(restore['recovered-to']) ? { recoveredTo: str(restore['recovered-to']) as string } : {}),
+    ...(str(restore['base-backup']) ? { baseBackup: str(restore['base-backup']) as string } : {}),
+    ...(str(restore['wal-segments']) ? { walSegments: str(restore['wal-segments']) as string } : {}),
+    ...(str(restore['wal-range']) ? { walRange: str(restore['wal-range']) as string } : {}),
+    ...(num(restore['replay-seconds']) !== undefined
+      ? { replaySeconds: num(restore['replay-seconds']) as number }
+      : {}),
+    ...(num(restore['total-seconds']) !== undefined
+      ? { totalSeconds: num(restore['total-seconds']) as number }
+      : {}),
+    ...(num(plan['estimated-seconds']) !== undefined
+      ? { estimatedSeconds: num(plan['estimated-seconds']) as number }
+      : {}),
+    ...(str(restore['safety-snapshot']) ? { safetySnapshot: str(restore['safety-snapshot']) as string } : {}),
+  };
+}
+
+/** The incident record's facts: the run, its approvals, the plan's, restore's and verify's outputs. */
+async function incidentInput(
+  { i, deps, ctx, database }: ModeRun,
+  client: GitHubClient,
+  repo: Repo,
+): Promise<IncidentInput> {
+  const approvals = ctx.runId ? await runApprovals(client, repo, ctx.runId) : [];
+  const run = ctx.runId
+    ? await client.request<{
+        created_at?: string;
+        actor?: { login?: string };
+        triggering_actor?: { login?: string };
+      }>('GET', `${repoPath(repo)}/actions/runs/${ctx.runId}`)
+    : {};
+  const plan = json('plan', i.plan);
+  const restore = json('restore', i.restore);
+  // The checks run in the restore job (the restored server is on its runner): its verify-*
+  // outputs, unless a verify JSON is given.
+  const verify = str(i.verify) ? json('verify', i.verify) : prefixed(restore, 'verify-');
+  const reports = i.reports ? readReports(i.reports) : [];
+  const findings: Finding[] = reports.flatMap((r) => r.findings).filter((f) => !f.ignored);
+  const restoreMode = str(i['restore-mode']) ?? 'drill';
+  const targetTime = str(i['target-time']);
+  const target = targetTime ?? str(plan['target-name']) ?? 'the latest WAL';
+  return {
+    database,
+    mode: restoreMode,
+    reason: str(i.reason) ?? '',
+    requestedBy:
+      run.triggering_actor?.login ??
+      run.actor?.login ??
+      deps.env.GITHUB_TRIGGERING_ACTOR ??
+      deps.env.GITHUB_ACTOR ??
+      'unknown',
+    runUrl: ctx.runUrl,
+    target,
+    ...(targetTime && !Number.isNaN(Date.parse(targetTime)) ? { damageAt: targetTime } : {}),
+    ...(str(i['detected-at']) ? { detectedAt: str(i['detected-at']) as string } : {}),
+    dispatchedAt: run.created_at ?? str(plan['started-at']) ?? deps.now.toISOString(),
+    ...(str(plan['finished-at']) ? { planFinishedAt: str(plan['finished-at']) as string } : {}),
+    ...(str(restore['started-at']) ? { restoreStartedAt: str(restore['started-at']) as string } : {}),
+    ...(str(restore['finished-at']) ? { restoreFinishedAt: str(restore['finished-at']) as string } : {}),
+    ...(str(verify['finished-at']) ? { verifyFinishedAt: str(verify['finished-at']) as string } : {}),
+    approvals,
+    restore: restoreFacts(restore, plan),
+    verify: {
+      verdict: str(verify.verdict) ?? 'not run',
+      ...(str(verify.detail) ? { detail: str(verify.detail) as string } : {}),
+    },
+    findings,
+    targets: {
+      ...SEED_TARGETS,
+      rto: parseDuration('rto-target', i['rto-target'] as string),
+      rpo: parseDuration('rpo-target', i['rpo-target'] as string),
+    },
+  };
+}
+
+/** The incident record of a PITR run, opened as an issue; notified. */
+export async function incident(m: ModeRun): Promise<ReportResult> {
+  const { i, deps, ctx, send } = m;
+  const client = deps.client();
+  const repo = ctx.repo();
+  const input = await incidentInput(m, client, repo);
+  const body = incidentRecord(input);
+  const verdict = worstVerdict(
+    [input.restore.verdict, input.verify.verdict].map((v) =>
+      v === 'pass' ? 'pass' : v === 'fail' ? 'fail' : 'could-not-verify',
+    ),
+  );
+  const outcome = await openIssue(client, repo, {
+    label: str(i.label) ?? 'restorable-incident',
+    title: incidentTitle(input),
+    body,
+  });
+  await send(`${incidentTitle(input)}: ${outcome.url}`, verdict !== 'pass');
+  return {
+    outputs: { verdict, action: outcome.action, 'issue-url': outcome.url ?? '' },
+    summary: `${body}\nIncident record: ${outcome.url}\n`,
+  };
+}
