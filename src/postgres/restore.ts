@@ -335,6 +335,28 @@ export async function restoreEnv(target: ConnInfo): Promise<Record<string, strin
   };
 }
 
+/** What the plain-dump filter left out of psql's input, as the finding of its first hazard. */
+function hazardFinding(stage: string, hazard: PlainDumpFilter['hazards'][number], count: number): Finding {
+  return finding(
+    hazard.kind === 'meta' || hazard.kind === 'copy-escape' ? 'PLAIN_META_COMMAND' : 'DUMP_OUTSIDE_DATABASE',
+    stage,
+    `line ${hazard.line}: ${hazard.text}; left out of what psql loaded`,
+    { evidence: { line: hazard.line, count } },
+  );
+}
+
+/** Reading or un-gzipping the dump failed while the restore program read it: it got only part. */
+function unpackFinding(stage: string, tool: string, error: Error): Finding {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  const gz = code.startsWith('Z_');
+  return finding(
+    gz ? 'COMPRESSION_CORRUPT' : 'RESTORE_ERROR',
+    stage,
+    `${gz ? 'the gzip stream around the dump' : 'reading the dump'} failed while ${tool} read it (${error.message}): it got only part of the dump`,
+    { evidence: { error: code || error.message } },
+  );
+}
+
 /**
  * Restore a dump into `target` (an existing, empty database) with `client`: pg_restore for custom and
  * directory dumps, psql for plain ones. The one restore path: the drill's, and verify's schema replay.
@@ -386,30 +408,8 @@ export async function restoreDump(
   }
   const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.unprivileged === true);
   const hazard = filter?.hazards[0];
-  if (hazard) {
-    classified.findings.push(
-      finding(
-        hazard.kind === 'meta' || hazard.kind === 'copy-escape'
-          ? 'PLAIN_META_COMMAND'
-          : 'DUMP_OUTSIDE_DATABASE',
-        stage,
-        `line ${hazard.line}: ${hazard.text}; left out of what psql loaded`,
-        { evidence: { line: hazard.line, count: filter?.hazards.length ?? 1 } },
-      ),
-    );
-  }
-  if (unpackError) {
-    const code = (unpackError as NodeJS.ErrnoException).code ?? '';
-    const gz = code.startsWith('Z_');
-    classified.findings.unshift(
-      finding(
-        gz ? 'COMPRESSION_CORRUPT' : 'RESTORE_ERROR',
-        stage,
-        `${gz ? 'the gzip stream around the dump' : 'reading the dump'} failed while ${tool} read it (${unpackError.message}): it got only part of the dump`,
-        { evidence: { error: code || unpackError.message } },
-      ),
-    );
-  }
+  if (hazard) classified.findings.push(hazardFinding(stage, hazard, filter?.hazards.length ?? 1));
+  if (unpackError) classified.findings.unshift(unpackFinding(stage, tool, unpackError));
   return {
     exitCode: res.code,
     seconds: res.seconds,
