@@ -46,7 +46,7 @@ export function run(raw: Record<string, string> = actionInputs()): Promise<void>
       return;
     }
     const opts = parsePitrOptions(raw, 'input', actionsLogger);
-    if (opts.mode === 'in-place' && opts.dataDirectory) core.saveState('in-place', opts.dataDirectory);
+    if (opts.mode === 'in-place' && !opts.planOnly) core.saveState('in-place', opts.dataDirectory);
     const result = await runPitr(opts, actionsLogger, (s) =>
       core.info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`),
     );

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
+import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { UserError } from '../core/errors.js';
+import { readInputs } from '../core/inputs.js';
 import type { Logger } from '../core/log.js';
-import { resolveInputs } from '../core/spec.js';
 import type { Finding } from '../report/findings.js';
 import { type IncidentInput, incidentRecord, incidentTitle, SEED_TARGETS } from '../report/incident.js';
 import { type NotifyTargets, notify } from '../report/notify.js';
@@ -13,20 +14,7 @@ import { validatePitrRequest } from './pitr-request.js';
 import { readReports, summarizeDrill, worstVerdict } from './reports.js';
 import { dispatchWorkflow, drillMonthState, latestArtifactRun, runApprovals, workflowFile } from './runs.js';
 import { decideCatchUp, decideSchedule } from './schedule.js';
-import { githubReportSpec } from './spec.js';
-
-export const REPORT_MODES = [
-  'guard',
-  'dispatch',
-  'drill-issue',
-  'pr-comment',
-  'pitr-request',
-  'environment-check',
-  'incident',
-  'notify',
-  'last-artifact',
-] as const;
-export type ReportMode = (typeof REPORT_MODES)[number];
+import { githubReportInputs, githubReportSpec } from './spec.js';
 
 export interface ReportDeps {
   /** Made on first use, so modes that need no API (notify, pitr-request) need no token. */
@@ -43,13 +31,6 @@ export interface ReportResult {
   summary: string;
 }
 
-const bool = (input: string, v: string | undefined): boolean => {
-  const t = (v ?? '').trim().toLowerCase();
-  if (t === 'true') return true;
-  if (t === 'false' || t === '') return false;
-  throw new UserError(input, `"${v}" is not true or false`, 'Write true or false');
-};
-
 /** The keys of `o` that start with `prefix`, without it (`verify-finished-at` -> `finished-at`). */
 function prefixed(o: Record<string, string>, prefix: string): Record<string, string> {
   return Object.fromEntries(
@@ -59,17 +40,30 @@ function prefixed(o: Record<string, string>, prefix: string): Record<string, str
   );
 }
 
+/** A job's outputs as JSON: an object of strings (numbers and booleans read as their text). */
+const outputsJson = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String));
+
 function json(input: string, v: string | undefined): Record<string, string> {
   if (!v?.trim()) return {};
+  let parsed: unknown;
   try {
-    const o = JSON.parse(v) as unknown;
-    if (o && typeof o === 'object' && !Array.isArray(o)) return o as Record<string, string>;
+    parsed = JSON.parse(v);
   } catch {}
+  const r = outputsJson.safeParse(parsed);
+  if (r.success) return r.data;
   throw new UserError(input, 'is not a JSON object', `Pass toJSON(needs.<job>.outputs)`);
 }
 
 const num = (v: string | undefined) => (v && Number.isFinite(Number(v)) ? Number(v) : undefined);
 const str = (v: string | undefined) => (v?.trim() ? v.trim() : undefined);
+/** The fields `make` gives for a value that is there, else none: `...when(str(x), (y) => ({ y }))`. */
+const when = <T, R extends object>(v: T | undefined, make: (v: T) => R): R | Record<never, never> =>
+  v === undefined ? {} : make(v);
+
+const pullRequestEvent = z.object({
+  pull_request: z.object({ number: z.number().optional() }).optional(),
+  number: z.number().optional(),
+});
 
 function context(env: ReportDeps['env']) {
   const server = (env.GITHUB_SERVER_URL ?? 'https://github.com').replace(/\/+$/, '');
@@ -90,11 +84,8 @@ function prNumber(raw: string | undefined, env: ReportDeps['env']): number {
   }
   const file = env.GITHUB_EVENT_PATH;
   if (file && fs.existsSync(file)) {
-    const ev = JSON.parse(fs.readFileSync(file, 'utf8')) as {
-      pull_request?: { number?: number };
-      number?: number;
-    };
-    const n = ev.pull_request?.number ?? ev.number;
+    const ev = pullRequestEvent.safeParse(JSON.parse(fs.readFileSync(file, 'utf8')));
+    const n = ev.success ? (ev.data.pull_request?.number ?? ev.data.number) : undefined;
     if (n) return n;
   }
   throw new UserError(
@@ -106,24 +97,18 @@ function prNumber(raw: string | undefined, env: ReportDeps['env']): number {
 
 /** Run one mode of the github-report action. Inputs are the action's, by name. */
 export async function runReport(raw: Record<string, string>, deps: ReportDeps): Promise<ReportResult> {
-  const i = resolveInputs(githubReportSpec, raw, 'input');
-  const mode = i.mode as ReportMode;
-  if (!REPORT_MODES.includes(mode)) {
-    throw new UserError('mode', `"${i.mode}" is not a mode`, `Use one of: ${REPORT_MODES.join(', ')}`);
-  }
+  const i = readInputs(githubReportSpec.command, githubReportInputs, raw, 'input');
+  const mode = i.mode;
   const ctx = context(deps.env);
   const targets: NotifyTargets = {
-    ...(str(i['webhook-url']) ? { webhookUrl: str(i['webhook-url']) as string } : {}),
-    ...(str(i['telegram-token']) ? { telegramToken: str(i['telegram-token']) as string } : {}),
-    ...(str(i['telegram-chat-id']) ? { telegramChatId: str(i['telegram-chat-id']) as string } : {}),
-    ...(str(i['telegram-api-url']) ? { telegramApiUrl: str(i['telegram-api-url']) as string } : {}),
+    ...when(str(i['webhook-url']), (webhookUrl) => ({ webhookUrl })),
+    ...when(str(i['telegram-token']), (telegramToken) => ({ telegramToken })),
+    ...when(str(i['telegram-chat-id']), (telegramChatId) => ({ telegramChatId })),
+    ...when(str(i['telegram-api-url']), (telegramApiUrl) => ({ telegramApiUrl })),
   };
   if (targets.webhookUrl) deps.log.secret(targets.webhookUrl);
   if (targets.telegramToken) deps.log.secret(targets.telegramToken);
-  const notifyOn = i['notify-on'] ?? 'always';
-  if (!['always', 'failure', 'never'].includes(notifyOn)) {
-    throw new UserError('notify-on', `"${notifyOn}" is not always, failure or never`, 'Pick one of them');
-  }
+  const notifyOn = i['notify-on'];
   const send = async (text: string, problem: boolean) => {
     if (notifyOn === 'never' || (notifyOn === 'failure' && !problem)) return;
     if (!targets.webhookUrl && !targets.telegramToken) return;
@@ -136,15 +121,15 @@ export async function runReport(raw: Record<string, string>, deps: ReportDeps): 
       const decision = decideSchedule({
         now: deps.now,
         event: deps.env.GITHUB_EVENT_NAME ?? '',
-        guard: bool('guard', i.guard),
-        catchUp: bool('catch-up', i['catch-up']),
+        guard: i.guard,
+        catchUp: i['catch-up'],
       });
       let dispatch = false;
       let reason = decision.reason;
       if (decision.checkCatchUp) {
         const state = await drillMonthState(deps.client(), ctx.repo(), {
           workflow: workflowFile(deps.env.GITHUB_WORKFLOW_REF),
-          drillJob: i['drill-job'] as string,
+          drillJob: i['drill-job'],
           now: deps.now,
           currentRunId: ctx.runId,
         });
@@ -166,7 +151,7 @@ export async function runReport(raw: Record<string, string>, deps: ReportDeps): 
       const again = decideCatchUp(
         await drillMonthState(deps.client(), ctx.repo(), {
           workflow,
-          drillJob: i['drill-job'] as string,
+          drillJob: i['drill-job'],
           now: deps.now,
           currentRunId: ctx.runId,
         }),
@@ -186,14 +171,14 @@ export async function runReport(raw: Record<string, string>, deps: ReportDeps): 
       };
     }
     case 'drill-issue': {
-      const fleet = bool('fleet', i.fleet);
+      const fleet = i.fleet;
       const reports = i.reports ? readReports(i.reports) : [];
       const s = summarizeDrill(reports, {
         database,
         runUrl: ctx.runUrl,
         now: deps.now,
         fleet,
-        ...(str(i['job-result']) ? { jobResult: str(i['job-result']) as string } : {}),
+        ...when(str(i['job-result']), (jobResult) => ({ jobResult })),
       });
       const label = str(i.label) ?? (fleet ? 'restorable-fleet' : 'restorable-drill');
       const outcome = await syncIssue(deps.client(), ctx.repo(), {
@@ -217,7 +202,7 @@ export async function runReport(raw: Record<string, string>, deps: ReportDeps): 
       };
     }
     case 'pr-comment': {
-      const marker = (i.marker as string).trim();
+      const marker = i.marker.trim();
       if (!/^<!--[^>]*-->$/.test(marker)) {
         throw new UserError(
           'marker',
@@ -234,7 +219,7 @@ export async function runReport(raw: Record<string, string>, deps: ReportDeps): 
           database,
           runUrl: ctx.runUrl,
           now: deps.now,
-          ...(str(i['job-result']) ? { jobResult: str(i['job-result']) as string } : {}),
+          ...when(str(i['job-result']), (jobResult) => ({ jobResult })),
         });
         verdict = s.verdict;
         body = `${marker}\n## Migration check: not run\n\nThe migration was not checked: the latest backup did not restore.\n\n${s.body}`;
@@ -322,41 +307,33 @@ export async function runReport(raw: Record<string, string>, deps: ReportDeps): 
         runUrl: ctx.runUrl,
         target,
         ...(targetTime && !Number.isNaN(Date.parse(targetTime)) ? { damageAt: targetTime } : {}),
-        ...(str(i['detected-at']) ? { detectedAt: str(i['detected-at']) as string } : {}),
+        ...when(str(i['detected-at']), (detectedAt) => ({ detectedAt })),
         dispatchedAt: run.created_at ?? str(plan['started-at']) ?? deps.now.toISOString(),
-        ...(str(plan['finished-at']) ? { planFinishedAt: str(plan['finished-at']) as string } : {}),
-        ...(str(restore['started-at']) ? { restoreStartedAt: str(restore['started-at']) as string } : {}),
-        ...(str(restore['finished-at']) ? { restoreFinishedAt: str(restore['finished-at']) as string } : {}),
-        ...(str(verify['finished-at']) ? { verifyFinishedAt: str(verify['finished-at']) as string } : {}),
+        ...when(str(plan['finished-at']), (planFinishedAt) => ({ planFinishedAt })),
+        ...when(str(restore['started-at']), (restoreStartedAt) => ({ restoreStartedAt })),
+        ...when(str(restore['finished-at']), (restoreFinishedAt) => ({ restoreFinishedAt })),
+        ...when(str(verify['finished-at']), (verifyFinishedAt) => ({ verifyFinishedAt })),
         approvals,
         restore: {
           verdict: str(restore.verdict) ?? 'not run',
-          ...(str(restore['recovered-to']) ? { recoveredTo: str(restore['recovered-to']) as string } : {}),
-          ...(str(restore['base-backup']) ? { baseBackup: str(restore['base-backup']) as string } : {}),
-          ...(str(restore['wal-segments']) ? { walSegments: str(restore['wal-segments']) as string } : {}),
-          ...(str(restore['wal-range']) ? { walRange: str(restore['wal-range']) as string } : {}),
-          ...(num(restore['replay-seconds']) !== undefined
-            ? { replaySeconds: num(restore['replay-seconds']) as number }
-            : {}),
-          ...(num(restore['total-seconds']) !== undefined
-            ? { totalSeconds: num(restore['total-seconds']) as number }
-            : {}),
-          ...(num(plan['estimated-seconds']) !== undefined
-            ? { estimatedSeconds: num(plan['estimated-seconds']) as number }
-            : {}),
-          ...(str(restore['safety-snapshot'])
-            ? { safetySnapshot: str(restore['safety-snapshot']) as string }
-            : {}),
+          ...when(str(restore['recovered-to']), (recoveredTo) => ({ recoveredTo })),
+          ...when(str(restore['base-backup']), (baseBackup) => ({ baseBackup })),
+          ...when(str(restore['wal-segments']), (walSegments) => ({ walSegments })),
+          ...when(str(restore['wal-range']), (walRange) => ({ walRange })),
+          ...when(num(restore['replay-seconds']), (replaySeconds) => ({ replaySeconds })),
+          ...when(num(restore['total-seconds']), (totalSeconds) => ({ totalSeconds })),
+          ...when(num(plan['estimated-seconds']), (estimatedSeconds) => ({ estimatedSeconds })),
+          ...when(str(restore['safety-snapshot']), (safetySnapshot) => ({ safetySnapshot })),
         },
         verify: {
           verdict: str(verify.verdict) ?? 'not run',
-          ...(str(verify.detail) ? { detail: str(verify.detail) as string } : {}),
+          ...when(str(verify.detail), (detail) => ({ detail })),
         },
         findings,
         targets: {
           ...SEED_TARGETS,
-          rto: parseDuration('rto-target', i['rto-target'] as string),
-          rpo: parseDuration('rpo-target', i['rpo-target'] as string),
+          rto: parseDuration('rto-target', i['rto-target']),
+          rpo: parseDuration('rpo-target', i['rpo-target']),
         },
       };
       const body = incidentRecord(input);

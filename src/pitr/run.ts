@@ -56,7 +56,7 @@ import {
 } from './in-place.js';
 import { pausePoint, putBackSync, readJournal, rollbackCommands, writeJournal } from './journal.js';
 import { dataDirMajor } from './native.js';
-import type { PitrOptions, PitrTarget } from './options.js';
+import type { PitrOptions, PitrTarget, RecoverOptions } from './options.js';
 import { coverageFindings, describeCoverage, planCoverage } from './plan.js';
 import {
   isoMicros,
@@ -248,15 +248,15 @@ export async function runPitr(
   const backend: PitrBackend =
     opts.backend === 'native'
       ? new NativeBackend(
-          openSource('base-backups', opts.baseBackups as string, opts, log),
-          openSource('wal-archive', opts.walArchive as string, opts, log, true),
+          openSource('base-backups', opts.baseBackups, opts, log),
+          openSource('wal-archive', opts.walArchive, opts, log, true),
           opts.prefetch,
           binDirFor,
           log,
           opts.targetTimeline,
         )
       : new PgbackrestBackend(
-          opts.stanza as string,
+          opts.stanza,
           opts.pgbackrestConfig,
           opts.target,
           opts.inclusive,
@@ -268,7 +268,7 @@ export async function runPitr(
   // In place: the interlock is checked before anything else happens.
   let liveBin: PgBinary | undefined;
   if (opts.mode === 'in-place' && !opts.planOnly) {
-    const dataDir = opts.dataDirectory as string;
+    const dataDir = opts.dataDirectory;
     const major = dataDirMajor(dataDir) as number;
     liveBin = await serverBinary(major, opts.pgBinDir);
     const id = (await controlData(liveBin, dataDir))['Database system identifier'];
@@ -283,7 +283,7 @@ export async function runPitr(
   }
 
   if (opts.mode === 'side-by-side' && !opts.planOnly)
-    checkCloneFolder('data-directory', opts.dataDirectory as string, osUser);
+    checkCloneFolder('data-directory', opts.dataDirectory, osUser);
   let chosen: PlannedBackup | undefined;
   let coverage: Coverage | undefined;
   const plan = await pipe.stage('plan', async () => {
@@ -332,7 +332,7 @@ export async function runPitr(
     await recoverStages(opts, backend, chosen as PlannedBackup, coverage, pipe, result, log, osUser, liveBin);
   } catch (e) {
     // In place, an error of ours must not leave production down: the journal says what to undo.
-    const j = opts.mode === 'in-place' ? readJournal(opts.dataDirectory as string) : undefined;
+    const j = opts.mode === 'in-place' ? readJournal(opts.dataDirectory) : undefined;
     if (j && j.pid === process.pid && j.phase !== 'serving' && j.phase !== 'rolled-back')
       log.warn(`in place, after an error (${errorMessage(e)}): ${putBackSync(j, true).note}`);
     throw e;
@@ -416,7 +416,7 @@ function pitrChecks(opts: PitrOptions): PitrQuery[] {
 }
 
 async function recoverStages(
-  opts: PitrOptions,
+  opts: RecoverOptions,
   backend: PitrBackend,
   chosen: PlannedBackup,
   coverage: Coverage | undefined,
@@ -437,15 +437,15 @@ async function recoverStages(
     dataDir = path.join(root, 'data');
     socketDir = path.join(root, 'socket');
   } else if (opts.mode === 'side-by-side') {
-    dataDir = opts.dataDirectory as string;
+    dataDir = opts.dataDirectory;
     socketDir = `${dataDir}.restorable-socket`;
   } else {
-    dataDir = `${opts.dataDirectory as string}.restorable-restore-${ts}`;
+    dataDir = `${opts.dataDirectory}.restorable-restore-${ts}`;
   }
   const spoolDir =
     opts.mode === 'drill'
       ? path.join(root as string, 'spool')
-      : `${opts.dataDirectory as string}.restorable-spool-${ts}`;
+      : `${opts.dataDirectory}.restorable-spool-${ts}`;
   const cleanupScratch = async () => {
     if (root) {
       // Unlabelled, no server ever ran in it; one whose server would not stop is left, and said so.
@@ -541,7 +541,7 @@ async function recoverStages(
   const recover = await pipe.stage('recover', async () => {
     const findings: Finding[] = [];
     if (ip) {
-      const notStopped = await stopProduction(ip, opts);
+      const notStopped = await stopProduction(ip);
       if (notStopped) {
         putBackSync(ip.journal, true);
         ip.release();
@@ -621,7 +621,10 @@ async function recoverStages(
   }
 
   // In place the checks run on the private recovery, before production is handed anything.
-  const named = opts.checkUrl ? parseDbUrl('check-url', opts.checkUrl, (s) => log.secret(s)) : undefined;
+  const named =
+    opts.mode === 'in-place' && opts.checkUrl
+      ? parseDbUrl('check-url', opts.checkUrl, (s) => log.secret(s))
+      : undefined;
   const conn: ConnInfo | undefined = ip
     ? privateConn(ip, privatePort as number, named)
     : { host: socketDir as string, port: port as number, user: 'postgres', database: 'postgres' };

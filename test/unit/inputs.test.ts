@@ -60,6 +60,19 @@ describe('command-line flags', () => {
       flags: { source: 'x', 'max-age': '2h', 'schema-check': 'false' },
     });
   });
+  it('a switch takes no value: --keep ./dir is a mistake, not a folder for keep', () => {
+    expect(() => parseArgs(['drill', '--source', 'x', '--keep', './dir'])).toThrow(
+      /^--keep: takes no value, but "\.\/dir" follows it\. Write --keep alone/,
+    );
+    expect(parseArgs(['drill', '--keep', '--source', 'x']).flags).toEqual({ keep: 'true', source: 'x' });
+    expect(parseArgs(['drill', '--keep', 'false', '--source', 'x']).flags).toEqual({
+      keep: 'false',
+      source: 'x',
+    });
+    expect(parseArgs(['drill', '--keep=no']).flags).toEqual({ keep: 'no' });
+    expect(() => parseArgs(['verify', '--source'])).toThrow(/^--source: needs a value/);
+    expect(() => parseArgs(['verify', '--source', 'x', 'y'])).toThrow(/^y: is not a flag of verify/);
+  });
   it('options name the flag, with a suggestion for a typo', () => {
     expect(() => parseVerifyOptions({ source: '.', 'fail-onn': 'low' }, 'flag')).toThrow(
       '--fail-onn: verify has no such flag. Did you mean --fail-on?',
