@@ -6,9 +6,10 @@ import { UserError } from './errors.js';
 /**
  * One input of an action (and flag of the CLI): its description and default (for action.yml, the
  * README and `restorable help`), whether the CLI reads it as a switch, and the zod schema from its
- * text (undefined when not given, the default already applied) to its typed value. A schema's
- * issues carry the problem as their message and the fix as `params.fix`; the reader prefixes the
- * input's name.
+ * text to its typed value. The reader applies the default and refuses a missing required input
+ * before the schema runs, so the schema of an input with either never sees undefined (and its
+ * builder types the value so). A schema's issues carry the problem as their message and the fix as
+ * `params.fix`; the reader prefixes the input's name.
  */
 export interface Input<T = unknown> {
   description: string;
@@ -46,19 +47,47 @@ export function parsed<T>(parse: (text: string) => T) {
   });
 }
 
-interface Text {
+interface Given {
   default?: string;
   required?: boolean;
 }
 
-/** Free text: a path, a URL, a name. Undefined when neither given nor defaulted. */
-export function text(description: string): Input<string | undefined>;
-export function text(
+/** An input over a schema of its text: undefined when not given. */
+function optional<T>(
   description: string,
-  o: Text & ({ default: string } | { required: true }),
-): Input<string>;
-export function text(description: string, o: Text = {}): Input<string | undefined> {
-  return { description, ...o, schema: z.string().optional() };
+  schema: z.ZodType<T, string>,
+  asSwitch = false,
+): Input<T | undefined> {
+  return { description, ...(asSwitch ? { switch: true } : {}), schema: schema.optional() };
+}
+
+/** An input over a schema of its text, with a default. */
+function defaulted<T>(
+  description: string,
+  schema: z.ZodType<T, string>,
+  fallback: string,
+  asSwitch = false,
+): Input<T> {
+  return {
+    description,
+    default: fallback,
+    ...(asSwitch ? { switch: true } : {}),
+    schema: z.string().optional().default(fallback).pipe(schema),
+  };
+}
+
+/** An input over a schema of its text, with a default, required, or neither (by `o`). */
+function input<T>(description: string, schema: z.ZodType<T, string>, o: Given): Input<T | undefined> {
+  if (o.default !== undefined) return defaulted(description, schema, o.default);
+  if (o.required) return { description, required: true, schema };
+  return optional(description, schema);
+}
+
+/** Free text: a path, a URL, a name. */
+export function text(description: string): Input<string | undefined>;
+export function text(description: string, o: { default: string } | { required: true }): Input<string>;
+export function text(description: string, o: Given = {}): Input<string | undefined> {
+  return input(description, z.string(), o);
 }
 
 const TRUE = ['true', 'yes', '1', 'on'];
@@ -74,17 +103,12 @@ export const booleanSchema = z.string().transform((value, ctx) => {
 
 /** A boolean with a default; a switch on the command line. */
 export function flag(description: string, fallback: boolean): Input<boolean> {
-  return {
-    description,
-    default: String(fallback),
-    switch: true,
-    schema: z.string().optional().default(String(fallback)).pipe(booleanSchema),
-  };
+  return defaulted(description, booleanSchema, String(fallback), true);
 }
 
 /** A boolean whose absence means something of its own (the description says what). */
 export function optionalFlag(description: string): Input<boolean | undefined> {
-  return { description, switch: true, schema: booleanSchema.optional() };
+  return optional(description, booleanSchema, true);
 }
 
 interface Choice {
@@ -93,7 +117,7 @@ interface Choice {
   fix?: string | ((value: string) => string);
 }
 
-/** One of a fixed set of words, any case; without a default or required, undefined when not given. */
+/** One of a fixed set of words, any case. */
 export function choice<const T extends string>(
   values: readonly T[],
   description: string,
@@ -107,7 +131,7 @@ export function choice<const T extends string>(
 export function choice<const T extends string>(
   values: readonly T[],
   description: string,
-  o: Choice & { default?: T; required?: boolean } = {},
+  o: Choice & Given = {},
 ): Input<T | undefined> {
   const list = values.join(', ');
   const schema = z.string().transform((value, ctx): T => {
@@ -120,12 +144,7 @@ export function choice<const T extends string>(
       typeof o.fix === 'function' ? o.fix(value) : (o.fix ?? `Use one of: ${list}`),
     );
   });
-  return {
-    description,
-    ...(o.default !== undefined ? { default: o.default } : {}),
-    ...(o.required ? { required: true } : {}),
-    schema: schema.optional(),
-  };
+  return input(description, schema, o);
 }
 
 /** The lowest severity that fails. */
@@ -146,8 +165,8 @@ export function custom<T>(
   fallback?: string,
 ): Input<T | undefined> {
   return fallback === undefined
-    ? { description, schema: parsed(parse).optional() }
-    : { description, default: fallback, schema: z.string().optional().default(fallback).pipe(parsed(parse)) };
+    ? optional(description, parsed(parse))
+    : defaulted(description, parsed(parse), fallback);
 }
 
 /** A duration (26h, 90m, 1h30m) in seconds. */
@@ -182,9 +201,9 @@ export function integer(description: string, o: Whole & { default?: number }): I
         )
       : problem(ctx, value, `"${value}" is not ${what}`, `Give a whole number from ${min} to ${max}`);
   });
-  if (o.default === undefined) return { description, schema: schema.optional() };
-  const fallback = String(o.default);
-  return { description, default: fallback, schema: z.string().optional().default(fallback).pipe(schema) };
+  return o.default === undefined
+    ? optional(description, schema)
+    : defaulted(description, schema, String(o.default));
 }
 
 /** Some of another set of inputs, by name, so that a shared input reads the same everywhere. */
