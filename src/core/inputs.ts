@@ -6,10 +6,10 @@ import { UserError } from './errors.js';
 /**
  * One input of an action (and flag of the CLI): its description and default (for action.yml, the
  * README and `restorable help`), whether the CLI reads it as a switch, and the zod schema from its
- * text to its typed value. The reader applies the default and refuses a missing required input
- * before the schema runs, so the schema of an input with either never sees undefined (and its
- * builder types the value so). A schema's issues carry the problem as their message and the fix as
- * `params.fix`; the reader prefixes the input's name.
+ * text (undefined when not given) to its typed value: a schema with a default applies it (zod's
+ * `default`), and the reader refuses a missing required input before its schema runs. A schema's
+ * issues carry the problem as their message and the fix as `params.fix`; the reader prefixes the
+ * input's name.
  */
 export interface Input<T = unknown> {
   description: string;
@@ -36,7 +36,7 @@ function problem(ctx: z.core.$RefinementCtx, input: string, message: string, fix
  * A schema over a parser of this code base that throws a UserError (naming nothing: the reader names
  * the input): its problem and fix become the issue.
  */
-export function parsed<T>(parse: (text: string) => T) {
+function parsed<T>(parse: (text: string) => T) {
   return z.string().transform((text, ctx): T => {
     try {
       return parse(text);
@@ -234,7 +234,7 @@ function distance(a: string, b: string): number {
 }
 
 /** The known name nearest a typo, when it is near enough to be what was meant. */
-export function closest(word: string, options: string[]): string | undefined {
+function closest(word: string, options: string[]): string | undefined {
   const best = options.map((o) => ({ o, d: distance(word, o) })).sort((x, y) => x.d - y.d)[0];
   return best && best.d <= Math.max(2, Math.floor(word.length / 3)) ? best.o : undefined;
 }
@@ -245,7 +245,7 @@ export type How = 'input' | 'flag';
 export const nameFor = (how: How) => (n: string) => (how === 'flag' ? `--${n}` : n);
 
 /** Unknown names are a user error, with the nearest known one when there is one. */
-export function checkNames(command: string, known: string[], given: string[], how: How): void {
+function checkNames(command: string, known: string[], given: string[], how: How): void {
   const show = nameFor(how);
   for (const key of given) {
     if (known.includes(key)) continue;
@@ -273,9 +273,9 @@ export function readInputs<I extends Inputs>(
   checkNames(command, Object.keys(inputs), Object.keys(raw), how);
   const out: Record<string, unknown> = {};
   for (const [name, input] of Object.entries(inputs)) {
-    const given = raw[name];
-    const value = given === undefined || given === '' ? input.default : given;
-    if (input.required && (value === undefined || value === ''))
+    // Empty is absent: the schema applies the default.
+    const value = raw[name] === '' ? undefined : raw[name];
+    if (input.required && value === undefined)
       throw new UserError(show(name), 'is required', `Set ${show(name)}: ${input.description}`);
     const r = input.schema.safeParse(value);
     if (!r.success) {

@@ -8,6 +8,7 @@ import { VERSION } from '../../src/core/version.js';
 import { majorOf } from '../../src/postgres/binaries.js';
 import { finding } from '../../src/report/findings.js';
 import { computeVerdict, type StageResult } from '../../src/report/stages.js';
+import { SPECS } from '../../src/specs.js';
 import { parseVerifyOptions } from '../../src/verify/options.js';
 
 describe('durations', () => {
@@ -84,6 +85,20 @@ describe('command-line flags', () => {
       /^schema-check: "maybe"/,
     );
   });
+});
+
+describe('input specs', () => {
+  it.each(SPECS.map((s) => [s.name, s] as const))(
+    '%s: every default is a value its schema reads',
+    (_, spec) => {
+      for (const [name, input] of Object.entries(spec.inputs)) {
+        if (input.default === undefined) continue;
+        const given = input.schema.safeParse(input.default);
+        expect(given.success, `${name}: ${input.default}`).toBe(true);
+        expect(input.schema.safeParse(undefined).data, name).toEqual(given.data);
+      }
+    },
+  );
 });
 
 describe('verdicts', () => {
