@@ -9,9 +9,14 @@ import type { Severity } from '../report/findings.js';
 import { defaultWorkDir } from '../verify/options.js';
 import { compareInputs, compareSpec } from './spec.js';
 
-export interface CompareOptions {
-  source?: ConnInfo;
-  baseline?: string;
+/** What the target is compared with: the live database, or a baseline file written earlier. */
+export type CompareWith =
+  | { source: ConnInfo; baseline?: undefined }
+  | { baseline: string; source?: undefined };
+
+export type CompareOptions = CompareWith & CompareCommon;
+
+interface CompareCommon {
   target?: ConnInfo;
   mode: 'exact' | 'estimate' | 'auto';
   exactLimit: number;
@@ -36,6 +41,22 @@ const list = (v: string | undefined) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+/** The live database (its password a secret from here on), or else the baseline file. */
+function compareWith(
+  sourceUrl: string | undefined,
+  baseline: string | undefined,
+  name: (n: string) => string,
+  secret: (s: string) => void,
+): CompareWith {
+  if (sourceUrl) return { source: parseDbUrl(name('source-url'), sourceUrl, secret) };
+  if (baseline) return { baseline };
+  throw new UserError(
+    name('source-url'),
+    'is required (or baseline)',
+    'Give the live database as source-url, or a baseline JSON file',
+  );
+}
+
 export function parseCompareOptions(
   raw: Record<string, string | undefined>,
   how: How,
@@ -53,13 +74,7 @@ export function parseCompareOptions(
       'Compare against one: the live database (source-url) or a baseline file',
     );
   }
-  if (!v['source-url'] && !v.baseline) {
-    throw new UserError(
-      name('source-url'),
-      'is required (or baseline)',
-      'Give the live database as source-url, or a baseline JSON file',
-    );
-  }
+  const against = compareWith(v['source-url'], v.baseline, name, secret);
   if (!rung && !v['target-url'] && !v['write-baseline']) {
     throw new UserError(
       name('target-url'),
@@ -67,16 +82,15 @@ export function parseCompareOptions(
       "Give the restored database (restore-drill's database-url), or only write-baseline",
     );
   }
-  if (v.baseline && !fs.existsSync(v.baseline)) {
+  if (against.baseline && !fs.existsSync(against.baseline)) {
     throw new UserError(
       name('baseline'),
-      `"${v.baseline}" does not exist`,
+      `"${against.baseline}" does not exist`,
       'Write one first with write-baseline, or give source-url',
     );
   }
   return {
-    ...(v['source-url'] ? { source: parseDbUrl(name('source-url'), v['source-url'], secret) } : {}),
-    ...(v.baseline ? { baseline: v.baseline } : {}),
+    ...against,
     ...(v['target-url'] ? { target: parseDbUrl(name('target-url'), v['target-url'], secret) } : {}),
     mode: v.mode,
     exactLimit: v['exact-limit'],

@@ -127,13 +127,13 @@ export async function runCompare(
   };
   let source: Side | undefined;
   await pipe.stage('source', async () => {
-    if (opts.baseline) {
+    if (!opts.source) {
       const b = readBaseline(opts.baseline);
       source = b;
       log.info(`baseline of ${b.source}, taken ${b.takenAt}`);
       return {};
     }
-    const conn = { ...(opts.source as ConnInfo), options: READ_ONLY };
+    const conn = { ...opts.source, options: READ_ONLY };
     try {
       const ro = await withClient(
         conn,
@@ -181,7 +181,8 @@ export async function runCompare(
     }
     return {};
   });
-  if (!opts.target) {
+  const targetConn = opts.target;
+  if (!targetConn) {
     pipe.skip('target', 'no target-url: only the baseline was written');
     pipe.skip('counts', 'no target');
     pipe.skip('structure', 'no target');
@@ -197,7 +198,7 @@ export async function runCompare(
     try {
       // The target counts a table the way the source did, so the two numbers are comparable.
       target = await readSide(
-        opts.target as ConnInfo,
+        targetConn,
         opts,
         (t) => src.counts.get(t.table)?.mode ?? modeFor(opts, t.estimate),
       );

@@ -539,11 +539,12 @@ async function ladder(
 ): Promise<void> {
   const cfg = opts.config;
   const reference = cfg.structure?.reference;
-  if (opts.writeReference) {
+  const writeTo = opts.writeReference;
+  if (writeTo) {
     await pipe.stage('structure', async () => {
       const lines = await withClient(conn, structureLines);
       fs.writeFileSync(
-        opts.writeReference as string,
+        writeTo,
         renderReference(lines, `structure of ${result.backup?.name ?? 'the restored backup'}`),
       );
       return {};
