@@ -33,7 +33,6 @@ export const SHARED: Record<string, string> = {
   'drill/stages/verify.ts -> verify/run.ts': "the drill runs verify's stages first",
   'drill/options.ts -> compare/options.ts': "the compare rung's options",
   'drill/options.ts -> verify/options.ts': "verify's options are the drill's",
-  'drill/options.ts -> verify/spec.ts': "verify's inputs are the drill's",
   'drill/spec.ts -> verify/spec.ts': "verify's inputs are the drill's",
   'drill/present.ts -> verify/present.ts': "the drill's report leads with verify's facts",
   'compare/options.ts -> verify/options.ts': 'the default work folder',

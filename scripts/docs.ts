@@ -17,9 +17,9 @@ export function generatedSections(): Record<string, string> {
     out[`${spec.name}:inputs`] = [
       '| input | default | description |',
       '|---|---|---|',
-      ...spec.inputs.map(
-        (i) =>
-          `| \`${i.name}\` | ${i.required ? '(required)' : i.default !== undefined ? `\`${i.default}\`` : ''} | ${cell(i.description)} |`,
+      ...Object.entries(spec.inputs).map(
+        ([name, i]) =>
+          `| \`${name}\` | ${i.required ? '(required)' : i.default !== undefined ? `\`${i.default}\`` : ''} | ${cell(i.description)} |`,
       ),
     ].join('\n');
     out[`${spec.name}:outputs`] = [

@@ -1,4 +1,5 @@
 import { compareSpec } from './compare/spec.js';
+import { choice } from './core/inputs.js';
 import type { ActionSpec } from './core/spec.js';
 import { drillSpec } from './drill/spec.js';
 import { githubReportSpec } from './github/spec.js';
@@ -15,3 +16,15 @@ export const SPECS: ActionSpec[] = [
   migrateSpec,
   githubReportSpec,
 ];
+
+/** The rooms of the umbrella action (`uses: your-org/restorable@v0`), which `command` picks. */
+export const ROOMS = SPECS.filter((s) => s.umbrella !== false);
+
+/** The umbrella action's own input; the others are its rooms', passed on to the one picked. */
+export const umbrellaInputs = {
+  command: choice(
+    ROOMS.map((s) => s.command),
+    `Which check to run: ${ROOMS.map((s) => s.command).join(', ')}.`,
+    { required: true, problem: (v) => `"${v}" is not a command` },
+  ),
+};

@@ -47,7 +47,7 @@ export function run(raw: Record<string, string> = actionInputs()): Promise<void>
       return;
     }
     const opts = parsePitrOptions(raw, 'input', actionsLogger);
-    if (opts.mode === 'in-place' && opts.dataDirectory) core.saveState('in-place', opts.dataDirectory);
+    if (opts.mode === 'in-place' && !opts.planOnly) core.saveState('in-place', opts.dataDirectory);
     const result = await runPitr(opts, actionsLogger, stageProgress);
     if (result.handle) core.saveState('kept-target', result.handle);
     await publish(

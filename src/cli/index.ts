@@ -5,7 +5,6 @@ import path from 'node:path';
 import { parseCompareOptions } from '../compare/options.js';
 import { compareFacts } from '../compare/present.js';
 import { compareOutputs, compareTable, runCompare } from '../compare/run.js';
-import { compareSpec } from '../compare/spec.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { parseBool } from '../core/parse.js';
@@ -15,25 +14,21 @@ import { createSampleDatabase, dumpDatabase } from '../demo/sample.js';
 import { parseDrillOptions } from '../drill/options.js';
 import { drillFacts } from '../drill/present.js';
 import { drillOutputs, runDrill } from '../drill/run.js';
-import { drillSpec } from '../drill/spec.js';
 import { parseMigrateOptions } from '../migrate/options.js';
 import { migrateComment, migrateFacts } from '../migrate/present.js';
 import { migrateOutputs, runMigrate, schemaDiffText, writeComment } from '../migrate/run.js';
-import { migrateSpec } from '../migrate/spec.js';
 import { resumeFromJournal } from '../pitr/journal.js';
 import { plantMarker } from '../pitr/marker.js';
 import { parseMarkerOptions, parsePitrOptions } from '../pitr/options.js';
 import { pitrFacts } from '../pitr/present.js';
 import { pitrOutputs, runPitr } from '../pitr/run.js';
-import { pitrSpec } from '../pitr/spec.js';
 import { leftoversToClean, removeCluster, ScratchCluster } from '../postgres/cluster.js';
 import { consoleReport, type Reportable, writeJsonReport } from '../report/render.js';
 import { exitCodeFor, type StageListener, type StageResult } from '../report/stages.js';
 import { parseVerifyOptions } from '../verify/options.js';
 import { verifyFacts } from '../verify/present.js';
 import { runVerify, verifyOutputs } from '../verify/run.js';
-import { verifySpec } from '../verify/spec.js';
-import { parseArgs } from './args.js';
+import { COMMAND_SPECS, parseArgs } from './args.js';
 
 const secrets: string[] = [];
 const mask = (s: string) => secrets.reduce((acc, x) => (x ? acc.split(x).join('***') : acc), s);
@@ -91,9 +86,9 @@ function progress(quiet: boolean): StageListener {
 
 function usage(spec?: ActionSpec): string {
   if (spec) {
-    const lines = spec.inputs.map(
-      (i) =>
-        `  --${i.name.padEnd(20)} ${i.description}${i.default ? ` (default: ${i.default})` : ''}${i.required ? ' (required)' : ''}`,
+    const lines = Object.entries(spec.inputs).map(
+      ([name, i]) =>
+        `  --${name.padEnd(20)} ${i.description}${i.default ? ` (default: ${i.default})` : ''}${i.required ? ' (required)' : ''}`,
     );
     return `restorable ${spec.command} [flags]\n\n${spec.description}\n\n${lines.join('\n')}\n  --json                 print the outputs and report as JSON\n`;
   }
@@ -266,7 +261,7 @@ async function clean(flags: Record<string, string>): Promise<number> {
     process.stdout.write(`removed ${flags.root}\n`);
     return 0;
   }
-  const all = flags.all === 'true';
+  const all = parseBool('--all', flags.all, false);
   let n = 0;
   for (const c of leftoversToClean(all)) {
     await removeCluster(c.root);
@@ -322,20 +317,13 @@ async function demo(switches: Set<string>): Promise<number> {
 export async function main(argv: string[]): Promise<number> {
   try {
     const args = parseArgs(argv);
-    const specs: Record<string, ActionSpec> = {
-      verify: verifySpec,
-      drill: drillSpec,
-      pitr: pitrSpec,
-      compare: compareSpec,
-      migrate: migrateSpec,
-    };
     if (args.command === 'version' || argv.includes('--version')) {
       process.stdout.write(`${VERSION}\n`);
       return 0;
     }
     if (args.command === undefined || args.command === 'help' || args.switches.has('help')) {
       const which = args.command === 'help' ? args.positional[0] : args.command;
-      process.stdout.write(usage(which ? specs[which] : undefined));
+      process.stdout.write(usage(which ? COMMAND_SPECS[which] : undefined));
       return 0;
     }
     switch (args.command) {

@@ -1,18 +1,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { type DrillConfig, loadConfig, parseTolerance, type Tolerance } from '../config/restorable.js';
+import { type DrillConfig, loadConfig, type Tolerance } from '../config/restorable.js';
 import { UserError } from '../core/errors.js';
+import { type How, nameFor, readInputs } from '../core/inputs.js';
 import type { Logger } from '../core/log.js';
-import { parseBool, parseSeverity } from '../core/parse.js';
-import { resolveInputs } from '../core/spec.js';
 import { type ConnInfo, parseDbUrl } from '../postgres/client.js';
 import type { Severity } from '../report/findings.js';
 import { defaultWorkDir } from '../verify/options.js';
-import { compareSpec } from './spec.js';
+import { compareInputs, compareSpec } from './spec.js';
 
-export interface CompareOptions {
-  source?: ConnInfo;
-  baseline?: string;
+/** What the target is compared with: the live database, or a baseline file written earlier. */
+export type CompareWith =
+  | { source: ConnInfo; baseline?: undefined }
+  | { baseline: string; source?: undefined };
+
+export type CompareOptions = CompareWith & CompareCommon;
+
+interface CompareCommon {
   target?: ConnInfo;
   mode: 'exact' | 'estimate' | 'auto';
   exactLimit: number;
@@ -37,15 +41,31 @@ const list = (v: string | undefined) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+/** The live database (its password a secret from here on), or else the baseline file. */
+function compareWith(
+  sourceUrl: string | undefined,
+  baseline: string | undefined,
+  name: (n: string) => string,
+  secret: (s: string) => void,
+): CompareWith {
+  if (sourceUrl) return { source: parseDbUrl(name('source-url'), sourceUrl, secret) };
+  if (baseline) return { baseline };
+  throw new UserError(
+    name('source-url'),
+    'is required (or baseline)',
+    'Give the live database as source-url, or a baseline JSON file',
+  );
+}
+
 export function parseCompareOptions(
   raw: Record<string, string | undefined>,
-  how: 'input' | 'flag',
+  how: How,
   log: Logger,
   /** As a rung of a drill, the target is the restored database, not an input. */
   rung = false,
 ): CompareOptions {
-  const v = resolveInputs(compareSpec, raw, how);
-  const name = (n: string) => (how === 'flag' ? `--${n}` : n);
+  const v = readInputs(compareSpec.command, compareInputs, raw, how);
+  const name = nameFor(how);
   const secret = (s: string) => log.secret(s);
   if (v['source-url'] && v.baseline) {
     throw new UserError(
@@ -54,13 +74,7 @@ export function parseCompareOptions(
       'Compare against one: the live database (source-url) or a baseline file',
     );
   }
-  if (!v['source-url'] && !v.baseline) {
-    throw new UserError(
-      name('source-url'),
-      'is required (or baseline)',
-      'Give the live database as source-url, or a baseline JSON file',
-    );
-  }
+  const against = compareWith(v['source-url'], v.baseline, name, secret);
   if (!rung && !v['target-url'] && !v['write-baseline']) {
     throw new UserError(
       name('target-url'),
@@ -68,64 +82,29 @@ export function parseCompareOptions(
       "Give the restored database (restore-drill's database-url), or only write-baseline",
     );
   }
-  if (v.baseline && !fs.existsSync(v.baseline)) {
+  if (against.baseline && !fs.existsSync(against.baseline)) {
     throw new UserError(
       name('baseline'),
-      `"${v.baseline}" does not exist`,
+      `"${against.baseline}" does not exist`,
       'Write one first with write-baseline, or give source-url',
     );
   }
-  const mode = (v.mode ?? 'auto').trim().toLowerCase();
-  if (mode !== 'exact' && mode !== 'estimate' && mode !== 'auto') {
-    throw new UserError(
-      name('mode'),
-      `"${v.mode}" is not exact, estimate or auto`,
-      'Use exact, estimate or auto',
-    );
-  }
-  const direction = (v.direction ?? 'drop').trim().toLowerCase();
-  if (direction !== 'drop' && direction !== 'both') {
-    throw new UserError(
-      name('direction'),
-      `"${v.direction}" is not drop or both`,
-      'Use drop (the source grew after the backup) or both',
-    );
-  }
-  const tolerance = parseTolerance(v.tolerance ?? '0');
-  if (!tolerance) {
-    throw new UserError(
-      name('tolerance'),
-      `"${v.tolerance}" is not a tolerance`,
-      'Write 0, 1000 (rows) or 2% (a share of the source count)',
-    );
-  }
-  const num = (n: string, min: number) => {
-    const x = Number(v[n]);
-    if (!Number.isInteger(x) || x < min)
-      throw new UserError(
-        name(n),
-        `"${v[n]}" is not a whole number of at least ${min}`,
-        `Give a whole number, e.g. ${compareSpec.inputs.find((i) => i.name === n)?.default}`,
-      );
-    return x;
-  };
   return {
-    ...(v['source-url'] ? { source: parseDbUrl(name('source-url'), v['source-url'], secret) } : {}),
-    ...(v.baseline ? { baseline: v.baseline } : {}),
+    ...against,
     ...(v['target-url'] ? { target: parseDbUrl(name('target-url'), v['target-url'], secret) } : {}),
-    mode,
-    exactLimit: num('exact-limit', 0),
-    tolerance,
-    direction,
+    mode: v.mode,
+    exactLimit: v['exact-limit'],
+    tolerance: v.tolerance,
+    direction: v.direction,
     ...(v.schemas ? { schemas: list(v.schemas) } : {}),
     ...(v.include ? { include: list(v.include) } : {}),
     ...(v.exclude ? { exclude: list(v.exclude) } : {}),
-    jobs: num('jobs', 1),
-    structure: parseBool(name('structure'), v.structure, true),
+    jobs: v.jobs,
+    structure: v.structure,
     ...(v['write-baseline'] ? { writeBaseline: path.resolve(v['write-baseline']) } : {}),
     ...(v['freshness-column'] ? { freshnessColumn: v['freshness-column'] } : {}),
     config: loadConfig(name('config'), v.config),
-    failOn: parseSeverity(name('fail-on'), v['fail-on']),
+    failOn: v['fail-on'],
     ...(v.report ? { report: v.report } : {}),
     workDir: defaultWorkDir(),
   };
@@ -136,8 +115,13 @@ export function parseCompareOptions(
  * run's config and fail-on), or undefined when neither is given.
  */
 export function parseCompareRung(
-  v: Record<string, string | undefined>,
-  how: 'input' | 'flag',
+  v: {
+    'compare-source-url'?: string | undefined;
+    'compare-baseline'?: string | undefined;
+    config?: string | undefined;
+    'fail-on': Severity;
+  },
+  how: How,
   log: Logger,
 ): CompareOptions | undefined {
   if (!v['compare-source-url'] && !v['compare-baseline']) return undefined;
@@ -146,7 +130,7 @@ export function parseCompareRung(
       ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
       ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
       ...(v.config ? { config: v.config } : {}),
-      ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
+      'fail-on': v['fail-on'],
     },
     how,
     log,

@@ -25,6 +25,21 @@ export function parseDuration(input: string, value: string): number {
   return total;
 }
 
+/**
+ * A threshold in seconds: the input's name says seconds, so a bare number is seconds; a duration
+ * with a unit (90s, 10m) is read as one; `off` turns the check off.
+ */
+export function parseSeconds(input: string, value: string | undefined): number | undefined {
+  const text = (value ?? '').trim().toLowerCase();
+  if (text === '' || text === 'off' || text === 'none') return undefined;
+  if (/^\d+(\.\d+)?$/.test(text)) {
+    const n = Number(text);
+    if (n > 0) return n;
+    throw new UserError(input, `"${value}" is not above zero`, 'Give a number of seconds, e.g. 5, or off');
+  }
+  return parseDuration(input, text);
+}
+
 export function formatSeconds(seconds: number): string {
   if (seconds < 10) return `${seconds.toFixed(2)}s`;
   if (seconds < 120) return `${seconds.toFixed(1)}s`;

@@ -6,7 +6,7 @@
 export class UserError extends Error {
   constructor(
     readonly input: string,
-    problem: string,
+    readonly problem: string,
     readonly fix: string,
   ) {
     super(`${input}: ${problem}. ${fix}`);

@@ -1,36 +1,14 @@
 import os from 'node:os';
-import { z } from 'zod';
-import { SEVERITIES, type Severity } from '../report/findings.js';
 import { UserError } from './errors.js';
 import { isRoot } from './exec.js';
+import { booleanSchema } from './inputs.js';
 
-const bool = z.enum(['true', 'false', 'yes', 'no', '1', '0', 'on', 'off']);
-
-/** Parse a boolean input; the message names the input. */
+/** Parse a boolean input with the one boolean reader (`booleanSchema`); the message names the input. */
 export function parseBool(input: string, value: string | undefined, fallback: boolean): boolean {
   if (value === undefined || value === '') return fallback;
-  const r = bool.safeParse(value.trim().toLowerCase());
+  const r = booleanSchema.safeParse(value);
   if (!r.success) throw new UserError(input, `"${value}" is not true or false`, 'Write true or false');
-  return ['true', 'yes', '1', 'on'].includes(r.data);
-}
-
-export function parseSeverity(input: string, value: string | undefined): Severity {
-  const r = z.enum(SEVERITIES).safeParse((value ?? 'high').trim().toLowerCase());
-  if (!r.success)
-    throw new UserError(input, `"${value}" is not a severity`, `Use one of ${SEVERITIES.join(', ')}`);
   return r.data;
-}
-
-/** One of a fixed set of words (case-insensitive); the message lists them. */
-export function oneOf<T extends string>(input: string, value: string, options: readonly T[]): T {
-  const v = value.trim().toLowerCase() as T;
-  if (!options.includes(v))
-    throw new UserError(
-      input,
-      `"${value}" is not one of ${options.join(', ')}`,
-      `Use one of: ${options.join(', ')}`,
-    );
-  return v;
 }
 
 /**

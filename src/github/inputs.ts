@@ -1,14 +1,8 @@
 /** How github-report reads its inputs and the run's environment, shared by its modes. */
 import fs from 'node:fs';
+import { z } from 'zod';
 import { UserError } from '../core/errors.js';
 import { parseRepo, type Repo } from './client.js';
-
-export const bool = (input: string, v: string | undefined): boolean => {
-  const t = (v ?? '').trim().toLowerCase();
-  if (t === 'true') return true;
-  if (t === 'false' || t === '') return false;
-  throw new UserError(input, `"${v}" is not true or false`, 'Write true or false');
-};
 
 /** The keys of `o` that start with `prefix`, without it (`verify-finished-at` -> `finished-at`). */
 export function prefixed(o: Record<string, string>, prefix: string): Record<string, string> {
@@ -19,14 +13,28 @@ export function prefixed(o: Record<string, string>, prefix: string): Record<stri
   );
 }
 
+/** A job's outputs as JSON: an object of strings (numbers and booleans read as their text). */
+const outputsJson = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String));
+
 export function json(input: string, v: string | undefined): Record<string, string> {
   if (!v?.trim()) return {};
+  let parsed: unknown;
   try {
-    const o = JSON.parse(v) as unknown;
-    if (o && typeof o === 'object' && !Array.isArray(o)) return o as Record<string, string>;
+    parsed = JSON.parse(v);
   } catch {}
+  const r = outputsJson.safeParse(parsed);
+  if (r.success) return r.data;
   throw new UserError(input, 'is not a JSON object', `Pass toJSON(needs.<job>.outputs)`);
 }
+
+/** The fields `make` gives for a value that is there, else none: `...when(str(x), (y) => ({ y }))`. */
+export const when = <T, R extends object>(v: T | undefined, make: (v: T) => R): R | Record<never, never> =>
+  v === undefined ? {} : make(v);
+
+const pullRequestEvent = z.object({
+  pull_request: z.object({ number: z.number().optional() }).optional(),
+  number: z.number().optional(),
+});
 
 export const num = (v: string | undefined) => (v && Number.isFinite(Number(v)) ? Number(v) : undefined);
 export const str = (v: string | undefined) => (v?.trim() ? v.trim() : undefined);
@@ -50,11 +58,8 @@ export function prNumber(raw: string | undefined, env: Record<string, string | u
   }
   const file = env.GITHUB_EVENT_PATH;
   if (file && fs.existsSync(file)) {
-    const ev = JSON.parse(fs.readFileSync(file, 'utf8')) as {
-      pull_request?: { number?: number };
-      number?: number;
-    };
-    const n = ev.pull_request?.number ?? ev.number;
+    const ev = pullRequestEvent.safeParse(JSON.parse(fs.readFileSync(file, 'utf8')));
+    const n = ev.success ? (ev.data.pull_request?.number ?? ev.data.number) : undefined;
     if (n) return n;
   }
   throw new UserError(

@@ -1,55 +1,50 @@
-import { type ActionSpec, inputsOf } from '../core/spec.js';
-import { verifySpec } from '../verify/spec.js';
+import { parseSeconds } from '../core/duration.js';
+import { custom, flag, pick, text } from '../core/inputs.js';
+import type { ActionSpec } from '../core/spec.js';
+import { verifyInputs } from '../verify/spec.js';
 
-export const migrateSpec: ActionSpec = {
+const seconds = (t: string) => parseSeconds('', t);
+
+export const migrateInputs = {
+  'database-url': text(
+    "The restored database to migrate (restore-drill's database-url with keep: true). Never production.",
+    { required: true },
+  ),
+  'migrate-command': text(
+    'The migration, run with sh -c and DATABASE_URL and PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE set to that database (e.g. `npx prisma migrate deploy`).',
+    { required: true },
+  ),
+  'working-directory': text('Run the command here (default: the current directory).'),
+  'max-lock-seconds': custom(
+    'An ACCESS EXCLUSIVE lock held longer than this on one table is LOCK_HELD_TOO_LONG (5, 5s, 1m; `off` for none).',
+    seconds,
+    '5s',
+  ),
+  'max-migration-seconds': custom(
+    'A migration that takes longer than this is MIGRATION_SLOW (90, 90s, 10m; `off` for none).',
+    seconds,
+    '10m',
+  ),
+  timeout: custom(
+    'Stop the command after this long (SIGTERM, then SIGKILL): MIGRATION_FAILED.',
+    seconds,
+    '1h',
+  ),
+  'allow-any-database': flag(
+    'Allow a database-url that is neither a Restorable scratch cluster on this machine nor a database a drill created.',
+    false,
+  ),
+  config: text('restorable.yml: its semantics smoke queries run after the migration.'),
+  ...pick(verifyInputs, ['fail-on', 'report']),
+};
+
+export const migrateSpec: ActionSpec<typeof migrateInputs> = {
   name: 'migrate-check',
   command: 'migrate',
   title: 'Restorable: migrate check',
   description:
     "Run a pull request's migration against a restored copy of production: exit status and time, schema difference, tables rewritten, the longest ACCESS EXCLUSIVE lock per table, smoke queries after.",
-  inputs: [
-    {
-      name: 'database-url',
-      required: true,
-      description:
-        "The restored database to migrate (restore-drill's database-url with keep: true). Never production.",
-    },
-    {
-      name: 'migrate-command',
-      required: true,
-      description:
-        'The migration, run with sh -c and DATABASE_URL and PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE set to that database (e.g. `npx prisma migrate deploy`).',
-    },
-    { name: 'working-directory', description: 'Run the command here (default: the current directory).' },
-    {
-      name: 'max-lock-seconds',
-      default: '5s',
-      description:
-        'An ACCESS EXCLUSIVE lock held longer than this on one table is LOCK_HELD_TOO_LONG (5, 5s, 1m; `off` for none).',
-    },
-    {
-      name: 'max-migration-seconds',
-      default: '10m',
-      description:
-        'A migration that takes longer than this is MIGRATION_SLOW (90, 90s, 10m; `off` for none).',
-    },
-    {
-      name: 'timeout',
-      default: '1h',
-      description: 'Stop the command after this long (SIGTERM, then SIGKILL): MIGRATION_FAILED.',
-    },
-    {
-      name: 'allow-any-database',
-      default: 'false',
-      description:
-        'Allow a database-url that is neither a Restorable scratch cluster on this machine nor a database a drill created.',
-    },
-    {
-      name: 'config',
-      description: 'restorable.yml: its semantics smoke queries run after the migration.',
-    },
-    ...inputsOf(verifySpec, ['fail-on', 'report']),
-  ],
+  inputs: migrateInputs,
   outputs: [
     { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
     {

@@ -16,7 +16,7 @@ import {
   startProductionSync,
   writeJournal,
 } from './journal.js';
-import type { PitrOptions } from './options.js';
+import type { InPlaceOptions } from './options.js';
 
 /** Debian's layout (seed 001's postgresql@16-main): a cluster whose configuration lives in /etc. */
 export interface DebianCluster {
@@ -45,6 +45,8 @@ export function debianCluster(live: string, etc = '/etc/postgresql'): DebianClus
 export interface InPlace {
   journal: Journal;
   debian: DebianCluster | undefined;
+  /** The stop-command, when one is given (else pg_ctlcluster on Debian's layout, else pg_ctl). */
+  stopCommand: string | undefined;
   /** The recovery's own socket folder and port: nobody but Restorable reaches it while it is unproven. */
   socket: string;
   /** Stop listening for signals: the hand-over is done, or the put-back is. */
@@ -57,13 +59,13 @@ export interface InPlace {
  * post step or `restorable pitr --rollback` finishes).
  */
 export function beginInPlace(
-  opts: PitrOptions,
+  opts: InPlaceOptions,
   liveBin: PgBinary,
   osUser: string | undefined,
   paths: { staging: string; spool: string; ts: string },
   log: Logger,
 ): InPlace {
-  const live = path.resolve(opts.dataDirectory as string);
+  const live = path.resolve(opts.dataDirectory);
   const debian = opts.startCommand ? undefined : debianCluster(live);
   const journal: Journal = {
     version: 1,
@@ -92,7 +94,13 @@ export function beginInPlace(
     const r = putBackSync(journal, false);
     log.warn(`cancelled: ${r.note}`);
   });
-  return { journal, debian, socket: path.join(journal.private, 'socket'), release };
+  return {
+    journal,
+    debian,
+    stopCommand: opts.stopCommand,
+    socket: path.join(journal.private, 'socket'),
+    release,
+  };
 }
 
 /**
@@ -134,11 +142,11 @@ export function privateConn(ip: InPlace, port: number, named: ConnInfo | undefin
 }
 
 /** Stop production (its stop-command, pg_ctlcluster, or pg_ctl -m fast); a finding when it would not stop. */
-export async function stopProduction(ip: InPlace, opts: PitrOptions): Promise<Finding | undefined> {
+export async function stopProduction(ip: InPlace): Promise<Finding | undefined> {
   const j = ip.journal;
   writeJournal(j, 'stopping');
-  const stop = opts.stopCommand
-    ? await run('sh', ['-c', opts.stopCommand], { user: j.osUser, env: userCommandEnv() })
+  const stop = ip.stopCommand
+    ? await run('sh', ['-c', ip.stopCommand], { user: j.osUser, env: userCommandEnv() })
     : ip.debian
       ? await run('pg_ctlcluster', [String(ip.debian.major), ip.debian.name, 'stop'])
       : await new PgCtl(j.liveBin, j.live, j.osUser).stop('fast', PGCTL_WAIT.productionStop);

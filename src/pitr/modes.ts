@@ -21,7 +21,7 @@ import {
   stopProduction,
 } from './in-place.js';
 import { pausePoint, putBackSync, rollbackCommands, writeJournal } from './journal.js';
-import type { Mode, PitrOptions } from './options.js';
+import type { InPlaceOptions, Mode, RecoverOptions } from './options.js';
 import type { PitrResult } from './result.js';
 
 /** A drill's recovered cluster is thrown away: replay need not be crash-safe. */
@@ -32,9 +32,9 @@ export const DRILL_RECOVERY_TUNING: Record<string, string> = {
   autovacuum: 'off',
 };
 
-/** What every mode shares: the run's options, report and log, and the server's OS user. */
-export interface RunContext {
-  opts: PitrOptions;
+/** What every stage shares: the run's options, report and log, and the server's OS user. */
+export interface RunBase<O> {
+  opts: O;
   pipe: Pipeline;
   result: PitrResult;
   log: Logger;
@@ -43,6 +43,9 @@ export interface RunContext {
   /** The run's time stamp, in the names of the folders beside a data directory. */
   ts: string;
 }
+
+/** A run that recovers (not a plan): what the modes and the stages after the plan are given. */
+export type RunContext = RunBase<RecoverOptions>;
 
 /**
  * Where and how a recovery runs, and what happens around it: a drill in a scratch cluster, a
@@ -100,12 +103,8 @@ export abstract class RecoveryMode {
   recoveryOptions(): Record<string, string> | undefined {
     return undefined;
   }
-  logFile(): string {
-    return ownedLog(
-      `${this.ctx.opts.dataDirectory as string}.restorable-recovery-${this.ctx.ts}.log`,
-      this.ctx.owner,
-    );
-  }
+  /** The recovered server's log: beside the data directory the run was given. */
+  abstract logFile(): string;
   /** Recovery reached its target and the server promoted (before its settings are settled). */
   async promoting(): Promise<void> {}
   /** Recovery promoted and its settings are settled. */
@@ -214,11 +213,14 @@ class SideBySideMode extends RecoveryMode {
   readonly spoolDir: string;
   override readonly socketDir: string;
 
-  constructor(ctx: RunContext) {
+  constructor(ctx: RunContext, dataDirectory: string) {
     super(ctx);
-    this.dataDir = ctx.opts.dataDirectory as string;
+    this.dataDir = dataDirectory;
     this.spoolDir = `${this.dataDir}.restorable-spool-${ctx.ts}`;
     this.socketDir = `${this.dataDir}.restorable-socket`;
+  }
+  logFile(): string {
+    return besideLog(this.ctx, this.dataDir);
   }
   /** What we put into the empty folder is ours to remove. */
   async abandon(): Promise<void> {
@@ -243,19 +245,24 @@ class InPlaceMode extends RecoveryMode {
   readonly dataDir: string;
   readonly spoolDir: string;
   readonly ip: InPlace;
+  private readonly live: string;
   private privatePort: number | undefined;
 
   constructor(
     ctx: RunContext,
+    opts: InPlaceOptions,
     private readonly liveBin: PgBinary,
   ) {
     super(ctx);
-    const live = ctx.opts.dataDirectory as string;
-    this.dataDir = `${live}.restorable-restore-${ctx.ts}`;
-    this.spoolDir = `${live}.restorable-spool-${ctx.ts}`;
+    this.live = opts.dataDirectory;
+    this.dataDir = `${this.live}.restorable-restore-${ctx.ts}`;
+    this.spoolDir = `${this.live}.restorable-spool-${ctx.ts}`;
     // The journal and the put-back on a signal, before anything is fetched.
     const paths = { staging: this.dataDir, spool: this.spoolDir, ts: ctx.ts };
-    this.ip = beginInPlace(ctx.opts, liveBin, ctx.osUser, paths, ctx.log);
+    this.ip = beginInPlace(opts, liveBin, ctx.osUser, paths, ctx.log);
+  }
+  logFile(): string {
+    return besideLog(this.ctx, this.live);
   }
   override async beforeFetch(): Promise<void> {
     await pausePoint('fetch');
@@ -275,8 +282,8 @@ class InPlaceMode extends RecoveryMode {
     return {};
   }
   override async beforeReplay(): Promise<Finding | undefined> {
-    const { opts, result } = this.ctx;
-    const notStopped = await stopProduction(this.ip, opts);
+    const { result } = this.ctx;
+    const notStopped = await stopProduction(this.ip);
     if (notStopped) {
       putBackSync(this.ip.journal, true);
       this.ip.release();
@@ -355,7 +362,13 @@ class InPlaceMode extends RecoveryMode {
 
 /** The mode the options ask for; in place, `liveBin` is production's server binaries. */
 export function recoveryMode(ctx: RunContext, liveBin: PgBinary | undefined): RecoveryMode {
-  if (ctx.opts.mode === 'drill') return new DrillMode(ctx);
-  if (ctx.opts.mode === 'side-by-side') return new SideBySideMode(ctx);
-  return new InPlaceMode(ctx, liveBin as PgBinary);
+  const { opts } = ctx;
+  if (opts.mode === 'drill') return new DrillMode(ctx);
+  if (opts.mode === 'side-by-side') return new SideBySideMode(ctx, opts.dataDirectory);
+  return new InPlaceMode(ctx, opts, liveBin as PgBinary);
+}
+
+/** A clone's or an in-place recovery's server log, beside the data directory it was given. */
+function besideLog(ctx: RunContext, dataDirectory: string): string {
+  return ownedLog(`${dataDirectory}.restorable-recovery-${ctx.ts}.log`, ctx.owner);
 }

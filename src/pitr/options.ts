@@ -4,20 +4,19 @@ import { parseLsn } from '../archive/wal.js';
 import { type CompareOptions, parseCompareRung } from '../compare/options.js';
 import { type DrillConfig, loadConfig } from '../config/restorable.js';
 import { UserError } from '../core/errors.js';
+import { type How, nameFor, readInputs, type Values } from '../core/inputs.js';
 import { type Logger, silentLogger } from '../core/log.js';
-import { oneOf, parseBool, parseOsUser, parseSeverity } from '../core/parse.js';
-import { resolveInputs } from '../core/spec.js';
+import { parseOsUser } from '../core/parse.js';
 import { parseDbUrl } from '../postgres/client.js';
 import { postmasterAlive } from '../postgres/pgctl.js';
 import type { Severity } from '../report/findings.js';
-import { parseS3Inputs, parseS3Url, type S3Options } from '../sources/s3.js';
+import { parseS3Url, type S3Options, s3Options } from '../sources/s3.js';
 import { parseMicros } from './proof.js';
-import { pitrSpec } from './spec.js';
+import { type BACKENDS, type MODES, pitrInputs, pitrSpec } from './spec.js';
 import type { TargetTimeline } from './wal-archive.js';
 
-export const BACKENDS = ['native', 'pgbackrest'] as const;
 export type Backend = (typeof BACKENDS)[number];
-export type Mode = 'drill' | 'side-by-side' | 'in-place';
+export type Mode = (typeof MODES)[number];
 
 export type PitrTarget =
   /** `micros`: the exact target (µs since the epoch); `time` is it cut to ms, for comparisons with backup times. */
@@ -26,28 +25,40 @@ export type PitrTarget =
   | { kind: 'name'; name: string }
   | { kind: 'immediate' };
 
-export interface PitrOptions {
-  backend: Backend;
-  baseBackups?: string;
-  walArchive?: string;
-  stanza?: string;
-  pgbackrestConfig?: string;
+/** Where the backups come from, by backend. */
+export type PitrSource =
+  | { backend: 'native'; baseBackups: string; walArchive: string }
+  | { backend: 'pgbackrest'; stanza: string; pgbackrestConfig?: string };
+
+/**
+ * Where the recovered server goes, by mode. A plan touches nothing (and may run on another machine
+ * than the database host): it has no data directory.
+ */
+export type PitrPlace =
+  | { mode: Mode; planOnly: true }
+  | { mode: 'drill'; planOnly: false }
+  | { mode: 'side-by-side'; planOnly: false; dataDirectory: string }
+  | {
+      mode: 'in-place';
+      planOnly: false;
+      /** The live data directory to replace. */
+      dataDirectory: string;
+      confirm: string;
+      stopCommand?: string;
+      startCommand?: string;
+      checkUrl?: string;
+    };
+
+interface PitrCommon {
   backup?: string;
   target: PitrTarget;
   inclusive: boolean;
   /** recovery_target_timeline: the plan checks WAL along this one. */
   targetTimeline: TargetTimeline;
-  mode: Mode;
-  dataDirectory?: string;
   port?: number;
-  confirm?: string;
-  stopCommand?: string;
-  startCommand?: string;
-  checkUrl?: string;
   prefetch: number;
   config: DrillConfig;
   keep: boolean;
-  planOnly: boolean;
   compare?: CompareOptions;
   history?: string;
   failOn: Severity;
@@ -56,6 +67,12 @@ export interface PitrOptions {
   pgBinDir?: string;
   osUser?: string;
 }
+
+export type PitrOptions = PitrCommon & PitrSource & PitrPlace;
+/** The options of a run that recovers (not a plan). */
+export type RecoverOptions = PitrOptions & { planOnly: false };
+/** The options of an in-place run. */
+export type InPlaceOptions = PitrOptions & { mode: 'in-place'; planOnly: false };
 
 export interface MarkerOptions {
   markerUrl: string;
@@ -77,7 +94,7 @@ export function parseTargetTime(input: string, value: string): Date {
       'Write the time with its zone, e.g. 2026-11-21T09:30:00Z or 2026-11-21T10:30:00+01:00',
     );
   }
-  let zone = (m[3] as string).toUpperCase();
+  let zone = (m[3] ?? '').toUpperCase();
   if (/^[+-]\d{2}$/.test(zone)) zone = `${zone}:00`;
   else if (/^[+-]\d{4}$/.test(zone)) zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
   const time = new Date(`${m[1]}T${m[2]}${zone}`);
@@ -86,10 +103,12 @@ export function parseTargetTime(input: string, value: string): Date {
   return time;
 }
 
-function parseTarget(v: Record<string, string | undefined>, name: (n: string) => string): PitrTarget {
-  const given = ['target-time', 'target-lsn', 'target-name'].filter((k) => (v[k] ?? '').trim() !== '');
-  const immediate = parseBool(name('target-immediate'), v['target-immediate'], false);
-  if (immediate) given.push('target-immediate');
+type PitrValues = Values<typeof pitrInputs>;
+
+function parseTarget(v: PitrValues, name: (n: string) => string): PitrTarget {
+  const kinds = ['target-time', 'target-lsn', 'target-name'] as const;
+  const given: string[] = kinds.filter((k) => (v[k] ?? '').trim() !== '');
+  if (v['target-immediate']) given.push('target-immediate');
   if (given.length !== 1) {
     throw new UserError(
       given.length ? given.map(name).join(', ') : name('target-time'),
@@ -97,11 +116,18 @@ function parseTarget(v: Record<string, string | undefined>, name: (n: string) =>
       'Give exactly one of target-time, target-lsn, target-name or target-immediate: true',
     );
   }
-  if (immediate) return { kind: 'immediate' };
+  if (v['target-immediate']) return { kind: 'immediate' };
   if (v['target-time']) {
     const text = v['target-time'].trim();
     const time = parseTargetTime(name('target-time'), text);
-    return { kind: 'time', time, micros: parseMicros(text) as bigint, text };
+    const micros = parseMicros(text);
+    if (micros === undefined)
+      throw new UserError(
+        name('target-time'),
+        `"${text}" is not an ISO 8601 time`,
+        'Write it as 2026-11-21T09:30:00Z',
+      );
+    return { kind: 'time', time, micros, text };
   }
   if (v['target-lsn']) {
     const text = v['target-lsn'].trim();
@@ -110,7 +136,7 @@ function parseTarget(v: Record<string, string | undefined>, name: (n: string) =>
       throw new UserError(name('target-lsn'), `"${text}" is not a WAL location`, 'Write it as 0/3000060');
     return { kind: 'lsn', lsn, text };
   }
-  const n = (v['target-name'] as string).trim();
+  const n = (v['target-name'] ?? '').trim();
   if (n.length > 63)
     throw new UserError(
       name('target-name'),
@@ -118,21 +144,6 @@ function parseTarget(v: Record<string, string | undefined>, name: (n: string) =>
       'Use at most 63 characters',
     );
   return { kind: 'name', name: n };
-}
-
-/** `latest`, `current`, or a timeline number (decimal, as pg_controldata prints it). */
-export function parseTimeline(input: string, value: string | undefined): TargetTimeline {
-  const v = (value ?? '').trim().toLowerCase();
-  if (v === '' || v === 'latest') return 'latest';
-  if (v === 'current') return 'current';
-  const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 0xffffffff)
-    throw new UserError(
-      input,
-      `"${value}" is not a timeline`,
-      'Give latest, current or a timeline number such as 2',
-    );
-  return n;
 }
 
 function checkLocation(input: string, value: string): string {
@@ -148,27 +159,13 @@ function checkLocation(input: string, value: string): string {
   return v;
 }
 
-function number(
-  input: string,
-  value: string | undefined,
-  min: number,
-  max: number,
-  what: string,
-): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new UserError(input, `"${value}" is not ${what}`, `Give a whole number from ${min} to ${max}`);
-  return n;
-}
-
 export function parseMarkerOptions(
   raw: Record<string, string | undefined>,
-  how: 'input' | 'flag',
+  how: How,
   log: Logger,
 ): MarkerOptions {
-  const v = resolveInputs(pitrSpec, raw, how);
-  const name = (n: string) => (how === 'flag' ? `--${n}` : n);
+  const v = readInputs(pitrSpec.command, pitrInputs, raw, how);
+  const name = nameFor(how);
   if (!v['marker-url'])
     throw new UserError(
       name('marker-url'),
@@ -179,106 +176,125 @@ export function parseMarkerOptions(
   return { markerUrl: v['marker-url'], ...(v.report ? { report: v.report } : {}) };
 }
 
-export function parsePitrOptions(
-  raw: Record<string, string | undefined>,
-  how: 'input' | 'flag',
-  log: Logger = silentLogger,
-): PitrOptions {
-  const v = resolveInputs(pitrSpec, raw, how);
-  const name = (n: string) => (how === 'flag' ? `--${n}` : n);
-  const backendText = (v.backend ?? 'native').trim().toLowerCase();
-  if (['barman', 'wal-g', 'walg'].includes(backendText)) {
-    throw new UserError(
-      name('backend'),
-      `"${backendText}" is not supported yet`,
-      `Use one of: ${BACKENDS.join(', ')} (barman and wal-g are planned)`,
-    );
-  }
-  const backend = oneOf(name('backend'), backendText, BACKENDS);
-  const mode = oneOf(name('mode'), v.mode ?? 'drill', ['drill', 'side-by-side', 'in-place'] as const);
-  const target = parseTarget(v, name);
-  if (backend === 'native') {
-    for (const k of ['base-backups', 'wal-archive']) {
-      if (!v[k])
-        throw new UserError(
-          name(k),
-          'is empty, but backend is native',
-          `Give the folder or s3:// prefix of the ${k.replace('-', ' ')}`,
-        );
-    }
-  } else if (!v.stanza) {
-    throw new UserError(name('stanza'), 'is empty, but backend is pgbackrest', 'Give the pgBackRest stanza');
-  }
-  const config = loadConfig(name('config'), v.config);
-  const planOnly = parseBool(name('plan-only'), v['plan-only'], false);
-  let dataDirectory: string | undefined;
-  // A plan touches nothing and may run on another machine than the database host.
-  if (mode !== 'drill' && !planOnly) {
-    if (!v['data-directory'])
+function parseSource(v: PitrValues, name: (n: string) => string): PitrSource {
+  if (v.backend === 'pgbackrest') {
+    if (!v.stanza)
       throw new UserError(
-        name('data-directory'),
-        `is empty, but mode is ${mode}`,
-        'Give the data directory to recover into',
+        name('stanza'),
+        'is empty, but backend is pgbackrest',
+        'Give the pgBackRest stanza',
       );
-    dataDirectory = path.resolve(v['data-directory']);
-    if (mode === 'side-by-side' && fs.existsSync(dataDirectory)) {
-      if (postmasterAlive(dataDirectory))
-        throw new UserError(
-          name('data-directory'),
-          `${dataDirectory} holds a running server`,
-          'Give an empty or absent folder for the recovered copy; side-by-side never touches a live cluster',
-        );
-      if (!fs.statSync(dataDirectory).isDirectory() || fs.readdirSync(dataDirectory).length > 0)
-        throw new UserError(
-          name('data-directory'),
-          `${dataDirectory} is not empty`,
-          'Give an empty or absent folder for the recovered copy (or use mode: in-place, behind its interlocks)',
-        );
-    }
-    if (mode === 'in-place') {
-      if (!v.confirm)
-        throw new UserError(
-          name('confirm'),
-          'is empty, and in-place replaces a live data directory',
-          "Set confirm to the cluster's system identifier (pg_controldata <data-directory>) or to pitr.name from config",
-        );
-      if (!fs.existsSync(path.join(dataDirectory, 'PG_VERSION')))
-        throw new UserError(
-          name('data-directory'),
-          `${dataDirectory} is not a PostgreSQL data directory (no PG_VERSION)`,
-          'Give the live data directory of the cluster to roll back',
-        );
-    }
+    return {
+      backend: 'pgbackrest',
+      stanza: v.stanza.trim(),
+      ...(v['pgbackrest-config'] ? { pgbackrestConfig: path.resolve(v['pgbackrest-config']) } : {}),
+    };
   }
-  const port = number(name('port'), v.port, 1, 65535, 'a port');
-  const compare = parseCompareRung(v, how, log);
-  if (v['check-url']) parseDbUrl(name('check-url'), v['check-url'], (s) => log.secret(s));
+  const location = (k: 'base-backups' | 'wal-archive') => {
+    const given = v[k];
+    if (!given)
+      throw new UserError(
+        name(k),
+        'is empty, but backend is native',
+        `Give the folder or s3:// prefix of the ${k.replace('-', ' ')}`,
+      );
+    return given;
+  };
+  const baseBackups = location('base-backups');
+  const walArchive = location('wal-archive');
   return {
-    backend,
-    ...(v['base-backups'] ? { baseBackups: checkLocation(name('base-backups'), v['base-backups']) } : {}),
-    ...(v['wal-archive'] ? { walArchive: checkLocation(name('wal-archive'), v['wal-archive']) } : {}),
-    ...(v.stanza ? { stanza: v.stanza.trim() } : {}),
-    ...(v['pgbackrest-config'] ? { pgbackrestConfig: path.resolve(v['pgbackrest-config']) } : {}),
-    ...(v.backup ? { backup: v.backup.trim() } : {}),
-    target,
-    inclusive: parseBool(name('target-inclusive'), v['target-inclusive'], true),
-    targetTimeline: parseTimeline(name('target-timeline'), v['target-timeline']),
+    backend: 'native',
+    baseBackups: checkLocation(name('base-backups'), baseBackups),
+    walArchive: checkLocation(name('wal-archive'), walArchive),
+  };
+}
+
+/** Side-by-side recovers into an empty or absent folder, never over a live cluster. */
+function checkCloneTarget(dataDirectory: string, input: string): void {
+  if (!fs.existsSync(dataDirectory)) return;
+  if (postmasterAlive(dataDirectory))
+    throw new UserError(
+      input,
+      `${dataDirectory} holds a running server`,
+      'Give an empty or absent folder for the recovered copy; side-by-side never touches a live cluster',
+    );
+  if (!fs.statSync(dataDirectory).isDirectory() || fs.readdirSync(dataDirectory).length > 0)
+    throw new UserError(
+      input,
+      `${dataDirectory} is not empty`,
+      'Give an empty or absent folder for the recovered copy (or use mode: in-place, behind its interlocks)',
+    );
+}
+
+function parsePlace(v: PitrValues, name: (n: string) => string): PitrPlace {
+  const mode = v.mode;
+  // A plan touches nothing and may run on another machine than the database host.
+  if (v['plan-only']) return { mode, planOnly: true };
+  if (mode === 'drill') return { mode, planOnly: false };
+  if (!v['data-directory'])
+    throw new UserError(
+      name('data-directory'),
+      `is empty, but mode is ${mode}`,
+      'Give the data directory to recover into',
+    );
+  const dataDirectory = path.resolve(v['data-directory']);
+  if (mode === 'side-by-side') {
+    checkCloneTarget(dataDirectory, name('data-directory'));
+    return { mode, planOnly: false, dataDirectory };
+  }
+  if (!v.confirm)
+    throw new UserError(
+      name('confirm'),
+      'is empty, and in-place replaces a live data directory',
+      "Set confirm to the cluster's system identifier (pg_controldata <data-directory>) or to pitr.name from config",
+    );
+  if (!fs.existsSync(path.join(dataDirectory, 'PG_VERSION')))
+    throw new UserError(
+      name('data-directory'),
+      `${dataDirectory} is not a PostgreSQL data directory (no PG_VERSION)`,
+      'Give the live data directory of the cluster to roll back',
+    );
+  return {
     mode,
-    ...(dataDirectory ? { dataDirectory } : {}),
-    ...(port ? { port } : {}),
-    ...(v.confirm ? { confirm: v.confirm.trim() } : {}),
+    planOnly: false,
+    dataDirectory,
+    confirm: v.confirm.trim(),
     ...(v['stop-command'] ? { stopCommand: v['stop-command'] } : {}),
     ...(v['start-command'] ? { startCommand: v['start-command'] } : {}),
     ...(v['check-url'] ? { checkUrl: v['check-url'] } : {}),
-    prefetch: number(name('prefetch'), v.prefetch, 1, 64, 'a number of segments') ?? 8,
+  };
+}
+
+export function parsePitrOptions(
+  raw: Record<string, string | undefined>,
+  how: How,
+  log: Logger = silentLogger,
+): PitrOptions {
+  const v = readInputs(pitrSpec.command, pitrInputs, raw, how);
+  const name = nameFor(how);
+  const target = parseTarget(v, name);
+  const source = parseSource(v, name);
+  const config = loadConfig(name('config'), v.config);
+  const place = parsePlace(v, name);
+  const compare = parseCompareRung(v, how, log);
+  // Its password is a secret whatever the mode.
+  if (v['check-url']) parseDbUrl(name('check-url'), v['check-url'], (s) => log.secret(s));
+  return {
+    ...source,
+    ...place,
+    ...(v.backup ? { backup: v.backup.trim() } : {}),
+    target,
+    inclusive: v['target-inclusive'],
+    targetTimeline: v['target-timeline'],
+    ...(v.port ? { port: v.port } : {}),
+    prefetch: v.prefetch,
     config,
-    keep: parseBool(name('keep'), v.keep, false),
-    planOnly,
+    keep: v.keep,
     ...(compare ? { compare } : {}),
     ...(v.history ? { history: v.history } : {}),
-    failOn: parseSeverity(name('fail-on'), v['fail-on']),
+    failOn: v['fail-on'],
     ...(v.report ? { report: v.report } : {}),
-    s3: parseS3Inputs(v, name),
+    s3: s3Options(v),
     ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
     ...(v['os-user'] ? { osUser: parseOsUser(name('os-user'), v['os-user']) } : {}),
   };

@@ -34,8 +34,8 @@ function openBackend(opts: PitrOptions, log: Logger, osUser: string | undefined)
   if (opts.backend === 'native') {
     const binDirFor = async (major: number) => (await serverBinary(major, opts.pgBinDir)).dir;
     return new NativeBackend(
-      openSource('base-backups', opts.baseBackups as string, opts, log),
-      openSource('wal-archive', opts.walArchive as string, opts, log, true),
+      openSource('base-backups', opts.baseBackups, opts, log),
+      openSource('wal-archive', opts.walArchive, opts, log, true),
       opts.prefetch,
       binDirFor,
       log,
@@ -43,7 +43,7 @@ function openBackend(opts: PitrOptions, log: Logger, osUser: string | undefined)
     );
   }
   return new PgbackrestBackend(
-    opts.stanza as string,
+    opts.stanza,
     opts.pgbackrestConfig,
     opts.target,
     opts.inclusive,
@@ -59,9 +59,9 @@ function openBackend(opts: PitrOptions, log: Logger, osUser: string | undefined)
  */
 async function interlocks(opts: PitrOptions, osUser: string | undefined): Promise<PgBinary | undefined> {
   if (opts.planOnly) return undefined;
-  if (opts.mode === 'side-by-side') checkCloneFolder('data-directory', opts.dataDirectory as string, osUser);
+  if (opts.mode === 'side-by-side') checkCloneFolder('data-directory', opts.dataDirectory, osUser);
   if (opts.mode !== 'in-place') return undefined;
-  const dataDir = opts.dataDirectory as string;
+  const dataDir = opts.dataDirectory;
   const liveBin = await serverBinary(dataDirMajor(dataDir) as number, opts.pgBinDir);
   const id = (await controlData(liveBin, dataDir))['Database system identifier'];
   const accepted = [id, opts.config.pitr?.name].filter(Boolean);
@@ -95,12 +95,12 @@ export async function runPitr(
     next: [],
   };
   const osUser = opts.osUser ?? (process.getuid?.() === 0 ? 'postgres' : undefined);
-  const ctx: RunContext = { opts, pipe, result, log, osUser, owner: ownerOf(osUser), ts: timeStamp() };
+  const base = { pipe, result, log, osUser, owner: ownerOf(osUser), ts: timeStamp() };
   const backend = openBackend(opts, log, osUser);
   result.source = backend.description;
   const liveBin = await interlocks(opts, osUser);
   const { stage, chosen, coverage } = await planStage(
-    ctx,
+    { ...base, opts },
     backend,
     opts.history ? readHistory(opts.history) : [],
   );
@@ -114,10 +114,10 @@ export async function runPitr(
     return finish(result, pipe, opts);
   }
   try {
-    await recoverStages(ctx, backend, chosen, coverage, liveBin);
+    await recoverStages({ ...base, opts }, backend, chosen, coverage, liveBin);
   } catch (e) {
     // In place, an error of ours must not leave production down: the journal says what to undo.
-    const j = opts.mode === 'in-place' ? readJournal(opts.dataDirectory as string) : undefined;
+    const j = opts.mode === 'in-place' ? readJournal(opts.dataDirectory) : undefined;
     if (j && j.pid === process.pid && j.phase !== 'serving' && j.phase !== 'rolled-back')
       log.warn(`in place, after an error (${errorMessage(e)}): ${putBackSync(j, true).note}`);
     throw e;
@@ -188,7 +188,10 @@ async function recoverStages(
     return;
   }
   // In place the checks run on the private recovery, before production is handed anything.
-  const named = opts.checkUrl ? parseDbUrl('check-url', opts.checkUrl, (s) => log.secret(s)) : undefined;
+  const named =
+    opts.mode === 'in-place' && opts.checkUrl
+      ? parseDbUrl('check-url', opts.checkUrl, (s) => log.secret(s))
+      : undefined;
   const conn = mode.connection(named);
   mode.ready(server);
   await mode.beforeChecks(conn);

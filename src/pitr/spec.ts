@@ -1,145 +1,113 @@
-import { type ActionSpec, inputsOf } from '../core/spec.js';
-import { drillSpec } from '../drill/spec.js';
-import { verifySpec } from '../verify/spec.js';
+import { choice, custom, flag, integer, pick, text } from '../core/inputs.js';
+import type { ActionSpec } from '../core/spec.js';
+import { drillInputs } from '../drill/spec.js';
+import { verifyInputs } from '../verify/spec.js';
+import { parseTimeline } from './wal-archive.js';
 
-export const pitrSpec: ActionSpec = {
+export const BACKENDS = ['native', 'pgbackrest'] as const;
+export const MODES = ['drill', 'side-by-side', 'in-place'] as const;
+const planned = (backend: string) => ['barman', 'wal-g', 'walg'].includes(backend.trim().toLowerCase());
+
+export const pitrInputs = {
+  backend: choice(BACKENDS, '`native` (pg_basebackup + archived WAL) or `pgbackrest`.', {
+    default: 'native',
+    problem: (v) =>
+      planned(v)
+        ? `"${v.trim().toLowerCase()}" is not supported yet`
+        : `"${v}" is not one of ${BACKENDS.join(', ')}`,
+    fix: (v) => `Use one of: ${BACKENDS.join(', ')}${planned(v) ? ' (barman and wal-g are planned)' : ''}`,
+  }),
+  'base-backups': text(
+    'native: the folder or s3://bucket/prefix holding base backups, one folder each (plain, or base.tar[.gz] with backup_manifest).',
+  ),
+  'wal-archive': text(
+    'native: the folder or s3:// prefix archive_command copies WAL segments to (plain or .gz).',
+  ),
+  stanza: text('pgbackrest: the stanza.'),
+  'pgbackrest-config': text(
+    'pgbackrest: path of its configuration file (default: pgBackRest’s own default).',
+  ),
+  backup: text(
+    'Restore this base backup (its folder name, or a pgBackRest label) instead of the newest one that ended before the target.',
+  ),
+  'target-time': text('Recover to this time: ISO 8601 with a zone (2026-11-21T09:30:00Z, …+01:00).'),
+  'target-lsn': text('Recover to this WAL location (0/3000060).'),
+  'target-name': text('Recover to this restore point (pg_create_restore_point).'),
+  'target-immediate': flag('Recover only until the base backup is consistent (the fastest drill).', false),
+  'target-inclusive': flag('Stop just after the target (true) or just before it (false).', true),
+  'target-timeline': custom(
+    'The timeline to recover along: `latest` (the newest that descends from the base backup), `current` (the base backup’s own) or a number; the plan checks WAL along it (the .history files).',
+    (t) => parseTimeline('', t),
+    'latest',
+  ),
+  mode: choice(
+    MODES,
+    '`drill` (a scratch cluster, torn down), `side-by-side` (into data-directory, left running) or `in-place` (replace data-directory behind interlocks).',
+    { default: 'drill' },
+  ),
+  'data-directory': text(
+    'side-by-side: where to recover to (empty or absent). in-place: the live data directory to replace.',
+  ),
+  port: integer('side-by-side: the port of the recovered server (default: a free one).', {
+    min: 1,
+    max: 65535,
+    what: 'a port',
+  }),
+  confirm: text(
+    "in-place: must equal the cluster's system identifier (pg_controldata) or the pitr.name in config.",
+  ),
+  'stop-command': text(
+    "in-place: how to stop the live server (default: pg_ctlcluster on Debian's layout, else pg_ctl stop -D <data-directory> -m fast).",
+  ),
+  'start-command': text(
+    "in-place: how to start production, on the recovered data or after a roll-back (default: pg_ctlcluster on Debian's layout, else pg_ctl start -D <data-directory>).",
+  ),
+  'check-url': text(
+    'in-place: the database and user the checks use on the private recovery (its host and port are not used: production is down then); default postgres.',
+  ),
+  prefetch: integer('WAL segments fetched ahead of replay, in parallel.', {
+    min: 1,
+    max: 64,
+    what: 'a number of segments',
+    default: 8,
+  }),
+  config: text('Path of restorable.yml: its `pitr` section (present/absent queries, checks, name).'),
+  keep: flag('drill: leave the recovered cluster running for later steps (stopped by the post step).', false),
+  'plan-only': flag('Stop after the plan: choose the backup, check WAL coverage, estimate the time.', false),
+  'plant-marker': flag(
+    'Instead of recovering: write a marker row and a restore point on marker-url, for a later drill to recover to.',
+    false,
+  ),
+  rollback: flag(
+    "Instead of recovering: finish an in-place run that was stopped (a cancel, a kill, a crash) from its journal beside data-directory: production's original data back and started, or, if the hand-over was done, the recovered data serving and the snapshot kept.",
+    false,
+  ),
+  'marker-url': text(
+    'With plant-marker: the live database to write the marker to (a role that may create a table).',
+  ),
+  ...pick(drillInputs, ['compare-source-url', 'compare-baseline']),
+  history: text('A JSON-lines file: each run is appended; plans estimate their time from it.'),
+  ...pick(verifyInputs, [
+    'fail-on',
+    'report',
+    's3-endpoint',
+    's3-region',
+    's3-force-path-style',
+    'pg-bin-dir',
+  ]),
+  'os-user': text(
+    "Run the recovered server (and pgBackRest) as this OS user (default: the current user; postgres when root, who owns production's data and pgBackRest's repository).",
+  ),
+};
+
+export const pitrSpec: ActionSpec<typeof pitrInputs> = {
   name: 'pitr-restore',
   command: 'pitr',
   post: true,
   title: 'Restorable: point-in-time recovery',
   description:
     'Point-in-time recovery from a base backup plus archived WAL to a target time, LSN or restore point: as a drill, as a side-by-side clone, or in place behind interlocks.',
-  inputs: [
-    {
-      name: 'backend',
-      default: 'native',
-      description: '`native` (pg_basebackup + archived WAL) or `pgbackrest`.',
-    },
-    {
-      name: 'base-backups',
-      description:
-        'native: the folder or s3://bucket/prefix holding base backups, one folder each (plain, or base.tar[.gz] with backup_manifest).',
-    },
-    {
-      name: 'wal-archive',
-      description:
-        'native: the folder or s3:// prefix archive_command copies WAL segments to (plain or .gz).',
-    },
-    { name: 'stanza', description: 'pgbackrest: the stanza.' },
-    {
-      name: 'pgbackrest-config',
-      description: 'pgbackrest: path of its configuration file (default: pgBackRest’s own default).',
-    },
-    {
-      name: 'backup',
-      description:
-        'Restore this base backup (its folder name, or a pgBackRest label) instead of the newest one that ended before the target.',
-    },
-    {
-      name: 'target-time',
-      description: 'Recover to this time: ISO 8601 with a zone (2026-11-21T09:30:00Z, …+01:00).',
-    },
-    { name: 'target-lsn', description: 'Recover to this WAL location (0/3000060).' },
-    { name: 'target-name', description: 'Recover to this restore point (pg_create_restore_point).' },
-    {
-      name: 'target-immediate',
-      default: 'false',
-      description: 'Recover only until the base backup is consistent (the fastest drill).',
-    },
-    {
-      name: 'target-inclusive',
-      default: 'true',
-      description: 'Stop just after the target (true) or just before it (false).',
-    },
-    {
-      name: 'target-timeline',
-      default: 'latest',
-      description:
-        'The timeline to recover along: `latest` (the newest that descends from the base backup), `current` (the base backup’s own) or a number; the plan checks WAL along it (the .history files).',
-    },
-    {
-      name: 'mode',
-      default: 'drill',
-      description:
-        '`drill` (a scratch cluster, torn down), `side-by-side` (into data-directory, left running) or `in-place` (replace data-directory behind interlocks).',
-    },
-    {
-      name: 'data-directory',
-      description:
-        'side-by-side: where to recover to (empty or absent). in-place: the live data directory to replace.',
-    },
-    { name: 'port', description: 'side-by-side: the port of the recovered server (default: a free one).' },
-    {
-      name: 'confirm',
-      description:
-        "in-place: must equal the cluster's system identifier (pg_controldata) or the pitr.name in config.",
-    },
-    {
-      name: 'stop-command',
-      description:
-        "in-place: how to stop the live server (default: pg_ctlcluster on Debian's layout, else pg_ctl stop -D <data-directory> -m fast).",
-    },
-    {
-      name: 'start-command',
-      description:
-        "in-place: how to start production, on the recovered data or after a roll-back (default: pg_ctlcluster on Debian's layout, else pg_ctl start -D <data-directory>).",
-    },
-    {
-      name: 'check-url',
-      description:
-        'in-place: the database and user the checks use on the private recovery (its host and port are not used: production is down then); default postgres.',
-    },
-    { name: 'prefetch', default: '8', description: 'WAL segments fetched ahead of replay, in parallel.' },
-    {
-      name: 'config',
-      description: 'Path of restorable.yml: its `pitr` section (present/absent queries, checks, name).',
-    },
-    {
-      name: 'keep',
-      default: 'false',
-      description: 'drill: leave the recovered cluster running for later steps (stopped by the post step).',
-    },
-    {
-      name: 'plan-only',
-      default: 'false',
-      description: 'Stop after the plan: choose the backup, check WAL coverage, estimate the time.',
-    },
-    {
-      name: 'plant-marker',
-      default: 'false',
-      description:
-        'Instead of recovering: write a marker row and a restore point on marker-url, for a later drill to recover to.',
-    },
-    {
-      name: 'rollback',
-      default: 'false',
-      description:
-        "Instead of recovering: finish an in-place run that was stopped (a cancel, a kill, a crash) from its journal beside data-directory: production's original data back and started, or, if the hand-over was done, the recovered data serving and the snapshot kept.",
-    },
-    {
-      name: 'marker-url',
-      description:
-        'With plant-marker: the live database to write the marker to (a role that may create a table).',
-    },
-    ...inputsOf(drillSpec, ['compare-source-url', 'compare-baseline']),
-    {
-      name: 'history',
-      description: 'A JSON-lines file: each run is appended; plans estimate their time from it.',
-    },
-    ...inputsOf(verifySpec, [
-      'fail-on',
-      'report',
-      's3-endpoint',
-      's3-region',
-      's3-force-path-style',
-      'pg-bin-dir',
-    ]),
-    {
-      name: 'os-user',
-      description:
-        "Run the recovered server (and pgBackRest) as this OS user (default: the current user; postgres when root, who owns production's data and pgBackRest's repository).",
-    },
-  ],
+  inputs: pitrInputs,
   outputs: [
     { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
     { name: 'recovered-to', description: 'The last replayed commit time (ISO 8601, to the microsecond).' },

@@ -14,6 +14,7 @@ import {
   type TimelineSwitch,
   timelineFor,
 } from '../archive/wal.js';
+import { UserError } from '../core/errors.js';
 import type { BackupObject, BackupSource } from '../sources/types.js';
 
 /** One file of the WAL archive: a segment, a timeline history or a backup history file. */
@@ -54,6 +55,21 @@ export interface Coverage {
 
 /** `recovery_target_timeline`: the newest, the base backup's own, or one by number. */
 export type TargetTimeline = 'latest' | 'current' | number;
+
+/** `latest`, `current`, or a timeline number (decimal, as pg_controldata prints it). */
+export function parseTimeline(input: string, value: string | undefined): TargetTimeline {
+  const v = (value ?? '').trim().toLowerCase();
+  if (v === '' || v === 'latest') return 'latest';
+  if (v === 'current') return 'current';
+  const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 0xffffffff)
+    throw new UserError(
+      input,
+      `"${value}" is not a timeline`,
+      'Give latest, current or a timeline number such as 2',
+    );
+  return n;
+}
 
 export type CoverageEnd =
   | { kind: 'lsn'; lsn: bigint }

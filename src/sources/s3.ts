@@ -10,7 +10,6 @@ import {
 } from '@aws-sdk/client-s3';
 import { UserError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/log.js';
-import { parseBool } from '../core/parse.js';
 import type { BackupObject, BackupSource } from './types.js';
 
 export interface S3Options {
@@ -103,13 +102,15 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
 }
 
 /** The s3-endpoint, s3-region and s3-force-path-style inputs (or flags), as S3Options. */
-export function parseS3Inputs(v: Record<string, string | undefined>, name: (n: string) => string): S3Options {
+export function s3Options(v: {
+  's3-endpoint'?: string | undefined;
+  's3-region'?: string | undefined;
+  's3-force-path-style'?: boolean | undefined;
+}): S3Options {
   return {
     ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
     ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
-    ...(v['s3-force-path-style']
-      ? { forcePathStyle: parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
-      : {}),
+    ...(v['s3-force-path-style'] !== undefined ? { forcePathStyle: v['s3-force-path-style'] } : {}),
   };
 }
 

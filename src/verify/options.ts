@@ -1,15 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type ChecksumMode, parseChecksumInput } from '../archive/checksum.js';
-import { parseDuration } from '../core/duration.js';
+import type { ChecksumMode } from '../archive/checksum.js';
 import { UserError } from '../core/errors.js';
-import { parseBool, parseSeverity } from '../core/parse.js';
-import { resolveInputs } from '../core/spec.js';
+import { type How, nameFor, readInputs, type Values } from '../core/inputs.js';
 import type { Severity } from '../report/findings.js';
-import { parseS3Inputs, parseS3Url, type S3Options } from '../sources/s3.js';
-import { parseExpect } from '../sources/select.js';
-import { verifySpec } from './spec.js';
+import { parseS3Url, type S3Options, s3Options } from '../sources/s3.js';
+import { verifyInputs, verifySpec } from './spec.js';
 
 export interface VerifyOptions {
   source: string;
@@ -34,14 +31,17 @@ export function defaultWorkDir(): string {
     : path.resolve('.restorable');
 }
 
+/** The verify inputs' values, as a drill passes them too (without schema-check: its restore is that). */
+export type VerifyValues = Omit<Values<typeof verifyInputs>, 'schema-check'> & { 'schema-check'?: boolean };
+
 /** From raw inputs or flags to options; every mistake is a UserError naming the input. */
-export function parseVerifyOptions(
-  raw: Record<string, string | undefined>,
-  how: 'input' | 'flag',
-): VerifyOptions {
-  const v = resolveInputs(verifySpec, raw, how);
-  const name = (n: string) => (how === 'flag' ? `--${n}` : n);
-  const source = (v.source as string).trim();
+export function parseVerifyOptions(raw: Record<string, string | undefined>, how: How): VerifyOptions {
+  return verifyOptions(readInputs(verifySpec.command, verifyInputs, raw, how), nameFor(how));
+}
+
+/** From the verify inputs' values to options: the checks that need more than one value, or the disk. */
+export function verifyOptions(v: VerifyValues, name: (n: string) => string): VerifyOptions {
+  const source = v.source.trim();
   if (source.startsWith('s3://')) parseS3Url(name('source'), source);
   else if (!fs.existsSync(source)) {
     throw new UserError(
@@ -53,14 +53,14 @@ export function parseVerifyOptions(
   return {
     source,
     ...(v.pattern ? { pattern: v.pattern } : {}),
-    select: (v.select ?? 'latest').trim(),
-    maxAgeSeconds: parseDuration(name('max-age'), v['max-age'] ?? '26h'),
-    ...(v.expect ? { expect: parseExpect(name('expect'), v.expect) } : {}),
-    checksum: parseChecksumInput(name('checksum'), v.checksum ?? 'auto'),
-    schemaCheck: parseBool(name('schema-check'), v['schema-check'], true),
-    failOn: parseSeverity(name('fail-on'), v['fail-on']),
+    select: v.select.trim(),
+    maxAgeSeconds: v['max-age'],
+    ...(v.expect ? { expect: v.expect } : {}),
+    checksum: v.checksum,
+    schemaCheck: v['schema-check'] ?? true,
+    failOn: v['fail-on'],
     ...(v.report ? { report: v.report } : {}),
-    s3: parseS3Inputs(v, name),
+    s3: s3Options(v),
     ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
     workDir: v['work-dir'] ? path.resolve(v['work-dir']) : defaultWorkDir(),
   };

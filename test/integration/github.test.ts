@@ -666,6 +666,17 @@ describe('the schedule guard and its catch-up', () => {
     expect(pending.result.outputs.action).toBe('none');
     expect(calls.some((c) => c.path.endsWith('/dispatches'))).toBe(false);
   });
+  it('reads its booleans as every input does: yes, no, on, off', async () => {
+    const on = await report_({ mode: 'guard', guard: 'yes', 'catch-up': 'off' }, {}, '2026-11-08T06:00:00Z');
+    expect(on.result.outputs).toMatchObject({ run: 'false', dispatch: 'false' });
+    const off = await report_({ mode: 'guard', guard: 'no' }, {}, '2026-11-08T06:00:00Z');
+    expect(off.result.outputs).toMatchObject({ run: 'true', dispatch: 'false' });
+    expect(off.result.outputs.reason).toContain('the guard is off');
+    expect(calls).toEqual([]);
+    await expect(report_({ mode: 'guard', guard: 'maybe' })).rejects.toThrow(
+      'guard: "maybe" is not true or false. Write true or false',
+    );
+  });
   it('finds the run of the newest unexpired history artifact', async () => {
     const { result } = await report_({ mode: 'last-artifact', artifact: 'restorable-history-shop' });
     expect(result.outputs['run-id']).toBe('55');

@@ -8,6 +8,7 @@ import { VERSION } from '../../src/core/version.js';
 import { majorOf } from '../../src/postgres/binaries.js';
 import { finding } from '../../src/report/findings.js';
 import { computeVerdict, type StageResult } from '../../src/report/stages.js';
+import { SPECS } from '../../src/specs.js';
 import { parseVerifyOptions } from '../../src/verify/options.js';
 
 describe('durations', () => {
@@ -60,6 +61,19 @@ describe('command-line flags', () => {
       flags: { source: 'x', 'max-age': '2h', 'schema-check': 'false' },
     });
   });
+  it('a switch takes no value: --keep ./dir is a mistake, not a folder for keep', () => {
+    expect(() => parseArgs(['drill', '--source', 'x', '--keep', './dir'])).toThrow(
+      /^--keep: takes no value, but "\.\/dir" follows it\. Write --keep alone/,
+    );
+    expect(parseArgs(['drill', '--keep', '--source', 'x']).flags).toEqual({ keep: 'true', source: 'x' });
+    expect(parseArgs(['drill', '--keep', 'false', '--source', 'x']).flags).toEqual({
+      keep: 'false',
+      source: 'x',
+    });
+    expect(parseArgs(['drill', '--keep=no']).flags).toEqual({ keep: 'no' });
+    expect(() => parseArgs(['verify', '--source'])).toThrow(/^--source: needs a value/);
+    expect(() => parseArgs(['verify', '--source', 'x', 'y'])).toThrow(/^y: is not a flag of verify/);
+  });
   it('options name the flag, with a suggestion for a typo', () => {
     expect(() => parseVerifyOptions({ source: '.', 'fail-onn': 'low' }, 'flag')).toThrow(
       '--fail-onn: verify has no such flag. Did you mean --fail-on?',
@@ -71,6 +85,20 @@ describe('command-line flags', () => {
       /^schema-check: "maybe"/,
     );
   });
+});
+
+describe('input specs', () => {
+  it.each(SPECS.map((s) => [s.name, s] as const))(
+    '%s: every default is a value its schema reads',
+    (_, spec) => {
+      for (const [name, input] of Object.entries(spec.inputs)) {
+        if (input.default === undefined) continue;
+        const given = input.schema.safeParse(input.default);
+        expect(given.success, `${name}: ${input.default}`).toBe(true);
+        expect(input.schema.safeParse(undefined).data, name).toEqual(given.data);
+      }
+    },
+  );
 });
 
 describe('verdicts', () => {

@@ -54,14 +54,14 @@ export async function sourceStage(ctx: CompareContext): Promise<Side | undefined
   const { opts, result } = ctx;
   let source: Side | undefined;
   await ctx.pipe.stage('source', async () => {
-    if (opts.baseline) {
+    if (!opts.source) {
       const b = readBaseline(opts.baseline);
       source = b;
       ctx.log.info(`baseline of ${b.source}, taken ${b.takenAt}`);
       return {};
     }
     try {
-      source = await readLiveSource(ctx, { ...(opts.source as ConnInfo), options: READ_ONLY });
+      source = await readLiveSource(ctx, { ...opts.source, options: READ_ONLY });
     } catch (e) {
       if (e instanceof UserError) throw e;
       if (/options|startup parameter/i.test(errorMessage(e)))

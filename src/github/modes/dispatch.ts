@@ -12,7 +12,7 @@ export async function dispatch({ i, deps, ctx }: ModeRun): Promise<ReportResult>
   const again = decideCatchUp(
     await drillMonthState(deps.client(), ctx.repo(), {
       workflow,
-      drillJob: i['drill-job'] as string,
+      drillJob: i['drill-job'],
       now: deps.now,
       currentRunId: ctx.runId,
     }),

@@ -1,18 +1,18 @@
-import { bool, str } from '../inputs.js';
+import { str, when } from '../inputs.js';
 import { syncIssue } from '../issues.js';
 import { readReports, summarizeDrill } from '../reports.js';
 import type { ModeRun, ReportResult } from './mode.js';
 
 /** The drill's issue: opened or updated while the drill fails, closed when it passes again; notified. */
 export async function drillIssue({ i, deps, ctx, send, database }: ModeRun): Promise<ReportResult> {
-  const fleet = bool('fleet', i.fleet);
+  const fleet = i.fleet;
   const reports = i.reports ? readReports(i.reports) : [];
   const s = summarizeDrill(reports, {
     database,
     runUrl: ctx.runUrl,
     now: deps.now,
     fleet,
-    ...(str(i['job-result']) ? { jobResult: str(i['job-result']) as string } : {}),
+    ...when(str(i['job-result']), (jobResult) => ({ jobResult })),
   });
   const label = str(i.label) ?? (fleet ? 'restorable-fleet' : 'restorable-drill');
   const outcome = await syncIssue(deps.client(), ctx.repo(), {

@@ -1,4 +1,3 @@
-import { bool } from '../inputs.js';
 import { drillMonthState, workflowFile } from '../runs.js';
 import { decideCatchUp, decideSchedule } from '../schedule.js';
 import type { ModeRun, ReportResult } from './mode.js';
@@ -11,15 +10,15 @@ export async function guard({ i, deps, ctx }: ModeRun): Promise<ReportResult> {
   const decision = decideSchedule({
     now: deps.now,
     event: deps.env.GITHUB_EVENT_NAME ?? '',
-    guard: bool('guard', i.guard),
-    catchUp: bool('catch-up', i['catch-up']),
+    guard: i.guard,
+    catchUp: i['catch-up'],
   });
   let dispatch = false;
   let reason = decision.reason;
   if (decision.checkCatchUp) {
     const state = await drillMonthState(deps.client(), ctx.repo(), {
       workflow: workflowFile(deps.env.GITHUB_WORKFLOW_REF),
-      drillJob: i['drill-job'] as string,
+      drillJob: i['drill-job'],
       now: deps.now,
       currentRunId: ctx.runId,
     });

@@ -2,7 +2,7 @@ import { parseDuration } from '../../core/duration.js';
 import type { Finding } from '../../report/findings.js';
 import { type IncidentInput, incidentRecord, incidentTitle, SEED_TARGETS } from '../../report/incident.js';
 import { type GitHubClient, type Repo, repoPath } from '../client.js';
-import { json, num, prefixed, str } from '../inputs.js';
+import { json, num, prefixed, str, when } from '../inputs.js';
 import { openIssue } from '../issues.js';
 import { readReports, worstVerdict } from '../reports.js';
 import { runApprovals } from '../runs.js';
@@ -15,20 +15,14 @@ function restoreFacts(
 ): IncidentInput['restore'] {
   return {
     verdict: str(restore.verdict) ?? 'not run',
-    ...(str(restore['recovered-to']) ? { recoveredTo: str(restore['recovered-to']) as string } : {}),
-    ...(str(restore['base-backup']) ? { baseBackup: str(restore['base-backup']) as string } : {}),
-    ...(str(restore['wal-segments']) ? { walSegments: str(restore['wal-segments']) as string } : {}),
-    ...(str(restore['wal-range']) ? { walRange: str(restore['wal-range']) as string } : {}),
-    ...(num(restore['replay-seconds']) !== undefined
-      ? { replaySeconds: num(restore['replay-seconds']) as number }
-      : {}),
-    ...(num(restore['total-seconds']) !== undefined
-      ? { totalSeconds: num(restore['total-seconds']) as number }
-      : {}),
-    ...(num(plan['estimated-seconds']) !== undefined
-      ? { estimatedSeconds: num(plan['estimated-seconds']) as number }
-      : {}),
-    ...(str(restore['safety-snapshot']) ? { safetySnapshot: str(restore['safety-snapshot']) as string } : {}),
+    ...when(str(restore['recovered-to']), (recoveredTo) => ({ recoveredTo })),
+    ...when(str(restore['base-backup']), (baseBackup) => ({ baseBackup })),
+    ...when(str(restore['wal-segments']), (walSegments) => ({ walSegments })),
+    ...when(str(restore['wal-range']), (walRange) => ({ walRange })),
+    ...when(num(restore['replay-seconds']), (replaySeconds) => ({ replaySeconds })),
+    ...when(num(restore['total-seconds']), (totalSeconds) => ({ totalSeconds })),
+    ...when(num(plan['estimated-seconds']), (estimatedSeconds) => ({ estimatedSeconds })),
+    ...when(str(restore['safety-snapshot']), (safetySnapshot) => ({ safetySnapshot })),
   };
 }
 
@@ -69,23 +63,23 @@ async function incidentInput(
     runUrl: ctx.runUrl,
     target,
     ...(targetTime && !Number.isNaN(Date.parse(targetTime)) ? { damageAt: targetTime } : {}),
-    ...(str(i['detected-at']) ? { detectedAt: str(i['detected-at']) as string } : {}),
+    ...when(str(i['detected-at']), (detectedAt) => ({ detectedAt })),
     dispatchedAt: run.created_at ?? str(plan['started-at']) ?? deps.now.toISOString(),
-    ...(str(plan['finished-at']) ? { planFinishedAt: str(plan['finished-at']) as string } : {}),
-    ...(str(restore['started-at']) ? { restoreStartedAt: str(restore['started-at']) as string } : {}),
-    ...(str(restore['finished-at']) ? { restoreFinishedAt: str(restore['finished-at']) as string } : {}),
-    ...(str(verify['finished-at']) ? { verifyFinishedAt: str(verify['finished-at']) as string } : {}),
+    ...when(str(plan['finished-at']), (planFinishedAt) => ({ planFinishedAt })),
+    ...when(str(restore['started-at']), (restoreStartedAt) => ({ restoreStartedAt })),
+    ...when(str(restore['finished-at']), (restoreFinishedAt) => ({ restoreFinishedAt })),
+    ...when(str(verify['finished-at']), (verifyFinishedAt) => ({ verifyFinishedAt })),
     approvals,
     restore: restoreFacts(restore, plan),
     verify: {
       verdict: str(verify.verdict) ?? 'not run',
-      ...(str(verify.detail) ? { detail: str(verify.detail) as string } : {}),
+      ...when(str(verify.detail), (detail) => ({ detail })),
     },
     findings,
     targets: {
       ...SEED_TARGETS,
-      rto: parseDuration('rto-target', i['rto-target'] as string),
-      rpo: parseDuration('rpo-target', i['rpo-target'] as string),
+      rto: parseDuration('rto-target', i['rto-target']),
+      rpo: parseDuration('rpo-target', i['rpo-target']),
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { ReportMode } from '../run.js';
+import type { ReportMode } from '../spec.js';
 import { dispatch } from './dispatch.js';
 import { drillIssue } from './drill-issue.js';
 import { environmentCheck } from './environment-check.js';

@@ -1,7 +1,9 @@
+import type { Values } from '../../core/inputs.js';
 import type { Logger } from '../../core/log.js';
 import type { NotifyTargets } from '../../report/notify.js';
 import type { GitHubClient } from '../client.js';
 import type { RunContext } from '../inputs.js';
+import type { githubReportInputs } from '../spec.js';
 
 export interface ReportDeps {
   /** Made on first use, so modes that need no API (notify, pitr-request) need no token. */
@@ -20,7 +22,7 @@ export interface ReportResult {
 
 /** What every mode is given: the inputs by name, the run, and the notification the inputs set up. */
 export interface ModeRun {
-  i: Record<string, string | undefined>;
+  i: Values<typeof githubReportInputs>;
   deps: ReportDeps;
   ctx: RunContext;
   targets: NotifyTargets;

@@ -1,12 +1,12 @@
 import { UserError } from '../../core/errors.js';
-import { prNumber, str } from '../inputs.js';
+import { prNumber, str, when } from '../inputs.js';
 import { upsertMarkedComment } from '../issues.js';
 import { readReports, summarizeDrill } from '../reports.js';
 import type { ModeRun, ReportResult } from './mode.js';
 
 /** migrate-check's PR comment, kept as one comment by its marker; without a body, what did happen. */
 export async function prComment({ i, deps, ctx, database }: ModeRun): Promise<ReportResult> {
-  const marker = (i.marker as string).trim();
+  const marker = i.marker.trim();
   if (!/^<!--[^>]*-->$/.test(marker)) {
     throw new UserError(
       'marker',
@@ -23,7 +23,7 @@ export async function prComment({ i, deps, ctx, database }: ModeRun): Promise<Re
       database,
       runUrl: ctx.runUrl,
       now: deps.now,
-      ...(str(i['job-result']) ? { jobResult: str(i['job-result']) as string } : {}),
+      ...when(str(i['job-result']), (jobResult) => ({ jobResult })),
     });
     verdict = s.verdict;
     body = `${marker}\n## Migration check: not run\n\nThe migration was not checked: the latest backup did not restore.\n\n${s.body}`;

@@ -6,8 +6,8 @@ import type { HistoryEntry } from '../../report/history.js';
 import type { StageResult } from '../../report/stages.js';
 import { FetchError } from '../../sources/s3.js';
 import type { PitrBackend, PlannedBackup } from '../backends.js';
-import type { RunContext } from '../modes.js';
-import type { PitrTarget } from '../options.js';
+import type { RunBase } from '../modes.js';
+import type { PitrOptions, PitrTarget } from '../options.js';
 import { coverageFindings, describeCoverage, planCoverage } from '../plan.js';
 import { isoMicros } from '../proof.js';
 import type { Coverage } from '../wal-archive.js';
@@ -94,7 +94,7 @@ export interface Planned {
  * archive holds what recovery needs on the timeline it follows.
  */
 export async function planStage(
-  ctx: RunContext,
+  ctx: RunBase<PitrOptions>,
   backend: PitrBackend,
   history: HistoryEntry[],
 ): Promise<Planned> {
