@@ -4,8 +4,8 @@
  * mode, which must answer in one round trip per side whatever the number of tables.
  */
 import pg from 'pg';
-import { parseCompareOptions } from '../src/compare/options.js';
-import { runCompare } from '../src/compare/run.js';
+import { parseCompareOptions } from '../src/comparison/options.js';
+import { runCompare } from '../src/comparison/run.js';
 import { run } from '../src/core/exec.js';
 import { silentLogger } from '../src/core/log.js';
 import { findAll } from '../src/postgres/binaries.js';

@@ -14,9 +14,9 @@ import {
 import { inspectStream } from '../src/archive/inspect.js';
 import { fileChunks, isalAddon, LaneWorkers } from '../src/archive/lanes.js';
 import { ByteReader } from '../src/archive/reader.js';
+import { parseVerifyOptions } from '../src/backup/options.js';
 import { silentLogger } from '../src/core/log.js';
 import { pick } from '../src/postgres/binaries.js';
-import { parseVerifyOptions } from '../src/verify/options.js';
 import { runVerify } from '../src/verify/run.js';
 import { fmtS, fmtX, median, rate, table, timed } from './stats.js';
 

@@ -8,9 +8,9 @@
  *   download: S3Source.downloadTo() into `workDir`: the download alone, for its throughput.
  */
 import path from 'node:path';
+import { parseVerifyOptions } from '../src/backup/options.js';
 import { silentLogger } from '../src/core/log.js';
 import { S3Source } from '../src/sources/s3.js';
-import { parseVerifyOptions } from '../src/verify/options.js';
 import { runVerify } from '../src/verify/run.js';
 
 export interface ChildArgs {

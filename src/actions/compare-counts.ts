@@ -1,6 +1,6 @@
-import { parseCompareOptions } from '../compare/options.js';
-import { compareFacts } from '../compare/present.js';
-import { compareOutputs, compareTable, runCompare } from '../compare/run.js';
+import { compareFacts, compareOutputs, compareTable } from '../compare/present.js';
+import { parseCompareOptions } from '../comparison/options.js';
+import { runCompare } from '../comparison/run.js';
 import { actionInputs, actionsLogger, publish, runAction, stageProgress } from './common.js';
 
 export function run(raw: Record<string, string> = actionInputs()): Promise<void> {

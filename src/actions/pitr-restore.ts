@@ -1,4 +1,5 @@
 import * as core from '@actions/core';
+import { defaultWorkDir } from '../backup/options.js';
 import { UserError } from '../core/errors.js';
 import { parseBool } from '../core/parse.js';
 import { resumeFromJournal } from '../pitr/journal.js';
@@ -7,7 +8,6 @@ import { parseMarkerOptions, parsePitrOptions } from '../pitr/options.js';
 import { pitrFacts, pitrNext } from '../pitr/present.js';
 import { pitrOutputs, runPitr } from '../pitr/run.js';
 import { removeCluster } from '../postgres/cluster.js';
-import { defaultWorkDir } from '../verify/options.js';
 import { actionInputs, actionsLogger, publish, runAction, stageProgress } from './common.js';
 
 /** The post step: stop and remove a drill cluster kept with keep: true, also on failure or cancellation. */

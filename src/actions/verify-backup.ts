@@ -1,5 +1,5 @@
-import { parseVerifyOptions } from '../verify/options.js';
-import { verifyFacts } from '../verify/present.js';
+import { verifyFacts } from '../backup/facts.js';
+import { parseVerifyOptions } from '../backup/options.js';
 import { runVerify, verifyOutputs } from '../verify/run.js';
 import { actionInputs, actionsLogger, publish, runAction, stageProgress } from './common.js';
 

@@ -2,9 +2,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseCompareOptions } from '../compare/options.js';
-import { compareFacts } from '../compare/present.js';
-import { compareOutputs, compareTable, runCompare } from '../compare/run.js';
+import { verifyFacts } from '../backup/facts.js';
+import { parseVerifyOptions } from '../backup/options.js';
+import { compareFacts, compareOutputs, compareTable } from '../compare/present.js';
+import { parseCompareOptions } from '../comparison/options.js';
+import { runCompare } from '../comparison/run.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { parseBool } from '../core/parse.js';
@@ -25,8 +27,6 @@ import { pitrOutputs, runPitr } from '../pitr/run.js';
 import { leftoversToClean, removeCluster, ScratchCluster } from '../postgres/cluster.js';
 import { consoleReport, type Reportable, writeJsonReport } from '../report/render.js';
 import { exitCodeFor, type StageListener, type StageResult } from '../report/stages.js';
-import { parseVerifyOptions } from '../verify/options.js';
-import { verifyFacts } from '../verify/present.js';
 import { runVerify, verifyOutputs } from '../verify/run.js';
 import { COMMAND_SPECS, parseArgs } from './args.js';
 

@@ -1,7 +1,8 @@
 import type { Inspection } from '../archive/inspect.js';
+import type { BackupFacts } from '../backup/context.js';
 import type { TargetCollation } from '../checks/integrity.js';
 import type { SmokeResult } from '../checks/semantics.js';
-import type { CompareSummary } from '../compare/run.js';
+import type { CompareSummary } from '../comparison/run.js';
 import type { Logger } from '../core/log.js';
 import type { RunFolder } from '../core/workdir.js';
 import type { ConnInfo } from '../postgres/client.js';
@@ -9,7 +10,6 @@ import type { TableCount } from '../postgres/tables.js';
 import type { HistoryEntry } from '../report/history.js';
 import type { Reportable } from '../report/render.js';
 import type { Pipeline } from '../report/stages.js';
-import type { BackupFacts } from '../verify/context.js';
 import type { DrillOptions } from './options.js';
 import type { DrillTarget } from './target.js';
 

@@ -1,11 +1,11 @@
-import { type CompareOptions, parseCompareRung } from '../compare/options.js';
+import { cpuCount, type VerifyOptions, verifyOptions } from '../backup/options.js';
+import { type CompareOptions, parseCompareRung } from '../comparison/options.js';
 import { type DrillConfig, loadConfig } from '../config/restorable.js';
 import { UserError } from '../core/errors.js';
 import { type How, nameFor, readInputs } from '../core/inputs.js';
 import { type Logger, silentLogger } from '../core/log.js';
 import { parseOsUser } from '../core/parse.js';
 import type { RolesMode } from '../postgres/restore.js';
-import { cpuCount, type VerifyOptions, verifyOptions } from '../verify/options.js';
 import { drillInputs, drillSpec } from './spec.js';
 import { parseTargetUrl } from './target.js';
 

@@ -1,5 +1,5 @@
+import { verifyFacts } from '../backup/facts.js';
 import { ident } from '../postgres/client.js';
-import { verifyFacts } from '../verify/present.js';
 import type { DrillResult } from './run.js';
 
 /** The facts that head a drill's summary: the backup, the target, the restore, what came back. */

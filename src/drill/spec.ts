@@ -1,6 +1,7 @@
+import { verifyInputs } from '../backup/inputs.js';
+import { compareRungInputs } from '../comparison/inputs.js';
 import { choice, duration, flag, integer, omit, text } from '../core/inputs.js';
 import type { ActionSpec } from '../core/spec.js';
-import { verifyInputs } from '../verify/spec.js';
 
 export const drillInputs = {
   ...omit(verifyInputs, ['schema-check']),
@@ -34,10 +35,7 @@ export const drillInputs = {
   'rto-budget': duration('The whole drill must finish within this (e.g. 20m), else RTO_EXCEEDED.'),
   history: text('A JSON-lines file: each run is appended, and compared with the last good one of its tier.'),
   junit: text('Write a JUnit XML report here (stages that did not run are <skipped>).'),
-  'compare-source-url': text(
-    'Also compare row counts and structure with this live database (read-only), as a rung of the drill.',
-  ),
-  'compare-baseline': text('Or compare with a baseline file written by compare-counts write-baseline.'),
+  ...compareRungInputs,
   keep: flag('Leave the restored cluster running for later steps (stopped by the post step).', false),
   'os-user': text(
     "Run the scratch server as this OS user (default: the current user; when root, Restorable's own unprivileged user `restorable`, made when missing; never root).",

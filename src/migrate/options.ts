@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { defaultWorkDir } from '../backup/options.js';
 import { type DrillConfig, loadConfig } from '../config/restorable.js';
 import { UserError } from '../core/errors.js';
 import { type How, nameFor, readInputs } from '../core/inputs.js';
 import type { Logger } from '../core/log.js';
 import { type ConnInfo, parseDbUrl } from '../postgres/client.js';
 import type { Severity } from '../report/findings.js';
-import { defaultWorkDir } from '../verify/options.js';
 import { migrateInputs, migrateSpec } from './spec.js';
 
 export interface MigrateOptions {

@@ -1,7 +1,7 @@
+import { verifyInputs } from '../backup/inputs.js';
 import { parseSeconds } from '../core/duration.js';
 import { custom, flag, pick, text } from '../core/inputs.js';
 import type { ActionSpec } from '../core/spec.js';
-import { verifyInputs } from '../verify/spec.js';
 
 const seconds = (t: string) => parseSeconds('', t);
 

@@ -4,8 +4,8 @@
  * a recovery to the past: they are reported as what changed since the target, per table, with both
  * counts (PITR_CHANGED_SINCE_TARGET, info), not as a failed backup.
  */
-import type { CompareOptions } from '../compare/options.js';
-import { type CompareSummary, runCompare } from '../compare/run.js';
+import type { CompareOptions } from '../comparison/options.js';
+import { type CompareSummary, runCompare } from '../comparison/run.js';
 import type { Logger } from '../core/log.js';
 import type { ConnInfo } from '../postgres/client.js';
 import { type Finding, finding } from '../report/findings.js';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseLsn } from '../archive/wal.js';
-import { type CompareOptions, parseCompareRung } from '../compare/options.js';
+import { type CompareOptions, parseCompareRung } from '../comparison/options.js';
 import { type DrillConfig, loadConfig } from '../config/restorable.js';
 import { UserError } from '../core/errors.js';
 import { type How, nameFor, readInputs, type Values } from '../core/inputs.js';

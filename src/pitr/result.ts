@@ -1,5 +1,5 @@
 import type { SmokeResult } from '../checks/semantics.js';
-import type { CompareSummary } from '../compare/run.js';
+import type { CompareSummary } from '../comparison/run.js';
 import type { Reportable } from '../report/render.js';
 import type { TableChange } from './changes.js';
 import type { PitrOptions } from './options.js';

@@ -1,7 +1,7 @@
+import { verifyInputs } from '../backup/inputs.js';
+import { compareRungInputs } from '../comparison/inputs.js';
 import { choice, custom, flag, integer, pick, text } from '../core/inputs.js';
 import type { ActionSpec } from '../core/spec.js';
-import { drillInputs } from '../drill/spec.js';
-import { verifyInputs } from '../verify/spec.js';
 import { parseTimeline } from './wal-archive.js';
 
 export const BACKENDS = ['native', 'pgbackrest'] as const;
@@ -85,7 +85,7 @@ export const pitrInputs = {
   'marker-url': text(
     'With plant-marker: the live database to write the marker to (a role that may create a table).',
   ),
-  ...pick(drillInputs, ['compare-source-url', 'compare-baseline']),
+  ...compareRungInputs,
   history: text('A JSON-lines file: each run is appended; plans estimate their time from it.'),
   ...pick(verifyInputs, [
     'fail-on',

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCompareOptions } from '../../src/compare/options.js';
-import { type CompareResult, compareTable, runCompare } from '../../src/compare/run.js';
+import { compareTable } from '../../src/compare/present.js';
+import { parseCompareOptions } from '../../src/comparison/options.js';
+import { type CompareResult, runCompare } from '../../src/comparison/run.js';
 import { memoryLogger } from '../../src/core/log.js';
 import { queryRows } from '../../src/postgres/client.js';
 import { freePort, type ScratchCluster } from '../../src/postgres/cluster.js';

@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { VerifyResult } from '../../src/backup/context.js';
+import { parseVerifyOptions } from '../../src/backup/options.js';
 import { run, userCommandEnv } from '../../src/core/exec.js';
 import { memoryLogger } from '../../src/core/log.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
@@ -20,8 +22,7 @@ import {
 } from '../../src/postgres/cluster.js';
 import { PlainDumpFilter, psqlRestricts, restoreDump } from '../../src/postgres/restore.js';
 import { exitCodeFor } from '../../src/report/stages.js';
-import { parseVerifyOptions } from '../../src/verify/options.js';
-import { runVerify, type VerifyResult } from '../../src/verify/run.js';
+import { runVerify } from '../../src/verify/run.js';
 import { injectSql } from '../harness/breakers.js';
 import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
 

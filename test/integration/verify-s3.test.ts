@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { VerifyResult } from '../../src/backup/context.js';
+import { parseVerifyOptions } from '../../src/backup/options.js';
 import { memoryLogger } from '../../src/core/log.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
 import { freePort } from '../../src/postgres/cluster.js';
-import { parseVerifyOptions } from '../../src/verify/options.js';
-import { runVerify, type VerifyResult } from '../../src/verify/run.js';
+import { runVerify } from '../../src/verify/run.js';
 import { md5, sha256, truncate } from '../harness/breakers.js';
 import { loadChinook, startCluster, tempDir } from '../harness/pg.js';
 import { type S3Harness, startS3 } from '../harness/s3.js';

@@ -14,14 +14,15 @@ import { inspectStream } from '../../src/archive/inspect.js';
 import { fileChunks, isalAddon } from '../../src/archive/lanes.js';
 import { ArchiveProblem } from '../../src/archive/problem.js';
 import { ByteReader } from '../../src/archive/reader.js';
+import type { VerifyResult } from '../../src/backup/context.js';
+import { parseVerifyOptions } from '../../src/backup/options.js';
 import { run } from '../../src/core/exec.js';
 import { memoryLogger } from '../../src/core/log.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
 import { libpqEnv, withClient } from '../../src/postgres/client.js';
 import type { ScratchCluster } from '../../src/postgres/cluster.js';
 import { countRows } from '../../src/postgres/tables.js';
-import { parseVerifyOptions } from '../../src/verify/options.js';
-import { runVerify, type VerifyResult } from '../../src/verify/run.js';
+import { runVerify } from '../../src/verify/run.js';
 import {
   appendJunk,
   flipBytes,

@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Inspection } from '../../src/archive/inspect.js';
+import { restoreTools } from '../../src/backup/tools.js';
 import { findAll } from '../../src/postgres/binaries.js';
-import { restoreTools } from '../../src/verify/run.js';
 
 // An old psql on PATH (it only answers --version) beside the installed PostgreSQL 15 client.
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'restorable-oldpsql-'));

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { digestInSidecar, parseChecksumInput } from '../../src/archive/checksum.js';
+import { parseVerifyOptions } from '../../src/backup/options.js';
 import { parseArgs } from '../../src/cli/args.js';
 import { parseDuration } from '../../src/core/duration.js';
 import { UserError } from '../../src/core/errors.js';
@@ -9,7 +10,6 @@ import { majorOf } from '../../src/postgres/binaries.js';
 import { finding } from '../../src/report/findings.js';
 import { computeVerdict, type StageResult } from '../../src/report/stages.js';
 import { SPECS } from '../../src/specs.js';
-import { parseVerifyOptions } from '../../src/verify/options.js';
 
 describe('durations', () => {
   it.each([

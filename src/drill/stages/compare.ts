@@ -1,4 +1,4 @@
-import { compareRung } from '../../compare/run.js';
+import { compareRung } from '../../comparison/run.js';
 import type { TargetedDrill } from '../context.js';
 
 /** The compare rung: compare-counts of the live source (or a baseline) against the restored database. */

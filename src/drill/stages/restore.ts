@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
+import type { BackupFacts } from '../../backup/context.js';
+import { restoreTools } from '../../backup/tools.js';
 import { diskFull, freeBytes, isDiskFull, scratchDiskFull } from '../../core/disk.js';
 import { formatBytes } from '../../core/duration.js';
 import { run } from '../../core/exec.js';
@@ -12,8 +14,6 @@ import { classifyRestore, type RestoreInput, restoreDump, restoreEnv } from '../
 import { listTables } from '../../postgres/tables.js';
 import { type Finding, finding } from '../../report/findings.js';
 import type { StageOutcome } from '../../report/stages.js';
-import type { BackupFacts } from '../../verify/context.js';
-import { restoreTools } from '../../verify/tools.js';
 import type { TargetedDrill } from '../context.js';
 import type { DrillTarget } from '../target.js';
 

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type pg from 'pg';
 import type { Inspection } from '../../archive/inspect.js';
+import { restoreTools, serverMissing } from '../../backup/tools.js';
 import type { TargetCollation } from '../../checks/integrity.js';
 import { onCancel } from '../../core/cancel.js';
 import { scratchDiskFull, startedOutOfSpace } from '../../core/disk.js';
@@ -9,7 +10,6 @@ import { majorOf } from '../../postgres/binaries.js';
 import { ident, withClient } from '../../postgres/client.js';
 import { ScratchCluster } from '../../postgres/cluster.js';
 import { type Finding, finding } from '../../report/findings.js';
-import { restoreTools, serverMissing } from '../../verify/tools.js';
 import { DRILL_STAGES, type TargetedDrill, type VerifiedDrill } from '../context.js';
 import {
   type DrillTarget,

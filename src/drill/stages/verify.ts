@@ -1,6 +1,6 @@
 import { UNSAFE_RULES } from '../../archive/plain.js';
+import { verifyStages } from '../../backup/verify.js';
 import { UserError } from '../../core/errors.js';
-import { verifyStages } from '../../verify/run.js';
 import { DRILL_STAGES, type DrillContext, type VerifiedDrill } from '../context.js';
 import { drillDatabaseName } from '../target.js';
 

@@ -6,7 +6,7 @@ import { UserError } from '../core/errors.js';
 import { type How, nameFor, readInputs, type Values } from '../core/inputs.js';
 import type { Severity } from '../report/findings.js';
 import { parseS3Url, type S3Options, s3Options } from '../sources/s3.js';
-import { verifyInputs, verifySpec } from './spec.js';
+import { VERIFY_COMMAND, verifyInputs } from './inputs.js';
 
 export interface VerifyOptions {
   source: string;
@@ -36,7 +36,7 @@ export type VerifyValues = Omit<Values<typeof verifyInputs>, 'schema-check'> & {
 
 /** From raw inputs or flags to options; every mistake is a UserError naming the input. */
 export function parseVerifyOptions(raw: Record<string, string | undefined>, how: How): VerifyOptions {
-  return verifyOptions(readInputs(verifySpec.command, verifyInputs, raw, how), nameFor(how));
+  return verifyOptions(readInputs(VERIFY_COMMAND, verifyInputs, raw, how), nameFor(how));
 }
 
 /** From the verify inputs' values to options: the checks that need more than one value, or the disk. */

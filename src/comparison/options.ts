@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { defaultWorkDir } from '../backup/options.js';
 import { type DrillConfig, loadConfig, type Tolerance } from '../config/restorable.js';
 import { UserError } from '../core/errors.js';
 import { type How, nameFor, readInputs } from '../core/inputs.js';
 import type { Logger } from '../core/log.js';
 import { type ConnInfo, parseDbUrl } from '../postgres/client.js';
 import type { Severity } from '../report/findings.js';
-import { defaultWorkDir } from '../verify/options.js';
-import { compareInputs, compareSpec } from './spec.js';
+import { COMPARE_COMMAND, compareInputs } from './inputs.js';
 
 /** What the target is compared with: the live database, or a baseline file written earlier. */
 export type CompareWith =
@@ -64,7 +64,7 @@ export function parseCompareOptions(
   /** As a rung of a drill, the target is the restored database, not an input. */
   rung = false,
 ): CompareOptions {
-  const v = readInputs(compareSpec.command, compareInputs, raw, how);
+  const v = readInputs(COMPARE_COMMAND, compareInputs, raw, how);
   const name = nameFor(how);
   const secret = (s: string) => log.secret(s);
   if (v['source-url'] && v.baseline) {

@@ -58,44 +58,6 @@ export async function runCompare(
   return pipe.settle(result);
 }
 
-/** The comparison as markdown, drifted rows first. */
-export function compareTable(r: CompareResult): string {
-  const fresh = r.rows.some((x) => x.sourceMax !== undefined || x.targetMax !== undefined);
-  const head = [
-    'table',
-    'source',
-    'target',
-    'difference',
-    'mode',
-    ...(fresh ? ['source max', 'target max'] : []),
-  ];
-  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
-  for (const x of r.rows) {
-    const cells = [
-      `${x.drifted ? '**' : ''}${x.table}${x.drifted ? '**' : ''}`,
-      x.source ?? '—',
-      x.target ?? 'missing',
-      x.difference === null ? '' : `${x.difference > 0 ? '+' : ''}${x.difference}`,
-      x.mode,
-      ...(fresh ? [x.sourceMax ?? '', x.targetMax ?? ''] : []),
-    ];
-    lines.push(`| ${cells.join(' | ')} |`);
-  }
-  return lines.join('\n');
-}
-
-export function compareOutputs(r: CompareResult, reportPath: string): Record<string, string> {
-  return {
-    verdict: r.verdict,
-    compared: String(r.compared),
-    drifted: String(r.drifted),
-    missing: String(r.missing),
-    table: compareTable(r),
-    findings: JSON.stringify(r.findings),
-    report: reportPath,
-  };
-}
-
 /** What a compare rung reports in a drill's or PITR drill's result. */
 export interface CompareSummary {
   compared: number;

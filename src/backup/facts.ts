@@ -1,5 +1,5 @@
 import { formatBytes } from '../core/duration.js';
-import type { VerifyResult } from './run.js';
+import type { VerifyResult } from './context.js';
 
 /** The facts about a verified backup that head the summary and the console report. */
 export function verifyFacts(r: VerifyResult): [string, string][] {
