@@ -4332,7 +4332,7 @@ module.exports.__defineSetter__('parseInt8', function (val) {
 const Client = __nccwpck_require__(5042)
 const defaults = __nccwpck_require__(8995)
 const Connection = __nccwpck_require__(9809)
-const Result = __nccwpck_require__(8014)
+const Result = __nccwpck_require__(6424)
 const utils = __nccwpck_require__(9652)
 const Pool = __nccwpck_require__(7558)
 const TypeOverrides = __nccwpck_require__(365)
@@ -5029,7 +5029,7 @@ NativeQuery.prototype.submit = function (client) {
 
 const { EventEmitter } = __nccwpck_require__(4434)
 
-const Result = __nccwpck_require__(8014)
+const Result = __nccwpck_require__(6424)
 const utils = __nccwpck_require__(9652)
 
 class Query extends EventEmitter {
@@ -5292,7 +5292,7 @@ module.exports = Query
 
 /***/ }),
 
-/***/ 8014:
+/***/ 6424:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -6869,7 +6869,7 @@ __webpack_unused_export__ = debug; // for test
 
 /***/ }),
 
-/***/ 6752:
+/***/ 4371:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
@@ -7483,7 +7483,7 @@ module.exports = pipeline
 
 /***/ }),
 
-/***/ 4043:
+/***/ 9281:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -8051,7 +8051,7 @@ module.exports = upgrade
 
 
 
-module.exports.request = __nccwpck_require__(4043)
+module.exports.request = __nccwpck_require__(9281)
 module.exports.stream = __nccwpck_require__(3560)
 module.exports.pipeline = __nccwpck_require__(6862)
 module.exports.upgrade = __nccwpck_require__(1882)
@@ -34982,7 +34982,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 1247:
+/***/ 5730:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -34991,2957 +34991,15 @@ __nccwpck_require__.d(__webpack_exports__, {
   e: () => (/* binding */ migrate_check_run)
 });
 
-;// CONCATENATED MODULE: external "os"
-const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
-// We use any as a valid input type
-/* eslint-disable @typescript-eslint/no-explicit-any */
-/**
- * Sanitizes an input into a string so it can be passed into issueCommand safely
- * @param input input to sanitize into a string
- */
-function utils_toCommandValue(input) {
-    if (input === null || input === undefined) {
-        return '';
-    }
-    else if (typeof input === 'string' || input instanceof String) {
-        return input;
-    }
-    return JSON.stringify(input);
-}
-/**
- *
- * @param annotationProperties
- * @returns The command properties to send with the actual annotation command
- * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
- */
-function utils_toCommandProperties(annotationProperties) {
-    if (!Object.keys(annotationProperties).length) {
-        return {};
-    }
-    return {
-        title: annotationProperties.title,
-        file: annotationProperties.file,
-        line: annotationProperties.startLine,
-        endLine: annotationProperties.endLine,
-        col: annotationProperties.startColumn,
-        endColumn: annotationProperties.endColumn
-    };
-}
-//# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/command.js
-
-
-/**
- * Issues a command to the GitHub Actions runner
- *
- * @param command - The command name to issue
- * @param properties - Additional properties for the command (key-value pairs)
- * @param message - The message to include with the command
- * @remarks
- * This function outputs a specially formatted string to stdout that the Actions
- * runner interprets as a command. These commands can control workflow behavior,
- * set outputs, create annotations, mask values, and more.
- *
- * Command Format:
- *   ::name key=value,key=value::message
- *
- * @example
- * ```typescript
- * // Issue a warning annotation
- * issueCommand('warning', {}, 'This is a warning message');
- * // Output: ::warning::This is a warning message
- *
- * // Set an environment variable
- * issueCommand('set-env', { name: 'MY_VAR' }, 'some value');
- * // Output: ::set-env name=MY_VAR::some value
- *
- * // Add a secret mask
- * issueCommand('add-mask', {}, 'secretValue123');
- * // Output: ::add-mask::secretValue123
- * ```
- *
- * @internal
- * This is an internal utility function that powers the public API functions
- * such as setSecret, warning, error, and exportVariable.
- */
-function command_issueCommand(command, properties, message) {
-    const cmd = new Command(command, properties, message);
-    process.stdout.write(cmd.toString() + external_os_namespaceObject.EOL);
-}
-function command_issue(name, message = '') {
-    command_issueCommand(name, {}, message);
-}
-const CMD_STRING = '::';
-class Command {
-    constructor(command, properties, message) {
-        if (!command) {
-            command = 'missing.command';
-        }
-        this.command = command;
-        this.properties = properties;
-        this.message = message;
-    }
-    toString() {
-        let cmdStr = CMD_STRING + this.command;
-        if (this.properties && Object.keys(this.properties).length > 0) {
-            cmdStr += ' ';
-            let first = true;
-            for (const key in this.properties) {
-                if (this.properties.hasOwnProperty(key)) {
-                    const val = this.properties[key];
-                    if (val) {
-                        if (first) {
-                            first = false;
-                        }
-                        else {
-                            cmdStr += ',';
-                        }
-                        cmdStr += `${key}=${escapeProperty(val)}`;
-                    }
-                }
-            }
-        }
-        cmdStr += `${CMD_STRING}${escapeData(this.message)}`;
-        return cmdStr;
-    }
-}
-function escapeData(s) {
-    return utils_toCommandValue(s)
-        .replace(/%/g, '%25')
-        .replace(/\r/g, '%0D')
-        .replace(/\n/g, '%0A');
-}
-function escapeProperty(s) {
-    return utils_toCommandValue(s)
-        .replace(/%/g, '%25')
-        .replace(/\r/g, '%0D')
-        .replace(/\n/g, '%0A')
-        .replace(/:/g, '%3A')
-        .replace(/,/g, '%2C');
-}
-//# sourceMappingURL=command.js.map
-// EXTERNAL MODULE: external "crypto"
-var external_crypto_ = __nccwpck_require__(6982);
-// EXTERNAL MODULE: external "fs"
-var external_fs_ = __nccwpck_require__(9896);
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
-// For internal use, subject to change.
-// We use any as a valid input type
-/* eslint-disable @typescript-eslint/no-explicit-any */
-
-
-
-
-function file_command_issueFileCommand(command, message) {
-    const filePath = process.env[`GITHUB_${command}`];
-    if (!filePath) {
-        throw new Error(`Unable to find environment variable for file command ${command}`);
-    }
-    if (!external_fs_.existsSync(filePath)) {
-        throw new Error(`Missing file at path: ${filePath}`);
-    }
-    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_namespaceObject.EOL}`, {
-        encoding: 'utf8'
-    });
-}
-function file_command_prepareKeyValueMessage(key, value) {
-    const delimiter = `ghadelimiter_${external_crypto_.randomUUID()}`;
-    const convertedValue = utils_toCommandValue(value);
-    // These should realistically never happen, but just in case someone finds a
-    // way to exploit uuid generation let's not allow keys or values that contain
-    // the delimiter.
-    if (key.includes(delimiter)) {
-        throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
-    }
-    if (convertedValue.includes(delimiter)) {
-        throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
-    }
-    return `${key}<<${delimiter}${external_os_namespaceObject.EOL}${convertedValue}${external_os_namespaceObject.EOL}${delimiter}`;
-}
-//# sourceMappingURL=file-command.js.map
-// EXTERNAL MODULE: external "path"
-var external_path_ = __nccwpck_require__(6928);
-// EXTERNAL MODULE: external "http"
-var external_http_ = __nccwpck_require__(8611);
-// EXTERNAL MODULE: external "https"
-var external_https_ = __nccwpck_require__(5692);
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/proxy.js
-function getProxyUrl(reqUrl) {
-    const usingSsl = reqUrl.protocol === 'https:';
-    if (checkBypass(reqUrl)) {
-        return undefined;
-    }
-    const proxyVar = (() => {
-        if (usingSsl) {
-            return process.env['https_proxy'] || process.env['HTTPS_PROXY'];
-        }
-        else {
-            return process.env['http_proxy'] || process.env['HTTP_PROXY'];
-        }
-    })();
-    if (proxyVar) {
-        try {
-            return new DecodedURL(proxyVar);
-        }
-        catch (_a) {
-            if (!proxyVar.startsWith('http://') && !proxyVar.startsWith('https://'))
-                return new DecodedURL(`http://${proxyVar}`);
-        }
-    }
-    else {
-        return undefined;
-    }
-}
-function checkBypass(reqUrl) {
-    if (!reqUrl.hostname) {
-        return false;
-    }
-    const reqHost = reqUrl.hostname;
-    if (isLoopbackAddress(reqHost)) {
-        return true;
-    }
-    const noProxy = process.env['no_proxy'] || process.env['NO_PROXY'] || '';
-    if (!noProxy) {
-        return false;
-    }
-    // Determine the request port
-    let reqPort;
-    if (reqUrl.port) {
-        reqPort = Number(reqUrl.port);
-    }
-    else if (reqUrl.protocol === 'http:') {
-        reqPort = 80;
-    }
-    else if (reqUrl.protocol === 'https:') {
-        reqPort = 443;
-    }
-    // Format the request hostname and hostname with port
-    const upperReqHosts = [reqUrl.hostname.toUpperCase()];
-    if (typeof reqPort === 'number') {
-        upperReqHosts.push(`${upperReqHosts[0]}:${reqPort}`);
-    }
-    // Compare request host against noproxy
-    for (const upperNoProxyItem of noProxy
-        .split(',')
-        .map(x => x.trim().toUpperCase())
-        .filter(x => x)) {
-        if (upperNoProxyItem === '*' ||
-            upperReqHosts.some(x => x === upperNoProxyItem ||
-                x.endsWith(`.${upperNoProxyItem}`) ||
-                (upperNoProxyItem.startsWith('.') &&
-                    x.endsWith(`${upperNoProxyItem}`)))) {
-            return true;
-        }
-    }
-    return false;
-}
-function isLoopbackAddress(host) {
-    const hostLower = host.toLowerCase();
-    return (hostLower === 'localhost' ||
-        hostLower.startsWith('127.') ||
-        hostLower.startsWith('[::1]') ||
-        hostLower.startsWith('[0:0:0:0:0:0:0:1]'));
-}
-class DecodedURL extends URL {
-    constructor(url, base) {
-        super(url, base);
-        this._decodedUsername = decodeURIComponent(super.username);
-        this._decodedPassword = decodeURIComponent(super.password);
-    }
-    get username() {
-        return this._decodedUsername;
-    }
-    get password() {
-        return this._decodedPassword;
-    }
-}
-//# sourceMappingURL=proxy.js.map
-// EXTERNAL MODULE: ./node_modules/tunnel/index.js
-var node_modules_tunnel = __nccwpck_require__(770);
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
-/* eslint-disable @typescript-eslint/no-explicit-any */
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-var HttpCodes;
-(function (HttpCodes) {
-    HttpCodes[HttpCodes["OK"] = 200] = "OK";
-    HttpCodes[HttpCodes["MultipleChoices"] = 300] = "MultipleChoices";
-    HttpCodes[HttpCodes["MovedPermanently"] = 301] = "MovedPermanently";
-    HttpCodes[HttpCodes["ResourceMoved"] = 302] = "ResourceMoved";
-    HttpCodes[HttpCodes["SeeOther"] = 303] = "SeeOther";
-    HttpCodes[HttpCodes["NotModified"] = 304] = "NotModified";
-    HttpCodes[HttpCodes["UseProxy"] = 305] = "UseProxy";
-    HttpCodes[HttpCodes["SwitchProxy"] = 306] = "SwitchProxy";
-    HttpCodes[HttpCodes["TemporaryRedirect"] = 307] = "TemporaryRedirect";
-    HttpCodes[HttpCodes["PermanentRedirect"] = 308] = "PermanentRedirect";
-    HttpCodes[HttpCodes["BadRequest"] = 400] = "BadRequest";
-    HttpCodes[HttpCodes["Unauthorized"] = 401] = "Unauthorized";
-    HttpCodes[HttpCodes["PaymentRequired"] = 402] = "PaymentRequired";
-    HttpCodes[HttpCodes["Forbidden"] = 403] = "Forbidden";
-    HttpCodes[HttpCodes["NotFound"] = 404] = "NotFound";
-    HttpCodes[HttpCodes["MethodNotAllowed"] = 405] = "MethodNotAllowed";
-    HttpCodes[HttpCodes["NotAcceptable"] = 406] = "NotAcceptable";
-    HttpCodes[HttpCodes["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
-    HttpCodes[HttpCodes["RequestTimeout"] = 408] = "RequestTimeout";
-    HttpCodes[HttpCodes["Conflict"] = 409] = "Conflict";
-    HttpCodes[HttpCodes["Gone"] = 410] = "Gone";
-    HttpCodes[HttpCodes["TooManyRequests"] = 429] = "TooManyRequests";
-    HttpCodes[HttpCodes["InternalServerError"] = 500] = "InternalServerError";
-    HttpCodes[HttpCodes["NotImplemented"] = 501] = "NotImplemented";
-    HttpCodes[HttpCodes["BadGateway"] = 502] = "BadGateway";
-    HttpCodes[HttpCodes["ServiceUnavailable"] = 503] = "ServiceUnavailable";
-    HttpCodes[HttpCodes["GatewayTimeout"] = 504] = "GatewayTimeout";
-})(HttpCodes || (HttpCodes = {}));
-var Headers;
-(function (Headers) {
-    Headers["Accept"] = "accept";
-    Headers["ContentType"] = "content-type";
-})(Headers || (Headers = {}));
-var MediaTypes;
-(function (MediaTypes) {
-    MediaTypes["ApplicationJson"] = "application/json";
-})(MediaTypes || (MediaTypes = {}));
-/**
- * Returns the proxy URL, depending upon the supplied url and proxy environment variables.
- * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
- */
-function lib_getProxyUrl(serverUrl) {
-    const proxyUrl = pm.getProxyUrl(new URL(serverUrl));
-    return proxyUrl ? proxyUrl.href : '';
-}
-const HttpRedirectCodes = [
-    HttpCodes.MovedPermanently,
-    HttpCodes.ResourceMoved,
-    HttpCodes.SeeOther,
-    HttpCodes.TemporaryRedirect,
-    HttpCodes.PermanentRedirect
-];
-const HttpResponseRetryCodes = [
-    HttpCodes.BadGateway,
-    HttpCodes.ServiceUnavailable,
-    HttpCodes.GatewayTimeout
-];
-const RetryableHttpVerbs = (/* unused pure expression or super */ null && (['OPTIONS', 'GET', 'DELETE', 'HEAD']));
-const ExponentialBackoffCeiling = 10;
-const ExponentialBackoffTimeSlice = 5;
-class HttpClientError extends Error {
-    constructor(message, statusCode) {
-        super(message);
-        this.name = 'HttpClientError';
-        this.statusCode = statusCode;
-        Object.setPrototypeOf(this, HttpClientError.prototype);
-    }
-}
-class HttpClientResponse {
-    constructor(message) {
-        this.message = message;
-    }
-    readBody() {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
-                let output = Buffer.alloc(0);
-                this.message.on('data', (chunk) => {
-                    output = Buffer.concat([output, chunk]);
-                });
-                this.message.on('end', () => {
-                    resolve(output.toString());
-                });
-            }));
-        });
-    }
-    readBodyBuffer() {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
-                const chunks = [];
-                this.message.on('data', (chunk) => {
-                    chunks.push(chunk);
-                });
-                this.message.on('end', () => {
-                    resolve(Buffer.concat(chunks));
-                });
-            }));
-        });
-    }
-}
-function isHttps(requestUrl) {
-    const parsedUrl = new URL(requestUrl);
-    return parsedUrl.protocol === 'https:';
-}
-class lib_HttpClient {
-    constructor(userAgent, handlers, requestOptions) {
-        this._ignoreSslError = false;
-        this._allowRedirects = true;
-        this._allowRedirectDowngrade = false;
-        this._maxRedirects = 50;
-        this._allowRetries = false;
-        this._maxRetries = 1;
-        this._keepAlive = false;
-        this._disposed = false;
-        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent);
-        this.handlers = handlers || [];
-        this.requestOptions = requestOptions;
-        if (requestOptions) {
-            if (requestOptions.ignoreSslError != null) {
-                this._ignoreSslError = requestOptions.ignoreSslError;
-            }
-            this._socketTimeout = requestOptions.socketTimeout;
-            if (requestOptions.allowRedirects != null) {
-                this._allowRedirects = requestOptions.allowRedirects;
-            }
-            if (requestOptions.allowRedirectDowngrade != null) {
-                this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
-            }
-            if (requestOptions.maxRedirects != null) {
-                this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
-            }
-            if (requestOptions.keepAlive != null) {
-                this._keepAlive = requestOptions.keepAlive;
-            }
-            if (requestOptions.allowRetries != null) {
-                this._allowRetries = requestOptions.allowRetries;
-            }
-            if (requestOptions.maxRetries != null) {
-                this._maxRetries = requestOptions.maxRetries;
-            }
-        }
-    }
-    options(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('OPTIONS', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    get(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('GET', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    del(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('DELETE', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    post(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('POST', requestUrl, data, additionalHeaders || {});
-        });
-    }
-    patch(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('PATCH', requestUrl, data, additionalHeaders || {});
-        });
-    }
-    put(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('PUT', requestUrl, data, additionalHeaders || {});
-        });
-    }
-    head(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request('HEAD', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    sendStream(verb, requestUrl, stream, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return this.request(verb, requestUrl, stream, additionalHeaders);
-        });
-    }
-    /**
-     * Gets a typed object from an endpoint
-     * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
-     */
-    getJson(requestUrl_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            const res = yield this.get(requestUrl, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    postJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-            const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-            const res = yield this.post(requestUrl, data, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    putJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-            const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-            const res = yield this.put(requestUrl, data, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    patchJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-            const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-            const res = yield this.patch(requestUrl, data, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    /**
-     * Makes a raw http request.
-     * All other methods such as get, post, patch, and request ultimately call this.
-     * Prefer get, del, post and patch
-     */
-    request(verb, requestUrl, data, headers) {
-        return __awaiter(this, void 0, void 0, function* () {
-            if (this._disposed) {
-                throw new Error('Client has already been disposed.');
-            }
-            const parsedUrl = new URL(requestUrl);
-            let info = this._prepareRequest(verb, parsedUrl, headers);
-            // Only perform retries on reads since writes may not be idempotent.
-            const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb)
-                ? this._maxRetries + 1
-                : 1;
-            let numTries = 0;
-            let response;
-            do {
-                response = yield this.requestRaw(info, data);
-                // Check if it's an authentication challenge
-                if (response &&
-                    response.message &&
-                    response.message.statusCode === HttpCodes.Unauthorized) {
-                    let authenticationHandler;
-                    for (const handler of this.handlers) {
-                        if (handler.canHandleAuthentication(response)) {
-                            authenticationHandler = handler;
-                            break;
-                        }
-                    }
-                    if (authenticationHandler) {
-                        return authenticationHandler.handleAuthentication(this, info, data);
-                    }
-                    else {
-                        // We have received an unauthorized response but have no handlers to handle it.
-                        // Let the response return to the caller.
-                        return response;
-                    }
-                }
-                let redirectsRemaining = this._maxRedirects;
-                while (response.message.statusCode &&
-                    HttpRedirectCodes.includes(response.message.statusCode) &&
-                    this._allowRedirects &&
-                    redirectsRemaining > 0) {
-                    const redirectUrl = response.message.headers['location'];
-                    if (!redirectUrl) {
-                        // if there's no location to redirect to, we won't
-                        break;
-                    }
-                    const parsedRedirectUrl = new URL(redirectUrl);
-                    if (parsedUrl.protocol === 'https:' &&
-                        parsedUrl.protocol !== parsedRedirectUrl.protocol &&
-                        !this._allowRedirectDowngrade) {
-                        throw new Error('Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.');
-                    }
-                    // we need to finish reading the response before reassigning response
-                    // which will leak the open socket.
-                    yield response.readBody();
-                    // strip authorization header if redirected to a different hostname
-                    if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
-                        for (const header in headers) {
-                            // header names are case insensitive
-                            if (header.toLowerCase() === 'authorization') {
-                                delete headers[header];
-                            }
-                        }
-                    }
-                    // let's make the request with the new redirectUrl
-                    info = this._prepareRequest(verb, parsedRedirectUrl, headers);
-                    response = yield this.requestRaw(info, data);
-                    redirectsRemaining--;
-                }
-                if (!response.message.statusCode ||
-                    !HttpResponseRetryCodes.includes(response.message.statusCode)) {
-                    // If not a retry code, return immediately instead of retrying
-                    return response;
-                }
-                numTries += 1;
-                if (numTries < maxTries) {
-                    yield response.readBody();
-                    yield this._performExponentialBackoff(numTries);
-                }
-            } while (numTries < maxTries);
-            return response;
-        });
-    }
-    /**
-     * Needs to be called if keepAlive is set to true in request options.
-     */
-    dispose() {
-        if (this._agent) {
-            this._agent.destroy();
-        }
-        this._disposed = true;
-    }
-    /**
-     * Raw request.
-     * @param info
-     * @param data
-     */
-    requestRaw(info, data) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve, reject) => {
-                function callbackForResult(err, res) {
-                    if (err) {
-                        reject(err);
-                    }
-                    else if (!res) {
-                        // If `err` is not passed, then `res` must be passed.
-                        reject(new Error('Unknown error'));
-                    }
-                    else {
-                        resolve(res);
-                    }
-                }
-                this.requestRawWithCallback(info, data, callbackForResult);
-            });
-        });
-    }
-    /**
-     * Raw request with callback.
-     * @param info
-     * @param data
-     * @param onResult
-     */
-    requestRawWithCallback(info, data, onResult) {
-        if (typeof data === 'string') {
-            if (!info.options.headers) {
-                info.options.headers = {};
-            }
-            info.options.headers['Content-Length'] = Buffer.byteLength(data, 'utf8');
-        }
-        let callbackCalled = false;
-        function handleResult(err, res) {
-            if (!callbackCalled) {
-                callbackCalled = true;
-                onResult(err, res);
-            }
-        }
-        const req = info.httpModule.request(info.options, (msg) => {
-            const res = new HttpClientResponse(msg);
-            handleResult(undefined, res);
-        });
-        let socket;
-        req.on('socket', sock => {
-            socket = sock;
-        });
-        // If we ever get disconnected, we want the socket to timeout eventually
-        req.setTimeout(this._socketTimeout || 3 * 60000, () => {
-            if (socket) {
-                socket.end();
-            }
-            handleResult(new Error(`Request timeout: ${info.options.path}`));
-        });
-        req.on('error', function (err) {
-            // err has statusCode property
-            // res should have headers
-            handleResult(err);
-        });
-        if (data && typeof data === 'string') {
-            req.write(data, 'utf8');
-        }
-        if (data && typeof data !== 'string') {
-            data.on('close', function () {
-                req.end();
-            });
-            data.pipe(req);
-        }
-        else {
-            req.end();
-        }
-    }
-    /**
-     * Gets an http agent. This function is useful when you need an http agent that handles
-     * routing through a proxy server - depending upon the url and proxy environment variables.
-     * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
-     */
-    getAgent(serverUrl) {
-        const parsedUrl = new URL(serverUrl);
-        return this._getAgent(parsedUrl);
-    }
-    getAgentDispatcher(serverUrl) {
-        const parsedUrl = new URL(serverUrl);
-        const proxyUrl = pm.getProxyUrl(parsedUrl);
-        const useProxy = proxyUrl && proxyUrl.hostname;
-        if (!useProxy) {
-            return;
-        }
-        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
-    }
-    _prepareRequest(method, requestUrl, headers) {
-        const info = {};
-        info.parsedUrl = requestUrl;
-        const usingSsl = info.parsedUrl.protocol === 'https:';
-        info.httpModule = usingSsl ? https : http;
-        const defaultPort = usingSsl ? 443 : 80;
-        info.options = {};
-        info.options.host = info.parsedUrl.hostname;
-        info.options.port = info.parsedUrl.port
-            ? parseInt(info.parsedUrl.port)
-            : defaultPort;
-        info.options.path =
-            (info.parsedUrl.pathname || '') + (info.parsedUrl.search || '');
-        info.options.method = method;
-        info.options.headers = this._mergeHeaders(headers);
-        if (this.userAgent != null) {
-            info.options.headers['user-agent'] = this.userAgent;
-        }
-        info.options.agent = this._getAgent(info.parsedUrl);
-        // gives handlers an opportunity to participate
-        if (this.handlers) {
-            for (const handler of this.handlers) {
-                handler.prepareRequest(info.options);
-            }
-        }
-        return info;
-    }
-    _mergeHeaders(headers) {
-        if (this.requestOptions && this.requestOptions.headers) {
-            return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
-        }
-        return lowercaseKeys(headers || {});
-    }
-    /**
-     * Gets an existing header value or returns a default.
-     * Handles converting number header values to strings since HTTP headers must be strings.
-     * Note: This returns string | string[] since some headers can have multiple values.
-     * For headers that must always be a single string (like Content-Type), use the
-     * specialized _getExistingOrDefaultContentTypeHeader method instead.
-     */
-    _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
-        let clientHeader;
-        if (this.requestOptions && this.requestOptions.headers) {
-            const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
-            if (headerValue) {
-                clientHeader =
-                    typeof headerValue === 'number' ? headerValue.toString() : headerValue;
-            }
-        }
-        const additionalValue = additionalHeaders[header];
-        if (additionalValue !== undefined) {
-            return typeof additionalValue === 'number'
-                ? additionalValue.toString()
-                : additionalValue;
-        }
-        if (clientHeader !== undefined) {
-            return clientHeader;
-        }
-        return _default;
-    }
-    /**
-     * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
-     * Always returns a single string (not an array) since Content-Type should be a single value.
-     * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
-     * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
-     * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
-     */
-    _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
-        let clientHeader;
-        if (this.requestOptions && this.requestOptions.headers) {
-            const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
-            if (headerValue) {
-                if (typeof headerValue === 'number') {
-                    clientHeader = String(headerValue);
-                }
-                else if (Array.isArray(headerValue)) {
-                    clientHeader = headerValue.join(', ');
-                }
-                else {
-                    clientHeader = headerValue;
-                }
-            }
-        }
-        const additionalValue = additionalHeaders[Headers.ContentType];
-        // Return the first non-undefined value, converting numbers or arrays to strings if necessary
-        if (additionalValue !== undefined) {
-            if (typeof additionalValue === 'number') {
-                return String(additionalValue);
-            }
-            else if (Array.isArray(additionalValue)) {
-                return additionalValue.join(', ');
-            }
-            else {
-                return additionalValue;
-            }
-        }
-        if (clientHeader !== undefined) {
-            return clientHeader;
-        }
-        return _default;
-    }
-    _getAgent(parsedUrl) {
-        let agent;
-        const proxyUrl = pm.getProxyUrl(parsedUrl);
-        const useProxy = proxyUrl && proxyUrl.hostname;
-        if (this._keepAlive && useProxy) {
-            agent = this._proxyAgent;
-        }
-        if (!useProxy) {
-            agent = this._agent;
-        }
-        // if agent is already assigned use that agent.
-        if (agent) {
-            return agent;
-        }
-        const usingSsl = parsedUrl.protocol === 'https:';
-        let maxSockets = 100;
-        if (this.requestOptions) {
-            maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
-        }
-        // This is `useProxy` again, but we need to check `proxyURl` directly for TypeScripts's flow analysis.
-        if (proxyUrl && proxyUrl.hostname) {
-            const agentOptions = {
-                maxSockets,
-                keepAlive: this._keepAlive,
-                proxy: Object.assign(Object.assign({}, ((proxyUrl.username || proxyUrl.password) && {
-                    proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
-                })), { host: proxyUrl.hostname, port: proxyUrl.port })
-            };
-            let tunnelAgent;
-            const overHttps = proxyUrl.protocol === 'https:';
-            if (usingSsl) {
-                tunnelAgent = overHttps ? tunnel.httpsOverHttps : tunnel.httpsOverHttp;
-            }
-            else {
-                tunnelAgent = overHttps ? tunnel.httpOverHttps : tunnel.httpOverHttp;
-            }
-            agent = tunnelAgent(agentOptions);
-            this._proxyAgent = agent;
-        }
-        // if tunneling agent isn't assigned create a new agent
-        if (!agent) {
-            const options = { keepAlive: this._keepAlive, maxSockets };
-            agent = usingSsl ? new https.Agent(options) : new http.Agent(options);
-            this._agent = agent;
-        }
-        if (usingSsl && this._ignoreSslError) {
-            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
-            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
-            // we have to cast it to any and change it directly
-            agent.options = Object.assign(agent.options || {}, {
-                rejectUnauthorized: false
-            });
-        }
-        return agent;
-    }
-    _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
-        let proxyAgent;
-        if (this._keepAlive) {
-            proxyAgent = this._proxyAgentDispatcher;
-        }
-        // if agent is already assigned use that agent.
-        if (proxyAgent) {
-            return proxyAgent;
-        }
-        const usingSsl = parsedUrl.protocol === 'https:';
-        proxyAgent = new ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
-            token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString('base64')}`
-        })));
-        this._proxyAgentDispatcher = proxyAgent;
-        if (usingSsl && this._ignoreSslError) {
-            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
-            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
-            // we have to cast it to any and change it directly
-            proxyAgent.options = Object.assign(proxyAgent.options.requestTls || {}, {
-                rejectUnauthorized: false
-            });
-        }
-        return proxyAgent;
-    }
-    _getUserAgentWithOrchestrationId(userAgent) {
-        const baseUserAgent = userAgent || 'actions/http-client';
-        const orchId = process.env['ACTIONS_ORCHESTRATION_ID'];
-        if (orchId) {
-            // Sanitize the orchestration ID to ensure it contains only valid characters
-            // Valid characters: 0-9, a-z, _, -, .
-            const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, '_');
-            return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
-        }
-        return baseUserAgent;
-    }
-    _performExponentialBackoff(retryNumber) {
-        return __awaiter(this, void 0, void 0, function* () {
-            retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
-            const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
-            return new Promise(resolve => setTimeout(() => resolve(), ms));
-        });
-    }
-    _processResponse(res, options) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
-                const statusCode = res.message.statusCode || 0;
-                const response = {
-                    statusCode,
-                    result: null,
-                    headers: {}
-                };
-                // not found leads to null obj returned
-                if (statusCode === HttpCodes.NotFound) {
-                    resolve(response);
-                }
-                // get the result from the body
-                function dateTimeDeserializer(key, value) {
-                    if (typeof value === 'string') {
-                        const a = new Date(value);
-                        if (!isNaN(a.valueOf())) {
-                            return a;
-                        }
-                    }
-                    return value;
-                }
-                let obj;
-                let contents;
-                try {
-                    contents = yield res.readBody();
-                    if (contents && contents.length > 0) {
-                        if (options && options.deserializeDates) {
-                            obj = JSON.parse(contents, dateTimeDeserializer);
-                        }
-                        else {
-                            obj = JSON.parse(contents);
-                        }
-                        response.result = obj;
-                    }
-                    response.headers = res.message.headers;
-                }
-                catch (err) {
-                    // Invalid resource (contents not json);  leaving result obj null
-                }
-                // note that 3xx redirects are handled by the http layer.
-                if (statusCode > 299) {
-                    let msg;
-                    // if exception/error in body, attempt to get better error
-                    if (obj && obj.message) {
-                        msg = obj.message;
-                    }
-                    else if (contents && contents.length > 0) {
-                        // it may be the case that the exception is in the body message as string
-                        msg = contents;
-                    }
-                    else {
-                        msg = `Failed request: (${statusCode})`;
-                    }
-                    const err = new HttpClientError(msg, statusCode);
-                    err.result = response.result;
-                    reject(err);
-                }
-                else {
-                    resolve(response);
-                }
-            }));
-        });
-    }
-}
-const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
-//# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/auth.js
-var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-class BasicCredentialHandler {
-    constructor(username, password) {
-        this.username = username;
-        this.password = password;
-    }
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Basic ${Buffer.from(`${this.username}:${this.password}`).toString('base64')}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return auth_awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-class auth_BearerCredentialHandler {
-    constructor(token) {
-        this.token = token;
-    }
-    // currently implements pre-authorization
-    // TODO: support preAuth = false where it hooks on 401
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Bearer ${this.token}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return auth_awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-class PersonalAccessTokenCredentialHandler {
-    constructor(token) {
-        this.token = token;
-    }
-    // currently implements pre-authorization
-    // TODO: support preAuth = false where it hooks on 401
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Basic ${Buffer.from(`PAT:${this.token}`).toString('base64')}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return auth_awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-//# sourceMappingURL=auth.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/oidc-utils.js
-var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-class oidc_utils_OidcClient {
-    static createHttpClient(allowRetry = true, maxRetry = 10) {
-        const requestOptions = {
-            allowRetries: allowRetry,
-            maxRetries: maxRetry
-        };
-        return new HttpClient('actions/oidc-client', [new BearerCredentialHandler(oidc_utils_OidcClient.getRequestToken())], requestOptions);
-    }
-    static getRequestToken() {
-        const token = process.env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
-        if (!token) {
-            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_TOKEN env variable');
-        }
-        return token;
-    }
-    static getIDTokenUrl() {
-        const runtimeUrl = process.env['ACTIONS_ID_TOKEN_REQUEST_URL'];
-        if (!runtimeUrl) {
-            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_URL env variable');
-        }
-        return runtimeUrl;
-    }
-    static getCall(id_token_url) {
-        return oidc_utils_awaiter(this, void 0, void 0, function* () {
-            var _a;
-            const httpclient = oidc_utils_OidcClient.createHttpClient();
-            const res = yield httpclient
-                .getJson(id_token_url)
-                .catch(error => {
-                throw new Error(`Failed to get ID Token. \n 
-        Error Code : ${error.statusCode}\n 
-        Error Message: ${error.message}`);
-            });
-            const id_token = (_a = res.result) === null || _a === void 0 ? void 0 : _a.value;
-            if (!id_token) {
-                throw new Error('Response json body do not have ID Token field');
-            }
-            return id_token;
-        });
-    }
-    static getIDToken(audience) {
-        return oidc_utils_awaiter(this, void 0, void 0, function* () {
-            try {
-                // New ID Token is requested from action service
-                let id_token_url = oidc_utils_OidcClient.getIDTokenUrl();
-                if (audience) {
-                    const encodedAudience = encodeURIComponent(audience);
-                    id_token_url = `${id_token_url}&audience=${encodedAudience}`;
-                }
-                debug(`ID token url is ${id_token_url}`);
-                const id_token = yield oidc_utils_OidcClient.getCall(id_token_url);
-                setSecret(id_token);
-                return id_token;
-            }
-            catch (error) {
-                throw new Error(`Error message: ${error.message}`);
-            }
-        });
-    }
-}
-//# sourceMappingURL=oidc-utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/summary.js
-var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const { access, appendFile, writeFile } = external_fs_.promises;
-const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
-const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
-class Summary {
-    constructor() {
-        this._buffer = '';
-    }
-    /**
-     * Finds the summary file path from the environment, rejects if env var is not found or file does not exist
-     * Also checks r/w permissions.
-     *
-     * @returns step summary file path
-     */
-    filePath() {
-        return summary_awaiter(this, void 0, void 0, function* () {
-            if (this._filePath) {
-                return this._filePath;
-            }
-            const pathFromEnv = process.env[SUMMARY_ENV_VAR];
-            if (!pathFromEnv) {
-                throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
-            }
-            try {
-                yield access(pathFromEnv, external_fs_.constants.R_OK | external_fs_.constants.W_OK);
-            }
-            catch (_a) {
-                throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
-            }
-            this._filePath = pathFromEnv;
-            return this._filePath;
-        });
-    }
-    /**
-     * Wraps content in an HTML tag, adding any HTML attributes
-     *
-     * @param {string} tag HTML tag to wrap
-     * @param {string | null} content content within the tag
-     * @param {[attribute: string]: string} attrs key-value list of HTML attributes to add
-     *
-     * @returns {string} content wrapped in HTML element
-     */
-    wrap(tag, content, attrs = {}) {
-        const htmlAttrs = Object.entries(attrs)
-            .map(([key, value]) => ` ${key}="${value}"`)
-            .join('');
-        if (!content) {
-            return `<${tag}${htmlAttrs}>`;
-        }
-        return `<${tag}${htmlAttrs}>${content}</${tag}>`;
-    }
-    /**
-     * Writes text in the buffer to the summary buffer file and empties buffer. Will append by default.
-     *
-     * @param {SummaryWriteOptions} [options] (optional) options for write operation
-     *
-     * @returns {Promise<Summary>} summary instance
-     */
-    write(options) {
-        return summary_awaiter(this, void 0, void 0, function* () {
-            const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
-            const filePath = yield this.filePath();
-            const writeFunc = overwrite ? writeFile : appendFile;
-            yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
-            return this.emptyBuffer();
-        });
-    }
-    /**
-     * Clears the summary buffer and wipes the summary file
-     *
-     * @returns {Summary} summary instance
-     */
-    clear() {
-        return summary_awaiter(this, void 0, void 0, function* () {
-            return this.emptyBuffer().write({ overwrite: true });
-        });
-    }
-    /**
-     * Returns the current summary buffer as a string
-     *
-     * @returns {string} string of summary buffer
-     */
-    stringify() {
-        return this._buffer;
-    }
-    /**
-     * If the summary buffer is empty
-     *
-     * @returns {boolen} true if the buffer is empty
-     */
-    isEmptyBuffer() {
-        return this._buffer.length === 0;
-    }
-    /**
-     * Resets the summary buffer without writing to summary file
-     *
-     * @returns {Summary} summary instance
-     */
-    emptyBuffer() {
-        this._buffer = '';
-        return this;
-    }
-    /**
-     * Adds raw text to the summary buffer
-     *
-     * @param {string} text content to add
-     * @param {boolean} [addEOL=false] (optional) append an EOL to the raw text (default: false)
-     *
-     * @returns {Summary} summary instance
-     */
-    addRaw(text, addEOL = false) {
-        this._buffer += text;
-        return addEOL ? this.addEOL() : this;
-    }
-    /**
-     * Adds the operating system-specific end-of-line marker to the buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addEOL() {
-        return this.addRaw(external_os_namespaceObject.EOL);
-    }
-    /**
-     * Adds an HTML codeblock to the summary buffer
-     *
-     * @param {string} code content to render within fenced code block
-     * @param {string} lang (optional) language to syntax highlight code
-     *
-     * @returns {Summary} summary instance
-     */
-    addCodeBlock(code, lang) {
-        const attrs = Object.assign({}, (lang && { lang }));
-        const element = this.wrap('pre', this.wrap('code', code), attrs);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML list to the summary buffer
-     *
-     * @param {string[]} items list of items to render
-     * @param {boolean} [ordered=false] (optional) if the rendered list should be ordered or not (default: false)
-     *
-     * @returns {Summary} summary instance
-     */
-    addList(items, ordered = false) {
-        const tag = ordered ? 'ol' : 'ul';
-        const listItems = items.map(item => this.wrap('li', item)).join('');
-        const element = this.wrap(tag, listItems);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML table to the summary buffer
-     *
-     * @param {SummaryTableCell[]} rows table rows
-     *
-     * @returns {Summary} summary instance
-     */
-    addTable(rows) {
-        const tableBody = rows
-            .map(row => {
-            const cells = row
-                .map(cell => {
-                if (typeof cell === 'string') {
-                    return this.wrap('td', cell);
-                }
-                const { header, data, colspan, rowspan } = cell;
-                const tag = header ? 'th' : 'td';
-                const attrs = Object.assign(Object.assign({}, (colspan && { colspan })), (rowspan && { rowspan }));
-                return this.wrap(tag, data, attrs);
-            })
-                .join('');
-            return this.wrap('tr', cells);
-        })
-            .join('');
-        const element = this.wrap('table', tableBody);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds a collapsable HTML details element to the summary buffer
-     *
-     * @param {string} label text for the closed state
-     * @param {string} content collapsable content
-     *
-     * @returns {Summary} summary instance
-     */
-    addDetails(label, content) {
-        const element = this.wrap('details', this.wrap('summary', label) + content);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML image tag to the summary buffer
-     *
-     * @param {string} src path to the image you to embed
-     * @param {string} alt text description of the image
-     * @param {SummaryImageOptions} options (optional) addition image attributes
-     *
-     * @returns {Summary} summary instance
-     */
-    addImage(src, alt, options) {
-        const { width, height } = options || {};
-        const attrs = Object.assign(Object.assign({}, (width && { width })), (height && { height }));
-        const element = this.wrap('img', null, Object.assign({ src, alt }, attrs));
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML section heading element
-     *
-     * @param {string} text heading text
-     * @param {number | string} [level=1] (optional) the heading level, default: 1
-     *
-     * @returns {Summary} summary instance
-     */
-    addHeading(text, level) {
-        const tag = `h${level}`;
-        const allowedTag = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].includes(tag)
-            ? tag
-            : 'h1';
-        const element = this.wrap(allowedTag, text);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML thematic break (<hr>) to the summary buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addSeparator() {
-        const element = this.wrap('hr', null);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML line break (<br>) to the summary buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addBreak() {
-        const element = this.wrap('br', null);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML blockquote to the summary buffer
-     *
-     * @param {string} text quote text
-     * @param {string} cite (optional) citation url
-     *
-     * @returns {Summary} summary instance
-     */
-    addQuote(text, cite) {
-        const attrs = Object.assign({}, (cite && { cite }));
-        const element = this.wrap('blockquote', text, attrs);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML anchor tag to the summary buffer
-     *
-     * @param {string} text link text/content
-     * @param {string} href hyperlink
-     *
-     * @returns {Summary} summary instance
-     */
-    addLink(text, href) {
-        const element = this.wrap('a', text, { href });
-        return this.addRaw(element).addEOL();
-    }
-}
-const _summary = new Summary();
-/**
- * @deprecated use `core.summary`
- */
-const markdownSummary = (/* unused pure expression or super */ null && (_summary));
-const summary = _summary;
-//# sourceMappingURL=summary.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
-
-/**
- * toPosixPath converts the given path to the posix form. On Windows, \\ will be
- * replaced with /.
- *
- * @param pth. Path to transform.
- * @return string Posix path.
- */
-function toPosixPath(pth) {
-    return pth.replace(/[\\]/g, '/');
-}
-/**
- * toWin32Path converts the given path to the win32 form. On Linux, / will be
- * replaced with \\.
- *
- * @param pth. Path to transform.
- * @return string Win32 path.
- */
-function toWin32Path(pth) {
-    return pth.replace(/[/]/g, '\\');
-}
-/**
- * toPlatformPath converts the given path to a platform-specific path. It does
- * this by replacing instances of / and \ with the platform-specific path
- * separator.
- *
- * @param pth The path to platformize.
- * @return string The platform-specific path.
- */
-function toPlatformPath(pth) {
-    return pth.replace(/[/\\]/g, path.sep);
-}
-//# sourceMappingURL=path-utils.js.map
-// EXTERNAL MODULE: external "string_decoder"
-var external_string_decoder_ = __nccwpck_require__(3193);
-// EXTERNAL MODULE: external "events"
-var external_events_ = __nccwpck_require__(4434);
-;// CONCATENATED MODULE: external "child_process"
-const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
-// EXTERNAL MODULE: external "assert"
-var external_assert_ = __nccwpck_require__(2613);
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
-var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_.promises;
-// export const {open} = 'fs'
-const IS_WINDOWS = process.platform === 'win32';
-/**
- * Custom implementation of readlink to ensure Windows junctions
- * maintain trailing backslash for backward compatibility with Node.js < 24
- *
- * In Node.js 20, Windows junctions (directory symlinks) always returned paths
- * with trailing backslashes. Node.js 24 removed this behavior, which breaks
- * code that relied on this format for path operations.
- *
- * This implementation restores the Node 20 behavior by adding a trailing
- * backslash to all junction results on Windows.
- */
-function readlink(fsPath) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
-        const result = yield fs.promises.readlink(fsPath);
-        // On Windows, restore Node 20 behavior: add trailing backslash to all results
-        // since junctions on Windows are always directory links
-        if (IS_WINDOWS && !result.endsWith('\\')) {
-            return `${result}\\`;
-        }
-        return result;
-    });
-}
-// See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
-const UV_FS_O_EXLOCK = 0x10000000;
-const READONLY = external_fs_.constants.O_RDONLY;
-function exists(fsPath) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
-        try {
-            yield stat(fsPath);
-        }
-        catch (err) {
-            if (err.code === 'ENOENT') {
-                return false;
-            }
-            throw err;
-        }
-        return true;
-    });
-}
-function isDirectory(fsPath_1) {
-    return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
-        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
-        return stats.isDirectory();
-    });
-}
-/**
- * On OSX/Linux, true if path starts with '/'. On Windows, true for paths like:
- * \, \hello, \\hello\share, C:, and C:\hello (and corresponding alternate separator cases).
- */
-function isRooted(p) {
-    p = normalizeSeparators(p);
-    if (!p) {
-        throw new Error('isRooted() parameter "p" cannot be empty');
-    }
-    if (IS_WINDOWS) {
-        return (p.startsWith('\\') || /^[A-Z]:/i.test(p) // e.g. \ or \hello or \\hello
-        ); // e.g. C: or C:\hello
-    }
-    return p.startsWith('/');
-}
-/**
- * Best effort attempt to determine whether a file exists and is executable.
- * @param filePath    file path to check
- * @param extensions  additional file extensions to try
- * @return if file exists and is executable, returns the file path. otherwise empty string.
- */
-function tryGetExecutablePath(filePath, extensions) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
-        let stats = undefined;
-        try {
-            // test file exists
-            stats = yield stat(filePath);
-        }
-        catch (err) {
-            if (err.code !== 'ENOENT') {
-                // eslint-disable-next-line no-console
-                console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
-            }
-        }
-        if (stats && stats.isFile()) {
-            if (IS_WINDOWS) {
-                // on Windows, test for valid extension
-                const upperExt = external_path_.extname(filePath).toUpperCase();
-                if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
-                    return filePath;
-                }
-            }
-            else {
-                if (isUnixExecutable(stats)) {
-                    return filePath;
-                }
-            }
-        }
-        // try each extension
-        const originalFilePath = filePath;
-        for (const extension of extensions) {
-            filePath = originalFilePath + extension;
-            stats = undefined;
-            try {
-                stats = yield stat(filePath);
-            }
-            catch (err) {
-                if (err.code !== 'ENOENT') {
-                    // eslint-disable-next-line no-console
-                    console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
-                }
-            }
-            if (stats && stats.isFile()) {
-                if (IS_WINDOWS) {
-                    // preserve the case of the actual file (since an extension was appended)
-                    try {
-                        const directory = external_path_.dirname(filePath);
-                        const upperName = external_path_.basename(filePath).toUpperCase();
-                        for (const actualName of yield readdir(directory)) {
-                            if (upperName === actualName.toUpperCase()) {
-                                filePath = external_path_.join(directory, actualName);
-                                break;
-                            }
-                        }
-                    }
-                    catch (err) {
-                        // eslint-disable-next-line no-console
-                        console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
-                    }
-                    return filePath;
-                }
-                else {
-                    if (isUnixExecutable(stats)) {
-                        return filePath;
-                    }
-                }
-            }
-        }
-        return '';
-    });
-}
-function normalizeSeparators(p) {
-    p = p || '';
-    if (IS_WINDOWS) {
-        // convert slashes on Windows
-        p = p.replace(/\//g, '\\');
-        // remove redundant slashes
-        return p.replace(/\\\\+/g, '\\');
-    }
-    // remove redundant slashes
-    return p.replace(/\/\/+/g, '/');
-}
-// on Mac/Linux, test the execute bit
-//     R   W  X  R  W X R W X
-//   256 128 64 32 16 8 4 2 1
-function isUnixExecutable(stats) {
-    return ((stats.mode & 1) > 0 ||
-        ((stats.mode & 8) > 0 &&
-            process.getgid !== undefined &&
-            stats.gid === process.getgid()) ||
-        ((stats.mode & 64) > 0 &&
-            process.getuid !== undefined &&
-            stats.uid === process.getuid()));
-}
-// Get the path of cmd.exe in windows
-function getCmdPath() {
-    var _a;
-    return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
-}
-//# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io.js
-var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-/**
- * Copies a file or folder.
- * Based off of shelljs - https://github.com/shelljs/shelljs/blob/9237f66c52e5daa40458f94f9565e18e8132f5a6/src/cp.js
- *
- * @param     source    source path
- * @param     dest      destination path
- * @param     options   optional. See CopyOptions.
- */
-function cp(source_1, dest_1) {
-    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
-        const { force, recursive, copySourceDirectory } = readCopyOptions(options);
-        const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
-        // Dest is an existing file, but not forcing
-        if (destStat && destStat.isFile() && !force) {
-            return;
-        }
-        // If dest is an existing directory, should copy inside.
-        const newDest = destStat && destStat.isDirectory() && copySourceDirectory
-            ? path.join(dest, path.basename(source))
-            : dest;
-        if (!(yield ioUtil.exists(source))) {
-            throw new Error(`no such file or directory: ${source}`);
-        }
-        const sourceStat = yield ioUtil.stat(source);
-        if (sourceStat.isDirectory()) {
-            if (!recursive) {
-                throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
-            }
-            else {
-                yield cpDirRecursive(source, newDest, 0, force);
-            }
-        }
-        else {
-            if (path.relative(source, newDest) === '') {
-                // a file cannot be copied to itself
-                throw new Error(`'${newDest}' and '${source}' are the same file`);
-            }
-            yield io_copyFile(source, newDest, force);
-        }
-    });
-}
-/**
- * Moves a path.
- *
- * @param     source    source path
- * @param     dest      destination path
- * @param     options   optional. See MoveOptions.
- */
-function mv(source_1, dest_1) {
-    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
-        if (yield ioUtil.exists(dest)) {
-            let destExists = true;
-            if (yield ioUtil.isDirectory(dest)) {
-                // If dest is directory copy src into dest
-                dest = path.join(dest, path.basename(source));
-                destExists = yield ioUtil.exists(dest);
-            }
-            if (destExists) {
-                if (options.force == null || options.force) {
-                    yield rmRF(dest);
-                }
-                else {
-                    throw new Error('Destination already exists');
-                }
-            }
-        }
-        yield mkdirP(path.dirname(dest));
-        yield ioUtil.rename(source, dest);
-    });
-}
-/**
- * Remove a path recursively with force
- *
- * @param inputPath path to remove
- */
-function rmRF(inputPath) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (ioUtil.IS_WINDOWS) {
-            // Check for invalid characters
-            // https://docs.microsoft.com/en-us/windows/win32/fileio/naming-a-file
-            if (/[*"<>|]/.test(inputPath)) {
-                throw new Error('File path must not contain `*`, `"`, `<`, `>` or `|` on Windows');
-            }
-        }
-        try {
-            // note if path does not exist, error is silent
-            yield ioUtil.rm(inputPath, {
-                force: true,
-                maxRetries: 3,
-                recursive: true,
-                retryDelay: 300
-            });
-        }
-        catch (err) {
-            throw new Error(`File was unable to be removed ${err}`);
-        }
-    });
-}
-/**
- * Make a directory.  Creates the full path with folders in between
- * Will throw if it fails
- *
- * @param   fsPath        path to create
- * @returns Promise<void>
- */
-function mkdirP(fsPath) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        ok(fsPath, 'a path argument must be provided');
-        yield ioUtil.mkdir(fsPath, { recursive: true });
-    });
-}
-/**
- * Returns path of a tool had the tool actually been invoked.  Resolves via paths.
- * If you check and the tool does not exist, it will throw.
- *
- * @param     tool              name of the tool
- * @param     check             whether to check if tool exists
- * @returns   Promise<string>   path to tool
- */
-function which(tool, check) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (!tool) {
-            throw new Error("parameter 'tool' is required");
-        }
-        // recursive when check=true
-        if (check) {
-            const result = yield which(tool, false);
-            if (!result) {
-                if (IS_WINDOWS) {
-                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
-                }
-                else {
-                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
-                }
-            }
-            return result;
-        }
-        const matches = yield findInPath(tool);
-        if (matches && matches.length > 0) {
-            return matches[0];
-        }
-        return '';
-    });
-}
-/**
- * Returns a list of all occurrences of the given tool on the system path.
- *
- * @returns   Promise<string[]>  the paths of the tool
- */
-function findInPath(tool) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (!tool) {
-            throw new Error("parameter 'tool' is required");
-        }
-        // build the list of extensions to try
-        const extensions = [];
-        if (IS_WINDOWS && process.env['PATHEXT']) {
-            for (const extension of process.env['PATHEXT'].split(external_path_.delimiter)) {
-                if (extension) {
-                    extensions.push(extension);
-                }
-            }
-        }
-        // if it's rooted, return it if exists. otherwise return empty.
-        if (isRooted(tool)) {
-            const filePath = yield tryGetExecutablePath(tool, extensions);
-            if (filePath) {
-                return [filePath];
-            }
-            return [];
-        }
-        // if any path separators, return empty
-        if (tool.includes(external_path_.sep)) {
-            return [];
-        }
-        // build the list of directories
-        //
-        // Note, technically "where" checks the current directory on Windows. From a toolkit perspective,
-        // it feels like we should not do this. Checking the current directory seems like more of a use
-        // case of a shell, and the which() function exposed by the toolkit should strive for consistency
-        // across platforms.
-        const directories = [];
-        if (process.env.PATH) {
-            for (const p of process.env.PATH.split(external_path_.delimiter)) {
-                if (p) {
-                    directories.push(p);
-                }
-            }
-        }
-        // find all matches
-        const matches = [];
-        for (const directory of directories) {
-            const filePath = yield tryGetExecutablePath(external_path_.join(directory, tool), extensions);
-            if (filePath) {
-                matches.push(filePath);
-            }
-        }
-        return matches;
-    });
-}
-function readCopyOptions(options) {
-    const force = options.force == null ? true : options.force;
-    const recursive = Boolean(options.recursive);
-    const copySourceDirectory = options.copySourceDirectory == null
-        ? true
-        : Boolean(options.copySourceDirectory);
-    return { force, recursive, copySourceDirectory };
-}
-function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        // Ensure there is not a run away recursive copy
-        if (currentDepth >= 255)
-            return;
-        currentDepth++;
-        yield mkdirP(destDir);
-        const files = yield ioUtil.readdir(sourceDir);
-        for (const fileName of files) {
-            const srcFile = `${sourceDir}/${fileName}`;
-            const destFile = `${destDir}/${fileName}`;
-            const srcFileStat = yield ioUtil.lstat(srcFile);
-            if (srcFileStat.isDirectory()) {
-                // Recurse
-                yield cpDirRecursive(srcFile, destFile, currentDepth, force);
-            }
-            else {
-                yield io_copyFile(srcFile, destFile, force);
-            }
-        }
-        // Change the mode for the newly created directory
-        yield ioUtil.chmod(destDir, (yield ioUtil.stat(sourceDir)).mode);
-    });
-}
-// Buffered file copy
-function io_copyFile(srcFile, destFile, force) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if ((yield ioUtil.lstat(srcFile)).isSymbolicLink()) {
-            // unlink/re-link it
-            try {
-                yield ioUtil.lstat(destFile);
-                yield ioUtil.unlink(destFile);
-            }
-            catch (e) {
-                // Try to override file permission
-                if (e.code === 'EPERM') {
-                    yield ioUtil.chmod(destFile, '0666');
-                    yield ioUtil.unlink(destFile);
-                }
-                // other errors = it doesn't exist, no work to do
-            }
-            // Copy over symlink
-            const symlinkFull = yield ioUtil.readlink(srcFile);
-            yield ioUtil.symlink(symlinkFull, destFile, ioUtil.IS_WINDOWS ? 'junction' : null);
-        }
-        else if (!(yield ioUtil.exists(destFile)) || force) {
-            yield ioUtil.copyFile(srcFile, destFile);
-        }
-    });
-}
-//# sourceMappingURL=io.js.map
-;// CONCATENATED MODULE: external "timers"
-const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
-;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/toolrunner.js
-var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-
-
-/* eslint-disable @typescript-eslint/unbound-method */
-const toolrunner_IS_WINDOWS = process.platform === 'win32';
-/*
- * Class for running command line tools. Handles quoting and arg parsing in a platform agnostic way.
- */
-class ToolRunner extends external_events_.EventEmitter {
-    constructor(toolPath, args, options) {
-        super();
-        if (!toolPath) {
-            throw new Error("Parameter 'toolPath' cannot be null or empty.");
-        }
-        this.toolPath = toolPath;
-        this.args = args || [];
-        this.options = options || {};
-    }
-    _debug(message) {
-        if (this.options.listeners && this.options.listeners.debug) {
-            this.options.listeners.debug(message);
-        }
-    }
-    _getCommandString(options, noPrefix) {
-        const toolPath = this._getSpawnFileName();
-        const args = this._getSpawnArgs(options);
-        let cmd = noPrefix ? '' : '[command]'; // omit prefix when piped to a second tool
-        if (toolrunner_IS_WINDOWS) {
-            // Windows + cmd file
-            if (this._isCmdFile()) {
-                cmd += toolPath;
-                for (const a of args) {
-                    cmd += ` ${a}`;
-                }
-            }
-            // Windows + verbatim
-            else if (options.windowsVerbatimArguments) {
-                cmd += `"${toolPath}"`;
-                for (const a of args) {
-                    cmd += ` ${a}`;
-                }
-            }
-            // Windows (regular)
-            else {
-                cmd += this._windowsQuoteCmdArg(toolPath);
-                for (const a of args) {
-                    cmd += ` ${this._windowsQuoteCmdArg(a)}`;
-                }
-            }
-        }
-        else {
-            // OSX/Linux - this can likely be improved with some form of quoting.
-            // creating processes on Unix is fundamentally different than Windows.
-            // on Unix, execvp() takes an arg array.
-            cmd += toolPath;
-            for (const a of args) {
-                cmd += ` ${a}`;
-            }
-        }
-        return cmd;
-    }
-    _processLineBuffer(data, strBuffer, onLine) {
-        try {
-            let s = strBuffer + data.toString();
-            let n = s.indexOf(external_os_namespaceObject.EOL);
-            while (n > -1) {
-                const line = s.substring(0, n);
-                onLine(line);
-                // the rest of the string ...
-                s = s.substring(n + external_os_namespaceObject.EOL.length);
-                n = s.indexOf(external_os_namespaceObject.EOL);
-            }
-            return s;
-        }
-        catch (err) {
-            // streaming lines to console is best effort.  Don't fail a build.
-            this._debug(`error processing line. Failed with error ${err}`);
-            return '';
-        }
-    }
-    _getSpawnFileName() {
-        if (toolrunner_IS_WINDOWS) {
-            if (this._isCmdFile()) {
-                return process.env['COMSPEC'] || 'cmd.exe';
-            }
-        }
-        return this.toolPath;
-    }
-    _getSpawnArgs(options) {
-        if (toolrunner_IS_WINDOWS) {
-            if (this._isCmdFile()) {
-                let argline = `/D /S /C "${this._windowsQuoteCmdArg(this.toolPath)}`;
-                for (const a of this.args) {
-                    argline += ' ';
-                    argline += options.windowsVerbatimArguments
-                        ? a
-                        : this._windowsQuoteCmdArg(a);
-                }
-                argline += '"';
-                return [argline];
-            }
-        }
-        return this.args;
-    }
-    _endsWith(str, end) {
-        return str.endsWith(end);
-    }
-    _isCmdFile() {
-        const upperToolPath = this.toolPath.toUpperCase();
-        return (this._endsWith(upperToolPath, '.CMD') ||
-            this._endsWith(upperToolPath, '.BAT'));
-    }
-    _windowsQuoteCmdArg(arg) {
-        // for .exe, apply the normal quoting rules that libuv applies
-        if (!this._isCmdFile()) {
-            return this._uvQuoteCmdArg(arg);
-        }
-        // otherwise apply quoting rules specific to the cmd.exe command line parser.
-        // the libuv rules are generic and are not designed specifically for cmd.exe
-        // command line parser.
-        //
-        // for a detailed description of the cmd.exe command line parser, refer to
-        // http://stackoverflow.com/questions/4094699/how-does-the-windows-command-interpreter-cmd-exe-parse-scripts/7970912#7970912
-        // need quotes for empty arg
-        if (!arg) {
-            return '""';
-        }
-        // determine whether the arg needs to be quoted
-        const cmdSpecialChars = [
-            ' ',
-            '\t',
-            '&',
-            '(',
-            ')',
-            '[',
-            ']',
-            '{',
-            '}',
-            '^',
-            '=',
-            ';',
-            '!',
-            "'",
-            '+',
-            ',',
-            '`',
-            '~',
-            '|',
-            '<',
-            '>',
-            '"'
-        ];
-        let needsQuotes = false;
-        for (const char of arg) {
-            if (cmdSpecialChars.some(x => x === char)) {
-                needsQuotes = true;
-                break;
-            }
-        }
-        // short-circuit if quotes not needed
-        if (!needsQuotes) {
-            return arg;
-        }
-        // the following quoting rules are very similar to the rules that by libuv applies.
-        //
-        // 1) wrap the string in quotes
-        //
-        // 2) double-up quotes - i.e. " => ""
-        //
-        //    this is different from the libuv quoting rules. libuv replaces " with \", which unfortunately
-        //    doesn't work well with a cmd.exe command line.
-        //
-        //    note, replacing " with "" also works well if the arg is passed to a downstream .NET console app.
-        //    for example, the command line:
-        //          foo.exe "myarg:""my val"""
-        //    is parsed by a .NET console app into an arg array:
-        //          [ "myarg:\"my val\"" ]
-        //    which is the same end result when applying libuv quoting rules. although the actual
-        //    command line from libuv quoting rules would look like:
-        //          foo.exe "myarg:\"my val\""
-        //
-        // 3) double-up slashes that precede a quote,
-        //    e.g.  hello \world    => "hello \world"
-        //          hello\"world    => "hello\\""world"
-        //          hello\\"world   => "hello\\\\""world"
-        //          hello world\    => "hello world\\"
-        //
-        //    technically this is not required for a cmd.exe command line, or the batch argument parser.
-        //    the reasons for including this as a .cmd quoting rule are:
-        //
-        //    a) this is optimized for the scenario where the argument is passed from the .cmd file to an
-        //       external program. many programs (e.g. .NET console apps) rely on the slash-doubling rule.
-        //
-        //    b) it's what we've been doing previously (by deferring to node default behavior) and we
-        //       haven't heard any complaints about that aspect.
-        //
-        // note, a weakness of the quoting rules chosen here, is that % is not escaped. in fact, % cannot be
-        // escaped when used on the command line directly - even though within a .cmd file % can be escaped
-        // by using %%.
-        //
-        // the saving grace is, on the command line, %var% is left as-is if var is not defined. this contrasts
-        // the line parsing rules within a .cmd file, where if var is not defined it is replaced with nothing.
-        //
-        // one option that was explored was replacing % with ^% - i.e. %var% => ^%var^%. this hack would
-        // often work, since it is unlikely that var^ would exist, and the ^ character is removed when the
-        // variable is used. the problem, however, is that ^ is not removed when %* is used to pass the args
-        // to an external program.
-        //
-        // an unexplored potential solution for the % escaping problem, is to create a wrapper .cmd file.
-        // % can be escaped within a .cmd file.
-        let reverse = '"';
-        let quoteHit = true;
-        for (let i = arg.length; i > 0; i--) {
-            // walk the string in reverse
-            reverse += arg[i - 1];
-            if (quoteHit && arg[i - 1] === '\\') {
-                reverse += '\\'; // double the slash
-            }
-            else if (arg[i - 1] === '"') {
-                quoteHit = true;
-                reverse += '"'; // double the quote
-            }
-            else {
-                quoteHit = false;
-            }
-        }
-        reverse += '"';
-        return reverse.split('').reverse().join('');
-    }
-    _uvQuoteCmdArg(arg) {
-        // Tool runner wraps child_process.spawn() and needs to apply the same quoting as
-        // Node in certain cases where the undocumented spawn option windowsVerbatimArguments
-        // is used.
-        //
-        // Since this function is a port of quote_cmd_arg from Node 4.x (technically, lib UV,
-        // see https://github.com/nodejs/node/blob/v4.x/deps/uv/src/win/process.c for details),
-        // pasting copyright notice from Node within this function:
-        //
-        //      Copyright Joyent, Inc. and other Node contributors. All rights reserved.
-        //
-        //      Permission is hereby granted, free of charge, to any person obtaining a copy
-        //      of this software and associated documentation files (the "Software"), to
-        //      deal in the Software without restriction, including without limitation the
-        //      rights to use, copy, modify, merge, publish, distribute, sublicense, and/or
-        //      sell copies of the Software, and to permit persons to whom the Software is
-        //      furnished to do so, subject to the following conditions:
-        //
-        //      The above copyright notice and this permission notice shall be included in
-        //      all copies or substantial portions of the Software.
-        //
-        //      THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
-        //      IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
-        //      FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
-        //      AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
-        //      LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING
-        //      FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS
-        //      IN THE SOFTWARE.
-        if (!arg) {
-            // Need double quotation for empty argument
-            return '""';
-        }
-        if (!arg.includes(' ') && !arg.includes('\t') && !arg.includes('"')) {
-            // No quotation needed
-            return arg;
-        }
-        if (!arg.includes('"') && !arg.includes('\\')) {
-            // No embedded double quotes or backslashes, so I can just wrap
-            // quote marks around the whole thing.
-            return `"${arg}"`;
-        }
-        // Expected input/output:
-        //   input : hello"world
-        //   output: "hello\"world"
-        //   input : hello""world
-        //   output: "hello\"\"world"
-        //   input : hello\world
-        //   output: hello\world
-        //   input : hello\\world
-        //   output: hello\\world
-        //   input : hello\"world
-        //   output: "hello\\\"world"
-        //   input : hello\\"world
-        //   output: "hello\\\\\"world"
-        //   input : hello world\
-        //   output: "hello world\\" - note the comment in libuv actually reads "hello world\"
-        //                             but it appears the comment is wrong, it should be "hello world\\"
-        let reverse = '"';
-        let quoteHit = true;
-        for (let i = arg.length; i > 0; i--) {
-            // walk the string in reverse
-            reverse += arg[i - 1];
-            if (quoteHit && arg[i - 1] === '\\') {
-                reverse += '\\';
-            }
-            else if (arg[i - 1] === '"') {
-                quoteHit = true;
-                reverse += '\\';
-            }
-            else {
-                quoteHit = false;
-            }
-        }
-        reverse += '"';
-        return reverse.split('').reverse().join('');
-    }
-    _cloneExecOptions(options) {
-        options = options || {};
-        const result = {
-            cwd: options.cwd || process.cwd(),
-            env: options.env || process.env,
-            silent: options.silent || false,
-            windowsVerbatimArguments: options.windowsVerbatimArguments || false,
-            failOnStdErr: options.failOnStdErr || false,
-            ignoreReturnCode: options.ignoreReturnCode || false,
-            delay: options.delay || 10000
-        };
-        result.outStream = options.outStream || process.stdout;
-        result.errStream = options.errStream || process.stderr;
-        return result;
-    }
-    _getSpawnOptions(options, toolPath) {
-        options = options || {};
-        const result = {};
-        result.cwd = options.cwd;
-        result.env = options.env;
-        result['windowsVerbatimArguments'] =
-            options.windowsVerbatimArguments || this._isCmdFile();
-        if (options.windowsVerbatimArguments) {
-            result.argv0 = `"${toolPath}"`;
-        }
-        return result;
-    }
-    /**
-     * Exec a tool.
-     * Output will be streamed to the live console.
-     * Returns promise with return code
-     *
-     * @param     tool     path to tool to exec
-     * @param     options  optional exec options.  See ExecOptions
-     * @returns   number
-     */
-    exec() {
-        return toolrunner_awaiter(this, void 0, void 0, function* () {
-            // root the tool path if it is unrooted and contains relative pathing
-            if (!isRooted(this.toolPath) &&
-                (this.toolPath.includes('/') ||
-                    (toolrunner_IS_WINDOWS && this.toolPath.includes('\\')))) {
-                // prefer options.cwd if it is specified, however options.cwd may also need to be rooted
-                this.toolPath = external_path_.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
-            }
-            // if the tool is only a file name, then resolve it from the PATH
-            // otherwise verify it exists (add extension on Windows if necessary)
-            this.toolPath = yield which(this.toolPath, true);
-            return new Promise((resolve, reject) => toolrunner_awaiter(this, void 0, void 0, function* () {
-                this._debug(`exec tool: ${this.toolPath}`);
-                this._debug('arguments:');
-                for (const arg of this.args) {
-                    this._debug(`   ${arg}`);
-                }
-                const optionsNonNull = this._cloneExecOptions(this.options);
-                if (!optionsNonNull.silent && optionsNonNull.outStream) {
-                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_namespaceObject.EOL);
-                }
-                const state = new ExecState(optionsNonNull, this.toolPath);
-                state.on('debug', (message) => {
-                    this._debug(message);
-                });
-                if (this.options.cwd && !(yield exists(this.options.cwd))) {
-                    return reject(new Error(`The cwd: ${this.options.cwd} does not exist!`));
-                }
-                const fileName = this._getSpawnFileName();
-                const cp = external_child_process_namespaceObject.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
-                let stdbuffer = '';
-                if (cp.stdout) {
-                    cp.stdout.on('data', (data) => {
-                        if (this.options.listeners && this.options.listeners.stdout) {
-                            this.options.listeners.stdout(data);
-                        }
-                        if (!optionsNonNull.silent && optionsNonNull.outStream) {
-                            optionsNonNull.outStream.write(data);
-                        }
-                        stdbuffer = this._processLineBuffer(data, stdbuffer, (line) => {
-                            if (this.options.listeners && this.options.listeners.stdline) {
-                                this.options.listeners.stdline(line);
-                            }
-                        });
-                    });
-                }
-                let errbuffer = '';
-                if (cp.stderr) {
-                    cp.stderr.on('data', (data) => {
-                        state.processStderr = true;
-                        if (this.options.listeners && this.options.listeners.stderr) {
-                            this.options.listeners.stderr(data);
-                        }
-                        if (!optionsNonNull.silent &&
-                            optionsNonNull.errStream &&
-                            optionsNonNull.outStream) {
-                            const s = optionsNonNull.failOnStdErr
-                                ? optionsNonNull.errStream
-                                : optionsNonNull.outStream;
-                            s.write(data);
-                        }
-                        errbuffer = this._processLineBuffer(data, errbuffer, (line) => {
-                            if (this.options.listeners && this.options.listeners.errline) {
-                                this.options.listeners.errline(line);
-                            }
-                        });
-                    });
-                }
-                cp.on('error', (err) => {
-                    state.processError = err.message;
-                    state.processExited = true;
-                    state.processClosed = true;
-                    state.CheckComplete();
-                });
-                cp.on('exit', (code) => {
-                    state.processExitCode = code;
-                    state.processExited = true;
-                    this._debug(`Exit code ${code} received from tool '${this.toolPath}'`);
-                    state.CheckComplete();
-                });
-                cp.on('close', (code) => {
-                    state.processExitCode = code;
-                    state.processExited = true;
-                    state.processClosed = true;
-                    this._debug(`STDIO streams have closed for tool '${this.toolPath}'`);
-                    state.CheckComplete();
-                });
-                state.on('done', (error, exitCode) => {
-                    if (stdbuffer.length > 0) {
-                        this.emit('stdline', stdbuffer);
-                    }
-                    if (errbuffer.length > 0) {
-                        this.emit('errline', errbuffer);
-                    }
-                    cp.removeAllListeners();
-                    if (error) {
-                        reject(error);
-                    }
-                    else {
-                        resolve(exitCode);
-                    }
-                });
-                if (this.options.input) {
-                    if (!cp.stdin) {
-                        throw new Error('child process missing stdin');
-                    }
-                    cp.stdin.end(this.options.input);
-                }
-            }));
-        });
-    }
-}
-/**
- * Convert an arg string to an array of args. Handles escaping
- *
- * @param    argString   string of arguments
- * @returns  string[]    array of arguments
- */
-function argStringToArray(argString) {
-    const args = [];
-    let inQuotes = false;
-    let escaped = false;
-    let arg = '';
-    function append(c) {
-        // we only escape double quotes.
-        if (escaped && c !== '"') {
-            arg += '\\';
-        }
-        arg += c;
-        escaped = false;
-    }
-    for (let i = 0; i < argString.length; i++) {
-        const c = argString.charAt(i);
-        if (c === '"') {
-            if (!escaped) {
-                inQuotes = !inQuotes;
-            }
-            else {
-                append(c);
-            }
-            continue;
-        }
-        if (c === '\\' && escaped) {
-            append(c);
-            continue;
-        }
-        if (c === '\\' && inQuotes) {
-            escaped = true;
-            continue;
-        }
-        if (c === ' ' && !inQuotes) {
-            if (arg.length > 0) {
-                args.push(arg);
-                arg = '';
-            }
-            continue;
-        }
-        append(c);
-    }
-    if (arg.length > 0) {
-        args.push(arg.trim());
-    }
-    return args;
-}
-class ExecState extends external_events_.EventEmitter {
-    constructor(options, toolPath) {
-        super();
-        this.processClosed = false; // tracks whether the process has exited and stdio is closed
-        this.processError = '';
-        this.processExitCode = 0;
-        this.processExited = false; // tracks whether the process has exited
-        this.processStderr = false; // tracks whether stderr was written to
-        this.delay = 10000; // 10 seconds
-        this.done = false;
-        this.timeout = null;
-        if (!toolPath) {
-            throw new Error('toolPath must not be empty');
-        }
-        this.options = options;
-        this.toolPath = toolPath;
-        if (options.delay) {
-            this.delay = options.delay;
-        }
-    }
-    CheckComplete() {
-        if (this.done) {
-            return;
-        }
-        if (this.processClosed) {
-            this._setResult();
-        }
-        else if (this.processExited) {
-            this.timeout = (0,external_timers_namespaceObject.setTimeout)(ExecState.HandleTimeout, this.delay, this);
-        }
-    }
-    _debug(message) {
-        this.emit('debug', message);
-    }
-    _setResult() {
-        // determine whether there is an error
-        let error;
-        if (this.processExited) {
-            if (this.processError) {
-                error = new Error(`There was an error when attempting to execute the process '${this.toolPath}'. This may indicate the process failed to start. Error: ${this.processError}`);
-            }
-            else if (this.processExitCode !== 0 && !this.options.ignoreReturnCode) {
-                error = new Error(`The process '${this.toolPath}' failed with exit code ${this.processExitCode}`);
-            }
-            else if (this.processStderr && this.options.failOnStdErr) {
-                error = new Error(`The process '${this.toolPath}' failed because one or more lines were written to the STDERR stream`);
-            }
-        }
-        // clear the timeout
-        if (this.timeout) {
-            clearTimeout(this.timeout);
-            this.timeout = null;
-        }
-        this.done = true;
-        this.emit('done', error, this.processExitCode);
-    }
-    static HandleTimeout(state) {
-        if (state.done) {
-            return;
-        }
-        if (!state.processClosed && state.processExited) {
-            const message = `The STDIO streams did not close within ${state.delay / 1000} seconds of the exit event from process '${state.toolPath}'. This may indicate a child process inherited the STDIO streams and has not yet exited.`;
-            state._debug(message);
-        }
-        state._setResult();
-    }
-}
-//# sourceMappingURL=toolrunner.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/exec.js
-var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-/**
- * Exec a command.
- * Output will be streamed to the live console.
- * Returns promise with return code
- *
- * @param     commandLine        command to execute (can include additional args). Must be correctly escaped.
- * @param     args               optional arguments for tool. Escaping is handled by the lib.
- * @param     options            optional exec options.  See ExecOptions
- * @returns   Promise<number>    exit code
- */
-function exec_exec(commandLine, args, options) {
-    return exec_awaiter(this, void 0, void 0, function* () {
-        const commandArgs = tr.argStringToArray(commandLine);
-        if (commandArgs.length === 0) {
-            throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
-        }
-        // Path to tool to execute should be first arg
-        const toolPath = commandArgs[0];
-        args = commandArgs.slice(1).concat(args || []);
-        const runner = new tr.ToolRunner(toolPath, args, options);
-        return runner.exec();
-    });
-}
-/**
- * Exec a command and get the output.
- * Output will be streamed to the live console.
- * Returns promise with the exit code and collected stdout and stderr
- *
- * @param     commandLine           command to execute (can include additional args). Must be correctly escaped.
- * @param     args                  optional arguments for tool. Escaping is handled by the lib.
- * @param     options               optional exec options.  See ExecOptions
- * @returns   Promise<ExecOutput>   exit code, stdout, and stderr
- */
-function getExecOutput(commandLine, args, options) {
-    return exec_awaiter(this, void 0, void 0, function* () {
-        var _a, _b;
-        let stdout = '';
-        let stderr = '';
-        //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new StringDecoder('utf8');
-        const stderrDecoder = new StringDecoder('utf8');
-        const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
-        const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
-        const stdErrListener = (data) => {
-            stderr += stderrDecoder.write(data);
-            if (originalStdErrListener) {
-                originalStdErrListener(data);
-            }
-        };
-        const stdOutListener = (data) => {
-            stdout += stdoutDecoder.write(data);
-            if (originalStdoutListener) {
-                originalStdoutListener(data);
-            }
-        };
-        const listeners = Object.assign(Object.assign({}, options === null || options === void 0 ? void 0 : options.listeners), { stdout: stdOutListener, stderr: stdErrListener });
-        const exitCode = yield exec_exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
-        //flush any remaining characters
-        stdout += stdoutDecoder.end();
-        stderr += stderrDecoder.end();
-        return {
-            exitCode,
-            stdout,
-            stderr
-        };
-    });
-}
-//# sourceMappingURL=exec.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
-var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout: version } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
-        silent: true
-    });
-    const { stdout: name } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
-        silent: true
-    });
-    return {
-        name: name.trim(),
-        version: version.trim()
-    };
-});
-const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    var _a, _b, _c, _d;
-    const { stdout } = yield exec.getExecOutput('sw_vers', undefined, {
-        silent: true
-    });
-    const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : '';
-    const name = (_d = (_c = stdout.match(/ProductName:\s*(.+)/)) === null || _c === void 0 ? void 0 : _c[1]) !== null && _d !== void 0 ? _d : '';
-    return {
-        name,
-        version
-    };
-});
-const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout } = yield exec.getExecOutput('lsb_release', ['-i', '-r', '-s'], {
-        silent: true
-    });
-    const [name, version] = stdout.trim().split('\n');
-    return {
-        name,
-        version
-    };
-});
-const platform = external_os_namespaceObject.platform();
-const arch = external_os_namespaceObject.arch();
-const isWindows = platform === 'win32';
-const isMacOS = platform === 'darwin';
-const isLinux = platform === 'linux';
-function getDetails() {
-    return platform_awaiter(this, void 0, void 0, function* () {
-        return Object.assign(Object.assign({}, (yield (isWindows
-            ? getWindowsInfo()
-            : isMacOS
-                ? getMacOsInfo()
-                : getLinuxInfo()))), { platform,
-            arch,
-            isWindows,
-            isMacOS,
-            isLinux });
-    });
-}
-//# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
-var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-
-/**
- * The code to exit an action
- */
-var ExitCode;
-(function (ExitCode) {
-    /**
-     * A code indicating that the action was successful
-     */
-    ExitCode[ExitCode["Success"] = 0] = "Success";
-    /**
-     * A code indicating that the action was a failure
-     */
-    ExitCode[ExitCode["Failure"] = 1] = "Failure";
-})(ExitCode || (ExitCode = {}));
-//-----------------------------------------------------------------------
-// Variables
-//-----------------------------------------------------------------------
-/**
- * Sets env variable for this action and future actions in the job
- * @param name the name of the variable to set
- * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function exportVariable(name, val) {
-    const convertedVal = toCommandValue(val);
-    process.env[name] = convertedVal;
-    const filePath = process.env['GITHUB_ENV'] || '';
-    if (filePath) {
-        return issueFileCommand('ENV', prepareKeyValueMessage(name, val));
-    }
-    issueCommand('set-env', { name }, convertedVal);
-}
-/**
- * Registers a secret which will get masked from logs
- *
- * @param secret - Value of the secret to be masked
- * @remarks
- * This function instructs the Actions runner to mask the specified value in any
- * logs produced during the workflow run. Once registered, the secret value will
- * be replaced with asterisks (***) whenever it appears in console output, logs,
- * or error messages.
- *
- * This is useful for protecting sensitive information such as:
- * - API keys
- * - Access tokens
- * - Authentication credentials
- * - URL parameters containing signatures (SAS tokens)
- *
- * Note that masking only affects future logs; any previous appearances of the
- * secret in logs before calling this function will remain unmasked.
- *
- * @example
- * ```typescript
- * // Register an API token as a secret
- * const apiToken = "abc123xyz456";
- * setSecret(apiToken);
- *
- * // Now any logs containing this value will show *** instead
- * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
- * ```
- */
-function core_setSecret(secret) {
-    command_issueCommand('add-mask', {}, secret);
-}
-/**
- * Prepends inputPath to the PATH (for this action and future actions)
- * @param inputPath
- */
-function addPath(inputPath) {
-    const filePath = process.env['GITHUB_PATH'] || '';
-    if (filePath) {
-        issueFileCommand('PATH', inputPath);
-    }
-    else {
-        issueCommand('add-path', {}, inputPath);
-    }
-    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
-}
-/**
- * Gets the value of an input.
- * Unless trimWhitespace is set to false in InputOptions, the value is also trimmed.
- * Returns an empty string if the value is not defined.
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   string
- */
-function getInput(name, options) {
-    const val = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '';
-    if (options && options.required && !val) {
-        throw new Error(`Input required and not supplied: ${name}`);
-    }
-    if (options && options.trimWhitespace === false) {
-        return val;
-    }
-    return val.trim();
-}
-/**
- * Gets the values of an multiline input.  Each value is also trimmed.
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   string[]
- *
- */
-function getMultilineInput(name, options) {
-    const inputs = getInput(name, options)
-        .split('\n')
-        .filter(x => x !== '');
-    if (options && options.trimWhitespace === false) {
-        return inputs;
-    }
-    return inputs.map(input => input.trim());
-}
-/**
- * Gets the input value of the boolean type in the YAML 1.2 "core schema" specification.
- * Support boolean input list: `true | True | TRUE | false | False | FALSE` .
- * The return value is also in boolean type.
- * ref: https://yaml.org/spec/1.2/spec.html#id2804923
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   boolean
- */
-function getBooleanInput(name, options) {
-    const trueValue = ['true', 'True', 'TRUE'];
-    const falseValue = ['false', 'False', 'FALSE'];
-    const val = getInput(name, options);
-    if (trueValue.includes(val))
-        return true;
-    if (falseValue.includes(val))
-        return false;
-    throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}\n` +
-        `Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
-}
-/**
- * Sets the value of an output.
- *
- * @param     name     name of the output to set
- * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function setOutput(name, value) {
-    const filePath = process.env['GITHUB_OUTPUT'] || '';
-    if (filePath) {
-        return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
-    }
-    process.stdout.write(external_os_namespaceObject.EOL);
-    command_issueCommand('set-output', { name }, utils_toCommandValue(value));
-}
-/**
- * Enables or disables the echoing of commands into stdout for the rest of the step.
- * Echoing is disabled by default if ACTIONS_STEP_DEBUG is not set.
- *
- */
-function setCommandEcho(enabled) {
-    issue('echo', enabled ? 'on' : 'off');
-}
-//-----------------------------------------------------------------------
-// Results
-//-----------------------------------------------------------------------
-/**
- * Sets the action status to failed.
- * When the action exits it will be with an exit code of 1
- * @param message add error issue message
- */
-function setFailed(message) {
-    process.exitCode = ExitCode.Failure;
-    error(message);
-}
-//-----------------------------------------------------------------------
-// Logging Commands
-//-----------------------------------------------------------------------
-/**
- * Gets whether Actions Step Debug is on or not
- */
-function isDebug() {
-    return process.env['RUNNER_DEBUG'] === '1';
-}
-/**
- * Writes debug message to user log
- * @param message debug message
- */
-function core_debug(message) {
-    command_issueCommand('debug', {}, message);
-}
-/**
- * Adds an error issue
- * @param message error issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function error(message, properties = {}) {
-    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Adds a warning issue
- * @param message warning issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function warning(message, properties = {}) {
-    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Adds a notice issue
- * @param message notice issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function notice(message, properties = {}) {
-    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Writes info to log with console.log.
- * @param message info message
- */
-function info(message) {
-    process.stdout.write(message + external_os_namespaceObject.EOL);
-}
-/**
- * Begin an output group.
- *
- * Output until the next `groupEnd` will be foldable in this group
- *
- * @param name The name of the output group
- */
-function startGroup(name) {
-    issue('group', name);
-}
-/**
- * End an output group.
- */
-function endGroup() {
-    issue('endgroup');
-}
-/**
- * Wrap an asynchronous function call in a group.
- *
- * Returns the same type as the function itself.
- *
- * @param name The name of the group
- * @param fn The function to wrap in the group
- */
-function group(name, fn) {
-    return core_awaiter(this, void 0, void 0, function* () {
-        startGroup(name);
-        let result;
-        try {
-            result = yield fn();
-        }
-        finally {
-            endGroup();
-        }
-        return result;
-    });
-}
-//-----------------------------------------------------------------------
-// Wrapper action state
-//-----------------------------------------------------------------------
-/**
- * Saves state for current action, the state can only be retrieved by this action's post job execution.
- *
- * @param     name     name of the state to store
- * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function saveState(name, value) {
-    const filePath = process.env['GITHUB_STATE'] || '';
-    if (filePath) {
-        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
-    }
-    issueCommand('save-state', { name }, toCommandValue(value));
-}
-/**
- * Gets the value of an state set by this action's main execution.
- *
- * @param     name     name of the state to get
- * @returns   string
- */
-function getState(name) {
-    return process.env[`STATE_${name}`] || '';
-}
-function getIDToken(aud) {
-    return core_awaiter(this, void 0, void 0, function* () {
-        return yield OidcClient.getIDToken(aud);
-    });
-}
-/**
- * Summary exports
- */
-
-/**
- * @deprecated use core.summary
- */
-
-/**
- * Path exports
- */
-
-/**
- * Platform utilities exports
- */
-
-//# sourceMappingURL=core.js.map
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_namespaceObject);
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_namespaceObject);
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_namespaceObject);
 ;// CONCATENATED MODULE: ./src/core/errors.ts
 /**
  * A mistake in what the user gave us (an input, a flag, a config file). Entries print its message on
@@ -37950,10 +35008,12 @@ var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_nod
  */
 class errors_UserError extends Error {
     input;
+    problem;
     fix;
     constructor(input, problem, fix) {
         super(`${input}: ${problem}. ${fix}`);
         this.input = input;
+        this.problem = problem;
         this.fix = fix;
         this.name = 'UserError';
     }
@@ -37973,53 +35033,6 @@ function errorMessage(err) {
     return err instanceof Error ? err.message : String(err);
 }
 
-;// CONCATENATED MODULE: ./src/core/duration.ts
-
-const UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-/**
- * Parse a duration such as `26h`, `90m`, `7d`, `1h30m` or `45s` into seconds. Bare numbers are
- * refused: `26` could be hours or seconds, and a guess here decides whether a backup is too old.
- */
-function duration_parseDuration(input, value) {
-    const text = value.trim().toLowerCase();
-    const re = /(\d+(?:\.\d+)?)\s*([smhdw])/gy;
-    let total = 0;
-    let matched = 0;
-    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-        total += Number(m[1]) * UNITS[m[2]];
-        matched = re.lastIndex;
-    }
-    if (text === '' || matched !== text.length || total <= 0) {
-        throw new errors_UserError(input, `"${value}" is not a duration`, 'Write a number with a unit: s, m, h, d or w, for example 26h, 90m, 7d or 1h30m');
-    }
-    return total;
-}
-function duration_formatSeconds(seconds) {
-    if (seconds < 10)
-        return `${seconds.toFixed(2)}s`;
-    if (seconds < 120)
-        return `${seconds.toFixed(1)}s`;
-    const m = Math.floor(seconds / 60);
-    const s = Math.round(seconds % 60);
-    if (m < 120)
-        return `${m}m${String(s).padStart(2, '0')}s`;
-    const h = Math.floor(m / 60);
-    return `${h}h${String(m % 60).padStart(2, '0')}m`;
-}
-function formatBytes(bytes) {
-    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-    let v = bytes;
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-        v /= 1024;
-        i++;
-    }
-    return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
-
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_namespaceObject);
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
 // functions
@@ -45370,7 +42383,7 @@ function toJSONSchema(input, params) {
 
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/locales/en.js
 
-const en_error = () => {
+const error = () => {
     const Sizable = {
         string: { unit: "characters", verb: "to have" },
         file: { unit: "bytes", verb: "to have" },
@@ -45491,7 +42504,7 @@ const en_error = () => {
 };
 /* harmony default export */ function en() {
     return {
-        localeError: en_error(),
+        localeError: error(),
     };
 }
 
@@ -47965,577 +44978,238 @@ function ruleKind(rule) {
     return RULES[rule]?.kind ?? 'problem';
 }
 
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: ./src/core/exec.ts
+;// CONCATENATED MODULE: ./src/core/duration.ts
 
-
-
+const UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 /**
- * What of this process's environment a program gets: the search path, locale, time zone and temp
- * folder, never the rest. A runner holds the backup store's keys, a GitHub token and database
- * passwords in its environment; a scratch postmaster, psql or pg_restore running a backup's SQL has
- * no use for them (and a server's environment is readable from SQL by a superuser).
+ * Parse a duration such as `26h`, `90m`, `7d`, `1h30m` or `45s` into seconds. Bare numbers are
+ * refused: `26` could be hours or seconds, and a guess here decides whether a backup is too old.
  */
-const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
-function childEnv(own = {}, inherit = []) {
-    const out = {};
-    const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
-    for (const [k, v] of Object.entries(process.env))
-        if (v !== undefined && passes(k))
-            out[k] = v;
-    for (const [k, v] of Object.entries(own)) {
-        if (v === undefined)
-            delete out[k];
-        else
-            out[k] = v;
+function parseDuration(input, value) {
+    const text = value.trim().toLowerCase();
+    const re = /(\d+(?:\.\d+)?)\s*([smhdw])/gy;
+    let total = 0;
+    let matched = 0;
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+        total += Number(m[1]) * UNITS[m[2]];
+        matched = re.lastIndex;
     }
-    return out;
-}
-/**
- * For the user's own commands (migrate-command, start-command, stop-command): the runner's
- * environment, less what carries Restorable's secrets and inputs (the store's keys, tokens, the
- * action's inputs, passwords).
- */
-function userCommandEnv(own = {}) {
-    const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
-    return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
-}
-function exec_isRoot() {
-    return typeof process.getuid === 'function' && process.getuid() === 0;
-}
-/** The argv that runs `cmd args` as `user`; unchanged when no switch is needed. */
-function asUser(user, cmd, args) {
-    if (!user || !exec_isRoot() || user === 'root')
-        return [cmd, args];
-    return ['runuser', ['-u', user, '--', cmd, ...args]];
-}
-class TailBuffer {
-    limit;
-    chunks = [];
-    size = 0;
-    constructor(limit) {
-        this.limit = limit;
+    if (text === '' || matched !== text.length || total <= 0) {
+        throw new errors_UserError(input, `"${value}" is not a duration`, 'Write a number with a unit: s, m, h, d or w, for example 26h, 90m, 7d or 1h30m');
     }
-    push(b) {
-        this.chunks.push(b);
-        this.size += b.length;
-        while (this.size > this.limit && this.chunks.length > 1) {
-            this.size -= this.chunks.shift().length;
-        }
-    }
-    toString() {
-        const all = Buffer.concat(this.chunks);
-        return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
-    }
+    return total;
 }
 /**
- * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
- * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
- * the end of standard error.
+ * A threshold in seconds: the input's name says seconds, so a bare number is seconds; a duration
+ * with a unit (90s, 10m) is read as one; `off` turns the check off.
  */
-function exec_runSync(cmd, args, user, env, 
-/** Give up (SIGKILL) after this long: a signal handler has seconds before the runner kills it. */
-timeoutMs) {
-    const [file, argv] = asUser(user, cmd, args);
-    const r = spawnSync(file, argv, {
-        cwd: os.tmpdir(),
-        env: childEnv(env),
-        ...(timeoutMs ? { timeout: timeoutMs, killSignal: 'SIGKILL' } : {}),
-        stdio: ['ignore', 'ignore', 'pipe'],
-        encoding: 'utf8',
-    });
-    return { code: r.status, stderr: (r.stderr ?? '').trim().split('\n').slice(-3).join(' ') };
-}
-/**
- * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the
- * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
- * be started (ToolMissingError when it is not installed).
- */
-function exec_run(cmd, args, opts = {}) {
-    const [file, argv] = asUser(opts.user, cmd, args);
-    const switching = file === 'runuser';
-    const started = performance.now();
-    const limit = opts.maxCapture ?? 4 * 1024 * 1024;
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(file, argv, {
-            env: childEnv(opts.env, opts.inherit),
-            // A user we switch to may not be allowed into our working directory.
-            cwd: opts.cwd ?? (switching ? external_node_os_default().tmpdir() : undefined),
-            stdio: ['pipe', 'pipe', 'pipe'],
-            ...(opts.group ? { detached: true } : {}),
-        });
-        const signal = (sig) => {
-            if (!opts.group || child.pid === undefined)
-                return void child.kill(sig);
-            try {
-                process.kill(-child.pid, sig);
-            }
-            catch {
-                // the group is gone already
-            }
-        };
-        const onExit = () => signal('SIGKILL');
-        if (opts.group) {
-            for (const s of ['SIGINT', 'SIGTERM'])
-                process.on(s, signal);
-            process.on('exit', onExit);
-        }
-        const unhook = () => {
-            for (const s of ['SIGINT', 'SIGTERM'])
-                process.off(s, signal);
-            process.off('exit', onExit);
-        };
-        const out = new TailBuffer(limit);
-        const err = new TailBuffer(limit);
-        let partial = '';
-        child.stdout.on('data', (b) => out.push(b));
-        child.stderr.on('data', (b) => {
-            err.push(b);
-            if (opts.onStderrLine) {
-                const text = partial + b.toString('utf8');
-                const lines = text.split('\n');
-                partial = lines.pop() ?? '';
-                for (const line of lines)
-                    opts.onStderrLine(line);
-            }
-        });
-        let timer;
-        if (opts.timeoutMs) {
-            timer = setTimeout(() => {
-                signal('SIGTERM');
-                setTimeout(() => signal('SIGKILL'), 5000).unref();
-            }, opts.timeoutMs).unref();
-        }
-        child.on('error', (e) => {
-            if (timer)
-                clearTimeout(timer);
-            unhook();
-            if (e.code === 'ENOENT')
-                reject(new errors_ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
-            else
-                reject(e);
-        });
-        child.on('close', (code, signal) => {
-            if (timer)
-                clearTimeout(timer);
-            unhook();
-            if (partial && opts.onStderrLine)
-                opts.onStderrLine(partial);
-            resolve({
-                code,
-                signal,
-                stdout: out.toString(),
-                stderr: err.toString(),
-                seconds: (performance.now() - started) / 1000,
-            });
-        });
-        // A program that exits before reading all of its input closes the pipe: that is its answer,
-        // which the exit status and stderr carry, not an error of ours.
-        child.stdin.on('error', () => { });
-        if (opts.stdin === undefined)
-            child.stdin.end();
-        else if (typeof opts.stdin === 'string' || Buffer.isBuffer(opts.stdin))
-            child.stdin.end(opts.stdin);
-        else {
-            opts.stdin.on('error', (e) => child.stdin.destroy(e));
-            opts.stdin.pipe(child.stdin);
-        }
-    });
-}
-
-;// CONCATENATED MODULE: ./src/core/parse.ts
-
-
-
-
-
-const bool = schemas_enum(['true', 'false', 'yes', 'no', '1', '0', 'on', 'off']);
-/** Parse a boolean input; the message names the input. */
-function parse_parseBool(input, value, fallback) {
-    if (value === undefined || value === '')
-        return fallback;
-    const r = bool.safeParse(value.trim().toLowerCase());
-    if (!r.success)
-        throw new errors_UserError(input, `"${value}" is not true or false`, 'Write true or false');
-    return ['true', 'yes', '1', 'on'].includes(r.data);
-}
-function parse_parseSeverity(input, value) {
-    const r = schemas_enum(SEVERITIES).safeParse((value ?? 'high').trim().toLowerCase());
-    if (!r.success)
-        throw new errors_UserError(input, `"${value}" is not a severity`, `Use one of ${SEVERITIES.join(', ')}`);
-    return r.data;
-}
-/** One of a fixed set of words (case-insensitive); the message lists them. */
-function oneOf(input, value, options) {
-    const v = value.trim().toLowerCase();
-    if (!options.includes(v))
-        throw new UserError(input, `"${value}" is not one of ${options.join(', ')}`, `Use one of: ${options.join(', ')}`);
-    return v;
-}
-/**
- * The OS user to run server binaries as. Only root can switch users: another user may name only
- * itself, and anything else is a mistake to say, not a setting to drop silently.
- */
-function parseOsUser(input, value) {
-    const user = value?.trim();
-    if (!user)
+function parseSeconds(input, value) {
+    const text = (value ?? '').trim().toLowerCase();
+    if (text === '' || text === 'off' || text === 'none')
         return undefined;
-    const me = os.userInfo().username;
-    if (!isRoot() && user !== me) {
-        throw new UserError(input, `the server cannot run as "${user}": only root can switch users, and this runs as "${me}"`, `Run Restorable as root or as ${user}, or leave ${input} out to run the server as ${me}`);
+    if (/^\d+(\.\d+)?$/.test(text)) {
+        const n = Number(text);
+        if (n > 0)
+            return n;
+        throw new errors_UserError(input, `"${value}" is not above zero`, 'Give a number of seconds, e.g. 5, or off');
     }
-    return user;
+    return parseDuration(input, text);
+}
+function duration_formatSeconds(seconds) {
+    if (seconds < 10)
+        return `${seconds.toFixed(2)}s`;
+    if (seconds < 120)
+        return `${seconds.toFixed(1)}s`;
+    const m = Math.floor(seconds / 60);
+    const s = Math.round(seconds % 60);
+    if (m < 120)
+        return `${m}m${String(s).padStart(2, '0')}s`;
+    const h = Math.floor(m / 60);
+    return `${h}h${String(m % 60).padStart(2, '0')}m`;
+}
+function formatBytes(bytes) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let v = bytes;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+/** Now as a compact UTC stamp for names (20261121T093000). */
+function timeStamp() {
+    return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
 }
 
-;// CONCATENATED MODULE: ./src/core/spec.ts
-
-/** Inputs another action already defines, by name, so that a shared input reads the same everywhere. */
-function inputsOf(spec, names) {
-    return names.map((n) => {
-        const i = spec.inputs.find((x) => x.name === n);
-        if (!i)
-            throw new Error(`${spec.name} has no input ${n}`);
-        return i;
-    });
-}
-function closest(word, options) {
-    const dist = (a, b) => {
-        const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
-        for (let j = 1; j <= b.length; j++)
-            d[0][j] = j;
-        for (let i = 1; i <= a.length; i++)
-            for (let j = 1; j <= b.length; j++)
-                d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-        return d[a.length][b.length];
-    };
-    const best = options.map((o) => [o, dist(word, o)]).sort((x, y) => x[1] - y[1])[0];
-    return best && best[1] <= Math.max(2, Math.floor(word.length / 3)) ? best[0] : undefined;
-}
-/**
- * Check raw inputs (from `with:` or from flags) against a spec: unknown names and missing required
- * ones are user errors; defaults fill the rest. Values stay strings; each command parses its own.
- */
-function spec_resolveInputs(spec, raw, how) {
-    const known = spec.inputs.map((i) => i.name);
-    const show = (n) => (how === 'flag' ? `--${n}` : n);
-    for (const key of Object.keys(raw)) {
-        if (!known.includes(key)) {
-            const guess = closest(key, known);
-            throw new errors_UserError(show(key), `${spec.command} has no such ${how}`, guess ? `Did you mean ${show(guess)}?` : `Known ${how}s: ${known.map(show).join(', ')}`);
-        }
-    }
-    const out = {};
-    for (const i of spec.inputs) {
-        const v = raw[i.name];
-        const value = v === undefined || v === '' ? i.default : v;
-        if (i.required && (value === undefined || value === '')) {
-            throw new errors_UserError(show(i.name), 'is required', `Set ${show(i.name)}: ${i.description}`);
-        }
-        out[i.name] = value;
-    }
-    return out;
-}
-
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/drill/config.ts
+;// CONCATENATED MODULE: ./src/core/inputs.ts
 
 
 
 
-
-const tolerance = schemas_string()
-    .or(schemas_number())
-    .transform((v, ctx) => {
-    const t = parseTolerance(String(v));
-    if (!t) {
-        ctx.addIssue({
-            code: 'custom',
-            message: `"${v}" is not a tolerance: write 0, 1000 (rows) or 2% (a share)`,
-        });
-        return NEVER;
-    }
-    return t;
-});
-function parseTolerance(text) {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(%)?\s*$/.exec(text);
-    if (!m)
-        return undefined;
-    return m[2] ? { kind: 'percent', value: Number(m[1]) } : { kind: 'rows', value: Number(m[1]) };
-}
-const expectation = schemas_string().refine((s) => parseExpectation(s) !== undefined, {
-    message: 'is not an expectation: write "> 0", ">= 10", "== 0", "!= 0", "< 5" or "between 1 and 10"',
-});
-function parseExpectation(text) {
-    const between = /^\s*between\s+(-?\d+(?:\.\d+)?)\s+and\s+(-?\d+(?:\.\d+)?)\s*$/i.exec(text);
-    if (between)
-        return { op: 'between', lo: Number(between[1]), hi: Number(between[2]) };
-    const m = /^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(text);
-    return m ? { op: m[1], value: Number(m[2]) } : undefined;
-}
-function meets(value, e) {
-    switch (e.op) {
-        case 'between':
-            return value >= e.lo && value <= e.hi;
-        case '>':
-            return value > e.value;
-        case '>=':
-            return value >= e.value;
-        case '==':
-            return value === e.value;
-        case '!=':
-            return value !== e.value;
-        case '<':
-            return value < e.value;
-        case '<=':
-            return value <= e.value;
-    }
-}
-const configSchema = object({
-    structure: object({ reference: schemas_string().min(1) })
-        .strict()
-        .optional(),
-    volume: object({
-        tables: record(schemas_string(), object({ min: schemas_number().int().nonnegative() }).strict()).optional(),
-        tolerance: tolerance.optional(),
-    })
-        .strict()
-        .optional(),
-    semantics: array(object({ name: schemas_string().min(1), sql: schemas_string().min(1), expect: expectation }).strict())
-        .optional(),
-    integrity: object({
-        sequences: schemas_boolean().optional(),
-        collation: schemas_boolean().optional(),
-        amcheck: schemas_boolean().optional(),
-        'validate-constraints': schemas_boolean().optional(),
-    })
-        .strict()
-        .optional(),
-    compare: object({
-        tables: record(schemas_string(), object({ tolerance }).strict()).optional(),
-    })
-        .strict()
-        .optional(),
-    pitr: object({
-        /** What `confirm` may equal for an in-place restore, besides the system identifier. */
-        name: schemas_string().min(1).optional(),
-        /** Checks against the recovered server; `asserts` marks the ones that prove the target. */
-        checks: array(object({
-            name: schemas_string().min(1),
-            sql: schemas_string().min(1),
-            expect: expectation,
-            asserts: schemas_enum(['before-target', 'after-target']).optional(),
-            /** The database of the recovered server to run it in (default: postgres). */
-            database: schemas_string().min(1).optional(),
-        })
-            .strict())
-            .optional(),
-    })
-        .strict()
-        .optional(),
-    ignore: array(object({
-        rule: schemas_string().refine((r) => r in RULES, { message: 'is not a rule Restorable raises' }),
-        reason: schemas_string().trim().min(1, 'needs a written reason'),
-    })
-        .strict())
-        .optional(),
-})
-    .strict();
-/** Read and validate restorable.yml; an unknown key, a bad value or bad YAML is one clear line. */
-function loadConfig(input, file) {
-    if (!file)
-        return {};
-    let text;
-    try {
-        text = external_node_fs_default().readFileSync(file, 'utf8');
-    }
-    catch {
-        throw new errors_UserError(input, `"${file}" cannot be read`, 'Give the path of your restorable.yml, or leave config empty');
-    }
-    let raw;
-    try {
-        raw = (0,dist/* parse */.qg)(text) ?? {};
-    }
-    catch (e) {
-        throw new errors_UserError(input, `${file} is not valid YAML (${e.message.split('\n')[0]})`, 'Fix the YAML syntax');
-    }
-    const r = configSchema.safeParse(raw);
-    if (r.success)
-        return r.data;
-    const issue = r.error.issues[0];
-    const where = issue.path.join('.') || '(top level)';
-    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-    if (keys.length) {
-        throw new errors_UserError(input, `${file}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} at ${where}`, 'Check the spelling against the README (restorable.yml)');
-    }
-    throw new errors_UserError(input, `${file}: ${where} ${issue.message}`, 'See restorable.yml in the README');
-}
-
-// EXTERNAL MODULE: ./node_modules/pg/lib/index.js
-var lib = __nccwpck_require__(3273);
-;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
-// ESM wrapper for pg
-
-
-// Re-export all the properties
-const Client = lib.Client
-const Pool = lib.Pool
-const Connection = lib.Connection
-const types = lib.types
-const Query = lib.Query
-const DatabaseError = lib.DatabaseError
-const escapeIdentifier = lib.escapeIdentifier
-const escapeLiteral = lib.escapeLiteral
-const Result = lib.Result
-const TypeOverrides = lib.TypeOverrides
-
-// Also export the defaults
-const defaults = lib.defaults
-
-// Re-export the default
-/* harmony default export */ const esm = (lib);
-
-;// CONCATENATED MODULE: ./src/postgres/client.ts
-
-
-/** Parse a postgres:// URL; the password is registered as a secret the moment it is read. */
-function client_parseDbUrl(input, url, secret) {
-    let u;
-    try {
-        u = new URL(url);
-    }
-    catch {
-        u = undefined;
-    }
-    // libpq's `?host=/socket/folder` (a Unix socket) wins over the host part, which may then be empty.
-    const queryHost = u?.searchParams.get('host') ?? '';
-    if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !(u.hostname || queryHost)) {
-        throw new errors_UserError(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/database');
-    }
-    const password = decodeURIComponent(u.password);
-    if (password)
-        secret(password);
-    return {
-        host: queryHost || u.hostname.replace(/^\[|\]$/g, ''),
-        port: Number(u.port || 5432),
-        user: decodeURIComponent(u.username) || 'postgres',
-        database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
-        ...(password ? { password } : {}),
-    };
-}
-/** A URL to show: the password, if any, as ***. */
-function client_maskedUrl(c) {
-    const socket = c.host.startsWith('/');
-    const host = socket ? 'localhost' : c.host.includes(':') ? `[${c.host}]` : c.host;
-    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}${socket ? `?host=${encodeURIComponent(c.host)}` : ''}`;
-}
-/** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
-function client_libpqEnv(c) {
-    return {
-        PGHOST: c.host,
-        PGPORT: String(c.port),
-        PGUSER: c.user,
-        PGDATABASE: c.database,
-        ...(c.password ? { PGPASSWORD: c.password } : {}),
-        PGCONNECT_TIMEOUT: '10',
-    };
-}
-/** Open a connection, run `fn`, close it, whatever happens. */
-async function client_withClient(c, fn) {
-    const client = new esm.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
-    // A server that goes away (a scratch cluster whose disk filled) rejects the query in flight; the
-    // 'error' event it also emits would otherwise end the process with a stack trace.
-    client.on('error', () => { });
-    await client.connect();
-    try {
-        return await fn(client);
-    }
-    finally {
-        await client.end().catch(() => { });
-    }
-}
-async function queryRows(c, sql, params = []) {
-    return client_withClient(c, async (client) => (await client.query(sql, params)).rows);
-}
-/** Quote an identifier for SQL. */
-function client_ident(name) {
-    return `"${name.replace(/"/g, '""')}"`;
+/** A problem with a value, as a zod issue: the message says what is wrong, `fix` how to fix it. */
+function problem(ctx, input, message, fix) {
+    ctx.issues.push({ code: 'custom', input, message, params: { fix } });
+    return NEVER;
 }
 /**
- * Wait until the server takes connections (after promotion it writes its end-of-recovery
- * checkpoint first; with hot standby off it refuses connections until then).
+ * A schema over a parser of this code base that throws a UserError (naming nothing: the reader names
+ * the input): its problem and fix become the issue.
  */
-async function waitForConnections(c, timeoutMs = 60_000) {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
+function parsed(parse) {
+    return schemas_string().transform((text, ctx) => {
         try {
-            await client_withClient(c, (client) => client.query('SELECT 1'));
-            return;
+            return parse(text);
         }
         catch (e) {
-            // Only "starting up" (57P03) or no socket yet is waited for; any other answer means it is up.
-            const code = e.code;
-            if (!['57P03', 'ECONNREFUSED', 'ENOENT'].includes(code ?? ''))
-                return;
-            if (Date.now() > until)
-                throw e;
-            await new Promise((r) => setTimeout(r, 200));
+            if (e instanceof errors_UserError)
+                return problem(ctx, text, e.problem, e.fix);
+            throw e;
         }
+    });
+}
+/** An input over a schema of its text: undefined when not given. */
+function inputs_optional(description, schema, asSwitch = false) {
+    return { description, ...(asSwitch ? { switch: true } : {}), schema: schema.optional() };
+}
+/** An input over a schema of its text, with a default. */
+function defaulted(description, schema, fallback, asSwitch = false) {
+    return {
+        description,
+        default: fallback,
+        ...(asSwitch ? { switch: true } : {}),
+        schema: schemas_string().optional().default(fallback).pipe(schema),
+    };
+}
+/** An input over a schema of its text, with a default, required, or neither (by `o`). */
+function input(description, schema, o) {
+    if (o.default !== undefined)
+        return defaulted(description, schema, o.default);
+    if (o.required)
+        return { description, required: true, schema };
+    return inputs_optional(description, schema);
+}
+function inputs_text(description, o = {}) {
+    return input(description, schemas_string(), o);
+}
+const TRUE = ['true', 'yes', '1', 'on'];
+const FALSE = ['false', 'no', '0', 'off'];
+/** The one boolean reader: true/false, yes/no, on/off, 1/0, any case. */
+const booleanSchema = schemas_string().transform((value, ctx) => {
+    const word = value.trim().toLowerCase();
+    if (TRUE.includes(word))
+        return true;
+    if (FALSE.includes(word))
+        return false;
+    return problem(ctx, value, `"${value}" is not true or false`, 'Write true or false');
+});
+/** A boolean with a default; a switch on the command line. */
+function flag(description, fallback) {
+    return defaulted(description, booleanSchema, String(fallback), true);
+}
+/** A boolean whose absence means something of its own (the description says what). */
+function optionalFlag(description) {
+    return inputs_optional(description, booleanSchema, true);
+}
+function choice(values, description, o = {}) {
+    const list = values.join(', ');
+    const schema = schemas_string().transform((value, ctx) => {
+        const word = values.find((v) => v === value.trim().toLowerCase());
+        if (word !== undefined)
+            return word;
+        return problem(ctx, value, o.problem ? o.problem(value) : `"${value}" is not one of ${list}`, typeof o.fix === 'function' ? o.fix(value) : (o.fix ?? `Use one of: ${list}`));
+    });
+    return input(description, schema, o);
+}
+/** The lowest severity that fails. */
+function severity(description) {
+    return choice(SEVERITIES, description, {
+        default: 'high',
+        problem: (v) => `"${v}" is not a severity`,
+        fix: `Use one of ${SEVERITIES.join(', ')}`,
+    });
+}
+function inputs_custom(description, parse, fallback) {
+    return fallback === undefined
+        ? inputs_optional(description, parsed(parse))
+        : defaulted(description, parsed(parse), fallback);
+}
+function inputs_duration(description, fallback) {
+    const parse = (t) => parseDuration('', t);
+    return fallback === undefined ? inputs_custom(description, parse) : inputs_custom(description, parse, fallback);
+}
+function inputs_integer(description, o) {
+    const { min, max, what } = o;
+    const schema = z.string().transform((value, ctx) => {
+        const n = Number(value);
+        if (Number.isInteger(n) && n >= min && (max === undefined || n <= max))
+            return n;
+        return max === undefined
+            ? problem(ctx, value, `"${value}" is not a whole number of at least ${min}`, `Give a whole number, e.g. ${o.default}`)
+            : problem(ctx, value, `"${value}" is not ${what}`, `Give a whole number from ${min} to ${max}`);
+    });
+    return o.default === undefined
+        ? inputs_optional(description, schema)
+        : defaulted(description, schema, String(o.default));
+}
+/** Some of another set of inputs, by name, so that a shared input reads the same everywhere. */
+function inputs_pick(inputs, names) {
+    return Object.fromEntries(names.map((n) => [n, inputs[n]]));
+}
+/** Another set of inputs without some of them. */
+function inputs_omit(inputs, names) {
+    return Object.fromEntries(Object.entries(inputs).filter(([n]) => !names.includes(n)));
+}
+function distance(a, b) {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+        const next = [i];
+        for (let j = 1; j <= b.length; j++)
+            next[j] = Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+        row = next;
     }
+    return row[b.length] ?? 0;
 }
-
-;// CONCATENATED MODULE: ./src/archive/checksum.ts
-
-function checksum_parseChecksumInput(input, value) {
-    const v = value.trim().toLowerCase();
-    if (v === '' || v === 'auto')
-        return { mode: 'auto' };
-    if (v === 'required' || v === 'skip')
-        return { mode: v };
-    const hex = v.replace(/^sha256:/, '');
-    if (/^[0-9a-f]{64}$/.test(hex))
-        return { mode: 'literal', sha256: hex };
-    throw new UserError(input, `"${value}" is neither auto, required, skip nor a SHA-256 (64 hex digits)`, 'Give auto, required, skip, or the 64-hex-digit output of sha256sum');
+/** The known name nearest a typo, when it is near enough to be what was meant. */
+function closest(word, options) {
+    const best = options.map((o) => ({ o, d: distance(word, o) })).sort((x, y) => x.d - y.d)[0];
+    return best && best.d <= Math.max(2, Math.floor(word.length / 3)) ? best.o : undefined;
 }
-/** The first hex digest of the right length in a sha256sum/md5sum-style file, or undefined. */
-function digestInSidecar(text, algorithm, fileName) {
-    const len = algorithm === 'sha256' ? 64 : 32;
-    const base = fileName.split('/').pop();
-    const lines = text
-        .split('\n')
-        .map((l) => l.trim())
-        .filter(Boolean);
-    const re = new RegExp(`^([0-9a-fA-F]{${len}})(?:\\s+\\*?(.+))?$`);
-    const parsed = lines.map((l) => re.exec(l)).filter((m) => m !== null);
-    // A sums file may list several files: take the line that names ours, else a lone digest.
-    const named = parsed.find((m) => m[2] && m[2].split('/').pop() === base);
-    const chosen = named ?? (parsed.length === 1 ? parsed[0] : undefined);
-    return chosen?.[1]?.toLowerCase();
-}
-/** Find what the backup's checksum should be: sidecar files first, then object metadata. */
-async function findExpectedChecksum(source, name, names) {
-    for (const [suffix, algorithm] of [
-        ['.sha256', 'sha256'],
-        ['.sha256sum', 'sha256'],
-        ['.md5', 'md5'],
-        ['.md5sum', 'md5'],
-    ]) {
-        const sidecar = name + suffix;
-        if (!names.has(sidecar))
+/** How the user knows an input: `keep` in `with:`, `--keep` on the command line. */
+const inputs_nameFor = (how) => (n) => (how === 'flag' ? `--${n}` : n);
+/** Unknown names are a user error, with the nearest known one when there is one. */
+function checkNames(command, known, given, how) {
+    const show = inputs_nameFor(how);
+    for (const key of given) {
+        if (known.includes(key))
             continue;
-        const text = await source.readText(sidecar);
-        const value = text === undefined ? undefined : digestInSidecar(text, algorithm, name);
-        if (value)
-            return { algorithm, value, from: sidecar };
+        const guess = closest(key, known);
+        throw new errors_UserError(show(key), `${command} has no such ${how}`, guess ? `Did you mean ${show(guess)}?` : `Known ${how}s: ${known.map(show).join(', ')}`);
     }
-    const meta = await source.metadata(name);
-    for (const algorithm of ['sha256', 'md5']) {
-        const v = meta[algorithm]?.trim().toLowerCase();
-        if (v && /^[0-9a-f]+$/.test(v))
-            return { algorithm, value: v, from: `object metadata "${algorithm}"` };
+}
+/**
+ * Read raw inputs (from `with:` or from flags) against their specs: unknown names and missing
+ * required ones are user errors, empty is absent, defaults fill the rest, and each value is parsed
+ * by its schema; a bad value is a UserError naming the input.
+ */
+function inputs_readInputs(command, inputs, raw, how) {
+    const show = inputs_nameFor(how);
+    checkNames(command, Object.keys(inputs), Object.keys(raw), how);
+    const out = {};
+    for (const [name, input] of Object.entries(inputs)) {
+        // Empty is absent: the schema applies the default.
+        const value = raw[name] === '' ? undefined : raw[name];
+        if (input.required && value === undefined)
+            throw new errors_UserError(show(name), 'is required', `Set ${show(name)}: ${input.description}`);
+        const r = input.schema.safeParse(value);
+        if (!r.success) {
+            const issue = r.error.issues[0];
+            const fix = issue?.code === 'custom' ? issue.params?.fix : undefined;
+            throw new errors_UserError(show(name), issue?.message ?? 'is not valid', String(fix ?? input.description));
+        }
+        out[name] = r.data;
     }
-    return undefined;
+    return out;
 }
 
 ;// CONCATENATED MODULE: external "node:timers/promises"
@@ -48562,7 +45236,6 @@ function memoryLogger() {
 }
 
 ;// CONCATENATED MODULE: ./src/sources/s3.ts
-
 
 
 
@@ -48631,13 +45304,11 @@ function positiveInteger(name, value, fallback) {
     return value;
 }
 /** The s3-endpoint, s3-region and s3-force-path-style inputs (or flags), as S3Options. */
-function s3_parseS3Inputs(v, name) {
+function s3_s3Options(v) {
     return {
         ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
         ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
-        ...(v['s3-force-path-style']
-            ? { forcePathStyle: parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
-            : {}),
+        ...(v['s3-force-path-style'] !== undefined ? { forcePathStyle: v['s3-force-path-style'] } : {}),
     };
 }
 /** A read-only view of the objects under one S3 prefix. */
@@ -49049,59 +45720,101 @@ function isMissingKey(err) {
     return status === 404 && code !== 'NoSuchBucket';
 }
 
+;// CONCATENATED MODULE: ./src/archive/checksum.ts
+
+function parseChecksumInput(input, value) {
+    const v = value.trim().toLowerCase();
+    if (v === '' || v === 'auto')
+        return { mode: 'auto' };
+    if (v === 'required' || v === 'skip')
+        return { mode: v };
+    const hex = v.replace(/^sha256:/, '');
+    if (/^[0-9a-f]{64}$/.test(hex))
+        return { mode: 'literal', sha256: hex };
+    throw new errors_UserError(input, `"${value}" is neither auto, required, skip nor a SHA-256 (64 hex digits)`, 'Give auto, required, skip, or the 64-hex-digit output of sha256sum');
+}
+/** The first hex digest of the right length in a sha256sum/md5sum-style file, or undefined. */
+function digestInSidecar(text, algorithm, fileName) {
+    const len = algorithm === 'sha256' ? 64 : 32;
+    const base = fileName.split('/').pop();
+    const lines = text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
+    const re = new RegExp(`^([0-9a-fA-F]{${len}})(?:\\s+\\*?(.+))?$`);
+    const parsed = lines.map((l) => re.exec(l)).filter((m) => m !== null);
+    // A sums file may list several files: take the line that names ours, else a lone digest.
+    const named = parsed.find((m) => m[2] && m[2].split('/').pop() === base);
+    const chosen = named ?? (parsed.length === 1 ? parsed[0] : undefined);
+    return chosen?.[1]?.toLowerCase();
+}
+/** Find what the backup's checksum should be: sidecar files first, then object metadata. */
+async function findExpectedChecksum(source, name, names) {
+    for (const [suffix, algorithm] of [
+        ['.sha256', 'sha256'],
+        ['.sha256sum', 'sha256'],
+        ['.md5', 'md5'],
+        ['.md5sum', 'md5'],
+    ]) {
+        const sidecar = name + suffix;
+        if (!names.has(sidecar))
+            continue;
+        const text = await source.readText(sidecar);
+        const value = text === undefined ? undefined : digestInSidecar(text, algorithm, name);
+        if (value)
+            return { algorithm, value, from: sidecar };
+    }
+    const meta = await source.metadata(name);
+    for (const algorithm of ['sha256', 'md5']) {
+        const v = meta[algorithm]?.trim().toLowerCase();
+        if (v && /^[0-9a-f]+$/.test(v))
+            return { algorithm, value: v, from: `object metadata "${algorithm}"` };
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/core/glob.ts
+
+
+/**
+ * How globs read everywhere: `*` and `?` stay within a folder, `**` crosses folders, `{a,b}`,
+ * `[0-9]` and `[!0-9]` work, `*` matches dot files too, a backslash makes the next character literal
+ * (`a\*b`), and a leading `!` is a plain character. Unbalanced brackets are an error, not a silent
+ * no-match.
+ */
+const OPTIONS = {
+    dot: true,
+    nonegate: true,
+    noextglob: true,
+    posix: true,
+    windows: false,
+    strictBrackets: true,
+    debug: true,
+};
+/** The glob as an anchored RegExp; a pattern picomatch cannot read is the user's mistake in `input`. */
+function glob_globRegExp(pattern, input) {
+    try {
+        return picomatch.makeRe(pattern, OPTIONS);
+    }
+    catch (e) {
+        const why = (e instanceof Error ? e.message : String(e))
+            .replace(/ - use .*$/, '')
+            .replace(/^Invalid regular expression: \/.*\/: /, '');
+        throw new UserError(input, `"${pattern}" is not a valid glob (${why})`, 'Put a backslash before a literal { } [ ] ( ) or *, e.g. backup\\{1.dump');
+    }
+}
+/** A test of whole strings against the glob. */
+function glob_globMatcher(pattern, input) {
+    const re = glob_globRegExp(pattern, input);
+    return (s) => re.test(s);
+}
+
 ;// CONCATENATED MODULE: ./src/sources/select.ts
 
-/** Turn a glob into a RegExp: `**` crosses folders, `*` and `?` do not, `{a,b}` and `[...]` work. */
-function select_globToRegExp(glob) {
-    let re = '';
-    let inGroup = 0;
-    for (let i = 0; i < glob.length; i++) {
-        const c = glob[i];
-        if (c === '*') {
-            if (glob[i + 1] === '*') {
-                i++;
-                if (glob[i + 1] === '/') {
-                    i++;
-                    re += '(?:.*/)?';
-                }
-                else
-                    re += '.*';
-            }
-            else
-                re += '[^/]*';
-        }
-        else if (c === '?')
-            re += '[^/]';
-        else if (c === '{') {
-            inGroup++;
-            re += '(?:';
-        }
-        else if (c === '}' && inGroup > 0) {
-            inGroup--;
-            re += ')';
-        }
-        else if (c === ',' && inGroup > 0)
-            re += '|';
-        else if (c === '[') {
-            const end = glob.indexOf(']', i + 1);
-            if (end === -1)
-                re += '\\[';
-            else {
-                re += `[${glob
-                    .slice(i + 1, end)
-                    .replace(/^!/, '^')
-                    .replace(/\\/g, '\\\\')}]`;
-                i = end;
-            }
-        }
-        else
-            re += c.replace(/[.+^$()|\\/]/g, '\\$&');
-    }
-    return new RegExp(`^${re}$`);
-}
+
 /** A pattern without a slash matches the file name in any folder, as in .gitignore. */
-function matcher(pattern) {
-    const re = select_globToRegExp(pattern);
+function matcher(pattern, input = 'pattern') {
+    const re = globRegExp(pattern, input);
     if (pattern.includes('/'))
         return (name) => re.test(name);
     return (name) => re.test(name.slice(name.lastIndexOf('/') + 1));
@@ -49131,8 +45844,9 @@ function timestampInName(name) {
     }
     return found;
 }
-function candidates(objects, pattern) {
-    const match = pattern ? matcher(pattern) : undefined;
+/** Backups under the source, newest first; `pattern` is the glob the user gave as `input`. */
+function candidates(objects, pattern, input = 'pattern') {
+    const match = pattern ? matcher(pattern, input) : undefined;
     return objects
         .filter((o) => (match ? match(o.name) && !SIDECAR.test(o.name) : looksLikeBackup(o)))
         .map((o) => {
@@ -49152,7 +45866,7 @@ function choose(list, select) {
     return byBase.length === 1 ? byBase[0] : undefined;
 }
 /** `hourly=24,daily=7,weekly=4` */
-function select_parseExpect(input, value) {
+function parseExpect(input, value) {
     const out = {};
     for (const part of value
         .split(',')
@@ -49160,7 +45874,7 @@ function select_parseExpect(input, value) {
         .filter(Boolean)) {
         const m = /^([A-Za-z][\w-]*)\s*=\s*(\d+)$/.exec(part);
         if (!m) {
-            throw new UserError(input, `"${part}" is not tier=count`, 'Write it as tier=count pairs: hourly=24,daily=7,weekly=4');
+            throw new errors_UserError(input, `"${part}" is not tier=count`, 'Write it as tier=count pairs: hourly=24,daily=7,weekly=4');
         }
         out[m[1].toLowerCase()] = Number(m[2]);
     }
@@ -49178,75 +45892,31 @@ function countTiers(list, tiers) {
     return counts;
 }
 
-;// CONCATENATED MODULE: ./src/verify/spec.ts
-const spec_verifySpec = {
-    name: 'verify-backup',
-    command: 'verify',
-    title: 'Restorable: verify backup',
-    description: 'Find the newest PostgreSQL backup (local path or S3/R2), check its age, size, checksum, compression and format, walk the whole archive and replay its schema in a scratch cluster.',
-    inputs: [
-        { name: 'source', required: true, description: 'A local file, a local folder, or s3://bucket/prefix.' },
-        {
-            name: 'pattern',
-            description: 'Glob over names under the source, e.g. `daily/*.dump*`. Default: files that look like dumps.',
-        },
-        { name: 'select', default: 'latest', description: '`latest`, or the exact name of one backup.' },
-        {
-            name: 'max-age',
-            default: '26h',
-            description: 'Older than this is BACKUP_TOO_OLD (e.g. 26h, 7d, 90m).',
-        },
-        {
-            name: 'expect',
-            description: 'Backups expected per retention tier, e.g. `hourly=24,daily=7,weekly=4`.',
-        },
-        {
-            name: 'checksum',
-            default: 'auto',
-            description: '`auto` (sidecar .sha256/.md5 or S3 metadata), `required`, `skip`, or a literal SHA-256.',
-        },
-        { name: 'schema-check', default: 'true', description: 'Load the schema into a scratch cluster.' },
-        {
-            name: 'fail-on',
-            default: 'high',
-            description: 'Lowest severity that fails: critical, high, medium, low, info.',
-        },
-        { name: 'report', description: 'Write the JSON report to this path.' },
-        {
-            name: 's3-endpoint',
-            description: 'S3-compatible endpoint (R2, MinIO, ...). Credentials come from the environment.',
-        },
-        { name: 's3-region', description: 'S3 region (default: AWS_REGION, else us-east-1; R2 takes `auto`).' },
-        {
-            name: 's3-force-path-style',
-            description: 'Path-style S3 URLs (`endpoint/bucket/key`); default: true when `s3-endpoint` is set.',
-        },
-        { name: 'pg-bin-dir', description: 'Use PostgreSQL binaries from this folder only.' },
-        {
-            name: 'work-dir',
-            description: 'Each run downloads into its own folder beneath this one, run-XXXXXX (default: $RUNNER_TEMP/restorable, else .restorable/ here).',
-        },
-    ],
-    outputs: [
-        { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
-        { name: 'backup', description: 'Name (or S3 key) of the backup verified.' },
-        { name: 'local-path', description: 'Where the verified file is on this machine, for the next step.' },
-        { name: 'size-bytes', description: 'Size of the backup in bytes.' },
-        { name: 'age-hours', description: 'Age of the backup in hours.' },
-        { name: 'sha256', description: 'SHA-256 of the backup file.' },
-        { name: 'server-version', description: 'Version of the PostgreSQL server that was dumped.' },
-        { name: 'dump-format', description: '`custom`, `directory` or `plain`.' },
-        { name: 'tables', description: 'Number of tables in the dump.' },
-        { name: 'findings', description: 'Findings as JSON.' },
-        { name: 'report', description: 'Path of the JSON report.' },
-    ],
+;// CONCATENATED MODULE: ./src/backup/inputs.ts
+
+
+
+/** The command whose inputs these are, for messages about them. */
+const inputs_VERIFY_COMMAND = 'verify';
+/** Where the backup is and what it must be: verify-backup's inputs, which the drill and PITR reuse. */
+const inputs_verifyInputs = {
+    source: inputs_text('A local file, a local folder, or s3://bucket/prefix.', { required: true }),
+    pattern: inputs_text('Glob over names under the source, e.g. `daily/*.dump*`. Default: files that look like dumps.'),
+    select: inputs_text('`latest`, or the exact name of one backup.', { default: 'latest' }),
+    'max-age': inputs_duration('Older than this is BACKUP_TOO_OLD (e.g. 26h, 7d, 90m).', '26h'),
+    expect: inputs_custom('Backups expected per retention tier, e.g. `hourly=24,daily=7,weekly=4`.', (t) => parseExpect('', t)),
+    checksum: inputs_custom('`auto` (sidecar .sha256/.md5 or S3 metadata), `required`, `skip`, or a literal SHA-256.', (t) => parseChecksumInput('', t), 'auto'),
+    'schema-check': flag('Load the schema into a scratch cluster.', true),
+    'fail-on': severity('Lowest severity that fails: critical, high, medium, low, info.'),
+    report: inputs_text('Write the JSON report to this path.'),
+    's3-endpoint': inputs_text('S3-compatible endpoint (R2, MinIO, ...). Credentials come from the environment.'),
+    's3-region': inputs_text('S3 region (default: AWS_REGION, else us-east-1; R2 takes `auto`).'),
+    's3-force-path-style': optionalFlag('Path-style S3 URLs (`endpoint/bucket/key`); default: true when `s3-endpoint` is set.'),
+    'pg-bin-dir': inputs_text('Use PostgreSQL binaries from this folder only.'),
+    'work-dir': inputs_text('Each run downloads into its own folder beneath this one, run-XXXXXX (default: $RUNNER_TEMP/restorable, else .restorable/ here).'),
 };
 
-;// CONCATENATED MODULE: ./src/verify/options.ts
-
-
-
-
+;// CONCATENATED MODULE: ./src/backup/options.ts
 
 
 
@@ -49261,8 +45931,10 @@ function defaultWorkDir() {
 }
 /** From raw inputs or flags to options; every mistake is a UserError naming the input. */
 function parseVerifyOptions(raw, how) {
-    const v = resolveInputs(verifySpec, raw, how);
-    const name = (n) => (how === 'flag' ? `--${n}` : n);
+    return verifyOptions(readInputs(VERIFY_COMMAND, verifyInputs, raw, how), nameFor(how));
+}
+/** From the verify inputs' values to options: the checks that need more than one value, or the disk. */
+function verifyOptions(v, name) {
     const source = v.source.trim();
     if (source.startsWith('s3://'))
         parseS3Url(name('source'), source);
@@ -49272,66 +45944,299 @@ function parseVerifyOptions(raw, how) {
     return {
         source,
         ...(v.pattern ? { pattern: v.pattern } : {}),
-        select: (v.select ?? 'latest').trim(),
-        maxAgeSeconds: parseDuration(name('max-age'), v['max-age'] ?? '26h'),
-        ...(v.expect ? { expect: parseExpect(name('expect'), v.expect) } : {}),
-        checksum: parseChecksumInput(name('checksum'), v.checksum ?? 'auto'),
-        schemaCheck: parseBool(name('schema-check'), v['schema-check'], true),
-        failOn: parseSeverity(name('fail-on'), v['fail-on']),
+        select: v.select.trim(),
+        maxAgeSeconds: v['max-age'],
+        ...(v.expect ? { expect: v.expect } : {}),
+        checksum: v.checksum,
+        schemaCheck: v['schema-check'] ?? true,
+        failOn: v['fail-on'],
         ...(v.report ? { report: v.report } : {}),
-        s3: parseS3Inputs(v, name),
+        s3: s3Options(v),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
         workDir: v['work-dir'] ? path.resolve(v['work-dir']) : defaultWorkDir(),
     };
 }
 const cpuCount = () => os.availableParallelism?.() ?? os.cpus().length;
 
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/config/restorable.ts
+/**
+ * restorable.yml: its schema and reader, and the tolerances and expectations it holds. Every
+ * pipeline that takes `config` (drill, compare, migrate, pitr) and the checks read it from here.
+ */
+
+
+
+
+
+const tolerance = schemas_string()
+    .or(schemas_number())
+    .transform((v, ctx) => {
+    const t = parseTolerance(String(v));
+    if (!t) {
+        ctx.addIssue({
+            code: 'custom',
+            message: `"${v}" is not a tolerance: write 0, 1000 (rows) or 2% (a share)`,
+        });
+        return NEVER;
+    }
+    return t;
+});
+function parseTolerance(text) {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(%)?\s*$/.exec(text);
+    if (!m)
+        return undefined;
+    return m[2] ? { kind: 'percent', value: Number(m[1]) } : { kind: 'rows', value: Number(m[1]) };
+}
+const expectation = schemas_string().refine((s) => parseExpectation(s) !== undefined, {
+    message: 'is not an expectation: write "> 0", ">= 10", "== 0", "!= 0", "< 5" or "between 1 and 10"',
+});
+function parseExpectation(text) {
+    const between = /^\s*between\s+(-?\d+(?:\.\d+)?)\s+and\s+(-?\d+(?:\.\d+)?)\s*$/i.exec(text);
+    if (between)
+        return { op: 'between', lo: Number(between[1]), hi: Number(between[2]) };
+    const m = /^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(text);
+    return m ? { op: m[1], value: Number(m[2]) } : undefined;
+}
+function meets(value, e) {
+    switch (e.op) {
+        case 'between':
+            return value >= e.lo && value <= e.hi;
+        case '>':
+            return value > e.value;
+        case '>=':
+            return value >= e.value;
+        case '==':
+            return value === e.value;
+        case '!=':
+            return value !== e.value;
+        case '<':
+            return value < e.value;
+        case '<=':
+            return value <= e.value;
+    }
+}
+const configSchema = object({
+    structure: object({ reference: schemas_string().min(1) })
+        .strict()
+        .optional(),
+    volume: object({
+        tables: record(schemas_string(), object({ min: schemas_number().int().nonnegative() }).strict()).optional(),
+        tolerance: tolerance.optional(),
+    })
+        .strict()
+        .optional(),
+    semantics: array(object({ name: schemas_string().min(1), sql: schemas_string().min(1), expect: expectation }).strict())
+        .optional(),
+    integrity: object({
+        sequences: schemas_boolean().optional(),
+        collation: schemas_boolean().optional(),
+        amcheck: schemas_boolean().optional(),
+        'validate-constraints': schemas_boolean().optional(),
+    })
+        .strict()
+        .optional(),
+    compare: object({
+        tables: record(schemas_string(), object({ tolerance }).strict()).optional(),
+    })
+        .strict()
+        .optional(),
+    pitr: object({
+        /** What `confirm` may equal for an in-place restore, besides the system identifier. */
+        name: schemas_string().min(1).optional(),
+        /** Checks against the recovered server; `asserts` marks the ones that prove the target. */
+        checks: array(object({
+            name: schemas_string().min(1),
+            sql: schemas_string().min(1),
+            expect: expectation,
+            asserts: schemas_enum(['before-target', 'after-target']).optional(),
+            /** The database of the recovered server to run it in (default: postgres). */
+            database: schemas_string().min(1).optional(),
+        })
+            .strict())
+            .optional(),
+    })
+        .strict()
+        .optional(),
+    ignore: array(object({
+        rule: schemas_string().refine((r) => r in RULES, { message: 'is not a rule Restorable raises' }),
+        reason: schemas_string().trim().min(1, 'needs a written reason'),
+    })
+        .strict())
+        .optional(),
+})
+    .strict();
+/** Read and validate restorable.yml; an unknown key, a bad value or bad YAML is one clear line. */
+function loadConfig(input, file) {
+    if (!file)
+        return {};
+    let text;
+    try {
+        text = external_node_fs_default().readFileSync(file, 'utf8');
+    }
+    catch {
+        throw new errors_UserError(input, `"${file}" cannot be read`, 'Give the path of your restorable.yml, or leave config empty');
+    }
+    let raw;
+    try {
+        raw = (0,dist/* parse */.qg)(text) ?? {};
+    }
+    catch (e) {
+        throw new errors_UserError(input, `${file} is not valid YAML (${e.message.split('\n')[0]})`, 'Fix the YAML syntax');
+    }
+    const r = configSchema.safeParse(raw);
+    if (r.success)
+        return r.data;
+    const issue = r.error.issues[0];
+    const where = issue.path.join('.') || '(top level)';
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+    if (keys.length) {
+        throw new errors_UserError(input, `${file}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} at ${where}`, 'Check the spelling against the README (restorable.yml)');
+    }
+    throw new errors_UserError(input, `${file}: ${where} ${issue.message}`, 'See restorable.yml in the README');
+}
+
+// EXTERNAL MODULE: ./node_modules/pg/lib/index.js
+var lib = __nccwpck_require__(3273);
+;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
+// ESM wrapper for pg
+
+
+// Re-export all the properties
+const Client = lib.Client
+const Pool = lib.Pool
+const Connection = lib.Connection
+const types = lib.types
+const Query = lib.Query
+const DatabaseError = lib.DatabaseError
+const escapeIdentifier = lib.escapeIdentifier
+const escapeLiteral = lib.escapeLiteral
+const Result = lib.Result
+const TypeOverrides = lib.TypeOverrides
+
+// Also export the defaults
+const defaults = lib.defaults
+
+// Re-export the default
+/* harmony default export */ const esm = (lib);
+
+;// CONCATENATED MODULE: ./src/postgres/client.ts
+
+
+/** Parse a postgres:// URL; the password is registered as a secret the moment it is read. */
+function parseDbUrl(input, url, secret) {
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        u = undefined;
+    }
+    // libpq's `?host=/socket/folder` (a Unix socket) wins over the host part, which may then be empty.
+    const queryHost = u?.searchParams.get('host') ?? '';
+    if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !(u.hostname || queryHost)) {
+        throw new errors_UserError(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/database');
+    }
+    const password = decodeURIComponent(u.password);
+    if (password)
+        secret(password);
+    return {
+        host: queryHost || u.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(u.port || 5432),
+        user: decodeURIComponent(u.username) || 'postgres',
+        database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
+        ...(password ? { password } : {}),
+    };
+}
+/** A URL to show: the password, if any, as ***. */
+function maskedUrl(c) {
+    const socket = c.host.startsWith('/');
+    const host = socket ? 'localhost' : c.host.includes(':') ? `[${c.host}]` : c.host;
+    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}${socket ? `?host=${encodeURIComponent(c.host)}` : ''}`;
+}
+/** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
+function libpqEnv(c) {
+    return {
+        PGHOST: c.host,
+        PGPORT: String(c.port),
+        PGUSER: c.user,
+        PGDATABASE: c.database,
+        ...(c.password ? { PGPASSWORD: c.password } : {}),
+        PGCONNECT_TIMEOUT: '10',
+    };
+}
+/** Open a connection, run `fn`, close it, whatever happens. */
+async function client_withClient(c, fn) {
+    const client = new esm.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
+    // A server that goes away (a scratch cluster whose disk filled) rejects the query in flight; the
+    // 'error' event it also emits would otherwise end the process with a stack trace.
+    client.on('error', () => { });
+    await client.connect();
+    try {
+        return await fn(client);
+    }
+    finally {
+        await client.end().catch(() => { });
+    }
+}
+async function queryRows(c, sql, params = []) {
+    return client_withClient(c, async (client) => (await client.query(sql, params)).rows);
+}
+/** Quote an identifier for SQL. */
+function client_ident(name) {
+    return `"${name.replace(/"/g, '""')}"`;
+}
+/**
+ * Wait until the server takes connections (after promotion it writes its end-of-recovery
+ * checkpoint first; with hot standby off it refuses connections until then).
+ */
+async function waitForConnections(c, timeoutMs = 60_000) {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+        try {
+            await client_withClient(c, (client) => client.query('SELECT 1'));
+            return;
+        }
+        catch (e) {
+            // Only "starting up" (57P03) or no socket yet is waited for; any other answer means it is up.
+            const code = e.code;
+            if (!['57P03', 'ECONNREFUSED', 'ENOENT'].includes(code ?? ''))
+                return;
+            if (Date.now() > until)
+                throw e;
+            await new Promise((r) => setTimeout(r, 200));
+        }
+    }
+}
+/**
+ * The comment on every database a drill creates: the drill's teardown drops only databases that
+ * carry it, and migrate-check knows a drill's copy by it.
+ */
+const MARKER = 'created by restorable drill';
+
 ;// CONCATENATED MODULE: ./src/migrate/spec.ts
 
 
+
+const seconds = (t) => parseSeconds('', t);
+const migrateInputs = {
+    'database-url': inputs_text("The restored database to migrate (restore-drill's database-url with keep: true). Never production.", { required: true }),
+    'migrate-command': inputs_text('The migration, run with sh -c and DATABASE_URL and PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE set to that database (e.g. `npx prisma migrate deploy`).', { required: true }),
+    'working-directory': inputs_text('Run the command here (default: the current directory).'),
+    'max-lock-seconds': inputs_custom('An ACCESS EXCLUSIVE lock held longer than this on one table is LOCK_HELD_TOO_LONG (5, 5s, 1m; `off` for none).', seconds, '5s'),
+    'max-migration-seconds': inputs_custom('A migration that takes longer than this is MIGRATION_SLOW (90, 90s, 10m; `off` for none).', seconds, '10m'),
+    timeout: inputs_custom('Stop the command after this long (SIGTERM, then SIGKILL): MIGRATION_FAILED.', seconds, '1h'),
+    'allow-any-database': flag('Allow a database-url that is neither a Restorable scratch cluster on this machine nor a database a drill created.', false),
+    config: inputs_text('restorable.yml: its semantics smoke queries run after the migration.'),
+    ...inputs_pick(inputs_verifyInputs, ['fail-on', 'report']),
+};
 const migrateSpec = {
     name: 'migrate-check',
     command: 'migrate',
     title: 'Restorable: migrate check',
     description: "Run a pull request's migration against a restored copy of production: exit status and time, schema difference, tables rewritten, the longest ACCESS EXCLUSIVE lock per table, smoke queries after.",
-    inputs: [
-        {
-            name: 'database-url',
-            required: true,
-            description: "The restored database to migrate (restore-drill's database-url with keep: true). Never production.",
-        },
-        {
-            name: 'migrate-command',
-            required: true,
-            description: 'The migration, run with sh -c and DATABASE_URL and PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE set to that database (e.g. `npx prisma migrate deploy`).',
-        },
-        { name: 'working-directory', description: 'Run the command here (default: the current directory).' },
-        {
-            name: 'max-lock-seconds',
-            default: '5s',
-            description: 'An ACCESS EXCLUSIVE lock held longer than this on one table is LOCK_HELD_TOO_LONG (5, 5s, 1m; `off` for none).',
-        },
-        {
-            name: 'max-migration-seconds',
-            default: '10m',
-            description: 'A migration that takes longer than this is MIGRATION_SLOW (90, 90s, 10m; `off` for none).',
-        },
-        {
-            name: 'timeout',
-            default: '1h',
-            description: 'Stop the command after this long (SIGTERM, then SIGKILL): MIGRATION_FAILED.',
-        },
-        {
-            name: 'allow-any-database',
-            default: 'false',
-            description: 'Allow a database-url that is neither a Restorable scratch cluster on this machine nor a database a drill created.',
-        },
-        {
-            name: 'config',
-            description: 'restorable.yml: its semantics smoke queries run after the migration.',
-        },
-        ...inputsOf(spec_verifySpec, ['fail-on', 'report']),
-    ],
+    inputs: migrateInputs,
     outputs: [
         { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
         {
@@ -49370,29 +46275,11 @@ const migrateSpec = {
 
 
 
-
-
-/**
- * A threshold in seconds: the input's name says seconds, so a bare number is seconds; a duration
- * with a unit (90s, 10m) is read as one; `off` turns the check off.
- */
-function parseSeconds(input, value) {
-    const text = (value ?? '').trim().toLowerCase();
-    if (text === '' || text === 'off' || text === 'none')
-        return undefined;
-    if (/^\d+(\.\d+)?$/.test(text)) {
-        const n = Number(text);
-        if (n > 0)
-            return n;
-        throw new errors_UserError(input, `"${value}" is not above zero`, 'Give a number of seconds, e.g. 5, or off');
-    }
-    return duration_parseDuration(input, text);
-}
 function parseMigrateOptions(raw, how, log) {
-    const v = spec_resolveInputs(migrateSpec, raw, how);
-    const name = (n) => (how === 'flag' ? `--${n}` : n);
+    const v = inputs_readInputs(migrateSpec.command, migrateInputs, raw, how);
+    const name = inputs_nameFor(how);
     const url = v['database-url'].trim();
-    const database = client_parseDbUrl(name('database-url'), url, (s) => log.secret(s));
+    const database = parseDbUrl(name('database-url'), url, (s) => log.secret(s));
     // The whole URL is a secret too when it carries a password: it reaches the command as DATABASE_URL.
     if (database.password)
         log.secret(url);
@@ -49404,9 +46291,8 @@ function parseMigrateOptions(raw, how, log) {
     if (!external_node_fs_default().existsSync(cwd) || !external_node_fs_default().statSync(cwd).isDirectory()) {
         throw new errors_UserError(name('working-directory'), `"${v['working-directory']}" is not a folder`, 'Give the folder the migrate command runs in (relative to the workspace), or leave it empty');
     }
-    const timeoutSeconds = parseSeconds(name('timeout'), v.timeout);
-    const maxLockSeconds = parseSeconds(name('max-lock-seconds'), v['max-lock-seconds']);
-    const maxMigrationSeconds = parseSeconds(name('max-migration-seconds'), v['max-migration-seconds']);
+    const maxLockSeconds = v['max-lock-seconds'];
+    const maxMigrationSeconds = v['max-migration-seconds'];
     return {
         database,
         databaseUrl: url,
@@ -49414,11 +46300,11 @@ function parseMigrateOptions(raw, how, log) {
         cwd,
         ...(maxLockSeconds !== undefined ? { maxLockSeconds } : {}),
         ...(maxMigrationSeconds !== undefined ? { maxMigrationSeconds } : {}),
-        timeoutSeconds: timeoutSeconds ?? 24 * 3600,
-        allowAnyDatabase: parse_parseBool(name('allow-any-database'), v['allow-any-database'], false),
+        timeoutSeconds: v.timeout ?? 24 * 3600,
+        allowAnyDatabase: v['allow-any-database'],
         config: loadConfig(name('config'), v.config),
         ...(v.config ? { configPath: v.config } : {}),
-        failOn: parse_parseSeverity(name('fail-on'), v['fail-on']),
+        failOn: v['fail-on'],
         ...(v.report ? { report: v.report } : {}),
         workDir: defaultWorkDir(),
         sampleMs: 50,
@@ -49458,7 +46344,7 @@ function writeJsonReport(result, file) {
 }
 const cell = (s) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 /** The job summary (GitHub-flavoured markdown). `facts` are the rows of the table about the subject. */
-function render_markdownSummary(result, title, facts) {
+function markdownSummary(result, title, facts) {
     const out = [];
     out.push(`## ${title}: ${VERDICT_MARK[result.verdict]}`, '');
     if (facts.length) {
@@ -49596,6 +46482,708 @@ function migrateComment(r, maxDiffLines = 200) {
     return `${out.join('\n')}\n`;
 }
 
+;// CONCATENATED MODULE: ./src/report/stages.ts
+
+
+/**
+ * A pipeline is a list of timed stages. Each ends ok, failed, skipped (with the reason) or not-run;
+ * the report is built from this list alone, so every rendering tells the same story.
+ */
+class Pipeline {
+    failOn;
+    onStage;
+    ignore;
+    stages = [];
+    started = Date.now();
+    constructor(failOn, onStage = () => { }, 
+    /** Rules ignored in config, with their written reasons: marked as they are found. */
+    ignore = new Map()) {
+        this.failOn = failOn;
+        this.onStage = onStage;
+        this.ignore = ignore;
+    }
+    async stage(name, body) {
+        const started = performance.now();
+        this.onStage.start?.(name);
+        let result;
+        try {
+            const out = (await body()) ?? {};
+            const findings = out.findings ?? [];
+            for (const f of findings) {
+                const why = this.ignore.get(f.rule);
+                if (why)
+                    f.ignored = why;
+            }
+            const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
+            const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
+            result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };
+        }
+        catch (err) {
+            if (err instanceof errors_UserError)
+                throw err;
+            result = {
+                name,
+                status: 'not-run',
+                seconds: 0,
+                reason: `internal error: ${errorMessage(err)}`,
+                findings: [],
+            };
+        }
+        result.seconds = (performance.now() - started) / 1000;
+        this.stages.push(result);
+        this.onStage(result);
+        return result;
+    }
+    skip(name, reason) {
+        const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
+        this.stages.push(result);
+        this.onStage(result);
+    }
+    /** A pipeline whose rules are ignored as `ignore:` in restorable.yml says (each with its reason). */
+    static withConfig(failOn, ignore, onStage) {
+        return new Pipeline(failOn, onStage, new Map((ignore ?? []).map((i) => [i.rule, i.reason])));
+    }
+    /** What every result starts as: not verified yet, and this pipeline's own list of stages. */
+    begin(command) {
+        return {
+            command,
+            verdict: 'could-not-verify',
+            failOn: this.failOn,
+            startedAt: new Date(this.started).toISOString(),
+            totalSeconds: 0,
+            stages: this.stages,
+            findings: [],
+        };
+    }
+    /** The end of a run: the findings of every stage, the verdict, the wall time. */
+    settle(result) {
+        result.findings = this.findings;
+        result.verdict = this.verdict();
+        result.totalSeconds = (Date.now() - this.started) / 1000;
+        return result;
+    }
+    get findings() {
+        return this.stages.flatMap((s) => s.findings);
+    }
+    verdict() {
+        return computeVerdict(this.stages, this.failOn);
+    }
+}
+function computeVerdict(stages, failOn) {
+    const active = stages.flatMap((s) => s.findings).filter((f) => !f.ignored);
+    if (active.some((f) => ruleKind(f.rule) === 'problem' && atLeast(f.severity, failOn)))
+        return 'fail';
+    if (stages.some((s) => s.status === 'not-run'))
+        return 'could-not-verify';
+    if (active.some((f) => ruleKind(f.rule) === 'unverifiable'))
+        return 'could-not-verify';
+    return 'pass';
+}
+function exitCodeFor(verdict) {
+    return verdict === 'pass' ? 0 : verdict === 'fail' ? 1 : 3;
+}
+
+;// CONCATENATED MODULE: ./src/migrate/stages/locks.ts
+
+
+/** The locks stage: the longest ACCESS EXCLUSIVE lock per table, held to max-lock-seconds. */
+async function locksStage(ctx, { sampler, samplerError }) {
+    const { result } = ctx;
+    await ctx.pipe.stage('locks', async () => {
+        result.locks = sampler.result();
+        result.lockSamples = sampler.samples;
+        const why = samplerError ?? (sampler.error ? `the lock sampler stopped: ${sampler.error}` : undefined);
+        if (why)
+            return { notRun: why };
+        const findings = [];
+        const limit = ctx.opts.maxLockSeconds;
+        for (const l of result.locks) {
+            if (limit === undefined || l.seconds <= limit)
+                continue;
+            findings.push(finding('LOCK_HELD_TOO_LONG', 'locks', `an ACCESS EXCLUSIVE lock on ${l.table} was held for ${duration_formatSeconds(l.seconds)}, over max-lock-seconds (${duration_formatSeconds(limit)}): every read and write of the table waits that long`, { evidence: { table: l.table, seconds: l.seconds, limit } }));
+        }
+        return { findings };
+    });
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/core/exec.ts
+
+
+
+/**
+ * What of this process's environment a program gets: the search path, locale, time zone and temp
+ * folder, never the rest. A runner holds the backup store's keys, a GitHub token and database
+ * passwords in its environment; a scratch postmaster, psql or pg_restore running a backup's SQL has
+ * no use for them (and a server's environment is readable from SQL by a superuser).
+ */
+const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
+function childEnv(own = {}, inherit = []) {
+    const out = {};
+    const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
+    for (const [k, v] of Object.entries(process.env))
+        if (v !== undefined && passes(k))
+            out[k] = v;
+    for (const [k, v] of Object.entries(own)) {
+        if (v === undefined)
+            delete out[k];
+        else
+            out[k] = v;
+    }
+    return out;
+}
+/**
+ * For the user's own commands (migrate-command, start-command, stop-command): the runner's
+ * environment, less what carries Restorable's secrets and inputs (the store's keys, tokens, the
+ * action's inputs, passwords).
+ */
+function userCommandEnv(own = {}) {
+    const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
+    return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
+}
+function exec_isRoot() {
+    return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+/** The argv that runs `cmd args` as `user`; unchanged when no switch is needed. */
+function asUser(user, cmd, args) {
+    if (!user || !exec_isRoot() || user === 'root')
+        return [cmd, args];
+    return ['runuser', ['-u', user, '--', cmd, ...args]];
+}
+class TailBuffer {
+    limit;
+    chunks = [];
+    size = 0;
+    constructor(limit) {
+        this.limit = limit;
+    }
+    push(b) {
+        this.chunks.push(b);
+        this.size += b.length;
+        while (this.size > this.limit && this.chunks.length > 1) {
+            this.size -= this.chunks.shift().length;
+        }
+    }
+    toString() {
+        const all = Buffer.concat(this.chunks);
+        return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
+    }
+}
+/**
+ * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
+ * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
+ * the end of standard error.
+ */
+function exec_runSync(cmd, args, user, env, 
+/** Give up (SIGKILL) after this long: a signal handler has seconds before the runner kills it. */
+timeoutMs) {
+    const [file, argv] = asUser(user, cmd, args);
+    const r = spawnSync(file, argv, {
+        cwd: os.tmpdir(),
+        env: childEnv(env),
+        ...(timeoutMs ? { timeout: timeoutMs, killSignal: 'SIGKILL' } : {}),
+        stdio: ['ignore', 'ignore', 'pipe'],
+        encoding: 'utf8',
+    });
+    return { code: r.status, stderr: (r.stderr ?? '').trim().split('\n').slice(-3).join(' ') };
+}
+/**
+ * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the
+ * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
+ * be started (ToolMissingError when it is not installed).
+ */
+function exec_run(cmd, args, opts = {}) {
+    const [file, argv] = asUser(opts.user, cmd, args);
+    const switching = file === 'runuser';
+    const started = performance.now();
+    const limit = opts.maxCapture ?? 4 * 1024 * 1024;
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(file, argv, {
+            env: childEnv(opts.env, opts.inherit),
+            // A user we switch to may not be allowed into our working directory.
+            cwd: opts.cwd ?? (switching ? external_node_os_default().tmpdir() : undefined),
+            stdio: ['pipe', 'pipe', 'pipe'],
+            ...(opts.group ? { detached: true } : {}),
+        });
+        const signal = (sig) => {
+            if (!opts.group || child.pid === undefined)
+                return void child.kill(sig);
+            try {
+                process.kill(-child.pid, sig);
+            }
+            catch {
+                // the group is gone already
+            }
+        };
+        const onExit = () => signal('SIGKILL');
+        if (opts.group) {
+            for (const s of ['SIGINT', 'SIGTERM'])
+                process.on(s, signal);
+            process.on('exit', onExit);
+        }
+        const unhook = () => {
+            for (const s of ['SIGINT', 'SIGTERM'])
+                process.off(s, signal);
+            process.off('exit', onExit);
+        };
+        const out = new TailBuffer(limit);
+        const err = new TailBuffer(limit);
+        let partial = '';
+        child.stdout.on('data', (b) => out.push(b));
+        child.stderr.on('data', (b) => {
+            err.push(b);
+            if (opts.onStderrLine) {
+                const text = partial + b.toString('utf8');
+                const lines = text.split('\n');
+                partial = lines.pop() ?? '';
+                for (const line of lines)
+                    opts.onStderrLine(line);
+            }
+        });
+        let timer;
+        if (opts.timeoutMs) {
+            timer = setTimeout(() => {
+                signal('SIGTERM');
+                setTimeout(() => signal('SIGKILL'), 5000).unref();
+            }, opts.timeoutMs).unref();
+        }
+        child.on('error', (e) => {
+            if (timer)
+                clearTimeout(timer);
+            unhook();
+            if (e.code === 'ENOENT')
+                reject(new errors_ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
+            else
+                reject(e);
+        });
+        child.on('close', (code, signal) => {
+            if (timer)
+                clearTimeout(timer);
+            unhook();
+            if (partial && opts.onStderrLine)
+                opts.onStderrLine(partial);
+            resolve({
+                code,
+                signal,
+                stdout: out.toString(),
+                stderr: err.toString(),
+                seconds: (performance.now() - started) / 1000,
+            });
+        });
+        // A program that exits before reading all of its input closes the pipe: that is its answer,
+        // which the exit status and stderr carry, not an error of ours.
+        child.stdin.on('error', () => { });
+        if (opts.stdin === undefined)
+            child.stdin.end();
+        else if (typeof opts.stdin === 'string' || Buffer.isBuffer(opts.stdin))
+            child.stdin.end(opts.stdin);
+        else {
+            opts.stdin.on('error', (e) => child.stdin.destroy(e));
+            opts.stdin.pipe(child.stdin);
+        }
+    });
+}
+
+;// CONCATENATED MODULE: ./src/migrate/sampler.ts
+
+
+/**
+ * Reads pg_locks on its own connection every `intervalMs` while the migration runs, and keeps, per
+ * table, the longest stretch during which some session held an ACCESS EXCLUSIVE lock on the table,
+ * one of its indexes or its TOAST table. A stretch runs from the first sample that saw it to the
+ * last: a lower bound, exact to one interval. Relations made by the migration itself are left out:
+ * a table nobody could see yet blocks nobody.
+ */
+class LockSampler {
+    conn;
+    tables;
+    intervalMs;
+    samples = 0;
+    error;
+    open = new Map();
+    longest = new Map();
+    stopped = false;
+    loop;
+    client;
+    constructor(conn, tables, intervalMs) {
+        this.conn = conn;
+        this.tables = tables;
+        this.intervalMs = intervalMs;
+    }
+    async start() {
+        const client = new esm.Client({
+            ...this.conn,
+            connectionTimeoutMillis: 10_000,
+            application_name: 'restorable lock sampler',
+            statement_timeout: 5000,
+        });
+        await client.connect();
+        this.client = client;
+        await this.sample();
+        this.loop = this.run();
+    }
+    async run() {
+        while (!this.stopped) {
+            await new Promise((r) => setTimeout(r, this.intervalMs));
+            if (this.stopped)
+                break;
+            try {
+                await this.sample();
+            }
+            catch (e) {
+                this.error = errorMessage(e);
+                break;
+            }
+        }
+    }
+    async sample() {
+        const r = await this.client.query(`SELECT DISTINCT relation::text AS oid FROM pg_locks
+        WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock' AND granted
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
+        const now = performance.now();
+        this.samples++;
+        const held = new Set();
+        for (const row of r.rows) {
+            const t = this.tables.get(row.oid)?.table;
+            if (t)
+                held.add(t);
+        }
+        for (const t of held) {
+            const o = this.open.get(t);
+            if (o)
+                o.last = now;
+            else
+                this.open.set(t, { first: now, last: now });
+        }
+        for (const [t, o] of this.open) {
+            if (held.has(t))
+                continue;
+            this.close(t, o);
+        }
+    }
+    close(t, o) {
+        this.longest.set(t, Math.max(this.longest.get(t) ?? 0, (o.last - o.first) / 1000));
+        this.open.delete(t);
+    }
+    async stop() {
+        this.stopped = true;
+        await this.loop;
+        if (!this.error) {
+            // One last look: a lock still held when the command has ended belongs to someone else's session.
+            await this.sample().catch((e) => {
+                this.error = errorMessage(e);
+            });
+        }
+        for (const [t, o] of this.open)
+            this.close(t, o);
+        await this.client?.end().catch(() => { });
+    }
+    result() {
+        return [...this.longest]
+            .map(([table, s]) => ({ table, seconds: Math.round(s * 100) / 100 }))
+            .sort((a, b) => b.seconds - a.seconds || (a.table < b.table ? -1 : 1));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/migrate/stages/migrate.ts
+
+
+
+
+
+
+/** PostgreSQL's DETAIL lines (and a few others) can quote row values: a report never carries them. */
+const ROW_VALUES = /DETAIL:|Failing row contains|Key \(.*\)=\(/;
+/** The last lines of the command's stderr, fit for a report: secrets masked, row values withheld. */
+function stderrTail(stderr, secrets, lines = 12, chars = 1500) {
+    let text = stderr;
+    for (const s of secrets.filter(Boolean).sort((a, b) => b.length - a.length))
+        text = text.split(s).join('***');
+    const kept = text
+        .split('\n')
+        .map((l) => l.trimEnd())
+        .filter(Boolean)
+        .map((l) => (ROW_VALUES.test(l) ? '[a line that may quote row values, withheld]' : l))
+        .slice(-lines)
+        .join('\n');
+    return kept.length > chars ? `…${kept.slice(kept.length - chars)}` : kept;
+}
+/**
+ * The migrate stage: the migrate command run in its own process group, with the database's libpq
+ * variables and DATABASE_URL, while the lock sampler watches pg_locks. Undefined when it did not run.
+ */
+async function migrateStage(ctx, before) {
+    const { opts, conn, log } = ctx;
+    const migrated = { sampler: new LockSampler(conn, before.relations, opts.sampleMs) };
+    let ran = false;
+    await ctx.pipe.stage('migrate', async () => {
+        try {
+            await migrated.sampler.start();
+        }
+        catch (e) {
+            migrated.samplerError = `the lock sampler could not connect: ${errorMessage(e)}`;
+        }
+        let res;
+        try {
+            log.info(`running the migrate command in ${opts.cwd}`);
+            res = await exec_run('sh', ['-c', opts.command], {
+                cwd: opts.cwd,
+                env: userCommandEnv({ ...libpqEnv(conn), DATABASE_URL: opts.databaseUrl }),
+                timeoutMs: opts.timeoutSeconds * 1000,
+                onStderrLine: (l) => log.info(`migrate: ${l}`),
+                maxCapture: 256 * 1024,
+                group: true,
+            });
+        }
+        finally {
+            await migrated.sampler.stop();
+        }
+        ran = true;
+        for (const l of res.stdout.split('\n').filter(Boolean).slice(-200))
+            log.info(`migrate: ${l}`);
+        return { findings: commandFindings(ctx, res) };
+    });
+    return ran ? migrated : undefined;
+}
+/** How the command ended, in the result; MIGRATION_FAILED and MIGRATION_SLOW when they apply. */
+function commandFindings(ctx, res) {
+    const { opts, result, conn } = ctx;
+    result.exitCode = res.code;
+    if (res.signal)
+        result.signal = res.signal;
+    result.migrateSeconds = Math.round(res.seconds * 100) / 100;
+    const findings = [];
+    if (res.code !== 0) {
+        const timedOut = res.signal !== null && res.seconds >= opts.timeoutSeconds - 0.5;
+        const how = timedOut
+            ? `was stopped after the timeout of ${duration_formatSeconds(opts.timeoutSeconds)}`
+            : res.signal
+                ? `was killed by ${res.signal}`
+                : `exited ${res.code}`;
+        const secrets = conn.password ? [opts.databaseUrl, conn.password, encodeURIComponent(conn.password)] : [];
+        const tail = stderrTail(res.stderr, secrets);
+        if (tail)
+            result.stderrTail = tail;
+        findings.push(finding('MIGRATION_FAILED', 'migrate', `the migrate command ${how} after ${duration_formatSeconds(res.seconds)}${tail ? `; the end of its stderr:\n${tail}` : ' with nothing on stderr'}`, { evidence: { exitCode: res.code, signal: res.signal, seconds: result.migrateSeconds } }));
+    }
+    if (opts.maxMigrationSeconds !== undefined && res.seconds > opts.maxMigrationSeconds) {
+        findings.push(finding('MIGRATION_SLOW', 'migrate', `the migration took ${duration_formatSeconds(res.seconds)}, over max-migration-seconds (${duration_formatSeconds(opts.maxMigrationSeconds)})`, { evidence: { seconds: result.migrateSeconds, limit: opts.maxMigrationSeconds } }));
+    }
+    return findings;
+}
+
+;// CONCATENATED MODULE: ./src/checks/structure.ts
+/** Objects that belong to extensions are the extension's business, not the schema's. */
+const NOT_EXTENSION = (classid, objid) => `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${objid} AND d.deptype = 'e')`;
+const USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
+const QUERIES = [
+    `SELECT 'schema ' || n.nspname AS line FROM pg_namespace n WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_namespace', 'n.oid')}`,
+    `SELECT 'extension ' || e.extname AS line FROM pg_extension e WHERE e.extname <> 'plpgsql'`,
+    `SELECT CASE c.relkind WHEN 'r' THEN 'table ' WHEN 'p' THEN 'table ' WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view '
+          WHEN 'f' THEN 'foreign table ' END || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS line
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' '
+          || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+          || CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END
+          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END AS line
+     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS}
+      AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ': ' || pg_get_indexdef(i.indexrelid) AS line
+     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'i.indrelid')}`,
+    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) || ': '
+          || pg_get_constraintdef(k.oid) AS line
+     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || format_type(s.seqtypid, NULL) AS line
+     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')'
+          || coalesce(' returns ' || pg_get_function_result(p.oid), '') AS line
+     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_proc', 'p.oid')}`,
+    `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.tgname) || ': '
+          || pg_get_triggerdef(t.oid) AS line
+     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE NOT t.tgisinternal AND ${USER_NS}`,
+];
+/** The restored database's structure, one sorted line per object (catalog facts only, no rows). */
+async function structureLines(client) {
+    const lines = [];
+    for (const q of QUERIES) {
+        const r = await client.query(q);
+        for (const row of r.rows)
+            lines.push(row.line.replace(/\s+/g, ' ').trim());
+    }
+    return [...new Set(lines)].sort();
+}
+function parseReference(text) {
+    return text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'));
+}
+function renderReference(lines, header) {
+    return `# ${header}\n# Written by restorable drill --write-reference: one line per object, sorted.\n${lines.join('\n')}\n`;
+}
+function diffStructure(reference, actual) {
+    const have = new Set(actual);
+    const want = new Set(reference);
+    return { missing: reference.filter((l) => !have.has(l)), unexpected: actual.filter((l) => !want.has(l)) };
+}
+
+;// CONCATENATED MODULE: ./src/postgres/tables.ts
+
+
+/** `schema.table`, each part quoted only where it needs to be. */
+function tableName(schema, name) {
+    const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : client_ident(s));
+    return `${q(schema)}.${q(name)}`;
+}
+/** Exact row counts of every user table, over `jobs` connections at once. */
+async function countRows(conn, jobs) {
+    const tables = await withClient(conn, listTables);
+    const counts = await exactCounts(conn, tables, jobs);
+    return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
+}
+/** Every user table with its estimated rows, in one round trip. */
+const TABLES_SQL = (/* unused pure expression or super */ null && (`
+  SELECT n.nspname AS schema, c.relname AS name,
+         CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE coalesce(s.n_live_tup, -1) END AS estimate
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+   ORDER BY 1, 2`));
+async function listTables(c) {
+    const rows = (await c.query(TABLES_SQL)).rows;
+    return rows.map((r) => ({
+        table: tableName(r.schema, r.name),
+        schema: r.schema,
+        name: r.name,
+        estimate: Number(r.estimate),
+    }));
+}
+/** Globs match `schema.table` as written unquoted (`public.orders`, `audit.*`). */
+function filterTables(tables, f) {
+    const inc = (f.include ?? []).map((g) => globMatcher(g, 'include'));
+    const exc = (f.exclude ?? []).map((g) => globMatcher(g, 'exclude'));
+    return tables.filter((t) => {
+        const key = `${t.schema}.${t.name}`;
+        if (f.schemas?.length && !f.schemas.includes(t.schema))
+            return false;
+        if (inc.length && !inc.some((m) => m(key)))
+            return false;
+        return !exc.some((m) => m(key));
+    });
+}
+/** count(*) of the given tables over `jobs` connections; every identifier is quoted. */
+async function exactCounts(conn, tables, jobs) {
+    const out = new Map();
+    if (tables.length === 0)
+        return out;
+    let next = 0;
+    const worker = () => withClient(conn, async (c) => {
+        for (let i = next++; i < tables.length; i = next++) {
+            const t = tables[i];
+            const r = await c.query(`SELECT count(*) AS n FROM ${ident(t.schema)}.${ident(t.name)}`);
+            out.set(t.table, Number(r.rows[0]?.n ?? 0));
+        }
+    });
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
+    return out;
+}
+/** max(column) of every listed table that has the column, as text. */
+async function freshness(conn, tables, column) {
+    const out = new Map();
+    await withClient(conn, async (c) => {
+        const having = new Set((await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped`, [column])).rows.map((r) => `${r.schema}\u0000${r.name}`));
+        for (const t of tables) {
+            if (!having.has(`${t.schema}\u0000${t.name}`))
+                continue;
+            const r = await c.query(`SELECT max(${ident(column)})::text AS m FROM ${ident(t.schema)}.${ident(t.name)}`);
+            out.set(t.table, r.rows[0]?.m ?? null);
+        }
+    });
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/migrate/relations.ts
+
+
+const relations_USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
+/** Every user table with its indexes and TOAST table, each mapped to the table by OID. */
+const RELATIONS_SQL = `
+  WITH rel AS (
+    SELECT c.oid, c.relkind, coalesce(i.indrelid, t.oid, c.oid) AS owner
+      FROM pg_class c
+      LEFT JOIN pg_index i ON i.indexrelid = c.oid
+      LEFT JOIN pg_class t ON t.reltoastrelid = c.oid
+     WHERE c.relkind IN ('r', 'p', 'm', 'i', 'I', 't'))
+  SELECT rel.oid::text AS oid, rel.relkind::text AS kind, n.nspname AS schema, o.relname AS name,
+         pg_relation_filenode(rel.oid)::text AS filenode, pg_relation_size(rel.oid)::text AS bytes
+    FROM rel JOIN pg_class o ON o.oid = rel.owner JOIN pg_namespace n ON n.oid = o.relnamespace
+   WHERE o.relkind IN ('r', 'p', 'm') AND ${relations_USER_NS}
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = o.oid AND d.deptype = 'e')`;
+async function relations(c) {
+    const rows = (await c.query(RELATIONS_SQL)).rows;
+    return new Map(rows.map((r) => [
+        r.oid,
+        {
+            oid: r.oid,
+            kind: r.kind,
+            table: tableName(r.schema, r.name),
+            filenode: r.filenode,
+            bytes: Number(r.bytes ?? 0),
+        },
+    ]));
+}
+/** The database's structure and relations, read on one connection. */
+async function snapshot(c) {
+    return { structure: await structureLines(c), relations: await relations(c) };
+}
+
+;// CONCATENATED MODULE: ./src/migrate/stages/rewrites.ts
+
+
+
+
+
+/**
+ * The rewrites stage: the database read again, and every table whose relfilenode changed reported.
+ * Returns what it read, for the structure stage; undefined when it could not read it.
+ */
+async function rewritesStage(ctx, before) {
+    const { result } = ctx;
+    let after;
+    await ctx.pipe.stage('rewrites', async () => {
+        try {
+            after = await client_withClient(ctx.conn, snapshot);
+        }
+        catch (e) {
+            return { notRun: `could not read the database after the migration: ${errorMessage(e)}` };
+        }
+        const findings = [];
+        for (const [oid, b] of before.relations) {
+            if (b.kind !== 'r' && b.kind !== 'm')
+                continue;
+            const a = after.relations.get(oid);
+            if (!a || a.filenode === null || b.filenode === null || a.filenode === b.filenode)
+                continue;
+            result.rewritten.push({ table: b.table, bytes: b.bytes });
+            findings.push(finding('TABLE_REWRITTEN', 'rewrites', `the migration rewrote ${b.table} (${formatBytes(b.bytes)} before; its relfilenode changed): in production that copies the table under an ACCESS EXCLUSIVE lock`, { evidence: { table: b.table, bytes: b.bytes } }));
+        }
+        result.rewritten.sort((x, y) => (x.table < y.table ? -1 : 1));
+        return { findings };
+    });
+    return after;
+}
+
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/checks/semantics.ts
@@ -49696,74 +47284,54 @@ async function smoke(c, queries, role) {
     return { findings, results };
 }
 
-;// CONCATENATED MODULE: ./src/checks/structure.ts
-/** Objects that belong to extensions are the extension's business, not the schema's. */
-const NOT_EXTENSION = (classid, objid) => `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${objid} AND d.deptype = 'e')`;
-const USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
-const QUERIES = [
-    `SELECT 'schema ' || n.nspname AS line FROM pg_namespace n WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_namespace', 'n.oid')}`,
-    `SELECT 'extension ' || e.extname AS line FROM pg_extension e WHERE e.extname <> 'plpgsql'`,
-    `SELECT CASE c.relkind WHEN 'r' THEN 'table ' WHEN 'p' THEN 'table ' WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view '
-          WHEN 'f' THEN 'foreign table ' END || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS line
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' '
-          || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
-          || CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END
-          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END AS line
-     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS}
-      AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ': ' || pg_get_indexdef(i.indexrelid) AS line
-     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'i.indrelid')}`,
-    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) || ': '
-          || pg_get_constraintdef(k.oid) AS line
-     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || format_type(s.seqtypid, NULL) AS line
-     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')'
-          || coalesce(' returns ' || pg_get_function_result(p.oid), '') AS line
-     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_proc', 'p.oid')}`,
-    `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.tgname) || ': '
-          || pg_get_triggerdef(t.oid) AS line
-     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE NOT t.tgisinternal AND ${USER_NS}`,
-];
-/** The restored database's structure, one sorted line per object (catalog facts only, no rows). */
-async function structureLines(client) {
-    const lines = [];
-    for (const q of QUERIES) {
-        const r = await client.query(q);
-        for (const row of r.rows)
-            lines.push(row.line.replace(/\s+/g, ' ').trim());
+;// CONCATENATED MODULE: ./src/migrate/stages/semantics.ts
+
+
+
+/** The semantics stage: the config's smoke queries on the migrated database. */
+async function semanticsStage(ctx) {
+    const queries = ctx.opts.config.semantics ?? [];
+    if (queries.length === 0) {
+        ctx.pipe.skip('semantics', 'no smoke queries in config');
+        return;
     }
-    return [...new Set(lines)].sort();
-}
-function parseReference(text) {
-    return text
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith('#'));
-}
-function renderReference(lines, header) {
-    return `# ${header}\n# Written by restorable drill --write-reference: one line per object, sorted.\n${lines.join('\n')}\n`;
-}
-function diffStructure(reference, actual) {
-    const have = new Set(actual);
-    const want = new Set(reference);
-    return { missing: reference.filter((l) => !have.has(l)), unexpected: actual.filter((l) => !want.has(l)) };
+    await ctx.pipe.stage('semantics', async () => {
+        try {
+            const r = await client_withClient(ctx.conn, (c) => runSmokeQueries(c, queries));
+            ctx.result.smoke = r.results;
+            return { findings: r.findings };
+        }
+        catch (e) {
+            return { notRun: `could not connect for the smoke queries: ${errorMessage(e)}` };
+        }
+    });
 }
 
+;// CONCATENATED MODULE: ./src/migrate/stages/structure.ts
+
+/** The structure stage: the catalog objects the migration added, removed or changed. */
+async function structureStage(ctx, before, after) {
+    if (!after) {
+        ctx.pipe.skip('structure', 'the database could not be read after the migration');
+        return;
+    }
+    const now = after;
+    await ctx.pipe.stage('structure', async () => {
+        const { missing, unexpected } = diffStructure(before.structure, now.structure);
+        ctx.result.schemaDiff = { added: unexpected, removed: missing };
+        ctx.log.info(`structure: ${unexpected.length} object(s) added or changed, ${missing.length} removed or changed`);
+        return {};
+    });
+}
+
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
 ;// CONCATENATED MODULE: ./src/postgres/binaries.ts
 
 
 
 /** The major version in a version string: `15.20 (Debian ...)` → 15, `9.6.24` → 9.6. */
-function binaries_majorOf(version) {
+function majorOf(version) {
     const m = /(\d+)(?:\.(\d+))?/.exec(version);
     if (!m)
         return undefined;
@@ -49818,7 +47386,7 @@ function findAll(tool, binDir) {
                 seen.add(real);
                 const res = await run(file, ['--version']).catch(() => undefined);
                 const version = /\(PostgreSQL\)\s+(\S+)/.exec(res?.stdout ?? '')?.[1];
-                const major = version ? binaries_majorOf(version) : undefined;
+                const major = version ? majorOf(version) : undefined;
                 // The first place a major is found wins: versioned folders come before PATH's wrappers.
                 if (major !== undefined && version && !byMajor.has(major))
                     byMajor.set(major, { path: file, dir, major, version });
@@ -49841,98 +47409,12 @@ function binaries_installHint(major, what) {
     return `apt-get install ${deb} (Debian/Ubuntu, from the PGDG repository when your release lacks it), dnf install ${rpm} (RHEL), or brew install postgresql@${major} (macOS)`;
 }
 
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
-;// CONCATENATED MODULE: ./src/postgres/recovery.ts
+;// CONCATENATED MODULE: ./src/postgres/pgctl.ts
 
 
 
-
-const BEGIN = '# --- restorable recovery: begin ---';
-const END = '# --- restorable recovery: end ---';
-function confValue(v) {
-    return `'${v.replace(/'/g, "''")}'`;
-}
-/**
- * A log file the server's user can append to, made by us: the folder beside a data directory
- * (Debian's /var/lib/postgresql/<major>) may not be the server's user's to write in.
- */
-function ownedLog(file, owner) {
-    fs.appendFileSync(file, '', { mode: 0o600 });
-    if (owner)
-        fs.chownSync(file, owner.uid, owner.gid);
-    return file;
-}
-function chownTree(root, owner) {
-    if (!owner)
-        return;
-    const walk = (p) => {
-        fs.lchownSync(p, owner.uid, owner.gid);
-        const st = fs.lstatSync(p);
-        if (st.isDirectory())
-            for (const e of fs.readdirSync(p))
-                walk(path.join(p, e));
-    };
-    walk(root);
-}
-/**
- * Put a restored data directory into targeted archive recovery: our settings in a marked block at
- * the end of postgresql.auto.conf (read last, so they win over the backup's own), recovery.signal,
- * and no standby.signal. A postgresql.conf is created empty when the backup has none (Debian keeps
- * it in /etc): returned, so that a recovery handed back to Debian's layout can leave no such file.
- */
-function writeRecoveryConfig(dataDir, settings, owner) {
-    const auto = path.join(dataDir, 'postgresql.auto.conf');
-    const before = fs.existsSync(auto) ? stripBlock(fs.readFileSync(auto, 'utf8')) : '';
-    const block = [BEGIN, ...Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`), END, ''].join('\n');
-    fs.writeFileSync(auto, `${before}${before && !before.endsWith('\n') ? '\n' : ''}${block}`);
-    const created = [auto, path.join(dataDir, 'recovery.signal')];
-    fs.writeFileSync(path.join(dataDir, 'recovery.signal'), '');
-    fs.rmSync(path.join(dataDir, 'standby.signal'), { force: true });
-    const placeholders = [];
-    for (const f of ['postgresql.conf', 'pg_ident.conf']) {
-        const file = path.join(dataDir, f);
-        if (!fs.existsSync(file)) {
-            fs.writeFileSync(file, '');
-            placeholders.push(file);
-        }
-    }
-    if (owner)
-        for (const f of [...created, ...placeholders])
-            fs.chownSync(f, owner.uid, owner.gid);
-    return placeholders;
-}
-function stripBlock(text) {
-    const a = text.indexOf(BEGIN);
-    const b = text.indexOf(END);
-    if (a < 0 || b < a)
-        return text;
-    return text.slice(0, a) + text.slice(b + END.length).replace(/^\n/, '');
-}
-/**
- * After promotion: keep only the settings that must outlive recovery (`keep`, e.g. archive_mode =
- * off), as a marked block a person can see and reset.
- */
-function settleRecoveryConfig(dataDir, keep) {
-    const auto = path.join(dataDir, 'postgresql.auto.conf');
-    const before = stripBlock(fs.readFileSync(auto, 'utf8'));
-    const lines = Object.entries(keep).map(([k, v]) => `${k} = ${confValue(v)}`);
-    const block = lines.length
-        ? `# Set by Restorable's point-in-time recovery; reset with ALTER SYSTEM RESET when ready.\n${lines.join('\n')}\n`
-        : '';
-    fs.writeFileSync(auto, `${before}${block}`);
-}
-/** `pg_ctl -o` for settings: pg_ctl hands the string to a shell, so a value is single-quoted, and one with a quote refused. */
-function serverOptions(settings) {
-    const parts = Object.entries(settings).map(([k, v]) => {
-        if (!/^[a-z_.]+$/.test(k) || v.includes("'"))
-            throw new Error(`the server setting ${k} = ${v} cannot be passed on the command line (a quote in it)`);
-        return `-c ${k}='${v}'`;
-    });
-    return parts.length ? ['-o', parts.join(' ')] : [];
-}
 /** Is a server running on this data directory (postmaster.pid naming a live process)? */
-function recovery_postmasterAlive(dataDir) {
+function pgctl_postmasterAlive(dataDir) {
     try {
         const pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
         if (!pid)
@@ -49944,135 +47426,92 @@ function recovery_postmasterAlive(dataDir) {
         return e.code === 'EPERM';
     }
 }
-/** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
-async function controlData(bin, dataDir) {
-    // No user switch: we read pg_control as whoever we are (root can; otherwise we own the folder).
-    const r = await run(path.join(bin.dir, 'pg_controldata'), [dataDir], { env: { LC_ALL: 'C' } });
-    const out = {};
-    for (const line of r.stdout.split('\n')) {
-        const m = /^([^:]+):\s+(.*)$/.exec(line);
-        if (m)
-            out[m[1].trim()] = m[2].trim();
-    }
-    return out;
-}
-/** A log read as it grows: each call reads only the bytes written since the last one. */
-function growingLog(file) {
-    let text = '';
-    let offset = 0;
-    return () => {
-        try {
-            const size = fs.statSync(file).size;
-            if (size > offset) {
-                const fd = fs.openSync(file, 'r');
-                try {
-                    const buf = Buffer.alloc(size - offset);
-                    fs.readSync(fd, buf, 0, buf.length, offset);
-                    text += buf.toString('utf8');
-                    offset = size;
-                }
-                finally {
-                    fs.closeSync(fd);
-                }
-            }
-        }
-        catch {
-            // Not there yet.
-        }
-        return text;
-    };
-}
-/** What the server log says about how recovery ended. */
-function readRecoveryLog(log) {
-    const stopLine = /LOG:\s+(recovery stopping [^\n]*)/.exec(log)?.[1]?.trim();
-    const last = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1]?.trim();
-    const unreached = /FATAL:\s+(recovery ended before configured recovery target was reached)/.exec(log)?.[1];
-    // Not "archive recovery complete": the server stays read-only until the end-of-recovery checkpoint.
-    const promoted = /database system is ready to accept connections\s*$/m.test(log);
-    const recoveredTo = last ? parsePgTime(last) : undefined;
-    return {
-        ...(stopLine ? { stopLine } : {}),
-        ...(recoveredTo ? { recoveredTo, lastCommit: last } : {}),
-        ...(unreached ? { unreached } : {}),
-        promoted,
-    };
+/** How long pg_ctl waits (`-t`, seconds) for a server to start or stop, by whose server it is. */
+const PGCTL_WAIT = {
+    /** A scratch cluster, or a recovered copy: Restorable's own, small and local. */
+    own: 60,
+    /** Production's fast stop: the shutdown checkpoint of a large, busy server. */
+    productionStop: 300,
+    /** Production's start, on the recovered data or after a roll-back. */
+    productionStart: 120,
+    /** Production's start from a signal handler, seconds before the runner's SIGKILL. */
+    signalStart: 6,
+};
+/** `pg_ctl -o` for settings: pg_ctl hands the string to a shell, so a value is single-quoted, and one with a quote refused. */
+function serverOptions(settings) {
+    const parts = Object.entries(settings).map(([k, v]) => {
+        if (!/^[a-z_.]+$/.test(k) || v.includes("'"))
+            throw new Error(`the server setting ${k} = ${v} cannot be passed on the command line (a quote in it)`);
+        return `-c ${k}='${v}'`;
+    });
+    return parts.length ? ['-o', parts.join(' ')] : [];
 }
 /**
- * Start a server in archive recovery and wait for it to end: promoted at the target, or stopped
- * before it. The server's state comes from pg_controldata (no connection needed, so it works on
- * any host), the details from its log.
+ * The one way Restorable starts and stops a PostgreSQL server: `pg_ctl` of the server's own binaries
+ * folder, on its data directory, as the OS user that owns it. Stops wait for the server (`-w`); a fast
+ * stop waits `PGCTL_WAIT.own` unless told otherwise, an immediate one pg_ctl's own default. The
+ * synchronous variants are for exit and signal handlers, where nothing asynchronous runs any more.
  */
-async function runRecovery(w) {
-    const t0 = Date.now();
-    const started = await run(path.join(w.bin.dir, 'pg_ctl'), ['-D', w.dataDir, '-l', w.logFile, ...serverOptions(w.options ?? {}), '-W', 'start'], { user: w.osUser });
-    const readLog = growingLog(w.logFile);
-    const tail = () => readLog().trim().split('\n').slice(-8).join('\n');
-    const done = (o) => ({
-        ...o,
-        seconds: (Date.now() - t0) / 1000,
-        logTail: tail(),
-    });
-    if (started.code !== 0)
-        return done({ status: 'failed', reason: `pg_ctl start failed: ${started.stderr.trim()}` });
-    let lastTick = 0;
-    let seenAlive = false;
-    let seenRecovery = false;
-    let lastState = 0;
-    for (;;) {
-        await new Promise((r) => setTimeout(r, 200));
-        const alive = recovery_postmasterAlive(w.dataDir);
-        seenAlive ||= alive;
-        const log = readRecoveryLog(readLog());
-        const facts = {
-            ...(log.stopLine ? { stopLine: log.stopLine } : {}),
-            ...(log.recoveredTo ? { recoveredTo: log.recoveredTo, lastCommit: log.lastCommit } : {}),
-        };
-        if (log.unreached)
-            return done({ status: 'unreached', reason: log.unreached, ...facts });
-        if (!alive && (seenAlive || Date.now() - t0 > 10_000)) {
-            return done({ status: 'failed', reason: 'the server stopped during recovery', ...facts });
-        }
-        // The copied pg_control says "in production" until the startup process marks it in recovery:
-        // only a change back after that (or the log) means promotion.
-        // pg_controldata once a second (the log, read every tick, usually tells first).
-        const askState = alive && Date.now() - lastState >= 1000;
-        if (askState)
-            lastState = Date.now();
-        const state = askState ? (await controlData(w.bin, w.dataDir))['Database cluster state'] : undefined;
-        seenRecovery ||= state === 'in archive recovery';
-        if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
-            // Old servers (13 and before) promote at the end of WAL even when the target was not reached.
-            if (w.expectStopLine && !log.stopLine) {
-                return done({
-                    status: 'unreached',
-                    reason: 'recovery ended at the end of the archived WAL without reaching the target',
-                    ...facts,
-                });
-            }
-            return done({ status: 'promoted', ...facts });
-        }
-        if (w.timeoutMs && Date.now() - t0 > w.timeoutMs)
-            return done({
-                status: 'failed',
-                reason: `recovery did not finish within ${Math.round(w.timeoutMs / 1000)}s`,
-            });
-        if (w.onTick && Date.now() - lastTick >= 1000) {
-            lastTick = Date.now();
-            w.onTick();
-        }
+class pgctl_PgCtl {
+    binDir;
+    dataDir;
+    osUser;
+    constructor(
+    /** The folder of pg_ctl (Restorable's own discovery, never a label's or a config's word). */
+    binDir, dataDir, osUser) {
+        this.binDir = binDir;
+        this.dataDir = dataDir;
+        this.osUser = osUser;
     }
-}
-/** Stop a server by its data directory (fast, then immediate). */
-async function stopServer(bin, dataDir, osUser) {
-    if (!recovery_postmasterAlive(dataDir))
-        return;
-    const r = await run(path.join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', '-t', '60', 'stop'], {
-        user: osUser,
-    });
-    if (r.code !== 0)
-        await run(path.join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], {
-            user: osUser,
-        });
+    get pgCtl() {
+        return path.join(this.binDir, 'pg_ctl');
+    }
+    startArgs(o) {
+        const wait = o.wait ?? PGCTL_WAIT.own;
+        return [
+            '-D',
+            this.dataDir,
+            '-l',
+            o.log,
+            ...serverOptions(o.options ?? {}),
+            ...(wait === false ? ['-W'] : ['-w', '-t', String(wait)]),
+            'start',
+        ];
+    }
+    stopArgs(mode, waitSeconds) {
+        const wait = waitSeconds ?? (mode === 'fast' ? PGCTL_WAIT.own : undefined);
+        return [
+            '-D',
+            this.dataDir,
+            '-m',
+            mode,
+            '-w',
+            ...(wait === undefined ? [] : ['-t', String(wait)]),
+            'stop',
+        ];
+    }
+    start(o) {
+        return run(this.pgCtl, this.startArgs(o), { user: this.osUser });
+    }
+    /** `start`, synchronously; pg_ctl itself is killed after `limitMs`. */
+    startSync(o, limitMs) {
+        return runSync(this.pgCtl, this.startArgs(o), this.osUser, {}, limitMs);
+    }
+    stop(mode, waitSeconds) {
+        return run(this.pgCtl, this.stopArgs(mode, waitSeconds), { user: this.osUser });
+    }
+    /** An immediate stop, synchronously: for exit and signal handlers. */
+    stopSync() {
+        runSync(this.pgCtl, this.stopArgs('immediate', undefined), this.osUser);
+    }
+    /** Stop the server if it runs: fast, then immediate when the fast stop failed. */
+    async shutdown() {
+        if (!pgctl_postmasterAlive(this.dataDir))
+            return;
+        const r = await this.stop('fast');
+        if (r.code !== 0)
+            await this.stop('immediate');
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/postgres/cluster.ts
@@ -50086,7 +47525,7 @@ async function stopServer(bin, dataDir, osUser) {
 
 
 /** Settings for a cluster that exists to be loaded once and thrown away. */
-const cluster_BULK_LOAD_SETTINGS = {
+const BULK_LOAD_SETTINGS = {
     fsync: 'off',
     synchronous_commit: 'off',
     full_page_writes: 'off',
@@ -50125,10 +47564,6 @@ function passwdIds(user) {
 const live = new Set();
 /** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
 const starting = new Map();
-/** `pg_ctl stop -m immediate`, synchronously: for exit and signal handlers. */
-function stopServerSync(binDir, osUser, data) {
-    runSync(path.join(binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], osUser);
-}
 /** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
 const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 /** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
@@ -50141,7 +47576,7 @@ function removeStartingSync() {
             for (let waited = 0; phase === 'server' && !fs.existsSync(pidFile) && waited < 5000; waited += 50)
                 sleepSync(50);
             if (fs.existsSync(pidFile))
-                stopServerSync(binDir, osUser, data);
+                new PgCtl(binDir, data, osUser).stopSync();
             // initdb may still be writing into it for a moment: retry.
             dropLabel(root);
             for (let attempt = 0; attempt < 20 && fs.existsSync(root); attempt++) {
@@ -50257,7 +47692,7 @@ function pidAlive(pid) {
  * major, runs as the label's server user (never root), and only on a folder and data directory that
  * user owns; a folder whose server did not stop is left, with a line saying so.
  */
-async function cluster_removeCluster(root) {
+async function removeCluster(root) {
     const label = readLabel(root);
     if (!label || !path.basename(root).startsWith(SCRATCH_PREFIX))
         return false;
@@ -50275,7 +47710,7 @@ async function cluster_removeCluster(root) {
     if (postmasterAlive(data)) {
         const pgCtl = await pick('pg_ctl', label.major);
         if (pgCtl) {
-            await run(pgCtl.path, ['-D', data, '-m', 'immediate', '-w', 'stop'], { user: label.osUser }).catch(() => undefined);
+            await new PgCtl(pgCtl.dir, data, label.osUser).stop('immediate').catch(() => undefined);
         }
         if (postmasterAlive(data)) {
             throw new UserError('clean', `the server in ${root} did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
@@ -50456,7 +47891,7 @@ class ScratchCluster {
     }
     static async startIn(root, initdb, osUser, opts) {
         prepareFolder(root, osUser);
-        const settings = { ...(opts.tuning === 'default' ? {} : cluster_BULK_LOAD_SETTINGS), ...opts.settings };
+        const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
         const bin = (p) => path.join(initdb.dir, p);
         const init = await run(bin('initdb'), [
             '-D',
@@ -50491,7 +47926,9 @@ class ScratchCluster {
             const phase = starting.get(root);
             if (phase)
                 phase.phase = 'server';
-            const started = await run(bin('pg_ctl'), ['-D', path.join(root, 'data'), '-l', path.join(root, 'server.log'), '-w', '-t', '60', 'start'], { user: osUser });
+            const started = await new PgCtl(initdb.dir, path.join(root, 'data'), osUser).start({
+                log: path.join(root, 'server.log'),
+            });
             if (started.code === 0) {
                 const c = new ScratchCluster(root, port, initdb, osUser, settings);
                 live.add(c);
@@ -50508,6 +47945,9 @@ class ScratchCluster {
         dropLabel(root);
         throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
     }
+    pgCtl() {
+        return new PgCtl(this.bin.dir, this.dataDir, this.osUser);
+    }
     /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
     runServerTool(tool, args) {
         return run(path.join(this.bin.dir, tool), args, { user: this.osUser });
@@ -50516,9 +47956,9 @@ class ScratchCluster {
         if (!live.has(this))
             return;
         live.delete(this);
-        await run(path.join(this.bin.dir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
-            user: this.osUser,
-        }).catch(() => undefined);
+        await this.pgCtl()
+            .stop('immediate')
+            .catch(() => undefined);
         this.removeIfStopped();
     }
     /** Remove the folder, unless its server is still up (then `restorable clean` can finish later). */
@@ -50540,7 +47980,7 @@ class ScratchCluster {
         if (!live.has(this))
             return;
         live.delete(this);
-        stopServerSync(this.bin.dir, this.osUser, this.dataDir);
+        this.pgCtl().stopSync();
         this.removeIfStopped();
     }
     serverLog() {
@@ -50556,330 +47996,13 @@ function tail(file, lines = 5) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/drill/target.ts
+;// CONCATENATED MODULE: ./src/migrate/stages/target.ts
 
 
 
 
 
 
-function scratchTarget(c) {
-    return {
-        kind: 'scratch',
-        version: c.version,
-        major: c.major,
-        admin: c.conn(),
-        settings: BULK_LOAD_SETTINGS,
-        conn: (db) => c.conn(db),
-        url: (db) => c.url(db),
-        teardown: () => c.stop(),
-        keep: () => JSON.stringify({ kind: 'scratch', root: c.detach() }),
-    };
-}
-/** Names that say production: such a server is refused unless allow-target-server is true. */
-const PRODUCTION_LIKE = /prod|live/i;
-/** The marker on every database a drill creates: teardown drops only databases that carry it. */
-const MARKER = 'created by restorable drill';
-function parseTargetUrl(input, url, log) {
-    const c = parseDbUrl(input, url, (p) => log.secret(p));
-    if (!['postgres', 'template1'].includes(c.database)) {
-        throw new UserError(input, `points at the database "${c.database}", which Restorable did not create, so it is left alone`, 'Point it at the server, through its maintenance database (…/postgres): the drill creates its own restorable_drill_<id> there and drops it after');
-    }
-    return c;
-}
-function drillDatabaseName() {
-    return `restorable_drill_${randomBytes(4).toString('hex')}`;
-}
-/**
- * An existing server. Interlocks: a server whose name, or any of whose databases, looks like
- * production is refused unless `allow`; the only database touched is the one created here, marked.
- */
-async function serverTarget(admin, allow) {
-    const facts = await withClient(admin, async (c) => {
-        const dbs = (await c.query('SELECT datname FROM pg_database')).rows.map((r) => r.datname);
-        const name = (await c.query("SELECT current_setting('cluster_name') AS n")).rows[0]?.n ?? '';
-        const version = (await c.query("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '';
-        return { dbs, name, version };
-    });
-    if (!allow) {
-        const hits = [admin.host, facts.name, ...facts.dbs].filter((n) => n && PRODUCTION_LIKE.test(n));
-        if (hits.length > 0) {
-            return {
-                refused: `the target server looks like production (${hits.map((h) => `"${h}"`).join(', ')}); nothing was created on it`,
-            };
-        }
-    }
-    return {
-        kind: 'server',
-        version: facts.version,
-        major: majorOf(facts.version) ?? 0,
-        admin,
-        settings: {},
-        conn: (db) => ({ ...admin, database: db }),
-        url: (db) => maskedUrl({ ...admin, database: db }),
-        teardown: async (db) => {
-            await dropDrillDatabase(admin, db);
-        },
-        keep: (db) => JSON.stringify({ kind: 'server', database: db }),
-    };
-}
-/** Mark a database as the drill's own, right after creating it. */
-async function markDatabase(admin, db) {
-    await withClient(admin, (c) => c.query(`COMMENT ON DATABASE ${ident(db)} IS '${MARKER}'`));
-}
-/** Drop a drill database, and only one that carries the marker. */
-async function dropDrillDatabase(admin, db) {
-    return withClient(admin, async (c) => {
-        const r = await c.query("SELECT shobj_description(oid, 'pg_database') AS d FROM pg_database WHERE datname = $1", [db]);
-        if (r.rows[0]?.d !== MARKER)
-            return false;
-        await c.query(`DROP DATABASE IF EXISTS ${ident(db)} WITH (FORCE)`);
-        return true;
-    });
-}
-/**
- * On cancellation (synchronously, as signal handlers must): drop the database this process created
- * on an existing server, with `psql`. Only for a database created by this very run, so it needs no
- * marker check; best effort.
- */
-function dropCreatedDatabaseSync(psql, admin, db) {
-    runSync(psql, ['-X', '-q', '-d', admin.database, '-c', `DROP DATABASE IF EXISTS ${ident(db)} WITH (FORCE)`], undefined, libpqEnv(admin));
-}
-/** The post step and `clean`: remove a kept target, from what keep() returned. */
-async function removeKept(handle, admin) {
-    const h = JSON.parse(handle);
-    if (h.kind === 'scratch')
-        return (await removeCluster(h.root)) ? h.root : undefined;
-    if (admin && (await dropDrillDatabase(admin, h.database)))
-        return h.database;
-    return undefined;
-}
-
-;// CONCATENATED MODULE: ./src/postgres/tables.ts
-
-
-/** `schema.table`, each part quoted only where it needs to be. */
-function tableName(schema, name) {
-    const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : client_ident(s));
-    return `${q(schema)}.${q(name)}`;
-}
-/** Exact row counts of every user table, over `jobs` connections at once. */
-async function countRows(conn, jobs) {
-    const tables = await withClient(conn, listTables);
-    const counts = await exactCounts(conn, tables, jobs);
-    return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
-}
-/** Every user table with its estimated rows, in one round trip. */
-const TABLES_SQL = (/* unused pure expression or super */ null && (`
-  SELECT n.nspname AS schema, c.relname AS name,
-         CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE coalesce(s.n_live_tup, -1) END AS estimate
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
-     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-   ORDER BY 1, 2`));
-async function listTables(c) {
-    const rows = (await c.query(TABLES_SQL)).rows;
-    return rows.map((r) => ({
-        table: tableName(r.schema, r.name),
-        schema: r.schema,
-        name: r.name,
-        estimate: Number(r.estimate),
-    }));
-}
-/** Globs match `schema.table` as written unquoted (`public.orders`, `audit.*`). */
-function filterTables(tables, f) {
-    const inc = (f.include ?? []).map(matcherAll);
-    const exc = (f.exclude ?? []).map(matcherAll);
-    return tables.filter((t) => {
-        const key = `${t.schema}.${t.name}`;
-        if (f.schemas?.length && !f.schemas.includes(t.schema))
-            return false;
-        if (inc.length && !inc.some((m) => m(key)))
-            return false;
-        return !exc.some((m) => m(key));
-    });
-}
-function matcherAll(glob) {
-    const re = globToRegExp(glob);
-    return (s) => re.test(s);
-}
-/** count(*) of the given tables over `jobs` connections; every identifier is quoted. */
-async function exactCounts(conn, tables, jobs) {
-    const out = new Map();
-    if (tables.length === 0)
-        return out;
-    let next = 0;
-    const worker = () => withClient(conn, async (c) => {
-        for (let i = next++; i < tables.length; i = next++) {
-            const t = tables[i];
-            const r = await c.query(`SELECT count(*) AS n FROM ${ident(t.schema)}.${ident(t.name)}`);
-            out.set(t.table, Number(r.rows[0]?.n ?? 0));
-        }
-    });
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
-    return out;
-}
-/** max(column) of every listed table that has the column, as text. */
-async function freshness(conn, tables, column) {
-    const out = new Map();
-    await withClient(conn, async (c) => {
-        const having = new Set((await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped`, [column])).rows.map((r) => `${r.schema}\u0000${r.name}`));
-        for (const t of tables) {
-            if (!having.has(`${t.schema}\u0000${t.name}`))
-                continue;
-            const r = await c.query(`SELECT max(${ident(column)})::text AS m FROM ${ident(t.schema)}.${ident(t.name)}`);
-            out.set(t.table, r.rows[0]?.m ?? null);
-        }
-    });
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/report/stages.ts
-
-
-/**
- * A pipeline is a list of timed stages. Each ends ok, failed, skipped (with the reason) or not-run;
- * the report is built from this list alone, so every rendering tells the same story.
- */
-class Pipeline {
-    failOn;
-    onStage;
-    ignore;
-    stages = [];
-    started = Date.now();
-    constructor(failOn, onStage = () => { }, 
-    /** Rules ignored in config, with their written reasons: marked as they are found. */
-    ignore = new Map()) {
-        this.failOn = failOn;
-        this.onStage = onStage;
-        this.ignore = ignore;
-    }
-    async stage(name, body) {
-        const started = performance.now();
-        this.onStage.start?.(name);
-        let result;
-        try {
-            const out = (await body()) ?? {};
-            const findings = out.findings ?? [];
-            for (const f of findings) {
-                const why = this.ignore.get(f.rule);
-                if (why)
-                    f.ignored = why;
-            }
-            const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
-            const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
-            result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };
-        }
-        catch (err) {
-            if (err instanceof errors_UserError)
-                throw err;
-            result = {
-                name,
-                status: 'not-run',
-                seconds: 0,
-                reason: `internal error: ${errorMessage(err)}`,
-                findings: [],
-            };
-        }
-        result.seconds = (performance.now() - started) / 1000;
-        this.stages.push(result);
-        this.onStage(result);
-        return result;
-    }
-    skip(name, reason) {
-        const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
-        this.stages.push(result);
-        this.onStage(result);
-    }
-    /** A pipeline whose rules are ignored as `ignore:` in restorable.yml says (each with its reason). */
-    static withConfig(failOn, ignore, onStage) {
-        return new Pipeline(failOn, onStage, new Map((ignore ?? []).map((i) => [i.rule, i.reason])));
-    }
-    /** What every result starts as: not verified yet, and this pipeline's own list of stages. */
-    begin(command) {
-        return {
-            command,
-            verdict: 'could-not-verify',
-            failOn: this.failOn,
-            startedAt: new Date(this.started).toISOString(),
-            totalSeconds: 0,
-            stages: this.stages,
-            findings: [],
-        };
-    }
-    /** The end of a run: the findings of every stage, the verdict, the wall time. */
-    settle(result) {
-        result.findings = this.findings;
-        result.verdict = this.verdict();
-        result.totalSeconds = (Date.now() - this.started) / 1000;
-        return result;
-    }
-    get findings() {
-        return this.stages.flatMap((s) => s.findings);
-    }
-    verdict() {
-        return computeVerdict(this.stages, this.failOn);
-    }
-}
-function computeVerdict(stages, failOn) {
-    const active = stages.flatMap((s) => s.findings).filter((f) => !f.ignored);
-    if (active.some((f) => ruleKind(f.rule) === 'problem' && atLeast(f.severity, failOn)))
-        return 'fail';
-    if (stages.some((s) => s.status === 'not-run'))
-        return 'could-not-verify';
-    if (active.some((f) => ruleKind(f.rule) === 'unverifiable'))
-        return 'could-not-verify';
-    return 'pass';
-}
-function exitCodeFor(verdict) {
-    return verdict === 'pass' ? 0 : verdict === 'fail' ? 1 : 3;
-}
-
-;// CONCATENATED MODULE: ./src/migrate/run.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-const run_USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
-/** Every user table with its indexes and TOAST table, each mapped to the table by OID. */
-const RELATIONS_SQL = `
-  WITH rel AS (
-    SELECT c.oid, c.relkind, coalesce(i.indrelid, t.oid, c.oid) AS owner
-      FROM pg_class c
-      LEFT JOIN pg_index i ON i.indexrelid = c.oid
-      LEFT JOIN pg_class t ON t.reltoastrelid = c.oid
-     WHERE c.relkind IN ('r', 'p', 'm', 'i', 'I', 't'))
-  SELECT rel.oid::text AS oid, rel.relkind::text AS kind, n.nspname AS schema, o.relname AS name,
-         pg_relation_filenode(rel.oid)::text AS filenode, pg_relation_size(rel.oid)::text AS bytes
-    FROM rel JOIN pg_class o ON o.oid = rel.owner JOIN pg_namespace n ON n.oid = o.relnamespace
-   WHERE o.relkind IN ('r', 'p', 'm') AND ${run_USER_NS}
-     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = o.oid AND d.deptype = 'e')`;
-async function relations(c) {
-    const rows = (await c.query(RELATIONS_SQL)).rows;
-    return new Map(rows.map((r) => [
-        r.oid,
-        {
-            oid: r.oid,
-            kind: r.kind,
-            table: tableName(r.schema, r.name),
-            filenode: r.filenode,
-            bytes: Number(r.bytes ?? 0),
-        },
-    ]));
-}
 /**
  * Is this a database Restorable made, so running a migration on it harms nothing? A database a
  * drill created on a server carries the drill's marker; a scratch cluster's data directory is a
@@ -50902,140 +48025,21 @@ async function notDisposable(c) {
     return 'it is neither a Restorable scratch cluster on this machine nor a database a drill created';
 }
 /**
- * Reads pg_locks on its own connection every `intervalMs` while the migration runs, and keeps, per
- * table, the longest stretch during which some session held an ACCESS EXCLUSIVE lock on the table,
- * one of its indexes or its TOAST table. A stretch runs from the first sample that saw it to the
- * last: a lower bound, exact to one interval. Relations made by the migration itself are left out:
- * a table nobody could see yet blocks nobody.
+ * The target stage: the database reached, refused unless it is disposable (or allow-any-database),
+ * and its structure and relations read as they are before the migration. Undefined when it cannot
+ * be used.
  */
-class LockSampler {
-    conn;
-    tables;
-    intervalMs;
-    samples = 0;
-    error;
-    open = new Map();
-    longest = new Map();
-    stopped = false;
-    loop;
-    client;
-    constructor(conn, tables, intervalMs) {
-        this.conn = conn;
-        this.tables = tables;
-        this.intervalMs = intervalMs;
-    }
-    async start() {
-        const client = new esm.Client({
-            ...this.conn,
-            connectionTimeoutMillis: 10_000,
-            application_name: 'restorable lock sampler',
-            statement_timeout: 5000,
-        });
-        await client.connect();
-        this.client = client;
-        await this.sample();
-        this.loop = this.run();
-    }
-    async run() {
-        while (!this.stopped) {
-            await new Promise((r) => setTimeout(r, this.intervalMs));
-            if (this.stopped)
-                break;
-            try {
-                await this.sample();
-            }
-            catch (e) {
-                this.error = errorMessage(e);
-                break;
-            }
-        }
-    }
-    async sample() {
-        const r = await this.client.query(`SELECT DISTINCT relation::text AS oid FROM pg_locks
-        WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock' AND granted
-          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
-        const now = performance.now();
-        this.samples++;
-        const held = new Set();
-        for (const row of r.rows) {
-            const t = this.tables.get(row.oid)?.table;
-            if (t)
-                held.add(t);
-        }
-        for (const t of held) {
-            const o = this.open.get(t);
-            if (o)
-                o.last = now;
-            else
-                this.open.set(t, { first: now, last: now });
-        }
-        for (const [t, o] of this.open) {
-            if (held.has(t))
-                continue;
-            this.close(t, o);
-        }
-    }
-    close(t, o) {
-        this.longest.set(t, Math.max(this.longest.get(t) ?? 0, (o.last - o.first) / 1000));
-        this.open.delete(t);
-    }
-    async stop() {
-        this.stopped = true;
-        await this.loop;
-        if (!this.error) {
-            // One last look: a lock still held when the command has ended belongs to someone else's session.
-            await this.sample().catch((e) => {
-                this.error = errorMessage(e);
-            });
-        }
-        for (const [t, o] of this.open)
-            this.close(t, o);
-        await this.client?.end().catch(() => { });
-    }
-    result() {
-        return [...this.longest]
-            .map(([table, s]) => ({ table, seconds: Math.round(s * 100) / 100 }))
-            .sort((a, b) => b.seconds - a.seconds || (a.table < b.table ? -1 : 1));
-    }
-}
-/** PostgreSQL's DETAIL lines (and a few others) can quote row values: a report never carries them. */
-const ROW_VALUES = /DETAIL:|Failing row contains|Key \(.*\)=\(/;
-/** The last lines of the command's stderr, fit for a report: secrets masked, row values withheld. */
-function stderrTail(stderr, secrets, lines = 12, chars = 1500) {
-    let text = stderr;
-    for (const s of secrets.filter(Boolean).sort((a, b) => b.length - a.length))
-        text = text.split(s).join('***');
-    const kept = text
-        .split('\n')
-        .map((l) => l.trimEnd())
-        .filter(Boolean)
-        .map((l) => (ROW_VALUES.test(l) ? '[a line that may quote row values, withheld]' : l))
-        .slice(-lines)
-        .join('\n');
-    return kept.length > chars ? `…${kept.slice(kept.length - chars)}` : kept;
-}
-/** migrate-check: run the migration on a restored copy and report what it did and what it held. */
-async function runMigrate(opts, log, onStage) {
-    const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
-    const result = {
-        ...pipe.begin('migrate'),
-        database: client_maskedUrl(opts.database),
-        exitCode: null,
-        rewritten: [],
-        locks: [],
-        lockSamples: 0,
-        schemaDiff: { added: [], removed: [] },
-    };
-    const conn = opts.database;
+async function targetStage(ctx) {
+    const { opts, result } = ctx;
     let before;
-    await pipe.stage('target', async () => {
+    await ctx.pipe.stage('target', async () => {
         try {
-            const out = await client_withClient(conn, async (c) => {
+            const out = await client_withClient(ctx.conn, async (c) => {
                 result.server = (await c.query("SELECT current_setting('server_version') AS v")).rows[0]?.v;
                 const refused = opts.allowAnyDatabase ? undefined : await notDisposable(c);
                 if (refused)
                     return { refused };
-                return { structure: await structureLines(c), relations: await relations(c) };
+                return snapshot(c);
             });
             if ('refused' in out) {
                 return {
@@ -51047,7 +48051,7 @@ async function runMigrate(opts, log, onStage) {
                 };
             }
             before = out;
-            log.info(`${result.database}: PostgreSQL ${result.server}, ${[...out.relations.values()].filter((r) => ['r', 'p', 'm'].includes(r.kind)).length} tables, ${out.structure.length} objects`);
+            ctx.log.info(`${result.database}: PostgreSQL ${result.server}, ${[...out.relations.values()].filter((r) => ['r', 'p', 'm'].includes(r.kind)).length} tables, ${out.structure.length} objects`);
             return {};
         }
         catch (e) {
@@ -51060,140 +48064,55 @@ async function runMigrate(opts, log, onStage) {
             };
         }
     });
+    return before;
+}
+
+;// CONCATENATED MODULE: ./src/migrate/run.ts
+
+
+
+
+
+
+
+
+
+
+
+function migrateContext(opts, log, onStage) {
+    const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
+    const result = {
+        ...pipe.begin('migrate'),
+        database: maskedUrl(opts.database),
+        exitCode: null,
+        rewritten: [],
+        locks: [],
+        lockSamples: 0,
+        schemaDiff: { added: [], removed: [] },
+    };
+    return { opts, log, pipe, result, conn: opts.database };
+}
+/** migrate-check: run the migration on a restored copy and report what it did and what it held. */
+async function runMigrate(opts, log, onStage) {
+    const ctx = migrateContext(opts, log, onStage);
+    const { pipe, result } = ctx;
     const later = ['migrate', 'locks', 'rewrites', 'structure', 'semantics'];
+    const before = await targetStage(ctx);
     if (!before) {
         for (const s of later)
             pipe.skip(s, 'the database could not be used');
         return pipe.settle(result);
     }
-    const snapshot = before;
-    const sampler = new LockSampler(conn, snapshot.relations, opts.sampleMs);
-    let samplerError;
-    let ran = false;
-    await pipe.stage('migrate', async () => {
-        try {
-            await sampler.start();
-        }
-        catch (e) {
-            samplerError = `the lock sampler could not connect: ${errorMessage(e)}`;
-        }
-        const secrets = conn.password ? [opts.databaseUrl, conn.password, encodeURIComponent(conn.password)] : [];
-        let res;
-        try {
-            log.info(`running the migrate command in ${opts.cwd}`);
-            res = await exec_run('sh', ['-c', opts.command], {
-                cwd: opts.cwd,
-                env: userCommandEnv({ ...client_libpqEnv(conn), DATABASE_URL: opts.databaseUrl }),
-                timeoutMs: opts.timeoutSeconds * 1000,
-                onStderrLine: (l) => log.info(`migrate: ${l}`),
-                maxCapture: 256 * 1024,
-                group: true,
-            });
-        }
-        finally {
-            await sampler.stop();
-        }
-        ran = true;
-        for (const l of res.stdout.split('\n').filter(Boolean).slice(-200))
-            log.info(`migrate: ${l}`);
-        result.exitCode = res.code;
-        if (res.signal)
-            result.signal = res.signal;
-        result.migrateSeconds = Math.round(res.seconds * 100) / 100;
-        const findings = [];
-        if (res.code !== 0) {
-            const timedOut = res.signal !== null && res.seconds >= opts.timeoutSeconds - 0.5;
-            const how = timedOut
-                ? `was stopped after the timeout of ${duration_formatSeconds(opts.timeoutSeconds)}`
-                : res.signal
-                    ? `was killed by ${res.signal}`
-                    : `exited ${res.code}`;
-            const tail = stderrTail(res.stderr, secrets);
-            if (tail)
-                result.stderrTail = tail;
-            findings.push(finding('MIGRATION_FAILED', 'migrate', `the migrate command ${how} after ${duration_formatSeconds(res.seconds)}${tail ? `; the end of its stderr:\n${tail}` : ' with nothing on stderr'}`, {
-                evidence: {
-                    exitCode: res.code,
-                    signal: res.signal,
-                    seconds: result.migrateSeconds,
-                },
-            }));
-        }
-        if (opts.maxMigrationSeconds !== undefined && res.seconds > opts.maxMigrationSeconds) {
-            findings.push(finding('MIGRATION_SLOW', 'migrate', `the migration took ${duration_formatSeconds(res.seconds)}, over max-migration-seconds (${duration_formatSeconds(opts.maxMigrationSeconds)})`, { evidence: { seconds: result.migrateSeconds, limit: opts.maxMigrationSeconds } }));
-        }
-        return { findings };
-    });
-    if (!ran) {
+    const migrated = await migrateStage(ctx, before);
+    if (!migrated) {
         for (const s of later.slice(1))
             pipe.skip(s, 'the migrate command did not run');
         return pipe.settle(result);
     }
-    await pipe.stage('locks', async () => {
-        result.locks = sampler.result();
-        result.lockSamples = sampler.samples;
-        const why = samplerError ?? (sampler.error ? `the lock sampler stopped: ${sampler.error}` : undefined);
-        if (why)
-            return { notRun: why };
-        const findings = [];
-        const limit = opts.maxLockSeconds;
-        for (const l of result.locks) {
-            if (limit === undefined || l.seconds <= limit)
-                continue;
-            findings.push(finding('LOCK_HELD_TOO_LONG', 'locks', `an ACCESS EXCLUSIVE lock on ${l.table} was held for ${duration_formatSeconds(l.seconds)}, over max-lock-seconds (${duration_formatSeconds(limit)}): every read and write of the table waits that long`, { evidence: { table: l.table, seconds: l.seconds, limit } }));
-        }
-        return { findings };
-    });
-    let after;
-    await pipe.stage('rewrites', async () => {
-        try {
-            after = await client_withClient(conn, async (c) => ({
-                structure: await structureLines(c),
-                relations: await relations(c),
-            }));
-        }
-        catch (e) {
-            return { notRun: `could not read the database after the migration: ${errorMessage(e)}` };
-        }
-        const findings = [];
-        for (const [oid, b] of snapshot.relations) {
-            if (b.kind !== 'r' && b.kind !== 'm')
-                continue;
-            const a = after.relations.get(oid);
-            if (!a || a.filenode === null || b.filenode === null || a.filenode === b.filenode)
-                continue;
-            result.rewritten.push({ table: b.table, bytes: b.bytes });
-            findings.push(finding('TABLE_REWRITTEN', 'rewrites', `the migration rewrote ${b.table} (${formatBytes(b.bytes)} before; its relfilenode changed): in production that copies the table under an ACCESS EXCLUSIVE lock`, { evidence: { table: b.table, bytes: b.bytes } }));
-        }
-        result.rewritten.sort((x, y) => (x.table < y.table ? -1 : 1));
-        return { findings };
-    });
-    if (!after)
-        pipe.skip('structure', 'the database could not be read after the migration');
-    else {
-        const now = after;
-        await pipe.stage('structure', async () => {
-            const { missing, unexpected } = diffStructure(snapshot.structure, now.structure);
-            result.schemaDiff = { added: unexpected, removed: missing };
-            log.info(`structure: ${unexpected.length} object(s) added or changed, ${missing.length} removed or changed`);
-            return {};
-        });
-    }
-    const queries = opts.config.semantics ?? [];
-    if (queries.length === 0)
-        pipe.skip('semantics', 'no smoke queries in config');
-    else {
-        await pipe.stage('semantics', async () => {
-            try {
-                const r = await client_withClient(conn, (c) => runSmokeQueries(c, queries));
-                result.smoke = r.results;
-                return { findings: r.findings };
-            }
-            catch (e) {
-                return { notRun: `could not connect for the smoke queries: ${errorMessage(e)}` };
-            }
-        });
-    }
+    await locksStage(ctx, migrated);
+    const after = await rewritesStage(ctx, before);
+    await structureStage(ctx, before, after);
+    await semanticsStage(ctx);
     return pipe.settle(result);
 }
 /** Structure before and after, one line per object: `+ added`, `- removed` (a change is both). */
@@ -51222,6 +48141,2951 @@ function writeComment(text, dir) {
     return file;
 }
 
+;// CONCATENATED MODULE: external "os"
+const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
+// We use any as a valid input type
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/**
+ * Sanitizes an input into a string so it can be passed into issueCommand safely
+ * @param input input to sanitize into a string
+ */
+function utils_toCommandValue(input) {
+    if (input === null || input === undefined) {
+        return '';
+    }
+    else if (typeof input === 'string' || input instanceof String) {
+        return input;
+    }
+    return JSON.stringify(input);
+}
+/**
+ *
+ * @param annotationProperties
+ * @returns The command properties to send with the actual annotation command
+ * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
+ */
+function utils_toCommandProperties(annotationProperties) {
+    if (!Object.keys(annotationProperties).length) {
+        return {};
+    }
+    return {
+        title: annotationProperties.title,
+        file: annotationProperties.file,
+        line: annotationProperties.startLine,
+        endLine: annotationProperties.endLine,
+        col: annotationProperties.startColumn,
+        endColumn: annotationProperties.endColumn
+    };
+}
+//# sourceMappingURL=utils.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/command.js
+
+
+/**
+ * Issues a command to the GitHub Actions runner
+ *
+ * @param command - The command name to issue
+ * @param properties - Additional properties for the command (key-value pairs)
+ * @param message - The message to include with the command
+ * @remarks
+ * This function outputs a specially formatted string to stdout that the Actions
+ * runner interprets as a command. These commands can control workflow behavior,
+ * set outputs, create annotations, mask values, and more.
+ *
+ * Command Format:
+ *   ::name key=value,key=value::message
+ *
+ * @example
+ * ```typescript
+ * // Issue a warning annotation
+ * issueCommand('warning', {}, 'This is a warning message');
+ * // Output: ::warning::This is a warning message
+ *
+ * // Set an environment variable
+ * issueCommand('set-env', { name: 'MY_VAR' }, 'some value');
+ * // Output: ::set-env name=MY_VAR::some value
+ *
+ * // Add a secret mask
+ * issueCommand('add-mask', {}, 'secretValue123');
+ * // Output: ::add-mask::secretValue123
+ * ```
+ *
+ * @internal
+ * This is an internal utility function that powers the public API functions
+ * such as setSecret, warning, error, and exportVariable.
+ */
+function command_issueCommand(command, properties, message) {
+    const cmd = new Command(command, properties, message);
+    process.stdout.write(cmd.toString() + external_os_namespaceObject.EOL);
+}
+function command_issue(name, message = '') {
+    command_issueCommand(name, {}, message);
+}
+const CMD_STRING = '::';
+class Command {
+    constructor(command, properties, message) {
+        if (!command) {
+            command = 'missing.command';
+        }
+        this.command = command;
+        this.properties = properties;
+        this.message = message;
+    }
+    toString() {
+        let cmdStr = CMD_STRING + this.command;
+        if (this.properties && Object.keys(this.properties).length > 0) {
+            cmdStr += ' ';
+            let first = true;
+            for (const key in this.properties) {
+                if (this.properties.hasOwnProperty(key)) {
+                    const val = this.properties[key];
+                    if (val) {
+                        if (first) {
+                            first = false;
+                        }
+                        else {
+                            cmdStr += ',';
+                        }
+                        cmdStr += `${key}=${escapeProperty(val)}`;
+                    }
+                }
+            }
+        }
+        cmdStr += `${CMD_STRING}${escapeData(this.message)}`;
+        return cmdStr;
+    }
+}
+function escapeData(s) {
+    return utils_toCommandValue(s)
+        .replace(/%/g, '%25')
+        .replace(/\r/g, '%0D')
+        .replace(/\n/g, '%0A');
+}
+function escapeProperty(s) {
+    return utils_toCommandValue(s)
+        .replace(/%/g, '%25')
+        .replace(/\r/g, '%0D')
+        .replace(/\n/g, '%0A')
+        .replace(/:/g, '%3A')
+        .replace(/,/g, '%2C');
+}
+//# sourceMappingURL=command.js.map
+// EXTERNAL MODULE: external "crypto"
+var external_crypto_ = __nccwpck_require__(6982);
+// EXTERNAL MODULE: external "fs"
+var external_fs_ = __nccwpck_require__(9896);
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
+// For internal use, subject to change.
+// We use any as a valid input type
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+
+
+
+function file_command_issueFileCommand(command, message) {
+    const filePath = process.env[`GITHUB_${command}`];
+    if (!filePath) {
+        throw new Error(`Unable to find environment variable for file command ${command}`);
+    }
+    if (!external_fs_.existsSync(filePath)) {
+        throw new Error(`Missing file at path: ${filePath}`);
+    }
+    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_namespaceObject.EOL}`, {
+        encoding: 'utf8'
+    });
+}
+function file_command_prepareKeyValueMessage(key, value) {
+    const delimiter = `ghadelimiter_${external_crypto_.randomUUID()}`;
+    const convertedValue = utils_toCommandValue(value);
+    // These should realistically never happen, but just in case someone finds a
+    // way to exploit uuid generation let's not allow keys or values that contain
+    // the delimiter.
+    if (key.includes(delimiter)) {
+        throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
+    }
+    if (convertedValue.includes(delimiter)) {
+        throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
+    }
+    return `${key}<<${delimiter}${external_os_namespaceObject.EOL}${convertedValue}${external_os_namespaceObject.EOL}${delimiter}`;
+}
+//# sourceMappingURL=file-command.js.map
+// EXTERNAL MODULE: external "path"
+var external_path_ = __nccwpck_require__(6928);
+// EXTERNAL MODULE: external "http"
+var external_http_ = __nccwpck_require__(8611);
+// EXTERNAL MODULE: external "https"
+var external_https_ = __nccwpck_require__(5692);
+;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/proxy.js
+function getProxyUrl(reqUrl) {
+    const usingSsl = reqUrl.protocol === 'https:';
+    if (checkBypass(reqUrl)) {
+        return undefined;
+    }
+    const proxyVar = (() => {
+        if (usingSsl) {
+            return process.env['https_proxy'] || process.env['HTTPS_PROXY'];
+        }
+        else {
+            return process.env['http_proxy'] || process.env['HTTP_PROXY'];
+        }
+    })();
+    if (proxyVar) {
+        try {
+            return new DecodedURL(proxyVar);
+        }
+        catch (_a) {
+            if (!proxyVar.startsWith('http://') && !proxyVar.startsWith('https://'))
+                return new DecodedURL(`http://${proxyVar}`);
+        }
+    }
+    else {
+        return undefined;
+    }
+}
+function checkBypass(reqUrl) {
+    if (!reqUrl.hostname) {
+        return false;
+    }
+    const reqHost = reqUrl.hostname;
+    if (isLoopbackAddress(reqHost)) {
+        return true;
+    }
+    const noProxy = process.env['no_proxy'] || process.env['NO_PROXY'] || '';
+    if (!noProxy) {
+        return false;
+    }
+    // Determine the request port
+    let reqPort;
+    if (reqUrl.port) {
+        reqPort = Number(reqUrl.port);
+    }
+    else if (reqUrl.protocol === 'http:') {
+        reqPort = 80;
+    }
+    else if (reqUrl.protocol === 'https:') {
+        reqPort = 443;
+    }
+    // Format the request hostname and hostname with port
+    const upperReqHosts = [reqUrl.hostname.toUpperCase()];
+    if (typeof reqPort === 'number') {
+        upperReqHosts.push(`${upperReqHosts[0]}:${reqPort}`);
+    }
+    // Compare request host against noproxy
+    for (const upperNoProxyItem of noProxy
+        .split(',')
+        .map(x => x.trim().toUpperCase())
+        .filter(x => x)) {
+        if (upperNoProxyItem === '*' ||
+            upperReqHosts.some(x => x === upperNoProxyItem ||
+                x.endsWith(`.${upperNoProxyItem}`) ||
+                (upperNoProxyItem.startsWith('.') &&
+                    x.endsWith(`${upperNoProxyItem}`)))) {
+            return true;
+        }
+    }
+    return false;
+}
+function isLoopbackAddress(host) {
+    const hostLower = host.toLowerCase();
+    return (hostLower === 'localhost' ||
+        hostLower.startsWith('127.') ||
+        hostLower.startsWith('[::1]') ||
+        hostLower.startsWith('[0:0:0:0:0:0:0:1]'));
+}
+class DecodedURL extends URL {
+    constructor(url, base) {
+        super(url, base);
+        this._decodedUsername = decodeURIComponent(super.username);
+        this._decodedPassword = decodeURIComponent(super.password);
+    }
+    get username() {
+        return this._decodedUsername;
+    }
+    get password() {
+        return this._decodedPassword;
+    }
+}
+//# sourceMappingURL=proxy.js.map
+// EXTERNAL MODULE: ./node_modules/tunnel/index.js
+var node_modules_tunnel = __nccwpck_require__(770);
+// EXTERNAL MODULE: ./node_modules/undici/index.js
+var undici = __nccwpck_require__(4371);
+;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
+/* eslint-disable @typescript-eslint/no-explicit-any */
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+var HttpCodes;
+(function (HttpCodes) {
+    HttpCodes[HttpCodes["OK"] = 200] = "OK";
+    HttpCodes[HttpCodes["MultipleChoices"] = 300] = "MultipleChoices";
+    HttpCodes[HttpCodes["MovedPermanently"] = 301] = "MovedPermanently";
+    HttpCodes[HttpCodes["ResourceMoved"] = 302] = "ResourceMoved";
+    HttpCodes[HttpCodes["SeeOther"] = 303] = "SeeOther";
+    HttpCodes[HttpCodes["NotModified"] = 304] = "NotModified";
+    HttpCodes[HttpCodes["UseProxy"] = 305] = "UseProxy";
+    HttpCodes[HttpCodes["SwitchProxy"] = 306] = "SwitchProxy";
+    HttpCodes[HttpCodes["TemporaryRedirect"] = 307] = "TemporaryRedirect";
+    HttpCodes[HttpCodes["PermanentRedirect"] = 308] = "PermanentRedirect";
+    HttpCodes[HttpCodes["BadRequest"] = 400] = "BadRequest";
+    HttpCodes[HttpCodes["Unauthorized"] = 401] = "Unauthorized";
+    HttpCodes[HttpCodes["PaymentRequired"] = 402] = "PaymentRequired";
+    HttpCodes[HttpCodes["Forbidden"] = 403] = "Forbidden";
+    HttpCodes[HttpCodes["NotFound"] = 404] = "NotFound";
+    HttpCodes[HttpCodes["MethodNotAllowed"] = 405] = "MethodNotAllowed";
+    HttpCodes[HttpCodes["NotAcceptable"] = 406] = "NotAcceptable";
+    HttpCodes[HttpCodes["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
+    HttpCodes[HttpCodes["RequestTimeout"] = 408] = "RequestTimeout";
+    HttpCodes[HttpCodes["Conflict"] = 409] = "Conflict";
+    HttpCodes[HttpCodes["Gone"] = 410] = "Gone";
+    HttpCodes[HttpCodes["TooManyRequests"] = 429] = "TooManyRequests";
+    HttpCodes[HttpCodes["InternalServerError"] = 500] = "InternalServerError";
+    HttpCodes[HttpCodes["NotImplemented"] = 501] = "NotImplemented";
+    HttpCodes[HttpCodes["BadGateway"] = 502] = "BadGateway";
+    HttpCodes[HttpCodes["ServiceUnavailable"] = 503] = "ServiceUnavailable";
+    HttpCodes[HttpCodes["GatewayTimeout"] = 504] = "GatewayTimeout";
+})(HttpCodes || (HttpCodes = {}));
+var Headers;
+(function (Headers) {
+    Headers["Accept"] = "accept";
+    Headers["ContentType"] = "content-type";
+})(Headers || (Headers = {}));
+var MediaTypes;
+(function (MediaTypes) {
+    MediaTypes["ApplicationJson"] = "application/json";
+})(MediaTypes || (MediaTypes = {}));
+/**
+ * Returns the proxy URL, depending upon the supplied url and proxy environment variables.
+ * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+ */
+function lib_getProxyUrl(serverUrl) {
+    const proxyUrl = pm.getProxyUrl(new URL(serverUrl));
+    return proxyUrl ? proxyUrl.href : '';
+}
+const HttpRedirectCodes = [
+    HttpCodes.MovedPermanently,
+    HttpCodes.ResourceMoved,
+    HttpCodes.SeeOther,
+    HttpCodes.TemporaryRedirect,
+    HttpCodes.PermanentRedirect
+];
+const HttpResponseRetryCodes = [
+    HttpCodes.BadGateway,
+    HttpCodes.ServiceUnavailable,
+    HttpCodes.GatewayTimeout
+];
+const RetryableHttpVerbs = (/* unused pure expression or super */ null && (['OPTIONS', 'GET', 'DELETE', 'HEAD']));
+const ExponentialBackoffCeiling = 10;
+const ExponentialBackoffTimeSlice = 5;
+class HttpClientError extends Error {
+    constructor(message, statusCode) {
+        super(message);
+        this.name = 'HttpClientError';
+        this.statusCode = statusCode;
+        Object.setPrototypeOf(this, HttpClientError.prototype);
+    }
+}
+class HttpClientResponse {
+    constructor(message) {
+        this.message = message;
+    }
+    readBody() {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+                let output = Buffer.alloc(0);
+                this.message.on('data', (chunk) => {
+                    output = Buffer.concat([output, chunk]);
+                });
+                this.message.on('end', () => {
+                    resolve(output.toString());
+                });
+            }));
+        });
+    }
+    readBodyBuffer() {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+                const chunks = [];
+                this.message.on('data', (chunk) => {
+                    chunks.push(chunk);
+                });
+                this.message.on('end', () => {
+                    resolve(Buffer.concat(chunks));
+                });
+            }));
+        });
+    }
+}
+function isHttps(requestUrl) {
+    const parsedUrl = new URL(requestUrl);
+    return parsedUrl.protocol === 'https:';
+}
+class lib_HttpClient {
+    constructor(userAgent, handlers, requestOptions) {
+        this._ignoreSslError = false;
+        this._allowRedirects = true;
+        this._allowRedirectDowngrade = false;
+        this._maxRedirects = 50;
+        this._allowRetries = false;
+        this._maxRetries = 1;
+        this._keepAlive = false;
+        this._disposed = false;
+        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent);
+        this.handlers = handlers || [];
+        this.requestOptions = requestOptions;
+        if (requestOptions) {
+            if (requestOptions.ignoreSslError != null) {
+                this._ignoreSslError = requestOptions.ignoreSslError;
+            }
+            this._socketTimeout = requestOptions.socketTimeout;
+            if (requestOptions.allowRedirects != null) {
+                this._allowRedirects = requestOptions.allowRedirects;
+            }
+            if (requestOptions.allowRedirectDowngrade != null) {
+                this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
+            }
+            if (requestOptions.maxRedirects != null) {
+                this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
+            }
+            if (requestOptions.keepAlive != null) {
+                this._keepAlive = requestOptions.keepAlive;
+            }
+            if (requestOptions.allowRetries != null) {
+                this._allowRetries = requestOptions.allowRetries;
+            }
+            if (requestOptions.maxRetries != null) {
+                this._maxRetries = requestOptions.maxRetries;
+            }
+        }
+    }
+    options(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('OPTIONS', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    get(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('GET', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    del(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('DELETE', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    post(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('POST', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    patch(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('PATCH', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    put(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('PUT', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    head(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('HEAD', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    sendStream(verb, requestUrl, stream, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request(verb, requestUrl, stream, additionalHeaders);
+        });
+    }
+    /**
+     * Gets a typed object from an endpoint
+     * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
+     */
+    getJson(requestUrl_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            const res = yield this.get(requestUrl, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    postJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.post(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    putJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.put(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    patchJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.patch(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    /**
+     * Makes a raw http request.
+     * All other methods such as get, post, patch, and request ultimately call this.
+     * Prefer get, del, post and patch
+     */
+    request(verb, requestUrl, data, headers) {
+        return __awaiter(this, void 0, void 0, function* () {
+            if (this._disposed) {
+                throw new Error('Client has already been disposed.');
+            }
+            const parsedUrl = new URL(requestUrl);
+            let info = this._prepareRequest(verb, parsedUrl, headers);
+            // Only perform retries on reads since writes may not be idempotent.
+            const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb)
+                ? this._maxRetries + 1
+                : 1;
+            let numTries = 0;
+            let response;
+            do {
+                response = yield this.requestRaw(info, data);
+                // Check if it's an authentication challenge
+                if (response &&
+                    response.message &&
+                    response.message.statusCode === HttpCodes.Unauthorized) {
+                    let authenticationHandler;
+                    for (const handler of this.handlers) {
+                        if (handler.canHandleAuthentication(response)) {
+                            authenticationHandler = handler;
+                            break;
+                        }
+                    }
+                    if (authenticationHandler) {
+                        return authenticationHandler.handleAuthentication(this, info, data);
+                    }
+                    else {
+                        // We have received an unauthorized response but have no handlers to handle it.
+                        // Let the response return to the caller.
+                        return response;
+                    }
+                }
+                let redirectsRemaining = this._maxRedirects;
+                while (response.message.statusCode &&
+                    HttpRedirectCodes.includes(response.message.statusCode) &&
+                    this._allowRedirects &&
+                    redirectsRemaining > 0) {
+                    const redirectUrl = response.message.headers['location'];
+                    if (!redirectUrl) {
+                        // if there's no location to redirect to, we won't
+                        break;
+                    }
+                    const parsedRedirectUrl = new URL(redirectUrl);
+                    if (parsedUrl.protocol === 'https:' &&
+                        parsedUrl.protocol !== parsedRedirectUrl.protocol &&
+                        !this._allowRedirectDowngrade) {
+                        throw new Error('Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.');
+                    }
+                    // we need to finish reading the response before reassigning response
+                    // which will leak the open socket.
+                    yield response.readBody();
+                    // strip authorization header if redirected to a different hostname
+                    if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
+                        for (const header in headers) {
+                            // header names are case insensitive
+                            if (header.toLowerCase() === 'authorization') {
+                                delete headers[header];
+                            }
+                        }
+                    }
+                    // let's make the request with the new redirectUrl
+                    info = this._prepareRequest(verb, parsedRedirectUrl, headers);
+                    response = yield this.requestRaw(info, data);
+                    redirectsRemaining--;
+                }
+                if (!response.message.statusCode ||
+                    !HttpResponseRetryCodes.includes(response.message.statusCode)) {
+                    // If not a retry code, return immediately instead of retrying
+                    return response;
+                }
+                numTries += 1;
+                if (numTries < maxTries) {
+                    yield response.readBody();
+                    yield this._performExponentialBackoff(numTries);
+                }
+            } while (numTries < maxTries);
+            return response;
+        });
+    }
+    /**
+     * Needs to be called if keepAlive is set to true in request options.
+     */
+    dispose() {
+        if (this._agent) {
+            this._agent.destroy();
+        }
+        this._disposed = true;
+    }
+    /**
+     * Raw request.
+     * @param info
+     * @param data
+     */
+    requestRaw(info, data) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve, reject) => {
+                function callbackForResult(err, res) {
+                    if (err) {
+                        reject(err);
+                    }
+                    else if (!res) {
+                        // If `err` is not passed, then `res` must be passed.
+                        reject(new Error('Unknown error'));
+                    }
+                    else {
+                        resolve(res);
+                    }
+                }
+                this.requestRawWithCallback(info, data, callbackForResult);
+            });
+        });
+    }
+    /**
+     * Raw request with callback.
+     * @param info
+     * @param data
+     * @param onResult
+     */
+    requestRawWithCallback(info, data, onResult) {
+        if (typeof data === 'string') {
+            if (!info.options.headers) {
+                info.options.headers = {};
+            }
+            info.options.headers['Content-Length'] = Buffer.byteLength(data, 'utf8');
+        }
+        let callbackCalled = false;
+        function handleResult(err, res) {
+            if (!callbackCalled) {
+                callbackCalled = true;
+                onResult(err, res);
+            }
+        }
+        const req = info.httpModule.request(info.options, (msg) => {
+            const res = new HttpClientResponse(msg);
+            handleResult(undefined, res);
+        });
+        let socket;
+        req.on('socket', sock => {
+            socket = sock;
+        });
+        // If we ever get disconnected, we want the socket to timeout eventually
+        req.setTimeout(this._socketTimeout || 3 * 60000, () => {
+            if (socket) {
+                socket.end();
+            }
+            handleResult(new Error(`Request timeout: ${info.options.path}`));
+        });
+        req.on('error', function (err) {
+            // err has statusCode property
+            // res should have headers
+            handleResult(err);
+        });
+        if (data && typeof data === 'string') {
+            req.write(data, 'utf8');
+        }
+        if (data && typeof data !== 'string') {
+            data.on('close', function () {
+                req.end();
+            });
+            data.pipe(req);
+        }
+        else {
+            req.end();
+        }
+    }
+    /**
+     * Gets an http agent. This function is useful when you need an http agent that handles
+     * routing through a proxy server - depending upon the url and proxy environment variables.
+     * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+     */
+    getAgent(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        return this._getAgent(parsedUrl);
+    }
+    getAgentDispatcher(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (!useProxy) {
+            return;
+        }
+        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
+    }
+    _prepareRequest(method, requestUrl, headers) {
+        const info = {};
+        info.parsedUrl = requestUrl;
+        const usingSsl = info.parsedUrl.protocol === 'https:';
+        info.httpModule = usingSsl ? https : http;
+        const defaultPort = usingSsl ? 443 : 80;
+        info.options = {};
+        info.options.host = info.parsedUrl.hostname;
+        info.options.port = info.parsedUrl.port
+            ? parseInt(info.parsedUrl.port)
+            : defaultPort;
+        info.options.path =
+            (info.parsedUrl.pathname || '') + (info.parsedUrl.search || '');
+        info.options.method = method;
+        info.options.headers = this._mergeHeaders(headers);
+        if (this.userAgent != null) {
+            info.options.headers['user-agent'] = this.userAgent;
+        }
+        info.options.agent = this._getAgent(info.parsedUrl);
+        // gives handlers an opportunity to participate
+        if (this.handlers) {
+            for (const handler of this.handlers) {
+                handler.prepareRequest(info.options);
+            }
+        }
+        return info;
+    }
+    _mergeHeaders(headers) {
+        if (this.requestOptions && this.requestOptions.headers) {
+            return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
+        }
+        return lowercaseKeys(headers || {});
+    }
+    /**
+     * Gets an existing header value or returns a default.
+     * Handles converting number header values to strings since HTTP headers must be strings.
+     * Note: This returns string | string[] since some headers can have multiple values.
+     * For headers that must always be a single string (like Content-Type), use the
+     * specialized _getExistingOrDefaultContentTypeHeader method instead.
+     */
+    _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+            const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
+            if (headerValue) {
+                clientHeader =
+                    typeof headerValue === 'number' ? headerValue.toString() : headerValue;
+            }
+        }
+        const additionalValue = additionalHeaders[header];
+        if (additionalValue !== undefined) {
+            return typeof additionalValue === 'number'
+                ? additionalValue.toString()
+                : additionalValue;
+        }
+        if (clientHeader !== undefined) {
+            return clientHeader;
+        }
+        return _default;
+    }
+    /**
+     * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
+     * Always returns a single string (not an array) since Content-Type should be a single value.
+     * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
+     * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
+     * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
+     */
+    _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+            const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
+            if (headerValue) {
+                if (typeof headerValue === 'number') {
+                    clientHeader = String(headerValue);
+                }
+                else if (Array.isArray(headerValue)) {
+                    clientHeader = headerValue.join(', ');
+                }
+                else {
+                    clientHeader = headerValue;
+                }
+            }
+        }
+        const additionalValue = additionalHeaders[Headers.ContentType];
+        // Return the first non-undefined value, converting numbers or arrays to strings if necessary
+        if (additionalValue !== undefined) {
+            if (typeof additionalValue === 'number') {
+                return String(additionalValue);
+            }
+            else if (Array.isArray(additionalValue)) {
+                return additionalValue.join(', ');
+            }
+            else {
+                return additionalValue;
+            }
+        }
+        if (clientHeader !== undefined) {
+            return clientHeader;
+        }
+        return _default;
+    }
+    _getAgent(parsedUrl) {
+        let agent;
+        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (this._keepAlive && useProxy) {
+            agent = this._proxyAgent;
+        }
+        if (!useProxy) {
+            agent = this._agent;
+        }
+        // if agent is already assigned use that agent.
+        if (agent) {
+            return agent;
+        }
+        const usingSsl = parsedUrl.protocol === 'https:';
+        let maxSockets = 100;
+        if (this.requestOptions) {
+            maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
+        }
+        // This is `useProxy` again, but we need to check `proxyURl` directly for TypeScripts's flow analysis.
+        if (proxyUrl && proxyUrl.hostname) {
+            const agentOptions = {
+                maxSockets,
+                keepAlive: this._keepAlive,
+                proxy: Object.assign(Object.assign({}, ((proxyUrl.username || proxyUrl.password) && {
+                    proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
+                })), { host: proxyUrl.hostname, port: proxyUrl.port })
+            };
+            let tunnelAgent;
+            const overHttps = proxyUrl.protocol === 'https:';
+            if (usingSsl) {
+                tunnelAgent = overHttps ? tunnel.httpsOverHttps : tunnel.httpsOverHttp;
+            }
+            else {
+                tunnelAgent = overHttps ? tunnel.httpOverHttps : tunnel.httpOverHttp;
+            }
+            agent = tunnelAgent(agentOptions);
+            this._proxyAgent = agent;
+        }
+        // if tunneling agent isn't assigned create a new agent
+        if (!agent) {
+            const options = { keepAlive: this._keepAlive, maxSockets };
+            agent = usingSsl ? new https.Agent(options) : new http.Agent(options);
+            this._agent = agent;
+        }
+        if (usingSsl && this._ignoreSslError) {
+            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
+            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
+            // we have to cast it to any and change it directly
+            agent.options = Object.assign(agent.options || {}, {
+                rejectUnauthorized: false
+            });
+        }
+        return agent;
+    }
+    _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
+        let proxyAgent;
+        if (this._keepAlive) {
+            proxyAgent = this._proxyAgentDispatcher;
+        }
+        // if agent is already assigned use that agent.
+        if (proxyAgent) {
+            return proxyAgent;
+        }
+        const usingSsl = parsedUrl.protocol === 'https:';
+        proxyAgent = new ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
+            token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString('base64')}`
+        })));
+        this._proxyAgentDispatcher = proxyAgent;
+        if (usingSsl && this._ignoreSslError) {
+            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
+            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
+            // we have to cast it to any and change it directly
+            proxyAgent.options = Object.assign(proxyAgent.options.requestTls || {}, {
+                rejectUnauthorized: false
+            });
+        }
+        return proxyAgent;
+    }
+    _getUserAgentWithOrchestrationId(userAgent) {
+        const baseUserAgent = userAgent || 'actions/http-client';
+        const orchId = process.env['ACTIONS_ORCHESTRATION_ID'];
+        if (orchId) {
+            // Sanitize the orchestration ID to ensure it contains only valid characters
+            // Valid characters: 0-9, a-z, _, -, .
+            const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, '_');
+            return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
+        }
+        return baseUserAgent;
+    }
+    _performExponentialBackoff(retryNumber) {
+        return __awaiter(this, void 0, void 0, function* () {
+            retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
+            const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
+            return new Promise(resolve => setTimeout(() => resolve(), ms));
+        });
+    }
+    _processResponse(res, options) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
+                const statusCode = res.message.statusCode || 0;
+                const response = {
+                    statusCode,
+                    result: null,
+                    headers: {}
+                };
+                // not found leads to null obj returned
+                if (statusCode === HttpCodes.NotFound) {
+                    resolve(response);
+                }
+                // get the result from the body
+                function dateTimeDeserializer(key, value) {
+                    if (typeof value === 'string') {
+                        const a = new Date(value);
+                        if (!isNaN(a.valueOf())) {
+                            return a;
+                        }
+                    }
+                    return value;
+                }
+                let obj;
+                let contents;
+                try {
+                    contents = yield res.readBody();
+                    if (contents && contents.length > 0) {
+                        if (options && options.deserializeDates) {
+                            obj = JSON.parse(contents, dateTimeDeserializer);
+                        }
+                        else {
+                            obj = JSON.parse(contents);
+                        }
+                        response.result = obj;
+                    }
+                    response.headers = res.message.headers;
+                }
+                catch (err) {
+                    // Invalid resource (contents not json);  leaving result obj null
+                }
+                // note that 3xx redirects are handled by the http layer.
+                if (statusCode > 299) {
+                    let msg;
+                    // if exception/error in body, attempt to get better error
+                    if (obj && obj.message) {
+                        msg = obj.message;
+                    }
+                    else if (contents && contents.length > 0) {
+                        // it may be the case that the exception is in the body message as string
+                        msg = contents;
+                    }
+                    else {
+                        msg = `Failed request: (${statusCode})`;
+                    }
+                    const err = new HttpClientError(msg, statusCode);
+                    err.result = response.result;
+                    reject(err);
+                }
+                else {
+                    resolve(response);
+                }
+            }));
+        });
+    }
+}
+const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
+//# sourceMappingURL=index.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/auth.js
+var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+class BasicCredentialHandler {
+    constructor(username, password) {
+        this.username = username;
+        this.password = password;
+    }
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Basic ${Buffer.from(`${this.username}:${this.password}`).toString('base64')}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return auth_awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+class auth_BearerCredentialHandler {
+    constructor(token) {
+        this.token = token;
+    }
+    // currently implements pre-authorization
+    // TODO: support preAuth = false where it hooks on 401
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Bearer ${this.token}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return auth_awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+class PersonalAccessTokenCredentialHandler {
+    constructor(token) {
+        this.token = token;
+    }
+    // currently implements pre-authorization
+    // TODO: support preAuth = false where it hooks on 401
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Basic ${Buffer.from(`PAT:${this.token}`).toString('base64')}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return auth_awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+//# sourceMappingURL=auth.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/oidc-utils.js
+var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+class oidc_utils_OidcClient {
+    static createHttpClient(allowRetry = true, maxRetry = 10) {
+        const requestOptions = {
+            allowRetries: allowRetry,
+            maxRetries: maxRetry
+        };
+        return new HttpClient('actions/oidc-client', [new BearerCredentialHandler(oidc_utils_OidcClient.getRequestToken())], requestOptions);
+    }
+    static getRequestToken() {
+        const token = process.env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
+        if (!token) {
+            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_TOKEN env variable');
+        }
+        return token;
+    }
+    static getIDTokenUrl() {
+        const runtimeUrl = process.env['ACTIONS_ID_TOKEN_REQUEST_URL'];
+        if (!runtimeUrl) {
+            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_URL env variable');
+        }
+        return runtimeUrl;
+    }
+    static getCall(id_token_url) {
+        return oidc_utils_awaiter(this, void 0, void 0, function* () {
+            var _a;
+            const httpclient = oidc_utils_OidcClient.createHttpClient();
+            const res = yield httpclient
+                .getJson(id_token_url)
+                .catch(error => {
+                throw new Error(`Failed to get ID Token. \n 
+        Error Code : ${error.statusCode}\n 
+        Error Message: ${error.message}`);
+            });
+            const id_token = (_a = res.result) === null || _a === void 0 ? void 0 : _a.value;
+            if (!id_token) {
+                throw new Error('Response json body do not have ID Token field');
+            }
+            return id_token;
+        });
+    }
+    static getIDToken(audience) {
+        return oidc_utils_awaiter(this, void 0, void 0, function* () {
+            try {
+                // New ID Token is requested from action service
+                let id_token_url = oidc_utils_OidcClient.getIDTokenUrl();
+                if (audience) {
+                    const encodedAudience = encodeURIComponent(audience);
+                    id_token_url = `${id_token_url}&audience=${encodedAudience}`;
+                }
+                debug(`ID token url is ${id_token_url}`);
+                const id_token = yield oidc_utils_OidcClient.getCall(id_token_url);
+                setSecret(id_token);
+                return id_token;
+            }
+            catch (error) {
+                throw new Error(`Error message: ${error.message}`);
+            }
+        });
+    }
+}
+//# sourceMappingURL=oidc-utils.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/summary.js
+var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const { access, appendFile, writeFile } = external_fs_.promises;
+const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
+const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
+class Summary {
+    constructor() {
+        this._buffer = '';
+    }
+    /**
+     * Finds the summary file path from the environment, rejects if env var is not found or file does not exist
+     * Also checks r/w permissions.
+     *
+     * @returns step summary file path
+     */
+    filePath() {
+        return summary_awaiter(this, void 0, void 0, function* () {
+            if (this._filePath) {
+                return this._filePath;
+            }
+            const pathFromEnv = process.env[SUMMARY_ENV_VAR];
+            if (!pathFromEnv) {
+                throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
+            }
+            try {
+                yield access(pathFromEnv, external_fs_.constants.R_OK | external_fs_.constants.W_OK);
+            }
+            catch (_a) {
+                throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
+            }
+            this._filePath = pathFromEnv;
+            return this._filePath;
+        });
+    }
+    /**
+     * Wraps content in an HTML tag, adding any HTML attributes
+     *
+     * @param {string} tag HTML tag to wrap
+     * @param {string | null} content content within the tag
+     * @param {[attribute: string]: string} attrs key-value list of HTML attributes to add
+     *
+     * @returns {string} content wrapped in HTML element
+     */
+    wrap(tag, content, attrs = {}) {
+        const htmlAttrs = Object.entries(attrs)
+            .map(([key, value]) => ` ${key}="${value}"`)
+            .join('');
+        if (!content) {
+            return `<${tag}${htmlAttrs}>`;
+        }
+        return `<${tag}${htmlAttrs}>${content}</${tag}>`;
+    }
+    /**
+     * Writes text in the buffer to the summary buffer file and empties buffer. Will append by default.
+     *
+     * @param {SummaryWriteOptions} [options] (optional) options for write operation
+     *
+     * @returns {Promise<Summary>} summary instance
+     */
+    write(options) {
+        return summary_awaiter(this, void 0, void 0, function* () {
+            const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
+            const filePath = yield this.filePath();
+            const writeFunc = overwrite ? writeFile : appendFile;
+            yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
+            return this.emptyBuffer();
+        });
+    }
+    /**
+     * Clears the summary buffer and wipes the summary file
+     *
+     * @returns {Summary} summary instance
+     */
+    clear() {
+        return summary_awaiter(this, void 0, void 0, function* () {
+            return this.emptyBuffer().write({ overwrite: true });
+        });
+    }
+    /**
+     * Returns the current summary buffer as a string
+     *
+     * @returns {string} string of summary buffer
+     */
+    stringify() {
+        return this._buffer;
+    }
+    /**
+     * If the summary buffer is empty
+     *
+     * @returns {boolen} true if the buffer is empty
+     */
+    isEmptyBuffer() {
+        return this._buffer.length === 0;
+    }
+    /**
+     * Resets the summary buffer without writing to summary file
+     *
+     * @returns {Summary} summary instance
+     */
+    emptyBuffer() {
+        this._buffer = '';
+        return this;
+    }
+    /**
+     * Adds raw text to the summary buffer
+     *
+     * @param {string} text content to add
+     * @param {boolean} [addEOL=false] (optional) append an EOL to the raw text (default: false)
+     *
+     * @returns {Summary} summary instance
+     */
+    addRaw(text, addEOL = false) {
+        this._buffer += text;
+        return addEOL ? this.addEOL() : this;
+    }
+    /**
+     * Adds the operating system-specific end-of-line marker to the buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addEOL() {
+        return this.addRaw(external_os_namespaceObject.EOL);
+    }
+    /**
+     * Adds an HTML codeblock to the summary buffer
+     *
+     * @param {string} code content to render within fenced code block
+     * @param {string} lang (optional) language to syntax highlight code
+     *
+     * @returns {Summary} summary instance
+     */
+    addCodeBlock(code, lang) {
+        const attrs = Object.assign({}, (lang && { lang }));
+        const element = this.wrap('pre', this.wrap('code', code), attrs);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML list to the summary buffer
+     *
+     * @param {string[]} items list of items to render
+     * @param {boolean} [ordered=false] (optional) if the rendered list should be ordered or not (default: false)
+     *
+     * @returns {Summary} summary instance
+     */
+    addList(items, ordered = false) {
+        const tag = ordered ? 'ol' : 'ul';
+        const listItems = items.map(item => this.wrap('li', item)).join('');
+        const element = this.wrap(tag, listItems);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML table to the summary buffer
+     *
+     * @param {SummaryTableCell[]} rows table rows
+     *
+     * @returns {Summary} summary instance
+     */
+    addTable(rows) {
+        const tableBody = rows
+            .map(row => {
+            const cells = row
+                .map(cell => {
+                if (typeof cell === 'string') {
+                    return this.wrap('td', cell);
+                }
+                const { header, data, colspan, rowspan } = cell;
+                const tag = header ? 'th' : 'td';
+                const attrs = Object.assign(Object.assign({}, (colspan && { colspan })), (rowspan && { rowspan }));
+                return this.wrap(tag, data, attrs);
+            })
+                .join('');
+            return this.wrap('tr', cells);
+        })
+            .join('');
+        const element = this.wrap('table', tableBody);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds a collapsable HTML details element to the summary buffer
+     *
+     * @param {string} label text for the closed state
+     * @param {string} content collapsable content
+     *
+     * @returns {Summary} summary instance
+     */
+    addDetails(label, content) {
+        const element = this.wrap('details', this.wrap('summary', label) + content);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML image tag to the summary buffer
+     *
+     * @param {string} src path to the image you to embed
+     * @param {string} alt text description of the image
+     * @param {SummaryImageOptions} options (optional) addition image attributes
+     *
+     * @returns {Summary} summary instance
+     */
+    addImage(src, alt, options) {
+        const { width, height } = options || {};
+        const attrs = Object.assign(Object.assign({}, (width && { width })), (height && { height }));
+        const element = this.wrap('img', null, Object.assign({ src, alt }, attrs));
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML section heading element
+     *
+     * @param {string} text heading text
+     * @param {number | string} [level=1] (optional) the heading level, default: 1
+     *
+     * @returns {Summary} summary instance
+     */
+    addHeading(text, level) {
+        const tag = `h${level}`;
+        const allowedTag = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].includes(tag)
+            ? tag
+            : 'h1';
+        const element = this.wrap(allowedTag, text);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML thematic break (<hr>) to the summary buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addSeparator() {
+        const element = this.wrap('hr', null);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML line break (<br>) to the summary buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addBreak() {
+        const element = this.wrap('br', null);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML blockquote to the summary buffer
+     *
+     * @param {string} text quote text
+     * @param {string} cite (optional) citation url
+     *
+     * @returns {Summary} summary instance
+     */
+    addQuote(text, cite) {
+        const attrs = Object.assign({}, (cite && { cite }));
+        const element = this.wrap('blockquote', text, attrs);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML anchor tag to the summary buffer
+     *
+     * @param {string} text link text/content
+     * @param {string} href hyperlink
+     *
+     * @returns {Summary} summary instance
+     */
+    addLink(text, href) {
+        const element = this.wrap('a', text, { href });
+        return this.addRaw(element).addEOL();
+    }
+}
+const _summary = new Summary();
+/**
+ * @deprecated use `core.summary`
+ */
+const summary_markdownSummary = (/* unused pure expression or super */ null && (_summary));
+const summary = _summary;
+//# sourceMappingURL=summary.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
+
+/**
+ * toPosixPath converts the given path to the posix form. On Windows, \\ will be
+ * replaced with /.
+ *
+ * @param pth. Path to transform.
+ * @return string Posix path.
+ */
+function toPosixPath(pth) {
+    return pth.replace(/[\\]/g, '/');
+}
+/**
+ * toWin32Path converts the given path to the win32 form. On Linux, / will be
+ * replaced with \\.
+ *
+ * @param pth. Path to transform.
+ * @return string Win32 path.
+ */
+function toWin32Path(pth) {
+    return pth.replace(/[/]/g, '\\');
+}
+/**
+ * toPlatformPath converts the given path to a platform-specific path. It does
+ * this by replacing instances of / and \ with the platform-specific path
+ * separator.
+ *
+ * @param pth The path to platformize.
+ * @return string The platform-specific path.
+ */
+function toPlatformPath(pth) {
+    return pth.replace(/[/\\]/g, path.sep);
+}
+//# sourceMappingURL=path-utils.js.map
+// EXTERNAL MODULE: external "string_decoder"
+var external_string_decoder_ = __nccwpck_require__(3193);
+// EXTERNAL MODULE: external "events"
+var external_events_ = __nccwpck_require__(4434);
+;// CONCATENATED MODULE: external "child_process"
+const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
+// EXTERNAL MODULE: external "assert"
+var external_assert_ = __nccwpck_require__(2613);
+;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
+var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_.promises;
+// export const {open} = 'fs'
+const IS_WINDOWS = process.platform === 'win32';
+/**
+ * Custom implementation of readlink to ensure Windows junctions
+ * maintain trailing backslash for backward compatibility with Node.js < 24
+ *
+ * In Node.js 20, Windows junctions (directory symlinks) always returned paths
+ * with trailing backslashes. Node.js 24 removed this behavior, which breaks
+ * code that relied on this format for path operations.
+ *
+ * This implementation restores the Node 20 behavior by adding a trailing
+ * backslash to all junction results on Windows.
+ */
+function readlink(fsPath) {
+    return io_util_awaiter(this, void 0, void 0, function* () {
+        const result = yield fs.promises.readlink(fsPath);
+        // On Windows, restore Node 20 behavior: add trailing backslash to all results
+        // since junctions on Windows are always directory links
+        if (IS_WINDOWS && !result.endsWith('\\')) {
+            return `${result}\\`;
+        }
+        return result;
+    });
+}
+// See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
+const UV_FS_O_EXLOCK = 0x10000000;
+const READONLY = external_fs_.constants.O_RDONLY;
+function exists(fsPath) {
+    return io_util_awaiter(this, void 0, void 0, function* () {
+        try {
+            yield stat(fsPath);
+        }
+        catch (err) {
+            if (err.code === 'ENOENT') {
+                return false;
+            }
+            throw err;
+        }
+        return true;
+    });
+}
+function isDirectory(fsPath_1) {
+    return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
+        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
+        return stats.isDirectory();
+    });
+}
+/**
+ * On OSX/Linux, true if path starts with '/'. On Windows, true for paths like:
+ * \, \hello, \\hello\share, C:, and C:\hello (and corresponding alternate separator cases).
+ */
+function isRooted(p) {
+    p = normalizeSeparators(p);
+    if (!p) {
+        throw new Error('isRooted() parameter "p" cannot be empty');
+    }
+    if (IS_WINDOWS) {
+        return (p.startsWith('\\') || /^[A-Z]:/i.test(p) // e.g. \ or \hello or \\hello
+        ); // e.g. C: or C:\hello
+    }
+    return p.startsWith('/');
+}
+/**
+ * Best effort attempt to determine whether a file exists and is executable.
+ * @param filePath    file path to check
+ * @param extensions  additional file extensions to try
+ * @return if file exists and is executable, returns the file path. otherwise empty string.
+ */
+function tryGetExecutablePath(filePath, extensions) {
+    return io_util_awaiter(this, void 0, void 0, function* () {
+        let stats = undefined;
+        try {
+            // test file exists
+            stats = yield stat(filePath);
+        }
+        catch (err) {
+            if (err.code !== 'ENOENT') {
+                // eslint-disable-next-line no-console
+                console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+            }
+        }
+        if (stats && stats.isFile()) {
+            if (IS_WINDOWS) {
+                // on Windows, test for valid extension
+                const upperExt = external_path_.extname(filePath).toUpperCase();
+                if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
+                    return filePath;
+                }
+            }
+            else {
+                if (isUnixExecutable(stats)) {
+                    return filePath;
+                }
+            }
+        }
+        // try each extension
+        const originalFilePath = filePath;
+        for (const extension of extensions) {
+            filePath = originalFilePath + extension;
+            stats = undefined;
+            try {
+                stats = yield stat(filePath);
+            }
+            catch (err) {
+                if (err.code !== 'ENOENT') {
+                    // eslint-disable-next-line no-console
+                    console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+                }
+            }
+            if (stats && stats.isFile()) {
+                if (IS_WINDOWS) {
+                    // preserve the case of the actual file (since an extension was appended)
+                    try {
+                        const directory = external_path_.dirname(filePath);
+                        const upperName = external_path_.basename(filePath).toUpperCase();
+                        for (const actualName of yield readdir(directory)) {
+                            if (upperName === actualName.toUpperCase()) {
+                                filePath = external_path_.join(directory, actualName);
+                                break;
+                            }
+                        }
+                    }
+                    catch (err) {
+                        // eslint-disable-next-line no-console
+                        console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
+                    }
+                    return filePath;
+                }
+                else {
+                    if (isUnixExecutable(stats)) {
+                        return filePath;
+                    }
+                }
+            }
+        }
+        return '';
+    });
+}
+function normalizeSeparators(p) {
+    p = p || '';
+    if (IS_WINDOWS) {
+        // convert slashes on Windows
+        p = p.replace(/\//g, '\\');
+        // remove redundant slashes
+        return p.replace(/\\\\+/g, '\\');
+    }
+    // remove redundant slashes
+    return p.replace(/\/\/+/g, '/');
+}
+// on Mac/Linux, test the execute bit
+//     R   W  X  R  W X R W X
+//   256 128 64 32 16 8 4 2 1
+function isUnixExecutable(stats) {
+    return ((stats.mode & 1) > 0 ||
+        ((stats.mode & 8) > 0 &&
+            process.getgid !== undefined &&
+            stats.gid === process.getgid()) ||
+        ((stats.mode & 64) > 0 &&
+            process.getuid !== undefined &&
+            stats.uid === process.getuid()));
+}
+// Get the path of cmd.exe in windows
+function getCmdPath() {
+    var _a;
+    return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
+}
+//# sourceMappingURL=io-util.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io.js
+var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+/**
+ * Copies a file or folder.
+ * Based off of shelljs - https://github.com/shelljs/shelljs/blob/9237f66c52e5daa40458f94f9565e18e8132f5a6/src/cp.js
+ *
+ * @param     source    source path
+ * @param     dest      destination path
+ * @param     options   optional. See CopyOptions.
+ */
+function cp(source_1, dest_1) {
+    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
+        const { force, recursive, copySourceDirectory } = readCopyOptions(options);
+        const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
+        // Dest is an existing file, but not forcing
+        if (destStat && destStat.isFile() && !force) {
+            return;
+        }
+        // If dest is an existing directory, should copy inside.
+        const newDest = destStat && destStat.isDirectory() && copySourceDirectory
+            ? path.join(dest, path.basename(source))
+            : dest;
+        if (!(yield ioUtil.exists(source))) {
+            throw new Error(`no such file or directory: ${source}`);
+        }
+        const sourceStat = yield ioUtil.stat(source);
+        if (sourceStat.isDirectory()) {
+            if (!recursive) {
+                throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
+            }
+            else {
+                yield cpDirRecursive(source, newDest, 0, force);
+            }
+        }
+        else {
+            if (path.relative(source, newDest) === '') {
+                // a file cannot be copied to itself
+                throw new Error(`'${newDest}' and '${source}' are the same file`);
+            }
+            yield io_copyFile(source, newDest, force);
+        }
+    });
+}
+/**
+ * Moves a path.
+ *
+ * @param     source    source path
+ * @param     dest      destination path
+ * @param     options   optional. See MoveOptions.
+ */
+function mv(source_1, dest_1) {
+    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
+        if (yield ioUtil.exists(dest)) {
+            let destExists = true;
+            if (yield ioUtil.isDirectory(dest)) {
+                // If dest is directory copy src into dest
+                dest = path.join(dest, path.basename(source));
+                destExists = yield ioUtil.exists(dest);
+            }
+            if (destExists) {
+                if (options.force == null || options.force) {
+                    yield rmRF(dest);
+                }
+                else {
+                    throw new Error('Destination already exists');
+                }
+            }
+        }
+        yield mkdirP(path.dirname(dest));
+        yield ioUtil.rename(source, dest);
+    });
+}
+/**
+ * Remove a path recursively with force
+ *
+ * @param inputPath path to remove
+ */
+function rmRF(inputPath) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (ioUtil.IS_WINDOWS) {
+            // Check for invalid characters
+            // https://docs.microsoft.com/en-us/windows/win32/fileio/naming-a-file
+            if (/[*"<>|]/.test(inputPath)) {
+                throw new Error('File path must not contain `*`, `"`, `<`, `>` or `|` on Windows');
+            }
+        }
+        try {
+            // note if path does not exist, error is silent
+            yield ioUtil.rm(inputPath, {
+                force: true,
+                maxRetries: 3,
+                recursive: true,
+                retryDelay: 300
+            });
+        }
+        catch (err) {
+            throw new Error(`File was unable to be removed ${err}`);
+        }
+    });
+}
+/**
+ * Make a directory.  Creates the full path with folders in between
+ * Will throw if it fails
+ *
+ * @param   fsPath        path to create
+ * @returns Promise<void>
+ */
+function mkdirP(fsPath) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        ok(fsPath, 'a path argument must be provided');
+        yield ioUtil.mkdir(fsPath, { recursive: true });
+    });
+}
+/**
+ * Returns path of a tool had the tool actually been invoked.  Resolves via paths.
+ * If you check and the tool does not exist, it will throw.
+ *
+ * @param     tool              name of the tool
+ * @param     check             whether to check if tool exists
+ * @returns   Promise<string>   path to tool
+ */
+function which(tool, check) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (!tool) {
+            throw new Error("parameter 'tool' is required");
+        }
+        // recursive when check=true
+        if (check) {
+            const result = yield which(tool, false);
+            if (!result) {
+                if (IS_WINDOWS) {
+                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
+                }
+                else {
+                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
+                }
+            }
+            return result;
+        }
+        const matches = yield findInPath(tool);
+        if (matches && matches.length > 0) {
+            return matches[0];
+        }
+        return '';
+    });
+}
+/**
+ * Returns a list of all occurrences of the given tool on the system path.
+ *
+ * @returns   Promise<string[]>  the paths of the tool
+ */
+function findInPath(tool) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (!tool) {
+            throw new Error("parameter 'tool' is required");
+        }
+        // build the list of extensions to try
+        const extensions = [];
+        if (IS_WINDOWS && process.env['PATHEXT']) {
+            for (const extension of process.env['PATHEXT'].split(external_path_.delimiter)) {
+                if (extension) {
+                    extensions.push(extension);
+                }
+            }
+        }
+        // if it's rooted, return it if exists. otherwise return empty.
+        if (isRooted(tool)) {
+            const filePath = yield tryGetExecutablePath(tool, extensions);
+            if (filePath) {
+                return [filePath];
+            }
+            return [];
+        }
+        // if any path separators, return empty
+        if (tool.includes(external_path_.sep)) {
+            return [];
+        }
+        // build the list of directories
+        //
+        // Note, technically "where" checks the current directory on Windows. From a toolkit perspective,
+        // it feels like we should not do this. Checking the current directory seems like more of a use
+        // case of a shell, and the which() function exposed by the toolkit should strive for consistency
+        // across platforms.
+        const directories = [];
+        if (process.env.PATH) {
+            for (const p of process.env.PATH.split(external_path_.delimiter)) {
+                if (p) {
+                    directories.push(p);
+                }
+            }
+        }
+        // find all matches
+        const matches = [];
+        for (const directory of directories) {
+            const filePath = yield tryGetExecutablePath(external_path_.join(directory, tool), extensions);
+            if (filePath) {
+                matches.push(filePath);
+            }
+        }
+        return matches;
+    });
+}
+function readCopyOptions(options) {
+    const force = options.force == null ? true : options.force;
+    const recursive = Boolean(options.recursive);
+    const copySourceDirectory = options.copySourceDirectory == null
+        ? true
+        : Boolean(options.copySourceDirectory);
+    return { force, recursive, copySourceDirectory };
+}
+function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        // Ensure there is not a run away recursive copy
+        if (currentDepth >= 255)
+            return;
+        currentDepth++;
+        yield mkdirP(destDir);
+        const files = yield ioUtil.readdir(sourceDir);
+        for (const fileName of files) {
+            const srcFile = `${sourceDir}/${fileName}`;
+            const destFile = `${destDir}/${fileName}`;
+            const srcFileStat = yield ioUtil.lstat(srcFile);
+            if (srcFileStat.isDirectory()) {
+                // Recurse
+                yield cpDirRecursive(srcFile, destFile, currentDepth, force);
+            }
+            else {
+                yield io_copyFile(srcFile, destFile, force);
+            }
+        }
+        // Change the mode for the newly created directory
+        yield ioUtil.chmod(destDir, (yield ioUtil.stat(sourceDir)).mode);
+    });
+}
+// Buffered file copy
+function io_copyFile(srcFile, destFile, force) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if ((yield ioUtil.lstat(srcFile)).isSymbolicLink()) {
+            // unlink/re-link it
+            try {
+                yield ioUtil.lstat(destFile);
+                yield ioUtil.unlink(destFile);
+            }
+            catch (e) {
+                // Try to override file permission
+                if (e.code === 'EPERM') {
+                    yield ioUtil.chmod(destFile, '0666');
+                    yield ioUtil.unlink(destFile);
+                }
+                // other errors = it doesn't exist, no work to do
+            }
+            // Copy over symlink
+            const symlinkFull = yield ioUtil.readlink(srcFile);
+            yield ioUtil.symlink(symlinkFull, destFile, ioUtil.IS_WINDOWS ? 'junction' : null);
+        }
+        else if (!(yield ioUtil.exists(destFile)) || force) {
+            yield ioUtil.copyFile(srcFile, destFile);
+        }
+    });
+}
+//# sourceMappingURL=io.js.map
+;// CONCATENATED MODULE: external "timers"
+const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
+;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/toolrunner.js
+var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+
+
+/* eslint-disable @typescript-eslint/unbound-method */
+const toolrunner_IS_WINDOWS = process.platform === 'win32';
+/*
+ * Class for running command line tools. Handles quoting and arg parsing in a platform agnostic way.
+ */
+class ToolRunner extends external_events_.EventEmitter {
+    constructor(toolPath, args, options) {
+        super();
+        if (!toolPath) {
+            throw new Error("Parameter 'toolPath' cannot be null or empty.");
+        }
+        this.toolPath = toolPath;
+        this.args = args || [];
+        this.options = options || {};
+    }
+    _debug(message) {
+        if (this.options.listeners && this.options.listeners.debug) {
+            this.options.listeners.debug(message);
+        }
+    }
+    _getCommandString(options, noPrefix) {
+        const toolPath = this._getSpawnFileName();
+        const args = this._getSpawnArgs(options);
+        let cmd = noPrefix ? '' : '[command]'; // omit prefix when piped to a second tool
+        if (toolrunner_IS_WINDOWS) {
+            // Windows + cmd file
+            if (this._isCmdFile()) {
+                cmd += toolPath;
+                for (const a of args) {
+                    cmd += ` ${a}`;
+                }
+            }
+            // Windows + verbatim
+            else if (options.windowsVerbatimArguments) {
+                cmd += `"${toolPath}"`;
+                for (const a of args) {
+                    cmd += ` ${a}`;
+                }
+            }
+            // Windows (regular)
+            else {
+                cmd += this._windowsQuoteCmdArg(toolPath);
+                for (const a of args) {
+                    cmd += ` ${this._windowsQuoteCmdArg(a)}`;
+                }
+            }
+        }
+        else {
+            // OSX/Linux - this can likely be improved with some form of quoting.
+            // creating processes on Unix is fundamentally different than Windows.
+            // on Unix, execvp() takes an arg array.
+            cmd += toolPath;
+            for (const a of args) {
+                cmd += ` ${a}`;
+            }
+        }
+        return cmd;
+    }
+    _processLineBuffer(data, strBuffer, onLine) {
+        try {
+            let s = strBuffer + data.toString();
+            let n = s.indexOf(external_os_namespaceObject.EOL);
+            while (n > -1) {
+                const line = s.substring(0, n);
+                onLine(line);
+                // the rest of the string ...
+                s = s.substring(n + external_os_namespaceObject.EOL.length);
+                n = s.indexOf(external_os_namespaceObject.EOL);
+            }
+            return s;
+        }
+        catch (err) {
+            // streaming lines to console is best effort.  Don't fail a build.
+            this._debug(`error processing line. Failed with error ${err}`);
+            return '';
+        }
+    }
+    _getSpawnFileName() {
+        if (toolrunner_IS_WINDOWS) {
+            if (this._isCmdFile()) {
+                return process.env['COMSPEC'] || 'cmd.exe';
+            }
+        }
+        return this.toolPath;
+    }
+    _getSpawnArgs(options) {
+        if (toolrunner_IS_WINDOWS) {
+            if (this._isCmdFile()) {
+                let argline = `/D /S /C "${this._windowsQuoteCmdArg(this.toolPath)}`;
+                for (const a of this.args) {
+                    argline += ' ';
+                    argline += options.windowsVerbatimArguments
+                        ? a
+                        : this._windowsQuoteCmdArg(a);
+                }
+                argline += '"';
+                return [argline];
+            }
+        }
+        return this.args;
+    }
+    _endsWith(str, end) {
+        return str.endsWith(end);
+    }
+    _isCmdFile() {
+        const upperToolPath = this.toolPath.toUpperCase();
+        return (this._endsWith(upperToolPath, '.CMD') ||
+            this._endsWith(upperToolPath, '.BAT'));
+    }
+    _windowsQuoteCmdArg(arg) {
+        // for .exe, apply the normal quoting rules that libuv applies
+        if (!this._isCmdFile()) {
+            return this._uvQuoteCmdArg(arg);
+        }
+        // otherwise apply quoting rules specific to the cmd.exe command line parser.
+        // the libuv rules are generic and are not designed specifically for cmd.exe
+        // command line parser.
+        //
+        // for a detailed description of the cmd.exe command line parser, refer to
+        // http://stackoverflow.com/questions/4094699/how-does-the-windows-command-interpreter-cmd-exe-parse-scripts/7970912#7970912
+        // need quotes for empty arg
+        if (!arg) {
+            return '""';
+        }
+        // determine whether the arg needs to be quoted
+        const cmdSpecialChars = [
+            ' ',
+            '\t',
+            '&',
+            '(',
+            ')',
+            '[',
+            ']',
+            '{',
+            '}',
+            '^',
+            '=',
+            ';',
+            '!',
+            "'",
+            '+',
+            ',',
+            '`',
+            '~',
+            '|',
+            '<',
+            '>',
+            '"'
+        ];
+        let needsQuotes = false;
+        for (const char of arg) {
+            if (cmdSpecialChars.some(x => x === char)) {
+                needsQuotes = true;
+                break;
+            }
+        }
+        // short-circuit if quotes not needed
+        if (!needsQuotes) {
+            return arg;
+        }
+        // the following quoting rules are very similar to the rules that by libuv applies.
+        //
+        // 1) wrap the string in quotes
+        //
+        // 2) double-up quotes - i.e. " => ""
+        //
+        //    this is different from the libuv quoting rules. libuv replaces " with \", which unfortunately
+        //    doesn't work well with a cmd.exe command line.
+        //
+        //    note, replacing " with "" also works well if the arg is passed to a downstream .NET console app.
+        //    for example, the command line:
+        //          foo.exe "myarg:""my val"""
+        //    is parsed by a .NET console app into an arg array:
+        //          [ "myarg:\"my val\"" ]
+        //    which is the same end result when applying libuv quoting rules. although the actual
+        //    command line from libuv quoting rules would look like:
+        //          foo.exe "myarg:\"my val\""
+        //
+        // 3) double-up slashes that precede a quote,
+        //    e.g.  hello \world    => "hello \world"
+        //          hello\"world    => "hello\\""world"
+        //          hello\\"world   => "hello\\\\""world"
+        //          hello world\    => "hello world\\"
+        //
+        //    technically this is not required for a cmd.exe command line, or the batch argument parser.
+        //    the reasons for including this as a .cmd quoting rule are:
+        //
+        //    a) this is optimized for the scenario where the argument is passed from the .cmd file to an
+        //       external program. many programs (e.g. .NET console apps) rely on the slash-doubling rule.
+        //
+        //    b) it's what we've been doing previously (by deferring to node default behavior) and we
+        //       haven't heard any complaints about that aspect.
+        //
+        // note, a weakness of the quoting rules chosen here, is that % is not escaped. in fact, % cannot be
+        // escaped when used on the command line directly - even though within a .cmd file % can be escaped
+        // by using %%.
+        //
+        // the saving grace is, on the command line, %var% is left as-is if var is not defined. this contrasts
+        // the line parsing rules within a .cmd file, where if var is not defined it is replaced with nothing.
+        //
+        // one option that was explored was replacing % with ^% - i.e. %var% => ^%var^%. this hack would
+        // often work, since it is unlikely that var^ would exist, and the ^ character is removed when the
+        // variable is used. the problem, however, is that ^ is not removed when %* is used to pass the args
+        // to an external program.
+        //
+        // an unexplored potential solution for the % escaping problem, is to create a wrapper .cmd file.
+        // % can be escaped within a .cmd file.
+        let reverse = '"';
+        let quoteHit = true;
+        for (let i = arg.length; i > 0; i--) {
+            // walk the string in reverse
+            reverse += arg[i - 1];
+            if (quoteHit && arg[i - 1] === '\\') {
+                reverse += '\\'; // double the slash
+            }
+            else if (arg[i - 1] === '"') {
+                quoteHit = true;
+                reverse += '"'; // double the quote
+            }
+            else {
+                quoteHit = false;
+            }
+        }
+        reverse += '"';
+        return reverse.split('').reverse().join('');
+    }
+    _uvQuoteCmdArg(arg) {
+        // Tool runner wraps child_process.spawn() and needs to apply the same quoting as
+        // Node in certain cases where the undocumented spawn option windowsVerbatimArguments
+        // is used.
+        //
+        // Since this function is a port of quote_cmd_arg from Node 4.x (technically, lib UV,
+        // see https://github.com/nodejs/node/blob/v4.x/deps/uv/src/win/process.c for details),
+        // pasting copyright notice from Node within this function:
+        //
+        //      Copyright Joyent, Inc. and other Node contributors. All rights reserved.
+        //
+        //      Permission is hereby granted, free of charge, to any person obtaining a copy
+        //      of this software and associated documentation files (the "Software"), to
+        //      deal in the Software without restriction, including without limitation the
+        //      rights to use, copy, modify, merge, publish, distribute, sublicense, and/or
+        //      sell copies of the Software, and to permit persons to whom the Software is
+        //      furnished to do so, subject to the following conditions:
+        //
+        //      The above copyright notice and this permission notice shall be included in
+        //      all copies or substantial portions of the Software.
+        //
+        //      THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+        //      IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+        //      FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+        //      AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+        //      LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING
+        //      FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS
+        //      IN THE SOFTWARE.
+        if (!arg) {
+            // Need double quotation for empty argument
+            return '""';
+        }
+        if (!arg.includes(' ') && !arg.includes('\t') && !arg.includes('"')) {
+            // No quotation needed
+            return arg;
+        }
+        if (!arg.includes('"') && !arg.includes('\\')) {
+            // No embedded double quotes or backslashes, so I can just wrap
+            // quote marks around the whole thing.
+            return `"${arg}"`;
+        }
+        // Expected input/output:
+        //   input : hello"world
+        //   output: "hello\"world"
+        //   input : hello""world
+        //   output: "hello\"\"world"
+        //   input : hello\world
+        //   output: hello\world
+        //   input : hello\\world
+        //   output: hello\\world
+        //   input : hello\"world
+        //   output: "hello\\\"world"
+        //   input : hello\\"world
+        //   output: "hello\\\\\"world"
+        //   input : hello world\
+        //   output: "hello world\\" - note the comment in libuv actually reads "hello world\"
+        //                             but it appears the comment is wrong, it should be "hello world\\"
+        let reverse = '"';
+        let quoteHit = true;
+        for (let i = arg.length; i > 0; i--) {
+            // walk the string in reverse
+            reverse += arg[i - 1];
+            if (quoteHit && arg[i - 1] === '\\') {
+                reverse += '\\';
+            }
+            else if (arg[i - 1] === '"') {
+                quoteHit = true;
+                reverse += '\\';
+            }
+            else {
+                quoteHit = false;
+            }
+        }
+        reverse += '"';
+        return reverse.split('').reverse().join('');
+    }
+    _cloneExecOptions(options) {
+        options = options || {};
+        const result = {
+            cwd: options.cwd || process.cwd(),
+            env: options.env || process.env,
+            silent: options.silent || false,
+            windowsVerbatimArguments: options.windowsVerbatimArguments || false,
+            failOnStdErr: options.failOnStdErr || false,
+            ignoreReturnCode: options.ignoreReturnCode || false,
+            delay: options.delay || 10000
+        };
+        result.outStream = options.outStream || process.stdout;
+        result.errStream = options.errStream || process.stderr;
+        return result;
+    }
+    _getSpawnOptions(options, toolPath) {
+        options = options || {};
+        const result = {};
+        result.cwd = options.cwd;
+        result.env = options.env;
+        result['windowsVerbatimArguments'] =
+            options.windowsVerbatimArguments || this._isCmdFile();
+        if (options.windowsVerbatimArguments) {
+            result.argv0 = `"${toolPath}"`;
+        }
+        return result;
+    }
+    /**
+     * Exec a tool.
+     * Output will be streamed to the live console.
+     * Returns promise with return code
+     *
+     * @param     tool     path to tool to exec
+     * @param     options  optional exec options.  See ExecOptions
+     * @returns   number
+     */
+    exec() {
+        return toolrunner_awaiter(this, void 0, void 0, function* () {
+            // root the tool path if it is unrooted and contains relative pathing
+            if (!isRooted(this.toolPath) &&
+                (this.toolPath.includes('/') ||
+                    (toolrunner_IS_WINDOWS && this.toolPath.includes('\\')))) {
+                // prefer options.cwd if it is specified, however options.cwd may also need to be rooted
+                this.toolPath = external_path_.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
+            }
+            // if the tool is only a file name, then resolve it from the PATH
+            // otherwise verify it exists (add extension on Windows if necessary)
+            this.toolPath = yield which(this.toolPath, true);
+            return new Promise((resolve, reject) => toolrunner_awaiter(this, void 0, void 0, function* () {
+                this._debug(`exec tool: ${this.toolPath}`);
+                this._debug('arguments:');
+                for (const arg of this.args) {
+                    this._debug(`   ${arg}`);
+                }
+                const optionsNonNull = this._cloneExecOptions(this.options);
+                if (!optionsNonNull.silent && optionsNonNull.outStream) {
+                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_namespaceObject.EOL);
+                }
+                const state = new ExecState(optionsNonNull, this.toolPath);
+                state.on('debug', (message) => {
+                    this._debug(message);
+                });
+                if (this.options.cwd && !(yield exists(this.options.cwd))) {
+                    return reject(new Error(`The cwd: ${this.options.cwd} does not exist!`));
+                }
+                const fileName = this._getSpawnFileName();
+                const cp = external_child_process_namespaceObject.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
+                let stdbuffer = '';
+                if (cp.stdout) {
+                    cp.stdout.on('data', (data) => {
+                        if (this.options.listeners && this.options.listeners.stdout) {
+                            this.options.listeners.stdout(data);
+                        }
+                        if (!optionsNonNull.silent && optionsNonNull.outStream) {
+                            optionsNonNull.outStream.write(data);
+                        }
+                        stdbuffer = this._processLineBuffer(data, stdbuffer, (line) => {
+                            if (this.options.listeners && this.options.listeners.stdline) {
+                                this.options.listeners.stdline(line);
+                            }
+                        });
+                    });
+                }
+                let errbuffer = '';
+                if (cp.stderr) {
+                    cp.stderr.on('data', (data) => {
+                        state.processStderr = true;
+                        if (this.options.listeners && this.options.listeners.stderr) {
+                            this.options.listeners.stderr(data);
+                        }
+                        if (!optionsNonNull.silent &&
+                            optionsNonNull.errStream &&
+                            optionsNonNull.outStream) {
+                            const s = optionsNonNull.failOnStdErr
+                                ? optionsNonNull.errStream
+                                : optionsNonNull.outStream;
+                            s.write(data);
+                        }
+                        errbuffer = this._processLineBuffer(data, errbuffer, (line) => {
+                            if (this.options.listeners && this.options.listeners.errline) {
+                                this.options.listeners.errline(line);
+                            }
+                        });
+                    });
+                }
+                cp.on('error', (err) => {
+                    state.processError = err.message;
+                    state.processExited = true;
+                    state.processClosed = true;
+                    state.CheckComplete();
+                });
+                cp.on('exit', (code) => {
+                    state.processExitCode = code;
+                    state.processExited = true;
+                    this._debug(`Exit code ${code} received from tool '${this.toolPath}'`);
+                    state.CheckComplete();
+                });
+                cp.on('close', (code) => {
+                    state.processExitCode = code;
+                    state.processExited = true;
+                    state.processClosed = true;
+                    this._debug(`STDIO streams have closed for tool '${this.toolPath}'`);
+                    state.CheckComplete();
+                });
+                state.on('done', (error, exitCode) => {
+                    if (stdbuffer.length > 0) {
+                        this.emit('stdline', stdbuffer);
+                    }
+                    if (errbuffer.length > 0) {
+                        this.emit('errline', errbuffer);
+                    }
+                    cp.removeAllListeners();
+                    if (error) {
+                        reject(error);
+                    }
+                    else {
+                        resolve(exitCode);
+                    }
+                });
+                if (this.options.input) {
+                    if (!cp.stdin) {
+                        throw new Error('child process missing stdin');
+                    }
+                    cp.stdin.end(this.options.input);
+                }
+            }));
+        });
+    }
+}
+/**
+ * Convert an arg string to an array of args. Handles escaping
+ *
+ * @param    argString   string of arguments
+ * @returns  string[]    array of arguments
+ */
+function argStringToArray(argString) {
+    const args = [];
+    let inQuotes = false;
+    let escaped = false;
+    let arg = '';
+    function append(c) {
+        // we only escape double quotes.
+        if (escaped && c !== '"') {
+            arg += '\\';
+        }
+        arg += c;
+        escaped = false;
+    }
+    for (let i = 0; i < argString.length; i++) {
+        const c = argString.charAt(i);
+        if (c === '"') {
+            if (!escaped) {
+                inQuotes = !inQuotes;
+            }
+            else {
+                append(c);
+            }
+            continue;
+        }
+        if (c === '\\' && escaped) {
+            append(c);
+            continue;
+        }
+        if (c === '\\' && inQuotes) {
+            escaped = true;
+            continue;
+        }
+        if (c === ' ' && !inQuotes) {
+            if (arg.length > 0) {
+                args.push(arg);
+                arg = '';
+            }
+            continue;
+        }
+        append(c);
+    }
+    if (arg.length > 0) {
+        args.push(arg.trim());
+    }
+    return args;
+}
+class ExecState extends external_events_.EventEmitter {
+    constructor(options, toolPath) {
+        super();
+        this.processClosed = false; // tracks whether the process has exited and stdio is closed
+        this.processError = '';
+        this.processExitCode = 0;
+        this.processExited = false; // tracks whether the process has exited
+        this.processStderr = false; // tracks whether stderr was written to
+        this.delay = 10000; // 10 seconds
+        this.done = false;
+        this.timeout = null;
+        if (!toolPath) {
+            throw new Error('toolPath must not be empty');
+        }
+        this.options = options;
+        this.toolPath = toolPath;
+        if (options.delay) {
+            this.delay = options.delay;
+        }
+    }
+    CheckComplete() {
+        if (this.done) {
+            return;
+        }
+        if (this.processClosed) {
+            this._setResult();
+        }
+        else if (this.processExited) {
+            this.timeout = (0,external_timers_namespaceObject.setTimeout)(ExecState.HandleTimeout, this.delay, this);
+        }
+    }
+    _debug(message) {
+        this.emit('debug', message);
+    }
+    _setResult() {
+        // determine whether there is an error
+        let error;
+        if (this.processExited) {
+            if (this.processError) {
+                error = new Error(`There was an error when attempting to execute the process '${this.toolPath}'. This may indicate the process failed to start. Error: ${this.processError}`);
+            }
+            else if (this.processExitCode !== 0 && !this.options.ignoreReturnCode) {
+                error = new Error(`The process '${this.toolPath}' failed with exit code ${this.processExitCode}`);
+            }
+            else if (this.processStderr && this.options.failOnStdErr) {
+                error = new Error(`The process '${this.toolPath}' failed because one or more lines were written to the STDERR stream`);
+            }
+        }
+        // clear the timeout
+        if (this.timeout) {
+            clearTimeout(this.timeout);
+            this.timeout = null;
+        }
+        this.done = true;
+        this.emit('done', error, this.processExitCode);
+    }
+    static HandleTimeout(state) {
+        if (state.done) {
+            return;
+        }
+        if (!state.processClosed && state.processExited) {
+            const message = `The STDIO streams did not close within ${state.delay / 1000} seconds of the exit event from process '${state.toolPath}'. This may indicate a child process inherited the STDIO streams and has not yet exited.`;
+            state._debug(message);
+        }
+        state._setResult();
+    }
+}
+//# sourceMappingURL=toolrunner.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/exec.js
+var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+/**
+ * Exec a command.
+ * Output will be streamed to the live console.
+ * Returns promise with return code
+ *
+ * @param     commandLine        command to execute (can include additional args). Must be correctly escaped.
+ * @param     args               optional arguments for tool. Escaping is handled by the lib.
+ * @param     options            optional exec options.  See ExecOptions
+ * @returns   Promise<number>    exit code
+ */
+function exec_exec(commandLine, args, options) {
+    return exec_awaiter(this, void 0, void 0, function* () {
+        const commandArgs = tr.argStringToArray(commandLine);
+        if (commandArgs.length === 0) {
+            throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
+        }
+        // Path to tool to execute should be first arg
+        const toolPath = commandArgs[0];
+        args = commandArgs.slice(1).concat(args || []);
+        const runner = new tr.ToolRunner(toolPath, args, options);
+        return runner.exec();
+    });
+}
+/**
+ * Exec a command and get the output.
+ * Output will be streamed to the live console.
+ * Returns promise with the exit code and collected stdout and stderr
+ *
+ * @param     commandLine           command to execute (can include additional args). Must be correctly escaped.
+ * @param     args                  optional arguments for tool. Escaping is handled by the lib.
+ * @param     options               optional exec options.  See ExecOptions
+ * @returns   Promise<ExecOutput>   exit code, stdout, and stderr
+ */
+function getExecOutput(commandLine, args, options) {
+    return exec_awaiter(this, void 0, void 0, function* () {
+        var _a, _b;
+        let stdout = '';
+        let stderr = '';
+        //Using string decoder covers the case where a mult-byte character is split
+        const stdoutDecoder = new StringDecoder('utf8');
+        const stderrDecoder = new StringDecoder('utf8');
+        const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
+        const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
+        const stdErrListener = (data) => {
+            stderr += stderrDecoder.write(data);
+            if (originalStdErrListener) {
+                originalStdErrListener(data);
+            }
+        };
+        const stdOutListener = (data) => {
+            stdout += stdoutDecoder.write(data);
+            if (originalStdoutListener) {
+                originalStdoutListener(data);
+            }
+        };
+        const listeners = Object.assign(Object.assign({}, options === null || options === void 0 ? void 0 : options.listeners), { stdout: stdOutListener, stderr: stdErrListener });
+        const exitCode = yield exec_exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
+        //flush any remaining characters
+        stdout += stdoutDecoder.end();
+        stderr += stderrDecoder.end();
+        return {
+            exitCode,
+            stdout,
+            stderr
+        };
+    });
+}
+//# sourceMappingURL=exec.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
+var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    const { stdout: version } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
+        silent: true
+    });
+    const { stdout: name } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
+        silent: true
+    });
+    return {
+        name: name.trim(),
+        version: version.trim()
+    };
+});
+const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    var _a, _b, _c, _d;
+    const { stdout } = yield exec.getExecOutput('sw_vers', undefined, {
+        silent: true
+    });
+    const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : '';
+    const name = (_d = (_c = stdout.match(/ProductName:\s*(.+)/)) === null || _c === void 0 ? void 0 : _c[1]) !== null && _d !== void 0 ? _d : '';
+    return {
+        name,
+        version
+    };
+});
+const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    const { stdout } = yield exec.getExecOutput('lsb_release', ['-i', '-r', '-s'], {
+        silent: true
+    });
+    const [name, version] = stdout.trim().split('\n');
+    return {
+        name,
+        version
+    };
+});
+const platform = external_os_namespaceObject.platform();
+const arch = external_os_namespaceObject.arch();
+const isWindows = platform === 'win32';
+const isMacOS = platform === 'darwin';
+const isLinux = platform === 'linux';
+function getDetails() {
+    return platform_awaiter(this, void 0, void 0, function* () {
+        return Object.assign(Object.assign({}, (yield (isWindows
+            ? getWindowsInfo()
+            : isMacOS
+                ? getMacOsInfo()
+                : getLinuxInfo()))), { platform,
+            arch,
+            isWindows,
+            isMacOS,
+            isLinux });
+    });
+}
+//# sourceMappingURL=platform.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
+var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+
+/**
+ * The code to exit an action
+ */
+var ExitCode;
+(function (ExitCode) {
+    /**
+     * A code indicating that the action was successful
+     */
+    ExitCode[ExitCode["Success"] = 0] = "Success";
+    /**
+     * A code indicating that the action was a failure
+     */
+    ExitCode[ExitCode["Failure"] = 1] = "Failure";
+})(ExitCode || (ExitCode = {}));
+//-----------------------------------------------------------------------
+// Variables
+//-----------------------------------------------------------------------
+/**
+ * Sets env variable for this action and future actions in the job
+ * @param name the name of the variable to set
+ * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function exportVariable(name, val) {
+    const convertedVal = toCommandValue(val);
+    process.env[name] = convertedVal;
+    const filePath = process.env['GITHUB_ENV'] || '';
+    if (filePath) {
+        return issueFileCommand('ENV', prepareKeyValueMessage(name, val));
+    }
+    issueCommand('set-env', { name }, convertedVal);
+}
+/**
+ * Registers a secret which will get masked from logs
+ *
+ * @param secret - Value of the secret to be masked
+ * @remarks
+ * This function instructs the Actions runner to mask the specified value in any
+ * logs produced during the workflow run. Once registered, the secret value will
+ * be replaced with asterisks (***) whenever it appears in console output, logs,
+ * or error messages.
+ *
+ * This is useful for protecting sensitive information such as:
+ * - API keys
+ * - Access tokens
+ * - Authentication credentials
+ * - URL parameters containing signatures (SAS tokens)
+ *
+ * Note that masking only affects future logs; any previous appearances of the
+ * secret in logs before calling this function will remain unmasked.
+ *
+ * @example
+ * ```typescript
+ * // Register an API token as a secret
+ * const apiToken = "abc123xyz456";
+ * setSecret(apiToken);
+ *
+ * // Now any logs containing this value will show *** instead
+ * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
+ * ```
+ */
+function core_setSecret(secret) {
+    command_issueCommand('add-mask', {}, secret);
+}
+/**
+ * Prepends inputPath to the PATH (for this action and future actions)
+ * @param inputPath
+ */
+function addPath(inputPath) {
+    const filePath = process.env['GITHUB_PATH'] || '';
+    if (filePath) {
+        issueFileCommand('PATH', inputPath);
+    }
+    else {
+        issueCommand('add-path', {}, inputPath);
+    }
+    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
+}
+/**
+ * Gets the value of an input.
+ * Unless trimWhitespace is set to false in InputOptions, the value is also trimmed.
+ * Returns an empty string if the value is not defined.
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   string
+ */
+function getInput(name, options) {
+    const val = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '';
+    if (options && options.required && !val) {
+        throw new Error(`Input required and not supplied: ${name}`);
+    }
+    if (options && options.trimWhitespace === false) {
+        return val;
+    }
+    return val.trim();
+}
+/**
+ * Gets the values of an multiline input.  Each value is also trimmed.
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   string[]
+ *
+ */
+function getMultilineInput(name, options) {
+    const inputs = getInput(name, options)
+        .split('\n')
+        .filter(x => x !== '');
+    if (options && options.trimWhitespace === false) {
+        return inputs;
+    }
+    return inputs.map(input => input.trim());
+}
+/**
+ * Gets the input value of the boolean type in the YAML 1.2 "core schema" specification.
+ * Support boolean input list: `true | True | TRUE | false | False | FALSE` .
+ * The return value is also in boolean type.
+ * ref: https://yaml.org/spec/1.2/spec.html#id2804923
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   boolean
+ */
+function getBooleanInput(name, options) {
+    const trueValue = ['true', 'True', 'TRUE'];
+    const falseValue = ['false', 'False', 'FALSE'];
+    const val = getInput(name, options);
+    if (trueValue.includes(val))
+        return true;
+    if (falseValue.includes(val))
+        return false;
+    throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}\n` +
+        `Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
+}
+/**
+ * Sets the value of an output.
+ *
+ * @param     name     name of the output to set
+ * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function setOutput(name, value) {
+    const filePath = process.env['GITHUB_OUTPUT'] || '';
+    if (filePath) {
+        return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
+    }
+    process.stdout.write(external_os_namespaceObject.EOL);
+    command_issueCommand('set-output', { name }, utils_toCommandValue(value));
+}
+/**
+ * Enables or disables the echoing of commands into stdout for the rest of the step.
+ * Echoing is disabled by default if ACTIONS_STEP_DEBUG is not set.
+ *
+ */
+function setCommandEcho(enabled) {
+    issue('echo', enabled ? 'on' : 'off');
+}
+//-----------------------------------------------------------------------
+// Results
+//-----------------------------------------------------------------------
+/**
+ * Sets the action status to failed.
+ * When the action exits it will be with an exit code of 1
+ * @param message add error issue message
+ */
+function setFailed(message) {
+    process.exitCode = ExitCode.Failure;
+    core_error(message);
+}
+//-----------------------------------------------------------------------
+// Logging Commands
+//-----------------------------------------------------------------------
+/**
+ * Gets whether Actions Step Debug is on or not
+ */
+function isDebug() {
+    return process.env['RUNNER_DEBUG'] === '1';
+}
+/**
+ * Writes debug message to user log
+ * @param message debug message
+ */
+function core_debug(message) {
+    command_issueCommand('debug', {}, message);
+}
+/**
+ * Adds an error issue
+ * @param message error issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function core_error(message, properties = {}) {
+    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Adds a warning issue
+ * @param message warning issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function warning(message, properties = {}) {
+    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Adds a notice issue
+ * @param message notice issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function notice(message, properties = {}) {
+    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Writes info to log with console.log.
+ * @param message info message
+ */
+function info(message) {
+    process.stdout.write(message + external_os_namespaceObject.EOL);
+}
+/**
+ * Begin an output group.
+ *
+ * Output until the next `groupEnd` will be foldable in this group
+ *
+ * @param name The name of the output group
+ */
+function startGroup(name) {
+    issue('group', name);
+}
+/**
+ * End an output group.
+ */
+function endGroup() {
+    issue('endgroup');
+}
+/**
+ * Wrap an asynchronous function call in a group.
+ *
+ * Returns the same type as the function itself.
+ *
+ * @param name The name of the group
+ * @param fn The function to wrap in the group
+ */
+function group(name, fn) {
+    return core_awaiter(this, void 0, void 0, function* () {
+        startGroup(name);
+        let result;
+        try {
+            result = yield fn();
+        }
+        finally {
+            endGroup();
+        }
+        return result;
+    });
+}
+//-----------------------------------------------------------------------
+// Wrapper action state
+//-----------------------------------------------------------------------
+/**
+ * Saves state for current action, the state can only be retrieved by this action's post job execution.
+ *
+ * @param     name     name of the state to store
+ * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function saveState(name, value) {
+    const filePath = process.env['GITHUB_STATE'] || '';
+    if (filePath) {
+        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
+    }
+    issueCommand('save-state', { name }, toCommandValue(value));
+}
+/**
+ * Gets the value of an state set by this action's main execution.
+ *
+ * @param     name     name of the state to get
+ * @returns   string
+ */
+function getState(name) {
+    return process.env[`STATE_${name}`] || '';
+}
+function getIDToken(aud) {
+    return core_awaiter(this, void 0, void 0, function* () {
+        return yield OidcClient.getIDToken(aud);
+    });
+}
+/**
+ * Summary exports
+ */
+
+/**
+ * @deprecated use core.summary
+ */
+
+/**
+ * Path exports
+ */
+
+/**
+ * Platform utilities exports
+ */
+
+//# sourceMappingURL=core.js.map
 ;// CONCATENATED MODULE: ./src/actions/common.ts
 
 
@@ -51245,13 +51109,15 @@ const actionsLogger = {
     debug: (m) => core_debug(m),
     secret: (s) => core_setSecret(s),
 };
+/** Each stage's line in the step's log as it ends: `restore: ok in 1.20s`, with why it did not run. */
+const stageProgress = (s) => info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`);
 /** Report, set outputs, write the job summary, and fail the step unless the verdict is pass. */
 async function publish(result, opts, outputs) {
     const reportPath = writeJsonReport(result, opts.report ?? external_node_path_default().join(opts.workDir, `${result.command}-report.json`));
     for (const [k, v] of Object.entries(outputs(reportPath)))
         setOutput(k, v);
     await summary
-        .addRaw(render_markdownSummary(result, opts.title, opts.facts) + (opts.extra ? `\n${opts.extra}\n` : ''))
+        .addRaw(markdownSummary(result, opts.title, opts.facts) + (opts.extra ? `\n${opts.extra}\n` : ''))
         .write();
     if (result.verdict !== 'pass') {
         const top = result.findings.find((f) => !f.ignored);
@@ -51276,11 +51142,10 @@ async function runAction(body) {
 
 
 
-
 function migrate_check_run(raw = actionInputs()) {
     return runAction(async () => {
         const opts = parseMigrateOptions(raw, 'input', actionsLogger);
-        const result = await runMigrate(opts, actionsLogger, (s) => info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`));
+        const result = await runMigrate(opts, actionsLogger, stageProgress);
         const text = migrateComment(result);
         const file = writeComment(text, opts.workDir);
         const diff = schemaDiffText(result);
@@ -51300,7 +51165,7 @@ function migrate_check_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_migrate_check_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1247);
+/* harmony import */ var _actions_migrate_check_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5730);
 
 await (0,_actions_migrate_check_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -53337,7 +53202,7 @@ var Alias = __nccwpck_require__(4065);
 var Collection = __nccwpck_require__(101);
 var identity = __nccwpck_require__(1127);
 var Pair = __nccwpck_require__(7165);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(4043);
 var Schema = __nccwpck_require__(5840);
 var stringifyDocument = __nccwpck_require__(6829);
 var anchors = __nccwpck_require__(1596);
@@ -54263,7 +54128,7 @@ var anchors = __nccwpck_require__(1596);
 var visit = __nccwpck_require__(204);
 var identity = __nccwpck_require__(1127);
 var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(4043);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -54546,7 +54411,7 @@ exports.isEmptyPath = isEmptyPath;
 
 var applyReviver = __nccwpck_require__(3661);
 var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(4043);
 
 class NodeBase {
     constructor(type) {
@@ -54639,7 +54504,7 @@ exports.createPair = createPair;
 
 var identity = __nccwpck_require__(1127);
 var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(4043);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -54830,7 +54695,7 @@ var stringifyCollection = __nccwpck_require__(1212);
 var Collection = __nccwpck_require__(101);
 var identity = __nccwpck_require__(1127);
 var Scalar = __nccwpck_require__(3301);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(4043);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -54951,7 +54816,7 @@ var log = __nccwpck_require__(7249);
 var merge = __nccwpck_require__(452);
 var stringify = __nccwpck_require__(2148);
 var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(4043);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -55074,7 +54939,7 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 6424:
+/***/ 4043:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -57918,7 +57783,7 @@ var omap = __nccwpck_require__(303);
 var pairs = __nccwpck_require__(8385);
 var schema$2 = __nccwpck_require__(5913);
 var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(4371);
+var timestamp = __nccwpck_require__(6752);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -58341,7 +58206,7 @@ exports.merge = merge;
 
 
 var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(4043);
 var YAMLMap = __nccwpck_require__(4454);
 var YAMLSeq = __nccwpck_require__(2223);
 var pairs = __nccwpck_require__(8385);
@@ -58525,7 +58390,7 @@ var merge = __nccwpck_require__(452);
 var omap = __nccwpck_require__(303);
 var pairs = __nccwpck_require__(8385);
 var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(4371);
+var timestamp = __nccwpck_require__(6752);
 
 const schema = [
     map.map,
@@ -58659,7 +58524,7 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 4371:
+/***/ 6752:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 

@@ -37339,7 +37339,7 @@ module.exports.__defineSetter__('parseInt8', function (val) {
 const Client = __nccwpck_require__(5042)
 const defaults = __nccwpck_require__(8995)
 const Connection = __nccwpck_require__(9809)
-const Result = __nccwpck_require__(8014)
+const Result = __nccwpck_require__(6424)
 const utils = __nccwpck_require__(9652)
 const Pool = __nccwpck_require__(7558)
 const TypeOverrides = __nccwpck_require__(365)
@@ -38036,7 +38036,7 @@ NativeQuery.prototype.submit = function (client) {
 
 const { EventEmitter } = __nccwpck_require__(4434)
 
-const Result = __nccwpck_require__(8014)
+const Result = __nccwpck_require__(6424)
 const utils = __nccwpck_require__(9652)
 
 class Query extends EventEmitter {
@@ -38299,7 +38299,7 @@ module.exports = Query
 
 /***/ }),
 
-/***/ 8014:
+/***/ 6424:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -39045,6 +39045,2510 @@ module.exports = function(connInfo, cb) {
 };
 
 module.exports.warnTo = helper.warnTo;
+
+
+/***/ }),
+
+/***/ 4006:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const pico = __nccwpck_require__(8016);
+const utils = __nccwpck_require__(4059);
+
+function picomatch(glob, options, returnState = false) {
+  // default to os.platform()
+  if (options && (options.windows === null || options.windows === undefined)) {
+    // don't mutate the original options object
+    options = { ...options, windows: utils.isWindows() };
+  }
+
+  return pico(glob, options, returnState);
+}
+
+Object.assign(picomatch, pico);
+module.exports = picomatch;
+
+
+/***/ }),
+
+/***/ 5595:
+/***/ ((module) => {
+
+
+
+const WIN_SLASH = '\\\\/';
+const WIN_NO_SLASH = `[^${WIN_SLASH}]`;
+
+const DEFAULT_MAX_EXTGLOB_RECURSION = 0;
+
+/**
+ * Posix glob regex
+ */
+
+const DOT_LITERAL = '\\.';
+const PLUS_LITERAL = '\\+';
+const QMARK_LITERAL = '\\?';
+const SLASH_LITERAL = '\\/';
+const ONE_CHAR = '(?=.)';
+const QMARK = '[^/]';
+const END_ANCHOR = `(?:${SLASH_LITERAL}|$)`;
+const START_ANCHOR = `(?:^|${SLASH_LITERAL})`;
+const DOTS_SLASH = `${DOT_LITERAL}{1,2}${END_ANCHOR}`;
+const NO_DOT = `(?!${DOT_LITERAL})`;
+const NO_DOTS = `(?!${START_ANCHOR}${DOTS_SLASH})`;
+const NO_DOT_SLASH = `(?!${DOT_LITERAL}{0,1}${END_ANCHOR})`;
+const NO_DOTS_SLASH = `(?!${DOTS_SLASH})`;
+const QMARK_NO_DOT = `[^.${SLASH_LITERAL}]`;
+const STAR = `${QMARK}*?`;
+const SEP = '/';
+
+const POSIX_CHARS = {
+  DOT_LITERAL,
+  PLUS_LITERAL,
+  QMARK_LITERAL,
+  SLASH_LITERAL,
+  ONE_CHAR,
+  QMARK,
+  END_ANCHOR,
+  DOTS_SLASH,
+  NO_DOT,
+  NO_DOTS,
+  NO_DOT_SLASH,
+  NO_DOTS_SLASH,
+  QMARK_NO_DOT,
+  STAR,
+  START_ANCHOR,
+  SEP
+};
+
+/**
+ * Windows glob regex
+ */
+
+const WINDOWS_CHARS = {
+  ...POSIX_CHARS,
+
+  SLASH_LITERAL: `[${WIN_SLASH}]`,
+  QMARK: WIN_NO_SLASH,
+  STAR: `${WIN_NO_SLASH}*?`,
+  DOTS_SLASH: `${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$)`,
+  NO_DOT: `(?!${DOT_LITERAL})`,
+  NO_DOTS: `(?!(?:^|[${WIN_SLASH}])${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$))`,
+  NO_DOT_SLASH: `(?!${DOT_LITERAL}{0,1}(?:[${WIN_SLASH}]|$))`,
+  NO_DOTS_SLASH: `(?!${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$))`,
+  QMARK_NO_DOT: `[^.${WIN_SLASH}]`,
+  START_ANCHOR: `(?:^|[${WIN_SLASH}])`,
+  END_ANCHOR: `(?:[${WIN_SLASH}]|$)`,
+  SEP: '\\'
+};
+
+/**
+ * POSIX Bracket Regex
+ */
+
+const POSIX_REGEX_SOURCE = {
+  __proto__: null,
+  alnum: 'a-zA-Z0-9',
+  alpha: 'a-zA-Z',
+  ascii: '\\x00-\\x7F',
+  blank: ' \\t',
+  cntrl: '\\x00-\\x1F\\x7F',
+  digit: '0-9',
+  graph: '\\x21-\\x7E',
+  lower: 'a-z',
+  print: '\\x20-\\x7E ',
+  punct: '\\-!"#$%&\'()\\*+,./:;<=>?@[\\]^_`{|}~',
+  space: ' \\t\\r\\n\\v\\f',
+  upper: 'A-Z',
+  word: 'A-Za-z0-9_',
+  xdigit: 'A-Fa-f0-9'
+};
+
+module.exports = {
+  DEFAULT_MAX_EXTGLOB_RECURSION,
+  MAX_LENGTH: 1024 * 64,
+  POSIX_REGEX_SOURCE,
+
+  // regular expressions
+  REGEX_BACKSLASH: /\\(?![*+?^${}(|)[\]])/g,
+  REGEX_NON_SPECIAL_CHARS: /^[^@![\].,$*+?^{}()|\\/]+/,
+  REGEX_SPECIAL_CHARS: /[-*+?.^${}(|)[\]]/,
+  REGEX_SPECIAL_CHARS_BACKREF: /(\\?)((\W)(\3*))/g,
+  REGEX_SPECIAL_CHARS_GLOBAL: /([-*+?.^${}(|)[\]])/g,
+  REGEX_REMOVE_BACKSLASH: /(?:\[.*?[^\\]\]|\\(?=.))/g,
+
+  // Replace globs with equivalent patterns to reduce parsing time.
+  REPLACEMENTS: {
+    __proto__: null,
+    '***': '*',
+    '**/**': '**',
+    '**/**/**': '**'
+  },
+
+  // Digits
+  CHAR_0: 48, /* 0 */
+  CHAR_9: 57, /* 9 */
+
+  // Alphabet chars.
+  CHAR_UPPERCASE_A: 65, /* A */
+  CHAR_LOWERCASE_A: 97, /* a */
+  CHAR_UPPERCASE_Z: 90, /* Z */
+  CHAR_LOWERCASE_Z: 122, /* z */
+
+  CHAR_LEFT_PARENTHESES: 40, /* ( */
+  CHAR_RIGHT_PARENTHESES: 41, /* ) */
+
+  CHAR_ASTERISK: 42, /* * */
+
+  // Non-alphabetic chars.
+  CHAR_AMPERSAND: 38, /* & */
+  CHAR_AT: 64, /* @ */
+  CHAR_BACKWARD_SLASH: 92, /* \ */
+  CHAR_CARRIAGE_RETURN: 13, /* \r */
+  CHAR_CIRCUMFLEX_ACCENT: 94, /* ^ */
+  CHAR_COLON: 58, /* : */
+  CHAR_COMMA: 44, /* , */
+  CHAR_DOT: 46, /* . */
+  CHAR_DOUBLE_QUOTE: 34, /* " */
+  CHAR_EQUAL: 61, /* = */
+  CHAR_EXCLAMATION_MARK: 33, /* ! */
+  CHAR_FORM_FEED: 12, /* \f */
+  CHAR_FORWARD_SLASH: 47, /* / */
+  CHAR_GRAVE_ACCENT: 96, /* ` */
+  CHAR_HASH: 35, /* # */
+  CHAR_HYPHEN_MINUS: 45, /* - */
+  CHAR_LEFT_ANGLE_BRACKET: 60, /* < */
+  CHAR_LEFT_CURLY_BRACE: 123, /* { */
+  CHAR_LEFT_SQUARE_BRACKET: 91, /* [ */
+  CHAR_LINE_FEED: 10, /* \n */
+  CHAR_NO_BREAK_SPACE: 160, /* \u00A0 */
+  CHAR_PERCENT: 37, /* % */
+  CHAR_PLUS: 43, /* + */
+  CHAR_QUESTION_MARK: 63, /* ? */
+  CHAR_RIGHT_ANGLE_BRACKET: 62, /* > */
+  CHAR_RIGHT_CURLY_BRACE: 125, /* } */
+  CHAR_RIGHT_SQUARE_BRACKET: 93, /* ] */
+  CHAR_SEMICOLON: 59, /* ; */
+  CHAR_SINGLE_QUOTE: 39, /* ' */
+  CHAR_SPACE: 32, /*   */
+  CHAR_TAB: 9, /* \t */
+  CHAR_UNDERSCORE: 95, /* _ */
+  CHAR_VERTICAL_LINE: 124, /* | */
+  CHAR_ZERO_WIDTH_NOBREAK_SPACE: 65279, /* \uFEFF */
+
+  /**
+   * Create EXTGLOB_CHARS
+   */
+
+  extglobChars(chars) {
+    return {
+      '!': { type: 'negate', open: '(?:(?!(?:', close: `))${chars.STAR})` },
+      '?': { type: 'qmark', open: '(?:', close: ')?' },
+      '+': { type: 'plus', open: '(?:', close: ')+' },
+      '*': { type: 'star', open: '(?:', close: ')*' },
+      '@': { type: 'at', open: '(?:', close: ')' }
+    };
+  },
+
+  /**
+   * Create GLOB_CHARS
+   */
+
+  globChars(win32) {
+    return win32 === true ? WINDOWS_CHARS : POSIX_CHARS;
+  }
+};
+
+
+/***/ }),
+
+/***/ 8265:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const constants = __nccwpck_require__(5595);
+const utils = __nccwpck_require__(4059);
+
+/**
+ * Constants
+ */
+
+const {
+  MAX_LENGTH,
+  POSIX_REGEX_SOURCE,
+  REGEX_NON_SPECIAL_CHARS,
+  REGEX_SPECIAL_CHARS_BACKREF,
+  REPLACEMENTS
+} = constants;
+
+/**
+ * Helpers
+ */
+
+const expandRange = (args, options) => {
+  if (typeof options.expandRange === 'function') {
+    return options.expandRange(...args, options);
+  }
+
+  args.sort();
+  const value = `[${args.join('-')}]`;
+
+  try {
+    /* eslint-disable-next-line no-new */
+    new RegExp(value);
+  } catch (ex) {
+    return args.map(v => utils.escapeRegex(v)).join('..');
+  }
+
+  return value;
+};
+
+/**
+ * Create the message for a syntax error
+ */
+
+const syntaxError = (type, char) => {
+  return `Missing ${type}: "${char}" - use "\\\\${char}" to match literal characters`;
+};
+
+const splitTopLevel = input => {
+  const parts = [];
+  let bracket = 0;
+  let paren = 0;
+  let quote = 0;
+  let value = '';
+  let escaped = false;
+
+  for (const ch of input) {
+    if (escaped === true) {
+      value += ch;
+      escaped = false;
+      continue;
+    }
+
+    if (ch === '\\') {
+      value += ch;
+      escaped = true;
+      continue;
+    }
+
+    if (ch === '"') {
+      quote = quote === 1 ? 0 : 1;
+      value += ch;
+      continue;
+    }
+
+    if (quote === 0) {
+      if (ch === '[') {
+        bracket++;
+      } else if (ch === ']' && bracket > 0) {
+        bracket--;
+      } else if (bracket === 0) {
+        if (ch === '(') {
+          paren++;
+        } else if (ch === ')' && paren > 0) {
+          paren--;
+        } else if (ch === '|' && paren === 0) {
+          parts.push(value);
+          value = '';
+          continue;
+        }
+      }
+    }
+
+    value += ch;
+  }
+
+  parts.push(value);
+  return parts;
+};
+
+const isPlainBranch = branch => {
+  let escaped = false;
+
+  for (const ch of branch) {
+    if (escaped === true) {
+      escaped = false;
+      continue;
+    }
+
+    if (ch === '\\') {
+      escaped = true;
+      continue;
+    }
+
+    if (/[?*+@!()[\]{}]/.test(ch)) {
+      return false;
+    }
+  }
+
+  return true;
+};
+
+const normalizeSimpleBranch = branch => {
+  let value = branch.trim();
+  let changed = true;
+
+  while (changed === true) {
+    changed = false;
+
+    if (/^@\([^\\()[\]{}|]+\)$/.test(value)) {
+      value = value.slice(2, -1);
+      changed = true;
+    }
+  }
+
+  if (!isPlainBranch(value)) {
+    return;
+  }
+
+  return value.replace(/\\(.)/g, '$1');
+};
+
+const hasRepeatedCharPrefixOverlap = branches => {
+  const values = branches.map(normalizeSimpleBranch).filter(Boolean);
+
+  for (let i = 0; i < values.length; i++) {
+    for (let j = i + 1; j < values.length; j++) {
+      const a = values[i];
+      const b = values[j];
+      const char = a[0];
+
+      if (!char || a !== char.repeat(a.length) || b !== char.repeat(b.length)) {
+        continue;
+      }
+
+      if (a === b || a.startsWith(b) || b.startsWith(a)) {
+        return true;
+      }
+    }
+  }
+
+  return false;
+};
+
+const parseRepeatedExtglob = (pattern, requireEnd = true) => {
+  if ((pattern[0] !== '+' && pattern[0] !== '*') || pattern[1] !== '(') {
+    return;
+  }
+
+  let bracket = 0;
+  let paren = 0;
+  let quote = 0;
+  let escaped = false;
+
+  for (let i = 1; i < pattern.length; i++) {
+    const ch = pattern[i];
+
+    if (escaped === true) {
+      escaped = false;
+      continue;
+    }
+
+    if (ch === '\\') {
+      escaped = true;
+      continue;
+    }
+
+    if (ch === '"') {
+      quote = quote === 1 ? 0 : 1;
+      continue;
+    }
+
+    if (quote === 1) {
+      continue;
+    }
+
+    if (ch === '[') {
+      bracket++;
+      continue;
+    }
+
+    if (ch === ']' && bracket > 0) {
+      bracket--;
+      continue;
+    }
+
+    if (bracket > 0) {
+      continue;
+    }
+
+    if (ch === '(') {
+      paren++;
+      continue;
+    }
+
+    if (ch === ')') {
+      paren--;
+
+      if (paren === 0) {
+        if (requireEnd === true && i !== pattern.length - 1) {
+          return;
+        }
+
+        return {
+          type: pattern[0],
+          body: pattern.slice(2, i),
+          end: i
+        };
+      }
+    }
+  }
+};
+
+const buildCharClassStar = chars => {
+  const source = chars.length === 1
+    ? utils.escapeRegex(chars[0])
+    : `[${chars.map(ch => utils.escapeRegex(ch)).join('')}]`;
+
+  return `${source}*`;
+};
+
+const getStarExtglobSequenceChars = pattern => {
+  let index = 0;
+  const chars = [];
+
+  while (index < pattern.length) {
+    const match = parseRepeatedExtglob(pattern.slice(index), false);
+
+    if (!match || match.type !== '*') {
+      return;
+    }
+
+    const branches = splitTopLevel(match.body).map(branch => branch.trim());
+    if (branches.length !== 1) {
+      return;
+    }
+
+    const branch = normalizeSimpleBranch(branches[0]);
+    if (!branch || branch.length !== 1) {
+      return;
+    }
+
+    chars.push(branch);
+    index += match.end + 1;
+  }
+
+  if (chars.length < 1) {
+    return;
+  }
+
+  return chars;
+};
+
+const repeatedExtglobRecursion = pattern => {
+  let depth = 0;
+  let value = pattern.trim();
+  let match = parseRepeatedExtglob(value);
+
+  while (match) {
+    depth++;
+    value = match.body.trim();
+    match = parseRepeatedExtglob(value);
+  }
+
+  return depth;
+};
+
+const analyzeRepeatedExtglob = (body, options) => {
+  if (options.maxExtglobRecursion === false) {
+    return { risky: false };
+  }
+
+  const max =
+    typeof options.maxExtglobRecursion === 'number'
+      ? options.maxExtglobRecursion
+      : constants.DEFAULT_MAX_EXTGLOB_RECURSION;
+
+  const branches = splitTopLevel(body).map(branch => branch.trim());
+
+  if (branches.length > 1) {
+    if (
+      branches.some(branch => branch === '') ||
+      branches.some(branch => /^[*?]+$/.test(branch)) ||
+      hasRepeatedCharPrefixOverlap(branches)
+    ) {
+      return { risky: true };
+    }
+  }
+
+  // A repeated extglob is "risky" (prone to catastrophic backtracking) when a
+  // branch is itself a `*(...)` sequence, since that nests an unbounded quantifier
+  // inside the outer `+(...)`/`*(...)`. When *every* branch reduces to single
+  // characters we can emit one flat, ReDoS-safe character class that preserves the
+  // meaning of ALL branches (e.g. `+(*(a)|*(b))` -> `[ab]*`), rather than dropping
+  // every branch but the first.
+  const safeChars = [];
+  let sawStarSequence = false;
+  let combinable = true;
+
+  for (const branch of branches) {
+    const chars = getStarExtglobSequenceChars(branch);
+    if (chars) {
+      sawStarSequence = true;
+      safeChars.push(...chars);
+      continue;
+    }
+
+    const literal = normalizeSimpleBranch(branch);
+    if (literal && literal.length === 1) {
+      safeChars.push(literal);
+      continue;
+    }
+
+    combinable = false;
+
+    if (repeatedExtglobRecursion(branch) > max) {
+      return { risky: true };
+    }
+  }
+
+  if (sawStarSequence) {
+    return combinable
+      ? { risky: true, safeOutput: buildCharClassStar([...new Set(safeChars)]) }
+      : { risky: true };
+  }
+
+  return { risky: false };
+};
+
+/**
+ * Parse the given input string.
+ * @param {String} input
+ * @param {Object} options
+ * @return {Object}
+ */
+
+const parse = (input, options) => {
+  if (typeof input !== 'string') {
+    throw new TypeError('Expected a string');
+  }
+
+  input = REPLACEMENTS[input] || input;
+
+  const opts = { ...options };
+  const max = typeof opts.maxLength === 'number' ? Math.min(MAX_LENGTH, opts.maxLength) : MAX_LENGTH;
+
+  let len = input.length;
+  if (len > max) {
+    throw new SyntaxError(`Input length: ${len}, exceeds maximum allowed length: ${max}`);
+  }
+
+  const bos = { type: 'bos', value: '', output: opts.prepend || '' };
+  const tokens = [bos];
+
+  const capture = opts.capture ? '' : '?:';
+
+  // create constants based on platform, for windows or posix
+  const PLATFORM_CHARS = constants.globChars(opts.windows);
+  const EXTGLOB_CHARS = constants.extglobChars(PLATFORM_CHARS);
+
+  const {
+    DOT_LITERAL,
+    PLUS_LITERAL,
+    SLASH_LITERAL,
+    ONE_CHAR,
+    DOTS_SLASH,
+    NO_DOT,
+    NO_DOT_SLASH,
+    NO_DOTS_SLASH,
+    QMARK,
+    QMARK_NO_DOT,
+    STAR,
+    START_ANCHOR
+  } = PLATFORM_CHARS;
+
+  const globstar = opts => {
+    return `(${capture}(?:(?!${START_ANCHOR}${opts.dot ? DOTS_SLASH : DOT_LITERAL}).)*?)`;
+  };
+
+  const nodot = opts.dot ? '' : NO_DOT;
+  const qmarkNoDot = opts.dot ? QMARK : QMARK_NO_DOT;
+  let star = opts.bash === true ? globstar(opts) : STAR;
+
+  if (opts.capture) {
+    star = `(${star})`;
+  }
+
+  // minimatch options support
+  if (typeof opts.noext === 'boolean') {
+    opts.noextglob = opts.noext;
+  }
+
+  const state = {
+    input,
+    index: -1,
+    start: 0,
+    dot: opts.dot === true,
+    consumed: '',
+    output: '',
+    prefix: '',
+    backtrack: false,
+    negated: false,
+    brackets: 0,
+    braces: 0,
+    parens: 0,
+    quotes: 0,
+    globstar: false,
+    tokens
+  };
+
+  input = utils.removePrefix(input, state);
+  len = input.length;
+
+  const extglobs = [];
+  const braces = [];
+  const stack = [];
+  let prev = bos;
+  let value;
+
+  /**
+   * Tokenizing helpers
+   */
+
+  const eos = () => state.index === len - 1;
+  const peek = state.peek = (n = 1) => input[state.index + n];
+  const advance = state.advance = () => input[++state.index] || '';
+  const remaining = () => input.slice(state.index + 1);
+  const consume = (value = '', num = 0) => {
+    state.consumed += value;
+    state.index += num;
+  };
+
+  const append = token => {
+    state.output += token.output != null ? token.output : token.value;
+    consume(token.value);
+  };
+
+  const negate = () => {
+    let count = 1;
+
+    while (peek() === '!' && (peek(2) !== '(' || peek(3) === '?')) {
+      advance();
+      state.start++;
+      count++;
+    }
+
+    if (count % 2 === 0) {
+      return false;
+    }
+
+    state.negated = true;
+    state.start++;
+    return true;
+  };
+
+  const increment = type => {
+    state[type]++;
+    stack.push(type);
+  };
+
+  const decrement = type => {
+    state[type]--;
+    stack.pop();
+  };
+
+  /**
+   * Push tokens onto the tokens array. This helper speeds up
+   * tokenizing by 1) helping us avoid backtracking as much as possible,
+   * and 2) helping us avoid creating extra tokens when consecutive
+   * characters are plain text. This improves performance and simplifies
+   * lookbehinds.
+   */
+
+  const push = tok => {
+    if (prev.type === 'globstar') {
+      const isBrace = state.braces > 0 && (tok.type === 'comma' || tok.type === 'brace');
+      const isExtglob = tok.extglob === true || (extglobs.length && (tok.type === 'pipe' || tok.type === 'paren'));
+
+      if (tok.type !== 'slash' && tok.type !== 'paren' && !isBrace && !isExtglob) {
+        state.output = state.output.slice(0, -prev.output.length);
+        prev.type = 'star';
+        prev.value = '*';
+        prev.output = star;
+        state.output += prev.output;
+      }
+    }
+
+    if (extglobs.length && tok.type !== 'paren') {
+      extglobs[extglobs.length - 1].inner += tok.value;
+    }
+
+    if (tok.value || tok.output) append(tok);
+    if (prev && prev.type === 'text' && tok.type === 'text') {
+      prev.output = (prev.output || prev.value) + tok.value;
+      prev.value += tok.value;
+      return;
+    }
+
+    tok.prev = prev;
+    tokens.push(tok);
+    prev = tok;
+  };
+
+  const extglobOpen = (type, value) => {
+    const token = { ...EXTGLOB_CHARS[value], conditions: 1, inner: '' };
+
+    token.prev = prev;
+    token.parens = state.parens;
+    token.output = state.output;
+    token.startIndex = state.index;
+    token.tokensIndex = tokens.length;
+    const output = (opts.capture ? '(' : '') + token.open;
+
+    increment('parens');
+    push({ type, value, output: state.output ? '' : ONE_CHAR });
+    push({ type: 'paren', extglob: true, value: advance(), output });
+    extglobs.push(token);
+  };
+
+  const extglobClose = token => {
+    const literal = input.slice(token.startIndex, state.index + 1);
+    const body = input.slice(token.startIndex + 2, state.index);
+    const analysis = analyzeRepeatedExtglob(body, opts);
+
+    if ((token.type === 'plus' || token.type === 'star') && analysis.risky) {
+      const safeOutput = analysis.safeOutput
+        ? (token.output ? '' : ONE_CHAR) + (opts.capture ? `(${analysis.safeOutput})` : analysis.safeOutput)
+        : undefined;
+      const open = tokens[token.tokensIndex];
+
+      open.type = 'text';
+      open.value = literal;
+      open.output = safeOutput || utils.escapeRegex(literal);
+
+      for (let i = token.tokensIndex + 1; i < tokens.length; i++) {
+        tokens[i].value = '';
+        tokens[i].output = '';
+        delete tokens[i].suffix;
+      }
+
+      state.output = token.output + open.output;
+      state.backtrack = true;
+
+      push({ type: 'paren', extglob: true, value, output: '' });
+      decrement('parens');
+      return;
+    }
+
+    let output = token.close + (opts.capture ? ')' : '');
+    let rest;
+
+    if (token.type === 'negate') {
+      let extglobStar = star;
+
+      if (token.inner && token.inner.length > 1 && token.inner.includes('/')) {
+        extglobStar = globstar(opts);
+      }
+
+      if (extglobStar !== star || eos() || /^\)+$/.test(remaining())) {
+        output = token.close = `)$))${extglobStar}`;
+      }
+
+      if (token.inner.includes('*') && (rest = remaining()) && /^\.[^\\/.]+$/.test(rest)) {
+        // Any non-magical string (`.ts`) or even nested expression (`.{ts,tsx}`) can follow after the closing parenthesis.
+        // In this case, we need to parse the string and use it in the output of the original pattern.
+        // Suitable patterns: `/!(*.d).ts`, `/!(*.d).{ts,tsx}`, `**/!(*-dbg).@(js)`.
+        //
+        // Disabling the `fastpaths` option due to a problem with parsing strings as `.ts` in the pattern like `**/!(*.d).ts`.
+        const expression = parse(rest, { ...options, fastpaths: false }).output;
+
+        output = token.close = `)${expression})${extglobStar})`;
+      }
+
+      if (token.prev.type === 'bos') {
+        state.negatedExtglob = true;
+      }
+    }
+
+    push({ type: 'paren', extglob: true, value, output });
+    decrement('parens');
+  };
+
+  /**
+   * Fast paths
+   */
+
+  if (opts.fastpaths !== false && !/(^[*!]|[/()[\]{}"])/.test(input)) {
+    let backslashes = false;
+
+    let output = input.replace(REGEX_SPECIAL_CHARS_BACKREF, (m, esc, chars, first, rest, index) => {
+      if (first === '\\') {
+        backslashes = true;
+        return m;
+      }
+
+      if (first === '?') {
+        if (esc) {
+          return esc + first + (rest ? QMARK.repeat(rest.length) : '');
+        }
+        if (index === 0) {
+          return qmarkNoDot + (rest ? QMARK.repeat(rest.length) : '');
+        }
+        return QMARK.repeat(chars.length);
+      }
+
+      if (first === '.') {
+        return DOT_LITERAL.repeat(chars.length);
+      }
+
+      if (first === '*') {
+        if (esc) {
+          return esc + first + (rest ? star : '');
+        }
+        return star;
+      }
+      return esc ? m : `\\${m}`;
+    });
+
+    if (backslashes === true) {
+      if (opts.unescape === true) {
+        output = output.replace(/\\/g, '');
+      } else {
+        output = output.replace(/\\+/g, m => {
+          return m.length % 2 === 0 ? '\\\\' : (m ? '\\' : '');
+        });
+      }
+    }
+
+    if (output === input && opts.contains === true) {
+      state.output = input;
+      return state;
+    }
+
+    state.output = utils.wrapOutput(output, state, options);
+    return state;
+  }
+
+  /**
+   * Tokenize input until we reach end-of-string
+   */
+
+  while (!eos()) {
+    value = advance();
+
+    if (value === '\u0000') {
+      continue;
+    }
+
+    /**
+     * Escaped characters
+     */
+
+    if (value === '\\') {
+      const next = peek();
+
+      if (next === '/' && opts.bash !== true) {
+        continue;
+      }
+
+      if (next === '.' || next === ';') {
+        continue;
+      }
+
+      if (!next) {
+        value += '\\';
+        push({ type: 'text', value });
+        continue;
+      }
+
+      // collapse slashes to reduce potential for exploits
+      const match = /^\\+/.exec(remaining());
+      let slashes = 0;
+
+      if (match && match[0].length > 2) {
+        slashes = match[0].length;
+        state.index += slashes;
+        if (slashes % 2 !== 0) {
+          value += '\\';
+        }
+      }
+
+      if (opts.unescape === true) {
+        value = advance();
+      } else {
+        value += advance();
+      }
+
+      if (state.brackets === 0) {
+        push({ type: 'text', value });
+        continue;
+      }
+    }
+
+    /**
+     * If we're inside a regex character class, continue
+     * until we reach the closing bracket.
+     */
+
+    if (state.brackets > 0 && (value !== ']' || prev.value === '[' || prev.value === '[^')) {
+      if (opts.posix !== false && value === ':') {
+        const inner = prev.value.slice(1);
+        if (inner.includes('[')) {
+          prev.posix = true;
+
+          if (inner.includes(':')) {
+            const idx = prev.value.lastIndexOf('[');
+            const pre = prev.value.slice(0, idx);
+            const rest = prev.value.slice(idx + 2);
+            const posix = POSIX_REGEX_SOURCE[rest];
+            if (posix) {
+              prev.value = pre + posix;
+              state.backtrack = true;
+              advance();
+
+              if (!bos.output && tokens.indexOf(prev) === 1) {
+                bos.output = ONE_CHAR;
+              }
+              continue;
+            }
+          }
+        }
+      }
+
+      if ((value === '[' && peek() !== ':') || (value === '-' && peek() === ']')) {
+        value = `\\${value}`;
+      }
+
+      if (value === ']' && (prev.value === '[' || prev.value === '[^')) {
+        value = `\\${value}`;
+      }
+
+      if (opts.posix === true && value === '!' && prev.value === '[') {
+        value = '^';
+      }
+
+      prev.value += value;
+      append({ value });
+      continue;
+    }
+
+    /**
+     * If we're inside a quoted string, continue
+     * until we reach the closing double quote.
+     */
+
+    if (state.quotes === 1 && value !== '"') {
+      value = utils.escapeRegex(value);
+      prev.value += value;
+      append({ value });
+      continue;
+    }
+
+    /**
+     * Double quotes
+     */
+
+    if (value === '"') {
+      state.quotes = state.quotes === 1 ? 0 : 1;
+      if (opts.keepQuotes === true) {
+        push({ type: 'text', value });
+      }
+      continue;
+    }
+
+    /**
+     * Parentheses
+     */
+
+    if (value === '(') {
+      increment('parens');
+      push({ type: 'paren', value });
+      continue;
+    }
+
+    if (value === ')') {
+      if (state.parens === 0 && opts.strictBrackets === true) {
+        throw new SyntaxError(syntaxError('opening', '('));
+      }
+
+      const extglob = extglobs[extglobs.length - 1];
+      if (extglob && state.parens === extglob.parens + 1) {
+        extglobClose(extglobs.pop());
+        continue;
+      }
+
+      push({ type: 'paren', value, output: state.parens ? ')' : '\\)' });
+      decrement('parens');
+      continue;
+    }
+
+    /**
+     * Square brackets
+     */
+
+    if (value === '[') {
+      if (opts.nobracket === true || !remaining().includes(']')) {
+        if (opts.nobracket !== true && opts.strictBrackets === true) {
+          throw new SyntaxError(syntaxError('closing', ']'));
+        }
+
+        value = `\\${value}`;
+      } else {
+        increment('brackets');
+      }
+
+      push({ type: 'bracket', value });
+      continue;
+    }
+
+    if (value === ']') {
+      if (opts.nobracket === true || (prev && prev.type === 'bracket' && prev.value.length === 1)) {
+        push({ type: 'text', value, output: `\\${value}` });
+        continue;
+      }
+
+      if (state.brackets === 0) {
+        if (opts.strictBrackets === true) {
+          throw new SyntaxError(syntaxError('opening', '['));
+        }
+
+        push({ type: 'text', value, output: `\\${value}` });
+        continue;
+      }
+
+      decrement('brackets');
+
+      const prevValue = prev.value.slice(1);
+      if (prev.posix !== true && prevValue[0] === '^' && !prevValue.includes('/')) {
+        value = `/${value}`;
+      }
+
+      prev.value += value;
+      append({ value });
+
+      // when literal brackets are explicitly disabled
+      // assume we should match with a regex character class
+      if (opts.literalBrackets === false || utils.hasRegexChars(prevValue)) {
+        continue;
+      }
+
+      const escaped = utils.escapeRegex(prev.value);
+      state.output = state.output.slice(0, -prev.value.length);
+
+      // when literal brackets are explicitly enabled
+      // assume we should escape the brackets to match literal characters
+      if (opts.literalBrackets === true) {
+        state.output += escaped;
+        prev.value = escaped;
+        continue;
+      }
+
+      // when the user specifies nothing, try to match both
+      prev.value = `(${capture}${escaped}|${prev.value})`;
+      state.output += prev.value;
+      continue;
+    }
+
+    /**
+     * Braces
+     */
+
+    if (value === '{' && opts.nobrace !== true) {
+      increment('braces');
+
+      const open = {
+        type: 'brace',
+        value,
+        output: '(',
+        outputIndex: state.output.length,
+        tokensIndex: state.tokens.length
+      };
+
+      braces.push(open);
+      push(open);
+      continue;
+    }
+
+    if (value === '}') {
+      const brace = braces[braces.length - 1];
+
+      if (opts.nobrace === true || !brace) {
+        push({ type: 'text', value, output: value });
+        continue;
+      }
+
+      let output = ')';
+
+      if (brace.dots === true) {
+        const arr = tokens.slice();
+        const range = [];
+
+        for (let i = arr.length - 1; i >= 0; i--) {
+          tokens.pop();
+          if (arr[i].type === 'brace') {
+            break;
+          }
+          if (arr[i].type !== 'dots') {
+            range.unshift(arr[i].value);
+          }
+        }
+
+        output = expandRange(range, opts);
+        state.backtrack = true;
+      }
+
+      if (brace.comma !== true && brace.dots !== true) {
+        const out = state.output.slice(0, brace.outputIndex);
+        const toks = state.tokens.slice(brace.tokensIndex);
+        brace.value = brace.output = '\\{';
+        value = output = '\\}';
+        state.output = out;
+        for (const t of toks) {
+          state.output += (t.output || t.value);
+        }
+      }
+
+      push({ type: 'brace', value, output });
+      decrement('braces');
+      braces.pop();
+      continue;
+    }
+
+    /**
+     * Pipes
+     */
+
+    if (value === '|') {
+      if (extglobs.length > 0) {
+        extglobs[extglobs.length - 1].conditions++;
+      }
+      push({ type: 'text', value });
+      continue;
+    }
+
+    /**
+     * Commas
+     */
+
+    if (value === ',') {
+      let output = value;
+
+      const brace = braces[braces.length - 1];
+      if (brace && stack[stack.length - 1] === 'braces') {
+        brace.comma = true;
+        output = '|';
+      }
+
+      push({ type: 'comma', value, output });
+      continue;
+    }
+
+    /**
+     * Slashes
+     */
+
+    if (value === '/') {
+      // if the beginning of the glob is "./", advance the start
+      // to the current index, and don't add the "./" characters
+      // to the state. This greatly simplifies lookbehinds when
+      // checking for BOS characters like "!" and "." (not "./")
+      if (prev.type === 'dot' && state.index === state.start + 1) {
+        state.start = state.index + 1;
+        state.consumed = '';
+        state.output = '';
+        tokens.pop();
+        prev = bos; // reset "prev" to the first token
+        continue;
+      }
+
+      push({ type: 'slash', value, output: SLASH_LITERAL });
+      continue;
+    }
+
+    /**
+     * Dots
+     */
+
+    if (value === '.') {
+      if (state.braces > 0 && prev.type === 'dot') {
+        if (prev.value === '.') prev.output = DOT_LITERAL;
+        const brace = braces[braces.length - 1];
+        prev.type = 'dots';
+        prev.output += value;
+        prev.value += value;
+        brace.dots = true;
+        continue;
+      }
+
+      if ((state.braces + state.parens) === 0 && prev.type !== 'bos' && prev.type !== 'slash') {
+        push({ type: 'text', value, output: DOT_LITERAL });
+        continue;
+      }
+
+      push({ type: 'dot', value, output: DOT_LITERAL });
+      continue;
+    }
+
+    /**
+     * Question marks
+     */
+
+    if (value === '?') {
+      const isGroup = prev && prev.value === '(';
+      if (!isGroup && opts.noextglob !== true && peek() === '(' && peek(2) !== '?') {
+        extglobOpen('qmark', value);
+        continue;
+      }
+
+      if (prev && prev.type === 'paren') {
+        const next = peek();
+        let output = value;
+
+        if ((prev.value === '(' && !/[!=<:]/.test(next)) || (next === '<' && !/<([!=]|\w+>)/.test(remaining()))) {
+          output = `\\${value}`;
+        }
+
+        push({ type: 'text', value, output });
+        continue;
+      }
+
+      if (opts.dot !== true && (prev.type === 'slash' || prev.type === 'bos')) {
+        push({ type: 'qmark', value, output: QMARK_NO_DOT });
+        continue;
+      }
+
+      push({ type: 'qmark', value, output: QMARK });
+      continue;
+    }
+
+    /**
+     * Exclamation
+     */
+
+    if (value === '!') {
+      if (opts.noextglob !== true && peek() === '(') {
+        if (peek(2) !== '?' || !/[!=<:]/.test(peek(3))) {
+          extglobOpen('negate', value);
+          continue;
+        }
+      }
+
+      if (opts.nonegate !== true && state.index === 0) {
+        negate();
+        continue;
+      }
+    }
+
+    /**
+     * Plus
+     */
+
+    if (value === '+') {
+      if (opts.noextglob !== true && peek() === '(' && peek(2) !== '?') {
+        extglobOpen('plus', value);
+        continue;
+      }
+
+      if ((prev && prev.value === '(') || opts.regex === false) {
+        push({ type: 'plus', value, output: PLUS_LITERAL });
+        continue;
+      }
+
+      if ((prev && (prev.type === 'bracket' || prev.type === 'paren' || prev.type === 'brace')) || state.parens > 0) {
+        push({ type: 'plus', value });
+        continue;
+      }
+
+      push({ type: 'plus', value: PLUS_LITERAL });
+      continue;
+    }
+
+    /**
+     * Plain text
+     */
+
+    if (value === '@') {
+      if (opts.noextglob !== true && peek() === '(' && peek(2) !== '?') {
+        push({ type: 'at', extglob: true, value, output: '' });
+        continue;
+      }
+
+      push({ type: 'text', value });
+      continue;
+    }
+
+    /**
+     * Plain text
+     */
+
+    if (value !== '*') {
+      if (value === '$' || value === '^') {
+        value = `\\${value}`;
+      }
+
+      const match = REGEX_NON_SPECIAL_CHARS.exec(remaining());
+      if (match) {
+        value += match[0];
+        state.index += match[0].length;
+      }
+
+      push({ type: 'text', value });
+      continue;
+    }
+
+    /**
+     * Stars
+     */
+
+    if (prev && (prev.type === 'globstar' || prev.star === true)) {
+      prev.type = 'star';
+      prev.star = true;
+      prev.value += value;
+      prev.output = star;
+      state.backtrack = true;
+      state.globstar = true;
+      consume(value);
+      continue;
+    }
+
+    let rest = remaining();
+    if (opts.noextglob !== true && /^\([^?]/.test(rest)) {
+      extglobOpen('star', value);
+      continue;
+    }
+
+    if (prev.type === 'star') {
+      if (opts.noglobstar === true) {
+        consume(value);
+        continue;
+      }
+
+      const prior = prev.prev;
+      const before = prior.prev;
+      const isStart = prior.type === 'slash' || prior.type === 'bos';
+      const afterStar = before && (before.type === 'star' || before.type === 'globstar');
+
+      if (opts.bash === true && (!isStart || (rest[0] && rest[0] !== '/'))) {
+        push({ type: 'star', value, output: '' });
+        continue;
+      }
+
+      const isBrace = state.braces > 0 && (prior.type === 'comma' || prior.type === 'brace');
+      const isExtglob = extglobs.length && (prior.type === 'pipe' || prior.type === 'paren');
+      if (!isStart && prior.type !== 'paren' && !isBrace && !isExtglob) {
+        push({ type: 'star', value, output: '' });
+        continue;
+      }
+
+      // strip consecutive `/**/`
+      while (rest.slice(0, 3) === '/**') {
+        const after = input[state.index + 4];
+        if (after && after !== '/') {
+          break;
+        }
+        rest = rest.slice(3);
+        consume('/**', 3);
+      }
+
+      // A globstar followed only by balanced closing parens is at the logical end of patterns like
+      // `test(/utils/**)` and `test?(/utils/**)`. Treat it as EOS so the trailing `/**` can match its
+      // parent path, except in negated extglobs where that would change the exclusion semantics.
+      const isEnd = eos() || (
+        state.parens > 0
+        && rest === ')'.repeat(state.parens)
+        && !extglobs.some(extglob => extglob.type === 'negate')
+      );
+
+      if (prior.type === 'bos' && eos()) {
+        prev.type = 'globstar';
+        prev.value += value;
+        prev.output = globstar(opts);
+        state.output = prev.output;
+        state.globstar = true;
+        consume(value);
+        continue;
+      }
+
+      if (prior.type === 'slash' && prior.prev.type !== 'bos' && !afterStar && isEnd) {
+        state.output = state.output.slice(0, -(prior.output + prev.output).length);
+        prior.output = `(?:${prior.output}`;
+
+        prev.type = 'globstar';
+        prev.output = globstar(opts) + (opts.strictSlashes ? ')' : '|$)');
+        prev.value += value;
+        state.globstar = true;
+        state.output += prior.output + prev.output;
+        consume(value);
+        continue;
+      }
+
+      if (prior.type === 'slash' && prior.prev.type !== 'bos' && rest[0] === '/') {
+        const end = rest[1] !== void 0 ? '|$' : '';
+
+        state.output = state.output.slice(0, -(prior.output + prev.output).length);
+        prior.output = `(?:${prior.output}`;
+
+        prev.type = 'globstar';
+        prev.output = `${globstar(opts)}${SLASH_LITERAL}|${SLASH_LITERAL}${end})`;
+        prev.value += value;
+
+        state.output += prior.output + prev.output;
+        state.globstar = true;
+
+        consume(value + advance());
+
+        push({ type: 'slash', value: '/', output: '' });
+        continue;
+      }
+
+      if (prior.type === 'bos' && rest[0] === '/') {
+        prev.type = 'globstar';
+        prev.value += value;
+        prev.output = `(?:^|${SLASH_LITERAL}|${globstar(opts)}${SLASH_LITERAL})`;
+        state.output = prev.output;
+        state.globstar = true;
+        consume(value + advance());
+        push({ type: 'slash', value: '/', output: '' });
+        continue;
+      }
+
+      // remove single star from output
+      state.output = state.output.slice(0, -prev.output.length);
+
+      // reset previous token to globstar
+      prev.type = 'globstar';
+      prev.output = globstar(opts);
+      prev.value += value;
+
+      // reset output with globstar
+      state.output += prev.output;
+      state.globstar = true;
+      consume(value);
+      continue;
+    }
+
+    const token = { type: 'star', value, output: star };
+
+    if (opts.bash === true) {
+      token.output = '.*?';
+      if (prev.type === 'bos' || prev.type === 'slash') {
+        token.output = nodot + token.output;
+      }
+      push(token);
+      continue;
+    }
+
+    if (prev && (prev.type === 'bracket' || prev.type === 'paren') && opts.regex === true) {
+      token.output = value;
+      push(token);
+      continue;
+    }
+
+    if (state.index === state.start || prev.type === 'slash' || prev.type === 'dot') {
+      if (prev.type === 'dot') {
+        state.output += NO_DOT_SLASH;
+        prev.output += NO_DOT_SLASH;
+
+      } else if (opts.dot === true) {
+        state.output += NO_DOTS_SLASH;
+        prev.output += NO_DOTS_SLASH;
+
+      } else {
+        state.output += nodot;
+        prev.output += nodot;
+      }
+
+      if (peek() !== '*') {
+        state.output += ONE_CHAR;
+        prev.output += ONE_CHAR;
+      }
+    }
+
+    push(token);
+  }
+
+  while (state.brackets > 0) {
+    if (opts.strictBrackets === true) throw new SyntaxError(syntaxError('closing', ']'));
+    state.output = utils.escapeLast(state.output, '[');
+    decrement('brackets');
+  }
+
+  while (state.parens > 0) {
+    if (opts.strictBrackets === true) throw new SyntaxError(syntaxError('closing', ')'));
+    state.output = utils.escapeLast(state.output, '(');
+    decrement('parens');
+  }
+
+  while (state.braces > 0) {
+    if (opts.strictBrackets === true) throw new SyntaxError(syntaxError('closing', '}'));
+    state.output = utils.escapeLast(state.output, '{');
+    decrement('braces');
+  }
+
+  if (opts.strictSlashes !== true && (prev.type === 'star' || prev.type === 'bracket')) {
+    push({ type: 'maybe_slash', value: '', output: `${SLASH_LITERAL}?` });
+  }
+
+  // rebuild the output if we had to backtrack at any point
+  if (state.backtrack === true) {
+    state.output = '';
+
+    for (const token of state.tokens) {
+      state.output += token.output != null ? token.output : token.value;
+
+      if (token.suffix) {
+        state.output += token.suffix;
+      }
+    }
+  }
+
+  return state;
+};
+
+/**
+ * Fast paths for creating regular expressions for common glob patterns.
+ * This can significantly speed up processing and has very little downside
+ * impact when none of the fast paths match.
+ */
+
+parse.fastpaths = (input, options) => {
+  const opts = { ...options };
+  const max = typeof opts.maxLength === 'number' ? Math.min(MAX_LENGTH, opts.maxLength) : MAX_LENGTH;
+  const len = input.length;
+  if (len > max) {
+    throw new SyntaxError(`Input length: ${len}, exceeds maximum allowed length: ${max}`);
+  }
+
+  input = REPLACEMENTS[input] || input;
+
+  // create constants based on platform, for windows or posix
+  const {
+    DOT_LITERAL,
+    SLASH_LITERAL,
+    ONE_CHAR,
+    DOTS_SLASH,
+    NO_DOT,
+    NO_DOTS,
+    NO_DOTS_SLASH,
+    STAR,
+    START_ANCHOR
+  } = constants.globChars(opts.windows);
+
+  const nodot = opts.dot ? NO_DOTS : NO_DOT;
+  const slashDot = opts.dot ? NO_DOTS_SLASH : NO_DOT;
+  const capture = opts.capture ? '' : '?:';
+  const state = { negated: false, prefix: '' };
+  let star = opts.bash === true ? '.*?' : STAR;
+
+  if (opts.capture) {
+    star = `(${star})`;
+  }
+
+  const globstar = opts => {
+    if (opts.noglobstar === true) return star;
+    return `(${capture}(?:(?!${START_ANCHOR}${opts.dot ? DOTS_SLASH : DOT_LITERAL}).)*?)`;
+  };
+
+  const create = str => {
+    switch (str) {
+      case '*':
+        return `${nodot}${ONE_CHAR}${star}`;
+
+      case '.*':
+        return `${DOT_LITERAL}${ONE_CHAR}${star}`;
+
+      case '*.*':
+        return `${nodot}${star}${DOT_LITERAL}${ONE_CHAR}${star}`;
+
+      case '*/*':
+        return `${nodot}${star}${SLASH_LITERAL}${ONE_CHAR}${slashDot}${star}`;
+
+      case '**':
+        return nodot + globstar(opts);
+
+      case '**/*':
+        return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${slashDot}${ONE_CHAR}${star}`;
+
+      case '**/*.*':
+        return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${slashDot}${star}${DOT_LITERAL}${ONE_CHAR}${star}`;
+
+      case '**/.*':
+        return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${DOT_LITERAL}${ONE_CHAR}${star}`;
+
+      default: {
+        const match = /^(.*?)\.(\w+)$/.exec(str);
+        if (!match) return;
+
+        const source = create(match[1]);
+        if (!source) return;
+
+        return source + DOT_LITERAL + match[2];
+      }
+    }
+  };
+
+  const output = utils.removePrefix(input, state);
+  let source = create(output);
+
+  if (source && opts.strictSlashes !== true) {
+    source += `${SLASH_LITERAL}?`;
+  }
+
+  return source;
+};
+
+module.exports = parse;
+
+
+/***/ }),
+
+/***/ 8016:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const scan = __nccwpck_require__(1781);
+const parse = __nccwpck_require__(8265);
+const utils = __nccwpck_require__(4059);
+const constants = __nccwpck_require__(5595);
+const isObject = val => val && typeof val === 'object' && !Array.isArray(val);
+
+/**
+ * Creates a matcher function from one or more glob patterns. The
+ * returned function takes a string to match as its first argument,
+ * and returns true if the string is a match. The returned matcher
+ * function also takes a boolean as the second argument that, when true,
+ * returns an object with additional information.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch(glob[, options]);
+ *
+ * const isMatch = picomatch('*.!(*a)');
+ * console.log(isMatch('a.a')); //=> false
+ * console.log(isMatch('a.b')); //=> true
+ *
+ * // For environments without `node.js`, `picomatch/posix` provides you a dependency-free matcher, without automatic OS detection.
+ * const picomatch = require('picomatch/posix');
+ * // the same API, defaulting to posix paths
+ * const isMatch = picomatch('a/*');
+ * console.log(isMatch('a\\b')); //=> false
+ * console.log(isMatch('a/b')); //=> true
+ *
+ * // you can still configure the matcher function to accept windows paths
+ * const isMatch = picomatch('a/*', { options: windows });
+ * console.log(isMatch('a\\b')); //=> true
+ * console.log(isMatch('a/b')); //=> true
+ * ```
+ * @name picomatch
+ * @param {String|Array} `globs` One or more glob patterns.
+ * @param {Object=} `options`
+ * @return {Function=} Returns a matcher function.
+ * @api public
+ */
+
+const picomatch = (glob, options, returnState = false) => {
+  if (Array.isArray(glob)) {
+    const fns = glob.map(input => picomatch(input, options, returnState));
+    const arrayMatcher = str => {
+      for (const isMatch of fns) {
+        const state = isMatch(str);
+        if (state) return state;
+      }
+      return false;
+    };
+    return arrayMatcher;
+  }
+
+  const isState = isObject(glob) && glob.tokens && glob.input;
+
+  if (glob === '' || (typeof glob !== 'string' && !isState)) {
+    throw new TypeError('Expected pattern to be a non-empty string');
+  }
+
+  const opts = options || {};
+  const posix = opts.windows;
+  const regex = isState
+    ? picomatch.compileRe(glob, options)
+    : picomatch.makeRe(glob, options, false, true);
+
+  const state = regex.state;
+  delete regex.state;
+
+  let isIgnored = () => false;
+  if (opts.ignore) {
+    const ignoreOpts = { ...options, ignore: null, onMatch: null, onResult: null };
+    isIgnored = picomatch(opts.ignore, ignoreOpts, returnState);
+  }
+
+  const matcher = (input, returnObject = false) => {
+    const { isMatch, match, output } = picomatch.test(input, regex, options, { glob, posix });
+    const result = { glob, state, regex, posix, input, output, match, isMatch };
+
+    if (typeof opts.onResult === 'function') {
+      opts.onResult(result);
+    }
+
+    if (isMatch === false) {
+      result.isMatch = false;
+      return returnObject ? result : false;
+    }
+
+    if (isIgnored(input)) {
+      if (typeof opts.onIgnore === 'function') {
+        opts.onIgnore(result);
+      }
+      result.isMatch = false;
+      return returnObject ? result : false;
+    }
+
+    if (typeof opts.onMatch === 'function') {
+      opts.onMatch(result);
+    }
+    return returnObject ? result : true;
+  };
+
+  if (returnState) {
+    matcher.state = state;
+  }
+
+  return matcher;
+};
+
+/**
+ * Test `input` with the given `regex`. This is used by the main
+ * `picomatch()` function to test the input string.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.test(input, regex[, options]);
+ *
+ * console.log(picomatch.test('foo/bar', /^(?:([^/]*?)\/([^/]*?))$/));
+ * // { isMatch: true, match: [ 'foo/', 'foo', 'bar' ], output: 'foo/bar' }
+ * ```
+ * @param {String} `input` String to test.
+ * @param {RegExp} `regex`
+ * @return {Object} Returns an object with matching info.
+ * @api public
+ */
+
+picomatch.test = (input, regex, options, { glob, posix } = {}) => {
+  if (typeof input !== 'string') {
+    throw new TypeError('Expected input to be a string');
+  }
+
+  if (input === '') {
+    return { isMatch: false, output: '' };
+  }
+
+  const opts = options || {};
+  const format = opts.format || (posix ? utils.toPosixSlashes : null);
+  let match = input === glob;
+  let output = (match && format) ? format(input) : input;
+
+  if (match === false) {
+    output = format ? format(input) : input;
+    match = output === glob;
+  }
+
+  if (match === false || opts.capture === true) {
+    if (opts.matchBase === true || opts.basename === true) {
+      match = picomatch.matchBase(input, regex, options, posix);
+    } else {
+      match = regex.exec(output);
+    }
+  }
+
+  return { isMatch: Boolean(match), match, output };
+};
+
+/**
+ * Match the basename of a filepath.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.matchBase(input, glob[, options]);
+ * console.log(picomatch.matchBase('foo/bar.js', '*.js'); // true
+ * ```
+ * @param {String} `input` String to test.
+ * @param {RegExp|String} `glob` Glob pattern or regex created by [.makeRe](#makeRe).
+ * @return {Boolean}
+ * @api public
+ */
+
+picomatch.matchBase = (input, glob, options, posix = options && options.windows) => {
+  const regex = glob instanceof RegExp ? glob : picomatch.makeRe(glob, options);
+  return regex.test(utils.basename(input, { windows: posix }));
+};
+
+/**
+ * Returns true if **any** of the given glob `patterns` match the specified `string`.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.isMatch(string, patterns[, options]);
+ *
+ * console.log(picomatch.isMatch('a.a', ['b.*', '*.a'])); //=> true
+ * console.log(picomatch.isMatch('a.a', 'b.*')); //=> false
+ * ```
+ * @param {String|Array} str The string to test.
+ * @param {String|Array} patterns One or more glob patterns to use for matching.
+ * @param {Object} [options] See available [options](#options).
+ * @return {Boolean} Returns true if any patterns match `str`
+ * @api public
+ */
+
+picomatch.isMatch = (str, patterns, options) => picomatch(patterns, options)(str);
+
+/**
+ * Parse a glob pattern to create the source string for a regular
+ * expression.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * const result = picomatch.parse(pattern[, options]);
+ * ```
+ * @param {String} `pattern`
+ * @param {Object} `options`
+ * @return {Object} Returns an object with useful properties and output to be used as a regex source string.
+ * @api public
+ */
+
+picomatch.parse = (pattern, options) => {
+  if (Array.isArray(pattern)) return pattern.map(p => picomatch.parse(p, options));
+  return parse(pattern, { ...options, fastpaths: false });
+};
+
+/**
+ * Scan a glob pattern to separate the pattern into segments.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.scan(input[, options]);
+ *
+ * const result = picomatch.scan('!./foo/*.js');
+ * console.log(result);
+ * { prefix: '!./',
+ *   input: '!./foo/*.js',
+ *   start: 3,
+ *   base: 'foo',
+ *   glob: '*.js',
+ *   isBrace: false,
+ *   isBracket: false,
+ *   isGlob: true,
+ *   isExtglob: false,
+ *   isGlobstar: false,
+ *   negated: true }
+ * ```
+ * @param {String} `input` Glob pattern to scan.
+ * @param {Object} `options`
+ * @return {Object} Returns an object with
+ * @api public
+ */
+
+picomatch.scan = (input, options) => scan(input, options);
+
+/**
+ * Compile a regular expression from the `state` object returned by the
+ * [parse()](#parse) method.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * const state = picomatch.parse('*.js');
+ * // picomatch.compileRe(state[, options]);
+ *
+ * console.log(picomatch.compileRe(state));
+ * //=> /^(?:(?!\.)(?=.)[^/]*?\.js)$/
+ * ```
+ * @param {Object} `state`
+ * @param {Object} `options`
+ * @param {Boolean} `returnOutput` Intended for implementors, this argument allows you to return the raw output from the parser.
+ * @param {Boolean} `returnState` Adds the state to a `state` property on the returned regex. Useful for implementors and debugging.
+ * @return {RegExp}
+ * @api public
+ */
+
+picomatch.compileRe = (state, options, returnOutput = false, returnState = false) => {
+  if (returnOutput === true) {
+    return state.output;
+  }
+
+  const opts = options || {};
+  const prepend = opts.contains ? '' : '^';
+  const append = opts.contains ? '' : '$';
+
+  let source = `${prepend}(?:${state.output})${append}`;
+  if (state && state.negated === true) {
+    source = `^(?!${source}).*$`;
+  }
+
+  const regex = picomatch.toRegex(source, options);
+  if (returnState === true) {
+    regex.state = state;
+  }
+
+  return regex;
+};
+
+/**
+ * Create a regular expression from a parsed glob pattern.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.makeRe(state[, options]);
+ *
+ * const result = picomatch.makeRe('*.js');
+ * console.log(result);
+ * //=> /^(?:(?!\.)(?=.)[^/]*?\.js)$/
+ * ```
+ * @param {String} `state` The object returned from the `.parse` method.
+ * @param {Object} `options`
+ * @param {Boolean} `returnOutput` Implementors may use this argument to return the compiled output, instead of a regular expression. This is not exposed on the options to prevent end-users from mutating the result.
+ * @param {Boolean} `returnState` Implementors may use this argument to return the state from the parsed glob with the returned regular expression.
+ * @return {RegExp} Returns a regex created from the given pattern.
+ * @api public
+ */
+
+picomatch.makeRe = (input, options = {}, returnOutput = false, returnState = false) => {
+  if (!input || typeof input !== 'string') {
+    throw new TypeError('Expected a non-empty string');
+  }
+
+  let parsed = { negated: false, fastpaths: true };
+
+  if (options.fastpaths !== false && (input[0] === '.' || input[0] === '*')) {
+    parsed.output = parse.fastpaths(input, options);
+  }
+
+  if (!parsed.output) {
+    parsed = parse(input, options);
+  }
+
+  return picomatch.compileRe(parsed, options, returnOutput, returnState);
+};
+
+/**
+ * Create a regular expression from the given regex source string.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.toRegex(source[, options]);
+ *
+ * const { output } = picomatch.parse('*.js');
+ * console.log(picomatch.toRegex(output));
+ * //=> /^(?:(?!\.)(?=.)[^/]*?\.js)$/
+ * ```
+ * @param {String} `source` Regular expression source string.
+ * @param {Object} `options`
+ * @return {RegExp}
+ * @api public
+ */
+
+picomatch.toRegex = (source, options) => {
+  try {
+    const opts = options || {};
+    return new RegExp(source, opts.flags || (opts.nocase ? 'i' : ''));
+  } catch (err) {
+    if (options && options.debug === true) throw err;
+    return /$^/;
+  }
+};
+
+/**
+ * Picomatch constants.
+ * @return {Object}
+ */
+
+picomatch.constants = constants;
+
+/**
+ * Expose "picomatch"
+ */
+
+module.exports = picomatch;
+
+
+/***/ }),
+
+/***/ 1781:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const utils = __nccwpck_require__(4059);
+const {
+  CHAR_ASTERISK,             /* * */
+  CHAR_AT,                   /* @ */
+  CHAR_BACKWARD_SLASH,       /* \ */
+  CHAR_COMMA,                /* , */
+  CHAR_DOT,                  /* . */
+  CHAR_EXCLAMATION_MARK,     /* ! */
+  CHAR_FORWARD_SLASH,        /* / */
+  CHAR_LEFT_CURLY_BRACE,     /* { */
+  CHAR_LEFT_PARENTHESES,     /* ( */
+  CHAR_LEFT_SQUARE_BRACKET,  /* [ */
+  CHAR_PLUS,                 /* + */
+  CHAR_QUESTION_MARK,        /* ? */
+  CHAR_RIGHT_CURLY_BRACE,    /* } */
+  CHAR_RIGHT_PARENTHESES,    /* ) */
+  CHAR_RIGHT_SQUARE_BRACKET  /* ] */
+} = __nccwpck_require__(5595);
+
+const isPathSeparator = code => {
+  return code === CHAR_FORWARD_SLASH || code === CHAR_BACKWARD_SLASH;
+};
+
+const depth = token => {
+  if (token.isPrefix !== true) {
+    token.depth = token.isGlobstar ? Infinity : 1;
+  }
+};
+
+/**
+ * Quickly scans a glob pattern and returns an object with a handful of
+ * useful properties, like `isGlob`, `path` (the leading non-glob, if it exists),
+ * `glob` (the actual pattern), `negated` (true if the path starts with `!` but not
+ * with `!(`) and `negatedExtglob` (true if the path starts with `!(`).
+ *
+ * ```js
+ * const pm = require('picomatch');
+ * console.log(pm.scan('foo/bar/*.js'));
+ * { isGlob: true, input: 'foo/bar/*.js', base: 'foo/bar', glob: '*.js' }
+ * ```
+ * @param {String} `str`
+ * @param {Object} `options`
+ * @return {Object} Returns an object with tokens and regex source string.
+ * @api public
+ */
+
+const scan = (input, options) => {
+  const opts = options || {};
+
+  const length = input.length - 1;
+  const scanToEnd = opts.parts === true || opts.tokens === true || opts.scanToEnd === true;
+  const slashes = [];
+  const tokens = [];
+  const parts = [];
+
+  let str = input;
+  let index = -1;
+  let start = 0;
+  let lastIndex = 0;
+  let isBrace = false;
+  let isBracket = false;
+  let isGlob = false;
+  let isExtglob = false;
+  let isGlobstar = false;
+  let braceEscaped = false;
+  let backslashes = false;
+  let negated = false;
+  let negatedExtglob = false;
+  let finished = false;
+  let braces = 0;
+  let prev;
+  let code;
+  let token = { value: '', depth: 0, isGlob: false };
+
+  const eos = () => index >= length;
+  const peek = () => str.charCodeAt(index + 1);
+  const advance = () => {
+    prev = code;
+    return str.charCodeAt(++index);
+  };
+
+  while (index < length) {
+    code = advance();
+    let next;
+
+    if (code === CHAR_BACKWARD_SLASH) {
+      backslashes = token.backslashes = true;
+      code = advance();
+
+      if (code === CHAR_LEFT_CURLY_BRACE) {
+        braceEscaped = true;
+      }
+      continue;
+    }
+
+    if (braceEscaped === true || code === CHAR_LEFT_CURLY_BRACE) {
+      braces++;
+
+      while (eos() !== true && (code = advance())) {
+        if (code === CHAR_BACKWARD_SLASH) {
+          backslashes = token.backslashes = true;
+          advance();
+          continue;
+        }
+
+        if (code === CHAR_LEFT_CURLY_BRACE) {
+          braces++;
+          continue;
+        }
+
+        if (braceEscaped !== true && code === CHAR_DOT && (code = advance()) === CHAR_DOT) {
+          isBrace = token.isBrace = true;
+          isGlob = token.isGlob = true;
+          finished = true;
+
+          if (scanToEnd === true) {
+            continue;
+          }
+
+          break;
+        }
+
+        if (braceEscaped !== true && code === CHAR_COMMA) {
+          isBrace = token.isBrace = true;
+          isGlob = token.isGlob = true;
+          finished = true;
+
+          if (scanToEnd === true) {
+            continue;
+          }
+
+          break;
+        }
+
+        if (code === CHAR_RIGHT_CURLY_BRACE) {
+          braces--;
+
+          if (braces === 0) {
+            braceEscaped = false;
+            isBrace = token.isBrace = true;
+            finished = true;
+            break;
+          }
+        }
+      }
+
+      if (scanToEnd === true) {
+        continue;
+      }
+
+      break;
+    }
+
+    if (code === CHAR_FORWARD_SLASH) {
+      slashes.push(index);
+      tokens.push(token);
+      token = { value: '', depth: 0, isGlob: false };
+
+      if (finished === true) continue;
+      if (prev === CHAR_DOT && index === (start + 1)) {
+        start += 2;
+        continue;
+      }
+
+      lastIndex = index + 1;
+      continue;
+    }
+
+    if (opts.noext !== true) {
+      const isExtglobChar = code === CHAR_PLUS
+        || code === CHAR_AT
+        || code === CHAR_ASTERISK
+        || code === CHAR_QUESTION_MARK
+        || code === CHAR_EXCLAMATION_MARK;
+
+      if (isExtglobChar === true && peek() === CHAR_LEFT_PARENTHESES) {
+        isGlob = token.isGlob = true;
+        isExtglob = token.isExtglob = true;
+        finished = true;
+        if (code === CHAR_EXCLAMATION_MARK && index === start) {
+          negatedExtglob = true;
+        }
+
+        if (scanToEnd === true) {
+          let parens = 0;
+
+          while (eos() !== true && (code = advance())) {
+            if (code === CHAR_BACKWARD_SLASH) {
+              backslashes = token.backslashes = true;
+              advance();
+              continue;
+            }
+
+            if (code === CHAR_LEFT_PARENTHESES) {
+              parens++;
+              continue;
+            }
+
+            if (code === CHAR_RIGHT_PARENTHESES && --parens === 0) {
+              finished = true;
+              break;
+            }
+          }
+          continue;
+        }
+        break;
+      }
+    }
+
+    if (code === CHAR_ASTERISK) {
+      if (prev === CHAR_ASTERISK) isGlobstar = token.isGlobstar = true;
+      isGlob = token.isGlob = true;
+      finished = true;
+
+      if (scanToEnd === true) {
+        continue;
+      }
+      break;
+    }
+
+    if (code === CHAR_QUESTION_MARK) {
+      isGlob = token.isGlob = true;
+      finished = true;
+
+      if (scanToEnd === true) {
+        continue;
+      }
+      break;
+    }
+
+    if (code === CHAR_LEFT_SQUARE_BRACKET) {
+      while (eos() !== true && (next = advance())) {
+        if (next === CHAR_BACKWARD_SLASH) {
+          backslashes = token.backslashes = true;
+          advance();
+          continue;
+        }
+
+        if (next === CHAR_RIGHT_SQUARE_BRACKET) {
+          isBracket = token.isBracket = true;
+          isGlob = token.isGlob = true;
+          finished = true;
+          break;
+        }
+      }
+
+      if (scanToEnd === true) {
+        continue;
+      }
+
+      break;
+    }
+
+    if (opts.nonegate !== true && code === CHAR_EXCLAMATION_MARK && index === start) {
+      negated = token.negated = true;
+      start++;
+      continue;
+    }
+
+    if (opts.noparen !== true && code === CHAR_LEFT_PARENTHESES) {
+      isGlob = token.isGlob = true;
+
+      if (scanToEnd === true) {
+        let parens = 1;
+
+        while (eos() !== true && (code = advance())) {
+          if (code === CHAR_BACKWARD_SLASH) {
+            backslashes = token.backslashes = true;
+            advance();
+            continue;
+          }
+
+          if (code === CHAR_LEFT_PARENTHESES) {
+            parens++;
+            continue;
+          }
+
+          if (code === CHAR_RIGHT_PARENTHESES && --parens === 0) {
+            finished = true;
+            break;
+          }
+        }
+        continue;
+      }
+      break;
+    }
+
+    if (isGlob === true) {
+      finished = true;
+
+      if (scanToEnd === true) {
+        continue;
+      }
+
+      break;
+    }
+  }
+
+  if (opts.noext === true) {
+    isExtglob = false;
+    isGlob = false;
+  }
+
+  let base = str;
+  let prefix = '';
+  let glob = '';
+
+  if (start > 0) {
+    prefix = str.slice(0, start);
+    str = str.slice(start);
+    lastIndex -= start;
+  }
+
+  if (base && isGlob === true && lastIndex > 0) {
+    base = str.slice(0, lastIndex);
+    glob = str.slice(lastIndex);
+  } else if (isGlob === true) {
+    base = '';
+    glob = str;
+  } else {
+    base = str;
+  }
+
+  if (base && base !== '' && base !== '/' && base !== str) {
+    if (isPathSeparator(base.charCodeAt(base.length - 1))) {
+      base = base.slice(0, -1);
+    }
+  }
+
+  if (opts.unescape === true) {
+    if (glob) glob = utils.removeBackslashes(glob);
+
+    if (base && backslashes === true) {
+      base = utils.removeBackslashes(base);
+    }
+  }
+
+  const state = {
+    prefix,
+    input,
+    start,
+    base,
+    glob,
+    isBrace,
+    isBracket,
+    isGlob,
+    isExtglob,
+    isGlobstar,
+    negated,
+    negatedExtglob
+  };
+
+  if (opts.tokens === true) {
+    state.maxDepth = 0;
+    if (!isPathSeparator(code)) {
+      tokens.push(token);
+    }
+    state.tokens = tokens;
+  }
+
+  if (opts.parts === true || opts.tokens === true) {
+    let prevIndex;
+
+    for (let idx = 0; idx < slashes.length; idx++) {
+      const n = prevIndex !== undefined ? prevIndex + 1 : start;
+      const i = slashes[idx];
+      const value = input.slice(n, i);
+      if (opts.tokens) {
+        if (idx === 0 && start !== 0) {
+          tokens[idx].isPrefix = true;
+          tokens[idx].value = prefix;
+        } else {
+          tokens[idx].value = value;
+        }
+        depth(tokens[idx]);
+        state.maxDepth += tokens[idx].depth;
+      }
+      if (i >= start) {
+        parts.push(value);
+        prevIndex = i;
+      }
+    }
+
+    const n = prevIndex !== undefined ? prevIndex + 1 : start;
+    const value = input.slice(n);
+    parts.push(value);
+
+    if (opts.tokens && prevIndex && prevIndex + 1 < input.length) {
+      tokens[tokens.length - 1].value = value;
+      depth(tokens[tokens.length - 1]);
+      state.maxDepth += tokens[tokens.length - 1].depth;
+    }
+
+    state.slashes = slashes;
+    state.parts = parts;
+  }
+
+  return state;
+};
+
+module.exports = scan;
+
+
+/***/ }),
+
+/***/ 4059:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+/*global navigator*/
+
+
+const {
+  REGEX_BACKSLASH,
+  REGEX_REMOVE_BACKSLASH,
+  REGEX_SPECIAL_CHARS,
+  REGEX_SPECIAL_CHARS_GLOBAL
+} = __nccwpck_require__(5595);
+
+exports.isObject = val => val !== null && typeof val === 'object' && !Array.isArray(val);
+exports.hasRegexChars = str => REGEX_SPECIAL_CHARS.test(str);
+exports.isRegexChar = str => str.length === 1 && exports.hasRegexChars(str);
+exports.escapeRegex = str => str.replace(REGEX_SPECIAL_CHARS_GLOBAL, '\\$1');
+exports.toPosixSlashes = str => str.replace(REGEX_BACKSLASH, '/');
+
+exports.isWindows = () => {
+  if (typeof navigator !== 'undefined' && navigator.platform) {
+    const platform = navigator.platform.toLowerCase();
+    return platform === 'win32' || platform === 'windows';
+  }
+
+  if (typeof process !== 'undefined' && process.platform) {
+    return process.platform === 'win32';
+  }
+
+  return false;
+};
+
+exports.removeBackslashes = str => {
+  return str.replace(REGEX_REMOVE_BACKSLASH, match => {
+    return match === '\\' ? '' : match;
+  });
+};
+
+exports.escapeLast = (input, char, lastIdx) => {
+  const idx = input.lastIndexOf(char, lastIdx);
+  if (idx === -1) return input;
+  if (input[idx - 1] === '\\') return exports.escapeLast(input, char, idx - 1);
+  return `${input.slice(0, idx)}\\${input.slice(idx)}`;
+};
+
+exports.removePrefix = (input, state = {}) => {
+  let output = input;
+  if (output.startsWith('./')) {
+    output = output.slice(2);
+    state.prefix = './';
+  }
+  return output;
+};
+
+exports.wrapOutput = (input, state = {}, options = {}) => {
+  const prepend = options.contains ? '' : '^';
+  const append = options.contains ? '' : '$';
+
+  let output = `${prepend}(?:${input})${append}`;
+  if (state.negated === true) {
+    output = `(?:^(?!${output}).*$)`;
+  }
+  return output;
+};
+
+exports.basename = (path, { windows } = {}) => {
+  const segs = path.split(windows ? /[\\/]/ : '/');
+  const last = segs[segs.length - 1];
+
+  if (last === '') {
+    return segs[segs.length - 2];
+  }
+
+  return last;
+};
 
 
 /***/ }),
@@ -67989,7 +70493,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 2886:
+/***/ 5548:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -70943,6 +73447,15 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
 ;// CONCATENATED MODULE: ./src/core/errors.ts
 /**
  * A mistake in what the user gave us (an input, a flag, a config file). Entries print its message on
@@ -70951,10 +73464,12 @@ function getIDToken(aud) {
  */
 class errors_UserError extends Error {
     input;
+    problem;
     fix;
     constructor(input, problem, fix) {
         super(`${input}: ${problem}. ${fix}`);
         this.input = input;
+        this.problem = problem;
         this.fix = fix;
         this.name = 'UserError';
     }
@@ -70974,9 +73489,6 @@ function errorMessage(err) {
     return err instanceof Error ? err.message : String(err);
 }
 
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
-var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
 // functions
@@ -80922,1669 +83434,6 @@ function ruleKind(rule) {
     return RULES[rule]?.kind ?? 'problem';
 }
 
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(1421);
-;// CONCATENATED MODULE: ./src/core/exec.ts
-
-
-
-/**
- * What of this process's environment a program gets: the search path, locale, time zone and temp
- * folder, never the rest. A runner holds the backup store's keys, a GitHub token and database
- * passwords in its environment; a scratch postmaster, psql or pg_restore running a backup's SQL has
- * no use for them (and a server's environment is readable from SQL by a superuser).
- */
-const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
-function childEnv(own = {}, inherit = []) {
-    const out = {};
-    const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
-    for (const [k, v] of Object.entries(process.env))
-        if (v !== undefined && passes(k))
-            out[k] = v;
-    for (const [k, v] of Object.entries(own)) {
-        if (v === undefined)
-            delete out[k];
-        else
-            out[k] = v;
-    }
-    return out;
-}
-/**
- * For the user's own commands (migrate-command, start-command, stop-command): the runner's
- * environment, less what carries Restorable's secrets and inputs (the store's keys, tokens, the
- * action's inputs, passwords).
- */
-function userCommandEnv(own = {}) {
-    const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
-    return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
-}
-function isRoot() {
-    return typeof process.getuid === 'function' && process.getuid() === 0;
-}
-/** The argv that runs `cmd args` as `user`; unchanged when no switch is needed. */
-function asUser(user, cmd, args) {
-    if (!user || !isRoot() || user === 'root')
-        return [cmd, args];
-    return ['runuser', ['-u', user, '--', cmd, ...args]];
-}
-class TailBuffer {
-    limit;
-    chunks = [];
-    size = 0;
-    constructor(limit) {
-        this.limit = limit;
-    }
-    push(b) {
-        this.chunks.push(b);
-        this.size += b.length;
-        while (this.size > this.limit && this.chunks.length > 1) {
-            this.size -= this.chunks.shift().length;
-        }
-    }
-    toString() {
-        const all = Buffer.concat(this.chunks);
-        return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
-    }
-}
-/**
- * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
- * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
- * the end of standard error.
- */
-function runSync(cmd, args, user, env, 
-/** Give up (SIGKILL) after this long: a signal handler has seconds before the runner kills it. */
-timeoutMs) {
-    const [file, argv] = asUser(user, cmd, args);
-    const r = (0,external_node_child_process_.spawnSync)(file, argv, {
-        cwd: external_node_os_default().tmpdir(),
-        env: childEnv(env),
-        ...(timeoutMs ? { timeout: timeoutMs, killSignal: 'SIGKILL' } : {}),
-        stdio: ['ignore', 'ignore', 'pipe'],
-        encoding: 'utf8',
-    });
-    return { code: r.status, stderr: (r.stderr ?? '').trim().split('\n').slice(-3).join(' ') };
-}
-/**
- * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the
- * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
- * be started (ToolMissingError when it is not installed).
- */
-function run(cmd, args, opts = {}) {
-    const [file, argv] = asUser(opts.user, cmd, args);
-    const switching = file === 'runuser';
-    const started = performance.now();
-    const limit = opts.maxCapture ?? 4 * 1024 * 1024;
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_.spawn)(file, argv, {
-            env: childEnv(opts.env, opts.inherit),
-            // A user we switch to may not be allowed into our working directory.
-            cwd: opts.cwd ?? (switching ? external_node_os_default().tmpdir() : undefined),
-            stdio: ['pipe', 'pipe', 'pipe'],
-            ...(opts.group ? { detached: true } : {}),
-        });
-        const signal = (sig) => {
-            if (!opts.group || child.pid === undefined)
-                return void child.kill(sig);
-            try {
-                process.kill(-child.pid, sig);
-            }
-            catch {
-                // the group is gone already
-            }
-        };
-        const onExit = () => signal('SIGKILL');
-        if (opts.group) {
-            for (const s of ['SIGINT', 'SIGTERM'])
-                process.on(s, signal);
-            process.on('exit', onExit);
-        }
-        const unhook = () => {
-            for (const s of ['SIGINT', 'SIGTERM'])
-                process.off(s, signal);
-            process.off('exit', onExit);
-        };
-        const out = new TailBuffer(limit);
-        const err = new TailBuffer(limit);
-        let partial = '';
-        child.stdout.on('data', (b) => out.push(b));
-        child.stderr.on('data', (b) => {
-            err.push(b);
-            if (opts.onStderrLine) {
-                const text = partial + b.toString('utf8');
-                const lines = text.split('\n');
-                partial = lines.pop() ?? '';
-                for (const line of lines)
-                    opts.onStderrLine(line);
-            }
-        });
-        let timer;
-        if (opts.timeoutMs) {
-            timer = setTimeout(() => {
-                signal('SIGTERM');
-                setTimeout(() => signal('SIGKILL'), 5000).unref();
-            }, opts.timeoutMs).unref();
-        }
-        child.on('error', (e) => {
-            if (timer)
-                clearTimeout(timer);
-            unhook();
-            if (e.code === 'ENOENT')
-                reject(new ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
-            else
-                reject(e);
-        });
-        child.on('close', (code, signal) => {
-            if (timer)
-                clearTimeout(timer);
-            unhook();
-            if (partial && opts.onStderrLine)
-                opts.onStderrLine(partial);
-            resolve({
-                code,
-                signal,
-                stdout: out.toString(),
-                stderr: err.toString(),
-                seconds: (performance.now() - started) / 1000,
-            });
-        });
-        // A program that exits before reading all of its input closes the pipe: that is its answer,
-        // which the exit status and stderr carry, not an error of ours.
-        child.stdin.on('error', () => { });
-        if (opts.stdin === undefined)
-            child.stdin.end();
-        else if (typeof opts.stdin === 'string' || Buffer.isBuffer(opts.stdin))
-            child.stdin.end(opts.stdin);
-        else {
-            opts.stdin.on('error', (e) => child.stdin.destroy(e));
-            opts.stdin.pipe(child.stdin);
-        }
-    });
-}
-
-;// CONCATENATED MODULE: ./src/core/parse.ts
-
-
-
-
-
-const bool = schemas_enum(['true', 'false', 'yes', 'no', '1', '0', 'on', 'off']);
-/** Parse a boolean input; the message names the input. */
-function parse_parseBool(input, value, fallback) {
-    if (value === undefined || value === '')
-        return fallback;
-    const r = bool.safeParse(value.trim().toLowerCase());
-    if (!r.success)
-        throw new errors_UserError(input, `"${value}" is not true or false`, 'Write true or false');
-    return ['true', 'yes', '1', 'on'].includes(r.data);
-}
-function parse_parseSeverity(input, value) {
-    const r = schemas_enum(SEVERITIES).safeParse((value ?? 'high').trim().toLowerCase());
-    if (!r.success)
-        throw new errors_UserError(input, `"${value}" is not a severity`, `Use one of ${SEVERITIES.join(', ')}`);
-    return r.data;
-}
-/** One of a fixed set of words (case-insensitive); the message lists them. */
-function oneOf(input, value, options) {
-    const v = value.trim().toLowerCase();
-    if (!options.includes(v))
-        throw new errors_UserError(input, `"${value}" is not one of ${options.join(', ')}`, `Use one of: ${options.join(', ')}`);
-    return v;
-}
-/**
- * The OS user to run server binaries as. Only root can switch users: another user may name only
- * itself, and anything else is a mistake to say, not a setting to drop silently.
- */
-function parseOsUser(input, value) {
-    const user = value?.trim();
-    if (!user)
-        return undefined;
-    const me = external_node_os_default().userInfo().username;
-    if (!isRoot() && user !== me) {
-        throw new errors_UserError(input, `the server cannot run as "${user}": only root can switch users, and this runs as "${me}"`, `Run Restorable as root or as ${user}, or leave ${input} out to run the server as ${me}`);
-    }
-    return user;
-}
-
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
-var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_);
-;// CONCATENATED MODULE: ./src/core/cancel.ts
-/**
- * What must happen when a run is cancelled: the runner sends SIGINT, then SIGTERM 7.5 s later, and
- * Node skips 'exit' handlers on a signal. Handlers run synchronously, newest first, then the process
- * exits with 130 (SIGINT) or 143 (SIGTERM).
- */
-const handlers = [];
-let installed = false;
-function onCancel(fn) {
-    if (!installed) {
-        installed = true;
-        for (const [signal, code] of [
-            ['SIGINT', 130],
-            ['SIGTERM', 143],
-        ]) {
-            process.once(signal, () => {
-                for (const h of [...handlers].reverse()) {
-                    try {
-                        h();
-                    }
-                    catch {
-                        // Best effort: one failing clean-up must not stop the others.
-                    }
-                }
-                process.exit(code);
-            });
-        }
-    }
-    handlers.push(fn);
-    return () => {
-        const i = handlers.indexOf(fn);
-        if (i >= 0)
-            handlers.splice(i, 1);
-    };
-}
-
-;// CONCATENATED MODULE: ./src/postgres/binaries.ts
-
-
-
-/** The major version in a version string: `15.20 (Debian ...)` → 15, `9.6.24` → 9.6. */
-function majorOf(version) {
-    const m = /(\d+)(?:\.(\d+))?/.exec(version);
-    if (!m)
-        return undefined;
-    const first = Number(m[1]);
-    return first >= 10 ? first : Number(`${first}.${m[2] ?? 0}`);
-}
-function globDirs(parent, re, sub) {
-    try {
-        return external_node_fs_default().readdirSync(parent)
-            .filter((d) => re.test(d))
-            .map((d) => external_node_path_default().join(parent, d, sub));
-    }
-    catch {
-        return [];
-    }
-}
-/** The usual places PostgreSQL binaries live, most specific first; `binDir` overrides them all. */
-function searchDirs(binDir) {
-    if (binDir)
-        return [binDir];
-    return [
-        ...globDirs('/usr/lib/postgresql', /^\d+(\.\d+)?$/, 'bin'),
-        ...globDirs('/usr', /^pgsql-\d+/, 'bin'),
-        ...globDirs('/opt/homebrew/opt', /^postgresql@\d+/, 'bin'),
-        ...globDirs('/usr/local/opt', /^postgresql@\d+/, 'bin'),
-        '/usr/local/pgsql/bin',
-        ...(process.env.PATH ?? '').split((external_node_path_default()).delimiter).filter(Boolean),
-    ];
-}
-const cache = new Map();
-/** Every installed copy of `tool` with its major version, one per major, newest first. */
-function findAll(tool, binDir) {
-    const key = `${tool}\0${binDir ?? ''}`;
-    let found = cache.get(key);
-    if (!found) {
-        found = (async () => {
-            const byMajor = new Map();
-            const seen = new Set();
-            for (const dir of searchDirs(binDir)) {
-                const file = external_node_path_default().join(dir, tool);
-                let real;
-                try {
-                    external_node_fs_default().accessSync(file, (external_node_fs_default()).constants.X_OK);
-                    real = external_node_fs_default().realpathSync(file);
-                }
-                catch {
-                    continue;
-                }
-                if (seen.has(real))
-                    continue;
-                seen.add(real);
-                const res = await run(file, ['--version']).catch(() => undefined);
-                const version = /\(PostgreSQL\)\s+(\S+)/.exec(res?.stdout ?? '')?.[1];
-                const major = version ? majorOf(version) : undefined;
-                // The first place a major is found wins: versioned folders come before PATH's wrappers.
-                if (major !== undefined && version && !byMajor.has(major))
-                    byMajor.set(major, { path: file, dir, major, version });
-            }
-            return [...byMajor.values()].sort((a, b) => b.major - a.major);
-        })();
-        cache.set(key, found);
-    }
-    return found;
-}
-/** The installed `tool` of the lowest major at least `min` (the closest match), if any. */
-async function binaries_pick(tool, min, binDir) {
-    const all = await findAll(tool, binDir);
-    return all.filter((b) => b.major >= min).sort((a, b) => a.major - b.major)[0];
-}
-/** How to install a major's binaries on the usual systems. */
-function installHint(major, what) {
-    const deb = what === 'client' ? `postgresql-client-${major}` : `postgresql-${major}`;
-    const rpm = what === 'client' ? `postgresql${major}` : `postgresql${major}-server`;
-    return `apt-get install ${deb} (Debian/Ubuntu, from the PGDG repository when your release lacks it), dnf install ${rpm} (RHEL), or brew install postgresql@${major} (macOS)`;
-}
-
-;// CONCATENATED MODULE: ./src/archive/wal.ts
-/**
- * WAL names, LSNs and the small text files PostgreSQL archives beside the segments
- * (`<segment>.<offset>.backup` and `<tli>.history`).
- */
-const DEFAULT_SEGMENT_SIZE = 16 * 1024 * 1024;
-/** `0/3000028` → 0x3000028n; undefined when it is not an LSN. */
-function parseLsn(text) {
-    const m = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text.trim());
-    if (!m)
-        return undefined;
-    return (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`);
-}
-function formatLsn(lsn) {
-    return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
-}
-const SEGMENT = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$/;
-/** `000000010000000000000003` → { tli: 1, segno: 3 } (for the given segment size). */
-function parseSegmentName(name, segSize = DEFAULT_SEGMENT_SIZE) {
-    const m = SEGMENT.exec(name);
-    if (!m)
-        return undefined;
-    const perId = 0x100000000n / BigInt(segSize);
-    return {
-        tli: Number.parseInt(m[1], 16),
-        segno: BigInt(`0x${m[2]}`) * perId + BigInt(`0x${m[3]}`),
-    };
-}
-const hex8 = (n) => n.toString(16).toUpperCase().padStart(8, '0');
-function segmentName(tli, segno, segSize = DEFAULT_SEGMENT_SIZE) {
-    const perId = 0x100000000n / BigInt(segSize);
-    return `${hex8(tli)}${hex8(segno / perId)}${hex8(segno % perId)}`;
-}
-function segmentOf(lsn, segSize = DEFAULT_SEGMENT_SIZE) {
-    return lsn / BigInt(segSize);
-}
-/** PostgreSQL writes these times as `2026-11-21 10:15:00 UTC` (or with another zone abbreviation). */
-function parsePgTime(text) {
-    const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(\.\d+)?(?: ?([A-Z]{2,5}|[+-]\d{2}(?::?\d{2})?))?$/.exec(text.trim());
-    if (!m)
-        return undefined;
-    const zone = m[4];
-    const offset = !zone || zone === 'UTC' || zone === 'GMT' ? 'Z' : /^[+-]/.test(zone) ? zone : undefined;
-    if (!offset)
-        return undefined;
-    const iso = `${m[1]}T${m[2]}${m[3] ?? ''}${offset.length === 3 ? `${offset}:00` : offset}`;
-    const d = new Date(iso);
-    return Number.isNaN(d.getTime()) ? undefined : d;
-}
-/** Parse a backup history file or a backup_label: `KEY: value` lines. */
-function parseBackupHistory(text) {
-    const field = (key) => new RegExp(`^${key}: (.*)$`, 'm').exec(text)?.[1]?.trim();
-    const start = /^([0-9A-F]+\/[0-9A-F]+)/i.exec(field('START WAL LOCATION') ?? '')?.[1];
-    const startLsn = start ? parseLsn(start) : undefined;
-    if (startLsn === undefined)
-        return undefined;
-    const stop = /^([0-9A-F]+\/[0-9A-F]+)/i.exec(field('STOP WAL LOCATION') ?? '')?.[1];
-    const stopLsn = stop ? parseLsn(stop) : undefined;
-    const startTime = parsePgTime(field('START TIME') ?? '');
-    const stopTime = parsePgTime(field('STOP TIME') ?? '');
-    const tli = field('START TIMELINE');
-    const label = field('LABEL');
-    return {
-        startLsn,
-        ...(stopLsn !== undefined ? { stopLsn } : {}),
-        ...(startTime ? { startTime } : {}),
-        ...(stopTime ? { stopTime } : {}),
-        ...(label ? { label } : {}),
-        ...(tli ? { timeline: Number(tli) } : {}),
-    };
-}
-function parseTimelineHistory(text) {
-    const out = [];
-    for (const line of text.split('\n')) {
-        const m = /^\s*(\d+)\s+([0-9A-Fa-f]+\/[0-9A-Fa-f]+)/.exec(line);
-        const lsn = m ? parseLsn(m[2]) : undefined;
-        if (m && lsn !== undefined)
-            out.push({ tli: Number(m[1]), switchLsn: lsn });
-    }
-    return out;
-}
-/**
- * The timeline PostgreSQL reads segment `segno` from when it follows `history` (the switches that led
- * to timeline `last`): the newest timeline that had begun by the end of that segment.
- */
-function timelineFor(segno, history, last, segSize = DEFAULT_SEGMENT_SIZE) {
-    let tli = last;
-    for (let i = history.length - 1; i >= 0; i--) {
-        const sw = history[i];
-        // Timeline sw.tli + 1 begins at sw.switchLsn; before that segment, the older one holds the WAL.
-        if (segno < segmentOf(sw.switchLsn, segSize))
-            tli = sw.tli;
-    }
-    return tli;
-}
-
-;// CONCATENATED MODULE: ./src/postgres/recovery.ts
-
-
-
-
-const BEGIN = '# --- restorable recovery: begin ---';
-const END = '# --- restorable recovery: end ---';
-function confValue(v) {
-    return `'${v.replace(/'/g, "''")}'`;
-}
-/**
- * A log file the server's user can append to, made by us: the folder beside a data directory
- * (Debian's /var/lib/postgresql/<major>) may not be the server's user's to write in.
- */
-function ownedLog(file, owner) {
-    external_node_fs_default().appendFileSync(file, '', { mode: 0o600 });
-    if (owner)
-        external_node_fs_default().chownSync(file, owner.uid, owner.gid);
-    return file;
-}
-function chownTree(root, owner) {
-    if (!owner)
-        return;
-    const walk = (p) => {
-        external_node_fs_default().lchownSync(p, owner.uid, owner.gid);
-        const st = external_node_fs_default().lstatSync(p);
-        if (st.isDirectory())
-            for (const e of external_node_fs_default().readdirSync(p))
-                walk(external_node_path_default().join(p, e));
-    };
-    walk(root);
-}
-/**
- * Put a restored data directory into targeted archive recovery: our settings in a marked block at
- * the end of postgresql.auto.conf (read last, so they win over the backup's own), recovery.signal,
- * and no standby.signal. A postgresql.conf is created empty when the backup has none (Debian keeps
- * it in /etc): returned, so that a recovery handed back to Debian's layout can leave no such file.
- */
-function writeRecoveryConfig(dataDir, settings, owner) {
-    const auto = external_node_path_default().join(dataDir, 'postgresql.auto.conf');
-    const before = external_node_fs_default().existsSync(auto) ? stripBlock(external_node_fs_default().readFileSync(auto, 'utf8')) : '';
-    const block = [BEGIN, ...Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`), END, ''].join('\n');
-    external_node_fs_default().writeFileSync(auto, `${before}${before && !before.endsWith('\n') ? '\n' : ''}${block}`);
-    const created = [auto, external_node_path_default().join(dataDir, 'recovery.signal')];
-    external_node_fs_default().writeFileSync(external_node_path_default().join(dataDir, 'recovery.signal'), '');
-    external_node_fs_default().rmSync(external_node_path_default().join(dataDir, 'standby.signal'), { force: true });
-    const placeholders = [];
-    for (const f of ['postgresql.conf', 'pg_ident.conf']) {
-        const file = external_node_path_default().join(dataDir, f);
-        if (!external_node_fs_default().existsSync(file)) {
-            external_node_fs_default().writeFileSync(file, '');
-            placeholders.push(file);
-        }
-    }
-    if (owner)
-        for (const f of [...created, ...placeholders])
-            external_node_fs_default().chownSync(f, owner.uid, owner.gid);
-    return placeholders;
-}
-function stripBlock(text) {
-    const a = text.indexOf(BEGIN);
-    const b = text.indexOf(END);
-    if (a < 0 || b < a)
-        return text;
-    return text.slice(0, a) + text.slice(b + END.length).replace(/^\n/, '');
-}
-/**
- * After promotion: keep only the settings that must outlive recovery (`keep`, e.g. archive_mode =
- * off), as a marked block a person can see and reset.
- */
-function settleRecoveryConfig(dataDir, keep) {
-    const auto = external_node_path_default().join(dataDir, 'postgresql.auto.conf');
-    const before = stripBlock(external_node_fs_default().readFileSync(auto, 'utf8'));
-    const lines = Object.entries(keep).map(([k, v]) => `${k} = ${confValue(v)}`);
-    const block = lines.length
-        ? `# Set by Restorable's point-in-time recovery; reset with ALTER SYSTEM RESET when ready.\n${lines.join('\n')}\n`
-        : '';
-    external_node_fs_default().writeFileSync(auto, `${before}${block}`);
-}
-/** `pg_ctl -o` for settings: pg_ctl hands the string to a shell, so a value is single-quoted, and one with a quote refused. */
-function serverOptions(settings) {
-    const parts = Object.entries(settings).map(([k, v]) => {
-        if (!/^[a-z_.]+$/.test(k) || v.includes("'"))
-            throw new Error(`the server setting ${k} = ${v} cannot be passed on the command line (a quote in it)`);
-        return `-c ${k}='${v}'`;
-    });
-    return parts.length ? ['-o', parts.join(' ')] : [];
-}
-/** Is a server running on this data directory (postmaster.pid naming a live process)? */
-function postmasterAlive(dataDir) {
-    try {
-        const pid = Number(external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-        if (!pid)
-            return false;
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (e) {
-        return e.code === 'EPERM';
-    }
-}
-/** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
-async function controlData(bin, dataDir) {
-    // No user switch: we read pg_control as whoever we are (root can; otherwise we own the folder).
-    const r = await run(external_node_path_default().join(bin.dir, 'pg_controldata'), [dataDir], { env: { LC_ALL: 'C' } });
-    const out = {};
-    for (const line of r.stdout.split('\n')) {
-        const m = /^([^:]+):\s+(.*)$/.exec(line);
-        if (m)
-            out[m[1].trim()] = m[2].trim();
-    }
-    return out;
-}
-/** A log read as it grows: each call reads only the bytes written since the last one. */
-function growingLog(file) {
-    let text = '';
-    let offset = 0;
-    return () => {
-        try {
-            const size = external_node_fs_default().statSync(file).size;
-            if (size > offset) {
-                const fd = external_node_fs_default().openSync(file, 'r');
-                try {
-                    const buf = Buffer.alloc(size - offset);
-                    external_node_fs_default().readSync(fd, buf, 0, buf.length, offset);
-                    text += buf.toString('utf8');
-                    offset = size;
-                }
-                finally {
-                    external_node_fs_default().closeSync(fd);
-                }
-            }
-        }
-        catch {
-            // Not there yet.
-        }
-        return text;
-    };
-}
-/** What the server log says about how recovery ended. */
-function readRecoveryLog(log) {
-    const stopLine = /LOG:\s+(recovery stopping [^\n]*)/.exec(log)?.[1]?.trim();
-    const last = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1]?.trim();
-    const unreached = /FATAL:\s+(recovery ended before configured recovery target was reached)/.exec(log)?.[1];
-    // Not "archive recovery complete": the server stays read-only until the end-of-recovery checkpoint.
-    const promoted = /database system is ready to accept connections\s*$/m.test(log);
-    const recoveredTo = last ? parsePgTime(last) : undefined;
-    return {
-        ...(stopLine ? { stopLine } : {}),
-        ...(recoveredTo ? { recoveredTo, lastCommit: last } : {}),
-        ...(unreached ? { unreached } : {}),
-        promoted,
-    };
-}
-/**
- * Start a server in archive recovery and wait for it to end: promoted at the target, or stopped
- * before it. The server's state comes from pg_controldata (no connection needed, so it works on
- * any host), the details from its log.
- */
-async function runRecovery(w) {
-    const t0 = Date.now();
-    const started = await run(external_node_path_default().join(w.bin.dir, 'pg_ctl'), ['-D', w.dataDir, '-l', w.logFile, ...serverOptions(w.options ?? {}), '-W', 'start'], { user: w.osUser });
-    const readLog = growingLog(w.logFile);
-    const tail = () => readLog().trim().split('\n').slice(-8).join('\n');
-    const done = (o) => ({
-        ...o,
-        seconds: (Date.now() - t0) / 1000,
-        logTail: tail(),
-    });
-    if (started.code !== 0)
-        return done({ status: 'failed', reason: `pg_ctl start failed: ${started.stderr.trim()}` });
-    let lastTick = 0;
-    let seenAlive = false;
-    let seenRecovery = false;
-    let lastState = 0;
-    for (;;) {
-        await new Promise((r) => setTimeout(r, 200));
-        const alive = postmasterAlive(w.dataDir);
-        seenAlive ||= alive;
-        const log = readRecoveryLog(readLog());
-        const facts = {
-            ...(log.stopLine ? { stopLine: log.stopLine } : {}),
-            ...(log.recoveredTo ? { recoveredTo: log.recoveredTo, lastCommit: log.lastCommit } : {}),
-        };
-        if (log.unreached)
-            return done({ status: 'unreached', reason: log.unreached, ...facts });
-        if (!alive && (seenAlive || Date.now() - t0 > 10_000)) {
-            return done({ status: 'failed', reason: 'the server stopped during recovery', ...facts });
-        }
-        // The copied pg_control says "in production" until the startup process marks it in recovery:
-        // only a change back after that (or the log) means promotion.
-        // pg_controldata once a second (the log, read every tick, usually tells first).
-        const askState = alive && Date.now() - lastState >= 1000;
-        if (askState)
-            lastState = Date.now();
-        const state = askState ? (await controlData(w.bin, w.dataDir))['Database cluster state'] : undefined;
-        seenRecovery ||= state === 'in archive recovery';
-        if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
-            // Old servers (13 and before) promote at the end of WAL even when the target was not reached.
-            if (w.expectStopLine && !log.stopLine) {
-                return done({
-                    status: 'unreached',
-                    reason: 'recovery ended at the end of the archived WAL without reaching the target',
-                    ...facts,
-                });
-            }
-            return done({ status: 'promoted', ...facts });
-        }
-        if (w.timeoutMs && Date.now() - t0 > w.timeoutMs)
-            return done({
-                status: 'failed',
-                reason: `recovery did not finish within ${Math.round(w.timeoutMs / 1000)}s`,
-            });
-        if (w.onTick && Date.now() - lastTick >= 1000) {
-            lastTick = Date.now();
-            w.onTick();
-        }
-    }
-}
-/** Stop a server by its data directory (fast, then immediate). */
-async function stopServer(bin, dataDir, osUser) {
-    if (!postmasterAlive(dataDir))
-        return;
-    const r = await run(external_node_path_default().join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', '-t', '60', 'stop'], {
-        user: osUser,
-    });
-    if (r.code !== 0)
-        await run(external_node_path_default().join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], {
-            user: osUser,
-        });
-}
-
-;// CONCATENATED MODULE: ./src/postgres/cluster.ts
-
-
-
-
-
-
-
-
-
-/** Settings for a cluster that exists to be loaded once and thrown away. */
-const BULK_LOAD_SETTINGS = {
-    fsync: 'off',
-    synchronous_commit: 'off',
-    full_page_writes: 'off',
-    wal_level: 'minimal',
-    max_wal_senders: '0',
-    archive_mode: 'off',
-    autovacuum: 'off',
-    checkpoint_timeout: '1h',
-    max_wal_size: '16GB',
-    maintenance_work_mem: '512MB',
-    shared_buffers: '256MB',
-};
-/** A free TCP port on loopback (the kernel picks it). */
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const srv = external_node_net_default().createServer();
-        srv.unref();
-        srv.on('error', reject);
-        srv.listen(0, '127.0.0.1', () => {
-            const port = srv.address().port;
-            srv.close(() => resolve(port));
-        });
-    });
-}
-function passwdIds(user) {
-    try {
-        for (const line of external_node_fs_default().readFileSync('/etc/passwd', 'utf8').split('\n')) {
-            const f = line.split(':');
-            if (f[0] === user)
-                return { uid: Number(f[2]), gid: Number(f[3]) };
-        }
-    }
-    catch { }
-    return undefined;
-}
-const live = new Set();
-/** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
-const starting = new Map();
-/** `pg_ctl stop -m immediate`, synchronously: for exit and signal handlers. */
-function stopServerSync(binDir, osUser, data) {
-    runSync(external_node_path_default().join(binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], osUser);
-}
-/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
-const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-/** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
-function removeStartingSync() {
-    for (const [root, { binDir, osUser, phase }] of starting) {
-        try {
-            const data = external_node_path_default().join(root, 'data');
-            const pidFile = external_node_path_default().join(data, 'postmaster.pid');
-            // A `pg_ctl start` in flight launches the server anyway: wait for it to appear, then stop it.
-            for (let waited = 0; phase === 'server' && !external_node_fs_default().existsSync(pidFile) && waited < 5000; waited += 50)
-                sleepSync(50);
-            if (external_node_fs_default().existsSync(pidFile))
-                stopServerSync(binDir, osUser, data);
-            // initdb may still be writing into it for a moment: retry.
-            dropLabel(root);
-            for (let attempt = 0; attempt < 20 && external_node_fs_default().existsSync(root); attempt++) {
-                try {
-                    external_node_fs_default().rmSync(root, { recursive: true, force: true });
-                }
-                catch {
-                    sleepSync(100);
-                }
-            }
-        }
-        catch {
-            // Nothing more can be done here; `restorable clean` finds what is left.
-        }
-    }
-    starting.clear();
-}
-let exitHookInstalled = false;
-function installExitHook() {
-    if (exitHookInstalled)
-        return;
-    exitHookInstalled = true;
-    const stopAll = () => {
-        for (const c of live)
-            c.stopSync();
-        removeStartingSync();
-    };
-    // Last resort: a process that exits with clusters still up stops them synchronously; on
-    // cancellation Node skips 'exit' handlers, so they are stopped there too.
-    process.on('exit', stopAll);
-    onCancel(stopAll);
-}
-const SCRATCH_PREFIX = 'restorable-';
-/** The OS user scratch servers run as when Restorable runs as root: its own, never postgres or root. */
-const SCRATCH_USER = 'restorable';
-/**
- * A folder of this process's user that nobody else may enter: made 0700 when missing, and refused
- * when it is a link, another user's, or open to others (someone may have planted it).
- */
-function privateDir(dir, owner) {
-    const uid = owner?.uid ?? process.getuid?.() ?? 0;
-    try {
-        external_node_fs_default().mkdirSync(dir, { mode: 0o700 });
-        if (owner)
-            external_node_fs_default().chownSync(dir, owner.uid, owner.gid);
-    }
-    catch (e) {
-        if (e.code !== 'EEXIST')
-            throw e;
-    }
-    const st = external_node_fs_default().lstatSync(dir);
-    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
-        throw new errors_UserError('TMPDIR', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no scratch cluster is made there`, `Remove it if nobody should have made it, or point TMPDIR (work-dir's temp) at a folder only the runner uses`);
-    }
-    return dir;
-}
-/** Labels live apart from the clusters, where only the runner may write: a server cannot rewrite them. */
-function labelDir() {
-    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}labels-${process.getuid?.() ?? 0}`), undefined);
-}
-/** The 0700 parent of a server user's scratch folders: only that user (and the runner) can enter. */
-function scratchParent(osUser) {
-    const owner = ownerOf(osUser);
-    const uid = owner?.uid ?? process.getuid?.() ?? 0;
-    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${uid}`), owner);
-}
-/** Where the label of the cluster in `root` is kept. */
-function labelFile(root) {
-    return external_node_path_default().join(labelDir(), `${external_node_path_default().basename(root)}.json`);
-}
-/** The label of a scratch folder, only as the runner wrote it: a file anyone else could write is not one. */
-function readLabel(root) {
-    try {
-        const file = labelFile(root);
-        const st = external_node_fs_default().lstatSync(file);
-        if (!st.isFile() || st.uid !== (process.getuid?.() ?? 0) || (st.mode & 0o022) !== 0)
-            return undefined;
-        const l = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
-        return l.root === external_node_path_default().resolve(root) && Number.isInteger(l.major) && l.major >= 9 && l.major < 100
-            ? l
-            : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-function writeLabel(root, label, bin, osUser) {
-    const l = {
-        label,
-        root: external_node_path_default().resolve(root),
-        pid: process.pid,
-        created: new Date().toISOString(),
-        major: bin.major,
-        ...(osUser ? { osUser } : {}),
-    };
-    external_node_fs_default().writeFileSync(labelFile(root), JSON.stringify(l), { mode: 0o600 });
-}
-function dropLabel(root) {
-    external_node_fs_default().rmSync(labelFile(root), { force: true });
-}
-function pidAlive(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (e) {
-        return e.code === 'EPERM';
-    }
-}
-/**
- * Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove
- * it. The label is data, never code: pg_ctl comes from Restorable's own discovery by the label's
- * major, runs as the label's server user (never root), and only on a folder and data directory that
- * user owns; a folder whose server did not stop is left, with a line saying so.
- */
-async function removeCluster(root) {
-    const label = readLabel(root);
-    if (!label || !external_node_path_default().basename(root).startsWith(SCRATCH_PREFIX))
-        return false;
-    if (label.osUser === 'root')
-        return false;
-    const owner = ownerOf(label.osUser);
-    const uid = owner?.uid ?? process.getuid?.() ?? 0;
-    const data = external_node_path_default().join(root, 'data');
-    const owned = (p) => {
-        const st = external_node_fs_default().lstatSync(p, { throwIfNoEntry: false });
-        return st === undefined || (!st.isSymbolicLink() && st.uid === uid);
-    };
-    if (!owned(root) || !owned(data))
-        return false;
-    if (postmasterAlive(data)) {
-        const pgCtl = await binaries_pick('pg_ctl', label.major);
-        if (pgCtl) {
-            await run(pgCtl.path, ['-D', data, '-m', 'immediate', '-w', 'stop'], { user: label.osUser }).catch(() => undefined);
-        }
-        if (postmasterAlive(data)) {
-            throw new errors_UserError('clean', `the server in ${root} did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
-        }
-    }
-    external_node_fs_default().rmSync(root, { recursive: true, force: true });
-    dropLabel(root);
-    return true;
-}
-/** Scratch clusters left behind: by a crash (their process is gone) or kept on purpose. */
-function findLeftovers() {
-    const dir = labelDir();
-    const out = [];
-    for (const n of fs.readdirSync(dir)) {
-        if (!n.startsWith(SCRATCH_PREFIX) || !n.endsWith('.json'))
-            continue;
-        let root;
-        try {
-            root = JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')).root;
-        }
-        catch {
-            continue;
-        }
-        const label = typeof root === 'string' ? readLabel(root) : undefined;
-        if (label)
-            out.push({ root: label.root, label, orphaned: !pidAlive(label.pid) });
-    }
-    return out;
-}
-/**
- * What `restorable clean` removes: clusters whose process is gone, except those kept on purpose
- * (keep: true), whose process is always gone by then; with `all`, the kept ones too. A cluster
- * whose drill still runs is never taken.
- */
-function leftoversToClean(all) {
-    return findLeftovers().filter((c) => (c.label.kept ? all : c.orphaned));
-}
-/**
- * A labelled scratch folder for a cluster whose data directory comes from a base backup instead of
- * initdb. Until `ScratchCluster.adopt` it is removed (its server stopped) if the process is stopped.
- */
-function scratchFolder(label, osUser) {
-    const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${label}-`));
-    installExitHook();
-    starting.set(root, { binDir: '', osUser, phase: 'init' });
-    prepareFolder(root, osUser);
-    return root;
-}
-/** The socket folder in a scratch root, both owned by the server's OS user; removed if that user is missing. */
-function prepareFolder(root, osUser) {
-    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'), { mode: 0o700 });
-    let owner;
-    try {
-        owner = ownerOf(osUser);
-    }
-    catch (e) {
-        external_node_fs_default().rmSync(root, { recursive: true, force: true });
-        starting.delete(root);
-        throw e;
-    }
-    if (owner) {
-        external_node_fs_default().chownSync(root, owner.uid, owner.gid);
-        external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), owner.uid, owner.gid);
-    }
-}
-/** Once the folder's server binaries are known: label it, and stop its server too on a signal. */
-function labelFolder(root, bin, osUser, label) {
-    const entry = starting.get(root);
-    if (entry)
-        Object.assign(entry, { binDir: bin.dir, phase: 'server' });
-    writeLabel(root, label, bin, osUser);
-}
-/**
- * Who a scratch server runs as by default: as root, Restorable's own unprivileged user (made when
- * missing), so a backup's SQL that reaches the server's OS user finds no production data directory
- * and no secrets; otherwise the runner's user itself.
- */
-function scratchUser() {
-    if (!isRoot())
-        return undefined;
-    if (!passwdIds(SCRATCH_USER)) {
-        const made = runSync('useradd', [
-            '--system',
-            '--user-group',
-            '--no-create-home',
-            '--home-dir',
-            '/nonexistent',
-            '--shell',
-            '/usr/sbin/nologin',
-            '--comment',
-            'Restorable scratch PostgreSQL servers',
-            SCRATCH_USER,
-        ]);
-        if (made.code !== 0 && !passwdIds(SCRATCH_USER)) {
-            throw new errors_UserError('os-user', `the user ${SCRATCH_USER}, whom scratch servers run as, is missing and could not be created (${made.stderr})`, `Create it (useradd --system --user-group ${SCRATCH_USER}), or set os-user to an unprivileged user`);
-        }
-    }
-    return SCRATCH_USER;
-}
-/** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
-function ownerOf(osUser) {
-    if (!osUser || !isRoot())
-        return undefined;
-    const ids = passwdIds(osUser);
-    if (!ids) {
-        throw new errors_UserError('os-user', `"${osUser}" is not a user on this machine, so the server cannot run as it`, `Create it (useradd --system ${osUser}), or set os-user (restore-drill, pitr-restore) to a user that exists`);
-    }
-    return ids;
-}
-/**
- * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
- * that folder, server binaries run as `postgres` when we are root. `stop()` removes it all.
- */
-class ScratchCluster {
-    root;
-    port;
-    bin;
-    osUser;
-    settings;
-    constructor(root, port, bin, osUser, settings) {
-        this.root = root;
-        this.port = port;
-        this.bin = bin;
-        this.osUser = osUser;
-        this.settings = settings;
-    }
-    get dataDir() {
-        return external_node_path_default().join(this.root, 'data');
-    }
-    get socketDir() {
-        return external_node_path_default().join(this.root, 'socket');
-    }
-    get major() {
-        return this.bin.major;
-    }
-    get version() {
-        return this.bin.version;
-    }
-    conn(database = 'postgres') {
-        return { host: this.socketDir, port: this.port, user: 'postgres', database };
-    }
-    /** A URL for people and for tools that want one (no password: trust on loopback and socket). */
-    url(database = 'postgres') {
-        return `postgresql://postgres@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
-    }
-    /** A server that recovery started in a `scratchFolder`: stopped and removed like the others. */
-    static adopt(root, port, bin, osUser, settings) {
-        starting.delete(root);
-        const c = new ScratchCluster(root, port, bin, osUser, settings);
-        live.add(c);
-        return c;
-    }
-    /** Forget a `scratchFolder` that was removed some other way. */
-    static abandon(root) {
-        starting.delete(root);
-    }
-    static async start(opts = {}) {
-        const min = opts.minMajor ?? 0;
-        const initdb = await binaries_pick('initdb', min, opts.binDir);
-        if (!initdb) {
-            throw new ToolMissingError(min
-                ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
-                : 'PostgreSQL server binaries (initdb, pg_ctl)', installHint(Math.max(Math.ceil(min), 13), 'server'));
-        }
-        const osUser = opts.osUser ?? scratchUser();
-        if (osUser === 'root') {
-            throw new errors_UserError('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", `Leave os-user unset (Restorable's own user, ${SCRATCH_USER}), or name an unprivileged user`);
-        }
-        const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
-        installExitHook();
-        starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
-        try {
-            return await ScratchCluster.startIn(root, initdb, osUser, opts);
-        }
-        finally {
-            starting.delete(root);
-        }
-    }
-    static async startIn(root, initdb, osUser, opts) {
-        prepareFolder(root, osUser);
-        const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
-        const bin = (p) => external_node_path_default().join(initdb.dir, p);
-        const init = await run(bin('initdb'), [
-            '-D',
-            external_node_path_default().join(root, 'data'),
-            '-U',
-            'postgres',
-            '-A',
-            'trust',
-            '-E',
-            'UTF8',
-            '--locale=C',
-            '--no-sync',
-        ], { user: osUser });
-        if (init.code !== 0) {
-            external_node_fs_default().rmSync(root, { recursive: true, force: true });
-            throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
-        }
-        writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
-        let lastError = '';
-        for (let attempt = 0; attempt < 3; attempt++) {
-            const port = await freePort();
-            const conf = {
-                port: String(port),
-                listen_addresses: "'127.0.0.1'",
-                unix_socket_directories: `'${external_node_path_default().join(root, 'socket')}'`,
-                max_connections: '50',
-                ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, /^[\w.]+$/.test(v) ? v : `'${v}'`])),
-            };
-            external_node_fs_default().writeFileSync(external_node_path_default().join(root, 'data', 'postgresql.auto.conf'), `${Object.entries(conf)
-                .map(([k, v]) => `${k} = ${v}`)
-                .join('\n')}\n`);
-            const phase = starting.get(root);
-            if (phase)
-                phase.phase = 'server';
-            const started = await run(bin('pg_ctl'), ['-D', external_node_path_default().join(root, 'data'), '-l', external_node_path_default().join(root, 'server.log'), '-w', '-t', '60', 'start'], { user: osUser });
-            if (started.code === 0) {
-                const c = new ScratchCluster(root, port, initdb, osUser, settings);
-                live.add(c);
-                installExitHook();
-                opts.logger?.debug(`scratch cluster PostgreSQL ${initdb.version} on port ${port} in ${root}`);
-                return c;
-            }
-            lastError = tail(external_node_path_default().join(root, 'server.log')) || started.stderr;
-            // Another process took the port between our probe and the start: try another.
-            if (!/could not bind|Address already in use/i.test(lastError))
-                break;
-        }
-        external_node_fs_default().rmSync(root, { recursive: true, force: true });
-        dropLabel(root);
-        throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
-    }
-    /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
-    runServerTool(tool, args) {
-        return run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
-    }
-    async stop() {
-        if (!live.has(this))
-            return;
-        live.delete(this);
-        await run(external_node_path_default().join(this.bin.dir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
-            user: this.osUser,
-        }).catch(() => undefined);
-        this.removeIfStopped();
-    }
-    /** Remove the folder, unless its server is still up (then `restorable clean` can finish later). */
-    removeIfStopped() {
-        if (postmasterAlive(this.dataDir))
-            return;
-        external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
-        dropLabel(this.root);
-    }
-    /** Keep the cluster after this process exits (keep: true); returns its folder for the post step. */
-    detach() {
-        live.delete(this);
-        const label = readLabel(this.root);
-        if (label)
-            external_node_fs_default().writeFileSync(labelFile(this.root), JSON.stringify({ ...label, kept: true }), { mode: 0o600 });
-        return this.root;
-    }
-    stopSync() {
-        if (!live.has(this))
-            return;
-        live.delete(this);
-        stopServerSync(this.bin.dir, this.osUser, this.dataDir);
-        this.removeIfStopped();
-    }
-    serverLog() {
-        return tail(external_node_path_default().join(this.root, 'server.log'));
-    }
-}
-function tail(file, lines = 5) {
-    try {
-        return external_node_fs_default().readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
-    }
-    catch {
-        return '';
-    }
-}
-
-;// CONCATENATED MODULE: ./src/pitr/journal.ts
-
-
-
-
-
-
-/**
- * A fault-injection point for the signal tests: with RESTORABLE_PAUSE_AT=<point>, the run waits
- * 3 s there (asynchronously, so a signal is handled meanwhile). Points: fetch, replay, verify,
- * handover.
- */
-async function pausePoint(point) {
-    if (process.env.RESTORABLE_PAUSE_AT === point)
-        await new Promise((r) => setTimeout(r, 3000));
-}
-function journalPath(live) {
-    return `${external_node_path_default().resolve(live)}.restorable-journal.json`;
-}
-function writeJournal(j, phase) {
-    if (phase)
-        j.phase = phase;
-    j.updated = new Date().toISOString();
-    const file = journalPath(j.live);
-    const tmp = `${file}.${process.pid}.tmp`;
-    external_node_fs_default().writeFileSync(tmp, `${JSON.stringify(j, null, 2)}\n`, { mode: 0o600 });
-    external_node_fs_default().renameSync(tmp, file);
-}
-/**
- * The journal of `live`, only as this runner wrote it: a file that is a link, another user's, or
- * open to others is refused (the server's user can write beside its data directory).
- */
-function readJournal(live) {
-    const file = journalPath(live);
-    const st = external_node_fs_default().lstatSync(file, { throwIfNoEntry: false });
-    if (!st)
-        return undefined;
-    const mine = process.getuid?.() ?? 0;
-    const bad = (why) => new errors_UserError('data-directory', `the journal ${file} ${why}, so it is not followed`, `Check who wrote it; roll back by hand as the README's in-place section says`);
-    if (!st.isFile() || st.uid !== mine || (st.mode & 0o077) !== 0)
-        throw bad("is not this runner's own private file");
-    const j = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
-    const beside = (p) => typeof p === 'string' && p.startsWith(`${j.live}.restorable-`);
-    const privateDir = typeof j.private === 'string' && external_node_path_default().basename(j.private).startsWith('restorable-private-');
-    if (j.version !== 1 ||
-        j.live !== external_node_path_default().resolve(live) ||
-        !privateDir ||
-        ![j.staging, j.safety, j.failed, j.spool].every(beside))
-        throw bad('does not describe this data directory');
-    return j;
-}
-function inode(p) {
-    return external_node_fs_default().lstatSync(p, { throwIfNoEntry: false })?.ino;
-}
-/**
- * Start production on whatever its path holds. `wait: false` (a signal handler, seconds before
- * the runner's SIGKILL): pg_ctl waits 6 s for the server (which goes on starting after), a
- * start-command gets 5 s; the post step or --rollback finishes what is left. Undefined when it
- * started, else why not.
- */
-function startProductionSync(j, wait) {
-    if (postmasterAlive(j.live))
-        return undefined;
-    const limit = wait ? 180_000 : 5_000;
-    const r = j.start.command
-        ? runSync('sh', ['-c', j.start.command], j.osUser, userCommandEnv(), limit)
-        : j.start.cluster
-            ? runSync('pg_ctlcluster', [String(j.start.cluster.major), j.start.cluster.name, 'start'], undefined, {}, limit)
-            : runSync(external_node_path_default().join(j.liveBin, 'pg_ctl'), [
-                '-D',
-                j.live,
-                '-l',
-                ownedLog(j.start.log, ownerOf(j.osUser)),
-                '-w',
-                '-t',
-                wait ? '120' : '6',
-                'start',
-            ], j.osUser, {}, limit);
-    if (r.code === 0)
-        return undefined;
-    const how = j.start.command ? 'start-command' : j.start.cluster ? 'pg_ctlcluster start' : 'pg_ctl start';
-    return `${how} exited ${r.code ?? 'on a signal or its time limit'}${r.stderr ? `: ${r.stderr}` : ''}${j.start.command || j.start.cluster ? '' : ` (server log: ${j.start.log})`}`;
-}
-/**
- * Put production's original data back at its path and start it, from whatever phase the journal
- * and the folders say: the recovery's private server stopped, the attempt kept at `failed`, the
- * original moved back from the safety snapshot if it had been moved. Synchronous, for signal
- * handlers; `wait` as for startProductionSync. Returns what it did, for the log.
- */
-function putBackSync(j, wait) {
-    if (j.serverBin && postmasterAlive(j.staging))
-        stopServerSync(j.serverBin, j.osUser, j.staging);
-    // A production stop in flight finishes before production can start again.
-    for (let waited = 0; j.phase === 'stopping' && postmasterAlive(j.live) && waited < 5000; waited += 100)
-        sleepSync(100);
-    if (inode(j.live) !== j.liveIno) {
-        // The recovered copy is at production's path: stop it, move it aside, bring the original back.
-        if (j.serverBin && postmasterAlive(j.live))
-            stopServerSync(j.serverBin, j.osUser, j.live);
-        if (inode(j.live) !== undefined)
-            external_node_fs_default().renameSync(j.live, j.failed);
-        if (inode(j.safety) === j.liveIno)
-            external_node_fs_default().renameSync(j.safety, j.live);
-    }
-    else if (inode(j.staging) !== undefined)
-        external_node_fs_default().renameSync(j.staging, j.failed);
-    for (const d of [j.spool, j.private])
-        external_node_fs_default().rmSync(d, { recursive: true, force: true });
-    if (inode(j.live) !== j.liveIno) {
-        return {
-            started: false,
-            note: `production's original data directory was not found at ${j.live} or ${j.safety}`,
-        };
-    }
-    const notStarted = startProductionSync(j, wait);
-    writeJournal(j, 'rolled-back');
-    const kept = inode(j.failed) !== undefined ? `; the attempt is kept at ${j.failed}` : '';
-    return notStarted
-        ? {
-            started: false,
-            note: `the original data directory is back at ${j.live}, but the server did not start (${notStarted}): start it by hand${kept}`,
-        }
-        : {
-            started: true,
-            note: `the original data directory is back at ${j.live} and the server was started${kept}`,
-        };
-}
-/**
- * `restorable pitr --rollback` and the post step: finish whatever a run that was stopped left. A
- * final journal (serving, rolled-back) needs nothing; production is started if it is not running.
- */
-function resumeFromJournal(live) {
-    const j = readJournal(live);
-    if (!j)
-        return `no in-place journal beside ${external_node_path_default().resolve(live)}: nothing to roll back`;
-    if (j.phase === 'serving' || j.phase === 'rolled-back') {
-        const notStarted = startProductionSync(j, true);
-        const what = j.phase === 'serving'
-            ? `the recovered data serves at ${j.live}; the previous data directory is kept at ${j.safety}`
-            : `the original data directory is at ${j.live}`;
-        return notStarted
-            ? `${what}, but the server did not start (${notStarted})`
-            : `${what}, and the server runs`;
-    }
-    return putBackSync(j, true).note;
-}
-/** The commands that undo the swap by hand, printed when it happens and in the README. */
-function rollbackCommands(j) {
-    return [
-        `restorable pitr --rollback --data-directory ${j.live}`,
-        `or by hand: stop the server, then mv ${j.live} ${j.failed} && mv ${j.safety} ${j.live}, and start it`,
-    ];
-}
-
-;// CONCATENATED MODULE: ./src/core/spec.ts
-
-/** Inputs another action already defines, by name, so that a shared input reads the same everywhere. */
-function inputsOf(spec, names) {
-    return names.map((n) => {
-        const i = spec.inputs.find((x) => x.name === n);
-        if (!i)
-            throw new Error(`${spec.name} has no input ${n}`);
-        return i;
-    });
-}
-function closest(word, options) {
-    const dist = (a, b) => {
-        const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
-        for (let j = 1; j <= b.length; j++)
-            d[0][j] = j;
-        for (let i = 1; i <= a.length; i++)
-            for (let j = 1; j <= b.length; j++)
-                d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-        return d[a.length][b.length];
-    };
-    const best = options.map((o) => [o, dist(word, o)]).sort((x, y) => x[1] - y[1])[0];
-    return best && best[1] <= Math.max(2, Math.floor(word.length / 3)) ? best[0] : undefined;
-}
-/**
- * Check raw inputs (from `with:` or from flags) against a spec: unknown names and missing required
- * ones are user errors; defaults fill the rest. Values stay strings; each command parses its own.
- */
-function spec_resolveInputs(spec, raw, how) {
-    const known = spec.inputs.map((i) => i.name);
-    const show = (n) => (how === 'flag' ? `--${n}` : n);
-    for (const key of Object.keys(raw)) {
-        if (!known.includes(key)) {
-            const guess = closest(key, known);
-            throw new errors_UserError(show(key), `${spec.command} has no such ${how}`, guess ? `Did you mean ${show(guess)}?` : `Known ${how}s: ${known.map(show).join(', ')}`);
-        }
-    }
-    const out = {};
-    for (const i of spec.inputs) {
-        const v = raw[i.name];
-        const value = v === undefined || v === '' ? i.default : v;
-        if (i.required && (value === undefined || value === '')) {
-            throw new errors_UserError(show(i.name), 'is required', `Set ${show(i.name)}: ${i.description}`);
-        }
-        out[i.name] = value;
-    }
-    return out;
-}
-
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/drill/config.ts
-
-
-
-
-
-const tolerance = schemas_string()
-    .or(schemas_number())
-    .transform((v, ctx) => {
-    const t = parseTolerance(String(v));
-    if (!t) {
-        ctx.addIssue({
-            code: 'custom',
-            message: `"${v}" is not a tolerance: write 0, 1000 (rows) or 2% (a share)`,
-        });
-        return NEVER;
-    }
-    return t;
-});
-function parseTolerance(text) {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(%)?\s*$/.exec(text);
-    if (!m)
-        return undefined;
-    return m[2] ? { kind: 'percent', value: Number(m[1]) } : { kind: 'rows', value: Number(m[1]) };
-}
-const expectation = schemas_string().refine((s) => parseExpectation(s) !== undefined, {
-    message: 'is not an expectation: write "> 0", ">= 10", "== 0", "!= 0", "< 5" or "between 1 and 10"',
-});
-function parseExpectation(text) {
-    const between = /^\s*between\s+(-?\d+(?:\.\d+)?)\s+and\s+(-?\d+(?:\.\d+)?)\s*$/i.exec(text);
-    if (between)
-        return { op: 'between', lo: Number(between[1]), hi: Number(between[2]) };
-    const m = /^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(text);
-    return m ? { op: m[1], value: Number(m[2]) } : undefined;
-}
-function meets(value, e) {
-    switch (e.op) {
-        case 'between':
-            return value >= e.lo && value <= e.hi;
-        case '>':
-            return value > e.value;
-        case '>=':
-            return value >= e.value;
-        case '==':
-            return value === e.value;
-        case '!=':
-            return value !== e.value;
-        case '<':
-            return value < e.value;
-        case '<=':
-            return value <= e.value;
-    }
-}
-const configSchema = object({
-    structure: object({ reference: schemas_string().min(1) })
-        .strict()
-        .optional(),
-    volume: object({
-        tables: record(schemas_string(), object({ min: schemas_number().int().nonnegative() }).strict()).optional(),
-        tolerance: tolerance.optional(),
-    })
-        .strict()
-        .optional(),
-    semantics: array(object({ name: schemas_string().min(1), sql: schemas_string().min(1), expect: expectation }).strict())
-        .optional(),
-    integrity: object({
-        sequences: schemas_boolean().optional(),
-        collation: schemas_boolean().optional(),
-        amcheck: schemas_boolean().optional(),
-        'validate-constraints': schemas_boolean().optional(),
-    })
-        .strict()
-        .optional(),
-    compare: object({
-        tables: record(schemas_string(), object({ tolerance }).strict()).optional(),
-    })
-        .strict()
-        .optional(),
-    pitr: object({
-        /** What `confirm` may equal for an in-place restore, besides the system identifier. */
-        name: schemas_string().min(1).optional(),
-        /** Checks against the recovered server; `asserts` marks the ones that prove the target. */
-        checks: array(object({
-            name: schemas_string().min(1),
-            sql: schemas_string().min(1),
-            expect: expectation,
-            asserts: schemas_enum(['before-target', 'after-target']).optional(),
-            /** The database of the recovered server to run it in (default: postgres). */
-            database: schemas_string().min(1).optional(),
-        })
-            .strict())
-            .optional(),
-    })
-        .strict()
-        .optional(),
-    ignore: array(object({
-        rule: schemas_string().refine((r) => r in RULES, { message: 'is not a rule Restorable raises' }),
-        reason: schemas_string().trim().min(1, 'needs a written reason'),
-    })
-        .strict())
-        .optional(),
-})
-    .strict();
-/** Read and validate restorable.yml; an unknown key, a bad value or bad YAML is one clear line. */
-function loadConfig(input, file) {
-    if (!file)
-        return {};
-    let text;
-    try {
-        text = external_node_fs_default().readFileSync(file, 'utf8');
-    }
-    catch {
-        throw new errors_UserError(input, `"${file}" cannot be read`, 'Give the path of your restorable.yml, or leave config empty');
-    }
-    let raw;
-    try {
-        raw = (0,dist/* parse */.qg)(text) ?? {};
-    }
-    catch (e) {
-        throw new errors_UserError(input, `${file} is not valid YAML (${e.message.split('\n')[0]})`, 'Fix the YAML syntax');
-    }
-    const r = configSchema.safeParse(raw);
-    if (r.success)
-        return r.data;
-    const issue = r.error.issues[0];
-    const where = issue.path.join('.') || '(top level)';
-    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-    if (keys.length) {
-        throw new errors_UserError(input, `${file}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} at ${where}`, 'Check the spelling against the README (restorable.yml)');
-    }
-    throw new errors_UserError(input, `${file}: ${where} ${issue.message}`, 'See restorable.yml in the README');
-}
-
-// EXTERNAL MODULE: ./node_modules/pg/lib/index.js
-var lib = __nccwpck_require__(3273);
-;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
-// ESM wrapper for pg
-
-
-// Re-export all the properties
-const Client = lib.Client
-const Pool = lib.Pool
-const Connection = lib.Connection
-const types = lib.types
-const Query = lib.Query
-const DatabaseError = lib.DatabaseError
-const escapeIdentifier = lib.escapeIdentifier
-const escapeLiteral = lib.escapeLiteral
-const Result = lib.Result
-const TypeOverrides = lib.TypeOverrides
-
-// Also export the defaults
-const defaults = lib.defaults
-
-// Re-export the default
-/* harmony default export */ const esm = (lib);
-
-;// CONCATENATED MODULE: ./src/postgres/client.ts
-
-
-/** Parse a postgres:// URL; the password is registered as a secret the moment it is read. */
-function parseDbUrl(input, url, secret) {
-    let u;
-    try {
-        u = new URL(url);
-    }
-    catch {
-        u = undefined;
-    }
-    // libpq's `?host=/socket/folder` (a Unix socket) wins over the host part, which may then be empty.
-    const queryHost = u?.searchParams.get('host') ?? '';
-    if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !(u.hostname || queryHost)) {
-        throw new errors_UserError(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/database');
-    }
-    const password = decodeURIComponent(u.password);
-    if (password)
-        secret(password);
-    return {
-        host: queryHost || u.hostname.replace(/^\[|\]$/g, ''),
-        port: Number(u.port || 5432),
-        user: decodeURIComponent(u.username) || 'postgres',
-        database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
-        ...(password ? { password } : {}),
-    };
-}
-/** A URL to show: the password, if any, as ***. */
-function maskedUrl(c) {
-    const socket = c.host.startsWith('/');
-    const host = socket ? 'localhost' : c.host.includes(':') ? `[${c.host}]` : c.host;
-    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}${socket ? `?host=${encodeURIComponent(c.host)}` : ''}`;
-}
-/** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
-function libpqEnv(c) {
-    return {
-        PGHOST: c.host,
-        PGPORT: String(c.port),
-        PGUSER: c.user,
-        PGDATABASE: c.database,
-        ...(c.password ? { PGPASSWORD: c.password } : {}),
-        PGCONNECT_TIMEOUT: '10',
-    };
-}
-/** Open a connection, run `fn`, close it, whatever happens. */
-async function client_withClient(c, fn) {
-    const client = new esm.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
-    // A server that goes away (a scratch cluster whose disk filled) rejects the query in flight; the
-    // 'error' event it also emits would otherwise end the process with a stack trace.
-    client.on('error', () => { });
-    await client.connect();
-    try {
-        return await fn(client);
-    }
-    finally {
-        await client.end().catch(() => { });
-    }
-}
-async function queryRows(c, sql, params = []) {
-    return client_withClient(c, async (client) => (await client.query(sql, params)).rows);
-}
-/** Quote an identifier for SQL. */
-function ident(name) {
-    return `"${name.replace(/"/g, '""')}"`;
-}
-/**
- * Wait until the server takes connections (after promotion it writes its end-of-recovery
- * checkpoint first; with hot standby off it refuses connections until then).
- */
-async function waitForConnections(c, timeoutMs = 60_000) {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-        try {
-            await client_withClient(c, (client) => client.query('SELECT 1'));
-            return;
-        }
-        catch (e) {
-            // Only "starting up" (57P03) or no socket yet is waited for; any other answer means it is up.
-            const code = e.code;
-            if (!['57P03', 'ECONNREFUSED', 'ENOENT'].includes(code ?? ''))
-                return;
-            if (Date.now() > until)
-                throw e;
-            await new Promise((r) => setTimeout(r, 200));
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/archive/checksum.ts
-
-function checksum_parseChecksumInput(input, value) {
-    const v = value.trim().toLowerCase();
-    if (v === '' || v === 'auto')
-        return { mode: 'auto' };
-    if (v === 'required' || v === 'skip')
-        return { mode: v };
-    const hex = v.replace(/^sha256:/, '');
-    if (/^[0-9a-f]{64}$/.test(hex))
-        return { mode: 'literal', sha256: hex };
-    throw new UserError(input, `"${value}" is neither auto, required, skip nor a SHA-256 (64 hex digits)`, 'Give auto, required, skip, or the 64-hex-digit output of sha256sum');
-}
-/** The first hex digest of the right length in a sha256sum/md5sum-style file, or undefined. */
-function digestInSidecar(text, algorithm, fileName) {
-    const len = algorithm === 'sha256' ? 64 : 32;
-    const base = fileName.split('/').pop();
-    const lines = text
-        .split('\n')
-        .map((l) => l.trim())
-        .filter(Boolean);
-    const re = new RegExp(`^([0-9a-fA-F]{${len}})(?:\\s+\\*?(.+))?$`);
-    const parsed = lines.map((l) => re.exec(l)).filter((m) => m !== null);
-    // A sums file may list several files: take the line that names ours, else a lone digest.
-    const named = parsed.find((m) => m[2] && m[2].split('/').pop() === base);
-    const chosen = named ?? (parsed.length === 1 ? parsed[0] : undefined);
-    return chosen?.[1]?.toLowerCase();
-}
-/** Find what the backup's checksum should be: sidecar files first, then object metadata. */
-async function findExpectedChecksum(source, name, names) {
-    for (const [suffix, algorithm] of [
-        ['.sha256', 'sha256'],
-        ['.sha256sum', 'sha256'],
-        ['.md5', 'md5'],
-        ['.md5sum', 'md5'],
-    ]) {
-        const sidecar = name + suffix;
-        if (!names.has(sidecar))
-            continue;
-        const text = await source.readText(sidecar);
-        const value = text === undefined ? undefined : digestInSidecar(text, algorithm, name);
-        if (value)
-            return { algorithm, value, from: sidecar };
-    }
-    const meta = await source.metadata(name);
-    for (const algorithm of ['sha256', 'md5']) {
-        const v = meta[algorithm]?.trim().toLowerCase();
-        if (v && /^[0-9a-f]+$/.test(v))
-            return { algorithm, value: v, from: `object metadata "${algorithm}"` };
-    }
-    return undefined;
-}
-
 ;// CONCATENATED MODULE: ./src/core/duration.ts
 
 const UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
@@ -82592,7 +83441,7 @@ const UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
  * Parse a duration such as `26h`, `90m`, `7d`, `1h30m` or `45s` into seconds. Bare numbers are
  * refused: `26` could be hours or seconds, and a guess here decides whether a backup is too old.
  */
-function duration_parseDuration(input, value) {
+function parseDuration(input, value) {
     const text = value.trim().toLowerCase();
     const re = /(\d+(?:\.\d+)?)\s*([smhdw])/gy;
     let total = 0;
@@ -82602,9 +83451,25 @@ function duration_parseDuration(input, value) {
         matched = re.lastIndex;
     }
     if (text === '' || matched !== text.length || total <= 0) {
-        throw new UserError(input, `"${value}" is not a duration`, 'Write a number with a unit: s, m, h, d or w, for example 26h, 90m, 7d or 1h30m');
+        throw new errors_UserError(input, `"${value}" is not a duration`, 'Write a number with a unit: s, m, h, d or w, for example 26h, 90m, 7d or 1h30m');
     }
     return total;
+}
+/**
+ * A threshold in seconds: the input's name says seconds, so a bare number is seconds; a duration
+ * with a unit (90s, 10m) is read as one; `off` turns the check off.
+ */
+function parseSeconds(input, value) {
+    const text = (value ?? '').trim().toLowerCase();
+    if (text === '' || text === 'off' || text === 'none')
+        return undefined;
+    if (/^\d+(\.\d+)?$/.test(text)) {
+        const n = Number(text);
+        if (n > 0)
+            return n;
+        throw new UserError(input, `"${value}" is not above zero`, 'Give a number of seconds, e.g. 5, or off');
+    }
+    return parseDuration(input, text);
 }
 function duration_formatSeconds(seconds) {
     if (seconds < 10)
@@ -82627,6 +83492,180 @@ function formatBytes(bytes) {
         i++;
     }
     return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+/** Now as a compact UTC stamp for names (20261121T093000). */
+function timeStamp() {
+    return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+}
+
+;// CONCATENATED MODULE: ./src/core/inputs.ts
+
+
+
+
+/** A problem with a value, as a zod issue: the message says what is wrong, `fix` how to fix it. */
+function problem(ctx, input, message, fix) {
+    ctx.issues.push({ code: 'custom', input, message, params: { fix } });
+    return NEVER;
+}
+/**
+ * A schema over a parser of this code base that throws a UserError (naming nothing: the reader names
+ * the input): its problem and fix become the issue.
+ */
+function parsed(parse) {
+    return schemas_string().transform((text, ctx) => {
+        try {
+            return parse(text);
+        }
+        catch (e) {
+            if (e instanceof errors_UserError)
+                return problem(ctx, text, e.problem, e.fix);
+            throw e;
+        }
+    });
+}
+/** An input over a schema of its text: undefined when not given. */
+function inputs_optional(description, schema, asSwitch = false) {
+    return { description, ...(asSwitch ? { switch: true } : {}), schema: schema.optional() };
+}
+/** An input over a schema of its text, with a default. */
+function defaulted(description, schema, fallback, asSwitch = false) {
+    return {
+        description,
+        default: fallback,
+        ...(asSwitch ? { switch: true } : {}),
+        schema: schemas_string().optional().default(fallback).pipe(schema),
+    };
+}
+/** An input over a schema of its text, with a default, required, or neither (by `o`). */
+function input(description, schema, o) {
+    if (o.default !== undefined)
+        return defaulted(description, schema, o.default);
+    if (o.required)
+        return { description, required: true, schema };
+    return inputs_optional(description, schema);
+}
+function inputs_text(description, o = {}) {
+    return input(description, schemas_string(), o);
+}
+const TRUE = ['true', 'yes', '1', 'on'];
+const FALSE = ['false', 'no', '0', 'off'];
+/** The one boolean reader: true/false, yes/no, on/off, 1/0, any case. */
+const booleanSchema = schemas_string().transform((value, ctx) => {
+    const word = value.trim().toLowerCase();
+    if (TRUE.includes(word))
+        return true;
+    if (FALSE.includes(word))
+        return false;
+    return problem(ctx, value, `"${value}" is not true or false`, 'Write true or false');
+});
+/** A boolean with a default; a switch on the command line. */
+function flag(description, fallback) {
+    return defaulted(description, booleanSchema, String(fallback), true);
+}
+/** A boolean whose absence means something of its own (the description says what). */
+function optionalFlag(description) {
+    return inputs_optional(description, booleanSchema, true);
+}
+function choice(values, description, o = {}) {
+    const list = values.join(', ');
+    const schema = schemas_string().transform((value, ctx) => {
+        const word = values.find((v) => v === value.trim().toLowerCase());
+        if (word !== undefined)
+            return word;
+        return problem(ctx, value, o.problem ? o.problem(value) : `"${value}" is not one of ${list}`, typeof o.fix === 'function' ? o.fix(value) : (o.fix ?? `Use one of: ${list}`));
+    });
+    return input(description, schema, o);
+}
+/** The lowest severity that fails. */
+function severity(description) {
+    return choice(SEVERITIES, description, {
+        default: 'high',
+        problem: (v) => `"${v}" is not a severity`,
+        fix: `Use one of ${SEVERITIES.join(', ')}`,
+    });
+}
+function inputs_custom(description, parse, fallback) {
+    return fallback === undefined
+        ? inputs_optional(description, parsed(parse))
+        : defaulted(description, parsed(parse), fallback);
+}
+function inputs_duration(description, fallback) {
+    const parse = (t) => parseDuration('', t);
+    return fallback === undefined ? inputs_custom(description, parse) : inputs_custom(description, parse, fallback);
+}
+function inputs_integer(description, o) {
+    const { min, max, what } = o;
+    const schema = schemas_string().transform((value, ctx) => {
+        const n = Number(value);
+        if (Number.isInteger(n) && n >= min && (max === undefined || n <= max))
+            return n;
+        return max === undefined
+            ? problem(ctx, value, `"${value}" is not a whole number of at least ${min}`, `Give a whole number, e.g. ${o.default}`)
+            : problem(ctx, value, `"${value}" is not ${what}`, `Give a whole number from ${min} to ${max}`);
+    });
+    return o.default === undefined
+        ? inputs_optional(description, schema)
+        : defaulted(description, schema, String(o.default));
+}
+/** Some of another set of inputs, by name, so that a shared input reads the same everywhere. */
+function inputs_pick(inputs, names) {
+    return Object.fromEntries(names.map((n) => [n, inputs[n]]));
+}
+/** Another set of inputs without some of them. */
+function inputs_omit(inputs, names) {
+    return Object.fromEntries(Object.entries(inputs).filter(([n]) => !names.includes(n)));
+}
+function distance(a, b) {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+        const next = [i];
+        for (let j = 1; j <= b.length; j++)
+            next[j] = Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+        row = next;
+    }
+    return row[b.length] ?? 0;
+}
+/** The known name nearest a typo, when it is near enough to be what was meant. */
+function closest(word, options) {
+    const best = options.map((o) => ({ o, d: distance(word, o) })).sort((x, y) => x.d - y.d)[0];
+    return best && best.d <= Math.max(2, Math.floor(word.length / 3)) ? best.o : undefined;
+}
+/** How the user knows an input: `keep` in `with:`, `--keep` on the command line. */
+const inputs_nameFor = (how) => (n) => (how === 'flag' ? `--${n}` : n);
+/** Unknown names are a user error, with the nearest known one when there is one. */
+function checkNames(command, known, given, how) {
+    const show = inputs_nameFor(how);
+    for (const key of given) {
+        if (known.includes(key))
+            continue;
+        const guess = closest(key, known);
+        throw new errors_UserError(show(key), `${command} has no such ${how}`, guess ? `Did you mean ${show(guess)}?` : `Known ${how}s: ${known.map(show).join(', ')}`);
+    }
+}
+/**
+ * Read raw inputs (from `with:` or from flags) against their specs: unknown names and missing
+ * required ones are user errors, empty is absent, defaults fill the rest, and each value is parsed
+ * by its schema; a bad value is a UserError naming the input.
+ */
+function inputs_readInputs(command, inputs, raw, how) {
+    const show = inputs_nameFor(how);
+    checkNames(command, Object.keys(inputs), Object.keys(raw), how);
+    const out = {};
+    for (const [name, input] of Object.entries(inputs)) {
+        // Empty is absent: the schema applies the default.
+        const value = raw[name] === '' ? undefined : raw[name];
+        if (input.required && value === undefined)
+            throw new errors_UserError(show(name), 'is required', `Set ${show(name)}: ${input.description}`);
+        const r = input.schema.safeParse(value);
+        if (!r.success) {
+            const issue = r.error.issues[0];
+            const fix = issue?.code === 'custom' ? issue.params?.fix : undefined;
+            throw new errors_UserError(show(name), issue?.message ?? 'is not valid', String(fix ?? input.description));
+        }
+        out[name] = r.data;
+    }
+    return out;
 }
 
 ;// CONCATENATED MODULE: external "node:timers/promises"
@@ -82655,7 +83694,6 @@ function memoryLogger() {
 }
 
 ;// CONCATENATED MODULE: ./src/sources/s3.ts
-
 
 
 
@@ -82724,13 +83762,11 @@ function positiveInteger(name, value, fallback) {
     return value;
 }
 /** The s3-endpoint, s3-region and s3-force-path-style inputs (or flags), as S3Options. */
-function s3_parseS3Inputs(v, name) {
+function s3_s3Options(v) {
     return {
         ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
         ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
-        ...(v['s3-force-path-style']
-            ? { forcePathStyle: parse_parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
-            : {}),
+        ...(v['s3-force-path-style'] !== undefined ? { forcePathStyle: v['s3-force-path-style'] } : {}),
     };
 }
 /** A read-only view of the objects under one S3 prefix. */
@@ -83142,59 +84178,104 @@ function isMissingKey(err) {
     return status === 404 && code !== 'NoSuchBucket';
 }
 
+;// CONCATENATED MODULE: ./src/archive/checksum.ts
+
+function parseChecksumInput(input, value) {
+    const v = value.trim().toLowerCase();
+    if (v === '' || v === 'auto')
+        return { mode: 'auto' };
+    if (v === 'required' || v === 'skip')
+        return { mode: v };
+    const hex = v.replace(/^sha256:/, '');
+    if (/^[0-9a-f]{64}$/.test(hex))
+        return { mode: 'literal', sha256: hex };
+    throw new errors_UserError(input, `"${value}" is neither auto, required, skip nor a SHA-256 (64 hex digits)`, 'Give auto, required, skip, or the 64-hex-digit output of sha256sum');
+}
+/** The first hex digest of the right length in a sha256sum/md5sum-style file, or undefined. */
+function digestInSidecar(text, algorithm, fileName) {
+    const len = algorithm === 'sha256' ? 64 : 32;
+    const base = fileName.split('/').pop();
+    const lines = text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
+    const re = new RegExp(`^([0-9a-fA-F]{${len}})(?:\\s+\\*?(.+))?$`);
+    const parsed = lines.map((l) => re.exec(l)).filter((m) => m !== null);
+    // A sums file may list several files: take the line that names ours, else a lone digest.
+    const named = parsed.find((m) => m[2] && m[2].split('/').pop() === base);
+    const chosen = named ?? (parsed.length === 1 ? parsed[0] : undefined);
+    return chosen?.[1]?.toLowerCase();
+}
+/** Find what the backup's checksum should be: sidecar files first, then object metadata. */
+async function findExpectedChecksum(source, name, names) {
+    for (const [suffix, algorithm] of [
+        ['.sha256', 'sha256'],
+        ['.sha256sum', 'sha256'],
+        ['.md5', 'md5'],
+        ['.md5sum', 'md5'],
+    ]) {
+        const sidecar = name + suffix;
+        if (!names.has(sidecar))
+            continue;
+        const text = await source.readText(sidecar);
+        const value = text === undefined ? undefined : digestInSidecar(text, algorithm, name);
+        if (value)
+            return { algorithm, value, from: sidecar };
+    }
+    const meta = await source.metadata(name);
+    for (const algorithm of ['sha256', 'md5']) {
+        const v = meta[algorithm]?.trim().toLowerCase();
+        if (v && /^[0-9a-f]+$/.test(v))
+            return { algorithm, value: v, from: `object metadata "${algorithm}"` };
+    }
+    return undefined;
+}
+
+// EXTERNAL MODULE: ./node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(4006);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
+;// CONCATENATED MODULE: ./src/core/glob.ts
+
+
+/**
+ * How globs read everywhere: `*` and `?` stay within a folder, `**` crosses folders, `{a,b}`,
+ * `[0-9]` and `[!0-9]` work, `*` matches dot files too, a backslash makes the next character literal
+ * (`a\*b`), and a leading `!` is a plain character. Unbalanced brackets are an error, not a silent
+ * no-match.
+ */
+const OPTIONS = {
+    dot: true,
+    nonegate: true,
+    noextglob: true,
+    posix: true,
+    windows: false,
+    strictBrackets: true,
+    debug: true,
+};
+/** The glob as an anchored RegExp; a pattern picomatch cannot read is the user's mistake in `input`. */
+function glob_globRegExp(pattern, input) {
+    try {
+        return picomatch_default().makeRe(pattern, OPTIONS);
+    }
+    catch (e) {
+        const why = (e instanceof Error ? e.message : String(e))
+            .replace(/ - use .*$/, '')
+            .replace(/^Invalid regular expression: \/.*\/: /, '');
+        throw new errors_UserError(input, `"${pattern}" is not a valid glob (${why})`, 'Put a backslash before a literal { } [ ] ( ) or *, e.g. backup\\{1.dump');
+    }
+}
+/** A test of whole strings against the glob. */
+function globMatcher(pattern, input) {
+    const re = glob_globRegExp(pattern, input);
+    return (s) => re.test(s);
+}
+
 ;// CONCATENATED MODULE: ./src/sources/select.ts
 
-/** Turn a glob into a RegExp: `**` crosses folders, `*` and `?` do not, `{a,b}` and `[...]` work. */
-function globToRegExp(glob) {
-    let re = '';
-    let inGroup = 0;
-    for (let i = 0; i < glob.length; i++) {
-        const c = glob[i];
-        if (c === '*') {
-            if (glob[i + 1] === '*') {
-                i++;
-                if (glob[i + 1] === '/') {
-                    i++;
-                    re += '(?:.*/)?';
-                }
-                else
-                    re += '.*';
-            }
-            else
-                re += '[^/]*';
-        }
-        else if (c === '?')
-            re += '[^/]';
-        else if (c === '{') {
-            inGroup++;
-            re += '(?:';
-        }
-        else if (c === '}' && inGroup > 0) {
-            inGroup--;
-            re += ')';
-        }
-        else if (c === ',' && inGroup > 0)
-            re += '|';
-        else if (c === '[') {
-            const end = glob.indexOf(']', i + 1);
-            if (end === -1)
-                re += '\\[';
-            else {
-                re += `[${glob
-                    .slice(i + 1, end)
-                    .replace(/^!/, '^')
-                    .replace(/\\/g, '\\\\')}]`;
-                i = end;
-            }
-        }
-        else
-            re += c.replace(/[.+^$()|\\/]/g, '\\$&');
-    }
-    return new RegExp(`^${re}$`);
-}
+
 /** A pattern without a slash matches the file name in any folder, as in .gitignore. */
-function matcher(pattern) {
-    const re = globToRegExp(pattern);
+function matcher(pattern, input = 'pattern') {
+    const re = globRegExp(pattern, input);
     if (pattern.includes('/'))
         return (name) => re.test(name);
     return (name) => re.test(name.slice(name.lastIndexOf('/') + 1));
@@ -83224,8 +84305,9 @@ function timestampInName(name) {
     }
     return found;
 }
-function candidates(objects, pattern) {
-    const match = pattern ? matcher(pattern) : undefined;
+/** Backups under the source, newest first; `pattern` is the glob the user gave as `input`. */
+function candidates(objects, pattern, input = 'pattern') {
+    const match = pattern ? matcher(pattern, input) : undefined;
     return objects
         .filter((o) => (match ? match(o.name) && !SIDECAR.test(o.name) : looksLikeBackup(o)))
         .map((o) => {
@@ -83245,7 +84327,7 @@ function choose(list, select) {
     return byBase.length === 1 ? byBase[0] : undefined;
 }
 /** `hourly=24,daily=7,weekly=4` */
-function select_parseExpect(input, value) {
+function parseExpect(input, value) {
     const out = {};
     for (const part of value
         .split(',')
@@ -83253,7 +84335,7 @@ function select_parseExpect(input, value) {
         .filter(Boolean)) {
         const m = /^([A-Za-z][\w-]*)\s*=\s*(\d+)$/.exec(part);
         if (!m) {
-            throw new UserError(input, `"${part}" is not tier=count`, 'Write it as tier=count pairs: hourly=24,daily=7,weekly=4');
+            throw new errors_UserError(input, `"${part}" is not tier=count`, 'Write it as tier=count pairs: hourly=24,daily=7,weekly=4');
         }
         out[m[1].toLowerCase()] = Number(m[2]);
     }
@@ -83271,75 +84353,31 @@ function countTiers(list, tiers) {
     return counts;
 }
 
-;// CONCATENATED MODULE: ./src/verify/spec.ts
-const spec_verifySpec = {
-    name: 'verify-backup',
-    command: 'verify',
-    title: 'Restorable: verify backup',
-    description: 'Find the newest PostgreSQL backup (local path or S3/R2), check its age, size, checksum, compression and format, walk the whole archive and replay its schema in a scratch cluster.',
-    inputs: [
-        { name: 'source', required: true, description: 'A local file, a local folder, or s3://bucket/prefix.' },
-        {
-            name: 'pattern',
-            description: 'Glob over names under the source, e.g. `daily/*.dump*`. Default: files that look like dumps.',
-        },
-        { name: 'select', default: 'latest', description: '`latest`, or the exact name of one backup.' },
-        {
-            name: 'max-age',
-            default: '26h',
-            description: 'Older than this is BACKUP_TOO_OLD (e.g. 26h, 7d, 90m).',
-        },
-        {
-            name: 'expect',
-            description: 'Backups expected per retention tier, e.g. `hourly=24,daily=7,weekly=4`.',
-        },
-        {
-            name: 'checksum',
-            default: 'auto',
-            description: '`auto` (sidecar .sha256/.md5 or S3 metadata), `required`, `skip`, or a literal SHA-256.',
-        },
-        { name: 'schema-check', default: 'true', description: 'Load the schema into a scratch cluster.' },
-        {
-            name: 'fail-on',
-            default: 'high',
-            description: 'Lowest severity that fails: critical, high, medium, low, info.',
-        },
-        { name: 'report', description: 'Write the JSON report to this path.' },
-        {
-            name: 's3-endpoint',
-            description: 'S3-compatible endpoint (R2, MinIO, ...). Credentials come from the environment.',
-        },
-        { name: 's3-region', description: 'S3 region (default: AWS_REGION, else us-east-1; R2 takes `auto`).' },
-        {
-            name: 's3-force-path-style',
-            description: 'Path-style S3 URLs (`endpoint/bucket/key`); default: true when `s3-endpoint` is set.',
-        },
-        { name: 'pg-bin-dir', description: 'Use PostgreSQL binaries from this folder only.' },
-        {
-            name: 'work-dir',
-            description: 'Each run downloads into its own folder beneath this one, run-XXXXXX (default: $RUNNER_TEMP/restorable, else .restorable/ here).',
-        },
-    ],
-    outputs: [
-        { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
-        { name: 'backup', description: 'Name (or S3 key) of the backup verified.' },
-        { name: 'local-path', description: 'Where the verified file is on this machine, for the next step.' },
-        { name: 'size-bytes', description: 'Size of the backup in bytes.' },
-        { name: 'age-hours', description: 'Age of the backup in hours.' },
-        { name: 'sha256', description: 'SHA-256 of the backup file.' },
-        { name: 'server-version', description: 'Version of the PostgreSQL server that was dumped.' },
-        { name: 'dump-format', description: '`custom`, `directory` or `plain`.' },
-        { name: 'tables', description: 'Number of tables in the dump.' },
-        { name: 'findings', description: 'Findings as JSON.' },
-        { name: 'report', description: 'Path of the JSON report.' },
-    ],
+;// CONCATENATED MODULE: ./src/backup/inputs.ts
+
+
+
+/** The command whose inputs these are, for messages about them. */
+const inputs_VERIFY_COMMAND = 'verify';
+/** Where the backup is and what it must be: verify-backup's inputs, which the drill and PITR reuse. */
+const inputs_verifyInputs = {
+    source: inputs_text('A local file, a local folder, or s3://bucket/prefix.', { required: true }),
+    pattern: inputs_text('Glob over names under the source, e.g. `daily/*.dump*`. Default: files that look like dumps.'),
+    select: inputs_text('`latest`, or the exact name of one backup.', { default: 'latest' }),
+    'max-age': inputs_duration('Older than this is BACKUP_TOO_OLD (e.g. 26h, 7d, 90m).', '26h'),
+    expect: inputs_custom('Backups expected per retention tier, e.g. `hourly=24,daily=7,weekly=4`.', (t) => parseExpect('', t)),
+    checksum: inputs_custom('`auto` (sidecar .sha256/.md5 or S3 metadata), `required`, `skip`, or a literal SHA-256.', (t) => parseChecksumInput('', t), 'auto'),
+    'schema-check': flag('Load the schema into a scratch cluster.', true),
+    'fail-on': severity('Lowest severity that fails: critical, high, medium, low, info.'),
+    report: inputs_text('Write the JSON report to this path.'),
+    's3-endpoint': inputs_text('S3-compatible endpoint (R2, MinIO, ...). Credentials come from the environment.'),
+    's3-region': inputs_text('S3 region (default: AWS_REGION, else us-east-1; R2 takes `auto`).'),
+    's3-force-path-style': optionalFlag('Path-style S3 URLs (`endpoint/bucket/key`); default: true when `s3-endpoint` is set.'),
+    'pg-bin-dir': inputs_text('Use PostgreSQL binaries from this folder only.'),
+    'work-dir': inputs_text('Each run downloads into its own folder beneath this one, run-XXXXXX (default: $RUNNER_TEMP/restorable, else .restorable/ here).'),
 };
 
-;// CONCATENATED MODULE: ./src/verify/options.ts
-
-
-
-
+;// CONCATENATED MODULE: ./src/backup/options.ts
 
 
 
@@ -83354,8 +84392,10 @@ function defaultWorkDir() {
 }
 /** From raw inputs or flags to options; every mistake is a UserError naming the input. */
 function parseVerifyOptions(raw, how) {
-    const v = resolveInputs(verifySpec, raw, how);
-    const name = (n) => (how === 'flag' ? `--${n}` : n);
+    return verifyOptions(readInputs(VERIFY_COMMAND, verifyInputs, raw, how), nameFor(how));
+}
+/** From the verify inputs' values to options: the checks that need more than one value, or the disk. */
+function verifyOptions(v, name) {
     const source = v.source.trim();
     if (source.startsWith('s3://'))
         parseS3Url(name('source'), source);
@@ -83365,94 +84405,1716 @@ function parseVerifyOptions(raw, how) {
     return {
         source,
         ...(v.pattern ? { pattern: v.pattern } : {}),
-        select: (v.select ?? 'latest').trim(),
-        maxAgeSeconds: parseDuration(name('max-age'), v['max-age'] ?? '26h'),
-        ...(v.expect ? { expect: parseExpect(name('expect'), v.expect) } : {}),
-        checksum: parseChecksumInput(name('checksum'), v.checksum ?? 'auto'),
-        schemaCheck: parseBool(name('schema-check'), v['schema-check'], true),
-        failOn: parseSeverity(name('fail-on'), v['fail-on']),
+        select: v.select.trim(),
+        maxAgeSeconds: v['max-age'],
+        ...(v.expect ? { expect: v.expect } : {}),
+        checksum: v.checksum,
+        schemaCheck: v['schema-check'] ?? true,
+        failOn: v['fail-on'],
         ...(v.report ? { report: v.report } : {}),
-        s3: parseS3Inputs(v, name),
+        s3: s3Options(v),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
         workDir: v['work-dir'] ? path.resolve(v['work-dir']) : defaultWorkDir(),
     };
 }
 const cpuCount = () => os.availableParallelism?.() ?? os.cpus().length;
 
-;// CONCATENATED MODULE: ./src/compare/spec.ts
-const compareSpec = {
-    name: 'compare-counts',
-    command: 'compare',
-    title: 'Restorable: compare counts',
-    description: 'Row counts and structure of a live database (read-only) or a baseline file against a restored copy: exact where it matters, estimated where it is big.',
-    inputs: [
-        {
-            name: 'source-url',
-            description: 'The live database, read through a read-only session (the role needs only SELECT).',
-        },
-        {
-            name: 'baseline',
-            description: 'Instead of source-url: a JSON file of counts written earlier with write-baseline.',
-        },
-        { name: 'target-url', description: "The restored database (restore-drill's database-url)." },
-        {
-            name: 'mode',
-            default: 'auto',
-            description: '`exact` (count(*)), `estimate` (catalog statistics, one query), `auto` (exact below exact-limit).',
-        },
-        {
-            name: 'exact-limit',
-            default: '1000000',
-            description: 'In auto mode, tables estimated above this many rows are estimated, not counted.',
-        },
-        {
-            name: 'tolerance',
-            default: '0',
-            description: 'Allowed difference: 0, 1000 (rows) or 2% (per-table overrides in restorable.yml).',
-        },
-        {
-            name: 'direction',
-            default: 'drop',
-            description: '`drop` (only fewer rows in the target is drift) or `both` (two copies of one snapshot).',
-        },
-        { name: 'schemas', description: 'Only these schemas, comma-separated (default: every user schema).' },
-        { name: 'include', description: 'Globs over schema.table to compare, comma-separated.' },
-        { name: 'exclude', description: 'Globs over schema.table to leave out, comma-separated.' },
-        { name: 'jobs', default: '4', description: 'Parallel connections per side for exact counts.' },
-        {
-            name: 'structure',
-            default: 'true',
-            description: 'Also compare tables, columns and types, indexes, constraints, sequences, extensions.',
-        },
-        {
-            name: 'write-baseline',
-            description: "Write the source's counts (and when they were taken) to this JSON file.",
-        },
-        {
-            name: 'freshness-column',
-            description: 'Report max() of this column per table on both sides: the RPO actually achieved.',
-        },
-        { name: 'config', description: 'restorable.yml, for per-table tolerances (compare.tables).' },
-        {
-            name: 'fail-on',
-            default: 'high',
-            description: 'Lowest severity that fails: critical, high, medium, low, info.',
-        },
-        { name: 'report', description: 'Write the JSON report to this path.' },
-    ],
-    outputs: [
-        { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
-        { name: 'compared', description: 'Tables compared.' },
-        { name: 'drifted', description: 'Tables whose counts drifted.' },
-        { name: 'missing', description: 'Tables missing from the target.' },
-        { name: 'table', description: 'The comparison as a markdown table, drifted rows first.' },
-        { name: 'findings', description: 'Findings as JSON.' },
-        { name: 'report', description: 'Path of the JSON report.' },
-    ],
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+;// CONCATENATED MODULE: ./src/core/exec.ts
+
+
+
+/**
+ * What of this process's environment a program gets: the search path, locale, time zone and temp
+ * folder, never the rest. A runner holds the backup store's keys, a GitHub token and database
+ * passwords in its environment; a scratch postmaster, psql or pg_restore running a backup's SQL has
+ * no use for them (and a server's environment is readable from SQL by a superuser).
+ */
+const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
+function childEnv(own = {}, inherit = []) {
+    const out = {};
+    const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
+    for (const [k, v] of Object.entries(process.env))
+        if (v !== undefined && passes(k))
+            out[k] = v;
+    for (const [k, v] of Object.entries(own)) {
+        if (v === undefined)
+            delete out[k];
+        else
+            out[k] = v;
+    }
+    return out;
+}
+/**
+ * For the user's own commands (migrate-command, start-command, stop-command): the runner's
+ * environment, less what carries Restorable's secrets and inputs (the store's keys, tokens, the
+ * action's inputs, passwords).
+ */
+function userCommandEnv(own = {}) {
+    const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
+    return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
+}
+function isRoot() {
+    return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+/** The argv that runs `cmd args` as `user`; unchanged when no switch is needed. */
+function asUser(user, cmd, args) {
+    if (!user || !isRoot() || user === 'root')
+        return [cmd, args];
+    return ['runuser', ['-u', user, '--', cmd, ...args]];
+}
+class TailBuffer {
+    limit;
+    chunks = [];
+    size = 0;
+    constructor(limit) {
+        this.limit = limit;
+    }
+    push(b) {
+        this.chunks.push(b);
+        this.size += b.length;
+        while (this.size > this.limit && this.chunks.length > 1) {
+            this.size -= this.chunks.shift().length;
+        }
+    }
+    toString() {
+        const all = Buffer.concat(this.chunks);
+        return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
+    }
+}
+/**
+ * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
+ * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
+ * the end of standard error.
+ */
+function runSync(cmd, args, user, env, 
+/** Give up (SIGKILL) after this long: a signal handler has seconds before the runner kills it. */
+timeoutMs) {
+    const [file, argv] = asUser(user, cmd, args);
+    const r = (0,external_node_child_process_.spawnSync)(file, argv, {
+        cwd: external_node_os_default().tmpdir(),
+        env: childEnv(env),
+        ...(timeoutMs ? { timeout: timeoutMs, killSignal: 'SIGKILL' } : {}),
+        stdio: ['ignore', 'ignore', 'pipe'],
+        encoding: 'utf8',
+    });
+    return { code: r.status, stderr: (r.stderr ?? '').trim().split('\n').slice(-3).join(' ') };
+}
+/**
+ * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the
+ * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
+ * be started (ToolMissingError when it is not installed).
+ */
+function run(cmd, args, opts = {}) {
+    const [file, argv] = asUser(opts.user, cmd, args);
+    const switching = file === 'runuser';
+    const started = performance.now();
+    const limit = opts.maxCapture ?? 4 * 1024 * 1024;
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_.spawn)(file, argv, {
+            env: childEnv(opts.env, opts.inherit),
+            // A user we switch to may not be allowed into our working directory.
+            cwd: opts.cwd ?? (switching ? external_node_os_default().tmpdir() : undefined),
+            stdio: ['pipe', 'pipe', 'pipe'],
+            ...(opts.group ? { detached: true } : {}),
+        });
+        const signal = (sig) => {
+            if (!opts.group || child.pid === undefined)
+                return void child.kill(sig);
+            try {
+                process.kill(-child.pid, sig);
+            }
+            catch {
+                // the group is gone already
+            }
+        };
+        const onExit = () => signal('SIGKILL');
+        if (opts.group) {
+            for (const s of ['SIGINT', 'SIGTERM'])
+                process.on(s, signal);
+            process.on('exit', onExit);
+        }
+        const unhook = () => {
+            for (const s of ['SIGINT', 'SIGTERM'])
+                process.off(s, signal);
+            process.off('exit', onExit);
+        };
+        const out = new TailBuffer(limit);
+        const err = new TailBuffer(limit);
+        let partial = '';
+        child.stdout.on('data', (b) => out.push(b));
+        child.stderr.on('data', (b) => {
+            err.push(b);
+            if (opts.onStderrLine) {
+                const text = partial + b.toString('utf8');
+                const lines = text.split('\n');
+                partial = lines.pop() ?? '';
+                for (const line of lines)
+                    opts.onStderrLine(line);
+            }
+        });
+        let timer;
+        if (opts.timeoutMs) {
+            timer = setTimeout(() => {
+                signal('SIGTERM');
+                setTimeout(() => signal('SIGKILL'), 5000).unref();
+            }, opts.timeoutMs).unref();
+        }
+        child.on('error', (e) => {
+            if (timer)
+                clearTimeout(timer);
+            unhook();
+            if (e.code === 'ENOENT')
+                reject(new ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
+            else
+                reject(e);
+        });
+        child.on('close', (code, signal) => {
+            if (timer)
+                clearTimeout(timer);
+            unhook();
+            if (partial && opts.onStderrLine)
+                opts.onStderrLine(partial);
+            resolve({
+                code,
+                signal,
+                stdout: out.toString(),
+                stderr: err.toString(),
+                seconds: (performance.now() - started) / 1000,
+            });
+        });
+        // A program that exits before reading all of its input closes the pipe: that is its answer,
+        // which the exit status and stderr carry, not an error of ours.
+        child.stdin.on('error', () => { });
+        if (opts.stdin === undefined)
+            child.stdin.end();
+        else if (typeof opts.stdin === 'string' || Buffer.isBuffer(opts.stdin))
+            child.stdin.end(opts.stdin);
+        else {
+            opts.stdin.on('error', (e) => child.stdin.destroy(e));
+            opts.stdin.pipe(child.stdin);
+        }
+    });
+}
+
+;// CONCATENATED MODULE: ./src/core/parse.ts
+
+
+
+
+/** Parse a boolean input with the one boolean reader (`booleanSchema`); the message names the input. */
+function parseBool(input, value, fallback) {
+    if (value === undefined || value === '')
+        return fallback;
+    const r = booleanSchema.safeParse(value);
+    if (!r.success)
+        throw new errors_UserError(input, `"${value}" is not true or false`, 'Write true or false');
+    return r.data;
+}
+/**
+ * The OS user to run server binaries as. Only root can switch users: another user may name only
+ * itself, and anything else is a mistake to say, not a setting to drop silently.
+ */
+function parseOsUser(input, value) {
+    const user = value?.trim();
+    if (!user)
+        return undefined;
+    const me = external_node_os_default().userInfo().username;
+    if (!isRoot() && user !== me) {
+        throw new errors_UserError(input, `the server cannot run as "${user}": only root can switch users, and this runs as "${me}"`, `Run Restorable as root or as ${user}, or leave ${input} out to run the server as ${me}`);
+    }
+    return user;
+}
+
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_);
+;// CONCATENATED MODULE: ./src/core/cancel.ts
+/**
+ * What must happen when a run is cancelled: the runner sends SIGINT, then SIGTERM 7.5 s later, and
+ * Node skips 'exit' handlers on a signal. Handlers run synchronously, newest first, then the process
+ * exits with 130 (SIGINT) or 143 (SIGTERM).
+ */
+const handlers = [];
+let installed = false;
+function onCancel(fn) {
+    if (!installed) {
+        installed = true;
+        for (const [signal, code] of [
+            ['SIGINT', 130],
+            ['SIGTERM', 143],
+        ]) {
+            process.once(signal, () => {
+                for (const h of [...handlers].reverse()) {
+                    try {
+                        h();
+                    }
+                    catch {
+                        // Best effort: one failing clean-up must not stop the others.
+                    }
+                }
+                process.exit(code);
+            });
+        }
+    }
+    handlers.push(fn);
+    return () => {
+        const i = handlers.indexOf(fn);
+        if (i >= 0)
+            handlers.splice(i, 1);
+    };
+}
+
+;// CONCATENATED MODULE: ./src/postgres/binaries.ts
+
+
+
+/** The major version in a version string: `15.20 (Debian ...)` → 15, `9.6.24` → 9.6. */
+function majorOf(version) {
+    const m = /(\d+)(?:\.(\d+))?/.exec(version);
+    if (!m)
+        return undefined;
+    const first = Number(m[1]);
+    return first >= 10 ? first : Number(`${first}.${m[2] ?? 0}`);
+}
+function globDirs(parent, re, sub) {
+    try {
+        return external_node_fs_default().readdirSync(parent)
+            .filter((d) => re.test(d))
+            .map((d) => external_node_path_default().join(parent, d, sub));
+    }
+    catch {
+        return [];
+    }
+}
+/** The usual places PostgreSQL binaries live, most specific first; `binDir` overrides them all. */
+function searchDirs(binDir) {
+    if (binDir)
+        return [binDir];
+    return [
+        ...globDirs('/usr/lib/postgresql', /^\d+(\.\d+)?$/, 'bin'),
+        ...globDirs('/usr', /^pgsql-\d+/, 'bin'),
+        ...globDirs('/opt/homebrew/opt', /^postgresql@\d+/, 'bin'),
+        ...globDirs('/usr/local/opt', /^postgresql@\d+/, 'bin'),
+        '/usr/local/pgsql/bin',
+        ...(process.env.PATH ?? '').split((external_node_path_default()).delimiter).filter(Boolean),
+    ];
+}
+const cache = new Map();
+/** Every installed copy of `tool` with its major version, one per major, newest first. */
+function findAll(tool, binDir) {
+    const key = `${tool}\0${binDir ?? ''}`;
+    let found = cache.get(key);
+    if (!found) {
+        found = (async () => {
+            const byMajor = new Map();
+            const seen = new Set();
+            for (const dir of searchDirs(binDir)) {
+                const file = external_node_path_default().join(dir, tool);
+                let real;
+                try {
+                    external_node_fs_default().accessSync(file, (external_node_fs_default()).constants.X_OK);
+                    real = external_node_fs_default().realpathSync(file);
+                }
+                catch {
+                    continue;
+                }
+                if (seen.has(real))
+                    continue;
+                seen.add(real);
+                const res = await run(file, ['--version']).catch(() => undefined);
+                const version = /\(PostgreSQL\)\s+(\S+)/.exec(res?.stdout ?? '')?.[1];
+                const major = version ? majorOf(version) : undefined;
+                // The first place a major is found wins: versioned folders come before PATH's wrappers.
+                if (major !== undefined && version && !byMajor.has(major))
+                    byMajor.set(major, { path: file, dir, major, version });
+            }
+            return [...byMajor.values()].sort((a, b) => b.major - a.major);
+        })();
+        cache.set(key, found);
+    }
+    return found;
+}
+/** The installed `tool` of the lowest major at least `min` (the closest match), if any. */
+async function binaries_pick(tool, min, binDir) {
+    const all = await findAll(tool, binDir);
+    return all.filter((b) => b.major >= min).sort((a, b) => a.major - b.major)[0];
+}
+/** How to install a major's binaries on the usual systems. */
+function installHint(major, what) {
+    const deb = what === 'client' ? `postgresql-client-${major}` : `postgresql-${major}`;
+    const rpm = what === 'client' ? `postgresql${major}` : `postgresql${major}-server`;
+    return `apt-get install ${deb} (Debian/Ubuntu, from the PGDG repository when your release lacks it), dnf install ${rpm} (RHEL), or brew install postgresql@${major} (macOS)`;
+}
+
+;// CONCATENATED MODULE: ./src/postgres/pgctl.ts
+
+
+
+/** Is a server running on this data directory (postmaster.pid naming a live process)? */
+function postmasterAlive(dataDir) {
+    try {
+        const pid = Number(external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        if (!pid)
+            return false;
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (e) {
+        return e.code === 'EPERM';
+    }
+}
+/** How long pg_ctl waits (`-t`, seconds) for a server to start or stop, by whose server it is. */
+const PGCTL_WAIT = {
+    /** A scratch cluster, or a recovered copy: Restorable's own, small and local. */
+    own: 60,
+    /** Production's fast stop: the shutdown checkpoint of a large, busy server. */
+    productionStop: 300,
+    /** Production's start, on the recovered data or after a roll-back. */
+    productionStart: 120,
+    /** Production's start from a signal handler, seconds before the runner's SIGKILL. */
+    signalStart: 6,
+};
+/** `pg_ctl -o` for settings: pg_ctl hands the string to a shell, so a value is single-quoted, and one with a quote refused. */
+function serverOptions(settings) {
+    const parts = Object.entries(settings).map(([k, v]) => {
+        if (!/^[a-z_.]+$/.test(k) || v.includes("'"))
+            throw new Error(`the server setting ${k} = ${v} cannot be passed on the command line (a quote in it)`);
+        return `-c ${k}='${v}'`;
+    });
+    return parts.length ? ['-o', parts.join(' ')] : [];
+}
+/**
+ * The one way Restorable starts and stops a PostgreSQL server: `pg_ctl` of the server's own binaries
+ * folder, on its data directory, as the OS user that owns it. Stops wait for the server (`-w`); a fast
+ * stop waits `PGCTL_WAIT.own` unless told otherwise, an immediate one pg_ctl's own default. The
+ * synchronous variants are for exit and signal handlers, where nothing asynchronous runs any more.
+ */
+class PgCtl {
+    binDir;
+    dataDir;
+    osUser;
+    constructor(
+    /** The folder of pg_ctl (Restorable's own discovery, never a label's or a config's word). */
+    binDir, dataDir, osUser) {
+        this.binDir = binDir;
+        this.dataDir = dataDir;
+        this.osUser = osUser;
+    }
+    get pgCtl() {
+        return external_node_path_default().join(this.binDir, 'pg_ctl');
+    }
+    startArgs(o) {
+        const wait = o.wait ?? PGCTL_WAIT.own;
+        return [
+            '-D',
+            this.dataDir,
+            '-l',
+            o.log,
+            ...serverOptions(o.options ?? {}),
+            ...(wait === false ? ['-W'] : ['-w', '-t', String(wait)]),
+            'start',
+        ];
+    }
+    stopArgs(mode, waitSeconds) {
+        const wait = waitSeconds ?? (mode === 'fast' ? PGCTL_WAIT.own : undefined);
+        return [
+            '-D',
+            this.dataDir,
+            '-m',
+            mode,
+            '-w',
+            ...(wait === undefined ? [] : ['-t', String(wait)]),
+            'stop',
+        ];
+    }
+    start(o) {
+        return run(this.pgCtl, this.startArgs(o), { user: this.osUser });
+    }
+    /** `start`, synchronously; pg_ctl itself is killed after `limitMs`. */
+    startSync(o, limitMs) {
+        return runSync(this.pgCtl, this.startArgs(o), this.osUser, {}, limitMs);
+    }
+    stop(mode, waitSeconds) {
+        return run(this.pgCtl, this.stopArgs(mode, waitSeconds), { user: this.osUser });
+    }
+    /** An immediate stop, synchronously: for exit and signal handlers. */
+    stopSync() {
+        runSync(this.pgCtl, this.stopArgs('immediate', undefined), this.osUser);
+    }
+    /** Stop the server if it runs: fast, then immediate when the fast stop failed. */
+    async shutdown() {
+        if (!postmasterAlive(this.dataDir))
+            return;
+        const r = await this.stop('fast');
+        if (r.code !== 0)
+            await this.stop('immediate');
+    }
+}
+
+;// CONCATENATED MODULE: ./src/postgres/cluster.ts
+
+
+
+
+
+
+
+
+
+/** Settings for a cluster that exists to be loaded once and thrown away. */
+const BULK_LOAD_SETTINGS = {
+    fsync: 'off',
+    synchronous_commit: 'off',
+    full_page_writes: 'off',
+    wal_level: 'minimal',
+    max_wal_senders: '0',
+    archive_mode: 'off',
+    autovacuum: 'off',
+    checkpoint_timeout: '1h',
+    max_wal_size: '16GB',
+    maintenance_work_mem: '512MB',
+    shared_buffers: '256MB',
+};
+/** A free TCP port on loopback (the kernel picks it). */
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const srv = external_node_net_default().createServer();
+        srv.unref();
+        srv.on('error', reject);
+        srv.listen(0, '127.0.0.1', () => {
+            const port = srv.address().port;
+            srv.close(() => resolve(port));
+        });
+    });
+}
+function passwdIds(user) {
+    try {
+        for (const line of external_node_fs_default().readFileSync('/etc/passwd', 'utf8').split('\n')) {
+            const f = line.split(':');
+            if (f[0] === user)
+                return { uid: Number(f[2]), gid: Number(f[3]) };
+        }
+    }
+    catch { }
+    return undefined;
+}
+const live = new Set();
+/** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
+const starting = new Map();
+/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
+const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+/** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
+function removeStartingSync() {
+    for (const [root, { binDir, osUser, phase }] of starting) {
+        try {
+            const data = external_node_path_default().join(root, 'data');
+            const pidFile = external_node_path_default().join(data, 'postmaster.pid');
+            // A `pg_ctl start` in flight launches the server anyway: wait for it to appear, then stop it.
+            for (let waited = 0; phase === 'server' && !external_node_fs_default().existsSync(pidFile) && waited < 5000; waited += 50)
+                sleepSync(50);
+            if (external_node_fs_default().existsSync(pidFile))
+                new PgCtl(binDir, data, osUser).stopSync();
+            // initdb may still be writing into it for a moment: retry.
+            dropLabel(root);
+            for (let attempt = 0; attempt < 20 && external_node_fs_default().existsSync(root); attempt++) {
+                try {
+                    external_node_fs_default().rmSync(root, { recursive: true, force: true });
+                }
+                catch {
+                    sleepSync(100);
+                }
+            }
+        }
+        catch {
+            // Nothing more can be done here; `restorable clean` finds what is left.
+        }
+    }
+    starting.clear();
+}
+let exitHookInstalled = false;
+function installExitHook() {
+    if (exitHookInstalled)
+        return;
+    exitHookInstalled = true;
+    const stopAll = () => {
+        for (const c of live)
+            c.stopSync();
+        removeStartingSync();
+    };
+    // Last resort: a process that exits with clusters still up stops them synchronously; on
+    // cancellation Node skips 'exit' handlers, so they are stopped there too.
+    process.on('exit', stopAll);
+    onCancel(stopAll);
+}
+const SCRATCH_PREFIX = 'restorable-';
+/** The OS user scratch servers run as when Restorable runs as root: its own, never postgres or root. */
+const SCRATCH_USER = 'restorable';
+/**
+ * A folder of this process's user that nobody else may enter: made 0700 when missing, and refused
+ * when it is a link, another user's, or open to others (someone may have planted it).
+ */
+function privateDir(dir, owner) {
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    try {
+        external_node_fs_default().mkdirSync(dir, { mode: 0o700 });
+        if (owner)
+            external_node_fs_default().chownSync(dir, owner.uid, owner.gid);
+    }
+    catch (e) {
+        if (e.code !== 'EEXIST')
+            throw e;
+    }
+    const st = external_node_fs_default().lstatSync(dir);
+    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+        throw new errors_UserError('TMPDIR', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no scratch cluster is made there`, `Remove it if nobody should have made it, or point TMPDIR (work-dir's temp) at a folder only the runner uses`);
+    }
+    return dir;
+}
+/** Labels live apart from the clusters, where only the runner may write: a server cannot rewrite them. */
+function labelDir() {
+    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}labels-${process.getuid?.() ?? 0}`), undefined);
+}
+/** The 0700 parent of a server user's scratch folders: only that user (and the runner) can enter. */
+function scratchParent(osUser) {
+    const owner = ownerOf(osUser);
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${uid}`), owner);
+}
+/** Where the label of the cluster in `root` is kept. */
+function labelFile(root) {
+    return external_node_path_default().join(labelDir(), `${external_node_path_default().basename(root)}.json`);
+}
+/** The label of a scratch folder, only as the runner wrote it: a file anyone else could write is not one. */
+function readLabel(root) {
+    try {
+        const file = labelFile(root);
+        const st = external_node_fs_default().lstatSync(file);
+        if (!st.isFile() || st.uid !== (process.getuid?.() ?? 0) || (st.mode & 0o022) !== 0)
+            return undefined;
+        const l = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
+        return l.root === external_node_path_default().resolve(root) && Number.isInteger(l.major) && l.major >= 9 && l.major < 100
+            ? l
+            : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+function writeLabel(root, label, bin, osUser) {
+    const l = {
+        label,
+        root: external_node_path_default().resolve(root),
+        pid: process.pid,
+        created: new Date().toISOString(),
+        major: bin.major,
+        ...(osUser ? { osUser } : {}),
+    };
+    external_node_fs_default().writeFileSync(labelFile(root), JSON.stringify(l), { mode: 0o600 });
+}
+function dropLabel(root) {
+    external_node_fs_default().rmSync(labelFile(root), { force: true });
+}
+function pidAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (e) {
+        return e.code === 'EPERM';
+    }
+}
+/**
+ * Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove
+ * it. The label is data, never code: pg_ctl comes from Restorable's own discovery by the label's
+ * major, runs as the label's server user (never root), and only on a folder and data directory that
+ * user owns; a folder whose server did not stop is left, with a line saying so.
+ */
+async function removeCluster(root) {
+    const label = readLabel(root);
+    if (!label || !external_node_path_default().basename(root).startsWith(SCRATCH_PREFIX))
+        return false;
+    if (label.osUser === 'root')
+        return false;
+    const owner = ownerOf(label.osUser);
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    const data = external_node_path_default().join(root, 'data');
+    const owned = (p) => {
+        const st = external_node_fs_default().lstatSync(p, { throwIfNoEntry: false });
+        return st === undefined || (!st.isSymbolicLink() && st.uid === uid);
+    };
+    if (!owned(root) || !owned(data))
+        return false;
+    if (postmasterAlive(data)) {
+        const pgCtl = await binaries_pick('pg_ctl', label.major);
+        if (pgCtl) {
+            await new PgCtl(pgCtl.dir, data, label.osUser).stop('immediate').catch(() => undefined);
+        }
+        if (postmasterAlive(data)) {
+            throw new errors_UserError('clean', `the server in ${root} did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
+        }
+    }
+    external_node_fs_default().rmSync(root, { recursive: true, force: true });
+    dropLabel(root);
+    return true;
+}
+/** Scratch clusters left behind: by a crash (their process is gone) or kept on purpose. */
+function findLeftovers() {
+    const dir = labelDir();
+    const out = [];
+    for (const n of fs.readdirSync(dir)) {
+        if (!n.startsWith(SCRATCH_PREFIX) || !n.endsWith('.json'))
+            continue;
+        let root;
+        try {
+            root = JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')).root;
+        }
+        catch {
+            continue;
+        }
+        const label = typeof root === 'string' ? readLabel(root) : undefined;
+        if (label)
+            out.push({ root: label.root, label, orphaned: !pidAlive(label.pid) });
+    }
+    return out;
+}
+/**
+ * What `restorable clean` removes: clusters whose process is gone, except those kept on purpose
+ * (keep: true), whose process is always gone by then; with `all`, the kept ones too. A cluster
+ * whose drill still runs is never taken.
+ */
+function leftoversToClean(all) {
+    return findLeftovers().filter((c) => (c.label.kept ? all : c.orphaned));
+}
+/**
+ * A labelled scratch folder for a cluster whose data directory comes from a base backup instead of
+ * initdb. Until `ScratchCluster.adopt` it is removed (its server stopped) if the process is stopped.
+ */
+function scratchFolder(label, osUser) {
+    const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${label}-`));
+    installExitHook();
+    starting.set(root, { binDir: '', osUser, phase: 'init' });
+    prepareFolder(root, osUser);
+    return root;
+}
+/** The socket folder in a scratch root, both owned by the server's OS user; removed if that user is missing. */
+function prepareFolder(root, osUser) {
+    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'), { mode: 0o700 });
+    let owner;
+    try {
+        owner = ownerOf(osUser);
+    }
+    catch (e) {
+        external_node_fs_default().rmSync(root, { recursive: true, force: true });
+        starting.delete(root);
+        throw e;
+    }
+    if (owner) {
+        external_node_fs_default().chownSync(root, owner.uid, owner.gid);
+        external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), owner.uid, owner.gid);
+    }
+}
+/** Once the folder's server binaries are known: label it, and stop its server too on a signal. */
+function labelFolder(root, bin, osUser, label) {
+    const entry = starting.get(root);
+    if (entry)
+        Object.assign(entry, { binDir: bin.dir, phase: 'server' });
+    writeLabel(root, label, bin, osUser);
+}
+/**
+ * Who a scratch server runs as by default: as root, Restorable's own unprivileged user (made when
+ * missing), so a backup's SQL that reaches the server's OS user finds no production data directory
+ * and no secrets; otherwise the runner's user itself.
+ */
+function scratchUser() {
+    if (!isRoot())
+        return undefined;
+    if (!passwdIds(SCRATCH_USER)) {
+        const made = runSync('useradd', [
+            '--system',
+            '--user-group',
+            '--no-create-home',
+            '--home-dir',
+            '/nonexistent',
+            '--shell',
+            '/usr/sbin/nologin',
+            '--comment',
+            'Restorable scratch PostgreSQL servers',
+            SCRATCH_USER,
+        ]);
+        if (made.code !== 0 && !passwdIds(SCRATCH_USER)) {
+            throw new errors_UserError('os-user', `the user ${SCRATCH_USER}, whom scratch servers run as, is missing and could not be created (${made.stderr})`, `Create it (useradd --system --user-group ${SCRATCH_USER}), or set os-user to an unprivileged user`);
+        }
+    }
+    return SCRATCH_USER;
+}
+/** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
+function ownerOf(osUser) {
+    if (!osUser || !isRoot())
+        return undefined;
+    const ids = passwdIds(osUser);
+    if (!ids) {
+        throw new errors_UserError('os-user', `"${osUser}" is not a user on this machine, so the server cannot run as it`, `Create it (useradd --system ${osUser}), or set os-user (restore-drill, pitr-restore) to a user that exists`);
+    }
+    return ids;
+}
+/**
+ * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
+ * that folder, server binaries run as `postgres` when we are root. `stop()` removes it all.
+ */
+class ScratchCluster {
+    root;
+    port;
+    bin;
+    osUser;
+    settings;
+    constructor(root, port, bin, osUser, settings) {
+        this.root = root;
+        this.port = port;
+        this.bin = bin;
+        this.osUser = osUser;
+        this.settings = settings;
+    }
+    get dataDir() {
+        return external_node_path_default().join(this.root, 'data');
+    }
+    get socketDir() {
+        return external_node_path_default().join(this.root, 'socket');
+    }
+    get major() {
+        return this.bin.major;
+    }
+    get version() {
+        return this.bin.version;
+    }
+    conn(database = 'postgres') {
+        return { host: this.socketDir, port: this.port, user: 'postgres', database };
+    }
+    /** A URL for people and for tools that want one (no password: trust on loopback and socket). */
+    url(database = 'postgres') {
+        return `postgresql://postgres@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
+    }
+    /** A server that recovery started in a `scratchFolder`: stopped and removed like the others. */
+    static adopt(root, port, bin, osUser, settings) {
+        starting.delete(root);
+        const c = new ScratchCluster(root, port, bin, osUser, settings);
+        live.add(c);
+        return c;
+    }
+    /** Forget a `scratchFolder` that was removed some other way. */
+    static abandon(root) {
+        starting.delete(root);
+    }
+    static async start(opts = {}) {
+        const min = opts.minMajor ?? 0;
+        const initdb = await binaries_pick('initdb', min, opts.binDir);
+        if (!initdb) {
+            throw new ToolMissingError(min
+                ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
+                : 'PostgreSQL server binaries (initdb, pg_ctl)', installHint(Math.max(Math.ceil(min), 13), 'server'));
+        }
+        const osUser = opts.osUser ?? scratchUser();
+        if (osUser === 'root') {
+            throw new errors_UserError('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", `Leave os-user unset (Restorable's own user, ${SCRATCH_USER}), or name an unprivileged user`);
+        }
+        const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
+        installExitHook();
+        starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
+        try {
+            return await ScratchCluster.startIn(root, initdb, osUser, opts);
+        }
+        finally {
+            starting.delete(root);
+        }
+    }
+    static async startIn(root, initdb, osUser, opts) {
+        prepareFolder(root, osUser);
+        const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
+        const bin = (p) => external_node_path_default().join(initdb.dir, p);
+        const init = await run(bin('initdb'), [
+            '-D',
+            external_node_path_default().join(root, 'data'),
+            '-U',
+            'postgres',
+            '-A',
+            'trust',
+            '-E',
+            'UTF8',
+            '--locale=C',
+            '--no-sync',
+        ], { user: osUser });
+        if (init.code !== 0) {
+            external_node_fs_default().rmSync(root, { recursive: true, force: true });
+            throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
+        }
+        writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
+        let lastError = '';
+        for (let attempt = 0; attempt < 3; attempt++) {
+            const port = await freePort();
+            const conf = {
+                port: String(port),
+                listen_addresses: "'127.0.0.1'",
+                unix_socket_directories: `'${external_node_path_default().join(root, 'socket')}'`,
+                max_connections: '50',
+                ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, /^[\w.]+$/.test(v) ? v : `'${v}'`])),
+            };
+            external_node_fs_default().writeFileSync(external_node_path_default().join(root, 'data', 'postgresql.auto.conf'), `${Object.entries(conf)
+                .map(([k, v]) => `${k} = ${v}`)
+                .join('\n')}\n`);
+            const phase = starting.get(root);
+            if (phase)
+                phase.phase = 'server';
+            const started = await new PgCtl(initdb.dir, external_node_path_default().join(root, 'data'), osUser).start({
+                log: external_node_path_default().join(root, 'server.log'),
+            });
+            if (started.code === 0) {
+                const c = new ScratchCluster(root, port, initdb, osUser, settings);
+                live.add(c);
+                installExitHook();
+                opts.logger?.debug(`scratch cluster PostgreSQL ${initdb.version} on port ${port} in ${root}`);
+                return c;
+            }
+            lastError = tail(external_node_path_default().join(root, 'server.log')) || started.stderr;
+            // Another process took the port between our probe and the start: try another.
+            if (!/could not bind|Address already in use/i.test(lastError))
+                break;
+        }
+        external_node_fs_default().rmSync(root, { recursive: true, force: true });
+        dropLabel(root);
+        throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
+    }
+    pgCtl() {
+        return new PgCtl(this.bin.dir, this.dataDir, this.osUser);
+    }
+    /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
+    runServerTool(tool, args) {
+        return run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
+    }
+    async stop() {
+        if (!live.has(this))
+            return;
+        live.delete(this);
+        await this.pgCtl()
+            .stop('immediate')
+            .catch(() => undefined);
+        this.removeIfStopped();
+    }
+    /** Remove the folder, unless its server is still up (then `restorable clean` can finish later). */
+    removeIfStopped() {
+        if (postmasterAlive(this.dataDir))
+            return;
+        external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
+        dropLabel(this.root);
+    }
+    /** Keep the cluster after this process exits (keep: true); returns its folder for the post step. */
+    detach() {
+        live.delete(this);
+        const label = readLabel(this.root);
+        if (label)
+            external_node_fs_default().writeFileSync(labelFile(this.root), JSON.stringify({ ...label, kept: true }), { mode: 0o600 });
+        return this.root;
+    }
+    stopSync() {
+        if (!live.has(this))
+            return;
+        live.delete(this);
+        this.pgCtl().stopSync();
+        this.removeIfStopped();
+    }
+    serverLog() {
+        return tail(external_node_path_default().join(this.root, 'server.log'));
+    }
+}
+function tail(file, lines = 5) {
+    try {
+        return external_node_fs_default().readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+    }
+    catch {
+        return '';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/archive/wal.ts
+/**
+ * WAL names, LSNs and the small text files PostgreSQL archives beside the segments
+ * (`<segment>.<offset>.backup` and `<tli>.history`).
+ */
+const DEFAULT_SEGMENT_SIZE = 16 * 1024 * 1024;
+/** `0/3000028` → 0x3000028n; undefined when it is not an LSN. */
+function parseLsn(text) {
+    const m = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text.trim());
+    if (!m)
+        return undefined;
+    return (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`);
+}
+function formatLsn(lsn) {
+    return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
+}
+const SEGMENT = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$/;
+/** `000000010000000000000003` → { tli: 1, segno: 3 } (for the given segment size). */
+function parseSegmentName(name, segSize = DEFAULT_SEGMENT_SIZE) {
+    const m = SEGMENT.exec(name);
+    if (!m)
+        return undefined;
+    const perId = 0x100000000n / BigInt(segSize);
+    return {
+        tli: Number.parseInt(m[1], 16),
+        segno: BigInt(`0x${m[2]}`) * perId + BigInt(`0x${m[3]}`),
+    };
+}
+const hex8 = (n) => n.toString(16).toUpperCase().padStart(8, '0');
+function segmentName(tli, segno, segSize = DEFAULT_SEGMENT_SIZE) {
+    const perId = 0x100000000n / BigInt(segSize);
+    return `${hex8(tli)}${hex8(segno / perId)}${hex8(segno % perId)}`;
+}
+function segmentOf(lsn, segSize = DEFAULT_SEGMENT_SIZE) {
+    return lsn / BigInt(segSize);
+}
+/** PostgreSQL writes these times as `2026-11-21 10:15:00 UTC` (or with another zone abbreviation). */
+function parsePgTime(text) {
+    const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(\.\d+)?(?: ?([A-Z]{2,5}|[+-]\d{2}(?::?\d{2})?))?$/.exec(text.trim());
+    if (!m)
+        return undefined;
+    const zone = m[4];
+    const offset = !zone || zone === 'UTC' || zone === 'GMT' ? 'Z' : /^[+-]/.test(zone) ? zone : undefined;
+    if (!offset)
+        return undefined;
+    const iso = `${m[1]}T${m[2]}${m[3] ?? ''}${offset.length === 3 ? `${offset}:00` : offset}`;
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? undefined : d;
+}
+/** Parse a backup history file or a backup_label: `KEY: value` lines. */
+function parseBackupHistory(text) {
+    const field = (key) => new RegExp(`^${key}: (.*)$`, 'm').exec(text)?.[1]?.trim();
+    const start = /^([0-9A-F]+\/[0-9A-F]+)/i.exec(field('START WAL LOCATION') ?? '')?.[1];
+    const startLsn = start ? parseLsn(start) : undefined;
+    if (startLsn === undefined)
+        return undefined;
+    const stop = /^([0-9A-F]+\/[0-9A-F]+)/i.exec(field('STOP WAL LOCATION') ?? '')?.[1];
+    const stopLsn = stop ? parseLsn(stop) : undefined;
+    const startTime = parsePgTime(field('START TIME') ?? '');
+    const stopTime = parsePgTime(field('STOP TIME') ?? '');
+    const tli = field('START TIMELINE');
+    const label = field('LABEL');
+    return {
+        startLsn,
+        ...(stopLsn !== undefined ? { stopLsn } : {}),
+        ...(startTime ? { startTime } : {}),
+        ...(stopTime ? { stopTime } : {}),
+        ...(label ? { label } : {}),
+        ...(tli ? { timeline: Number(tli) } : {}),
+    };
+}
+function parseTimelineHistory(text) {
+    const out = [];
+    for (const line of text.split('\n')) {
+        const m = /^\s*(\d+)\s+([0-9A-Fa-f]+\/[0-9A-Fa-f]+)/.exec(line);
+        const lsn = m ? parseLsn(m[2]) : undefined;
+        if (m && lsn !== undefined)
+            out.push({ tli: Number(m[1]), switchLsn: lsn });
+    }
+    return out;
+}
+/**
+ * The timeline PostgreSQL reads segment `segno` from when it follows `history` (the switches that led
+ * to timeline `last`): the newest timeline that had begun by the end of that segment.
+ */
+function timelineFor(segno, history, last, segSize = DEFAULT_SEGMENT_SIZE) {
+    let tli = last;
+    for (let i = history.length - 1; i >= 0; i--) {
+        const sw = history[i];
+        // Timeline sw.tli + 1 begins at sw.switchLsn; before that segment, the older one holds the WAL.
+        if (segno < segmentOf(sw.switchLsn, segSize))
+            tli = sw.tli;
+    }
+    return tli;
+}
+
+;// CONCATENATED MODULE: ./src/postgres/recovery.ts
+
+
+
+
+
+const BEGIN = '# --- restorable recovery: begin ---';
+const END = '# --- restorable recovery: end ---';
+function confValue(v) {
+    return `'${v.replace(/'/g, "''")}'`;
+}
+/**
+ * A log file the server's user can append to, made by us: the folder beside a data directory
+ * (Debian's /var/lib/postgresql/<major>) may not be the server's user's to write in.
+ */
+function ownedLog(file, owner) {
+    external_node_fs_default().appendFileSync(file, '', { mode: 0o600 });
+    if (owner)
+        external_node_fs_default().chownSync(file, owner.uid, owner.gid);
+    return file;
+}
+function chownTree(root, owner) {
+    if (!owner)
+        return;
+    const walk = (p) => {
+        external_node_fs_default().lchownSync(p, owner.uid, owner.gid);
+        const st = external_node_fs_default().lstatSync(p);
+        if (st.isDirectory())
+            for (const e of external_node_fs_default().readdirSync(p))
+                walk(external_node_path_default().join(p, e));
+    };
+    walk(root);
+}
+/**
+ * Put a restored data directory into targeted archive recovery: our settings in a marked block at
+ * the end of postgresql.auto.conf (read last, so they win over the backup's own), recovery.signal,
+ * and no standby.signal. A postgresql.conf is created empty when the backup has none (Debian keeps
+ * it in /etc): returned, so that a recovery handed back to Debian's layout can leave no such file.
+ */
+function writeRecoveryConfig(dataDir, settings, owner) {
+    const auto = external_node_path_default().join(dataDir, 'postgresql.auto.conf');
+    const before = external_node_fs_default().existsSync(auto) ? stripBlock(external_node_fs_default().readFileSync(auto, 'utf8')) : '';
+    const block = [BEGIN, ...Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`), END, ''].join('\n');
+    external_node_fs_default().writeFileSync(auto, `${before}${before && !before.endsWith('\n') ? '\n' : ''}${block}`);
+    const created = [auto, external_node_path_default().join(dataDir, 'recovery.signal')];
+    external_node_fs_default().writeFileSync(external_node_path_default().join(dataDir, 'recovery.signal'), '');
+    external_node_fs_default().rmSync(external_node_path_default().join(dataDir, 'standby.signal'), { force: true });
+    const placeholders = [];
+    for (const f of ['postgresql.conf', 'pg_ident.conf']) {
+        const file = external_node_path_default().join(dataDir, f);
+        if (!external_node_fs_default().existsSync(file)) {
+            external_node_fs_default().writeFileSync(file, '');
+            placeholders.push(file);
+        }
+    }
+    if (owner)
+        for (const f of [...created, ...placeholders])
+            external_node_fs_default().chownSync(f, owner.uid, owner.gid);
+    return placeholders;
+}
+function stripBlock(text) {
+    const a = text.indexOf(BEGIN);
+    const b = text.indexOf(END);
+    if (a < 0 || b < a)
+        return text;
+    return text.slice(0, a) + text.slice(b + END.length).replace(/^\n/, '');
+}
+/**
+ * After promotion: keep only the settings that must outlive recovery (`keep`, e.g. archive_mode =
+ * off), as a marked block a person can see and reset.
+ */
+function settleRecoveryConfig(dataDir, keep) {
+    const auto = external_node_path_default().join(dataDir, 'postgresql.auto.conf');
+    const before = stripBlock(external_node_fs_default().readFileSync(auto, 'utf8'));
+    const lines = Object.entries(keep).map(([k, v]) => `${k} = ${confValue(v)}`);
+    const block = lines.length
+        ? `# Set by Restorable's point-in-time recovery; reset with ALTER SYSTEM RESET when ready.\n${lines.join('\n')}\n`
+        : '';
+    external_node_fs_default().writeFileSync(auto, `${before}${block}`);
+}
+/** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
+async function controlData(bin, dataDir) {
+    // No user switch: we read pg_control as whoever we are (root can; otherwise we own the folder).
+    const r = await run(external_node_path_default().join(bin.dir, 'pg_controldata'), [dataDir], { env: { LC_ALL: 'C' } });
+    const out = {};
+    for (const line of r.stdout.split('\n')) {
+        const m = /^([^:]+):\s+(.*)$/.exec(line);
+        if (m)
+            out[m[1].trim()] = m[2].trim();
+    }
+    return out;
+}
+/** A log read as it grows: each call reads only the bytes written since the last one. */
+function growingLog(file) {
+    let text = '';
+    let offset = 0;
+    return () => {
+        try {
+            const size = external_node_fs_default().statSync(file).size;
+            if (size > offset) {
+                const fd = external_node_fs_default().openSync(file, 'r');
+                try {
+                    const buf = Buffer.alloc(size - offset);
+                    external_node_fs_default().readSync(fd, buf, 0, buf.length, offset);
+                    text += buf.toString('utf8');
+                    offset = size;
+                }
+                finally {
+                    external_node_fs_default().closeSync(fd);
+                }
+            }
+        }
+        catch {
+            // Not there yet.
+        }
+        return text;
+    };
+}
+/** What the server log says about how recovery ended. */
+function readRecoveryLog(log) {
+    const stopLine = /LOG:\s+(recovery stopping [^\n]*)/.exec(log)?.[1]?.trim();
+    const last = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1]?.trim();
+    const unreached = /FATAL:\s+(recovery ended before configured recovery target was reached)/.exec(log)?.[1];
+    // Not "archive recovery complete": the server stays read-only until the end-of-recovery checkpoint.
+    const promoted = /database system is ready to accept connections\s*$/m.test(log);
+    const recoveredTo = last ? parsePgTime(last) : undefined;
+    return {
+        ...(stopLine ? { stopLine } : {}),
+        ...(recoveredTo ? { recoveredTo, lastCommit: last } : {}),
+        ...(unreached ? { unreached } : {}),
+        promoted,
+    };
+}
+/**
+ * Start a server in archive recovery and wait for it to end: promoted at the target, or stopped
+ * before it. The server's state comes from pg_controldata (no connection needed, so it works on
+ * any host), the details from its log.
+ */
+async function runRecovery(w) {
+    const t0 = Date.now();
+    const started = await new PgCtl(w.bin.dir, w.dataDir, w.osUser).start({
+        log: w.logFile,
+        wait: false,
+        ...(w.options ? { options: w.options } : {}),
+    });
+    const readLog = growingLog(w.logFile);
+    const tail = () => readLog().trim().split('\n').slice(-8).join('\n');
+    const done = (o) => ({
+        ...o,
+        seconds: (Date.now() - t0) / 1000,
+        logTail: tail(),
+    });
+    if (started.code !== 0)
+        return done({ status: 'failed', reason: `pg_ctl start failed: ${started.stderr.trim()}` });
+    let lastTick = 0;
+    let seenAlive = false;
+    let seenRecovery = false;
+    let lastState = 0;
+    for (;;) {
+        await new Promise((r) => setTimeout(r, 200));
+        const alive = postmasterAlive(w.dataDir);
+        seenAlive ||= alive;
+        const log = readRecoveryLog(readLog());
+        const facts = {
+            ...(log.stopLine ? { stopLine: log.stopLine } : {}),
+            ...(log.recoveredTo ? { recoveredTo: log.recoveredTo, lastCommit: log.lastCommit } : {}),
+        };
+        if (log.unreached)
+            return done({ status: 'unreached', reason: log.unreached, ...facts });
+        if (!alive && (seenAlive || Date.now() - t0 > 10_000)) {
+            return done({ status: 'failed', reason: 'the server stopped during recovery', ...facts });
+        }
+        // The copied pg_control says "in production" until the startup process marks it in recovery:
+        // only a change back after that (or the log) means promotion.
+        // pg_controldata once a second (the log, read every tick, usually tells first).
+        const askState = alive && Date.now() - lastState >= 1000;
+        if (askState)
+            lastState = Date.now();
+        const state = askState ? (await controlData(w.bin, w.dataDir))['Database cluster state'] : undefined;
+        seenRecovery ||= state === 'in archive recovery';
+        if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
+            // Old servers (13 and before) promote at the end of WAL even when the target was not reached.
+            if (w.expectStopLine && !log.stopLine) {
+                return done({
+                    status: 'unreached',
+                    reason: 'recovery ended at the end of the archived WAL without reaching the target',
+                    ...facts,
+                });
+            }
+            return done({ status: 'promoted', ...facts });
+        }
+        if (w.timeoutMs && Date.now() - t0 > w.timeoutMs)
+            return done({
+                status: 'failed',
+                reason: `recovery did not finish within ${Math.round(w.timeoutMs / 1000)}s`,
+            });
+        if (w.onTick && Date.now() - lastTick >= 1000) {
+            lastTick = Date.now();
+            w.onTick();
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/pitr/journal.ts
+
+
+
+
+
+
+
+/**
+ * A fault-injection point for the signal tests: with RESTORABLE_PAUSE_AT=<point>, the run says so
+ * on stderr and waits 3 s there (asynchronously, so a signal is handled meanwhile).
+ */
+async function pausePoint(point) {
+    if (process.env.RESTORABLE_PAUSE_AT !== point)
+        return;
+    process.stderr.write(`restorable: paused at ${point}\n`);
+    await new Promise((r) => setTimeout(r, 3000));
+}
+function journalPath(live) {
+    return `${external_node_path_default().resolve(live)}.restorable-journal.json`;
+}
+function writeJournal(j, phase) {
+    if (phase)
+        j.phase = phase;
+    j.updated = new Date().toISOString();
+    const file = journalPath(j.live);
+    const tmp = `${file}.${process.pid}.tmp`;
+    external_node_fs_default().writeFileSync(tmp, `${JSON.stringify(j, null, 2)}\n`, { mode: 0o600 });
+    external_node_fs_default().renameSync(tmp, file);
+}
+/**
+ * The journal of `live`, only as this runner wrote it: a file that is a link, another user's, or
+ * open to others is refused (the server's user can write beside its data directory).
+ */
+function readJournal(live) {
+    const file = journalPath(live);
+    const st = external_node_fs_default().lstatSync(file, { throwIfNoEntry: false });
+    if (!st)
+        return undefined;
+    const mine = process.getuid?.() ?? 0;
+    const bad = (why) => new errors_UserError('data-directory', `the journal ${file} ${why}, so it is not followed`, `Check who wrote it; roll back by hand as the README's in-place section says`);
+    if (!st.isFile() || st.uid !== mine || (st.mode & 0o077) !== 0)
+        throw bad("is not this runner's own private file");
+    const j = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
+    const beside = (p) => typeof p === 'string' && p.startsWith(`${j.live}.restorable-`);
+    const privateDir = typeof j.private === 'string' && external_node_path_default().basename(j.private).startsWith('restorable-private-');
+    if (j.version !== 1 ||
+        j.live !== external_node_path_default().resolve(live) ||
+        !privateDir ||
+        ![j.staging, j.safety, j.failed, j.spool].every(beside))
+        throw bad('does not describe this data directory');
+    return j;
+}
+function inode(p) {
+    return external_node_fs_default().lstatSync(p, { throwIfNoEntry: false })?.ino;
+}
+/**
+ * Start production on whatever its path holds. `wait: false` (a signal handler, seconds before
+ * the runner's SIGKILL): pg_ctl waits 6 s for the server (which goes on starting after), a
+ * start-command gets 5 s; the post step or --rollback finishes what is left. Undefined when it
+ * started, else why not.
+ */
+function startProductionSync(j, wait) {
+    if (postmasterAlive(j.live))
+        return undefined;
+    const limit = wait ? 180_000 : 5_000;
+    const r = j.start.command
+        ? runSync('sh', ['-c', j.start.command], j.osUser, userCommandEnv(), limit)
+        : j.start.cluster
+            ? runSync('pg_ctlcluster', [String(j.start.cluster.major), j.start.cluster.name, 'start'], undefined, {}, limit)
+            : new PgCtl(j.liveBin, j.live, j.osUser).startSync({
+                log: ownedLog(j.start.log, ownerOf(j.osUser)),
+                wait: wait ? PGCTL_WAIT.productionStart : PGCTL_WAIT.signalStart,
+            }, limit);
+    if (r.code === 0)
+        return undefined;
+    const how = j.start.command ? 'start-command' : j.start.cluster ? 'pg_ctlcluster start' : 'pg_ctl start';
+    return `${how} exited ${r.code ?? 'on a signal or its time limit'}${r.stderr ? `: ${r.stderr}` : ''}${j.start.command || j.start.cluster ? '' : ` (server log: ${j.start.log})`}`;
+}
+/**
+ * Put production's original data back at its path and start it, from whatever phase the journal
+ * and the folders say: the recovery's private server stopped, the attempt kept at `failed`, the
+ * original moved back from the safety snapshot if it had been moved. Synchronous, for signal
+ * handlers; `wait` as for startProductionSync. Returns what it did, for the log.
+ */
+function putBackSync(j, wait) {
+    if (j.serverBin && postmasterAlive(j.staging))
+        new PgCtl(j.serverBin, j.staging, j.osUser).stopSync();
+    // A production stop in flight finishes before production can start again.
+    for (let waited = 0; j.phase === 'stopping' && postmasterAlive(j.live) && waited < 5000; waited += 100)
+        sleepSync(100);
+    if (inode(j.live) !== j.liveIno) {
+        // The recovered copy is at production's path: stop it, move it aside, bring the original back.
+        if (j.serverBin && postmasterAlive(j.live))
+            new PgCtl(j.serverBin, j.live, j.osUser).stopSync();
+        if (inode(j.live) !== undefined)
+            external_node_fs_default().renameSync(j.live, j.failed);
+        if (inode(j.safety) === j.liveIno)
+            external_node_fs_default().renameSync(j.safety, j.live);
+    }
+    else if (inode(j.staging) !== undefined)
+        external_node_fs_default().renameSync(j.staging, j.failed);
+    for (const d of [j.spool, j.private])
+        external_node_fs_default().rmSync(d, { recursive: true, force: true });
+    if (inode(j.live) !== j.liveIno) {
+        return {
+            started: false,
+            note: `production's original data directory was not found at ${j.live} or ${j.safety}`,
+        };
+    }
+    const notStarted = startProductionSync(j, wait);
+    writeJournal(j, 'rolled-back');
+    const kept = inode(j.failed) !== undefined ? `; the attempt is kept at ${j.failed}` : '';
+    return notStarted
+        ? {
+            started: false,
+            note: `the original data directory is back at ${j.live}, but the server did not start (${notStarted}): start it by hand${kept}`,
+        }
+        : {
+            started: true,
+            note: `the original data directory is back at ${j.live} and the server was started${kept}`,
+        };
+}
+/**
+ * `restorable pitr --rollback` and the post step: finish whatever a run that was stopped left. A
+ * final journal (serving, rolled-back) needs nothing; production is started if it is not running.
+ */
+function resumeFromJournal(live) {
+    const j = readJournal(live);
+    if (!j)
+        return `no in-place journal beside ${external_node_path_default().resolve(live)}: nothing to roll back`;
+    if (j.phase === 'serving' || j.phase === 'rolled-back') {
+        const notStarted = startProductionSync(j, true);
+        const what = j.phase === 'serving'
+            ? `the recovered data serves at ${j.live}; the previous data directory is kept at ${j.safety}`
+            : `the original data directory is at ${j.live}`;
+        return notStarted
+            ? `${what}, but the server did not start (${notStarted})`
+            : `${what}, and the server runs`;
+    }
+    return putBackSync(j, true).note;
+}
+/** The commands that undo the swap by hand, printed when it happens and in the README. */
+function rollbackCommands(j) {
+    return [
+        `restorable pitr --rollback --data-directory ${j.live}`,
+        `or by hand: stop the server, then mv ${j.live} ${j.failed} && mv ${j.safety} ${j.live}, and start it`,
+    ];
+}
+
+// EXTERNAL MODULE: ./node_modules/pg/lib/index.js
+var lib = __nccwpck_require__(3273);
+;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
+// ESM wrapper for pg
+
+
+// Re-export all the properties
+const Client = lib.Client
+const Pool = lib.Pool
+const Connection = lib.Connection
+const types = lib.types
+const Query = lib.Query
+const DatabaseError = lib.DatabaseError
+const escapeIdentifier = lib.escapeIdentifier
+const escapeLiteral = lib.escapeLiteral
+const Result = lib.Result
+const TypeOverrides = lib.TypeOverrides
+
+// Also export the defaults
+const defaults = lib.defaults
+
+// Re-export the default
+/* harmony default export */ const esm = (lib);
+
+;// CONCATENATED MODULE: ./src/postgres/client.ts
+
+
+/** Parse a postgres:// URL; the password is registered as a secret the moment it is read. */
+function parseDbUrl(input, url, secret) {
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        u = undefined;
+    }
+    // libpq's `?host=/socket/folder` (a Unix socket) wins over the host part, which may then be empty.
+    const queryHost = u?.searchParams.get('host') ?? '';
+    if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !(u.hostname || queryHost)) {
+        throw new errors_UserError(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/database');
+    }
+    const password = decodeURIComponent(u.password);
+    if (password)
+        secret(password);
+    return {
+        host: queryHost || u.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(u.port || 5432),
+        user: decodeURIComponent(u.username) || 'postgres',
+        database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
+        ...(password ? { password } : {}),
+    };
+}
+/** A URL to show: the password, if any, as ***. */
+function maskedUrl(c) {
+    const socket = c.host.startsWith('/');
+    const host = socket ? 'localhost' : c.host.includes(':') ? `[${c.host}]` : c.host;
+    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}${socket ? `?host=${encodeURIComponent(c.host)}` : ''}`;
+}
+/** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
+function libpqEnv(c) {
+    return {
+        PGHOST: c.host,
+        PGPORT: String(c.port),
+        PGUSER: c.user,
+        PGDATABASE: c.database,
+        ...(c.password ? { PGPASSWORD: c.password } : {}),
+        PGCONNECT_TIMEOUT: '10',
+    };
+}
+/** Open a connection, run `fn`, close it, whatever happens. */
+async function client_withClient(c, fn) {
+    const client = new esm.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
+    // A server that goes away (a scratch cluster whose disk filled) rejects the query in flight; the
+    // 'error' event it also emits would otherwise end the process with a stack trace.
+    client.on('error', () => { });
+    await client.connect();
+    try {
+        return await fn(client);
+    }
+    finally {
+        await client.end().catch(() => { });
+    }
+}
+async function queryRows(c, sql, params = []) {
+    return client_withClient(c, async (client) => (await client.query(sql, params)).rows);
+}
+/** Quote an identifier for SQL. */
+function ident(name) {
+    return `"${name.replace(/"/g, '""')}"`;
+}
+/**
+ * Wait until the server takes connections (after promotion it writes its end-of-recovery
+ * checkpoint first; with hot standby off it refuses connections until then).
+ */
+async function waitForConnections(c, timeoutMs = 60_000) {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+        try {
+            await client_withClient(c, (client) => client.query('SELECT 1'));
+            return;
+        }
+        catch (e) {
+            // Only "starting up" (57P03) or no socket yet is waited for; any other answer means it is up.
+            const code = e.code;
+            if (!['57P03', 'ECONNREFUSED', 'ENOENT'].includes(code ?? ''))
+                return;
+            if (Date.now() > until)
+                throw e;
+            await new Promise((r) => setTimeout(r, 200));
+        }
+    }
+}
+/**
+ * The comment on every database a drill creates: the drill's teardown drops only databases that
+ * carry it, and migrate-check knows a drill's copy by it.
+ */
+const MARKER = 'created by restorable drill';
+
+;// CONCATENATED MODULE: ./src/pitr/marker.ts
+
+
+/** The restore points Restorable plants start so; a target by such a name checks both halves. */
+const MARKER_PREFIX = 'restorable-marker-';
+/** Plant a marker on the live server: a row before and after a restore point, WAL switched so both reach the archive. */
+async function plantMarker(url, log) {
+    const conn = parseDbUrl('marker-url', url, (s) => log.secret(s));
+    const name = `${MARKER_PREFIX}${timeStamp().toLowerCase()}-${Math.random().toString(36).slice(2, 6)}`;
+    return client_withClient(conn, async (c) => {
+        await c.query('CREATE SCHEMA IF NOT EXISTS restorable');
+        await c.query(`CREATE TABLE IF NOT EXISTS restorable.pitr_marker (
+         id bigserial PRIMARY KEY, name text NOT NULL, phase text NOT NULL,
+         at timestamptz NOT NULL DEFAULT clock_timestamp())`);
+        await c.query("INSERT INTO restorable.pitr_marker (name, phase) VALUES ($1, 'before')", [name]);
+        const at = (await c.query('SELECT clock_timestamp() AS at')).rows[0]?.at;
+        await c.query('SELECT pg_create_restore_point($1)', [name]);
+        await c.query("INSERT INTO restorable.pitr_marker (name, phase) VALUES ($1, 'after')", [name]);
+        // Close the segment so the restore point and the row after it reach the archive now.
+        await c.query('SELECT pg_switch_wal()');
+        log.info(`planted marker ${name}: recover to it with target-name: ${name}`);
+        return { name, plantedAt: at.toISOString() };
+    });
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/config/restorable.ts
+/**
+ * restorable.yml: its schema and reader, and the tolerances and expectations it holds. Every
+ * pipeline that takes `config` (drill, compare, migrate, pitr) and the checks read it from here.
+ */
+
+
+
+
+
+const tolerance = schemas_string()
+    .or(schemas_number())
+    .transform((v, ctx) => {
+    const t = parseTolerance(String(v));
+    if (!t) {
+        ctx.addIssue({
+            code: 'custom',
+            message: `"${v}" is not a tolerance: write 0, 1000 (rows) or 2% (a share)`,
+        });
+        return NEVER;
+    }
+    return t;
+});
+function parseTolerance(text) {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(%)?\s*$/.exec(text);
+    if (!m)
+        return undefined;
+    return m[2] ? { kind: 'percent', value: Number(m[1]) } : { kind: 'rows', value: Number(m[1]) };
+}
+const expectation = schemas_string().refine((s) => parseExpectation(s) !== undefined, {
+    message: 'is not an expectation: write "> 0", ">= 10", "== 0", "!= 0", "< 5" or "between 1 and 10"',
+});
+function parseExpectation(text) {
+    const between = /^\s*between\s+(-?\d+(?:\.\d+)?)\s+and\s+(-?\d+(?:\.\d+)?)\s*$/i.exec(text);
+    if (between)
+        return { op: 'between', lo: Number(between[1]), hi: Number(between[2]) };
+    const m = /^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(text);
+    return m ? { op: m[1], value: Number(m[2]) } : undefined;
+}
+function meets(value, e) {
+    switch (e.op) {
+        case 'between':
+            return value >= e.lo && value <= e.hi;
+        case '>':
+            return value > e.value;
+        case '>=':
+            return value >= e.value;
+        case '==':
+            return value === e.value;
+        case '!=':
+            return value !== e.value;
+        case '<':
+            return value < e.value;
+        case '<=':
+            return value <= e.value;
+    }
+}
+const configSchema = object({
+    structure: object({ reference: schemas_string().min(1) })
+        .strict()
+        .optional(),
+    volume: object({
+        tables: record(schemas_string(), object({ min: schemas_number().int().nonnegative() }).strict()).optional(),
+        tolerance: tolerance.optional(),
+    })
+        .strict()
+        .optional(),
+    semantics: array(object({ name: schemas_string().min(1), sql: schemas_string().min(1), expect: expectation }).strict())
+        .optional(),
+    integrity: object({
+        sequences: schemas_boolean().optional(),
+        collation: schemas_boolean().optional(),
+        amcheck: schemas_boolean().optional(),
+        'validate-constraints': schemas_boolean().optional(),
+    })
+        .strict()
+        .optional(),
+    compare: object({
+        tables: record(schemas_string(), object({ tolerance }).strict()).optional(),
+    })
+        .strict()
+        .optional(),
+    pitr: object({
+        /** What `confirm` may equal for an in-place restore, besides the system identifier. */
+        name: schemas_string().min(1).optional(),
+        /** Checks against the recovered server; `asserts` marks the ones that prove the target. */
+        checks: array(object({
+            name: schemas_string().min(1),
+            sql: schemas_string().min(1),
+            expect: expectation,
+            asserts: schemas_enum(['before-target', 'after-target']).optional(),
+            /** The database of the recovered server to run it in (default: postgres). */
+            database: schemas_string().min(1).optional(),
+        })
+            .strict())
+            .optional(),
+    })
+        .strict()
+        .optional(),
+    ignore: array(object({
+        rule: schemas_string().refine((r) => r in RULES, { message: 'is not a rule Restorable raises' }),
+        reason: schemas_string().trim().min(1, 'needs a written reason'),
+    })
+        .strict())
+        .optional(),
+})
+    .strict();
+/** Read and validate restorable.yml; an unknown key, a bad value or bad YAML is one clear line. */
+function loadConfig(input, file) {
+    if (!file)
+        return {};
+    let text;
+    try {
+        text = external_node_fs_default().readFileSync(file, 'utf8');
+    }
+    catch {
+        throw new errors_UserError(input, `"${file}" cannot be read`, 'Give the path of your restorable.yml, or leave config empty');
+    }
+    let raw;
+    try {
+        raw = (0,dist/* parse */.qg)(text) ?? {};
+    }
+    catch (e) {
+        throw new errors_UserError(input, `${file} is not valid YAML (${e.message.split('\n')[0]})`, 'Fix the YAML syntax');
+    }
+    const r = configSchema.safeParse(raw);
+    if (r.success)
+        return r.data;
+    const issue = r.error.issues[0];
+    const where = issue.path.join('.') || '(top level)';
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+    if (keys.length) {
+        throw new errors_UserError(input, `${file}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} at ${where}`, 'Check the spelling against the README (restorable.yml)');
+    }
+    throw new errors_UserError(input, `${file}: ${where} ${issue.message}`, 'See restorable.yml in the README');
+}
+
+;// CONCATENATED MODULE: ./src/comparison/inputs.ts
+
+
+
+/** The command whose inputs these are, for messages about them. */
+const COMPARE_COMMAND = 'compare';
+/** compare-counts' inputs: what is compared with what, how exactly, and what drift is allowed. */
+const compareInputs = {
+    'source-url': inputs_text('The live database, read through a read-only session (the role needs only SELECT).'),
+    baseline: inputs_text('Instead of source-url: a JSON file of counts written earlier with write-baseline.'),
+    'target-url': inputs_text("The restored database (restore-drill's database-url)."),
+    mode: choice(['exact', 'estimate', 'auto'], '`exact` (count(*)), `estimate` (catalog statistics, one query), `auto` (exact below exact-limit).', {
+        default: 'auto',
+        problem: (v) => `"${v}" is not exact, estimate or auto`,
+        fix: 'Use exact, estimate or auto',
+    }),
+    'exact-limit': inputs_integer('In auto mode, tables estimated above this many rows are estimated, not counted.', {
+        min: 0,
+        default: 1000000,
+    }),
+    tolerance: inputs_custom('Allowed difference: 0, 1000 (rows) or 2% (per-table overrides in restorable.yml).', (t) => {
+        const tolerance = parseTolerance(t);
+        if (!tolerance)
+            throw new errors_UserError('', `"${t}" is not a tolerance`, 'Write 0, 1000 (rows) or 2% (a share of the source count)');
+        return tolerance;
+    }, '0'),
+    direction: choice(['drop', 'both'], '`drop` (only fewer rows in the target is drift) or `both` (two copies of one snapshot).', {
+        default: 'drop',
+        problem: (v) => `"${v}" is not drop or both`,
+        fix: 'Use drop (the source grew after the backup) or both',
+    }),
+    schemas: inputs_text('Only these schemas, comma-separated (default: every user schema).'),
+    include: inputs_text('Globs over schema.table to compare, comma-separated.'),
+    exclude: inputs_text('Globs over schema.table to leave out, comma-separated.'),
+    jobs: inputs_integer('Parallel connections per side for exact counts.', { min: 1, default: 4 }),
+    structure: flag('Also compare tables, columns and types, indexes, constraints, sequences, extensions.', true),
+    'write-baseline': inputs_text("Write the source's counts (and when they were taken) to this JSON file."),
+    'freshness-column': inputs_text('Report max() of this column per table on both sides: the RPO actually achieved.'),
+    config: inputs_text('restorable.yml, for per-table tolerances (compare.tables).'),
+    'fail-on': severity('Lowest severity that fails: critical, high, medium, low, info.'),
+    report: inputs_text('Write the JSON report to this path.'),
+};
+/** The compare rung a drill or a PITR drill offers: what the restored copy is compared with. */
+const compareRungInputs = {
+    'compare-source-url': inputs_text('Also compare row counts and structure with this live database (read-only), as a rung of the drill.'),
+    'compare-baseline': inputs_text('Or compare with a baseline file written by compare-counts write-baseline.'),
 };
 
-;// CONCATENATED MODULE: ./src/compare/options.ts
-
+;// CONCATENATED MODULE: ./src/comparison/options.ts
 
 
 
@@ -83465,59 +86127,46 @@ const list = (v) => (v ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+/** The live database (its password a secret from here on), or else the baseline file. */
+function compareWith(sourceUrl, baseline, name, secret) {
+    if (sourceUrl)
+        return { source: parseDbUrl(name('source-url'), sourceUrl, secret) };
+    if (baseline)
+        return { baseline };
+    throw new errors_UserError(name('source-url'), 'is required (or baseline)', 'Give the live database as source-url, or a baseline JSON file');
+}
 function parseCompareOptions(raw, how, log, 
 /** As a rung of a drill, the target is the restored database, not an input. */
 rung = false) {
-    const v = spec_resolveInputs(compareSpec, raw, how);
-    const name = (n) => (how === 'flag' ? `--${n}` : n);
+    const v = inputs_readInputs(COMPARE_COMMAND, compareInputs, raw, how);
+    const name = inputs_nameFor(how);
     const secret = (s) => log.secret(s);
     if (v['source-url'] && v.baseline) {
         throw new errors_UserError(name('baseline'), 'and source-url were both given', 'Compare against one: the live database (source-url) or a baseline file');
     }
-    if (!v['source-url'] && !v.baseline) {
-        throw new errors_UserError(name('source-url'), 'is required (or baseline)', 'Give the live database as source-url, or a baseline JSON file');
-    }
+    const against = compareWith(v['source-url'], v.baseline, name, secret);
     if (!rung && !v['target-url'] && !v['write-baseline']) {
         throw new errors_UserError(name('target-url'), 'is required', "Give the restored database (restore-drill's database-url), or only write-baseline");
     }
-    if (v.baseline && !external_node_fs_default().existsSync(v.baseline)) {
-        throw new errors_UserError(name('baseline'), `"${v.baseline}" does not exist`, 'Write one first with write-baseline, or give source-url');
+    if (against.baseline && !external_node_fs_default().existsSync(against.baseline)) {
+        throw new errors_UserError(name('baseline'), `"${against.baseline}" does not exist`, 'Write one first with write-baseline, or give source-url');
     }
-    const mode = (v.mode ?? 'auto').trim().toLowerCase();
-    if (mode !== 'exact' && mode !== 'estimate' && mode !== 'auto') {
-        throw new errors_UserError(name('mode'), `"${v.mode}" is not exact, estimate or auto`, 'Use exact, estimate or auto');
-    }
-    const direction = (v.direction ?? 'drop').trim().toLowerCase();
-    if (direction !== 'drop' && direction !== 'both') {
-        throw new errors_UserError(name('direction'), `"${v.direction}" is not drop or both`, 'Use drop (the source grew after the backup) or both');
-    }
-    const tolerance = parseTolerance(v.tolerance ?? '0');
-    if (!tolerance) {
-        throw new errors_UserError(name('tolerance'), `"${v.tolerance}" is not a tolerance`, 'Write 0, 1000 (rows) or 2% (a share of the source count)');
-    }
-    const num = (n, min) => {
-        const x = Number(v[n]);
-        if (!Number.isInteger(x) || x < min)
-            throw new errors_UserError(name(n), `"${v[n]}" is not a whole number of at least ${min}`, `Give a whole number, e.g. ${compareSpec.inputs.find((i) => i.name === n)?.default}`);
-        return x;
-    };
     return {
-        ...(v['source-url'] ? { source: parseDbUrl(name('source-url'), v['source-url'], secret) } : {}),
-        ...(v.baseline ? { baseline: v.baseline } : {}),
+        ...against,
         ...(v['target-url'] ? { target: parseDbUrl(name('target-url'), v['target-url'], secret) } : {}),
-        mode,
-        exactLimit: num('exact-limit', 0),
-        tolerance,
-        direction,
+        mode: v.mode,
+        exactLimit: v['exact-limit'],
+        tolerance: v.tolerance,
+        direction: v.direction,
         ...(v.schemas ? { schemas: list(v.schemas) } : {}),
         ...(v.include ? { include: list(v.include) } : {}),
         ...(v.exclude ? { exclude: list(v.exclude) } : {}),
-        jobs: num('jobs', 1),
-        structure: parse_parseBool(name('structure'), v.structure, true),
+        jobs: v.jobs,
+        structure: v.structure,
         ...(v['write-baseline'] ? { writeBaseline: external_node_path_default().resolve(v['write-baseline']) } : {}),
         ...(v['freshness-column'] ? { freshnessColumn: v['freshness-column'] } : {}),
         config: loadConfig(name('config'), v.config),
-        failOn: parse_parseSeverity(name('fail-on'), v['fail-on']),
+        failOn: v['fail-on'],
         ...(v.report ? { report: v.report } : {}),
         workDir: defaultWorkDir(),
     };
@@ -83533,7 +86182,7 @@ function parseCompareRung(v, how, log) {
         ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
         ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
         ...(v.config ? { config: v.config } : {}),
-        ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
+        'fail-on': v['fail-on'],
     }, how, log, true);
 }
 
@@ -83664,219 +86313,275 @@ function microsOrMs(logText, d) {
     return us !== undefined ? isoMicros(us) : d.toISOString();
 }
 
-;// CONCATENATED MODULE: ./src/drill/spec.ts
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
+var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_node_zlib_);
+;// CONCATENATED MODULE: ./src/pitr/wal-archive.ts
 
-/** A drill takes every verify-backup input (its schema replay is the restore itself) plus its own. */
-const drillSpec = {
-    name: 'restore-drill',
-    command: 'drill',
-    post: true,
-    title: 'Restorable: restore drill',
-    description: 'Verify the newest backup, restore it into a throwaway version-matched PostgreSQL, check what came back (structure, row counts, smoke queries, sequences, collation) and time every stage against an RTO.',
-    inputs: [
-        ...spec_verifySpec.inputs.filter((i) => i.name !== 'schema-check'),
-        { name: 'config', description: 'Path of restorable.yml: the ladder of checks (validated strictly).' },
-        {
-            name: 'tier',
-            default: 'full',
-            description: '`full`, `schema` (structure only; row checks NOT RUN) or `sample`.',
-        },
-        {
-            name: 'sample-tables',
-            description: 'With tier `sample`: the tables whose rows are restored, comma-separated schema.table.',
-        },
-        {
-            name: 'roles',
-            description: '`create-missing` (the default on scratch targets: owners and grantees as NOLOGIN roles), `strict` (absent roles are ROLE_ABSENT) or `ignore` (--no-owner --no-privileges; the default with target-url).',
-        },
-        {
-            name: 'target-url',
-            description: 'Drill on an existing server instead: Restorable creates restorable_drill_<id> there and drops it after. Point it at the maintenance database (…/postgres).',
-        },
-        {
-            name: 'allow-target-server',
-            default: 'false',
-            description: 'Allow a target-url server whose name or any database looks like production (prod, live).',
-        },
-        {
-            name: 'jobs',
-            description: 'pg_restore --jobs and parallel count connections (default: the CPU count).',
-        },
-        {
-            name: 'rto-budget',
-            description: 'The whole drill must finish within this (e.g. 20m), else RTO_EXCEEDED.',
-        },
-        {
-            name: 'history',
-            description: 'A JSON-lines file: each run is appended, and compared with the last good one of its tier.',
-        },
-        { name: 'junit', description: 'Write a JUnit XML report here (stages that did not run are <skipped>).' },
-        {
-            name: 'compare-source-url',
-            description: 'Also compare row counts and structure with this live database (read-only), as a rung of the drill.',
-        },
-        {
-            name: 'compare-baseline',
-            description: 'Or compare with a baseline file written by compare-counts write-baseline.',
-        },
-        {
-            name: 'keep',
-            default: 'false',
-            description: 'Leave the restored cluster running for later steps (stopped by the post step).',
-        },
-        {
-            name: 'os-user',
-            description: "Run the scratch server as this OS user (default: the current user; when root, Restorable's own unprivileged user `restorable`, made when missing; never root).",
-        },
-    ],
-    outputs: [
-        { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
-        { name: 'backup', description: 'Name (or S3 key) of the backup restored.' },
-        { name: 'local-path', description: 'Where the backup file is on this machine.' },
-        { name: 'total-seconds', description: 'Wall time of the whole drill.' },
-        { name: 'restore-seconds', description: 'Wall time of the restore stage.' },
-        { name: 'tables', description: 'User tables in the restored database.' },
-        {
-            name: 'rows',
-            description: 'Rows counted exactly: in every table (tier full) or in the sampled ones (tier sample); empty with tier schema.',
-        },
-        {
-            name: 'database-url',
-            description: 'With keep: the restored database (no password; trust on loopback).',
-        },
-        { name: 'findings', description: 'Findings as JSON.' },
-        { name: 'report', description: 'Path of the JSON report.' },
-        { name: 'junit', description: 'Path of the JUnit XML, when asked for.' },
-    ],
-};
+
+
+
+
+
+
+const WAL_NAME = /^([0-9A-F]{24}|[0-9A-F]{8}\.history|[0-9A-F]{24}\.[0-9A-F]{8}\.backup)(\.gz)?$/;
+/** `latest`, `current`, or a timeline number (decimal, as pg_controldata prints it). */
+function parseTimeline(input, value) {
+    const v = (value ?? '').trim().toLowerCase();
+    if (v === '' || v === 'latest')
+        return 'latest';
+    if (v === 'current')
+        return 'current';
+    const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
+    if (!Number.isInteger(n) || n < 1 || n > 0xffffffff)
+        throw new errors_UserError(input, `"${value}" is not a timeline`, 'Give latest, current or a timeline number such as 2');
+    return n;
+}
+/** The WAL archive an `archive_command` that copies (or gzips) files leaves behind. Read-only. */
+class WalArchive {
+    source;
+    files = new Map();
+    segSize;
+    constructor(source, objects) {
+        this.source = source;
+        for (const o of objects) {
+            const base = o.name.split('/').pop() ?? o.name;
+            const m = WAL_NAME.exec(base);
+            if (!m || o.kind !== 'file')
+                continue;
+            const name = m[1];
+            const gzip = m[2] !== undefined;
+            // Both plain and .gz of one name: the plain one is cheaper to serve.
+            if (this.files.has(name) && gzip)
+                continue;
+            this.files.set(name, { name, object: o.name, gzip, size: o.size, modified: o.modified });
+        }
+        // The segment size is the size of any plain segment; 16 MiB (the default) when all are gzipped.
+        const plain = [...this.files.values()].find((f) => !f.gzip && f.name.length === 24 && f.size > 0);
+        this.segSize = plain && isPowerOfTwo(plain.size) ? plain.size : DEFAULT_SEGMENT_SIZE;
+    }
+    static async open(source) {
+        return new WalArchive(source, await source.list());
+    }
+    get segmentCount() {
+        return [...this.files.keys()].filter((n) => n.length === 24).length;
+    }
+    /** The backup history files (`pg_backup_stop` writes one per base backup), parsed. */
+    async backupHistories() {
+        const out = [];
+        for (const f of this.files.values()) {
+            if (!f.name.endsWith('.backup'))
+                continue;
+            const text = f.gzip ? await this.readGzipText(f) : await this.source.readText(f.object, 64 * 1024);
+            const h = text ? parseBackupHistory(text) : undefined;
+            if (h)
+                out.push(h);
+        }
+        return out;
+    }
+    async readGzipText(f) {
+        const chunks = [];
+        for await (const c of this.source.read(f.object, f.size))
+            chunks.push(c);
+        try {
+            return external_node_zlib_default().gunzipSync(Buffer.concat(chunks)).toString('utf8');
+        }
+        catch {
+            return undefined;
+        }
+    }
+    /**
+     * The timeline recovery follows and the switches that led to it: the newest that descends from
+     * the backup's (`latest`), the backup's own (`current`), or the one asked for by number. Undefined
+     * when a numbered timeline has no .history in the archive or does not descend from the backup's.
+     */
+    async timelineHistory(fromTli, wanted = 'latest') {
+        if (wanted === 'current' || wanted === fromTli)
+            return { last: fromTli, switches: [] };
+        const tlis = wanted === 'latest'
+            ? [...this.files.keys()]
+                .filter((n) => n.endsWith('.history'))
+                .map((n) => Number.parseInt(n.slice(0, 8), 16))
+                .filter((t) => t > fromTli)
+                .sort((a, b) => b - a)
+            : [wanted];
+        for (const tli of tlis) {
+            const f = this.files.get(`${tli.toString(16).toUpperCase().padStart(8, '0')}.history`);
+            if (!f)
+                continue;
+            const text = f.gzip ? await this.readGzipText(f) : await this.source.readText(f.object, 1024 * 1024);
+            const switches = text ? parseTimelineHistory(text) : [];
+            // Only a timeline that descends from the backup's.
+            if (switches.some((s) => s.tli === fromTli))
+                return { last: tli, switches };
+        }
+        return wanted === 'latest' ? { last: fromTli, switches: [] } : undefined;
+    }
+    /**
+     * Is every segment there that recovery from the backup's start needs, on the chosen timeline? By
+     * segment names only (file times lie after a copy or an upload): to the target LSN for an LSN
+     * target; for a time or a name, the whole chain from the backup's start to the last segment
+     * present (where the target falls in it cannot be told before replay). Found before anything is
+     * restored.
+     */
+    async coverage(startLsn, startTli, end, 
+    /** The backup's end: WAL up to it is needed whatever the target (unless the backup holds it). */
+    backupEndLsn, timeline = 'latest') {
+        const chain = await this.timelineHistory(startTli, timeline);
+        const first = segmentOf(startLsn, this.segSize);
+        if (!chain) {
+            const none = segmentName(startTli, first, this.segSize);
+            return {
+                first: none,
+                last: none,
+                segments: 0,
+                segSize: this.segSize,
+                unknownTimeline: timeline,
+            };
+        }
+        const tliOf = (segno) => timelineFor(segno, chain.switches, chain.last, this.segSize);
+        const name = (segno) => segmentName(tliOf(segno), segno, this.segSize);
+        const onPath = [...this.files.values()]
+            .map((f) => ({ f, s: f.name.length === 24 ? parseSegmentName(f.name, this.segSize) : undefined }))
+            .filter((x) => x.s !== undefined && x.s.tli === tliOf(x.s.segno) && x.s.segno >= first);
+        const lastOnPath = onPath.reduce((a, x) => ((x.s?.segno ?? -1n) > a ? (x.s?.segno ?? -1n) : a), first - 1n);
+        const lsnEnd = end.kind === 'lsn' || end.kind === 'immediate';
+        const ends = [lsnEnd ? end.lsn : undefined, backupEndLsn].filter((l) => l !== undefined);
+        const needUntil = ends.length
+            ? segmentOf(ends.reduce((a, b) => (b > a ? b : a)), this.segSize)
+            : first;
+        // The chain to check: to the target's segment, or (time, name) to the last segment present.
+        const until = lsnEnd ? needUntil : lastOnPath > needUntil ? lastOnPath : needUntil;
+        let segno = first;
+        while (segno <= until && this.files.has(name(segno)))
+            segno++;
+        const lastPresent = segno - 1n;
+        const result = {
+            first: name(first),
+            last: name(lastPresent >= first ? lastPresent : first),
+            segments: Number(lastPresent - first) + 1,
+            segSize: this.segSize,
+            timeline: chain.last,
+            reachesTarget: lsnEnd ? 'yes' : 'cannot tell',
+        };
+        if (segno <= until)
+            return { ...result, missing: name(segno), reachesTarget: 'no' };
+        if (end.kind !== 'time')
+            return result;
+        // Sound in one direction only: segments all written before the target hold no commit after it.
+        const newest = onPath.reduce((a, x) => Math.max(a, x.f.modified.getTime()), 0);
+        return newest < end.time.getTime() ? { ...result, endsBeforeTarget: true, reachesTarget: 'no' } : result;
+    }
+    /**
+     * Download one file (un-gzipped) to `dest`, atomically: it appears whole, and already owned by
+     * `owner` (the server's OS user, who must be able to open it the moment it is there), or not at all.
+     */
+    async fetchTo(f, dest, owner) {
+        const tmp = external_node_path_default().join(external_node_path_default().dirname(dest), `.tmp-${external_node_path_default().basename(dest)}-${process.pid}`);
+        const local = this.source.localPath(f.object);
+        try {
+            if (local && !f.gzip) {
+                await external_node_fs_default().promises.copyFile(local, tmp);
+            }
+            else if (!f.gzip && this.source.downloadTo) {
+                await this.source.downloadTo(f.object, tmp, f.size);
+            }
+            else {
+                const input = external_node_stream_.Readable.from(local ? external_node_fs_default().createReadStream(local) : this.source.read(f.object, f.size));
+                if (f.gzip)
+                    await (0,external_node_stream_promises_namespaceObject.pipeline)(input, external_node_zlib_default().createGunzip(), external_node_fs_default().createWriteStream(tmp));
+                else
+                    await (0,external_node_stream_promises_namespaceObject.pipeline)(input, external_node_fs_default().createWriteStream(tmp));
+            }
+            if (owner)
+                external_node_fs_default().chownSync(tmp, owner.uid, owner.gid);
+            const size = external_node_fs_default().statSync(tmp).size;
+            external_node_fs_default().renameSync(tmp, dest);
+            return size;
+        }
+        catch (e) {
+            external_node_fs_default().rmSync(tmp, { force: true });
+            throw e;
+        }
+    }
+}
+function isPowerOfTwo(n) {
+    return n >= 1024 * 1024 && (n & (n - 1)) === 0;
+}
 
 ;// CONCATENATED MODULE: ./src/pitr/spec.ts
 
 
 
+
+const BACKENDS = ['native', 'pgbackrest'];
+const MODES = ['drill', 'side-by-side', 'in-place'];
+const planned = (backend) => ['barman', 'wal-g', 'walg'].includes(backend.trim().toLowerCase());
+const pitrInputs = {
+    backend: choice(BACKENDS, '`native` (pg_basebackup + archived WAL) or `pgbackrest`.', {
+        default: 'native',
+        problem: (v) => planned(v)
+            ? `"${v.trim().toLowerCase()}" is not supported yet`
+            : `"${v}" is not one of ${BACKENDS.join(', ')}`,
+        fix: (v) => `Use one of: ${BACKENDS.join(', ')}${planned(v) ? ' (barman and wal-g are planned)' : ''}`,
+    }),
+    'base-backups': inputs_text('native: the folder or s3://bucket/prefix holding base backups, one folder each (plain, or base.tar[.gz] with backup_manifest).'),
+    'wal-archive': inputs_text('native: the folder or s3:// prefix archive_command copies WAL segments to (plain or .gz).'),
+    stanza: inputs_text('pgbackrest: the stanza.'),
+    'pgbackrest-config': inputs_text('pgbackrest: path of its configuration file (default: pgBackRest’s own default).'),
+    backup: inputs_text('Restore this base backup (its folder name, or a pgBackRest label) instead of the newest one that ended before the target.'),
+    'target-time': inputs_text('Recover to this time: ISO 8601 with a zone (2026-11-21T09:30:00Z, …+01:00).'),
+    'target-lsn': inputs_text('Recover to this WAL location (0/3000060).'),
+    'target-name': inputs_text('Recover to this restore point (pg_create_restore_point).'),
+    'target-immediate': flag('Recover only until the base backup is consistent (the fastest drill).', false),
+    'target-inclusive': flag('Stop just after the target (true) or just before it (false).', true),
+    'target-timeline': inputs_custom('The timeline to recover along: `latest` (the newest that descends from the base backup), `current` (the base backup’s own) or a number; the plan checks WAL along it (the .history files).', (t) => parseTimeline('', t), 'latest'),
+    mode: choice(MODES, '`drill` (a scratch cluster, torn down), `side-by-side` (into data-directory, left running) or `in-place` (replace data-directory behind interlocks).', { default: 'drill' }),
+    'data-directory': inputs_text('side-by-side: where to recover to (empty or absent). in-place: the live data directory to replace.'),
+    port: inputs_integer('side-by-side: the port of the recovered server (default: a free one).', {
+        min: 1,
+        max: 65535,
+        what: 'a port',
+    }),
+    confirm: inputs_text("in-place: must equal the cluster's system identifier (pg_controldata) or the pitr.name in config."),
+    'stop-command': inputs_text("in-place: how to stop the live server (default: pg_ctlcluster on Debian's layout, else pg_ctl stop -D <data-directory> -m fast)."),
+    'start-command': inputs_text("in-place: how to start production, on the recovered data or after a roll-back (default: pg_ctlcluster on Debian's layout, else pg_ctl start -D <data-directory>)."),
+    'check-url': inputs_text('in-place: the database and user the checks use on the private recovery (its host and port are not used: production is down then); default postgres.'),
+    prefetch: inputs_integer('WAL segments fetched ahead of replay, in parallel.', {
+        min: 1,
+        max: 64,
+        what: 'a number of segments',
+        default: 8,
+    }),
+    config: inputs_text('Path of restorable.yml: its `pitr` section (present/absent queries, checks, name).'),
+    keep: flag('drill: leave the recovered cluster running for later steps (stopped by the post step).', false),
+    'plan-only': flag('Stop after the plan: choose the backup, check WAL coverage, estimate the time.', false),
+    'plant-marker': flag('Instead of recovering: write a marker row and a restore point on marker-url, for a later drill to recover to.', false),
+    rollback: flag("Instead of recovering: finish an in-place run that was stopped (a cancel, a kill, a crash) from its journal beside data-directory: production's original data back and started, or, if the hand-over was done, the recovered data serving and the snapshot kept.", false),
+    'marker-url': inputs_text('With plant-marker: the live database to write the marker to (a role that may create a table).'),
+    ...compareRungInputs,
+    history: inputs_text('A JSON-lines file: each run is appended; plans estimate their time from it.'),
+    ...inputs_pick(inputs_verifyInputs, [
+        'fail-on',
+        'report',
+        's3-endpoint',
+        's3-region',
+        's3-force-path-style',
+        'pg-bin-dir',
+    ]),
+    'os-user': inputs_text("Run the recovered server (and pgBackRest) as this OS user (default: the current user; postgres when root, who owns production's data and pgBackRest's repository)."),
+};
 const pitrSpec = {
     name: 'pitr-restore',
     command: 'pitr',
     post: true,
     title: 'Restorable: point-in-time recovery',
     description: 'Point-in-time recovery from a base backup plus archived WAL to a target time, LSN or restore point: as a drill, as a side-by-side clone, or in place behind interlocks.',
-    inputs: [
-        {
-            name: 'backend',
-            default: 'native',
-            description: '`native` (pg_basebackup + archived WAL) or `pgbackrest`.',
-        },
-        {
-            name: 'base-backups',
-            description: 'native: the folder or s3://bucket/prefix holding base backups, one folder each (plain, or base.tar[.gz] with backup_manifest).',
-        },
-        {
-            name: 'wal-archive',
-            description: 'native: the folder or s3:// prefix archive_command copies WAL segments to (plain or .gz).',
-        },
-        { name: 'stanza', description: 'pgbackrest: the stanza.' },
-        {
-            name: 'pgbackrest-config',
-            description: 'pgbackrest: path of its configuration file (default: pgBackRest’s own default).',
-        },
-        {
-            name: 'backup',
-            description: 'Restore this base backup (its folder name, or a pgBackRest label) instead of the newest one that ended before the target.',
-        },
-        {
-            name: 'target-time',
-            description: 'Recover to this time: ISO 8601 with a zone (2026-11-21T09:30:00Z, …+01:00).',
-        },
-        { name: 'target-lsn', description: 'Recover to this WAL location (0/3000060).' },
-        { name: 'target-name', description: 'Recover to this restore point (pg_create_restore_point).' },
-        {
-            name: 'target-immediate',
-            default: 'false',
-            description: 'Recover only until the base backup is consistent (the fastest drill).',
-        },
-        {
-            name: 'target-inclusive',
-            default: 'true',
-            description: 'Stop just after the target (true) or just before it (false).',
-        },
-        {
-            name: 'target-timeline',
-            default: 'latest',
-            description: 'The timeline to recover along: `latest` (the newest that descends from the base backup), `current` (the base backup’s own) or a number; the plan checks WAL along it (the .history files).',
-        },
-        {
-            name: 'mode',
-            default: 'drill',
-            description: '`drill` (a scratch cluster, torn down), `side-by-side` (into data-directory, left running) or `in-place` (replace data-directory behind interlocks).',
-        },
-        {
-            name: 'data-directory',
-            description: 'side-by-side: where to recover to (empty or absent). in-place: the live data directory to replace.',
-        },
-        { name: 'port', description: 'side-by-side: the port of the recovered server (default: a free one).' },
-        {
-            name: 'confirm',
-            description: "in-place: must equal the cluster's system identifier (pg_controldata) or the pitr.name in config.",
-        },
-        {
-            name: 'stop-command',
-            description: "in-place: how to stop the live server (default: pg_ctlcluster on Debian's layout, else pg_ctl stop -D <data-directory> -m fast).",
-        },
-        {
-            name: 'start-command',
-            description: "in-place: how to start production, on the recovered data or after a roll-back (default: pg_ctlcluster on Debian's layout, else pg_ctl start -D <data-directory>).",
-        },
-        {
-            name: 'check-url',
-            description: 'in-place: the database and user the checks use on the private recovery (its host and port are not used: production is down then); default postgres.',
-        },
-        { name: 'prefetch', default: '8', description: 'WAL segments fetched ahead of replay, in parallel.' },
-        {
-            name: 'config',
-            description: 'Path of restorable.yml: its `pitr` section (present/absent queries, checks, name).',
-        },
-        {
-            name: 'keep',
-            default: 'false',
-            description: 'drill: leave the recovered cluster running for later steps (stopped by the post step).',
-        },
-        {
-            name: 'plan-only',
-            default: 'false',
-            description: 'Stop after the plan: choose the backup, check WAL coverage, estimate the time.',
-        },
-        {
-            name: 'plant-marker',
-            default: 'false',
-            description: 'Instead of recovering: write a marker row and a restore point on marker-url, for a later drill to recover to.',
-        },
-        {
-            name: 'rollback',
-            default: 'false',
-            description: "Instead of recovering: finish an in-place run that was stopped (a cancel, a kill, a crash) from its journal beside data-directory: production's original data back and started, or, if the hand-over was done, the recovered data serving and the snapshot kept.",
-        },
-        {
-            name: 'marker-url',
-            description: 'With plant-marker: the live database to write the marker to (a role that may create a table).',
-        },
-        ...inputsOf(drillSpec, ['compare-source-url', 'compare-baseline']),
-        {
-            name: 'history',
-            description: 'A JSON-lines file: each run is appended; plans estimate their time from it.',
-        },
-        ...inputsOf(spec_verifySpec, [
-            'fail-on',
-            'report',
-            's3-endpoint',
-            's3-region',
-            's3-force-path-style',
-            'pg-bin-dir',
-        ]),
-        {
-            name: 'os-user',
-            description: "Run the recovered server (and pgBackRest) as this OS user (default: the current user; postgres when root, who owns production's data and pgBackRest's repository).",
-        },
-    ],
+    inputs: pitrInputs,
     outputs: [
         { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
         { name: 'recovered-to', description: 'The last replayed commit time (ISO 8601, to the microsecond).' },
@@ -83933,7 +86638,6 @@ const pitrSpec = {
 
 
 
-const BACKENDS = ['native', 'pgbackrest'];
 /** ISO 8601 with a zone, strictly: a time without a zone would be a guess about which one. */
 function parseTargetTime(input, value) {
     const text = value.trim();
@@ -83944,7 +86648,7 @@ function parseTargetTime(input, value) {
             ? `"${value}" has no time zone, and guessing one could recover to the wrong hour`
             : `"${value}" is not an ISO 8601 time`, 'Write the time with its zone, e.g. 2026-11-21T09:30:00Z or 2026-11-21T10:30:00+01:00');
     }
-    let zone = m[3].toUpperCase();
+    let zone = (m[3] ?? '').toUpperCase();
     if (/^[+-]\d{2}$/.test(zone))
         zone = `${zone}:00`;
     else if (/^[+-]\d{4}$/.test(zone))
@@ -83955,19 +86659,22 @@ function parseTargetTime(input, value) {
     return time;
 }
 function parseTarget(v, name) {
-    const given = ['target-time', 'target-lsn', 'target-name'].filter((k) => (v[k] ?? '').trim() !== '');
-    const immediate = parse_parseBool(name('target-immediate'), v['target-immediate'], false);
-    if (immediate)
+    const kinds = ['target-time', 'target-lsn', 'target-name'];
+    const given = kinds.filter((k) => (v[k] ?? '').trim() !== '');
+    if (v['target-immediate'])
         given.push('target-immediate');
     if (given.length !== 1) {
         throw new errors_UserError(given.length ? given.map(name).join(', ') : name('target-time'), given.length ? 'more than one recovery target is given' : 'no recovery target is given', 'Give exactly one of target-time, target-lsn, target-name or target-immediate: true');
     }
-    if (immediate)
+    if (v['target-immediate'])
         return { kind: 'immediate' };
     if (v['target-time']) {
         const text = v['target-time'].trim();
         const time = parseTargetTime(name('target-time'), text);
-        return { kind: 'time', time, micros: parseMicros(text), text };
+        const micros = parseMicros(text);
+        if (micros === undefined)
+            throw new errors_UserError(name('target-time'), `"${text}" is not an ISO 8601 time`, 'Write it as 2026-11-21T09:30:00Z');
+        return { kind: 'time', time, micros, text };
     }
     if (v['target-lsn']) {
         const text = v['target-lsn'].trim();
@@ -83976,22 +86683,10 @@ function parseTarget(v, name) {
             throw new errors_UserError(name('target-lsn'), `"${text}" is not a WAL location`, 'Write it as 0/3000060');
         return { kind: 'lsn', lsn, text };
     }
-    const n = v['target-name'].trim();
+    const n = (v['target-name'] ?? '').trim();
     if (n.length > 63)
         throw new errors_UserError(name('target-name'), 'is longer than a restore point name can be', 'Use at most 63 characters');
     return { kind: 'name', name: n };
-}
-/** `latest`, `current`, or a timeline number (decimal, as pg_controldata prints it). */
-function parseTimeline(input, value) {
-    const v = (value ?? '').trim().toLowerCase();
-    if (v === '' || v === 'latest')
-        return 'latest';
-    if (v === 'current')
-        return 'current';
-    const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
-    if (!Number.isInteger(n) || n < 1 || n > 0xffffffff)
-        throw new errors_UserError(input, `"${value}" is not a timeline`, 'Give latest, current or a timeline number such as 2');
-    return n;
 }
 function checkLocation(input, value) {
     const v = value.trim();
@@ -84002,92 +86697,102 @@ function checkLocation(input, value) {
     }
     return v;
 }
-function options_number(input, value, min, max, what) {
-    if (value === undefined || value.trim() === '')
-        return undefined;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max)
-        throw new errors_UserError(input, `"${value}" is not ${what}`, `Give a whole number from ${min} to ${max}`);
-    return n;
-}
 function parseMarkerOptions(raw, how, log) {
-    const v = spec_resolveInputs(pitrSpec, raw, how);
-    const name = (n) => (how === 'flag' ? `--${n}` : n);
+    const v = inputs_readInputs(pitrSpec.command, pitrInputs, raw, how);
+    const name = inputs_nameFor(how);
     if (!v['marker-url'])
         throw new errors_UserError(name('marker-url'), 'is empty, but plant-marker is true', 'Give the live database to plant the marker on');
     parseDbUrl(name('marker-url'), v['marker-url'], (s) => log.secret(s));
     return { markerUrl: v['marker-url'], ...(v.report ? { report: v.report } : {}) };
 }
-function parsePitrOptions(raw, how, log = silentLogger) {
-    const v = spec_resolveInputs(pitrSpec, raw, how);
-    const name = (n) => (how === 'flag' ? `--${n}` : n);
-    const backendText = (v.backend ?? 'native').trim().toLowerCase();
-    if (['barman', 'wal-g', 'walg'].includes(backendText)) {
-        throw new errors_UserError(name('backend'), `"${backendText}" is not supported yet`, `Use one of: ${BACKENDS.join(', ')} (barman and wal-g are planned)`);
+function parseSource(v, name) {
+    if (v.backend === 'pgbackrest') {
+        if (!v.stanza)
+            throw new errors_UserError(name('stanza'), 'is empty, but backend is pgbackrest', 'Give the pgBackRest stanza');
+        return {
+            backend: 'pgbackrest',
+            stanza: v.stanza.trim(),
+            ...(v['pgbackrest-config'] ? { pgbackrestConfig: external_node_path_default().resolve(v['pgbackrest-config']) } : {}),
+        };
     }
-    const backend = oneOf(name('backend'), backendText, BACKENDS);
-    const mode = oneOf(name('mode'), v.mode ?? 'drill', ['drill', 'side-by-side', 'in-place']);
-    const target = parseTarget(v, name);
-    if (backend === 'native') {
-        for (const k of ['base-backups', 'wal-archive']) {
-            if (!v[k])
-                throw new errors_UserError(name(k), 'is empty, but backend is native', `Give the folder or s3:// prefix of the ${k.replace('-', ' ')}`);
-        }
-    }
-    else if (!v.stanza) {
-        throw new errors_UserError(name('stanza'), 'is empty, but backend is pgbackrest', 'Give the pgBackRest stanza');
-    }
-    const config = loadConfig(name('config'), v.config);
-    const planOnly = parse_parseBool(name('plan-only'), v['plan-only'], false);
-    let dataDirectory;
-    // A plan touches nothing and may run on another machine than the database host.
-    if (mode !== 'drill' && !planOnly) {
-        if (!v['data-directory'])
-            throw new errors_UserError(name('data-directory'), `is empty, but mode is ${mode}`, 'Give the data directory to recover into');
-        dataDirectory = external_node_path_default().resolve(v['data-directory']);
-        if (mode === 'side-by-side' && external_node_fs_default().existsSync(dataDirectory)) {
-            if (postmasterAlive(dataDirectory))
-                throw new errors_UserError(name('data-directory'), `${dataDirectory} holds a running server`, 'Give an empty or absent folder for the recovered copy; side-by-side never touches a live cluster');
-            if (!external_node_fs_default().statSync(dataDirectory).isDirectory() || external_node_fs_default().readdirSync(dataDirectory).length > 0)
-                throw new errors_UserError(name('data-directory'), `${dataDirectory} is not empty`, 'Give an empty or absent folder for the recovered copy (or use mode: in-place, behind its interlocks)');
-        }
-        if (mode === 'in-place') {
-            if (!v.confirm)
-                throw new errors_UserError(name('confirm'), 'is empty, and in-place replaces a live data directory', "Set confirm to the cluster's system identifier (pg_controldata <data-directory>) or to pitr.name from config");
-            if (!external_node_fs_default().existsSync(external_node_path_default().join(dataDirectory, 'PG_VERSION')))
-                throw new errors_UserError(name('data-directory'), `${dataDirectory} is not a PostgreSQL data directory (no PG_VERSION)`, 'Give the live data directory of the cluster to roll back');
-        }
-    }
-    const port = options_number(name('port'), v.port, 1, 65535, 'a port');
-    const compare = parseCompareRung(v, how, log);
-    if (v['check-url'])
-        parseDbUrl(name('check-url'), v['check-url'], (s) => log.secret(s));
+    const location = (k) => {
+        const given = v[k];
+        if (!given)
+            throw new errors_UserError(name(k), 'is empty, but backend is native', `Give the folder or s3:// prefix of the ${k.replace('-', ' ')}`);
+        return given;
+    };
+    const baseBackups = location('base-backups');
+    const walArchive = location('wal-archive');
     return {
-        backend,
-        ...(v['base-backups'] ? { baseBackups: checkLocation(name('base-backups'), v['base-backups']) } : {}),
-        ...(v['wal-archive'] ? { walArchive: checkLocation(name('wal-archive'), v['wal-archive']) } : {}),
-        ...(v.stanza ? { stanza: v.stanza.trim() } : {}),
-        ...(v['pgbackrest-config'] ? { pgbackrestConfig: external_node_path_default().resolve(v['pgbackrest-config']) } : {}),
-        ...(v.backup ? { backup: v.backup.trim() } : {}),
-        target,
-        inclusive: parse_parseBool(name('target-inclusive'), v['target-inclusive'], true),
-        targetTimeline: parseTimeline(name('target-timeline'), v['target-timeline']),
+        backend: 'native',
+        baseBackups: checkLocation(name('base-backups'), baseBackups),
+        walArchive: checkLocation(name('wal-archive'), walArchive),
+    };
+}
+/** Side-by-side recovers into an empty or absent folder, never over a live cluster. */
+function checkCloneTarget(dataDirectory, input) {
+    if (!external_node_fs_default().existsSync(dataDirectory))
+        return;
+    if (postmasterAlive(dataDirectory))
+        throw new errors_UserError(input, `${dataDirectory} holds a running server`, 'Give an empty or absent folder for the recovered copy; side-by-side never touches a live cluster');
+    if (!external_node_fs_default().statSync(dataDirectory).isDirectory() || external_node_fs_default().readdirSync(dataDirectory).length > 0)
+        throw new errors_UserError(input, `${dataDirectory} is not empty`, 'Give an empty or absent folder for the recovered copy (or use mode: in-place, behind its interlocks)');
+}
+function parsePlace(v, name) {
+    const mode = v.mode;
+    // A plan touches nothing and may run on another machine than the database host.
+    if (v['plan-only'])
+        return { mode, planOnly: true };
+    if (mode === 'drill')
+        return { mode, planOnly: false };
+    if (!v['data-directory'])
+        throw new errors_UserError(name('data-directory'), `is empty, but mode is ${mode}`, 'Give the data directory to recover into');
+    const dataDirectory = external_node_path_default().resolve(v['data-directory']);
+    if (mode === 'side-by-side') {
+        checkCloneTarget(dataDirectory, name('data-directory'));
+        return { mode, planOnly: false, dataDirectory };
+    }
+    if (!v.confirm)
+        throw new errors_UserError(name('confirm'), 'is empty, and in-place replaces a live data directory', "Set confirm to the cluster's system identifier (pg_controldata <data-directory>) or to pitr.name from config");
+    if (!external_node_fs_default().existsSync(external_node_path_default().join(dataDirectory, 'PG_VERSION')))
+        throw new errors_UserError(name('data-directory'), `${dataDirectory} is not a PostgreSQL data directory (no PG_VERSION)`, 'Give the live data directory of the cluster to roll back');
+    return {
         mode,
-        ...(dataDirectory ? { dataDirectory } : {}),
-        ...(port ? { port } : {}),
-        ...(v.confirm ? { confirm: v.confirm.trim() } : {}),
+        planOnly: false,
+        dataDirectory,
+        confirm: v.confirm.trim(),
         ...(v['stop-command'] ? { stopCommand: v['stop-command'] } : {}),
         ...(v['start-command'] ? { startCommand: v['start-command'] } : {}),
         ...(v['check-url'] ? { checkUrl: v['check-url'] } : {}),
-        prefetch: options_number(name('prefetch'), v.prefetch, 1, 64, 'a number of segments') ?? 8,
+    };
+}
+function parsePitrOptions(raw, how, log = silentLogger) {
+    const v = inputs_readInputs(pitrSpec.command, pitrInputs, raw, how);
+    const name = inputs_nameFor(how);
+    const target = parseTarget(v, name);
+    const source = parseSource(v, name);
+    const config = loadConfig(name('config'), v.config);
+    const place = parsePlace(v, name);
+    const compare = parseCompareRung(v, how, log);
+    // Its password is a secret whatever the mode.
+    if (v['check-url'])
+        parseDbUrl(name('check-url'), v['check-url'], (s) => log.secret(s));
+    return {
+        ...source,
+        ...place,
+        ...(v.backup ? { backup: v.backup.trim() } : {}),
+        target,
+        inclusive: v['target-inclusive'],
+        targetTimeline: v['target-timeline'],
+        ...(v.port ? { port: v.port } : {}),
+        prefetch: v.prefetch,
         config,
-        keep: parse_parseBool(name('keep'), v.keep, false),
-        planOnly,
+        keep: v.keep,
         ...(compare ? { compare } : {}),
         ...(v.history ? { history: v.history } : {}),
-        failOn: parse_parseSeverity(name('fail-on'), v['fail-on']),
+        failOn: v['fail-on'],
         ...(v.report ? { report: v.report } : {}),
-        s3: s3_parseS3Inputs(v, name),
+        s3: s3_s3Options(v),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
         ...(v['os-user'] ? { osUser: parseOsUser(name('os-user'), v['os-user']) } : {}),
     };
@@ -84446,11 +87151,8 @@ class LocalSource {
     }
 }
 
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-;// CONCATENATED MODULE: external "node:stream/promises"
-const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 ;// CONCATENATED MODULE: ./src/pitr/native.ts
+
 
 
 
@@ -84573,12 +87275,17 @@ function inside(dataDir, name) {
 }
 /** Objects of a plain base backup fetched at once. */
 const PARALLEL_OBJECTS = 8;
+/** Bytes a local copy reads and writes at a time. */
+const COPY_CHUNK = 1 << 20;
 /** One object of a backup into `dest`: copied when local, else downloaded (its size from the listing). */
 async function copyObject(source, f, dest) {
     const local = source.localPath(f.name);
-    // Asynchronous (libuv's threads): a cancel is handled at once, even in the middle of a large file.
-    if (local)
-        await external_node_fs_default().promises.copyFile(local, dest);
+    // Streamed, not fs.copyFile: the process cannot exit while a copy runs in libuv's threads (2 GiB
+    // held a cancel for 2 s), but a stream stops between two chunks. 1 MiB chunks copy faster too.
+    if (local) {
+        const chunk = { highWaterMark: COPY_CHUNK };
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(local, chunk), external_node_fs_default().createWriteStream(dest, chunk));
+    }
     else if (source.downloadTo)
         await source.downloadTo(f.name, dest, f.size);
     else
@@ -84596,11 +87303,19 @@ async function unpackBaseBackup(source, b, dataDir) {
         // Several objects at once: from S3 one at a time, a plain backup's thousands of files wait on
         // round trips, not bandwidth.
         const queue = [...b.files];
+        const one = async (f) => {
+            const dest = inside(dataDir, rel(f));
+            external_node_fs_default().mkdirSync(external_node_path_default().dirname(dest), { recursive: true });
+            await copyObject(source, f, dest);
+        };
+        let held = false;
         const worker = async () => {
             for (let f = queue.shift(); f; f = queue.shift()) {
-                const dest = inside(dataDir, rel(f));
-                external_node_fs_default().mkdirSync(external_node_path_default().dirname(dest), { recursive: true });
-                await copyObject(source, f, dest);
+                await one(f);
+                if (!held) {
+                    held = true;
+                    await pausePoint('unpack');
+                }
             }
         };
         await Promise.all(Array.from({ length: Math.min(PARALLEL_OBJECTS, queue.length) }, worker));
@@ -84624,6 +87339,8 @@ async function unpackBaseBackup(source, b, dataDir) {
             });
             if (r.code !== 0)
                 throw new Error(`tar could not unpack ${f.name}: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`);
+            if (name === 'base')
+                await pausePoint('unpack');
         }
         const manifest = b.files.find((x) => rel(x) === 'backup_manifest');
         if (manifest)
@@ -84855,189 +87572,6 @@ class WalSpool {
         if (this.owner)
             external_node_fs_default().chownSync(file, this.owner.uid, this.owner.gid);
     }
-}
-
-// EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(8522);
-var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_node_zlib_);
-;// CONCATENATED MODULE: ./src/pitr/wal-archive.ts
-
-
-
-
-
-
-const WAL_NAME = /^([0-9A-F]{24}|[0-9A-F]{8}\.history|[0-9A-F]{24}\.[0-9A-F]{8}\.backup)(\.gz)?$/;
-/** The WAL archive an `archive_command` that copies (or gzips) files leaves behind. Read-only. */
-class WalArchive {
-    source;
-    files = new Map();
-    segSize;
-    constructor(source, objects) {
-        this.source = source;
-        for (const o of objects) {
-            const base = o.name.split('/').pop() ?? o.name;
-            const m = WAL_NAME.exec(base);
-            if (!m || o.kind !== 'file')
-                continue;
-            const name = m[1];
-            const gzip = m[2] !== undefined;
-            // Both plain and .gz of one name: the plain one is cheaper to serve.
-            if (this.files.has(name) && gzip)
-                continue;
-            this.files.set(name, { name, object: o.name, gzip, size: o.size, modified: o.modified });
-        }
-        // The segment size is the size of any plain segment; 16 MiB (the default) when all are gzipped.
-        const plain = [...this.files.values()].find((f) => !f.gzip && f.name.length === 24 && f.size > 0);
-        this.segSize = plain && isPowerOfTwo(plain.size) ? plain.size : DEFAULT_SEGMENT_SIZE;
-    }
-    static async open(source) {
-        return new WalArchive(source, await source.list());
-    }
-    get segmentCount() {
-        return [...this.files.keys()].filter((n) => n.length === 24).length;
-    }
-    /** The backup history files (`pg_backup_stop` writes one per base backup), parsed. */
-    async backupHistories() {
-        const out = [];
-        for (const f of this.files.values()) {
-            if (!f.name.endsWith('.backup'))
-                continue;
-            const text = f.gzip ? await this.readGzipText(f) : await this.source.readText(f.object, 64 * 1024);
-            const h = text ? parseBackupHistory(text) : undefined;
-            if (h)
-                out.push(h);
-        }
-        return out;
-    }
-    async readGzipText(f) {
-        const chunks = [];
-        for await (const c of this.source.read(f.object, f.size))
-            chunks.push(c);
-        try {
-            return external_node_zlib_default().gunzipSync(Buffer.concat(chunks)).toString('utf8');
-        }
-        catch {
-            return undefined;
-        }
-    }
-    /**
-     * The timeline recovery follows and the switches that led to it: the newest that descends from
-     * the backup's (`latest`), the backup's own (`current`), or the one asked for by number. Undefined
-     * when a numbered timeline has no .history in the archive or does not descend from the backup's.
-     */
-    async timelineHistory(fromTli, wanted = 'latest') {
-        if (wanted === 'current' || wanted === fromTli)
-            return { last: fromTli, switches: [] };
-        const tlis = wanted === 'latest'
-            ? [...this.files.keys()]
-                .filter((n) => n.endsWith('.history'))
-                .map((n) => Number.parseInt(n.slice(0, 8), 16))
-                .filter((t) => t > fromTli)
-                .sort((a, b) => b - a)
-            : [wanted];
-        for (const tli of tlis) {
-            const f = this.files.get(`${tli.toString(16).toUpperCase().padStart(8, '0')}.history`);
-            if (!f)
-                continue;
-            const text = f.gzip ? await this.readGzipText(f) : await this.source.readText(f.object, 1024 * 1024);
-            const switches = text ? parseTimelineHistory(text) : [];
-            // Only a timeline that descends from the backup's.
-            if (switches.some((s) => s.tli === fromTli))
-                return { last: tli, switches };
-        }
-        return wanted === 'latest' ? { last: fromTli, switches: [] } : undefined;
-    }
-    /**
-     * Is every segment there that recovery from the backup's start needs, on the chosen timeline? By
-     * segment names only (file times lie after a copy or an upload): to the target LSN for an LSN
-     * target; for a time or a name, the whole chain from the backup's start to the last segment
-     * present (where the target falls in it cannot be told before replay). Found before anything is
-     * restored.
-     */
-    async coverage(startLsn, startTli, end, 
-    /** The backup's end: WAL up to it is needed whatever the target (unless the backup holds it). */
-    backupEndLsn, timeline = 'latest') {
-        const chain = await this.timelineHistory(startTli, timeline);
-        const first = segmentOf(startLsn, this.segSize);
-        if (!chain) {
-            const none = segmentName(startTli, first, this.segSize);
-            return {
-                first: none,
-                last: none,
-                segments: 0,
-                segSize: this.segSize,
-                unknownTimeline: timeline,
-            };
-        }
-        const tliOf = (segno) => timelineFor(segno, chain.switches, chain.last, this.segSize);
-        const name = (segno) => segmentName(tliOf(segno), segno, this.segSize);
-        const onPath = [...this.files.values()]
-            .map((f) => ({ f, s: f.name.length === 24 ? parseSegmentName(f.name, this.segSize) : undefined }))
-            .filter((x) => x.s !== undefined && x.s.tli === tliOf(x.s.segno) && x.s.segno >= first);
-        const lastOnPath = onPath.reduce((a, x) => ((x.s?.segno ?? -1n) > a ? (x.s?.segno ?? -1n) : a), first - 1n);
-        const lsnEnd = end.kind === 'lsn' || end.kind === 'immediate';
-        const ends = [lsnEnd ? end.lsn : undefined, backupEndLsn].filter((l) => l !== undefined);
-        const needUntil = ends.length
-            ? segmentOf(ends.reduce((a, b) => (b > a ? b : a)), this.segSize)
-            : first;
-        // The chain to check: to the target's segment, or (time, name) to the last segment present.
-        const until = lsnEnd ? needUntil : lastOnPath > needUntil ? lastOnPath : needUntil;
-        let segno = first;
-        while (segno <= until && this.files.has(name(segno)))
-            segno++;
-        const lastPresent = segno - 1n;
-        const result = {
-            first: name(first),
-            last: name(lastPresent >= first ? lastPresent : first),
-            segments: Number(lastPresent - first) + 1,
-            segSize: this.segSize,
-            timeline: chain.last,
-            reachesTarget: lsnEnd ? 'yes' : 'cannot tell',
-        };
-        if (segno <= until)
-            return { ...result, missing: name(segno), reachesTarget: 'no' };
-        if (end.kind !== 'time')
-            return result;
-        // Sound in one direction only: segments all written before the target hold no commit after it.
-        const newest = onPath.reduce((a, x) => Math.max(a, x.f.modified.getTime()), 0);
-        return newest < end.time.getTime() ? { ...result, endsBeforeTarget: true, reachesTarget: 'no' } : result;
-    }
-    /**
-     * Download one file (un-gzipped) to `dest`, atomically: it appears whole, and already owned by
-     * `owner` (the server's OS user, who must be able to open it the moment it is there), or not at all.
-     */
-    async fetchTo(f, dest, owner) {
-        const tmp = external_node_path_default().join(external_node_path_default().dirname(dest), `.tmp-${external_node_path_default().basename(dest)}-${process.pid}`);
-        const local = this.source.localPath(f.object);
-        try {
-            if (local && !f.gzip) {
-                await external_node_fs_default().promises.copyFile(local, tmp);
-            }
-            else if (!f.gzip && this.source.downloadTo) {
-                await this.source.downloadTo(f.object, tmp, f.size);
-            }
-            else {
-                const input = external_node_stream_.Readable.from(local ? external_node_fs_default().createReadStream(local) : this.source.read(f.object, f.size));
-                if (f.gzip)
-                    await (0,external_node_stream_promises_namespaceObject.pipeline)(input, external_node_zlib_default().createGunzip(), external_node_fs_default().createWriteStream(tmp));
-                else
-                    await (0,external_node_stream_promises_namespaceObject.pipeline)(input, external_node_fs_default().createWriteStream(tmp));
-            }
-            if (owner)
-                external_node_fs_default().chownSync(tmp, owner.uid, owner.gid);
-            const size = external_node_fs_default().statSync(tmp).size;
-            external_node_fs_default().renameSync(tmp, dest);
-            return size;
-        }
-        catch (e) {
-            external_node_fs_default().rmSync(tmp, { force: true });
-            throw e;
-        }
-    }
-}
-function isPowerOfTwo(n) {
-    return n >= 1024 * 1024 && (n & (n - 1)) === 0;
 }
 
 ;// CONCATENATED MODULE: ./src/pitr/backends.ts
@@ -85287,6 +87821,78 @@ class PgbackrestBackend {
     }
 }
 
+;// CONCATENATED MODULE: ./src/comparison/stages/counts.ts
+
+function allowed(t, source) {
+    return t.kind === 'percent' ? (source * t.value) / 100 : t.value;
+}
+/**
+ * The counts stage: every table of either side, a row each, drifted beyond its tolerance (in the
+ * direction asked), missing from the target, or not in the source; drifted rows sort first.
+ */
+async function countsStage(ctx, src, tgt) {
+    const { result } = ctx;
+    await ctx.pipe.stage('counts', async () => {
+        const findings = [];
+        const names = [...new Set([...src.counts.keys(), ...tgt.counts.keys()])].sort();
+        const estimated = [];
+        for (const table of names) {
+            const row = compareTableRow(ctx, table, src, tgt, findings);
+            if (row.mode === 'estimate')
+                estimated.push(table);
+            result.rows.push(row);
+        }
+        result.compared = result.rows.filter((r) => r.source !== null && r.target !== null).length;
+        result.rows.sort((a, b) => Number(b.drifted) - Number(a.drifted) ||
+            Number(b.target === null) - Number(a.target === null) ||
+            (a.table < b.table ? -1 : 1));
+        if (estimated.length) {
+            findings.push(finding('COUNT_ESTIMATED', 'counts', `${estimated.length} table(s) compared by catalog statistics, not count(*): ${estimated.slice(0, 5).join(', ')}${estimated.length > 5 ? ', ...' : ''}`, { evidence: { tables: estimated.length } }));
+        }
+        return { findings };
+    });
+}
+/** One table's row, its finding (if any) pushed to `findings`. */
+function compareTableRow(ctx, table, src, tgt, findings) {
+    const { opts, result } = ctx;
+    const s = src.counts.get(table);
+    const t = tgt.counts.get(table);
+    const mode = s?.mode === 'estimate' || t?.mode === 'estimate' ? 'estimate' : 'exact';
+    const row = {
+        table,
+        source: s?.rows ?? null,
+        target: t?.rows ?? null,
+        difference: s && t ? t.rows - s.rows : null,
+        mode,
+        drifted: false,
+        ...(src.freshness?.has(table) ? { sourceMax: src.freshness.get(table) ?? null } : {}),
+        ...(tgt.freshness?.has(table) ? { targetMax: tgt.freshness.get(table) ?? null } : {}),
+    };
+    if (s && !t) {
+        findings.push(finding('TABLE_MISSING', 'counts', `table ${table} (${s.rows} rows in the source) is not in the target`, {
+            evidence: { table, source: s.rows },
+        }));
+        result.missing++;
+    }
+    else if (!s && t) {
+        findings.push(finding('TABLE_UNEXPECTED', 'counts', `table ${table} is in the target but not in the source`, {
+            evidence: { table, target: t.rows },
+        }));
+    }
+    else if (s && t) {
+        const tol = opts.config.compare?.tables?.[table]?.tolerance ?? opts.tolerance;
+        const limit = allowed(tol, s.rows);
+        const diff = t.rows - s.rows;
+        const drift = opts.direction === 'drop' ? -diff > limit : Math.abs(diff) > limit;
+        if (drift) {
+            row.drifted = true;
+            result.drifted++;
+            findings.push(finding('COUNT_DRIFT', 'counts', `table ${table}: ${t.rows} rows in the target, ${s.rows} in the source (${diff > 0 ? '+' : ''}${diff}, ${mode})`, { evidence: { table, source: s.rows, target: t.rows, difference: diff, mode } }));
+        }
+    }
+    return row;
+}
+
 ;// CONCATENATED MODULE: ./src/checks/structure.ts
 /** Objects that belong to extensions are the extension's business, not the schema's. */
 const NOT_EXTENSION = (classid, objid) => `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${objid} AND d.deptype = 'e')`;
@@ -85384,8 +87990,8 @@ async function listTables(c) {
 }
 /** Globs match `schema.table` as written unquoted (`public.orders`, `audit.*`). */
 function filterTables(tables, f) {
-    const inc = (f.include ?? []).map(matcherAll);
-    const exc = (f.exclude ?? []).map(matcherAll);
+    const inc = (f.include ?? []).map((g) => globMatcher(g, 'include'));
+    const exc = (f.exclude ?? []).map((g) => globMatcher(g, 'exclude'));
     return tables.filter((t) => {
         const key = `${t.schema}.${t.name}`;
         if (f.schemas?.length && !f.schemas.includes(t.schema))
@@ -85394,10 +88000,6 @@ function filterTables(tables, f) {
             return false;
         return !exc.some((m) => m(key));
     });
-}
-function matcherAll(glob) {
-    const re = globToRegExp(glob);
-    return (s) => re.test(s);
 }
 /** count(*) of the given tables over `jobs` connections; every identifier is quoted. */
 async function exactCounts(conn, tables, jobs) {
@@ -85431,44 +88033,10 @@ async function freshness(conn, tables, column) {
     return out;
 }
 
-;// CONCATENATED MODULE: ./src/compare/run.ts
+;// CONCATENATED MODULE: ./src/comparison/side.ts
 
 
 
-
-
-
-
-
-
-const baselineSchema = object({
-    restorable: literal('baseline'),
-    version: literal(1),
-    takenAt: schemas_string(),
-    source: schemas_string(),
-    tables: record(schemas_string(), object({ rows: schemas_number(), mode: schemas_enum(['exact', 'estimate']) })),
-    structure: array(schemas_string()).optional(),
-});
-/** The live source is read through a session that cannot write, and gives up rather than wait on locks. */
-const READ_ONLY = '-c default_transaction_read_only=on -c statement_timeout=600000 -c lock_timeout=5000';
-function readBaseline(file) {
-    let raw;
-    try {
-        raw = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
-    }
-    catch (e) {
-        throw new errors_UserError('baseline', `${file} is not JSON (${errorMessage(e)})`, 'Give a file written by write-baseline');
-    }
-    const r = baselineSchema.safeParse(raw);
-    if (!r.success)
-        throw new errors_UserError('baseline', `${file} is not a Restorable baseline`, 'Give a file written by write-baseline');
-    return {
-        takenAt: r.data.takenAt,
-        source: r.data.source,
-        counts: new Map(Object.entries(r.data.tables)),
-        ...(r.data.structure ? { structure: r.data.structure } : {}),
-    };
-}
 /** Decide per table: exact below the limit (or with no statistics), estimated above. */
 function modeFor(opts, estimate) {
     if (opts.mode === 'exact')
@@ -85493,11 +88061,153 @@ async function readSide(conn, opts, modes) {
         side.freshness = await freshness(conn, tables, opts.freshnessColumn);
     return side;
 }
-function allowed(t, source) {
-    return t.kind === 'percent' ? (source * t.value) / 100 : t.value;
+
+;// CONCATENATED MODULE: ./src/comparison/stages/source.ts
+
+
+
+
+
+
+
+const baselineSchema = object({
+    restorable: literal('baseline'),
+    version: literal(1),
+    takenAt: schemas_string(),
+    source: schemas_string(),
+    tables: record(schemas_string(), object({ rows: schemas_number(), mode: schemas_enum(['exact', 'estimate']) })),
+    structure: array(schemas_string()).optional(),
+});
+/** The live source is read through a session that cannot write, and gives up rather than wait on locks. */
+const READ_ONLY = '-c default_transaction_read_only=on -c statement_timeout=600000 -c lock_timeout=5000';
+const POOLER_FIX = 'Connect to PostgreSQL directly, not through a pooler that drops startup options';
+function readBaseline(file) {
+    let raw;
+    try {
+        raw = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
+    }
+    catch (e) {
+        throw new errors_UserError('baseline', `${file} is not JSON (${errorMessage(e)})`, 'Give a file written by write-baseline');
+    }
+    const r = baselineSchema.safeParse(raw);
+    if (!r.success)
+        throw new errors_UserError('baseline', `${file} is not a Restorable baseline`, 'Give a file written by write-baseline');
+    return {
+        takenAt: r.data.takenAt,
+        source: r.data.source,
+        counts: new Map(Object.entries(r.data.tables)),
+        ...(r.data.structure ? { structure: r.data.structure } : {}),
+    };
 }
-/** compare-counts: counts and structure of the source (live, read-only, or a baseline) against the target. */
-async function runCompare(opts, log, onStage) {
+/**
+ * The source stage: the baseline file, or the live source read in a read-only session (written as
+ * a baseline with write-baseline). Undefined when it could not be read.
+ */
+async function sourceStage(ctx) {
+    const { opts, result } = ctx;
+    let source;
+    await ctx.pipe.stage('source', async () => {
+        if (!opts.source) {
+            const b = readBaseline(opts.baseline);
+            source = b;
+            ctx.log.info(`baseline of ${b.source}, taken ${b.takenAt}`);
+            return {};
+        }
+        try {
+            source = await readLiveSource(ctx, { ...opts.source, options: READ_ONLY });
+        }
+        catch (e) {
+            if (e instanceof errors_UserError)
+                throw e;
+            if (/options|startup parameter/i.test(errorMessage(e)))
+                throw new errors_UserError('source-url', `refused a read-only session (${errorMessage(e)})`, POOLER_FIX);
+            const message = `could not read ${result.source}: ${errorMessage(e)}`;
+            return { findings: [finding('SOURCE_UNREACHABLE', 'source', message)] };
+        }
+        if (opts.writeBaseline)
+            writeBaseline(ctx, source, opts.writeBaseline);
+        return {};
+    });
+    return source;
+}
+/** The live source, once its session is known to be read-only (a pooler may drop the option). */
+async function readLiveSource(ctx, conn) {
+    const ro = await client_withClient(conn, async (c) => (await c.query("SELECT current_setting('default_transaction_read_only') AS v")).rows[0]
+        ?.v);
+    if (ro !== 'on')
+        throw new errors_UserError('source-url', 'did not take a read-only session', POOLER_FIX);
+    return readSide(conn, ctx.opts, (t) => modeFor(ctx.opts, t.estimate));
+}
+function writeBaseline(ctx, source, file) {
+    const tables = Object.fromEntries([...source.counts].map(([k, v]) => [k, v]));
+    const body = {
+        restorable: 'baseline',
+        version: 1,
+        takenAt: new Date().toISOString(),
+        source: ctx.result.source,
+        tables,
+        ...(source.structure ? { structure: source.structure } : {}),
+    };
+    external_node_fs_default().mkdirSync(external_node_path_default().dirname(file), { recursive: true });
+    external_node_fs_default().writeFileSync(file, `${JSON.stringify(body, null, 2)}\n`);
+    ctx.result.baselineWritten = file;
+    ctx.log.info(`wrote the baseline (${source.counts.size} tables) to ${file}`);
+}
+
+;// CONCATENATED MODULE: ./src/comparison/stages/structure.ts
+
+
+/** The structure stage: the source's catalog objects against the target's (structure: true). */
+async function structureStage(ctx, src, tgt) {
+    const { pipe } = ctx;
+    const reference = src.structure;
+    if (!ctx.opts.structure)
+        pipe.skip('structure', 'structure: false');
+    else if (!reference)
+        pipe.skip('structure', 'the baseline holds no structure');
+    else {
+        await pipe.stage('structure', async () => {
+            const { missing, unexpected } = diffStructure(reference, tgt.structure ?? []);
+            const show = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
+            const findings = [];
+            if (missing.length)
+                findings.push(finding('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`, { evidence: { missing: missing.length } }));
+            if (unexpected.length)
+                findings.push(finding('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`, { evidence: { unexpected: unexpected.length } }));
+            return { findings };
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/comparison/stages/target.ts
+
+
+
+/** The target stage: the target read, each table counted the way the source was. Undefined when it could not be. */
+async function targetStage(ctx, src, conn) {
+    let target;
+    await ctx.pipe.stage('target', async () => {
+        try {
+            // The target counts a table the way the source did, so the two numbers are comparable.
+            target = await readSide(conn, ctx.opts, (t) => src.counts.get(t.table)?.mode ?? modeFor(ctx.opts, t.estimate));
+            return {};
+        }
+        catch (e) {
+            const message = `could not read ${ctx.result.target}: ${errorMessage(e)}`;
+            return { findings: [finding('TARGET_UNREACHABLE', 'target', message)] };
+        }
+    });
+    return target;
+}
+
+;// CONCATENATED MODULE: ./src/comparison/run.ts
+
+
+
+
+
+
+function compareContext(opts, log, onStage) {
     const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
     const result = {
         ...pipe.begin('compare'),
@@ -85508,52 +88218,13 @@ async function runCompare(opts, log, onStage) {
         drifted: 0,
         missing: 0,
     };
-    let source;
-    await pipe.stage('source', async () => {
-        if (opts.baseline) {
-            const b = readBaseline(opts.baseline);
-            source = b;
-            log.info(`baseline of ${b.source}, taken ${b.takenAt}`);
-            return {};
-        }
-        const conn = { ...opts.source, options: READ_ONLY };
-        try {
-            const ro = await client_withClient(conn, async (c) => (await c.query("SELECT current_setting('default_transaction_read_only') AS v"))
-                .rows[0]?.v);
-            if (ro !== 'on') {
-                throw new errors_UserError('source-url', 'did not take a read-only session', 'Connect to PostgreSQL directly, not through a pooler that drops startup options');
-            }
-            source = await readSide(conn, opts, (t) => modeFor(opts, t.estimate));
-        }
-        catch (e) {
-            if (e instanceof errors_UserError)
-                throw e;
-            if (/options|startup parameter/i.test(errorMessage(e))) {
-                throw new errors_UserError('source-url', `refused a read-only session (${errorMessage(e)})`, 'Connect to PostgreSQL directly, not through a pooler that drops startup options');
-            }
-            return {
-                findings: [
-                    finding('SOURCE_UNREACHABLE', 'source', `could not read ${result.source}: ${errorMessage(e)}`),
-                ],
-            };
-        }
-        if (opts.writeBaseline) {
-            const tables = Object.fromEntries([...source.counts].map(([k, v]) => [k, v]));
-            const body = {
-                restorable: 'baseline',
-                version: 1,
-                takenAt: new Date().toISOString(),
-                source: result.source,
-                tables,
-                ...(source.structure ? { structure: source.structure } : {}),
-            };
-            external_node_fs_default().mkdirSync(external_node_path_default().dirname(opts.writeBaseline), { recursive: true });
-            external_node_fs_default().writeFileSync(opts.writeBaseline, `${JSON.stringify(body, null, 2)}\n`);
-            result.baselineWritten = opts.writeBaseline;
-            log.info(`wrote the baseline (${source.counts.size} tables) to ${opts.writeBaseline}`);
-        }
-        return {};
-    });
+    return { opts, log, pipe, result };
+}
+/** compare-counts: counts and structure of the source (live, read-only, or a baseline) against the target. */
+async function runCompare(opts, log, onStage) {
+    const ctx = compareContext(opts, log, onStage);
+    const { pipe, result } = ctx;
+    const source = await sourceStage(ctx);
     if (!opts.target) {
         pipe.skip('target', 'no target-url: only the baseline was written');
         pipe.skip('counts', 'no target');
@@ -85565,137 +88236,15 @@ async function runCompare(opts, log, onStage) {
             pipe.skip(s, 'the source could not be read');
         return pipe.settle(result);
     }
-    const src = source;
-    let target;
-    await pipe.stage('target', async () => {
-        try {
-            // The target counts a table the way the source did, so the two numbers are comparable.
-            target = await readSide(opts.target, opts, (t) => src.counts.get(t.table)?.mode ?? modeFor(opts, t.estimate));
-            return {};
-        }
-        catch (e) {
-            return {
-                findings: [
-                    finding('TARGET_UNREACHABLE', 'target', `could not read ${result.target}: ${errorMessage(e)}`),
-                ],
-            };
-        }
-    });
+    const target = await targetStage(ctx, source, opts.target);
     if (!target) {
         pipe.skip('counts', 'the target could not be read');
         pipe.skip('structure', 'the target could not be read');
         return pipe.settle(result);
     }
-    const tgt = target;
-    await pipe.stage('counts', async () => {
-        const findings = [];
-        const overrides = opts.config.compare?.tables ?? {};
-        const names = [...new Set([...src.counts.keys(), ...tgt.counts.keys()])].sort();
-        const estimated = [];
-        for (const table of names) {
-            const s = src.counts.get(table);
-            const t = tgt.counts.get(table);
-            const mode = s?.mode === 'estimate' || t?.mode === 'estimate' ? 'estimate' : 'exact';
-            if (mode === 'estimate')
-                estimated.push(table);
-            const row = {
-                table,
-                source: s?.rows ?? null,
-                target: t?.rows ?? null,
-                difference: s && t ? t.rows - s.rows : null,
-                mode,
-                drifted: false,
-                ...(src.freshness?.has(table) ? { sourceMax: src.freshness.get(table) ?? null } : {}),
-                ...(tgt.freshness?.has(table) ? { targetMax: tgt.freshness.get(table) ?? null } : {}),
-            };
-            if (s && !t) {
-                findings.push(finding('TABLE_MISSING', 'counts', `table ${table} (${s.rows} rows in the source) is not in the target`, { evidence: { table, source: s.rows } }));
-                result.missing++;
-            }
-            else if (!s && t) {
-                findings.push(finding('TABLE_UNEXPECTED', 'counts', `table ${table} is in the target but not in the source`, {
-                    evidence: { table, target: t.rows },
-                }));
-            }
-            else if (s && t) {
-                const tol = overrides[table]?.tolerance ?? opts.tolerance;
-                const limit = allowed(tol, s.rows);
-                const diff = t.rows - s.rows;
-                const drift = opts.direction === 'drop' ? -diff > limit : Math.abs(diff) > limit;
-                if (drift) {
-                    row.drifted = true;
-                    result.drifted++;
-                    findings.push(finding('COUNT_DRIFT', 'counts', `table ${table}: ${t.rows} rows in the target, ${s.rows} in the source (${diff > 0 ? '+' : ''}${diff}, ${mode})`, {
-                        evidence: { table, source: s.rows, target: t.rows, difference: diff, mode },
-                    }));
-                }
-            }
-            result.rows.push(row);
-        }
-        result.compared = result.rows.filter((r) => r.source !== null && r.target !== null).length;
-        result.rows.sort((a, b) => Number(b.drifted) - Number(a.drifted) ||
-            Number(b.target === null) - Number(a.target === null) ||
-            (a.table < b.table ? -1 : 1));
-        if (estimated.length) {
-            findings.push(finding('COUNT_ESTIMATED', 'counts', `${estimated.length} table(s) compared by catalog statistics, not count(*): ${estimated.slice(0, 5).join(', ')}${estimated.length > 5 ? ', ...' : ''}`, {
-                evidence: { tables: estimated.length },
-            }));
-        }
-        return { findings };
-    });
-    if (!opts.structure)
-        pipe.skip('structure', 'structure: false');
-    else if (!src.structure)
-        pipe.skip('structure', 'the baseline holds no structure');
-    else {
-        await pipe.stage('structure', async () => {
-            const { missing, unexpected } = diffStructure(src.structure, tgt.structure ?? []);
-            const show = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
-            const findings = [];
-            if (missing.length)
-                findings.push(finding('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`, { evidence: { missing: missing.length } }));
-            if (unexpected.length)
-                findings.push(finding('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`, { evidence: { unexpected: unexpected.length } }));
-            return { findings };
-        });
-    }
+    await countsStage(ctx, source, target);
+    await structureStage(ctx, source, target);
     return pipe.settle(result);
-}
-/** The comparison as markdown, drifted rows first. */
-function compareTable(r) {
-    const fresh = r.rows.some((x) => x.sourceMax !== undefined || x.targetMax !== undefined);
-    const head = [
-        'table',
-        'source',
-        'target',
-        'difference',
-        'mode',
-        ...(fresh ? ['source max', 'target max'] : []),
-    ];
-    const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
-    for (const x of r.rows) {
-        const cells = [
-            `${x.drifted ? '**' : ''}${x.table}${x.drifted ? '**' : ''}`,
-            x.source ?? '—',
-            x.target ?? 'missing',
-            x.difference === null ? '' : `${x.difference > 0 ? '+' : ''}${x.difference}`,
-            x.mode,
-            ...(fresh ? [x.sourceMax ?? '', x.targetMax ?? ''] : []),
-        ];
-        lines.push(`| ${cells.join(' | ')} |`);
-    }
-    return lines.join('\n');
-}
-function compareOutputs(r, reportPath) {
-    return {
-        verdict: r.verdict,
-        compared: String(r.compared),
-        drifted: String(r.drifted),
-        missing: String(r.missing),
-        table: compareTable(r),
-        findings: JSON.stringify(r.findings),
-        report: reportPath,
-    };
 }
 /**
  * The compare rung of a drill or a PITR drill: one `compare` stage against the restored target,
@@ -85770,150 +88319,6 @@ async function pitrCompare(pipe, opts, conn, log) {
         return { findings, ...(notRun?.reason ? { notRun: notRun.reason } : {}) };
     });
     return out;
-}
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/checks/semantics.ts
-
-
-
-
-function semantics_describe(e) {
-    return e.op === 'between' ? `between ${e.lo} and ${e.hi}` : `${e.op} ${e.value}`;
-}
-/**
- * A role that may read everything and do nothing else, for smoke queries on a superuser's
- * connection: none of a superuser's powers (COPY ... TO PROGRAM, reading server files) reach a
- * query from config. Dropped again by the returned function.
- */
-async function readerRole(c) {
-    const me = await c.query("SELECT current_setting('is_superuser') = 'on' AS s, current_setting('server_version_num')::int AS v");
-    if (!me.rows[0]?.s)
-        return undefined;
-    const role = `restorable_smoke_${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
-    await c.query(`CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
-    if ((me.rows[0]?.v ?? 0) >= 140000)
-        await c.query(`GRANT pg_read_all_data TO ${role}`);
-    else {
-        const schemas = await c.query("SELECT nspname AS n FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'");
-        for (const { n } of schemas.rows) {
-            await c.query(`GRANT USAGE ON SCHEMA ${ident(n)} TO ${role}`);
-            await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA ${ident(n)} TO ${role}`);
-        }
-    }
-    return {
-        role,
-        drop: async () => {
-            await c.query('ROLLBACK').catch(() => { });
-            await c.query(`DROP OWNED BY ${role}`);
-            await c.query(`DROP ROLE ${role}`);
-        },
-    };
-}
-/**
- * Run smoke queries that return one number each, with a time limit: each alone (the extended
- * protocol takes one statement, so `select 1; commit; ...` cannot leave the transaction), in a
- * read-only transaction, as a role without a superuser's powers. Results are numbers, never rows:
- * a query that returns anything else fails.
- */
-async function runSmokeQueries(c, queries) {
-    const reader = queries.length > 0 ? await readerRole(c) : undefined;
-    try {
-        return await smoke(c, queries, reader?.role);
-    }
-    finally {
-        await reader?.drop();
-    }
-}
-async function smoke(c, queries, role) {
-    const findings = [];
-    const results = [];
-    for (const q of queries) {
-        const expectation = parseExpectation(q.expect);
-        let value = null;
-        let problem;
-        try {
-            await c.query('BEGIN READ ONLY');
-            await c.query("SET LOCAL statement_timeout = '60s'");
-            if (role)
-                await c.query(`SET LOCAL ROLE ${role}`);
-            // queryMode (pg 8.11+) is not in @types/pg yet.
-            const one = {
-                text: q.sql,
-                rowMode: 'array',
-                queryMode: 'extended',
-            };
-            const r = await c.query(one);
-            await c.query('COMMIT');
-            const cell = r.rows.length === 1 && r.fields.length === 1 ? r.rows[0][0] : undefined;
-            const n = typeof cell === 'number'
-                ? cell
-                : typeof cell === 'string' && cell.trim() !== ''
-                    ? Number(cell)
-                    : Number.NaN;
-            if (Number.isNaN(n))
-                problem = `returned ${r.rows.length} row(s) of ${r.fields.length} column(s), not one number`;
-            else
-                value = n;
-        }
-        catch (e) {
-            await c.query('ROLLBACK').catch(() => { });
-            problem = `failed: ${e.message}`;
-        }
-        const ok = problem === undefined && value !== null && meets(value, expectation);
-        results.push({ name: q.name, value, expect: semantics_describe(expectation), ok });
-        if (!ok) {
-            findings.push(finding('SEMANTICS_FAILED', 'semantics', problem
-                ? `smoke query "${q.name}" ${problem}`
-                : `smoke query "${q.name}" returned ${value}, expected ${semantics_describe(expectation)}`, { evidence: { query: q.name, value, expected: semantics_describe(expectation) } }));
-        }
-    }
-    return { findings, results };
-}
-
-;// CONCATENATED MODULE: ./src/pitr/checks.ts
-
-
-/** The databases of the recovered server one may connect to. */
-async function databases(c) {
-    const r = await c.query('SELECT datname AS d FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname');
-    return r.rows.map((x) => x.d);
-}
-/**
- * The database holding restorable.pitr_marker with a row of this marker (either half); the
- * connection's own when none does (its checks then fail, as they should).
- */
-async function markerDatabase(conn, name) {
-    const all = await client_withClient(conn, databases);
-    for (const d of all) {
-        const found = await client_withClient({ ...conn, database: d }, async (c) => {
-            const t = await c.query("SELECT to_regclass('restorable.pitr_marker')::text AS t");
-            if (!t.rows[0]?.t)
-                return false;
-            const n = await c.query('SELECT 1 FROM restorable.pitr_marker WHERE name = $1 LIMIT 1', [name]);
-            return (n.rowCount ?? 0) > 0;
-        });
-        if (found)
-            return d;
-    }
-    return conn.database;
-}
-/** Run the checks, grouped by database; results in the order given. */
-async function runPitrChecks(conn, queries) {
-    const marker = queries.find((q) => q.marker)?.marker;
-    const markerDb = marker ? await markerDatabase(conn, marker) : undefined;
-    const dbOf = (q) => q.database ?? (q.marker ? markerDb : undefined) ?? conn.database;
-    const findings = [];
-    const byQuery = new Map();
-    for (const db of [...new Set(queries.map(dbOf))]) {
-        const group = queries.filter((q) => dbOf(q) === db);
-        const r = await client_withClient({ ...conn, database: db }, (c) => runSmokeQueries(c, group));
-        findings.push(...r.findings);
-        for (const [i, q] of group.entries())
-            byQuery.set(q, r.results[i]);
-    }
-    return { findings, results: queries.map((q) => byQuery.get(q)) };
 }
 
 ;// CONCATENATED MODULE: ./src/pitr/clone.ts
@@ -86082,7 +88487,13 @@ function beginInPlace(opts, liveBin, osUser, paths, log) {
         const r = putBackSync(journal, false);
         log.warn(`cancelled: ${r.note}`);
     });
-    return { journal, debian, socket: external_node_path_default().join(journal.private, 'socket'), release };
+    return {
+        journal,
+        debian,
+        stopCommand: opts.stopCommand,
+        socket: external_node_path_default().join(journal.private, 'socket'),
+        release,
+    };
 }
 /**
  * The settings of the private recovery, for this start only: its own socket folder, no TCP
@@ -86119,16 +88530,14 @@ function privateConn(ip, port, named) {
     return { host: ip.socket, port, user: named?.user ?? 'postgres', database: named?.database ?? 'postgres' };
 }
 /** Stop production (its stop-command, pg_ctlcluster, or pg_ctl -m fast); a finding when it would not stop. */
-async function stopProduction(ip, opts) {
+async function stopProduction(ip) {
     const j = ip.journal;
     writeJournal(j, 'stopping');
-    const stop = opts.stopCommand
-        ? await run('sh', ['-c', opts.stopCommand], { user: j.osUser, env: userCommandEnv() })
+    const stop = ip.stopCommand
+        ? await run('sh', ['-c', ip.stopCommand], { user: j.osUser, env: userCommandEnv() })
         : ip.debian
             ? await run('pg_ctlcluster', [String(ip.debian.major), ip.debian.name, 'stop'])
-            : await run(external_node_path_default().join(j.liveBin, 'pg_ctl'), ['-D', j.live, '-m', 'fast', '-w', '-t', '300', 'stop'], {
-                user: j.osUser,
-            });
+            : await new PgCtl(j.liveBin, j.live, j.osUser).stop('fast', PGCTL_WAIT.productionStop);
     if (stop.code === 0 && !postmasterAlive(j.live)) {
         j.stoppedAt = new Date().toISOString();
         writeJournal(j, 'stopped');
@@ -86177,7 +88586,7 @@ function markHistoryReady(dataDir, owner) {
  */
 async function handOver(ip, server, log, next) {
     const j = ip.journal;
-    await stopServer(server, j.staging, j.osUser);
+    await new PgCtl(server.dir, j.staging, j.osUser).shutdown();
     if (postmasterAlive(j.staging))
         return { findings: [rollBack(ip, 'the recovered server did not stop', next)] };
     writeJournal(j, 'recovered');
@@ -86200,7 +88609,7 @@ async function handOver(ip, server, log, next) {
     return { findings: [], ...(downtime !== undefined ? { downtimeSeconds: downtime } : {}) };
 }
 
-;// CONCATENATED MODULE: ./src/pitr/run.ts
+;// CONCATENATED MODULE: ./src/pitr/modes.ts
 
 
 
@@ -86209,21 +88618,6 @@ async function handOver(ip, server, log, next) {
 
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-const MARKER_PREFIX = 'restorable-marker-';
 /** A drill's recovered cluster is thrown away: replay need not be crash-safe. */
 const DRILL_RECOVERY_TUNING = {
     fsync: 'off',
@@ -86231,7 +88625,515 @@ const DRILL_RECOVERY_TUNING = {
     full_page_writes: 'off',
     autovacuum: 'off',
 };
-const PITR_STAGES = ['fetch', 'recover', 'checks', 'compare', 'teardown'];
+/**
+ * Where and how a recovery runs, and what happens around it: a drill in a scratch cluster, a
+ * side-by-side clone left running, or in place behind the journal. The pipeline (run.ts) calls
+ * these in order: beforeFetch, onBinary, then fetched or abandon; serverSettings, settle, hbaRules
+ * (prepareServer); beforeReplay, recoveryOptions, logFile, then promoting and promoted, or failed
+ * and cleanUp (recoverStage); connection, ready, beforeChecks, handOver, finish.
+ */
+class RecoveryMode {
+    ctx;
+    /** The recovered server's own socket folder, when it has one reachable after the run. */
+    socketDir = undefined;
+    /** The recovered server's port for clients (none in place: its port is private). */
+    port;
+    settings = {};
+    constructor(ctx) {
+        this.ctx = ctx;
+    }
+    /** Before the fetch. */
+    async beforeFetch() { }
+    /** The binaries of the backup's major are known. */
+    onBinary(_bin) { }
+    /** The base backup is restored and its server is `server`. */
+    fetched(_server) { }
+    /** The settings only this mode's server has (port, listener, tuning). */
+    async serverSettings() {
+        this.port = this.ctx.opts.port ?? (await freePort());
+        return {
+            port: String(this.port),
+            listen_addresses: '127.0.0.1',
+            unix_socket_directories: this.socketDir,
+            logging_collector: 'off',
+        };
+    }
+    /** The server's settings are final; what outlives recovery is kept from them. */
+    settle(settings) {
+        this.settings = settings;
+        return lastingSettings(this.name, settings);
+    }
+    /** The trust rule for the socket folder (the backup's rules follow it). */
+    hbaRules() {
+        return 'local all all trust\n';
+    }
+    /** Before replay starts; a finding stops the run there. */
+    async beforeReplay() {
+        return undefined;
+    }
+    /** Options for this start of the recovery only (not written to its configuration). */
+    recoveryOptions() {
+        return undefined;
+    }
+    /** Recovery reached its target and the server promoted (before its settings are settled). */
+    async promoting() { }
+    /** Recovery promoted and its settings are settled. */
+    promoted(_placeholders) { }
+    /** The recovered server runs, proven or not yet: the checks come next. */
+    ready(_server) { }
+    /** Recovery failed for `why`, its server stopped: what undoing it found. */
+    failed(_why) {
+        return [];
+    }
+    /** How the checks reach the recovered server. */
+    connection(_named) {
+        return {
+            host: this.socketDir,
+            port: this.port,
+            user: 'postgres',
+            database: 'postgres',
+        };
+    }
+    /** Before the checks run on `conn`. */
+    async beforeChecks(_conn) { }
+    /** After the checks: hand the recovery over (in place only). */
+    async handOver(_server) { }
+    /** The teardown after a recovery that did not reach its target (its server is stopped). */
+    async cleanUp() { }
+}
+/** A drill: a scratch cluster on a free port, torn down after (or kept for later steps). */
+class DrillMode extends RecoveryMode {
+    name = 'drill';
+    root;
+    adopted;
+    dataDir;
+    spoolDir;
+    socketDir;
+    constructor(ctx) {
+        super(ctx);
+        this.root = scratchFolder('pitr', ctx.osUser);
+        this.dataDir = external_node_path_default().join(this.root, 'data');
+        this.spoolDir = external_node_path_default().join(this.root, 'spool');
+        this.socketDir = external_node_path_default().join(this.root, 'socket');
+    }
+    onBinary(bin) {
+        labelFolder(this.root, bin, this.ctx.osUser, 'pitr');
+    }
+    /** Unlabelled, no server ever ran in it; one whose server would not stop is left, and said so. */
+    async cleanup() {
+        const removed = await removeCluster(this.root).catch((e) => {
+            this.ctx.log.warn(e.message);
+            return true;
+        });
+        if (!removed)
+            external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
+        ScratchCluster.abandon(this.root);
+    }
+    async abandon() {
+        await this.cleanup();
+    }
+    async serverSettings() {
+        return { ...(await super.serverSettings()), ...DRILL_RECOVERY_TUNING };
+    }
+    hbaRules() {
+        return 'local all all trust\nhost all all 127.0.0.1/32 trust\n';
+    }
+    logFile() {
+        return external_node_path_default().join(this.root, 'server.log');
+    }
+    ready(server) {
+        this.adopted = ScratchCluster.adopt(this.root, this.port, server, this.ctx.osUser, this.settings);
+    }
+    async cleanUp() {
+        await this.cleanup();
+    }
+    async finish() {
+        const { opts, pipe, result } = this.ctx;
+        const adopted = this.adopted;
+        if (opts.keep) {
+            result.handle = adopted.detach();
+            result.databaseUrl = adopted.url();
+            pipe.skip('teardown', `keep: the recovered cluster stays up (remove it with: restorable clean --root ${result.handle})`);
+            return;
+        }
+        await pipe.stage('teardown', async () => {
+            await adopted.stop();
+            await this.cleanup();
+            return {};
+        });
+    }
+}
+/** Side by side: a clone in an empty folder, on its own port and socket, left running. */
+class SideBySideMode extends RecoveryMode {
+    name = 'side-by-side';
+    dataDir;
+    spoolDir;
+    socketDir;
+    constructor(ctx, dataDirectory) {
+        super(ctx);
+        this.dataDir = dataDirectory;
+        this.spoolDir = `${this.dataDir}.restorable-spool-${ctx.ts}`;
+        this.socketDir = `${this.dataDir}.restorable-socket`;
+    }
+    logFile() {
+        return besideLog(this.ctx, this.dataDir);
+    }
+    /** What we put into the empty folder is ours to remove. */
+    async abandon() {
+        external_node_fs_default().rmSync(this.dataDir, { recursive: true, force: true });
+    }
+    async finish(conn) {
+        const { pipe, result } = this.ctx;
+        result.databaseUrl = maskedUrl(conn);
+        result.next.push(`The recovered copy runs on port ${this.port} (data ${this.dataDir}, socket ${this.socketDir}). Copy the rows you need back, then stop it: pg_ctl stop -D ${this.dataDir}`);
+        pipe.skip('teardown', 'side-by-side: the recovered server stays up');
+    }
+}
+/**
+ * In place: the recovery runs private in a staging folder beside production's, behind the journal;
+ * production is stopped only for replay and handed the recovered folder once it is proven.
+ */
+class InPlaceMode extends RecoveryMode {
+    liveBin;
+    name = 'in-place';
+    dataDir;
+    spoolDir;
+    ip;
+    live;
+    privatePort;
+    constructor(ctx, opts, liveBin) {
+        super(ctx);
+        this.liveBin = liveBin;
+        this.live = opts.dataDirectory;
+        this.dataDir = `${this.live}.restorable-restore-${ctx.ts}`;
+        this.spoolDir = `${this.live}.restorable-spool-${ctx.ts}`;
+        // The journal and the put-back on a signal, before anything is fetched.
+        const paths = { staging: this.dataDir, spool: this.spoolDir, ts: ctx.ts };
+        this.ip = beginInPlace(opts, liveBin, ctx.osUser, paths, ctx.log);
+    }
+    logFile() {
+        return besideLog(this.ctx, this.live);
+    }
+    async beforeFetch() {
+        await pausePoint('fetch');
+    }
+    fetched(server) {
+        this.ip.journal.serverBin = server.dir;
+        writeJournal(this.ip.journal);
+    }
+    async abandon() {
+        external_node_fs_default().rmSync(this.dataDir, { recursive: true, force: true });
+        putBackSync(this.ip.journal, true);
+        this.ip.release();
+    }
+    async serverSettings() {
+        this.privatePort = await freePort();
+        preparePrivate(this.ip, this.ctx.owner);
+        return {};
+    }
+    async beforeReplay() {
+        const { result } = this.ctx;
+        const notStopped = await stopProduction(this.ip);
+        if (notStopped) {
+            putBackSync(this.ip.journal, true);
+            this.ip.release();
+            result.next.push('Nothing was changed: production runs as before.');
+            return notStopped;
+        }
+        // Production's last write is its shutdown checkpoint: what the rollback discards ends there.
+        const cd = await controlData(this.liveBin, this.ip.journal.live);
+        const at = Date.parse(cd['Time of latest checkpoint'] ?? '');
+        result.discarded = {
+            ...(Number.isFinite(at) ? { until: new Date(at).toISOString() } : {}),
+            ...(cd['Latest checkpoint location'] ? { lsn: cd['Latest checkpoint location'] } : {}),
+        };
+        await pausePoint('replay');
+        return undefined;
+    }
+    recoveryOptions() {
+        return privateOptions(this.ip, this.privatePort);
+    }
+    async promoting() {
+        // The staging copy has promoted itself; the journal still says production is stopped.
+        await pausePoint('promote');
+    }
+    promoted(placeholders) {
+        const history = markHistoryReady(this.dataDir, this.ctx.owner);
+        if (history)
+            this.ctx.result.history = history;
+        // Debian's layout keeps its configuration in /etc: the empty files recovery needed go.
+        if (this.ip.debian)
+            for (const f of placeholders)
+                external_node_fs_default().rmSync(f, { force: true });
+        rehome(this.ip);
+        writeJournal(this.ip.journal, 'promoted');
+    }
+    failed(why) {
+        return [rollBack(this.ip, why, this.ctx.result.next)];
+    }
+    connection(named) {
+        return privateConn(this.ip, this.privatePort, named);
+    }
+    async beforeChecks(conn) {
+        await waitForConnections(conn);
+        await pausePoint('verify');
+    }
+    async handOver(server) {
+        const { pipe, result, log } = this.ctx;
+        await pipe.stage('handover', async () => {
+            const unrun = pipe.stages.find((x) => x.name === 'checks' && x.status === 'not-run');
+            if (unrun)
+                return {
+                    findings: [rollBack(this.ip, `the checks could not run (${unrun.reason ?? ''})`, result.next)],
+                };
+            if (pipe.verdict() === 'fail') {
+                const why = pipe.findings.find((f) => f.severity !== 'info')?.rule ?? 'a check failed';
+                return {
+                    findings: [rollBack(this.ip, `the recovered copy did not pass its checks (${why})`, result.next)],
+                };
+            }
+            const h = await handOver(this.ip, server, log, result.next);
+            if (h.downtimeSeconds !== undefined)
+                result.downtimeSeconds = Math.round(h.downtimeSeconds * 10) / 10;
+            if (h.findings.length === 0)
+                result.safetySnapshot = this.ip.journal.safety;
+            return { findings: h.findings };
+        });
+    }
+    async finish() {
+        const { pipe, result } = this.ctx;
+        if (!result.safetySnapshot) {
+            pipe.skip('teardown', 'in-place: production runs on its original data');
+            return;
+        }
+        result.next.push(`Production now runs on the recovered data. The previous data directory is kept at ${result.safetySnapshot} (never deleted by Restorable): remove it only when you are sure. To undo: ${rollbackCommands(this.ip.journal).join('; ')}.`, 'Take a fresh base backup now (seed 001 §2.5): the recovery started a new timeline, and older backups lead elsewhere.', `archive_mode is off in the recovered server (postgresql.auto.conf): once the new base backup is planned, ALTER SYSTEM RESET archive_mode and restart${result.history ? `; the new timeline's history file ${result.history} is marked ready, so the archiver sends it first` : ''}.`);
+        pipe.skip('teardown', 'in-place: the recovered server stays up');
+    }
+}
+/** The mode the options ask for; in place, `liveBin` is production's server binaries. */
+function recoveryMode(ctx, liveBin) {
+    const { opts } = ctx;
+    if (opts.mode === 'drill')
+        return new DrillMode(ctx);
+    if (opts.mode === 'side-by-side')
+        return new SideBySideMode(ctx, opts.dataDirectory);
+    return new InPlaceMode(ctx, opts, liveBin);
+}
+/** A clone's or an in-place recovery's server log, beside the data directory it was given. */
+function besideLog(ctx, dataDirectory) {
+    return ownedLog(`${dataDirectory}.restorable-recovery-${ctx.ts}.log`, ctx.owner);
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/checks/semantics.ts
+
+
+
+
+function semantics_describe(e) {
+    return e.op === 'between' ? `between ${e.lo} and ${e.hi}` : `${e.op} ${e.value}`;
+}
+/**
+ * A role that may read everything and do nothing else, for smoke queries on a superuser's
+ * connection: none of a superuser's powers (COPY ... TO PROGRAM, reading server files) reach a
+ * query from config. Dropped again by the returned function.
+ */
+async function readerRole(c) {
+    const me = await c.query("SELECT current_setting('is_superuser') = 'on' AS s, current_setting('server_version_num')::int AS v");
+    if (!me.rows[0]?.s)
+        return undefined;
+    const role = `restorable_smoke_${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
+    await c.query(`CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
+    if ((me.rows[0]?.v ?? 0) >= 140000)
+        await c.query(`GRANT pg_read_all_data TO ${role}`);
+    else {
+        const schemas = await c.query("SELECT nspname AS n FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'");
+        for (const { n } of schemas.rows) {
+            await c.query(`GRANT USAGE ON SCHEMA ${ident(n)} TO ${role}`);
+            await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA ${ident(n)} TO ${role}`);
+        }
+    }
+    return {
+        role,
+        drop: async () => {
+            await c.query('ROLLBACK').catch(() => { });
+            await c.query(`DROP OWNED BY ${role}`);
+            await c.query(`DROP ROLE ${role}`);
+        },
+    };
+}
+/**
+ * Run smoke queries that return one number each, with a time limit: each alone (the extended
+ * protocol takes one statement, so `select 1; commit; ...` cannot leave the transaction), in a
+ * read-only transaction, as a role without a superuser's powers. Results are numbers, never rows:
+ * a query that returns anything else fails.
+ */
+async function runSmokeQueries(c, queries) {
+    const reader = queries.length > 0 ? await readerRole(c) : undefined;
+    try {
+        return await smoke(c, queries, reader?.role);
+    }
+    finally {
+        await reader?.drop();
+    }
+}
+async function smoke(c, queries, role) {
+    const findings = [];
+    const results = [];
+    for (const q of queries) {
+        const expectation = parseExpectation(q.expect);
+        let value = null;
+        let problem;
+        try {
+            await c.query('BEGIN READ ONLY');
+            await c.query("SET LOCAL statement_timeout = '60s'");
+            if (role)
+                await c.query(`SET LOCAL ROLE ${role}`);
+            // queryMode (pg 8.11+) is not in @types/pg yet.
+            const one = {
+                text: q.sql,
+                rowMode: 'array',
+                queryMode: 'extended',
+            };
+            const r = await c.query(one);
+            await c.query('COMMIT');
+            const cell = r.rows.length === 1 && r.fields.length === 1 ? r.rows[0][0] : undefined;
+            const n = typeof cell === 'number'
+                ? cell
+                : typeof cell === 'string' && cell.trim() !== ''
+                    ? Number(cell)
+                    : Number.NaN;
+            if (Number.isNaN(n))
+                problem = `returned ${r.rows.length} row(s) of ${r.fields.length} column(s), not one number`;
+            else
+                value = n;
+        }
+        catch (e) {
+            await c.query('ROLLBACK').catch(() => { });
+            problem = `failed: ${e.message}`;
+        }
+        const ok = problem === undefined && value !== null && meets(value, expectation);
+        results.push({ name: q.name, value, expect: semantics_describe(expectation), ok });
+        if (!ok) {
+            findings.push(finding('SEMANTICS_FAILED', 'semantics', problem
+                ? `smoke query "${q.name}" ${problem}`
+                : `smoke query "${q.name}" returned ${value}, expected ${semantics_describe(expectation)}`, { evidence: { query: q.name, value, expected: semantics_describe(expectation) } }));
+        }
+    }
+    return { findings, results };
+}
+
+;// CONCATENATED MODULE: ./src/pitr/checks.ts
+
+
+/** The databases of the recovered server one may connect to. */
+async function databases(c) {
+    const r = await c.query('SELECT datname AS d FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname');
+    return r.rows.map((x) => x.d);
+}
+/**
+ * The database holding restorable.pitr_marker with a row of this marker (either half); the
+ * connection's own when none does (its checks then fail, as they should).
+ */
+async function markerDatabase(conn, name) {
+    const all = await client_withClient(conn, databases);
+    for (const d of all) {
+        const found = await client_withClient({ ...conn, database: d }, async (c) => {
+            const t = await c.query("SELECT to_regclass('restorable.pitr_marker')::text AS t");
+            if (!t.rows[0]?.t)
+                return false;
+            const n = await c.query('SELECT 1 FROM restorable.pitr_marker WHERE name = $1 LIMIT 1', [name]);
+            return (n.rowCount ?? 0) > 0;
+        });
+        if (found)
+            return d;
+    }
+    return conn.database;
+}
+/** Run the checks, grouped by database; results in the order given. */
+async function runPitrChecks(conn, queries) {
+    const marker = queries.find((q) => q.marker)?.marker;
+    const markerDb = marker ? await markerDatabase(conn, marker) : undefined;
+    const dbOf = (q) => q.database ?? (q.marker ? markerDb : undefined) ?? conn.database;
+    const findings = [];
+    const byQuery = new Map();
+    for (const db of [...new Set(queries.map(dbOf))]) {
+        const group = queries.filter((q) => dbOf(q) === db);
+        const r = await client_withClient({ ...conn, database: db }, (c) => runSmokeQueries(c, group));
+        findings.push(...r.findings);
+        for (const [i, q] of group.entries())
+            byQuery.set(q, r.results[i]);
+    }
+    return { findings, results: queries.map((q) => byQuery.get(q)) };
+}
+
+;// CONCATENATED MODULE: ./src/pitr/stages/checks.ts
+
+
+
+/** The checks against the recovered server: pitr.checks, plus a marker's own two halves. */
+function pitrChecks(opts) {
+    const queries = (opts.config.pitr?.checks ?? []).map((c) => ({
+        name: c.name,
+        sql: c.sql,
+        expect: c.expect,
+        ...(c.asserts ? { asserts: c.asserts } : {}),
+        ...(c.database ? { database: c.database } : {}),
+    }));
+    const t = opts.target;
+    if (t.kind === 'name' && t.name.startsWith(MARKER_PREFIX)) {
+        const q = (phase) => `SELECT count(*) FROM restorable.pitr_marker WHERE name = '${t.name.replace(/'/g, "''")}' AND phase = '${phase}'`;
+        queries.push({
+            name: 'marker row from before the restore point',
+            sql: q('before'),
+            expect: '== 1',
+            asserts: 'before-target',
+            marker: t.name,
+        }, {
+            name: 'marker row from after the restore point',
+            sql: q('after'),
+            expect: '== 0',
+            asserts: 'after-target',
+            marker: t.name,
+        });
+    }
+    return queries;
+}
+/**
+ * The checks stage: the point proved from PostgreSQL's own log (and the RPO achieved), then
+ * pitr.checks and a marker's halves on the recovered server, each in its database.
+ */
+async function checksStage(ctx, conn, outcome) {
+    const { opts, result } = ctx;
+    const proof = proveFromLog(opts.target, opts.inclusive, outcome);
+    if (proof)
+        result.proof = proof;
+    const rpo = rpoSeconds(opts.target, proof);
+    if (rpo !== undefined)
+        result.rpoSeconds = rpo;
+    await ctx.pipe.stage('checks', async () => {
+        const queries = pitrChecks(opts);
+        const findings = [];
+        if (queries.length) {
+            const r = await runPitrChecks(conn, queries);
+            result.checks = r.results;
+            findings.push(...r.findings.map((f) => ({ ...f, stage: 'checks' })));
+        }
+        const asserted = (which) => queries.some((q) => q.asserts === which);
+        findings.push(...targetFindings(proof, asserted, result.target));
+        return { findings };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/pitr/stages/plan.ts
+
+
+
+
+
+
+
 function describeTarget(t, inclusive) {
     const incl = inclusive ? '' : ' (exclusive)';
     switch (t.kind) {
@@ -86243,28 +89145,6 @@ function describeTarget(t, inclusive) {
             return `restore point "${t.name}"`;
         case 'immediate':
             return 'immediate (end of the base backup)';
-    }
-}
-/** The recovery_target_* settings for a target. */
-function targetSettings(t, inclusive, timeline) {
-    const common = {
-        recovery_target_action: 'promote',
-        recovery_target_timeline: String(timeline),
-        recovery_target_inclusive: inclusive ? 'on' : 'off',
-    };
-    switch (t.kind) {
-        case 'time':
-            return { ...common, recovery_target_time: pgMicros(t.micros) };
-        case 'lsn':
-            return { ...common, recovery_target_lsn: formatLsn(t.lsn) };
-        case 'name':
-            return { ...common, recovery_target_name: t.name };
-        case 'immediate':
-            return {
-                recovery_target_action: 'promote',
-                recovery_target_timeline: String(timeline),
-                recovery_target: 'immediate',
-            };
     }
 }
 /** The newest backup that ended before the target (or the one asked for). */
@@ -86309,12 +89189,249 @@ function estimate(history, segments) {
     const replayPerSegment = (last.stages.recover ?? 0) / last.rows.walSegments;
     return Math.round((last.stages.fetch ?? 0) + replayPerSegment * segments + (last.stages.checks ?? 0));
 }
-function stamp() {
-    return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+/**
+ * The plan stage, before anything changes: the base backup for the target, and whether the WAL
+ * archive holds what recovery needs on the timeline it follows.
+ */
+async function planStage(ctx, backend, history) {
+    const { opts, result, log } = ctx;
+    const planned = {};
+    const unreadable = (e) => {
+        if (!(e instanceof FetchError))
+            throw e;
+        return { findings: [finding('FETCH_FAILED', 'plan', e.message)] };
+    };
+    const stage = await ctx.pipe.stage('plan', async () => {
+        let backups;
+        try {
+            backups = await backend.list();
+        }
+        catch (e) {
+            return unreadable(e);
+        }
+        const pickResult = chooseBackup(backups, opts.target, opts.backup);
+        if (pickResult.finding)
+            return { findings: [pickResult.finding] };
+        const chosen = pickResult.backup;
+        let coverage;
+        try {
+            coverage = await backend.coverage(chosen, opts.target);
+        }
+        catch (e) {
+            return unreadable(e);
+        }
+        Object.assign(planned, { chosen }, coverage ? { coverage } : {});
+        const est = estimate(history, coverage?.segments);
+        result.plan = {
+            backup: chosen.id || '(base-backups itself)',
+            ...(chosen.stopTime ? { backupEnded: chosen.stopTime.toISOString() } : {}),
+            ...(coverage ? planCoverage(coverage) : {}),
+            ...(est !== undefined ? { estimatedSeconds: est } : {}),
+        };
+        log.info(`plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? formatBytes(chosen.size) : ''}; WAL ${coverage ? describeCoverage(coverage) : 'checked by pgBackRest'}; target ${result.target}`);
+        return { findings: coverage ? coverageFindings(coverage, opts.targetTimeline) : [] };
+    });
+    return { stage, ...planned };
+}
+
+;// CONCATENATED MODULE: ./src/pitr/stages/recover.ts
+
+
+
+
+
+
+
+
+/** The recovery_target_* settings for a target. */
+function targetSettings(t, inclusive, timeline) {
+    const common = {
+        recovery_target_action: 'promote',
+        recovery_target_timeline: String(timeline),
+        recovery_target_inclusive: inclusive ? 'on' : 'off',
+    };
+    switch (t.kind) {
+        case 'time':
+            return { ...common, recovery_target_time: pgMicros(t.micros) };
+        case 'lsn':
+            return { ...common, recovery_target_lsn: formatLsn(t.lsn) };
+        case 'name':
+            return { ...common, recovery_target_name: t.name };
+        case 'immediate':
+            return {
+                recovery_target_action: 'promote',
+                recovery_target_timeline: String(timeline),
+                recovery_target: 'immediate',
+            };
+    }
+}
+/**
+ * One progress line: the segment the server replays (as an LSN) against the target or the plan's
+ * last segment, segments fetched, the rate and the time left at that rate.
+ */
+function progressLine(s, coverage, target, seconds) {
+    const segSize = coverage?.segSize ?? DEFAULT_SEGMENT_SIZE;
+    const at = s.requested ? parseSegmentName(s.requested, segSize) : undefined;
+    const last = coverage ? parseSegmentName(coverage.last, segSize) : undefined;
+    const first = coverage ? parseSegmentName(coverage.first, segSize) : undefined;
+    const end = target.kind === 'lsn' ? target.lsn : last ? (last.segno + 1n) * BigInt(segSize) : undefined;
+    const replayed = at ? at.segno * BigInt(segSize) : undefined;
+    const rate = s.bytes / Math.max(seconds, 0.001);
+    let eta = '';
+    if (rate > 0 && end !== undefined && replayed !== undefined && end > replayed)
+        eta = `, about ${duration_formatSeconds(Number(end - replayed) / rate)} left`;
+    const total = first && last ? Number(last.segno - first.segno) + 1 : undefined;
+    return `replayed to ${replayed !== undefined ? formatLsn(replayed) : '(starting)'} of ${end !== undefined ? formatLsn(end) : 'the end of the archive'}${target.kind === 'lsn' ? ' (target)' : ''}: ${s.fetched}${total ? `/${total}` : ''} segment(s) fetched, ${formatBytes(rate)}/s${eta}`;
+}
+/**
+ * The settings of the recovered server (a clone never archives into production's archive), its
+ * socket folder's rules, and the recovery configuration written into its data directory.
+ */
+async function prepareServer(ctx, mode, restored) {
+    const { opts, owner } = ctx;
+    const settings = {
+        ...restored.settings,
+        ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive, opts.targetTimeline) : {}),
+        archive_mode: 'off',
+        hot_standby: 'on',
+        primary_conninfo: '',
+        timezone: 'UTC',
+        log_timezone: 'UTC',
+        ...(await mode.serverSettings()),
+    };
+    // What outlives recovery: archive_mode off, and a clone's own port and socket (a plain pg_ctl start
+    // must not take production's).
+    const lasting = mode.settle(settings);
+    const socketDir = mode.socketDir;
+    if (socketDir) {
+        external_node_fs_default().mkdirSync(socketDir, { recursive: true, mode: 0o700 });
+        if (owner)
+            external_node_fs_default().chownSync(socketDir, owner.uid, owner.gid);
+        // The socket folder is private to the server's OS user: trust there, the backup's rules elsewhere.
+        const hba = external_node_path_default().join(mode.dataDir, 'pg_hba.conf');
+        const before = external_node_fs_default().existsSync(hba) ? external_node_fs_default().readFileSync(hba, 'utf8') : '';
+        external_node_fs_default().writeFileSync(hba, `# Added by Restorable for the recovered copy: its socket folder is private (0700).\n${mode.hbaRules()}${before}`);
+        if (owner)
+            external_node_fs_default().chownSync(hba, owner.uid, owner.gid);
+    }
+    return { lasting, placeholders: writeRecoveryConfig(mode.dataDir, settings, owner) };
+}
+/** The finding of a recovery that ended without promoting at its target. */
+function notReached(ctx, outcome, stats) {
+    const why = outcome.reason ?? 'recovery did not finish';
+    if (outcome.status !== 'unreached')
+        return finding('RECOVERY_FAILED', 'recover', `${why}. Server log:\n${outcome.logTail}`);
+    // The first segment the server asked for that the archive does not hold: where the WAL ends.
+    const absent = stats?.missing.find((n) => /^[0-9A-F]{24}$/.test(n));
+    return finding('PITR_TARGET_UNREACHED', 'recover', `${why} (target ${ctx.result.target}); last replayed commit ${outcome.recoveredTo?.toISOString() ?? 'unknown'}${absent ? `; the WAL archive has no ${absent}, the next segment recovery asked for` : ''}`, {
+        evidence: {
+            recoveredTo: outcome.recoveredTo?.toISOString() ?? null,
+            ...(absent ? { missingSegment: absent } : {}),
+        },
+    });
+}
+/**
+ * The recover stage: production stopped first in place, then targeted archive recovery with WAL
+ * from the spool, progress every second; the outcome says whether it promoted at the target.
+ */
+async function recoverStage(ctx, mode, server, restored, prepared, coverage) {
+    const { opts, result, log } = ctx;
+    let outcome;
+    const stage = await ctx.pipe.stage('recover', async () => {
+        const stopped = await mode.beforeReplay();
+        if (stopped)
+            return { findings: [stopped] };
+        const spool = restored.spool;
+        const t0 = Date.now();
+        const options = mode.recoveryOptions();
+        const got = await runRecovery({
+            dataDir: mode.dataDir,
+            ...(options ? { options } : {}),
+            bin: server,
+            osUser: ctx.osUser,
+            logFile: mode.logFile(),
+            expectStopLine: opts.target.kind !== 'immediate',
+            onTick: () => {
+                if (spool)
+                    log.info(progressLine(spool.stats, coverage, opts.target, (Date.now() - t0) / 1000));
+            },
+        });
+        outcome = got;
+        spool?.remove();
+        result.replaySeconds = got.seconds;
+        if (spool)
+            result.wal = { fetched: spool.stats.fetched, bytes: spool.stats.bytes, waits: spool.stats.waits };
+        if (got.recoveredTo)
+            result.recoveredTo = microsOrMs(got.lastCommit, got.recoveredTo);
+        if (got.stopLine)
+            result.stopLine = got.stopLine;
+        if (got.status === 'promoted') {
+            await mode.promoting();
+            settleRecoveryConfig(mode.dataDir, prepared.lasting);
+            mode.promoted(prepared.placeholders);
+            return { findings: [] };
+        }
+        const findings = [notReached(ctx, got, spool?.stats)];
+        if (postmasterAlive(mode.dataDir))
+            await new PgCtl(server.dir, mode.dataDir, ctx.osUser).shutdown();
+        findings.push(...mode.failed(got.reason ?? 'recovery did not finish'));
+        return { findings };
+    });
+    return { stage, ...(outcome ? { outcome } : {}) };
+}
+
+;// CONCATENATED MODULE: ./src/pitr/run.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+const PITR_STAGES = ['fetch', 'recover', 'checks', 'compare', 'teardown'];
+/** The backend the options name: native folders or S3, or pgBackRest's repository. */
+function openBackend(opts, log, osUser) {
+    if (opts.backend === 'native') {
+        const binDirFor = async (major) => (await serverBinary(major, opts.pgBinDir)).dir;
+        return new NativeBackend(openSource('base-backups', opts.baseBackups, opts, log), openSource('wal-archive', opts.walArchive, opts, log, true), opts.prefetch, binDirFor, log, opts.targetTimeline);
+    }
+    return new PgbackrestBackend(opts.stanza, opts.pgbackrestConfig, opts.target, opts.inclusive, osUser, opts.targetTimeline);
+}
+/**
+ * The interlocks, before anything else happens: in place, `confirm` must name the cluster (its
+ * system identifier or pitr.name); side by side, the clone folder must be the server's user's to
+ * write. In place, production's server binaries.
+ */
+async function interlocks(opts, osUser) {
+    if (opts.planOnly)
+        return undefined;
+    if (opts.mode === 'side-by-side')
+        checkCloneFolder('data-directory', opts.dataDirectory, osUser);
+    if (opts.mode !== 'in-place')
+        return undefined;
+    const dataDir = opts.dataDirectory;
+    const liveBin = await serverBinary(dataDirMajor(dataDir), opts.pgBinDir);
+    const id = (await controlData(liveBin, dataDir))['Database system identifier'];
+    const accepted = [id, opts.config.pitr?.name].filter(Boolean);
+    if (!accepted.includes(opts.confirm)) {
+        throw new errors_UserError('confirm', `"${opts.confirm}" is neither the system identifier of ${dataDir} nor pitr.name from config`, `Read it with pg_controldata ${dataDir} (Database system identifier) and confirm that this is the cluster to roll back`);
+    }
+    return liveBin;
 }
 /**
  * pitr-restore: plan (backup, WAL coverage, before anything changes), fetch and verify the base
- * backup, recover to the target serving WAL from a prefetching spool, prove it, tear down.
+ * backup, recover to the target serving WAL from a prefetching spool, prove it, hand over (in
+ * place) or tear down.
  */
 async function runPitr(opts, log, onStage) {
     const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
@@ -86326,69 +89443,16 @@ async function runPitr(opts, log, onStage) {
         target: describeTarget(opts.target, opts.inclusive),
         next: [],
     };
-    const history = opts.history ? readHistory(opts.history) : [];
-    const binDirFor = async (major) => (await serverBinary(major, opts.pgBinDir)).dir;
     const osUser = opts.osUser ?? (process.getuid?.() === 0 ? 'postgres' : undefined);
-    const backend = opts.backend === 'native'
-        ? new NativeBackend(openSource('base-backups', opts.baseBackups, opts, log), openSource('wal-archive', opts.walArchive, opts, log, true), opts.prefetch, binDirFor, log, opts.targetTimeline)
-        : new PgbackrestBackend(opts.stanza, opts.pgbackrestConfig, opts.target, opts.inclusive, osUser, opts.targetTimeline);
+    const base = { pipe, result, log, osUser, owner: ownerOf(osUser), ts: timeStamp() };
+    const backend = openBackend(opts, log, osUser);
     result.source = backend.description;
-    // In place: the interlock is checked before anything else happens.
-    let liveBin;
-    if (opts.mode === 'in-place' && !opts.planOnly) {
-        const dataDir = opts.dataDirectory;
-        const major = dataDirMajor(dataDir);
-        liveBin = await serverBinary(major, opts.pgBinDir);
-        const id = (await controlData(liveBin, dataDir))['Database system identifier'];
-        const accepted = [id, opts.config.pitr?.name].filter(Boolean);
-        if (!accepted.includes(opts.confirm)) {
-            throw new errors_UserError('confirm', `"${opts.confirm}" is neither the system identifier of ${dataDir} nor pitr.name from config`, `Read it with pg_controldata ${dataDir} (Database system identifier) and confirm that this is the cluster to roll back`);
-        }
-    }
-    if (opts.mode === 'side-by-side' && !opts.planOnly)
-        checkCloneFolder('data-directory', opts.dataDirectory, osUser);
-    let chosen;
-    let coverage;
-    const plan = await pipe.stage('plan', async () => {
-        let backups;
-        try {
-            backups = await backend.list();
-        }
-        catch (e) {
-            if (!(e instanceof FetchError))
-                throw e;
-            return { findings: [finding('FETCH_FAILED', 'plan', e.message)] };
-        }
-        const pickResult = chooseBackup(backups, opts.target, opts.backup);
-        if (pickResult.finding)
-            return { findings: [pickResult.finding] };
-        chosen = pickResult.backup;
-        const findings = [];
-        try {
-            coverage = await backend.coverage(chosen, opts.target);
-        }
-        catch (e) {
-            if (!(e instanceof FetchError))
-                throw e;
-            return { findings: [finding('FETCH_FAILED', 'plan', e.message)] };
-        }
-        if (coverage)
-            findings.push(...coverageFindings(coverage, opts.targetTimeline));
-        const est = estimate(history, coverage?.segments);
-        result.plan = {
-            backup: chosen.id || '(base-backups itself)',
-            ...(chosen.stopTime ? { backupEnded: chosen.stopTime.toISOString() } : {}),
-            ...(coverage ? planCoverage(coverage) : {}),
-            ...(est !== undefined ? { estimatedSeconds: est } : {}),
-        };
-        log.info(`plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? formatBytes(chosen.size) : ''}; WAL ${coverage ? describeCoverage(coverage) : 'checked by pgBackRest'}; target ${result.target}`);
-        return { findings };
-    });
-    const blocked = plan.status !== 'ok' || !chosen;
-    if (blocked || opts.planOnly) {
+    const liveBin = await interlocks(opts, osUser);
+    const { stage, chosen, coverage } = await planStage({ ...base, opts }, backend, opts.history ? readHistory(opts.history) : []);
+    if (stage.status !== 'ok' || !chosen || opts.planOnly) {
         const why = opts.planOnly
             ? 'plan-only'
-            : `the plan did not pass (${plan.findings[0]?.rule ?? plan.reason ?? 'no backup'})`;
+            : `the plan did not pass (${stage.findings[0]?.rule ?? stage.reason ?? 'no backup'})`;
         for (const s of PITR_STAGES)
             pipe.skip(s, why);
         if (opts.mode === 'in-place' && !opts.planOnly)
@@ -86396,7 +89460,7 @@ async function runPitr(opts, log, onStage) {
         return finish(result, pipe, opts);
     }
     try {
-        await recoverStages(opts, backend, chosen, coverage, pipe, result, log, osUser, liveBin);
+        await recoverStages({ ...base, opts }, backend, chosen, coverage, liveBin);
     }
     catch (e) {
         // In place, an error of ours must not leave production down: the journal says what to undo.
@@ -86425,346 +89489,55 @@ function finish(result, pipe, opts) {
     return result;
 }
 /**
- * One progress line: the segment the server replays (as an LSN) against the target or the plan's
- * last segment, segments fetched, the rate and the time left at that rate.
+ * After the plan, the stages in order: fetch, recover, checks, compare, then the mode's hand-over
+ * and teardown. The mode (drill, side-by-side, in-place) says where each runs and what undoes it.
  */
-function progressLine(s, coverage, target, seconds) {
-    const segSize = coverage?.segSize ?? DEFAULT_SEGMENT_SIZE;
-    const at = s.requested ? parseSegmentName(s.requested, segSize) : undefined;
-    const last = coverage ? parseSegmentName(coverage.last, segSize) : undefined;
-    const first = coverage ? parseSegmentName(coverage.first, segSize) : undefined;
-    const end = target.kind === 'lsn' ? target.lsn : last ? (last.segno + 1n) * BigInt(segSize) : undefined;
-    const replayed = at ? at.segno * BigInt(segSize) : undefined;
-    const rate = s.bytes / Math.max(seconds, 0.001);
-    let eta = '';
-    if (rate > 0 && end !== undefined && replayed !== undefined && end > replayed)
-        eta = `, about ${duration_formatSeconds(Number(end - replayed) / rate)} left`;
-    const total = first && last ? Number(last.segno - first.segno) + 1 : undefined;
-    return `replayed to ${replayed !== undefined ? formatLsn(replayed) : '(starting)'} of ${end !== undefined ? formatLsn(end) : 'the end of the archive'}${target.kind === 'lsn' ? ' (target)' : ''}: ${s.fetched}${total ? `/${total}` : ''} segment(s) fetched, ${formatBytes(rate)}/s${eta}`;
-}
-/** The checks against the recovered server: pitr.checks, plus a marker's own two halves. */
-function pitrChecks(opts) {
-    const queries = (opts.config.pitr?.checks ?? []).map((c) => ({
-        name: c.name,
-        sql: c.sql,
-        expect: c.expect,
-        ...(c.asserts ? { asserts: c.asserts } : {}),
-        ...(c.database ? { database: c.database } : {}),
-    }));
-    const t = opts.target;
-    if (t.kind === 'name' && t.name.startsWith(MARKER_PREFIX)) {
-        const q = (phase) => `SELECT count(*) FROM restorable.pitr_marker WHERE name = '${t.name.replace(/'/g, "''")}' AND phase = '${phase}'`;
-        queries.push({
-            name: 'marker row from before the restore point',
-            sql: q('before'),
-            expect: '== 1',
-            asserts: 'before-target',
-            marker: t.name,
-        }, {
-            name: 'marker row from after the restore point',
-            sql: q('after'),
-            expect: '== 0',
-            asserts: 'after-target',
-            marker: t.name,
-        });
-    }
-    return queries;
-}
-async function recoverStages(opts, backend, chosen, coverage, pipe, result, log, osUser, liveBin) {
-    const owner = ownerOf(osUser);
-    const ts = stamp();
-    // Where the backup is unpacked, and where the recovered server runs.
-    let root;
-    let dataDir;
-    let socketDir;
-    if (opts.mode === 'drill') {
-        root = scratchFolder('pitr', osUser);
-        dataDir = external_node_path_default().join(root, 'data');
-        socketDir = external_node_path_default().join(root, 'socket');
-    }
-    else if (opts.mode === 'side-by-side') {
-        dataDir = opts.dataDirectory;
-        socketDir = `${dataDir}.restorable-socket`;
-    }
-    else {
-        dataDir = `${opts.dataDirectory}.restorable-restore-${ts}`;
-    }
-    const spoolDir = opts.mode === 'drill'
-        ? external_node_path_default().join(root, 'spool')
-        : `${opts.dataDirectory}.restorable-spool-${ts}`;
-    const cleanupScratch = async () => {
-        if (root) {
-            // Unlabelled, no server ever ran in it; one whose server would not stop is left, and said so.
-            const removed = await removeCluster(root).catch((e) => {
-                log.warn(e.message);
-                return true;
-            });
-            if (!removed)
-                external_node_fs_default().rmSync(root, { recursive: true, force: true });
-            ScratchCluster.abandon(root);
-        }
-    };
-    // In place: the journal and the put-back on a signal, before anything is fetched.
-    const ip = opts.mode === 'in-place'
-        ? beginInPlace(opts, liveBin, osUser, { staging: dataDir, spool: spoolDir, ts }, log)
-        : undefined;
-    if (ip)
-        await pausePoint('fetch');
-    const { fetch, restored, bin } = await fetchStage(pipe, opts, backend, chosen, dataDir, spoolDir, owner, (b) => {
-        if (root)
-            labelFolder(root, b, osUser, 'pitr');
-    });
-    if (fetch.status !== 'ok' || !restored || !bin) {
+async function recoverStages(ctx, backend, chosen, coverage, liveBin) {
+    const { opts, pipe, result, log } = ctx;
+    const mode = recoveryMode(ctx, liveBin);
+    const handover = mode.name === 'in-place' ? ['handover'] : [];
+    await mode.beforeFetch();
+    const fetched = await fetchStage(pipe, opts, backend, chosen, mode.dataDir, mode.spoolDir, ctx.owner, (b) => mode.onBinary(b));
+    const { restored, bin: server } = fetched;
+    if (fetched.fetch.status !== 'ok' || !restored || !server) {
         restored?.spool?.remove();
-        // Ours to remove: in place, the staging folder; side by side, what we put into the empty folder.
-        if (opts.mode !== 'drill')
-            external_node_fs_default().rmSync(dataDir, { recursive: true, force: true });
-        if (ip) {
-            putBackSync(ip.journal, true);
-            ip.release();
-        }
-        await cleanupScratch();
-        for (const s of [...PITR_STAGES.slice(1), ...(ip ? ['handover'] : [])])
-            pipe.skip(s, `the base backup did not restore (${fetch.findings[0]?.rule ?? fetch.reason ?? ''})`);
-        if (opts.mode === 'in-place')
+        await mode.abandon();
+        for (const s of [...PITR_STAGES.slice(1), ...handover])
+            pipe.skip(s, `the base backup did not restore (${fetched.fetch.findings[0]?.rule ?? fetched.fetch.reason ?? ''})`);
+        if (mode.name === 'in-place')
             result.next.push('Nothing was changed: production runs as before.');
         return;
     }
-    const server = bin;
-    const rest = restored;
-    if (ip) {
-        ip.journal.serverBin = server.dir;
-        writeJournal(ip.journal);
-    }
+    mode.fetched(server);
     result.server = server.version;
-    // The settings of the recovered server: a clone never archives into production's archive.
-    const port = opts.mode === 'in-place' ? undefined : (opts.port ?? (await freePort()));
-    const privatePort = ip ? await freePort() : undefined;
-    if (ip)
-        preparePrivate(ip, owner);
-    const settings = {
-        ...rest.settings,
-        ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive, opts.targetTimeline) : {}),
-        archive_mode: 'off',
-        hot_standby: 'on',
-        primary_conninfo: '',
-        timezone: 'UTC',
-        log_timezone: 'UTC',
-        ...(port !== undefined
-            ? {
-                port: String(port),
-                listen_addresses: '127.0.0.1',
-                unix_socket_directories: socketDir,
-                logging_collector: 'off',
-            }
-            : {}),
-        ...(opts.mode === 'drill' ? DRILL_RECOVERY_TUNING : {}),
-    };
-    // What outlives recovery: archive_mode off, and a clone's own port and socket (a plain pg_ctl start
-    // must not take production's).
-    const lasting = lastingSettings(opts.mode, settings);
-    if (socketDir) {
-        external_node_fs_default().mkdirSync(socketDir, { recursive: true, mode: 0o700 });
-        if (owner)
-            external_node_fs_default().chownSync(socketDir, owner.uid, owner.gid);
-        // The socket folder is private to the server's OS user: trust there, the backup's rules elsewhere.
-        const hba = external_node_path_default().join(dataDir, 'pg_hba.conf');
-        const before = external_node_fs_default().existsSync(hba) ? external_node_fs_default().readFileSync(hba, 'utf8') : '';
-        external_node_fs_default().writeFileSync(hba, `# Added by Restorable for the recovered copy: its socket folder is private (0700).\nlocal all all trust\n${opts.mode === 'drill' ? 'host all all 127.0.0.1/32 trust\n' : ''}${before}`);
-        if (owner)
-            external_node_fs_default().chownSync(hba, owner.uid, owner.gid);
-    }
-    const placeholders = writeRecoveryConfig(dataDir, settings, owner);
-    let outcome;
-    const recover = await pipe.stage('recover', async () => {
-        const findings = [];
-        if (ip) {
-            const notStopped = await stopProduction(ip, opts);
-            if (notStopped) {
-                putBackSync(ip.journal, true);
-                ip.release();
-                result.next.push('Nothing was changed: production runs as before.');
-                return { findings: [notStopped] };
-            }
-            // Production's last write is its shutdown checkpoint: what the rollback discards ends there.
-            const cd = await controlData(liveBin, ip.journal.live);
-            const at = Date.parse(cd['Time of latest checkpoint'] ?? '');
-            result.discarded = {
-                ...(Number.isFinite(at) ? { until: new Date(at).toISOString() } : {}),
-                ...(cd['Latest checkpoint location'] ? { lsn: cd['Latest checkpoint location'] } : {}),
-            };
-        }
-        if (ip)
-            await pausePoint('replay');
-        const spool = rest.spool;
-        const target = opts.target;
-        const t0 = Date.now();
-        outcome = await runRecovery({
-            dataDir,
-            ...(ip ? { options: privateOptions(ip, privatePort) } : {}),
-            bin: server,
-            osUser,
-            logFile: opts.mode === 'drill'
-                ? external_node_path_default().join(root, 'server.log')
-                : ownedLog(`${opts.dataDirectory}.restorable-recovery-${ts}.log`, owner),
-            expectStopLine: target.kind !== 'immediate',
-            onTick: () => {
-                if (spool)
-                    log.info(progressLine(spool.stats, coverage, target, (Date.now() - t0) / 1000));
-            },
-        });
-        spool?.remove();
-        result.replaySeconds = outcome.seconds;
-        if (spool)
-            result.wal = { fetched: spool.stats.fetched, bytes: spool.stats.bytes, waits: spool.stats.waits };
-        if (outcome.recoveredTo)
-            result.recoveredTo = microsOrMs(outcome.lastCommit, outcome.recoveredTo);
-        if (outcome.stopLine)
-            result.stopLine = outcome.stopLine;
-        if (outcome.status === 'promoted') {
-            settleRecoveryConfig(dataDir, lasting);
-            if (ip) {
-                const history = markHistoryReady(dataDir, owner);
-                if (history)
-                    result.history = history;
-                // Debian's layout keeps its configuration in /etc: the empty files recovery needed go.
-                if (ip.debian)
-                    for (const f of placeholders)
-                        external_node_fs_default().rmSync(f, { force: true });
-                rehome(ip);
-                writeJournal(ip.journal, 'promoted');
-            }
-            return { findings };
-        }
-        const why = outcome.reason ?? 'recovery did not finish';
-        findings.push(outcome.status === 'unreached'
-            ? finding('PITR_TARGET_UNREACHED', 'recover', `${why} (target ${result.target}); last replayed commit ${outcome.recoveredTo?.toISOString() ?? 'unknown'}`, {
-                evidence: { recoveredTo: outcome.recoveredTo?.toISOString() ?? null },
-            })
-            : finding('RECOVERY_FAILED', 'recover', `${why}. Server log:\n${outcome.logTail}`));
-        if (postmasterAlive(dataDir))
-            await stopServer(server, dataDir, osUser);
-        if (ip)
-            findings.push(rollBack(ip, why, result.next));
-        return { findings };
-    });
-    if (recover.status !== 'ok' || outcome?.status !== 'promoted') {
+    const prepared = await prepareServer(ctx, mode, restored);
+    const { stage, outcome } = await recoverStage(ctx, mode, server, restored, prepared, coverage);
+    if (stage.status !== 'ok' || outcome?.status !== 'promoted') {
         for (const s of PITR_STAGES.slice(2, 4))
             pipe.skip(s, 'recovery did not reach the target');
-        if (ip)
+        if (handover.length)
             pipe.skip('handover', 'recovery did not reach the target: production runs on its original data');
         await pipe.stage('teardown', async () => {
-            await cleanupScratch();
+            await mode.cleanUp();
             return {};
         });
         return;
     }
     // In place the checks run on the private recovery, before production is handed anything.
-    const named = opts.checkUrl ? parseDbUrl('check-url', opts.checkUrl, (s) => log.secret(s)) : undefined;
-    const conn = ip
-        ? privateConn(ip, privatePort, named)
-        : { host: socketDir, port: port, user: 'postgres', database: 'postgres' };
-    let adopted;
-    if (root)
-        adopted = ScratchCluster.adopt(root, port, server, osUser, settings);
-    const proof = proveFromLog(opts.target, opts.inclusive, outcome);
-    if (proof)
-        result.proof = proof;
-    const rpo = rpoSeconds(opts.target, proof);
-    if (rpo !== undefined)
-        result.rpoSeconds = rpo;
-    if (ip && conn)
-        await waitForConnections(conn);
-    if (ip)
-        await pausePoint('verify');
-    await pipe.stage('checks', async () => {
-        const queries = pitrChecks(opts);
-        const findings = [];
-        if (!conn)
-            return { notRun: 'in-place without check-url: no connection to run the checks on' };
-        const c = conn;
-        if (queries.length) {
-            const r = await runPitrChecks(c, queries);
-            result.checks = r.results;
-            findings.push(...r.findings.map((f) => ({ ...f, stage: 'checks' })));
-        }
-        const asserted = (which) => queries.some((q) => q.asserts === which);
-        findings.push(...targetFindings(proof, asserted, result.target));
-        return { findings };
-    });
-    if (conn) {
-        const { summary, changes } = await pitrCompare(pipe, opts.compare, conn, log);
-        if (summary)
-            result.compare = summary;
-        if (changes)
-            result.changedSinceTarget = changes;
-    }
-    else
-        pipe.skip('compare', 'in-place without check-url: no connection to compare on');
-    if (ip) {
-        await pipe.stage('handover', async () => {
-            const unrun = pipe.stages.find((x) => x.name === 'checks' && x.status === 'not-run');
-            if (unrun)
-                return { findings: [rollBack(ip, `the checks could not run (${unrun.reason ?? ''})`, result.next)] };
-            if (pipe.verdict() === 'fail') {
-                const why = pipe.findings.find((f) => f.severity !== 'info')?.rule ?? 'a check failed';
-                return {
-                    findings: [rollBack(ip, `the recovered copy did not pass its checks (${why})`, result.next)],
-                };
-            }
-            const h = await handOver(ip, server, log, result.next);
-            if (h.downtimeSeconds !== undefined)
-                result.downtimeSeconds = Math.round(h.downtimeSeconds * 10) / 10;
-            if (h.findings.length === 0)
-                result.safetySnapshot = ip.journal.safety;
-            return { findings: h.findings };
-        });
-        if (!result.safetySnapshot) {
-            pipe.skip('teardown', 'in-place: production runs on its original data');
-            return;
-        }
-    }
-    if (opts.mode === 'drill' && opts.keep && adopted) {
-        result.handle = adopted.detach();
-        result.databaseUrl = adopted.url();
-        pipe.skip('teardown', `keep: the recovered cluster stays up (remove it with: restorable clean --root ${result.handle})`);
-    }
-    else if (opts.mode === 'drill') {
-        await pipe.stage('teardown', async () => {
-            await adopted?.stop();
-            await cleanupScratch();
-            return {};
-        });
-    }
-    else {
-        if (opts.mode === 'side-by-side') {
-            result.databaseUrl = maskedUrl(conn);
-            result.next.push(`The recovered copy runs on port ${port} (data ${dataDir}, socket ${socketDir}). Copy the rows you need back, then stop it: pg_ctl stop -D ${dataDir}`);
-        }
-        else {
-            result.next.push(`Production now runs on the recovered data. The previous data directory is kept at ${result.safetySnapshot} (never deleted by Restorable): remove it only when you are sure. To undo: ${rollbackCommands(ip.journal).join('; ')}.`, 'Take a fresh base backup now (seed 001 §2.5): the recovery started a new timeline, and older backups lead elsewhere.', `archive_mode is off in the recovered server (postgresql.auto.conf): once the new base backup is planned, ALTER SYSTEM RESET archive_mode and restart${result.history ? `; the new timeline's history file ${result.history} is marked ready, so the archiver sends it first` : ''}.`);
-        }
-        pipe.skip('teardown', `${opts.mode}: the recovered server stays up`);
-    }
-}
-/** Plant a marker on the live server: a row before and after a restore point, WAL switched so both reach the archive. */
-async function plantMarker(url, log) {
-    const conn = parseDbUrl('marker-url', url, (s) => log.secret(s));
-    const name = `${MARKER_PREFIX}${stamp().toLowerCase()}-${Math.random().toString(36).slice(2, 6)}`;
-    return client_withClient(conn, async (c) => {
-        await c.query('CREATE SCHEMA IF NOT EXISTS restorable');
-        await c.query(`CREATE TABLE IF NOT EXISTS restorable.pitr_marker (
-         id bigserial PRIMARY KEY, name text NOT NULL, phase text NOT NULL,
-         at timestamptz NOT NULL DEFAULT clock_timestamp())`);
-        await c.query("INSERT INTO restorable.pitr_marker (name, phase) VALUES ($1, 'before')", [name]);
-        const at = (await c.query('SELECT clock_timestamp() AS at')).rows[0]?.at;
-        await c.query('SELECT pg_create_restore_point($1)', [name]);
-        await c.query("INSERT INTO restorable.pitr_marker (name, phase) VALUES ($1, 'after')", [name]);
-        // Close the segment so the restore point and the row after it reach the archive now.
-        await c.query('SELECT pg_switch_wal()');
-        log.info(`planted marker ${name}: recover to it with target-name: ${name}`);
-        return { name, plantedAt: at.toISOString() };
-    });
+    const named = opts.mode === 'in-place' && opts.checkUrl
+        ? parseDbUrl('check-url', opts.checkUrl, (s) => log.secret(s))
+        : undefined;
+    const conn = mode.connection(named);
+    mode.ready(server);
+    await mode.beforeChecks(conn);
+    await checksStage(ctx, conn, outcome);
+    const { summary, changes } = await pitrCompare(pipe, opts.compare, conn, log);
+    if (summary)
+        result.compare = summary;
+    if (changes)
+        result.changedSinceTarget = changes;
+    await mode.handOver(server);
+    await mode.finish(conn);
 }
 function pitrOutputs(r, reportPath) {
     return {
@@ -86888,6 +89661,8 @@ const actionsLogger = {
     debug: (m) => core_debug(m),
     secret: (s) => core_setSecret(s),
 };
+/** Each stage's line in the step's log as it ends: `restore: ok in 1.20s`, with why it did not run. */
+const stageProgress = (s) => info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`);
 /** Report, set outputs, write the job summary, and fail the step unless the verdict is pass. */
 async function publish(result, opts, outputs) {
     const reportPath = writeJsonReport(result, opts.report ?? external_node_path_default().join(opts.workDir, `${result.command}-report.json`));
@@ -86925,6 +89700,7 @@ async function runAction(body) {
 
 
 
+
 /** The post step: stop and remove a drill cluster kept with keep: true, also on failure or cancellation. */
 async function post() {
     // In place: whatever a cancel or a kill left half done is finished from the journal.
@@ -86944,7 +89720,7 @@ function pitr_restore_run(raw = actionInputs()) {
         if (getState('is-post') === 'true')
             return post();
         saveState('is-post', 'true');
-        if (parse_parseBool('plant-marker', raw['plant-marker'], false)) {
+        if (parseBool('plant-marker', raw['plant-marker'], false)) {
             const m = await plantMarker(parseMarkerOptions(raw, 'input', actionsLogger).markerUrl, actionsLogger);
             setOutput('target-name', m.name);
             setOutput('verdict', 'pass');
@@ -86953,7 +89729,7 @@ function pitr_restore_run(raw = actionInputs()) {
                 .write();
             return;
         }
-        if (parse_parseBool('rollback', raw.rollback, false)) {
+        if (parseBool('rollback', raw.rollback, false)) {
             const live = raw['data-directory'];
             if (!live)
                 throw new errors_UserError('data-directory', 'is missing', 'Give the data directory of the in-place run to finish');
@@ -86962,9 +89738,9 @@ function pitr_restore_run(raw = actionInputs()) {
             return;
         }
         const opts = parsePitrOptions(raw, 'input', actionsLogger);
-        if (opts.mode === 'in-place' && opts.dataDirectory)
+        if (opts.mode === 'in-place' && !opts.planOnly)
             saveState('in-place', opts.dataDirectory);
-        const result = await runPitr(opts, actionsLogger, (s) => info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`));
+        const result = await runPitr(opts, actionsLogger, stageProgress);
         if (result.handle)
             saveState('kept-target', result.handle);
         await publish(result, {
@@ -86984,7 +89760,7 @@ function pitr_restore_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2886);
+/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5548);
 
 await (0,_actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -89070,7 +91846,7 @@ var Alias = __nccwpck_require__(4065);
 var Collection = __nccwpck_require__(101);
 var identity = __nccwpck_require__(1127);
 var Pair = __nccwpck_require__(7165);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(9281);
 var Schema = __nccwpck_require__(5840);
 var stringifyDocument = __nccwpck_require__(6829);
 var anchors = __nccwpck_require__(1596);
@@ -89996,7 +92772,7 @@ var anchors = __nccwpck_require__(1596);
 var visit = __nccwpck_require__(204);
 var identity = __nccwpck_require__(1127);
 var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(9281);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -90279,7 +93055,7 @@ exports.isEmptyPath = isEmptyPath;
 
 var applyReviver = __nccwpck_require__(3661);
 var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(9281);
 
 class NodeBase {
     constructor(type) {
@@ -90372,7 +93148,7 @@ exports.createPair = createPair;
 
 var identity = __nccwpck_require__(1127);
 var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(9281);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -90563,7 +93339,7 @@ var stringifyCollection = __nccwpck_require__(1212);
 var Collection = __nccwpck_require__(101);
 var identity = __nccwpck_require__(1127);
 var Scalar = __nccwpck_require__(3301);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(9281);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -90684,7 +93460,7 @@ var log = __nccwpck_require__(7249);
 var merge = __nccwpck_require__(452);
 var stringify = __nccwpck_require__(2148);
 var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(9281);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -90807,7 +93583,7 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 6424:
+/***/ 9281:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -94074,7 +96850,7 @@ exports.merge = merge;
 
 
 var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(9281);
 var YAMLMap = __nccwpck_require__(4454);
 var YAMLSeq = __nccwpck_require__(2223);
 var pairs = __nccwpck_require__(8385);

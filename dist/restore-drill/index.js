@@ -39049,6 +39049,2510 @@ module.exports.warnTo = helper.warnTo;
 
 /***/ }),
 
+/***/ 4006:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const pico = __nccwpck_require__(8016);
+const utils = __nccwpck_require__(4059);
+
+function picomatch(glob, options, returnState = false) {
+  // default to os.platform()
+  if (options && (options.windows === null || options.windows === undefined)) {
+    // don't mutate the original options object
+    options = { ...options, windows: utils.isWindows() };
+  }
+
+  return pico(glob, options, returnState);
+}
+
+Object.assign(picomatch, pico);
+module.exports = picomatch;
+
+
+/***/ }),
+
+/***/ 5595:
+/***/ ((module) => {
+
+
+
+const WIN_SLASH = '\\\\/';
+const WIN_NO_SLASH = `[^${WIN_SLASH}]`;
+
+const DEFAULT_MAX_EXTGLOB_RECURSION = 0;
+
+/**
+ * Posix glob regex
+ */
+
+const DOT_LITERAL = '\\.';
+const PLUS_LITERAL = '\\+';
+const QMARK_LITERAL = '\\?';
+const SLASH_LITERAL = '\\/';
+const ONE_CHAR = '(?=.)';
+const QMARK = '[^/]';
+const END_ANCHOR = `(?:${SLASH_LITERAL}|$)`;
+const START_ANCHOR = `(?:^|${SLASH_LITERAL})`;
+const DOTS_SLASH = `${DOT_LITERAL}{1,2}${END_ANCHOR}`;
+const NO_DOT = `(?!${DOT_LITERAL})`;
+const NO_DOTS = `(?!${START_ANCHOR}${DOTS_SLASH})`;
+const NO_DOT_SLASH = `(?!${DOT_LITERAL}{0,1}${END_ANCHOR})`;
+const NO_DOTS_SLASH = `(?!${DOTS_SLASH})`;
+const QMARK_NO_DOT = `[^.${SLASH_LITERAL}]`;
+const STAR = `${QMARK}*?`;
+const SEP = '/';
+
+const POSIX_CHARS = {
+  DOT_LITERAL,
+  PLUS_LITERAL,
+  QMARK_LITERAL,
+  SLASH_LITERAL,
+  ONE_CHAR,
+  QMARK,
+  END_ANCHOR,
+  DOTS_SLASH,
+  NO_DOT,
+  NO_DOTS,
+  NO_DOT_SLASH,
+  NO_DOTS_SLASH,
+  QMARK_NO_DOT,
+  STAR,
+  START_ANCHOR,
+  SEP
+};
+
+/**
+ * Windows glob regex
+ */
+
+const WINDOWS_CHARS = {
+  ...POSIX_CHARS,
+
+  SLASH_LITERAL: `[${WIN_SLASH}]`,
+  QMARK: WIN_NO_SLASH,
+  STAR: `${WIN_NO_SLASH}*?`,
+  DOTS_SLASH: `${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$)`,
+  NO_DOT: `(?!${DOT_LITERAL})`,
+  NO_DOTS: `(?!(?:^|[${WIN_SLASH}])${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$))`,
+  NO_DOT_SLASH: `(?!${DOT_LITERAL}{0,1}(?:[${WIN_SLASH}]|$))`,
+  NO_DOTS_SLASH: `(?!${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$))`,
+  QMARK_NO_DOT: `[^.${WIN_SLASH}]`,
+  START_ANCHOR: `(?:^|[${WIN_SLASH}])`,
+  END_ANCHOR: `(?:[${WIN_SLASH}]|$)`,
+  SEP: '\\'
+};
+
+/**
+ * POSIX Bracket Regex
+ */
+
+const POSIX_REGEX_SOURCE = {
+  __proto__: null,
+  alnum: 'a-zA-Z0-9',
+  alpha: 'a-zA-Z',
+  ascii: '\\x00-\\x7F',
+  blank: ' \\t',
+  cntrl: '\\x00-\\x1F\\x7F',
+  digit: '0-9',
+  graph: '\\x21-\\x7E',
+  lower: 'a-z',
+  print: '\\x20-\\x7E ',
+  punct: '\\-!"#$%&\'()\\*+,./:;<=>?@[\\]^_`{|}~',
+  space: ' \\t\\r\\n\\v\\f',
+  upper: 'A-Z',
+  word: 'A-Za-z0-9_',
+  xdigit: 'A-Fa-f0-9'
+};
+
+module.exports = {
+  DEFAULT_MAX_EXTGLOB_RECURSION,
+  MAX_LENGTH: 1024 * 64,
+  POSIX_REGEX_SOURCE,
+
+  // regular expressions
+  REGEX_BACKSLASH: /\\(?![*+?^${}(|)[\]])/g,
+  REGEX_NON_SPECIAL_CHARS: /^[^@![\].,$*+?^{}()|\\/]+/,
+  REGEX_SPECIAL_CHARS: /[-*+?.^${}(|)[\]]/,
+  REGEX_SPECIAL_CHARS_BACKREF: /(\\?)((\W)(\3*))/g,
+  REGEX_SPECIAL_CHARS_GLOBAL: /([-*+?.^${}(|)[\]])/g,
+  REGEX_REMOVE_BACKSLASH: /(?:\[.*?[^\\]\]|\\(?=.))/g,
+
+  // Replace globs with equivalent patterns to reduce parsing time.
+  REPLACEMENTS: {
+    __proto__: null,
+    '***': '*',
+    '**/**': '**',
+    '**/**/**': '**'
+  },
+
+  // Digits
+  CHAR_0: 48, /* 0 */
+  CHAR_9: 57, /* 9 */
+
+  // Alphabet chars.
+  CHAR_UPPERCASE_A: 65, /* A */
+  CHAR_LOWERCASE_A: 97, /* a */
+  CHAR_UPPERCASE_Z: 90, /* Z */
+  CHAR_LOWERCASE_Z: 122, /* z */
+
+  CHAR_LEFT_PARENTHESES: 40, /* ( */
+  CHAR_RIGHT_PARENTHESES: 41, /* ) */
+
+  CHAR_ASTERISK: 42, /* * */
+
+  // Non-alphabetic chars.
+  CHAR_AMPERSAND: 38, /* & */
+  CHAR_AT: 64, /* @ */
+  CHAR_BACKWARD_SLASH: 92, /* \ */
+  CHAR_CARRIAGE_RETURN: 13, /* \r */
+  CHAR_CIRCUMFLEX_ACCENT: 94, /* ^ */
+  CHAR_COLON: 58, /* : */
+  CHAR_COMMA: 44, /* , */
+  CHAR_DOT: 46, /* . */
+  CHAR_DOUBLE_QUOTE: 34, /* " */
+  CHAR_EQUAL: 61, /* = */
+  CHAR_EXCLAMATION_MARK: 33, /* ! */
+  CHAR_FORM_FEED: 12, /* \f */
+  CHAR_FORWARD_SLASH: 47, /* / */
+  CHAR_GRAVE_ACCENT: 96, /* ` */
+  CHAR_HASH: 35, /* # */
+  CHAR_HYPHEN_MINUS: 45, /* - */
+  CHAR_LEFT_ANGLE_BRACKET: 60, /* < */
+  CHAR_LEFT_CURLY_BRACE: 123, /* { */
+  CHAR_LEFT_SQUARE_BRACKET: 91, /* [ */
+  CHAR_LINE_FEED: 10, /* \n */
+  CHAR_NO_BREAK_SPACE: 160, /* \u00A0 */
+  CHAR_PERCENT: 37, /* % */
+  CHAR_PLUS: 43, /* + */
+  CHAR_QUESTION_MARK: 63, /* ? */
+  CHAR_RIGHT_ANGLE_BRACKET: 62, /* > */
+  CHAR_RIGHT_CURLY_BRACE: 125, /* } */
+  CHAR_RIGHT_SQUARE_BRACKET: 93, /* ] */
+  CHAR_SEMICOLON: 59, /* ; */
+  CHAR_SINGLE_QUOTE: 39, /* ' */
+  CHAR_SPACE: 32, /*   */
+  CHAR_TAB: 9, /* \t */
+  CHAR_UNDERSCORE: 95, /* _ */
+  CHAR_VERTICAL_LINE: 124, /* | */
+  CHAR_ZERO_WIDTH_NOBREAK_SPACE: 65279, /* \uFEFF */
+
+  /**
+   * Create EXTGLOB_CHARS
+   */
+
+  extglobChars(chars) {
+    return {
+      '!': { type: 'negate', open: '(?:(?!(?:', close: `))${chars.STAR})` },
+      '?': { type: 'qmark', open: '(?:', close: ')?' },
+      '+': { type: 'plus', open: '(?:', close: ')+' },
+      '*': { type: 'star', open: '(?:', close: ')*' },
+      '@': { type: 'at', open: '(?:', close: ')' }
+    };
+  },
+
+  /**
+   * Create GLOB_CHARS
+   */
+
+  globChars(win32) {
+    return win32 === true ? WINDOWS_CHARS : POSIX_CHARS;
+  }
+};
+
+
+/***/ }),
+
+/***/ 8265:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const constants = __nccwpck_require__(5595);
+const utils = __nccwpck_require__(4059);
+
+/**
+ * Constants
+ */
+
+const {
+  MAX_LENGTH,
+  POSIX_REGEX_SOURCE,
+  REGEX_NON_SPECIAL_CHARS,
+  REGEX_SPECIAL_CHARS_BACKREF,
+  REPLACEMENTS
+} = constants;
+
+/**
+ * Helpers
+ */
+
+const expandRange = (args, options) => {
+  if (typeof options.expandRange === 'function') {
+    return options.expandRange(...args, options);
+  }
+
+  args.sort();
+  const value = `[${args.join('-')}]`;
+
+  try {
+    /* eslint-disable-next-line no-new */
+    new RegExp(value);
+  } catch (ex) {
+    return args.map(v => utils.escapeRegex(v)).join('..');
+  }
+
+  return value;
+};
+
+/**
+ * Create the message for a syntax error
+ */
+
+const syntaxError = (type, char) => {
+  return `Missing ${type}: "${char}" - use "\\\\${char}" to match literal characters`;
+};
+
+const splitTopLevel = input => {
+  const parts = [];
+  let bracket = 0;
+  let paren = 0;
+  let quote = 0;
+  let value = '';
+  let escaped = false;
+
+  for (const ch of input) {
+    if (escaped === true) {
+      value += ch;
+      escaped = false;
+      continue;
+    }
+
+    if (ch === '\\') {
+      value += ch;
+      escaped = true;
+      continue;
+    }
+
+    if (ch === '"') {
+      quote = quote === 1 ? 0 : 1;
+      value += ch;
+      continue;
+    }
+
+    if (quote === 0) {
+      if (ch === '[') {
+        bracket++;
+      } else if (ch === ']' && bracket > 0) {
+        bracket--;
+      } else if (bracket === 0) {
+        if (ch === '(') {
+          paren++;
+        } else if (ch === ')' && paren > 0) {
+          paren--;
+        } else if (ch === '|' && paren === 0) {
+          parts.push(value);
+          value = '';
+          continue;
+        }
+      }
+    }
+
+    value += ch;
+  }
+
+  parts.push(value);
+  return parts;
+};
+
+const isPlainBranch = branch => {
+  let escaped = false;
+
+  for (const ch of branch) {
+    if (escaped === true) {
+      escaped = false;
+      continue;
+    }
+
+    if (ch === '\\') {
+      escaped = true;
+      continue;
+    }
+
+    if (/[?*+@!()[\]{}]/.test(ch)) {
+      return false;
+    }
+  }
+
+  return true;
+};
+
+const normalizeSimpleBranch = branch => {
+  let value = branch.trim();
+  let changed = true;
+
+  while (changed === true) {
+    changed = false;
+
+    if (/^@\([^\\()[\]{}|]+\)$/.test(value)) {
+      value = value.slice(2, -1);
+      changed = true;
+    }
+  }
+
+  if (!isPlainBranch(value)) {
+    return;
+  }
+
+  return value.replace(/\\(.)/g, '$1');
+};
+
+const hasRepeatedCharPrefixOverlap = branches => {
+  const values = branches.map(normalizeSimpleBranch).filter(Boolean);
+
+  for (let i = 0; i < values.length; i++) {
+    for (let j = i + 1; j < values.length; j++) {
+      const a = values[i];
+      const b = values[j];
+      const char = a[0];
+
+      if (!char || a !== char.repeat(a.length) || b !== char.repeat(b.length)) {
+        continue;
+      }
+
+      if (a === b || a.startsWith(b) || b.startsWith(a)) {
+        return true;
+      }
+    }
+  }
+
+  return false;
+};
+
+const parseRepeatedExtglob = (pattern, requireEnd = true) => {
+  if ((pattern[0] !== '+' && pattern[0] !== '*') || pattern[1] !== '(') {
+    return;
+  }
+
+  let bracket = 0;
+  let paren = 0;
+  let quote = 0;
+  let escaped = false;
+
+  for (let i = 1; i < pattern.length; i++) {
+    const ch = pattern[i];
+
+    if (escaped === true) {
+      escaped = false;
+      continue;
+    }
+
+    if (ch === '\\') {
+      escaped = true;
+      continue;
+    }
+
+    if (ch === '"') {
+      quote = quote === 1 ? 0 : 1;
+      continue;
+    }
+
+    if (quote === 1) {
+      continue;
+    }
+
+    if (ch === '[') {
+      bracket++;
+      continue;
+    }
+
+    if (ch === ']' && bracket > 0) {
+      bracket--;
+      continue;
+    }
+
+    if (bracket > 0) {
+      continue;
+    }
+
+    if (ch === '(') {
+      paren++;
+      continue;
+    }
+
+    if (ch === ')') {
+      paren--;
+
+      if (paren === 0) {
+        if (requireEnd === true && i !== pattern.length - 1) {
+          return;
+        }
+
+        return {
+          type: pattern[0],
+          body: pattern.slice(2, i),
+          end: i
+        };
+      }
+    }
+  }
+};
+
+const buildCharClassStar = chars => {
+  const source = chars.length === 1
+    ? utils.escapeRegex(chars[0])
+    : `[${chars.map(ch => utils.escapeRegex(ch)).join('')}]`;
+
+  return `${source}*`;
+};
+
+const getStarExtglobSequenceChars = pattern => {
+  let index = 0;
+  const chars = [];
+
+  while (index < pattern.length) {
+    const match = parseRepeatedExtglob(pattern.slice(index), false);
+
+    if (!match || match.type !== '*') {
+      return;
+    }
+
+    const branches = splitTopLevel(match.body).map(branch => branch.trim());
+    if (branches.length !== 1) {
+      return;
+    }
+
+    const branch = normalizeSimpleBranch(branches[0]);
+    if (!branch || branch.length !== 1) {
+      return;
+    }
+
+    chars.push(branch);
+    index += match.end + 1;
+  }
+
+  if (chars.length < 1) {
+    return;
+  }
+
+  return chars;
+};
+
+const repeatedExtglobRecursion = pattern => {
+  let depth = 0;
+  let value = pattern.trim();
+  let match = parseRepeatedExtglob(value);
+
+  while (match) {
+    depth++;
+    value = match.body.trim();
+    match = parseRepeatedExtglob(value);
+  }
+
+  return depth;
+};
+
+const analyzeRepeatedExtglob = (body, options) => {
+  if (options.maxExtglobRecursion === false) {
+    return { risky: false };
+  }
+
+  const max =
+    typeof options.maxExtglobRecursion === 'number'
+      ? options.maxExtglobRecursion
+      : constants.DEFAULT_MAX_EXTGLOB_RECURSION;
+
+  const branches = splitTopLevel(body).map(branch => branch.trim());
+
+  if (branches.length > 1) {
+    if (
+      branches.some(branch => branch === '') ||
+      branches.some(branch => /^[*?]+$/.test(branch)) ||
+      hasRepeatedCharPrefixOverlap(branches)
+    ) {
+      return { risky: true };
+    }
+  }
+
+  // A repeated extglob is "risky" (prone to catastrophic backtracking) when a
+  // branch is itself a `*(...)` sequence, since that nests an unbounded quantifier
+  // inside the outer `+(...)`/`*(...)`. When *every* branch reduces to single
+  // characters we can emit one flat, ReDoS-safe character class that preserves the
+  // meaning of ALL branches (e.g. `+(*(a)|*(b))` -> `[ab]*`), rather than dropping
+  // every branch but the first.
+  const safeChars = [];
+  let sawStarSequence = false;
+  let combinable = true;
+
+  for (const branch of branches) {
+    const chars = getStarExtglobSequenceChars(branch);
+    if (chars) {
+      sawStarSequence = true;
+      safeChars.push(...chars);
+      continue;
+    }
+
+    const literal = normalizeSimpleBranch(branch);
+    if (literal && literal.length === 1) {
+      safeChars.push(literal);
+      continue;
+    }
+
+    combinable = false;
+
+    if (repeatedExtglobRecursion(branch) > max) {
+      return { risky: true };
+    }
+  }
+
+  if (sawStarSequence) {
+    return combinable
+      ? { risky: true, safeOutput: buildCharClassStar([...new Set(safeChars)]) }
+      : { risky: true };
+  }
+
+  return { risky: false };
+};
+
+/**
+ * Parse the given input string.
+ * @param {String} input
+ * @param {Object} options
+ * @return {Object}
+ */
+
+const parse = (input, options) => {
+  if (typeof input !== 'string') {
+    throw new TypeError('Expected a string');
+  }
+
+  input = REPLACEMENTS[input] || input;
+
+  const opts = { ...options };
+  const max = typeof opts.maxLength === 'number' ? Math.min(MAX_LENGTH, opts.maxLength) : MAX_LENGTH;
+
+  let len = input.length;
+  if (len > max) {
+    throw new SyntaxError(`Input length: ${len}, exceeds maximum allowed length: ${max}`);
+  }
+
+  const bos = { type: 'bos', value: '', output: opts.prepend || '' };
+  const tokens = [bos];
+
+  const capture = opts.capture ? '' : '?:';
+
+  // create constants based on platform, for windows or posix
+  const PLATFORM_CHARS = constants.globChars(opts.windows);
+  const EXTGLOB_CHARS = constants.extglobChars(PLATFORM_CHARS);
+
+  const {
+    DOT_LITERAL,
+    PLUS_LITERAL,
+    SLASH_LITERAL,
+    ONE_CHAR,
+    DOTS_SLASH,
+    NO_DOT,
+    NO_DOT_SLASH,
+    NO_DOTS_SLASH,
+    QMARK,
+    QMARK_NO_DOT,
+    STAR,
+    START_ANCHOR
+  } = PLATFORM_CHARS;
+
+  const globstar = opts => {
+    return `(${capture}(?:(?!${START_ANCHOR}${opts.dot ? DOTS_SLASH : DOT_LITERAL}).)*?)`;
+  };
+
+  const nodot = opts.dot ? '' : NO_DOT;
+  const qmarkNoDot = opts.dot ? QMARK : QMARK_NO_DOT;
+  let star = opts.bash === true ? globstar(opts) : STAR;
+
+  if (opts.capture) {
+    star = `(${star})`;
+  }
+
+  // minimatch options support
+  if (typeof opts.noext === 'boolean') {
+    opts.noextglob = opts.noext;
+  }
+
+  const state = {
+    input,
+    index: -1,
+    start: 0,
+    dot: opts.dot === true,
+    consumed: '',
+    output: '',
+    prefix: '',
+    backtrack: false,
+    negated: false,
+    brackets: 0,
+    braces: 0,
+    parens: 0,
+    quotes: 0,
+    globstar: false,
+    tokens
+  };
+
+  input = utils.removePrefix(input, state);
+  len = input.length;
+
+  const extglobs = [];
+  const braces = [];
+  const stack = [];
+  let prev = bos;
+  let value;
+
+  /**
+   * Tokenizing helpers
+   */
+
+  const eos = () => state.index === len - 1;
+  const peek = state.peek = (n = 1) => input[state.index + n];
+  const advance = state.advance = () => input[++state.index] || '';
+  const remaining = () => input.slice(state.index + 1);
+  const consume = (value = '', num = 0) => {
+    state.consumed += value;
+    state.index += num;
+  };
+
+  const append = token => {
+    state.output += token.output != null ? token.output : token.value;
+    consume(token.value);
+  };
+
+  const negate = () => {
+    let count = 1;
+
+    while (peek() === '!' && (peek(2) !== '(' || peek(3) === '?')) {
+      advance();
+      state.start++;
+      count++;
+    }
+
+    if (count % 2 === 0) {
+      return false;
+    }
+
+    state.negated = true;
+    state.start++;
+    return true;
+  };
+
+  const increment = type => {
+    state[type]++;
+    stack.push(type);
+  };
+
+  const decrement = type => {
+    state[type]--;
+    stack.pop();
+  };
+
+  /**
+   * Push tokens onto the tokens array. This helper speeds up
+   * tokenizing by 1) helping us avoid backtracking as much as possible,
+   * and 2) helping us avoid creating extra tokens when consecutive
+   * characters are plain text. This improves performance and simplifies
+   * lookbehinds.
+   */
+
+  const push = tok => {
+    if (prev.type === 'globstar') {
+      const isBrace = state.braces > 0 && (tok.type === 'comma' || tok.type === 'brace');
+      const isExtglob = tok.extglob === true || (extglobs.length && (tok.type === 'pipe' || tok.type === 'paren'));
+
+      if (tok.type !== 'slash' && tok.type !== 'paren' && !isBrace && !isExtglob) {
+        state.output = state.output.slice(0, -prev.output.length);
+        prev.type = 'star';
+        prev.value = '*';
+        prev.output = star;
+        state.output += prev.output;
+      }
+    }
+
+    if (extglobs.length && tok.type !== 'paren') {
+      extglobs[extglobs.length - 1].inner += tok.value;
+    }
+
+    if (tok.value || tok.output) append(tok);
+    if (prev && prev.type === 'text' && tok.type === 'text') {
+      prev.output = (prev.output || prev.value) + tok.value;
+      prev.value += tok.value;
+      return;
+    }
+
+    tok.prev = prev;
+    tokens.push(tok);
+    prev = tok;
+  };
+
+  const extglobOpen = (type, value) => {
+    const token = { ...EXTGLOB_CHARS[value], conditions: 1, inner: '' };
+
+    token.prev = prev;
+    token.parens = state.parens;
+    token.output = state.output;
+    token.startIndex = state.index;
+    token.tokensIndex = tokens.length;
+    const output = (opts.capture ? '(' : '') + token.open;
+
+    increment('parens');
+    push({ type, value, output: state.output ? '' : ONE_CHAR });
+    push({ type: 'paren', extglob: true, value: advance(), output });
+    extglobs.push(token);
+  };
+
+  const extglobClose = token => {
+    const literal = input.slice(token.startIndex, state.index + 1);
+    const body = input.slice(token.startIndex + 2, state.index);
+    const analysis = analyzeRepeatedExtglob(body, opts);
+
+    if ((token.type === 'plus' || token.type === 'star') && analysis.risky) {
+      const safeOutput = analysis.safeOutput
+        ? (token.output ? '' : ONE_CHAR) + (opts.capture ? `(${analysis.safeOutput})` : analysis.safeOutput)
+        : undefined;
+      const open = tokens[token.tokensIndex];
+
+      open.type = 'text';
+      open.value = literal;
+      open.output = safeOutput || utils.escapeRegex(literal);
+
+      for (let i = token.tokensIndex + 1; i < tokens.length; i++) {
+        tokens[i].value = '';
+        tokens[i].output = '';
+        delete tokens[i].suffix;
+      }
+
+      state.output = token.output + open.output;
+      state.backtrack = true;
+
+      push({ type: 'paren', extglob: true, value, output: '' });
+      decrement('parens');
+      return;
+    }
+
+    let output = token.close + (opts.capture ? ')' : '');
+    let rest;
+
+    if (token.type === 'negate') {
+      let extglobStar = star;
+
+      if (token.inner && token.inner.length > 1 && token.inner.includes('/')) {
+        extglobStar = globstar(opts);
+      }
+
+      if (extglobStar !== star || eos() || /^\)+$/.test(remaining())) {
+        output = token.close = `)$))${extglobStar}`;
+      }
+
+      if (token.inner.includes('*') && (rest = remaining()) && /^\.[^\\/.]+$/.test(rest)) {
+        // Any non-magical string (`.ts`) or even nested expression (`.{ts,tsx}`) can follow after the closing parenthesis.
+        // In this case, we need to parse the string and use it in the output of the original pattern.
+        // Suitable patterns: `/!(*.d).ts`, `/!(*.d).{ts,tsx}`, `**/!(*-dbg).@(js)`.
+        //
+        // Disabling the `fastpaths` option due to a problem with parsing strings as `.ts` in the pattern like `**/!(*.d).ts`.
+        const expression = parse(rest, { ...options, fastpaths: false }).output;
+
+        output = token.close = `)${expression})${extglobStar})`;
+      }
+
+      if (token.prev.type === 'bos') {
+        state.negatedExtglob = true;
+      }
+    }
+
+    push({ type: 'paren', extglob: true, value, output });
+    decrement('parens');
+  };
+
+  /**
+   * Fast paths
+   */
+
+  if (opts.fastpaths !== false && !/(^[*!]|[/()[\]{}"])/.test(input)) {
+    let backslashes = false;
+
+    let output = input.replace(REGEX_SPECIAL_CHARS_BACKREF, (m, esc, chars, first, rest, index) => {
+      if (first === '\\') {
+        backslashes = true;
+        return m;
+      }
+
+      if (first === '?') {
+        if (esc) {
+          return esc + first + (rest ? QMARK.repeat(rest.length) : '');
+        }
+        if (index === 0) {
+          return qmarkNoDot + (rest ? QMARK.repeat(rest.length) : '');
+        }
+        return QMARK.repeat(chars.length);
+      }
+
+      if (first === '.') {
+        return DOT_LITERAL.repeat(chars.length);
+      }
+
+      if (first === '*') {
+        if (esc) {
+          return esc + first + (rest ? star : '');
+        }
+        return star;
+      }
+      return esc ? m : `\\${m}`;
+    });
+
+    if (backslashes === true) {
+      if (opts.unescape === true) {
+        output = output.replace(/\\/g, '');
+      } else {
+        output = output.replace(/\\+/g, m => {
+          return m.length % 2 === 0 ? '\\\\' : (m ? '\\' : '');
+        });
+      }
+    }
+
+    if (output === input && opts.contains === true) {
+      state.output = input;
+      return state;
+    }
+
+    state.output = utils.wrapOutput(output, state, options);
+    return state;
+  }
+
+  /**
+   * Tokenize input until we reach end-of-string
+   */
+
+  while (!eos()) {
+    value = advance();
+
+    if (value === '\u0000') {
+      continue;
+    }
+
+    /**
+     * Escaped characters
+     */
+
+    if (value === '\\') {
+      const next = peek();
+
+      if (next === '/' && opts.bash !== true) {
+        continue;
+      }
+
+      if (next === '.' || next === ';') {
+        continue;
+      }
+
+      if (!next) {
+        value += '\\';
+        push({ type: 'text', value });
+        continue;
+      }
+
+      // collapse slashes to reduce potential for exploits
+      const match = /^\\+/.exec(remaining());
+      let slashes = 0;
+
+      if (match && match[0].length > 2) {
+        slashes = match[0].length;
+        state.index += slashes;
+        if (slashes % 2 !== 0) {
+          value += '\\';
+        }
+      }
+
+      if (opts.unescape === true) {
+        value = advance();
+      } else {
+        value += advance();
+      }
+
+      if (state.brackets === 0) {
+        push({ type: 'text', value });
+        continue;
+      }
+    }
+
+    /**
+     * If we're inside a regex character class, continue
+     * until we reach the closing bracket.
+     */
+
+    if (state.brackets > 0 && (value !== ']' || prev.value === '[' || prev.value === '[^')) {
+      if (opts.posix !== false && value === ':') {
+        const inner = prev.value.slice(1);
+        if (inner.includes('[')) {
+          prev.posix = true;
+
+          if (inner.includes(':')) {
+            const idx = prev.value.lastIndexOf('[');
+            const pre = prev.value.slice(0, idx);
+            const rest = prev.value.slice(idx + 2);
+            const posix = POSIX_REGEX_SOURCE[rest];
+            if (posix) {
+              prev.value = pre + posix;
+              state.backtrack = true;
+              advance();
+
+              if (!bos.output && tokens.indexOf(prev) === 1) {
+                bos.output = ONE_CHAR;
+              }
+              continue;
+            }
+          }
+        }
+      }
+
+      if ((value === '[' && peek() !== ':') || (value === '-' && peek() === ']')) {
+        value = `\\${value}`;
+      }
+
+      if (value === ']' && (prev.value === '[' || prev.value === '[^')) {
+        value = `\\${value}`;
+      }
+
+      if (opts.posix === true && value === '!' && prev.value === '[') {
+        value = '^';
+      }
+
+      prev.value += value;
+      append({ value });
+      continue;
+    }
+
+    /**
+     * If we're inside a quoted string, continue
+     * until we reach the closing double quote.
+     */
+
+    if (state.quotes === 1 && value !== '"') {
+      value = utils.escapeRegex(value);
+      prev.value += value;
+      append({ value });
+      continue;
+    }
+
+    /**
+     * Double quotes
+     */
+
+    if (value === '"') {
+      state.quotes = state.quotes === 1 ? 0 : 1;
+      if (opts.keepQuotes === true) {
+        push({ type: 'text', value });
+      }
+      continue;
+    }
+
+    /**
+     * Parentheses
+     */
+
+    if (value === '(') {
+      increment('parens');
+      push({ type: 'paren', value });
+      continue;
+    }
+
+    if (value === ')') {
+      if (state.parens === 0 && opts.strictBrackets === true) {
+        throw new SyntaxError(syntaxError('opening', '('));
+      }
+
+      const extglob = extglobs[extglobs.length - 1];
+      if (extglob && state.parens === extglob.parens + 1) {
+        extglobClose(extglobs.pop());
+        continue;
+      }
+
+      push({ type: 'paren', value, output: state.parens ? ')' : '\\)' });
+      decrement('parens');
+      continue;
+    }
+
+    /**
+     * Square brackets
+     */
+
+    if (value === '[') {
+      if (opts.nobracket === true || !remaining().includes(']')) {
+        if (opts.nobracket !== true && opts.strictBrackets === true) {
+          throw new SyntaxError(syntaxError('closing', ']'));
+        }
+
+        value = `\\${value}`;
+      } else {
+        increment('brackets');
+      }
+
+      push({ type: 'bracket', value });
+      continue;
+    }
+
+    if (value === ']') {
+      if (opts.nobracket === true || (prev && prev.type === 'bracket' && prev.value.length === 1)) {
+        push({ type: 'text', value, output: `\\${value}` });
+        continue;
+      }
+
+      if (state.brackets === 0) {
+        if (opts.strictBrackets === true) {
+          throw new SyntaxError(syntaxError('opening', '['));
+        }
+
+        push({ type: 'text', value, output: `\\${value}` });
+        continue;
+      }
+
+      decrement('brackets');
+
+      const prevValue = prev.value.slice(1);
+      if (prev.posix !== true && prevValue[0] === '^' && !prevValue.includes('/')) {
+        value = `/${value}`;
+      }
+
+      prev.value += value;
+      append({ value });
+
+      // when literal brackets are explicitly disabled
+      // assume we should match with a regex character class
+      if (opts.literalBrackets === false || utils.hasRegexChars(prevValue)) {
+        continue;
+      }
+
+      const escaped = utils.escapeRegex(prev.value);
+      state.output = state.output.slice(0, -prev.value.length);
+
+      // when literal brackets are explicitly enabled
+      // assume we should escape the brackets to match literal characters
+      if (opts.literalBrackets === true) {
+        state.output += escaped;
+        prev.value = escaped;
+        continue;
+      }
+
+      // when the user specifies nothing, try to match both
+      prev.value = `(${capture}${escaped}|${prev.value})`;
+      state.output += prev.value;
+      continue;
+    }
+
+    /**
+     * Braces
+     */
+
+    if (value === '{' && opts.nobrace !== true) {
+      increment('braces');
+
+      const open = {
+        type: 'brace',
+        value,
+        output: '(',
+        outputIndex: state.output.length,
+        tokensIndex: state.tokens.length
+      };
+
+      braces.push(open);
+      push(open);
+      continue;
+    }
+
+    if (value === '}') {
+      const brace = braces[braces.length - 1];
+
+      if (opts.nobrace === true || !brace) {
+        push({ type: 'text', value, output: value });
+        continue;
+      }
+
+      let output = ')';
+
+      if (brace.dots === true) {
+        const arr = tokens.slice();
+        const range = [];
+
+        for (let i = arr.length - 1; i >= 0; i--) {
+          tokens.pop();
+          if (arr[i].type === 'brace') {
+            break;
+          }
+          if (arr[i].type !== 'dots') {
+            range.unshift(arr[i].value);
+          }
+        }
+
+        output = expandRange(range, opts);
+        state.backtrack = true;
+      }
+
+      if (brace.comma !== true && brace.dots !== true) {
+        const out = state.output.slice(0, brace.outputIndex);
+        const toks = state.tokens.slice(brace.tokensIndex);
+        brace.value = brace.output = '\\{';
+        value = output = '\\}';
+        state.output = out;
+        for (const t of toks) {
+          state.output += (t.output || t.value);
+        }
+      }
+
+      push({ type: 'brace', value, output });
+      decrement('braces');
+      braces.pop();
+      continue;
+    }
+
+    /**
+     * Pipes
+     */
+
+    if (value === '|') {
+      if (extglobs.length > 0) {
+        extglobs[extglobs.length - 1].conditions++;
+      }
+      push({ type: 'text', value });
+      continue;
+    }
+
+    /**
+     * Commas
+     */
+
+    if (value === ',') {
+      let output = value;
+
+      const brace = braces[braces.length - 1];
+      if (brace && stack[stack.length - 1] === 'braces') {
+        brace.comma = true;
+        output = '|';
+      }
+
+      push({ type: 'comma', value, output });
+      continue;
+    }
+
+    /**
+     * Slashes
+     */
+
+    if (value === '/') {
+      // if the beginning of the glob is "./", advance the start
+      // to the current index, and don't add the "./" characters
+      // to the state. This greatly simplifies lookbehinds when
+      // checking for BOS characters like "!" and "." (not "./")
+      if (prev.type === 'dot' && state.index === state.start + 1) {
+        state.start = state.index + 1;
+        state.consumed = '';
+        state.output = '';
+        tokens.pop();
+        prev = bos; // reset "prev" to the first token
+        continue;
+      }
+
+      push({ type: 'slash', value, output: SLASH_LITERAL });
+      continue;
+    }
+
+    /**
+     * Dots
+     */
+
+    if (value === '.') {
+      if (state.braces > 0 && prev.type === 'dot') {
+        if (prev.value === '.') prev.output = DOT_LITERAL;
+        const brace = braces[braces.length - 1];
+        prev.type = 'dots';
+        prev.output += value;
+        prev.value += value;
+        brace.dots = true;
+        continue;
+      }
+
+      if ((state.braces + state.parens) === 0 && prev.type !== 'bos' && prev.type !== 'slash') {
+        push({ type: 'text', value, output: DOT_LITERAL });
+        continue;
+      }
+
+      push({ type: 'dot', value, output: DOT_LITERAL });
+      continue;
+    }
+
+    /**
+     * Question marks
+     */
+
+    if (value === '?') {
+      const isGroup = prev && prev.value === '(';
+      if (!isGroup && opts.noextglob !== true && peek() === '(' && peek(2) !== '?') {
+        extglobOpen('qmark', value);
+        continue;
+      }
+
+      if (prev && prev.type === 'paren') {
+        const next = peek();
+        let output = value;
+
+        if ((prev.value === '(' && !/[!=<:]/.test(next)) || (next === '<' && !/<([!=]|\w+>)/.test(remaining()))) {
+          output = `\\${value}`;
+        }
+
+        push({ type: 'text', value, output });
+        continue;
+      }
+
+      if (opts.dot !== true && (prev.type === 'slash' || prev.type === 'bos')) {
+        push({ type: 'qmark', value, output: QMARK_NO_DOT });
+        continue;
+      }
+
+      push({ type: 'qmark', value, output: QMARK });
+      continue;
+    }
+
+    /**
+     * Exclamation
+     */
+
+    if (value === '!') {
+      if (opts.noextglob !== true && peek() === '(') {
+        if (peek(2) !== '?' || !/[!=<:]/.test(peek(3))) {
+          extglobOpen('negate', value);
+          continue;
+        }
+      }
+
+      if (opts.nonegate !== true && state.index === 0) {
+        negate();
+        continue;
+      }
+    }
+
+    /**
+     * Plus
+     */
+
+    if (value === '+') {
+      if (opts.noextglob !== true && peek() === '(' && peek(2) !== '?') {
+        extglobOpen('plus', value);
+        continue;
+      }
+
+      if ((prev && prev.value === '(') || opts.regex === false) {
+        push({ type: 'plus', value, output: PLUS_LITERAL });
+        continue;
+      }
+
+      if ((prev && (prev.type === 'bracket' || prev.type === 'paren' || prev.type === 'brace')) || state.parens > 0) {
+        push({ type: 'plus', value });
+        continue;
+      }
+
+      push({ type: 'plus', value: PLUS_LITERAL });
+      continue;
+    }
+
+    /**
+     * Plain text
+     */
+
+    if (value === '@') {
+      if (opts.noextglob !== true && peek() === '(' && peek(2) !== '?') {
+        push({ type: 'at', extglob: true, value, output: '' });
+        continue;
+      }
+
+      push({ type: 'text', value });
+      continue;
+    }
+
+    /**
+     * Plain text
+     */
+
+    if (value !== '*') {
+      if (value === '$' || value === '^') {
+        value = `\\${value}`;
+      }
+
+      const match = REGEX_NON_SPECIAL_CHARS.exec(remaining());
+      if (match) {
+        value += match[0];
+        state.index += match[0].length;
+      }
+
+      push({ type: 'text', value });
+      continue;
+    }
+
+    /**
+     * Stars
+     */
+
+    if (prev && (prev.type === 'globstar' || prev.star === true)) {
+      prev.type = 'star';
+      prev.star = true;
+      prev.value += value;
+      prev.output = star;
+      state.backtrack = true;
+      state.globstar = true;
+      consume(value);
+      continue;
+    }
+
+    let rest = remaining();
+    if (opts.noextglob !== true && /^\([^?]/.test(rest)) {
+      extglobOpen('star', value);
+      continue;
+    }
+
+    if (prev.type === 'star') {
+      if (opts.noglobstar === true) {
+        consume(value);
+        continue;
+      }
+
+      const prior = prev.prev;
+      const before = prior.prev;
+      const isStart = prior.type === 'slash' || prior.type === 'bos';
+      const afterStar = before && (before.type === 'star' || before.type === 'globstar');
+
+      if (opts.bash === true && (!isStart || (rest[0] && rest[0] !== '/'))) {
+        push({ type: 'star', value, output: '' });
+        continue;
+      }
+
+      const isBrace = state.braces > 0 && (prior.type === 'comma' || prior.type === 'brace');
+      const isExtglob = extglobs.length && (prior.type === 'pipe' || prior.type === 'paren');
+      if (!isStart && prior.type !== 'paren' && !isBrace && !isExtglob) {
+        push({ type: 'star', value, output: '' });
+        continue;
+      }
+
+      // strip consecutive `/**/`
+      while (rest.slice(0, 3) === '/**') {
+        const after = input[state.index + 4];
+        if (after && after !== '/') {
+          break;
+        }
+        rest = rest.slice(3);
+        consume('/**', 3);
+      }
+
+      // A globstar followed only by balanced closing parens is at the logical end of patterns like
+      // `test(/utils/**)` and `test?(/utils/**)`. Treat it as EOS so the trailing `/**` can match its
+      // parent path, except in negated extglobs where that would change the exclusion semantics.
+      const isEnd = eos() || (
+        state.parens > 0
+        && rest === ')'.repeat(state.parens)
+        && !extglobs.some(extglob => extglob.type === 'negate')
+      );
+
+      if (prior.type === 'bos' && eos()) {
+        prev.type = 'globstar';
+        prev.value += value;
+        prev.output = globstar(opts);
+        state.output = prev.output;
+        state.globstar = true;
+        consume(value);
+        continue;
+      }
+
+      if (prior.type === 'slash' && prior.prev.type !== 'bos' && !afterStar && isEnd) {
+        state.output = state.output.slice(0, -(prior.output + prev.output).length);
+        prior.output = `(?:${prior.output}`;
+
+        prev.type = 'globstar';
+        prev.output = globstar(opts) + (opts.strictSlashes ? ')' : '|$)');
+        prev.value += value;
+        state.globstar = true;
+        state.output += prior.output + prev.output;
+        consume(value);
+        continue;
+      }
+
+      if (prior.type === 'slash' && prior.prev.type !== 'bos' && rest[0] === '/') {
+        const end = rest[1] !== void 0 ? '|$' : '';
+
+        state.output = state.output.slice(0, -(prior.output + prev.output).length);
+        prior.output = `(?:${prior.output}`;
+
+        prev.type = 'globstar';
+        prev.output = `${globstar(opts)}${SLASH_LITERAL}|${SLASH_LITERAL}${end})`;
+        prev.value += value;
+
+        state.output += prior.output + prev.output;
+        state.globstar = true;
+
+        consume(value + advance());
+
+        push({ type: 'slash', value: '/', output: '' });
+        continue;
+      }
+
+      if (prior.type === 'bos' && rest[0] === '/') {
+        prev.type = 'globstar';
+        prev.value += value;
+        prev.output = `(?:^|${SLASH_LITERAL}|${globstar(opts)}${SLASH_LITERAL})`;
+        state.output = prev.output;
+        state.globstar = true;
+        consume(value + advance());
+        push({ type: 'slash', value: '/', output: '' });
+        continue;
+      }
+
+      // remove single star from output
+      state.output = state.output.slice(0, -prev.output.length);
+
+      // reset previous token to globstar
+      prev.type = 'globstar';
+      prev.output = globstar(opts);
+      prev.value += value;
+
+      // reset output with globstar
+      state.output += prev.output;
+      state.globstar = true;
+      consume(value);
+      continue;
+    }
+
+    const token = { type: 'star', value, output: star };
+
+    if (opts.bash === true) {
+      token.output = '.*?';
+      if (prev.type === 'bos' || prev.type === 'slash') {
+        token.output = nodot + token.output;
+      }
+      push(token);
+      continue;
+    }
+
+    if (prev && (prev.type === 'bracket' || prev.type === 'paren') && opts.regex === true) {
+      token.output = value;
+      push(token);
+      continue;
+    }
+
+    if (state.index === state.start || prev.type === 'slash' || prev.type === 'dot') {
+      if (prev.type === 'dot') {
+        state.output += NO_DOT_SLASH;
+        prev.output += NO_DOT_SLASH;
+
+      } else if (opts.dot === true) {
+        state.output += NO_DOTS_SLASH;
+        prev.output += NO_DOTS_SLASH;
+
+      } else {
+        state.output += nodot;
+        prev.output += nodot;
+      }
+
+      if (peek() !== '*') {
+        state.output += ONE_CHAR;
+        prev.output += ONE_CHAR;
+      }
+    }
+
+    push(token);
+  }
+
+  while (state.brackets > 0) {
+    if (opts.strictBrackets === true) throw new SyntaxError(syntaxError('closing', ']'));
+    state.output = utils.escapeLast(state.output, '[');
+    decrement('brackets');
+  }
+
+  while (state.parens > 0) {
+    if (opts.strictBrackets === true) throw new SyntaxError(syntaxError('closing', ')'));
+    state.output = utils.escapeLast(state.output, '(');
+    decrement('parens');
+  }
+
+  while (state.braces > 0) {
+    if (opts.strictBrackets === true) throw new SyntaxError(syntaxError('closing', '}'));
+    state.output = utils.escapeLast(state.output, '{');
+    decrement('braces');
+  }
+
+  if (opts.strictSlashes !== true && (prev.type === 'star' || prev.type === 'bracket')) {
+    push({ type: 'maybe_slash', value: '', output: `${SLASH_LITERAL}?` });
+  }
+
+  // rebuild the output if we had to backtrack at any point
+  if (state.backtrack === true) {
+    state.output = '';
+
+    for (const token of state.tokens) {
+      state.output += token.output != null ? token.output : token.value;
+
+      if (token.suffix) {
+        state.output += token.suffix;
+      }
+    }
+  }
+
+  return state;
+};
+
+/**
+ * Fast paths for creating regular expressions for common glob patterns.
+ * This can significantly speed up processing and has very little downside
+ * impact when none of the fast paths match.
+ */
+
+parse.fastpaths = (input, options) => {
+  const opts = { ...options };
+  const max = typeof opts.maxLength === 'number' ? Math.min(MAX_LENGTH, opts.maxLength) : MAX_LENGTH;
+  const len = input.length;
+  if (len > max) {
+    throw new SyntaxError(`Input length: ${len}, exceeds maximum allowed length: ${max}`);
+  }
+
+  input = REPLACEMENTS[input] || input;
+
+  // create constants based on platform, for windows or posix
+  const {
+    DOT_LITERAL,
+    SLASH_LITERAL,
+    ONE_CHAR,
+    DOTS_SLASH,
+    NO_DOT,
+    NO_DOTS,
+    NO_DOTS_SLASH,
+    STAR,
+    START_ANCHOR
+  } = constants.globChars(opts.windows);
+
+  const nodot = opts.dot ? NO_DOTS : NO_DOT;
+  const slashDot = opts.dot ? NO_DOTS_SLASH : NO_DOT;
+  const capture = opts.capture ? '' : '?:';
+  const state = { negated: false, prefix: '' };
+  let star = opts.bash === true ? '.*?' : STAR;
+
+  if (opts.capture) {
+    star = `(${star})`;
+  }
+
+  const globstar = opts => {
+    if (opts.noglobstar === true) return star;
+    return `(${capture}(?:(?!${START_ANCHOR}${opts.dot ? DOTS_SLASH : DOT_LITERAL}).)*?)`;
+  };
+
+  const create = str => {
+    switch (str) {
+      case '*':
+        return `${nodot}${ONE_CHAR}${star}`;
+
+      case '.*':
+        return `${DOT_LITERAL}${ONE_CHAR}${star}`;
+
+      case '*.*':
+        return `${nodot}${star}${DOT_LITERAL}${ONE_CHAR}${star}`;
+
+      case '*/*':
+        return `${nodot}${star}${SLASH_LITERAL}${ONE_CHAR}${slashDot}${star}`;
+
+      case '**':
+        return nodot + globstar(opts);
+
+      case '**/*':
+        return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${slashDot}${ONE_CHAR}${star}`;
+
+      case '**/*.*':
+        return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${slashDot}${star}${DOT_LITERAL}${ONE_CHAR}${star}`;
+
+      case '**/.*':
+        return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${DOT_LITERAL}${ONE_CHAR}${star}`;
+
+      default: {
+        const match = /^(.*?)\.(\w+)$/.exec(str);
+        if (!match) return;
+
+        const source = create(match[1]);
+        if (!source) return;
+
+        return source + DOT_LITERAL + match[2];
+      }
+    }
+  };
+
+  const output = utils.removePrefix(input, state);
+  let source = create(output);
+
+  if (source && opts.strictSlashes !== true) {
+    source += `${SLASH_LITERAL}?`;
+  }
+
+  return source;
+};
+
+module.exports = parse;
+
+
+/***/ }),
+
+/***/ 8016:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const scan = __nccwpck_require__(1781);
+const parse = __nccwpck_require__(8265);
+const utils = __nccwpck_require__(4059);
+const constants = __nccwpck_require__(5595);
+const isObject = val => val && typeof val === 'object' && !Array.isArray(val);
+
+/**
+ * Creates a matcher function from one or more glob patterns. The
+ * returned function takes a string to match as its first argument,
+ * and returns true if the string is a match. The returned matcher
+ * function also takes a boolean as the second argument that, when true,
+ * returns an object with additional information.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch(glob[, options]);
+ *
+ * const isMatch = picomatch('*.!(*a)');
+ * console.log(isMatch('a.a')); //=> false
+ * console.log(isMatch('a.b')); //=> true
+ *
+ * // For environments without `node.js`, `picomatch/posix` provides you a dependency-free matcher, without automatic OS detection.
+ * const picomatch = require('picomatch/posix');
+ * // the same API, defaulting to posix paths
+ * const isMatch = picomatch('a/*');
+ * console.log(isMatch('a\\b')); //=> false
+ * console.log(isMatch('a/b')); //=> true
+ *
+ * // you can still configure the matcher function to accept windows paths
+ * const isMatch = picomatch('a/*', { options: windows });
+ * console.log(isMatch('a\\b')); //=> true
+ * console.log(isMatch('a/b')); //=> true
+ * ```
+ * @name picomatch
+ * @param {String|Array} `globs` One or more glob patterns.
+ * @param {Object=} `options`
+ * @return {Function=} Returns a matcher function.
+ * @api public
+ */
+
+const picomatch = (glob, options, returnState = false) => {
+  if (Array.isArray(glob)) {
+    const fns = glob.map(input => picomatch(input, options, returnState));
+    const arrayMatcher = str => {
+      for (const isMatch of fns) {
+        const state = isMatch(str);
+        if (state) return state;
+      }
+      return false;
+    };
+    return arrayMatcher;
+  }
+
+  const isState = isObject(glob) && glob.tokens && glob.input;
+
+  if (glob === '' || (typeof glob !== 'string' && !isState)) {
+    throw new TypeError('Expected pattern to be a non-empty string');
+  }
+
+  const opts = options || {};
+  const posix = opts.windows;
+  const regex = isState
+    ? picomatch.compileRe(glob, options)
+    : picomatch.makeRe(glob, options, false, true);
+
+  const state = regex.state;
+  delete regex.state;
+
+  let isIgnored = () => false;
+  if (opts.ignore) {
+    const ignoreOpts = { ...options, ignore: null, onMatch: null, onResult: null };
+    isIgnored = picomatch(opts.ignore, ignoreOpts, returnState);
+  }
+
+  const matcher = (input, returnObject = false) => {
+    const { isMatch, match, output } = picomatch.test(input, regex, options, { glob, posix });
+    const result = { glob, state, regex, posix, input, output, match, isMatch };
+
+    if (typeof opts.onResult === 'function') {
+      opts.onResult(result);
+    }
+
+    if (isMatch === false) {
+      result.isMatch = false;
+      return returnObject ? result : false;
+    }
+
+    if (isIgnored(input)) {
+      if (typeof opts.onIgnore === 'function') {
+        opts.onIgnore(result);
+      }
+      result.isMatch = false;
+      return returnObject ? result : false;
+    }
+
+    if (typeof opts.onMatch === 'function') {
+      opts.onMatch(result);
+    }
+    return returnObject ? result : true;
+  };
+
+  if (returnState) {
+    matcher.state = state;
+  }
+
+  return matcher;
+};
+
+/**
+ * Test `input` with the given `regex`. This is used by the main
+ * `picomatch()` function to test the input string.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.test(input, regex[, options]);
+ *
+ * console.log(picomatch.test('foo/bar', /^(?:([^/]*?)\/([^/]*?))$/));
+ * // { isMatch: true, match: [ 'foo/', 'foo', 'bar' ], output: 'foo/bar' }
+ * ```
+ * @param {String} `input` String to test.
+ * @param {RegExp} `regex`
+ * @return {Object} Returns an object with matching info.
+ * @api public
+ */
+
+picomatch.test = (input, regex, options, { glob, posix } = {}) => {
+  if (typeof input !== 'string') {
+    throw new TypeError('Expected input to be a string');
+  }
+
+  if (input === '') {
+    return { isMatch: false, output: '' };
+  }
+
+  const opts = options || {};
+  const format = opts.format || (posix ? utils.toPosixSlashes : null);
+  let match = input === glob;
+  let output = (match && format) ? format(input) : input;
+
+  if (match === false) {
+    output = format ? format(input) : input;
+    match = output === glob;
+  }
+
+  if (match === false || opts.capture === true) {
+    if (opts.matchBase === true || opts.basename === true) {
+      match = picomatch.matchBase(input, regex, options, posix);
+    } else {
+      match = regex.exec(output);
+    }
+  }
+
+  return { isMatch: Boolean(match), match, output };
+};
+
+/**
+ * Match the basename of a filepath.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.matchBase(input, glob[, options]);
+ * console.log(picomatch.matchBase('foo/bar.js', '*.js'); // true
+ * ```
+ * @param {String} `input` String to test.
+ * @param {RegExp|String} `glob` Glob pattern or regex created by [.makeRe](#makeRe).
+ * @return {Boolean}
+ * @api public
+ */
+
+picomatch.matchBase = (input, glob, options, posix = options && options.windows) => {
+  const regex = glob instanceof RegExp ? glob : picomatch.makeRe(glob, options);
+  return regex.test(utils.basename(input, { windows: posix }));
+};
+
+/**
+ * Returns true if **any** of the given glob `patterns` match the specified `string`.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.isMatch(string, patterns[, options]);
+ *
+ * console.log(picomatch.isMatch('a.a', ['b.*', '*.a'])); //=> true
+ * console.log(picomatch.isMatch('a.a', 'b.*')); //=> false
+ * ```
+ * @param {String|Array} str The string to test.
+ * @param {String|Array} patterns One or more glob patterns to use for matching.
+ * @param {Object} [options] See available [options](#options).
+ * @return {Boolean} Returns true if any patterns match `str`
+ * @api public
+ */
+
+picomatch.isMatch = (str, patterns, options) => picomatch(patterns, options)(str);
+
+/**
+ * Parse a glob pattern to create the source string for a regular
+ * expression.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * const result = picomatch.parse(pattern[, options]);
+ * ```
+ * @param {String} `pattern`
+ * @param {Object} `options`
+ * @return {Object} Returns an object with useful properties and output to be used as a regex source string.
+ * @api public
+ */
+
+picomatch.parse = (pattern, options) => {
+  if (Array.isArray(pattern)) return pattern.map(p => picomatch.parse(p, options));
+  return parse(pattern, { ...options, fastpaths: false });
+};
+
+/**
+ * Scan a glob pattern to separate the pattern into segments.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.scan(input[, options]);
+ *
+ * const result = picomatch.scan('!./foo/*.js');
+ * console.log(result);
+ * { prefix: '!./',
+ *   input: '!./foo/*.js',
+ *   start: 3,
+ *   base: 'foo',
+ *   glob: '*.js',
+ *   isBrace: false,
+ *   isBracket: false,
+ *   isGlob: true,
+ *   isExtglob: false,
+ *   isGlobstar: false,
+ *   negated: true }
+ * ```
+ * @param {String} `input` Glob pattern to scan.
+ * @param {Object} `options`
+ * @return {Object} Returns an object with
+ * @api public
+ */
+
+picomatch.scan = (input, options) => scan(input, options);
+
+/**
+ * Compile a regular expression from the `state` object returned by the
+ * [parse()](#parse) method.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * const state = picomatch.parse('*.js');
+ * // picomatch.compileRe(state[, options]);
+ *
+ * console.log(picomatch.compileRe(state));
+ * //=> /^(?:(?!\.)(?=.)[^/]*?\.js)$/
+ * ```
+ * @param {Object} `state`
+ * @param {Object} `options`
+ * @param {Boolean} `returnOutput` Intended for implementors, this argument allows you to return the raw output from the parser.
+ * @param {Boolean} `returnState` Adds the state to a `state` property on the returned regex. Useful for implementors and debugging.
+ * @return {RegExp}
+ * @api public
+ */
+
+picomatch.compileRe = (state, options, returnOutput = false, returnState = false) => {
+  if (returnOutput === true) {
+    return state.output;
+  }
+
+  const opts = options || {};
+  const prepend = opts.contains ? '' : '^';
+  const append = opts.contains ? '' : '$';
+
+  let source = `${prepend}(?:${state.output})${append}`;
+  if (state && state.negated === true) {
+    source = `^(?!${source}).*$`;
+  }
+
+  const regex = picomatch.toRegex(source, options);
+  if (returnState === true) {
+    regex.state = state;
+  }
+
+  return regex;
+};
+
+/**
+ * Create a regular expression from a parsed glob pattern.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.makeRe(state[, options]);
+ *
+ * const result = picomatch.makeRe('*.js');
+ * console.log(result);
+ * //=> /^(?:(?!\.)(?=.)[^/]*?\.js)$/
+ * ```
+ * @param {String} `state` The object returned from the `.parse` method.
+ * @param {Object} `options`
+ * @param {Boolean} `returnOutput` Implementors may use this argument to return the compiled output, instead of a regular expression. This is not exposed on the options to prevent end-users from mutating the result.
+ * @param {Boolean} `returnState` Implementors may use this argument to return the state from the parsed glob with the returned regular expression.
+ * @return {RegExp} Returns a regex created from the given pattern.
+ * @api public
+ */
+
+picomatch.makeRe = (input, options = {}, returnOutput = false, returnState = false) => {
+  if (!input || typeof input !== 'string') {
+    throw new TypeError('Expected a non-empty string');
+  }
+
+  let parsed = { negated: false, fastpaths: true };
+
+  if (options.fastpaths !== false && (input[0] === '.' || input[0] === '*')) {
+    parsed.output = parse.fastpaths(input, options);
+  }
+
+  if (!parsed.output) {
+    parsed = parse(input, options);
+  }
+
+  return picomatch.compileRe(parsed, options, returnOutput, returnState);
+};
+
+/**
+ * Create a regular expression from the given regex source string.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.toRegex(source[, options]);
+ *
+ * const { output } = picomatch.parse('*.js');
+ * console.log(picomatch.toRegex(output));
+ * //=> /^(?:(?!\.)(?=.)[^/]*?\.js)$/
+ * ```
+ * @param {String} `source` Regular expression source string.
+ * @param {Object} `options`
+ * @return {RegExp}
+ * @api public
+ */
+
+picomatch.toRegex = (source, options) => {
+  try {
+    const opts = options || {};
+    return new RegExp(source, opts.flags || (opts.nocase ? 'i' : ''));
+  } catch (err) {
+    if (options && options.debug === true) throw err;
+    return /$^/;
+  }
+};
+
+/**
+ * Picomatch constants.
+ * @return {Object}
+ */
+
+picomatch.constants = constants;
+
+/**
+ * Expose "picomatch"
+ */
+
+module.exports = picomatch;
+
+
+/***/ }),
+
+/***/ 1781:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const utils = __nccwpck_require__(4059);
+const {
+  CHAR_ASTERISK,             /* * */
+  CHAR_AT,                   /* @ */
+  CHAR_BACKWARD_SLASH,       /* \ */
+  CHAR_COMMA,                /* , */
+  CHAR_DOT,                  /* . */
+  CHAR_EXCLAMATION_MARK,     /* ! */
+  CHAR_FORWARD_SLASH,        /* / */
+  CHAR_LEFT_CURLY_BRACE,     /* { */
+  CHAR_LEFT_PARENTHESES,     /* ( */
+  CHAR_LEFT_SQUARE_BRACKET,  /* [ */
+  CHAR_PLUS,                 /* + */
+  CHAR_QUESTION_MARK,        /* ? */
+  CHAR_RIGHT_CURLY_BRACE,    /* } */
+  CHAR_RIGHT_PARENTHESES,    /* ) */
+  CHAR_RIGHT_SQUARE_BRACKET  /* ] */
+} = __nccwpck_require__(5595);
+
+const isPathSeparator = code => {
+  return code === CHAR_FORWARD_SLASH || code === CHAR_BACKWARD_SLASH;
+};
+
+const depth = token => {
+  if (token.isPrefix !== true) {
+    token.depth = token.isGlobstar ? Infinity : 1;
+  }
+};
+
+/**
+ * Quickly scans a glob pattern and returns an object with a handful of
+ * useful properties, like `isGlob`, `path` (the leading non-glob, if it exists),
+ * `glob` (the actual pattern), `negated` (true if the path starts with `!` but not
+ * with `!(`) and `negatedExtglob` (true if the path starts with `!(`).
+ *
+ * ```js
+ * const pm = require('picomatch');
+ * console.log(pm.scan('foo/bar/*.js'));
+ * { isGlob: true, input: 'foo/bar/*.js', base: 'foo/bar', glob: '*.js' }
+ * ```
+ * @param {String} `str`
+ * @param {Object} `options`
+ * @return {Object} Returns an object with tokens and regex source string.
+ * @api public
+ */
+
+const scan = (input, options) => {
+  const opts = options || {};
+
+  const length = input.length - 1;
+  const scanToEnd = opts.parts === true || opts.tokens === true || opts.scanToEnd === true;
+  const slashes = [];
+  const tokens = [];
+  const parts = [];
+
+  let str = input;
+  let index = -1;
+  let start = 0;
+  let lastIndex = 0;
+  let isBrace = false;
+  let isBracket = false;
+  let isGlob = false;
+  let isExtglob = false;
+  let isGlobstar = false;
+  let braceEscaped = false;
+  let backslashes = false;
+  let negated = false;
+  let negatedExtglob = false;
+  let finished = false;
+  let braces = 0;
+  let prev;
+  let code;
+  let token = { value: '', depth: 0, isGlob: false };
+
+  const eos = () => index >= length;
+  const peek = () => str.charCodeAt(index + 1);
+  const advance = () => {
+    prev = code;
+    return str.charCodeAt(++index);
+  };
+
+  while (index < length) {
+    code = advance();
+    let next;
+
+    if (code === CHAR_BACKWARD_SLASH) {
+      backslashes = token.backslashes = true;
+      code = advance();
+
+      if (code === CHAR_LEFT_CURLY_BRACE) {
+        braceEscaped = true;
+      }
+      continue;
+    }
+
+    if (braceEscaped === true || code === CHAR_LEFT_CURLY_BRACE) {
+      braces++;
+
+      while (eos() !== true && (code = advance())) {
+        if (code === CHAR_BACKWARD_SLASH) {
+          backslashes = token.backslashes = true;
+          advance();
+          continue;
+        }
+
+        if (code === CHAR_LEFT_CURLY_BRACE) {
+          braces++;
+          continue;
+        }
+
+        if (braceEscaped !== true && code === CHAR_DOT && (code = advance()) === CHAR_DOT) {
+          isBrace = token.isBrace = true;
+          isGlob = token.isGlob = true;
+          finished = true;
+
+          if (scanToEnd === true) {
+            continue;
+          }
+
+          break;
+        }
+
+        if (braceEscaped !== true && code === CHAR_COMMA) {
+          isBrace = token.isBrace = true;
+          isGlob = token.isGlob = true;
+          finished = true;
+
+          if (scanToEnd === true) {
+            continue;
+          }
+
+          break;
+        }
+
+        if (code === CHAR_RIGHT_CURLY_BRACE) {
+          braces--;
+
+          if (braces === 0) {
+            braceEscaped = false;
+            isBrace = token.isBrace = true;
+            finished = true;
+            break;
+          }
+        }
+      }
+
+      if (scanToEnd === true) {
+        continue;
+      }
+
+      break;
+    }
+
+    if (code === CHAR_FORWARD_SLASH) {
+      slashes.push(index);
+      tokens.push(token);
+      token = { value: '', depth: 0, isGlob: false };
+
+      if (finished === true) continue;
+      if (prev === CHAR_DOT && index === (start + 1)) {
+        start += 2;
+        continue;
+      }
+
+      lastIndex = index + 1;
+      continue;
+    }
+
+    if (opts.noext !== true) {
+      const isExtglobChar = code === CHAR_PLUS
+        || code === CHAR_AT
+        || code === CHAR_ASTERISK
+        || code === CHAR_QUESTION_MARK
+        || code === CHAR_EXCLAMATION_MARK;
+
+      if (isExtglobChar === true && peek() === CHAR_LEFT_PARENTHESES) {
+        isGlob = token.isGlob = true;
+        isExtglob = token.isExtglob = true;
+        finished = true;
+        if (code === CHAR_EXCLAMATION_MARK && index === start) {
+          negatedExtglob = true;
+        }
+
+        if (scanToEnd === true) {
+          let parens = 0;
+
+          while (eos() !== true && (code = advance())) {
+            if (code === CHAR_BACKWARD_SLASH) {
+              backslashes = token.backslashes = true;
+              advance();
+              continue;
+            }
+
+            if (code === CHAR_LEFT_PARENTHESES) {
+              parens++;
+              continue;
+            }
+
+            if (code === CHAR_RIGHT_PARENTHESES && --parens === 0) {
+              finished = true;
+              break;
+            }
+          }
+          continue;
+        }
+        break;
+      }
+    }
+
+    if (code === CHAR_ASTERISK) {
+      if (prev === CHAR_ASTERISK) isGlobstar = token.isGlobstar = true;
+      isGlob = token.isGlob = true;
+      finished = true;
+
+      if (scanToEnd === true) {
+        continue;
+      }
+      break;
+    }
+
+    if (code === CHAR_QUESTION_MARK) {
+      isGlob = token.isGlob = true;
+      finished = true;
+
+      if (scanToEnd === true) {
+        continue;
+      }
+      break;
+    }
+
+    if (code === CHAR_LEFT_SQUARE_BRACKET) {
+      while (eos() !== true && (next = advance())) {
+        if (next === CHAR_BACKWARD_SLASH) {
+          backslashes = token.backslashes = true;
+          advance();
+          continue;
+        }
+
+        if (next === CHAR_RIGHT_SQUARE_BRACKET) {
+          isBracket = token.isBracket = true;
+          isGlob = token.isGlob = true;
+          finished = true;
+          break;
+        }
+      }
+
+      if (scanToEnd === true) {
+        continue;
+      }
+
+      break;
+    }
+
+    if (opts.nonegate !== true && code === CHAR_EXCLAMATION_MARK && index === start) {
+      negated = token.negated = true;
+      start++;
+      continue;
+    }
+
+    if (opts.noparen !== true && code === CHAR_LEFT_PARENTHESES) {
+      isGlob = token.isGlob = true;
+
+      if (scanToEnd === true) {
+        let parens = 1;
+
+        while (eos() !== true && (code = advance())) {
+          if (code === CHAR_BACKWARD_SLASH) {
+            backslashes = token.backslashes = true;
+            advance();
+            continue;
+          }
+
+          if (code === CHAR_LEFT_PARENTHESES) {
+            parens++;
+            continue;
+          }
+
+          if (code === CHAR_RIGHT_PARENTHESES && --parens === 0) {
+            finished = true;
+            break;
+          }
+        }
+        continue;
+      }
+      break;
+    }
+
+    if (isGlob === true) {
+      finished = true;
+
+      if (scanToEnd === true) {
+        continue;
+      }
+
+      break;
+    }
+  }
+
+  if (opts.noext === true) {
+    isExtglob = false;
+    isGlob = false;
+  }
+
+  let base = str;
+  let prefix = '';
+  let glob = '';
+
+  if (start > 0) {
+    prefix = str.slice(0, start);
+    str = str.slice(start);
+    lastIndex -= start;
+  }
+
+  if (base && isGlob === true && lastIndex > 0) {
+    base = str.slice(0, lastIndex);
+    glob = str.slice(lastIndex);
+  } else if (isGlob === true) {
+    base = '';
+    glob = str;
+  } else {
+    base = str;
+  }
+
+  if (base && base !== '' && base !== '/' && base !== str) {
+    if (isPathSeparator(base.charCodeAt(base.length - 1))) {
+      base = base.slice(0, -1);
+    }
+  }
+
+  if (opts.unescape === true) {
+    if (glob) glob = utils.removeBackslashes(glob);
+
+    if (base && backslashes === true) {
+      base = utils.removeBackslashes(base);
+    }
+  }
+
+  const state = {
+    prefix,
+    input,
+    start,
+    base,
+    glob,
+    isBrace,
+    isBracket,
+    isGlob,
+    isExtglob,
+    isGlobstar,
+    negated,
+    negatedExtglob
+  };
+
+  if (opts.tokens === true) {
+    state.maxDepth = 0;
+    if (!isPathSeparator(code)) {
+      tokens.push(token);
+    }
+    state.tokens = tokens;
+  }
+
+  if (opts.parts === true || opts.tokens === true) {
+    let prevIndex;
+
+    for (let idx = 0; idx < slashes.length; idx++) {
+      const n = prevIndex !== undefined ? prevIndex + 1 : start;
+      const i = slashes[idx];
+      const value = input.slice(n, i);
+      if (opts.tokens) {
+        if (idx === 0 && start !== 0) {
+          tokens[idx].isPrefix = true;
+          tokens[idx].value = prefix;
+        } else {
+          tokens[idx].value = value;
+        }
+        depth(tokens[idx]);
+        state.maxDepth += tokens[idx].depth;
+      }
+      if (i >= start) {
+        parts.push(value);
+        prevIndex = i;
+      }
+    }
+
+    const n = prevIndex !== undefined ? prevIndex + 1 : start;
+    const value = input.slice(n);
+    parts.push(value);
+
+    if (opts.tokens && prevIndex && prevIndex + 1 < input.length) {
+      tokens[tokens.length - 1].value = value;
+      depth(tokens[tokens.length - 1]);
+      state.maxDepth += tokens[tokens.length - 1].depth;
+    }
+
+    state.slashes = slashes;
+    state.parts = parts;
+  }
+
+  return state;
+};
+
+module.exports = scan;
+
+
+/***/ }),
+
+/***/ 4059:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+/*global navigator*/
+
+
+const {
+  REGEX_BACKSLASH,
+  REGEX_REMOVE_BACKSLASH,
+  REGEX_SPECIAL_CHARS,
+  REGEX_SPECIAL_CHARS_GLOBAL
+} = __nccwpck_require__(5595);
+
+exports.isObject = val => val !== null && typeof val === 'object' && !Array.isArray(val);
+exports.hasRegexChars = str => REGEX_SPECIAL_CHARS.test(str);
+exports.isRegexChar = str => str.length === 1 && exports.hasRegexChars(str);
+exports.escapeRegex = str => str.replace(REGEX_SPECIAL_CHARS_GLOBAL, '\\$1');
+exports.toPosixSlashes = str => str.replace(REGEX_BACKSLASH, '/');
+
+exports.isWindows = () => {
+  if (typeof navigator !== 'undefined' && navigator.platform) {
+    const platform = navigator.platform.toLowerCase();
+    return platform === 'win32' || platform === 'windows';
+  }
+
+  if (typeof process !== 'undefined' && process.platform) {
+    return process.platform === 'win32';
+  }
+
+  return false;
+};
+
+exports.removeBackslashes = str => {
+  return str.replace(REGEX_REMOVE_BACKSLASH, match => {
+    return match === '\\' ? '' : match;
+  });
+};
+
+exports.escapeLast = (input, char, lastIdx) => {
+  const idx = input.lastIndexOf(char, lastIdx);
+  if (idx === -1) return input;
+  if (input[idx - 1] === '\\') return exports.escapeLast(input, char, idx - 1);
+  return `${input.slice(0, idx)}\\${input.slice(idx)}`;
+};
+
+exports.removePrefix = (input, state = {}) => {
+  let output = input;
+  if (output.startsWith('./')) {
+    output = output.slice(2);
+    state.prefix = './';
+  }
+  return output;
+};
+
+exports.wrapOutput = (input, state = {}, options = {}) => {
+  const prepend = options.contains ? '' : '^';
+  const append = options.contains ? '' : '$';
+
+  let output = `${prepend}(?:${input})${append}`;
+  if (state.negated === true) {
+    output = `(?:^(?!${output}).*$)`;
+  }
+  return output;
+};
+
+exports.basename = (path, { windows } = {}) => {
+  const segs = path.split(windows ? /[\\/]/ : '/');
+  const last = segs[segs.length - 1];
+
+  if (last === '') {
+    return segs[segs.length - 2];
+  }
+
+  return last;
+};
+
+
+/***/ }),
+
 /***/ 3879:
 /***/ ((__unused_webpack_module, exports) => {
 
@@ -67989,7 +70493,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 2293:
+/***/ 9367:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -70946,6 +73450,9 @@ function getIDToken(aud) {
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
@@ -70955,12 +73462,14 @@ var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_nod
  * one line, without a stack trace, and exit non-zero. The message names the input, what was wrong
  * and how to fix it.
  */
-class UserError extends Error {
+class errors_UserError extends Error {
     input;
+    problem;
     fix;
     constructor(input, problem, fix) {
         super(`${input}: ${problem}. ${fix}`);
         this.input = input;
+        this.problem = problem;
         this.fix = fix;
         this.name = 'UserError';
     }
@@ -70980,9 +73489,6 @@ function errorMessage(err) {
     return err instanceof Error ? err.message : String(err);
 }
 
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
-var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
 // functions
@@ -80928,579 +83434,6 @@ function ruleKind(rule) {
     return RULES[rule]?.kind ?? 'problem';
 }
 
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(1421);
-;// CONCATENATED MODULE: ./src/core/exec.ts
-
-
-
-/**
- * What of this process's environment a program gets: the search path, locale, time zone and temp
- * folder, never the rest. A runner holds the backup store's keys, a GitHub token and database
- * passwords in its environment; a scratch postmaster, psql or pg_restore running a backup's SQL has
- * no use for them (and a server's environment is readable from SQL by a superuser).
- */
-const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
-function childEnv(own = {}, inherit = []) {
-    const out = {};
-    const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
-    for (const [k, v] of Object.entries(process.env))
-        if (v !== undefined && passes(k))
-            out[k] = v;
-    for (const [k, v] of Object.entries(own)) {
-        if (v === undefined)
-            delete out[k];
-        else
-            out[k] = v;
-    }
-    return out;
-}
-/**
- * For the user's own commands (migrate-command, start-command, stop-command): the runner's
- * environment, less what carries Restorable's secrets and inputs (the store's keys, tokens, the
- * action's inputs, passwords).
- */
-function userCommandEnv(own = {}) {
-    const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
-    return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
-}
-function isRoot() {
-    return typeof process.getuid === 'function' && process.getuid() === 0;
-}
-/** The argv that runs `cmd args` as `user`; unchanged when no switch is needed. */
-function asUser(user, cmd, args) {
-    if (!user || !isRoot() || user === 'root')
-        return [cmd, args];
-    return ['runuser', ['-u', user, '--', cmd, ...args]];
-}
-class TailBuffer {
-    limit;
-    chunks = [];
-    size = 0;
-    constructor(limit) {
-        this.limit = limit;
-    }
-    push(b) {
-        this.chunks.push(b);
-        this.size += b.length;
-        while (this.size > this.limit && this.chunks.length > 1) {
-            this.size -= this.chunks.shift().length;
-        }
-    }
-    toString() {
-        const all = Buffer.concat(this.chunks);
-        return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
-    }
-}
-/**
- * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
- * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
- * the end of standard error.
- */
-function runSync(cmd, args, user, env, 
-/** Give up (SIGKILL) after this long: a signal handler has seconds before the runner kills it. */
-timeoutMs) {
-    const [file, argv] = asUser(user, cmd, args);
-    const r = (0,external_node_child_process_.spawnSync)(file, argv, {
-        cwd: external_node_os_default().tmpdir(),
-        env: childEnv(env),
-        ...(timeoutMs ? { timeout: timeoutMs, killSignal: 'SIGKILL' } : {}),
-        stdio: ['ignore', 'ignore', 'pipe'],
-        encoding: 'utf8',
-    });
-    return { code: r.status, stderr: (r.stderr ?? '').trim().split('\n').slice(-3).join(' ') };
-}
-/**
- * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the
- * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
- * be started (ToolMissingError when it is not installed).
- */
-function exec_run(cmd, args, opts = {}) {
-    const [file, argv] = asUser(opts.user, cmd, args);
-    const switching = file === 'runuser';
-    const started = performance.now();
-    const limit = opts.maxCapture ?? 4 * 1024 * 1024;
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_.spawn)(file, argv, {
-            env: childEnv(opts.env, opts.inherit),
-            // A user we switch to may not be allowed into our working directory.
-            cwd: opts.cwd ?? (switching ? external_node_os_default().tmpdir() : undefined),
-            stdio: ['pipe', 'pipe', 'pipe'],
-            ...(opts.group ? { detached: true } : {}),
-        });
-        const signal = (sig) => {
-            if (!opts.group || child.pid === undefined)
-                return void child.kill(sig);
-            try {
-                process.kill(-child.pid, sig);
-            }
-            catch {
-                // the group is gone already
-            }
-        };
-        const onExit = () => signal('SIGKILL');
-        if (opts.group) {
-            for (const s of ['SIGINT', 'SIGTERM'])
-                process.on(s, signal);
-            process.on('exit', onExit);
-        }
-        const unhook = () => {
-            for (const s of ['SIGINT', 'SIGTERM'])
-                process.off(s, signal);
-            process.off('exit', onExit);
-        };
-        const out = new TailBuffer(limit);
-        const err = new TailBuffer(limit);
-        let partial = '';
-        child.stdout.on('data', (b) => out.push(b));
-        child.stderr.on('data', (b) => {
-            err.push(b);
-            if (opts.onStderrLine) {
-                const text = partial + b.toString('utf8');
-                const lines = text.split('\n');
-                partial = lines.pop() ?? '';
-                for (const line of lines)
-                    opts.onStderrLine(line);
-            }
-        });
-        let timer;
-        if (opts.timeoutMs) {
-            timer = setTimeout(() => {
-                signal('SIGTERM');
-                setTimeout(() => signal('SIGKILL'), 5000).unref();
-            }, opts.timeoutMs).unref();
-        }
-        child.on('error', (e) => {
-            if (timer)
-                clearTimeout(timer);
-            unhook();
-            if (e.code === 'ENOENT')
-                reject(new ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
-            else
-                reject(e);
-        });
-        child.on('close', (code, signal) => {
-            if (timer)
-                clearTimeout(timer);
-            unhook();
-            if (partial && opts.onStderrLine)
-                opts.onStderrLine(partial);
-            resolve({
-                code,
-                signal,
-                stdout: out.toString(),
-                stderr: err.toString(),
-                seconds: (performance.now() - started) / 1000,
-            });
-        });
-        // A program that exits before reading all of its input closes the pipe: that is its answer,
-        // which the exit status and stderr carry, not an error of ours.
-        child.stdin.on('error', () => { });
-        if (opts.stdin === undefined)
-            child.stdin.end();
-        else if (typeof opts.stdin === 'string' || Buffer.isBuffer(opts.stdin))
-            child.stdin.end(opts.stdin);
-        else {
-            opts.stdin.on('error', (e) => child.stdin.destroy(e));
-            opts.stdin.pipe(child.stdin);
-        }
-    });
-}
-
-;// CONCATENATED MODULE: ./src/core/parse.ts
-
-
-
-
-
-const bool = schemas_enum(['true', 'false', 'yes', 'no', '1', '0', 'on', 'off']);
-/** Parse a boolean input; the message names the input. */
-function parseBool(input, value, fallback) {
-    if (value === undefined || value === '')
-        return fallback;
-    const r = bool.safeParse(value.trim().toLowerCase());
-    if (!r.success)
-        throw new UserError(input, `"${value}" is not true or false`, 'Write true or false');
-    return ['true', 'yes', '1', 'on'].includes(r.data);
-}
-function parseSeverity(input, value) {
-    const r = schemas_enum(SEVERITIES).safeParse((value ?? 'high').trim().toLowerCase());
-    if (!r.success)
-        throw new UserError(input, `"${value}" is not a severity`, `Use one of ${SEVERITIES.join(', ')}`);
-    return r.data;
-}
-/** One of a fixed set of words (case-insensitive); the message lists them. */
-function oneOf(input, value, options) {
-    const v = value.trim().toLowerCase();
-    if (!options.includes(v))
-        throw new UserError(input, `"${value}" is not one of ${options.join(', ')}`, `Use one of: ${options.join(', ')}`);
-    return v;
-}
-/**
- * The OS user to run server binaries as. Only root can switch users: another user may name only
- * itself, and anything else is a mistake to say, not a setting to drop silently.
- */
-function parseOsUser(input, value) {
-    const user = value?.trim();
-    if (!user)
-        return undefined;
-    const me = external_node_os_default().userInfo().username;
-    if (!isRoot() && user !== me) {
-        throw new UserError(input, `the server cannot run as "${user}": only root can switch users, and this runs as "${me}"`, `Run Restorable as root or as ${user}, or leave ${input} out to run the server as ${me}`);
-    }
-    return user;
-}
-
-;// CONCATENATED MODULE: ./src/core/spec.ts
-
-/** Inputs another action already defines, by name, so that a shared input reads the same everywhere. */
-function inputsOf(spec, names) {
-    return names.map((n) => {
-        const i = spec.inputs.find((x) => x.name === n);
-        if (!i)
-            throw new Error(`${spec.name} has no input ${n}`);
-        return i;
-    });
-}
-function closest(word, options) {
-    const dist = (a, b) => {
-        const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
-        for (let j = 1; j <= b.length; j++)
-            d[0][j] = j;
-        for (let i = 1; i <= a.length; i++)
-            for (let j = 1; j <= b.length; j++)
-                d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-        return d[a.length][b.length];
-    };
-    const best = options.map((o) => [o, dist(word, o)]).sort((x, y) => x[1] - y[1])[0];
-    return best && best[1] <= Math.max(2, Math.floor(word.length / 3)) ? best[0] : undefined;
-}
-/**
- * Check raw inputs (from `with:` or from flags) against a spec: unknown names and missing required
- * ones are user errors; defaults fill the rest. Values stay strings; each command parses its own.
- */
-function resolveInputs(spec, raw, how) {
-    const known = spec.inputs.map((i) => i.name);
-    const show = (n) => (how === 'flag' ? `--${n}` : n);
-    for (const key of Object.keys(raw)) {
-        if (!known.includes(key)) {
-            const guess = closest(key, known);
-            throw new UserError(show(key), `${spec.command} has no such ${how}`, guess ? `Did you mean ${show(guess)}?` : `Known ${how}s: ${known.map(show).join(', ')}`);
-        }
-    }
-    const out = {};
-    for (const i of spec.inputs) {
-        const v = raw[i.name];
-        const value = v === undefined || v === '' ? i.default : v;
-        if (i.required && (value === undefined || value === '')) {
-            throw new UserError(show(i.name), 'is required', `Set ${show(i.name)}: ${i.description}`);
-        }
-        out[i.name] = value;
-    }
-    return out;
-}
-
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/drill/config.ts
-
-
-
-
-
-const tolerance = schemas_string()
-    .or(schemas_number())
-    .transform((v, ctx) => {
-    const t = parseTolerance(String(v));
-    if (!t) {
-        ctx.addIssue({
-            code: 'custom',
-            message: `"${v}" is not a tolerance: write 0, 1000 (rows) or 2% (a share)`,
-        });
-        return NEVER;
-    }
-    return t;
-});
-function parseTolerance(text) {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(%)?\s*$/.exec(text);
-    if (!m)
-        return undefined;
-    return m[2] ? { kind: 'percent', value: Number(m[1]) } : { kind: 'rows', value: Number(m[1]) };
-}
-const expectation = schemas_string().refine((s) => parseExpectation(s) !== undefined, {
-    message: 'is not an expectation: write "> 0", ">= 10", "== 0", "!= 0", "< 5" or "between 1 and 10"',
-});
-function parseExpectation(text) {
-    const between = /^\s*between\s+(-?\d+(?:\.\d+)?)\s+and\s+(-?\d+(?:\.\d+)?)\s*$/i.exec(text);
-    if (between)
-        return { op: 'between', lo: Number(between[1]), hi: Number(between[2]) };
-    const m = /^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(text);
-    return m ? { op: m[1], value: Number(m[2]) } : undefined;
-}
-function meets(value, e) {
-    switch (e.op) {
-        case 'between':
-            return value >= e.lo && value <= e.hi;
-        case '>':
-            return value > e.value;
-        case '>=':
-            return value >= e.value;
-        case '==':
-            return value === e.value;
-        case '!=':
-            return value !== e.value;
-        case '<':
-            return value < e.value;
-        case '<=':
-            return value <= e.value;
-    }
-}
-const configSchema = object({
-    structure: object({ reference: schemas_string().min(1) })
-        .strict()
-        .optional(),
-    volume: object({
-        tables: record(schemas_string(), object({ min: schemas_number().int().nonnegative() }).strict()).optional(),
-        tolerance: tolerance.optional(),
-    })
-        .strict()
-        .optional(),
-    semantics: array(object({ name: schemas_string().min(1), sql: schemas_string().min(1), expect: expectation }).strict())
-        .optional(),
-    integrity: object({
-        sequences: schemas_boolean().optional(),
-        collation: schemas_boolean().optional(),
-        amcheck: schemas_boolean().optional(),
-        'validate-constraints': schemas_boolean().optional(),
-    })
-        .strict()
-        .optional(),
-    compare: object({
-        tables: record(schemas_string(), object({ tolerance }).strict()).optional(),
-    })
-        .strict()
-        .optional(),
-    pitr: object({
-        /** What `confirm` may equal for an in-place restore, besides the system identifier. */
-        name: schemas_string().min(1).optional(),
-        /** Checks against the recovered server; `asserts` marks the ones that prove the target. */
-        checks: array(object({
-            name: schemas_string().min(1),
-            sql: schemas_string().min(1),
-            expect: expectation,
-            asserts: schemas_enum(['before-target', 'after-target']).optional(),
-            /** The database of the recovered server to run it in (default: postgres). */
-            database: schemas_string().min(1).optional(),
-        })
-            .strict())
-            .optional(),
-    })
-        .strict()
-        .optional(),
-    ignore: array(object({
-        rule: schemas_string().refine((r) => r in RULES, { message: 'is not a rule Restorable raises' }),
-        reason: schemas_string().trim().min(1, 'needs a written reason'),
-    })
-        .strict())
-        .optional(),
-})
-    .strict();
-/** Read and validate restorable.yml; an unknown key, a bad value or bad YAML is one clear line. */
-function loadConfig(input, file) {
-    if (!file)
-        return {};
-    let text;
-    try {
-        text = external_node_fs_default().readFileSync(file, 'utf8');
-    }
-    catch {
-        throw new UserError(input, `"${file}" cannot be read`, 'Give the path of your restorable.yml, or leave config empty');
-    }
-    let raw;
-    try {
-        raw = (0,dist/* parse */.qg)(text) ?? {};
-    }
-    catch (e) {
-        throw new UserError(input, `${file} is not valid YAML (${e.message.split('\n')[0]})`, 'Fix the YAML syntax');
-    }
-    const r = configSchema.safeParse(raw);
-    if (r.success)
-        return r.data;
-    const issue = r.error.issues[0];
-    const where = issue.path.join('.') || '(top level)';
-    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-    if (keys.length) {
-        throw new UserError(input, `${file}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} at ${where}`, 'Check the spelling against the README (restorable.yml)');
-    }
-    throw new UserError(input, `${file}: ${where} ${issue.message}`, 'See restorable.yml in the README');
-}
-
-// EXTERNAL MODULE: ./node_modules/pg/lib/index.js
-var lib = __nccwpck_require__(3273);
-;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
-// ESM wrapper for pg
-
-
-// Re-export all the properties
-const Client = lib.Client
-const Pool = lib.Pool
-const Connection = lib.Connection
-const types = lib.types
-const Query = lib.Query
-const DatabaseError = lib.DatabaseError
-const escapeIdentifier = lib.escapeIdentifier
-const escapeLiteral = lib.escapeLiteral
-const Result = lib.Result
-const TypeOverrides = lib.TypeOverrides
-
-// Also export the defaults
-const defaults = lib.defaults
-
-// Re-export the default
-/* harmony default export */ const esm = (lib);
-
-;// CONCATENATED MODULE: ./src/postgres/client.ts
-
-
-/** Parse a postgres:// URL; the password is registered as a secret the moment it is read. */
-function parseDbUrl(input, url, secret) {
-    let u;
-    try {
-        u = new URL(url);
-    }
-    catch {
-        u = undefined;
-    }
-    // libpq's `?host=/socket/folder` (a Unix socket) wins over the host part, which may then be empty.
-    const queryHost = u?.searchParams.get('host') ?? '';
-    if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !(u.hostname || queryHost)) {
-        throw new UserError(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/database');
-    }
-    const password = decodeURIComponent(u.password);
-    if (password)
-        secret(password);
-    return {
-        host: queryHost || u.hostname.replace(/^\[|\]$/g, ''),
-        port: Number(u.port || 5432),
-        user: decodeURIComponent(u.username) || 'postgres',
-        database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
-        ...(password ? { password } : {}),
-    };
-}
-/** A URL to show: the password, if any, as ***. */
-function maskedUrl(c) {
-    const socket = c.host.startsWith('/');
-    const host = socket ? 'localhost' : c.host.includes(':') ? `[${c.host}]` : c.host;
-    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}${socket ? `?host=${encodeURIComponent(c.host)}` : ''}`;
-}
-/** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
-function libpqEnv(c) {
-    return {
-        PGHOST: c.host,
-        PGPORT: String(c.port),
-        PGUSER: c.user,
-        PGDATABASE: c.database,
-        ...(c.password ? { PGPASSWORD: c.password } : {}),
-        PGCONNECT_TIMEOUT: '10',
-    };
-}
-/** Open a connection, run `fn`, close it, whatever happens. */
-async function withClient(c, fn) {
-    const client = new esm.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
-    // A server that goes away (a scratch cluster whose disk filled) rejects the query in flight; the
-    // 'error' event it also emits would otherwise end the process with a stack trace.
-    client.on('error', () => { });
-    await client.connect();
-    try {
-        return await fn(client);
-    }
-    finally {
-        await client.end().catch(() => { });
-    }
-}
-async function queryRows(c, sql, params = []) {
-    return withClient(c, async (client) => (await client.query(sql, params)).rows);
-}
-/** Quote an identifier for SQL. */
-function ident(name) {
-    return `"${name.replace(/"/g, '""')}"`;
-}
-/**
- * Wait until the server takes connections (after promotion it writes its end-of-recovery
- * checkpoint first; with hot standby off it refuses connections until then).
- */
-async function waitForConnections(c, timeoutMs = 60_000) {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-        try {
-            await withClient(c, (client) => client.query('SELECT 1'));
-            return;
-        }
-        catch (e) {
-            // Only "starting up" (57P03) or no socket yet is waited for; any other answer means it is up.
-            const code = e.code;
-            if (!['57P03', 'ECONNREFUSED', 'ENOENT'].includes(code ?? ''))
-                return;
-            if (Date.now() > until)
-                throw e;
-            await new Promise((r) => setTimeout(r, 200));
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/archive/checksum.ts
-
-function parseChecksumInput(input, value) {
-    const v = value.trim().toLowerCase();
-    if (v === '' || v === 'auto')
-        return { mode: 'auto' };
-    if (v === 'required' || v === 'skip')
-        return { mode: v };
-    const hex = v.replace(/^sha256:/, '');
-    if (/^[0-9a-f]{64}$/.test(hex))
-        return { mode: 'literal', sha256: hex };
-    throw new UserError(input, `"${value}" is neither auto, required, skip nor a SHA-256 (64 hex digits)`, 'Give auto, required, skip, or the 64-hex-digit output of sha256sum');
-}
-/** The first hex digest of the right length in a sha256sum/md5sum-style file, or undefined. */
-function digestInSidecar(text, algorithm, fileName) {
-    const len = algorithm === 'sha256' ? 64 : 32;
-    const base = fileName.split('/').pop();
-    const lines = text
-        .split('\n')
-        .map((l) => l.trim())
-        .filter(Boolean);
-    const re = new RegExp(`^([0-9a-fA-F]{${len}})(?:\\s+\\*?(.+))?$`);
-    const parsed = lines.map((l) => re.exec(l)).filter((m) => m !== null);
-    // A sums file may list several files: take the line that names ours, else a lone digest.
-    const named = parsed.find((m) => m[2] && m[2].split('/').pop() === base);
-    const chosen = named ?? (parsed.length === 1 ? parsed[0] : undefined);
-    return chosen?.[1]?.toLowerCase();
-}
-/** Find what the backup's checksum should be: sidecar files first, then object metadata. */
-async function findExpectedChecksum(source, name, names) {
-    for (const [suffix, algorithm] of [
-        ['.sha256', 'sha256'],
-        ['.sha256sum', 'sha256'],
-        ['.md5', 'md5'],
-        ['.md5sum', 'md5'],
-    ]) {
-        const sidecar = name + suffix;
-        if (!names.has(sidecar))
-            continue;
-        const text = await source.readText(sidecar);
-        const value = text === undefined ? undefined : digestInSidecar(text, algorithm, name);
-        if (value)
-            return { algorithm, value, from: sidecar };
-    }
-    const meta = await source.metadata(name);
-    for (const algorithm of ['sha256', 'md5']) {
-        const v = meta[algorithm]?.trim().toLowerCase();
-        if (v && /^[0-9a-f]+$/.test(v))
-            return { algorithm, value: v, from: `object metadata "${algorithm}"` };
-    }
-    return undefined;
-}
-
 ;// CONCATENATED MODULE: ./src/core/duration.ts
 
 const UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
@@ -81518,9 +83451,25 @@ function parseDuration(input, value) {
         matched = re.lastIndex;
     }
     if (text === '' || matched !== text.length || total <= 0) {
-        throw new UserError(input, `"${value}" is not a duration`, 'Write a number with a unit: s, m, h, d or w, for example 26h, 90m, 7d or 1h30m');
+        throw new errors_UserError(input, `"${value}" is not a duration`, 'Write a number with a unit: s, m, h, d or w, for example 26h, 90m, 7d or 1h30m');
     }
     return total;
+}
+/**
+ * A threshold in seconds: the input's name says seconds, so a bare number is seconds; a duration
+ * with a unit (90s, 10m) is read as one; `off` turns the check off.
+ */
+function parseSeconds(input, value) {
+    const text = (value ?? '').trim().toLowerCase();
+    if (text === '' || text === 'off' || text === 'none')
+        return undefined;
+    if (/^\d+(\.\d+)?$/.test(text)) {
+        const n = Number(text);
+        if (n > 0)
+            return n;
+        throw new UserError(input, `"${value}" is not above zero`, 'Give a number of seconds, e.g. 5, or off');
+    }
+    return parseDuration(input, text);
 }
 function duration_formatSeconds(seconds) {
     if (seconds < 10)
@@ -81543,6 +83492,180 @@ function formatBytes(bytes) {
         i++;
     }
     return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+/** Now as a compact UTC stamp for names (20261121T093000). */
+function timeStamp() {
+    return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+}
+
+;// CONCATENATED MODULE: ./src/core/inputs.ts
+
+
+
+
+/** A problem with a value, as a zod issue: the message says what is wrong, `fix` how to fix it. */
+function problem(ctx, input, message, fix) {
+    ctx.issues.push({ code: 'custom', input, message, params: { fix } });
+    return NEVER;
+}
+/**
+ * A schema over a parser of this code base that throws a UserError (naming nothing: the reader names
+ * the input): its problem and fix become the issue.
+ */
+function parsed(parse) {
+    return schemas_string().transform((text, ctx) => {
+        try {
+            return parse(text);
+        }
+        catch (e) {
+            if (e instanceof errors_UserError)
+                return problem(ctx, text, e.problem, e.fix);
+            throw e;
+        }
+    });
+}
+/** An input over a schema of its text: undefined when not given. */
+function inputs_optional(description, schema, asSwitch = false) {
+    return { description, ...(asSwitch ? { switch: true } : {}), schema: schema.optional() };
+}
+/** An input over a schema of its text, with a default. */
+function defaulted(description, schema, fallback, asSwitch = false) {
+    return {
+        description,
+        default: fallback,
+        ...(asSwitch ? { switch: true } : {}),
+        schema: schemas_string().optional().default(fallback).pipe(schema),
+    };
+}
+/** An input over a schema of its text, with a default, required, or neither (by `o`). */
+function input(description, schema, o) {
+    if (o.default !== undefined)
+        return defaulted(description, schema, o.default);
+    if (o.required)
+        return { description, required: true, schema };
+    return inputs_optional(description, schema);
+}
+function inputs_text(description, o = {}) {
+    return input(description, schemas_string(), o);
+}
+const TRUE = ['true', 'yes', '1', 'on'];
+const FALSE = ['false', 'no', '0', 'off'];
+/** The one boolean reader: true/false, yes/no, on/off, 1/0, any case. */
+const inputs_booleanSchema = schemas_string().transform((value, ctx) => {
+    const word = value.trim().toLowerCase();
+    if (TRUE.includes(word))
+        return true;
+    if (FALSE.includes(word))
+        return false;
+    return problem(ctx, value, `"${value}" is not true or false`, 'Write true or false');
+});
+/** A boolean with a default; a switch on the command line. */
+function flag(description, fallback) {
+    return defaulted(description, inputs_booleanSchema, String(fallback), true);
+}
+/** A boolean whose absence means something of its own (the description says what). */
+function optionalFlag(description) {
+    return inputs_optional(description, inputs_booleanSchema, true);
+}
+function choice(values, description, o = {}) {
+    const list = values.join(', ');
+    const schema = schemas_string().transform((value, ctx) => {
+        const word = values.find((v) => v === value.trim().toLowerCase());
+        if (word !== undefined)
+            return word;
+        return problem(ctx, value, o.problem ? o.problem(value) : `"${value}" is not one of ${list}`, typeof o.fix === 'function' ? o.fix(value) : (o.fix ?? `Use one of: ${list}`));
+    });
+    return input(description, schema, o);
+}
+/** The lowest severity that fails. */
+function severity(description) {
+    return choice(SEVERITIES, description, {
+        default: 'high',
+        problem: (v) => `"${v}" is not a severity`,
+        fix: `Use one of ${SEVERITIES.join(', ')}`,
+    });
+}
+function inputs_custom(description, parse, fallback) {
+    return fallback === undefined
+        ? inputs_optional(description, parsed(parse))
+        : defaulted(description, parsed(parse), fallback);
+}
+function inputs_duration(description, fallback) {
+    const parse = (t) => parseDuration('', t);
+    return fallback === undefined ? inputs_custom(description, parse) : inputs_custom(description, parse, fallback);
+}
+function inputs_integer(description, o) {
+    const { min, max, what } = o;
+    const schema = schemas_string().transform((value, ctx) => {
+        const n = Number(value);
+        if (Number.isInteger(n) && n >= min && (max === undefined || n <= max))
+            return n;
+        return max === undefined
+            ? problem(ctx, value, `"${value}" is not a whole number of at least ${min}`, `Give a whole number, e.g. ${o.default}`)
+            : problem(ctx, value, `"${value}" is not ${what}`, `Give a whole number from ${min} to ${max}`);
+    });
+    return o.default === undefined
+        ? inputs_optional(description, schema)
+        : defaulted(description, schema, String(o.default));
+}
+/** Some of another set of inputs, by name, so that a shared input reads the same everywhere. */
+function inputs_pick(inputs, names) {
+    return Object.fromEntries(names.map((n) => [n, inputs[n]]));
+}
+/** Another set of inputs without some of them. */
+function inputs_omit(inputs, names) {
+    return Object.fromEntries(Object.entries(inputs).filter(([n]) => !names.includes(n)));
+}
+function distance(a, b) {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+        const next = [i];
+        for (let j = 1; j <= b.length; j++)
+            next[j] = Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+        row = next;
+    }
+    return row[b.length] ?? 0;
+}
+/** The known name nearest a typo, when it is near enough to be what was meant. */
+function closest(word, options) {
+    const best = options.map((o) => ({ o, d: distance(word, o) })).sort((x, y) => x.d - y.d)[0];
+    return best && best.d <= Math.max(2, Math.floor(word.length / 3)) ? best.o : undefined;
+}
+/** How the user knows an input: `keep` in `with:`, `--keep` on the command line. */
+const inputs_nameFor = (how) => (n) => (how === 'flag' ? `--${n}` : n);
+/** Unknown names are a user error, with the nearest known one when there is one. */
+function checkNames(command, known, given, how) {
+    const show = inputs_nameFor(how);
+    for (const key of given) {
+        if (known.includes(key))
+            continue;
+        const guess = closest(key, known);
+        throw new errors_UserError(show(key), `${command} has no such ${how}`, guess ? `Did you mean ${show(guess)}?` : `Known ${how}s: ${known.map(show).join(', ')}`);
+    }
+}
+/**
+ * Read raw inputs (from `with:` or from flags) against their specs: unknown names and missing
+ * required ones are user errors, empty is absent, defaults fill the rest, and each value is parsed
+ * by its schema; a bad value is a UserError naming the input.
+ */
+function inputs_readInputs(command, inputs, raw, how) {
+    const show = inputs_nameFor(how);
+    checkNames(command, Object.keys(inputs), Object.keys(raw), how);
+    const out = {};
+    for (const [name, input] of Object.entries(inputs)) {
+        // Empty is absent: the schema applies the default.
+        const value = raw[name] === '' ? undefined : raw[name];
+        if (input.required && value === undefined)
+            throw new errors_UserError(show(name), 'is required', `Set ${show(name)}: ${input.description}`);
+        const r = input.schema.safeParse(value);
+        if (!r.success) {
+            const issue = r.error.issues[0];
+            const fix = issue?.code === 'custom' ? issue.params?.fix : undefined;
+            throw new errors_UserError(show(name), issue?.message ?? 'is not valid', String(fix ?? input.description));
+        }
+        out[name] = r.data;
+    }
+    return out;
 }
 
 ;// CONCATENATED MODULE: external "node:timers/promises"
@@ -81571,7 +83694,6 @@ function memoryLogger() {
 }
 
 ;// CONCATENATED MODULE: ./src/sources/s3.ts
-
 
 
 
@@ -81612,20 +83734,20 @@ function parseS3Url(input, url) {
     const fix = `Give it as ${example}`;
     const scheme = /^s3:\/\//i.exec(value);
     if (!scheme) {
-        throw new UserError(input, `"${url}" is not an s3:// URL`, fix);
+        throw new errors_UserError(input, `"${url}" is not an s3:// URL`, fix);
     }
     const rest = value.slice(scheme[0].length);
     const slash = rest.indexOf('/');
     const bucket = slash === -1 ? rest : rest.slice(0, slash);
     let prefix = slash === -1 ? '' : rest.slice(slash + 1);
     if (bucket === '') {
-        throw new UserError(input, `"${url}" names no bucket`, fix);
+        throw new errors_UserError(input, `"${url}" names no bucket`, fix);
     }
     if (!BUCKET_NAME.test(bucket) || bucket.includes('..')) {
         const hint = bucket.includes(':')
             ? 'A bucket name holds no host or port: pass the server as the S3 endpoint option, and'
             : 'Bucket names are 3-63 letters, digits, dots and hyphens, starting and ending with a letter or digit;';
-        throw new UserError(input, `"${bucket}" in "${url}" is not a valid bucket name`, `${hint} give it as ${example}`);
+        throw new errors_UserError(input, `"${bucket}" in "${url}" is not a valid bucket name`, `${hint} give it as ${example}`);
     }
     if (prefix !== '' && !prefix.endsWith('/'))
         prefix += '/';
@@ -81635,18 +83757,16 @@ function positiveInteger(name, value, fallback) {
     if (value === undefined)
         return fallback;
     if (!Number.isSafeInteger(value) || value <= 0) {
-        throw new UserError(`S3 ${name}`, `${value} is not a positive whole number`, `Set ${name} to 1 or more`);
+        throw new errors_UserError(`S3 ${name}`, `${value} is not a positive whole number`, `Set ${name} to 1 or more`);
     }
     return value;
 }
 /** The s3-endpoint, s3-region and s3-force-path-style inputs (or flags), as S3Options. */
-function parseS3Inputs(v, name) {
+function s3Options(v) {
     return {
         ...(v['s3-endpoint'] ? { endpoint: v['s3-endpoint'] } : {}),
         ...(v['s3-region'] ? { region: v['s3-region'] } : {}),
-        ...(v['s3-force-path-style']
-            ? { forcePathStyle: parseBool(name('s3-force-path-style'), v['s3-force-path-style'], true) }
-            : {}),
+        ...(v['s3-force-path-style'] !== undefined ? { forcePathStyle: v['s3-force-path-style'] } : {}),
     };
 }
 /** A read-only view of the objects under one S3 prefix. */
@@ -82058,59 +84178,104 @@ function isMissingKey(err) {
     return status === 404 && code !== 'NoSuchBucket';
 }
 
+;// CONCATENATED MODULE: ./src/archive/checksum.ts
+
+function parseChecksumInput(input, value) {
+    const v = value.trim().toLowerCase();
+    if (v === '' || v === 'auto')
+        return { mode: 'auto' };
+    if (v === 'required' || v === 'skip')
+        return { mode: v };
+    const hex = v.replace(/^sha256:/, '');
+    if (/^[0-9a-f]{64}$/.test(hex))
+        return { mode: 'literal', sha256: hex };
+    throw new errors_UserError(input, `"${value}" is neither auto, required, skip nor a SHA-256 (64 hex digits)`, 'Give auto, required, skip, or the 64-hex-digit output of sha256sum');
+}
+/** The first hex digest of the right length in a sha256sum/md5sum-style file, or undefined. */
+function digestInSidecar(text, algorithm, fileName) {
+    const len = algorithm === 'sha256' ? 64 : 32;
+    const base = fileName.split('/').pop();
+    const lines = text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
+    const re = new RegExp(`^([0-9a-fA-F]{${len}})(?:\\s+\\*?(.+))?$`);
+    const parsed = lines.map((l) => re.exec(l)).filter((m) => m !== null);
+    // A sums file may list several files: take the line that names ours, else a lone digest.
+    const named = parsed.find((m) => m[2] && m[2].split('/').pop() === base);
+    const chosen = named ?? (parsed.length === 1 ? parsed[0] : undefined);
+    return chosen?.[1]?.toLowerCase();
+}
+/** Find what the backup's checksum should be: sidecar files first, then object metadata. */
+async function findExpectedChecksum(source, name, names) {
+    for (const [suffix, algorithm] of [
+        ['.sha256', 'sha256'],
+        ['.sha256sum', 'sha256'],
+        ['.md5', 'md5'],
+        ['.md5sum', 'md5'],
+    ]) {
+        const sidecar = name + suffix;
+        if (!names.has(sidecar))
+            continue;
+        const text = await source.readText(sidecar);
+        const value = text === undefined ? undefined : digestInSidecar(text, algorithm, name);
+        if (value)
+            return { algorithm, value, from: sidecar };
+    }
+    const meta = await source.metadata(name);
+    for (const algorithm of ['sha256', 'md5']) {
+        const v = meta[algorithm]?.trim().toLowerCase();
+        if (v && /^[0-9a-f]+$/.test(v))
+            return { algorithm, value: v, from: `object metadata "${algorithm}"` };
+    }
+    return undefined;
+}
+
+// EXTERNAL MODULE: ./node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(4006);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
+;// CONCATENATED MODULE: ./src/core/glob.ts
+
+
+/**
+ * How globs read everywhere: `*` and `?` stay within a folder, `**` crosses folders, `{a,b}`,
+ * `[0-9]` and `[!0-9]` work, `*` matches dot files too, a backslash makes the next character literal
+ * (`a\*b`), and a leading `!` is a plain character. Unbalanced brackets are an error, not a silent
+ * no-match.
+ */
+const OPTIONS = {
+    dot: true,
+    nonegate: true,
+    noextglob: true,
+    posix: true,
+    windows: false,
+    strictBrackets: true,
+    debug: true,
+};
+/** The glob as an anchored RegExp; a pattern picomatch cannot read is the user's mistake in `input`. */
+function globRegExp(pattern, input) {
+    try {
+        return picomatch_default().makeRe(pattern, OPTIONS);
+    }
+    catch (e) {
+        const why = (e instanceof Error ? e.message : String(e))
+            .replace(/ - use .*$/, '')
+            .replace(/^Invalid regular expression: \/.*\/: /, '');
+        throw new errors_UserError(input, `"${pattern}" is not a valid glob (${why})`, 'Put a backslash before a literal { } [ ] ( ) or *, e.g. backup\\{1.dump');
+    }
+}
+/** A test of whole strings against the glob. */
+function globMatcher(pattern, input) {
+    const re = globRegExp(pattern, input);
+    return (s) => re.test(s);
+}
+
 ;// CONCATENATED MODULE: ./src/sources/select.ts
 
-/** Turn a glob into a RegExp: `**` crosses folders, `*` and `?` do not, `{a,b}` and `[...]` work. */
-function globToRegExp(glob) {
-    let re = '';
-    let inGroup = 0;
-    for (let i = 0; i < glob.length; i++) {
-        const c = glob[i];
-        if (c === '*') {
-            if (glob[i + 1] === '*') {
-                i++;
-                if (glob[i + 1] === '/') {
-                    i++;
-                    re += '(?:.*/)?';
-                }
-                else
-                    re += '.*';
-            }
-            else
-                re += '[^/]*';
-        }
-        else if (c === '?')
-            re += '[^/]';
-        else if (c === '{') {
-            inGroup++;
-            re += '(?:';
-        }
-        else if (c === '}' && inGroup > 0) {
-            inGroup--;
-            re += ')';
-        }
-        else if (c === ',' && inGroup > 0)
-            re += '|';
-        else if (c === '[') {
-            const end = glob.indexOf(']', i + 1);
-            if (end === -1)
-                re += '\\[';
-            else {
-                re += `[${glob
-                    .slice(i + 1, end)
-                    .replace(/^!/, '^')
-                    .replace(/\\/g, '\\\\')}]`;
-                i = end;
-            }
-        }
-        else
-            re += c.replace(/[.+^$()|\\/]/g, '\\$&');
-    }
-    return new RegExp(`^${re}$`);
-}
+
 /** A pattern without a slash matches the file name in any folder, as in .gitignore. */
-function matcher(pattern) {
-    const re = globToRegExp(pattern);
+function matcher(pattern, input = 'pattern') {
+    const re = globRegExp(pattern, input);
     if (pattern.includes('/'))
         return (name) => re.test(name);
     return (name) => re.test(name.slice(name.lastIndexOf('/') + 1));
@@ -82140,8 +84305,9 @@ function timestampInName(name) {
     }
     return found;
 }
-function candidates(objects, pattern) {
-    const match = pattern ? matcher(pattern) : undefined;
+/** Backups under the source, newest first; `pattern` is the glob the user gave as `input`. */
+function candidates(objects, pattern, input = 'pattern') {
+    const match = pattern ? matcher(pattern, input) : undefined;
     return objects
         .filter((o) => (match ? match(o.name) && !SIDECAR.test(o.name) : looksLikeBackup(o)))
         .map((o) => {
@@ -82169,7 +84335,7 @@ function parseExpect(input, value) {
         .filter(Boolean)) {
         const m = /^([A-Za-z][\w-]*)\s*=\s*(\d+)$/.exec(part);
         if (!m) {
-            throw new UserError(input, `"${part}" is not tier=count`, 'Write it as tier=count pairs: hourly=24,daily=7,weekly=4');
+            throw new errors_UserError(input, `"${part}" is not tier=count`, 'Write it as tier=count pairs: hourly=24,daily=7,weekly=4');
         }
         out[m[1].toLowerCase()] = Number(m[2]);
     }
@@ -82187,75 +84353,31 @@ function countTiers(list, tiers) {
     return counts;
 }
 
-;// CONCATENATED MODULE: ./src/verify/spec.ts
-const verifySpec = {
-    name: 'verify-backup',
-    command: 'verify',
-    title: 'Restorable: verify backup',
-    description: 'Find the newest PostgreSQL backup (local path or S3/R2), check its age, size, checksum, compression and format, walk the whole archive and replay its schema in a scratch cluster.',
-    inputs: [
-        { name: 'source', required: true, description: 'A local file, a local folder, or s3://bucket/prefix.' },
-        {
-            name: 'pattern',
-            description: 'Glob over names under the source, e.g. `daily/*.dump*`. Default: files that look like dumps.',
-        },
-        { name: 'select', default: 'latest', description: '`latest`, or the exact name of one backup.' },
-        {
-            name: 'max-age',
-            default: '26h',
-            description: 'Older than this is BACKUP_TOO_OLD (e.g. 26h, 7d, 90m).',
-        },
-        {
-            name: 'expect',
-            description: 'Backups expected per retention tier, e.g. `hourly=24,daily=7,weekly=4`.',
-        },
-        {
-            name: 'checksum',
-            default: 'auto',
-            description: '`auto` (sidecar .sha256/.md5 or S3 metadata), `required`, `skip`, or a literal SHA-256.',
-        },
-        { name: 'schema-check', default: 'true', description: 'Load the schema into a scratch cluster.' },
-        {
-            name: 'fail-on',
-            default: 'high',
-            description: 'Lowest severity that fails: critical, high, medium, low, info.',
-        },
-        { name: 'report', description: 'Write the JSON report to this path.' },
-        {
-            name: 's3-endpoint',
-            description: 'S3-compatible endpoint (R2, MinIO, ...). Credentials come from the environment.',
-        },
-        { name: 's3-region', description: 'S3 region (default: AWS_REGION, else us-east-1; R2 takes `auto`).' },
-        {
-            name: 's3-force-path-style',
-            description: 'Path-style S3 URLs (`endpoint/bucket/key`); default: true when `s3-endpoint` is set.',
-        },
-        { name: 'pg-bin-dir', description: 'Use PostgreSQL binaries from this folder only.' },
-        {
-            name: 'work-dir',
-            description: 'Each run downloads into its own folder beneath this one, run-XXXXXX (default: $RUNNER_TEMP/restorable, else .restorable/ here).',
-        },
-    ],
-    outputs: [
-        { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
-        { name: 'backup', description: 'Name (or S3 key) of the backup verified.' },
-        { name: 'local-path', description: 'Where the verified file is on this machine, for the next step.' },
-        { name: 'size-bytes', description: 'Size of the backup in bytes.' },
-        { name: 'age-hours', description: 'Age of the backup in hours.' },
-        { name: 'sha256', description: 'SHA-256 of the backup file.' },
-        { name: 'server-version', description: 'Version of the PostgreSQL server that was dumped.' },
-        { name: 'dump-format', description: '`custom`, `directory` or `plain`.' },
-        { name: 'tables', description: 'Number of tables in the dump.' },
-        { name: 'findings', description: 'Findings as JSON.' },
-        { name: 'report', description: 'Path of the JSON report.' },
-    ],
+;// CONCATENATED MODULE: ./src/backup/inputs.ts
+
+
+
+/** The command whose inputs these are, for messages about them. */
+const inputs_VERIFY_COMMAND = 'verify';
+/** Where the backup is and what it must be: verify-backup's inputs, which the drill and PITR reuse. */
+const inputs_verifyInputs = {
+    source: inputs_text('A local file, a local folder, or s3://bucket/prefix.', { required: true }),
+    pattern: inputs_text('Glob over names under the source, e.g. `daily/*.dump*`. Default: files that look like dumps.'),
+    select: inputs_text('`latest`, or the exact name of one backup.', { default: 'latest' }),
+    'max-age': inputs_duration('Older than this is BACKUP_TOO_OLD (e.g. 26h, 7d, 90m).', '26h'),
+    expect: inputs_custom('Backups expected per retention tier, e.g. `hourly=24,daily=7,weekly=4`.', (t) => parseExpect('', t)),
+    checksum: inputs_custom('`auto` (sidecar .sha256/.md5 or S3 metadata), `required`, `skip`, or a literal SHA-256.', (t) => parseChecksumInput('', t), 'auto'),
+    'schema-check': flag('Load the schema into a scratch cluster.', true),
+    'fail-on': severity('Lowest severity that fails: critical, high, medium, low, info.'),
+    report: inputs_text('Write the JSON report to this path.'),
+    's3-endpoint': inputs_text('S3-compatible endpoint (R2, MinIO, ...). Credentials come from the environment.'),
+    's3-region': inputs_text('S3 region (default: AWS_REGION, else us-east-1; R2 takes `auto`).'),
+    's3-force-path-style': optionalFlag('Path-style S3 URLs (`endpoint/bucket/key`); default: true when `s3-endpoint` is set.'),
+    'pg-bin-dir': inputs_text('Use PostgreSQL binaries from this folder only.'),
+    'work-dir': inputs_text('Each run downloads into its own folder beneath this one, run-XXXXXX (default: $RUNNER_TEMP/restorable, else .restorable/ here).'),
 };
 
-;// CONCATENATED MODULE: ./src/verify/options.ts
-
-
-
-
+;// CONCATENATED MODULE: ./src/backup/options.ts
 
 
 
@@ -82270,105 +84392,339 @@ function defaultWorkDir() {
 }
 /** From raw inputs or flags to options; every mistake is a UserError naming the input. */
 function parseVerifyOptions(raw, how) {
-    const v = resolveInputs(verifySpec, raw, how);
-    const name = (n) => (how === 'flag' ? `--${n}` : n);
+    return verifyOptions(readInputs(VERIFY_COMMAND, verifyInputs, raw, how), nameFor(how));
+}
+/** From the verify inputs' values to options: the checks that need more than one value, or the disk. */
+function verifyOptions(v, name) {
     const source = v.source.trim();
     if (source.startsWith('s3://'))
         parseS3Url(name('source'), source);
     else if (!external_node_fs_default().existsSync(source)) {
-        throw new UserError(name('source'), `"${source}" does not exist`, 'Give an existing file or folder, or an s3://bucket/prefix URL');
+        throw new errors_UserError(name('source'), `"${source}" does not exist`, 'Give an existing file or folder, or an s3://bucket/prefix URL');
     }
     return {
         source,
         ...(v.pattern ? { pattern: v.pattern } : {}),
-        select: (v.select ?? 'latest').trim(),
-        maxAgeSeconds: parseDuration(name('max-age'), v['max-age'] ?? '26h'),
-        ...(v.expect ? { expect: parseExpect(name('expect'), v.expect) } : {}),
-        checksum: parseChecksumInput(name('checksum'), v.checksum ?? 'auto'),
-        schemaCheck: parseBool(name('schema-check'), v['schema-check'], true),
-        failOn: parseSeverity(name('fail-on'), v['fail-on']),
+        select: v.select.trim(),
+        maxAgeSeconds: v['max-age'],
+        ...(v.expect ? { expect: v.expect } : {}),
+        checksum: v.checksum,
+        schemaCheck: v['schema-check'] ?? true,
+        failOn: v['fail-on'],
         ...(v.report ? { report: v.report } : {}),
-        s3: parseS3Inputs(v, name),
+        s3: s3Options(v),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
         workDir: v['work-dir'] ? external_node_path_default().resolve(v['work-dir']) : defaultWorkDir(),
     };
 }
 const cpuCount = () => external_node_os_default().availableParallelism?.() ?? external_node_os_default().cpus().length;
 
-;// CONCATENATED MODULE: ./src/compare/spec.ts
-const compareSpec = {
-    name: 'compare-counts',
-    command: 'compare',
-    title: 'Restorable: compare counts',
-    description: 'Row counts and structure of a live database (read-only) or a baseline file against a restored copy: exact where it matters, estimated where it is big.',
-    inputs: [
-        {
-            name: 'source-url',
-            description: 'The live database, read through a read-only session (the role needs only SELECT).',
-        },
-        {
-            name: 'baseline',
-            description: 'Instead of source-url: a JSON file of counts written earlier with write-baseline.',
-        },
-        { name: 'target-url', description: "The restored database (restore-drill's database-url)." },
-        {
-            name: 'mode',
-            default: 'auto',
-            description: '`exact` (count(*)), `estimate` (catalog statistics, one query), `auto` (exact below exact-limit).',
-        },
-        {
-            name: 'exact-limit',
-            default: '1000000',
-            description: 'In auto mode, tables estimated above this many rows are estimated, not counted.',
-        },
-        {
-            name: 'tolerance',
-            default: '0',
-            description: 'Allowed difference: 0, 1000 (rows) or 2% (per-table overrides in restorable.yml).',
-        },
-        {
-            name: 'direction',
-            default: 'drop',
-            description: '`drop` (only fewer rows in the target is drift) or `both` (two copies of one snapshot).',
-        },
-        { name: 'schemas', description: 'Only these schemas, comma-separated (default: every user schema).' },
-        { name: 'include', description: 'Globs over schema.table to compare, comma-separated.' },
-        { name: 'exclude', description: 'Globs over schema.table to leave out, comma-separated.' },
-        { name: 'jobs', default: '4', description: 'Parallel connections per side for exact counts.' },
-        {
-            name: 'structure',
-            default: 'true',
-            description: 'Also compare tables, columns and types, indexes, constraints, sequences, extensions.',
-        },
-        {
-            name: 'write-baseline',
-            description: "Write the source's counts (and when they were taken) to this JSON file.",
-        },
-        {
-            name: 'freshness-column',
-            description: 'Report max() of this column per table on both sides: the RPO actually achieved.',
-        },
-        { name: 'config', description: 'restorable.yml, for per-table tolerances (compare.tables).' },
-        {
-            name: 'fail-on',
-            default: 'high',
-            description: 'Lowest severity that fails: critical, high, medium, low, info.',
-        },
-        { name: 'report', description: 'Write the JSON report to this path.' },
-    ],
-    outputs: [
-        { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
-        { name: 'compared', description: 'Tables compared.' },
-        { name: 'drifted', description: 'Tables whose counts drifted.' },
-        { name: 'missing', description: 'Tables missing from the target.' },
-        { name: 'table', description: 'The comparison as a markdown table, drifted rows first.' },
-        { name: 'findings', description: 'Findings as JSON.' },
-        { name: 'report', description: 'Path of the JSON report.' },
-    ],
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/config/restorable.ts
+/**
+ * restorable.yml: its schema and reader, and the tolerances and expectations it holds. Every
+ * pipeline that takes `config` (drill, compare, migrate, pitr) and the checks read it from here.
+ */
+
+
+
+
+
+const tolerance = schemas_string()
+    .or(schemas_number())
+    .transform((v, ctx) => {
+    const t = parseTolerance(String(v));
+    if (!t) {
+        ctx.addIssue({
+            code: 'custom',
+            message: `"${v}" is not a tolerance: write 0, 1000 (rows) or 2% (a share)`,
+        });
+        return NEVER;
+    }
+    return t;
+});
+function parseTolerance(text) {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(%)?\s*$/.exec(text);
+    if (!m)
+        return undefined;
+    return m[2] ? { kind: 'percent', value: Number(m[1]) } : { kind: 'rows', value: Number(m[1]) };
+}
+const expectation = schemas_string().refine((s) => parseExpectation(s) !== undefined, {
+    message: 'is not an expectation: write "> 0", ">= 10", "== 0", "!= 0", "< 5" or "between 1 and 10"',
+});
+function parseExpectation(text) {
+    const between = /^\s*between\s+(-?\d+(?:\.\d+)?)\s+and\s+(-?\d+(?:\.\d+)?)\s*$/i.exec(text);
+    if (between)
+        return { op: 'between', lo: Number(between[1]), hi: Number(between[2]) };
+    const m = /^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(text);
+    return m ? { op: m[1], value: Number(m[2]) } : undefined;
+}
+function meets(value, e) {
+    switch (e.op) {
+        case 'between':
+            return value >= e.lo && value <= e.hi;
+        case '>':
+            return value > e.value;
+        case '>=':
+            return value >= e.value;
+        case '==':
+            return value === e.value;
+        case '!=':
+            return value !== e.value;
+        case '<':
+            return value < e.value;
+        case '<=':
+            return value <= e.value;
+    }
+}
+const configSchema = object({
+    structure: object({ reference: schemas_string().min(1) })
+        .strict()
+        .optional(),
+    volume: object({
+        tables: record(schemas_string(), object({ min: schemas_number().int().nonnegative() }).strict()).optional(),
+        tolerance: tolerance.optional(),
+    })
+        .strict()
+        .optional(),
+    semantics: array(object({ name: schemas_string().min(1), sql: schemas_string().min(1), expect: expectation }).strict())
+        .optional(),
+    integrity: object({
+        sequences: schemas_boolean().optional(),
+        collation: schemas_boolean().optional(),
+        amcheck: schemas_boolean().optional(),
+        'validate-constraints': schemas_boolean().optional(),
+    })
+        .strict()
+        .optional(),
+    compare: object({
+        tables: record(schemas_string(), object({ tolerance }).strict()).optional(),
+    })
+        .strict()
+        .optional(),
+    pitr: object({
+        /** What `confirm` may equal for an in-place restore, besides the system identifier. */
+        name: schemas_string().min(1).optional(),
+        /** Checks against the recovered server; `asserts` marks the ones that prove the target. */
+        checks: array(object({
+            name: schemas_string().min(1),
+            sql: schemas_string().min(1),
+            expect: expectation,
+            asserts: schemas_enum(['before-target', 'after-target']).optional(),
+            /** The database of the recovered server to run it in (default: postgres). */
+            database: schemas_string().min(1).optional(),
+        })
+            .strict())
+            .optional(),
+    })
+        .strict()
+        .optional(),
+    ignore: array(object({
+        rule: schemas_string().refine((r) => r in RULES, { message: 'is not a rule Restorable raises' }),
+        reason: schemas_string().trim().min(1, 'needs a written reason'),
+    })
+        .strict())
+        .optional(),
+})
+    .strict();
+/** Read and validate restorable.yml; an unknown key, a bad value or bad YAML is one clear line. */
+function loadConfig(input, file) {
+    if (!file)
+        return {};
+    let text;
+    try {
+        text = external_node_fs_default().readFileSync(file, 'utf8');
+    }
+    catch {
+        throw new errors_UserError(input, `"${file}" cannot be read`, 'Give the path of your restorable.yml, or leave config empty');
+    }
+    let raw;
+    try {
+        raw = (0,dist/* parse */.qg)(text) ?? {};
+    }
+    catch (e) {
+        throw new errors_UserError(input, `${file} is not valid YAML (${e.message.split('\n')[0]})`, 'Fix the YAML syntax');
+    }
+    const r = configSchema.safeParse(raw);
+    if (r.success)
+        return r.data;
+    const issue = r.error.issues[0];
+    const where = issue.path.join('.') || '(top level)';
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+    if (keys.length) {
+        throw new errors_UserError(input, `${file}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} at ${where}`, 'Check the spelling against the README (restorable.yml)');
+    }
+    throw new errors_UserError(input, `${file}: ${where} ${issue.message}`, 'See restorable.yml in the README');
+}
+
+// EXTERNAL MODULE: ./node_modules/pg/lib/index.js
+var lib = __nccwpck_require__(3273);
+;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
+// ESM wrapper for pg
+
+
+// Re-export all the properties
+const Client = lib.Client
+const Pool = lib.Pool
+const Connection = lib.Connection
+const types = lib.types
+const Query = lib.Query
+const DatabaseError = lib.DatabaseError
+const escapeIdentifier = lib.escapeIdentifier
+const escapeLiteral = lib.escapeLiteral
+const Result = lib.Result
+const TypeOverrides = lib.TypeOverrides
+
+// Also export the defaults
+const defaults = lib.defaults
+
+// Re-export the default
+/* harmony default export */ const esm = (lib);
+
+;// CONCATENATED MODULE: ./src/postgres/client.ts
+
+
+/** Parse a postgres:// URL; the password is registered as a secret the moment it is read. */
+function parseDbUrl(input, url, secret) {
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        u = undefined;
+    }
+    // libpq's `?host=/socket/folder` (a Unix socket) wins over the host part, which may then be empty.
+    const queryHost = u?.searchParams.get('host') ?? '';
+    if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !(u.hostname || queryHost)) {
+        throw new errors_UserError(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/database');
+    }
+    const password = decodeURIComponent(u.password);
+    if (password)
+        secret(password);
+    return {
+        host: queryHost || u.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(u.port || 5432),
+        user: decodeURIComponent(u.username) || 'postgres',
+        database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
+        ...(password ? { password } : {}),
+    };
+}
+/** A URL to show: the password, if any, as ***. */
+function maskedUrl(c) {
+    const socket = c.host.startsWith('/');
+    const host = socket ? 'localhost' : c.host.includes(':') ? `[${c.host}]` : c.host;
+    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}${socket ? `?host=${encodeURIComponent(c.host)}` : ''}`;
+}
+/** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
+function libpqEnv(c) {
+    return {
+        PGHOST: c.host,
+        PGPORT: String(c.port),
+        PGUSER: c.user,
+        PGDATABASE: c.database,
+        ...(c.password ? { PGPASSWORD: c.password } : {}),
+        PGCONNECT_TIMEOUT: '10',
+    };
+}
+/** Open a connection, run `fn`, close it, whatever happens. */
+async function withClient(c, fn) {
+    const client = new esm.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
+    // A server that goes away (a scratch cluster whose disk filled) rejects the query in flight; the
+    // 'error' event it also emits would otherwise end the process with a stack trace.
+    client.on('error', () => { });
+    await client.connect();
+    try {
+        return await fn(client);
+    }
+    finally {
+        await client.end().catch(() => { });
+    }
+}
+async function queryRows(c, sql, params = []) {
+    return withClient(c, async (client) => (await client.query(sql, params)).rows);
+}
+/** Quote an identifier for SQL. */
+function ident(name) {
+    return `"${name.replace(/"/g, '""')}"`;
+}
+/**
+ * Wait until the server takes connections (after promotion it writes its end-of-recovery
+ * checkpoint first; with hot standby off it refuses connections until then).
+ */
+async function waitForConnections(c, timeoutMs = 60_000) {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+        try {
+            await withClient(c, (client) => client.query('SELECT 1'));
+            return;
+        }
+        catch (e) {
+            // Only "starting up" (57P03) or no socket yet is waited for; any other answer means it is up.
+            const code = e.code;
+            if (!['57P03', 'ECONNREFUSED', 'ENOENT'].includes(code ?? ''))
+                return;
+            if (Date.now() > until)
+                throw e;
+            await new Promise((r) => setTimeout(r, 200));
+        }
+    }
+}
+/**
+ * The comment on every database a drill creates: the drill's teardown drops only databases that
+ * carry it, and migrate-check knows a drill's copy by it.
+ */
+const MARKER = 'created by restorable drill';
+
+;// CONCATENATED MODULE: ./src/comparison/inputs.ts
+
+
+
+/** The command whose inputs these are, for messages about them. */
+const COMPARE_COMMAND = 'compare';
+/** compare-counts' inputs: what is compared with what, how exactly, and what drift is allowed. */
+const compareInputs = {
+    'source-url': inputs_text('The live database, read through a read-only session (the role needs only SELECT).'),
+    baseline: inputs_text('Instead of source-url: a JSON file of counts written earlier with write-baseline.'),
+    'target-url': inputs_text("The restored database (restore-drill's database-url)."),
+    mode: choice(['exact', 'estimate', 'auto'], '`exact` (count(*)), `estimate` (catalog statistics, one query), `auto` (exact below exact-limit).', {
+        default: 'auto',
+        problem: (v) => `"${v}" is not exact, estimate or auto`,
+        fix: 'Use exact, estimate or auto',
+    }),
+    'exact-limit': inputs_integer('In auto mode, tables estimated above this many rows are estimated, not counted.', {
+        min: 0,
+        default: 1000000,
+    }),
+    tolerance: inputs_custom('Allowed difference: 0, 1000 (rows) or 2% (per-table overrides in restorable.yml).', (t) => {
+        const tolerance = parseTolerance(t);
+        if (!tolerance)
+            throw new errors_UserError('', `"${t}" is not a tolerance`, 'Write 0, 1000 (rows) or 2% (a share of the source count)');
+        return tolerance;
+    }, '0'),
+    direction: choice(['drop', 'both'], '`drop` (only fewer rows in the target is drift) or `both` (two copies of one snapshot).', {
+        default: 'drop',
+        problem: (v) => `"${v}" is not drop or both`,
+        fix: 'Use drop (the source grew after the backup) or both',
+    }),
+    schemas: inputs_text('Only these schemas, comma-separated (default: every user schema).'),
+    include: inputs_text('Globs over schema.table to compare, comma-separated.'),
+    exclude: inputs_text('Globs over schema.table to leave out, comma-separated.'),
+    jobs: inputs_integer('Parallel connections per side for exact counts.', { min: 1, default: 4 }),
+    structure: flag('Also compare tables, columns and types, indexes, constraints, sequences, extensions.', true),
+    'write-baseline': inputs_text("Write the source's counts (and when they were taken) to this JSON file."),
+    'freshness-column': inputs_text('Report max() of this column per table on both sides: the RPO actually achieved.'),
+    config: inputs_text('restorable.yml, for per-table tolerances (compare.tables).'),
+    'fail-on': severity('Lowest severity that fails: critical, high, medium, low, info.'),
+    report: inputs_text('Write the JSON report to this path.'),
+};
+/** The compare rung a drill or a PITR drill offers: what the restored copy is compared with. */
+const compareRungInputs = {
+    'compare-source-url': inputs_text('Also compare row counts and structure with this live database (read-only), as a rung of the drill.'),
+    'compare-baseline': inputs_text('Or compare with a baseline file written by compare-counts write-baseline.'),
 };
 
-;// CONCATENATED MODULE: ./src/compare/options.ts
-
+;// CONCATENATED MODULE: ./src/comparison/options.ts
 
 
 
@@ -82381,59 +84737,46 @@ const list = (v) => (v ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+/** The live database (its password a secret from here on), or else the baseline file. */
+function compareWith(sourceUrl, baseline, name, secret) {
+    if (sourceUrl)
+        return { source: parseDbUrl(name('source-url'), sourceUrl, secret) };
+    if (baseline)
+        return { baseline };
+    throw new errors_UserError(name('source-url'), 'is required (or baseline)', 'Give the live database as source-url, or a baseline JSON file');
+}
 function parseCompareOptions(raw, how, log, 
 /** As a rung of a drill, the target is the restored database, not an input. */
 rung = false) {
-    const v = resolveInputs(compareSpec, raw, how);
-    const name = (n) => (how === 'flag' ? `--${n}` : n);
+    const v = inputs_readInputs(COMPARE_COMMAND, compareInputs, raw, how);
+    const name = inputs_nameFor(how);
     const secret = (s) => log.secret(s);
     if (v['source-url'] && v.baseline) {
-        throw new UserError(name('baseline'), 'and source-url were both given', 'Compare against one: the live database (source-url) or a baseline file');
+        throw new errors_UserError(name('baseline'), 'and source-url were both given', 'Compare against one: the live database (source-url) or a baseline file');
     }
-    if (!v['source-url'] && !v.baseline) {
-        throw new UserError(name('source-url'), 'is required (or baseline)', 'Give the live database as source-url, or a baseline JSON file');
-    }
+    const against = compareWith(v['source-url'], v.baseline, name, secret);
     if (!rung && !v['target-url'] && !v['write-baseline']) {
-        throw new UserError(name('target-url'), 'is required', "Give the restored database (restore-drill's database-url), or only write-baseline");
+        throw new errors_UserError(name('target-url'), 'is required', "Give the restored database (restore-drill's database-url), or only write-baseline");
     }
-    if (v.baseline && !external_node_fs_default().existsSync(v.baseline)) {
-        throw new UserError(name('baseline'), `"${v.baseline}" does not exist`, 'Write one first with write-baseline, or give source-url');
+    if (against.baseline && !external_node_fs_default().existsSync(against.baseline)) {
+        throw new errors_UserError(name('baseline'), `"${against.baseline}" does not exist`, 'Write one first with write-baseline, or give source-url');
     }
-    const mode = (v.mode ?? 'auto').trim().toLowerCase();
-    if (mode !== 'exact' && mode !== 'estimate' && mode !== 'auto') {
-        throw new UserError(name('mode'), `"${v.mode}" is not exact, estimate or auto`, 'Use exact, estimate or auto');
-    }
-    const direction = (v.direction ?? 'drop').trim().toLowerCase();
-    if (direction !== 'drop' && direction !== 'both') {
-        throw new UserError(name('direction'), `"${v.direction}" is not drop or both`, 'Use drop (the source grew after the backup) or both');
-    }
-    const tolerance = parseTolerance(v.tolerance ?? '0');
-    if (!tolerance) {
-        throw new UserError(name('tolerance'), `"${v.tolerance}" is not a tolerance`, 'Write 0, 1000 (rows) or 2% (a share of the source count)');
-    }
-    const num = (n, min) => {
-        const x = Number(v[n]);
-        if (!Number.isInteger(x) || x < min)
-            throw new UserError(name(n), `"${v[n]}" is not a whole number of at least ${min}`, `Give a whole number, e.g. ${compareSpec.inputs.find((i) => i.name === n)?.default}`);
-        return x;
-    };
     return {
-        ...(v['source-url'] ? { source: parseDbUrl(name('source-url'), v['source-url'], secret) } : {}),
-        ...(v.baseline ? { baseline: v.baseline } : {}),
+        ...against,
         ...(v['target-url'] ? { target: parseDbUrl(name('target-url'), v['target-url'], secret) } : {}),
-        mode,
-        exactLimit: num('exact-limit', 0),
-        tolerance,
-        direction,
+        mode: v.mode,
+        exactLimit: v['exact-limit'],
+        tolerance: v.tolerance,
+        direction: v.direction,
         ...(v.schemas ? { schemas: list(v.schemas) } : {}),
         ...(v.include ? { include: list(v.include) } : {}),
         ...(v.exclude ? { exclude: list(v.exclude) } : {}),
-        jobs: num('jobs', 1),
-        structure: parseBool(name('structure'), v.structure, true),
+        jobs: v.jobs,
+        structure: v.structure,
         ...(v['write-baseline'] ? { writeBaseline: external_node_path_default().resolve(v['write-baseline']) } : {}),
         ...(v['freshness-column'] ? { freshnessColumn: v['freshness-column'] } : {}),
         config: loadConfig(name('config'), v.config),
-        failOn: parseSeverity(name('fail-on'), v['fail-on']),
+        failOn: v['fail-on'],
         ...(v.report ? { report: v.report } : {}),
         workDir: defaultWorkDir(),
     };
@@ -82449,12 +84792,244 @@ function parseCompareRung(v, how, log) {
         ...(v['compare-source-url'] ? { 'source-url': v['compare-source-url'] } : {}),
         ...(v['compare-baseline'] ? { baseline: v['compare-baseline'] } : {}),
         ...(v.config ? { config: v.config } : {}),
-        ...(v['fail-on'] ? { 'fail-on': v['fail-on'] } : {}),
+        'fail-on': v['fail-on'],
     }, how, log, true);
+}
+
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+;// CONCATENATED MODULE: ./src/core/exec.ts
+
+
+
+/**
+ * What of this process's environment a program gets: the search path, locale, time zone and temp
+ * folder, never the rest. A runner holds the backup store's keys, a GitHub token and database
+ * passwords in its environment; a scratch postmaster, psql or pg_restore running a backup's SQL has
+ * no use for them (and a server's environment is readable from SQL by a superuser).
+ */
+const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
+function childEnv(own = {}, inherit = []) {
+    const out = {};
+    const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
+    for (const [k, v] of Object.entries(process.env))
+        if (v !== undefined && passes(k))
+            out[k] = v;
+    for (const [k, v] of Object.entries(own)) {
+        if (v === undefined)
+            delete out[k];
+        else
+            out[k] = v;
+    }
+    return out;
+}
+/**
+ * For the user's own commands (migrate-command, start-command, stop-command): the runner's
+ * environment, less what carries Restorable's secrets and inputs (the store's keys, tokens, the
+ * action's inputs, passwords).
+ */
+function userCommandEnv(own = {}) {
+    const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
+    return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
+}
+function isRoot() {
+    return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+/** The argv that runs `cmd args` as `user`; unchanged when no switch is needed. */
+function asUser(user, cmd, args) {
+    if (!user || !isRoot() || user === 'root')
+        return [cmd, args];
+    return ['runuser', ['-u', user, '--', cmd, ...args]];
+}
+class TailBuffer {
+    limit;
+    chunks = [];
+    size = 0;
+    constructor(limit) {
+        this.limit = limit;
+    }
+    push(b) {
+        this.chunks.push(b);
+        this.size += b.length;
+        while (this.size > this.limit && this.chunks.length > 1) {
+            this.size -= this.chunks.shift().length;
+        }
+    }
+    toString() {
+        const all = Buffer.concat(this.chunks);
+        return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
+    }
+}
+/**
+ * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
+ * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
+ * the end of standard error.
+ */
+function runSync(cmd, args, user, env, 
+/** Give up (SIGKILL) after this long: a signal handler has seconds before the runner kills it. */
+timeoutMs) {
+    const [file, argv] = asUser(user, cmd, args);
+    const r = (0,external_node_child_process_.spawnSync)(file, argv, {
+        cwd: external_node_os_default().tmpdir(),
+        env: childEnv(env),
+        ...(timeoutMs ? { timeout: timeoutMs, killSignal: 'SIGKILL' } : {}),
+        stdio: ['ignore', 'ignore', 'pipe'],
+        encoding: 'utf8',
+    });
+    return { code: r.status, stderr: (r.stderr ?? '').trim().split('\n').slice(-3).join(' ') };
+}
+/**
+ * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the
+ * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
+ * be started (ToolMissingError when it is not installed).
+ */
+function run(cmd, args, opts = {}) {
+    const [file, argv] = asUser(opts.user, cmd, args);
+    const switching = file === 'runuser';
+    const started = performance.now();
+    const limit = opts.maxCapture ?? 4 * 1024 * 1024;
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_.spawn)(file, argv, {
+            env: childEnv(opts.env, opts.inherit),
+            // A user we switch to may not be allowed into our working directory.
+            cwd: opts.cwd ?? (switching ? external_node_os_default().tmpdir() : undefined),
+            stdio: ['pipe', 'pipe', 'pipe'],
+            ...(opts.group ? { detached: true } : {}),
+        });
+        const signal = (sig) => {
+            if (!opts.group || child.pid === undefined)
+                return void child.kill(sig);
+            try {
+                process.kill(-child.pid, sig);
+            }
+            catch {
+                // the group is gone already
+            }
+        };
+        const onExit = () => signal('SIGKILL');
+        if (opts.group) {
+            for (const s of ['SIGINT', 'SIGTERM'])
+                process.on(s, signal);
+            process.on('exit', onExit);
+        }
+        const unhook = () => {
+            for (const s of ['SIGINT', 'SIGTERM'])
+                process.off(s, signal);
+            process.off('exit', onExit);
+        };
+        const out = new TailBuffer(limit);
+        const err = new TailBuffer(limit);
+        let partial = '';
+        child.stdout.on('data', (b) => out.push(b));
+        child.stderr.on('data', (b) => {
+            err.push(b);
+            if (opts.onStderrLine) {
+                const text = partial + b.toString('utf8');
+                const lines = text.split('\n');
+                partial = lines.pop() ?? '';
+                for (const line of lines)
+                    opts.onStderrLine(line);
+            }
+        });
+        let timer;
+        if (opts.timeoutMs) {
+            timer = setTimeout(() => {
+                signal('SIGTERM');
+                setTimeout(() => signal('SIGKILL'), 5000).unref();
+            }, opts.timeoutMs).unref();
+        }
+        child.on('error', (e) => {
+            if (timer)
+                clearTimeout(timer);
+            unhook();
+            if (e.code === 'ENOENT')
+                reject(new ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
+            else
+                reject(e);
+        });
+        child.on('close', (code, signal) => {
+            if (timer)
+                clearTimeout(timer);
+            unhook();
+            if (partial && opts.onStderrLine)
+                opts.onStderrLine(partial);
+            resolve({
+                code,
+                signal,
+                stdout: out.toString(),
+                stderr: err.toString(),
+                seconds: (performance.now() - started) / 1000,
+            });
+        });
+        // A program that exits before reading all of its input closes the pipe: that is its answer,
+        // which the exit status and stderr carry, not an error of ours.
+        child.stdin.on('error', () => { });
+        if (opts.stdin === undefined)
+            child.stdin.end();
+        else if (typeof opts.stdin === 'string' || Buffer.isBuffer(opts.stdin))
+            child.stdin.end(opts.stdin);
+        else {
+            opts.stdin.on('error', (e) => child.stdin.destroy(e));
+            opts.stdin.pipe(child.stdin);
+        }
+    });
+}
+
+;// CONCATENATED MODULE: ./src/core/parse.ts
+
+
+
+
+/** Parse a boolean input with the one boolean reader (`booleanSchema`); the message names the input. */
+function parseBool(input, value, fallback) {
+    if (value === undefined || value === '')
+        return fallback;
+    const r = booleanSchema.safeParse(value);
+    if (!r.success)
+        throw new UserError(input, `"${value}" is not true or false`, 'Write true or false');
+    return r.data;
+}
+/**
+ * The OS user to run server binaries as. Only root can switch users: another user may name only
+ * itself, and anything else is a mistake to say, not a setting to drop silently.
+ */
+function parseOsUser(input, value) {
+    const user = value?.trim();
+    if (!user)
+        return undefined;
+    const me = external_node_os_default().userInfo().username;
+    if (!isRoot() && user !== me) {
+        throw new errors_UserError(input, `the server cannot run as "${user}": only root can switch users, and this runs as "${me}"`, `Run Restorable as root or as ${user}, or leave ${input} out to run the server as ${me}`);
+    }
+    return user;
 }
 
 ;// CONCATENATED MODULE: ./src/drill/spec.ts
 
+
+
+const drillInputs = {
+    ...inputs_omit(inputs_verifyInputs, ['schema-check']),
+    config: inputs_text('Path of restorable.yml: the ladder of checks (validated strictly).'),
+    tier: choice(['full', 'schema', 'sample'], '`full`, `schema` (structure only; row checks NOT RUN) or `sample`.', {
+        default: 'full',
+    }),
+    'sample-tables': inputs_text('With tier `sample`: the tables whose rows are restored, comma-separated schema.table.'),
+    roles: choice(['create-missing', 'strict', 'ignore'], '`create-missing` (the default on scratch targets: owners and grantees as NOLOGIN roles), `strict` (absent roles are ROLE_ABSENT) or `ignore` (--no-owner --no-privileges; the default with target-url).'),
+    'target-url': inputs_text('Drill on an existing server instead: Restorable creates restorable_drill_<id> there and drops it after. Point it at the maintenance database (…/postgres).'),
+    'allow-target-server': flag('Allow a target-url server whose name or any database looks like production (prod, live).', false),
+    jobs: inputs_integer('pg_restore --jobs and parallel count connections (default: the CPU count).', {
+        min: 1,
+        max: 64,
+        what: 'a number of jobs',
+    }),
+    'rto-budget': inputs_duration('The whole drill must finish within this (e.g. 20m), else RTO_EXCEEDED.'),
+    history: inputs_text('A JSON-lines file: each run is appended, and compared with the last good one of its tier.'),
+    junit: inputs_text('Write a JUnit XML report here (stages that did not run are <skipped>).'),
+    ...compareRungInputs,
+    keep: flag('Leave the restored cluster running for later steps (stopped by the post step).', false),
+    'os-user': inputs_text("Run the scratch server as this OS user (default: the current user; when root, Restorable's own unprivileged user `restorable`, made when missing; never root)."),
+};
 /** A drill takes every verify-backup input (its schema replay is the restore itself) plus its own. */
 const drillSpec = {
     name: 'restore-drill',
@@ -82462,62 +85037,7 @@ const drillSpec = {
     post: true,
     title: 'Restorable: restore drill',
     description: 'Verify the newest backup, restore it into a throwaway version-matched PostgreSQL, check what came back (structure, row counts, smoke queries, sequences, collation) and time every stage against an RTO.',
-    inputs: [
-        ...verifySpec.inputs.filter((i) => i.name !== 'schema-check'),
-        { name: 'config', description: 'Path of restorable.yml: the ladder of checks (validated strictly).' },
-        {
-            name: 'tier',
-            default: 'full',
-            description: '`full`, `schema` (structure only; row checks NOT RUN) or `sample`.',
-        },
-        {
-            name: 'sample-tables',
-            description: 'With tier `sample`: the tables whose rows are restored, comma-separated schema.table.',
-        },
-        {
-            name: 'roles',
-            description: '`create-missing` (the default on scratch targets: owners and grantees as NOLOGIN roles), `strict` (absent roles are ROLE_ABSENT) or `ignore` (--no-owner --no-privileges; the default with target-url).',
-        },
-        {
-            name: 'target-url',
-            description: 'Drill on an existing server instead: Restorable creates restorable_drill_<id> there and drops it after. Point it at the maintenance database (…/postgres).',
-        },
-        {
-            name: 'allow-target-server',
-            default: 'false',
-            description: 'Allow a target-url server whose name or any database looks like production (prod, live).',
-        },
-        {
-            name: 'jobs',
-            description: 'pg_restore --jobs and parallel count connections (default: the CPU count).',
-        },
-        {
-            name: 'rto-budget',
-            description: 'The whole drill must finish within this (e.g. 20m), else RTO_EXCEEDED.',
-        },
-        {
-            name: 'history',
-            description: 'A JSON-lines file: each run is appended, and compared with the last good one of its tier.',
-        },
-        { name: 'junit', description: 'Write a JUnit XML report here (stages that did not run are <skipped>).' },
-        {
-            name: 'compare-source-url',
-            description: 'Also compare row counts and structure with this live database (read-only), as a rung of the drill.',
-        },
-        {
-            name: 'compare-baseline',
-            description: 'Or compare with a baseline file written by compare-counts write-baseline.',
-        },
-        {
-            name: 'keep',
-            default: 'false',
-            description: 'Leave the restored cluster running for later steps (stopped by the post step).',
-        },
-        {
-            name: 'os-user',
-            description: "Run the scratch server as this OS user (default: the current user; when root, Restorable's own unprivileged user `restorable`, made when missing; never root).",
-        },
-    ],
+    inputs: drillInputs,
     outputs: [
         { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
         { name: 'backup', description: 'Name (or S3 key) of the backup restored.' },
@@ -82598,7 +85118,7 @@ function findAll(tool, binDir) {
                 if (seen.has(real))
                     continue;
                 seen.add(real);
-                const res = await exec_run(file, ['--version']).catch(() => undefined);
+                const res = await run(file, ['--version']).catch(() => undefined);
                 const version = /\(PostgreSQL\)\s+(\S+)/.exec(res?.stdout ?? '')?.[1];
                 const major = version ? majorOf(version) : undefined;
                 // The first place a major is found wins: versioned folders come before PATH's wrappers.
@@ -82662,94 +85182,10 @@ function onCancel(fn) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/postgres/recovery.ts
+;// CONCATENATED MODULE: ./src/postgres/pgctl.ts
 
 
 
-
-const BEGIN = '# --- restorable recovery: begin ---';
-const END = '# --- restorable recovery: end ---';
-function confValue(v) {
-    return `'${v.replace(/'/g, "''")}'`;
-}
-/**
- * A log file the server's user can append to, made by us: the folder beside a data directory
- * (Debian's /var/lib/postgresql/<major>) may not be the server's user's to write in.
- */
-function ownedLog(file, owner) {
-    fs.appendFileSync(file, '', { mode: 0o600 });
-    if (owner)
-        fs.chownSync(file, owner.uid, owner.gid);
-    return file;
-}
-function chownTree(root, owner) {
-    if (!owner)
-        return;
-    const walk = (p) => {
-        fs.lchownSync(p, owner.uid, owner.gid);
-        const st = fs.lstatSync(p);
-        if (st.isDirectory())
-            for (const e of fs.readdirSync(p))
-                walk(path.join(p, e));
-    };
-    walk(root);
-}
-/**
- * Put a restored data directory into targeted archive recovery: our settings in a marked block at
- * the end of postgresql.auto.conf (read last, so they win over the backup's own), recovery.signal,
- * and no standby.signal. A postgresql.conf is created empty when the backup has none (Debian keeps
- * it in /etc): returned, so that a recovery handed back to Debian's layout can leave no such file.
- */
-function writeRecoveryConfig(dataDir, settings, owner) {
-    const auto = path.join(dataDir, 'postgresql.auto.conf');
-    const before = fs.existsSync(auto) ? stripBlock(fs.readFileSync(auto, 'utf8')) : '';
-    const block = [BEGIN, ...Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`), END, ''].join('\n');
-    fs.writeFileSync(auto, `${before}${before && !before.endsWith('\n') ? '\n' : ''}${block}`);
-    const created = [auto, path.join(dataDir, 'recovery.signal')];
-    fs.writeFileSync(path.join(dataDir, 'recovery.signal'), '');
-    fs.rmSync(path.join(dataDir, 'standby.signal'), { force: true });
-    const placeholders = [];
-    for (const f of ['postgresql.conf', 'pg_ident.conf']) {
-        const file = path.join(dataDir, f);
-        if (!fs.existsSync(file)) {
-            fs.writeFileSync(file, '');
-            placeholders.push(file);
-        }
-    }
-    if (owner)
-        for (const f of [...created, ...placeholders])
-            fs.chownSync(f, owner.uid, owner.gid);
-    return placeholders;
-}
-function stripBlock(text) {
-    const a = text.indexOf(BEGIN);
-    const b = text.indexOf(END);
-    if (a < 0 || b < a)
-        return text;
-    return text.slice(0, a) + text.slice(b + END.length).replace(/^\n/, '');
-}
-/**
- * After promotion: keep only the settings that must outlive recovery (`keep`, e.g. archive_mode =
- * off), as a marked block a person can see and reset.
- */
-function settleRecoveryConfig(dataDir, keep) {
-    const auto = path.join(dataDir, 'postgresql.auto.conf');
-    const before = stripBlock(fs.readFileSync(auto, 'utf8'));
-    const lines = Object.entries(keep).map(([k, v]) => `${k} = ${confValue(v)}`);
-    const block = lines.length
-        ? `# Set by Restorable's point-in-time recovery; reset with ALTER SYSTEM RESET when ready.\n${lines.join('\n')}\n`
-        : '';
-    fs.writeFileSync(auto, `${before}${block}`);
-}
-/** `pg_ctl -o` for settings: pg_ctl hands the string to a shell, so a value is single-quoted, and one with a quote refused. */
-function serverOptions(settings) {
-    const parts = Object.entries(settings).map(([k, v]) => {
-        if (!/^[a-z_.]+$/.test(k) || v.includes("'"))
-            throw new Error(`the server setting ${k} = ${v} cannot be passed on the command line (a quote in it)`);
-        return `-c ${k}='${v}'`;
-    });
-    return parts.length ? ['-o', parts.join(' ')] : [];
-}
 /** Is a server running on this data directory (postmaster.pid naming a live process)? */
 function postmasterAlive(dataDir) {
     try {
@@ -82763,135 +85199,92 @@ function postmasterAlive(dataDir) {
         return e.code === 'EPERM';
     }
 }
-/** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
-async function controlData(bin, dataDir) {
-    // No user switch: we read pg_control as whoever we are (root can; otherwise we own the folder).
-    const r = await run(path.join(bin.dir, 'pg_controldata'), [dataDir], { env: { LC_ALL: 'C' } });
-    const out = {};
-    for (const line of r.stdout.split('\n')) {
-        const m = /^([^:]+):\s+(.*)$/.exec(line);
-        if (m)
-            out[m[1].trim()] = m[2].trim();
-    }
-    return out;
-}
-/** A log read as it grows: each call reads only the bytes written since the last one. */
-function growingLog(file) {
-    let text = '';
-    let offset = 0;
-    return () => {
-        try {
-            const size = fs.statSync(file).size;
-            if (size > offset) {
-                const fd = fs.openSync(file, 'r');
-                try {
-                    const buf = Buffer.alloc(size - offset);
-                    fs.readSync(fd, buf, 0, buf.length, offset);
-                    text += buf.toString('utf8');
-                    offset = size;
-                }
-                finally {
-                    fs.closeSync(fd);
-                }
-            }
-        }
-        catch {
-            // Not there yet.
-        }
-        return text;
-    };
-}
-/** What the server log says about how recovery ended. */
-function readRecoveryLog(log) {
-    const stopLine = /LOG:\s+(recovery stopping [^\n]*)/.exec(log)?.[1]?.trim();
-    const last = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1]?.trim();
-    const unreached = /FATAL:\s+(recovery ended before configured recovery target was reached)/.exec(log)?.[1];
-    // Not "archive recovery complete": the server stays read-only until the end-of-recovery checkpoint.
-    const promoted = /database system is ready to accept connections\s*$/m.test(log);
-    const recoveredTo = last ? parsePgTime(last) : undefined;
-    return {
-        ...(stopLine ? { stopLine } : {}),
-        ...(recoveredTo ? { recoveredTo, lastCommit: last } : {}),
-        ...(unreached ? { unreached } : {}),
-        promoted,
-    };
+/** How long pg_ctl waits (`-t`, seconds) for a server to start or stop, by whose server it is. */
+const PGCTL_WAIT = {
+    /** A scratch cluster, or a recovered copy: Restorable's own, small and local. */
+    own: 60,
+    /** Production's fast stop: the shutdown checkpoint of a large, busy server. */
+    productionStop: 300,
+    /** Production's start, on the recovered data or after a roll-back. */
+    productionStart: 120,
+    /** Production's start from a signal handler, seconds before the runner's SIGKILL. */
+    signalStart: 6,
+};
+/** `pg_ctl -o` for settings: pg_ctl hands the string to a shell, so a value is single-quoted, and one with a quote refused. */
+function serverOptions(settings) {
+    const parts = Object.entries(settings).map(([k, v]) => {
+        if (!/^[a-z_.]+$/.test(k) || v.includes("'"))
+            throw new Error(`the server setting ${k} = ${v} cannot be passed on the command line (a quote in it)`);
+        return `-c ${k}='${v}'`;
+    });
+    return parts.length ? ['-o', parts.join(' ')] : [];
 }
 /**
- * Start a server in archive recovery and wait for it to end: promoted at the target, or stopped
- * before it. The server's state comes from pg_controldata (no connection needed, so it works on
- * any host), the details from its log.
+ * The one way Restorable starts and stops a PostgreSQL server: `pg_ctl` of the server's own binaries
+ * folder, on its data directory, as the OS user that owns it. Stops wait for the server (`-w`); a fast
+ * stop waits `PGCTL_WAIT.own` unless told otherwise, an immediate one pg_ctl's own default. The
+ * synchronous variants are for exit and signal handlers, where nothing asynchronous runs any more.
  */
-async function runRecovery(w) {
-    const t0 = Date.now();
-    const started = await run(path.join(w.bin.dir, 'pg_ctl'), ['-D', w.dataDir, '-l', w.logFile, ...serverOptions(w.options ?? {}), '-W', 'start'], { user: w.osUser });
-    const readLog = growingLog(w.logFile);
-    const tail = () => readLog().trim().split('\n').slice(-8).join('\n');
-    const done = (o) => ({
-        ...o,
-        seconds: (Date.now() - t0) / 1000,
-        logTail: tail(),
-    });
-    if (started.code !== 0)
-        return done({ status: 'failed', reason: `pg_ctl start failed: ${started.stderr.trim()}` });
-    let lastTick = 0;
-    let seenAlive = false;
-    let seenRecovery = false;
-    let lastState = 0;
-    for (;;) {
-        await new Promise((r) => setTimeout(r, 200));
-        const alive = postmasterAlive(w.dataDir);
-        seenAlive ||= alive;
-        const log = readRecoveryLog(readLog());
-        const facts = {
-            ...(log.stopLine ? { stopLine: log.stopLine } : {}),
-            ...(log.recoveredTo ? { recoveredTo: log.recoveredTo, lastCommit: log.lastCommit } : {}),
-        };
-        if (log.unreached)
-            return done({ status: 'unreached', reason: log.unreached, ...facts });
-        if (!alive && (seenAlive || Date.now() - t0 > 10_000)) {
-            return done({ status: 'failed', reason: 'the server stopped during recovery', ...facts });
-        }
-        // The copied pg_control says "in production" until the startup process marks it in recovery:
-        // only a change back after that (or the log) means promotion.
-        // pg_controldata once a second (the log, read every tick, usually tells first).
-        const askState = alive && Date.now() - lastState >= 1000;
-        if (askState)
-            lastState = Date.now();
-        const state = askState ? (await controlData(w.bin, w.dataDir))['Database cluster state'] : undefined;
-        seenRecovery ||= state === 'in archive recovery';
-        if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
-            // Old servers (13 and before) promote at the end of WAL even when the target was not reached.
-            if (w.expectStopLine && !log.stopLine) {
-                return done({
-                    status: 'unreached',
-                    reason: 'recovery ended at the end of the archived WAL without reaching the target',
-                    ...facts,
-                });
-            }
-            return done({ status: 'promoted', ...facts });
-        }
-        if (w.timeoutMs && Date.now() - t0 > w.timeoutMs)
-            return done({
-                status: 'failed',
-                reason: `recovery did not finish within ${Math.round(w.timeoutMs / 1000)}s`,
-            });
-        if (w.onTick && Date.now() - lastTick >= 1000) {
-            lastTick = Date.now();
-            w.onTick();
-        }
+class PgCtl {
+    binDir;
+    dataDir;
+    osUser;
+    constructor(
+    /** The folder of pg_ctl (Restorable's own discovery, never a label's or a config's word). */
+    binDir, dataDir, osUser) {
+        this.binDir = binDir;
+        this.dataDir = dataDir;
+        this.osUser = osUser;
     }
-}
-/** Stop a server by its data directory (fast, then immediate). */
-async function stopServer(bin, dataDir, osUser) {
-    if (!postmasterAlive(dataDir))
-        return;
-    const r = await run(path.join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', '-t', '60', 'stop'], {
-        user: osUser,
-    });
-    if (r.code !== 0)
-        await run(path.join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], {
-            user: osUser,
-        });
+    get pgCtl() {
+        return external_node_path_default().join(this.binDir, 'pg_ctl');
+    }
+    startArgs(o) {
+        const wait = o.wait ?? PGCTL_WAIT.own;
+        return [
+            '-D',
+            this.dataDir,
+            '-l',
+            o.log,
+            ...serverOptions(o.options ?? {}),
+            ...(wait === false ? ['-W'] : ['-w', '-t', String(wait)]),
+            'start',
+        ];
+    }
+    stopArgs(mode, waitSeconds) {
+        const wait = waitSeconds ?? (mode === 'fast' ? PGCTL_WAIT.own : undefined);
+        return [
+            '-D',
+            this.dataDir,
+            '-m',
+            mode,
+            '-w',
+            ...(wait === undefined ? [] : ['-t', String(wait)]),
+            'stop',
+        ];
+    }
+    start(o) {
+        return run(this.pgCtl, this.startArgs(o), { user: this.osUser });
+    }
+    /** `start`, synchronously; pg_ctl itself is killed after `limitMs`. */
+    startSync(o, limitMs) {
+        return runSync(this.pgCtl, this.startArgs(o), this.osUser, {}, limitMs);
+    }
+    stop(mode, waitSeconds) {
+        return run(this.pgCtl, this.stopArgs(mode, waitSeconds), { user: this.osUser });
+    }
+    /** An immediate stop, synchronously: for exit and signal handlers. */
+    stopSync() {
+        runSync(this.pgCtl, this.stopArgs('immediate', undefined), this.osUser);
+    }
+    /** Stop the server if it runs: fast, then immediate when the fast stop failed. */
+    async shutdown() {
+        if (!postmasterAlive(this.dataDir))
+            return;
+        const r = await this.stop('fast');
+        if (r.code !== 0)
+            await this.stop('immediate');
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/postgres/cluster.ts
@@ -82944,10 +85337,6 @@ function passwdIds(user) {
 const live = new Set();
 /** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
 const starting = new Map();
-/** `pg_ctl stop -m immediate`, synchronously: for exit and signal handlers. */
-function stopServerSync(binDir, osUser, data) {
-    runSync(external_node_path_default().join(binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], osUser);
-}
 /** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
 const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 /** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
@@ -82960,7 +85349,7 @@ function removeStartingSync() {
             for (let waited = 0; phase === 'server' && !external_node_fs_default().existsSync(pidFile) && waited < 5000; waited += 50)
                 sleepSync(50);
             if (external_node_fs_default().existsSync(pidFile))
-                stopServerSync(binDir, osUser, data);
+                new PgCtl(binDir, data, osUser).stopSync();
             // initdb may still be writing into it for a moment: retry.
             dropLabel(root);
             for (let attempt = 0; attempt < 20 && external_node_fs_default().existsSync(root); attempt++) {
@@ -83013,7 +85402,7 @@ function privateDir(dir, owner) {
     }
     const st = external_node_fs_default().lstatSync(dir);
     if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
-        throw new UserError('TMPDIR', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no scratch cluster is made there`, `Remove it if nobody should have made it, or point TMPDIR (work-dir's temp) at a folder only the runner uses`);
+        throw new errors_UserError('TMPDIR', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no scratch cluster is made there`, `Remove it if nobody should have made it, or point TMPDIR (work-dir's temp) at a folder only the runner uses`);
     }
     return dir;
 }
@@ -83094,10 +85483,10 @@ async function removeCluster(root) {
     if (postmasterAlive(data)) {
         const pgCtl = await binaries_pick('pg_ctl', label.major);
         if (pgCtl) {
-            await exec_run(pgCtl.path, ['-D', data, '-m', 'immediate', '-w', 'stop'], { user: label.osUser }).catch(() => undefined);
+            await new PgCtl(pgCtl.dir, data, label.osUser).stop('immediate').catch(() => undefined);
         }
         if (postmasterAlive(data)) {
-            throw new UserError('clean', `the server in ${root} did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
+            throw new errors_UserError('clean', `the server in ${root} did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
         }
     }
     external_node_fs_default().rmSync(root, { recursive: true, force: true });
@@ -83189,7 +85578,7 @@ function scratchUser() {
             SCRATCH_USER,
         ]);
         if (made.code !== 0 && !passwdIds(SCRATCH_USER)) {
-            throw new UserError('os-user', `the user ${SCRATCH_USER}, whom scratch servers run as, is missing and could not be created (${made.stderr})`, `Create it (useradd --system --user-group ${SCRATCH_USER}), or set os-user to an unprivileged user`);
+            throw new errors_UserError('os-user', `the user ${SCRATCH_USER}, whom scratch servers run as, is missing and could not be created (${made.stderr})`, `Create it (useradd --system --user-group ${SCRATCH_USER}), or set os-user to an unprivileged user`);
         }
     }
     return SCRATCH_USER;
@@ -83200,7 +85589,7 @@ function ownerOf(osUser) {
         return undefined;
     const ids = passwdIds(osUser);
     if (!ids) {
-        throw new UserError('os-user', `"${osUser}" is not a user on this machine, so the server cannot run as it`, `Create it (useradd --system ${osUser}), or set os-user (restore-drill, pitr-restore) to a user that exists`);
+        throw new errors_UserError('os-user', `"${osUser}" is not a user on this machine, so the server cannot run as it`, `Create it (useradd --system ${osUser}), or set os-user (restore-drill, pitr-restore) to a user that exists`);
     }
     return ids;
 }
@@ -83261,7 +85650,7 @@ class ScratchCluster {
         }
         const osUser = opts.osUser ?? scratchUser();
         if (osUser === 'root') {
-            throw new UserError('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", `Leave os-user unset (Restorable's own user, ${SCRATCH_USER}), or name an unprivileged user`);
+            throw new errors_UserError('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", `Leave os-user unset (Restorable's own user, ${SCRATCH_USER}), or name an unprivileged user`);
         }
         const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
         installExitHook();
@@ -83277,7 +85666,7 @@ class ScratchCluster {
         prepareFolder(root, osUser);
         const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
         const bin = (p) => external_node_path_default().join(initdb.dir, p);
-        const init = await exec_run(bin('initdb'), [
+        const init = await run(bin('initdb'), [
             '-D',
             external_node_path_default().join(root, 'data'),
             '-U',
@@ -83310,7 +85699,9 @@ class ScratchCluster {
             const phase = starting.get(root);
             if (phase)
                 phase.phase = 'server';
-            const started = await exec_run(bin('pg_ctl'), ['-D', external_node_path_default().join(root, 'data'), '-l', external_node_path_default().join(root, 'server.log'), '-w', '-t', '60', 'start'], { user: osUser });
+            const started = await new PgCtl(initdb.dir, external_node_path_default().join(root, 'data'), osUser).start({
+                log: external_node_path_default().join(root, 'server.log'),
+            });
             if (started.code === 0) {
                 const c = new ScratchCluster(root, port, initdb, osUser, settings);
                 live.add(c);
@@ -83327,17 +85718,20 @@ class ScratchCluster {
         dropLabel(root);
         throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
     }
+    pgCtl() {
+        return new PgCtl(this.bin.dir, this.dataDir, this.osUser);
+    }
     /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
     runServerTool(tool, args) {
-        return exec_run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
+        return run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
     }
     async stop() {
         if (!live.has(this))
             return;
         live.delete(this);
-        await exec_run(external_node_path_default().join(this.bin.dir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], {
-            user: this.osUser,
-        }).catch(() => undefined);
+        await this.pgCtl()
+            .stop('immediate')
+            .catch(() => undefined);
         this.removeIfStopped();
     }
     /** Remove the folder, unless its server is still up (then `restorable clean` can finish later). */
@@ -83359,7 +85753,7 @@ class ScratchCluster {
         if (!live.has(this))
             return;
         live.delete(this);
-        stopServerSync(this.bin.dir, this.osUser, this.dataDir);
+        this.pgCtl().stopSync();
         this.removeIfStopped();
     }
     serverLog() {
@@ -83397,12 +85791,10 @@ function scratchTarget(c) {
 }
 /** Names that say production: such a server is refused unless allow-target-server is true. */
 const PRODUCTION_LIKE = /prod|live/i;
-/** The marker on every database a drill creates: teardown drops only databases that carry it. */
-const MARKER = 'created by restorable drill';
 function parseTargetUrl(input, url, log) {
     const c = parseDbUrl(input, url, (p) => log.secret(p));
     if (!['postgres', 'template1'].includes(c.database)) {
-        throw new UserError(input, `points at the database "${c.database}", which Restorable did not create, so it is left alone`, 'Point it at the server, through its maintenance database (…/postgres): the drill creates its own restorable_drill_<id> there and drops it after');
+        throw new errors_UserError(input, `points at the database "${c.database}", which Restorable did not create, so it is left alone`, 'Point it at the server, through its maintenance database (…/postgres): the drill creates its own restorable_drill_<id> there and drops it after');
     }
     return c;
 }
@@ -83484,65 +85876,48 @@ async function removeKept(handle, admin) {
 
 
 
-
-
 function parseDrillOptions(raw, how, log = silentLogger) {
-    const v = resolveInputs(drillSpec, raw, how);
-    const name = (n) => (how === 'flag' ? `--${n}` : n);
-    const verifyRaw = Object.fromEntries(verifySpec.inputs
-        .filter((i) => i.name !== 'schema-check' && v[i.name] !== undefined)
-        .map((i) => [i.name, v[i.name]]));
-    const verify = parseVerifyOptions(verifyRaw, how);
-    const tier = oneOf(name('tier'), v.tier ?? 'full', ['full', 'schema', 'sample']);
+    const v = inputs_readInputs(drillSpec.command, drillInputs, raw, how);
+    const name = inputs_nameFor(how);
+    const verify = verifyOptions(v, name);
     // schema.table, unquoted (as pg_restore --list names them); a bare name is in public.
     const sampleTables = (v['sample-tables'] ?? '')
         .split(',')
         .map((s) => s.trim().replace(/"/g, ''))
         .filter(Boolean)
         .map((t) => (t.includes('.') ? t : `public.${t}`));
-    if (tier === 'sample' && sampleTables.length === 0) {
-        throw new UserError(name('sample-tables'), 'is empty, but tier is sample', 'Name the tables to restore rows for: schema.table,schema.other');
+    if (v.tier === 'sample' && sampleTables.length === 0) {
+        throw new errors_UserError(name('sample-tables'), 'is empty, but tier is sample', 'Name the tables to restore rows for: schema.table,schema.other');
     }
     // Roles are created only on a scratch target: on an existing server that would change it.
-    const roles = oneOf(name('roles'), v.roles ?? (v['target-url'] ? 'ignore' : 'create-missing'), [
-        'create-missing',
-        'strict',
-        'ignore',
-    ]);
+    const roles = v.roles ?? (v['target-url'] ? 'ignore' : 'create-missing');
     if (v['target-url'] && roles === 'create-missing') {
-        throw new UserError(name('roles'), 'create-missing would create roles on the target server', 'Use roles: ignore or strict with target-url');
+        throw new errors_UserError(name('roles'), 'create-missing would create roles on the target server', 'Use roles: ignore or strict with target-url');
     }
     if (v['target-url'])
         parseTargetUrl(name('target-url'), v['target-url'], silentLogger);
-    let jobs = cpuCount();
-    if (v.jobs) {
-        jobs = Number(v.jobs);
-        if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) {
-            throw new UserError(name('jobs'), `"${v.jobs}" is not a number of jobs`, 'Give a whole number from 1 to 64');
-        }
-    }
     const compare = parseCompareRung(v, how, log);
     return {
         verify,
         config: loadConfig(name('config'), v.config),
         ...(v.config ? { configPath: v.config } : {}),
-        tier,
+        tier: v.tier,
         sampleTables,
         sampleInput: name('sample-tables'),
         roles,
-        jobs,
-        ...(v['rto-budget'] ? { rtoBudgetSeconds: parseDuration(name('rto-budget'), v['rto-budget']) } : {}),
+        jobs: v.jobs ?? cpuCount(),
+        ...(v['rto-budget'] !== undefined ? { rtoBudgetSeconds: v['rto-budget'] } : {}),
         ...(v.history ? { history: v.history } : {}),
         ...(v.junit ? { junit: v.junit } : {}),
-        keep: parseBool(name('keep'), v.keep, false),
+        keep: v.keep,
         ...(v['target-url'] ? { targetUrl: v['target-url'] } : {}),
-        allowTargetServer: parseBool(name('allow-target-server'), v['allow-target-server'], false),
+        allowTargetServer: v['allow-target-server'],
         ...(compare ? { compare } : {}),
         ...(v['os-user'] ? { osUser: parseOsUser(name('os-user'), v['os-user']) } : {}),
     };
 }
 
-;// CONCATENATED MODULE: ./src/verify/present.ts
+;// CONCATENATED MODULE: ./src/backup/facts.ts
 
 /** The facts about a verified backup that head the summary and the console report. */
 function verifyFacts(r) {
@@ -83645,11 +86020,1076 @@ function drillFacts(r) {
     return rows;
 }
 
+;// CONCATENATED MODULE: ./src/core/workdir.ts
+
+
+
+/**
+ * One run's own folder beneath the work-dir (`<work-dir>/run-XXXXXX`, mode 0700), made the first
+ * time the run writes there, so runs that share a work-dir never share a file. Partial files (a
+ * download still arriving, an unpacked copy, a list file) are removed on every way out: when the
+ * caller is done with one, when the run ends (`close`), and synchronously when it is cancelled
+ * (SIGINT, SIGTERM). Nothing else is removed: not the work-dir, not a whole file the run kept for
+ * the next step, not anything the run did not create; the run's folder only when it is empty.
+ */
+class RunFolder {
+    workDir;
+    dir;
+    partials = new Set();
+    forgetCancel;
+    constructor(workDir) {
+        this.workDir = workDir;
+    }
+    /** The run's folder, made on first use. */
+    path() {
+        if (!this.dir) {
+            external_node_fs_default().mkdirSync(this.workDir, { recursive: true });
+            const dir = external_node_fs_default().mkdtempSync(external_node_path_default().join(this.workDir, 'run-'));
+            external_node_fs_default().chmodSync(dir, 0o700);
+            this.dir = dir;
+            this.forgetCancel = onCancel(() => this.removePartials());
+        }
+        return this.dir;
+    }
+    /** A file in the run's folder that is removed when the run ends, whichever way, unless kept. */
+    partial(name) {
+        const file = external_node_path_default().join(this.path(), name);
+        this.partials.add(file);
+        return file;
+    }
+    /** Rename a partial file whole: `to` stays after the run (a download the next step reads). */
+    keep(file, to) {
+        external_node_fs_default().renameSync(file, to);
+        this.partials.delete(file);
+    }
+    /** Remove a partial file now: it failed, or nothing needs it any more. */
+    discard(file) {
+        this.partials.delete(file);
+        removeQuietly(file);
+    }
+    /** The run ended: remove its partial files, and its folder if nothing else is in it. */
+    close() {
+        this.removePartials();
+        this.forgetCancel?.();
+        this.forgetCancel = undefined;
+    }
+    removePartials() {
+        for (const file of this.partials)
+            removeQuietly(file);
+        this.partials.clear();
+        if (!this.dir)
+            return;
+        try {
+            external_node_fs_default().rmdirSync(this.dir); // only succeeds when empty
+            this.dir = undefined;
+        }
+        catch {
+            // Something the run kept is in it: it stays.
+        }
+    }
+}
+function removeQuietly(file) {
+    try {
+        external_node_fs_default().rmSync(file, { force: true });
+    }
+    catch {
+        // Best effort: a file that cannot be removed must not hide the run's own result.
+    }
+}
+
+;// CONCATENATED MODULE: ./src/report/history.ts
+
+
+/** The history file is JSON lines: append-only, one run a line, easy to keep on a branch or as an artifact. */
+function readHistory(file) {
+    if (!external_node_fs_default().existsSync(file))
+        return [];
+    const out = [];
+    for (const line of external_node_fs_default().readFileSync(file, 'utf8').split('\n')) {
+        if (!line.trim())
+            continue;
+        try {
+            out.push(JSON.parse(line));
+        }
+        catch {
+            // A damaged line (a run killed mid-write) is skipped, not fatal.
+        }
+    }
+    return out;
+}
+function appendHistory(file, entry) {
+    external_node_fs_default().mkdirSync(external_node_path_default().dirname(external_node_path_default().resolve(file)), { recursive: true });
+    external_node_fs_default().appendFileSync(file, `${JSON.stringify(entry)}\n`);
+}
+function lastGood(history, command, tier) {
+    return [...history].reverse().find((h) => h.command === command && h.tier === tier && h.verdict === 'pass');
+}
+/** "19% slower than the last good run (2026-11-01)", or faster, or about the same. */
+function trend(now, before) {
+    if (!before || before.totalSeconds <= 0)
+        return undefined;
+    const change = (now - before.totalSeconds) / before.totalSeconds;
+    const when = before.at.slice(0, 10);
+    if (Math.abs(change) < 0.05)
+        return `about as fast as the last good run (${when})`;
+    return `${Math.round(Math.abs(change) * 100)}% ${change > 0 ? 'slower' : 'faster'} than the last good run (${when}, ${before.totalSeconds.toFixed(1)}s)`;
+}
+/** A small chart of the last runs' total times for the job summary (mermaid, rendered by GitHub). */
+function trendChart(history, command, tier) {
+    const runs = history.filter((h) => h.command === command && h.tier === tier).slice(-12);
+    if (runs.length < 2)
+        return undefined;
+    const labels = runs.map((h) => `"${h.at.slice(5, 10)}"`).join(', ');
+    const values = runs.map((h) => h.totalSeconds.toFixed(1)).join(', ');
+    return [
+        '```mermaid',
+        'xychart-beta',
+        `  title "drill time (s), ${tier} tier"`,
+        `  x-axis [${labels}]`,
+        '  y-axis "seconds"',
+        `  bar [${values}]`,
+        '```',
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/report/stages.ts
+
+
+/**
+ * A pipeline is a list of timed stages. Each ends ok, failed, skipped (with the reason) or not-run;
+ * the report is built from this list alone, so every rendering tells the same story.
+ */
+class Pipeline {
+    failOn;
+    onStage;
+    ignore;
+    stages = [];
+    started = Date.now();
+    constructor(failOn, onStage = () => { }, 
+    /** Rules ignored in config, with their written reasons: marked as they are found. */
+    ignore = new Map()) {
+        this.failOn = failOn;
+        this.onStage = onStage;
+        this.ignore = ignore;
+    }
+    async stage(name, body) {
+        const started = performance.now();
+        this.onStage.start?.(name);
+        let result;
+        try {
+            const out = (await body()) ?? {};
+            const findings = out.findings ?? [];
+            for (const f of findings) {
+                const why = this.ignore.get(f.rule);
+                if (why)
+                    f.ignored = why;
+            }
+            const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
+            const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
+            result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };
+        }
+        catch (err) {
+            if (err instanceof errors_UserError)
+                throw err;
+            result = {
+                name,
+                status: 'not-run',
+                seconds: 0,
+                reason: `internal error: ${errorMessage(err)}`,
+                findings: [],
+            };
+        }
+        result.seconds = (performance.now() - started) / 1000;
+        this.stages.push(result);
+        this.onStage(result);
+        return result;
+    }
+    skip(name, reason) {
+        const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
+        this.stages.push(result);
+        this.onStage(result);
+    }
+    /** A pipeline whose rules are ignored as `ignore:` in restorable.yml says (each with its reason). */
+    static withConfig(failOn, ignore, onStage) {
+        return new Pipeline(failOn, onStage, new Map((ignore ?? []).map((i) => [i.rule, i.reason])));
+    }
+    /** What every result starts as: not verified yet, and this pipeline's own list of stages. */
+    begin(command) {
+        return {
+            command,
+            verdict: 'could-not-verify',
+            failOn: this.failOn,
+            startedAt: new Date(this.started).toISOString(),
+            totalSeconds: 0,
+            stages: this.stages,
+            findings: [],
+        };
+    }
+    /** The end of a run: the findings of every stage, the verdict, the wall time. */
+    settle(result) {
+        result.findings = this.findings;
+        result.verdict = this.verdict();
+        result.totalSeconds = (Date.now() - this.started) / 1000;
+        return result;
+    }
+    get findings() {
+        return this.stages.flatMap((s) => s.findings);
+    }
+    verdict() {
+        return computeVerdict(this.stages, this.failOn);
+    }
+}
+function computeVerdict(stages, failOn) {
+    const active = stages.flatMap((s) => s.findings).filter((f) => !f.ignored);
+    if (active.some((f) => ruleKind(f.rule) === 'problem' && atLeast(f.severity, failOn)))
+        return 'fail';
+    if (stages.some((s) => s.status === 'not-run'))
+        return 'could-not-verify';
+    if (active.some((f) => ruleKind(f.rule) === 'unverifiable'))
+        return 'could-not-verify';
+    return 'pass';
+}
+function exitCodeFor(verdict) {
+    return verdict === 'pass' ? 0 : verdict === 'fail' ? 1 : 3;
+}
+
+;// CONCATENATED MODULE: ./src/comparison/stages/counts.ts
+
+function allowed(t, source) {
+    return t.kind === 'percent' ? (source * t.value) / 100 : t.value;
+}
+/**
+ * The counts stage: every table of either side, a row each, drifted beyond its tolerance (in the
+ * direction asked), missing from the target, or not in the source; drifted rows sort first.
+ */
+async function countsStage(ctx, src, tgt) {
+    const { result } = ctx;
+    await ctx.pipe.stage('counts', async () => {
+        const findings = [];
+        const names = [...new Set([...src.counts.keys(), ...tgt.counts.keys()])].sort();
+        const estimated = [];
+        for (const table of names) {
+            const row = compareTableRow(ctx, table, src, tgt, findings);
+            if (row.mode === 'estimate')
+                estimated.push(table);
+            result.rows.push(row);
+        }
+        result.compared = result.rows.filter((r) => r.source !== null && r.target !== null).length;
+        result.rows.sort((a, b) => Number(b.drifted) - Number(a.drifted) ||
+            Number(b.target === null) - Number(a.target === null) ||
+            (a.table < b.table ? -1 : 1));
+        if (estimated.length) {
+            findings.push(finding('COUNT_ESTIMATED', 'counts', `${estimated.length} table(s) compared by catalog statistics, not count(*): ${estimated.slice(0, 5).join(', ')}${estimated.length > 5 ? ', ...' : ''}`, { evidence: { tables: estimated.length } }));
+        }
+        return { findings };
+    });
+}
+/** One table's row, its finding (if any) pushed to `findings`. */
+function compareTableRow(ctx, table, src, tgt, findings) {
+    const { opts, result } = ctx;
+    const s = src.counts.get(table);
+    const t = tgt.counts.get(table);
+    const mode = s?.mode === 'estimate' || t?.mode === 'estimate' ? 'estimate' : 'exact';
+    const row = {
+        table,
+        source: s?.rows ?? null,
+        target: t?.rows ?? null,
+        difference: s && t ? t.rows - s.rows : null,
+        mode,
+        drifted: false,
+        ...(src.freshness?.has(table) ? { sourceMax: src.freshness.get(table) ?? null } : {}),
+        ...(tgt.freshness?.has(table) ? { targetMax: tgt.freshness.get(table) ?? null } : {}),
+    };
+    if (s && !t) {
+        findings.push(finding('TABLE_MISSING', 'counts', `table ${table} (${s.rows} rows in the source) is not in the target`, {
+            evidence: { table, source: s.rows },
+        }));
+        result.missing++;
+    }
+    else if (!s && t) {
+        findings.push(finding('TABLE_UNEXPECTED', 'counts', `table ${table} is in the target but not in the source`, {
+            evidence: { table, target: t.rows },
+        }));
+    }
+    else if (s && t) {
+        const tol = opts.config.compare?.tables?.[table]?.tolerance ?? opts.tolerance;
+        const limit = allowed(tol, s.rows);
+        const diff = t.rows - s.rows;
+        const drift = opts.direction === 'drop' ? -diff > limit : Math.abs(diff) > limit;
+        if (drift) {
+            row.drifted = true;
+            result.drifted++;
+            findings.push(finding('COUNT_DRIFT', 'counts', `table ${table}: ${t.rows} rows in the target, ${s.rows} in the source (${diff > 0 ? '+' : ''}${diff}, ${mode})`, { evidence: { table, source: s.rows, target: t.rows, difference: diff, mode } }));
+        }
+    }
+    return row;
+}
+
+;// CONCATENATED MODULE: ./src/checks/structure.ts
+/** Objects that belong to extensions are the extension's business, not the schema's. */
+const NOT_EXTENSION = (classid, objid) => `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${objid} AND d.deptype = 'e')`;
+const USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
+const QUERIES = [
+    `SELECT 'schema ' || n.nspname AS line FROM pg_namespace n WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_namespace', 'n.oid')}`,
+    `SELECT 'extension ' || e.extname AS line FROM pg_extension e WHERE e.extname <> 'plpgsql'`,
+    `SELECT CASE c.relkind WHEN 'r' THEN 'table ' WHEN 'p' THEN 'table ' WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view '
+          WHEN 'f' THEN 'foreign table ' END || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS line
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' '
+          || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+          || CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END
+          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END AS line
+     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS}
+      AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ': ' || pg_get_indexdef(i.indexrelid) AS line
+     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'i.indrelid')}`,
+    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) || ': '
+          || pg_get_constraintdef(k.oid) AS line
+     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || format_type(s.seqtypid, NULL) AS line
+     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')'
+          || coalesce(' returns ' || pg_get_function_result(p.oid), '') AS line
+     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_proc', 'p.oid')}`,
+    `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.tgname) || ': '
+          || pg_get_triggerdef(t.oid) AS line
+     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE NOT t.tgisinternal AND ${USER_NS}`,
+];
+/** The restored database's structure, one sorted line per object (catalog facts only, no rows). */
+async function structureLines(client) {
+    const lines = [];
+    for (const q of QUERIES) {
+        const r = await client.query(q);
+        for (const row of r.rows)
+            lines.push(row.line.replace(/\s+/g, ' ').trim());
+    }
+    return [...new Set(lines)].sort();
+}
+function parseReference(text) {
+    return text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'));
+}
+function renderReference(lines, header) {
+    return `# ${header}\n# Written by restorable drill --write-reference: one line per object, sorted.\n${lines.join('\n')}\n`;
+}
+function diffStructure(reference, actual) {
+    const have = new Set(actual);
+    const want = new Set(reference);
+    return { missing: reference.filter((l) => !have.has(l)), unexpected: actual.filter((l) => !want.has(l)) };
+}
+
+;// CONCATENATED MODULE: ./src/postgres/tables.ts
+
+
+/** `schema.table`, each part quoted only where it needs to be. */
+function tableName(schema, name) {
+    const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : ident(s));
+    return `${q(schema)}.${q(name)}`;
+}
+/** Exact row counts of every user table, over `jobs` connections at once. */
+async function countRows(conn, jobs) {
+    const tables = await withClient(conn, listTables);
+    const counts = await exactCounts(conn, tables, jobs);
+    return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
+}
+/** Every user table with its estimated rows, in one round trip. */
+const TABLES_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name,
+         CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE coalesce(s.n_live_tup, -1) END AS estimate
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+   ORDER BY 1, 2`;
+async function listTables(c) {
+    const rows = (await c.query(TABLES_SQL)).rows;
+    return rows.map((r) => ({
+        table: tableName(r.schema, r.name),
+        schema: r.schema,
+        name: r.name,
+        estimate: Number(r.estimate),
+    }));
+}
+/** Globs match `schema.table` as written unquoted (`public.orders`, `audit.*`). */
+function filterTables(tables, f) {
+    const inc = (f.include ?? []).map((g) => globMatcher(g, 'include'));
+    const exc = (f.exclude ?? []).map((g) => globMatcher(g, 'exclude'));
+    return tables.filter((t) => {
+        const key = `${t.schema}.${t.name}`;
+        if (f.schemas?.length && !f.schemas.includes(t.schema))
+            return false;
+        if (inc.length && !inc.some((m) => m(key)))
+            return false;
+        return !exc.some((m) => m(key));
+    });
+}
+/** count(*) of the given tables over `jobs` connections; every identifier is quoted. */
+async function exactCounts(conn, tables, jobs) {
+    const out = new Map();
+    if (tables.length === 0)
+        return out;
+    let next = 0;
+    const worker = () => withClient(conn, async (c) => {
+        for (let i = next++; i < tables.length; i = next++) {
+            const t = tables[i];
+            const r = await c.query(`SELECT count(*) AS n FROM ${ident(t.schema)}.${ident(t.name)}`);
+            out.set(t.table, Number(r.rows[0]?.n ?? 0));
+        }
+    });
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
+    return out;
+}
+/** max(column) of every listed table that has the column, as text. */
+async function freshness(conn, tables, column) {
+    const out = new Map();
+    await withClient(conn, async (c) => {
+        const having = new Set((await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped`, [column])).rows.map((r) => `${r.schema}\u0000${r.name}`));
+        for (const t of tables) {
+            if (!having.has(`${t.schema}\u0000${t.name}`))
+                continue;
+            const r = await c.query(`SELECT max(${ident(column)})::text AS m FROM ${ident(t.schema)}.${ident(t.name)}`);
+            out.set(t.table, r.rows[0]?.m ?? null);
+        }
+    });
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/comparison/side.ts
+
+
+
+/** Decide per table: exact below the limit (or with no statistics), estimated above. */
+function modeFor(opts, estimate) {
+    if (opts.mode === 'exact')
+        return 'exact';
+    if (opts.mode === 'estimate')
+        return 'estimate';
+    return estimate < 0 || estimate < opts.exactLimit ? 'exact' : 'estimate';
+}
+async function readSide(conn, opts, modes) {
+    const tables = filterTables(await withClient(conn, listTables), opts);
+    const exact = tables.filter((t) => modes(t) === 'exact');
+    const counted = await exactCounts(conn, exact, opts.jobs);
+    const counts = new Map();
+    for (const t of tables) {
+        const n = counted.get(t.table);
+        counts.set(t.table, n !== undefined ? { rows: n, mode: 'exact' } : { rows: Math.max(0, t.estimate), mode: 'estimate' });
+    }
+    const side = { counts };
+    if (opts.structure)
+        side.structure = await withClient(conn, structureLines);
+    if (opts.freshnessColumn)
+        side.freshness = await freshness(conn, tables, opts.freshnessColumn);
+    return side;
+}
+
+;// CONCATENATED MODULE: ./src/comparison/stages/source.ts
+
+
+
+
+
+
+
+const baselineSchema = object({
+    restorable: literal('baseline'),
+    version: literal(1),
+    takenAt: schemas_string(),
+    source: schemas_string(),
+    tables: record(schemas_string(), object({ rows: schemas_number(), mode: schemas_enum(['exact', 'estimate']) })),
+    structure: array(schemas_string()).optional(),
+});
+/** The live source is read through a session that cannot write, and gives up rather than wait on locks. */
+const READ_ONLY = '-c default_transaction_read_only=on -c statement_timeout=600000 -c lock_timeout=5000';
+const POOLER_FIX = 'Connect to PostgreSQL directly, not through a pooler that drops startup options';
+function readBaseline(file) {
+    let raw;
+    try {
+        raw = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
+    }
+    catch (e) {
+        throw new errors_UserError('baseline', `${file} is not JSON (${errorMessage(e)})`, 'Give a file written by write-baseline');
+    }
+    const r = baselineSchema.safeParse(raw);
+    if (!r.success)
+        throw new errors_UserError('baseline', `${file} is not a Restorable baseline`, 'Give a file written by write-baseline');
+    return {
+        takenAt: r.data.takenAt,
+        source: r.data.source,
+        counts: new Map(Object.entries(r.data.tables)),
+        ...(r.data.structure ? { structure: r.data.structure } : {}),
+    };
+}
+/**
+ * The source stage: the baseline file, or the live source read in a read-only session (written as
+ * a baseline with write-baseline). Undefined when it could not be read.
+ */
+async function sourceStage(ctx) {
+    const { opts, result } = ctx;
+    let source;
+    await ctx.pipe.stage('source', async () => {
+        if (!opts.source) {
+            const b = readBaseline(opts.baseline);
+            source = b;
+            ctx.log.info(`baseline of ${b.source}, taken ${b.takenAt}`);
+            return {};
+        }
+        try {
+            source = await readLiveSource(ctx, { ...opts.source, options: READ_ONLY });
+        }
+        catch (e) {
+            if (e instanceof errors_UserError)
+                throw e;
+            if (/options|startup parameter/i.test(errorMessage(e)))
+                throw new errors_UserError('source-url', `refused a read-only session (${errorMessage(e)})`, POOLER_FIX);
+            const message = `could not read ${result.source}: ${errorMessage(e)}`;
+            return { findings: [finding('SOURCE_UNREACHABLE', 'source', message)] };
+        }
+        if (opts.writeBaseline)
+            writeBaseline(ctx, source, opts.writeBaseline);
+        return {};
+    });
+    return source;
+}
+/** The live source, once its session is known to be read-only (a pooler may drop the option). */
+async function readLiveSource(ctx, conn) {
+    const ro = await withClient(conn, async (c) => (await c.query("SELECT current_setting('default_transaction_read_only') AS v")).rows[0]
+        ?.v);
+    if (ro !== 'on')
+        throw new errors_UserError('source-url', 'did not take a read-only session', POOLER_FIX);
+    return readSide(conn, ctx.opts, (t) => modeFor(ctx.opts, t.estimate));
+}
+function writeBaseline(ctx, source, file) {
+    const tables = Object.fromEntries([...source.counts].map(([k, v]) => [k, v]));
+    const body = {
+        restorable: 'baseline',
+        version: 1,
+        takenAt: new Date().toISOString(),
+        source: ctx.result.source,
+        tables,
+        ...(source.structure ? { structure: source.structure } : {}),
+    };
+    external_node_fs_default().mkdirSync(external_node_path_default().dirname(file), { recursive: true });
+    external_node_fs_default().writeFileSync(file, `${JSON.stringify(body, null, 2)}\n`);
+    ctx.result.baselineWritten = file;
+    ctx.log.info(`wrote the baseline (${source.counts.size} tables) to ${file}`);
+}
+
+;// CONCATENATED MODULE: ./src/comparison/stages/structure.ts
+
+
+/** The structure stage: the source's catalog objects against the target's (structure: true). */
+async function structureStage(ctx, src, tgt) {
+    const { pipe } = ctx;
+    const reference = src.structure;
+    if (!ctx.opts.structure)
+        pipe.skip('structure', 'structure: false');
+    else if (!reference)
+        pipe.skip('structure', 'the baseline holds no structure');
+    else {
+        await pipe.stage('structure', async () => {
+            const { missing, unexpected } = diffStructure(reference, tgt.structure ?? []);
+            const show = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
+            const findings = [];
+            if (missing.length)
+                findings.push(finding('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`, { evidence: { missing: missing.length } }));
+            if (unexpected.length)
+                findings.push(finding('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`, { evidence: { unexpected: unexpected.length } }));
+            return { findings };
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/comparison/stages/target.ts
+
+
+
+/** The target stage: the target read, each table counted the way the source was. Undefined when it could not be. */
+async function targetStage(ctx, src, conn) {
+    let target;
+    await ctx.pipe.stage('target', async () => {
+        try {
+            // The target counts a table the way the source did, so the two numbers are comparable.
+            target = await readSide(conn, ctx.opts, (t) => src.counts.get(t.table)?.mode ?? modeFor(ctx.opts, t.estimate));
+            return {};
+        }
+        catch (e) {
+            const message = `could not read ${ctx.result.target}: ${errorMessage(e)}`;
+            return { findings: [finding('TARGET_UNREACHABLE', 'target', message)] };
+        }
+    });
+    return target;
+}
+
+;// CONCATENATED MODULE: ./src/comparison/run.ts
+
+
+
+
+
+
+function compareContext(opts, log, onStage) {
+    const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
+    const result = {
+        ...pipe.begin('compare'),
+        source: opts.source ? maskedUrl(opts.source) : (opts.baseline ?? ''),
+        target: opts.target ? maskedUrl(opts.target) : '',
+        rows: [],
+        compared: 0,
+        drifted: 0,
+        missing: 0,
+    };
+    return { opts, log, pipe, result };
+}
+/** compare-counts: counts and structure of the source (live, read-only, or a baseline) against the target. */
+async function runCompare(opts, log, onStage) {
+    const ctx = compareContext(opts, log, onStage);
+    const { pipe, result } = ctx;
+    const source = await sourceStage(ctx);
+    if (!opts.target) {
+        pipe.skip('target', 'no target-url: only the baseline was written');
+        pipe.skip('counts', 'no target');
+        pipe.skip('structure', 'no target');
+        return pipe.settle(result);
+    }
+    if (!source) {
+        for (const s of ['target', 'counts', 'structure'])
+            pipe.skip(s, 'the source could not be read');
+        return pipe.settle(result);
+    }
+    const target = await targetStage(ctx, source, opts.target);
+    if (!target) {
+        pipe.skip('counts', 'the target could not be read');
+        pipe.skip('structure', 'the target could not be read');
+        return pipe.settle(result);
+    }
+    await countsStage(ctx, source, target);
+    await structureStage(ctx, source, target);
+    return pipe.settle(result);
+}
+/**
+ * The compare rung of a drill or a PITR drill: one `compare` stage against the restored target,
+ * skipped when neither compare-source-url nor compare-baseline was given.
+ */
+async function compareRung(pipe, opts, target, log) {
+    if (!opts) {
+        pipe.skip('compare', 'no compare-source-url or compare-baseline');
+        return undefined;
+    }
+    let summary;
+    await pipe.stage('compare', async () => {
+        const r = await runCompare({ ...opts, target }, log);
+        summary = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
+        const notRun = r.stages.find((s) => s.status === 'not-run');
+        return {
+            findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
+            ...(notRun?.reason ? { notRun: notRun.reason } : {}),
+        };
+    });
+    return summary;
+}
+
+;// CONCATENATED MODULE: ./src/drill/stages/compare.ts
+
+/** The compare rung: compare-counts of the live source (or a baseline) against the restored database. */
+async function compareStage(t) {
+    const { pipe, opts } = t;
+    if (opts.compare && opts.tier !== 'full') {
+        pipe.skip('compare', `NOT RUN: tier ${opts.tier.toUpperCase()} does not restore every row`);
+        return;
+    }
+    const summary = await compareRung(pipe, opts.compare, t.conn, t.log);
+    if (summary)
+        t.result.compare = summary;
+}
+
+;// CONCATENATED MODULE: ./src/checks/integrity.ts
+
+
+const STAGE = 'integrity';
+/** Sequences and the integer columns they feed: owned-by links, identity columns, nextval() defaults. */
+const SEQUENCE_LINKS = `
+  SELECT DISTINCT seq.oid::regclass::text AS seq, s.seqincrement::bigint AS inc, tn.nspname AS schema,
+         t.relname AS tbl, a.attname AS col
+    FROM (
+      SELECT d.objid AS seqid, d.refobjid AS relid, d.refobjsubid AS attnum
+        FROM pg_depend d
+       WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+      UNION
+      SELECT (regexp_match(pg_get_expr(ad.adbin, ad.adrelid), 'nextval\\(''([^'']+)''::regclass\\)'))[1]::regclass::oid,
+             ad.adrelid, ad.adnum
+        FROM pg_attrdef ad
+       WHERE pg_get_expr(ad.adbin, ad.adrelid) LIKE 'nextval(%'
+    ) link
+    JOIN pg_class seq ON seq.oid = link.seqid AND seq.relkind = 'S'
+    JOIN pg_sequence s ON s.seqrelid = seq.oid
+    JOIN pg_class t ON t.oid = link.relid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = link.attnum
+   WHERE a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype)`;
+/** A sequence whose next value is not above max() of its column makes the next insert collide. */
+async function checkSequences(c) {
+    const links = (await c.query(SEQUENCE_LINKS)).rows;
+    const findings = [];
+    for (const l of links) {
+        if (Number(l.inc) <= 0)
+            continue; // descending sequences feed columns downwards; not compared
+        const s = (await c.query(`SELECT last_value, is_called FROM ${l.seq}`)).rows[0];
+        const m = (await c.query(`SELECT max(${ident(l.col)})::text AS m FROM ${ident(l.schema)}.${ident(l.tbl)}`)).rows[0];
+        if (!s || m?.m == null)
+            continue;
+        const next = BigInt(s.last_value) + (s.is_called ? BigInt(l.inc) : 0n);
+        const max = BigInt(m.m.split('.')[0]);
+        if (next <= max) {
+            findings.push(finding('SEQUENCE_BEHIND', STAGE, `sequence ${l.seq} would hand out ${next}, but ${l.schema}.${l.tbl}.${l.col} already holds ${max}`, {
+                evidence: {
+                    sequence: l.seq,
+                    table: `${l.schema}.${l.tbl}`,
+                    column: l.col,
+                    next: String(next),
+                    max: String(max),
+                },
+                fix: `SELECT setval('${l.seq}', (SELECT max(${ident(l.col)}) FROM ${ident(l.schema)}.${ident(l.tbl)})); then find out how the dump missed it.`,
+            }));
+        }
+    }
+    return { findings, checked: links.length };
+}
+/** Validate NOT VALID check and foreign-key constraints on the restored copy (it is disposable). */
+async function validateConstraints(c) {
+    const rows = (await c.query(`SELECT conrelid::regclass::text AS rel, conname AS name FROM pg_constraint
+        WHERE NOT convalidated AND contype IN ('c', 'f') ORDER BY 1, 2`)).rows;
+    const findings = [];
+    for (const r of rows) {
+        try {
+            await c.query(`ALTER TABLE ${r.rel} VALIDATE CONSTRAINT ${ident(r.name)}`);
+        }
+        catch (e) {
+            findings.push(finding('CONSTRAINT_INVALID', STAGE, `NOT VALID constraint ${r.name} on ${r.rel} does not hold: ${e.message}`, {
+                evidence: { table: r.rel, constraint: r.name },
+            }));
+        }
+    }
+    return { findings, checked: rows.length };
+}
+/** amcheck's bt_index_check on every valid B-tree index. Undefined when amcheck cannot be had. */
+async function checkIndexes(c) {
+    try {
+        await c.query('CREATE EXTENSION IF NOT EXISTS amcheck');
+    }
+    catch {
+        return undefined;
+    }
+    const idx = (await c.query(`SELECT i.indexrelid::int AS oid, i.indexrelid::regclass::text AS name
+         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+         JOIN pg_namespace n ON n.oid = ic.relnamespace
+        WHERE am.amname = 'btree' AND i.indisvalid AND i.indisready AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND n.nspname NOT LIKE 'pg\\_toast%' ORDER BY 2`)).rows;
+    const findings = [];
+    for (const i of idx) {
+        try {
+            await c.query('SELECT bt_index_check($1::regclass, true)', [i.oid]);
+        }
+        catch (e) {
+            findings.push(finding('INDEX_CORRUPT', STAGE, `index ${i.name}: ${e.message}`, {
+                evidence: { index: i.name },
+            }));
+        }
+    }
+    return { findings, checked: idx.length };
+}
+const UNVERSIONED = /^(c|posix|c\.utf-?8)$/i;
+/**
+ * The dump records its database's locale but not the collation version. The target was created
+ * with that locale (and provider); say when it could not be, and when the version cannot be compared.
+ */
+function checkCollation(dumped, target) {
+    if (dumped?.provider?.toLowerCase() === 'icu' && dumped.icuLocale) {
+        const want = dumped.icuLocale;
+        const got = target?.provider === 'icu' ? target.icuLocale : undefined;
+        if (got?.toLowerCase() !== want.toLowerCase()) {
+            const has = got ? `ICU locale ${got}` : `libc locale ${target?.collate ?? 'unknown'}`;
+            return [
+                finding('COLLATION_MISMATCH', STAGE, `the dumped database sorts by ICU locale ${want}, but the target sorts by ${has}: text indexes and ORDER BY may differ`, {
+                    evidence: { dumped: `icu ${want}`, target: got ? `icu ${got}` : (target?.collate ?? null) },
+                    fix: 'Drill on a PostgreSQL 15 or newer built with ICU (the PGDG and Debian packages are), so the database is created with the same ICU locale.',
+                }),
+            ];
+        }
+        return [
+            finding('COLLATION_UNVERIFIABLE', STAGE, `the dump does not record the version of ICU collation ${want}, so the target's ICU cannot be compared with production's`),
+        ];
+    }
+    const want = dumped?.collate ?? dumped?.locale;
+    const targetCollate = target?.collate;
+    if (!want) {
+        return [
+            finding('COLLATION_UNVERIFIABLE', STAGE, 'the dump does not record its database locale (a plain dump, or a schema-only one)'),
+        ];
+    }
+    if (targetCollate && targetCollate.toLowerCase() !== want.toLowerCase()) {
+        return [
+            finding('COLLATION_MISMATCH', STAGE, `the dumped database sorts by ${want}, but the target has ${targetCollate}: text indexes and ORDER BY may differ`, {
+                evidence: { dumped: want, target: targetCollate },
+                fix: `Install the ${want} locale on the runner (locale-gen) so the drill restores with the same collation.`,
+            }),
+        ];
+    }
+    if (UNVERSIONED.test(want))
+        return [];
+    return [
+        finding('COLLATION_UNVERIFIABLE', STAGE, `the dump does not record the version of collation ${want}, so the target's C library cannot be compared with production's`),
+    ];
+}
+
+;// CONCATENATED MODULE: ./src/drill/stages/integrity.ts
+
+
+/** The integrity rung: sequences, NOT VALID constraints, amcheck, and the collation against the dump's. */
+async function integrityStage(t) {
+    const { opts } = t;
+    await t.pipe.stage('integrity', async () => {
+        const integ = opts.config.integrity ?? {};
+        const findings = [];
+        let notRun;
+        await withClient(t.conn, async (c) => {
+            if (opts.tier !== 'schema' && integ.sequences !== false)
+                findings.push(...(await checkSequences(c)).findings);
+            if (opts.tier === 'full' && integ['validate-constraints'] !== false)
+                findings.push(...(await validateConstraints(c)).findings);
+            if (integ.amcheck) {
+                const r = await checkIndexes(c);
+                if (r)
+                    findings.push(...r.findings);
+                else
+                    notRun = 'amcheck: true, but the amcheck extension is not available on the target';
+            }
+        });
+        if (integ.collation !== false)
+            findings.push(...checkCollation(t.ins.toc?.database, t.collation));
+        return { findings, ...(notRun ? { notRun } : {}) };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/report/xml.ts
+/**
+ * What XML 1.0 cannot carry at all (its `Char` production): control characters other than tab, LF
+ * and CR, lone surrogates, U+FFFE and U+FFFF. pg's stderr and a hostile backup's names can hold them;
+ * they are dropped, since not even a character reference may name them.
+ */
+const FORBIDDEN = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+const ENTITIES = {
+    '&': '&amp;',
+    '<': '&lt;',
+    '>': '&gt;',
+    '"': '&quot;',
+    "'": '&apos;',
+};
+/** Text safe in XML content and in a quoted attribute: the five specials escaped, forbidden characters dropped. */
+function xmlText(s) {
+    return s.replace(FORBIDDEN, '').replace(/[&<>"']/g, (c) => ENTITIES[c]);
+}
+/** An attribute value: as `xmlText`, and tab, LF and CR as references, which attribute normalization keeps. */
+function xmlAttr(s) {
+    return xmlText(s).replace(/[\t\n\r]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+;// CONCATENATED MODULE: ./src/report/junit.ts
+
+/** JUnit XML: one test case per stage; stages that did not run are <skipped>, failed ones carry their findings. */
+function junitXml(result, suite) {
+    const failures = result.stages.filter((s) => s.status === 'failed').length;
+    const skipped = result.stages.filter((s) => s.status === 'skipped' || s.status === 'not-run').length;
+    const cases = result.stages.map((s) => {
+        const open = `    <testcase classname="${xmlAttr(suite)}" name="${xmlAttr(s.name)}" time="${s.seconds.toFixed(3)}"`;
+        if (s.status === 'failed') {
+            const text = s.findings.map((f) => `${f.severity} ${f.rule}: ${f.message}`).join('\n');
+            const first = s.findings[0];
+            return `${open}>\n      <failure message="${xmlAttr(first ? `${first.rule}: ${first.message}` : 'failed')}">${xmlText(text)}</failure>\n    </testcase>`;
+        }
+        if (s.status === 'skipped' || s.status === 'not-run') {
+            return `${open}>\n      <skipped message="${xmlAttr(`${s.status === 'skipped' ? 'SKIPPED' : 'NOT RUN'}: ${s.reason ?? ''}`)}"/>\n    </testcase>`;
+        }
+        return `${open}/>`;
+    });
+    return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  <testsuite name="${xmlAttr(suite)}" tests="${result.stages.length}" failures="${failures}" skipped="${skipped}" time="${result.totalSeconds.toFixed(3)}" timestamp="${xmlAttr(result.startedAt)}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
+}
+
+;// CONCATENATED MODULE: ./src/drill/stages/record.ts
+
+
+
+
+/**
+ * The end of a drill: what a partial tier did not check, the verdict, the trend against the last
+ * good run, the history entry and the chart, the JUnit file.
+ */
+function recordDrill(ctx) {
+    const { opts, result } = ctx;
+    if (opts.tier !== 'full') {
+        result.notChecked =
+            opts.tier === 'schema'
+                ? ['row counts', 'smoke queries', 'sequences', 'NOT VALID constraints']
+                : ['rows of tables outside sample-tables', 'smoke queries', 'NOT VALID constraints'];
+    }
+    ctx.pipe.settle(result);
+    const t = trend(result.totalSeconds, ctx.previous);
+    if (t)
+        result.trend = t;
+    if (opts.history) {
+        const entry = historyEntry(ctx);
+        appendHistory(opts.history, entry);
+        const chart = trendChart([...ctx.history, entry], 'drill', opts.tier);
+        if (chart)
+            result.chart = chart;
+    }
+    if (opts.junit) {
+        external_node_fs_default().mkdirSync(external_node_path_default().dirname(external_node_path_default().resolve(opts.junit)), { recursive: true });
+        external_node_fs_default().writeFileSync(opts.junit, junitXml(result, 'restorable drill'));
+        result.junitPath = external_node_path_default().resolve(opts.junit);
+    }
+    return result;
+}
+function historyEntry({ opts, result, pipe }) {
+    return {
+        at: result.startedAt,
+        command: 'drill',
+        tier: opts.tier,
+        verdict: result.verdict,
+        backup: result.backup?.name ?? '',
+        ...(result.backup?.serverVersion ? { serverVersion: result.backup.serverVersion } : {}),
+        ...(result.target ? { targetVersion: result.target.version } : {}),
+        totalSeconds: Math.round(result.totalSeconds * 100) / 100,
+        stages: Object.fromEntries(pipe.stages.map((s) => [s.name, Math.round(s.seconds * 100) / 100])),
+        rows: Object.fromEntries((result.counts ?? []).map((c) => [c.table, c.rows])),
+    };
+}
+
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_node_zlib_);
+;// CONCATENATED MODULE: ./src/backup/tools.ts
+
+
+/**
+ * The client that can read this dump: pg_restore of at least the archive's pg_dump major, or psql for
+ * plain dumps. None is VERSION_UNSUPPORTED (naming the major and how to install it).
+ */
+async function restoreTools(ins, binDir, stage) {
+    const plain = ins.format === 'plain';
+    const dumpMajor = majorOf(ins.pgDumpVersion ?? '') ?? 0;
+    // psql of at least the dump's major (a newer pg_dump writes what an older psql may not know),
+    // else the newest there is: a plain dump is SQL, which an older psql often still loads.
+    const client = plain
+        ? ((await binaries_pick('psql', dumpMajor, binDir)) ?? (await findAll('psql', binDir))[0])
+        : await binaries_pick('pg_restore', dumpMajor, binDir);
+    if (client)
+        return { client };
+    if (plain) {
+        return {
+            finding: finding('SCHEMA_REPLAY_NOT_RUN', stage, 'psql is not installed, so the dump could not be loaded', {
+                fix: `Install the PostgreSQL client: ${installHint(15, 'client')}`,
+            }),
+        };
+    }
+    return {
+        finding: finding('VERSION_UNSUPPORTED', stage, `the archive was written by pg_dump ${ins.pgDumpVersion?.trim()}; reading it needs pg_restore ${dumpMajor} or newer, and none is installed`, {
+            fix: `Install the PostgreSQL ${dumpMajor} client: ${installHint(dumpMajor, 'client')}`,
+            evidence: { needMajor: dumpMajor },
+        }),
+    };
+}
+/** No server new enough for the dump: VERSION_UNSUPPORTED when an older one exists, else no server at all. */
+async function serverMissing(ins, binDir, stage, e) {
+    const serverMajor = majorOf(ins.serverVersion ?? '') ?? 0;
+    const newest = serverMajor > 0 ? await binaries_pick('initdb', 0, binDir) : undefined;
+    return newest
+        ? finding('VERSION_UNSUPPORTED', stage, `the dump comes from PostgreSQL ${ins.serverVersion?.trim()}; it needs a PostgreSQL ${serverMajor} (or newer) server, and the newest installed is ${newest.major}`, {
+            fix: `Install the PostgreSQL ${serverMajor} server: ${installHint(serverMajor, 'server')}`,
+            evidence: { needMajor: serverMajor },
+        })
+        : finding('SCHEMA_REPLAY_NOT_RUN', stage, `no PostgreSQL server binaries: ${e.message}`);
+}
+
+;// CONCATENATED MODULE: ./src/core/disk.ts
+
+
+
+
+
+/** A write that failed because the file system is full (ENOSPC, or its quota: EDQUOT). */
+function isDiskFull(e) {
+    const code = e?.code;
+    return code === 'ENOSPC' || code === 'EDQUOT';
+}
+/**
+ * The C library's and PostgreSQL's words for the same: a server or initdb that ran out of disk
+ * (PostgreSQL's short write when extending a relation carries the hint "Check free disk space").
+ */
+const NO_SPACE = /No space left on device|Disk quota exceeded|could not extend file .*: wrote only \d+ of \d+ bytes|Check free disk space/;
+/**
+ * Bytes an unprivileged writer may still use in `folder`'s file system (the nearest existing
+ * ancestor when it does not exist yet); undefined when that cannot be read.
+ */
+function freeBytes(folder) {
+    let dir = external_node_path_default().resolve(folder);
+    for (;;) {
+        try {
+            const s = external_node_fs_default().statfsSync(dir);
+            return s.bavail * s.bsize;
+        }
+        catch {
+            const up = external_node_path_default().dirname(dir);
+            if (up === dir)
+                return undefined;
+            dir = up;
+        }
+    }
+}
+/**
+ * DISK_FULL: `folder` has no room for what the run writes there. This machine's disk, never the
+ * backup's fault: the verdict is could-not-verify. `needed` is what the run meant to write (the
+ * backup's size) when known.
+ */
+function diskFull(stage, folder, what, extra = {}) {
+    const needed = extra.needed;
+    const cause = extra.cause ? ` (${extra.cause.trim()})` : '';
+    const free = freeBytes(folder);
+    const room = free === undefined ? '' : `, ${formatBytes(free)} free`;
+    const need = needed === undefined ? '' : `; ${formatBytes(needed)} needed`;
+    return finding('DISK_FULL', stage, `no space left in ${folder} for ${what}${need}${room}. This is this machine's disk, not the backup${cause}`, {
+        ...(extra.fix ? { fix: extra.fix } : {}),
+        evidence: {
+            folder,
+            neededBytes: needed ?? null,
+            freeBytes: free ?? null,
+        },
+    });
+}
+const SCRATCH_FIX = 'Free space there, or set TMPDIR to a folder on a disk with room for the restored database: scratch clusters live under it.';
+/** DISK_FULL for a scratch cluster: its folder (TMPDIR) filled, while it started or during a restore. */
+function scratchDiskFull(stage, what, cause) {
+    return diskFull(stage, external_node_os_default().tmpdir(), what, { fix: SCRATCH_FIX, cause });
+}
+/** A scratch cluster that could not start because its disk is full (initdb's or pg_ctl's ENOSPC). */
+function startedOutOfSpace(e) {
+    return isDiskFull(e) || (e instanceof Error && NO_SPACE.test(e.message));
+}
+
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: external "node:string_decoder"
 const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
 ;// CONCATENATED MODULE: ./src/archive/plain.ts
@@ -84058,979 +87498,6 @@ class PlainScan {
     }
 }
 
-;// CONCATENATED MODULE: ./src/checks/integrity.ts
-
-
-const STAGE = 'integrity';
-/** Sequences and the integer columns they feed: owned-by links, identity columns, nextval() defaults. */
-const SEQUENCE_LINKS = `
-  SELECT DISTINCT seq.oid::regclass::text AS seq, s.seqincrement::bigint AS inc, tn.nspname AS schema,
-         t.relname AS tbl, a.attname AS col
-    FROM (
-      SELECT d.objid AS seqid, d.refobjid AS relid, d.refobjsubid AS attnum
-        FROM pg_depend d
-       WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-      UNION
-      SELECT (regexp_match(pg_get_expr(ad.adbin, ad.adrelid), 'nextval\\(''([^'']+)''::regclass\\)'))[1]::regclass::oid,
-             ad.adrelid, ad.adnum
-        FROM pg_attrdef ad
-       WHERE pg_get_expr(ad.adbin, ad.adrelid) LIKE 'nextval(%'
-    ) link
-    JOIN pg_class seq ON seq.oid = link.seqid AND seq.relkind = 'S'
-    JOIN pg_sequence s ON s.seqrelid = seq.oid
-    JOIN pg_class t ON t.oid = link.relid JOIN pg_namespace tn ON tn.oid = t.relnamespace
-    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = link.attnum
-   WHERE a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype)`;
-/** A sequence whose next value is not above max() of its column makes the next insert collide. */
-async function checkSequences(c) {
-    const links = (await c.query(SEQUENCE_LINKS)).rows;
-    const findings = [];
-    for (const l of links) {
-        if (Number(l.inc) <= 0)
-            continue; // descending sequences feed columns downwards; not compared
-        const s = (await c.query(`SELECT last_value, is_called FROM ${l.seq}`)).rows[0];
-        const m = (await c.query(`SELECT max(${ident(l.col)})::text AS m FROM ${ident(l.schema)}.${ident(l.tbl)}`)).rows[0];
-        if (!s || m?.m == null)
-            continue;
-        const next = BigInt(s.last_value) + (s.is_called ? BigInt(l.inc) : 0n);
-        const max = BigInt(m.m.split('.')[0]);
-        if (next <= max) {
-            findings.push(finding('SEQUENCE_BEHIND', STAGE, `sequence ${l.seq} would hand out ${next}, but ${l.schema}.${l.tbl}.${l.col} already holds ${max}`, {
-                evidence: {
-                    sequence: l.seq,
-                    table: `${l.schema}.${l.tbl}`,
-                    column: l.col,
-                    next: String(next),
-                    max: String(max),
-                },
-                fix: `SELECT setval('${l.seq}', (SELECT max(${ident(l.col)}) FROM ${ident(l.schema)}.${ident(l.tbl)})); then find out how the dump missed it.`,
-            }));
-        }
-    }
-    return { findings, checked: links.length };
-}
-/** Validate NOT VALID check and foreign-key constraints on the restored copy (it is disposable). */
-async function validateConstraints(c) {
-    const rows = (await c.query(`SELECT conrelid::regclass::text AS rel, conname AS name FROM pg_constraint
-        WHERE NOT convalidated AND contype IN ('c', 'f') ORDER BY 1, 2`)).rows;
-    const findings = [];
-    for (const r of rows) {
-        try {
-            await c.query(`ALTER TABLE ${r.rel} VALIDATE CONSTRAINT ${ident(r.name)}`);
-        }
-        catch (e) {
-            findings.push(finding('CONSTRAINT_INVALID', STAGE, `NOT VALID constraint ${r.name} on ${r.rel} does not hold: ${e.message}`, {
-                evidence: { table: r.rel, constraint: r.name },
-            }));
-        }
-    }
-    return { findings, checked: rows.length };
-}
-/** amcheck's bt_index_check on every valid B-tree index. Undefined when amcheck cannot be had. */
-async function checkIndexes(c) {
-    try {
-        await c.query('CREATE EXTENSION IF NOT EXISTS amcheck');
-    }
-    catch {
-        return undefined;
-    }
-    const idx = (await c.query(`SELECT i.indexrelid::int AS oid, i.indexrelid::regclass::text AS name
-         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
-         JOIN pg_namespace n ON n.oid = ic.relnamespace
-        WHERE am.amname = 'btree' AND i.indisvalid AND i.indisready AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-          AND n.nspname NOT LIKE 'pg\\_toast%' ORDER BY 2`)).rows;
-    const findings = [];
-    for (const i of idx) {
-        try {
-            await c.query('SELECT bt_index_check($1::regclass, true)', [i.oid]);
-        }
-        catch (e) {
-            findings.push(finding('INDEX_CORRUPT', STAGE, `index ${i.name}: ${e.message}`, {
-                evidence: { index: i.name },
-            }));
-        }
-    }
-    return { findings, checked: idx.length };
-}
-const UNVERSIONED = /^(c|posix|c\.utf-?8)$/i;
-/**
- * The dump records its database's locale but not the collation version. The target was created
- * with that locale (and provider); say when it could not be, and when the version cannot be compared.
- */
-function checkCollation(dumped, target) {
-    if (dumped?.provider?.toLowerCase() === 'icu' && dumped.icuLocale) {
-        const want = dumped.icuLocale;
-        const got = target?.provider === 'icu' ? target.icuLocale : undefined;
-        if (got?.toLowerCase() !== want.toLowerCase()) {
-            const has = got ? `ICU locale ${got}` : `libc locale ${target?.collate ?? 'unknown'}`;
-            return [
-                finding('COLLATION_MISMATCH', STAGE, `the dumped database sorts by ICU locale ${want}, but the target sorts by ${has}: text indexes and ORDER BY may differ`, {
-                    evidence: { dumped: `icu ${want}`, target: got ? `icu ${got}` : (target?.collate ?? null) },
-                    fix: 'Drill on a PostgreSQL 15 or newer built with ICU (the PGDG and Debian packages are), so the database is created with the same ICU locale.',
-                }),
-            ];
-        }
-        return [
-            finding('COLLATION_UNVERIFIABLE', STAGE, `the dump does not record the version of ICU collation ${want}, so the target's ICU cannot be compared with production's`),
-        ];
-    }
-    const want = dumped?.collate ?? dumped?.locale;
-    const targetCollate = target?.collate;
-    if (!want) {
-        return [
-            finding('COLLATION_UNVERIFIABLE', STAGE, 'the dump does not record its database locale (a plain dump, or a schema-only one)'),
-        ];
-    }
-    if (targetCollate && targetCollate.toLowerCase() !== want.toLowerCase()) {
-        return [
-            finding('COLLATION_MISMATCH', STAGE, `the dumped database sorts by ${want}, but the target has ${targetCollate}: text indexes and ORDER BY may differ`, {
-                evidence: { dumped: want, target: targetCollate },
-                fix: `Install the ${want} locale on the runner (locale-gen) so the drill restores with the same collation.`,
-            }),
-        ];
-    }
-    if (UNVERSIONED.test(want))
-        return [];
-    return [
-        finding('COLLATION_UNVERIFIABLE', STAGE, `the dump does not record the version of collation ${want}, so the target's C library cannot be compared with production's`),
-    ];
-}
-
-;// CONCATENATED MODULE: ./src/postgres/tables.ts
-
-
-/** `schema.table`, each part quoted only where it needs to be. */
-function tableName(schema, name) {
-    const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : ident(s));
-    return `${q(schema)}.${q(name)}`;
-}
-/** Exact row counts of every user table, over `jobs` connections at once. */
-async function countRows(conn, jobs) {
-    const tables = await withClient(conn, listTables);
-    const counts = await exactCounts(conn, tables, jobs);
-    return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
-}
-/** Every user table with its estimated rows, in one round trip. */
-const TABLES_SQL = `
-  SELECT n.nspname AS schema, c.relname AS name,
-         CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE coalesce(s.n_live_tup, -1) END AS estimate
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
-     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-   ORDER BY 1, 2`;
-async function listTables(c) {
-    const rows = (await c.query(TABLES_SQL)).rows;
-    return rows.map((r) => ({
-        table: tableName(r.schema, r.name),
-        schema: r.schema,
-        name: r.name,
-        estimate: Number(r.estimate),
-    }));
-}
-/** Globs match `schema.table` as written unquoted (`public.orders`, `audit.*`). */
-function filterTables(tables, f) {
-    const inc = (f.include ?? []).map(matcherAll);
-    const exc = (f.exclude ?? []).map(matcherAll);
-    return tables.filter((t) => {
-        const key = `${t.schema}.${t.name}`;
-        if (f.schemas?.length && !f.schemas.includes(t.schema))
-            return false;
-        if (inc.length && !inc.some((m) => m(key)))
-            return false;
-        return !exc.some((m) => m(key));
-    });
-}
-function matcherAll(glob) {
-    const re = globToRegExp(glob);
-    return (s) => re.test(s);
-}
-/** count(*) of the given tables over `jobs` connections; every identifier is quoted. */
-async function exactCounts(conn, tables, jobs) {
-    const out = new Map();
-    if (tables.length === 0)
-        return out;
-    let next = 0;
-    const worker = () => withClient(conn, async (c) => {
-        for (let i = next++; i < tables.length; i = next++) {
-            const t = tables[i];
-            const r = await c.query(`SELECT count(*) AS n FROM ${ident(t.schema)}.${ident(t.name)}`);
-            out.set(t.table, Number(r.rows[0]?.n ?? 0));
-        }
-    });
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
-    return out;
-}
-/** max(column) of every listed table that has the column, as text. */
-async function freshness(conn, tables, column) {
-    const out = new Map();
-    await withClient(conn, async (c) => {
-        const having = new Set((await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped`, [column])).rows.map((r) => `${r.schema}\u0000${r.name}`));
-        for (const t of tables) {
-            if (!having.has(`${t.schema}\u0000${t.name}`))
-                continue;
-            const r = await c.query(`SELECT max(${ident(column)})::text AS m FROM ${ident(t.schema)}.${ident(t.name)}`);
-            out.set(t.table, r.rows[0]?.m ?? null);
-        }
-    });
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/checks/rows.ts
-
-
-/** Every table's ancestors (partitioned parents, inheritance parents), at every level. */
-const ANCESTORS_SQL = `
-  WITH RECURSIVE up(rel, anc) AS (
-    SELECT inhrelid, inhparent FROM pg_inherits
-    UNION SELECT up.rel, i.inhparent FROM up JOIN pg_inherits i ON i.inhrelid = up.anc)
-  SELECT rn.nspname AS schema, r.relname AS name, an.nspname AS anc_schema, a.relname AS anc_name
-    FROM up JOIN pg_class r ON r.oid = up.rel JOIN pg_namespace rn ON rn.oid = r.relnamespace
-    JOIN pg_class a ON a.oid = up.anc JOIN pg_namespace an ON an.oid = a.relnamespace`;
-/** Every table there is, counted or not (extension members and foreign tables are not counted). */
-const RELATIONS_SQL = `
-  SELECT n.nspname AS schema, c.relname AS name FROM pg_class c
-    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'f')`;
-/**
- * What each counted table should hold: a table's count(*) takes in its partitions and inheritance
- * children, so the rows the dump holds for each table go to it and to every counted ancestor (with
- * --load-via-partition-root a partition's rows go through the root, and land in the same sum).
- * Tables with rows in the dump that are nowhere in the restored database come back as `absent`.
- */
-async function expectedRows(c, dumped, counted) {
-    const ancestors = new Map();
-    for (const r of (await c.query(ANCESTORS_SQL)).rows) {
-        const t = tableName(r.schema, r.name);
-        ancestors.set(t, [...(ancestors.get(t) ?? []), tableName(r.anc_schema, r.anc_name)]);
-    }
-    const existing = new Set((await c.query(RELATIONS_SQL)).rows.map((r) => tableName(r.schema, r.name)));
-    const expected = new Map();
-    const absent = [];
-    for (const [table, rows] of Object.entries(dumped)) {
-        const into = [table, ...(ancestors.get(table) ?? [])].filter((t) => counted.has(t));
-        for (const t of into)
-            expected.set(t, (expected.get(t) ?? 0) + rows);
-        if (into.length === 0 && !existing.has(table) && rows > 0)
-            absent.push(table);
-    }
-    return { expected, absent };
-}
-/**
- * The dump is its own reference: after a full restore, every table holds the rows the walk counted
- * in the dump, or the restore lost (or gained) rows; no config or history needed. `dumped` holds the
- * dump's rows by schema.table, `counts` the restored database's exact counts.
- */
-async function rowsLost(c, dumped, counts, stage) {
-    const restored = new Map(counts.map((t) => [t.table, t.rows]));
-    const { expected, absent } = await expectedRows(c, dumped, new Set(restored.keys()));
-    const findings = [];
-    for (const [table, rows] of expected) {
-        const now = restored.get(table) ?? 0;
-        if (now === rows)
-            continue;
-        findings.push(finding('ROWS_LOST', stage, `table ${table} has ${now} rows after the restore, but the dump holds ${rows}${now < rows ? `: ${rows - now} lost` : ''}`, { evidence: { table, restored: now, dumped: rows } }));
-    }
-    for (const table of absent) {
-        findings.push(finding('ROWS_LOST', stage, `table ${table} has ${dumped[table]} rows in the dump and is not in the restored database`, { evidence: { table, restored: null, dumped: dumped[table] ?? 0 } }));
-    }
-    return findings;
-}
-
-;// CONCATENATED MODULE: ./src/checks/semantics.ts
-
-
-
-
-function semantics_describe(e) {
-    return e.op === 'between' ? `between ${e.lo} and ${e.hi}` : `${e.op} ${e.value}`;
-}
-/**
- * A role that may read everything and do nothing else, for smoke queries on a superuser's
- * connection: none of a superuser's powers (COPY ... TO PROGRAM, reading server files) reach a
- * query from config. Dropped again by the returned function.
- */
-async function readerRole(c) {
-    const me = await c.query("SELECT current_setting('is_superuser') = 'on' AS s, current_setting('server_version_num')::int AS v");
-    if (!me.rows[0]?.s)
-        return undefined;
-    const role = `restorable_smoke_${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
-    await c.query(`CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
-    if ((me.rows[0]?.v ?? 0) >= 140000)
-        await c.query(`GRANT pg_read_all_data TO ${role}`);
-    else {
-        const schemas = await c.query("SELECT nspname AS n FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'");
-        for (const { n } of schemas.rows) {
-            await c.query(`GRANT USAGE ON SCHEMA ${ident(n)} TO ${role}`);
-            await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA ${ident(n)} TO ${role}`);
-        }
-    }
-    return {
-        role,
-        drop: async () => {
-            await c.query('ROLLBACK').catch(() => { });
-            await c.query(`DROP OWNED BY ${role}`);
-            await c.query(`DROP ROLE ${role}`);
-        },
-    };
-}
-/**
- * Run smoke queries that return one number each, with a time limit: each alone (the extended
- * protocol takes one statement, so `select 1; commit; ...` cannot leave the transaction), in a
- * read-only transaction, as a role without a superuser's powers. Results are numbers, never rows:
- * a query that returns anything else fails.
- */
-async function runSmokeQueries(c, queries) {
-    const reader = queries.length > 0 ? await readerRole(c) : undefined;
-    try {
-        return await smoke(c, queries, reader?.role);
-    }
-    finally {
-        await reader?.drop();
-    }
-}
-async function smoke(c, queries, role) {
-    const findings = [];
-    const results = [];
-    for (const q of queries) {
-        const expectation = parseExpectation(q.expect);
-        let value = null;
-        let problem;
-        try {
-            await c.query('BEGIN READ ONLY');
-            await c.query("SET LOCAL statement_timeout = '60s'");
-            if (role)
-                await c.query(`SET LOCAL ROLE ${role}`);
-            // queryMode (pg 8.11+) is not in @types/pg yet.
-            const one = {
-                text: q.sql,
-                rowMode: 'array',
-                queryMode: 'extended',
-            };
-            const r = await c.query(one);
-            await c.query('COMMIT');
-            const cell = r.rows.length === 1 && r.fields.length === 1 ? r.rows[0][0] : undefined;
-            const n = typeof cell === 'number'
-                ? cell
-                : typeof cell === 'string' && cell.trim() !== ''
-                    ? Number(cell)
-                    : Number.NaN;
-            if (Number.isNaN(n))
-                problem = `returned ${r.rows.length} row(s) of ${r.fields.length} column(s), not one number`;
-            else
-                value = n;
-        }
-        catch (e) {
-            await c.query('ROLLBACK').catch(() => { });
-            problem = `failed: ${e.message}`;
-        }
-        const ok = problem === undefined && value !== null && meets(value, expectation);
-        results.push({ name: q.name, value, expect: semantics_describe(expectation), ok });
-        if (!ok) {
-            findings.push(finding('SEMANTICS_FAILED', 'semantics', problem
-                ? `smoke query "${q.name}" ${problem}`
-                : `smoke query "${q.name}" returned ${value}, expected ${semantics_describe(expectation)}`, { evidence: { query: q.name, value, expected: semantics_describe(expectation) } }));
-        }
-    }
-    return { findings, results };
-}
-
-;// CONCATENATED MODULE: ./src/checks/structure.ts
-/** Objects that belong to extensions are the extension's business, not the schema's. */
-const NOT_EXTENSION = (classid, objid) => `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${objid} AND d.deptype = 'e')`;
-const USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
-const QUERIES = [
-    `SELECT 'schema ' || n.nspname AS line FROM pg_namespace n WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_namespace', 'n.oid')}`,
-    `SELECT 'extension ' || e.extname AS line FROM pg_extension e WHERE e.extname <> 'plpgsql'`,
-    `SELECT CASE c.relkind WHEN 'r' THEN 'table ' WHEN 'p' THEN 'table ' WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view '
-          WHEN 'f' THEN 'foreign table ' END || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS line
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' '
-          || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
-          || CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END
-          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END AS line
-     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS}
-      AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ': ' || pg_get_indexdef(i.indexrelid) AS line
-     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'i.indrelid')}`,
-    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) || ': '
-          || pg_get_constraintdef(k.oid) AS line
-     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || format_type(s.seqtypid, NULL) AS line
-     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')'
-          || coalesce(' returns ' || pg_get_function_result(p.oid), '') AS line
-     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_proc', 'p.oid')}`,
-    `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.tgname) || ': '
-          || pg_get_triggerdef(t.oid) AS line
-     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE NOT t.tgisinternal AND ${USER_NS}`,
-];
-/** The restored database's structure, one sorted line per object (catalog facts only, no rows). */
-async function structureLines(client) {
-    const lines = [];
-    for (const q of QUERIES) {
-        const r = await client.query(q);
-        for (const row of r.rows)
-            lines.push(row.line.replace(/\s+/g, ' ').trim());
-    }
-    return [...new Set(lines)].sort();
-}
-function parseReference(text) {
-    return text
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith('#'));
-}
-function renderReference(lines, header) {
-    return `# ${header}\n# Written by restorable drill --write-reference: one line per object, sorted.\n${lines.join('\n')}\n`;
-}
-function diffStructure(reference, actual) {
-    const have = new Set(actual);
-    const want = new Set(reference);
-    return { missing: reference.filter((l) => !have.has(l)), unexpected: actual.filter((l) => !want.has(l)) };
-}
-
-;// CONCATENATED MODULE: ./src/report/stages.ts
-
-
-/**
- * A pipeline is a list of timed stages. Each ends ok, failed, skipped (with the reason) or not-run;
- * the report is built from this list alone, so every rendering tells the same story.
- */
-class stages_Pipeline {
-    failOn;
-    onStage;
-    ignore;
-    stages = [];
-    started = Date.now();
-    constructor(failOn, onStage = () => { }, 
-    /** Rules ignored in config, with their written reasons: marked as they are found. */
-    ignore = new Map()) {
-        this.failOn = failOn;
-        this.onStage = onStage;
-        this.ignore = ignore;
-    }
-    async stage(name, body) {
-        const started = performance.now();
-        this.onStage.start?.(name);
-        let result;
-        try {
-            const out = (await body()) ?? {};
-            const findings = out.findings ?? [];
-            for (const f of findings) {
-                const why = this.ignore.get(f.rule);
-                if (why)
-                    f.ignored = why;
-            }
-            const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
-            const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
-            result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };
-        }
-        catch (err) {
-            if (err instanceof UserError)
-                throw err;
-            result = {
-                name,
-                status: 'not-run',
-                seconds: 0,
-                reason: `internal error: ${errorMessage(err)}`,
-                findings: [],
-            };
-        }
-        result.seconds = (performance.now() - started) / 1000;
-        this.stages.push(result);
-        this.onStage(result);
-        return result;
-    }
-    skip(name, reason) {
-        const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
-        this.stages.push(result);
-        this.onStage(result);
-    }
-    /** A pipeline whose rules are ignored as `ignore:` in restorable.yml says (each with its reason). */
-    static withConfig(failOn, ignore, onStage) {
-        return new stages_Pipeline(failOn, onStage, new Map((ignore ?? []).map((i) => [i.rule, i.reason])));
-    }
-    /** What every result starts as: not verified yet, and this pipeline's own list of stages. */
-    begin(command) {
-        return {
-            command,
-            verdict: 'could-not-verify',
-            failOn: this.failOn,
-            startedAt: new Date(this.started).toISOString(),
-            totalSeconds: 0,
-            stages: this.stages,
-            findings: [],
-        };
-    }
-    /** The end of a run: the findings of every stage, the verdict, the wall time. */
-    settle(result) {
-        result.findings = this.findings;
-        result.verdict = this.verdict();
-        result.totalSeconds = (Date.now() - this.started) / 1000;
-        return result;
-    }
-    get findings() {
-        return this.stages.flatMap((s) => s.findings);
-    }
-    verdict() {
-        return computeVerdict(this.stages, this.failOn);
-    }
-}
-function computeVerdict(stages, failOn) {
-    const active = stages.flatMap((s) => s.findings).filter((f) => !f.ignored);
-    if (active.some((f) => ruleKind(f.rule) === 'problem' && atLeast(f.severity, failOn)))
-        return 'fail';
-    if (stages.some((s) => s.status === 'not-run'))
-        return 'could-not-verify';
-    if (active.some((f) => ruleKind(f.rule) === 'unverifiable'))
-        return 'could-not-verify';
-    return 'pass';
-}
-function exitCodeFor(verdict) {
-    return verdict === 'pass' ? 0 : verdict === 'fail' ? 1 : 3;
-}
-
-;// CONCATENATED MODULE: ./src/compare/run.ts
-
-
-
-
-
-
-
-
-
-const baselineSchema = object({
-    restorable: literal('baseline'),
-    version: literal(1),
-    takenAt: schemas_string(),
-    source: schemas_string(),
-    tables: record(schemas_string(), object({ rows: schemas_number(), mode: schemas_enum(['exact', 'estimate']) })),
-    structure: array(schemas_string()).optional(),
-});
-/** The live source is read through a session that cannot write, and gives up rather than wait on locks. */
-const READ_ONLY = '-c default_transaction_read_only=on -c statement_timeout=600000 -c lock_timeout=5000';
-function readBaseline(file) {
-    let raw;
-    try {
-        raw = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
-    }
-    catch (e) {
-        throw new UserError('baseline', `${file} is not JSON (${errorMessage(e)})`, 'Give a file written by write-baseline');
-    }
-    const r = baselineSchema.safeParse(raw);
-    if (!r.success)
-        throw new UserError('baseline', `${file} is not a Restorable baseline`, 'Give a file written by write-baseline');
-    return {
-        takenAt: r.data.takenAt,
-        source: r.data.source,
-        counts: new Map(Object.entries(r.data.tables)),
-        ...(r.data.structure ? { structure: r.data.structure } : {}),
-    };
-}
-/** Decide per table: exact below the limit (or with no statistics), estimated above. */
-function modeFor(opts, estimate) {
-    if (opts.mode === 'exact')
-        return 'exact';
-    if (opts.mode === 'estimate')
-        return 'estimate';
-    return estimate < 0 || estimate < opts.exactLimit ? 'exact' : 'estimate';
-}
-async function readSide(conn, opts, modes) {
-    const tables = filterTables(await withClient(conn, listTables), opts);
-    const exact = tables.filter((t) => modes(t) === 'exact');
-    const counted = await exactCounts(conn, exact, opts.jobs);
-    const counts = new Map();
-    for (const t of tables) {
-        const n = counted.get(t.table);
-        counts.set(t.table, n !== undefined ? { rows: n, mode: 'exact' } : { rows: Math.max(0, t.estimate), mode: 'estimate' });
-    }
-    const side = { counts };
-    if (opts.structure)
-        side.structure = await withClient(conn, structureLines);
-    if (opts.freshnessColumn)
-        side.freshness = await freshness(conn, tables, opts.freshnessColumn);
-    return side;
-}
-function allowed(t, source) {
-    return t.kind === 'percent' ? (source * t.value) / 100 : t.value;
-}
-/** compare-counts: counts and structure of the source (live, read-only, or a baseline) against the target. */
-async function runCompare(opts, log, onStage) {
-    const pipe = stages_Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
-    const result = {
-        ...pipe.begin('compare'),
-        source: opts.source ? maskedUrl(opts.source) : (opts.baseline ?? ''),
-        target: opts.target ? maskedUrl(opts.target) : '',
-        rows: [],
-        compared: 0,
-        drifted: 0,
-        missing: 0,
-    };
-    let source;
-    await pipe.stage('source', async () => {
-        if (opts.baseline) {
-            const b = readBaseline(opts.baseline);
-            source = b;
-            log.info(`baseline of ${b.source}, taken ${b.takenAt}`);
-            return {};
-        }
-        const conn = { ...opts.source, options: READ_ONLY };
-        try {
-            const ro = await withClient(conn, async (c) => (await c.query("SELECT current_setting('default_transaction_read_only') AS v"))
-                .rows[0]?.v);
-            if (ro !== 'on') {
-                throw new UserError('source-url', 'did not take a read-only session', 'Connect to PostgreSQL directly, not through a pooler that drops startup options');
-            }
-            source = await readSide(conn, opts, (t) => modeFor(opts, t.estimate));
-        }
-        catch (e) {
-            if (e instanceof UserError)
-                throw e;
-            if (/options|startup parameter/i.test(errorMessage(e))) {
-                throw new UserError('source-url', `refused a read-only session (${errorMessage(e)})`, 'Connect to PostgreSQL directly, not through a pooler that drops startup options');
-            }
-            return {
-                findings: [
-                    finding('SOURCE_UNREACHABLE', 'source', `could not read ${result.source}: ${errorMessage(e)}`),
-                ],
-            };
-        }
-        if (opts.writeBaseline) {
-            const tables = Object.fromEntries([...source.counts].map(([k, v]) => [k, v]));
-            const body = {
-                restorable: 'baseline',
-                version: 1,
-                takenAt: new Date().toISOString(),
-                source: result.source,
-                tables,
-                ...(source.structure ? { structure: source.structure } : {}),
-            };
-            external_node_fs_default().mkdirSync(external_node_path_default().dirname(opts.writeBaseline), { recursive: true });
-            external_node_fs_default().writeFileSync(opts.writeBaseline, `${JSON.stringify(body, null, 2)}\n`);
-            result.baselineWritten = opts.writeBaseline;
-            log.info(`wrote the baseline (${source.counts.size} tables) to ${opts.writeBaseline}`);
-        }
-        return {};
-    });
-    if (!opts.target) {
-        pipe.skip('target', 'no target-url: only the baseline was written');
-        pipe.skip('counts', 'no target');
-        pipe.skip('structure', 'no target');
-        return pipe.settle(result);
-    }
-    if (!source) {
-        for (const s of ['target', 'counts', 'structure'])
-            pipe.skip(s, 'the source could not be read');
-        return pipe.settle(result);
-    }
-    const src = source;
-    let target;
-    await pipe.stage('target', async () => {
-        try {
-            // The target counts a table the way the source did, so the two numbers are comparable.
-            target = await readSide(opts.target, opts, (t) => src.counts.get(t.table)?.mode ?? modeFor(opts, t.estimate));
-            return {};
-        }
-        catch (e) {
-            return {
-                findings: [
-                    finding('TARGET_UNREACHABLE', 'target', `could not read ${result.target}: ${errorMessage(e)}`),
-                ],
-            };
-        }
-    });
-    if (!target) {
-        pipe.skip('counts', 'the target could not be read');
-        pipe.skip('structure', 'the target could not be read');
-        return pipe.settle(result);
-    }
-    const tgt = target;
-    await pipe.stage('counts', async () => {
-        const findings = [];
-        const overrides = opts.config.compare?.tables ?? {};
-        const names = [...new Set([...src.counts.keys(), ...tgt.counts.keys()])].sort();
-        const estimated = [];
-        for (const table of names) {
-            const s = src.counts.get(table);
-            const t = tgt.counts.get(table);
-            const mode = s?.mode === 'estimate' || t?.mode === 'estimate' ? 'estimate' : 'exact';
-            if (mode === 'estimate')
-                estimated.push(table);
-            const row = {
-                table,
-                source: s?.rows ?? null,
-                target: t?.rows ?? null,
-                difference: s && t ? t.rows - s.rows : null,
-                mode,
-                drifted: false,
-                ...(src.freshness?.has(table) ? { sourceMax: src.freshness.get(table) ?? null } : {}),
-                ...(tgt.freshness?.has(table) ? { targetMax: tgt.freshness.get(table) ?? null } : {}),
-            };
-            if (s && !t) {
-                findings.push(finding('TABLE_MISSING', 'counts', `table ${table} (${s.rows} rows in the source) is not in the target`, { evidence: { table, source: s.rows } }));
-                result.missing++;
-            }
-            else if (!s && t) {
-                findings.push(finding('TABLE_UNEXPECTED', 'counts', `table ${table} is in the target but not in the source`, {
-                    evidence: { table, target: t.rows },
-                }));
-            }
-            else if (s && t) {
-                const tol = overrides[table]?.tolerance ?? opts.tolerance;
-                const limit = allowed(tol, s.rows);
-                const diff = t.rows - s.rows;
-                const drift = opts.direction === 'drop' ? -diff > limit : Math.abs(diff) > limit;
-                if (drift) {
-                    row.drifted = true;
-                    result.drifted++;
-                    findings.push(finding('COUNT_DRIFT', 'counts', `table ${table}: ${t.rows} rows in the target, ${s.rows} in the source (${diff > 0 ? '+' : ''}${diff}, ${mode})`, {
-                        evidence: { table, source: s.rows, target: t.rows, difference: diff, mode },
-                    }));
-                }
-            }
-            result.rows.push(row);
-        }
-        result.compared = result.rows.filter((r) => r.source !== null && r.target !== null).length;
-        result.rows.sort((a, b) => Number(b.drifted) - Number(a.drifted) ||
-            Number(b.target === null) - Number(a.target === null) ||
-            (a.table < b.table ? -1 : 1));
-        if (estimated.length) {
-            findings.push(finding('COUNT_ESTIMATED', 'counts', `${estimated.length} table(s) compared by catalog statistics, not count(*): ${estimated.slice(0, 5).join(', ')}${estimated.length > 5 ? ', ...' : ''}`, {
-                evidence: { tables: estimated.length },
-            }));
-        }
-        return { findings };
-    });
-    if (!opts.structure)
-        pipe.skip('structure', 'structure: false');
-    else if (!src.structure)
-        pipe.skip('structure', 'the baseline holds no structure');
-    else {
-        await pipe.stage('structure', async () => {
-            const { missing, unexpected } = diffStructure(src.structure, tgt.structure ?? []);
-            const show = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
-            const findings = [];
-            if (missing.length)
-                findings.push(finding('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`, { evidence: { missing: missing.length } }));
-            if (unexpected.length)
-                findings.push(finding('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`, { evidence: { unexpected: unexpected.length } }));
-            return { findings };
-        });
-    }
-    return pipe.settle(result);
-}
-/** The comparison as markdown, drifted rows first. */
-function compareTable(r) {
-    const fresh = r.rows.some((x) => x.sourceMax !== undefined || x.targetMax !== undefined);
-    const head = [
-        'table',
-        'source',
-        'target',
-        'difference',
-        'mode',
-        ...(fresh ? ['source max', 'target max'] : []),
-    ];
-    const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
-    for (const x of r.rows) {
-        const cells = [
-            `${x.drifted ? '**' : ''}${x.table}${x.drifted ? '**' : ''}`,
-            x.source ?? '—',
-            x.target ?? 'missing',
-            x.difference === null ? '' : `${x.difference > 0 ? '+' : ''}${x.difference}`,
-            x.mode,
-            ...(fresh ? [x.sourceMax ?? '', x.targetMax ?? ''] : []),
-        ];
-        lines.push(`| ${cells.join(' | ')} |`);
-    }
-    return lines.join('\n');
-}
-function compareOutputs(r, reportPath) {
-    return {
-        verdict: r.verdict,
-        compared: String(r.compared),
-        drifted: String(r.drifted),
-        missing: String(r.missing),
-        table: compareTable(r),
-        findings: JSON.stringify(r.findings),
-        report: reportPath,
-    };
-}
-/**
- * The compare rung of a drill or a PITR drill: one `compare` stage against the restored target,
- * skipped when neither compare-source-url nor compare-baseline was given.
- */
-async function compareRung(pipe, opts, target, log) {
-    if (!opts) {
-        pipe.skip('compare', 'no compare-source-url or compare-baseline');
-        return undefined;
-    }
-    let summary;
-    await pipe.stage('compare', async () => {
-        const r = await runCompare({ ...opts, target }, log);
-        summary = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
-        const notRun = r.stages.find((s) => s.status === 'not-run');
-        return {
-            findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
-            ...(notRun?.reason ? { notRun: notRun.reason } : {}),
-        };
-    });
-    return summary;
-}
-
-;// CONCATENATED MODULE: ./src/core/disk.ts
-
-
-
-
-
-/** A write that failed because the file system is full (ENOSPC, or its quota: EDQUOT). */
-function isDiskFull(e) {
-    const code = e?.code;
-    return code === 'ENOSPC' || code === 'EDQUOT';
-}
-/**
- * The C library's and PostgreSQL's words for the same: a server or initdb that ran out of disk
- * (PostgreSQL's short write when extending a relation carries the hint "Check free disk space").
- */
-const NO_SPACE = /No space left on device|Disk quota exceeded|could not extend file .*: wrote only \d+ of \d+ bytes|Check free disk space/;
-/**
- * Bytes an unprivileged writer may still use in `folder`'s file system (the nearest existing
- * ancestor when it does not exist yet); undefined when that cannot be read.
- */
-function freeBytes(folder) {
-    let dir = external_node_path_default().resolve(folder);
-    for (;;) {
-        try {
-            const s = external_node_fs_default().statfsSync(dir);
-            return s.bavail * s.bsize;
-        }
-        catch {
-            const up = external_node_path_default().dirname(dir);
-            if (up === dir)
-                return undefined;
-            dir = up;
-        }
-    }
-}
-/**
- * DISK_FULL: `folder` has no room for what the run writes there. This machine's disk, never the
- * backup's fault: the verdict is could-not-verify. `needed` is what the run meant to write (the
- * backup's size) when known.
- */
-function diskFull(stage, folder, what, extra = {}) {
-    const needed = extra.needed;
-    const cause = extra.cause ? ` (${extra.cause.trim()})` : '';
-    const free = freeBytes(folder);
-    const room = free === undefined ? '' : `, ${formatBytes(free)} free`;
-    const need = needed === undefined ? '' : `; ${formatBytes(needed)} needed`;
-    return finding('DISK_FULL', stage, `no space left in ${folder} for ${what}${need}${room}. This is this machine's disk, not the backup${cause}`, {
-        ...(extra.fix ? { fix: extra.fix } : {}),
-        evidence: {
-            folder,
-            neededBytes: needed ?? null,
-            freeBytes: free ?? null,
-        },
-    });
-}
-const SCRATCH_FIX = 'Free space there, or set TMPDIR to a folder on a disk with room for the restored database: scratch clusters live under it.';
-/** DISK_FULL for a scratch cluster: its folder (TMPDIR) filled, while it started or during a restore. */
-function scratchDiskFull(stage, what, cause) {
-    return diskFull(stage, external_node_os_default().tmpdir(), what, { fix: SCRATCH_FIX, cause });
-}
-/** A scratch cluster that could not start because its disk is full (initdb's or pg_ctl's ENOSPC). */
-function startedOutOfSpace(e) {
-    return isDiskFull(e) || (e instanceof Error && NO_SPACE.test(e.message));
-}
-
-;// CONCATENATED MODULE: ./src/core/workdir.ts
-
-
-
-/**
- * One run's own folder beneath the work-dir (`<work-dir>/run-XXXXXX`, mode 0700), made the first
- * time the run writes there, so runs that share a work-dir never share a file. Partial files (a
- * download still arriving, an unpacked copy, a list file) are removed on every way out: when the
- * caller is done with one, when the run ends (`close`), and synchronously when it is cancelled
- * (SIGINT, SIGTERM). Nothing else is removed: not the work-dir, not a whole file the run kept for
- * the next step, not anything the run did not create; the run's folder only when it is empty.
- */
-class workdir_RunFolder {
-    workDir;
-    dir;
-    partials = new Set();
-    forgetCancel;
-    constructor(workDir) {
-        this.workDir = workDir;
-    }
-    /** The run's folder, made on first use. */
-    path() {
-        if (!this.dir) {
-            external_node_fs_default().mkdirSync(this.workDir, { recursive: true });
-            const dir = external_node_fs_default().mkdtempSync(external_node_path_default().join(this.workDir, 'run-'));
-            external_node_fs_default().chmodSync(dir, 0o700);
-            this.dir = dir;
-            this.forgetCancel = onCancel(() => this.removePartials());
-        }
-        return this.dir;
-    }
-    /** A file in the run's folder that is removed when the run ends, whichever way, unless kept. */
-    partial(name) {
-        const file = external_node_path_default().join(this.path(), name);
-        this.partials.add(file);
-        return file;
-    }
-    /** Rename a partial file whole: `to` stays after the run (a download the next step reads). */
-    keep(file, to) {
-        external_node_fs_default().renameSync(file, to);
-        this.partials.delete(file);
-    }
-    /** Remove a partial file now: it failed, or nothing needs it any more. */
-    discard(file) {
-        this.partials.delete(file);
-        removeQuietly(file);
-    }
-    /** The run ended: remove its partial files, and its folder if nothing else is in it. */
-    close() {
-        this.removePartials();
-        this.forgetCancel?.();
-        this.forgetCancel = undefined;
-    }
-    removePartials() {
-        for (const file of this.partials)
-            removeQuietly(file);
-        this.partials.clear();
-        if (!this.dir)
-            return;
-        try {
-            external_node_fs_default().rmdirSync(this.dir); // only succeeds when empty
-            this.dir = undefined;
-        }
-        catch {
-            // Something the run kept is in it: it stays.
-        }
-    }
-}
-function removeQuietly(file) {
-    try {
-        external_node_fs_default().rmSync(file, { force: true });
-    }
-    catch {
-        // Best effort: a file that cannot be removed must not hide the run's own result.
-    }
-}
-
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./src/postgres/restore.ts
 
 
@@ -85254,6 +87721,16 @@ async function restoreEnv(target) {
         ...(superuser ? { PGOPTIONS: '-c lc_messages=C' } : {}),
     };
 }
+/** What the plain-dump filter left out of psql's input, as the finding of its first hazard. */
+function hazardFinding(stage, hazard, count) {
+    return finding(hazard.kind === 'meta' || hazard.kind === 'copy-escape' ? 'PLAIN_META_COMMAND' : 'DUMP_OUTSIDE_DATABASE', stage, `line ${hazard.line}: ${hazard.text}; left out of what psql loaded`, { evidence: { line: hazard.line, count } });
+}
+/** Reading or un-gzipping the dump failed while the restore program read it: it got only part. */
+function unpackFinding(stage, tool, error) {
+    const code = error.code ?? '';
+    const gz = code.startsWith('Z_');
+    return finding(gz ? 'COMPRESSION_CORRUPT' : 'RESTORE_ERROR', stage, `${gz ? 'the gzip stream around the dump' : 'reading the dump'} failed while ${tool} read it (${error.message}): it got only part of the dump`, { evidence: { error: code || error.message } });
+}
 /**
  * Restore a dump into `target` (an existing, empty database) with `client`: pg_restore for custom and
  * directory dumps, psql for plain ones. The one restore path: the drill's, and verify's schema replay.
@@ -85287,7 +87764,7 @@ async function restoreDump(client, target, input, opts) {
             noOwner: opts.roles === 'ignore',
             ...(psqlRestricts(client.version) ? { restrictKey: (0,external_node_crypto_.randomBytes)(24).toString('hex') } : {}),
         });
-        res = await exec_run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
+        res = await run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
             env,
             stdin: unpacked(filter),
         });
@@ -85302,22 +87779,16 @@ async function restoreDump(client, target, input, opts) {
         if (opts.schemaOnly)
             args.push('--schema-only');
         if (input.gzip)
-            res = await exec_run(client.path, args, { env, stdin: unpacked() });
+            res = await run(client.path, args, { env, stdin: unpacked() });
         else
-            res = await exec_run(client.path, [...args, input.path], { env });
+            res = await run(client.path, [...args, input.path], { env });
     }
     const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.unprivileged === true);
     const hazard = filter?.hazards[0];
-    if (hazard) {
-        classified.findings.push(finding(hazard.kind === 'meta' || hazard.kind === 'copy-escape'
-            ? 'PLAIN_META_COMMAND'
-            : 'DUMP_OUTSIDE_DATABASE', stage, `line ${hazard.line}: ${hazard.text}; left out of what psql loaded`, { evidence: { line: hazard.line, count: filter?.hazards.length ?? 1 } }));
-    }
-    if (unpackError) {
-        const code = unpackError.code ?? '';
-        const gz = code.startsWith('Z_');
-        classified.findings.unshift(finding(gz ? 'COMPRESSION_CORRUPT' : 'RESTORE_ERROR', stage, `${gz ? 'the gzip stream around the dump' : 'reading the dump'} failed while ${tool} read it (${unpackError.message}): it got only part of the dump`, { evidence: { error: code || unpackError.message } }));
-    }
+    if (hazard)
+        classified.findings.push(hazardFinding(stage, hazard, filter?.hazards.length ?? 1));
+    if (unpackError)
+        classified.findings.unshift(unpackFinding(stage, tool, unpackError));
     return {
         exitCode: res.code,
         seconds: res.seconds,
@@ -85329,80 +87800,786 @@ async function restoreDump(client, target, input, opts) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/report/history.ts
+;// CONCATENATED MODULE: ./src/drill/stages/restore.ts
 
 
-/** The history file is JSON lines: append-only, one run a line, easy to keep on a branch or as an artifact. */
-function readHistory(file) {
-    if (!external_node_fs_default().existsSync(file))
-        return [];
-    const out = [];
-    for (const line of external_node_fs_default().readFileSync(file, 'utf8').split('\n')) {
-        if (!line.trim())
-            continue;
+
+
+
+
+
+
+
+
+
+
+
+const SERVER_FIX = "Free space on the target server's disk (its data directory), or drill elsewhere.";
+const UNPACK_FIX = 'Free space there, or point work-dir at a folder on a disk with room for the dump unpacked.';
+/** Free space under a scratch cluster below which a failed restore is put down to its disk: a WAL segment. */
+const WAL_SEGMENT = 16 * 1024 * 1024;
+/** What a restore whose target's disk filled says after it: the full disk's doing, not the backup's. */
+const AFTER_FULL = new Set(['RESTORE_ERROR', 'RESTORE_WARNING', 'RESTORE_FAILED', 'EXIT_CODE_LIED']);
+/** A restore with one of these did not complete: the ladder has nothing to climb. */
+const NOT_RESTORED = ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED', 'DISK_FULL'];
+/**
+ * The restore stage: the dump into the drill's database, through the one restore path (the sample
+ * tier: the schema, then the named tables' rows). True when it completed, else the ladder is skipped.
+ */
+async function restoreStage(t) {
+    const restore = await t.pipe.stage('restore', async () => {
+        const format = t.ins.format;
+        if (t.opts.tier === 'sample' && format === 'plain')
+            return { notRun: 'the sample tier needs a custom or directory dump' };
+        const client = await restoreTools(t.ins, t.opts.verify.pgBinDir, 'restore');
+        if ('finding' in client)
+            return { findings: [client.finding] };
+        const seekable = await seekableInput(t, format);
+        if ('findings' in seekable)
+            return seekable;
         try {
-            out.push(JSON.parse(line));
+            return await restoreInto(t, client.client, seekable.input);
         }
-        catch {
-            // A damaged line (a run killed mid-write) is skipped, not fatal.
+        finally {
+            if (seekable.unpacked)
+                t.work.discard(seekable.unpacked);
+        }
+    });
+    const restored = restore.status !== 'not-run' && !restore.findings.some((f) => NOT_RESTORED.includes(f.rule));
+    if (!restored) {
+        for (const s of ['structure', 'volume', 'semantics', 'compare', 'integrity'])
+            t.pipe.skip(s, 'the restore did not complete');
+    }
+    return restored;
+}
+/**
+ * The dump as the restore reads it. pg_restore --jobs, and the sample tier's --list, need a file it
+ * can seek in: a gzip'd custom dump is unpacked first (into the drill's folder, removed after).
+ */
+async function seekableInput(t, format) {
+    const file = t.backup.localPath;
+    const gzip = t.ins.wrapper === 'gzip';
+    if (!(gzip && format === 'custom' && (t.opts.jobs > 1 || t.opts.tier === 'sample')))
+        return { input: { format, path: file, gzip } };
+    const unpacked = t.work.partial(`${external_node_path_default().basename(file).replace(/\.gz$/, '')}.unpacked`);
+    try {
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(file), external_node_zlib_default().createGunzip(), external_node_fs_default().createWriteStream(unpacked));
+    }
+    catch (e) {
+        t.work.discard(unpacked);
+        if (!isDiskFull(e))
+            throw e;
+        const what = `the unpacked copy of ${t.backup.name}`;
+        return { findings: [diskFull('restore', t.work.workDir, what, { fix: UNPACK_FIX })] };
+    }
+    return { input: { format, path: unpacked, gzip: false }, unpacked };
+}
+/** The restore itself, its findings read for a full disk, and the restored tables counted. */
+async function restoreInto(t, client, input) {
+    const { opts, conn } = t;
+    const findings = [];
+    if (opts.tier === 'sample') {
+        const schema = await restoreDump(client, conn, input, {
+            jobs: opts.jobs,
+            roles: opts.roles,
+            schemaOnly: true,
+        });
+        const rows = await restoreSampleData(client, t, input.path);
+        findings.push(...schema.findings, ...rows.findings);
+        t.result.restore = {
+            tool: schema.tool,
+            seconds: schema.seconds + rows.seconds,
+            exitCode: schema.exitCode ?? rows.exitCode,
+            jobs: opts.jobs,
+        };
+    }
+    else {
+        const r = await restoreDump(client, conn, input, {
+            jobs: opts.jobs,
+            roles: opts.roles,
+            schemaOnly: opts.tier === 'schema',
+        });
+        findings.push(...r.findings);
+        t.result.restore = {
+            tool: r.tool,
+            seconds: r.seconds,
+            exitCode: r.exitCode,
+            jobs: input.gzip ? 1 : opts.jobs,
+        };
+    }
+    const out = restoreDiskFull(findings, t.target.kind, t.backup);
+    const full = out.some((f) => f.rule === 'DISK_FULL');
+    // A server whose disk filled may have stopped (a PANIC writing WAL): no tables to count then.
+    const tables = await withClient(conn, async (c) => (await listTables(c)).length).catch((e) => {
+        if (!full)
+            throw e;
+        return undefined;
+    });
+    if (tables !== undefined)
+        t.result.tables = tables;
+    if (tables === 0 && !full)
+        out.push(finding('EMPTY_RESTORE', 'restore', `the restored database ${t.database} has no user tables`));
+    return { findings: out };
+}
+/**
+ * A restore whose target's disk filled is DISK_FULL, not a bad backup: as PostgreSQL said it (from
+ * stderr), or, on a scratch cluster, a restore that failed with less than a WAL segment left free
+ * under it (a server that PANICked writing WAL may tell the client nothing about space). The errors
+ * and warnings after it are left out; roles, extensions and truncation stay.
+ */
+function restoreDiskFull(findings, kind, backup) {
+    const said = findings.find((f) => f.rule === 'DISK_FULL');
+    const failed = findings.find((f) => AFTER_FULL.has(f.rule) && f.rule !== 'RESTORE_WARNING');
+    const free = kind === 'scratch' ? freeBytes(external_node_os_default().tmpdir()) : undefined;
+    const nearlyFull = failed !== undefined && free !== undefined && free < WAL_SEGMENT;
+    if (!said && !nearlyFull)
+        return findings;
+    const rest = findings.filter((f) => f.rule !== 'DISK_FULL' && !AFTER_FULL.has(f.rule));
+    if (kind === 'server')
+        return [{ ...said, fix: SERVER_FIX }, ...rest];
+    const what = `the scratch cluster restoring ${backup.name} (a ${formatBytes(backup.sizeBytes)} dump)`;
+    const cause = said?.message ?? `the restore failed with ${formatBytes(free ?? 0)} left: ${failed?.message}`;
+    return [scratchDiskFull('restore', what, cause), ...rest];
+}
+/**
+ * The sample tier: rows of the named tables only, and every sequence's value, through a pg_restore
+ * list. The schema is in place with its foreign keys, so a sampled table whose parent is not sampled
+ * would fail them: as a superuser, the load disables triggers (pg_restore --disable-triggers).
+ */
+async function restoreSampleData(pgRestore, t, file) {
+    const { conn, opts, work } = t;
+    const list = await run(pgRestore.path, ['--list', file]);
+    const wanted = new Set(opts.sampleTables);
+    const lines = list.stdout.split('\n').filter((l) => {
+        if (/^\d+; \d+ \d+ SEQUENCE SET /.test(l))
+            return true;
+        const m = / TABLE DATA (\S+) (\S+) /.exec(l);
+        return m !== null && wanted.has(`${m[1]}.${m[2]}`);
+    });
+    const superuser = await withClient(conn, async (c) => (await c.query('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user'))
+        .rows[0]?.s === true);
+    const listFile = work.partial('sample.list');
+    external_node_fs_default().writeFileSync(listFile, `${lines.join('\n')}\n`);
+    try {
+        const res = await run(pgRestore.path, [
+            '--data-only',
+            ...(superuser ? ['--disable-triggers'] : []),
+            '--dbname',
+            conn.database,
+            '--use-list',
+            listFile,
+            ...(opts.jobs > 1 ? ['--jobs', String(opts.jobs)] : []),
+            file,
+        ], { env: await restoreEnv(conn) });
+        return {
+            seconds: res.seconds,
+            exitCode: res.code,
+            findings: classifyRestore('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`).findings,
+        };
+    }
+    finally {
+        work.discard(listFile);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/drill/stages/rto.ts
+
+
+/** The rto stage, with rto-budget: the drill's wall time so far against the budget. */
+async function rtoStage(ctx) {
+    const budget = ctx.opts.rtoBudgetSeconds;
+    if (budget === undefined)
+        return;
+    const elapsed = (Date.now() - ctx.pipe.started) / 1000;
+    await ctx.pipe.stage('rto', async () => elapsed > budget
+        ? {
+            findings: [
+                finding('RTO_EXCEEDED', 'rto', `the drill took ${duration_formatSeconds(elapsed)}, over the RTO budget of ${duration_formatSeconds(budget)}`, { evidence: { seconds: Math.round(elapsed), budget } }),
+            ],
+        }
+        : {});
+}
+
+;// CONCATENATED MODULE: ./src/checks/semantics.ts
+
+
+
+
+function semantics_describe(e) {
+    return e.op === 'between' ? `between ${e.lo} and ${e.hi}` : `${e.op} ${e.value}`;
+}
+/**
+ * A role that may read everything and do nothing else, for smoke queries on a superuser's
+ * connection: none of a superuser's powers (COPY ... TO PROGRAM, reading server files) reach a
+ * query from config. Dropped again by the returned function.
+ */
+async function readerRole(c) {
+    const me = await c.query("SELECT current_setting('is_superuser') = 'on' AS s, current_setting('server_version_num')::int AS v");
+    if (!me.rows[0]?.s)
+        return undefined;
+    const role = `restorable_smoke_${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
+    await c.query(`CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
+    if ((me.rows[0]?.v ?? 0) >= 140000)
+        await c.query(`GRANT pg_read_all_data TO ${role}`);
+    else {
+        const schemas = await c.query("SELECT nspname AS n FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'");
+        for (const { n } of schemas.rows) {
+            await c.query(`GRANT USAGE ON SCHEMA ${ident(n)} TO ${role}`);
+            await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA ${ident(n)} TO ${role}`);
         }
     }
-    return out;
+    return {
+        role,
+        drop: async () => {
+            await c.query('ROLLBACK').catch(() => { });
+            await c.query(`DROP OWNED BY ${role}`);
+            await c.query(`DROP ROLE ${role}`);
+        },
+    };
 }
-function appendHistory(file, entry) {
-    external_node_fs_default().mkdirSync(external_node_path_default().dirname(external_node_path_default().resolve(file)), { recursive: true });
-    external_node_fs_default().appendFileSync(file, `${JSON.stringify(entry)}\n`);
+/**
+ * Run smoke queries that return one number each, with a time limit: each alone (the extended
+ * protocol takes one statement, so `select 1; commit; ...` cannot leave the transaction), in a
+ * read-only transaction, as a role without a superuser's powers. Results are numbers, never rows:
+ * a query that returns anything else fails.
+ */
+async function runSmokeQueries(c, queries) {
+    const reader = queries.length > 0 ? await readerRole(c) : undefined;
+    try {
+        return await smoke(c, queries, reader?.role);
+    }
+    finally {
+        await reader?.drop();
+    }
 }
-function lastGood(history, command, tier) {
-    return [...history].reverse().find((h) => h.command === command && h.tier === tier && h.verdict === 'pass');
-}
-/** "19% slower than the last good run (2026-11-01)", or faster, or about the same. */
-function trend(now, before) {
-    if (!before || before.totalSeconds <= 0)
-        return undefined;
-    const change = (now - before.totalSeconds) / before.totalSeconds;
-    const when = before.at.slice(0, 10);
-    if (Math.abs(change) < 0.05)
-        return `about as fast as the last good run (${when})`;
-    return `${Math.round(Math.abs(change) * 100)}% ${change > 0 ? 'slower' : 'faster'} than the last good run (${when}, ${before.totalSeconds.toFixed(1)}s)`;
-}
-/** A small chart of the last runs' total times for the job summary (mermaid, rendered by GitHub). */
-function trendChart(history, command, tier) {
-    const runs = history.filter((h) => h.command === command && h.tier === tier).slice(-12);
-    if (runs.length < 2)
-        return undefined;
-    const labels = runs.map((h) => `"${h.at.slice(5, 10)}"`).join(', ');
-    const values = runs.map((h) => h.totalSeconds.toFixed(1)).join(', ');
-    return [
-        '```mermaid',
-        'xychart-beta',
-        `  title "drill time (s), ${tier} tier"`,
-        `  x-axis [${labels}]`,
-        '  y-axis "seconds"',
-        `  bar [${values}]`,
-        '```',
-    ].join('\n');
+async function smoke(c, queries, role) {
+    const findings = [];
+    const results = [];
+    for (const q of queries) {
+        const expectation = parseExpectation(q.expect);
+        let value = null;
+        let problem;
+        try {
+            await c.query('BEGIN READ ONLY');
+            await c.query("SET LOCAL statement_timeout = '60s'");
+            if (role)
+                await c.query(`SET LOCAL ROLE ${role}`);
+            // queryMode (pg 8.11+) is not in @types/pg yet.
+            const one = {
+                text: q.sql,
+                rowMode: 'array',
+                queryMode: 'extended',
+            };
+            const r = await c.query(one);
+            await c.query('COMMIT');
+            const cell = r.rows.length === 1 && r.fields.length === 1 ? r.rows[0][0] : undefined;
+            const n = typeof cell === 'number'
+                ? cell
+                : typeof cell === 'string' && cell.trim() !== ''
+                    ? Number(cell)
+                    : Number.NaN;
+            if (Number.isNaN(n))
+                problem = `returned ${r.rows.length} row(s) of ${r.fields.length} column(s), not one number`;
+            else
+                value = n;
+        }
+        catch (e) {
+            await c.query('ROLLBACK').catch(() => { });
+            problem = `failed: ${e.message}`;
+        }
+        const ok = problem === undefined && value !== null && meets(value, expectation);
+        results.push({ name: q.name, value, expect: semantics_describe(expectation), ok });
+        if (!ok) {
+            findings.push(finding('SEMANTICS_FAILED', 'semantics', problem
+                ? `smoke query "${q.name}" ${problem}`
+                : `smoke query "${q.name}" returned ${value}, expected ${semantics_describe(expectation)}`, { evidence: { query: q.name, value, expected: semantics_describe(expectation) } }));
+        }
+    }
+    return { findings, results };
 }
 
-;// CONCATENATED MODULE: ./src/report/junit.ts
-const junit_esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-/** JUnit XML: one test case per stage; stages that did not run are <skipped>, failed ones carry their findings. */
-function junitXml(result, suite) {
-    const failures = result.stages.filter((s) => s.status === 'failed').length;
-    const skipped = result.stages.filter((s) => s.status === 'skipped' || s.status === 'not-run').length;
-    const cases = result.stages.map((s) => {
-        const open = `    <testcase classname="${junit_esc(suite)}" name="${junit_esc(s.name)}" time="${s.seconds.toFixed(3)}"`;
-        if (s.status === 'failed') {
-            const text = s.findings.map((f) => `${f.severity} ${f.rule}: ${f.message}`).join('\n');
-            const first = s.findings[0];
-            return `${open}>\n      <failure message="${junit_esc(first ? `${first.rule}: ${first.message}` : 'failed')}">${junit_esc(text)}</failure>\n    </testcase>`;
+;// CONCATENATED MODULE: ./src/drill/stages/semantics.ts
+
+
+/** The semantics rung: the config's smoke queries on the restored database (tier full only). */
+async function semanticsStage(t) {
+    const { pipe, opts } = t;
+    const queries = opts.config.semantics ?? [];
+    if (opts.tier === 'schema')
+        pipe.skip('semantics', 'NOT RUN: tier SCHEMA restores no rows');
+    else if (queries.length === 0)
+        pipe.skip('semantics', 'no smoke queries in config');
+    else if (opts.tier === 'sample')
+        pipe.skip('semantics', 'NOT RUN: tier SAMPLE restores only the rows of sample-tables');
+    else {
+        await pipe.stage('semantics', async () => {
+            const r = await withClient(t.conn, (c) => runSmokeQueries(c, queries));
+            t.result.smoke = r.results;
+            return { findings: r.findings };
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/drill/stages/structure.ts
+
+
+
+
+
+/**
+ * The structure rung: the restored catalog against the config's structure reference (or, with
+ * --write-reference, written as the reference).
+ */
+async function structure_structureStage(t) {
+    const { pipe, opts, conn } = t;
+    const write = opts.writeReference;
+    const reference = opts.config.structure?.reference;
+    if (write) {
+        await pipe.stage('structure', async () => {
+            const lines = await withClient(conn, structureLines);
+            const title = `structure of ${t.result.backup?.name ?? 'the restored backup'}`;
+            external_node_fs_default().writeFileSync(write, renderReference(lines, title));
+            return {};
+        });
+    }
+    else if (!reference)
+        pipe.skip('structure', 'no structure reference in config');
+    else
+        await pipe.stage('structure', () => compareReference(t, reference));
+}
+async function compareReference(t, reference) {
+    const base = t.opts.configPath ? external_node_path_default().dirname(external_node_path_default().resolve(t.opts.configPath)) : process.cwd();
+    const file = external_node_path_default().resolve(base, reference);
+    if (!external_node_fs_default().existsSync(file)) {
+        return {
+            notRun: `the structure reference ${reference} does not exist; write it with restorable drill --write-reference ${reference}`,
+        };
+    }
+    const actual = await withClient(t.conn, structureLines);
+    const { missing, unexpected } = diffStructure(parseReference(external_node_fs_default().readFileSync(file, 'utf8')), actual);
+    const findings = [];
+    const list = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
+    if (missing.length) {
+        findings.push(finding('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the reference are missing or differ: ${list(missing)}`, { evidence: { missing: missing.length } }));
+    }
+    if (unexpected.length) {
+        findings.push(finding('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) are not in the reference: ${list(unexpected)}`, { evidence: { unexpected: unexpected.length } }));
+    }
+    return { findings };
+}
+
+;// CONCATENATED MODULE: ./src/drill/context.ts
+/** The stages of a drill after verify, in order (teardown runs last, also on failure). */
+const DRILL_STAGES = [
+    'target',
+    'restore',
+    'structure',
+    'volume',
+    'semantics',
+    'compare',
+    'integrity',
+    'teardown',
+];
+
+;// CONCATENATED MODULE: ./src/drill/stages/target.ts
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * The target stage: a scratch cluster of the dump's major (or newer), or the existing server of
+ * target-url, and on it the drill's database with the dump's encoding and locale. A target that
+ * could not be made, or only with a warning, skips the restore and the ladder.
+ */
+async function target_targetStage(v) {
+    let collation;
+    const stage = await v.pipe.stage('target', async () => {
+        const tools = await restoreTools(v.ins, v.opts.verify.pgBinDir, 'target');
+        if ('finding' in tools)
+            return { findings: [tools.finding] };
+        const opened = await openTarget(v);
+        if ('findings' in opened)
+            return opened;
+        const c = opened.target;
+        v.made = { target: c, database: v.database };
+        const findings = [];
+        const dumpMajor = majorOf(v.ins.serverVersion ?? '') ?? 0;
+        if (dumpMajor && c.major !== dumpMajor) {
+            findings.push(finding('TARGET_VERSION_NEWER', 'target', `the dump comes from PostgreSQL ${dumpMajor}; the drill runs on ${c.version}${c.kind === 'scratch' ? `, as no ${dumpMajor} server is installed` : ''}`, { evidence: { dumped: dumpMajor, target: c.major } }));
         }
-        if (s.status === 'skipped' || s.status === 'not-run') {
-            return `${open}>\n      <skipped message="${junit_esc(`${s.status === 'skipped' ? 'SKIPPED' : 'NOT RUN'}: ${s.reason ?? ''}`)}"/>\n    </testcase>`;
-        }
-        return `${open}/>`;
+        collation = await withClient(c.admin, async (client) => {
+            if (v.opts.roles === 'create-missing')
+                findings.push(...(await createMissingRoles(client, v.ins)));
+            await createDatabase(v, client, c);
+            if (c.kind === 'server') {
+                const psql = external_node_path_default().join(tools.client.dir, 'psql');
+                v.forgetCreated = onCancel(() => dropCreatedDatabaseSync(psql, c.admin, v.database));
+                await markDatabase(c.admin, v.database);
+            }
+            return readCollation(client, v.database);
+        });
+        v.result.target = {
+            kind: c.kind,
+            version: c.version,
+            major: c.major,
+            database: v.database,
+            settings: c.settings,
+        };
+        return { findings };
     });
-    return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  <testsuite name="${junit_esc(suite)}" tests="${result.stages.length}" failures="${failures}" skipped="${skipped}" time="${result.totalSeconds.toFixed(3)}" timestamp="${junit_esc(result.startedAt)}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
+    const target = v.made?.target;
+    if (!target ||
+        stage.status === 'not-run' ||
+        stage.status === 'failed' ||
+        stage.findings.some((f) => f.severity !== 'info')) {
+        for (const s of DRILL_STAGES.slice(1, -1))
+            v.pipe.skip(s, 'there is no target to restore into');
+        return undefined;
+    }
+    return Object.assign(v, { target, conn: target.conn(v.database), collation });
+}
+/** The target itself: target-url's server (refused when it looks like production), or a scratch cluster. */
+async function openTarget(v) {
+    const { opts, ins } = v;
+    const dumpMajor = majorOf(ins.serverVersion ?? '') ?? 0;
+    if (opts.targetUrl) {
+        const admin = parseTargetUrl('target-url', opts.targetUrl, v.log);
+        let opened;
+        try {
+            opened = await serverTarget(admin, opts.allowTargetServer);
+        }
+        catch (e) {
+            const message = `could not reach the target server: ${errorMessage(e)}`;
+            return { findings: [finding('TARGET_FAILED', 'target', message)] };
+        }
+        if ('refused' in opened)
+            return { findings: [finding('TARGET_REFUSED', 'target', opened.refused)] };
+        if (dumpMajor && opened.major < dumpMajor) {
+            const message = `the dump comes from PostgreSQL ${dumpMajor}; the target server runs ${opened.version}`;
+            return {
+                findings: [finding('VERSION_UNSUPPORTED', 'target', message, { evidence: { needMajor: dumpMajor } })],
+            };
+        }
+        return { target: opened };
+    }
+    try {
+        const cluster = await ScratchCluster.start({
+            minMajor: dumpMajor,
+            ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
+            ...(opts.osUser ? { osUser: opts.osUser } : {}),
+            label: 'drill',
+            logger: v.log,
+        });
+        return { target: scratchTarget(cluster) };
+    }
+    catch (e) {
+        if (e instanceof errors_UserError)
+            throw e;
+        if (e instanceof ToolMissingError)
+            return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
+        if (startedOutOfSpace(e))
+            return { findings: [scratchDiskFull('target', 'a scratch cluster', errorMessage(e))] };
+        const message = `could not start a scratch PostgreSQL: ${errorMessage(e)}`;
+        return { findings: [finding('TARGET_FAILED', 'target', message)] };
+    }
+}
+/** roles: create-missing: every owner and grantee of the dump the target lacks, as NOLOGIN. */
+async function createMissingRoles(client, ins) {
+    const roles = [...new Set([...(ins.toc?.owners ?? []), ...(ins.toc?.grantees ?? [])])];
+    const have = new Set((await client.query('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
+    const created = roles.filter((r) => !have.has(r));
+    for (const r of created)
+        await client.query(`CREATE ROLE ${ident(r)} NOLOGIN`);
+    if (!created.length)
+        return [];
+    return [
+        finding('ROLES_CREATED', 'target', `created ${created.length} role${created.length === 1 ? '' : 's'} the dump names and the target lacked, as NOLOGIN: ${created.join(', ')}`, { evidence: { roles: created.join(', ') } }),
+    ];
+}
+/** The drill's database in the dump's encoding and locale (its ICU locale from 15), else the default. */
+async function createDatabase(v, client, c) {
+    const loc = v.ins.toc?.database;
+    const wantCollate = loc?.collate ?? loc?.locale;
+    const enc = loc?.encoding && /^\w+$/.test(loc.encoding) ? ` ENCODING '${loc.encoding}'` : '';
+    const lc = wantCollate && /^[\w.@-]+$/.test(wantCollate) ? ` LOCALE '${wantCollate}'` : '';
+    // A database that sorts by ICU gets the same ICU locale (PostgreSQL 15 and newer).
+    const icu = loc?.provider?.toLowerCase() === 'icu' &&
+        loc.icuLocale &&
+        /^[\w.@=;-]+$/.test(loc.icuLocale) &&
+        c.major >= 15
+        ? ` LOCALE_PROVIDER icu ICU_LOCALE '${loc.icuLocale}'`
+        : '';
+    const db = ident(v.database);
+    try {
+        await client.query(`CREATE DATABASE ${db} TEMPLATE template0${enc}${lc}${icu}`);
+    }
+    catch (e) {
+        v.log.warn(`the dump's locale ${[wantCollate, loc?.icuLocale].filter(Boolean).join(' / ')} is not available here (${errorMessage(e)}); using the cluster default`);
+        await client.query(`CREATE DATABASE ${db} TEMPLATE template0${enc}`);
+    }
+}
+/** How the database made sorts: datlocprovider and daticulocale came in 15, daticulocale is datlocale from 17. */
+async function readCollation(client, database) {
+    const row = (await client.query(`SELECT datcollate AS c, to_jsonb(d) ->> 'datlocprovider' AS p,
+              coalesce(to_jsonb(d) ->> 'daticulocale', to_jsonb(d) ->> 'datlocale') AS icu
+         FROM pg_database d WHERE datname = $1`, [database])).rows[0];
+    return {
+        ...(row?.c ? { collate: row.c } : {}),
+        provider: row?.p === 'i' ? 'icu' : 'libc',
+        ...(row?.icu ? { icuLocale: row.icu } : {}),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/drill/stages/teardown.ts
+
+/** The teardown stage, also after a failure: the target removed, or with keep, left and said how to remove it. */
+async function teardownStage(ctx) {
+    await ctx.pipe.stage('teardown', async () => {
+        if (!ctx.made)
+            return {};
+        const { target, database } = ctx.made;
+        if (ctx.opts.keep) {
+            ctx.forgetCreated?.(); // kept on purpose: a cancellation from here on leaves it
+            const handle = target.keep(database);
+            if (ctx.result.target)
+                Object.assign(ctx.result.target, { url: target.url(database), handle });
+            ctx.log.info(`kept: ${target.url(database)} (${target.kind === 'scratch' ? `remove it with: restorable clean --root ${JSON.parse(handle).root}` : `drop it when done: DROP DATABASE ${ident(database)} WITH (FORCE)`})`);
+            return {};
+        }
+        await target.teardown(database);
+        ctx.forgetCreated?.();
+        return {};
+    });
+}
+
+;// CONCATENATED MODULE: ./src/sources/local.ts
+
+
+
+/** Backups in a local file or folder. Only reads. */
+class LocalSource {
+    description;
+    root;
+    constructor(input, location) {
+        const abs = external_node_path_default().resolve(location);
+        let st;
+        try {
+            st = external_node_fs_default().statSync(abs);
+        }
+        catch {
+            throw new errors_UserError(input, `"${location}" does not exist`, 'Give an existing file or folder, or an s3://bucket/prefix URL');
+        }
+        this.description = abs;
+        // A folder that is itself a directory-format dump is one backup, not a folder of them.
+        const one = st.isFile() || external_node_fs_default().existsSync(external_node_path_default().join(abs, 'toc.dat'));
+        this.root = one ? external_node_path_default().dirname(abs) : abs;
+        if (one)
+            this.only = external_node_path_default().basename(abs);
+    }
+    only;
+    get single() {
+        return this.only;
+    }
+    async list() {
+        if (this.only) {
+            // One backup, plus the files beside it that belong to it (`<name>.sha256`, ...).
+            const only = this.only;
+            const beside = external_node_fs_default().readdirSync(this.root)
+                .filter((n) => n.startsWith(`${only}.`) && external_node_fs_default().statSync(external_node_path_default().join(this.root, n)).isFile());
+            return [this.describe(only), ...beside.map((n) => this.describe(n))];
+        }
+        const out = [];
+        const walk = (rel) => {
+            const dir = external_node_path_default().join(this.root, rel);
+            for (const ent of external_node_fs_default().readdirSync(dir, { withFileTypes: true })) {
+                const name = rel ? `${rel}/${ent.name}` : ent.name;
+                if (ent.isDirectory()) {
+                    if (external_node_fs_default().existsSync(external_node_path_default().join(dir, ent.name, 'toc.dat')))
+                        out.push(this.describe(name));
+                    else
+                        walk(name);
+                }
+                else if (ent.isFile()) {
+                    out.push(this.describe(name));
+                }
+            }
+        };
+        walk('');
+        return out;
+    }
+    describe(name) {
+        const st = external_node_fs_default().statSync(external_node_path_default().join(this.root, name));
+        if (st.isDirectory()) {
+            let size = 0;
+            for (const f of external_node_fs_default().readdirSync(external_node_path_default().join(this.root, name)))
+                size += external_node_fs_default().statSync(external_node_path_default().join(this.root, name, f)).size;
+            return { name, size, modified: st.mtime, kind: 'directory' };
+        }
+        return { name, size: st.size, modified: st.mtime, kind: 'file' };
+    }
+    read(name) {
+        return external_node_fs_default().createReadStream(external_node_path_default().join(this.root, name), { highWaterMark: 1024 * 1024 });
+    }
+    async readText(name, maxBytes = 1024 * 1024) {
+        const file = external_node_path_default().join(this.root, name);
+        try {
+            const st = external_node_fs_default().statSync(file);
+            if (!st.isFile() || st.size > maxBytes)
+                return undefined;
+            return external_node_fs_default().readFileSync(file, 'utf8');
+        }
+        catch {
+            return undefined;
+        }
+    }
+    async metadata() {
+        return {};
+    }
+    localPath(name) {
+        return external_node_path_default().join(this.root, name);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/backup/stages/locate.ts
+
+
+
+
+const hours = (ms) => Math.round((ms / 3_600_000) * 100) / 100;
+function fetchFailed(stage, e, source) {
+    return [
+        finding('FETCH_FAILED', stage, e instanceof FetchError ? e.message : `${source.description}: ${errorMessage(e)}`),
+    ];
+}
+/**
+ * The locate stage: the source listed, and the backup chosen among the candidates (the newest, or
+ * the one named by select). None skips every later stage.
+ */
+async function locateStage(ctx) {
+    const { opts, source, state, pipe } = ctx;
+    let all = [];
+    let chosen;
+    const located = await pipe.stage('locate', async () => {
+        try {
+            all = await source.list();
+        }
+        catch (e) {
+            if (e instanceof errors_UserError)
+                throw e;
+            return { findings: fetchFailed('locate', e, source) };
+        }
+        // A source that names one file is that backup, whatever its name looks like.
+        const single = source.single;
+        const list = single && !opts.pattern
+            ? candidates(all.filter((o) => o.name === single), '*')
+            : candidates(all, opts.pattern);
+        state.candidates = list.length;
+        chosen = choose(list, opts.select);
+        if (chosen) {
+            ctx.log.info(`backup: ${chosen.name} (${list.length} candidate${list.length === 1 ? '' : 's'})`);
+            return {};
+        }
+        const what = opts.pattern ? `matching "${opts.pattern}"` : 'that looks like a dump';
+        const message = opts.select !== 'latest' && list.length > 0
+            ? `no backup named "${opts.select}" under ${source.description}; the newest is ${list[0]?.name}`
+            : `no backup ${what} under ${source.description} (${all.length} object${all.length === 1 ? '' : 's'} there)`;
+        return {
+            findings: [finding('BACKUP_MISSING', 'locate', message, { evidence: { objects: all.length } })],
+        };
+    });
+    if (!chosen) {
+        const why = located.status === 'not-run' || located.findings.some((f) => f.rule === 'FETCH_FAILED')
+            ? 'the source could not be listed'
+            : 'no backup was found';
+        for (const s of ['age', 'retention', 'read', 'checksum', 'archive', 'schema'])
+            pipe.skip(s, why);
+        return undefined;
+    }
+    const backup = chosen;
+    const ageMs = ctx.now.getTime() - backup.time.getTime();
+    const facts = {
+        name: backup.name,
+        time: backup.time.toISOString(),
+        timeFrom: backup.timeFrom,
+        ageHours: hours(ageMs),
+        sizeBytes: backup.size,
+    };
+    state.backup = facts;
+    return Object.assign(ctx, { all, backup, facts, ageMs });
+}
+
+;// CONCATENATED MODULE: ./src/backup/stages/age.ts
+
+
+/** The age stage: the backup's time (from its name, else its modification time) against max-age. */
+async function ageStage(b) {
+    const { opts, backup, facts, ageMs } = b;
+    await b.pipe.stage('age', async () => {
+        if (ageMs <= opts.maxAgeSeconds * 1000)
+            return {};
+        return {
+            findings: [
+                finding('BACKUP_TOO_OLD', 'age', `the newest backup, ${backup.name}, is ${facts.ageHours} hours old (max-age is ${hours(opts.maxAgeSeconds * 1000)} hours; time from its ${backup.timeFrom === 'name' ? 'name' : 'modification time'})`, { evidence: { ageHours: facts.ageHours, maxAgeHours: hours(opts.maxAgeSeconds * 1000) } }),
+            ],
+        };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/backup/stages/archive.ts
+
+/** The archive stage: what the one-pass walk found wrong with the archive, as findings. */
+async function archiveStage(b) {
+    await b.pipe.stage('archive', async () => ({
+        findings: b.ins.problems.map((p) => ({
+            ...finding(p.rule, 'archive', p.message, { evidence: p.evidence ?? {} }),
+        })),
+    }));
+}
+
+;// CONCATENATED MODULE: ./src/backup/stages/checksum.ts
+
+/** The checksum stage: the digest the read computed against the one expected (none: CHECKSUM_UNVERIFIED). */
+async function checksumStage(b) {
+    const { opts, ins, backup, expected } = b;
+    if (opts.checksum.mode === 'skip') {
+        b.pipe.skip('checksum', 'checksum: skip');
+        return;
+    }
+    await b.pipe.stage('checksum', async () => {
+        if (!expected) {
+            const required = opts.checksum.mode === 'required';
+            const message = ins.format === 'directory'
+                ? 'a directory-format dump has no single checksum to compare'
+                : `no checksum found for ${backup.name}: no ${backup.name}.sha256 or .md5 beside it, no sha256/md5 object metadata`;
+            return {
+                findings: [finding('CHECKSUM_UNVERIFIED', 'checksum', message, required ? { severity: 'high' } : {})],
+            };
+        }
+        const actual = expected.algorithm === 'sha256' ? ins.sha256 : ins.md5;
+        const matched = actual === expected.value;
+        b.facts.checksum = { algorithm: expected.algorithm, from: expected.from, matched };
+        if (matched)
+            return {};
+        return {
+            findings: [
+                finding('CHECKSUM_MISMATCH', 'checksum', `${expected.algorithm} of ${backup.name} is ${actual}, but ${expected.from} says ${expected.value}`, {
+                    evidence: {
+                        algorithm: expected.algorithm,
+                        expected: expected.value,
+                        actual: actual ?? null,
+                        from: expected.from,
+                    },
+                }),
+            ],
+        };
+    });
 }
 
 ;// CONCATENATED MODULE: ./node_modules/fzstd/esm/index.mjs
@@ -86323,106 +89500,120 @@ class Lz4FrameDecoder {
         this.parked = [];
         this.parkedBytes = 0;
         this.needed = 0;
-        let p = 0;
         const buf = this.pending;
-        for (;;) {
-            const avail = buf.length - p;
-            if (this.state === 'between') {
-                if (avail < 4)
-                    break;
-                const magic = buf.readUInt32LE(p);
-                if ((magic & 0xfffffff0) === 0x184d2a50) {
-                    if (avail < 8)
-                        break;
-                    const skip = buf.readUInt32LE(p + 4);
-                    if (avail < 8 + skip)
-                        break;
-                    p += 8 + skip;
-                    continue;
-                }
-                if (magic !== MAGIC)
-                    throw new Lz4Error(`not an LZ4 frame (magic ${magic.toString(16)})`);
-                this.state = 'header';
-                p += 4;
-                continue;
-            }
-            if (this.state === 'header') {
-                if (avail < 2)
-                    break;
-                const flg = buf[p];
-                const bd = buf[p + 1];
-                const len = 2 + (flg & 0x08 ? 8 : 0) + (flg & 0x01 ? 4 : 0) + 1;
-                if (avail < len)
-                    break;
-                if (flg >>> 6 !== 1)
-                    throw new Lz4Error('unsupported LZ4 frame version');
-                const hc = (xxh32(buf.subarray(p, p + len - 1)) >>> 8) & 0xff;
-                if (hc !== buf[p + len - 1])
-                    throw new Lz4Error('the LZ4 frame header checksum does not match');
-                this.blockChecksum = (flg & 0x10) !== 0;
-                this.contentChecksum = (flg & 0x04) !== 0;
-                this.maxBlock = BLOCK_SIZES[(bd >>> 4) & 7] ?? 0;
-                if (!this.maxBlock)
-                    throw new Lz4Error('invalid LZ4 block size');
-                this.content = this.contentChecksum ? new XXH32() : undefined;
-                this.window = Buffer.alloc(0);
-                this.state = 'block';
-                p += len;
-                continue;
-            }
-            if (this.state === 'block') {
-                if (avail < 4)
-                    break;
-                const word = buf.readUInt32LE(p);
-                if (word === 0) {
-                    p += 4;
-                    this.state = this.contentChecksum ? 'checksum' : 'between';
-                    if (!this.contentChecksum)
-                        this.frames++;
-                    continue;
-                }
-                const raw = (word & 0x80000000) !== 0;
-                const size = word & 0x7fffffff;
-                if (size > this.maxBlock)
-                    throw new Lz4Error(`a block of ${size} bytes exceeds the frame's ${this.maxBlock}`);
-                const need = 4 + size + (this.blockChecksum ? 4 : 0);
-                if (avail < need)
-                    break;
-                const data = buf.subarray(p + 4, p + 4 + size);
-                if (this.blockChecksum && xxh32(data) !== buf.readUInt32LE(p + 4 + size)) {
-                    throw new Lz4Error('an LZ4 block checksum does not match');
-                }
-                let produced;
-                if (raw)
-                    produced = data;
-                else {
-                    const w = this.window.length;
-                    const out = Buffer.allocUnsafe(w + this.maxBlock);
-                    this.window.copy(out, 0);
-                    const endAt = decodeBlock(data, out, w);
-                    produced = out.subarray(w, endAt);
-                    this.window = out.subarray(Math.max(0, endAt - WINDOW), endAt);
-                }
-                if (raw)
-                    this.window = Buffer.concat([this.window, produced]).subarray(-WINDOW);
-                this.content?.update(produced);
-                this.bytesOut += produced.length;
-                this.onOutput?.(produced);
-                p += need;
-                continue;
-            }
-            // checksum
-            if (avail < 4)
-                break;
-            if (this.content.digest() !== buf.readUInt32LE(p)) {
-                throw new Lz4Error('the LZ4 content checksum does not match');
-            }
-            p += 4;
-            this.frames++;
-            this.state = 'between';
-        }
+        let p = 0;
+        for (let next = this.step(buf, p); next >= 0; next = this.step(buf, p))
+            p = next;
         this.pending = p === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(p));
         this.needed = this.bytesWanted();
+    }
+    /** One step of the parser at `p`: where the next one starts, or -1 until more bytes come. */
+    step(buf, p) {
+        switch (this.state) {
+            case 'between':
+                return this.frameStart(buf, p);
+            case 'header':
+                return this.frameHeader(buf, p);
+            case 'block':
+                return this.block(buf, p);
+            case 'checksum':
+                return this.contentEnd(buf, p);
+        }
+    }
+    /** A frame's magic number, or a skippable frame stepped over. */
+    frameStart(buf, p) {
+        const avail = buf.length - p;
+        if (avail < 4)
+            return -1;
+        const magic = buf.readUInt32LE(p);
+        if ((magic & 0xfffffff0) === 0x184d2a50) {
+            if (avail < 8)
+                return -1;
+            const skip = buf.readUInt32LE(p + 4);
+            return avail < 8 + skip ? -1 : p + 8 + skip;
+        }
+        if (magic !== MAGIC)
+            throw new Lz4Error(`not an LZ4 frame (magic ${magic.toString(16)})`);
+        this.state = 'header';
+        return p + 4;
+    }
+    /** The frame descriptor: its flags, block size and header checksum. */
+    frameHeader(buf, p) {
+        const avail = buf.length - p;
+        if (avail < 2)
+            return -1;
+        const flg = buf[p];
+        const bd = buf[p + 1];
+        const len = 2 + (flg & 0x08 ? 8 : 0) + (flg & 0x01 ? 4 : 0) + 1;
+        if (avail < len)
+            return -1;
+        if (flg >>> 6 !== 1)
+            throw new Lz4Error('unsupported LZ4 frame version');
+        const hc = (xxh32(buf.subarray(p, p + len - 1)) >>> 8) & 0xff;
+        if (hc !== buf[p + len - 1])
+            throw new Lz4Error('the LZ4 frame header checksum does not match');
+        this.blockChecksum = (flg & 0x10) !== 0;
+        this.contentChecksum = (flg & 0x04) !== 0;
+        this.maxBlock = BLOCK_SIZES[(bd >>> 4) & 7] ?? 0;
+        if (!this.maxBlock)
+            throw new Lz4Error('invalid LZ4 block size');
+        this.content = this.contentChecksum ? new XXH32() : undefined;
+        this.window = Buffer.alloc(0);
+        this.state = 'block';
+        return p + len;
+    }
+    /** A data block (checked, decoded and passed on), or the end mark of the frame's blocks. */
+    block(buf, p) {
+        const avail = buf.length - p;
+        if (avail < 4)
+            return -1;
+        const word = buf.readUInt32LE(p);
+        if (word === 0) {
+            this.state = this.contentChecksum ? 'checksum' : 'between';
+            if (!this.contentChecksum)
+                this.frames++;
+            return p + 4;
+        }
+        const raw = (word & 0x80000000) !== 0;
+        const size = word & 0x7fffffff;
+        if (size > this.maxBlock)
+            throw new Lz4Error(`a block of ${size} bytes exceeds the frame's ${this.maxBlock}`);
+        const need = 4 + size + (this.blockChecksum ? 4 : 0);
+        if (avail < need)
+            return -1;
+        const data = buf.subarray(p + 4, p + 4 + size);
+        if (this.blockChecksum && xxh32(data) !== buf.readUInt32LE(p + 4 + size)) {
+            throw new Lz4Error('an LZ4 block checksum does not match');
+        }
+        this.output(raw ? data : this.decompress(data), raw);
+        return p + need;
+    }
+    /** A compressed block decoded after the window it may refer back into; the window moves on. */
+    decompress(data) {
+        const w = this.window.length;
+        const out = Buffer.allocUnsafe(w + this.maxBlock);
+        this.window.copy(out, 0);
+        const endAt = decodeBlock(data, out, w);
+        this.window = out.subarray(Math.max(0, endAt - WINDOW), endAt);
+        return out.subarray(w, endAt);
+    }
+    output(produced, raw) {
+        if (raw)
+            this.window = Buffer.concat([this.window, produced]).subarray(-WINDOW);
+        this.content?.update(produced);
+        this.bytesOut += produced.length;
+        this.onOutput?.(produced);
+    }
+    /** The content checksum that ends a frame. */
+    contentEnd(buf, p) {
+        if (buf.length - p < 4)
+            return -1;
+        if (this.content.digest() !== buf.readUInt32LE(p)) {
+            throw new Lz4Error('the LZ4 content checksum does not match');
+        }
+        this.frames++;
+        this.state = 'between';
+        return p + 4;
     }
     /** How many buffered bytes the parser needs before it can take its next step. */
     bytesWanted() {
@@ -86690,6 +89881,16 @@ function zstdJsDecoder(what) {
     }, what);
 }
 const zstd = (external_node_zlib_default()).createZstdDecompress;
+/** A worker's output buffers: larger, so fewer, in a heap that holds little else. */
+const LANE_OUT_CHUNK = (/* unused pure expression or super */ null && (1024 * 1024));
+/** The decoder a worker thread runs for one table's stream: node:zlib's inflate or zstd. */
+function laneDecoder(codec, what) {
+    if (codec === 'gzip')
+        return new StreamDecoder(zlib.createInflate({ chunkSize: LANE_OUT_CHUNK }), what);
+    if (!zstd)
+        throw new Error('this Node.js has no zstd in node:zlib (it came in 22.15)');
+    return new StreamDecoder(zstd({ chunkSize: LANE_OUT_CHUNK }), what);
+}
 /** The codec a worker thread decodes a stream with (node:zlib's), if there is one for `c`. */
 function workerCodec(c) {
     if (c === 'gzip')
@@ -86764,14 +89965,6 @@ function isalAddon(env = process.env) {
     return found;
 }
 const isalChecked = new Map();
-/** The decoder said the stream is damaged (not a read error): the message and zlib's code. */
-class DamagedStream extends Error {
-    code;
-    constructor(message, code) {
-        super(message);
-        this.code = code;
-    }
-}
 /**
  * Worker threads that decode tables' data, one job each at a time. Inflating a table makes an
  * output buffer per MiB or less, gigabytes in all: in the main thread they keep starting full
@@ -86814,14 +90007,14 @@ class LaneWorkers {
         });
         this.idle.push(w);
         if ('bytes' in reply)
-            return { bytes: reply.bytes, rows: copyRows(reply.lines, Uint8Array.from(reply.tail), reply.bytes) };
-        if (reply.damaged)
-            throw new DamagedStream(reply.error, reply.code);
+            return reply;
+        if ('problem' in reply)
+            throw new ArchiveProblem(reply.problem.rule, reply.problem.message, reply.problem.evidence);
         throw new Error(`reading ${job.file} from byte ${job.start} to ${job.end}: ${reply.error}`);
     }
     start() {
         // A worker's heap holds a decoder and little else: a small young generation keeps it small.
-        const w = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
+        const w = laneWorker({ resourceLimits: { maxYoungGenerationSizeMb: 2 } });
         w.unref();
         this.all.add(w);
         return w;
@@ -86834,157 +90027,19 @@ class LaneWorkers {
     }
 }
 /**
- * A worker's code. It runs from a string (`eval`), the same from the sources and from a bundle, so
- * it takes its modules as arguments and uses nothing from outside its body.
+ * A decoding worker. From dist/<bundle>/ its module is lane-worker.js beside the bundle (the build
+ * puts it there). From the sources (tsx, vitest) it is lane-worker.ts beside this file, which the
+ * worker loads through tsx's loader: a worker does not inherit the loaders of the thread that starts it.
  */
-function laneWorker(port, files, zlib, load) {
-    const READ = 1024 * 1024;
-    const BATCH = 1024 * 1024;
-    const HIGH_WATER = 4 * BATCH;
-    const OUT_CHUNK = 1024 * 1024;
-    const zstd = zlib.createZstdDecompress;
-    const isalSink = (isal) => {
-        const state = isal.create();
-        const sink = {
-            out: 0,
-            lines: 0,
-            tail: [],
-            damage: undefined,
-            synchronous: true,
-            write(b) {
-                if (sink.damage)
-                    return undefined;
-                try {
-                    sink.out += isal.push(state, b);
-                }
-                catch (e) {
-                    sink.damage = e;
-                }
-                return undefined;
-            },
-            async end() {
-                if (!sink.damage && !isal.finish(state)) {
-                    sink.damage = Object.assign(new Error('unexpected end of file'), { code: 'ISAL_END_INPUT' });
-                }
-                sink.lines = isal.rows(state);
-                sink.tail = [...isal.tail(state)];
-            },
-        };
-        return sink;
-    };
-    const zlibSink = (codec) => {
-        const z = codec === 'gzip'
-            ? zlib.createInflate({ chunkSize: OUT_CHUNK })
-            : zstd({ chunkSize: OUT_CHUNK });
-        const ended = new Promise((resolve) => {
-            z.on('end', resolve);
-            z.on('error', (e) => {
-                sink.damage ??= e;
-                resolve();
-            });
-        });
-        z.on('data', (b) => {
-            sink.out += b.length;
-            for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1))
-                sink.lines++;
-            sink.tail = [...sink.tail, ...b.subarray(Math.max(0, b.length - 8))].slice(-8);
-        });
-        const sink = {
-            out: 0,
-            lines: 0,
-            tail: [],
-            damage: undefined,
-            synchronous: false,
-            write(b) {
-                if (sink.damage)
-                    return undefined;
-                z.write(b);
-                if (z.writableLength <= HIGH_WATER)
-                    return undefined;
-                return new Promise((resolve) => {
-                    const go = () => {
-                        z.off('drain', go);
-                        z.off('error', go);
-                        resolve();
-                    };
-                    z.on('drain', go);
-                    z.on('error', go);
-                });
-            },
-            async end() {
-                if (!sink.damage)
-                    z.end();
-                await ended;
-            },
-        };
-        return sink;
-    };
-    const decode = async (job) => {
-        const sink = job.isal ? isalSink(load(job.isal)) : zlibSink(job.codec);
-        const fd = files.openSync(job.file, 'r');
-        try {
-            const head = Buffer.alloc(job.intSize + 1);
-            let headHave = 0;
-            let payload = 0;
-            let batch = Buffer.allocUnsafe(BATCH);
-            let batchLen = 0;
-            let pos = job.start;
-            // What is read is copied into batches, so one read buffer serves throughout. zlib holds on
-            // to a batch until it has inflated it; ISA-L is done on return, so its batch is reused too.
-            const buf = Buffer.allocUnsafe(READ);
-            while (pos < job.end && !sink.damage) {
-                const n = files.readSync(fd, buf, 0, Math.min(READ, job.end - pos), pos);
-                if (n === 0)
-                    throw new Error(`the file ends at byte ${pos}`);
-                pos += n;
-                let i = 0;
-                while (i < n) {
-                    if (payload > 0) {
-                        const take = Math.min(payload, n - i, BATCH - batchLen);
-                        buf.copy(batch, batchLen, i, i + take);
-                        batchLen += take;
-                        i += take;
-                        payload -= take;
-                        if (batchLen === BATCH) {
-                            await sink.write(batch);
-                            if (!sink.synchronous)
-                                batch = Buffer.allocUnsafe(BATCH);
-                            batchLen = 0;
-                        }
-                    }
-                    else {
-                        head[headHave++] = buf[i++];
-                        if (headHave === head.length) {
-                            // A sign byte, then the length, little-endian. The walk checks this framing; a range
-                            // it does not confirm (a guess from the TOC) has its outcome thrown away.
-                            for (let k = job.intSize; k >= 1; k--)
-                                payload = payload * 256 + head[k];
-                            headHave = 0;
-                        }
-                    }
-                }
-            }
-            if (batchLen > 0)
-                await sink.write(batch.subarray(0, batchLen));
-            await sink.end();
-        }
-        finally {
-            files.closeSync(fd);
-        }
-        const { damage } = sink;
-        if (damage) {
-            const code = damage.code;
-            return { error: damage.message, ...(code ? { code } : {}), damaged: true };
-        }
-        return { bytes: sink.out, lines: sink.lines, tail: sink.tail };
-    };
-    port.on('message', (job) => {
-        decode(job).then((reply) => port.postMessage(reply), (e) => port.postMessage({ error: e instanceof Error ? e.message : String(e), damaged: false }));
-    });
+function laneWorker(options) {
+    const here = (0,external_node_url_.fileURLToPath)(import.meta.url);
+    const file = external_node_path_default().join(external_node_path_default().dirname(here), `lane-worker${external_node_path_default().extname(here)}`);
+    if (external_node_path_default().extname(here) !== '.ts')
+        return new external_node_worker_threads_.Worker(file, options);
+    const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+    const load = `import(${tsx}).then((t) => { t.register(); return import(${JSON.stringify((0,external_node_url_.pathToFileURL)(file).href)}); });`;
+    return new external_node_worker_threads_.Worker(load, { ...options, eval: true });
 }
-/** esbuild (tsx, vitest) wraps named inner functions in `__name`: the worker's string defines it. */
-const WORKER_SOURCE = `var __name = (f) => f;
-(${laneWorker.toString()})(require('node:worker_threads').parentPort, require('node:fs'), require('node:zlib'), require);`;
 
 ;// CONCATENATED MODULE: ./src/archive/reader.ts
 const EMPTY = Buffer.alloc(0);
@@ -87514,13 +90569,8 @@ class LanePool {
         }
         this.seen.inWorkers++;
         this.workers ??= new LaneWorkers();
-        try {
-            const job = { file, start, end, intSize: this.h.intSize, codec: this.codec };
-            return await this.workers.decode(this.isal ? { ...job, isal: this.isal } : job);
-        }
-        catch (e) {
-            throw e instanceof DamagedStream ? damagedStream(what, e.message, e.code) : e;
-        }
+        const job = { file, start, end, intSize: this.h.intSize, codec: this.codec, what };
+        return this.workers.decode(this.isal ? { ...job, isal: this.isal } : job);
     }
     /**
      * Wait for the decodes of the ranges the walk stepped over; the data bytes, or the first failure
@@ -88317,95 +91367,7 @@ class GrowingFile {
     }
 }
 
-;// CONCATENATED MODULE: ./src/sources/local.ts
-
-
-
-/** Backups in a local file or folder. Only reads. */
-class LocalSource {
-    description;
-    root;
-    constructor(input, location) {
-        const abs = external_node_path_default().resolve(location);
-        let st;
-        try {
-            st = external_node_fs_default().statSync(abs);
-        }
-        catch {
-            throw new UserError(input, `"${location}" does not exist`, 'Give an existing file or folder, or an s3://bucket/prefix URL');
-        }
-        this.description = abs;
-        // A folder that is itself a directory-format dump is one backup, not a folder of them.
-        const one = st.isFile() || external_node_fs_default().existsSync(external_node_path_default().join(abs, 'toc.dat'));
-        this.root = one ? external_node_path_default().dirname(abs) : abs;
-        if (one)
-            this.only = external_node_path_default().basename(abs);
-    }
-    only;
-    get single() {
-        return this.only;
-    }
-    async list() {
-        if (this.only) {
-            // One backup, plus the files beside it that belong to it (`<name>.sha256`, ...).
-            const only = this.only;
-            const beside = external_node_fs_default().readdirSync(this.root)
-                .filter((n) => n.startsWith(`${only}.`) && external_node_fs_default().statSync(external_node_path_default().join(this.root, n)).isFile());
-            return [this.describe(only), ...beside.map((n) => this.describe(n))];
-        }
-        const out = [];
-        const walk = (rel) => {
-            const dir = external_node_path_default().join(this.root, rel);
-            for (const ent of external_node_fs_default().readdirSync(dir, { withFileTypes: true })) {
-                const name = rel ? `${rel}/${ent.name}` : ent.name;
-                if (ent.isDirectory()) {
-                    if (external_node_fs_default().existsSync(external_node_path_default().join(dir, ent.name, 'toc.dat')))
-                        out.push(this.describe(name));
-                    else
-                        walk(name);
-                }
-                else if (ent.isFile()) {
-                    out.push(this.describe(name));
-                }
-            }
-        };
-        walk('');
-        return out;
-    }
-    describe(name) {
-        const st = external_node_fs_default().statSync(external_node_path_default().join(this.root, name));
-        if (st.isDirectory()) {
-            let size = 0;
-            for (const f of external_node_fs_default().readdirSync(external_node_path_default().join(this.root, name)))
-                size += external_node_fs_default().statSync(external_node_path_default().join(this.root, name, f)).size;
-            return { name, size, modified: st.mtime, kind: 'directory' };
-        }
-        return { name, size: st.size, modified: st.mtime, kind: 'file' };
-    }
-    read(name) {
-        return external_node_fs_default().createReadStream(external_node_path_default().join(this.root, name), { highWaterMark: 1024 * 1024 });
-    }
-    async readText(name, maxBytes = 1024 * 1024) {
-        const file = external_node_path_default().join(this.root, name);
-        try {
-            const st = external_node_fs_default().statSync(file);
-            if (!st.isFile() || st.size > maxBytes)
-                return undefined;
-            return external_node_fs_default().readFileSync(file, 'utf8');
-        }
-        catch {
-            return undefined;
-        }
-    }
-    async metadata() {
-        return {};
-    }
-    localPath(name) {
-        return external_node_path_default().join(this.root, name);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/verify/run.ts
+;// CONCATENATED MODULE: ./src/backup/stages/read.ts
 
 
 
@@ -88415,26 +91377,6 @@ class LocalSource {
 
 
 
-
-
-
-
-
-
-
-
-
-
-function openSource(opts, log) {
-    if (opts.source.startsWith('s3://'))
-        return new S3Source(parseS3Url('source', opts.source), opts.s3, log);
-    return new LocalSource('source', opts.source);
-}
-function fetchFailed(stage, e, source) {
-    return [
-        finding('FETCH_FAILED', stage, e instanceof FetchError ? e.message : `${source.description}: ${errorMessage(e)}`),
-    ];
-}
 /**
  * A remote backup into `file` and through the one-pass inspection at once: the download writes its
  * parallel ranged parts where they belong in the file, and the inspection reads the complete front of
@@ -88487,147 +91429,25 @@ async function download(source, backup, work, md5) {
         return { finding: full() };
     }
 }
-const hours = (ms) => Math.round((ms / 3_600_000) * 100) / 100;
 /**
- * verify-backup: locate the newest backup, check its age and retention, read it once (download,
- * hash, decompress, walk every block), compare checksums, and replay its schema.
+ * The read stage, one pass: download (S3), hash, undo compression, parse, walk every block, with the
+ * checksum to match found first. A backup that could not be read skips checksum, archive and schema.
  */
-async function runVerify(opts, log, onStage) {
-    const pipe = new Pipeline(opts.failOn, onStage);
-    const work = new RunFolder(opts.workDir);
-    let state;
-    try {
-        state = await verifyStages(pipe, opts, log, work);
-    }
-    finally {
-        work.close();
-    }
-    return pipe.settle({
-        ...pipe.begin('verify'),
-        source: state.source,
-        candidates: state.candidates,
-        ...(state.backup ? { backup: state.backup } : {}),
-        ...(state.schema ? { schema: state.schema } : {}),
-    });
-}
-/**
- * The verify stages, run into `pipe`. A download goes to `work`, the run's own folder (its caller
- * closes it when the run ends). `schemaSkip`: a reason to skip the schema replay (a drill restores
- * the whole dump instead).
- */
-async function verifyStages(pipe, opts, log, work, schemaSkip) {
-    const now = opts.now ?? new Date();
-    const source = openSource(opts, log);
-    const result = { source: source.description, candidates: 0 };
-    let all = [];
-    let chosen;
-    const located = await pipe.stage('locate', async () => {
-        try {
-            all = await source.list();
-        }
-        catch (e) {
-            if (e instanceof UserError)
-                throw e;
-            return { findings: fetchFailed('locate', e, source) };
-        }
-        // A source that names one file is that backup, whatever its name looks like.
-        const single = source.single;
-        const list = single && !opts.pattern
-            ? candidates(all.filter((o) => o.name === single), '*')
-            : candidates(all, opts.pattern);
-        result.candidates = list.length;
-        chosen = choose(list, opts.select);
-        if (chosen) {
-            log.info(`backup: ${chosen.name} (${list.length} candidate${list.length === 1 ? '' : 's'})`);
-            return {};
-        }
-        const what = opts.pattern ? `matching "${opts.pattern}"` : 'that looks like a dump';
-        const message = opts.select !== 'latest' && list.length > 0
-            ? `no backup named "${opts.select}" under ${source.description}; the newest is ${list[0]?.name}`
-            : `no backup ${what} under ${source.description} (${all.length} object${all.length === 1 ? '' : 's'} there)`;
-        return {
-            findings: [finding('BACKUP_MISSING', 'locate', message, { evidence: { objects: all.length } })],
-        };
-    });
-    if (!chosen) {
-        const why = located.status === 'not-run' || located.findings.some((f) => f.rule === 'FETCH_FAILED')
-            ? 'the source could not be listed'
-            : 'no backup was found';
-        for (const s of ['age', 'retention', 'read', 'checksum', 'archive', 'schema'])
-            pipe.skip(s, why);
-        return result;
-    }
-    const backup = chosen;
-    const ageMs = now.getTime() - backup.time.getTime();
-    const facts = {
-        name: backup.name,
-        time: backup.time.toISOString(),
-        timeFrom: backup.timeFrom,
-        ageHours: hours(ageMs),
-        sizeBytes: backup.size,
-    };
-    result.backup = facts;
-    await pipe.stage('age', async () => {
-        if (ageMs <= opts.maxAgeSeconds * 1000)
-            return {};
-        return {
-            findings: [
-                finding('BACKUP_TOO_OLD', 'age', `the newest backup, ${backup.name}, is ${facts.ageHours} hours old (max-age is ${hours(opts.maxAgeSeconds * 1000)} hours; time from its ${backup.timeFrom === 'name' ? 'name' : 'modification time'})`, { evidence: { ageHours: facts.ageHours, maxAgeHours: hours(opts.maxAgeSeconds * 1000) } }),
-            ],
-        };
-    });
-    const expect = opts.expect;
-    if (expect) {
-        await pipe.stage('retention', async () => {
-            const counts = countTiers(all.filter(looksLikeBackup), Object.keys(expect));
-            return {
-                findings: Object.entries(expect)
-                    .filter(([tier, want]) => (counts[tier] ?? 0) < want)
-                    .map(([tier, want]) => finding('RETENTION_SHORT', 'retention', `the ${tier} tier holds ${counts[tier] ?? 0} backups; ${want} expected`, {
-                    evidence: { tier, found: counts[tier] ?? 0, expected: want },
-                })),
-            };
-        });
-    }
-    else
-        pipe.skip('retention', 'no `expect` given');
-    // One pass: download (S3), hash, undo compression, parse, walk every block.
+async function readStage(b) {
     let expected;
     let insp;
-    const names = new Set(all.map((o) => o.name));
-    const read = await pipe.stage('read', async () => {
+    const read = await b.pipe.stage('read', async () => {
         try {
-            if (opts.checksum.mode === 'literal') {
-                expected = { algorithm: 'sha256', value: opts.checksum.sha256, from: 'the checksum input' };
-            }
-            else if (opts.checksum.mode !== 'skip' && backup.kind === 'file') {
-                expected = await findExpectedChecksum(source, backup.name, names);
-            }
-            const local = source.localPath(backup.name);
-            if (backup.kind === 'directory' && local) {
-                insp = await inspectDirectory(local);
-                facts.localPath = local;
-            }
-            else if (local) {
-                insp = await inspectStream(fileChunks(local), {
-                    md5: expected?.algorithm === 'md5',
-                    file: local,
-                });
-                facts.localPath = local;
-            }
-            else {
-                const got = await download(source, backup, work, expected?.algorithm === 'md5');
-                if ('finding' in got)
-                    return { findings: [got.finding] };
-                insp = got.insp;
-                facts.localPath = got.dest;
-                log.info(`downloaded ${backup.name} to ${got.dest}`);
-            }
+            expected = await expectedChecksum(b);
+            const got = await inspect(b, expected);
+            if ('findings' in got)
+                return got;
+            insp = got.insp;
         }
         catch (e) {
-            if (e instanceof UserError)
+            if (e instanceof errors_UserError)
                 throw e;
-            return { findings: fetchFailed('read', e, source) };
+            return { findings: fetchFailed('read', e, b.source) };
         }
         return {};
     });
@@ -88636,12 +91456,46 @@ async function verifyStages(pipe, opts, log, work, schemaSkip) {
             ? 'the backup could not be read'
             : `reading failed: ${read.reason ?? ''}`;
         for (const s of ['checksum', 'archive', 'schema'])
-            pipe.skip(s, why);
-        return result;
+            b.pipe.skip(s, why);
+        return undefined;
     }
-    const ins = insp;
-    result.inspection = ins;
-    Object.assign(facts, {
+    b.state.inspection = insp;
+    Object.assign(b.facts, inspectionFacts(insp));
+    return Object.assign(b, { ins: insp, expected });
+}
+/** The checksum to match: the checksum input's, else a sidecar file's or the object's metadata. */
+async function expectedChecksum(b) {
+    const { checksum } = b.opts;
+    if (checksum.mode === 'literal')
+        return { algorithm: 'sha256', value: checksum.sha256, from: 'the checksum input' };
+    if (checksum.mode !== 'skip' && b.backup.kind === 'file')
+        return findExpectedChecksum(b.source, b.backup.name, new Set(b.all.map((o) => o.name)));
+    return undefined;
+}
+/** The inspection of a local backup where it lies, or of a remote one as it downloads. */
+async function inspect(b, expected) {
+    const { backup, facts } = b;
+    const local = b.source.localPath(backup.name);
+    if (backup.kind === 'directory' && local) {
+        const insp = await inspectDirectory(local);
+        facts.localPath = local;
+        return { insp };
+    }
+    if (local) {
+        const insp = await inspectStream(fileChunks(local), { md5: expected?.algorithm === 'md5', file: local });
+        facts.localPath = local;
+        return { insp };
+    }
+    const got = await download(b.source, backup, b.work, expected?.algorithm === 'md5');
+    if ('finding' in got)
+        return { findings: [got.finding] };
+    facts.localPath = got.dest;
+    b.log.info(`downloaded ${backup.name} to ${got.dest}`);
+    return { insp: got.insp };
+}
+/** What the inspection tells of the backup, for its facts. */
+function inspectionFacts(ins) {
+    return {
         sizeBytes: ins.size,
         ...(ins.format !== 'directory' ? { sha256: ins.sha256 } : {}),
         format: ins.format,
@@ -88665,127 +91519,133 @@ async function verifyStages(pipe, opts, log, work, schemaSkip) {
         ...(ins.tableRows
             ? { tableRows: Object.fromEntries(ins.tableRows.map((t) => [tableName(t.schema, t.table), t.rows])) }
             : {}),
-    });
-    if (opts.checksum.mode === 'skip')
-        pipe.skip('checksum', 'checksum: skip');
-    else {
-        await pipe.stage('checksum', async () => {
-            if (!expected) {
-                const required = opts.checksum.mode === 'required';
-                const message = ins.format === 'directory'
-                    ? 'a directory-format dump has no single checksum to compare'
-                    : `no checksum found for ${backup.name}: no ${backup.name}.sha256 or .md5 beside it, no sha256/md5 object metadata`;
-                return {
-                    findings: [
-                        finding('CHECKSUM_UNVERIFIED', 'checksum', message, required ? { severity: 'high' } : {}),
-                    ],
-                };
-            }
-            const actual = expected.algorithm === 'sha256' ? ins.sha256 : ins.md5;
-            const matched = actual === expected.value;
-            facts.checksum = { algorithm: expected.algorithm, from: expected.from, matched };
-            if (matched)
-                return {};
-            return {
-                findings: [
-                    finding('CHECKSUM_MISMATCH', 'checksum', `${expected.algorithm} of ${backup.name} is ${actual}, but ${expected.from} says ${expected.value}`, {
-                        evidence: {
-                            algorithm: expected.algorithm,
-                            expected: expected.value,
-                            actual: actual ?? null,
-                            from: expected.from,
-                        },
-                    }),
-                ],
-            };
-        });
+    };
+}
+
+;// CONCATENATED MODULE: ./src/backup/stages/retention.ts
+
+
+/** The retention stage: how many backups each tier of `expect` holds, against how many it should. */
+async function retentionStage(b) {
+    const expect = b.opts.expect;
+    if (!expect) {
+        b.pipe.skip('retention', 'no `expect` given');
+        return;
     }
-    await pipe.stage('archive', async () => ({
-        findings: ins.problems.map((p) => ({
-            ...finding(p.rule, 'archive', p.message, { evidence: p.evidence ?? {} }),
-        })),
-    }));
+    await b.pipe.stage('retention', async () => {
+        const counts = countTiers(b.all.filter(looksLikeBackup), Object.keys(expect));
+        return {
+            findings: Object.entries(expect)
+                .filter(([tier, want]) => (counts[tier] ?? 0) < want)
+                .map(([tier, want]) => finding('RETENTION_SHORT', 'retention', `the ${tier} tier holds ${counts[tier] ?? 0} backups; ${want} expected`, { evidence: { tier, found: counts[tier] ?? 0, expected: want } })),
+        };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/backup/stages/schema.ts
+
+
+
+
+
+
+
+
+
+/** Why the schema replay does not run, or undefined when it does. */
+function schemaNotRun(b, schemaSkip) {
+    const { ins } = b;
     if (schemaSkip)
-        pipe.skip('schema', schemaSkip);
-    else if (!opts.schemaCheck)
-        pipe.skip('schema', 'schema-check: false');
-    else if (ins.problems.some((p) => UNSAFE_RULES.has(p.rule)))
-        pipe.skip('schema', `NOT RUN: the dump runs programs, touches server files or acts outside its database when restored (${ins.problems.find((p) => UNSAFE_RULES.has(p.rule))?.rule}), so nothing of it was run`);
-    else if (ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) ||
+        return schemaSkip;
+    if (!b.opts.schemaCheck)
+        return 'schema-check: false';
+    const unsafe = ins.problems.find((p) => UNSAFE_RULES.has(p.rule));
+    if (unsafe)
+        return `NOT RUN: the dump runs programs, touches server files or acts outside its database when restored (${unsafe.rule}), so nothing of it was run`;
+    if (ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) ||
         !ins.format ||
         ins.format === 'unknown' ||
-        ins.format === 'tar') {
-        pipe.skip('schema', 'the archive could not be read');
-    }
-    else {
-        await pipe.stage('schema', async () => {
-            const tools = await restoreTools(ins, opts.pgBinDir, 'schema');
-            if ('finding' in tools)
-                return { findings: [tools.finding] };
-            const client = tools.client;
-            const serverMajor = majorOf(ins.serverVersion ?? '') ?? 0;
-            let cluster;
-            try {
-                cluster = await ScratchCluster.start({
-                    minMajor: serverMajor,
-                    binDir: opts.pgBinDir,
-                    label: 'verify',
-                    logger: log,
-                });
-            }
-            catch (e) {
-                if (startedOutOfSpace(e))
-                    return { findings: [scratchDiskFull('schema', 'a scratch cluster', errorMessage(e))] };
-                if (!(e instanceof ToolMissingError))
-                    throw e;
-                return { findings: [await serverMissing(ins, opts.pgBinDir, 'schema', e)] };
-            }
-            let replay;
-            try {
-                // The one restore path, structure only and without owners: what is checked is that it loads.
-                const input = {
-                    format: ins.format,
-                    path: facts.localPath,
-                    gzip: ins.wrapper === 'gzip',
-                };
-                replay = await restoreDump(client, await replayTarget(cluster, ins), input, {
-                    jobs: 1,
-                    roles: 'ignore',
-                    schemaOnly: true,
-                    stage: 'schema',
-                    unprivileged: true,
-                });
-            }
-            finally {
-                await cluster.stop();
-            }
-            result.schema = {
-                tool: replay.tool,
-                server: cluster.version,
-                seconds: Math.round(replay.seconds * 100) / 100,
-                errors: replay.errorLines,
-            };
-            const notes = replay.findings.filter((x) => x.rule === 'RESTORE_NEEDS_SUPERUSER');
-            // A gzip wrapper that failed under the replay: it loaded only part of the schema.
-            const cut = replay.findings.filter((x) => x.rule === 'COMPRESSION_CORRUPT');
-            if (replay.exitCode === 0 && replay.errors === 0)
-                return { findings: [...cut, ...notes] };
-            const full = replay.findings.find((f) => f.rule === 'DISK_FULL');
-            if (full)
-                return { findings: [scratchDiskFull('schema', 'the schema replay', full.message)] };
-            if (replay.errors === 0 && notes.length > 0)
-                return { findings: [...cut, ...notes] };
-            const first = replay.errorLines[0];
-            return {
-                findings: [
-                    ...cut,
-                    finding('SCHEMA_REPLAY_FAILED', 'schema', `loading the schema into PostgreSQL ${cluster.version} with ${replay.tool} failed: ${replay.errors} error${replay.errors === 1 ? '' : 's'}${first ? `, the first: ${first}` : ` (exit ${replay.exitCode})`}`, { evidence: { errors: replay.errors, exitCode: replay.exitCode, first: first ?? null } }),
-                    ...notes,
-                ],
-            };
+        ins.format === 'tar')
+        return 'the archive could not be read';
+    return undefined;
+}
+/**
+ * The schema stage: the dump's structure replayed into a scratch cluster, without owners and as a
+ * role that is not a superuser. `schemaSkip`: a reason to skip it (a drill restores the whole dump).
+ */
+async function schemaStage(b, schemaSkip) {
+    const skip = schemaNotRun(b, schemaSkip);
+    if (skip)
+        b.pipe.skip('schema', skip);
+    else
+        await b.pipe.stage('schema', () => replaySchema(b));
+}
+async function replaySchema(b) {
+    const { ins, opts } = b;
+    const tools = await restoreTools(ins, opts.pgBinDir, 'schema');
+    if ('finding' in tools)
+        return { findings: [tools.finding] };
+    let cluster;
+    try {
+        cluster = await ScratchCluster.start({
+            minMajor: majorOf(ins.serverVersion ?? '') ?? 0,
+            binDir: opts.pgBinDir,
+            label: 'verify',
+            logger: b.log,
         });
     }
-    return result;
+    catch (e) {
+        if (startedOutOfSpace(e))
+            return { findings: [scratchDiskFull('schema', 'a scratch cluster', errorMessage(e))] };
+        if (!(e instanceof ToolMissingError))
+            throw e;
+        return { findings: [await serverMissing(ins, opts.pgBinDir, 'schema', e)] };
+    }
+    let replay;
+    try {
+        // The one restore path, structure only and without owners: what is checked is that it loads.
+        const input = {
+            format: ins.format,
+            path: b.facts.localPath,
+            gzip: ins.wrapper === 'gzip',
+        };
+        replay = await restoreDump(tools.client, await replayTarget(cluster, ins), input, {
+            jobs: 1,
+            roles: 'ignore',
+            schemaOnly: true,
+            stage: 'schema',
+            unprivileged: true,
+        });
+    }
+    finally {
+        await cluster.stop();
+    }
+    b.state.schema = {
+        tool: replay.tool,
+        server: cluster.version,
+        seconds: Math.round(replay.seconds * 100) / 100,
+        errors: replay.errorLines,
+    };
+    return { findings: replayFindings(replay, cluster.version) };
+}
+/** What the replay's outcome says: nothing, the notes it made, a full disk, or SCHEMA_REPLAY_FAILED. */
+function replayFindings(replay, version) {
+    const notes = replay.findings.filter((x) => x.rule === 'RESTORE_NEEDS_SUPERUSER');
+    // A gzip wrapper that failed under the replay: it loaded only part of the schema.
+    const cut = replay.findings.filter((x) => x.rule === 'COMPRESSION_CORRUPT');
+    if (replay.exitCode === 0 && replay.errors === 0)
+        return [...cut, ...notes];
+    const full = replay.findings.find((f) => f.rule === 'DISK_FULL');
+    if (full)
+        return [scratchDiskFull('schema', 'the schema replay', full.message)];
+    if (replay.errors === 0 && notes.length > 0)
+        return [...cut, ...notes];
+    const first = replay.errorLines[0];
+    return [
+        ...cut,
+        finding('SCHEMA_REPLAY_FAILED', 'schema', `loading the schema into PostgreSQL ${version} with ${replay.tool} failed: ${replay.errors} error${replay.errors === 1 ? '' : 's'}${first ? `, the first: ${first}` : ` (exit ${replay.exitCode})`}`, { evidence: { errors: replay.errors, exitCode: replay.exitCode, first: first ?? null } }),
+        ...notes,
+    ];
 }
 /**
  * Where the schema is replayed: a database of its own, owned by a role that is not a superuser, so
@@ -88805,88 +91665,47 @@ async function replayTarget(cluster, ins) {
     });
     return { ...cluster.conn(role), user: role };
 }
+
+;// CONCATENATED MODULE: ./src/backup/verify.ts
+
+
+
+
+
+
+
+
+
+/** The backup's store: a local file or folder, or an S3 prefix. */
+function openSource(opts, log) {
+    if (opts.source.startsWith('s3://'))
+        return new S3Source(parseS3Url('source', opts.source), opts.s3, log);
+    return new LocalSource('source', opts.source);
+}
 /**
- * The client that can read this dump: pg_restore of at least the archive's pg_dump major, or psql for
- * plain dumps. None is VERSION_UNSUPPORTED (naming the major and how to install it).
+ * The verify stages, run into `pipe`, as their list: each skips what follows it when there is
+ * nothing to go on. A download goes to `work`, the run's own folder (its caller closes it when the
+ * run ends). `schemaSkip`: a reason to skip the schema replay (a drill restores the whole dump instead).
  */
-async function restoreTools(ins, binDir, stage) {
-    const plain = ins.format === 'plain';
-    const dumpMajor = majorOf(ins.pgDumpVersion ?? '') ?? 0;
-    // psql of at least the dump's major (a newer pg_dump writes what an older psql may not know),
-    // else the newest there is: a plain dump is SQL, which an older psql often still loads.
-    const client = plain
-        ? ((await binaries_pick('psql', dumpMajor, binDir)) ?? (await findAll('psql', binDir))[0])
-        : await binaries_pick('pg_restore', dumpMajor, binDir);
-    if (client)
-        return { client };
-    if (plain) {
-        return {
-            finding: finding('SCHEMA_REPLAY_NOT_RUN', stage, 'psql is not installed, so the dump could not be loaded', {
-                fix: `Install the PostgreSQL client: ${installHint(15, 'client')}`,
-            }),
-        };
-    }
-    return {
-        finding: finding('VERSION_UNSUPPORTED', stage, `the archive was written by pg_dump ${ins.pgDumpVersion?.trim()}; reading it needs pg_restore ${dumpMajor} or newer, and none is installed`, {
-            fix: `Install the PostgreSQL ${dumpMajor} client: ${installHint(dumpMajor, 'client')}`,
-            evidence: { needMajor: dumpMajor },
-        }),
-    };
-}
-/** No server new enough for the dump: VERSION_UNSUPPORTED when an older one exists, else no server at all. */
-async function serverMissing(ins, binDir, stage, e) {
-    const serverMajor = majorOf(ins.serverVersion ?? '') ?? 0;
-    const newest = serverMajor > 0 ? await binaries_pick('initdb', 0, binDir) : undefined;
-    return newest
-        ? finding('VERSION_UNSUPPORTED', stage, `the dump comes from PostgreSQL ${ins.serverVersion?.trim()}; it needs a PostgreSQL ${serverMajor} (or newer) server, and the newest installed is ${newest.major}`, {
-            fix: `Install the PostgreSQL ${serverMajor} server: ${installHint(serverMajor, 'server')}`,
-            evidence: { needMajor: serverMajor },
-        })
-        : finding('SCHEMA_REPLAY_NOT_RUN', stage, `no PostgreSQL server binaries: ${e.message}`);
-}
-/** The action's outputs, also printed by the CLI with --json. */
-function verifyOutputs(r, reportPath) {
-    const b = r.backup;
-    return {
-        verdict: r.verdict,
-        backup: b?.name ?? '',
-        'local-path': b?.localPath ?? '',
-        'size-bytes': b ? String(b.sizeBytes) : '',
-        'age-hours': b ? String(b.ageHours) : '',
-        sha256: b?.sha256 ?? '',
-        'server-version': b?.serverVersion ?? '',
-        'dump-format': b?.format ?? '',
-        tables: b?.tables !== undefined ? String(b.tables) : '',
-        findings: JSON.stringify(r.findings),
-        report: reportPath ?? '',
-    };
+async function verifyStages(pipe, opts, log, work, schemaSkip) {
+    const now = opts.now ?? new Date();
+    const source = openSource(opts, log);
+    const state = { source: source.description, candidates: 0 };
+    const located = await locateStage({ opts, log, pipe, work, source, state, now });
+    if (!located)
+        return state;
+    await ageStage(located);
+    await retentionStage(located);
+    const read = await readStage(located);
+    if (!read)
+        return state;
+    await checksumStage(read);
+    await archiveStage(read);
+    await schemaStage(read, schemaSkip);
+    return state;
 }
 
-;// CONCATENATED MODULE: ./src/drill/run.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
+;// CONCATENATED MODULE: ./src/drill/stages/verify.ts
 
 
 
@@ -88910,18 +91729,6 @@ const BLOCKING = new Set([
     'VERSION_UNSUPPORTED',
     'DISK_FULL',
 ]);
-const DRILL_STAGES = [
-    'target',
-    'restore',
-    'structure',
-    'volume',
-    'semantics',
-    'compare',
-    'integrity',
-    'teardown',
-];
-const SERVER_FIX = "Free space on the target server's disk (its data directory), or drill elsewhere.";
-const UNPACK_FIX = 'Free space there, or point work-dir at a folder on a disk with room for the dump unpacked.';
 function safeDbName(name) {
     return name &&
         /^[A-Za-z_][\w$-]{0,62}$/.test(name) &&
@@ -88930,520 +91737,228 @@ function safeDbName(name) {
         : 'restorable_drill';
 }
 /**
+ * Every verify stage (the schema replay skipped: the restore loads the whole dump instead). A backup
+ * that did not verify skips the rest of the drill; a sample of tables the dump has no rows for
+ * would check nothing, so it is refused before any target exists.
+ */
+async function verifyBackup(ctx) {
+    const { pipe, opts, result } = ctx;
+    const state = await verifyStages(pipe, opts.verify, ctx.log, ctx.work, 'the restore stage loads the whole dump instead');
+    result.source = state.source;
+    if (state.backup)
+        result.backup = state.backup;
+    const ins = state.inspection;
+    const blocking = pipe.findings.filter((f) => BLOCKING.has(f.rule));
+    const localPath = state.backup?.localPath;
+    if (!ins || !state.backup || !localPath || blocking.length > 0) {
+        const why = blocking[0] ? `the backup did not verify (${blocking[0].rule})` : 'no backup to restore';
+        for (const s of DRILL_STAGES)
+            pipe.skip(s, why);
+        return undefined;
+    }
+    const backup = { ...state.backup, localPath };
+    const dumped = ins.toc?.dataTables;
+    const unknown = opts.tier === 'sample' && dumped ? opts.sampleTables.filter((t) => !dumped.includes(t)) : [];
+    if (unknown.length > 0) {
+        throw new errors_UserError(opts.sampleInput, `names ${unknown.join(', ')}, which ${backup.name} has no rows for`, `Name tables as schema.table, as pg_restore --list shows them; this dump has rows for ${dumped?.slice(0, 12).join(', ')}${(dumped?.length ?? 0) > 12 ? ', ...' : ''}`);
+    }
+    const database = opts.targetUrl ? drillDatabaseName() : safeDbName(ins.header?.database);
+    return Object.assign(ctx, { ins, backup, database });
+}
+
+;// CONCATENATED MODULE: ./src/checks/rows.ts
+
+
+/** Every table's ancestors (partitioned parents, inheritance parents), at every level. */
+const ANCESTORS_SQL = `
+  WITH RECURSIVE up(rel, anc) AS (
+    SELECT inhrelid, inhparent FROM pg_inherits
+    UNION SELECT up.rel, i.inhparent FROM up JOIN pg_inherits i ON i.inhrelid = up.anc)
+  SELECT rn.nspname AS schema, r.relname AS name, an.nspname AS anc_schema, a.relname AS anc_name
+    FROM up JOIN pg_class r ON r.oid = up.rel JOIN pg_namespace rn ON rn.oid = r.relnamespace
+    JOIN pg_class a ON a.oid = up.anc JOIN pg_namespace an ON an.oid = a.relnamespace`;
+/** Every table there is, counted or not (extension members and foreign tables are not counted). */
+const RELATIONS_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'f')`;
+/**
+ * What each counted table should hold: a table's count(*) takes in its partitions and inheritance
+ * children, so the rows the dump holds for each table go to it and to every counted ancestor (with
+ * --load-via-partition-root a partition's rows go through the root, and land in the same sum).
+ * Tables with rows in the dump that are nowhere in the restored database come back as `absent`.
+ */
+async function expectedRows(c, dumped, counted) {
+    const ancestors = new Map();
+    for (const r of (await c.query(ANCESTORS_SQL)).rows) {
+        const t = tableName(r.schema, r.name);
+        ancestors.set(t, [...(ancestors.get(t) ?? []), tableName(r.anc_schema, r.anc_name)]);
+    }
+    const existing = new Set((await c.query(RELATIONS_SQL)).rows.map((r) => tableName(r.schema, r.name)));
+    const expected = new Map();
+    const absent = [];
+    for (const [table, rows] of Object.entries(dumped)) {
+        const into = [table, ...(ancestors.get(table) ?? [])].filter((t) => counted.has(t));
+        for (const t of into)
+            expected.set(t, (expected.get(t) ?? 0) + rows);
+        if (into.length === 0 && !existing.has(table) && rows > 0)
+            absent.push(table);
+    }
+    return { expected, absent };
+}
+/**
+ * The dump is its own reference: after a full restore, every table holds the rows the walk counted
+ * in the dump, or the restore lost (or gained) rows; no config or history needed. `dumped` holds the
+ * dump's rows by schema.table, `counts` the restored database's exact counts.
+ */
+async function rowsLost(c, dumped, counts, stage) {
+    const restored = new Map(counts.map((t) => [t.table, t.rows]));
+    const { expected, absent } = await expectedRows(c, dumped, new Set(restored.keys()));
+    const findings = [];
+    for (const [table, rows] of expected) {
+        const now = restored.get(table) ?? 0;
+        if (now === rows)
+            continue;
+        findings.push(finding('ROWS_LOST', stage, `table ${table} has ${now} rows after the restore, but the dump holds ${rows}${now < rows ? `: ${rows - now} lost` : ''}`, { evidence: { table, restored: now, dumped: rows } }));
+    }
+    for (const table of absent) {
+        findings.push(finding('ROWS_LOST', stage, `table ${table} has ${dumped[table]} rows in the dump and is not in the restored database`, { evidence: { table, restored: null, dumped: dumped[table] ?? 0 } }));
+    }
+    return findings;
+}
+
+;// CONCATENATED MODULE: ./src/drill/stages/volume.ts
+
+
+
+
+
+/**
+ * The volume rung: every table's rows counted; tier full holds them to what the dump recorded, every
+ * tier to the config's minimums, and tier full to the last good run within the tolerance.
+ */
+async function volumeStage(t) {
+    const { pipe, opts, conn, result } = t;
+    if (opts.tier === 'schema') {
+        pipe.skip('volume', 'NOT RUN: tier SCHEMA restores no rows');
+        return;
+    }
+    await pipe.stage('volume', async () => {
+        // The sample tier counts, and holds to their minimums, only the tables it restored rows for.
+        const sampled = (table) => opts.tier !== 'sample' || opts.sampleTables.includes(table);
+        const counts = (await countRows(conn, opts.jobs)).filter((c) => sampled(c.table));
+        result.counts = counts;
+        result.rows = counts.reduce((n, c) => n + c.rows, 0);
+        const byTable = new Map(counts.map((c) => [c.table, c.rows]));
+        const findings = [];
+        // Only tier full restores every row the dump holds.
+        const dumped = result.backup?.tableRows;
+        if (opts.tier === 'full' && dumped)
+            findings.push(...(await withClient(conn, (c) => rowsLost(c, dumped, counts, 'volume'))));
+        for (const [table, rule] of Object.entries(opts.config.volume?.tables ?? {})) {
+            if (!sampled(table))
+                continue;
+            const n = byTable.get(table);
+            if (n === undefined)
+                findings.push(finding('VOLUME_TABLE_MISSING', 'volume', `table ${table} (named in the config) is not in the restored database`, { evidence: { table } }));
+            else if (n < rule.min) {
+                findings.push(finding('VOLUME_BELOW_MINIMUM', 'volume', `table ${table} has ${n} rows; at least ${rule.min} expected`, {
+                    evidence: { table, rows: n, min: rule.min },
+                }));
+            }
+        }
+        if (t.previous && opts.tier === 'full')
+            findings.push(...drift(t, t.previous, byTable));
+        return { findings };
+    });
+}
+/** Tables of the last good run that are gone, or shrank by more than the config's tolerance. */
+function drift(t, previous, byTable) {
+    const findings = [];
+    const tol = t.opts.config.volume?.tolerance ?? parseTolerance('5%');
+    const on = previous.at.slice(0, 10);
+    for (const [table, before] of Object.entries(previous.rows)) {
+        const now = byTable.get(table);
+        if (now === undefined) {
+            findings.push(finding('VOLUME_TABLE_MISSING', 'volume', `table ${table} was in the last good run (${on}) and is gone`, {
+                evidence: { table, before },
+            }));
+            continue;
+        }
+        const allowed = tol?.kind === 'percent' ? (before * tol.value) / 100 : (tol?.value ?? 0);
+        if (before - now > allowed) {
+            findings.push(finding('VOLUME_DRIFT', 'volume', `table ${table} has ${now} rows, ${before - now} fewer than the last good run (${before} on ${on})`, { evidence: { table, rows: now, before } }));
+        }
+    }
+    return findings;
+}
+
+;// CONCATENATED MODULE: ./src/drill/run.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** The rungs after the restore, in order. */
+const LADDER = [
+    structure_structureStage,
+    volumeStage,
+    semanticsStage,
+    compareStage,
+    integrityStage,
+];
+/**
  * restore-drill: every verify check, then a restore into a throwaway version-matched cluster, then
  * the ladder (structure, volume, semantics, integrity), each stage timed, against the RTO. The drill
  * has its own folder beneath the work-dir: the download lives until the drill ends (the restore
  * reads it); partial files (.part, .unpacked, the sample's list) are removed on every way out.
  */
 async function runDrill(opts, log, onStage) {
-    const work = new workdir_RunFolder(opts.verify.workDir);
+    const work = new RunFolder(opts.verify.workDir);
     try {
-        return await drillIn(work, opts, log, onStage);
+        return await drillIn(drillContext(work, opts, log, onStage));
     }
     finally {
         work.close();
     }
 }
-async function drillIn(work, opts, log, onStage) {
-    const pipe = stages_Pipeline.withConfig(opts.verify.failOn, opts.config.ignore, onStage);
-    const result = {
-        ...pipe.begin('drill'),
-        source: '',
-        tier: opts.tier,
-        notChecked: [],
-    };
+function drillContext(work, opts, log, onStage) {
+    const pipe = Pipeline.withConfig(opts.verify.failOn, opts.config.ignore, onStage);
     const history = opts.history ? readHistory(opts.history) : [];
-    const previous = lastGood(history, 'drill', opts.tier);
-    const state = await verifyStages(pipe, opts.verify, log, work, 'the restore stage loads the whole dump instead');
-    result.source = state.source;
-    if (state.backup)
-        result.backup = state.backup;
-    const ins = state.inspection;
-    const blocking = pipe.findings.filter((f) => BLOCKING.has(f.rule));
-    let target;
-    // A database made on an existing server is dropped also when the run is cancelled.
-    let forgetCreated;
-    if (!ins || !state.backup?.localPath || blocking.length > 0) {
-        const why = blocking[0] ? `the backup did not verify (${blocking[0].rule})` : 'no backup to restore';
-        for (const s of DRILL_STAGES)
-            pipe.skip(s, why);
-    }
-    else {
-        const backup = state.backup;
-        const dumpMajor = majorOf(ins.serverVersion ?? '') ?? 0;
-        const dbName = opts.targetUrl ? drillDatabaseName() : safeDbName(ins.header?.database);
-        let targetCollation;
-        // A sample of tables the dump has no rows for would check nothing: say so before any target exists.
-        const dumped = ins.toc?.dataTables;
-        const unknown = opts.tier === 'sample' && dumped ? opts.sampleTables.filter((t) => !dumped.includes(t)) : [];
-        if (unknown.length > 0) {
-            throw new UserError(opts.sampleInput, `names ${unknown.join(', ')}, which ${backup.name} has no rows for`, `Name tables as schema.table, as pg_restore --list shows them; this dump has rows for ${dumped?.slice(0, 12).join(', ')}${(dumped?.length ?? 0) > 12 ? ', ...' : ''}`);
-        }
+    return {
+        opts,
+        log,
+        work,
+        pipe,
+        result: { ...pipe.begin('drill'), source: '', tier: opts.tier, notChecked: [] },
+        history,
+        previous: lastGood(history, 'drill', opts.tier),
+    };
+}
+/** The drill as its list of stages: each skips what follows it when there is nothing to go on. */
+async function drillIn(ctx) {
+    const verified = await verifyBackup(ctx);
+    if (verified) {
         try {
-            const targetStage = await pipe.stage('target', async () => {
-                const findings = [];
-                const tools = await restoreTools(ins, opts.verify.pgBinDir, 'target');
-                if ('finding' in tools)
-                    return { findings: [tools.finding] };
-                if (opts.targetUrl) {
-                    const admin = parseTargetUrl('target-url', opts.targetUrl, log);
-                    let opened;
-                    try {
-                        opened = await serverTarget(admin, opts.allowTargetServer);
-                    }
-                    catch (e) {
-                        return {
-                            findings: [
-                                finding('TARGET_FAILED', 'target', `could not reach the target server: ${errorMessage(e)}`),
-                            ],
-                        };
-                    }
-                    if ('refused' in opened) {
-                        return { findings: [finding('TARGET_REFUSED', 'target', opened.refused)] };
-                    }
-                    if (dumpMajor && opened.major < dumpMajor) {
-                        return {
-                            findings: [
-                                finding('VERSION_UNSUPPORTED', 'target', `the dump comes from PostgreSQL ${dumpMajor}; the target server runs ${opened.version}`, {
-                                    evidence: { needMajor: dumpMajor },
-                                }),
-                            ],
-                        };
-                    }
-                    target = opened;
-                }
-                else {
-                    try {
-                        target = scratchTarget(await ScratchCluster.start({
-                            minMajor: dumpMajor,
-                            ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
-                            ...(opts.osUser ? { osUser: opts.osUser } : {}),
-                            label: 'drill',
-                            logger: log,
-                        }));
-                    }
-                    catch (e) {
-                        if (e instanceof UserError)
-                            throw e;
-                        if (e instanceof ToolMissingError)
-                            return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
-                        if (startedOutOfSpace(e))
-                            return { findings: [scratchDiskFull('target', 'a scratch cluster', errorMessage(e))] };
-                        return {
-                            findings: [
-                                finding('TARGET_FAILED', 'target', `could not start a scratch PostgreSQL: ${errorMessage(e)}`),
-                            ],
-                        };
-                    }
-                }
-                const c = target;
-                if (dumpMajor && c.major !== dumpMajor) {
-                    findings.push(finding('TARGET_VERSION_NEWER', 'target', `the dump comes from PostgreSQL ${dumpMajor}; the drill runs on ${c.version}${c.kind === 'scratch' ? `, as no ${dumpMajor} server is installed` : ''}`, { evidence: { dumped: dumpMajor, target: c.major } }));
-                }
-                const loc = ins.toc?.database;
-                const wantCollate = loc?.collate ?? loc?.locale;
-                await withClient(c.admin, async (client) => {
-                    if (opts.roles === 'create-missing') {
-                        const roles = [...new Set([...(ins.toc?.owners ?? []), ...(ins.toc?.grantees ?? [])])];
-                        const have = new Set((await client.query('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
-                        const created = roles.filter((r) => !have.has(r));
-                        for (const r of created)
-                            await client.query(`CREATE ROLE ${ident(r)} NOLOGIN`);
-                        if (created.length) {
-                            findings.push(finding('ROLES_CREATED', 'target', `created ${created.length} role${created.length === 1 ? '' : 's'} the dump names and the target lacked, as NOLOGIN: ${created.join(', ')}`, { evidence: { roles: created.join(', ') } }));
-                        }
-                    }
-                    const enc = loc?.encoding && /^\w+$/.test(loc.encoding) ? ` ENCODING '${loc.encoding}'` : '';
-                    const lc = wantCollate && /^[\w.@-]+$/.test(wantCollate) ? ` LOCALE '${wantCollate}'` : '';
-                    // A database that sorts by ICU gets the same ICU locale (PostgreSQL 15 and newer).
-                    const icu = loc?.provider?.toLowerCase() === 'icu' &&
-                        loc.icuLocale &&
-                        /^[\w.@=;-]+$/.test(loc.icuLocale) &&
-                        c.major >= 15
-                        ? ` LOCALE_PROVIDER icu ICU_LOCALE '${loc.icuLocale}'`
-                        : '';
-                    try {
-                        await client.query(`CREATE DATABASE ${ident(dbName)} TEMPLATE template0${enc}${lc}${icu}`);
-                    }
-                    catch (e) {
-                        log.warn(`the dump's locale ${[wantCollate, loc?.icuLocale].filter(Boolean).join(' / ')} is not available here (${errorMessage(e)}); using the cluster default`);
-                        await client.query(`CREATE DATABASE ${ident(dbName)} TEMPLATE template0${enc}`);
-                    }
-                    if (c.kind === 'server') {
-                        const psql = external_node_path_default().join(tools.client.dir, 'psql');
-                        forgetCreated = onCancel(() => dropCreatedDatabaseSync(psql, c.admin, dbName));
-                        await markDatabase(c.admin, dbName);
-                    }
-                    // datlocprovider and daticulocale came in 15, and daticulocale is datlocale from 17.
-                    const row = (await client.query(`SELECT datcollate AS c, to_jsonb(d) ->> 'datlocprovider' AS p,
-                      coalesce(to_jsonb(d) ->> 'daticulocale', to_jsonb(d) ->> 'datlocale') AS icu
-                 FROM pg_database d WHERE datname = $1`, [dbName])).rows[0];
-                    targetCollation = {
-                        ...(row?.c ? { collate: row.c } : {}),
-                        provider: row?.p === 'i' ? 'icu' : 'libc',
-                        ...(row?.icu ? { icuLocale: row.icu } : {}),
-                    };
-                });
-                result.target = {
-                    kind: c.kind,
-                    version: c.version,
-                    major: c.major,
-                    database: dbName,
-                    settings: c.settings,
-                };
-                return { findings };
-            });
-            if (!target ||
-                targetStage.status === 'not-run' ||
-                targetStage.status === 'failed' ||
-                targetStage.findings.some((f) => f.severity !== 'info')) {
-                for (const s of DRILL_STAGES.slice(1, -1))
-                    pipe.skip(s, 'there is no target to restore into');
-            }
-            else {
-                const conn = target.conn(dbName);
-                const restore = await pipe.stage('restore', async () => {
-                    const format = ins.format;
-                    if (opts.tier === 'sample' && format === 'plain')
-                        return { notRun: 'the sample tier needs a custom or directory dump' };
-                    const client = await restoreTools(ins, opts.verify.pgBinDir, 'restore');
-                    if ('finding' in client)
-                        return { findings: [client.finding] };
-                    let file = backup.localPath;
-                    let gzip = ins.wrapper === 'gzip';
-                    let unpacked;
-                    // pg_restore --jobs, and the sample tier's --list, need a file it can seek in: unpack a
-                    // gzip'd custom dump first.
-                    if (gzip && format === 'custom' && (opts.jobs > 1 || opts.tier === 'sample')) {
-                        unpacked = work.partial(`${external_node_path_default().basename(file).replace(/\.gz$/, '')}.unpacked`);
-                        try {
-                            await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(file), external_node_zlib_default().createGunzip(), external_node_fs_default().createWriteStream(unpacked));
-                        }
-                        catch (e) {
-                            work.discard(unpacked);
-                            if (!isDiskFull(e))
-                                throw e;
-                            const what = `the unpacked copy of ${backup.name}`;
-                            return { findings: [diskFull('restore', work.workDir, what, { fix: UNPACK_FIX })] };
-                        }
-                        file = unpacked;
-                        gzip = false;
-                    }
-                    try {
-                        const input = { format, path: file, gzip };
-                        const findings = [];
-                        if (opts.tier === 'sample') {
-                            const schema = await restoreDump(client.client, conn, input, {
-                                jobs: opts.jobs,
-                                roles: opts.roles,
-                                schemaOnly: true,
-                            });
-                            const rows = await restoreSampleData(client.client, conn, file, opts, work);
-                            findings.push(...schema.findings, ...rows.findings);
-                            result.restore = {
-                                tool: schema.tool,
-                                seconds: schema.seconds + rows.seconds,
-                                exitCode: schema.exitCode ?? rows.exitCode,
-                                jobs: opts.jobs,
-                            };
-                        }
-                        else {
-                            const r = await restoreDump(client.client, conn, input, {
-                                jobs: opts.jobs,
-                                roles: opts.roles,
-                                schemaOnly: opts.tier === 'schema',
-                            });
-                            findings.push(...r.findings);
-                            result.restore = {
-                                tool: r.tool,
-                                seconds: r.seconds,
-                                exitCode: r.exitCode,
-                                jobs: gzip ? 1 : opts.jobs,
-                            };
-                        }
-                        const out = restoreDiskFull(findings, target?.kind ?? 'scratch', backup);
-                        const full = out.some((f) => f.rule === 'DISK_FULL');
-                        // A server whose disk filled may have stopped (a PANIC writing WAL): no tables to count then.
-                        const tables = await withClient(conn, async (client) => (await listTables(client)).length).catch((e) => {
-                            if (!full)
-                                throw e;
-                            return undefined;
-                        });
-                        if (tables !== undefined)
-                            result.tables = tables;
-                        if (tables === 0 && !full)
-                            out.push(finding('EMPTY_RESTORE', 'restore', `the restored database ${dbName} has no user tables`));
-                        return { findings: out };
-                    }
-                    finally {
-                        if (unpacked)
-                            work.discard(unpacked);
-                    }
-                });
-                const restored = restore.status !== 'not-run' &&
-                    !restore.findings.some((f) => ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED', 'DISK_FULL'].includes(f.rule));
-                if (!restored) {
-                    for (const s of ['structure', 'volume', 'semantics', 'compare', 'integrity'])
-                        pipe.skip(s, 'the restore did not complete');
-                }
-                else {
-                    await ladder(pipe, opts, conn, result, previous, ins.toc?.database, targetCollation, log);
-                }
-            }
+            const targeted = await target_targetStage(verified);
+            if (targeted && (await restoreStage(targeted)))
+                for (const rung of LADDER)
+                    await rung(targeted);
         }
         finally {
-            await pipe.stage('teardown', async () => {
-                if (!target)
-                    return {};
-                if (opts.keep) {
-                    forgetCreated?.(); // kept on purpose: a cancellation from here on leaves it
-                    const handle = target.keep(dbName);
-                    if (result.target)
-                        Object.assign(result.target, { url: target.url(dbName), handle });
-                    log.info(`kept: ${target.url(dbName)} (${target.kind === 'scratch' ? `remove it with: restorable clean --root ${JSON.parse(handle).root}` : `drop it when done: DROP DATABASE ${ident(dbName)} WITH (FORCE)`})`);
-                    return {};
-                }
-                await target.teardown(dbName);
-                forgetCreated?.();
-                return {};
-            });
+            await teardownStage(ctx);
         }
     }
-    if (opts.rtoBudgetSeconds !== undefined) {
-        const budget = opts.rtoBudgetSeconds;
-        const elapsed = (Date.now() - pipe.started) / 1000;
-        await pipe.stage('rto', async () => elapsed > budget
-            ? {
-                findings: [
-                    finding('RTO_EXCEEDED', 'rto', `the drill took ${duration_formatSeconds(elapsed)}, over the RTO budget of ${duration_formatSeconds(budget)}`, {
-                        evidence: { seconds: Math.round(elapsed), budget },
-                    }),
-                ],
-            }
-            : {});
-    }
-    if (opts.tier !== 'full') {
-        result.notChecked =
-            opts.tier === 'schema'
-                ? ['row counts', 'smoke queries', 'sequences', 'NOT VALID constraints']
-                : ['rows of tables outside sample-tables', 'smoke queries', 'NOT VALID constraints'];
-    }
-    pipe.settle(result);
-    const t = trend(result.totalSeconds, previous);
-    if (t)
-        result.trend = t;
-    if (opts.history) {
-        const entry = {
-            at: result.startedAt,
-            command: 'drill',
-            tier: opts.tier,
-            verdict: result.verdict,
-            backup: result.backup?.name ?? '',
-            ...(result.backup?.serverVersion ? { serverVersion: result.backup.serverVersion } : {}),
-            ...(result.target ? { targetVersion: result.target.version } : {}),
-            totalSeconds: Math.round(result.totalSeconds * 100) / 100,
-            stages: Object.fromEntries(pipe.stages.map((s) => [s.name, Math.round(s.seconds * 100) / 100])),
-            rows: Object.fromEntries((result.counts ?? []).map((c) => [c.table, c.rows])),
-        };
-        appendHistory(opts.history, entry);
-        const chart = trendChart([...history, entry], 'drill', opts.tier);
-        if (chart)
-            result.chart = chart;
-    }
-    if (opts.junit) {
-        external_node_fs_default().mkdirSync(external_node_path_default().dirname(external_node_path_default().resolve(opts.junit)), { recursive: true });
-        external_node_fs_default().writeFileSync(opts.junit, junitXml(result, 'restorable drill'));
-        result.junitPath = external_node_path_default().resolve(opts.junit);
-    }
-    return result;
-}
-/** Free space under a scratch cluster below which a failed restore is put down to its disk: a WAL segment. */
-const WAL_SEGMENT = 16 * 1024 * 1024;
-/** What a restore whose target's disk filled says after it: the full disk's doing, not the backup's. */
-const AFTER_FULL = new Set(['RESTORE_ERROR', 'RESTORE_WARNING', 'RESTORE_FAILED', 'EXIT_CODE_LIED']);
-/**
- * A restore whose target's disk filled is DISK_FULL, not a bad backup: as PostgreSQL said it (from
- * stderr), or, on a scratch cluster, a restore that failed with less than a WAL segment left free
- * under it (a server that PANICked writing WAL may tell the client nothing about space). The errors
- * and warnings after it are left out; roles, extensions and truncation stay.
- */
-function restoreDiskFull(findings, kind, backup) {
-    const said = findings.find((f) => f.rule === 'DISK_FULL');
-    const failed = findings.find((f) => AFTER_FULL.has(f.rule) && f.rule !== 'RESTORE_WARNING');
-    const free = kind === 'scratch' ? freeBytes(external_node_os_default().tmpdir()) : undefined;
-    const nearlyFull = failed !== undefined && free !== undefined && free < WAL_SEGMENT;
-    if (!said && !nearlyFull)
-        return findings;
-    const rest = findings.filter((f) => f.rule !== 'DISK_FULL' && !AFTER_FULL.has(f.rule));
-    if (kind === 'server')
-        return [{ ...said, fix: SERVER_FIX }, ...rest];
-    const what = `the scratch cluster restoring ${backup.name} (a ${formatBytes(backup.sizeBytes)} dump)`;
-    const cause = said?.message ?? `the restore failed with ${formatBytes(free ?? 0)} left: ${failed?.message}`;
-    return [scratchDiskFull('restore', what, cause), ...rest];
-}
-/** The rungs after the restore: structure, volume, semantics, integrity. */
-async function ladder(pipe, opts, conn, result, previous, dumpedLocale, targetCollation, log) {
-    const cfg = opts.config;
-    const reference = cfg.structure?.reference;
-    if (opts.writeReference) {
-        await pipe.stage('structure', async () => {
-            const lines = await withClient(conn, structureLines);
-            external_node_fs_default().writeFileSync(opts.writeReference, renderReference(lines, `structure of ${result.backup?.name ?? 'the restored backup'}`));
-            return {};
-        });
-    }
-    else if (!reference)
-        pipe.skip('structure', 'no structure reference in config');
-    else {
-        await pipe.stage('structure', async () => {
-            const base = opts.configPath ? external_node_path_default().dirname(external_node_path_default().resolve(opts.configPath)) : process.cwd();
-            const file = external_node_path_default().resolve(base, reference);
-            if (!external_node_fs_default().existsSync(file)) {
-                return {
-                    notRun: `the structure reference ${reference} does not exist; write it with restorable drill --write-reference ${reference}`,
-                };
-            }
-            const actual = await withClient(conn, structureLines);
-            const { missing, unexpected } = diffStructure(parseReference(external_node_fs_default().readFileSync(file, 'utf8')), actual);
-            const findings = [];
-            const list = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
-            if (missing.length) {
-                findings.push(finding('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the reference are missing or differ: ${list(missing)}`, { evidence: { missing: missing.length } }));
-            }
-            if (unexpected.length) {
-                findings.push(finding('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) are not in the reference: ${list(unexpected)}`, { evidence: { unexpected: unexpected.length } }));
-            }
-            return { findings };
-        });
-    }
-    if (opts.tier === 'schema') {
-        pipe.skip('volume', 'NOT RUN: tier SCHEMA restores no rows');
-        pipe.skip('semantics', 'NOT RUN: tier SCHEMA restores no rows');
-    }
-    else {
-        await pipe.stage('volume', async () => {
-            let counts = await countRows(conn, opts.jobs);
-            // The sample tier counts, and holds to their minimums, only the tables it restored rows for.
-            const sampled = (table) => opts.tier !== 'sample' || opts.sampleTables.includes(table);
-            counts = counts.filter((c) => sampled(c.table));
-            result.counts = counts;
-            result.rows = counts.reduce((n, c) => n + c.rows, 0);
-            const byTable = new Map(counts.map((c) => [c.table, c.rows]));
-            const findings = [];
-            // Only tier full restores every row the dump holds.
-            const dumped = result.backup?.tableRows;
-            if (opts.tier === 'full' && dumped)
-                findings.push(...(await withClient(conn, (c) => rowsLost(c, dumped, counts, 'volume'))));
-            for (const [table, rule] of Object.entries(opts.config.volume?.tables ?? {})) {
-                if (!sampled(table))
-                    continue;
-                const n = byTable.get(table);
-                if (n === undefined)
-                    findings.push(finding('VOLUME_TABLE_MISSING', 'volume', `table ${table} (named in the config) is not in the restored database`, { evidence: { table } }));
-                else if (n < rule.min) {
-                    findings.push(finding('VOLUME_BELOW_MINIMUM', 'volume', `table ${table} has ${n} rows; at least ${rule.min} expected`, { evidence: { table, rows: n, min: rule.min } }));
-                }
-            }
-            if (previous && opts.tier === 'full') {
-                const tol = opts.config.volume?.tolerance ?? parseTolerance('5%');
-                for (const [table, before] of Object.entries(previous.rows)) {
-                    const now = byTable.get(table);
-                    if (now === undefined) {
-                        findings.push(finding('VOLUME_TABLE_MISSING', 'volume', `table ${table} was in the last good run (${previous.at.slice(0, 10)}) and is gone`, { evidence: { table, before } }));
-                        continue;
-                    }
-                    const allowed = tol?.kind === 'percent' ? (before * tol.value) / 100 : (tol?.value ?? 0);
-                    if (before - now > allowed) {
-                        findings.push(finding('VOLUME_DRIFT', 'volume', `table ${table} has ${now} rows, ${before - now} fewer than the last good run (${before} on ${previous.at.slice(0, 10)})`, {
-                            evidence: { table, rows: now, before },
-                        }));
-                    }
-                }
-            }
-            return { findings };
-        });
-        const queries = opts.config.semantics ?? [];
-        if (queries.length === 0)
-            pipe.skip('semantics', 'no smoke queries in config');
-        else if (opts.tier === 'sample')
-            pipe.skip('semantics', 'NOT RUN: tier SAMPLE restores only the rows of sample-tables');
-        else {
-            await pipe.stage('semantics', async () => {
-                const r = await withClient(conn, (c) => runSmokeQueries(c, queries));
-                result.smoke = r.results;
-                return { findings: r.findings };
-            });
-        }
-    }
-    if (opts.compare && opts.tier !== 'full')
-        pipe.skip('compare', `NOT RUN: tier ${opts.tier.toUpperCase()} does not restore every row`);
-    else {
-        const summary = await compareRung(pipe, opts.compare, conn, log);
-        if (summary)
-            result.compare = summary;
-    }
-    await pipe.stage('integrity', async () => {
-        const integ = opts.config.integrity ?? {};
-        const findings = [];
-        let notRun;
-        await withClient(conn, async (c) => {
-            if (opts.tier !== 'schema' && integ.sequences !== false)
-                findings.push(...(await checkSequences(c)).findings);
-            if (opts.tier === 'full' && integ['validate-constraints'] !== false)
-                findings.push(...(await validateConstraints(c)).findings);
-            if (integ.amcheck) {
-                const r = await checkIndexes(c);
-                if (r)
-                    findings.push(...r.findings);
-                else
-                    notRun = 'amcheck: true, but the amcheck extension is not available on the target';
-            }
-        });
-        if (integ.collation !== false)
-            findings.push(...checkCollation(dumpedLocale, targetCollation));
-        return { findings, ...(notRun ? { notRun } : {}) };
-    });
-}
-/**
- * The sample tier: rows of the named tables only, and every sequence's value, through a pg_restore
- * list. The schema is in place with its foreign keys, so a sampled table whose parent is not sampled
- * would fail them: as a superuser, the load disables triggers (pg_restore --disable-triggers).
- */
-async function restoreSampleData(pgRestore, conn, file, opts, work) {
-    const list = await exec_run(pgRestore.path, ['--list', file]);
-    const wanted = new Set(opts.sampleTables);
-    const lines = list.stdout.split('\n').filter((l) => {
-        if (/^\d+; \d+ \d+ SEQUENCE SET /.test(l))
-            return true;
-        const m = / TABLE DATA (\S+) (\S+) /.exec(l);
-        return m !== null && wanted.has(`${m[1]}.${m[2]}`);
-    });
-    const superuser = await withClient(conn, async (c) => (await c.query('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user'))
-        .rows[0]?.s === true);
-    const listFile = work.partial('sample.list');
-    external_node_fs_default().writeFileSync(listFile, `${lines.join('\n')}\n`);
-    try {
-        const res = await exec_run(pgRestore.path, [
-            '--data-only',
-            ...(superuser ? ['--disable-triggers'] : []),
-            '--dbname',
-            conn.database,
-            '--use-list',
-            listFile,
-            ...(opts.jobs > 1 ? ['--jobs', String(opts.jobs)] : []),
-            file,
-        ], {
-            env: await restoreEnv(conn),
-        });
-        return {
-            seconds: res.seconds,
-            exitCode: res.code,
-            findings: classifyRestore('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`).findings,
-        };
-    }
-    finally {
-        work.discard(listFile);
-    }
+    await rtoStage(ctx);
+    return recordDrill(ctx);
 }
 function drillOutputs(r, reportPath) {
     return {
@@ -89562,6 +92077,8 @@ const actionsLogger = {
     debug: (m) => core_debug(m),
     secret: (s) => core_setSecret(s),
 };
+/** Each stage's line in the step's log as it ends: `restore: ok in 1.20s`, with why it did not run. */
+const stageProgress = (s) => info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`);
 /** Report, set outputs, write the job summary, and fail the step unless the verdict is pass. */
 async function publish(result, opts, outputs) {
     const reportPath = writeJsonReport(result, opts.report ?? external_node_path_default().join(opts.workDir, `${result.command}-report.json`));
@@ -89581,7 +92098,7 @@ async function runAction(body) {
         await body();
     }
     catch (e) {
-        if (e instanceof UserError || e instanceof ToolMissingError)
+        if (e instanceof errors_UserError || e instanceof ToolMissingError)
             setFailed(e.message);
         else
             setFailed(`internal error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : errorMessage(e)}`);
@@ -89614,7 +92131,7 @@ function restore_drill_run(raw = actionInputs()) {
             return post(raw);
         saveState('is-post', 'true');
         const opts = parseDrillOptions(raw, 'input', actionsLogger);
-        const result = await runDrill(opts, actionsLogger, (s) => info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`));
+        const result = await runDrill(opts, actionsLogger, stageProgress);
         if (result.target?.handle)
             saveState('kept-target', result.target.handle);
         await publish(result, {
@@ -89633,7 +92150,7 @@ function restore_drill_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_restore_drill_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2293);
+/* harmony import */ var _actions_restore_drill_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9367);
 
 await (0,_actions_restore_drill_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
