@@ -1,6 +1,7 @@
 /**
  * npm run build: one ncc bundle per action entry under dist/<name>/, the CLI under dist/cli/, and
- * every action.yml generated from the specs in src/. `--out DIR` builds elsewhere (the staleness test).
+ * every action.yml generated from the specs in src/, and dist/manifest.json (what it was built from
+ * and what it wrote). `--out DIR` builds elsewhere (scripts/check-dist.ts).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -8,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SPECS } from '../src/specs.js';
 import { actionYaml, umbrellaYaml } from './action-yaml.js';
+import { MANIFEST, manifestOf } from './dist-manifest.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outArg = process.argv.indexOf('--out');
@@ -57,4 +59,5 @@ for (const spec of SPECS) {
   fs.writeFileSync(path.join(dir, 'action.yml'), actionYaml(spec, `../../dist/${spec.name}/index.js`));
 }
 fs.writeFileSync(path.join(out, 'action.yml'), umbrellaYaml(SPECS.filter((s) => s.umbrella !== false)));
+fs.writeFileSync(path.join(out, MANIFEST), `${JSON.stringify(manifestOf(root, out), null, 2)}\n`);
 process.stdout.write(`built ${bundles.map((b) => b[0]).join(', ')} into ${path.join(out, 'dist')}\n`);
