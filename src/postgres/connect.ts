@@ -96,7 +96,8 @@ async function openHost(c: ConnInfo, ep: Endpoint): Promise<pg.Client> {
 async function fits(client: pg.Client, want: string): Promise<boolean> {
   if (want === 'any') return true;
   if (want === 'read-write' || want === 'read-only') {
-    const ro = (await client.query<{ v: string }>('SHOW transaction_read_only')).rows[0]?.v === 'on';
+    const r = await client.query<{ transaction_read_only: string }>('SHOW transaction_read_only');
+    const ro = r.rows[0]?.transaction_read_only === 'on';
     return ro === (want === 'read-only');
   }
   const r = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');

@@ -109,6 +109,9 @@ export function parseDbUrl(
   return toConnInfo(input, p, secret);
 }
 
+/** The host handed to the parser, whose own host handling cannot read a host list. */
+const PLACEHOLDER = 'placeholder.invalid';
+
 /** A URL, through pg-connection-string; the host list (a,b:5433) is split here, which it cannot. */
 function fromUrl(input: string, url: string): Params | undefined {
   const m = /^postgres(?:ql)?:\/\/([^/?#]*)(.*)$/is.exec(url);
@@ -123,7 +126,7 @@ function fromUrl(input: string, url: string): Params | undefined {
   let parsed: Record<string, unknown>;
   try {
     parsed = parseUrl(
-      `postgresql://${userinfo}h${rest.startsWith('/') || rest === '' ? '' : '/'}${rest}`,
+      `postgresql://${userinfo}${PLACEHOLDER}${rest.startsWith('/') || rest === '' ? '' : '/'}${rest}`,
     ) as unknown as Record<string, unknown>;
   } catch {
     throw new UserError(input, 'is not a valid PostgreSQL URL', FORMS);
@@ -137,10 +140,11 @@ function fromUrl(input: string, url: string): Params | undefined {
   delete out.port;
   if (out.database !== undefined) out.dbname = out.database;
   delete out.database;
-  const query = new Set(Object.keys(parsed));
-  if (query.has('host') && typeof parsed.host === 'string' && parsed.host !== 'h') out.host = parsed.host;
-  if (hostList !== '' && out.host === undefined) Object.assign(out, splitHostList(input, hostList));
-  if (query.has('port') && typeof parsed.port === 'string' && parsed.port !== '') out.port = parsed.port;
+  // ?host= wins over the host part; the host part's ports stay unless ?port= is given too.
+  const split = hostList === '' ? {} : splitHostList(input, hostList);
+  Object.assign(out, split);
+  if (typeof parsed.host === 'string' && parsed.host !== PLACEHOLDER) out.host = parsed.host;
+  if (typeof parsed.port === 'string' && parsed.port !== '') out.port = parsed.port;
   return out;
 }
 
@@ -167,7 +171,13 @@ function fromKeywords(input: string, text: string): Params {
     at = re.lastIndex;
   }
   if (text.slice(at).trim() !== '') {
-    throw new UserError(input, `cannot be read from "${text.slice(at).trim().slice(0, 20)}" on`, FORMS);
+    // The rest is not echoed: it may hold a password.
+    const after = Object.keys(out).pop();
+    throw new UserError(
+      input,
+      `cannot be read ${after ? `after ${after}=` : 'from the start'} (a quote left open, or a word without =)`,
+      FORMS,
+    );
   }
   return out;
 }
