@@ -359,6 +359,14 @@ describe('a hot standby', () => {
       log,
     );
     expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+    const disabled = parseCompareOptions(
+      { 'source-url': standbyShop, 'target-url': tlsUrl('127.0.0.1', 'sslmode=disable') },
+      'input',
+      log,
+    );
+    await expect(runCompare(disabled, log)).rejects.toThrow(
+      /^target-url: could not connect .*sslmode=disable/,
+    );
   });
 });
 
@@ -395,6 +403,19 @@ describe('least privileges', () => {
       const r = await runDrill(opts, memoryLogger());
       expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
     }
+    // A TLS mistake on target-url is the user's to fix: one line naming the input, not a finding.
+    const wrongCa = parseDrillOptions(
+      {
+        source: dump,
+        'max-age': '1000d',
+        checksum: 'skip',
+        'target-url': tlsUrl('localhost', `sslmode=verify-full&sslrootcert=${f('other.crt')}`),
+      },
+      'input',
+    );
+    await expect(runDrill(wrongCa, memoryLogger())).rejects.toThrow(
+      /^target-url: could not connect to localhost:\d+: the server's certificate is not signed by a CA in /,
+    );
     const left = await queryRows<{ d: string }>(
       tls.conn(),
       "SELECT datname AS d FROM pg_database WHERE datname LIKE 'restorable_drill_%'",
