@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { connect } from './connect.js';
-import type { ConnInfo } from './conninfo.js';
+import { type ConnInfo, defaultPassfile } from './conninfo.js';
 
 export { type ConnInfo, parseDbUrl } from './conninfo.js';
 
@@ -25,7 +25,7 @@ export function maskedUrl(c: ConnInfo): string {
     ['sslkey', c.sslkey],
     ['sslcrl', c.sslcrl],
     ['target_session_attrs', c.targetSessionAttrs],
-    ['passfile', c.passfile],
+    ['passfile', c.passfile === defaultPassfile() ? undefined : c.passfile],
     ['application_name', c.applicationName],
     ['connect_timeout', c.connectTimeout === undefined ? undefined : String(c.connectTimeout)],
   );

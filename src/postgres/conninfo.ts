@@ -117,6 +117,14 @@ function fromUrl(input: string, url: string): Params | undefined {
   const m = /^postgres(?:ql)?:\/\/([^/?#]*)(.*)$/is.exec(url);
   if (!m) return undefined;
   const authority = m[1] as string;
+  if (/@/.test((m[2] as string).split('?')[0] as string)) {
+    // Nothing of it is echoed: what follows may be a password cut in two.
+    throw new UserError(
+      input,
+      'has an @ after its host part',
+      'Percent-encode a / ? # or @ in the user name or password (%2F %3F %23 %40)',
+    );
+  }
   const at = authority.lastIndexOf('@');
   const userinfo = at >= 0 ? authority.slice(0, at + 1) : '';
   const hostList = authority.slice(at + 1);
@@ -154,7 +162,7 @@ function splitHostList(input: string, list: string): Params {
   const ports: string[] = [];
   for (const part of list.split(',')) {
     const m = /^(\[[^\]]*\]|[^:]*)(?::(.*))?$/.exec(part);
-    if (!m) throw new UserError(input, `has a host "${part}" that cannot be read`, FORMS);
+    if (!m) throw new UserError(input, 'has a host that cannot be read', FORMS);
     hosts.push(decodeURIComponent((m[1] as string).replace(/^\[(.*)\]$/, '$1')));
     ports.push(m[2] ?? '');
   }
@@ -268,7 +276,7 @@ function endpoints(input: string, p: Params): Endpoint[] {
     if (!/^\d+$/.test(raw) || port < 1 || port > 65535) {
       throw new UserError(
         input,
-        `has the port "${raw}", which is not a port number`,
+        `has a port${/^\d{1,8}$/.test(raw) ? ` "${raw}"` : ''} that is not a port number`,
         'Use a number from 1 to 65535',
       );
     }
@@ -357,7 +365,8 @@ function toConnInfo(input: string, p: Params, secret: (s: string) => void): Conn
   return c;
 }
 
-function defaultPassfile(): string {
+/** libpq's password file when none is named. */
+export function defaultPassfile(): string {
   return path.join(os.homedir(), '.pgpass');
 }
 

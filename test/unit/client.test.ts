@@ -114,7 +114,9 @@ describe('database URLs', () => {
     );
     expect(() => parse('postgresql://h/db?target_session_attrs=fast')).toThrow(/target_session_attrs=fast/);
     expect(() => parse('postgresql://h/db?colour=blue')).toThrow(/^x: has an unknown parameter "colour"/);
-    expect(() => parse('postgresql://h:99999/db')).toThrow(/^x: has the port "99999"/);
+    expect(() => parse('postgresql://h:99999/db')).toThrow(
+      /^x: has a port "99999" that is not a port number/,
+    );
     expect(() => parse('host=a,b,c port=1,2')).toThrow(/^x: has 3 hosts and 2 ports/);
     expect(() => parse('postgresql://h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.crt')).toThrow(
       /^x: names sslrootcert \/nonexistent\/ca\.crt, which cannot be read/,
@@ -134,5 +136,20 @@ describe('database URLs', () => {
     }
     expect(message).toMatch(/^x: cannot be read after password= \(a quote left open/);
     expect(message).not.toContain('s3cret');
+    // A / in a password that was not percent-encoded cuts the URL in two: no piece of it is shown.
+    for (const url of [
+      'postgresql://app:pa/s3cret@h/db',
+      'postgresql://app:s3cret?x@h/db',
+      'postgresql://app@h:s3cret/db',
+    ]) {
+      let m = '';
+      try {
+        parse(url);
+      } catch (e) {
+        m = (e as Error).message;
+      }
+      expect(m, url).toMatch(/^x: /);
+      expect(m, url).not.toContain('s3cret');
+    }
   });
 });
