@@ -144,8 +144,9 @@ describe('TLS as libpq means it', () => {
       parse(tlsUrl('127.0.0.1', 'sslmode=require')),
       parse(tlsUrl('localhost', `sslmode=verify-full&sslrootcert=${f('ca.crt')}`)),
       parse(tlsUrl('127.0.0.1', `sslmode=verify-full&sslrootcert=${f('ca.crt')}`)),
-      // prefer (libpq's default) encrypts when the server can.
+      // prefer (libpq's default) encrypts when the server can; allow tries plain first, which hostssl refuses.
       parse(tlsUrl('127.0.0.1', 'application_name=x')),
+      parse(tlsUrl('127.0.0.1', 'sslmode=allow')),
     ]) {
       expect(await encrypted(c)).toBe(true);
       expect(await psqlSays(c, SSL_QUERY)).toMatchObject({ code: 0, out: 't' });
@@ -172,6 +173,11 @@ describe('TLS as libpq means it', () => {
     await expect(
       encrypted(parse(tlsUrl('localhost', `sslmode=require&sslrootcert=${f('other.crt')}`))),
     ).rejects.toThrow(/not signed by a CA/);
+
+    // sslrootcert=system: Node's trusted roots, which never signed this test's CA.
+    await expect(encrypted(parse(tlsUrl('localhost', 'sslrootcert=system')))).rejects.toThrow(
+      /^source-url: could not connect to localhost:\d+: the server's certificate is not signed by a CA in the trusted roots/,
+    );
 
     const disabled = parse(tlsUrl('127.0.0.1', 'sslmode=disable'));
     await expect(encrypted(disabled)).rejects.toThrow(

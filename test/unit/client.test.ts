@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { childEnv } from '../../src/core/exec.js';
 import { libpqEnv, maskedUrl, parseDbUrl } from '../../src/postgres/client.js';
 
 /** No PG* defaults: what the string says, and libpq's defaults. */
@@ -150,6 +151,35 @@ describe('database URLs', () => {
       }
       expect(m, url).toMatch(/^x: /);
       expect(m, url).not.toContain('s3cret');
+    }
+  });
+});
+
+describe('the libpq environment of a program', () => {
+  it("carries the connection's own PG* variables; the runner's stay out", () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, { PGSERVICE: 'runner', PGSSLKEY: '/runner/key', PGPASSWORD: 'runner-pw' });
+    try {
+      const c = parse(
+        'postgresql://u:pw@a:1,b:2/db?sslmode=require&target_session_attrs=primary&application_name=r',
+      );
+      expect(childEnv(libpqEnv(c))).toMatchObject({
+        PGHOST: 'a,b',
+        PGPORT: '1,2',
+        PGUSER: 'u',
+        PGPASSWORD: 'pw',
+        PGSSLMODE: 'require',
+        PGTARGETSESSIONATTRS: 'primary',
+        PGAPPNAME: 'r',
+      });
+      const env = childEnv(libpqEnv(c));
+      expect(env.PGSERVICE).toBeUndefined();
+      expect(env.PGSSLKEY).toBeUndefined();
+    } finally {
+      for (const k of ['PGSERVICE', 'PGSSLKEY', 'PGPASSWORD']) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
     }
   });
 });
