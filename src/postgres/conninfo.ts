@@ -100,7 +100,7 @@ export function parseDbUrl(
   for (const k of Object.keys(given)) {
     if (!(k in KEYWORDS)) throw new UserError(input, `has an unknown parameter "${k}"`, FORMS);
   }
-  const p = { ...serviceParams(input, given.service ?? env.PGSERVICE, env, secret), ...given };
+  const p = { ...serviceParams(input, given.service ?? env.PGSERVICE, env), ...given };
   for (const [k, v] of Object.entries(KEYWORDS)) {
     const fromEnv = v ? env[v] : undefined;
     if (p[k] === undefined && fromEnv !== undefined && fromEnv !== '') p[k] = fromEnv;
@@ -191,12 +191,7 @@ function fromKeywords(input: string, text: string): Params {
 }
 
 /** The named service's settings: PGSERVICEFILE or ~/.pg_service.conf first, then PGSYSCONFDIR's. */
-function serviceParams(
-  input: string,
-  service: string | undefined,
-  env: NodeJS.ProcessEnv,
-  secret: (s: string) => void,
-): Params {
+function serviceParams(input: string, service: string | undefined, env: NodeJS.ProcessEnv): Params {
   if (!service) return {};
   const files = [
     env.PGSERVICEFILE ?? path.join(os.homedir(), '.pg_service.conf'),
@@ -205,7 +200,6 @@ function serviceParams(
   for (const file of files) {
     const found = readService(file, service);
     if (!found) continue;
-    if (found.password) secret(found.password);
     for (const k of Object.keys(found)) {
       if (!(k in KEYWORDS) || k === 'service') {
         throw new UserError(input, `service "${service}" in ${file} has an unknown parameter "${k}"`, FORMS);

@@ -235,7 +235,9 @@ describe('passwords and services, never in argv', () => {
       `# test\n[shop]\nhost=localhost\nport=${tls.port}\nuser=app\npassword=s3cret\ndbname=postgres\nsslmode=verify-full\nsslrootcert=${f('ca.crt')}\n`,
     );
     const env = { ...none, PGSERVICEFILE: file, PGSERVICE: 'shop' };
-    const c = parseDbUrl('source-url', 'application_name=svc', () => {}, env);
+    const secrets: string[] = [];
+    const c = parseDbUrl('source-url', 'application_name=svc', (p) => secrets.push(p), env);
+    expect(secrets).toEqual(['s3cret']);
     expect(c).toMatchObject({
       host: 'localhost',
       user: 'app',
