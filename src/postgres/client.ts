@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { errorMessage, UserError } from '../core/errors.js';
 import { connect } from './connect.js';
 import { type ConnInfo, defaultPassfile } from './conninfo.js';
 
@@ -63,11 +64,29 @@ export function libpqEnv(c: ConnInfo): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined));
 }
 
+/**
+ * A privilege the role of a user's connection lacks (SQLSTATE 42501): one line naming the input,
+ * what was refused and the grant that fixes it, never an internal error.
+ */
+function privilegeError(c: ConnInfo, e: unknown): UserError | undefined {
+  if (!c.input || (e as { code?: string }).code !== '42501') return undefined;
+  const msg = errorMessage(e);
+  const table = /permission denied for (?:table|relation|view|sequence) (.+)$/.exec(msg)?.[1];
+  const fix = /to create database/.test(msg)
+    ? `Give the role CREATEDB: ALTER ROLE ${ident(c.user)} CREATEDB;`
+    : table
+      ? `Grant it: GRANT SELECT ON ${table} TO ${ident(c.user)}; (and USAGE on its schema)`
+      : "Grant the role what it lacks: the README's Connecting section lists what each input needs";
+  return new UserError(c.input, `the role "${c.user}" was refused: ${msg}`, fix);
+}
+
 /** Open a connection (as libpq would: see connect.ts), run `fn`, close it, whatever happens. */
 export async function withClient<T>(c: ConnInfo, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = await connect(c);
   try {
     return await fn(client);
+  } catch (e) {
+    throw privilegeError(c, e) ?? e;
   } finally {
     await client.end().catch(() => {});
   }

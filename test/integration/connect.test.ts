@@ -389,6 +389,37 @@ describe('least privileges', () => {
     expect(left).toEqual([]);
   });
 
+  it('a compare source that may not read a table, a drill target without CREATEDB: one line naming the grant', async () => {
+    await sql(plainB, 'postgres', 'CREATE DATABASE shop');
+    await sql(plainB, 'postgres', 'CREATE ROLE nobody LOGIN');
+    await sql(plainB, 'shop', 'CREATE TABLE secret_orders (id int); GRANT USAGE ON SCHEMA public TO nobody');
+    const log = memoryLogger();
+    const opts = parseCompareOptions(
+      {
+        'source-url': `postgresql://nobody@127.0.0.1:${plainB.port}/shop`,
+        'target-url': `postgresql://postgres@127.0.0.1:${plainB.port}/shop`,
+      },
+      'input',
+      log,
+    );
+    await expect(runCompare(opts, log)).rejects.toThrow(
+      /^source-url: the role "nobody" was refused: permission denied for table secret_orders\. Grant it: GRANT SELECT ON secret_orders TO "nobody";/,
+    );
+    const dump = await dumpDatabase(plainB, 'shop', path.join(dir, 'secret.dump'));
+    const drill = parseDrillOptions(
+      {
+        source: dump,
+        'max-age': '1000d',
+        checksum: 'skip',
+        'target-url': `postgresql://nobody@127.0.0.1:${plainB.port}/postgres`,
+      },
+      'input',
+    );
+    await expect(runDrill(drill, memoryLogger())).rejects.toThrow(
+      /^target-url: the role "nobody" was refused: permission denied to create database\. Give the role CREATEDB: ALTER ROLE "nobody" CREATEDB;/,
+    );
+  });
+
   it('a target-url drill through TLS verify-full, as a CREATEDB role: pg_restore and psql get the TLS settings', async () => {
     await sql(plainA, 'postgres', 'CREATE DATABASE shop');
     await sql(
