@@ -1,8 +1,9 @@
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseUrl } from 'pg-connection-string';
+// A static import, so the bundle carries it: pgpass's own entry reads PGPASSFILE from process.env.
+import pgpass from 'pgpass/lib/helper.js';
 import { UserError } from '../core/errors.js';
 
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
@@ -364,19 +365,7 @@ export function defaultPassfile(): string {
   return path.join(os.homedir(), '.pgpass');
 }
 
-interface PassEntry {
-  host: string;
-  port: string;
-  database: string;
-  user: string;
-  password: string;
-}
-interface PgPassHelper {
-  parseLine(line: string): PassEntry | null;
-  isValidEntry(e: PassEntry): boolean;
-  match(conn: { host: string; port: number; database: string; user: string }, e: PassEntry): boolean;
-}
-const pgpass = createRequire(import.meta.url)('pgpass/lib/helper.js') as PgPassHelper;
+type PassEntry = NonNullable<ReturnType<typeof pgpass.parseLine>>;
 
 function passEntries(file: string): PassEntry[] {
   try {

@@ -155,6 +155,26 @@ describe('database URLs', () => {
   });
 });
 
+describe('the password file', () => {
+  it('registers the passwords it holds for the hosts and user as secrets; a file others may read is ignored, as libpq does', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'client-'));
+    const file = path.join(dir, 'pgpass');
+    fs.writeFileSync(file, 'a:5432:*:u:pw-a\nb:*:shop:u:pw-b\nc:5432:*:u:pw-c\na:5432:*:other:pw-o\n', {
+      mode: 0o600,
+    });
+    const secrets: string[] = [];
+    const c = parseDbUrl('x', 'host=a,b dbname=shop user=u', (s) => secrets.push(s), { PGPASSFILE: file });
+    expect(secrets).toEqual(['pw-a', 'pw-b']);
+    expect(libpqEnv(c)).toMatchObject({ PGPASSFILE: file });
+    expect(libpqEnv(c).PGPASSWORD).toBeUndefined();
+    fs.chmodSync(file, 0o644);
+    const open: string[] = [];
+    parseDbUrl('x', 'host=a dbname=shop user=u', (s) => open.push(s), { PGPASSFILE: file });
+    expect(open).toEqual([]);
+    fs.rmSync(dir, { recursive: true });
+  });
+});
+
 describe('the libpq environment of a program', () => {
   it("carries the connection's own PG* variables; the runner's stay out", () => {
     const saved = { ...process.env };
