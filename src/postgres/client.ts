@@ -57,7 +57,7 @@ export function libpqEnv(c: ConnInfo): Record<string, string> {
     PGSSLKEY: c.sslkey,
     PGSSLCRL: c.sslcrl,
     PGTARGETSESSIONATTRS: c.targetSessionAttrs,
-    PGAPPNAME: c.applicationName,
+    PGAPPNAME: c.applicationName ?? 'restorable',
     PGOPTIONS: c.options,
     PGCONNECT_TIMEOUT: String(c.connectTimeout || 10),
   };
