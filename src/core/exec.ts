@@ -65,11 +65,12 @@ export function childEnv(
 /**
  * For the user's own commands (migrate-command, start-command, stop-command): the runner's
  * environment, less what carries Restorable's secrets and inputs (the store's keys, tokens, the
- * action's inputs, passwords).
+ * action's inputs, passwords). PGSERVICE too: the connection's own libpq variables already hold what
+ * its service gave, and libpq would let the service's settings win over them.
  */
 export function userCommandEnv(own: Record<string, string> = {}): Record<string, string> {
   const secret =
-    /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
+    /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|PGSERVICE$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
   return childEnv(
     own,
     Object.keys(process.env).filter((k) => !secret.test(k)),

@@ -83,7 +83,8 @@ export async function serverTarget(
     return { dbs, name, version };
   });
   if (!allow) {
-    const hits = [admin.host, facts.name, ...facts.dbs].filter((n) => n && PRODUCTION_LIKE.test(n));
+    const hosts = (admin.hosts ?? [admin]).map((h) => h.host);
+    const hits = [...hosts, facts.name, ...facts.dbs].filter((n) => n && PRODUCTION_LIKE.test(n));
     if (hits.length > 0) {
       return {
         refused: `the target server looks like production (${hits.map((h) => `"${h}"`).join(', ')}); nothing was created on it`,

@@ -1,73 +1,92 @@
-import pg from 'pg';
-import { UserError } from '../core/errors.js';
+import type pg from 'pg';
+import { errorMessage, UserError } from '../core/errors.js';
+import { connect } from './connect.js';
+import { type ConnInfo, defaultPassfile } from './conninfo.js';
 
-/** Where to reach a server: the one shape every part of Restorable talks to Postgres through. */
-export interface ConnInfo {
-  host: string;
-  port: number;
-  user: string;
-  database: string;
-  password?: string;
-  /** Server settings for the session (`-c name=value ...`), e.g. a read-only session. */
-  options?: string;
-}
+export { type ConnInfo, parseDbUrl } from './conninfo.js';
 
-/** Parse a postgres:// URL; the password is registered as a secret the moment it is read. */
-export function parseDbUrl(input: string, url: string, secret: (s: string) => void): ConnInfo {
-  let u: URL | undefined;
-  try {
-    u = new URL(url);
-  } catch {
-    u = undefined;
-  }
-  // libpq's `?host=/socket/folder` (a Unix socket) wins over the host part, which may then be empty.
-  const queryHost = u?.searchParams.get('host') ?? '';
-  if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !(u.hostname || queryHost)) {
-    throw new UserError(
-      input,
-      'is not a PostgreSQL URL',
-      'Write it as postgresql://user:password@host:5432/database',
-    );
-  }
-  const password = decodeURIComponent(u.password);
-  if (password) secret(password);
-  return {
-    host: queryHost || u.hostname.replace(/^\[|\]$/g, ''),
-    port: Number(u.port || 5432),
-    user: decodeURIComponent(u.username) || 'postgres',
-    database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
-    ...(password ? { password } : {}),
-  };
-}
-
-/** A URL to show: the password, if any, as ***. */
+/** A URL to show (and for later steps): every setting but the password, which is ***. */
 export function maskedUrl(c: ConnInfo): string {
-  const socket = c.host.startsWith('/');
-  const host = socket ? 'localhost' : c.host.includes(':') ? `[${c.host}]` : c.host;
-  return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}${socket ? `?host=${encodeURIComponent(c.host)}` : ''}`;
+  const eps = c.hosts ?? [{ host: c.host, port: c.port }];
+  const query: [string, string | undefined][] = [];
+  let authority: string;
+  if (eps.some((e) => e.host.startsWith('/'))) {
+    // libpq's socket form: the folders (and ports) as parameters, a placeholder host.
+    const one = eps.length === 1 ? (eps[0] as { port: number }) : undefined;
+    authority = one ? `localhost:${one.port}` : '';
+    query.push(['host', eps.map((e) => e.host).join(',')]);
+    if (!one) query.push(['port', eps.map((e) => e.port).join(',')]);
+  } else {
+    authority = eps.map((e) => `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`).join(',');
+  }
+  query.push(
+    ['sslmode', c.sslmode],
+    ['sslrootcert', c.sslrootcert],
+    ['sslcert', c.sslcert],
+    ['sslkey', c.sslkey],
+    ['sslcrl', c.sslcrl],
+    ['target_session_attrs', c.targetSessionAttrs],
+    ['passfile', c.passfile === defaultPassfile() ? undefined : c.passfile],
+    ['application_name', c.applicationName],
+    ['connect_timeout', c.connectTimeout === undefined ? undefined : String(c.connectTimeout)],
+  );
+  const q = query
+    .filter((kv): kv is [string, string] => kv[1] !== undefined)
+    .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
+    .join('&');
+  return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${authority}/${encodeURIComponent(c.database)}${q ? `?${q}` : ''}`;
 }
 
-/** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
+/**
+ * The libpq environment for a subprocess (pg_restore, psql, pg_dump): the same connection as
+ * node-postgres makes (hosts in order, sslmode, certificates, target_session_attrs, the password
+ * file), the password never in argv.
+ */
 export function libpqEnv(c: ConnInfo): Record<string, string> {
-  return {
-    PGHOST: c.host,
-    PGPORT: String(c.port),
+  const eps = c.hosts ?? [{ host: c.host, port: c.port }];
+  const env: Record<string, string | undefined> = {
+    PGHOST: eps.map((e) => e.host).join(','),
+    PGPORT: eps.map((e) => e.port).join(','),
     PGUSER: c.user,
     PGDATABASE: c.database,
-    ...(c.password ? { PGPASSWORD: c.password } : {}),
-    PGCONNECT_TIMEOUT: '10',
+    PGPASSWORD: c.password,
+    PGPASSFILE: c.passfile,
+    PGSSLMODE: c.sslmode,
+    PGSSLROOTCERT: c.sslrootcert,
+    PGSSLCERT: c.sslcert,
+    PGSSLKEY: c.sslkey,
+    PGSSLCRL: c.sslcrl,
+    PGTARGETSESSIONATTRS: c.targetSessionAttrs,
+    PGAPPNAME: c.applicationName ?? 'restorable',
+    PGOPTIONS: c.options,
+    PGCONNECT_TIMEOUT: String(c.connectTimeout || 10),
   };
+  return Object.fromEntries(Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined));
 }
 
-/** Open a connection, run `fn`, close it, whatever happens. */
+/**
+ * A privilege the role of a user's connection lacks (SQLSTATE 42501): one line naming the input,
+ * what was refused and the grant that fixes it, never an internal error.
+ */
+function privilegeError(c: ConnInfo, e: unknown): UserError | undefined {
+  if (!c.input || (e as { code?: string }).code !== '42501') return undefined;
+  const msg = errorMessage(e);
+  const table = /permission denied for (?:table|relation|view|sequence) (.+)$/.exec(msg)?.[1];
+  const fix = /to create database/.test(msg)
+    ? `Give the role CREATEDB: ALTER ROLE ${ident(c.user)} CREATEDB;`
+    : table
+      ? `Grant it: GRANT SELECT ON ${table} TO ${ident(c.user)}; (and USAGE on its schema)`
+      : "Grant the role what it lacks: the README's Connecting section lists what each input needs";
+  return new UserError(c.input, `the role "${c.user}" was refused: ${msg}`, fix);
+}
+
+/** Open a connection (as libpq would: see connect.ts), run `fn`, close it, whatever happens. */
 export async function withClient<T>(c: ConnInfo, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
-  // A server that goes away (a scratch cluster whose disk filled) rejects the query in flight; the
-  // 'error' event it also emits would otherwise end the process with a stack trace.
-  client.on('error', () => {});
-  await client.connect();
+  const client = await connect(c);
   try {
     return await fn(client);
+  } catch (e) {
+    throw privilegeError(c, e) ?? e;
   } finally {
     await client.end().catch(() => {});
   }

@@ -331,7 +331,7 @@ export async function restoreEnv(target: ConnInfo): Promise<Record<string, strin
     ...libpqEnv(target),
     LC_ALL: undefined,
     LC_MESSAGES: 'C',
-    ...(superuser ? { PGOPTIONS: '-c lc_messages=C' } : {}),
+    ...(superuser ? { PGOPTIONS: [target.options, '-c lc_messages=C'].filter(Boolean).join(' ') } : {}),
   };
 }
 

@@ -1,4 +1,4 @@
-import { errorMessage } from '../../core/errors.js';
+import { errorMessage, UserError } from '../../core/errors.js';
 import type { ConnInfo } from '../../postgres/client.js';
 import { finding } from '../../report/findings.js';
 import type { CompareContext } from '../context.js';
@@ -17,6 +17,8 @@ export async function targetStage(ctx: CompareContext, src: Side, conn: ConnInfo
       );
       return {};
     } catch (e) {
+      // TLS, authentication, pg_hba: the user's to fix (one line, exit 2); an unreachable server is a finding.
+      if (e instanceof UserError) throw e;
       const message = `could not read ${ctx.result.target}: ${errorMessage(e)}`;
       return { findings: [finding('TARGET_UNREACHABLE', 'target', message)] };
     }

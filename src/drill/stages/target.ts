@@ -88,6 +88,8 @@ async function openTarget(v: VerifiedDrill): Promise<{ target: DrillTarget } | {
     try {
       opened = await serverTarget(admin, opts.allowTargetServer);
     } catch (e) {
+      // TLS, authentication, pg_hba: the user's to fix (one line, exit 2); an unreachable server is a finding.
+      if (e instanceof UserError) throw e;
       const message = `could not reach the target server: ${errorMessage(e)}`;
       return { findings: [finding('TARGET_FAILED', 'target', message)] };
     }
