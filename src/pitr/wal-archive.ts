@@ -152,6 +152,11 @@ export class WalArchive {
   /** A history file's text (decompressed); undefined when it is too large or does not decompress. */
   private async readSmall(f: WalFile): Promise<string | undefined> {
     if (f.size > 1024 * 1024) return undefined;
+    if ((f.compression ?? 'none') === 'none') {
+      // One plain GET; a bare name whose text is not text was compressed in place (Barman).
+      const text = await this.source.readText(f.object, 1024 * 1024);
+      if (f.compression === 'none' || text === undefined || !/[^\t\n\r\x20-\x7e]/.test(text)) return text;
+    }
     const chunks: Buffer[] = [];
     for await (const c of this.source.read(f.object, f.size)) chunks.push(c);
     const bytes = Buffer.concat(chunks);
