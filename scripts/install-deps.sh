@@ -11,6 +11,12 @@ command -v lz4 >/dev/null 2>&1 || missing+=(lz4)
 command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 # pgBackRest: the pitr-restore tests restore through a posix repository.
 command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
+# bzip2 and xz: the native backend decompresses .bz2 and .xz WAL with them (and the tests make them).
+command -v bzip2 >/dev/null 2>&1 || missing+=(bzip2)
+command -v xz >/dev/null 2>&1 || missing+=(xz-utils)
+# Barman (3.4 in Debian 12): the pitr-restore tests read a real Barman server's WAL folder.
+command -v barman >/dev/null 2>&1 || missing+=(barman)
+command -v barman-wal-archive >/dev/null 2>&1 || missing+=(barman-cli)
 # ISA-L and a C toolchain: npm run build:native builds the inflate addon verify's lanes use.
 [ -f /usr/include/isa-l/igzip_lib.h ] || missing+=(libisal-dev)
 { command -v cc && command -v make; } >/dev/null 2>&1 || missing+=(build-essential)

@@ -21,7 +21,7 @@ export const pitrInputs = {
     'native: the folder or s3://bucket/prefix holding base backups, one folder each (plain, or base.tar[.gz] with backup_manifest).',
   ),
   'wal-archive': text(
-    'native: the folder or s3:// prefix archive_command copies WAL segments to (plain or .gz).',
+    'native: the folder or s3:// prefix holding the archived WAL: plain, .gz, .bz2, .lz4, .zst or .xz, Barman’s wals/ folder or pgBackRest’s archive/<stanza> folder.',
   ),
   stanza: text('pgbackrest: the stanza.'),
   'pgbackrest-config': text(

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import type { WalArchive, WalFile } from './wal-archive.js';
+import { type WalArchive, WalCorruptError, type WalFile } from './wal-archive.js';
 
 /**
  * The shell script behind `restore_command`. It only moves a file out of the spool: the downloads
@@ -46,6 +46,8 @@ export interface SpoolStats {
   requested?: string;
   /** Names the server asked for that the archive does not have. */
   missing: string[];
+  /** Segments whose bytes in the archive are damaged (do not decompress), with what is wrong. */
+  corrupt: { name: string; why: string }[];
   errors: string[];
 }
 
@@ -54,7 +56,7 @@ export interface SpoolStats {
  * for them, into a spool folder on the data directory's file system.
  */
 export class WalSpool {
-  readonly stats: SpoolStats = { fetched: 0, bytes: 0, waits: 0, missing: [], errors: [] };
+  readonly stats: SpoolStats = { fetched: 0, bytes: 0, waits: 0, missing: [], corrupt: [], errors: [] };
   private readonly index = new Map<string, number>();
   private readonly inFlight = new Set<string>();
   private readonly ready = new Set<string>();
@@ -199,6 +201,7 @@ export class WalSpool {
         const message = `could not fetch ${f.object}: ${errorMessage(e)}`;
         this.log.warn(message);
         this.stats.errors.push(message);
+        if (e instanceof WalCorruptError) this.stats.corrupt.push({ name: f.name, why: e.message });
         this.noteMissing(f.name);
         // The server gets a clear "not available" rather than waiting for the script's timeout.
         this.write(`${f.name}.missing`, '');

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import zlib from 'node:zlib';
 import {
   type BackupHistory,
   DEFAULT_SEGMENT_SIZE,
@@ -14,21 +14,45 @@ import {
   type TimelineSwitch,
   timelineFor,
 } from '../archive/wal.js';
-import { UserError } from '../core/errors.js';
+import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import type { BackupObject, BackupSource } from '../sources/types.js';
+import {
+  decompressFile,
+  decompressSmall,
+  headOf,
+  SUFFIXES,
+  sniff,
+  type WalCompression,
+} from './wal-codec.js';
 
 /** One file of the WAL archive: a segment, a timeline history or a backup history file. */
 export interface WalFile {
   /** The name PostgreSQL asks for (`000000010000000000000003`, `00000002.history`). */
   name: string;
-  /** The object under the archive (the same name, or with `.gz`). */
+  /**
+   * The object under the archive: the same name (Barman's `wals/<tli+log>/`, compressed or not), or
+   * with a compression suffix (`.gz`, `.bz2`, `.lz4`, `.zst`, `.xz`), or pgBackRest's
+   * `<name>-<sha1>.<suffix>`.
+   */
   object: string;
-  gzip: boolean;
+  /** The compression its name says; undefined for a bare name, whose first bytes tell. */
+  compression?: WalCompression;
   size: number;
   modified: Date;
 }
 
-const WAL_NAME = /^([0-9A-F]{24}|[0-9A-F]{8}\.history|[0-9A-F]{24}\.[0-9A-F]{8}\.backup)(\.gz)?$/;
+const WAL_NAME =
+  /^([0-9A-F]{24}|[0-9A-F]{8}\.history|[0-9A-F]{24}\.[0-9A-F]{8}\.backup)(-[0-9a-f]{40})?(\.gz|\.bz2|\.lz4|\.zst|\.xz)?$/;
+
+/** A WAL file in the archive that cannot be read back whole: its bytes are damaged. */
+export class WalCorruptError extends Error {
+  constructor(
+    readonly walName: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /** What the archive holds for a recovery from `startLsn` to a target. */
 export interface Coverage {
@@ -91,13 +115,17 @@ export class WalArchive {
       const m = WAL_NAME.exec(base);
       if (!m || o.kind !== 'file') continue;
       const name = m[1] as string;
-      const gzip = m[2] !== undefined;
-      // Both plain and .gz of one name: the plain one is cheaper to serve.
-      if (this.files.has(name) && gzip) continue;
-      this.files.set(name, { name, object: o.name, gzip, size: o.size, modified: o.modified });
+      const bare = m[2] === undefined && m[3] === undefined;
+      // Both a bare and a suffixed object of one name: the bare one is likelier plain, cheaper to serve.
+      if (this.files.has(name) && !bare) continue;
+      const compression = m[3] ? SUFFIXES[m[3]] : m[2] ? 'none' : undefined;
+      this.files.set(name, { name, object: o.name, compression, size: o.size, modified: o.modified });
     }
-    // The segment size is the size of any plain segment; 16 MiB (the default) when all are gzipped.
-    const plain = [...this.files.values()].find((f) => !f.gzip && f.name.length === 24 && f.size > 0);
+    // The segment size is the size of any plain segment (a compressed one is no power of two);
+    // 16 MiB (the default) when all are compressed.
+    const plain = [...this.files.values()].find(
+      (f) => (f.compression ?? 'none') === 'none' && f.name.length === 24 && isPowerOfTwo(f.size),
+    );
     this.segSize = plain && isPowerOfTwo(plain.size) ? plain.size : DEFAULT_SEGMENT_SIZE;
   }
 
@@ -114,18 +142,27 @@ export class WalArchive {
     const out: BackupHistory[] = [];
     for (const f of this.files.values()) {
       if (!f.name.endsWith('.backup')) continue;
-      const text = f.gzip ? await this.readGzipText(f) : await this.source.readText(f.object, 64 * 1024);
+      const text = await this.readSmall(f);
       const h = text ? parseBackupHistory(text) : undefined;
       if (h) out.push(h);
     }
     return out;
   }
 
-  private async readGzipText(f: WalFile): Promise<string | undefined> {
+  /** A history file's text (decompressed); undefined when it is too large or does not decompress. */
+  private async readSmall(f: WalFile): Promise<string | undefined> {
+    if (f.size > 1024 * 1024) return undefined;
+    if ((f.compression ?? 'none') === 'none') {
+      // One plain GET; a bare name whose text is not text was compressed in place (Barman).
+      const text = await this.source.readText(f.object, 1024 * 1024);
+      if (f.compression === 'none' || text === undefined || !/[^\t\n\r\x20-\x7e]/.test(text)) return text;
+    }
     const chunks: Buffer[] = [];
     for await (const c of this.source.read(f.object, f.size)) chunks.push(c);
+    const bytes = Buffer.concat(chunks);
+    const scratch = path.join(os.tmpdir(), `restorable-${process.pid}-${f.name}`);
     try {
-      return zlib.gunzipSync(Buffer.concat(chunks)).toString('utf8');
+      return (await decompressSmall(f.compression ?? sniff(bytes), bytes, scratch)).toString('utf8');
     } catch {
       return undefined;
     }
@@ -152,7 +189,7 @@ export class WalArchive {
     for (const tli of tlis) {
       const f = this.files.get(`${tli.toString(16).toUpperCase().padStart(8, '0')}.history`);
       if (!f) continue;
-      const text = f.gzip ? await this.readGzipText(f) : await this.source.readText(f.object, 1024 * 1024);
+      const text = await this.readSmall(f);
       const switches = text ? parseTimelineHistory(text) : [];
       // Only a timeline that descends from the backup's.
       if (switches.some((s) => s.tli === fromTli)) return { last: tli, switches };
@@ -225,29 +262,48 @@ export class WalArchive {
   }
 
   /**
-   * Download one file (un-gzipped) to `dest`, atomically: it appears whole, and already owned by
-   * `owner` (the server's OS user, who must be able to open it the moment it is there), or not at all.
+   * Download one file (decompressed) to `dest`, atomically: it appears whole, and already owned by
+   * `owner` (the server's OS user, who must be able to open it the moment it is there), or not at
+   * all. A file that does not decompress, or not to a whole segment, throws WalCorruptError.
    */
   async fetchTo(f: WalFile, dest: string, owner?: { uid: number; gid: number }): Promise<number> {
     const tmp = path.join(path.dirname(dest), `.tmp-${path.basename(dest)}-${process.pid}`);
     const local = this.source.localPath(f.object);
+    const raw = local ?? `${tmp}.raw`;
     try {
-      if (local && !f.gzip) {
-        await fs.promises.copyFile(local, tmp);
-      } else if (!f.gzip && this.source.downloadTo) {
-        await this.source.downloadTo(f.object, tmp, f.size);
-      } else {
-        const input = Readable.from(local ? fs.createReadStream(local) : this.source.read(f.object, f.size));
-        if (f.gzip) await pipeline(input, zlib.createGunzip(), fs.createWriteStream(tmp));
-        else await pipeline(input, fs.createWriteStream(tmp));
-      }
-      if (owner) fs.chownSync(tmp, owner.uid, owner.gid);
+      if (!local) await this.download(f, raw);
+      const kind = f.compression ?? sniff(headOf(raw));
+      if (kind === 'none' && local) await fs.promises.copyFile(local, tmp);
+      else if (kind === 'none') fs.renameSync(raw, tmp);
+      else await this.decompress(f, kind, raw, tmp);
       const size = fs.statSync(tmp).size;
+      if (f.name.length === 24 && !isPowerOfTwo(size))
+        throw new WalCorruptError(
+          f.name,
+          `${f.object} holds ${size} bytes${kind === 'none' ? '' : ` once ${kind}-decompressed`}, not a whole WAL segment`,
+        );
+      if (owner) fs.chownSync(tmp, owner.uid, owner.gid);
       fs.renameSync(tmp, dest);
       return size;
     } catch (e) {
       fs.rmSync(tmp, { force: true });
       throw e;
+    } finally {
+      if (!local) fs.rmSync(raw, { force: true });
+    }
+  }
+
+  private async download(f: WalFile, to: string): Promise<void> {
+    if (this.source.downloadTo) await this.source.downloadTo(f.object, to, f.size);
+    else await pipeline(Readable.from(this.source.read(f.object, f.size)), fs.createWriteStream(to));
+  }
+
+  private async decompress(f: WalFile, kind: Exclude<WalCompression, 'none'>, raw: string, tmp: string) {
+    try {
+      await decompressFile(kind, raw, tmp);
+    } catch (e) {
+      if (e instanceof ToolMissingError) throw e;
+      throw new WalCorruptError(f.name, `${f.object} does not ${kind}-decompress: ${errorMessage(e)}`);
     }
   }
 }

@@ -8,13 +8,15 @@ import { runPitr } from '../../src/pitr/run.js';
 import type { ScratchCluster } from '../../src/postgres/cluster.js';
 import { controlData } from '../../src/postgres/recovery.js';
 import { startCluster } from '../harness/pg.js';
-import { archiveNow, PROD_USER, query, serverDir, sleep } from '../harness/pitr.js';
+import { archiveNow, baseBackup, PROD_USER, query, serverDir, sleep } from '../harness/pitr.js';
 import { expectNothingLeft, journalOf, PHASE_AT, type Point, signalAt } from '../harness/signals.js';
 
 let prod: ScratchCluster;
 let conf: string;
 let repo: string;
 let target: string;
+/** pg_basebackup's copy beside pgBackRest's, for the native backend over pgBackRest's archive. */
+let nativeBase: string;
 const stanza = 'app';
 
 async function pgbackrest(...args: string[]): Promise<string> {
@@ -68,6 +70,11 @@ pg1-socket-path=${prod.socketDir}
   await query(prod, 'CREATE TABLE orders (id serial PRIMARY KEY, batch int)');
   await query(prod, 'INSERT INTO orders (batch) SELECT 1 FROM generate_series(1, 100)');
   await pgbackrest('backup', '--type=full');
+  nativeBase = serverDir('pgbackrest-native-base');
+  await baseBackup(prod, path.join(nativeBase, 'b1'));
+  // From here on archive-push compresses with zstd (the stanza's own setting): the archive holds
+  // both <segment>-<sha1>.gz and <segment>-<sha1>.zst, as after a change of compress-type.
+  fs.appendFileSync(conf, 'compress-type=zst\n');
   await query(prod, 'INSERT INTO orders (batch) SELECT 2 FROM generate_series(1, 100)');
   await sleep(1100);
   target = new Date().toISOString();
@@ -113,6 +120,34 @@ describe('pitr-restore with pgBackRest (posix repository)', () => {
     expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
     expect(r.plan?.backup).toMatch(/F$/);
     expect(r.plan?.walSegments).toBeGreaterThan(0);
+    expect(r.stopLine).toMatch(/recovery stopping/);
+  }, 180_000);
+
+  it('the native backend reads pgBackRest’s archive folder (<segment>-<sha1>.gz and .zst)', async () => {
+    const archiveDir = path.join(repo, 'archive', stanza);
+    const names: string[] = [];
+    const walk = (d: string) => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true }))
+        if (e.isDirectory()) walk(path.join(d, e.name));
+        else names.push(e.name);
+    };
+    walk(archiveDir);
+    expect(names.some((n) => /^[0-9A-F]{24}-[0-9a-f]{40}\.gz$/.test(n))).toBe(true);
+    expect(names.some((n) => /^[0-9A-F]{24}-[0-9a-f]{40}\.zst$/.test(n))).toBe(true);
+    const r = await runPitr(
+      parsePitrOptions(
+        {
+          'base-backups': nativeBase,
+          'wal-archive': archiveDir,
+          'target-time': target,
+          config: checksConfig(),
+        },
+        'input',
+      ),
+      memoryLogger(),
+    );
+    expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+    expect(r.checks?.every((c) => c.ok)).toBe(true);
     expect(r.stopLine).toMatch(/recovery stopping/);
   }, 180_000);
 

@@ -408,6 +408,87 @@ describe('pitr-restore from S3 (tar.gz base backup)', () => {
   }, 180_000);
 });
 
+describe('pitr-restore from compressed WAL, as archivers lay it out', () => {
+  const CODECS = [
+    ['gzip', '.gz'],
+    ['bzip2', '.bz2'],
+    ['lz4', '.lz4'],
+    ['zstd', '.zst'],
+    ['xz', '.xz'],
+  ] as const;
+  const packed = (tool: string, file: string): Buffer => {
+    const r = spawnSync(tool, ['-c', '-q', file], { maxBuffer: 64 * 1024 * 1024 });
+    if (r.status !== 0) throw new Error(`${tool} -c failed: ${r.stderr}`);
+    return r.stdout;
+  };
+  const sha1 = (file: string) =>
+    (spawnSync('sha1sum', [file], { encoding: 'utf8' }).stdout.split(' ')[0] as string).trim();
+  /** Where each layout puts a WAL file of the frozen archive, compressed with codec `c` (segments). */
+  const LAYOUTS = {
+    // archive_command = 'gzip < %p > /archive/%f.gz' and its siblings, one codec after the other.
+    suffixes: (f: string, c: (typeof CODECS)[number]) => ({ rel: `${f}${c[1]}`, tool: c[0] }),
+    // Barman: wals/<timeline+log>/<segment>, compressed in place under the bare name.
+    barman: (f: string, c: (typeof CODECS)[number]) => ({ rel: `wals/${f.slice(0, 16)}/${f}`, tool: c[0] }),
+    // pgBackRest: <version>/<timeline+log>/<segment>-<sha1>.<suffix>.
+    pgbackrest: (f: string, c: (typeof CODECS)[number], file: string) => ({
+      rel: `15-1/${f.slice(0, 16)}/${f}-${sha1(file)}${c[1]}`,
+      tool: c[0],
+    }),
+  };
+  /** A copy of the frozen archive laid out as `layout` does, segment i compressed by `codec(i)`. */
+  function compressedArchive(layout: keyof typeof LAYOUTS, codec = (i: number) => i % CODECS.length): string {
+    const dir = serverDir(`pitr-wal-${layout}`);
+    fs.readdirSync(frozen)
+      .sort()
+      .forEach((f, i) => {
+        const file = path.join(frozen, f);
+        const segment = /^[0-9A-F]{24}$/.test(f);
+        const place = LAYOUTS[layout](f, CODECS[codec(i)] as (typeof CODECS)[number], file);
+        const rel = segment ? place.rel : layout === 'barman' ? `wals/${f}` : f;
+        fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+        fs.writeFileSync(path.join(dir, rel), segment ? packed(place.tool, file) : fs.readFileSync(file));
+      });
+    return dir;
+  }
+  const recovers = async (dir: string) => {
+    const r = await runPitr(
+      native({ 'wal-archive': dir, 'target-time': beforeTarget, config: config() }),
+      memoryLogger(),
+    );
+    expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+    expect(r.checks?.every((c) => c.ok)).toBe(true);
+    expect(r.wal?.fetched).toBeGreaterThan(0);
+  };
+
+  it.each(CODECS.map((c, i) => [c[1], i] as const))(
+    'plans and recovers from %s segments (archive_command compressing into <segment><suffix>)',
+    async (_suffix, n) => recovers(compressedArchive('suffixes', () => n)),
+    120_000,
+  );
+
+  it.each(['barman', 'pgbackrest'] as const)(
+    'plans and recovers from segments laid out as %s writes them (codecs mixed)',
+    async (layout) => recovers(compressedArchive(layout)),
+    120_000,
+  );
+
+  it('names a damaged compressed segment and never reports success', async () => {
+    const dir = compressedArchive('suffixes');
+    const history = fs.readdirSync(frozen).find((f) => f.endsWith('.backup')) as string;
+    const start = history.slice(0, 24);
+    const victim = fs
+      .readdirSync(dir)
+      .find((f) => /^[0-9A-F]{24}\.[a-z0-9]+$/.test(f) && f.startsWith(start)) as string;
+    const bytes = fs.readFileSync(path.join(dir, victim));
+    fs.writeFileSync(path.join(dir, victim), bytes.subarray(0, Math.floor(bytes.length / 2)));
+    const r = await runPitr(native({ 'wal-archive': dir, 'target-time': beforeTarget }), memoryLogger());
+    expect(r.verdict).toBe('fail');
+    expect(rules(r)[0]).toBe('WAL_CORRUPT');
+    expect(r.findings[0]?.message).toContain(start);
+    expect(r.findings[0]?.message).toContain(victim);
+  }, 120_000);
+});
+
 describe('pitr-restore side-by-side', () => {
   it('recovers into an empty folder and leaves it running', async () => {
     const dir = path.join(serverDir('pitr-sbs'), 'clone');

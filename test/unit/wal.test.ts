@@ -109,6 +109,7 @@ describe('WAL coverage', () => {
         waits: 0,
         requested: '000000010000000000000004',
         missing: [],
+        corrupt: [],
         errors: [],
       },
       { first: '000000010000000000000002', last: '000000010000000000000009', segments: 8, segSize: SEG },

@@ -114,6 +114,15 @@ export async function prepareServer(
 /** The finding of a recovery that ended without promoting at its target. */
 function notReached(ctx: RunContext, outcome: RecoveryOutcome, stats: SpoolStats | undefined): Finding {
   const why = outcome.reason ?? 'recovery did not finish';
+  // A damaged segment the server asked for: replay stopped before it, whatever the server says.
+  const damaged = stats?.corrupt.find((c) => stats.missing.includes(c.name));
+  if (damaged)
+    return finding(
+      'WAL_CORRUPT',
+      'recover',
+      `WAL segment ${damaged.name} is damaged: ${damaged.why}; recovery stopped before it (${why}, target ${ctx.result.target})`,
+      { evidence: { segment: damaged.name, recoveredTo: outcome.recoveredTo?.toISOString() ?? null } },
+    );
   if (outcome.status !== 'unreached')
     return finding('RECOVERY_FAILED', 'recover', `${why}. Server log:\n${outcome.logTail}`);
   // The first segment the server asked for that the archive does not hold: where the WAL ends.
