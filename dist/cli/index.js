@@ -42189,6 +42189,315 @@ async function findExpectedChecksum(source, name, names) {
 
 /***/ }),
 
+/***/ 9052:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   qZ: () => (/* binding */ Lz4FrameDecoder)
+/* harmony export */ });
+/* unused harmony exports XXH32, xxh32, Lz4Error */
+/**
+ * A streaming decoder for the LZ4 frame format, as pg_dump (PostgreSQL 16+, `-Z lz4`) writes its data
+ * blocks: one frame per table's data. It checks the header, block and content checksums (xxHash32)
+ * when the frame carries them, so a flipped byte is found, not just a short one.
+ */
+const P1 = 0x9e3779b1;
+const P2 = 0x85ebca77;
+const P3 = 0xc2b2ae3d;
+const P4 = 0x27d4eb2f;
+const P5 = 0x165667b1;
+const rotl = (x, r) => ((x << r) | (x >>> (32 - r))) >>> 0;
+/** xxHash32, streaming, seed 0. */
+class XXH32 {
+    seed;
+    v = [0, 0, 0, 0];
+    buf = Buffer.alloc(16);
+    bufLen = 0;
+    total = 0;
+    constructor(seed = 0) {
+        this.seed = seed;
+        this.v = [(seed + P1 + P2) >>> 0, (seed + P2) >>> 0, seed >>> 0, (seed - P1) >>> 0];
+    }
+    round(i, lane) {
+        const v = this.v;
+        v[i] = Math.imul(rotl((v[i] + Math.imul(lane, P2)) >>> 0, 13), P1) >>> 0;
+    }
+    update(data) {
+        this.total += data.length;
+        let p = 0;
+        if (this.bufLen > 0) {
+            const take = Math.min(16 - this.bufLen, data.length);
+            this.buf.set(data.subarray(0, take), this.bufLen);
+            this.bufLen += take;
+            p = take;
+            if (this.bufLen < 16)
+                return;
+            for (let i = 0; i < 4; i++)
+                this.round(i, this.buf.readUInt32LE(i * 4));
+            this.bufLen = 0;
+        }
+        const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+        for (; p + 16 <= data.length; p += 16) {
+            this.round(0, dv.getUint32(p, true));
+            this.round(1, dv.getUint32(p + 4, true));
+            this.round(2, dv.getUint32(p + 8, true));
+            this.round(3, dv.getUint32(p + 12, true));
+        }
+        if (p < data.length) {
+            this.buf.set(data.subarray(p), 0);
+            this.bufLen = data.length - p;
+        }
+    }
+    digest() {
+        const [v1, v2, v3, v4] = this.v;
+        let h = this.total >= 16
+            ? (rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18)) >>> 0
+            : (this.seed + P5) >>> 0;
+        h = (h + this.total) >>> 0;
+        let p = 0;
+        for (; p + 4 <= this.bufLen; p += 4) {
+            h = Math.imul(rotl((h + Math.imul(this.buf.readUInt32LE(p), P3)) >>> 0, 17), P4) >>> 0;
+        }
+        for (; p < this.bufLen; p++) {
+            h = Math.imul(rotl((h + Math.imul(this.buf[p], P5)) >>> 0, 11), P1) >>> 0;
+        }
+        h = Math.imul(h ^ (h >>> 15), P2) >>> 0;
+        h = Math.imul(h ^ (h >>> 13), P3) >>> 0;
+        return (h ^ (h >>> 16)) >>> 0;
+    }
+}
+function xxh32(data, seed = 0) {
+    const h = new XXH32(seed);
+    h.update(data);
+    return h.digest();
+}
+class Lz4Error extends Error {
+}
+const MAGIC = 0x184d2204;
+const WINDOW = 64 * 1024;
+const BLOCK_SIZES = { 4: 64 << 10, 5: 256 << 10, 6: 1 << 20, 7: 4 << 20 };
+/** Decode one LZ4 block into `out` at `pos` (the window before `pos` holds earlier output); returns the new end. */
+function decodeBlock(src, out, pos) {
+    let s = 0;
+    let o = pos;
+    const end = src.length;
+    for (;;) {
+        if (s >= end)
+            throw new Lz4Error('a block ends inside a sequence');
+        const token = src[s++];
+        let lit = token >>> 4;
+        if (lit === 15) {
+            for (let b = 255; b === 255;) {
+                if (s >= end)
+                    throw new Lz4Error('a block ends inside a literal length');
+                b = src[s++];
+                lit += b;
+            }
+        }
+        if (s + lit > end || o + lit > out.length)
+            throw new Lz4Error('a literal run overflows its block');
+        src.copy(out, o, s, s + lit);
+        s += lit;
+        o += lit;
+        if (s === end)
+            return o; // the last sequence has literals only
+        if (s + 2 > end)
+            throw new Lz4Error('a block ends inside a match offset');
+        const offset = src[s] | (src[s + 1] << 8);
+        s += 2;
+        if (offset === 0 || offset > o)
+            throw new Lz4Error(`a match points ${offset} bytes back, before the data`);
+        let len = (token & 15) + 4;
+        if ((token & 15) === 15) {
+            for (let b = 255; b === 255;) {
+                if (s >= end)
+                    throw new Lz4Error('a block ends inside a match length');
+                b = src[s++];
+                len += b;
+            }
+        }
+        if (o + len > out.length)
+            throw new Lz4Error('a match overflows its block');
+        let from = o - offset;
+        if (offset >= len) {
+            out.copy(out, o, from, from + len);
+            o += len;
+        }
+        else {
+            for (let i = 0; i < len; i++)
+                out[o++] = out[from++];
+        }
+    }
+}
+/**
+ * Feed bytes with push(); finish() checks the frame ended. Output is counted, not kept, beyond the
+ * 64 KiB window that linked blocks may refer back into.
+ */
+class Lz4FrameDecoder {
+    pending = Buffer.alloc(0);
+    /** Input that arrived while the parser waits for `needed` bytes; joined only once that many are in. */
+    parked = [];
+    parkedBytes = 0;
+    needed = 0;
+    state = 'between';
+    blockChecksum = false;
+    contentChecksum = false;
+    maxBlock = 0;
+    content;
+    window = Buffer.alloc(0);
+    frames = 0;
+    bytesOut = 0;
+    /** Sees each piece of output once (to count its rows). */
+    onOutput;
+    push(b) {
+        this.parked.push(b);
+        this.parkedBytes += b.length;
+        if (this.pending.length + this.parkedBytes < this.needed)
+            return;
+        this.pending = Buffer.concat([this.pending, ...this.parked]);
+        this.parked = [];
+        this.parkedBytes = 0;
+        this.needed = 0;
+        const buf = this.pending;
+        let p = 0;
+        for (let next = this.step(buf, p); next >= 0; next = this.step(buf, p))
+            p = next;
+        this.pending = p === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(p));
+        this.needed = this.bytesWanted();
+    }
+    /** One step of the parser at `p`: where the next one starts, or -1 until more bytes come. */
+    step(buf, p) {
+        switch (this.state) {
+            case 'between':
+                return this.frameStart(buf, p);
+            case 'header':
+                return this.frameHeader(buf, p);
+            case 'block':
+                return this.block(buf, p);
+            case 'checksum':
+                return this.contentEnd(buf, p);
+        }
+    }
+    /** A frame's magic number, or a skippable frame stepped over. */
+    frameStart(buf, p) {
+        const avail = buf.length - p;
+        if (avail < 4)
+            return -1;
+        const magic = buf.readUInt32LE(p);
+        if ((magic & 0xfffffff0) === 0x184d2a50) {
+            if (avail < 8)
+                return -1;
+            const skip = buf.readUInt32LE(p + 4);
+            return avail < 8 + skip ? -1 : p + 8 + skip;
+        }
+        if (magic !== MAGIC)
+            throw new Lz4Error(`not an LZ4 frame (magic ${magic.toString(16)})`);
+        this.state = 'header';
+        return p + 4;
+    }
+    /** The frame descriptor: its flags, block size and header checksum. */
+    frameHeader(buf, p) {
+        const avail = buf.length - p;
+        if (avail < 2)
+            return -1;
+        const flg = buf[p];
+        const bd = buf[p + 1];
+        const len = 2 + (flg & 0x08 ? 8 : 0) + (flg & 0x01 ? 4 : 0) + 1;
+        if (avail < len)
+            return -1;
+        if (flg >>> 6 !== 1)
+            throw new Lz4Error('unsupported LZ4 frame version');
+        const hc = (xxh32(buf.subarray(p, p + len - 1)) >>> 8) & 0xff;
+        if (hc !== buf[p + len - 1])
+            throw new Lz4Error('the LZ4 frame header checksum does not match');
+        this.blockChecksum = (flg & 0x10) !== 0;
+        this.contentChecksum = (flg & 0x04) !== 0;
+        this.maxBlock = BLOCK_SIZES[(bd >>> 4) & 7] ?? 0;
+        if (!this.maxBlock)
+            throw new Lz4Error('invalid LZ4 block size');
+        this.content = this.contentChecksum ? new XXH32() : undefined;
+        this.window = Buffer.alloc(0);
+        this.state = 'block';
+        return p + len;
+    }
+    /** A data block (checked, decoded and passed on), or the end mark of the frame's blocks. */
+    block(buf, p) {
+        const avail = buf.length - p;
+        if (avail < 4)
+            return -1;
+        const word = buf.readUInt32LE(p);
+        if (word === 0) {
+            this.state = this.contentChecksum ? 'checksum' : 'between';
+            if (!this.contentChecksum)
+                this.frames++;
+            return p + 4;
+        }
+        const raw = (word & 0x80000000) !== 0;
+        const size = word & 0x7fffffff;
+        if (size > this.maxBlock)
+            throw new Lz4Error(`a block of ${size} bytes exceeds the frame's ${this.maxBlock}`);
+        const need = 4 + size + (this.blockChecksum ? 4 : 0);
+        if (avail < need)
+            return -1;
+        const data = buf.subarray(p + 4, p + 4 + size);
+        if (this.blockChecksum && xxh32(data) !== buf.readUInt32LE(p + 4 + size)) {
+            throw new Lz4Error('an LZ4 block checksum does not match');
+        }
+        this.output(raw ? data : this.decompress(data), raw);
+        return p + need;
+    }
+    /** A compressed block decoded after the window it may refer back into; the window moves on. */
+    decompress(data) {
+        const w = this.window.length;
+        const out = Buffer.allocUnsafe(w + this.maxBlock);
+        this.window.copy(out, 0);
+        const endAt = decodeBlock(data, out, w);
+        this.window = out.subarray(Math.max(0, endAt - WINDOW), endAt);
+        return out.subarray(w, endAt);
+    }
+    output(produced, raw) {
+        if (raw)
+            this.window = Buffer.concat([this.window, produced]).subarray(-WINDOW);
+        this.content?.update(produced);
+        this.bytesOut += produced.length;
+        this.onOutput?.(produced);
+    }
+    /** The content checksum that ends a frame. */
+    contentEnd(buf, p) {
+        if (buf.length - p < 4)
+            return -1;
+        if (this.content.digest() !== buf.readUInt32LE(p)) {
+            throw new Lz4Error('the LZ4 content checksum does not match');
+        }
+        this.frames++;
+        this.state = 'between';
+        return p + 4;
+    }
+    /** How many buffered bytes the parser needs before it can take its next step. */
+    bytesWanted() {
+        const buf = this.pending;
+        if (this.state === 'block' && buf.length >= 4) {
+            const size = buf.readUInt32LE(0) & 0x7fffffff;
+            return 4 + size + (this.blockChecksum ? 4 : 0);
+        }
+        return buf.length + 1;
+    }
+    /** Throws unless the input ended exactly at the end of a frame. */
+    finish() {
+        if (this.parkedBytes > 0) {
+            this.needed = 0;
+            this.push(Buffer.alloc(0));
+        }
+        if (this.state !== 'between' || this.pending.length > 0 || this.frames === 0) {
+            throw new Lz4Error('the LZ4 frame ends early');
+        }
+        return this.bytesOut;
+    }
+}
+
+
+/***/ }),
+
 /***/ 9185:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -42947,7 +43256,7 @@ async function serverMissing(ins, binDir, stage, e) {
 
 /***/ }),
 
-/***/ 4994:
+/***/ 1707:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -43121,1061 +43430,10 @@ var external_node_stream_ = __nccwpck_require__(7075);
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_node_zlib_);
-;// CONCATENATED MODULE: ./node_modules/fzstd/esm/index.mjs
-// Some numerical data is initialized as -1 even when it doesn't need initialization to help the JIT infer types
-// aliases for shorter compressed code (most minifers don't do this)
-var ab = ArrayBuffer, u8 = Uint8Array, u16 = Uint16Array, i16 = Int16Array, u32 = (/* unused pure expression or super */ null && (Uint32Array)), i32 = Int32Array;
-var slc = function (v, s, e) {
-    if (u8.prototype.slice)
-        return u8.prototype.slice.call(v, s, e);
-    if (s == null || s < 0)
-        s = 0;
-    if (e == null || e > v.length)
-        e = v.length;
-    var n = new u8(e - s);
-    n.set(v.subarray(s, e));
-    return n;
-};
-var fill = function (v, n, s, e) {
-    if (u8.prototype.fill)
-        return u8.prototype.fill.call(v, n, s, e);
-    if (s == null || s < 0)
-        s = 0;
-    if (e == null || e > v.length)
-        e = v.length;
-    for (; s < e; ++s)
-        v[s] = n;
-    return v;
-};
-var cpw = function (v, t, s, e) {
-    if (u8.prototype.copyWithin)
-        return u8.prototype.copyWithin.call(v, t, s, e);
-    if (s == null || s < 0)
-        s = 0;
-    if (e == null || e > v.length)
-        e = v.length;
-    while (s < e) {
-        v[t++] = v[s++];
-    }
-};
-/**
- * Codes for errors generated within this library
- */
-var ZstdErrorCode = {
-    InvalidData: 0,
-    WindowSizeTooLarge: 1,
-    InvalidBlockType: 2,
-    FSEAccuracyTooHigh: 3,
-    DistanceTooFarBack: 4,
-    UnexpectedEOF: 5
-};
-// error codes
-var ec = [
-    'invalid zstd data',
-    'window size too large (>2046MB)',
-    'invalid block type',
-    'FSE accuracy too high',
-    'match distance too far back',
-    'unexpected EOF'
-];
-var err = function (ind, msg, nt) {
-    var e = new Error(msg || ec[ind]);
-    e.code = ind;
-    if (Error.captureStackTrace)
-        Error.captureStackTrace(e, err);
-    if (!nt)
-        throw e;
-    return e;
-};
-var rb = function (d, b, n) {
-    var i = 0, o = 0;
-    for (; i < n; ++i)
-        o |= d[b++] << (i << 3);
-    return o;
-};
-var b4 = function (d, b) { return (d[b] | (d[b + 1] << 8) | (d[b + 2] << 16) | (d[b + 3] << 24)) >>> 0; };
-// read Zstandard frame header
-var rzfh = function (dat, w) {
-    var n3 = dat[0] | (dat[1] << 8) | (dat[2] << 16);
-    if (n3 == 0x2FB528 && dat[3] == 253) {
-        // Zstandard
-        var flg = dat[4];
-        //    single segment       checksum             dict flag     frame content flag
-        var ss = (flg >> 5) & 1, cc = (flg >> 2) & 1, df = flg & 3, fcf = flg >> 6;
-        if (flg & 8)
-            err(0);
-        // byte
-        var bt = 6 - ss;
-        // dict bytes
-        var db = df == 3 ? 4 : df;
-        // dictionary id
-        var di = rb(dat, bt, db);
-        bt += db;
-        // frame size bytes
-        var fsb = fcf ? (1 << fcf) : ss;
-        // frame source size
-        var fss = rb(dat, bt, fsb) + ((fcf == 1) && 256);
-        // window size
-        var ws = fss;
-        if (!ss) {
-            // window descriptor
-            var wb = 1 << (10 + (dat[5] >> 3));
-            ws = wb + (wb >> 3) * (dat[5] & 7);
-        }
-        if (ws > 2145386496)
-            err(1);
-        var buf = new u8((w == 1 ? (fss || ws) : w ? 0 : ws) + 12);
-        buf[0] = 1, buf[4] = 4, buf[8] = 8;
-        return {
-            b: bt + fsb,
-            y: 0,
-            l: 0,
-            d: di,
-            w: (w && w != 1) ? w : buf.subarray(12),
-            e: ws,
-            o: new i32(buf.buffer, 0, 3),
-            u: fss,
-            c: cc,
-            m: Math.min(131072, ws)
-        };
-    }
-    else if (((n3 >> 4) | (dat[3] << 20)) == 0x184D2A5) {
-        // skippable
-        return b4(dat, 4) + 8;
-    }
-    err(0);
-};
-// most significant bit for nonzero
-var msb = function (val) {
-    var bits = 0;
-    for (; (1 << bits) <= val; ++bits)
-        ;
-    return bits - 1;
-};
-// read finite state entropy
-var rfse = function (dat, bt, mal) {
-    // table pos
-    var tpos = (bt << 3) + 4;
-    // accuracy log
-    var al = (dat[bt] & 15) + 5;
-    if (al > mal)
-        err(3);
-    // size
-    var sz = 1 << al;
-    // probabilities symbols  repeat   index   high threshold
-    var probs = sz, sym = -1, re = -1, i = -1, ht = sz;
-    // optimization: single allocation is much faster
-    var buf = new ab(512 + (sz << 2));
-    var freq = new i16(buf, 0, 256);
-    // same view as freq
-    var dstate = new u16(buf, 0, 256);
-    var nstate = new u16(buf, 512, sz);
-    var bb1 = 512 + (sz << 1);
-    var syms = new u8(buf, bb1, sz);
-    var nbits = new u8(buf, bb1 + sz);
-    while (sym < 255 && probs > 0) {
-        var bits = msb(probs + 1);
-        var cbt = tpos >> 3;
-        // mask
-        var msk = (1 << (bits + 1)) - 1;
-        var val = ((dat[cbt] | (dat[cbt + 1] << 8) | (dat[cbt + 2] << 16)) >> (tpos & 7)) & msk;
-        // mask (1 fewer bit)
-        var msk1fb = (1 << bits) - 1;
-        // max small value
-        var msv = msk - probs - 1;
-        // small value
-        var sval = val & msk1fb;
-        if (sval < msv)
-            tpos += bits, val = sval;
-        else {
-            tpos += bits + 1;
-            if (val > msk1fb)
-                val -= msv;
-        }
-        freq[++sym] = --val;
-        if (val == -1) {
-            probs += val;
-            syms[--ht] = sym;
-        }
-        else
-            probs -= val;
-        if (!val) {
-            do {
-                // repeat byte
-                var rbt = tpos >> 3;
-                re = ((dat[rbt] | (dat[rbt + 1] << 8)) >> (tpos & 7)) & 3;
-                tpos += 2;
-                sym += re;
-            } while (re == 3);
-        }
-    }
-    if (sym > 255 || probs)
-        err(0);
-    var sympos = 0;
-    // sym step (coprime with sz - formula from zstd source)
-    var sstep = (sz >> 1) + (sz >> 3) + 3;
-    // sym mask
-    var smask = sz - 1;
-    for (var s = 0; s <= sym; ++s) {
-        var sf = freq[s];
-        if (sf < 1) {
-            dstate[s] = -sf;
-            continue;
-        }
-        // This is split into two loops in zstd to avoid branching, but as JS is higher-level that is unnecessary
-        for (i = 0; i < sf; ++i) {
-            syms[sympos] = s;
-            do {
-                sympos = (sympos + sstep) & smask;
-            } while (sympos >= ht);
-        }
-    }
-    // After spreading symbols, should be zero again
-    if (sympos)
-        err(0);
-    for (i = 0; i < sz; ++i) {
-        // next state
-        var ns = dstate[syms[i]]++;
-        // num bits
-        var nb = nbits[i] = al - msb(ns);
-        nstate[i] = (ns << nb) - sz;
-    }
-    return [(tpos + 7) >> 3, {
-            b: al,
-            s: syms,
-            n: nbits,
-            t: nstate
-        }];
-};
-// read huffman
-var rhu = function (dat, bt) {
-    //  index  weight count
-    var i = 0, wc = -1;
-    //    buffer             header byte
-    var buf = new u8(292), hb = dat[bt];
-    // huffman weights
-    var hw = buf.subarray(0, 256);
-    // rank count
-    var rc = buf.subarray(256, 268);
-    // rank index
-    var ri = new u16(buf.buffer, 268);
-    // NOTE: at this point bt is 1 less than expected
-    if (hb < 128) {
-        // end byte, fse decode table
-        var _a = rfse(dat, bt + 1, 6), ebt = _a[0], fdt = _a[1];
-        bt += hb;
-        var epos = ebt << 3;
-        // last byte
-        var lb = dat[bt];
-        if (!lb)
-            err(0);
-        //  state1   state2   state1 bits   state2 bits
-        var st1 = 0, st2 = 0, btr1 = fdt.b, btr2 = btr1;
-        // fse pos
-        // pre-increment to account for original deficit of 1
-        var fpos = (++bt << 3) - 8 + msb(lb);
-        for (;;) {
-            fpos -= btr1;
-            if (fpos < epos)
-                break;
-            var cbt = fpos >> 3;
-            st1 += ((dat[cbt] | (dat[cbt + 1] << 8)) >> (fpos & 7)) & ((1 << btr1) - 1);
-            hw[++wc] = fdt.s[st1];
-            fpos -= btr2;
-            if (fpos < epos)
-                break;
-            cbt = fpos >> 3;
-            st2 += ((dat[cbt] | (dat[cbt + 1] << 8)) >> (fpos & 7)) & ((1 << btr2) - 1);
-            hw[++wc] = fdt.s[st2];
-            btr1 = fdt.n[st1];
-            st1 = fdt.t[st1];
-            btr2 = fdt.n[st2];
-            st2 = fdt.t[st2];
-        }
-        if (++wc > 255)
-            err(0);
-    }
-    else {
-        wc = hb - 127;
-        for (; i < wc; i += 2) {
-            var byte = dat[++bt];
-            hw[i] = byte >> 4;
-            hw[i + 1] = byte & 15;
-        }
-        ++bt;
-    }
-    // weight exponential sum
-    var wes = 0;
-    for (i = 0; i < wc; ++i) {
-        var wt = hw[i];
-        // bits must be at most 11, same as weight
-        if (wt > 11)
-            err(0);
-        wes += wt && (1 << (wt - 1));
-    }
-    // max bits
-    var mb = msb(wes) + 1;
-    // table size
-    var ts = 1 << mb;
-    // remaining sum
-    var rem = ts - wes;
-    // must be power of 2
-    if (rem & (rem - 1))
-        err(0);
-    hw[wc++] = msb(rem) + 1;
-    for (i = 0; i < wc; ++i) {
-        var wt = hw[i];
-        ++rc[hw[i] = wt && (mb + 1 - wt)];
-    }
-    // huf buf
-    var hbuf = new u8(ts << 1);
-    //    symbols                      num bits
-    var syms = hbuf.subarray(0, ts), nb = hbuf.subarray(ts);
-    ri[mb] = 0;
-    for (i = mb; i > 0; --i) {
-        var pv = ri[i];
-        fill(nb, i, pv, ri[i - 1] = pv + rc[i] * (1 << (mb - i)));
-    }
-    if (ri[0] != ts)
-        err(0);
-    for (i = 0; i < wc; ++i) {
-        var bits = hw[i];
-        if (bits) {
-            var code = ri[bits];
-            fill(syms, i, code, ri[bits] = code + (1 << (mb - bits)));
-        }
-    }
-    return [bt, {
-            n: nb,
-            b: mb,
-            s: syms
-        }];
-};
-// Tables generated using this:
-// https://gist.github.com/101arrowz/a979452d4355992cbf8f257cbffc9edd
-// default literal length table
-var dllt = /*#__PURE__*/ rfse(/*#__PURE__*/ new u8([
-    81, 16, 99, 140, 49, 198, 24, 99, 12, 33, 196, 24, 99, 102, 102, 134, 70, 146, 4
-]), 0, 6)[1];
-// default match length table
-var dmlt = /*#__PURE__*/ rfse(/*#__PURE__*/ new u8([
-    33, 20, 196, 24, 99, 140, 33, 132, 16, 66, 8, 33, 132, 16, 66, 8, 33, 68, 68, 68, 68, 68, 68, 68, 68, 36, 9
-]), 0, 6)[1];
-// default offset code table
-var doct = /*#__PURE__ */ rfse(/*#__PURE__*/ new u8([
-    32, 132, 16, 66, 102, 70, 68, 68, 68, 68, 36, 73, 2
-]), 0, 5)[1];
-// bits to baseline
-var b2bl = function (b, s) {
-    var len = b.length, bl = new i32(len);
-    for (var i = 0; i < len; ++i) {
-        bl[i] = s;
-        s += 1 << b[i];
-    }
-    return bl;
-};
-// literal length bits
-var llb = /*#__PURE__ */ new u8(( /*#__PURE__ */new i32([
-    0, 0, 0, 0, 16843009, 50528770, 134678020, 202050057, 269422093
-])).buffer, 0, 36);
-// literal length baseline
-var llbl = /*#__PURE__ */ b2bl(llb, 0);
-// match length bits
-var mlb = /*#__PURE__ */ new u8(( /*#__PURE__ */new i32([
-    0, 0, 0, 0, 0, 0, 0, 0, 16843009, 50528770, 117769220, 185207048, 252579084, 16
-])).buffer, 0, 53);
-// match length baseline
-var mlbl = /*#__PURE__ */ b2bl(mlb, 3);
-// decode huffman stream
-var dhu = function (dat, out, hu) {
-    var len = dat.length, ss = out.length, lb = dat[len - 1], msk = (1 << hu.b) - 1, eb = -hu.b;
-    if (!lb)
-        err(0);
-    var st = 0, btr = hu.b, pos = (len << 3) - 8 + msb(lb) - btr, i = -1;
-    for (; pos > eb && i < ss;) {
-        var cbt = pos >> 3;
-        var val = (dat[cbt] | (dat[cbt + 1] << 8) | (dat[cbt + 2] << 16)) >> (pos & 7);
-        st = ((st << btr) | val) & msk;
-        out[++i] = hu.s[st];
-        pos -= (btr = hu.n[st]);
-    }
-    if (pos != eb || i + 1 != ss)
-        err(0);
-};
-// decode huffman stream 4x
-// TODO: use workers to parallelize
-var dhu4 = function (dat, out, hu) {
-    var bt = 6;
-    var ss = out.length, sz1 = (ss + 3) >> 2, sz2 = sz1 << 1, sz3 = sz1 + sz2;
-    dhu(dat.subarray(bt, bt += dat[0] | (dat[1] << 8)), out.subarray(0, sz1), hu);
-    dhu(dat.subarray(bt, bt += dat[2] | (dat[3] << 8)), out.subarray(sz1, sz2), hu);
-    dhu(dat.subarray(bt, bt += dat[4] | (dat[5] << 8)), out.subarray(sz2, sz3), hu);
-    dhu(dat.subarray(bt), out.subarray(sz3), hu);
-};
-// read Zstandard block
-var rzb = function (dat, st, out) {
-    var _a;
-    var bt = st.b;
-    //    byte 0        block type
-    var b0 = dat[bt], btype = (b0 >> 1) & 3;
-    st.l = b0 & 1;
-    var sz = (b0 >> 3) | (dat[bt + 1] << 5) | (dat[bt + 2] << 13);
-    // end byte for block
-    var ebt = (bt += 3) + sz;
-    if (btype == 1) {
-        if (bt >= dat.length)
-            return;
-        st.b = bt + 1;
-        if (out) {
-            fill(out, dat[bt], st.y, st.y += sz);
-            return out;
-        }
-        return fill(new u8(sz), dat[bt]);
-    }
-    if (ebt > dat.length)
-        return;
-    if (btype == 0) {
-        st.b = ebt;
-        if (out) {
-            out.set(dat.subarray(bt, ebt), st.y);
-            st.y += sz;
-            return out;
-        }
-        return slc(dat, bt, ebt);
-    }
-    if (btype == 2) {
-        //    byte 3        lit btype     size format
-        var b3 = dat[bt], lbt = b3 & 3, sf = (b3 >> 2) & 3;
-        // lit src size  lit cmp sz 4 streams
-        var lss = b3 >> 4, lcs = 0, s4 = 0;
-        if (lbt < 2) {
-            if (sf & 1)
-                lss |= (dat[++bt] << 4) | ((sf & 2) && (dat[++bt] << 12));
-            else
-                lss = b3 >> 3;
-        }
-        else {
-            s4 = sf;
-            if (sf < 2)
-                lss |= ((dat[++bt] & 63) << 4), lcs = (dat[bt] >> 6) | (dat[++bt] << 2);
-            else if (sf == 2)
-                lss |= (dat[++bt] << 4) | ((dat[++bt] & 3) << 12), lcs = (dat[bt] >> 2) | (dat[++bt] << 6);
-            else
-                lss |= (dat[++bt] << 4) | ((dat[++bt] & 63) << 12), lcs = (dat[bt] >> 6) | (dat[++bt] << 2) | (dat[++bt] << 10);
-        }
-        ++bt;
-        // add literals to end - can never overlap with backreferences because unused literals always appended
-        var buf = out ? out.subarray(st.y, st.y + st.m) : new u8(st.m);
-        // starting point for literals
-        var spl = buf.length - lss;
-        if (lbt == 0)
-            buf.set(dat.subarray(bt, bt += lss), spl);
-        else if (lbt == 1)
-            fill(buf, dat[bt++], spl);
-        else {
-            // huffman table
-            var hu = st.h;
-            if (lbt == 2) {
-                var hud = rhu(dat, bt);
-                // subtract description length
-                lcs += bt - (bt = hud[0]);
-                st.h = hu = hud[1];
-            }
-            else if (!hu)
-                err(0);
-            (s4 ? dhu4 : dhu)(dat.subarray(bt, bt += lcs), buf.subarray(spl), hu);
-        }
-        // num sequences
-        var ns = dat[bt++];
-        if (ns) {
-            if (ns == 255)
-                ns = (dat[bt++] | (dat[bt++] << 8)) + 0x7F00;
-            else if (ns > 127)
-                ns = ((ns - 128) << 8) | dat[bt++];
-            // symbol compression modes
-            var scm = dat[bt++];
-            if (scm & 3)
-                err(0);
-            var dts = [dmlt, doct, dllt];
-            for (var i = 2; i > -1; --i) {
-                var md = (scm >> ((i << 1) + 2)) & 3;
-                if (md == 1) {
-                    // rle buf
-                    var rbuf = new u8([0, 0, dat[bt++]]);
-                    dts[i] = {
-                        s: rbuf.subarray(2, 3),
-                        n: rbuf.subarray(0, 1),
-                        t: new u16(rbuf.buffer, 0, 1),
-                        b: 0
-                    };
-                }
-                else if (md == 2) {
-                    // accuracy log 8 for offsets, 9 for others
-                    _a = rfse(dat, bt, 9 - (i & 1)), bt = _a[0], dts[i] = _a[1];
-                }
-                else if (md == 3) {
-                    if (!st.t)
-                        err(0);
-                    dts[i] = st.t[i];
-                }
-            }
-            var _b = st.t = dts, mlt = _b[0], oct = _b[1], llt = _b[2];
-            var lb = dat[ebt - 1];
-            if (!lb)
-                err(0);
-            var spos = (ebt << 3) - 8 + msb(lb) - llt.b, cbt = spos >> 3, oubt = 0;
-            var lst = ((dat[cbt] | (dat[cbt + 1] << 8)) >> (spos & 7)) & ((1 << llt.b) - 1);
-            cbt = (spos -= oct.b) >> 3;
-            var ost = ((dat[cbt] | (dat[cbt + 1] << 8)) >> (spos & 7)) & ((1 << oct.b) - 1);
-            cbt = (spos -= mlt.b) >> 3;
-            var mst = ((dat[cbt] | (dat[cbt + 1] << 8)) >> (spos & 7)) & ((1 << mlt.b) - 1);
-            for (++ns; --ns;) {
-                var llc = llt.s[lst];
-                var lbtr = llt.n[lst];
-                var mlc = mlt.s[mst];
-                var mbtr = mlt.n[mst];
-                var ofc = oct.s[ost];
-                var obtr = oct.n[ost];
-                cbt = (spos -= ofc) >> 3;
-                var ofp = 1 << ofc;
-                var off = ofp + (((dat[cbt] | (dat[cbt + 1] << 8) | (dat[cbt + 2] << 16) | (dat[cbt + 3] << 24)) >>> (spos & 7)) & (ofp - 1));
-                cbt = (spos -= mlb[mlc]) >> 3;
-                var ml = mlbl[mlc] + (((dat[cbt] | (dat[cbt + 1] << 8) | (dat[cbt + 2] << 16)) >> (spos & 7)) & ((1 << mlb[mlc]) - 1));
-                cbt = (spos -= llb[llc]) >> 3;
-                var ll = llbl[llc] + (((dat[cbt] | (dat[cbt + 1] << 8) | (dat[cbt + 2] << 16)) >> (spos & 7)) & ((1 << llb[llc]) - 1));
-                cbt = (spos -= lbtr) >> 3;
-                lst = llt.t[lst] + (((dat[cbt] | (dat[cbt + 1] << 8)) >> (spos & 7)) & ((1 << lbtr) - 1));
-                cbt = (spos -= mbtr) >> 3;
-                mst = mlt.t[mst] + (((dat[cbt] | (dat[cbt + 1] << 8)) >> (spos & 7)) & ((1 << mbtr) - 1));
-                cbt = (spos -= obtr) >> 3;
-                ost = oct.t[ost] + (((dat[cbt] | (dat[cbt + 1] << 8)) >> (spos & 7)) & ((1 << obtr) - 1));
-                if (off > 3) {
-                    st.o[2] = st.o[1];
-                    st.o[1] = st.o[0];
-                    st.o[0] = off -= 3;
-                }
-                else {
-                    var idx = off - (ll != 0);
-                    if (idx) {
-                        off = idx == 3 ? st.o[0] - 1 : st.o[idx];
-                        if (idx > 1)
-                            st.o[2] = st.o[1];
-                        st.o[1] = st.o[0];
-                        st.o[0] = off;
-                    }
-                    else
-                        off = st.o[0];
-                }
-                for (var i = 0; i < ll; ++i) {
-                    buf[oubt + i] = buf[spl + i];
-                }
-                oubt += ll, spl += ll;
-                var stin = oubt - off;
-                if (stin < 0) {
-                    var len = -stin;
-                    var bs = st.e + stin;
-                    if (len > ml)
-                        len = ml;
-                    for (var i = 0; i < len; ++i) {
-                        buf[oubt + i] = st.w[bs + i];
-                    }
-                    oubt += len, ml -= len, stin = 0;
-                }
-                for (var i = 0; i < ml; ++i) {
-                    buf[oubt + i] = buf[stin + i];
-                }
-                oubt += ml;
-            }
-            if (oubt != spl) {
-                while (spl < buf.length) {
-                    buf[oubt++] = buf[spl++];
-                }
-            }
-            else
-                oubt = buf.length;
-            if (out)
-                st.y += oubt;
-            else
-                buf = slc(buf, 0, oubt);
-        }
-        else if (out) {
-            st.y += lss;
-            if (spl) {
-                for (var i = 0; i < lss; ++i) {
-                    buf[i] = buf[spl + i];
-                }
-            }
-        }
-        else if (spl)
-            buf = slc(buf, spl);
-        st.b = ebt;
-        return buf;
-    }
-    err(2);
-};
-// concat
-var cct = function (bufs, ol) {
-    if (bufs.length == 1)
-        return bufs[0];
-    var buf = new u8(ol);
-    for (var i = 0, b = 0; i < bufs.length; ++i) {
-        var chk = bufs[i];
-        buf.set(chk, b);
-        b += chk.length;
-    }
-    return buf;
-};
-/**
- * Decompresses Zstandard data
- * @param dat The input data
- * @param buf The output buffer. If unspecified, the function will allocate
- *            exactly enough memory to fit the decompressed data. If your
- *            data has multiple frames and you know the output size, specifying
- *            it will yield better performance.
- * @returns The decompressed data
- */
-function decompress(dat, buf) {
-    var bufs = [], nb = +!buf;
-    var bt = 0, ol = 0;
-    for (; dat.length;) {
-        var st = rzfh(dat, nb || buf);
-        if (typeof st == 'object') {
-            if (nb) {
-                buf = null;
-                if (st.w.length == st.u) {
-                    bufs.push(buf = st.w);
-                    ol += st.u;
-                }
-            }
-            else {
-                bufs.push(buf);
-                st.e = 0;
-            }
-            for (; !st.l;) {
-                var blk = rzb(dat, st, buf);
-                if (!blk)
-                    err(5);
-                if (buf)
-                    st.e = st.y;
-                else {
-                    bufs.push(blk);
-                    ol += blk.length;
-                    cpw(st.w, 0, blk.length);
-                    st.w.set(blk, st.w.length - blk.length);
-                }
-            }
-            bt = st.b + (st.c * 4);
-        }
-        else
-            bt = st;
-        dat = dat.subarray(bt);
-    }
-    return cct(bufs, ol);
-}
-/**
- * Decompressor for Zstandard streamed data
- */
-var Decompress = /*#__PURE__*/ (function () {
-    /**
-     * Creates a Zstandard decompressor
-     * @param ondata The handler for stream data
-     */
-    function Decompress(ondata) {
-        this.ondata = ondata;
-        this.c = [];
-        this.l = 0;
-        this.z = 0;
-    }
-    /**
-     * Pushes data to be decompressed
-     * @param chunk The chunk of data to push
-     * @param final Whether or not this is the last chunk in the stream
-     */
-    Decompress.prototype.push = function (chunk, final) {
-        if (typeof this.s == 'number') {
-            var sub = Math.min(chunk.length, this.s);
-            chunk = chunk.subarray(sub);
-            this.s -= sub;
-        }
-        var sl = chunk.length;
-        var ncs = sl + this.l;
-        if (!this.s) {
-            if (final) {
-                if (!ncs) {
-                    this.ondata(new u8(0), true);
-                    return;
-                }
-                // min for frame + one block
-                if (ncs < 5)
-                    err(5);
-            }
-            else if (ncs < 18) {
-                this.c.push(chunk);
-                this.l = ncs;
-                return;
-            }
-            if (this.l) {
-                this.c.push(chunk);
-                chunk = cct(this.c, ncs);
-                this.c = [];
-                this.l = 0;
-            }
-            if (typeof (this.s = rzfh(chunk)) == 'number')
-                return this.push(chunk, final);
-        }
-        if (typeof this.s != 'number') {
-            if (ncs < (this.z || 3)) {
-                if (final)
-                    err(5);
-                this.c.push(chunk);
-                this.l = ncs;
-                return;
-            }
-            if (this.l) {
-                this.c.push(chunk);
-                chunk = cct(this.c, ncs);
-                this.c = [];
-                this.l = 0;
-            }
-            if (!this.z && ncs < (this.z = (chunk[this.s.b] & 2) ? 4 : 3 + ((chunk[this.s.b] >> 3) | (chunk[this.s.b + 1] << 5) | (chunk[this.s.b + 2] << 13)))) {
-                if (final)
-                    err(5);
-                this.c.push(chunk);
-                this.l = ncs;
-                return;
-            }
-            else
-                this.z = 0;
-            for (;;) {
-                var blk = rzb(chunk, this.s);
-                if (!blk) {
-                    if (final)
-                        err(5);
-                    var adc = chunk.subarray(this.s.b);
-                    this.s.b = 0;
-                    this.c.push(adc), this.l += adc.length;
-                    return;
-                }
-                else {
-                    this.ondata(blk, false);
-                    cpw(this.s.w, 0, blk.length);
-                    this.s.w.set(blk, this.s.w.length - blk.length);
-                }
-                if (this.s.l) {
-                    var rest = chunk.subarray(this.s.b);
-                    this.s = this.s.c * 4;
-                    this.push(rest, final);
-                    return;
-                }
-            }
-        }
-        else if (final)
-            err(5);
-    };
-    return Decompress;
-}());
-
-
-;// CONCATENATED MODULE: ./src/archive/lz4.ts
-/**
- * A streaming decoder for the LZ4 frame format, as pg_dump (PostgreSQL 16+, `-Z lz4`) writes its data
- * blocks: one frame per table's data. It checks the header, block and content checksums (xxHash32)
- * when the frame carries them, so a flipped byte is found, not just a short one.
- */
-const P1 = 0x9e3779b1;
-const P2 = 0x85ebca77;
-const P3 = 0xc2b2ae3d;
-const P4 = 0x27d4eb2f;
-const P5 = 0x165667b1;
-const rotl = (x, r) => ((x << r) | (x >>> (32 - r))) >>> 0;
-/** xxHash32, streaming, seed 0. */
-class XXH32 {
-    seed;
-    v = [0, 0, 0, 0];
-    buf = Buffer.alloc(16);
-    bufLen = 0;
-    total = 0;
-    constructor(seed = 0) {
-        this.seed = seed;
-        this.v = [(seed + P1 + P2) >>> 0, (seed + P2) >>> 0, seed >>> 0, (seed - P1) >>> 0];
-    }
-    round(i, lane) {
-        const v = this.v;
-        v[i] = Math.imul(rotl((v[i] + Math.imul(lane, P2)) >>> 0, 13), P1) >>> 0;
-    }
-    update(data) {
-        this.total += data.length;
-        let p = 0;
-        if (this.bufLen > 0) {
-            const take = Math.min(16 - this.bufLen, data.length);
-            this.buf.set(data.subarray(0, take), this.bufLen);
-            this.bufLen += take;
-            p = take;
-            if (this.bufLen < 16)
-                return;
-            for (let i = 0; i < 4; i++)
-                this.round(i, this.buf.readUInt32LE(i * 4));
-            this.bufLen = 0;
-        }
-        const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
-        for (; p + 16 <= data.length; p += 16) {
-            this.round(0, dv.getUint32(p, true));
-            this.round(1, dv.getUint32(p + 4, true));
-            this.round(2, dv.getUint32(p + 8, true));
-            this.round(3, dv.getUint32(p + 12, true));
-        }
-        if (p < data.length) {
-            this.buf.set(data.subarray(p), 0);
-            this.bufLen = data.length - p;
-        }
-    }
-    digest() {
-        const [v1, v2, v3, v4] = this.v;
-        let h = this.total >= 16
-            ? (rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18)) >>> 0
-            : (this.seed + P5) >>> 0;
-        h = (h + this.total) >>> 0;
-        let p = 0;
-        for (; p + 4 <= this.bufLen; p += 4) {
-            h = Math.imul(rotl((h + Math.imul(this.buf.readUInt32LE(p), P3)) >>> 0, 17), P4) >>> 0;
-        }
-        for (; p < this.bufLen; p++) {
-            h = Math.imul(rotl((h + Math.imul(this.buf[p], P5)) >>> 0, 11), P1) >>> 0;
-        }
-        h = Math.imul(h ^ (h >>> 15), P2) >>> 0;
-        h = Math.imul(h ^ (h >>> 13), P3) >>> 0;
-        return (h ^ (h >>> 16)) >>> 0;
-    }
-}
-function xxh32(data, seed = 0) {
-    const h = new XXH32(seed);
-    h.update(data);
-    return h.digest();
-}
-class Lz4Error extends Error {
-}
-const MAGIC = 0x184d2204;
-const WINDOW = 64 * 1024;
-const BLOCK_SIZES = { 4: 64 << 10, 5: 256 << 10, 6: 1 << 20, 7: 4 << 20 };
-/** Decode one LZ4 block into `out` at `pos` (the window before `pos` holds earlier output); returns the new end. */
-function decodeBlock(src, out, pos) {
-    let s = 0;
-    let o = pos;
-    const end = src.length;
-    for (;;) {
-        if (s >= end)
-            throw new Lz4Error('a block ends inside a sequence');
-        const token = src[s++];
-        let lit = token >>> 4;
-        if (lit === 15) {
-            for (let b = 255; b === 255;) {
-                if (s >= end)
-                    throw new Lz4Error('a block ends inside a literal length');
-                b = src[s++];
-                lit += b;
-            }
-        }
-        if (s + lit > end || o + lit > out.length)
-            throw new Lz4Error('a literal run overflows its block');
-        src.copy(out, o, s, s + lit);
-        s += lit;
-        o += lit;
-        if (s === end)
-            return o; // the last sequence has literals only
-        if (s + 2 > end)
-            throw new Lz4Error('a block ends inside a match offset');
-        const offset = src[s] | (src[s + 1] << 8);
-        s += 2;
-        if (offset === 0 || offset > o)
-            throw new Lz4Error(`a match points ${offset} bytes back, before the data`);
-        let len = (token & 15) + 4;
-        if ((token & 15) === 15) {
-            for (let b = 255; b === 255;) {
-                if (s >= end)
-                    throw new Lz4Error('a block ends inside a match length');
-                b = src[s++];
-                len += b;
-            }
-        }
-        if (o + len > out.length)
-            throw new Lz4Error('a match overflows its block');
-        let from = o - offset;
-        if (offset >= len) {
-            out.copy(out, o, from, from + len);
-            o += len;
-        }
-        else {
-            for (let i = 0; i < len; i++)
-                out[o++] = out[from++];
-        }
-    }
-}
-/**
- * Feed bytes with push(); finish() checks the frame ended. Output is counted, not kept, beyond the
- * 64 KiB window that linked blocks may refer back into.
- */
-class Lz4FrameDecoder {
-    pending = Buffer.alloc(0);
-    /** Input that arrived while the parser waits for `needed` bytes; joined only once that many are in. */
-    parked = [];
-    parkedBytes = 0;
-    needed = 0;
-    state = 'between';
-    blockChecksum = false;
-    contentChecksum = false;
-    maxBlock = 0;
-    content;
-    window = Buffer.alloc(0);
-    frames = 0;
-    bytesOut = 0;
-    /** Sees each piece of output once (to count its rows). */
-    onOutput;
-    push(b) {
-        this.parked.push(b);
-        this.parkedBytes += b.length;
-        if (this.pending.length + this.parkedBytes < this.needed)
-            return;
-        this.pending = Buffer.concat([this.pending, ...this.parked]);
-        this.parked = [];
-        this.parkedBytes = 0;
-        this.needed = 0;
-        const buf = this.pending;
-        let p = 0;
-        for (let next = this.step(buf, p); next >= 0; next = this.step(buf, p))
-            p = next;
-        this.pending = p === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(p));
-        this.needed = this.bytesWanted();
-    }
-    /** One step of the parser at `p`: where the next one starts, or -1 until more bytes come. */
-    step(buf, p) {
-        switch (this.state) {
-            case 'between':
-                return this.frameStart(buf, p);
-            case 'header':
-                return this.frameHeader(buf, p);
-            case 'block':
-                return this.block(buf, p);
-            case 'checksum':
-                return this.contentEnd(buf, p);
-        }
-    }
-    /** A frame's magic number, or a skippable frame stepped over. */
-    frameStart(buf, p) {
-        const avail = buf.length - p;
-        if (avail < 4)
-            return -1;
-        const magic = buf.readUInt32LE(p);
-        if ((magic & 0xfffffff0) === 0x184d2a50) {
-            if (avail < 8)
-                return -1;
-            const skip = buf.readUInt32LE(p + 4);
-            return avail < 8 + skip ? -1 : p + 8 + skip;
-        }
-        if (magic !== MAGIC)
-            throw new Lz4Error(`not an LZ4 frame (magic ${magic.toString(16)})`);
-        this.state = 'header';
-        return p + 4;
-    }
-    /** The frame descriptor: its flags, block size and header checksum. */
-    frameHeader(buf, p) {
-        const avail = buf.length - p;
-        if (avail < 2)
-            return -1;
-        const flg = buf[p];
-        const bd = buf[p + 1];
-        const len = 2 + (flg & 0x08 ? 8 : 0) + (flg & 0x01 ? 4 : 0) + 1;
-        if (avail < len)
-            return -1;
-        if (flg >>> 6 !== 1)
-            throw new Lz4Error('unsupported LZ4 frame version');
-        const hc = (xxh32(buf.subarray(p, p + len - 1)) >>> 8) & 0xff;
-        if (hc !== buf[p + len - 1])
-            throw new Lz4Error('the LZ4 frame header checksum does not match');
-        this.blockChecksum = (flg & 0x10) !== 0;
-        this.contentChecksum = (flg & 0x04) !== 0;
-        this.maxBlock = BLOCK_SIZES[(bd >>> 4) & 7] ?? 0;
-        if (!this.maxBlock)
-            throw new Lz4Error('invalid LZ4 block size');
-        this.content = this.contentChecksum ? new XXH32() : undefined;
-        this.window = Buffer.alloc(0);
-        this.state = 'block';
-        return p + len;
-    }
-    /** A data block (checked, decoded and passed on), or the end mark of the frame's blocks. */
-    block(buf, p) {
-        const avail = buf.length - p;
-        if (avail < 4)
-            return -1;
-        const word = buf.readUInt32LE(p);
-        if (word === 0) {
-            this.state = this.contentChecksum ? 'checksum' : 'between';
-            if (!this.contentChecksum)
-                this.frames++;
-            return p + 4;
-        }
-        const raw = (word & 0x80000000) !== 0;
-        const size = word & 0x7fffffff;
-        if (size > this.maxBlock)
-            throw new Lz4Error(`a block of ${size} bytes exceeds the frame's ${this.maxBlock}`);
-        const need = 4 + size + (this.blockChecksum ? 4 : 0);
-        if (avail < need)
-            return -1;
-        const data = buf.subarray(p + 4, p + 4 + size);
-        if (this.blockChecksum && xxh32(data) !== buf.readUInt32LE(p + 4 + size)) {
-            throw new Lz4Error('an LZ4 block checksum does not match');
-        }
-        this.output(raw ? data : this.decompress(data), raw);
-        return p + need;
-    }
-    /** A compressed block decoded after the window it may refer back into; the window moves on. */
-    decompress(data) {
-        const w = this.window.length;
-        const out = Buffer.allocUnsafe(w + this.maxBlock);
-        this.window.copy(out, 0);
-        const endAt = decodeBlock(data, out, w);
-        this.window = out.subarray(Math.max(0, endAt - WINDOW), endAt);
-        return out.subarray(w, endAt);
-    }
-    output(produced, raw) {
-        if (raw)
-            this.window = Buffer.concat([this.window, produced]).subarray(-WINDOW);
-        this.content?.update(produced);
-        this.bytesOut += produced.length;
-        this.onOutput?.(produced);
-    }
-    /** The content checksum that ends a frame. */
-    contentEnd(buf, p) {
-        if (buf.length - p < 4)
-            return -1;
-        if (this.content.digest() !== buf.readUInt32LE(p)) {
-            throw new Lz4Error('the LZ4 content checksum does not match');
-        }
-        this.frames++;
-        this.state = 'between';
-        return p + 4;
-    }
-    /** How many buffered bytes the parser needs before it can take its next step. */
-    bytesWanted() {
-        const buf = this.pending;
-        if (this.state === 'block' && buf.length >= 4) {
-            const size = buf.readUInt32LE(0) & 0x7fffffff;
-            return 4 + size + (this.blockChecksum ? 4 : 0);
-        }
-        return buf.length + 1;
-    }
-    /** Throws unless the input ended exactly at the end of a frame. */
-    finish() {
-        if (this.parkedBytes > 0) {
-            this.needed = 0;
-            this.push(Buffer.alloc(0));
-        }
-        if (this.state !== 'between' || this.pending.length > 0 || this.frames === 0) {
-            throw new Lz4Error('the LZ4 frame ends early');
-        }
-        return this.bytesOut;
-    }
-}
-
+// EXTERNAL MODULE: ./node_modules/fzstd/esm/index.mjs
+var esm = __nccwpck_require__(8339);
+// EXTERNAL MODULE: ./src/archive/lz4.ts
+var lz4 = __nccwpck_require__(9052);
 ;// CONCATENATED MODULE: ./src/archive/problem.ts
 /** A finding raised from deep inside a parser; the inspection turns it into a Finding. */
 class ArchiveProblem extends Error {
@@ -44393,7 +43651,7 @@ class SyncDecoder {
     }
 }
 function lz4Decoder(what) {
-    const dec = new Lz4FrameDecoder();
+    const dec = new lz4/* Lz4FrameDecoder */.qZ();
     const rows = new RowCounter();
     dec.onOutput = (b) => rows.add(b);
     return new SyncDecoder((b) => dec.push(b), () => {
@@ -44406,7 +43664,7 @@ function zstdJsDecoder(what) {
     let out = 0;
     const rows = new RowCounter();
     let ended = false;
-    const dec = new Decompress((chunk, final) => {
+    const dec = new esm/* Decompress */.YM((chunk, final) => {
         out += chunk.length;
         rows.add(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
         if (final)
@@ -46089,8 +45347,8 @@ async function retentionStage(b) {
 
 // EXTERNAL MODULE: ./src/postgres/binaries.ts
 var binaries = __nccwpck_require__(1758);
-// EXTERNAL MODULE: ./src/postgres/client.ts
-var client = __nccwpck_require__(8620);
+// EXTERNAL MODULE: ./src/postgres/client.ts + 3 modules
+var client = __nccwpck_require__(1649);
 // EXTERNAL MODULE: ./src/postgres/cluster.ts + 1 modules
 var postgres_cluster = __nccwpck_require__(4259);
 // EXTERNAL MODULE: ./src/postgres/restore.ts
@@ -46272,7 +45530,7 @@ async function verifyStages(pipe, opts, log, work, schemaSkip) {
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var _config_restorable_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8519);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8620);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1649);
 /* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(9334);
 
 
@@ -46961,6 +46219,10 @@ async function main(argv) {
         return 4;
     }
 }
+// The AWS SDK warns on each S3 use under Node 20 that its versions after January 2027 will need
+// Node 22: the one here is pinned (package.json) and runs on Node 20, the CLI's oldest, so the
+// notice (nine lines on stderr) is left out. The actions run on node24.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.exitCode = await main(process.argv.slice(2));
 
 __webpack_async_result__();
@@ -47102,7 +46364,7 @@ const compareRungInputs = {
 /* harmony import */ var _config_restorable_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8519);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_inputs_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9114);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(8620);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(1649);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(1928);
 
 
@@ -47188,8 +46450,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   L: () => (/* binding */ runCompare)
 });
 
-// EXTERNAL MODULE: ./src/postgres/client.ts
-var client = __nccwpck_require__(8620);
+// EXTERNAL MODULE: ./src/postgres/client.ts + 3 modules
+var client = __nccwpck_require__(1649);
 // EXTERNAL MODULE: ./src/report/stages.ts
 var stages = __nccwpck_require__(1139);
 // EXTERNAL MODULE: ./src/report/findings.ts
@@ -47440,6 +46702,9 @@ async function targetStage(ctx, src, conn) {
             return {};
         }
         catch (e) {
+            // TLS, authentication, pg_hba: the user's to fix (one line, exit 2); an unreachable server is a finding.
+            if (e instanceof errors/* UserError */.yo)
+                throw e;
             const message = `could not read ${ctx.result.target}: ${(0,errors/* errorMessage */.gJ)(e)}`;
             return { findings: [(0,report_findings/* finding */.gk)('TARGET_UNREACHABLE', 'target', message)] };
         }
@@ -47966,10 +47231,11 @@ function childEnv(own = {}, inherit = []) {
 /**
  * For the user's own commands (migrate-command, start-command, stop-command): the runner's
  * environment, less what carries Restorable's secrets and inputs (the store's keys, tokens, the
- * action's inputs, passwords).
+ * action's inputs, passwords). PGSERVICE too: the connection's own libpq variables already hold what
+ * its service gave, and libpq would let the service's settings win over them.
  */
 function userCommandEnv(own = {}) {
-    const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
+    const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|PGSERVICE$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
     return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
 }
 function isRoot() {
@@ -48553,7 +47819,7 @@ function removeQuietly(file) {
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2642);
 /* harmony import */ var _postgres_binaries_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(1758);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(8620);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(1649);
 
 
 
@@ -48717,7 +47983,7 @@ function parseDrillOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE
 /* harmony export */   z: () => (/* binding */ drillFacts)
 /* harmony export */ });
 /* harmony import */ var _backup_facts_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4921);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8620);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1649);
 
 
 /** The facts that head a drill's summary: the backup, the target, the restore, what came back. */
@@ -48798,8 +48064,8 @@ async function compareStage(t) {
         t.result.compare = summary;
 }
 
-// EXTERNAL MODULE: ./src/postgres/client.ts
-var postgres_client = __nccwpck_require__(8620);
+// EXTERNAL MODULE: ./src/postgres/client.ts + 3 modules
+var postgres_client = __nccwpck_require__(1649);
 // EXTERNAL MODULE: ./src/report/findings.ts
 var report_findings = __nccwpck_require__(9334);
 ;// CONCATENATED MODULE: ./src/checks/integrity.ts
@@ -49461,6 +48727,9 @@ async function openTarget(v) {
             opened = await (0,drill_target/* serverTarget */.dH)(admin, opts.allowTargetServer);
         }
         catch (e) {
+            // TLS, authentication, pg_hba: the user's to fix (one line, exit 2); an unreachable server is a finding.
+            if (e instanceof errors/* UserError */.yo)
+                throw e;
             const message = `could not reach the target server: ${(0,errors/* errorMessage */.gJ)(e)}`;
             return { findings: [(0,report_findings/* finding */.gk)('TARGET_FAILED', 'target', message)] };
         }
@@ -49566,8 +48835,8 @@ async function teardownStage(ctx) {
 
 // EXTERNAL MODULE: ./src/archive/plain.ts + 1 modules
 var plain = __nccwpck_require__(9185);
-// EXTERNAL MODULE: ./src/backup/verify.ts + 21 modules
-var verify = __nccwpck_require__(4994);
+// EXTERNAL MODULE: ./src/backup/verify.ts + 19 modules
+var verify = __nccwpck_require__(1707);
 ;// CONCATENATED MODULE: ./src/drill/stages/verify.ts
 
 
@@ -49928,7 +49197,7 @@ const drillSpec = {
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2642);
 /* harmony import */ var _postgres_binaries_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1758);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8620);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(1649);
 /* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4259);
 
 
@@ -49973,7 +49242,8 @@ async function serverTarget(admin, allow) {
         return { dbs, name, version };
     });
     if (!allow) {
-        const hits = [admin.host, facts.name, ...facts.dbs].filter((n) => n && PRODUCTION_LIKE.test(n));
+        const hosts = (admin.hosts ?? [admin]).map((h) => h.host);
+        const hits = [...hosts, facts.name, ...facts.dbs].filter((n) => n && PRODUCTION_LIKE.test(n));
         if (hits.length > 0) {
             return {
                 refused: `the target server looks like production (${hits.map((h) => `"${h}"`).join(', ')}); nothing was created on it`,
@@ -50043,7 +49313,7 @@ async function removeKept(handle, admin) {
 /* harmony import */ var _config_restorable_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8519);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_inputs_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9114);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(8620);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(1649);
 /* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(4670);
 
 
@@ -50217,8 +49487,8 @@ var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
-// EXTERNAL MODULE: ./src/postgres/client.ts
-var client = __nccwpck_require__(8620);
+// EXTERNAL MODULE: ./src/postgres/client.ts + 3 modules
+var client = __nccwpck_require__(1649);
 // EXTERNAL MODULE: ./src/report/stages.ts
 var stages = __nccwpck_require__(1139);
 // EXTERNAL MODULE: ./src/core/duration.ts
@@ -50954,21 +50224,34 @@ function rollbackCommands(j) {
 /* harmony export */   U: () => (/* binding */ plantMarker)
 /* harmony export */ });
 /* harmony import */ var _core_duration_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8571);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8620);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1649);
+
 
 
 /** The restore points Restorable plants start so; a target by such a name checks both halves. */
 const MARKER_PREFIX = 'restorable-marker-';
 /** Plant a marker on the live server: a row before and after a restore point, WAL switched so both reach the archive. */
 async function plantMarker(url, log) {
-    const conn = (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_1__/* .parseDbUrl */ .Bd)('marker-url', url, (s) => log.secret(s));
+    const conn = (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_2__/* .parseDbUrl */ .Bd)('marker-url', url, (s) => log.secret(s));
     const name = `${MARKER_PREFIX}${(0,_core_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .timeStamp */ .ln)().toLowerCase()}-${Math.random().toString(36).slice(2, 6)}`;
-    return (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_1__/* .withClient */ .SV)(conn, async (c) => {
-        await c.query('CREATE SCHEMA IF NOT EXISTS restorable');
-        await c.query(`CREATE TABLE IF NOT EXISTS restorable.pitr_marker (
-         id bigserial PRIMARY KEY, name text NOT NULL, phase text NOT NULL,
-         at timestamptz NOT NULL DEFAULT clock_timestamp())`);
-        await c.query("INSERT INTO restorable.pitr_marker (name, phase) VALUES ($1, 'before')", [name]);
+    return (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_2__/* .withClient */ .SV)(conn, async (c) => {
+        await requireMarkerPrivileges(c);
+        // One transaction up to the restore point: a refusal (a privilege, a read-only server) leaves
+        // neither the table nor a half-planted row behind.
+        await c.query('BEGIN');
+        try {
+            await c.query('CREATE SCHEMA IF NOT EXISTS restorable');
+            await c.query(`CREATE TABLE IF NOT EXISTS restorable.pitr_marker (
+           id bigserial PRIMARY KEY, name text NOT NULL, phase text NOT NULL,
+           at timestamptz NOT NULL DEFAULT clock_timestamp())`);
+            await c.query("INSERT INTO restorable.pitr_marker (name, phase) VALUES ($1, 'before')", [name]);
+            await c.query('COMMIT');
+        }
+        catch (e) {
+            await c.query('ROLLBACK').catch(() => { });
+            throw markerRefused(e);
+        }
         const at = (await c.query('SELECT clock_timestamp() AS at')).rows[0]?.at;
         await c.query('SELECT pg_create_restore_point($1)', [name]);
         await c.query("INSERT INTO restorable.pitr_marker (name, phase) VALUES ($1, 'after')", [name]);
@@ -50977,6 +50260,23 @@ async function plantMarker(url, log) {
         log.info(`planted marker ${name}: recover to it with target-name: ${name}`);
         return { name, plantedAt: at.toISOString() };
     });
+}
+const MARKER_FUNCTIONS = ['pg_create_restore_point(text)', 'pg_switch_wal()'];
+/** Before anything is written: the role may run both functions a marker needs, or one line says which it lacks. */
+async function requireMarkerPrivileges(c) {
+    const r = await c.query("SELECT f, has_function_privilege(f, 'EXECUTE') AS ok, current_user AS role FROM unnest($1::text[]) AS f", [MARKER_FUNCTIONS]);
+    const missing = r.rows.filter((x) => !x.ok).map((x) => x.f);
+    if (missing.length === 0)
+        return;
+    const role = r.rows[0]?.role ?? '';
+    throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo('marker-url', `the role "${role}" may not EXECUTE ${missing.join(' and ')}, which a marker needs; nothing was written`, `Grant it: ${missing.map((f) => `GRANT EXECUTE ON FUNCTION ${f} TO "${role}";`).join(' ')}`);
+}
+/** The marker's table or row refused (a privilege, a read-only server): one line, the transaction rolled back. */
+function markerRefused(e) {
+    const code = e.code;
+    if (code !== '42501' && code !== '25006')
+        return e;
+    return new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo('marker-url', `could not write the marker row (${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .errorMessage */ .gJ)(e)}); nothing was written`, 'Connect to the primary as a role that may CREATE in the database (or owns the restorable schema) and INSERT into restorable.pitr_marker');
 }
 
 
@@ -51001,7 +50301,7 @@ async function plantMarker(url, log) {
 /* harmony import */ var _core_inputs_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9114);
 /* harmony import */ var _core_log_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(4325);
 /* harmony import */ var _core_parse_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(1896);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8620);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(1649);
 /* harmony import */ var _postgres_pgctl_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(9573);
 /* harmony import */ var _sources_s3_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(2832);
 /* harmony import */ var _proof_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(8547);
@@ -51471,8 +50771,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 var duration = __nccwpck_require__(8571);
 // EXTERNAL MODULE: ./src/core/errors.ts
 var errors = __nccwpck_require__(4296);
-// EXTERNAL MODULE: ./src/postgres/client.ts
-var client = __nccwpck_require__(8620);
+// EXTERNAL MODULE: ./src/postgres/client.ts + 3 modules
+var client = __nccwpck_require__(1649);
 // EXTERNAL MODULE: ./src/postgres/cluster.ts + 1 modules
 var cluster = __nccwpck_require__(4259);
 // EXTERNAL MODULE: ./src/postgres/recovery.ts
@@ -51715,7 +51015,10 @@ function dataDirMajor(dataDir) {
 
 // EXTERNAL MODULE: ./src/pitr/proof.ts
 var pitr_proof = __nccwpck_require__(8547);
+// EXTERNAL MODULE: ./src/pitr/wal-archive.ts + 1 modules
+var wal_archive = __nccwpck_require__(1018);
 ;// CONCATENATED MODULE: ./src/pitr/spool.ts
+
 
 
 
@@ -51761,7 +51064,7 @@ class WalSpool {
     prefetch;
     owner;
     log;
-    stats = { fetched: 0, bytes: 0, waits: 0, missing: [], errors: [] };
+    stats = { fetched: 0, bytes: 0, waits: 0, missing: [], corrupt: [], errors: [] };
     index = new Map();
     inFlight = new Set();
     ready = new Set();
@@ -51902,6 +51205,8 @@ class WalSpool {
             const message = `could not fetch ${f.object}: ${(0,errors/* errorMessage */.gJ)(e)}`;
             this.log.warn(message);
             this.stats.errors.push(message);
+            if (e instanceof wal_archive/* WalCorruptError */.qT)
+                this.stats.corrupt.push({ name: f.name, why: e.message });
             this.noteMissing(f.name);
             // The server gets a clear "not available" rather than waiting for the script's timeout.
             this.write(`${f.name}.missing`, '');
@@ -51926,8 +51231,6 @@ class WalSpool {
     }
 }
 
-// EXTERNAL MODULE: ./src/pitr/wal-archive.ts
-var wal_archive = __nccwpck_require__(2570);
 ;// CONCATENATED MODULE: ./src/pitr/backends.ts
 
 
@@ -51980,7 +51283,7 @@ class NativeBackend {
         this.description = `base backups ${base.description}, WAL ${walSource.description}`;
     }
     async archive() {
-        this.wal ??= await wal_archive/* WalArchive */.J.open(this.walSource);
+        this.wal ??= await wal_archive/* WalArchive */.JP.open(this.walSource);
         return this.wal;
     }
     async list() {
@@ -52132,7 +51435,7 @@ class PgbackrestBackend {
                 objects.push({ name: `${sub}/${m[1]}`, size: st.size, modified: st.mtime, kind: 'file' });
             }
         }
-        const wal = new wal_archive/* WalArchive */.J(new local/* LocalSource */.R('stanza', dir), objects);
+        const wal = new wal_archive/* WalArchive */.JP(new local/* LocalSource */.R('stanza', dir), objects);
         return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), b.endLsn, this.timeline);
     }
     async repoPath() {
@@ -53145,6 +52448,10 @@ async function prepareServer(ctx, mode, restored) {
 /** The finding of a recovery that ended without promoting at its target. */
 function notReached(ctx, outcome, stats) {
     const why = outcome.reason ?? 'recovery did not finish';
+    // A damaged segment the server asked for: replay stopped before it, whatever the server says.
+    const damaged = stats?.corrupt.find((c) => stats.missing.includes(c.name));
+    if (damaged)
+        return (0,report_findings/* finding */.gk)('WAL_CORRUPT', 'recover', `WAL segment ${damaged.name} is damaged: ${damaged.why}; recovery stopped before it (${why}, target ${ctx.result.target})`, { evidence: { segment: damaged.name, recoveredTo: outcome.recoveredTo?.toISOString() ?? null } });
     if (outcome.status !== 'unreached')
         return (0,report_findings/* finding */.gk)('RECOVERY_FAILED', 'recover', `${why}. Server log:\n${outcome.logTail}`);
     // The first segment the server asked for that the archive does not hold: where the WAL ends.
@@ -53400,7 +52707,7 @@ function pitrOutputs(r, reportPath) {
 /* harmony import */ var _backup_inputs_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3613);
 /* harmony import */ var _comparison_inputs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1928);
 /* harmony import */ var _core_inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9114);
-/* harmony import */ var _wal_archive_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2570);
+/* harmony import */ var _wal_archive_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1018);
 
 
 
@@ -53417,7 +52724,7 @@ const pitrInputs = {
         fix: (v) => `Use one of: ${BACKENDS.join(', ')}${planned(v) ? ' (barman and wal-g are planned)' : ''}`,
     }),
     'base-backups': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('native: the folder or s3://bucket/prefix holding base backups, one folder each (plain, or base.tar[.gz] with backup_manifest).'),
-    'wal-archive': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('native: the folder or s3:// prefix archive_command copies WAL segments to (plain or .gz).'),
+    'wal-archive': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('native: the folder or s3:// prefix holding the archived WAL: plain, .gz, .bz2, .lz4, .zst or .xz, Barman’s wals/ folder or pgBackRest’s archive/<stanza> folder.'),
     stanza: (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('pgbackrest: the stanza.'),
     'pgbackrest-config': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('pgbackrest: path of its configuration file (default: pgBackRest’s own default).'),
     backup: (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('Restore this base backup (its folder name, or a pgBackRest label) instead of the newest one that ended before the target.'),
@@ -53426,7 +52733,7 @@ const pitrInputs = {
     'target-name': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('Recover to this restore point (pg_create_restore_point).'),
     'target-immediate': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .flag */ .Jt)('Recover only until the base backup is consistent (the fastest drill).', false),
     'target-inclusive': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .flag */ .Jt)('Stop just after the target (true) or just before it (false).', true),
-    'target-timeline': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .custom */ .Ie)('The timeline to recover along: `latest` (the newest that descends from the base backup), `current` (the base backup’s own) or a number; the plan checks WAL along it (the .history files).', (t) => (0,_wal_archive_js__WEBPACK_IMPORTED_MODULE_3__/* .parseTimeline */ .p)('', t), 'latest'),
+    'target-timeline': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .custom */ .Ie)('The timeline to recover along: `latest` (the newest that descends from the base backup), `current` (the base backup’s own) or a number; the plan checks WAL along it (the .history files).', (t) => (0,_wal_archive_js__WEBPACK_IMPORTED_MODULE_3__/* .parseTimeline */ .pv)('', t), 'latest'),
     mode: (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .choice */ .Yq)(MODES, '`drill` (a scratch cluster, torn down), `side-by-side` (into data-directory, left running) or `in-place` (replace data-directory behind interlocks).', { default: 'drill' }),
     'data-directory': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('side-by-side: where to recover to (empty or absent). in-place: the live data directory to replace.'),
     port: (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .integer */ .nd)('side-by-side: the port of the recovered server (default: a free one).', {
@@ -53513,25 +52820,44 @@ const pitrSpec = {
 
 /***/ }),
 
-/***/ 2570:
+/***/ 1018:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   J: () => (/* binding */ WalArchive),
-/* harmony export */   p: () => (/* binding */ parseTimeline)
-/* harmony export */ });
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7075);
-/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var node_stream_promises__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6466);
-/* harmony import */ var node_stream_promises__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_stream_promises__WEBPACK_IMPORTED_MODULE_3__);
-/* harmony import */ var node_zlib__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8522);
-/* harmony import */ var node_zlib__WEBPACK_IMPORTED_MODULE_4___default = /*#__PURE__*/__nccwpck_require__.n(node_zlib__WEBPACK_IMPORTED_MODULE_4__);
-/* harmony import */ var _archive_wal_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(4354);
-/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4296);
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  JP: () => (/* binding */ WalArchive),
+  qT: () => (/* binding */ WalCorruptError),
+  pv: () => (/* binding */ parseTimeline)
+});
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+// EXTERNAL MODULE: external "node:stream/promises"
+var promises_ = __nccwpck_require__(6466);
+// EXTERNAL MODULE: ./src/archive/wal.ts
+var wal = __nccwpck_require__(4354);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(4296);
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
+var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_node_zlib_);
+// EXTERNAL MODULE: ./node_modules/fzstd/esm/index.mjs
+var esm = __nccwpck_require__(8339);
+// EXTERNAL MODULE: ./src/archive/lz4.ts
+var lz4 = __nccwpck_require__(9052);
+// EXTERNAL MODULE: ./src/core/exec.ts
+var exec = __nccwpck_require__(2642);
+;// CONCATENATED MODULE: ./src/pitr/wal-codec.ts
 
 
 
@@ -53539,7 +52865,151 @@ const pitrSpec = {
 
 
 
-const WAL_NAME = /^([0-9A-F]{24}|[0-9A-F]{8}\.history|[0-9A-F]{24}\.[0-9A-F]{8}\.backup)(\.gz)?$/;
+/** The suffixes archive_command scripts, pgBackRest and WAL tools add. */
+const SUFFIXES = {
+    '.gz': 'gzip',
+    '.bz2': 'bzip2',
+    '.lz4': 'lz4',
+    '.zst': 'zstd',
+    '.xz': 'xz',
+};
+/** The compression a file's first bytes announce (none when they announce none of these). */
+function sniff(head) {
+    const is = (...bytes) => bytes.every((b, i) => head[i] === b);
+    if (is(0x1f, 0x8b))
+        return 'gzip';
+    if (is(0x42, 0x5a, 0x68))
+        return 'bzip2';
+    if (is(0x04, 0x22, 0x4d, 0x18))
+        return 'lz4';
+    if (is(0x28, 0xb5, 0x2f, 0xfd))
+        return 'zstd';
+    if (is(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00))
+        return 'xz';
+    return 'none';
+}
+/** The first bytes of a local file. */
+function headOf(file) {
+    const fd = external_node_fs_default().openSync(file, 'r');
+    try {
+        const b = Buffer.alloc(8);
+        const n = external_node_fs_default().readSync(fd, b, 0, 8, 0);
+        return b.subarray(0, n);
+    }
+    finally {
+        external_node_fs_default().closeSync(fd);
+    }
+}
+/** A Transform around a push decoder (LZ4 frames, fzstd). */
+function pushTransform(make) {
+    let decoder;
+    const t = new external_node_stream_.Transform({
+        transform(chunk, _enc, done) {
+            try {
+                decoder.push(chunk);
+                done();
+            }
+            catch (e) {
+                done(e);
+            }
+        },
+        flush(done) {
+            try {
+                decoder.finish();
+                done();
+            }
+            catch (e) {
+                done(e);
+            }
+        },
+    });
+    decoder = make((b) => t.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength)));
+    return t;
+}
+function decoderStream(c) {
+    if (c === 'gzip')
+        return external_node_zlib_default().createGunzip();
+    if (c === 'lz4')
+        return pushTransform((emit) => {
+            const d = new lz4/* Lz4FrameDecoder */.qZ();
+            d.onOutput = emit;
+            return { push: (b) => d.push(b), finish: () => void d.finish() };
+        });
+    return pushTransform((emit) => {
+        let ended = false;
+        const d = new esm/* Decompress */.YM((chunk, final) => {
+            emit(chunk);
+            if (final)
+                ended = true;
+        });
+        return {
+            push: (b) => d.push(b),
+            finish: () => {
+                if (!ended)
+                    d.push(new Uint8Array(0), true);
+                if (!ended)
+                    throw new Error('the zstd frame ends early');
+            },
+        };
+    });
+}
+const TOOLS = { bzip2: ['bzip2', '.bz2'], xz: ['xz', '.xz'] };
+/**
+ * Decompress the local file `src` (of compression `c`) into `dest`. bzip2 and xz run the system's
+ * own tools (on a copy named as they expect, which they replace); the others decode in process.
+ * Throws with the decoder's own words when the bytes do not decompress.
+ */
+async function decompressFile(c, src, dest) {
+    if (c === 'bzip2' || c === 'xz') {
+        const [tool, suffix] = TOOLS[c];
+        const packed = `${dest}${suffix}`;
+        await external_node_fs_default().promises.copyFile(src, packed);
+        try {
+            const r = await (0,exec/* run */.eF)(tool, ['-d', '-f', '-q', packed], { install: `apt-get install ${tool}` });
+            if (r.code !== 0)
+                throw new Error(`${tool} -d: ${r.stderr.trim() || `exit ${r.code}`}`);
+        }
+        finally {
+            external_node_fs_default().rmSync(packed, { force: true });
+        }
+        return;
+    }
+    await (0,promises_.pipeline)(external_node_fs_default().createReadStream(src), decoderStream(c), external_node_fs_default().createWriteStream(dest));
+}
+/** Decompress a small file's bytes (a history file), through a scratch file for bzip2 and xz. */
+async function decompressSmall(c, bytes, scratch) {
+    if (c === 'none')
+        return bytes;
+    const src = `${scratch}.in`;
+    external_node_fs_default().writeFileSync(src, bytes);
+    try {
+        await decompressFile(c, src, scratch);
+        return external_node_fs_default().readFileSync(scratch);
+    }
+    finally {
+        external_node_fs_default().rmSync(src, { force: true });
+        external_node_fs_default().rmSync(scratch, { force: true });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/pitr/wal-archive.ts
+
+
+
+
+
+
+
+
+const WAL_NAME = /^([0-9A-F]{24}|[0-9A-F]{8}\.history|[0-9A-F]{24}\.[0-9A-F]{8}\.backup)(-[0-9a-f]{40})?(\.gz|\.bz2|\.lz4|\.zst|\.xz)?$/;
+/** A WAL file in the archive that cannot be read back whole: its bytes are damaged. */
+class WalCorruptError extends Error {
+    walName;
+    constructor(walName, message) {
+        super(message);
+        this.walName = walName;
+    }
+}
 /** `latest`, `current`, or a timeline number (decimal, as pg_controldata prints it). */
 function parseTimeline(input, value) {
     const v = (value ?? '').trim().toLowerCase();
@@ -53549,7 +53019,7 @@ function parseTimeline(input, value) {
         return 'current';
     const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
     if (!Number.isInteger(n) || n < 1 || n > 0xffffffff)
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_5__/* .UserError */ .yo(input, `"${value}" is not a timeline`, 'Give latest, current or a timeline number such as 2');
+        throw new errors/* UserError */.yo(input, `"${value}" is not a timeline`, 'Give latest, current or a timeline number such as 2');
     return n;
 }
 /** The WAL archive an `archive_command` that copies (or gzips) files leaves behind. Read-only. */
@@ -53565,15 +53035,17 @@ class WalArchive {
             if (!m || o.kind !== 'file')
                 continue;
             const name = m[1];
-            const gzip = m[2] !== undefined;
-            // Both plain and .gz of one name: the plain one is cheaper to serve.
-            if (this.files.has(name) && gzip)
+            const bare = m[2] === undefined && m[3] === undefined;
+            // Both a bare and a suffixed object of one name: the bare one is likelier plain, cheaper to serve.
+            if (this.files.has(name) && !bare)
                 continue;
-            this.files.set(name, { name, object: o.name, gzip, size: o.size, modified: o.modified });
+            const compression = m[3] ? SUFFIXES[m[3]] : m[2] ? 'none' : undefined;
+            this.files.set(name, { name, object: o.name, compression, size: o.size, modified: o.modified });
         }
-        // The segment size is the size of any plain segment; 16 MiB (the default) when all are gzipped.
-        const plain = [...this.files.values()].find((f) => !f.gzip && f.name.length === 24 && f.size > 0);
-        this.segSize = plain && isPowerOfTwo(plain.size) ? plain.size : _archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .DEFAULT_SEGMENT_SIZE */ .ox;
+        // The segment size is the size of any plain segment (a compressed one is no power of two);
+        // 16 MiB (the default) when all are compressed.
+        const plain = [...this.files.values()].find((f) => (f.compression ?? 'none') === 'none' && f.name.length === 24 && isPowerOfTwo(f.size));
+        this.segSize = plain && isPowerOfTwo(plain.size) ? plain.size : wal/* DEFAULT_SEGMENT_SIZE */.ox;
     }
     static async open(source) {
         return new WalArchive(source, await source.list());
@@ -53587,19 +53059,30 @@ class WalArchive {
         for (const f of this.files.values()) {
             if (!f.name.endsWith('.backup'))
                 continue;
-            const text = f.gzip ? await this.readGzipText(f) : await this.source.readText(f.object, 64 * 1024);
-            const h = text ? (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .parseBackupHistory */ .MG)(text) : undefined;
+            const text = await this.readSmall(f);
+            const h = text ? (0,wal/* parseBackupHistory */.MG)(text) : undefined;
             if (h)
                 out.push(h);
         }
         return out;
     }
-    async readGzipText(f) {
+    /** A history file's text (decompressed); undefined when it is too large or does not decompress. */
+    async readSmall(f) {
+        if (f.size > 1024 * 1024)
+            return undefined;
+        if ((f.compression ?? 'none') === 'none') {
+            // One plain GET; a bare name whose text is not text was compressed in place (Barman).
+            const text = await this.source.readText(f.object, 1024 * 1024);
+            if (f.compression === 'none' || text === undefined || !/[^\t\n\r\x20-\x7e]/.test(text))
+                return text;
+        }
         const chunks = [];
         for await (const c of this.source.read(f.object, f.size))
             chunks.push(c);
+        const bytes = Buffer.concat(chunks);
+        const scratch = external_node_path_default().join(external_node_os_default().tmpdir(), `restorable-${process.pid}-${f.name}`);
         try {
-            return node_zlib__WEBPACK_IMPORTED_MODULE_4___default().gunzipSync(Buffer.concat(chunks)).toString('utf8');
+            return (await decompressSmall(f.compression ?? sniff(bytes), bytes, scratch)).toString('utf8');
         }
         catch {
             return undefined;
@@ -53624,8 +53107,8 @@ class WalArchive {
             const f = this.files.get(`${tli.toString(16).toUpperCase().padStart(8, '0')}.history`);
             if (!f)
                 continue;
-            const text = f.gzip ? await this.readGzipText(f) : await this.source.readText(f.object, 1024 * 1024);
-            const switches = text ? (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .parseTimelineHistory */ .r7)(text) : [];
+            const text = await this.readSmall(f);
+            const switches = text ? (0,wal/* parseTimelineHistory */.r7)(text) : [];
             // Only a timeline that descends from the backup's.
             if (switches.some((s) => s.tli === fromTli))
                 return { last: tli, switches };
@@ -53643,9 +53126,9 @@ class WalArchive {
     /** The backup's end: WAL up to it is needed whatever the target (unless the backup holds it). */
     backupEndLsn, timeline = 'latest') {
         const chain = await this.timelineHistory(startTli, timeline);
-        const first = (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .segmentOf */ .dJ)(startLsn, this.segSize);
+        const first = (0,wal/* segmentOf */.dJ)(startLsn, this.segSize);
         if (!chain) {
-            const none = (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .segmentName */ .Jc)(startTli, first, this.segSize);
+            const none = (0,wal/* segmentName */.Jc)(startTli, first, this.segSize);
             return {
                 first: none,
                 last: none,
@@ -53654,16 +53137,16 @@ class WalArchive {
                 unknownTimeline: timeline,
             };
         }
-        const tliOf = (segno) => (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .timelineFor */ .vl)(segno, chain.switches, chain.last, this.segSize);
-        const name = (segno) => (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .segmentName */ .Jc)(tliOf(segno), segno, this.segSize);
+        const tliOf = (segno) => (0,wal/* timelineFor */.vl)(segno, chain.switches, chain.last, this.segSize);
+        const name = (segno) => (0,wal/* segmentName */.Jc)(tliOf(segno), segno, this.segSize);
         const onPath = [...this.files.values()]
-            .map((f) => ({ f, s: f.name.length === 24 ? (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .parseSegmentName */ .EU)(f.name, this.segSize) : undefined }))
+            .map((f) => ({ f, s: f.name.length === 24 ? (0,wal/* parseSegmentName */.EU)(f.name, this.segSize) : undefined }))
             .filter((x) => x.s !== undefined && x.s.tli === tliOf(x.s.segno) && x.s.segno >= first);
         const lastOnPath = onPath.reduce((a, x) => ((x.s?.segno ?? -1n) > a ? (x.s?.segno ?? -1n) : a), first - 1n);
         const lsnEnd = end.kind === 'lsn' || end.kind === 'immediate';
         const ends = [lsnEnd ? end.lsn : undefined, backupEndLsn].filter((l) => l !== undefined);
         const needUntil = ends.length
-            ? (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .segmentOf */ .dJ)(ends.reduce((a, b) => (b > a ? b : a)), this.segSize)
+            ? (0,wal/* segmentOf */.dJ)(ends.reduce((a, b) => (b > a ? b : a)), this.segSize)
             : first;
         // The chain to check: to the target's segment, or (time, name) to the last segment present.
         const until = lsnEnd ? needUntil : lastOnPath > needUntil ? lastOnPath : needUntil;
@@ -53688,35 +53171,55 @@ class WalArchive {
         return newest < end.time.getTime() ? { ...result, endsBeforeTarget: true, reachesTarget: 'no' } : result;
     }
     /**
-     * Download one file (un-gzipped) to `dest`, atomically: it appears whole, and already owned by
-     * `owner` (the server's OS user, who must be able to open it the moment it is there), or not at all.
+     * Download one file (decompressed) to `dest`, atomically: it appears whole, and already owned by
+     * `owner` (the server's OS user, who must be able to open it the moment it is there), or not at
+     * all. A file that does not decompress, or not to a whole segment, throws WalCorruptError.
      */
     async fetchTo(f, dest, owner) {
-        const tmp = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(node_path__WEBPACK_IMPORTED_MODULE_1___default().dirname(dest), `.tmp-${node_path__WEBPACK_IMPORTED_MODULE_1___default().basename(dest)}-${process.pid}`);
+        const tmp = external_node_path_default().join(external_node_path_default().dirname(dest), `.tmp-${external_node_path_default().basename(dest)}-${process.pid}`);
         const local = this.source.localPath(f.object);
+        const raw = local ?? `${tmp}.raw`;
         try {
-            if (local && !f.gzip) {
-                await node_fs__WEBPACK_IMPORTED_MODULE_0___default().promises.copyFile(local, tmp);
-            }
-            else if (!f.gzip && this.source.downloadTo) {
-                await this.source.downloadTo(f.object, tmp, f.size);
-            }
-            else {
-                const input = node_stream__WEBPACK_IMPORTED_MODULE_2__.Readable.from(local ? node_fs__WEBPACK_IMPORTED_MODULE_0___default().createReadStream(local) : this.source.read(f.object, f.size));
-                if (f.gzip)
-                    await (0,node_stream_promises__WEBPACK_IMPORTED_MODULE_3__.pipeline)(input, node_zlib__WEBPACK_IMPORTED_MODULE_4___default().createGunzip(), node_fs__WEBPACK_IMPORTED_MODULE_0___default().createWriteStream(tmp));
-                else
-                    await (0,node_stream_promises__WEBPACK_IMPORTED_MODULE_3__.pipeline)(input, node_fs__WEBPACK_IMPORTED_MODULE_0___default().createWriteStream(tmp));
-            }
+            if (!local)
+                await this.download(f, raw);
+            const kind = f.compression ?? sniff(headOf(raw));
+            if (kind === 'none' && local)
+                await external_node_fs_default().promises.copyFile(local, tmp);
+            else if (kind === 'none')
+                external_node_fs_default().renameSync(raw, tmp);
+            else
+                await this.decompress(f, kind, raw, tmp);
+            const size = external_node_fs_default().statSync(tmp).size;
+            if (f.name.length === 24 && !isPowerOfTwo(size))
+                throw new WalCorruptError(f.name, `${f.object} holds ${size} bytes${kind === 'none' ? '' : ` once ${kind}-decompressed`}, not a whole WAL segment`);
             if (owner)
-                node_fs__WEBPACK_IMPORTED_MODULE_0___default().chownSync(tmp, owner.uid, owner.gid);
-            const size = node_fs__WEBPACK_IMPORTED_MODULE_0___default().statSync(tmp).size;
-            node_fs__WEBPACK_IMPORTED_MODULE_0___default().renameSync(tmp, dest);
+                external_node_fs_default().chownSync(tmp, owner.uid, owner.gid);
+            external_node_fs_default().renameSync(tmp, dest);
             return size;
         }
         catch (e) {
-            node_fs__WEBPACK_IMPORTED_MODULE_0___default().rmSync(tmp, { force: true });
+            external_node_fs_default().rmSync(tmp, { force: true });
             throw e;
+        }
+        finally {
+            if (!local)
+                external_node_fs_default().rmSync(raw, { force: true });
+        }
+    }
+    async download(f, to) {
+        if (this.source.downloadTo)
+            await this.source.downloadTo(f.object, to, f.size);
+        else
+            await (0,promises_.pipeline)(external_node_stream_.Readable.from(this.source.read(f.object, f.size)), external_node_fs_default().createWriteStream(to));
+    }
+    async decompress(f, kind, raw, tmp) {
+        try {
+            await decompressFile(kind, raw, tmp);
+        }
+        catch (e) {
+            if (e instanceof errors/* ToolMissingError */.hc)
+                throw e;
+            throw new WalCorruptError(f.name, `${f.object} does not ${kind}-decompress: ${(0,errors/* errorMessage */.gJ)(e)}`);
         }
     }
 }
@@ -53826,74 +53329,666 @@ function installHint(major, what) {
 
 /***/ }),
 
-/***/ 8620:
+/***/ 1649:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Bd: () => (/* binding */ parseDbUrl),
-/* harmony export */   HB: () => (/* binding */ maskedUrl),
-/* harmony export */   IZ: () => (/* binding */ waitForConnections),
-/* harmony export */   SV: () => (/* binding */ withClient),
-/* harmony export */   bD: () => (/* binding */ ident),
-/* harmony export */   kY: () => (/* binding */ libpqEnv),
-/* harmony export */   tl: () => (/* binding */ MARKER)
-/* harmony export */ });
-/* unused harmony export queryRows */
-/* harmony import */ var pg__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3849);
-/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  tl: () => (/* binding */ MARKER),
+  bD: () => (/* binding */ ident),
+  kY: () => (/* binding */ libpqEnv),
+  HB: () => (/* binding */ maskedUrl),
+  Bd: () => (/* reexport */ parseDbUrl),
+  IZ: () => (/* binding */ waitForConnections),
+  SV: () => (/* binding */ withClient)
+});
+
+// UNUSED EXPORTS: queryRows
+
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(4296);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+// EXTERNAL MODULE: ./node_modules/pg/esm/index.mjs
+var esm = __nccwpck_require__(3849);
+// EXTERNAL MODULE: ./node_modules/pg-connection-string/index.js
+var pg_connection_string = __nccwpck_require__(6122);
+;// CONCATENATED MODULE: ./node_modules/pg-connection-string/esm/index.mjs
+// ESM wrapper for pg-connection-string
 
 
-/** Parse a postgres:// URL; the password is registered as a secret the moment it is read. */
-function parseDbUrl(input, url, secret) {
-    let u;
+// Re-export the parse function
+/* harmony default export */ const pg_connection_string_esm = (pg_connection_string.parse);
+const parse = pg_connection_string.parse
+const toClientConfig = pg_connection_string.toClientConfig
+const parseIntoClientConfig = pg_connection_string.parseIntoClientConfig
+
+// EXTERNAL MODULE: ./node_modules/pgpass/lib/helper.js
+var helper = __nccwpck_require__(8702);
+;// CONCATENATED MODULE: ./src/postgres/conninfo.ts
+
+
+
+
+// A static import, so the bundle carries it: pgpass's own entry reads PGPASSFILE from process.env.
+
+
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
+const SESSION_ATTRS = [
+    'any',
+    'read-write',
+    'read-only',
+    'primary',
+    'standby',
+    'prefer-standby',
+];
+/** The libpq keywords Restorable understands, and the environment variable that defaults each. */
+const KEYWORDS = {
+    host: 'PGHOST',
+    port: 'PGPORT',
+    user: 'PGUSER',
+    password: 'PGPASSWORD',
+    dbname: 'PGDATABASE',
+    passfile: 'PGPASSFILE',
+    service: 'PGSERVICE',
+    options: 'PGOPTIONS',
+    application_name: 'PGAPPNAME',
+    fallback_application_name: undefined,
+    connect_timeout: 'PGCONNECT_TIMEOUT',
+    sslmode: 'PGSSLMODE',
+    sslrootcert: 'PGSSLROOTCERT',
+    sslcert: 'PGSSLCERT',
+    sslkey: 'PGSSLKEY',
+    sslcrl: 'PGSSLCRL',
+    target_session_attrs: 'PGTARGETSESSIONATTRS',
+};
+const FORMS = 'Write it as postgresql://user@host:5432/database?sslmode=verify-full or as host=... dbname=...';
+/**
+ * Read a connection string (a postgres:// URL or a keyword/value string) the way libpq does: the
+ * service file fills what it leaves out, then the PG* environment, then libpq's defaults. Every
+ * password read (the string's, the service file's, PGPASSWORD, the password file's) is registered
+ * as a secret the moment it is read.
+ */
+function parseDbUrl(input, value, secret, env = process.env) {
+    const text = value.trim();
+    const given = /^postgres(ql)?:\/\//i.test(text)
+        ? fromUrl(input, text)
+        : text.includes('=')
+            ? fromKeywords(input, text)
+            : undefined;
+    if (!given)
+        throw new errors/* UserError */.yo(input, 'is not a PostgreSQL URL or keyword/value string', FORMS);
+    if (given.password)
+        secret(given.password);
+    for (const k of Object.keys(given)) {
+        if (!(k in KEYWORDS))
+            throw new errors/* UserError */.yo(input, `has an unknown parameter "${k}"`, FORMS);
+    }
+    const p = { ...serviceParams(input, given.service ?? env.PGSERVICE, env), ...given };
+    for (const [k, v] of Object.entries(KEYWORDS)) {
+        const fromEnv = v ? env[v] : undefined;
+        if (p[k] === undefined && fromEnv !== undefined && fromEnv !== '')
+            p[k] = fromEnv;
+    }
+    if (p.password && !given.password)
+        secret(p.password);
+    return toConnInfo(input, p, secret);
+}
+/** The host handed to the parser, whose own host handling cannot read a host list. */
+const PLACEHOLDER = 'placeholder.invalid';
+/** A URL, through pg-connection-string; the host list (a,b:5433) is split here, which it cannot. */
+function fromUrl(input, url) {
+    const m = /^postgres(?:ql)?:\/\/([^/?#]*)(.*)$/is.exec(url);
+    if (!m)
+        return undefined;
+    const authority = m[1];
+    if (/@/.test(m[2].split('?')[0])) {
+        // Nothing of it is echoed: what follows may be a password cut in two.
+        throw new errors/* UserError */.yo(input, 'has an @ after its host part', 'Percent-encode a / ? # or @ in the user name or password (%2F %3F %23 %40)');
+    }
+    const at = authority.lastIndexOf('@');
+    const userinfo = at >= 0 ? authority.slice(0, at + 1) : '';
+    const hostList = authority.slice(at + 1);
+    // The parser reads sslcert/sslkey/sslrootcert files itself and maps sslmode to its own `ssl`; the
+    // ssl* parameters are carried past it under another name and read here, where errors name the input.
+    const rest = m[2].replace(/([?&])(ssl\w*)=/gi, '$1restorable_$2=');
+    let parsed;
     try {
-        u = new URL(url);
+        parsed = parse(`postgresql://${userinfo}${PLACEHOLDER}${rest.startsWith('/') || rest === '' ? '' : '/'}${rest}`);
     }
     catch {
-        u = undefined;
+        throw new errors/* UserError */.yo(input, 'is not a valid PostgreSQL URL', FORMS);
     }
-    // libpq's `?host=/socket/folder` (a Unix socket) wins over the host part, which may then be empty.
-    const queryHost = u?.searchParams.get('host') ?? '';
-    if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !(u.hostname || queryHost)) {
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/database');
+    const out = {};
+    for (const [k, v] of Object.entries(parsed)) {
+        if (typeof v !== 'string' || v === '' || k === 'ssl')
+            continue;
+        out[k.replace(/^restorable_/, '')] = v;
     }
-    const password = decodeURIComponent(u.password);
-    if (password)
-        secret(password);
-    return {
-        host: queryHost || u.hostname.replace(/^\[|\]$/g, ''),
-        port: Number(u.port || 5432),
-        user: decodeURIComponent(u.username) || 'postgres',
-        database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
-        ...(password ? { password } : {}),
+    delete out.host;
+    delete out.port;
+    if (out.database !== undefined)
+        out.dbname = out.database;
+    delete out.database;
+    // ?host= wins over the host part; the host part's ports stay unless ?port= is given too.
+    const split = hostList === '' ? {} : splitHostList(input, hostList);
+    Object.assign(out, split);
+    if (typeof parsed.host === 'string' && parsed.host !== PLACEHOLDER)
+        out.host = parsed.host;
+    if (typeof parsed.port === 'string' && parsed.port !== '')
+        out.port = parsed.port;
+    return out;
+}
+/** `a:1,[::1]:2,b` into host=a,::1,b port=1,2,(empty: the default). */
+function splitHostList(input, list) {
+    const hosts = [];
+    const ports = [];
+    for (const part of list.split(',')) {
+        const m = /^(\[[^\]]*\]|[^:]*)(?::(.*))?$/.exec(part);
+        if (!m)
+            throw new errors/* UserError */.yo(input, 'has a host that cannot be read', FORMS);
+        hosts.push(decodeURIComponent(m[1].replace(/^\[(.*)\]$/, '$1')));
+        ports.push(m[2] ?? '');
+    }
+    return { host: hosts.join(','), ...(ports.some((p) => p !== '') ? { port: ports.join(',') } : {}) };
+}
+/** libpq's keyword/value form: `key=value` pairs, values optionally in single quotes with \ escapes. */
+function fromKeywords(input, text) {
+    const out = {};
+    const re = /\s*([A-Za-z_]+)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|((?:[^\s'\\]|\\.)*))/gy;
+    let at = 0;
+    for (let m = re.exec(text); m; m = re.exec(text)) {
+        out[m[1]] = (m[2] ?? m[3] ?? '').replace(/\\(.)/g, '$1');
+        at = re.lastIndex;
+    }
+    if (text.slice(at).trim() !== '') {
+        // The rest is not echoed: it may hold a password.
+        const after = Object.keys(out).pop();
+        throw new errors/* UserError */.yo(input, `cannot be read ${after ? `after ${after}=` : 'from the start'} (a quote left open, or a word without =)`, FORMS);
+    }
+    return out;
+}
+/** The named service's settings: PGSERVICEFILE or ~/.pg_service.conf first, then PGSYSCONFDIR's. */
+function serviceParams(input, service, env) {
+    if (!service)
+        return {};
+    const files = [
+        env.PGSERVICEFILE ?? external_node_path_default().join(external_node_os_default().homedir(), '.pg_service.conf'),
+        external_node_path_default().join(env.PGSYSCONFDIR ?? '/etc/postgresql-common', 'pg_service.conf'),
+    ];
+    for (const file of files) {
+        const found = readService(file, service);
+        if (!found)
+            continue;
+        for (const k of Object.keys(found)) {
+            if (!(k in KEYWORDS) || k === 'service') {
+                throw new errors/* UserError */.yo(input, `service "${service}" in ${file} has an unknown parameter "${k}"`, FORMS);
+            }
+        }
+        return found;
+    }
+    throw new errors/* UserError */.yo(input, `names the service "${service}", which is in none of ${files.join(', ')}`, 'Define it there ([name] then key=value lines), or point PGSERVICEFILE at the file that has it');
+}
+function readService(file, service) {
+    let text;
+    try {
+        text = external_node_fs_default().readFileSync(file, 'utf8');
+    }
+    catch {
+        return undefined;
+    }
+    let current;
+    let found;
+    for (const raw of text.split('\n')) {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            continue;
+        const section = /^\[(.*)\]$/.exec(line);
+        if (section) {
+            current = section[1] === service ? {} : undefined;
+            if (current)
+                found = current;
+            continue;
+        }
+        const eq = line.indexOf('=');
+        if (current && eq > 0)
+            current[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+    }
+    return found;
+}
+function oneOf(input, name, v, all) {
+    if (v === undefined)
+        return undefined;
+    if (all.includes(v))
+        return v;
+    throw new errors/* UserError */.yo(input, `has ${name}=${v}, which is not one of ${all.join(', ')}`, `Set ${name} to one of them`);
+}
+function endpoints(input, p) {
+    const defaultHost = external_node_fs_default().existsSync('/var/run/postgresql') ? '/var/run/postgresql' : 'localhost';
+    const hosts = (p.host ?? '').split(',').map((h) => h || defaultHost);
+    const ports = (p.port ?? '').split(',');
+    if (ports.length !== 1 && ports.length !== hosts.length) {
+        throw new errors/* UserError */.yo(input, `has ${hosts.length} hosts and ${ports.length} ports`, 'Give one port for all hosts, or one per host, in the same order');
+    }
+    return hosts.map((host, i) => {
+        const raw = (ports.length === 1 ? ports[0] : ports[i]) || '5432';
+        const port = Number(raw);
+        if (!/^\d+$/.test(raw) || port < 1 || port > 65535) {
+            throw new errors/* UserError */.yo(input, `has a port${/^\d{1,8}$/.test(raw) ? ` "${raw}"` : ''} that is not a port number`, 'Use a number from 1 to 65535');
+        }
+        return { host, port };
+    });
+}
+function readable(input, name, file) {
+    if (file === undefined)
+        return undefined;
+    try {
+        external_node_fs_default().accessSync(file, (external_node_fs_default()).constants.R_OK);
+    }
+    catch {
+        throw new errors/* UserError */.yo(input, `names ${name} ${file}, which cannot be read`, `Fix the path of ${name}, or make the file readable`);
+    }
+    return file;
+}
+function sslFiles(input, p, mode) {
+    const root = p.sslrootcert;
+    if (root === 'system' && mode !== undefined && mode !== 'verify-full') {
+        throw new errors/* UserError */.yo(input, `has sslrootcert=system with sslmode=${mode}`, 'sslrootcert=system needs sslmode=verify-full (as libpq requires): set it, or name a CA file');
+    }
+    const out = {};
+    const rootcert = root === 'system' ? root : readable(input, 'sslrootcert', root);
+    if (rootcert)
+        out.sslrootcert = rootcert;
+    for (const k of ['sslcert', 'sslkey', 'sslcrl']) {
+        const f = readable(input, k, p[k]);
+        if (f)
+            out[k] = f;
+    }
+    if (mode === 'verify-ca' || mode === 'verify-full') {
+        const fallback = external_node_path_default().join(external_node_os_default().homedir(), '.postgresql', 'root.crt');
+        if (!out.sslrootcert && !external_node_fs_default().existsSync(fallback)) {
+            throw new errors/* UserError */.yo(input, `has sslmode=${mode} but no CA to verify the server with (no sslrootcert, no ${fallback})`, 'Set sslrootcert to the CA file that signed the server certificate, or sslrootcert=system for the trusted roots');
+        }
+    }
+    return out;
+}
+function toConnInfo(input, p, secret) {
+    const sslmode = oneOf(input, 'sslmode', p.sslmode ?? (p.sslrootcert === 'system' ? 'verify-full' : undefined), SSL_MODES);
+    const attrs = oneOf(input, 'target_session_attrs', p.target_session_attrs, SESSION_ATTRS);
+    const eps = endpoints(input, p);
+    const first = eps[0];
+    const user = p.user ?? external_node_os_default().userInfo().username;
+    const timeout = p.connect_timeout === undefined ? undefined : Number(p.connect_timeout);
+    if (timeout !== undefined && !(Number.isInteger(timeout) && timeout >= 0)) {
+        throw new errors/* UserError */.yo(input, `has connect_timeout=${p.connect_timeout}`, 'Give whole seconds');
+    }
+    const passfile = p.passfile ?? (external_node_fs_default().existsSync(defaultPassfile()) ? defaultPassfile() : undefined);
+    const c = {
+        host: first.host,
+        port: first.port,
+        user,
+        database: p.dbname ?? user,
+        ...(p.password ? { password: p.password } : {}),
+        ...(p.options ? { options: p.options } : {}),
+        ...(eps.length > 1 ? { hosts: eps } : {}),
+        ...(sslmode ? { sslmode } : {}),
+        ...sslFiles(input, p, sslmode),
+        ...(attrs ? { targetSessionAttrs: attrs } : {}),
+        ...(passfile && !p.password ? { passfile } : {}),
+        ...(p.application_name || p.fallback_application_name
+            ? { applicationName: (p.application_name || p.fallback_application_name) }
+            : {}),
+        ...(timeout !== undefined ? { connectTimeout: timeout } : {}),
+        input,
     };
+    if (c.passfile)
+        for (const pw of passfileSecrets(c))
+            secret(pw);
+    return c;
 }
-/** A URL to show: the password, if any, as ***. */
-function maskedUrl(c) {
-    const socket = c.host.startsWith('/');
-    const host = socket ? 'localhost' : c.host.includes(':') ? `[${c.host}]` : c.host;
-    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}${socket ? `?host=${encodeURIComponent(c.host)}` : ''}`;
+/** libpq's password file when none is named. */
+function defaultPassfile() {
+    return external_node_path_default().join(external_node_os_default().homedir(), '.pgpass');
 }
-/** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
-function libpqEnv(c) {
-    return {
-        PGHOST: c.host,
-        PGPORT: String(c.port),
-        PGUSER: c.user,
-        PGDATABASE: c.database,
-        ...(c.password ? { PGPASSWORD: c.password } : {}),
-        PGCONNECT_TIMEOUT: '10',
+function passEntries(file) {
+    try {
+        const stat = external_node_fs_default().statSync(file);
+        // pgpass's own rule (a regular file, no group or world access), minus its PGPASSWORD check:
+        // the environment was read when the connection was parsed.
+        if (!stat.isFile() || (stat.mode & 0o077) !== 0)
+            return [];
+        return external_node_fs_default().readFileSync(file, 'utf8')
+            .split('\n')
+            .map((l) => helper.parseLine(l.replace(/\r$/, '')))
+            .filter((e) => e !== null && helper.isValidEntry(e));
+    }
+    catch {
+        return [];
+    }
+}
+/** Every password the file holds for this connection's hosts and user (whatever the database). */
+function passfileSecrets(c) {
+    const eps = c.hosts ?? [c];
+    return passEntries(c.passfile)
+        .filter((e) => eps.some((ep) => helper.match({ host: passHost(ep.host, e), port: ep.port, database: e.database, user: c.user }, e)))
+        .map((e) => e.password);
+}
+/** A socket folder matches its own path in the password file, or `localhost` (as in libpq). */
+function passHost(host, e) {
+    return host.startsWith('/') && e.host === 'localhost' ? 'localhost' : host;
+}
+/** The password file's password for one host of `c`, in `c`'s database; undefined when it has none. */
+function passwordFromFile(c, ep) {
+    if (!c.passfile)
+        return undefined;
+    const want = (e) => ({
+        host: passHost(ep.host, e),
+        port: ep.port,
+        database: c.database,
+        user: c.user,
+    });
+    return passEntries(c.passfile).find((e) => helper.match(want(e), e))?.password;
+}
+
+;// CONCATENATED MODULE: ./src/postgres/connect.ts
+
+
+
+
+
+
+/** The server asked for a password and none was given or found. */
+class NoPassword extends Error {
+    constructor() {
+        super('the server asks for a password and none was given');
+    }
+}
+const home = (f) => external_node_path_default().join(external_node_os_default().homedir(), '.postgresql', f);
+const read = (f) => external_node_fs_default().readFileSync(f, 'utf8');
+/** node-postgres's `ssl` for one attempt: TLS verified as libpq's sslmode says, or plain. */
+function tlsOptions(c, mode, tls) {
+    if (!tls)
+        return false;
+    const cert = c.sslcert ?? (external_node_fs_default().existsSync(home('postgresql.crt')) ? home('postgresql.crt') : undefined);
+    const key = c.sslkey ?? (external_node_fs_default().existsSync(home('postgresql.key')) ? home('postgresql.key') : undefined);
+    const root = c.sslrootcert ?? (external_node_fs_default().existsSync(home('root.crt')) ? home('root.crt') : undefined);
+    const out = {
+        ...(cert && key ? { cert: read(cert), key: read(key) } : {}),
+        ...(c.sslcrl ? { crl: read(c.sslcrl) } : {}),
     };
+    // require with a root certificate is verify-ca, as in libpq.
+    const verify = mode === 'verify-full' ? 'full' : mode === 'verify-ca' || (mode === 'require' && root) ? 'ca' : 'none';
+    if (verify === 'none')
+        return { ...out, rejectUnauthorized: false };
+    if (root && root !== 'system')
+        out.ca = read(root);
+    out.rejectUnauthorized = true;
+    if (verify === 'ca')
+        out.checkServerIdentity = () => undefined;
+    return out;
 }
-/** Open a connection, run `fn`, close it, whatever happens. */
-async function withClient(c, fn) {
-    const client = new pg__WEBPACK_IMPORTED_MODULE_0__/* ["default"].Client */ .Ay.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
+/** The attempts sslmode makes on one host: TLS or not, in order (prefer: TLS then plain; allow: the reverse). */
+function attempts(c, ep) {
+    // libpq never uses TLS over a Unix socket.
+    if (ep.host.startsWith('/'))
+        return [false];
+    const mode = c.sslmode ?? 'prefer';
+    if (mode === 'disable')
+        return [false];
+    if (mode === 'allow')
+        return [false, true];
+    if (mode === 'prefer')
+        return [true, false];
+    return [true];
+}
+/** Whether an attempt that failed so may be made again the other way (allow / prefer). */
+function retriable(e) {
+    const code = e.code;
+    return code === '28000' || /does not support SSL|error establishing an SSL/i.test((0,errors/* errorMessage */.gJ)(e));
+}
+async function connect_open(c, ep, tls) {
+    const client = new esm/* default.Client */.Ay.Client({
+        host: ep.host,
+        port: ep.port,
+        user: c.user,
+        database: c.database,
+        password: async () => {
+            const p = c.password ?? passwordFromFile(c, ep);
+            if (p === undefined)
+                throw new NoPassword();
+            return p;
+        },
+        ...(c.options ? { options: c.options } : {}),
+        ssl: tlsOptions(c, c.sslmode ?? 'prefer', tls),
+        connectionTimeoutMillis: (c.connectTimeout || 10) * 1000,
+        application_name: c.applicationName ?? 'restorable',
+    });
     // A server that goes away (a scratch cluster whose disk filled) rejects the query in flight; the
     // 'error' event it also emits would otherwise end the process with a stack trace.
     client.on('error', () => { });
-    await client.connect();
+    try {
+        await client.connect();
+    }
+    catch (e) {
+        await client.end().catch(() => { });
+        throw e;
+    }
+    return client;
+}
+async function openHost(c, ep) {
+    const ways = attempts(c, ep);
+    for (let i = 0;; i++) {
+        try {
+            return await connect_open(c, ep, ways[i]);
+        }
+        catch (e) {
+            if (i + 1 >= ways.length || !retriable(e))
+                throw e;
+        }
+    }
+}
+/** Whether a session is what target_session_attrs asks for (libpq's checks). */
+async function fits(client, want) {
+    if (want === 'any')
+        return true;
+    if (want === 'read-write' || want === 'read-only') {
+        const r = await client.query('SHOW transaction_read_only');
+        const ro = r.rows[0]?.transaction_read_only === 'on';
+        return ro === (want === 'read-only');
+    }
+    const r = await client.query('SELECT pg_is_in_recovery() AS r');
+    return r.rows[0]?.r === (want === 'standby');
+}
+const where = (ep) => ep.host.startsWith('/') ? `socket ${ep.host} port ${ep.port}` : `${ep.host}:${ep.port}`;
+/**
+ * Connect as libpq does: each host in order, each as sslmode says, the first session that is what
+ * target_session_attrs asks for (prefer-standby: a standby, else any).
+ */
+async function connect(c) {
+    const eps = c.hosts ?? [{ host: c.host, port: c.port }];
+    const want = c.targetSessionAttrs ?? 'any';
+    const passes = want === 'prefer-standby' ? ['standby', 'any'] : [want];
+    const failed = [];
+    for (const pass of passes) {
+        for (const ep of eps) {
+            let client;
+            try {
+                client = await openHost(c, ep);
+            }
+            catch (e) {
+                if (pass === passes[0])
+                    failed.push({ ep, e });
+                continue;
+            }
+            if (await fits(client, pass).catch(() => false))
+                return client;
+            await client.end().catch(() => { });
+            if (pass === passes[passes.length - 1])
+                failed.push({ ep, e: new Error(`the session is not ${pass}`) });
+        }
+    }
+    throw connectError(c, failed);
+}
+/** What failed, as one line naming the input and the fix when the fix is the user's. */
+function connectError(c, failed) {
+    const explained = failed.map(({ ep, e }) => ({ ep, e, why: explain(c, ep, e) }));
+    const fixable = explained.find((x) => x.why);
+    if (c.input && fixable?.why) {
+        const others = explained.filter((x) => x !== fixable).map((x) => `${where(x.ep)}: ${(0,errors/* errorMessage */.gJ)(x.e)}`);
+        const also = others.length > 0 ? ` (also ${others.join('; ')})` : '';
+        return new errors/* UserError */.yo(c.input, `could not connect to ${where(fixable.ep)}: ${fixable.why.problem}${also}`, fixable.why.fix);
+    }
+    if (explained.length === 1)
+        return explained[0].e;
+    const e = new Error(explained.map((x) => `${where(x.ep)}: ${(0,errors/* errorMessage */.gJ)(x.e)}`).join('; '));
+    const code = explained[explained.length - 1]?.e?.code;
+    if (code)
+        e.code = code;
+    return e;
+}
+const UNKNOWN_CA = new Set([
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'CERT_SIGNATURE_FAILURE',
+]);
+function explain(c, ep, e) {
+    const code = e.code ?? '';
+    const msg = (0,errors/* errorMessage */.gJ)(e);
+    const mode = c.sslmode ?? 'prefer';
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+        return {
+            problem: `the server's certificate is not for ${ep.host} (sslmode=verify-full checks the host name: ${msg})`,
+            fix: 'Connect by a host name the certificate names, or use sslmode=verify-ca to check the CA only',
+        };
+    }
+    if (UNKNOWN_CA.has(code)) {
+        const ca = c.sslrootcert === 'system' || !c.sslrootcert ? 'the trusted roots' : c.sslrootcert;
+        return {
+            problem: `the server's certificate is not signed by a CA in ${ca} (${code})`,
+            fix: 'Set sslrootcert to the CA file that signed the server certificate',
+        };
+    }
+    if (code === 'CERT_HAS_EXPIRED')
+        return { problem: "the server's certificate has expired", fix: 'Renew the server certificate' };
+    if (/does not support SSL/i.test(msg)) {
+        return {
+            problem: `the server does not take TLS connections, and sslmode=${mode} requires TLS`,
+            fix: 'Turn ssl on at the server, or lower sslmode to prefer',
+        };
+    }
+    if (code === '28000' && /no encryption/.test(msg) && mode === 'disable') {
+        return {
+            problem: `the server takes this role only over TLS (pg_hba.conf hostssl) and sslmode=disable turns TLS off (${msg})`,
+            fix: 'Use sslmode=require, or verify-full with sslrootcert',
+        };
+    }
+    if (e instanceof NoPassword) {
+        return {
+            problem: `the server asks a password of "${c.user}" and none was found${c.passfile ? ` (also not in ${c.passfile})` : ''}`,
+            fix: 'Put it in a password file (PGPASSFILE, mode 0600), a service file or PGPASSWORD, never in argv',
+        };
+    }
+    if (code === '28P01') {
+        return {
+            problem: `password authentication failed for user "${c.user}"`,
+            fix: `Check the password in the URL, PGPASSWORD${c.passfile ? ` or ${c.passfile}` : ', the password file'}`,
+        };
+    }
+    if (code === '28000' || code === '3D000' || code === '42501') {
+        return { problem: msg, fix: 'Give the role access (pg_hba.conf, GRANT CONNECT), or fix user and dbname' };
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/postgres/client.ts
+
+
+
+
+/** A URL to show (and for later steps): every setting but the password, which is ***. */
+function maskedUrl(c) {
+    const eps = c.hosts ?? [{ host: c.host, port: c.port }];
+    const query = [];
+    let authority;
+    if (eps.some((e) => e.host.startsWith('/'))) {
+        // libpq's socket form: the folders (and ports) as parameters, a placeholder host.
+        const one = eps.length === 1 ? eps[0] : undefined;
+        authority = one ? `localhost:${one.port}` : '';
+        query.push(['host', eps.map((e) => e.host).join(',')]);
+        if (!one)
+            query.push(['port', eps.map((e) => e.port).join(',')]);
+    }
+    else {
+        authority = eps.map((e) => `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`).join(',');
+    }
+    query.push(['sslmode', c.sslmode], ['sslrootcert', c.sslrootcert], ['sslcert', c.sslcert], ['sslkey', c.sslkey], ['sslcrl', c.sslcrl], ['target_session_attrs', c.targetSessionAttrs], ['passfile', c.passfile === defaultPassfile() ? undefined : c.passfile], ['application_name', c.applicationName], ['connect_timeout', c.connectTimeout === undefined ? undefined : String(c.connectTimeout)]);
+    const q = query
+        .filter((kv) => kv[1] !== undefined)
+        .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
+        .join('&');
+    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${authority}/${encodeURIComponent(c.database)}${q ? `?${q}` : ''}`;
+}
+/**
+ * The libpq environment for a subprocess (pg_restore, psql, pg_dump): the same connection as
+ * node-postgres makes (hosts in order, sslmode, certificates, target_session_attrs, the password
+ * file), the password never in argv.
+ */
+function libpqEnv(c) {
+    const eps = c.hosts ?? [{ host: c.host, port: c.port }];
+    const env = {
+        PGHOST: eps.map((e) => e.host).join(','),
+        PGPORT: eps.map((e) => e.port).join(','),
+        PGUSER: c.user,
+        PGDATABASE: c.database,
+        PGPASSWORD: c.password,
+        PGPASSFILE: c.passfile,
+        PGSSLMODE: c.sslmode,
+        PGSSLROOTCERT: c.sslrootcert,
+        PGSSLCERT: c.sslcert,
+        PGSSLKEY: c.sslkey,
+        PGSSLCRL: c.sslcrl,
+        PGTARGETSESSIONATTRS: c.targetSessionAttrs,
+        PGAPPNAME: c.applicationName ?? 'restorable',
+        PGOPTIONS: c.options,
+        PGCONNECT_TIMEOUT: String(c.connectTimeout || 10),
+    };
+    return Object.fromEntries(Object.entries(env).filter((kv) => kv[1] !== undefined));
+}
+/**
+ * A privilege the role of a user's connection lacks (SQLSTATE 42501): one line naming the input,
+ * what was refused and the grant that fixes it, never an internal error.
+ */
+function privilegeError(c, e) {
+    if (!c.input || e.code !== '42501')
+        return undefined;
+    const msg = (0,errors/* errorMessage */.gJ)(e);
+    const table = /permission denied for (?:table|relation|view|sequence) (.+)$/.exec(msg)?.[1];
+    const fix = /to create database/.test(msg)
+        ? `Give the role CREATEDB: ALTER ROLE ${ident(c.user)} CREATEDB;`
+        : table
+            ? `Grant it: GRANT SELECT ON ${table} TO ${ident(c.user)}; (and USAGE on its schema)`
+            : "Grant the role what it lacks: the README's Connecting section lists what each input needs";
+    return new errors/* UserError */.yo(c.input, `the role "${c.user}" was refused: ${msg}`, fix);
+}
+/** Open a connection (as libpq would: see connect.ts), run `fn`, close it, whatever happens. */
+async function withClient(c, fn) {
+    const client = await connect(c);
     try {
         return await fn(client);
+    }
+    catch (e) {
+        throw privilegeError(c, e) ?? e;
     }
     finally {
         await client.end().catch(() => { });
@@ -54830,7 +54925,7 @@ async function runRecovery(w) {
 /* harmony import */ var _core_disk_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(418);
 /* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(2642);
 /* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(9334);
-/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8620);
+/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(1649);
 
 
 
@@ -55050,7 +55145,7 @@ async function restoreEnv(target) {
         ...(0,_client_js__WEBPACK_IMPORTED_MODULE_8__/* .libpqEnv */ .kY)(target),
         LC_ALL: undefined,
         LC_MESSAGES: 'C',
-        ...(superuser ? { PGOPTIONS: '-c lc_messages=C' } : {}),
+        ...(superuser ? { PGOPTIONS: [target.options, '-c lc_messages=C'].filter(Boolean).join(' ') } : {}),
     };
 }
 /** What the plain-dump filter left out of psql's input, as the finding of its first hazard. */
@@ -55147,7 +55242,7 @@ async function restoreDump(client, target, input, opts) {
 /* harmony export */   WS: () => (/* binding */ listTables)
 /* harmony export */ });
 /* harmony import */ var _core_glob_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6085);
-/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8620);
+/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1649);
 
 
 /** `schema.table`, each part quoted only where it needs to be. */
@@ -55541,6 +55636,12 @@ const RULES = {
         kind: 'problem',
         fires: 'a WAL segment is missing from the chain recovery needs, judged by segment names on the timeline it follows: from the base backup’s start to the target LSN, or, for a time or a name, to the last segment present (file times are not trusted; found before anything is restored)',
         fix: 'Check archive_command and its logs for the named segment; recover to a point before the gap, or from a later base backup.',
+    },
+    WAL_CORRUPT: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'a WAL segment recovery asked for is in the archive but damaged: it does not decompress (gzip, bzip2, lz4, zstd, xz, by its suffix or its first bytes), or not to a whole segment; replay stopped before it',
+        fix: 'Check the storage and the archiver for the named segment; recover to a point before it, or from a later base backup.',
     },
     PITR_TIMELINE_UNKNOWN: {
         severity: 'high',
@@ -56646,7 +56747,7 @@ function countTiers(list, tiers) {
 /* harmony export */   R: () => (/* binding */ runVerify),
 /* harmony export */   c: () => (/* binding */ verifyOutputs)
 /* harmony export */ });
-/* harmony import */ var _backup_verify_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4994);
+/* harmony import */ var _backup_verify_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1707);
 /* harmony import */ var _core_workdir_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(59);
 /* harmony import */ var _report_stages_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1139);
 
@@ -65462,6 +65563,770 @@ function replaceNode(key, path, node) {
 
 exports.visit = visit;
 exports.visitAsync = visitAsync;
+
+
+/***/ }),
+
+/***/ 8339:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   YM: () => (/* binding */ Decompress)
+/* harmony export */ });
+/* unused harmony exports ZstdErrorCode, decompress */
+// Some numerical data is initialized as -1 even when it doesn't need initialization to help the JIT infer types
+// aliases for shorter compressed code (most minifers don't do this)
+var ab = ArrayBuffer, u8 = Uint8Array, u16 = Uint16Array, i16 = Int16Array, u32 = (/* unused pure expression or super */ null && (Uint32Array)), i32 = Int32Array;
+var slc = function (v, s, e) {
+    if (u8.prototype.slice)
+        return u8.prototype.slice.call(v, s, e);
+    if (s == null || s < 0)
+        s = 0;
+    if (e == null || e > v.length)
+        e = v.length;
+    var n = new u8(e - s);
+    n.set(v.subarray(s, e));
+    return n;
+};
+var fill = function (v, n, s, e) {
+    if (u8.prototype.fill)
+        return u8.prototype.fill.call(v, n, s, e);
+    if (s == null || s < 0)
+        s = 0;
+    if (e == null || e > v.length)
+        e = v.length;
+    for (; s < e; ++s)
+        v[s] = n;
+    return v;
+};
+var cpw = function (v, t, s, e) {
+    if (u8.prototype.copyWithin)
+        return u8.prototype.copyWithin.call(v, t, s, e);
+    if (s == null || s < 0)
+        s = 0;
+    if (e == null || e > v.length)
+        e = v.length;
+    while (s < e) {
+        v[t++] = v[s++];
+    }
+};
+/**
+ * Codes for errors generated within this library
+ */
+var ZstdErrorCode = {
+    InvalidData: 0,
+    WindowSizeTooLarge: 1,
+    InvalidBlockType: 2,
+    FSEAccuracyTooHigh: 3,
+    DistanceTooFarBack: 4,
+    UnexpectedEOF: 5
+};
+// error codes
+var ec = [
+    'invalid zstd data',
+    'window size too large (>2046MB)',
+    'invalid block type',
+    'FSE accuracy too high',
+    'match distance too far back',
+    'unexpected EOF'
+];
+var err = function (ind, msg, nt) {
+    var e = new Error(msg || ec[ind]);
+    e.code = ind;
+    if (Error.captureStackTrace)
+        Error.captureStackTrace(e, err);
+    if (!nt)
+        throw e;
+    return e;
+};
+var rb = function (d, b, n) {
+    var i = 0, o = 0;
+    for (; i < n; ++i)
+        o |= d[b++] << (i << 3);
+    return o;
+};
+var b4 = function (d, b) { return (d[b] | (d[b + 1] << 8) | (d[b + 2] << 16) | (d[b + 3] << 24)) >>> 0; };
+// read Zstandard frame header
+var rzfh = function (dat, w) {
+    var n3 = dat[0] | (dat[1] << 8) | (dat[2] << 16);
+    if (n3 == 0x2FB528 && dat[3] == 253) {
+        // Zstandard
+        var flg = dat[4];
+        //    single segment       checksum             dict flag     frame content flag
+        var ss = (flg >> 5) & 1, cc = (flg >> 2) & 1, df = flg & 3, fcf = flg >> 6;
+        if (flg & 8)
+            err(0);
+        // byte
+        var bt = 6 - ss;
+        // dict bytes
+        var db = df == 3 ? 4 : df;
+        // dictionary id
+        var di = rb(dat, bt, db);
+        bt += db;
+        // frame size bytes
+        var fsb = fcf ? (1 << fcf) : ss;
+        // frame source size
+        var fss = rb(dat, bt, fsb) + ((fcf == 1) && 256);
+        // window size
+        var ws = fss;
+        if (!ss) {
+            // window descriptor
+            var wb = 1 << (10 + (dat[5] >> 3));
+            ws = wb + (wb >> 3) * (dat[5] & 7);
+        }
+        if (ws > 2145386496)
+            err(1);
+        var buf = new u8((w == 1 ? (fss || ws) : w ? 0 : ws) + 12);
+        buf[0] = 1, buf[4] = 4, buf[8] = 8;
+        return {
+            b: bt + fsb,
+            y: 0,
+            l: 0,
+            d: di,
+            w: (w && w != 1) ? w : buf.subarray(12),
+            e: ws,
+            o: new i32(buf.buffer, 0, 3),
+            u: fss,
+            c: cc,
+            m: Math.min(131072, ws)
+        };
+    }
+    else if (((n3 >> 4) | (dat[3] << 20)) == 0x184D2A5) {
+        // skippable
+        return b4(dat, 4) + 8;
+    }
+    err(0);
+};
+// most significant bit for nonzero
+var msb = function (val) {
+    var bits = 0;
+    for (; (1 << bits) <= val; ++bits)
+        ;
+    return bits - 1;
+};
+// read finite state entropy
+var rfse = function (dat, bt, mal) {
+    // table pos
+    var tpos = (bt << 3) + 4;
+    // accuracy log
+    var al = (dat[bt] & 15) + 5;
+    if (al > mal)
+        err(3);
+    // size
+    var sz = 1 << al;
+    // probabilities symbols  repeat   index   high threshold
+    var probs = sz, sym = -1, re = -1, i = -1, ht = sz;
+    // optimization: single allocation is much faster
+    var buf = new ab(512 + (sz << 2));
+    var freq = new i16(buf, 0, 256);
+    // same view as freq
+    var dstate = new u16(buf, 0, 256);
+    var nstate = new u16(buf, 512, sz);
+    var bb1 = 512 + (sz << 1);
+    var syms = new u8(buf, bb1, sz);
+    var nbits = new u8(buf, bb1 + sz);
+    while (sym < 255 && probs > 0) {
+        var bits = msb(probs + 1);
+        var cbt = tpos >> 3;
+        // mask
+        var msk = (1 << (bits + 1)) - 1;
+        var val = ((dat[cbt] | (dat[cbt + 1] << 8) | (dat[cbt + 2] << 16)) >> (tpos & 7)) & msk;
+        // mask (1 fewer bit)
+        var msk1fb = (1 << bits) - 1;
+        // max small value
+        var msv = msk - probs - 1;
+        // small value
+        var sval = val & msk1fb;
+        if (sval < msv)
+            tpos += bits, val = sval;
+        else {
+            tpos += bits + 1;
+            if (val > msk1fb)
+                val -= msv;
+        }
+        freq[++sym] = --val;
+        if (val == -1) {
+            probs += val;
+            syms[--ht] = sym;
+        }
+        else
+            probs -= val;
+        if (!val) {
+            do {
+                // repeat byte
+                var rbt = tpos >> 3;
+                re = ((dat[rbt] | (dat[rbt + 1] << 8)) >> (tpos & 7)) & 3;
+                tpos += 2;
+                sym += re;
+            } while (re == 3);
+        }
+    }
+    if (sym > 255 || probs)
+        err(0);
+    var sympos = 0;
+    // sym step (coprime with sz - formula from zstd source)
+    var sstep = (sz >> 1) + (sz >> 3) + 3;
+    // sym mask
+    var smask = sz - 1;
+    for (var s = 0; s <= sym; ++s) {
+        var sf = freq[s];
+        if (sf < 1) {
+            dstate[s] = -sf;
+            continue;
+        }
+        // This is split into two loops in zstd to avoid branching, but as JS is higher-level that is unnecessary
+        for (i = 0; i < sf; ++i) {
+            syms[sympos] = s;
+            do {
+                sympos = (sympos + sstep) & smask;
+            } while (sympos >= ht);
+        }
+    }
+    // After spreading symbols, should be zero again
+    if (sympos)
+        err(0);
+    for (i = 0; i < sz; ++i) {
+        // next state
+        var ns = dstate[syms[i]]++;
+        // num bits
+        var nb = nbits[i] = al - msb(ns);
+        nstate[i] = (ns << nb) - sz;
+    }
+    return [(tpos + 7) >> 3, {
+            b: al,
+            s: syms,
+            n: nbits,
+            t: nstate
+        }];
+};
+// read huffman
+var rhu = function (dat, bt) {
+    //  index  weight count
+    var i = 0, wc = -1;
+    //    buffer             header byte
+    var buf = new u8(292), hb = dat[bt];
+    // huffman weights
+    var hw = buf.subarray(0, 256);
+    // rank count
+    var rc = buf.subarray(256, 268);
+    // rank index
+    var ri = new u16(buf.buffer, 268);
+    // NOTE: at this point bt is 1 less than expected
+    if (hb < 128) {
+        // end byte, fse decode table
+        var _a = rfse(dat, bt + 1, 6), ebt = _a[0], fdt = _a[1];
+        bt += hb;
+        var epos = ebt << 3;
+        // last byte
+        var lb = dat[bt];
+        if (!lb)
+            err(0);
+        //  state1   state2   state1 bits   state2 bits
+        var st1 = 0, st2 = 0, btr1 = fdt.b, btr2 = btr1;
+        // fse pos
+        // pre-increment to account for original deficit of 1
+        var fpos = (++bt << 3) - 8 + msb(lb);
+        for (;;) {
+            fpos -= btr1;
+            if (fpos < epos)
+                break;
+            var cbt = fpos >> 3;
+            st1 += ((dat[cbt] | (dat[cbt + 1] << 8)) >> (fpos & 7)) & ((1 << btr1) - 1);
+            hw[++wc] = fdt.s[st1];
+            fpos -= btr2;
+            if (fpos < epos)
+                break;
+            cbt = fpos >> 3;
+            st2 += ((dat[cbt] | (dat[cbt + 1] << 8)) >> (fpos & 7)) & ((1 << btr2) - 1);
+            hw[++wc] = fdt.s[st2];
+            btr1 = fdt.n[st1];
+            st1 = fdt.t[st1];
+            btr2 = fdt.n[st2];
+            st2 = fdt.t[st2];
+        }
+        if (++wc > 255)
+            err(0);
+    }
+    else {
+        wc = hb - 127;
+        for (; i < wc; i += 2) {
+            var byte = dat[++bt];
+            hw[i] = byte >> 4;
+            hw[i + 1] = byte & 15;
+        }
+        ++bt;
+    }
+    // weight exponential sum
+    var wes = 0;
+    for (i = 0; i < wc; ++i) {
+        var wt = hw[i];
+        // bits must be at most 11, same as weight
+        if (wt > 11)
+            err(0);
+        wes += wt && (1 << (wt - 1));
+    }
+    // max bits
+    var mb = msb(wes) + 1;
+    // table size
+    var ts = 1 << mb;
+    // remaining sum
+    var rem = ts - wes;
+    // must be power of 2
+    if (rem & (rem - 1))
+        err(0);
+    hw[wc++] = msb(rem) + 1;
+    for (i = 0; i < wc; ++i) {
+        var wt = hw[i];
+        ++rc[hw[i] = wt && (mb + 1 - wt)];
+    }
+    // huf buf
+    var hbuf = new u8(ts << 1);
+    //    symbols                      num bits
+    var syms = hbuf.subarray(0, ts), nb = hbuf.subarray(ts);
+    ri[mb] = 0;
+    for (i = mb; i > 0; --i) {
+        var pv = ri[i];
+        fill(nb, i, pv, ri[i - 1] = pv + rc[i] * (1 << (mb - i)));
+    }
+    if (ri[0] != ts)
+        err(0);
+    for (i = 0; i < wc; ++i) {
+        var bits = hw[i];
+        if (bits) {
+            var code = ri[bits];
+            fill(syms, i, code, ri[bits] = code + (1 << (mb - bits)));
+        }
+    }
+    return [bt, {
+            n: nb,
+            b: mb,
+            s: syms
+        }];
+};
+// Tables generated using this:
+// https://gist.github.com/101arrowz/a979452d4355992cbf8f257cbffc9edd
+// default literal length table
+var dllt = /*#__PURE__*/ rfse(/*#__PURE__*/ new u8([
+    81, 16, 99, 140, 49, 198, 24, 99, 12, 33, 196, 24, 99, 102, 102, 134, 70, 146, 4
+]), 0, 6)[1];
+// default match length table
+var dmlt = /*#__PURE__*/ rfse(/*#__PURE__*/ new u8([
+    33, 20, 196, 24, 99, 140, 33, 132, 16, 66, 8, 33, 132, 16, 66, 8, 33, 68, 68, 68, 68, 68, 68, 68, 68, 36, 9
+]), 0, 6)[1];
+// default offset code table
+var doct = /*#__PURE__ */ rfse(/*#__PURE__*/ new u8([
+    32, 132, 16, 66, 102, 70, 68, 68, 68, 68, 36, 73, 2
+]), 0, 5)[1];
+// bits to baseline
+var b2bl = function (b, s) {
+    var len = b.length, bl = new i32(len);
+    for (var i = 0; i < len; ++i) {
+        bl[i] = s;
+        s += 1 << b[i];
+    }
+    return bl;
+};
+// literal length bits
+var llb = /*#__PURE__ */ new u8(( /*#__PURE__ */new i32([
+    0, 0, 0, 0, 16843009, 50528770, 134678020, 202050057, 269422093
+])).buffer, 0, 36);
+// literal length baseline
+var llbl = /*#__PURE__ */ b2bl(llb, 0);
+// match length bits
+var mlb = /*#__PURE__ */ new u8(( /*#__PURE__ */new i32([
+    0, 0, 0, 0, 0, 0, 0, 0, 16843009, 50528770, 117769220, 185207048, 252579084, 16
+])).buffer, 0, 53);
+// match length baseline
+var mlbl = /*#__PURE__ */ b2bl(mlb, 3);
+// decode huffman stream
+var dhu = function (dat, out, hu) {
+    var len = dat.length, ss = out.length, lb = dat[len - 1], msk = (1 << hu.b) - 1, eb = -hu.b;
+    if (!lb)
+        err(0);
+    var st = 0, btr = hu.b, pos = (len << 3) - 8 + msb(lb) - btr, i = -1;
+    for (; pos > eb && i < ss;) {
+        var cbt = pos >> 3;
+        var val = (dat[cbt] | (dat[cbt + 1] << 8) | (dat[cbt + 2] << 16)) >> (pos & 7);
+        st = ((st << btr) | val) & msk;
+        out[++i] = hu.s[st];
+        pos -= (btr = hu.n[st]);
+    }
+    if (pos != eb || i + 1 != ss)
+        err(0);
+};
+// decode huffman stream 4x
+// TODO: use workers to parallelize
+var dhu4 = function (dat, out, hu) {
+    var bt = 6;
+    var ss = out.length, sz1 = (ss + 3) >> 2, sz2 = sz1 << 1, sz3 = sz1 + sz2;
+    dhu(dat.subarray(bt, bt += dat[0] | (dat[1] << 8)), out.subarray(0, sz1), hu);
+    dhu(dat.subarray(bt, bt += dat[2] | (dat[3] << 8)), out.subarray(sz1, sz2), hu);
+    dhu(dat.subarray(bt, bt += dat[4] | (dat[5] << 8)), out.subarray(sz2, sz3), hu);
+    dhu(dat.subarray(bt), out.subarray(sz3), hu);
+};
+// read Zstandard block
+var rzb = function (dat, st, out) {
+    var _a;
+    var bt = st.b;
+    //    byte 0        block type
+    var b0 = dat[bt], btype = (b0 >> 1) & 3;
+    st.l = b0 & 1;
+    var sz = (b0 >> 3) | (dat[bt + 1] << 5) | (dat[bt + 2] << 13);
+    // end byte for block
+    var ebt = (bt += 3) + sz;
+    if (btype == 1) {
+        if (bt >= dat.length)
+            return;
+        st.b = bt + 1;
+        if (out) {
+            fill(out, dat[bt], st.y, st.y += sz);
+            return out;
+        }
+        return fill(new u8(sz), dat[bt]);
+    }
+    if (ebt > dat.length)
+        return;
+    if (btype == 0) {
+        st.b = ebt;
+        if (out) {
+            out.set(dat.subarray(bt, ebt), st.y);
+            st.y += sz;
+            return out;
+        }
+        return slc(dat, bt, ebt);
+    }
+    if (btype == 2) {
+        //    byte 3        lit btype     size format
+        var b3 = dat[bt], lbt = b3 & 3, sf = (b3 >> 2) & 3;
+        // lit src size  lit cmp sz 4 streams
+        var lss = b3 >> 4, lcs = 0, s4 = 0;
+        if (lbt < 2) {
+            if (sf & 1)
+                lss |= (dat[++bt] << 4) | ((sf & 2) && (dat[++bt] << 12));
+            else
+                lss = b3 >> 3;
+        }
+        else {
+            s4 = sf;
+            if (sf < 2)
+                lss |= ((dat[++bt] & 63) << 4), lcs = (dat[bt] >> 6) | (dat[++bt] << 2);
+            else if (sf == 2)
+                lss |= (dat[++bt] << 4) | ((dat[++bt] & 3) << 12), lcs = (dat[bt] >> 2) | (dat[++bt] << 6);
+            else
+                lss |= (dat[++bt] << 4) | ((dat[++bt] & 63) << 12), lcs = (dat[bt] >> 6) | (dat[++bt] << 2) | (dat[++bt] << 10);
+        }
+        ++bt;
+        // add literals to end - can never overlap with backreferences because unused literals always appended
+        var buf = out ? out.subarray(st.y, st.y + st.m) : new u8(st.m);
+        // starting point for literals
+        var spl = buf.length - lss;
+        if (lbt == 0)
+            buf.set(dat.subarray(bt, bt += lss), spl);
+        else if (lbt == 1)
+            fill(buf, dat[bt++], spl);
+        else {
+            // huffman table
+            var hu = st.h;
+            if (lbt == 2) {
+                var hud = rhu(dat, bt);
+                // subtract description length
+                lcs += bt - (bt = hud[0]);
+                st.h = hu = hud[1];
+            }
+            else if (!hu)
+                err(0);
+            (s4 ? dhu4 : dhu)(dat.subarray(bt, bt += lcs), buf.subarray(spl), hu);
+        }
+        // num sequences
+        var ns = dat[bt++];
+        if (ns) {
+            if (ns == 255)
+                ns = (dat[bt++] | (dat[bt++] << 8)) + 0x7F00;
+            else if (ns > 127)
+                ns = ((ns - 128) << 8) | dat[bt++];
+            // symbol compression modes
+            var scm = dat[bt++];
+            if (scm & 3)
+                err(0);
+            var dts = [dmlt, doct, dllt];
+            for (var i = 2; i > -1; --i) {
+                var md = (scm >> ((i << 1) + 2)) & 3;
+                if (md == 1) {
+                    // rle buf
+                    var rbuf = new u8([0, 0, dat[bt++]]);
+                    dts[i] = {
+                        s: rbuf.subarray(2, 3),
+                        n: rbuf.subarray(0, 1),
+                        t: new u16(rbuf.buffer, 0, 1),
+                        b: 0
+                    };
+                }
+                else if (md == 2) {
+                    // accuracy log 8 for offsets, 9 for others
+                    _a = rfse(dat, bt, 9 - (i & 1)), bt = _a[0], dts[i] = _a[1];
+                }
+                else if (md == 3) {
+                    if (!st.t)
+                        err(0);
+                    dts[i] = st.t[i];
+                }
+            }
+            var _b = st.t = dts, mlt = _b[0], oct = _b[1], llt = _b[2];
+            var lb = dat[ebt - 1];
+            if (!lb)
+                err(0);
+            var spos = (ebt << 3) - 8 + msb(lb) - llt.b, cbt = spos >> 3, oubt = 0;
+            var lst = ((dat[cbt] | (dat[cbt + 1] << 8)) >> (spos & 7)) & ((1 << llt.b) - 1);
+            cbt = (spos -= oct.b) >> 3;
+            var ost = ((dat[cbt] | (dat[cbt + 1] << 8)) >> (spos & 7)) & ((1 << oct.b) - 1);
+            cbt = (spos -= mlt.b) >> 3;
+            var mst = ((dat[cbt] | (dat[cbt + 1] << 8)) >> (spos & 7)) & ((1 << mlt.b) - 1);
+            for (++ns; --ns;) {
+                var llc = llt.s[lst];
+                var lbtr = llt.n[lst];
+                var mlc = mlt.s[mst];
+                var mbtr = mlt.n[mst];
+                var ofc = oct.s[ost];
+                var obtr = oct.n[ost];
+                cbt = (spos -= ofc) >> 3;
+                var ofp = 1 << ofc;
+                var off = ofp + (((dat[cbt] | (dat[cbt + 1] << 8) | (dat[cbt + 2] << 16) | (dat[cbt + 3] << 24)) >>> (spos & 7)) & (ofp - 1));
+                cbt = (spos -= mlb[mlc]) >> 3;
+                var ml = mlbl[mlc] + (((dat[cbt] | (dat[cbt + 1] << 8) | (dat[cbt + 2] << 16)) >> (spos & 7)) & ((1 << mlb[mlc]) - 1));
+                cbt = (spos -= llb[llc]) >> 3;
+                var ll = llbl[llc] + (((dat[cbt] | (dat[cbt + 1] << 8) | (dat[cbt + 2] << 16)) >> (spos & 7)) & ((1 << llb[llc]) - 1));
+                cbt = (spos -= lbtr) >> 3;
+                lst = llt.t[lst] + (((dat[cbt] | (dat[cbt + 1] << 8)) >> (spos & 7)) & ((1 << lbtr) - 1));
+                cbt = (spos -= mbtr) >> 3;
+                mst = mlt.t[mst] + (((dat[cbt] | (dat[cbt + 1] << 8)) >> (spos & 7)) & ((1 << mbtr) - 1));
+                cbt = (spos -= obtr) >> 3;
+                ost = oct.t[ost] + (((dat[cbt] | (dat[cbt + 1] << 8)) >> (spos & 7)) & ((1 << obtr) - 1));
+                if (off > 3) {
+                    st.o[2] = st.o[1];
+                    st.o[1] = st.o[0];
+                    st.o[0] = off -= 3;
+                }
+                else {
+                    var idx = off - (ll != 0);
+                    if (idx) {
+                        off = idx == 3 ? st.o[0] - 1 : st.o[idx];
+                        if (idx > 1)
+                            st.o[2] = st.o[1];
+                        st.o[1] = st.o[0];
+                        st.o[0] = off;
+                    }
+                    else
+                        off = st.o[0];
+                }
+                for (var i = 0; i < ll; ++i) {
+                    buf[oubt + i] = buf[spl + i];
+                }
+                oubt += ll, spl += ll;
+                var stin = oubt - off;
+                if (stin < 0) {
+                    var len = -stin;
+                    var bs = st.e + stin;
+                    if (len > ml)
+                        len = ml;
+                    for (var i = 0; i < len; ++i) {
+                        buf[oubt + i] = st.w[bs + i];
+                    }
+                    oubt += len, ml -= len, stin = 0;
+                }
+                for (var i = 0; i < ml; ++i) {
+                    buf[oubt + i] = buf[stin + i];
+                }
+                oubt += ml;
+            }
+            if (oubt != spl) {
+                while (spl < buf.length) {
+                    buf[oubt++] = buf[spl++];
+                }
+            }
+            else
+                oubt = buf.length;
+            if (out)
+                st.y += oubt;
+            else
+                buf = slc(buf, 0, oubt);
+        }
+        else if (out) {
+            st.y += lss;
+            if (spl) {
+                for (var i = 0; i < lss; ++i) {
+                    buf[i] = buf[spl + i];
+                }
+            }
+        }
+        else if (spl)
+            buf = slc(buf, spl);
+        st.b = ebt;
+        return buf;
+    }
+    err(2);
+};
+// concat
+var cct = function (bufs, ol) {
+    if (bufs.length == 1)
+        return bufs[0];
+    var buf = new u8(ol);
+    for (var i = 0, b = 0; i < bufs.length; ++i) {
+        var chk = bufs[i];
+        buf.set(chk, b);
+        b += chk.length;
+    }
+    return buf;
+};
+/**
+ * Decompresses Zstandard data
+ * @param dat The input data
+ * @param buf The output buffer. If unspecified, the function will allocate
+ *            exactly enough memory to fit the decompressed data. If your
+ *            data has multiple frames and you know the output size, specifying
+ *            it will yield better performance.
+ * @returns The decompressed data
+ */
+function decompress(dat, buf) {
+    var bufs = [], nb = +!buf;
+    var bt = 0, ol = 0;
+    for (; dat.length;) {
+        var st = rzfh(dat, nb || buf);
+        if (typeof st == 'object') {
+            if (nb) {
+                buf = null;
+                if (st.w.length == st.u) {
+                    bufs.push(buf = st.w);
+                    ol += st.u;
+                }
+            }
+            else {
+                bufs.push(buf);
+                st.e = 0;
+            }
+            for (; !st.l;) {
+                var blk = rzb(dat, st, buf);
+                if (!blk)
+                    err(5);
+                if (buf)
+                    st.e = st.y;
+                else {
+                    bufs.push(blk);
+                    ol += blk.length;
+                    cpw(st.w, 0, blk.length);
+                    st.w.set(blk, st.w.length - blk.length);
+                }
+            }
+            bt = st.b + (st.c * 4);
+        }
+        else
+            bt = st;
+        dat = dat.subarray(bt);
+    }
+    return cct(bufs, ol);
+}
+/**
+ * Decompressor for Zstandard streamed data
+ */
+var Decompress = /*#__PURE__*/ (function () {
+    /**
+     * Creates a Zstandard decompressor
+     * @param ondata The handler for stream data
+     */
+    function Decompress(ondata) {
+        this.ondata = ondata;
+        this.c = [];
+        this.l = 0;
+        this.z = 0;
+    }
+    /**
+     * Pushes data to be decompressed
+     * @param chunk The chunk of data to push
+     * @param final Whether or not this is the last chunk in the stream
+     */
+    Decompress.prototype.push = function (chunk, final) {
+        if (typeof this.s == 'number') {
+            var sub = Math.min(chunk.length, this.s);
+            chunk = chunk.subarray(sub);
+            this.s -= sub;
+        }
+        var sl = chunk.length;
+        var ncs = sl + this.l;
+        if (!this.s) {
+            if (final) {
+                if (!ncs) {
+                    this.ondata(new u8(0), true);
+                    return;
+                }
+                // min for frame + one block
+                if (ncs < 5)
+                    err(5);
+            }
+            else if (ncs < 18) {
+                this.c.push(chunk);
+                this.l = ncs;
+                return;
+            }
+            if (this.l) {
+                this.c.push(chunk);
+                chunk = cct(this.c, ncs);
+                this.c = [];
+                this.l = 0;
+            }
+            if (typeof (this.s = rzfh(chunk)) == 'number')
+                return this.push(chunk, final);
+        }
+        if (typeof this.s != 'number') {
+            if (ncs < (this.z || 3)) {
+                if (final)
+                    err(5);
+                this.c.push(chunk);
+                this.l = ncs;
+                return;
+            }
+            if (this.l) {
+                this.c.push(chunk);
+                chunk = cct(this.c, ncs);
+                this.c = [];
+                this.l = 0;
+            }
+            if (!this.z && ncs < (this.z = (chunk[this.s.b] & 2) ? 4 : 3 + ((chunk[this.s.b] >> 3) | (chunk[this.s.b + 1] << 5) | (chunk[this.s.b + 2] << 13)))) {
+                if (final)
+                    err(5);
+                this.c.push(chunk);
+                this.l = ncs;
+                return;
+            }
+            else
+                this.z = 0;
+            for (;;) {
+                var blk = rzb(chunk, this.s);
+                if (!blk) {
+                    if (final)
+                        err(5);
+                    var adc = chunk.subarray(this.s.b);
+                    this.s.b = 0;
+                    this.c.push(adc), this.l += adc.length;
+                    return;
+                }
+                else {
+                    this.ondata(blk, false);
+                    cpw(this.s.w, 0, blk.length);
+                    this.s.w.set(blk, this.s.w.length - blk.length);
+                }
+                if (this.s.l) {
+                    var rest = chunk.subarray(this.s.b);
+                    this.s = this.s.c * 4;
+                    this.push(rest, final);
+                    return;
+                }
+            }
+        }
+        else if (final)
+            err(5);
+    };
+    return Decompress;
+}());
+
 
 
 /***/ }),

@@ -41261,6 +41261,12 @@ const RULES = {
         fires: 'a WAL segment is missing from the chain recovery needs, judged by segment names on the timeline it follows: from the base backup’s start to the target LSN, or, for a time or a name, to the last segment present (file times are not trusted; found before anything is restored)',
         fix: 'Check archive_command and its logs for the named segment; recover to a point before the gap, or from a later base backup.',
     },
+    WAL_CORRUPT: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'a WAL segment recovery asked for is in the archive but damaged: it does not decompress (gzip, bzip2, lz4, zstd, xz, by its suffix or its first bytes), or not to a whole segment; replay stopped before it',
+        fix: 'Check the storage and the archiver for the named segment; recover to a point before it, or from a later base backup.',
+    },
     PITR_TIMELINE_UNKNOWN: {
         severity: 'high',
         kind: 'problem',

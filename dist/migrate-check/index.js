@@ -34982,7 +34982,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 5730:
+/***/ 7218:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -44872,6 +44872,12 @@ const RULES = {
         fires: 'a WAL segment is missing from the chain recovery needs, judged by segment names on the timeline it follows: from the base backup’s start to the target LSN, or, for a time or a name, to the last segment present (file times are not trusted; found before anything is restored)',
         fix: 'Check archive_command and its logs for the named segment; recover to a point before the gap, or from a later base backup.',
     },
+    WAL_CORRUPT: {
+        severity: 'critical',
+        kind: 'problem',
+        fires: 'a WAL segment recovery asked for is in the archive but damaged: it does not decompress (gzip, bzip2, lz4, zstd, xz, by its suffix or its first bytes), or not to a whole segment; replay stopped before it',
+        fix: 'Check the storage and the archiver for the named segment; recover to a point before it, or from a later base backup.',
+    },
     PITR_TIMELINE_UNKNOWN: {
         severity: 'high',
         kind: 'problem',
@@ -46121,60 +46127,636 @@ const defaults = lib.defaults
 // Re-export the default
 /* harmony default export */ const esm = (lib);
 
-;// CONCATENATED MODULE: ./src/postgres/client.ts
+// EXTERNAL MODULE: ./node_modules/pg-connection-string/index.js
+var pg_connection_string = __nccwpck_require__(6122);
+;// CONCATENATED MODULE: ./node_modules/pg-connection-string/esm/index.mjs
+// ESM wrapper for pg-connection-string
 
 
-/** Parse a postgres:// URL; the password is registered as a secret the moment it is read. */
-function parseDbUrl(input, url, secret) {
-    let u;
+// Re-export the parse function
+/* harmony default export */ const pg_connection_string_esm = (pg_connection_string.parse);
+const esm_parse = pg_connection_string.parse
+const toClientConfig = pg_connection_string.toClientConfig
+const parseIntoClientConfig = pg_connection_string.parseIntoClientConfig
+
+// EXTERNAL MODULE: ./node_modules/pgpass/lib/helper.js
+var helper = __nccwpck_require__(8702);
+;// CONCATENATED MODULE: ./src/postgres/conninfo.ts
+
+
+
+
+// A static import, so the bundle carries it: pgpass's own entry reads PGPASSFILE from process.env.
+
+
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
+const SESSION_ATTRS = [
+    'any',
+    'read-write',
+    'read-only',
+    'primary',
+    'standby',
+    'prefer-standby',
+];
+/** The libpq keywords Restorable understands, and the environment variable that defaults each. */
+const KEYWORDS = {
+    host: 'PGHOST',
+    port: 'PGPORT',
+    user: 'PGUSER',
+    password: 'PGPASSWORD',
+    dbname: 'PGDATABASE',
+    passfile: 'PGPASSFILE',
+    service: 'PGSERVICE',
+    options: 'PGOPTIONS',
+    application_name: 'PGAPPNAME',
+    fallback_application_name: undefined,
+    connect_timeout: 'PGCONNECT_TIMEOUT',
+    sslmode: 'PGSSLMODE',
+    sslrootcert: 'PGSSLROOTCERT',
+    sslcert: 'PGSSLCERT',
+    sslkey: 'PGSSLKEY',
+    sslcrl: 'PGSSLCRL',
+    target_session_attrs: 'PGTARGETSESSIONATTRS',
+};
+const FORMS = 'Write it as postgresql://user@host:5432/database?sslmode=verify-full or as host=... dbname=...';
+/**
+ * Read a connection string (a postgres:// URL or a keyword/value string) the way libpq does: the
+ * service file fills what it leaves out, then the PG* environment, then libpq's defaults. Every
+ * password read (the string's, the service file's, PGPASSWORD, the password file's) is registered
+ * as a secret the moment it is read.
+ */
+function parseDbUrl(input, value, secret, env = process.env) {
+    const text = value.trim();
+    const given = /^postgres(ql)?:\/\//i.test(text)
+        ? fromUrl(input, text)
+        : text.includes('=')
+            ? fromKeywords(input, text)
+            : undefined;
+    if (!given)
+        throw new errors_UserError(input, 'is not a PostgreSQL URL or keyword/value string', FORMS);
+    if (given.password)
+        secret(given.password);
+    for (const k of Object.keys(given)) {
+        if (!(k in KEYWORDS))
+            throw new errors_UserError(input, `has an unknown parameter "${k}"`, FORMS);
+    }
+    const p = { ...serviceParams(input, given.service ?? env.PGSERVICE, env), ...given };
+    for (const [k, v] of Object.entries(KEYWORDS)) {
+        const fromEnv = v ? env[v] : undefined;
+        if (p[k] === undefined && fromEnv !== undefined && fromEnv !== '')
+            p[k] = fromEnv;
+    }
+    if (p.password && !given.password)
+        secret(p.password);
+    return toConnInfo(input, p, secret);
+}
+/** The host handed to the parser, whose own host handling cannot read a host list. */
+const PLACEHOLDER = 'placeholder.invalid';
+/** A URL, through pg-connection-string; the host list (a,b:5433) is split here, which it cannot. */
+function fromUrl(input, url) {
+    const m = /^postgres(?:ql)?:\/\/([^/?#]*)(.*)$/is.exec(url);
+    if (!m)
+        return undefined;
+    const authority = m[1];
+    if (/@/.test(m[2].split('?')[0])) {
+        // Nothing of it is echoed: what follows may be a password cut in two.
+        throw new errors_UserError(input, 'has an @ after its host part', 'Percent-encode a / ? # or @ in the user name or password (%2F %3F %23 %40)');
+    }
+    const at = authority.lastIndexOf('@');
+    const userinfo = at >= 0 ? authority.slice(0, at + 1) : '';
+    const hostList = authority.slice(at + 1);
+    // The parser reads sslcert/sslkey/sslrootcert files itself and maps sslmode to its own `ssl`; the
+    // ssl* parameters are carried past it under another name and read here, where errors name the input.
+    const rest = m[2].replace(/([?&])(ssl\w*)=/gi, '$1restorable_$2=');
+    let parsed;
     try {
-        u = new URL(url);
+        parsed = esm_parse(`postgresql://${userinfo}${PLACEHOLDER}${rest.startsWith('/') || rest === '' ? '' : '/'}${rest}`);
     }
     catch {
-        u = undefined;
+        throw new errors_UserError(input, 'is not a valid PostgreSQL URL', FORMS);
     }
-    // libpq's `?host=/socket/folder` (a Unix socket) wins over the host part, which may then be empty.
-    const queryHost = u?.searchParams.get('host') ?? '';
-    if (!u || !/^postgres(ql)?:$/.test(u.protocol) || !(u.hostname || queryHost)) {
-        throw new errors_UserError(input, 'is not a PostgreSQL URL', 'Write it as postgresql://user:password@host:5432/database');
+    const out = {};
+    for (const [k, v] of Object.entries(parsed)) {
+        if (typeof v !== 'string' || v === '' || k === 'ssl')
+            continue;
+        out[k.replace(/^restorable_/, '')] = v;
     }
-    const password = decodeURIComponent(u.password);
-    if (password)
-        secret(password);
-    return {
-        host: queryHost || u.hostname.replace(/^\[|\]$/g, ''),
-        port: Number(u.port || 5432),
-        user: decodeURIComponent(u.username) || 'postgres',
-        database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
-        ...(password ? { password } : {}),
+    delete out.host;
+    delete out.port;
+    if (out.database !== undefined)
+        out.dbname = out.database;
+    delete out.database;
+    // ?host= wins over the host part; the host part's ports stay unless ?port= is given too.
+    const split = hostList === '' ? {} : splitHostList(input, hostList);
+    Object.assign(out, split);
+    if (typeof parsed.host === 'string' && parsed.host !== PLACEHOLDER)
+        out.host = parsed.host;
+    if (typeof parsed.port === 'string' && parsed.port !== '')
+        out.port = parsed.port;
+    return out;
+}
+/** `a:1,[::1]:2,b` into host=a,::1,b port=1,2,(empty: the default). */
+function splitHostList(input, list) {
+    const hosts = [];
+    const ports = [];
+    for (const part of list.split(',')) {
+        const m = /^(\[[^\]]*\]|[^:]*)(?::(.*))?$/.exec(part);
+        if (!m)
+            throw new errors_UserError(input, 'has a host that cannot be read', FORMS);
+        hosts.push(decodeURIComponent(m[1].replace(/^\[(.*)\]$/, '$1')));
+        ports.push(m[2] ?? '');
+    }
+    return { host: hosts.join(','), ...(ports.some((p) => p !== '') ? { port: ports.join(',') } : {}) };
+}
+/** libpq's keyword/value form: `key=value` pairs, values optionally in single quotes with \ escapes. */
+function fromKeywords(input, text) {
+    const out = {};
+    const re = /\s*([A-Za-z_]+)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|((?:[^\s'\\]|\\.)*))/gy;
+    let at = 0;
+    for (let m = re.exec(text); m; m = re.exec(text)) {
+        out[m[1]] = (m[2] ?? m[3] ?? '').replace(/\\(.)/g, '$1');
+        at = re.lastIndex;
+    }
+    if (text.slice(at).trim() !== '') {
+        // The rest is not echoed: it may hold a password.
+        const after = Object.keys(out).pop();
+        throw new errors_UserError(input, `cannot be read ${after ? `after ${after}=` : 'from the start'} (a quote left open, or a word without =)`, FORMS);
+    }
+    return out;
+}
+/** The named service's settings: PGSERVICEFILE or ~/.pg_service.conf first, then PGSYSCONFDIR's. */
+function serviceParams(input, service, env) {
+    if (!service)
+        return {};
+    const files = [
+        env.PGSERVICEFILE ?? external_node_path_default().join(external_node_os_default().homedir(), '.pg_service.conf'),
+        external_node_path_default().join(env.PGSYSCONFDIR ?? '/etc/postgresql-common', 'pg_service.conf'),
+    ];
+    for (const file of files) {
+        const found = readService(file, service);
+        if (!found)
+            continue;
+        for (const k of Object.keys(found)) {
+            if (!(k in KEYWORDS) || k === 'service') {
+                throw new errors_UserError(input, `service "${service}" in ${file} has an unknown parameter "${k}"`, FORMS);
+            }
+        }
+        return found;
+    }
+    throw new errors_UserError(input, `names the service "${service}", which is in none of ${files.join(', ')}`, 'Define it there ([name] then key=value lines), or point PGSERVICEFILE at the file that has it');
+}
+function readService(file, service) {
+    let text;
+    try {
+        text = external_node_fs_default().readFileSync(file, 'utf8');
+    }
+    catch {
+        return undefined;
+    }
+    let current;
+    let found;
+    for (const raw of text.split('\n')) {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#'))
+            continue;
+        const section = /^\[(.*)\]$/.exec(line);
+        if (section) {
+            current = section[1] === service ? {} : undefined;
+            if (current)
+                found = current;
+            continue;
+        }
+        const eq = line.indexOf('=');
+        if (current && eq > 0)
+            current[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+    }
+    return found;
+}
+function oneOf(input, name, v, all) {
+    if (v === undefined)
+        return undefined;
+    if (all.includes(v))
+        return v;
+    throw new errors_UserError(input, `has ${name}=${v}, which is not one of ${all.join(', ')}`, `Set ${name} to one of them`);
+}
+function endpoints(input, p) {
+    const defaultHost = external_node_fs_default().existsSync('/var/run/postgresql') ? '/var/run/postgresql' : 'localhost';
+    const hosts = (p.host ?? '').split(',').map((h) => h || defaultHost);
+    const ports = (p.port ?? '').split(',');
+    if (ports.length !== 1 && ports.length !== hosts.length) {
+        throw new errors_UserError(input, `has ${hosts.length} hosts and ${ports.length} ports`, 'Give one port for all hosts, or one per host, in the same order');
+    }
+    return hosts.map((host, i) => {
+        const raw = (ports.length === 1 ? ports[0] : ports[i]) || '5432';
+        const port = Number(raw);
+        if (!/^\d+$/.test(raw) || port < 1 || port > 65535) {
+            throw new errors_UserError(input, `has a port${/^\d{1,8}$/.test(raw) ? ` "${raw}"` : ''} that is not a port number`, 'Use a number from 1 to 65535');
+        }
+        return { host, port };
+    });
+}
+function readable(input, name, file) {
+    if (file === undefined)
+        return undefined;
+    try {
+        external_node_fs_default().accessSync(file, (external_node_fs_default()).constants.R_OK);
+    }
+    catch {
+        throw new errors_UserError(input, `names ${name} ${file}, which cannot be read`, `Fix the path of ${name}, or make the file readable`);
+    }
+    return file;
+}
+function sslFiles(input, p, mode) {
+    const root = p.sslrootcert;
+    if (root === 'system' && mode !== undefined && mode !== 'verify-full') {
+        throw new errors_UserError(input, `has sslrootcert=system with sslmode=${mode}`, 'sslrootcert=system needs sslmode=verify-full (as libpq requires): set it, or name a CA file');
+    }
+    const out = {};
+    const rootcert = root === 'system' ? root : readable(input, 'sslrootcert', root);
+    if (rootcert)
+        out.sslrootcert = rootcert;
+    for (const k of ['sslcert', 'sslkey', 'sslcrl']) {
+        const f = readable(input, k, p[k]);
+        if (f)
+            out[k] = f;
+    }
+    if (mode === 'verify-ca' || mode === 'verify-full') {
+        const fallback = external_node_path_default().join(external_node_os_default().homedir(), '.postgresql', 'root.crt');
+        if (!out.sslrootcert && !external_node_fs_default().existsSync(fallback)) {
+            throw new errors_UserError(input, `has sslmode=${mode} but no CA to verify the server with (no sslrootcert, no ${fallback})`, 'Set sslrootcert to the CA file that signed the server certificate, or sslrootcert=system for the trusted roots');
+        }
+    }
+    return out;
+}
+function toConnInfo(input, p, secret) {
+    const sslmode = oneOf(input, 'sslmode', p.sslmode ?? (p.sslrootcert === 'system' ? 'verify-full' : undefined), SSL_MODES);
+    const attrs = oneOf(input, 'target_session_attrs', p.target_session_attrs, SESSION_ATTRS);
+    const eps = endpoints(input, p);
+    const first = eps[0];
+    const user = p.user ?? external_node_os_default().userInfo().username;
+    const timeout = p.connect_timeout === undefined ? undefined : Number(p.connect_timeout);
+    if (timeout !== undefined && !(Number.isInteger(timeout) && timeout >= 0)) {
+        throw new errors_UserError(input, `has connect_timeout=${p.connect_timeout}`, 'Give whole seconds');
+    }
+    const passfile = p.passfile ?? (external_node_fs_default().existsSync(defaultPassfile()) ? defaultPassfile() : undefined);
+    const c = {
+        host: first.host,
+        port: first.port,
+        user,
+        database: p.dbname ?? user,
+        ...(p.password ? { password: p.password } : {}),
+        ...(p.options ? { options: p.options } : {}),
+        ...(eps.length > 1 ? { hosts: eps } : {}),
+        ...(sslmode ? { sslmode } : {}),
+        ...sslFiles(input, p, sslmode),
+        ...(attrs ? { targetSessionAttrs: attrs } : {}),
+        ...(passfile && !p.password ? { passfile } : {}),
+        ...(p.application_name || p.fallback_application_name
+            ? { applicationName: (p.application_name || p.fallback_application_name) }
+            : {}),
+        ...(timeout !== undefined ? { connectTimeout: timeout } : {}),
+        input,
     };
+    if (c.passfile)
+        for (const pw of passfileSecrets(c))
+            secret(pw);
+    return c;
 }
-/** A URL to show: the password, if any, as ***. */
-function maskedUrl(c) {
-    const socket = c.host.startsWith('/');
-    const host = socket ? 'localhost' : c.host.includes(':') ? `[${c.host}]` : c.host;
-    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${host}:${c.port}/${encodeURIComponent(c.database)}${socket ? `?host=${encodeURIComponent(c.host)}` : ''}`;
+/** libpq's password file when none is named. */
+function defaultPassfile() {
+    return external_node_path_default().join(external_node_os_default().homedir(), '.pgpass');
 }
-/** The libpq environment for a subprocess (pg_restore, psql): the password never goes in argv. */
-function libpqEnv(c) {
-    return {
-        PGHOST: c.host,
-        PGPORT: String(c.port),
-        PGUSER: c.user,
-        PGDATABASE: c.database,
-        ...(c.password ? { PGPASSWORD: c.password } : {}),
-        PGCONNECT_TIMEOUT: '10',
+function passEntries(file) {
+    try {
+        const stat = external_node_fs_default().statSync(file);
+        // pgpass's own rule (a regular file, no group or world access), minus its PGPASSWORD check:
+        // the environment was read when the connection was parsed.
+        if (!stat.isFile() || (stat.mode & 0o077) !== 0)
+            return [];
+        return external_node_fs_default().readFileSync(file, 'utf8')
+            .split('\n')
+            .map((l) => helper.parseLine(l.replace(/\r$/, '')))
+            .filter((e) => e !== null && helper.isValidEntry(e));
+    }
+    catch {
+        return [];
+    }
+}
+/** Every password the file holds for this connection's hosts and user (whatever the database). */
+function passfileSecrets(c) {
+    const eps = c.hosts ?? [c];
+    return passEntries(c.passfile)
+        .filter((e) => eps.some((ep) => helper.match({ host: passHost(ep.host, e), port: ep.port, database: e.database, user: c.user }, e)))
+        .map((e) => e.password);
+}
+/** A socket folder matches its own path in the password file, or `localhost` (as in libpq). */
+function passHost(host, e) {
+    return host.startsWith('/') && e.host === 'localhost' ? 'localhost' : host;
+}
+/** The password file's password for one host of `c`, in `c`'s database; undefined when it has none. */
+function passwordFromFile(c, ep) {
+    if (!c.passfile)
+        return undefined;
+    const want = (e) => ({
+        host: passHost(ep.host, e),
+        port: ep.port,
+        database: c.database,
+        user: c.user,
+    });
+    return passEntries(c.passfile).find((e) => helper.match(want(e), e))?.password;
+}
+
+;// CONCATENATED MODULE: ./src/postgres/connect.ts
+
+
+
+
+
+
+/** The server asked for a password and none was given or found. */
+class NoPassword extends Error {
+    constructor() {
+        super('the server asks for a password and none was given');
+    }
+}
+const home = (f) => external_node_path_default().join(external_node_os_default().homedir(), '.postgresql', f);
+const read = (f) => external_node_fs_default().readFileSync(f, 'utf8');
+/** node-postgres's `ssl` for one attempt: TLS verified as libpq's sslmode says, or plain. */
+function tlsOptions(c, mode, tls) {
+    if (!tls)
+        return false;
+    const cert = c.sslcert ?? (external_node_fs_default().existsSync(home('postgresql.crt')) ? home('postgresql.crt') : undefined);
+    const key = c.sslkey ?? (external_node_fs_default().existsSync(home('postgresql.key')) ? home('postgresql.key') : undefined);
+    const root = c.sslrootcert ?? (external_node_fs_default().existsSync(home('root.crt')) ? home('root.crt') : undefined);
+    const out = {
+        ...(cert && key ? { cert: read(cert), key: read(key) } : {}),
+        ...(c.sslcrl ? { crl: read(c.sslcrl) } : {}),
     };
+    // require with a root certificate is verify-ca, as in libpq.
+    const verify = mode === 'verify-full' ? 'full' : mode === 'verify-ca' || (mode === 'require' && root) ? 'ca' : 'none';
+    if (verify === 'none')
+        return { ...out, rejectUnauthorized: false };
+    if (root && root !== 'system')
+        out.ca = read(root);
+    out.rejectUnauthorized = true;
+    if (verify === 'ca')
+        out.checkServerIdentity = () => undefined;
+    return out;
 }
-/** Open a connection, run `fn`, close it, whatever happens. */
-async function client_withClient(c, fn) {
-    const client = new esm.Client({ ...c, connectionTimeoutMillis: 10_000, application_name: 'restorable' });
+/** The attempts sslmode makes on one host: TLS or not, in order (prefer: TLS then plain; allow: the reverse). */
+function attempts(c, ep) {
+    // libpq never uses TLS over a Unix socket.
+    if (ep.host.startsWith('/'))
+        return [false];
+    const mode = c.sslmode ?? 'prefer';
+    if (mode === 'disable')
+        return [false];
+    if (mode === 'allow')
+        return [false, true];
+    if (mode === 'prefer')
+        return [true, false];
+    return [true];
+}
+/** Whether an attempt that failed so may be made again the other way (allow / prefer). */
+function retriable(e) {
+    const code = e.code;
+    return code === '28000' || /does not support SSL|error establishing an SSL/i.test(errorMessage(e));
+}
+async function connect_open(c, ep, tls) {
+    const client = new esm.Client({
+        host: ep.host,
+        port: ep.port,
+        user: c.user,
+        database: c.database,
+        password: async () => {
+            const p = c.password ?? passwordFromFile(c, ep);
+            if (p === undefined)
+                throw new NoPassword();
+            return p;
+        },
+        ...(c.options ? { options: c.options } : {}),
+        ssl: tlsOptions(c, c.sslmode ?? 'prefer', tls),
+        connectionTimeoutMillis: (c.connectTimeout || 10) * 1000,
+        application_name: c.applicationName ?? 'restorable',
+    });
     // A server that goes away (a scratch cluster whose disk filled) rejects the query in flight; the
     // 'error' event it also emits would otherwise end the process with a stack trace.
     client.on('error', () => { });
-    await client.connect();
+    try {
+        await client.connect();
+    }
+    catch (e) {
+        await client.end().catch(() => { });
+        throw e;
+    }
+    return client;
+}
+async function openHost(c, ep) {
+    const ways = attempts(c, ep);
+    for (let i = 0;; i++) {
+        try {
+            return await connect_open(c, ep, ways[i]);
+        }
+        catch (e) {
+            if (i + 1 >= ways.length || !retriable(e))
+                throw e;
+        }
+    }
+}
+/** Whether a session is what target_session_attrs asks for (libpq's checks). */
+async function fits(client, want) {
+    if (want === 'any')
+        return true;
+    if (want === 'read-write' || want === 'read-only') {
+        const r = await client.query('SHOW transaction_read_only');
+        const ro = r.rows[0]?.transaction_read_only === 'on';
+        return ro === (want === 'read-only');
+    }
+    const r = await client.query('SELECT pg_is_in_recovery() AS r');
+    return r.rows[0]?.r === (want === 'standby');
+}
+const where = (ep) => ep.host.startsWith('/') ? `socket ${ep.host} port ${ep.port}` : `${ep.host}:${ep.port}`;
+/**
+ * Connect as libpq does: each host in order, each as sslmode says, the first session that is what
+ * target_session_attrs asks for (prefer-standby: a standby, else any).
+ */
+async function connect(c) {
+    const eps = c.hosts ?? [{ host: c.host, port: c.port }];
+    const want = c.targetSessionAttrs ?? 'any';
+    const passes = want === 'prefer-standby' ? ['standby', 'any'] : [want];
+    const failed = [];
+    for (const pass of passes) {
+        for (const ep of eps) {
+            let client;
+            try {
+                client = await openHost(c, ep);
+            }
+            catch (e) {
+                if (pass === passes[0])
+                    failed.push({ ep, e });
+                continue;
+            }
+            if (await fits(client, pass).catch(() => false))
+                return client;
+            await client.end().catch(() => { });
+            if (pass === passes[passes.length - 1])
+                failed.push({ ep, e: new Error(`the session is not ${pass}`) });
+        }
+    }
+    throw connectError(c, failed);
+}
+/** What failed, as one line naming the input and the fix when the fix is the user's. */
+function connectError(c, failed) {
+    const explained = failed.map(({ ep, e }) => ({ ep, e, why: explain(c, ep, e) }));
+    const fixable = explained.find((x) => x.why);
+    if (c.input && fixable?.why) {
+        const others = explained.filter((x) => x !== fixable).map((x) => `${where(x.ep)}: ${errorMessage(x.e)}`);
+        const also = others.length > 0 ? ` (also ${others.join('; ')})` : '';
+        return new errors_UserError(c.input, `could not connect to ${where(fixable.ep)}: ${fixable.why.problem}${also}`, fixable.why.fix);
+    }
+    if (explained.length === 1)
+        return explained[0].e;
+    const e = new Error(explained.map((x) => `${where(x.ep)}: ${errorMessage(x.e)}`).join('; '));
+    const code = explained[explained.length - 1]?.e?.code;
+    if (code)
+        e.code = code;
+    return e;
+}
+const UNKNOWN_CA = new Set([
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'CERT_SIGNATURE_FAILURE',
+]);
+function explain(c, ep, e) {
+    const code = e.code ?? '';
+    const msg = errorMessage(e);
+    const mode = c.sslmode ?? 'prefer';
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+        return {
+            problem: `the server's certificate is not for ${ep.host} (sslmode=verify-full checks the host name: ${msg})`,
+            fix: 'Connect by a host name the certificate names, or use sslmode=verify-ca to check the CA only',
+        };
+    }
+    if (UNKNOWN_CA.has(code)) {
+        const ca = c.sslrootcert === 'system' || !c.sslrootcert ? 'the trusted roots' : c.sslrootcert;
+        return {
+            problem: `the server's certificate is not signed by a CA in ${ca} (${code})`,
+            fix: 'Set sslrootcert to the CA file that signed the server certificate',
+        };
+    }
+    if (code === 'CERT_HAS_EXPIRED')
+        return { problem: "the server's certificate has expired", fix: 'Renew the server certificate' };
+    if (/does not support SSL/i.test(msg)) {
+        return {
+            problem: `the server does not take TLS connections, and sslmode=${mode} requires TLS`,
+            fix: 'Turn ssl on at the server, or lower sslmode to prefer',
+        };
+    }
+    if (code === '28000' && /no encryption/.test(msg) && mode === 'disable') {
+        return {
+            problem: `the server takes this role only over TLS (pg_hba.conf hostssl) and sslmode=disable turns TLS off (${msg})`,
+            fix: 'Use sslmode=require, or verify-full with sslrootcert',
+        };
+    }
+    if (e instanceof NoPassword) {
+        return {
+            problem: `the server asks a password of "${c.user}" and none was found${c.passfile ? ` (also not in ${c.passfile})` : ''}`,
+            fix: 'Put it in a password file (PGPASSFILE, mode 0600), a service file or PGPASSWORD, never in argv',
+        };
+    }
+    if (code === '28P01') {
+        return {
+            problem: `password authentication failed for user "${c.user}"`,
+            fix: `Check the password in the URL, PGPASSWORD${c.passfile ? ` or ${c.passfile}` : ', the password file'}`,
+        };
+    }
+    if (code === '28000' || code === '3D000' || code === '42501') {
+        return { problem: msg, fix: 'Give the role access (pg_hba.conf, GRANT CONNECT), or fix user and dbname' };
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/postgres/client.ts
+
+
+
+
+/** A URL to show (and for later steps): every setting but the password, which is ***. */
+function maskedUrl(c) {
+    const eps = c.hosts ?? [{ host: c.host, port: c.port }];
+    const query = [];
+    let authority;
+    if (eps.some((e) => e.host.startsWith('/'))) {
+        // libpq's socket form: the folders (and ports) as parameters, a placeholder host.
+        const one = eps.length === 1 ? eps[0] : undefined;
+        authority = one ? `localhost:${one.port}` : '';
+        query.push(['host', eps.map((e) => e.host).join(',')]);
+        if (!one)
+            query.push(['port', eps.map((e) => e.port).join(',')]);
+    }
+    else {
+        authority = eps.map((e) => `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`).join(',');
+    }
+    query.push(['sslmode', c.sslmode], ['sslrootcert', c.sslrootcert], ['sslcert', c.sslcert], ['sslkey', c.sslkey], ['sslcrl', c.sslcrl], ['target_session_attrs', c.targetSessionAttrs], ['passfile', c.passfile === defaultPassfile() ? undefined : c.passfile], ['application_name', c.applicationName], ['connect_timeout', c.connectTimeout === undefined ? undefined : String(c.connectTimeout)]);
+    const q = query
+        .filter((kv) => kv[1] !== undefined)
+        .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
+        .join('&');
+    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${authority}/${encodeURIComponent(c.database)}${q ? `?${q}` : ''}`;
+}
+/**
+ * The libpq environment for a subprocess (pg_restore, psql, pg_dump): the same connection as
+ * node-postgres makes (hosts in order, sslmode, certificates, target_session_attrs, the password
+ * file), the password never in argv.
+ */
+function libpqEnv(c) {
+    const eps = c.hosts ?? [{ host: c.host, port: c.port }];
+    const env = {
+        PGHOST: eps.map((e) => e.host).join(','),
+        PGPORT: eps.map((e) => e.port).join(','),
+        PGUSER: c.user,
+        PGDATABASE: c.database,
+        PGPASSWORD: c.password,
+        PGPASSFILE: c.passfile,
+        PGSSLMODE: c.sslmode,
+        PGSSLROOTCERT: c.sslrootcert,
+        PGSSLCERT: c.sslcert,
+        PGSSLKEY: c.sslkey,
+        PGSSLCRL: c.sslcrl,
+        PGTARGETSESSIONATTRS: c.targetSessionAttrs,
+        PGAPPNAME: c.applicationName ?? 'restorable',
+        PGOPTIONS: c.options,
+        PGCONNECT_TIMEOUT: String(c.connectTimeout || 10),
+    };
+    return Object.fromEntries(Object.entries(env).filter((kv) => kv[1] !== undefined));
+}
+/**
+ * A privilege the role of a user's connection lacks (SQLSTATE 42501): one line naming the input,
+ * what was refused and the grant that fixes it, never an internal error.
+ */
+function privilegeError(c, e) {
+    if (!c.input || e.code !== '42501')
+        return undefined;
+    const msg = errorMessage(e);
+    const table = /permission denied for (?:table|relation|view|sequence) (.+)$/.exec(msg)?.[1];
+    const fix = /to create database/.test(msg)
+        ? `Give the role CREATEDB: ALTER ROLE ${client_ident(c.user)} CREATEDB;`
+        : table
+            ? `Grant it: GRANT SELECT ON ${table} TO ${client_ident(c.user)}; (and USAGE on its schema)`
+            : "Grant the role what it lacks: the README's Connecting section lists what each input needs";
+    return new errors_UserError(c.input, `the role "${c.user}" was refused: ${msg}`, fix);
+}
+/** Open a connection (as libpq would: see connect.ts), run `fn`, close it, whatever happens. */
+async function client_withClient(c, fn) {
+    const client = await connect(c);
     try {
         return await fn(client);
+    }
+    catch (e) {
+        throw privilegeError(c, e) ?? e;
     }
     finally {
         await client.end().catch(() => { });
@@ -46636,10 +47218,11 @@ function childEnv(own = {}, inherit = []) {
 /**
  * For the user's own commands (migrate-command, start-command, stop-command): the runner's
  * environment, less what carries Restorable's secrets and inputs (the store's keys, tokens, the
- * action's inputs, passwords).
+ * action's inputs, passwords). PGSERVICE too: the connection's own libpq variables already hold what
+ * its service gave, and libpq would let the service's settings win over them.
  */
 function userCommandEnv(own = {}) {
-    const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
+    const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|PGSERVICE$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
     return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
 }
 function exec_isRoot() {
@@ -51165,7 +51748,7 @@ function migrate_check_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_migrate_check_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5730);
+/* harmony import */ var _actions_migrate_check_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7218);
 
 await (0,_actions_migrate_check_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
