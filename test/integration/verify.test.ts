@@ -24,6 +24,7 @@ import { parseVerifyOptions } from '../../src/verify/options.js';
 import { runVerify, type VerifyResult } from '../../src/verify/run.js';
 import {
   appendJunk,
+  compressFile,
   flipBytes,
   gzipFile,
   injectBadStatement,
@@ -32,6 +33,7 @@ import {
   setPgDumpVersion,
   sha256,
   truncate,
+  WRAPPERS,
   writeSidecar,
 } from '../harness/breakers.js';
 import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
@@ -72,6 +74,22 @@ beforeAll(async () => {
   });
   f.plainGz = gzipFile(f.plain, path.join(healthy, 'plaingz', 'chinook.sql.gz'));
   f.customGz = gzipFile(f.custom, path.join(healthy, 'customgz', 'catalog_daily_20240418_000000.backup.gz'));
+  f.tar = await dumpDatabase(cluster, 'chinook', path.join(healthy, 'tar', 'chinook.tar'), {
+    format: 't' as 'c',
+  });
+  // pg_dump 15 cannot compress with zstd or lz4 itself: teams pipe plain and -Z0 custom dumps through them.
+  for (const [tool, suffix] of Object.entries(WRAPPERS) as [keyof typeof WRAPPERS, string][]) {
+    f[`plain-${tool}`] = compressFile(
+      tool,
+      f.plain,
+      path.join(healthy, `plain-${tool}`, `chinook.sql${suffix}`),
+    );
+    f[`custom-${tool}`] = compressFile(
+      tool,
+      f.custom0,
+      path.join(healthy, `custom-${tool}`, `chinook.dump${suffix}`),
+    );
+  }
 }, 180_000);
 
 afterAll(async () => {
@@ -103,6 +121,11 @@ describe('healthy backups pass, silently', () => {
     ['directory', 'directory'],
     ['plain SQL', 'plain'],
     ['plain SQL in gzip', 'plainGz'],
+    ['tar (pg_dump -Ft)', 'tar'],
+    ...Object.keys(WRAPPERS).flatMap((tool) => [
+      [`plain SQL in ${tool}`, `plain-${tool}`],
+      [`custom -Z0 in ${tool}`, `custom-${tool}`],
+    ]),
   ])('%s', async (_label, key) => {
     const file = alone(f[key] as string);
     if (!fs.statSync(file).isDirectory()) writeSidecar(file, 'sha256');
@@ -444,6 +467,22 @@ describe('selection: latest by the timestamp in the name, else modification time
     expect(r.backup?.name).toBe('2026-11-02T03-15-00Z/full.dump');
     expect(r.backup?.timeFrom).toBe('name');
   });
+
+  it('picks the newest across forms: a newer .sql.zst over an older .dump, and the other way round', async () => {
+    const d = fs.mkdtempSync(path.join(dir, 'forms-'));
+    const old = path.join(d, 'app.dump');
+    const newer = path.join(d, 'app.sql.zst');
+    fs.copyFileSync(f.custom as string, old);
+    fs.copyFileSync(f['plain-zstd'] as string, newer);
+    const day = 86_400_000;
+    fs.utimesSync(old, new Date(Date.now() - 3 * day), new Date(Date.now() - 3 * day));
+    let r = await verify(d, { checksum: 'skip', 'schema-check': 'false', 'max-age': '7d' });
+    expect(r.backup).toMatchObject({ name: 'app.sql.zst', format: 'plain', wrapper: 'zstd' });
+    expect(rules(r)).toEqual([]);
+    fs.utimesSync(newer, new Date(Date.now() - 9 * day), new Date(Date.now() - 9 * day));
+    r = await verify(d, { checksum: 'skip', 'schema-check': 'false', 'max-age': '7d' });
+    expect(r.backup).toMatchObject({ name: 'app.dump', format: 'custom' });
+  });
 });
 
 describe('BACKUP_TOO_OLD', () => {
@@ -606,19 +645,104 @@ describe('broken archives', () => {
     const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
     expect(rules(r)).toEqual(['ARCHIVE_CORRUPT']);
   });
+});
 
-  it('FORMAT_UNSUPPORTED: a tar-format dump is could-not-verify, not pass', async () => {
-    const tar = await dumpDatabase(
-      cluster,
-      'chinook',
-      path.join(fs.mkdtempSync(path.join(dir, 'tar-')), 'c.tar'),
-      {
-        format: 't' as 'c',
-      },
-    );
-    const r = await verify(tar, { checksum: 'skip' });
-    expect(rules(r)).toEqual(['FORMAT_UNSUPPORTED']);
-    expect(r.verdict).toBe('could-not-verify');
+describe('tar dumps (pg_dump -Ft), damaged', () => {
+  /** Where each member of the tar starts, by name (its 512-byte header), and its size. */
+  function members(file: string): Map<string, { at: number; size: number }> {
+    const buf = fs.readFileSync(file);
+    const out = new Map<string, { at: number; size: number }>();
+    for (let at = 0; at + 512 <= buf.length && buf[at] !== 0; ) {
+      const size = Number.parseInt(buf.subarray(at + 124, at + 136).toString('latin1'), 8);
+      out.set(
+        buf
+          .subarray(at, at + 100)
+          .toString('latin1')
+          .replace(/\0.*$/s, ''),
+        { at, size },
+      );
+      at += 512 + Math.ceil(size / 512) * 512;
+    }
+    return out;
+  }
+  const largest = (file: string) =>
+    [...members(file).entries()]
+      .filter(([n]) => /^\d+\.dat$/.test(n))
+      .sort((a, b) => b[1].size - a[1].size)[0]?.[1] as {
+      at: number;
+      size: number;
+    };
+
+  it("cut inside a table's data, and cut before its end blocks: ARCHIVE_TRUNCATED", async () => {
+    const file = alone(f.tar as string);
+    const big = largest(file);
+    truncate(file, file, big.at + 512 + Math.floor(big.size / 2));
+    const r = await verify(file, { checksum: 'skip' });
+    expect(rules(r)).toEqual(['ARCHIVE_TRUNCATED']);
+    expect(r.findings[0]?.message).toMatch(/^the tar ends inside its member \d+\.dat/);
+    const end = alone(f.tar as string);
+    truncate(end, end, fs.statSync(end).size - 1024);
+    expect(rules(await verify(end, { checksum: 'skip' }))).toEqual(['ARCHIVE_TRUNCATED']);
+  });
+
+  it("a table's data member gone (the tar rewritten without it): ARCHIVE_TRUNCATED naming it", async () => {
+    const file = alone(f.tar as string);
+    const big = largest(file);
+    const buf = fs.readFileSync(file);
+    const next = big.at + 512 + Math.ceil(big.size / 512) * 512;
+    fs.writeFileSync(file, Buffer.concat([buf.subarray(0, big.at), buf.subarray(next)]));
+    const r = await verify(file, { checksum: 'skip' });
+    expect(rules(r)).toEqual(['ARCHIVE_TRUNCATED']);
+    expect(r.findings[0]?.message).toMatch(/^the tar has no member \d+\.dat for TABLE DATA public\.\w+$/);
+  });
+
+  it('flipped bytes in a member header: ARCHIVE_CORRUPT; bytes after its end: ARCHIVE_CORRUPT', async () => {
+    const file = alone(f.tar as string);
+    flipBytes(file, file, largest(file).at + 10, 2);
+    const r = await verify(file, { checksum: 'skip' });
+    expect(rules(r)).toEqual(['ARCHIVE_CORRUPT']);
+    expect(r.verdict).toBe('fail');
+    const junk = alone(f.tar as string);
+    appendJunk(junk, junk, Buffer.from('not a tar block'));
+    expect(rules(await verify(junk, { checksum: 'skip', 'schema-check': 'false' }))).toEqual([
+      'ARCHIVE_CORRUPT',
+    ]);
+  });
+
+  it('flipped bytes inside the rows (a tar member has no checksum of its own): the sidecar catches them', async () => {
+    const file = alone(f.tar as string);
+    writeSidecar(file, 'sha256');
+    const big = largest(file);
+    flipBytes(file, file, big.at + 512 + Math.floor(big.size / 2), 2);
+    const r = await verify(file, { 'schema-check': 'false' });
+    expect(rules(r)).toEqual(['CHECKSUM_MISMATCH']);
+  });
+});
+
+describe('whole-file compression (zstd, lz4, xz, bzip2), damaged', () => {
+  const forms = Object.keys(WRAPPERS).flatMap((tool) => [`plain-${tool}`, `custom-${tool}`]);
+
+  it.each(forms)('%s cut short: ARCHIVE_TRUNCATED', async (key) => {
+    const file = alone(f[key] as string);
+    truncate(file, file, Math.floor(fs.statSync(file).size / 2));
+    const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
+    expect(rules(r)).toEqual(['ARCHIVE_TRUNCATED']);
+    expect(r.verdict).toBe('fail');
+  });
+
+  it.each(forms)('%s with flipped bytes: COMPRESSION_CORRUPT', async (key) => {
+    const file = alone(f[key] as string);
+    flipBytes(file, file, Math.floor(fs.statSync(file).size / 2), 4);
+    const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
+    expect(rules(r)).toEqual(['COMPRESSION_CORRUPT']);
+    expect(r.findings[0]?.message).toContain(`the ${key.split('-')[1]} stream around the dump is damaged`);
+  });
+
+  it('known by its magic bytes, whatever it is called', async () => {
+    const file = alone(f['plain-zstd'] as string, 'chinook_20261120.backup');
+    const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
+    expect(rules(r)).toEqual([]);
+    expect(r.backup).toMatchObject({ format: 'plain', wrapper: 'zstd' });
   });
 });
 
