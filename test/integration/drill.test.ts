@@ -18,7 +18,14 @@ import {
   removeCluster,
   ScratchCluster,
 } from '../../src/postgres/cluster.js';
-import { injectBadStatement, injectSql, setHeaderVersion, truncate } from '../harness/breakers.js';
+import {
+  compressFile,
+  flipBytes,
+  injectBadStatement,
+  injectSql,
+  setHeaderVersion,
+  truncate,
+} from '../harness/breakers.js';
 import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
 import { setDataState } from '../harness/toc.js';
 
@@ -123,6 +130,62 @@ describe('a healthy drill', () => {
     expect(facts.get('target')).toMatch(
       /^scratch PostgreSQL 15\.\d+, database \S+; tuned for a one-off load: .*fsync=off/,
     );
+  });
+});
+
+describe('tar dumps and whole-file compression', () => {
+  let forms: Record<string, string>;
+  beforeAll(async () => {
+    const d = fs.mkdtempSync(path.join(dir, 'forms-'));
+    const custom0 = await dumpDatabase(src, 'chinook', path.join(d, 'raw.dump'), { compress: 0 });
+    forms = {
+      tar: await dumpDatabase(src, 'chinook', path.join(d, 'chinook.tar'), { format: 't' as 'c' }),
+      'plain in zstd': compressFile('zstd', f.plain as string, path.join(d, 'zst', 'chinook.sql.zst')),
+      'custom -Z0 in lz4': compressFile('lz4', custom0, path.join(d, 'lz4', 'chinook.dump.lz4')),
+      'plain in xz': compressFile('xz', f.plain as string, path.join(d, 'xz', 'chinook.sql.xz')),
+      'custom -Z0 in bzip2': compressFile('bzip2', custom0, path.join(d, 'bz2', 'chinook.dump.bz2')),
+    };
+  }, 60_000);
+
+  it.each(['tar', 'plain in zstd', 'custom -Z0 in lz4', 'plain in xz', 'custom -Z0 in bzip2'])(
+    '%s: restored, every row counted, silent',
+    async (form) => {
+      const r = await drill(forms[form] as string);
+      expect(rules(r)).toEqual([]);
+      expect(r.verdict).toBe('pass');
+      expect(r.rows).toBe(15607);
+      expect(r.backup?.tableRows).toEqual(Object.fromEntries(r.counts?.map((c) => [c.table, c.rows]) ?? []));
+    },
+  );
+
+  it('sample tier on a tar dump, and on a custom dump in zstd (unpacked first)', async () => {
+    const zst = compressFile('zstd', f.chinook as string, path.join(dir, 'sample', 'chinook.dump.zst'));
+    for (const file of [forms.tar as string, zst]) {
+      const r = await drill(file, { tier: 'sample', 'sample-tables': 'genre' });
+      expect(rules(r), file).toEqual([]);
+      expect(r.counts).toEqual([{ table: 'public.genre', rows: 25 }]);
+    }
+  });
+
+  it('a truncated tar and a flipped .sql.zst do not verify, and are not restored', async () => {
+    const cut = truncate(
+      forms.tar as string,
+      path.join(dir, 'cut.tar'),
+      Math.floor(fs.statSync(forms.tar as string).size / 2),
+    );
+    let r = await drill(cut);
+    expect(rules(r)).toEqual(['ARCHIVE_TRUNCATED']);
+    expect(stage(r, 'restore')?.reason).toBe('the backup did not verify (ARCHIVE_TRUNCATED)');
+    const zst = forms['plain in zstd'] as string;
+    const flipped = flipBytes(
+      zst,
+      path.join(dir, 'flipped.sql.zst'),
+      Math.floor(fs.statSync(zst).size / 2),
+      4,
+    );
+    r = await drill(flipped);
+    expect(rules(r)).toEqual(['COMPRESSION_CORRUPT']);
+    expect(r.verdict).toBe('fail');
   });
 });
 

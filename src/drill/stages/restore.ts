@@ -91,7 +91,7 @@ async function restoreInto(t: TargetedDrill, client: PgBinary, input: RestoreInp
       roles: opts.roles,
       schemaOnly: true,
     });
-    const rows = await restoreSampleData(client, t, input.path);
+    const rows = await restoreSampleData(client, t, input);
     findings.push(...schema.findings, ...rows.findings);
     t.result.restore = {
       tool: schema.tool,
@@ -153,9 +153,10 @@ function restoreDiskFull(findings: Finding[], kind: DrillTarget['kind'], backup:
 async function restoreSampleData(
   pgRestore: PgBinary,
   t: TargetedDrill,
-  file: string,
+  input: RestoreInput,
 ): Promise<{ seconds: number; exitCode: number | null; findings: Finding[] }> {
   const { conn, opts, work } = t;
+  const file = input.path;
   const list = await run(pgRestore.path, ['--list', file]);
   const wanted = new Set(opts.sampleTables);
   const lines = list.stdout.split('\n').filter((l) => {
@@ -181,7 +182,8 @@ async function restoreSampleData(
         conn.database,
         '--use-list',
         listFile,
-        ...(opts.jobs > 1 ? ['--jobs', String(opts.jobs)] : []),
+        // pg_restore restores a tar dump one object at a time only.
+        ...(opts.jobs > 1 && input.format !== 'tar' ? ['--jobs', String(opts.jobs)] : []),
         file,
       ],
       { env: await restoreEnv(conn) },
