@@ -79,13 +79,14 @@ export const RULES = {
     severity: 'medium',
     kind: 'unverifiable',
     fires:
-      'the backup is in a form Restorable cannot walk (tar format, lz4 blocks, a SQL script not from pg_dump)',
-    fix: 'Dump with pg_dump -Fc, -Fd or -Fp, so every block can be checked.',
+      'the backup is in a form Restorable cannot walk (a SQL script not from pg_dump, an archive version it does not know, a whole-file .xz or .bz2 with no xz or bzip2 program installed)',
+    fix: 'Dump with pg_dump -Fc, -Fd, -Ft or -Fp, so every block can be checked; for .xz and .bz2 backups, install xz-utils and bzip2.',
   },
   COMPRESSION_CORRUPT: {
     severity: 'critical',
     kind: 'problem',
-    fires: 'a compressed stream (gzip around the file, or a data block inside it) does not decompress',
+    fires:
+      'a compressed stream (gzip, zstd, lz4, xz or bzip2 around the file, or a data block inside it) does not decompress, or fails its checksum',
     fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
   },
   PLAIN_META_COMMAND: {

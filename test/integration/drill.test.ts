@@ -585,6 +585,19 @@ describe('ROWS_LOST: the dump is its own reference', () => {
         { table: 'public.m', rows: 1000 },
       ]);
     }
+    // Volume minimums on partitions, leaf and partitioned, held to the partition's own rows.
+    const byPartition = await drill(path.join(dir, 'parts.dump'), {
+      config: config(
+        'volume:\n  tables:\n    public.m_2025: { min: 100 }\n    public.m_2026: { min: 1 }\n    public.m_2026_a: { min: 100000 }\n    public.m_2099: { min: 1 }\n',
+      ),
+    });
+    expect(rules(byPartition)).toEqual(['VOLUME_BELOW_MINIMUM', 'VOLUME_TABLE_MISSING']);
+    expect(byPartition.findings.find((x) => x.rule === 'VOLUME_BELOW_MINIMUM')?.evidence).toMatchObject({
+      table: 'public.m_2026_a',
+    });
+    expect(byPartition.findings.find((x) => x.rule === 'VOLUME_TABLE_MISSING')?.evidence).toEqual({
+      table: 'public.m_2099',
+    });
   });
 });
 
