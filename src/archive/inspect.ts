@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Compression, decoderFor } from './blocks.js';
+import { plainDataNotDumped, tocDataNotDumped } from './coverage.js';
 import {
   type ArchiveHeader,
   entryName,
@@ -211,6 +212,7 @@ async function scanPlain(chunks: AsyncIterable<Buffer>, first: Buffer, out: Insp
   }
   out.tableRows = scan.end();
   scanner.end();
+  if (fromPgDump) out.problems.push(...plainDataNotDumped(scan.tables, out.tableRows));
   out.problems.push(...hazardProblems(scan));
   out.dataBytes = bytes;
   out.toc = {
@@ -338,7 +340,7 @@ async function parseDump(src: AsyncIterable<Buffer>, out: Inspection, lanes?: La
       }
       const toc = await readToc(r, h);
       out.toc = summarize(toc);
-      out.problems.push(...accessProblems(toc));
+      out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
       out.noOffsets = toc.some((e) => e.dataState === 'not-set');
       const walked = await walkCustomData(r, h, toc, lanes);
       out.dataBlocks = walked.blocks;
@@ -363,7 +365,7 @@ async function parseDump(src: AsyncIterable<Buffer>, out: Inspection, lanes?: La
     out.serverVersion = walked.header.serverVersion;
     out.pgDumpVersion = walked.header.pgDumpVersion;
     out.toc = summarize(walked.toc);
-    out.problems.push(...accessProblems(walked.toc));
+    out.problems.push(...accessProblems(walked.toc), ...tocDataNotDumped(walked.toc));
     out.dataBlocks = walked.blocks;
     out.dataBytes = walked.dataBytes;
     out.tableRows = walked.tableRows;
@@ -493,7 +495,7 @@ export async function inspectDirectory(dir: string): Promise<Inspection> {
     await readHeader(r2);
     const toc = await readToc(r2, h);
     out.toc = summarize(toc);
-    out.problems.push(...accessProblems(toc));
+    out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
     const suffix: Record<Compression, string> = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
     const rows: TableRows[] = [];
     const walkFile = async (name: string, what: string, table?: TocEntry) => {

@@ -89,6 +89,13 @@ export const RULES = {
       'a compressed stream (gzip, zstd, lz4, xz or bzip2 around the file, or a data block inside it) does not decompress, or fails its checksum',
     fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
   },
+  DATA_NOT_DUMPED: {
+    severity: 'high',
+    kind: 'problem',
+    fires:
+      "tables the dump creates but holds no rows for: a schema-only dump (pg_dump -s), or tables left out with --exclude-table-data (pg_dump writes a TABLE DATA entry, or a COPY block, for every table whose data it dumped, an empty one too; a partitioned table's rows are its partitions')",
+    fix: 'Dump the data too (drop -s / --schema-only, or the --exclude-table-data pattern). If leaving it out is meant, ignore the rule in restorable.yml with the reason.',
+  },
   PLAIN_META_COMMAND: {
     severity: 'critical',
     kind: 'problem',

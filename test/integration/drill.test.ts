@@ -167,6 +167,18 @@ describe('tar dumps and whole-file compression', () => {
     }
   });
 
+  it('a schema-only dump of a populated database does not pass with 0 rows: DATA_NOT_DUMPED, not restored', async () => {
+    const file = path.join(dir, 'schema-only.dump');
+    const dumped = spawnSync(path.join(src.bin.dir, 'pg_dump'), ['-Fc', '-s', '-f', file, '-d', 'chinook'], {
+      env: { ...process.env, ...libpqEnv(src.conn('chinook')) },
+    });
+    expect(dumped.status).toBe(0);
+    const r = await drill(file);
+    expect(rules(r)).toEqual(['DATA_NOT_DUMPED']);
+    expect(stage(r, 'restore')?.reason).toBe('the backup did not verify (DATA_NOT_DUMPED)');
+    expect(r.verdict).toBe('fail');
+  });
+
   it('a truncated tar and a flipped .sql.zst do not verify, and are not restored', async () => {
     const cut = truncate(
       forms.tar as string,

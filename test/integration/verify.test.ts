@@ -647,6 +647,72 @@ describe('broken archives', () => {
   });
 });
 
+describe('DATA_NOT_DUMPED: tables the dump creates without their rows', () => {
+  /** pg_dump of `db` with extra flags, in each of the custom, plain and tar forms. */
+  async function dumps(db: string, label: string, flags: string[]): Promise<string[]> {
+    const d = fs.mkdtempSync(path.join(dir, `${label}-`));
+    return Promise.all(
+      (['c', 'p', 't'] as const).map(async (format) => {
+        const file = path.join(d, `${label}.${format === 'c' ? 'dump' : format === 'p' ? 'sql' : 'tar'}`);
+        const r = await run(
+          path.join(cluster.bin.dir, 'pg_dump'),
+          [`-F${format}`, ...flags, '-f', file, db],
+          {
+            env: libpqEnv(cluster.conn(db)),
+          },
+        );
+        expect(r.code, r.stderr).toBe(0);
+        return file;
+      }),
+    );
+  }
+
+  it('a schema-only dump of a populated database, in every form', async () => {
+    for (const file of await dumps('chinook', 'schema-only', ['--schema-only'])) {
+      const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
+      expect(rules(r), file).toEqual(['DATA_NOT_DUMPED']);
+      expect(r.findings[0]?.message).toBe(
+        'a schema-only dump (pg_dump -s): none of its 11 tables has its rows in it',
+      );
+      expect(r.verdict).toBe('fail');
+    }
+  });
+
+  it('--exclude-table-data names the tables left out, in every form', async () => {
+    const flags = ['--exclude-table-data=public.track', '--exclude-table-data=public.genre'];
+    for (const file of await dumps('chinook', 'excluded', flags)) {
+      const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
+      expect(rules(r), file).toEqual(['DATA_NOT_DUMPED']);
+      expect(r.findings[0]?.message).toBe(
+        'the data of 2 tables was not dumped (--exclude-table-data?): public.genre, public.track',
+      );
+    }
+  });
+
+  it('empty tables, partitioned tables (with and without --load-via-partition-root) and --inserts are not findings', async () => {
+    await sql(cluster, 'postgres', 'CREATE DATABASE coverage');
+    await sql(
+      cluster,
+      'coverage',
+      `CREATE TABLE empty_one (id int);
+       CREATE TABLE "Mixed Case" (id int); INSERT INTO "Mixed Case" VALUES (1);
+       CREATE TABLE m (id int, at date) PARTITION BY RANGE (at);
+       CREATE TABLE m_2025 PARTITION OF m FOR VALUES FROM ('2025-01-01') TO ('2026-01-01') PARTITION BY HASH (id);
+       CREATE TABLE m_2025_a PARTITION OF m_2025 FOR VALUES WITH (MODULUS 1, REMAINDER 0);
+       INSERT INTO m VALUES (1, '2025-03-01');`,
+    );
+    const files = [
+      ...(await dumps('coverage', 'coverage', [])),
+      ...(await dumps('coverage', 'via-root', ['--load-via-partition-root'])),
+      ...(await dumps('coverage', 'inserts', ['--inserts'])),
+    ];
+    for (const file of files) {
+      const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
+      expect(rules(r), file).toEqual([]);
+    }
+  });
+});
+
 describe('tar dumps (pg_dump -Ft), damaged', () => {
   /** Where each member of the tar starts, by name (its 512-byte header), and its size. */
   function members(file: string): Map<string, { at: number; size: number }> {
