@@ -98,7 +98,8 @@ export function injectBadStatement(src: string, dest: string): string {
   return injectSql(
     src,
     dest,
-    'CREATE TABLE public.broken_fk (id integer REFERENCES public.no_such_table(id));',
+    // A view, not a table: a table the dump creates without its data would be DATA_NOT_DUMPED too.
+    'CREATE VIEW public.broken_view AS SELECT id FROM public.no_such_table;',
   );
 }
 

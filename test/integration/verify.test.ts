@@ -561,6 +561,11 @@ describe('checksums', () => {
     expect(rules(auto)).toEqual(['CHECKSUM_UNVERIFIED']);
     expect(auto.findings[0]?.severity).toBe('low');
     expect(auto.verdict).toBe('pass');
+    // The stage says there was none, rather than a bare "ok" beside the finding.
+    expect(auto.stages.find((s) => s.name === 'checksum')).toMatchObject({
+      status: 'ok',
+      reason: 'none found',
+    });
     const required = await verify(file, { checksum: 'required' });
     expect(required.verdict).toBe('fail');
     writeSidecar(file, 'sha256');
@@ -581,6 +586,19 @@ describe('broken archives', () => {
     );
     r = await verify(path.join(d, 'junk.dump'), { checksum: 'skip' });
     expect(rules(r)).toEqual(['ARCHIVE_UNREADABLE']);
+  });
+
+  it('FORMAT_UNSUPPORTED: a SQL script not from pg_dump is could-not-verify, and its archive stage did not run', async () => {
+    const d = fs.mkdtempSync(path.join(dir, 'script-'));
+    const file = path.join(d, 'notes.sql');
+    fs.writeFileSync(file, 'CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n');
+    const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
+    expect(rules(r)).toEqual(['FORMAT_UNSUPPORTED']);
+    expect(r.verdict).toBe('could-not-verify');
+    expect(r.stages.find((s) => s.name === 'archive')).toMatchObject({
+      status: 'not-run',
+      reason: expect.stringMatching(/^a SQL script not written by pg_dump/),
+    });
   });
 
   it('ARCHIVE_TRUNCATED: a custom dump cut inside its data, and the checksum catches it too', async () => {
