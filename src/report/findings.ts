@@ -313,7 +313,7 @@ export const RULES = {
     kind: 'problem',
     fires:
       'a table has fewer rows in the target than in the source, beyond the tolerance (or differs at all, direction both)',
-    fix: 'Compare the table on both sides; rows are missing from the backup or the restore.',
+    fix: 'A live source gains and loses rows while it is compared: allow for that with `tolerance` (per table in restorable.yml), compare against a baseline the backup job wrote at backup time (`write-baseline`), or set `direction`. Otherwise compare the table on both sides: rows are missing from the backup or the restore.',
   },
   COUNT_ESTIMATED: {
     severity: 'info',

@@ -277,6 +277,21 @@ describe('integrity', () => {
     expect(bad.findings[0]?.evidence).toMatchObject({ sequence: 't_id_seq', next: '11', max: '100' });
     expect(rules(await drill(f.seqOk as string))).toEqual([]);
   });
+  it('SEQUENCE_BEHIND with a compare source: says whether the live database has the same problem', async () => {
+    const live = (db: string) => `postgresql://postgres@127.0.0.1:${src.port}/${db}`;
+    const same = await drill(f.seqBehind as string, { 'compare-source-url': live('seqs') });
+    expect(rules(same)).toEqual(['SEQUENCE_BEHIND']);
+    expect(same.findings[0]?.message).toMatch(
+      /; the live database has the same problem \(it would hand out 11, its column holds 100\): the database's bug, not the backup's$/,
+    );
+    expect(same.findings[0]?.fix).toMatch(/^On the live database: SELECT setval\('t_id_seq'/);
+    await sql(src, 'postgres', 'CREATE DATABASE seqs_fixed TEMPLATE seqs');
+    await sql(src, 'seqs_fixed', "SELECT setval('t_id_seq', 100)");
+    const ahead = await drill(f.seqBehind as string, { 'compare-source-url': live('seqs_fixed') });
+    expect(rules(ahead)).toEqual(['SEQUENCE_BEHIND']);
+    expect(ahead.findings[0]?.evidence).toMatchObject({ liveBehind: false });
+    expect(ahead.findings[0]?.message).toMatch(/the live database's sequence is ahead of its column/);
+  });
   it('CONSTRAINT_INVALID: a NOT VALID constraint the rows break; silent once the rows are fixed', async () => {
     const bad = await drill(f.notValid as string);
     expect(rules(bad)).toEqual(['CONSTRAINT_INVALID']);
