@@ -139,7 +139,7 @@ describe('tar dumps and whole-file compression', () => {
     const d = fs.mkdtempSync(path.join(dir, 'forms-'));
     const custom0 = await dumpDatabase(src, 'chinook', path.join(d, 'raw.dump'), { compress: 0 });
     forms = {
-      tar: await dumpDatabase(src, 'chinook', path.join(d, 'chinook.tar'), { format: 't' as 'c' }),
+      tar: await dumpDatabase(src, 'chinook', path.join(d, 'chinook.tar'), { format: 't' }),
       'plain in zstd': compressFile('zstd', f.plain as string, path.join(d, 'zst', 'chinook.sql.zst')),
       'custom -Z0 in lz4': compressFile('lz4', custom0, path.join(d, 'lz4', 'chinook.dump.lz4')),
       'plain in xz': compressFile('xz', f.plain as string, path.join(d, 'xz', 'chinook.sql.xz')),

@@ -26,7 +26,7 @@ beforeAll(async () => {
     await loadChinook(cluster);
     dump = await dumpDatabase(cluster, 'chinook', path.join(dir, 'app_prod_20260429_1430.dump'));
     plain = await dumpDatabase(cluster, 'chinook', path.join(dir, 'plain.sql'), { format: 'p' });
-    tar = await dumpDatabase(cluster, 'chinook', path.join(dir, 'chinook.tar'), { format: 't' as 'c' });
+    tar = await dumpDatabase(cluster, 'chinook', path.join(dir, 'chinook.tar'), { format: 't' });
   } finally {
     await cluster.stop();
   }

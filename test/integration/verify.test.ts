@@ -75,7 +75,7 @@ beforeAll(async () => {
   f.plainGz = gzipFile(f.plain, path.join(healthy, 'plaingz', 'chinook.sql.gz'));
   f.customGz = gzipFile(f.custom, path.join(healthy, 'customgz', 'catalog_daily_20240418_000000.backup.gz'));
   f.tar = await dumpDatabase(cluster, 'chinook', path.join(healthy, 'tar', 'chinook.tar'), {
-    format: 't' as 'c',
+    format: 't',
   });
   // pg_dump 15 cannot compress with zstd or lz4 itself: teams pipe plain and -Z0 custom dumps through them.
   for (const [tool, suffix] of Object.entries(WRAPPERS) as [keyof typeof WRAPPERS, string][]) {
