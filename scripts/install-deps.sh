@@ -9,6 +9,10 @@ command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 # lz4 and zstd: the tests make lz4- and zstd-compressed archives as pg_dump 16+ writes them.
 command -v lz4 >/dev/null 2>&1 || missing+=(lz4)
 command -v zstd >/dev/null 2>&1 || missing+=(zstd)
+# xz and bzip2: verify and the restore decode whole-file .xz and .bz2 backups with them; the tests
+# make those backups with them too.
+command -v xz >/dev/null 2>&1 || missing+=(xz-utils)
+command -v bzip2 >/dev/null 2>&1 || missing+=(bzip2)
 # pgBackRest: the pitr-restore tests restore through a posix repository.
 command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
 # bzip2 and xz: the native backend decompresses .bz2 and .xz WAL with them (and the tests make them).

@@ -49,6 +49,8 @@ export interface TocEntry {
   dataOffset?: number;
   /** Directory format: the data file's name. */
   filename?: string | null;
+  /** TABLE: a partitioned table, whose rows are its partitions' (it has no TABLE DATA of its own). */
+  partitioned?: boolean;
   /** TABLE DATA: its rows are COPY text (a COPY statement loads them; with --inserts they are INSERTs). */
   copy?: boolean;
   /** A statement of its SQL (defn, drop or copy statement) that runs a program or touches server files. */
@@ -56,6 +58,8 @@ export interface TocEntry {
 }
 
 const SECTION_NAMES = ['', 'none', 'pre-data', 'data', 'post-data'];
+/** What pg_dump writes after the columns of a partitioned table: `)\nPARTITION BY RANGE (at)`. */
+export const PARTITIONED = /\)\nPARTITION BY /;
 
 async function int(r: ByteReader, intSize: number): Promise<number> {
   if (r.available() < intSize + 1) await r.need(intSize + 1);
@@ -172,6 +176,7 @@ export async function readToc(r: ByteReader, h: ArchiveHeader): Promise<TocEntry
     const access = [defn, dropStmt, copyStmt].flatMap((sql) => (sql ? scanSql(sql) : []))[0];
     if (access) entry.serverAccess = access;
     if (copyStmt?.startsWith('COPY ')) entry.copy = true;
+    if (desc === 'TABLE' && defn && PARTITIONED.test(defn)) entry.partitioned = true;
     if ((desc.endsWith('ACL') || desc === 'DATABASE') && defn) entry.sql = defn;
     if (h.format === 'custom') {
       await r.need(1 + h.offSize);

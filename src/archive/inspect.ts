@@ -2,9 +2,8 @@ import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pipeline, Readable } from 'node:stream';
-import zlib from 'node:zlib';
 import { type Compression, decoderFor } from './blocks.js';
+import { plainDataNotDumped, tocDataNotDumped } from './coverage.js';
 import {
   type ArchiveHeader,
   entryName,
@@ -21,6 +20,8 @@ import { ArchiveProblem } from './problem.js';
 import { ChunkQueue } from './queue.js';
 import { ByteReader } from './reader.js';
 import { SqlScanner } from './sqlscan.js';
+import { walkTar } from './tar.js';
+import { unwrap, WRAPPER_MAGIC_BYTES, type Wrapper, wrapperOf, wrapperProblem } from './wrapper.js';
 
 export type DumpFormat = 'custom' | 'directory' | 'plain' | 'tar' | 'unknown';
 
@@ -84,8 +85,8 @@ export function rolesInAcl(sql: string): string[] {
 
 export interface Inspection {
   format: DumpFormat;
-  /** `gzip` when the whole file is gzip around the dump (.dump.gz, .sql.gz). */
-  wrapper: 'gzip' | null;
+  /** The whole-file compression around the dump (.dump.gz, .sql.zst, ...), by its magic bytes. */
+  wrapper: Wrapper | null;
   size: number;
   sha256?: string;
   md5?: string;
@@ -211,6 +212,7 @@ async function scanPlain(chunks: AsyncIterable<Buffer>, first: Buffer, out: Insp
   }
   out.tableRows = scan.end();
   scanner.end();
+  if (fromPgDump) out.problems.push(...plainDataNotDumped(scan.tables, out.tableRows));
   out.problems.push(...hazardProblems(scan));
   out.dataBytes = bytes;
   out.toc = {
@@ -299,12 +301,6 @@ async function peek(
   return { head, all: all() };
 }
 
-function gunzip(src: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
-  const gz = zlib.createGunzip({ chunkSize: 1024 * 1024 });
-  pipeline(Readable.from(src, { objectMode: false }), gz, () => {});
-  return gz;
-}
-
 function isTar(head: Buffer): boolean {
   return head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
 }
@@ -324,7 +320,7 @@ async function parseDump(src: AsyncIterable<Buffer>, out: Inspection, lanes?: La
     out.format = 'unknown';
     throw new ArchiveProblem(
       'ARCHIVE_UNREADABLE',
-      out.wrapper ? 'the gzip file holds nothing' : 'the file is empty',
+      out.wrapper ? `the ${out.wrapper} file holds nothing` : 'the file is empty',
     );
   }
   if (head.subarray(0, 5).toString('latin1') === 'PGDMP') {
@@ -344,7 +340,7 @@ async function parseDump(src: AsyncIterable<Buffer>, out: Inspection, lanes?: La
       }
       const toc = await readToc(r, h);
       out.toc = summarize(toc);
-      out.problems.push(...accessProblems(toc));
+      out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
       out.noOffsets = toc.some((e) => e.dataState === 'not-set');
       const walked = await walkCustomData(r, h, toc, lanes);
       out.dataBlocks = walked.blocks;
@@ -363,10 +359,17 @@ async function parseDump(src: AsyncIterable<Buffer>, out: Inspection, lanes?: La
   }
   if (isTar(head)) {
     out.format = 'tar';
-    throw new ArchiveProblem(
-      'FORMAT_UNSUPPORTED',
-      'a tar-format dump (pg_dump -Ft): Restorable reads custom, directory and plain dumps',
-    );
+    const walked = await walkTar(ByteReader.from(all));
+    out.header = walked.header;
+    out.compression = walked.header.compression;
+    out.serverVersion = walked.header.serverVersion;
+    out.pgDumpVersion = walked.header.pgDumpVersion;
+    out.toc = summarize(walked.toc);
+    out.problems.push(...accessProblems(walked.toc), ...tocDataNotDumped(walked.toc));
+    out.dataBlocks = walked.blocks;
+    out.dataBytes = walked.dataBytes;
+    out.tableRows = walked.tableRows;
+    return;
   }
   if (looksLikeText(head)) {
     out.format = 'plain';
@@ -395,25 +398,14 @@ export interface InspectOptions {
 }
 
 function record(out: Inspection, e: unknown): void {
-  if (e instanceof ArchiveProblem) out.problems.push(e);
-  else if (e instanceof Error && (e as NodeJS.ErrnoException).code?.startsWith('Z_')) {
-    const code = (e as NodeJS.ErrnoException).code;
-    out.problems.push(
-      code === 'Z_BUF_ERROR'
-        ? new ArchiveProblem('ARCHIVE_TRUNCATED', `the gzip stream around the dump ends early (${e.message})`)
-        : new ArchiveProblem(
-            'COMPRESSION_CORRUPT',
-            `the gzip stream around the dump is damaged (${e.message})`,
-            {
-              zlib: code ?? '',
-            },
-          ),
-    );
-  } else throw e;
+  if (e instanceof ArchiveProblem) return void out.problems.push(e);
+  const problem = out.wrapper ? wrapperProblem(out.wrapper, e) : undefined;
+  if (!problem) throw e;
+  out.problems.push(problem);
 }
 
 /**
- * One pass over a backup's bytes: hash them (SHA-256, and MD5 when asked), undo a gzip wrapper,
+ * One pass over a backup's bytes: hash them (SHA-256, and MD5 when asked), undo a whole-file wrapper,
  * parse the header and TOC, and walk every data block to the end, decompressing as it goes.
  * Errors in the source (a failed download) are thrown; problems with the dump are recorded.
  */
@@ -446,10 +438,15 @@ export async function inspectStream(
   };
   const parse = async () => {
     try {
-      const { head, all } = await peek(q, 2);
-      if (head[0] === 0x1f && head[1] === 0x8b) {
-        out.wrapper = 'gzip';
-        await parseDump(gunzip(all), out);
+      const { head, all } = await peek(q, WRAPPER_MAGIC_BYTES);
+      out.wrapper = wrapperOf(head);
+      if (out.wrapper) {
+        const inner = unwrap(out.wrapper, all);
+        try {
+          await parseDump(inner.bytes, out);
+        } catch (e) {
+          throw (await inner.rest()) ?? e;
+        }
       } else {
         await parseDump(
           all,
@@ -498,7 +495,7 @@ export async function inspectDirectory(dir: string): Promise<Inspection> {
     await readHeader(r2);
     const toc = await readToc(r2, h);
     out.toc = summarize(toc);
-    out.problems.push(...accessProblems(toc));
+    out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
     const suffix: Record<Compression, string> = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
     const rows: TableRows[] = [];
     const walkFile = async (name: string, what: string, table?: TocEntry) => {

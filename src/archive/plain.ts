@@ -1,5 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
-import type { TableRows } from './custom.js';
+import { PARTITIONED, type TableRows } from './custom.js';
 
 /**
  * A plain dump read the way psql reads it. psql runs every backslash outside quotes and comments as
@@ -371,6 +371,59 @@ function copyTarget(name: string): { schema: string; table: string } {
   return { schema: unquote(m[1] as string), table: unquote(m[2] as string) };
 }
 
+/** `schema.table` as pg_dump writes it, each part bare or quoted. */
+const QUALIFIED = '(?:"(?:[^"]|"")+"|[^\\s."(]+)\\.(?:"(?:[^"]|"")+"|[^\\s."(]+)';
+const CREATE_TABLE = new RegExp(`^CREATE (?:UNLOGGED )?TABLE (${QUALIFIED})`);
+const INSERT_INTO = new RegExp(`^INSERT INTO (${QUALIFIED})`);
+const ATTACH = new RegExp(`^ALTER TABLE (?:ONLY )?(${QUALIFIED}) ATTACH PARTITION (${QUALIFIED})`);
+
+/**
+ * A plain dump's tables, from its statements: those it creates (partitioned ones aside: their
+ * rows are their partitions'), those INSERT statements (pg_dump --inserts) load, and each
+ * partition's parent, for a dump whose COPY goes through the root (--load-via-partition-root).
+ */
+export class PlainTables {
+  readonly created: { schema: string; table: string }[] = [];
+  /** `schema.table` of each table INSERT statements load, or pg_dump's comment heads as data. */
+  readonly inserted = new Set<string>();
+  /** `schema.table` of a partition to its parent's. */
+  readonly parents = new Map<string, string>();
+  private pending: { schema: string; table: string; tail: string } | undefined;
+
+  statement(text: string, more: boolean): void {
+    // pg_dump heads every table's data with this comment, an empty table's too (with --inserts,
+    // nothing else of it is written): the names as they are, unquoted.
+    if (text.includes('; Type: TABLE DATA; '))
+      for (const m of text.matchAll(/^-- Data for Name: (.+); Type: TABLE DATA; Schema: (.+); Owner: /gm))
+        this.inserted.add(tableKey({ schema: m[2] as string, table: m[1] as string }));
+    if (more) {
+      if (this.pending) this.pending.tail = (this.pending.tail + text).slice(-4096);
+      return;
+    }
+    this.end();
+    const code = codeOf(text.slice(0, 4096));
+    const create = CREATE_TABLE.exec(code);
+    if (create) this.pending = { ...copyTarget(create[1] as string), tail: text.slice(-4096) };
+    const insert = INSERT_INTO.exec(code);
+    if (insert) this.inserted.add(tableKey(copyTarget(insert[1] as string)));
+    const attach = ATTACH.exec(code);
+    if (attach)
+      this.parents.set(tableKey(copyTarget(attach[2] as string)), tableKey(copyTarget(attach[1] as string)));
+  }
+
+  /** The statement in progress is over. */
+  end(): void {
+    const p = this.pending;
+    this.pending = undefined;
+    if (p && !PARTITIONED.test(p.tail)) this.created.push({ schema: p.schema, table: p.table });
+  }
+}
+
+/** `schema.table`, unquoted: a key for matching tables, not SQL. */
+export function tableKey(t: { schema: string; table: string }): string {
+  return `${t.schema}.${t.table}`;
+}
+
 /**
  * Verify's walk of a plain dump, through the same lexer and judge as the restore uses: every
  * hazard, the rows of each COPY block (one line a row up to `\.`; COPY text writes a newline in a
@@ -397,8 +450,12 @@ export class PlainScan {
   end(): TableRows[] {
     this.pieces.end();
     this.note(this.judge.finish());
+    this.tables.end();
     return [...this.rows.values()];
   }
+
+  /** The tables the dump creates, and those it loads rows into with INSERT or attaches. */
+  readonly tables = new PlainTables();
 
   private tally(p: Piece): void {
     if (p.kind === 'copy') {
@@ -407,6 +464,7 @@ export class PlainScan {
       return;
     }
     if (p.kind !== 'sql') return;
+    this.tables.statement(p.text, p.more === true);
     const head = p.more ? null : COPY_HEAD.exec(codeOf(p.text));
     if (!head) {
       this.onStatement(p.text);

@@ -10,6 +10,7 @@ export class ArchiveProblem extends Error {
       | 'ARCHIVE_CORRUPT'
       | 'COMPRESSION_CORRUPT'
       | 'FORMAT_UNSUPPORTED'
+      | 'DATA_NOT_DUMPED'
       | 'PLAIN_META_COMMAND'
       | 'DUMP_OUTSIDE_DATABASE'
       | 'DUMP_SERVER_ACCESS'

@@ -24,11 +24,17 @@ const SEQUENCE_LINKS = `
     JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = link.attnum
    WHERE a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype)`;
 
-/** A sequence whose next value is not above max() of its column makes the next insert collide. */
-export async function checkSequences(c: pg.Client): Promise<{ findings: Finding[]; checked: number }> {
+/**
+ * A sequence whose next value is not above max() of its column makes the next insert collide.
+ * `only`: check just these sequences (the live database's, for those behind in the restore).
+ */
+export async function checkSequences(
+  c: pg.Client,
+  only?: ReadonlySet<string>,
+): Promise<{ findings: Finding[]; checked: number }> {
   const links = (
     await c.query<{ seq: string; inc: string; schema: string; tbl: string; col: string }>(SEQUENCE_LINKS)
-  ).rows;
+  ).rows.filter((l) => !only || only.has(l.seq));
   const findings: Finding[] = [];
   for (const l of links) {
     if (Number(l.inc) <= 0) continue; // descending sequences feed columns downwards; not compared
@@ -202,4 +208,28 @@ export function checkCollation(
       `the dump does not record the version of collation ${want}, so the target's C library cannot be compared with production's`,
     ),
   ];
+}
+
+/**
+ * SEQUENCE_BEHIND in the restore, told whether the live database (a compare source) has the same
+ * problem: then it is the database's bug, which the dump copied faithfully, not the backup's.
+ */
+export function sequencesAgainstLive(restored: Finding[], live: Finding[]): Finding[] {
+  const liveBehind = new Map(live.map((f) => [String(f.evidence?.sequence), f]));
+  return restored.map((f) => {
+    if (f.rule !== 'SEQUENCE_BEHIND') return f;
+    const same = liveBehind.get(String(f.evidence?.sequence));
+    if (!same)
+      return {
+        ...f,
+        message: `${f.message}; the live database's sequence is ahead of its column, so the dump caught it behind (taken while rows were inserted, or restored over an old schema)`,
+        evidence: { ...f.evidence, liveBehind: false },
+      };
+    return {
+      ...f,
+      message: `${f.message}; the live database has the same problem (it would hand out ${same.evidence?.next}, its column holds ${same.evidence?.max}): the database's bug, not the backup's`,
+      evidence: { ...f.evidence, liveBehind: true },
+      fix: `On the live database: ${same.fix ?? ''}`,
+    };
+  });
 }

@@ -1,6 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
-import type { Readable } from 'node:stream';
+import path from 'node:path';
+import { Duplex, type Readable } from 'node:stream';
 import { ToolMissingError } from './errors.js';
 
 export interface RunOptions {
@@ -209,6 +211,72 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     else {
       opts.stdin.on('error', (e) => child.stdin.destroy(e));
       opts.stdin.pipe(child.stdin);
+    }
+  });
+}
+
+/** A filter program's failure: its exit status and what it said on standard error. */
+export class FilterError extends Error {
+  constructor(
+    readonly program: string,
+    readonly code: number | null,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A program that reads standard input and writes standard output (`xz -dc`), as one stream: bytes
+ * written go to its input, its output is read, with backpressure both ways. The stream errors with
+ * FilterError when the program exits other than 0, ToolMissingError when it is not installed.
+ */
+export function filterProcess(cmd: string, args: string[], install: string): Duplex {
+  const child = spawn(cmd, args, { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  const err = new TailBuffer(64 * 1024);
+  child.stderr.on('data', (b: Buffer) => err.push(b));
+  child.stdin.on('error', () => {});
+  const stream = new Duplex({
+    write(chunk: Buffer, _enc, cb) {
+      if (child.stdin.write(chunk)) cb();
+      else child.stdin.once('drain', () => cb());
+    },
+    final(cb) {
+      child.stdin.end();
+      cb();
+    },
+    read() {
+      child.stdout.resume();
+    },
+    destroy(e, cb) {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      cb(e);
+    },
+  });
+  child.stdout.on('data', (b: Buffer) => {
+    if (!stream.push(b)) child.stdout.pause();
+  });
+  child.on('error', (e: NodeJS.ErrnoException) =>
+    stream.destroy(e.code === 'ENOENT' ? new ToolMissingError(cmd, install) : e),
+  );
+  child.on('close', (code, signal) => {
+    if (code === 0) return void stream.push(null);
+    // Its own first word on what went wrong (bzip2 follows it with paragraphs of advice).
+    const lines = err.toString().trim().split('\n');
+    const said = lines.find((l) => l.startsWith(`${cmd}:`)) ?? lines.pop() ?? '';
+    stream.destroy(new FilterError(cmd, code, said || `${cmd} stopped (${signal ?? `exit ${code}`})`));
+  });
+  return stream;
+}
+
+/** Whether a program of that name is on PATH (to choose between ways of doing one thing). */
+export function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
+    try {
+      fs.accessSync(path.join(dir, cmd), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
     }
   });
 }

@@ -67,13 +67,13 @@ export async function createSampleDatabase(
 
 /**
  * pg_dump a database of the cluster with the pg_dump that matches it, into `file`.
- * `format`: c (custom), d (directory), p (plain). Writes `<file>.sha256` when asked.
+ * `format`: c (custom), d (directory), p (plain), t (tar). Writes `<file>.sha256` when asked.
  */
 export async function dumpDatabase(
   cluster: ScratchCluster,
   database: string,
   file: string,
-  opts: { format?: 'c' | 'd' | 'p'; compress?: number; sha256?: boolean } = {},
+  opts: { format?: 'c' | 'd' | 'p' | 't'; compress?: number; sha256?: boolean } = {},
 ): Promise<string> {
   const pgDump = await pick('pg_dump', cluster.major);
   if (!pgDump) throw new ToolMissingError(`pg_dump ${cluster.major}`, installHint(cluster.major, 'client'));

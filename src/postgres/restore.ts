@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
-import zlib from 'node:zlib';
 import { codeOf, type Piece, type PlainHazard, PlainJudge, PlainPieces } from '../archive/plain.js';
+import { unwrapStep, type Wrapper, wrapperProblem } from '../archive/wrapper.js';
 import { NO_SPACE } from '../core/disk.js';
 import { run } from '../core/exec.js';
 import { type Finding, finding } from '../report/findings.js';
@@ -12,10 +12,11 @@ import { type ConnInfo, libpqEnv, withClient } from './client.js';
 export type RolesMode = 'create-missing' | 'strict' | 'ignore';
 
 export interface RestoreInput {
-  format: 'custom' | 'directory' | 'plain';
-  /** The file (or directory) to restore; for a gzip wrapper, the plain file is streamed through gunzip. */
+  format: 'custom' | 'directory' | 'plain' | 'tar';
+  /** The file (or directory) to restore; with a wrapper, the file is decompressed as it streams in. */
   path: string;
-  gzip: boolean;
+  /** The whole-file compression around the dump, if any. */
+  wrapper: Wrapper | null;
 }
 
 export interface RestoreResult {
@@ -345,14 +346,17 @@ function hazardFinding(stage: string, hazard: PlainDumpFilter['hazards'][number]
   );
 }
 
-/** Reading or un-gzipping the dump failed while the restore program read it: it got only part. */
-function unpackFinding(stage: string, tool: string, error: Error): Finding {
+/** Reading or decompressing the dump failed while the restore program read it: it got only part. */
+function unpackFinding(stage: string, tool: string, error: Error, wrapper: Wrapper | null): Finding {
   const code = (error as NodeJS.ErrnoException).code ?? '';
-  const gz = code.startsWith('Z_');
+  const problem = wrapper ? wrapperProblem(wrapper, error) : undefined;
+  // A decoder this machine lacks (no xz installed) is the restore's trouble, not the backup's.
+  const damaged = problem !== undefined && problem.rule !== 'FORMAT_UNSUPPORTED';
+  const why = problem?.rule === 'FORMAT_UNSUPPORTED' ? problem.message : error.message;
   return finding(
-    gz ? 'COMPRESSION_CORRUPT' : 'RESTORE_ERROR',
+    damaged ? 'COMPRESSION_CORRUPT' : 'RESTORE_ERROR',
     stage,
-    `${gz ? 'the gzip stream around the dump' : 'reading the dump'} failed while ${tool} read it (${error.message}): it got only part of the dump`,
+    `${problem ? `the ${wrapper} stream around the dump` : 'reading the dump'} failed while ${tool} read it (${why}): it got only part of the dump`,
     { evidence: { error: code || error.message } },
   );
 }
@@ -369,13 +373,13 @@ export async function restoreDump(
 ): Promise<RestoreResult> {
   const stage = opts.stage ?? 'restore';
   const env = await restoreEnv(target);
-  // A damaged gzip wrapper ends the chain with its error (the program's stdin is closed, never left
+  // A damaged wrapper ends the chain with its error (the program's stdin is closed, never left
   // waiting) and is said, however far the program got.
   let unpackError: Error | undefined;
   const unpacked = (then?: Transform): Readable => {
     const file = fs.createReadStream(input.path);
     const steps: NodeJS.ReadWriteStream[] = [
-      ...(input.gzip ? [zlib.createGunzip()] : []),
+      ...(input.wrapper ? [unwrapStep(input.wrapper)] : []),
       ...(then ? [then] : []),
     ];
     if (steps.length === 0) return file;
@@ -400,16 +404,16 @@ export async function restoreDump(
   } else {
     tool = `pg_restore ${client.version}`;
     const args = ['--dbname', target.database];
-    if (opts.jobs > 1 && !input.gzip) args.push('--jobs', String(opts.jobs));
+    if (opts.jobs > 1 && !input.wrapper && input.format !== 'tar') args.push('--jobs', String(opts.jobs));
     if (opts.roles === 'ignore') args.push('--no-owner', '--no-privileges');
     if (opts.schemaOnly) args.push('--schema-only');
-    if (input.gzip) res = await run(client.path, args, { env, stdin: unpacked() });
+    if (input.wrapper) res = await run(client.path, args, { env, stdin: unpacked() });
     else res = await run(client.path, [...args, input.path], { env });
   }
   const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.unprivileged === true);
   const hazard = filter?.hazards[0];
   if (hazard) classified.findings.push(hazardFinding(stage, hazard, filter?.hazards.length ?? 1));
-  if (unpackError) classified.findings.unshift(unpackFinding(stage, tool, unpackError));
+  if (unpackError) classified.findings.unshift(unpackFinding(stage, tool, unpackError, input.wrapper));
   return {
     exitCode: res.code,
     seconds: res.seconds,

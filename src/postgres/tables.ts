@@ -20,6 +20,26 @@ export async function countRows(conn: ConnInfo, jobs: number): Promise<TableCoun
   return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
 }
 
+/**
+ * Exact row counts of those of `names` (`schema.table`) that are partitions: countRows counts a
+ * partitioned table whole, at its root, so a partition named on its own is counted here.
+ */
+export async function partitionCounts(conn: ConnInfo, names: string[]): Promise<Map<string, number>> {
+  if (names.length === 0) return new Map();
+  const parts = await withClient(conn, async (c) =>
+    (
+      await c.query<{ schema: string; name: string }>(
+        `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relispartition AND c.relkind IN ('r', 'p')`,
+      )
+    ).rows
+      .map((r) => ({ table: tableName(r.schema, r.name), ...r }))
+      .filter((r) => names.includes(r.table)),
+  );
+  return exactCounts(conn, parts, 1);
+}
+
 export interface TableStat {
   /** `schema.table`, quoted only where needed. */
   table: string;

@@ -8,7 +8,7 @@ export interface StageResult {
   name: string;
   status: StageStatus;
   seconds: number;
-  /** Why a stage was skipped, or why it could not run. */
+  /** Why a stage was skipped, why it could not run, or the note of one that ran. */
   reason?: string;
   findings: Finding[];
 }
@@ -22,6 +22,8 @@ export type StageListener = ((s: StageResult) => void) & { start?: (name: string
 export interface StageOutcome {
   findings?: Finding[];
   notRun?: string;
+  /** What a stage that ran has to say beside its status (the checksum stage: `none found`). */
+  note?: string;
 }
 
 /**
@@ -52,7 +54,8 @@ export class Pipeline {
       }
       const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
       const status: StageStatus = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
-      result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };
+      const reason = out.notRun ?? out.note;
+      result = { name, status, seconds: 0, findings, ...(reason ? { reason } : {}) };
     } catch (err) {
       if (err instanceof UserError) throw err;
       result = {

@@ -9,7 +9,8 @@ export function matcher(pattern: string, input = 'pattern'): (name: string) => b
   return (name) => re.test(name.slice(name.lastIndexOf('/') + 1));
 }
 
-const DUMP_NAME = /\.(dump|backup|pgdump|sql|bak|tar)(\.gz)?$|\.gz$/i;
+/** A dump's names, bare or in whole-file compression (gzip, zstd, lz4, xz, bzip2). */
+const DUMP_NAME = /\.(dump|backup|pgdump|sql|bak|tar|gz|zst|lz4|xz|bz2)$/i;
 const SIDECAR = /\.(sha256|sha256sum|md5|md5sum|json|log|txt)$|(^|\/)schema\.sql$/i;
 
 /** What counts as a backup when no pattern is given: dumps by name, and directory-format dumps. */

@@ -1,6 +1,7 @@
 /**
  * Broken backups, made from healthy ones the way they break in life. Never hand-edited binaries.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -97,7 +98,8 @@ export function injectBadStatement(src: string, dest: string): string {
   return injectSql(
     src,
     dest,
-    'CREATE TABLE public.broken_fk (id integer REFERENCES public.no_such_table(id));',
+    // A view, not a table: a table the dump creates without its data would be DATA_NOT_DUMPED too.
+    'CREATE VIEW public.broken_view AS SELECT id FROM public.no_such_table;',
   );
 }
 
@@ -106,5 +108,25 @@ export function injectSql(src: string, dest: string, sql: string): string {
   const text = fs.readFileSync(src, 'utf8');
   const at = text.lastIndexOf('--\n-- PostgreSQL database dump complete');
   fs.writeFileSync(dest, `${text.slice(0, at)}${sql}\n\n${text.slice(at)}`);
+  return dest;
+}
+
+/** The command-line compressor of each whole-file wrapper, and the suffix it gives. */
+export const WRAPPERS = {
+  zstd: '.zst',
+  lz4: '.lz4',
+  xz: '.xz',
+  bzip2: '.bz2',
+} as const;
+
+/** Compress a file whole with the real command-line tool (`pg_dump | zstd > x.sql.zst`). */
+export function compressFile(tool: keyof typeof WRAPPERS, src: string, dest: string): string {
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  const r = spawnSync(tool, ['-c', '-q', src], { maxBuffer: 1 << 30 });
+  if (r.error || r.status !== 0)
+    throw new Error(
+      `${tool} failed (${r.error?.message ?? r.stderr.toString()}); scripts/install-deps.sh installs it`,
+    );
+  fs.writeFileSync(dest, r.stdout);
   return dest;
 }

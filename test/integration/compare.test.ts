@@ -133,6 +133,41 @@ describe('compare-counts', () => {
     expect(rules(noStructure)).toEqual(['TABLE_MISSING', 'TABLE_UNEXPECTED']);
   });
 
+  describe('structure: enums, domains, defaults and function bodies, each both ways', () => {
+    beforeAll(async () => {
+      await sql(
+        pg,
+        'chinook',
+        `CREATE TYPE mood AS ENUM ('sad', 'ok');
+         CREATE DOMAIN positive AS int CONSTRAINT positive_check CHECK (VALUE > 0);
+         ALTER TABLE genre ALTER COLUMN name SET DEFAULT 'unknown';
+         CREATE FUNCTION add_one(i int) RETURNS int LANGUAGE sql AS 'SELECT i + 1';`,
+      );
+    });
+
+    it('an unchanged copy is silent', async () => {
+      const same = await copy();
+      expect(rules(await compare({ 'source-url': url('chinook'), 'target-url': url(same) }))).toEqual([]);
+    });
+
+    it.each([
+      ['an added enum value', "ALTER TYPE mood ADD VALUE 'elated'", /enum public\.mood \('sad', 'ok'\)/],
+      ['a dropped domain CHECK', 'ALTER DOMAIN positive DROP CONSTRAINT positive_check', /positive_check/],
+      ['a changed column default', "ALTER TABLE genre ALTER COLUMN name SET DEFAULT 'other'", /genre\.name/],
+      [
+        'a changed function body',
+        "CREATE OR REPLACE FUNCTION add_one(i int) RETURNS int LANGUAGE sql AS 'SELECT i + 2'",
+        /function public\.add_one\(i integer\) returns integer definition/,
+      ],
+    ])('%s', async (_label, change, line) => {
+      const changed = await copy(change);
+      const r = await compare({ 'source-url': url('chinook'), 'target-url': url(changed) });
+      expect(rules(r)).toContain('STRUCTURE_MISSING');
+      expect(r.findings.find((f) => f.rule === 'STRUCTURE_MISSING')?.message).toMatch(line);
+      expect(r.verdict).toBe('fail');
+    });
+  });
+
   it('estimate mode reads statistics; auto counts small tables exactly and estimates big ones', async () => {
     const target = await copy('ANALYZE');
     const est = await compare({ 'source-url': url('chinook'), 'target-url': url(target), mode: 'estimate' });

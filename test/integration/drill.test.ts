@@ -18,7 +18,14 @@ import {
   removeCluster,
   ScratchCluster,
 } from '../../src/postgres/cluster.js';
-import { injectBadStatement, injectSql, setHeaderVersion, truncate } from '../harness/breakers.js';
+import {
+  compressFile,
+  flipBytes,
+  injectBadStatement,
+  injectSql,
+  setHeaderVersion,
+  truncate,
+} from '../harness/breakers.js';
 import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
 import { setDataState } from '../harness/toc.js';
 
@@ -126,6 +133,76 @@ describe('a healthy drill', () => {
   });
 });
 
+describe('tar dumps and whole-file compression', () => {
+  let forms: Record<string, string>;
+  beforeAll(async () => {
+    const d = fs.mkdtempSync(path.join(dir, 'forms-'));
+    const custom0 = await dumpDatabase(src, 'chinook', path.join(d, 'raw.dump'), { compress: 0 });
+    forms = {
+      tar: await dumpDatabase(src, 'chinook', path.join(d, 'chinook.tar'), { format: 't' }),
+      'plain in zstd': compressFile('zstd', f.plain as string, path.join(d, 'zst', 'chinook.sql.zst')),
+      'custom -Z0 in lz4': compressFile('lz4', custom0, path.join(d, 'lz4', 'chinook.dump.lz4')),
+      'plain in xz': compressFile('xz', f.plain as string, path.join(d, 'xz', 'chinook.sql.xz')),
+      'custom -Z0 in bzip2': compressFile('bzip2', custom0, path.join(d, 'bz2', 'chinook.dump.bz2')),
+    };
+  }, 60_000);
+
+  it.each(['tar', 'plain in zstd', 'custom -Z0 in lz4', 'plain in xz', 'custom -Z0 in bzip2'])(
+    '%s: restored, every row counted, silent',
+    async (form) => {
+      const r = await drill(forms[form] as string);
+      expect(rules(r)).toEqual([]);
+      expect(r.verdict).toBe('pass');
+      expect(r.rows).toBe(15607);
+      expect(r.backup?.tableRows).toEqual(Object.fromEntries(r.counts?.map((c) => [c.table, c.rows]) ?? []));
+    },
+  );
+
+  it('sample tier on a tar dump, and on a custom dump in zstd (unpacked first)', async () => {
+    const zst = compressFile('zstd', f.chinook as string, path.join(dir, 'sample', 'chinook.dump.zst'));
+    for (const file of [forms.tar as string, zst]) {
+      const r = await drill(file, { tier: 'sample', 'sample-tables': 'genre' });
+      expect(rules(r), file).toEqual([]);
+      expect(r.counts).toEqual([{ table: 'public.genre', rows: 25 }]);
+    }
+  });
+
+  it('a schema-only dump of a populated database does not pass with 0 rows: DATA_NOT_DUMPED', async () => {
+    const file = path.join(dir, 'schema-only.dump');
+    const dumped = spawnSync(path.join(src.bin.dir, 'pg_dump'), ['-Fc', '-s', '-f', file, '-d', 'chinook'], {
+      env: { ...process.env, ...libpqEnv(src.conn('chinook')) },
+    });
+    expect(dumped.status).toBe(0);
+    const r = await drill(file);
+    expect(rules(r)).toEqual(['DATA_NOT_DUMPED']);
+    // The schema still restores (and is checked); the drill fails on the rows that are not there.
+    expect(stage(r, 'restore')?.status).toBe('ok');
+    expect(r.rows).toBe(0);
+    expect(r.verdict).toBe('fail');
+  });
+
+  it('a truncated tar and a flipped .sql.zst do not verify, and are not restored', async () => {
+    const cut = truncate(
+      forms.tar as string,
+      path.join(dir, 'cut.tar'),
+      Math.floor(fs.statSync(forms.tar as string).size / 2),
+    );
+    let r = await drill(cut);
+    expect(rules(r)).toEqual(['ARCHIVE_TRUNCATED']);
+    expect(stage(r, 'restore')?.reason).toBe('the backup did not verify (ARCHIVE_TRUNCATED)');
+    const zst = forms['plain in zstd'] as string;
+    const flipped = flipBytes(
+      zst,
+      path.join(dir, 'flipped.sql.zst'),
+      Math.floor(fs.statSync(zst).size / 2),
+      4,
+    );
+    r = await drill(flipped);
+    expect(rules(r)).toEqual(['COMPRESSION_CORRUPT']);
+    expect(r.verdict).toBe('fail');
+  });
+});
+
 describe('roles', () => {
   it('create-missing (the default) creates owners and grantees as NOLOGIN and lists them as info', async () => {
     const r = await drill(f.roles as string);
@@ -202,6 +279,21 @@ describe('integrity', () => {
     expect(bad.findings[0]?.evidence).toMatchObject({ sequence: 't_id_seq', next: '11', max: '100' });
     expect(rules(await drill(f.seqOk as string))).toEqual([]);
   });
+  it('SEQUENCE_BEHIND with a compare source: says whether the live database has the same problem', async () => {
+    const live = (db: string) => `postgresql://postgres@127.0.0.1:${src.port}/${db}`;
+    const same = await drill(f.seqBehind as string, { 'compare-source-url': live('seqs') });
+    expect(rules(same)).toEqual(['SEQUENCE_BEHIND']);
+    expect(same.findings[0]?.message).toMatch(
+      /; the live database has the same problem \(it would hand out 11, its column holds 100\): the database's bug, not the backup's$/,
+    );
+    expect(same.findings[0]?.fix).toMatch(/^On the live database: SELECT setval\('t_id_seq'/);
+    await sql(src, 'postgres', 'CREATE DATABASE seqs_fixed TEMPLATE seqs');
+    await sql(src, 'seqs_fixed', "SELECT setval('t_id_seq', 100)");
+    const ahead = await drill(f.seqBehind as string, { 'compare-source-url': live('seqs_fixed') });
+    expect(rules(ahead)).toEqual(['SEQUENCE_BEHIND']);
+    expect(ahead.findings[0]?.evidence).toMatchObject({ liveBehind: false });
+    expect(ahead.findings[0]?.message).toMatch(/the live database's sequence is ahead of its column/);
+  });
   it('CONSTRAINT_INVALID: a NOT VALID constraint the rows break; silent once the rows are fixed', async () => {
     const bad = await drill(f.notValid as string);
     expect(rules(bad)).toEqual(['CONSTRAINT_INVALID']);
@@ -233,7 +325,8 @@ describe('the ladder from restorable.yml', () => {
     await sql(
       src,
       'chinook',
-      "ALTER TABLE album ADD COLUMN title varchar(160) NOT NULL DEFAULT ''; DROP TABLE extra",
+      // Put back as it was, with no default (defaults are compared too).
+      "ALTER TABLE album ADD COLUMN title varchar(160) NOT NULL DEFAULT ''; ALTER TABLE album ALTER COLUMN title DROP DEFAULT; DROP TABLE extra",
     );
     const r = await drill(changed, { config: cfg });
     expect(rules(r)).toEqual(['STRUCTURE_MISSING', 'STRUCTURE_UNEXPECTED']);
@@ -522,6 +615,19 @@ describe('ROWS_LOST: the dump is its own reference', () => {
         { table: 'public.m', rows: 1000 },
       ]);
     }
+    // Volume minimums on partitions, leaf and partitioned, held to the partition's own rows.
+    const byPartition = await drill(path.join(dir, 'parts.dump'), {
+      config: config(
+        'volume:\n  tables:\n    public.m_2025: { min: 100 }\n    public.m_2026: { min: 1 }\n    public.m_2026_a: { min: 100000 }\n    public.m_2099: { min: 1 }\n',
+      ),
+    });
+    expect(rules(byPartition)).toEqual(['VOLUME_BELOW_MINIMUM', 'VOLUME_TABLE_MISSING']);
+    expect(byPartition.findings.find((x) => x.rule === 'VOLUME_BELOW_MINIMUM')?.evidence).toMatchObject({
+      table: 'public.m_2026_a',
+    });
+    expect(byPartition.findings.find((x) => x.rule === 'VOLUME_TABLE_MISSING')?.evidence).toEqual({
+      table: 'public.m_2099',
+    });
   });
 });
 

@@ -185,7 +185,7 @@ describe('plain dumps never reach a shell', () => {
     const r = await restoreDump(
       psql as NonNullable<typeof psql>,
       src.conn('second_line'),
-      { format: 'plain', path: file, gzip: false },
+      { format: 'plain', path: file, wrapper: null },
       { jobs: 1, roles: 'ignore' },
     );
     expect(r.findings.map((x) => x.rule)).toContain('PLAIN_META_COMMAND');

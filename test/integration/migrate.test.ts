@@ -72,7 +72,7 @@ describe('migrate-check', () => {
     expect(JSON.parse(r.outputs['tables-rewritten'] as string)).toEqual([
       { table: 'public.t', bytes: r.rewritten[0]?.bytes },
     ]);
-    expect(r.outputs['schema-diff']).toBe('+ column public.t.c double precision');
+    expect(r.outputs['schema-diff']).toBe('+ column public.t.c double precision default random()');
     expect(r.outputs['migrate-exit-code']).toBe('0');
     // The rewrite held the table under ACCESS EXCLUSIVE; it shows in the locks, if only briefly.
     expect(Object.keys(JSON.parse(r.outputs.locks as string))).toEqual(r.locks.length ? ['public.t'] : []);
@@ -92,7 +92,10 @@ describe('migrate-check', () => {
     expect(rules(r)).toEqual([]);
     expect(r.rewritten).toEqual([]);
     expect(r.verdict).toBe('pass');
-    expect(r.schemaDiff.added.sort()).toEqual(['column public.t.d text', 'column public.u.e integer']);
+    expect(r.schemaDiff.added.sort()).toEqual([
+      'column public.t.d text',
+      'column public.u.e integer default 7',
+    ]);
     expect(r.stages.map((s) => [s.name, s.status])).toEqual([
       ['target', 'ok'],
       ['migrate', 'ok'],
@@ -327,7 +330,7 @@ describe('migrate-check', () => {
     expect(c).toMatch(/✅ PASS/);
     expect(c).toMatch(/\| rewritten \| public\.t \(/);
     expect(c).toMatch(/`TABLE_REWRITTEN`/);
-    expect(c).toMatch(/```diff\n\+ column public\.t\.c double precision\n```/);
+    expect(c).toMatch(/```diff\n\+ column public\.t\.c double precision default random\(\)\n```/);
     expect(c).not.toMatch(/secret-row-value/);
   });
 

@@ -7,7 +7,7 @@ import { memoryLogger } from '../../src/core/log.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
 import { freePort } from '../../src/postgres/cluster.js';
 import { runVerify } from '../../src/verify/run.js';
-import { md5, sha256, truncate } from '../harness/breakers.js';
+import { compressFile, md5, sha256, truncate } from '../harness/breakers.js';
 import { loadChinook, startCluster, tempDir } from '../harness/pg.js';
 import { type S3Harness, startS3 } from '../harness/s3.js';
 import { setDataOffset, setDataState, tocEntry, tocLayout } from '../harness/toc.js';
@@ -16,6 +16,8 @@ let s3: S3Harness;
 let dir: string;
 let dump: string;
 let dumpBytes: Buffer;
+let plain: string;
+let tar: string;
 const savedEnv = { ...process.env };
 
 beforeAll(async () => {
@@ -24,6 +26,8 @@ beforeAll(async () => {
   try {
     await loadChinook(cluster);
     dump = await dumpDatabase(cluster, 'chinook', path.join(dir, 'app_prod_20260429_1430.dump'));
+    plain = await dumpDatabase(cluster, 'chinook', path.join(dir, 'plain.sql'), { format: 'p' });
+    tar = await dumpDatabase(cluster, 'chinook', path.join(dir, 'chinook.tar'), { format: 't' });
   } finally {
     await cluster.stop();
   }
@@ -47,6 +51,13 @@ beforeAll(async () => {
   const late = tocEntry(tocLayout(dumpBytes), 'public.track').offset + 1;
   const moved = setDataOffset(dump, path.join(dir, 'moved.dump'), 'public.track', late);
   await s3.put('backups', 'moved/app_prod_20260429_1430.dump', fs.readFileSync(moved));
+  // Forms side by side: an older custom dump, a newer plain one piped through zstd, a tar.
+  const zst = compressFile('zstd', plain, path.join(dir, 'plain.sql.zst'));
+  await s3.put('backups', 'forms/app_20260427_0300.dump', dumpBytes);
+  await s3.put('backups', 'forms/app_20260429_0300.sql.zst', fs.readFileSync(zst));
+  await s3.put('backups', 'tar/app_20260429_0300.tar', fs.readFileSync(tar));
+  const zstCut = truncate(zst, path.join(dir, 'cut.sql.zst'), Math.floor(fs.statSync(zst).size / 2));
+  await s3.put('backups', 'zstcut/app_20260429_0300.sql.zst', fs.readFileSync(zstCut));
 }, 180_000);
 
 afterAll(async () => {
@@ -105,6 +116,22 @@ describe('verify-backup from S3', () => {
     }
     const healthy = await verify('s3://backups/database/', { 'schema-check': 'false' });
     expect(healthy.backup?.tableRows).toMatchObject({ 'public.track': 3503, 'public.playlist_track': 8715 });
+  });
+
+  it('the newest across forms (a .sql.zst over an older .dump), a tar, each read and replayed; a cut .sql.zst is ARCHIVE_TRUNCATED', async () => {
+    const zst = await verify('s3://backups/forms/', { checksum: 'skip' });
+    expect(rules(zst)).toEqual([]);
+    expect(zst.backup).toMatchObject({ name: 'app_20260429_0300.sql.zst', format: 'plain', wrapper: 'zstd' });
+    expect(zst.backup?.tableRows).toMatchObject({ 'public.track': 3503 });
+    expect(zst.stages.find((s) => s.name === 'schema')?.status).toBe('ok');
+    const t = await verify('s3://backups/tar/', { checksum: 'skip' });
+    expect(rules(t)).toEqual([]);
+    expect(t.backup).toMatchObject({
+      format: 'tar',
+      tableRows: expect.objectContaining({ 'public.track': 3503 }),
+    });
+    const cut = await verify('s3://backups/zstcut/', { checksum: 'skip', 'schema-check': 'false' });
+    expect(rules(cut)).toEqual(['ARCHIVE_TRUNCATED']);
   });
 
   it('downloads with parallel ranged GETs', async () => {

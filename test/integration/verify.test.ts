@@ -25,6 +25,7 @@ import { countRows } from '../../src/postgres/tables.js';
 import { runVerify } from '../../src/verify/run.js';
 import {
   appendJunk,
+  compressFile,
   flipBytes,
   gzipFile,
   injectBadStatement,
@@ -33,6 +34,7 @@ import {
   setPgDumpVersion,
   sha256,
   truncate,
+  WRAPPERS,
   writeSidecar,
 } from '../harness/breakers.js';
 import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
@@ -73,6 +75,22 @@ beforeAll(async () => {
   });
   f.plainGz = gzipFile(f.plain, path.join(healthy, 'plaingz', 'chinook.sql.gz'));
   f.customGz = gzipFile(f.custom, path.join(healthy, 'customgz', 'catalog_daily_20240418_000000.backup.gz'));
+  f.tar = await dumpDatabase(cluster, 'chinook', path.join(healthy, 'tar', 'chinook.tar'), {
+    format: 't',
+  });
+  // pg_dump 15 cannot compress with zstd or lz4 itself: teams pipe plain and -Z0 custom dumps through them.
+  for (const [tool, suffix] of Object.entries(WRAPPERS) as [keyof typeof WRAPPERS, string][]) {
+    f[`plain-${tool}`] = compressFile(
+      tool,
+      f.plain,
+      path.join(healthy, `plain-${tool}`, `chinook.sql${suffix}`),
+    );
+    f[`custom-${tool}`] = compressFile(
+      tool,
+      f.custom0,
+      path.join(healthy, `custom-${tool}`, `chinook.dump${suffix}`),
+    );
+  }
 }, 180_000);
 
 afterAll(async () => {
@@ -104,6 +122,11 @@ describe('healthy backups pass, silently', () => {
     ['directory', 'directory'],
     ['plain SQL', 'plain'],
     ['plain SQL in gzip', 'plainGz'],
+    ['tar (pg_dump -Ft)', 'tar'],
+    ...Object.keys(WRAPPERS).flatMap((tool) => [
+      [`plain SQL in ${tool}`, `plain-${tool}`],
+      [`custom -Z0 in ${tool}`, `custom-${tool}`],
+    ]),
   ])('%s', async (_label, key) => {
     const file = alone(f[key] as string);
     if (!fs.statSync(file).isDirectory()) writeSidecar(file, 'sha256');
@@ -445,6 +468,22 @@ describe('selection: latest by the timestamp in the name, else modification time
     expect(r.backup?.name).toBe('2026-11-02T03-15-00Z/full.dump');
     expect(r.backup?.timeFrom).toBe('name');
   });
+
+  it('picks the newest across forms: a newer .sql.zst over an older .dump, and the other way round', async () => {
+    const d = fs.mkdtempSync(path.join(dir, 'forms-'));
+    const old = path.join(d, 'app.dump');
+    const newer = path.join(d, 'app.sql.zst');
+    fs.copyFileSync(f.custom as string, old);
+    fs.copyFileSync(f['plain-zstd'] as string, newer);
+    const day = 86_400_000;
+    fs.utimesSync(old, new Date(Date.now() - 3 * day), new Date(Date.now() - 3 * day));
+    let r = await verify(d, { checksum: 'skip', 'schema-check': 'false', 'max-age': '7d' });
+    expect(r.backup).toMatchObject({ name: 'app.sql.zst', format: 'plain', wrapper: 'zstd' });
+    expect(rules(r)).toEqual([]);
+    fs.utimesSync(newer, new Date(Date.now() - 9 * day), new Date(Date.now() - 9 * day));
+    r = await verify(d, { checksum: 'skip', 'schema-check': 'false', 'max-age': '7d' });
+    expect(r.backup).toMatchObject({ name: 'app.dump', format: 'custom' });
+  });
 });
 
 describe('BACKUP_TOO_OLD', () => {
@@ -523,6 +562,11 @@ describe('checksums', () => {
     expect(rules(auto)).toEqual(['CHECKSUM_UNVERIFIED']);
     expect(auto.findings[0]?.severity).toBe('low');
     expect(auto.verdict).toBe('pass');
+    // The stage says there was none, rather than a bare "ok" beside the finding.
+    expect(auto.stages.find((s) => s.name === 'checksum')).toMatchObject({
+      status: 'ok',
+      reason: 'none found',
+    });
     const required = await verify(file, { checksum: 'required' });
     expect(required.verdict).toBe('fail');
     writeSidecar(file, 'sha256');
@@ -543,6 +587,19 @@ describe('broken archives', () => {
     );
     r = await verify(path.join(d, 'junk.dump'), { checksum: 'skip' });
     expect(rules(r)).toEqual(['ARCHIVE_UNREADABLE']);
+  });
+
+  it('FORMAT_UNSUPPORTED: a SQL script not from pg_dump is could-not-verify, and its archive stage did not run', async () => {
+    const d = fs.mkdtempSync(path.join(dir, 'script-'));
+    const file = path.join(d, 'notes.sql');
+    fs.writeFileSync(file, 'CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n');
+    const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
+    expect(rules(r)).toEqual(['FORMAT_UNSUPPORTED']);
+    expect(r.verdict).toBe('could-not-verify');
+    expect(r.stages.find((s) => s.name === 'archive')).toMatchObject({
+      status: 'not-run',
+      reason: expect.stringMatching(/^a SQL script not written by pg_dump/),
+    });
   });
 
   it('ARCHIVE_TRUNCATED: a custom dump cut inside its data, and the checksum catches it too', async () => {
@@ -607,19 +664,170 @@ describe('broken archives', () => {
     const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
     expect(rules(r)).toEqual(['ARCHIVE_CORRUPT']);
   });
+});
 
-  it('FORMAT_UNSUPPORTED: a tar-format dump is could-not-verify, not pass', async () => {
-    const tar = await dumpDatabase(
-      cluster,
-      'chinook',
-      path.join(fs.mkdtempSync(path.join(dir, 'tar-')), 'c.tar'),
-      {
-        format: 't' as 'c',
-      },
+describe('DATA_NOT_DUMPED: tables the dump creates without their rows', () => {
+  /** pg_dump of `db` with extra flags, in each of the custom, plain and tar forms. */
+  async function dumps(db: string, label: string, flags: string[]): Promise<string[]> {
+    const d = fs.mkdtempSync(path.join(dir, `${label}-`));
+    return Promise.all(
+      (['c', 'p', 't'] as const).map(async (format) => {
+        const file = path.join(d, `${label}.${format === 'c' ? 'dump' : format === 'p' ? 'sql' : 'tar'}`);
+        const r = await run(
+          path.join(cluster.bin.dir, 'pg_dump'),
+          [`-F${format}`, ...flags, '-f', file, db],
+          {
+            env: libpqEnv(cluster.conn(db)),
+          },
+        );
+        expect(r.code, r.stderr).toBe(0);
+        return file;
+      }),
     );
-    const r = await verify(tar, { checksum: 'skip' });
-    expect(rules(r)).toEqual(['FORMAT_UNSUPPORTED']);
-    expect(r.verdict).toBe('could-not-verify');
+  }
+
+  it('a schema-only dump of a populated database, in every form', async () => {
+    for (const file of await dumps('chinook', 'schema-only', ['--schema-only'])) {
+      const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
+      expect(rules(r), file).toEqual(['DATA_NOT_DUMPED']);
+      expect(r.findings[0]?.message).toBe(
+        'a schema-only dump (pg_dump -s): none of its 11 tables has its rows in it',
+      );
+      expect(r.verdict).toBe('fail');
+    }
+  });
+
+  it('--exclude-table-data names the tables left out, in every form', async () => {
+    const flags = ['--exclude-table-data=public.track', '--exclude-table-data=public.genre'];
+    for (const file of await dumps('chinook', 'excluded', flags)) {
+      const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
+      expect(rules(r), file).toEqual(['DATA_NOT_DUMPED']);
+      expect(r.findings[0]?.message).toBe(
+        'the data of 2 tables was not dumped (--exclude-table-data?): public.genre, public.track',
+      );
+    }
+  });
+
+  it('empty tables, partitioned tables (with and without --load-via-partition-root) and --inserts are not findings', async () => {
+    await sql(cluster, 'postgres', 'CREATE DATABASE coverage');
+    await sql(
+      cluster,
+      'coverage',
+      `CREATE TABLE empty_one (id int);
+       CREATE TABLE "Mixed Case" (id int); INSERT INTO "Mixed Case" VALUES (1);
+       CREATE TABLE m (id int, at date) PARTITION BY RANGE (at);
+       CREATE TABLE m_2025 PARTITION OF m FOR VALUES FROM ('2025-01-01') TO ('2026-01-01') PARTITION BY HASH (id);
+       CREATE TABLE m_2025_a PARTITION OF m_2025 FOR VALUES WITH (MODULUS 1, REMAINDER 0);
+       INSERT INTO m VALUES (1, '2025-03-01');`,
+    );
+    const files = [
+      ...(await dumps('coverage', 'coverage', [])),
+      ...(await dumps('coverage', 'via-root', ['--load-via-partition-root'])),
+      ...(await dumps('coverage', 'inserts', ['--inserts'])),
+    ];
+    for (const file of files) {
+      const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
+      expect(rules(r), file).toEqual([]);
+    }
+  });
+});
+
+describe('tar dumps (pg_dump -Ft), damaged', () => {
+  /** Where each member of the tar starts, by name (its 512-byte header), and its size. */
+  function members(file: string): Map<string, { at: number; size: number }> {
+    const buf = fs.readFileSync(file);
+    const out = new Map<string, { at: number; size: number }>();
+    for (let at = 0; at + 512 <= buf.length && buf[at] !== 0; ) {
+      const size = Number.parseInt(buf.subarray(at + 124, at + 136).toString('latin1'), 8);
+      out.set(
+        buf
+          .subarray(at, at + 100)
+          .toString('latin1')
+          .replace(/\0.*$/s, ''),
+        { at, size },
+      );
+      at += 512 + Math.ceil(size / 512) * 512;
+    }
+    return out;
+  }
+  const largest = (file: string) =>
+    [...members(file).entries()]
+      .filter(([n]) => /^\d+\.dat$/.test(n))
+      .sort((a, b) => b[1].size - a[1].size)[0]?.[1] as {
+      at: number;
+      size: number;
+    };
+
+  it("cut inside a table's data, and cut before its end blocks: ARCHIVE_TRUNCATED", async () => {
+    const file = alone(f.tar as string);
+    const big = largest(file);
+    truncate(file, file, big.at + 512 + Math.floor(big.size / 2));
+    const r = await verify(file, { checksum: 'skip' });
+    expect(rules(r)).toEqual(['ARCHIVE_TRUNCATED']);
+    expect(r.findings[0]?.message).toMatch(/^the tar ends inside its member \d+\.dat/);
+    const end = alone(f.tar as string);
+    truncate(end, end, fs.statSync(end).size - 1024);
+    expect(rules(await verify(end, { checksum: 'skip' }))).toEqual(['ARCHIVE_TRUNCATED']);
+  });
+
+  it("a table's data member gone (the tar rewritten without it): ARCHIVE_TRUNCATED naming it", async () => {
+    const file = alone(f.tar as string);
+    const big = largest(file);
+    const buf = fs.readFileSync(file);
+    const next = big.at + 512 + Math.ceil(big.size / 512) * 512;
+    fs.writeFileSync(file, Buffer.concat([buf.subarray(0, big.at), buf.subarray(next)]));
+    const r = await verify(file, { checksum: 'skip' });
+    expect(rules(r)).toEqual(['ARCHIVE_TRUNCATED']);
+    expect(r.findings[0]?.message).toMatch(/^the tar has no member \d+\.dat for TABLE DATA public\.\w+$/);
+  });
+
+  it('flipped bytes in a member header: ARCHIVE_CORRUPT; bytes after its end: ARCHIVE_CORRUPT', async () => {
+    const file = alone(f.tar as string);
+    flipBytes(file, file, largest(file).at + 10, 2);
+    const r = await verify(file, { checksum: 'skip' });
+    expect(rules(r)).toEqual(['ARCHIVE_CORRUPT']);
+    expect(r.verdict).toBe('fail');
+    const junk = alone(f.tar as string);
+    appendJunk(junk, junk, Buffer.from('not a tar block'));
+    expect(rules(await verify(junk, { checksum: 'skip', 'schema-check': 'false' }))).toEqual([
+      'ARCHIVE_CORRUPT',
+    ]);
+  });
+
+  it('flipped bytes inside the rows (a tar member has no checksum of its own): the sidecar catches them', async () => {
+    const file = alone(f.tar as string);
+    writeSidecar(file, 'sha256');
+    const big = largest(file);
+    flipBytes(file, file, big.at + 512 + Math.floor(big.size / 2), 2);
+    const r = await verify(file, { 'schema-check': 'false' });
+    expect(rules(r)).toEqual(['CHECKSUM_MISMATCH']);
+  });
+});
+
+describe('whole-file compression (zstd, lz4, xz, bzip2), damaged', () => {
+  const forms = Object.keys(WRAPPERS).flatMap((tool) => [`plain-${tool}`, `custom-${tool}`]);
+
+  it.each(forms)('%s cut short: ARCHIVE_TRUNCATED', async (key) => {
+    const file = alone(f[key] as string);
+    truncate(file, file, Math.floor(fs.statSync(file).size / 2));
+    const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
+    expect(rules(r)).toEqual(['ARCHIVE_TRUNCATED']);
+    expect(r.verdict).toBe('fail');
+  });
+
+  it.each(forms)('%s with flipped bytes: COMPRESSION_CORRUPT', async (key) => {
+    const file = alone(f[key] as string);
+    flipBytes(file, file, Math.floor(fs.statSync(file).size / 2), 4);
+    const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
+    expect(rules(r)).toEqual(['COMPRESSION_CORRUPT']);
+    expect(r.findings[0]?.message).toContain(`the ${key.split('-')[1]} stream around the dump is damaged`);
+  });
+
+  it('known by its magic bytes, whatever it is called', async () => {
+    const file = alone(f['plain-zstd'] as string, 'chinook_20261120.backup');
+    const r = await verify(file, { checksum: 'skip', 'schema-check': 'false' });
+    expect(rules(r)).toEqual([]);
+    expect(r.backup).toMatchObject({ format: 'plain', wrapper: 'zstd' });
   });
 });
 

@@ -16,6 +16,7 @@ export async function checksumStage(b: ReadBackup): Promise<void> {
           ? 'a directory-format dump has no single checksum to compare'
           : `no checksum found for ${backup.name}: no ${backup.name}.sha256 or .md5 beside it, no sha256/md5 object metadata`;
       return {
+        note: ins.format === 'directory' ? 'none (a directory dump is many files)' : 'none found',
         findings: [finding('CHECKSUM_UNVERIFIED', 'checksum', message, required ? { severity: 'high' } : {})],
       };
     }

@@ -22,8 +22,7 @@ function schemaNotRun(b: ReadBackup, schemaSkip: string | undefined): string | u
   if (
     ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) ||
     !ins.format ||
-    ins.format === 'unknown' ||
-    ins.format === 'tar'
+    ins.format === 'unknown'
   )
     return 'the archive could not be read';
   return undefined;
@@ -63,7 +62,7 @@ async function replaySchema(b: ReadBackup): Promise<StageOutcome> {
     const input = {
       format: ins.format as RestoreInput['format'],
       path: b.facts.localPath as string,
-      gzip: ins.wrapper === 'gzip',
+      wrapper: ins.wrapper,
     };
     replay = await restoreDump(tools.client, await replayTarget(cluster, ins), input, {
       jobs: 1,
@@ -87,7 +86,7 @@ async function replaySchema(b: ReadBackup): Promise<StageOutcome> {
 /** What the replay's outcome says: nothing, the notes it made, a full disk, or SCHEMA_REPLAY_FAILED. */
 function replayFindings(replay: RestoreResult, version: string): Finding[] {
   const notes = replay.findings.filter((x) => x.rule === 'RESTORE_NEEDS_SUPERUSER');
-  // A gzip wrapper that failed under the replay: it loaded only part of the schema.
+  // A wrapper that failed under the replay: it loaded only part of the schema.
   const cut = replay.findings.filter((x) => x.rule === 'COMPRESSION_CORRUPT');
   if (replay.exitCode === 0 && replay.errors === 0) return [...cut, ...notes];
   const full = replay.findings.find((f) => f.rule === 'DISK_FULL');

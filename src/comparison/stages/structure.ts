@@ -3,6 +3,10 @@ import { type Finding, finding } from '../../report/findings.js';
 import type { CompareContext } from '../context.js';
 import type { Side } from '../side.js';
 
+/** Compare has no reference file to rewrite: what differs is the source against the target. */
+const FIX =
+  'If the source is a live database whose schema changed since the backup, compare against a baseline written at backup time (`write-baseline`); otherwise the backup or the restore lost the change: find which object and why.';
+
 /** The structure stage: the source's catalog objects against the target's (structure: true). */
 export async function structureStage(ctx: CompareContext, src: Side, tgt: Side): Promise<void> {
   const { pipe } = ctx;
@@ -21,7 +25,7 @@ export async function structureStage(ctx: CompareContext, src: Side, tgt: Side):
             'STRUCTURE_MISSING',
             'structure',
             `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`,
-            { evidence: { missing: missing.length } },
+            { evidence: { missing: missing.length }, fix: FIX },
           ),
         );
       if (unexpected.length)
@@ -30,7 +34,7 @@ export async function structureStage(ctx: CompareContext, src: Side, tgt: Side):
             'STRUCTURE_UNEXPECTED',
             'structure',
             `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`,
-            { evidence: { unexpected: unexpected.length } },
+            { evidence: { unexpected: unexpected.length }, fix: FIX },
           ),
         );
       return { findings };

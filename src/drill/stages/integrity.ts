@@ -1,5 +1,12 @@
-import { checkCollation, checkIndexes, checkSequences, validateConstraints } from '../../checks/integrity.js';
-import { withClient } from '../../postgres/client.js';
+import type pg from 'pg';
+import {
+  checkCollation,
+  checkIndexes,
+  checkSequences,
+  sequencesAgainstLive,
+  validateConstraints,
+} from '../../checks/integrity.js';
+import { type ConnInfo, withClient } from '../../postgres/client.js';
 import type { Finding } from '../../report/findings.js';
 import type { TargetedDrill } from '../context.js';
 
@@ -12,7 +19,7 @@ export async function integrityStage(t: TargetedDrill): Promise<void> {
     let notRun: string | undefined;
     await withClient(t.conn, async (c) => {
       if (opts.tier !== 'schema' && integ.sequences !== false)
-        findings.push(...(await checkSequences(c)).findings);
+        findings.push(...(await sequenceFindings(c, opts.compare?.source)));
       if (opts.tier === 'full' && integ['validate-constraints'] !== false)
         findings.push(...(await validateConstraints(c)).findings);
       if (integ.amcheck) {
@@ -24,4 +31,14 @@ export async function integrityStage(t: TargetedDrill): Promise<void> {
     if (integ.collation !== false) findings.push(...checkCollation(t.ins.toc?.database, t.collation));
     return { findings, ...(notRun ? { notRun } : {}) };
   });
+}
+
+/** The restore's sequences; those behind checked on the live database too, when it is a compare source. */
+async function sequenceFindings(c: pg.Client, live: ConnInfo | undefined): Promise<Finding[]> {
+  const restored = (await checkSequences(c)).findings;
+  const behind = new Set(restored.map((f) => String(f.evidence?.sequence)));
+  if (!live || behind.size === 0) return restored;
+  // A live database that cannot be reached is the compare stage's to say; the restore's findings stand.
+  const onLive = await withClient(live, (l) => checkSequences(l, behind)).catch(() => undefined);
+  return onLive ? sequencesAgainstLive(restored, onLive.findings) : restored;
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import zlib from 'node:zlib';
+import { unwrapStep } from '../../archive/wrapper.js';
 import type { BackupFacts } from '../../backup/context.js';
 import { restoreTools } from '../../backup/tools.js';
 import { diskFull, freeBytes, isDiskFull, scratchDiskFull } from '../../core/disk.js';
@@ -27,7 +27,7 @@ const AFTER_FULL = new Set(['RESTORE_ERROR', 'RESTORE_WARNING', 'RESTORE_FAILED'
 /** A restore with one of these did not complete: the ladder has nothing to climb. */
 const NOT_RESTORED = ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED', 'DISK_FULL'];
 
-type DumpFormat = 'custom' | 'directory' | 'plain';
+type DumpFormat = RestoreInput['format'];
 
 /**
  * The restore stage: the dump into the drill's database, through the one restore path (the sample
@@ -59,26 +59,26 @@ export async function restoreStage(t: TargetedDrill): Promise<boolean> {
 
 /**
  * The dump as the restore reads it. pg_restore --jobs, and the sample tier's --list, need a file it
- * can seek in: a gzip'd custom dump is unpacked first (into the drill's folder, removed after).
+ * can seek in: a compressed custom dump is unpacked first (into the drill's folder, removed after).
  */
 async function seekableInput(
   t: TargetedDrill,
   format: DumpFormat,
 ): Promise<{ input: RestoreInput; unpacked?: string } | { findings: Finding[] }> {
   const file = t.backup.localPath;
-  const gzip = t.ins.wrapper === 'gzip';
-  if (!(gzip && format === 'custom' && (t.opts.jobs > 1 || t.opts.tier === 'sample')))
-    return { input: { format, path: file, gzip } };
-  const unpacked = t.work.partial(`${path.basename(file).replace(/\.gz$/, '')}.unpacked`);
+  const wrapper = t.ins.wrapper;
+  const seeks = t.opts.tier === 'sample' || (format === 'custom' && t.opts.jobs > 1);
+  if (!(wrapper && format !== 'plain' && seeks)) return { input: { format, path: file, wrapper } };
+  const unpacked = t.work.partial(`${path.basename(file).replace(/\.(gz|zst|lz4|xz|bz2)$/, '')}.unpacked`);
   try {
-    await pipeline(fs.createReadStream(file), zlib.createGunzip(), fs.createWriteStream(unpacked));
+    await pipeline(fs.createReadStream(file), unwrapStep(wrapper), fs.createWriteStream(unpacked));
   } catch (e) {
     t.work.discard(unpacked);
     if (!isDiskFull(e)) throw e;
     const what = `the unpacked copy of ${t.backup.name}`;
     return { findings: [diskFull('restore', t.work.workDir, what, { fix: UNPACK_FIX })] };
   }
-  return { input: { format, path: unpacked, gzip: false }, unpacked };
+  return { input: { format, path: unpacked, wrapper: null }, unpacked };
 }
 
 /** The restore itself, its findings read for a full disk, and the restored tables counted. */
@@ -91,7 +91,7 @@ async function restoreInto(t: TargetedDrill, client: PgBinary, input: RestoreInp
       roles: opts.roles,
       schemaOnly: true,
     });
-    const rows = await restoreSampleData(client, t, input.path);
+    const rows = await restoreSampleData(client, t, input);
     findings.push(...schema.findings, ...rows.findings);
     t.result.restore = {
       tool: schema.tool,
@@ -110,7 +110,7 @@ async function restoreInto(t: TargetedDrill, client: PgBinary, input: RestoreInp
       tool: r.tool,
       seconds: r.seconds,
       exitCode: r.exitCode,
-      jobs: input.gzip ? 1 : opts.jobs,
+      jobs: input.wrapper || input.format === 'tar' ? 1 : opts.jobs,
     };
   }
   const out = restoreDiskFull(findings, t.target.kind, t.backup);
@@ -153,9 +153,10 @@ function restoreDiskFull(findings: Finding[], kind: DrillTarget['kind'], backup:
 async function restoreSampleData(
   pgRestore: PgBinary,
   t: TargetedDrill,
-  file: string,
+  input: RestoreInput,
 ): Promise<{ seconds: number; exitCode: number | null; findings: Finding[] }> {
   const { conn, opts, work } = t;
+  const file = input.path;
   const list = await run(pgRestore.path, ['--list', file]);
   const wanted = new Set(opts.sampleTables);
   const lines = list.stdout.split('\n').filter((l) => {
@@ -181,7 +182,8 @@ async function restoreSampleData(
         conn.database,
         '--use-list',
         listFile,
-        ...(opts.jobs > 1 ? ['--jobs', String(opts.jobs)] : []),
+        // pg_restore restores a tar dump one object at a time only.
+        ...(opts.jobs > 1 && input.format !== 'tar' ? ['--jobs', String(opts.jobs)] : []),
         file,
       ],
       { env: await restoreEnv(conn) },

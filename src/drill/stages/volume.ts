@@ -1,7 +1,7 @@
 import { rowsLost } from '../../checks/rows.js';
 import { parseTolerance } from '../../config/restorable.js';
 import { withClient } from '../../postgres/client.js';
-import { countRows } from '../../postgres/tables.js';
+import { countRows, partitionCounts } from '../../postgres/tables.js';
 import { type Finding, finding } from '../../report/findings.js';
 import type { HistoryEntry } from '../../report/history.js';
 import type { TargetedDrill } from '../context.js';
@@ -28,9 +28,13 @@ export async function volumeStage(t: TargetedDrill): Promise<void> {
     const dumped = result.backup?.tableRows;
     if (opts.tier === 'full' && dumped)
       findings.push(...(await withClient(conn, (c) => rowsLost(c, dumped, counts, 'volume'))));
-    for (const [table, rule] of Object.entries(opts.config.volume?.tables ?? {})) {
-      if (!sampled(table)) continue;
-      const n = byTable.get(table);
+    const minimums = Object.entries(opts.config.volume?.tables ?? {}).filter(([table]) => sampled(table));
+    const parts = await partitionCounts(
+      conn,
+      minimums.map(([table]) => table).filter((table) => !byTable.has(table)),
+    );
+    for (const [table, rule] of minimums) {
+      const n = byTable.get(table) ?? parts.get(table);
       if (n === undefined)
         findings.push(
           finding(
