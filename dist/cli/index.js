@@ -42125,6 +42125,289 @@ function extend(target) {
 
 /***/ }),
 
+/***/ 7018:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Ni: () => (/* binding */ RowCounter),
+/* harmony export */   oe: () => (/* binding */ decoderFor),
+/* harmony export */   xH: () => (/* binding */ workerCodec)
+/* harmony export */ });
+/* unused harmony exports newlines, TAIL, copyRows, damagedStream, laneDecoder */
+/* harmony import */ var node_zlib__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8522);
+/* harmony import */ var node_zlib__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_zlib__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var fzstd__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8339);
+/* harmony import */ var _lz4_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9052);
+/* harmony import */ var _problem_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5373);
+
+
+
+
+/** The newline bytes in `b`. */
+function newlines(b) {
+    let n = 0;
+    for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1))
+        n++;
+    return n;
+}
+/** The last bytes of a stream kept: enough for pg_dump's end of COPY data (`\n\\.\n\n\n`). */
+const TAIL = 8;
+/**
+ * The rows of COPY data of `bytes` bytes with `lines` newlines and these last bytes: a final `\.`
+ * line and the blank lines after it are pg_dump's end-of-data marker, not rows.
+ */
+function copyRows(lines, tail, bytes) {
+    let end = tail.length;
+    let blank = 0;
+    while (end >= 2 && tail[end - 1] === 10 && tail[end - 2] === 10) {
+        blank++;
+        end--;
+    }
+    const marker = end >= 3 && tail[end - 1] === 10 && tail[end - 2] === 0x2e && tail[end - 3] === 0x5c;
+    // The `\.` starts a line: the data begins with it, or a newline comes before it.
+    const atLineStart = marker && (bytes - (tail.length - end) === 3 || (end >= 4 && tail[end - 4] === 10));
+    return atLineStart ? lines - blank - 1 : lines;
+}
+/** Counts a stream's newlines and keeps its last TAIL bytes, as output goes by. */
+class RowCounter {
+    lines = 0;
+    tail = Buffer.alloc(0);
+    add(b) {
+        this.lines += newlines(b);
+        this.tail =
+            b.length >= TAIL
+                ? Buffer.from(b.subarray(b.length - TAIL))
+                : Buffer.concat([this.tail, b]).subarray(-TAIL);
+    }
+    rows(bytes) {
+        return copyRows(this.lines, this.tail, bytes);
+    }
+}
+const BATCH = 1024 * 1024;
+const OUT_CHUNK = 256 * 1024;
+const HIGH_WATER = 4 * BATCH;
+/**
+ * Uncompressed data. With `copyText` (a table's rows in a custom archive) it must end as COPY text
+ * does, with a newline: a header that says "no compression" over compressed blocks does not.
+ */
+class PassThroughDecoder {
+    what;
+    copyText;
+    bytes = 0;
+    rows = new RowCounter();
+    last = -1;
+    first = -1;
+    constructor(what, copyText) {
+        this.what = what;
+        this.copyText = copyText;
+    }
+    push(b) {
+        if (b.length === 0)
+            return undefined;
+        if (this.first < 0)
+            this.first = b[0] * 256 + (b[1] ?? 0);
+        this.bytes += b.length;
+        this.rows.add(b);
+        this.last = b[b.length - 1];
+        return undefined;
+    }
+    finish() {
+        if (this.copyText && this.bytes > 0 && this.last !== 10) {
+            // zlib's header: deflate (8) in the low nibble, the two bytes a multiple of 31.
+            const zlibHeader = (this.first >> 8) % 16 === 8 && this.first % 31 === 0;
+            return Promise.reject(new _problem_js__WEBPACK_IMPORTED_MODULE_2__/* .ArchiveProblem */ .O('ARCHIVE_CORRUPT', `the header says the data is not compressed, but the data of ${this.what} is not COPY text (it does not end with a row's newline${zlibHeader ? '; it starts like a zlib stream' : ''}): pg_restore would fail on it`, { entry: this.what, headerCompression: 'none', startsLikeZlib: zlibHeader }));
+        }
+        return Promise.resolve({ bytes: this.bytes, rows: this.rows.rows(this.bytes) });
+    }
+}
+/**
+ * Feeds a zlib (or zstd) stream in 1 MiB batches so the work runs on libuv's thread pool, beside
+ * the hashing on the main thread, instead of one pool job per 4 KiB block.
+ */
+class StreamDecoder {
+    z;
+    what;
+    pending = [];
+    pendingBytes = 0;
+    out = 0;
+    rows = new RowCounter();
+    failed;
+    ended;
+    constructor(z, what) {
+        this.z = z;
+        this.what = what;
+        z.on('data', (b) => {
+            this.out += b.length;
+            this.rows.add(b);
+        });
+        this.ended = new Promise((resolve, reject) => {
+            z.on('end', resolve);
+            z.on('error', (e) => {
+                this.failed = e;
+                reject(e);
+            });
+        });
+        this.ended.catch(() => { });
+    }
+    push(b) {
+        this.pending.push(b);
+        this.pendingBytes += b.length;
+        return this.pendingBytes >= BATCH ? this.flush() : undefined;
+    }
+    async flush() {
+        if (this.failed)
+            throw this.corrupt(this.failed);
+        if (this.pendingBytes === 0)
+            return;
+        const batch = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+        this.pending = [];
+        this.pendingBytes = 0;
+        const stream = this.z;
+        stream.write(batch);
+        if (stream.writableLength > HIGH_WATER) {
+            await new Promise((resolve) => {
+                const done = () => {
+                    stream.off('drain', done);
+                    stream.off('error', done);
+                    resolve();
+                };
+                stream.on('drain', done);
+                stream.on('error', done);
+            });
+            if (this.failed)
+                throw this.corrupt(this.failed);
+        }
+    }
+    async finish() {
+        await this.flush();
+        this.z.end();
+        try {
+            await this.ended;
+        }
+        catch (e) {
+            throw this.corrupt(e);
+        }
+        return { bytes: this.out, rows: this.rows.rows(this.out) };
+    }
+    corrupt(e) {
+        return damagedStream(this.what, e.message, e.code);
+    }
+}
+/** What a zlib (or zstd) decoder's error makes of one stream, in the walk or in a worker. */
+function damagedStream(what, message, code) {
+    return new _problem_js__WEBPACK_IMPORTED_MODULE_2__/* .ArchiveProblem */ .O('COMPRESSION_CORRUPT', `${what}: ${message}`, { zlib: code ?? message });
+}
+/** A decoder that runs on the main thread (LZ4 in TypeScript, zstd in JavaScript), fed in batches. */
+class SyncDecoder {
+    feed;
+    end;
+    what;
+    pending = [];
+    pendingBytes = 0;
+    constructor(feed, end, what) {
+        this.feed = feed;
+        this.end = end;
+        this.what = what;
+    }
+    push(b) {
+        this.pending.push(b);
+        this.pendingBytes += b.length;
+        if (this.pendingBytes >= BATCH)
+            this.flush();
+        return undefined;
+    }
+    flush() {
+        if (this.pendingBytes === 0)
+            return;
+        const batch = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+        this.pending = [];
+        this.pendingBytes = 0;
+        try {
+            this.feed(batch);
+        }
+        catch (e) {
+            throw this.corrupt(e);
+        }
+    }
+    finish() {
+        try {
+            this.flush();
+            return Promise.resolve(this.end());
+        }
+        catch (e) {
+            return Promise.reject(e instanceof _problem_js__WEBPACK_IMPORTED_MODULE_2__/* .ArchiveProblem */ .O ? e : this.corrupt(e));
+        }
+    }
+    corrupt(e) {
+        return new _problem_js__WEBPACK_IMPORTED_MODULE_2__/* .ArchiveProblem */ .O('COMPRESSION_CORRUPT', `${this.what}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+}
+function lz4Decoder(what) {
+    const dec = new _lz4_js__WEBPACK_IMPORTED_MODULE_1__/* .Lz4FrameDecoder */ .qZ();
+    const rows = new RowCounter();
+    dec.onOutput = (b) => rows.add(b);
+    return new SyncDecoder((b) => dec.push(b), () => {
+        const bytes = dec.finish();
+        return { bytes, rows: rows.rows(bytes) };
+    }, what);
+}
+/** zstd in JavaScript, for a Node.js without zlib's zstd (before 22.15). */
+function zstdJsDecoder(what) {
+    let out = 0;
+    const rows = new RowCounter();
+    let ended = false;
+    const dec = new fzstd__WEBPACK_IMPORTED_MODULE_3__/* .Decompress */ .YM((chunk, final) => {
+        out += chunk.length;
+        rows.add(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+        if (final)
+            ended = true;
+    });
+    return new SyncDecoder((b) => dec.push(b), () => {
+        dec.push(new Uint8Array(0), true);
+        if (!ended)
+            throw new Error('the zstd stream ends early');
+        return { bytes: out, rows: rows.rows(out) };
+    }, what);
+}
+const zstd = (node_zlib__WEBPACK_IMPORTED_MODULE_0___default().createZstdDecompress);
+/** A worker's output buffers: larger, so fewer, in a heap that holds little else. */
+const LANE_OUT_CHUNK = (/* unused pure expression or super */ null && (1024 * 1024));
+/** The decoder a worker thread runs for one table's stream: node:zlib's inflate or zstd. */
+function laneDecoder(codec, what) {
+    if (codec === 'gzip')
+        return new StreamDecoder(zlib.createInflate({ chunkSize: LANE_OUT_CHUNK }), what);
+    if (!zstd)
+        throw new Error('this Node.js has no zstd in node:zlib (it came in 22.15)');
+    return new StreamDecoder(zstd({ chunkSize: LANE_OUT_CHUNK }), what);
+}
+/** The codec a worker thread decodes a stream with (node:zlib's), if there is one for `c`. */
+function workerCodec(c) {
+    if (c === 'gzip')
+        return 'gzip';
+    return c === 'zstd' && zstd ? 'zstd' : undefined;
+}
+/**
+ * A decoder for one stream. `gzip` in a custom archive's blocks means zlib framing (deflate with a
+ * zlib header); `gzipFile` is a .gz file as a directory dump writes them.
+ */
+function decoderFor(c, what, copyText = false) {
+    switch (c) {
+        case 'none':
+            return new PassThroughDecoder(what, copyText);
+        case 'gzip':
+            return new StreamDecoder(node_zlib__WEBPACK_IMPORTED_MODULE_0___default().createInflate({ chunkSize: OUT_CHUNK }), what);
+        case 'gzipFile':
+            return new StreamDecoder(node_zlib__WEBPACK_IMPORTED_MODULE_0___default().createGunzip({ chunkSize: OUT_CHUNK }), what);
+        case 'zstd':
+            return zstd ? new StreamDecoder(zstd({ chunkSize: OUT_CHUNK }), what) : zstdJsDecoder(what);
+        case 'lz4':
+            return lz4Decoder(what);
+    }
+}
+
+
+/***/ }),
+
 /***/ 1595:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -42184,6 +42467,653 @@ async function findExpectedChecksum(source, name, names) {
             return { algorithm, value: v, from: `object metadata "${algorithm}"` };
     }
     return undefined;
+}
+
+
+/***/ }),
+
+/***/ 5767:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   MB: () => (/* binding */ entryName),
+/* harmony export */   PP: () => (/* binding */ readToc),
+/* harmony export */   ay: () => (/* binding */ readHeader),
+/* harmony export */   q: () => (/* binding */ PARTITIONED),
+/* harmony export */   r8: () => (/* binding */ walkCustomData)
+/* harmony export */ });
+/* unused harmony exports dataRanges, decodeStream */
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _blocks_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7018);
+/* harmony import */ var _lanes_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6756);
+/* harmony import */ var _problem_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5373);
+/* harmony import */ var _reader_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(1135);
+/* harmony import */ var _sqlscan_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(3359);
+
+
+
+
+
+
+/**
+ * pg_dump's archive formats, as numbered in the header. A directory dump's toc.dat says 3 (tar)
+ * like a tar dump's does: both carry a file name per entry.
+ */
+const FORMATS = { 1: 'custom', 3: 'tar', 5: 'directory' };
+/** Archive versions this parser knows: 1.12 (PostgreSQL 9.x) to 1.16 (PostgreSQL 17, 18). */
+const MIN_MINOR = 12;
+const MAX_MINOR = 16;
+const MAX_CHUNK = 1024 * 1024 * 1024;
+const SECTION_NAMES = ['', 'none', 'pre-data', 'data', 'post-data'];
+/** What pg_dump writes after the columns of a partitioned table: `)\nPARTITION BY RANGE (at)`. */
+const PARTITIONED = /\)\nPARTITION BY /;
+async function int(r, intSize) {
+    if (r.available() < intSize + 1)
+        await r.need(intSize + 1);
+    const sign = r.u8();
+    const v = r.uint(intSize);
+    return sign ? -v : v;
+}
+async function str(r, intSize) {
+    const len = await int(r, intSize);
+    if (len < 0)
+        return null;
+    if (len > 256 * 1024 * 1024)
+        throw new _problem_js__WEBPACK_IMPORTED_MODULE_3__/* .ArchiveProblem */ .O('ARCHIVE_CORRUPT', `a string of ${len} bytes at byte ${r.offset}`);
+    await r.need(len);
+    return r.bytes(len).toString('utf8');
+}
+/** Read `PGDMP` and the header that follows. The caller has checked the magic is there. */
+async function readHeader(r) {
+    await r.need(11);
+    r.skip(5);
+    const major = r.u8();
+    const minor = r.u8();
+    const rev = r.u8();
+    const archiveVersion = `${major}.${minor}.${rev}`;
+    if (major !== 1 || minor < MIN_MINOR || minor > MAX_MINOR) {
+        throw new _problem_js__WEBPACK_IMPORTED_MODULE_3__/* .ArchiveProblem */ .O('FORMAT_UNSUPPORTED', `archive format version ${archiveVersion} is outside what Restorable reads (1.${MIN_MINOR} to 1.${MAX_MINOR})`, { archiveVersion });
+    }
+    const intSize = r.u8();
+    const offSize = r.u8();
+    const formatCode = r.u8();
+    const format = FORMATS[formatCode];
+    if (intSize < 1 || intSize > 8 || offSize < 1 || offSize > 8 || !format) {
+        throw new _problem_js__WEBPACK_IMPORTED_MODULE_3__/* .ArchiveProblem */ .O('ARCHIVE_CORRUPT', 'the archive header is damaged', {
+            intSize,
+            offSize,
+            formatCode,
+        });
+    }
+    let compression;
+    if (minor >= 15) {
+        await r.need(1);
+        const algo = r.u8();
+        const names = ['none', 'gzip', 'lz4', 'zstd'];
+        const c = names[algo];
+        if (!c)
+            throw new _problem_js__WEBPACK_IMPORTED_MODULE_3__/* .ArchiveProblem */ .O('ARCHIVE_CORRUPT', `unknown compression algorithm ${algo} in the header`);
+        compression = c;
+    }
+    else {
+        compression = (await int(r, intSize)) === 0 ? 'none' : 'gzip';
+    }
+    const t = [];
+    for (let i = 0; i < 7; i++)
+        t.push(await int(r, intSize));
+    const [sec, min, hour, mday, mon, year] = t;
+    const pad = (n) => String(n).padStart(2, '0');
+    const dumpedAt = `${1900 + year}-${pad(mon + 1)}-${pad(mday)} ${pad(hour)}:${pad(min)}:${pad(sec)}`;
+    const database = (await str(r, intSize)) ?? '';
+    const serverVersion = (await str(r, intSize)) ?? '';
+    const pgDumpVersion = (await str(r, intSize)) ?? '';
+    return {
+        archiveVersion,
+        minor,
+        intSize,
+        offSize,
+        format,
+        compression,
+        dumpedAt,
+        database,
+        serverVersion,
+        pgDumpVersion,
+    };
+}
+/** Read the table of contents that follows the header. */
+async function readToc(r, h) {
+    const n = await int(r, h.intSize);
+    if (n < 0 || n > 10_000_000)
+        throw new _problem_js__WEBPACK_IMPORTED_MODULE_3__/* .ArchiveProblem */ .O('ARCHIVE_CORRUPT', `the TOC claims ${n} entries`);
+    const entries = [];
+    for (let i = 0; i < n; i++) {
+        const dumpId = await int(r, h.intSize);
+        const hadDumper = (await int(r, h.intSize)) !== 0;
+        await str(r, h.intSize); // table oid
+        await str(r, h.intSize); // oid
+        const tag = (await str(r, h.intSize)) ?? '';
+        const desc = (await str(r, h.intSize)) ?? '';
+        const section = await int(r, h.intSize);
+        if (!SECTION_NAMES[section]) {
+            throw new _problem_js__WEBPACK_IMPORTED_MODULE_3__/* .ArchiveProblem */ .O('ARCHIVE_CORRUPT', `TOC entry ${i + 1} of ${n} is damaged (section ${section})`, {
+                offset: r.offset,
+            });
+        }
+        const defn = await str(r, h.intSize);
+        const dropStmt = await str(r, h.intSize);
+        const copyStmt = await str(r, h.intSize);
+        const namespace = await str(r, h.intSize);
+        await str(r, h.intSize); // tablespace
+        if (h.minor >= 14)
+            await str(r, h.intSize); // table access method
+        if (h.minor >= 16)
+            await int(r, h.intSize); // relkind
+        const owner = await str(r, h.intSize);
+        await str(r, h.intSize); // "false" (WITH OIDS, long gone)
+        for (let d = await str(r, h.intSize); d !== null; d = await str(r, h.intSize)) {
+            if (!/^\d+$/.test(d))
+                throw new _problem_js__WEBPACK_IMPORTED_MODULE_3__/* .ArchiveProblem */ .O('ARCHIVE_CORRUPT', `TOC entry ${dumpId} has a damaged dependency list`);
+        }
+        const entry = { dumpId, hadDumper, tag, desc, namespace, owner };
+        const access = [defn, dropStmt, copyStmt].flatMap((sql) => (sql ? (0,_sqlscan_js__WEBPACK_IMPORTED_MODULE_5__/* .scanSql */ .C4)(sql) : []))[0];
+        if (access)
+            entry.serverAccess = access;
+        if (copyStmt?.startsWith('COPY '))
+            entry.copy = true;
+        if (desc === 'TABLE' && defn && PARTITIONED.test(defn))
+            entry.partitioned = true;
+        if ((desc.endsWith('ACL') || desc === 'DATABASE') && defn)
+            entry.sql = defn;
+        if (h.format === 'custom') {
+            await r.need(1 + h.offSize);
+            const flag = r.u8();
+            const offset = r.uint(h.offSize);
+            entry.dataState = flag === 2 ? 'set' : flag === 1 ? 'not-set' : 'none';
+            if (flag === 2)
+                entry.dataOffset = offset;
+        }
+        else {
+            entry.filename = await str(r, h.intSize);
+        }
+        entries.push(entry);
+    }
+    return entries;
+}
+const BLK_DATA = 1;
+const BLK_BLOBS = 3;
+function entryName(e) {
+    return e.namespace ? `${e.desc} ${e.namespace}.${e.tag}` : `${e.desc} ${e.tag}`;
+}
+/**
+ * Custom format: every data block's stream (tables' and large objects'), in the file's order, as
+ * the TOC's data offsets place them: a block ends where the next one starts, or at `fileSize`;
+ * `start` is past the block's type byte and dump id. Only a guess until a walk finds them there.
+ */
+function dataRanges(toc, h, fileSize) {
+    const blocks = toc
+        .filter((e) => e.dataOffset !== undefined)
+        .sort((a, b) => a.dataOffset - b.dataOffset);
+    return blocks.map((entry, i) => ({
+        entry,
+        start: entry.dataOffset + 2 + h.intSize,
+        end: blocks[i + 1]?.dataOffset ?? fileSize,
+    }));
+}
+/** Up to `count` decodes at once; the earliest failure in the archive's order wins. */
+class LanePool {
+    lanes;
+    h;
+    active = 0;
+    waiting = [];
+    jobs = [];
+    dataBytes = 0;
+    /** Rows decoded, by dump id. */
+    rows = new Map();
+    failure;
+    aborted = false;
+    codec;
+    workers;
+    /** Decodes started from the TOC's offsets, by dump id, until the walk reaches their blocks. */
+    early = new Map();
+    isal;
+    seen;
+    constructor(lanes, h) {
+        this.lanes = lanes;
+        this.h = h;
+        this.codec = (0,_blocks_js__WEBPACK_IMPORTED_MODULE_1__/* .workerCodec */ .xH)(h.compression);
+        const addon = this.codec === 'gzip' && lanes.complete && lanes.isal !== false ? (0,_lanes_js__WEBPACK_IMPORTED_MODULE_2__/* .isalAddon */ .oI)() : undefined;
+        this.isal = addon && 'path' in addon ? addon.path : undefined;
+        this.seen = { mostAtOnce: 0, inWorkers: 0, early: 0 };
+        if (this.codec === 'gzip')
+            this.seen.inflate = this.isal ? 'isa-l' : 'zlib';
+    }
+    /**
+     * Start every table's decode from the TOC's data offsets, the largest first: the largest table's
+     * one stream is the longest decode, so it must not wait for the walk to read up to it. The ranges
+     * are only a guess until the walk finds each block where the TOC says (`add`).
+     */
+    startFromToc(toc, fileSize) {
+        const ranges = dataRanges(toc, this.h, fileSize).filter((r) => r.entry.desc === 'TABLE DATA');
+        ranges.sort((a, b) => b.end - b.start - (a.end - a.start));
+        for (const { entry, start, end } of ranges) {
+            if (end <= start)
+                continue;
+            const outcome = this.decode(start, end, entryName(entry)).then((d) => d, (error) => ({ error }));
+            this.early.set(entry.dumpId, { start, end, outcome });
+        }
+    }
+    /** The walk stepped over a table's blocks, from `start` to `end`: decode them, or confirm a guess. */
+    add(id, start, end, what) {
+        const guess = this.early.get(id);
+        this.early.delete(id);
+        if (guess && guess.start === start && guess.end === end) {
+            this.seen.early++;
+            this.jobs.push(guess.outcome.then((o) => this.record(id, start, o)));
+            return;
+        }
+        this.jobs.push(this.decode(start, end, what).then((d) => this.record(id, start, d), (error) => this.record(id, start, { error })));
+    }
+    record(id, start, o) {
+        if ('bytes' in o) {
+            this.dataBytes += o.bytes;
+            this.rows.set(id, o.rows);
+        }
+        else if (!this.failure || start < this.failure.at)
+            this.failure = { at: start, error: o.error };
+    }
+    async decode(start, end, what) {
+        while (this.active >= this.lanes.count)
+            await new Promise((resolve) => this.waiting.push(resolve));
+        this.active++;
+        this.seen.mostAtOnce = Math.max(this.seen.mostAtOnce, this.active);
+        try {
+            // A later failure does not stop an earlier range: the earliest in the archive is reported.
+            if (this.aborted || (this.failure && this.failure.at < start))
+                return { bytes: 0, rows: 0 };
+            return await this.decodeRange(start, end, what);
+        }
+        finally {
+            this.active--;
+            this.waiting.shift()?.();
+        }
+    }
+    async decodeRange(start, end, what) {
+        const { file, complete, workerMin = 1024 * 1024 } = this.lanes;
+        if (!this.codec || !complete || end - start < workerMin) {
+            return decodeStream((0,_lanes_js__WEBPACK_IMPORTED_MODULE_2__/* .fileChunks */ .T9)(file, start, end), this.h, what);
+        }
+        this.seen.inWorkers++;
+        this.workers ??= new _lanes_js__WEBPACK_IMPORTED_MODULE_2__/* .LaneWorkers */ ._$();
+        const job = { file, start, end, intSize: this.h.intSize, codec: this.codec, what };
+        return this.workers.decode(this.isal ? { ...job, isal: this.isal } : job);
+    }
+    /**
+     * Wait for the decodes of the ranges the walk stepped over; the data bytes, or the first failure
+     * in the archive's order. Guesses the walk never confirmed (it stopped early, or the TOC was
+     * wrong) are moot: those not started never start, and workers still decoding are stopped.
+     */
+    async settle() {
+        try {
+            await Promise.all(this.jobs);
+        }
+        finally {
+            this.aborted = true;
+            await this.workers?.close();
+        }
+        if (this.failure)
+            throw this.failure.error;
+        return this.dataBytes;
+    }
+}
+/**
+ * Walk every data block of a custom archive to the end of the file, decompressing each one.
+ * Without lanes, several blocks decompress at once on the thread pool while the caller keeps reading
+ * and hashing, but one table's data (one stream) at a time; with lanes, tables decode side by side.
+ */
+async function walkCustomData(r, h, toc, lanes) {
+    const byId = new Map(toc.map((e) => [e.dumpId, e]));
+    const seen = new Set();
+    const inFlight = new InFlight();
+    const pool = lanes && h.compression !== 'none' ? new LanePool(lanes, h) : undefined;
+    if (pool && lanes?.complete)
+        pool.startFromToc(toc, node_fs__WEBPACK_IMPORTED_MODULE_0___default().statSync(lanes.file).size);
+    let dataBytes = 0;
+    let current = 'the first data block';
+    try {
+        while (!(await r.atEnd())) {
+            const blockAt = r.offset;
+            if (r.available() < 1)
+                await r.need(1);
+            const type = r.u8();
+            const id = await int(r, h.intSize);
+            const entry = byId.get(id);
+            if ((type !== BLK_DATA && type !== BLK_BLOBS) || !entry) {
+                throw new _problem_js__WEBPACK_IMPORTED_MODULE_3__/* .ArchiveProblem */ .O('ARCHIVE_CORRUPT', `unexpected bytes at offset ${blockAt} after ${current}: not a data block of this archive`, { offset: blockAt, blockType: type, dumpId: id });
+            }
+            current = entryName(entry);
+            checkPlacement(entry, blockAt, seen);
+            seen.add(id);
+            if (type === BLK_DATA && pool) {
+                const start = r.offset;
+                await stepOver(r, h, current);
+                pool.add(id, start, r.offset, current);
+            }
+            else if (type === BLK_DATA) {
+                const dec = (0,_blocks_js__WEBPACK_IMPORTED_MODULE_1__/* .decoderFor */ .oe)(h.compression, current, entry.desc === 'TABLE DATA');
+                inFlight.add(id, (await readStream(r, h, dec, current)).done);
+            }
+            else {
+                for (let oid = await int(r, h.intSize); oid !== 0; oid = await int(r, h.intSize)) {
+                    const dec = (0,_blocks_js__WEBPACK_IMPORTED_MODULE_1__/* .decoderFor */ .oe)(h.compression, `large object ${oid}`);
+                    inFlight.add(id, (await readStream(r, h, dec, current)).done);
+                    await inFlight.settle(2);
+                }
+            }
+            await inFlight.settle(2);
+        }
+        await inFlight.settle(0);
+        if (pool)
+            dataBytes += await pool.settle();
+    }
+    catch (e) {
+        await inFlight.abandon();
+        // A table decoded in a lane lies before where the walk stopped: its failure comes first.
+        if (pool)
+            await pool.settle();
+        if (e instanceof _reader_js__WEBPACK_IMPORTED_MODULE_4__/* .UnexpectedEOF */ .C) {
+            throw new _problem_js__WEBPACK_IMPORTED_MODULE_3__/* .ArchiveProblem */ .O('ARCHIVE_TRUNCATED', `the archive ends at byte ${e.offset}, inside the data of ${current}`, { offset: e.offset, entry: current });
+        }
+        throw e;
+    }
+    checkAbsent(toc, seen, r.offset);
+    const rows = new Map([...inFlight.rows, ...(pool?.rows ?? [])]);
+    dataBytes += inFlight.bytes;
+    return {
+        blocks: seen.size,
+        dataBytes,
+        tableRows: rowsOf(toc, rows),
+        ...(pool ? { lanes: pool.seen } : {}),
+    };
+}
+/**
+ * The rows of each TABLE DATA entry, from the lines counted by dump id; only where they are COPY
+ * text (INSERT statements, pg_dump --inserts, may span lines: their rows are not counted).
+ */
+function rowsOf(toc, rows) {
+    return toc
+        .filter((e) => e.desc === 'TABLE DATA' && e.copy && rows.has(e.dumpId))
+        .map((e) => ({ schema: e.namespace ?? '', table: e.tag, rows: rows.get(e.dumpId) ?? 0 }));
+}
+/** Decodes running in this thread, settled in the archive's order: their bytes, and rows by dump id. */
+class InFlight {
+    queue = [];
+    bytes = 0;
+    rows = new Map();
+    add(id, done) {
+        const counted = done.then((d) => ({ id, d }));
+        counted.catch(() => { }); // awaited in order by settle; a failure is not unhandled meanwhile
+        this.queue.push(counted);
+    }
+    /** Wait until at most `limit` are still decoding; the first failure is thrown. */
+    async settle(limit) {
+        while (this.queue.length > limit) {
+            const { id, d } = await this.queue.shift();
+            this.bytes += d.bytes;
+            this.rows.set(id, (this.rows.get(id) ?? 0) + d.rows);
+        }
+    }
+    async abandon() {
+        await Promise.allSettled(this.queue);
+    }
+}
+/**
+ * A data block where the walk finds it must be where the TOC says, since pg_restore seeks to the
+ * TOC's offset (and skips an entry marked as having no data): the walk alone would pass a dump
+ * that pg_restore fails on, or restores with a table left empty.
+ */
+function checkPlacement(entry, blockAt, seen) {
+    const name = entryName(entry);
+    if (seen.has(entry.dumpId)) {
+        throw new _problem_js__WEBPACK_IMPORTED_MODULE_3__/* .ArchiveProblem */ .O('ARCHIVE_CORRUPT', `a second data block of ${name} at offset ${blockAt}`, {
+            entry: name,
+            blockOffset: blockAt,
+        });
+    }
+    if (entry.dataState === 'none' || !entry.hadDumper) {
+        throw new _problem_js__WEBPACK_IMPORTED_MODULE_3__/* .ArchiveProblem */ .O('ARCHIVE_CORRUPT', `the TOC marks ${name} as having no data, but its data block is at offset ${blockAt}: pg_restore would skip it and restore the table without its rows`, { entry: name, dataState: entry.dataState ?? null, blockOffset: blockAt });
+    }
+    if (entry.dataState === 'set' && entry.dataOffset !== blockAt) {
+        throw new _problem_js__WEBPACK_IMPORTED_MODULE_3__/* .ArchiveProblem */ .O('ARCHIVE_CORRUPT', `the TOC places the data of ${name} at offset ${entry.dataOffset}, but its block is at offset ${blockAt}: pg_restore would read the wrong bytes`, { entry: name, tocOffset: entry.dataOffset ?? null, blockOffset: blockAt });
+    }
+}
+/**
+ * Entries with data whose block the walk did not find: past the end of the file, the archive was cut
+ * short; within the bytes walked, or an entry with a dumper marked as having no data, the TOC is
+ * damaged.
+ */
+function checkAbsent(toc, seen, end) {
+    const contradicted = toc.find((e) => !seen.has(e.dumpId) &&
+        e.hadDumper &&
+        (e.dataState === 'none' || (e.dataState === 'set' && e.dataOffset < end)));
+    if (contradicted) {
+        const name = entryName(contradicted);
+        throw new _problem_js__WEBPACK_IMPORTED_MODULE_3__/* .ArchiveProblem */ .O('ARCHIVE_CORRUPT', contradicted.dataState === 'none'
+            ? `the TOC marks ${name} as having no data, but pg_dump dumped its data: pg_restore would restore the table without its rows`
+            : `the TOC places the data of ${name} at offset ${contradicted.dataOffset}, but no data block of it is in the archive`, { entry: name, dataState: contradicted.dataState ?? null, tocOffset: contradicted.dataOffset ?? null });
+    }
+    const missing = toc.filter((e) => e.hadDumper && e.dataState !== 'none' && !seen.has(e.dumpId));
+    if (missing.length > 0) {
+        throw new _problem_js__WEBPACK_IMPORTED_MODULE_3__/* .ArchiveProblem */ .O('ARCHIVE_TRUNCATED', `the archive ends after ${seen.size} data blocks; ${missing.length} more are listed but absent, the first being ${entryName(missing[0])}`, {
+            blocksFound: seen.size,
+            blocksMissing: missing.length,
+            firstMissing: entryName(missing[0]),
+        });
+    }
+}
+/**
+ * The length of the stream's next chunk, its framing checked; 0 where the stream ends. The caller
+ * makes its `intSize + 1` bytes available first, so the common path stays synchronous.
+ */
+function chunkLength(r, h, what) {
+    const sign = r.u8();
+    const len = r.uint(h.intSize);
+    if (sign || len > MAX_CHUNK) {
+        throw new _problem_js__WEBPACK_IMPORTED_MODULE_3__/* .ArchiveProblem */ .O('ARCHIVE_CORRUPT', `a damaged block length (${sign ? -len : len}) in ${what}`, {
+            offset: r.offset,
+        });
+    }
+    return len;
+}
+/** Step over the length-prefixed chunks of one stream, checking their framing, decoding nothing. */
+async function stepOver(r, h, what) {
+    for (;;) {
+        if (r.available() < h.intSize + 1)
+            await r.need(h.intSize + 1);
+        const len = chunkLength(r, h, what);
+        if (len === 0)
+            return;
+        if (r.available() >= len)
+            r.skip(len);
+        else
+            await r.pass(len);
+    }
+}
+/**
+ * Decode one table's data on its own: `src` holds its length-prefixed chunks, from the first to the
+ * zero length that ends them (the range a lane reads). Resolves to the decompressed size and rows.
+ */
+async function decodeStream(src, h, what) {
+    const r = _reader_js__WEBPACK_IMPORTED_MODULE_4__/* .ByteReader */ .k.from(src);
+    const { done } = await readStream(r, h, (0,_blocks_js__WEBPACK_IMPORTED_MODULE_1__/* .decoderFor */ .oe)(h.compression, what), what);
+    const decoded = await done;
+    await r.drain();
+    return decoded;
+}
+/** Read the length-prefixed chunks of one stream into its decoder; returns the decoder's finish. */
+async function readStream(r, h, dec, what) {
+    for (;;) {
+        if (r.available() < h.intSize + 1)
+            await r.need(h.intSize + 1);
+        const len = chunkLength(r, h, what);
+        if (len === 0)
+            break;
+        if (r.available() < len)
+            await r.need(len);
+        const pending = dec.push(r.bytes(len));
+        if (pending)
+            await pending;
+    }
+    const done = dec.finish();
+    done.catch(() => { });
+    return { done };
+}
+
+
+/***/ }),
+
+/***/ 6756:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  _$: () => (/* binding */ LaneWorkers),
+  T9: () => (/* binding */ fileChunks),
+  oI: () => (/* binding */ isalAddon)
+});
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+;// CONCATENATED MODULE: external "node:module"
+const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+;// CONCATENATED MODULE: external "node:url"
+const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
+;// CONCATENATED MODULE: external "node:worker_threads"
+const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
+// EXTERNAL MODULE: ./src/archive/problem.ts
+var problem = __nccwpck_require__(5373);
+;// CONCATENATED MODULE: ./src/archive/lanes.ts
+
+
+
+
+
+
+/** A file's bytes in 1 MiB chunks; with `start` and `end`, only those from `start` up to `end`. */
+function fileChunks(file, start, end) {
+    return external_node_fs_default().createReadStream(file, {
+        highWaterMark: 1024 * 1024,
+        ...(start !== undefined ? { start } : {}),
+        ...(end !== undefined ? { end: end - 1 } : {}),
+    });
+}
+/**
+ * The ISA-L inflate addon (native/, `npm run build:native`; needs libisal-dev): its path when it is
+ * built and loads here, else why not. `RESTORABLE_ISAL` names it; else it is looked for two folders
+ * up from this module, where the repository's root is both from src/archive/ and dist/<bundle>/.
+ */
+function isalAddon(env = process.env) {
+    const file = env.RESTORABLE_ISAL
+        ? external_node_path_default().resolve(env.RESTORABLE_ISAL)
+        : external_node_path_default().join(external_node_path_default().dirname((0,external_node_url_namespaceObject.fileURLToPath)(import.meta.url)), '..', '..', 'native', 'build', 'Release', 'isal_inflate.node');
+    let found = isalChecked.get(file);
+    if (!found) {
+        if (!external_node_fs_default().existsSync(file)) {
+            found = { unavailable: `${file} is not built (npm run build:native; it needs libisal-dev)` };
+        }
+        else {
+            try {
+                (0,external_node_module_namespaceObject.createRequire)(import.meta.url)(file);
+                found = { path: file };
+            }
+            catch (e) {
+                found = { unavailable: `${file} does not load: ${e instanceof Error ? e.message : String(e)}` };
+            }
+        }
+        isalChecked.set(file, found);
+    }
+    return found;
+}
+const isalChecked = new Map();
+/**
+ * Worker threads that decode tables' data, one job each at a time. Inflating a table makes an
+ * output buffer per MiB or less, gigabytes in all: in the main thread they keep starting full
+ * garbage collections of the main heap, which the AWS SDK, pg and the rest make large (measured:
+ * the same one pass took 45% longer once @aws-sdk/client-s3 was imported). A worker's heap holds
+ * only its decoder, so its collections cost next to nothing.
+ */
+class LaneWorkers {
+    idle = [];
+    all = new Set();
+    /** The range's bytes and rows (newlines) once decoded. */
+    async decode(job) {
+        const w = this.idle.pop() ?? this.start();
+        const reply = await new Promise((resolve, reject) => {
+            const off = () => {
+                w.off('message', onMessage);
+                w.off('error', onError);
+                w.off('exit', onExit);
+            };
+            const onMessage = (m) => {
+                off();
+                resolve(m);
+            };
+            const onError = (e) => {
+                off();
+                reject(e);
+            };
+            const onExit = (code) => {
+                off();
+                reject(new Error(`a decoding worker stopped (exit code ${code})`));
+            };
+            w.on('message', onMessage);
+            w.on('error', onError);
+            w.on('exit', onExit);
+            w.postMessage(job);
+        }).catch((e) => {
+            this.all.delete(w);
+            void w.terminate();
+            throw e;
+        });
+        this.idle.push(w);
+        if ('bytes' in reply)
+            return reply;
+        if ('problem' in reply)
+            throw new problem/* ArchiveProblem */.O(reply.problem.rule, reply.problem.message, reply.problem.evidence);
+        throw new Error(`reading ${job.file} from byte ${job.start} to ${job.end}: ${reply.error}`);
+    }
+    start() {
+        // A worker's heap holds a decoder and little else: a small young generation keeps it small.
+        const w = laneWorker({ resourceLimits: { maxYoungGenerationSizeMb: 2 } });
+        w.unref();
+        this.all.add(w);
+        return w;
+    }
+    async close() {
+        const all = [...this.all];
+        this.all.clear();
+        this.idle.length = 0;
+        await Promise.all(all.map((w) => w.terminate()));
+    }
+}
+/**
+ * A decoding worker. From dist/<bundle>/ its module is lane-worker.js beside the bundle (the build
+ * puts it there). From the sources (tsx, vitest) it is lane-worker.ts beside this file, which the
+ * worker loads through tsx's loader: a worker does not inherit the loaders of the thread that starts it.
+ */
+function laneWorker(options) {
+    const here = (0,external_node_url_namespaceObject.fileURLToPath)(import.meta.url);
+    const file = external_node_path_default().join(external_node_path_default().dirname(here), `lane-worker${external_node_path_default().extname(here)}`);
+    if (external_node_path_default().extname(here) !== '.ts')
+        return new external_node_worker_threads_namespaceObject.Worker(file, options);
+    const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+    const load = `import(${tsx}).then((t) => { t.register(); return import(${JSON.stringify((0,external_node_url_namespaceObject.pathToFileURL)(file).href)}); });`;
+    return new external_node_worker_threads_namespaceObject.Worker(load, { ...options, eval: true });
 }
 
 
@@ -42508,14 +43438,18 @@ __nccwpck_require__.d(__webpack_exports__, {
   yw: () => (/* binding */ PlainPieces),
   mD: () => (/* binding */ PlainScan),
   Hs: () => (/* binding */ UNSAFE_RULES),
-  $N: () => (/* binding */ codeOf)
+  $N: () => (/* binding */ codeOf),
+  ih: () => (/* binding */ tableKey)
 });
 
-// UNUSED EXPORTS: PlainLexer, databaseOf, foreignCopyEscape, pgDumpMeta
+// UNUSED EXPORTS: PlainLexer, PlainTables, databaseOf, foreignCopyEscape, pgDumpMeta
 
 ;// CONCATENATED MODULE: external "node:string_decoder"
 const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
+// EXTERNAL MODULE: ./src/archive/custom.ts
+var custom = __nccwpck_require__(5767);
 ;// CONCATENATED MODULE: ./src/archive/plain.ts
+
 
 /**
  * A plain dump read the way psql reads it. psql runs every backslash outside quotes and comments as
@@ -42863,6 +43797,58 @@ function copyTarget(name) {
     const m = /^("(?:[^"]|"")+"|[^\s."]+)\.(.+)$/.exec(name);
     return { schema: unquote(m[1]), table: unquote(m[2]) };
 }
+/** `schema.table` as pg_dump writes it, each part bare or quoted. */
+const QUALIFIED = '(?:"(?:[^"]|"")+"|[^\\s."(]+)\\.(?:"(?:[^"]|"")+"|[^\\s."(]+)';
+const CREATE_TABLE = new RegExp(`^CREATE (?:UNLOGGED )?TABLE (${QUALIFIED})`);
+const INSERT_INTO = new RegExp(`^INSERT INTO (${QUALIFIED})`);
+const ATTACH = new RegExp(`^ALTER TABLE (?:ONLY )?(${QUALIFIED}) ATTACH PARTITION (${QUALIFIED})`);
+/**
+ * A plain dump's tables, from its statements: those it creates (partitioned ones aside: their
+ * rows are their partitions'), those INSERT statements (pg_dump --inserts) load, and each
+ * partition's parent, for a dump whose COPY goes through the root (--load-via-partition-root).
+ */
+class PlainTables {
+    created = [];
+    /** `schema.table` of each table INSERT statements load, or pg_dump's comment heads as data. */
+    inserted = new Set();
+    /** `schema.table` of a partition to its parent's. */
+    parents = new Map();
+    pending;
+    statement(text, more) {
+        // pg_dump heads every table's data with this comment, an empty table's too (with --inserts,
+        // nothing else of it is written): the names as they are, unquoted.
+        if (text.includes('; Type: TABLE DATA; '))
+            for (const m of text.matchAll(/^-- Data for Name: (.+); Type: TABLE DATA; Schema: (.+); Owner: /gm))
+                this.inserted.add(tableKey({ schema: m[2], table: m[1] }));
+        if (more) {
+            if (this.pending)
+                this.pending.tail = (this.pending.tail + text).slice(-4096);
+            return;
+        }
+        this.end();
+        const code = codeOf(text.slice(0, 4096));
+        const create = CREATE_TABLE.exec(code);
+        if (create)
+            this.pending = { ...copyTarget(create[1]), tail: text.slice(-4096) };
+        const insert = INSERT_INTO.exec(code);
+        if (insert)
+            this.inserted.add(tableKey(copyTarget(insert[1])));
+        const attach = ATTACH.exec(code);
+        if (attach)
+            this.parents.set(tableKey(copyTarget(attach[2])), tableKey(copyTarget(attach[1])));
+    }
+    /** The statement in progress is over. */
+    end() {
+        const p = this.pending;
+        this.pending = undefined;
+        if (p && !custom/* PARTITIONED */.q.test(p.tail))
+            this.created.push({ schema: p.schema, table: p.table });
+    }
+}
+/** `schema.table`, unquoted: a key for matching tables, not SQL. */
+function tableKey(t) {
+    return `${t.schema}.${t.table}`;
+}
 /**
  * Verify's walk of a plain dump, through the same lexer and judge as the restore uses: every
  * hazard, the rows of each COPY block (one line a row up to `\.`; COPY text writes a newline in a
@@ -42889,8 +43875,11 @@ class PlainScan {
     end() {
         this.pieces.end();
         this.note(this.judge.finish());
+        this.tables.end();
         return [...this.rows.values()];
     }
+    /** The tables the dump creates, and those it loads rows into with INSERT or attaches. */
+    tables = new PlainTables();
     tally(p) {
         if (p.kind === 'copy') {
             if (p.end)
@@ -42901,6 +43890,7 @@ class PlainScan {
         }
         if (p.kind !== 'sql')
             return;
+        this.tables.statement(p.text, p.more === true);
         const head = p.more ? null : COPY_HEAD.exec(codeOf(p.text));
         if (!head) {
             this.onStatement(p.text);
@@ -42919,6 +43909,321 @@ class PlainScan {
         if (this.hazards.length < 20)
             this.hazards.push(h);
     }
+}
+
+
+/***/ }),
+
+/***/ 5373:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   O: () => (/* binding */ ArchiveProblem)
+/* harmony export */ });
+/** A finding raised from deep inside a parser; the inspection turns it into a Finding. */
+class ArchiveProblem extends Error {
+    rule;
+    evidence;
+    constructor(rule, message, evidence = {}) {
+        super(message);
+        this.rule = rule;
+        this.evidence = evidence;
+    }
+}
+
+
+/***/ }),
+
+/***/ 1135:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   C: () => (/* binding */ UnexpectedEOF),
+/* harmony export */   k: () => (/* binding */ ByteReader)
+/* harmony export */ });
+const EMPTY = Buffer.alloc(0);
+/** Raised when the bytes end before the structure does. */
+class UnexpectedEOF extends Error {
+    offset;
+    constructor(offset) {
+        super(`the data ends at byte ${offset}`);
+        this.offset = offset;
+    }
+}
+/**
+ * Reads a byte stream in order with small fixed-size reads, without copying the stream. Callers
+ * check `available()` first and only await `fill()` when it is short, so the common path is
+ * synchronous even when millions of tiny blocks go by.
+ */
+class ByteReader {
+    source;
+    buf = EMPTY;
+    pos = 0;
+    consumedBefore = 0;
+    done = false;
+    /** The unread rest of a chunk whose head was joined to a leftover. */
+    pushback;
+    constructor(source) {
+        this.source = source;
+    }
+    static from(iterable) {
+        return new ByteReader(iterable[Symbol.asyncIterator]());
+    }
+    /** Absolute offset of the next unread byte. */
+    get offset() {
+        return this.consumedBefore + this.pos;
+    }
+    available() {
+        return this.buf.length - this.pos;
+    }
+    /** Make at least n bytes available; false when the stream ends first. */
+    async fill(n) {
+        while (this.buf.length - this.pos < n) {
+            let chunk;
+            if (this.pushback) {
+                chunk = this.pushback;
+                this.pushback = undefined;
+            }
+            else {
+                if (this.done)
+                    return false;
+                const next = await this.source.next();
+                if (next.done) {
+                    this.done = true;
+                    return this.buf.length - this.pos >= n;
+                }
+                chunk = next.value;
+            }
+            if (chunk.length === 0)
+                continue;
+            const rest = this.buf.length - this.pos;
+            this.consumedBefore += this.pos;
+            if (rest === 0)
+                this.buf = chunk;
+            else {
+                // Join the leftover to just enough of the next chunk: copying whole multi-MiB chunks at
+                // every seam would double the bytes held and copied.
+                const take = Math.min(chunk.length, Math.max(n - rest, 64 * 1024));
+                this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk.subarray(0, take)]);
+                if (take < chunk.length)
+                    this.pushback = chunk.subarray(take);
+            }
+            this.pos = 0;
+        }
+        return true;
+    }
+    /** Fill or throw UnexpectedEOF. */
+    async need(n) {
+        if (this.buf.length - this.pos < n && !(await this.fill(n)))
+            throw new UnexpectedEOF(this.offset + this.available());
+    }
+    u8() {
+        return this.buf[this.pos++];
+    }
+    /** Little-endian unsigned integer of `size` bytes (up to 8; above 2^53 precision is lost). */
+    uint(size) {
+        let v = 0;
+        let mul = 1;
+        for (let i = 0; i < size; i++) {
+            v += this.buf[this.pos + i] * mul;
+            mul *= 256;
+        }
+        this.pos += size;
+        return v;
+    }
+    /** A view of the next n bytes (valid until the reader moves on; copy it to keep it). */
+    bytes(n) {
+        const b = this.buf.subarray(this.pos, this.pos + n);
+        this.pos += n;
+        return b;
+    }
+    skip(n) {
+        this.pos += n;
+    }
+    /** Step over the next n bytes, however many chunks they span, without joining them; UnexpectedEOF if they run out. */
+    async pass(n) {
+        let left = n;
+        for (;;) {
+            const here = Math.min(left, this.buf.length - this.pos);
+            this.pos += here;
+            left -= here;
+            if (left === 0)
+                return;
+            if (!(await this.fill(1)))
+                throw new UnexpectedEOF(this.offset);
+        }
+    }
+    /** Whether the stream has ended with nothing left unread. */
+    async atEnd() {
+        return this.available() === 0 && !(await this.fill(1));
+    }
+    /** Read and drop the rest of the stream; returns how many bytes that was. */
+    async drain() {
+        let n = this.available() + (this.pushback?.length ?? 0);
+        this.pos = this.buf.length;
+        this.pushback = undefined;
+        for (let next = await this.source.next(); !next.done; next = await this.source.next())
+            n += next.value.length;
+        this.done = true;
+        return n;
+    }
+}
+
+
+/***/ }),
+
+/***/ 3359:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   C4: () => (/* binding */ scanSql),
+/* harmony export */   pT: () => (/* binding */ SqlScanner)
+/* harmony export */ });
+/* unused harmony export serverAccess */
+/**
+ * SQL in a dump that pg_dump never writes: statements that run a program on the server or read or
+ * write its files when the dump is restored. What runs at restore is flagged, what is only defined
+ * is not: a function whose body (dollar-quoted) says `COPY ... TO PROGRAM` is the application's
+ * code, restored and not run; a top-level `COPY ... TO PROGRAM`, a `SELECT lo_import('/etc/...')`, a
+ * `DO` block that calls pg_read_file, a GRANT of pg_execute_server_program are flagged.
+ */
+/** Statements that execute when restored (as opposed to CREATE, ALTER, COMMENT, which define). */
+const EXECUTES = /^(SELECT|WITH|VALUES|DO|CALL|INSERT|UPDATE|DELETE|MERGE|EXECUTE|TABLE)$/;
+const SERVER_FILE_CALL = /(?:^|[^\w$"])"?(lo_import|lo_export|pg_read_file|pg_read_binary_file|pg_file_write|pg_file_rename|pg_file_unlink)"?\s*\(/i;
+const SERVER_ROLE = /\b(pg_execute_server_program|pg_read_server_files|pg_write_server_files)\b/i;
+/** The most of one statement's text kept for matching (function bodies are not kept). */
+const MAX_STATEMENT = 1024 * 1024;
+/** What a statement (its text outside string literals and comments) does on the server, if anything. */
+function serverAccess(skeleton) {
+    const first = /^\s*([A-Za-z]+)/.exec(skeleton)?.[1]?.toUpperCase() ?? '';
+    if (first === 'COPY') {
+        if (/\b(TO|FROM)\s+PROGRAM\b/i.test(skeleton))
+            return 'COPY ... PROGRAM runs a program on the server';
+        if (/\b(TO|FROM)\s+'/i.test(skeleton))
+            return 'COPY ... to or from a file reads or writes a server file';
+    }
+    const call = SERVER_FILE_CALL.exec(skeleton);
+    if (call && (EXECUTES.test(first) || first === 'COPY'))
+        return `${call[1]?.toLowerCase()}() reads or writes a server file`;
+    const role = SERVER_ROLE.exec(skeleton);
+    if (role && /^(GRANT|ALTER|CREATE)$/.test(first))
+        return `a grant of ${role[1]?.toLowerCase()} lets a role run programs or read or write server files`;
+    return undefined;
+}
+/**
+ * Splits SQL text into statements as it is fed (line by line), tracking string literals, quoted
+ * identifiers, dollar quotes and comments, and hands each statement's skeleton to `found` when it
+ * does something on the server: literals become `'…'`, dollar-quoted bodies `$$` (but a DO block's,
+ * which runs), comments go.
+ */
+class SqlScanner {
+    found;
+    text = '';
+    state = 'code';
+    tag = '';
+    keepBody = false;
+    constructor(found) {
+        this.found = found;
+    }
+    /** Feed whole lines (or a whole text): a token never spans two pieces. */
+    feed(s) {
+        for (let i = 0; i < s.length; i++)
+            i = this.step(s, i, s[i], s[i + 1]);
+    }
+    /** The text ended: its last statement, even without a semicolon. */
+    end() {
+        this.flush();
+        this.state = 'code';
+    }
+    step(s, i, c, next) {
+        switch (this.state) {
+            case 'line':
+                if (c === '\n')
+                    this.state = 'code';
+                return i;
+            case 'block':
+                if (c === '*' && next === '/') {
+                    this.state = 'code';
+                    return i + 1;
+                }
+                return i;
+            case 'single':
+                if (c === "'" && next === "'")
+                    return i + 1;
+                if (c === "'") {
+                    this.state = 'code';
+                    this.add("…'");
+                }
+                return i;
+            case 'double':
+                this.add(c);
+                if (c === '"')
+                    this.state = 'code';
+                return i;
+            case 'dollar':
+                if (c === '$' && s.startsWith(this.tag, i)) {
+                    this.state = 'code';
+                    this.add(this.tag);
+                    return i + this.tag.length - 1;
+                }
+                if (this.keepBody)
+                    this.add(c);
+                return i;
+            default:
+                return this.code(s, i, c, next);
+        }
+    }
+    code(s, i, c, next) {
+        if (c === '-' && next === '-')
+            this.state = 'line';
+        else if (c === '/' && next === '*')
+            this.state = 'block';
+        else if (c === "'") {
+            this.state = 'single';
+            this.add("'");
+        }
+        else if (c === '"') {
+            this.state = 'double';
+            this.add(c);
+        }
+        else if (c === '$' && /^\$[A-Za-z_]*\$/.test(s.slice(i, i + 64))) {
+            this.tag = /^\$[A-Za-z_]*\$/.exec(s.slice(i, i + 64))[0];
+            this.state = 'dollar';
+            this.keepBody = /^\s*DO\b/i.test(this.text);
+            this.add(this.tag);
+            return i + this.tag.length - 1;
+        }
+        else if (c === ';')
+            this.flush();
+        else
+            this.add(c);
+        return i;
+    }
+    add(t) {
+        if (this.text.length < MAX_STATEMENT)
+            this.text += t;
+    }
+    flush() {
+        const statement = this.text.trim();
+        this.text = '';
+        if (!statement)
+            return;
+        const what = serverAccess(statement);
+        if (what)
+            this.found(what, statement.slice(0, 200));
+    }
+}
+/** Words without which no statement is flagged: most SQL is not scanned character by character. */
+const MAYBE = /program|lo_(?:im|ex)port|pg_read_|pg_file_|_server_|\bcopy\b/i;
+/** The statements of one piece of SQL (a TOC entry's) that do something on the server. */
+function scanSql(sql) {
+    const out = [];
+    if (!MAYBE.test(sql))
+        return out;
+    const scanner = new SqlScanner((what, statement) => out.push({ what, statement }));
+    scanner.feed(sql);
+    scanner.end();
+    return out;
 }
 
 
@@ -43032,6 +44337,214 @@ function timelineFor(segno, history, last, segSize = DEFAULT_SEGMENT_SIZE) {
             tli = sw.tli;
     }
     return tli;
+}
+
+
+/***/ }),
+
+/***/ 2405:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   aM: () => (/* binding */ WRAPPER_MAGIC_BYTES),
+/* harmony export */   oA: () => (/* binding */ unwrap),
+/* harmony export */   oP: () => (/* binding */ unwrapStep),
+/* harmony export */   pO: () => (/* binding */ wrapperOf),
+/* harmony export */   px: () => (/* binding */ wrapperProblem)
+/* harmony export */ });
+/* unused harmony export WrapperError */
+/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7075);
+/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_zlib__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8522);
+/* harmony import */ var node_zlib__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_zlib__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var fzstd__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(8339);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4296);
+/* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2642);
+/* harmony import */ var _lz4_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9052);
+/* harmony import */ var _problem_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(5373);
+
+
+
+
+
+
+
+/** Bytes enough to tell every wrapper by its magic. */
+const WRAPPER_MAGIC_BYTES = 6;
+const MAGIC = [
+    ['gzip', [0x1f, 0x8b]],
+    ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
+    ['lz4', [0x04, 0x22, 0x4d, 0x18]],
+    ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+    // "BZh" and the block size, 1 to 9.
+    ['bzip2', [0x42, 0x5a, 0x68]],
+];
+function wrapperOf(head) {
+    for (const [w, magic] of MAGIC) {
+        if (head.length >= magic.length && magic.every((b, i) => head[i] === b)) {
+            if (w === 'bzip2' && !((head[3] ?? 0) >= 0x31 && (head[3] ?? 0) <= 0x39))
+                continue;
+            return w;
+        }
+    }
+    return null;
+}
+/** Why a wrapper's stream stopped: cut short, or damaged. */
+class WrapperError extends Error {
+    wrapper;
+    cut;
+    constructor(wrapper, cut, message) {
+        super(message);
+        this.wrapper = wrapper;
+        this.cut = cut;
+    }
+}
+const zlibZstd = (node_zlib__WEBPACK_IMPORTED_MODULE_1___default().createZstdDecompress);
+/**
+ * zstd frames: node:zlib's decoder (Node.js 22.15+), else the zstd program, both of which check
+ * the frames' content checksums; else fzstd in JavaScript, which does not (a flipped byte is then
+ * caught only where it breaks the frames' structure, or by a checksum sidecar).
+ */
+function zstdStep() {
+    if (zlibZstd)
+        return zlibZstd({ chunkSize: 1024 * 1024 });
+    if ((0,_core_exec_js__WEBPACK_IMPORTED_MODULE_3__/* .onPath */ .L)('zstd'))
+        return (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_3__/* .filterProcess */ .u8)('zstd', ['-dcq'], 'apt-get install zstd');
+    return fzstdStep();
+}
+/** The zstd frames in JavaScript (fzstd). */
+function fzstdStep() {
+    let ended = false;
+    const dec = new fzstd__WEBPACK_IMPORTED_MODULE_6__/* .Decompress */ .YM((chunk, final) => {
+        if (chunk.length)
+            step.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+        if (final)
+            ended = true;
+    });
+    const fail = (e) => {
+        const m = e instanceof Error ? e.message : String(e);
+        return new WrapperError('zstd', /unexpected EOF/i.test(m), `zstd: ${m}`);
+    };
+    const step = new node_stream__WEBPACK_IMPORTED_MODULE_0__.Transform({
+        transform(b, _enc, cb) {
+            try {
+                dec.push(b);
+                cb();
+            }
+            catch (e) {
+                cb(fail(e));
+            }
+        },
+        flush(cb) {
+            try {
+                dec.push(new Uint8Array(0), true);
+                cb(ended ? null : new WrapperError('zstd', true, 'the zstd stream ends early'));
+            }
+            catch (e) {
+                cb(fail(e));
+            }
+        },
+    });
+    return step;
+}
+/** The LZ4 frame format (`lz4` on the command line), in TypeScript. */
+function lz4Step() {
+    const dec = new _lz4_js__WEBPACK_IMPORTED_MODULE_4__/* .Lz4FrameDecoder */ .qZ();
+    const step = new node_stream__WEBPACK_IMPORTED_MODULE_0__.Transform({
+        transform(b, _enc, cb) {
+            try {
+                dec.push(b);
+                cb();
+            }
+            catch (e) {
+                cb(new WrapperError('lz4', false, `lz4: ${e.message}`));
+            }
+        },
+        flush(cb) {
+            try {
+                dec.finish();
+                cb();
+            }
+            catch (e) {
+                const m = e.message;
+                cb(new WrapperError('lz4', /ends early/.test(m), `lz4: ${m}`));
+            }
+        },
+    });
+    dec.onOutput = (b) => step.push(b);
+    return step;
+}
+/** xz and bzip2 have no kept JavaScript decoder here: their own programs decode them. */
+const PROGRAMS = {
+    xz: { cmd: 'xz', install: 'apt-get install xz-utils (or brew install xz)' },
+    bzip2: { cmd: 'bzip2', install: 'apt-get install bzip2 (or brew install bzip2)' },
+};
+/** A stream that undoes `w`: bytes of the compressed file in, the dump out. */
+function unwrapStep(w) {
+    switch (w) {
+        case 'gzip':
+            return node_zlib__WEBPACK_IMPORTED_MODULE_1___default().createGunzip({ chunkSize: 1024 * 1024 });
+        case 'zstd':
+            return zstdStep();
+        case 'lz4':
+            return lz4Step();
+        case 'xz':
+        case 'bzip2':
+            return (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_3__/* .filterProcess */ .u8)(PROGRAMS[w].cmd, ['-dc'], PROGRAMS[w].install);
+    }
+}
+/** The dump inside `src`, decompressed as it streams. */
+function unwrap(w, src) {
+    const step = unwrapStep(w);
+    (0,node_stream__WEBPACK_IMPORTED_MODULE_0__.pipeline)(node_stream__WEBPACK_IMPORTED_MODULE_0__.Readable.from(src, { objectMode: false }), step, () => { });
+    const it = step[Symbol.asyncIterator]();
+    return {
+        bytes: {
+            [Symbol.asyncIterator]: () => ({ next: () => it.next() }),
+        },
+        async rest() {
+            try {
+                while (!(await it.next()).done)
+                    ;
+                return undefined;
+            }
+            catch (e) {
+                return e;
+            }
+        },
+    };
+}
+const CUT_BY_PROGRAM = /unexpected end of input|ends unexpectedly|premature end|file ends/i;
+/**
+ * What an error of a wrapper's stream means for the dump: cut short (ARCHIVE_TRUNCATED), damaged
+ * (COMPRESSION_CORRUPT), or a decoder this machine lacks (FORMAT_UNSUPPORTED). Undefined when the
+ * error is none of the wrapper's.
+ */
+function wrapperProblem(w, e) {
+    const around = `the ${w} stream around the dump`;
+    if (e instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ToolMissingError */ .hc) {
+        return new _problem_js__WEBPACK_IMPORTED_MODULE_5__/* .ArchiveProblem */ .O('FORMAT_UNSUPPORTED', `a ${w}-compressed file, and ${e.message}`, {
+            wrapper: w,
+        });
+    }
+    let cut;
+    let message;
+    if (e instanceof WrapperError)
+        [cut, message] = [e.cut, e.message];
+    else if (e instanceof _core_exec_js__WEBPACK_IMPORTED_MODULE_3__/* .FilterError */ .FH)
+        [cut, message] = [CUT_BY_PROGRAM.test(e.message), e.message];
+    else if (e instanceof Error && e.code?.startsWith('Z_')) {
+        cut = e.code === 'Z_BUF_ERROR';
+        message = e.message;
+    }
+    else
+        return undefined;
+    return cut
+        ? new _problem_js__WEBPACK_IMPORTED_MODULE_5__/* .ArchiveProblem */ .O('ARCHIVE_TRUNCATED', `${around} ends early (${message})`, { wrapper: w })
+        : new _problem_js__WEBPACK_IMPORTED_MODULE_5__/* .ArchiveProblem */ .O('COMPRESSION_CORRUPT', `${around} is damaged (${message})`, {
+            wrapper: w,
+            ...(w === 'gzip' ? { zlib: e.code ?? '' } : {}),
+        });
 }
 
 
@@ -43256,7 +44769,7 @@ async function serverMissing(ins, binDir, stage, e) {
 
 /***/ }),
 
-/***/ 1707:
+/***/ 3978:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -43364,13 +44877,20 @@ async function ageStage(b) {
 
 ;// CONCATENATED MODULE: ./src/backup/stages/archive.ts
 
-/** The archive stage: what the one-pass walk found wrong with the archive, as findings. */
+/**
+ * The archive stage: what the one-pass walk found wrong with the archive, as findings. A form it
+ * cannot walk (a SQL script not from pg_dump) is not an archive found ok: the stage did not run.
+ */
 async function archiveStage(b) {
-    await b.pipe.stage('archive', async () => ({
-        findings: b.ins.problems.map((p) => ({
-            ...(0,findings/* finding */.gk)(p.rule, 'archive', p.message, { evidence: p.evidence ?? {} }),
-        })),
-    }));
+    await b.pipe.stage('archive', async () => {
+        const unwalked = b.ins.problems.find((p) => (0,findings/* ruleKind */.pQ)(p.rule) === 'unverifiable');
+        return {
+            findings: b.ins.problems.map((p) => ({
+                ...(0,findings/* finding */.gk)(p.rule, 'archive', p.message, { evidence: p.evidence ?? {} }),
+            })),
+            ...(unwalked ? { notRun: unwalked.message } : {}),
+        };
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/backup/stages/checksum.ts
@@ -43389,6 +44909,7 @@ async function checksumStage(b) {
                 ? 'a directory-format dump has no single checksum to compare'
                 : `no checksum found for ${backup.name}: no ${backup.name}.sha256 or .md5 beside it, no sha256/md5 object metadata`;
             return {
+                note: ins.format === 'directory' ? 'none (a directory dump is many files)' : 'none found',
                 findings: [(0,findings/* finding */.gk)('CHECKSUM_UNVERIFIED', 'checksum', message, required ? { severity: 'high' } : {})],
             };
         }
@@ -43425,1173 +44946,68 @@ var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-// EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(8522);
-var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_node_zlib_);
-// EXTERNAL MODULE: ./node_modules/fzstd/esm/index.mjs
-var esm = __nccwpck_require__(8339);
-// EXTERNAL MODULE: ./src/archive/lz4.ts
-var lz4 = __nccwpck_require__(9052);
-;// CONCATENATED MODULE: ./src/archive/problem.ts
-/** A finding raised from deep inside a parser; the inspection turns it into a Finding. */
-class ArchiveProblem extends Error {
-    rule;
-    evidence;
-    constructor(rule, message, evidence = {}) {
-        super(message);
-        this.rule = rule;
-        this.evidence = evidence;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/archive/blocks.ts
-
-
-
-
-/** The newline bytes in `b`. */
-function newlines(b) {
-    let n = 0;
-    for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1))
-        n++;
-    return n;
-}
-/** The last bytes of a stream kept: enough for pg_dump's end of COPY data (`\n\\.\n\n\n`). */
-const TAIL = 8;
-/**
- * The rows of COPY data of `bytes` bytes with `lines` newlines and these last bytes: a final `\.`
- * line and the blank lines after it are pg_dump's end-of-data marker, not rows.
- */
-function copyRows(lines, tail, bytes) {
-    let end = tail.length;
-    let blank = 0;
-    while (end >= 2 && tail[end - 1] === 10 && tail[end - 2] === 10) {
-        blank++;
-        end--;
-    }
-    const marker = end >= 3 && tail[end - 1] === 10 && tail[end - 2] === 0x2e && tail[end - 3] === 0x5c;
-    // The `\.` starts a line: the data begins with it, or a newline comes before it.
-    const atLineStart = marker && (bytes - (tail.length - end) === 3 || (end >= 4 && tail[end - 4] === 10));
-    return atLineStart ? lines - blank - 1 : lines;
-}
-/** Counts a stream's newlines and keeps its last TAIL bytes, as output goes by. */
-class RowCounter {
-    lines = 0;
-    tail = Buffer.alloc(0);
-    add(b) {
-        this.lines += newlines(b);
-        this.tail =
-            b.length >= TAIL
-                ? Buffer.from(b.subarray(b.length - TAIL))
-                : Buffer.concat([this.tail, b]).subarray(-TAIL);
-    }
-    rows(bytes) {
-        return copyRows(this.lines, this.tail, bytes);
-    }
-}
-const BATCH = 1024 * 1024;
-const OUT_CHUNK = 256 * 1024;
-const HIGH_WATER = 4 * BATCH;
-/**
- * Uncompressed data. With `copyText` (a table's rows in a custom archive) it must end as COPY text
- * does, with a newline: a header that says "no compression" over compressed blocks does not.
- */
-class PassThroughDecoder {
-    what;
-    copyText;
-    bytes = 0;
-    rows = new RowCounter();
-    last = -1;
-    first = -1;
-    constructor(what, copyText) {
-        this.what = what;
-        this.copyText = copyText;
-    }
-    push(b) {
-        if (b.length === 0)
-            return undefined;
-        if (this.first < 0)
-            this.first = b[0] * 256 + (b[1] ?? 0);
-        this.bytes += b.length;
-        this.rows.add(b);
-        this.last = b[b.length - 1];
-        return undefined;
-    }
-    finish() {
-        if (this.copyText && this.bytes > 0 && this.last !== 10) {
-            // zlib's header: deflate (8) in the low nibble, the two bytes a multiple of 31.
-            const zlibHeader = (this.first >> 8) % 16 === 8 && this.first % 31 === 0;
-            return Promise.reject(new ArchiveProblem('ARCHIVE_CORRUPT', `the header says the data is not compressed, but the data of ${this.what} is not COPY text (it does not end with a row's newline${zlibHeader ? '; it starts like a zlib stream' : ''}): pg_restore would fail on it`, { entry: this.what, headerCompression: 'none', startsLikeZlib: zlibHeader }));
-        }
-        return Promise.resolve({ bytes: this.bytes, rows: this.rows.rows(this.bytes) });
-    }
-}
-/**
- * Feeds a zlib (or zstd) stream in 1 MiB batches so the work runs on libuv's thread pool, beside
- * the hashing on the main thread, instead of one pool job per 4 KiB block.
- */
-class StreamDecoder {
-    z;
-    what;
-    pending = [];
-    pendingBytes = 0;
-    out = 0;
-    rows = new RowCounter();
-    failed;
-    ended;
-    constructor(z, what) {
-        this.z = z;
-        this.what = what;
-        z.on('data', (b) => {
-            this.out += b.length;
-            this.rows.add(b);
-        });
-        this.ended = new Promise((resolve, reject) => {
-            z.on('end', resolve);
-            z.on('error', (e) => {
-                this.failed = e;
-                reject(e);
-            });
-        });
-        this.ended.catch(() => { });
-    }
-    push(b) {
-        this.pending.push(b);
-        this.pendingBytes += b.length;
-        return this.pendingBytes >= BATCH ? this.flush() : undefined;
-    }
-    async flush() {
-        if (this.failed)
-            throw this.corrupt(this.failed);
-        if (this.pendingBytes === 0)
-            return;
-        const batch = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
-        this.pending = [];
-        this.pendingBytes = 0;
-        const stream = this.z;
-        stream.write(batch);
-        if (stream.writableLength > HIGH_WATER) {
-            await new Promise((resolve) => {
-                const done = () => {
-                    stream.off('drain', done);
-                    stream.off('error', done);
-                    resolve();
-                };
-                stream.on('drain', done);
-                stream.on('error', done);
-            });
-            if (this.failed)
-                throw this.corrupt(this.failed);
-        }
-    }
-    async finish() {
-        await this.flush();
-        this.z.end();
-        try {
-            await this.ended;
-        }
-        catch (e) {
-            throw this.corrupt(e);
-        }
-        return { bytes: this.out, rows: this.rows.rows(this.out) };
-    }
-    corrupt(e) {
-        return damagedStream(this.what, e.message, e.code);
-    }
-}
-/** What a zlib (or zstd) decoder's error makes of one stream, in the walk or in a worker. */
-function damagedStream(what, message, code) {
-    return new ArchiveProblem('COMPRESSION_CORRUPT', `${what}: ${message}`, { zlib: code ?? message });
-}
-/** A decoder that runs on the main thread (LZ4 in TypeScript, zstd in JavaScript), fed in batches. */
-class SyncDecoder {
-    feed;
-    end;
-    what;
-    pending = [];
-    pendingBytes = 0;
-    constructor(feed, end, what) {
-        this.feed = feed;
-        this.end = end;
-        this.what = what;
-    }
-    push(b) {
-        this.pending.push(b);
-        this.pendingBytes += b.length;
-        if (this.pendingBytes >= BATCH)
-            this.flush();
-        return undefined;
-    }
-    flush() {
-        if (this.pendingBytes === 0)
-            return;
-        const batch = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
-        this.pending = [];
-        this.pendingBytes = 0;
-        try {
-            this.feed(batch);
-        }
-        catch (e) {
-            throw this.corrupt(e);
-        }
-    }
-    finish() {
-        try {
-            this.flush();
-            return Promise.resolve(this.end());
-        }
-        catch (e) {
-            return Promise.reject(e instanceof ArchiveProblem ? e : this.corrupt(e));
-        }
-    }
-    corrupt(e) {
-        return new ArchiveProblem('COMPRESSION_CORRUPT', `${this.what}: ${e instanceof Error ? e.message : String(e)}`);
-    }
-}
-function lz4Decoder(what) {
-    const dec = new lz4/* Lz4FrameDecoder */.qZ();
-    const rows = new RowCounter();
-    dec.onOutput = (b) => rows.add(b);
-    return new SyncDecoder((b) => dec.push(b), () => {
-        const bytes = dec.finish();
-        return { bytes, rows: rows.rows(bytes) };
-    }, what);
-}
-/** zstd in JavaScript, for a Node.js without zlib's zstd (before 22.15). */
-function zstdJsDecoder(what) {
-    let out = 0;
-    const rows = new RowCounter();
-    let ended = false;
-    const dec = new esm/* Decompress */.YM((chunk, final) => {
-        out += chunk.length;
-        rows.add(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
-        if (final)
-            ended = true;
-    });
-    return new SyncDecoder((b) => dec.push(b), () => {
-        dec.push(new Uint8Array(0), true);
-        if (!ended)
-            throw new Error('the zstd stream ends early');
-        return { bytes: out, rows: rows.rows(out) };
-    }, what);
-}
-const zstd = (external_node_zlib_default()).createZstdDecompress;
-/** A worker's output buffers: larger, so fewer, in a heap that holds little else. */
-const LANE_OUT_CHUNK = (/* unused pure expression or super */ null && (1024 * 1024));
-/** The decoder a worker thread runs for one table's stream: node:zlib's inflate or zstd. */
-function laneDecoder(codec, what) {
-    if (codec === 'gzip')
-        return new StreamDecoder(zlib.createInflate({ chunkSize: LANE_OUT_CHUNK }), what);
-    if (!zstd)
-        throw new Error('this Node.js has no zstd in node:zlib (it came in 22.15)');
-    return new StreamDecoder(zstd({ chunkSize: LANE_OUT_CHUNK }), what);
-}
-/** The codec a worker thread decodes a stream with (node:zlib's), if there is one for `c`. */
-function workerCodec(c) {
-    if (c === 'gzip')
-        return 'gzip';
-    return c === 'zstd' && zstd ? 'zstd' : undefined;
-}
-/**
- * A decoder for one stream. `gzip` in a custom archive's blocks means zlib framing (deflate with a
- * zlib header); `gzipFile` is a .gz file as a directory dump writes them.
- */
-function decoderFor(c, what, copyText = false) {
-    switch (c) {
-        case 'none':
-            return new PassThroughDecoder(what, copyText);
-        case 'gzip':
-            return new StreamDecoder(external_node_zlib_default().createInflate({ chunkSize: OUT_CHUNK }), what);
-        case 'gzipFile':
-            return new StreamDecoder(external_node_zlib_default().createGunzip({ chunkSize: OUT_CHUNK }), what);
-        case 'zstd':
-            return zstd ? new StreamDecoder(zstd({ chunkSize: OUT_CHUNK }), what) : zstdJsDecoder(what);
-        case 'lz4':
-            return lz4Decoder(what);
-    }
-}
-
-;// CONCATENATED MODULE: external "node:module"
-const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
-;// CONCATENATED MODULE: external "node:url"
-const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
-;// CONCATENATED MODULE: external "node:worker_threads"
-const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
-;// CONCATENATED MODULE: ./src/archive/lanes.ts
-
-
-
-
-
-
-/** A file's bytes in 1 MiB chunks; with `start` and `end`, only those from `start` up to `end`. */
-function fileChunks(file, start, end) {
-    return external_node_fs_default().createReadStream(file, {
-        highWaterMark: 1024 * 1024,
-        ...(start !== undefined ? { start } : {}),
-        ...(end !== undefined ? { end: end - 1 } : {}),
-    });
-}
-/**
- * The ISA-L inflate addon (native/, `npm run build:native`; needs libisal-dev): its path when it is
- * built and loads here, else why not. `RESTORABLE_ISAL` names it; else it is looked for two folders
- * up from this module, where the repository's root is both from src/archive/ and dist/<bundle>/.
- */
-function isalAddon(env = process.env) {
-    const file = env.RESTORABLE_ISAL
-        ? external_node_path_default().resolve(env.RESTORABLE_ISAL)
-        : external_node_path_default().join(external_node_path_default().dirname((0,external_node_url_namespaceObject.fileURLToPath)(import.meta.url)), '..', '..', 'native', 'build', 'Release', 'isal_inflate.node');
-    let found = isalChecked.get(file);
-    if (!found) {
-        if (!external_node_fs_default().existsSync(file)) {
-            found = { unavailable: `${file} is not built (npm run build:native; it needs libisal-dev)` };
-        }
-        else {
-            try {
-                (0,external_node_module_namespaceObject.createRequire)(import.meta.url)(file);
-                found = { path: file };
-            }
-            catch (e) {
-                found = { unavailable: `${file} does not load: ${e instanceof Error ? e.message : String(e)}` };
-            }
-        }
-        isalChecked.set(file, found);
-    }
-    return found;
-}
-const isalChecked = new Map();
-/**
- * Worker threads that decode tables' data, one job each at a time. Inflating a table makes an
- * output buffer per MiB or less, gigabytes in all: in the main thread they keep starting full
- * garbage collections of the main heap, which the AWS SDK, pg and the rest make large (measured:
- * the same one pass took 45% longer once @aws-sdk/client-s3 was imported). A worker's heap holds
- * only its decoder, so its collections cost next to nothing.
- */
-class LaneWorkers {
-    idle = [];
-    all = new Set();
-    /** The range's bytes and rows (newlines) once decoded. */
-    async decode(job) {
-        const w = this.idle.pop() ?? this.start();
-        const reply = await new Promise((resolve, reject) => {
-            const off = () => {
-                w.off('message', onMessage);
-                w.off('error', onError);
-                w.off('exit', onExit);
-            };
-            const onMessage = (m) => {
-                off();
-                resolve(m);
-            };
-            const onError = (e) => {
-                off();
-                reject(e);
-            };
-            const onExit = (code) => {
-                off();
-                reject(new Error(`a decoding worker stopped (exit code ${code})`));
-            };
-            w.on('message', onMessage);
-            w.on('error', onError);
-            w.on('exit', onExit);
-            w.postMessage(job);
-        }).catch((e) => {
-            this.all.delete(w);
-            void w.terminate();
-            throw e;
-        });
-        this.idle.push(w);
-        if ('bytes' in reply)
-            return reply;
-        if ('problem' in reply)
-            throw new ArchiveProblem(reply.problem.rule, reply.problem.message, reply.problem.evidence);
-        throw new Error(`reading ${job.file} from byte ${job.start} to ${job.end}: ${reply.error}`);
-    }
-    start() {
-        // A worker's heap holds a decoder and little else: a small young generation keeps it small.
-        const w = laneWorker({ resourceLimits: { maxYoungGenerationSizeMb: 2 } });
-        w.unref();
-        this.all.add(w);
-        return w;
-    }
-    async close() {
-        const all = [...this.all];
-        this.all.clear();
-        this.idle.length = 0;
-        await Promise.all(all.map((w) => w.terminate()));
-    }
-}
-/**
- * A decoding worker. From dist/<bundle>/ its module is lane-worker.js beside the bundle (the build
- * puts it there). From the sources (tsx, vitest) it is lane-worker.ts beside this file, which the
- * worker loads through tsx's loader: a worker does not inherit the loaders of the thread that starts it.
- */
-function laneWorker(options) {
-    const here = (0,external_node_url_namespaceObject.fileURLToPath)(import.meta.url);
-    const file = external_node_path_default().join(external_node_path_default().dirname(here), `lane-worker${external_node_path_default().extname(here)}`);
-    if (external_node_path_default().extname(here) !== '.ts')
-        return new external_node_worker_threads_namespaceObject.Worker(file, options);
-    const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-    const load = `import(${tsx}).then((t) => { t.register(); return import(${JSON.stringify((0,external_node_url_namespaceObject.pathToFileURL)(file).href)}); });`;
-    return new external_node_worker_threads_namespaceObject.Worker(load, { ...options, eval: true });
-}
-
-;// CONCATENATED MODULE: ./src/archive/reader.ts
-const EMPTY = Buffer.alloc(0);
-/** Raised when the bytes end before the structure does. */
-class UnexpectedEOF extends Error {
-    offset;
-    constructor(offset) {
-        super(`the data ends at byte ${offset}`);
-        this.offset = offset;
-    }
-}
-/**
- * Reads a byte stream in order with small fixed-size reads, without copying the stream. Callers
- * check `available()` first and only await `fill()` when it is short, so the common path is
- * synchronous even when millions of tiny blocks go by.
- */
-class ByteReader {
-    source;
-    buf = EMPTY;
-    pos = 0;
-    consumedBefore = 0;
-    done = false;
-    /** The unread rest of a chunk whose head was joined to a leftover. */
-    pushback;
-    constructor(source) {
-        this.source = source;
-    }
-    static from(iterable) {
-        return new ByteReader(iterable[Symbol.asyncIterator]());
-    }
-    /** Absolute offset of the next unread byte. */
-    get offset() {
-        return this.consumedBefore + this.pos;
-    }
-    available() {
-        return this.buf.length - this.pos;
-    }
-    /** Make at least n bytes available; false when the stream ends first. */
-    async fill(n) {
-        while (this.buf.length - this.pos < n) {
-            let chunk;
-            if (this.pushback) {
-                chunk = this.pushback;
-                this.pushback = undefined;
-            }
-            else {
-                if (this.done)
-                    return false;
-                const next = await this.source.next();
-                if (next.done) {
-                    this.done = true;
-                    return this.buf.length - this.pos >= n;
-                }
-                chunk = next.value;
-            }
-            if (chunk.length === 0)
-                continue;
-            const rest = this.buf.length - this.pos;
-            this.consumedBefore += this.pos;
-            if (rest === 0)
-                this.buf = chunk;
-            else {
-                // Join the leftover to just enough of the next chunk: copying whole multi-MiB chunks at
-                // every seam would double the bytes held and copied.
-                const take = Math.min(chunk.length, Math.max(n - rest, 64 * 1024));
-                this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk.subarray(0, take)]);
-                if (take < chunk.length)
-                    this.pushback = chunk.subarray(take);
-            }
-            this.pos = 0;
-        }
-        return true;
-    }
-    /** Fill or throw UnexpectedEOF. */
-    async need(n) {
-        if (this.buf.length - this.pos < n && !(await this.fill(n)))
-            throw new UnexpectedEOF(this.offset + this.available());
-    }
-    u8() {
-        return this.buf[this.pos++];
-    }
-    /** Little-endian unsigned integer of `size` bytes (up to 8; above 2^53 precision is lost). */
-    uint(size) {
-        let v = 0;
-        let mul = 1;
-        for (let i = 0; i < size; i++) {
-            v += this.buf[this.pos + i] * mul;
-            mul *= 256;
-        }
-        this.pos += size;
-        return v;
-    }
-    /** A view of the next n bytes (valid until the reader moves on; copy it to keep it). */
-    bytes(n) {
-        const b = this.buf.subarray(this.pos, this.pos + n);
-        this.pos += n;
-        return b;
-    }
-    skip(n) {
-        this.pos += n;
-    }
-    /** Step over the next n bytes, however many chunks they span, without joining them; UnexpectedEOF if they run out. */
-    async pass(n) {
-        let left = n;
-        for (;;) {
-            const here = Math.min(left, this.buf.length - this.pos);
-            this.pos += here;
-            left -= here;
-            if (left === 0)
-                return;
-            if (!(await this.fill(1)))
-                throw new UnexpectedEOF(this.offset);
-        }
-    }
-    /** Whether the stream has ended with nothing left unread. */
-    async atEnd() {
-        return this.available() === 0 && !(await this.fill(1));
-    }
-    /** Read and drop the rest of the stream; returns how many bytes that was. */
-    async drain() {
-        let n = this.available() + (this.pushback?.length ?? 0);
-        this.pos = this.buf.length;
-        this.pushback = undefined;
-        for (let next = await this.source.next(); !next.done; next = await this.source.next())
-            n += next.value.length;
-        this.done = true;
-        return n;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/archive/sqlscan.ts
-/**
- * SQL in a dump that pg_dump never writes: statements that run a program on the server or read or
- * write its files when the dump is restored. What runs at restore is flagged, what is only defined
- * is not: a function whose body (dollar-quoted) says `COPY ... TO PROGRAM` is the application's
- * code, restored and not run; a top-level `COPY ... TO PROGRAM`, a `SELECT lo_import('/etc/...')`, a
- * `DO` block that calls pg_read_file, a GRANT of pg_execute_server_program are flagged.
- */
-/** Statements that execute when restored (as opposed to CREATE, ALTER, COMMENT, which define). */
-const EXECUTES = /^(SELECT|WITH|VALUES|DO|CALL|INSERT|UPDATE|DELETE|MERGE|EXECUTE|TABLE)$/;
-const SERVER_FILE_CALL = /(?:^|[^\w$"])"?(lo_import|lo_export|pg_read_file|pg_read_binary_file|pg_file_write|pg_file_rename|pg_file_unlink)"?\s*\(/i;
-const SERVER_ROLE = /\b(pg_execute_server_program|pg_read_server_files|pg_write_server_files)\b/i;
-/** The most of one statement's text kept for matching (function bodies are not kept). */
-const MAX_STATEMENT = 1024 * 1024;
-/** What a statement (its text outside string literals and comments) does on the server, if anything. */
-function serverAccess(skeleton) {
-    const first = /^\s*([A-Za-z]+)/.exec(skeleton)?.[1]?.toUpperCase() ?? '';
-    if (first === 'COPY') {
-        if (/\b(TO|FROM)\s+PROGRAM\b/i.test(skeleton))
-            return 'COPY ... PROGRAM runs a program on the server';
-        if (/\b(TO|FROM)\s+'/i.test(skeleton))
-            return 'COPY ... to or from a file reads or writes a server file';
-    }
-    const call = SERVER_FILE_CALL.exec(skeleton);
-    if (call && (EXECUTES.test(first) || first === 'COPY'))
-        return `${call[1]?.toLowerCase()}() reads or writes a server file`;
-    const role = SERVER_ROLE.exec(skeleton);
-    if (role && /^(GRANT|ALTER|CREATE)$/.test(first))
-        return `a grant of ${role[1]?.toLowerCase()} lets a role run programs or read or write server files`;
-    return undefined;
-}
-/**
- * Splits SQL text into statements as it is fed (line by line), tracking string literals, quoted
- * identifiers, dollar quotes and comments, and hands each statement's skeleton to `found` when it
- * does something on the server: literals become `'…'`, dollar-quoted bodies `$$` (but a DO block's,
- * which runs), comments go.
- */
-class SqlScanner {
-    found;
-    text = '';
-    state = 'code';
-    tag = '';
-    keepBody = false;
-    constructor(found) {
-        this.found = found;
-    }
-    /** Feed whole lines (or a whole text): a token never spans two pieces. */
-    feed(s) {
-        for (let i = 0; i < s.length; i++)
-            i = this.step(s, i, s[i], s[i + 1]);
-    }
-    /** The text ended: its last statement, even without a semicolon. */
-    end() {
-        this.flush();
-        this.state = 'code';
-    }
-    step(s, i, c, next) {
-        switch (this.state) {
-            case 'line':
-                if (c === '\n')
-                    this.state = 'code';
-                return i;
-            case 'block':
-                if (c === '*' && next === '/') {
-                    this.state = 'code';
-                    return i + 1;
-                }
-                return i;
-            case 'single':
-                if (c === "'" && next === "'")
-                    return i + 1;
-                if (c === "'") {
-                    this.state = 'code';
-                    this.add("…'");
-                }
-                return i;
-            case 'double':
-                this.add(c);
-                if (c === '"')
-                    this.state = 'code';
-                return i;
-            case 'dollar':
-                if (c === '$' && s.startsWith(this.tag, i)) {
-                    this.state = 'code';
-                    this.add(this.tag);
-                    return i + this.tag.length - 1;
-                }
-                if (this.keepBody)
-                    this.add(c);
-                return i;
-            default:
-                return this.code(s, i, c, next);
-        }
-    }
-    code(s, i, c, next) {
-        if (c === '-' && next === '-')
-            this.state = 'line';
-        else if (c === '/' && next === '*')
-            this.state = 'block';
-        else if (c === "'") {
-            this.state = 'single';
-            this.add("'");
-        }
-        else if (c === '"') {
-            this.state = 'double';
-            this.add(c);
-        }
-        else if (c === '$' && /^\$[A-Za-z_]*\$/.test(s.slice(i, i + 64))) {
-            this.tag = /^\$[A-Za-z_]*\$/.exec(s.slice(i, i + 64))[0];
-            this.state = 'dollar';
-            this.keepBody = /^\s*DO\b/i.test(this.text);
-            this.add(this.tag);
-            return i + this.tag.length - 1;
-        }
-        else if (c === ';')
-            this.flush();
-        else
-            this.add(c);
-        return i;
-    }
-    add(t) {
-        if (this.text.length < MAX_STATEMENT)
-            this.text += t;
-    }
-    flush() {
-        const statement = this.text.trim();
-        this.text = '';
-        if (!statement)
-            return;
-        const what = serverAccess(statement);
-        if (what)
-            this.found(what, statement.slice(0, 200));
-    }
-}
-/** Words without which no statement is flagged: most SQL is not scanned character by character. */
-const MAYBE = /program|lo_(?:im|ex)port|pg_read_|pg_file_|_server_|\bcopy\b/i;
-/** The statements of one piece of SQL (a TOC entry's) that do something on the server. */
-function scanSql(sql) {
-    const out = [];
-    if (!MAYBE.test(sql))
-        return out;
-    const scanner = new SqlScanner((what, statement) => out.push({ what, statement }));
-    scanner.feed(sql);
-    scanner.end();
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/archive/custom.ts
-
-
-
-
-
-
-/**
- * pg_dump's archive formats, as numbered in the header. A directory dump's toc.dat says 3 (tar)
- * like a tar dump's does: both carry a file name per entry.
- */
-const FORMATS = { 1: 'custom', 3: 'tar', 5: 'directory' };
-/** Archive versions this parser knows: 1.12 (PostgreSQL 9.x) to 1.16 (PostgreSQL 17, 18). */
-const MIN_MINOR = 12;
-const MAX_MINOR = 16;
-const MAX_CHUNK = 1024 * 1024 * 1024;
-const SECTION_NAMES = ['', 'none', 'pre-data', 'data', 'post-data'];
-async function custom_int(r, intSize) {
-    if (r.available() < intSize + 1)
-        await r.need(intSize + 1);
-    const sign = r.u8();
-    const v = r.uint(intSize);
-    return sign ? -v : v;
-}
-async function str(r, intSize) {
-    const len = await custom_int(r, intSize);
-    if (len < 0)
-        return null;
-    if (len > 256 * 1024 * 1024)
-        throw new ArchiveProblem('ARCHIVE_CORRUPT', `a string of ${len} bytes at byte ${r.offset}`);
-    await r.need(len);
-    return r.bytes(len).toString('utf8');
-}
-/** Read `PGDMP` and the header that follows. The caller has checked the magic is there. */
-async function readHeader(r) {
-    await r.need(11);
-    r.skip(5);
-    const major = r.u8();
-    const minor = r.u8();
-    const rev = r.u8();
-    const archiveVersion = `${major}.${minor}.${rev}`;
-    if (major !== 1 || minor < MIN_MINOR || minor > MAX_MINOR) {
-        throw new ArchiveProblem('FORMAT_UNSUPPORTED', `archive format version ${archiveVersion} is outside what Restorable reads (1.${MIN_MINOR} to 1.${MAX_MINOR})`, { archiveVersion });
-    }
-    const intSize = r.u8();
-    const offSize = r.u8();
-    const formatCode = r.u8();
-    const format = FORMATS[formatCode];
-    if (intSize < 1 || intSize > 8 || offSize < 1 || offSize > 8 || !format) {
-        throw new ArchiveProblem('ARCHIVE_CORRUPT', 'the archive header is damaged', {
-            intSize,
-            offSize,
-            formatCode,
-        });
-    }
-    let compression;
-    if (minor >= 15) {
-        await r.need(1);
-        const algo = r.u8();
-        const names = ['none', 'gzip', 'lz4', 'zstd'];
-        const c = names[algo];
-        if (!c)
-            throw new ArchiveProblem('ARCHIVE_CORRUPT', `unknown compression algorithm ${algo} in the header`);
-        compression = c;
-    }
-    else {
-        compression = (await custom_int(r, intSize)) === 0 ? 'none' : 'gzip';
-    }
-    const t = [];
-    for (let i = 0; i < 7; i++)
-        t.push(await custom_int(r, intSize));
-    const [sec, min, hour, mday, mon, year] = t;
-    const pad = (n) => String(n).padStart(2, '0');
-    const dumpedAt = `${1900 + year}-${pad(mon + 1)}-${pad(mday)} ${pad(hour)}:${pad(min)}:${pad(sec)}`;
-    const database = (await str(r, intSize)) ?? '';
-    const serverVersion = (await str(r, intSize)) ?? '';
-    const pgDumpVersion = (await str(r, intSize)) ?? '';
-    return {
-        archiveVersion,
-        minor,
-        intSize,
-        offSize,
-        format,
-        compression,
-        dumpedAt,
-        database,
-        serverVersion,
-        pgDumpVersion,
-    };
-}
-/** Read the table of contents that follows the header. */
-async function readToc(r, h) {
-    const n = await custom_int(r, h.intSize);
-    if (n < 0 || n > 10_000_000)
-        throw new ArchiveProblem('ARCHIVE_CORRUPT', `the TOC claims ${n} entries`);
-    const entries = [];
-    for (let i = 0; i < n; i++) {
-        const dumpId = await custom_int(r, h.intSize);
-        const hadDumper = (await custom_int(r, h.intSize)) !== 0;
-        await str(r, h.intSize); // table oid
-        await str(r, h.intSize); // oid
-        const tag = (await str(r, h.intSize)) ?? '';
-        const desc = (await str(r, h.intSize)) ?? '';
-        const section = await custom_int(r, h.intSize);
-        if (!SECTION_NAMES[section]) {
-            throw new ArchiveProblem('ARCHIVE_CORRUPT', `TOC entry ${i + 1} of ${n} is damaged (section ${section})`, {
-                offset: r.offset,
-            });
-        }
-        const defn = await str(r, h.intSize);
-        const dropStmt = await str(r, h.intSize);
-        const copyStmt = await str(r, h.intSize);
-        const namespace = await str(r, h.intSize);
-        await str(r, h.intSize); // tablespace
-        if (h.minor >= 14)
-            await str(r, h.intSize); // table access method
-        if (h.minor >= 16)
-            await custom_int(r, h.intSize); // relkind
-        const owner = await str(r, h.intSize);
-        await str(r, h.intSize); // "false" (WITH OIDS, long gone)
-        for (let d = await str(r, h.intSize); d !== null; d = await str(r, h.intSize)) {
-            if (!/^\d+$/.test(d))
-                throw new ArchiveProblem('ARCHIVE_CORRUPT', `TOC entry ${dumpId} has a damaged dependency list`);
-        }
-        const entry = { dumpId, hadDumper, tag, desc, namespace, owner };
-        const access = [defn, dropStmt, copyStmt].flatMap((sql) => (sql ? scanSql(sql) : []))[0];
-        if (access)
-            entry.serverAccess = access;
-        if (copyStmt?.startsWith('COPY '))
-            entry.copy = true;
-        if ((desc.endsWith('ACL') || desc === 'DATABASE') && defn)
-            entry.sql = defn;
-        if (h.format === 'custom') {
-            await r.need(1 + h.offSize);
-            const flag = r.u8();
-            const offset = r.uint(h.offSize);
-            entry.dataState = flag === 2 ? 'set' : flag === 1 ? 'not-set' : 'none';
-            if (flag === 2)
-                entry.dataOffset = offset;
-        }
-        else {
-            entry.filename = await str(r, h.intSize);
-        }
-        entries.push(entry);
-    }
-    return entries;
-}
-const BLK_DATA = 1;
-const BLK_BLOBS = 3;
-function entryName(e) {
-    return e.namespace ? `${e.desc} ${e.namespace}.${e.tag}` : `${e.desc} ${e.tag}`;
-}
-/**
- * Custom format: every data block's stream (tables' and large objects'), in the file's order, as
- * the TOC's data offsets place them: a block ends where the next one starts, or at `fileSize`;
- * `start` is past the block's type byte and dump id. Only a guess until a walk finds them there.
- */
-function dataRanges(toc, h, fileSize) {
-    const blocks = toc
-        .filter((e) => e.dataOffset !== undefined)
-        .sort((a, b) => a.dataOffset - b.dataOffset);
-    return blocks.map((entry, i) => ({
-        entry,
-        start: entry.dataOffset + 2 + h.intSize,
-        end: blocks[i + 1]?.dataOffset ?? fileSize,
-    }));
-}
-/** Up to `count` decodes at once; the earliest failure in the archive's order wins. */
-class LanePool {
-    lanes;
-    h;
-    active = 0;
-    waiting = [];
-    jobs = [];
-    dataBytes = 0;
-    /** Rows decoded, by dump id. */
-    rows = new Map();
-    failure;
-    aborted = false;
-    codec;
-    workers;
-    /** Decodes started from the TOC's offsets, by dump id, until the walk reaches their blocks. */
-    early = new Map();
-    isal;
-    seen;
-    constructor(lanes, h) {
-        this.lanes = lanes;
-        this.h = h;
-        this.codec = workerCodec(h.compression);
-        const addon = this.codec === 'gzip' && lanes.complete && lanes.isal !== false ? isalAddon() : undefined;
-        this.isal = addon && 'path' in addon ? addon.path : undefined;
-        this.seen = { mostAtOnce: 0, inWorkers: 0, early: 0 };
-        if (this.codec === 'gzip')
-            this.seen.inflate = this.isal ? 'isa-l' : 'zlib';
-    }
-    /**
-     * Start every table's decode from the TOC's data offsets, the largest first: the largest table's
-     * one stream is the longest decode, so it must not wait for the walk to read up to it. The ranges
-     * are only a guess until the walk finds each block where the TOC says (`add`).
-     */
-    startFromToc(toc, fileSize) {
-        const ranges = dataRanges(toc, this.h, fileSize).filter((r) => r.entry.desc === 'TABLE DATA');
-        ranges.sort((a, b) => b.end - b.start - (a.end - a.start));
-        for (const { entry, start, end } of ranges) {
-            if (end <= start)
-                continue;
-            const outcome = this.decode(start, end, entryName(entry)).then((d) => d, (error) => ({ error }));
-            this.early.set(entry.dumpId, { start, end, outcome });
-        }
-    }
-    /** The walk stepped over a table's blocks, from `start` to `end`: decode them, or confirm a guess. */
-    add(id, start, end, what) {
-        const guess = this.early.get(id);
-        this.early.delete(id);
-        if (guess && guess.start === start && guess.end === end) {
-            this.seen.early++;
-            this.jobs.push(guess.outcome.then((o) => this.record(id, start, o)));
-            return;
-        }
-        this.jobs.push(this.decode(start, end, what).then((d) => this.record(id, start, d), (error) => this.record(id, start, { error })));
-    }
-    record(id, start, o) {
-        if ('bytes' in o) {
-            this.dataBytes += o.bytes;
-            this.rows.set(id, o.rows);
-        }
-        else if (!this.failure || start < this.failure.at)
-            this.failure = { at: start, error: o.error };
-    }
-    async decode(start, end, what) {
-        while (this.active >= this.lanes.count)
-            await new Promise((resolve) => this.waiting.push(resolve));
-        this.active++;
-        this.seen.mostAtOnce = Math.max(this.seen.mostAtOnce, this.active);
-        try {
-            // A later failure does not stop an earlier range: the earliest in the archive is reported.
-            if (this.aborted || (this.failure && this.failure.at < start))
-                return { bytes: 0, rows: 0 };
-            return await this.decodeRange(start, end, what);
-        }
-        finally {
-            this.active--;
-            this.waiting.shift()?.();
-        }
-    }
-    async decodeRange(start, end, what) {
-        const { file, complete, workerMin = 1024 * 1024 } = this.lanes;
-        if (!this.codec || !complete || end - start < workerMin) {
-            return decodeStream(fileChunks(file, start, end), this.h, what);
-        }
-        this.seen.inWorkers++;
-        this.workers ??= new LaneWorkers();
-        const job = { file, start, end, intSize: this.h.intSize, codec: this.codec, what };
-        return this.workers.decode(this.isal ? { ...job, isal: this.isal } : job);
-    }
-    /**
-     * Wait for the decodes of the ranges the walk stepped over; the data bytes, or the first failure
-     * in the archive's order. Guesses the walk never confirmed (it stopped early, or the TOC was
-     * wrong) are moot: those not started never start, and workers still decoding are stopped.
-     */
-    async settle() {
-        try {
-            await Promise.all(this.jobs);
-        }
-        finally {
-            this.aborted = true;
-            await this.workers?.close();
-        }
-        if (this.failure)
-            throw this.failure.error;
-        return this.dataBytes;
-    }
-}
-/**
- * Walk every data block of a custom archive to the end of the file, decompressing each one.
- * Without lanes, several blocks decompress at once on the thread pool while the caller keeps reading
- * and hashing, but one table's data (one stream) at a time; with lanes, tables decode side by side.
- */
-async function walkCustomData(r, h, toc, lanes) {
-    const byId = new Map(toc.map((e) => [e.dumpId, e]));
-    const seen = new Set();
-    const inFlight = new InFlight();
-    const pool = lanes && h.compression !== 'none' ? new LanePool(lanes, h) : undefined;
-    if (pool && lanes?.complete)
-        pool.startFromToc(toc, external_node_fs_default().statSync(lanes.file).size);
-    let dataBytes = 0;
-    let current = 'the first data block';
-    try {
-        while (!(await r.atEnd())) {
-            const blockAt = r.offset;
-            if (r.available() < 1)
-                await r.need(1);
-            const type = r.u8();
-            const id = await custom_int(r, h.intSize);
-            const entry = byId.get(id);
-            if ((type !== BLK_DATA && type !== BLK_BLOBS) || !entry) {
-                throw new ArchiveProblem('ARCHIVE_CORRUPT', `unexpected bytes at offset ${blockAt} after ${current}: not a data block of this archive`, { offset: blockAt, blockType: type, dumpId: id });
-            }
-            current = entryName(entry);
-            checkPlacement(entry, blockAt, seen);
-            seen.add(id);
-            if (type === BLK_DATA && pool) {
-                const start = r.offset;
-                await stepOver(r, h, current);
-                pool.add(id, start, r.offset, current);
-            }
-            else if (type === BLK_DATA) {
-                const dec = decoderFor(h.compression, current, entry.desc === 'TABLE DATA');
-                inFlight.add(id, (await readStream(r, h, dec, current)).done);
-            }
-            else {
-                for (let oid = await custom_int(r, h.intSize); oid !== 0; oid = await custom_int(r, h.intSize)) {
-                    const dec = decoderFor(h.compression, `large object ${oid}`);
-                    inFlight.add(id, (await readStream(r, h, dec, current)).done);
-                    await inFlight.settle(2);
-                }
-            }
-            await inFlight.settle(2);
-        }
-        await inFlight.settle(0);
-        if (pool)
-            dataBytes += await pool.settle();
-    }
-    catch (e) {
-        await inFlight.abandon();
-        // A table decoded in a lane lies before where the walk stopped: its failure comes first.
-        if (pool)
-            await pool.settle();
-        if (e instanceof UnexpectedEOF) {
-            throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the archive ends at byte ${e.offset}, inside the data of ${current}`, { offset: e.offset, entry: current });
-        }
-        throw e;
-    }
-    checkAbsent(toc, seen, r.offset);
-    const rows = new Map([...inFlight.rows, ...(pool?.rows ?? [])]);
-    dataBytes += inFlight.bytes;
-    return {
-        blocks: seen.size,
-        dataBytes,
-        tableRows: rowsOf(toc, rows),
-        ...(pool ? { lanes: pool.seen } : {}),
-    };
-}
-/**
- * The rows of each TABLE DATA entry, from the lines counted by dump id; only where they are COPY
- * text (INSERT statements, pg_dump --inserts, may span lines: their rows are not counted).
- */
-function rowsOf(toc, rows) {
-    return toc
-        .filter((e) => e.desc === 'TABLE DATA' && e.copy && rows.has(e.dumpId))
-        .map((e) => ({ schema: e.namespace ?? '', table: e.tag, rows: rows.get(e.dumpId) ?? 0 }));
-}
-/** Decodes running in this thread, settled in the archive's order: their bytes, and rows by dump id. */
-class InFlight {
-    queue = [];
-    bytes = 0;
-    rows = new Map();
-    add(id, done) {
-        const counted = done.then((d) => ({ id, d }));
-        counted.catch(() => { }); // awaited in order by settle; a failure is not unhandled meanwhile
-        this.queue.push(counted);
-    }
-    /** Wait until at most `limit` are still decoding; the first failure is thrown. */
-    async settle(limit) {
-        while (this.queue.length > limit) {
-            const { id, d } = await this.queue.shift();
-            this.bytes += d.bytes;
-            this.rows.set(id, (this.rows.get(id) ?? 0) + d.rows);
-        }
-    }
-    async abandon() {
-        await Promise.allSettled(this.queue);
-    }
-}
-/**
- * A data block where the walk finds it must be where the TOC says, since pg_restore seeks to the
- * TOC's offset (and skips an entry marked as having no data): the walk alone would pass a dump
- * that pg_restore fails on, or restores with a table left empty.
- */
-function checkPlacement(entry, blockAt, seen) {
-    const name = entryName(entry);
-    if (seen.has(entry.dumpId)) {
-        throw new ArchiveProblem('ARCHIVE_CORRUPT', `a second data block of ${name} at offset ${blockAt}`, {
-            entry: name,
-            blockOffset: blockAt,
-        });
-    }
-    if (entry.dataState === 'none' || !entry.hadDumper) {
-        throw new ArchiveProblem('ARCHIVE_CORRUPT', `the TOC marks ${name} as having no data, but its data block is at offset ${blockAt}: pg_restore would skip it and restore the table without its rows`, { entry: name, dataState: entry.dataState ?? null, blockOffset: blockAt });
-    }
-    if (entry.dataState === 'set' && entry.dataOffset !== blockAt) {
-        throw new ArchiveProblem('ARCHIVE_CORRUPT', `the TOC places the data of ${name} at offset ${entry.dataOffset}, but its block is at offset ${blockAt}: pg_restore would read the wrong bytes`, { entry: name, tocOffset: entry.dataOffset ?? null, blockOffset: blockAt });
-    }
-}
-/**
- * Entries with data whose block the walk did not find: past the end of the file, the archive was cut
- * short; within the bytes walked, or an entry with a dumper marked as having no data, the TOC is
- * damaged.
- */
-function checkAbsent(toc, seen, end) {
-    const contradicted = toc.find((e) => !seen.has(e.dumpId) &&
-        e.hadDumper &&
-        (e.dataState === 'none' || (e.dataState === 'set' && e.dataOffset < end)));
-    if (contradicted) {
-        const name = entryName(contradicted);
-        throw new ArchiveProblem('ARCHIVE_CORRUPT', contradicted.dataState === 'none'
-            ? `the TOC marks ${name} as having no data, but pg_dump dumped its data: pg_restore would restore the table without its rows`
-            : `the TOC places the data of ${name} at offset ${contradicted.dataOffset}, but no data block of it is in the archive`, { entry: name, dataState: contradicted.dataState ?? null, tocOffset: contradicted.dataOffset ?? null });
-    }
-    const missing = toc.filter((e) => e.hadDumper && e.dataState !== 'none' && !seen.has(e.dumpId));
-    if (missing.length > 0) {
-        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the archive ends after ${seen.size} data blocks; ${missing.length} more are listed but absent, the first being ${entryName(missing[0])}`, {
-            blocksFound: seen.size,
-            blocksMissing: missing.length,
-            firstMissing: entryName(missing[0]),
-        });
-    }
-}
-/**
- * The length of the stream's next chunk, its framing checked; 0 where the stream ends. The caller
- * makes its `intSize + 1` bytes available first, so the common path stays synchronous.
- */
-function chunkLength(r, h, what) {
-    const sign = r.u8();
-    const len = r.uint(h.intSize);
-    if (sign || len > MAX_CHUNK) {
-        throw new ArchiveProblem('ARCHIVE_CORRUPT', `a damaged block length (${sign ? -len : len}) in ${what}`, {
-            offset: r.offset,
-        });
-    }
-    return len;
-}
-/** Step over the length-prefixed chunks of one stream, checking their framing, decoding nothing. */
-async function stepOver(r, h, what) {
-    for (;;) {
-        if (r.available() < h.intSize + 1)
-            await r.need(h.intSize + 1);
-        const len = chunkLength(r, h, what);
-        if (len === 0)
-            return;
-        if (r.available() >= len)
-            r.skip(len);
-        else
-            await r.pass(len);
-    }
-}
-/**
- * Decode one table's data on its own: `src` holds its length-prefixed chunks, from the first to the
- * zero length that ends them (the range a lane reads). Resolves to the decompressed size and rows.
- */
-async function decodeStream(src, h, what) {
-    const r = ByteReader.from(src);
-    const { done } = await readStream(r, h, decoderFor(h.compression, what), what);
-    const decoded = await done;
-    await r.drain();
-    return decoded;
-}
-/** Read the length-prefixed chunks of one stream into its decoder; returns the decoder's finish. */
-async function readStream(r, h, dec, what) {
-    for (;;) {
-        if (r.available() < h.intSize + 1)
-            await r.need(h.intSize + 1);
-        const len = chunkLength(r, h, what);
-        if (len === 0)
-            break;
-        if (r.available() < len)
-            await r.need(len);
-        const pending = dec.push(r.bytes(len));
-        if (pending)
-            await pending;
-    }
-    const done = dec.finish();
-    done.catch(() => { });
-    return { done };
-}
-
+// EXTERNAL MODULE: ./src/archive/blocks.ts
+var blocks = __nccwpck_require__(7018);
 // EXTERNAL MODULE: ./src/archive/plain.ts + 1 modules
 var plain = __nccwpck_require__(9185);
+// EXTERNAL MODULE: ./src/archive/problem.ts
+var archive_problem = __nccwpck_require__(5373);
+;// CONCATENATED MODULE: ./src/archive/coverage.ts
+
+
+/** How many tables a message names before it says how many more. */
+const NAMED = 10;
+/**
+ * The tables the dump creates but holds no rows for: pg_dump writes a TABLE DATA entry (a COPY
+ * block, in plain form) for every table whose data it dumped, an empty one too. A table counts as
+ * dumped when it, or a partitioned table it is a partition of, has data. None at all is a
+ * schema-only dump.
+ */
+function dataNotDumped(created, withData, parents = new Map()) {
+    const covered = (key) => {
+        const seen = new Set();
+        for (let at = key; at && !seen.has(at); at = parents.get(at)) {
+            if (withData.has(at))
+                return true;
+            seen.add(at);
+        }
+        return false;
+    };
+    const missing = created
+        .map(plain/* tableKey */.ih)
+        .filter((k) => !covered(k))
+        .sort();
+    if (missing.length === 0)
+        return undefined;
+    if (withData.size === 0) {
+        return new archive_problem/* ArchiveProblem */.O('DATA_NOT_DUMPED', `a schema-only dump (pg_dump -s): none of its ${missing.length} tables has its rows in it`, { schemaOnly: true, tables: missing.length });
+    }
+    const named = missing.slice(0, NAMED).join(', ');
+    const more = missing.length > NAMED ? ` and ${missing.length - NAMED} more` : '';
+    return new archive_problem/* ArchiveProblem */.O('DATA_NOT_DUMPED', `the data of ${missing.length} table${missing.length === 1 ? '' : 's'} was not dumped (--exclude-table-data?): ${named}${more}`, { schemaOnly: false, tables: missing.length, first: missing[0] ?? '' });
+}
+/** A custom, directory or tar dump's tables without a TABLE DATA entry. */
+function tocDataNotDumped(toc) {
+    const created = toc
+        .filter((e) => e.desc === 'TABLE' && !e.partitioned)
+        .map((e) => ({ schema: e.namespace ?? '', table: e.tag }));
+    const withData = new Set(toc
+        .filter((e) => e.desc === 'TABLE DATA')
+        .map((e) => (0,plain/* tableKey */.ih)({ schema: e.namespace ?? '', table: e.tag })));
+    const p = dataNotDumped(created, withData);
+    return p ? [p] : [];
+}
+/** A plain dump's tables with neither a COPY block nor INSERT statements. */
+function plainDataNotDumped(tables, copied) {
+    const withData = new Set([...copied.map(plain/* tableKey */.ih), ...tables.inserted]);
+    const p = dataNotDumped(tables.created, withData, tables.parents);
+    return p ? [p] : [];
+}
+
+// EXTERNAL MODULE: ./src/archive/custom.ts
+var custom = __nccwpck_require__(5767);
+// EXTERNAL MODULE: ./src/archive/lanes.ts + 3 modules
+var lanes = __nccwpck_require__(6756);
 ;// CONCATENATED MODULE: ./src/archive/queue.ts
 /**
  * A bounded hand-off between the loop that reads (and hashes) a backup and the parser that walks
@@ -44660,7 +45076,152 @@ class ChunkQueue {
     }
 }
 
+// EXTERNAL MODULE: ./src/archive/reader.ts
+var reader = __nccwpck_require__(1135);
+// EXTERNAL MODULE: ./src/archive/sqlscan.ts
+var sqlscan = __nccwpck_require__(3359);
+;// CONCATENATED MODULE: ./src/archive/tar.ts
+
+
+
+
+const BLOCK = 512;
+function octal(field) {
+    const text = field.toString('latin1').replace(/\0.*$/s, '').trim();
+    return text === '' ? 0 : Number.parseInt(text, 8);
+}
+/** The next member's header, or undefined at the first of the two zero blocks that end the tar. */
+async function nextMember(r) {
+    const at = r.offset;
+    if (!(await r.fill(BLOCK))) {
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the tar ends at byte ${at + r.available()} without its end-of-archive blocks`, { bytes: at + r.available() });
+    }
+    const h = Buffer.from(r.bytes(BLOCK));
+    if (h.every((b) => b === 0))
+        return undefined;
+    let sum = 0;
+    for (let i = 0; i < BLOCK; i++)
+        sum += i >= 148 && i < 156 ? 0x20 : h[i];
+    const size = octal(h.subarray(124, 136));
+    if (h.subarray(257, 262).toString('latin1') !== 'ustar' || octal(h.subarray(148, 156)) !== sum) {
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_CORRUPT', `the tar header at byte ${at} is damaged (its checksum does not match)`, { offset: at });
+    }
+    if (!Number.isSafeInteger(size) || size < 0)
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_CORRUPT', `the tar header at byte ${at} gives no size`, { offset: at });
+    return { name: h.subarray(0, 100).toString('utf8').replace(/\0.*$/s, ''), size, at };
+}
+/** Read a member's bytes through `each`, then the padding to the next 512-byte block. */
+async function readMember(r, m, each) {
+    let left = m.size;
+    while (left > 0) {
+        if (r.available() === 0 && !(await r.fill(1))) {
+            throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the tar ends inside its member ${m.name} (${m.size - left} of ${m.size} bytes there)`, { member: m.name, bytes: r.offset });
+        }
+        const b = r.bytes(Math.min(left, r.available()));
+        each(b);
+        left -= b.length;
+    }
+    const pad = (BLOCK - (m.size % BLOCK)) % BLOCK;
+    try {
+        await r.pass(pad);
+    }
+    catch (e) {
+        if (!(e instanceof reader/* UnexpectedEOF */.C))
+            throw e;
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the tar ends in the padding after ${m.name}`);
+    }
+}
+async function readWhole(r, m) {
+    const parts = [];
+    await readMember(r, m, (b) => parts.push(Buffer.from(b)));
+    return Buffer.concat(parts);
+}
+/** toc.dat, the first member: pg_restore reads the archive's header and TOC from it. */
+async function readTocMember(r) {
+    const first = await nextMember(r);
+    if (first?.name !== 'toc.dat') {
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_CORRUPT', `a tar whose first member is ${first ? first.name : 'none'}, not pg_dump's toc.dat`);
+    }
+    const bytes = await readWhole(r, first);
+    if (bytes.subarray(0, 5).toString('latin1') !== 'PGDMP')
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_CORRUPT', 'the toc.dat in the tar is not a pg_dump table of contents');
+    const tr = reader/* ByteReader */.k.from((async function* () {
+        yield bytes;
+    })());
+    try {
+        const header = await (0,custom/* readHeader */.ay)(tr);
+        return { header, toc: await (0,custom/* readToc */.PP)(tr, header) };
+    }
+    catch (e) {
+        if (!(e instanceof reader/* UnexpectedEOF */.C))
+            throw e;
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_CORRUPT', `the toc.dat in the tar ends inside its TOC (${e.message})`);
+    }
+}
+/** Walk every member of a tar-format dump, counting each table's rows, and check nothing is missing. */
+async function walkTar(r) {
+    const { header, toc } = await readTocMember(r);
+    const wanted = new Map();
+    // Large objects go to blob_<oid>.dat members and the list blobs.toc, never to the entry's own name.
+    for (const e of toc)
+        if (e.hadDumper && e.filename)
+            wanted.set(e.desc === 'BLOBS' ? 'blobs.toc' : e.filename, e);
+    const out = { header, toc, blocks: 0, dataBytes: 0, tableRows: [] };
+    const blobs = new Set();
+    const listed = [];
+    for (let m = await nextMember(r); m; m = await nextMember(r)) {
+        const entry = wanted.get(m.name);
+        wanted.delete(m.name);
+        if (m.name === 'blobs.toc') {
+            out.blocks++;
+            const text = (await readWhole(r, m)).toString('utf8');
+            for (const line of text.split('\n'))
+                listed.push(...line.trim().split(' ').slice(1, 2));
+            continue;
+        }
+        const rows = new blocks/* RowCounter */.Ni();
+        await readMember(r, m, (b) => rows.add(b));
+        if (!entry && !/^blob_\d+\.dat$/.test(m.name))
+            continue;
+        if (!entry)
+            blobs.add(m.name);
+        out.blocks++;
+        out.dataBytes += m.size;
+        if (entry?.desc === 'TABLE DATA' && entry.copy)
+            out.tableRows.push({ schema: entry.namespace ?? '', table: entry.tag, rows: rows.rows(m.size) });
+    }
+    await endBlock(r);
+    const missing = [...wanted.values()];
+    if (missing[0]) {
+        const e = missing[0];
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the tar has no member ${e.desc === 'BLOBS' ? 'blobs.toc' : e.filename} for ${(0,custom/* entryName */.MB)(e)}${missing.length > 1 ? ` (nor ${missing.length - 1} more)` : ''}`, { member: e.filename ?? '', missing: missing.length });
+    }
+    const lost = listed.find((b) => !blobs.has(b));
+    if (lost)
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the tar has no member ${lost} for a large object`);
+    return out;
+}
+/** The second zero block, and nothing but zeros after it. */
+async function endBlock(r) {
+    const at = r.offset;
+    if (!(await r.fill(BLOCK))) {
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the tar ends at byte ${at + r.available()}, inside its end-of-archive blocks`);
+    }
+    for (;;) {
+        const start = r.offset;
+        const junk = r.bytes(r.available()).findIndex((x) => x !== 0);
+        if (junk !== -1) {
+            throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_CORRUPT', `bytes after the tar's end-of-archive blocks (at byte ${start + junk})`, { offset: start + junk });
+        }
+        if (!(await r.fill(1)))
+            return;
+    }
+}
+
+// EXTERNAL MODULE: ./src/archive/wrapper.ts
+var wrapper = __nccwpck_require__(2405);
 ;// CONCATENATED MODULE: ./src/archive/inspect.ts
+
 
 
 
@@ -44726,15 +45287,15 @@ function summarize(toc) {
     };
 }
 const PLAIN_END = /PostgreSQL database (cluster )?dump complete/;
-const inspect_TAIL = 4096;
+const TAIL = 4096;
 /** SQL that runs a program on the server or reads or writes its files when the dump is restored. */
 function accessProblem(where, what, statement) {
     const shown = statement.length > 120 ? `${statement.slice(0, 120)}…` : statement;
-    return new ArchiveProblem('DUMP_SERVER_ACCESS', `${where}: ${what} when the dump is restored (pg_dump never writes this): ${shown.replace(/\s+/g, ' ')}`, { where, what });
+    return new archive_problem/* ArchiveProblem */.O('DUMP_SERVER_ACCESS', `${where}: ${what} when the dump is restored (pg_dump never writes this): ${shown.replace(/\s+/g, ' ')}`, { where, what });
 }
 function accessProblems(toc) {
     return toc.flatMap((e) => e.serverAccess
-        ? [accessProblem(`TOC entry ${entryName(e)}`, e.serverAccess.what, e.serverAccess.statement)]
+        ? [accessProblem(`TOC entry ${(0,custom/* entryName */.MB)(e)}`, e.serverAccess.what, e.serverAccess.statement)]
         : []);
 }
 const ownerNeedle = Buffer.from(' OWNER TO ');
@@ -44777,7 +45338,7 @@ async function scanPlain(chunks, first, out) {
     const roles = (buf) => collectRoles(buf, owners, grantees);
     // pg_dumpall writes the role memberships there are, pg_execute_server_program's among them.
     const cluster = /PostgreSQL database cluster dump/.test(headText);
-    const scanner = new SqlScanner((what, statement) => {
+    const scanner = new sqlscan/* SqlScanner */.pT((what, statement) => {
         if (!(cluster && what.startsWith('a grant of')))
             out.problems.push(accessProblem('a statement', what, statement));
     });
@@ -44800,12 +45361,14 @@ async function scanPlain(chunks, first, out) {
             roles(seam);
         }
         tail =
-            chunk.length >= inspect_TAIL
-                ? chunk.subarray(chunk.length - inspect_TAIL)
-                : Buffer.concat([tail, chunk]).subarray(-inspect_TAIL);
+            chunk.length >= TAIL
+                ? chunk.subarray(chunk.length - TAIL)
+                : Buffer.concat([tail, chunk]).subarray(-TAIL);
     }
     out.tableRows = scan.end();
     scanner.end();
+    if (fromPgDump)
+        out.problems.push(...plainDataNotDumped(scan.tables, out.tableRows));
     out.problems.push(...hazardProblems(scan));
     out.dataBytes = bytes;
     out.toc = {
@@ -44819,10 +45382,10 @@ async function scanPlain(chunks, first, out) {
         grantees: [...grantees].sort(),
     };
     if (!fromPgDump) {
-        out.problems.push(new ArchiveProblem('FORMAT_UNSUPPORTED', 'a SQL script not written by pg_dump: nothing marks where it should end, so truncation cannot be ruled out'));
+        out.problems.push(new archive_problem/* ArchiveProblem */.O('FORMAT_UNSUPPORTED', 'a SQL script not written by pg_dump: nothing marks where it should end, so truncation cannot be ruled out'));
     }
     else if (!PLAIN_END.test(tail.toString('utf8'))) {
-        out.problems.push(new ArchiveProblem('ARCHIVE_TRUNCATED', `the plain dump ends without pg_dump's closing "dump complete" line (${bytes} bytes read)`, { bytes }));
+        out.problems.push(new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the plain dump ends without pg_dump's closing "dump complete" line (${bytes} bytes read)`, { bytes }));
     }
 }
 /** A plain dump's hazards as problems: one per rule, naming the first line and how many there are. */
@@ -44845,7 +45408,7 @@ function hazardProblems(scan) {
         const more = hits.length > 1
             ? ` (${scan.count > scan.hazards.length ? 'at least ' : ''}${hits.length - 1} more)`
             : '';
-        out.push(new ArchiveProblem(g.rule, `line ${first.line}: ${what}${more}; nothing of the dump was run`, {
+        out.push(new archive_problem/* ArchiveProblem */.O(g.rule, `line ${first.line}: ${what}${more}; nothing of the dump was run`, {
             line: first.line,
             count: hits.length,
         }));
@@ -44878,11 +45441,6 @@ async function peek(src, n) {
     }
     return { head, all: all() };
 }
-function gunzip(src) {
-    const gz = external_node_zlib_default().createGunzip({ chunkSize: 1024 * 1024 });
-    (0,external_node_stream_.pipeline)(external_node_stream_.Readable.from(src, { objectMode: false }), gz, () => { });
-    return gz;
-}
 function isTar(head) {
     return head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
 }
@@ -44901,32 +45459,32 @@ async function parseDump(src, out, lanes) {
     const { head, all } = await peek(src, 4096);
     if (head.length === 0) {
         out.format = 'unknown';
-        throw new ArchiveProblem('ARCHIVE_UNREADABLE', out.wrapper ? 'the gzip file holds nothing' : 'the file is empty');
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_UNREADABLE', out.wrapper ? `the ${out.wrapper} file holds nothing` : 'the file is empty');
     }
     if (head.subarray(0, 5).toString('latin1') === 'PGDMP') {
-        const r = ByteReader.from(all);
+        const r = reader/* ByteReader */.k.from(all);
         try {
-            const h = await readHeader(r);
+            const h = await (0,custom/* readHeader */.ay)(r);
             out.header = h;
             out.format = h.format;
             out.compression = h.compression;
             out.serverVersion = h.serverVersion;
             out.pgDumpVersion = h.pgDumpVersion;
             if (h.format !== 'custom') {
-                throw new ArchiveProblem('FORMAT_UNSUPPORTED', 'a table of contents (toc.dat) on its own: give the directory of a directory-format dump as the source');
+                throw new archive_problem/* ArchiveProblem */.O('FORMAT_UNSUPPORTED', 'a table of contents (toc.dat) on its own: give the directory of a directory-format dump as the source');
             }
-            const toc = await readToc(r, h);
+            const toc = await (0,custom/* readToc */.PP)(r, h);
             out.toc = summarize(toc);
-            out.problems.push(...accessProblems(toc));
+            out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
             out.noOffsets = toc.some((e) => e.dataState === 'not-set');
-            const walked = await walkCustomData(r, h, toc, lanes);
+            const walked = await (0,custom/* walkCustomData */.r8)(r, h, toc, lanes);
             out.dataBlocks = walked.blocks;
             out.dataBytes = walked.dataBytes;
             out.tableRows = walked.tableRows;
         }
         catch (e) {
             if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
-                throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the archive ends inside its header or table of contents (${e.message})`);
+                throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the archive ends inside its header or table of contents (${e.message})`);
             }
             throw e;
         }
@@ -44934,7 +45492,17 @@ async function parseDump(src, out, lanes) {
     }
     if (isTar(head)) {
         out.format = 'tar';
-        throw new ArchiveProblem('FORMAT_UNSUPPORTED', 'a tar-format dump (pg_dump -Ft): Restorable reads custom, directory and plain dumps');
+        const walked = await walkTar(reader/* ByteReader */.k.from(all));
+        out.header = walked.header;
+        out.compression = walked.header.compression;
+        out.serverVersion = walked.header.serverVersion;
+        out.pgDumpVersion = walked.header.pgDumpVersion;
+        out.toc = summarize(walked.toc);
+        out.problems.push(...accessProblems(walked.toc), ...tocDataNotDumped(walked.toc));
+        out.dataBlocks = walked.blocks;
+        out.dataBytes = walked.dataBytes;
+        out.tableRows = walked.tableRows;
+        return;
     }
     if (looksLikeText(head)) {
         out.format = 'plain';
@@ -44942,24 +45510,18 @@ async function parseDump(src, out, lanes) {
         return;
     }
     out.format = 'unknown';
-    throw new ArchiveProblem('ARCHIVE_UNREADABLE', `not a pg_dump archive nor a SQL dump (it starts with bytes ${head.subarray(0, 8).toString('hex')})`, { firstBytes: head.subarray(0, 8).toString('hex') });
+    throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_UNREADABLE', `not a pg_dump archive nor a SQL dump (it starts with bytes ${head.subarray(0, 8).toString('hex')})`, { firstBytes: head.subarray(0, 8).toString('hex') });
 }
 function record(out, e) {
-    if (e instanceof ArchiveProblem)
-        out.problems.push(e);
-    else if (e instanceof Error && e.code?.startsWith('Z_')) {
-        const code = e.code;
-        out.problems.push(code === 'Z_BUF_ERROR'
-            ? new ArchiveProblem('ARCHIVE_TRUNCATED', `the gzip stream around the dump ends early (${e.message})`)
-            : new ArchiveProblem('COMPRESSION_CORRUPT', `the gzip stream around the dump is damaged (${e.message})`, {
-                zlib: code ?? '',
-            }));
-    }
-    else
+    if (e instanceof archive_problem/* ArchiveProblem */.O)
+        return void out.problems.push(e);
+    const problem = out.wrapper ? (0,wrapper/* wrapperProblem */.px)(out.wrapper, e) : undefined;
+    if (!problem)
         throw e;
+    out.problems.push(problem);
 }
 /**
- * One pass over a backup's bytes: hash them (SHA-256, and MD5 when asked), undo a gzip wrapper,
+ * One pass over a backup's bytes: hash them (SHA-256, and MD5 when asked), undo a whole-file wrapper,
  * parse the header and TOC, and walk every data block to the end, decompressing as it goes.
  * Errors in the source (a failed download) are thrown; problems with the dump are recorded.
  */
@@ -44990,10 +45552,16 @@ async function inspectStream(src, opts = {}) {
     };
     const parse = async () => {
         try {
-            const { head, all } = await peek(q, 2);
-            if (head[0] === 0x1f && head[1] === 0x8b) {
-                out.wrapper = 'gzip';
-                await parseDump(gunzip(all), out);
+            const { head, all } = await peek(q, wrapper/* WRAPPER_MAGIC_BYTES */.aM);
+            out.wrapper = (0,wrapper/* wrapperOf */.pO)(head);
+            if (out.wrapper) {
+                const inner = (0,wrapper/* unwrap */.oA)(out.wrapper, all);
+                try {
+                    await parseDump(inner.bytes, out);
+                }
+                catch (e) {
+                    throw (await inner.rest()) ?? e;
+                }
             }
             else {
                 await parseDump(all, out, opts.file ? { file: opts.file, count: LANES, complete: !opts.fileGrows } : undefined);
@@ -45027,32 +45595,32 @@ async function inspectDirectory(dir) {
     try {
         const tocPath = external_node_path_default().join(dir, 'toc.dat');
         out.size = external_node_fs_default().statSync(tocPath).size;
-        const r = ByteReader.from(fileChunks(tocPath));
+        const r = reader/* ByteReader */.k.from((0,lanes/* fileChunks */.T9)(tocPath));
         if (!(await r.fill(5)) || r.bytes(5).toString('latin1') !== 'PGDMP') {
-            throw new ArchiveProblem('ARCHIVE_UNREADABLE', 'toc.dat is not a pg_dump table of contents');
+            throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_UNREADABLE', 'toc.dat is not a pg_dump table of contents');
         }
-        const h = await readHeader(ByteReader.from(fileChunks(tocPath)));
+        const h = await (0,custom/* readHeader */.ay)(reader/* ByteReader */.k.from((0,lanes/* fileChunks */.T9)(tocPath)));
         out.header = { ...h, format: 'directory' };
         out.compression = h.compression;
         out.serverVersion = h.serverVersion;
         out.pgDumpVersion = h.pgDumpVersion;
-        const r2 = ByteReader.from(fileChunks(tocPath));
-        await readHeader(r2);
-        const toc = await readToc(r2, h);
+        const r2 = reader/* ByteReader */.k.from((0,lanes/* fileChunks */.T9)(tocPath));
+        await (0,custom/* readHeader */.ay)(r2);
+        const toc = await (0,custom/* readToc */.PP)(r2, h);
         out.toc = summarize(toc);
-        out.problems.push(...accessProblems(toc));
+        out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
         const suffix = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
         const rows = [];
         const walkFile = async (name, what, table) => {
             const file = external_node_path_default().join(dir, name + suffix[h.compression]);
             if (!external_node_fs_default().existsSync(file)) {
-                throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the data file ${external_node_path_default().basename(file)} of ${what} is missing`, {
+                throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the data file ${external_node_path_default().basename(file)} of ${what} is missing`, {
                     file: external_node_path_default().basename(file),
                 });
             }
             out.size += external_node_fs_default().statSync(file).size;
-            const dec = decoderFor(h.compression === 'gzip' ? 'gzipFile' : h.compression, what, !!table);
-            for await (const b of fileChunks(file)) {
+            const dec = (0,blocks/* decoderFor */.oe)(h.compression === 'gzip' ? 'gzipFile' : h.compression, what, !!table);
+            for await (const b of (0,lanes/* fileChunks */.T9)(file)) {
                 const p = dec.push(b);
                 if (p)
                     await p;
@@ -45069,24 +45637,24 @@ async function inspectDirectory(dir) {
             if (e.filename.endsWith('.toc')) {
                 const list = external_node_path_default().join(dir, e.filename);
                 if (!external_node_fs_default().existsSync(list))
-                    throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the large-object list ${e.filename} is missing`);
+                    throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the large-object list ${e.filename} is missing`);
                 for (const line of external_node_fs_default().readFileSync(list, 'utf8').split('\n')) {
                     const blob = line.trim().split(' ')[1];
                     if (blob)
-                        await walkFile(blob, `large objects of ${entryName(e)}`);
+                        await walkFile(blob, `large objects of ${(0,custom/* entryName */.MB)(e)}`);
                 }
             }
             else {
-                await walkFile(e.filename, entryName(e), e.desc === 'TABLE DATA' ? e : undefined);
+                await walkFile(e.filename, (0,custom/* entryName */.MB)(e), e.desc === 'TABLE DATA' ? e : undefined);
             }
         }
         out.tableRows = rows;
     }
     catch (e) {
-        if (e instanceof ArchiveProblem)
+        if (e instanceof archive_problem/* ArchiveProblem */.O)
             out.problems.push(e);
         else if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
-            out.problems.push(new ArchiveProblem('ARCHIVE_TRUNCATED', `toc.dat ends early (${e.message})`));
+            out.problems.push(new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `toc.dat ends early (${e.message})`));
         }
         else
             throw e;
@@ -45285,7 +45853,7 @@ async function inspect(b, expected) {
         return { insp };
     }
     if (local) {
-        const insp = await inspectStream(fileChunks(local), { md5: expected?.algorithm === 'md5', file: local });
+        const insp = await inspectStream((0,lanes/* fileChunks */.T9)(local), { md5: expected?.algorithm === 'md5', file: local });
         facts.localPath = local;
         return { insp };
     }
@@ -45377,8 +45945,7 @@ function schemaNotRun(b, schemaSkip) {
         return `NOT RUN: the dump runs programs, touches server files or acts outside its database when restored (${unsafe.rule}), so nothing of it was run`;
     if (ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) ||
         !ins.format ||
-        ins.format === 'unknown' ||
-        ins.format === 'tar')
+        ins.format === 'unknown')
         return 'the archive could not be read';
     return undefined;
 }
@@ -45420,7 +45987,7 @@ async function replaySchema(b) {
         const input = {
             format: ins.format,
             path: b.facts.localPath,
-            gzip: ins.wrapper === 'gzip',
+            wrapper: ins.wrapper,
         };
         replay = await (0,restore/* restoreDump */.nE)(tools.client, await replayTarget(cluster, ins), input, {
             jobs: 1,
@@ -45444,7 +46011,7 @@ async function replaySchema(b) {
 /** What the replay's outcome says: nothing, the notes it made, a full disk, or SCHEMA_REPLAY_FAILED. */
 function replayFindings(replay, version) {
     const notes = replay.findings.filter((x) => x.rule === 'RESTORE_NEEDS_SUPERUSER');
-    // A gzip wrapper that failed under the replay: it loaded only part of the schema.
+    // A wrapper that failed under the replay: it loaded only part of the schema.
     const cut = replay.findings.filter((x) => x.rule === 'COMPRESSION_CORRUPT');
     if (replay.exitCode === 0 && replay.errors === 0)
         return [...cut, ...notes];
@@ -45654,8 +46221,10 @@ const QUERIES = [
     `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' '
           || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
           || CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END
-          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END AS line
+          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END
+          || coalesce(CASE WHEN a.attgenerated <> '' THEN ' as ' ELSE ' default ' END || pg_get_expr(ad.adbin, ad.adrelid), '') AS line
      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
     WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS}
       AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
     `SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ': ' || pg_get_indexdef(i.indexrelid) AS line
@@ -45669,9 +46238,23 @@ const QUERIES = [
      FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
     `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')'
-          || coalesce(' returns ' || pg_get_function_result(p.oid), '') AS line
+          || coalesce(' returns ' || pg_get_function_result(p.oid), '')
+          || ' definition ' || left(md5(CASE WHEN p.prokind = 'a' THEN p.prosrc ELSE pg_get_functiondef(p.oid) END), 12) AS line
      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_proc', 'p.oid')}`,
+    `SELECT 'enum ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || ' ('
+          || string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) || ')' AS line
+     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_type', 't.oid')}
+    GROUP BY n.nspname, t.typname`,
+    `SELECT 'domain ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || ' ' || format_type(t.typbasetype, t.typtypmod)
+          || CASE WHEN t.typnotnull THEN ' not null' ELSE '' END || coalesce(' default ' || t.typdefault, '') AS line
+     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE t.typtype = 'd' AND ${USER_NS} AND ${NOT_EXTENSION('pg_type', 't.oid')}`,
+    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || '.' || quote_ident(k.conname) || ': '
+          || pg_get_constraintdef(k.oid) AS line
+     FROM pg_constraint k JOIN pg_type t ON t.oid = k.contypid JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_type', 't.oid')}`,
     `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.tgname) || ': '
           || pg_get_triggerdef(t.oid) AS line
      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -46666,6 +47249,8 @@ function writeBaseline(ctx, source, file) {
 ;// CONCATENATED MODULE: ./src/comparison/stages/structure.ts
 
 
+/** Compare has no reference file to rewrite: what differs is the source against the target. */
+const FIX = 'If the source is a live database whose schema changed since the backup, compare against a baseline written at backup time (`write-baseline`); otherwise the backup or the restore lost the change: find which object and why.';
 /** The structure stage: the source's catalog objects against the target's (structure: true). */
 async function structureStage(ctx, src, tgt) {
     const { pipe } = ctx;
@@ -46680,9 +47265,9 @@ async function structureStage(ctx, src, tgt) {
             const show = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
             const findings = [];
             if (missing.length)
-                findings.push((0,report_findings/* finding */.gk)('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`, { evidence: { missing: missing.length } }));
+                findings.push((0,report_findings/* finding */.gk)('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`, { evidence: { missing: missing.length }, fix: FIX }));
             if (unexpected.length)
-                findings.push((0,report_findings/* finding */.gk)('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`, { evidence: { unexpected: unexpected.length } }));
+                findings.push((0,report_findings/* finding */.gk)('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`, { evidence: { unexpected: unexpected.length }, fix: FIX }));
             return { findings };
         });
     }
@@ -47193,17 +47778,29 @@ function errorMessage(err) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   FH: () => (/* binding */ FilterError),
 /* harmony export */   HZ: () => (/* binding */ runSync),
+/* harmony export */   L: () => (/* binding */ onPath),
 /* harmony export */   cO: () => (/* binding */ userCommandEnv),
 /* harmony export */   eF: () => (/* binding */ run),
-/* harmony export */   jX: () => (/* binding */ isRoot)
+/* harmony export */   jX: () => (/* binding */ isRoot),
+/* harmony export */   u8: () => (/* binding */ filterProcess)
 /* harmony export */ });
 /* unused harmony exports childEnv, asUser */
 /* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1421);
 /* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_child_process__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8161);
-/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4296);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8161);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_3__);
+/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(7075);
+/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_4___default = /*#__PURE__*/__nccwpck_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_4__);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4296);
+
+
+
 
 
 
@@ -47276,7 +47873,7 @@ function runSync(cmd, args, user, env,
 timeoutMs) {
     const [file, argv] = asUser(user, cmd, args);
     const r = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawnSync)(file, argv, {
-        cwd: node_os__WEBPACK_IMPORTED_MODULE_1___default().tmpdir(),
+        cwd: node_os__WEBPACK_IMPORTED_MODULE_2___default().tmpdir(),
         env: childEnv(env),
         ...(timeoutMs ? { timeout: timeoutMs, killSignal: 'SIGKILL' } : {}),
         stdio: ['ignore', 'ignore', 'pipe'],
@@ -47298,7 +47895,7 @@ function run(cmd, args, opts = {}) {
         const child = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)(file, argv, {
             env: childEnv(opts.env, opts.inherit),
             // A user we switch to may not be allowed into our working directory.
-            cwd: opts.cwd ?? (switching ? node_os__WEBPACK_IMPORTED_MODULE_1___default().tmpdir() : undefined),
+            cwd: opts.cwd ?? (switching ? node_os__WEBPACK_IMPORTED_MODULE_2___default().tmpdir() : undefined),
             stdio: ['pipe', 'pipe', 'pipe'],
             ...(opts.group ? { detached: true } : {}),
         });
@@ -47349,7 +47946,7 @@ function run(cmd, args, opts = {}) {
                 clearTimeout(timer);
             unhook();
             if (e.code === 'ENOENT')
-                reject(new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ToolMissingError */ .hc(cmd, opts.install ?? `install ${cmd}`));
+                reject(new _errors_js__WEBPACK_IMPORTED_MODULE_5__/* .ToolMissingError */ .hc(cmd, opts.install ?? `install ${cmd}`));
             else
                 reject(e);
         });
@@ -47377,6 +47974,73 @@ function run(cmd, args, opts = {}) {
         else {
             opts.stdin.on('error', (e) => child.stdin.destroy(e));
             opts.stdin.pipe(child.stdin);
+        }
+    });
+}
+/** A filter program's failure: its exit status and what it said on standard error. */
+class FilterError extends Error {
+    program;
+    code;
+    constructor(program, code, message) {
+        super(message);
+        this.program = program;
+        this.code = code;
+    }
+}
+/**
+ * A program that reads standard input and writes standard output (`xz -dc`), as one stream: bytes
+ * written go to its input, its output is read, with backpressure both ways. The stream errors with
+ * FilterError when the program exits other than 0, ToolMissingError when it is not installed.
+ */
+function filterProcess(cmd, args, install) {
+    const child = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)(cmd, args, { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const err = new TailBuffer(64 * 1024);
+    child.stderr.on('data', (b) => err.push(b));
+    child.stdin.on('error', () => { });
+    const stream = new node_stream__WEBPACK_IMPORTED_MODULE_4__.Duplex({
+        write(chunk, _enc, cb) {
+            if (child.stdin.write(chunk))
+                cb();
+            else
+                child.stdin.once('drain', () => cb());
+        },
+        final(cb) {
+            child.stdin.end();
+            cb();
+        },
+        read() {
+            child.stdout.resume();
+        },
+        destroy(e, cb) {
+            if (child.exitCode === null)
+                child.kill('SIGKILL');
+            cb(e);
+        },
+    });
+    child.stdout.on('data', (b) => {
+        if (!stream.push(b))
+            child.stdout.pause();
+    });
+    child.on('error', (e) => stream.destroy(e.code === 'ENOENT' ? new _errors_js__WEBPACK_IMPORTED_MODULE_5__/* .ToolMissingError */ .hc(cmd, install) : e));
+    child.on('close', (code, signal) => {
+        if (code === 0)
+            return void stream.push(null);
+        // Its own first word on what went wrong (bzip2 follows it with paragraphs of advice).
+        const lines = err.toString().trim().split('\n');
+        const said = lines.find((l) => l.startsWith(`${cmd}:`)) ?? lines.pop() ?? '';
+        stream.destroy(new FilterError(cmd, code, said || `${cmd} stopped (${signal ?? `exit ${code}`})`));
+    });
+    return stream;
+}
+/** Whether a program of that name is on PATH (to choose between ways of doing one thing). */
+function onPath(cmd) {
+    return (process.env.PATH ?? '').split((node_path__WEBPACK_IMPORTED_MODULE_3___default().delimiter)).some((dir) => {
+        try {
+            node_fs__WEBPACK_IMPORTED_MODULE_1___default().accessSync(node_path__WEBPACK_IMPORTED_MODULE_3___default().join(dir, cmd), (node_fs__WEBPACK_IMPORTED_MODULE_1___default().constants).X_OK);
+            return true;
+        }
+        catch {
+            return false;
         }
     });
 }
@@ -47880,7 +48544,7 @@ async function createSampleDatabase(cluster, name = 'shop', scale = 1000) {
 }
 /**
  * pg_dump a database of the cluster with the pg_dump that matches it, into `file`.
- * `format`: c (custom), d (directory), p (plain). Writes `<file>.sha256` when asked.
+ * `format`: c (custom), d (directory), p (plain), t (tar). Writes `<file>.sha256` when asked.
  */
 async function dumpDatabase(cluster, database, file, opts = {}) {
     const pgDump = await (0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_5__/* .pick */ .Up)('pg_dump', cluster.major);
@@ -48091,9 +48755,12 @@ const SEQUENCE_LINKS = `
     JOIN pg_class t ON t.oid = link.relid JOIN pg_namespace tn ON tn.oid = t.relnamespace
     JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = link.attnum
    WHERE a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype)`;
-/** A sequence whose next value is not above max() of its column makes the next insert collide. */
-async function checkSequences(c) {
-    const links = (await c.query(SEQUENCE_LINKS)).rows;
+/**
+ * A sequence whose next value is not above max() of its column makes the next insert collide.
+ * `only`: check just these sequences (the live database's, for those behind in the restore).
+ */
+async function checkSequences(c, only) {
+    const links = (await c.query(SEQUENCE_LINKS)).rows.filter((l) => !only || only.has(l.seq));
     const findings = [];
     for (const l of links) {
         if (Number(l.inc) <= 0)
@@ -48205,6 +48872,30 @@ function checkCollation(dumped, target) {
         (0,report_findings/* finding */.gk)('COLLATION_UNVERIFIABLE', STAGE, `the dump does not record the version of collation ${want}, so the target's C library cannot be compared with production's`),
     ];
 }
+/**
+ * SEQUENCE_BEHIND in the restore, told whether the live database (a compare source) has the same
+ * problem: then it is the database's bug, which the dump copied faithfully, not the backup's.
+ */
+function sequencesAgainstLive(restored, live) {
+    const liveBehind = new Map(live.map((f) => [String(f.evidence?.sequence), f]));
+    return restored.map((f) => {
+        if (f.rule !== 'SEQUENCE_BEHIND')
+            return f;
+        const same = liveBehind.get(String(f.evidence?.sequence));
+        if (!same)
+            return {
+                ...f,
+                message: `${f.message}; the live database's sequence is ahead of its column, so the dump caught it behind (taken while rows were inserted, or restored over an old schema)`,
+                evidence: { ...f.evidence, liveBehind: false },
+            };
+        return {
+            ...f,
+            message: `${f.message}; the live database has the same problem (it would hand out ${same.evidence?.next}, its column holds ${same.evidence?.max}): the database's bug, not the backup's`,
+            evidence: { ...f.evidence, liveBehind: true },
+            fix: `On the live database: ${same.fix ?? ''}`,
+        };
+    });
+}
 
 ;// CONCATENATED MODULE: ./src/drill/stages/integrity.ts
 
@@ -48218,7 +48909,7 @@ async function integrityStage(t) {
         let notRun;
         await (0,postgres_client/* withClient */.SV)(t.conn, async (c) => {
             if (opts.tier !== 'schema' && integ.sequences !== false)
-                findings.push(...(await checkSequences(c)).findings);
+                findings.push(...(await sequenceFindings(c, opts.compare?.source)));
             if (opts.tier === 'full' && integ['validate-constraints'] !== false)
                 findings.push(...(await validateConstraints(c)).findings);
             if (integ.amcheck) {
@@ -48233,6 +48924,16 @@ async function integrityStage(t) {
             findings.push(...checkCollation(t.ins.toc?.database, t.collation));
         return { findings, ...(notRun ? { notRun } : {}) };
     });
+}
+/** The restore's sequences; those behind checked on the live database too, when it is a compare source. */
+async function sequenceFindings(c, live) {
+    const restored = (await checkSequences(c)).findings;
+    const behind = new Set(restored.map((f) => String(f.evidence?.sequence)));
+    if (!live || behind.size === 0)
+        return restored;
+    // A live database that cannot be reached is the compare stage's to say; the restore's findings stand.
+    const onLive = await (0,postgres_client/* withClient */.SV)(live, (l) => checkSequences(l, behind)).catch(() => undefined);
+    return onLive ? sequencesAgainstLive(restored, onLive.findings) : restored;
 }
 
 // EXTERNAL MODULE: external "node:fs"
@@ -48340,9 +49041,8 @@ var external_node_os_ = __nccwpck_require__(8161);
 var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
 // EXTERNAL MODULE: external "node:stream/promises"
 var promises_ = __nccwpck_require__(6466);
-// EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(8522);
-var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_node_zlib_);
+// EXTERNAL MODULE: ./src/archive/wrapper.ts
+var archive_wrapper = __nccwpck_require__(2405);
 // EXTERNAL MODULE: ./src/backup/tools.ts
 var backup_tools = __nccwpck_require__(8865);
 // EXTERNAL MODULE: ./src/core/disk.ts
@@ -48409,16 +49109,17 @@ async function restoreStage(t) {
 }
 /**
  * The dump as the restore reads it. pg_restore --jobs, and the sample tier's --list, need a file it
- * can seek in: a gzip'd custom dump is unpacked first (into the drill's folder, removed after).
+ * can seek in: a compressed custom dump is unpacked first (into the drill's folder, removed after).
  */
 async function seekableInput(t, format) {
     const file = t.backup.localPath;
-    const gzip = t.ins.wrapper === 'gzip';
-    if (!(gzip && format === 'custom' && (t.opts.jobs > 1 || t.opts.tier === 'sample')))
-        return { input: { format, path: file, gzip } };
-    const unpacked = t.work.partial(`${external_node_path_default().basename(file).replace(/\.gz$/, '')}.unpacked`);
+    const wrapper = t.ins.wrapper;
+    const seeks = t.opts.tier === 'sample' || (format === 'custom' && t.opts.jobs > 1);
+    if (!(wrapper && format !== 'plain' && seeks))
+        return { input: { format, path: file, wrapper } };
+    const unpacked = t.work.partial(`${external_node_path_default().basename(file).replace(/\.(gz|zst|lz4|xz|bz2)$/, '')}.unpacked`);
     try {
-        await (0,promises_.pipeline)(external_node_fs_default().createReadStream(file), external_node_zlib_default().createGunzip(), external_node_fs_default().createWriteStream(unpacked));
+        await (0,promises_.pipeline)(external_node_fs_default().createReadStream(file), (0,archive_wrapper/* unwrapStep */.oP)(wrapper), external_node_fs_default().createWriteStream(unpacked));
     }
     catch (e) {
         t.work.discard(unpacked);
@@ -48427,7 +49128,7 @@ async function seekableInput(t, format) {
         const what = `the unpacked copy of ${t.backup.name}`;
         return { findings: [(0,disk/* diskFull */.xg)('restore', t.work.workDir, what, { fix: UNPACK_FIX })] };
     }
-    return { input: { format, path: unpacked, gzip: false }, unpacked };
+    return { input: { format, path: unpacked, wrapper: null }, unpacked };
 }
 /** The restore itself, its findings read for a full disk, and the restored tables counted. */
 async function restoreInto(t, client, input) {
@@ -48439,7 +49140,7 @@ async function restoreInto(t, client, input) {
             roles: opts.roles,
             schemaOnly: true,
         });
-        const rows = await restoreSampleData(client, t, input.path);
+        const rows = await restoreSampleData(client, t, input);
         findings.push(...schema.findings, ...rows.findings);
         t.result.restore = {
             tool: schema.tool,
@@ -48459,7 +49160,7 @@ async function restoreInto(t, client, input) {
             tool: r.tool,
             seconds: r.seconds,
             exitCode: r.exitCode,
-            jobs: input.gzip ? 1 : opts.jobs,
+            jobs: input.wrapper || input.format === 'tar' ? 1 : opts.jobs,
         };
     }
     const out = restoreDiskFull(findings, t.target.kind, t.backup);
@@ -48501,8 +49202,9 @@ function restoreDiskFull(findings, kind, backup) {
  * list. The schema is in place with its foreign keys, so a sampled table whose parent is not sampled
  * would fail them: as a superuser, the load disables triggers (pg_restore --disable-triggers).
  */
-async function restoreSampleData(pgRestore, t, file) {
+async function restoreSampleData(pgRestore, t, input) {
     const { conn, opts, work } = t;
+    const file = input.path;
     const list = await (0,exec/* run */.eF)(pgRestore.path, ['--list', file]);
     const wanted = new Set(opts.sampleTables);
     const lines = list.stdout.split('\n').filter((l) => {
@@ -48523,7 +49225,8 @@ async function restoreSampleData(pgRestore, t, file) {
             conn.database,
             '--use-list',
             listFile,
-            ...(opts.jobs > 1 ? ['--jobs', String(opts.jobs)] : []),
+            // pg_restore restores a tar dump one object at a time only.
+            ...(opts.jobs > 1 && input.format !== 'tar' ? ['--jobs', String(opts.jobs)] : []),
             file,
         ], { env: await (0,restore/* restoreEnv */.Ks)(conn) });
         return {
@@ -48835,8 +49538,8 @@ async function teardownStage(ctx) {
 
 // EXTERNAL MODULE: ./src/archive/plain.ts + 1 modules
 var plain = __nccwpck_require__(9185);
-// EXTERNAL MODULE: ./src/backup/verify.ts + 19 modules
-var verify = __nccwpck_require__(1707);
+// EXTERNAL MODULE: ./src/backup/verify.ts + 12 modules
+var verify = __nccwpck_require__(3978);
 ;// CONCATENATED MODULE: ./src/drill/stages/verify.ts
 
 
@@ -48988,10 +49691,10 @@ async function volumeStage(t) {
         const dumped = result.backup?.tableRows;
         if (opts.tier === 'full' && dumped)
             findings.push(...(await (0,postgres_client/* withClient */.SV)(conn, (c) => rowsLost(c, dumped, counts, 'volume'))));
-        for (const [table, rule] of Object.entries(opts.config.volume?.tables ?? {})) {
-            if (!sampled(table))
-                continue;
-            const n = byTable.get(table);
+        const minimums = Object.entries(opts.config.volume?.tables ?? {}).filter(([table]) => sampled(table));
+        const parts = await (0,postgres_tables/* partitionCounts */.Ze)(conn, minimums.map(([table]) => table).filter((table) => !byTable.has(table)));
+        for (const [table, rule] of minimums) {
+            const n = byTable.get(table) ?? parts.get(table);
             if (n === undefined)
                 findings.push((0,report_findings/* finding */.gk)('VOLUME_TABLE_MISSING', 'volume', `table ${table} (named in the config) is not in the restored database`, { evidence: { table } }));
             else if (n < rule.min) {
@@ -54919,9 +55622,8 @@ async function runRecovery(w) {
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7075);
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var node_zlib__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8522);
-/* harmony import */ var node_zlib__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_zlib__WEBPACK_IMPORTED_MODULE_3__);
-/* harmony import */ var _archive_plain_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9185);
+/* harmony import */ var _archive_plain_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(9185);
+/* harmony import */ var _archive_wrapper_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2405);
 /* harmony import */ var _core_disk_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(418);
 /* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(2642);
 /* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(9334);
@@ -55068,14 +55770,14 @@ class PlainDumpFilter extends node_stream__WEBPACK_IMPORTED_MODULE_2__.Transform
     leaveOut;
     /** Hazards met while loading: verify's walk refuses such a dump first, so this is a second line. */
     hazards = [];
-    judge = new _archive_plain_js__WEBPACK_IMPORTED_MODULE_4__/* .PlainJudge */ .SF();
+    judge = new _archive_plain_js__WEBPACK_IMPORTED_MODULE_3__/* .PlainJudge */ .SF();
     pieces;
     out = [];
     skippingCopy = false;
     constructor(leaveOut) {
         super();
         this.leaveOut = leaveOut;
-        this.pieces = new _archive_plain_js__WEBPACK_IMPORTED_MODULE_4__/* .PlainPieces */ .yw((p) => this.piece(p));
+        this.pieces = new _archive_plain_js__WEBPACK_IMPORTED_MODULE_3__/* .PlainPieces */ .yw((p) => this.piece(p));
         if (leaveOut.restrictKey)
             this.out.push(`\\restrict ${leaveOut.restrictKey}\n`);
     }
@@ -55108,7 +55810,7 @@ class PlainDumpFilter extends node_stream__WEBPACK_IMPORTED_MODULE_2__.Transform
                 this.skippingCopy = false;
             return;
         }
-        const code = (0,_archive_plain_js__WEBPACK_IMPORTED_MODULE_4__/* .codeOf */ .$N)(p.text);
+        const code = (0,_archive_plain_js__WEBPACK_IMPORTED_MODULE_3__/* .codeOf */ .$N)(p.text);
         if (this.leaveOut.schemaOnly && /^COPY\b/i.test(code)) {
             this.skippingCopy = true;
             return;
@@ -55152,11 +55854,14 @@ async function restoreEnv(target) {
 function hazardFinding(stage, hazard, count) {
     return (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)(hazard.kind === 'meta' || hazard.kind === 'copy-escape' ? 'PLAIN_META_COMMAND' : 'DUMP_OUTSIDE_DATABASE', stage, `line ${hazard.line}: ${hazard.text}; left out of what psql loaded`, { evidence: { line: hazard.line, count } });
 }
-/** Reading or un-gzipping the dump failed while the restore program read it: it got only part. */
-function unpackFinding(stage, tool, error) {
+/** Reading or decompressing the dump failed while the restore program read it: it got only part. */
+function unpackFinding(stage, tool, error, wrapper) {
     const code = error.code ?? '';
-    const gz = code.startsWith('Z_');
-    return (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)(gz ? 'COMPRESSION_CORRUPT' : 'RESTORE_ERROR', stage, `${gz ? 'the gzip stream around the dump' : 'reading the dump'} failed while ${tool} read it (${error.message}): it got only part of the dump`, { evidence: { error: code || error.message } });
+    const problem = wrapper ? (0,_archive_wrapper_js__WEBPACK_IMPORTED_MODULE_4__/* .wrapperProblem */ .px)(wrapper, error) : undefined;
+    // A decoder this machine lacks (no xz installed) is the restore's trouble, not the backup's.
+    const damaged = problem !== undefined && problem.rule !== 'FORMAT_UNSUPPORTED';
+    const why = problem?.rule === 'FORMAT_UNSUPPORTED' ? problem.message : error.message;
+    return (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)(damaged ? 'COMPRESSION_CORRUPT' : 'RESTORE_ERROR', stage, `${problem ? `the ${wrapper} stream around the dump` : 'reading the dump'} failed while ${tool} read it (${why}): it got only part of the dump`, { evidence: { error: code || error.message } });
 }
 /**
  * Restore a dump into `target` (an existing, empty database) with `client`: pg_restore for custom and
@@ -55165,13 +55870,13 @@ function unpackFinding(stage, tool, error) {
 async function restoreDump(client, target, input, opts) {
     const stage = opts.stage ?? 'restore';
     const env = await restoreEnv(target);
-    // A damaged gzip wrapper ends the chain with its error (the program's stdin is closed, never left
+    // A damaged wrapper ends the chain with its error (the program's stdin is closed, never left
     // waiting) and is said, however far the program got.
     let unpackError;
     const unpacked = (then) => {
         const file = node_fs__WEBPACK_IMPORTED_MODULE_1___default().createReadStream(input.path);
         const steps = [
-            ...(input.gzip ? [node_zlib__WEBPACK_IMPORTED_MODULE_3___default().createGunzip()] : []),
+            ...(input.wrapper ? [(0,_archive_wrapper_js__WEBPACK_IMPORTED_MODULE_4__/* .unwrapStep */ .oP)(input.wrapper)] : []),
             ...(then ? [then] : []),
         ];
         if (steps.length === 0)
@@ -55199,13 +55904,13 @@ async function restoreDump(client, target, input, opts) {
     else {
         tool = `pg_restore ${client.version}`;
         const args = ['--dbname', target.database];
-        if (opts.jobs > 1 && !input.gzip)
+        if (opts.jobs > 1 && !input.wrapper && input.format !== 'tar')
             args.push('--jobs', String(opts.jobs));
         if (opts.roles === 'ignore')
             args.push('--no-owner', '--no-privileges');
         if (opts.schemaOnly)
             args.push('--schema-only');
-        if (input.gzip)
+        if (input.wrapper)
             res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_6__/* .run */ .eF)(client.path, args, { env, stdin: unpacked() });
         else
             res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_6__/* .run */ .eF)(client.path, [...args, input.path], { env });
@@ -55215,7 +55920,7 @@ async function restoreDump(client, target, input, opts) {
     if (hazard)
         classified.findings.push(hazardFinding(stage, hazard, filter?.hazards.length ?? 1));
     if (unpackError)
-        classified.findings.unshift(unpackFinding(stage, tool, unpackError));
+        classified.findings.unshift(unpackFinding(stage, tool, unpackError, input.wrapper));
     return {
         exitCode: res.code,
         seconds: res.seconds,
@@ -55239,7 +55944,8 @@ async function restoreDump(client, target, input, opts) {
 /* harmony export */   Eh: () => (/* binding */ exactCounts),
 /* harmony export */   I9: () => (/* binding */ freshness),
 /* harmony export */   Mo: () => (/* binding */ filterTables),
-/* harmony export */   WS: () => (/* binding */ listTables)
+/* harmony export */   WS: () => (/* binding */ listTables),
+/* harmony export */   Ze: () => (/* binding */ partitionCounts)
 /* harmony export */ });
 /* harmony import */ var _core_glob_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6085);
 /* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1649);
@@ -55255,6 +55961,20 @@ async function countRows(conn, jobs) {
     const tables = await (0,_client_js__WEBPACK_IMPORTED_MODULE_1__/* .withClient */ .SV)(conn, listTables);
     const counts = await exactCounts(conn, tables, jobs);
     return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
+}
+/**
+ * Exact row counts of those of `names` (`schema.table`) that are partitions: countRows counts a
+ * partitioned table whole, at its root, so a partition named on its own is counted here.
+ */
+async function partitionCounts(conn, names) {
+    if (names.length === 0)
+        return new Map();
+    const parts = await (0,_client_js__WEBPACK_IMPORTED_MODULE_1__/* .withClient */ .SV)(conn, async (c) => (await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relispartition AND c.relkind IN ('r', 'p')`)).rows
+        .map((r) => ({ table: tableName(r.schema, r.name), ...r }))
+        .filter((r) => names.includes(r.table)));
+    return exactCounts(conn, parts, 1);
 }
 /** Every user table with its estimated rows, in one round trip. */
 const TABLES_SQL = `
@@ -55388,14 +56108,20 @@ const RULES = {
     FORMAT_UNSUPPORTED: {
         severity: 'medium',
         kind: 'unverifiable',
-        fires: 'the backup is in a form Restorable cannot walk (tar format, lz4 blocks, a SQL script not from pg_dump)',
-        fix: 'Dump with pg_dump -Fc, -Fd or -Fp, so every block can be checked.',
+        fires: 'the backup is in a form Restorable cannot walk (a SQL script not from pg_dump, an archive version it does not know, a whole-file .xz or .bz2 with no xz or bzip2 program installed)',
+        fix: 'Dump with pg_dump -Fc, -Fd, -Ft or -Fp, so every block can be checked; for .xz and .bz2 backups, install xz-utils and bzip2.',
     },
     COMPRESSION_CORRUPT: {
         severity: 'critical',
         kind: 'problem',
-        fires: 'a compressed stream (gzip around the file, or a data block inside it) does not decompress',
+        fires: 'a compressed stream (gzip, zstd, lz4, xz or bzip2 around the file, or a data block inside it) does not decompress, or fails its checksum',
         fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
+    },
+    DATA_NOT_DUMPED: {
+        severity: 'high',
+        kind: 'problem',
+        fires: "tables the dump creates but holds no rows for: a schema-only dump (pg_dump -s), or tables left out with --exclude-table-data (pg_dump writes a TABLE DATA entry, or a COPY block, for every table whose data it dumped, an empty one too; a partitioned table's rows are its partitions')",
+        fix: 'Dump the data too (drop -s / --schema-only, or the --exclude-table-data pattern). If leaving it out is meant, ignore the rule in restorable.yml with the reason.',
     },
     PLAIN_META_COMMAND: {
         severity: 'critical',
@@ -55605,7 +56331,7 @@ const RULES = {
         severity: 'high',
         kind: 'problem',
         fires: 'a table has fewer rows in the target than in the source, beyond the tolerance (or differs at all, direction both)',
-        fix: 'Compare the table on both sides; rows are missing from the backup or the restore.',
+        fix: 'A live source gains and loses rows while it is compared: allow for that with `tolerance` (per table in restorable.yml), compare against a baseline the backup job wrote at backup time (`write-baseline`), or set `direction`. Otherwise compare the table on both sides: rows are missing from the backup or the restore.',
     },
     COUNT_ESTIMATED: {
         severity: 'info',
@@ -55958,7 +56684,8 @@ class Pipeline {
             }
             const failing = findings.some((f) => !f.ignored && (0,_findings_js__WEBPACK_IMPORTED_MODULE_1__/* .atLeast */ .jZ)(f.severity, this.failOn));
             const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
-            result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };
+            const reason = out.notRun ?? out.note;
+            result = { name, status, seconds: 0, findings, ...(reason ? { reason } : {}) };
         }
         catch (err) {
             if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UserError */ .yo)
@@ -56664,7 +57391,8 @@ function matcher(pattern, input = 'pattern') {
         return (name) => re.test(name);
     return (name) => re.test(name.slice(name.lastIndexOf('/') + 1));
 }
-const DUMP_NAME = /\.(dump|backup|pgdump|sql|bak|tar)(\.gz)?$|\.gz$/i;
+/** A dump's names, bare or in whole-file compression (gzip, zstd, lz4, xz, bzip2). */
+const DUMP_NAME = /\.(dump|backup|pgdump|sql|bak|tar|gz|zst|lz4|xz|bz2)$/i;
 const SIDECAR = /\.(sha256|sha256sum|md5|md5sum|json|log|txt)$|(^|\/)schema\.sql$/i;
 /** What counts as a backup when no pattern is given: dumps by name, and directory-format dumps. */
 function looksLikeBackup(o) {
@@ -56747,7 +57475,7 @@ function countTiers(list, tiers) {
 /* harmony export */   R: () => (/* binding */ runVerify),
 /* harmony export */   c: () => (/* binding */ verifyOutputs)
 /* harmony export */ });
-/* harmony import */ var _backup_verify_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1707);
+/* harmony import */ var _backup_verify_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3978);
 /* harmony import */ var _core_workdir_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(59);
 /* harmony import */ var _report_stages_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1139);
 

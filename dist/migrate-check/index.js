@@ -44623,14 +44623,20 @@ const RULES = {
     FORMAT_UNSUPPORTED: {
         severity: 'medium',
         kind: 'unverifiable',
-        fires: 'the backup is in a form Restorable cannot walk (tar format, lz4 blocks, a SQL script not from pg_dump)',
-        fix: 'Dump with pg_dump -Fc, -Fd or -Fp, so every block can be checked.',
+        fires: 'the backup is in a form Restorable cannot walk (a SQL script not from pg_dump, an archive version it does not know, a whole-file .xz or .bz2 with no xz or bzip2 program installed)',
+        fix: 'Dump with pg_dump -Fc, -Fd, -Ft or -Fp, so every block can be checked; for .xz and .bz2 backups, install xz-utils and bzip2.',
     },
     COMPRESSION_CORRUPT: {
         severity: 'critical',
         kind: 'problem',
-        fires: 'a compressed stream (gzip around the file, or a data block inside it) does not decompress',
+        fires: 'a compressed stream (gzip, zstd, lz4, xz or bzip2 around the file, or a data block inside it) does not decompress, or fails its checksum',
         fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
+    },
+    DATA_NOT_DUMPED: {
+        severity: 'high',
+        kind: 'problem',
+        fires: "tables the dump creates but holds no rows for: a schema-only dump (pg_dump -s), or tables left out with --exclude-table-data (pg_dump writes a TABLE DATA entry, or a COPY block, for every table whose data it dumped, an empty one too; a partitioned table's rows are its partitions')",
+        fix: 'Dump the data too (drop -s / --schema-only, or the --exclude-table-data pattern). If leaving it out is meant, ignore the rule in restorable.yml with the reason.',
     },
     PLAIN_META_COMMAND: {
         severity: 'critical',
@@ -44840,7 +44846,7 @@ const RULES = {
         severity: 'high',
         kind: 'problem',
         fires: 'a table has fewer rows in the target than in the source, beyond the tolerance (or differs at all, direction both)',
-        fix: 'Compare the table on both sides; rows are missing from the backup or the restore.',
+        fix: 'A live source gains and loses rows while it is compared: allow for that with `tolerance` (per table in restorable.yml), compare against a baseline the backup job wrote at backup time (`write-baseline`), or set `direction`. Otherwise compare the table on both sides: rows are missing from the backup or the restore.',
     },
     COUNT_ESTIMATED: {
         severity: 'info',
@@ -45825,7 +45831,8 @@ function matcher(pattern, input = 'pattern') {
         return (name) => re.test(name);
     return (name) => re.test(name.slice(name.lastIndexOf('/') + 1));
 }
-const DUMP_NAME = /\.(dump|backup|pgdump|sql|bak|tar)(\.gz)?$|\.gz$/i;
+/** A dump's names, bare or in whole-file compression (gzip, zstd, lz4, xz, bzip2). */
+const DUMP_NAME = /\.(dump|backup|pgdump|sql|bak|tar|gz|zst|lz4|xz|bz2)$/i;
 const SIDECAR = /\.(sha256|sha256sum|md5|md5sum|json|log|txt)$|(^|\/)schema\.sql$/i;
 /** What counts as a backup when no pattern is given: dumps by name, and directory-format dumps. */
 function looksLikeBackup(o) {
@@ -47098,7 +47105,8 @@ class Pipeline {
             }
             const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
             const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
-            result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };
+            const reason = out.notRun ?? out.note;
+            result = { name, status, seconds: 0, findings, ...(reason ? { reason } : {}) };
         }
         catch (err) {
             if (err instanceof errors_UserError)
@@ -47190,7 +47198,12 @@ async function locksStage(ctx, { sampler, samplerError }) {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./src/core/exec.ts
+
+
+
 
 
 
@@ -47364,6 +47377,73 @@ function exec_run(cmd, args, opts = {}) {
         else {
             opts.stdin.on('error', (e) => child.stdin.destroy(e));
             opts.stdin.pipe(child.stdin);
+        }
+    });
+}
+/** A filter program's failure: its exit status and what it said on standard error. */
+class FilterError extends Error {
+    program;
+    code;
+    constructor(program, code, message) {
+        super(message);
+        this.program = program;
+        this.code = code;
+    }
+}
+/**
+ * A program that reads standard input and writes standard output (`xz -dc`), as one stream: bytes
+ * written go to its input, its output is read, with backpressure both ways. The stream errors with
+ * FilterError when the program exits other than 0, ToolMissingError when it is not installed.
+ */
+function filterProcess(cmd, args, install) {
+    const child = spawn(cmd, args, { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const err = new TailBuffer(64 * 1024);
+    child.stderr.on('data', (b) => err.push(b));
+    child.stdin.on('error', () => { });
+    const stream = new Duplex({
+        write(chunk, _enc, cb) {
+            if (child.stdin.write(chunk))
+                cb();
+            else
+                child.stdin.once('drain', () => cb());
+        },
+        final(cb) {
+            child.stdin.end();
+            cb();
+        },
+        read() {
+            child.stdout.resume();
+        },
+        destroy(e, cb) {
+            if (child.exitCode === null)
+                child.kill('SIGKILL');
+            cb(e);
+        },
+    });
+    child.stdout.on('data', (b) => {
+        if (!stream.push(b))
+            child.stdout.pause();
+    });
+    child.on('error', (e) => stream.destroy(e.code === 'ENOENT' ? new ToolMissingError(cmd, install) : e));
+    child.on('close', (code, signal) => {
+        if (code === 0)
+            return void stream.push(null);
+        // Its own first word on what went wrong (bzip2 follows it with paragraphs of advice).
+        const lines = err.toString().trim().split('\n');
+        const said = lines.find((l) => l.startsWith(`${cmd}:`)) ?? lines.pop() ?? '';
+        stream.destroy(new FilterError(cmd, code, said || `${cmd} stopped (${signal ?? `exit ${code}`})`));
+    });
+    return stream;
+}
+/** Whether a program of that name is on PATH (to choose between ways of doing one thing). */
+function onPath(cmd) {
+    return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
+        try {
+            fs.accessSync(path.join(dir, cmd), fs.constants.X_OK);
+            return true;
+        }
+        catch {
+            return false;
         }
     });
 }
@@ -47570,8 +47650,10 @@ const QUERIES = [
     `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' '
           || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
           || CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END
-          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END AS line
+          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END
+          || coalesce(CASE WHEN a.attgenerated <> '' THEN ' as ' ELSE ' default ' END || pg_get_expr(ad.adbin, ad.adrelid), '') AS line
      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
     WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS}
       AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
     `SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ': ' || pg_get_indexdef(i.indexrelid) AS line
@@ -47585,9 +47667,23 @@ const QUERIES = [
      FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
     `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')'
-          || coalesce(' returns ' || pg_get_function_result(p.oid), '') AS line
+          || coalesce(' returns ' || pg_get_function_result(p.oid), '')
+          || ' definition ' || left(md5(CASE WHEN p.prokind = 'a' THEN p.prosrc ELSE pg_get_functiondef(p.oid) END), 12) AS line
      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_proc', 'p.oid')}`,
+    `SELECT 'enum ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || ' ('
+          || string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) || ')' AS line
+     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_type', 't.oid')}
+    GROUP BY n.nspname, t.typname`,
+    `SELECT 'domain ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || ' ' || format_type(t.typbasetype, t.typtypmod)
+          || CASE WHEN t.typnotnull THEN ' not null' ELSE '' END || coalesce(' default ' || t.typdefault, '') AS line
+     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE t.typtype = 'd' AND ${USER_NS} AND ${NOT_EXTENSION('pg_type', 't.oid')}`,
+    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || '.' || quote_ident(k.conname) || ': '
+          || pg_get_constraintdef(k.oid) AS line
+     FROM pg_constraint k JOIN pg_type t ON t.oid = k.contypid JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_type', 't.oid')}`,
     `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.tgname) || ': '
           || pg_get_triggerdef(t.oid) AS line
      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -47631,6 +47727,20 @@ async function countRows(conn, jobs) {
     const tables = await withClient(conn, listTables);
     const counts = await exactCounts(conn, tables, jobs);
     return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
+}
+/**
+ * Exact row counts of those of `names` (`schema.table`) that are partitions: countRows counts a
+ * partitioned table whole, at its root, so a partition named on its own is counted here.
+ */
+async function partitionCounts(conn, names) {
+    if (names.length === 0)
+        return new Map();
+    const parts = await withClient(conn, async (c) => (await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relispartition AND c.relkind IN ('r', 'p')`)).rows
+        .map((r) => ({ table: tableName(r.schema, r.name), ...r }))
+        .filter((r) => names.includes(r.table)));
+    return exactCounts(conn, parts, 1);
 }
 /** Every user table with its estimated rows, in one round trip. */
 const TABLES_SQL = (/* unused pure expression or super */ null && (`

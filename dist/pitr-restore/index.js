@@ -73475,7 +73475,7 @@ class errors_UserError extends Error {
     }
 }
 /** A program we need is not installed; the message says how to install it. */
-class ToolMissingError extends Error {
+class errors_ToolMissingError extends Error {
     tool;
     install;
     constructor(tool, install) {
@@ -83079,14 +83079,20 @@ const RULES = {
     FORMAT_UNSUPPORTED: {
         severity: 'medium',
         kind: 'unverifiable',
-        fires: 'the backup is in a form Restorable cannot walk (tar format, lz4 blocks, a SQL script not from pg_dump)',
-        fix: 'Dump with pg_dump -Fc, -Fd or -Fp, so every block can be checked.',
+        fires: 'the backup is in a form Restorable cannot walk (a SQL script not from pg_dump, an archive version it does not know, a whole-file .xz or .bz2 with no xz or bzip2 program installed)',
+        fix: 'Dump with pg_dump -Fc, -Fd, -Ft or -Fp, so every block can be checked; for .xz and .bz2 backups, install xz-utils and bzip2.',
     },
     COMPRESSION_CORRUPT: {
         severity: 'critical',
         kind: 'problem',
-        fires: 'a compressed stream (gzip around the file, or a data block inside it) does not decompress',
+        fires: 'a compressed stream (gzip, zstd, lz4, xz or bzip2 around the file, or a data block inside it) does not decompress, or fails its checksum',
         fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
+    },
+    DATA_NOT_DUMPED: {
+        severity: 'high',
+        kind: 'problem',
+        fires: "tables the dump creates but holds no rows for: a schema-only dump (pg_dump -s), or tables left out with --exclude-table-data (pg_dump writes a TABLE DATA entry, or a COPY block, for every table whose data it dumped, an empty one too; a partitioned table's rows are its partitions')",
+        fix: 'Dump the data too (drop -s / --schema-only, or the --exclude-table-data pattern). If leaving it out is meant, ignore the rule in restorable.yml with the reason.',
     },
     PLAIN_META_COMMAND: {
         severity: 'critical',
@@ -83296,7 +83302,7 @@ const RULES = {
         severity: 'high',
         kind: 'problem',
         fires: 'a table has fewer rows in the target than in the source, beyond the tolerance (or differs at all, direction both)',
-        fix: 'Compare the table on both sides; rows are missing from the backup or the restore.',
+        fix: 'A live source gains and loses rows while it is compared: allow for that with `tolerance` (per table in restorable.yml), compare against a baseline the backup job wrote at backup time (`write-baseline`), or set `direction`. Otherwise compare the table on both sides: rows are missing from the backup or the restore.',
     },
     COUNT_ESTIMATED: {
         severity: 'info',
@@ -84286,7 +84292,8 @@ function matcher(pattern, input = 'pattern') {
         return (name) => re.test(name);
     return (name) => re.test(name.slice(name.lastIndexOf('/') + 1));
 }
-const DUMP_NAME = /\.(dump|backup|pgdump|sql|bak|tar)(\.gz)?$|\.gz$/i;
+/** A dump's names, bare or in whole-file compression (gzip, zstd, lz4, xz, bzip2). */
+const DUMP_NAME = /\.(dump|backup|pgdump|sql|bak|tar|gz|zst|lz4|xz|bz2)$/i;
 const SIDECAR = /\.(sha256|sha256sum|md5|md5sum|json|log|txt)$|(^|\/)schema\.sql$/i;
 /** What counts as a backup when no pattern is given: dumps by name, and directory-format dumps. */
 function looksLikeBackup(o) {
@@ -84427,7 +84434,12 @@ const cpuCount = () => os.availableParallelism?.() ?? os.cpus().length;
 
 // EXTERNAL MODULE: external "node:child_process"
 var external_node_child_process_ = __nccwpck_require__(1421);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./src/core/exec.ts
+
+
+
 
 
 
@@ -84573,7 +84585,7 @@ function run(cmd, args, opts = {}) {
                 clearTimeout(timer);
             unhook();
             if (e.code === 'ENOENT')
-                reject(new ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
+                reject(new errors_ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
             else
                 reject(e);
         });
@@ -84601,6 +84613,73 @@ function run(cmd, args, opts = {}) {
         else {
             opts.stdin.on('error', (e) => child.stdin.destroy(e));
             opts.stdin.pipe(child.stdin);
+        }
+    });
+}
+/** A filter program's failure: its exit status and what it said on standard error. */
+class FilterError extends Error {
+    program;
+    code;
+    constructor(program, code, message) {
+        super(message);
+        this.program = program;
+        this.code = code;
+    }
+}
+/**
+ * A program that reads standard input and writes standard output (`xz -dc`), as one stream: bytes
+ * written go to its input, its output is read, with backpressure both ways. The stream errors with
+ * FilterError when the program exits other than 0, ToolMissingError when it is not installed.
+ */
+function filterProcess(cmd, args, install) {
+    const child = spawn(cmd, args, { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const err = new TailBuffer(64 * 1024);
+    child.stderr.on('data', (b) => err.push(b));
+    child.stdin.on('error', () => { });
+    const stream = new Duplex({
+        write(chunk, _enc, cb) {
+            if (child.stdin.write(chunk))
+                cb();
+            else
+                child.stdin.once('drain', () => cb());
+        },
+        final(cb) {
+            child.stdin.end();
+            cb();
+        },
+        read() {
+            child.stdout.resume();
+        },
+        destroy(e, cb) {
+            if (child.exitCode === null)
+                child.kill('SIGKILL');
+            cb(e);
+        },
+    });
+    child.stdout.on('data', (b) => {
+        if (!stream.push(b))
+            child.stdout.pause();
+    });
+    child.on('error', (e) => stream.destroy(e.code === 'ENOENT' ? new ToolMissingError(cmd, install) : e));
+    child.on('close', (code, signal) => {
+        if (code === 0)
+            return void stream.push(null);
+        // Its own first word on what went wrong (bzip2 follows it with paragraphs of advice).
+        const lines = err.toString().trim().split('\n');
+        const said = lines.find((l) => l.startsWith(`${cmd}:`)) ?? lines.pop() ?? '';
+        stream.destroy(new FilterError(cmd, code, said || `${cmd} stopped (${signal ?? `exit ${code}`})`));
+    });
+    return stream;
+}
+/** Whether a program of that name is on PATH (to choose between ways of doing one thing). */
+function onPath(cmd) {
+    return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
+        try {
+            fs.accessSync(path.join(dir, cmd), fs.constants.X_OK);
+            return true;
+        }
+        catch {
+            return false;
         }
     });
 }
@@ -85217,7 +85296,7 @@ class ScratchCluster {
         const min = opts.minMajor ?? 0;
         const initdb = await binaries_pick('initdb', min, opts.binDir);
         if (!initdb) {
-            throw new ToolMissingError(min
+            throw new errors_ToolMissingError(min
                 ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
                 : 'PostgreSQL server binaries (initdb, pg_ctl)', installHint(Math.max(Math.ceil(min), 13), 'server'));
         }
@@ -86925,8 +87004,6 @@ function microsOrMs(logText, d) {
     return us !== undefined ? isoMicros(us) : d.toISOString();
 }
 
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 // EXTERNAL MODULE: external "node:zlib"
@@ -88347,7 +88424,7 @@ class WalArchive {
             await decompressFile(kind, raw, tmp);
         }
         catch (e) {
-            if (e instanceof ToolMissingError)
+            if (e instanceof errors_ToolMissingError)
                 throw e;
             throw new WalCorruptError(f.name, `${f.object} does not ${kind}-decompress: ${errorMessage(e)}`);
         }
@@ -88840,7 +88917,8 @@ class Pipeline {
             }
             const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
             const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
-            result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };
+            const reason = out.notRun ?? out.note;
+            result = { name, status, seconds: 0, findings, ...(reason ? { reason } : {}) };
         }
         catch (err) {
             if (err instanceof errors_UserError)
@@ -89754,8 +89832,10 @@ const QUERIES = [
     `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' '
           || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
           || CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END
-          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END AS line
+          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END
+          || coalesce(CASE WHEN a.attgenerated <> '' THEN ' as ' ELSE ' default ' END || pg_get_expr(ad.adbin, ad.adrelid), '') AS line
      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
     WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS}
       AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
     `SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ': ' || pg_get_indexdef(i.indexrelid) AS line
@@ -89769,9 +89849,23 @@ const QUERIES = [
      FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
     `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')'
-          || coalesce(' returns ' || pg_get_function_result(p.oid), '') AS line
+          || coalesce(' returns ' || pg_get_function_result(p.oid), '')
+          || ' definition ' || left(md5(CASE WHEN p.prokind = 'a' THEN p.prosrc ELSE pg_get_functiondef(p.oid) END), 12) AS line
      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_proc', 'p.oid')}`,
+    `SELECT 'enum ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || ' ('
+          || string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) || ')' AS line
+     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_type', 't.oid')}
+    GROUP BY n.nspname, t.typname`,
+    `SELECT 'domain ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || ' ' || format_type(t.typbasetype, t.typtypmod)
+          || CASE WHEN t.typnotnull THEN ' not null' ELSE '' END || coalesce(' default ' || t.typdefault, '') AS line
+     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE t.typtype = 'd' AND ${USER_NS} AND ${NOT_EXTENSION('pg_type', 't.oid')}`,
+    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || '.' || quote_ident(k.conname) || ': '
+          || pg_get_constraintdef(k.oid) AS line
+     FROM pg_constraint k JOIN pg_type t ON t.oid = k.contypid JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_type', 't.oid')}`,
     `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.tgname) || ': '
           || pg_get_triggerdef(t.oid) AS line
      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -89815,6 +89909,20 @@ async function countRows(conn, jobs) {
     const tables = await withClient(conn, listTables);
     const counts = await exactCounts(conn, tables, jobs);
     return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
+}
+/**
+ * Exact row counts of those of `names` (`schema.table`) that are partitions: countRows counts a
+ * partitioned table whole, at its root, so a partition named on its own is counted here.
+ */
+async function partitionCounts(conn, names) {
+    if (names.length === 0)
+        return new Map();
+    const parts = await withClient(conn, async (c) => (await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relispartition AND c.relkind IN ('r', 'p')`)).rows
+        .map((r) => ({ table: tableName(r.schema, r.name), ...r }))
+        .filter((r) => names.includes(r.table)));
+    return exactCounts(conn, parts, 1);
 }
 /** Every user table with its estimated rows, in one round trip. */
 const TABLES_SQL = `
@@ -90004,6 +90112,8 @@ function writeBaseline(ctx, source, file) {
 ;// CONCATENATED MODULE: ./src/comparison/stages/structure.ts
 
 
+/** Compare has no reference file to rewrite: what differs is the source against the target. */
+const FIX = 'If the source is a live database whose schema changed since the backup, compare against a baseline written at backup time (`write-baseline`); otherwise the backup or the restore lost the change: find which object and why.';
 /** The structure stage: the source's catalog objects against the target's (structure: true). */
 async function structureStage(ctx, src, tgt) {
     const { pipe } = ctx;
@@ -90018,9 +90128,9 @@ async function structureStage(ctx, src, tgt) {
             const show = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
             const findings = [];
             if (missing.length)
-                findings.push(finding('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`, { evidence: { missing: missing.length } }));
+                findings.push(finding('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`, { evidence: { missing: missing.length }, fix: FIX }));
             if (unexpected.length)
-                findings.push(finding('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`, { evidence: { unexpected: unexpected.length } }));
+                findings.push(finding('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`, { evidence: { unexpected: unexpected.length }, fix: FIX }));
             return { findings };
         });
     }
@@ -90217,7 +90327,7 @@ function checkCloneFolder(input, dataDir, osUser) {
 async function serverBinary(major, binDir) {
     const bin = await binaries_pick('pg_ctl', major, binDir);
     if (!bin || bin.major !== major) {
-        throw new ToolMissingError(`PostgreSQL ${major} server binaries (a physical backup recovers only on its own major)`, installHint(major, 'server'));
+        throw new errors_ToolMissingError(`PostgreSQL ${major} server binaries (a physical backup recovers only on its own major)`, installHint(major, 'server'));
     }
     return bin;
 }
@@ -90234,7 +90344,7 @@ async function fetchStage(pipe, opts, backend, chosen, dataDir, spoolDir, owner,
             restored = await backend.restore(chosen, dataDir, spoolDir, owner);
         }
         catch (e) {
-            if (e instanceof ToolMissingError)
+            if (e instanceof errors_ToolMissingError)
                 throw e;
             return {
                 findings: [
@@ -90251,7 +90361,7 @@ async function fetchStage(pipe, opts, backend, chosen, dataDir, spoolDir, owner,
             bin = await serverBinary(major, opts.pgBinDir);
         }
         catch (e) {
-            if (e instanceof ToolMissingError)
+            if (e instanceof errors_ToolMissingError)
                 return {
                     findings: [
                         finding('VERSION_UNSUPPORTED', 'fetch', `the base backup is PostgreSQL ${major}: ${e.message}`, {
@@ -91536,7 +91646,7 @@ async function runAction(body) {
         await body();
     }
     catch (e) {
-        if (e instanceof errors_UserError || e instanceof ToolMissingError)
+        if (e instanceof errors_UserError || e instanceof errors_ToolMissingError)
             setFailed(e.message);
         else
             setFailed(`internal error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : errorMessage(e)}`);

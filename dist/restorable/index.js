@@ -70493,7 +70493,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 868:
+/***/ 4442:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -83070,14 +83070,20 @@ const RULES = {
     FORMAT_UNSUPPORTED: {
         severity: 'medium',
         kind: 'unverifiable',
-        fires: 'the backup is in a form Restorable cannot walk (tar format, lz4 blocks, a SQL script not from pg_dump)',
-        fix: 'Dump with pg_dump -Fc, -Fd or -Fp, so every block can be checked.',
+        fires: 'the backup is in a form Restorable cannot walk (a SQL script not from pg_dump, an archive version it does not know, a whole-file .xz or .bz2 with no xz or bzip2 program installed)',
+        fix: 'Dump with pg_dump -Fc, -Fd, -Ft or -Fp, so every block can be checked; for .xz and .bz2 backups, install xz-utils and bzip2.',
     },
     COMPRESSION_CORRUPT: {
         severity: 'critical',
         kind: 'problem',
-        fires: 'a compressed stream (gzip around the file, or a data block inside it) does not decompress',
+        fires: 'a compressed stream (gzip, zstd, lz4, xz or bzip2 around the file, or a data block inside it) does not decompress, or fails its checksum',
         fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
+    },
+    DATA_NOT_DUMPED: {
+        severity: 'high',
+        kind: 'problem',
+        fires: "tables the dump creates but holds no rows for: a schema-only dump (pg_dump -s), or tables left out with --exclude-table-data (pg_dump writes a TABLE DATA entry, or a COPY block, for every table whose data it dumped, an empty one too; a partitioned table's rows are its partitions')",
+        fix: 'Dump the data too (drop -s / --schema-only, or the --exclude-table-data pattern). If leaving it out is meant, ignore the rule in restorable.yml with the reason.',
     },
     PLAIN_META_COMMAND: {
         severity: 'critical',
@@ -83287,7 +83293,7 @@ const RULES = {
         severity: 'high',
         kind: 'problem',
         fires: 'a table has fewer rows in the target than in the source, beyond the tolerance (or differs at all, direction both)',
-        fix: 'Compare the table on both sides; rows are missing from the backup or the restore.',
+        fix: 'A live source gains and loses rows while it is compared: allow for that with `tolerance` (per table in restorable.yml), compare against a baseline the backup job wrote at backup time (`write-baseline`), or set `direction`. Otherwise compare the table on both sides: rows are missing from the backup or the restore.',
     },
     COUNT_ESTIMATED: {
         severity: 'info',
@@ -83976,7 +83982,8 @@ function matcher(pattern, input = 'pattern') {
         return (name) => re.test(name);
     return (name) => re.test(name.slice(name.lastIndexOf('/') + 1));
 }
-const DUMP_NAME = /\.(dump|backup|pgdump|sql|bak|tar)(\.gz)?$|\.gz$/i;
+/** A dump's names, bare or in whole-file compression (gzip, zstd, lz4, xz, bzip2). */
+const DUMP_NAME = /\.(dump|backup|pgdump|sql|bak|tar|gz|zst|lz4|xz|bz2)$/i;
 const SIDECAR = /\.(sha256|sha256sum|md5|md5sum|json|log|txt)$|(^|\/)schema\.sql$/i;
 /** What counts as a backup when no pattern is given: dumps by name, and directory-format dumps. */
 function looksLikeBackup(o) {
@@ -85439,6 +85446,9 @@ var external_node_child_process_ = __nccwpck_require__(1421);
 
 
 
+
+
+
 /**
  * What of this process's environment a program gets: the search path, locale, time zone and temp
  * folder, never the rest. A runner holds the backup store's keys, a GitHub token and database
@@ -85609,6 +85619,73 @@ function run(cmd, args, opts = {}) {
         else {
             opts.stdin.on('error', (e) => child.stdin.destroy(e));
             opts.stdin.pipe(child.stdin);
+        }
+    });
+}
+/** A filter program's failure: its exit status and what it said on standard error. */
+class FilterError extends Error {
+    program;
+    code;
+    constructor(program, code, message) {
+        super(message);
+        this.program = program;
+        this.code = code;
+    }
+}
+/**
+ * A program that reads standard input and writes standard output (`xz -dc`), as one stream: bytes
+ * written go to its input, its output is read, with backpressure both ways. The stream errors with
+ * FilterError when the program exits other than 0, ToolMissingError when it is not installed.
+ */
+function filterProcess(cmd, args, install) {
+    const child = (0,external_node_child_process_.spawn)(cmd, args, { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const err = new TailBuffer(64 * 1024);
+    child.stderr.on('data', (b) => err.push(b));
+    child.stdin.on('error', () => { });
+    const stream = new external_node_stream_.Duplex({
+        write(chunk, _enc, cb) {
+            if (child.stdin.write(chunk))
+                cb();
+            else
+                child.stdin.once('drain', () => cb());
+        },
+        final(cb) {
+            child.stdin.end();
+            cb();
+        },
+        read() {
+            child.stdout.resume();
+        },
+        destroy(e, cb) {
+            if (child.exitCode === null)
+                child.kill('SIGKILL');
+            cb(e);
+        },
+    });
+    child.stdout.on('data', (b) => {
+        if (!stream.push(b))
+            child.stdout.pause();
+    });
+    child.on('error', (e) => stream.destroy(e.code === 'ENOENT' ? new ToolMissingError(cmd, install) : e));
+    child.on('close', (code, signal) => {
+        if (code === 0)
+            return void stream.push(null);
+        // Its own first word on what went wrong (bzip2 follows it with paragraphs of advice).
+        const lines = err.toString().trim().split('\n');
+        const said = lines.find((l) => l.startsWith(`${cmd}:`)) ?? lines.pop() ?? '';
+        stream.destroy(new FilterError(cmd, code, said || `${cmd} stopped (${signal ?? `exit ${code}`})`));
+    });
+    return stream;
+}
+/** Whether a program of that name is on PATH (to choose between ways of doing one thing). */
+function onPath(cmd) {
+    return (process.env.PATH ?? '').split((external_node_path_default()).delimiter).some((dir) => {
+        try {
+            external_node_fs_default().accessSync(external_node_path_default().join(dir, cmd), (external_node_fs_default()).constants.X_OK);
+            return true;
+        }
+        catch {
+            return false;
         }
     });
 }
@@ -87669,7 +87746,8 @@ class Pipeline {
             }
             const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
             const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
-            result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };
+            const reason = out.notRun ?? out.note;
+            result = { name, status, seconds: 0, findings, ...(reason ? { reason } : {}) };
         }
         catch (err) {
             if (err instanceof UserError)
@@ -87822,8 +87900,10 @@ const QUERIES = [
     `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' '
           || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
           || CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END
-          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END AS line
+          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END
+          || coalesce(CASE WHEN a.attgenerated <> '' THEN ' as ' ELSE ' default ' END || pg_get_expr(ad.adbin, ad.adrelid), '') AS line
      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
     WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS}
       AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
     `SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ': ' || pg_get_indexdef(i.indexrelid) AS line
@@ -87837,9 +87917,23 @@ const QUERIES = [
      FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
     `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')'
-          || coalesce(' returns ' || pg_get_function_result(p.oid), '') AS line
+          || coalesce(' returns ' || pg_get_function_result(p.oid), '')
+          || ' definition ' || left(md5(CASE WHEN p.prokind = 'a' THEN p.prosrc ELSE pg_get_functiondef(p.oid) END), 12) AS line
      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_proc', 'p.oid')}`,
+    `SELECT 'enum ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || ' ('
+          || string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) || ')' AS line
+     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_type', 't.oid')}
+    GROUP BY n.nspname, t.typname`,
+    `SELECT 'domain ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || ' ' || format_type(t.typbasetype, t.typtypmod)
+          || CASE WHEN t.typnotnull THEN ' not null' ELSE '' END || coalesce(' default ' || t.typdefault, '') AS line
+     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE t.typtype = 'd' AND ${USER_NS} AND ${NOT_EXTENSION('pg_type', 't.oid')}`,
+    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || '.' || quote_ident(k.conname) || ': '
+          || pg_get_constraintdef(k.oid) AS line
+     FROM pg_constraint k JOIN pg_type t ON t.oid = k.contypid JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_type', 't.oid')}`,
     `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.tgname) || ': '
           || pg_get_triggerdef(t.oid) AS line
      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -87883,6 +87977,20 @@ async function countRows(conn, jobs) {
     const tables = await withClient(conn, listTables);
     const counts = await exactCounts(conn, tables, jobs);
     return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
+}
+/**
+ * Exact row counts of those of `names` (`schema.table`) that are partitions: countRows counts a
+ * partitioned table whole, at its root, so a partition named on its own is counted here.
+ */
+async function partitionCounts(conn, names) {
+    if (names.length === 0)
+        return new Map();
+    const parts = await withClient(conn, async (c) => (await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relispartition AND c.relkind IN ('r', 'p')`)).rows
+        .map((r) => ({ table: tableName(r.schema, r.name), ...r }))
+        .filter((r) => names.includes(r.table)));
+    return exactCounts(conn, parts, 1);
 }
 /** Every user table with its estimated rows, in one round trip. */
 const TABLES_SQL = `
@@ -88072,6 +88180,8 @@ function writeBaseline(ctx, source, file) {
 ;// CONCATENATED MODULE: ./src/comparison/stages/structure.ts
 
 
+/** Compare has no reference file to rewrite: what differs is the source against the target. */
+const FIX = 'If the source is a live database whose schema changed since the backup, compare against a baseline written at backup time (`write-baseline`); otherwise the backup or the restore lost the change: find which object and why.';
 /** The structure stage: the source's catalog objects against the target's (structure: true). */
 async function structureStage(ctx, src, tgt) {
     const { pipe } = ctx;
@@ -88086,9 +88196,9 @@ async function structureStage(ctx, src, tgt) {
             const show = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
             const findings = [];
             if (missing.length)
-                findings.push(finding('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`, { evidence: { missing: missing.length } }));
+                findings.push(finding('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`, { evidence: { missing: missing.length }, fix: FIX }));
             if (unexpected.length)
-                findings.push(finding('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`, { evidence: { unexpected: unexpected.length } }));
+                findings.push(finding('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`, { evidence: { unexpected: unexpected.length }, fix: FIX }));
             return { findings };
         });
     }
@@ -92927,9 +93037,12 @@ const SEQUENCE_LINKS = `
     JOIN pg_class t ON t.oid = link.relid JOIN pg_namespace tn ON tn.oid = t.relnamespace
     JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = link.attnum
    WHERE a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype)`;
-/** A sequence whose next value is not above max() of its column makes the next insert collide. */
-async function checkSequences(c) {
-    const links = (await c.query(SEQUENCE_LINKS)).rows;
+/**
+ * A sequence whose next value is not above max() of its column makes the next insert collide.
+ * `only`: check just these sequences (the live database's, for those behind in the restore).
+ */
+async function checkSequences(c, only) {
+    const links = (await c.query(SEQUENCE_LINKS)).rows.filter((l) => !only || only.has(l.seq));
     const findings = [];
     for (const l of links) {
         if (Number(l.inc) <= 0)
@@ -93041,6 +93154,30 @@ function checkCollation(dumped, target) {
         finding('COLLATION_UNVERIFIABLE', STAGE, `the dump does not record the version of collation ${want}, so the target's C library cannot be compared with production's`),
     ];
 }
+/**
+ * SEQUENCE_BEHIND in the restore, told whether the live database (a compare source) has the same
+ * problem: then it is the database's bug, which the dump copied faithfully, not the backup's.
+ */
+function sequencesAgainstLive(restored, live) {
+    const liveBehind = new Map(live.map((f) => [String(f.evidence?.sequence), f]));
+    return restored.map((f) => {
+        if (f.rule !== 'SEQUENCE_BEHIND')
+            return f;
+        const same = liveBehind.get(String(f.evidence?.sequence));
+        if (!same)
+            return {
+                ...f,
+                message: `${f.message}; the live database's sequence is ahead of its column, so the dump caught it behind (taken while rows were inserted, or restored over an old schema)`,
+                evidence: { ...f.evidence, liveBehind: false },
+            };
+        return {
+            ...f,
+            message: `${f.message}; the live database has the same problem (it would hand out ${same.evidence?.next}, its column holds ${same.evidence?.max}): the database's bug, not the backup's`,
+            evidence: { ...f.evidence, liveBehind: true },
+            fix: `On the live database: ${same.fix ?? ''}`,
+        };
+    });
+}
 
 ;// CONCATENATED MODULE: ./src/drill/stages/integrity.ts
 
@@ -93054,7 +93191,7 @@ async function integrityStage(t) {
         let notRun;
         await withClient(t.conn, async (c) => {
             if (opts.tier !== 'schema' && integ.sequences !== false)
-                findings.push(...(await checkSequences(c)).findings);
+                findings.push(...(await sequenceFindings(c, opts.compare?.source)));
             if (opts.tier === 'full' && integ['validate-constraints'] !== false)
                 findings.push(...(await validateConstraints(c)).findings);
             if (integ.amcheck) {
@@ -93069,6 +93206,16 @@ async function integrityStage(t) {
             findings.push(...checkCollation(t.ins.toc?.database, t.collation));
         return { findings, ...(notRun ? { notRun } : {}) };
     });
+}
+/** The restore's sequences; those behind checked on the live database too, when it is a compare source. */
+async function sequenceFindings(c, live) {
+    const restored = (await checkSequences(c)).findings;
+    const behind = new Set(restored.map((f) => String(f.evidence?.sequence)));
+    if (!live || behind.size === 0)
+        return restored;
+    // A live database that cannot be reached is the compare stage's to say; the restore's findings stand.
+    const onLive = await withClient(live, (l) => checkSequences(l, behind)).catch(() => undefined);
+    return onLive ? sequencesAgainstLive(restored, onLive.findings) : restored;
 }
 
 ;// CONCATENATED MODULE: ./src/report/xml.ts
@@ -93163,6 +93310,204 @@ function historyEntry({ opts, result, pipe }) {
         stages: Object.fromEntries(pipe.stages.map((s) => [s.name, Math.round(s.seconds * 100) / 100])),
         rows: Object.fromEntries((result.counts ?? []).map((c) => [c.table, c.rows])),
     };
+}
+
+;// CONCATENATED MODULE: ./src/archive/problem.ts
+/** A finding raised from deep inside a parser; the inspection turns it into a Finding. */
+class ArchiveProblem extends Error {
+    rule;
+    evidence;
+    constructor(rule, message, evidence = {}) {
+        super(message);
+        this.rule = rule;
+        this.evidence = evidence;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/archive/wrapper.ts
+
+
+
+
+
+
+
+/** Bytes enough to tell every wrapper by its magic. */
+const WRAPPER_MAGIC_BYTES = 6;
+const wrapper_MAGIC = [
+    ['gzip', [0x1f, 0x8b]],
+    ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
+    ['lz4', [0x04, 0x22, 0x4d, 0x18]],
+    ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+    // "BZh" and the block size, 1 to 9.
+    ['bzip2', [0x42, 0x5a, 0x68]],
+];
+function wrapperOf(head) {
+    for (const [w, magic] of wrapper_MAGIC) {
+        if (head.length >= magic.length && magic.every((b, i) => head[i] === b)) {
+            if (w === 'bzip2' && !((head[3] ?? 0) >= 0x31 && (head[3] ?? 0) <= 0x39))
+                continue;
+            return w;
+        }
+    }
+    return null;
+}
+/** Why a wrapper's stream stopped: cut short, or damaged. */
+class WrapperError extends Error {
+    wrapper;
+    cut;
+    constructor(wrapper, cut, message) {
+        super(message);
+        this.wrapper = wrapper;
+        this.cut = cut;
+    }
+}
+const zlibZstd = (external_node_zlib_default()).createZstdDecompress;
+/**
+ * zstd frames: node:zlib's decoder (Node.js 22.15+), else the zstd program, both of which check
+ * the frames' content checksums; else fzstd in JavaScript, which does not (a flipped byte is then
+ * caught only where it breaks the frames' structure, or by a checksum sidecar).
+ */
+function zstdStep() {
+    if (zlibZstd)
+        return zlibZstd({ chunkSize: 1024 * 1024 });
+    if (onPath('zstd'))
+        return filterProcess('zstd', ['-dcq'], 'apt-get install zstd');
+    return fzstdStep();
+}
+/** The zstd frames in JavaScript (fzstd). */
+function fzstdStep() {
+    let ended = false;
+    const dec = new Decompress((chunk, final) => {
+        if (chunk.length)
+            step.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+        if (final)
+            ended = true;
+    });
+    const fail = (e) => {
+        const m = e instanceof Error ? e.message : String(e);
+        return new WrapperError('zstd', /unexpected EOF/i.test(m), `zstd: ${m}`);
+    };
+    const step = new external_node_stream_.Transform({
+        transform(b, _enc, cb) {
+            try {
+                dec.push(b);
+                cb();
+            }
+            catch (e) {
+                cb(fail(e));
+            }
+        },
+        flush(cb) {
+            try {
+                dec.push(new Uint8Array(0), true);
+                cb(ended ? null : new WrapperError('zstd', true, 'the zstd stream ends early'));
+            }
+            catch (e) {
+                cb(fail(e));
+            }
+        },
+    });
+    return step;
+}
+/** The LZ4 frame format (`lz4` on the command line), in TypeScript. */
+function lz4Step() {
+    const dec = new Lz4FrameDecoder();
+    const step = new external_node_stream_.Transform({
+        transform(b, _enc, cb) {
+            try {
+                dec.push(b);
+                cb();
+            }
+            catch (e) {
+                cb(new WrapperError('lz4', false, `lz4: ${e.message}`));
+            }
+        },
+        flush(cb) {
+            try {
+                dec.finish();
+                cb();
+            }
+            catch (e) {
+                const m = e.message;
+                cb(new WrapperError('lz4', /ends early/.test(m), `lz4: ${m}`));
+            }
+        },
+    });
+    dec.onOutput = (b) => step.push(b);
+    return step;
+}
+/** xz and bzip2 have no kept JavaScript decoder here: their own programs decode them. */
+const PROGRAMS = {
+    xz: { cmd: 'xz', install: 'apt-get install xz-utils (or brew install xz)' },
+    bzip2: { cmd: 'bzip2', install: 'apt-get install bzip2 (or brew install bzip2)' },
+};
+/** A stream that undoes `w`: bytes of the compressed file in, the dump out. */
+function unwrapStep(w) {
+    switch (w) {
+        case 'gzip':
+            return external_node_zlib_default().createGunzip({ chunkSize: 1024 * 1024 });
+        case 'zstd':
+            return zstdStep();
+        case 'lz4':
+            return lz4Step();
+        case 'xz':
+        case 'bzip2':
+            return filterProcess(PROGRAMS[w].cmd, ['-dc'], PROGRAMS[w].install);
+    }
+}
+/** The dump inside `src`, decompressed as it streams. */
+function unwrap(w, src) {
+    const step = unwrapStep(w);
+    (0,external_node_stream_.pipeline)(external_node_stream_.Readable.from(src, { objectMode: false }), step, () => { });
+    const it = step[Symbol.asyncIterator]();
+    return {
+        bytes: {
+            [Symbol.asyncIterator]: () => ({ next: () => it.next() }),
+        },
+        async rest() {
+            try {
+                while (!(await it.next()).done)
+                    ;
+                return undefined;
+            }
+            catch (e) {
+                return e;
+            }
+        },
+    };
+}
+const CUT_BY_PROGRAM = /unexpected end of input|ends unexpectedly|premature end|file ends/i;
+/**
+ * What an error of a wrapper's stream means for the dump: cut short (ARCHIVE_TRUNCATED), damaged
+ * (COMPRESSION_CORRUPT), or a decoder this machine lacks (FORMAT_UNSUPPORTED). Undefined when the
+ * error is none of the wrapper's.
+ */
+function wrapperProblem(w, e) {
+    const around = `the ${w} stream around the dump`;
+    if (e instanceof ToolMissingError) {
+        return new ArchiveProblem('FORMAT_UNSUPPORTED', `a ${w}-compressed file, and ${e.message}`, {
+            wrapper: w,
+        });
+    }
+    let cut;
+    let message;
+    if (e instanceof WrapperError)
+        [cut, message] = [e.cut, e.message];
+    else if (e instanceof FilterError)
+        [cut, message] = [CUT_BY_PROGRAM.test(e.message), e.message];
+    else if (e instanceof Error && e.code?.startsWith('Z_')) {
+        cut = e.code === 'Z_BUF_ERROR';
+        message = e.message;
+    }
+    else
+        return undefined;
+    return cut
+        ? new ArchiveProblem('ARCHIVE_TRUNCATED', `${around} ends early (${message})`, { wrapper: w })
+        : new ArchiveProblem('COMPRESSION_CORRUPT', `${around} is damaged (${message})`, {
+            wrapper: w,
+            ...(w === 'gzip' ? { zlib: e.code ?? '' } : {}),
+        });
 }
 
 ;// CONCATENATED MODULE: ./src/backup/tools.ts
@@ -93275,1325 +93620,6 @@ function startedOutOfSpace(e) {
 
 ;// CONCATENATED MODULE: external "node:string_decoder"
 const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
-;// CONCATENATED MODULE: ./src/archive/plain.ts
-
-/**
- * A plain dump read the way psql reads it. psql runs every backslash outside quotes and comments as
- * a meta-command (`\!` runs a shell), and a plain dump is the attacker's text, so the lexer follows
- * psql's own rules (psqlscan.l: quotes, dollar quotes, nested comments, parentheses and BEGIN ATOMIC
- * bodies that a `;` does not end, COPY ... FROM stdin data up to `\.`) and hands out the dump as
- * pieces: whole SQL statements, meta-commands, and COPY data. The scan (verify's walk) and the filter
- * in front of psql (the restore) both read a dump through it, so what is judged is what is loaded.
- */
-/**
- * Findings that mean the dump would act outside its database, run a program or touch the server's
- * files: nothing of such a dump is run (no schema replay, no drill).
- */
-const UNSAFE_RULES = new Set([
-    'PLAIN_META_COMMAND',
-    'DUMP_OUTSIDE_DATABASE',
-    'DUMP_SERVER_ACCESS',
-]);
-const MAX_STATEMENT = 8 * 1024 * 1024;
-const IDENT_START = /[A-Za-z_\u0080-\uffff]/;
-const IDENT = /[A-Za-z_0-9$\u0080-\uffff]+/y;
-const DOLLAR = /\$([A-Za-z_\u0080-\uffff][A-Za-z_0-9\u0080-\uffff]*)?\$/y;
-/** What pg_dump's COPY output (COPY TO, text format) writes after a backslash: nothing else. */
-const COPY_ESCAPES = new Set(['N', '\\', 'b', 'f', 'n', 'r', 't', 'v']);
-class PlainLexer {
-    state = { s: 'normal' };
-    stmt = '';
-    stmtLine = 0;
-    parens = 0;
-    /** psql's heuristic: in CREATE [OR REPLACE] FUNCTION|PROCEDURE, BEGIN ... END holds `;`. */
-    words = [];
-    beginDepth = 0;
-    copyPending = false;
-    /** Part of the statement under way has gone out already (it is over MAX_STATEMENT). */
-    long = false;
-    inCopy = false;
-    line = 0;
-    /** Lex one line (without its newline); pieces come out in order. */
-    lexLine(text, emit) {
-        this.line++;
-        if (this.inCopy) {
-            const end = text === '\\.' || text === '\\.\r';
-            if (end)
-                this.inCopy = false;
-            emit({ kind: 'copy', text: `${text}\n`, line: this.line, end });
-            return;
-        }
-        this.lexSql(text, emit);
-        if (this.copyPending) {
-            // The rest of the COPY's line goes out before its data.
-            if (this.stmt)
-                emit({ kind: 'sql', text: this.stmt, line: this.line });
-            this.stmt = '';
-            this.copyPending = false;
-            this.inCopy = true;
-        }
-    }
-    /** What is left when the input ends: a statement without its `;`. */
-    finish(emit) {
-        if (this.stmt.trim())
-            emit({ kind: 'sql', text: this.stmt, line: this.stmtLine });
-        this.stmt = '';
-    }
-    lexSql(text, emit) {
-        let i = 0;
-        let from = 0;
-        const take = (to) => {
-            if (to > from) {
-                const piece = text.slice(from, to);
-                if (!this.stmt.trim() && piece.trim())
-                    this.stmtLine = this.line;
-                this.stmt += piece;
-                if (this.stmt.length > MAX_STATEMENT) {
-                    emit({ kind: 'sql', text: this.stmt, line: this.stmtLine, ...(this.long ? { more: true } : {}) });
-                    this.stmt = '';
-                    this.long = true;
-                }
-            }
-            from = to;
-        };
-        while (i < text.length) {
-            if (this.state.s !== 'normal') {
-                i = this.skipQuoted(text, i);
-                continue;
-            }
-            const c = text[i];
-            if (c === '-' && text[i + 1] === '-') {
-                i = text.length;
-                continue;
-            }
-            const opened = this.openQuoted(text, i);
-            if (opened !== undefined) {
-                i = opened;
-                continue;
-            }
-            if (IDENT_START.test(c)) {
-                IDENT.lastIndex = i;
-                const word = IDENT.exec(text)[0];
-                this.word(word.toLowerCase());
-                i += word.length;
-                continue;
-            }
-            if (c === '(')
-                this.parens++;
-            else if (c === ')')
-                this.parens = Math.max(0, this.parens - 1);
-            else if (c === ';' && this.parens === 0 && this.beginDepth === 0) {
-                take(i + 1);
-                this.endStatement(emit);
-                i++;
-                continue;
-            }
-            else if (c === '\\') {
-                take(i);
-                emit({ kind: 'meta', text: text.slice(i), line: this.line });
-                from = text.length;
-                break;
-            }
-            i++;
-        }
-        take(text.length);
-        this.stmt += '\n';
-    }
-    /** Where a string, quoted name, dollar quote or comment starting at `i` lets lexing go on; undefined when none starts. */
-    openQuoted(text, i) {
-        const c = text[i];
-        if (c === '/' && text[i + 1] === '*') {
-            this.state = { s: 'comment', depth: 1 };
-            return i + 2;
-        }
-        if (c === "'") {
-            const prev = text[i - 1];
-            const escapes = (prev === 'E' || prev === 'e') && !IDENT_START.test(text[i - 2] ?? ' ');
-            this.state = { s: 'quote', escapes };
-            return i + 1;
-        }
-        if (c === '"') {
-            this.state = { s: 'ident' };
-            return i + 1;
-        }
-        if (c !== '$')
-            return undefined;
-        DOLLAR.lastIndex = i;
-        const m = DOLLAR.exec(text);
-        if (!m)
-            return i + 1;
-        this.state = { s: 'dollar', tag: m[0] };
-        return i + m[0].length;
-    }
-    /** One step inside a string, a quoted name, a dollar quote or a comment: where lexing goes on. */
-    skipQuoted(text, i) {
-        const st = this.state;
-        const c = text[i];
-        if (st.s === 'quote') {
-            if (c === '\\' && st.escapes)
-                return i + 2;
-            if (c === "'")
-                this.state = { s: 'normal' };
-            return i + 1;
-        }
-        if (st.s === 'ident') {
-            if (c === '"')
-                this.state = { s: 'normal' };
-            return i + 1;
-        }
-        if (st.s === 'dollar') {
-            const close = text.indexOf(st.tag, i);
-            if (close === -1)
-                return text.length;
-            this.state = { s: 'normal' };
-            return close + st.tag.length;
-        }
-        if (st.s === 'comment') {
-            if (c === '*' && text[i + 1] === '/') {
-                st.depth--;
-                if (st.depth === 0)
-                    this.state = { s: 'normal' };
-                return i + 2;
-            }
-            if (c === '/' && text[i + 1] === '*') {
-                st.depth++;
-                return i + 2;
-            }
-        }
-        return i + 1;
-    }
-    word(w) {
-        if (this.words.length < 4)
-            this.words.push(w);
-        const [a, b, c, d] = this.words;
-        const routine = (x) => x === 'function' || x === 'procedure';
-        if (a !== 'create' || !(routine(b) || (b === 'or' && c === 'replace' && routine(d))))
-            return;
-        if (w === 'begin')
-            this.beginDepth++;
-        else if (w === 'case' && this.beginDepth > 0)
-            this.beginDepth++;
-        else if (w === 'end' && this.beginDepth > 0)
-            this.beginDepth--;
-    }
-    endStatement(emit) {
-        const text = this.stmt;
-        this.stmt = '';
-        this.words = [];
-        this.beginDepth = 0;
-        const more = this.long;
-        this.long = false;
-        if (more) {
-            emit({ kind: 'sql', text, line: this.stmtLine, more });
-            return;
-        }
-        if (/^COPY\b[\s\S]*\bFROM\s+stdin\b/i.test(codeOf(text)))
-            this.copyPending = true;
-        emit({ kind: 'sql', text, line: this.stmtLine });
-    }
-}
-/** A statement's code: comments out, white space folded, string and identifier quotes kept. */
-function codeOf(sql) {
-    return sql
-        .replace(/\/\*[\s\S]*?\*\//g, ' ')
-        .replace(/--[^\n]*/g, ' ')
-        .replace(/\s+/g, ' ')
-        .trim();
-}
-/** The first backslash in a COPY data line that pg_dump's COPY output would not have written. */
-function foreignCopyEscape(line) {
-    for (let i = line.indexOf('\\'); i !== -1; i = line.indexOf('\\', i + 2)) {
-        if (!COPY_ESCAPES.has(line[i + 1] ?? ''))
-            return i;
-    }
-    return -1;
-}
-/** An identifier as pg_dump writes it (bare, or double-quoted), unquoted. */
-function unquote(name) {
-    return name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name;
-}
-const NAME = String.raw `("(?:[^"]|"")+"|[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*)`;
-const DATABASE_STATEMENT = new RegExp(String.raw `^(?:CREATE DATABASE|DROP DATABASE(?: IF EXISTS)?|ALTER DATABASE|COMMENT ON DATABASE|SECURITY LABEL(?: FOR \S+)? ON DATABASE|(?:GRANT|REVOKE) .*? ON DATABASE) ${NAME}`, 'i');
-/** Statements that act on the whole server, never written by pg_dump (pg_dumpall's, or an attacker's). */
-const SERVER_STATEMENT = /^(?:(?:CREATE|ALTER|DROP) (?:ROLE|USER|GROUP|TABLESPACE|SUBSCRIPTION)\b|ALTER SYSTEM\b)/i;
-/** The database a statement names, when it is one of the statements about a database as a whole. */
-function databaseOf(code) {
-    const m = DATABASE_STATEMENT.exec(code);
-    return m ? unquote(m[1]) : undefined;
-}
-/** pg_dump's own psql lines: `\restrict KEY` / `\unrestrict KEY`, and `\connect` to one database. */
-function pgDumpMeta(text) {
-    const t = text.trim();
-    if (/^\\(un)?restrict [A-Za-z0-9]+$/.test(t))
-        return { kind: 'restrict' };
-    const plain = /^\\connect ([A-Za-z_][\w$]*)$/.exec(t);
-    if (plain)
-        return { kind: 'connect', database: plain[1] };
-    // appendPsqlMetaConnect for a name that needs quoting: \connect -reuse-previous=on "dbname='x'"
-    const quoted = /^\\connect -reuse-previous=on "dbname='((?:[^'\\]|\\.|'')*)'"$/.exec(t);
-    if (quoted)
-        return {
-            kind: 'connect',
-            database: quoted[1].replace(/\\(.)/g, '$1').replace(/''/g, "'").replace(/""/g, '"'),
-        };
-    return undefined;
-}
-/**
- * Judges each piece: pg_dump's own `\restrict`, its `\connect` to the database it created and that
- * database's statements are the dump's; every other meta-command, a COPY data line pg_dump would not
- * write, a statement about another database or the whole server is a hazard.
- */
-class PlainJudge {
-    /** The database the dump's CREATE DATABASE names (pg_dump -C), once seen. */
-    database;
-    /** pg_dump -c -C drops its database before it creates it: judged when the CREATE comes. */
-    dropBefore;
-    /** `drop`: leave the piece out of what psql gets (the tool handles the database itself). */
-    judge(p) {
-        const short = (s) => (s.length > 160 ? `${s.slice(0, 157)}...` : s);
-        if (p.kind === 'copy') {
-            if (p.end || foreignCopyEscape(p.text.slice(0, -1)) === -1)
-                return { drop: false };
-            return { drop: false, hazard: { kind: 'copy-escape', line: p.line, text: '(COPY data)' } };
-        }
-        if (p.kind === 'meta') {
-            const own = pgDumpMeta(p.text);
-            if (own?.kind === 'restrict')
-                return { drop: true };
-            if (own?.kind === 'connect' && own.database === this.database)
-                return { drop: true };
-            return { drop: true, hazard: { kind: 'meta', line: p.line, text: short(p.text.trim()) } };
-        }
-        if (p.more)
-            return { drop: false };
-        const code = codeOf(p.text);
-        const db = databaseOf(code);
-        if (db !== undefined) {
-            const hazard = { kind: 'other-database', line: p.line, text: short(code) };
-            if (this.database === undefined && /^DROP DATABASE/i.test(code)) {
-                this.dropBefore ??= hazard;
-                return { drop: true };
-            }
-            if (this.database === undefined && /^CREATE DATABASE/i.test(code)) {
-                this.database = db;
-                if (this.dropBefore && databaseOf(codeOf(this.dropBefore.text)) === db)
-                    this.dropBefore = undefined;
-            }
-            if (db === this.database)
-                return { drop: true };
-            return { drop: true, hazard };
-        }
-        if (SERVER_STATEMENT.test(code))
-            return { drop: true, hazard: { kind: 'server', line: p.line, text: short(code) } };
-        return { drop: false };
-    }
-    /** At the end: a DROP DATABASE that no CREATE DATABASE of the same name followed. */
-    finish() {
-        const left = this.dropBefore;
-        this.dropBefore = undefined;
-        return left;
-    }
-}
-/** Bytes in, pieces out: the dump cut into lines (UTF-8 kept whole across chunks) for the lexer. */
-class PlainPieces {
-    emit;
-    lexer = new PlainLexer();
-    decoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
-    partial = '';
-    constructor(emit) {
-        this.emit = emit;
-    }
-    push(chunk) {
-        const lines = (this.partial + this.decoder.write(chunk)).split('\n');
-        this.partial = lines.pop() ?? '';
-        for (const line of lines)
-            this.lexer.lexLine(line, this.emit);
-    }
-    end() {
-        const rest = this.partial + this.decoder.end();
-        this.partial = '';
-        if (rest)
-            this.lexer.lexLine(rest, this.emit);
-        this.lexer.finish(this.emit);
-    }
-}
-const COPY_HEAD = /^COPY ((?:"(?:[^"]|"")+"|[^\s."]+)\.(?:"(?:[^"]|"")+"|[^\s."]+))(?: \(.*\))? FROM stdin;$/;
-/** `schema.table` of a COPY statement, each part unquoted. */
-function copyTarget(name) {
-    const m = /^("(?:[^"]|"")+"|[^\s."]+)\.(.+)$/.exec(name);
-    return { schema: unquote(m[1]), table: unquote(m[2]) };
-}
-/**
- * Verify's walk of a plain dump, through the same lexer and judge as the restore uses: every
- * hazard, the rows of each COPY block (one line a row up to `\.`; COPY text writes a newline in a
- * value as `\n`; rows are counted, never kept), and each SQL statement for `onStatement`.
- */
-class PlainScan {
-    onStatement;
-    hazards = [];
-    count = 0;
-    judge = new PlainJudge();
-    rows = new Map();
-    copy;
-    pieces = new PlainPieces((p) => {
-        this.note(this.judge.judge(p).hazard);
-        this.tally(p);
-    });
-    constructor(onStatement = () => { }) {
-        this.onStatement = onStatement;
-    }
-    push(chunk) {
-        this.pieces.push(chunk);
-    }
-    /** The dump ended: its tables' rows. */
-    end() {
-        this.pieces.end();
-        this.note(this.judge.finish());
-        return [...this.rows.values()];
-    }
-    tally(p) {
-        if (p.kind === 'copy') {
-            if (p.end)
-                this.copy = undefined;
-            else if (this.copy)
-                this.copy.rows++;
-            return;
-        }
-        if (p.kind !== 'sql')
-            return;
-        const head = p.more ? null : COPY_HEAD.exec(codeOf(p.text));
-        if (!head) {
-            this.onStatement(p.text);
-            return;
-        }
-        const { schema, table } = copyTarget(head[1]);
-        const key = `${schema}\u0000${table}`;
-        // With --load-via-partition-root, each partition's rows are one more block for the root.
-        this.copy = this.rows.get(key) ?? { schema, table, rows: 0 };
-        this.rows.set(key, this.copy);
-    }
-    note(h) {
-        if (!h)
-            return;
-        this.count++;
-        if (this.hazards.length < 20)
-            this.hazards.push(h);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/postgres/restore.ts
-
-
-
-
-
-
-
-
-
-/** Read one stderr line; the patterns are PostgreSQL's own messages (English, lc_messages C). */
-function classifyLine(line) {
-    let m = /role "([^"]+)" does not exist/.exec(line);
-    if (m && /ERROR/.test(line))
-        return { kind: 'role', role: m[1], line };
-    m =
-        /extension "([^"]+)" is not available/.exec(line) ??
-            /could not open extension control file ".*\/([^/"]+)\.control"/.exec(line) ??
-            /could not access file "\$libdir\/([^"]+)"/.exec(line);
-    if (m)
-        return { kind: 'extension', name: m[1], line };
-    if (/could not read from input file: end of file|unexpected end of file|could not find block ID/.test(line)) {
-        return { kind: 'truncated', line };
-    }
-    if (NO_SPACE.test(line))
-        return { kind: 'disk-full', line };
-    if (/\bERROR:|pg_restore: error:|FATAL:/.test(line) && !/errors ignored on restore/.test(line))
-        return { kind: 'error', line };
-    if (/\bWARNING:|pg_restore: warning:/.test(line) && !/errors ignored on restore/.test(line))
-        return { kind: 'warning', line };
-    return { kind: 'other' };
-}
-/** PostgreSQL's messages for what the role may not do (SQLSTATE 42501 and kin). */
-const NEEDS_PRIVILEGE = /permission denied|must be (a )?superuser|must be owner of|must have privileges of|only superusers? can|must be member of role/;
-function readStderr(stderr, unprivileged) {
-    const r = {
-        roles: new Map(),
-        extensions: new Map(),
-        errors: [],
-        errorLines: [],
-        warnings: [],
-        privileged: [],
-    };
-    for (const line of stderr.split('\n')) {
-        const c = classifyLine(line);
-        if (unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
-            r.privileged.push(line.trim());
-            continue;
-        }
-        if (c.kind !== 'other' && c.kind !== 'warning' && r.errorLines.length < 10)
-            r.errorLines.push(line.trim());
-        if (c.kind === 'role')
-            r.roles.set(c.role, c.line);
-        else if (c.kind === 'extension')
-            r.extensions.set(c.name, c.line);
-        else if (c.kind === 'truncated')
-            r.truncated ??= c.line;
-        else if (c.kind === 'disk-full')
-            r.full ??= c.line;
-        else if (c.kind === 'error')
-            r.errors.push(c.line.trim());
-        else if (c.kind === 'warning')
-            r.warnings.push(c.line.trim());
-    }
-    return r;
-}
-const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
-/** The causes stderr names: a cut archive, absent roles and extensions, a full disk. */
-function causeFindings(stage, tool, r) {
-    const findings = [];
-    if (r.truncated)
-        findings.push(finding('ARCHIVE_TRUNCATED', stage, `${tool} hit the end of the archive early: ${r.truncated.trim()}`));
-    for (const [role, line] of r.roles)
-        findings.push(finding('ROLE_ABSENT', stage, `role "${role}" does not exist on the target: ${line.trim()}`, {
-            evidence: { role },
-        }));
-    for (const [name] of r.extensions)
-        findings.push(finding('EXTENSION_ABSENT', stage, `extension "${name}" is not installed on the target server`, {
-            evidence: { extension: name },
-            fix: `Install the extension's package for the target's major (e.g. postgresql-<major>-${name}), or restore where it is.`,
-        }));
-    // The target's disk filled: what failed after is its doing, not the backup's (could-not-verify).
-    if (r.full)
-        findings.push(finding('DISK_FULL', stage, `the target ran out of disk space during the restore: ${r.full.trim()}`, {
-            evidence: { errors: r.errors.length },
-        }));
-    return findings;
-}
-/** Errors no cause explains, what needs a superuser, warnings. */
-function errorFindings(stage, r) {
-    const findings = [];
-    // Only an error that names a role or an extension already reported is explained by it (an
-    // extension that is installed but will not update, or may not be created, is an error of its own).
-    const names = (kind, m) => [...m.keys()].map((n) => `${kind} "${n}"`);
-    const explainedBy = [...names('role', r.roles), ...names('extension', r.extensions)];
-    const unexplained = r.full ? [] : r.errors.filter((l) => !explainedBy.some((n) => l.includes(n)));
-    if (unexplained.length > 0)
-        findings.push(finding('RESTORE_ERROR', stage, `${plural(unexplained.length, 'error')} during the restore; the first: ${unexplained[0]}`, {
-            evidence: { errors: unexplained.length, first: unexplained[0] ?? null },
-        }));
-    if (r.privileged.length > 0)
-        findings.push(finding('RESTORE_NEEDS_SUPERUSER', stage, `${plural(r.privileged.length, 'statement')} need${r.privileged.length === 1 ? 's' : ''} a superuser, which the replay's role is not by design; the first: ${r.privileged[0]}`, { evidence: { statements: r.privileged.length } }));
-    if (r.warnings.length > 0)
-        findings.push(finding('RESTORE_WARNING', stage, `${plural(r.warnings.length, 'warning')}; the first: ${r.warnings[0]}`, {
-            evidence: { warnings: r.warnings.length },
-        }));
-    return findings;
-}
-/**
- * pg_restore's stderr says more than its exit status: classify every line into findings. A zero
- * exit with errors is EXIT_CODE_LIED; a non-zero exit nothing explains is RESTORE_FAILED.
- * `unprivileged`: the restoring role is not a superuser by design (verify's replay), so what only a
- * superuser may do is not an error of the dump.
- */
-function classifyRestore(stage, stderr, exitCode, tool, unprivileged = false) {
-    const r = readStderr(stderr, unprivileged);
-    // Errors that only follow from a classified cause (the statements after a missing role) still count.
-    const findings = [...causeFindings(stage, tool, r), ...errorFindings(stage, r)];
-    const anyError = r.errors.length > 0 || r.roles.size > 0 || r.extensions.size > 0 || r.truncated !== undefined;
-    if (exitCode === 0 && anyError && !r.full)
-        findings.push(finding('EXIT_CODE_LIED', stage, `${tool} exited 0 although it reported ${plural(r.errors.length, 'error')}`, {
-            evidence: { errors: r.errors.length },
-        }));
-    if (exitCode !== 0 && !anyError && !r.full && r.privileged.length === 0)
-        findings.push(finding('RESTORE_FAILED', stage, `${tool} exited ${exitCode ?? 'on a signal'} with nothing on stderr to explain it`, {
-            evidence: { exitCode },
-        }));
-    const errorCount = r.errors.length + r.roles.size + r.extensions.size + (r.truncated ? 1 : 0) + (r.full ? 1 : 0);
-    return { findings, errors: errorCount, errorLines: r.errorLines, warnings: r.warnings.length };
-}
-/**
- * What psql gets from a plain dump, filtered as it streams through the same lexer and judge as
- * verify's scan (archive/plain.ts): no meta-command of the dump reaches psql (pg_dump's own
- * `\restrict` and `\connect` to its database are the tool's to handle, like its CREATE DATABASE and
- * that database's statements); with `restrictKey` psql is put in restricted mode first, so that even
- * a line the lexer misread could not run a meta-command. With `schemaOnly` COPY blocks and setval()
- * calls are left out; with `noOwner` ownership and privilege statements: the same as pg_restore's
- * --schema-only and --no-owner --no-privileges.
- */
-class PlainDumpFilter extends external_node_stream_.Transform {
-    leaveOut;
-    /** Hazards met while loading: verify's walk refuses such a dump first, so this is a second line. */
-    hazards = [];
-    judge = new PlainJudge();
-    pieces;
-    out = [];
-    skippingCopy = false;
-    constructor(leaveOut) {
-        super();
-        this.leaveOut = leaveOut;
-        this.pieces = new PlainPieces((p) => this.piece(p));
-        if (leaveOut.restrictKey)
-            this.out.push(`\\restrict ${leaveOut.restrictKey}\n`);
-    }
-    _transform(chunk, _enc, done) {
-        this.pieces.push(chunk);
-        done(null, this.flushOut());
-    }
-    _flush(done) {
-        this.pieces.end();
-        const left = this.judge.finish();
-        if (left)
-            this.hazards.push(left);
-        done(null, this.flushOut());
-    }
-    flushOut() {
-        const text = this.out.join('');
-        this.out = [];
-        return text;
-    }
-    piece(p) {
-        const { drop, hazard } = this.judge.judge(p);
-        if (hazard)
-            this.hazards.push(hazard);
-        if (drop)
-            return;
-        if (p.kind === 'copy') {
-            if (!this.skippingCopy)
-                this.out.push(p.text);
-            if (p.end)
-                this.skippingCopy = false;
-            return;
-        }
-        const code = codeOf(p.text);
-        if (this.leaveOut.schemaOnly && /^COPY\b/i.test(code)) {
-            this.skippingCopy = true;
-            return;
-        }
-        if (this.leaveOut.schemaOnly && /^SELECT pg_catalog\.setval\(/i.test(code))
-            return;
-        if (this.leaveOut.noOwner && /^(ALTER .* OWNER TO |GRANT |REVOKE )/i.test(code))
-            return;
-        this.out.push(p.text);
-    }
-}
-/**
- * psql's `\restrict KEY` (CVE-2025-8714's fix): from 18, and 17.6, 16.10, 15.14, 14.19, 13.22 on.
- * After it psql refuses every meta-command but `\unrestrict KEY`.
- */
-function psqlRestricts(version) {
-    const m = /^(\d+)(?:\.(\d+))?/.exec(version);
-    if (!m)
-        return false;
-    const major = Number(m[1]);
-    const minor = Number(m[2] ?? 0);
-    const since = { 17: 6, 16: 10, 15: 14, 14: 19, 13: 22 };
-    return major >= 18 || (since[major] !== undefined && minor >= since[major]);
-}
-/**
- * The environment of a pg_restore or psql whose stderr is classified: the tools' own messages in
- * English, and the server's too where the role may ask for it (lc_messages is a superuser's
- * setting: a role with only CREATEDB that asked would not even connect). The tools' own prefixes
- * (`pg_restore: error:`, `psql:...: ERROR:`) count the errors whatever the server's language.
- */
-async function restoreEnv(target) {
-    const superuser = await withClient(target, (c) => c.query("SELECT current_setting('is_superuser') = 'on' AS s")).then((r) => r.rows[0]?.s === true, () => false);
-    return {
-        ...libpqEnv(target),
-        LC_ALL: undefined,
-        LC_MESSAGES: 'C',
-        ...(superuser ? { PGOPTIONS: [target.options, '-c lc_messages=C'].filter(Boolean).join(' ') } : {}),
-    };
-}
-/** What the plain-dump filter left out of psql's input, as the finding of its first hazard. */
-function hazardFinding(stage, hazard, count) {
-    return finding(hazard.kind === 'meta' || hazard.kind === 'copy-escape' ? 'PLAIN_META_COMMAND' : 'DUMP_OUTSIDE_DATABASE', stage, `line ${hazard.line}: ${hazard.text}; left out of what psql loaded`, { evidence: { line: hazard.line, count } });
-}
-/** Reading or un-gzipping the dump failed while the restore program read it: it got only part. */
-function unpackFinding(stage, tool, error) {
-    const code = error.code ?? '';
-    const gz = code.startsWith('Z_');
-    return finding(gz ? 'COMPRESSION_CORRUPT' : 'RESTORE_ERROR', stage, `${gz ? 'the gzip stream around the dump' : 'reading the dump'} failed while ${tool} read it (${error.message}): it got only part of the dump`, { evidence: { error: code || error.message } });
-}
-/**
- * Restore a dump into `target` (an existing, empty database) with `client`: pg_restore for custom and
- * directory dumps, psql for plain ones. The one restore path: the drill's, and verify's schema replay.
- */
-async function restoreDump(client, target, input, opts) {
-    const stage = opts.stage ?? 'restore';
-    const env = await restoreEnv(target);
-    // A damaged gzip wrapper ends the chain with its error (the program's stdin is closed, never left
-    // waiting) and is said, however far the program got.
-    let unpackError;
-    const unpacked = (then) => {
-        const file = external_node_fs_default().createReadStream(input.path);
-        const steps = [
-            ...(input.gzip ? [external_node_zlib_default().createGunzip()] : []),
-            ...(then ? [then] : []),
-        ];
-        if (steps.length === 0)
-            return file;
-        return (0,external_node_stream_.pipeline)([file, ...steps], (e) => {
-            if (e)
-                unpackError = e;
-        });
-    };
-    let res;
-    let tool;
-    let filter;
-    if (input.format === 'plain') {
-        tool = `psql ${client.version}`;
-        filter = new PlainDumpFilter({
-            schemaOnly: opts.schemaOnly === true,
-            noOwner: opts.roles === 'ignore',
-            ...(psqlRestricts(client.version) ? { restrictKey: (0,external_node_crypto_.randomBytes)(24).toString('hex') } : {}),
-        });
-        res = await run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
-            env,
-            stdin: unpacked(filter),
-        });
-    }
-    else {
-        tool = `pg_restore ${client.version}`;
-        const args = ['--dbname', target.database];
-        if (opts.jobs > 1 && !input.gzip)
-            args.push('--jobs', String(opts.jobs));
-        if (opts.roles === 'ignore')
-            args.push('--no-owner', '--no-privileges');
-        if (opts.schemaOnly)
-            args.push('--schema-only');
-        if (input.gzip)
-            res = await run(client.path, args, { env, stdin: unpacked() });
-        else
-            res = await run(client.path, [...args, input.path], { env });
-    }
-    const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.unprivileged === true);
-    const hazard = filter?.hazards[0];
-    if (hazard)
-        classified.findings.push(hazardFinding(stage, hazard, filter?.hazards.length ?? 1));
-    if (unpackError)
-        classified.findings.unshift(unpackFinding(stage, tool, unpackError));
-    return {
-        exitCode: res.code,
-        seconds: res.seconds,
-        tool,
-        errors: classified.errors,
-        errorLines: classified.errorLines,
-        warnings: classified.warnings,
-        findings: classified.findings,
-    };
-}
-
-;// CONCATENATED MODULE: ./src/drill/stages/restore.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-const SERVER_FIX = "Free space on the target server's disk (its data directory), or drill elsewhere.";
-const UNPACK_FIX = 'Free space there, or point work-dir at a folder on a disk with room for the dump unpacked.';
-/** Free space under a scratch cluster below which a failed restore is put down to its disk: a WAL segment. */
-const WAL_SEGMENT = 16 * 1024 * 1024;
-/** What a restore whose target's disk filled says after it: the full disk's doing, not the backup's. */
-const AFTER_FULL = new Set(['RESTORE_ERROR', 'RESTORE_WARNING', 'RESTORE_FAILED', 'EXIT_CODE_LIED']);
-/** A restore with one of these did not complete: the ladder has nothing to climb. */
-const NOT_RESTORED = ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED', 'DISK_FULL'];
-/**
- * The restore stage: the dump into the drill's database, through the one restore path (the sample
- * tier: the schema, then the named tables' rows). True when it completed, else the ladder is skipped.
- */
-async function restoreStage(t) {
-    const restore = await t.pipe.stage('restore', async () => {
-        const format = t.ins.format;
-        if (t.opts.tier === 'sample' && format === 'plain')
-            return { notRun: 'the sample tier needs a custom or directory dump' };
-        const client = await restoreTools(t.ins, t.opts.verify.pgBinDir, 'restore');
-        if ('finding' in client)
-            return { findings: [client.finding] };
-        const seekable = await seekableInput(t, format);
-        if ('findings' in seekable)
-            return seekable;
-        try {
-            return await restoreInto(t, client.client, seekable.input);
-        }
-        finally {
-            if (seekable.unpacked)
-                t.work.discard(seekable.unpacked);
-        }
-    });
-    const restored = restore.status !== 'not-run' && !restore.findings.some((f) => NOT_RESTORED.includes(f.rule));
-    if (!restored) {
-        for (const s of ['structure', 'volume', 'semantics', 'compare', 'integrity'])
-            t.pipe.skip(s, 'the restore did not complete');
-    }
-    return restored;
-}
-/**
- * The dump as the restore reads it. pg_restore --jobs, and the sample tier's --list, need a file it
- * can seek in: a gzip'd custom dump is unpacked first (into the drill's folder, removed after).
- */
-async function seekableInput(t, format) {
-    const file = t.backup.localPath;
-    const gzip = t.ins.wrapper === 'gzip';
-    if (!(gzip && format === 'custom' && (t.opts.jobs > 1 || t.opts.tier === 'sample')))
-        return { input: { format, path: file, gzip } };
-    const unpacked = t.work.partial(`${external_node_path_default().basename(file).replace(/\.gz$/, '')}.unpacked`);
-    try {
-        await (0,promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(file), external_node_zlib_default().createGunzip(), external_node_fs_default().createWriteStream(unpacked));
-    }
-    catch (e) {
-        t.work.discard(unpacked);
-        if (!isDiskFull(e))
-            throw e;
-        const what = `the unpacked copy of ${t.backup.name}`;
-        return { findings: [diskFull('restore', t.work.workDir, what, { fix: UNPACK_FIX })] };
-    }
-    return { input: { format, path: unpacked, gzip: false }, unpacked };
-}
-/** The restore itself, its findings read for a full disk, and the restored tables counted. */
-async function restoreInto(t, client, input) {
-    const { opts, conn } = t;
-    const findings = [];
-    if (opts.tier === 'sample') {
-        const schema = await restoreDump(client, conn, input, {
-            jobs: opts.jobs,
-            roles: opts.roles,
-            schemaOnly: true,
-        });
-        const rows = await restoreSampleData(client, t, input.path);
-        findings.push(...schema.findings, ...rows.findings);
-        t.result.restore = {
-            tool: schema.tool,
-            seconds: schema.seconds + rows.seconds,
-            exitCode: schema.exitCode ?? rows.exitCode,
-            jobs: opts.jobs,
-        };
-    }
-    else {
-        const r = await restoreDump(client, conn, input, {
-            jobs: opts.jobs,
-            roles: opts.roles,
-            schemaOnly: opts.tier === 'schema',
-        });
-        findings.push(...r.findings);
-        t.result.restore = {
-            tool: r.tool,
-            seconds: r.seconds,
-            exitCode: r.exitCode,
-            jobs: input.gzip ? 1 : opts.jobs,
-        };
-    }
-    const out = restoreDiskFull(findings, t.target.kind, t.backup);
-    const full = out.some((f) => f.rule === 'DISK_FULL');
-    // A server whose disk filled may have stopped (a PANIC writing WAL): no tables to count then.
-    const tables = await withClient(conn, async (c) => (await listTables(c)).length).catch((e) => {
-        if (!full)
-            throw e;
-        return undefined;
-    });
-    if (tables !== undefined)
-        t.result.tables = tables;
-    if (tables === 0 && !full)
-        out.push(finding('EMPTY_RESTORE', 'restore', `the restored database ${t.database} has no user tables`));
-    return { findings: out };
-}
-/**
- * A restore whose target's disk filled is DISK_FULL, not a bad backup: as PostgreSQL said it (from
- * stderr), or, on a scratch cluster, a restore that failed with less than a WAL segment left free
- * under it (a server that PANICked writing WAL may tell the client nothing about space). The errors
- * and warnings after it are left out; roles, extensions and truncation stay.
- */
-function restoreDiskFull(findings, kind, backup) {
-    const said = findings.find((f) => f.rule === 'DISK_FULL');
-    const failed = findings.find((f) => AFTER_FULL.has(f.rule) && f.rule !== 'RESTORE_WARNING');
-    const free = kind === 'scratch' ? freeBytes(external_node_os_default().tmpdir()) : undefined;
-    const nearlyFull = failed !== undefined && free !== undefined && free < WAL_SEGMENT;
-    if (!said && !nearlyFull)
-        return findings;
-    const rest = findings.filter((f) => f.rule !== 'DISK_FULL' && !AFTER_FULL.has(f.rule));
-    if (kind === 'server')
-        return [{ ...said, fix: SERVER_FIX }, ...rest];
-    const what = `the scratch cluster restoring ${backup.name} (a ${formatBytes(backup.sizeBytes)} dump)`;
-    const cause = said?.message ?? `the restore failed with ${formatBytes(free ?? 0)} left: ${failed?.message}`;
-    return [scratchDiskFull('restore', what, cause), ...rest];
-}
-/**
- * The sample tier: rows of the named tables only, and every sequence's value, through a pg_restore
- * list. The schema is in place with its foreign keys, so a sampled table whose parent is not sampled
- * would fail them: as a superuser, the load disables triggers (pg_restore --disable-triggers).
- */
-async function restoreSampleData(pgRestore, t, file) {
-    const { conn, opts, work } = t;
-    const list = await run(pgRestore.path, ['--list', file]);
-    const wanted = new Set(opts.sampleTables);
-    const lines = list.stdout.split('\n').filter((l) => {
-        if (/^\d+; \d+ \d+ SEQUENCE SET /.test(l))
-            return true;
-        const m = / TABLE DATA (\S+) (\S+) /.exec(l);
-        return m !== null && wanted.has(`${m[1]}.${m[2]}`);
-    });
-    const superuser = await withClient(conn, async (c) => (await c.query('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user'))
-        .rows[0]?.s === true);
-    const listFile = work.partial('sample.list');
-    external_node_fs_default().writeFileSync(listFile, `${lines.join('\n')}\n`);
-    try {
-        const res = await run(pgRestore.path, [
-            '--data-only',
-            ...(superuser ? ['--disable-triggers'] : []),
-            '--dbname',
-            conn.database,
-            '--use-list',
-            listFile,
-            ...(opts.jobs > 1 ? ['--jobs', String(opts.jobs)] : []),
-            file,
-        ], { env: await restoreEnv(conn) });
-        return {
-            seconds: res.seconds,
-            exitCode: res.code,
-            findings: classifyRestore('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`).findings,
-        };
-    }
-    finally {
-        work.discard(listFile);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/drill/stages/rto.ts
-
-
-/** The rto stage, with rto-budget: the drill's wall time so far against the budget. */
-async function rtoStage(ctx) {
-    const budget = ctx.opts.rtoBudgetSeconds;
-    if (budget === undefined)
-        return;
-    const elapsed = (Date.now() - ctx.pipe.started) / 1000;
-    await ctx.pipe.stage('rto', async () => elapsed > budget
-        ? {
-            findings: [
-                finding('RTO_EXCEEDED', 'rto', `the drill took ${duration_formatSeconds(elapsed)}, over the RTO budget of ${duration_formatSeconds(budget)}`, { evidence: { seconds: Math.round(elapsed), budget } }),
-            ],
-        }
-        : {});
-}
-
-;// CONCATENATED MODULE: ./src/drill/stages/semantics.ts
-
-
-/** The semantics rung: the config's smoke queries on the restored database (tier full only). */
-async function semantics_semanticsStage(t) {
-    const { pipe, opts } = t;
-    const queries = opts.config.semantics ?? [];
-    if (opts.tier === 'schema')
-        pipe.skip('semantics', 'NOT RUN: tier SCHEMA restores no rows');
-    else if (queries.length === 0)
-        pipe.skip('semantics', 'no smoke queries in config');
-    else if (opts.tier === 'sample')
-        pipe.skip('semantics', 'NOT RUN: tier SAMPLE restores only the rows of sample-tables');
-    else {
-        await pipe.stage('semantics', async () => {
-            const r = await withClient(t.conn, (c) => runSmokeQueries(c, queries));
-            t.result.smoke = r.results;
-            return { findings: r.findings };
-        });
-    }
-}
-
-;// CONCATENATED MODULE: ./src/drill/stages/structure.ts
-
-
-
-
-
-/**
- * The structure rung: the restored catalog against the config's structure reference (or, with
- * --write-reference, written as the reference).
- */
-async function stages_structure_structureStage(t) {
-    const { pipe, opts, conn } = t;
-    const write = opts.writeReference;
-    const reference = opts.config.structure?.reference;
-    if (write) {
-        await pipe.stage('structure', async () => {
-            const lines = await withClient(conn, structureLines);
-            const title = `structure of ${t.result.backup?.name ?? 'the restored backup'}`;
-            external_node_fs_default().writeFileSync(write, renderReference(lines, title));
-            return {};
-        });
-    }
-    else if (!reference)
-        pipe.skip('structure', 'no structure reference in config');
-    else
-        await pipe.stage('structure', () => compareReference(t, reference));
-}
-async function compareReference(t, reference) {
-    const base = t.opts.configPath ? external_node_path_default().dirname(external_node_path_default().resolve(t.opts.configPath)) : process.cwd();
-    const file = external_node_path_default().resolve(base, reference);
-    if (!external_node_fs_default().existsSync(file)) {
-        return {
-            notRun: `the structure reference ${reference} does not exist; write it with restorable drill --write-reference ${reference}`,
-        };
-    }
-    const actual = await withClient(t.conn, structureLines);
-    const { missing, unexpected } = diffStructure(parseReference(external_node_fs_default().readFileSync(file, 'utf8')), actual);
-    const findings = [];
-    const list = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
-    if (missing.length) {
-        findings.push(finding('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the reference are missing or differ: ${list(missing)}`, { evidence: { missing: missing.length } }));
-    }
-    if (unexpected.length) {
-        findings.push(finding('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) are not in the reference: ${list(unexpected)}`, { evidence: { unexpected: unexpected.length } }));
-    }
-    return { findings };
-}
-
-;// CONCATENATED MODULE: ./src/drill/context.ts
-/** The stages of a drill after verify, in order (teardown runs last, also on failure). */
-const DRILL_STAGES = [
-    'target',
-    'restore',
-    'structure',
-    'volume',
-    'semantics',
-    'compare',
-    'integrity',
-    'teardown',
-];
-
-;// CONCATENATED MODULE: ./src/drill/stages/target.ts
-
-
-
-
-
-
-
-
-
-
-
-/**
- * The target stage: a scratch cluster of the dump's major (or newer), or the existing server of
- * target-url, and on it the drill's database with the dump's encoding and locale. A target that
- * could not be made, or only with a warning, skips the restore and the ladder.
- */
-async function stages_target_targetStage(v) {
-    let collation;
-    const stage = await v.pipe.stage('target', async () => {
-        const tools = await restoreTools(v.ins, v.opts.verify.pgBinDir, 'target');
-        if ('finding' in tools)
-            return { findings: [tools.finding] };
-        const opened = await openTarget(v);
-        if ('findings' in opened)
-            return opened;
-        const c = opened.target;
-        v.made = { target: c, database: v.database };
-        const findings = [];
-        const dumpMajor = majorOf(v.ins.serverVersion ?? '') ?? 0;
-        if (dumpMajor && c.major !== dumpMajor) {
-            findings.push(finding('TARGET_VERSION_NEWER', 'target', `the dump comes from PostgreSQL ${dumpMajor}; the drill runs on ${c.version}${c.kind === 'scratch' ? `, as no ${dumpMajor} server is installed` : ''}`, { evidence: { dumped: dumpMajor, target: c.major } }));
-        }
-        collation = await withClient(c.admin, async (client) => {
-            if (v.opts.roles === 'create-missing')
-                findings.push(...(await createMissingRoles(client, v.ins)));
-            await createDatabase(v, client, c);
-            if (c.kind === 'server') {
-                const psql = external_node_path_default().join(tools.client.dir, 'psql');
-                v.forgetCreated = onCancel(() => dropCreatedDatabaseSync(psql, c.admin, v.database));
-                await markDatabase(c.admin, v.database);
-            }
-            return readCollation(client, v.database);
-        });
-        v.result.target = {
-            kind: c.kind,
-            version: c.version,
-            major: c.major,
-            database: v.database,
-            settings: c.settings,
-        };
-        return { findings };
-    });
-    const target = v.made?.target;
-    if (!target ||
-        stage.status === 'not-run' ||
-        stage.status === 'failed' ||
-        stage.findings.some((f) => f.severity !== 'info')) {
-        for (const s of DRILL_STAGES.slice(1, -1))
-            v.pipe.skip(s, 'there is no target to restore into');
-        return undefined;
-    }
-    return Object.assign(v, { target, conn: target.conn(v.database), collation });
-}
-/** The target itself: target-url's server (refused when it looks like production), or a scratch cluster. */
-async function openTarget(v) {
-    const { opts, ins } = v;
-    const dumpMajor = majorOf(ins.serverVersion ?? '') ?? 0;
-    if (opts.targetUrl) {
-        const admin = parseTargetUrl('target-url', opts.targetUrl, v.log);
-        let opened;
-        try {
-            opened = await serverTarget(admin, opts.allowTargetServer);
-        }
-        catch (e) {
-            // TLS, authentication, pg_hba: the user's to fix (one line, exit 2); an unreachable server is a finding.
-            if (e instanceof UserError)
-                throw e;
-            const message = `could not reach the target server: ${errorMessage(e)}`;
-            return { findings: [finding('TARGET_FAILED', 'target', message)] };
-        }
-        if ('refused' in opened)
-            return { findings: [finding('TARGET_REFUSED', 'target', opened.refused)] };
-        if (dumpMajor && opened.major < dumpMajor) {
-            const message = `the dump comes from PostgreSQL ${dumpMajor}; the target server runs ${opened.version}`;
-            return {
-                findings: [finding('VERSION_UNSUPPORTED', 'target', message, { evidence: { needMajor: dumpMajor } })],
-            };
-        }
-        return { target: opened };
-    }
-    try {
-        const cluster = await ScratchCluster.start({
-            minMajor: dumpMajor,
-            ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
-            ...(opts.osUser ? { osUser: opts.osUser } : {}),
-            label: 'drill',
-            logger: v.log,
-        });
-        return { target: scratchTarget(cluster) };
-    }
-    catch (e) {
-        if (e instanceof UserError)
-            throw e;
-        if (e instanceof ToolMissingError)
-            return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
-        if (startedOutOfSpace(e))
-            return { findings: [scratchDiskFull('target', 'a scratch cluster', errorMessage(e))] };
-        const message = `could not start a scratch PostgreSQL: ${errorMessage(e)}`;
-        return { findings: [finding('TARGET_FAILED', 'target', message)] };
-    }
-}
-/** roles: create-missing: every owner and grantee of the dump the target lacks, as NOLOGIN. */
-async function createMissingRoles(client, ins) {
-    const roles = [...new Set([...(ins.toc?.owners ?? []), ...(ins.toc?.grantees ?? [])])];
-    const have = new Set((await client.query('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
-    const created = roles.filter((r) => !have.has(r));
-    for (const r of created)
-        await client.query(`CREATE ROLE ${ident(r)} NOLOGIN`);
-    if (!created.length)
-        return [];
-    return [
-        finding('ROLES_CREATED', 'target', `created ${created.length} role${created.length === 1 ? '' : 's'} the dump names and the target lacked, as NOLOGIN: ${created.join(', ')}`, { evidence: { roles: created.join(', ') } }),
-    ];
-}
-/** The drill's database in the dump's encoding and locale (its ICU locale from 15), else the default. */
-async function createDatabase(v, client, c) {
-    const loc = v.ins.toc?.database;
-    const wantCollate = loc?.collate ?? loc?.locale;
-    const enc = loc?.encoding && /^\w+$/.test(loc.encoding) ? ` ENCODING '${loc.encoding}'` : '';
-    const lc = wantCollate && /^[\w.@-]+$/.test(wantCollate) ? ` LOCALE '${wantCollate}'` : '';
-    // A database that sorts by ICU gets the same ICU locale (PostgreSQL 15 and newer).
-    const icu = loc?.provider?.toLowerCase() === 'icu' &&
-        loc.icuLocale &&
-        /^[\w.@=;-]+$/.test(loc.icuLocale) &&
-        c.major >= 15
-        ? ` LOCALE_PROVIDER icu ICU_LOCALE '${loc.icuLocale}'`
-        : '';
-    const db = ident(v.database);
-    try {
-        await client.query(`CREATE DATABASE ${db} TEMPLATE template0${enc}${lc}${icu}`);
-    }
-    catch (e) {
-        v.log.warn(`the dump's locale ${[wantCollate, loc?.icuLocale].filter(Boolean).join(' / ')} is not available here (${errorMessage(e)}); using the cluster default`);
-        await client.query(`CREATE DATABASE ${db} TEMPLATE template0${enc}`);
-    }
-}
-/** How the database made sorts: datlocprovider and daticulocale came in 15, daticulocale is datlocale from 17. */
-async function readCollation(client, database) {
-    const row = (await client.query(`SELECT datcollate AS c, to_jsonb(d) ->> 'datlocprovider' AS p,
-              coalesce(to_jsonb(d) ->> 'daticulocale', to_jsonb(d) ->> 'datlocale') AS icu
-         FROM pg_database d WHERE datname = $1`, [database])).rows[0];
-    return {
-        ...(row?.c ? { collate: row.c } : {}),
-        provider: row?.p === 'i' ? 'icu' : 'libc',
-        ...(row?.icu ? { icuLocale: row.icu } : {}),
-    };
-}
-
-;// CONCATENATED MODULE: ./src/drill/stages/teardown.ts
-
-/** The teardown stage, also after a failure: the target removed, or with keep, left and said how to remove it. */
-async function teardownStage(ctx) {
-    await ctx.pipe.stage('teardown', async () => {
-        if (!ctx.made)
-            return {};
-        const { target, database } = ctx.made;
-        if (ctx.opts.keep) {
-            ctx.forgetCreated?.(); // kept on purpose: a cancellation from here on leaves it
-            const handle = target.keep(database);
-            if (ctx.result.target)
-                Object.assign(ctx.result.target, { url: target.url(database), handle });
-            ctx.log.info(`kept: ${target.url(database)} (${target.kind === 'scratch' ? `remove it with: restorable clean --root ${JSON.parse(handle).root}` : `drop it when done: DROP DATABASE ${ident(database)} WITH (FORCE)`})`);
-            return {};
-        }
-        await target.teardown(database);
-        ctx.forgetCreated?.();
-        return {};
-    });
-}
-
-;// CONCATENATED MODULE: ./src/backup/stages/locate.ts
-
-
-
-
-const hours = (ms) => Math.round((ms / 3_600_000) * 100) / 100;
-function fetchFailed(stage, e, source) {
-    return [
-        finding('FETCH_FAILED', stage, e instanceof FetchError ? e.message : `${source.description}: ${errorMessage(e)}`),
-    ];
-}
-/**
- * The locate stage: the source listed, and the backup chosen among the candidates (the newest, or
- * the one named by select). None skips every later stage.
- */
-async function locateStage(ctx) {
-    const { opts, source, state, pipe } = ctx;
-    let all = [];
-    let chosen;
-    const located = await pipe.stage('locate', async () => {
-        try {
-            all = await source.list();
-        }
-        catch (e) {
-            if (e instanceof UserError)
-                throw e;
-            return { findings: fetchFailed('locate', e, source) };
-        }
-        // A source that names one file is that backup, whatever its name looks like.
-        const single = source.single;
-        const list = single && !opts.pattern
-            ? candidates(all.filter((o) => o.name === single), '*')
-            : candidates(all, opts.pattern);
-        state.candidates = list.length;
-        chosen = choose(list, opts.select);
-        if (chosen) {
-            ctx.log.info(`backup: ${chosen.name} (${list.length} candidate${list.length === 1 ? '' : 's'})`);
-            return {};
-        }
-        const what = opts.pattern ? `matching "${opts.pattern}"` : 'that looks like a dump';
-        const message = opts.select !== 'latest' && list.length > 0
-            ? `no backup named "${opts.select}" under ${source.description}; the newest is ${list[0]?.name}`
-            : `no backup ${what} under ${source.description} (${all.length} object${all.length === 1 ? '' : 's'} there)`;
-        return {
-            findings: [finding('BACKUP_MISSING', 'locate', message, { evidence: { objects: all.length } })],
-        };
-    });
-    if (!chosen) {
-        const why = located.status === 'not-run' || located.findings.some((f) => f.rule === 'FETCH_FAILED')
-            ? 'the source could not be listed'
-            : 'no backup was found';
-        for (const s of ['age', 'retention', 'read', 'checksum', 'archive', 'schema'])
-            pipe.skip(s, why);
-        return undefined;
-    }
-    const backup = chosen;
-    const ageMs = ctx.now.getTime() - backup.time.getTime();
-    const facts = {
-        name: backup.name,
-        time: backup.time.toISOString(),
-        timeFrom: backup.timeFrom,
-        ageHours: hours(ageMs),
-        sizeBytes: backup.size,
-    };
-    state.backup = facts;
-    return Object.assign(ctx, { all, backup, facts, ageMs });
-}
-
-;// CONCATENATED MODULE: ./src/backup/stages/age.ts
-
-
-/** The age stage: the backup's time (from its name, else its modification time) against max-age. */
-async function ageStage(b) {
-    const { opts, backup, facts, ageMs } = b;
-    await b.pipe.stage('age', async () => {
-        if (ageMs <= opts.maxAgeSeconds * 1000)
-            return {};
-        return {
-            findings: [
-                finding('BACKUP_TOO_OLD', 'age', `the newest backup, ${backup.name}, is ${facts.ageHours} hours old (max-age is ${hours(opts.maxAgeSeconds * 1000)} hours; time from its ${backup.timeFrom === 'name' ? 'name' : 'modification time'})`, { evidence: { ageHours: facts.ageHours, maxAgeHours: hours(opts.maxAgeSeconds * 1000) } }),
-            ],
-        };
-    });
-}
-
-;// CONCATENATED MODULE: ./src/backup/stages/archive.ts
-
-/** The archive stage: what the one-pass walk found wrong with the archive, as findings. */
-async function archiveStage(b) {
-    await b.pipe.stage('archive', async () => ({
-        findings: b.ins.problems.map((p) => ({
-            ...finding(p.rule, 'archive', p.message, { evidence: p.evidence ?? {} }),
-        })),
-    }));
-}
-
-;// CONCATENATED MODULE: ./src/backup/stages/checksum.ts
-
-/** The checksum stage: the digest the read computed against the one expected (none: CHECKSUM_UNVERIFIED). */
-async function checksumStage(b) {
-    const { opts, ins, backup, expected } = b;
-    if (opts.checksum.mode === 'skip') {
-        b.pipe.skip('checksum', 'checksum: skip');
-        return;
-    }
-    await b.pipe.stage('checksum', async () => {
-        if (!expected) {
-            const required = opts.checksum.mode === 'required';
-            const message = ins.format === 'directory'
-                ? 'a directory-format dump has no single checksum to compare'
-                : `no checksum found for ${backup.name}: no ${backup.name}.sha256 or .md5 beside it, no sha256/md5 object metadata`;
-            return {
-                findings: [finding('CHECKSUM_UNVERIFIED', 'checksum', message, required ? { severity: 'high' } : {})],
-            };
-        }
-        const actual = expected.algorithm === 'sha256' ? ins.sha256 : ins.md5;
-        const matched = actual === expected.value;
-        b.facts.checksum = { algorithm: expected.algorithm, from: expected.from, matched };
-        if (matched)
-            return {};
-        return {
-            findings: [
-                finding('CHECKSUM_MISMATCH', 'checksum', `${expected.algorithm} of ${backup.name} is ${actual}, but ${expected.from} says ${expected.value}`, {
-                    evidence: {
-                        algorithm: expected.algorithm,
-                        expected: expected.value,
-                        actual: actual ?? null,
-                        from: expected.from,
-                    },
-                }),
-            ],
-        };
-    });
-}
-
-;// CONCATENATED MODULE: ./src/archive/problem.ts
-/** A finding raised from deep inside a parser; the inspection turns it into a Finding. */
-class ArchiveProblem extends Error {
-    rule;
-    evidence;
-    constructor(rule, message, evidence = {}) {
-        super(message);
-        this.rule = rule;
-        this.evidence = evidence;
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/archive/blocks.ts
 
 
@@ -95128,7 +94154,7 @@ const EXECUTES = /^(SELECT|WITH|VALUES|DO|CALL|INSERT|UPDATE|DELETE|MERGE|EXECUT
 const SERVER_FILE_CALL = /(?:^|[^\w$"])"?(lo_import|lo_export|pg_read_file|pg_read_binary_file|pg_file_write|pg_file_rename|pg_file_unlink)"?\s*\(/i;
 const SERVER_ROLE = /\b(pg_execute_server_program|pg_read_server_files|pg_write_server_files)\b/i;
 /** The most of one statement's text kept for matching (function bodies are not kept). */
-const sqlscan_MAX_STATEMENT = 1024 * 1024;
+const MAX_STATEMENT = 1024 * 1024;
 /** What a statement (its text outside string literals and comments) does on the server, if anything. */
 function serverAccess(skeleton) {
     const first = /^\s*([A-Za-z]+)/.exec(skeleton)?.[1]?.toUpperCase() ?? '';
@@ -95236,7 +94262,7 @@ class SqlScanner {
         return i;
     }
     add(t) {
-        if (this.text.length < sqlscan_MAX_STATEMENT)
+        if (this.text.length < MAX_STATEMENT)
             this.text += t;
     }
     flush() {
@@ -95279,6 +94305,8 @@ const MIN_MINOR = 12;
 const MAX_MINOR = 16;
 const MAX_CHUNK = 1024 * 1024 * 1024;
 const SECTION_NAMES = ['', 'none', 'pre-data', 'data', 'post-data'];
+/** What pg_dump writes after the columns of a partitioned table: `)\nPARTITION BY RANGE (at)`. */
+const PARTITIONED = /\)\nPARTITION BY /;
 async function custom_int(r, intSize) {
     if (r.available() < intSize + 1)
         await r.need(intSize + 1);
@@ -95392,6 +94420,8 @@ async function readToc(r, h) {
             entry.serverAccess = access;
         if (copyStmt?.startsWith('COPY '))
             entry.copy = true;
+        if (desc === 'TABLE' && defn && PARTITIONED.test(defn))
+            entry.partitioned = true;
         if ((desc.endsWith('ACL') || desc === 'DATABASE') && defn)
             entry.sql = defn;
         if (h.format === 'custom') {
@@ -95738,6 +94768,1436 @@ async function readStream(r, h, dec, what) {
     return { done };
 }
 
+;// CONCATENATED MODULE: ./src/archive/plain.ts
+
+
+/**
+ * A plain dump read the way psql reads it. psql runs every backslash outside quotes and comments as
+ * a meta-command (`\!` runs a shell), and a plain dump is the attacker's text, so the lexer follows
+ * psql's own rules (psqlscan.l: quotes, dollar quotes, nested comments, parentheses and BEGIN ATOMIC
+ * bodies that a `;` does not end, COPY ... FROM stdin data up to `\.`) and hands out the dump as
+ * pieces: whole SQL statements, meta-commands, and COPY data. The scan (verify's walk) and the filter
+ * in front of psql (the restore) both read a dump through it, so what is judged is what is loaded.
+ */
+/**
+ * Findings that mean the dump would act outside its database, run a program or touch the server's
+ * files: nothing of such a dump is run (no schema replay, no drill).
+ */
+const UNSAFE_RULES = new Set([
+    'PLAIN_META_COMMAND',
+    'DUMP_OUTSIDE_DATABASE',
+    'DUMP_SERVER_ACCESS',
+]);
+const plain_MAX_STATEMENT = 8 * 1024 * 1024;
+const IDENT_START = /[A-Za-z_\u0080-\uffff]/;
+const IDENT = /[A-Za-z_0-9$\u0080-\uffff]+/y;
+const DOLLAR = /\$([A-Za-z_\u0080-\uffff][A-Za-z_0-9\u0080-\uffff]*)?\$/y;
+/** What pg_dump's COPY output (COPY TO, text format) writes after a backslash: nothing else. */
+const COPY_ESCAPES = new Set(['N', '\\', 'b', 'f', 'n', 'r', 't', 'v']);
+class PlainLexer {
+    state = { s: 'normal' };
+    stmt = '';
+    stmtLine = 0;
+    parens = 0;
+    /** psql's heuristic: in CREATE [OR REPLACE] FUNCTION|PROCEDURE, BEGIN ... END holds `;`. */
+    words = [];
+    beginDepth = 0;
+    copyPending = false;
+    /** Part of the statement under way has gone out already (it is over MAX_STATEMENT). */
+    long = false;
+    inCopy = false;
+    line = 0;
+    /** Lex one line (without its newline); pieces come out in order. */
+    lexLine(text, emit) {
+        this.line++;
+        if (this.inCopy) {
+            const end = text === '\\.' || text === '\\.\r';
+            if (end)
+                this.inCopy = false;
+            emit({ kind: 'copy', text: `${text}\n`, line: this.line, end });
+            return;
+        }
+        this.lexSql(text, emit);
+        if (this.copyPending) {
+            // The rest of the COPY's line goes out before its data.
+            if (this.stmt)
+                emit({ kind: 'sql', text: this.stmt, line: this.line });
+            this.stmt = '';
+            this.copyPending = false;
+            this.inCopy = true;
+        }
+    }
+    /** What is left when the input ends: a statement without its `;`. */
+    finish(emit) {
+        if (this.stmt.trim())
+            emit({ kind: 'sql', text: this.stmt, line: this.stmtLine });
+        this.stmt = '';
+    }
+    lexSql(text, emit) {
+        let i = 0;
+        let from = 0;
+        const take = (to) => {
+            if (to > from) {
+                const piece = text.slice(from, to);
+                if (!this.stmt.trim() && piece.trim())
+                    this.stmtLine = this.line;
+                this.stmt += piece;
+                if (this.stmt.length > plain_MAX_STATEMENT) {
+                    emit({ kind: 'sql', text: this.stmt, line: this.stmtLine, ...(this.long ? { more: true } : {}) });
+                    this.stmt = '';
+                    this.long = true;
+                }
+            }
+            from = to;
+        };
+        while (i < text.length) {
+            if (this.state.s !== 'normal') {
+                i = this.skipQuoted(text, i);
+                continue;
+            }
+            const c = text[i];
+            if (c === '-' && text[i + 1] === '-') {
+                i = text.length;
+                continue;
+            }
+            const opened = this.openQuoted(text, i);
+            if (opened !== undefined) {
+                i = opened;
+                continue;
+            }
+            if (IDENT_START.test(c)) {
+                IDENT.lastIndex = i;
+                const word = IDENT.exec(text)[0];
+                this.word(word.toLowerCase());
+                i += word.length;
+                continue;
+            }
+            if (c === '(')
+                this.parens++;
+            else if (c === ')')
+                this.parens = Math.max(0, this.parens - 1);
+            else if (c === ';' && this.parens === 0 && this.beginDepth === 0) {
+                take(i + 1);
+                this.endStatement(emit);
+                i++;
+                continue;
+            }
+            else if (c === '\\') {
+                take(i);
+                emit({ kind: 'meta', text: text.slice(i), line: this.line });
+                from = text.length;
+                break;
+            }
+            i++;
+        }
+        take(text.length);
+        this.stmt += '\n';
+    }
+    /** Where a string, quoted name, dollar quote or comment starting at `i` lets lexing go on; undefined when none starts. */
+    openQuoted(text, i) {
+        const c = text[i];
+        if (c === '/' && text[i + 1] === '*') {
+            this.state = { s: 'comment', depth: 1 };
+            return i + 2;
+        }
+        if (c === "'") {
+            const prev = text[i - 1];
+            const escapes = (prev === 'E' || prev === 'e') && !IDENT_START.test(text[i - 2] ?? ' ');
+            this.state = { s: 'quote', escapes };
+            return i + 1;
+        }
+        if (c === '"') {
+            this.state = { s: 'ident' };
+            return i + 1;
+        }
+        if (c !== '$')
+            return undefined;
+        DOLLAR.lastIndex = i;
+        const m = DOLLAR.exec(text);
+        if (!m)
+            return i + 1;
+        this.state = { s: 'dollar', tag: m[0] };
+        return i + m[0].length;
+    }
+    /** One step inside a string, a quoted name, a dollar quote or a comment: where lexing goes on. */
+    skipQuoted(text, i) {
+        const st = this.state;
+        const c = text[i];
+        if (st.s === 'quote') {
+            if (c === '\\' && st.escapes)
+                return i + 2;
+            if (c === "'")
+                this.state = { s: 'normal' };
+            return i + 1;
+        }
+        if (st.s === 'ident') {
+            if (c === '"')
+                this.state = { s: 'normal' };
+            return i + 1;
+        }
+        if (st.s === 'dollar') {
+            const close = text.indexOf(st.tag, i);
+            if (close === -1)
+                return text.length;
+            this.state = { s: 'normal' };
+            return close + st.tag.length;
+        }
+        if (st.s === 'comment') {
+            if (c === '*' && text[i + 1] === '/') {
+                st.depth--;
+                if (st.depth === 0)
+                    this.state = { s: 'normal' };
+                return i + 2;
+            }
+            if (c === '/' && text[i + 1] === '*') {
+                st.depth++;
+                return i + 2;
+            }
+        }
+        return i + 1;
+    }
+    word(w) {
+        if (this.words.length < 4)
+            this.words.push(w);
+        const [a, b, c, d] = this.words;
+        const routine = (x) => x === 'function' || x === 'procedure';
+        if (a !== 'create' || !(routine(b) || (b === 'or' && c === 'replace' && routine(d))))
+            return;
+        if (w === 'begin')
+            this.beginDepth++;
+        else if (w === 'case' && this.beginDepth > 0)
+            this.beginDepth++;
+        else if (w === 'end' && this.beginDepth > 0)
+            this.beginDepth--;
+    }
+    endStatement(emit) {
+        const text = this.stmt;
+        this.stmt = '';
+        this.words = [];
+        this.beginDepth = 0;
+        const more = this.long;
+        this.long = false;
+        if (more) {
+            emit({ kind: 'sql', text, line: this.stmtLine, more });
+            return;
+        }
+        if (/^COPY\b[\s\S]*\bFROM\s+stdin\b/i.test(codeOf(text)))
+            this.copyPending = true;
+        emit({ kind: 'sql', text, line: this.stmtLine });
+    }
+}
+/** A statement's code: comments out, white space folded, string and identifier quotes kept. */
+function codeOf(sql) {
+    return sql
+        .replace(/\/\*[\s\S]*?\*\//g, ' ')
+        .replace(/--[^\n]*/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim();
+}
+/** The first backslash in a COPY data line that pg_dump's COPY output would not have written. */
+function foreignCopyEscape(line) {
+    for (let i = line.indexOf('\\'); i !== -1; i = line.indexOf('\\', i + 2)) {
+        if (!COPY_ESCAPES.has(line[i + 1] ?? ''))
+            return i;
+    }
+    return -1;
+}
+/** An identifier as pg_dump writes it (bare, or double-quoted), unquoted. */
+function unquote(name) {
+    return name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name;
+}
+const NAME = String.raw `("(?:[^"]|"")+"|[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*)`;
+const DATABASE_STATEMENT = new RegExp(String.raw `^(?:CREATE DATABASE|DROP DATABASE(?: IF EXISTS)?|ALTER DATABASE|COMMENT ON DATABASE|SECURITY LABEL(?: FOR \S+)? ON DATABASE|(?:GRANT|REVOKE) .*? ON DATABASE) ${NAME}`, 'i');
+/** Statements that act on the whole server, never written by pg_dump (pg_dumpall's, or an attacker's). */
+const SERVER_STATEMENT = /^(?:(?:CREATE|ALTER|DROP) (?:ROLE|USER|GROUP|TABLESPACE|SUBSCRIPTION)\b|ALTER SYSTEM\b)/i;
+/** The database a statement names, when it is one of the statements about a database as a whole. */
+function databaseOf(code) {
+    const m = DATABASE_STATEMENT.exec(code);
+    return m ? unquote(m[1]) : undefined;
+}
+/** pg_dump's own psql lines: `\restrict KEY` / `\unrestrict KEY`, and `\connect` to one database. */
+function pgDumpMeta(text) {
+    const t = text.trim();
+    if (/^\\(un)?restrict [A-Za-z0-9]+$/.test(t))
+        return { kind: 'restrict' };
+    const plain = /^\\connect ([A-Za-z_][\w$]*)$/.exec(t);
+    if (plain)
+        return { kind: 'connect', database: plain[1] };
+    // appendPsqlMetaConnect for a name that needs quoting: \connect -reuse-previous=on "dbname='x'"
+    const quoted = /^\\connect -reuse-previous=on "dbname='((?:[^'\\]|\\.|'')*)'"$/.exec(t);
+    if (quoted)
+        return {
+            kind: 'connect',
+            database: quoted[1].replace(/\\(.)/g, '$1').replace(/''/g, "'").replace(/""/g, '"'),
+        };
+    return undefined;
+}
+/**
+ * Judges each piece: pg_dump's own `\restrict`, its `\connect` to the database it created and that
+ * database's statements are the dump's; every other meta-command, a COPY data line pg_dump would not
+ * write, a statement about another database or the whole server is a hazard.
+ */
+class PlainJudge {
+    /** The database the dump's CREATE DATABASE names (pg_dump -C), once seen. */
+    database;
+    /** pg_dump -c -C drops its database before it creates it: judged when the CREATE comes. */
+    dropBefore;
+    /** `drop`: leave the piece out of what psql gets (the tool handles the database itself). */
+    judge(p) {
+        const short = (s) => (s.length > 160 ? `${s.slice(0, 157)}...` : s);
+        if (p.kind === 'copy') {
+            if (p.end || foreignCopyEscape(p.text.slice(0, -1)) === -1)
+                return { drop: false };
+            return { drop: false, hazard: { kind: 'copy-escape', line: p.line, text: '(COPY data)' } };
+        }
+        if (p.kind === 'meta') {
+            const own = pgDumpMeta(p.text);
+            if (own?.kind === 'restrict')
+                return { drop: true };
+            if (own?.kind === 'connect' && own.database === this.database)
+                return { drop: true };
+            return { drop: true, hazard: { kind: 'meta', line: p.line, text: short(p.text.trim()) } };
+        }
+        if (p.more)
+            return { drop: false };
+        const code = codeOf(p.text);
+        const db = databaseOf(code);
+        if (db !== undefined) {
+            const hazard = { kind: 'other-database', line: p.line, text: short(code) };
+            if (this.database === undefined && /^DROP DATABASE/i.test(code)) {
+                this.dropBefore ??= hazard;
+                return { drop: true };
+            }
+            if (this.database === undefined && /^CREATE DATABASE/i.test(code)) {
+                this.database = db;
+                if (this.dropBefore && databaseOf(codeOf(this.dropBefore.text)) === db)
+                    this.dropBefore = undefined;
+            }
+            if (db === this.database)
+                return { drop: true };
+            return { drop: true, hazard };
+        }
+        if (SERVER_STATEMENT.test(code))
+            return { drop: true, hazard: { kind: 'server', line: p.line, text: short(code) } };
+        return { drop: false };
+    }
+    /** At the end: a DROP DATABASE that no CREATE DATABASE of the same name followed. */
+    finish() {
+        const left = this.dropBefore;
+        this.dropBefore = undefined;
+        return left;
+    }
+}
+/** Bytes in, pieces out: the dump cut into lines (UTF-8 kept whole across chunks) for the lexer. */
+class PlainPieces {
+    emit;
+    lexer = new PlainLexer();
+    decoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
+    partial = '';
+    constructor(emit) {
+        this.emit = emit;
+    }
+    push(chunk) {
+        const lines = (this.partial + this.decoder.write(chunk)).split('\n');
+        this.partial = lines.pop() ?? '';
+        for (const line of lines)
+            this.lexer.lexLine(line, this.emit);
+    }
+    end() {
+        const rest = this.partial + this.decoder.end();
+        this.partial = '';
+        if (rest)
+            this.lexer.lexLine(rest, this.emit);
+        this.lexer.finish(this.emit);
+    }
+}
+const COPY_HEAD = /^COPY ((?:"(?:[^"]|"")+"|[^\s."]+)\.(?:"(?:[^"]|"")+"|[^\s."]+))(?: \(.*\))? FROM stdin;$/;
+/** `schema.table` of a COPY statement, each part unquoted. */
+function copyTarget(name) {
+    const m = /^("(?:[^"]|"")+"|[^\s."]+)\.(.+)$/.exec(name);
+    return { schema: unquote(m[1]), table: unquote(m[2]) };
+}
+/** `schema.table` as pg_dump writes it, each part bare or quoted. */
+const QUALIFIED = '(?:"(?:[^"]|"")+"|[^\\s."(]+)\\.(?:"(?:[^"]|"")+"|[^\\s."(]+)';
+const CREATE_TABLE = new RegExp(`^CREATE (?:UNLOGGED )?TABLE (${QUALIFIED})`);
+const INSERT_INTO = new RegExp(`^INSERT INTO (${QUALIFIED})`);
+const ATTACH = new RegExp(`^ALTER TABLE (?:ONLY )?(${QUALIFIED}) ATTACH PARTITION (${QUALIFIED})`);
+/**
+ * A plain dump's tables, from its statements: those it creates (partitioned ones aside: their
+ * rows are their partitions'), those INSERT statements (pg_dump --inserts) load, and each
+ * partition's parent, for a dump whose COPY goes through the root (--load-via-partition-root).
+ */
+class PlainTables {
+    created = [];
+    /** `schema.table` of each table INSERT statements load, or pg_dump's comment heads as data. */
+    inserted = new Set();
+    /** `schema.table` of a partition to its parent's. */
+    parents = new Map();
+    pending;
+    statement(text, more) {
+        // pg_dump heads every table's data with this comment, an empty table's too (with --inserts,
+        // nothing else of it is written): the names as they are, unquoted.
+        if (text.includes('; Type: TABLE DATA; '))
+            for (const m of text.matchAll(/^-- Data for Name: (.+); Type: TABLE DATA; Schema: (.+); Owner: /gm))
+                this.inserted.add(tableKey({ schema: m[2], table: m[1] }));
+        if (more) {
+            if (this.pending)
+                this.pending.tail = (this.pending.tail + text).slice(-4096);
+            return;
+        }
+        this.end();
+        const code = codeOf(text.slice(0, 4096));
+        const create = CREATE_TABLE.exec(code);
+        if (create)
+            this.pending = { ...copyTarget(create[1]), tail: text.slice(-4096) };
+        const insert = INSERT_INTO.exec(code);
+        if (insert)
+            this.inserted.add(tableKey(copyTarget(insert[1])));
+        const attach = ATTACH.exec(code);
+        if (attach)
+            this.parents.set(tableKey(copyTarget(attach[2])), tableKey(copyTarget(attach[1])));
+    }
+    /** The statement in progress is over. */
+    end() {
+        const p = this.pending;
+        this.pending = undefined;
+        if (p && !PARTITIONED.test(p.tail))
+            this.created.push({ schema: p.schema, table: p.table });
+    }
+}
+/** `schema.table`, unquoted: a key for matching tables, not SQL. */
+function tableKey(t) {
+    return `${t.schema}.${t.table}`;
+}
+/**
+ * Verify's walk of a plain dump, through the same lexer and judge as the restore uses: every
+ * hazard, the rows of each COPY block (one line a row up to `\.`; COPY text writes a newline in a
+ * value as `\n`; rows are counted, never kept), and each SQL statement for `onStatement`.
+ */
+class PlainScan {
+    onStatement;
+    hazards = [];
+    count = 0;
+    judge = new PlainJudge();
+    rows = new Map();
+    copy;
+    pieces = new PlainPieces((p) => {
+        this.note(this.judge.judge(p).hazard);
+        this.tally(p);
+    });
+    constructor(onStatement = () => { }) {
+        this.onStatement = onStatement;
+    }
+    push(chunk) {
+        this.pieces.push(chunk);
+    }
+    /** The dump ended: its tables' rows. */
+    end() {
+        this.pieces.end();
+        this.note(this.judge.finish());
+        this.tables.end();
+        return [...this.rows.values()];
+    }
+    /** The tables the dump creates, and those it loads rows into with INSERT or attaches. */
+    tables = new PlainTables();
+    tally(p) {
+        if (p.kind === 'copy') {
+            if (p.end)
+                this.copy = undefined;
+            else if (this.copy)
+                this.copy.rows++;
+            return;
+        }
+        if (p.kind !== 'sql')
+            return;
+        this.tables.statement(p.text, p.more === true);
+        const head = p.more ? null : COPY_HEAD.exec(codeOf(p.text));
+        if (!head) {
+            this.onStatement(p.text);
+            return;
+        }
+        const { schema, table } = copyTarget(head[1]);
+        const key = `${schema}\u0000${table}`;
+        // With --load-via-partition-root, each partition's rows are one more block for the root.
+        this.copy = this.rows.get(key) ?? { schema, table, rows: 0 };
+        this.rows.set(key, this.copy);
+    }
+    note(h) {
+        if (!h)
+            return;
+        this.count++;
+        if (this.hazards.length < 20)
+            this.hazards.push(h);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/postgres/restore.ts
+
+
+
+
+
+
+
+
+
+/** Read one stderr line; the patterns are PostgreSQL's own messages (English, lc_messages C). */
+function classifyLine(line) {
+    let m = /role "([^"]+)" does not exist/.exec(line);
+    if (m && /ERROR/.test(line))
+        return { kind: 'role', role: m[1], line };
+    m =
+        /extension "([^"]+)" is not available/.exec(line) ??
+            /could not open extension control file ".*\/([^/"]+)\.control"/.exec(line) ??
+            /could not access file "\$libdir\/([^"]+)"/.exec(line);
+    if (m)
+        return { kind: 'extension', name: m[1], line };
+    if (/could not read from input file: end of file|unexpected end of file|could not find block ID/.test(line)) {
+        return { kind: 'truncated', line };
+    }
+    if (NO_SPACE.test(line))
+        return { kind: 'disk-full', line };
+    if (/\bERROR:|pg_restore: error:|FATAL:/.test(line) && !/errors ignored on restore/.test(line))
+        return { kind: 'error', line };
+    if (/\bWARNING:|pg_restore: warning:/.test(line) && !/errors ignored on restore/.test(line))
+        return { kind: 'warning', line };
+    return { kind: 'other' };
+}
+/** PostgreSQL's messages for what the role may not do (SQLSTATE 42501 and kin). */
+const NEEDS_PRIVILEGE = /permission denied|must be (a )?superuser|must be owner of|must have privileges of|only superusers? can|must be member of role/;
+function readStderr(stderr, unprivileged) {
+    const r = {
+        roles: new Map(),
+        extensions: new Map(),
+        errors: [],
+        errorLines: [],
+        warnings: [],
+        privileged: [],
+    };
+    for (const line of stderr.split('\n')) {
+        const c = classifyLine(line);
+        if (unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
+            r.privileged.push(line.trim());
+            continue;
+        }
+        if (c.kind !== 'other' && c.kind !== 'warning' && r.errorLines.length < 10)
+            r.errorLines.push(line.trim());
+        if (c.kind === 'role')
+            r.roles.set(c.role, c.line);
+        else if (c.kind === 'extension')
+            r.extensions.set(c.name, c.line);
+        else if (c.kind === 'truncated')
+            r.truncated ??= c.line;
+        else if (c.kind === 'disk-full')
+            r.full ??= c.line;
+        else if (c.kind === 'error')
+            r.errors.push(c.line.trim());
+        else if (c.kind === 'warning')
+            r.warnings.push(c.line.trim());
+    }
+    return r;
+}
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+/** The causes stderr names: a cut archive, absent roles and extensions, a full disk. */
+function causeFindings(stage, tool, r) {
+    const findings = [];
+    if (r.truncated)
+        findings.push(finding('ARCHIVE_TRUNCATED', stage, `${tool} hit the end of the archive early: ${r.truncated.trim()}`));
+    for (const [role, line] of r.roles)
+        findings.push(finding('ROLE_ABSENT', stage, `role "${role}" does not exist on the target: ${line.trim()}`, {
+            evidence: { role },
+        }));
+    for (const [name] of r.extensions)
+        findings.push(finding('EXTENSION_ABSENT', stage, `extension "${name}" is not installed on the target server`, {
+            evidence: { extension: name },
+            fix: `Install the extension's package for the target's major (e.g. postgresql-<major>-${name}), or restore where it is.`,
+        }));
+    // The target's disk filled: what failed after is its doing, not the backup's (could-not-verify).
+    if (r.full)
+        findings.push(finding('DISK_FULL', stage, `the target ran out of disk space during the restore: ${r.full.trim()}`, {
+            evidence: { errors: r.errors.length },
+        }));
+    return findings;
+}
+/** Errors no cause explains, what needs a superuser, warnings. */
+function errorFindings(stage, r) {
+    const findings = [];
+    // Only an error that names a role or an extension already reported is explained by it (an
+    // extension that is installed but will not update, or may not be created, is an error of its own).
+    const names = (kind, m) => [...m.keys()].map((n) => `${kind} "${n}"`);
+    const explainedBy = [...names('role', r.roles), ...names('extension', r.extensions)];
+    const unexplained = r.full ? [] : r.errors.filter((l) => !explainedBy.some((n) => l.includes(n)));
+    if (unexplained.length > 0)
+        findings.push(finding('RESTORE_ERROR', stage, `${plural(unexplained.length, 'error')} during the restore; the first: ${unexplained[0]}`, {
+            evidence: { errors: unexplained.length, first: unexplained[0] ?? null },
+        }));
+    if (r.privileged.length > 0)
+        findings.push(finding('RESTORE_NEEDS_SUPERUSER', stage, `${plural(r.privileged.length, 'statement')} need${r.privileged.length === 1 ? 's' : ''} a superuser, which the replay's role is not by design; the first: ${r.privileged[0]}`, { evidence: { statements: r.privileged.length } }));
+    if (r.warnings.length > 0)
+        findings.push(finding('RESTORE_WARNING', stage, `${plural(r.warnings.length, 'warning')}; the first: ${r.warnings[0]}`, {
+            evidence: { warnings: r.warnings.length },
+        }));
+    return findings;
+}
+/**
+ * pg_restore's stderr says more than its exit status: classify every line into findings. A zero
+ * exit with errors is EXIT_CODE_LIED; a non-zero exit nothing explains is RESTORE_FAILED.
+ * `unprivileged`: the restoring role is not a superuser by design (verify's replay), so what only a
+ * superuser may do is not an error of the dump.
+ */
+function classifyRestore(stage, stderr, exitCode, tool, unprivileged = false) {
+    const r = readStderr(stderr, unprivileged);
+    // Errors that only follow from a classified cause (the statements after a missing role) still count.
+    const findings = [...causeFindings(stage, tool, r), ...errorFindings(stage, r)];
+    const anyError = r.errors.length > 0 || r.roles.size > 0 || r.extensions.size > 0 || r.truncated !== undefined;
+    if (exitCode === 0 && anyError && !r.full)
+        findings.push(finding('EXIT_CODE_LIED', stage, `${tool} exited 0 although it reported ${plural(r.errors.length, 'error')}`, {
+            evidence: { errors: r.errors.length },
+        }));
+    if (exitCode !== 0 && !anyError && !r.full && r.privileged.length === 0)
+        findings.push(finding('RESTORE_FAILED', stage, `${tool} exited ${exitCode ?? 'on a signal'} with nothing on stderr to explain it`, {
+            evidence: { exitCode },
+        }));
+    const errorCount = r.errors.length + r.roles.size + r.extensions.size + (r.truncated ? 1 : 0) + (r.full ? 1 : 0);
+    return { findings, errors: errorCount, errorLines: r.errorLines, warnings: r.warnings.length };
+}
+/**
+ * What psql gets from a plain dump, filtered as it streams through the same lexer and judge as
+ * verify's scan (archive/plain.ts): no meta-command of the dump reaches psql (pg_dump's own
+ * `\restrict` and `\connect` to its database are the tool's to handle, like its CREATE DATABASE and
+ * that database's statements); with `restrictKey` psql is put in restricted mode first, so that even
+ * a line the lexer misread could not run a meta-command. With `schemaOnly` COPY blocks and setval()
+ * calls are left out; with `noOwner` ownership and privilege statements: the same as pg_restore's
+ * --schema-only and --no-owner --no-privileges.
+ */
+class PlainDumpFilter extends external_node_stream_.Transform {
+    leaveOut;
+    /** Hazards met while loading: verify's walk refuses such a dump first, so this is a second line. */
+    hazards = [];
+    judge = new PlainJudge();
+    pieces;
+    out = [];
+    skippingCopy = false;
+    constructor(leaveOut) {
+        super();
+        this.leaveOut = leaveOut;
+        this.pieces = new PlainPieces((p) => this.piece(p));
+        if (leaveOut.restrictKey)
+            this.out.push(`\\restrict ${leaveOut.restrictKey}\n`);
+    }
+    _transform(chunk, _enc, done) {
+        this.pieces.push(chunk);
+        done(null, this.flushOut());
+    }
+    _flush(done) {
+        this.pieces.end();
+        const left = this.judge.finish();
+        if (left)
+            this.hazards.push(left);
+        done(null, this.flushOut());
+    }
+    flushOut() {
+        const text = this.out.join('');
+        this.out = [];
+        return text;
+    }
+    piece(p) {
+        const { drop, hazard } = this.judge.judge(p);
+        if (hazard)
+            this.hazards.push(hazard);
+        if (drop)
+            return;
+        if (p.kind === 'copy') {
+            if (!this.skippingCopy)
+                this.out.push(p.text);
+            if (p.end)
+                this.skippingCopy = false;
+            return;
+        }
+        const code = codeOf(p.text);
+        if (this.leaveOut.schemaOnly && /^COPY\b/i.test(code)) {
+            this.skippingCopy = true;
+            return;
+        }
+        if (this.leaveOut.schemaOnly && /^SELECT pg_catalog\.setval\(/i.test(code))
+            return;
+        if (this.leaveOut.noOwner && /^(ALTER .* OWNER TO |GRANT |REVOKE )/i.test(code))
+            return;
+        this.out.push(p.text);
+    }
+}
+/**
+ * psql's `\restrict KEY` (CVE-2025-8714's fix): from 18, and 17.6, 16.10, 15.14, 14.19, 13.22 on.
+ * After it psql refuses every meta-command but `\unrestrict KEY`.
+ */
+function psqlRestricts(version) {
+    const m = /^(\d+)(?:\.(\d+))?/.exec(version);
+    if (!m)
+        return false;
+    const major = Number(m[1]);
+    const minor = Number(m[2] ?? 0);
+    const since = { 17: 6, 16: 10, 15: 14, 14: 19, 13: 22 };
+    return major >= 18 || (since[major] !== undefined && minor >= since[major]);
+}
+/**
+ * The environment of a pg_restore or psql whose stderr is classified: the tools' own messages in
+ * English, and the server's too where the role may ask for it (lc_messages is a superuser's
+ * setting: a role with only CREATEDB that asked would not even connect). The tools' own prefixes
+ * (`pg_restore: error:`, `psql:...: ERROR:`) count the errors whatever the server's language.
+ */
+async function restoreEnv(target) {
+    const superuser = await withClient(target, (c) => c.query("SELECT current_setting('is_superuser') = 'on' AS s")).then((r) => r.rows[0]?.s === true, () => false);
+    return {
+        ...libpqEnv(target),
+        LC_ALL: undefined,
+        LC_MESSAGES: 'C',
+        ...(superuser ? { PGOPTIONS: [target.options, '-c lc_messages=C'].filter(Boolean).join(' ') } : {}),
+    };
+}
+/** What the plain-dump filter left out of psql's input, as the finding of its first hazard. */
+function hazardFinding(stage, hazard, count) {
+    return finding(hazard.kind === 'meta' || hazard.kind === 'copy-escape' ? 'PLAIN_META_COMMAND' : 'DUMP_OUTSIDE_DATABASE', stage, `line ${hazard.line}: ${hazard.text}; left out of what psql loaded`, { evidence: { line: hazard.line, count } });
+}
+/** Reading or decompressing the dump failed while the restore program read it: it got only part. */
+function unpackFinding(stage, tool, error, wrapper) {
+    const code = error.code ?? '';
+    const problem = wrapper ? wrapperProblem(wrapper, error) : undefined;
+    // A decoder this machine lacks (no xz installed) is the restore's trouble, not the backup's.
+    const damaged = problem !== undefined && problem.rule !== 'FORMAT_UNSUPPORTED';
+    const why = problem?.rule === 'FORMAT_UNSUPPORTED' ? problem.message : error.message;
+    return finding(damaged ? 'COMPRESSION_CORRUPT' : 'RESTORE_ERROR', stage, `${problem ? `the ${wrapper} stream around the dump` : 'reading the dump'} failed while ${tool} read it (${why}): it got only part of the dump`, { evidence: { error: code || error.message } });
+}
+/**
+ * Restore a dump into `target` (an existing, empty database) with `client`: pg_restore for custom and
+ * directory dumps, psql for plain ones. The one restore path: the drill's, and verify's schema replay.
+ */
+async function restoreDump(client, target, input, opts) {
+    const stage = opts.stage ?? 'restore';
+    const env = await restoreEnv(target);
+    // A damaged wrapper ends the chain with its error (the program's stdin is closed, never left
+    // waiting) and is said, however far the program got.
+    let unpackError;
+    const unpacked = (then) => {
+        const file = external_node_fs_default().createReadStream(input.path);
+        const steps = [
+            ...(input.wrapper ? [unwrapStep(input.wrapper)] : []),
+            ...(then ? [then] : []),
+        ];
+        if (steps.length === 0)
+            return file;
+        return (0,external_node_stream_.pipeline)([file, ...steps], (e) => {
+            if (e)
+                unpackError = e;
+        });
+    };
+    let res;
+    let tool;
+    let filter;
+    if (input.format === 'plain') {
+        tool = `psql ${client.version}`;
+        filter = new PlainDumpFilter({
+            schemaOnly: opts.schemaOnly === true,
+            noOwner: opts.roles === 'ignore',
+            ...(psqlRestricts(client.version) ? { restrictKey: (0,external_node_crypto_.randomBytes)(24).toString('hex') } : {}),
+        });
+        res = await run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
+            env,
+            stdin: unpacked(filter),
+        });
+    }
+    else {
+        tool = `pg_restore ${client.version}`;
+        const args = ['--dbname', target.database];
+        if (opts.jobs > 1 && !input.wrapper && input.format !== 'tar')
+            args.push('--jobs', String(opts.jobs));
+        if (opts.roles === 'ignore')
+            args.push('--no-owner', '--no-privileges');
+        if (opts.schemaOnly)
+            args.push('--schema-only');
+        if (input.wrapper)
+            res = await run(client.path, args, { env, stdin: unpacked() });
+        else
+            res = await run(client.path, [...args, input.path], { env });
+    }
+    const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.unprivileged === true);
+    const hazard = filter?.hazards[0];
+    if (hazard)
+        classified.findings.push(hazardFinding(stage, hazard, filter?.hazards.length ?? 1));
+    if (unpackError)
+        classified.findings.unshift(unpackFinding(stage, tool, unpackError, input.wrapper));
+    return {
+        exitCode: res.code,
+        seconds: res.seconds,
+        tool,
+        errors: classified.errors,
+        errorLines: classified.errorLines,
+        warnings: classified.warnings,
+        findings: classified.findings,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/drill/stages/restore.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+const SERVER_FIX = "Free space on the target server's disk (its data directory), or drill elsewhere.";
+const UNPACK_FIX = 'Free space there, or point work-dir at a folder on a disk with room for the dump unpacked.';
+/** Free space under a scratch cluster below which a failed restore is put down to its disk: a WAL segment. */
+const WAL_SEGMENT = 16 * 1024 * 1024;
+/** What a restore whose target's disk filled says after it: the full disk's doing, not the backup's. */
+const AFTER_FULL = new Set(['RESTORE_ERROR', 'RESTORE_WARNING', 'RESTORE_FAILED', 'EXIT_CODE_LIED']);
+/** A restore with one of these did not complete: the ladder has nothing to climb. */
+const NOT_RESTORED = ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED', 'DISK_FULL'];
+/**
+ * The restore stage: the dump into the drill's database, through the one restore path (the sample
+ * tier: the schema, then the named tables' rows). True when it completed, else the ladder is skipped.
+ */
+async function restoreStage(t) {
+    const restore = await t.pipe.stage('restore', async () => {
+        const format = t.ins.format;
+        if (t.opts.tier === 'sample' && format === 'plain')
+            return { notRun: 'the sample tier needs a custom or directory dump' };
+        const client = await restoreTools(t.ins, t.opts.verify.pgBinDir, 'restore');
+        if ('finding' in client)
+            return { findings: [client.finding] };
+        const seekable = await seekableInput(t, format);
+        if ('findings' in seekable)
+            return seekable;
+        try {
+            return await restoreInto(t, client.client, seekable.input);
+        }
+        finally {
+            if (seekable.unpacked)
+                t.work.discard(seekable.unpacked);
+        }
+    });
+    const restored = restore.status !== 'not-run' && !restore.findings.some((f) => NOT_RESTORED.includes(f.rule));
+    if (!restored) {
+        for (const s of ['structure', 'volume', 'semantics', 'compare', 'integrity'])
+            t.pipe.skip(s, 'the restore did not complete');
+    }
+    return restored;
+}
+/**
+ * The dump as the restore reads it. pg_restore --jobs, and the sample tier's --list, need a file it
+ * can seek in: a compressed custom dump is unpacked first (into the drill's folder, removed after).
+ */
+async function seekableInput(t, format) {
+    const file = t.backup.localPath;
+    const wrapper = t.ins.wrapper;
+    const seeks = t.opts.tier === 'sample' || (format === 'custom' && t.opts.jobs > 1);
+    if (!(wrapper && format !== 'plain' && seeks))
+        return { input: { format, path: file, wrapper } };
+    const unpacked = t.work.partial(`${external_node_path_default().basename(file).replace(/\.(gz|zst|lz4|xz|bz2)$/, '')}.unpacked`);
+    try {
+        await (0,promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(file), unwrapStep(wrapper), external_node_fs_default().createWriteStream(unpacked));
+    }
+    catch (e) {
+        t.work.discard(unpacked);
+        if (!isDiskFull(e))
+            throw e;
+        const what = `the unpacked copy of ${t.backup.name}`;
+        return { findings: [diskFull('restore', t.work.workDir, what, { fix: UNPACK_FIX })] };
+    }
+    return { input: { format, path: unpacked, wrapper: null }, unpacked };
+}
+/** The restore itself, its findings read for a full disk, and the restored tables counted. */
+async function restoreInto(t, client, input) {
+    const { opts, conn } = t;
+    const findings = [];
+    if (opts.tier === 'sample') {
+        const schema = await restoreDump(client, conn, input, {
+            jobs: opts.jobs,
+            roles: opts.roles,
+            schemaOnly: true,
+        });
+        const rows = await restoreSampleData(client, t, input);
+        findings.push(...schema.findings, ...rows.findings);
+        t.result.restore = {
+            tool: schema.tool,
+            seconds: schema.seconds + rows.seconds,
+            exitCode: schema.exitCode ?? rows.exitCode,
+            jobs: opts.jobs,
+        };
+    }
+    else {
+        const r = await restoreDump(client, conn, input, {
+            jobs: opts.jobs,
+            roles: opts.roles,
+            schemaOnly: opts.tier === 'schema',
+        });
+        findings.push(...r.findings);
+        t.result.restore = {
+            tool: r.tool,
+            seconds: r.seconds,
+            exitCode: r.exitCode,
+            jobs: input.wrapper || input.format === 'tar' ? 1 : opts.jobs,
+        };
+    }
+    const out = restoreDiskFull(findings, t.target.kind, t.backup);
+    const full = out.some((f) => f.rule === 'DISK_FULL');
+    // A server whose disk filled may have stopped (a PANIC writing WAL): no tables to count then.
+    const tables = await withClient(conn, async (c) => (await listTables(c)).length).catch((e) => {
+        if (!full)
+            throw e;
+        return undefined;
+    });
+    if (tables !== undefined)
+        t.result.tables = tables;
+    if (tables === 0 && !full)
+        out.push(finding('EMPTY_RESTORE', 'restore', `the restored database ${t.database} has no user tables`));
+    return { findings: out };
+}
+/**
+ * A restore whose target's disk filled is DISK_FULL, not a bad backup: as PostgreSQL said it (from
+ * stderr), or, on a scratch cluster, a restore that failed with less than a WAL segment left free
+ * under it (a server that PANICked writing WAL may tell the client nothing about space). The errors
+ * and warnings after it are left out; roles, extensions and truncation stay.
+ */
+function restoreDiskFull(findings, kind, backup) {
+    const said = findings.find((f) => f.rule === 'DISK_FULL');
+    const failed = findings.find((f) => AFTER_FULL.has(f.rule) && f.rule !== 'RESTORE_WARNING');
+    const free = kind === 'scratch' ? freeBytes(external_node_os_default().tmpdir()) : undefined;
+    const nearlyFull = failed !== undefined && free !== undefined && free < WAL_SEGMENT;
+    if (!said && !nearlyFull)
+        return findings;
+    const rest = findings.filter((f) => f.rule !== 'DISK_FULL' && !AFTER_FULL.has(f.rule));
+    if (kind === 'server')
+        return [{ ...said, fix: SERVER_FIX }, ...rest];
+    const what = `the scratch cluster restoring ${backup.name} (a ${formatBytes(backup.sizeBytes)} dump)`;
+    const cause = said?.message ?? `the restore failed with ${formatBytes(free ?? 0)} left: ${failed?.message}`;
+    return [scratchDiskFull('restore', what, cause), ...rest];
+}
+/**
+ * The sample tier: rows of the named tables only, and every sequence's value, through a pg_restore
+ * list. The schema is in place with its foreign keys, so a sampled table whose parent is not sampled
+ * would fail them: as a superuser, the load disables triggers (pg_restore --disable-triggers).
+ */
+async function restoreSampleData(pgRestore, t, input) {
+    const { conn, opts, work } = t;
+    const file = input.path;
+    const list = await run(pgRestore.path, ['--list', file]);
+    const wanted = new Set(opts.sampleTables);
+    const lines = list.stdout.split('\n').filter((l) => {
+        if (/^\d+; \d+ \d+ SEQUENCE SET /.test(l))
+            return true;
+        const m = / TABLE DATA (\S+) (\S+) /.exec(l);
+        return m !== null && wanted.has(`${m[1]}.${m[2]}`);
+    });
+    const superuser = await withClient(conn, async (c) => (await c.query('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user'))
+        .rows[0]?.s === true);
+    const listFile = work.partial('sample.list');
+    external_node_fs_default().writeFileSync(listFile, `${lines.join('\n')}\n`);
+    try {
+        const res = await run(pgRestore.path, [
+            '--data-only',
+            ...(superuser ? ['--disable-triggers'] : []),
+            '--dbname',
+            conn.database,
+            '--use-list',
+            listFile,
+            // pg_restore restores a tar dump one object at a time only.
+            ...(opts.jobs > 1 && input.format !== 'tar' ? ['--jobs', String(opts.jobs)] : []),
+            file,
+        ], { env: await restoreEnv(conn) });
+        return {
+            seconds: res.seconds,
+            exitCode: res.code,
+            findings: classifyRestore('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`).findings,
+        };
+    }
+    finally {
+        work.discard(listFile);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/drill/stages/rto.ts
+
+
+/** The rto stage, with rto-budget: the drill's wall time so far against the budget. */
+async function rtoStage(ctx) {
+    const budget = ctx.opts.rtoBudgetSeconds;
+    if (budget === undefined)
+        return;
+    const elapsed = (Date.now() - ctx.pipe.started) / 1000;
+    await ctx.pipe.stage('rto', async () => elapsed > budget
+        ? {
+            findings: [
+                finding('RTO_EXCEEDED', 'rto', `the drill took ${duration_formatSeconds(elapsed)}, over the RTO budget of ${duration_formatSeconds(budget)}`, { evidence: { seconds: Math.round(elapsed), budget } }),
+            ],
+        }
+        : {});
+}
+
+;// CONCATENATED MODULE: ./src/drill/stages/semantics.ts
+
+
+/** The semantics rung: the config's smoke queries on the restored database (tier full only). */
+async function semantics_semanticsStage(t) {
+    const { pipe, opts } = t;
+    const queries = opts.config.semantics ?? [];
+    if (opts.tier === 'schema')
+        pipe.skip('semantics', 'NOT RUN: tier SCHEMA restores no rows');
+    else if (queries.length === 0)
+        pipe.skip('semantics', 'no smoke queries in config');
+    else if (opts.tier === 'sample')
+        pipe.skip('semantics', 'NOT RUN: tier SAMPLE restores only the rows of sample-tables');
+    else {
+        await pipe.stage('semantics', async () => {
+            const r = await withClient(t.conn, (c) => runSmokeQueries(c, queries));
+            t.result.smoke = r.results;
+            return { findings: r.findings };
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/drill/stages/structure.ts
+
+
+
+
+
+/**
+ * The structure rung: the restored catalog against the config's structure reference (or, with
+ * --write-reference, written as the reference).
+ */
+async function stages_structure_structureStage(t) {
+    const { pipe, opts, conn } = t;
+    const write = opts.writeReference;
+    const reference = opts.config.structure?.reference;
+    if (write) {
+        await pipe.stage('structure', async () => {
+            const lines = await withClient(conn, structureLines);
+            const title = `structure of ${t.result.backup?.name ?? 'the restored backup'}`;
+            external_node_fs_default().writeFileSync(write, renderReference(lines, title));
+            return {};
+        });
+    }
+    else if (!reference)
+        pipe.skip('structure', 'no structure reference in config');
+    else
+        await pipe.stage('structure', () => compareReference(t, reference));
+}
+async function compareReference(t, reference) {
+    const base = t.opts.configPath ? external_node_path_default().dirname(external_node_path_default().resolve(t.opts.configPath)) : process.cwd();
+    const file = external_node_path_default().resolve(base, reference);
+    if (!external_node_fs_default().existsSync(file)) {
+        return {
+            notRun: `the structure reference ${reference} does not exist; write it with restorable drill --write-reference ${reference}`,
+        };
+    }
+    const actual = await withClient(t.conn, structureLines);
+    const { missing, unexpected } = diffStructure(parseReference(external_node_fs_default().readFileSync(file, 'utf8')), actual);
+    const findings = [];
+    const list = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
+    if (missing.length) {
+        findings.push(finding('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the reference are missing or differ: ${list(missing)}`, { evidence: { missing: missing.length } }));
+    }
+    if (unexpected.length) {
+        findings.push(finding('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) are not in the reference: ${list(unexpected)}`, { evidence: { unexpected: unexpected.length } }));
+    }
+    return { findings };
+}
+
+;// CONCATENATED MODULE: ./src/drill/context.ts
+/** The stages of a drill after verify, in order (teardown runs last, also on failure). */
+const DRILL_STAGES = [
+    'target',
+    'restore',
+    'structure',
+    'volume',
+    'semantics',
+    'compare',
+    'integrity',
+    'teardown',
+];
+
+;// CONCATENATED MODULE: ./src/drill/stages/target.ts
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * The target stage: a scratch cluster of the dump's major (or newer), or the existing server of
+ * target-url, and on it the drill's database with the dump's encoding and locale. A target that
+ * could not be made, or only with a warning, skips the restore and the ladder.
+ */
+async function stages_target_targetStage(v) {
+    let collation;
+    const stage = await v.pipe.stage('target', async () => {
+        const tools = await restoreTools(v.ins, v.opts.verify.pgBinDir, 'target');
+        if ('finding' in tools)
+            return { findings: [tools.finding] };
+        const opened = await openTarget(v);
+        if ('findings' in opened)
+            return opened;
+        const c = opened.target;
+        v.made = { target: c, database: v.database };
+        const findings = [];
+        const dumpMajor = majorOf(v.ins.serverVersion ?? '') ?? 0;
+        if (dumpMajor && c.major !== dumpMajor) {
+            findings.push(finding('TARGET_VERSION_NEWER', 'target', `the dump comes from PostgreSQL ${dumpMajor}; the drill runs on ${c.version}${c.kind === 'scratch' ? `, as no ${dumpMajor} server is installed` : ''}`, { evidence: { dumped: dumpMajor, target: c.major } }));
+        }
+        collation = await withClient(c.admin, async (client) => {
+            if (v.opts.roles === 'create-missing')
+                findings.push(...(await createMissingRoles(client, v.ins)));
+            await createDatabase(v, client, c);
+            if (c.kind === 'server') {
+                const psql = external_node_path_default().join(tools.client.dir, 'psql');
+                v.forgetCreated = onCancel(() => dropCreatedDatabaseSync(psql, c.admin, v.database));
+                await markDatabase(c.admin, v.database);
+            }
+            return readCollation(client, v.database);
+        });
+        v.result.target = {
+            kind: c.kind,
+            version: c.version,
+            major: c.major,
+            database: v.database,
+            settings: c.settings,
+        };
+        return { findings };
+    });
+    const target = v.made?.target;
+    if (!target ||
+        stage.status === 'not-run' ||
+        stage.status === 'failed' ||
+        stage.findings.some((f) => f.severity !== 'info')) {
+        for (const s of DRILL_STAGES.slice(1, -1))
+            v.pipe.skip(s, 'there is no target to restore into');
+        return undefined;
+    }
+    return Object.assign(v, { target, conn: target.conn(v.database), collation });
+}
+/** The target itself: target-url's server (refused when it looks like production), or a scratch cluster. */
+async function openTarget(v) {
+    const { opts, ins } = v;
+    const dumpMajor = majorOf(ins.serverVersion ?? '') ?? 0;
+    if (opts.targetUrl) {
+        const admin = parseTargetUrl('target-url', opts.targetUrl, v.log);
+        let opened;
+        try {
+            opened = await serverTarget(admin, opts.allowTargetServer);
+        }
+        catch (e) {
+            // TLS, authentication, pg_hba: the user's to fix (one line, exit 2); an unreachable server is a finding.
+            if (e instanceof UserError)
+                throw e;
+            const message = `could not reach the target server: ${errorMessage(e)}`;
+            return { findings: [finding('TARGET_FAILED', 'target', message)] };
+        }
+        if ('refused' in opened)
+            return { findings: [finding('TARGET_REFUSED', 'target', opened.refused)] };
+        if (dumpMajor && opened.major < dumpMajor) {
+            const message = `the dump comes from PostgreSQL ${dumpMajor}; the target server runs ${opened.version}`;
+            return {
+                findings: [finding('VERSION_UNSUPPORTED', 'target', message, { evidence: { needMajor: dumpMajor } })],
+            };
+        }
+        return { target: opened };
+    }
+    try {
+        const cluster = await ScratchCluster.start({
+            minMajor: dumpMajor,
+            ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
+            ...(opts.osUser ? { osUser: opts.osUser } : {}),
+            label: 'drill',
+            logger: v.log,
+        });
+        return { target: scratchTarget(cluster) };
+    }
+    catch (e) {
+        if (e instanceof UserError)
+            throw e;
+        if (e instanceof ToolMissingError)
+            return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
+        if (startedOutOfSpace(e))
+            return { findings: [scratchDiskFull('target', 'a scratch cluster', errorMessage(e))] };
+        const message = `could not start a scratch PostgreSQL: ${errorMessage(e)}`;
+        return { findings: [finding('TARGET_FAILED', 'target', message)] };
+    }
+}
+/** roles: create-missing: every owner and grantee of the dump the target lacks, as NOLOGIN. */
+async function createMissingRoles(client, ins) {
+    const roles = [...new Set([...(ins.toc?.owners ?? []), ...(ins.toc?.grantees ?? [])])];
+    const have = new Set((await client.query('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
+    const created = roles.filter((r) => !have.has(r));
+    for (const r of created)
+        await client.query(`CREATE ROLE ${ident(r)} NOLOGIN`);
+    if (!created.length)
+        return [];
+    return [
+        finding('ROLES_CREATED', 'target', `created ${created.length} role${created.length === 1 ? '' : 's'} the dump names and the target lacked, as NOLOGIN: ${created.join(', ')}`, { evidence: { roles: created.join(', ') } }),
+    ];
+}
+/** The drill's database in the dump's encoding and locale (its ICU locale from 15), else the default. */
+async function createDatabase(v, client, c) {
+    const loc = v.ins.toc?.database;
+    const wantCollate = loc?.collate ?? loc?.locale;
+    const enc = loc?.encoding && /^\w+$/.test(loc.encoding) ? ` ENCODING '${loc.encoding}'` : '';
+    const lc = wantCollate && /^[\w.@-]+$/.test(wantCollate) ? ` LOCALE '${wantCollate}'` : '';
+    // A database that sorts by ICU gets the same ICU locale (PostgreSQL 15 and newer).
+    const icu = loc?.provider?.toLowerCase() === 'icu' &&
+        loc.icuLocale &&
+        /^[\w.@=;-]+$/.test(loc.icuLocale) &&
+        c.major >= 15
+        ? ` LOCALE_PROVIDER icu ICU_LOCALE '${loc.icuLocale}'`
+        : '';
+    const db = ident(v.database);
+    try {
+        await client.query(`CREATE DATABASE ${db} TEMPLATE template0${enc}${lc}${icu}`);
+    }
+    catch (e) {
+        v.log.warn(`the dump's locale ${[wantCollate, loc?.icuLocale].filter(Boolean).join(' / ')} is not available here (${errorMessage(e)}); using the cluster default`);
+        await client.query(`CREATE DATABASE ${db} TEMPLATE template0${enc}`);
+    }
+}
+/** How the database made sorts: datlocprovider and daticulocale came in 15, daticulocale is datlocale from 17. */
+async function readCollation(client, database) {
+    const row = (await client.query(`SELECT datcollate AS c, to_jsonb(d) ->> 'datlocprovider' AS p,
+              coalesce(to_jsonb(d) ->> 'daticulocale', to_jsonb(d) ->> 'datlocale') AS icu
+         FROM pg_database d WHERE datname = $1`, [database])).rows[0];
+    return {
+        ...(row?.c ? { collate: row.c } : {}),
+        provider: row?.p === 'i' ? 'icu' : 'libc',
+        ...(row?.icu ? { icuLocale: row.icu } : {}),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/drill/stages/teardown.ts
+
+/** The teardown stage, also after a failure: the target removed, or with keep, left and said how to remove it. */
+async function teardownStage(ctx) {
+    await ctx.pipe.stage('teardown', async () => {
+        if (!ctx.made)
+            return {};
+        const { target, database } = ctx.made;
+        if (ctx.opts.keep) {
+            ctx.forgetCreated?.(); // kept on purpose: a cancellation from here on leaves it
+            const handle = target.keep(database);
+            if (ctx.result.target)
+                Object.assign(ctx.result.target, { url: target.url(database), handle });
+            ctx.log.info(`kept: ${target.url(database)} (${target.kind === 'scratch' ? `remove it with: restorable clean --root ${JSON.parse(handle).root}` : `drop it when done: DROP DATABASE ${ident(database)} WITH (FORCE)`})`);
+            return {};
+        }
+        await target.teardown(database);
+        ctx.forgetCreated?.();
+        return {};
+    });
+}
+
+;// CONCATENATED MODULE: ./src/backup/stages/locate.ts
+
+
+
+
+const hours = (ms) => Math.round((ms / 3_600_000) * 100) / 100;
+function fetchFailed(stage, e, source) {
+    return [
+        finding('FETCH_FAILED', stage, e instanceof FetchError ? e.message : `${source.description}: ${errorMessage(e)}`),
+    ];
+}
+/**
+ * The locate stage: the source listed, and the backup chosen among the candidates (the newest, or
+ * the one named by select). None skips every later stage.
+ */
+async function locateStage(ctx) {
+    const { opts, source, state, pipe } = ctx;
+    let all = [];
+    let chosen;
+    const located = await pipe.stage('locate', async () => {
+        try {
+            all = await source.list();
+        }
+        catch (e) {
+            if (e instanceof UserError)
+                throw e;
+            return { findings: fetchFailed('locate', e, source) };
+        }
+        // A source that names one file is that backup, whatever its name looks like.
+        const single = source.single;
+        const list = single && !opts.pattern
+            ? candidates(all.filter((o) => o.name === single), '*')
+            : candidates(all, opts.pattern);
+        state.candidates = list.length;
+        chosen = choose(list, opts.select);
+        if (chosen) {
+            ctx.log.info(`backup: ${chosen.name} (${list.length} candidate${list.length === 1 ? '' : 's'})`);
+            return {};
+        }
+        const what = opts.pattern ? `matching "${opts.pattern}"` : 'that looks like a dump';
+        const message = opts.select !== 'latest' && list.length > 0
+            ? `no backup named "${opts.select}" under ${source.description}; the newest is ${list[0]?.name}`
+            : `no backup ${what} under ${source.description} (${all.length} object${all.length === 1 ? '' : 's'} there)`;
+        return {
+            findings: [finding('BACKUP_MISSING', 'locate', message, { evidence: { objects: all.length } })],
+        };
+    });
+    if (!chosen) {
+        const why = located.status === 'not-run' || located.findings.some((f) => f.rule === 'FETCH_FAILED')
+            ? 'the source could not be listed'
+            : 'no backup was found';
+        for (const s of ['age', 'retention', 'read', 'checksum', 'archive', 'schema'])
+            pipe.skip(s, why);
+        return undefined;
+    }
+    const backup = chosen;
+    const ageMs = ctx.now.getTime() - backup.time.getTime();
+    const facts = {
+        name: backup.name,
+        time: backup.time.toISOString(),
+        timeFrom: backup.timeFrom,
+        ageHours: hours(ageMs),
+        sizeBytes: backup.size,
+    };
+    state.backup = facts;
+    return Object.assign(ctx, { all, backup, facts, ageMs });
+}
+
+;// CONCATENATED MODULE: ./src/backup/stages/age.ts
+
+
+/** The age stage: the backup's time (from its name, else its modification time) against max-age. */
+async function ageStage(b) {
+    const { opts, backup, facts, ageMs } = b;
+    await b.pipe.stage('age', async () => {
+        if (ageMs <= opts.maxAgeSeconds * 1000)
+            return {};
+        return {
+            findings: [
+                finding('BACKUP_TOO_OLD', 'age', `the newest backup, ${backup.name}, is ${facts.ageHours} hours old (max-age is ${hours(opts.maxAgeSeconds * 1000)} hours; time from its ${backup.timeFrom === 'name' ? 'name' : 'modification time'})`, { evidence: { ageHours: facts.ageHours, maxAgeHours: hours(opts.maxAgeSeconds * 1000) } }),
+            ],
+        };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/backup/stages/archive.ts
+
+/**
+ * The archive stage: what the one-pass walk found wrong with the archive, as findings. A form it
+ * cannot walk (a SQL script not from pg_dump) is not an archive found ok: the stage did not run.
+ */
+async function archiveStage(b) {
+    await b.pipe.stage('archive', async () => {
+        const unwalked = b.ins.problems.find((p) => ruleKind(p.rule) === 'unverifiable');
+        return {
+            findings: b.ins.problems.map((p) => ({
+                ...finding(p.rule, 'archive', p.message, { evidence: p.evidence ?? {} }),
+            })),
+            ...(unwalked ? { notRun: unwalked.message } : {}),
+        };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/backup/stages/checksum.ts
+
+/** The checksum stage: the digest the read computed against the one expected (none: CHECKSUM_UNVERIFIED). */
+async function checksumStage(b) {
+    const { opts, ins, backup, expected } = b;
+    if (opts.checksum.mode === 'skip') {
+        b.pipe.skip('checksum', 'checksum: skip');
+        return;
+    }
+    await b.pipe.stage('checksum', async () => {
+        if (!expected) {
+            const required = opts.checksum.mode === 'required';
+            const message = ins.format === 'directory'
+                ? 'a directory-format dump has no single checksum to compare'
+                : `no checksum found for ${backup.name}: no ${backup.name}.sha256 or .md5 beside it, no sha256/md5 object metadata`;
+            return {
+                note: ins.format === 'directory' ? 'none (a directory dump is many files)' : 'none found',
+                findings: [finding('CHECKSUM_UNVERIFIED', 'checksum', message, required ? { severity: 'high' } : {})],
+            };
+        }
+        const actual = expected.algorithm === 'sha256' ? ins.sha256 : ins.md5;
+        const matched = actual === expected.value;
+        b.facts.checksum = { algorithm: expected.algorithm, from: expected.from, matched };
+        if (matched)
+            return {};
+        return {
+            findings: [
+                finding('CHECKSUM_MISMATCH', 'checksum', `${expected.algorithm} of ${backup.name} is ${actual}, but ${expected.from} says ${expected.value}`, {
+                    evidence: {
+                        algorithm: expected.algorithm,
+                        expected: expected.value,
+                        actual: actual ?? null,
+                        from: expected.from,
+                    },
+                }),
+            ],
+        };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/archive/coverage.ts
+
+
+/** How many tables a message names before it says how many more. */
+const NAMED = 10;
+/**
+ * The tables the dump creates but holds no rows for: pg_dump writes a TABLE DATA entry (a COPY
+ * block, in plain form) for every table whose data it dumped, an empty one too. A table counts as
+ * dumped when it, or a partitioned table it is a partition of, has data. None at all is a
+ * schema-only dump.
+ */
+function dataNotDumped(created, withData, parents = new Map()) {
+    const covered = (key) => {
+        const seen = new Set();
+        for (let at = key; at && !seen.has(at); at = parents.get(at)) {
+            if (withData.has(at))
+                return true;
+            seen.add(at);
+        }
+        return false;
+    };
+    const missing = created
+        .map(tableKey)
+        .filter((k) => !covered(k))
+        .sort();
+    if (missing.length === 0)
+        return undefined;
+    if (withData.size === 0) {
+        return new ArchiveProblem('DATA_NOT_DUMPED', `a schema-only dump (pg_dump -s): none of its ${missing.length} tables has its rows in it`, { schemaOnly: true, tables: missing.length });
+    }
+    const named = missing.slice(0, NAMED).join(', ');
+    const more = missing.length > NAMED ? ` and ${missing.length - NAMED} more` : '';
+    return new ArchiveProblem('DATA_NOT_DUMPED', `the data of ${missing.length} table${missing.length === 1 ? '' : 's'} was not dumped (--exclude-table-data?): ${named}${more}`, { schemaOnly: false, tables: missing.length, first: missing[0] ?? '' });
+}
+/** A custom, directory or tar dump's tables without a TABLE DATA entry. */
+function tocDataNotDumped(toc) {
+    const created = toc
+        .filter((e) => e.desc === 'TABLE' && !e.partitioned)
+        .map((e) => ({ schema: e.namespace ?? '', table: e.tag }));
+    const withData = new Set(toc
+        .filter((e) => e.desc === 'TABLE DATA')
+        .map((e) => tableKey({ schema: e.namespace ?? '', table: e.tag })));
+    const p = dataNotDumped(created, withData);
+    return p ? [p] : [];
+}
+/** A plain dump's tables with neither a COPY block nor INSERT statements. */
+function plainDataNotDumped(tables, copied) {
+    const withData = new Set([...copied.map(tableKey), ...tables.inserted]);
+    const p = dataNotDumped(tables.created, withData, tables.parents);
+    return p ? [p] : [];
+}
+
 ;// CONCATENATED MODULE: ./src/archive/queue.ts
 /**
  * A bounded hand-off between the loop that reads (and hashes) a backup and the parser that walks
@@ -95806,7 +96266,146 @@ class ChunkQueue {
     }
 }
 
+;// CONCATENATED MODULE: ./src/archive/tar.ts
+
+
+
+
+const BLOCK = 512;
+function octal(field) {
+    const text = field.toString('latin1').replace(/\0.*$/s, '').trim();
+    return text === '' ? 0 : Number.parseInt(text, 8);
+}
+/** The next member's header, or undefined at the first of the two zero blocks that end the tar. */
+async function nextMember(r) {
+    const at = r.offset;
+    if (!(await r.fill(BLOCK))) {
+        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar ends at byte ${at + r.available()} without its end-of-archive blocks`, { bytes: at + r.available() });
+    }
+    const h = Buffer.from(r.bytes(BLOCK));
+    if (h.every((b) => b === 0))
+        return undefined;
+    let sum = 0;
+    for (let i = 0; i < BLOCK; i++)
+        sum += i >= 148 && i < 156 ? 0x20 : h[i];
+    const size = octal(h.subarray(124, 136));
+    if (h.subarray(257, 262).toString('latin1') !== 'ustar' || octal(h.subarray(148, 156)) !== sum) {
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `the tar header at byte ${at} is damaged (its checksum does not match)`, { offset: at });
+    }
+    if (!Number.isSafeInteger(size) || size < 0)
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `the tar header at byte ${at} gives no size`, { offset: at });
+    return { name: h.subarray(0, 100).toString('utf8').replace(/\0.*$/s, ''), size, at };
+}
+/** Read a member's bytes through `each`, then the padding to the next 512-byte block. */
+async function readMember(r, m, each) {
+    let left = m.size;
+    while (left > 0) {
+        if (r.available() === 0 && !(await r.fill(1))) {
+            throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar ends inside its member ${m.name} (${m.size - left} of ${m.size} bytes there)`, { member: m.name, bytes: r.offset });
+        }
+        const b = r.bytes(Math.min(left, r.available()));
+        each(b);
+        left -= b.length;
+    }
+    const pad = (BLOCK - (m.size % BLOCK)) % BLOCK;
+    try {
+        await r.pass(pad);
+    }
+    catch (e) {
+        if (!(e instanceof UnexpectedEOF))
+            throw e;
+        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar ends in the padding after ${m.name}`);
+    }
+}
+async function readWhole(r, m) {
+    const parts = [];
+    await readMember(r, m, (b) => parts.push(Buffer.from(b)));
+    return Buffer.concat(parts);
+}
+/** toc.dat, the first member: pg_restore reads the archive's header and TOC from it. */
+async function readTocMember(r) {
+    const first = await nextMember(r);
+    if (first?.name !== 'toc.dat') {
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `a tar whose first member is ${first ? first.name : 'none'}, not pg_dump's toc.dat`);
+    }
+    const bytes = await readWhole(r, first);
+    if (bytes.subarray(0, 5).toString('latin1') !== 'PGDMP')
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', 'the toc.dat in the tar is not a pg_dump table of contents');
+    const tr = ByteReader.from((async function* () {
+        yield bytes;
+    })());
+    try {
+        const header = await readHeader(tr);
+        return { header, toc: await readToc(tr, header) };
+    }
+    catch (e) {
+        if (!(e instanceof UnexpectedEOF))
+            throw e;
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `the toc.dat in the tar ends inside its TOC (${e.message})`);
+    }
+}
+/** Walk every member of a tar-format dump, counting each table's rows, and check nothing is missing. */
+async function walkTar(r) {
+    const { header, toc } = await readTocMember(r);
+    const wanted = new Map();
+    // Large objects go to blob_<oid>.dat members and the list blobs.toc, never to the entry's own name.
+    for (const e of toc)
+        if (e.hadDumper && e.filename)
+            wanted.set(e.desc === 'BLOBS' ? 'blobs.toc' : e.filename, e);
+    const out = { header, toc, blocks: 0, dataBytes: 0, tableRows: [] };
+    const blobs = new Set();
+    const listed = [];
+    for (let m = await nextMember(r); m; m = await nextMember(r)) {
+        const entry = wanted.get(m.name);
+        wanted.delete(m.name);
+        if (m.name === 'blobs.toc') {
+            out.blocks++;
+            const text = (await readWhole(r, m)).toString('utf8');
+            for (const line of text.split('\n'))
+                listed.push(...line.trim().split(' ').slice(1, 2));
+            continue;
+        }
+        const rows = new RowCounter();
+        await readMember(r, m, (b) => rows.add(b));
+        if (!entry && !/^blob_\d+\.dat$/.test(m.name))
+            continue;
+        if (!entry)
+            blobs.add(m.name);
+        out.blocks++;
+        out.dataBytes += m.size;
+        if (entry?.desc === 'TABLE DATA' && entry.copy)
+            out.tableRows.push({ schema: entry.namespace ?? '', table: entry.tag, rows: rows.rows(m.size) });
+    }
+    await endBlock(r);
+    const missing = [...wanted.values()];
+    if (missing[0]) {
+        const e = missing[0];
+        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar has no member ${e.desc === 'BLOBS' ? 'blobs.toc' : e.filename} for ${entryName(e)}${missing.length > 1 ? ` (nor ${missing.length - 1} more)` : ''}`, { member: e.filename ?? '', missing: missing.length });
+    }
+    const lost = listed.find((b) => !blobs.has(b));
+    if (lost)
+        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar has no member ${lost} for a large object`);
+    return out;
+}
+/** The second zero block, and nothing but zeros after it. */
+async function endBlock(r) {
+    const at = r.offset;
+    if (!(await r.fill(BLOCK))) {
+        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar ends at byte ${at + r.available()}, inside its end-of-archive blocks`);
+    }
+    for (;;) {
+        const start = r.offset;
+        const junk = r.bytes(r.available()).findIndex((x) => x !== 0);
+        if (junk !== -1) {
+            throw new ArchiveProblem('ARCHIVE_CORRUPT', `bytes after the tar's end-of-archive blocks (at byte ${start + junk})`, { offset: start + junk });
+        }
+        if (!(await r.fill(1)))
+            return;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/archive/inspect.ts
+
 
 
 
@@ -95952,6 +96551,8 @@ async function scanPlain(chunks, first, out) {
     }
     out.tableRows = scan.end();
     scanner.end();
+    if (fromPgDump)
+        out.problems.push(...plainDataNotDumped(scan.tables, out.tableRows));
     out.problems.push(...hazardProblems(scan));
     out.dataBytes = bytes;
     out.toc = {
@@ -96024,11 +96625,6 @@ async function peek(src, n) {
     }
     return { head, all: all() };
 }
-function gunzip(src) {
-    const gz = external_node_zlib_default().createGunzip({ chunkSize: 1024 * 1024 });
-    (0,external_node_stream_.pipeline)(external_node_stream_.Readable.from(src, { objectMode: false }), gz, () => { });
-    return gz;
-}
 function isTar(head) {
     return head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
 }
@@ -96047,7 +96643,7 @@ async function parseDump(src, out, lanes) {
     const { head, all } = await peek(src, 4096);
     if (head.length === 0) {
         out.format = 'unknown';
-        throw new ArchiveProblem('ARCHIVE_UNREADABLE', out.wrapper ? 'the gzip file holds nothing' : 'the file is empty');
+        throw new ArchiveProblem('ARCHIVE_UNREADABLE', out.wrapper ? `the ${out.wrapper} file holds nothing` : 'the file is empty');
     }
     if (head.subarray(0, 5).toString('latin1') === 'PGDMP') {
         const r = ByteReader.from(all);
@@ -96063,7 +96659,7 @@ async function parseDump(src, out, lanes) {
             }
             const toc = await readToc(r, h);
             out.toc = summarize(toc);
-            out.problems.push(...accessProblems(toc));
+            out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
             out.noOffsets = toc.some((e) => e.dataState === 'not-set');
             const walked = await walkCustomData(r, h, toc, lanes);
             out.dataBlocks = walked.blocks;
@@ -96080,7 +96676,17 @@ async function parseDump(src, out, lanes) {
     }
     if (isTar(head)) {
         out.format = 'tar';
-        throw new ArchiveProblem('FORMAT_UNSUPPORTED', 'a tar-format dump (pg_dump -Ft): Restorable reads custom, directory and plain dumps');
+        const walked = await walkTar(ByteReader.from(all));
+        out.header = walked.header;
+        out.compression = walked.header.compression;
+        out.serverVersion = walked.header.serverVersion;
+        out.pgDumpVersion = walked.header.pgDumpVersion;
+        out.toc = summarize(walked.toc);
+        out.problems.push(...accessProblems(walked.toc), ...tocDataNotDumped(walked.toc));
+        out.dataBlocks = walked.blocks;
+        out.dataBytes = walked.dataBytes;
+        out.tableRows = walked.tableRows;
+        return;
     }
     if (looksLikeText(head)) {
         out.format = 'plain';
@@ -96092,20 +96698,14 @@ async function parseDump(src, out, lanes) {
 }
 function inspect_record(out, e) {
     if (e instanceof ArchiveProblem)
-        out.problems.push(e);
-    else if (e instanceof Error && e.code?.startsWith('Z_')) {
-        const code = e.code;
-        out.problems.push(code === 'Z_BUF_ERROR'
-            ? new ArchiveProblem('ARCHIVE_TRUNCATED', `the gzip stream around the dump ends early (${e.message})`)
-            : new ArchiveProblem('COMPRESSION_CORRUPT', `the gzip stream around the dump is damaged (${e.message})`, {
-                zlib: code ?? '',
-            }));
-    }
-    else
+        return void out.problems.push(e);
+    const problem = out.wrapper ? wrapperProblem(out.wrapper, e) : undefined;
+    if (!problem)
         throw e;
+    out.problems.push(problem);
 }
 /**
- * One pass over a backup's bytes: hash them (SHA-256, and MD5 when asked), undo a gzip wrapper,
+ * One pass over a backup's bytes: hash them (SHA-256, and MD5 when asked), undo a whole-file wrapper,
  * parse the header and TOC, and walk every data block to the end, decompressing as it goes.
  * Errors in the source (a failed download) are thrown; problems with the dump are recorded.
  */
@@ -96136,10 +96736,16 @@ async function inspectStream(src, opts = {}) {
     };
     const parse = async () => {
         try {
-            const { head, all } = await peek(q, 2);
-            if (head[0] === 0x1f && head[1] === 0x8b) {
-                out.wrapper = 'gzip';
-                await parseDump(gunzip(all), out);
+            const { head, all } = await peek(q, WRAPPER_MAGIC_BYTES);
+            out.wrapper = wrapperOf(head);
+            if (out.wrapper) {
+                const inner = unwrap(out.wrapper, all);
+                try {
+                    await parseDump(inner.bytes, out);
+                }
+                catch (e) {
+                    throw (await inner.rest()) ?? e;
+                }
             }
             else {
                 await parseDump(all, out, opts.file ? { file: opts.file, count: LANES, complete: !opts.fileGrows } : undefined);
@@ -96186,7 +96792,7 @@ async function inspectDirectory(dir) {
         await readHeader(r2);
         const toc = await readToc(r2, h);
         out.toc = summarize(toc);
-        out.problems.push(...accessProblems(toc));
+        out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
         const suffix = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
         const rows = [];
         const walkFile = async (name, what, table) => {
@@ -96509,8 +97115,7 @@ function schemaNotRun(b, schemaSkip) {
         return `NOT RUN: the dump runs programs, touches server files or acts outside its database when restored (${unsafe.rule}), so nothing of it was run`;
     if (ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) ||
         !ins.format ||
-        ins.format === 'unknown' ||
-        ins.format === 'tar')
+        ins.format === 'unknown')
         return 'the archive could not be read';
     return undefined;
 }
@@ -96552,7 +97157,7 @@ async function replaySchema(b) {
         const input = {
             format: ins.format,
             path: b.facts.localPath,
-            gzip: ins.wrapper === 'gzip',
+            wrapper: ins.wrapper,
         };
         replay = await restoreDump(tools.client, await replayTarget(cluster, ins), input, {
             jobs: 1,
@@ -96576,7 +97181,7 @@ async function replaySchema(b) {
 /** What the replay's outcome says: nothing, the notes it made, a full disk, or SCHEMA_REPLAY_FAILED. */
 function replayFindings(replay, version) {
     const notes = replay.findings.filter((x) => x.rule === 'RESTORE_NEEDS_SUPERUSER');
-    // A gzip wrapper that failed under the replay: it loaded only part of the schema.
+    // A wrapper that failed under the replay: it loaded only part of the schema.
     const cut = replay.findings.filter((x) => x.rule === 'COMPRESSION_CORRUPT');
     if (replay.exitCode === 0 && replay.errors === 0)
         return [...cut, ...notes];
@@ -96799,10 +97404,10 @@ async function volumeStage(t) {
         const dumped = result.backup?.tableRows;
         if (opts.tier === 'full' && dumped)
             findings.push(...(await withClient(conn, (c) => rowsLost(c, dumped, counts, 'volume'))));
-        for (const [table, rule] of Object.entries(opts.config.volume?.tables ?? {})) {
-            if (!sampled(table))
-                continue;
-            const n = byTable.get(table);
+        const minimums = Object.entries(opts.config.volume?.tables ?? {}).filter(([table]) => sampled(table));
+        const parts = await partitionCounts(conn, minimums.map(([table]) => table).filter((table) => !byTable.has(table)));
+        for (const [table, rule] of minimums) {
+            const n = byTable.get(table) ?? parts.get(table);
             if (n === undefined)
                 findings.push(finding('VOLUME_TABLE_MISSING', 'volume', `table ${table} (named in the config) is not in the restored database`, { evidence: { table } }));
             else if (n < rule.min) {
@@ -97062,7 +97667,7 @@ function restorable_run() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(868);
+/* harmony import */ var _actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4442);
 
 await (0,_actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

@@ -70493,7 +70493,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 7293:
+/***/ 3383:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80255,14 +80255,20 @@ const RULES = {
     FORMAT_UNSUPPORTED: {
         severity: 'medium',
         kind: 'unverifiable',
-        fires: 'the backup is in a form Restorable cannot walk (tar format, lz4 blocks, a SQL script not from pg_dump)',
-        fix: 'Dump with pg_dump -Fc, -Fd or -Fp, so every block can be checked.',
+        fires: 'the backup is in a form Restorable cannot walk (a SQL script not from pg_dump, an archive version it does not know, a whole-file .xz or .bz2 with no xz or bzip2 program installed)',
+        fix: 'Dump with pg_dump -Fc, -Fd, -Ft or -Fp, so every block can be checked; for .xz and .bz2 backups, install xz-utils and bzip2.',
     },
     COMPRESSION_CORRUPT: {
         severity: 'critical',
         kind: 'problem',
-        fires: 'a compressed stream (gzip around the file, or a data block inside it) does not decompress',
+        fires: 'a compressed stream (gzip, zstd, lz4, xz or bzip2 around the file, or a data block inside it) does not decompress, or fails its checksum',
         fix: 'The bytes were damaged after pg_dump wrote them. Use an earlier backup and check the storage.',
+    },
+    DATA_NOT_DUMPED: {
+        severity: 'high',
+        kind: 'problem',
+        fires: "tables the dump creates but holds no rows for: a schema-only dump (pg_dump -s), or tables left out with --exclude-table-data (pg_dump writes a TABLE DATA entry, or a COPY block, for every table whose data it dumped, an empty one too; a partitioned table's rows are its partitions')",
+        fix: 'Dump the data too (drop -s / --schema-only, or the --exclude-table-data pattern). If leaving it out is meant, ignore the rule in restorable.yml with the reason.',
     },
     PLAIN_META_COMMAND: {
         severity: 'critical',
@@ -80472,7 +80478,7 @@ const RULES = {
         severity: 'high',
         kind: 'problem',
         fires: 'a table has fewer rows in the target than in the source, beyond the tolerance (or differs at all, direction both)',
-        fix: 'Compare the table on both sides; rows are missing from the backup or the restore.',
+        fix: 'A live source gains and loses rows while it is compared: allow for that with `tolerance` (per table in restorable.yml), compare against a baseline the backup job wrote at backup time (`write-baseline`), or set `direction`. Otherwise compare the table on both sides: rows are missing from the backup or the restore.',
     },
     COUNT_ESTIMATED: {
         severity: 'info',
@@ -81398,7 +81404,8 @@ function matcher(pattern, input = 'pattern') {
         return (name) => re.test(name);
     return (name) => re.test(name.slice(name.lastIndexOf('/') + 1));
 }
-const DUMP_NAME = /\.(dump|backup|pgdump|sql|bak|tar)(\.gz)?$|\.gz$/i;
+/** A dump's names, bare or in whole-file compression (gzip, zstd, lz4, xz, bzip2). */
+const DUMP_NAME = /\.(dump|backup|pgdump|sql|bak|tar|gz|zst|lz4|xz|bz2)$/i;
 const SIDECAR = /\.(sha256|sha256sum|md5|md5sum|json|log|txt)$|(^|\/)schema\.sql$/i;
 /** What counts as a backup when no pattern is given: dumps by name, and directory-format dumps. */
 function looksLikeBackup(o) {
@@ -81712,13 +81719,20 @@ async function ageStage(b) {
 
 ;// CONCATENATED MODULE: ./src/backup/stages/archive.ts
 
-/** The archive stage: what the one-pass walk found wrong with the archive, as findings. */
+/**
+ * The archive stage: what the one-pass walk found wrong with the archive, as findings. A form it
+ * cannot walk (a SQL script not from pg_dump) is not an archive found ok: the stage did not run.
+ */
 async function archiveStage(b) {
-    await b.pipe.stage('archive', async () => ({
-        findings: b.ins.problems.map((p) => ({
-            ...finding(p.rule, 'archive', p.message, { evidence: p.evidence ?? {} }),
-        })),
-    }));
+    await b.pipe.stage('archive', async () => {
+        const unwalked = b.ins.problems.find((p) => ruleKind(p.rule) === 'unverifiable');
+        return {
+            findings: b.ins.problems.map((p) => ({
+                ...finding(p.rule, 'archive', p.message, { evidence: p.evidence ?? {} }),
+            })),
+            ...(unwalked ? { notRun: unwalked.message } : {}),
+        };
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/backup/stages/checksum.ts
@@ -81737,6 +81751,7 @@ async function checksumStage(b) {
                 ? 'a directory-format dump has no single checksum to compare'
                 : `no checksum found for ${backup.name}: no ${backup.name}.sha256 or .md5 beside it, no sha256/md5 object metadata`;
             return {
+                note: ins.format === 'directory' ? 'none (a directory dump is many files)' : 'none found',
                 findings: [finding('CHECKSUM_UNVERIFIED', 'checksum', message, required ? { severity: 'high' } : {})],
             };
         }
@@ -81762,8 +81777,6 @@ async function checksumStage(b) {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_node_zlib_);
@@ -83101,6 +83114,8 @@ function decoderFor(c, what, copyText = false) {
     }
 }
 
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
 ;// CONCATENATED MODULE: external "node:module"
 const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
 // EXTERNAL MODULE: external "node:url"
@@ -83519,6 +83534,8 @@ const MIN_MINOR = 12;
 const MAX_MINOR = 16;
 const MAX_CHUNK = 1024 * 1024 * 1024;
 const SECTION_NAMES = ['', 'none', 'pre-data', 'data', 'post-data'];
+/** What pg_dump writes after the columns of a partitioned table: `)\nPARTITION BY RANGE (at)`. */
+const PARTITIONED = /\)\nPARTITION BY /;
 async function custom_int(r, intSize) {
     if (r.available() < intSize + 1)
         await r.need(intSize + 1);
@@ -83632,6 +83649,8 @@ async function readToc(r, h) {
             entry.serverAccess = access;
         if (copyStmt?.startsWith('COPY '))
             entry.copy = true;
+        if (desc === 'TABLE' && defn && PARTITIONED.test(defn))
+            entry.partitioned = true;
         if ((desc.endsWith('ACL') || desc === 'DATABASE') && defn)
             entry.sql = defn;
         if (h.format === 'custom') {
@@ -83978,9 +83997,8 @@ async function readStream(r, h, dec, what) {
     return { done };
 }
 
-;// CONCATENATED MODULE: external "node:string_decoder"
-const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
 ;// CONCATENATED MODULE: ./src/archive/plain.ts
+
 
 /**
  * A plain dump read the way psql reads it. psql runs every backslash outside quotes and comments as
@@ -84328,6 +84346,58 @@ function copyTarget(name) {
     const m = /^("(?:[^"]|"")+"|[^\s."]+)\.(.+)$/.exec(name);
     return { schema: unquote(m[1]), table: unquote(m[2]) };
 }
+/** `schema.table` as pg_dump writes it, each part bare or quoted. */
+const QUALIFIED = '(?:"(?:[^"]|"")+"|[^\\s."(]+)\\.(?:"(?:[^"]|"")+"|[^\\s."(]+)';
+const CREATE_TABLE = new RegExp(`^CREATE (?:UNLOGGED )?TABLE (${QUALIFIED})`);
+const INSERT_INTO = new RegExp(`^INSERT INTO (${QUALIFIED})`);
+const ATTACH = new RegExp(`^ALTER TABLE (?:ONLY )?(${QUALIFIED}) ATTACH PARTITION (${QUALIFIED})`);
+/**
+ * A plain dump's tables, from its statements: those it creates (partitioned ones aside: their
+ * rows are their partitions'), those INSERT statements (pg_dump --inserts) load, and each
+ * partition's parent, for a dump whose COPY goes through the root (--load-via-partition-root).
+ */
+class PlainTables {
+    created = [];
+    /** `schema.table` of each table INSERT statements load, or pg_dump's comment heads as data. */
+    inserted = new Set();
+    /** `schema.table` of a partition to its parent's. */
+    parents = new Map();
+    pending;
+    statement(text, more) {
+        // pg_dump heads every table's data with this comment, an empty table's too (with --inserts,
+        // nothing else of it is written): the names as they are, unquoted.
+        if (text.includes('; Type: TABLE DATA; '))
+            for (const m of text.matchAll(/^-- Data for Name: (.+); Type: TABLE DATA; Schema: (.+); Owner: /gm))
+                this.inserted.add(tableKey({ schema: m[2], table: m[1] }));
+        if (more) {
+            if (this.pending)
+                this.pending.tail = (this.pending.tail + text).slice(-4096);
+            return;
+        }
+        this.end();
+        const code = codeOf(text.slice(0, 4096));
+        const create = CREATE_TABLE.exec(code);
+        if (create)
+            this.pending = { ...copyTarget(create[1]), tail: text.slice(-4096) };
+        const insert = INSERT_INTO.exec(code);
+        if (insert)
+            this.inserted.add(tableKey(copyTarget(insert[1])));
+        const attach = ATTACH.exec(code);
+        if (attach)
+            this.parents.set(tableKey(copyTarget(attach[2])), tableKey(copyTarget(attach[1])));
+    }
+    /** The statement in progress is over. */
+    end() {
+        const p = this.pending;
+        this.pending = undefined;
+        if (p && !PARTITIONED.test(p.tail))
+            this.created.push({ schema: p.schema, table: p.table });
+    }
+}
+/** `schema.table`, unquoted: a key for matching tables, not SQL. */
+function tableKey(t) {
+    return `${t.schema}.${t.table}`;
+}
 /**
  * Verify's walk of a plain dump, through the same lexer and judge as the restore uses: every
  * hazard, the rows of each COPY block (one line a row up to `\.`; COPY text writes a newline in a
@@ -84354,8 +84424,11 @@ class PlainScan {
     end() {
         this.pieces.end();
         this.note(this.judge.finish());
+        this.tables.end();
         return [...this.rows.values()];
     }
+    /** The tables the dump creates, and those it loads rows into with INSERT or attaches. */
+    tables = new PlainTables();
     tally(p) {
         if (p.kind === 'copy') {
             if (p.end)
@@ -84366,6 +84439,7 @@ class PlainScan {
         }
         if (p.kind !== 'sql')
             return;
+        this.tables.statement(p.text, p.more === true);
         const head = p.more ? null : COPY_HEAD.exec(codeOf(p.text));
         if (!head) {
             this.onStatement(p.text);
@@ -84384,6 +84458,58 @@ class PlainScan {
         if (this.hazards.length < 20)
             this.hazards.push(h);
     }
+}
+
+;// CONCATENATED MODULE: ./src/archive/coverage.ts
+
+
+/** How many tables a message names before it says how many more. */
+const NAMED = 10;
+/**
+ * The tables the dump creates but holds no rows for: pg_dump writes a TABLE DATA entry (a COPY
+ * block, in plain form) for every table whose data it dumped, an empty one too. A table counts as
+ * dumped when it, or a partitioned table it is a partition of, has data. None at all is a
+ * schema-only dump.
+ */
+function dataNotDumped(created, withData, parents = new Map()) {
+    const covered = (key) => {
+        const seen = new Set();
+        for (let at = key; at && !seen.has(at); at = parents.get(at)) {
+            if (withData.has(at))
+                return true;
+            seen.add(at);
+        }
+        return false;
+    };
+    const missing = created
+        .map(tableKey)
+        .filter((k) => !covered(k))
+        .sort();
+    if (missing.length === 0)
+        return undefined;
+    if (withData.size === 0) {
+        return new ArchiveProblem('DATA_NOT_DUMPED', `a schema-only dump (pg_dump -s): none of its ${missing.length} tables has its rows in it`, { schemaOnly: true, tables: missing.length });
+    }
+    const named = missing.slice(0, NAMED).join(', ');
+    const more = missing.length > NAMED ? ` and ${missing.length - NAMED} more` : '';
+    return new ArchiveProblem('DATA_NOT_DUMPED', `the data of ${missing.length} table${missing.length === 1 ? '' : 's'} was not dumped (--exclude-table-data?): ${named}${more}`, { schemaOnly: false, tables: missing.length, first: missing[0] ?? '' });
+}
+/** A custom, directory or tar dump's tables without a TABLE DATA entry. */
+function tocDataNotDumped(toc) {
+    const created = toc
+        .filter((e) => e.desc === 'TABLE' && !e.partitioned)
+        .map((e) => ({ schema: e.namespace ?? '', table: e.tag }));
+    const withData = new Set(toc
+        .filter((e) => e.desc === 'TABLE DATA')
+        .map((e) => tableKey({ schema: e.namespace ?? '', table: e.tag })));
+    const p = dataNotDumped(created, withData);
+    return p ? [p] : [];
+}
+/** A plain dump's tables with neither a COPY block nor INSERT statements. */
+function plainDataNotDumped(tables, copied) {
+    const withData = new Set([...copied.map(tableKey), ...tables.inserted]);
+    const p = dataNotDumped(tables.created, withData, tables.parents);
+    return p ? [p] : [];
 }
 
 ;// CONCATENATED MODULE: ./src/archive/queue.ts
@@ -84454,7 +84580,584 @@ class ChunkQueue {
     }
 }
 
+;// CONCATENATED MODULE: ./src/archive/tar.ts
+
+
+
+
+const BLOCK = 512;
+function octal(field) {
+    const text = field.toString('latin1').replace(/\0.*$/s, '').trim();
+    return text === '' ? 0 : Number.parseInt(text, 8);
+}
+/** The next member's header, or undefined at the first of the two zero blocks that end the tar. */
+async function nextMember(r) {
+    const at = r.offset;
+    if (!(await r.fill(BLOCK))) {
+        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar ends at byte ${at + r.available()} without its end-of-archive blocks`, { bytes: at + r.available() });
+    }
+    const h = Buffer.from(r.bytes(BLOCK));
+    if (h.every((b) => b === 0))
+        return undefined;
+    let sum = 0;
+    for (let i = 0; i < BLOCK; i++)
+        sum += i >= 148 && i < 156 ? 0x20 : h[i];
+    const size = octal(h.subarray(124, 136));
+    if (h.subarray(257, 262).toString('latin1') !== 'ustar' || octal(h.subarray(148, 156)) !== sum) {
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `the tar header at byte ${at} is damaged (its checksum does not match)`, { offset: at });
+    }
+    if (!Number.isSafeInteger(size) || size < 0)
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `the tar header at byte ${at} gives no size`, { offset: at });
+    return { name: h.subarray(0, 100).toString('utf8').replace(/\0.*$/s, ''), size, at };
+}
+/** Read a member's bytes through `each`, then the padding to the next 512-byte block. */
+async function readMember(r, m, each) {
+    let left = m.size;
+    while (left > 0) {
+        if (r.available() === 0 && !(await r.fill(1))) {
+            throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar ends inside its member ${m.name} (${m.size - left} of ${m.size} bytes there)`, { member: m.name, bytes: r.offset });
+        }
+        const b = r.bytes(Math.min(left, r.available()));
+        each(b);
+        left -= b.length;
+    }
+    const pad = (BLOCK - (m.size % BLOCK)) % BLOCK;
+    try {
+        await r.pass(pad);
+    }
+    catch (e) {
+        if (!(e instanceof UnexpectedEOF))
+            throw e;
+        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar ends in the padding after ${m.name}`);
+    }
+}
+async function readWhole(r, m) {
+    const parts = [];
+    await readMember(r, m, (b) => parts.push(Buffer.from(b)));
+    return Buffer.concat(parts);
+}
+/** toc.dat, the first member: pg_restore reads the archive's header and TOC from it. */
+async function readTocMember(r) {
+    const first = await nextMember(r);
+    if (first?.name !== 'toc.dat') {
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `a tar whose first member is ${first ? first.name : 'none'}, not pg_dump's toc.dat`);
+    }
+    const bytes = await readWhole(r, first);
+    if (bytes.subarray(0, 5).toString('latin1') !== 'PGDMP')
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', 'the toc.dat in the tar is not a pg_dump table of contents');
+    const tr = ByteReader.from((async function* () {
+        yield bytes;
+    })());
+    try {
+        const header = await readHeader(tr);
+        return { header, toc: await readToc(tr, header) };
+    }
+    catch (e) {
+        if (!(e instanceof UnexpectedEOF))
+            throw e;
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `the toc.dat in the tar ends inside its TOC (${e.message})`);
+    }
+}
+/** Walk every member of a tar-format dump, counting each table's rows, and check nothing is missing. */
+async function walkTar(r) {
+    const { header, toc } = await readTocMember(r);
+    const wanted = new Map();
+    // Large objects go to blob_<oid>.dat members and the list blobs.toc, never to the entry's own name.
+    for (const e of toc)
+        if (e.hadDumper && e.filename)
+            wanted.set(e.desc === 'BLOBS' ? 'blobs.toc' : e.filename, e);
+    const out = { header, toc, blocks: 0, dataBytes: 0, tableRows: [] };
+    const blobs = new Set();
+    const listed = [];
+    for (let m = await nextMember(r); m; m = await nextMember(r)) {
+        const entry = wanted.get(m.name);
+        wanted.delete(m.name);
+        if (m.name === 'blobs.toc') {
+            out.blocks++;
+            const text = (await readWhole(r, m)).toString('utf8');
+            for (const line of text.split('\n'))
+                listed.push(...line.trim().split(' ').slice(1, 2));
+            continue;
+        }
+        const rows = new RowCounter();
+        await readMember(r, m, (b) => rows.add(b));
+        if (!entry && !/^blob_\d+\.dat$/.test(m.name))
+            continue;
+        if (!entry)
+            blobs.add(m.name);
+        out.blocks++;
+        out.dataBytes += m.size;
+        if (entry?.desc === 'TABLE DATA' && entry.copy)
+            out.tableRows.push({ schema: entry.namespace ?? '', table: entry.tag, rows: rows.rows(m.size) });
+    }
+    await endBlock(r);
+    const missing = [...wanted.values()];
+    if (missing[0]) {
+        const e = missing[0];
+        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar has no member ${e.desc === 'BLOBS' ? 'blobs.toc' : e.filename} for ${entryName(e)}${missing.length > 1 ? ` (nor ${missing.length - 1} more)` : ''}`, { member: e.filename ?? '', missing: missing.length });
+    }
+    const lost = listed.find((b) => !blobs.has(b));
+    if (lost)
+        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar has no member ${lost} for a large object`);
+    return out;
+}
+/** The second zero block, and nothing but zeros after it. */
+async function endBlock(r) {
+    const at = r.offset;
+    if (!(await r.fill(BLOCK))) {
+        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar ends at byte ${at + r.available()}, inside its end-of-archive blocks`);
+    }
+    for (;;) {
+        const start = r.offset;
+        const junk = r.bytes(r.available()).findIndex((x) => x !== 0);
+        if (junk !== -1) {
+            throw new ArchiveProblem('ARCHIVE_CORRUPT', `bytes after the tar's end-of-archive blocks (at byte ${start + junk})`, { offset: start + junk });
+        }
+        if (!(await r.fill(1)))
+            return;
+    }
+}
+
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+;// CONCATENATED MODULE: ./src/core/exec.ts
+
+
+
+
+
+
+/**
+ * What of this process's environment a program gets: the search path, locale, time zone and temp
+ * folder, never the rest. A runner holds the backup store's keys, a GitHub token and database
+ * passwords in its environment; a scratch postmaster, psql or pg_restore running a backup's SQL has
+ * no use for them (and a server's environment is readable from SQL by a superuser).
+ */
+const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
+function childEnv(own = {}, inherit = []) {
+    const out = {};
+    const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
+    for (const [k, v] of Object.entries(process.env))
+        if (v !== undefined && passes(k))
+            out[k] = v;
+    for (const [k, v] of Object.entries(own)) {
+        if (v === undefined)
+            delete out[k];
+        else
+            out[k] = v;
+    }
+    return out;
+}
+/**
+ * For the user's own commands (migrate-command, start-command, stop-command): the runner's
+ * environment, less what carries Restorable's secrets and inputs (the store's keys, tokens, the
+ * action's inputs, passwords). PGSERVICE too: the connection's own libpq variables already hold what
+ * its service gave, and libpq would let the service's settings win over them.
+ */
+function userCommandEnv(own = {}) {
+    const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|PGSERVICE$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
+    return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
+}
+function isRoot() {
+    return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+/** The argv that runs `cmd args` as `user`; unchanged when no switch is needed. */
+function asUser(user, cmd, args) {
+    if (!user || !isRoot() || user === 'root')
+        return [cmd, args];
+    return ['runuser', ['-u', user, '--', cmd, ...args]];
+}
+class TailBuffer {
+    limit;
+    chunks = [];
+    size = 0;
+    constructor(limit) {
+        this.limit = limit;
+    }
+    push(b) {
+        this.chunks.push(b);
+        this.size += b.length;
+        while (this.size > this.limit && this.chunks.length > 1) {
+            this.size -= this.chunks.shift().length;
+        }
+    }
+    toString() {
+        const all = Buffer.concat(this.chunks);
+        return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
+    }
+}
+/**
+ * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
+ * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
+ * the end of standard error.
+ */
+function runSync(cmd, args, user, env, 
+/** Give up (SIGKILL) after this long: a signal handler has seconds before the runner kills it. */
+timeoutMs) {
+    const [file, argv] = asUser(user, cmd, args);
+    const r = (0,external_node_child_process_.spawnSync)(file, argv, {
+        cwd: external_node_os_default().tmpdir(),
+        env: childEnv(env),
+        ...(timeoutMs ? { timeout: timeoutMs, killSignal: 'SIGKILL' } : {}),
+        stdio: ['ignore', 'ignore', 'pipe'],
+        encoding: 'utf8',
+    });
+    return { code: r.status, stderr: (r.stderr ?? '').trim().split('\n').slice(-3).join(' ') };
+}
+/**
+ * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the
+ * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
+ * be started (ToolMissingError when it is not installed).
+ */
+function run(cmd, args, opts = {}) {
+    const [file, argv] = asUser(opts.user, cmd, args);
+    const switching = file === 'runuser';
+    const started = performance.now();
+    const limit = opts.maxCapture ?? 4 * 1024 * 1024;
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_.spawn)(file, argv, {
+            env: childEnv(opts.env, opts.inherit),
+            // A user we switch to may not be allowed into our working directory.
+            cwd: opts.cwd ?? (switching ? external_node_os_default().tmpdir() : undefined),
+            stdio: ['pipe', 'pipe', 'pipe'],
+            ...(opts.group ? { detached: true } : {}),
+        });
+        const signal = (sig) => {
+            if (!opts.group || child.pid === undefined)
+                return void child.kill(sig);
+            try {
+                process.kill(-child.pid, sig);
+            }
+            catch {
+                // the group is gone already
+            }
+        };
+        const onExit = () => signal('SIGKILL');
+        if (opts.group) {
+            for (const s of ['SIGINT', 'SIGTERM'])
+                process.on(s, signal);
+            process.on('exit', onExit);
+        }
+        const unhook = () => {
+            for (const s of ['SIGINT', 'SIGTERM'])
+                process.off(s, signal);
+            process.off('exit', onExit);
+        };
+        const out = new TailBuffer(limit);
+        const err = new TailBuffer(limit);
+        let partial = '';
+        child.stdout.on('data', (b) => out.push(b));
+        child.stderr.on('data', (b) => {
+            err.push(b);
+            if (opts.onStderrLine) {
+                const text = partial + b.toString('utf8');
+                const lines = text.split('\n');
+                partial = lines.pop() ?? '';
+                for (const line of lines)
+                    opts.onStderrLine(line);
+            }
+        });
+        let timer;
+        if (opts.timeoutMs) {
+            timer = setTimeout(() => {
+                signal('SIGTERM');
+                setTimeout(() => signal('SIGKILL'), 5000).unref();
+            }, opts.timeoutMs).unref();
+        }
+        child.on('error', (e) => {
+            if (timer)
+                clearTimeout(timer);
+            unhook();
+            if (e.code === 'ENOENT')
+                reject(new ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
+            else
+                reject(e);
+        });
+        child.on('close', (code, signal) => {
+            if (timer)
+                clearTimeout(timer);
+            unhook();
+            if (partial && opts.onStderrLine)
+                opts.onStderrLine(partial);
+            resolve({
+                code,
+                signal,
+                stdout: out.toString(),
+                stderr: err.toString(),
+                seconds: (performance.now() - started) / 1000,
+            });
+        });
+        // A program that exits before reading all of its input closes the pipe: that is its answer,
+        // which the exit status and stderr carry, not an error of ours.
+        child.stdin.on('error', () => { });
+        if (opts.stdin === undefined)
+            child.stdin.end();
+        else if (typeof opts.stdin === 'string' || Buffer.isBuffer(opts.stdin))
+            child.stdin.end(opts.stdin);
+        else {
+            opts.stdin.on('error', (e) => child.stdin.destroy(e));
+            opts.stdin.pipe(child.stdin);
+        }
+    });
+}
+/** A filter program's failure: its exit status and what it said on standard error. */
+class FilterError extends Error {
+    program;
+    code;
+    constructor(program, code, message) {
+        super(message);
+        this.program = program;
+        this.code = code;
+    }
+}
+/**
+ * A program that reads standard input and writes standard output (`xz -dc`), as one stream: bytes
+ * written go to its input, its output is read, with backpressure both ways. The stream errors with
+ * FilterError when the program exits other than 0, ToolMissingError when it is not installed.
+ */
+function filterProcess(cmd, args, install) {
+    const child = (0,external_node_child_process_.spawn)(cmd, args, { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const err = new TailBuffer(64 * 1024);
+    child.stderr.on('data', (b) => err.push(b));
+    child.stdin.on('error', () => { });
+    const stream = new external_node_stream_.Duplex({
+        write(chunk, _enc, cb) {
+            if (child.stdin.write(chunk))
+                cb();
+            else
+                child.stdin.once('drain', () => cb());
+        },
+        final(cb) {
+            child.stdin.end();
+            cb();
+        },
+        read() {
+            child.stdout.resume();
+        },
+        destroy(e, cb) {
+            if (child.exitCode === null)
+                child.kill('SIGKILL');
+            cb(e);
+        },
+    });
+    child.stdout.on('data', (b) => {
+        if (!stream.push(b))
+            child.stdout.pause();
+    });
+    child.on('error', (e) => stream.destroy(e.code === 'ENOENT' ? new ToolMissingError(cmd, install) : e));
+    child.on('close', (code, signal) => {
+        if (code === 0)
+            return void stream.push(null);
+        // Its own first word on what went wrong (bzip2 follows it with paragraphs of advice).
+        const lines = err.toString().trim().split('\n');
+        const said = lines.find((l) => l.startsWith(`${cmd}:`)) ?? lines.pop() ?? '';
+        stream.destroy(new FilterError(cmd, code, said || `${cmd} stopped (${signal ?? `exit ${code}`})`));
+    });
+    return stream;
+}
+/** Whether a program of that name is on PATH (to choose between ways of doing one thing). */
+function onPath(cmd) {
+    return (process.env.PATH ?? '').split((external_node_path_default()).delimiter).some((dir) => {
+        try {
+            external_node_fs_default().accessSync(external_node_path_default().join(dir, cmd), (external_node_fs_default()).constants.X_OK);
+            return true;
+        }
+        catch {
+            return false;
+        }
+    });
+}
+
+;// CONCATENATED MODULE: ./src/archive/wrapper.ts
+
+
+
+
+
+
+
+/** Bytes enough to tell every wrapper by its magic. */
+const WRAPPER_MAGIC_BYTES = 6;
+const wrapper_MAGIC = [
+    ['gzip', [0x1f, 0x8b]],
+    ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
+    ['lz4', [0x04, 0x22, 0x4d, 0x18]],
+    ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+    // "BZh" and the block size, 1 to 9.
+    ['bzip2', [0x42, 0x5a, 0x68]],
+];
+function wrapperOf(head) {
+    for (const [w, magic] of wrapper_MAGIC) {
+        if (head.length >= magic.length && magic.every((b, i) => head[i] === b)) {
+            if (w === 'bzip2' && !((head[3] ?? 0) >= 0x31 && (head[3] ?? 0) <= 0x39))
+                continue;
+            return w;
+        }
+    }
+    return null;
+}
+/** Why a wrapper's stream stopped: cut short, or damaged. */
+class WrapperError extends Error {
+    wrapper;
+    cut;
+    constructor(wrapper, cut, message) {
+        super(message);
+        this.wrapper = wrapper;
+        this.cut = cut;
+    }
+}
+const zlibZstd = (external_node_zlib_default()).createZstdDecompress;
+/**
+ * zstd frames: node:zlib's decoder (Node.js 22.15+), else the zstd program, both of which check
+ * the frames' content checksums; else fzstd in JavaScript, which does not (a flipped byte is then
+ * caught only where it breaks the frames' structure, or by a checksum sidecar).
+ */
+function zstdStep() {
+    if (zlibZstd)
+        return zlibZstd({ chunkSize: 1024 * 1024 });
+    if (onPath('zstd'))
+        return filterProcess('zstd', ['-dcq'], 'apt-get install zstd');
+    return fzstdStep();
+}
+/** The zstd frames in JavaScript (fzstd). */
+function fzstdStep() {
+    let ended = false;
+    const dec = new Decompress((chunk, final) => {
+        if (chunk.length)
+            step.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+        if (final)
+            ended = true;
+    });
+    const fail = (e) => {
+        const m = e instanceof Error ? e.message : String(e);
+        return new WrapperError('zstd', /unexpected EOF/i.test(m), `zstd: ${m}`);
+    };
+    const step = new external_node_stream_.Transform({
+        transform(b, _enc, cb) {
+            try {
+                dec.push(b);
+                cb();
+            }
+            catch (e) {
+                cb(fail(e));
+            }
+        },
+        flush(cb) {
+            try {
+                dec.push(new Uint8Array(0), true);
+                cb(ended ? null : new WrapperError('zstd', true, 'the zstd stream ends early'));
+            }
+            catch (e) {
+                cb(fail(e));
+            }
+        },
+    });
+    return step;
+}
+/** The LZ4 frame format (`lz4` on the command line), in TypeScript. */
+function lz4Step() {
+    const dec = new Lz4FrameDecoder();
+    const step = new external_node_stream_.Transform({
+        transform(b, _enc, cb) {
+            try {
+                dec.push(b);
+                cb();
+            }
+            catch (e) {
+                cb(new WrapperError('lz4', false, `lz4: ${e.message}`));
+            }
+        },
+        flush(cb) {
+            try {
+                dec.finish();
+                cb();
+            }
+            catch (e) {
+                const m = e.message;
+                cb(new WrapperError('lz4', /ends early/.test(m), `lz4: ${m}`));
+            }
+        },
+    });
+    dec.onOutput = (b) => step.push(b);
+    return step;
+}
+/** xz and bzip2 have no kept JavaScript decoder here: their own programs decode them. */
+const PROGRAMS = {
+    xz: { cmd: 'xz', install: 'apt-get install xz-utils (or brew install xz)' },
+    bzip2: { cmd: 'bzip2', install: 'apt-get install bzip2 (or brew install bzip2)' },
+};
+/** A stream that undoes `w`: bytes of the compressed file in, the dump out. */
+function unwrapStep(w) {
+    switch (w) {
+        case 'gzip':
+            return external_node_zlib_default().createGunzip({ chunkSize: 1024 * 1024 });
+        case 'zstd':
+            return zstdStep();
+        case 'lz4':
+            return lz4Step();
+        case 'xz':
+        case 'bzip2':
+            return filterProcess(PROGRAMS[w].cmd, ['-dc'], PROGRAMS[w].install);
+    }
+}
+/** The dump inside `src`, decompressed as it streams. */
+function unwrap(w, src) {
+    const step = unwrapStep(w);
+    (0,external_node_stream_.pipeline)(external_node_stream_.Readable.from(src, { objectMode: false }), step, () => { });
+    const it = step[Symbol.asyncIterator]();
+    return {
+        bytes: {
+            [Symbol.asyncIterator]: () => ({ next: () => it.next() }),
+        },
+        async rest() {
+            try {
+                while (!(await it.next()).done)
+                    ;
+                return undefined;
+            }
+            catch (e) {
+                return e;
+            }
+        },
+    };
+}
+const CUT_BY_PROGRAM = /unexpected end of input|ends unexpectedly|premature end|file ends/i;
+/**
+ * What an error of a wrapper's stream means for the dump: cut short (ARCHIVE_TRUNCATED), damaged
+ * (COMPRESSION_CORRUPT), or a decoder this machine lacks (FORMAT_UNSUPPORTED). Undefined when the
+ * error is none of the wrapper's.
+ */
+function wrapperProblem(w, e) {
+    const around = `the ${w} stream around the dump`;
+    if (e instanceof ToolMissingError) {
+        return new ArchiveProblem('FORMAT_UNSUPPORTED', `a ${w}-compressed file, and ${e.message}`, {
+            wrapper: w,
+        });
+    }
+    let cut;
+    let message;
+    if (e instanceof WrapperError)
+        [cut, message] = [e.cut, e.message];
+    else if (e instanceof FilterError)
+        [cut, message] = [CUT_BY_PROGRAM.test(e.message), e.message];
+    else if (e instanceof Error && e.code?.startsWith('Z_')) {
+        cut = e.code === 'Z_BUF_ERROR';
+        message = e.message;
+    }
+    else
+        return undefined;
+    return cut
+        ? new ArchiveProblem('ARCHIVE_TRUNCATED', `${around} ends early (${message})`, { wrapper: w })
+        : new ArchiveProblem('COMPRESSION_CORRUPT', `${around} is damaged (${message})`, {
+            wrapper: w,
+            ...(w === 'gzip' ? { zlib: e.code ?? '' } : {}),
+        });
+}
+
 ;// CONCATENATED MODULE: ./src/archive/inspect.ts
+
 
 
 
@@ -84600,6 +85303,8 @@ async function scanPlain(chunks, first, out) {
     }
     out.tableRows = scan.end();
     scanner.end();
+    if (fromPgDump)
+        out.problems.push(...plainDataNotDumped(scan.tables, out.tableRows));
     out.problems.push(...hazardProblems(scan));
     out.dataBytes = bytes;
     out.toc = {
@@ -84672,11 +85377,6 @@ async function peek(src, n) {
     }
     return { head, all: all() };
 }
-function gunzip(src) {
-    const gz = external_node_zlib_default().createGunzip({ chunkSize: 1024 * 1024 });
-    (0,external_node_stream_.pipeline)(external_node_stream_.Readable.from(src, { objectMode: false }), gz, () => { });
-    return gz;
-}
 function isTar(head) {
     return head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
 }
@@ -84695,7 +85395,7 @@ async function parseDump(src, out, lanes) {
     const { head, all } = await peek(src, 4096);
     if (head.length === 0) {
         out.format = 'unknown';
-        throw new ArchiveProblem('ARCHIVE_UNREADABLE', out.wrapper ? 'the gzip file holds nothing' : 'the file is empty');
+        throw new ArchiveProblem('ARCHIVE_UNREADABLE', out.wrapper ? `the ${out.wrapper} file holds nothing` : 'the file is empty');
     }
     if (head.subarray(0, 5).toString('latin1') === 'PGDMP') {
         const r = ByteReader.from(all);
@@ -84711,7 +85411,7 @@ async function parseDump(src, out, lanes) {
             }
             const toc = await readToc(r, h);
             out.toc = summarize(toc);
-            out.problems.push(...accessProblems(toc));
+            out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
             out.noOffsets = toc.some((e) => e.dataState === 'not-set');
             const walked = await walkCustomData(r, h, toc, lanes);
             out.dataBlocks = walked.blocks;
@@ -84728,7 +85428,17 @@ async function parseDump(src, out, lanes) {
     }
     if (isTar(head)) {
         out.format = 'tar';
-        throw new ArchiveProblem('FORMAT_UNSUPPORTED', 'a tar-format dump (pg_dump -Ft): Restorable reads custom, directory and plain dumps');
+        const walked = await walkTar(ByteReader.from(all));
+        out.header = walked.header;
+        out.compression = walked.header.compression;
+        out.serverVersion = walked.header.serverVersion;
+        out.pgDumpVersion = walked.header.pgDumpVersion;
+        out.toc = summarize(walked.toc);
+        out.problems.push(...accessProblems(walked.toc), ...tocDataNotDumped(walked.toc));
+        out.dataBlocks = walked.blocks;
+        out.dataBytes = walked.dataBytes;
+        out.tableRows = walked.tableRows;
+        return;
     }
     if (looksLikeText(head)) {
         out.format = 'plain';
@@ -84740,20 +85450,14 @@ async function parseDump(src, out, lanes) {
 }
 function inspect_record(out, e) {
     if (e instanceof ArchiveProblem)
-        out.problems.push(e);
-    else if (e instanceof Error && e.code?.startsWith('Z_')) {
-        const code = e.code;
-        out.problems.push(code === 'Z_BUF_ERROR'
-            ? new ArchiveProblem('ARCHIVE_TRUNCATED', `the gzip stream around the dump ends early (${e.message})`)
-            : new ArchiveProblem('COMPRESSION_CORRUPT', `the gzip stream around the dump is damaged (${e.message})`, {
-                zlib: code ?? '',
-            }));
-    }
-    else
+        return void out.problems.push(e);
+    const problem = out.wrapper ? wrapperProblem(out.wrapper, e) : undefined;
+    if (!problem)
         throw e;
+    out.problems.push(problem);
 }
 /**
- * One pass over a backup's bytes: hash them (SHA-256, and MD5 when asked), undo a gzip wrapper,
+ * One pass over a backup's bytes: hash them (SHA-256, and MD5 when asked), undo a whole-file wrapper,
  * parse the header and TOC, and walk every data block to the end, decompressing as it goes.
  * Errors in the source (a failed download) are thrown; problems with the dump are recorded.
  */
@@ -84784,10 +85488,16 @@ async function inspectStream(src, opts = {}) {
     };
     const parse = async () => {
         try {
-            const { head, all } = await peek(q, 2);
-            if (head[0] === 0x1f && head[1] === 0x8b) {
-                out.wrapper = 'gzip';
-                await parseDump(gunzip(all), out);
+            const { head, all } = await peek(q, WRAPPER_MAGIC_BYTES);
+            out.wrapper = wrapperOf(head);
+            if (out.wrapper) {
+                const inner = unwrap(out.wrapper, all);
+                try {
+                    await parseDump(inner.bytes, out);
+                }
+                catch (e) {
+                    throw (await inner.rest()) ?? e;
+                }
             }
             else {
                 await parseDump(all, out, opts.file ? { file: opts.file, count: LANES, complete: !opts.fileGrows } : undefined);
@@ -84834,7 +85544,7 @@ async function inspectDirectory(dir) {
         await readHeader(r2);
         const toc = await readToc(r2, h);
         out.toc = summarize(toc);
-        out.problems.push(...accessProblems(toc));
+        out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
         const suffix = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
         const rows = [];
         const walkFile = async (name, what, table) => {
@@ -85661,6 +86371,20 @@ async function countRows(conn, jobs) {
     const counts = await exactCounts(conn, tables, jobs);
     return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
 }
+/**
+ * Exact row counts of those of `names` (`schema.table`) that are partitions: countRows counts a
+ * partitioned table whole, at its root, so a partition named on its own is counted here.
+ */
+async function partitionCounts(conn, names) {
+    if (names.length === 0)
+        return new Map();
+    const parts = await withClient(conn, async (c) => (await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relispartition AND c.relkind IN ('r', 'p')`)).rows
+        .map((r) => ({ table: tableName(r.schema, r.name), ...r }))
+        .filter((r) => names.includes(r.table)));
+    return exactCounts(conn, parts, 1);
+}
 /** Every user table with its estimated rows, in one round trip. */
 const TABLES_SQL = (/* unused pure expression or super */ null && (`
   SELECT n.nspname AS schema, c.relname AS name,
@@ -85969,186 +86693,6 @@ async function retentionStage(b) {
                 .filter(([tier, want]) => (counts[tier] ?? 0) < want)
                 .map(([tier, want]) => finding('RETENTION_SHORT', 'retention', `the ${tier} tier holds ${counts[tier] ?? 0} backups; ${want} expected`, { evidence: { tier, found: counts[tier] ?? 0, expected: want } })),
         };
-    });
-}
-
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(1421);
-;// CONCATENATED MODULE: ./src/core/exec.ts
-
-
-
-/**
- * What of this process's environment a program gets: the search path, locale, time zone and temp
- * folder, never the rest. A runner holds the backup store's keys, a GitHub token and database
- * passwords in its environment; a scratch postmaster, psql or pg_restore running a backup's SQL has
- * no use for them (and a server's environment is readable from SQL by a superuser).
- */
-const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
-function childEnv(own = {}, inherit = []) {
-    const out = {};
-    const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
-    for (const [k, v] of Object.entries(process.env))
-        if (v !== undefined && passes(k))
-            out[k] = v;
-    for (const [k, v] of Object.entries(own)) {
-        if (v === undefined)
-            delete out[k];
-        else
-            out[k] = v;
-    }
-    return out;
-}
-/**
- * For the user's own commands (migrate-command, start-command, stop-command): the runner's
- * environment, less what carries Restorable's secrets and inputs (the store's keys, tokens, the
- * action's inputs, passwords). PGSERVICE too: the connection's own libpq variables already hold what
- * its service gave, and libpq would let the service's settings win over them.
- */
-function userCommandEnv(own = {}) {
-    const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|PGSERVICE$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
-    return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
-}
-function isRoot() {
-    return typeof process.getuid === 'function' && process.getuid() === 0;
-}
-/** The argv that runs `cmd args` as `user`; unchanged when no switch is needed. */
-function asUser(user, cmd, args) {
-    if (!user || !isRoot() || user === 'root')
-        return [cmd, args];
-    return ['runuser', ['-u', user, '--', cmd, ...args]];
-}
-class TailBuffer {
-    limit;
-    chunks = [];
-    size = 0;
-    constructor(limit) {
-        this.limit = limit;
-    }
-    push(b) {
-        this.chunks.push(b);
-        this.size += b.length;
-        while (this.size > this.limit && this.chunks.length > 1) {
-            this.size -= this.chunks.shift().length;
-        }
-    }
-    toString() {
-        const all = Buffer.concat(this.chunks);
-        return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
-    }
-}
-/**
- * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
- * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
- * the end of standard error.
- */
-function runSync(cmd, args, user, env, 
-/** Give up (SIGKILL) after this long: a signal handler has seconds before the runner kills it. */
-timeoutMs) {
-    const [file, argv] = asUser(user, cmd, args);
-    const r = (0,external_node_child_process_.spawnSync)(file, argv, {
-        cwd: external_node_os_default().tmpdir(),
-        env: childEnv(env),
-        ...(timeoutMs ? { timeout: timeoutMs, killSignal: 'SIGKILL' } : {}),
-        stdio: ['ignore', 'ignore', 'pipe'],
-        encoding: 'utf8',
-    });
-    return { code: r.status, stderr: (r.stderr ?? '').trim().split('\n').slice(-3).join(' ') };
-}
-/**
- * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the
- * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
- * be started (ToolMissingError when it is not installed).
- */
-function run(cmd, args, opts = {}) {
-    const [file, argv] = asUser(opts.user, cmd, args);
-    const switching = file === 'runuser';
-    const started = performance.now();
-    const limit = opts.maxCapture ?? 4 * 1024 * 1024;
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_.spawn)(file, argv, {
-            env: childEnv(opts.env, opts.inherit),
-            // A user we switch to may not be allowed into our working directory.
-            cwd: opts.cwd ?? (switching ? external_node_os_default().tmpdir() : undefined),
-            stdio: ['pipe', 'pipe', 'pipe'],
-            ...(opts.group ? { detached: true } : {}),
-        });
-        const signal = (sig) => {
-            if (!opts.group || child.pid === undefined)
-                return void child.kill(sig);
-            try {
-                process.kill(-child.pid, sig);
-            }
-            catch {
-                // the group is gone already
-            }
-        };
-        const onExit = () => signal('SIGKILL');
-        if (opts.group) {
-            for (const s of ['SIGINT', 'SIGTERM'])
-                process.on(s, signal);
-            process.on('exit', onExit);
-        }
-        const unhook = () => {
-            for (const s of ['SIGINT', 'SIGTERM'])
-                process.off(s, signal);
-            process.off('exit', onExit);
-        };
-        const out = new TailBuffer(limit);
-        const err = new TailBuffer(limit);
-        let partial = '';
-        child.stdout.on('data', (b) => out.push(b));
-        child.stderr.on('data', (b) => {
-            err.push(b);
-            if (opts.onStderrLine) {
-                const text = partial + b.toString('utf8');
-                const lines = text.split('\n');
-                partial = lines.pop() ?? '';
-                for (const line of lines)
-                    opts.onStderrLine(line);
-            }
-        });
-        let timer;
-        if (opts.timeoutMs) {
-            timer = setTimeout(() => {
-                signal('SIGTERM');
-                setTimeout(() => signal('SIGKILL'), 5000).unref();
-            }, opts.timeoutMs).unref();
-        }
-        child.on('error', (e) => {
-            if (timer)
-                clearTimeout(timer);
-            unhook();
-            if (e.code === 'ENOENT')
-                reject(new ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
-            else
-                reject(e);
-        });
-        child.on('close', (code, signal) => {
-            if (timer)
-                clearTimeout(timer);
-            unhook();
-            if (partial && opts.onStderrLine)
-                opts.onStderrLine(partial);
-            resolve({
-                code,
-                signal,
-                stdout: out.toString(),
-                stderr: err.toString(),
-                seconds: (performance.now() - started) / 1000,
-            });
-        });
-        // A program that exits before reading all of its input closes the pipe: that is its answer,
-        // which the exit status and stderr carry, not an error of ours.
-        child.stdin.on('error', () => { });
-        if (opts.stdin === undefined)
-            child.stdin.end();
-        else if (typeof opts.stdin === 'string' || Buffer.isBuffer(opts.stdin))
-            child.stdin.end(opts.stdin);
-        else {
-            opts.stdin.on('error', (e) => child.stdin.destroy(e));
-            opts.stdin.pipe(child.stdin);
-        }
     });
 }
 
@@ -87087,11 +87631,14 @@ async function restoreEnv(target) {
 function hazardFinding(stage, hazard, count) {
     return finding(hazard.kind === 'meta' || hazard.kind === 'copy-escape' ? 'PLAIN_META_COMMAND' : 'DUMP_OUTSIDE_DATABASE', stage, `line ${hazard.line}: ${hazard.text}; left out of what psql loaded`, { evidence: { line: hazard.line, count } });
 }
-/** Reading or un-gzipping the dump failed while the restore program read it: it got only part. */
-function unpackFinding(stage, tool, error) {
+/** Reading or decompressing the dump failed while the restore program read it: it got only part. */
+function unpackFinding(stage, tool, error, wrapper) {
     const code = error.code ?? '';
-    const gz = code.startsWith('Z_');
-    return finding(gz ? 'COMPRESSION_CORRUPT' : 'RESTORE_ERROR', stage, `${gz ? 'the gzip stream around the dump' : 'reading the dump'} failed while ${tool} read it (${error.message}): it got only part of the dump`, { evidence: { error: code || error.message } });
+    const problem = wrapper ? wrapperProblem(wrapper, error) : undefined;
+    // A decoder this machine lacks (no xz installed) is the restore's trouble, not the backup's.
+    const damaged = problem !== undefined && problem.rule !== 'FORMAT_UNSUPPORTED';
+    const why = problem?.rule === 'FORMAT_UNSUPPORTED' ? problem.message : error.message;
+    return finding(damaged ? 'COMPRESSION_CORRUPT' : 'RESTORE_ERROR', stage, `${problem ? `the ${wrapper} stream around the dump` : 'reading the dump'} failed while ${tool} read it (${why}): it got only part of the dump`, { evidence: { error: code || error.message } });
 }
 /**
  * Restore a dump into `target` (an existing, empty database) with `client`: pg_restore for custom and
@@ -87100,13 +87647,13 @@ function unpackFinding(stage, tool, error) {
 async function restoreDump(client, target, input, opts) {
     const stage = opts.stage ?? 'restore';
     const env = await restoreEnv(target);
-    // A damaged gzip wrapper ends the chain with its error (the program's stdin is closed, never left
+    // A damaged wrapper ends the chain with its error (the program's stdin is closed, never left
     // waiting) and is said, however far the program got.
     let unpackError;
     const unpacked = (then) => {
         const file = external_node_fs_default().createReadStream(input.path);
         const steps = [
-            ...(input.gzip ? [external_node_zlib_default().createGunzip()] : []),
+            ...(input.wrapper ? [unwrapStep(input.wrapper)] : []),
             ...(then ? [then] : []),
         ];
         if (steps.length === 0)
@@ -87134,13 +87681,13 @@ async function restoreDump(client, target, input, opts) {
     else {
         tool = `pg_restore ${client.version}`;
         const args = ['--dbname', target.database];
-        if (opts.jobs > 1 && !input.gzip)
+        if (opts.jobs > 1 && !input.wrapper && input.format !== 'tar')
             args.push('--jobs', String(opts.jobs));
         if (opts.roles === 'ignore')
             args.push('--no-owner', '--no-privileges');
         if (opts.schemaOnly)
             args.push('--schema-only');
-        if (input.gzip)
+        if (input.wrapper)
             res = await run(client.path, args, { env, stdin: unpacked() });
         else
             res = await run(client.path, [...args, input.path], { env });
@@ -87150,7 +87697,7 @@ async function restoreDump(client, target, input, opts) {
     if (hazard)
         classified.findings.push(hazardFinding(stage, hazard, filter?.hazards.length ?? 1));
     if (unpackError)
-        classified.findings.unshift(unpackFinding(stage, tool, unpackError));
+        classified.findings.unshift(unpackFinding(stage, tool, unpackError, input.wrapper));
     return {
         exitCode: res.code,
         seconds: res.seconds,
@@ -87227,8 +87774,7 @@ function schemaNotRun(b, schemaSkip) {
         return `NOT RUN: the dump runs programs, touches server files or acts outside its database when restored (${unsafe.rule}), so nothing of it was run`;
     if (ins.problems.some((p) => ['ARCHIVE_UNREADABLE', 'FORMAT_UNSUPPORTED'].includes(p.rule)) ||
         !ins.format ||
-        ins.format === 'unknown' ||
-        ins.format === 'tar')
+        ins.format === 'unknown')
         return 'the archive could not be read';
     return undefined;
 }
@@ -87270,7 +87816,7 @@ async function replaySchema(b) {
         const input = {
             format: ins.format,
             path: b.facts.localPath,
-            gzip: ins.wrapper === 'gzip',
+            wrapper: ins.wrapper,
         };
         replay = await restoreDump(tools.client, await replayTarget(cluster, ins), input, {
             jobs: 1,
@@ -87294,7 +87840,7 @@ async function replaySchema(b) {
 /** What the replay's outcome says: nothing, the notes it made, a full disk, or SCHEMA_REPLAY_FAILED. */
 function replayFindings(replay, version) {
     const notes = replay.findings.filter((x) => x.rule === 'RESTORE_NEEDS_SUPERUSER');
-    // A gzip wrapper that failed under the replay: it loaded only part of the schema.
+    // A wrapper that failed under the replay: it loaded only part of the schema.
     const cut = replay.findings.filter((x) => x.rule === 'COMPRESSION_CORRUPT');
     if (replay.exitCode === 0 && replay.errors === 0)
         return [...cut, ...notes];
@@ -87479,7 +88025,8 @@ class Pipeline {
             }
             const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
             const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
-            result = { name, status, seconds: 0, findings, ...(out.notRun ? { reason: out.notRun } : {}) };
+            const reason = out.notRun ?? out.note;
+            result = { name, status, seconds: 0, findings, ...(reason ? { reason } : {}) };
         }
         catch (err) {
             if (err instanceof errors_UserError)
@@ -90684,7 +91231,7 @@ function verify_backup_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7293);
+/* harmony import */ var _actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3383);
 
 await (0,_actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
