@@ -1,0 +1,42 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/** The committed CLI's help, as a person at a terminal asks for it. */
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(root, 'dist/cli/index.js'), ...args], { encoding: 'utf8' });
+
+describe('restorable help', () => {
+  it('clean and demo have help of their own', () => {
+    const clean = cli('help', 'clean');
+    expect(clean.status).toBe(0);
+    expect(clean.stdout).toMatch(/^restorable clean \[--all \| --root <folder>\]/);
+    expect(clean.stdout).toContain('--all');
+    expect(cli('clean', '--help').stdout).toBe(clean.stdout);
+    const demo = cli('help', 'demo');
+    expect(demo.status).toBe(0);
+    expect(demo.stdout).toMatch(/^restorable demo\n/);
+  });
+  it('every pipeline command lists --json and --quiet after its own flags', () => {
+    for (const command of ['verify', 'drill', 'pitr', 'compare', 'migrate']) {
+      const r = cli('help', command);
+      expect(r.status, command).toBe(0);
+      expect(r.stdout, command).toMatch(new RegExp(`^restorable ${command} \\[flags\\]`));
+      expect(r.stdout, command).toMatch(/\n {2}--json {2,}/);
+      expect(r.stdout, command).toMatch(/\n {2}--quiet {2,}/);
+    }
+  });
+  it('an unknown command is one line and exit 2; a flag with no value says so', () => {
+    const r = cli('help', 'nope');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      'restorable: nope: is not a restorable command. Run restorable help to see the commands\n',
+    );
+    const s = cli('verify', '--source');
+    expect(s.status).toBe(2);
+    expect(s.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^restorable: --source: needs a value/),
+    ]);
+  });
+});
