@@ -46575,11 +46575,36 @@ function progress(quiet) {
         },
     });
 }
-function usage(spec) {
+/** The switches every pipeline command takes, after its own flags in its help. */
+const COMMON_SWITCHES = `  --json                 print the outputs and report as JSON (no progress lines)
+  --quiet                no progress lines while it runs: the report at the end, with its stages
+`;
+/** The help of the commands that are not actions, and so have no spec. */
+const OWN_HELP = {
+    clean: `restorable clean [--all | --root <folder>]
+
+Remove the scratch clusters Restorable left: by default those whose run is gone (a crash, a
+kill); their servers are stopped first, and a folder whose server will not stop is left.
+
+  --all                  also the clusters kept on purpose (drill --keep, pitr --keep)
+  --root <folder>        only this one (the folder drill --keep printed)
+`,
+    demo: `restorable demo
+
+A sample shop database in a scratch cluster, dumped with pg_dump -Fc (a .sha256 beside it), then
+a full drill of the dump: verify, restore into a scratch cluster, a row minimum, two smoke
+queries and amcheck, against a 5-minute RTO. Everything it made is removed after. No flags.
+`,
+};
+function usage(command) {
+    const spec = command ? _args_js__WEBPACK_IMPORTED_MODULE_25__/* .COMMAND_SPECS */ .f[command] : undefined;
     if (spec) {
         const lines = Object.entries(spec.inputs).map(([name, i]) => `  --${name.padEnd(20)} ${i.description}${i.default ? ` (default: ${i.default})` : ''}${i.required ? ' (required)' : ''}`);
-        return `restorable ${spec.command} [flags]\n\n${spec.description}\n\n${lines.join('\n')}\n  --json                 print the outputs and report as JSON\n`;
+        return `restorable ${spec.command} [flags]\n\n${spec.description}\n\n${lines.join('\n')}\n${COMMON_SWITCHES}`;
     }
+    const own = command ? OWN_HELP[command] : undefined;
+    if (own)
+        return own;
     return `restorable ${_core_version_js__WEBPACK_IMPORTED_MODULE_26__/* .VERSION */ .x}: prove your PostgreSQL backups restore
 
   restorable verify --source <path|s3://bucket/prefix> [flags]   verify the newest backup
@@ -46771,7 +46796,9 @@ async function main(argv) {
         }
         if (args.command === undefined || args.command === 'help' || args.switches.has('help')) {
             const which = args.command === 'help' ? args.positional[0] : args.command;
-            process.stdout.write(usage(which ? _args_js__WEBPACK_IMPORTED_MODULE_25__/* .COMMAND_SPECS */ .f[which] : undefined));
+            if (which && !_args_js__WEBPACK_IMPORTED_MODULE_25__/* .COMMAND_SPECS */ .f[which] && !OWN_HELP[which])
+                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_7__/* .UserError */ .yo(which, 'is not a restorable command', 'Run restorable help to see the commands');
+            process.stdout.write(usage(which));
             return 0;
         }
         switch (args.command) {
