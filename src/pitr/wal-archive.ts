@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -17,8 +16,8 @@ import {
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import type { BackupObject, BackupSource } from '../sources/types.js';
 import {
+  decompressBytes,
   decompressFile,
-  decompressSmall,
   headOf,
   SUFFIXES,
   sniff,
@@ -160,9 +159,8 @@ export class WalArchive {
     const chunks: Buffer[] = [];
     for await (const c of this.source.read(f.object, f.size)) chunks.push(c);
     const bytes = Buffer.concat(chunks);
-    const scratch = path.join(os.tmpdir(), `restorable-${process.pid}-${f.name}`);
     try {
-      return (await decompressSmall(f.compression ?? sniff(bytes), bytes, scratch)).toString('utf8');
+      return (await decompressBytes(f.compression ?? sniff(bytes), bytes)).toString('utf8');
     } catch {
       return undefined;
     }
