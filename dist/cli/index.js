@@ -53564,9 +53564,6 @@ __nccwpck_require__.d(__webpack_exports__, {
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
-var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
@@ -53578,19 +53575,9 @@ var promises_ = __nccwpck_require__(6466);
 var wal = __nccwpck_require__(4354);
 // EXTERNAL MODULE: ./src/core/errors.ts
 var errors = __nccwpck_require__(4296);
-// EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(8522);
-var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_node_zlib_);
-// EXTERNAL MODULE: ./node_modules/fzstd/esm/index.mjs
-var esm = __nccwpck_require__(8339);
-// EXTERNAL MODULE: ./src/archive/lz4.ts
-var lz4 = __nccwpck_require__(9052);
-// EXTERNAL MODULE: ./src/core/exec.ts
-var exec = __nccwpck_require__(2642);
+// EXTERNAL MODULE: ./src/archive/wrapper.ts
+var wrapper = __nccwpck_require__(2405);
 ;// CONCATENATED MODULE: ./src/pitr/wal-codec.ts
-
-
-
 
 
 
@@ -53605,18 +53592,7 @@ const SUFFIXES = {
 };
 /** The compression a file's first bytes announce (none when they announce none of these). */
 function sniff(head) {
-    const is = (...bytes) => bytes.every((b, i) => head[i] === b);
-    if (is(0x1f, 0x8b))
-        return 'gzip';
-    if (is(0x42, 0x5a, 0x68))
-        return 'bzip2';
-    if (is(0x04, 0x22, 0x4d, 0x18))
-        return 'lz4';
-    if (is(0x28, 0xb5, 0x2f, 0xfd))
-        return 'zstd';
-    if (is(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00))
-        return 'xz';
-    return 'none';
+    return (0,wrapper/* wrapperOf */.pO)(head) ?? 'none';
 }
 /** The first bytes of a local file. */
 function headOf(file) {
@@ -53630,100 +53606,27 @@ function headOf(file) {
         external_node_fs_default().closeSync(fd);
     }
 }
-/** A Transform around a push decoder (LZ4 frames, fzstd). */
-function pushTransform(make) {
-    let decoder;
-    const t = new external_node_stream_.Transform({
-        transform(chunk, _enc, done) {
-            try {
-                decoder.push(chunk);
-                done();
-            }
-            catch (e) {
-                done(e);
-            }
-        },
-        flush(done) {
-            try {
-                decoder.finish();
-                done();
-            }
-            catch (e) {
-                done(e);
-            }
-        },
-    });
-    decoder = make((b) => t.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength)));
-    return t;
-}
-function decoderStream(c) {
-    if (c === 'gzip')
-        return external_node_zlib_default().createGunzip();
-    if (c === 'lz4')
-        return pushTransform((emit) => {
-            const d = new lz4/* Lz4FrameDecoder */.qZ();
-            d.onOutput = emit;
-            return { push: (b) => d.push(b), finish: () => void d.finish() };
-        });
-    return pushTransform((emit) => {
-        let ended = false;
-        const d = new esm/* Decompress */.YM((chunk, final) => {
-            emit(chunk);
-            if (final)
-                ended = true;
-        });
-        return {
-            push: (b) => d.push(b),
-            finish: () => {
-                if (!ended)
-                    d.push(new Uint8Array(0), true);
-                if (!ended)
-                    throw new Error('the zstd frame ends early');
-            },
-        };
-    });
-}
-const TOOLS = { bzip2: ['bzip2', '.bz2'], xz: ['xz', '.xz'] };
 /**
- * Decompress the local file `src` (of compression `c`) into `dest`. bzip2 and xz run the system's
- * own tools (on a copy named as they expect, which they replace); the others decode in process.
- * Throws with the decoder's own words when the bytes do not decompress.
+ * Decompress the local file `src` (of compression `c`) into `dest`, with the decoders dumps use
+ * (zlib, LZ4 and zstd in process; xz and bzip2 through their programs, streamed). Throws with the
+ * decoder's own words when the bytes do not decompress.
  */
 async function decompressFile(c, src, dest) {
-    if (c === 'bzip2' || c === 'xz') {
-        const [tool, suffix] = TOOLS[c];
-        const packed = `${dest}${suffix}`;
-        await external_node_fs_default().promises.copyFile(src, packed);
-        try {
-            const r = await (0,exec/* run */.eF)(tool, ['-d', '-f', '-q', packed], { install: `apt-get install ${tool}` });
-            if (r.code !== 0)
-                throw new Error(`${tool} -d: ${r.stderr.trim() || `exit ${r.code}`}`);
-        }
-        finally {
-            external_node_fs_default().rmSync(packed, { force: true });
-        }
-        return;
-    }
-    await (0,promises_.pipeline)(external_node_fs_default().createReadStream(src), decoderStream(c), external_node_fs_default().createWriteStream(dest));
+    await (0,promises_.pipeline)(external_node_fs_default().createReadStream(src), (0,wrapper/* unwrapStep */.oP)(c), external_node_fs_default().createWriteStream(dest));
 }
-/** Decompress a small file's bytes (a history file), through a scratch file for bzip2 and xz. */
-async function decompressSmall(c, bytes, scratch) {
+/** Decompress a small file's bytes (a history file) in memory. */
+async function decompressBytes(c, bytes) {
     if (c === 'none')
         return bytes;
-    const src = `${scratch}.in`;
-    external_node_fs_default().writeFileSync(src, bytes);
-    try {
-        await decompressFile(c, src, scratch);
-        return external_node_fs_default().readFileSync(scratch);
-    }
-    finally {
-        external_node_fs_default().rmSync(src, { force: true });
-        external_node_fs_default().rmSync(scratch, { force: true });
-    }
+    const out = [];
+    await (0,promises_.pipeline)(external_node_stream_.Readable.from([bytes]), (0,wrapper/* unwrapStep */.oP)(c), async (decoded) => {
+        for await (const b of decoded)
+            out.push(b);
+    });
+    return Buffer.concat(out);
 }
 
 ;// CONCATENATED MODULE: ./src/pitr/wal-archive.ts
-
 
 
 
@@ -53810,9 +53713,8 @@ class WalArchive {
         for await (const c of this.source.read(f.object, f.size))
             chunks.push(c);
         const bytes = Buffer.concat(chunks);
-        const scratch = external_node_path_default().join(external_node_os_default().tmpdir(), `restorable-${process.pid}-${f.name}`);
         try {
-            return (await decompressSmall(f.compression ?? sniff(bytes), bytes, scratch)).toString('utf8');
+            return (await decompressBytes(f.compression ?? sniff(bytes), bytes)).toString('utf8');
         }
         catch {
             return undefined;

@@ -42386,7 +42386,7 @@ __webpack_unused_export__ = debug; // for test
 var __webpack_unused_export__;
 
 
-const Client = __nccwpck_require__(3701)
+const Client = __nccwpck_require__(6082)
 const Dispatcher = __nccwpck_require__(883)
 const Pool = __nccwpck_require__(628)
 const BalancedPool = __nccwpck_require__(837)
@@ -46533,7 +46533,7 @@ const { InvalidArgumentError } = __nccwpck_require__(8707)
 const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(6443)
 const DispatcherBase = __nccwpck_require__(1841)
 const Pool = __nccwpck_require__(628)
-const Client = __nccwpck_require__(3701)
+const Client = __nccwpck_require__(6082)
 const util = __nccwpck_require__(3440)
 const createRedirectInterceptor = __nccwpck_require__(5092)
 
@@ -49199,7 +49199,7 @@ module.exports = connectH2
 
 /***/ }),
 
-/***/ 3701:
+/***/ 6082:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -50662,7 +50662,7 @@ const {
   kAddClient,
   kGetDispatcher
 } = __nccwpck_require__(2128)
-const Client = __nccwpck_require__(3701)
+const Client = __nccwpck_require__(6082)
 const {
   InvalidArgumentError
 } = __nccwpck_require__(8707)
@@ -50776,7 +50776,7 @@ const Pool = __nccwpck_require__(628)
 const DispatcherBase = __nccwpck_require__(1841)
 const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(8707)
 const buildConnector = __nccwpck_require__(9136)
-const Client = __nccwpck_require__(3701)
+const Client = __nccwpck_require__(6082)
 
 const kAgent = Symbol('proxy agent')
 const kClient = Symbol('proxy client')
@@ -52959,7 +52959,7 @@ module.exports = MockAgent
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Client = __nccwpck_require__(3701)
+const Client = __nccwpck_require__(6082)
 const { buildMockDispatch } = __nccwpck_require__(3397)
 const {
   kDispatches,
@@ -70493,7 +70493,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 7031:
+/***/ 3701:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -84617,7 +84617,7 @@ function run(cmd, args, opts = {}) {
     });
 }
 /** A filter program's failure: its exit status and what it said on standard error. */
-class FilterError extends Error {
+class exec_FilterError extends Error {
     program;
     code;
     constructor(program, code, message) {
@@ -84632,11 +84632,11 @@ class FilterError extends Error {
  * FilterError when the program exits other than 0, ToolMissingError when it is not installed.
  */
 function filterProcess(cmd, args, install) {
-    const child = spawn(cmd, args, { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = (0,external_node_child_process_.spawn)(cmd, args, { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     const err = new TailBuffer(64 * 1024);
     child.stderr.on('data', (b) => err.push(b));
     child.stdin.on('error', () => { });
-    const stream = new Duplex({
+    const stream = new external_node_stream_.Duplex({
         write(chunk, _enc, cb) {
             if (child.stdin.write(chunk))
                 cb();
@@ -84660,22 +84660,22 @@ function filterProcess(cmd, args, install) {
         if (!stream.push(b))
             child.stdout.pause();
     });
-    child.on('error', (e) => stream.destroy(e.code === 'ENOENT' ? new ToolMissingError(cmd, install) : e));
+    child.on('error', (e) => stream.destroy(e.code === 'ENOENT' ? new errors_ToolMissingError(cmd, install) : e));
     child.on('close', (code, signal) => {
         if (code === 0)
             return void stream.push(null);
         // Its own first word on what went wrong (bzip2 follows it with paragraphs of advice).
         const lines = err.toString().trim().split('\n');
         const said = lines.find((l) => l.startsWith(`${cmd}:`)) ?? lines.pop() ?? '';
-        stream.destroy(new FilterError(cmd, code, said || `${cmd} stopped (${signal ?? `exit ${code}`})`));
+        stream.destroy(new exec_FilterError(cmd, code, said || `${cmd} stopped (${signal ?? `exit ${code}`})`));
     });
     return stream;
 }
 /** Whether a program of that name is on PATH (to choose between ways of doing one thing). */
 function onPath(cmd) {
-    return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
+    return (process.env.PATH ?? '').split((external_node_path_default()).delimiter).some((dir) => {
         try {
-            fs.accessSync(path.join(dir, cmd), fs.constants.X_OK);
+            external_node_fs_default().accessSync(external_node_path_default().join(dir, cmd), (external_node_fs_default()).constants.X_OK);
             return true;
         }
         catch {
@@ -88064,10 +88064,205 @@ class Lz4FrameDecoder {
     }
 }
 
+;// CONCATENATED MODULE: ./src/archive/problem.ts
+/** A finding raised from deep inside a parser; the inspection turns it into a Finding. */
+class problem_ArchiveProblem extends Error {
+    rule;
+    evidence;
+    constructor(rule, message, evidence = {}) {
+        super(message);
+        this.rule = rule;
+        this.evidence = evidence;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/archive/wrapper.ts
+
+
+
+
+
+
+
+/** Bytes enough to tell every wrapper by its magic. */
+const WRAPPER_MAGIC_BYTES = 6;
+const wrapper_MAGIC = [
+    ['gzip', [0x1f, 0x8b]],
+    ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
+    ['lz4', [0x04, 0x22, 0x4d, 0x18]],
+    ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+    // "BZh" and the block size, 1 to 9.
+    ['bzip2', [0x42, 0x5a, 0x68]],
+];
+function wrapperOf(head) {
+    for (const [w, magic] of wrapper_MAGIC) {
+        if (head.length >= magic.length && magic.every((b, i) => head[i] === b)) {
+            if (w === 'bzip2' && !((head[3] ?? 0) >= 0x31 && (head[3] ?? 0) <= 0x39))
+                continue;
+            return w;
+        }
+    }
+    return null;
+}
+/** Why a wrapper's stream stopped: cut short, or damaged. */
+class WrapperError extends Error {
+    wrapper;
+    cut;
+    constructor(wrapper, cut, message) {
+        super(message);
+        this.wrapper = wrapper;
+        this.cut = cut;
+    }
+}
+const zlibZstd = (external_node_zlib_default()).createZstdDecompress;
+/**
+ * zstd frames: node:zlib's decoder (Node.js 22.15+), else the zstd program, both of which check
+ * the frames' content checksums; else fzstd in JavaScript, which does not (a flipped byte is then
+ * caught only where it breaks the frames' structure, or by a checksum sidecar).
+ */
+function zstdStep() {
+    if (zlibZstd)
+        return zlibZstd({ chunkSize: 1024 * 1024 });
+    if (onPath('zstd'))
+        return filterProcess('zstd', ['-dcq'], 'apt-get install zstd');
+    return fzstdStep();
+}
+/** The zstd frames in JavaScript (fzstd). */
+function fzstdStep() {
+    let ended = false;
+    const dec = new Decompress((chunk, final) => {
+        if (chunk.length)
+            step.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+        if (final)
+            ended = true;
+    });
+    const fail = (e) => {
+        const m = e instanceof Error ? e.message : String(e);
+        return new WrapperError('zstd', /unexpected EOF/i.test(m), `zstd: ${m}`);
+    };
+    const step = new external_node_stream_.Transform({
+        transform(b, _enc, cb) {
+            try {
+                dec.push(b);
+                cb();
+            }
+            catch (e) {
+                cb(fail(e));
+            }
+        },
+        flush(cb) {
+            try {
+                dec.push(new Uint8Array(0), true);
+                cb(ended ? null : new WrapperError('zstd', true, 'the zstd stream ends early'));
+            }
+            catch (e) {
+                cb(fail(e));
+            }
+        },
+    });
+    return step;
+}
+/** The LZ4 frame format (`lz4` on the command line), in TypeScript. */
+function lz4Step() {
+    const dec = new Lz4FrameDecoder();
+    const step = new external_node_stream_.Transform({
+        transform(b, _enc, cb) {
+            try {
+                dec.push(b);
+                cb();
+            }
+            catch (e) {
+                cb(new WrapperError('lz4', false, `lz4: ${e.message}`));
+            }
+        },
+        flush(cb) {
+            try {
+                dec.finish();
+                cb();
+            }
+            catch (e) {
+                const m = e.message;
+                cb(new WrapperError('lz4', /ends early/.test(m), `lz4: ${m}`));
+            }
+        },
+    });
+    dec.onOutput = (b) => step.push(b);
+    return step;
+}
+/** xz and bzip2 have no kept JavaScript decoder here: their own programs decode them. */
+const PROGRAMS = {
+    xz: { cmd: 'xz', install: 'apt-get install xz-utils (or brew install xz)' },
+    bzip2: { cmd: 'bzip2', install: 'apt-get install bzip2 (or brew install bzip2)' },
+};
+/** A stream that undoes `w`: bytes of the compressed file in, the dump out. */
+function unwrapStep(w) {
+    switch (w) {
+        case 'gzip':
+            return external_node_zlib_default().createGunzip({ chunkSize: 1024 * 1024 });
+        case 'zstd':
+            return zstdStep();
+        case 'lz4':
+            return lz4Step();
+        case 'xz':
+        case 'bzip2':
+            return filterProcess(PROGRAMS[w].cmd, ['-dc'], PROGRAMS[w].install);
+    }
+}
+/** The dump inside `src`, decompressed as it streams. */
+function unwrap(w, src) {
+    const step = unwrapStep(w);
+    pipeline(Readable.from(src, { objectMode: false }), step, () => { });
+    const it = step[Symbol.asyncIterator]();
+    return {
+        bytes: {
+            [Symbol.asyncIterator]: () => ({ next: () => it.next() }),
+        },
+        async rest() {
+            try {
+                while (!(await it.next()).done)
+                    ;
+                return undefined;
+            }
+            catch (e) {
+                return e;
+            }
+        },
+    };
+}
+const CUT_BY_PROGRAM = /unexpected end of input|ends unexpectedly|premature end|file ends/i;
+/**
+ * What an error of a wrapper's stream means for the dump: cut short (ARCHIVE_TRUNCATED), damaged
+ * (COMPRESSION_CORRUPT), or a decoder this machine lacks (FORMAT_UNSUPPORTED). Undefined when the
+ * error is none of the wrapper's.
+ */
+function wrapperProblem(w, e) {
+    const around = `the ${w} stream around the dump`;
+    if (e instanceof ToolMissingError) {
+        return new ArchiveProblem('FORMAT_UNSUPPORTED', `a ${w}-compressed file, and ${e.message}`, {
+            wrapper: w,
+        });
+    }
+    let cut;
+    let message;
+    if (e instanceof WrapperError)
+        [cut, message] = [e.cut, e.message];
+    else if (e instanceof FilterError)
+        [cut, message] = [CUT_BY_PROGRAM.test(e.message), e.message];
+    else if (e instanceof Error && e.code?.startsWith('Z_')) {
+        cut = e.code === 'Z_BUF_ERROR';
+        message = e.message;
+    }
+    else
+        return undefined;
+    return cut
+        ? new ArchiveProblem('ARCHIVE_TRUNCATED', `${around} ends early (${message})`, { wrapper: w })
+        : new ArchiveProblem('COMPRESSION_CORRUPT', `${around} is damaged (${message})`, {
+            wrapper: w,
+            ...(w === 'gzip' ? { zlib: e.code ?? '' } : {}),
+        });
+}
+
 ;// CONCATENATED MODULE: ./src/pitr/wal-codec.ts
-
-
-
 
 
 
@@ -88082,18 +88277,7 @@ const SUFFIXES = {
 };
 /** The compression a file's first bytes announce (none when they announce none of these). */
 function sniff(head) {
-    const is = (...bytes) => bytes.every((b, i) => head[i] === b);
-    if (is(0x1f, 0x8b))
-        return 'gzip';
-    if (is(0x42, 0x5a, 0x68))
-        return 'bzip2';
-    if (is(0x04, 0x22, 0x4d, 0x18))
-        return 'lz4';
-    if (is(0x28, 0xb5, 0x2f, 0xfd))
-        return 'zstd';
-    if (is(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00))
-        return 'xz';
-    return 'none';
+    return wrapperOf(head) ?? 'none';
 }
 /** The first bytes of a local file. */
 function headOf(file) {
@@ -88107,100 +88291,27 @@ function headOf(file) {
         external_node_fs_default().closeSync(fd);
     }
 }
-/** A Transform around a push decoder (LZ4 frames, fzstd). */
-function pushTransform(make) {
-    let decoder;
-    const t = new external_node_stream_.Transform({
-        transform(chunk, _enc, done) {
-            try {
-                decoder.push(chunk);
-                done();
-            }
-            catch (e) {
-                done(e);
-            }
-        },
-        flush(done) {
-            try {
-                decoder.finish();
-                done();
-            }
-            catch (e) {
-                done(e);
-            }
-        },
-    });
-    decoder = make((b) => t.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength)));
-    return t;
-}
-function decoderStream(c) {
-    if (c === 'gzip')
-        return external_node_zlib_default().createGunzip();
-    if (c === 'lz4')
-        return pushTransform((emit) => {
-            const d = new Lz4FrameDecoder();
-            d.onOutput = emit;
-            return { push: (b) => d.push(b), finish: () => void d.finish() };
-        });
-    return pushTransform((emit) => {
-        let ended = false;
-        const d = new Decompress((chunk, final) => {
-            emit(chunk);
-            if (final)
-                ended = true;
-        });
-        return {
-            push: (b) => d.push(b),
-            finish: () => {
-                if (!ended)
-                    d.push(new Uint8Array(0), true);
-                if (!ended)
-                    throw new Error('the zstd frame ends early');
-            },
-        };
-    });
-}
-const TOOLS = { bzip2: ['bzip2', '.bz2'], xz: ['xz', '.xz'] };
 /**
- * Decompress the local file `src` (of compression `c`) into `dest`. bzip2 and xz run the system's
- * own tools (on a copy named as they expect, which they replace); the others decode in process.
- * Throws with the decoder's own words when the bytes do not decompress.
+ * Decompress the local file `src` (of compression `c`) into `dest`, with the decoders dumps use
+ * (zlib, LZ4 and zstd in process; xz and bzip2 through their programs, streamed). Throws with the
+ * decoder's own words when the bytes do not decompress.
  */
 async function decompressFile(c, src, dest) {
-    if (c === 'bzip2' || c === 'xz') {
-        const [tool, suffix] = TOOLS[c];
-        const packed = `${dest}${suffix}`;
-        await external_node_fs_default().promises.copyFile(src, packed);
-        try {
-            const r = await run(tool, ['-d', '-f', '-q', packed], { install: `apt-get install ${tool}` });
-            if (r.code !== 0)
-                throw new Error(`${tool} -d: ${r.stderr.trim() || `exit ${r.code}`}`);
-        }
-        finally {
-            external_node_fs_default().rmSync(packed, { force: true });
-        }
-        return;
-    }
-    await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(src), decoderStream(c), external_node_fs_default().createWriteStream(dest));
+    await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(src), unwrapStep(c), external_node_fs_default().createWriteStream(dest));
 }
-/** Decompress a small file's bytes (a history file), through a scratch file for bzip2 and xz. */
-async function decompressSmall(c, bytes, scratch) {
+/** Decompress a small file's bytes (a history file) in memory. */
+async function decompressBytes(c, bytes) {
     if (c === 'none')
         return bytes;
-    const src = `${scratch}.in`;
-    external_node_fs_default().writeFileSync(src, bytes);
-    try {
-        await decompressFile(c, src, scratch);
-        return external_node_fs_default().readFileSync(scratch);
-    }
-    finally {
-        external_node_fs_default().rmSync(src, { force: true });
-        external_node_fs_default().rmSync(scratch, { force: true });
-    }
+    const out = [];
+    await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_stream_.Readable.from([bytes]), unwrapStep(c), async (decoded) => {
+        for await (const b of decoded)
+            out.push(b);
+    });
+    return Buffer.concat(out);
 }
 
 ;// CONCATENATED MODULE: ./src/pitr/wal-archive.ts
-
 
 
 
@@ -88287,9 +88398,8 @@ class WalArchive {
         for await (const c of this.source.read(f.object, f.size))
             chunks.push(c);
         const bytes = Buffer.concat(chunks);
-        const scratch = external_node_path_default().join(external_node_os_default().tmpdir(), `restorable-${process.pid}-${f.name}`);
         try {
-            return (await decompressSmall(f.compression ?? sniff(bytes), bytes, scratch)).toString('utf8');
+            return (await decompressBytes(f.compression ?? sniff(bytes), bytes)).toString('utf8');
         }
         catch {
             return undefined;
@@ -91724,7 +91834,7 @@ function pitr_restore_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7031);
+/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3701);
 
 await (0,_actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

@@ -84276,9 +84276,6 @@ const migrateSpec = {
     ],
 };
 
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
-var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
@@ -85140,6 +85137,259 @@ var Decompress = /*#__PURE__*/ (function () {
 }());
 
 
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
+;// CONCATENATED MODULE: ./src/core/exec.ts
+
+
+
+
+
+
+/**
+ * What of this process's environment a program gets: the search path, locale, time zone and temp
+ * folder, never the rest. A runner holds the backup store's keys, a GitHub token and database
+ * passwords in its environment; a scratch postmaster, psql or pg_restore running a backup's SQL has
+ * no use for them (and a server's environment is readable from SQL by a superuser).
+ */
+const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
+function childEnv(own = {}, inherit = []) {
+    const out = {};
+    const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
+    for (const [k, v] of Object.entries(process.env))
+        if (v !== undefined && passes(k))
+            out[k] = v;
+    for (const [k, v] of Object.entries(own)) {
+        if (v === undefined)
+            delete out[k];
+        else
+            out[k] = v;
+    }
+    return out;
+}
+/**
+ * For the user's own commands (migrate-command, start-command, stop-command): the runner's
+ * environment, less what carries Restorable's secrets and inputs (the store's keys, tokens, the
+ * action's inputs, passwords). PGSERVICE too: the connection's own libpq variables already hold what
+ * its service gave, and libpq would let the service's settings win over them.
+ */
+function userCommandEnv(own = {}) {
+    const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|PGSERVICE$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
+    return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
+}
+function isRoot() {
+    return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+/** The argv that runs `cmd args` as `user`; unchanged when no switch is needed. */
+function asUser(user, cmd, args) {
+    if (!user || !isRoot() || user === 'root')
+        return [cmd, args];
+    return ['runuser', ['-u', user, '--', cmd, ...args]];
+}
+class TailBuffer {
+    limit;
+    chunks = [];
+    size = 0;
+    constructor(limit) {
+        this.limit = limit;
+    }
+    push(b) {
+        this.chunks.push(b);
+        this.size += b.length;
+        while (this.size > this.limit && this.chunks.length > 1) {
+            this.size -= this.chunks.shift().length;
+        }
+    }
+    toString() {
+        const all = Buffer.concat(this.chunks);
+        return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
+    }
+}
+/**
+ * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
+ * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
+ * the end of standard error.
+ */
+function runSync(cmd, args, user, env, 
+/** Give up (SIGKILL) after this long: a signal handler has seconds before the runner kills it. */
+timeoutMs) {
+    const [file, argv] = asUser(user, cmd, args);
+    const r = (0,external_node_child_process_.spawnSync)(file, argv, {
+        cwd: external_node_os_default().tmpdir(),
+        env: childEnv(env),
+        ...(timeoutMs ? { timeout: timeoutMs, killSignal: 'SIGKILL' } : {}),
+        stdio: ['ignore', 'ignore', 'pipe'],
+        encoding: 'utf8',
+    });
+    return { code: r.status, stderr: (r.stderr ?? '').trim().split('\n').slice(-3).join(' ') };
+}
+/**
+ * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the
+ * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
+ * be started (ToolMissingError when it is not installed).
+ */
+function run(cmd, args, opts = {}) {
+    const [file, argv] = asUser(opts.user, cmd, args);
+    const switching = file === 'runuser';
+    const started = performance.now();
+    const limit = opts.maxCapture ?? 4 * 1024 * 1024;
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_.spawn)(file, argv, {
+            env: childEnv(opts.env, opts.inherit),
+            // A user we switch to may not be allowed into our working directory.
+            cwd: opts.cwd ?? (switching ? external_node_os_default().tmpdir() : undefined),
+            stdio: ['pipe', 'pipe', 'pipe'],
+            ...(opts.group ? { detached: true } : {}),
+        });
+        const signal = (sig) => {
+            if (!opts.group || child.pid === undefined)
+                return void child.kill(sig);
+            try {
+                process.kill(-child.pid, sig);
+            }
+            catch {
+                // the group is gone already
+            }
+        };
+        const onExit = () => signal('SIGKILL');
+        if (opts.group) {
+            for (const s of ['SIGINT', 'SIGTERM'])
+                process.on(s, signal);
+            process.on('exit', onExit);
+        }
+        const unhook = () => {
+            for (const s of ['SIGINT', 'SIGTERM'])
+                process.off(s, signal);
+            process.off('exit', onExit);
+        };
+        const out = new TailBuffer(limit);
+        const err = new TailBuffer(limit);
+        let partial = '';
+        child.stdout.on('data', (b) => out.push(b));
+        child.stderr.on('data', (b) => {
+            err.push(b);
+            if (opts.onStderrLine) {
+                const text = partial + b.toString('utf8');
+                const lines = text.split('\n');
+                partial = lines.pop() ?? '';
+                for (const line of lines)
+                    opts.onStderrLine(line);
+            }
+        });
+        let timer;
+        if (opts.timeoutMs) {
+            timer = setTimeout(() => {
+                signal('SIGTERM');
+                setTimeout(() => signal('SIGKILL'), 5000).unref();
+            }, opts.timeoutMs).unref();
+        }
+        child.on('error', (e) => {
+            if (timer)
+                clearTimeout(timer);
+            unhook();
+            if (e.code === 'ENOENT')
+                reject(new ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
+            else
+                reject(e);
+        });
+        child.on('close', (code, signal) => {
+            if (timer)
+                clearTimeout(timer);
+            unhook();
+            if (partial && opts.onStderrLine)
+                opts.onStderrLine(partial);
+            resolve({
+                code,
+                signal,
+                stdout: out.toString(),
+                stderr: err.toString(),
+                seconds: (performance.now() - started) / 1000,
+            });
+        });
+        // A program that exits before reading all of its input closes the pipe: that is its answer,
+        // which the exit status and stderr carry, not an error of ours.
+        child.stdin.on('error', () => { });
+        if (opts.stdin === undefined)
+            child.stdin.end();
+        else if (typeof opts.stdin === 'string' || Buffer.isBuffer(opts.stdin))
+            child.stdin.end(opts.stdin);
+        else {
+            opts.stdin.on('error', (e) => child.stdin.destroy(e));
+            opts.stdin.pipe(child.stdin);
+        }
+    });
+}
+/** A filter program's failure: its exit status and what it said on standard error. */
+class FilterError extends Error {
+    program;
+    code;
+    constructor(program, code, message) {
+        super(message);
+        this.program = program;
+        this.code = code;
+    }
+}
+/**
+ * A program that reads standard input and writes standard output (`xz -dc`), as one stream: bytes
+ * written go to its input, its output is read, with backpressure both ways. The stream errors with
+ * FilterError when the program exits other than 0, ToolMissingError when it is not installed.
+ */
+function filterProcess(cmd, args, install) {
+    const child = (0,external_node_child_process_.spawn)(cmd, args, { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const err = new TailBuffer(64 * 1024);
+    child.stderr.on('data', (b) => err.push(b));
+    child.stdin.on('error', () => { });
+    const stream = new external_node_stream_.Duplex({
+        write(chunk, _enc, cb) {
+            if (child.stdin.write(chunk))
+                cb();
+            else
+                child.stdin.once('drain', () => cb());
+        },
+        final(cb) {
+            child.stdin.end();
+            cb();
+        },
+        read() {
+            child.stdout.resume();
+        },
+        destroy(e, cb) {
+            if (child.exitCode === null)
+                child.kill('SIGKILL');
+            cb(e);
+        },
+    });
+    child.stdout.on('data', (b) => {
+        if (!stream.push(b))
+            child.stdout.pause();
+    });
+    child.on('error', (e) => stream.destroy(e.code === 'ENOENT' ? new ToolMissingError(cmd, install) : e));
+    child.on('close', (code, signal) => {
+        if (code === 0)
+            return void stream.push(null);
+        // Its own first word on what went wrong (bzip2 follows it with paragraphs of advice).
+        const lines = err.toString().trim().split('\n');
+        const said = lines.find((l) => l.startsWith(`${cmd}:`)) ?? lines.pop() ?? '';
+        stream.destroy(new FilterError(cmd, code, said || `${cmd} stopped (${signal ?? `exit ${code}`})`));
+    });
+    return stream;
+}
+/** Whether a program of that name is on PATH (to choose between ways of doing one thing). */
+function onPath(cmd) {
+    return (process.env.PATH ?? '').split((external_node_path_default()).delimiter).some((dir) => {
+        try {
+            external_node_fs_default().accessSync(external_node_path_default().join(dir, cmd), (external_node_fs_default()).constants.X_OK);
+            return true;
+        }
+        catch {
+            return false;
+        }
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/archive/lz4.ts
 /**
  * A streaming decoder for the LZ4 frame format, as pg_dump (PostgreSQL 16+, `-Z lz4`) writes its data
@@ -85440,260 +85690,205 @@ class Lz4FrameDecoder {
     }
 }
 
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(1421);
-;// CONCATENATED MODULE: ./src/core/exec.ts
-
-
-
-
-
-
-/**
- * What of this process's environment a program gets: the search path, locale, time zone and temp
- * folder, never the rest. A runner holds the backup store's keys, a GitHub token and database
- * passwords in its environment; a scratch postmaster, psql or pg_restore running a backup's SQL has
- * no use for them (and a server's environment is readable from SQL by a superuser).
- */
-const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
-function childEnv(own = {}, inherit = []) {
-    const out = {};
-    const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
-    for (const [k, v] of Object.entries(process.env))
-        if (v !== undefined && passes(k))
-            out[k] = v;
-    for (const [k, v] of Object.entries(own)) {
-        if (v === undefined)
-            delete out[k];
-        else
-            out[k] = v;
-    }
-    return out;
-}
-/**
- * For the user's own commands (migrate-command, start-command, stop-command): the runner's
- * environment, less what carries Restorable's secrets and inputs (the store's keys, tokens, the
- * action's inputs, passwords). PGSERVICE too: the connection's own libpq variables already hold what
- * its service gave, and libpq would let the service's settings win over them.
- */
-function userCommandEnv(own = {}) {
-    const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|PGSERVICE$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
-    return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
-}
-function isRoot() {
-    return typeof process.getuid === 'function' && process.getuid() === 0;
-}
-/** The argv that runs `cmd args` as `user`; unchanged when no switch is needed. */
-function asUser(user, cmd, args) {
-    if (!user || !isRoot() || user === 'root')
-        return [cmd, args];
-    return ['runuser', ['-u', user, '--', cmd, ...args]];
-}
-class TailBuffer {
-    limit;
-    chunks = [];
-    size = 0;
-    constructor(limit) {
-        this.limit = limit;
-    }
-    push(b) {
-        this.chunks.push(b);
-        this.size += b.length;
-        while (this.size > this.limit && this.chunks.length > 1) {
-            this.size -= this.chunks.shift().length;
-        }
-    }
-    toString() {
-        const all = Buffer.concat(this.chunks);
-        return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
-    }
-}
-/**
- * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
- * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
- * the end of standard error.
- */
-function runSync(cmd, args, user, env, 
-/** Give up (SIGKILL) after this long: a signal handler has seconds before the runner kills it. */
-timeoutMs) {
-    const [file, argv] = asUser(user, cmd, args);
-    const r = (0,external_node_child_process_.spawnSync)(file, argv, {
-        cwd: external_node_os_default().tmpdir(),
-        env: childEnv(env),
-        ...(timeoutMs ? { timeout: timeoutMs, killSignal: 'SIGKILL' } : {}),
-        stdio: ['ignore', 'ignore', 'pipe'],
-        encoding: 'utf8',
-    });
-    return { code: r.status, stderr: (r.stderr ?? '').trim().split('\n').slice(-3).join(' ') };
-}
-/**
- * The one way Restorable runs a program. Arguments go as an array (no shell), secrets travel in the
- * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
- * be started (ToolMissingError when it is not installed).
- */
-function run(cmd, args, opts = {}) {
-    const [file, argv] = asUser(opts.user, cmd, args);
-    const switching = file === 'runuser';
-    const started = performance.now();
-    const limit = opts.maxCapture ?? 4 * 1024 * 1024;
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_.spawn)(file, argv, {
-            env: childEnv(opts.env, opts.inherit),
-            // A user we switch to may not be allowed into our working directory.
-            cwd: opts.cwd ?? (switching ? external_node_os_default().tmpdir() : undefined),
-            stdio: ['pipe', 'pipe', 'pipe'],
-            ...(opts.group ? { detached: true } : {}),
-        });
-        const signal = (sig) => {
-            if (!opts.group || child.pid === undefined)
-                return void child.kill(sig);
-            try {
-                process.kill(-child.pid, sig);
-            }
-            catch {
-                // the group is gone already
-            }
-        };
-        const onExit = () => signal('SIGKILL');
-        if (opts.group) {
-            for (const s of ['SIGINT', 'SIGTERM'])
-                process.on(s, signal);
-            process.on('exit', onExit);
-        }
-        const unhook = () => {
-            for (const s of ['SIGINT', 'SIGTERM'])
-                process.off(s, signal);
-            process.off('exit', onExit);
-        };
-        const out = new TailBuffer(limit);
-        const err = new TailBuffer(limit);
-        let partial = '';
-        child.stdout.on('data', (b) => out.push(b));
-        child.stderr.on('data', (b) => {
-            err.push(b);
-            if (opts.onStderrLine) {
-                const text = partial + b.toString('utf8');
-                const lines = text.split('\n');
-                partial = lines.pop() ?? '';
-                for (const line of lines)
-                    opts.onStderrLine(line);
-            }
-        });
-        let timer;
-        if (opts.timeoutMs) {
-            timer = setTimeout(() => {
-                signal('SIGTERM');
-                setTimeout(() => signal('SIGKILL'), 5000).unref();
-            }, opts.timeoutMs).unref();
-        }
-        child.on('error', (e) => {
-            if (timer)
-                clearTimeout(timer);
-            unhook();
-            if (e.code === 'ENOENT')
-                reject(new ToolMissingError(cmd, opts.install ?? `install ${cmd}`));
-            else
-                reject(e);
-        });
-        child.on('close', (code, signal) => {
-            if (timer)
-                clearTimeout(timer);
-            unhook();
-            if (partial && opts.onStderrLine)
-                opts.onStderrLine(partial);
-            resolve({
-                code,
-                signal,
-                stdout: out.toString(),
-                stderr: err.toString(),
-                seconds: (performance.now() - started) / 1000,
-            });
-        });
-        // A program that exits before reading all of its input closes the pipe: that is its answer,
-        // which the exit status and stderr carry, not an error of ours.
-        child.stdin.on('error', () => { });
-        if (opts.stdin === undefined)
-            child.stdin.end();
-        else if (typeof opts.stdin === 'string' || Buffer.isBuffer(opts.stdin))
-            child.stdin.end(opts.stdin);
-        else {
-            opts.stdin.on('error', (e) => child.stdin.destroy(e));
-            opts.stdin.pipe(child.stdin);
-        }
-    });
-}
-/** A filter program's failure: its exit status and what it said on standard error. */
-class FilterError extends Error {
-    program;
-    code;
-    constructor(program, code, message) {
+;// CONCATENATED MODULE: ./src/archive/problem.ts
+/** A finding raised from deep inside a parser; the inspection turns it into a Finding. */
+class ArchiveProblem extends Error {
+    rule;
+    evidence;
+    constructor(rule, message, evidence = {}) {
         super(message);
-        this.program = program;
-        this.code = code;
+        this.rule = rule;
+        this.evidence = evidence;
     }
 }
-/**
- * A program that reads standard input and writes standard output (`xz -dc`), as one stream: bytes
- * written go to its input, its output is read, with backpressure both ways. The stream errors with
- * FilterError when the program exits other than 0, ToolMissingError when it is not installed.
- */
-function filterProcess(cmd, args, install) {
-    const child = (0,external_node_child_process_.spawn)(cmd, args, { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-    const err = new TailBuffer(64 * 1024);
-    child.stderr.on('data', (b) => err.push(b));
-    child.stdin.on('error', () => { });
-    const stream = new external_node_stream_.Duplex({
-        write(chunk, _enc, cb) {
-            if (child.stdin.write(chunk))
-                cb();
-            else
-                child.stdin.once('drain', () => cb());
-        },
-        final(cb) {
-            child.stdin.end();
-            cb();
-        },
-        read() {
-            child.stdout.resume();
-        },
-        destroy(e, cb) {
-            if (child.exitCode === null)
-                child.kill('SIGKILL');
-            cb(e);
-        },
-    });
-    child.stdout.on('data', (b) => {
-        if (!stream.push(b))
-            child.stdout.pause();
-    });
-    child.on('error', (e) => stream.destroy(e.code === 'ENOENT' ? new ToolMissingError(cmd, install) : e));
-    child.on('close', (code, signal) => {
-        if (code === 0)
-            return void stream.push(null);
-        // Its own first word on what went wrong (bzip2 follows it with paragraphs of advice).
-        const lines = err.toString().trim().split('\n');
-        const said = lines.find((l) => l.startsWith(`${cmd}:`)) ?? lines.pop() ?? '';
-        stream.destroy(new FilterError(cmd, code, said || `${cmd} stopped (${signal ?? `exit ${code}`})`));
-    });
-    return stream;
+
+;// CONCATENATED MODULE: ./src/archive/wrapper.ts
+
+
+
+
+
+
+
+/** Bytes enough to tell every wrapper by its magic. */
+const WRAPPER_MAGIC_BYTES = 6;
+const wrapper_MAGIC = [
+    ['gzip', [0x1f, 0x8b]],
+    ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
+    ['lz4', [0x04, 0x22, 0x4d, 0x18]],
+    ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+    // "BZh" and the block size, 1 to 9.
+    ['bzip2', [0x42, 0x5a, 0x68]],
+];
+function wrapperOf(head) {
+    for (const [w, magic] of wrapper_MAGIC) {
+        if (head.length >= magic.length && magic.every((b, i) => head[i] === b)) {
+            if (w === 'bzip2' && !((head[3] ?? 0) >= 0x31 && (head[3] ?? 0) <= 0x39))
+                continue;
+            return w;
+        }
+    }
+    return null;
 }
-/** Whether a program of that name is on PATH (to choose between ways of doing one thing). */
-function onPath(cmd) {
-    return (process.env.PATH ?? '').split((external_node_path_default()).delimiter).some((dir) => {
-        try {
-            external_node_fs_default().accessSync(external_node_path_default().join(dir, cmd), (external_node_fs_default()).constants.X_OK);
-            return true;
-        }
-        catch {
-            return false;
-        }
+/** Why a wrapper's stream stopped: cut short, or damaged. */
+class WrapperError extends Error {
+    wrapper;
+    cut;
+    constructor(wrapper, cut, message) {
+        super(message);
+        this.wrapper = wrapper;
+        this.cut = cut;
+    }
+}
+const zlibZstd = (external_node_zlib_default()).createZstdDecompress;
+/**
+ * zstd frames: node:zlib's decoder (Node.js 22.15+), else the zstd program, both of which check
+ * the frames' content checksums; else fzstd in JavaScript, which does not (a flipped byte is then
+ * caught only where it breaks the frames' structure, or by a checksum sidecar).
+ */
+function zstdStep() {
+    if (zlibZstd)
+        return zlibZstd({ chunkSize: 1024 * 1024 });
+    if (onPath('zstd'))
+        return filterProcess('zstd', ['-dcq'], 'apt-get install zstd');
+    return fzstdStep();
+}
+/** The zstd frames in JavaScript (fzstd). */
+function fzstdStep() {
+    let ended = false;
+    const dec = new Decompress((chunk, final) => {
+        if (chunk.length)
+            step.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+        if (final)
+            ended = true;
     });
+    const fail = (e) => {
+        const m = e instanceof Error ? e.message : String(e);
+        return new WrapperError('zstd', /unexpected EOF/i.test(m), `zstd: ${m}`);
+    };
+    const step = new external_node_stream_.Transform({
+        transform(b, _enc, cb) {
+            try {
+                dec.push(b);
+                cb();
+            }
+            catch (e) {
+                cb(fail(e));
+            }
+        },
+        flush(cb) {
+            try {
+                dec.push(new Uint8Array(0), true);
+                cb(ended ? null : new WrapperError('zstd', true, 'the zstd stream ends early'));
+            }
+            catch (e) {
+                cb(fail(e));
+            }
+        },
+    });
+    return step;
+}
+/** The LZ4 frame format (`lz4` on the command line), in TypeScript. */
+function lz4Step() {
+    const dec = new Lz4FrameDecoder();
+    const step = new external_node_stream_.Transform({
+        transform(b, _enc, cb) {
+            try {
+                dec.push(b);
+                cb();
+            }
+            catch (e) {
+                cb(new WrapperError('lz4', false, `lz4: ${e.message}`));
+            }
+        },
+        flush(cb) {
+            try {
+                dec.finish();
+                cb();
+            }
+            catch (e) {
+                const m = e.message;
+                cb(new WrapperError('lz4', /ends early/.test(m), `lz4: ${m}`));
+            }
+        },
+    });
+    dec.onOutput = (b) => step.push(b);
+    return step;
+}
+/** xz and bzip2 have no kept JavaScript decoder here: their own programs decode them. */
+const PROGRAMS = {
+    xz: { cmd: 'xz', install: 'apt-get install xz-utils (or brew install xz)' },
+    bzip2: { cmd: 'bzip2', install: 'apt-get install bzip2 (or brew install bzip2)' },
+};
+/** A stream that undoes `w`: bytes of the compressed file in, the dump out. */
+function unwrapStep(w) {
+    switch (w) {
+        case 'gzip':
+            return external_node_zlib_default().createGunzip({ chunkSize: 1024 * 1024 });
+        case 'zstd':
+            return zstdStep();
+        case 'lz4':
+            return lz4Step();
+        case 'xz':
+        case 'bzip2':
+            return filterProcess(PROGRAMS[w].cmd, ['-dc'], PROGRAMS[w].install);
+    }
+}
+/** The dump inside `src`, decompressed as it streams. */
+function unwrap(w, src) {
+    const step = unwrapStep(w);
+    (0,external_node_stream_.pipeline)(external_node_stream_.Readable.from(src, { objectMode: false }), step, () => { });
+    const it = step[Symbol.asyncIterator]();
+    return {
+        bytes: {
+            [Symbol.asyncIterator]: () => ({ next: () => it.next() }),
+        },
+        async rest() {
+            try {
+                while (!(await it.next()).done)
+                    ;
+                return undefined;
+            }
+            catch (e) {
+                return e;
+            }
+        },
+    };
+}
+const CUT_BY_PROGRAM = /unexpected end of input|ends unexpectedly|premature end|file ends/i;
+/**
+ * What an error of a wrapper's stream means for the dump: cut short (ARCHIVE_TRUNCATED), damaged
+ * (COMPRESSION_CORRUPT), or a decoder this machine lacks (FORMAT_UNSUPPORTED). Undefined when the
+ * error is none of the wrapper's.
+ */
+function wrapperProblem(w, e) {
+    const around = `the ${w} stream around the dump`;
+    if (e instanceof ToolMissingError) {
+        return new ArchiveProblem('FORMAT_UNSUPPORTED', `a ${w}-compressed file, and ${e.message}`, {
+            wrapper: w,
+        });
+    }
+    let cut;
+    let message;
+    if (e instanceof WrapperError)
+        [cut, message] = [e.cut, e.message];
+    else if (e instanceof FilterError)
+        [cut, message] = [CUT_BY_PROGRAM.test(e.message), e.message];
+    else if (e instanceof Error && e.code?.startsWith('Z_')) {
+        cut = e.code === 'Z_BUF_ERROR';
+        message = e.message;
+    }
+    else
+        return undefined;
+    return cut
+        ? new ArchiveProblem('ARCHIVE_TRUNCATED', `${around} ends early (${message})`, { wrapper: w })
+        : new ArchiveProblem('COMPRESSION_CORRUPT', `${around} is damaged (${message})`, {
+            wrapper: w,
+            ...(w === 'gzip' ? { zlib: e.code ?? '' } : {}),
+        });
 }
 
 ;// CONCATENATED MODULE: ./src/pitr/wal-codec.ts
-
-
-
 
 
 
@@ -85708,18 +85903,7 @@ const SUFFIXES = {
 };
 /** The compression a file's first bytes announce (none when they announce none of these). */
 function sniff(head) {
-    const is = (...bytes) => bytes.every((b, i) => head[i] === b);
-    if (is(0x1f, 0x8b))
-        return 'gzip';
-    if (is(0x42, 0x5a, 0x68))
-        return 'bzip2';
-    if (is(0x04, 0x22, 0x4d, 0x18))
-        return 'lz4';
-    if (is(0x28, 0xb5, 0x2f, 0xfd))
-        return 'zstd';
-    if (is(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00))
-        return 'xz';
-    return 'none';
+    return wrapperOf(head) ?? 'none';
 }
 /** The first bytes of a local file. */
 function headOf(file) {
@@ -85733,100 +85917,27 @@ function headOf(file) {
         external_node_fs_default().closeSync(fd);
     }
 }
-/** A Transform around a push decoder (LZ4 frames, fzstd). */
-function pushTransform(make) {
-    let decoder;
-    const t = new external_node_stream_.Transform({
-        transform(chunk, _enc, done) {
-            try {
-                decoder.push(chunk);
-                done();
-            }
-            catch (e) {
-                done(e);
-            }
-        },
-        flush(done) {
-            try {
-                decoder.finish();
-                done();
-            }
-            catch (e) {
-                done(e);
-            }
-        },
-    });
-    decoder = make((b) => t.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength)));
-    return t;
-}
-function decoderStream(c) {
-    if (c === 'gzip')
-        return external_node_zlib_default().createGunzip();
-    if (c === 'lz4')
-        return pushTransform((emit) => {
-            const d = new Lz4FrameDecoder();
-            d.onOutput = emit;
-            return { push: (b) => d.push(b), finish: () => void d.finish() };
-        });
-    return pushTransform((emit) => {
-        let ended = false;
-        const d = new Decompress((chunk, final) => {
-            emit(chunk);
-            if (final)
-                ended = true;
-        });
-        return {
-            push: (b) => d.push(b),
-            finish: () => {
-                if (!ended)
-                    d.push(new Uint8Array(0), true);
-                if (!ended)
-                    throw new Error('the zstd frame ends early');
-            },
-        };
-    });
-}
-const TOOLS = { bzip2: ['bzip2', '.bz2'], xz: ['xz', '.xz'] };
 /**
- * Decompress the local file `src` (of compression `c`) into `dest`. bzip2 and xz run the system's
- * own tools (on a copy named as they expect, which they replace); the others decode in process.
- * Throws with the decoder's own words when the bytes do not decompress.
+ * Decompress the local file `src` (of compression `c`) into `dest`, with the decoders dumps use
+ * (zlib, LZ4 and zstd in process; xz and bzip2 through their programs, streamed). Throws with the
+ * decoder's own words when the bytes do not decompress.
  */
 async function decompressFile(c, src, dest) {
-    if (c === 'bzip2' || c === 'xz') {
-        const [tool, suffix] = TOOLS[c];
-        const packed = `${dest}${suffix}`;
-        await external_node_fs_default().promises.copyFile(src, packed);
-        try {
-            const r = await run(tool, ['-d', '-f', '-q', packed], { install: `apt-get install ${tool}` });
-            if (r.code !== 0)
-                throw new Error(`${tool} -d: ${r.stderr.trim() || `exit ${r.code}`}`);
-        }
-        finally {
-            external_node_fs_default().rmSync(packed, { force: true });
-        }
-        return;
-    }
-    await (0,promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(src), decoderStream(c), external_node_fs_default().createWriteStream(dest));
+    await (0,promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(src), unwrapStep(c), external_node_fs_default().createWriteStream(dest));
 }
-/** Decompress a small file's bytes (a history file), through a scratch file for bzip2 and xz. */
-async function decompressSmall(c, bytes, scratch) {
+/** Decompress a small file's bytes (a history file) in memory. */
+async function decompressBytes(c, bytes) {
     if (c === 'none')
         return bytes;
-    const src = `${scratch}.in`;
-    external_node_fs_default().writeFileSync(src, bytes);
-    try {
-        await decompressFile(c, src, scratch);
-        return external_node_fs_default().readFileSync(scratch);
-    }
-    finally {
-        external_node_fs_default().rmSync(src, { force: true });
-        external_node_fs_default().rmSync(scratch, { force: true });
-    }
+    const out = [];
+    await (0,promises_namespaceObject.pipeline)(external_node_stream_.Readable.from([bytes]), unwrapStep(c), async (decoded) => {
+        for await (const b of decoded)
+            out.push(b);
+    });
+    return Buffer.concat(out);
 }
 
 ;// CONCATENATED MODULE: ./src/pitr/wal-archive.ts
-
 
 
 
@@ -85913,9 +86024,8 @@ class WalArchive {
         for await (const c of this.source.read(f.object, f.size))
             chunks.push(c);
         const bytes = Buffer.concat(chunks);
-        const scratch = external_node_path_default().join(external_node_os_default().tmpdir(), `restorable-${process.pid}-${f.name}`);
         try {
-            return (await decompressSmall(f.compression ?? sniff(bytes), bytes, scratch)).toString('utf8');
+            return (await decompressBytes(f.compression ?? sniff(bytes), bytes)).toString('utf8');
         }
         catch {
             return undefined;
@@ -93310,204 +93420,6 @@ function historyEntry({ opts, result, pipe }) {
         stages: Object.fromEntries(pipe.stages.map((s) => [s.name, Math.round(s.seconds * 100) / 100])),
         rows: Object.fromEntries((result.counts ?? []).map((c) => [c.table, c.rows])),
     };
-}
-
-;// CONCATENATED MODULE: ./src/archive/problem.ts
-/** A finding raised from deep inside a parser; the inspection turns it into a Finding. */
-class ArchiveProblem extends Error {
-    rule;
-    evidence;
-    constructor(rule, message, evidence = {}) {
-        super(message);
-        this.rule = rule;
-        this.evidence = evidence;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/archive/wrapper.ts
-
-
-
-
-
-
-
-/** Bytes enough to tell every wrapper by its magic. */
-const WRAPPER_MAGIC_BYTES = 6;
-const wrapper_MAGIC = [
-    ['gzip', [0x1f, 0x8b]],
-    ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
-    ['lz4', [0x04, 0x22, 0x4d, 0x18]],
-    ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
-    // "BZh" and the block size, 1 to 9.
-    ['bzip2', [0x42, 0x5a, 0x68]],
-];
-function wrapperOf(head) {
-    for (const [w, magic] of wrapper_MAGIC) {
-        if (head.length >= magic.length && magic.every((b, i) => head[i] === b)) {
-            if (w === 'bzip2' && !((head[3] ?? 0) >= 0x31 && (head[3] ?? 0) <= 0x39))
-                continue;
-            return w;
-        }
-    }
-    return null;
-}
-/** Why a wrapper's stream stopped: cut short, or damaged. */
-class WrapperError extends Error {
-    wrapper;
-    cut;
-    constructor(wrapper, cut, message) {
-        super(message);
-        this.wrapper = wrapper;
-        this.cut = cut;
-    }
-}
-const zlibZstd = (external_node_zlib_default()).createZstdDecompress;
-/**
- * zstd frames: node:zlib's decoder (Node.js 22.15+), else the zstd program, both of which check
- * the frames' content checksums; else fzstd in JavaScript, which does not (a flipped byte is then
- * caught only where it breaks the frames' structure, or by a checksum sidecar).
- */
-function zstdStep() {
-    if (zlibZstd)
-        return zlibZstd({ chunkSize: 1024 * 1024 });
-    if (onPath('zstd'))
-        return filterProcess('zstd', ['-dcq'], 'apt-get install zstd');
-    return fzstdStep();
-}
-/** The zstd frames in JavaScript (fzstd). */
-function fzstdStep() {
-    let ended = false;
-    const dec = new Decompress((chunk, final) => {
-        if (chunk.length)
-            step.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
-        if (final)
-            ended = true;
-    });
-    const fail = (e) => {
-        const m = e instanceof Error ? e.message : String(e);
-        return new WrapperError('zstd', /unexpected EOF/i.test(m), `zstd: ${m}`);
-    };
-    const step = new external_node_stream_.Transform({
-        transform(b, _enc, cb) {
-            try {
-                dec.push(b);
-                cb();
-            }
-            catch (e) {
-                cb(fail(e));
-            }
-        },
-        flush(cb) {
-            try {
-                dec.push(new Uint8Array(0), true);
-                cb(ended ? null : new WrapperError('zstd', true, 'the zstd stream ends early'));
-            }
-            catch (e) {
-                cb(fail(e));
-            }
-        },
-    });
-    return step;
-}
-/** The LZ4 frame format (`lz4` on the command line), in TypeScript. */
-function lz4Step() {
-    const dec = new Lz4FrameDecoder();
-    const step = new external_node_stream_.Transform({
-        transform(b, _enc, cb) {
-            try {
-                dec.push(b);
-                cb();
-            }
-            catch (e) {
-                cb(new WrapperError('lz4', false, `lz4: ${e.message}`));
-            }
-        },
-        flush(cb) {
-            try {
-                dec.finish();
-                cb();
-            }
-            catch (e) {
-                const m = e.message;
-                cb(new WrapperError('lz4', /ends early/.test(m), `lz4: ${m}`));
-            }
-        },
-    });
-    dec.onOutput = (b) => step.push(b);
-    return step;
-}
-/** xz and bzip2 have no kept JavaScript decoder here: their own programs decode them. */
-const PROGRAMS = {
-    xz: { cmd: 'xz', install: 'apt-get install xz-utils (or brew install xz)' },
-    bzip2: { cmd: 'bzip2', install: 'apt-get install bzip2 (or brew install bzip2)' },
-};
-/** A stream that undoes `w`: bytes of the compressed file in, the dump out. */
-function unwrapStep(w) {
-    switch (w) {
-        case 'gzip':
-            return external_node_zlib_default().createGunzip({ chunkSize: 1024 * 1024 });
-        case 'zstd':
-            return zstdStep();
-        case 'lz4':
-            return lz4Step();
-        case 'xz':
-        case 'bzip2':
-            return filterProcess(PROGRAMS[w].cmd, ['-dc'], PROGRAMS[w].install);
-    }
-}
-/** The dump inside `src`, decompressed as it streams. */
-function unwrap(w, src) {
-    const step = unwrapStep(w);
-    (0,external_node_stream_.pipeline)(external_node_stream_.Readable.from(src, { objectMode: false }), step, () => { });
-    const it = step[Symbol.asyncIterator]();
-    return {
-        bytes: {
-            [Symbol.asyncIterator]: () => ({ next: () => it.next() }),
-        },
-        async rest() {
-            try {
-                while (!(await it.next()).done)
-                    ;
-                return undefined;
-            }
-            catch (e) {
-                return e;
-            }
-        },
-    };
-}
-const CUT_BY_PROGRAM = /unexpected end of input|ends unexpectedly|premature end|file ends/i;
-/**
- * What an error of a wrapper's stream means for the dump: cut short (ARCHIVE_TRUNCATED), damaged
- * (COMPRESSION_CORRUPT), or a decoder this machine lacks (FORMAT_UNSUPPORTED). Undefined when the
- * error is none of the wrapper's.
- */
-function wrapperProblem(w, e) {
-    const around = `the ${w} stream around the dump`;
-    if (e instanceof ToolMissingError) {
-        return new ArchiveProblem('FORMAT_UNSUPPORTED', `a ${w}-compressed file, and ${e.message}`, {
-            wrapper: w,
-        });
-    }
-    let cut;
-    let message;
-    if (e instanceof WrapperError)
-        [cut, message] = [e.cut, e.message];
-    else if (e instanceof FilterError)
-        [cut, message] = [CUT_BY_PROGRAM.test(e.message), e.message];
-    else if (e instanceof Error && e.code?.startsWith('Z_')) {
-        cut = e.code === 'Z_BUF_ERROR';
-        message = e.message;
-    }
-    else
-        return undefined;
-    return cut
-        ? new ArchiveProblem('ARCHIVE_TRUNCATED', `${around} ends early (${message})`, { wrapper: w })
-        : new ArchiveProblem('COMPRESSION_CORRUPT', `${around} is damaged (${message})`, {
-            wrapper: w,
-            ...(w === 'gzip' ? { zlib: e.code ?? '' } : {}),
-        });
 }
 
 ;// CONCATENATED MODULE: ./src/backup/tools.ts
