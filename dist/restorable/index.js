@@ -85922,15 +85922,33 @@ function headOf(file) {
  * (zlib, LZ4 and zstd in process; xz and bzip2 through their programs, streamed). Throws with the
  * decoder's own words when the bytes do not decompress.
  */
-async function decompressFile(c, src, dest) {
-    await (0,promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(src), unwrapStep(c), external_node_fs_default().createWriteStream(dest));
+async function decompressFile(c, src, dest, limit = WAL_MAX_BYTES) {
+    await (0,promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(src), unwrapStep(c), capped(limit), external_node_fs_default().createWriteStream(dest));
+}
+/** The largest WAL file there is: a segment of the largest size initdb allows (1 GiB). */
+const WAL_MAX_BYTES = 1024 * 1024 * 1024;
+/**
+ * Fail once more than `limit` bytes came out: a crafted archive (a few bytes of zstd that expand
+ * without end) must not fill the disk beside production before its size is checked.
+ */
+function capped(limit = WAL_MAX_BYTES) {
+    let seen = 0;
+    return new external_node_stream_.Transform({
+        transform(chunk, _enc, done) {
+            seen += chunk.length;
+            if (seen > limit)
+                done(new Error(`it decompresses to more than ${limit} bytes, more than any WAL file`));
+            else
+                done(null, chunk);
+        },
+    });
 }
 /** Decompress a small file's bytes (a history file) in memory. */
 async function decompressBytes(c, bytes) {
     if (c === 'none')
         return bytes;
     const out = [];
-    await (0,promises_namespaceObject.pipeline)(external_node_stream_.Readable.from([bytes]), unwrapStep(c), async (decoded) => {
+    await (0,promises_namespaceObject.pipeline)(external_node_stream_.Readable.from([bytes]), unwrapStep(c), capped(), async (decoded) => {
         for await (const b of decoded)
             out.push(b);
     });

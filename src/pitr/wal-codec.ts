@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { unwrapStep, type Wrapper, wrapperOf } from '../archive/wrapper.js';
 
@@ -41,15 +41,39 @@ export function headOf(file: string): Buffer {
  * (zlib, LZ4 and zstd in process; xz and bzip2 through their programs, streamed). Throws with the
  * decoder's own words when the bytes do not decompress.
  */
-export async function decompressFile(c: Wrapper, src: string, dest: string): Promise<void> {
-  await pipeline(fs.createReadStream(src), unwrapStep(c), fs.createWriteStream(dest));
+export async function decompressFile(
+  c: Wrapper,
+  src: string,
+  dest: string,
+  limit = WAL_MAX_BYTES,
+): Promise<void> {
+  await pipeline(fs.createReadStream(src), unwrapStep(c), capped(limit), fs.createWriteStream(dest));
+}
+
+/** The largest WAL file there is: a segment of the largest size initdb allows (1 GiB). */
+export const WAL_MAX_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * Fail once more than `limit` bytes came out: a crafted archive (a few bytes of zstd that expand
+ * without end) must not fill the disk beside production before its size is checked.
+ */
+export function capped(limit = WAL_MAX_BYTES): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      if (seen > limit)
+        done(new Error(`it decompresses to more than ${limit} bytes, more than any WAL file`));
+      else done(null, chunk);
+    },
+  });
 }
 
 /** Decompress a small file's bytes (a history file) in memory. */
 export async function decompressBytes(c: WalCompression, bytes: Buffer): Promise<Buffer> {
   if (c === 'none') return bytes;
   const out: Buffer[] = [];
-  await pipeline(Readable.from([bytes]), unwrapStep(c), async (decoded: AsyncIterable<Buffer>) => {
+  await pipeline(Readable.from([bytes]), unwrapStep(c), capped(), async (decoded: AsyncIterable<Buffer>) => {
     for await (const b of decoded) out.push(b);
   });
   return Buffer.concat(out);
