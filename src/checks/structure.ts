@@ -27,7 +27,9 @@ const QUERIES: string[] = [
   `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) || ': '
           || pg_get_constraintdef(k.oid) AS line
      FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}
+      -- PostgreSQL 18 catalogs NOT NULL as constraints too; the column lines say NOT NULL on every major.
+      AND k.contype <> 'n'`,
   `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || format_type(s.seqtypid, NULL) AS line
      FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,

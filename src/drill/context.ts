@@ -25,6 +25,10 @@ export interface DrillResult extends Reportable {
     database: string;
     settings: Record<string, string>;
     url?: string;
+    /** Where a scratch server's binaries came from: installed, or Restorable's pinned embedded build. */
+    source?: 'installed' | 'embedded';
+    /** restore-into chose a newer major than the dump's: the dump's major. */
+    rehearsalFrom?: number;
     /** With keep: what the post step (or clean) needs to remove the target. */
     handle?: string;
   };

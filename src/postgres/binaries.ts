@@ -29,7 +29,11 @@ function globDirs(parent: string, re: RegExp, sub: string): string[] {
   }
 }
 
-/** The usual places PostgreSQL binaries live, most specific first; `binDir` overrides them all. */
+/**
+ * The usual places PostgreSQL binaries live, most specific first; `binDir` overrides them all.
+ * The embedded servers Restorable fetches (embedded.ts) are not among them: only a drill that
+ * lacks its major asks for one (drill/server.ts), and `clean` stops one it left.
+ */
 export function searchDirs(binDir?: string): string[] {
   if (binDir) return [binDir];
   return [

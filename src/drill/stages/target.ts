@@ -11,6 +11,7 @@ import { ident, withClient } from '../../postgres/client.js';
 import { ScratchCluster } from '../../postgres/cluster.js';
 import { type Finding, finding } from '../../report/findings.js';
 import { DRILL_STAGES, type TargetedDrill, type VerifiedDrill } from '../context.js';
+import { chooseServer, type ServerChoice } from '../server.js';
 import {
   type DrillTarget,
   dropCreatedDatabaseSync,
@@ -31,21 +32,10 @@ export async function targetStage(v: VerifiedDrill): Promise<TargetedDrill | und
     const tools = await restoreTools(v.ins, v.opts.verify.pgBinDir, 'target');
     if ('finding' in tools) return { findings: [tools.finding] };
     const opened = await openTarget(v);
-    if ('findings' in opened) return opened;
+    if (!('target' in opened)) return opened;
     const c = opened.target;
     v.made = { target: c, database: v.database };
-    const findings: Finding[] = [];
-    const dumpMajor = majorOf(v.ins.serverVersion ?? '') ?? 0;
-    if (dumpMajor && c.major !== dumpMajor) {
-      findings.push(
-        finding(
-          'TARGET_VERSION_NEWER',
-          'target',
-          `the dump comes from PostgreSQL ${dumpMajor}; the drill runs on ${c.version}${c.kind === 'scratch' ? `, as no ${dumpMajor} server is installed` : ''}`,
-          { evidence: { dumped: dumpMajor, target: c.major } },
-        ),
-      );
-    }
+    const findings: Finding[] = [...opened.findings];
     collation = await withClient(c.admin, async (client) => {
       if (v.opts.roles === 'create-missing') findings.push(...(await createMissingRoles(client, v.ins)));
       await createDatabase(v, client, c);
@@ -62,8 +52,10 @@ export async function targetStage(v: VerifiedDrill): Promise<TargetedDrill | und
       major: c.major,
       database: v.database,
       settings: c.settings,
+      ...(opened.source ? { source: opened.source } : {}),
+      ...(opened.rehearsalFrom ? { rehearsalFrom: opened.rehearsalFrom } : {}),
     };
-    return { findings };
+    return { findings, note: targetNote(c, opened) };
   });
   const target = v.made?.target;
   if (
@@ -78,8 +70,22 @@ export async function targetStage(v: VerifiedDrill): Promise<TargetedDrill | und
   return Object.assign(v, { target, conn: target.conn(v.database), collation });
 }
 
+interface Opened {
+  target: DrillTarget;
+  /** Found along the way (TARGET_VERSION_NEWER). */
+  findings: Finding[];
+  source?: ServerChoice['source'];
+  rehearsalFrom?: number;
+}
+
+/** What the target stage says beside ok: the server, where it came from, a rehearsal's majors. */
+function targetNote(c: DrillTarget, o: Opened): string {
+  const what = `PostgreSQL ${c.version}${o.source === 'embedded' ? ' (embedded)' : ''}`;
+  return o.rehearsalFrom ? `${what}: upgrade rehearsal from ${o.rehearsalFrom}` : what;
+}
+
 /** The target itself: target-url's server (refused when it looks like production), or a scratch cluster. */
-async function openTarget(v: VerifiedDrill): Promise<{ target: DrillTarget } | { findings: Finding[] }> {
+async function openTarget(v: VerifiedDrill): Promise<Opened | { findings: Finding[] }> {
   const { opts, ins } = v;
   const dumpMajor = majorOf(ins.serverVersion ?? '') ?? 0;
   if (opts.targetUrl) {
@@ -100,19 +106,48 @@ async function openTarget(v: VerifiedDrill): Promise<{ target: DrillTarget } | {
         findings: [finding('VERSION_UNSUPPORTED', 'target', message, { evidence: { needMajor: dumpMajor } })],
       };
     }
-    return { target: opened };
+    const newer =
+      dumpMajor && opened.major > dumpMajor
+        ? [
+            finding(
+              'TARGET_VERSION_NEWER',
+              'target',
+              `the dump comes from PostgreSQL ${dumpMajor}; the drill runs on target-url's ${opened.version}`,
+              { evidence: { dumped: dumpMajor, target: opened.major } },
+            ),
+          ]
+        : [];
+    return { target: opened, findings: newer };
   }
   try {
-    const cluster = await ScratchCluster.start({
-      minMajor: dumpMajor,
+    const server = await chooseServer({
+      into: opts.restoreInto,
+      dumpMajor,
       ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
+      embedded: opts.embedded,
+      input: opts.restoreIntoInput,
+      log: v.log,
+    });
+    const cluster = await ScratchCluster.start({
+      bin: server.bin,
       ...(opts.osUser ? { osUser: opts.osUser } : {}),
       label: 'drill',
       logger: v.log,
     });
-    return { target: scratchTarget(cluster) };
+    return {
+      target: scratchTarget(cluster),
+      findings: server.findings,
+      source: server.source,
+      ...(server.rehearsalFrom ? { rehearsalFrom: server.rehearsalFrom } : {}),
+    };
   } catch (e) {
     if (e instanceof UserError) throw e;
+    if (e instanceof ToolMissingError && opts.restoreInto !== 'same') {
+      const message = `restore-into asks for ${e.tool}, and there is none`;
+      return {
+        findings: [finding('VERSION_UNSUPPORTED', 'target', message, { fix: `Install it: ${e.install}` })],
+      };
+    }
     if (e instanceof ToolMissingError)
       return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
     if (startedOutOfSpace(e))
