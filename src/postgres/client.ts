@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { errorMessage, UserError } from '../core/errors.js';
 import { connect } from './connect.js';
-import { type ConnInfo, defaultPassfile } from './conninfo.js';
+import { type ConnInfo, defaultPassfile, systemRootFile } from './conninfo.js';
 
 export { type ConnInfo, parseDbUrl } from './conninfo.js';
 
@@ -52,7 +52,7 @@ export function libpqEnv(c: ConnInfo): Record<string, string> {
     PGPASSWORD: c.password,
     PGPASSFILE: c.passfile,
     PGSSLMODE: c.sslmode,
-    PGSSLROOTCERT: c.sslrootcert,
+    PGSSLROOTCERT: c.sslrootcert === 'system' ? (systemRootFile() ?? 'system') : c.sslrootcert,
     PGSSLCERT: c.sslcert,
     PGSSLKEY: c.sslkey,
     PGSSLCRL: c.sslcrl,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { errorMessage, UserError } from '../core/errors.js';
-import { type ConnInfo, type Endpoint, passwordFromFile, type SslMode } from './conninfo.js';
+import { type ConnInfo, type Endpoint, passwordFromFile, type SslMode, systemRootFile } from './conninfo.js';
 
 /** The server asked for a password and none was given or found. */
 class NoPassword extends Error {
@@ -30,7 +30,8 @@ function tlsOptions(c: ConnInfo, mode: SslMode, tls: boolean): false | Connectio
   const verify =
     mode === 'verify-full' ? 'full' : mode === 'verify-ca' || (mode === 'require' && root) ? 'ca' : 'none';
   if (verify === 'none') return { ...out, rejectUnauthorized: false };
-  if (root && root !== 'system') out.ca = read(root);
+  const rootFile = root === 'system' ? systemRootFile() : root;
+  if (rootFile) out.ca = read(rootFile);
   out.rejectUnauthorized = true;
   if (verify === 'ca') out.checkServerIdentity = () => undefined;
   return out;

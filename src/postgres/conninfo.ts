@@ -104,6 +104,24 @@ const NOT_SUPPORTED: Record<string, string> = {
   replication: 'Leave it out: Restorable opens normal sessions only',
 };
 
+/** Where distributions keep the trusted roots, as OpenSSL (and so libpq 16's sslrootcert=system) finds them. */
+const SYSTEM_ROOTS = [
+  '/etc/ssl/certs/ca-certificates.crt',
+  '/etc/pki/tls/certs/ca-bundle.crt',
+  '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem',
+  '/etc/ssl/cert.pem',
+];
+
+/**
+ * The file sslrootcert=system means: SSL_CERT_FILE (OpenSSL's own override), else the
+ * distribution's bundle; undefined when there is none (then Node's bundled roots). Given to
+ * node-postgres and, as PGSSLROOTCERT, to psql and pg_restore, whose libpq before 16 reads
+ * "system" as a file name.
+ */
+export function systemRootFile(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return [env.SSL_CERT_FILE, ...SYSTEM_ROOTS].find((f) => f && fs.existsSync(f));
+}
+
 const FORMS =
   'Write it as postgresql://user@host:5432/database?sslmode=verify-full or as host=... dbname=...';
 

@@ -442,6 +442,42 @@ describe('least privileges', () => {
       const r = await runDrill(opts, memoryLogger());
       expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
     }
+    // sslrootcert=system: the system's roots (SSL_CERT_FILE, as OpenSSL reads it, else the
+    // distribution's bundle), for node-postgres and for psql/pg_restore, whose libpq 15 would
+    // read "system" as a file name. Here the system's roots are the test's CA.
+    const was = process.env.SSL_CERT_FILE;
+    process.env.SSL_CERT_FILE = f('ca.crt');
+    try {
+      for (const source of [dump, plain]) {
+        const opts = parseDrillOptions(
+          {
+            source,
+            'max-age': '1000d',
+            checksum: 'skip',
+            'target-url': tlsUrl('localhost', 'sslrootcert=system'),
+          },
+          'input',
+        );
+        const r = await runDrill(opts, memoryLogger());
+        expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+      }
+    } finally {
+      if (was === undefined) delete process.env.SSL_CERT_FILE;
+      else process.env.SSL_CERT_FILE = was;
+    }
+    // The distribution's roots do not hold the test's CA: refused, as libpq would.
+    const system = parseDrillOptions(
+      {
+        source: dump,
+        'max-age': '1000d',
+        checksum: 'skip',
+        'target-url': tlsUrl('localhost', 'sslrootcert=system'),
+      },
+      'input',
+    );
+    await expect(runDrill(system, memoryLogger())).rejects.toThrow(
+      /^target-url: could not connect to localhost:\d+: /,
+    );
     // A TLS mistake on target-url is the user's to fix: one line naming the input, not a finding.
     const wrongCa = parseDrillOptions(
       {
