@@ -1,5 +1,5 @@
 import { UserError } from '../core/errors.js';
-import { GitHubApiError, type GitHubClient, type Repo, repoPath } from './client.js';
+import { type GitHubClient, httpStatus, type Repo } from './client.js';
 
 interface EnvironmentJson {
   name?: string;
@@ -33,22 +33,23 @@ export async function requireReviewedEnvironment(
   }
   let env: EnvironmentJson;
   try {
-    env = await client.request<EnvironmentJson>(
-      'GET',
-      `${repoPath(repo)}/environments/${encodeURIComponent(name)}`,
-    );
+    ({ data: env } = await client.request<EnvironmentJson>(
+      'GET /repos/{owner}/{repo}/environments/{environment_name}',
+      { ...repo, environment_name: name },
+    ));
   } catch (e) {
-    if (e instanceof GitHubApiError && e.status === 404) {
+    const status = httpStatus(e);
+    if (status === 404) {
       throw new UserError(
         'environment',
         `"${name}" does not exist in ${where}, so the restore would run with no sign-off`,
         create,
       );
     }
-    if (e instanceof GitHubApiError && (e.status === 401 || e.status === 403)) {
+    if (status === 401 || status === 403) {
       throw new UserError(
         'environment',
-        `the job's token may not read "${name}" (HTTP ${e.status})`,
+        `the job's token may not read "${name}" (HTTP ${status})`,
         'Grant `actions: read` to the job that calls pitr.yml (the plan job reads the environment with it)',
       );
     }

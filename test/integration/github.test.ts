@@ -3,9 +3,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import Bottleneck from 'bottleneck';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { memoryLogger } from '../../src/core/log.js';
-import { fetchClient } from '../../src/github/client.js';
+import { octokitClient } from '../../src/actions/octokit.js';
+import { type Logger, memoryLogger } from '../../src/core/log.js';
 import { runReport } from '../../src/github/run.js';
 
 /** A local stand-in for the GitHub API (and a chat webhook, and Telegram): it records every call. */
@@ -22,6 +23,8 @@ interface FakeIssue {
   body: string;
   labels: string[];
   comments: { id: number; body: string; user?: { login: string; type: string } }[];
+  /** A pull request (the issues list returns those too). */
+  pull?: boolean;
 }
 const BOT = { login: 'github-actions[bot]', type: 'Bot' };
 
@@ -39,6 +42,8 @@ let runs: {
 }[];
 let nextId: number;
 let webhookStatus: number;
+/** Answers given before any route's, one a request: a 5xx, a rate limit. */
+let faults: { status: number; body: unknown; headers?: Record<string, string> }[];
 /** Environments of acme/shop, by name, as GET /repos/{owner}/{repo}/environments/{name} returns them. */
 let environments: Record<string, unknown>;
 
@@ -50,9 +55,22 @@ function reset() {
   nextId = 100;
   webhookStatus = 200;
   environments = {};
+  faults = [];
 }
 
-function answer(req: http.IncomingMessage, body: unknown): [number, unknown] {
+/** One page of a list as GitHub serves it: `per_page` and `page` read, a Link to the next page. */
+function paged(url: URL, items: unknown[]): [number, unknown, Record<string, string>] {
+  const per = Number(url.searchParams.get('per_page') ?? 30);
+  const page = Number(url.searchParams.get('page') ?? 1);
+  const next = new URL(url);
+  next.searchParams.set('page', String(page + 1));
+  const more = page * per < items.length;
+  return [200, items.slice((page - 1) * per, page * per), more ? { link: `<${next}>; rel="next"` } : {}];
+}
+
+function answer(req: http.IncomingMessage, body: unknown): [number, unknown, Record<string, string>?] {
+  const fault = faults.shift();
+  if (fault) return [fault.status, fault.body, fault.headers];
   const url = new URL(req.url ?? '/', base);
   const p = url.pathname;
   const m = req.method;
@@ -74,7 +92,11 @@ function answer(req: http.IncomingMessage, body: unknown): [number, unknown] {
   if (p.startsWith('/bot')) return [200, { ok: true }];
   if (m === 'GET' && p === `${repo}/issues`) {
     const label = url.searchParams.get('labels');
-    return [200, issues.filter((i) => i.state === 'open' && i.labels.includes(label ?? '')).map(issueJson)];
+    const open = issues.filter((i) => i.state === 'open' && i.labels.includes(label ?? ''));
+    return paged(
+      url,
+      open.map((i) => ({ ...issueJson(i), ...(i.pull ? { pull_request: {} } : {}) })),
+    );
   }
   if (m === 'GET' && labelM) {
     return labels.has(decodeURIComponent(labelM[1] as string)) ? [200, {}] : [404, { message: 'Not Found' }];
@@ -100,15 +122,15 @@ function answer(req: http.IncomingMessage, body: unknown): [number, unknown] {
     const i = issues.find((x) => x.number === Number(commentsM[1]));
     if (!i) return [404, { message: 'Not Found' }];
     if (m === 'GET') {
-      return [
-        200,
+      return paged(
+        url,
         i.comments.map((c) => ({
           id: c.id,
           body: c.body,
           user: c.user ?? { login: 'someone', type: 'User' },
           html_url: `https://gh/c/${c.id}`,
         })),
-      ];
+      );
     }
     const c = { id: nextId++, body: (body as { body: string }).body, user: BOT };
     i.comments.push(c);
@@ -173,13 +195,15 @@ function answer(req: http.IncomingMessage, body: unknown): [number, unknown] {
     ];
   }
   if (m === 'GET' && jobsM) {
-    return [200, { jobs: runs.find((r) => r.id === Number(jobsM[1]))?.jobs ?? [] }];
+    const jobs = runs.find((r) => r.id === Number(jobsM[1]))?.jobs ?? [];
+    return [200, { total_count: jobs.length, jobs }];
   }
   if (m === 'POST' && p === `${repo}/actions/workflows/monthly-drill.yml/dispatches`) return [204, undefined];
   if (m === 'GET' && p === `${repo}/actions/artifacts`) {
     return [
       200,
       {
+        total_count: 3,
         artifacts: [
           { expired: false, created_at: '2026-10-04T06:30:00Z', workflow_run: { id: 41 } },
           { expired: false, created_at: '2026-11-01T06:30:00Z', workflow_run: { id: 55 } },
@@ -207,8 +231,8 @@ beforeAll(async () => {
         body,
         auth: String(req.headers.authorization ?? ''),
       });
-      const [status, out] = answer(req, body);
-      res.writeHead(status, { 'content-type': 'application/json' });
+      const [status, out, headers = {}] = answer(req, body);
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(out === undefined ? '' : JSON.stringify(out));
     });
   });
@@ -219,6 +243,20 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 beforeEach(reset);
 
 const TOKEN = 'ghs_test_token_never_printed';
+/**
+ * The adapter's Octokit (retry and throttling plugins) against the local server. Its waits are
+ * real, at 1 ms a second, and writes are not spaced apart (a second, three for those that notify:
+ * GitHub asks that of real callers; here it would only slow the suite).
+ */
+const unspaced = () => new Bottleneck.Group({ maxConcurrent: 1, minTime: 0 });
+const client = (log: Logger) =>
+  octokitClient({
+    apiUrl: base,
+    token: TOKEN,
+    log,
+    msPerSecond: 1,
+    throttle: { write: unspaced(), notifications: unspaced() },
+  });
 const HOOK_SECRET = 'T000-B000-XXXXsecretXXXX';
 const TG_TOKEN = '123456:AAtelegram-secret-token';
 let tmp: string;
@@ -261,7 +299,7 @@ async function report_(
 ) {
   const log = memoryLogger();
   const result = await runReport(inputs, {
-    client: () => fetchClient({ apiUrl: base, token: TOKEN }),
+    client: () => client(log),
     log,
     env: {
       GITHUB_REPOSITORY: 'acme/shop',
@@ -309,7 +347,7 @@ describe('the drill issue', () => {
     expect((calls[3]?.body as { body: string } | undefined)?.body).toContain(
       '`CHECKSUM_MISMATCH` | sha256 differs | Use an earlier backup. |',
     );
-    expect(calls.every((c) => c.auth === `Bearer ${TOKEN}`)).toBe(true);
+    expect(calls.every((c) => c.auth === `token ${TOKEN}`)).toBe(true);
 
     calls = [];
     const second = await report_({
@@ -373,6 +411,111 @@ describe('the drill issue', () => {
     expect(issues[0]?.labels).toEqual(['restorable-fleet']);
     expect(issues[0]?.body).toContain('| billing | ✅ PASS | drill pass | — |');
     expect(issues[0]?.body).toContain('| catalog | ❌ FAIL | drill fail | `CHECKSUM_MISMATCH` |');
+  });
+});
+
+describe('the API client: retries, rate limits, every page', () => {
+  const drillIssue = () =>
+    report_({
+      mode: 'drill-issue',
+      database: 'shop',
+      reports: report(path.join(tmp, 'client-fail'), '2-drill.json', 'drill', 'fail', FAILING),
+    });
+  const routes = () => calls.map((c) => `${c.method} ${c.path.split('?')[0]}`);
+
+  it('a 5xx is retried (1, 4, 9 s apart) and the call goes through', async () => {
+    faults = [
+      { status: 502, body: { message: 'Bad Gateway' } },
+      { status: 503, body: { message: 'Service Unavailable' } },
+    ];
+    const { result } = await drillIssue();
+    expect(result.outputs.action).toBe('opened');
+    expect(routes().slice(0, 3)).toEqual([
+      'GET /repos/acme/shop/issues',
+      'GET /repos/acme/shop/issues',
+      'GET /repos/acme/shop/issues',
+    ]);
+    expect(issues).toHaveLength(1);
+  });
+
+  it('a 5xx that lasts fails after three retries, naming the status', async () => {
+    faults = Array.from({ length: 4 }, () => ({ status: 500, body: { message: 'Server Error' } }));
+    await expect(drillIssue()).rejects.toMatchObject({ status: 500 });
+    expect(routes()).toEqual(Array.from({ length: 4 }, () => 'GET /repos/acme/shop/issues'));
+    expect(issues).toEqual([]);
+  });
+
+  it('a secondary rate limit waits for retry-after, says so, and goes on', async () => {
+    faults = [
+      {
+        status: 403,
+        body: { message: 'You have exceeded a secondary rate limit. Please wait a few minutes.' },
+        headers: { 'retry-after': '7' },
+      },
+    ];
+    const { result, log } = await drillIssue();
+    expect(result.outputs.action).toBe('opened');
+    expect(routes()[0]).toBe(routes()[1]);
+    expect(log.lines.join('\n')).toMatch(
+      /warning: GitHub API secondary rate limit on GET \/repos\/acme\/shop\/issues: retrying in 7s \(1 of 3\)/,
+    );
+  });
+
+  it('a primary rate limit that resets in an hour is not waited for', async () => {
+    const reset = String(Math.floor(Date.now() / 1000) + 3600);
+    faults = [
+      {
+        status: 403,
+        body: { message: 'API rate limit exceeded' },
+        headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset },
+      },
+    ];
+    await expect(drillIssue()).rejects.toMatchObject({ status: 403 });
+    expect(calls).toHaveLength(1);
+  });
+
+  it('reads every page: the open issue past page 10, the marked comment past page 30', async () => {
+    for (let n = 1; n <= 1000; n++) {
+      issues.push({
+        number: n,
+        state: 'open',
+        title: 'a PR',
+        body: '',
+        labels: ['restorable-drill'],
+        comments: [],
+        pull: true,
+      });
+    }
+    issues.push({
+      number: 1001,
+      state: 'open',
+      title: 'drill',
+      body: '',
+      labels: ['restorable-drill'],
+      comments: [],
+    });
+    const { result } = await drillIssue();
+    expect(result.outputs.action).toBe('commented');
+    expect(issues).toHaveLength(1001);
+    expect(issues[1000]?.comments).toHaveLength(1);
+    expect(calls.filter((c) => c.path.startsWith('/repos/acme/shop/issues?'))).toHaveLength(11);
+
+    const marker = '<!-- restorable:migrate-check -->';
+    const busy = {
+      number: 2000,
+      state: 'open',
+      title: 'busy PR',
+      body: '',
+      labels: [],
+      comments: Array.from({ length: 3000 }, (_, k) => ({ id: k + 1, body: `review ${k}` })),
+      pull: true,
+    };
+    busy.comments.push({ id: 5000, body: `${marker}\nold`, user: BOT } as (typeof busy.comments)[number]);
+    issues.push(busy);
+    const pr = await report_({ mode: 'pr-comment', 'pr-number': '2000', body: `${marker}\nnew` });
+    expect(pr.result.outputs.action).toBe('updated');
+    expect(busy.comments).toHaveLength(3001);
+    expect(busy.comments[3000]?.body).toBe(`${marker}\nnew`);
   });
 });
 
@@ -500,7 +643,7 @@ describe('the environment the restore waits on', () => {
     expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual([
       'GET /repos/acme/shop/environments/production-restore',
     ]);
-    expect(calls[0]?.auth).toBe(`Bearer ${TOKEN}`);
+    expect(calls[0]?.auth).toBe(`token ${TOKEN}`);
   });
 
   it('refuses a mistyped name (no such environment): the restore would run with no sign-off', async () => {
