@@ -56,6 +56,11 @@ export const githubReportInputs = {
     "pitr-request: for in-place, the cluster's system identifier or pitr.name, typed (pitr-restore checks it).",
   ),
   reason: text('pitr-request, incident: the incident ticket.'),
+  'data-directory': text(
+    'pitr-request: in-place, the data directory the restore replaces (shown to the approver).',
+  ),
+  'stop-command': text('pitr-request: in-place, the command that stops the server (shown to the approver).'),
+  'start-command': text('pitr-request: in-place, the command that starts it again (shown to the approver).'),
   environment: text(
     'environment-check: the environment the restore waits on; unless restore-mode is drill, it must exist with required reviewers (the token needs `actions: read`).',
   ),

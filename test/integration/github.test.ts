@@ -46,6 +46,8 @@ let webhookStatus: number;
 let faults: { status: number; body: unknown; headers?: Record<string, string> }[];
 /** Environments of acme/shop, by name, as GET /repos/{owner}/{repo}/environments/{name} returns them. */
 let environments: Record<string, unknown>;
+/** Each environment's custom deployment branch policies, by environment name. */
+let branchPolicies: Record<string, { name: string; type: string }[]>;
 
 function reset() {
   calls = [];
@@ -55,6 +57,7 @@ function reset() {
   nextId = 100;
   webhookStatus = 200;
   environments = {};
+  branchPolicies = {};
   faults = [];
 }
 
@@ -88,6 +91,7 @@ function answer(req: http.IncomingMessage, body: unknown): [number, unknown, Rec
   const issueM = at('/issues/(\\d+)');
   const jobsM = at('/actions/runs/(\\d+)/jobs');
   const envM = at('/environments/([^/]+)');
+  const policiesM = at('/environments/([^/]+)/deployment-branch-policies');
   if (p.startsWith('/hooks/')) return [webhookStatus, { ok: webhookStatus === 200 }];
   if (p.startsWith('/bot')) return [200, { ok: true }];
   if (m === 'GET' && p === `${repo}/issues`) {
@@ -175,6 +179,10 @@ function answer(req: http.IncomingMessage, body: unknown): [number, unknown, Rec
         triggering_actor: { login: 'oncall' },
       },
     ];
+  }
+  if (m === 'GET' && policiesM) {
+    const list = branchPolicies[decodeURIComponent(policiesM[1] as string)] ?? [];
+    return [200, { total_count: list.length, branch_policies: list.map((b, k) => ({ id: k + 1, ...b })) }];
   }
   if (m === 'GET' && envM) {
     const name = decodeURIComponent(envM[1] as string);
@@ -621,6 +629,8 @@ describe('the environment the restore waits on', () => {
     report_({ mode: 'environment-check', environment, 'restore-mode': mode });
   const REVIEWED = {
     name: 'production-restore',
+    can_admins_bypass: false,
+    deployment_branch_policy: { protected_branches: true, custom_branch_policies: false },
     html_url: 'https://gh/acme/shop/deployments/activity_log?environments_filter=production-restore',
     protection_rules: [
       { id: 1, type: 'wait_timer', wait_timer: 0 },
@@ -665,6 +675,56 @@ describe('the environment the restore waits on', () => {
     await expect(check('production-restore')).rejects.toThrow(/has no required reviewers/);
   });
 
+  const reviewRule = (prevent: boolean | undefined) => ({
+    id: 2,
+    type: 'required_reviewers',
+    ...(prevent === undefined ? {} : { prevent_self_review: prevent }),
+    reviewers: [{ type: 'User', reviewer: { login: 'lead-dba' } }],
+  });
+
+  it('refuses reviewers without prevent self-review: whoever starts the restore could approve it', async () => {
+    for (const prevent of [false, undefined]) {
+      environments['production-restore'] = { ...REVIEWED, protection_rules: [reviewRule(prevent)] };
+      await expect(check('production-restore')).rejects.toThrow(
+        /"production-restore" in acme\/shop lets whoever starts the restore approve it \(prevent self-review is off\)\. Tick "Prevent self-review"/,
+      );
+    }
+    environments['production-restore'] = { ...REVIEWED, protection_rules: [reviewRule(true)] };
+    expect((await check('production-restore')).result.outputs.reviewers).toBe('lead-dba');
+  });
+
+  it('refuses an environment administrators may bypass (GitHub allows it unless told not to)', async () => {
+    for (const bypass of [true, undefined]) {
+      const { can_admins_bypass: _, ...rest } = REVIEWED;
+      environments['production-restore'] =
+        bypass === undefined ? rest : { ...rest, can_admins_bypass: bypass };
+      await expect(check('production-restore')).rejects.toThrow(
+        /lets administrators skip the review \(admin bypass is on\)\. Untick "Allow administrators to bypass configured protection rules"/,
+      );
+    }
+  });
+
+  it('refuses an environment any branch may use; names the branches a policy allows', async () => {
+    environments['production-restore'] = { ...REVIEWED, deployment_branch_policy: null };
+    await expect(check('production-restore')).rejects.toThrow(
+      /may be used from any branch, so a workflow pushed to any branch could ask for it and its secrets\. Under .*"Protected branches only"/,
+    );
+    const custom = { protected_branches: false, custom_branch_policies: true };
+    environments['production-restore'] = { ...REVIEWED, deployment_branch_policy: custom };
+    await expect(check('production-restore')).rejects.toThrow(/allows selected branches but names none/);
+    branchPolicies['production-restore'] = [
+      { name: 'main', type: 'branch' },
+      { name: 'v*', type: 'tag' },
+    ];
+    calls = [];
+    const { result } = await check('production-restore');
+    expect(result.summary).toContain('usable from `main`, `tag v*`');
+    expect(calls.map((c) => `${c.method} ${c.path.split('?')[0]}`)).toEqual([
+      'GET /repos/acme/shop/environments/production-restore',
+      'GET /repos/acme/shop/environments/production-restore/deployment-branch-policies',
+    ]);
+  });
+
   it('says which permission is missing when the token may not read it', async () => {
     await expect(check('forbidden')).rejects.toThrow(/HTTP 403.*Grant `actions: read`/);
   });
@@ -673,6 +733,65 @@ describe('the environment the restore waits on', () => {
     const { result } = await check('anything', 'drill');
     expect(result.outputs.reviewers).toBe('');
     expect(calls).toEqual([]);
+  });
+});
+
+describe('the PITR request the approver reads', () => {
+  const request = (extra: Record<string, string>) =>
+    report_(
+      {
+        mode: 'pitr-request',
+        database: 'app_production',
+        'target-time': '2026-04-29 16:30:00+02:00',
+        reason: 'INC-42',
+        ...extra,
+      },
+      {
+        GITHUB_EVENT_NAME: 'workflow_dispatch',
+        GITHUB_WORKFLOW_REF: 'acme/shop/.github/workflows/pitr-caller.yml@refs/heads/main',
+        GITHUB_SHA: 'a'.repeat(40),
+      },
+      '2026-04-29T15:00:00Z',
+    );
+
+  it('in place: the summary shows the target, the mode, the data directory, both commands and the caller', async () => {
+    const { result } = await request({
+      'restore-mode': 'in-place',
+      confirm: '7301234567890123456',
+      'data-directory': '/var/lib/postgresql/16/main',
+      'stop-command': 'systemctl stop app postgresql@16-main',
+      'start-command': 'systemctl start postgresql@16-main app',
+    });
+    const s = result.summary;
+    expect(s).toContain('| target time | ` 2026-04-29T14:30:00.000Z ` |');
+    expect(s).toContain('| mode | ` in-place ` |');
+    expect(s).toContain('| data directory (replaced) | ` /var/lib/postgresql/16/main ` |');
+    expect(s).toContain('| stop command | ` systemctl stop app postgresql@16-main ` |');
+    expect(s).toContain('| start command | ` systemctl start postgresql@16-main app ` |');
+    expect(s).toContain('| caller | ` acme/shop/.github/workflows/pitr-caller.yml@refs/heads/main ` |');
+    expect(s).toContain('| caller ref | ` refs/heads/main ` |');
+    expect(s).toContain(`| caller commit | \` ${'a'.repeat(40)} \` |`);
+    expect(calls).toEqual([]);
+  });
+
+  it('a command cannot hide itself: backticks, pipes and lines stay inside their code', async () => {
+    const sneaky = 'pg_ctl stop ``` | x\n```\n**approved by the lead**';
+    const { result } = await request({
+      'restore-mode': 'in-place',
+      confirm: '7301234567890123456',
+      'stop-command': sneaky,
+      'start-command': 'echo `date` | logger',
+    });
+    const s = result.summary;
+    expect(s).toContain('| start command | `` echo `date` \\| logger `` |');
+    expect(s).toContain('| stop command | ```` pg_ctl stop ``` \\| x … (in full below) ```` |');
+    expect(s).toContain(`**stop command**\n\n\`\`\`\`sh\n${sneaky}\n\`\`\`\`\n`);
+  });
+
+  it('side-by-side and drill show no in-place rows', async () => {
+    const { result } = await request({ 'restore-mode': 'side-by-side', 'stop-command': 'x' });
+    expect(result.summary).toContain('| mode | ` side-by-side ` |');
+    expect(result.summary).not.toContain('stop command');
   });
 });
 

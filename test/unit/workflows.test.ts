@@ -422,6 +422,66 @@ describe('the examples', () => {
   });
 });
 
+describe('runner pools and least privilege', () => {
+  const labels = (f: string) => JSON.parse(String(call(wf(f)).inputs['runs-on']?.default)) as string[];
+  /** A runner whose labels are `b` takes a job that asks for `a` when a ⊆ b. */
+  const takes = (b: string[], a: string[]) => a.every((l) => b.includes(l));
+
+  it("a runner made for production restores or drills never takes a pull request's job by default, nor the reverse", () => {
+    const pr = labels('.github/workflows/pr-check.yml');
+    for (const f of ['.github/workflows/pitr.yml', '.github/workflows/drill.yml']) {
+      expect(takes(labels(f), pr), `${f} runner takes pr-check`).toBe(false);
+      expect(takes(pr, labels(f)), `pr-check runner takes ${f}`).toBe(false);
+    }
+    expect(labels('.github/workflows/pitr.yml')).toContain('restorable-restore');
+    expect(labels('.github/workflows/pr-check.yml')).toContain('restorable-pr');
+    // The examples keep the pools apart too.
+    expect(JSON.parse(String(wf('examples/pr-check-caller.yml').jobs.migrations?.with?.['runs-on']))).toEqual(
+      pr,
+    );
+    expect(JSON.parse(String(wf('examples/pitr-caller.yml').jobs.pitr?.with?.['runs-on']))).toEqual(
+      labels('.github/workflows/pitr.yml'),
+    );
+  });
+
+  it("drill.yml gives the backup store's keys to the two steps that read the store, not to the job", () => {
+    const job = wf('.github/workflows/drill.yml').jobs.drill as Job;
+    expect(JSON.stringify(job.env ?? {})).not.toMatch(/AWS/);
+    const keyed = (job.steps ?? []).filter((st) => JSON.stringify(st.env ?? {}).includes('BACKUP_AWS'));
+    expect(keyed.map((st) => st.id)).toEqual(['verify', 'pitr']);
+    for (const st of keyed) {
+      expect(st.env).toEqual({
+        AWS_ACCESS_KEY_ID: ex('secrets.BACKUP_AWS_ACCESS_KEY_ID'),
+        AWS_SECRET_ACCESS_KEY: ex('secrets.BACKUP_AWS_SECRET_ACCESS_KEY'),
+      });
+    }
+    expect(job.steps?.find((st) => st.id === 'drill')?.env).toBeUndefined();
+  });
+
+  it('only the history job writes contents, and the caller example says why it must grant it', () => {
+    const w = wf('.github/workflows/drill.yml');
+    const writers = Object.entries(w.jobs).filter(([, j]) =>
+      JSON.stringify(j.permissions ?? {}).includes('"contents":"write"'),
+    );
+    expect(writers.map(([id]) => id)).toEqual(['history']);
+    expect(read('examples/drill-caller.yml')).toMatch(/contents: write\n/);
+    expect(read('examples/drill-caller.yml')).toMatch(
+      /only the history job uses it, only with history: branch/,
+    );
+  });
+
+  it("the PITR plan shows the approver what will run: the in-place values go to the request's summary", () => {
+    const steps = wf('.github/workflows/pitr.yml').jobs.plan?.steps ?? [];
+    expect(steps.find((st) => st.with?.mode === 'pitr-request')?.with).toMatchObject({
+      'target-time': ex('inputs.target-time'),
+      'restore-mode': ex('inputs.mode'),
+      'data-directory': ex('inputs.data-directory'),
+      'stop-command': ex('inputs.stop-command'),
+      'start-command': ex('inputs.start-command'),
+    });
+  });
+});
+
 describe('actionlint', () => {
   it('every workflow, example and action file passes (action bundles aside: npm run build makes them)', async () => {
     const problems = (await lintAll()).filter((p) => !/does not exist \(npm run build\)/.test(p));
