@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { lintAll, workflowFiles } from '../../scripts/lint-actions.js';
+import { lintAll, workflowFiles, workflowParser } from '../../scripts/lint-actions.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 /** A workflow expression as written in YAML. */
@@ -479,6 +479,58 @@ describe('runner pools and least privilege', () => {
       'stop-command': ex('inputs.stop-command'),
       'start-command': ex('inputs.start-command'),
     });
+  });
+});
+
+describe("GitHub's workflow parser (lint:actions, beside actionlint)", () => {
+  const caller = read('examples/drill-caller.yml');
+  const lint = (text: string) => workflowParser(text, 'examples/drill-caller.yml');
+
+  it('every workflow and example passes it', async () => {
+    for (const f of ALL) expect(await workflowParser(read(f), f), f).toEqual([]);
+  });
+
+  it('a caller that misspells an input, or leaves a required one out, fails naming both', async () => {
+    const problems = await lint(
+      caller.replace('      database: app_production', '      databse: app_production'),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^examples\/drill-caller\.yml:\d+:\d+: Input database is required, but not provided while calling\. \[workflow-parser\]$/,
+      ),
+      expect.stringMatching(
+        /^examples\/drill-caller\.yml:\d+:\d+: Invalid input, databse is not defined in the referenced workflow\./,
+      ),
+    ]);
+  });
+
+  it('a caller that passes a secret the workflow does not declare fails', async () => {
+    const problems = await lint(
+      caller.replace(
+        '      SLACK_WEBHOOK_URL:',
+        `      PRODUCTION_SUPERUSER_URL: ${ex('secrets.X')}\n      SLACK_WEBHOOK_URL:`,
+      ),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/Invalid secret, PRODUCTION_SUPERUSER_URL is not defined/),
+    ]);
+  });
+
+  it("GitHub's schema: a key GitHub does not know fails", async () => {
+    const problems = await lint(caller.replace('permissions: {}', 'permissions: {}\nconcurrence: x'));
+    expect(problems.join('\n')).toMatch(/concurrence/);
+  });
+
+  it('a call to a workflow not in this repository is a problem, not a silent pass', async () => {
+    const problems = await lint(
+      caller.replace(
+        'your-org/restorable/.github/workflows/drill.yml@v0',
+        'other/tool/.github/workflows/x.yml@v1',
+      ),
+    );
+    expect(problems).toEqual([
+      'examples/drill-caller.yml:15:11: Unable to find reusable workflow [workflow-parser]',
+    ]);
   });
 });
 
