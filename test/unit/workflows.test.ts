@@ -482,6 +482,29 @@ describe('runner pools and least privilege', () => {
   });
 });
 
+describe('setup-postgres in the workflows', () => {
+  it("each job that starts PostgreSQL installs production's major first when postgres-major is set", () => {
+    const jobs: [string, string][] = [
+      ['.github/workflows/drill.yml', 'drill'],
+      ['.github/workflows/pr-check.yml', 'check'],
+      ['.github/workflows/pitr.yml', 'restore'],
+    ];
+    for (const [f, id] of jobs) {
+      const w = wf(f);
+      expect(call(w).inputs['postgres-major'], f).toMatchObject({ type: 'string', default: '' });
+      const steps = w.jobs[id]?.steps ?? [];
+      const setup = steps.findIndex((st) => st.uses === './.restorable-kit/actions/setup-postgres');
+      const kit = steps.findIndex((st) =>
+        /\/(verify-backup|restore-drill|pitr-restore)$/.test(st.uses ?? ''),
+      );
+      expect(setup, `${f} ${id}`).toBeGreaterThan(0);
+      expect(setup, `${f} ${id}`).toBeLessThan(kit);
+      expect(steps[setup]?.if).toBe("inputs.postgres-major != ''");
+      expect(steps[setup]?.with).toEqual({ major: ex('inputs.postgres-major') });
+    }
+  });
+});
+
 describe("GitHub's workflow parser (lint:actions, beside actionlint)", () => {
   const caller = read('examples/drill-caller.yml');
   const lint = (text: string) => workflowParser(text, 'examples/drill-caller.yml');
