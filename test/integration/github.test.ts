@@ -3,9 +3,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import Bottleneck from 'bottleneck';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { memoryLogger } from '../../src/core/log.js';
-import { fetchClient } from '../../src/github/client.js';
+import { octokitClient } from '../../src/actions/octokit.js';
+import { type Logger, memoryLogger } from '../../src/core/log.js';
 import { runReport } from '../../src/github/run.js';
 
 /** A local stand-in for the GitHub API (and a chat webhook, and Telegram): it records every call. */
@@ -22,6 +23,8 @@ interface FakeIssue {
   body: string;
   labels: string[];
   comments: { id: number; body: string; user?: { login: string; type: string } }[];
+  /** A pull request (the issues list returns those too). */
+  pull?: boolean;
 }
 const BOT = { login: 'github-actions[bot]', type: 'Bot' };
 
@@ -39,8 +42,12 @@ let runs: {
 }[];
 let nextId: number;
 let webhookStatus: number;
+/** Answers given before any route's, one a request: a 5xx, a rate limit. */
+let faults: { status: number; body: unknown; headers?: Record<string, string> }[];
 /** Environments of acme/shop, by name, as GET /repos/{owner}/{repo}/environments/{name} returns them. */
 let environments: Record<string, unknown>;
+/** Each environment's custom deployment branch policies, by environment name. */
+let branchPolicies: Record<string, { name: string; type: string }[]>;
 
 function reset() {
   calls = [];
@@ -50,9 +57,23 @@ function reset() {
   nextId = 100;
   webhookStatus = 200;
   environments = {};
+  branchPolicies = {};
+  faults = [];
 }
 
-function answer(req: http.IncomingMessage, body: unknown): [number, unknown] {
+/** One page of a list as GitHub serves it: `per_page` and `page` read, a Link to the next page. */
+function paged(url: URL, items: unknown[]): [number, unknown, Record<string, string>] {
+  const per = Number(url.searchParams.get('per_page') ?? 30);
+  const page = Number(url.searchParams.get('page') ?? 1);
+  const next = new URL(url);
+  next.searchParams.set('page', String(page + 1));
+  const more = page * per < items.length;
+  return [200, items.slice((page - 1) * per, page * per), more ? { link: `<${next}>; rel="next"` } : {}];
+}
+
+function answer(req: http.IncomingMessage, body: unknown): [number, unknown, Record<string, string>?] {
+  const fault = faults.shift();
+  if (fault) return [fault.status, fault.body, fault.headers];
   const url = new URL(req.url ?? '/', base);
   const p = url.pathname;
   const m = req.method;
@@ -70,11 +91,16 @@ function answer(req: http.IncomingMessage, body: unknown): [number, unknown] {
   const issueM = at('/issues/(\\d+)');
   const jobsM = at('/actions/runs/(\\d+)/jobs');
   const envM = at('/environments/([^/]+)');
+  const policiesM = at('/environments/([^/]+)/deployment-branch-policies');
   if (p.startsWith('/hooks/')) return [webhookStatus, { ok: webhookStatus === 200 }];
   if (p.startsWith('/bot')) return [200, { ok: true }];
   if (m === 'GET' && p === `${repo}/issues`) {
     const label = url.searchParams.get('labels');
-    return [200, issues.filter((i) => i.state === 'open' && i.labels.includes(label ?? '')).map(issueJson)];
+    const open = issues.filter((i) => i.state === 'open' && i.labels.includes(label ?? ''));
+    return paged(
+      url,
+      open.map((i) => ({ ...issueJson(i), ...(i.pull ? { pull_request: {} } : {}) })),
+    );
   }
   if (m === 'GET' && labelM) {
     return labels.has(decodeURIComponent(labelM[1] as string)) ? [200, {}] : [404, { message: 'Not Found' }];
@@ -100,15 +126,15 @@ function answer(req: http.IncomingMessage, body: unknown): [number, unknown] {
     const i = issues.find((x) => x.number === Number(commentsM[1]));
     if (!i) return [404, { message: 'Not Found' }];
     if (m === 'GET') {
-      return [
-        200,
+      return paged(
+        url,
         i.comments.map((c) => ({
           id: c.id,
           body: c.body,
           user: c.user ?? { login: 'someone', type: 'User' },
           html_url: `https://gh/c/${c.id}`,
         })),
-      ];
+      );
     }
     const c = { id: nextId++, body: (body as { body: string }).body, user: BOT };
     i.comments.push(c);
@@ -154,6 +180,10 @@ function answer(req: http.IncomingMessage, body: unknown): [number, unknown] {
       },
     ];
   }
+  if (m === 'GET' && policiesM) {
+    const list = branchPolicies[decodeURIComponent(policiesM[1] as string)] ?? [];
+    return [200, { total_count: list.length, branch_policies: list.map((b, k) => ({ id: k + 1, ...b })) }];
+  }
   if (m === 'GET' && envM) {
     const name = decodeURIComponent(envM[1] as string);
     if (name === 'forbidden') return [403, { message: 'Resource not accessible by integration' }];
@@ -173,13 +203,15 @@ function answer(req: http.IncomingMessage, body: unknown): [number, unknown] {
     ];
   }
   if (m === 'GET' && jobsM) {
-    return [200, { jobs: runs.find((r) => r.id === Number(jobsM[1]))?.jobs ?? [] }];
+    const jobs = runs.find((r) => r.id === Number(jobsM[1]))?.jobs ?? [];
+    return [200, { total_count: jobs.length, jobs }];
   }
   if (m === 'POST' && p === `${repo}/actions/workflows/monthly-drill.yml/dispatches`) return [204, undefined];
   if (m === 'GET' && p === `${repo}/actions/artifacts`) {
     return [
       200,
       {
+        total_count: 3,
         artifacts: [
           { expired: false, created_at: '2026-10-04T06:30:00Z', workflow_run: { id: 41 } },
           { expired: false, created_at: '2026-11-01T06:30:00Z', workflow_run: { id: 55 } },
@@ -207,8 +239,8 @@ beforeAll(async () => {
         body,
         auth: String(req.headers.authorization ?? ''),
       });
-      const [status, out] = answer(req, body);
-      res.writeHead(status, { 'content-type': 'application/json' });
+      const [status, out, headers = {}] = answer(req, body);
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(out === undefined ? '' : JSON.stringify(out));
     });
   });
@@ -219,6 +251,20 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 beforeEach(reset);
 
 const TOKEN = 'ghs_test_token_never_printed';
+/**
+ * The adapter's Octokit (retry and throttling plugins) against the local server. Its waits are
+ * real, at 1 ms a second, and writes are not spaced apart (a second, three for those that notify:
+ * GitHub asks that of real callers; here it would only slow the suite).
+ */
+const unspaced = () => new Bottleneck.Group({ maxConcurrent: 1, minTime: 0 });
+const client = (log: Logger) =>
+  octokitClient({
+    apiUrl: base,
+    token: TOKEN,
+    log,
+    msPerSecond: 1,
+    throttle: { write: unspaced(), notifications: unspaced() },
+  });
 const HOOK_SECRET = 'T000-B000-XXXXsecretXXXX';
 const TG_TOKEN = '123456:AAtelegram-secret-token';
 let tmp: string;
@@ -261,7 +307,7 @@ async function report_(
 ) {
   const log = memoryLogger();
   const result = await runReport(inputs, {
-    client: () => fetchClient({ apiUrl: base, token: TOKEN }),
+    client: () => client(log),
     log,
     env: {
       GITHUB_REPOSITORY: 'acme/shop',
@@ -309,7 +355,7 @@ describe('the drill issue', () => {
     expect((calls[3]?.body as { body: string } | undefined)?.body).toContain(
       '`CHECKSUM_MISMATCH` | sha256 differs | Use an earlier backup. |',
     );
-    expect(calls.every((c) => c.auth === `Bearer ${TOKEN}`)).toBe(true);
+    expect(calls.every((c) => c.auth === `token ${TOKEN}`)).toBe(true);
 
     calls = [];
     const second = await report_({
@@ -373,6 +419,111 @@ describe('the drill issue', () => {
     expect(issues[0]?.labels).toEqual(['restorable-fleet']);
     expect(issues[0]?.body).toContain('| billing | ✅ PASS | drill pass | — |');
     expect(issues[0]?.body).toContain('| catalog | ❌ FAIL | drill fail | `CHECKSUM_MISMATCH` |');
+  });
+});
+
+describe('the API client: retries, rate limits, every page', () => {
+  const drillIssue = () =>
+    report_({
+      mode: 'drill-issue',
+      database: 'shop',
+      reports: report(path.join(tmp, 'client-fail'), '2-drill.json', 'drill', 'fail', FAILING),
+    });
+  const routes = () => calls.map((c) => `${c.method} ${c.path.split('?')[0]}`);
+
+  it('a 5xx is retried (1, 4, 9 s apart) and the call goes through', async () => {
+    faults = [
+      { status: 502, body: { message: 'Bad Gateway' } },
+      { status: 503, body: { message: 'Service Unavailable' } },
+    ];
+    const { result } = await drillIssue();
+    expect(result.outputs.action).toBe('opened');
+    expect(routes().slice(0, 3)).toEqual([
+      'GET /repos/acme/shop/issues',
+      'GET /repos/acme/shop/issues',
+      'GET /repos/acme/shop/issues',
+    ]);
+    expect(issues).toHaveLength(1);
+  });
+
+  it('a 5xx that lasts fails after three retries, naming the status', async () => {
+    faults = Array.from({ length: 4 }, () => ({ status: 500, body: { message: 'Server Error' } }));
+    await expect(drillIssue()).rejects.toMatchObject({ status: 500 });
+    expect(routes()).toEqual(Array.from({ length: 4 }, () => 'GET /repos/acme/shop/issues'));
+    expect(issues).toEqual([]);
+  });
+
+  it('a secondary rate limit waits for retry-after, says so, and goes on', async () => {
+    faults = [
+      {
+        status: 403,
+        body: { message: 'You have exceeded a secondary rate limit. Please wait a few minutes.' },
+        headers: { 'retry-after': '7' },
+      },
+    ];
+    const { result, log } = await drillIssue();
+    expect(result.outputs.action).toBe('opened');
+    expect(routes()[0]).toBe(routes()[1]);
+    expect(log.lines.join('\n')).toMatch(
+      /warning: GitHub API secondary rate limit on GET \/repos\/acme\/shop\/issues: retrying in 7s \(1 of 3\)/,
+    );
+  });
+
+  it('a primary rate limit that resets in an hour is not waited for', async () => {
+    const reset = String(Math.floor(Date.now() / 1000) + 3600);
+    faults = [
+      {
+        status: 403,
+        body: { message: 'API rate limit exceeded' },
+        headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset },
+      },
+    ];
+    await expect(drillIssue()).rejects.toMatchObject({ status: 403 });
+    expect(calls).toHaveLength(1);
+  });
+
+  it('reads every page: the open issue past page 10, the marked comment past page 30', async () => {
+    for (let n = 1; n <= 1000; n++) {
+      issues.push({
+        number: n,
+        state: 'open',
+        title: 'a PR',
+        body: '',
+        labels: ['restorable-drill'],
+        comments: [],
+        pull: true,
+      });
+    }
+    issues.push({
+      number: 1001,
+      state: 'open',
+      title: 'drill',
+      body: '',
+      labels: ['restorable-drill'],
+      comments: [],
+    });
+    const { result } = await drillIssue();
+    expect(result.outputs.action).toBe('commented');
+    expect(issues).toHaveLength(1001);
+    expect(issues[1000]?.comments).toHaveLength(1);
+    expect(calls.filter((c) => c.path.startsWith('/repos/acme/shop/issues?'))).toHaveLength(11);
+
+    const marker = '<!-- restorable:migrate-check -->';
+    const busy = {
+      number: 2000,
+      state: 'open',
+      title: 'busy PR',
+      body: '',
+      labels: [],
+      comments: Array.from({ length: 3000 }, (_, k) => ({ id: k + 1, body: `review ${k}` })),
+      pull: true,
+    };
+    busy.comments.push({ id: 5000, body: `${marker}\nold`, user: BOT } as (typeof busy.comments)[number]);
+    issues.push(busy);
+    const pr = await report_({ mode: 'pr-comment', 'pr-number': '2000', body: `${marker}\nnew` });
+    expect(pr.result.outputs.action).toBe('updated');
+    expect(busy.comments).toHaveLength(3001);
+    expect(busy.comments[3000]?.body).toBe(`${marker}\nnew`);
   });
 });
 
@@ -478,6 +629,8 @@ describe('the environment the restore waits on', () => {
     report_({ mode: 'environment-check', environment, 'restore-mode': mode });
   const REVIEWED = {
     name: 'production-restore',
+    can_admins_bypass: false,
+    deployment_branch_policy: { protected_branches: true, custom_branch_policies: false },
     html_url: 'https://gh/acme/shop/deployments/activity_log?environments_filter=production-restore',
     protection_rules: [
       { id: 1, type: 'wait_timer', wait_timer: 0 },
@@ -500,7 +653,7 @@ describe('the environment the restore waits on', () => {
     expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual([
       'GET /repos/acme/shop/environments/production-restore',
     ]);
-    expect(calls[0]?.auth).toBe(`Bearer ${TOKEN}`);
+    expect(calls[0]?.auth).toBe(`token ${TOKEN}`);
   });
 
   it('refuses a mistyped name (no such environment): the restore would run with no sign-off', async () => {
@@ -522,6 +675,56 @@ describe('the environment the restore waits on', () => {
     await expect(check('production-restore')).rejects.toThrow(/has no required reviewers/);
   });
 
+  const reviewRule = (prevent: boolean | undefined) => ({
+    id: 2,
+    type: 'required_reviewers',
+    ...(prevent === undefined ? {} : { prevent_self_review: prevent }),
+    reviewers: [{ type: 'User', reviewer: { login: 'lead-dba' } }],
+  });
+
+  it('refuses reviewers without prevent self-review: whoever starts the restore could approve it', async () => {
+    for (const prevent of [false, undefined]) {
+      environments['production-restore'] = { ...REVIEWED, protection_rules: [reviewRule(prevent)] };
+      await expect(check('production-restore')).rejects.toThrow(
+        /"production-restore" in acme\/shop lets whoever starts the restore approve it \(prevent self-review is off\)\. Tick "Prevent self-review"/,
+      );
+    }
+    environments['production-restore'] = { ...REVIEWED, protection_rules: [reviewRule(true)] };
+    expect((await check('production-restore')).result.outputs.reviewers).toBe('lead-dba');
+  });
+
+  it('refuses an environment administrators may bypass (GitHub allows it unless told not to)', async () => {
+    for (const bypass of [true, undefined]) {
+      const { can_admins_bypass: _, ...rest } = REVIEWED;
+      environments['production-restore'] =
+        bypass === undefined ? rest : { ...rest, can_admins_bypass: bypass };
+      await expect(check('production-restore')).rejects.toThrow(
+        /lets administrators skip the review \(admin bypass is on\)\. Untick "Allow administrators to bypass configured protection rules"/,
+      );
+    }
+  });
+
+  it('refuses an environment any branch may use; names the branches a policy allows', async () => {
+    environments['production-restore'] = { ...REVIEWED, deployment_branch_policy: null };
+    await expect(check('production-restore')).rejects.toThrow(
+      /may be used from any branch, so a workflow pushed to any branch could ask for it and its secrets\. Under .*"Protected branches only"/,
+    );
+    const custom = { protected_branches: false, custom_branch_policies: true };
+    environments['production-restore'] = { ...REVIEWED, deployment_branch_policy: custom };
+    await expect(check('production-restore')).rejects.toThrow(/allows selected branches but names none/);
+    branchPolicies['production-restore'] = [
+      { name: 'main', type: 'branch' },
+      { name: 'v*', type: 'tag' },
+    ];
+    calls = [];
+    const { result } = await check('production-restore');
+    expect(result.summary).toContain('usable from `main`, `tag v*`');
+    expect(calls.map((c) => `${c.method} ${c.path.split('?')[0]}`)).toEqual([
+      'GET /repos/acme/shop/environments/production-restore',
+      'GET /repos/acme/shop/environments/production-restore/deployment-branch-policies',
+    ]);
+  });
+
   it('says which permission is missing when the token may not read it', async () => {
     await expect(check('forbidden')).rejects.toThrow(/HTTP 403.*Grant `actions: read`/);
   });
@@ -530,6 +733,65 @@ describe('the environment the restore waits on', () => {
     const { result } = await check('anything', 'drill');
     expect(result.outputs.reviewers).toBe('');
     expect(calls).toEqual([]);
+  });
+});
+
+describe('the PITR request the approver reads', () => {
+  const request = (extra: Record<string, string>) =>
+    report_(
+      {
+        mode: 'pitr-request',
+        database: 'app_production',
+        'target-time': '2026-04-29 16:30:00+02:00',
+        reason: 'INC-42',
+        ...extra,
+      },
+      {
+        GITHUB_EVENT_NAME: 'workflow_dispatch',
+        GITHUB_WORKFLOW_REF: 'acme/shop/.github/workflows/pitr-caller.yml@refs/heads/main',
+        GITHUB_SHA: 'a'.repeat(40),
+      },
+      '2026-04-29T15:00:00Z',
+    );
+
+  it('in place: the summary shows the target, the mode, the data directory, both commands and the caller', async () => {
+    const { result } = await request({
+      'restore-mode': 'in-place',
+      confirm: '7301234567890123456',
+      'data-directory': '/var/lib/postgresql/16/main',
+      'stop-command': 'systemctl stop app postgresql@16-main',
+      'start-command': 'systemctl start postgresql@16-main app',
+    });
+    const s = result.summary;
+    expect(s).toContain('| target time | ` 2026-04-29T14:30:00.000Z ` |');
+    expect(s).toContain('| mode | ` in-place ` |');
+    expect(s).toContain('| data directory (replaced) | ` /var/lib/postgresql/16/main ` |');
+    expect(s).toContain('| stop command | ` systemctl stop app postgresql@16-main ` |');
+    expect(s).toContain('| start command | ` systemctl start postgresql@16-main app ` |');
+    expect(s).toContain('| caller | ` acme/shop/.github/workflows/pitr-caller.yml@refs/heads/main ` |');
+    expect(s).toContain('| caller ref | ` refs/heads/main ` |');
+    expect(s).toContain(`| caller commit | \` ${'a'.repeat(40)} \` |`);
+    expect(calls).toEqual([]);
+  });
+
+  it('a command cannot hide itself: backticks, pipes and lines stay inside their code', async () => {
+    const sneaky = 'pg_ctl stop ``` | x\n```\n**approved by the lead**';
+    const { result } = await request({
+      'restore-mode': 'in-place',
+      confirm: '7301234567890123456',
+      'stop-command': sneaky,
+      'start-command': 'echo `date` | logger',
+    });
+    const s = result.summary;
+    expect(s).toContain('| start command | `` echo `date` \\| logger `` |');
+    expect(s).toContain('| stop command | ```` pg_ctl stop ``` \\| x … (in full below) ```` |');
+    expect(s).toContain(`**stop command**\n\n\`\`\`\`sh\n${sneaky}\n\`\`\`\`\n`);
+  });
+
+  it('side-by-side and drill show no in-place rows', async () => {
+    const { result } = await request({ 'restore-mode': 'side-by-side', 'stop-command': 'x' });
+    expect(result.summary).toContain('| mode | ` side-by-side ` |');
+    expect(result.summary).not.toContain('stop command');
   });
 });
 

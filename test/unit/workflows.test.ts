@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { lintAll, workflowFiles } from '../../scripts/lint-actions.js';
+import { lintAll, workflowFiles, workflowParser } from '../../scripts/lint-actions.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 /** A workflow expression as written in YAML. */
@@ -419,6 +419,141 @@ describe('the examples', () => {
     expect(w.jobs['catch-up']?.if).toBe("needs.guard.outputs.dispatch == 'true'");
     const guard = w.jobs.guard?.steps?.find((x) => x.with?.mode === 'guard');
     expect(w.jobs.summary?.name).toBe(guard?.with?.['drill-job']);
+  });
+});
+
+describe('runner pools and least privilege', () => {
+  const labels = (f: string) => JSON.parse(String(call(wf(f)).inputs['runs-on']?.default)) as string[];
+  /** A runner whose labels are `b` takes a job that asks for `a` when a ⊆ b. */
+  const takes = (b: string[], a: string[]) => a.every((l) => b.includes(l));
+
+  it("a runner made for production restores or drills never takes a pull request's job by default, nor the reverse", () => {
+    const pr = labels('.github/workflows/pr-check.yml');
+    for (const f of ['.github/workflows/pitr.yml', '.github/workflows/drill.yml']) {
+      expect(takes(labels(f), pr), `${f} runner takes pr-check`).toBe(false);
+      expect(takes(pr, labels(f)), `pr-check runner takes ${f}`).toBe(false);
+    }
+    expect(labels('.github/workflows/pitr.yml')).toContain('restorable-restore');
+    expect(labels('.github/workflows/pr-check.yml')).toContain('restorable-pr');
+    // The examples keep the pools apart too.
+    expect(JSON.parse(String(wf('examples/pr-check-caller.yml').jobs.migrations?.with?.['runs-on']))).toEqual(
+      pr,
+    );
+    expect(JSON.parse(String(wf('examples/pitr-caller.yml').jobs.pitr?.with?.['runs-on']))).toEqual(
+      labels('.github/workflows/pitr.yml'),
+    );
+  });
+
+  it("drill.yml gives the backup store's keys to the two steps that read the store, not to the job", () => {
+    const job = wf('.github/workflows/drill.yml').jobs.drill as Job;
+    expect(JSON.stringify(job.env ?? {})).not.toMatch(/AWS/);
+    const keyed = (job.steps ?? []).filter((st) => JSON.stringify(st.env ?? {}).includes('BACKUP_AWS'));
+    expect(keyed.map((st) => st.id)).toEqual(['verify', 'pitr']);
+    for (const st of keyed) {
+      expect(st.env).toEqual({
+        AWS_ACCESS_KEY_ID: ex('secrets.BACKUP_AWS_ACCESS_KEY_ID'),
+        AWS_SECRET_ACCESS_KEY: ex('secrets.BACKUP_AWS_SECRET_ACCESS_KEY'),
+      });
+    }
+    expect(job.steps?.find((st) => st.id === 'drill')?.env).toBeUndefined();
+  });
+
+  it('only the history job writes contents, and the caller example says why it must grant it', () => {
+    const w = wf('.github/workflows/drill.yml');
+    const writers = Object.entries(w.jobs).filter(([, j]) =>
+      JSON.stringify(j.permissions ?? {}).includes('"contents":"write"'),
+    );
+    expect(writers.map(([id]) => id)).toEqual(['history']);
+    expect(read('examples/drill-caller.yml')).toMatch(/contents: write\n/);
+    expect(read('examples/drill-caller.yml')).toMatch(
+      /only the history job uses it, only with history: branch/,
+    );
+  });
+
+  it("the PITR plan shows the approver what will run: the in-place values go to the request's summary", () => {
+    const steps = wf('.github/workflows/pitr.yml').jobs.plan?.steps ?? [];
+    expect(steps.find((st) => st.with?.mode === 'pitr-request')?.with).toMatchObject({
+      'target-time': ex('inputs.target-time'),
+      'restore-mode': ex('inputs.mode'),
+      'data-directory': ex('inputs.data-directory'),
+      'stop-command': ex('inputs.stop-command'),
+      'start-command': ex('inputs.start-command'),
+    });
+  });
+});
+
+describe('setup-postgres in the workflows', () => {
+  it("each job that starts PostgreSQL installs production's major first when postgres-major is set", () => {
+    const jobs: [string, string][] = [
+      ['.github/workflows/drill.yml', 'drill'],
+      ['.github/workflows/pr-check.yml', 'check'],
+      ['.github/workflows/pitr.yml', 'restore'],
+    ];
+    for (const [f, id] of jobs) {
+      const w = wf(f);
+      expect(call(w).inputs['postgres-major'], f).toMatchObject({ type: 'string', default: '' });
+      const steps = w.jobs[id]?.steps ?? [];
+      const setup = steps.findIndex((st) => st.uses === './.restorable-kit/actions/setup-postgres');
+      const kit = steps.findIndex((st) =>
+        /\/(verify-backup|restore-drill|pitr-restore)$/.test(st.uses ?? ''),
+      );
+      expect(setup, `${f} ${id}`).toBeGreaterThan(0);
+      expect(setup, `${f} ${id}`).toBeLessThan(kit);
+      expect(steps[setup]?.if).toBe("inputs.postgres-major != ''");
+      expect(steps[setup]?.with).toEqual({ major: ex('inputs.postgres-major') });
+    }
+  });
+});
+
+describe("GitHub's workflow parser (lint:actions, beside actionlint)", () => {
+  const caller = read('examples/drill-caller.yml');
+  const lint = (text: string) => workflowParser(text, 'examples/drill-caller.yml');
+
+  it('every workflow and example passes it', async () => {
+    for (const f of ALL) expect(await workflowParser(read(f), f), f).toEqual([]);
+  });
+
+  it('a caller that misspells an input, or leaves a required one out, fails naming both', async () => {
+    const problems = await lint(
+      caller.replace('      database: app_production', '      databse: app_production'),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^examples\/drill-caller\.yml:\d+:\d+: Input database is required, but not provided while calling\. \[workflow-parser\]$/,
+      ),
+      expect.stringMatching(
+        /^examples\/drill-caller\.yml:\d+:\d+: Invalid input, databse is not defined in the referenced workflow\./,
+      ),
+    ]);
+  });
+
+  it('a caller that passes a secret the workflow does not declare fails', async () => {
+    const problems = await lint(
+      caller.replace(
+        '      SLACK_WEBHOOK_URL:',
+        `      PRODUCTION_SUPERUSER_URL: ${ex('secrets.X')}\n      SLACK_WEBHOOK_URL:`,
+      ),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/Invalid secret, PRODUCTION_SUPERUSER_URL is not defined/),
+    ]);
+  });
+
+  it("GitHub's schema: a key GitHub does not know fails", async () => {
+    const problems = await lint(caller.replace('permissions: {}', 'permissions: {}\nconcurrence: x'));
+    expect(problems.join('\n')).toMatch(/concurrence/);
+  });
+
+  it('a call to a workflow not in this repository is a problem, not a silent pass', async () => {
+    const problems = await lint(
+      caller.replace(
+        'your-org/restorable/.github/workflows/drill.yml@v0',
+        'other/tool/.github/workflows/x.yml@v1',
+      ),
+    );
+    expect(problems).toEqual([
+      'examples/drill-caller.yml:15:11: Unable to find reusable workflow [workflow-parser]',
+    ]);
   });
 });
 

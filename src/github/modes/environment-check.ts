@@ -15,9 +15,12 @@ export async function environmentCheck({ i, deps, ctx }: ModeRun): Promise<Repor
   }
   const env = await requireReviewedEnvironment(deps.client(), ctx.repo(), name);
   const who = env.reviewers.length ? env.reviewers.join(', ') : 'its required reviewers';
-  deps.log.info(`environment "${env.name}" requires a review: ${who}`);
+  const from = env.branches.join(', ');
+  deps.log.info(
+    `environment "${env.name}" requires a review by ${who}, not self-review, no admin bypass, from ${from}`,
+  );
   return {
     outputs: { reviewers: env.reviewers.join(',') },
-    summary: `Environment \`${env.name}\` requires a review before the restore runs: ${who}.\n`,
+    summary: `Environment \`${env.name}\` requires a review before the restore runs: ${who} (not by whoever started it, no administrator bypass; usable from ${env.branches.map((b) => `\`${b}\``).join(', ')}).\n`,
   };
 }

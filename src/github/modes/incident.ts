@@ -1,7 +1,7 @@
 import { parseDuration } from '../../core/duration.js';
 import type { Finding } from '../../report/findings.js';
 import { type IncidentInput, incidentRecord, incidentTitle, SEED_TARGETS } from '../../report/incident.js';
-import { type GitHubClient, type Repo, repoPath } from '../client.js';
+import type { GitHubClient, Repo } from '../client.js';
 import { json, num, prefixed, str, when } from '../inputs.js';
 import { openIssue } from '../issues.js';
 import { readReports, worstVerdict } from '../reports.js';
@@ -34,11 +34,13 @@ async function incidentInput(
 ): Promise<IncidentInput> {
   const approvals = ctx.runId ? await runApprovals(client, repo, ctx.runId) : [];
   const run = ctx.runId
-    ? await client.request<{
-        created_at?: string;
-        actor?: { login?: string };
-        triggering_actor?: { login?: string };
-      }>('GET', `${repoPath(repo)}/actions/runs/${ctx.runId}`)
+    ? (
+        await client.request<{
+          created_at?: string;
+          actor?: { login?: string };
+          triggering_actor?: { login?: string };
+        }>('GET /repos/{owner}/{repo}/actions/runs/{run_id}', { ...repo, run_id: ctx.runId })
+      ).data
     : {};
   const plan = json('plan', i.plan);
   const restore = json('restore', i.restore);

@@ -1,0 +1,86 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const read = (f: string) => fs.readFileSync(path.join(root, f), 'utf8');
+const readme = read('README.md');
+const section = (title: string) => {
+  const start = readme.indexOf(`\n## ${title}\n`);
+  expect(start, `README has no "## ${title}"`).toBeGreaterThan(0);
+  const end = readme.indexOf('\n## ', start + 4);
+  return readme.slice(start, end);
+};
+const examples = fs.readdirSync(path.join(root, 'examples')).map((f) => `examples/${f}`);
+
+/** Every `uses:` of this kit in the README and the examples: `owner/restorable[/path]@ref`. */
+const kitUses = () =>
+  ['README.md', ...examples].flatMap((f) =>
+    [...read(f).matchAll(/uses: ([\w.-]+\/restorable)(\/[^@\s]*)?@(\S+)/g)].map((m) => ({
+      file: f,
+      repo: m[1] as string,
+      path: (m[2] ?? '').replace(/^\//, ''),
+      ref: m[3] as string,
+    })),
+  );
+
+describe("the README's Install section and the uses: lines", () => {
+  it('every uses: line names one repository, and a path that exists in it', () => {
+    const uses = kitUses();
+    expect(uses.length).toBeGreaterThan(10);
+    expect(new Set(uses.map((u) => u.repo))).toEqual(new Set(['your-org/restorable']));
+    for (const u of uses) {
+      const target = u.path === '' ? 'action.yml' : u.path.endsWith('.yml') ? u.path : `${u.path}/action.yml`;
+      expect(fs.existsSync(path.join(root, target)), `${u.file}: uses ${u.repo}/${u.path}`).toBe(true);
+    }
+  });
+
+  it('says how to pin (commit SHA, tag, major) and how to verify the provenance', () => {
+    const s = section('Install');
+    expect(s).toMatch(/Pin by commit SHA/);
+    expect(s).toMatch(/By tag/);
+    expect(s).toMatch(/By major/);
+    expect(s).toContain('gh attestation verify');
+  });
+
+  it('names the permissions each workflow caller grants, as the examples grant them', () => {
+    const s = section('Install');
+    const callers: [string, string, string][] = [
+      ['drill.yml', 'examples/drill-caller.yml', 'drill'],
+      ['pitr.yml', 'examples/pitr-caller.yml', 'pitr'],
+      ['pr-check.yml', 'examples/pr-check-caller.yml', 'migrations'],
+    ];
+    for (const [workflow, example, job] of callers) {
+      const granted = (
+        parse(read(example)) as { jobs: Record<string, { permissions: Record<string, string> }> }
+      ).jobs[job]?.permissions;
+      const row = s.split('\n').find((l) => l.startsWith(`| \`${workflow}\``)) ?? '';
+      const listed = Object.fromEntries(
+        [...(row.split('|')[2] ?? '').matchAll(/`([\w-]+): (\w+)`/g)].map((m) => [m[1], m[2]]),
+      );
+      expect(listed, workflow).toEqual(granted);
+    }
+  });
+});
+
+describe("the README's Runner requirements", () => {
+  const s = section('Runner requirements');
+  it('the runner version node24 needs, the PostgreSQL binaries, disk, TMPDIR and work-dir, ports', () => {
+    expect(s).toContain('2.327.1');
+    expect(s).toMatch(/server and client binaries of production's major/i);
+    for (const word of ['work-dir', 'TMPDIR', '/tmp', '127.0.0.1', 'setup-postgres'])
+      expect(s).toContain(word);
+  });
+  it("names each workflow's default labels as the workflows set them", () => {
+    for (const f of ['drill.yml', 'pitr.yml', 'pr-check.yml']) {
+      const w = parse(read(`.github/workflows/${f}`)) as {
+        on: { workflow_call: { inputs: Record<string, { default?: string }> } };
+      };
+      const labels = JSON.parse(String(w.on.workflow_call.inputs['runs-on']?.default)) as string[];
+      expect(s.replace(/\s+/g, ' '), f).toContain(
+        `\`${JSON.stringify(labels).replace(/,/g, ', ')}\` (\`${f}\`)`,
+      );
+    }
+  });
+});
