@@ -30,6 +30,8 @@ export interface Restored {
   settings: Record<string, string>;
   /** The spool serving WAL, when Restorable serves it. */
   spool?: WalSpool;
+  /** Removes what the backend left for this recovery only (wal-g's settings file), once it ended. */
+  cleanup?: () => void;
   /** pg_verifybackup's verdict: undefined when it could not run (no manifest). */
   verified?: { ok: boolean; detail: string };
 }

@@ -28,7 +28,9 @@ export type PitrTarget =
 /** Where the backups come from, by backend. */
 export type PitrSource =
   | { backend: 'native'; baseBackups: string; walArchive: string }
-  | { backend: 'pgbackrest'; stanza: string; pgbackrestConfig?: string };
+  | { backend: 'pgbackrest'; stanza: string; pgbackrestConfig?: string }
+  /** WAL-G takes its storage and keys from the environment (WALG_*, AWS_*), as it does itself. */
+  | { backend: 'wal-g' };
 
 /**
  * Where the recovered server goes, by mode. A plan touches nothing (and may run on another machine
@@ -177,6 +179,7 @@ export function parseMarkerOptions(
 }
 
 function parseSource(v: PitrValues, name: (n: string) => string): PitrSource {
+  if (v.backend === 'wal-g') return { backend: 'wal-g' };
   if (v.backend === 'pgbackrest') {
     if (!v.stanza)
       throw new UserError(

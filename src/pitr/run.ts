@@ -26,6 +26,7 @@ import { checksStage } from './stages/checks.js';
 import { describeTarget, planStage } from './stages/plan.js';
 import { prepareServer, recoverStage } from './stages/recover.js';
 import type { Coverage } from './wal-archive.js';
+import { WalgBackend } from './walg.js';
 
 const PITR_STAGES = ['fetch', 'recover', 'checks', 'compare', 'teardown'];
 
@@ -42,6 +43,7 @@ function openBackend(opts: PitrOptions, log: Logger, osUser: string | undefined)
       opts.targetTimeline,
     );
   }
+  if (opts.backend === 'wal-g') return new WalgBackend(osUser, opts.prefetch, log);
   return new PgbackrestBackend(
     opts.stanza,
     opts.pgbackrestConfig,
@@ -164,6 +166,7 @@ async function recoverStages(
   const { restored, bin: server } = fetched;
   if (fetched.fetch.status !== 'ok' || !restored || !server) {
     restored?.spool?.remove();
+    restored?.cleanup?.();
     await mode.abandon();
     for (const s of [...PITR_STAGES.slice(1), ...handover])
       pipe.skip(

@@ -4,19 +4,23 @@ import { choice, custom, flag, integer, pick, text } from '../core/inputs.js';
 import type { ActionSpec } from '../core/spec.js';
 import { parseTimeline } from './wal-archive.js';
 
-export const BACKENDS = ['native', 'pgbackrest'] as const;
+export const BACKENDS = ['native', 'pgbackrest', 'wal-g'] as const;
 export const MODES = ['drill', 'side-by-side', 'in-place'] as const;
-const planned = (backend: string) => ['barman', 'wal-g', 'walg'].includes(backend.trim().toLowerCase());
+const planned = (backend: string) => ['barman'].includes(backend.trim().toLowerCase());
 
 export const pitrInputs = {
-  backend: choice(BACKENDS, '`native` (pg_basebackup + archived WAL) or `pgbackrest`.', {
-    default: 'native',
-    problem: (v) =>
-      planned(v)
-        ? `"${v.trim().toLowerCase()}" is not supported yet`
-        : `"${v}" is not one of ${BACKENDS.join(', ')}`,
-    fix: (v) => `Use one of: ${BACKENDS.join(', ')}${planned(v) ? ' (barman and wal-g are planned)' : ''}`,
-  }),
+  backend: choice(
+    BACKENDS,
+    '`native` (pg_basebackup + archived WAL), `pgbackrest` or `wal-g` (its settings from the environment: WALG_*, AWS_*).',
+    {
+      default: 'native',
+      problem: (v) =>
+        planned(v)
+          ? `"${v.trim().toLowerCase()}" is not supported yet`
+          : `"${v}" is not one of ${BACKENDS.join(', ')}`,
+      fix: (v) => `Use one of: ${BACKENDS.join(', ')}${planned(v) ? ' (barman is planned)' : ''}`,
+    },
+  ),
   'base-backups': text(
     'native: the folder or s3://bucket/prefix holding base backups, one folder each (plain, or base.tar[.gz] with backup_manifest).',
   ),

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -36,6 +37,8 @@ export interface WalFile {
   object: string;
   /** The compression its name says; undefined for a bare name, whose first bytes tell. */
   compression?: WalCompression;
+  /** pgBackRest's `-<sha1>`: the SHA-1 of the file's decompressed bytes, checked on every fetch. */
+  sha1?: string;
   size: number;
   modified: Date;
 }
@@ -118,7 +121,15 @@ export class WalArchive {
       // Both a bare and a suffixed object of one name: the bare one is likelier plain, cheaper to serve.
       if (this.files.has(name) && !bare) continue;
       const compression = m[3] ? SUFFIXES[m[3]] : m[2] ? 'none' : undefined;
-      this.files.set(name, { name, object: o.name, compression, size: o.size, modified: o.modified });
+      const sha1 = m[2]?.slice(1);
+      this.files.set(name, {
+        name,
+        object: o.name,
+        compression,
+        ...(sha1 ? { sha1 } : {}),
+        size: o.size,
+        modified: o.modified,
+      });
     }
     // The segment size is the size of any plain segment (a compressed one is no power of two);
     // 16 MiB (the default) when all are compressed.
@@ -262,7 +273,8 @@ export class WalArchive {
   /**
    * Download one file (decompressed) to `dest`, atomically: it appears whole, and already owned by
    * `owner` (the server's OS user, who must be able to open it the moment it is there), or not at
-   * all. A file that does not decompress, or not to a whole segment, throws WalCorruptError.
+   * all. A file that does not decompress, or not to a whole segment, or (pgBackRest's names) not to
+   * the bytes its SHA-1 names, throws WalCorruptError.
    */
   async fetchTo(f: WalFile, dest: string, owner?: { uid: number; gid: number }): Promise<number> {
     const tmp = path.join(path.dirname(dest), `.tmp-${path.basename(dest)}-${process.pid}`);
@@ -280,6 +292,7 @@ export class WalArchive {
           f.name,
           `${f.object} holds ${size} bytes${kind === 'none' ? '' : ` once ${kind}-decompressed`}, not a whole WAL segment`,
         );
+      if (f.sha1) await checkSha1(f, tmp);
       if (owner) fs.chownSync(tmp, owner.uid, owner.gid);
       fs.renameSync(tmp, dest);
       return size;
@@ -304,6 +317,18 @@ export class WalArchive {
       throw new WalCorruptError(f.name, `${f.object} does not ${kind}-decompress: ${errorMessage(e)}`);
     }
   }
+}
+
+/** pgBackRest names each archived file by the SHA-1 of its decompressed bytes: they must match. */
+async function checkSha1(f: WalFile, file: string): Promise<void> {
+  const h = crypto.createHash('sha1');
+  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
+  const got = h.digest('hex');
+  if (got !== f.sha1)
+    throw new WalCorruptError(
+      f.name,
+      `${f.object} decompresses to bytes whose SHA-1 is ${got}, not the ${f.sha1} its name says`,
+    );
 }
 
 function isPowerOfTwo(n: number): boolean {

@@ -1,5 +1,7 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/core/exec.js';
 import { memoryLogger } from '../../src/core/log.js';
@@ -9,6 +11,7 @@ import type { ScratchCluster } from '../../src/postgres/cluster.js';
 import { controlData } from '../../src/postgres/recovery.js';
 import { startCluster } from '../harness/pg.js';
 import { archiveNow, baseBackup, PROD_USER, query, serverDir, sleep } from '../harness/pitr.js';
+import { compressWith } from '../harness/recompress.js';
 import { expectNothingLeft, journalOf, PHASE_AT, type Point, signalAt } from '../harness/signals.js';
 
 let prod: ScratchCluster;
@@ -149,6 +152,45 @@ describe('pitr-restore with pgBackRest (posix repository)', () => {
     expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
     expect(r.checks?.every((c) => c.ok)).toBe(true);
     expect(r.stopLine).toMatch(/recovery stopping/);
+  }, 180_000);
+
+  it('the native backend checks each segment against the SHA-1 in its pgBackRest name: WAL_CORRUPT on a mismatch', async () => {
+    // The segment the base backup starts in: recovery needs it. One byte of its unused tail
+    // changed and recompressed as pgBackRest had it: it decompresses, and replay would not notice.
+    const label = fs.readFileSync(path.join(nativeBase, 'b1', 'backup_label'), 'utf8');
+    const seg = /START WAL LOCATION: .* \(file ([0-9A-F]{24})\)/.exec(label)?.[1] as string;
+    const dir = path.join(repo, 'archive', stanza);
+    const found: string[] = [];
+    const walk = (d: string) => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true }))
+        if (e.isDirectory()) walk(path.join(d, e.name));
+        else if (e.name.startsWith(`${seg}-`)) found.push(path.join(d, e.name));
+    };
+    walk(dir);
+    const victim = found[0] as string;
+    const original = fs.readFileSync(victim);
+    const zst = victim.endsWith('.zst');
+    const plain = zst ? compressWith('zstd', original, ['-d']) : gunzipSync(original);
+    expect(crypto.createHash('sha1').update(plain).digest('hex')).toBe(
+      /-([0-9a-f]{40})\./.exec(path.basename(victim))?.[1],
+    );
+    const changed = Buffer.from(plain);
+    changed[changed.length - 1] = (changed[changed.length - 1] as number) ^ 0xff;
+    fs.writeFileSync(victim, zst ? compressWith('zstd', changed) : gzipSync(changed));
+    try {
+      const r = await runPitr(
+        parsePitrOptions(
+          { 'base-backups': nativeBase, 'wal-archive': dir, 'target-time': target, config: checksConfig() },
+          'input',
+        ),
+        memoryLogger(),
+      );
+      expect(r.verdict).toBe('fail');
+      expect(r.findings.map((f) => f.rule)).toContain('WAL_CORRUPT');
+      expect(r.findings.find((f) => f.rule === 'WAL_CORRUPT')?.message).toMatch(/SHA-1/);
+    } finally {
+      fs.writeFileSync(victim, original);
+    }
   }, 180_000);
 
   it('finds a gap in the repository’s archive before restoring', async () => {

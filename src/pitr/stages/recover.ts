@@ -84,7 +84,9 @@ export async function prepareServer(
   const { opts, owner } = ctx;
   const settings: Record<string, string> = {
     ...restored.settings,
-    ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive, opts.targetTimeline) : {}),
+    ...(opts.backend === 'native' || opts.backend === 'wal-g'
+      ? targetSettings(opts.target, opts.inclusive, opts.targetTimeline)
+      : {}),
     archive_mode: 'off',
     hot_standby: 'on',
     primary_conninfo: '',
@@ -173,6 +175,7 @@ export async function recoverStage(
     });
     outcome = got;
     spool?.remove();
+    restored.cleanup?.();
     result.replaySeconds = got.seconds;
     if (spool)
       result.wal = { fetched: spool.stats.fetched, bytes: spool.stats.bytes, waits: spool.stats.waits };
