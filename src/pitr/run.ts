@@ -14,6 +14,7 @@ import {
   type PitrBackend,
   type PlannedBackup,
 } from './backends.js';
+import { BarmanBackend } from './barman.js';
 import { pitrCompare } from './changes.js';
 import { checkCloneFolder } from './clone.js';
 import { fetchStage, serverBinary } from './fetch.js';
@@ -42,6 +43,15 @@ function openBackend(opts: PitrOptions, log: Logger, osUser: string | undefined)
       opts.targetTimeline,
     );
   }
+  if (opts.backend === 'barman')
+    return new BarmanBackend(
+      opts.barmanServer,
+      opts.barmanConfig,
+      opts.barmanUser,
+      opts.target,
+      opts.inclusive,
+      opts.targetTimeline,
+    );
   return new PgbackrestBackend(
     opts.stanza,
     opts.pgbackrestConfig,

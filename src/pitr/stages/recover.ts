@@ -84,7 +84,9 @@ export async function prepareServer(
   const { opts, owner } = ctx;
   const settings: Record<string, string> = {
     ...restored.settings,
-    ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive, opts.targetTimeline) : {}),
+    ...(opts.backend !== 'pgbackrest'
+      ? targetSettings(opts.target, opts.inclusive, opts.targetTimeline)
+      : {}),
     archive_mode: 'off',
     hot_standby: 'on',
     primary_conninfo: '',
