@@ -46,7 +46,8 @@ async function pgbench(prod: ScratchCluster, args: string[]): Promise<void> {
   if (r.code !== 0) throw new Error(`pgbench ${args.join(' ')} failed: ${r.stderr}`);
 }
 
-export async function startBarmanProduction(label: string): Promise<BarmanProduction> {
+/** `scale`: pgbench's (1 is about 16 MiB; the bench's 8 about 120 MiB, seed 001's database). */
+export async function startBarmanProduction(label: string, scale = 1): Promise<BarmanProduction> {
   const home = serverDir(label);
   const conf = path.join(home, 'barman.conf');
   const incoming = path.join(home, 'main', 'incoming');
@@ -87,7 +88,7 @@ archiver = on
     await barmanAs(prod, conf, 'archive-wal', 'main');
   };
   await query(prod, 'CREATE DATABASE app');
-  await pgbench(prod, ['-i', '-s', '1', '-q']);
+  await pgbench(prod, ['-i', '-s', String(scale), '-q']);
   await query(prod, 'CREATE TABLE orders (id serial PRIMARY KEY, batch int)');
   await query(prod, 'INSERT INTO orders (batch) SELECT 1 FROM generate_series(1, 100)');
   await shipWal();
