@@ -10,8 +10,11 @@
  *   4. A table of ratios against the targets. Misses are printed, never fatal: the bench reports.
  *
  *   5. pitr (bench/pitr.ts): WAL replay from S3 with prefetch against local cp; restore_command's cost.
+ *   6. barman (bench/barman.ts): seed 001's Barman drill by hand (recover, start, count, stop,
+ *      remove) against Restorable's `backend: barman` drill, on one real Barman server.
  *
- * Environment: BENCH_PARTS (comma list of verify, drill, compare, pitr; default all: verify is 1 and 2),
+ * Environment: BENCH_PARTS (comma list of verify, drill, compare, pitr, barman; default all: verify is 1 and 2),
+ * BENCH_BARMAN_ROUNDS (default 3), BENCH_BARMAN_SCALE (pgbench scale, default 8: about 120 MiB),
  * BENCH_PITR_MB (WAL to replay, default 1100), BENCH_PITR_ROUNDS (default 3),
  * BENCH_SIZE_MB (dump size, default 1024), BENCH_ROUNDS (local rounds, default 5, at least 3),
  * BENCH_S3_ROUNDS (default 3), BENCH_BREAKDOWN=0 to skip the breakdown of the one pass,
@@ -24,6 +27,7 @@ import path from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { isalAddon } from '../src/archive/lanes.js';
 import { type S3Harness, startS3 } from '../test/harness/s3.js';
+import { type BarmanBench, barmanSummaryRows, benchBarman } from './barman.js';
 import { benchCompare, type CompareBench, compareSummaryRows, printCompare } from './compare.js';
 import { benchDump } from './dataset.js';
 import { benchDrill, type DrillBench, drillSummaryRows, MIN_ROUNDS, printDrill } from './drill.js';
@@ -128,7 +132,7 @@ async function s3Rounds(
   }
 }
 
-const PARTS = ['verify', 'drill', 'compare', 'pitr'] as const;
+const PARTS = ['verify', 'drill', 'compare', 'pitr', 'barman'] as const;
 type Part = (typeof PARTS)[number];
 
 function partsEnv(): Set<Part> {
@@ -148,12 +152,14 @@ function summary(
   drill: DrillBench | undefined,
   compare: CompareBench | undefined,
   pitr: PitrBench | undefined,
+  barman: BarmanBench | undefined,
 ): string {
   const rows: string[][] = [['metric', 'measured', 'target', '']];
   if (local) rows.push(...verifyRows(local, s3));
   if (drill) rows.push(...drillSummaryRows(drill));
   if (compare) rows.push(...compareSummaryRows(compare));
   if (pitr) rows.push(...pitrSummaryRows(pitr));
+  if (barman) rows.push(...barmanSummaryRows(barman));
   return table(rows);
 }
 
@@ -279,8 +285,15 @@ async function main(): Promise<void> {
     pitr = await benchPitr(pitrRounds, pitrMb, say);
   }
 
+  let barman: BarmanBench | undefined;
+  if (parts.has('barman')) {
+    const rounds = intEnv('BENCH_BARMAN_ROUNDS', 3, 1);
+    const scale = intEnv('BENCH_BARMAN_SCALE', 8, 1);
+    heading(`barman: seed 001's drill by hand vs Restorable's, pgbench scale ${scale}, ${rounds} rounds`);
+    barman = await benchBarman(rounds, scale, say);
+  }
   heading('summary');
-  say(summary(local, s3, drill, compare, pitr));
+  say(summary(local, s3, drill, compare, pitr, barman));
   if (drill && drill.rounds < MIN_ROUNDS)
     say(
       `(the drill rows are medians of ${drill.rounds} round${drill.rounds === 1 ? '' : 's'}, fewer than the ${MIN_ROUNDS} issue 3 asks for)`,

@@ -4,6 +4,7 @@ import { formatLsn, parseLsn, segmentName, segmentOf, timelineFor } from '../arc
 import { errorMessage, UserError } from '../core/errors.js';
 import { run } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
+import type { Finding } from '../report/findings.js';
 import { LocalSource } from '../sources/local.js';
 import { S3Source } from '../sources/s3.js';
 import type { BackupObject, BackupSource } from '../sources/types.js';
@@ -37,12 +38,14 @@ export interface Restored {
 }
 
 /**
- * Where base backups and WAL come from. `native` and `pgbackrest` today; barman and wal-g fit the
- * same four verbs (a later issue).
+ * Where base backups and WAL come from: `native`, `pgbackrest` and `barman` (barman.ts); wal-g
+ * fits the same verbs (a later issue).
  */
 export interface PitrBackend {
   readonly description: string;
   list(): Promise<PlannedBackup[]>;
+  /** What the tool itself says at the plan (its archiver's state), when it says anything. */
+  planFindings?(): Promise<Finding[]>;
   coverage(b: PlannedBackup, target: PitrTarget): Promise<Coverage | undefined>;
   restore(
     b: PlannedBackup,
@@ -52,7 +55,7 @@ export interface PitrBackend {
   ): Promise<Restored>;
 }
 
-function coverageEnd(target: PitrTarget, b: PlannedBackup): CoverageEnd {
+export function coverageEnd(target: PitrTarget, b: PlannedBackup): CoverageEnd {
   switch (target.kind) {
     case 'time':
       return { kind: 'time', time: target.time };

@@ -4,6 +4,7 @@ import { parseLsn } from '../archive/wal.js';
 import { type CompareOptions, parseCompareRung } from '../comparison/options.js';
 import { type DrillConfig, loadConfig } from '../config/restorable.js';
 import { UserError } from '../core/errors.js';
+import { isRoot } from '../core/exec.js';
 import { type How, nameFor, readInputs, type Values } from '../core/inputs.js';
 import { type Logger, silentLogger } from '../core/log.js';
 import { parseOsUser } from '../core/parse.js';
@@ -11,6 +12,7 @@ import { parseDbUrl } from '../postgres/client.js';
 import { postmasterAlive } from '../postgres/pgctl.js';
 import type { Severity } from '../report/findings.js';
 import { parseS3Url, type S3Options, s3Options } from '../sources/s3.js';
+import { BARMAN_NAME, configuredBarmanUser } from './barman.js';
 import { parseMicros } from './proof.js';
 import { type BACKENDS, type MODES, pitrInputs, pitrSpec } from './spec.js';
 import type { TargetTimeline } from './wal-archive.js';
@@ -30,7 +32,8 @@ export type PitrSource =
   | { backend: 'native'; baseBackups: string; walArchive: string }
   | { backend: 'pgbackrest'; stanza: string; pgbackrestConfig?: string }
   /** WAL-G takes its storage and keys from the environment (WALG_*, AWS_*), as it does itself. */
-  | { backend: 'wal-g' };
+  | { backend: 'wal-g' }
+  | { backend: 'barman'; barmanServer: string; barmanConfig?: string; barmanUser?: string };
 
 /**
  * Where the recovered server goes, by mode. A plan touches nothing (and may run on another machine
@@ -178,8 +181,48 @@ export function parseMarkerOptions(
   return { markerUrl: v['marker-url'], ...(v.report ? { report: v.report } : {}) };
 }
 
+function parseBarman(v: PitrValues, name: (n: string) => string): PitrSource {
+  const server = (v['barman-server'] ?? '').trim();
+  if (!server)
+    throw new UserError(
+      name('barman-server'),
+      'is empty, but backend is barman',
+      'Give the Barman server name',
+    );
+  if (!BARMAN_NAME.test(server))
+    throw new UserError(
+      name('barman-server'),
+      `"${server}" is not a Barman server name`,
+      'Use the name of its section in Barman’s configuration (letters, digits, _ . : -)',
+    );
+  const backup = (v.backup ?? '').trim();
+  if (backup && !BARMAN_NAME.test(backup))
+    throw new UserError(
+      name('backup'),
+      `"${backup}" is not a Barman backup id`,
+      'Give an id from barman list-backups, or latest',
+    );
+  const config = v['barman-config'] ? path.resolve(v['barman-config']) : undefined;
+  if (config && !fs.existsSync(config))
+    throw new UserError(
+      name('barman-config'),
+      `${config} does not exist`,
+      'Give the path of Barman’s configuration file',
+    );
+  const user = isRoot()
+    ? (parseOsUser(name('barman-user'), v['barman-user']) ?? configuredBarmanUser(config))
+    : undefined;
+  return {
+    backend: 'barman',
+    barmanServer: server,
+    ...(config ? { barmanConfig: config } : {}),
+    ...(user ? { barmanUser: user } : {}),
+  };
+}
+
 function parseSource(v: PitrValues, name: (n: string) => string): PitrSource {
   if (v.backend === 'wal-g') return { backend: 'wal-g' };
+  if (v.backend === 'barman') return parseBarman(v, name);
   if (v.backend === 'pgbackrest') {
     if (!v.stanza)
       throw new UserError(

@@ -14,6 +14,7 @@ import {
   type PitrBackend,
   type PlannedBackup,
 } from './backends.js';
+import { BarmanBackend } from './barman.js';
 import { pitrCompare } from './changes.js';
 import { checkCloneFolder } from './clone.js';
 import { fetchStage, serverBinary } from './fetch.js';
@@ -44,6 +45,15 @@ function openBackend(opts: PitrOptions, log: Logger, osUser: string | undefined)
     );
   }
   if (opts.backend === 'wal-g') return new WalgBackend(osUser, opts.prefetch, log);
+  if (opts.backend === 'barman')
+    return new BarmanBackend(
+      opts.barmanServer,
+      opts.barmanConfig,
+      opts.barmanUser,
+      opts.target,
+      opts.inclusive,
+      opts.targetTimeline,
+    );
   return new PgbackrestBackend(
     opts.stanza,
     opts.pgbackrestConfig,

@@ -4,22 +4,14 @@ import { choice, custom, flag, integer, pick, text } from '../core/inputs.js';
 import type { ActionSpec } from '../core/spec.js';
 import { parseTimeline } from './wal-archive.js';
 
-export const BACKENDS = ['native', 'pgbackrest', 'wal-g'] as const;
+export const BACKENDS = ['native', 'pgbackrest', 'barman', 'wal-g'] as const;
 export const MODES = ['drill', 'side-by-side', 'in-place'] as const;
-const planned = (backend: string) => ['barman'].includes(backend.trim().toLowerCase());
 
 export const pitrInputs = {
   backend: choice(
     BACKENDS,
-    '`native` (pg_basebackup + archived WAL), `pgbackrest` or `wal-g` (its settings from the environment: WALG_*, AWS_*).',
-    {
-      default: 'native',
-      problem: (v) =>
-        planned(v)
-          ? `"${v.trim().toLowerCase()}" is not supported yet`
-          : `"${v}" is not one of ${BACKENDS.join(', ')}`,
-      fix: (v) => `Use one of: ${BACKENDS.join(', ')}${planned(v) ? ' (barman is planned)' : ''}`,
-    },
+    '`native` (pg_basebackup + archived WAL), `pgbackrest`, `barman` or `wal-g` (its settings from the environment: WALG_*, AWS_*).',
+    { default: 'native' },
   ),
   'base-backups': text(
     'native: the folder or s3://bucket/prefix holding base backups, one folder each (plain, or base.tar[.gz] with backup_manifest).',
@@ -31,8 +23,15 @@ export const pitrInputs = {
   'pgbackrest-config': text(
     'pgbackrest: path of its configuration file (default: pgBackRest’s own default).',
   ),
+  'barman-server': text('barman: the Barman server (its section in Barman’s configuration).'),
+  'barman-config': text(
+    'barman: path of Barman’s configuration file (default: Barman’s own, /etc/barman.conf).',
+  ),
+  'barman-user': text(
+    'barman: the OS user barman runs as when Restorable runs as root (default: barman_user from the configuration, else barman); not root, barman runs as the current user.',
+  ),
   backup: text(
-    'Restore this base backup (its folder name, or a pgBackRest label) instead of the newest one that ended before the target.',
+    'Restore this base backup (its folder name, a pgBackRest label or a Barman backup id; `latest` for the newest) instead of the newest one that ended before the target.',
   ),
   'target-time': text('Recover to this time: ISO 8601 with a zone (2026-11-21T09:30:00Z, …+01:00).'),
   'target-lsn': text('Recover to this WAL location (0/3000060).'),

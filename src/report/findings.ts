@@ -346,6 +346,13 @@ export const RULES = {
       'a WAL segment is missing from the chain recovery needs, judged by segment names on the timeline it follows: from the base backup’s start to the target LSN, or, for a time or a name, to the last segment present (file times are not trusted; found before anything is restored)',
     fix: 'Check archive_command and its logs for the named segment; recover to a point before the gap, or from a later base backup.',
   },
+  ARCHIVER_ERRORS: {
+    severity: 'medium',
+    kind: 'problem',
+    fires:
+      'the backup tool reports its WAL archiver failing at the plan (barman check: archiver errors, or no WAL archived): WAL may stop arriving even where the chain is whole today',
+    fix: 'Read the tool’s own check (barman check <server>) and its errors folder; fix archive_command or the archiver before relying on this backup.',
+  },
   WAL_CORRUPT: {
     severity: 'critical',
     kind: 'problem',

@@ -539,7 +539,9 @@ describe('pitr-restore bad input', () => {
     expect(
       bad({ 'target-time': '2026-11-21T09:30:00Z', mode: 'in-place', 'data-directory': prod.dataDir }),
     ).toThrow(/confirm: is empty/);
-    expect(bad({ 'target-time': '2026-11-21T09:30:00Z', backend: 'barman' })).toThrow(/not supported yet/);
+    expect(bad({ 'target-time': '2026-11-21T09:30:00Z', backend: 'barman' })).toThrow(
+      /barman-server: is empty, but backend is barman/,
+    );
     expect(bad({ 'target-time': '2026-11-21T09:30:00Z', backend: 'tape' })).toThrow(
       /backend: "tape" is not one of/,
     );

@@ -40,7 +40,11 @@ export function chooseBackup(
   };
   if (backups.length === 0) return { finding: finding('BACKUP_MISSING', 'plan', 'no base backup was found') };
   if (wanted) {
-    const b = backups.find((x) => x.id === wanted);
+    // `latest`: the newest, as Barman and pgBackRest name it.
+    const b =
+      wanted === 'latest' && !backups.some((x) => x.id === 'latest')
+        ? backups[backups.length - 1]
+        : backups.find((x) => x.id === wanted);
     if (!b)
       throw new UserError(
         'backup',
@@ -129,9 +133,10 @@ export async function planStage(
       ...(est !== undefined ? { estimatedSeconds: est } : {}),
     };
     log.info(
-      `plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? formatBytes(chosen.size) : ''}; WAL ${coverage ? describeCoverage(coverage) : 'checked by pgBackRest'}; target ${result.target}`,
+      `plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? formatBytes(chosen.size) : ''}; WAL ${coverage ? describeCoverage(coverage) : `checked by ${opts.backend}`}; target ${result.target}`,
     );
-    return { findings: coverage ? coverageFindings(coverage, opts.targetTimeline) : [] };
+    const own = backend.planFindings ? await backend.planFindings() : [];
+    return { findings: [...(coverage ? coverageFindings(coverage, opts.targetTimeline) : []), ...own] };
   });
   return { stage, ...planned };
 }

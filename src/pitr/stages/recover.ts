@@ -84,7 +84,7 @@ export async function prepareServer(
   const { opts, owner } = ctx;
   const settings: Record<string, string> = {
     ...restored.settings,
-    ...(opts.backend === 'native' || opts.backend === 'wal-g'
+    ...(opts.backend !== 'pgbackrest'
       ? targetSettings(opts.target, opts.inclusive, opts.targetTimeline)
       : {}),
     archive_mode: 'off',
