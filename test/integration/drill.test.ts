@@ -218,6 +218,32 @@ describe('tar dumps and whole-file compression', () => {
     expect(r.verdict).toBe('fail');
   });
 
+  it('a compressed dump that expands far past its size is not unpacked to disk without end: UNPACK_CAPPED', async () => {
+    // A genuine dump of 50 MiB of one repeated value: zstd makes it a few KiB, past 1000 times.
+    await sql(src, 'postgres', 'CREATE DATABASE bomb');
+    await sql(
+      src,
+      'bomb',
+      "CREATE TABLE t AS SELECT g AS id, repeat('a', 10000) AS v FROM generate_series(1, 5000) g",
+    );
+    const raw = await dumpDatabase(src, 'bomb', path.join(dir, 'bomb', 'bomb.dump'), { compress: 0 });
+    const zst = compressFile('zstd', raw, path.join(dir, 'bomb-zst', 'bomb.dump.zst'));
+    fs.rmSync(raw);
+    const size = fs.statSync(zst).size;
+    expect(size * 1000).toBeLessThan(50 * 1024 * 1024);
+    const work = fs.mkdtempSync(path.join(dir, 'bomb-work-'));
+    // jobs 2 needs a seekable file: the unpacked copy stops at the cap, and is removed.
+    const r = await drill(zst, { jobs: '2', 'work-dir': work });
+    expect(rules(r)).toEqual(['UNPACK_CAPPED']);
+    expect(r.verdict).toBe('could-not-verify');
+    expect(r.findings[0]?.message).toMatch(
+      /^the dump decompresses to more than \S+ \S+ \(1000× its \S+ \S+ compressed size\), the cap on its unpacked copy/,
+    );
+    expect(stage(r, 'structure')?.reason).toBe('the restore did not complete');
+    const left = fs.readdirSync(work, { recursive: true }).map(String);
+    expect(left.filter((f) => f.endsWith('.unpacked'))).toEqual([]);
+  });
+
   it.each(['tar in gzip', 'tar in zstd'])(
     '%s, truncated or with flipped bytes: caught, not restored',
     async (form) => {
