@@ -2,6 +2,7 @@ import path from 'node:path';
 import * as core from '@actions/core';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { stageProgress as progressListener } from '../report/progress.js';
 import { markdownSummary, type Reportable, writeJsonReport } from '../report/render.js';
 import type { StageListener } from '../report/stages.js';
 
@@ -23,9 +24,14 @@ export const actionsLogger: Logger = {
   secret: (s) => core.setSecret(s),
 };
 
-/** Each stage's line in the step's log as it ends: `restore: ok in 1.20s`, with why it did not run. */
-export const stageProgress: StageListener = (s) =>
-  core.info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`);
+/**
+ * Each stage's line in the step's log as it ends (`restore: ok in 1.20s`, with why it did not run),
+ * and while it runs, a line every ~10 s of what it has done so far.
+ */
+export const stageProgress: StageListener = progressListener(
+  { line: (text) => core.info(text) },
+  (s) => `${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`,
+);
 
 /** Report, set outputs, write the job summary, and fail the step unless the verdict is pass. */
 export async function publish(

@@ -395,6 +395,8 @@ export interface InspectOptions {
   file?: string;
   /** `file` is a download still being written: lanes wait for the walk to read past their range. */
   fileGrows?: boolean;
+  /** Kept up to date with the bytes read so far, for progress (one assignment per chunk). */
+  seen?: { bytes: number };
 }
 
 function record(out: Inspection, e: unknown): void {
@@ -430,6 +432,7 @@ export async function inspectStream(
         sha.update(b);
         md5?.update(b);
         out.size += b.length;
+        if (opts.seen) opts.seen.bytes = out.size;
         await q.push(b);
       }
     } finally {

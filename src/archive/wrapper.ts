@@ -138,6 +138,32 @@ export function unwrapStep(w: Wrapper): Transform | NodeJS.ReadWriteStream {
   }
 }
 
+/** A decompressed stream that came out larger than its cap allows. */
+export class CapExceeded extends Error {
+  constructor(
+    readonly limit: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Fail (CapExceeded, with `message`) once more than `limit` bytes came out: a crafted file (a few
+ * bytes of zstd that expand without end) must not fill the disk beside production. One counter
+ * per chunk, nothing more.
+ */
+export function capped(limit: number, message: string): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      if (seen > limit) done(new CapExceeded(limit, message));
+      else done(null, chunk);
+    },
+  });
+}
+
 export interface Unwrapped {
   /** The dump's bytes, decompressed as they stream. */
   bytes: AsyncIterable<Buffer>;

@@ -25,22 +25,32 @@ import { pitrFacts } from '../pitr/present.js';
 import { pitrOutputs, runPitr } from '../pitr/run.js';
 import { leftoversToClean, removeCluster, ScratchCluster } from '../postgres/cluster.js';
 import { EMBEDDED_MAJORS, EmbeddedError, embeddedServer } from '../postgres/embedded.js';
+import { stageProgress } from '../report/progress.js';
 import { consoleReport, type Reportable, writeJsonReport } from '../report/render.js';
-import { exitCodeFor, type StageListener, type StageResult } from '../report/stages.js';
+import { exitCodeFor, type StageListener } from '../report/stages.js';
 import { runVerify, verifyOutputs } from '../verify/run.js';
 import { COMMAND_SPECS, parseArgs } from './args.js';
 
 const secrets: string[] = [];
 const mask = (s: string) => secrets.reduce((acc, x) => (x ? acc.split(x).join('***') : acc), s);
 
+/** A live progress line is on the terminal: a line printed now clears it first (the next tick redraws it). */
+let liveLine = false;
+
+/** A whole line on stderr, over the live progress line if one is drawn. */
+function errLine(text: string): void {
+  process.stderr.write(`${liveLine ? '\r\x1b[K' : ''}${mask(text)}\n`);
+  liveLine = false;
+}
+
 function terminalLogger(quiet: boolean): Logger {
   return {
     info: (m) => {
-      if (!quiet) process.stderr.write(`${mask(m)}\n`);
+      if (!quiet) errLine(m);
     },
-    warn: (m) => process.stderr.write(`warning: ${mask(m)}\n`),
+    warn: (m) => errLine(`warning: ${m}`),
     debug: (m) => {
-      if (process.env.RESTORABLE_DEBUG) process.stderr.write(`debug: ${mask(m)}\n`);
+      if (process.env.RESTORABLE_DEBUG) errLine(`debug: ${m}`);
     },
     secret: (s) => {
       secrets.push(s);
@@ -49,39 +59,35 @@ function terminalLogger(quiet: boolean): Logger {
 }
 
 /**
- * A line per stage as it ends; on a terminal, the running stage is shown with its elapsed time,
- * ticking, until its result replaces it.
+ * A line per stage as it ends; while a stage runs, what it has done so far: on a terminal one live
+ * line, ticking, until its result replaces it; when stderr is a log, a line every ~10 s.
  */
 function progress(quiet: boolean): StageListener {
-  const live = process.stderr.isTTY === true;
-  let timer: NodeJS.Timeout | undefined;
-  const clear = () => {
-    if (timer) clearInterval(timer);
-    timer = undefined;
-    if (live) process.stderr.write('\r\x1b[K');
-  };
-  const end = (s: StageResult) => {
-    if (quiet) return;
-    clear();
-    const mark = { ok: '✓', failed: '✗', skipped: '-', 'not-run': '?' }[s.status];
-    process.stderr.write(
-      `${mark} ${s.name.padEnd(10)} ${s.seconds.toFixed(2).padStart(7)}s  ${s.status}${s.reason ? `: ${s.reason}` : ''}\n`,
-    );
-  };
-  return Object.assign(end, {
-    start: (name: string) => {
-      if (quiet || !live) return;
-      clear();
-      const t0 = Date.now();
-      const draw = () =>
-        process.stderr.write(
-          `\r\x1b[K▸ ${name.padEnd(10)} ${((Date.now() - t0) / 1000).toFixed(0).padStart(6)}s  running`,
-        );
-      draw();
-      timer = setInterval(draw, 1000);
-      timer.unref();
+  if (quiet) return () => {};
+  const err = process.stderr;
+  const toWidth = (text: string) =>
+    err.columns && text.length >= err.columns ? text.slice(0, err.columns - 1) : text;
+  return stageProgress(
+    {
+      line: errLine,
+      ...(err.isTTY === true
+        ? {
+            redraw: (text: string) => {
+              err.write(`\r\x1b[K${toWidth(mask(text))}`);
+              liveLine = true;
+            },
+            clear: () => {
+              if (liveLine) err.write('\r\x1b[K');
+              liveLine = false;
+            },
+          }
+        : {}),
     },
-  });
+    (s) => {
+      const mark = { ok: '✓', failed: '✗', skipped: '-', 'not-run': '?' }[s.status];
+      return `${mark} ${s.name.padEnd(10)} ${s.seconds.toFixed(2).padStart(7)}s  ${s.status}${s.reason ? `: ${s.reason}` : ''}`;
+    },
+  );
 }
 
 /** The switches every pipeline command takes, after its own flags in its help. */

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Duplex, type Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { ToolMissingError } from './errors.js';
 
 export interface RunOptions {
@@ -22,6 +23,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Called for each line of standard error as it arrives (progress, classification). */
   onStderrLine?: (line: string) => void;
+  /** Keep only the lines of standard error it says yes to in the result (a tool's progress left out). */
+  keepStderrLine?: (line: string) => boolean;
   /** How to install the program when it is missing, for the error message. */
   install?: string;
   /** Keep at most this many bytes of each output (the tail is kept). Default 4 MiB. */
@@ -106,6 +109,30 @@ class TailBuffer {
   }
 }
 
+/** Standard error kept (only the lines `keepStderrLine` keeps, when given), and each line handed on. */
+function stderrLines(err: TailBuffer, opts: RunOptions): { data: (b: Buffer) => void; end: () => void } {
+  const { onStderrLine, keepStderrLine } = opts;
+  const decoder = new StringDecoder('utf8');
+  let partial = '';
+  const line = (text: string, end: string) => {
+    onStderrLine?.(text);
+    if (keepStderrLine?.(text)) err.push(Buffer.from(text + end));
+  };
+  return {
+    data: (b) => {
+      if (!keepStderrLine) err.push(b);
+      if (!onStderrLine && !keepStderrLine) return;
+      const lines = (partial + decoder.write(b)).split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) line(l, '\n');
+    },
+    end: () => {
+      partial += decoder.end();
+      if (partial) line(partial, '');
+    },
+  };
+}
+
 /**
  * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
@@ -167,17 +194,9 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     };
     const out = new TailBuffer(limit);
     const err = new TailBuffer(limit);
-    let partial = '';
+    const stderr = stderrLines(err, opts);
     child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => {
-      err.push(b);
-      if (opts.onStderrLine) {
-        const text = partial + b.toString('utf8');
-        const lines = text.split('\n');
-        partial = lines.pop() ?? '';
-        for (const line of lines) opts.onStderrLine(line);
-      }
-    });
+    child.stderr.on('data', stderr.data);
     let timer: NodeJS.Timeout | undefined;
     if (opts.timeoutMs) {
       timer = setTimeout(() => {
@@ -194,7 +213,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
       unhook();
-      if (partial && opts.onStderrLine) opts.onStderrLine(partial);
+      stderr.end();
       resolve({
         code,
         signal,

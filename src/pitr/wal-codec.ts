@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { unwrapStep, type Wrapper, wrapperOf } from '../archive/wrapper.js';
+import { capped, unwrapStep, type Wrapper, wrapperOf } from '../archive/wrapper.js';
 
 /**
  * How an archiver left a WAL file: as is, or compressed with one of the wrappers a dump can have
@@ -47,34 +47,28 @@ export async function decompressFile(
   dest: string,
   limit = WAL_MAX_BYTES,
 ): Promise<void> {
-  await pipeline(fs.createReadStream(src), unwrapStep(c), capped(limit), fs.createWriteStream(dest));
+  await pipeline(fs.createReadStream(src), unwrapStep(c), walCapped(limit), fs.createWriteStream(dest));
 }
 
 /** The largest WAL file there is: a segment of the largest size initdb allows (1 GiB). */
 export const WAL_MAX_BYTES = 1024 * 1024 * 1024;
 
-/**
- * Fail once more than `limit` bytes came out: a crafted archive (a few bytes of zstd that expand
- * without end) must not fill the disk beside production before its size is checked.
- */
-export function capped(limit = WAL_MAX_BYTES): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      seen += chunk.length;
-      if (seen > limit)
-        done(new Error(`it decompresses to more than ${limit} bytes, more than any WAL file`));
-      else done(null, chunk);
-    },
-  });
+/** The WAL side's cap: more than any WAL file (see archive/wrapper.ts' capped). */
+function walCapped(limit = WAL_MAX_BYTES) {
+  return capped(limit, `it decompresses to more than ${limit} bytes, more than any WAL file`);
 }
 
 /** Decompress a small file's bytes (a history file) in memory. */
 export async function decompressBytes(c: WalCompression, bytes: Buffer): Promise<Buffer> {
   if (c === 'none') return bytes;
   const out: Buffer[] = [];
-  await pipeline(Readable.from([bytes]), unwrapStep(c), capped(), async (decoded: AsyncIterable<Buffer>) => {
-    for await (const b of decoded) out.push(b);
-  });
+  await pipeline(
+    Readable.from([bytes]),
+    unwrapStep(c),
+    walCapped(),
+    async (decoded: AsyncIterable<Buffer>) => {
+      for await (const b of decoded) out.push(b);
+    },
+  );
   return Buffer.concat(out);
 }

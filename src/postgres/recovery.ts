@@ -106,8 +106,6 @@ export interface RecoveryWatch {
   logFile: string;
   /** A time target, a name or an LSN: a promotion without a "recovery stopping" line missed it. */
   expectStopLine: boolean;
-  /** Called about once a second while the server replays. */
-  onTick?: () => void;
   /** Give up after this long. */
   timeoutMs?: number;
   /**
@@ -197,7 +195,6 @@ export async function runRecovery(w: RecoveryWatch): Promise<RecoveryOutcome> {
   });
   if (started.code !== 0)
     return done({ status: 'failed', reason: `pg_ctl start failed: ${started.stderr.trim()}` });
-  let lastTick = 0;
   let seenAlive = false;
   let seenRecovery = false;
   let lastState = 0;
@@ -237,9 +234,5 @@ export async function runRecovery(w: RecoveryWatch): Promise<RecoveryOutcome> {
         status: 'failed',
         reason: `recovery did not finish within ${Math.round(w.timeoutMs / 1000)}s`,
       });
-    if (w.onTick && Date.now() - lastTick >= 1000) {
-      lastTick = Date.now();
-      w.onTick();
-    }
   }
 }

@@ -4,10 +4,11 @@ import { pipeline, type Readable, Transform, type TransformCallback } from 'node
 import { codeOf, type Piece, type PlainHazard, PlainJudge, PlainPieces } from '../archive/plain.js';
 import { unwrapStep, type Wrapper, wrapperProblem } from '../archive/wrapper.js';
 import { NO_SPACE } from '../core/disk.js';
-import { run } from '../core/exec.js';
+import { type RunOptions, run } from '../core/exec.js';
 import { type Finding, finding } from '../report/findings.js';
 import type { PgBinary } from './binaries.js';
 import { type ConnInfo, libpqEnv, withClient } from './client.js';
+import { RestoreProgress } from './restore-progress.js';
 
 export type RolesMode = 'create-missing' | 'strict' | 'ignore';
 
@@ -239,6 +240,8 @@ export interface RestoreOptions {
   stage?: string;
   /** The target role is not a superuser by design: see classifyRestore. */
   unprivileged?: boolean;
+  /** Keep this up to date as the restore runs (pg_restore then runs with --verbose). */
+  progress?: RestoreProgress;
 }
 
 /**
@@ -257,6 +260,8 @@ export class PlainDumpFilter extends Transform {
   private readonly pieces: PlainPieces;
   private out: string[] = [];
   private skippingCopy = false;
+  /** The table of the COPY block being loaded, as the dump names it (for progress). */
+  copying: string | undefined;
 
   constructor(private readonly leaveOut: { schemaOnly: boolean; noOwner: boolean; restrictKey?: string }) {
     super();
@@ -288,10 +293,15 @@ export class PlainDumpFilter extends Transform {
     if (drop) return;
     if (p.kind === 'copy') {
       if (!this.skippingCopy) this.out.push(p.text);
-      if (p.end) this.skippingCopy = false;
+      if (p.end) {
+        this.skippingCopy = false;
+        this.copying = undefined;
+      }
       return;
     }
     const code = codeOf(p.text);
+    const copy = /^COPY\s+((?:"(?:[^"]|"")*"|[^\s(".]+)(?:\.(?:"(?:[^"]|"")*"|[^\s(".]+))?)/i.exec(code);
+    if (copy) this.copying = copy[1];
     if (this.leaveOut.schemaOnly && /^COPY\b/i.test(code)) {
       this.skippingCopy = true;
       return;
@@ -378,6 +388,7 @@ export async function restoreDump(
   let unpackError: Error | undefined;
   const unpacked = (then?: Transform): Readable => {
     const file = fs.createReadStream(input.path);
+    if (opts.progress) opts.progress.file = file;
     const steps: NodeJS.ReadWriteStream[] = [
       ...(input.wrapper ? [unwrapStep(input.wrapper)] : []),
       ...(then ? [then] : []),
@@ -397,6 +408,8 @@ export async function restoreDump(
       noOwner: opts.roles === 'ignore',
       ...(psqlRestricts(client.version) ? { restrictKey: randomBytes(24).toString('hex') } : {}),
     });
+    const plainFilter = filter;
+    if (opts.progress) opts.progress.copying = () => plainFilter.copying;
     res = await run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
       env,
       stdin: unpacked(filter),
@@ -407,8 +420,17 @@ export async function restoreDump(
     if (opts.jobs > 1 && !input.wrapper && input.format !== 'tar') args.push('--jobs', String(opts.jobs));
     if (opts.roles === 'ignore') args.push('--no-owner', '--no-privileges');
     if (opts.schemaOnly) args.push('--schema-only');
-    if (input.wrapper) res = await run(client.path, args, { env, stdin: unpacked() });
-    else res = await run(client.path, [...args, input.path], { env });
+    const progress = opts.progress;
+    // --verbose names each object as it is done: counted, and kept out of the stderr classified.
+    const watch: RunOptions = progress
+      ? {
+          onStderrLine: (l) => progress.line(l),
+          keepStderrLine: (l) => !RestoreProgress.isVerbose(l),
+        }
+      : {};
+    if (progress) args.push('--verbose');
+    if (input.wrapper) res = await run(client.path, args, { env, stdin: unpacked(), ...watch });
+    else res = await run(client.path, [...args, input.path], { env, ...watch });
   }
   const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.unprivileged === true);
   const hazard = filter?.hazards[0];

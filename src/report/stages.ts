@@ -15,8 +15,19 @@ export interface StageResult {
 
 export type Verdict = 'pass' | 'fail' | 'could-not-verify';
 
-/** Told of each stage as it ends, and (when it has `start`) as it begins, for live progress. */
-export type StageListener = ((s: StageResult) => void) & { start?: (name: string) => void };
+/**
+ * What the running stage has done so far, as a few words (`read 1.2 GiB of 4.0 GiB`), or nothing
+ * yet. Asked only when a progress line is drawn: it reads counters the stage keeps, never does work.
+ */
+export type ProgressDetail = () => string | undefined;
+
+/**
+ * Told of each stage as it ends, and (when it has `start`) as it begins, with how to ask what the
+ * stage has done so far, for live progress (report/progress.ts).
+ */
+export type StageListener = ((s: StageResult) => void) & {
+  start?: (name: string, detail: ProgressDetail) => void;
+};
 
 /** What a stage body returns: its findings, and optionally that it could not run (and why). */
 export interface StageOutcome {
@@ -33,6 +44,8 @@ export interface StageOutcome {
 export class Pipeline {
   readonly stages: StageResult[] = [];
   readonly started = Date.now();
+  /** The running stage's progress, as its body set it (see `progress`). */
+  private detail: ProgressDetail | undefined;
 
   constructor(
     private readonly failOn: Severity,
@@ -43,7 +56,8 @@ export class Pipeline {
 
   async stage(name: string, body: () => Promise<StageOutcome | undefined>): Promise<StageResult> {
     const started = performance.now();
-    this.onStage.start?.(name);
+    this.detail = undefined;
+    this.onStage.start?.(name, () => this.detail?.());
     let result: StageResult;
     try {
       const out = (await body()) ?? {};
@@ -66,10 +80,19 @@ export class Pipeline {
         findings: [],
       };
     }
+    this.detail = undefined;
     result.seconds = (performance.now() - started) / 1000;
     this.stages.push(result);
     this.onStage(result);
     return result;
+  }
+
+  /**
+   * Say how far the running stage is: `detail` is asked each time a progress line is drawn (every
+   * ~10 s in a log, every second on a terminal), so it must only read counters the work keeps.
+   */
+  progress(detail: ProgressDetail): void {
+    this.detail = detail;
   }
 
   skip(name: string, reason: string): void {

@@ -491,6 +491,19 @@ describe('least privileges', () => {
     await expect(runDrill(wrongCa, memoryLogger())).rejects.toThrow(
       /^target-url: could not connect to localhost:\d+: the server's certificate is not signed by a CA in /,
     );
+    // A wrong password is the password's fix, not "missing server binaries, no disk space".
+    const wrongPassword = parseDrillOptions(
+      {
+        source: dump,
+        'max-age': '1000d',
+        checksum: 'skip',
+        'target-url': tlsUrl('localhost', `sslmode=verify-full&sslrootcert=${f('ca.crt')}`, 'app:wrong'),
+      },
+      'input',
+    );
+    await expect(runDrill(wrongPassword, memoryLogger())).rejects.toThrow(
+      /^target-url: could not connect to localhost:\d+: password authentication failed for user "app"\. Check the password in the URL, PGPASSWORD/,
+    );
     const left = await queryRows<{ d: string }>(
       tls.conn(),
       "SELECT datname AS d FROM pg_database WHERE datname LIKE 'restorable_drill_%'",

@@ -160,6 +160,10 @@ describe('a full disk in the work-dir', () => {
     expect(f?.message).toMatch(
       new RegExp(`^no space left in ${work} for the unpacked copy of big\\.dump\\.gz`),
     );
+    // Stopped at half the free space, before the disk is full.
+    expect(f?.message).toMatch(
+      /\(it unpacks to more than \S+ \S+, half of the \S+ \S+ free when it began: stopped there/,
+    );
     expect(fs.readdirSync(work)).toEqual([]);
     expect(r.stages.find((s) => s.name === 'teardown')?.status).toBe('ok');
   }, 120_000);

@@ -22,6 +22,7 @@ import {
 import {
   compressFile,
   flipBytes,
+  gzipFile,
   injectBadStatement,
   injectSql,
   setHeaderVersion,
@@ -148,18 +149,30 @@ describe('tar dumps and whole-file compression', () => {
       'plain in xz': compressFile('xz', f.plain as string, path.join(d, 'xz', 'chinook.sql.xz')),
       'custom -Z0 in bzip2': compressFile('bzip2', custom0, path.join(d, 'bz2', 'chinook.dump.bz2')),
     };
+    // pg_dump -Ft | gzip and | zstd: the tar walked and restored through the decoder.
+    forms['tar in gzip'] = gzipFile(forms.tar as string, path.join(d, 'targz', 'chinook.tar.gz'));
+    forms['tar in zstd'] = compressFile(
+      'zstd',
+      forms.tar as string,
+      path.join(d, 'tarzst', 'chinook.tar.zst'),
+    );
   }, 60_000);
 
-  it.each(['tar', 'plain in zstd', 'custom -Z0 in lz4', 'plain in xz', 'custom -Z0 in bzip2'])(
-    '%s: restored, every row counted, silent',
-    async (form) => {
-      const r = await drill(forms[form] as string);
-      expect(rules(r)).toEqual([]);
-      expect(r.verdict).toBe('pass');
-      expect(r.rows).toBe(15607);
-      expect(r.backup?.tableRows).toEqual(Object.fromEntries(r.counts?.map((c) => [c.table, c.rows]) ?? []));
-    },
-  );
+  it.each([
+    'tar',
+    'tar in gzip',
+    'tar in zstd',
+    'plain in zstd',
+    'custom -Z0 in lz4',
+    'plain in xz',
+    'custom -Z0 in bzip2',
+  ])('%s: restored, every row counted, silent', async (form) => {
+    const r = await drill(forms[form] as string);
+    expect(rules(r)).toEqual([]);
+    expect(r.verdict).toBe('pass');
+    expect(r.rows).toBe(15607);
+    expect(r.backup?.tableRows).toEqual(Object.fromEntries(r.counts?.map((c) => [c.table, c.rows]) ?? []));
+  });
 
   it('sample tier on a tar dump, and on a custom dump in zstd (unpacked first)', async () => {
     const zst = compressFile('zstd', f.chinook as string, path.join(dir, 'sample', 'chinook.dump.zst'));
@@ -204,6 +217,52 @@ describe('tar dumps and whole-file compression', () => {
     expect(rules(r)).toEqual(['COMPRESSION_CORRUPT']);
     expect(r.verdict).toBe('fail');
   });
+
+  it('a compressed dump that expands far past its size is not unpacked to disk without end: UNPACK_CAPPED', async () => {
+    // A genuine dump of 50 MiB of one repeated value: zstd makes it a few KiB, past 1000 times.
+    await sql(src, 'postgres', 'CREATE DATABASE bomb');
+    await sql(
+      src,
+      'bomb',
+      "CREATE TABLE t AS SELECT g AS id, repeat('a', 10000) AS v FROM generate_series(1, 5000) g",
+    );
+    const raw = await dumpDatabase(src, 'bomb', path.join(dir, 'bomb', 'bomb.dump'), { compress: 0 });
+    const zst = compressFile('zstd', raw, path.join(dir, 'bomb-zst', 'bomb.dump.zst'));
+    fs.rmSync(raw);
+    const size = fs.statSync(zst).size;
+    expect(size * 1000).toBeLessThan(50 * 1024 * 1024);
+    const work = fs.mkdtempSync(path.join(dir, 'bomb-work-'));
+    // jobs 2 needs a seekable file: the unpacked copy stops at the cap, and is removed.
+    const r = await drill(zst, { jobs: '2', 'work-dir': work });
+    expect(rules(r)).toEqual(['UNPACK_CAPPED']);
+    expect(r.verdict).toBe('could-not-verify');
+    expect(r.findings[0]?.message).toMatch(
+      /^the dump decompresses to more than \S+ \S+ \(1000× its \S+ \S+ compressed size\), the cap on its unpacked copy/,
+    );
+    expect(stage(r, 'structure')?.reason).toBe('the restore did not complete');
+    const left = fs.readdirSync(work, { recursive: true }).map(String);
+    expect(left.filter((f) => f.endsWith('.unpacked'))).toEqual([]);
+  });
+
+  it.each(['tar in gzip', 'tar in zstd'])(
+    '%s, truncated or with flipped bytes: caught, not restored',
+    async (form) => {
+      const file = forms[form] as string;
+      const size = fs.statSync(file).size;
+      const ext = form === 'tar in gzip' ? 'tar.gz' : 'tar.zst';
+      const cut = truncate(file, path.join(dir, `cut-${size}.${ext}`), Math.floor(size / 2));
+      let r = await drill(cut);
+      expect(rules(r)).toEqual(['ARCHIVE_TRUNCATED']);
+      expect(r.findings[0]?.message).toMatch(/^the (gzip|zstd) stream around the dump ends early/);
+      expect(stage(r, 'restore')?.reason).toBe('the backup did not verify (ARCHIVE_TRUNCATED)');
+      const flipped = flipBytes(file, path.join(dir, `flipped-${size}.${ext}`), Math.floor(size / 2), 4);
+      r = await drill(flipped);
+      expect(rules(r)).toEqual(['COMPRESSION_CORRUPT']);
+      expect(r.findings[0]?.message).toMatch(/^the (gzip|zstd) stream around the dump is damaged/);
+      expect(r.verdict).toBe('fail');
+      expect(stage(r, 'restore')?.reason).toBe('the backup did not verify (COMPRESSION_CORRUPT)');
+    },
+  );
 });
 
 describe('roles', () => {

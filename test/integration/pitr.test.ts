@@ -11,6 +11,7 @@ import { pitrOutputs, runPitr } from '../../src/pitr/run.js';
 import { parseDbUrl, withClient } from '../../src/postgres/client.js';
 import { removeCluster, type ScratchCluster } from '../../src/postgres/cluster.js';
 import { controlData } from '../../src/postgres/recovery.js';
+import { stageProgress } from '../../src/report/progress.js';
 import { runBundle } from '../harness/actions.js';
 import { tempDir } from '../harness/pg.js';
 import { archiveNow, baseBackup, query, serverDir, sleep, startArchiving } from '../harness/pitr.js';
@@ -83,7 +84,10 @@ const native = (extra: Record<string, string> = {}) =>
 describe('pitr-restore drill (native, local)', () => {
   it('recovers to a time, proves both halves, and tears down', async () => {
     const log = memoryLogger();
-    const r = await runPitr(native({ 'target-time': beforeTarget, config: config() }), log);
+    // The stage-progress listener, asked every 100 ms: the recover stage's line is WAL replayed of the plan's range.
+    const progress: string[] = [];
+    const listener = stageProgress({ line: (l) => progress.push(l) }, (s) => `${s.name} ended`, 100);
+    const r = await runPitr(native({ 'target-time': beforeTarget, config: config() }), log, listener);
     expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
     expect(r.findings).toEqual([]);
     expect(r.plan?.backup).toBe('b1');
@@ -101,10 +105,12 @@ describe('pitr-restore drill (native, local)', () => {
     ]);
     expect(r.wal?.fetched).toBeGreaterThan(0);
     expect(
-      log.lines.some((l) =>
-        /^replayed to .* of [0-9A-F]+\/[0-9A-F]+: \d+\/\d+ segment\(s\) fetched, /.test(l),
+      progress.some((l) =>
+        /^▸ recover +\d+s {2}replayed to .* of [0-9A-F]+\/[0-9A-F]+: \d+\/\d+ segment\(s\) fetched, /.test(l),
       ),
+      progress.join('\n'),
     ).toBe(true);
+    expect(progress).toContain('recover ended');
   }, 120_000);
 
   it('plan-only chooses the backup and checks the WAL without touching anything (also for in-place)', async () => {

@@ -78,6 +78,8 @@ beforeAll(async () => {
   f.tar = await dumpDatabase(cluster, 'chinook', path.join(healthy, 'tar', 'chinook.tar'), {
     format: 't',
   });
+  f.tarGz = gzipFile(f.tar, path.join(healthy, 'targz', 'chinook.tar.gz'));
+  f.tarZst = compressFile('zstd', f.tar, path.join(healthy, 'tarzst', 'chinook.tar.zst'));
   // pg_dump 15 cannot compress with zstd or lz4 itself: teams pipe plain and -Z0 custom dumps through them.
   for (const [tool, suffix] of Object.entries(WRAPPERS) as [keyof typeof WRAPPERS, string][]) {
     f[`plain-${tool}`] = compressFile(
@@ -123,6 +125,8 @@ describe('healthy backups pass, silently', () => {
     ['plain SQL', 'plain'],
     ['plain SQL in gzip', 'plainGz'],
     ['tar (pg_dump -Ft)', 'tar'],
+    ['tar in gzip (pg_dump -Ft | gzip)', 'tarGz'],
+    ['tar in zstd (pg_dump -Ft | zstd)', 'tarZst'],
     ...Object.keys(WRAPPERS).flatMap((tool) => [
       [`plain SQL in ${tool}`, `plain-${tool}`],
       [`custom -Z0 in ${tool}`, `custom-${tool}`],

@@ -3,6 +3,7 @@ import { type ExpectedChecksum, findExpectedChecksum } from '../../archive/check
 import { type Inspection, inspectDirectory, inspectStream } from '../../archive/inspect.js';
 import { fileChunks } from '../../archive/lanes.js';
 import { diskFull, freeBytes, isDiskFull } from '../../core/disk.js';
+import { formatBytes } from '../../core/duration.js';
 import { UserError } from '../../core/errors.js';
 import type { RunFolder } from '../../core/workdir.js';
 import { tableName } from '../../postgres/tables.js';
@@ -24,11 +25,15 @@ async function downloadAndInspect(
   name: string,
   file: string,
   md5: boolean,
+  seen: ReadProgress,
 ): Promise<Inspection> {
   if (!source.downloadTo) throw new Error(`${source.description} cannot download ${name}`);
   const growing = new GrowingFile(file);
   const download = source
-    .downloadTo(name, file, undefined, (bytes) => growing.advance(bytes))
+    .downloadTo(name, file, undefined, (bytes) => {
+      seen.downloaded = Math.max(seen.downloaded ?? 0, bytes);
+      growing.advance(bytes);
+    })
     .then(
       () => growing.finish(),
       (e: unknown) => {
@@ -41,6 +46,7 @@ async function downloadAndInspect(
     md5,
     file,
     fileGrows: true,
+    seen,
   });
   await download;
   return insp;
@@ -58,6 +64,7 @@ async function download(
   backup: Candidate,
   work: RunFolder,
   md5: boolean,
+  seen: ReadProgress,
 ): Promise<{ insp: Inspection; dest: string } | { finding: Finding }> {
   const what = `the download of ${backup.name}`;
   const full = () => diskFull('read', work.workDir, what, { needed: backup.size, fix: WORK_DIR_FIX });
@@ -66,7 +73,7 @@ async function download(
   const base = path.basename(backup.name);
   const part = work.partial(`${base}.part`);
   try {
-    const insp = await downloadAndInspect(source, backup.name, part, md5);
+    const insp = await downloadAndInspect(source, backup.name, part, md5, seen);
     const dest = path.join(work.path(), base);
     work.keep(part, dest);
     return { insp, dest };
@@ -118,6 +125,22 @@ async function expectedChecksum(b: LocatedBackup): Promise<ExpectedChecksum | un
   return undefined;
 }
 
+/** How far the read is: bytes read (hashed and walked), and of a remote backup, bytes downloaded. */
+interface ReadProgress {
+  bytes: number;
+  downloaded?: number;
+}
+
+/** The read stage's progress line: `read 1.2 GiB of 4.0 GiB (30%)`, downloaded first for S3. */
+export function readProgressLine(p: ReadProgress, size: number): string {
+  const of = (n: number) =>
+    size > 0
+      ? `${formatBytes(n)} of ${formatBytes(size)} (${Math.floor((100 * n) / size)}%)`
+      : formatBytes(n);
+  const read = `read ${of(p.bytes)}`;
+  return p.downloaded === undefined ? read : `downloaded ${of(p.downloaded)}, ${read}`;
+}
+
 /** The inspection of a local backup where it lies, or of a remote one as it downloads. */
 async function inspect(
   b: LocatedBackup,
@@ -130,12 +153,18 @@ async function inspect(
     facts.localPath = local;
     return { insp };
   }
+  const seen: ReadProgress = { bytes: 0, ...(local ? {} : { downloaded: 0 }) };
+  b.pipe.progress(() => readProgressLine(seen, backup.size));
   if (local) {
-    const insp = await inspectStream(fileChunks(local), { md5: expected?.algorithm === 'md5', file: local });
+    const insp = await inspectStream(fileChunks(local), {
+      md5: expected?.algorithm === 'md5',
+      file: local,
+      seen,
+    });
     facts.localPath = local;
     return { insp };
   }
-  const got = await download(b.source, backup, b.work, expected?.algorithm === 'md5');
+  const got = await download(b.source, backup, b.work, expected?.algorithm === 'md5', seen);
   if ('finding' in got) return { findings: [got.finding] };
   facts.localPath = got.dest;
   b.log.info(`downloaded ${backup.name} to ${got.dest}`);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { unwrapStep } from '../../archive/wrapper.js';
+import { CapExceeded, capped, unwrapStep } from '../../archive/wrapper.js';
 import type { BackupFacts } from '../../backup/context.js';
 import { restoreTools } from '../../backup/tools.js';
 import { diskFull, freeBytes, isDiskFull, scratchDiskFull } from '../../core/disk.js';
@@ -11,6 +11,7 @@ import { run } from '../../core/exec.js';
 import type { PgBinary } from '../../postgres/binaries.js';
 import { withClient } from '../../postgres/client.js';
 import { classifyRestore, type RestoreInput, restoreDump, restoreEnv } from '../../postgres/restore.js';
+import { RestoreProgress } from '../../postgres/restore-progress.js';
 import { listTables } from '../../postgres/tables.js';
 import { type Finding, finding } from '../../report/findings.js';
 import type { StageOutcome } from '../../report/stages.js';
@@ -25,7 +26,7 @@ const WAL_SEGMENT = 16 * 1024 * 1024;
 /** What a restore whose target's disk filled says after it: the full disk's doing, not the backup's. */
 const AFTER_FULL = new Set(['RESTORE_ERROR', 'RESTORE_WARNING', 'RESTORE_FAILED', 'EXIT_CODE_LIED']);
 /** A restore with one of these did not complete: the ladder has nothing to climb. */
-const NOT_RESTORED = ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED', 'DISK_FULL'];
+const NOT_RESTORED = ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED', 'DISK_FULL', 'UNPACK_CAPPED'];
 
 type DumpFormat = RestoreInput['format'];
 
@@ -70,15 +71,43 @@ async function seekableInput(
   const seeks = t.opts.tier === 'sample' || (format === 'custom' && t.opts.jobs > 1);
   if (!(wrapper && format !== 'plain' && seeks)) return { input: { format, path: file, wrapper } };
   const unpacked = t.work.partial(`${path.basename(file).replace(/\.(gz|zst|lz4|xz|bz2)$/, '')}.unpacked`);
+  const cap = unpackCap(t.backup.sizeBytes, freeBytes(t.work.workDir));
+  const written = fs.createWriteStream(unpacked);
+  t.pipe.progress(() => `unpacking for pg_restore: ${formatBytes(written.bytesWritten)} written`);
   try {
-    await pipeline(fs.createReadStream(file), unwrapStep(wrapper), fs.createWriteStream(unpacked));
+    await pipeline(fs.createReadStream(file), unwrapStep(wrapper), capped(cap.limit, cap.why), written);
   } catch (e) {
     t.work.discard(unpacked);
-    if (!isDiskFull(e)) throw e;
+    const stopped = e instanceof CapExceeded;
+    if (stopped && !cap.byDisk) return { findings: [finding('UNPACK_CAPPED', 'restore', e.message)] };
+    if (!stopped && !isDiskFull(e)) throw e;
     const what = `the unpacked copy of ${t.backup.name}`;
-    return { findings: [diskFull('restore', t.work.workDir, what, { fix: UNPACK_FIX })] };
+    const cause = stopped ? { cause: e.message } : {};
+    return { findings: [diskFull('restore', t.work.workDir, what, { fix: UNPACK_FIX, ...cause })] };
   }
   return { input: { format, path: unpacked, wrapper: null }, unpacked };
+}
+
+/** How much larger than the file its unpacked copy may be: more than any real dump compresses. */
+export const UNPACK_MAX_RATIO = 1000;
+
+/**
+ * The cap on a dump's unpacked copy: the smaller of 1000× its compressed size (past it, the file is
+ * suspect: UNPACK_CAPPED) and half the free space in the work folder (the rest is the restore's, and
+ * whatever else is on that disk: past it, DISK_FULL before the disk is full), with why.
+ */
+export function unpackCap(
+  size: number,
+  free: number | undefined,
+): { limit: number; byDisk: boolean; why: string } {
+  const byRatio = Math.max(size, 1) * UNPACK_MAX_RATIO;
+  const half = free === undefined ? Number.POSITIVE_INFINITY : Math.floor(free / 2);
+  const byDisk = half < byRatio;
+  const limit = byDisk ? half : byRatio;
+  const why = byDisk
+    ? `it unpacks to more than ${formatBytes(limit)}, half of the ${formatBytes(free ?? 0)} free when it began: stopped there, the copy removed, so the disk does not fill`
+    : `the dump decompresses to more than ${formatBytes(limit)} (${UNPACK_MAX_RATIO}× its ${formatBytes(size)} compressed size), the cap on its unpacked copy: a crafted file that expands without end, or a dump compressed past any real one; the copy was removed`;
+  return { limit, byDisk, why };
 }
 
 /** The restore itself, its findings read for a full disk, and the restored tables counted. */
@@ -100,10 +129,13 @@ async function restoreInto(t: TargetedDrill, client: PgBinary, input: RestoreInp
       jobs: opts.jobs,
     };
   } else {
+    const progress = new RestoreProgress(t.ins.toc?.entries ?? 0, t.backup.sizeBytes, t.ins.tableRows);
+    t.pipe.progress(() => progress.describe());
     const r = await restoreDump(client, conn, input, {
       jobs: opts.jobs,
       roles: opts.roles,
       schemaOnly: opts.tier === 'schema',
+      progress,
     });
     findings.push(...r.findings);
     t.result.restore = {

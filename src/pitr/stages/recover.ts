@@ -144,7 +144,7 @@ function notReached(ctx: RunContext, outcome: RecoveryOutcome, stats: SpoolStats
 
 /**
  * The recover stage: production stopped first in place, then targeted archive recovery with WAL
- * from the spool, progress every second; the outcome says whether it promoted at the target.
+ * from the spool, its progress (WAL replayed of the plan's range) for the progress line; the outcome says whether it promoted at the target.
  */
 export async function recoverStage(
   ctx: RunContext,
@@ -154,13 +154,15 @@ export async function recoverStage(
   prepared: Prepared,
   coverage: Coverage | undefined,
 ): Promise<{ stage: StageResult; outcome?: RecoveryOutcome }> {
-  const { opts, result, log } = ctx;
+  const { opts, result } = ctx;
   let outcome: RecoveryOutcome | undefined;
   const stage = await ctx.pipe.stage('recover', async () => {
     const stopped = await mode.beforeReplay();
     if (stopped) return { findings: [stopped] };
     const spool = restored.spool;
     const t0 = Date.now();
+    if (spool)
+      ctx.pipe.progress(() => progressLine(spool.stats, coverage, opts.target, (Date.now() - t0) / 1000));
     const options = mode.recoveryOptions();
     const got = await runRecovery({
       dataDir: mode.dataDir,
@@ -169,9 +171,6 @@ export async function recoverStage(
       osUser: ctx.osUser,
       logFile: mode.logFile(),
       expectStopLine: opts.target.kind !== 'immediate',
-      onTick: () => {
-        if (spool) log.info(progressLine(spool.stats, coverage, opts.target, (Date.now() - t0) / 1000));
-      },
     });
     outcome = got;
     spool?.remove();
