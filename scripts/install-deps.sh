@@ -21,9 +21,12 @@ command -v xz >/dev/null 2>&1 || missing+=(xz-utils)
 # Barman (3.4 in Debian 12): the pitr-restore tests read a real Barman server's WAL folder.
 command -v barman >/dev/null 2>&1 || missing+=(barman)
 command -v barman-wal-archive >/dev/null 2>&1 || missing+=(barman-cli)
-# ISA-L and a C toolchain: npm run build:native builds the inflate addon verify's lanes use.
+# ISA-L and a C toolchain: npm run build:native builds a development inflate addon against it.
 [ -f /usr/include/isa-l/igzip_lib.h ] || missing+=(libisal-dev)
 { command -v cc && command -v make; } >/dev/null 2>&1 || missing+=(build-essential)
+# nasm and git: scripts/build-native.sh builds the shipped addon from ISA-L's pinned sources.
+command -v nasm >/dev/null 2>&1 || missing+=(nasm)
+command -v git >/dev/null 2>&1 || missing+=(git)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 if ((${#missing[@]} > 0)); then
   if ! command -v apt-get >/dev/null 2>&1; then

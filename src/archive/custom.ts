@@ -210,7 +210,14 @@ export interface WalkResult {
    * With lanes: the most tables decoding at once, how many decodes ran in worker threads, and how
    * many started from the TOC's offsets were confirmed by the walk; gzip data: what inflated it.
    */
-  lanes?: { mostAtOnce: number; inWorkers: number; early: number; inflate?: 'isa-l' | 'zlib' };
+  lanes?: {
+    mostAtOnce: number;
+    inWorkers: number;
+    early: number;
+    inflate?: 'isa-l' | 'zlib';
+    /** zlib although ISA-L was wanted: why its addon is not used (missing, failed its self-test). */
+    noIsal?: string;
+  };
 }
 
 const BLK_DATA = 1;
@@ -295,6 +302,7 @@ class LanePool {
     this.isal = addon && 'path' in addon ? addon.path : undefined;
     this.seen = { mostAtOnce: 0, inWorkers: 0, early: 0 };
     if (this.codec === 'gzip') this.seen.inflate = this.isal ? 'isa-l' : 'zlib';
+    if (addon && 'unavailable' in addon) this.seen.noIsal = addon.unavailable;
   }
 
   /**
