@@ -174,7 +174,7 @@ function verifyRows(local: LocalResult, s3: S3Result | undefined): string[][] {
     rows.push(
       [
         'S3 verify peak RSS (max of runs)',
-        `${peak.toFixed(0)} MiB`,
+        `${peak.toFixed(1)} MiB`,
         `<= ${RSS_TARGET_MIB} MiB`,
         verdict(peak <= RSS_TARGET_MIB),
       ],
