@@ -27,8 +27,9 @@ fi
 for tool in gcc nasm make git strip; do
   command -v "$tool" >/dev/null || { echo "build-native: $tool is missing (bash scripts/install-deps.sh)" >&2; exit 1; }
 done
-# Node-API's headers: declarations only, with NAPI_VERSION fixed, so any Node's give the same bytes.
-node_include=/usr/include/node
+# Node-API's headers (NODE_INCLUDE, else /usr/include/node, else beside node): with NAPI_VERSION fixed
+# they give the same bytes from Node 18 (Debian's libnode-dev, as CI uses) and Node 20 (checked).
+node_include=${NODE_INCLUDE:-/usr/include/node}
 if [ ! -f "$node_include/node_api.h" ] && command -v node >/dev/null; then
   node_include=$(node -p "require('path').join(process.execPath, '..', '..', 'include', 'node')")
 fi
