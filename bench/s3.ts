@@ -60,10 +60,22 @@ export function childCommand(say: (m: string) => void): ChildCommand {
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'restorable-bench-child-'));
   const cleanup = () => fs.rmSync(outDir, { recursive: true, force: true });
   try {
-    execFileSync(
-      process.execPath,
-      [ncc, 'build', path.join(ROOT, 'bench', 's3-child.ts'), '-o', outDir, '--quiet', '--target', 'es2022'],
-      { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+    const bundle = (entry: string, dest: string) =>
+      execFileSync(
+        process.execPath,
+        [ncc, 'build', path.join(ROOT, entry), '-o', dest, '--quiet', '--target', 'es2022'],
+        {
+          cwd: ROOT,
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+    bundle('bench/s3-child.ts', outDir);
+    // As npm run build lays out a bundle that inflates: its lane worker and the ISA-L addon beside it.
+    bundle('src/archive/lane-worker.ts', path.join(outDir, 'worker'));
+    fs.renameSync(path.join(outDir, 'worker', 'index.js'), path.join(outDir, 'lane-worker.js'));
+    fs.copyFileSync(
+      path.join(ROOT, 'native', 'prebuilt', 'linux-x64', 'isal_inflate.node'),
+      path.join(outDir, 'isal_inflate-linux-x64.node'),
     );
     return {
       how: 'ncc bundle, plain node',

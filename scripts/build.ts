@@ -1,7 +1,8 @@
 /**
  * npm run build: one ncc bundle per action entry under dist/<name>/, the CLI under dist/cli/, and
  * every action.yml generated from the specs in src/, and dist/manifest.json (what it was built from
- * and what it wrote). `--out DIR` builds elsewhere (scripts/check-dist.ts).
+ * and what it wrote), with the prebuilt ISA-L addon beside the bundles that inflate. `--out DIR`
+ * builds elsewhere (scripts/check-dist.ts).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -38,14 +39,19 @@ function bundle(entry: string, dest: string): void {
 // bundled once, and put beside every bundle that starts lane workers (src/archive/lanes.ts).
 const laneWorker = path.join(out, 'dist', '.lane-worker');
 bundle('src/archive/lane-worker.ts', laneWorker);
+// The prebuilt ISA-L addon (scripts/build-native.sh: static, reproducible) goes beside them too, named
+// for its platform (src/archive/lanes.ts looks for it there, and self-tests it before use).
+const prebuilt = path.join(root, 'native', 'prebuilt', 'linux-x64', 'isal_inflate.node');
 
 for (const [name, entry] of bundles) {
   const dest = path.join(out, 'dist', name);
   bundle(entry, dest);
   const file = path.join(dest, 'index.js');
   const text = fs.readFileSync(file, 'utf8');
-  if (text.includes('lane-worker'))
+  if (text.includes('lane-worker')) {
     fs.copyFileSync(path.join(laneWorker, 'index.js'), path.join(dest, 'lane-worker.js'));
+    fs.copyFileSync(prebuilt, path.join(dest, 'isal_inflate-linux-x64.node'));
+  }
   if (name === 'cli') {
     if (!text.startsWith('#!')) fs.writeFileSync(file, `#!/usr/bin/env node\n${text}`);
     fs.chmodSync(file, 0o755);

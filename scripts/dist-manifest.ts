@@ -34,6 +34,7 @@ export function buildInputs(root: string): string[] {
     'tsconfig.json',
     'scripts/build.ts',
     'scripts/action-yaml.ts',
+    'native/prebuilt/linux-x64/isal_inflate.node',
   ];
   return [...fixed.map((f) => path.join(root, f)), ...files(path.join(root, 'src'))]
     .filter((f) => fs.existsSync(f))

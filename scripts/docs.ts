@@ -1,11 +1,12 @@
 /**
  * npm run docs: regenerate the README's tables (inputs, outputs, findings) from the specs and the
- * rule catalog. A test fails when the README differs from what this writes.
+ * rule catalog, and the performance table from the bench's recorded summary (bench/results.json). A test fails when the README differs from what this writes.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { readResults, resultsTable } from '../bench/results.js';
 import { RULES, type RuleInfo } from '../src/report/findings.js';
 import { SPECS } from '../src/specs.js';
 
@@ -29,6 +30,7 @@ export function generatedSections(): Record<string, string> {
     ].join('\n');
   }
   Object.assign(out, workflowSections());
+  out.performance = resultsTable(readResults());
   out.findings = [
     '| rule | severity | verdict | fires when | fix |',
     '|---|---|---|---|---|',

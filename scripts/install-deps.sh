@@ -25,9 +25,12 @@ command -v barman-wal-archive >/dev/null 2>&1 || missing+=(barman-cli)
 # yet; tried by hand against the S3 test server: wal-archive, wal-restore and backup-list work).
 command -v barman-cloud-backup-list >/dev/null 2>&1 || missing+=(barman-cli-cloud)
 python3 -c 'import boto3' >/dev/null 2>&1 || missing+=(python3-boto3)
-# ISA-L and a C toolchain: npm run build:native builds the inflate addon verify's lanes use.
+# ISA-L and a C toolchain: npm run build:native builds a development inflate addon against it.
 [ -f /usr/include/isa-l/igzip_lib.h ] || missing+=(libisal-dev)
 { command -v cc && command -v make; } >/dev/null 2>&1 || missing+=(build-essential)
+# nasm and git: scripts/build-native.sh builds the shipped addon from ISA-L's pinned sources.
+command -v nasm >/dev/null 2>&1 || missing+=(nasm)
+command -v git >/dev/null 2>&1 || missing+=(git)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 if ((${#missing[@]} > 0)); then
   if ! command -v apt-get >/dev/null 2>&1; then

@@ -12,9 +12,10 @@ import {
   readToc,
   type TableRows,
   type TocEntry,
+  type WalkResult,
   walkCustomData,
 } from './custom.js';
-import { fileChunks } from './lanes.js';
+import { fileChunks, isalAddon } from './lanes.js';
 import { PlainScan } from './plain.js';
 import { ArchiveProblem } from './problem.js';
 import { ChunkQueue } from './queue.js';
@@ -105,7 +106,16 @@ export interface Inspection {
   tableRows?: TableRows[];
   /** pg_dump wrote to a pipe, so the TOC holds no data offsets: pg_restore cannot run in parallel. */
   noOffsets?: boolean;
+  /** A gzip custom dump read from a file: what inflated its tables (`ISA-L (<addon>)`, `zlib: <why>`). */
+  inflatedBy?: string;
   problems: ArchiveProblem[];
+}
+
+/** What inflated a walk's tables, for the debug line: ISA-L and its addon, or zlib and why. */
+function inflatedBy(seen: NonNullable<WalkResult['lanes']>): string {
+  if (seen.inflate === 'zlib') return seen.noIsal ? `zlib: ${seen.noIsal}` : 'zlib';
+  const addon = isalAddon();
+  return `ISA-L (${'path' in addon ? addon.path : addon.unavailable})`;
 }
 
 function summarize(toc: TocEntry[]): TocSummary {
@@ -346,6 +356,7 @@ async function parseDump(src: AsyncIterable<Buffer>, out: Inspection, lanes?: La
       out.dataBlocks = walked.blocks;
       out.dataBytes = walked.dataBytes;
       out.tableRows = walked.tableRows;
+      if (walked.lanes?.inflate) out.inflatedBy = inflatedBy(walked.lanes);
     } catch (e) {
       if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
         throw new ArchiveProblem(

@@ -31,8 +31,8 @@ export type LaneReply =
 const READ = 1024 * 1024;
 const BATCH = 1024 * 1024;
 
-/** native/isal_inflate.cc: one inflate state, fed synchronously, counting newlines as it goes. */
-interface Isal {
+/** native/isal_inflate.c: one inflate state, fed synchronously, counting newlines as it goes. */
+export interface Isal {
   create(): unknown;
   push(state: unknown, b: Buffer): number;
   finish(state: unknown): boolean;

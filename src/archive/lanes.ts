@@ -3,8 +3,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
+import zlib from 'node:zlib';
 import type { Decoded } from './blocks.js';
-import type { LaneJob, LaneReply } from './lane-worker.js';
+import type { Isal, LaneJob, LaneReply } from './lane-worker.js';
 import { ArchiveProblem } from './problem.js';
 
 export type { LaneJob } from './lane-worker.js';
@@ -18,40 +19,75 @@ export function fileChunks(file: string, start?: number, end?: number): AsyncIte
   });
 }
 
+/** The prebuilt addon's name for this machine: dist/<bundle>/ holds it beside the bundle (linux-x64). */
+export const PREBUILT_ISAL = `isal_inflate-${process.platform}-${process.arch}.node`;
+
 /**
- * The ISA-L inflate addon (native/, `npm run build:native`; needs libisal-dev): its path when it is
- * built and loads here, else why not. `RESTORABLE_ISAL` names it; else it is looked for two folders
- * up from this module, where the repository's root is both from src/archive/ and dist/<bundle>/.
+ * The ISA-L inflate addon: its path when it loads here and passes its self-test, else why not (the
+ * lanes then inflate with zlib). `RESTORABLE_ISAL` names it; else, first found: beside this module
+ * (dist/<bundle>/, where the build copies the prebuilt addon), the prebuilt one in the repository
+ * (native/prebuilt/, scripts/build-native.sh), a development build (`npm run build:native`). The
+ * repository's root is two folders up both from src/archive/ and dist/<bundle>/.
  */
 export function isalAddon(env: NodeJS.ProcessEnv = process.env): { path: string } | { unavailable: string } {
-  const file = env.RESTORABLE_ISAL
-    ? path.resolve(env.RESTORABLE_ISAL)
-    : path.join(
-        path.dirname(fileURLToPath(import.meta.url)),
-        '..',
-        '..',
-        'native',
-        'build',
-        'Release',
-        'isal_inflate.node',
-      );
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const root = path.join(here, '..', '..');
+  const candidates = env.RESTORABLE_ISAL
+    ? [path.resolve(env.RESTORABLE_ISAL)]
+    : [
+        path.join(here, PREBUILT_ISAL),
+        path.join(root, 'native', 'prebuilt', `${process.platform}-${process.arch}`, 'isal_inflate.node'),
+        path.join(root, 'native', 'build', 'Release', 'isal_inflate.node'),
+      ];
+  const file = candidates.find((f) => fs.existsSync(f));
+  if (!file) {
+    return {
+      unavailable: env.RESTORABLE_ISAL
+        ? `${candidates[0]} does not exist`
+        : `no ISA-L addon for ${process.platform}-${process.arch} (npm run build:native builds one; it needs libisal-dev)`,
+    };
+  }
   let found = isalChecked.get(file);
   if (!found) {
-    if (!fs.existsSync(file)) {
-      found = { unavailable: `${file} is not built (npm run build:native; it needs libisal-dev)` };
-    } else {
-      try {
-        createRequire(import.meta.url)(file);
-        found = { path: file };
-      } catch (e) {
-        found = { unavailable: `${file} does not load: ${e instanceof Error ? e.message : String(e)}` };
-      }
+    try {
+      const failed = selfTest(createRequire(import.meta.url)(file) as Isal);
+      found = failed ? { unavailable: `${file} failed its self-test: ${failed}` } : { path: file };
+    } catch (e) {
+      found = { unavailable: `${file} does not load: ${e instanceof Error ? e.message : String(e)}` };
     }
     isalChecked.set(file, found);
   }
   return found;
 }
 const isalChecked = new Map<string, ReturnType<typeof isalAddon>>();
+
+/**
+ * Before an addon inflates a byte of a backup: a known stream (COPY-like lines, deflated by zlib)
+ * inflated in two pieces must give back its length, its lines and its last bytes, and the same
+ * stream with its Adler-32 damaged must be refused. What went wrong, or undefined.
+ */
+function selfTest(isal: Isal): string | undefined {
+  const lines = Array.from(
+    { length: 5000 },
+    (_, i) => `${i}\t${(i * 2654435761) % 1000003}\trow ${i % 97}\n`,
+  );
+  const text = Buffer.from(lines.join(''));
+  const z = zlib.deflateSync(text);
+  const s = isal.create();
+  const half = Math.floor(z.length / 2);
+  const out = isal.push(s, z.subarray(0, half)) + isal.push(s, z.subarray(half));
+  if (out !== text.length || !isal.finish(s)) return `a ${text.length}-byte stream inflated to ${out} bytes`;
+  if (isal.rows(s) !== lines.length) return `${isal.rows(s)} lines counted in ${lines.length}`;
+  if (!isal.tail(s).equals(text.subarray(-8))) return "the stream's last bytes differ";
+  const bad = Buffer.from(z);
+  bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 0xff;
+  try {
+    isal.push(isal.create(), bad);
+  } catch {
+    return undefined;
+  }
+  return 'a stream with a wrong Adler-32 was accepted';
+}
 
 /**
  * Worker threads that decode tables' data, one job each at a time. Inflating a table makes an

@@ -51,6 +51,21 @@ describe('the restorable command', () => {
     expect(r.code).toBe(0);
   });
 
+  it('inflates with the ISA-L addon shipped beside the bundle; with zlib, saying why, when it does not load', () => {
+    const args = ['verify', '--source', path.dirname(good), '--max-age', '1000d'];
+    const fast = restorable(args, { RESTORABLE_DEBUG: '1' });
+    expect(fast.code).toBe(0);
+    expect(fast.stderr).toContain(
+      `debug: tables inflated with ISA-L (${path.join(root, 'dist/cli/isal_inflate-linux-x64.node')})\n`,
+    );
+    const notAnAddon = path.join(dir, 'not-an-addon.node');
+    fs.writeFileSync(notAnAddon, 'text');
+    const slow = restorable(args, { RESTORABLE_DEBUG: '1', RESTORABLE_ISAL: notAnAddon });
+    expect(slow.code).toBe(0);
+    expect(slow.stdout).toMatch(/verdict: PASS/);
+    expect(slow.stderr).toContain(`debug: tables inflated with zlib: ${notAnAddon} does not load: `);
+  });
+
   it('a broken dump exits 1 and names the finding; --json gives the outputs', () => {
     const r = restorable(['verify', '--source', broken, '--max-age', '1000d', '--json']);
     expect(r.code).toBe(1);
@@ -162,6 +177,10 @@ describe('the actions (the committed bundles, as the runner starts them)', () =>
     expect(r.summary).toMatch(/## verify-backup: ✅ PASS/);
     expect(r.summary).toMatch(/\| schema \| ok \|/);
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'r.json'), 'utf8')).verdict).toBe('pass');
+    // What ships is what the bench measures: the bundle's own ISA-L addon, beside it, self-tested.
+    expect(r.stdout).toContain(
+      `::debug::tables inflated with ISA-L (${path.join(root, 'dist/verify-backup/isal_inflate-linux-x64.node')})`,
+    );
   });
 
   it('a failing verdict fails the step with the finding', () => {

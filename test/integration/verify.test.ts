@@ -210,7 +210,7 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
     workerMin: 0,
     isal,
   });
-  /** A download's file: each table's range decodes here once the walk has read past it. */
+  /** A download's file: each table's range decodes once the walk has read past it. */
   const growing = (file: string): Lanes => ({ file, count: 3 });
 
   it('finds what one stream at a time finds, with several tables decoding at once', async () => {
@@ -226,26 +226,36 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
     const followed = await walk(file, growing(file));
     expect(followed).toEqual({
       ...single,
-      lanes: { mostAtOnce: expect.any(Number), inWorkers: 0, early: 0, inflate: 'zlib' },
+      lanes: { mostAtOnce: expect.any(Number), inWorkers: 0, early: 0, inflate: 'isa-l' },
     });
     expect((followed as WalkResult).lanes?.mostAtOnce).toBeGreaterThanOrEqual(2);
+    // A download's ranges decode in ISA-L workers too, once the walk has read past them.
+    const downloaded = await walk(file, { ...growing(file), workerMin: 0 });
+    expect(downloaded).toEqual({
+      ...single,
+      lanes: { mostAtOnce: expect.any(Number), inWorkers: 11, early: 0, inflate: 'isa-l' },
+    });
     // As verify runs it: short tables decode in this thread, started from the TOC's offsets.
     const inspected = await inspectStream(fileChunks(file), { file });
     expect(inspected.problems).toEqual([]);
-    expect({ ...inspected, header: undefined }).toEqual({
+    expect(inspected.inflatedBy).toBe(
+      `ISA-L (${path.resolve('native/prebuilt/linux-x64/isal_inflate.node')})`,
+    );
+    expect({ ...inspected, header: undefined, inflatedBy: undefined }).toEqual({
       ...(await inspectStream(fileChunks(file))),
       header: undefined,
     });
   });
 
-  it('the ISA-L inflate addon is built and loads (npm run build:native)', () => {
+  it('the ISA-L inflate addon loads and passes its self-test: the prebuilt one, shipped in dist/', () => {
     const addon = isalAddon();
     if ('unavailable' in addon) {
       throw new Error(
-        `${addon.unavailable}. Install libisal-dev (apt-get install libisal-dev) and run npm run build:native.`,
+        `${addon.unavailable}. Run bash scripts/build-native.sh (it needs nasm, bash scripts/install-deps.sh).`,
       );
     }
-    expect(addon.path).toMatch(/isal_inflate\.node$/);
+    // The prebuilt, statically linked addon comes before a development build.
+    expect(addon.path).toBe(path.resolve('native/prebuilt/linux-x64/isal_inflate.node'));
     // RESTORABLE_ISAL names it elsewhere (a runner's own build), relative to the working folder;
     // a wrong name is said, not fatal.
     const elsewhere = path.join(dir, 'elsewhere', 'isal_inflate.node');
@@ -255,13 +265,42 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
       path: elsewhere,
     });
     const missing = path.join(dir, 'nowhere', 'isal_inflate.node');
-    expect(isalAddon({ RESTORABLE_ISAL: missing })).toEqual({
-      unavailable: `${missing} is not built (npm run build:native; it needs libisal-dev)`,
-    });
+    expect(isalAddon({ RESTORABLE_ISAL: missing })).toEqual({ unavailable: `${missing} does not exist` });
     const notAnAddon = path.join(dir, 'not-an-addon.node');
     fs.writeFileSync(notAnAddon, 'text');
     expect(isalAddon({ RESTORABLE_ISAL: notAnAddon })).toEqual({
       unavailable: expect.stringContaining(`${notAnAddon} does not load: `),
+    });
+  });
+
+  it('an addon is used only when it inflates the self-test vector right and refuses it damaged', () => {
+    // Stand-ins with the addon's interface, written in JavaScript over zlib: one right, two wrong.
+    const fake = (name: string, rows: string, swallows = false) => {
+      const file = path.join(dir, `${name}.cjs`);
+      fs.writeFileSync(
+        file,
+        `const zlib = require('node:zlib');
+module.exports = {
+  create: () => ({ parts: [] }),
+  push(s, b) {
+    s.parts.push(Buffer.from(b));
+    try { s.out = zlib.inflateSync(Buffer.concat(s.parts)); } catch (e) { if (${swallows} || /unexpected end/.test(e.message)) return 0; throw e; }
+    return s.out.length;
+  },
+  finish: (s) => s.out !== undefined,
+  rows: (s) => ${rows},
+  tail: (s) => s.out.subarray(-8),
+};`,
+      );
+      return isalAddon({ RESTORABLE_ISAL: file });
+    };
+    const newlines = 's.out.toString().split("\\n").length - 1';
+    expect(fake('right', newlines)).toEqual({ path: path.join(dir, 'right.cjs') });
+    expect(fake('miscounts', `${newlines} + 1`)).toEqual({
+      unavailable: `${path.join(dir, 'miscounts.cjs')} failed its self-test: 5001 lines counted in 5000`,
+    });
+    expect(fake('nochecks', newlines, true)).toEqual({
+      unavailable: `${path.join(dir, 'nochecks.cjs')} failed its self-test: a stream with a wrong Adler-32 was accepted`,
     });
   });
 

@@ -111,6 +111,7 @@ export async function readStage(b: LocatedBackup): Promise<ReadBackup | undefine
     return undefined;
   }
   b.state.inspection = insp;
+  if (insp.inflatedBy) b.log.debug(`tables inflated with ${insp.inflatedBy}`);
   Object.assign(b.facts, inspectionFacts(insp));
   return Object.assign(b, { ins: insp, expected });
 }
