@@ -42682,11 +42682,13 @@ class LanePool {
         this.lanes = lanes;
         this.h = h;
         this.codec = (0,_blocks_js__WEBPACK_IMPORTED_MODULE_1__/* .workerCodec */ .xH)(h.compression);
-        const addon = this.codec === 'gzip' && lanes.complete && lanes.isal !== false ? (0,_lanes_js__WEBPACK_IMPORTED_MODULE_2__/* .isalAddon */ .oI)() : undefined;
+        const addon = this.codec === 'gzip' && lanes.isal !== false ? (0,_lanes_js__WEBPACK_IMPORTED_MODULE_2__/* .isalAddon */ .oI)() : undefined;
         this.isal = addon && 'path' in addon ? addon.path : undefined;
         this.seen = { mostAtOnce: 0, inWorkers: 0, early: 0 };
         if (this.codec === 'gzip')
             this.seen.inflate = this.isal ? 'isa-l' : 'zlib';
+        if (addon && 'unavailable' in addon)
+            this.seen.noIsal = addon.unavailable;
     }
     /**
      * Start every table's decode from the TOC's data offsets, the largest first: the largest table's
@@ -42739,8 +42741,8 @@ class LanePool {
         }
     }
     async decodeRange(start, end, what) {
-        const { file, complete, workerMin = 1024 * 1024 } = this.lanes;
-        if (!this.codec || !complete || end - start < workerMin) {
+        const { file, workerMin = 1024 * 1024 } = this.lanes;
+        if (!this.codec || end - start < workerMin) {
             return decodeStream((0,_lanes_js__WEBPACK_IMPORTED_MODULE_2__/* .fileChunks */ .T9)(file, start, end), this.h, what);
         }
         this.seen.inWorkers++;
@@ -42983,6 +42985,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   oI: () => (/* binding */ isalAddon)
 });
 
+// UNUSED EXPORTS: PREBUILT_ISAL
+
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
@@ -42995,9 +42999,13 @@ var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_nod
 const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
 ;// CONCATENATED MODULE: external "node:worker_threads"
 const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
+var external_node_zlib_default = /*#__PURE__*/__nccwpck_require__.n(external_node_zlib_);
 // EXTERNAL MODULE: ./src/archive/problem.ts
 var problem = __nccwpck_require__(5373);
 ;// CONCATENATED MODULE: ./src/archive/lanes.ts
+
 
 
 
@@ -43012,34 +43020,75 @@ function fileChunks(file, start, end) {
         ...(end !== undefined ? { end: end - 1 } : {}),
     });
 }
+/** The prebuilt addon's name for this machine: dist/<bundle>/ holds it beside the bundle (linux-x64). */
+const PREBUILT_ISAL = `isal_inflate-${process.platform}-${process.arch}.node`;
 /**
- * The ISA-L inflate addon (native/, `npm run build:native`; needs libisal-dev): its path when it is
- * built and loads here, else why not. `RESTORABLE_ISAL` names it; else it is looked for two folders
- * up from this module, where the repository's root is both from src/archive/ and dist/<bundle>/.
+ * The ISA-L inflate addon: its path when it loads here and passes its self-test, else why not (the
+ * lanes then inflate with zlib). `RESTORABLE_ISAL` names it; else, first found: beside this module
+ * (dist/<bundle>/, where the build copies the prebuilt addon), the prebuilt one in the repository
+ * (native/prebuilt/, scripts/build-native.sh), a development build (`npm run build:native`). The
+ * repository's root is two folders up both from src/archive/ and dist/<bundle>/.
  */
 function isalAddon(env = process.env) {
-    const file = env.RESTORABLE_ISAL
-        ? external_node_path_default().resolve(env.RESTORABLE_ISAL)
-        : external_node_path_default().join(external_node_path_default().dirname((0,external_node_url_namespaceObject.fileURLToPath)(import.meta.url)), '..', '..', 'native', 'build', 'Release', 'isal_inflate.node');
+    const here = external_node_path_default().dirname((0,external_node_url_namespaceObject.fileURLToPath)(import.meta.url));
+    const root = external_node_path_default().join(here, '..', '..');
+    const candidates = env.RESTORABLE_ISAL
+        ? [external_node_path_default().resolve(env.RESTORABLE_ISAL)]
+        : [
+            external_node_path_default().join(here, PREBUILT_ISAL),
+            external_node_path_default().join(root, 'native', 'prebuilt', `${process.platform}-${process.arch}`, 'isal_inflate.node'),
+            external_node_path_default().join(root, 'native', 'build', 'Release', 'isal_inflate.node'),
+        ];
+    const file = candidates.find((f) => external_node_fs_default().existsSync(f));
+    if (!file) {
+        return {
+            unavailable: env.RESTORABLE_ISAL
+                ? `${candidates[0]} does not exist`
+                : `no ISA-L addon for ${process.platform}-${process.arch} (npm run build:native builds one; it needs libisal-dev)`,
+        };
+    }
     let found = isalChecked.get(file);
     if (!found) {
-        if (!external_node_fs_default().existsSync(file)) {
-            found = { unavailable: `${file} is not built (npm run build:native; it needs libisal-dev)` };
+        try {
+            const failed = selfTest((0,external_node_module_namespaceObject.createRequire)(import.meta.url)(file));
+            found = failed ? { unavailable: `${file} failed its self-test: ${failed}` } : { path: file };
         }
-        else {
-            try {
-                (0,external_node_module_namespaceObject.createRequire)(import.meta.url)(file);
-                found = { path: file };
-            }
-            catch (e) {
-                found = { unavailable: `${file} does not load: ${e instanceof Error ? e.message : String(e)}` };
-            }
+        catch (e) {
+            found = { unavailable: `${file} does not load: ${e instanceof Error ? e.message : String(e)}` };
         }
         isalChecked.set(file, found);
     }
     return found;
 }
 const isalChecked = new Map();
+/**
+ * Before an addon inflates a byte of a backup: a known stream (COPY-like lines, deflated by zlib)
+ * inflated in two pieces must give back its length, its lines and its last bytes, and the same
+ * stream with its Adler-32 damaged must be refused. What went wrong, or undefined.
+ */
+function selfTest(isal) {
+    const lines = Array.from({ length: 5000 }, (_, i) => `${i}\t${(i * 2654435761) % 1000003}\trow ${i % 97}\n`);
+    const text = Buffer.from(lines.join(''));
+    const z = external_node_zlib_default().deflateSync(text);
+    const s = isal.create();
+    const half = Math.floor(z.length / 2);
+    const out = isal.push(s, z.subarray(0, half)) + isal.push(s, z.subarray(half));
+    if (out !== text.length || !isal.finish(s))
+        return `a ${text.length}-byte stream inflated to ${out} bytes`;
+    if (isal.rows(s) !== lines.length)
+        return `${isal.rows(s)} lines counted in ${lines.length}`;
+    if (!isal.tail(s).equals(text.subarray(-8)))
+        return "the stream's last bytes differ";
+    const bad = Buffer.from(z);
+    bad[bad.length - 1] = bad[bad.length - 1] ^ 0xff;
+    try {
+        isal.push(isal.create(), bad);
+    }
+    catch {
+        return undefined;
+    }
+    return 'a stream with a wrong Adler-32 was accepted';
+}
 /**
  * Worker threads that decode tables' data, one job each at a time. Inflating a table makes an
  * output buffer per MiB or less, gigabytes in all: in the main thread they keep starting full
@@ -43428,27 +43477,21 @@ class Lz4FrameDecoder {
 
 /***/ }),
 
-/***/ 9185:
+/***/ 4782:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  SF: () => (/* binding */ PlainJudge),
-  yw: () => (/* binding */ PlainPieces),
-  mD: () => (/* binding */ PlainScan),
-  Hs: () => (/* binding */ UNSAFE_RULES),
-  $N: () => (/* binding */ codeOf),
-  ih: () => (/* binding */ tableKey)
-});
-
-// UNUSED EXPORTS: PlainLexer, PlainTables, databaseOf, foreignCopyEscape, pgDumpMeta
-
-;// CONCATENATED MODULE: external "node:string_decoder"
-const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
-// EXTERNAL MODULE: ./src/archive/custom.ts
-var custom = __nccwpck_require__(5767);
-;// CONCATENATED MODULE: ./src/archive/plain.ts
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $N: () => (/* binding */ codeOf),
+/* harmony export */   Hs: () => (/* binding */ UNSAFE_RULES),
+/* harmony export */   SF: () => (/* binding */ PlainJudge),
+/* harmony export */   ih: () => (/* binding */ tableKey),
+/* harmony export */   mD: () => (/* binding */ PlainScan),
+/* harmony export */   yw: () => (/* binding */ PlainPieces)
+/* harmony export */ });
+/* unused harmony exports PlainLexer, foreignCopyEscape, databaseOf, pgDumpMeta, PlainTables */
+/* harmony import */ var node_string_decoder__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6193);
+/* harmony import */ var node_string_decoder__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_string_decoder__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _custom_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5767);
 
 
 /**
@@ -43772,7 +43815,7 @@ class PlainJudge {
 class PlainPieces {
     emit;
     lexer = new PlainLexer();
-    decoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
+    decoder = new node_string_decoder__WEBPACK_IMPORTED_MODULE_0__.StringDecoder('utf8');
     partial = '';
     constructor(emit) {
         this.emit = emit;
@@ -43841,7 +43884,7 @@ class PlainTables {
     end() {
         const p = this.pending;
         this.pending = undefined;
-        if (p && !custom/* PARTITIONED */.q.test(p.tail))
+        if (p && !_custom_js__WEBPACK_IMPORTED_MODULE_1__/* .PARTITIONED */ .q.test(p.tail))
             this.created.push({ schema: p.schema, table: p.table });
     }
 }
@@ -44350,7 +44393,9 @@ function timelineFor(segno, history, last, segSize = DEFAULT_SEGMENT_SIZE) {
 /* harmony export */   oA: () => (/* binding */ unwrap),
 /* harmony export */   oP: () => (/* binding */ unwrapStep),
 /* harmony export */   pO: () => (/* binding */ wrapperOf),
-/* harmony export */   px: () => (/* binding */ wrapperProblem)
+/* harmony export */   px: () => (/* binding */ wrapperProblem),
+/* harmony export */   sm: () => (/* binding */ CapExceeded),
+/* harmony export */   uo: () => (/* binding */ capped)
 /* harmony export */ });
 /* unused harmony export WrapperError */
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7075);
@@ -44492,6 +44537,31 @@ function unwrapStep(w) {
         case 'bzip2':
             return (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_3__/* .filterProcess */ .u8)(PROGRAMS[w].cmd, ['-dc'], PROGRAMS[w].install);
     }
+}
+/** A decompressed stream that came out larger than its cap allows. */
+class CapExceeded extends Error {
+    limit;
+    constructor(limit, message) {
+        super(message);
+        this.limit = limit;
+    }
+}
+/**
+ * Fail (CapExceeded, with `message`) once more than `limit` bytes came out: a crafted file (a few
+ * bytes of zstd that expand without end) must not fill the disk beside production. One counter
+ * per chunk, nothing more.
+ */
+function capped(limit, message) {
+    let seen = 0;
+    return new node_stream__WEBPACK_IMPORTED_MODULE_0__.Transform({
+        transform(chunk, _enc, done) {
+            seen += chunk.length;
+            if (seen > limit)
+                done(new CapExceeded(limit, message));
+            else
+                done(null, chunk);
+        },
+    });
 }
 /** The dump inside `src`, decompressed as it streams. */
 function unwrap(w, src) {
@@ -44948,8 +45018,8 @@ var external_node_os_ = __nccwpck_require__(8161);
 var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
 // EXTERNAL MODULE: ./src/archive/blocks.ts
 var blocks = __nccwpck_require__(7018);
-// EXTERNAL MODULE: ./src/archive/plain.ts + 1 modules
-var plain = __nccwpck_require__(9185);
+// EXTERNAL MODULE: ./src/archive/plain.ts
+var plain = __nccwpck_require__(4782);
 // EXTERNAL MODULE: ./src/archive/problem.ts
 var archive_problem = __nccwpck_require__(5373);
 ;// CONCATENATED MODULE: ./src/archive/coverage.ts
@@ -45268,6 +45338,13 @@ function rolesInAcl(sql) {
     }
     return out;
 }
+/** What inflated a walk's tables, for the debug line: ISA-L and its addon, or zlib and why. */
+function inflatedBy(seen) {
+    if (seen.inflate === 'zlib')
+        return seen.noIsal ? `zlib: ${seen.noIsal}` : 'zlib';
+    const addon = (0,lanes/* isalAddon */.oI)();
+    return `ISA-L (${'path' in addon ? addon.path : addon.unavailable})`;
+}
 function summarize(toc) {
     const uniq = (xs) => [...new Set(xs.filter((x) => !!x))].sort();
     const byType = {};
@@ -45481,6 +45558,8 @@ async function parseDump(src, out, lanes) {
             out.dataBlocks = walked.blocks;
             out.dataBytes = walked.dataBytes;
             out.tableRows = walked.tableRows;
+            if (walked.lanes?.inflate)
+                out.inflatedBy = inflatedBy(walked.lanes);
         }
         catch (e) {
             if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
@@ -45543,6 +45622,8 @@ async function inspectStream(src, opts = {}) {
                 sha.update(b);
                 md5?.update(b);
                 out.size += b.length;
+                if (opts.seen)
+                    opts.seen.bytes = out.size;
                 await q.push(b);
             }
         }
@@ -45664,6 +45745,8 @@ async function inspectDirectory(dir) {
 
 // EXTERNAL MODULE: ./src/core/disk.ts
 var disk = __nccwpck_require__(418);
+// EXTERNAL MODULE: ./src/core/duration.ts
+var duration = __nccwpck_require__(8571);
 // EXTERNAL MODULE: ./src/postgres/tables.ts
 var tables = __nccwpck_require__(6050);
 ;// CONCATENATED MODULE: ./src/sources/growing.ts
@@ -45748,18 +45831,22 @@ class GrowingFile {
 
 
 
+
 /**
  * A remote backup into `file` and through the one-pass inspection at once: the download writes its
  * parallel ranged parts where they belong in the file, and the inspection reads the complete front of
  * the file back as it grows (from the page cache), hashing and walking it. Memory stays at the
  * sockets' chunks and the reader's, whatever the backup's size.
  */
-async function downloadAndInspect(source, name, file, md5) {
+async function downloadAndInspect(source, name, file, md5, seen) {
     if (!source.downloadTo)
         throw new Error(`${source.description} cannot download ${name}`);
     const growing = new GrowingFile(file);
     const download = source
-        .downloadTo(name, file, undefined, (bytes) => growing.advance(bytes))
+        .downloadTo(name, file, undefined, (bytes) => {
+        seen.downloaded = Math.max(seen.downloaded ?? 0, bytes);
+        growing.advance(bytes);
+    })
         .then(() => growing.finish(), (e) => {
         growing.fail(e);
         throw e;
@@ -45769,6 +45856,7 @@ async function downloadAndInspect(source, name, file, md5) {
         md5,
         file,
         fileGrows: true,
+        seen,
     });
     await download;
     return insp;
@@ -45779,7 +45867,7 @@ const WORK_DIR_FIX = 'Free space there, or point work-dir at a folder on a disk 
  * read as it arrives. A backup larger than the free space is DISK_FULL before a byte is fetched; a
  * disk that fills during the download is DISK_FULL too, and the partial file is removed either way.
  */
-async function download(source, backup, work, md5) {
+async function download(source, backup, work, md5, seen) {
     const what = `the download of ${backup.name}`;
     const full = () => (0,disk/* diskFull */.xg)('read', work.workDir, what, { needed: backup.size, fix: WORK_DIR_FIX });
     const free = (0,disk/* freeBytes */.go)(work.workDir);
@@ -45788,7 +45876,7 @@ async function download(source, backup, work, md5) {
     const base = external_node_path_default().basename(backup.name);
     const part = work.partial(`${base}.part`);
     try {
-        const insp = await downloadAndInspect(source, backup.name, part, md5);
+        const insp = await downloadAndInspect(source, backup.name, part, md5, seen);
         const dest = external_node_path_default().join(work.path(), base);
         work.keep(part, dest);
         return { insp, dest };
@@ -45831,6 +45919,8 @@ async function readStage(b) {
         return undefined;
     }
     b.state.inspection = insp;
+    if (insp.inflatedBy)
+        b.log.debug(`tables inflated with ${insp.inflatedBy}`);
     Object.assign(b.facts, inspectionFacts(insp));
     return Object.assign(b, { ins: insp, expected });
 }
@@ -45843,6 +45933,14 @@ async function expectedChecksum(b) {
         return (0,archive_checksum/* findExpectedChecksum */.NY)(b.source, b.backup.name, new Set(b.all.map((o) => o.name)));
     return undefined;
 }
+/** The read stage's progress line: `read 1.2 GiB of 4.0 GiB (30%)`, downloaded first for S3. */
+function readProgressLine(p, size) {
+    const of = (n) => size > 0
+        ? `${(0,duration/* formatBytes */.z3)(n)} of ${(0,duration/* formatBytes */.z3)(size)} (${Math.floor((100 * n) / size)}%)`
+        : (0,duration/* formatBytes */.z3)(n);
+    const read = `read ${of(p.bytes)}`;
+    return p.downloaded === undefined ? read : `downloaded ${of(p.downloaded)}, ${read}`;
+}
 /** The inspection of a local backup where it lies, or of a remote one as it downloads. */
 async function inspect(b, expected) {
     const { backup, facts } = b;
@@ -45852,12 +45950,18 @@ async function inspect(b, expected) {
         facts.localPath = local;
         return { insp };
     }
+    const seen = { bytes: 0, ...(local ? {} : { downloaded: 0 }) };
+    b.pipe.progress(() => readProgressLine(seen, backup.size));
     if (local) {
-        const insp = await inspectStream((0,lanes/* fileChunks */.T9)(local), { md5: expected?.algorithm === 'md5', file: local });
+        const insp = await inspectStream((0,lanes/* fileChunks */.T9)(local), {
+            md5: expected?.algorithm === 'md5',
+            file: local,
+            seen,
+        });
         facts.localPath = local;
         return { insp };
     }
-    const got = await download(b.source, backup, b.work, expected?.algorithm === 'md5');
+    const got = await download(b.source, backup, b.work, expected?.algorithm === 'md5', seen);
     if ('finding' in got)
         return { findings: [got.finding] };
     facts.localPath = got.dest;
@@ -46474,12 +46578,12 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
 /* harmony import */ var _backup_facts_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4921);
 /* harmony import */ var _backup_options_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5728);
-/* harmony import */ var _compare_present_js__WEBPACK_IMPORTED_MODULE_28__ = __nccwpck_require__(2708);
+/* harmony import */ var _compare_present_js__WEBPACK_IMPORTED_MODULE_29__ = __nccwpck_require__(2708);
 /* harmony import */ var _comparison_options_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(3187);
 /* harmony import */ var _comparison_run_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(305);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_parse_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(1896);
-/* harmony import */ var _core_version_js__WEBPACK_IMPORTED_MODULE_27__ = __nccwpck_require__(3323);
+/* harmony import */ var _core_version_js__WEBPACK_IMPORTED_MODULE_28__ = __nccwpck_require__(3323);
 /* harmony import */ var _demo_sample_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(8157);
 /* harmony import */ var _drill_options_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(9371);
 /* harmony import */ var _drill_present_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(6998);
@@ -46491,9 +46595,10 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _pitr_marker_js__WEBPACK_IMPORTED_MODULE_17__ = __nccwpck_require__(3791);
 /* harmony import */ var _pitr_options_js__WEBPACK_IMPORTED_MODULE_18__ = __nccwpck_require__(4299);
 /* harmony import */ var _pitr_present_js__WEBPACK_IMPORTED_MODULE_19__ = __nccwpck_require__(2454);
-/* harmony import */ var _pitr_run_js__WEBPACK_IMPORTED_MODULE_20__ = __nccwpck_require__(409);
+/* harmony import */ var _pitr_run_js__WEBPACK_IMPORTED_MODULE_20__ = __nccwpck_require__(5592);
 /* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_21__ = __nccwpck_require__(4259);
 /* harmony import */ var _postgres_embedded_js__WEBPACK_IMPORTED_MODULE_22__ = __nccwpck_require__(1349);
+/* harmony import */ var _report_progress_js__WEBPACK_IMPORTED_MODULE_27__ = __nccwpck_require__(8991);
 /* harmony import */ var _report_render_js__WEBPACK_IMPORTED_MODULE_23__ = __nccwpck_require__(6340);
 /* harmony import */ var _report_stages_js__WEBPACK_IMPORTED_MODULE_24__ = __nccwpck_require__(1139);
 /* harmony import */ var _verify_run_js__WEBPACK_IMPORTED_MODULE_25__ = __nccwpck_require__(7760);
@@ -46527,18 +46632,26 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 
 
 
+
 const secrets = [];
 const mask = (s) => secrets.reduce((acc, x) => (x ? acc.split(x).join('***') : acc), s);
+/** A live progress line is on the terminal: a line printed now clears it first (the next tick redraws it). */
+let liveLine = false;
+/** A whole line on stderr, over the live progress line if one is drawn. */
+function errLine(text) {
+    process.stderr.write(`${liveLine ? '\r\x1b[K' : ''}${mask(text)}\n`);
+    liveLine = false;
+}
 function terminalLogger(quiet) {
     return {
         info: (m) => {
             if (!quiet)
-                process.stderr.write(`${mask(m)}\n`);
+                errLine(m);
         },
-        warn: (m) => process.stderr.write(`warning: ${mask(m)}\n`),
+        warn: (m) => errLine(`warning: ${m}`),
         debug: (m) => {
             if (process.env.RESTORABLE_DEBUG)
-                process.stderr.write(`debug: ${mask(m)}\n`);
+                errLine(`debug: ${m}`);
         },
         secret: (s) => {
             secrets.push(s);
@@ -46546,37 +46659,32 @@ function terminalLogger(quiet) {
     };
 }
 /**
- * A line per stage as it ends; on a terminal, the running stage is shown with its elapsed time,
- * ticking, until its result replaces it.
+ * A line per stage as it ends; while a stage runs, what it has done so far: on a terminal one live
+ * line, ticking, until its result replaces it; when stderr is a log, a line every ~10 s.
  */
 function progress(quiet) {
-    const live = process.stderr.isTTY === true;
-    let timer;
-    const clear = () => {
-        if (timer)
-            clearInterval(timer);
-        timer = undefined;
-        if (live)
-            process.stderr.write('\r\x1b[K');
-    };
-    const end = (s) => {
-        if (quiet)
-            return;
-        clear();
+    if (quiet)
+        return () => { };
+    const err = process.stderr;
+    const toWidth = (text) => err.columns && text.length >= err.columns ? text.slice(0, err.columns - 1) : text;
+    return (0,_report_progress_js__WEBPACK_IMPORTED_MODULE_27__/* .stageProgress */ .k)({
+        line: errLine,
+        ...(err.isTTY === true
+            ? {
+                redraw: (text) => {
+                    err.write(`\r\x1b[K${toWidth(mask(text))}`);
+                    liveLine = true;
+                },
+                clear: () => {
+                    if (liveLine)
+                        err.write('\r\x1b[K');
+                    liveLine = false;
+                },
+            }
+            : {}),
+    }, (s) => {
         const mark = { ok: '✓', failed: '✗', skipped: '-', 'not-run': '?' }[s.status];
-        process.stderr.write(`${mark} ${s.name.padEnd(10)} ${s.seconds.toFixed(2).padStart(7)}s  ${s.status}${s.reason ? `: ${s.reason}` : ''}\n`);
-    };
-    return Object.assign(end, {
-        start: (name) => {
-            if (quiet || !live)
-                return;
-            clear();
-            const t0 = Date.now();
-            const draw = () => process.stderr.write(`\r\x1b[K▸ ${name.padEnd(10)} ${((Date.now() - t0) / 1000).toFixed(0).padStart(6)}s  running`);
-            draw();
-            timer = setInterval(draw, 1000);
-            timer.unref();
-        },
+        return `${mark} ${s.name.padEnd(10)} ${s.seconds.toFixed(2).padStart(7)}s  ${s.status}${s.reason ? `: ${s.reason}` : ''}`;
     });
 }
 /** The switches every pipeline command takes, after its own flags in its help. */
@@ -46617,7 +46725,7 @@ function usage(command) {
     const own = command ? OWN_HELP[command] : undefined;
     if (own)
         return own;
-    return `restorable ${_core_version_js__WEBPACK_IMPORTED_MODULE_27__/* .VERSION */ .x}: prove your PostgreSQL backups restore
+    return `restorable ${_core_version_js__WEBPACK_IMPORTED_MODULE_28__/* .VERSION */ .x}: prove your PostgreSQL backups restore
 
   restorable verify --source <path|s3://bucket/prefix> [flags]   verify the newest backup
   restorable drill --source <path|s3://...> [--config restorable.yml] [flags]
@@ -46689,8 +46797,8 @@ async function compare(flags, switches) {
         return {
             run: (l, onStage) => (0,_comparison_run_js__WEBPACK_IMPORTED_MODULE_6__/* .runCompare */ .L)(opts, l, onStage),
             report: opts.report,
-            outputs: _compare_present_js__WEBPACK_IMPORTED_MODULE_28__/* .compareOutputs */ .Od,
-            text: (r, quiet) => `${(0,_compare_present_js__WEBPACK_IMPORTED_MODULE_28__/* .compareTable */ .WK)(r)}\n\n${(0,_report_render_js__WEBPACK_IMPORTED_MODULE_23__/* .consoleReport */ .kX)(r, (0,_compare_present_js__WEBPACK_IMPORTED_MODULE_28__/* .compareFacts */ .n6)(r), quiet)}`,
+            outputs: _compare_present_js__WEBPACK_IMPORTED_MODULE_29__/* .compareOutputs */ .Od,
+            text: (r, quiet) => `${(0,_compare_present_js__WEBPACK_IMPORTED_MODULE_29__/* .compareTable */ .WK)(r)}\n\n${(0,_report_render_js__WEBPACK_IMPORTED_MODULE_23__/* .consoleReport */ .kX)(r, (0,_compare_present_js__WEBPACK_IMPORTED_MODULE_29__/* .compareFacts */ .n6)(r), quiet)}`,
         };
     });
     return code;
@@ -46830,7 +46938,7 @@ async function main(argv) {
     try {
         const args = (0,_args_js__WEBPACK_IMPORTED_MODULE_26__/* .parseArgs */ .Z)(argv);
         if (args.command === 'version' || argv.includes('--version')) {
-            process.stdout.write(`${_core_version_js__WEBPACK_IMPORTED_MODULE_27__/* .VERSION */ .x}\n`);
+            process.stdout.write(`${_core_version_js__WEBPACK_IMPORTED_MODULE_28__/* .VERSION */ .x}\n`);
             return 0;
         }
         if (args.command === undefined || args.command === 'help' || args.switches.has('help')) {
@@ -47865,7 +47973,10 @@ function errorMessage(err) {
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_3__);
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(7075);
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_4___default = /*#__PURE__*/__nccwpck_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_4__);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4296);
+/* harmony import */ var node_string_decoder__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(6193);
+/* harmony import */ var node_string_decoder__WEBPACK_IMPORTED_MODULE_5___default = /*#__PURE__*/__nccwpck_require__.n(node_string_decoder__WEBPACK_IMPORTED_MODULE_5__);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(4296);
+
 
 
 
@@ -47931,6 +48042,34 @@ class TailBuffer {
         return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
     }
 }
+/** Standard error kept (only the lines `keepStderrLine` keeps, when given), and each line handed on. */
+function stderrLines(err, opts) {
+    const { onStderrLine, keepStderrLine } = opts;
+    const decoder = new node_string_decoder__WEBPACK_IMPORTED_MODULE_5__.StringDecoder('utf8');
+    let partial = '';
+    const line = (text, end) => {
+        onStderrLine?.(text);
+        if (keepStderrLine?.(text))
+            err.push(Buffer.from(text + end));
+    };
+    return {
+        data: (b) => {
+            if (!keepStderrLine)
+                err.push(b);
+            if (!onStderrLine && !keepStderrLine)
+                return;
+            const lines = (partial + decoder.write(b)).split('\n');
+            partial = lines.pop() ?? '';
+            for (const l of lines)
+                line(l, '\n');
+        },
+        end: () => {
+            partial += decoder.end();
+            if (partial)
+                line(partial, '');
+        },
+    };
+}
 /**
  * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
@@ -47990,18 +48129,9 @@ function run(cmd, args, opts = {}) {
         };
         const out = new TailBuffer(limit);
         const err = new TailBuffer(limit);
-        let partial = '';
+        const stderr = stderrLines(err, opts);
         child.stdout.on('data', (b) => out.push(b));
-        child.stderr.on('data', (b) => {
-            err.push(b);
-            if (opts.onStderrLine) {
-                const text = partial + b.toString('utf8');
-                const lines = text.split('\n');
-                partial = lines.pop() ?? '';
-                for (const line of lines)
-                    opts.onStderrLine(line);
-            }
-        });
+        child.stderr.on('data', stderr.data);
         let timer;
         if (opts.timeoutMs) {
             timer = setTimeout(() => {
@@ -48014,7 +48144,7 @@ function run(cmd, args, opts = {}) {
                 clearTimeout(timer);
             unhook();
             if (e.code === 'ENOENT')
-                reject(new _errors_js__WEBPACK_IMPORTED_MODULE_5__/* .ToolMissingError */ .hc(cmd, opts.install ?? `install ${cmd}`));
+                reject(new _errors_js__WEBPACK_IMPORTED_MODULE_6__/* .ToolMissingError */ .hc(cmd, opts.install ?? `install ${cmd}`));
             else
                 reject(e);
         });
@@ -48022,8 +48152,7 @@ function run(cmd, args, opts = {}) {
             if (timer)
                 clearTimeout(timer);
             unhook();
-            if (partial && opts.onStderrLine)
-                opts.onStderrLine(partial);
+            stderr.end();
             resolve({
                 code,
                 signal,
@@ -48089,7 +48218,7 @@ function filterProcess(cmd, args, install) {
         if (!stream.push(b))
             child.stdout.pause();
     });
-    child.on('error', (e) => stream.destroy(e.code === 'ENOENT' ? new _errors_js__WEBPACK_IMPORTED_MODULE_5__/* .ToolMissingError */ .hc(cmd, install) : e));
+    child.on('error', (e) => stream.destroy(e.code === 'ENOENT' ? new _errors_js__WEBPACK_IMPORTED_MODULE_6__/* .ToolMissingError */ .hc(cmd, install) : e));
     child.on('close', (code, signal) => {
         if (code === 0)
             return void stream.push(null);
@@ -49128,9 +49257,12 @@ var duration = __nccwpck_require__(8571);
 var exec = __nccwpck_require__(2642);
 // EXTERNAL MODULE: ./src/postgres/restore.ts
 var restore = __nccwpck_require__(6405);
+// EXTERNAL MODULE: ./src/postgres/restore-progress.ts
+var restore_progress = __nccwpck_require__(7925);
 // EXTERNAL MODULE: ./src/postgres/tables.ts
 var postgres_tables = __nccwpck_require__(6050);
 ;// CONCATENATED MODULE: ./src/drill/stages/restore.ts
+
 
 
 
@@ -49151,7 +49283,7 @@ const WAL_SEGMENT = 16 * 1024 * 1024;
 /** What a restore whose target's disk filled says after it: the full disk's doing, not the backup's. */
 const AFTER_FULL = new Set(['RESTORE_ERROR', 'RESTORE_WARNING', 'RESTORE_FAILED', 'EXIT_CODE_LIED']);
 /** A restore with one of these did not complete: the ladder has nothing to climb. */
-const NOT_RESTORED = ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED', 'DISK_FULL'];
+const NOT_RESTORED = ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED', 'DISK_FULL', 'UNPACK_CAPPED'];
 /**
  * The restore stage: the dump into the drill's database, through the one restore path (the sample
  * tier: the schema, then the named tables' rows). True when it completed, else the ladder is skipped.
@@ -49193,17 +49325,41 @@ async function seekableInput(t, format) {
     if (!(wrapper && format !== 'plain' && seeks))
         return { input: { format, path: file, wrapper } };
     const unpacked = t.work.partial(`${external_node_path_default().basename(file).replace(/\.(gz|zst|lz4|xz|bz2)$/, '')}.unpacked`);
+    const cap = unpackCap(t.backup.sizeBytes, (0,disk/* freeBytes */.go)(t.work.workDir));
+    const written = external_node_fs_default().createWriteStream(unpacked);
+    t.pipe.progress(() => `unpacking for pg_restore: ${(0,duration/* formatBytes */.z3)(written.bytesWritten)} written`);
     try {
-        await (0,promises_.pipeline)(external_node_fs_default().createReadStream(file), (0,archive_wrapper/* unwrapStep */.oP)(wrapper), external_node_fs_default().createWriteStream(unpacked));
+        await (0,promises_.pipeline)(external_node_fs_default().createReadStream(file), (0,archive_wrapper/* unwrapStep */.oP)(wrapper), (0,archive_wrapper/* capped */.uo)(cap.limit, cap.why), written);
     }
     catch (e) {
         t.work.discard(unpacked);
-        if (!(0,disk/* isDiskFull */.b$)(e))
+        const stopped = e instanceof archive_wrapper/* CapExceeded */.sm;
+        if (stopped && !cap.byDisk)
+            return { findings: [(0,report_findings/* finding */.gk)('UNPACK_CAPPED', 'restore', e.message)] };
+        if (!stopped && !(0,disk/* isDiskFull */.b$)(e))
             throw e;
         const what = `the unpacked copy of ${t.backup.name}`;
-        return { findings: [(0,disk/* diskFull */.xg)('restore', t.work.workDir, what, { fix: UNPACK_FIX })] };
+        const cause = stopped ? { cause: e.message } : {};
+        return { findings: [(0,disk/* diskFull */.xg)('restore', t.work.workDir, what, { fix: UNPACK_FIX, ...cause })] };
     }
     return { input: { format, path: unpacked, wrapper: null }, unpacked };
+}
+/** How much larger than the file its unpacked copy may be: more than any real dump compresses. */
+const UNPACK_MAX_RATIO = 1000;
+/**
+ * The cap on a dump's unpacked copy: the smaller of 1000× its compressed size (past it, the file is
+ * suspect: UNPACK_CAPPED) and half the free space in the work folder (the rest is the restore's, and
+ * whatever else is on that disk: past it, DISK_FULL before the disk is full), with why.
+ */
+function unpackCap(size, free) {
+    const byRatio = Math.max(size, 1) * UNPACK_MAX_RATIO;
+    const half = free === undefined ? Number.POSITIVE_INFINITY : Math.floor(free / 2);
+    const byDisk = half < byRatio;
+    const limit = byDisk ? half : byRatio;
+    const why = byDisk
+        ? `it unpacks to more than ${(0,duration/* formatBytes */.z3)(limit)}, half of the ${(0,duration/* formatBytes */.z3)(free ?? 0)} free when it began: stopped there, the copy removed, so the disk does not fill`
+        : `the dump decompresses to more than ${(0,duration/* formatBytes */.z3)(limit)} (${UNPACK_MAX_RATIO}× its ${(0,duration/* formatBytes */.z3)(size)} compressed size), the cap on its unpacked copy: a crafted file that expands without end, or a dump compressed past any real one; the copy was removed`;
+    return { limit, byDisk, why };
 }
 /** The restore itself, its findings read for a full disk, and the restored tables counted. */
 async function restoreInto(t, client, input) {
@@ -49225,10 +49381,13 @@ async function restoreInto(t, client, input) {
         };
     }
     else {
+        const progress = new restore_progress/* RestoreProgress */.U(t.ins.toc?.entries ?? 0, t.backup.sizeBytes, t.ins.tableRows);
+        t.pipe.progress(() => progress.describe());
         const r = await (0,restore/* restoreDump */.nE)(client, conn, input, {
             jobs: opts.jobs,
             roles: opts.roles,
             schemaOnly: opts.tier === 'schema',
+            progress,
         });
         findings.push(...r.findings);
         t.result.restore = {
@@ -49704,8 +49863,8 @@ async function teardownStage(ctx) {
     });
 }
 
-// EXTERNAL MODULE: ./src/archive/plain.ts + 1 modules
-var plain = __nccwpck_require__(9185);
+// EXTERNAL MODULE: ./src/archive/plain.ts
+var plain = __nccwpck_require__(4782);
 // EXTERNAL MODULE: ./src/backup/verify.ts + 12 modules
 var verify = __nccwpck_require__(3978);
 ;// CONCATENATED MODULE: ./src/drill/stages/verify.ts
@@ -50918,6 +51077,952 @@ const migrateSpec = {
 
 /***/ }),
 
+/***/ 1638:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  U6: () => (/* binding */ NativeBackend),
+  F1: () => (/* binding */ PgbackrestBackend),
+  UN: () => (/* binding */ coverageEnd),
+  oD: () => (/* binding */ openSource)
+});
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+// EXTERNAL MODULE: ./src/archive/wal.ts
+var archive_wal = __nccwpck_require__(4354);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(4296);
+// EXTERNAL MODULE: ./src/core/exec.ts
+var exec = __nccwpck_require__(2642);
+// EXTERNAL MODULE: ./src/sources/local.ts
+var local = __nccwpck_require__(2146);
+// EXTERNAL MODULE: ./src/sources/s3.ts + 1 modules
+var s3 = __nccwpck_require__(2832);
+// EXTERNAL MODULE: ./src/pitr/native.ts
+var pitr_native = __nccwpck_require__(5678);
+// EXTERNAL MODULE: ./src/pitr/proof.ts
+var proof = __nccwpck_require__(8547);
+// EXTERNAL MODULE: ./src/pitr/wal-archive.ts + 1 modules
+var wal_archive = __nccwpck_require__(1018);
+;// CONCATENATED MODULE: ./src/pitr/spool.ts
+
+
+
+
+/**
+ * The shell script behind `restore_command`. It only moves a file out of the spool: the downloads
+ * happen ahead of it, in parallel, in this process. A file not there yet is asked for (`<f>.want`)
+ * and waited for; `<f>.missing` says the archive does not have it (the end of WAL, or a timeline
+ * history file that does not exist), and the server is told so by a non-zero exit. So is a server
+ * whose Restorable process is gone (killed): it fails at once rather than waiting for WAL nobody
+ * will fetch.
+ */
+function script(dir) {
+    return `#!/bin/sh
+# Written by Restorable for one recovery: serves WAL from the spool ${dir}.
+s='${dir}'
+p=${process.pid}
+f="$1"
+if [ -f "$s/$f" ]; then exec mv -f "$s/$f" "$2"; fi
+: > "$s/$f.want"
+i=0
+while [ "$i" -lt 6000 ]; do
+  if [ -f "$s/$f" ]; then rm -f "$s/$f.want"; exec mv -f "$s/$f" "$2"; fi
+  if [ ! -d "/proc/$p" ]; then rm -f "$s/$f.want"; echo "restorable (pid $p), which serves WAL, is gone" >&2; exit 1; fi
+  if [ -f "$s/$f.missing" ]; then rm -f "$s/$f.want" "$s/$f.missing"; exit 1; fi
+  sleep 0.05
+  i=$((i+1))
+done
+rm -f "$s/$f.want"
+echo "restorable: timed out waiting for $f (is the restorable process still running?)" >&2
+exit 1
+`;
+}
+/** Segments downloading at once (each in ranged parts of its own). */
+const PARALLEL = 4;
+/**
+ * Prefetches WAL segments `prefetch` ahead of the one the server replays, in the order it will ask
+ * for them, into a spool folder on the data directory's file system.
+ */
+class WalSpool {
+    archive;
+    dir;
+    order;
+    prefetch;
+    owner;
+    log;
+    stats = { fetched: 0, bytes: 0, waits: 0, missing: [], corrupt: [], errors: [] };
+    index = new Map();
+    inFlight = new Set();
+    ready = new Set();
+    waited = new Set();
+    position = 0;
+    timer;
+    stopped = false;
+    constructor(archive, dir, 
+    /** The segments the server will ask for, in order: from the backup's start along its timeline. */
+    order, prefetch, owner, log) {
+        this.archive = archive;
+        this.dir = dir;
+        this.order = order;
+        this.prefetch = prefetch;
+        this.owner = owner;
+        this.log = log;
+        if (dir.includes("'"))
+            throw new Error(`the WAL spool folder ${dir} has a single quote in its path: restore_command cannot quote it`);
+        order.forEach((n, i) => {
+            this.index.set(n, i);
+        });
+        external_node_fs_default().mkdirSync(dir, { recursive: true, mode: 0o700 });
+        external_node_fs_default().writeFileSync(this.scriptPath, script(dir), { mode: 0o755 });
+        if (owner) {
+            external_node_fs_default().chownSync(dir, owner.uid, owner.gid);
+            external_node_fs_default().chownSync(this.scriptPath, owner.uid, owner.gid);
+        }
+    }
+    get scriptPath() {
+        return external_node_path_default().join(this.dir, 'restore_command.sh');
+    }
+    /**
+     * The `restore_command` setting that serves from this spool. A segment already in the spool is
+     * moved by the server's own shell (one `mv`); only a miss runs the script that asks and waits.
+     */
+    get restoreCommand() {
+        const f = `'${this.dir}'/%f`;
+        return `test -f ${f} && exec mv -f ${f} %p || exec /bin/sh '${this.scriptPath}' %f %p`;
+    }
+    start() {
+        this.fill();
+        const tick = () => {
+            if (this.stopped)
+                return;
+            try {
+                this.poll();
+            }
+            catch (e) {
+                this.stats.errors.push((0,errors/* errorMessage */.gJ)(e));
+            }
+            this.timer = setTimeout(tick, 10);
+        };
+        tick();
+    }
+    stop() {
+        this.stopped = true;
+        if (this.timer)
+            clearTimeout(this.timer);
+    }
+    /** Stop and remove the spool (the script too): after promotion nothing needs it. */
+    remove() {
+        this.stop();
+        external_node_fs_default().rmSync(this.dir, { recursive: true, force: true });
+    }
+    poll() {
+        const here = new Set(external_node_fs_default().readdirSync(this.dir));
+        // Files we delivered that are gone were taken by the server: it has moved past them.
+        for (const name of this.ready) {
+            if (!here.has(name)) {
+                this.ready.delete(name);
+                this.advance(name);
+            }
+        }
+        for (const entry of here) {
+            if (!entry.endsWith('.want'))
+                continue;
+            const name = entry.slice(0, -'.want'.length);
+            if (name.length === 24 && this.archive.files.has(name) && !this.waited.has(name)) {
+                this.waited.add(name);
+                this.stats.waits++;
+            }
+            if (here.has(name) || this.inFlight.has(name) || here.has(`${name}.missing`))
+                continue;
+            if (name.length === 24)
+                this.stats.requested = name;
+            this.advance(name);
+            const f = this.archive.files.get(name);
+            if (f)
+                this.fetch(f);
+            else {
+                this.noteMissing(name);
+                this.write(`${name}.missing`, '');
+            }
+        }
+        this.fill();
+    }
+    advance(name) {
+        const i = this.index.get(name);
+        if (i !== undefined && i + 1 > this.position) {
+            this.position = i + 1;
+            this.stats.requested = name;
+        }
+    }
+    /**
+     * Keep `prefetch` segments downloaded or downloading ahead of the server, at most PARALLEL of them
+     * downloading at once: on few cores, more downloads side by side only slow each other (and replay).
+     */
+    fill() {
+        const parallel = Math.min(this.prefetch, PARALLEL);
+        for (let i = this.position; i < this.order.length &&
+            this.ready.size + this.inFlight.size < this.prefetch &&
+            this.inFlight.size < parallel; i++) {
+            const name = this.order[i];
+            if (this.ready.has(name) || this.inFlight.has(name))
+                continue;
+            const f = this.archive.files.get(name);
+            if (f)
+                this.fetch(f);
+        }
+    }
+    fetch(f) {
+        if (this.stopped)
+            return;
+        this.inFlight.add(f.name);
+        const dest = external_node_path_default().join(this.dir, f.name);
+        this.archive
+            .fetchTo(f, dest, this.owner)
+            .then((bytes) => {
+            if (this.stopped)
+                return;
+            this.stats.fetched++;
+            this.stats.bytes += bytes;
+            this.ready.add(f.name);
+        })
+            .catch((e) => {
+            if (this.stopped)
+                return;
+            const message = `could not fetch ${f.object}: ${(0,errors/* errorMessage */.gJ)(e)}`;
+            this.log.warn(message);
+            this.stats.errors.push(message);
+            if (e instanceof wal_archive/* WalCorruptError */.qT)
+                this.stats.corrupt.push({ name: f.name, why: e.message });
+            this.noteMissing(f.name);
+            // The server gets a clear "not available" rather than waiting for the script's timeout.
+            this.write(`${f.name}.missing`, '');
+        })
+            .finally(() => {
+            this.inFlight.delete(f.name);
+            if (!this.stopped)
+                this.fill();
+        });
+    }
+    noteMissing(name) {
+        if (!this.stats.missing.includes(name))
+            this.stats.missing.push(name);
+    }
+    write(name, text) {
+        if (this.stopped)
+            return;
+        const file = external_node_path_default().join(this.dir, name);
+        external_node_fs_default().writeFileSync(file, text);
+        if (this.owner)
+            external_node_fs_default().chownSync(file, this.owner.uid, this.owner.gid);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/pitr/backends.ts
+
+
+
+
+
+
+
+
+
+
+
+function coverageEnd(target, b) {
+    switch (target.kind) {
+        case 'time':
+            return { kind: 'time', time: target.time };
+        case 'lsn':
+            return { kind: 'lsn', lsn: target.lsn };
+        case 'name':
+            return { kind: 'name' };
+        case 'immediate':
+            return { kind: 'immediate', lsn: b.endLsn ?? b.startLsn ?? 0n };
+    }
+}
+function openSource(input, location, opts, log, wal = false) {
+    return location.startsWith('s3://')
+        ? s3/* S3Source */.m5.fromUrl(input, location, 
+        // A WAL segment in two ranged GETs at once; the spool runs a few segments side by side.
+        { ...opts.s3, ...(wal ? { partSize: 8 * 1024 * 1024, concurrency: 2 } : {}) }, log)
+        : new local/* LocalSource */.R(input, location);
+}
+/** pg_basebackup base backups plus the WAL an archive_command copied. */
+class NativeBackend {
+    base;
+    walSource;
+    prefetch;
+    binDir;
+    log;
+    timeline;
+    description;
+    backups = [];
+    wal;
+    constructor(base, walSource, prefetch, binDir, log, timeline = 'latest') {
+        this.base = base;
+        this.walSource = walSource;
+        this.prefetch = prefetch;
+        this.binDir = binDir;
+        this.log = log;
+        this.timeline = timeline;
+        this.description = `base backups ${base.description}, WAL ${walSource.description}`;
+    }
+    async archive() {
+        this.wal ??= await wal_archive/* WalArchive */.JP.open(this.walSource);
+        return this.wal;
+    }
+    async list() {
+        this.backups = await (0,pitr_native/* listBaseBackups */.t5)(this.base, await this.archive());
+        return this.backups;
+    }
+    async coverage(b, target) {
+        const wal = await this.archive();
+        const found = this.backups.find((x) => x.id === b.id);
+        // WAL streamed into the backup (-X stream) covers its own start: then the archive need not.
+        const holdsWal = found.files.some((f) => /(^|\/)pg_wal(\/[0-9A-F]{24}$|\.tar(\.gz)?$)/.test(f.name));
+        return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), holdsWal ? undefined : b.endLsn, this.timeline);
+    }
+    async restore(b, dataDir, spoolDir, owner) {
+        const found = this.backups.find((x) => x.id === b.id);
+        const wal = await this.archive();
+        // The plan refused a timeline the archive does not know; here it is the one recovery follows.
+        const { last, switches } = (await wal.timelineHistory(b.timeline, this.timeline)) ?? {
+            last: b.timeline,
+            switches: [],
+        };
+        // The order the server will ask for segments in: from the backup's start, along the timeline chain.
+        const order = [];
+        const first = (0,archive_wal/* segmentOf */.dJ)(b.startLsn ?? 0n, wal.segSize);
+        for (let s = first;; s++) {
+            const name = (0,archive_wal/* segmentName */.Jc)((0,archive_wal/* timelineFor */.vl)(s, switches, last, wal.segSize), s, wal.segSize);
+            if (!wal.files.has(name))
+                break;
+            order.push(name);
+        }
+        // WAL starts downloading while the base backup is unpacked and checked: a head start for replay.
+        const spool = new WalSpool(wal, spoolDir, order, this.prefetch, owner, this.log);
+        spool.start();
+        try {
+            await (0,pitr_native/* unpackBaseBackup */.E3)(this.base, found, dataDir);
+            let verified;
+            if (external_node_fs_default().existsSync(external_node_path_default().join(dataDir, 'backup_manifest'))) {
+                const major = Number(external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'PG_VERSION'), 'utf8').trim());
+                const tool = external_node_path_default().join(await this.binDir(major), 'pg_verifybackup');
+                const walFiles = external_node_fs_default().readdirSync(external_node_path_default().join(dataDir, 'pg_wal')).filter((n) => /^[0-9A-F]{24}$/.test(n));
+                const r = await (0,exec/* run */.eF)(tool, [...(walFiles.length ? [] : ['--no-parse-wal']), dataDir], {
+                    install: 'apt-get install postgresql-<major> (pg_verifybackup comes with the server, 13+)',
+                });
+                verified = {
+                    ok: r.code === 0,
+                    detail: (r.code === 0 ? r.stdout : r.stderr).trim().split('\n').slice(-5).join('\n'),
+                };
+            }
+            return {
+                settings: { restore_command: spool.restoreCommand },
+                spool,
+                ...(verified ? { verified } : {}),
+            };
+        }
+        catch (e) {
+            spool.remove();
+            throw e;
+        }
+    }
+}
+/** pgBackRest: its repository, its `restore`, its `archive-get` (and its own async prefetch). */
+class PgbackrestBackend {
+    stanza;
+    config;
+    target;
+    inclusive;
+    osUser;
+    timeline;
+    description;
+    info;
+    constructor(stanza, config, target, inclusive, osUser, timeline = 'latest') {
+        this.stanza = stanza;
+        this.config = config;
+        this.target = target;
+        this.inclusive = inclusive;
+        this.osUser = osUser;
+        this.timeline = timeline;
+        this.description = `pgBackRest stanza ${stanza}${config ? ` (${config})` : ''}`;
+    }
+    args(command, extra = []) {
+        return [
+            ...(this.config ? [`--config=${this.config}`] : []),
+            `--stanza=${this.stanza}`,
+            ...extra,
+            command,
+        ];
+    }
+    async pgbackrest(command, extra = []) {
+        return (0,exec/* run */.eF)('pgbackrest', this.args(command, extra), {
+            user: this.osUser,
+            // pgBackRest takes any of its options from PGBACKREST_* variables (a repository's S3 keys too).
+            inherit: ['PGBACKREST_'],
+            install: 'apt-get install pgbackrest (Debian/Ubuntu), dnf install pgbackrest (RHEL)',
+        });
+    }
+    async list() {
+        const r = await this.pgbackrest('info', ['--output=json']);
+        if (r.code !== 0)
+            throw new errors/* UserError */.yo('stanza', `pgbackrest info failed: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`, 'Check the stanza and pgbackrest-config');
+        let parsed;
+        try {
+            parsed = JSON.parse(r.stdout);
+        }
+        catch (e) {
+            throw new Error(`pgbackrest info printed no JSON: ${(0,errors/* errorMessage */.gJ)(e)}`);
+        }
+        this.info = parsed.find((s) => s.name === this.stanza);
+        return (this.info?.backup ?? []).map((b) => {
+            const startLsn = b.lsn ? (0,archive_wal/* parseLsn */.l2)(b.lsn.start) : undefined;
+            const endLsn = b.lsn ? (0,archive_wal/* parseLsn */.l2)(b.lsn.stop) : undefined;
+            return {
+                id: b.label,
+                ...(startLsn !== undefined ? { startLsn } : {}),
+                ...(endLsn !== undefined ? { endLsn } : {}),
+                timeline: b.archive ? Number.parseInt(b.archive.start.slice(0, 8), 16) : 1,
+                startTime: new Date(b.timestamp.start * 1000),
+                stopTime: new Date(b.timestamp.stop * 1000),
+                size: b.info?.size ?? 0,
+            };
+        });
+    }
+    /**
+     * For a posix repository, the archived segments are listed from its folder (they are named
+     * `<segment>-<sha1>[.gz|.lz4|.zst|...]`); other repositories are left to pgBackRest.
+     */
+    async coverage(b, target) {
+        const repo = await this.repoPath();
+        const archiveId = this.info?.archive?.[this.info.archive.length - 1]?.id;
+        if (!repo || !archiveId)
+            return undefined;
+        const dir = external_node_path_default().join(repo, 'archive', this.stanza, archiveId);
+        if (!external_node_fs_default().existsSync(dir))
+            return undefined;
+        const objects = [];
+        for (const sub of external_node_fs_default().readdirSync(dir)) {
+            const full = external_node_path_default().join(dir, sub);
+            if (/\.history$/.test(sub)) {
+                const st = external_node_fs_default().statSync(full);
+                objects.push({ name: sub, size: st.size, modified: st.mtime, kind: 'file' });
+                continue;
+            }
+            if (!external_node_fs_default().statSync(full).isDirectory())
+                continue;
+            for (const f of external_node_fs_default().readdirSync(full)) {
+                const m = /^([0-9A-F]{24}(?:\.[0-9A-F]{8}\.backup)?)-[0-9a-f]{40}(\.(gz|bz2|lz4|zst))?$/.exec(f);
+                if (!m)
+                    continue;
+                const st = external_node_fs_default().statSync(external_node_path_default().join(full, f));
+                objects.push({ name: `${sub}/${m[1]}`, size: st.size, modified: st.mtime, kind: 'file' });
+            }
+        }
+        const wal = new wal_archive/* WalArchive */.JP(new local/* LocalSource */.R('stanza', dir), objects);
+        return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), b.endLsn, this.timeline);
+    }
+    async repoPath() {
+        const file = this.config ?? '/etc/pgbackrest/pgbackrest.conf';
+        let text = '';
+        try {
+            text = external_node_fs_default().readFileSync(file, 'utf8');
+        }
+        catch {
+            return undefined;
+        }
+        if (/^\s*repo1-type\s*=\s*(?!posix)\S+/m.test(text))
+            return undefined;
+        return /^\s*repo1-path\s*=\s*(\S+)/m.exec(text)?.[1] ?? '/var/lib/pgbackrest';
+    }
+    async restore(b, dataDir, _spoolDir, owner) {
+        external_node_fs_default().mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+        if (owner)
+            external_node_fs_default().chownSync(dataDir, owner.uid, owner.gid);
+        const t = this.target;
+        const type = t.kind;
+        const extra = [
+            `--pg1-path=${dataDir}`,
+            `--set=${b.id}`,
+            `--type=${type}`,
+            ...(t.kind === 'time' ? [`--target=${(0,proof/* pgMicros */.V4)(t.micros)}`] : []),
+            ...(t.kind === 'lsn' ? [`--target=${(0,archive_wal/* formatLsn */.rI)(t.lsn)}`] : []),
+            ...(t.kind === 'name' ? [`--target=${t.name}`] : []),
+            ...(t.kind !== 'immediate' && !this.inclusive ? ['--target-exclusive'] : []),
+            // PostgreSQL's default (12+) is latest; another is passed as asked.
+            ...(this.timeline !== 'latest' ? [`--target-timeline=${this.timeline}`] : []),
+            '--target-action=promote',
+            '--archive-mode=off',
+        ];
+        const r = await this.pgbackrest('restore', extra);
+        if (r.code !== 0) {
+            throw new Error(`pgbackrest restore failed: ${r.stderr.trim().split('\n').slice(-3).join(' ') || r.stdout.trim().split('\n').slice(-3).join(' ')}`);
+        }
+        return { settings: {} };
+    }
+}
+
+
+/***/ }),
+
+/***/ 9621:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  S_: () => (/* binding */ BARMAN_NAME),
+  s6: () => (/* binding */ BarmanBackend),
+  Tr: () => (/* binding */ configuredBarmanUser)
+});
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+// EXTERNAL MODULE: ./src/archive/wal.ts
+var archive_wal = __nccwpck_require__(4354);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(4296);
+// EXTERNAL MODULE: ./src/core/exec.ts
+var exec = __nccwpck_require__(2642);
+// EXTERNAL MODULE: ./src/postgres/cluster.ts + 1 modules
+var cluster = __nccwpck_require__(4259);
+// EXTERNAL MODULE: ./src/postgres/recovery.ts
+var recovery = __nccwpck_require__(9048);
+// EXTERNAL MODULE: ./src/report/findings.ts
+var findings = __nccwpck_require__(9334);
+// EXTERNAL MODULE: ./src/sources/local.ts
+var local = __nccwpck_require__(2146);
+// EXTERNAL MODULE: ./src/pitr/backends.ts + 1 modules
+var backends = __nccwpck_require__(1638);
+;// CONCATENATED MODULE: ./src/pitr/barman-folder.ts
+/**
+ * What `barman recover` leaves in a folder, read before a server starts on it: the backup's files
+ * and Barman's own lines are both hostile (a crafted backup, a tampered Barman home).
+ */
+
+
+
+/** Files recovery reads or writes: a symlink among them would make our writes land elsewhere. */
+const PLAIN = [
+    'postgresql.conf',
+    'postgresql.auto.conf',
+    'pg_hba.conf',
+    'pg_ident.conf',
+    'backup_label',
+    'tablespace_map',
+    'recovery.signal',
+    'standby.signal',
+    'PG_VERSION',
+];
+/**
+ * Settings commented out in the restored configuration: the recovery commands and targets Barman
+ * (or the backup) wrote, replaced by Restorable's own; and the ones that point the server at files
+ * outside its folder (Barman only warns of those).
+ */
+const NEUTRALISED = /^\s*(restore_command|recovery_end_command|archive_cleanup_command|recovery_target\w*|primary_conninfo|primary_slot_name|promote_trigger_file|data_directory|config_file|hba_file|ident_file|external_pid_file|include|include_dir|include_if_exists)\b/;
+class RestoredFolderError extends Error {
+}
+function refuse(what) {
+    throw new RestoredFolderError(`the folder barman recover made is not safe to start: ${what}`);
+}
+/** `#RESTORABLE# ` before every neutralised line, in place; returns how many were. */
+function neutralise(file) {
+    if (!external_node_fs_default().existsSync(file))
+        return 0;
+    let n = 0;
+    const lines = external_node_fs_default().readFileSync(file, 'utf8')
+        .split('\n')
+        .map((l) => {
+        if (!NEUTRALISED.test(l))
+            return l;
+        n++;
+        return `#RESTORABLE# ${l}`;
+    });
+    external_node_fs_default().writeFileSync(file, lines.join('\n'));
+    return n;
+}
+function within(p, roots) {
+    const r = external_node_path_default().resolve(p);
+    return roots.some((root) => r === root || r.startsWith(`${root}${(external_node_path_default()).sep}`));
+}
+/**
+ * The checks: the files recovery touches are plain files; barman_wal is a folder of plain WAL
+ * files; backup_label starts where Barman's catalogue says; every tablespace link (and
+ * tablespace_map line) points into the relocated tablespaces. Then the configuration's recovery
+ * lines are commented out, for Restorable's own.
+ */
+function checkRestoredFolder(dataDir, beginLsn, maps) {
+    for (const f of PLAIN) {
+        const p = external_node_path_default().join(dataDir, f);
+        if (external_node_fs_default().existsSync(p) || isLink(p))
+            if (!external_node_fs_default().lstatSync(p).isFile())
+                refuse(`${f} is not a plain file`);
+    }
+    const wal = external_node_path_default().join(dataDir, 'barman_wal');
+    if (isLink(wal) || !external_node_fs_default().existsSync(wal) || !external_node_fs_default().lstatSync(wal).isDirectory())
+        refuse('barman_wal (the WAL Barman copied) is not a folder');
+    for (const e of external_node_fs_default().readdirSync(wal, { withFileTypes: true })) {
+        if (e.name === 'archive_status' && e.isDirectory())
+            continue;
+        if (!e.isFile() ||
+            !/^[0-9A-F]{24}(\.partial|\.[0-9A-F]{8}\.backup)?$|^[0-9A-F]{8}\.history$/.test(e.name))
+            refuse(`barman_wal holds ${JSON.stringify(e.name)}, which is not a WAL file`);
+    }
+    const label = external_node_path_default().join(dataDir, 'backup_label');
+    if (external_node_fs_default().existsSync(label) && beginLsn !== undefined) {
+        const start = (0,archive_wal/* parseBackupHistory */.MG)(external_node_fs_default().readFileSync(label, 'utf8'))?.startLsn;
+        if (start !== beginLsn)
+            refuse(`backup_label starts at ${start !== undefined ? (0,archive_wal/* formatLsn */.rI)(start) : '(no START WAL LOCATION)'}, Barman's catalogue at ${(0,archive_wal/* formatLsn */.rI)(beginLsn)}`);
+    }
+    const roots = maps.map((m) => external_node_path_default().resolve(m.location));
+    const tblspc = external_node_path_default().join(dataDir, 'pg_tblspc');
+    if (external_node_fs_default().existsSync(tblspc))
+        for (const e of external_node_fs_default().readdirSync(tblspc)) {
+            const p = external_node_path_default().join(tblspc, e);
+            // PostgreSQL wants links only there; a folder is a tablespace Barman did not relocate.
+            if (!isLink(p))
+                refuse(`pg_tblspc/${e} is not a link to a relocated tablespace`);
+            const to = external_node_fs_default().readlinkSync(p);
+            if (!within(external_node_path_default().resolve(tblspc, to), roots))
+                refuse(`pg_tblspc/${e} points to ${to}, outside the relocated tablespaces`);
+        }
+    const map = external_node_path_default().join(dataDir, 'tablespace_map');
+    if (external_node_fs_default().existsSync(map))
+        for (const line of external_node_fs_default().readFileSync(map, 'utf8').split('\n').filter(Boolean)) {
+            const to = line.replace(/^\d+\s+/, '');
+            if (!within(to, roots))
+                refuse(`tablespace_map sends a tablespace to ${to}, outside the relocated tablespaces`);
+        }
+    for (const f of ['postgresql.conf', 'postgresql.auto.conf'])
+        neutralise(external_node_path_default().join(dataDir, f));
+}
+function isLink(p) {
+    try {
+        return external_node_fs_default().lstatSync(p).isSymbolicLink();
+    }
+    catch {
+        return false;
+    }
+}
+
+// EXTERNAL MODULE: ./src/pitr/proof.ts
+var proof = __nccwpck_require__(8547);
+// EXTERNAL MODULE: ./src/pitr/wal-archive.ts + 1 modules
+var wal_archive = __nccwpck_require__(1018);
+;// CONCATENATED MODULE: ./src/pitr/barman.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+const INSTALL = 'apt-get install barman (Debian/Ubuntu), dnf install barman (RHEL)';
+/** A Barman server's name or a backup id: what Barman itself accepts, and never an option. */
+const BARMAN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+/** Barman's `-f json` output is `{ "<server>": … }`; anything else is refused, never trusted. */
+function serverPart(stdout, server, what) {
+    let parsed;
+    try {
+        parsed = JSON.parse(stdout);
+    }
+    catch (e) {
+        throw new Error(`barman ${what} printed no JSON: ${(0,errors/* errorMessage */.gJ)(e)}`);
+    }
+    if (!parsed || typeof parsed !== 'object' || !(server in parsed))
+        throw new Error(`barman ${what} printed no entry for server ${server}`);
+    return parsed[server];
+}
+const str = (v) => (typeof v === 'string' ? v : undefined);
+/** Barman's times: "2026-12-01 17:31:05.802252+00:00". */
+function barmanTime(v) {
+    const s = str(v);
+    if (!s)
+        return undefined;
+    const t = Date.parse(s.replace(' ', 'T'));
+    return Number.isFinite(t) ? new Date(t) : undefined;
+}
+/** One `show-backup` answer, its fields checked one by one. */
+function parseShown(v) {
+    const o = (v ?? {});
+    const info = (o.base_backup_information ?? {});
+    const id = str(o.backup_id);
+    if (!id || !BARMAN_NAME.test(id))
+        throw new Error(`barman show-backup printed a backup id ${JSON.stringify(id)}`);
+    const tablespaces = Array.isArray(o.tablespaces)
+        ? o.tablespaces.map((t) => {
+            const x = (t ?? {});
+            return { name: String(x.name ?? ''), location: String(x.location ?? '') };
+        })
+        : [];
+    const timeline = typeof info.timeline === 'number' && Number.isInteger(info.timeline) ? info.timeline : undefined;
+    const size = typeof info.disk_usage_bytes === 'number' ? info.disk_usage_bytes : undefined;
+    return {
+        backup_id: id,
+        status: str(o.status) ?? '',
+        ...(str(info.begin_lsn) ? { begin_lsn: str(info.begin_lsn) } : {}),
+        ...(str(info.end_lsn) ? { end_lsn: str(info.end_lsn) } : {}),
+        ...(str(info.begin_wal) ? { begin_wal: str(info.begin_wal) } : {}),
+        ...(str(info.begin_time) ? { begin_time: str(info.begin_time) } : {}),
+        ...(str(info.end_time) ? { end_time: str(info.end_time) } : {}),
+        ...(timeline !== undefined ? { timeline } : {}),
+        ...(size !== undefined ? { size } : {}),
+        tablespaces,
+    };
+}
+/** The `barman_user` of a Barman configuration (Barman's own default: barman). */
+function configuredBarmanUser(config) {
+    const files = config ? [config] : ['/etc/barman.conf', '/etc/barman/barman.conf'];
+    for (const f of files) {
+        let text;
+        try {
+            text = external_node_fs_default().readFileSync(f, 'utf8');
+        }
+        catch {
+            continue;
+        }
+        const m = /^\s*barman_user\s*=\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*$/m.exec(text);
+        return m?.[1] ?? 'barman';
+    }
+    return 'barman';
+}
+/**
+ * Barman (local server): its catalogue (`list-backups`, `show-backup`), its WAL folder for the
+ * plan, `barman check` for the archiver's state, and `barman recover` with Barman's copied WAL.
+ * Barman runs as `barmanUser` (when root) or as the current user; the recovered server never as root.
+ */
+class BarmanBackend {
+    server;
+    config;
+    barmanUser;
+    target;
+    inclusive;
+    timeline;
+    description;
+    shown = [];
+    walsDir;
+    constructor(server, config, barmanUser, target, inclusive, timeline = 'latest') {
+        this.server = server;
+        this.config = config;
+        this.barmanUser = barmanUser;
+        this.target = target;
+        this.inclusive = inclusive;
+        this.timeline = timeline;
+        this.description = `Barman server ${server}${config ? ` (${config})` : ''}`;
+    }
+    async barman(args, json = true) {
+        return (0,exec/* run */.eF)('barman', [...(this.config ? ['-c', this.config] : []), ...(json ? ['-f', 'json'] : []), ...args], { user: this.barmanUser, install: INSTALL });
+    }
+    async json(what, args) {
+        const r = await this.barman(args);
+        if (r.code !== 0) {
+            const said = `${r.stdout}${r.stderr}`.trim().split('\n').slice(-2).join(' ');
+            throw new errors/* UserError */.yo('barman-server', `barman ${what} ${this.server} failed: ${said}`, 'Check barman-server and barman-config (barman list-servers names the servers), and that barman-user may read Barman’s home');
+        }
+        return serverPart(r.stdout, this.server, what);
+    }
+    async list() {
+        const listed = await this.json('list-backups', ['list-backups', this.server]);
+        const ids = (Array.isArray(listed) ? listed : [])
+            .map((b) => (b ?? {}))
+            .filter((b) => b.status === 'DONE')
+            .map((b) => str(b.backup_id) ?? '')
+            .filter((id) => BARMAN_NAME.test(id));
+        this.shown = [];
+        for (const id of ids)
+            this.shown.push(parseShown(await this.json('show-backup', ['show-backup', this.server, id])));
+        const server = (await this.json('show-server', ['show-server', this.server]));
+        this.walsDir = str(server?.wals_directory);
+        const out = [];
+        for (const s of this.shown) {
+            const startLsn = s.begin_lsn ? (0,archive_wal/* parseLsn */.l2)(s.begin_lsn) : undefined;
+            const endLsn = s.end_lsn ? (0,archive_wal/* parseLsn */.l2)(s.end_lsn) : undefined;
+            const startTime = barmanTime(s.begin_time);
+            const stopTime = barmanTime(s.end_time);
+            out.push({
+                id: s.backup_id,
+                ...(startLsn !== undefined ? { startLsn } : {}),
+                ...(endLsn !== undefined ? { endLsn } : {}),
+                timeline: s.timeline ?? (s.begin_wal ? Number.parseInt(s.begin_wal.slice(0, 8), 16) : 1),
+                ...(startTime ? { startTime } : {}),
+                ...(stopTime ? { stopTime } : {}),
+                size: s.size ?? 0,
+            });
+        }
+        // Oldest first, as the plan expects.
+        return out.sort((a, b) => (a.stopTime?.getTime() ?? 0) - (b.stopTime?.getTime() ?? 0));
+    }
+    /**
+     * Barman's wals/ folder, as it stands: a segment removed from it is a gap whatever xlog.db says;
+     * xlog.db gives each segment's archival time (the file's own is the compression's).
+     */
+    async coverage(b, target) {
+        const dir = this.walsDir;
+        if (!dir || !external_node_path_default().isAbsolute(dir))
+            return undefined;
+        let objects;
+        try {
+            objects = await new local/* LocalSource */.R('barman-server', dir).list();
+        }
+        catch (e) {
+            throw new errors/* UserError */.yo('barman-server', `Barman's WAL folder ${dir} cannot be read: ${(0,errors/* errorMessage */.gJ)(e)}`, 'Run Restorable as root or as the Barman user, who can read Barman’s home');
+        }
+        const times = archivalTimes(external_node_path_default().join(dir, 'xlog.db'));
+        for (const o of objects) {
+            const t = times.get(o.name.split('/').pop() ?? '');
+            if (t)
+                o.modified = t;
+        }
+        const wal = new wal_archive/* WalArchive */.JP(new local/* LocalSource */.R('barman-server', dir), objects);
+        return wal.coverage(b.startLsn ?? 0n, b.timeline, (0,backends/* coverageEnd */.UN)(target, b), b.endLsn, this.timeline);
+    }
+    /** `barman check`: what it says of the archiver (its errors folder, the WAL archive). */
+    async planFindings() {
+        const r = await this.barman(['check', this.server]);
+        let checks;
+        try {
+            checks = serverPart(r.stdout, this.server, 'check');
+        }
+        catch {
+            return [];
+        }
+        const failed = ['archiver_errors', 'wal_archive'].filter((k) => checks?.[k]?.status === 'FAILED');
+        if (failed.length === 0)
+            return [];
+        const said = failed.map((k) => `${k.replace('_', ' ')}: ${checks[k]?.hint || 'FAILED'}`).join('; ');
+        return [
+            (0,findings/* finding */.gk)('ARCHIVER_ERRORS', 'plan', `barman check ${this.server} reports its WAL archiver failing (${said})`, {
+                evidence: { failed: failed.join(', ') },
+            }),
+        ];
+    }
+    targetArgs() {
+        const t = this.target;
+        const exclusive = t.kind !== 'immediate' && t.kind !== 'name' && !this.inclusive ? ['--exclusive'] : [];
+        const tli = this.timeline === 'latest' ? [] : ['--target-tli', String(this.timeline)];
+        switch (t.kind) {
+            case 'time':
+                return ['--target-time', (0,proof/* pgMicros */.V4)(t.micros), ...exclusive, ...tli];
+            case 'lsn':
+                return ['--target-lsn', (0,archive_wal/* formatLsn */.rI)(t.lsn), ...exclusive, ...tli];
+            case 'name':
+                return ['--target-name', t.name, ...tli];
+            case 'immediate':
+                return ['--target-immediate', ...tli];
+        }
+    }
+    async restore(b, dataDir, _spoolDir, owner) {
+        const shown = this.shown.find((s) => s.backup_id === b.id);
+        external_node_fs_default().mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+        const tblspcRoot = `${dataDir}.tablespaces`;
+        const maps = tablespaceMaps(shown, tblspcRoot);
+        if (maps.length)
+            external_node_fs_default().mkdirSync(tblspcRoot, { recursive: true, mode: 0o700 });
+        this.handTo([dataDir, ...(maps.length ? [tblspcRoot] : [])], owner);
+        const args = [
+            'recover',
+            ...this.targetArgs(),
+            '--target-action',
+            'promote',
+            ...maps.flatMap((m) => ['--tablespace', `${m.name}:${m.location}`]),
+            '--no-get-wal',
+            this.server,
+            b.id,
+            dataDir,
+        ];
+        const r = await this.barman(args, false);
+        if (r.code !== 0) {
+            const said = `${r.stderr}${r.stdout}`.trim().split('\n').slice(-3).join(' ');
+            throw new Error(`barman recover failed: ${said}`);
+        }
+        // What Barman wrote (and what the backup holds) is read before anything starts on it.
+        checkRestoredFolder(dataDir, shown.begin_lsn ? (0,archive_wal/* parseLsn */.l2)(shown.begin_lsn) : undefined, maps);
+        if (maps.length)
+            (0,recovery/* chownTree */.kM)(tblspcRoot, owner);
+        return {
+            settings: { restore_command: 'cp barman_wal/%f %p', recovery_end_command: 'rm -rf barman_wal' },
+        };
+    }
+    /** Barman writes the restored folder as its own user; the server's user gets it afterwards. */
+    handTo(dirs, owner) {
+        if (!(0,exec/* isRoot */.jX)() || !this.barmanUser) {
+            if (owner)
+                for (const d of dirs)
+                    external_node_fs_default().chownSync(d, owner.uid, owner.gid);
+            return;
+        }
+        let o;
+        try {
+            o = (0,cluster/* ownerOf */.bf)(this.barmanUser);
+        }
+        catch {
+            o = undefined;
+        }
+        if (!o)
+            throw new errors/* UserError */.yo('barman-user', `there is no OS user "${this.barmanUser}"`, 'Give the user Barman runs as');
+        for (const d of dirs) {
+            external_node_fs_default().chownSync(d, o.uid, o.gid);
+            // A drill's scratch folder is its server user's (0700): Barman's user may pass through it.
+            const above = external_node_path_default().dirname(d);
+            if (external_node_path_default().basename(above).startsWith(cluster/* SCRATCH_PREFIX */.ul) && (external_node_fs_default().statSync(above).mode & 0o777) === 0o700)
+                external_node_fs_default().chmodSync(above, 0o711);
+            if ((0,exec/* runSync */.HZ)('test', ['-w', d, '-a', '-x', d], this.barmanUser).code !== 0)
+                throw new errors/* UserError */.yo('barman-user', `${d} is not writable by ${this.barmanUser}, who runs barman recover`, `Give a folder ${this.barmanUser} can reach (every folder above it traversable)`);
+        }
+    }
+}
+/** xlog.db: `name<TAB>size<TAB>time<TAB>compression` a line; a line of another shape is ignored. */
+function archivalTimes(file) {
+    const out = new Map();
+    let text = '';
+    try {
+        text = external_node_fs_default().readFileSync(file, 'utf8');
+    }
+    catch {
+        return out;
+    }
+    for (const line of text.split('\n')) {
+        const m = /^([0-9A-F]{24}(?:\.[0-9A-F]{8}\.backup)?|[0-9A-F]{8}\.history)\t\d+\t(\d+(?:\.\d+)?)\t/.exec(line);
+        if (m)
+            out.set(m[1], new Date(Number(m[2]) * 1000));
+    }
+    return out;
+}
+/**
+ * Every tablespace of the backup goes beside the restored folder, never to where production keeps
+ * it (Barman's default): a drill must not write into production's tablespaces.
+ */
+function tablespaceMaps(shown, root) {
+    return shown.tablespaces.map((t) => {
+        if (!/^[A-Za-z0-9_]{1,63}$/.test(t.name))
+            throw new errors/* UserError */.yo('backup', `Barman's backup ${shown.backup_id} has a tablespace named ${JSON.stringify(t.name)}, which cannot be relocated safely`, 'Recover this backup by hand with barman recover --tablespace');
+        return { name: t.name, location: external_node_path_default().join(root, t.name) };
+    });
+}
+
+
+/***/ }),
+
 /***/ 7698:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -51158,6 +52263,240 @@ function markerRefused(e) {
 
 /***/ }),
 
+/***/ 5678:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Dr: () => (/* binding */ dataDirMajor),
+/* harmony export */   E3: () => (/* binding */ unpackBaseBackup),
+/* harmony export */   t5: () => (/* binding */ listBaseBackups)
+/* harmony export */ });
+/* unused harmony export inside */
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7075);
+/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var node_stream_promises__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6466);
+/* harmony import */ var node_stream_promises__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_stream_promises__WEBPACK_IMPORTED_MODULE_3__);
+/* harmony import */ var _archive_wal_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(4354);
+/* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2642);
+/* harmony import */ var _journal_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(7698);
+
+
+
+
+
+
+
+/** The folders PostgreSQL needs that a copy through object storage loses (they are empty). */
+const EMPTY_DIRS = [
+    'pg_wal/archive_status',
+    'pg_tblspc',
+    'pg_replslot',
+    'pg_notify',
+    'pg_snapshots',
+    'pg_serial',
+    'pg_stat',
+    'pg_stat_tmp',
+    'pg_dynshmem',
+    'pg_commit_ts',
+    'pg_twophase',
+    'pg_logical/mappings',
+    'pg_logical/snapshots',
+    'pg_subtrans',
+    'pg_multixact/members',
+    'pg_multixact/offsets',
+    'pg_xact',
+];
+/**
+ * The base backups under a source: every folder holding a backup_manifest, a backup_label (plain)
+ * or a base.tar[.gz]. Start and stop times come from the backup history files pg_backup_stop
+ * archives beside the WAL, matched by start LSN; without one, the manifest's time stands for the end.
+ */
+async function listBaseBackups(source, wal) {
+    const objects = await source.list();
+    const groups = new Map();
+    for (const o of objects) {
+        const parts = o.name.split('/');
+        // The backup's folder: what is above a marker file (backup_manifest, backup_label, base.tar*).
+        const idx = parts.findIndex((p) => /^(backup_manifest|backup_label|base\.tar(\.gz)?)$/.test(p));
+        if (idx < 0)
+            continue;
+        const id = parts.slice(0, idx).join('/');
+        if (!groups.has(id))
+            groups.set(id, []);
+    }
+    for (const o of objects) {
+        for (const id of groups.keys()) {
+            if (id === '' || o.name.startsWith(`${id}/`)) {
+                groups.get(id).push(o);
+                break;
+            }
+        }
+    }
+    const histories = await wal.backupHistories();
+    const out = [];
+    for (const [id, files] of groups) {
+        const rel = (f) => (id ? f.name.slice(id.length + 1) : f.name);
+        const names = new Set(files.map(rel));
+        const format = names.has('base.tar') || names.has('base.tar.gz') ? 'tar' : 'plain';
+        const at = (n) => (id ? `${id}/${n}` : n);
+        let startLsn;
+        let endLsn;
+        let timeline = 1;
+        let manifestTime;
+        if (names.has('backup_manifest')) {
+            const text = await source.readText(at('backup_manifest'), 512 * 1024 * 1024);
+            try {
+                const m = JSON.parse(text ?? '');
+                const ranges = m['WAL-Ranges'] ?? [];
+                const first = ranges[0];
+                const last = ranges[ranges.length - 1];
+                if (first && last) {
+                    startLsn = (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .parseLsn */ .l2)(first['Start-LSN']);
+                    endLsn = (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .parseLsn */ .l2)(last['End-LSN']);
+                    timeline = first.Timeline;
+                }
+            }
+            catch {
+                // Unreadable manifest: pg_verifybackup says why later; the label may still tell the start.
+            }
+            manifestTime = files.find((f) => rel(f) === 'backup_manifest')?.modified;
+        }
+        let label;
+        if (startLsn === undefined && names.has('backup_label')) {
+            label = (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .parseBackupHistory */ .MG)((await source.readText(at('backup_label'))) ?? '');
+            startLsn = label?.startLsn;
+            timeline = label?.timeline ?? 1;
+        }
+        if (startLsn === undefined)
+            continue;
+        const h = histories.find((x) => x.startLsn === startLsn);
+        const stopTime = h?.stopTime ?? manifestTime;
+        const startTime = h?.startTime ?? label?.startTime;
+        endLsn ??= h?.stopLsn;
+        out.push({
+            id,
+            format,
+            files,
+            size: files.reduce((a, f) => a + f.size, 0),
+            startLsn,
+            ...(endLsn !== undefined ? { endLsn } : {}),
+            timeline,
+            ...(startTime ? { startTime } : {}),
+            ...(stopTime ? { stopTime } : {}),
+            hasManifest: names.has('backup_manifest'),
+        });
+    }
+    return out.sort((a, b) => (a.startLsn < b.startLsn ? -1 : a.startLsn > b.startLsn ? 1 : 0));
+}
+/**
+ * Where an object of a backup goes in the data directory: an object name is the store's (an S3 key
+ * may hold `..` or start with `/`), so one that would land outside the data directory is refused.
+ */
+function inside(dataDir, name) {
+    const root = node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(dataDir);
+    const dest = node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(root, name);
+    if (!dest.startsWith(`${root}${(node_path__WEBPACK_IMPORTED_MODULE_1___default().sep)}`)) {
+        throw new Error(`the backup holds an object named ${JSON.stringify(name)}, which would land outside the data directory: refused`);
+    }
+    return dest;
+}
+/** Objects of a plain base backup fetched at once. */
+const PARALLEL_OBJECTS = 8;
+/** Bytes a local copy reads and writes at a time. */
+const COPY_CHUNK = 1 << 20;
+/** One object of a backup into `dest`: copied when local, else downloaded (its size from the listing). */
+async function copyObject(source, f, dest) {
+    const local = source.localPath(f.name);
+    // Streamed, not fs.copyFile: the process cannot exit while a copy runs in libuv's threads (2 GiB
+    // held a cancel for 2 s), but a stream stops between two chunks. 1 MiB chunks copy faster too.
+    if (local) {
+        const chunk = { highWaterMark: COPY_CHUNK };
+        await (0,node_stream_promises__WEBPACK_IMPORTED_MODULE_3__.pipeline)(node_fs__WEBPACK_IMPORTED_MODULE_0___default().createReadStream(local, chunk), node_fs__WEBPACK_IMPORTED_MODULE_0___default().createWriteStream(dest, chunk));
+    }
+    else if (source.downloadTo)
+        await source.downloadTo(f.name, dest, f.size);
+    else
+        await (0,node_stream_promises__WEBPACK_IMPORTED_MODULE_3__.pipeline)(node_stream__WEBPACK_IMPORTED_MODULE_2__.Readable.from(source.read(f.name, f.size)), node_fs__WEBPACK_IMPORTED_MODULE_0___default().createWriteStream(dest));
+}
+/**
+ * Fetch and unpack a base backup into `dataDir` (which must be empty): plain files are copied,
+ * tar files streamed through `tar`, and the manifest put beside them for pg_verifybackup.
+ */
+async function unpackBaseBackup(source, b, dataDir) {
+    node_fs__WEBPACK_IMPORTED_MODULE_0___default().mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    node_fs__WEBPACK_IMPORTED_MODULE_0___default().chmodSync(dataDir, 0o700);
+    const rel = (f) => (b.id ? f.name.slice(b.id.length + 1) : f.name);
+    if (b.format === 'plain') {
+        // Several objects at once: from S3 one at a time, a plain backup's thousands of files wait on
+        // round trips, not bandwidth.
+        const queue = [...b.files];
+        const one = async (f) => {
+            const dest = inside(dataDir, rel(f));
+            node_fs__WEBPACK_IMPORTED_MODULE_0___default().mkdirSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().dirname(dest), { recursive: true });
+            await copyObject(source, f, dest);
+        };
+        let held = false;
+        const worker = async () => {
+            for (let f = queue.shift(); f; f = queue.shift()) {
+                await one(f);
+                if (!held) {
+                    held = true;
+                    await (0,_journal_js__WEBPACK_IMPORTED_MODULE_5__/* .pausePoint */ .tK)('unpack');
+                }
+            }
+        };
+        await Promise.all(Array.from({ length: Math.min(PARALLEL_OBJECTS, queue.length) }, worker));
+    }
+    else {
+        const others = b.files.filter((f) => /\.tar(\.gz)?$/.test(rel(f)) && !/^(base|pg_wal)\.tar/.test(rel(f)));
+        if (others.length > 0) {
+            throw new Error(`the backup holds tablespaces (${others.map(rel).join(', ')}); restoring tar backups with tablespaces is not supported yet: use pg_basebackup -Fp, or restore by hand`);
+        }
+        for (const name of ['base', 'pg_wal']) {
+            const f = b.files.find((x) => rel(x) === `${name}.tar` || rel(x) === `${name}.tar.gz`);
+            if (!f)
+                continue;
+            const into = name === 'base' ? dataDir : node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dataDir, 'pg_wal');
+            node_fs__WEBPACK_IMPORTED_MODULE_0___default().mkdirSync(into, { recursive: true });
+            // The archive's owners and modes are not taken (no setuid file planted by a crafted backup);
+            // GNU tar itself keeps members inside the folder (no `..`, no leading /, links made last).
+            const safe = ['--no-same-owner', '--no-same-permissions', '--no-overwrite-dir'];
+            const r = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .eF)('tar', [...safe, f.name.endsWith('.gz') ? '-xzf' : '-xf', '-', '-C', into], {
+                stdin: node_stream__WEBPACK_IMPORTED_MODULE_2__.Readable.from(source.read(f.name, f.size)),
+            });
+            if (r.code !== 0)
+                throw new Error(`tar could not unpack ${f.name}: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`);
+            if (name === 'base')
+                await (0,_journal_js__WEBPACK_IMPORTED_MODULE_5__/* .pausePoint */ .tK)('unpack');
+        }
+        const manifest = b.files.find((x) => rel(x) === 'backup_manifest');
+        if (manifest)
+            await copyObject(source, manifest, node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dataDir, 'backup_manifest'));
+    }
+    for (const d of EMPTY_DIRS)
+        node_fs__WEBPACK_IMPORTED_MODULE_0___default().mkdirSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dataDir, d), { recursive: true });
+    // A base backup never holds these, but a copied data directory might.
+    for (const f of ['postmaster.pid', 'postmaster.opts'])
+        node_fs__WEBPACK_IMPORTED_MODULE_0___default().rmSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dataDir, f), { force: true });
+}
+/** `PG_VERSION` of an unpacked data directory. */
+function dataDirMajor(dataDir) {
+    try {
+        const v = Number(node_fs__WEBPACK_IMPORTED_MODULE_0___default().readFileSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dataDir, 'PG_VERSION'), 'utf8').trim());
+        return Number.isFinite(v) && v > 0 ? v : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+
+
+/***/ }),
+
 /***/ 4299:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -51170,18 +52509,22 @@ function markerRefused(e) {
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _archive_wal_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(4354);
+/* harmony import */ var _archive_wal_js__WEBPACK_IMPORTED_MODULE_15__ = __nccwpck_require__(4354);
 /* harmony import */ var _comparison_options_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3187);
 /* harmony import */ var _config_restorable_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8519);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4296);
-/* harmony import */ var _core_inputs_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9114);
-/* harmony import */ var _core_log_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(4325);
-/* harmony import */ var _core_parse_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(1896);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(1649);
-/* harmony import */ var _postgres_pgctl_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(9573);
-/* harmony import */ var _sources_s3_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(2832);
-/* harmony import */ var _proof_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(8547);
-/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(6598);
+/* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(2642);
+/* harmony import */ var _core_inputs_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(9114);
+/* harmony import */ var _core_log_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(4325);
+/* harmony import */ var _core_parse_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(1896);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(1649);
+/* harmony import */ var _postgres_pgctl_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(9573);
+/* harmony import */ var _sources_s3_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(2832);
+/* harmony import */ var _barman_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(9621);
+/* harmony import */ var _proof_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(8547);
+/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_14__ = __nccwpck_require__(6598);
+
+
 
 
 
@@ -51229,14 +52572,14 @@ function parseTarget(v, name) {
     if (v['target-time']) {
         const text = v['target-time'].trim();
         const time = parseTargetTime(name('target-time'), text);
-        const micros = (0,_proof_js__WEBPACK_IMPORTED_MODULE_11__/* .parseMicros */ .lG)(text);
+        const micros = (0,_proof_js__WEBPACK_IMPORTED_MODULE_13__/* .parseMicros */ .lG)(text);
         if (micros === undefined)
             throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(name('target-time'), `"${text}" is not an ISO 8601 time`, 'Write it as 2026-11-21T09:30:00Z');
         return { kind: 'time', time, micros, text };
     }
     if (v['target-lsn']) {
         const text = v['target-lsn'].trim();
-        const lsn = (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_13__/* .parseLsn */ .l2)(text);
+        const lsn = (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_15__/* .parseLsn */ .l2)(text);
         if (lsn === undefined)
             throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(name('target-lsn'), `"${text}" is not a WAL location`, 'Write it as 0/3000060');
         return { kind: 'lsn', lsn, text };
@@ -51249,21 +52592,47 @@ function parseTarget(v, name) {
 function checkLocation(input, value) {
     const v = value.trim();
     if (v.startsWith('s3://'))
-        (0,_sources_s3_js__WEBPACK_IMPORTED_MODULE_10__/* .parseS3Url */ .F$)(input, v);
+        (0,_sources_s3_js__WEBPACK_IMPORTED_MODULE_11__/* .parseS3Url */ .F$)(input, v);
     else if (!node_fs__WEBPACK_IMPORTED_MODULE_0___default().existsSync(v)) {
         throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(input, `"${v}" does not exist`, 'Give an existing folder or an s3://bucket/prefix URL');
     }
     return v;
 }
 function parseMarkerOptions(raw, how, log) {
-    const v = (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_5__/* .readInputs */ .Ko)(_spec_js__WEBPACK_IMPORTED_MODULE_12__/* .pitrSpec */ .h$.command, _spec_js__WEBPACK_IMPORTED_MODULE_12__/* .pitrInputs */ .n7, raw, how);
-    const name = (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_5__/* .nameFor */ .Fe)(how);
+    const v = (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_6__/* .readInputs */ .Ko)(_spec_js__WEBPACK_IMPORTED_MODULE_14__/* .pitrSpec */ .h$.command, _spec_js__WEBPACK_IMPORTED_MODULE_14__/* .pitrInputs */ .n7, raw, how);
+    const name = (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_6__/* .nameFor */ .Fe)(how);
     if (!v['marker-url'])
         throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(name('marker-url'), 'is empty, but plant-marker is true', 'Give the live database to plant the marker on');
-    (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_8__/* .parseDbUrl */ .Bd)(name('marker-url'), v['marker-url'], (s) => log.secret(s));
+    (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_9__/* .parseDbUrl */ .Bd)(name('marker-url'), v['marker-url'], (s) => log.secret(s));
     return { markerUrl: v['marker-url'], ...(v.report ? { report: v.report } : {}) };
 }
+function parseBarman(v, name) {
+    const server = (v['barman-server'] ?? '').trim();
+    if (!server)
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(name('barman-server'), 'is empty, but backend is barman', 'Give the Barman server name');
+    if (!_barman_js__WEBPACK_IMPORTED_MODULE_12__/* .BARMAN_NAME */ .S_.test(server))
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(name('barman-server'), `"${server}" is not a Barman server name`, 'Use the name of its section in Barman’s configuration (letters, digits, _ . : -)');
+    const backup = (v.backup ?? '').trim();
+    if (backup && !_barman_js__WEBPACK_IMPORTED_MODULE_12__/* .BARMAN_NAME */ .S_.test(backup))
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(name('backup'), `"${backup}" is not a Barman backup id`, 'Give an id from barman list-backups, or latest');
+    const config = v['barman-config'] ? node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(v['barman-config']) : undefined;
+    if (config && !node_fs__WEBPACK_IMPORTED_MODULE_0___default().existsSync(config))
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(name('barman-config'), `${config} does not exist`, 'Give the path of Barman’s configuration file');
+    const user = (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_5__/* .isRoot */ .jX)()
+        ? ((0,_core_parse_js__WEBPACK_IMPORTED_MODULE_8__/* .parseOsUser */ .X)(name('barman-user'), v['barman-user']) ?? (0,_barman_js__WEBPACK_IMPORTED_MODULE_12__/* .configuredBarmanUser */ .Tr)(config))
+        : undefined;
+    return {
+        backend: 'barman',
+        barmanServer: server,
+        ...(config ? { barmanConfig: config } : {}),
+        ...(user ? { barmanUser: user } : {}),
+    };
+}
 function parseSource(v, name) {
+    if (v.backend === 'wal-g')
+        return { backend: 'wal-g' };
+    if (v.backend === 'barman')
+        return parseBarman(v, name);
     if (v.backend === 'pgbackrest') {
         if (!v.stanza)
             throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(name('stanza'), 'is empty, but backend is pgbackrest', 'Give the pgBackRest stanza');
@@ -51291,7 +52660,7 @@ function parseSource(v, name) {
 function checkCloneTarget(dataDirectory, input) {
     if (!node_fs__WEBPACK_IMPORTED_MODULE_0___default().existsSync(dataDirectory))
         return;
-    if ((0,_postgres_pgctl_js__WEBPACK_IMPORTED_MODULE_9__/* .postmasterAlive */ .ww)(dataDirectory))
+    if ((0,_postgres_pgctl_js__WEBPACK_IMPORTED_MODULE_10__/* .postmasterAlive */ .ww)(dataDirectory))
         throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(input, `${dataDirectory} holds a running server`, 'Give an empty or absent folder for the recovered copy; side-by-side never touches a live cluster');
     if (!node_fs__WEBPACK_IMPORTED_MODULE_0___default().statSync(dataDirectory).isDirectory() || node_fs__WEBPACK_IMPORTED_MODULE_0___default().readdirSync(dataDirectory).length > 0)
         throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(input, `${dataDirectory} is not empty`, 'Give an empty or absent folder for the recovered copy (or use mode: in-place, behind its interlocks)');
@@ -51324,9 +52693,9 @@ function parsePlace(v, name) {
         ...(v['check-url'] ? { checkUrl: v['check-url'] } : {}),
     };
 }
-function parsePitrOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE_6__/* .silentLogger */ .q) {
-    const v = (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_5__/* .readInputs */ .Ko)(_spec_js__WEBPACK_IMPORTED_MODULE_12__/* .pitrSpec */ .h$.command, _spec_js__WEBPACK_IMPORTED_MODULE_12__/* .pitrInputs */ .n7, raw, how);
-    const name = (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_5__/* .nameFor */ .Fe)(how);
+function parsePitrOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE_7__/* .silentLogger */ .q) {
+    const v = (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_6__/* .readInputs */ .Ko)(_spec_js__WEBPACK_IMPORTED_MODULE_14__/* .pitrSpec */ .h$.command, _spec_js__WEBPACK_IMPORTED_MODULE_14__/* .pitrInputs */ .n7, raw, how);
+    const name = (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_6__/* .nameFor */ .Fe)(how);
     const target = parseTarget(v, name);
     const source = parseSource(v, name);
     const config = (0,_config_restorable_js__WEBPACK_IMPORTED_MODULE_3__/* .loadConfig */ .Z9)(name('config'), v.config);
@@ -51334,7 +52703,7 @@ function parsePitrOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE_
     const compare = (0,_comparison_options_js__WEBPACK_IMPORTED_MODULE_2__/* .parseCompareRung */ .b)(v, how, log);
     // Its password is a secret whatever the mode.
     if (v['check-url'])
-        (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_8__/* .parseDbUrl */ .Bd)(name('check-url'), v['check-url'], (s) => log.secret(s));
+        (0,_postgres_client_js__WEBPACK_IMPORTED_MODULE_9__/* .parseDbUrl */ .Bd)(name('check-url'), v['check-url'], (s) => log.secret(s));
     return {
         ...source,
         ...place,
@@ -51350,9 +52719,9 @@ function parsePitrOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE_
         ...(v.history ? { history: v.history } : {}),
         failOn: v['fail-on'],
         ...(v.report ? { report: v.report } : {}),
-        s3: (0,_sources_s3_js__WEBPACK_IMPORTED_MODULE_10__/* .s3Options */ .hD)(v),
+        s3: (0,_sources_s3_js__WEBPACK_IMPORTED_MODULE_11__/* .s3Options */ .hD)(v),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
-        ...(v['os-user'] ? { osUser: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_7__/* .parseOsUser */ .X)(name('os-user'), v['os-user']) } : {}),
+        ...(v['os-user'] ? { osUser: (0,_core_parse_js__WEBPACK_IMPORTED_MODULE_8__/* .parseOsUser */ .X)(name('os-user'), v['os-user']) } : {}),
     };
 }
 
@@ -51633,7 +53002,7 @@ function microsOrMs(logText, d) {
 
 /***/ }),
 
-/***/ 409:
+/***/ 5592:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -51657,703 +53026,10 @@ var recovery = __nccwpck_require__(9048);
 var report_history = __nccwpck_require__(4518);
 // EXTERNAL MODULE: ./src/report/stages.ts
 var stages = __nccwpck_require__(1139);
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
-// EXTERNAL MODULE: ./src/archive/wal.ts
-var archive_wal = __nccwpck_require__(4354);
-// EXTERNAL MODULE: ./src/core/exec.ts
-var exec = __nccwpck_require__(2642);
-// EXTERNAL MODULE: ./src/sources/local.ts
-var local = __nccwpck_require__(2146);
-// EXTERNAL MODULE: ./src/sources/s3.ts + 1 modules
-var s3 = __nccwpck_require__(2832);
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-// EXTERNAL MODULE: external "node:stream/promises"
-var promises_ = __nccwpck_require__(6466);
-// EXTERNAL MODULE: ./src/pitr/journal.ts
-var pitr_journal = __nccwpck_require__(7698);
-;// CONCATENATED MODULE: ./src/pitr/native.ts
-
-
-
-
-
-
-
-/** The folders PostgreSQL needs that a copy through object storage loses (they are empty). */
-const EMPTY_DIRS = [
-    'pg_wal/archive_status',
-    'pg_tblspc',
-    'pg_replslot',
-    'pg_notify',
-    'pg_snapshots',
-    'pg_serial',
-    'pg_stat',
-    'pg_stat_tmp',
-    'pg_dynshmem',
-    'pg_commit_ts',
-    'pg_twophase',
-    'pg_logical/mappings',
-    'pg_logical/snapshots',
-    'pg_subtrans',
-    'pg_multixact/members',
-    'pg_multixact/offsets',
-    'pg_xact',
-];
-/**
- * The base backups under a source: every folder holding a backup_manifest, a backup_label (plain)
- * or a base.tar[.gz]. Start and stop times come from the backup history files pg_backup_stop
- * archives beside the WAL, matched by start LSN; without one, the manifest's time stands for the end.
- */
-async function listBaseBackups(source, wal) {
-    const objects = await source.list();
-    const groups = new Map();
-    for (const o of objects) {
-        const parts = o.name.split('/');
-        // The backup's folder: what is above a marker file (backup_manifest, backup_label, base.tar*).
-        const idx = parts.findIndex((p) => /^(backup_manifest|backup_label|base\.tar(\.gz)?)$/.test(p));
-        if (idx < 0)
-            continue;
-        const id = parts.slice(0, idx).join('/');
-        if (!groups.has(id))
-            groups.set(id, []);
-    }
-    for (const o of objects) {
-        for (const id of groups.keys()) {
-            if (id === '' || o.name.startsWith(`${id}/`)) {
-                groups.get(id).push(o);
-                break;
-            }
-        }
-    }
-    const histories = await wal.backupHistories();
-    const out = [];
-    for (const [id, files] of groups) {
-        const rel = (f) => (id ? f.name.slice(id.length + 1) : f.name);
-        const names = new Set(files.map(rel));
-        const format = names.has('base.tar') || names.has('base.tar.gz') ? 'tar' : 'plain';
-        const at = (n) => (id ? `${id}/${n}` : n);
-        let startLsn;
-        let endLsn;
-        let timeline = 1;
-        let manifestTime;
-        if (names.has('backup_manifest')) {
-            const text = await source.readText(at('backup_manifest'), 512 * 1024 * 1024);
-            try {
-                const m = JSON.parse(text ?? '');
-                const ranges = m['WAL-Ranges'] ?? [];
-                const first = ranges[0];
-                const last = ranges[ranges.length - 1];
-                if (first && last) {
-                    startLsn = (0,archive_wal/* parseLsn */.l2)(first['Start-LSN']);
-                    endLsn = (0,archive_wal/* parseLsn */.l2)(last['End-LSN']);
-                    timeline = first.Timeline;
-                }
-            }
-            catch {
-                // Unreadable manifest: pg_verifybackup says why later; the label may still tell the start.
-            }
-            manifestTime = files.find((f) => rel(f) === 'backup_manifest')?.modified;
-        }
-        let label;
-        if (startLsn === undefined && names.has('backup_label')) {
-            label = (0,archive_wal/* parseBackupHistory */.MG)((await source.readText(at('backup_label'))) ?? '');
-            startLsn = label?.startLsn;
-            timeline = label?.timeline ?? 1;
-        }
-        if (startLsn === undefined)
-            continue;
-        const h = histories.find((x) => x.startLsn === startLsn);
-        const stopTime = h?.stopTime ?? manifestTime;
-        const startTime = h?.startTime ?? label?.startTime;
-        endLsn ??= h?.stopLsn;
-        out.push({
-            id,
-            format,
-            files,
-            size: files.reduce((a, f) => a + f.size, 0),
-            startLsn,
-            ...(endLsn !== undefined ? { endLsn } : {}),
-            timeline,
-            ...(startTime ? { startTime } : {}),
-            ...(stopTime ? { stopTime } : {}),
-            hasManifest: names.has('backup_manifest'),
-        });
-    }
-    return out.sort((a, b) => (a.startLsn < b.startLsn ? -1 : a.startLsn > b.startLsn ? 1 : 0));
-}
-/**
- * Where an object of a backup goes in the data directory: an object name is the store's (an S3 key
- * may hold `..` or start with `/`), so one that would land outside the data directory is refused.
- */
-function inside(dataDir, name) {
-    const root = external_node_path_default().resolve(dataDir);
-    const dest = external_node_path_default().resolve(root, name);
-    if (!dest.startsWith(`${root}${(external_node_path_default()).sep}`)) {
-        throw new Error(`the backup holds an object named ${JSON.stringify(name)}, which would land outside the data directory: refused`);
-    }
-    return dest;
-}
-/** Objects of a plain base backup fetched at once. */
-const PARALLEL_OBJECTS = 8;
-/** Bytes a local copy reads and writes at a time. */
-const COPY_CHUNK = 1 << 20;
-/** One object of a backup into `dest`: copied when local, else downloaded (its size from the listing). */
-async function copyObject(source, f, dest) {
-    const local = source.localPath(f.name);
-    // Streamed, not fs.copyFile: the process cannot exit while a copy runs in libuv's threads (2 GiB
-    // held a cancel for 2 s), but a stream stops between two chunks. 1 MiB chunks copy faster too.
-    if (local) {
-        const chunk = { highWaterMark: COPY_CHUNK };
-        await (0,promises_.pipeline)(external_node_fs_default().createReadStream(local, chunk), external_node_fs_default().createWriteStream(dest, chunk));
-    }
-    else if (source.downloadTo)
-        await source.downloadTo(f.name, dest, f.size);
-    else
-        await (0,promises_.pipeline)(external_node_stream_.Readable.from(source.read(f.name, f.size)), external_node_fs_default().createWriteStream(dest));
-}
-/**
- * Fetch and unpack a base backup into `dataDir` (which must be empty): plain files are copied,
- * tar files streamed through `tar`, and the manifest put beside them for pg_verifybackup.
- */
-async function unpackBaseBackup(source, b, dataDir) {
-    external_node_fs_default().mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    external_node_fs_default().chmodSync(dataDir, 0o700);
-    const rel = (f) => (b.id ? f.name.slice(b.id.length + 1) : f.name);
-    if (b.format === 'plain') {
-        // Several objects at once: from S3 one at a time, a plain backup's thousands of files wait on
-        // round trips, not bandwidth.
-        const queue = [...b.files];
-        const one = async (f) => {
-            const dest = inside(dataDir, rel(f));
-            external_node_fs_default().mkdirSync(external_node_path_default().dirname(dest), { recursive: true });
-            await copyObject(source, f, dest);
-        };
-        let held = false;
-        const worker = async () => {
-            for (let f = queue.shift(); f; f = queue.shift()) {
-                await one(f);
-                if (!held) {
-                    held = true;
-                    await (0,pitr_journal/* pausePoint */.tK)('unpack');
-                }
-            }
-        };
-        await Promise.all(Array.from({ length: Math.min(PARALLEL_OBJECTS, queue.length) }, worker));
-    }
-    else {
-        const others = b.files.filter((f) => /\.tar(\.gz)?$/.test(rel(f)) && !/^(base|pg_wal)\.tar/.test(rel(f)));
-        if (others.length > 0) {
-            throw new Error(`the backup holds tablespaces (${others.map(rel).join(', ')}); restoring tar backups with tablespaces is not supported yet: use pg_basebackup -Fp, or restore by hand`);
-        }
-        for (const name of ['base', 'pg_wal']) {
-            const f = b.files.find((x) => rel(x) === `${name}.tar` || rel(x) === `${name}.tar.gz`);
-            if (!f)
-                continue;
-            const into = name === 'base' ? dataDir : external_node_path_default().join(dataDir, 'pg_wal');
-            external_node_fs_default().mkdirSync(into, { recursive: true });
-            // The archive's owners and modes are not taken (no setuid file planted by a crafted backup);
-            // GNU tar itself keeps members inside the folder (no `..`, no leading /, links made last).
-            const safe = ['--no-same-owner', '--no-same-permissions', '--no-overwrite-dir'];
-            const r = await (0,exec/* run */.eF)('tar', [...safe, f.name.endsWith('.gz') ? '-xzf' : '-xf', '-', '-C', into], {
-                stdin: external_node_stream_.Readable.from(source.read(f.name, f.size)),
-            });
-            if (r.code !== 0)
-                throw new Error(`tar could not unpack ${f.name}: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`);
-            if (name === 'base')
-                await (0,pitr_journal/* pausePoint */.tK)('unpack');
-        }
-        const manifest = b.files.find((x) => rel(x) === 'backup_manifest');
-        if (manifest)
-            await copyObject(source, manifest, external_node_path_default().join(dataDir, 'backup_manifest'));
-    }
-    for (const d of EMPTY_DIRS)
-        external_node_fs_default().mkdirSync(external_node_path_default().join(dataDir, d), { recursive: true });
-    // A base backup never holds these, but a copied data directory might.
-    for (const f of ['postmaster.pid', 'postmaster.opts'])
-        external_node_fs_default().rmSync(external_node_path_default().join(dataDir, f), { force: true });
-}
-/** `PG_VERSION` of an unpacked data directory. */
-function dataDirMajor(dataDir) {
-    try {
-        const v = Number(external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'PG_VERSION'), 'utf8').trim());
-        return Number.isFinite(v) && v > 0 ? v : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-
-// EXTERNAL MODULE: ./src/pitr/proof.ts
-var pitr_proof = __nccwpck_require__(8547);
-// EXTERNAL MODULE: ./src/pitr/wal-archive.ts + 1 modules
-var wal_archive = __nccwpck_require__(1018);
-;// CONCATENATED MODULE: ./src/pitr/spool.ts
-
-
-
-
-/**
- * The shell script behind `restore_command`. It only moves a file out of the spool: the downloads
- * happen ahead of it, in parallel, in this process. A file not there yet is asked for (`<f>.want`)
- * and waited for; `<f>.missing` says the archive does not have it (the end of WAL, or a timeline
- * history file that does not exist), and the server is told so by a non-zero exit. So is a server
- * whose Restorable process is gone (killed): it fails at once rather than waiting for WAL nobody
- * will fetch.
- */
-function script(dir) {
-    return `#!/bin/sh
-# Written by Restorable for one recovery: serves WAL from the spool ${dir}.
-s='${dir}'
-p=${process.pid}
-f="$1"
-if [ -f "$s/$f" ]; then exec mv -f "$s/$f" "$2"; fi
-: > "$s/$f.want"
-i=0
-while [ "$i" -lt 6000 ]; do
-  if [ -f "$s/$f" ]; then rm -f "$s/$f.want"; exec mv -f "$s/$f" "$2"; fi
-  if [ ! -d "/proc/$p" ]; then rm -f "$s/$f.want"; echo "restorable (pid $p), which serves WAL, is gone" >&2; exit 1; fi
-  if [ -f "$s/$f.missing" ]; then rm -f "$s/$f.want" "$s/$f.missing"; exit 1; fi
-  sleep 0.05
-  i=$((i+1))
-done
-rm -f "$s/$f.want"
-echo "restorable: timed out waiting for $f (is the restorable process still running?)" >&2
-exit 1
-`;
-}
-/** Segments downloading at once (each in ranged parts of its own). */
-const PARALLEL = 4;
-/**
- * Prefetches WAL segments `prefetch` ahead of the one the server replays, in the order it will ask
- * for them, into a spool folder on the data directory's file system.
- */
-class WalSpool {
-    archive;
-    dir;
-    order;
-    prefetch;
-    owner;
-    log;
-    stats = { fetched: 0, bytes: 0, waits: 0, missing: [], corrupt: [], errors: [] };
-    index = new Map();
-    inFlight = new Set();
-    ready = new Set();
-    waited = new Set();
-    position = 0;
-    timer;
-    stopped = false;
-    constructor(archive, dir, 
-    /** The segments the server will ask for, in order: from the backup's start along its timeline. */
-    order, prefetch, owner, log) {
-        this.archive = archive;
-        this.dir = dir;
-        this.order = order;
-        this.prefetch = prefetch;
-        this.owner = owner;
-        this.log = log;
-        if (dir.includes("'"))
-            throw new Error(`the WAL spool folder ${dir} has a single quote in its path: restore_command cannot quote it`);
-        order.forEach((n, i) => {
-            this.index.set(n, i);
-        });
-        external_node_fs_default().mkdirSync(dir, { recursive: true, mode: 0o700 });
-        external_node_fs_default().writeFileSync(this.scriptPath, script(dir), { mode: 0o755 });
-        if (owner) {
-            external_node_fs_default().chownSync(dir, owner.uid, owner.gid);
-            external_node_fs_default().chownSync(this.scriptPath, owner.uid, owner.gid);
-        }
-    }
-    get scriptPath() {
-        return external_node_path_default().join(this.dir, 'restore_command.sh');
-    }
-    /**
-     * The `restore_command` setting that serves from this spool. A segment already in the spool is
-     * moved by the server's own shell (one `mv`); only a miss runs the script that asks and waits.
-     */
-    get restoreCommand() {
-        const f = `'${this.dir}'/%f`;
-        return `test -f ${f} && exec mv -f ${f} %p || exec /bin/sh '${this.scriptPath}' %f %p`;
-    }
-    start() {
-        this.fill();
-        const tick = () => {
-            if (this.stopped)
-                return;
-            try {
-                this.poll();
-            }
-            catch (e) {
-                this.stats.errors.push((0,errors/* errorMessage */.gJ)(e));
-            }
-            this.timer = setTimeout(tick, 10);
-        };
-        tick();
-    }
-    stop() {
-        this.stopped = true;
-        if (this.timer)
-            clearTimeout(this.timer);
-    }
-    /** Stop and remove the spool (the script too): after promotion nothing needs it. */
-    remove() {
-        this.stop();
-        external_node_fs_default().rmSync(this.dir, { recursive: true, force: true });
-    }
-    poll() {
-        const here = new Set(external_node_fs_default().readdirSync(this.dir));
-        // Files we delivered that are gone were taken by the server: it has moved past them.
-        for (const name of this.ready) {
-            if (!here.has(name)) {
-                this.ready.delete(name);
-                this.advance(name);
-            }
-        }
-        for (const entry of here) {
-            if (!entry.endsWith('.want'))
-                continue;
-            const name = entry.slice(0, -'.want'.length);
-            if (name.length === 24 && this.archive.files.has(name) && !this.waited.has(name)) {
-                this.waited.add(name);
-                this.stats.waits++;
-            }
-            if (here.has(name) || this.inFlight.has(name) || here.has(`${name}.missing`))
-                continue;
-            if (name.length === 24)
-                this.stats.requested = name;
-            this.advance(name);
-            const f = this.archive.files.get(name);
-            if (f)
-                this.fetch(f);
-            else {
-                this.noteMissing(name);
-                this.write(`${name}.missing`, '');
-            }
-        }
-        this.fill();
-    }
-    advance(name) {
-        const i = this.index.get(name);
-        if (i !== undefined && i + 1 > this.position) {
-            this.position = i + 1;
-            this.stats.requested = name;
-        }
-    }
-    /**
-     * Keep `prefetch` segments downloaded or downloading ahead of the server, at most PARALLEL of them
-     * downloading at once: on few cores, more downloads side by side only slow each other (and replay).
-     */
-    fill() {
-        const parallel = Math.min(this.prefetch, PARALLEL);
-        for (let i = this.position; i < this.order.length &&
-            this.ready.size + this.inFlight.size < this.prefetch &&
-            this.inFlight.size < parallel; i++) {
-            const name = this.order[i];
-            if (this.ready.has(name) || this.inFlight.has(name))
-                continue;
-            const f = this.archive.files.get(name);
-            if (f)
-                this.fetch(f);
-        }
-    }
-    fetch(f) {
-        if (this.stopped)
-            return;
-        this.inFlight.add(f.name);
-        const dest = external_node_path_default().join(this.dir, f.name);
-        this.archive
-            .fetchTo(f, dest, this.owner)
-            .then((bytes) => {
-            if (this.stopped)
-                return;
-            this.stats.fetched++;
-            this.stats.bytes += bytes;
-            this.ready.add(f.name);
-        })
-            .catch((e) => {
-            if (this.stopped)
-                return;
-            const message = `could not fetch ${f.object}: ${(0,errors/* errorMessage */.gJ)(e)}`;
-            this.log.warn(message);
-            this.stats.errors.push(message);
-            if (e instanceof wal_archive/* WalCorruptError */.qT)
-                this.stats.corrupt.push({ name: f.name, why: e.message });
-            this.noteMissing(f.name);
-            // The server gets a clear "not available" rather than waiting for the script's timeout.
-            this.write(`${f.name}.missing`, '');
-        })
-            .finally(() => {
-            this.inFlight.delete(f.name);
-            if (!this.stopped)
-                this.fill();
-        });
-    }
-    noteMissing(name) {
-        if (!this.stats.missing.includes(name))
-            this.stats.missing.push(name);
-    }
-    write(name, text) {
-        if (this.stopped)
-            return;
-        const file = external_node_path_default().join(this.dir, name);
-        external_node_fs_default().writeFileSync(file, text);
-        if (this.owner)
-            external_node_fs_default().chownSync(file, this.owner.uid, this.owner.gid);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/pitr/backends.ts
-
-
-
-
-
-
-
-
-
-
-
-function coverageEnd(target, b) {
-    switch (target.kind) {
-        case 'time':
-            return { kind: 'time', time: target.time };
-        case 'lsn':
-            return { kind: 'lsn', lsn: target.lsn };
-        case 'name':
-            return { kind: 'name' };
-        case 'immediate':
-            return { kind: 'immediate', lsn: b.endLsn ?? b.startLsn ?? 0n };
-    }
-}
-function openSource(input, location, opts, log, wal = false) {
-    return location.startsWith('s3://')
-        ? s3/* S3Source */.m5.fromUrl(input, location, 
-        // A WAL segment in two ranged GETs at once; the spool runs a few segments side by side.
-        { ...opts.s3, ...(wal ? { partSize: 8 * 1024 * 1024, concurrency: 2 } : {}) }, log)
-        : new local/* LocalSource */.R(input, location);
-}
-/** pg_basebackup base backups plus the WAL an archive_command copied. */
-class NativeBackend {
-    base;
-    walSource;
-    prefetch;
-    binDir;
-    log;
-    timeline;
-    description;
-    backups = [];
-    wal;
-    constructor(base, walSource, prefetch, binDir, log, timeline = 'latest') {
-        this.base = base;
-        this.walSource = walSource;
-        this.prefetch = prefetch;
-        this.binDir = binDir;
-        this.log = log;
-        this.timeline = timeline;
-        this.description = `base backups ${base.description}, WAL ${walSource.description}`;
-    }
-    async archive() {
-        this.wal ??= await wal_archive/* WalArchive */.JP.open(this.walSource);
-        return this.wal;
-    }
-    async list() {
-        this.backups = await listBaseBackups(this.base, await this.archive());
-        return this.backups;
-    }
-    async coverage(b, target) {
-        const wal = await this.archive();
-        const found = this.backups.find((x) => x.id === b.id);
-        // WAL streamed into the backup (-X stream) covers its own start: then the archive need not.
-        const holdsWal = found.files.some((f) => /(^|\/)pg_wal(\/[0-9A-F]{24}$|\.tar(\.gz)?$)/.test(f.name));
-        return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), holdsWal ? undefined : b.endLsn, this.timeline);
-    }
-    async restore(b, dataDir, spoolDir, owner) {
-        const found = this.backups.find((x) => x.id === b.id);
-        const wal = await this.archive();
-        // The plan refused a timeline the archive does not know; here it is the one recovery follows.
-        const { last, switches } = (await wal.timelineHistory(b.timeline, this.timeline)) ?? {
-            last: b.timeline,
-            switches: [],
-        };
-        // The order the server will ask for segments in: from the backup's start, along the timeline chain.
-        const order = [];
-        const first = (0,archive_wal/* segmentOf */.dJ)(b.startLsn ?? 0n, wal.segSize);
-        for (let s = first;; s++) {
-            const name = (0,archive_wal/* segmentName */.Jc)((0,archive_wal/* timelineFor */.vl)(s, switches, last, wal.segSize), s, wal.segSize);
-            if (!wal.files.has(name))
-                break;
-            order.push(name);
-        }
-        // WAL starts downloading while the base backup is unpacked and checked: a head start for replay.
-        const spool = new WalSpool(wal, spoolDir, order, this.prefetch, owner, this.log);
-        spool.start();
-        try {
-            await unpackBaseBackup(this.base, found, dataDir);
-            let verified;
-            if (external_node_fs_default().existsSync(external_node_path_default().join(dataDir, 'backup_manifest'))) {
-                const major = Number(external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'PG_VERSION'), 'utf8').trim());
-                const tool = external_node_path_default().join(await this.binDir(major), 'pg_verifybackup');
-                const walFiles = external_node_fs_default().readdirSync(external_node_path_default().join(dataDir, 'pg_wal')).filter((n) => /^[0-9A-F]{24}$/.test(n));
-                const r = await (0,exec/* run */.eF)(tool, [...(walFiles.length ? [] : ['--no-parse-wal']), dataDir], {
-                    install: 'apt-get install postgresql-<major> (pg_verifybackup comes with the server, 13+)',
-                });
-                verified = {
-                    ok: r.code === 0,
-                    detail: (r.code === 0 ? r.stdout : r.stderr).trim().split('\n').slice(-5).join('\n'),
-                };
-            }
-            return {
-                settings: { restore_command: spool.restoreCommand },
-                spool,
-                ...(verified ? { verified } : {}),
-            };
-        }
-        catch (e) {
-            spool.remove();
-            throw e;
-        }
-    }
-}
-/** pgBackRest: its repository, its `restore`, its `archive-get` (and its own async prefetch). */
-class PgbackrestBackend {
-    stanza;
-    config;
-    target;
-    inclusive;
-    osUser;
-    timeline;
-    description;
-    info;
-    constructor(stanza, config, target, inclusive, osUser, timeline = 'latest') {
-        this.stanza = stanza;
-        this.config = config;
-        this.target = target;
-        this.inclusive = inclusive;
-        this.osUser = osUser;
-        this.timeline = timeline;
-        this.description = `pgBackRest stanza ${stanza}${config ? ` (${config})` : ''}`;
-    }
-    args(command, extra = []) {
-        return [
-            ...(this.config ? [`--config=${this.config}`] : []),
-            `--stanza=${this.stanza}`,
-            ...extra,
-            command,
-        ];
-    }
-    async pgbackrest(command, extra = []) {
-        return (0,exec/* run */.eF)('pgbackrest', this.args(command, extra), {
-            user: this.osUser,
-            // pgBackRest takes any of its options from PGBACKREST_* variables (a repository's S3 keys too).
-            inherit: ['PGBACKREST_'],
-            install: 'apt-get install pgbackrest (Debian/Ubuntu), dnf install pgbackrest (RHEL)',
-        });
-    }
-    async list() {
-        const r = await this.pgbackrest('info', ['--output=json']);
-        if (r.code !== 0)
-            throw new errors/* UserError */.yo('stanza', `pgbackrest info failed: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`, 'Check the stanza and pgbackrest-config');
-        let parsed;
-        try {
-            parsed = JSON.parse(r.stdout);
-        }
-        catch (e) {
-            throw new Error(`pgbackrest info printed no JSON: ${(0,errors/* errorMessage */.gJ)(e)}`);
-        }
-        this.info = parsed.find((s) => s.name === this.stanza);
-        return (this.info?.backup ?? []).map((b) => {
-            const startLsn = b.lsn ? (0,archive_wal/* parseLsn */.l2)(b.lsn.start) : undefined;
-            const endLsn = b.lsn ? (0,archive_wal/* parseLsn */.l2)(b.lsn.stop) : undefined;
-            return {
-                id: b.label,
-                ...(startLsn !== undefined ? { startLsn } : {}),
-                ...(endLsn !== undefined ? { endLsn } : {}),
-                timeline: b.archive ? Number.parseInt(b.archive.start.slice(0, 8), 16) : 1,
-                startTime: new Date(b.timestamp.start * 1000),
-                stopTime: new Date(b.timestamp.stop * 1000),
-                size: b.info?.size ?? 0,
-            };
-        });
-    }
-    /**
-     * For a posix repository, the archived segments are listed from its folder (they are named
-     * `<segment>-<sha1>[.gz|.lz4|.zst|...]`); other repositories are left to pgBackRest.
-     */
-    async coverage(b, target) {
-        const repo = await this.repoPath();
-        const archiveId = this.info?.archive?.[this.info.archive.length - 1]?.id;
-        if (!repo || !archiveId)
-            return undefined;
-        const dir = external_node_path_default().join(repo, 'archive', this.stanza, archiveId);
-        if (!external_node_fs_default().existsSync(dir))
-            return undefined;
-        const objects = [];
-        for (const sub of external_node_fs_default().readdirSync(dir)) {
-            const full = external_node_path_default().join(dir, sub);
-            if (/\.history$/.test(sub)) {
-                const st = external_node_fs_default().statSync(full);
-                objects.push({ name: sub, size: st.size, modified: st.mtime, kind: 'file' });
-                continue;
-            }
-            if (!external_node_fs_default().statSync(full).isDirectory())
-                continue;
-            for (const f of external_node_fs_default().readdirSync(full)) {
-                const m = /^([0-9A-F]{24}(?:\.[0-9A-F]{8}\.backup)?)-[0-9a-f]{40}(\.(gz|bz2|lz4|zst))?$/.exec(f);
-                if (!m)
-                    continue;
-                const st = external_node_fs_default().statSync(external_node_path_default().join(full, f));
-                objects.push({ name: `${sub}/${m[1]}`, size: st.size, modified: st.mtime, kind: 'file' });
-            }
-        }
-        const wal = new wal_archive/* WalArchive */.JP(new local/* LocalSource */.R('stanza', dir), objects);
-        return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), b.endLsn, this.timeline);
-    }
-    async repoPath() {
-        const file = this.config ?? '/etc/pgbackrest/pgbackrest.conf';
-        let text = '';
-        try {
-            text = external_node_fs_default().readFileSync(file, 'utf8');
-        }
-        catch {
-            return undefined;
-        }
-        if (/^\s*repo1-type\s*=\s*(?!posix)\S+/m.test(text))
-            return undefined;
-        return /^\s*repo1-path\s*=\s*(\S+)/m.exec(text)?.[1] ?? '/var/lib/pgbackrest';
-    }
-    async restore(b, dataDir, _spoolDir, owner) {
-        external_node_fs_default().mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-        if (owner)
-            external_node_fs_default().chownSync(dataDir, owner.uid, owner.gid);
-        const t = this.target;
-        const type = t.kind;
-        const extra = [
-            `--pg1-path=${dataDir}`,
-            `--set=${b.id}`,
-            `--type=${type}`,
-            ...(t.kind === 'time' ? [`--target=${(0,pitr_proof/* pgMicros */.V4)(t.micros)}`] : []),
-            ...(t.kind === 'lsn' ? [`--target=${(0,archive_wal/* formatLsn */.rI)(t.lsn)}`] : []),
-            ...(t.kind === 'name' ? [`--target=${t.name}`] : []),
-            ...(t.kind !== 'immediate' && !this.inclusive ? ['--target-exclusive'] : []),
-            // PostgreSQL's default (12+) is latest; another is passed as asked.
-            ...(this.timeline !== 'latest' ? [`--target-timeline=${this.timeline}`] : []),
-            '--target-action=promote',
-            '--archive-mode=off',
-        ];
-        const r = await this.pgbackrest('restore', extra);
-        if (r.code !== 0) {
-            throw new Error(`pgbackrest restore failed: ${r.stderr.trim().split('\n').slice(-3).join(' ') || r.stdout.trim().split('\n').slice(-3).join(' ')}`);
-        }
-        return { settings: {} };
-    }
-}
-
+// EXTERNAL MODULE: ./src/pitr/backends.ts + 1 modules
+var backends = __nccwpck_require__(1638);
+// EXTERNAL MODULE: ./src/pitr/barman.ts + 1 modules
+var barman = __nccwpck_require__(9621);
 // EXTERNAL MODULE: ./src/comparison/run.ts + 5 modules
 var run = __nccwpck_require__(305);
 // EXTERNAL MODULE: ./src/report/findings.ts
@@ -52411,6 +53087,14 @@ async function pitrCompare(pipe, opts, conn, log) {
     return out;
 }
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+// EXTERNAL MODULE: ./src/core/exec.ts
+var exec = __nccwpck_require__(2642);
 ;// CONCATENATED MODULE: ./src/pitr/clone.ts
 /** A side-by-side clone: the settings it keeps, and the folder it may be written to. */
 
@@ -52449,6 +53133,8 @@ function checkCloneFolder(input, dataDir, osUser) {
 
 // EXTERNAL MODULE: ./src/postgres/binaries.ts
 var binaries = __nccwpck_require__(1758);
+// EXTERNAL MODULE: ./src/pitr/native.ts
+var pitr_native = __nccwpck_require__(5678);
 ;// CONCATENATED MODULE: ./src/pitr/fetch.ts
 
 
@@ -52484,7 +53170,7 @@ async function fetchStage(pipe, opts, backend, chosen, dataDir, spoolDir, owner,
                 ],
             };
         }
-        const major = dataDirMajor(dataDir);
+        const major = (0,pitr_native/* dataDirMajor */.Dr)(dataDir);
         if (!major)
             return {
                 findings: [(0,report_findings/* finding */.gk)('BASE_BACKUP_CORRUPT', 'fetch', 'the restored data directory has no PG_VERSION')],
@@ -52518,6 +53204,8 @@ async function fetchStage(pipe, opts, backend, chosen, dataDir, spoolDir, owner,
     return { fetch, ...(restored ? { restored } : {}), ...(bin ? { bin } : {}) };
 }
 
+// EXTERNAL MODULE: ./src/pitr/journal.ts
+var pitr_journal = __nccwpck_require__(7698);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
@@ -53071,6 +53759,8 @@ async function runPitrChecks(conn, queries) {
 
 // EXTERNAL MODULE: ./src/pitr/marker.ts
 var marker = __nccwpck_require__(3791);
+// EXTERNAL MODULE: ./src/pitr/proof.ts
+var pitr_proof = __nccwpck_require__(8547);
 ;// CONCATENATED MODULE: ./src/pitr/stages/checks.ts
 
 
@@ -53129,6 +53819,10 @@ async function checksStage(ctx, conn, outcome) {
     });
 }
 
+// EXTERNAL MODULE: ./src/archive/wal.ts
+var wal = __nccwpck_require__(4354);
+// EXTERNAL MODULE: ./src/sources/s3.ts + 1 modules
+var s3 = __nccwpck_require__(2832);
 // EXTERNAL MODULE: ./src/pitr/plan.ts
 var plan = __nccwpck_require__(6102);
 ;// CONCATENATED MODULE: ./src/pitr/stages/plan.ts
@@ -53145,7 +53839,7 @@ function describeTarget(t, inclusive) {
         case 'time':
             return `time ${(0,pitr_proof/* isoMicros */.$6)(t.micros)}${incl}`;
         case 'lsn':
-            return `LSN ${(0,archive_wal/* formatLsn */.rI)(t.lsn)}${incl}`;
+            return `LSN ${(0,wal/* formatLsn */.rI)(t.lsn)}${incl}`;
         case 'name':
             return `restore point "${t.name}"`;
         case 'immediate':
@@ -53164,7 +53858,10 @@ function chooseBackup(backups, target, wanted) {
     if (backups.length === 0)
         return { finding: (0,report_findings/* finding */.gk)('BACKUP_MISSING', 'plan', 'no base backup was found') };
     if (wanted) {
-        const b = backups.find((x) => x.id === wanted);
+        // `latest`: the newest, as Barman and pgBackRest name it.
+        const b = wanted === 'latest' && !backups.some((x) => x.id === 'latest')
+            ? backups[backups.length - 1]
+            : backups.find((x) => x.id === wanted);
         if (!b)
             throw new errors/* UserError */.yo('backup', `"${wanted}" is not one of the base backups (${backups.map((x) => x.id || '(the folder itself)').join(', ')})`, 'Name a base backup folder (or pgBackRest label) exactly, or leave backup empty for the newest');
         if (!endedBefore(b))
@@ -53233,8 +53930,9 @@ async function planStage(ctx, backend, history) {
             ...(coverage ? (0,plan/* planCoverage */.UZ)(coverage) : {}),
             ...(est !== undefined ? { estimatedSeconds: est } : {}),
         };
-        log.info(`plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? (0,duration/* formatBytes */.z3)(chosen.size) : ''}; WAL ${coverage ? (0,plan/* describeCoverage */.KZ)(coverage) : 'checked by pgBackRest'}; target ${result.target}`);
-        return { findings: coverage ? (0,plan/* coverageFindings */.PZ)(coverage, opts.targetTimeline) : [] };
+        log.info(`plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? (0,duration/* formatBytes */.z3)(chosen.size) : ''}; WAL ${coverage ? (0,plan/* describeCoverage */.KZ)(coverage) : `checked by ${opts.backend}`}; target ${result.target}`);
+        const own = backend.planFindings ? await backend.planFindings() : [];
+        return { findings: [...(coverage ? (0,plan/* coverageFindings */.PZ)(coverage, opts.targetTimeline) : []), ...own] };
     });
     return { stage, ...planned };
 }
@@ -53259,7 +53957,7 @@ function targetSettings(t, inclusive, timeline) {
         case 'time':
             return { ...common, recovery_target_time: (0,pitr_proof/* pgMicros */.V4)(t.micros) };
         case 'lsn':
-            return { ...common, recovery_target_lsn: (0,archive_wal/* formatLsn */.rI)(t.lsn) };
+            return { ...common, recovery_target_lsn: (0,wal/* formatLsn */.rI)(t.lsn) };
         case 'name':
             return { ...common, recovery_target_name: t.name };
         case 'immediate':
@@ -53275,10 +53973,10 @@ function targetSettings(t, inclusive, timeline) {
  * last segment, segments fetched, the rate and the time left at that rate.
  */
 function progressLine(s, coverage, target, seconds) {
-    const segSize = coverage?.segSize ?? archive_wal/* DEFAULT_SEGMENT_SIZE */.ox;
-    const at = s.requested ? (0,archive_wal/* parseSegmentName */.EU)(s.requested, segSize) : undefined;
-    const last = coverage ? (0,archive_wal/* parseSegmentName */.EU)(coverage.last, segSize) : undefined;
-    const first = coverage ? (0,archive_wal/* parseSegmentName */.EU)(coverage.first, segSize) : undefined;
+    const segSize = coverage?.segSize ?? wal/* DEFAULT_SEGMENT_SIZE */.ox;
+    const at = s.requested ? (0,wal/* parseSegmentName */.EU)(s.requested, segSize) : undefined;
+    const last = coverage ? (0,wal/* parseSegmentName */.EU)(coverage.last, segSize) : undefined;
+    const first = coverage ? (0,wal/* parseSegmentName */.EU)(coverage.first, segSize) : undefined;
     const end = target.kind === 'lsn' ? target.lsn : last ? (last.segno + 1n) * BigInt(segSize) : undefined;
     const replayed = at ? at.segno * BigInt(segSize) : undefined;
     const rate = s.bytes / Math.max(seconds, 0.001);
@@ -53286,7 +53984,7 @@ function progressLine(s, coverage, target, seconds) {
     if (rate > 0 && end !== undefined && replayed !== undefined && end > replayed)
         eta = `, about ${(0,duration/* formatSeconds */.Xo)(Number(end - replayed) / rate)} left`;
     const total = first && last ? Number(last.segno - first.segno) + 1 : undefined;
-    return `replayed to ${replayed !== undefined ? (0,archive_wal/* formatLsn */.rI)(replayed) : '(starting)'} of ${end !== undefined ? (0,archive_wal/* formatLsn */.rI)(end) : 'the end of the archive'}${target.kind === 'lsn' ? ' (target)' : ''}: ${s.fetched}${total ? `/${total}` : ''} segment(s) fetched, ${(0,duration/* formatBytes */.z3)(rate)}/s${eta}`;
+    return `replayed to ${replayed !== undefined ? (0,wal/* formatLsn */.rI)(replayed) : '(starting)'} of ${end !== undefined ? (0,wal/* formatLsn */.rI)(end) : 'the end of the archive'}${target.kind === 'lsn' ? ' (target)' : ''}: ${s.fetched}${total ? `/${total}` : ''} segment(s) fetched, ${(0,duration/* formatBytes */.z3)(rate)}/s${eta}`;
 }
 /**
  * The settings of the recovered server (a clone never archives into production's archive), its
@@ -53296,7 +53994,9 @@ async function prepareServer(ctx, mode, restored) {
     const { opts, owner } = ctx;
     const settings = {
         ...restored.settings,
-        ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive, opts.targetTimeline) : {}),
+        ...(opts.backend !== 'pgbackrest'
+            ? targetSettings(opts.target, opts.inclusive, opts.targetTimeline)
+            : {}),
         archive_mode: 'off',
         hot_standby: 'on',
         primary_conninfo: '',
@@ -53341,10 +54041,10 @@ function notReached(ctx, outcome, stats) {
 }
 /**
  * The recover stage: production stopped first in place, then targeted archive recovery with WAL
- * from the spool, progress every second; the outcome says whether it promoted at the target.
+ * from the spool, its progress (WAL replayed of the plan's range) for the progress line; the outcome says whether it promoted at the target.
  */
 async function recoverStage(ctx, mode, server, restored, prepared, coverage) {
-    const { opts, result, log } = ctx;
+    const { opts, result } = ctx;
     let outcome;
     const stage = await ctx.pipe.stage('recover', async () => {
         const stopped = await mode.beforeReplay();
@@ -53352,6 +54052,8 @@ async function recoverStage(ctx, mode, server, restored, prepared, coverage) {
             return { findings: [stopped] };
         const spool = restored.spool;
         const t0 = Date.now();
+        if (spool)
+            ctx.pipe.progress(() => progressLine(spool.stats, coverage, opts.target, (Date.now() - t0) / 1000));
         const options = mode.recoveryOptions();
         const got = await (0,recovery/* runRecovery */.NC)({
             dataDir: mode.dataDir,
@@ -53360,13 +54062,10 @@ async function recoverStage(ctx, mode, server, restored, prepared, coverage) {
             osUser: ctx.osUser,
             logFile: mode.logFile(),
             expectStopLine: opts.target.kind !== 'immediate',
-            onTick: () => {
-                if (spool)
-                    log.info(progressLine(spool.stats, coverage, opts.target, (Date.now() - t0) / 1000));
-            },
         });
         outcome = got;
         spool?.remove();
+        restored.cleanup?.();
         result.replaySeconds = got.seconds;
         if (spool)
             result.wal = { fetched: spool.stats.fetched, bytes: spool.stats.bytes, waits: spool.stats.waits };
@@ -53389,7 +54088,214 @@ async function recoverStage(ctx, mode, server, restored, prepared, coverage) {
     return { stage, ...(outcome ? { outcome } : {}) };
 }
 
+;// CONCATENATED MODULE: ./src/pitr/walg.ts
+
+
+
+
+
+
+/**
+ * WAL-G's settings, from the environment as its docs and seed 003 write them: its own (WALG_*),
+ * the storage's (AWS_*, S3_*, GOOGLE_*, AZURE_*, SWIFT_*, SSH_*). Only wal-g is given them.
+ */
+const WALG_ENV = ['WALG_', 'AWS_', 'S3_', 'GOOGLE_', 'GCS_', 'AZURE_', 'SWIFT_', 'SSH_'];
+/** libpq's settings: wal-verify reads the cluster's current WAL segment over them. */
+const PG_ENV = ['PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'PGSSLMODE', 'PGPASSFILE'];
+const INSTALL = 'WAL-G is a single binary: https://github.com/wal-g/wal-g/releases (put wal-g on PATH)';
+/** An LSN as WAL-G prints it: a number (its JSON) or `X/Y` (its tables). */
+function walgLsn(v) {
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)
+        return BigInt(v);
+    if (typeof v === 'string')
+        return /^\d+$/.test(v) ? BigInt(v) : (0,wal/* parseLsn */.l2)(v);
+    return undefined;
+}
+function date(v) {
+    const d = v ? new Date(v) : undefined;
+    return d && !Number.isNaN(d.getTime()) ? d : undefined;
+}
+/** A shell word for restore_command: single-quoted, and `%` doubled (PostgreSQL expands %f, %p). */
+function shellWord(s) {
+    return `'${s.replace(/'/g, `'\\''`).replace(/%/g, '%%')}'`;
+}
+/** `wal-g` on PATH, as an absolute path: the recovered server's PATH may not hold it. */
+function onPath() {
+    for (const dir of (process.env.PATH ?? '').split((external_node_path_default()).delimiter)) {
+        const p = external_node_path_default().join(dir, 'wal-g');
+        if (dir && external_node_fs_default().existsSync(p))
+            return p;
+    }
+    return 'wal-g';
+}
+/** The three lines of wal-g's error output a person needs. */
+const tail = (r) => (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' ');
+/**
+ * WAL-G, through its documented commands: `backup-list --json --detail` and
+ * `wal-verify integrity timeline --json` for the plan, `backup-fetch` into Restorable's folder,
+ * `wal-fetch` as restore_command (exit 74: no such file). Tested against a stand-in implementing
+ * that contract (test/fixtures/wal-g), not against WAL-G itself.
+ */
+class WalgBackend {
+    osUser;
+    prefetch;
+    log;
+    description;
+    bin = onPath();
+    constructor(osUser, prefetch, log) {
+        this.osUser = osUser;
+        this.prefetch = prefetch;
+        this.log = log;
+        const where = [
+            'WALG_S3_PREFIX',
+            'WALG_FILE_PREFIX',
+            'WALG_GS_PREFIX',
+            'WALG_AZ_PREFIX',
+            'WALG_SSH_PREFIX',
+        ]
+            .map((k) => process.env[k])
+            .find(Boolean);
+        this.description = `WAL-G${where ? ` ${where}` : ''}`;
+    }
+    async walg(args, pg = false) {
+        return (0,exec/* run */.eF)(this.bin, args, {
+            user: this.osUser,
+            inherit: [...WALG_ENV, ...(pg ? PG_ENV : [])],
+            install: INSTALL,
+        });
+    }
+    async list() {
+        const r = await this.walg(['backup-list', '--json', '--detail']);
+        if (r.code !== 0)
+            throw new errors/* UserError */.yo('WALG_* environment', `wal-g backup-list failed: ${tail(r)}`, "Set WAL-G's storage settings in the environment (WALG_S3_PREFIX with AWS_ENDPOINT and the keys, or WALG_FILE_PREFIX)");
+        let parsed;
+        try {
+            parsed = r.stdout.trim() ? JSON.parse(r.stdout) : [];
+        }
+        catch (e) {
+            throw new Error(`wal-g backup-list --json printed no JSON: ${(0,errors/* errorMessage */.gJ)(e)}`);
+        }
+        // A name goes into wal-g's argv: one that could read as a flag is not a backup's.
+        const list = (Array.isArray(parsed) ? parsed : []).filter((b) => typeof b?.backup_name === 'string' && /^\w[\w.-]*$/.test(b.backup_name));
+        return list
+            .map((b) => this.planned(b))
+            .sort((x, y) => (x.stopTime?.getTime() ?? 0) - (y.stopTime?.getTime() ?? 0));
+    }
+    planned(b) {
+        const startLsn = walgLsn(b.start_lsn);
+        const endLsn = walgLsn(b.finish_lsn);
+        const named = /^base_([0-9A-F]{24})/.exec(b.backup_name)?.[1] ?? b.wal_file_name;
+        const startTime = date(b.start_time);
+        const stopTime = date(b.finish_time) ?? date(b.time);
+        return {
+            id: b.backup_name,
+            ...(startLsn !== undefined ? { startLsn } : {}),
+            ...(endLsn !== undefined ? { endLsn } : {}),
+            timeline: named && /^[0-9A-F]{8}/.test(named) ? Number.parseInt(named.slice(0, 8), 16) : 1,
+            ...(startTime ? { startTime } : {}),
+            ...(stopTime ? { stopTime } : {}),
+            size: b.uncompressed_size ?? b.compressed_size ?? 0,
+        };
+    }
+    get segSize() {
+        const mb = Number(process.env.WALG_PG_WAL_SIZE);
+        return Number.isInteger(mb) && mb > 0 ? mb * 1024 * 1024 : wal/* DEFAULT_SEGMENT_SIZE */.ox;
+    }
+    /**
+     * wal-verify from the backup's start: to the backup's end (target-immediate) or the target LSN,
+     * or, for a time or a name, to the cluster's current segment (wal-g reads it over PG*). A missing
+     * range with segments found after it is a gap, whatever wal-verify calls it.
+     */
+    async coverage(b, target) {
+        const end = target.kind === 'immediate' ? b.endLsn : target.kind === 'lsn' ? target.lsn : undefined;
+        const args = ['wal-verify', 'integrity', 'timeline', '--json', '--backup-name', b.id];
+        if (end !== undefined) {
+            // wal-verify checks up to the segment before the one holding --lsn minus one byte.
+            const upTo = (0,wal/* segmentOf */.dJ)(end > (b.endLsn ?? 0n) ? end : (b.endLsn ?? end), this.segSize) + 1n;
+            args.push('--timeline', String(b.timeline), '--lsn', (0,wal/* formatLsn */.rI)(upTo * BigInt(this.segSize) + 1n));
+        }
+        const r = await this.walg(args, end === undefined);
+        let out;
+        try {
+            out = r.code === 0 ? JSON.parse(r.stdout) : undefined;
+        }
+        catch {
+            out = undefined;
+        }
+        const seg = /^[0-9A-F]{24}$/;
+        const ranges = Array.isArray(out?.integrity?.details) ? out.integrity.details : undefined;
+        // What it prints names segments in findings: only segment names and counts are read.
+        const readable = ranges?.every((x) => seg.test(x?.start_segment) && seg.test(x?.end_segment) && Number.isSafeInteger(x?.segments_count));
+        if (!out || !ranges || !readable)
+            throw new s3/* FetchError */.fk(`wal-g wal-verify integrity could not check the WAL from ${b.id}: ${r.code === 0 ? 'it printed no report of segments' : tail(r)}${end === undefined ? ' (for a time or a name it reads the cluster’s current WAL segment over PGHOST/PGPORT/PGUSER)' : ''}`);
+        const t = out.timeline;
+        if (t?.status === 'FAILURE')
+            this.log.warn(`wal-g wal-verify timeline: the storage holds timeline ${t.details?.highest_storage_timeline_id ?? '?'}, the cluster is on ${t.details?.current_timeline_id ?? '?'}: another cluster may archive into the same storage`);
+        return this.fromRanges(b, ranges, end !== undefined, target);
+    }
+    fromRanges(b, ranges, bounded, target) {
+        const seg = this.segSize;
+        const first = (0,wal/* segmentName */.Jc)(b.timeline, (0,wal/* segmentOf */.dJ)(b.startLsn ?? 0n, seg), seg);
+        const base = { first, last: first, segments: 0, segSize: seg, timeline: b.timeline };
+        const backupEnd = (0,wal/* segmentOf */.dJ)(b.endLsn ?? b.startLsn ?? 0n, seg);
+        let segments = 0;
+        for (const [i, x] of ranges.entries()) {
+            if (x.status === 'FOUND') {
+                Object.assign(base, { last: x.end_segment, timeline: x.timeline_id });
+                segments += x.segments_count;
+                continue;
+            }
+            const later = ranges.slice(i + 1).some((y) => y.status === 'FOUND');
+            const beforeEnd = ((0,wal/* parseSegmentName */.EU)(x.start_segment, seg)?.segno ?? 0n) <= backupEnd;
+            // Needed and absent: before segments that are there, before the backup's end, or before the target.
+            if (later || beforeEnd || bounded)
+                return { ...base, segments, missing: x.start_segment, reachesTarget: 'no' };
+            break;
+        }
+        const covered = { ...base, segments, reachesTarget: bounded ? 'yes' : 'cannot tell' };
+        // No WAL written yet can hold a commit after now.
+        if (target.kind === 'time' && target.time.getTime() > Date.now())
+            return { ...covered, endsBeforeTarget: true, reachesTarget: 'no' };
+        return covered;
+    }
+    /**
+     * backup-fetch into Restorable's folder (it creates it), as the server's user; WAL then comes
+     * from wal-fetch, whose settings are in a file only that user may read (not in argv, not in logs).
+     */
+    async restore(b, dataDir, spoolDir, owner) {
+        const mine = (d) => {
+            external_node_fs_default().mkdirSync(d, { recursive: true, mode: 0o700 });
+            if (owner)
+                external_node_fs_default().chownSync(d, owner.uid, owner.gid);
+        };
+        mine(dataDir);
+        const r = await this.walg(['backup-fetch', dataDir, b.id]);
+        if (r.code !== 0)
+            throw new Error(`wal-g backup-fetch ${b.id} failed: ${tail(r)}`);
+        mine(spoolDir);
+        const config = external_node_path_default().join(spoolDir, 'wal-g.json');
+        const settings = {};
+        for (const [k, v] of Object.entries(process.env))
+            if (v !== undefined && WALG_ENV.some((p) => k.startsWith(p)))
+                settings[k] = v;
+        // Prefetched WAL beside the spool, not in the recovered pg_wal; as many segments ahead as asked.
+        settings.WALG_PREFETCH_DIR = external_node_path_default().join(spoolDir, 'prefetch');
+        settings.WALG_DOWNLOAD_CONCURRENCY = String(this.prefetch);
+        external_node_fs_default().writeFileSync(config, JSON.stringify(settings), { mode: 0o600 });
+        if (owner)
+            external_node_fs_default().chownSync(config, owner.uid, owner.gid);
+        return {
+            settings: {
+                restore_command: `${shellWord(this.bin)} --config ${shellWord(config)} wal-fetch "%f" "%p"`,
+            },
+            cleanup: () => external_node_fs_default().rmSync(spoolDir, { recursive: true, force: true }),
+        };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/pitr/run.ts
+
+
 
 
 
@@ -53412,9 +54318,13 @@ const PITR_STAGES = ['fetch', 'recover', 'checks', 'compare', 'teardown'];
 function openBackend(opts, log, osUser) {
     if (opts.backend === 'native') {
         const binDirFor = async (major) => (await serverBinary(major, opts.pgBinDir)).dir;
-        return new NativeBackend(openSource('base-backups', opts.baseBackups, opts, log), openSource('wal-archive', opts.walArchive, opts, log, true), opts.prefetch, binDirFor, log, opts.targetTimeline);
+        return new backends/* NativeBackend */.U6((0,backends/* openSource */.oD)('base-backups', opts.baseBackups, opts, log), (0,backends/* openSource */.oD)('wal-archive', opts.walArchive, opts, log, true), opts.prefetch, binDirFor, log, opts.targetTimeline);
     }
-    return new PgbackrestBackend(opts.stanza, opts.pgbackrestConfig, opts.target, opts.inclusive, osUser, opts.targetTimeline);
+    if (opts.backend === 'wal-g')
+        return new WalgBackend(osUser, opts.prefetch, log);
+    if (opts.backend === 'barman')
+        return new barman/* BarmanBackend */.s6(opts.barmanServer, opts.barmanConfig, opts.barmanUser, opts.target, opts.inclusive, opts.targetTimeline);
+    return new backends/* PgbackrestBackend */.F1(opts.stanza, opts.pgbackrestConfig, opts.target, opts.inclusive, osUser, opts.targetTimeline);
 }
 /**
  * The interlocks, before anything else happens: in place, `confirm` must name the cluster (its
@@ -53429,7 +54339,7 @@ async function interlocks(opts, osUser) {
     if (opts.mode !== 'in-place')
         return undefined;
     const dataDir = opts.dataDirectory;
-    const liveBin = await serverBinary(dataDirMajor(dataDir), opts.pgBinDir);
+    const liveBin = await serverBinary((0,pitr_native/* dataDirMajor */.Dr)(dataDir), opts.pgBinDir);
     const id = (await (0,recovery/* controlData */.ST)(liveBin, dataDir))['Database system identifier'];
     const accepted = [id, opts.config.pitr?.name].filter(Boolean);
     if (!accepted.includes(opts.confirm)) {
@@ -53510,6 +54420,7 @@ async function recoverStages(ctx, backend, chosen, coverage, liveBin) {
     const { restored, bin: server } = fetched;
     if (fetched.fetch.status !== 'ok' || !restored || !server) {
         restored?.spool?.remove();
+        restored?.cleanup?.();
         await mode.abandon();
         for (const s of [...PITR_STAGES.slice(1), ...handover])
             pipe.skip(s, `the base backup did not restore (${fetched.fetch.findings[0]?.rule ?? fetched.fetch.reason ?? ''})`);
@@ -53588,22 +54499,18 @@ function pitrOutputs(r, reportPath) {
 
 
 
-const BACKENDS = ['native', 'pgbackrest'];
+const BACKENDS = ['native', 'pgbackrest', 'barman', 'wal-g'];
 const MODES = ['drill', 'side-by-side', 'in-place'];
-const planned = (backend) => ['barman', 'wal-g', 'walg'].includes(backend.trim().toLowerCase());
 const pitrInputs = {
-    backend: (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .choice */ .Yq)(BACKENDS, '`native` (pg_basebackup + archived WAL) or `pgbackrest`.', {
-        default: 'native',
-        problem: (v) => planned(v)
-            ? `"${v.trim().toLowerCase()}" is not supported yet`
-            : `"${v}" is not one of ${BACKENDS.join(', ')}`,
-        fix: (v) => `Use one of: ${BACKENDS.join(', ')}${planned(v) ? ' (barman and wal-g are planned)' : ''}`,
-    }),
+    backend: (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .choice */ .Yq)(BACKENDS, '`native` (pg_basebackup + archived WAL), `pgbackrest`, `barman` or `wal-g` (its settings from the environment: WALG_*, AWS_*).', { default: 'native' }),
     'base-backups': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('native: the folder or s3://bucket/prefix holding base backups, one folder each (plain, or base.tar[.gz] with backup_manifest).'),
     'wal-archive': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('native: the folder or s3:// prefix holding the archived WAL: plain, .gz, .bz2, .lz4, .zst or .xz, Barman’s wals/ folder or pgBackRest’s archive/<stanza> folder.'),
     stanza: (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('pgbackrest: the stanza.'),
     'pgbackrest-config': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('pgbackrest: path of its configuration file (default: pgBackRest’s own default).'),
-    backup: (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('Restore this base backup (its folder name, or a pgBackRest label) instead of the newest one that ended before the target.'),
+    'barman-server': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('barman: the Barman server (its section in Barman’s configuration).'),
+    'barman-config': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('barman: path of Barman’s configuration file (default: Barman’s own, /etc/barman.conf).'),
+    'barman-user': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('barman: the OS user barman runs as when Restorable runs as root (default: barman_user from the configuration, else barman); not root, barman runs as the current user.'),
+    backup: (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('Restore this base backup (its folder name, a pgBackRest label or a Barman backup id; `latest` for the newest) instead of the newest one that ended before the target.'),
     'target-time': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('Recover to this time: ISO 8601 with a zone (2026-11-21T09:30:00Z, …+01:00).'),
     'target-lsn': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('Recover to this WAL location (0/3000060).'),
     'target-name': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('Recover to this restore point (pg_create_restore_point).'),
@@ -53707,6 +54614,9 @@ __nccwpck_require__.d(__webpack_exports__, {
   pv: () => (/* binding */ parseTimeline)
 });
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+var external_node_crypto_default = /*#__PURE__*/__nccwpck_require__.n(external_node_crypto_);
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
@@ -53758,32 +54668,20 @@ function headOf(file) {
  * decoder's own words when the bytes do not decompress.
  */
 async function decompressFile(c, src, dest, limit = WAL_MAX_BYTES) {
-    await (0,promises_.pipeline)(external_node_fs_default().createReadStream(src), (0,wrapper/* unwrapStep */.oP)(c), capped(limit), external_node_fs_default().createWriteStream(dest));
+    await (0,promises_.pipeline)(external_node_fs_default().createReadStream(src), (0,wrapper/* unwrapStep */.oP)(c), walCapped(limit), external_node_fs_default().createWriteStream(dest));
 }
 /** The largest WAL file there is: a segment of the largest size initdb allows (1 GiB). */
 const WAL_MAX_BYTES = 1024 * 1024 * 1024;
-/**
- * Fail once more than `limit` bytes came out: a crafted archive (a few bytes of zstd that expand
- * without end) must not fill the disk beside production before its size is checked.
- */
-function capped(limit = WAL_MAX_BYTES) {
-    let seen = 0;
-    return new external_node_stream_.Transform({
-        transform(chunk, _enc, done) {
-            seen += chunk.length;
-            if (seen > limit)
-                done(new Error(`it decompresses to more than ${limit} bytes, more than any WAL file`));
-            else
-                done(null, chunk);
-        },
-    });
+/** The WAL side's cap: more than any WAL file (see archive/wrapper.ts' capped). */
+function walCapped(limit = WAL_MAX_BYTES) {
+    return (0,wrapper/* capped */.uo)(limit, `it decompresses to more than ${limit} bytes, more than any WAL file`);
 }
 /** Decompress a small file's bytes (a history file) in memory. */
 async function decompressBytes(c, bytes) {
     if (c === 'none')
         return bytes;
     const out = [];
-    await (0,promises_.pipeline)(external_node_stream_.Readable.from([bytes]), (0,wrapper/* unwrapStep */.oP)(c), capped(), async (decoded) => {
+    await (0,promises_.pipeline)(external_node_stream_.Readable.from([bytes]), (0,wrapper/* unwrapStep */.oP)(c), walCapped(), async (decoded) => {
         for await (const b of decoded)
             out.push(b);
     });
@@ -53791,6 +54689,7 @@ async function decompressBytes(c, bytes) {
 }
 
 ;// CONCATENATED MODULE: ./src/pitr/wal-archive.ts
+
 
 
 
@@ -53837,7 +54736,15 @@ class WalArchive {
             if (this.files.has(name) && !bare)
                 continue;
             const compression = m[3] ? SUFFIXES[m[3]] : m[2] ? 'none' : undefined;
-            this.files.set(name, { name, object: o.name, compression, size: o.size, modified: o.modified });
+            const sha1 = m[2]?.slice(1);
+            this.files.set(name, {
+                name,
+                object: o.name,
+                compression,
+                ...(sha1 ? { sha1 } : {}),
+                size: o.size,
+                modified: o.modified,
+            });
         }
         // The segment size is the size of any plain segment (a compressed one is no power of two);
         // 16 MiB (the default) when all are compressed.
@@ -53969,7 +54876,8 @@ class WalArchive {
     /**
      * Download one file (decompressed) to `dest`, atomically: it appears whole, and already owned by
      * `owner` (the server's OS user, who must be able to open it the moment it is there), or not at
-     * all. A file that does not decompress, or not to a whole segment, throws WalCorruptError.
+     * all. A file that does not decompress, or not to a whole segment, or (pgBackRest's names) not to
+     * the bytes its SHA-1 names, throws WalCorruptError.
      */
     async fetchTo(f, dest, owner) {
         const tmp = external_node_path_default().join(external_node_path_default().dirname(dest), `.tmp-${external_node_path_default().basename(dest)}-${process.pid}`);
@@ -53988,6 +54896,8 @@ class WalArchive {
             const size = external_node_fs_default().statSync(tmp).size;
             if (f.name.length === 24 && !isPowerOfTwo(size))
                 throw new WalCorruptError(f.name, `${f.object} holds ${size} bytes${kind === 'none' ? '' : ` once ${kind}-decompressed`}, not a whole WAL segment`);
+            if (f.sha1)
+                await checkSha1(f, tmp);
             if (owner)
                 external_node_fs_default().chownSync(tmp, owner.uid, owner.gid);
             external_node_fs_default().renameSync(tmp, dest);
@@ -54018,6 +54928,15 @@ class WalArchive {
             throw new WalCorruptError(f.name, `${f.object} does not ${kind}-decompress: ${(0,errors/* errorMessage */.gJ)(e)}`);
         }
     }
+}
+/** pgBackRest names each archived file by the SHA-1 of its decompressed bytes: they must match. */
+async function checkSha1(f, file) {
+    const h = external_node_crypto_default().createHash('sha1');
+    for await (const chunk of external_node_fs_default().createReadStream(file))
+        h.update(chunk);
+    const got = h.digest('hex');
+    if (got !== f.sha1)
+        throw new WalCorruptError(f.name, `${f.object} decompresses to bytes whose SHA-1 is ${got}, not the ${f.sha1} its name says`);
 }
 function isPowerOfTwo(n) {
     return n >= 1024 * 1024 && (n & (n - 1)) === 0;
@@ -54235,6 +55154,22 @@ const NOT_SUPPORTED = {
     load_balance_hosts: 'Leave it out: hosts are tried in the order given',
     replication: 'Leave it out: Restorable opens normal sessions only',
 };
+/** Where distributions keep the trusted roots, as OpenSSL (and so libpq 16's sslrootcert=system) finds them. */
+const SYSTEM_ROOTS = [
+    '/etc/ssl/certs/ca-certificates.crt',
+    '/etc/pki/tls/certs/ca-bundle.crt',
+    '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem',
+    '/etc/ssl/cert.pem',
+];
+/**
+ * The file sslrootcert=system means: SSL_CERT_FILE (OpenSSL's own override), else the
+ * distribution's bundle; undefined when there is none (then Node's bundled roots). Given to
+ * node-postgres and, as PGSSLROOTCERT, to psql and pg_restore, whose libpq before 16 reads
+ * "system" as a file name.
+ */
+function systemRootFile(env = process.env) {
+    return [env.SSL_CERT_FILE, ...SYSTEM_ROOTS].find((f) => f && external_node_fs_default().existsSync(f));
+}
 const FORMS = 'Write it as postgresql://user@host:5432/database?sslmode=verify-full or as host=... dbname=...';
 /** A keyword Restorable reads, else one line: a libpq one it does not support (and what instead), or unknown. */
 function checkKeyword(input, k, where) {
@@ -54560,8 +55495,9 @@ function tlsOptions(c, mode, tls) {
     const verify = mode === 'verify-full' ? 'full' : mode === 'verify-ca' || (mode === 'require' && root) ? 'ca' : 'none';
     if (verify === 'none')
         return { ...out, rejectUnauthorized: false };
-    if (root && root !== 'system')
-        out.ca = read(root);
+    const rootFile = root === 'system' ? systemRootFile() : root;
+    if (rootFile)
+        out.ca = read(rootFile);
     out.rejectUnauthorized = true;
     if (verify === 'ca')
         out.checkServerIdentity = () => undefined;
@@ -54786,7 +55722,7 @@ function libpqEnv(c) {
         PGPASSWORD: c.password,
         PGPASSFILE: c.passfile,
         PGSSLMODE: c.sslmode,
-        PGSSLROOTCERT: c.sslrootcert,
+        PGSSLROOTCERT: c.sslrootcert === 'system' ? (systemRootFile() ?? 'system') : c.sslrootcert,
         PGSSLCERT: c.sslcert,
         PGSSLKEY: c.sslkey,
         PGSSLCRL: c.sslcrl,
@@ -55964,7 +56900,6 @@ async function runRecovery(w) {
     });
     if (started.code !== 0)
         return done({ status: 'failed', reason: `pg_ctl start failed: ${started.stderr.trim()}` });
-    let lastTick = 0;
     let seenAlive = false;
     let seenRecovery = false;
     let lastState = 0;
@@ -56006,10 +56941,115 @@ async function runRecovery(w) {
                 status: 'failed',
                 reason: `recovery did not finish within ${Math.round(w.timeoutMs / 1000)}s`,
             });
-        if (w.onTick && Date.now() - lastTick >= 1000) {
-            lastTick = Date.now();
-            w.onTick();
+    }
+}
+
+
+/***/ }),
+
+/***/ 7925:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   U: () => (/* binding */ RestoreProgress)
+/* harmony export */ });
+/* harmony import */ var _core_duration_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8571);
+/* harmony import */ var _tables_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6050);
+
+
+/**
+ * pg_restore --verbose's own progress lines (pg_backup_archiver.c's pg_log_info): left out of the
+ * stderr that is classified, so a table named `x ERROR: y` is not an error, and a restore of many
+ * objects does not push its real errors out of the kept tail.
+ */
+const VERBOSE = /^pg_restore: (creating |processing data for |processing (missed )?item |launching item |finished (item |main parallel loop)|skipping item |executing |connecting to database|entering |implied data-only|restoring large object|restored \d+ large object|disabling triggers|enabling triggers|dropping )/;
+/** A TOC item of a parallel restore: `launching item 221 TABLE DATA album`. */
+const ITEM = /^pg_restore: (processing item|processing missed item|launching item|finished item) (\d+) (.*)$/;
+/** A serial restore's step: `creating TABLE "public.album"`, `processing data for table "public.album"`. */
+const STEP = /^pg_restore: (creating|processing data for table|executing) (.*)$/;
+/**
+ * How far a restore is, from counters kept as it streams: the objects pg_restore has done (read
+ * from --verbose) of the TOC's entries, the tables whose rows are loading (with the largest by the
+ * walk's row counts), and for psql the dump's bytes read and the COPY in progress. The line is made
+ * from them only when a progress line is drawn.
+ */
+class RestoreProgress {
+    total;
+    size;
+    steps = 0;
+    items = 0;
+    parallel = false;
+    /** Tables loading now: a parallel restore's items by id, a serial one's one table. */
+    loading = new Map();
+    /** Row counts from the walk, as pg_restore spells a table (`public.album`; `album` in parallel) and by name. */
+    rows = new Map();
+    /** The dump file as it is read (psql, or pg_restore reading a decompressed stdin). */
+    file;
+    /** The table of the COPY psql is loading, as the dump names it. */
+    copying;
+    constructor(total, size, tables = []) {
+        this.total = total;
+        this.size = size;
+        // A parallel restore names a table's data by its name alone: known when no other schema has it.
+        const named = new Map();
+        for (const t of tables)
+            named.set(t.table, (named.get(t.table) ?? 0) + 1);
+        for (const t of tables) {
+            const entry = { name: (0,_tables_js__WEBPACK_IMPORTED_MODULE_1__/* .tableName */ .Cm)(t.schema, t.table), rows: t.rows };
+            this.rows.set(`${t.schema}.${t.table}`, entry);
+            this.rows.set(entry.name, entry);
+            if (named.get(t.table) === 1)
+                this.rows.set(t.table, entry);
         }
+    }
+    /** pg_restore's own progress line, not to be classified. */
+    static isVerbose(line) {
+        return VERBOSE.test(line);
+    }
+    /** One line of pg_restore --verbose's stderr. */
+    line(line) {
+        const item = ITEM.exec(line);
+        if (item) {
+            this.parallel = true;
+            const [, what, id = '', rest = ''] = item;
+            if (what === 'launching item') {
+                if (rest.startsWith('TABLE DATA '))
+                    this.loading.set(id, rest.slice('TABLE DATA '.length));
+                return;
+            }
+            this.items++;
+            this.loading.delete(id);
+            return;
+        }
+        const step = STEP.exec(line);
+        if (!step || this.parallel)
+            return;
+        this.steps++;
+        this.loading.clear();
+        if (step[1] === 'processing data for table')
+            this.loading.set('', (step[2] ?? '').replace(/^"|"$/g, ''));
+    }
+    /** `12 of 59 objects, loading public.invoice_line (2240 rows)`; `read 40 MiB of 1.2 GiB` for psql. */
+    describe() {
+        const parts = [];
+        const done = this.parallel ? this.items : this.steps;
+        if (this.total > 0 && !this.copying)
+            parts.push(`${Math.min(done, this.total)} of ${this.total} objects`);
+        if (this.file)
+            parts.push(`read ${(0,_core_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z3)(this.file.bytesRead)}${this.size > 0 ? ` of ${(0,_core_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z3)(this.size)}` : ''}`);
+        const names = this.copying ? [this.copying()].filter((n) => n !== undefined) : [...this.loading.values()];
+        if (names.length > 0)
+            parts.push(this.inFlight(names));
+        return parts.length > 0 ? parts.join(', ') : undefined;
+    }
+    /** The tables loading, named by the largest of them (by rows in the dump). */
+    inFlight(names) {
+        const known = names.map((n) => this.rows.get(n) ?? { name: n, rows: -1 });
+        const largest = known.reduce((a, b) => (b.rows > a.rows ? b : a));
+        const rows = largest.rows >= 0 ? ` (${largest.rows} rows)` : '';
+        return names.length === 1
+            ? `loading ${largest.name}${rows}`
+            : `loading ${names.length} tables, the largest ${largest.name}${rows}`;
     }
 }
 
@@ -56031,12 +57071,14 @@ async function runRecovery(w) {
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7075);
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var _archive_plain_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(9185);
+/* harmony import */ var _archive_plain_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4782);
 /* harmony import */ var _archive_wrapper_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2405);
 /* harmony import */ var _core_disk_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(418);
 /* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(2642);
 /* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(9334);
 /* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(1649);
+/* harmony import */ var _restore_progress_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(7925);
+
 
 
 
@@ -56183,6 +57225,8 @@ class PlainDumpFilter extends node_stream__WEBPACK_IMPORTED_MODULE_2__.Transform
     pieces;
     out = [];
     skippingCopy = false;
+    /** The table of the COPY block being loaded, as the dump names it (for progress). */
+    copying;
     constructor(leaveOut) {
         super();
         this.leaveOut = leaveOut;
@@ -56215,11 +57259,16 @@ class PlainDumpFilter extends node_stream__WEBPACK_IMPORTED_MODULE_2__.Transform
         if (p.kind === 'copy') {
             if (!this.skippingCopy)
                 this.out.push(p.text);
-            if (p.end)
+            if (p.end) {
                 this.skippingCopy = false;
+                this.copying = undefined;
+            }
             return;
         }
         const code = (0,_archive_plain_js__WEBPACK_IMPORTED_MODULE_3__/* .codeOf */ .$N)(p.text);
+        const copy = /^COPY\s+((?:"(?:[^"]|"")*"|[^\s(".]+)(?:\.(?:"(?:[^"]|"")*"|[^\s(".]+))?)/i.exec(code);
+        if (copy)
+            this.copying = copy[1];
         if (this.leaveOut.schemaOnly && /^COPY\b/i.test(code)) {
             this.skippingCopy = true;
             return;
@@ -56284,6 +57333,8 @@ async function restoreDump(client, target, input, opts) {
     let unpackError;
     const unpacked = (then) => {
         const file = node_fs__WEBPACK_IMPORTED_MODULE_1___default().createReadStream(input.path);
+        if (opts.progress)
+            opts.progress.file = file;
         const steps = [
             ...(input.wrapper ? [(0,_archive_wrapper_js__WEBPACK_IMPORTED_MODULE_4__/* .unwrapStep */ .oP)(input.wrapper)] : []),
             ...(then ? [then] : []),
@@ -56305,6 +57356,9 @@ async function restoreDump(client, target, input, opts) {
             noOwner: opts.roles === 'ignore',
             ...(psqlRestricts(client.version) ? { restrictKey: (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(24).toString('hex') } : {}),
         });
+        const plainFilter = filter;
+        if (opts.progress)
+            opts.progress.copying = () => plainFilter.copying;
         res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_6__/* .run */ .eF)(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
             env,
             stdin: unpacked(filter),
@@ -56319,10 +57373,20 @@ async function restoreDump(client, target, input, opts) {
             args.push('--no-owner', '--no-privileges');
         if (opts.schemaOnly)
             args.push('--schema-only');
+        const progress = opts.progress;
+        // --verbose names each object as it is done: counted, and kept out of the stderr classified.
+        const watch = progress
+            ? {
+                onStderrLine: (l) => progress.line(l),
+                keepStderrLine: (l) => !_restore_progress_js__WEBPACK_IMPORTED_MODULE_9__/* .RestoreProgress */ .U.isVerbose(l),
+            }
+            : {};
+        if (progress)
+            args.push('--verbose');
         if (input.wrapper)
-            res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_6__/* .run */ .eF)(client.path, args, { env, stdin: unpacked() });
+            res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_6__/* .run */ .eF)(client.path, args, { env, stdin: unpacked(), ...watch });
         else
-            res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_6__/* .run */ .eF)(client.path, [...args, input.path], { env });
+            res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_6__/* .run */ .eF)(client.path, [...args, input.path], { env, ...watch });
     }
     const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.unprivileged === true);
     const hazard = filter?.hazards[0];
@@ -56580,6 +57644,12 @@ const RULES = {
         fires: "this machine's disk has no room, never a finding about the backup: for the download or unpacked copy in `work-dir` (checked before a download of known size), for a scratch cluster under TMPDIR as it starts or restores, or on `target-url`'s server",
         fix: 'Free space in the folder named, or point `work-dir` (for a scratch cluster: TMPDIR) at a disk with room.',
     },
+    UNPACK_CAPPED: {
+        severity: 'high',
+        kind: 'unverifiable',
+        fires: 'a compressed dump unpacked to disk for pg_restore (`jobs` above 1, the sample tier) came out larger than the cap: the smaller of 1000× its compressed size and half the free space in `work-dir`; the copy is removed',
+        fix: 'A crafted file that expands without end is stopped here. If the dump is genuine, drill with jobs: 1 (it streams into pg_restore, nothing unpacked), or point work-dir at a disk with more room.',
+    },
     ROLE_ABSENT: {
         severity: 'high',
         kind: 'problem',
@@ -56772,6 +57842,12 @@ const RULES = {
         fires: 'a WAL segment is missing from the chain recovery needs, judged by segment names on the timeline it follows: from the base backup’s start to the target LSN, or, for a time or a name, to the last segment present (file times are not trusted; found before anything is restored)',
         fix: 'Check archive_command and its logs for the named segment; recover to a point before the gap, or from a later base backup.',
     },
+    ARCHIVER_ERRORS: {
+        severity: 'medium',
+        kind: 'problem',
+        fires: 'the backup tool reports its WAL archiver failing at the plan (barman check: archiver errors, or no WAL archived): WAL may stop arriving even where the chain is whole today',
+        fix: 'Read the tool’s own check (barman check <server>) and its errors folder; fix archive_command or the archiver before relying on this backup.',
+    },
     WAL_CORRUPT: {
         severity: 'critical',
         kind: 'problem',
@@ -56958,6 +58034,82 @@ function trendChart(history, command, tier) {
 
 /***/ }),
 
+/***/ 8991:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   k: () => (/* binding */ stageProgress)
+/* harmony export */ });
+/* unused harmony exports LOG_INTERVAL_MS, progressIntervalMs */
+/** How often a log gets a progress line of a running stage. */
+const LOG_INTERVAL_MS = 10_000;
+/** How often a terminal's live line is redrawn. */
+const LIVE_INTERVAL_MS = 1000;
+/**
+ * The interval of progress lines in a log: RESTORABLE_PROGRESS_INTERVAL_MS when it is a whole
+ * number of at least 100 ms (tests shorten it), else every 10 s.
+ */
+function progressIntervalMs(env = process.env) {
+    const raw = env.RESTORABLE_PROGRESS_INTERVAL_MS?.trim() ?? '';
+    const n = /^\d{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
+    return n >= 100 ? n : LOG_INTERVAL_MS;
+}
+/** The detail, or nothing when the stage has none yet (or asking it failed: progress never breaks a run). */
+function ask(detail) {
+    try {
+        return detail();
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * The one stage-progress listener, for the terminal and the action's log alike: a line per stage as
+ * it ends (`ended`), and while a stage runs, what it has done so far with its elapsed time: on a
+ * terminal one live line redrawn every second, in a log a line every `intervalMs`.
+ */
+function stageProgress(out, ended, intervalMs = progressIntervalMs()) {
+    let timer;
+    let drawn = false;
+    const stop = () => {
+        if (timer)
+            clearInterval(timer);
+        timer = undefined;
+        if (drawn)
+            out.clear?.();
+        drawn = false;
+    };
+    const end = (s) => {
+        stop();
+        out.line(ended(s));
+    };
+    return Object.assign(end, {
+        start: (name, detail) => {
+            stop();
+            const t0 = Date.now();
+            const text = () => {
+                const seconds = ((Date.now() - t0) / 1000).toFixed(0);
+                return `▸ ${name.padEnd(10)} ${seconds.padStart(6)}s  ${ask(detail) ?? 'running'}`;
+            };
+            if (out.redraw) {
+                const redraw = out.redraw;
+                const draw = () => {
+                    redraw(text());
+                    drawn = true;
+                };
+                draw();
+                timer = setInterval(draw, LIVE_INTERVAL_MS);
+            }
+            else
+                timer = setInterval(() => out.line(text()), intervalMs);
+            timer.unref();
+        },
+    });
+}
+
+
+/***/ }),
+
 /***/ 6340:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -57072,6 +58224,8 @@ class Pipeline {
     ignore;
     stages = [];
     started = Date.now();
+    /** The running stage's progress, as its body set it (see `progress`). */
+    detail;
     constructor(failOn, onStage = () => { }, 
     /** Rules ignored in config, with their written reasons: marked as they are found. */
     ignore = new Map()) {
@@ -57081,7 +58235,8 @@ class Pipeline {
     }
     async stage(name, body) {
         const started = performance.now();
-        this.onStage.start?.(name);
+        this.detail = undefined;
+        this.onStage.start?.(name, () => this.detail?.());
         let result;
         try {
             const out = (await body()) ?? {};
@@ -57107,10 +58262,18 @@ class Pipeline {
                 findings: [],
             };
         }
+        this.detail = undefined;
         result.seconds = (performance.now() - started) / 1000;
         this.stages.push(result);
         this.onStage(result);
         return result;
+    }
+    /**
+     * Say how far the running stage is: `detail` is asked each time a progress line is drawn (every
+     * ~10 s in a log, every second on a terminal), so it must only read counters the work keeps.
+     */
+    progress(detail) {
+        this.detail = detail;
     }
     skip(name, reason) {
         const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
@@ -58071,6 +59234,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream"
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+
+/***/ }),
+
+/***/ 6193:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
 
 /***/ }),
 

@@ -34982,7 +34982,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 7543:
+/***/ 9082:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -44686,6 +44686,12 @@ const RULES = {
         fires: "this machine's disk has no room, never a finding about the backup: for the download or unpacked copy in `work-dir` (checked before a download of known size), for a scratch cluster under TMPDIR as it starts or restores, or on `target-url`'s server",
         fix: 'Free space in the folder named, or point `work-dir` (for a scratch cluster: TMPDIR) at a disk with room.',
     },
+    UNPACK_CAPPED: {
+        severity: 'high',
+        kind: 'unverifiable',
+        fires: 'a compressed dump unpacked to disk for pg_restore (`jobs` above 1, the sample tier) came out larger than the cap: the smaller of 1000× its compressed size and half the free space in `work-dir`; the copy is removed',
+        fix: 'A crafted file that expands without end is stopped here. If the dump is genuine, drill with jobs: 1 (it streams into pg_restore, nothing unpacked), or point work-dir at a disk with more room.',
+    },
     ROLE_ABSENT: {
         severity: 'high',
         kind: 'problem',
@@ -44877,6 +44883,12 @@ const RULES = {
         kind: 'problem',
         fires: 'a WAL segment is missing from the chain recovery needs, judged by segment names on the timeline it follows: from the base backup’s start to the target LSN, or, for a time or a name, to the last segment present (file times are not trusted; found before anything is restored)',
         fix: 'Check archive_command and its logs for the named segment; recover to a point before the gap, or from a later base backup.',
+    },
+    ARCHIVER_ERRORS: {
+        severity: 'medium',
+        kind: 'problem',
+        fires: 'the backup tool reports its WAL archiver failing at the plan (barman check: archiver errors, or no WAL archived): WAL may stop arriving even where the chain is whole today',
+        fix: 'Read the tool’s own check (barman check <server>) and its errors folder; fix archive_command or the archiver before relying on this backup.',
     },
     WAL_CORRUPT: {
         severity: 'critical',
@@ -46210,6 +46222,22 @@ const NOT_SUPPORTED = {
     load_balance_hosts: 'Leave it out: hosts are tried in the order given',
     replication: 'Leave it out: Restorable opens normal sessions only',
 };
+/** Where distributions keep the trusted roots, as OpenSSL (and so libpq 16's sslrootcert=system) finds them. */
+const SYSTEM_ROOTS = [
+    '/etc/ssl/certs/ca-certificates.crt',
+    '/etc/pki/tls/certs/ca-bundle.crt',
+    '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem',
+    '/etc/ssl/cert.pem',
+];
+/**
+ * The file sslrootcert=system means: SSL_CERT_FILE (OpenSSL's own override), else the
+ * distribution's bundle; undefined when there is none (then Node's bundled roots). Given to
+ * node-postgres and, as PGSSLROOTCERT, to psql and pg_restore, whose libpq before 16 reads
+ * "system" as a file name.
+ */
+function systemRootFile(env = process.env) {
+    return [env.SSL_CERT_FILE, ...SYSTEM_ROOTS].find((f) => f && external_node_fs_default().existsSync(f));
+}
 const FORMS = 'Write it as postgresql://user@host:5432/database?sslmode=verify-full or as host=... dbname=...';
 /** A keyword Restorable reads, else one line: a libpq one it does not support (and what instead), or unknown. */
 function checkKeyword(input, k, where) {
@@ -46535,8 +46563,9 @@ function tlsOptions(c, mode, tls) {
     const verify = mode === 'verify-full' ? 'full' : mode === 'verify-ca' || (mode === 'require' && root) ? 'ca' : 'none';
     if (verify === 'none')
         return { ...out, rejectUnauthorized: false };
-    if (root && root !== 'system')
-        out.ca = read(root);
+    const rootFile = root === 'system' ? systemRootFile() : root;
+    if (rootFile)
+        out.ca = read(rootFile);
     out.rejectUnauthorized = true;
     if (verify === 'ca')
         out.checkServerIdentity = () => undefined;
@@ -46761,7 +46790,7 @@ function libpqEnv(c) {
         PGPASSWORD: c.password,
         PGPASSFILE: c.passfile,
         PGSSLMODE: c.sslmode,
-        PGSSLROOTCERT: c.sslrootcert,
+        PGSSLROOTCERT: c.sslrootcert === 'system' ? (systemRootFile() ?? 'system') : c.sslrootcert,
         PGSSLCERT: c.sslcert,
         PGSSLKEY: c.sslkey,
         PGSSLCRL: c.sslcrl,
@@ -47116,6 +47145,8 @@ class Pipeline {
     ignore;
     stages = [];
     started = Date.now();
+    /** The running stage's progress, as its body set it (see `progress`). */
+    detail;
     constructor(failOn, onStage = () => { }, 
     /** Rules ignored in config, with their written reasons: marked as they are found. */
     ignore = new Map()) {
@@ -47125,7 +47156,8 @@ class Pipeline {
     }
     async stage(name, body) {
         const started = performance.now();
-        this.onStage.start?.(name);
+        this.detail = undefined;
+        this.onStage.start?.(name, () => this.detail?.());
         let result;
         try {
             const out = (await body()) ?? {};
@@ -47151,10 +47183,18 @@ class Pipeline {
                 findings: [],
             };
         }
+        this.detail = undefined;
         result.seconds = (performance.now() - started) / 1000;
         this.stages.push(result);
         this.onStage(result);
         return result;
+    }
+    /**
+     * Say how far the running stage is: `detail` is asked each time a progress line is drawn (every
+     * ~10 s in a log, every second on a terminal), so it must only read counters the work keeps.
+     */
+    progress(detail) {
+        this.detail = detail;
     }
     skip(name, reason) {
         const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
@@ -47232,7 +47272,10 @@ async function locksStage(ctx, { sampler, samplerError }) {
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
 ;// CONCATENATED MODULE: ./src/core/exec.ts
+
 
 
 
@@ -47298,6 +47341,34 @@ class TailBuffer {
         return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
     }
 }
+/** Standard error kept (only the lines `keepStderrLine` keeps, when given), and each line handed on. */
+function stderrLines(err, opts) {
+    const { onStderrLine, keepStderrLine } = opts;
+    const decoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
+    let partial = '';
+    const line = (text, end) => {
+        onStderrLine?.(text);
+        if (keepStderrLine?.(text))
+            err.push(Buffer.from(text + end));
+    };
+    return {
+        data: (b) => {
+            if (!keepStderrLine)
+                err.push(b);
+            if (!onStderrLine && !keepStderrLine)
+                return;
+            const lines = (partial + decoder.write(b)).split('\n');
+            partial = lines.pop() ?? '';
+            for (const l of lines)
+                line(l, '\n');
+        },
+        end: () => {
+            partial += decoder.end();
+            if (partial)
+                line(partial, '');
+        },
+    };
+}
 /**
  * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
@@ -47357,18 +47428,9 @@ function exec_run(cmd, args, opts = {}) {
         };
         const out = new TailBuffer(limit);
         const err = new TailBuffer(limit);
-        let partial = '';
+        const stderr = stderrLines(err, opts);
         child.stdout.on('data', (b) => out.push(b));
-        child.stderr.on('data', (b) => {
-            err.push(b);
-            if (opts.onStderrLine) {
-                const text = partial + b.toString('utf8');
-                const lines = text.split('\n');
-                partial = lines.pop() ?? '';
-                for (const line of lines)
-                    opts.onStderrLine(line);
-            }
-        });
+        child.stderr.on('data', stderr.data);
         let timer;
         if (opts.timeoutMs) {
             timer = setTimeout(() => {
@@ -47389,8 +47451,7 @@ function exec_run(cmd, args, opts = {}) {
             if (timer)
                 clearTimeout(timer);
             unhook();
-            if (partial && opts.onStderrLine)
-                opts.onStderrLine(partial);
+            stderr.end();
             resolve({
                 code,
                 signal,
@@ -52070,7 +52131,75 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: ./src/report/progress.ts
+/** How often a log gets a progress line of a running stage. */
+const LOG_INTERVAL_MS = 10_000;
+/** How often a terminal's live line is redrawn. */
+const LIVE_INTERVAL_MS = 1000;
+/**
+ * The interval of progress lines in a log: RESTORABLE_PROGRESS_INTERVAL_MS when it is a whole
+ * number of at least 100 ms (tests shorten it), else every 10 s.
+ */
+function progressIntervalMs(env = process.env) {
+    const raw = env.RESTORABLE_PROGRESS_INTERVAL_MS?.trim() ?? '';
+    const n = /^\d{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
+    return n >= 100 ? n : LOG_INTERVAL_MS;
+}
+/** The detail, or nothing when the stage has none yet (or asking it failed: progress never breaks a run). */
+function ask(detail) {
+    try {
+        return detail();
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * The one stage-progress listener, for the terminal and the action's log alike: a line per stage as
+ * it ends (`ended`), and while a stage runs, what it has done so far with its elapsed time: on a
+ * terminal one live line redrawn every second, in a log a line every `intervalMs`.
+ */
+function stageProgress(out, ended, intervalMs = progressIntervalMs()) {
+    let timer;
+    let drawn = false;
+    const stop = () => {
+        if (timer)
+            clearInterval(timer);
+        timer = undefined;
+        if (drawn)
+            out.clear?.();
+        drawn = false;
+    };
+    const end = (s) => {
+        stop();
+        out.line(ended(s));
+    };
+    return Object.assign(end, {
+        start: (name, detail) => {
+            stop();
+            const t0 = Date.now();
+            const text = () => {
+                const seconds = ((Date.now() - t0) / 1000).toFixed(0);
+                return `▸ ${name.padEnd(10)} ${seconds.padStart(6)}s  ${ask(detail) ?? 'running'}`;
+            };
+            if (out.redraw) {
+                const redraw = out.redraw;
+                const draw = () => {
+                    redraw(text());
+                    drawn = true;
+                };
+                draw();
+                timer = setInterval(draw, LIVE_INTERVAL_MS);
+            }
+            else
+                timer = setInterval(() => out.line(text()), intervalMs);
+            timer.unref();
+        },
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/actions/common.ts
+
 
 
 
@@ -52093,8 +52222,11 @@ const actionsLogger = {
     debug: (m) => core_debug(m),
     secret: (s) => core_setSecret(s),
 };
-/** Each stage's line in the step's log as it ends: `restore: ok in 1.20s`, with why it did not run. */
-const stageProgress = (s) => info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`);
+/**
+ * Each stage's line in the step's log as it ends (`restore: ok in 1.20s`, with why it did not run),
+ * and while it runs, a line every ~10 s of what it has done so far.
+ */
+const common_stageProgress = stageProgress({ line: (text) => info(text) }, (s) => `${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`);
 /** Report, set outputs, write the job summary, and fail the step unless the verdict is pass. */
 async function publish(result, opts, outputs) {
     const reportPath = writeJsonReport(result, opts.report ?? external_node_path_default().join(opts.workDir, `${result.command}-report.json`));
@@ -52129,7 +52261,7 @@ async function runAction(body) {
 function migrate_check_run(raw = actionInputs()) {
     return runAction(async () => {
         const opts = parseMigrateOptions(raw, 'input', actionsLogger);
-        const result = await runMigrate(opts, actionsLogger, stageProgress);
+        const result = await runMigrate(opts, actionsLogger, common_stageProgress);
         const text = migrateComment(result);
         const file = writeComment(text, opts.workDir);
         const diff = schemaDiffText(result);
@@ -52149,7 +52281,7 @@ function migrate_check_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_migrate_check_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7543);
+/* harmony import */ var _actions_migrate_check_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9082);
 
 await (0,_actions_migrate_check_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

@@ -70493,7 +70493,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 4049:
+/***/ 9720:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -83142,6 +83142,12 @@ const RULES = {
         fires: "this machine's disk has no room, never a finding about the backup: for the download or unpacked copy in `work-dir` (checked before a download of known size), for a scratch cluster under TMPDIR as it starts or restores, or on `target-url`'s server",
         fix: 'Free space in the folder named, or point `work-dir` (for a scratch cluster: TMPDIR) at a disk with room.',
     },
+    UNPACK_CAPPED: {
+        severity: 'high',
+        kind: 'unverifiable',
+        fires: 'a compressed dump unpacked to disk for pg_restore (`jobs` above 1, the sample tier) came out larger than the cap: the smaller of 1000× its compressed size and half the free space in `work-dir`; the copy is removed',
+        fix: 'A crafted file that expands without end is stopped here. If the dump is genuine, drill with jobs: 1 (it streams into pg_restore, nothing unpacked), or point work-dir at a disk with more room.',
+    },
     ROLE_ABSENT: {
         severity: 'high',
         kind: 'problem',
@@ -83333,6 +83339,12 @@ const RULES = {
         kind: 'problem',
         fires: 'a WAL segment is missing from the chain recovery needs, judged by segment names on the timeline it follows: from the base backup’s start to the target LSN, or, for a time or a name, to the last segment present (file times are not trusted; found before anything is restored)',
         fix: 'Check archive_command and its logs for the named segment; recover to a point before the gap, or from a later base backup.',
+    },
+    ARCHIVER_ERRORS: {
+        severity: 'medium',
+        kind: 'problem',
+        fires: 'the backup tool reports its WAL archiver failing at the plan (barman check: archiver errors, or no WAL archived): WAL may stop arriving even where the chain is whole today',
+        fix: 'Read the tool’s own check (barman check <server>) and its errors folder; fix archive_command or the archiver before relying on this backup.',
     },
     WAL_CORRUPT: {
         severity: 'critical',
@@ -84436,7 +84448,10 @@ const cpuCount = () => os.availableParallelism?.() ?? os.cpus().length;
 var external_node_child_process_ = __nccwpck_require__(1421);
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
 ;// CONCATENATED MODULE: ./src/core/exec.ts
+
 
 
 
@@ -84502,6 +84517,34 @@ class TailBuffer {
         return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
     }
 }
+/** Standard error kept (only the lines `keepStderrLine` keeps, when given), and each line handed on. */
+function stderrLines(err, opts) {
+    const { onStderrLine, keepStderrLine } = opts;
+    const decoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
+    let partial = '';
+    const line = (text, end) => {
+        onStderrLine?.(text);
+        if (keepStderrLine?.(text))
+            err.push(Buffer.from(text + end));
+    };
+    return {
+        data: (b) => {
+            if (!keepStderrLine)
+                err.push(b);
+            if (!onStderrLine && !keepStderrLine)
+                return;
+            const lines = (partial + decoder.write(b)).split('\n');
+            partial = lines.pop() ?? '';
+            for (const l of lines)
+                line(l, '\n');
+        },
+        end: () => {
+            partial += decoder.end();
+            if (partial)
+                line(partial, '');
+        },
+    };
+}
 /**
  * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
@@ -84561,18 +84604,9 @@ function exec_run(cmd, args, opts = {}) {
         };
         const out = new TailBuffer(limit);
         const err = new TailBuffer(limit);
-        let partial = '';
+        const stderr = stderrLines(err, opts);
         child.stdout.on('data', (b) => out.push(b));
-        child.stderr.on('data', (b) => {
-            err.push(b);
-            if (opts.onStderrLine) {
-                const text = partial + b.toString('utf8');
-                const lines = text.split('\n');
-                partial = lines.pop() ?? '';
-                for (const line of lines)
-                    opts.onStderrLine(line);
-            }
-        });
+        child.stderr.on('data', stderr.data);
         let timer;
         if (opts.timeoutMs) {
             timer = setTimeout(() => {
@@ -84593,8 +84627,7 @@ function exec_run(cmd, args, opts = {}) {
             if (timer)
                 clearTimeout(timer);
             unhook();
-            if (partial && opts.onStderrLine)
-                opts.onStderrLine(partial);
+            stderr.end();
             resolve({
                 code,
                 signal,
@@ -84840,6 +84873,7 @@ function installHint(major, what) {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+var external_node_crypto_default = /*#__PURE__*/__nccwpck_require__.n(external_node_crypto_);
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 ;// CONCATENATED MODULE: ./src/postgres/embedded.ts
@@ -85930,7 +85964,6 @@ async function runRecovery(w) {
     });
     if (started.code !== 0)
         return done({ status: 'failed', reason: `pg_ctl start failed: ${started.stderr.trim()}` });
-    let lastTick = 0;
     let seenAlive = false;
     let seenRecovery = false;
     let lastState = 0;
@@ -85972,10 +86005,6 @@ async function runRecovery(w) {
                 status: 'failed',
                 reason: `recovery did not finish within ${Math.round(w.timeoutMs / 1000)}s`,
             });
-        if (w.onTick && Date.now() - lastTick >= 1000) {
-            lastTick = Date.now();
-            w.onTick();
-        }
     }
 }
 
@@ -86229,6 +86258,22 @@ const NOT_SUPPORTED = {
     load_balance_hosts: 'Leave it out: hosts are tried in the order given',
     replication: 'Leave it out: Restorable opens normal sessions only',
 };
+/** Where distributions keep the trusted roots, as OpenSSL (and so libpq 16's sslrootcert=system) finds them. */
+const SYSTEM_ROOTS = [
+    '/etc/ssl/certs/ca-certificates.crt',
+    '/etc/pki/tls/certs/ca-bundle.crt',
+    '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem',
+    '/etc/ssl/cert.pem',
+];
+/**
+ * The file sslrootcert=system means: SSL_CERT_FILE (OpenSSL's own override), else the
+ * distribution's bundle; undefined when there is none (then Node's bundled roots). Given to
+ * node-postgres and, as PGSSLROOTCERT, to psql and pg_restore, whose libpq before 16 reads
+ * "system" as a file name.
+ */
+function conninfo_systemRootFile(env = process.env) {
+    return [env.SSL_CERT_FILE, ...SYSTEM_ROOTS].find((f) => f && external_node_fs_default().existsSync(f));
+}
 const FORMS = 'Write it as postgresql://user@host:5432/database?sslmode=verify-full or as host=... dbname=...';
 /** A keyword Restorable reads, else one line: a libpq one it does not support (and what instead), or unknown. */
 function checkKeyword(input, k, where) {
@@ -86554,8 +86599,9 @@ function tlsOptions(c, mode, tls) {
     const verify = mode === 'verify-full' ? 'full' : mode === 'verify-ca' || (mode === 'require' && root) ? 'ca' : 'none';
     if (verify === 'none')
         return { ...out, rejectUnauthorized: false };
-    if (root && root !== 'system')
-        out.ca = read(root);
+    const rootFile = root === 'system' ? conninfo_systemRootFile() : root;
+    if (rootFile)
+        out.ca = read(rootFile);
     out.rejectUnauthorized = true;
     if (verify === 'ca')
         out.checkServerIdentity = () => undefined;
@@ -86780,7 +86826,7 @@ function libpqEnv(c) {
         PGPASSWORD: c.password,
         PGPASSFILE: c.passfile,
         PGSSLMODE: c.sslmode,
-        PGSSLROOTCERT: c.sslrootcert,
+        PGSSLROOTCERT: c.sslrootcert === 'system' ? (systemRootFile() ?? 'system') : c.sslrootcert,
         PGSSLCERT: c.sslcert,
         PGSSLKEY: c.sslkey,
         PGSSLCRL: c.sslcrl,
@@ -87166,6 +87212,306 @@ function parseCompareRung(v, how, log) {
         ...(v.config ? { config: v.config } : {}),
         'fail-on': v['fail-on'],
     }, how, log, true);
+}
+
+;// CONCATENATED MODULE: ./src/sources/local.ts
+
+
+
+/** Backups in a local file or folder. Only reads. */
+class LocalSource {
+    description;
+    root;
+    constructor(input, location) {
+        const abs = external_node_path_default().resolve(location);
+        let st;
+        try {
+            st = external_node_fs_default().statSync(abs);
+        }
+        catch {
+            throw new errors_UserError(input, `"${location}" does not exist`, 'Give an existing file or folder, or an s3://bucket/prefix URL');
+        }
+        this.description = abs;
+        // A folder that is itself a directory-format dump is one backup, not a folder of them.
+        const one = st.isFile() || external_node_fs_default().existsSync(external_node_path_default().join(abs, 'toc.dat'));
+        this.root = one ? external_node_path_default().dirname(abs) : abs;
+        if (one)
+            this.only = external_node_path_default().basename(abs);
+    }
+    only;
+    get single() {
+        return this.only;
+    }
+    async list() {
+        if (this.only) {
+            // One backup, plus the files beside it that belong to it (`<name>.sha256`, ...).
+            const only = this.only;
+            const beside = external_node_fs_default().readdirSync(this.root)
+                .filter((n) => n.startsWith(`${only}.`) && external_node_fs_default().statSync(external_node_path_default().join(this.root, n)).isFile());
+            return [this.describe(only), ...beside.map((n) => this.describe(n))];
+        }
+        const out = [];
+        const walk = (rel) => {
+            const dir = external_node_path_default().join(this.root, rel);
+            for (const ent of external_node_fs_default().readdirSync(dir, { withFileTypes: true })) {
+                const name = rel ? `${rel}/${ent.name}` : ent.name;
+                if (ent.isDirectory()) {
+                    if (external_node_fs_default().existsSync(external_node_path_default().join(dir, ent.name, 'toc.dat')))
+                        out.push(this.describe(name));
+                    else
+                        walk(name);
+                }
+                else if (ent.isFile()) {
+                    out.push(this.describe(name));
+                }
+            }
+        };
+        walk('');
+        return out;
+    }
+    describe(name) {
+        const st = external_node_fs_default().statSync(external_node_path_default().join(this.root, name));
+        if (st.isDirectory()) {
+            let size = 0;
+            for (const f of external_node_fs_default().readdirSync(external_node_path_default().join(this.root, name)))
+                size += external_node_fs_default().statSync(external_node_path_default().join(this.root, name, f)).size;
+            return { name, size, modified: st.mtime, kind: 'directory' };
+        }
+        return { name, size: st.size, modified: st.mtime, kind: 'file' };
+    }
+    read(name) {
+        return external_node_fs_default().createReadStream(external_node_path_default().join(this.root, name), { highWaterMark: 1024 * 1024 });
+    }
+    async readText(name, maxBytes = 1024 * 1024) {
+        const file = external_node_path_default().join(this.root, name);
+        try {
+            const st = external_node_fs_default().statSync(file);
+            if (!st.isFile() || st.size > maxBytes)
+                return undefined;
+            return external_node_fs_default().readFileSync(file, 'utf8');
+        }
+        catch {
+            return undefined;
+        }
+    }
+    async metadata() {
+        return {};
+    }
+    localPath(name) {
+        return external_node_path_default().join(this.root, name);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/pitr/native.ts
+
+
+
+
+
+
+
+/** The folders PostgreSQL needs that a copy through object storage loses (they are empty). */
+const EMPTY_DIRS = [
+    'pg_wal/archive_status',
+    'pg_tblspc',
+    'pg_replslot',
+    'pg_notify',
+    'pg_snapshots',
+    'pg_serial',
+    'pg_stat',
+    'pg_stat_tmp',
+    'pg_dynshmem',
+    'pg_commit_ts',
+    'pg_twophase',
+    'pg_logical/mappings',
+    'pg_logical/snapshots',
+    'pg_subtrans',
+    'pg_multixact/members',
+    'pg_multixact/offsets',
+    'pg_xact',
+];
+/**
+ * The base backups under a source: every folder holding a backup_manifest, a backup_label (plain)
+ * or a base.tar[.gz]. Start and stop times come from the backup history files pg_backup_stop
+ * archives beside the WAL, matched by start LSN; without one, the manifest's time stands for the end.
+ */
+async function listBaseBackups(source, wal) {
+    const objects = await source.list();
+    const groups = new Map();
+    for (const o of objects) {
+        const parts = o.name.split('/');
+        // The backup's folder: what is above a marker file (backup_manifest, backup_label, base.tar*).
+        const idx = parts.findIndex((p) => /^(backup_manifest|backup_label|base\.tar(\.gz)?)$/.test(p));
+        if (idx < 0)
+            continue;
+        const id = parts.slice(0, idx).join('/');
+        if (!groups.has(id))
+            groups.set(id, []);
+    }
+    for (const o of objects) {
+        for (const id of groups.keys()) {
+            if (id === '' || o.name.startsWith(`${id}/`)) {
+                groups.get(id).push(o);
+                break;
+            }
+        }
+    }
+    const histories = await wal.backupHistories();
+    const out = [];
+    for (const [id, files] of groups) {
+        const rel = (f) => (id ? f.name.slice(id.length + 1) : f.name);
+        const names = new Set(files.map(rel));
+        const format = names.has('base.tar') || names.has('base.tar.gz') ? 'tar' : 'plain';
+        const at = (n) => (id ? `${id}/${n}` : n);
+        let startLsn;
+        let endLsn;
+        let timeline = 1;
+        let manifestTime;
+        if (names.has('backup_manifest')) {
+            const text = await source.readText(at('backup_manifest'), 512 * 1024 * 1024);
+            try {
+                const m = JSON.parse(text ?? '');
+                const ranges = m['WAL-Ranges'] ?? [];
+                const first = ranges[0];
+                const last = ranges[ranges.length - 1];
+                if (first && last) {
+                    startLsn = parseLsn(first['Start-LSN']);
+                    endLsn = parseLsn(last['End-LSN']);
+                    timeline = first.Timeline;
+                }
+            }
+            catch {
+                // Unreadable manifest: pg_verifybackup says why later; the label may still tell the start.
+            }
+            manifestTime = files.find((f) => rel(f) === 'backup_manifest')?.modified;
+        }
+        let label;
+        if (startLsn === undefined && names.has('backup_label')) {
+            label = parseBackupHistory((await source.readText(at('backup_label'))) ?? '');
+            startLsn = label?.startLsn;
+            timeline = label?.timeline ?? 1;
+        }
+        if (startLsn === undefined)
+            continue;
+        const h = histories.find((x) => x.startLsn === startLsn);
+        const stopTime = h?.stopTime ?? manifestTime;
+        const startTime = h?.startTime ?? label?.startTime;
+        endLsn ??= h?.stopLsn;
+        out.push({
+            id,
+            format,
+            files,
+            size: files.reduce((a, f) => a + f.size, 0),
+            startLsn,
+            ...(endLsn !== undefined ? { endLsn } : {}),
+            timeline,
+            ...(startTime ? { startTime } : {}),
+            ...(stopTime ? { stopTime } : {}),
+            hasManifest: names.has('backup_manifest'),
+        });
+    }
+    return out.sort((a, b) => (a.startLsn < b.startLsn ? -1 : a.startLsn > b.startLsn ? 1 : 0));
+}
+/**
+ * Where an object of a backup goes in the data directory: an object name is the store's (an S3 key
+ * may hold `..` or start with `/`), so one that would land outside the data directory is refused.
+ */
+function inside(dataDir, name) {
+    const root = external_node_path_default().resolve(dataDir);
+    const dest = external_node_path_default().resolve(root, name);
+    if (!dest.startsWith(`${root}${(external_node_path_default()).sep}`)) {
+        throw new Error(`the backup holds an object named ${JSON.stringify(name)}, which would land outside the data directory: refused`);
+    }
+    return dest;
+}
+/** Objects of a plain base backup fetched at once. */
+const PARALLEL_OBJECTS = 8;
+/** Bytes a local copy reads and writes at a time. */
+const COPY_CHUNK = 1 << 20;
+/** One object of a backup into `dest`: copied when local, else downloaded (its size from the listing). */
+async function copyObject(source, f, dest) {
+    const local = source.localPath(f.name);
+    // Streamed, not fs.copyFile: the process cannot exit while a copy runs in libuv's threads (2 GiB
+    // held a cancel for 2 s), but a stream stops between two chunks. 1 MiB chunks copy faster too.
+    if (local) {
+        const chunk = { highWaterMark: COPY_CHUNK };
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(local, chunk), external_node_fs_default().createWriteStream(dest, chunk));
+    }
+    else if (source.downloadTo)
+        await source.downloadTo(f.name, dest, f.size);
+    else
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_stream_.Readable.from(source.read(f.name, f.size)), external_node_fs_default().createWriteStream(dest));
+}
+/**
+ * Fetch and unpack a base backup into `dataDir` (which must be empty): plain files are copied,
+ * tar files streamed through `tar`, and the manifest put beside them for pg_verifybackup.
+ */
+async function unpackBaseBackup(source, b, dataDir) {
+    external_node_fs_default().mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    external_node_fs_default().chmodSync(dataDir, 0o700);
+    const rel = (f) => (b.id ? f.name.slice(b.id.length + 1) : f.name);
+    if (b.format === 'plain') {
+        // Several objects at once: from S3 one at a time, a plain backup's thousands of files wait on
+        // round trips, not bandwidth.
+        const queue = [...b.files];
+        const one = async (f) => {
+            const dest = inside(dataDir, rel(f));
+            external_node_fs_default().mkdirSync(external_node_path_default().dirname(dest), { recursive: true });
+            await copyObject(source, f, dest);
+        };
+        let held = false;
+        const worker = async () => {
+            for (let f = queue.shift(); f; f = queue.shift()) {
+                await one(f);
+                if (!held) {
+                    held = true;
+                    await pausePoint('unpack');
+                }
+            }
+        };
+        await Promise.all(Array.from({ length: Math.min(PARALLEL_OBJECTS, queue.length) }, worker));
+    }
+    else {
+        const others = b.files.filter((f) => /\.tar(\.gz)?$/.test(rel(f)) && !/^(base|pg_wal)\.tar/.test(rel(f)));
+        if (others.length > 0) {
+            throw new Error(`the backup holds tablespaces (${others.map(rel).join(', ')}); restoring tar backups with tablespaces is not supported yet: use pg_basebackup -Fp, or restore by hand`);
+        }
+        for (const name of ['base', 'pg_wal']) {
+            const f = b.files.find((x) => rel(x) === `${name}.tar` || rel(x) === `${name}.tar.gz`);
+            if (!f)
+                continue;
+            const into = name === 'base' ? dataDir : external_node_path_default().join(dataDir, 'pg_wal');
+            external_node_fs_default().mkdirSync(into, { recursive: true });
+            // The archive's owners and modes are not taken (no setuid file planted by a crafted backup);
+            // GNU tar itself keeps members inside the folder (no `..`, no leading /, links made last).
+            const safe = ['--no-same-owner', '--no-same-permissions', '--no-overwrite-dir'];
+            const r = await exec_run('tar', [...safe, f.name.endsWith('.gz') ? '-xzf' : '-xf', '-', '-C', into], {
+                stdin: external_node_stream_.Readable.from(source.read(f.name, f.size)),
+            });
+            if (r.code !== 0)
+                throw new Error(`tar could not unpack ${f.name}: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`);
+            if (name === 'base')
+                await pausePoint('unpack');
+        }
+        const manifest = b.files.find((x) => rel(x) === 'backup_manifest');
+        if (manifest)
+            await copyObject(source, manifest, external_node_path_default().join(dataDir, 'backup_manifest'));
+    }
+    for (const d of EMPTY_DIRS)
+        external_node_fs_default().mkdirSync(external_node_path_default().join(dataDir, d), { recursive: true });
+    // A base backup never holds these, but a copied data directory might.
+    for (const f of ['postmaster.pid', 'postmaster.opts'])
+        external_node_fs_default().rmSync(external_node_path_default().join(dataDir, f), { force: true });
+}
+/** `PG_VERSION` of an unpacked data directory. */
+function dataDirMajor(dataDir) {
+    try {
+        const v = Number(external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'PG_VERSION'), 'utf8').trim());
+        return Number.isFinite(v) && v > 0 ? v : undefined;
+    }
+    catch {
+        return undefined;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/pitr/proof.ts
@@ -88497,6 +88843,31 @@ function unwrapStep(w) {
             return filterProcess(PROGRAMS[w].cmd, ['-dc'], PROGRAMS[w].install);
     }
 }
+/** A decompressed stream that came out larger than its cap allows. */
+class CapExceeded extends Error {
+    limit;
+    constructor(limit, message) {
+        super(message);
+        this.limit = limit;
+    }
+}
+/**
+ * Fail (CapExceeded, with `message`) once more than `limit` bytes came out: a crafted file (a few
+ * bytes of zstd that expand without end) must not fill the disk beside production. One counter
+ * per chunk, nothing more.
+ */
+function capped(limit, message) {
+    let seen = 0;
+    return new external_node_stream_.Transform({
+        transform(chunk, _enc, done) {
+            seen += chunk.length;
+            if (seen > limit)
+                done(new CapExceeded(limit, message));
+            else
+                done(null, chunk);
+        },
+    });
+}
 /** The dump inside `src`, decompressed as it streams. */
 function unwrap(w, src) {
     const step = unwrapStep(w);
@@ -88586,32 +88957,20 @@ function headOf(file) {
  * decoder's own words when the bytes do not decompress.
  */
 async function decompressFile(c, src, dest, limit = WAL_MAX_BYTES) {
-    await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(src), unwrapStep(c), capped(limit), external_node_fs_default().createWriteStream(dest));
+    await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(src), unwrapStep(c), walCapped(limit), external_node_fs_default().createWriteStream(dest));
 }
 /** The largest WAL file there is: a segment of the largest size initdb allows (1 GiB). */
 const WAL_MAX_BYTES = 1024 * 1024 * 1024;
-/**
- * Fail once more than `limit` bytes came out: a crafted archive (a few bytes of zstd that expand
- * without end) must not fill the disk beside production before its size is checked.
- */
-function capped(limit = WAL_MAX_BYTES) {
-    let seen = 0;
-    return new external_node_stream_.Transform({
-        transform(chunk, _enc, done) {
-            seen += chunk.length;
-            if (seen > limit)
-                done(new Error(`it decompresses to more than ${limit} bytes, more than any WAL file`));
-            else
-                done(null, chunk);
-        },
-    });
+/** The WAL side's cap: more than any WAL file (see archive/wrapper.ts' capped). */
+function walCapped(limit = WAL_MAX_BYTES) {
+    return capped(limit, `it decompresses to more than ${limit} bytes, more than any WAL file`);
 }
 /** Decompress a small file's bytes (a history file) in memory. */
 async function decompressBytes(c, bytes) {
     if (c === 'none')
         return bytes;
     const out = [];
-    await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_stream_.Readable.from([bytes]), unwrapStep(c), capped(), async (decoded) => {
+    await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_stream_.Readable.from([bytes]), unwrapStep(c), walCapped(), async (decoded) => {
         for await (const b of decoded)
             out.push(b);
     });
@@ -88619,6 +88978,7 @@ async function decompressBytes(c, bytes) {
 }
 
 ;// CONCATENATED MODULE: ./src/pitr/wal-archive.ts
+
 
 
 
@@ -88665,7 +89025,15 @@ class WalArchive {
             if (this.files.has(name) && !bare)
                 continue;
             const compression = m[3] ? SUFFIXES[m[3]] : m[2] ? 'none' : undefined;
-            this.files.set(name, { name, object: o.name, compression, size: o.size, modified: o.modified });
+            const sha1 = m[2]?.slice(1);
+            this.files.set(name, {
+                name,
+                object: o.name,
+                compression,
+                ...(sha1 ? { sha1 } : {}),
+                size: o.size,
+                modified: o.modified,
+            });
         }
         // The segment size is the size of any plain segment (a compressed one is no power of two);
         // 16 MiB (the default) when all are compressed.
@@ -88797,7 +89165,8 @@ class WalArchive {
     /**
      * Download one file (decompressed) to `dest`, atomically: it appears whole, and already owned by
      * `owner` (the server's OS user, who must be able to open it the moment it is there), or not at
-     * all. A file that does not decompress, or not to a whole segment, throws WalCorruptError.
+     * all. A file that does not decompress, or not to a whole segment, or (pgBackRest's names) not to
+     * the bytes its SHA-1 names, throws WalCorruptError.
      */
     async fetchTo(f, dest, owner) {
         const tmp = external_node_path_default().join(external_node_path_default().dirname(dest), `.tmp-${external_node_path_default().basename(dest)}-${process.pid}`);
@@ -88816,6 +89185,8 @@ class WalArchive {
             const size = external_node_fs_default().statSync(tmp).size;
             if (f.name.length === 24 && !isPowerOfTwo(size))
                 throw new WalCorruptError(f.name, `${f.object} holds ${size} bytes${kind === 'none' ? '' : ` once ${kind}-decompressed`}, not a whole WAL segment`);
+            if (f.sha1)
+                await checkSha1(f, tmp);
             if (owner)
                 external_node_fs_default().chownSync(tmp, owner.uid, owner.gid);
             external_node_fs_default().renameSync(tmp, dest);
@@ -88847,859 +89218,17 @@ class WalArchive {
         }
     }
 }
+/** pgBackRest names each archived file by the SHA-1 of its decompressed bytes: they must match. */
+async function checkSha1(f, file) {
+    const h = external_node_crypto_default().createHash('sha1');
+    for await (const chunk of external_node_fs_default().createReadStream(file))
+        h.update(chunk);
+    const got = h.digest('hex');
+    if (got !== f.sha1)
+        throw new WalCorruptError(f.name, `${f.object} decompresses to bytes whose SHA-1 is ${got}, not the ${f.sha1} its name says`);
+}
 function isPowerOfTwo(n) {
     return n >= 1024 * 1024 && (n & (n - 1)) === 0;
-}
-
-;// CONCATENATED MODULE: ./src/pitr/spec.ts
-
-
-
-
-const BACKENDS = ['native', 'pgbackrest'];
-const MODES = ['drill', 'side-by-side', 'in-place'];
-const planned = (backend) => ['barman', 'wal-g', 'walg'].includes(backend.trim().toLowerCase());
-const pitrInputs = {
-    backend: choice(BACKENDS, '`native` (pg_basebackup + archived WAL) or `pgbackrest`.', {
-        default: 'native',
-        problem: (v) => planned(v)
-            ? `"${v.trim().toLowerCase()}" is not supported yet`
-            : `"${v}" is not one of ${BACKENDS.join(', ')}`,
-        fix: (v) => `Use one of: ${BACKENDS.join(', ')}${planned(v) ? ' (barman and wal-g are planned)' : ''}`,
-    }),
-    'base-backups': inputs_text('native: the folder or s3://bucket/prefix holding base backups, one folder each (plain, or base.tar[.gz] with backup_manifest).'),
-    'wal-archive': inputs_text('native: the folder or s3:// prefix holding the archived WAL: plain, .gz, .bz2, .lz4, .zst or .xz, Barman’s wals/ folder or pgBackRest’s archive/<stanza> folder.'),
-    stanza: inputs_text('pgbackrest: the stanza.'),
-    'pgbackrest-config': inputs_text('pgbackrest: path of its configuration file (default: pgBackRest’s own default).'),
-    backup: inputs_text('Restore this base backup (its folder name, or a pgBackRest label) instead of the newest one that ended before the target.'),
-    'target-time': inputs_text('Recover to this time: ISO 8601 with a zone (2026-11-21T09:30:00Z, …+01:00).'),
-    'target-lsn': inputs_text('Recover to this WAL location (0/3000060).'),
-    'target-name': inputs_text('Recover to this restore point (pg_create_restore_point).'),
-    'target-immediate': flag('Recover only until the base backup is consistent (the fastest drill).', false),
-    'target-inclusive': flag('Stop just after the target (true) or just before it (false).', true),
-    'target-timeline': inputs_custom('The timeline to recover along: `latest` (the newest that descends from the base backup), `current` (the base backup’s own) or a number; the plan checks WAL along it (the .history files).', (t) => parseTimeline('', t), 'latest'),
-    mode: choice(MODES, '`drill` (a scratch cluster, torn down), `side-by-side` (into data-directory, left running) or `in-place` (replace data-directory behind interlocks).', { default: 'drill' }),
-    'data-directory': inputs_text('side-by-side: where to recover to (empty or absent). in-place: the live data directory to replace.'),
-    port: inputs_integer('side-by-side: the port of the recovered server (default: a free one).', {
-        min: 1,
-        max: 65535,
-        what: 'a port',
-    }),
-    confirm: inputs_text("in-place: must equal the cluster's system identifier (pg_controldata) or the pitr.name in config."),
-    'stop-command': inputs_text("in-place: how to stop the live server (default: pg_ctlcluster on Debian's layout, else pg_ctl stop -D <data-directory> -m fast)."),
-    'start-command': inputs_text("in-place: how to start production, on the recovered data or after a roll-back (default: pg_ctlcluster on Debian's layout, else pg_ctl start -D <data-directory>)."),
-    'check-url': inputs_text('in-place: the database and user the checks use on the private recovery (its host and port are not used: production is down then); default postgres.'),
-    prefetch: inputs_integer('WAL segments fetched ahead of replay, in parallel.', {
-        min: 1,
-        max: 64,
-        what: 'a number of segments',
-        default: 8,
-    }),
-    config: inputs_text('Path of restorable.yml: its `pitr` section (present/absent queries, checks, name).'),
-    keep: flag('drill: leave the recovered cluster running for later steps (stopped by the post step).', false),
-    'plan-only': flag('Stop after the plan: choose the backup, check WAL coverage, estimate the time.', false),
-    'plant-marker': flag('Instead of recovering: write a marker row and a restore point on marker-url, for a later drill to recover to.', false),
-    rollback: flag("Instead of recovering: finish an in-place run that was stopped (a cancel, a kill, a crash) from its journal beside data-directory: production's original data back and started, or, if the hand-over was done, the recovered data serving and the snapshot kept.", false),
-    'marker-url': inputs_text('With plant-marker: the live database to write the marker to (a role that may create a table).'),
-    ...compareRungInputs,
-    history: inputs_text('A JSON-lines file: each run is appended; plans estimate their time from it.'),
-    ...inputs_pick(inputs_verifyInputs, [
-        'fail-on',
-        'report',
-        's3-endpoint',
-        's3-region',
-        's3-force-path-style',
-        'pg-bin-dir',
-    ]),
-    'os-user': inputs_text("Run the recovered server (and pgBackRest) as this OS user (default: the current user; postgres when root, who owns production's data and pgBackRest's repository)."),
-};
-const pitrSpec = {
-    name: 'pitr-restore',
-    command: 'pitr',
-    post: true,
-    title: 'Restorable: point-in-time recovery',
-    description: 'Point-in-time recovery from a base backup plus archived WAL to a target time, LSN or restore point: as a drill, as a side-by-side clone, or in place behind interlocks.',
-    inputs: pitrInputs,
-    outputs: [
-        { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
-        { name: 'recovered-to', description: 'The last replayed commit time (ISO 8601, to the microsecond).' },
-        {
-            name: 'rpo-seconds',
-            description: 'Recovery point achieved: seconds from the last replayed commit to the target time (or restore point), from the server log.',
-        },
-        { name: 'base-backup', description: 'The base backup restored.' },
-        {
-            name: 'wal-segments',
-            description: 'WAL segments the plan covers (from the backup start to the target).',
-        },
-        { name: 'wal-range', description: 'First and last WAL segment of the plan.' },
-        { name: 'replay-seconds', description: 'Wall time of the recovery (start to promotion).' },
-        { name: 'total-seconds', description: 'Wall time of the whole run.' },
-        { name: 'estimated-seconds', description: 'The plan’s estimate, from history (empty without one).' },
-        {
-            name: 'database-url',
-            description: 'side-by-side, or drill with keep: the recovered server (no password).',
-        },
-        {
-            name: 'safety-snapshot',
-            description: 'in-place: where the previous data directory was moved (never deleted).',
-        },
-        {
-            name: 'discarded-until',
-            description: "in-place: production's last write (its shutdown checkpoint): the writes from recovered-to up to it are discarded (and kept in the safety snapshot).",
-        },
-        {
-            name: 'downtime-seconds',
-            description: "in-place: production's downtime, from its stop to serving the recovered data.",
-        },
-        {
-            name: 'target-name',
-            description: 'plant-marker: the restore point written (recover to it with target-name).',
-        },
-        { name: 'findings', description: 'Findings as JSON.' },
-        { name: 'report', description: 'Path of the JSON report.' },
-    ],
-};
-
-;// CONCATENATED MODULE: ./src/pitr/options.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** ISO 8601 with a zone, strictly: a time without a zone would be a guess about which one. */
-function parseTargetTime(input, value) {
-    const text = value.trim();
-    const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)\s?(Z|[+-]\d{2}(?::?\d{2})?)$/i.exec(text);
-    if (!m) {
-        const zoneless = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text);
-        throw new errors_UserError(input, zoneless
-            ? `"${value}" has no time zone, and guessing one could recover to the wrong hour`
-            : `"${value}" is not an ISO 8601 time`, 'Write the time with its zone, e.g. 2026-11-21T09:30:00Z or 2026-11-21T10:30:00+01:00');
-    }
-    let zone = (m[3] ?? '').toUpperCase();
-    if (/^[+-]\d{2}$/.test(zone))
-        zone = `${zone}:00`;
-    else if (/^[+-]\d{4}$/.test(zone))
-        zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
-    const time = new Date(`${m[1]}T${m[2]}${zone}`);
-    if (Number.isNaN(time.getTime()))
-        throw new errors_UserError(input, `"${value}" is not a valid date and time`, 'Check the day, month and hour');
-    return time;
-}
-function parseTarget(v, name) {
-    const kinds = ['target-time', 'target-lsn', 'target-name'];
-    const given = kinds.filter((k) => (v[k] ?? '').trim() !== '');
-    if (v['target-immediate'])
-        given.push('target-immediate');
-    if (given.length !== 1) {
-        throw new errors_UserError(given.length ? given.map(name).join(', ') : name('target-time'), given.length ? 'more than one recovery target is given' : 'no recovery target is given', 'Give exactly one of target-time, target-lsn, target-name or target-immediate: true');
-    }
-    if (v['target-immediate'])
-        return { kind: 'immediate' };
-    if (v['target-time']) {
-        const text = v['target-time'].trim();
-        const time = parseTargetTime(name('target-time'), text);
-        const micros = parseMicros(text);
-        if (micros === undefined)
-            throw new errors_UserError(name('target-time'), `"${text}" is not an ISO 8601 time`, 'Write it as 2026-11-21T09:30:00Z');
-        return { kind: 'time', time, micros, text };
-    }
-    if (v['target-lsn']) {
-        const text = v['target-lsn'].trim();
-        const lsn = parseLsn(text);
-        if (lsn === undefined)
-            throw new errors_UserError(name('target-lsn'), `"${text}" is not a WAL location`, 'Write it as 0/3000060');
-        return { kind: 'lsn', lsn, text };
-    }
-    const n = (v['target-name'] ?? '').trim();
-    if (n.length > 63)
-        throw new errors_UserError(name('target-name'), 'is longer than a restore point name can be', 'Use at most 63 characters');
-    return { kind: 'name', name: n };
-}
-function checkLocation(input, value) {
-    const v = value.trim();
-    if (v.startsWith('s3://'))
-        s3_parseS3Url(input, v);
-    else if (!external_node_fs_default().existsSync(v)) {
-        throw new errors_UserError(input, `"${v}" does not exist`, 'Give an existing folder or an s3://bucket/prefix URL');
-    }
-    return v;
-}
-function parseMarkerOptions(raw, how, log) {
-    const v = inputs_readInputs(pitrSpec.command, pitrInputs, raw, how);
-    const name = inputs_nameFor(how);
-    if (!v['marker-url'])
-        throw new errors_UserError(name('marker-url'), 'is empty, but plant-marker is true', 'Give the live database to plant the marker on');
-    parseDbUrl(name('marker-url'), v['marker-url'], (s) => log.secret(s));
-    return { markerUrl: v['marker-url'], ...(v.report ? { report: v.report } : {}) };
-}
-function parseSource(v, name) {
-    if (v.backend === 'pgbackrest') {
-        if (!v.stanza)
-            throw new errors_UserError(name('stanza'), 'is empty, but backend is pgbackrest', 'Give the pgBackRest stanza');
-        return {
-            backend: 'pgbackrest',
-            stanza: v.stanza.trim(),
-            ...(v['pgbackrest-config'] ? { pgbackrestConfig: external_node_path_default().resolve(v['pgbackrest-config']) } : {}),
-        };
-    }
-    const location = (k) => {
-        const given = v[k];
-        if (!given)
-            throw new errors_UserError(name(k), 'is empty, but backend is native', `Give the folder or s3:// prefix of the ${k.replace('-', ' ')}`);
-        return given;
-    };
-    const baseBackups = location('base-backups');
-    const walArchive = location('wal-archive');
-    return {
-        backend: 'native',
-        baseBackups: checkLocation(name('base-backups'), baseBackups),
-        walArchive: checkLocation(name('wal-archive'), walArchive),
-    };
-}
-/** Side-by-side recovers into an empty or absent folder, never over a live cluster. */
-function checkCloneTarget(dataDirectory, input) {
-    if (!external_node_fs_default().existsSync(dataDirectory))
-        return;
-    if (postmasterAlive(dataDirectory))
-        throw new errors_UserError(input, `${dataDirectory} holds a running server`, 'Give an empty or absent folder for the recovered copy; side-by-side never touches a live cluster');
-    if (!external_node_fs_default().statSync(dataDirectory).isDirectory() || external_node_fs_default().readdirSync(dataDirectory).length > 0)
-        throw new errors_UserError(input, `${dataDirectory} is not empty`, 'Give an empty or absent folder for the recovered copy (or use mode: in-place, behind its interlocks)');
-}
-function parsePlace(v, name) {
-    const mode = v.mode;
-    // A plan touches nothing and may run on another machine than the database host.
-    if (v['plan-only'])
-        return { mode, planOnly: true };
-    if (mode === 'drill')
-        return { mode, planOnly: false };
-    if (!v['data-directory'])
-        throw new errors_UserError(name('data-directory'), `is empty, but mode is ${mode}`, 'Give the data directory to recover into');
-    const dataDirectory = external_node_path_default().resolve(v['data-directory']);
-    if (mode === 'side-by-side') {
-        checkCloneTarget(dataDirectory, name('data-directory'));
-        return { mode, planOnly: false, dataDirectory };
-    }
-    if (!v.confirm)
-        throw new errors_UserError(name('confirm'), 'is empty, and in-place replaces a live data directory', "Set confirm to the cluster's system identifier (pg_controldata <data-directory>) or to pitr.name from config");
-    if (!external_node_fs_default().existsSync(external_node_path_default().join(dataDirectory, 'PG_VERSION')))
-        throw new errors_UserError(name('data-directory'), `${dataDirectory} is not a PostgreSQL data directory (no PG_VERSION)`, 'Give the live data directory of the cluster to roll back');
-    return {
-        mode,
-        planOnly: false,
-        dataDirectory,
-        confirm: v.confirm.trim(),
-        ...(v['stop-command'] ? { stopCommand: v['stop-command'] } : {}),
-        ...(v['start-command'] ? { startCommand: v['start-command'] } : {}),
-        ...(v['check-url'] ? { checkUrl: v['check-url'] } : {}),
-    };
-}
-function parsePitrOptions(raw, how, log = silentLogger) {
-    const v = inputs_readInputs(pitrSpec.command, pitrInputs, raw, how);
-    const name = inputs_nameFor(how);
-    const target = parseTarget(v, name);
-    const source = parseSource(v, name);
-    const config = loadConfig(name('config'), v.config);
-    const place = parsePlace(v, name);
-    const compare = parseCompareRung(v, how, log);
-    // Its password is a secret whatever the mode.
-    if (v['check-url'])
-        parseDbUrl(name('check-url'), v['check-url'], (s) => log.secret(s));
-    return {
-        ...source,
-        ...place,
-        ...(v.backup ? { backup: v.backup.trim() } : {}),
-        target,
-        inclusive: v['target-inclusive'],
-        targetTimeline: v['target-timeline'],
-        ...(v.port ? { port: v.port } : {}),
-        prefetch: v.prefetch,
-        config,
-        keep: v.keep,
-        ...(compare ? { compare } : {}),
-        ...(v.history ? { history: v.history } : {}),
-        failOn: v['fail-on'],
-        ...(v.report ? { report: v.report } : {}),
-        s3: s3_s3Options(v),
-        ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
-        ...(v['os-user'] ? { osUser: parseOsUser(name('os-user'), v['os-user']) } : {}),
-    };
-}
-
-;// CONCATENATED MODULE: ./src/pitr/plan.ts
-/** What the plan says about the WAL: its findings and its words, from the coverage by segment names. */
-
-function coverageFindings(c, timeline) {
-    if (c.unknownTimeline !== undefined)
-        return [
-            finding('PITR_TIMELINE_UNKNOWN', 'plan', `target-timeline ${timeline}: the archive has no ${c.unknownTimeline.toString(16).toUpperCase().padStart(8, '0')}.history that descends from the base backup's timeline`, { evidence: { timeline: c.unknownTimeline } }),
-        ];
-    if (c.missing)
-        return [
-            finding('WAL_GAP', 'plan', `WAL segment ${c.missing} is missing from the archive (the chain from ${c.first} on timeline ${c.timeline ?? '?'} stops at ${c.last}, and recovery needs what follows)`, {
-                evidence: { missing: c.missing, first: c.first, lastPresent: c.last, timeline: c.timeline ?? null },
-            }),
-        ];
-    if (c.endsBeforeTarget)
-        return [
-            finding('PITR_TARGET_UNREACHED', 'plan', `nothing was archived after the target time: every segment up to ${c.last} was written before it, so no commit after the target is in the WAL`, { evidence: { last: c.last } }),
-        ];
-    return [];
-}
-function planCoverage(c) {
-    return {
-        walFirst: c.first,
-        walLast: c.last,
-        walSegments: c.segments,
-        ...(c.timeline !== undefined ? { timeline: c.timeline } : {}),
-        ...(c.reachesTarget ? { reachesTarget: c.reachesTarget } : {}),
-    };
-}
-/** One line: the chain, and what the names can and cannot tell. */
-function describeCoverage(c) {
-    const p = 'walFirst' in c ? c : planCoverage(c);
-    const reach = p.reachesTarget === 'cannot tell'
-        ? 'whether it reaches the target: cannot tell before replay (segment names carry no times)'
-        : p.reachesTarget === 'yes'
-            ? 'reaches the target'
-            : p.reachesTarget === 'no'
-                ? 'does NOT reach the target'
-                : '';
-    return `${p.walFirst} … ${p.walLast} (${p.walSegments} segments${p.timeline !== undefined ? ` on timeline ${p.timeline}` : ''}, continuous by name from the backup start${reach ? `; ${reach}` : ''})`;
-}
-
-;// CONCATENATED MODULE: ./src/pitr/present.ts
-
-
-/** The facts that head a PITR summary: the plan (what an approver signs), the recovery, what is next. */
-function pitrFacts(r) {
-    const rows = [
-        ['mode', r.mode],
-        ['source', r.source],
-        ['target', r.target],
-    ];
-    if (r.plan) {
-        rows.push([
-            'base backup',
-            `${r.plan.backup}${r.plan.backupEnded ? ` (ended ${r.plan.backupEnded})` : ''}`,
-        ]);
-        if (r.plan.walFirst)
-            rows.push(['WAL', describeCoverage(r.plan)]);
-        if (r.plan.estimatedSeconds !== undefined)
-            rows.push([
-                'estimate',
-                `about ${duration_formatSeconds(r.plan.estimatedSeconds)} (from the last run in history)`,
-            ]);
-    }
-    if (r.server)
-        rows.push(['server', `PostgreSQL ${r.server}`]);
-    if (r.replaySeconds !== undefined)
-        rows.push([
-            'recovery',
-            `${duration_formatSeconds(r.replaySeconds)}${r.wal ? `, ${r.wal.fetched} WAL segment(s) prefetched (replay waited for ${r.wal.waits})` : ''}${r.stopLine ? `; ${r.stopLine}` : ''}`,
-        ]);
-    if (r.recoveredTo)
-        rows.push(['recovered to', `${r.recoveredTo} (last replayed commit)`]);
-    if (r.proof)
-        rows.push([
-            'proof (server log)',
-            `${r.proof.holds ? 'holds' : `CONTRADICTS the target: ${r.proof.why}`}: last replayed commit ${r.proof.lastCommit ?? '(none since the backup)'}, stopped at ${r.proof.stoppedAt ?? '(no time in the stop line)'}`,
-        ]);
-    if (r.rpoSeconds !== undefined)
-        rows.push(['RPO achieved', `${r.rpoSeconds} s (target point minus the last replayed commit)`]);
-    if (r.checks?.length)
-        rows.push([
-            'checks',
-            r.checks
-                .map((q) => `${q.name}: ${q.value ?? 'error'} (${q.expect})${q.ok ? '' : ' FAILED'}`)
-                .join('; '),
-        ]);
-    if (r.databaseUrl)
-        rows.push(['database', r.databaseUrl]);
-    if (r.safetySnapshot)
-        rows.push(['safety snapshot', r.safetySnapshot]);
-    if (r.discarded?.until && r.safetySnapshot)
-        rows.push([
-            'discarded',
-            `the writes after ${r.recoveredTo ?? r.target} up to production's stop at ${r.discarded.until}${r.discarded.lsn ? ` (shutdown checkpoint ${r.discarded.lsn})` : ''}; they stay in the safety snapshot`,
-        ]);
-    if (r.downtimeSeconds !== undefined)
-        rows.push([
-            'downtime',
-            `${duration_formatSeconds(r.downtimeSeconds)} (production stopped until it served the recovered data)`,
-        ]);
-    return rows;
-}
-/** What to do next, as a markdown list for the job summary (seed 001 §2.5). */
-function pitrNext(r) {
-    return r.next.length ? `### What to do next\n\n${r.next.map((n) => `- ${n}`).join('\n')}\n` : '';
-}
-
-;// CONCATENATED MODULE: ./src/report/history.ts
-
-
-/** The history file is JSON lines: append-only, one run a line, easy to keep on a branch or as an artifact. */
-function readHistory(file) {
-    if (!external_node_fs_default().existsSync(file))
-        return [];
-    const out = [];
-    for (const line of external_node_fs_default().readFileSync(file, 'utf8').split('\n')) {
-        if (!line.trim())
-            continue;
-        try {
-            out.push(JSON.parse(line));
-        }
-        catch {
-            // A damaged line (a run killed mid-write) is skipped, not fatal.
-        }
-    }
-    return out;
-}
-function appendHistory(file, entry) {
-    external_node_fs_default().mkdirSync(external_node_path_default().dirname(external_node_path_default().resolve(file)), { recursive: true });
-    external_node_fs_default().appendFileSync(file, `${JSON.stringify(entry)}\n`);
-}
-function lastGood(history, command, tier) {
-    return [...history].reverse().find((h) => h.command === command && h.tier === tier && h.verdict === 'pass');
-}
-/** "19% slower than the last good run (2026-11-01)", or faster, or about the same. */
-function trend(now, before) {
-    if (!before || before.totalSeconds <= 0)
-        return undefined;
-    const change = (now - before.totalSeconds) / before.totalSeconds;
-    const when = before.at.slice(0, 10);
-    if (Math.abs(change) < 0.05)
-        return `about as fast as the last good run (${when})`;
-    return `${Math.round(Math.abs(change) * 100)}% ${change > 0 ? 'slower' : 'faster'} than the last good run (${when}, ${before.totalSeconds.toFixed(1)}s)`;
-}
-/** A small chart of the last runs' total times for the job summary (mermaid, rendered by GitHub). */
-function trendChart(history, command, tier) {
-    const runs = history.filter((h) => h.command === command && h.tier === tier).slice(-12);
-    if (runs.length < 2)
-        return undefined;
-    const labels = runs.map((h) => `"${h.at.slice(5, 10)}"`).join(', ');
-    const values = runs.map((h) => h.totalSeconds.toFixed(1)).join(', ');
-    return [
-        '```mermaid',
-        'xychart-beta',
-        `  title "drill time (s), ${tier} tier"`,
-        `  x-axis [${labels}]`,
-        '  y-axis "seconds"',
-        `  bar [${values}]`,
-        '```',
-    ].join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/report/stages.ts
-
-
-/**
- * A pipeline is a list of timed stages. Each ends ok, failed, skipped (with the reason) or not-run;
- * the report is built from this list alone, so every rendering tells the same story.
- */
-class Pipeline {
-    failOn;
-    onStage;
-    ignore;
-    stages = [];
-    started = Date.now();
-    constructor(failOn, onStage = () => { }, 
-    /** Rules ignored in config, with their written reasons: marked as they are found. */
-    ignore = new Map()) {
-        this.failOn = failOn;
-        this.onStage = onStage;
-        this.ignore = ignore;
-    }
-    async stage(name, body) {
-        const started = performance.now();
-        this.onStage.start?.(name);
-        let result;
-        try {
-            const out = (await body()) ?? {};
-            const findings = out.findings ?? [];
-            for (const f of findings) {
-                const why = this.ignore.get(f.rule);
-                if (why)
-                    f.ignored = why;
-            }
-            const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
-            const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
-            const reason = out.notRun ?? out.note;
-            result = { name, status, seconds: 0, findings, ...(reason ? { reason } : {}) };
-        }
-        catch (err) {
-            if (err instanceof errors_UserError)
-                throw err;
-            result = {
-                name,
-                status: 'not-run',
-                seconds: 0,
-                reason: `internal error: ${errors_errorMessage(err)}`,
-                findings: [],
-            };
-        }
-        result.seconds = (performance.now() - started) / 1000;
-        this.stages.push(result);
-        this.onStage(result);
-        return result;
-    }
-    skip(name, reason) {
-        const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
-        this.stages.push(result);
-        this.onStage(result);
-    }
-    /** A pipeline whose rules are ignored as `ignore:` in restorable.yml says (each with its reason). */
-    static withConfig(failOn, ignore, onStage) {
-        return new Pipeline(failOn, onStage, new Map((ignore ?? []).map((i) => [i.rule, i.reason])));
-    }
-    /** What every result starts as: not verified yet, and this pipeline's own list of stages. */
-    begin(command) {
-        return {
-            command,
-            verdict: 'could-not-verify',
-            failOn: this.failOn,
-            startedAt: new Date(this.started).toISOString(),
-            totalSeconds: 0,
-            stages: this.stages,
-            findings: [],
-        };
-    }
-    /** The end of a run: the findings of every stage, the verdict, the wall time. */
-    settle(result) {
-        result.findings = this.findings;
-        result.verdict = this.verdict();
-        result.totalSeconds = (Date.now() - this.started) / 1000;
-        return result;
-    }
-    get findings() {
-        return this.stages.flatMap((s) => s.findings);
-    }
-    verdict() {
-        return computeVerdict(this.stages, this.failOn);
-    }
-}
-function computeVerdict(stages, failOn) {
-    const active = stages.flatMap((s) => s.findings).filter((f) => !f.ignored);
-    if (active.some((f) => ruleKind(f.rule) === 'problem' && atLeast(f.severity, failOn)))
-        return 'fail';
-    if (stages.some((s) => s.status === 'not-run'))
-        return 'could-not-verify';
-    if (active.some((f) => ruleKind(f.rule) === 'unverifiable'))
-        return 'could-not-verify';
-    return 'pass';
-}
-function exitCodeFor(verdict) {
-    return verdict === 'pass' ? 0 : verdict === 'fail' ? 1 : 3;
-}
-
-;// CONCATENATED MODULE: ./src/sources/local.ts
-
-
-
-/** Backups in a local file or folder. Only reads. */
-class LocalSource {
-    description;
-    root;
-    constructor(input, location) {
-        const abs = external_node_path_default().resolve(location);
-        let st;
-        try {
-            st = external_node_fs_default().statSync(abs);
-        }
-        catch {
-            throw new errors_UserError(input, `"${location}" does not exist`, 'Give an existing file or folder, or an s3://bucket/prefix URL');
-        }
-        this.description = abs;
-        // A folder that is itself a directory-format dump is one backup, not a folder of them.
-        const one = st.isFile() || external_node_fs_default().existsSync(external_node_path_default().join(abs, 'toc.dat'));
-        this.root = one ? external_node_path_default().dirname(abs) : abs;
-        if (one)
-            this.only = external_node_path_default().basename(abs);
-    }
-    only;
-    get single() {
-        return this.only;
-    }
-    async list() {
-        if (this.only) {
-            // One backup, plus the files beside it that belong to it (`<name>.sha256`, ...).
-            const only = this.only;
-            const beside = external_node_fs_default().readdirSync(this.root)
-                .filter((n) => n.startsWith(`${only}.`) && external_node_fs_default().statSync(external_node_path_default().join(this.root, n)).isFile());
-            return [this.describe(only), ...beside.map((n) => this.describe(n))];
-        }
-        const out = [];
-        const walk = (rel) => {
-            const dir = external_node_path_default().join(this.root, rel);
-            for (const ent of external_node_fs_default().readdirSync(dir, { withFileTypes: true })) {
-                const name = rel ? `${rel}/${ent.name}` : ent.name;
-                if (ent.isDirectory()) {
-                    if (external_node_fs_default().existsSync(external_node_path_default().join(dir, ent.name, 'toc.dat')))
-                        out.push(this.describe(name));
-                    else
-                        walk(name);
-                }
-                else if (ent.isFile()) {
-                    out.push(this.describe(name));
-                }
-            }
-        };
-        walk('');
-        return out;
-    }
-    describe(name) {
-        const st = external_node_fs_default().statSync(external_node_path_default().join(this.root, name));
-        if (st.isDirectory()) {
-            let size = 0;
-            for (const f of external_node_fs_default().readdirSync(external_node_path_default().join(this.root, name)))
-                size += external_node_fs_default().statSync(external_node_path_default().join(this.root, name, f)).size;
-            return { name, size, modified: st.mtime, kind: 'directory' };
-        }
-        return { name, size: st.size, modified: st.mtime, kind: 'file' };
-    }
-    read(name) {
-        return external_node_fs_default().createReadStream(external_node_path_default().join(this.root, name), { highWaterMark: 1024 * 1024 });
-    }
-    async readText(name, maxBytes = 1024 * 1024) {
-        const file = external_node_path_default().join(this.root, name);
-        try {
-            const st = external_node_fs_default().statSync(file);
-            if (!st.isFile() || st.size > maxBytes)
-                return undefined;
-            return external_node_fs_default().readFileSync(file, 'utf8');
-        }
-        catch {
-            return undefined;
-        }
-    }
-    async metadata() {
-        return {};
-    }
-    localPath(name) {
-        return external_node_path_default().join(this.root, name);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/pitr/native.ts
-
-
-
-
-
-
-
-/** The folders PostgreSQL needs that a copy through object storage loses (they are empty). */
-const EMPTY_DIRS = [
-    'pg_wal/archive_status',
-    'pg_tblspc',
-    'pg_replslot',
-    'pg_notify',
-    'pg_snapshots',
-    'pg_serial',
-    'pg_stat',
-    'pg_stat_tmp',
-    'pg_dynshmem',
-    'pg_commit_ts',
-    'pg_twophase',
-    'pg_logical/mappings',
-    'pg_logical/snapshots',
-    'pg_subtrans',
-    'pg_multixact/members',
-    'pg_multixact/offsets',
-    'pg_xact',
-];
-/**
- * The base backups under a source: every folder holding a backup_manifest, a backup_label (plain)
- * or a base.tar[.gz]. Start and stop times come from the backup history files pg_backup_stop
- * archives beside the WAL, matched by start LSN; without one, the manifest's time stands for the end.
- */
-async function listBaseBackups(source, wal) {
-    const objects = await source.list();
-    const groups = new Map();
-    for (const o of objects) {
-        const parts = o.name.split('/');
-        // The backup's folder: what is above a marker file (backup_manifest, backup_label, base.tar*).
-        const idx = parts.findIndex((p) => /^(backup_manifest|backup_label|base\.tar(\.gz)?)$/.test(p));
-        if (idx < 0)
-            continue;
-        const id = parts.slice(0, idx).join('/');
-        if (!groups.has(id))
-            groups.set(id, []);
-    }
-    for (const o of objects) {
-        for (const id of groups.keys()) {
-            if (id === '' || o.name.startsWith(`${id}/`)) {
-                groups.get(id).push(o);
-                break;
-            }
-        }
-    }
-    const histories = await wal.backupHistories();
-    const out = [];
-    for (const [id, files] of groups) {
-        const rel = (f) => (id ? f.name.slice(id.length + 1) : f.name);
-        const names = new Set(files.map(rel));
-        const format = names.has('base.tar') || names.has('base.tar.gz') ? 'tar' : 'plain';
-        const at = (n) => (id ? `${id}/${n}` : n);
-        let startLsn;
-        let endLsn;
-        let timeline = 1;
-        let manifestTime;
-        if (names.has('backup_manifest')) {
-            const text = await source.readText(at('backup_manifest'), 512 * 1024 * 1024);
-            try {
-                const m = JSON.parse(text ?? '');
-                const ranges = m['WAL-Ranges'] ?? [];
-                const first = ranges[0];
-                const last = ranges[ranges.length - 1];
-                if (first && last) {
-                    startLsn = parseLsn(first['Start-LSN']);
-                    endLsn = parseLsn(last['End-LSN']);
-                    timeline = first.Timeline;
-                }
-            }
-            catch {
-                // Unreadable manifest: pg_verifybackup says why later; the label may still tell the start.
-            }
-            manifestTime = files.find((f) => rel(f) === 'backup_manifest')?.modified;
-        }
-        let label;
-        if (startLsn === undefined && names.has('backup_label')) {
-            label = parseBackupHistory((await source.readText(at('backup_label'))) ?? '');
-            startLsn = label?.startLsn;
-            timeline = label?.timeline ?? 1;
-        }
-        if (startLsn === undefined)
-            continue;
-        const h = histories.find((x) => x.startLsn === startLsn);
-        const stopTime = h?.stopTime ?? manifestTime;
-        const startTime = h?.startTime ?? label?.startTime;
-        endLsn ??= h?.stopLsn;
-        out.push({
-            id,
-            format,
-            files,
-            size: files.reduce((a, f) => a + f.size, 0),
-            startLsn,
-            ...(endLsn !== undefined ? { endLsn } : {}),
-            timeline,
-            ...(startTime ? { startTime } : {}),
-            ...(stopTime ? { stopTime } : {}),
-            hasManifest: names.has('backup_manifest'),
-        });
-    }
-    return out.sort((a, b) => (a.startLsn < b.startLsn ? -1 : a.startLsn > b.startLsn ? 1 : 0));
-}
-/**
- * Where an object of a backup goes in the data directory: an object name is the store's (an S3 key
- * may hold `..` or start with `/`), so one that would land outside the data directory is refused.
- */
-function inside(dataDir, name) {
-    const root = external_node_path_default().resolve(dataDir);
-    const dest = external_node_path_default().resolve(root, name);
-    if (!dest.startsWith(`${root}${(external_node_path_default()).sep}`)) {
-        throw new Error(`the backup holds an object named ${JSON.stringify(name)}, which would land outside the data directory: refused`);
-    }
-    return dest;
-}
-/** Objects of a plain base backup fetched at once. */
-const PARALLEL_OBJECTS = 8;
-/** Bytes a local copy reads and writes at a time. */
-const COPY_CHUNK = 1 << 20;
-/** One object of a backup into `dest`: copied when local, else downloaded (its size from the listing). */
-async function copyObject(source, f, dest) {
-    const local = source.localPath(f.name);
-    // Streamed, not fs.copyFile: the process cannot exit while a copy runs in libuv's threads (2 GiB
-    // held a cancel for 2 s), but a stream stops between two chunks. 1 MiB chunks copy faster too.
-    if (local) {
-        const chunk = { highWaterMark: COPY_CHUNK };
-        await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(local, chunk), external_node_fs_default().createWriteStream(dest, chunk));
-    }
-    else if (source.downloadTo)
-        await source.downloadTo(f.name, dest, f.size);
-    else
-        await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_stream_.Readable.from(source.read(f.name, f.size)), external_node_fs_default().createWriteStream(dest));
-}
-/**
- * Fetch and unpack a base backup into `dataDir` (which must be empty): plain files are copied,
- * tar files streamed through `tar`, and the manifest put beside them for pg_verifybackup.
- */
-async function unpackBaseBackup(source, b, dataDir) {
-    external_node_fs_default().mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    external_node_fs_default().chmodSync(dataDir, 0o700);
-    const rel = (f) => (b.id ? f.name.slice(b.id.length + 1) : f.name);
-    if (b.format === 'plain') {
-        // Several objects at once: from S3 one at a time, a plain backup's thousands of files wait on
-        // round trips, not bandwidth.
-        const queue = [...b.files];
-        const one = async (f) => {
-            const dest = inside(dataDir, rel(f));
-            external_node_fs_default().mkdirSync(external_node_path_default().dirname(dest), { recursive: true });
-            await copyObject(source, f, dest);
-        };
-        let held = false;
-        const worker = async () => {
-            for (let f = queue.shift(); f; f = queue.shift()) {
-                await one(f);
-                if (!held) {
-                    held = true;
-                    await pausePoint('unpack');
-                }
-            }
-        };
-        await Promise.all(Array.from({ length: Math.min(PARALLEL_OBJECTS, queue.length) }, worker));
-    }
-    else {
-        const others = b.files.filter((f) => /\.tar(\.gz)?$/.test(rel(f)) && !/^(base|pg_wal)\.tar/.test(rel(f)));
-        if (others.length > 0) {
-            throw new Error(`the backup holds tablespaces (${others.map(rel).join(', ')}); restoring tar backups with tablespaces is not supported yet: use pg_basebackup -Fp, or restore by hand`);
-        }
-        for (const name of ['base', 'pg_wal']) {
-            const f = b.files.find((x) => rel(x) === `${name}.tar` || rel(x) === `${name}.tar.gz`);
-            if (!f)
-                continue;
-            const into = name === 'base' ? dataDir : external_node_path_default().join(dataDir, 'pg_wal');
-            external_node_fs_default().mkdirSync(into, { recursive: true });
-            // The archive's owners and modes are not taken (no setuid file planted by a crafted backup);
-            // GNU tar itself keeps members inside the folder (no `..`, no leading /, links made last).
-            const safe = ['--no-same-owner', '--no-same-permissions', '--no-overwrite-dir'];
-            const r = await exec_run('tar', [...safe, f.name.endsWith('.gz') ? '-xzf' : '-xf', '-', '-C', into], {
-                stdin: external_node_stream_.Readable.from(source.read(f.name, f.size)),
-            });
-            if (r.code !== 0)
-                throw new Error(`tar could not unpack ${f.name}: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`);
-            if (name === 'base')
-                await pausePoint('unpack');
-        }
-        const manifest = b.files.find((x) => rel(x) === 'backup_manifest');
-        if (manifest)
-            await copyObject(source, manifest, external_node_path_default().join(dataDir, 'backup_manifest'));
-    }
-    for (const d of EMPTY_DIRS)
-        external_node_fs_default().mkdirSync(external_node_path_default().join(dataDir, d), { recursive: true });
-    // A base backup never holds these, but a copied data directory might.
-    for (const f of ['postmaster.pid', 'postmaster.opts'])
-        external_node_fs_default().rmSync(external_node_path_default().join(dataDir, f), { force: true });
-}
-/** `PG_VERSION` of an unpacked data directory. */
-function dataDirMajor(dataDir) {
-    try {
-        const v = Number(external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'PG_VERSION'), 'utf8').trim());
-        return Number.isFinite(v) && v > 0 ? v : undefined;
-    }
-    catch {
-        return undefined;
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/pitr/spool.ts
@@ -90161,6 +89690,1000 @@ class PgbackrestBackend {
         }
         return { settings: {} };
     }
+}
+
+;// CONCATENATED MODULE: ./src/pitr/barman-folder.ts
+/**
+ * What `barman recover` leaves in a folder, read before a server starts on it: the backup's files
+ * and Barman's own lines are both hostile (a crafted backup, a tampered Barman home).
+ */
+
+
+
+/** Files recovery reads or writes: a symlink among them would make our writes land elsewhere. */
+const PLAIN = [
+    'postgresql.conf',
+    'postgresql.auto.conf',
+    'pg_hba.conf',
+    'pg_ident.conf',
+    'backup_label',
+    'tablespace_map',
+    'recovery.signal',
+    'standby.signal',
+    'PG_VERSION',
+];
+/**
+ * Settings commented out in the restored configuration: the recovery commands and targets Barman
+ * (or the backup) wrote, replaced by Restorable's own; and the ones that point the server at files
+ * outside its folder (Barman only warns of those).
+ */
+const NEUTRALISED = /^\s*(restore_command|recovery_end_command|archive_cleanup_command|recovery_target\w*|primary_conninfo|primary_slot_name|promote_trigger_file|data_directory|config_file|hba_file|ident_file|external_pid_file|include|include_dir|include_if_exists)\b/;
+class RestoredFolderError extends Error {
+}
+function refuse(what) {
+    throw new RestoredFolderError(`the folder barman recover made is not safe to start: ${what}`);
+}
+/** `#RESTORABLE# ` before every neutralised line, in place; returns how many were. */
+function neutralise(file) {
+    if (!external_node_fs_default().existsSync(file))
+        return 0;
+    let n = 0;
+    const lines = external_node_fs_default().readFileSync(file, 'utf8')
+        .split('\n')
+        .map((l) => {
+        if (!NEUTRALISED.test(l))
+            return l;
+        n++;
+        return `#RESTORABLE# ${l}`;
+    });
+    external_node_fs_default().writeFileSync(file, lines.join('\n'));
+    return n;
+}
+function within(p, roots) {
+    const r = external_node_path_default().resolve(p);
+    return roots.some((root) => r === root || r.startsWith(`${root}${(external_node_path_default()).sep}`));
+}
+/**
+ * The checks: the files recovery touches are plain files; barman_wal is a folder of plain WAL
+ * files; backup_label starts where Barman's catalogue says; every tablespace link (and
+ * tablespace_map line) points into the relocated tablespaces. Then the configuration's recovery
+ * lines are commented out, for Restorable's own.
+ */
+function checkRestoredFolder(dataDir, beginLsn, maps) {
+    for (const f of PLAIN) {
+        const p = external_node_path_default().join(dataDir, f);
+        if (external_node_fs_default().existsSync(p) || isLink(p))
+            if (!external_node_fs_default().lstatSync(p).isFile())
+                refuse(`${f} is not a plain file`);
+    }
+    const wal = external_node_path_default().join(dataDir, 'barman_wal');
+    if (isLink(wal) || !external_node_fs_default().existsSync(wal) || !external_node_fs_default().lstatSync(wal).isDirectory())
+        refuse('barman_wal (the WAL Barman copied) is not a folder');
+    for (const e of external_node_fs_default().readdirSync(wal, { withFileTypes: true })) {
+        if (e.name === 'archive_status' && e.isDirectory())
+            continue;
+        if (!e.isFile() ||
+            !/^[0-9A-F]{24}(\.partial|\.[0-9A-F]{8}\.backup)?$|^[0-9A-F]{8}\.history$/.test(e.name))
+            refuse(`barman_wal holds ${JSON.stringify(e.name)}, which is not a WAL file`);
+    }
+    const label = external_node_path_default().join(dataDir, 'backup_label');
+    if (external_node_fs_default().existsSync(label) && beginLsn !== undefined) {
+        const start = parseBackupHistory(external_node_fs_default().readFileSync(label, 'utf8'))?.startLsn;
+        if (start !== beginLsn)
+            refuse(`backup_label starts at ${start !== undefined ? formatLsn(start) : '(no START WAL LOCATION)'}, Barman's catalogue at ${formatLsn(beginLsn)}`);
+    }
+    const roots = maps.map((m) => external_node_path_default().resolve(m.location));
+    const tblspc = external_node_path_default().join(dataDir, 'pg_tblspc');
+    if (external_node_fs_default().existsSync(tblspc))
+        for (const e of external_node_fs_default().readdirSync(tblspc)) {
+            const p = external_node_path_default().join(tblspc, e);
+            // PostgreSQL wants links only there; a folder is a tablespace Barman did not relocate.
+            if (!isLink(p))
+                refuse(`pg_tblspc/${e} is not a link to a relocated tablespace`);
+            const to = external_node_fs_default().readlinkSync(p);
+            if (!within(external_node_path_default().resolve(tblspc, to), roots))
+                refuse(`pg_tblspc/${e} points to ${to}, outside the relocated tablespaces`);
+        }
+    const map = external_node_path_default().join(dataDir, 'tablespace_map');
+    if (external_node_fs_default().existsSync(map))
+        for (const line of external_node_fs_default().readFileSync(map, 'utf8').split('\n').filter(Boolean)) {
+            const to = line.replace(/^\d+\s+/, '');
+            if (!within(to, roots))
+                refuse(`tablespace_map sends a tablespace to ${to}, outside the relocated tablespaces`);
+        }
+    for (const f of ['postgresql.conf', 'postgresql.auto.conf'])
+        neutralise(external_node_path_default().join(dataDir, f));
+}
+function isLink(p) {
+    try {
+        return external_node_fs_default().lstatSync(p).isSymbolicLink();
+    }
+    catch {
+        return false;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/pitr/barman.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+const INSTALL = 'apt-get install barman (Debian/Ubuntu), dnf install barman (RHEL)';
+/** A Barman server's name or a backup id: what Barman itself accepts, and never an option. */
+const BARMAN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+/** Barman's `-f json` output is `{ "<server>": … }`; anything else is refused, never trusted. */
+function serverPart(stdout, server, what) {
+    let parsed;
+    try {
+        parsed = JSON.parse(stdout);
+    }
+    catch (e) {
+        throw new Error(`barman ${what} printed no JSON: ${errors_errorMessage(e)}`);
+    }
+    if (!parsed || typeof parsed !== 'object' || !(server in parsed))
+        throw new Error(`barman ${what} printed no entry for server ${server}`);
+    return parsed[server];
+}
+const str = (v) => (typeof v === 'string' ? v : undefined);
+/** Barman's times: "2026-12-01 17:31:05.802252+00:00". */
+function barmanTime(v) {
+    const s = str(v);
+    if (!s)
+        return undefined;
+    const t = Date.parse(s.replace(' ', 'T'));
+    return Number.isFinite(t) ? new Date(t) : undefined;
+}
+/** One `show-backup` answer, its fields checked one by one. */
+function parseShown(v) {
+    const o = (v ?? {});
+    const info = (o.base_backup_information ?? {});
+    const id = str(o.backup_id);
+    if (!id || !BARMAN_NAME.test(id))
+        throw new Error(`barman show-backup printed a backup id ${JSON.stringify(id)}`);
+    const tablespaces = Array.isArray(o.tablespaces)
+        ? o.tablespaces.map((t) => {
+            const x = (t ?? {});
+            return { name: String(x.name ?? ''), location: String(x.location ?? '') };
+        })
+        : [];
+    const timeline = typeof info.timeline === 'number' && Number.isInteger(info.timeline) ? info.timeline : undefined;
+    const size = typeof info.disk_usage_bytes === 'number' ? info.disk_usage_bytes : undefined;
+    return {
+        backup_id: id,
+        status: str(o.status) ?? '',
+        ...(str(info.begin_lsn) ? { begin_lsn: str(info.begin_lsn) } : {}),
+        ...(str(info.end_lsn) ? { end_lsn: str(info.end_lsn) } : {}),
+        ...(str(info.begin_wal) ? { begin_wal: str(info.begin_wal) } : {}),
+        ...(str(info.begin_time) ? { begin_time: str(info.begin_time) } : {}),
+        ...(str(info.end_time) ? { end_time: str(info.end_time) } : {}),
+        ...(timeline !== undefined ? { timeline } : {}),
+        ...(size !== undefined ? { size } : {}),
+        tablespaces,
+    };
+}
+/** The `barman_user` of a Barman configuration (Barman's own default: barman). */
+function configuredBarmanUser(config) {
+    const files = config ? [config] : ['/etc/barman.conf', '/etc/barman/barman.conf'];
+    for (const f of files) {
+        let text;
+        try {
+            text = external_node_fs_default().readFileSync(f, 'utf8');
+        }
+        catch {
+            continue;
+        }
+        const m = /^\s*barman_user\s*=\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*$/m.exec(text);
+        return m?.[1] ?? 'barman';
+    }
+    return 'barman';
+}
+/**
+ * Barman (local server): its catalogue (`list-backups`, `show-backup`), its WAL folder for the
+ * plan, `barman check` for the archiver's state, and `barman recover` with Barman's copied WAL.
+ * Barman runs as `barmanUser` (when root) or as the current user; the recovered server never as root.
+ */
+class BarmanBackend {
+    server;
+    config;
+    barmanUser;
+    target;
+    inclusive;
+    timeline;
+    description;
+    shown = [];
+    walsDir;
+    constructor(server, config, barmanUser, target, inclusive, timeline = 'latest') {
+        this.server = server;
+        this.config = config;
+        this.barmanUser = barmanUser;
+        this.target = target;
+        this.inclusive = inclusive;
+        this.timeline = timeline;
+        this.description = `Barman server ${server}${config ? ` (${config})` : ''}`;
+    }
+    async barman(args, json = true) {
+        return exec_run('barman', [...(this.config ? ['-c', this.config] : []), ...(json ? ['-f', 'json'] : []), ...args], { user: this.barmanUser, install: INSTALL });
+    }
+    async json(what, args) {
+        const r = await this.barman(args);
+        if (r.code !== 0) {
+            const said = `${r.stdout}${r.stderr}`.trim().split('\n').slice(-2).join(' ');
+            throw new errors_UserError('barman-server', `barman ${what} ${this.server} failed: ${said}`, 'Check barman-server and barman-config (barman list-servers names the servers), and that barman-user may read Barman’s home');
+        }
+        return serverPart(r.stdout, this.server, what);
+    }
+    async list() {
+        const listed = await this.json('list-backups', ['list-backups', this.server]);
+        const ids = (Array.isArray(listed) ? listed : [])
+            .map((b) => (b ?? {}))
+            .filter((b) => b.status === 'DONE')
+            .map((b) => str(b.backup_id) ?? '')
+            .filter((id) => BARMAN_NAME.test(id));
+        this.shown = [];
+        for (const id of ids)
+            this.shown.push(parseShown(await this.json('show-backup', ['show-backup', this.server, id])));
+        const server = (await this.json('show-server', ['show-server', this.server]));
+        this.walsDir = str(server?.wals_directory);
+        const out = [];
+        for (const s of this.shown) {
+            const startLsn = s.begin_lsn ? parseLsn(s.begin_lsn) : undefined;
+            const endLsn = s.end_lsn ? parseLsn(s.end_lsn) : undefined;
+            const startTime = barmanTime(s.begin_time);
+            const stopTime = barmanTime(s.end_time);
+            out.push({
+                id: s.backup_id,
+                ...(startLsn !== undefined ? { startLsn } : {}),
+                ...(endLsn !== undefined ? { endLsn } : {}),
+                timeline: s.timeline ?? (s.begin_wal ? Number.parseInt(s.begin_wal.slice(0, 8), 16) : 1),
+                ...(startTime ? { startTime } : {}),
+                ...(stopTime ? { stopTime } : {}),
+                size: s.size ?? 0,
+            });
+        }
+        // Oldest first, as the plan expects.
+        return out.sort((a, b) => (a.stopTime?.getTime() ?? 0) - (b.stopTime?.getTime() ?? 0));
+    }
+    /**
+     * Barman's wals/ folder, as it stands: a segment removed from it is a gap whatever xlog.db says;
+     * xlog.db gives each segment's archival time (the file's own is the compression's).
+     */
+    async coverage(b, target) {
+        const dir = this.walsDir;
+        if (!dir || !external_node_path_default().isAbsolute(dir))
+            return undefined;
+        let objects;
+        try {
+            objects = await new LocalSource('barman-server', dir).list();
+        }
+        catch (e) {
+            throw new errors_UserError('barman-server', `Barman's WAL folder ${dir} cannot be read: ${errors_errorMessage(e)}`, 'Run Restorable as root or as the Barman user, who can read Barman’s home');
+        }
+        const times = archivalTimes(external_node_path_default().join(dir, 'xlog.db'));
+        for (const o of objects) {
+            const t = times.get(o.name.split('/').pop() ?? '');
+            if (t)
+                o.modified = t;
+        }
+        const wal = new WalArchive(new LocalSource('barman-server', dir), objects);
+        return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), b.endLsn, this.timeline);
+    }
+    /** `barman check`: what it says of the archiver (its errors folder, the WAL archive). */
+    async planFindings() {
+        const r = await this.barman(['check', this.server]);
+        let checks;
+        try {
+            checks = serverPart(r.stdout, this.server, 'check');
+        }
+        catch {
+            return [];
+        }
+        const failed = ['archiver_errors', 'wal_archive'].filter((k) => checks?.[k]?.status === 'FAILED');
+        if (failed.length === 0)
+            return [];
+        const said = failed.map((k) => `${k.replace('_', ' ')}: ${checks[k]?.hint || 'FAILED'}`).join('; ');
+        return [
+            finding('ARCHIVER_ERRORS', 'plan', `barman check ${this.server} reports its WAL archiver failing (${said})`, {
+                evidence: { failed: failed.join(', ') },
+            }),
+        ];
+    }
+    targetArgs() {
+        const t = this.target;
+        const exclusive = t.kind !== 'immediate' && t.kind !== 'name' && !this.inclusive ? ['--exclusive'] : [];
+        const tli = this.timeline === 'latest' ? [] : ['--target-tli', String(this.timeline)];
+        switch (t.kind) {
+            case 'time':
+                return ['--target-time', pgMicros(t.micros), ...exclusive, ...tli];
+            case 'lsn':
+                return ['--target-lsn', formatLsn(t.lsn), ...exclusive, ...tli];
+            case 'name':
+                return ['--target-name', t.name, ...tli];
+            case 'immediate':
+                return ['--target-immediate', ...tli];
+        }
+    }
+    async restore(b, dataDir, _spoolDir, owner) {
+        const shown = this.shown.find((s) => s.backup_id === b.id);
+        external_node_fs_default().mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+        const tblspcRoot = `${dataDir}.tablespaces`;
+        const maps = tablespaceMaps(shown, tblspcRoot);
+        if (maps.length)
+            external_node_fs_default().mkdirSync(tblspcRoot, { recursive: true, mode: 0o700 });
+        this.handTo([dataDir, ...(maps.length ? [tblspcRoot] : [])], owner);
+        const args = [
+            'recover',
+            ...this.targetArgs(),
+            '--target-action',
+            'promote',
+            ...maps.flatMap((m) => ['--tablespace', `${m.name}:${m.location}`]),
+            '--no-get-wal',
+            this.server,
+            b.id,
+            dataDir,
+        ];
+        const r = await this.barman(args, false);
+        if (r.code !== 0) {
+            const said = `${r.stderr}${r.stdout}`.trim().split('\n').slice(-3).join(' ');
+            throw new Error(`barman recover failed: ${said}`);
+        }
+        // What Barman wrote (and what the backup holds) is read before anything starts on it.
+        checkRestoredFolder(dataDir, shown.begin_lsn ? parseLsn(shown.begin_lsn) : undefined, maps);
+        if (maps.length)
+            chownTree(tblspcRoot, owner);
+        return {
+            settings: { restore_command: 'cp barman_wal/%f %p', recovery_end_command: 'rm -rf barman_wal' },
+        };
+    }
+    /** Barman writes the restored folder as its own user; the server's user gets it afterwards. */
+    handTo(dirs, owner) {
+        if (!isRoot() || !this.barmanUser) {
+            if (owner)
+                for (const d of dirs)
+                    external_node_fs_default().chownSync(d, owner.uid, owner.gid);
+            return;
+        }
+        let o;
+        try {
+            o = ownerOf(this.barmanUser);
+        }
+        catch {
+            o = undefined;
+        }
+        if (!o)
+            throw new errors_UserError('barman-user', `there is no OS user "${this.barmanUser}"`, 'Give the user Barman runs as');
+        for (const d of dirs) {
+            external_node_fs_default().chownSync(d, o.uid, o.gid);
+            // A drill's scratch folder is its server user's (0700): Barman's user may pass through it.
+            const above = external_node_path_default().dirname(d);
+            if (external_node_path_default().basename(above).startsWith(SCRATCH_PREFIX) && (external_node_fs_default().statSync(above).mode & 0o777) === 0o700)
+                external_node_fs_default().chmodSync(above, 0o711);
+            if (runSync('test', ['-w', d, '-a', '-x', d], this.barmanUser).code !== 0)
+                throw new errors_UserError('barman-user', `${d} is not writable by ${this.barmanUser}, who runs barman recover`, `Give a folder ${this.barmanUser} can reach (every folder above it traversable)`);
+        }
+    }
+}
+/** xlog.db: `name<TAB>size<TAB>time<TAB>compression` a line; a line of another shape is ignored. */
+function archivalTimes(file) {
+    const out = new Map();
+    let text = '';
+    try {
+        text = external_node_fs_default().readFileSync(file, 'utf8');
+    }
+    catch {
+        return out;
+    }
+    for (const line of text.split('\n')) {
+        const m = /^([0-9A-F]{24}(?:\.[0-9A-F]{8}\.backup)?|[0-9A-F]{8}\.history)\t\d+\t(\d+(?:\.\d+)?)\t/.exec(line);
+        if (m)
+            out.set(m[1], new Date(Number(m[2]) * 1000));
+    }
+    return out;
+}
+/**
+ * Every tablespace of the backup goes beside the restored folder, never to where production keeps
+ * it (Barman's default): a drill must not write into production's tablespaces.
+ */
+function tablespaceMaps(shown, root) {
+    return shown.tablespaces.map((t) => {
+        if (!/^[A-Za-z0-9_]{1,63}$/.test(t.name))
+            throw new errors_UserError('backup', `Barman's backup ${shown.backup_id} has a tablespace named ${JSON.stringify(t.name)}, which cannot be relocated safely`, 'Recover this backup by hand with barman recover --tablespace');
+        return { name: t.name, location: external_node_path_default().join(root, t.name) };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/pitr/spec.ts
+
+
+
+
+const BACKENDS = ['native', 'pgbackrest', 'barman', 'wal-g'];
+const MODES = ['drill', 'side-by-side', 'in-place'];
+const pitrInputs = {
+    backend: choice(BACKENDS, '`native` (pg_basebackup + archived WAL), `pgbackrest`, `barman` or `wal-g` (its settings from the environment: WALG_*, AWS_*).', { default: 'native' }),
+    'base-backups': inputs_text('native: the folder or s3://bucket/prefix holding base backups, one folder each (plain, or base.tar[.gz] with backup_manifest).'),
+    'wal-archive': inputs_text('native: the folder or s3:// prefix holding the archived WAL: plain, .gz, .bz2, .lz4, .zst or .xz, Barman’s wals/ folder or pgBackRest’s archive/<stanza> folder.'),
+    stanza: inputs_text('pgbackrest: the stanza.'),
+    'pgbackrest-config': inputs_text('pgbackrest: path of its configuration file (default: pgBackRest’s own default).'),
+    'barman-server': inputs_text('barman: the Barman server (its section in Barman’s configuration).'),
+    'barman-config': inputs_text('barman: path of Barman’s configuration file (default: Barman’s own, /etc/barman.conf).'),
+    'barman-user': inputs_text('barman: the OS user barman runs as when Restorable runs as root (default: barman_user from the configuration, else barman); not root, barman runs as the current user.'),
+    backup: inputs_text('Restore this base backup (its folder name, a pgBackRest label or a Barman backup id; `latest` for the newest) instead of the newest one that ended before the target.'),
+    'target-time': inputs_text('Recover to this time: ISO 8601 with a zone (2026-11-21T09:30:00Z, …+01:00).'),
+    'target-lsn': inputs_text('Recover to this WAL location (0/3000060).'),
+    'target-name': inputs_text('Recover to this restore point (pg_create_restore_point).'),
+    'target-immediate': flag('Recover only until the base backup is consistent (the fastest drill).', false),
+    'target-inclusive': flag('Stop just after the target (true) or just before it (false).', true),
+    'target-timeline': inputs_custom('The timeline to recover along: `latest` (the newest that descends from the base backup), `current` (the base backup’s own) or a number; the plan checks WAL along it (the .history files).', (t) => parseTimeline('', t), 'latest'),
+    mode: choice(MODES, '`drill` (a scratch cluster, torn down), `side-by-side` (into data-directory, left running) or `in-place` (replace data-directory behind interlocks).', { default: 'drill' }),
+    'data-directory': inputs_text('side-by-side: where to recover to (empty or absent). in-place: the live data directory to replace.'),
+    port: inputs_integer('side-by-side: the port of the recovered server (default: a free one).', {
+        min: 1,
+        max: 65535,
+        what: 'a port',
+    }),
+    confirm: inputs_text("in-place: must equal the cluster's system identifier (pg_controldata) or the pitr.name in config."),
+    'stop-command': inputs_text("in-place: how to stop the live server (default: pg_ctlcluster on Debian's layout, else pg_ctl stop -D <data-directory> -m fast)."),
+    'start-command': inputs_text("in-place: how to start production, on the recovered data or after a roll-back (default: pg_ctlcluster on Debian's layout, else pg_ctl start -D <data-directory>)."),
+    'check-url': inputs_text('in-place: the database and user the checks use on the private recovery (its host and port are not used: production is down then); default postgres.'),
+    prefetch: inputs_integer('WAL segments fetched ahead of replay, in parallel.', {
+        min: 1,
+        max: 64,
+        what: 'a number of segments',
+        default: 8,
+    }),
+    config: inputs_text('Path of restorable.yml: its `pitr` section (present/absent queries, checks, name).'),
+    keep: flag('drill: leave the recovered cluster running for later steps (stopped by the post step).', false),
+    'plan-only': flag('Stop after the plan: choose the backup, check WAL coverage, estimate the time.', false),
+    'plant-marker': flag('Instead of recovering: write a marker row and a restore point on marker-url, for a later drill to recover to.', false),
+    rollback: flag("Instead of recovering: finish an in-place run that was stopped (a cancel, a kill, a crash) from its journal beside data-directory: production's original data back and started, or, if the hand-over was done, the recovered data serving and the snapshot kept.", false),
+    'marker-url': inputs_text('With plant-marker: the live database to write the marker to (a role that may create a table).'),
+    ...compareRungInputs,
+    history: inputs_text('A JSON-lines file: each run is appended; plans estimate their time from it.'),
+    ...inputs_pick(inputs_verifyInputs, [
+        'fail-on',
+        'report',
+        's3-endpoint',
+        's3-region',
+        's3-force-path-style',
+        'pg-bin-dir',
+    ]),
+    'os-user': inputs_text("Run the recovered server (and pgBackRest) as this OS user (default: the current user; postgres when root, who owns production's data and pgBackRest's repository)."),
+};
+const pitrSpec = {
+    name: 'pitr-restore',
+    command: 'pitr',
+    post: true,
+    title: 'Restorable: point-in-time recovery',
+    description: 'Point-in-time recovery from a base backup plus archived WAL to a target time, LSN or restore point: as a drill, as a side-by-side clone, or in place behind interlocks.',
+    inputs: pitrInputs,
+    outputs: [
+        { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
+        { name: 'recovered-to', description: 'The last replayed commit time (ISO 8601, to the microsecond).' },
+        {
+            name: 'rpo-seconds',
+            description: 'Recovery point achieved: seconds from the last replayed commit to the target time (or restore point), from the server log.',
+        },
+        { name: 'base-backup', description: 'The base backup restored.' },
+        {
+            name: 'wal-segments',
+            description: 'WAL segments the plan covers (from the backup start to the target).',
+        },
+        { name: 'wal-range', description: 'First and last WAL segment of the plan.' },
+        { name: 'replay-seconds', description: 'Wall time of the recovery (start to promotion).' },
+        { name: 'total-seconds', description: 'Wall time of the whole run.' },
+        { name: 'estimated-seconds', description: 'The plan’s estimate, from history (empty without one).' },
+        {
+            name: 'database-url',
+            description: 'side-by-side, or drill with keep: the recovered server (no password).',
+        },
+        {
+            name: 'safety-snapshot',
+            description: 'in-place: where the previous data directory was moved (never deleted).',
+        },
+        {
+            name: 'discarded-until',
+            description: "in-place: production's last write (its shutdown checkpoint): the writes from recovered-to up to it are discarded (and kept in the safety snapshot).",
+        },
+        {
+            name: 'downtime-seconds',
+            description: "in-place: production's downtime, from its stop to serving the recovered data.",
+        },
+        {
+            name: 'target-name',
+            description: 'plant-marker: the restore point written (recover to it with target-name).',
+        },
+        { name: 'findings', description: 'Findings as JSON.' },
+        { name: 'report', description: 'Path of the JSON report.' },
+    ],
+};
+
+;// CONCATENATED MODULE: ./src/pitr/options.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** ISO 8601 with a zone, strictly: a time without a zone would be a guess about which one. */
+function parseTargetTime(input, value) {
+    const text = value.trim();
+    const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)\s?(Z|[+-]\d{2}(?::?\d{2})?)$/i.exec(text);
+    if (!m) {
+        const zoneless = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text);
+        throw new errors_UserError(input, zoneless
+            ? `"${value}" has no time zone, and guessing one could recover to the wrong hour`
+            : `"${value}" is not an ISO 8601 time`, 'Write the time with its zone, e.g. 2026-11-21T09:30:00Z or 2026-11-21T10:30:00+01:00');
+    }
+    let zone = (m[3] ?? '').toUpperCase();
+    if (/^[+-]\d{2}$/.test(zone))
+        zone = `${zone}:00`;
+    else if (/^[+-]\d{4}$/.test(zone))
+        zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
+    const time = new Date(`${m[1]}T${m[2]}${zone}`);
+    if (Number.isNaN(time.getTime()))
+        throw new errors_UserError(input, `"${value}" is not a valid date and time`, 'Check the day, month and hour');
+    return time;
+}
+function parseTarget(v, name) {
+    const kinds = ['target-time', 'target-lsn', 'target-name'];
+    const given = kinds.filter((k) => (v[k] ?? '').trim() !== '');
+    if (v['target-immediate'])
+        given.push('target-immediate');
+    if (given.length !== 1) {
+        throw new errors_UserError(given.length ? given.map(name).join(', ') : name('target-time'), given.length ? 'more than one recovery target is given' : 'no recovery target is given', 'Give exactly one of target-time, target-lsn, target-name or target-immediate: true');
+    }
+    if (v['target-immediate'])
+        return { kind: 'immediate' };
+    if (v['target-time']) {
+        const text = v['target-time'].trim();
+        const time = parseTargetTime(name('target-time'), text);
+        const micros = parseMicros(text);
+        if (micros === undefined)
+            throw new errors_UserError(name('target-time'), `"${text}" is not an ISO 8601 time`, 'Write it as 2026-11-21T09:30:00Z');
+        return { kind: 'time', time, micros, text };
+    }
+    if (v['target-lsn']) {
+        const text = v['target-lsn'].trim();
+        const lsn = parseLsn(text);
+        if (lsn === undefined)
+            throw new errors_UserError(name('target-lsn'), `"${text}" is not a WAL location`, 'Write it as 0/3000060');
+        return { kind: 'lsn', lsn, text };
+    }
+    const n = (v['target-name'] ?? '').trim();
+    if (n.length > 63)
+        throw new errors_UserError(name('target-name'), 'is longer than a restore point name can be', 'Use at most 63 characters');
+    return { kind: 'name', name: n };
+}
+function checkLocation(input, value) {
+    const v = value.trim();
+    if (v.startsWith('s3://'))
+        s3_parseS3Url(input, v);
+    else if (!external_node_fs_default().existsSync(v)) {
+        throw new errors_UserError(input, `"${v}" does not exist`, 'Give an existing folder or an s3://bucket/prefix URL');
+    }
+    return v;
+}
+function parseMarkerOptions(raw, how, log) {
+    const v = inputs_readInputs(pitrSpec.command, pitrInputs, raw, how);
+    const name = inputs_nameFor(how);
+    if (!v['marker-url'])
+        throw new errors_UserError(name('marker-url'), 'is empty, but plant-marker is true', 'Give the live database to plant the marker on');
+    parseDbUrl(name('marker-url'), v['marker-url'], (s) => log.secret(s));
+    return { markerUrl: v['marker-url'], ...(v.report ? { report: v.report } : {}) };
+}
+function parseBarman(v, name) {
+    const server = (v['barman-server'] ?? '').trim();
+    if (!server)
+        throw new errors_UserError(name('barman-server'), 'is empty, but backend is barman', 'Give the Barman server name');
+    if (!BARMAN_NAME.test(server))
+        throw new errors_UserError(name('barman-server'), `"${server}" is not a Barman server name`, 'Use the name of its section in Barman’s configuration (letters, digits, _ . : -)');
+    const backup = (v.backup ?? '').trim();
+    if (backup && !BARMAN_NAME.test(backup))
+        throw new errors_UserError(name('backup'), `"${backup}" is not a Barman backup id`, 'Give an id from barman list-backups, or latest');
+    const config = v['barman-config'] ? external_node_path_default().resolve(v['barman-config']) : undefined;
+    if (config && !external_node_fs_default().existsSync(config))
+        throw new errors_UserError(name('barman-config'), `${config} does not exist`, 'Give the path of Barman’s configuration file');
+    const user = isRoot()
+        ? (parseOsUser(name('barman-user'), v['barman-user']) ?? configuredBarmanUser(config))
+        : undefined;
+    return {
+        backend: 'barman',
+        barmanServer: server,
+        ...(config ? { barmanConfig: config } : {}),
+        ...(user ? { barmanUser: user } : {}),
+    };
+}
+function parseSource(v, name) {
+    if (v.backend === 'wal-g')
+        return { backend: 'wal-g' };
+    if (v.backend === 'barman')
+        return parseBarman(v, name);
+    if (v.backend === 'pgbackrest') {
+        if (!v.stanza)
+            throw new errors_UserError(name('stanza'), 'is empty, but backend is pgbackrest', 'Give the pgBackRest stanza');
+        return {
+            backend: 'pgbackrest',
+            stanza: v.stanza.trim(),
+            ...(v['pgbackrest-config'] ? { pgbackrestConfig: external_node_path_default().resolve(v['pgbackrest-config']) } : {}),
+        };
+    }
+    const location = (k) => {
+        const given = v[k];
+        if (!given)
+            throw new errors_UserError(name(k), 'is empty, but backend is native', `Give the folder or s3:// prefix of the ${k.replace('-', ' ')}`);
+        return given;
+    };
+    const baseBackups = location('base-backups');
+    const walArchive = location('wal-archive');
+    return {
+        backend: 'native',
+        baseBackups: checkLocation(name('base-backups'), baseBackups),
+        walArchive: checkLocation(name('wal-archive'), walArchive),
+    };
+}
+/** Side-by-side recovers into an empty or absent folder, never over a live cluster. */
+function checkCloneTarget(dataDirectory, input) {
+    if (!external_node_fs_default().existsSync(dataDirectory))
+        return;
+    if (postmasterAlive(dataDirectory))
+        throw new errors_UserError(input, `${dataDirectory} holds a running server`, 'Give an empty or absent folder for the recovered copy; side-by-side never touches a live cluster');
+    if (!external_node_fs_default().statSync(dataDirectory).isDirectory() || external_node_fs_default().readdirSync(dataDirectory).length > 0)
+        throw new errors_UserError(input, `${dataDirectory} is not empty`, 'Give an empty or absent folder for the recovered copy (or use mode: in-place, behind its interlocks)');
+}
+function parsePlace(v, name) {
+    const mode = v.mode;
+    // A plan touches nothing and may run on another machine than the database host.
+    if (v['plan-only'])
+        return { mode, planOnly: true };
+    if (mode === 'drill')
+        return { mode, planOnly: false };
+    if (!v['data-directory'])
+        throw new errors_UserError(name('data-directory'), `is empty, but mode is ${mode}`, 'Give the data directory to recover into');
+    const dataDirectory = external_node_path_default().resolve(v['data-directory']);
+    if (mode === 'side-by-side') {
+        checkCloneTarget(dataDirectory, name('data-directory'));
+        return { mode, planOnly: false, dataDirectory };
+    }
+    if (!v.confirm)
+        throw new errors_UserError(name('confirm'), 'is empty, and in-place replaces a live data directory', "Set confirm to the cluster's system identifier (pg_controldata <data-directory>) or to pitr.name from config");
+    if (!external_node_fs_default().existsSync(external_node_path_default().join(dataDirectory, 'PG_VERSION')))
+        throw new errors_UserError(name('data-directory'), `${dataDirectory} is not a PostgreSQL data directory (no PG_VERSION)`, 'Give the live data directory of the cluster to roll back');
+    return {
+        mode,
+        planOnly: false,
+        dataDirectory,
+        confirm: v.confirm.trim(),
+        ...(v['stop-command'] ? { stopCommand: v['stop-command'] } : {}),
+        ...(v['start-command'] ? { startCommand: v['start-command'] } : {}),
+        ...(v['check-url'] ? { checkUrl: v['check-url'] } : {}),
+    };
+}
+function parsePitrOptions(raw, how, log = silentLogger) {
+    const v = inputs_readInputs(pitrSpec.command, pitrInputs, raw, how);
+    const name = inputs_nameFor(how);
+    const target = parseTarget(v, name);
+    const source = parseSource(v, name);
+    const config = loadConfig(name('config'), v.config);
+    const place = parsePlace(v, name);
+    const compare = parseCompareRung(v, how, log);
+    // Its password is a secret whatever the mode.
+    if (v['check-url'])
+        parseDbUrl(name('check-url'), v['check-url'], (s) => log.secret(s));
+    return {
+        ...source,
+        ...place,
+        ...(v.backup ? { backup: v.backup.trim() } : {}),
+        target,
+        inclusive: v['target-inclusive'],
+        targetTimeline: v['target-timeline'],
+        ...(v.port ? { port: v.port } : {}),
+        prefetch: v.prefetch,
+        config,
+        keep: v.keep,
+        ...(compare ? { compare } : {}),
+        ...(v.history ? { history: v.history } : {}),
+        failOn: v['fail-on'],
+        ...(v.report ? { report: v.report } : {}),
+        s3: s3_s3Options(v),
+        ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
+        ...(v['os-user'] ? { osUser: parseOsUser(name('os-user'), v['os-user']) } : {}),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/pitr/plan.ts
+/** What the plan says about the WAL: its findings and its words, from the coverage by segment names. */
+
+function coverageFindings(c, timeline) {
+    if (c.unknownTimeline !== undefined)
+        return [
+            finding('PITR_TIMELINE_UNKNOWN', 'plan', `target-timeline ${timeline}: the archive has no ${c.unknownTimeline.toString(16).toUpperCase().padStart(8, '0')}.history that descends from the base backup's timeline`, { evidence: { timeline: c.unknownTimeline } }),
+        ];
+    if (c.missing)
+        return [
+            finding('WAL_GAP', 'plan', `WAL segment ${c.missing} is missing from the archive (the chain from ${c.first} on timeline ${c.timeline ?? '?'} stops at ${c.last}, and recovery needs what follows)`, {
+                evidence: { missing: c.missing, first: c.first, lastPresent: c.last, timeline: c.timeline ?? null },
+            }),
+        ];
+    if (c.endsBeforeTarget)
+        return [
+            finding('PITR_TARGET_UNREACHED', 'plan', `nothing was archived after the target time: every segment up to ${c.last} was written before it, so no commit after the target is in the WAL`, { evidence: { last: c.last } }),
+        ];
+    return [];
+}
+function planCoverage(c) {
+    return {
+        walFirst: c.first,
+        walLast: c.last,
+        walSegments: c.segments,
+        ...(c.timeline !== undefined ? { timeline: c.timeline } : {}),
+        ...(c.reachesTarget ? { reachesTarget: c.reachesTarget } : {}),
+    };
+}
+/** One line: the chain, and what the names can and cannot tell. */
+function describeCoverage(c) {
+    const p = 'walFirst' in c ? c : planCoverage(c);
+    const reach = p.reachesTarget === 'cannot tell'
+        ? 'whether it reaches the target: cannot tell before replay (segment names carry no times)'
+        : p.reachesTarget === 'yes'
+            ? 'reaches the target'
+            : p.reachesTarget === 'no'
+                ? 'does NOT reach the target'
+                : '';
+    return `${p.walFirst} … ${p.walLast} (${p.walSegments} segments${p.timeline !== undefined ? ` on timeline ${p.timeline}` : ''}, continuous by name from the backup start${reach ? `; ${reach}` : ''})`;
+}
+
+;// CONCATENATED MODULE: ./src/pitr/present.ts
+
+
+/** The facts that head a PITR summary: the plan (what an approver signs), the recovery, what is next. */
+function pitrFacts(r) {
+    const rows = [
+        ['mode', r.mode],
+        ['source', r.source],
+        ['target', r.target],
+    ];
+    if (r.plan) {
+        rows.push([
+            'base backup',
+            `${r.plan.backup}${r.plan.backupEnded ? ` (ended ${r.plan.backupEnded})` : ''}`,
+        ]);
+        if (r.plan.walFirst)
+            rows.push(['WAL', describeCoverage(r.plan)]);
+        if (r.plan.estimatedSeconds !== undefined)
+            rows.push([
+                'estimate',
+                `about ${duration_formatSeconds(r.plan.estimatedSeconds)} (from the last run in history)`,
+            ]);
+    }
+    if (r.server)
+        rows.push(['server', `PostgreSQL ${r.server}`]);
+    if (r.replaySeconds !== undefined)
+        rows.push([
+            'recovery',
+            `${duration_formatSeconds(r.replaySeconds)}${r.wal ? `, ${r.wal.fetched} WAL segment(s) prefetched (replay waited for ${r.wal.waits})` : ''}${r.stopLine ? `; ${r.stopLine}` : ''}`,
+        ]);
+    if (r.recoveredTo)
+        rows.push(['recovered to', `${r.recoveredTo} (last replayed commit)`]);
+    if (r.proof)
+        rows.push([
+            'proof (server log)',
+            `${r.proof.holds ? 'holds' : `CONTRADICTS the target: ${r.proof.why}`}: last replayed commit ${r.proof.lastCommit ?? '(none since the backup)'}, stopped at ${r.proof.stoppedAt ?? '(no time in the stop line)'}`,
+        ]);
+    if (r.rpoSeconds !== undefined)
+        rows.push(['RPO achieved', `${r.rpoSeconds} s (target point minus the last replayed commit)`]);
+    if (r.checks?.length)
+        rows.push([
+            'checks',
+            r.checks
+                .map((q) => `${q.name}: ${q.value ?? 'error'} (${q.expect})${q.ok ? '' : ' FAILED'}`)
+                .join('; '),
+        ]);
+    if (r.databaseUrl)
+        rows.push(['database', r.databaseUrl]);
+    if (r.safetySnapshot)
+        rows.push(['safety snapshot', r.safetySnapshot]);
+    if (r.discarded?.until && r.safetySnapshot)
+        rows.push([
+            'discarded',
+            `the writes after ${r.recoveredTo ?? r.target} up to production's stop at ${r.discarded.until}${r.discarded.lsn ? ` (shutdown checkpoint ${r.discarded.lsn})` : ''}; they stay in the safety snapshot`,
+        ]);
+    if (r.downtimeSeconds !== undefined)
+        rows.push([
+            'downtime',
+            `${duration_formatSeconds(r.downtimeSeconds)} (production stopped until it served the recovered data)`,
+        ]);
+    return rows;
+}
+/** What to do next, as a markdown list for the job summary (seed 001 §2.5). */
+function pitrNext(r) {
+    return r.next.length ? `### What to do next\n\n${r.next.map((n) => `- ${n}`).join('\n')}\n` : '';
+}
+
+;// CONCATENATED MODULE: ./src/report/history.ts
+
+
+/** The history file is JSON lines: append-only, one run a line, easy to keep on a branch or as an artifact. */
+function readHistory(file) {
+    if (!external_node_fs_default().existsSync(file))
+        return [];
+    const out = [];
+    for (const line of external_node_fs_default().readFileSync(file, 'utf8').split('\n')) {
+        if (!line.trim())
+            continue;
+        try {
+            out.push(JSON.parse(line));
+        }
+        catch {
+            // A damaged line (a run killed mid-write) is skipped, not fatal.
+        }
+    }
+    return out;
+}
+function appendHistory(file, entry) {
+    external_node_fs_default().mkdirSync(external_node_path_default().dirname(external_node_path_default().resolve(file)), { recursive: true });
+    external_node_fs_default().appendFileSync(file, `${JSON.stringify(entry)}\n`);
+}
+function lastGood(history, command, tier) {
+    return [...history].reverse().find((h) => h.command === command && h.tier === tier && h.verdict === 'pass');
+}
+/** "19% slower than the last good run (2026-11-01)", or faster, or about the same. */
+function trend(now, before) {
+    if (!before || before.totalSeconds <= 0)
+        return undefined;
+    const change = (now - before.totalSeconds) / before.totalSeconds;
+    const when = before.at.slice(0, 10);
+    if (Math.abs(change) < 0.05)
+        return `about as fast as the last good run (${when})`;
+    return `${Math.round(Math.abs(change) * 100)}% ${change > 0 ? 'slower' : 'faster'} than the last good run (${when}, ${before.totalSeconds.toFixed(1)}s)`;
+}
+/** A small chart of the last runs' total times for the job summary (mermaid, rendered by GitHub). */
+function trendChart(history, command, tier) {
+    const runs = history.filter((h) => h.command === command && h.tier === tier).slice(-12);
+    if (runs.length < 2)
+        return undefined;
+    const labels = runs.map((h) => `"${h.at.slice(5, 10)}"`).join(', ');
+    const values = runs.map((h) => h.totalSeconds.toFixed(1)).join(', ');
+    return [
+        '```mermaid',
+        'xychart-beta',
+        `  title "drill time (s), ${tier} tier"`,
+        `  x-axis [${labels}]`,
+        '  y-axis "seconds"',
+        `  bar [${values}]`,
+        '```',
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/report/stages.ts
+
+
+/**
+ * A pipeline is a list of timed stages. Each ends ok, failed, skipped (with the reason) or not-run;
+ * the report is built from this list alone, so every rendering tells the same story.
+ */
+class Pipeline {
+    failOn;
+    onStage;
+    ignore;
+    stages = [];
+    started = Date.now();
+    /** The running stage's progress, as its body set it (see `progress`). */
+    detail;
+    constructor(failOn, onStage = () => { }, 
+    /** Rules ignored in config, with their written reasons: marked as they are found. */
+    ignore = new Map()) {
+        this.failOn = failOn;
+        this.onStage = onStage;
+        this.ignore = ignore;
+    }
+    async stage(name, body) {
+        const started = performance.now();
+        this.detail = undefined;
+        this.onStage.start?.(name, () => this.detail?.());
+        let result;
+        try {
+            const out = (await body()) ?? {};
+            const findings = out.findings ?? [];
+            for (const f of findings) {
+                const why = this.ignore.get(f.rule);
+                if (why)
+                    f.ignored = why;
+            }
+            const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
+            const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
+            const reason = out.notRun ?? out.note;
+            result = { name, status, seconds: 0, findings, ...(reason ? { reason } : {}) };
+        }
+        catch (err) {
+            if (err instanceof errors_UserError)
+                throw err;
+            result = {
+                name,
+                status: 'not-run',
+                seconds: 0,
+                reason: `internal error: ${errors_errorMessage(err)}`,
+                findings: [],
+            };
+        }
+        this.detail = undefined;
+        result.seconds = (performance.now() - started) / 1000;
+        this.stages.push(result);
+        this.onStage(result);
+        return result;
+    }
+    /**
+     * Say how far the running stage is: `detail` is asked each time a progress line is drawn (every
+     * ~10 s in a log, every second on a terminal), so it must only read counters the work keeps.
+     */
+    progress(detail) {
+        this.detail = detail;
+    }
+    skip(name, reason) {
+        const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
+        this.stages.push(result);
+        this.onStage(result);
+    }
+    /** A pipeline whose rules are ignored as `ignore:` in restorable.yml says (each with its reason). */
+    static withConfig(failOn, ignore, onStage) {
+        return new Pipeline(failOn, onStage, new Map((ignore ?? []).map((i) => [i.rule, i.reason])));
+    }
+    /** What every result starts as: not verified yet, and this pipeline's own list of stages. */
+    begin(command) {
+        return {
+            command,
+            verdict: 'could-not-verify',
+            failOn: this.failOn,
+            startedAt: new Date(this.started).toISOString(),
+            totalSeconds: 0,
+            stages: this.stages,
+            findings: [],
+        };
+    }
+    /** The end of a run: the findings of every stage, the verdict, the wall time. */
+    settle(result) {
+        result.findings = this.findings;
+        result.verdict = this.verdict();
+        result.totalSeconds = (Date.now() - this.started) / 1000;
+        return result;
+    }
+    get findings() {
+        return this.stages.flatMap((s) => s.findings);
+    }
+    verdict() {
+        return computeVerdict(this.stages, this.failOn);
+    }
+}
+function computeVerdict(stages, failOn) {
+    const active = stages.flatMap((s) => s.findings).filter((f) => !f.ignored);
+    if (active.some((f) => ruleKind(f.rule) === 'problem' && atLeast(f.severity, failOn)))
+        return 'fail';
+    if (stages.some((s) => s.status === 'not-run'))
+        return 'could-not-verify';
+    if (active.some((f) => ruleKind(f.rule) === 'unverifiable'))
+        return 'could-not-verify';
+    return 'pass';
+}
+function exitCodeFor(verdict) {
+    return verdict === 'pass' ? 0 : verdict === 'fail' ? 1 : 3;
 }
 
 ;// CONCATENATED MODULE: ./src/comparison/stages/counts.ts
@@ -91536,7 +92059,10 @@ function chooseBackup(backups, target, wanted) {
     if (backups.length === 0)
         return { finding: finding('BACKUP_MISSING', 'plan', 'no base backup was found') };
     if (wanted) {
-        const b = backups.find((x) => x.id === wanted);
+        // `latest`: the newest, as Barman and pgBackRest name it.
+        const b = wanted === 'latest' && !backups.some((x) => x.id === 'latest')
+            ? backups[backups.length - 1]
+            : backups.find((x) => x.id === wanted);
         if (!b)
             throw new errors_UserError('backup', `"${wanted}" is not one of the base backups (${backups.map((x) => x.id || '(the folder itself)').join(', ')})`, 'Name a base backup folder (or pgBackRest label) exactly, or leave backup empty for the newest');
         if (!endedBefore(b))
@@ -91605,8 +92131,9 @@ async function planStage(ctx, backend, history) {
             ...(coverage ? planCoverage(coverage) : {}),
             ...(est !== undefined ? { estimatedSeconds: est } : {}),
         };
-        log.info(`plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? formatBytes(chosen.size) : ''}; WAL ${coverage ? describeCoverage(coverage) : 'checked by pgBackRest'}; target ${result.target}`);
-        return { findings: coverage ? coverageFindings(coverage, opts.targetTimeline) : [] };
+        log.info(`plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? formatBytes(chosen.size) : ''}; WAL ${coverage ? describeCoverage(coverage) : `checked by ${opts.backend}`}; target ${result.target}`);
+        const own = backend.planFindings ? await backend.planFindings() : [];
+        return { findings: [...(coverage ? coverageFindings(coverage, opts.targetTimeline) : []), ...own] };
     });
     return { stage, ...planned };
 }
@@ -91668,7 +92195,9 @@ async function prepareServer(ctx, mode, restored) {
     const { opts, owner } = ctx;
     const settings = {
         ...restored.settings,
-        ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive, opts.targetTimeline) : {}),
+        ...(opts.backend !== 'pgbackrest'
+            ? targetSettings(opts.target, opts.inclusive, opts.targetTimeline)
+            : {}),
         archive_mode: 'off',
         hot_standby: 'on',
         primary_conninfo: '',
@@ -91713,10 +92242,10 @@ function notReached(ctx, outcome, stats) {
 }
 /**
  * The recover stage: production stopped first in place, then targeted archive recovery with WAL
- * from the spool, progress every second; the outcome says whether it promoted at the target.
+ * from the spool, its progress (WAL replayed of the plan's range) for the progress line; the outcome says whether it promoted at the target.
  */
 async function recoverStage(ctx, mode, server, restored, prepared, coverage) {
-    const { opts, result, log } = ctx;
+    const { opts, result } = ctx;
     let outcome;
     const stage = await ctx.pipe.stage('recover', async () => {
         const stopped = await mode.beforeReplay();
@@ -91724,6 +92253,8 @@ async function recoverStage(ctx, mode, server, restored, prepared, coverage) {
             return { findings: [stopped] };
         const spool = restored.spool;
         const t0 = Date.now();
+        if (spool)
+            ctx.pipe.progress(() => progressLine(spool.stats, coverage, opts.target, (Date.now() - t0) / 1000));
         const options = mode.recoveryOptions();
         const got = await runRecovery({
             dataDir: mode.dataDir,
@@ -91732,13 +92263,10 @@ async function recoverStage(ctx, mode, server, restored, prepared, coverage) {
             osUser: ctx.osUser,
             logFile: mode.logFile(),
             expectStopLine: opts.target.kind !== 'immediate',
-            onTick: () => {
-                if (spool)
-                    log.info(progressLine(spool.stats, coverage, opts.target, (Date.now() - t0) / 1000));
-            },
         });
         outcome = got;
         spool?.remove();
+        restored.cleanup?.();
         result.replaySeconds = got.seconds;
         if (spool)
             result.wal = { fetched: spool.stats.fetched, bytes: spool.stats.bytes, waits: spool.stats.waits };
@@ -91761,7 +92289,214 @@ async function recoverStage(ctx, mode, server, restored, prepared, coverage) {
     return { stage, ...(outcome ? { outcome } : {}) };
 }
 
+;// CONCATENATED MODULE: ./src/pitr/walg.ts
+
+
+
+
+
+
+/**
+ * WAL-G's settings, from the environment as its docs and seed 003 write them: its own (WALG_*),
+ * the storage's (AWS_*, S3_*, GOOGLE_*, AZURE_*, SWIFT_*, SSH_*). Only wal-g is given them.
+ */
+const WALG_ENV = ['WALG_', 'AWS_', 'S3_', 'GOOGLE_', 'GCS_', 'AZURE_', 'SWIFT_', 'SSH_'];
+/** libpq's settings: wal-verify reads the cluster's current WAL segment over them. */
+const PG_ENV = ['PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'PGSSLMODE', 'PGPASSFILE'];
+const walg_INSTALL = 'WAL-G is a single binary: https://github.com/wal-g/wal-g/releases (put wal-g on PATH)';
+/** An LSN as WAL-G prints it: a number (its JSON) or `X/Y` (its tables). */
+function walgLsn(v) {
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)
+        return BigInt(v);
+    if (typeof v === 'string')
+        return /^\d+$/.test(v) ? BigInt(v) : parseLsn(v);
+    return undefined;
+}
+function walg_date(v) {
+    const d = v ? new Date(v) : undefined;
+    return d && !Number.isNaN(d.getTime()) ? d : undefined;
+}
+/** A shell word for restore_command: single-quoted, and `%` doubled (PostgreSQL expands %f, %p). */
+function shellWord(s) {
+    return `'${s.replace(/'/g, `'\\''`).replace(/%/g, '%%')}'`;
+}
+/** `wal-g` on PATH, as an absolute path: the recovered server's PATH may not hold it. */
+function walg_onPath() {
+    for (const dir of (process.env.PATH ?? '').split((external_node_path_default()).delimiter)) {
+        const p = external_node_path_default().join(dir, 'wal-g');
+        if (dir && external_node_fs_default().existsSync(p))
+            return p;
+    }
+    return 'wal-g';
+}
+/** The three lines of wal-g's error output a person needs. */
+const walg_tail = (r) => (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' ');
+/**
+ * WAL-G, through its documented commands: `backup-list --json --detail` and
+ * `wal-verify integrity timeline --json` for the plan, `backup-fetch` into Restorable's folder,
+ * `wal-fetch` as restore_command (exit 74: no such file). Tested against a stand-in implementing
+ * that contract (test/fixtures/wal-g), not against WAL-G itself.
+ */
+class WalgBackend {
+    osUser;
+    prefetch;
+    log;
+    description;
+    bin = walg_onPath();
+    constructor(osUser, prefetch, log) {
+        this.osUser = osUser;
+        this.prefetch = prefetch;
+        this.log = log;
+        const where = [
+            'WALG_S3_PREFIX',
+            'WALG_FILE_PREFIX',
+            'WALG_GS_PREFIX',
+            'WALG_AZ_PREFIX',
+            'WALG_SSH_PREFIX',
+        ]
+            .map((k) => process.env[k])
+            .find(Boolean);
+        this.description = `WAL-G${where ? ` ${where}` : ''}`;
+    }
+    async walg(args, pg = false) {
+        return exec_run(this.bin, args, {
+            user: this.osUser,
+            inherit: [...WALG_ENV, ...(pg ? PG_ENV : [])],
+            install: walg_INSTALL,
+        });
+    }
+    async list() {
+        const r = await this.walg(['backup-list', '--json', '--detail']);
+        if (r.code !== 0)
+            throw new errors_UserError('WALG_* environment', `wal-g backup-list failed: ${walg_tail(r)}`, "Set WAL-G's storage settings in the environment (WALG_S3_PREFIX with AWS_ENDPOINT and the keys, or WALG_FILE_PREFIX)");
+        let parsed;
+        try {
+            parsed = r.stdout.trim() ? JSON.parse(r.stdout) : [];
+        }
+        catch (e) {
+            throw new Error(`wal-g backup-list --json printed no JSON: ${errors_errorMessage(e)}`);
+        }
+        // A name goes into wal-g's argv: one that could read as a flag is not a backup's.
+        const list = (Array.isArray(parsed) ? parsed : []).filter((b) => typeof b?.backup_name === 'string' && /^\w[\w.-]*$/.test(b.backup_name));
+        return list
+            .map((b) => this.planned(b))
+            .sort((x, y) => (x.stopTime?.getTime() ?? 0) - (y.stopTime?.getTime() ?? 0));
+    }
+    planned(b) {
+        const startLsn = walgLsn(b.start_lsn);
+        const endLsn = walgLsn(b.finish_lsn);
+        const named = /^base_([0-9A-F]{24})/.exec(b.backup_name)?.[1] ?? b.wal_file_name;
+        const startTime = walg_date(b.start_time);
+        const stopTime = walg_date(b.finish_time) ?? walg_date(b.time);
+        return {
+            id: b.backup_name,
+            ...(startLsn !== undefined ? { startLsn } : {}),
+            ...(endLsn !== undefined ? { endLsn } : {}),
+            timeline: named && /^[0-9A-F]{8}/.test(named) ? Number.parseInt(named.slice(0, 8), 16) : 1,
+            ...(startTime ? { startTime } : {}),
+            ...(stopTime ? { stopTime } : {}),
+            size: b.uncompressed_size ?? b.compressed_size ?? 0,
+        };
+    }
+    get segSize() {
+        const mb = Number(process.env.WALG_PG_WAL_SIZE);
+        return Number.isInteger(mb) && mb > 0 ? mb * 1024 * 1024 : DEFAULT_SEGMENT_SIZE;
+    }
+    /**
+     * wal-verify from the backup's start: to the backup's end (target-immediate) or the target LSN,
+     * or, for a time or a name, to the cluster's current segment (wal-g reads it over PG*). A missing
+     * range with segments found after it is a gap, whatever wal-verify calls it.
+     */
+    async coverage(b, target) {
+        const end = target.kind === 'immediate' ? b.endLsn : target.kind === 'lsn' ? target.lsn : undefined;
+        const args = ['wal-verify', 'integrity', 'timeline', '--json', '--backup-name', b.id];
+        if (end !== undefined) {
+            // wal-verify checks up to the segment before the one holding --lsn minus one byte.
+            const upTo = segmentOf(end > (b.endLsn ?? 0n) ? end : (b.endLsn ?? end), this.segSize) + 1n;
+            args.push('--timeline', String(b.timeline), '--lsn', formatLsn(upTo * BigInt(this.segSize) + 1n));
+        }
+        const r = await this.walg(args, end === undefined);
+        let out;
+        try {
+            out = r.code === 0 ? JSON.parse(r.stdout) : undefined;
+        }
+        catch {
+            out = undefined;
+        }
+        const seg = /^[0-9A-F]{24}$/;
+        const ranges = Array.isArray(out?.integrity?.details) ? out.integrity.details : undefined;
+        // What it prints names segments in findings: only segment names and counts are read.
+        const readable = ranges?.every((x) => seg.test(x?.start_segment) && seg.test(x?.end_segment) && Number.isSafeInteger(x?.segments_count));
+        if (!out || !ranges || !readable)
+            throw new FetchError(`wal-g wal-verify integrity could not check the WAL from ${b.id}: ${r.code === 0 ? 'it printed no report of segments' : walg_tail(r)}${end === undefined ? ' (for a time or a name it reads the cluster’s current WAL segment over PGHOST/PGPORT/PGUSER)' : ''}`);
+        const t = out.timeline;
+        if (t?.status === 'FAILURE')
+            this.log.warn(`wal-g wal-verify timeline: the storage holds timeline ${t.details?.highest_storage_timeline_id ?? '?'}, the cluster is on ${t.details?.current_timeline_id ?? '?'}: another cluster may archive into the same storage`);
+        return this.fromRanges(b, ranges, end !== undefined, target);
+    }
+    fromRanges(b, ranges, bounded, target) {
+        const seg = this.segSize;
+        const first = segmentName(b.timeline, segmentOf(b.startLsn ?? 0n, seg), seg);
+        const base = { first, last: first, segments: 0, segSize: seg, timeline: b.timeline };
+        const backupEnd = segmentOf(b.endLsn ?? b.startLsn ?? 0n, seg);
+        let segments = 0;
+        for (const [i, x] of ranges.entries()) {
+            if (x.status === 'FOUND') {
+                Object.assign(base, { last: x.end_segment, timeline: x.timeline_id });
+                segments += x.segments_count;
+                continue;
+            }
+            const later = ranges.slice(i + 1).some((y) => y.status === 'FOUND');
+            const beforeEnd = (parseSegmentName(x.start_segment, seg)?.segno ?? 0n) <= backupEnd;
+            // Needed and absent: before segments that are there, before the backup's end, or before the target.
+            if (later || beforeEnd || bounded)
+                return { ...base, segments, missing: x.start_segment, reachesTarget: 'no' };
+            break;
+        }
+        const covered = { ...base, segments, reachesTarget: bounded ? 'yes' : 'cannot tell' };
+        // No WAL written yet can hold a commit after now.
+        if (target.kind === 'time' && target.time.getTime() > Date.now())
+            return { ...covered, endsBeforeTarget: true, reachesTarget: 'no' };
+        return covered;
+    }
+    /**
+     * backup-fetch into Restorable's folder (it creates it), as the server's user; WAL then comes
+     * from wal-fetch, whose settings are in a file only that user may read (not in argv, not in logs).
+     */
+    async restore(b, dataDir, spoolDir, owner) {
+        const mine = (d) => {
+            external_node_fs_default().mkdirSync(d, { recursive: true, mode: 0o700 });
+            if (owner)
+                external_node_fs_default().chownSync(d, owner.uid, owner.gid);
+        };
+        mine(dataDir);
+        const r = await this.walg(['backup-fetch', dataDir, b.id]);
+        if (r.code !== 0)
+            throw new Error(`wal-g backup-fetch ${b.id} failed: ${walg_tail(r)}`);
+        mine(spoolDir);
+        const config = external_node_path_default().join(spoolDir, 'wal-g.json');
+        const settings = {};
+        for (const [k, v] of Object.entries(process.env))
+            if (v !== undefined && WALG_ENV.some((p) => k.startsWith(p)))
+                settings[k] = v;
+        // Prefetched WAL beside the spool, not in the recovered pg_wal; as many segments ahead as asked.
+        settings.WALG_PREFETCH_DIR = external_node_path_default().join(spoolDir, 'prefetch');
+        settings.WALG_DOWNLOAD_CONCURRENCY = String(this.prefetch);
+        external_node_fs_default().writeFileSync(config, JSON.stringify(settings), { mode: 0o600 });
+        if (owner)
+            external_node_fs_default().chownSync(config, owner.uid, owner.gid);
+        return {
+            settings: {
+                restore_command: `${shellWord(this.bin)} --config ${shellWord(config)} wal-fetch "%f" "%p"`,
+            },
+            cleanup: () => external_node_fs_default().rmSync(spoolDir, { recursive: true, force: true }),
+        };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/pitr/run.ts
+
+
 
 
 
@@ -91786,6 +92521,10 @@ function openBackend(opts, log, osUser) {
         const binDirFor = async (major) => (await serverBinary(major, opts.pgBinDir)).dir;
         return new NativeBackend(openSource('base-backups', opts.baseBackups, opts, log), openSource('wal-archive', opts.walArchive, opts, log, true), opts.prefetch, binDirFor, log, opts.targetTimeline);
     }
+    if (opts.backend === 'wal-g')
+        return new WalgBackend(osUser, opts.prefetch, log);
+    if (opts.backend === 'barman')
+        return new BarmanBackend(opts.barmanServer, opts.barmanConfig, opts.barmanUser, opts.target, opts.inclusive, opts.targetTimeline);
     return new PgbackrestBackend(opts.stanza, opts.pgbackrestConfig, opts.target, opts.inclusive, osUser, opts.targetTimeline);
 }
 /**
@@ -91882,6 +92621,7 @@ async function recoverStages(ctx, backend, chosen, coverage, liveBin) {
     const { restored, bin: server } = fetched;
     if (fetched.fetch.status !== 'ok' || !restored || !server) {
         restored?.spool?.remove();
+        restored?.cleanup?.();
         await mode.abandon();
         for (const s of [...PITR_STAGES.slice(1), ...handover])
             pipe.skip(s, `the base backup did not restore (${fetched.fetch.findings[0]?.rule ?? fetched.fetch.reason ?? ''})`);
@@ -91939,6 +92679,73 @@ function pitrOutputs(r, reportPath) {
         findings: JSON.stringify(r.findings),
         report: reportPath,
     };
+}
+
+;// CONCATENATED MODULE: ./src/report/progress.ts
+/** How often a log gets a progress line of a running stage. */
+const LOG_INTERVAL_MS = 10_000;
+/** How often a terminal's live line is redrawn. */
+const LIVE_INTERVAL_MS = 1000;
+/**
+ * The interval of progress lines in a log: RESTORABLE_PROGRESS_INTERVAL_MS when it is a whole
+ * number of at least 100 ms (tests shorten it), else every 10 s.
+ */
+function progressIntervalMs(env = process.env) {
+    const raw = env.RESTORABLE_PROGRESS_INTERVAL_MS?.trim() ?? '';
+    const n = /^\d{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
+    return n >= 100 ? n : LOG_INTERVAL_MS;
+}
+/** The detail, or nothing when the stage has none yet (or asking it failed: progress never breaks a run). */
+function ask(detail) {
+    try {
+        return detail();
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * The one stage-progress listener, for the terminal and the action's log alike: a line per stage as
+ * it ends (`ended`), and while a stage runs, what it has done so far with its elapsed time: on a
+ * terminal one live line redrawn every second, in a log a line every `intervalMs`.
+ */
+function stageProgress(out, ended, intervalMs = progressIntervalMs()) {
+    let timer;
+    let drawn = false;
+    const stop = () => {
+        if (timer)
+            clearInterval(timer);
+        timer = undefined;
+        if (drawn)
+            out.clear?.();
+        drawn = false;
+    };
+    const end = (s) => {
+        stop();
+        out.line(ended(s));
+    };
+    return Object.assign(end, {
+        start: (name, detail) => {
+            stop();
+            const t0 = Date.now();
+            const text = () => {
+                const seconds = ((Date.now() - t0) / 1000).toFixed(0);
+                return `▸ ${name.padEnd(10)} ${seconds.padStart(6)}s  ${ask(detail) ?? 'running'}`;
+            };
+            if (out.redraw) {
+                const redraw = out.redraw;
+                const draw = () => {
+                    redraw(text());
+                    drawn = true;
+                };
+                draw();
+                timer = setInterval(draw, LIVE_INTERVAL_MS);
+            }
+            else
+                timer = setInterval(() => out.line(text()), intervalMs);
+            timer.unref();
+        },
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/core/version.ts
@@ -92024,6 +92831,7 @@ function consoleReport(result, facts, withStages = true) {
 
 
 
+
 /** The inputs given in `with:`, as the runner passes them (INPUT_<NAME> variables). */
 function actionInputs() {
     const raw = {};
@@ -92042,8 +92850,11 @@ const actionsLogger = {
     debug: (m) => core_debug(m),
     secret: (s) => core_setSecret(s),
 };
-/** Each stage's line in the step's log as it ends: `restore: ok in 1.20s`, with why it did not run. */
-const stageProgress = (s) => info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`);
+/**
+ * Each stage's line in the step's log as it ends (`restore: ok in 1.20s`, with why it did not run),
+ * and while it runs, a line every ~10 s of what it has done so far.
+ */
+const common_stageProgress = stageProgress({ line: (text) => info(text) }, (s) => `${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`);
 /** Report, set outputs, write the job summary, and fail the step unless the verdict is pass. */
 async function publish(result, opts, outputs) {
     const reportPath = writeJsonReport(result, opts.report ?? external_node_path_default().join(opts.workDir, `${result.command}-report.json`));
@@ -92121,7 +92932,7 @@ function pitr_restore_run(raw = actionInputs()) {
         const opts = parsePitrOptions(raw, 'input', actionsLogger);
         if (opts.mode === 'in-place' && !opts.planOnly)
             saveState('in-place', opts.dataDirectory);
-        const result = await runPitr(opts, actionsLogger, stageProgress);
+        const result = await runPitr(opts, actionsLogger, common_stageProgress);
         if (result.handle)
             saveState('kept-target', result.handle);
         await publish(result, {
@@ -92141,7 +92952,7 @@ function pitr_restore_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4049);
+/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9720);
 
 await (0,_actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

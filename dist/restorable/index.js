@@ -70493,7 +70493,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 9339:
+/***/ 7931:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -83133,6 +83133,12 @@ const RULES = {
         fires: "this machine's disk has no room, never a finding about the backup: for the download or unpacked copy in `work-dir` (checked before a download of known size), for a scratch cluster under TMPDIR as it starts or restores, or on `target-url`'s server",
         fix: 'Free space in the folder named, or point `work-dir` (for a scratch cluster: TMPDIR) at a disk with room.',
     },
+    UNPACK_CAPPED: {
+        severity: 'high',
+        kind: 'unverifiable',
+        fires: 'a compressed dump unpacked to disk for pg_restore (`jobs` above 1, the sample tier) came out larger than the cap: the smaller of 1000× its compressed size and half the free space in `work-dir`; the copy is removed',
+        fix: 'A crafted file that expands without end is stopped here. If the dump is genuine, drill with jobs: 1 (it streams into pg_restore, nothing unpacked), or point work-dir at a disk with more room.',
+    },
     ROLE_ABSENT: {
         severity: 'high',
         kind: 'problem',
@@ -83324,6 +83330,12 @@ const RULES = {
         kind: 'problem',
         fires: 'a WAL segment is missing from the chain recovery needs, judged by segment names on the timeline it follows: from the base backup’s start to the target LSN, or, for a time or a name, to the last segment present (file times are not trusted; found before anything is restored)',
         fix: 'Check archive_command and its logs for the named segment; recover to a point before the gap, or from a later base backup.',
+    },
+    ARCHIVER_ERRORS: {
+        severity: 'medium',
+        kind: 'problem',
+        fires: 'the backup tool reports its WAL archiver failing at the plan (barman check: archiver errors, or no WAL archived): WAL may stop arriving even where the chain is whole today',
+        fix: 'Read the tool’s own check (barman check <server>) and its errors folder; fix archive_command or the archiver before relying on this backup.',
     },
     WAL_CORRUPT: {
         severity: 'critical',
@@ -84180,7 +84192,10 @@ const githubReportInputs = {
     'restore-mode': inputs_text('pitr-request, environment-check, incident: `drill`, `side-by-side` or `in-place`.'),
     confirm: inputs_text("pitr-request: for in-place, the cluster's system identifier or pitr.name, typed (pitr-restore checks it)."),
     reason: inputs_text('pitr-request, incident: the incident ticket.'),
-    environment: inputs_text('environment-check: the environment the restore waits on; unless restore-mode is drill, it must exist with required reviewers (the token needs `actions: read`).'),
+    'data-directory': inputs_text('pitr-request: in-place, the data directory the restore replaces (shown to the approver).'),
+    'stop-command': inputs_text('pitr-request: in-place, the command that stops the server (shown to the approver).'),
+    'start-command': inputs_text('pitr-request: in-place, the command that starts it again (shown to the approver).'),
+    environment: inputs_text('environment-check: the environment the restore waits on; unless restore-mode is drill, it must exist with required reviewers, prevent self-review, no administrator bypass and a deployment branch policy (the token needs `actions: read`).'),
     'detected-at': inputs_text('incident: when the incident was detected (default: when the run was dispatched).'),
     plan: inputs_text('incident: the plan job outputs as JSON (`toJSON(needs.plan.outputs)`).'),
     restore: inputs_text('incident: the restore job outputs as JSON.'),
@@ -84281,6 +84296,9 @@ const migrateSpec = {
     ],
 };
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+var external_node_crypto_default = /*#__PURE__*/__nccwpck_require__.n(external_node_crypto_);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
@@ -85147,7 +85165,10 @@ var external_node_child_process_ = __nccwpck_require__(1421);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
 ;// CONCATENATED MODULE: ./src/core/exec.ts
+
 
 
 
@@ -85213,6 +85234,34 @@ class TailBuffer {
         return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
     }
 }
+/** Standard error kept (only the lines `keepStderrLine` keeps, when given), and each line handed on. */
+function stderrLines(err, opts) {
+    const { onStderrLine, keepStderrLine } = opts;
+    const decoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
+    let partial = '';
+    const line = (text, end) => {
+        onStderrLine?.(text);
+        if (keepStderrLine?.(text))
+            err.push(Buffer.from(text + end));
+    };
+    return {
+        data: (b) => {
+            if (!keepStderrLine)
+                err.push(b);
+            if (!onStderrLine && !keepStderrLine)
+                return;
+            const lines = (partial + decoder.write(b)).split('\n');
+            partial = lines.pop() ?? '';
+            for (const l of lines)
+                line(l, '\n');
+        },
+        end: () => {
+            partial += decoder.end();
+            if (partial)
+                line(partial, '');
+        },
+    };
+}
 /**
  * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
@@ -85272,18 +85321,9 @@ function run(cmd, args, opts = {}) {
         };
         const out = new TailBuffer(limit);
         const err = new TailBuffer(limit);
-        let partial = '';
+        const stderr = stderrLines(err, opts);
         child.stdout.on('data', (b) => out.push(b));
-        child.stderr.on('data', (b) => {
-            err.push(b);
-            if (opts.onStderrLine) {
-                const text = partial + b.toString('utf8');
-                const lines = text.split('\n');
-                partial = lines.pop() ?? '';
-                for (const line of lines)
-                    opts.onStderrLine(line);
-            }
-        });
+        child.stderr.on('data', stderr.data);
         let timer;
         if (opts.timeoutMs) {
             timer = setTimeout(() => {
@@ -85304,8 +85344,7 @@ function run(cmd, args, opts = {}) {
             if (timer)
                 clearTimeout(timer);
             unhook();
-            if (partial && opts.onStderrLine)
-                opts.onStderrLine(partial);
+            stderr.end();
             resolve({
                 code,
                 signal,
@@ -85839,6 +85878,31 @@ function unwrapStep(w) {
             return filterProcess(PROGRAMS[w].cmd, ['-dc'], PROGRAMS[w].install);
     }
 }
+/** A decompressed stream that came out larger than its cap allows. */
+class CapExceeded extends Error {
+    limit;
+    constructor(limit, message) {
+        super(message);
+        this.limit = limit;
+    }
+}
+/**
+ * Fail (CapExceeded, with `message`) once more than `limit` bytes came out: a crafted file (a few
+ * bytes of zstd that expand without end) must not fill the disk beside production. One counter
+ * per chunk, nothing more.
+ */
+function capped(limit, message) {
+    let seen = 0;
+    return new external_node_stream_.Transform({
+        transform(chunk, _enc, done) {
+            seen += chunk.length;
+            if (seen > limit)
+                done(new CapExceeded(limit, message));
+            else
+                done(null, chunk);
+        },
+    });
+}
 /** The dump inside `src`, decompressed as it streams. */
 function unwrap(w, src) {
     const step = unwrapStep(w);
@@ -85928,32 +85992,20 @@ function headOf(file) {
  * decoder's own words when the bytes do not decompress.
  */
 async function decompressFile(c, src, dest, limit = WAL_MAX_BYTES) {
-    await (0,promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(src), unwrapStep(c), capped(limit), external_node_fs_default().createWriteStream(dest));
+    await (0,promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(src), unwrapStep(c), walCapped(limit), external_node_fs_default().createWriteStream(dest));
 }
 /** The largest WAL file there is: a segment of the largest size initdb allows (1 GiB). */
 const WAL_MAX_BYTES = 1024 * 1024 * 1024;
-/**
- * Fail once more than `limit` bytes came out: a crafted archive (a few bytes of zstd that expand
- * without end) must not fill the disk beside production before its size is checked.
- */
-function capped(limit = WAL_MAX_BYTES) {
-    let seen = 0;
-    return new external_node_stream_.Transform({
-        transform(chunk, _enc, done) {
-            seen += chunk.length;
-            if (seen > limit)
-                done(new Error(`it decompresses to more than ${limit} bytes, more than any WAL file`));
-            else
-                done(null, chunk);
-        },
-    });
+/** The WAL side's cap: more than any WAL file (see archive/wrapper.ts' capped). */
+function walCapped(limit = WAL_MAX_BYTES) {
+    return capped(limit, `it decompresses to more than ${limit} bytes, more than any WAL file`);
 }
 /** Decompress a small file's bytes (a history file) in memory. */
 async function decompressBytes(c, bytes) {
     if (c === 'none')
         return bytes;
     const out = [];
-    await (0,promises_namespaceObject.pipeline)(external_node_stream_.Readable.from([bytes]), unwrapStep(c), capped(), async (decoded) => {
+    await (0,promises_namespaceObject.pipeline)(external_node_stream_.Readable.from([bytes]), unwrapStep(c), walCapped(), async (decoded) => {
         for await (const b of decoded)
             out.push(b);
     });
@@ -85961,6 +86013,7 @@ async function decompressBytes(c, bytes) {
 }
 
 ;// CONCATENATED MODULE: ./src/pitr/wal-archive.ts
+
 
 
 
@@ -86007,7 +86060,15 @@ class WalArchive {
             if (this.files.has(name) && !bare)
                 continue;
             const compression = m[3] ? SUFFIXES[m[3]] : m[2] ? 'none' : undefined;
-            this.files.set(name, { name, object: o.name, compression, size: o.size, modified: o.modified });
+            const sha1 = m[2]?.slice(1);
+            this.files.set(name, {
+                name,
+                object: o.name,
+                compression,
+                ...(sha1 ? { sha1 } : {}),
+                size: o.size,
+                modified: o.modified,
+            });
         }
         // The segment size is the size of any plain segment (a compressed one is no power of two);
         // 16 MiB (the default) when all are compressed.
@@ -86139,7 +86200,8 @@ class WalArchive {
     /**
      * Download one file (decompressed) to `dest`, atomically: it appears whole, and already owned by
      * `owner` (the server's OS user, who must be able to open it the moment it is there), or not at
-     * all. A file that does not decompress, or not to a whole segment, throws WalCorruptError.
+     * all. A file that does not decompress, or not to a whole segment, or (pgBackRest's names) not to
+     * the bytes its SHA-1 names, throws WalCorruptError.
      */
     async fetchTo(f, dest, owner) {
         const tmp = external_node_path_default().join(external_node_path_default().dirname(dest), `.tmp-${external_node_path_default().basename(dest)}-${process.pid}`);
@@ -86158,6 +86220,8 @@ class WalArchive {
             const size = external_node_fs_default().statSync(tmp).size;
             if (f.name.length === 24 && !isPowerOfTwo(size))
                 throw new WalCorruptError(f.name, `${f.object} holds ${size} bytes${kind === 'none' ? '' : ` once ${kind}-decompressed`}, not a whole WAL segment`);
+            if (f.sha1)
+                await checkSha1(f, tmp);
             if (owner)
                 external_node_fs_default().chownSync(tmp, owner.uid, owner.gid);
             external_node_fs_default().renameSync(tmp, dest);
@@ -86189,6 +86253,15 @@ class WalArchive {
         }
     }
 }
+/** pgBackRest names each archived file by the SHA-1 of its decompressed bytes: they must match. */
+async function checkSha1(f, file) {
+    const h = external_node_crypto_default().createHash('sha1');
+    for await (const chunk of external_node_fs_default().createReadStream(file))
+        h.update(chunk);
+    const got = h.digest('hex');
+    if (got !== f.sha1)
+        throw new WalCorruptError(f.name, `${f.object} decompresses to bytes whose SHA-1 is ${got}, not the ${f.sha1} its name says`);
+}
 function isPowerOfTwo(n) {
     return n >= 1024 * 1024 && (n & (n - 1)) === 0;
 }
@@ -86198,22 +86271,18 @@ function isPowerOfTwo(n) {
 
 
 
-const BACKENDS = ['native', 'pgbackrest'];
+const BACKENDS = ['native', 'pgbackrest', 'barman', 'wal-g'];
 const MODES = ['drill', 'side-by-side', 'in-place'];
-const planned = (backend) => ['barman', 'wal-g', 'walg'].includes(backend.trim().toLowerCase());
 const pitrInputs = {
-    backend: choice(BACKENDS, '`native` (pg_basebackup + archived WAL) or `pgbackrest`.', {
-        default: 'native',
-        problem: (v) => planned(v)
-            ? `"${v.trim().toLowerCase()}" is not supported yet`
-            : `"${v}" is not one of ${BACKENDS.join(', ')}`,
-        fix: (v) => `Use one of: ${BACKENDS.join(', ')}${planned(v) ? ' (barman and wal-g are planned)' : ''}`,
-    }),
+    backend: choice(BACKENDS, '`native` (pg_basebackup + archived WAL), `pgbackrest`, `barman` or `wal-g` (its settings from the environment: WALG_*, AWS_*).', { default: 'native' }),
     'base-backups': inputs_text('native: the folder or s3://bucket/prefix holding base backups, one folder each (plain, or base.tar[.gz] with backup_manifest).'),
     'wal-archive': inputs_text('native: the folder or s3:// prefix holding the archived WAL: plain, .gz, .bz2, .lz4, .zst or .xz, Barman’s wals/ folder or pgBackRest’s archive/<stanza> folder.'),
     stanza: inputs_text('pgbackrest: the stanza.'),
     'pgbackrest-config': inputs_text('pgbackrest: path of its configuration file (default: pgBackRest’s own default).'),
-    backup: inputs_text('Restore this base backup (its folder name, or a pgBackRest label) instead of the newest one that ended before the target.'),
+    'barman-server': inputs_text('barman: the Barman server (its section in Barman’s configuration).'),
+    'barman-config': inputs_text('barman: path of Barman’s configuration file (default: Barman’s own, /etc/barman.conf).'),
+    'barman-user': inputs_text('barman: the OS user barman runs as when Restorable runs as root (default: barman_user from the configuration, else barman); not root, barman runs as the current user.'),
+    backup: inputs_text('Restore this base backup (its folder name, a pgBackRest label or a Barman backup id; `latest` for the newest) instead of the newest one that ended before the target.'),
     'target-time': inputs_text('Recover to this time: ISO 8601 with a zone (2026-11-21T09:30:00Z, …+01:00).'),
     'target-lsn': inputs_text('Recover to this WAL location (0/3000060).'),
     'target-name': inputs_text('Recover to this restore point (pg_create_restore_point).'),
@@ -86350,6 +86419,73 @@ const umbrellaInputs = {
     command: choice(ROOMS.map((s) => s.command), `Which check to run: ${ROOMS.map((s) => s.command).join(', ')}.`, { required: true, problem: (v) => `"${v}" is not a command` }),
 };
 
+;// CONCATENATED MODULE: ./src/report/progress.ts
+/** How often a log gets a progress line of a running stage. */
+const LOG_INTERVAL_MS = 10_000;
+/** How often a terminal's live line is redrawn. */
+const LIVE_INTERVAL_MS = 1000;
+/**
+ * The interval of progress lines in a log: RESTORABLE_PROGRESS_INTERVAL_MS when it is a whole
+ * number of at least 100 ms (tests shorten it), else every 10 s.
+ */
+function progressIntervalMs(env = process.env) {
+    const raw = env.RESTORABLE_PROGRESS_INTERVAL_MS?.trim() ?? '';
+    const n = /^\d{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
+    return n >= 100 ? n : LOG_INTERVAL_MS;
+}
+/** The detail, or nothing when the stage has none yet (or asking it failed: progress never breaks a run). */
+function ask(detail) {
+    try {
+        return detail();
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * The one stage-progress listener, for the terminal and the action's log alike: a line per stage as
+ * it ends (`ended`), and while a stage runs, what it has done so far with its elapsed time: on a
+ * terminal one live line redrawn every second, in a log a line every `intervalMs`.
+ */
+function stageProgress(out, ended, intervalMs = progressIntervalMs()) {
+    let timer;
+    let drawn = false;
+    const stop = () => {
+        if (timer)
+            clearInterval(timer);
+        timer = undefined;
+        if (drawn)
+            out.clear?.();
+        drawn = false;
+    };
+    const end = (s) => {
+        stop();
+        out.line(ended(s));
+    };
+    return Object.assign(end, {
+        start: (name, detail) => {
+            stop();
+            const t0 = Date.now();
+            const text = () => {
+                const seconds = ((Date.now() - t0) / 1000).toFixed(0);
+                return `▸ ${name.padEnd(10)} ${seconds.padStart(6)}s  ${ask(detail) ?? 'running'}`;
+            };
+            if (out.redraw) {
+                const redraw = out.redraw;
+                const draw = () => {
+                    redraw(text());
+                    drawn = true;
+                };
+                draw();
+                timer = setInterval(draw, LIVE_INTERVAL_MS);
+            }
+            else
+                timer = setInterval(() => out.line(text()), intervalMs);
+            timer.unref();
+        },
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/core/version.ts
 /** Restorable's version; a test keeps it equal to package.json's. */
 const VERSION = '0.1.0';
@@ -86433,6 +86569,7 @@ function consoleReport(result, facts, withStages = true) {
 
 
 
+
 /** The inputs given in `with:`, as the runner passes them (INPUT_<NAME> variables). */
 function actionInputs() {
     const raw = {};
@@ -86451,8 +86588,11 @@ const actionsLogger = {
     debug: (m) => core_debug(m),
     secret: (s) => core_setSecret(s),
 };
-/** Each stage's line in the step's log as it ends: `restore: ok in 1.20s`, with why it did not run. */
-const stageProgress = (s) => info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`);
+/**
+ * Each stage's line in the step's log as it ends (`restore: ok in 1.20s`, with why it did not run),
+ * and while it runs, a line every ~10 s of what it has done so far.
+ */
+const common_stageProgress = stageProgress({ line: (text) => info(text) }, (s) => `${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`);
 /** Report, set outputs, write the job summary, and fail the step unless the verdict is pass. */
 async function publish(result, opts, outputs) {
     const reportPath = writeJsonReport(result, opts.report ?? external_node_path_default().join(opts.workDir, `${result.command}-report.json`));
@@ -87179,6 +87319,22 @@ const NOT_SUPPORTED = {
     load_balance_hosts: 'Leave it out: hosts are tried in the order given',
     replication: 'Leave it out: Restorable opens normal sessions only',
 };
+/** Where distributions keep the trusted roots, as OpenSSL (and so libpq 16's sslrootcert=system) finds them. */
+const SYSTEM_ROOTS = [
+    '/etc/ssl/certs/ca-certificates.crt',
+    '/etc/pki/tls/certs/ca-bundle.crt',
+    '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem',
+    '/etc/ssl/cert.pem',
+];
+/**
+ * The file sslrootcert=system means: SSL_CERT_FILE (OpenSSL's own override), else the
+ * distribution's bundle; undefined when there is none (then Node's bundled roots). Given to
+ * node-postgres and, as PGSSLROOTCERT, to psql and pg_restore, whose libpq before 16 reads
+ * "system" as a file name.
+ */
+function systemRootFile(env = process.env) {
+    return [env.SSL_CERT_FILE, ...SYSTEM_ROOTS].find((f) => f && external_node_fs_default().existsSync(f));
+}
 const FORMS = 'Write it as postgresql://user@host:5432/database?sslmode=verify-full or as host=... dbname=...';
 /** A keyword Restorable reads, else one line: a libpq one it does not support (and what instead), or unknown. */
 function checkKeyword(input, k, where) {
@@ -87504,8 +87660,9 @@ function tlsOptions(c, mode, tls) {
     const verify = mode === 'verify-full' ? 'full' : mode === 'verify-ca' || (mode === 'require' && root) ? 'ca' : 'none';
     if (verify === 'none')
         return { ...out, rejectUnauthorized: false };
-    if (root && root !== 'system')
-        out.ca = read(root);
+    const rootFile = root === 'system' ? systemRootFile() : root;
+    if (rootFile)
+        out.ca = read(rootFile);
     out.rejectUnauthorized = true;
     if (verify === 'ca')
         out.checkServerIdentity = () => undefined;
@@ -87730,7 +87887,7 @@ function libpqEnv(c) {
         PGPASSWORD: c.password,
         PGPASSFILE: c.passfile,
         PGSSLMODE: c.sslmode,
-        PGSSLROOTCERT: c.sslrootcert,
+        PGSSLROOTCERT: c.sslrootcert === 'system' ? (systemRootFile() ?? 'system') : c.sslrootcert,
         PGSSLCERT: c.sslcert,
         PGSSLKEY: c.sslkey,
         PGSSLCRL: c.sslcrl,
@@ -87890,6 +88047,8 @@ class Pipeline {
     ignore;
     stages = [];
     started = Date.now();
+    /** The running stage's progress, as its body set it (see `progress`). */
+    detail;
     constructor(failOn, onStage = () => { }, 
     /** Rules ignored in config, with their written reasons: marked as they are found. */
     ignore = new Map()) {
@@ -87899,7 +88058,8 @@ class Pipeline {
     }
     async stage(name, body) {
         const started = performance.now();
-        this.onStage.start?.(name);
+        this.detail = undefined;
+        this.onStage.start?.(name, () => this.detail?.());
         let result;
         try {
             const out = (await body()) ?? {};
@@ -87925,10 +88085,18 @@ class Pipeline {
                 findings: [],
             };
         }
+        this.detail = undefined;
         result.seconds = (performance.now() - started) / 1000;
         this.stages.push(result);
         this.onStage(result);
         return result;
+    }
+    /**
+     * Say how far the running stage is: `detail` is asked each time a progress line is drawn (every
+     * ~10 s in a log, every second on a terminal), so it must only read counters the work keeps.
+     */
+    progress(detail) {
+        this.detail = detail;
     }
     skip(name, reason) {
         const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
@@ -88471,7 +88639,7 @@ async function compareRung(pipe, opts, target, log) {
 function compare_counts_run(raw = actionInputs()) {
     return runAction(async () => {
         const opts = parseCompareOptions(raw, 'input', actionsLogger);
-        const result = await runCompare(opts, actionsLogger, stageProgress);
+        const result = await runCompare(opts, actionsLogger, common_stageProgress);
         await publish(result, {
             ...opts,
             title: 'compare-counts',
@@ -88901,8 +89069,6 @@ async function rewritesStage(ctx, before) {
     return after;
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/checks/semantics.ts
 
 
@@ -90157,7 +90323,7 @@ function writeComment(text, dir) {
 function migrate_check_run(raw = actionInputs()) {
     return runAction(async () => {
         const opts = parseMigrateOptions(raw, 'input', actionsLogger);
-        const result = await runMigrate(opts, actionsLogger, stageProgress);
+        const result = await runMigrate(opts, actionsLogger, common_stageProgress);
         const text = migrateComment(result);
         const file = writeComment(text, opts.workDir);
         const diff = schemaDiffText(result);
@@ -90353,7 +90519,6 @@ async function runRecovery(w) {
     });
     if (started.code !== 0)
         return done({ status: 'failed', reason: `pg_ctl start failed: ${started.stderr.trim()}` });
-    let lastTick = 0;
     let seenAlive = false;
     let seenRecovery = false;
     let lastState = 0;
@@ -90395,10 +90560,6 @@ async function runRecovery(w) {
                 status: 'failed',
                 reason: `recovery did not finish within ${Math.round(w.timeoutMs / 1000)}s`,
             });
-        if (w.onTick && Date.now() - lastTick >= 1000) {
-            lastTick = Date.now();
-            w.onTick();
-        }
     }
 }
 
@@ -90604,472 +90765,6 @@ function markerRefused(e) {
     if (code !== '42501' && code !== '25006')
         return e;
     return new UserError('marker-url', `could not write the marker row (${errorMessage(e)}); nothing was written`, 'Connect to the primary as a role that may CREATE in the database (or owns the restorable schema) and INSERT into restorable.pitr_marker');
-}
-
-;// CONCATENATED MODULE: ./src/pitr/proof.ts
-/**
- * The recovery point, to the microsecond, and PostgreSQL's own proof of it.
- *
- * JavaScript's Date holds milliseconds; PostgreSQL's timestamps hold microseconds. A target equal
- * to a commit's exact time must keep its last three digits, or that commit is cut off. Times here
- * are BigInt microseconds since the epoch, beside their ISO text.
- */
-
-/** Microseconds since the epoch of an ISO 8601 time with a zone, or a PostgreSQL log time (UTC, +hh, ...). */
-function parseMicros(text) {
-    const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(?::(\d{2}))?(?:\.(\d{1,6}))?\s?(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$/i.exec(text.trim());
-    if (!m)
-        return undefined;
-    let zone = (m[5] ?? 'Z').toUpperCase();
-    if (zone === 'UTC' || zone === 'GMT')
-        zone = 'Z';
-    else if (/^[+-]\d{2}$/.test(zone))
-        zone = `${zone}:00`;
-    else if (/^[+-]\d{4}$/.test(zone))
-        zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
-    const ms = Date.parse(`${m[1]}T${m[2]}:${m[3] ?? '00'}${zone}`);
-    if (Number.isNaN(ms))
-        return undefined;
-    return BigInt(ms) * 1000n + BigInt((m[4] ?? '').padEnd(6, '0') || '0');
-}
-/** 2026-12-01T12:00:00.123456Z: every digit kept, always six (so that the texts sort as the times). */
-function isoMicros(us) {
-    const secs = us / 1000000n;
-    const frac = (us % 1000000n).toString().padStart(6, '0');
-    const base = new Date(Number(secs) * 1000).toISOString().replace(/\.\d{3}Z$/, '');
-    return `${base}.${frac}Z`;
-}
-/** For recovery_target_time and pgBackRest's --target: 2026-12-01 12:00:00.123456+00. */
-function pgMicros(us) {
-    return isoMicros(us).replace('T', ' ').replace('Z', '+00');
-}
-/**
- * Does the log prove the target? A time target: the last replayed commit T' and the first one left
- * out T satisfy T' <= target < T (inclusive) or T' < target <= T (exclusive). A name: the server
- * stopped at that restore point. An LSN: it stopped at that location. Undefined when the log has no
- * stop line (nothing to prove with), or for target-immediate.
- */
-function proveFromLog(target, inclusive, facts) {
-    const line = facts.stopLine;
-    if (!line || target.kind === 'immediate')
-        return undefined;
-    const last = facts.lastCommit ? parseMicros(facts.lastCommit) : undefined;
-    const base = { stopLine: line, ...(last !== undefined ? { lastCommit: isoMicros(last) } : {}) };
-    if (target.kind === 'name') {
-        const at = /recovery stopping at restore point "(.*)", time (.+)$/.exec(line);
-        const ok = at?.[1] === target.name;
-        const when = at?.[2] ? parseMicros(at[2]) : undefined;
-        return {
-            ...base,
-            ...(when !== undefined ? { stoppedAt: isoMicros(when) } : {}),
-            holds: ok,
-            ...(ok ? {} : { why: `the server did not stop at restore point "${target.name}"` }),
-        };
-    }
-    if (target.kind === 'lsn') {
-        const ok = /recovery stopping (before|after) WAL location \(LSN\)/.test(line);
-        return { ...base, holds: ok, ...(ok ? {} : { why: 'the server did not stop at a WAL location' }) };
-    }
-    const m = /recovery stopping (before|after) (?:commit|abort) of transaction \d+, time (.+)$/.exec(line);
-    const stop = m?.[2] ? parseMicros(m[2]) : undefined;
-    if (!m || stop === undefined)
-        return { ...base, holds: false, why: 'the stop line names no transaction and time' };
-    const t = target.micros;
-    const withStop = { ...base, stoppedAt: isoMicros(stop) };
-    const beforeOk = m[1] === 'before' && (inclusive ? stop > t : stop >= t);
-    const lastOk = last === undefined || (inclusive ? last <= t : last < t);
-    if (beforeOk && lastOk)
-        return { ...withStop, holds: true };
-    return {
-        ...withStop,
-        holds: false,
-        why: !beforeOk
-            ? `the first commit left out (${isoMicros(stop)}) is not after the target (${isoMicros(t)})`
-            : `the last replayed commit (${isoMicros(last)}) is after the target (${isoMicros(t)})`,
-    };
-}
-/** The finding a proof that does not hold raises. */
-function wrongPointFinding(p, targetText) {
-    return finding('PITR_WRONG_POINT', 'checks', `the server log contradicts the target ${targetText}: ${p.why}`, {
-        evidence: { stopLine: p.stopLine, lastCommit: p.lastCommit ?? null, stoppedAt: p.stoppedAt ?? null },
-    });
-}
-/**
- * The recovery point objective achieved: how far before the target point (the target time, or the
- * restore point's time) the last replayed commit is, in seconds to the microsecond.
- */
-function rpoSeconds(target, p) {
-    if (!p?.holds || !p.lastCommit)
-        return undefined;
-    const point = target.kind === 'time'
-        ? target.micros
-        : target.kind === 'name' && p.stoppedAt
-            ? parseMicros(p.stoppedAt)
-            : undefined;
-    const last = parseMicros(p.lastCommit);
-    if (point === undefined || last === undefined)
-        return undefined;
-    return Number(point - last) / 1e6;
-}
-/**
- * What proves the target, in order of strength: checks with `asserts` (a planted marker's, or
- * pitr.checks), then the server log. A log that contradicts the target is PITR_WRONG_POINT; with
- * neither, PITR_UNASSERTED.
- */
-function targetFindings(proof, asserted, targetText) {
-    if (proof && !proof.holds)
-        return [wrongPointFinding(proof, targetText)];
-    const before = asserted('before-target');
-    const after = asserted('after-target');
-    if (proof?.holds || (before && after))
-        return [];
-    return [
-        finding('PITR_UNASSERTED', 'checks', `neither the server log nor a check proves ${!before ? 'a row from before the target exists' : ''}${!before && !after ? ' and ' : ''}${!after ? 'a row from after it is absent' : ''}`),
-    ];
-}
-/** The log's time to the microsecond when it parses, else the Date's milliseconds. */
-function microsOrMs(logText, d) {
-    const us = logText ? parseMicros(logText) : undefined;
-    return us !== undefined ? isoMicros(us) : d.toISOString();
-}
-
-;// CONCATENATED MODULE: ./src/pitr/options.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** ISO 8601 with a zone, strictly: a time without a zone would be a guess about which one. */
-function parseTargetTime(input, value) {
-    const text = value.trim();
-    const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)\s?(Z|[+-]\d{2}(?::?\d{2})?)$/i.exec(text);
-    if (!m) {
-        const zoneless = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text);
-        throw new UserError(input, zoneless
-            ? `"${value}" has no time zone, and guessing one could recover to the wrong hour`
-            : `"${value}" is not an ISO 8601 time`, 'Write the time with its zone, e.g. 2026-11-21T09:30:00Z or 2026-11-21T10:30:00+01:00');
-    }
-    let zone = (m[3] ?? '').toUpperCase();
-    if (/^[+-]\d{2}$/.test(zone))
-        zone = `${zone}:00`;
-    else if (/^[+-]\d{4}$/.test(zone))
-        zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
-    const time = new Date(`${m[1]}T${m[2]}${zone}`);
-    if (Number.isNaN(time.getTime()))
-        throw new UserError(input, `"${value}" is not a valid date and time`, 'Check the day, month and hour');
-    return time;
-}
-function parseTarget(v, name) {
-    const kinds = ['target-time', 'target-lsn', 'target-name'];
-    const given = kinds.filter((k) => (v[k] ?? '').trim() !== '');
-    if (v['target-immediate'])
-        given.push('target-immediate');
-    if (given.length !== 1) {
-        throw new UserError(given.length ? given.map(name).join(', ') : name('target-time'), given.length ? 'more than one recovery target is given' : 'no recovery target is given', 'Give exactly one of target-time, target-lsn, target-name or target-immediate: true');
-    }
-    if (v['target-immediate'])
-        return { kind: 'immediate' };
-    if (v['target-time']) {
-        const text = v['target-time'].trim();
-        const time = parseTargetTime(name('target-time'), text);
-        const micros = parseMicros(text);
-        if (micros === undefined)
-            throw new UserError(name('target-time'), `"${text}" is not an ISO 8601 time`, 'Write it as 2026-11-21T09:30:00Z');
-        return { kind: 'time', time, micros, text };
-    }
-    if (v['target-lsn']) {
-        const text = v['target-lsn'].trim();
-        const lsn = parseLsn(text);
-        if (lsn === undefined)
-            throw new UserError(name('target-lsn'), `"${text}" is not a WAL location`, 'Write it as 0/3000060');
-        return { kind: 'lsn', lsn, text };
-    }
-    const n = (v['target-name'] ?? '').trim();
-    if (n.length > 63)
-        throw new UserError(name('target-name'), 'is longer than a restore point name can be', 'Use at most 63 characters');
-    return { kind: 'name', name: n };
-}
-function checkLocation(input, value) {
-    const v = value.trim();
-    if (v.startsWith('s3://'))
-        parseS3Url(input, v);
-    else if (!external_node_fs_default().existsSync(v)) {
-        throw new UserError(input, `"${v}" does not exist`, 'Give an existing folder or an s3://bucket/prefix URL');
-    }
-    return v;
-}
-function parseMarkerOptions(raw, how, log) {
-    const v = readInputs(pitrSpec.command, pitrInputs, raw, how);
-    const name = nameFor(how);
-    if (!v['marker-url'])
-        throw new UserError(name('marker-url'), 'is empty, but plant-marker is true', 'Give the live database to plant the marker on');
-    parseDbUrl(name('marker-url'), v['marker-url'], (s) => log.secret(s));
-    return { markerUrl: v['marker-url'], ...(v.report ? { report: v.report } : {}) };
-}
-function parseSource(v, name) {
-    if (v.backend === 'pgbackrest') {
-        if (!v.stanza)
-            throw new UserError(name('stanza'), 'is empty, but backend is pgbackrest', 'Give the pgBackRest stanza');
-        return {
-            backend: 'pgbackrest',
-            stanza: v.stanza.trim(),
-            ...(v['pgbackrest-config'] ? { pgbackrestConfig: external_node_path_default().resolve(v['pgbackrest-config']) } : {}),
-        };
-    }
-    const location = (k) => {
-        const given = v[k];
-        if (!given)
-            throw new UserError(name(k), 'is empty, but backend is native', `Give the folder or s3:// prefix of the ${k.replace('-', ' ')}`);
-        return given;
-    };
-    const baseBackups = location('base-backups');
-    const walArchive = location('wal-archive');
-    return {
-        backend: 'native',
-        baseBackups: checkLocation(name('base-backups'), baseBackups),
-        walArchive: checkLocation(name('wal-archive'), walArchive),
-    };
-}
-/** Side-by-side recovers into an empty or absent folder, never over a live cluster. */
-function checkCloneTarget(dataDirectory, input) {
-    if (!external_node_fs_default().existsSync(dataDirectory))
-        return;
-    if (postmasterAlive(dataDirectory))
-        throw new UserError(input, `${dataDirectory} holds a running server`, 'Give an empty or absent folder for the recovered copy; side-by-side never touches a live cluster');
-    if (!external_node_fs_default().statSync(dataDirectory).isDirectory() || external_node_fs_default().readdirSync(dataDirectory).length > 0)
-        throw new UserError(input, `${dataDirectory} is not empty`, 'Give an empty or absent folder for the recovered copy (or use mode: in-place, behind its interlocks)');
-}
-function parsePlace(v, name) {
-    const mode = v.mode;
-    // A plan touches nothing and may run on another machine than the database host.
-    if (v['plan-only'])
-        return { mode, planOnly: true };
-    if (mode === 'drill')
-        return { mode, planOnly: false };
-    if (!v['data-directory'])
-        throw new UserError(name('data-directory'), `is empty, but mode is ${mode}`, 'Give the data directory to recover into');
-    const dataDirectory = external_node_path_default().resolve(v['data-directory']);
-    if (mode === 'side-by-side') {
-        checkCloneTarget(dataDirectory, name('data-directory'));
-        return { mode, planOnly: false, dataDirectory };
-    }
-    if (!v.confirm)
-        throw new UserError(name('confirm'), 'is empty, and in-place replaces a live data directory', "Set confirm to the cluster's system identifier (pg_controldata <data-directory>) or to pitr.name from config");
-    if (!external_node_fs_default().existsSync(external_node_path_default().join(dataDirectory, 'PG_VERSION')))
-        throw new UserError(name('data-directory'), `${dataDirectory} is not a PostgreSQL data directory (no PG_VERSION)`, 'Give the live data directory of the cluster to roll back');
-    return {
-        mode,
-        planOnly: false,
-        dataDirectory,
-        confirm: v.confirm.trim(),
-        ...(v['stop-command'] ? { stopCommand: v['stop-command'] } : {}),
-        ...(v['start-command'] ? { startCommand: v['start-command'] } : {}),
-        ...(v['check-url'] ? { checkUrl: v['check-url'] } : {}),
-    };
-}
-function parsePitrOptions(raw, how, log = silentLogger) {
-    const v = readInputs(pitrSpec.command, pitrInputs, raw, how);
-    const name = nameFor(how);
-    const target = parseTarget(v, name);
-    const source = parseSource(v, name);
-    const config = loadConfig(name('config'), v.config);
-    const place = parsePlace(v, name);
-    const compare = parseCompareRung(v, how, log);
-    // Its password is a secret whatever the mode.
-    if (v['check-url'])
-        parseDbUrl(name('check-url'), v['check-url'], (s) => log.secret(s));
-    return {
-        ...source,
-        ...place,
-        ...(v.backup ? { backup: v.backup.trim() } : {}),
-        target,
-        inclusive: v['target-inclusive'],
-        targetTimeline: v['target-timeline'],
-        ...(v.port ? { port: v.port } : {}),
-        prefetch: v.prefetch,
-        config,
-        keep: v.keep,
-        ...(compare ? { compare } : {}),
-        ...(v.history ? { history: v.history } : {}),
-        failOn: v['fail-on'],
-        ...(v.report ? { report: v.report } : {}),
-        s3: s3Options(v),
-        ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
-        ...(v['os-user'] ? { osUser: parseOsUser(name('os-user'), v['os-user']) } : {}),
-    };
-}
-
-;// CONCATENATED MODULE: ./src/pitr/plan.ts
-/** What the plan says about the WAL: its findings and its words, from the coverage by segment names. */
-
-function coverageFindings(c, timeline) {
-    if (c.unknownTimeline !== undefined)
-        return [
-            finding('PITR_TIMELINE_UNKNOWN', 'plan', `target-timeline ${timeline}: the archive has no ${c.unknownTimeline.toString(16).toUpperCase().padStart(8, '0')}.history that descends from the base backup's timeline`, { evidence: { timeline: c.unknownTimeline } }),
-        ];
-    if (c.missing)
-        return [
-            finding('WAL_GAP', 'plan', `WAL segment ${c.missing} is missing from the archive (the chain from ${c.first} on timeline ${c.timeline ?? '?'} stops at ${c.last}, and recovery needs what follows)`, {
-                evidence: { missing: c.missing, first: c.first, lastPresent: c.last, timeline: c.timeline ?? null },
-            }),
-        ];
-    if (c.endsBeforeTarget)
-        return [
-            finding('PITR_TARGET_UNREACHED', 'plan', `nothing was archived after the target time: every segment up to ${c.last} was written before it, so no commit after the target is in the WAL`, { evidence: { last: c.last } }),
-        ];
-    return [];
-}
-function planCoverage(c) {
-    return {
-        walFirst: c.first,
-        walLast: c.last,
-        walSegments: c.segments,
-        ...(c.timeline !== undefined ? { timeline: c.timeline } : {}),
-        ...(c.reachesTarget ? { reachesTarget: c.reachesTarget } : {}),
-    };
-}
-/** One line: the chain, and what the names can and cannot tell. */
-function describeCoverage(c) {
-    const p = 'walFirst' in c ? c : planCoverage(c);
-    const reach = p.reachesTarget === 'cannot tell'
-        ? 'whether it reaches the target: cannot tell before replay (segment names carry no times)'
-        : p.reachesTarget === 'yes'
-            ? 'reaches the target'
-            : p.reachesTarget === 'no'
-                ? 'does NOT reach the target'
-                : '';
-    return `${p.walFirst} … ${p.walLast} (${p.walSegments} segments${p.timeline !== undefined ? ` on timeline ${p.timeline}` : ''}, continuous by name from the backup start${reach ? `; ${reach}` : ''})`;
-}
-
-;// CONCATENATED MODULE: ./src/pitr/present.ts
-
-
-/** The facts that head a PITR summary: the plan (what an approver signs), the recovery, what is next. */
-function pitrFacts(r) {
-    const rows = [
-        ['mode', r.mode],
-        ['source', r.source],
-        ['target', r.target],
-    ];
-    if (r.plan) {
-        rows.push([
-            'base backup',
-            `${r.plan.backup}${r.plan.backupEnded ? ` (ended ${r.plan.backupEnded})` : ''}`,
-        ]);
-        if (r.plan.walFirst)
-            rows.push(['WAL', describeCoverage(r.plan)]);
-        if (r.plan.estimatedSeconds !== undefined)
-            rows.push([
-                'estimate',
-                `about ${duration_formatSeconds(r.plan.estimatedSeconds)} (from the last run in history)`,
-            ]);
-    }
-    if (r.server)
-        rows.push(['server', `PostgreSQL ${r.server}`]);
-    if (r.replaySeconds !== undefined)
-        rows.push([
-            'recovery',
-            `${duration_formatSeconds(r.replaySeconds)}${r.wal ? `, ${r.wal.fetched} WAL segment(s) prefetched (replay waited for ${r.wal.waits})` : ''}${r.stopLine ? `; ${r.stopLine}` : ''}`,
-        ]);
-    if (r.recoveredTo)
-        rows.push(['recovered to', `${r.recoveredTo} (last replayed commit)`]);
-    if (r.proof)
-        rows.push([
-            'proof (server log)',
-            `${r.proof.holds ? 'holds' : `CONTRADICTS the target: ${r.proof.why}`}: last replayed commit ${r.proof.lastCommit ?? '(none since the backup)'}, stopped at ${r.proof.stoppedAt ?? '(no time in the stop line)'}`,
-        ]);
-    if (r.rpoSeconds !== undefined)
-        rows.push(['RPO achieved', `${r.rpoSeconds} s (target point minus the last replayed commit)`]);
-    if (r.checks?.length)
-        rows.push([
-            'checks',
-            r.checks
-                .map((q) => `${q.name}: ${q.value ?? 'error'} (${q.expect})${q.ok ? '' : ' FAILED'}`)
-                .join('; '),
-        ]);
-    if (r.databaseUrl)
-        rows.push(['database', r.databaseUrl]);
-    if (r.safetySnapshot)
-        rows.push(['safety snapshot', r.safetySnapshot]);
-    if (r.discarded?.until && r.safetySnapshot)
-        rows.push([
-            'discarded',
-            `the writes after ${r.recoveredTo ?? r.target} up to production's stop at ${r.discarded.until}${r.discarded.lsn ? ` (shutdown checkpoint ${r.discarded.lsn})` : ''}; they stay in the safety snapshot`,
-        ]);
-    if (r.downtimeSeconds !== undefined)
-        rows.push([
-            'downtime',
-            `${duration_formatSeconds(r.downtimeSeconds)} (production stopped until it served the recovered data)`,
-        ]);
-    return rows;
-}
-/** What to do next, as a markdown list for the job summary (seed 001 §2.5). */
-function pitrNext(r) {
-    return r.next.length ? `### What to do next\n\n${r.next.map((n) => `- ${n}`).join('\n')}\n` : '';
-}
-
-;// CONCATENATED MODULE: ./src/report/history.ts
-
-
-/** The history file is JSON lines: append-only, one run a line, easy to keep on a branch or as an artifact. */
-function readHistory(file) {
-    if (!external_node_fs_default().existsSync(file))
-        return [];
-    const out = [];
-    for (const line of external_node_fs_default().readFileSync(file, 'utf8').split('\n')) {
-        if (!line.trim())
-            continue;
-        try {
-            out.push(JSON.parse(line));
-        }
-        catch {
-            // A damaged line (a run killed mid-write) is skipped, not fatal.
-        }
-    }
-    return out;
-}
-function appendHistory(file, entry) {
-    external_node_fs_default().mkdirSync(external_node_path_default().dirname(external_node_path_default().resolve(file)), { recursive: true });
-    external_node_fs_default().appendFileSync(file, `${JSON.stringify(entry)}\n`);
-}
-function lastGood(history, command, tier) {
-    return [...history].reverse().find((h) => h.command === command && h.tier === tier && h.verdict === 'pass');
-}
-/** "19% slower than the last good run (2026-11-01)", or faster, or about the same. */
-function trend(now, before) {
-    if (!before || before.totalSeconds <= 0)
-        return undefined;
-    const change = (now - before.totalSeconds) / before.totalSeconds;
-    const when = before.at.slice(0, 10);
-    if (Math.abs(change) < 0.05)
-        return `about as fast as the last good run (${when})`;
-    return `${Math.round(Math.abs(change) * 100)}% ${change > 0 ? 'slower' : 'faster'} than the last good run (${when}, ${before.totalSeconds.toFixed(1)}s)`;
-}
-/** A small chart of the last runs' total times for the job summary (mermaid, rendered by GitHub). */
-function trendChart(history, command, tier) {
-    const runs = history.filter((h) => h.command === command && h.tier === tier).slice(-12);
-    if (runs.length < 2)
-        return undefined;
-    const labels = runs.map((h) => `"${h.at.slice(5, 10)}"`).join(', ');
-    const values = runs.map((h) => h.totalSeconds.toFixed(1)).join(', ');
-    return [
-        '```mermaid',
-        'xychart-beta',
-        `  title "drill time (s), ${tier} tier"`,
-        `  x-axis [${labels}]`,
-        '  y-axis "seconds"',
-        `  bar [${values}]`,
-        '```',
-    ].join('\n');
 }
 
 ;// CONCATENATED MODULE: ./src/sources/local.ts
@@ -91370,6 +91065,133 @@ function dataDirMajor(dataDir) {
     catch {
         return undefined;
     }
+}
+
+;// CONCATENATED MODULE: ./src/pitr/proof.ts
+/**
+ * The recovery point, to the microsecond, and PostgreSQL's own proof of it.
+ *
+ * JavaScript's Date holds milliseconds; PostgreSQL's timestamps hold microseconds. A target equal
+ * to a commit's exact time must keep its last three digits, or that commit is cut off. Times here
+ * are BigInt microseconds since the epoch, beside their ISO text.
+ */
+
+/** Microseconds since the epoch of an ISO 8601 time with a zone, or a PostgreSQL log time (UTC, +hh, ...). */
+function parseMicros(text) {
+    const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(?::(\d{2}))?(?:\.(\d{1,6}))?\s?(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$/i.exec(text.trim());
+    if (!m)
+        return undefined;
+    let zone = (m[5] ?? 'Z').toUpperCase();
+    if (zone === 'UTC' || zone === 'GMT')
+        zone = 'Z';
+    else if (/^[+-]\d{2}$/.test(zone))
+        zone = `${zone}:00`;
+    else if (/^[+-]\d{4}$/.test(zone))
+        zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
+    const ms = Date.parse(`${m[1]}T${m[2]}:${m[3] ?? '00'}${zone}`);
+    if (Number.isNaN(ms))
+        return undefined;
+    return BigInt(ms) * 1000n + BigInt((m[4] ?? '').padEnd(6, '0') || '0');
+}
+/** 2026-12-01T12:00:00.123456Z: every digit kept, always six (so that the texts sort as the times). */
+function isoMicros(us) {
+    const secs = us / 1000000n;
+    const frac = (us % 1000000n).toString().padStart(6, '0');
+    const base = new Date(Number(secs) * 1000).toISOString().replace(/\.\d{3}Z$/, '');
+    return `${base}.${frac}Z`;
+}
+/** For recovery_target_time and pgBackRest's --target: 2026-12-01 12:00:00.123456+00. */
+function pgMicros(us) {
+    return isoMicros(us).replace('T', ' ').replace('Z', '+00');
+}
+/**
+ * Does the log prove the target? A time target: the last replayed commit T' and the first one left
+ * out T satisfy T' <= target < T (inclusive) or T' < target <= T (exclusive). A name: the server
+ * stopped at that restore point. An LSN: it stopped at that location. Undefined when the log has no
+ * stop line (nothing to prove with), or for target-immediate.
+ */
+function proveFromLog(target, inclusive, facts) {
+    const line = facts.stopLine;
+    if (!line || target.kind === 'immediate')
+        return undefined;
+    const last = facts.lastCommit ? parseMicros(facts.lastCommit) : undefined;
+    const base = { stopLine: line, ...(last !== undefined ? { lastCommit: isoMicros(last) } : {}) };
+    if (target.kind === 'name') {
+        const at = /recovery stopping at restore point "(.*)", time (.+)$/.exec(line);
+        const ok = at?.[1] === target.name;
+        const when = at?.[2] ? parseMicros(at[2]) : undefined;
+        return {
+            ...base,
+            ...(when !== undefined ? { stoppedAt: isoMicros(when) } : {}),
+            holds: ok,
+            ...(ok ? {} : { why: `the server did not stop at restore point "${target.name}"` }),
+        };
+    }
+    if (target.kind === 'lsn') {
+        const ok = /recovery stopping (before|after) WAL location \(LSN\)/.test(line);
+        return { ...base, holds: ok, ...(ok ? {} : { why: 'the server did not stop at a WAL location' }) };
+    }
+    const m = /recovery stopping (before|after) (?:commit|abort) of transaction \d+, time (.+)$/.exec(line);
+    const stop = m?.[2] ? parseMicros(m[2]) : undefined;
+    if (!m || stop === undefined)
+        return { ...base, holds: false, why: 'the stop line names no transaction and time' };
+    const t = target.micros;
+    const withStop = { ...base, stoppedAt: isoMicros(stop) };
+    const beforeOk = m[1] === 'before' && (inclusive ? stop > t : stop >= t);
+    const lastOk = last === undefined || (inclusive ? last <= t : last < t);
+    if (beforeOk && lastOk)
+        return { ...withStop, holds: true };
+    return {
+        ...withStop,
+        holds: false,
+        why: !beforeOk
+            ? `the first commit left out (${isoMicros(stop)}) is not after the target (${isoMicros(t)})`
+            : `the last replayed commit (${isoMicros(last)}) is after the target (${isoMicros(t)})`,
+    };
+}
+/** The finding a proof that does not hold raises. */
+function wrongPointFinding(p, targetText) {
+    return finding('PITR_WRONG_POINT', 'checks', `the server log contradicts the target ${targetText}: ${p.why}`, {
+        evidence: { stopLine: p.stopLine, lastCommit: p.lastCommit ?? null, stoppedAt: p.stoppedAt ?? null },
+    });
+}
+/**
+ * The recovery point objective achieved: how far before the target point (the target time, or the
+ * restore point's time) the last replayed commit is, in seconds to the microsecond.
+ */
+function rpoSeconds(target, p) {
+    if (!p?.holds || !p.lastCommit)
+        return undefined;
+    const point = target.kind === 'time'
+        ? target.micros
+        : target.kind === 'name' && p.stoppedAt
+            ? parseMicros(p.stoppedAt)
+            : undefined;
+    const last = parseMicros(p.lastCommit);
+    if (point === undefined || last === undefined)
+        return undefined;
+    return Number(point - last) / 1e6;
+}
+/**
+ * What proves the target, in order of strength: checks with `asserts` (a planted marker's, or
+ * pitr.checks), then the server log. A log that contradicts the target is PITR_WRONG_POINT; with
+ * neither, PITR_UNASSERTED.
+ */
+function targetFindings(proof, asserted, targetText) {
+    if (proof && !proof.holds)
+        return [wrongPointFinding(proof, targetText)];
+    const before = asserted('before-target');
+    const after = asserted('after-target');
+    if (proof?.holds || (before && after))
+        return [];
+    return [
+        finding('PITR_UNASSERTED', 'checks', `neither the server log nor a check proves ${!before ? 'a row from before the target exists' : ''}${!before && !after ? ' and ' : ''}${!after ? 'a row from after it is absent' : ''}`),
+    ];
+}
+/** The log's time to the microsecond when it parses, else the Date's milliseconds. */
+function microsOrMs(logText, d) {
+    const us = logText ? parseMicros(logText) : undefined;
+    return us !== undefined ? isoMicros(us) : d.toISOString();
 }
 
 ;// CONCATENATED MODULE: ./src/pitr/spool.ts
@@ -91831,6 +91653,781 @@ class PgbackrestBackend {
         }
         return { settings: {} };
     }
+}
+
+;// CONCATENATED MODULE: ./src/pitr/barman-folder.ts
+/**
+ * What `barman recover` leaves in a folder, read before a server starts on it: the backup's files
+ * and Barman's own lines are both hostile (a crafted backup, a tampered Barman home).
+ */
+
+
+
+/** Files recovery reads or writes: a symlink among them would make our writes land elsewhere. */
+const PLAIN = [
+    'postgresql.conf',
+    'postgresql.auto.conf',
+    'pg_hba.conf',
+    'pg_ident.conf',
+    'backup_label',
+    'tablespace_map',
+    'recovery.signal',
+    'standby.signal',
+    'PG_VERSION',
+];
+/**
+ * Settings commented out in the restored configuration: the recovery commands and targets Barman
+ * (or the backup) wrote, replaced by Restorable's own; and the ones that point the server at files
+ * outside its folder (Barman only warns of those).
+ */
+const NEUTRALISED = /^\s*(restore_command|recovery_end_command|archive_cleanup_command|recovery_target\w*|primary_conninfo|primary_slot_name|promote_trigger_file|data_directory|config_file|hba_file|ident_file|external_pid_file|include|include_dir|include_if_exists)\b/;
+class RestoredFolderError extends Error {
+}
+function refuse(what) {
+    throw new RestoredFolderError(`the folder barman recover made is not safe to start: ${what}`);
+}
+/** `#RESTORABLE# ` before every neutralised line, in place; returns how many were. */
+function neutralise(file) {
+    if (!external_node_fs_default().existsSync(file))
+        return 0;
+    let n = 0;
+    const lines = external_node_fs_default().readFileSync(file, 'utf8')
+        .split('\n')
+        .map((l) => {
+        if (!NEUTRALISED.test(l))
+            return l;
+        n++;
+        return `#RESTORABLE# ${l}`;
+    });
+    external_node_fs_default().writeFileSync(file, lines.join('\n'));
+    return n;
+}
+function within(p, roots) {
+    const r = external_node_path_default().resolve(p);
+    return roots.some((root) => r === root || r.startsWith(`${root}${(external_node_path_default()).sep}`));
+}
+/**
+ * The checks: the files recovery touches are plain files; barman_wal is a folder of plain WAL
+ * files; backup_label starts where Barman's catalogue says; every tablespace link (and
+ * tablespace_map line) points into the relocated tablespaces. Then the configuration's recovery
+ * lines are commented out, for Restorable's own.
+ */
+function checkRestoredFolder(dataDir, beginLsn, maps) {
+    for (const f of PLAIN) {
+        const p = external_node_path_default().join(dataDir, f);
+        if (external_node_fs_default().existsSync(p) || isLink(p))
+            if (!external_node_fs_default().lstatSync(p).isFile())
+                refuse(`${f} is not a plain file`);
+    }
+    const wal = external_node_path_default().join(dataDir, 'barman_wal');
+    if (isLink(wal) || !external_node_fs_default().existsSync(wal) || !external_node_fs_default().lstatSync(wal).isDirectory())
+        refuse('barman_wal (the WAL Barman copied) is not a folder');
+    for (const e of external_node_fs_default().readdirSync(wal, { withFileTypes: true })) {
+        if (e.name === 'archive_status' && e.isDirectory())
+            continue;
+        if (!e.isFile() ||
+            !/^[0-9A-F]{24}(\.partial|\.[0-9A-F]{8}\.backup)?$|^[0-9A-F]{8}\.history$/.test(e.name))
+            refuse(`barman_wal holds ${JSON.stringify(e.name)}, which is not a WAL file`);
+    }
+    const label = external_node_path_default().join(dataDir, 'backup_label');
+    if (external_node_fs_default().existsSync(label) && beginLsn !== undefined) {
+        const start = parseBackupHistory(external_node_fs_default().readFileSync(label, 'utf8'))?.startLsn;
+        if (start !== beginLsn)
+            refuse(`backup_label starts at ${start !== undefined ? formatLsn(start) : '(no START WAL LOCATION)'}, Barman's catalogue at ${formatLsn(beginLsn)}`);
+    }
+    const roots = maps.map((m) => external_node_path_default().resolve(m.location));
+    const tblspc = external_node_path_default().join(dataDir, 'pg_tblspc');
+    if (external_node_fs_default().existsSync(tblspc))
+        for (const e of external_node_fs_default().readdirSync(tblspc)) {
+            const p = external_node_path_default().join(tblspc, e);
+            // PostgreSQL wants links only there; a folder is a tablespace Barman did not relocate.
+            if (!isLink(p))
+                refuse(`pg_tblspc/${e} is not a link to a relocated tablespace`);
+            const to = external_node_fs_default().readlinkSync(p);
+            if (!within(external_node_path_default().resolve(tblspc, to), roots))
+                refuse(`pg_tblspc/${e} points to ${to}, outside the relocated tablespaces`);
+        }
+    const map = external_node_path_default().join(dataDir, 'tablespace_map');
+    if (external_node_fs_default().existsSync(map))
+        for (const line of external_node_fs_default().readFileSync(map, 'utf8').split('\n').filter(Boolean)) {
+            const to = line.replace(/^\d+\s+/, '');
+            if (!within(to, roots))
+                refuse(`tablespace_map sends a tablespace to ${to}, outside the relocated tablespaces`);
+        }
+    for (const f of ['postgresql.conf', 'postgresql.auto.conf'])
+        neutralise(external_node_path_default().join(dataDir, f));
+}
+function isLink(p) {
+    try {
+        return external_node_fs_default().lstatSync(p).isSymbolicLink();
+    }
+    catch {
+        return false;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/pitr/barman.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+const INSTALL = 'apt-get install barman (Debian/Ubuntu), dnf install barman (RHEL)';
+/** A Barman server's name or a backup id: what Barman itself accepts, and never an option. */
+const BARMAN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+/** Barman's `-f json` output is `{ "<server>": … }`; anything else is refused, never trusted. */
+function serverPart(stdout, server, what) {
+    let parsed;
+    try {
+        parsed = JSON.parse(stdout);
+    }
+    catch (e) {
+        throw new Error(`barman ${what} printed no JSON: ${errorMessage(e)}`);
+    }
+    if (!parsed || typeof parsed !== 'object' || !(server in parsed))
+        throw new Error(`barman ${what} printed no entry for server ${server}`);
+    return parsed[server];
+}
+const str = (v) => (typeof v === 'string' ? v : undefined);
+/** Barman's times: "2026-12-01 17:31:05.802252+00:00". */
+function barmanTime(v) {
+    const s = str(v);
+    if (!s)
+        return undefined;
+    const t = Date.parse(s.replace(' ', 'T'));
+    return Number.isFinite(t) ? new Date(t) : undefined;
+}
+/** One `show-backup` answer, its fields checked one by one. */
+function parseShown(v) {
+    const o = (v ?? {});
+    const info = (o.base_backup_information ?? {});
+    const id = str(o.backup_id);
+    if (!id || !BARMAN_NAME.test(id))
+        throw new Error(`barman show-backup printed a backup id ${JSON.stringify(id)}`);
+    const tablespaces = Array.isArray(o.tablespaces)
+        ? o.tablespaces.map((t) => {
+            const x = (t ?? {});
+            return { name: String(x.name ?? ''), location: String(x.location ?? '') };
+        })
+        : [];
+    const timeline = typeof info.timeline === 'number' && Number.isInteger(info.timeline) ? info.timeline : undefined;
+    const size = typeof info.disk_usage_bytes === 'number' ? info.disk_usage_bytes : undefined;
+    return {
+        backup_id: id,
+        status: str(o.status) ?? '',
+        ...(str(info.begin_lsn) ? { begin_lsn: str(info.begin_lsn) } : {}),
+        ...(str(info.end_lsn) ? { end_lsn: str(info.end_lsn) } : {}),
+        ...(str(info.begin_wal) ? { begin_wal: str(info.begin_wal) } : {}),
+        ...(str(info.begin_time) ? { begin_time: str(info.begin_time) } : {}),
+        ...(str(info.end_time) ? { end_time: str(info.end_time) } : {}),
+        ...(timeline !== undefined ? { timeline } : {}),
+        ...(size !== undefined ? { size } : {}),
+        tablespaces,
+    };
+}
+/** The `barman_user` of a Barman configuration (Barman's own default: barman). */
+function configuredBarmanUser(config) {
+    const files = config ? [config] : ['/etc/barman.conf', '/etc/barman/barman.conf'];
+    for (const f of files) {
+        let text;
+        try {
+            text = external_node_fs_default().readFileSync(f, 'utf8');
+        }
+        catch {
+            continue;
+        }
+        const m = /^\s*barman_user\s*=\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*$/m.exec(text);
+        return m?.[1] ?? 'barman';
+    }
+    return 'barman';
+}
+/**
+ * Barman (local server): its catalogue (`list-backups`, `show-backup`), its WAL folder for the
+ * plan, `barman check` for the archiver's state, and `barman recover` with Barman's copied WAL.
+ * Barman runs as `barmanUser` (when root) or as the current user; the recovered server never as root.
+ */
+class BarmanBackend {
+    server;
+    config;
+    barmanUser;
+    target;
+    inclusive;
+    timeline;
+    description;
+    shown = [];
+    walsDir;
+    constructor(server, config, barmanUser, target, inclusive, timeline = 'latest') {
+        this.server = server;
+        this.config = config;
+        this.barmanUser = barmanUser;
+        this.target = target;
+        this.inclusive = inclusive;
+        this.timeline = timeline;
+        this.description = `Barman server ${server}${config ? ` (${config})` : ''}`;
+    }
+    async barman(args, json = true) {
+        return run('barman', [...(this.config ? ['-c', this.config] : []), ...(json ? ['-f', 'json'] : []), ...args], { user: this.barmanUser, install: INSTALL });
+    }
+    async json(what, args) {
+        const r = await this.barman(args);
+        if (r.code !== 0) {
+            const said = `${r.stdout}${r.stderr}`.trim().split('\n').slice(-2).join(' ');
+            throw new UserError('barman-server', `barman ${what} ${this.server} failed: ${said}`, 'Check barman-server and barman-config (barman list-servers names the servers), and that barman-user may read Barman’s home');
+        }
+        return serverPart(r.stdout, this.server, what);
+    }
+    async list() {
+        const listed = await this.json('list-backups', ['list-backups', this.server]);
+        const ids = (Array.isArray(listed) ? listed : [])
+            .map((b) => (b ?? {}))
+            .filter((b) => b.status === 'DONE')
+            .map((b) => str(b.backup_id) ?? '')
+            .filter((id) => BARMAN_NAME.test(id));
+        this.shown = [];
+        for (const id of ids)
+            this.shown.push(parseShown(await this.json('show-backup', ['show-backup', this.server, id])));
+        const server = (await this.json('show-server', ['show-server', this.server]));
+        this.walsDir = str(server?.wals_directory);
+        const out = [];
+        for (const s of this.shown) {
+            const startLsn = s.begin_lsn ? parseLsn(s.begin_lsn) : undefined;
+            const endLsn = s.end_lsn ? parseLsn(s.end_lsn) : undefined;
+            const startTime = barmanTime(s.begin_time);
+            const stopTime = barmanTime(s.end_time);
+            out.push({
+                id: s.backup_id,
+                ...(startLsn !== undefined ? { startLsn } : {}),
+                ...(endLsn !== undefined ? { endLsn } : {}),
+                timeline: s.timeline ?? (s.begin_wal ? Number.parseInt(s.begin_wal.slice(0, 8), 16) : 1),
+                ...(startTime ? { startTime } : {}),
+                ...(stopTime ? { stopTime } : {}),
+                size: s.size ?? 0,
+            });
+        }
+        // Oldest first, as the plan expects.
+        return out.sort((a, b) => (a.stopTime?.getTime() ?? 0) - (b.stopTime?.getTime() ?? 0));
+    }
+    /**
+     * Barman's wals/ folder, as it stands: a segment removed from it is a gap whatever xlog.db says;
+     * xlog.db gives each segment's archival time (the file's own is the compression's).
+     */
+    async coverage(b, target) {
+        const dir = this.walsDir;
+        if (!dir || !external_node_path_default().isAbsolute(dir))
+            return undefined;
+        let objects;
+        try {
+            objects = await new LocalSource('barman-server', dir).list();
+        }
+        catch (e) {
+            throw new UserError('barman-server', `Barman's WAL folder ${dir} cannot be read: ${errorMessage(e)}`, 'Run Restorable as root or as the Barman user, who can read Barman’s home');
+        }
+        const times = archivalTimes(external_node_path_default().join(dir, 'xlog.db'));
+        for (const o of objects) {
+            const t = times.get(o.name.split('/').pop() ?? '');
+            if (t)
+                o.modified = t;
+        }
+        const wal = new WalArchive(new LocalSource('barman-server', dir), objects);
+        return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), b.endLsn, this.timeline);
+    }
+    /** `barman check`: what it says of the archiver (its errors folder, the WAL archive). */
+    async planFindings() {
+        const r = await this.barman(['check', this.server]);
+        let checks;
+        try {
+            checks = serverPart(r.stdout, this.server, 'check');
+        }
+        catch {
+            return [];
+        }
+        const failed = ['archiver_errors', 'wal_archive'].filter((k) => checks?.[k]?.status === 'FAILED');
+        if (failed.length === 0)
+            return [];
+        const said = failed.map((k) => `${k.replace('_', ' ')}: ${checks[k]?.hint || 'FAILED'}`).join('; ');
+        return [
+            finding('ARCHIVER_ERRORS', 'plan', `barman check ${this.server} reports its WAL archiver failing (${said})`, {
+                evidence: { failed: failed.join(', ') },
+            }),
+        ];
+    }
+    targetArgs() {
+        const t = this.target;
+        const exclusive = t.kind !== 'immediate' && t.kind !== 'name' && !this.inclusive ? ['--exclusive'] : [];
+        const tli = this.timeline === 'latest' ? [] : ['--target-tli', String(this.timeline)];
+        switch (t.kind) {
+            case 'time':
+                return ['--target-time', pgMicros(t.micros), ...exclusive, ...tli];
+            case 'lsn':
+                return ['--target-lsn', formatLsn(t.lsn), ...exclusive, ...tli];
+            case 'name':
+                return ['--target-name', t.name, ...tli];
+            case 'immediate':
+                return ['--target-immediate', ...tli];
+        }
+    }
+    async restore(b, dataDir, _spoolDir, owner) {
+        const shown = this.shown.find((s) => s.backup_id === b.id);
+        external_node_fs_default().mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+        const tblspcRoot = `${dataDir}.tablespaces`;
+        const maps = tablespaceMaps(shown, tblspcRoot);
+        if (maps.length)
+            external_node_fs_default().mkdirSync(tblspcRoot, { recursive: true, mode: 0o700 });
+        this.handTo([dataDir, ...(maps.length ? [tblspcRoot] : [])], owner);
+        const args = [
+            'recover',
+            ...this.targetArgs(),
+            '--target-action',
+            'promote',
+            ...maps.flatMap((m) => ['--tablespace', `${m.name}:${m.location}`]),
+            '--no-get-wal',
+            this.server,
+            b.id,
+            dataDir,
+        ];
+        const r = await this.barman(args, false);
+        if (r.code !== 0) {
+            const said = `${r.stderr}${r.stdout}`.trim().split('\n').slice(-3).join(' ');
+            throw new Error(`barman recover failed: ${said}`);
+        }
+        // What Barman wrote (and what the backup holds) is read before anything starts on it.
+        checkRestoredFolder(dataDir, shown.begin_lsn ? parseLsn(shown.begin_lsn) : undefined, maps);
+        if (maps.length)
+            chownTree(tblspcRoot, owner);
+        return {
+            settings: { restore_command: 'cp barman_wal/%f %p', recovery_end_command: 'rm -rf barman_wal' },
+        };
+    }
+    /** Barman writes the restored folder as its own user; the server's user gets it afterwards. */
+    handTo(dirs, owner) {
+        if (!isRoot() || !this.barmanUser) {
+            if (owner)
+                for (const d of dirs)
+                    external_node_fs_default().chownSync(d, owner.uid, owner.gid);
+            return;
+        }
+        let o;
+        try {
+            o = ownerOf(this.barmanUser);
+        }
+        catch {
+            o = undefined;
+        }
+        if (!o)
+            throw new UserError('barman-user', `there is no OS user "${this.barmanUser}"`, 'Give the user Barman runs as');
+        for (const d of dirs) {
+            external_node_fs_default().chownSync(d, o.uid, o.gid);
+            // A drill's scratch folder is its server user's (0700): Barman's user may pass through it.
+            const above = external_node_path_default().dirname(d);
+            if (external_node_path_default().basename(above).startsWith(SCRATCH_PREFIX) && (external_node_fs_default().statSync(above).mode & 0o777) === 0o700)
+                external_node_fs_default().chmodSync(above, 0o711);
+            if (runSync('test', ['-w', d, '-a', '-x', d], this.barmanUser).code !== 0)
+                throw new UserError('barman-user', `${d} is not writable by ${this.barmanUser}, who runs barman recover`, `Give a folder ${this.barmanUser} can reach (every folder above it traversable)`);
+        }
+    }
+}
+/** xlog.db: `name<TAB>size<TAB>time<TAB>compression` a line; a line of another shape is ignored. */
+function archivalTimes(file) {
+    const out = new Map();
+    let text = '';
+    try {
+        text = external_node_fs_default().readFileSync(file, 'utf8');
+    }
+    catch {
+        return out;
+    }
+    for (const line of text.split('\n')) {
+        const m = /^([0-9A-F]{24}(?:\.[0-9A-F]{8}\.backup)?|[0-9A-F]{8}\.history)\t\d+\t(\d+(?:\.\d+)?)\t/.exec(line);
+        if (m)
+            out.set(m[1], new Date(Number(m[2]) * 1000));
+    }
+    return out;
+}
+/**
+ * Every tablespace of the backup goes beside the restored folder, never to where production keeps
+ * it (Barman's default): a drill must not write into production's tablespaces.
+ */
+function tablespaceMaps(shown, root) {
+    return shown.tablespaces.map((t) => {
+        if (!/^[A-Za-z0-9_]{1,63}$/.test(t.name))
+            throw new UserError('backup', `Barman's backup ${shown.backup_id} has a tablespace named ${JSON.stringify(t.name)}, which cannot be relocated safely`, 'Recover this backup by hand with barman recover --tablespace');
+        return { name: t.name, location: external_node_path_default().join(root, t.name) };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/pitr/options.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** ISO 8601 with a zone, strictly: a time without a zone would be a guess about which one. */
+function parseTargetTime(input, value) {
+    const text = value.trim();
+    const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)\s?(Z|[+-]\d{2}(?::?\d{2})?)$/i.exec(text);
+    if (!m) {
+        const zoneless = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text);
+        throw new UserError(input, zoneless
+            ? `"${value}" has no time zone, and guessing one could recover to the wrong hour`
+            : `"${value}" is not an ISO 8601 time`, 'Write the time with its zone, e.g. 2026-11-21T09:30:00Z or 2026-11-21T10:30:00+01:00');
+    }
+    let zone = (m[3] ?? '').toUpperCase();
+    if (/^[+-]\d{2}$/.test(zone))
+        zone = `${zone}:00`;
+    else if (/^[+-]\d{4}$/.test(zone))
+        zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
+    const time = new Date(`${m[1]}T${m[2]}${zone}`);
+    if (Number.isNaN(time.getTime()))
+        throw new UserError(input, `"${value}" is not a valid date and time`, 'Check the day, month and hour');
+    return time;
+}
+function parseTarget(v, name) {
+    const kinds = ['target-time', 'target-lsn', 'target-name'];
+    const given = kinds.filter((k) => (v[k] ?? '').trim() !== '');
+    if (v['target-immediate'])
+        given.push('target-immediate');
+    if (given.length !== 1) {
+        throw new UserError(given.length ? given.map(name).join(', ') : name('target-time'), given.length ? 'more than one recovery target is given' : 'no recovery target is given', 'Give exactly one of target-time, target-lsn, target-name or target-immediate: true');
+    }
+    if (v['target-immediate'])
+        return { kind: 'immediate' };
+    if (v['target-time']) {
+        const text = v['target-time'].trim();
+        const time = parseTargetTime(name('target-time'), text);
+        const micros = parseMicros(text);
+        if (micros === undefined)
+            throw new UserError(name('target-time'), `"${text}" is not an ISO 8601 time`, 'Write it as 2026-11-21T09:30:00Z');
+        return { kind: 'time', time, micros, text };
+    }
+    if (v['target-lsn']) {
+        const text = v['target-lsn'].trim();
+        const lsn = parseLsn(text);
+        if (lsn === undefined)
+            throw new UserError(name('target-lsn'), `"${text}" is not a WAL location`, 'Write it as 0/3000060');
+        return { kind: 'lsn', lsn, text };
+    }
+    const n = (v['target-name'] ?? '').trim();
+    if (n.length > 63)
+        throw new UserError(name('target-name'), 'is longer than a restore point name can be', 'Use at most 63 characters');
+    return { kind: 'name', name: n };
+}
+function checkLocation(input, value) {
+    const v = value.trim();
+    if (v.startsWith('s3://'))
+        parseS3Url(input, v);
+    else if (!external_node_fs_default().existsSync(v)) {
+        throw new UserError(input, `"${v}" does not exist`, 'Give an existing folder or an s3://bucket/prefix URL');
+    }
+    return v;
+}
+function parseMarkerOptions(raw, how, log) {
+    const v = readInputs(pitrSpec.command, pitrInputs, raw, how);
+    const name = nameFor(how);
+    if (!v['marker-url'])
+        throw new UserError(name('marker-url'), 'is empty, but plant-marker is true', 'Give the live database to plant the marker on');
+    parseDbUrl(name('marker-url'), v['marker-url'], (s) => log.secret(s));
+    return { markerUrl: v['marker-url'], ...(v.report ? { report: v.report } : {}) };
+}
+function parseBarman(v, name) {
+    const server = (v['barman-server'] ?? '').trim();
+    if (!server)
+        throw new UserError(name('barman-server'), 'is empty, but backend is barman', 'Give the Barman server name');
+    if (!BARMAN_NAME.test(server))
+        throw new UserError(name('barman-server'), `"${server}" is not a Barman server name`, 'Use the name of its section in Barman’s configuration (letters, digits, _ . : -)');
+    const backup = (v.backup ?? '').trim();
+    if (backup && !BARMAN_NAME.test(backup))
+        throw new UserError(name('backup'), `"${backup}" is not a Barman backup id`, 'Give an id from barman list-backups, or latest');
+    const config = v['barman-config'] ? external_node_path_default().resolve(v['barman-config']) : undefined;
+    if (config && !external_node_fs_default().existsSync(config))
+        throw new UserError(name('barman-config'), `${config} does not exist`, 'Give the path of Barman’s configuration file');
+    const user = isRoot()
+        ? (parseOsUser(name('barman-user'), v['barman-user']) ?? configuredBarmanUser(config))
+        : undefined;
+    return {
+        backend: 'barman',
+        barmanServer: server,
+        ...(config ? { barmanConfig: config } : {}),
+        ...(user ? { barmanUser: user } : {}),
+    };
+}
+function parseSource(v, name) {
+    if (v.backend === 'wal-g')
+        return { backend: 'wal-g' };
+    if (v.backend === 'barman')
+        return parseBarman(v, name);
+    if (v.backend === 'pgbackrest') {
+        if (!v.stanza)
+            throw new UserError(name('stanza'), 'is empty, but backend is pgbackrest', 'Give the pgBackRest stanza');
+        return {
+            backend: 'pgbackrest',
+            stanza: v.stanza.trim(),
+            ...(v['pgbackrest-config'] ? { pgbackrestConfig: external_node_path_default().resolve(v['pgbackrest-config']) } : {}),
+        };
+    }
+    const location = (k) => {
+        const given = v[k];
+        if (!given)
+            throw new UserError(name(k), 'is empty, but backend is native', `Give the folder or s3:// prefix of the ${k.replace('-', ' ')}`);
+        return given;
+    };
+    const baseBackups = location('base-backups');
+    const walArchive = location('wal-archive');
+    return {
+        backend: 'native',
+        baseBackups: checkLocation(name('base-backups'), baseBackups),
+        walArchive: checkLocation(name('wal-archive'), walArchive),
+    };
+}
+/** Side-by-side recovers into an empty or absent folder, never over a live cluster. */
+function checkCloneTarget(dataDirectory, input) {
+    if (!external_node_fs_default().existsSync(dataDirectory))
+        return;
+    if (postmasterAlive(dataDirectory))
+        throw new UserError(input, `${dataDirectory} holds a running server`, 'Give an empty or absent folder for the recovered copy; side-by-side never touches a live cluster');
+    if (!external_node_fs_default().statSync(dataDirectory).isDirectory() || external_node_fs_default().readdirSync(dataDirectory).length > 0)
+        throw new UserError(input, `${dataDirectory} is not empty`, 'Give an empty or absent folder for the recovered copy (or use mode: in-place, behind its interlocks)');
+}
+function parsePlace(v, name) {
+    const mode = v.mode;
+    // A plan touches nothing and may run on another machine than the database host.
+    if (v['plan-only'])
+        return { mode, planOnly: true };
+    if (mode === 'drill')
+        return { mode, planOnly: false };
+    if (!v['data-directory'])
+        throw new UserError(name('data-directory'), `is empty, but mode is ${mode}`, 'Give the data directory to recover into');
+    const dataDirectory = external_node_path_default().resolve(v['data-directory']);
+    if (mode === 'side-by-side') {
+        checkCloneTarget(dataDirectory, name('data-directory'));
+        return { mode, planOnly: false, dataDirectory };
+    }
+    if (!v.confirm)
+        throw new UserError(name('confirm'), 'is empty, and in-place replaces a live data directory', "Set confirm to the cluster's system identifier (pg_controldata <data-directory>) or to pitr.name from config");
+    if (!external_node_fs_default().existsSync(external_node_path_default().join(dataDirectory, 'PG_VERSION')))
+        throw new UserError(name('data-directory'), `${dataDirectory} is not a PostgreSQL data directory (no PG_VERSION)`, 'Give the live data directory of the cluster to roll back');
+    return {
+        mode,
+        planOnly: false,
+        dataDirectory,
+        confirm: v.confirm.trim(),
+        ...(v['stop-command'] ? { stopCommand: v['stop-command'] } : {}),
+        ...(v['start-command'] ? { startCommand: v['start-command'] } : {}),
+        ...(v['check-url'] ? { checkUrl: v['check-url'] } : {}),
+    };
+}
+function parsePitrOptions(raw, how, log = silentLogger) {
+    const v = readInputs(pitrSpec.command, pitrInputs, raw, how);
+    const name = nameFor(how);
+    const target = parseTarget(v, name);
+    const source = parseSource(v, name);
+    const config = loadConfig(name('config'), v.config);
+    const place = parsePlace(v, name);
+    const compare = parseCompareRung(v, how, log);
+    // Its password is a secret whatever the mode.
+    if (v['check-url'])
+        parseDbUrl(name('check-url'), v['check-url'], (s) => log.secret(s));
+    return {
+        ...source,
+        ...place,
+        ...(v.backup ? { backup: v.backup.trim() } : {}),
+        target,
+        inclusive: v['target-inclusive'],
+        targetTimeline: v['target-timeline'],
+        ...(v.port ? { port: v.port } : {}),
+        prefetch: v.prefetch,
+        config,
+        keep: v.keep,
+        ...(compare ? { compare } : {}),
+        ...(v.history ? { history: v.history } : {}),
+        failOn: v['fail-on'],
+        ...(v.report ? { report: v.report } : {}),
+        s3: s3Options(v),
+        ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
+        ...(v['os-user'] ? { osUser: parseOsUser(name('os-user'), v['os-user']) } : {}),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/pitr/plan.ts
+/** What the plan says about the WAL: its findings and its words, from the coverage by segment names. */
+
+function coverageFindings(c, timeline) {
+    if (c.unknownTimeline !== undefined)
+        return [
+            finding('PITR_TIMELINE_UNKNOWN', 'plan', `target-timeline ${timeline}: the archive has no ${c.unknownTimeline.toString(16).toUpperCase().padStart(8, '0')}.history that descends from the base backup's timeline`, { evidence: { timeline: c.unknownTimeline } }),
+        ];
+    if (c.missing)
+        return [
+            finding('WAL_GAP', 'plan', `WAL segment ${c.missing} is missing from the archive (the chain from ${c.first} on timeline ${c.timeline ?? '?'} stops at ${c.last}, and recovery needs what follows)`, {
+                evidence: { missing: c.missing, first: c.first, lastPresent: c.last, timeline: c.timeline ?? null },
+            }),
+        ];
+    if (c.endsBeforeTarget)
+        return [
+            finding('PITR_TARGET_UNREACHED', 'plan', `nothing was archived after the target time: every segment up to ${c.last} was written before it, so no commit after the target is in the WAL`, { evidence: { last: c.last } }),
+        ];
+    return [];
+}
+function planCoverage(c) {
+    return {
+        walFirst: c.first,
+        walLast: c.last,
+        walSegments: c.segments,
+        ...(c.timeline !== undefined ? { timeline: c.timeline } : {}),
+        ...(c.reachesTarget ? { reachesTarget: c.reachesTarget } : {}),
+    };
+}
+/** One line: the chain, and what the names can and cannot tell. */
+function describeCoverage(c) {
+    const p = 'walFirst' in c ? c : planCoverage(c);
+    const reach = p.reachesTarget === 'cannot tell'
+        ? 'whether it reaches the target: cannot tell before replay (segment names carry no times)'
+        : p.reachesTarget === 'yes'
+            ? 'reaches the target'
+            : p.reachesTarget === 'no'
+                ? 'does NOT reach the target'
+                : '';
+    return `${p.walFirst} … ${p.walLast} (${p.walSegments} segments${p.timeline !== undefined ? ` on timeline ${p.timeline}` : ''}, continuous by name from the backup start${reach ? `; ${reach}` : ''})`;
+}
+
+;// CONCATENATED MODULE: ./src/pitr/present.ts
+
+
+/** The facts that head a PITR summary: the plan (what an approver signs), the recovery, what is next. */
+function pitrFacts(r) {
+    const rows = [
+        ['mode', r.mode],
+        ['source', r.source],
+        ['target', r.target],
+    ];
+    if (r.plan) {
+        rows.push([
+            'base backup',
+            `${r.plan.backup}${r.plan.backupEnded ? ` (ended ${r.plan.backupEnded})` : ''}`,
+        ]);
+        if (r.plan.walFirst)
+            rows.push(['WAL', describeCoverage(r.plan)]);
+        if (r.plan.estimatedSeconds !== undefined)
+            rows.push([
+                'estimate',
+                `about ${duration_formatSeconds(r.plan.estimatedSeconds)} (from the last run in history)`,
+            ]);
+    }
+    if (r.server)
+        rows.push(['server', `PostgreSQL ${r.server}`]);
+    if (r.replaySeconds !== undefined)
+        rows.push([
+            'recovery',
+            `${duration_formatSeconds(r.replaySeconds)}${r.wal ? `, ${r.wal.fetched} WAL segment(s) prefetched (replay waited for ${r.wal.waits})` : ''}${r.stopLine ? `; ${r.stopLine}` : ''}`,
+        ]);
+    if (r.recoveredTo)
+        rows.push(['recovered to', `${r.recoveredTo} (last replayed commit)`]);
+    if (r.proof)
+        rows.push([
+            'proof (server log)',
+            `${r.proof.holds ? 'holds' : `CONTRADICTS the target: ${r.proof.why}`}: last replayed commit ${r.proof.lastCommit ?? '(none since the backup)'}, stopped at ${r.proof.stoppedAt ?? '(no time in the stop line)'}`,
+        ]);
+    if (r.rpoSeconds !== undefined)
+        rows.push(['RPO achieved', `${r.rpoSeconds} s (target point minus the last replayed commit)`]);
+    if (r.checks?.length)
+        rows.push([
+            'checks',
+            r.checks
+                .map((q) => `${q.name}: ${q.value ?? 'error'} (${q.expect})${q.ok ? '' : ' FAILED'}`)
+                .join('; '),
+        ]);
+    if (r.databaseUrl)
+        rows.push(['database', r.databaseUrl]);
+    if (r.safetySnapshot)
+        rows.push(['safety snapshot', r.safetySnapshot]);
+    if (r.discarded?.until && r.safetySnapshot)
+        rows.push([
+            'discarded',
+            `the writes after ${r.recoveredTo ?? r.target} up to production's stop at ${r.discarded.until}${r.discarded.lsn ? ` (shutdown checkpoint ${r.discarded.lsn})` : ''}; they stay in the safety snapshot`,
+        ]);
+    if (r.downtimeSeconds !== undefined)
+        rows.push([
+            'downtime',
+            `${duration_formatSeconds(r.downtimeSeconds)} (production stopped until it served the recovered data)`,
+        ]);
+    return rows;
+}
+/** What to do next, as a markdown list for the job summary (seed 001 §2.5). */
+function pitrNext(r) {
+    return r.next.length ? `### What to do next\n\n${r.next.map((n) => `- ${n}`).join('\n')}\n` : '';
+}
+
+;// CONCATENATED MODULE: ./src/report/history.ts
+
+
+/** The history file is JSON lines: append-only, one run a line, easy to keep on a branch or as an artifact. */
+function readHistory(file) {
+    if (!external_node_fs_default().existsSync(file))
+        return [];
+    const out = [];
+    for (const line of external_node_fs_default().readFileSync(file, 'utf8').split('\n')) {
+        if (!line.trim())
+            continue;
+        try {
+            out.push(JSON.parse(line));
+        }
+        catch {
+            // A damaged line (a run killed mid-write) is skipped, not fatal.
+        }
+    }
+    return out;
+}
+function appendHistory(file, entry) {
+    external_node_fs_default().mkdirSync(external_node_path_default().dirname(external_node_path_default().resolve(file)), { recursive: true });
+    external_node_fs_default().appendFileSync(file, `${JSON.stringify(entry)}\n`);
+}
+function lastGood(history, command, tier) {
+    return [...history].reverse().find((h) => h.command === command && h.tier === tier && h.verdict === 'pass');
+}
+/** "19% slower than the last good run (2026-11-01)", or faster, or about the same. */
+function trend(now, before) {
+    if (!before || before.totalSeconds <= 0)
+        return undefined;
+    const change = (now - before.totalSeconds) / before.totalSeconds;
+    const when = before.at.slice(0, 10);
+    if (Math.abs(change) < 0.05)
+        return `about as fast as the last good run (${when})`;
+    return `${Math.round(Math.abs(change) * 100)}% ${change > 0 ? 'slower' : 'faster'} than the last good run (${when}, ${before.totalSeconds.toFixed(1)}s)`;
+}
+/** A small chart of the last runs' total times for the job summary (mermaid, rendered by GitHub). */
+function trendChart(history, command, tier) {
+    const runs = history.filter((h) => h.command === command && h.tier === tier).slice(-12);
+    if (runs.length < 2)
+        return undefined;
+    const labels = runs.map((h) => `"${h.at.slice(5, 10)}"`).join(', ');
+    const values = runs.map((h) => h.totalSeconds.toFixed(1)).join(', ');
+    return [
+        '```mermaid',
+        'xychart-beta',
+        `  title "drill time (s), ${tier} tier"`,
+        `  x-axis [${labels}]`,
+        '  y-axis "seconds"',
+        `  bar [${values}]`,
+        '```',
+    ].join('\n');
 }
 
 ;// CONCATENATED MODULE: ./src/pitr/changes.ts
@@ -92624,7 +93221,10 @@ function chooseBackup(backups, target, wanted) {
     if (backups.length === 0)
         return { finding: finding('BACKUP_MISSING', 'plan', 'no base backup was found') };
     if (wanted) {
-        const b = backups.find((x) => x.id === wanted);
+        // `latest`: the newest, as Barman and pgBackRest name it.
+        const b = wanted === 'latest' && !backups.some((x) => x.id === 'latest')
+            ? backups[backups.length - 1]
+            : backups.find((x) => x.id === wanted);
         if (!b)
             throw new UserError('backup', `"${wanted}" is not one of the base backups (${backups.map((x) => x.id || '(the folder itself)').join(', ')})`, 'Name a base backup folder (or pgBackRest label) exactly, or leave backup empty for the newest');
         if (!endedBefore(b))
@@ -92693,8 +93293,9 @@ async function planStage(ctx, backend, history) {
             ...(coverage ? planCoverage(coverage) : {}),
             ...(est !== undefined ? { estimatedSeconds: est } : {}),
         };
-        log.info(`plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? formatBytes(chosen.size) : ''}; WAL ${coverage ? describeCoverage(coverage) : 'checked by pgBackRest'}; target ${result.target}`);
-        return { findings: coverage ? coverageFindings(coverage, opts.targetTimeline) : [] };
+        log.info(`plan: base backup ${result.plan.backup}${chosen.stopTime ? ` (ended ${chosen.stopTime.toISOString()})` : ''}, ${chosen.size ? formatBytes(chosen.size) : ''}; WAL ${coverage ? describeCoverage(coverage) : `checked by ${opts.backend}`}; target ${result.target}`);
+        const own = backend.planFindings ? await backend.planFindings() : [];
+        return { findings: [...(coverage ? coverageFindings(coverage, opts.targetTimeline) : []), ...own] };
     });
     return { stage, ...planned };
 }
@@ -92756,7 +93357,9 @@ async function prepareServer(ctx, mode, restored) {
     const { opts, owner } = ctx;
     const settings = {
         ...restored.settings,
-        ...(opts.backend === 'native' ? targetSettings(opts.target, opts.inclusive, opts.targetTimeline) : {}),
+        ...(opts.backend !== 'pgbackrest'
+            ? targetSettings(opts.target, opts.inclusive, opts.targetTimeline)
+            : {}),
         archive_mode: 'off',
         hot_standby: 'on',
         primary_conninfo: '',
@@ -92801,10 +93404,10 @@ function notReached(ctx, outcome, stats) {
 }
 /**
  * The recover stage: production stopped first in place, then targeted archive recovery with WAL
- * from the spool, progress every second; the outcome says whether it promoted at the target.
+ * from the spool, its progress (WAL replayed of the plan's range) for the progress line; the outcome says whether it promoted at the target.
  */
 async function recoverStage(ctx, mode, server, restored, prepared, coverage) {
-    const { opts, result, log } = ctx;
+    const { opts, result } = ctx;
     let outcome;
     const stage = await ctx.pipe.stage('recover', async () => {
         const stopped = await mode.beforeReplay();
@@ -92812,6 +93415,8 @@ async function recoverStage(ctx, mode, server, restored, prepared, coverage) {
             return { findings: [stopped] };
         const spool = restored.spool;
         const t0 = Date.now();
+        if (spool)
+            ctx.pipe.progress(() => progressLine(spool.stats, coverage, opts.target, (Date.now() - t0) / 1000));
         const options = mode.recoveryOptions();
         const got = await runRecovery({
             dataDir: mode.dataDir,
@@ -92820,13 +93425,10 @@ async function recoverStage(ctx, mode, server, restored, prepared, coverage) {
             osUser: ctx.osUser,
             logFile: mode.logFile(),
             expectStopLine: opts.target.kind !== 'immediate',
-            onTick: () => {
-                if (spool)
-                    log.info(progressLine(spool.stats, coverage, opts.target, (Date.now() - t0) / 1000));
-            },
         });
         outcome = got;
         spool?.remove();
+        restored.cleanup?.();
         result.replaySeconds = got.seconds;
         if (spool)
             result.wal = { fetched: spool.stats.fetched, bytes: spool.stats.bytes, waits: spool.stats.waits };
@@ -92849,7 +93451,214 @@ async function recoverStage(ctx, mode, server, restored, prepared, coverage) {
     return { stage, ...(outcome ? { outcome } : {}) };
 }
 
+;// CONCATENATED MODULE: ./src/pitr/walg.ts
+
+
+
+
+
+
+/**
+ * WAL-G's settings, from the environment as its docs and seed 003 write them: its own (WALG_*),
+ * the storage's (AWS_*, S3_*, GOOGLE_*, AZURE_*, SWIFT_*, SSH_*). Only wal-g is given them.
+ */
+const WALG_ENV = ['WALG_', 'AWS_', 'S3_', 'GOOGLE_', 'GCS_', 'AZURE_', 'SWIFT_', 'SSH_'];
+/** libpq's settings: wal-verify reads the cluster's current WAL segment over them. */
+const PG_ENV = ['PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'PGSSLMODE', 'PGPASSFILE'];
+const walg_INSTALL = 'WAL-G is a single binary: https://github.com/wal-g/wal-g/releases (put wal-g on PATH)';
+/** An LSN as WAL-G prints it: a number (its JSON) or `X/Y` (its tables). */
+function walgLsn(v) {
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)
+        return BigInt(v);
+    if (typeof v === 'string')
+        return /^\d+$/.test(v) ? BigInt(v) : parseLsn(v);
+    return undefined;
+}
+function walg_date(v) {
+    const d = v ? new Date(v) : undefined;
+    return d && !Number.isNaN(d.getTime()) ? d : undefined;
+}
+/** A shell word for restore_command: single-quoted, and `%` doubled (PostgreSQL expands %f, %p). */
+function shellWord(s) {
+    return `'${s.replace(/'/g, `'\\''`).replace(/%/g, '%%')}'`;
+}
+/** `wal-g` on PATH, as an absolute path: the recovered server's PATH may not hold it. */
+function walg_onPath() {
+    for (const dir of (process.env.PATH ?? '').split((external_node_path_default()).delimiter)) {
+        const p = external_node_path_default().join(dir, 'wal-g');
+        if (dir && external_node_fs_default().existsSync(p))
+            return p;
+    }
+    return 'wal-g';
+}
+/** The three lines of wal-g's error output a person needs. */
+const walg_tail = (r) => (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' ');
+/**
+ * WAL-G, through its documented commands: `backup-list --json --detail` and
+ * `wal-verify integrity timeline --json` for the plan, `backup-fetch` into Restorable's folder,
+ * `wal-fetch` as restore_command (exit 74: no such file). Tested against a stand-in implementing
+ * that contract (test/fixtures/wal-g), not against WAL-G itself.
+ */
+class WalgBackend {
+    osUser;
+    prefetch;
+    log;
+    description;
+    bin = walg_onPath();
+    constructor(osUser, prefetch, log) {
+        this.osUser = osUser;
+        this.prefetch = prefetch;
+        this.log = log;
+        const where = [
+            'WALG_S3_PREFIX',
+            'WALG_FILE_PREFIX',
+            'WALG_GS_PREFIX',
+            'WALG_AZ_PREFIX',
+            'WALG_SSH_PREFIX',
+        ]
+            .map((k) => process.env[k])
+            .find(Boolean);
+        this.description = `WAL-G${where ? ` ${where}` : ''}`;
+    }
+    async walg(args, pg = false) {
+        return run(this.bin, args, {
+            user: this.osUser,
+            inherit: [...WALG_ENV, ...(pg ? PG_ENV : [])],
+            install: walg_INSTALL,
+        });
+    }
+    async list() {
+        const r = await this.walg(['backup-list', '--json', '--detail']);
+        if (r.code !== 0)
+            throw new UserError('WALG_* environment', `wal-g backup-list failed: ${walg_tail(r)}`, "Set WAL-G's storage settings in the environment (WALG_S3_PREFIX with AWS_ENDPOINT and the keys, or WALG_FILE_PREFIX)");
+        let parsed;
+        try {
+            parsed = r.stdout.trim() ? JSON.parse(r.stdout) : [];
+        }
+        catch (e) {
+            throw new Error(`wal-g backup-list --json printed no JSON: ${errorMessage(e)}`);
+        }
+        // A name goes into wal-g's argv: one that could read as a flag is not a backup's.
+        const list = (Array.isArray(parsed) ? parsed : []).filter((b) => typeof b?.backup_name === 'string' && /^\w[\w.-]*$/.test(b.backup_name));
+        return list
+            .map((b) => this.planned(b))
+            .sort((x, y) => (x.stopTime?.getTime() ?? 0) - (y.stopTime?.getTime() ?? 0));
+    }
+    planned(b) {
+        const startLsn = walgLsn(b.start_lsn);
+        const endLsn = walgLsn(b.finish_lsn);
+        const named = /^base_([0-9A-F]{24})/.exec(b.backup_name)?.[1] ?? b.wal_file_name;
+        const startTime = walg_date(b.start_time);
+        const stopTime = walg_date(b.finish_time) ?? walg_date(b.time);
+        return {
+            id: b.backup_name,
+            ...(startLsn !== undefined ? { startLsn } : {}),
+            ...(endLsn !== undefined ? { endLsn } : {}),
+            timeline: named && /^[0-9A-F]{8}/.test(named) ? Number.parseInt(named.slice(0, 8), 16) : 1,
+            ...(startTime ? { startTime } : {}),
+            ...(stopTime ? { stopTime } : {}),
+            size: b.uncompressed_size ?? b.compressed_size ?? 0,
+        };
+    }
+    get segSize() {
+        const mb = Number(process.env.WALG_PG_WAL_SIZE);
+        return Number.isInteger(mb) && mb > 0 ? mb * 1024 * 1024 : DEFAULT_SEGMENT_SIZE;
+    }
+    /**
+     * wal-verify from the backup's start: to the backup's end (target-immediate) or the target LSN,
+     * or, for a time or a name, to the cluster's current segment (wal-g reads it over PG*). A missing
+     * range with segments found after it is a gap, whatever wal-verify calls it.
+     */
+    async coverage(b, target) {
+        const end = target.kind === 'immediate' ? b.endLsn : target.kind === 'lsn' ? target.lsn : undefined;
+        const args = ['wal-verify', 'integrity', 'timeline', '--json', '--backup-name', b.id];
+        if (end !== undefined) {
+            // wal-verify checks up to the segment before the one holding --lsn minus one byte.
+            const upTo = segmentOf(end > (b.endLsn ?? 0n) ? end : (b.endLsn ?? end), this.segSize) + 1n;
+            args.push('--timeline', String(b.timeline), '--lsn', formatLsn(upTo * BigInt(this.segSize) + 1n));
+        }
+        const r = await this.walg(args, end === undefined);
+        let out;
+        try {
+            out = r.code === 0 ? JSON.parse(r.stdout) : undefined;
+        }
+        catch {
+            out = undefined;
+        }
+        const seg = /^[0-9A-F]{24}$/;
+        const ranges = Array.isArray(out?.integrity?.details) ? out.integrity.details : undefined;
+        // What it prints names segments in findings: only segment names and counts are read.
+        const readable = ranges?.every((x) => seg.test(x?.start_segment) && seg.test(x?.end_segment) && Number.isSafeInteger(x?.segments_count));
+        if (!out || !ranges || !readable)
+            throw new FetchError(`wal-g wal-verify integrity could not check the WAL from ${b.id}: ${r.code === 0 ? 'it printed no report of segments' : walg_tail(r)}${end === undefined ? ' (for a time or a name it reads the cluster’s current WAL segment over PGHOST/PGPORT/PGUSER)' : ''}`);
+        const t = out.timeline;
+        if (t?.status === 'FAILURE')
+            this.log.warn(`wal-g wal-verify timeline: the storage holds timeline ${t.details?.highest_storage_timeline_id ?? '?'}, the cluster is on ${t.details?.current_timeline_id ?? '?'}: another cluster may archive into the same storage`);
+        return this.fromRanges(b, ranges, end !== undefined, target);
+    }
+    fromRanges(b, ranges, bounded, target) {
+        const seg = this.segSize;
+        const first = segmentName(b.timeline, segmentOf(b.startLsn ?? 0n, seg), seg);
+        const base = { first, last: first, segments: 0, segSize: seg, timeline: b.timeline };
+        const backupEnd = segmentOf(b.endLsn ?? b.startLsn ?? 0n, seg);
+        let segments = 0;
+        for (const [i, x] of ranges.entries()) {
+            if (x.status === 'FOUND') {
+                Object.assign(base, { last: x.end_segment, timeline: x.timeline_id });
+                segments += x.segments_count;
+                continue;
+            }
+            const later = ranges.slice(i + 1).some((y) => y.status === 'FOUND');
+            const beforeEnd = (parseSegmentName(x.start_segment, seg)?.segno ?? 0n) <= backupEnd;
+            // Needed and absent: before segments that are there, before the backup's end, or before the target.
+            if (later || beforeEnd || bounded)
+                return { ...base, segments, missing: x.start_segment, reachesTarget: 'no' };
+            break;
+        }
+        const covered = { ...base, segments, reachesTarget: bounded ? 'yes' : 'cannot tell' };
+        // No WAL written yet can hold a commit after now.
+        if (target.kind === 'time' && target.time.getTime() > Date.now())
+            return { ...covered, endsBeforeTarget: true, reachesTarget: 'no' };
+        return covered;
+    }
+    /**
+     * backup-fetch into Restorable's folder (it creates it), as the server's user; WAL then comes
+     * from wal-fetch, whose settings are in a file only that user may read (not in argv, not in logs).
+     */
+    async restore(b, dataDir, spoolDir, owner) {
+        const mine = (d) => {
+            external_node_fs_default().mkdirSync(d, { recursive: true, mode: 0o700 });
+            if (owner)
+                external_node_fs_default().chownSync(d, owner.uid, owner.gid);
+        };
+        mine(dataDir);
+        const r = await this.walg(['backup-fetch', dataDir, b.id]);
+        if (r.code !== 0)
+            throw new Error(`wal-g backup-fetch ${b.id} failed: ${walg_tail(r)}`);
+        mine(spoolDir);
+        const config = external_node_path_default().join(spoolDir, 'wal-g.json');
+        const settings = {};
+        for (const [k, v] of Object.entries(process.env))
+            if (v !== undefined && WALG_ENV.some((p) => k.startsWith(p)))
+                settings[k] = v;
+        // Prefetched WAL beside the spool, not in the recovered pg_wal; as many segments ahead as asked.
+        settings.WALG_PREFETCH_DIR = external_node_path_default().join(spoolDir, 'prefetch');
+        settings.WALG_DOWNLOAD_CONCURRENCY = String(this.prefetch);
+        external_node_fs_default().writeFileSync(config, JSON.stringify(settings), { mode: 0o600 });
+        if (owner)
+            external_node_fs_default().chownSync(config, owner.uid, owner.gid);
+        return {
+            settings: {
+                restore_command: `${shellWord(this.bin)} --config ${shellWord(config)} wal-fetch "%f" "%p"`,
+            },
+            cleanup: () => external_node_fs_default().rmSync(spoolDir, { recursive: true, force: true }),
+        };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/pitr/run.ts
+
+
 
 
 
@@ -92874,6 +93683,10 @@ function openBackend(opts, log, osUser) {
         const binDirFor = async (major) => (await serverBinary(major, opts.pgBinDir)).dir;
         return new NativeBackend(openSource('base-backups', opts.baseBackups, opts, log), openSource('wal-archive', opts.walArchive, opts, log, true), opts.prefetch, binDirFor, log, opts.targetTimeline);
     }
+    if (opts.backend === 'wal-g')
+        return new WalgBackend(osUser, opts.prefetch, log);
+    if (opts.backend === 'barman')
+        return new BarmanBackend(opts.barmanServer, opts.barmanConfig, opts.barmanUser, opts.target, opts.inclusive, opts.targetTimeline);
     return new PgbackrestBackend(opts.stanza, opts.pgbackrestConfig, opts.target, opts.inclusive, osUser, opts.targetTimeline);
 }
 /**
@@ -92970,6 +93783,7 @@ async function recoverStages(ctx, backend, chosen, coverage, liveBin) {
     const { restored, bin: server } = fetched;
     if (fetched.fetch.status !== 'ok' || !restored || !server) {
         restored?.spool?.remove();
+        restored?.cleanup?.();
         await mode.abandon();
         for (const s of [...PITR_STAGES.slice(1), ...handover])
             pipe.skip(s, `the base backup did not restore (${fetched.fetch.findings[0]?.rule ?? fetched.fetch.reason ?? ''})`);
@@ -93080,7 +93894,7 @@ function pitr_restore_run(raw = actionInputs()) {
         const opts = parsePitrOptions(raw, 'input', actionsLogger);
         if (opts.mode === 'in-place' && !opts.planOnly)
             saveState('in-place', opts.dataDirectory);
-        const result = await runPitr(opts, actionsLogger, stageProgress);
+        const result = await runPitr(opts, actionsLogger, common_stageProgress);
         if (result.handle)
             saveState('kept-target', result.handle);
         await publish(result, {
@@ -93849,8 +94663,6 @@ function startedOutOfSpace(e) {
     return isDiskFull(e) || (e instanceof Error && NO_SPACE.test(e.message));
 }
 
-;// CONCATENATED MODULE: external "node:string_decoder"
-const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
 ;// CONCATENATED MODULE: ./src/archive/blocks.ts
 
 
@@ -94131,6 +94943,7 @@ var external_node_worker_threads_ = __nccwpck_require__(5919);
 
 
 
+
 /** A file's bytes in 1 MiB chunks; with `start` and `end`, only those from `start` up to `end`. */
 function fileChunks(file, start, end) {
     return external_node_fs_default().createReadStream(file, {
@@ -94139,34 +94952,75 @@ function fileChunks(file, start, end) {
         ...(end !== undefined ? { end: end - 1 } : {}),
     });
 }
+/** The prebuilt addon's name for this machine: dist/<bundle>/ holds it beside the bundle (linux-x64). */
+const PREBUILT_ISAL = `isal_inflate-${process.platform}-${process.arch}.node`;
 /**
- * The ISA-L inflate addon (native/, `npm run build:native`; needs libisal-dev): its path when it is
- * built and loads here, else why not. `RESTORABLE_ISAL` names it; else it is looked for two folders
- * up from this module, where the repository's root is both from src/archive/ and dist/<bundle>/.
+ * The ISA-L inflate addon: its path when it loads here and passes its self-test, else why not (the
+ * lanes then inflate with zlib). `RESTORABLE_ISAL` names it; else, first found: beside this module
+ * (dist/<bundle>/, where the build copies the prebuilt addon), the prebuilt one in the repository
+ * (native/prebuilt/, scripts/build-native.sh), a development build (`npm run build:native`). The
+ * repository's root is two folders up both from src/archive/ and dist/<bundle>/.
  */
 function isalAddon(env = process.env) {
-    const file = env.RESTORABLE_ISAL
-        ? external_node_path_default().resolve(env.RESTORABLE_ISAL)
-        : external_node_path_default().join(external_node_path_default().dirname((0,external_node_url_.fileURLToPath)(import.meta.url)), '..', '..', 'native', 'build', 'Release', 'isal_inflate.node');
+    const here = external_node_path_default().dirname((0,external_node_url_.fileURLToPath)(import.meta.url));
+    const root = external_node_path_default().join(here, '..', '..');
+    const candidates = env.RESTORABLE_ISAL
+        ? [external_node_path_default().resolve(env.RESTORABLE_ISAL)]
+        : [
+            external_node_path_default().join(here, PREBUILT_ISAL),
+            external_node_path_default().join(root, 'native', 'prebuilt', `${process.platform}-${process.arch}`, 'isal_inflate.node'),
+            external_node_path_default().join(root, 'native', 'build', 'Release', 'isal_inflate.node'),
+        ];
+    const file = candidates.find((f) => external_node_fs_default().existsSync(f));
+    if (!file) {
+        return {
+            unavailable: env.RESTORABLE_ISAL
+                ? `${candidates[0]} does not exist`
+                : `no ISA-L addon for ${process.platform}-${process.arch} (npm run build:native builds one; it needs libisal-dev)`,
+        };
+    }
     let found = isalChecked.get(file);
     if (!found) {
-        if (!external_node_fs_default().existsSync(file)) {
-            found = { unavailable: `${file} is not built (npm run build:native; it needs libisal-dev)` };
+        try {
+            const failed = selfTest((0,external_node_module_namespaceObject.createRequire)(import.meta.url)(file));
+            found = failed ? { unavailable: `${file} failed its self-test: ${failed}` } : { path: file };
         }
-        else {
-            try {
-                (0,external_node_module_namespaceObject.createRequire)(import.meta.url)(file);
-                found = { path: file };
-            }
-            catch (e) {
-                found = { unavailable: `${file} does not load: ${e instanceof Error ? e.message : String(e)}` };
-            }
+        catch (e) {
+            found = { unavailable: `${file} does not load: ${e instanceof Error ? e.message : String(e)}` };
         }
         isalChecked.set(file, found);
     }
     return found;
 }
 const isalChecked = new Map();
+/**
+ * Before an addon inflates a byte of a backup: a known stream (COPY-like lines, deflated by zlib)
+ * inflated in two pieces must give back its length, its lines and its last bytes, and the same
+ * stream with its Adler-32 damaged must be refused. What went wrong, or undefined.
+ */
+function selfTest(isal) {
+    const lines = Array.from({ length: 5000 }, (_, i) => `${i}\t${(i * 2654435761) % 1000003}\trow ${i % 97}\n`);
+    const text = Buffer.from(lines.join(''));
+    const z = external_node_zlib_default().deflateSync(text);
+    const s = isal.create();
+    const half = Math.floor(z.length / 2);
+    const out = isal.push(s, z.subarray(0, half)) + isal.push(s, z.subarray(half));
+    if (out !== text.length || !isal.finish(s))
+        return `a ${text.length}-byte stream inflated to ${out} bytes`;
+    if (isal.rows(s) !== lines.length)
+        return `${isal.rows(s)} lines counted in ${lines.length}`;
+    if (!isal.tail(s).equals(text.subarray(-8)))
+        return "the stream's last bytes differ";
+    const bad = Buffer.from(z);
+    bad[bad.length - 1] = bad[bad.length - 1] ^ 0xff;
+    try {
+        isal.push(isal.create(), bad);
+    }
+    catch {
+        return undefined;
+    }
+    return 'a stream with a wrong Adler-32 was accepted';
+}
 /**
  * Worker threads that decode tables' data, one job each at a time. Inflating a table makes an
  * output buffer per MiB or less, gigabytes in all: in the main thread they keep starting full
@@ -94545,7 +95399,7 @@ async function custom_int(r, intSize) {
     const v = r.uint(intSize);
     return sign ? -v : v;
 }
-async function str(r, intSize) {
+async function custom_str(r, intSize) {
     const len = await custom_int(r, intSize);
     if (len < 0)
         return null;
@@ -94595,9 +95449,9 @@ async function readHeader(r) {
     const [sec, min, hour, mday, mon, year] = t;
     const pad = (n) => String(n).padStart(2, '0');
     const dumpedAt = `${1900 + year}-${pad(mon + 1)}-${pad(mday)} ${pad(hour)}:${pad(min)}:${pad(sec)}`;
-    const database = (await str(r, intSize)) ?? '';
-    const serverVersion = (await str(r, intSize)) ?? '';
-    const pgDumpVersion = (await str(r, intSize)) ?? '';
+    const database = (await custom_str(r, intSize)) ?? '';
+    const serverVersion = (await custom_str(r, intSize)) ?? '';
+    const pgDumpVersion = (await custom_str(r, intSize)) ?? '';
     return {
         archiveVersion,
         minor,
@@ -94620,28 +95474,28 @@ async function readToc(r, h) {
     for (let i = 0; i < n; i++) {
         const dumpId = await custom_int(r, h.intSize);
         const hadDumper = (await custom_int(r, h.intSize)) !== 0;
-        await str(r, h.intSize); // table oid
-        await str(r, h.intSize); // oid
-        const tag = (await str(r, h.intSize)) ?? '';
-        const desc = (await str(r, h.intSize)) ?? '';
+        await custom_str(r, h.intSize); // table oid
+        await custom_str(r, h.intSize); // oid
+        const tag = (await custom_str(r, h.intSize)) ?? '';
+        const desc = (await custom_str(r, h.intSize)) ?? '';
         const section = await custom_int(r, h.intSize);
         if (!SECTION_NAMES[section]) {
             throw new ArchiveProblem('ARCHIVE_CORRUPT', `TOC entry ${i + 1} of ${n} is damaged (section ${section})`, {
                 offset: r.offset,
             });
         }
-        const defn = await str(r, h.intSize);
-        const dropStmt = await str(r, h.intSize);
-        const copyStmt = await str(r, h.intSize);
-        const namespace = await str(r, h.intSize);
-        await str(r, h.intSize); // tablespace
+        const defn = await custom_str(r, h.intSize);
+        const dropStmt = await custom_str(r, h.intSize);
+        const copyStmt = await custom_str(r, h.intSize);
+        const namespace = await custom_str(r, h.intSize);
+        await custom_str(r, h.intSize); // tablespace
         if (h.minor >= 14)
-            await str(r, h.intSize); // table access method
+            await custom_str(r, h.intSize); // table access method
         if (h.minor >= 16)
             await custom_int(r, h.intSize); // relkind
-        const owner = await str(r, h.intSize);
-        await str(r, h.intSize); // "false" (WITH OIDS, long gone)
-        for (let d = await str(r, h.intSize); d !== null; d = await str(r, h.intSize)) {
+        const owner = await custom_str(r, h.intSize);
+        await custom_str(r, h.intSize); // "false" (WITH OIDS, long gone)
+        for (let d = await custom_str(r, h.intSize); d !== null; d = await custom_str(r, h.intSize)) {
             if (!/^\d+$/.test(d))
                 throw new ArchiveProblem('ARCHIVE_CORRUPT', `TOC entry ${dumpId} has a damaged dependency list`);
         }
@@ -94664,7 +95518,7 @@ async function readToc(r, h) {
                 entry.dataOffset = offset;
         }
         else {
-            entry.filename = await str(r, h.intSize);
+            entry.filename = await custom_str(r, h.intSize);
         }
         entries.push(entry);
     }
@@ -94712,11 +95566,13 @@ class LanePool {
         this.lanes = lanes;
         this.h = h;
         this.codec = workerCodec(h.compression);
-        const addon = this.codec === 'gzip' && lanes.complete && lanes.isal !== false ? isalAddon() : undefined;
+        const addon = this.codec === 'gzip' && lanes.isal !== false ? isalAddon() : undefined;
         this.isal = addon && 'path' in addon ? addon.path : undefined;
         this.seen = { mostAtOnce: 0, inWorkers: 0, early: 0 };
         if (this.codec === 'gzip')
             this.seen.inflate = this.isal ? 'isa-l' : 'zlib';
+        if (addon && 'unavailable' in addon)
+            this.seen.noIsal = addon.unavailable;
     }
     /**
      * Start every table's decode from the TOC's data offsets, the largest first: the largest table's
@@ -94769,8 +95625,8 @@ class LanePool {
         }
     }
     async decodeRange(start, end, what) {
-        const { file, complete, workerMin = 1024 * 1024 } = this.lanes;
-        if (!this.codec || !complete || end - start < workerMin) {
+        const { file, workerMin = 1024 * 1024 } = this.lanes;
+        if (!this.codec || end - start < workerMin) {
             return decodeStream(fileChunks(file, start, end), this.h, what);
         }
         this.seen.inWorkers++;
@@ -95462,7 +96318,107 @@ class PlainScan {
     }
 }
 
+;// CONCATENATED MODULE: ./src/postgres/restore-progress.ts
+
+
+/**
+ * pg_restore --verbose's own progress lines (pg_backup_archiver.c's pg_log_info): left out of the
+ * stderr that is classified, so a table named `x ERROR: y` is not an error, and a restore of many
+ * objects does not push its real errors out of the kept tail.
+ */
+const VERBOSE = /^pg_restore: (creating |processing data for |processing (missed )?item |launching item |finished (item |main parallel loop)|skipping item |executing |connecting to database|entering |implied data-only|restoring large object|restored \d+ large object|disabling triggers|enabling triggers|dropping )/;
+/** A TOC item of a parallel restore: `launching item 221 TABLE DATA album`. */
+const ITEM = /^pg_restore: (processing item|processing missed item|launching item|finished item) (\d+) (.*)$/;
+/** A serial restore's step: `creating TABLE "public.album"`, `processing data for table "public.album"`. */
+const STEP = /^pg_restore: (creating|processing data for table|executing) (.*)$/;
+/**
+ * How far a restore is, from counters kept as it streams: the objects pg_restore has done (read
+ * from --verbose) of the TOC's entries, the tables whose rows are loading (with the largest by the
+ * walk's row counts), and for psql the dump's bytes read and the COPY in progress. The line is made
+ * from them only when a progress line is drawn.
+ */
+class RestoreProgress {
+    total;
+    size;
+    steps = 0;
+    items = 0;
+    parallel = false;
+    /** Tables loading now: a parallel restore's items by id, a serial one's one table. */
+    loading = new Map();
+    /** Row counts from the walk, as pg_restore spells a table (`public.album`; `album` in parallel) and by name. */
+    rows = new Map();
+    /** The dump file as it is read (psql, or pg_restore reading a decompressed stdin). */
+    file;
+    /** The table of the COPY psql is loading, as the dump names it. */
+    copying;
+    constructor(total, size, tables = []) {
+        this.total = total;
+        this.size = size;
+        // A parallel restore names a table's data by its name alone: known when no other schema has it.
+        const named = new Map();
+        for (const t of tables)
+            named.set(t.table, (named.get(t.table) ?? 0) + 1);
+        for (const t of tables) {
+            const entry = { name: tableName(t.schema, t.table), rows: t.rows };
+            this.rows.set(`${t.schema}.${t.table}`, entry);
+            this.rows.set(entry.name, entry);
+            if (named.get(t.table) === 1)
+                this.rows.set(t.table, entry);
+        }
+    }
+    /** pg_restore's own progress line, not to be classified. */
+    static isVerbose(line) {
+        return VERBOSE.test(line);
+    }
+    /** One line of pg_restore --verbose's stderr. */
+    line(line) {
+        const item = ITEM.exec(line);
+        if (item) {
+            this.parallel = true;
+            const [, what, id = '', rest = ''] = item;
+            if (what === 'launching item') {
+                if (rest.startsWith('TABLE DATA '))
+                    this.loading.set(id, rest.slice('TABLE DATA '.length));
+                return;
+            }
+            this.items++;
+            this.loading.delete(id);
+            return;
+        }
+        const step = STEP.exec(line);
+        if (!step || this.parallel)
+            return;
+        this.steps++;
+        this.loading.clear();
+        if (step[1] === 'processing data for table')
+            this.loading.set('', (step[2] ?? '').replace(/^"|"$/g, ''));
+    }
+    /** `12 of 59 objects, loading public.invoice_line (2240 rows)`; `read 40 MiB of 1.2 GiB` for psql. */
+    describe() {
+        const parts = [];
+        const done = this.parallel ? this.items : this.steps;
+        if (this.total > 0 && !this.copying)
+            parts.push(`${Math.min(done, this.total)} of ${this.total} objects`);
+        if (this.file)
+            parts.push(`read ${formatBytes(this.file.bytesRead)}${this.size > 0 ? ` of ${formatBytes(this.size)}` : ''}`);
+        const names = this.copying ? [this.copying()].filter((n) => n !== undefined) : [...this.loading.values()];
+        if (names.length > 0)
+            parts.push(this.inFlight(names));
+        return parts.length > 0 ? parts.join(', ') : undefined;
+    }
+    /** The tables loading, named by the largest of them (by rows in the dump). */
+    inFlight(names) {
+        const known = names.map((n) => this.rows.get(n) ?? { name: n, rows: -1 });
+        const largest = known.reduce((a, b) => (b.rows > a.rows ? b : a));
+        const rows = largest.rows >= 0 ? ` (${largest.rows} rows)` : '';
+        return names.length === 1
+            ? `loading ${largest.name}${rows}`
+            : `loading ${names.length} tables, the largest ${largest.name}${rows}`;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/postgres/restore.ts
+
 
 
 
@@ -95609,6 +96565,8 @@ class PlainDumpFilter extends external_node_stream_.Transform {
     pieces;
     out = [];
     skippingCopy = false;
+    /** The table of the COPY block being loaded, as the dump names it (for progress). */
+    copying;
     constructor(leaveOut) {
         super();
         this.leaveOut = leaveOut;
@@ -95641,11 +96599,16 @@ class PlainDumpFilter extends external_node_stream_.Transform {
         if (p.kind === 'copy') {
             if (!this.skippingCopy)
                 this.out.push(p.text);
-            if (p.end)
+            if (p.end) {
                 this.skippingCopy = false;
+                this.copying = undefined;
+            }
             return;
         }
         const code = codeOf(p.text);
+        const copy = /^COPY\s+((?:"(?:[^"]|"")*"|[^\s(".]+)(?:\.(?:"(?:[^"]|"")*"|[^\s(".]+))?)/i.exec(code);
+        if (copy)
+            this.copying = copy[1];
         if (this.leaveOut.schemaOnly && /^COPY\b/i.test(code)) {
             this.skippingCopy = true;
             return;
@@ -95710,6 +96673,8 @@ async function restoreDump(client, target, input, opts) {
     let unpackError;
     const unpacked = (then) => {
         const file = external_node_fs_default().createReadStream(input.path);
+        if (opts.progress)
+            opts.progress.file = file;
         const steps = [
             ...(input.wrapper ? [unwrapStep(input.wrapper)] : []),
             ...(then ? [then] : []),
@@ -95731,6 +96696,9 @@ async function restoreDump(client, target, input, opts) {
             noOwner: opts.roles === 'ignore',
             ...(psqlRestricts(client.version) ? { restrictKey: (0,external_node_crypto_.randomBytes)(24).toString('hex') } : {}),
         });
+        const plainFilter = filter;
+        if (opts.progress)
+            opts.progress.copying = () => plainFilter.copying;
         res = await run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
             env,
             stdin: unpacked(filter),
@@ -95745,10 +96713,20 @@ async function restoreDump(client, target, input, opts) {
             args.push('--no-owner', '--no-privileges');
         if (opts.schemaOnly)
             args.push('--schema-only');
+        const progress = opts.progress;
+        // --verbose names each object as it is done: counted, and kept out of the stderr classified.
+        const watch = progress
+            ? {
+                onStderrLine: (l) => progress.line(l),
+                keepStderrLine: (l) => !RestoreProgress.isVerbose(l),
+            }
+            : {};
+        if (progress)
+            args.push('--verbose');
         if (input.wrapper)
-            res = await run(client.path, args, { env, stdin: unpacked() });
+            res = await run(client.path, args, { env, stdin: unpacked(), ...watch });
         else
-            res = await run(client.path, [...args, input.path], { env });
+            res = await run(client.path, [...args, input.path], { env, ...watch });
     }
     const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.unprivileged === true);
     const hazard = filter?.hazards[0];
@@ -95781,6 +96759,7 @@ async function restoreDump(client, target, input, opts) {
 
 
 
+
 const SERVER_FIX = "Free space on the target server's disk (its data directory), or drill elsewhere.";
 const UNPACK_FIX = 'Free space there, or point work-dir at a folder on a disk with room for the dump unpacked.';
 /** Free space under a scratch cluster below which a failed restore is put down to its disk: a WAL segment. */
@@ -95788,7 +96767,7 @@ const WAL_SEGMENT = 16 * 1024 * 1024;
 /** What a restore whose target's disk filled says after it: the full disk's doing, not the backup's. */
 const AFTER_FULL = new Set(['RESTORE_ERROR', 'RESTORE_WARNING', 'RESTORE_FAILED', 'EXIT_CODE_LIED']);
 /** A restore with one of these did not complete: the ladder has nothing to climb. */
-const NOT_RESTORED = ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED', 'DISK_FULL'];
+const NOT_RESTORED = ['RESTORE_FAILED', 'EMPTY_RESTORE', 'ARCHIVE_TRUNCATED', 'DISK_FULL', 'UNPACK_CAPPED'];
 /**
  * The restore stage: the dump into the drill's database, through the one restore path (the sample
  * tier: the schema, then the named tables' rows). True when it completed, else the ladder is skipped.
@@ -95830,17 +96809,41 @@ async function seekableInput(t, format) {
     if (!(wrapper && format !== 'plain' && seeks))
         return { input: { format, path: file, wrapper } };
     const unpacked = t.work.partial(`${external_node_path_default().basename(file).replace(/\.(gz|zst|lz4|xz|bz2)$/, '')}.unpacked`);
+    const cap = unpackCap(t.backup.sizeBytes, freeBytes(t.work.workDir));
+    const written = external_node_fs_default().createWriteStream(unpacked);
+    t.pipe.progress(() => `unpacking for pg_restore: ${formatBytes(written.bytesWritten)} written`);
     try {
-        await (0,promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(file), unwrapStep(wrapper), external_node_fs_default().createWriteStream(unpacked));
+        await (0,promises_namespaceObject.pipeline)(external_node_fs_default().createReadStream(file), unwrapStep(wrapper), capped(cap.limit, cap.why), written);
     }
     catch (e) {
         t.work.discard(unpacked);
-        if (!isDiskFull(e))
+        const stopped = e instanceof CapExceeded;
+        if (stopped && !cap.byDisk)
+            return { findings: [finding('UNPACK_CAPPED', 'restore', e.message)] };
+        if (!stopped && !isDiskFull(e))
             throw e;
         const what = `the unpacked copy of ${t.backup.name}`;
-        return { findings: [diskFull('restore', t.work.workDir, what, { fix: UNPACK_FIX })] };
+        const cause = stopped ? { cause: e.message } : {};
+        return { findings: [diskFull('restore', t.work.workDir, what, { fix: UNPACK_FIX, ...cause })] };
     }
     return { input: { format, path: unpacked, wrapper: null }, unpacked };
+}
+/** How much larger than the file its unpacked copy may be: more than any real dump compresses. */
+const UNPACK_MAX_RATIO = 1000;
+/**
+ * The cap on a dump's unpacked copy: the smaller of 1000× its compressed size (past it, the file is
+ * suspect: UNPACK_CAPPED) and half the free space in the work folder (the rest is the restore's, and
+ * whatever else is on that disk: past it, DISK_FULL before the disk is full), with why.
+ */
+function unpackCap(size, free) {
+    const byRatio = Math.max(size, 1) * UNPACK_MAX_RATIO;
+    const half = free === undefined ? Number.POSITIVE_INFINITY : Math.floor(free / 2);
+    const byDisk = half < byRatio;
+    const limit = byDisk ? half : byRatio;
+    const why = byDisk
+        ? `it unpacks to more than ${formatBytes(limit)}, half of the ${formatBytes(free ?? 0)} free when it began: stopped there, the copy removed, so the disk does not fill`
+        : `the dump decompresses to more than ${formatBytes(limit)} (${UNPACK_MAX_RATIO}× its ${formatBytes(size)} compressed size), the cap on its unpacked copy: a crafted file that expands without end, or a dump compressed past any real one; the copy was removed`;
+    return { limit, byDisk, why };
 }
 /** The restore itself, its findings read for a full disk, and the restored tables counted. */
 async function restoreInto(t, client, input) {
@@ -95862,10 +96865,13 @@ async function restoreInto(t, client, input) {
         };
     }
     else {
+        const progress = new RestoreProgress(t.ins.toc?.entries ?? 0, t.backup.sizeBytes, t.ins.tableRows);
+        t.pipe.progress(() => progress.describe());
         const r = await restoreDump(client, conn, input, {
             jobs: opts.jobs,
             roles: opts.roles,
             schemaOnly: opts.tier === 'schema',
+            progress,
         });
         findings.push(...r.findings);
         t.result.restore = {
@@ -96774,6 +97780,13 @@ function rolesInAcl(sql) {
     }
     return out;
 }
+/** What inflated a walk's tables, for the debug line: ISA-L and its addon, or zlib and why. */
+function inflatedBy(seen) {
+    if (seen.inflate === 'zlib')
+        return seen.noIsal ? `zlib: ${seen.noIsal}` : 'zlib';
+    const addon = isalAddon();
+    return `ISA-L (${'path' in addon ? addon.path : addon.unavailable})`;
+}
 function summarize(toc) {
     const uniq = (xs) => [...new Set(xs.filter((x) => !!x))].sort();
     const byType = {};
@@ -96987,6 +98000,8 @@ async function parseDump(src, out, lanes) {
             out.dataBlocks = walked.blocks;
             out.dataBytes = walked.dataBytes;
             out.tableRows = walked.tableRows;
+            if (walked.lanes?.inflate)
+                out.inflatedBy = inflatedBy(walked.lanes);
         }
         catch (e) {
             if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
@@ -97049,6 +98064,8 @@ async function inspectStream(src, opts = {}) {
                 sha.update(b);
                 md5?.update(b);
                 out.size += b.length;
+                if (opts.seen)
+                    opts.seen.bytes = out.size;
                 await q.push(b);
             }
         }
@@ -97250,18 +98267,22 @@ class GrowingFile {
 
 
 
+
 /**
  * A remote backup into `file` and through the one-pass inspection at once: the download writes its
  * parallel ranged parts where they belong in the file, and the inspection reads the complete front of
  * the file back as it grows (from the page cache), hashing and walking it. Memory stays at the
  * sockets' chunks and the reader's, whatever the backup's size.
  */
-async function downloadAndInspect(source, name, file, md5) {
+async function downloadAndInspect(source, name, file, md5, seen) {
     if (!source.downloadTo)
         throw new Error(`${source.description} cannot download ${name}`);
     const growing = new GrowingFile(file);
     const download = source
-        .downloadTo(name, file, undefined, (bytes) => growing.advance(bytes))
+        .downloadTo(name, file, undefined, (bytes) => {
+        seen.downloaded = Math.max(seen.downloaded ?? 0, bytes);
+        growing.advance(bytes);
+    })
         .then(() => growing.finish(), (e) => {
         growing.fail(e);
         throw e;
@@ -97271,6 +98292,7 @@ async function downloadAndInspect(source, name, file, md5) {
         md5,
         file,
         fileGrows: true,
+        seen,
     });
     await download;
     return insp;
@@ -97281,7 +98303,7 @@ const WORK_DIR_FIX = 'Free space there, or point work-dir at a folder on a disk 
  * read as it arrives. A backup larger than the free space is DISK_FULL before a byte is fetched; a
  * disk that fills during the download is DISK_FULL too, and the partial file is removed either way.
  */
-async function read_download(source, backup, work, md5) {
+async function read_download(source, backup, work, md5, seen) {
     const what = `the download of ${backup.name}`;
     const full = () => diskFull('read', work.workDir, what, { needed: backup.size, fix: WORK_DIR_FIX });
     const free = freeBytes(work.workDir);
@@ -97290,7 +98312,7 @@ async function read_download(source, backup, work, md5) {
     const base = external_node_path_default().basename(backup.name);
     const part = work.partial(`${base}.part`);
     try {
-        const insp = await downloadAndInspect(source, backup.name, part, md5);
+        const insp = await downloadAndInspect(source, backup.name, part, md5, seen);
         const dest = external_node_path_default().join(work.path(), base);
         work.keep(part, dest);
         return { insp, dest };
@@ -97333,6 +98355,8 @@ async function readStage(b) {
         return undefined;
     }
     b.state.inspection = insp;
+    if (insp.inflatedBy)
+        b.log.debug(`tables inflated with ${insp.inflatedBy}`);
     Object.assign(b.facts, inspectionFacts(insp));
     return Object.assign(b, { ins: insp, expected });
 }
@@ -97345,6 +98369,14 @@ async function expectedChecksum(b) {
         return findExpectedChecksum(b.source, b.backup.name, new Set(b.all.map((o) => o.name)));
     return undefined;
 }
+/** The read stage's progress line: `read 1.2 GiB of 4.0 GiB (30%)`, downloaded first for S3. */
+function readProgressLine(p, size) {
+    const of = (n) => size > 0
+        ? `${formatBytes(n)} of ${formatBytes(size)} (${Math.floor((100 * n) / size)}%)`
+        : formatBytes(n);
+    const read = `read ${of(p.bytes)}`;
+    return p.downloaded === undefined ? read : `downloaded ${of(p.downloaded)}, ${read}`;
+}
 /** The inspection of a local backup where it lies, or of a remote one as it downloads. */
 async function inspect(b, expected) {
     const { backup, facts } = b;
@@ -97354,12 +98386,18 @@ async function inspect(b, expected) {
         facts.localPath = local;
         return { insp };
     }
+    const seen = { bytes: 0, ...(local ? {} : { downloaded: 0 }) };
+    b.pipe.progress(() => readProgressLine(seen, backup.size));
     if (local) {
-        const insp = await inspectStream(fileChunks(local), { md5: expected?.algorithm === 'md5', file: local });
+        const insp = await inspectStream(fileChunks(local), {
+            md5: expected?.algorithm === 'md5',
+            file: local,
+            seen,
+        });
         facts.localPath = local;
         return { insp };
     }
-    const got = await read_download(b.source, backup, b.work, expected?.algorithm === 'md5');
+    const got = await read_download(b.source, backup, b.work, expected?.algorithm === 'md5', seen);
     if ('finding' in got)
         return { findings: [got.finding] };
     facts.localPath = got.dest;
@@ -97874,7 +98912,7 @@ function restore_drill_run(raw = actionInputs()) {
             return restore_drill_post(raw);
         saveState('is-post', 'true');
         const opts = parseDrillOptions(raw, 'input', actionsLogger);
-        const result = await runDrill(opts, actionsLogger, stageProgress);
+        const result = await runDrill(opts, actionsLogger, common_stageProgress);
         if (result.target?.handle)
             saveState('kept-target', result.target.handle);
         await publish(result, {
@@ -97938,7 +98976,7 @@ function verifyOutputs(r, reportPath) {
 function verify_backup_run(raw = actionInputs()) {
     return runAction(async () => {
         const opts = parseVerifyOptions(raw, 'input');
-        const result = await runVerify(opts, actionsLogger, stageProgress);
+        const result = await runVerify(opts, actionsLogger, common_stageProgress);
         await publish(result, { ...opts, title: 'verify-backup', facts: verifyFacts(result) }, (p) => verifyOutputs(result, p));
     });
 }
@@ -97989,7 +99027,7 @@ function restorable_run() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9339);
+/* harmony import */ var _actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7931);
 
 await (0,_actions_restorable_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

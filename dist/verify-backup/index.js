@@ -70493,7 +70493,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 9957:
+/***/ 5853:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80318,6 +80318,12 @@ const RULES = {
         fires: "this machine's disk has no room, never a finding about the backup: for the download or unpacked copy in `work-dir` (checked before a download of known size), for a scratch cluster under TMPDIR as it starts or restores, or on `target-url`'s server",
         fix: 'Free space in the folder named, or point `work-dir` (for a scratch cluster: TMPDIR) at a disk with room.',
     },
+    UNPACK_CAPPED: {
+        severity: 'high',
+        kind: 'unverifiable',
+        fires: 'a compressed dump unpacked to disk for pg_restore (`jobs` above 1, the sample tier) came out larger than the cap: the smaller of 1000× its compressed size and half the free space in `work-dir`; the copy is removed',
+        fix: 'A crafted file that expands without end is stopped here. If the dump is genuine, drill with jobs: 1 (it streams into pg_restore, nothing unpacked), or point work-dir at a disk with more room.',
+    },
     ROLE_ABSENT: {
         severity: 'high',
         kind: 'problem',
@@ -80509,6 +80515,12 @@ const RULES = {
         kind: 'problem',
         fires: 'a WAL segment is missing from the chain recovery needs, judged by segment names on the timeline it follows: from the base backup’s start to the target LSN, or, for a time or a name, to the last segment present (file times are not trusted; found before anything is restored)',
         fix: 'Check archive_command and its logs for the named segment; recover to a point before the gap, or from a later base backup.',
+    },
+    ARCHIVER_ERRORS: {
+        severity: 'medium',
+        kind: 'problem',
+        fires: 'the backup tool reports its WAL archiver failing at the plan (barman check: archiver errors, or no WAL archived): WAL may stop arriving even where the chain is whole today',
+        fix: 'Read the tool’s own check (barman check <server>) and its errors folder; fix archive_command or the archiver before relying on this backup.',
     },
     WAL_CORRUPT: {
         severity: 'critical',
@@ -83129,6 +83141,7 @@ var external_node_worker_threads_ = __nccwpck_require__(5919);
 
 
 
+
 /** A file's bytes in 1 MiB chunks; with `start` and `end`, only those from `start` up to `end`. */
 function fileChunks(file, start, end) {
     return external_node_fs_default().createReadStream(file, {
@@ -83137,34 +83150,75 @@ function fileChunks(file, start, end) {
         ...(end !== undefined ? { end: end - 1 } : {}),
     });
 }
+/** The prebuilt addon's name for this machine: dist/<bundle>/ holds it beside the bundle (linux-x64). */
+const PREBUILT_ISAL = `isal_inflate-${process.platform}-${process.arch}.node`;
 /**
- * The ISA-L inflate addon (native/, `npm run build:native`; needs libisal-dev): its path when it is
- * built and loads here, else why not. `RESTORABLE_ISAL` names it; else it is looked for two folders
- * up from this module, where the repository's root is both from src/archive/ and dist/<bundle>/.
+ * The ISA-L inflate addon: its path when it loads here and passes its self-test, else why not (the
+ * lanes then inflate with zlib). `RESTORABLE_ISAL` names it; else, first found: beside this module
+ * (dist/<bundle>/, where the build copies the prebuilt addon), the prebuilt one in the repository
+ * (native/prebuilt/, scripts/build-native.sh), a development build (`npm run build:native`). The
+ * repository's root is two folders up both from src/archive/ and dist/<bundle>/.
  */
 function isalAddon(env = process.env) {
-    const file = env.RESTORABLE_ISAL
-        ? external_node_path_default().resolve(env.RESTORABLE_ISAL)
-        : external_node_path_default().join(external_node_path_default().dirname((0,external_node_url_.fileURLToPath)(import.meta.url)), '..', '..', 'native', 'build', 'Release', 'isal_inflate.node');
+    const here = external_node_path_default().dirname((0,external_node_url_.fileURLToPath)(import.meta.url));
+    const root = external_node_path_default().join(here, '..', '..');
+    const candidates = env.RESTORABLE_ISAL
+        ? [external_node_path_default().resolve(env.RESTORABLE_ISAL)]
+        : [
+            external_node_path_default().join(here, PREBUILT_ISAL),
+            external_node_path_default().join(root, 'native', 'prebuilt', `${process.platform}-${process.arch}`, 'isal_inflate.node'),
+            external_node_path_default().join(root, 'native', 'build', 'Release', 'isal_inflate.node'),
+        ];
+    const file = candidates.find((f) => external_node_fs_default().existsSync(f));
+    if (!file) {
+        return {
+            unavailable: env.RESTORABLE_ISAL
+                ? `${candidates[0]} does not exist`
+                : `no ISA-L addon for ${process.platform}-${process.arch} (npm run build:native builds one; it needs libisal-dev)`,
+        };
+    }
     let found = isalChecked.get(file);
     if (!found) {
-        if (!external_node_fs_default().existsSync(file)) {
-            found = { unavailable: `${file} is not built (npm run build:native; it needs libisal-dev)` };
+        try {
+            const failed = selfTest((0,external_node_module_namespaceObject.createRequire)(import.meta.url)(file));
+            found = failed ? { unavailable: `${file} failed its self-test: ${failed}` } : { path: file };
         }
-        else {
-            try {
-                (0,external_node_module_namespaceObject.createRequire)(import.meta.url)(file);
-                found = { path: file };
-            }
-            catch (e) {
-                found = { unavailable: `${file} does not load: ${e instanceof Error ? e.message : String(e)}` };
-            }
+        catch (e) {
+            found = { unavailable: `${file} does not load: ${e instanceof Error ? e.message : String(e)}` };
         }
         isalChecked.set(file, found);
     }
     return found;
 }
 const isalChecked = new Map();
+/**
+ * Before an addon inflates a byte of a backup: a known stream (COPY-like lines, deflated by zlib)
+ * inflated in two pieces must give back its length, its lines and its last bytes, and the same
+ * stream with its Adler-32 damaged must be refused. What went wrong, or undefined.
+ */
+function selfTest(isal) {
+    const lines = Array.from({ length: 5000 }, (_, i) => `${i}\t${(i * 2654435761) % 1000003}\trow ${i % 97}\n`);
+    const text = Buffer.from(lines.join(''));
+    const z = external_node_zlib_default().deflateSync(text);
+    const s = isal.create();
+    const half = Math.floor(z.length / 2);
+    const out = isal.push(s, z.subarray(0, half)) + isal.push(s, z.subarray(half));
+    if (out !== text.length || !isal.finish(s))
+        return `a ${text.length}-byte stream inflated to ${out} bytes`;
+    if (isal.rows(s) !== lines.length)
+        return `${isal.rows(s)} lines counted in ${lines.length}`;
+    if (!isal.tail(s).equals(text.subarray(-8)))
+        return "the stream's last bytes differ";
+    const bad = Buffer.from(z);
+    bad[bad.length - 1] = bad[bad.length - 1] ^ 0xff;
+    try {
+        isal.push(isal.create(), bad);
+    }
+    catch {
+        return undefined;
+    }
+    return 'a stream with a wrong Adler-32 was accepted';
+}
 /**
  * Worker threads that decode tables' data, one job each at a time. Inflating a table makes an
  * output buffer per MiB or less, gigabytes in all: in the main thread they keep starting full
@@ -83710,11 +83764,13 @@ class LanePool {
         this.lanes = lanes;
         this.h = h;
         this.codec = workerCodec(h.compression);
-        const addon = this.codec === 'gzip' && lanes.complete && lanes.isal !== false ? isalAddon() : undefined;
+        const addon = this.codec === 'gzip' && lanes.isal !== false ? isalAddon() : undefined;
         this.isal = addon && 'path' in addon ? addon.path : undefined;
         this.seen = { mostAtOnce: 0, inWorkers: 0, early: 0 };
         if (this.codec === 'gzip')
             this.seen.inflate = this.isal ? 'isa-l' : 'zlib';
+        if (addon && 'unavailable' in addon)
+            this.seen.noIsal = addon.unavailable;
     }
     /**
      * Start every table's decode from the TOC's data offsets, the largest first: the largest table's
@@ -83767,8 +83823,8 @@ class LanePool {
         }
     }
     async decodeRange(start, end, what) {
-        const { file, complete, workerMin = 1024 * 1024 } = this.lanes;
-        if (!this.codec || !complete || end - start < workerMin) {
+        const { file, workerMin = 1024 * 1024 } = this.lanes;
+        if (!this.codec || end - start < workerMin) {
             return decodeStream(fileChunks(file, start, end), this.h, what);
         }
         this.seen.inWorkers++;
@@ -84729,6 +84785,7 @@ var external_node_child_process_ = __nccwpck_require__(1421);
 
 
 
+
 /**
  * What of this process's environment a program gets: the search path, locale, time zone and temp
  * folder, never the rest. A runner holds the backup store's keys, a GitHub token and database
@@ -84787,6 +84844,34 @@ class TailBuffer {
         const all = Buffer.concat(this.chunks);
         return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
     }
+}
+/** Standard error kept (only the lines `keepStderrLine` keeps, when given), and each line handed on. */
+function stderrLines(err, opts) {
+    const { onStderrLine, keepStderrLine } = opts;
+    const decoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
+    let partial = '';
+    const line = (text, end) => {
+        onStderrLine?.(text);
+        if (keepStderrLine?.(text))
+            err.push(Buffer.from(text + end));
+    };
+    return {
+        data: (b) => {
+            if (!keepStderrLine)
+                err.push(b);
+            if (!onStderrLine && !keepStderrLine)
+                return;
+            const lines = (partial + decoder.write(b)).split('\n');
+            partial = lines.pop() ?? '';
+            for (const l of lines)
+                line(l, '\n');
+        },
+        end: () => {
+            partial += decoder.end();
+            if (partial)
+                line(partial, '');
+        },
+    };
 }
 /**
  * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
@@ -84847,18 +84932,9 @@ function exec_run(cmd, args, opts = {}) {
         };
         const out = new TailBuffer(limit);
         const err = new TailBuffer(limit);
-        let partial = '';
+        const stderr = stderrLines(err, opts);
         child.stdout.on('data', (b) => out.push(b));
-        child.stderr.on('data', (b) => {
-            err.push(b);
-            if (opts.onStderrLine) {
-                const text = partial + b.toString('utf8');
-                const lines = text.split('\n');
-                partial = lines.pop() ?? '';
-                for (const line of lines)
-                    opts.onStderrLine(line);
-            }
-        });
+        child.stderr.on('data', stderr.data);
         let timer;
         if (opts.timeoutMs) {
             timer = setTimeout(() => {
@@ -84879,8 +84955,7 @@ function exec_run(cmd, args, opts = {}) {
             if (timer)
                 clearTimeout(timer);
             unhook();
-            if (partial && opts.onStderrLine)
-                opts.onStderrLine(partial);
+            stderr.end();
             resolve({
                 code,
                 signal,
@@ -85102,6 +85177,31 @@ function unwrapStep(w) {
             return filterProcess(PROGRAMS[w].cmd, ['-dc'], PROGRAMS[w].install);
     }
 }
+/** A decompressed stream that came out larger than its cap allows. */
+class CapExceeded extends Error {
+    limit;
+    constructor(limit, message) {
+        super(message);
+        this.limit = limit;
+    }
+}
+/**
+ * Fail (CapExceeded, with `message`) once more than `limit` bytes came out: a crafted file (a few
+ * bytes of zstd that expand without end) must not fill the disk beside production. One counter
+ * per chunk, nothing more.
+ */
+function capped(limit, message) {
+    let seen = 0;
+    return new Transform({
+        transform(chunk, _enc, done) {
+            seen += chunk.length;
+            if (seen > limit)
+                done(new CapExceeded(limit, message));
+            else
+                done(null, chunk);
+        },
+    });
+}
 /** The dump inside `src`, decompressed as it streams. */
 function unwrap(w, src) {
     const step = unwrapStep(w);
@@ -85203,6 +85303,13 @@ function rolesInAcl(sql) {
         }
     }
     return out;
+}
+/** What inflated a walk's tables, for the debug line: ISA-L and its addon, or zlib and why. */
+function inflatedBy(seen) {
+    if (seen.inflate === 'zlib')
+        return seen.noIsal ? `zlib: ${seen.noIsal}` : 'zlib';
+    const addon = isalAddon();
+    return `ISA-L (${'path' in addon ? addon.path : addon.unavailable})`;
 }
 function summarize(toc) {
     const uniq = (xs) => [...new Set(xs.filter((x) => !!x))].sort();
@@ -85417,6 +85524,8 @@ async function parseDump(src, out, lanes) {
             out.dataBlocks = walked.blocks;
             out.dataBytes = walked.dataBytes;
             out.tableRows = walked.tableRows;
+            if (walked.lanes?.inflate)
+                out.inflatedBy = inflatedBy(walked.lanes);
         }
         catch (e) {
             if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
@@ -85479,6 +85588,8 @@ async function inspectStream(src, opts = {}) {
                 sha.update(b);
                 md5?.update(b);
                 out.size += b.length;
+                if (opts.seen)
+                    opts.seen.bytes = out.size;
                 await q.push(b);
             }
         }
@@ -85763,6 +85874,22 @@ const NOT_SUPPORTED = {
     load_balance_hosts: 'Leave it out: hosts are tried in the order given',
     replication: 'Leave it out: Restorable opens normal sessions only',
 };
+/** Where distributions keep the trusted roots, as OpenSSL (and so libpq 16's sslrootcert=system) finds them. */
+const SYSTEM_ROOTS = [
+    '/etc/ssl/certs/ca-certificates.crt',
+    '/etc/pki/tls/certs/ca-bundle.crt',
+    '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem',
+    '/etc/ssl/cert.pem',
+];
+/**
+ * The file sslrootcert=system means: SSL_CERT_FILE (OpenSSL's own override), else the
+ * distribution's bundle; undefined when there is none (then Node's bundled roots). Given to
+ * node-postgres and, as PGSSLROOTCERT, to psql and pg_restore, whose libpq before 16 reads
+ * "system" as a file name.
+ */
+function systemRootFile(env = process.env) {
+    return [env.SSL_CERT_FILE, ...SYSTEM_ROOTS].find((f) => f && external_node_fs_default().existsSync(f));
+}
 const FORMS = 'Write it as postgresql://user@host:5432/database?sslmode=verify-full or as host=... dbname=...';
 /** A keyword Restorable reads, else one line: a libpq one it does not support (and what instead), or unknown. */
 function checkKeyword(input, k, where) {
@@ -86088,8 +86215,9 @@ function tlsOptions(c, mode, tls) {
     const verify = mode === 'verify-full' ? 'full' : mode === 'verify-ca' || (mode === 'require' && root) ? 'ca' : 'none';
     if (verify === 'none')
         return { ...out, rejectUnauthorized: false };
-    if (root && root !== 'system')
-        out.ca = read(root);
+    const rootFile = root === 'system' ? systemRootFile() : root;
+    if (rootFile)
+        out.ca = read(rootFile);
     out.rejectUnauthorized = true;
     if (verify === 'ca')
         out.checkServerIdentity = () => undefined;
@@ -86314,7 +86442,7 @@ function libpqEnv(c) {
         PGPASSWORD: c.password,
         PGPASSFILE: c.passfile,
         PGSSLMODE: c.sslmode,
-        PGSSLROOTCERT: c.sslrootcert,
+        PGSSLROOTCERT: c.sslrootcert === 'system' ? (systemRootFile() ?? 'system') : c.sslrootcert,
         PGSSLCERT: c.sslcert,
         PGSSLKEY: c.sslkey,
         PGSSLCRL: c.sslcrl,
@@ -86563,18 +86691,22 @@ class GrowingFile {
 
 
 
+
 /**
  * A remote backup into `file` and through the one-pass inspection at once: the download writes its
  * parallel ranged parts where they belong in the file, and the inspection reads the complete front of
  * the file back as it grows (from the page cache), hashing and walking it. Memory stays at the
  * sockets' chunks and the reader's, whatever the backup's size.
  */
-async function downloadAndInspect(source, name, file, md5) {
+async function downloadAndInspect(source, name, file, md5, seen) {
     if (!source.downloadTo)
         throw new Error(`${source.description} cannot download ${name}`);
     const growing = new GrowingFile(file);
     const download = source
-        .downloadTo(name, file, undefined, (bytes) => growing.advance(bytes))
+        .downloadTo(name, file, undefined, (bytes) => {
+        seen.downloaded = Math.max(seen.downloaded ?? 0, bytes);
+        growing.advance(bytes);
+    })
         .then(() => growing.finish(), (e) => {
         growing.fail(e);
         throw e;
@@ -86584,6 +86716,7 @@ async function downloadAndInspect(source, name, file, md5) {
         md5,
         file,
         fileGrows: true,
+        seen,
     });
     await download;
     return insp;
@@ -86594,7 +86727,7 @@ const WORK_DIR_FIX = 'Free space there, or point work-dir at a folder on a disk 
  * read as it arrives. A backup larger than the free space is DISK_FULL before a byte is fetched; a
  * disk that fills during the download is DISK_FULL too, and the partial file is removed either way.
  */
-async function download(source, backup, work, md5) {
+async function download(source, backup, work, md5, seen) {
     const what = `the download of ${backup.name}`;
     const full = () => diskFull('read', work.workDir, what, { needed: backup.size, fix: WORK_DIR_FIX });
     const free = freeBytes(work.workDir);
@@ -86603,7 +86736,7 @@ async function download(source, backup, work, md5) {
     const base = external_node_path_default().basename(backup.name);
     const part = work.partial(`${base}.part`);
     try {
-        const insp = await downloadAndInspect(source, backup.name, part, md5);
+        const insp = await downloadAndInspect(source, backup.name, part, md5, seen);
         const dest = external_node_path_default().join(work.path(), base);
         work.keep(part, dest);
         return { insp, dest };
@@ -86646,6 +86779,8 @@ async function readStage(b) {
         return undefined;
     }
     b.state.inspection = insp;
+    if (insp.inflatedBy)
+        b.log.debug(`tables inflated with ${insp.inflatedBy}`);
     Object.assign(b.facts, inspectionFacts(insp));
     return Object.assign(b, { ins: insp, expected });
 }
@@ -86658,6 +86793,14 @@ async function expectedChecksum(b) {
         return findExpectedChecksum(b.source, b.backup.name, new Set(b.all.map((o) => o.name)));
     return undefined;
 }
+/** The read stage's progress line: `read 1.2 GiB of 4.0 GiB (30%)`, downloaded first for S3. */
+function readProgressLine(p, size) {
+    const of = (n) => size > 0
+        ? `${formatBytes(n)} of ${formatBytes(size)} (${Math.floor((100 * n) / size)}%)`
+        : formatBytes(n);
+    const read = `read ${of(p.bytes)}`;
+    return p.downloaded === undefined ? read : `downloaded ${of(p.downloaded)}, ${read}`;
+}
 /** The inspection of a local backup where it lies, or of a remote one as it downloads. */
 async function inspect(b, expected) {
     const { backup, facts } = b;
@@ -86667,12 +86810,18 @@ async function inspect(b, expected) {
         facts.localPath = local;
         return { insp };
     }
+    const seen = { bytes: 0, ...(local ? {} : { downloaded: 0 }) };
+    b.pipe.progress(() => readProgressLine(seen, backup.size));
     if (local) {
-        const insp = await inspectStream(fileChunks(local), { md5: expected?.algorithm === 'md5', file: local });
+        const insp = await inspectStream(fileChunks(local), {
+            md5: expected?.algorithm === 'md5',
+            file: local,
+            seen,
+        });
         facts.localPath = local;
         return { insp };
     }
-    const got = await download(b.source, backup, b.work, expected?.algorithm === 'md5');
+    const got = await download(b.source, backup, b.work, expected?.algorithm === 'md5', seen);
     if ('finding' in got)
         return { findings: [got.finding] };
     facts.localPath = got.dest;
@@ -87693,7 +87842,107 @@ function tail(file, lines = 5) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/postgres/restore-progress.ts
+
+
+/**
+ * pg_restore --verbose's own progress lines (pg_backup_archiver.c's pg_log_info): left out of the
+ * stderr that is classified, so a table named `x ERROR: y` is not an error, and a restore of many
+ * objects does not push its real errors out of the kept tail.
+ */
+const VERBOSE = /^pg_restore: (creating |processing data for |processing (missed )?item |launching item |finished (item |main parallel loop)|skipping item |executing |connecting to database|entering |implied data-only|restoring large object|restored \d+ large object|disabling triggers|enabling triggers|dropping )/;
+/** A TOC item of a parallel restore: `launching item 221 TABLE DATA album`. */
+const ITEM = /^pg_restore: (processing item|processing missed item|launching item|finished item) (\d+) (.*)$/;
+/** A serial restore's step: `creating TABLE "public.album"`, `processing data for table "public.album"`. */
+const STEP = /^pg_restore: (creating|processing data for table|executing) (.*)$/;
+/**
+ * How far a restore is, from counters kept as it streams: the objects pg_restore has done (read
+ * from --verbose) of the TOC's entries, the tables whose rows are loading (with the largest by the
+ * walk's row counts), and for psql the dump's bytes read and the COPY in progress. The line is made
+ * from them only when a progress line is drawn.
+ */
+class RestoreProgress {
+    total;
+    size;
+    steps = 0;
+    items = 0;
+    parallel = false;
+    /** Tables loading now: a parallel restore's items by id, a serial one's one table. */
+    loading = new Map();
+    /** Row counts from the walk, as pg_restore spells a table (`public.album`; `album` in parallel) and by name. */
+    rows = new Map();
+    /** The dump file as it is read (psql, or pg_restore reading a decompressed stdin). */
+    file;
+    /** The table of the COPY psql is loading, as the dump names it. */
+    copying;
+    constructor(total, size, tables = []) {
+        this.total = total;
+        this.size = size;
+        // A parallel restore names a table's data by its name alone: known when no other schema has it.
+        const named = new Map();
+        for (const t of tables)
+            named.set(t.table, (named.get(t.table) ?? 0) + 1);
+        for (const t of tables) {
+            const entry = { name: tableName(t.schema, t.table), rows: t.rows };
+            this.rows.set(`${t.schema}.${t.table}`, entry);
+            this.rows.set(entry.name, entry);
+            if (named.get(t.table) === 1)
+                this.rows.set(t.table, entry);
+        }
+    }
+    /** pg_restore's own progress line, not to be classified. */
+    static isVerbose(line) {
+        return VERBOSE.test(line);
+    }
+    /** One line of pg_restore --verbose's stderr. */
+    line(line) {
+        const item = ITEM.exec(line);
+        if (item) {
+            this.parallel = true;
+            const [, what, id = '', rest = ''] = item;
+            if (what === 'launching item') {
+                if (rest.startsWith('TABLE DATA '))
+                    this.loading.set(id, rest.slice('TABLE DATA '.length));
+                return;
+            }
+            this.items++;
+            this.loading.delete(id);
+            return;
+        }
+        const step = STEP.exec(line);
+        if (!step || this.parallel)
+            return;
+        this.steps++;
+        this.loading.clear();
+        if (step[1] === 'processing data for table')
+            this.loading.set('', (step[2] ?? '').replace(/^"|"$/g, ''));
+    }
+    /** `12 of 59 objects, loading public.invoice_line (2240 rows)`; `read 40 MiB of 1.2 GiB` for psql. */
+    describe() {
+        const parts = [];
+        const done = this.parallel ? this.items : this.steps;
+        if (this.total > 0 && !this.copying)
+            parts.push(`${Math.min(done, this.total)} of ${this.total} objects`);
+        if (this.file)
+            parts.push(`read ${formatBytes(this.file.bytesRead)}${this.size > 0 ? ` of ${formatBytes(this.size)}` : ''}`);
+        const names = this.copying ? [this.copying()].filter((n) => n !== undefined) : [...this.loading.values()];
+        if (names.length > 0)
+            parts.push(this.inFlight(names));
+        return parts.length > 0 ? parts.join(', ') : undefined;
+    }
+    /** The tables loading, named by the largest of them (by rows in the dump). */
+    inFlight(names) {
+        const known = names.map((n) => this.rows.get(n) ?? { name: n, rows: -1 });
+        const largest = known.reduce((a, b) => (b.rows > a.rows ? b : a));
+        const rows = largest.rows >= 0 ? ` (${largest.rows} rows)` : '';
+        return names.length === 1
+            ? `loading ${largest.name}${rows}`
+            : `loading ${names.length} tables, the largest ${largest.name}${rows}`;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/postgres/restore.ts
+
 
 
 
@@ -87840,6 +88089,8 @@ class PlainDumpFilter extends external_node_stream_.Transform {
     pieces;
     out = [];
     skippingCopy = false;
+    /** The table of the COPY block being loaded, as the dump names it (for progress). */
+    copying;
     constructor(leaveOut) {
         super();
         this.leaveOut = leaveOut;
@@ -87872,11 +88123,16 @@ class PlainDumpFilter extends external_node_stream_.Transform {
         if (p.kind === 'copy') {
             if (!this.skippingCopy)
                 this.out.push(p.text);
-            if (p.end)
+            if (p.end) {
                 this.skippingCopy = false;
+                this.copying = undefined;
+            }
             return;
         }
         const code = codeOf(p.text);
+        const copy = /^COPY\s+((?:"(?:[^"]|"")*"|[^\s(".]+)(?:\.(?:"(?:[^"]|"")*"|[^\s(".]+))?)/i.exec(code);
+        if (copy)
+            this.copying = copy[1];
         if (this.leaveOut.schemaOnly && /^COPY\b/i.test(code)) {
             this.skippingCopy = true;
             return;
@@ -87941,6 +88197,8 @@ async function restoreDump(client, target, input, opts) {
     let unpackError;
     const unpacked = (then) => {
         const file = external_node_fs_default().createReadStream(input.path);
+        if (opts.progress)
+            opts.progress.file = file;
         const steps = [
             ...(input.wrapper ? [unwrapStep(input.wrapper)] : []),
             ...(then ? [then] : []),
@@ -87962,6 +88220,9 @@ async function restoreDump(client, target, input, opts) {
             noOwner: opts.roles === 'ignore',
             ...(psqlRestricts(client.version) ? { restrictKey: (0,external_node_crypto_.randomBytes)(24).toString('hex') } : {}),
         });
+        const plainFilter = filter;
+        if (opts.progress)
+            opts.progress.copying = () => plainFilter.copying;
         res = await exec_run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
             env,
             stdin: unpacked(filter),
@@ -87976,10 +88237,20 @@ async function restoreDump(client, target, input, opts) {
             args.push('--no-owner', '--no-privileges');
         if (opts.schemaOnly)
             args.push('--schema-only');
+        const progress = opts.progress;
+        // --verbose names each object as it is done: counted, and kept out of the stderr classified.
+        const watch = progress
+            ? {
+                onStderrLine: (l) => progress.line(l),
+                keepStderrLine: (l) => !RestoreProgress.isVerbose(l),
+            }
+            : {};
+        if (progress)
+            args.push('--verbose');
         if (input.wrapper)
-            res = await exec_run(client.path, args, { env, stdin: unpacked() });
+            res = await exec_run(client.path, args, { env, stdin: unpacked(), ...watch });
         else
-            res = await exec_run(client.path, [...args, input.path], { env });
+            res = await exec_run(client.path, [...args, input.path], { env, ...watch });
     }
     const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.unprivileged === true);
     const hazard = filter?.hazards[0];
@@ -88293,6 +88564,8 @@ class Pipeline {
     ignore;
     stages = [];
     started = Date.now();
+    /** The running stage's progress, as its body set it (see `progress`). */
+    detail;
     constructor(failOn, onStage = () => { }, 
     /** Rules ignored in config, with their written reasons: marked as they are found. */
     ignore = new Map()) {
@@ -88302,7 +88575,8 @@ class Pipeline {
     }
     async stage(name, body) {
         const started = performance.now();
-        this.onStage.start?.(name);
+        this.detail = undefined;
+        this.onStage.start?.(name, () => this.detail?.());
         let result;
         try {
             const out = (await body()) ?? {};
@@ -88328,10 +88602,18 @@ class Pipeline {
                 findings: [],
             };
         }
+        this.detail = undefined;
         result.seconds = (performance.now() - started) / 1000;
         this.stages.push(result);
         this.onStage(result);
         return result;
+    }
+    /**
+     * Say how far the running stage is: `detail` is asked each time a progress line is drawn (every
+     * ~10 s in a log, every second on a terminal), so it must only read counters the work keeps.
+     */
+    progress(detail) {
+        this.detail = detail;
     }
     skip(name, reason) {
         const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
@@ -91371,6 +91653,73 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: ./src/report/progress.ts
+/** How often a log gets a progress line of a running stage. */
+const LOG_INTERVAL_MS = 10_000;
+/** How often a terminal's live line is redrawn. */
+const LIVE_INTERVAL_MS = 1000;
+/**
+ * The interval of progress lines in a log: RESTORABLE_PROGRESS_INTERVAL_MS when it is a whole
+ * number of at least 100 ms (tests shorten it), else every 10 s.
+ */
+function progressIntervalMs(env = process.env) {
+    const raw = env.RESTORABLE_PROGRESS_INTERVAL_MS?.trim() ?? '';
+    const n = /^\d{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
+    return n >= 100 ? n : LOG_INTERVAL_MS;
+}
+/** The detail, or nothing when the stage has none yet (or asking it failed: progress never breaks a run). */
+function ask(detail) {
+    try {
+        return detail();
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * The one stage-progress listener, for the terminal and the action's log alike: a line per stage as
+ * it ends (`ended`), and while a stage runs, what it has done so far with its elapsed time: on a
+ * terminal one live line redrawn every second, in a log a line every `intervalMs`.
+ */
+function stageProgress(out, ended, intervalMs = progressIntervalMs()) {
+    let timer;
+    let drawn = false;
+    const stop = () => {
+        if (timer)
+            clearInterval(timer);
+        timer = undefined;
+        if (drawn)
+            out.clear?.();
+        drawn = false;
+    };
+    const end = (s) => {
+        stop();
+        out.line(ended(s));
+    };
+    return Object.assign(end, {
+        start: (name, detail) => {
+            stop();
+            const t0 = Date.now();
+            const text = () => {
+                const seconds = ((Date.now() - t0) / 1000).toFixed(0);
+                return `▸ ${name.padEnd(10)} ${seconds.padStart(6)}s  ${ask(detail) ?? 'running'}`;
+            };
+            if (out.redraw) {
+                const redraw = out.redraw;
+                const draw = () => {
+                    redraw(text());
+                    drawn = true;
+                };
+                draw();
+                timer = setInterval(draw, LIVE_INTERVAL_MS);
+            }
+            else
+                timer = setInterval(() => out.line(text()), intervalMs);
+            timer.unref();
+        },
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/core/version.ts
 /** Restorable's version; a test keeps it equal to package.json's. */
 const VERSION = '0.1.0';
@@ -91454,6 +91803,7 @@ function consoleReport(result, facts, withStages = true) {
 
 
 
+
 /** The inputs given in `with:`, as the runner passes them (INPUT_<NAME> variables). */
 function actionInputs() {
     const raw = {};
@@ -91472,8 +91822,11 @@ const actionsLogger = {
     debug: (m) => core_debug(m),
     secret: (s) => core_setSecret(s),
 };
-/** Each stage's line in the step's log as it ends: `restore: ok in 1.20s`, with why it did not run. */
-const stageProgress = (s) => info(`${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`);
+/**
+ * Each stage's line in the step's log as it ends (`restore: ok in 1.20s`, with why it did not run),
+ * and while it runs, a line every ~10 s of what it has done so far.
+ */
+const common_stageProgress = stageProgress({ line: (text) => info(text) }, (s) => `${s.name}: ${s.status} in ${s.seconds.toFixed(2)}s${s.reason ? ` (${s.reason})` : ''}`);
 /** Report, set outputs, write the job summary, and fail the step unless the verdict is pass. */
 async function publish(result, opts, outputs) {
     const reportPath = writeJsonReport(result, opts.report ?? external_node_path_default().join(opts.workDir, `${result.command}-report.json`));
@@ -91508,7 +91861,7 @@ async function runAction(body) {
 function verify_backup_run(raw = actionInputs()) {
     return runAction(async () => {
         const opts = parseVerifyOptions(raw, 'input');
-        const result = await runVerify(opts, actionsLogger, stageProgress);
+        const result = await runVerify(opts, actionsLogger, common_stageProgress);
         await publish(result, { ...opts, title: 'verify-backup', facts: verifyFacts(result) }, (p) => verifyOutputs(result, p));
     });
 }
@@ -91520,7 +91873,7 @@ function verify_backup_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9957);
+/* harmony import */ var _actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5853);
 
 await (0,_actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
