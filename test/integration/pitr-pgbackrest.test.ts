@@ -185,7 +185,7 @@ describe('pitr-restore with pgBackRest (posix repository)', () => {
         ),
         memoryLogger(),
       );
-      expect(r.verdict).toBe('fail');
+      expect(r.verdict, JSON.stringify(r.findings)).toBe('fail');
       expect(r.findings.map((f) => f.rule)).toContain('WAL_CORRUPT');
       expect(r.findings.find((f) => f.rule === 'WAL_CORRUPT')?.message).toMatch(/SHA-1/);
     } finally {
