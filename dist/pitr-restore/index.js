@@ -89283,6 +89283,8 @@ class WalSpool {
     inFlight = new Set();
     ready = new Set();
     waited = new Set();
+    /** The downloads in progress, so that remove() can let them finish. */
+    fetching = new Set();
     position = 0;
     timer;
     stopped = false;
@@ -89338,10 +89340,14 @@ class WalSpool {
         if (this.timer)
             clearTimeout(this.timer);
     }
-    /** Stop and remove the spool (the script too): after promotion nothing needs it. */
-    remove() {
+    /**
+     * Stop and remove the spool (the script too): after promotion nothing needs it. Downloads still
+     * writing into it are let finish first, or one would put a file back into a folder being removed.
+     */
+    async remove() {
         this.stop();
-        external_node_fs_default().rmSync(this.dir, { recursive: true, force: true });
+        await Promise.allSettled([...this.fetching]);
+        external_node_fs_default().rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
     }
     poll() {
         const here = new Set(external_node_fs_default().readdirSync(this.dir));
@@ -89404,7 +89410,7 @@ class WalSpool {
             return;
         this.inFlight.add(f.name);
         const dest = external_node_path_default().join(this.dir, f.name);
-        this.archive
+        const fetching = this.archive
             .fetchTo(f, dest, this.owner)
             .then((bytes) => {
             if (this.stopped)
@@ -89427,9 +89433,11 @@ class WalSpool {
         })
             .finally(() => {
             this.inFlight.delete(f.name);
+            this.fetching.delete(fetching);
             if (!this.stopped)
                 this.fill();
         });
+        this.fetching.add(fetching);
     }
     noteMissing(name) {
         if (!this.stats.missing.includes(name))
@@ -89553,7 +89561,7 @@ class NativeBackend {
             };
         }
         catch (e) {
-            spool.remove();
+            await spool.remove();
             throw e;
         }
     }
@@ -92265,7 +92273,7 @@ async function recoverStage(ctx, mode, server, restored, prepared, coverage) {
             expectStopLine: opts.target.kind !== 'immediate',
         });
         outcome = got;
-        spool?.remove();
+        await spool?.remove();
         restored.cleanup?.();
         result.replaySeconds = got.seconds;
         if (spool)
@@ -92620,7 +92628,7 @@ async function recoverStages(ctx, backend, chosen, coverage, liveBin) {
     const fetched = await fetchStage(pipe, opts, backend, chosen, mode.dataDir, mode.spoolDir, ctx.owner, (b) => mode.onBinary(b));
     const { restored, bin: server } = fetched;
     if (fetched.fetch.status !== 'ok' || !restored || !server) {
-        restored?.spool?.remove();
+        await restored?.spool?.remove();
         restored?.cleanup?.();
         await mode.abandon();
         for (const s of [...PITR_STAGES.slice(1), ...handover])

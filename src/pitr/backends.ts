@@ -172,7 +172,7 @@ export class NativeBackend implements PitrBackend {
         ...(verified ? { verified } : {}),
       };
     } catch (e) {
-      spool.remove();
+      await spool.remove();
       throw e;
     }
   }

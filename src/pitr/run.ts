@@ -175,7 +175,7 @@ async function recoverStages(
   );
   const { restored, bin: server } = fetched;
   if (fetched.fetch.status !== 'ok' || !restored || !server) {
-    restored?.spool?.remove();
+    await restored?.spool?.remove();
     restored?.cleanup?.();
     await mode.abandon();
     for (const s of [...PITR_STAGES.slice(1), ...handover])

@@ -61,6 +61,8 @@ export class WalSpool {
   private readonly inFlight = new Set<string>();
   private readonly ready = new Set<string>();
   private readonly waited = new Set<string>();
+  /** The downloads in progress, so that remove() can let them finish. */
+  private readonly fetching = new Set<Promise<void>>();
   private position = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -121,10 +123,14 @@ export class WalSpool {
     if (this.timer) clearTimeout(this.timer);
   }
 
-  /** Stop and remove the spool (the script too): after promotion nothing needs it. */
-  remove(): void {
+  /**
+   * Stop and remove the spool (the script too): after promotion nothing needs it. Downloads still
+   * writing into it are let finish first, or one would put a file back into a folder being removed.
+   */
+  async remove(): Promise<void> {
     this.stop();
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    await Promise.allSettled([...this.fetching]);
+    fs.rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
   }
 
   private poll(): void {
@@ -188,7 +194,7 @@ export class WalSpool {
     if (this.stopped) return;
     this.inFlight.add(f.name);
     const dest = path.join(this.dir, f.name);
-    this.archive
+    const fetching: Promise<void> = this.archive
       .fetchTo(f, dest, this.owner)
       .then((bytes) => {
         if (this.stopped) return;
@@ -208,8 +214,10 @@ export class WalSpool {
       })
       .finally(() => {
         this.inFlight.delete(f.name);
+        this.fetching.delete(fetching);
         if (!this.stopped) this.fill();
       });
+    this.fetching.add(fetching);
   }
 
   private noteMissing(name: string): void {

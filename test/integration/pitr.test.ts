@@ -488,7 +488,7 @@ describe('pitr-restore from compressed WAL, as archivers lay it out', () => {
     const bytes = fs.readFileSync(path.join(dir, victim));
     fs.writeFileSync(path.join(dir, victim), bytes.subarray(0, Math.floor(bytes.length / 2)));
     const r = await runPitr(native({ 'wal-archive': dir, 'target-time': beforeTarget }), memoryLogger());
-    expect(r.verdict).toBe('fail');
+    expect(r.verdict, JSON.stringify([r.findings, r.stages.filter((s) => s.status !== 'ok')])).toBe('fail');
     expect(rules(r)[0]).toBe('WAL_CORRUPT');
     expect(r.findings[0]?.message).toContain(start);
     expect(r.findings[0]?.message).toContain(victim);

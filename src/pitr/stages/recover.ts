@@ -173,7 +173,7 @@ export async function recoverStage(
       expectStopLine: opts.target.kind !== 'immediate',
     });
     outcome = got;
-    spool?.remove();
+    await spool?.remove();
     restored.cleanup?.();
     result.replaySeconds = got.seconds;
     if (spool)
