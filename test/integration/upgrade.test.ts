@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { findAll, type PgBinary } from '../../src/postgres/binaries.js';
 import { findLeftovers, ScratchCluster } from '../../src/postgres/cluster.js';
 import { embeddedServer } from '../../src/postgres/embedded.js';
 import { loadChinook, sql, tempDir } from '../harness/pg.js';
+import { sleep } from '../harness/pitr.js';
 import { CLI } from '../harness/signals.js';
 
 /**
@@ -182,4 +183,53 @@ describe('restore-into, refused', () => {
       /^PostgreSQL 17\.\d+ in \/.*postgres-17\.[\d.]+-beta\.\d+-linux-x64\/native\/bin\n$/,
     );
   });
+});
+
+describe('a signal in the middle of a restore on a pinned build', () => {
+  // The 17 server is Restorable's pinned build unless the machine has its own 17: the drill's
+  // scratch cluster then runs binaries from the cache, and a cancel must leave neither a server
+  // nor a folder behind, and the cache whole for the next drill.
+  const postgresOf = (root: string) =>
+    spawnSync('pgrep', ['-f', `postgres.*${root}`], { encoding: 'utf8' }).stdout.trim();
+
+  it('SIGINT and SIGTERM while pg_restore loads into 17, twice each: exit 130/143, no cluster, no server, the cache still serves', async () => {
+    await sql(src, 'postgres', 'CREATE DATABASE big');
+    await sql(
+      src,
+      'big',
+      'CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1500000) g; ALTER TABLE big ADD PRIMARY KEY (id)',
+    );
+    const dump = await dumpDatabase(src, 'big', path.join(dir, 'big.dump'));
+    const runs: string[] = [];
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGINT', 'SIGTERM'] as const) {
+      const child = spawn(
+        process.execPath,
+        [CLI, 'drill', '--source', dump, '--max-age', '1000d', '--checksum', 'skip', '--restore-into', '17'],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, RESTORABLE_PROGRESS_INTERVAL_MS: '100' },
+        },
+      );
+      let err = '';
+      child.stderr.on('data', (b: Buffer) => {
+        err += b.toString();
+      });
+      const exit = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      for (let i = 0; i < 1200 && !/▸ restore .*loading public\.big/.test(err); i++) await sleep(50);
+      expect(err, 'the restore never reached the table').toMatch(/▸ restore .*loading public\.big/);
+      const mine = findLeftovers().find((c) => c.label.pid === child.pid);
+      expect(mine?.label.major, err).toBe(17);
+      expect(postgresOf(mine?.root as string), 'the scratch server runs before the signal').not.toBe('');
+      child.kill(sig);
+      expect(await exit, err).toBe(sig === 'SIGINT' ? 130 : 143);
+      expect(err).not.toMatch(/✓ restore/);
+      expect(fs.existsSync(mine?.root as string)).toBe(false);
+      expect(postgresOf(mine?.root as string)).toBe('');
+      runs.push(sig);
+    }
+    expect(runs).toHaveLength(4);
+    const r = await drill(dump, { 'restore-into': '17', config: '' });
+    expect(r.verdict).toBe('pass');
+    expect(r.rows).toBe(1500000);
+  }, 600_000);
 });
