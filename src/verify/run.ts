@@ -3,6 +3,7 @@ import type { VerifyOptions } from '../backup/options.js';
 import { verifyStages } from '../backup/verify.js';
 import type { Logger } from '../core/log.js';
 import { RunFolder } from '../core/workdir.js';
+import { majorOf } from '../postgres/binaries.js';
 import { Pipeline, type StageResult } from '../report/stages.js';
 
 /**
@@ -42,6 +43,8 @@ export function verifyOutputs(r: VerifyResult, reportPath?: string): Record<stri
     'age-hours': b ? String(b.ageHours) : '',
     sha256: b?.sha256 ?? '',
     'server-version': b?.serverVersion ?? '',
+    'server-major': String(majorOf(b?.serverVersion ?? '') ?? ''),
+    'pg-dump-major': String(majorOf(b?.pgDumpVersion ?? '') ?? ''),
     'dump-format': b?.format ?? '',
     tables: b?.tables !== undefined ? String(b.tables) : '',
     findings: JSON.stringify(r.findings),

@@ -16,6 +16,16 @@ export const verifySpec: ActionSpec<typeof verifyInputs> = {
     { name: 'age-hours', description: 'Age of the backup in hours.' },
     { name: 'sha256', description: 'SHA-256 of the backup file.' },
     { name: 'server-version', description: 'Version of the PostgreSQL server that was dumped.' },
+    {
+      name: 'server-major',
+      description:
+        "Major of the server that was dumped (15 for 15.2): the server a drill restores into, which the workflows' setup-postgres installs when the runner lacks it.",
+    },
+    {
+      name: 'pg-dump-major',
+      description:
+        'Major of the pg_dump that wrote the dump: its restore needs pg_restore of this major or newer.',
+    },
     { name: 'dump-format', description: '`custom`, `directory` or `plain`.' },
     { name: 'tables', description: 'Number of tables in the dump.' },
     { name: 'findings', description: 'Findings as JSON.' },

@@ -169,6 +169,9 @@ describe('the actions (the committed bundles, as the runner starts them)', () =>
       backup: 'chinook.dump',
       'local-path': good,
       'dump-format': 'custom',
+      // The machine's PostgreSQL 15 wrote it: the major setup-postgres would install.
+      'server-major': '15',
+      'pg-dump-major': '15',
       tables: '11',
       report: path.join(dir, 'r.json'),
     });

@@ -483,24 +483,47 @@ describe('runner pools and least privilege', () => {
 });
 
 describe('setup-postgres in the workflows', () => {
-  it("each job that starts PostgreSQL installs production's major first when postgres-major is set", () => {
-    const jobs: [string, string][] = [
+  const SETUP = './.restorable-kit/actions/setup-postgres';
+  it("the PITR restore installs production's major first when postgres-major is set", () => {
+    const w = wf('.github/workflows/pitr.yml');
+    expect(call(w).inputs['postgres-major']).toMatchObject({ type: 'string', default: '' });
+    const steps = w.jobs.restore?.steps ?? [];
+    const setup = steps.findIndex((st) => st.uses === SETUP);
+    const kit = steps.findIndex((st) => /\/pitr-restore$/.test(st.uses ?? ''));
+    expect(setup).toBeGreaterThan(0);
+    expect(setup).toBeLessThan(kit);
+    expect(steps[setup]?.if).toBe("inputs.postgres-major != ''");
+    expect(steps[setup]?.with).toEqual({ major: ex('inputs.postgres-major') });
+  });
+
+  it('a drill and a PR check install the majors the verified dump names when the runner lacks them', () => {
+    for (const [f, id] of [
       ['.github/workflows/drill.yml', 'drill'],
       ['.github/workflows/pr-check.yml', 'check'],
-      ['.github/workflows/pitr.yml', 'restore'],
-    ];
-    for (const [f, id] of jobs) {
+    ] as const) {
       const w = wf(f);
       expect(call(w).inputs['postgres-major'], f).toMatchObject({ type: 'string', default: '' });
+      expect(call(w).inputs['setup-postgres'], f).toMatchObject({ type: 'boolean', default: true });
       const steps = w.jobs[id]?.steps ?? [];
-      const setup = steps.findIndex((st) => st.uses === './.restorable-kit/actions/setup-postgres');
-      const kit = steps.findIndex((st) =>
-        /\/(verify-backup|restore-drill|pitr-restore)$/.test(st.uses ?? ''),
+      const at = (re: RegExp) => steps.findIndex((st) => re.test(st.uses ?? ''));
+      const [verify, drill] = [at(/\/verify-backup$/), at(/\/restore-drill$/)];
+      const setups = steps.flatMap((st, i) => (st.uses === SETUP ? [i] : []));
+      expect(setups, f).toHaveLength(2);
+      // After the dump is read (verify needs no server with schema-check off), before the restore.
+      expect(steps[verify]?.with?.['schema-check'], f).toBe('false');
+      for (const i of setups) expect(i > verify && i < drill, f).toBe(true);
+      const [server, client] = setups.map((i) => steps[i] as Step);
+      expect(server?.with).toEqual({
+        major: ex('inputs.postgres-major || steps.verify.outputs.server-major'),
+      });
+      expect(server?.if).toBe(
+        "inputs.postgres-major != '' || (inputs.setup-postgres && inputs.pg-bin-dir == '' && steps.verify.outputs.server-major != '')",
       );
-      expect(setup, `${f} ${id}`).toBeGreaterThan(0);
-      expect(setup, `${f} ${id}`).toBeLessThan(kit);
-      expect(steps[setup]?.if).toBe("inputs.postgres-major != ''");
-      expect(steps[setup]?.with).toEqual({ major: ex('inputs.postgres-major') });
+      expect(client?.with).toEqual({ major: ex('steps.verify.outputs.pg-dump-major') });
+      expect(client?.if).toContain("inputs.setup-postgres && inputs.pg-bin-dir == ''");
+      // verify-backup declares the outputs the steps read.
+      const outputs = parse(read('actions/verify-backup/action.yml')).outputs as Record<string, unknown>;
+      expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['server-major', 'pg-dump-major']));
     }
   });
 });
