@@ -15,7 +15,10 @@
  *   6. barman (bench/barman.ts): seed 001's Barman drill by hand (recover, start, count, stop,
  *      remove) against Restorable's `backend: barman` drill, on one real Barman server.
  *
- * Environment: BENCH_PARTS (comma list of verify, drill, compare, pitr, barman; default all: verify is 1 and 2),
+ *   7. baseline (bench/baseline.ts): runVerify of this tree against the commit before issue 17
+ *      (BENCH_BASELINE names another), both in child processes, alternating (issue 17's 5%).
+ *
+ * Environment: BENCH_PARTS (comma list of verify, baseline, drill, compare, pitr, barman; default all: verify is 1 and 2),
  * BENCH_BARMAN_ROUNDS (default 3), BENCH_BARMAN_SCALE (pgbench scale, default 8: about 120 MiB),
  * BENCH_PITR_MB (WAL to replay, default 1100), BENCH_PITR_ROUNDS (default 3),
  * the dump-bound parts (verify, drill) run at two sizes, 200 MiB and 1 GiB (BENCH_BIG=1: 1 GiB and
@@ -31,6 +34,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { isalAddon } from '../src/archive/lanes.js';
 import { type S3Harness, startS3 } from '../test/harness/s3.js';
 import { barmanSummaryRows, benchBarman } from './barman.js';
+import { benchBaseline } from './baseline.js';
 import { benchCompare, compareSummaryRows, printCompare } from './compare.js';
 import { benchDump } from './dataset.js';
 import { benchDist, distSummaryRow } from './dist.js';
@@ -139,7 +143,7 @@ async function s3Rounds(
   }
 }
 
-const PARTS = ['verify', 'drill', 'compare', 'pitr', 'barman'] as const;
+const PARTS = ['verify', 'baseline', 'drill', 'compare', 'pitr', 'barman'] as const;
 type Part = (typeof PARTS)[number];
 
 function partsEnv(): Set<Part> {
@@ -221,6 +225,12 @@ async function benchSize(sizeMb: number, set: Settings): Promise<string[][]> {
   );
   const rows: string[][] = [];
   if (set.parts.has('verify')) rows.push(...(await benchVerify(dump.file, set)));
+  if (set.parts.has('baseline')) {
+    heading(
+      `baseline: runVerify of this tree against the commit before issue 17, alternating, ${set.rounds} rounds`,
+    );
+    rows.push(benchBaseline(dump.file, set.rounds, say));
+  }
   if (set.parts.has('drill')) {
     heading(
       `drill: restorable drill vs seed 003 by hand vs bare pg_restore, ${set.drillRounds} round(s), alternating`,
@@ -286,7 +296,7 @@ async function main(): Promise<void> {
     `Restorable bench: node ${process.version}, ${os.availableParallelism()} cores (${cpu}), ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB RAM; parts: ${[...set.parts].join(', ')}`,
   );
   const rows: string[][] = [['metric', 'measured', 'target', '']];
-  if (set.parts.has('verify') || set.parts.has('drill')) {
+  if (set.parts.has('verify') || set.parts.has('baseline') || set.parts.has('drill')) {
     for (const sizeMb of sizesEnv()) rows.push(...(await benchSize(sizeMb, set)));
   }
   if (set.parts.has('compare')) {
