@@ -131,3 +131,29 @@ describe('links in the documentation', () => {
     expect(brokenLinks(dir, 'docs/a.md')).toEqual([]);
   });
 });
+
+describe('the code points at the documentation where it now is', () => {
+  const sources = (dir: string): string[] =>
+    fs.readdirSync(path.join(root, dir), { withFileTypes: true }).flatMap((e) => {
+      const f = `${dir}/${e.name}`;
+      return e.isDirectory() ? sources(f) : f.endsWith('.ts') ? [f] : [];
+    });
+  const code = ['src', 'scripts', 'bench'].flatMap(sources);
+
+  it('every docs/<page>.md a message or comment names exists', () => {
+    const named = code.flatMap((f) =>
+      [...read(f).matchAll(/\bdocs\/([a-z-]+)\.md\b/g)].map((m) => `${f}: ${m[0]}`),
+    );
+    expect(named.length).toBeGreaterThan(4);
+    for (const n of named) expect(fs.existsSync(path.join(root, n.split(': ')[1] as string)), n).toBe(true);
+  });
+
+  it('no message sends a reader to the README for what moved to docs/', () => {
+    const strings = code.flatMap((f) =>
+      [...read(f).matchAll(/(['"`])((?:(?!\1)[^\\\n]|\\.)*README(?:(?!\1)[^\\\n]|\\.)*)\1/g)].map(
+        (m) => `${f}: ${m[2]}`,
+      ),
+    );
+    expect(strings.filter((s) => !s.endsWith(': README.md'))).toEqual([]);
+  });
+});
