@@ -1,7 +1,7 @@
 /**
  * The bench's summary rows as committed data (bench/results.json): each run merges the rows it
- * measured, by metric, stamped with the day and the machine, and `npm run docs` renders the README's
- * performance table from the file, so the table is what a run printed, never typed by hand.
+ * measured, by metric, stamped with the day and the machine, and `npm run docs` renders the
+ * performance table of docs/performance.md from the file, so the table is what a run printed, never typed by hand.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -33,7 +33,7 @@ export function recordResults(rows: string[][], file = RESULTS): string {
   return file;
 }
 
-/** The README's table of the recorded rows. */
+/** The table of the recorded rows in docs/performance.md. */
 export function resultsTable(rows: ResultRow[]): string {
   const cell = (s: string) => s.replace(/\|/g, '\\|');
   return [

@@ -1,6 +1,6 @@
 /**
  * npm run bench: the numbers issues 2 (verify-backup), 3 (restore-drill) and 20 ask for, side by side.
- * The summary's rows are merged into bench/results.json, the README's performance table's source.
+ * The summary's rows are merged into bench/results.json, the source of the performance table in docs/performance.md.
  *
  *   1. Local: sha256sum against Restorable's one-pass read of the same ~1 GiB pg_dump -Fc file, both
  *      the core call (inspectStream) and the whole runVerify (schema-check off, checksum skip); and
@@ -319,7 +319,9 @@ async function main(): Promise<void> {
   }
   heading('summary');
   say(table(rows));
-  say(`(the rows are merged into ${recordResults(rows.slice(1))}; npm run docs puts them in the README)`);
+  say(
+    `(the rows are merged into ${recordResults(rows.slice(1))}; npm run docs puts them in docs/performance.md)`,
+  );
   say(`\nbench took ${fmtS((performance.now() - began) / 1000)}`);
 }
 

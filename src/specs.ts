@@ -7,7 +7,7 @@ import { migrateSpec } from './migrate/spec.js';
 import { pitrSpec } from './pitr/spec.js';
 import { verifySpec } from './verify/spec.js';
 
-/** Every action, in the order the README lists them. */
+/** Every action, in the order the README lists them (each has its page under docs/). */
 export const SPECS: ActionSpec[] = [
   verifySpec,
   drillSpec,

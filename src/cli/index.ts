@@ -95,6 +95,10 @@ const COMMON_SWITCHES = `  --json                 print the outputs and report a
   --quiet                no progress lines while it runs: the report at the end, with its stages
 `;
 
+/** Where the documentation is, for a page under docs/ or all of it. */
+const docsAt = (page: string) =>
+  `Documentation: ${page} (the repository; installed: $(npm root -g)/restorable/)\n`;
+
 /** The help of the commands that are not actions, and so have no spec. */
 const OWN_HELP: Record<string, string> = {
   clean: `restorable clean [--all | --root <folder>]
@@ -128,7 +132,7 @@ function usage(command?: string): string {
       ([name, i]) =>
         `  --${name.padEnd(20)} ${i.description}${i.default ? ` (default: ${i.default})` : ''}${i.required ? ' (required)' : ''}`,
     );
-    return `restorable ${spec.command} [flags]\n\n${spec.description}\n\n${lines.join('\n')}\n${COMMON_SWITCHES}`;
+    return `restorable ${spec.command} [flags]\n\n${spec.description}\n\n${lines.join('\n')}\n${COMMON_SWITCHES}\n${docsAt(`docs/${spec.name}.md`)}`;
   }
   const own = command ? OWN_HELP[command] : undefined;
   if (own) return own;
@@ -155,7 +159,8 @@ function usage(command?: string): string {
   restorable help <command>                                       flags of a command
 
 Exit status: 0 pass, 1 fail, 3 could not verify, 2 a mistake in the command line.
-`;
+
+${docsAt('README.md and docs/')}`;
 }
 
 /** What a command adds to the shared run: its pipeline, its outputs, and how it reads on a terminal. */

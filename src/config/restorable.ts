@@ -165,8 +165,12 @@ export function loadConfig(input: string, file: string | undefined): DrillConfig
     throw new UserError(
       input,
       `${file}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} at ${where}`,
-      'Check the spelling against the README (restorable.yml)',
+      'Check the spelling against restorable.yml in docs/restore-drill.md',
     );
   }
-  throw new UserError(input, `${file}: ${where} ${issue.message}`, 'See restorable.yml in the README');
+  throw new UserError(
+    input,
+    `${file}: ${where} ${issue.message}`,
+    'See restorable.yml in docs/restore-drill.md',
+  );
 }

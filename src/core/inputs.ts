@@ -5,7 +5,7 @@ import { UserError } from './errors.js';
 
 /**
  * One input of an action (and flag of the CLI): its description and default (for action.yml, the
- * README and `restorable help`), whether the CLI reads it as a switch, and the zod schema from its
+ * docs/ and `restorable help`), whether the CLI reads it as a switch, and the zod schema from its
  * text (undefined when not given) to its typed value: a schema with a default applies it (zod's
  * `default`), and the reader refuses a missing required input before its schema runs. A schema's
  * issues carry the problem as their message and the fix as `params.fix`; the reader prefixes the
@@ -13,7 +13,7 @@ import { UserError } from './errors.js';
  */
 export interface Input<T = unknown> {
   description: string;
-  /** The default as action.yml and the README write it. */
+  /** The default as action.yml and docs/ write it. */
   default?: string;
   required?: boolean;
   /** A switch on the command line: `--keep` alone is true, `--no-keep` false; it takes no value. */

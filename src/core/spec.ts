@@ -6,7 +6,7 @@ export interface OutputSpec {
 }
 
 /**
- * One action: action.yml, the CLI's flags, the README tables and the typed options are all derived
+ * One action: action.yml, the CLI's flags, the tables in docs/ and the typed options are all derived
  * from this (its inputs are typed specs, src/core/inputs.ts).
  */
 export interface ActionSpec<I extends Inputs = Inputs> {

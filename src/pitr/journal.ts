@@ -97,7 +97,7 @@ export function readJournal(live: string): Journal | undefined {
     new UserError(
       'data-directory',
       `the journal ${file} ${why}, so it is not followed`,
-      `Check who wrote it; roll back by hand as the README's in-place section says`,
+      `Check who wrote it; roll back by hand as docs/pitr-restore.md says (mode in-place)`,
     );
   if (!st.isFile() || st.uid !== mine || (st.mode & 0o077) !== 0)
     throw bad("is not this runner's own private file");
@@ -208,7 +208,7 @@ export function resumeFromJournal(live: string): string {
   return putBackSync(j, true).note;
 }
 
-/** The commands that undo the swap by hand, printed when it happens and in the README. */
+/** The commands that undo the swap by hand, printed when it happens and in docs/pitr-restore.md. */
 export function rollbackCommands(j: Journal): string[] {
   return [
     `restorable pitr --rollback --data-directory ${j.live}`,

@@ -26,7 +26,7 @@ const PG_ENV = ['PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'PGSSL
 
 const INSTALL = 'WAL-G is a single binary: https://github.com/wal-g/wal-g/releases (put wal-g on PATH)';
 
-/** One entry of `wal-g backup-list --json --detail` (docs/README.md; the LSNs are numbers there). */
+/** One entry of `wal-g backup-list --json --detail` (WAL-G's docs/README.md; the LSNs are numbers there). */
 interface WalgBackup {
   backup_name: string;
   time?: string;
@@ -40,7 +40,7 @@ interface WalgBackup {
   compressed_size?: number;
 }
 
-/** One range of `wal-g wal-verify integrity --json` (docs/PostgreSQL.md). */
+/** One range of `wal-g wal-verify integrity --json` (WAL-G's docs/PostgreSQL.md). */
 interface VerifyRange {
   timeline_id: number;
   start_segment: string;

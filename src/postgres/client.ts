@@ -76,7 +76,7 @@ function privilegeError(c: ConnInfo, e: unknown): UserError | undefined {
     ? `Give the role CREATEDB: ALTER ROLE ${ident(c.user)} CREATEDB;`
     : table
       ? `Grant it: GRANT SELECT ON ${table} TO ${ident(c.user)}; (and USAGE on its schema)`
-      : "Grant the role what it lacks: the README's Connecting section lists what each input needs";
+      : 'Grant the role what it lacks: docs/connecting.md lists what each input needs (least privileges)';
   return new UserError(c.input, `the role "${c.user}" was refused: ${msg}`, fix);
 }
 

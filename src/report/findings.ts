@@ -24,7 +24,7 @@ export interface RuleInfo {
   fix: string;
 }
 
-/** Every rule Restorable can raise. The README's table of rules is checked against this list. */
+/** Every rule Restorable can raise. The table of rules in docs/findings.md is checked against this list. */
 export const RULES = {
   BACKUP_MISSING: {
     severity: 'critical',

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -39,4 +40,34 @@ describe('restorable help', () => {
       expect.stringMatching(/^restorable: --source: needs a value/),
     ]);
   });
+});
+
+describe('restorable help names the documentation', () => {
+  /** The sources' CLI (the committed bundle has the help of its last build). */
+  const sources = (...args: string[]) =>
+    spawnSync(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'src/cli/index.ts'), ...args], {
+      encoding: 'utf8',
+    });
+  it("each pipeline command's help ends with its page under docs/, which the package ships", () => {
+    const files = (
+      JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { files: string[] }
+    ).files;
+    expect(files).toContain('docs/');
+    const pages: Record<string, string> = {
+      verify: 'verify-backup',
+      drill: 'restore-drill',
+      pitr: 'pitr-restore',
+      compare: 'compare-counts',
+      migrate: 'migrate-check',
+    };
+    for (const [command, page] of Object.entries(pages)) {
+      const r = sources('help', command);
+      expect(r.status, command).toBe(0);
+      expect(r.stdout.trimEnd().split('\n').at(-1), command).toBe(
+        `Documentation: docs/${page}.md (the repository; installed: $(npm root -g)/restorable/)`,
+      );
+      expect(fs.existsSync(path.join(root, 'docs', `${page}.md`)), page).toBe(true);
+    }
+    expect(sources('help').stdout).toContain('Documentation: README.md and docs/');
+  }, 120_000);
 });

@@ -9,9 +9,9 @@ const root = path.resolve(import.meta.dirname, '../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'restorable-pack-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** What README's "Install the CLI" says, run as written: npm pack, then a global install into a prefix. */
+/** What docs/command-line.md says about installing the CLI, run as written: npm pack, then a global install into a prefix. */
 describe('the CLI installs like a CLI', () => {
-  it('npm pack ships the bundle and the papers only, small; npm install -g of it gives a working restorable', () => {
+  it('npm pack ships the bundle and the papers (README, docs/) only, small; npm install -g of it gives a working restorable', () => {
     const packed = JSON.parse(
       execFileSync('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: root, encoding: 'utf8' }),
     ) as { filename: string; size: number; files: { path: string }[] }[];
@@ -27,6 +27,8 @@ describe('the CLI installs like a CLI', () => {
       'dist/cli/isal_inflate-linux-x64.node',
       'dist/cli/lane-worker.js',
       'dist/cli/package.json',
+      // The pages the README links to, so that its links work where the package is installed.
+      ...fs.readdirSync(path.join(root, 'docs')).map((f) => `docs/${f}`),
       'package.json',
     ]);
     expect(tarball.size).toBeLessThan(1024 * 1024);

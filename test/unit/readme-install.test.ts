@@ -13,10 +13,11 @@ const section = (title: string) => {
   return readme.slice(start, end);
 };
 const examples = fs.readdirSync(path.join(root, 'examples')).map((f) => `examples/${f}`);
+const pages = fs.readdirSync(path.join(root, 'docs')).map((f) => `docs/${f}`);
 
-/** Every `uses:` of this kit in the README and the examples: `owner/restorable[/path]@ref`. */
+/** Every `uses:` of this kit in the README, the pages under docs/ and the examples: `owner/restorable[/path]@ref`. */
 const kitUses = () =>
-  ['README.md', ...examples].flatMap((f) =>
+  ['README.md', ...pages, ...examples].flatMap((f) =>
     [...read(f).matchAll(/uses: ([\w.-]+\/restorable)(\/[^@\s]*)?@(\S+)/g)].map((m) => ({
       file: f,
       repo: m[1] as string,
@@ -29,6 +30,10 @@ describe("the README's Install section and the uses: lines", () => {
   it('every uses: line names one repository, and a path that exists in it', () => {
     const uses = kitUses();
     expect(uses.length).toBeGreaterThan(10);
+    expect(uses.filter((u) => u.file === 'README.md').length).toBeGreaterThan(1);
+    expect(new Set(uses.filter((u) => u.file.startsWith('docs/')).map((u) => u.file)).size).toBeGreaterThan(
+      4,
+    );
     expect(new Set(uses.map((u) => u.repo))).toEqual(new Set(['your-org/restorable']));
     for (const u of uses) {
       const target = u.path === '' ? 'action.yml' : u.path.endsWith('.yml') ? u.path : `${u.path}/action.yml`;

@@ -373,9 +373,9 @@ describe('pr-check.yml, more', () => {
     }
     expect(job.steps?.find((s) => s.uses?.endsWith('/migrate-check'))?.env).toBeUndefined();
   });
-  it('the fork notice runs on a GitHub-hosted runner, and the README asks public repositories for approval', () => {
+  it('the fork notice runs on a GitHub-hosted runner, and docs/workflows.md asks public repositories for approval', () => {
     expect(w.jobs.fork?.['runs-on']).toBe('ubuntu-latest');
-    expect(read('README.md')).toMatch(/require approval for all external contributors/);
+    expect(read('docs/workflows.md')).toMatch(/require approval for all external contributors/);
   });
 });
 
@@ -587,16 +587,16 @@ describe('actionlint', () => {
   }, 60_000);
 });
 
-describe('the README', () => {
+describe('docs/workflows.md', () => {
   it('documents each reusable workflow with tables generated from its file (npm run docs)', async () => {
-    const { renderReadme, WORKFLOWS } = await import('../../scripts/docs.js');
-    const readme = read('README.md');
+    const { renderDoc, WORKFLOWS } = await import('../../scripts/docs.js');
+    const page = read('docs/workflows.md');
     for (const name of WORKFLOWS) {
       for (const part of ['inputs', 'secrets', 'outputs', 'permissions']) {
-        expect(readme).toContain(`<!-- generated:workflow:${name}:${part} -->`);
+        expect(page).toContain(`<!-- generated:workflow:${name}:${part} -->`);
       }
     }
-    expect(readme).toBe(renderReadme(readme));
-    expect(readme).toContain('examples/fleet-drill.yml');
+    expect(page).toBe(renderDoc(page));
+    expect(page).toContain('examples/fleet-drill.yml');
   });
 });
