@@ -53,6 +53,10 @@ function replayPosition(at: string | undefined, coverage: Coverage | undefined, 
   const replayed = seg ? seg.segno * BigInt(segSize) : undefined;
   const total = first && last ? Number(last.segno - first.segno) + 1 : undefined;
   const index = first && seg ? Number(seg.segno - first.segno) + 1 : undefined;
+  // A segment past the plan's last (the archive grew since the plan, or the server asks for the one
+  // after its last) is not given a place in the range: its LSN says how far past it replay went.
+  const inRange =
+    index !== undefined && total !== undefined && index >= 1 && index <= total ? index : undefined;
   const ofEnd = `${end !== undefined ? formatLsn(end) : 'the end of the archive'}${target.kind === 'lsn' ? ' (target)' : ''}`;
   const head = `replayed to ${replayed !== undefined ? formatLsn(replayed) : '(starting)'} of ${ofEnd}`;
   /** The rate, and the time left at that rate. */
@@ -63,7 +67,14 @@ function replayPosition(at: string | undefined, coverage: Coverage | undefined, 
         : '';
     return `${formatBytes(rate)}/s${left}`;
   };
-  return { head, pace, total, index, replayed, start: first ? first.segno * BigInt(segSize) : undefined };
+  return {
+    head,
+    pace,
+    total,
+    index: inRange,
+    replayed,
+    start: first ? first.segno * BigInt(segSize) : undefined,
+  };
 }
 
 /**
@@ -95,15 +106,12 @@ export function replayLine(
   const p = replayPosition(at, coverage, target);
   if (p.replayed === undefined) return p.head;
   const done = p.start !== undefined && p.replayed > p.start ? Number(p.replayed - p.start) : 0;
-  const segment =
-    p.index !== undefined && p.total !== undefined && p.index >= 1 && p.index <= p.total
-      ? `: segment ${p.index} of ${p.total} in the plan's range`
-      : '';
+  const segment = p.index !== undefined ? `: segment ${p.index} of ${p.total} in the plan's range` : '';
   return `${p.head}${segment}, ${p.pace(done / Math.max(seconds, 0.001))}`;
 }
 
 /**
- * The segment the server replays, sampled from its startup process's title every 200 ms while
+ * The segment the server replays, sampled from its startup process's title every 50 ms while
  * recovery runs (the progress line then reads it, never /proc itself); never going back.
  */
 class ReplayWatch {
@@ -114,7 +122,7 @@ class ReplayWatch {
     this.timer = setInterval(() => {
       const seg = replayingSegment(dataDir);
       if (seg && (!this.at || seg > this.at)) this.at = seg;
-    }, 200);
+    }, 50);
     this.timer.unref();
   }
 
