@@ -483,8 +483,11 @@ export async function inspectStream(
 /** Tables decoded at once when the bytes can be read again: the cores, within libuv's 4 threads. */
 const LANES = Math.min(3, Math.max(2, os.availableParallelism()));
 
-/** A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data. */
-export async function inspectDirectory(dir: string): Promise<Inspection> {
+/**
+ * A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data; `seen.bytes` is
+ * kept at the bytes read so far (toc.dat, then each data file as it is read), for the progress line.
+ */
+export async function inspectDirectory(dir: string, seen?: { bytes: number }): Promise<Inspection> {
   const out: Inspection = {
     format: 'directory',
     wrapper: null,
@@ -509,6 +512,7 @@ export async function inspectDirectory(dir: string): Promise<Inspection> {
     await readHeader(r2);
     const toc = await readToc(r2, h);
     out.toc = summarize(toc);
+    if (seen) seen.bytes = out.size;
     out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
     const suffix: Record<Compression, string> = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
     const rows: TableRows[] = [];
@@ -526,6 +530,7 @@ export async function inspectDirectory(dir: string): Promise<Inspection> {
       out.size += fs.statSync(file).size;
       const dec = decoderFor(h.compression === 'gzip' ? 'gzipFile' : h.compression, what, !!table);
       for await (const b of fileChunks(file)) {
+        if (seen) seen.bytes += b.length;
         const p = dec.push(b);
         if (p) await p;
       }

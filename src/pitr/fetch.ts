@@ -1,4 +1,6 @@
+import { formatBytes } from '../core/duration.js';
 import { errorMessage, ToolMissingError } from '../core/errors.js';
+import { FolderGrowth } from '../core/folder-growth.js';
 import { installHint, type PgBinary, pick } from '../postgres/binaries.js';
 import { chownTree } from '../postgres/recovery.js';
 import { type Finding, finding } from '../report/findings.js';
@@ -19,6 +21,12 @@ export async function serverBinary(major: number, binDir: string | undefined): P
   return bin;
 }
 
+/** The fetch stage's progress line: `wrote 1.2 GiB of 4.0 GiB (30%) into the data directory`. */
+export function fetchProgressLine(bytes: number, size: number): string {
+  const of = size > 0 ? ` of ${formatBytes(size)} (${Math.min(100, Math.floor((100 * bytes) / size))}%)` : '';
+  return `wrote ${formatBytes(bytes)}${of} into the data directory`;
+}
+
 /**
  * The fetch stage of every mode: the base backup restored into `dataDir` (WAL to come from the
  * spool), its server binaries found, its files given to the server's user, its manifest checked.
@@ -37,6 +45,10 @@ export async function fetchStage(
   let restored: Restored | undefined;
   let bin: PgBinary | undefined;
   const fetch = await pipe.stage('fetch', async () => {
+    // The plan knows the size of a tool's backup (a native one's may be its compressed tar).
+    const size = opts.backend === 'native' ? 0 : chosen.size;
+    const growth = new FolderGrowth(dataDir, 250);
+    pipe.progress(() => fetchProgressLine(growth.bytes, size));
     try {
       restored = await backend.restore(chosen, dataDir, spoolDir, owner);
     } catch (e) {
@@ -50,6 +62,8 @@ export async function fetchStage(
           ),
         ],
       };
+    } finally {
+      growth.stop();
     }
     const major = dataDirMajor(dataDir);
     if (!major)

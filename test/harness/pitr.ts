@@ -1,8 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { expect } from 'vitest';
+import { parseLsn, parseSegmentName } from '../../src/archive/wal.js';
+import { formatBytes } from '../../src/core/duration.js';
 import { run } from '../../src/core/exec.js';
+import type { PitrResult } from '../../src/pitr/result.js';
 import { withClient } from '../../src/postgres/client.js';
 import { ownerOf, type ScratchCluster } from '../../src/postgres/cluster.js';
+import { stageProgress } from '../../src/report/progress.js';
 import { startCluster, tempDir } from './pg.js';
 
 /** Test "production" runs as production does: as postgres (when root), the user PITR's defaults expect. */
@@ -87,3 +92,53 @@ export async function query<T extends Record<string, unknown>>(
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The stage-progress listener, asked every 100 ms, and the lines it printed. */
+export function progressLines() {
+  const lines: string[] = [];
+  const listener = stageProgress({ line: (l) => lines.push(l) }, (s) => `${s.name} ended`, 100);
+  return { lines, listener };
+}
+
+const FETCH = /^▸ fetch +\d+s {2}wrote (\S+ \S+) of (\S+ \S+) \((\d+)%\) into the data directory$/;
+const RECOVER =
+  /^▸ recover +\d+s {2}replayed to ([0-9A-F]+\/[0-9A-F]+) of ([0-9A-F]+\/[0-9A-F]+)(?:: segment (\d+) of (\d+) in the plan's range)?, /;
+
+/**
+ * The progress of a backend whose own tool restores (pgBackRest, Barman, WAL-G), as its lines say
+ * it: the fetch's bytes written of the backup's `size` (as the tool reports it), some written; the
+ * recover's segment replayed, inside the plan's range (walFirst..walLast) by index, by LSN at most a segment past it.
+ */
+export function expectToolProgress(lines: string[], r: PitrResult, size: number): void {
+  const all = lines.join('\n');
+  const fetch = lines.map((l) => FETCH.exec(l)).filter((m) => m !== null);
+  expect(fetch.length, all).toBeGreaterThan(0);
+  for (const m of fetch) {
+    expect(m[2], all).toBe(formatBytes(size));
+    expect(Number(m[3]), all).toBeLessThanOrEqual(100);
+  }
+  expect(
+    fetch.some((m) => m[1] !== '0 B'),
+    all,
+  ).toBe(true);
+  const recover = lines.map((l) => RECOVER.exec(l)).filter((m) => m !== null);
+  expect(recover.length, all).toBeGreaterThan(0);
+  const first = parseSegmentName(r.plan?.walFirst ?? '')?.segno as bigint;
+  const last = parseSegmentName(r.plan?.walLast ?? '')?.segno as bigint;
+  const seg = 16n * 1024n * 1024n;
+  for (const m of recover) {
+    const at = parseLsn(m[1] as string) as bigint;
+    // Past the plan's last by one segment at most: the server asks for the segment after the last it
+    // replayed (restore_command then finds none), and the plan's last is the archive's at the plan.
+    expect(at >= first * seg && at <= (last + 2n) * seg, all).toBe(true);
+    expect(parseLsn(m[2] as string), all).toBe((last + 1n) * seg);
+    if (m[3] === undefined) continue;
+    expect(Number(m[3]), all).toBeLessThanOrEqual(Number(m[4]));
+    expect(Number(m[4]), all).toBe(r.plan?.walSegments);
+  }
+  // Some line placed the replay inside the plan's range.
+  expect(
+    recover.some((m) => m[3] !== undefined),
+    all,
+  ).toBe(true);
+}

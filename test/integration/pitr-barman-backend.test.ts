@@ -10,8 +10,8 @@ import { memoryLogger } from '../../src/core/log.js';
 import { parsePitrOptions } from '../../src/pitr/options.js';
 import { runPitr } from '../../src/pitr/run.js';
 import { PgCtl } from '../../src/postgres/pgctl.js';
-import { type BarmanProduction, barmanChecks, startBarmanProduction } from '../harness/barman.js';
-import { serverDir } from '../harness/pitr.js';
+import { type BarmanProduction, barmanAs, barmanChecks, startBarmanProduction } from '../harness/barman.js';
+import { expectToolProgress, progressLines, serverDir } from '../harness/pitr.js';
 
 let f: BarmanProduction;
 const rules = (r: { findings: { rule: string }[] }) => r.findings.map((x) => x.rule);
@@ -50,13 +50,17 @@ describe('pitr-restore with Barman', () => {
     expect(r.stages.find((s) => s.name === 'teardown')?.status).toBe('ok');
   }, 180_000);
 
-  it('drill to a time: the newest backup before it, Barman’s WAL in the plan, the point proved', async () => {
-    const r = await runPitr(opts(), memoryLogger());
+  it('drill to a time: the newest backup before it, Barman’s WAL in the plan, the point proved; progress of the fetch and the replay', async () => {
+    const { lines, listener } = progressLines();
+    const r = await runPitr(opts(), memoryLogger(), listener);
     expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
     expect(r.plan?.backup).toBe(f.backupId);
     expect(r.plan?.walSegments).toBeGreaterThan(1);
     expect(r.checks?.every((c) => c.ok)).toBe(true);
     expect(r.stopLine).toMatch(/recovery stopping/);
+    // The backup's size as Barman tells it (show-backup's disk_usage_bytes).
+    const shown = JSON.parse(await barmanAs(f.prod, f.conf, '-f', 'json', 'show-backup', 'main', f.backupId));
+    expectToolProgress(lines, r, shown.main.base_backup_information.disk_usage_bytes);
   }, 180_000);
 
   it('drill to the marker planted on app (target-name)', async () => {

@@ -10,7 +10,16 @@ import { runPitr } from '../../src/pitr/run.js';
 import type { ScratchCluster } from '../../src/postgres/cluster.js';
 import { controlData } from '../../src/postgres/recovery.js';
 import { startCluster } from '../harness/pg.js';
-import { archiveNow, baseBackup, PROD_USER, query, serverDir, sleep } from '../harness/pitr.js';
+import {
+  archiveNow,
+  baseBackup,
+  expectToolProgress,
+  PROD_USER,
+  progressLines,
+  query,
+  serverDir,
+  sleep,
+} from '../harness/pitr.js';
 import { compressWith } from '../harness/recompress.js';
 import { expectNothingLeft, journalOf, PHASE_AT, type Point, signalAt } from '../harness/signals.js';
 
@@ -21,6 +30,8 @@ let target: string;
 /** pg_basebackup's copy beside pgBackRest's, for the native backend over pgBackRest's archive. */
 let nativeBase: string;
 const stanza = 'app';
+/** A segment far past the plan's range, for the hostile input that claims it. */
+const FAKE_SEGMENT = '0000000100000000000000FF';
 
 async function pgbackrest(...args: string[]): Promise<string> {
   const r = await run('pgbackrest', [`--config=${conf}`, `--stanza=${stanza}`, ...args], {
@@ -72,6 +83,15 @@ pg1-socket-path=${prod.socketDir}
   await pgbackrest('stanza-create');
   await query(prod, 'CREATE TABLE orders (id serial PRIMARY KEY, batch int)');
   await query(prod, 'INSERT INTO orders (batch) SELECT 1 FROM generate_series(1, 100)');
+  // Hostile input in the backup: a cluster_name shaped like the startup process's title (the
+  // recovered server takes it from the backup's configuration), and a table value shaped like the
+  // server's log line of a restored segment. Neither may move the replay progress out of the plan's range.
+  await query(prod, `ALTER SYSTEM SET cluster_name = 'x: startup recovering ${FAKE_SEGMENT}'`);
+  await query(prod, 'CREATE TABLE notes (t text)');
+  await query(
+    prod,
+    `INSERT INTO notes VALUES (E'\\n2026-12-01 00:00:00 UTC [1] LOG:  restored log file "${FAKE_SEGMENT}" from archive\\n')`,
+  );
   await pgbackrest('backup', '--type=full');
   nativeBase = serverDir('pgbackrest-native-base');
   await baseBackup(prod, path.join(nativeBase, 'b1'));
@@ -118,12 +138,19 @@ const opts = (extra: Record<string, string> = {}) =>
   );
 
 describe('pitr-restore with pgBackRest (posix repository)', () => {
-  it('restores the newest backup before the target with pgbackrest restore, and proves it', async () => {
-    const r = await runPitr(opts(), memoryLogger());
+  it('restores the newest backup before the target with pgbackrest restore, and proves it; progress of the fetch and the replay', async () => {
+    const { lines, listener } = progressLines();
+    const r = await runPitr(opts(), memoryLogger(), listener);
     expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
     expect(r.plan?.backup).toMatch(/F$/);
     expect(r.plan?.walSegments).toBeGreaterThan(0);
     expect(r.stopLine).toMatch(/recovery stopping/);
+    // pgBackRest's own size of the backup (the files it restores), as pgbackrest info tells it.
+    const info = JSON.parse(await pgbackrest('info', '--output=json')) as {
+      backup: { label: string; info: { size: number } }[];
+    }[];
+    const size = info[0]?.backup.find((b) => b.label === r.plan?.backup)?.info.size as number;
+    expectToolProgress(lines, r, size);
   }, 180_000);
 
   it('the native backend reads pgBackRest’s archive folder (<segment>-<sha1>.gz and .zst)', async () => {

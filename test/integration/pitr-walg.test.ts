@@ -11,7 +11,15 @@ import { parseDbUrl, withClient } from '../../src/postgres/client.js';
 import { ownerOf, type ScratchCluster } from '../../src/postgres/cluster.js';
 import { controlData } from '../../src/postgres/recovery.js';
 import { startCluster } from '../harness/pg.js';
-import { archiveNow, PROD_USER, query, serverDir, sleep } from '../harness/pitr.js';
+import {
+  archiveNow,
+  expectToolProgress,
+  PROD_USER,
+  progressLines,
+  query,
+  serverDir,
+  sleep,
+} from '../harness/pitr.js';
 import { expectNothingLeft, journalOf, PHASE_AT, type Point, signalAt } from '../harness/signals.js';
 
 /**
@@ -137,10 +145,18 @@ describe('the wal-g stand-in keeps WAL-G’s documented contract', () => {
 });
 
 describe('pitr-restore with WAL-G (against the stand-in)', () => {
-  it('drill to a time: backup-list picks the backup, backup-fetch, wal-fetch replays, the checks prove it', async () => {
+  it('drill to a time: backup-list picks the backup, backup-fetch, wal-fetch replays, the checks prove it; progress of both', async () => {
     fs.writeFileSync(argvLog, '');
     const log = memoryLogger();
-    const r = await runPitr(opts(), log);
+    const { lines, listener } = progressLines();
+    const r = await runPitr(opts(), log, listener);
+    // The backup's size as backup-list --detail tells it (uncompressed_size).
+    const listed = JSON.parse((await walg('backup-list', '--json', '--detail')).stdout);
+    expectToolProgress(
+      lines,
+      r,
+      listed.find((b: { backup_name: string }) => b.backup_name === backupName).uncompressed_size,
+    );
     expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
     expect(r.backend).toBe('wal-g');
     expect(r.plan?.backup).toBe(backupName);

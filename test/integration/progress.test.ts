@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatBytes } from '../../src/core/duration.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
 import type { ScratchCluster } from '../../src/postgres/cluster.js';
 import { sql, startCluster, tempDir } from '../harness/pg.js';
@@ -20,6 +21,7 @@ let dir: string;
 let cluster: ScratchCluster;
 let custom: string;
 let plain: string;
+let directory: string;
 
 beforeAll(async () => {
   dir = tempDir('progress');
@@ -34,6 +36,7 @@ beforeAll(async () => {
   );
   custom = await dumpDatabase(cluster, 'shop', path.join(dir, 'c', 'shop.dump'));
   plain = await dumpDatabase(cluster, 'shop', path.join(dir, 'p', 'shop.sql'), { format: 'p' });
+  directory = await dumpDatabase(cluster, 'shop', path.join(dir, 'd', 'shop.dir'), { format: 'd' });
 }, 180_000);
 
 afterAll(async () => {
@@ -53,8 +56,12 @@ const drillArgs = (source: string, extra: string[] = []) => [
   ...extra,
 ];
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, cliArgs(args), { encoding: 'utf8', env, timeout: 240_000 });
+function cli(args: string[], intervalMs = 200) {
+  const r = spawnSync(process.execPath, cliArgs(args), {
+    encoding: 'utf8',
+    env: { ...env, RESTORABLE_PROGRESS_INTERVAL_MS: String(intervalMs) },
+    timeout: 240_000,
+  });
   expect(r.status, r.stderr).toBe(0);
   return r;
 }
@@ -90,6 +97,49 @@ describe('progress inside long stages', () => {
       r.stderr,
     ).toBe(true);
     expect(restore[0]).toContain(`of ${(size / 1024 / 1024).toFixed(1)} MiB`);
+  }, 300_000);
+
+  it('a directory dump (pg_dump -Fd): the read stage reads bytes of the total of its files', () => {
+    const r = cli(['verify', '--source', directory, '--max-age', '1000d', '--checksum', 'skip'], 100);
+    const total = fs
+      .readdirSync(directory)
+      .reduce((a, f) => a + fs.statSync(path.join(directory, f)).size, 0);
+    const read = r.stderr
+      .split('\n')
+      .map((l) => /^▸ read +\d+s {2}read (\S+ \S+) of (\S+ \S+) \((\d+)%\)$/.exec(l))
+      .filter((m) => m !== null);
+    expect(read.length, r.stderr).toBeGreaterThan(0);
+    for (const m of read) {
+      expect(m[2], r.stderr).toBe(formatBytes(total));
+      expect(Number(m[3]), r.stderr).toBeLessThanOrEqual(100);
+    }
+    // Some of it read while the line was drawn: the bytes come from the walk, not the listing.
+    expect(
+      read.some((m) => Number(m[3]) > 0),
+      r.stderr,
+    ).toBe(true);
+    expect(r.stdout).toMatch(/verdict: PASS/);
+  }, 300_000);
+
+  it('the sample tier: the schema objects done, then the sampled rows loading, with their numbers', () => {
+    const r = cli(drillArgs(custom, ['--tier', 'sample', '--sample-tables', 'public.big']));
+    const lines = r.stderr.split('\n');
+    const schema = lines
+      .map((l) => /^▸ restore +\d+s {2}schema: (\d+) of (\d+) objects$/.exec(l))
+      .filter((m) => m !== null);
+    for (const m of schema) expect(Number(m[1])).toBeLessThanOrEqual(Number(m[2]));
+    // The sample's list: one TABLE DATA entry (the database has no sequences), public.big loading.
+    const rows = lines.filter((l) => /^▸ restore +\d+s {2}sample rows: /.test(l));
+    expect(rows.length, r.stderr).toBeGreaterThan(0);
+    expect(
+      rows.some(
+        (l) =>
+          /sample rows: [01] of 1 objects, loading public\.big \((\d+) rows\)$/.exec(l)?.[1] === `${ROWS}`,
+      ),
+      r.stderr,
+    ).toBe(true);
+    expect(r.stderr).not.toMatch(/pg_restore: (creating|processing|launching|finished)/);
+    expect(r.stdout).toMatch(/verdict: PASS/);
   }, 300_000);
 
   it('--json: stdout is the JSON alone, and no progress at all', () => {

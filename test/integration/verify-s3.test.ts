@@ -3,12 +3,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VerifyResult } from '../../src/backup/context.js';
 import { parseVerifyOptions } from '../../src/backup/options.js';
+import { formatBytes } from '../../src/core/duration.js';
 import { memoryLogger } from '../../src/core/log.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
 import { freePort } from '../../src/postgres/cluster.js';
+import { stageProgress } from '../../src/report/progress.js';
+import type { StageListener } from '../../src/report/stages.js';
 import { runVerify } from '../../src/verify/run.js';
 import { compressFile, md5, sha256, truncate } from '../harness/breakers.js';
-import { loadChinook, startCluster, tempDir } from '../harness/pg.js';
+import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
 import { type S3Harness, startS3 } from '../harness/s3.js';
 import { setDataOffset, setDataState, tocEntry, tocLayout } from '../harness/toc.js';
 
@@ -18,7 +21,9 @@ let dump: string;
 let dumpBytes: Buffer;
 let plain: string;
 let tar: string;
+let big: string;
 const savedEnv = { ...process.env };
+const MiB = 1024 * 1024;
 
 beforeAll(async () => {
   dir = tempDir('verify-s3');
@@ -28,6 +33,14 @@ beforeAll(async () => {
     dump = await dumpDatabase(cluster, 'chinook', path.join(dir, 'app_prod_20260429_1430.dump'));
     plain = await dumpDatabase(cluster, 'chinook', path.join(dir, 'plain.sql'), { format: 'p' });
     tar = await dumpDatabase(cluster, 'chinook', path.join(dir, 'chinook.tar'), { format: 't' });
+    // A dump of three 4 MiB download parts (uncompressed md5 text), for the download's progress.
+    await sql(cluster, 'postgres', 'CREATE DATABASE big');
+    await sql(
+      cluster,
+      'big',
+      `CREATE TABLE t AS SELECT g, md5(g::text) || md5((-g)::text) AS v FROM generate_series(1, 150000) g`,
+    );
+    big = await dumpDatabase(cluster, 'big', path.join(dir, 'big.dump'), { compress: 0 });
   } finally {
     await cluster.stop();
   }
@@ -58,6 +71,7 @@ beforeAll(async () => {
   await s3.put('backups', 'tar/app_20260429_0300.tar', fs.readFileSync(tar));
   const zstCut = truncate(zst, path.join(dir, 'cut.sql.zst'), Math.floor(fs.statSync(zst).size / 2));
   await s3.put('backups', 'zstcut/app_20260429_0300.sql.zst', fs.readFileSync(zstCut));
+  await s3.put('backups', 'big/app_20260429_0300.dump', fs.readFileSync(big));
 }, 180_000);
 
 afterAll(async () => {
@@ -66,7 +80,11 @@ afterAll(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function verify(source: string, extra: Record<string, string> = {}): Promise<VerifyResult> {
+async function verify(
+  source: string,
+  extra: Record<string, string> = {},
+  onStage?: StageListener,
+): Promise<VerifyResult> {
   const opts = parseVerifyOptions(
     {
       source,
@@ -77,12 +95,46 @@ async function verify(source: string, extra: Record<string, string> = {}): Promi
     },
     'input',
   );
-  return runVerify(opts, memoryLogger());
+  return runVerify(opts, memoryLogger(), onStage);
 }
 
 const rules = (r: VerifyResult) => r.findings.map((x) => x.rule).sort();
 
 describe('verify-backup from S3', () => {
+  it('a download prints its progress: bytes downloaded and read, of the object’s size', async () => {
+    const size = fs.statSync(big).size;
+    expect(size).toBeGreaterThan(8 * MiB);
+    const lines: string[] = [];
+    const listener = stageProgress({ line: (l) => lines.push(l) }, (st) => `${st.name} ended`, 100);
+    const line =
+      /^▸ read +\d+s {2}downloaded (\S+ \S+) of (\S+ \S+) \((\d+)%\), read (\S+ \S+) of (\S+ \S+) \((\d+)%\)$/;
+    // The first 4 MiB part arrives; the others are held until a progress line has told of it.
+    const release = s3.holdRangedGets(4 * MiB);
+    let r: VerifyResult;
+    try {
+      const running = verify('s3://backups/big/', { checksum: 'skip' }, listener);
+      const held = () => lines.some((l) => line.exec(l)?.[1] === '4.0 MiB');
+      const deadline = Date.now() + 30_000;
+      while (!held() && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+      release();
+      r = await running;
+    } finally {
+      release();
+    }
+    expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+    const seen = lines.map((l) => line.exec(l)).filter((m) => m !== null);
+    expect(seen.length, lines.join('\n')).toBeGreaterThan(0);
+    for (const m of seen) {
+      expect([m[2], m[5]], lines.join('\n')).toEqual([formatBytes(size), formatBytes(size)]);
+      // Read never runs ahead of the download.
+      expect(Number(m[6])).toBeLessThanOrEqual(Number(m[3]));
+    }
+    // While the rest was held: the first part downloaded, a quarter to a half of the object.
+    const part = seen.find((m) => m[1] === '4.0 MiB');
+    expect(part, lines.join('\n')).toBeDefined();
+    expect(Number(part?.[3])).toBe(Math.floor((100 * 4 * MiB) / size));
+  });
+
   it('passes the newest backup with a sha256 in object metadata, and lands it on disk for the next step', async () => {
     const r = await verify('s3://backups/database/');
     expect(rules(r)).toEqual([]);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { unpackCap } from '../../src/drill/stages/restore.js';
+import { fetchProgressLine } from '../../src/pitr/fetch.js';
 import { classifyRestore } from '../../src/postgres/restore.js';
 import { RestoreProgress } from '../../src/postgres/restore-progress.js';
 import { progressIntervalMs, stageProgress } from '../../src/report/progress.js';
@@ -106,5 +107,16 @@ describe('the cap on an unpacked dump', () => {
     });
     expect(unpackCap(2048, undefined)).toMatchObject({ limit: 2048 * 1000, byDisk: false });
     expect(unpackCap(2048, undefined).why).toContain('1000× its 2.0 KiB compressed size');
+  });
+});
+
+describe('the fetch stage of a tool backend (pgbackrest restore, barman recover, wal-g backup-fetch)', () => {
+  it('bytes written into the data directory of the backup size, when the plan knows it', () => {
+    expect(fetchProgressLine(3 * 1024 * 1024, 12 * 1024 * 1024)).toBe(
+      'wrote 3.0 MiB of 12.0 MiB (25%) into the data directory',
+    );
+    expect(fetchProgressLine(3 * 1024 * 1024, 0)).toBe('wrote 3.0 MiB into the data directory');
+    // A tool that writes more than it said (its own files beside the backup's): never past 100%.
+    expect(fetchProgressLine(13 * 1024 * 1024, 12 * 1024 * 1024)).toMatch(/\(100%\)/);
   });
 });

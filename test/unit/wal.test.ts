@@ -12,8 +12,9 @@ import {
   timelineFor,
 } from '../../src/archive/wal.js';
 import { parseTargetTime } from '../../src/pitr/options.js';
-import { progressLine } from '../../src/pitr/stages/recover.js';
+import { progressLine, replayLine } from '../../src/pitr/stages/recover.js';
 import { WalArchive } from '../../src/pitr/wal-archive.js';
+import { recoveringSegment } from '../../src/postgres/replay-title.js';
 import { LocalSource } from '../../src/sources/local.js';
 import { tempDir } from '../harness/pg.js';
 
@@ -119,6 +120,42 @@ describe('WAL coverage', () => {
     expect(line).toMatch(
       /^replayed to 0\/4000000 of 0\/A000000: 3\/8 segment\(s\) fetched, 48.0 MiB\/s, about .* left$/,
     );
+  });
+
+  it('a tool backend: the segment replayed (from the title) as a place in the plan range, the rate since its start', () => {
+    const coverage = {
+      first: '000000010000000000000002',
+      last: '000000010000000000000009',
+      segments: 8,
+      segSize: SEG,
+    };
+    const target = { kind: 'name', name: 'x' } as const;
+    expect(replayLine('000000010000000000000005', coverage, target, 2)).toBe(
+      "replayed to 0/5000000 of 0/A000000: segment 4 of 8 in the plan's range, 24.0 MiB/s, about 3.33s left",
+    );
+    expect(replayLine(undefined, coverage, target, 2)).toBe('replayed to (starting) of 0/A000000');
+    // A segment outside the range (never from the server's own title) is not given a place in it.
+    expect(replayLine('0000000100000000000000FF', coverage, target, 2)).not.toMatch(/segment \d+ of/);
+  });
+
+  it('the startup process title: its segment, anchored at the end, whatever cluster_name says', () => {
+    const pad = '\0'.repeat(20);
+    expect(recoveringSegment(`postgres: startup waiting for 000000010000000000000003${pad}`)).toBe(
+      '000000010000000000000003',
+    );
+    expect(recoveringSegment('postgres: startup recovering 000000010000000000000004')).toBe(
+      '000000010000000000000004',
+    );
+    const crafted = 'postgres: x: startup recovering 0000000100000000000000FF: ';
+    expect(recoveringSegment(`${crafted}startup waiting for 000000010000000000000002${pad}`)).toBe(
+      '000000010000000000000002',
+    );
+    for (const none of [
+      `${crafted}startup ${pad}`,
+      `${crafted}checkpointer `,
+      'postgres: startup waiting for 00000002.history',
+    ])
+      expect(recoveringSegment(none), none).toBeUndefined();
   });
 });
 

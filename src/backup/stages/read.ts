@@ -149,13 +149,14 @@ async function inspect(
 ): Promise<{ insp: Inspection } | { findings: Finding[] }> {
   const { backup, facts } = b;
   const local = b.source.localPath(backup.name);
+  const seen: ReadProgress = { bytes: 0, ...(local ? {} : { downloaded: 0 }) };
+  b.pipe.progress(() => readProgressLine(seen, backup.size));
   if (backup.kind === 'directory' && local) {
-    const insp = await inspectDirectory(local);
+    // A directory dump's size is the sum of its files: toc.dat and every data file, read in turn.
+    const insp = await inspectDirectory(local, seen);
     facts.localPath = local;
     return { insp };
   }
-  const seen: ReadProgress = { bytes: 0, ...(local ? {} : { downloaded: 0 }) };
-  b.pipe.progress(() => readProgressLine(seen, backup.size));
   if (local) {
     const insp = await inspectStream(fileChunks(local), {
       md5: expected?.algorithm === 'md5',

@@ -115,10 +115,16 @@ async function restoreInto(t: TargetedDrill, client: PgBinary, input: RestoreInp
   const { opts, conn } = t;
   const findings: Finding[] = [];
   if (opts.tier === 'sample') {
+    // The schema's objects are the TOC's entries that are not data.
+    const byType = t.ins.toc?.byType ?? {};
+    const data = (byType['TABLE DATA'] ?? 0) + (byType['SEQUENCE SET'] ?? 0) + (byType.BLOBS ?? 0);
+    const progress = new RestoreProgress((t.ins.toc?.entries ?? 0) - data, 0, t.ins.tableRows);
+    t.pipe.progress(() => `schema: ${progress.describe() ?? 'starting'}`);
     const schema = await restoreDump(client, conn, input, {
       jobs: opts.jobs,
       roles: opts.roles,
       schemaOnly: true,
+      progress,
     });
     const rows = await restoreSampleData(client, t, input);
     findings.push(...schema.findings, ...rows.findings);
@@ -204,10 +210,14 @@ async function restoreSampleData(
   );
   const listFile = work.partial('sample.list');
   fs.writeFileSync(listFile, `${lines.join('\n')}\n`);
+  // The list's items done, and the sampled table loading (with its rows in the dump), from --verbose.
+  const progress = new RestoreProgress(lines.length, 0, t.ins.tableRows);
+  t.pipe.progress(() => `sample rows: ${progress.describe() ?? 'starting'}`);
   try {
     const res = await run(
       pgRestore.path,
       [
+        '--verbose',
         '--data-only',
         ...(superuser ? ['--disable-triggers'] : []),
         '--dbname',
@@ -218,7 +228,11 @@ async function restoreSampleData(
         ...(opts.jobs > 1 && input.format !== 'tar' ? ['--jobs', String(opts.jobs)] : []),
         file,
       ],
-      { env: await restoreEnv(conn) },
+      {
+        env: await restoreEnv(conn),
+        onStderrLine: (l) => progress.line(l),
+        keepStderrLine: (l) => !RestoreProgress.isVerbose(l),
+      },
     );
     return {
       seconds: res.seconds,

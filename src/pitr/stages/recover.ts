@@ -10,6 +10,7 @@ import {
   settleRecoveryConfig,
   writeRecoveryConfig,
 } from '../../postgres/recovery.js';
+import { replayingSegment } from '../../postgres/replay-title.js';
 import { type Finding, finding } from '../../report/findings.js';
 import type { StageResult } from '../../report/stages.js';
 import type { Restored } from '../backends.js';
@@ -42,6 +43,40 @@ function targetSettings(t: PitrTarget, inclusive: boolean, timeline: TargetTimel
   }
 }
 
+/** Where replay is in the plan's range: the segment replayed (as an LSN), the end, the range's segments. */
+function replayPosition(at: string | undefined, coverage: Coverage | undefined, target: PitrTarget) {
+  const segSize = coverage?.segSize ?? DEFAULT_SEGMENT_SIZE;
+  const seg = at ? parseSegmentName(at, segSize) : undefined;
+  const last = coverage ? parseSegmentName(coverage.last, segSize) : undefined;
+  const first = coverage ? parseSegmentName(coverage.first, segSize) : undefined;
+  const end = target.kind === 'lsn' ? target.lsn : last ? (last.segno + 1n) * BigInt(segSize) : undefined;
+  const replayed = seg ? seg.segno * BigInt(segSize) : undefined;
+  const total = first && last ? Number(last.segno - first.segno) + 1 : undefined;
+  const index = first && seg ? Number(seg.segno - first.segno) + 1 : undefined;
+  // A segment past the plan's last (the archive grew since the plan, or the server asks for the one
+  // after its last) is not given a place in the range: its LSN says how far past it replay went.
+  const inRange =
+    index !== undefined && total !== undefined && index >= 1 && index <= total ? index : undefined;
+  const ofEnd = `${end !== undefined ? formatLsn(end) : 'the end of the archive'}${target.kind === 'lsn' ? ' (target)' : ''}`;
+  const head = `replayed to ${replayed !== undefined ? formatLsn(replayed) : '(starting)'} of ${ofEnd}`;
+  /** The rate, and the time left at that rate. */
+  const pace = (rate: number) => {
+    const left =
+      rate > 0 && end !== undefined && replayed !== undefined && end > replayed
+        ? `, about ${formatSeconds(Number(end - replayed) / rate)} left`
+        : '';
+    return `${formatBytes(rate)}/s${left}`;
+  };
+  return {
+    head,
+    pace,
+    total,
+    index: inRange,
+    replayed,
+    start: first ? first.segno * BigInt(segSize) : undefined,
+  };
+}
+
 /**
  * One progress line: the segment the server replays (as an LSN) against the target or the plan's
  * last segment, segments fetched, the rate and the time left at that rate.
@@ -52,18 +87,48 @@ export function progressLine(
   target: PitrTarget,
   seconds: number,
 ): string {
-  const segSize = coverage?.segSize ?? DEFAULT_SEGMENT_SIZE;
-  const at = s.requested ? parseSegmentName(s.requested, segSize) : undefined;
-  const last = coverage ? parseSegmentName(coverage.last, segSize) : undefined;
-  const first = coverage ? parseSegmentName(coverage.first, segSize) : undefined;
-  const end = target.kind === 'lsn' ? target.lsn : last ? (last.segno + 1n) * BigInt(segSize) : undefined;
-  const replayed = at ? at.segno * BigInt(segSize) : undefined;
+  const p = replayPosition(s.requested, coverage, target);
   const rate = s.bytes / Math.max(seconds, 0.001);
-  let eta = '';
-  if (rate > 0 && end !== undefined && replayed !== undefined && end > replayed)
-    eta = `, about ${formatSeconds(Number(end - replayed) / rate)} left`;
-  const total = first && last ? Number(last.segno - first.segno) + 1 : undefined;
-  return `replayed to ${replayed !== undefined ? formatLsn(replayed) : '(starting)'} of ${end !== undefined ? formatLsn(end) : 'the end of the archive'}${target.kind === 'lsn' ? ' (target)' : ''}: ${s.fetched}${total ? `/${total}` : ''} segment(s) fetched, ${formatBytes(rate)}/s${eta}`;
+  return `${p.head}: ${s.fetched}${p.total ? `/${p.total}` : ''} segment(s) fetched, ${p.pace(rate)}`;
+}
+
+/**
+ * The progress line of a backend whose own tool is restore_command (pgBackRest, Barman, WAL-G):
+ * the segment the server replays, from its startup process's title, as a place in the plan's
+ * range; the rate is WAL replayed since the range's start.
+ */
+export function replayLine(
+  at: string | undefined,
+  coverage: Coverage | undefined,
+  target: PitrTarget,
+  seconds: number,
+): string {
+  const p = replayPosition(at, coverage, target);
+  if (p.replayed === undefined) return p.head;
+  const done = p.start !== undefined && p.replayed > p.start ? Number(p.replayed - p.start) : 0;
+  const segment = p.index !== undefined ? `: segment ${p.index} of ${p.total} in the plan's range` : '';
+  return `${p.head}${segment}, ${p.pace(done / Math.max(seconds, 0.001))}`;
+}
+
+/**
+ * The segment the server replays, sampled from its startup process's title every 50 ms while
+ * recovery runs (the progress line then reads it, never /proc itself); never going back.
+ */
+class ReplayWatch {
+  at: string | undefined;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(dataDir: string) {
+    this.timer = setInterval(() => {
+      const seg = replayingSegment(dataDir);
+      if (seg && (!this.at || seg > this.at)) this.at = seg;
+    }, 50);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
 }
 
 /** The recovered server, configured: what outlives recovery, and the files made for it. */
@@ -89,6 +154,8 @@ export async function prepareServer(
       : {}),
     archive_mode: 'off',
     hot_standby: 'on',
+    // The progress line reads the segment replayed from the startup process's title.
+    update_process_title: 'on',
     primary_conninfo: '',
     timezone: 'UTC',
     log_timezone: 'UTC',
@@ -161,8 +228,13 @@ export async function recoverStage(
     if (stopped) return { findings: [stopped] };
     const spool = restored.spool;
     const t0 = Date.now();
-    if (spool)
-      ctx.pipe.progress(() => progressLine(spool.stats, coverage, opts.target, (Date.now() - t0) / 1000));
+    const seconds = () => (Date.now() - t0) / 1000;
+    const watch = spool ? undefined : new ReplayWatch(mode.dataDir);
+    ctx.pipe.progress(() =>
+      spool
+        ? progressLine(spool.stats, coverage, opts.target, seconds())
+        : replayLine(watch?.at, coverage, opts.target, seconds()),
+    );
     const options = mode.recoveryOptions();
     const got = await runRecovery({
       dataDir: mode.dataDir,
@@ -171,7 +243,7 @@ export async function recoverStage(
       osUser: ctx.osUser,
       logFile: mode.logFile(),
       expectStopLine: opts.target.kind !== 'immediate',
-    });
+    }).finally(() => watch?.stop());
     outcome = got;
     await spool?.remove();
     restored.cleanup?.();
