@@ -27,6 +27,8 @@ let store: string;
 let argvLog: string;
 let target: string;
 let backupName: string;
+/** The transaction that committed batch 2 (pg_current_xact_id()). */
+let batch2Xid: string;
 
 /** pgbench on database `app`: the workload a marker is planted in. */
 async function pgbench(args: string[]): Promise<void> {
@@ -89,7 +91,11 @@ beforeAll(async () => {
   const pushed = await walg('backup-push', prod.dataDir);
   if (pushed.code !== 0) throw new Error(`wal-g backup-push failed: ${pushed.stderr}`);
   backupName = /name (base_[0-9A-F]{24})/.exec(pushed.stderr)?.[1] as string;
-  await query(prod, 'INSERT INTO orders (batch) SELECT 2 FROM generate_series(1, 100)');
+  const [x] = await query<{ xid: string }>(
+    prod,
+    'WITH r AS (INSERT INTO orders (batch) SELECT 2 FROM generate_series(1, 100) RETURNING 1) SELECT DISTINCT pg_current_xact_id()::text AS xid FROM r',
+  );
+  batch2Xid = x?.xid as string;
   await sleep(1100);
   target = new Date().toISOString();
   await sleep(1100);
@@ -165,6 +171,28 @@ describe('pitr-restore with WAL-G (against the stand-in)', () => {
     expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
     expect(r.plan?.reachesTarget).toBe('yes');
   }, 180_000);
+
+  it('drill to target-xid: wal-fetch replays to batch 2’s transaction, not batch 3 (inclusive), before it (exclusive)', async () => {
+    const r = await runPitr(opts({ 'target-time': '', 'target-xid': batch2Xid }), memoryLogger());
+    expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+    expect(r.target).toBe(`transaction ${batch2Xid}`);
+    expect(r.proof?.stopLine).toMatch(
+      new RegExp(`^recovery stopping after commit of transaction ${batch2Xid}, `),
+    );
+    const x = await runPitr(
+      opts({
+        'target-time': '',
+        'target-xid': batch2Xid,
+        'target-inclusive': 'false',
+        config: checksConfig(100),
+      }),
+      memoryLogger(),
+    );
+    expect(x.verdict, JSON.stringify(x.findings)).toBe('pass');
+    expect(x.proof?.stopLine).toMatch(
+      new RegExp(`^recovery stopping before commit of transaction ${batch2Xid}, `),
+    );
+  }, 240_000);
 
   it('side by side: a clone left running, its wal-g settings file gone', async () => {
     const dir = path.join(serverDir('walg-sbs'), 'clone');
