@@ -231,6 +231,23 @@ describe('pitr-restore with WAL-G (against the stand-in)', () => {
     expect(past.stages.find((s) => s.name === 'fetch')?.status).toBe('skipped');
   }, 60_000);
 
+  it('a time between the last archived segment and now is found at the plan (st ls: every upload before it)', async () => {
+    // Nothing was archived since beforeAll's last switch (a switch here would move the cluster's
+    // current segment, which the gap test below reads).
+    await sleep(1100);
+    // Before now (wal-verify alone cannot tell), after every segment WAL-G holds.
+    const between = new Date(Date.now() - 300).toISOString();
+    const r = await runPitr(opts({ 'target-time': between, 'plan-only': 'true' }), memoryLogger());
+    expect(r.findings.map((f) => f.rule)).toEqual(['PITR_TARGET_UNREACHED']);
+    expect(r.findings[0]?.message).toMatch(/nothing was archived after the target time/);
+    expect(r.plan?.reachesTarget).toBe('no');
+    expect(fs.readFileSync(argvLog, 'utf8')).toContain('["st","ls","wal_005"]');
+    // A time inside the archived WAL: the listing does not cry wolf.
+    const inside = await runPitr(opts({ 'plan-only': 'true' }), memoryLogger());
+    expect(inside.verdict, JSON.stringify(inside.findings)).toBe('pass');
+    expect(inside.plan?.reachesTarget).toBe('cannot tell');
+  }, 60_000);
+
   it('a removed segment is a WAL_GAP at the plan, named; put back, the plan passes', async () => {
     const wal = path.join(store, 'wal_005');
     const segs = fs
