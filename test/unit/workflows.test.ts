@@ -559,9 +559,13 @@ describe("GitHub's workflow parser (lint:actions, beside actionlint)", () => {
   });
 });
 
-/** The inputs of pitr-restore that say where a backend's backups are ("native: ...", "barman: ..."). */
+/**
+ * The inputs of pitr-restore that say where a backend's backups are: their description starts with
+ * the backends they are for ("native: ...", "barman: ..."), so a backend added later is read too.
+ */
+const FOR_BACKENDS = new RegExp(`^(${BACKENDS.join('|')})(, (${BACKENDS.join('|')}))*:`);
 const SOURCE_INPUTS = Object.entries(pitrInputs)
-  .filter(([, spec]) => /^(native|pgbackrest|barman|wal-g):/.test(spec.description))
+  .filter(([, spec]) => FOR_BACKENDS.test(spec.description))
   .map(([name]) => name);
 /** Each step that recovers with pitr-restore (not the one that plants a marker), with its job's steps. */
 const recoverSteps = (f: string) =>
