@@ -145,7 +145,8 @@ function usage(command?: string): string {
   restorable pitr --base-backups <path|s3://> --wal-archive <path|s3://> --target-time <ISO 8601 with zone>
                                                                   point-in-time recovery drill (or --mode
                                                                   side-by-side | in-place, --target-name,
-                                                                  --target-lsn, --target-immediate, --plan-only)
+                                                                  --target-lsn, --target-xid, --target-immediate,
+                                                                  --plan-only)
   restorable pitr --plant-marker --marker-url <live url>          a marker row + restore point to drill to
   restorable pitr --rollback --data-directory <dir>               finish a stopped in-place run from its journal
   restorable compare --source-url <url> | --baseline <file>  --target-url <url>

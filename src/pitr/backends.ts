@@ -63,6 +63,8 @@ export function coverageEnd(target: PitrTarget, b: PlannedBackup): CoverageEnd {
       return { kind: 'lsn', lsn: target.lsn };
     case 'name':
       return { kind: 'name' };
+    case 'xid':
+      return { kind: 'xid' };
     case 'immediate':
       return { kind: 'immediate', lsn: b.endLsn ?? b.startLsn ?? 0n };
   }
@@ -315,6 +317,7 @@ export class PgbackrestBackend implements PitrBackend {
       ...(t.kind === 'time' ? [`--target=${pgMicros(t.micros)}`] : []),
       ...(t.kind === 'lsn' ? [`--target=${formatLsn(t.lsn)}`] : []),
       ...(t.kind === 'name' ? [`--target=${t.name}`] : []),
+      ...(t.kind === 'xid' ? [`--target=${t.xid}`] : []),
       ...(t.kind !== 'immediate' && !this.inclusive ? ['--target-exclusive'] : []),
       // PostgreSQL's default (12+) is latest; another is passed as asked.
       ...(this.timeline !== 'latest' ? [`--target-timeline=${this.timeline}`] : []),

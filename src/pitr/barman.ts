@@ -236,6 +236,8 @@ export class BarmanBackend implements PitrBackend {
         return ['--target-lsn', formatLsn(t.lsn), ...exclusive, ...tli];
       case 'name':
         return ['--target-name', t.name, ...tli];
+      case 'xid':
+        return ['--target-xid', String(t.xid), ...exclusive, ...tli];
       case 'immediate':
         return ['--target-immediate', ...tli];
     }

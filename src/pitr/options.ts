@@ -25,6 +25,11 @@ export type PitrTarget =
   | { kind: 'time'; time: Date; micros: bigint; text: string }
   | { kind: 'lsn'; lsn: bigint; text: string }
   | { kind: 'name'; name: string }
+  /**
+   * `xid`: the 32-bit transaction id recovery stops at (what PostgreSQL compares); `epoch`: the
+   * epoch of a 64-bit form (pg_current_xact_id(), txid_current()), which PostgreSQL drops.
+   */
+  | { kind: 'xid'; xid: number; epoch?: number; text: string }
   | { kind: 'immediate' };
 
 /** Where the backups come from, by backend. */
@@ -110,15 +115,46 @@ export function parseTargetTime(input: string, value: string): Date {
 
 type PitrValues = Values<typeof pitrInputs>;
 
+const TWO_32 = 2n ** 32n;
+
+/**
+ * A transaction id as recovery_target_xid takes it: PostgreSQL reads a 64-bit number (strtou64)
+ * and keeps its low 32 bits, so the 64-bit forms of pg_current_xact_id() and txid_current() work
+ * and their epoch is dropped. Decimal digits only: PostgreSQL would read a leading 0 as octal and
+ * 0x as hex. Ids 0 to 2 (invalid, bootstrap, frozen) are never committed, so recovery would
+ * never stop at one.
+ */
+export function parseTargetXid(input: string, value: string): Extract<PitrTarget, { kind: 'xid' }> {
+  const text = value.trim();
+  const fix =
+    'Give the transaction id in decimal, as txid_current() or pg_current_xact_id() prints it, e.g. 1234';
+  if (!/^\d{1,20}$/.test(text))
+    throw new UserError(input, `"${value.slice(0, 40)}" is not a transaction id (decimal digits only)`, fix);
+  if (text.length > 1 && text.startsWith('0'))
+    throw new UserError(input, `"${text}" starts with 0, which PostgreSQL would read as octal`, fix);
+  const full = BigInt(text);
+  if (full >= 2n ** 64n)
+    throw new UserError(input, `${text} is larger than a 64-bit transaction id can be`, fix);
+  const xid = Number(full % TWO_32);
+  if (xid < 3)
+    throw new UserError(
+      input,
+      `${text} is ${full >= TWO_32 ? `transaction ${xid} of epoch ${full / TWO_32}, ` : ''}a special transaction id (0 invalid, 1 bootstrap, 2 frozen) that no commit carries`,
+      fix,
+    );
+  const epoch = Number(full / TWO_32);
+  return { kind: 'xid', xid, ...(epoch ? { epoch } : {}), text };
+}
+
 function parseTarget(v: PitrValues, name: (n: string) => string): PitrTarget {
-  const kinds = ['target-time', 'target-lsn', 'target-name'] as const;
+  const kinds = ['target-time', 'target-lsn', 'target-name', 'target-xid'] as const;
   const given: string[] = kinds.filter((k) => (v[k] ?? '').trim() !== '');
   if (v['target-immediate']) given.push('target-immediate');
   if (given.length !== 1) {
     throw new UserError(
       given.length ? given.map(name).join(', ') : name('target-time'),
       given.length ? 'more than one recovery target is given' : 'no recovery target is given',
-      'Give exactly one of target-time, target-lsn, target-name or target-immediate: true',
+      'Give exactly one of target-time, target-lsn, target-name, target-xid or target-immediate: true',
     );
   }
   if (v['target-immediate']) return { kind: 'immediate' };
@@ -141,6 +177,7 @@ function parseTarget(v: PitrValues, name: (n: string) => string): PitrTarget {
       throw new UserError(name('target-lsn'), `"${text}" is not a WAL location`, 'Write it as 0/3000060');
     return { kind: 'lsn', lsn, text };
   }
+  if (v['target-xid']) return parseTargetXid(name('target-xid'), v['target-xid']);
   const n = (v['target-name'] ?? '').trim();
   if (n.length > 63)
     throw new UserError(

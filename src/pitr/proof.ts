@@ -49,7 +49,7 @@ export interface LogFacts {
 export interface LogProof {
   /** The stop line's own words. */
   stopLine: string;
-  /** The first commit not replayed (time targets and the before-forms of the stop line). */
+  /** The first commit not replayed (time targets and the before-forms of the stop line); a transaction target's own. */
   stoppedAt?: string;
   /** The last commit replayed. */
   lastCommit?: string;
@@ -61,7 +61,8 @@ export interface LogProof {
 /**
  * Does the log prove the target? A time target: the last replayed commit T' and the first one left
  * out T satisfy T' <= target < T (inclusive) or T' < target <= T (exclusive). A name: the server
- * stopped at that restore point. An LSN: it stopped at that location. Undefined when the log has no
+ * stopped at that restore point. An LSN: it stopped at that location. A transaction: it stopped at
+ * that transaction's record, after it (inclusive) or before it. Undefined when the log has no
  * stop line (nothing to prove with), or for target-immediate.
  */
 export function proveFromLog(target: PitrTarget, inclusive: boolean, facts: LogFacts): LogProof | undefined {
@@ -84,6 +85,7 @@ export function proveFromLog(target: PitrTarget, inclusive: boolean, facts: LogF
     const ok = /recovery stopping (before|after) WAL location \(LSN\)/.test(line);
     return { ...base, holds: ok, ...(ok ? {} : { why: 'the server did not stop at a WAL location' }) };
   }
+  if (target.kind === 'xid') return proveXid(target.xid, inclusive, base);
   const m = /recovery stopping (before|after) (?:commit|abort) of transaction \d+, time (.+)$/.exec(line);
   const stop = m?.[2] ? parseMicros(m[2]) : undefined;
   if (!m || stop === undefined)
@@ -100,6 +102,33 @@ export function proveFromLog(target: PitrTarget, inclusive: boolean, facts: LogF
       ? `the first commit left out (${isoMicros(stop)}) is not after the target (${isoMicros(t)})`
       : `the last replayed commit (${isoMicros(last as bigint)}) is after the target (${isoMicros(t)})`,
   };
+}
+
+/**
+ * A transaction target: PostgreSQL stops only at that transaction's own commit (or abort) record,
+ * after it when inclusive, before it when not; the stop line names the transaction and its time.
+ */
+function proveXid(
+  xid: number,
+  inclusive: boolean,
+  base: { stopLine: string; lastCommit?: string },
+): LogProof {
+  const m = /recovery stopping (before|after) (?:commit|abort) of transaction (\d+), time (.+)$/.exec(
+    base.stopLine,
+  );
+  if (!m) return { ...base, holds: false, why: 'the stop line names no transaction' };
+  const when = parseMicros(m[3] ?? '');
+  const withStop = { ...base, ...(when !== undefined ? { stoppedAt: isoMicros(when) } : {}) };
+  const want = inclusive ? 'after' : 'before';
+  if (m[2] !== String(xid))
+    return { ...withStop, holds: false, why: `the server stopped at transaction ${m[2]}, not ${xid}` };
+  if (m[1] !== want)
+    return {
+      ...withStop,
+      holds: false,
+      why: `the server stopped ${m[1]} transaction ${xid}, not ${want} it`,
+    };
+  return { ...withStop, holds: true };
 }
 
 /** The finding a proof that does not hold raises. */

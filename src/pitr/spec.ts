@@ -36,6 +36,9 @@ export const pitrInputs = {
   'target-time': text('Recover to this time: ISO 8601 with a zone (2026-11-21T09:30:00Z, …+01:00).'),
   'target-lsn': text('Recover to this WAL location (0/3000060).'),
   'target-name': text('Recover to this restore point (pg_create_restore_point).'),
+  'target-xid': text(
+    'Recover to the commit of this transaction id (txid_current(), pg_current_xact_id(); its 64-bit form’s epoch is dropped, as PostgreSQL does).',
+  ),
   'target-immediate': flag('Recover only until the base backup is consistent (the fastest drill).', false),
   'target-inclusive': flag('Stop just after the target (true) or just before it (false).', true),
   'target-timeline': custom(
@@ -109,7 +112,7 @@ export const pitrSpec: ActionSpec<typeof pitrInputs> = {
   post: true,
   title: 'Restorable: point-in-time recovery',
   description:
-    'Point-in-time recovery from a base backup plus archived WAL to a target time, LSN or restore point: as a drill, as a side-by-side clone, or in place behind interlocks.',
+    'Point-in-time recovery from a base backup plus archived WAL to a target time, LSN, restore point or transaction: as a drill, as a side-by-side clone, or in place behind interlocks.',
   inputs: pitrInputs,
   outputs: [
     { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },

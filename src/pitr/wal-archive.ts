@@ -101,6 +101,8 @@ export type CoverageEnd =
   | { kind: 'lsn'; lsn: bigint }
   | { kind: 'time'; time: Date }
   | { kind: 'name' }
+  /** Like a name: which segment holds the transaction's commit cannot be told by names. */
+  | { kind: 'xid' }
   | { kind: 'immediate'; lsn: bigint };
 
 /** The WAL archive an `archive_command` that copies (or gzips) files leaves behind. Read-only. */

@@ -83,13 +83,33 @@ function onPath(): string {
   return 'wal-g';
 }
 
+/**
+ * A line of `wal-g st ls` (internal/storagetools): `type size last modified name`, the time as Go
+ * prints one (`2026-12-01 12:00:00.123456789 +0000 UTC`).
+ */
+const LS_LINE =
+  /^obj\s+\d+\s+(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(\.\d+)? ([+-]\d{2})(\d{2})(?: [A-Za-z0-9+-]+)?\s+(\S+)$/;
+
+/** The newest upload of a WAL segment in a `wal-g st ls` listing of wal_005/; other lines are not read. */
+export function newestSegmentUpload(listing: string): Date | undefined {
+  let newest: number | undefined;
+  for (const line of listing.split('\n')) {
+    const m = LS_LINE.exec(line.trim());
+    if (!m || !/^[0-9A-F]{24}(\.[a-z0-9]+)?$/.test(m[6] ?? '')) continue;
+    // Milliseconds, cut: an upload seen earlier than it was is never seen after the target.
+    const t = Date.parse(`${m[1]}T${m[2]}${(m[3] ?? '').slice(0, 4)}${m[4]}:${m[5]}`);
+    if (!Number.isNaN(t) && (newest === undefined || t > newest)) newest = t;
+  }
+  return newest === undefined ? undefined : new Date(newest);
+}
+
 /** The three lines of wal-g's error output a person needs. */
 const tail = (r: { stderr: string; stdout: string }) =>
   (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' ');
 
 /**
- * WAL-G, through its documented commands: `backup-list --json --detail` and
- * `wal-verify integrity timeline --json` for the plan, `backup-fetch` into Restorable's folder,
+ * WAL-G, through its documented commands: `backup-list --json --detail`,
+ * `wal-verify integrity timeline --json` and (a time target) `st ls wal_005` for the plan, `backup-fetch` into Restorable's folder,
  * `wal-fetch` as restore_command (exit 74: no such file). Tested against a stand-in implementing
  * that contract (test/fixtures/wal-g), not against WAL-G itself.
  */
@@ -203,7 +223,27 @@ export class WalgBackend implements PitrBackend {
       this.log.warn(
         `wal-g wal-verify timeline: the storage holds timeline ${t.details?.highest_storage_timeline_id ?? '?'}, the cluster is on ${t.details?.current_timeline_id ?? '?'}: another cluster may archive into the same storage`,
       );
-    return this.fromRanges(b, ranges, end !== undefined, target);
+    const covered = this.fromRanges(b, ranges, end !== undefined, target);
+    if (target.kind !== 'time' || covered.reachesTarget !== 'cannot tell') return covered;
+    return this.againstUploads(covered, target.time);
+  }
+
+  /**
+   * A time target after the WAL archived: `wal-g st ls wal_005` gives each segment's upload time.
+   * Segments all uploaded before the target were all written before it, so none holds a commit
+   * after it and recovery cannot stop there (sound in that direction only). A listing that fails
+   * or names no segment leaves it to the replay.
+   */
+  private async againstUploads(c: Coverage, time: Date): Promise<Coverage> {
+    const r = await this.walg(['st', 'ls', 'wal_005']);
+    const newest = r.code === 0 ? newestSegmentUpload(r.stdout) : undefined;
+    if (newest === undefined) {
+      this.log.info(
+        `wal-g st ls wal_005 ${r.code === 0 ? 'listed no WAL segment' : `failed (${tail(r)})`}: whether the WAL reaches the target time is found at replay`,
+      );
+      return c;
+    }
+    return newest.getTime() < time.getTime() ? { ...c, endsBeforeTarget: true, reachesTarget: 'no' } : c;
   }
 
   private fromRanges(

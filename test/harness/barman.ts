@@ -22,6 +22,8 @@ export interface BarmanProduction {
   beforeBackup: string;
   /** The restore point planted on database app (plant-marker). */
   marker: string;
+  /** The transaction that committed batch 2 (pg_current_xact_id()). */
+  batch2Xid: string;
   backupId: string;
   /** The backup's own data folder in Barman's home (for the hostile tests to tamper with). */
   backupData: string;
@@ -98,7 +100,11 @@ archiver = on
   const listed = JSON.parse(await barmanAs(prod, conf, '-f', 'json', 'list-backups', 'main'));
   const backupId = (listed.main[0] as { backup_id: string }).backup_id;
   await pgbench(prod, ['-c', '2', '-t', '200']);
-  await query(prod, 'INSERT INTO orders (batch) SELECT 2 FROM generate_series(1, 100)');
+  const [x] = await query<{ xid: string }>(
+    prod,
+    'WITH r AS (INSERT INTO orders (batch) SELECT 2 FROM generate_series(1, 100) RETURNING 1) SELECT DISTINCT pg_current_xact_id()::text AS xid FROM r',
+  );
+  const batch2Xid = x?.xid as string;
   const marker = (await plantMarker(prod.url('app'), memoryLogger())).name;
   await sleep(1100);
   const target = new Date().toISOString();
@@ -107,7 +113,7 @@ archiver = on
   await pgbench(prod, ['-c', '2', '-t', '100']);
   await shipWal();
   const backupData = path.join(home, 'main', 'base', backupId, 'data');
-  return { prod, home, conf, target, beforeBackup, marker, backupId, backupData };
+  return { prod, home, conf, target, beforeBackup, marker, batch2Xid, backupId, backupData };
 }
 
 /** restorable.yml whose checks prove the target (or, `immediate`, the end of the backup). */

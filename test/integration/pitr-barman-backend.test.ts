@@ -69,6 +69,29 @@ describe('pitr-restore with Barman', () => {
     expect(r.proof?.holds).toBe(true);
   }, 180_000);
 
+  it('drill to target-xid: barman recover --target-xid lands with batch 2’s transaction, not batch 3 (inclusive), before it (exclusive)', async () => {
+    const r = await runPitr(opts({ 'target-time': '', 'target-xid': f.batch2Xid }), memoryLogger());
+    expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+    expect(r.target).toBe(`transaction ${f.batch2Xid}`);
+    expect(r.proof?.stopLine).toMatch(
+      new RegExp(`^recovery stopping after commit of transaction ${f.batch2Xid}, `),
+    );
+    // Exclusive: batch 1 alone, the checks of the backup's end.
+    const x = await runPitr(
+      opts({
+        'target-time': '',
+        'target-xid': f.batch2Xid,
+        'target-inclusive': 'false',
+        config: barmanChecks(true),
+      }),
+      memoryLogger(),
+    );
+    expect(x.verdict, JSON.stringify(x.findings)).toBe('pass');
+    expect(x.proof?.stopLine).toMatch(
+      new RegExp(`^recovery stopping before commit of transaction ${f.batch2Xid}, `),
+    );
+  }, 240_000);
+
   it('side by side: the clone runs on its own port with the data at the target', async () => {
     const dir = path.join(serverDir('barman-clone'), 'clone');
     const r = await runPitr(opts({ mode: 'side-by-side', 'data-directory': dir }), memoryLogger());

@@ -29,6 +29,8 @@ let repo: string;
 let target: string;
 /** pg_basebackup's copy beside pgBackRest's, for the native backend over pgBackRest's archive. */
 let nativeBase: string;
+/** The transaction that committed batch 2 (pg_current_xact_id()). */
+let batch2Xid: string;
 const stanza = 'app';
 /** A segment far past the plan's range, for the hostile input that claims it. */
 const FAKE_SEGMENT = '0000000100000000000000FF';
@@ -98,7 +100,11 @@ pg1-socket-path=${prod.socketDir}
   // From here on archive-push compresses with zstd (the stanza's own setting): the archive holds
   // both <segment>-<sha1>.gz and <segment>-<sha1>.zst, as after a change of compress-type.
   fs.appendFileSync(conf, 'compress-type=zst\n');
-  await query(prod, 'INSERT INTO orders (batch) SELECT 2 FROM generate_series(1, 100)');
+  const [x] = await query<{ xid: string }>(
+    prod,
+    'WITH r AS (INSERT INTO orders (batch) SELECT 2 FROM generate_series(1, 100) RETURNING 1) SELECT DISTINCT pg_current_xact_id()::text AS xid FROM r',
+  );
+  batch2Xid = x?.xid as string;
   await sleep(1100);
   target = new Date().toISOString();
   await sleep(1100);
@@ -110,14 +116,14 @@ afterAll(async () => {
   await prod?.stop();
 });
 
-/** restorable.yml with checks that prove the target: 200 rows before it, none of batch 3. */
-function checksConfig(): string {
+/** restorable.yml with checks that prove the target: 200 rows before it (or `before`), none of batch 3. */
+function checksConfig(before = 200): string {
   const cfg = path.join(serverDir('pgbackrest-cfg'), 'restorable.yml');
   fs.writeFileSync(
     cfg,
     `pitr:
   checks:
-    - { name: before, sql: "select count(*) from orders where batch <= 2", expect: "== 200", asserts: before-target }
+    - { name: before, sql: "select count(*) from orders where batch <= 2", expect: "== ${before}", asserts: before-target }
     - { name: after, sql: "select count(*) from orders where batch = 3", expect: "== 0", asserts: after-target }
 `,
   );
@@ -152,6 +158,28 @@ describe('pitr-restore with pgBackRest (posix repository)', () => {
     const size = info[0]?.backup.find((b) => b.label === r.plan?.backup)?.info.size as number;
     expectToolProgress(lines, r, size);
   }, 180_000);
+
+  it('target-xid: pgbackrest restore --type=xid lands with batch 2’s transaction and not batch 3 (inclusive), before it (exclusive)', async () => {
+    const r = await runPitr(opts({ 'target-time': '', 'target-xid': batch2Xid }), memoryLogger());
+    expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+    expect(r.target).toBe(`transaction ${batch2Xid}`);
+    expect(r.proof?.stopLine).toMatch(
+      new RegExp(`^recovery stopping after commit of transaction ${batch2Xid}, `),
+    );
+    const x = await runPitr(
+      opts({
+        'target-time': '',
+        'target-xid': batch2Xid,
+        'target-inclusive': 'false',
+        config: checksConfig(100),
+      }),
+      memoryLogger(),
+    );
+    expect(x.verdict, JSON.stringify(x.findings)).toBe('pass');
+    expect(x.proof?.stopLine).toMatch(
+      new RegExp(`^recovery stopping before commit of transaction ${batch2Xid}, `),
+    );
+  }, 240_000);
 
   it('the native backend reads pgBackRest’s archive folder (<segment>-<sha1>.gz and .zst)', async () => {
     const archiveDir = path.join(repo, 'archive', stanza);

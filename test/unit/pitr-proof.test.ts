@@ -45,3 +45,65 @@ describe('the recovery point to the microsecond', () => {
     expect(proveFromLog(time, true, {})).toBeUndefined();
   });
 });
+
+describe('a transaction id target', () => {
+  const bad = (value: string) => () => target({ 'target-xid': value });
+
+  it('takes the 32-bit id and the 64-bit forms PostgreSQL accepts, keeping the 32 bits it compares', () => {
+    expect(target({ 'target-xid': ' 1234 ' })).toEqual({ kind: 'xid', xid: 1234, text: '1234' });
+    expect(target({ 'target-xid': '4294967295' })).toMatchObject({ xid: 4294967295 });
+    // pg_current_xact_id() of epoch 1: recovery_target_xid drops the epoch.
+    expect(target({ 'target-xid': String(2n ** 32n + 1234n) })).toEqual({
+      kind: 'xid',
+      xid: 1234,
+      epoch: 1,
+      text: '4294968530',
+    });
+    expect(target({ 'target-xid': '18446744073709551615' })).toMatchObject({
+      xid: 4294967295,
+      epoch: 4294967295,
+    });
+  });
+
+  it('refuses hostile and impossible ids in one line naming the input', () => {
+    expect(bad('12; DROP TABLE x')).toThrow(/^target-xid: "12; DROP TABLE x" is not a transaction id/);
+    expect(bad("1234'\nrecovery_target_action = 'shutdown")).toThrow(/is not a transaction id/);
+    expect(bad('-5')).toThrow(/is not a transaction id/);
+    expect(bad('0x4d2')).toThrow(/is not a transaction id/);
+    expect(bad('1e9')).toThrow(/is not a transaction id/);
+    expect(bad('０１２')).toThrow(/is not a transaction id/);
+    expect(bad('0777')).toThrow(/starts with 0, which PostgreSQL would read as octal/);
+    expect(bad('18446744073709551616')).toThrow(/larger than a 64-bit transaction id/);
+    expect(bad('9'.repeat(400))).toThrow(/is not a transaction id/);
+    expect(bad('2')).toThrow(/a special transaction id \(0 invalid, 1 bootstrap, 2 frozen\)/);
+    expect(bad('0')).toThrow(/special transaction id/);
+    expect(bad(String(2n ** 32n + 1n))).toThrow(/transaction 1 of epoch 1, a special transaction id/);
+    expect(() => target({ 'target-xid': '1234', 'target-name': 'x' })).toThrow(
+      /more than one recovery target/,
+    );
+  });
+
+  it('is proved by a stop line at that transaction, on the side inclusive asks, and contradicted otherwise', () => {
+    const xid = target({ 'target-xid': '1234' });
+    const after = 'recovery stopping after commit of transaction 1234, time 2026-12-01 12:00:00.000011+00';
+    const before = 'recovery stopping before commit of transaction 1234, time 2026-12-01 12:00:00.000011+00';
+    expect(proveFromLog(xid, true, { stopLine: after })).toMatchObject({
+      holds: true,
+      stoppedAt: '2026-12-01T12:00:00.000011Z',
+    });
+    expect(proveFromLog(xid, false, { stopLine: before })?.holds).toBe(true);
+    expect(proveFromLog(xid, false, { stopLine: after })?.why).toBe(
+      'the server stopped after transaction 1234, not before it',
+    );
+    expect(proveFromLog(xid, true, { stopLine: after.replace('1234', '12345') })?.why).toBe(
+      'the server stopped at transaction 12345, not 1234',
+    );
+    expect(
+      proveFromLog(xid, true, {
+        stopLine: 'recovery stopping at restore point "x", time 2026-12-01 12:00:01+00',
+      })?.why,
+    ).toBe('the stop line names no transaction');
+    // The epoch is dropped: the stop line names the 32-bit id.
+    expect(proveFromLog(target({ 'target-xid': '4294968530' }), true, { stopLine: after })?.holds).toBe(true);
+  });
+});

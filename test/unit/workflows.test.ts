@@ -3,6 +3,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { lintAll, workflowFiles, workflowParser } from '../../scripts/lint-actions.js';
+import { run } from '../../src/core/exec.js';
+import { BACKENDS, pitrInputs } from '../../src/pitr/spec.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 /** A workflow expression as written in YAML. */
@@ -577,6 +579,98 @@ describe("GitHub's workflow parser (lint:actions, beside actionlint)", () => {
     expect(problems).toEqual([
       'examples/drill-caller.yml:15:11: Unable to find reusable workflow [workflow-parser]',
     ]);
+  });
+});
+
+/**
+ * The inputs of pitr-restore that say where a backend's backups are: their description starts with
+ * the backends they are for ("native: ...", "barman: ..."), so a backend added later is read too.
+ */
+const FOR_BACKENDS = new RegExp(`^(${BACKENDS.join('|')})(, (${BACKENDS.join('|')}))*:`);
+const SOURCE_INPUTS = Object.entries(pitrInputs)
+  .filter(([, spec]) => FOR_BACKENDS.test(spec.description))
+  .map(([name]) => name);
+/** Each step that recovers with pitr-restore (not the one that plants a marker), with its job's steps. */
+const recoverSteps = (f: string) =>
+  Object.entries(wf(f).jobs).flatMap(([id, job]) =>
+    (job.steps ?? [])
+      .map((step, i) => ({ id, job, step, i }))
+      .filter((x) => x.step.uses?.endsWith('/pitr-restore') && x.step.with?.['plant-marker'] === undefined),
+  );
+const BACKEND_INPUT: Record<string, string> = {
+  '.github/workflows/pitr.yml': 'backend',
+  '.github/workflows/drill.yml': 'pitr-backend',
+};
+
+describe('every backend through the reusable workflows', () => {
+  it('the spec’s backend inputs are found (the test reads them, it does not list them)', () => {
+    expect(SOURCE_INPUTS).toEqual(
+      expect.arrayContaining(['base-backups', 'stanza', 'barman-server', 'barman-config', 'barman-user']),
+    );
+  });
+
+  it.each(Object.keys(BACKEND_INPUT))(
+    '%s passes the backend and each of its inputs to every recovery',
+    (f) => {
+      const declared = call(wf(f)).inputs;
+      const backend = BACKEND_INPUT[f] as string;
+      for (const b of BACKENDS) expect(declared[backend]?.description, `${f}: ${backend}`).toContain(b);
+      const steps = recoverSteps(f);
+      expect(steps.length).toBeGreaterThan(0);
+      for (const { id, step } of steps) {
+        expect(step.with?.backend, `${f}: job ${id}`).toBe(ex(`inputs.${backend}`));
+        for (const name of SOURCE_INPUTS) {
+          expect(declared[name], `${f} declares ${name}`).toBeDefined();
+          expect(step.with?.[name], `${f}: job ${id} passes ${name}`).toBe(ex(`inputs.${name}`));
+        }
+      }
+    },
+  );
+
+  it.each(Object.keys(BACKEND_INPUT))(
+    '%s sets WAL-G’s settings before every recovery with backend wal-g',
+    (f) => {
+      expect(call(wf(f)).inputs['walg-s3-prefix']).toBeDefined();
+      for (const { id, job, i } of recoverSteps(f)) {
+        const before = (job.steps ?? []).slice(0, i).find((s) => s.env?.WALG_S3_PREFIX !== undefined);
+        expect(before?.if, `${f}: job ${id}`).toMatch(new RegExp(`inputs\\.${BACKEND_INPUT[f]} == 'wal-g'`));
+        expect(before?.env).toEqual({
+          WALG_S3_PREFIX: ex('inputs.walg-s3-prefix'),
+          AWS_ENDPOINT: ex('inputs.s3-endpoint'),
+          AWS_REGION: ex('inputs.s3-region'),
+        });
+      }
+    },
+  );
+
+  it('the WAL-G settings step sets what is given, leaves the rest alone, and refuses a value that would add a variable', async () => {
+    const [first] = recoverSteps('.github/workflows/pitr.yml');
+    const script = (first?.job.steps ?? []).find((s) => s.env?.WALG_S3_PREFIX !== undefined)?.run as string;
+    const dir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'walg-env-'));
+    const envFile = path.join(dir, 'github-env');
+    const step = async (env: Record<string, string>) => {
+      fs.writeFileSync(envFile, '');
+      const r = await run('bash', ['-e', '-c', script], {
+        env: { GITHUB_ENV: envFile, WALG_S3_PREFIX: '', AWS_ENDPOINT: '', AWS_REGION: '', ...env },
+      });
+      return { code: r.code, out: r.stdout, written: fs.readFileSync(envFile, 'utf8') };
+    };
+    const r2 = await step({
+      WALG_S3_PREFIX: 's3://pg-wal/app_production',
+      AWS_ENDPOINT: 'https://acct.r2.cloudflarestorage.com',
+      AWS_REGION: 'auto',
+    });
+    expect(r2).toMatchObject({ code: 0 });
+    expect(r2.written).toBe(
+      'WALG_S3_PREFIX=s3://pg-wal/app_production\nAWS_ENDPOINT=https://acct.r2.cloudflarestorage.com\nAWS_REGION=auto\nAWS_S3_FORCE_PATH_STYLE=true\n',
+    );
+    // Nothing given: the runner's own settings (its wal-g.env) are not overwritten with empty ones.
+    expect(await step({})).toMatchObject({ code: 0, written: '' });
+    const hostile = await step({ WALG_S3_PREFIX: 's3://x/y\nNODE_OPTIONS=--require=/tmp/evil.js' });
+    expect(hostile.code).not.toBe(0);
+    expect(hostile.written).toBe('');
+    expect(hostile.out).toContain('::error::WALG_S3_PREFIX: holds a control character');
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
 

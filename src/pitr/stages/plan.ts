@@ -21,6 +21,8 @@ export function describeTarget(t: PitrTarget, inclusive: boolean): string {
       return `LSN ${formatLsn(t.lsn)}${incl}`;
     case 'name':
       return `restore point "${t.name}"`;
+    case 'xid':
+      return `transaction ${t.xid}${t.epoch ? ` (${t.text}: epoch ${t.epoch}, dropped as PostgreSQL does)` : ''}${incl}`;
     case 'immediate':
       return 'immediate (end of the base backup)';
   }

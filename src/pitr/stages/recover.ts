@@ -34,6 +34,8 @@ function targetSettings(t: PitrTarget, inclusive: boolean, timeline: TargetTimel
       return { ...common, recovery_target_lsn: formatLsn(t.lsn) };
     case 'name':
       return { ...common, recovery_target_name: t.name };
+    case 'xid':
+      return { ...common, recovery_target_xid: String(t.xid) };
     case 'immediate':
       return {
         recovery_target_action: 'promote',
