@@ -1,0 +1,173 @@
+/**
+ * `backend: barman-cloud` against Barman Cloud's own tools and the S3 test server: a scratch
+ * production archiving with barman-cloud-wal-archive and backed up with barman-cloud-backup
+ * (test/harness/barman-cloud.ts), a pgbench workload with markers; drills, a clone, in place, the
+ * plan's findings, and a hostile bucket.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryLogger } from '../../src/core/log.js';
+import { parsePitrOptions } from '../../src/pitr/options.js';
+import { runPitr } from '../../src/pitr/run.js';
+import { PgCtl } from '../../src/postgres/pgctl.js';
+import { controlData } from '../../src/postgres/recovery.js';
+import { barmanChecks } from '../harness/barman.js';
+import {
+  CLOUD_BUCKET,
+  CLOUD_INSTALL,
+  CLOUD_PREFIX,
+  CLOUD_SERVER,
+  type CloudProduction,
+  startCloudProduction,
+} from '../harness/barman-cloud.js';
+import { query, serverDir } from '../harness/pitr.js';
+
+let f: CloudProduction;
+const rules = (r: { findings: { rule: string }[] }) => r.findings.map((x) => x.rule);
+
+beforeAll(async () => {
+  for (const tool of [
+    'barman-cloud-backup',
+    'barman-cloud-backup-list',
+    'barman-cloud-restore',
+    'barman-cloud-wal-restore',
+  ])
+    expect(spawnSync('which', [tool]).status, `${tool} is missing: ${CLOUD_INSTALL}`).toBe(0);
+  expect(spawnSync('python3', ['-c', 'import boto3']).status, `boto3 is missing: ${CLOUD_INSTALL}`).toBe(0);
+  f = await startCloudProduction('barman-cloud');
+  // Restorable's runs take the keys from the environment, as barman-cloud's tools do.
+  Object.assign(process.env, f.s3.env);
+}, 240_000);
+
+afterAll(async () => {
+  s3client?.destroy();
+  await f?.stop();
+});
+
+let s3client: S3Client | undefined;
+const client = () => {
+  s3client ??= new S3Client({
+    endpoint: f.s3.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
+  return s3client;
+};
+async function listKeys(prefix: string): Promise<string[]> {
+  const listed = await client().send(new ListObjectsV2Command({ Bucket: CLOUD_BUCKET, Prefix: prefix }));
+  return (listed.Contents ?? []).map((o) => o.Key as string);
+}
+async function getObject(key: string): Promise<Buffer> {
+  const got = await client().send(new GetObjectCommand({ Bucket: CLOUD_BUCKET, Key: key }));
+  return Buffer.from(
+    await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+  );
+}
+
+const SECRET = () => f.s3.env.AWS_SECRET_ACCESS_KEY as string;
+
+const opts = (extra: Record<string, string> = {}) =>
+  parsePitrOptions(
+    {
+      backend: 'barman-cloud',
+      'barman-server': CLOUD_SERVER,
+      'barman-cloud-url': f.url,
+      's3-endpoint': f.s3.endpoint,
+      'target-time': f.target,
+      config: barmanChecks(),
+      ...extra,
+    },
+    'input',
+  );
+
+const walGets = () =>
+  f.s3.requests.filter((q) => q.method === 'GET' && /\/main\/wals\/[0-9A-F]{16}\//.test(q.url));
+
+describe('pitr-restore with Barman Cloud on S3', () => {
+  it('drill to target-immediate: barman-cloud-restore of the latest backup, WAL from the bucket, proved', async () => {
+    const before = walGets().length;
+    const r = await runPitr(
+      opts({ 'target-time': '', 'target-immediate': 'true', backup: 'latest', config: barmanChecks(true) }),
+      memoryLogger(),
+    );
+    expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+    expect(r.source).toBe(`Barman Cloud ${f.url} server main`);
+    expect(r.plan?.backup).toBe(f.backupId);
+    expect(r.stopLine).toMatch(/consistency/);
+    expect(r.stages.find((s) => s.name === 'teardown')?.status).toBe('ok');
+    // barman-cloud-wal-restore, run by the server, fetched the WAL from the bucket.
+    expect(walGets().length).toBeGreaterThan(before);
+  }, 180_000);
+
+  it('drill to a time: the newest backup before it, the bucket’s WAL in the plan, the point proved', async () => {
+    const log = memoryLogger();
+    const r = await runPitr(opts(), log);
+    expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+    expect(r.plan?.backup).toBe(f.backupId);
+    expect(r.plan?.backupEnded).toMatch(/Z$/);
+    expect(r.plan?.walSegments).toBeGreaterThan(1);
+    expect(r.checks?.every((c) => c.ok)).toBe(true);
+    expect(r.stopLine).toMatch(/recovery stopping/);
+    expect(JSON.stringify(r)).not.toContain(SECRET());
+    expect(log.lines.join('\n')).not.toContain(SECRET());
+  }, 180_000);
+
+  it('drill to the marker planted on app (target-name)', async () => {
+    const r = await runPitr(opts({ 'target-time': '', 'target-name': f.marker }), memoryLogger());
+    expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+    expect(r.proof?.holds).toBe(true);
+  }, 180_000);
+
+  it('side by side: the clone runs on its own port; no key in its configuration, its key file gone', async () => {
+    const dir = path.join(serverDir('barman-cloud-clone'), 'clone');
+    const r = await runPitr(opts({ mode: 'side-by-side', 'data-directory': dir }), memoryLogger());
+    try {
+      expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+      expect(r.databaseUrl).toMatch(/^postgresql:/);
+      for (const conf of ['postgresql.conf', 'postgresql.auto.conf'])
+        expect(fs.readFileSync(path.join(dir, conf), 'utf8')).not.toContain(SECRET());
+      const beside = fs.readdirSync(path.dirname(dir));
+      expect(beside.filter((n) => n.includes('spool'))).toEqual([]);
+    } finally {
+      await new PgCtl(f.prod.bin.dir, dir, f.prod.osUser).shutdown();
+    }
+  }, 180_000);
+});
+
+describe('the plan, before anything runs', () => {
+  it('a target after the last WAL in the bucket is found at the plan (nothing restored)', async () => {
+    const future = new Date(Date.now() + 3600_000).toISOString();
+    const r = await runPitr(opts({ 'target-time': future }), memoryLogger());
+    expect(rules(r)).toEqual(['PITR_TARGET_UNREACHED']);
+    expect(r.stages.find((s) => s.name === 'fetch')?.status).toBe('skipped');
+  }, 60_000);
+
+  it('a target before the backup’s end is found at the plan', async () => {
+    const r = await runPitr(opts({ 'target-time': f.beforeBackup }), memoryLogger());
+    expect(rules(r)).toEqual(['PITR_TARGET_BEFORE_BACKUP']);
+    expect(r.stages.find((s) => s.name === 'fetch')?.status).toBe('skipped');
+  }, 60_000);
+
+  it('a WAL object removed from the bucket is a WAL_GAP naming it; the healthy bucket says nothing', async () => {
+    const keys = (await listKeys(`${CLOUD_PREFIX}/main/wals/`))
+      .filter((k) => /\/[0-9A-F]{24}\.gz$/.test(k))
+      .sort();
+    const victim = keys[keys.length - 2] as string;
+    const body = await getObject(victim);
+    await client().send(new DeleteObjectCommand({ Bucket: CLOUD_BUCKET, Key: victim }));
+    try {
+      const r = await runPitr(opts({ 'plan-only': 'true' }), memoryLogger());
+      expect(rules(r)).toEqual(['WAL_GAP']);
+      expect(r.findings[0]?.message).toContain(path.basename(victim, '.gz'));
+    } finally {
+      await f.s3.put(CLOUD_BUCKET, victim, body);
+    }
+    const ok = await runPitr(opts({ 'plan-only': 'true' }), memoryLogger());
+    expect(rules(ok)).toEqual([]);
+    expect(ok.plan?.reachesTarget).toBe('cannot tell');
+  }, 60_000);
+});
