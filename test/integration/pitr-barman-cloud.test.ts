@@ -21,6 +21,7 @@ import {
   CLOUD_PREFIX,
   CLOUD_SERVER,
   type CloudProduction,
+  cloudTool,
   startCloudProduction,
 } from '../harness/barman-cloud.js';
 import { query, serverDir } from '../harness/pitr.js';
@@ -169,5 +170,93 @@ describe('the plan, before anything runs', () => {
     const ok = await runPitr(opts({ 'plan-only': 'true' }), memoryLogger());
     expect(rules(ok)).toEqual([]);
     expect(ok.plan?.reachesTarget).toBe('cannot tell');
+  }, 60_000);
+});
+
+describe('hostile inputs and a hostile bucket', () => {
+  it('names that could be options, paths or shell words are refused before any tool runs', () => {
+    const bad: [Record<string, string>, RegExp][] = [
+      [{ 'barman-server': '--endpoint-url=http://evil' }, /^barman-server: /],
+      [{ 'barman-server': 'main/../other' }, /^barman-server: /],
+      [{ backup: '-h' }, /^backup: /],
+      [{ 'barman-cloud-url': "s3://pg-barman/prod';touch /tmp/x;'" }, /^barman-cloud-url: /],
+      [{ 'barman-cloud-url': 's3://pg-barman/../other' }, /^barman-cloud-url: /],
+      [{ 'barman-cloud-url': 's3://--endpoint-url=x/prod' }, /^barman-cloud-url: /],
+      [{ 's3-endpoint': 'http://key:secret@127.0.0.1:9000' }, /^s3-endpoint: holds a user name/],
+      [{ 's3-endpoint': '--endpoint-url=http://evil' }, /^s3-endpoint: /],
+      [{ 's3-endpoint': 'file:///etc/passwd' }, /^s3-endpoint: /],
+      [{ 's3-endpoint': "http://127.0.0.1:9000/'$(touch /tmp/x)'" }, /^s3-endpoint: /],
+    ];
+    for (const [extra, said] of bad) expect(() => opts(extra), JSON.stringify(extra)).toThrow(said);
+    // The healthy ones pass, normalised.
+    expect(opts({ 'barman-cloud-url': `${f.url}/` })).toMatchObject({ barmanCloudUrl: f.url });
+  });
+
+  /** A copy of the real backup's backup.info under another id, ending later (so it is the newest). */
+  async function forge(id: string, change: (info: string) => string = (x) => x): Promise<string[]> {
+    const info = (await getObject(`${CLOUD_PREFIX}/main/base/${f.backupId}/backup.info`)).toString();
+    const key = `${CLOUD_PREFIX}/main/base/${id}/backup.info`;
+    const later = info.replace(/^end_time=.*$/m, 'end_time=2099-12-31 23:59:59.000000+00:00');
+    await f.s3.put(CLOUD_BUCKET, key, change(later));
+    return [key];
+  }
+  async function remove(keys: string[]): Promise<void> {
+    for (const Key of keys) await client().send(new DeleteObjectCommand({ Bucket: CLOUD_BUCKET, Key }));
+  }
+  const immediate = (backup: string) =>
+    opts({ 'target-time': '', 'target-immediate': 'true', backup, config: barmanChecks(true) });
+
+  it('a backup in the list whose id could be an option is never chosen', async () => {
+    const keys = await forge('--endpoint-url=http:');
+    try {
+      const listed = await cloudTool('barman-cloud-backup-list', ['--format', 'json', f.url, 'main'], f.s3);
+      // It reached barman-cloud-backup-list's answer; Restorable left it out.
+      expect(listed).toContain('"--endpoint-url=http:"');
+      const r = await runPitr(immediate('latest'), memoryLogger());
+      expect(r.plan?.backup).toBe(f.backupId);
+      expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+    } finally {
+      await remove(keys);
+    }
+  }, 180_000);
+
+  it('a backup whose tablespace has a hostile name is refused before barman-cloud-restore runs', async () => {
+    const id = '20991231T235959';
+    const keys = await forge(id, (x) =>
+      x.replace(/^tablespaces=.*$/m, "tablespaces=[('x;touch', 16400, '/etc/restorable-evil')]"),
+    );
+    try {
+      const r = await runPitr(immediate(id), memoryLogger());
+      expect(rules(r)).toEqual(['BASE_BACKUP_CORRUPT']);
+      expect(r.findings[0]?.message).toContain('"x;touch"');
+      expect(fs.existsSync('/etc/restorable-evil')).toBe(false);
+      expect(r.stages.find((s) => s.name === 'recover')?.status).toBe('skipped');
+    } finally {
+      await remove(keys);
+    }
+  }, 60_000);
+
+  it('a backup whose tar writes outside the folder is refused, and nothing is written there', async () => {
+    const id = '20991231T235958';
+    const escaped = path.join(serverDir('barman-cloud-escape'), 'escaped');
+    const tar = path.join(path.dirname(escaped), 'data.tar');
+    const made = spawnSync('python3', [
+      '-c',
+      'import io, sys, tarfile\nwith tarfile.open(sys.argv[1], "w") as t:\n  b = b"x"\n  i = tarfile.TarInfo("../" * 12 + sys.argv[2].lstrip("/")); i.size = 1\n  t.addfile(i, io.BytesIO(b))',
+      tar,
+      escaped,
+    ]);
+    expect(made.status, made.stderr.toString()).toBe(0);
+    const keys = await forge(id);
+    await f.s3.put(CLOUD_BUCKET, `${CLOUD_PREFIX}/main/base/${id}/data.tar`, fs.readFileSync(tar));
+    keys.push(`${CLOUD_PREFIX}/main/base/${id}/data.tar`);
+    try {
+      const r = await runPitr(immediate(id), memoryLogger());
+      expect(rules(r)).toEqual(['BASE_BACKUP_CORRUPT']);
+      expect(r.findings[0]?.message).toMatch(/would be written outside/);
+      expect(fs.existsSync(escaped)).toBe(false);
+    } finally {
+      await remove(keys);
+    }
   }, 60_000);
 });
