@@ -40,7 +40,6 @@ export async function cloudTool(tool: string, args: string[], s3: S3Harness, use
   const r = await run(tool, ['--endpoint-url', s3.endpoint, ...args], {
     ...(user ? { user } : {}),
     env: s3.env,
-    inherit: ['PG'],
     install: CLOUD_INSTALL,
   });
   if (r.code !== 0) throw new Error(`${tool} ${args.join(' ')} failed: ${r.stderr}${r.stdout}`);
