@@ -63,7 +63,7 @@ export function parseEndpoint(input: string, value: string): string {
   }
   const fix =
     'Give the S3 endpoint as http(s)://host[:port], e.g. https://<account>.r2.cloudflarestorage.com';
-  if (!u || !u.hostname) throw new UserError(input, `"${v}" is not an http(s) endpoint URL`, fix);
+  if (!u?.hostname) throw new UserError(input, `"${v}" is not an http(s) endpoint URL`, fix);
   if (u.username || u.password)
     throw new UserError(input, 'holds a user name or password', `${fix}; keys go in AWS_* variables`);
   if (u.search || u.hash) throw new UserError(input, `"${v}" has a query or fragment`, fix);

@@ -13,7 +13,6 @@ import { memoryLogger } from '../../src/core/log.js';
 import { parsePitrOptions } from '../../src/pitr/options.js';
 import { runPitr } from '../../src/pitr/run.js';
 import { PgCtl } from '../../src/postgres/pgctl.js';
-import { controlData } from '../../src/postgres/recovery.js';
 import { barmanChecks } from '../harness/barman.js';
 import {
   CLOUD_BUCKET,
@@ -24,7 +23,7 @@ import {
   cloudTool,
   startCloudProduction,
 } from '../harness/barman-cloud.js';
-import { query, serverDir } from '../harness/pitr.js';
+import { serverDir } from '../harness/pitr.js';
 
 let f: CloudProduction;
 const rules = (r: { findings: { rule: string }[] }) => r.findings.map((x) => x.rule);
