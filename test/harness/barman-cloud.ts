@@ -32,6 +32,8 @@ export interface CloudProduction {
   /** The restore point planted on database app. */
   marker: string;
   backupId: string;
+  /** Production's tablespace folder (`ts1`, 10 rows of table `far`), when asked for. */
+  tablespace?: string;
   stop(): Promise<void>;
 }
 
@@ -69,7 +71,8 @@ async function pgbench(prod: ScratchCluster, args: string[]): Promise<void> {
   if (r.code !== 0) throw new Error(`pgbench ${args.join(' ')} failed: ${r.stderr}`);
 }
 
-export async function startCloudProduction(label: string): Promise<CloudProduction> {
+/** `tablespace`: a tablespace `ts1` holding table `far` (10 rows), made before the backup. */
+export async function startCloudProduction(label: string, tablespace = false): Promise<CloudProduction> {
   const s3 = await startS3();
   await s3.bucket(CLOUD_BUCKET);
   const url = `s3://${CLOUD_BUCKET}/${CLOUD_PREFIX}`;
@@ -90,6 +93,12 @@ export async function startCloudProduction(label: string): Promise<CloudProducti
   await pgbench(prod, ['-i', '-s', '1', '-q']);
   await query(prod, 'CREATE TABLE orders (id serial PRIMARY KEY, batch int)');
   await query(prod, 'INSERT INTO orders (batch) SELECT 1 FROM generate_series(1, 100)');
+  const ts = tablespace ? serverDir(`${label}-ts1`) : undefined;
+  if (ts) {
+    await query(prod, `CREATE TABLESPACE ts1 LOCATION '${ts}'`);
+    await query(prod, 'CREATE TABLE far (n int) TABLESPACE ts1');
+    await query(prod, 'INSERT INTO far SELECT generate_series(1, 10)');
+  }
   await archiveNow(prod);
   const beforeBackup = new Date().toISOString();
   await sleep(1100);
@@ -115,6 +124,7 @@ export async function startCloudProduction(label: string): Promise<CloudProducti
     beforeBackup,
     marker,
     backupId,
+    ...(ts ? { tablespace: ts } : {}),
     async stop() {
       await prod.stop();
       await s3.stop();

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../src/core/log.js';
 import { parsePitrOptions } from '../../src/pitr/options.js';
 import { runPitr } from '../../src/pitr/run.js';
+import { parseDbUrl, withClient } from '../../src/postgres/client.js';
 import { PgCtl } from '../../src/postgres/pgctl.js';
 import { barmanChecks } from '../harness/barman.js';
 import {
@@ -37,7 +38,7 @@ beforeAll(async () => {
   ])
     expect(spawnSync('which', [tool]).status, `${tool} is missing: ${CLOUD_INSTALL}`).toBe(0);
   expect(spawnSync('python3', ['-c', 'import boto3']).status, `boto3 is missing: ${CLOUD_INSTALL}`).toBe(0);
-  f = await startCloudProduction('barman-cloud');
+  f = await startCloudProduction('barman-cloud', true);
   // Restorable's runs take the keys from the environment, as barman-cloud's tools do.
   Object.assign(process.env, f.s3.env);
 }, 240_000);
@@ -122,12 +123,24 @@ describe('pitr-restore with Barman Cloud on S3', () => {
     expect(r.proof?.holds).toBe(true);
   }, 180_000);
 
-  it('side by side: the clone runs on its own port; no key in its configuration, its key file gone', async () => {
+  it('side by side: the clone on its own port, its tablespace beside it; no key in its configuration, its key file gone', async () => {
     const dir = path.join(serverDir('barman-cloud-clone'), 'clone');
+    const prodTs = fs.readdirSync(f.tablespace as string, { recursive: true }).length;
     const r = await runPitr(opts({ mode: 'side-by-side', 'data-directory': dir }), memoryLogger());
     try {
       expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
       expect(r.databaseUrl).toMatch(/^postgresql:/);
+      // The tablespace went beside the clone, never into production's folder (Barman's default).
+      const links = fs.readdirSync(path.join(dir, 'pg_tblspc'));
+      expect(links).toHaveLength(1);
+      const to = fs.readlinkSync(path.join(dir, 'pg_tblspc', links[0] as string));
+      expect(to).toBe(path.join(fs.realpathSync(`${dir}.tablespaces`), 'ts1'));
+      expect(fs.readdirSync(f.tablespace as string, { recursive: true }).length).toBe(prodTs);
+      const far = await withClient(
+        parseDbUrl('url', r.databaseUrl as string, () => {}),
+        (c) => c.query<{ n: string }>('select count(*) as n from far'),
+      );
+      expect(far.rows[0]?.n).toBe('10');
       for (const conf of ['postgresql.conf', 'postgresql.auto.conf'])
         expect(fs.readFileSync(path.join(dir, conf), 'utf8')).not.toContain(SECRET());
       const beside = fs.readdirSync(path.dirname(dir));
