@@ -204,6 +204,16 @@ describe('hostile inputs and a hostile bucket', () => {
     expect(opts({ 'barman-cloud-url': `${f.url}/` })).toMatchObject({ barmanCloudUrl: f.url });
   });
 
+  it('a bucket that does not exist is one line naming barman-cloud-url; a server with no backups is BACKUP_MISSING', async () => {
+    await expect(
+      runPitr(opts({ 'barman-cloud-url': 's3://no-such-bucket/prod', 'plan-only': 'true' }), memoryLogger()),
+    ).rejects.toThrow(
+      /^barman-cloud-url: barman-cloud-backup-list s3:\/\/no-such-bucket\/prod main failed: .*no-such-bucket/,
+    );
+    const r = await runPitr(opts({ 'barman-server': 'other', 'plan-only': 'true' }), memoryLogger());
+    expect(rules(r)).toEqual(['BACKUP_MISSING']);
+  }, 60_000);
+
   /** A copy of the real backup's backup.info under another id, ending later (so it is the newest). */
   async function forge(id: string, change: (info: string) => string = (x) => x): Promise<string[]> {
     const info = (await getObject(`${CLOUD_PREFIX}/main/base/${f.backupId}/backup.info`)).toString();
