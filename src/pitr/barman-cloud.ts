@@ -168,19 +168,20 @@ function infoTimes(text: string | undefined): { startTime?: Date; stopTime?: Dat
 
 /** The keys and region of this run, as a boto3 config file (one profile, `default`). */
 function botoConfig(place: CloudPlace): string {
+  const env = process.env;
+  const values: [key: string, from: string, value: string | undefined][] = [
+    ['aws_access_key_id', 'AWS_ACCESS_KEY_ID', env.AWS_ACCESS_KEY_ID],
+    ['aws_secret_access_key', 'AWS_SECRET_ACCESS_KEY', env.AWS_SECRET_ACCESS_KEY],
+    ['aws_session_token', 'AWS_SESSION_TOKEN', env.AWS_SESSION_TOKEN],
+    ['region', 's3-region', place.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION],
+  ];
   const lines = ['[default]'];
-  const keys = [
-    ['aws_access_key_id', 'AWS_ACCESS_KEY_ID'],
-    ['aws_secret_access_key', 'AWS_SECRET_ACCESS_KEY'],
-    ['aws_session_token', 'AWS_SESSION_TOKEN'],
-  ] as const;
-  const region = place.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
-  for (const [k, env] of [...keys, ['region', 'AWS_REGION'] as const]) {
-    const v = k === 'region' ? region : process.env[env];
-    if (!v) continue;
-    if (/[\r\n]/.test(v))
-      throw new UserError(env, 'holds a line break', 'Give the value on one line, as the store issued it');
-    lines.push(`${k} = ${v}`);
+  for (const [key, from, value] of values) {
+    if (!value) continue;
+    // One value a line: a line break would write settings of its own into the file.
+    if (/[\r\n]/.test(value))
+      throw new UserError(from, 'holds a line break', 'Give the value on one line, as the store issued it');
+    lines.push(`${key} = ${value}`);
   }
   if (place.forcePathStyle ?? place.endpoint !== undefined) lines.push('s3 =', '    addressing_style = path');
   return `${lines.join('\n')}\n`;
@@ -196,6 +197,8 @@ export class BarmanCloudBackend implements PitrBackend {
   private entries = new Map<string, CloudEntry>();
   private objects: BackupObject[] | undefined;
   private readonly store: S3Source;
+  /** The recovered server's boto3 file, made (and its values checked) before anything runs. */
+  private readonly botoFile: string;
 
   constructor(
     private readonly place: CloudPlace,
@@ -204,6 +207,7 @@ export class BarmanCloudBackend implements PitrBackend {
     private readonly timeline: TargetTimeline = 'latest',
   ) {
     this.description = `Barman Cloud ${place.url} server ${place.server}`;
+    this.botoFile = botoConfig(place);
     this.store = S3Source.fromUrl(
       'barman-cloud-url',
       `${place.url}/${place.server}`,
@@ -296,7 +300,7 @@ export class BarmanCloudBackend implements PitrBackend {
     if (maps.length) chownTree(tblspcRoot, owner);
     mine(spoolDir);
     const config = path.join(spoolDir, 'aws-config');
-    fs.writeFileSync(config, botoConfig(this.place), { mode: 0o600 });
+    fs.writeFileSync(config, this.botoFile, { mode: 0o600 });
     if (owner) fs.chownSync(config, owner.uid, owner.gid);
     const files = `AWS_CONFIG_FILE=${shellWord(config)} AWS_SHARED_CREDENTIALS_FILE=${shellWord(config)}`;
     const words = this.args([], []).map(shellWord).join(' ');

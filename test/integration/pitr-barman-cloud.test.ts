@@ -214,6 +214,18 @@ describe('hostile inputs and a hostile bucket', () => {
     expect(rules(r)).toEqual(['BACKUP_MISSING']);
   }, 60_000);
 
+  it('a key with a line break (it would write settings into the server’s key file) is refused before anything runs', async () => {
+    const saved = process.env.AWS_SECRET_ACCESS_KEY;
+    process.env.AWS_SECRET_ACCESS_KEY = `${saved}\ncredential_process = touch /tmp/restorable-evil`;
+    try {
+      await expect(runPitr(opts(), memoryLogger())).rejects.toThrow(
+        /^AWS_SECRET_ACCESS_KEY: holds a line break/,
+      );
+    } finally {
+      process.env.AWS_SECRET_ACCESS_KEY = saved;
+    }
+  });
+
   /** A copy of the real backup's backup.info under another id, ending later (so it is the newest). */
   async function forge(id: string, change: (info: string) => string = (x) => x): Promise<string[]> {
     const info = (await getObject(`${CLOUD_PREFIX}/main/base/${f.backupId}/backup.info`)).toString();
