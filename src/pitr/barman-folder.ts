@@ -1,6 +1,7 @@
 /**
- * What `barman recover` leaves in a folder, read before a server starts on it: the backup's files
- * and Barman's own lines are both hostile (a crafted backup, a tampered Barman home).
+ * What `barman recover` or `barman-cloud-restore` leaves in a folder, read before a server starts
+ * on it: the backup's files and Barman's own lines are both hostile (a crafted backup, a tampered
+ * Barman home or bucket).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,8 +30,8 @@ const NEUTRALISED =
 
 export class RestoredFolderError extends Error {}
 
-function refuse(what: string): never {
-  throw new RestoredFolderError(`the folder barman recover made is not safe to start: ${what}`);
+function refuse(tool: string, what: string): never {
+  throw new RestoredFolderError(`the folder ${tool} made is not safe to start: ${what}`);
 }
 
 /** `#RESTORABLE# ` before every neutralised line, in place; returns how many were. */
@@ -54,37 +55,46 @@ function within(p: string, roots: string[]): boolean {
   return roots.some((root) => r === root || r.startsWith(`${root}${path.sep}`));
 }
 
-/**
- * The checks: the files recovery touches are plain files; barman_wal is a folder of plain WAL
- * files; backup_label starts where Barman's catalogue says; every tablespace link (and
- * tablespace_map line) points into the relocated tablespaces. Then the configuration's recovery
- * lines are commented out, for Restorable's own.
- */
-export function checkRestoredFolder(
-  dataDir: string,
-  beginLsn: bigint | undefined,
-  maps: { name: string; location: string }[],
-): void {
-  for (const f of PLAIN) {
-    const p = path.join(dataDir, f);
-    if (fs.existsSync(p) || isLink(p)) if (!fs.lstatSync(p).isFile()) refuse(`${f} is not a plain file`);
-  }
+/** barman_wal, the WAL `barman recover` copied: a folder of plain WAL files. */
+function checkCopiedWal(dataDir: string, tool: string): void {
   const wal = path.join(dataDir, 'barman_wal');
   if (isLink(wal) || !fs.existsSync(wal) || !fs.lstatSync(wal).isDirectory())
-    refuse('barman_wal (the WAL Barman copied) is not a folder');
+    refuse(tool, 'barman_wal (the WAL Barman copied) is not a folder');
   for (const e of fs.readdirSync(wal, { withFileTypes: true })) {
     if (e.name === 'archive_status' && e.isDirectory()) continue;
     if (
       !e.isFile() ||
       !/^[0-9A-F]{24}(\.partial|\.[0-9A-F]{8}\.backup)?$|^[0-9A-F]{8}\.history$/.test(e.name)
     )
-      refuse(`barman_wal holds ${JSON.stringify(e.name)}, which is not a WAL file`);
+      refuse(tool, `barman_wal holds ${JSON.stringify(e.name)}, which is not a WAL file`);
   }
+}
+
+/**
+ * The checks: the files recovery touches are plain files; barman_wal (barman recover's copied WAL,
+ * when `copiedWal`) is a folder of plain WAL files; backup_label starts where Barman's catalogue
+ * says; every tablespace link (and tablespace_map line) points into the relocated tablespaces.
+ * Then the configuration's recovery lines are commented out, for Restorable's own.
+ */
+export function checkRestoredFolder(
+  dataDir: string,
+  beginLsn: bigint | undefined,
+  maps: { name: string; location: string }[],
+  made: { tool: string; copiedWal: boolean } = { tool: 'barman recover', copiedWal: true },
+): void {
+  const { tool } = made;
+  for (const f of PLAIN) {
+    const p = path.join(dataDir, f);
+    if (fs.existsSync(p) || isLink(p))
+      if (!fs.lstatSync(p).isFile()) refuse(tool, `${f} is not a plain file`);
+  }
+  if (made.copiedWal) checkCopiedWal(dataDir, tool);
   const label = path.join(dataDir, 'backup_label');
   if (fs.existsSync(label) && beginLsn !== undefined) {
     const start = parseBackupHistory(fs.readFileSync(label, 'utf8'))?.startLsn;
     if (start !== beginLsn)
       refuse(
+        tool,
         `backup_label starts at ${start !== undefined ? formatLsn(start) : '(no START WAL LOCATION)'}, Barman's catalogue at ${formatLsn(beginLsn)}`,
       );
   }
@@ -94,17 +104,17 @@ export function checkRestoredFolder(
     for (const e of fs.readdirSync(tblspc)) {
       const p = path.join(tblspc, e);
       // PostgreSQL wants links only there; a folder is a tablespace Barman did not relocate.
-      if (!isLink(p)) refuse(`pg_tblspc/${e} is not a link to a relocated tablespace`);
+      if (!isLink(p)) refuse(tool, `pg_tblspc/${e} is not a link to a relocated tablespace`);
       const to = fs.readlinkSync(p);
       if (!within(path.resolve(tblspc, to), roots))
-        refuse(`pg_tblspc/${e} points to ${to}, outside the relocated tablespaces`);
+        refuse(tool, `pg_tblspc/${e} points to ${to}, outside the relocated tablespaces`);
     }
   const map = path.join(dataDir, 'tablespace_map');
   if (fs.existsSync(map))
     for (const line of fs.readFileSync(map, 'utf8').split('\n').filter(Boolean)) {
       const to = line.replace(/^\d+\s+/, '');
       if (!within(to, roots))
-        refuse(`tablespace_map sends a tablespace to ${to}, outside the relocated tablespaces`);
+        refuse(tool, `tablespace_map sends a tablespace to ${to}, outside the relocated tablespaces`);
     }
   for (const f of ['postgresql.conf', 'postgresql.auto.conf']) neutralise(path.join(dataDir, f));
 }

@@ -48,7 +48,7 @@ function serverPart(stdout: string, server: string, what: string): unknown {
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** Barman's times: "2026-12-01 17:31:05.802252+00:00". */
-function barmanTime(v: unknown): Date | undefined {
+export function barmanTime(v: unknown): Date | undefined {
   const s = str(v);
   if (!s) return undefined;
   const t = Date.parse(s.replace(' ', 'T'));
@@ -335,7 +335,10 @@ function archivalTimes(file: string): Map<string, Date> {
  * Every tablespace of the backup goes beside the restored folder, never to where production keeps
  * it (Barman's default): a drill must not write into production's tablespaces.
  */
-function tablespaceMaps(shown: ShownBackup, root: string): { name: string; location: string }[] {
+export function tablespaceMaps(
+  shown: Pick<ShownBackup, 'backup_id' | 'tablespaces'>,
+  root: string,
+): { name: string; location: string }[] {
   return shown.tablespaces.map((t) => {
     if (!/^[A-Za-z0-9_]{1,63}$/.test(t.name))
       throw new UserError(

@@ -13,6 +13,7 @@ import { postmasterAlive } from '../postgres/pgctl.js';
 import type { Severity } from '../report/findings.js';
 import { parseS3Url, type S3Options, s3Options } from '../sources/s3.js';
 import { BARMAN_NAME, configuredBarmanUser } from './barman.js';
+import { parseCloudUrl, parseEndpoint } from './barman-cloud.js';
 import { parseMicros } from './proof.js';
 import { type BACKENDS, type MODES, pitrInputs, pitrSpec } from './spec.js';
 import type { TargetTimeline } from './wal-archive.js';
@@ -38,7 +39,9 @@ export type PitrSource =
   | { backend: 'pgbackrest'; stanza: string; pgbackrestConfig?: string }
   /** WAL-G takes its storage and keys from the environment (WALG_*, AWS_*), as it does itself. */
   | { backend: 'wal-g' }
-  | { backend: 'barman'; barmanServer: string; barmanConfig?: string; barmanUser?: string };
+  | { backend: 'barman'; barmanServer: string; barmanConfig?: string; barmanUser?: string }
+  /** Barman Cloud on S3: the endpoint, region and keys are the s3-* inputs and AWS_* variables. */
+  | { backend: 'barman-cloud'; barmanServer: string; barmanCloudUrl: string; barmanCloudEndpoint?: string };
 
 /**
  * Where the recovered server goes, by mode. A plan touches nothing (and may run on another machine
@@ -218,12 +221,13 @@ export function parseMarkerOptions(
   return { markerUrl: v['marker-url'], ...(v.report ? { report: v.report } : {}) };
 }
 
-function parseBarman(v: PitrValues, name: (n: string) => string): PitrSource {
+/** The Barman server and backup id, for both Barman backends: names, never options or paths. */
+function barmanNames(v: PitrValues, name: (n: string) => string): string {
   const server = (v['barman-server'] ?? '').trim();
   if (!server)
     throw new UserError(
       name('barman-server'),
-      'is empty, but backend is barman',
+      `is empty, but backend is ${v.backend}`,
       'Give the Barman server name',
     );
   if (!BARMAN_NAME.test(server))
@@ -237,8 +241,13 @@ function parseBarman(v: PitrValues, name: (n: string) => string): PitrSource {
     throw new UserError(
       name('backup'),
       `"${backup}" is not a Barman backup id`,
-      'Give an id from barman list-backups, or latest',
+      'Give an id from barman list-backups (or barman-cloud-backup-list), or latest',
     );
+  return server;
+}
+
+function parseBarman(v: PitrValues, name: (n: string) => string): PitrSource {
+  const server = barmanNames(v, name);
   const config = v['barman-config'] ? path.resolve(v['barman-config']) : undefined;
   if (config && !fs.existsSync(config))
     throw new UserError(
@@ -257,8 +266,27 @@ function parseBarman(v: PitrValues, name: (n: string) => string): PitrSource {
   };
 }
 
+function parseBarmanCloud(v: PitrValues, name: (n: string) => string): PitrSource {
+  const server = barmanNames(v, name);
+  const url = (v['barman-cloud-url'] ?? '').trim();
+  if (!url)
+    throw new UserError(
+      name('barman-cloud-url'),
+      'is empty, but backend is barman-cloud',
+      'Give the s3://bucket/prefix given to barman-cloud-backup and barman-cloud-wal-archive',
+    );
+  const endpoint = v['s3-endpoint'] ? parseEndpoint(name('s3-endpoint'), v['s3-endpoint']) : undefined;
+  return {
+    backend: 'barman-cloud',
+    barmanServer: server,
+    barmanCloudUrl: parseCloudUrl(name('barman-cloud-url'), url),
+    ...(endpoint ? { barmanCloudEndpoint: endpoint } : {}),
+  };
+}
+
 function parseSource(v: PitrValues, name: (n: string) => string): PitrSource {
   if (v.backend === 'wal-g') return { backend: 'wal-g' };
+  if (v.backend === 'barman-cloud') return parseBarmanCloud(v, name);
   if (v.backend === 'barman') return parseBarman(v, name);
   if (v.backend === 'pgbackrest') {
     if (!v.stanza)

@@ -15,6 +15,7 @@ import {
   type PlannedBackup,
 } from './backends.js';
 import { BarmanBackend } from './barman.js';
+import { BarmanCloudBackend } from './barman-cloud.js';
 import { pitrCompare } from './changes.js';
 import { checkCloneFolder } from './clone.js';
 import { fetchStage, serverBinary } from './fetch.js';
@@ -31,7 +32,7 @@ import { WalgBackend } from './walg.js';
 
 const PITR_STAGES = ['fetch', 'recover', 'checks', 'compare', 'teardown'];
 
-/** The backend the options name: native folders or S3, or pgBackRest's repository. */
+/** The backend the options name: native folders or S3, pgBackRest, Barman (Cloud) or WAL-G. */
 function openBackend(opts: PitrOptions, log: Logger, osUser: string | undefined): PitrBackend {
   if (opts.backend === 'native') {
     const binDirFor = async (major: number) => (await serverBinary(major, opts.pgBinDir)).dir;
@@ -45,6 +46,19 @@ function openBackend(opts: PitrOptions, log: Logger, osUser: string | undefined)
     );
   }
   if (opts.backend === 'wal-g') return new WalgBackend(osUser, opts.prefetch, log);
+  if (opts.backend === 'barman-cloud')
+    return new BarmanCloudBackend(
+      {
+        url: opts.barmanCloudUrl,
+        server: opts.barmanServer,
+        ...(opts.barmanCloudEndpoint ? { endpoint: opts.barmanCloudEndpoint } : {}),
+        ...(opts.s3.region ? { region: opts.s3.region } : {}),
+        ...(opts.s3.forcePathStyle !== undefined ? { forcePathStyle: opts.s3.forcePathStyle } : {}),
+      },
+      osUser,
+      log,
+      opts.targetTimeline,
+    );
   if (opts.backend === 'barman')
     return new BarmanBackend(
       opts.barmanServer,

@@ -4,13 +4,13 @@ import { choice, custom, flag, integer, pick, text } from '../core/inputs.js';
 import type { ActionSpec } from '../core/spec.js';
 import { parseTimeline } from './wal-archive.js';
 
-export const BACKENDS = ['native', 'pgbackrest', 'barman', 'wal-g'] as const;
+export const BACKENDS = ['native', 'pgbackrest', 'barman', 'barman-cloud', 'wal-g'] as const;
 export const MODES = ['drill', 'side-by-side', 'in-place'] as const;
 
 export const pitrInputs = {
   backend: choice(
     BACKENDS,
-    '`native` (pg_basebackup + archived WAL), `pgbackrest`, `barman` or `wal-g` (its settings from the environment: WALG_*, AWS_*).',
+    '`native` (pg_basebackup + archived WAL), `pgbackrest`, `barman`, `barman-cloud` (S3: barman-cloud-url, s3-endpoint, AWS_* keys) or `wal-g` (its settings from the environment: WALG_*, AWS_*).',
     { default: 'native' },
   ),
   'base-backups': text(
@@ -23,7 +23,12 @@ export const pitrInputs = {
   'pgbackrest-config': text(
     'pgbackrest: path of its configuration file (default: pgBackRest’s own default).',
   ),
-  'barman-server': text('barman: the Barman server (its section in Barman’s configuration).'),
+  'barman-server': text(
+    'barman: the Barman server (its section in Barman’s configuration). barman-cloud: the server name given to barman-cloud-backup.',
+  ),
+  'barman-cloud-url': text(
+    'barman-cloud: the s3://bucket/prefix given to barman-cloud-backup and barman-cloud-wal-archive (the endpoint is s3-endpoint, the keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).',
+  ),
   'barman-config': text(
     'barman: path of Barman’s configuration file (default: Barman’s own, /etc/barman.conf).',
   ),
@@ -31,7 +36,7 @@ export const pitrInputs = {
     'barman: the OS user barman runs as when Restorable runs as root (default: barman_user from the configuration, else barman); not root, barman runs as the current user.',
   ),
   backup: text(
-    'Restore this base backup (its folder name, a pgBackRest label or a Barman backup id; `latest` for the newest) instead of the newest one that ended before the target.',
+    'Restore this base backup (its folder name, a pgBackRest label or a Barman (Cloud) backup id; `latest` for the newest) instead of the newest one that ended before the target.',
   ),
   'target-time': text('Recover to this time: ISO 8601 with a zone (2026-11-21T09:30:00Z, …+01:00).'),
   'target-lsn': text('Recover to this WAL location (0/3000060).'),

@@ -70,17 +70,17 @@ function date(v: string | undefined): Date | undefined {
 }
 
 /** A shell word for restore_command: single-quoted, and `%` doubled (PostgreSQL expands %f, %p). */
-function shellWord(s: string): string {
+export function shellWord(s: string): string {
   return `'${s.replace(/'/g, `'\\''`).replace(/%/g, '%%')}'`;
 }
 
-/** `wal-g` on PATH, as an absolute path: the recovered server's PATH may not hold it. */
-function onPath(): string {
+/** A program on PATH, as an absolute path: the recovered server's PATH may not hold it. */
+export function onPath(name: string): string {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    const p = path.join(dir, 'wal-g');
+    const p = path.join(dir, name);
     if (dir && fs.existsSync(p)) return p;
   }
-  return 'wal-g';
+  return name;
 }
 
 /**
@@ -115,7 +115,7 @@ const tail = (r: { stderr: string; stdout: string }) =>
  */
 export class WalgBackend implements PitrBackend {
   readonly description: string;
-  private readonly bin = onPath();
+  private readonly bin = onPath('wal-g');
 
   constructor(
     private readonly osUser: string | undefined,

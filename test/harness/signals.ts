@@ -10,6 +10,14 @@ import { sleep } from './pitr.js';
  */
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 export const CLI = path.join(root, 'dist/cli/index.js');
+/**
+ * How the CLI is started: the committed bundle, or (RESTORABLE_TEST_CLI=source) its sources through
+ * tsx in the same process, for a branch whose bundle is not rebuilt yet.
+ */
+const CLI_ARGV =
+  process.env.RESTORABLE_TEST_CLI === 'source'
+    ? ['--import', 'tsx', path.join(root, 'src/cli/index.ts')]
+    : [CLI];
 
 /** Where a run can be held (RESTORABLE_PAUSE_AT), in order, and the journal's phase there. */
 export const PHASE_AT = {
@@ -47,8 +55,8 @@ export function inPlaceRun(
   fs.rmSync(`${dataDir}.restorable-journal.json`, { force: true });
   const child = spawn(
     process.execPath,
-    [CLI, 'pitr', '--mode', 'in-place', '--data-directory', dataDir, ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+    [...CLI_ARGV, 'pitr', '--mode', 'in-place', '--data-directory', dataDir, ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, cwd: root },
   );
   let err = '';
   child.stderr?.on('data', (b: Buffer) => {
@@ -88,8 +96,9 @@ export async function signalAt(
   await exited(child);
   let said = stderr();
   if (style === 'kill -9 then --rollback') {
-    const r = spawnSync(process.execPath, [CLI, 'pitr', '--rollback', '--data-directory', dataDir], {
+    const r = spawnSync(process.execPath, [...CLI_ARGV, 'pitr', '--rollback', '--data-directory', dataDir], {
       encoding: 'utf8',
+      cwd: root,
       env: { ...process.env, ...env },
     });
     expect(r.status, r.stderr).toBe(0);
