@@ -160,7 +160,7 @@ function segmentOverhead(calls: number): number {
 }
 
 /** user + system CPU seconds of a process, from /proc (0 where there is none). */
-function cpuSecondsOf(pid: number): number {
+export function cpuSecondsOf(pid: number): number {
   try {
     const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
     return (Number(f[11]) + Number(f[12])) / 100;
@@ -170,7 +170,7 @@ function cpuSecondsOf(pid: number): number {
 }
 
 /** s3rver in a child process; puts go through the SDK like any client's. */
-async function s3rverChild(): Promise<{
+export async function s3rverChild(): Promise<{
   endpoint: string;
   env: Record<string, string>;
   pid: number;

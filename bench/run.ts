@@ -12,13 +12,17 @@
  *   4. A table of ratios against the targets. Misses are printed, never fatal: the bench reports.
  *
  *   5. pitr (bench/pitr.ts): WAL replay from S3 with prefetch against local cp; restore_command's cost.
+ *   5b. pitr-base (bench/pitr-base.ts): the whole PITR drill with a plain base backup (one object
+ *      per file) and its WAL from S3, against the same drill from local folders, side by side.
  *   6. barman (bench/barman.ts): seed 001's Barman drill by hand (recover, start, count, stop,
  *      remove) against Restorable's `backend: barman` drill, on one real Barman server.
  *
  *   7. baseline (bench/baseline.ts): runVerify of this tree against the commit before issue 17
  *      (BENCH_BASELINE names another), both in child processes, alternating (issue 17's 5%).
  *
- * Environment: BENCH_PARTS (comma list of verify, baseline, drill, compare, pitr, barman; default all: verify is 1 and 2),
+ * Environment: BENCH_PARTS (comma list of verify, baseline, drill, compare, pitr, pitr-base, barman; default all: verify is 1 and 2),
+ * BENCH_PITR_BASE_ROUNDS (default 3), BENCH_PITR_BASE_MB (table data in the base backup, default 300),
+ * BENCH_PITR_BASE_TABLES (small tables beside it, a few files each: default 1500),
  * BENCH_BARMAN_ROUNDS (default 3), BENCH_BARMAN_SCALE (pgbench scale, default 8: about 120 MiB),
  * BENCH_PITR_MB (WAL to replay, default 1100), BENCH_PITR_ROUNDS (default 3),
  * the dump-bound parts (verify, drill) run at two sizes, 200 MiB and 1 GiB (BENCH_BIG=1: 1 GiB and
@@ -41,6 +45,7 @@ import { benchDist, distSummaryRow } from './dist.js';
 import { benchDrill, drillSummaryRows, MIN_ROUNDS, printDrill } from './drill.js';
 import { benchLocal, breakdown, type LocalResult, printLocal } from './local.js';
 import { benchPitr, pitrSummaryRows } from './pitr.js';
+import { benchPitrBase, pitrBaseSummaryRows } from './pitr-base.js';
 import { recordResults } from './results.js';
 import { type ChildCommand, type ChildRun, childCommand, peakRss, runChild, uploadMultipart } from './s3.js';
 import { fmtMiB, fmtS, fmtX, median, rate, table, timed, verdict } from './stats.js';
@@ -143,7 +148,7 @@ async function s3Rounds(
   }
 }
 
-const PARTS = ['verify', 'baseline', 'drill', 'compare', 'pitr', 'barman'] as const;
+const PARTS = ['verify', 'baseline', 'drill', 'compare', 'pitr', 'pitr-base', 'barman'] as const;
 type Part = (typeof PARTS)[number];
 
 function partsEnv(): Set<Part> {
@@ -310,6 +315,15 @@ async function main(): Promise<void> {
     const pitrMb = intEnv('BENCH_PITR_MB', 1100, 16);
     heading(`pitr: replay of ${pitrMb} MiB of WAL, S3 + prefetch vs local cp, ${pitrRounds} rounds`);
     rows.push(...pitrSummaryRows(await benchPitr(pitrRounds, pitrMb, say)));
+  }
+  if (set.parts.has('pitr-base')) {
+    const rounds = intEnv('BENCH_PITR_BASE_ROUNDS', 3, 1);
+    const mib = intEnv('BENCH_PITR_BASE_MB', 300, 1);
+    const tables = intEnv('BENCH_PITR_BASE_TABLES', 1500, 0);
+    heading(
+      `pitr-base: PITR drill, plain base backup + WAL, S3 vs local folders, ${rounds} rounds, alternating`,
+    );
+    rows.push(...pitrBaseSummaryRows(await benchPitrBase(rounds, mib, tables, say)));
   }
   if (set.parts.has('barman')) {
     const rounds = intEnv('BENCH_BARMAN_ROUNDS', 3, 1);

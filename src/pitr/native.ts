@@ -142,8 +142,12 @@ export function inside(dataDir: string, name: string): string {
   return dest;
 }
 
-/** Objects of a plain base backup fetched at once. */
-const PARALLEL_OBJECTS = 8;
+/**
+ * Objects of a plain base backup fetched at once. From S3 each small file is a round trip: with few
+ * in flight, thousands of them wait on latency, not bandwidth. Memory stays bounded: small objects
+ * are held whole (S3 SMALL_OBJECT each at most), larger ones are written to disk as they arrive.
+ */
+export const PARALLEL_OBJECTS = 32;
 /** Bytes a local copy reads and writes at a time. */
 const COPY_CHUNK = 1 << 20;
 
@@ -160,6 +164,57 @@ async function copyObject(source: BackupSource, f: BackupObject, dest: string): 
 }
 
 /**
+ * Where each object of a plain backup goes, checked before anything is fetched: inside the data
+ * directory, and no two objects at one path (`a//b` and `a/./b` are `a/b` once resolved: two
+ * downloads into one file would interleave their bytes).
+ */
+function destinations(dataDir: string, files: BackupObject[], rel: (f: BackupObject) => string) {
+  const seen = new Map<string, string>();
+  return files.map((f) => {
+    const dest = inside(dataDir, rel(f));
+    const other = seen.get(dest);
+    if (other !== undefined)
+      throw new Error(
+        `the backup holds objects named ${JSON.stringify(other)} and ${JSON.stringify(rel(f))}, which land on the same file: refused`,
+      );
+    seen.set(dest, rel(f));
+    return { f, dest };
+  });
+}
+
+/**
+ * The objects of a plain base backup into `dataDir`, PARALLEL_OBJECTS at a time, the largest first
+ * (a large file started last would keep the fetch waiting on it alone). The data directory is new
+ * and Restorable makes only folders and plain files in it, so there is no link to follow.
+ */
+async function fetchPlain(
+  source: BackupSource,
+  files: BackupObject[],
+  dataDir: string,
+  rel: (f: BackupObject) => string,
+) {
+  const queue = destinations(dataDir, files, rel).sort((a, b) => b.f.size - a.f.size);
+  const made = new Set<string>();
+  let taken = 0;
+  let held = false;
+  const worker = async () => {
+    for (let next = queue[taken++]; next; next = queue[taken++]) {
+      const dir = path.dirname(next.dest);
+      if (!made.has(dir)) {
+        fs.mkdirSync(dir, { recursive: true });
+        made.add(dir);
+      }
+      await copyObject(source, next.f, next.dest);
+      if (!held) {
+        held = true;
+        await pausePoint('unpack');
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_OBJECTS, queue.length) }, worker));
+}
+
+/**
  * Fetch and unpack a base backup into `dataDir` (which must be empty): plain files are copied,
  * tar files streamed through `tar`, and the manifest put beside them for pg_verifybackup.
  */
@@ -168,25 +223,7 @@ export async function unpackBaseBackup(source: BackupSource, b: BaseBackup, data
   fs.chmodSync(dataDir, 0o700);
   const rel = (f: BackupObject) => (b.id ? f.name.slice(b.id.length + 1) : f.name);
   if (b.format === 'plain') {
-    // Several objects at once: from S3 one at a time, a plain backup's thousands of files wait on
-    // round trips, not bandwidth.
-    const queue = [...b.files];
-    const one = async (f: BackupObject) => {
-      const dest = inside(dataDir, rel(f));
-      fs.mkdirSync(path.dirname(dest), { recursive: true });
-      await copyObject(source, f, dest);
-    };
-    let held = false;
-    const worker = async () => {
-      for (let f = queue.shift(); f; f = queue.shift()) {
-        await one(f);
-        if (!held) {
-          held = true;
-          await pausePoint('unpack');
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(PARALLEL_OBJECTS, queue.length) }, worker));
+    await fetchPlain(source, b.files, dataDir, rel);
   } else {
     const others = b.files.filter((f) => /\.tar(\.gz)?$/.test(rel(f)) && !/^(base|pg_wal)\.tar/.test(rel(f)));
     if (others.length > 0) {

@@ -264,6 +264,35 @@ describe('S3Source against s3rver', () => {
     }
   });
 
+  it('downloadTo takes a small object in one GET and one write, retried like a part, its size as listed', async () => {
+    const file = path.join(os.tmpdir(), `restorable-test-download-small-${process.pid}`);
+    const small = odd.subarray(0, 100_000);
+    try {
+      await s3.put(BUCKET, 'big/small.bin', small);
+      const before = s3.requests.length;
+      const marks: number[] = [];
+      const size = await source('big/').downloadTo('small.bin', file, small.length, (n) => marks.push(n));
+      expect(size).toBe(small.length);
+      expect(sha256(fs.readFileSync(file))).toBe(sha256(small));
+      expect(marks).toEqual([small.length]);
+      const reqs = s3.requests.slice(before);
+      expect(reqs.map((r) => `${r.method} ${r.range}`)).toEqual([`GET bytes=0-${small.length - 1}`]);
+      s3.failRangedGets(2);
+      await source('big/').downloadTo('small.bin', file, small.length);
+      expect(sha256(fs.readFileSync(file))).toBe(sha256(small));
+      // A listing that says more than the object holds: the short answer is refused, not written.
+      fs.rmSync(file);
+      const err = await source('big/')
+        .downloadTo('small.bin', file, small.length + 10)
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(FetchError);
+      expect(fs.existsSync(file)).toBe(false);
+    } finally {
+      s3.failRangedGets(0);
+      fs.rmSync(file, { force: true });
+    }
+  });
+
   it('downloadTo retries a failing part (the file ends right), and gives up with a FetchError', async () => {
     const file = path.join(os.tmpdir(), `restorable-test-download-retry-${process.pid}`);
     try {

@@ -167,3 +167,59 @@ describe('a base backup object lands inside the data directory or nowhere', () =
       expect(() => inside('/srv/data', bad), bad).toThrow(/would land outside the data directory: refused/);
   });
 });
+
+describe('a plain base backup whose listing is crafted is refused before anything is fetched', () => {
+  // The names are the listing's (an S3 store holds keys such as these; a folder cannot, so the
+  // listing is given as the store would give it, the bytes read from a real folder).
+  const attempt = async (names: string[]) => {
+    const { unpackBaseBackup } = await import('../../src/pitr/native.js');
+    const root = tempDir('crafted-listing');
+    fs.mkdirSync(path.join(root, 'b1', 'base'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'b1', 'PG_VERSION'), '15\n');
+    fs.writeFileSync(path.join(root, 'b1', 'base', '1'), 'x');
+    const objects = ['b1/PG_VERSION', ...names].map((name) => ({
+      name,
+      size: 1,
+      modified: new Date(0),
+      kind: 'file' as const,
+    }));
+    const dataDir = path.join(root, 'scratch', 'data');
+    const b = {
+      id: 'b1',
+      format: 'plain' as const,
+      files: objects,
+      size: 0,
+      startLsn: 0n,
+      timeline: 1,
+      hasManifest: false,
+    };
+    const outcome = await unpackBaseBackup(new LocalSource('base-backups', root), b, dataDir).then(
+      () => 'restored',
+      (e: Error) => e.message,
+    );
+    return { outcome, fetched: fs.readdirSync(dataDir), escaped: fs.existsSync(path.join(root, 'escape')) };
+  };
+
+  it('a key that climbs out of the data directory', async () => {
+    const r = await attempt(['b1/../../escape']);
+    expect(r.outcome).toMatch(/"\.\.\/\.\.\/escape", which would land outside the data directory: refused/);
+    expect(r.fetched).toEqual([]);
+    expect(r.escaped).toBe(false);
+  });
+
+  it('two keys that land on one file (a//b and a/./b are a/b)', async () => {
+    for (const dup of ['b1/base//1', 'b1/base/./1']) {
+      const r = await attempt(['b1/base/1', dup]);
+      expect(r.outcome, dup).toMatch(
+        /objects named "base\/1" and ".*", which land on the same file: refused/,
+      );
+      expect(r.fetched).toEqual([]);
+    }
+  });
+
+  it('a healthy listing is restored', async () => {
+    const r = await attempt(['b1/base/1']);
+    expect(r.outcome).toBe('restored');
+    expect(r.fetched).toContain('PG_VERSION');
+  });
+});
