@@ -148,6 +148,8 @@ export function inside(dataDir: string, name: string): string {
  * are held whole (S3 SMALL_OBJECT each at most), larger ones are written to disk as they arrive.
  */
 export const PARALLEL_OBJECTS = 32;
+/** Files of a local base backup copied at once: no round trip to hide, and more lanes only contend. */
+const PARALLEL_LOCAL = 8;
 /** Bytes a local copy reads and writes at a time. */
 const COPY_CHUNK = 1 << 20;
 
@@ -183,7 +185,8 @@ function destinations(dataDir: string, files: BackupObject[], rel: (f: BackupObj
 }
 
 /**
- * The objects of a plain base backup into `dataDir`, PARALLEL_OBJECTS at a time, the largest first
+ * The objects of a plain base backup into `dataDir`, PARALLEL_OBJECTS at a time from a store
+ * (PARALLEL_LOCAL from a folder), the largest first
  * (a large file started last would keep the fetch waiting on it alone). The data directory is new
  * and Restorable makes only folders and plain files in it, so there is no link to follow.
  */
@@ -211,7 +214,8 @@ async function fetchPlain(
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_OBJECTS, queue.length) }, worker));
+  const width = files[0] && source.localPath(files[0].name) ? PARALLEL_LOCAL : PARALLEL_OBJECTS;
+  await Promise.all(Array.from({ length: Math.min(width, queue.length) }, worker));
 }
 
 /**

@@ -55,6 +55,12 @@ describe('in place with Barman Cloud, signalled mid-phase (the committed CLI)', 
         expect(rows[0]?.n, said).toBe('300');
         expect(journalOf(f.prod.dataDir)?.phase, said).toBe('rolled-back');
         expectNothingLeft(f.prod.dataDir, said);
+        // The server's key file went with its spool folder, whatever stopped the run.
+        const beside = fs.readdirSync(path.dirname(f.prod.dataDir));
+        expect(
+          beside.filter((n) => n.includes('restorable-spool')),
+          said,
+        ).toEqual([]);
         expect(said).not.toContain(SECRET());
         runs++;
       },
