@@ -142,3 +142,27 @@ export function expectToolProgress(lines: string[], r: PitrResult, size: number)
     all,
   ).toBe(true);
 }
+
+/**
+ * A recovery to transaction `xid` through `drill`, inclusive (stopping after its commit) then
+ * exclusive with `exclusiveConfig` (the checks of the data before it): each passes, its proof
+ * names that transaction and the side asked.
+ */
+export async function expectXidBothWays(
+  drill: (extra: Record<string, string>) => Promise<PitrResult>,
+  xid: string,
+  exclusiveConfig: string,
+): Promise<void> {
+  const r = await drill({ 'target-time': '', 'target-xid': xid });
+  expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+  expect(r.target).toBe(`transaction ${xid}`);
+  expect(r.proof?.stopLine).toMatch(new RegExp(`^recovery stopping after commit of transaction ${xid}, `));
+  const x = await drill({
+    'target-time': '',
+    'target-xid': xid,
+    'target-inclusive': 'false',
+    config: exclusiveConfig,
+  });
+  expect(x.verdict, JSON.stringify(x.findings)).toBe('pass');
+  expect(x.proof?.stopLine).toMatch(new RegExp(`^recovery stopping before commit of transaction ${xid}, `));
+}

@@ -11,7 +11,7 @@ import { parsePitrOptions } from '../../src/pitr/options.js';
 import { runPitr } from '../../src/pitr/run.js';
 import { PgCtl } from '../../src/postgres/pgctl.js';
 import { type BarmanProduction, barmanAs, barmanChecks, startBarmanProduction } from '../harness/barman.js';
-import { expectToolProgress, progressLines, serverDir } from '../harness/pitr.js';
+import { expectToolProgress, expectXidBothWays, progressLines, serverDir } from '../harness/pitr.js';
 
 let f: BarmanProduction;
 const rules = (r: { findings: { rule: string }[] }) => r.findings.map((x) => x.rule);
@@ -70,26 +70,7 @@ describe('pitr-restore with Barman', () => {
   }, 180_000);
 
   it('drill to target-xid: barman recover --target-xid lands with batch 2’s transaction, not batch 3 (inclusive), before it (exclusive)', async () => {
-    const r = await runPitr(opts({ 'target-time': '', 'target-xid': f.batch2Xid }), memoryLogger());
-    expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
-    expect(r.target).toBe(`transaction ${f.batch2Xid}`);
-    expect(r.proof?.stopLine).toMatch(
-      new RegExp(`^recovery stopping after commit of transaction ${f.batch2Xid}, `),
-    );
-    // Exclusive: batch 1 alone, the checks of the backup's end.
-    const x = await runPitr(
-      opts({
-        'target-time': '',
-        'target-xid': f.batch2Xid,
-        'target-inclusive': 'false',
-        config: barmanChecks(true),
-      }),
-      memoryLogger(),
-    );
-    expect(x.verdict, JSON.stringify(x.findings)).toBe('pass');
-    expect(x.proof?.stopLine).toMatch(
-      new RegExp(`^recovery stopping before commit of transaction ${f.batch2Xid}, `),
-    );
+    await expectXidBothWays((extra) => runPitr(opts(extra), memoryLogger()), f.batch2Xid, barmanChecks(true));
   }, 240_000);
 
   it('side by side: the clone runs on its own port with the data at the target', async () => {

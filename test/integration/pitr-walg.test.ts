@@ -14,6 +14,7 @@ import { startCluster } from '../harness/pg.js';
 import {
   archiveNow,
   expectToolProgress,
+  expectXidBothWays,
   PROD_USER,
   progressLines,
   query,
@@ -189,25 +190,7 @@ describe('pitr-restore with WAL-G (against the stand-in)', () => {
   }, 180_000);
 
   it('drill to target-xid: wal-fetch replays to batch 2’s transaction, not batch 3 (inclusive), before it (exclusive)', async () => {
-    const r = await runPitr(opts({ 'target-time': '', 'target-xid': batch2Xid }), memoryLogger());
-    expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
-    expect(r.target).toBe(`transaction ${batch2Xid}`);
-    expect(r.proof?.stopLine).toMatch(
-      new RegExp(`^recovery stopping after commit of transaction ${batch2Xid}, `),
-    );
-    const x = await runPitr(
-      opts({
-        'target-time': '',
-        'target-xid': batch2Xid,
-        'target-inclusive': 'false',
-        config: checksConfig(100),
-      }),
-      memoryLogger(),
-    );
-    expect(x.verdict, JSON.stringify(x.findings)).toBe('pass');
-    expect(x.proof?.stopLine).toMatch(
-      new RegExp(`^recovery stopping before commit of transaction ${batch2Xid}, `),
-    );
+    await expectXidBothWays((extra) => runPitr(opts(extra), memoryLogger()), batch2Xid, checksConfig(100));
   }, 240_000);
 
   it('side by side: a clone left running, its wal-g settings file gone', async () => {
