@@ -47122,7 +47122,7 @@ function preprocess(fn, schema) {
 
 ;// CONCATENATED MODULE: ./src/report/findings.ts
 const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'];
-/** Every rule Restorable can raise. The README's table of rules is checked against this list. */
+/** Every rule Restorable can raise. The table of rules in docs/findings.md is checked against this list. */
 const RULES = {
     BACKUP_MISSING: {
         severity: 'critical',
@@ -47836,6 +47836,12 @@ class FetchError extends Error {
 const DEFAULT_PART_SIZE = (/* unused pure expression or super */ null && (4 * 1024 * 1024));
 const DEFAULT_CONCURRENCY = 3;
 const DEFAULT_TEXT_LIMIT = (/* unused pure expression or super */ null && (1024 * 1024));
+/**
+ * Objects up to this size are downloaded in one GET, held in memory and written with one call: for
+ * the thousands of small files of a plain base backup, a file handle kept open across the body's
+ * chunks cost more than the bytes. Memory stays bounded by this times the downloads in flight.
+ */
+const SMALL_OBJECT = (/* unused pure expression or super */ null && (256 * 1024));
 /** Retries of one ranged GET after its first attempt fails. */
 const PART_RETRIES = 3;
 const RETRY_BASE_MS = 200;
@@ -48016,6 +48022,11 @@ class S3Source {
         const key = this.key(name);
         const what = this.objectUrl(name);
         const { size, etag } = await this.sizeOf(key, what, knownSize);
+        if (size <= SMALL_OBJECT && size <= this.partSize) {
+            await fs.promises.writeFile(file, await this.smallObject(key, what, size, etag));
+            written?.(size);
+            return size;
+        }
         const parts = Math.ceil(size / this.partSize);
         const abort = new AbortController();
         const handle = await fs.promises.open(file, 'w');
@@ -48068,6 +48079,16 @@ class S3Source {
             await handle.close();
         }
         return size;
+    }
+    /** A small object's bytes (`size` of them, as listed), in one ranged GET. */
+    async smallObject(key, what, size, etag) {
+        const out = Buffer.allocUnsafe(size);
+        if (size === 0)
+            return out;
+        await this.fetchPart(key, what, 0, 0, size - 1, etag, new AbortController().signal, (chunk, offset) => {
+            out.set(chunk, offset);
+        });
+        return out;
     }
     /** The object's size (and ETag, to pin ranged reads to one version): from the listing, or a HEAD. */
     async sizeOf(key, what, knownSize) {
@@ -48672,9 +48693,9 @@ function loadConfig(input, file) {
     const where = issue.path.join('.') || '(top level)';
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
     if (keys.length) {
-        throw new errors_UserError(input, `${file}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} at ${where}`, 'Check the spelling against the README (restorable.yml)');
+        throw new errors_UserError(input, `${file}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} at ${where}`, 'Check the spelling against restorable.yml in docs/restore-drill.md');
     }
-    throw new errors_UserError(input, `${file}: ${where} ${issue.message}`, 'See restorable.yml in the README');
+    throw new errors_UserError(input, `${file}: ${where} ${issue.message}`, 'See restorable.yml in docs/restore-drill.md');
 }
 
 // EXTERNAL MODULE: ./node_modules/pg/lib/index.js
@@ -49369,7 +49390,7 @@ function privilegeError(c, e) {
         ? `Give the role CREATEDB: ALTER ROLE ${ident(c.user)} CREATEDB;`
         : table
             ? `Grant it: GRANT SELECT ON ${table} TO ${ident(c.user)}; (and USAGE on its schema)`
-            : "Grant the role what it lacks: the README's Connecting section lists what each input needs";
+            : 'Grant the role what it lacks: docs/connecting.md lists what each input needs (least privileges)';
     return new errors_UserError(c.input, `the role "${c.user}" was refused: ${msg}`, fix);
 }
 /** Open a connection (as libpq would: see connect.ts), run `fn`, close it, whatever happens. */

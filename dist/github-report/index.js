@@ -43265,7 +43265,7 @@ function preprocess(fn, schema) {
 
 ;// CONCATENATED MODULE: ./src/report/findings.ts
 const findings_SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'];
-/** Every rule Restorable can raise. The README's table of rules is checked against this list. */
+/** Every rule Restorable can raise. The table of rules in docs/findings.md is checked against this list. */
 const RULES = {
     BACKUP_MISSING: {
         severity: 'critical',
@@ -45217,8 +45217,31 @@ const githubReportSpec = {
 
 
 
+/** The runner's variables a report reads: who, which run, which workflow and commit. */
+const RUNNER_VARIABLES = [
+    'GITHUB_ACTOR',
+    'GITHUB_EVENT_NAME',
+    'GITHUB_EVENT_PATH',
+    'GITHUB_REF',
+    'GITHUB_REPOSITORY',
+    'GITHUB_RUN_ID',
+    'GITHUB_SERVER_URL',
+    'GITHUB_SHA',
+    'GITHUB_TRIGGERING_ACTOR',
+    'GITHUB_WORKFLOW_REF',
+];
+/**
+ * The part of the environment a report sees: RUNNER_VARIABLES only. The job's other variables
+ * (database passwords, cloud keys, a GITHUB_TOKEN set as env) never reach a mode, so none can be
+ * echoed into an issue, a comment or a summary.
+ */
+function runnerEnv(env) {
+    const names = RUNNER_VARIABLES;
+    return Object.fromEntries(Object.entries(env).filter(([k]) => names.includes(k)));
+}
 /** Run one mode of the github-report action. Inputs are the action's, by name. */
-async function runReport(raw, deps) {
+async function runReport(raw, given) {
+    const deps = { ...given, env: runnerEnv(given.env) };
     const i = readInputs(githubReportSpec.command, githubReportInputs, raw, 'input');
     const mode = i.mode;
     const ctx = context(deps.env);

@@ -70493,7 +70493,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 9720:
+/***/ 2220:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -83026,7 +83026,7 @@ function preprocess(fn, schema) {
 
 ;// CONCATENATED MODULE: ./src/report/findings.ts
 const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'];
-/** Every rule Restorable can raise. The README's table of rules is checked against this list. */
+/** Every rule Restorable can raise. The table of rules in docs/findings.md is checked against this list. */
 const RULES = {
     BACKUP_MISSING: {
         severity: 'critical',
@@ -83742,6 +83742,12 @@ class FetchError extends Error {
 const DEFAULT_PART_SIZE = 4 * 1024 * 1024;
 const DEFAULT_CONCURRENCY = 3;
 const DEFAULT_TEXT_LIMIT = 1024 * 1024;
+/**
+ * Objects up to this size are downloaded in one GET, held in memory and written with one call: for
+ * the thousands of small files of a plain base backup, a file handle kept open across the body's
+ * chunks cost more than the bytes. Memory stays bounded by this times the downloads in flight.
+ */
+const SMALL_OBJECT = 256 * 1024;
 /** Retries of one ranged GET after its first attempt fails. */
 const PART_RETRIES = 3;
 const RETRY_BASE_MS = 200;
@@ -83922,6 +83928,11 @@ class S3Source {
         const key = this.key(name);
         const what = this.objectUrl(name);
         const { size, etag } = await this.sizeOf(key, what, knownSize);
+        if (size <= SMALL_OBJECT && size <= this.partSize) {
+            await external_node_fs_default().promises.writeFile(file, await this.smallObject(key, what, size, etag));
+            written?.(size);
+            return size;
+        }
         const parts = Math.ceil(size / this.partSize);
         const abort = new AbortController();
         const handle = await external_node_fs_default().promises.open(file, 'w');
@@ -83974,6 +83985,16 @@ class S3Source {
             await handle.close();
         }
         return size;
+    }
+    /** A small object's bytes (`size` of them, as listed), in one ranged GET. */
+    async smallObject(key, what, size, etag) {
+        const out = Buffer.allocUnsafe(size);
+        if (size === 0)
+            return out;
+        await this.fetchPart(key, what, 0, 0, size - 1, etag, new AbortController().signal, (chunk, offset) => {
+            out.set(chunk, offset);
+        });
+        return out;
     }
     /** The object's size (and ETag, to pin ranged reads to one version): from the listing, or a HEAD. */
     async sizeOf(key, what, knownSize) {
@@ -86048,7 +86069,7 @@ function readJournal(live) {
     if (!st)
         return undefined;
     const mine = process.getuid?.() ?? 0;
-    const bad = (why) => new errors_UserError('data-directory', `the journal ${file} ${why}, so it is not followed`, `Check who wrote it; roll back by hand as the README's in-place section says`);
+    const bad = (why) => new errors_UserError('data-directory', `the journal ${file} ${why}, so it is not followed`, `Check who wrote it; roll back by hand as docs/pitr-restore.md says (mode in-place)`);
     if (!st.isFile() || st.uid !== mine || (st.mode & 0o077) !== 0)
         throw bad("is not this runner's own private file");
     const j = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
@@ -86150,7 +86171,7 @@ function resumeFromJournal(live) {
     }
     return putBackSync(j, true).note;
 }
-/** The commands that undo the swap by hand, printed when it happens and in the README. */
+/** The commands that undo the swap by hand, printed when it happens and in docs/pitr-restore.md. */
 function rollbackCommands(j) {
     return [
         `restorable pitr --rollback --data-directory ${j.live}`,
@@ -86850,7 +86871,7 @@ function privilegeError(c, e) {
         ? `Give the role CREATEDB: ALTER ROLE ${ident(c.user)} CREATEDB;`
         : table
             ? `Grant it: GRANT SELECT ON ${table} TO ${ident(c.user)}; (and USAGE on its schema)`
-            : "Grant the role what it lacks: the README's Connecting section lists what each input needs";
+            : 'Grant the role what it lacks: docs/connecting.md lists what each input needs (least privileges)';
     return new errors_UserError(c.input, `the role "${c.user}" was refused: ${msg}`, fix);
 }
 /** Open a connection (as libpq would: see connect.ts), run `fn`, close it, whatever happens. */
@@ -87089,9 +87110,9 @@ function loadConfig(input, file) {
     const where = issue.path.join('.') || '(top level)';
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
     if (keys.length) {
-        throw new errors_UserError(input, `${file}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} at ${where}`, 'Check the spelling against the README (restorable.yml)');
+        throw new errors_UserError(input, `${file}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} at ${where}`, 'Check the spelling against restorable.yml in docs/restore-drill.md');
     }
-    throw new errors_UserError(input, `${file}: ${where} ${issue.message}`, 'See restorable.yml in the README');
+    throw new errors_UserError(input, `${file}: ${where} ${issue.message}`, 'See restorable.yml in docs/restore-drill.md');
 }
 
 ;// CONCATENATED MODULE: ./src/comparison/inputs.ts
@@ -87424,8 +87445,14 @@ function inside(dataDir, name) {
     }
     return dest;
 }
-/** Objects of a plain base backup fetched at once. */
-const PARALLEL_OBJECTS = 8;
+/**
+ * Objects of a plain base backup fetched at once. From S3 each small file is a round trip: with few
+ * in flight, thousands of them wait on latency, not bandwidth. Memory stays bounded: small objects
+ * are held whole (S3 SMALL_OBJECT each at most), larger ones are written to disk as they arrive.
+ */
+const PARALLEL_OBJECTS = 32;
+/** Files of a local base backup copied at once: no round trip to hide, and more lanes only contend. */
+const PARALLEL_LOCAL = 8;
 /** Bytes a local copy reads and writes at a time. */
 const COPY_CHUNK = 1 << 20;
 /** One object of a backup into `dest`: copied when local, else downloaded (its size from the listing). */
@@ -87443,6 +87470,50 @@ async function copyObject(source, f, dest) {
         await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_stream_.Readable.from(source.read(f.name, f.size)), external_node_fs_default().createWriteStream(dest));
 }
 /**
+ * Where each object of a plain backup goes, checked before anything is fetched: inside the data
+ * directory, and no two objects at one path (`a//b` and `a/./b` are `a/b` once resolved: two
+ * downloads into one file would interleave their bytes).
+ */
+function destinations(dataDir, files, rel) {
+    const seen = new Map();
+    return files.map((f) => {
+        const dest = inside(dataDir, rel(f));
+        const other = seen.get(dest);
+        if (other !== undefined)
+            throw new Error(`the backup holds objects named ${JSON.stringify(other)} and ${JSON.stringify(rel(f))}, which land on the same file: refused`);
+        seen.set(dest, rel(f));
+        return { f, dest };
+    });
+}
+/**
+ * The objects of a plain base backup into `dataDir`, PARALLEL_OBJECTS at a time from a store
+ * (PARALLEL_LOCAL from a folder), the largest first
+ * (a large file started last would keep the fetch waiting on it alone). The data directory is new
+ * and Restorable makes only folders and plain files in it, so there is no link to follow.
+ */
+async function fetchPlain(source, files, dataDir, rel) {
+    const queue = destinations(dataDir, files, rel).sort((a, b) => b.f.size - a.f.size);
+    const made = new Set();
+    let taken = 0;
+    let held = false;
+    const worker = async () => {
+        for (let next = queue[taken++]; next; next = queue[taken++]) {
+            const dir = external_node_path_default().dirname(next.dest);
+            if (!made.has(dir)) {
+                external_node_fs_default().mkdirSync(dir, { recursive: true });
+                made.add(dir);
+            }
+            await copyObject(source, next.f, next.dest);
+            if (!held) {
+                held = true;
+                await pausePoint('unpack');
+            }
+        }
+    };
+    const width = files[0] && source.localPath(files[0].name) ? PARALLEL_LOCAL : PARALLEL_OBJECTS;
+    await Promise.all(Array.from({ length: Math.min(width, queue.length) }, worker));
+}
+/**
  * Fetch and unpack a base backup into `dataDir` (which must be empty): plain files are copied,
  * tar files streamed through `tar`, and the manifest put beside them for pg_verifybackup.
  */
@@ -87451,25 +87522,7 @@ async function unpackBaseBackup(source, b, dataDir) {
     external_node_fs_default().chmodSync(dataDir, 0o700);
     const rel = (f) => (b.id ? f.name.slice(b.id.length + 1) : f.name);
     if (b.format === 'plain') {
-        // Several objects at once: from S3 one at a time, a plain backup's thousands of files wait on
-        // round trips, not bandwidth.
-        const queue = [...b.files];
-        const one = async (f) => {
-            const dest = inside(dataDir, rel(f));
-            external_node_fs_default().mkdirSync(external_node_path_default().dirname(dest), { recursive: true });
-            await copyObject(source, f, dest);
-        };
-        let held = false;
-        const worker = async () => {
-            for (let f = queue.shift(); f; f = queue.shift()) {
-                await one(f);
-                if (!held) {
-                    held = true;
-                    await pausePoint('unpack');
-                }
-            }
-        };
-        await Promise.all(Array.from({ length: Math.min(PARALLEL_OBJECTS, queue.length) }, worker));
+        await fetchPlain(source, b.files, dataDir, rel);
     }
     else {
         const others = b.files.filter((f) => /\.tar(\.gz)?$/.test(rel(f)) && !/^(base|pg_wal)\.tar/.test(rel(f)));
@@ -87554,7 +87607,8 @@ function pgMicros(us) {
 /**
  * Does the log prove the target? A time target: the last replayed commit T' and the first one left
  * out T satisfy T' <= target < T (inclusive) or T' < target <= T (exclusive). A name: the server
- * stopped at that restore point. An LSN: it stopped at that location. Undefined when the log has no
+ * stopped at that restore point. An LSN: it stopped at that location. A transaction: it stopped at
+ * that transaction's record, after it (inclusive) or before it. Undefined when the log has no
  * stop line (nothing to prove with), or for target-immediate.
  */
 function proveFromLog(target, inclusive, facts) {
@@ -87578,6 +87632,8 @@ function proveFromLog(target, inclusive, facts) {
         const ok = /recovery stopping (before|after) WAL location \(LSN\)/.test(line);
         return { ...base, holds: ok, ...(ok ? {} : { why: 'the server did not stop at a WAL location' }) };
     }
+    if (target.kind === 'xid')
+        return proveXid(target.xid, inclusive, base);
     const m = /recovery stopping (before|after) (?:commit|abort) of transaction \d+, time (.+)$/.exec(line);
     const stop = m?.[2] ? parseMicros(m[2]) : undefined;
     if (!m || stop === undefined)
@@ -87595,6 +87651,27 @@ function proveFromLog(target, inclusive, facts) {
             ? `the first commit left out (${isoMicros(stop)}) is not after the target (${isoMicros(t)})`
             : `the last replayed commit (${isoMicros(last)}) is after the target (${isoMicros(t)})`,
     };
+}
+/**
+ * A transaction target: PostgreSQL stops only at that transaction's own commit (or abort) record,
+ * after it when inclusive, before it when not; the stop line names the transaction and its time.
+ */
+function proveXid(xid, inclusive, base) {
+    const m = /recovery stopping (before|after) (?:commit|abort) of transaction (\d+), time (.+)$/.exec(base.stopLine);
+    if (!m)
+        return { ...base, holds: false, why: 'the stop line names no transaction' };
+    const when = parseMicros(m[3] ?? '');
+    const withStop = { ...base, ...(when !== undefined ? { stoppedAt: isoMicros(when) } : {}) };
+    const want = inclusive ? 'after' : 'before';
+    if (m[2] !== String(xid))
+        return { ...withStop, holds: false, why: `the server stopped at transaction ${m[2]}, not ${xid}` };
+    if (m[1] !== want)
+        return {
+            ...withStop,
+            holds: false,
+            why: `the server stopped ${m[1]} transaction ${xid}, not ${want} it`,
+        };
+    return { ...withStop, holds: true };
 }
 /** The finding a proof that does not hold raises. */
 function wrongPointFinding(p, targetText) {
@@ -89473,6 +89550,8 @@ function coverageEnd(target, b) {
             return { kind: 'lsn', lsn: target.lsn };
         case 'name':
             return { kind: 'name' };
+        case 'xid':
+            return { kind: 'xid' };
         case 'immediate':
             return { kind: 'immediate', lsn: b.endLsn ?? b.startLsn ?? 0n };
     }
@@ -89686,6 +89765,7 @@ class PgbackrestBackend {
             ...(t.kind === 'time' ? [`--target=${pgMicros(t.micros)}`] : []),
             ...(t.kind === 'lsn' ? [`--target=${formatLsn(t.lsn)}`] : []),
             ...(t.kind === 'name' ? [`--target=${t.name}`] : []),
+            ...(t.kind === 'xid' ? [`--target=${t.xid}`] : []),
             ...(t.kind !== 'immediate' && !this.inclusive ? ['--target-exclusive'] : []),
             // PostgreSQL's default (12+) is latest; another is passed as asked.
             ...(this.timeline !== 'latest' ? [`--target-timeline=${this.timeline}`] : []),
@@ -89702,8 +89782,9 @@ class PgbackrestBackend {
 
 ;// CONCATENATED MODULE: ./src/pitr/barman-folder.ts
 /**
- * What `barman recover` leaves in a folder, read before a server starts on it: the backup's files
- * and Barman's own lines are both hostile (a crafted backup, a tampered Barman home).
+ * What `barman recover` or `barman-cloud-restore` leaves in a folder, read before a server starts
+ * on it: the backup's files and Barman's own lines are both hostile (a crafted backup, a tampered
+ * Barman home or bucket).
  */
 
 
@@ -89728,8 +89809,8 @@ const PLAIN = [
 const NEUTRALISED = /^\s*(restore_command|recovery_end_command|archive_cleanup_command|recovery_target\w*|primary_conninfo|primary_slot_name|promote_trigger_file|data_directory|config_file|hba_file|ident_file|external_pid_file|include|include_dir|include_if_exists)\b/;
 class RestoredFolderError extends Error {
 }
-function refuse(what) {
-    throw new RestoredFolderError(`the folder barman recover made is not safe to start: ${what}`);
+function refuse(tool, what) {
+    throw new RestoredFolderError(`the folder ${tool} made is not safe to start: ${what}`);
 }
 /** `#RESTORABLE# ` before every neutralised line, in place; returns how many were. */
 function neutralise(file) {
@@ -89751,34 +89832,40 @@ function within(p, roots) {
     const r = external_node_path_default().resolve(p);
     return roots.some((root) => r === root || r.startsWith(`${root}${(external_node_path_default()).sep}`));
 }
-/**
- * The checks: the files recovery touches are plain files; barman_wal is a folder of plain WAL
- * files; backup_label starts where Barman's catalogue says; every tablespace link (and
- * tablespace_map line) points into the relocated tablespaces. Then the configuration's recovery
- * lines are commented out, for Restorable's own.
- */
-function checkRestoredFolder(dataDir, beginLsn, maps) {
-    for (const f of PLAIN) {
-        const p = external_node_path_default().join(dataDir, f);
-        if (external_node_fs_default().existsSync(p) || isLink(p))
-            if (!external_node_fs_default().lstatSync(p).isFile())
-                refuse(`${f} is not a plain file`);
-    }
+/** barman_wal, the WAL `barman recover` copied: a folder of plain WAL files. */
+function checkCopiedWal(dataDir, tool) {
     const wal = external_node_path_default().join(dataDir, 'barman_wal');
     if (isLink(wal) || !external_node_fs_default().existsSync(wal) || !external_node_fs_default().lstatSync(wal).isDirectory())
-        refuse('barman_wal (the WAL Barman copied) is not a folder');
+        refuse(tool, 'barman_wal (the WAL Barman copied) is not a folder');
     for (const e of external_node_fs_default().readdirSync(wal, { withFileTypes: true })) {
         if (e.name === 'archive_status' && e.isDirectory())
             continue;
         if (!e.isFile() ||
             !/^[0-9A-F]{24}(\.partial|\.[0-9A-F]{8}\.backup)?$|^[0-9A-F]{8}\.history$/.test(e.name))
-            refuse(`barman_wal holds ${JSON.stringify(e.name)}, which is not a WAL file`);
+            refuse(tool, `barman_wal holds ${JSON.stringify(e.name)}, which is not a WAL file`);
     }
+}
+/**
+ * The checks: the files recovery touches are plain files; barman_wal (barman recover's copied WAL,
+ * when `copiedWal`) is a folder of plain WAL files; backup_label starts where Barman's catalogue
+ * says; every tablespace link (and tablespace_map line) points into the relocated tablespaces.
+ * Then the configuration's recovery lines are commented out, for Restorable's own.
+ */
+function checkRestoredFolder(dataDir, beginLsn, maps, made = { tool: 'barman recover', copiedWal: true }) {
+    const { tool } = made;
+    for (const f of PLAIN) {
+        const p = external_node_path_default().join(dataDir, f);
+        if (external_node_fs_default().existsSync(p) || isLink(p))
+            if (!external_node_fs_default().lstatSync(p).isFile())
+                refuse(tool, `${f} is not a plain file`);
+    }
+    if (made.copiedWal)
+        checkCopiedWal(dataDir, tool);
     const label = external_node_path_default().join(dataDir, 'backup_label');
     if (external_node_fs_default().existsSync(label) && beginLsn !== undefined) {
         const start = parseBackupHistory(external_node_fs_default().readFileSync(label, 'utf8'))?.startLsn;
         if (start !== beginLsn)
-            refuse(`backup_label starts at ${start !== undefined ? formatLsn(start) : '(no START WAL LOCATION)'}, Barman's catalogue at ${formatLsn(beginLsn)}`);
+            refuse(tool, `backup_label starts at ${start !== undefined ? formatLsn(start) : '(no START WAL LOCATION)'}, Barman's catalogue at ${formatLsn(beginLsn)}`);
     }
     const roots = maps.map((m) => external_node_path_default().resolve(m.location));
     const tblspc = external_node_path_default().join(dataDir, 'pg_tblspc');
@@ -89787,17 +89874,17 @@ function checkRestoredFolder(dataDir, beginLsn, maps) {
             const p = external_node_path_default().join(tblspc, e);
             // PostgreSQL wants links only there; a folder is a tablespace Barman did not relocate.
             if (!isLink(p))
-                refuse(`pg_tblspc/${e} is not a link to a relocated tablespace`);
+                refuse(tool, `pg_tblspc/${e} is not a link to a relocated tablespace`);
             const to = external_node_fs_default().readlinkSync(p);
             if (!within(external_node_path_default().resolve(tblspc, to), roots))
-                refuse(`pg_tblspc/${e} points to ${to}, outside the relocated tablespaces`);
+                refuse(tool, `pg_tblspc/${e} points to ${to}, outside the relocated tablespaces`);
         }
     const map = external_node_path_default().join(dataDir, 'tablespace_map');
     if (external_node_fs_default().existsSync(map))
         for (const line of external_node_fs_default().readFileSync(map, 'utf8').split('\n').filter(Boolean)) {
             const to = line.replace(/^\d+\s+/, '');
             if (!within(to, roots))
-                refuse(`tablespace_map sends a tablespace to ${to}, outside the relocated tablespaces`);
+                refuse(tool, `tablespace_map sends a tablespace to ${to}, outside the relocated tablespaces`);
         }
     for (const f of ['postgresql.conf', 'postgresql.auto.conf'])
         neutralise(external_node_path_default().join(dataDir, f));
@@ -90015,6 +90102,8 @@ class BarmanBackend {
                 return ['--target-lsn', formatLsn(t.lsn), ...exclusive, ...tli];
             case 'name':
                 return ['--target-name', t.name, ...tli];
+            case 'xid':
+                return ['--target-xid', String(t.xid), ...exclusive, ...tli];
             case 'immediate':
                 return ['--target-immediate', ...tli];
         }
@@ -90108,26 +90197,542 @@ function tablespaceMaps(shown, root) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/pitr/walg.ts
+
+
+
+
+
+
+/**
+ * WAL-G's settings, from the environment as its docs and seed 003 write them: its own (WALG_*),
+ * the storage's (AWS_*, S3_*, GOOGLE_*, AZURE_*, SWIFT_*, SSH_*). Only wal-g is given them.
+ */
+const WALG_ENV = ['WALG_', 'AWS_', 'S3_', 'GOOGLE_', 'GCS_', 'AZURE_', 'SWIFT_', 'SSH_'];
+/** libpq's settings: wal-verify reads the cluster's current WAL segment over them. */
+const PG_ENV = ['PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'PGSSLMODE', 'PGPASSFILE'];
+const walg_INSTALL = 'WAL-G is a single binary: https://github.com/wal-g/wal-g/releases (put wal-g on PATH)';
+/** An LSN as WAL-G prints it: a number (its JSON) or `X/Y` (its tables). */
+function walgLsn(v) {
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)
+        return BigInt(v);
+    if (typeof v === 'string')
+        return /^\d+$/.test(v) ? BigInt(v) : parseLsn(v);
+    return undefined;
+}
+function walg_date(v) {
+    const d = v ? new Date(v) : undefined;
+    return d && !Number.isNaN(d.getTime()) ? d : undefined;
+}
+/** A shell word for restore_command: single-quoted, and `%` doubled (PostgreSQL expands %f, %p). */
+function shellWord(s) {
+    return `'${s.replace(/'/g, `'\\''`).replace(/%/g, '%%')}'`;
+}
+/** A program on PATH, as an absolute path: the recovered server's PATH may not hold it. */
+function walg_onPath(name) {
+    for (const dir of (process.env.PATH ?? '').split((external_node_path_default()).delimiter)) {
+        const p = external_node_path_default().join(dir, name);
+        if (dir && external_node_fs_default().existsSync(p))
+            return p;
+    }
+    return name;
+}
+/**
+ * A line of `wal-g st ls` (internal/storagetools): `type size last modified name`, the time as Go
+ * prints one (`2026-12-01 12:00:00.123456789 +0000 UTC`).
+ */
+const LS_LINE = /^obj\s+\d+\s+(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(\.\d+)? ([+-]\d{2})(\d{2})(?: [A-Za-z0-9+-]+)?\s+(\S+)$/;
+/** The newest upload of a WAL segment in a `wal-g st ls` listing of wal_005/; other lines are not read. */
+function newestSegmentUpload(listing) {
+    let newest;
+    for (const line of listing.split('\n')) {
+        const m = LS_LINE.exec(line.trim());
+        if (!m || !/^[0-9A-F]{24}(\.[a-z0-9]+)?$/.test(m[6] ?? ''))
+            continue;
+        // Milliseconds, cut: an upload seen earlier than it was is never seen after the target.
+        const t = Date.parse(`${m[1]}T${m[2]}${(m[3] ?? '').slice(0, 4)}${m[4]}:${m[5]}`);
+        if (!Number.isNaN(t) && (newest === undefined || t > newest))
+            newest = t;
+    }
+    return newest === undefined ? undefined : new Date(newest);
+}
+/** The three lines of wal-g's error output a person needs. */
+const walg_tail = (r) => (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' ');
+/**
+ * WAL-G, through its documented commands: `backup-list --json --detail`,
+ * `wal-verify integrity timeline --json` and (a time target) `st ls wal_005` for the plan, `backup-fetch` into Restorable's folder,
+ * `wal-fetch` as restore_command (exit 74: no such file). Tested against a stand-in implementing
+ * that contract (test/fixtures/wal-g), not against WAL-G itself.
+ */
+class WalgBackend {
+    osUser;
+    prefetch;
+    log;
+    description;
+    bin = walg_onPath('wal-g');
+    constructor(osUser, prefetch, log) {
+        this.osUser = osUser;
+        this.prefetch = prefetch;
+        this.log = log;
+        const where = [
+            'WALG_S3_PREFIX',
+            'WALG_FILE_PREFIX',
+            'WALG_GS_PREFIX',
+            'WALG_AZ_PREFIX',
+            'WALG_SSH_PREFIX',
+        ]
+            .map((k) => process.env[k])
+            .find(Boolean);
+        this.description = `WAL-G${where ? ` ${where}` : ''}`;
+    }
+    async walg(args, pg = false) {
+        return exec_run(this.bin, args, {
+            user: this.osUser,
+            inherit: [...WALG_ENV, ...(pg ? PG_ENV : [])],
+            install: walg_INSTALL,
+        });
+    }
+    async list() {
+        const r = await this.walg(['backup-list', '--json', '--detail']);
+        if (r.code !== 0)
+            throw new errors_UserError('WALG_* environment', `wal-g backup-list failed: ${walg_tail(r)}`, "Set WAL-G's storage settings in the environment (WALG_S3_PREFIX with AWS_ENDPOINT and the keys, or WALG_FILE_PREFIX)");
+        let parsed;
+        try {
+            parsed = r.stdout.trim() ? JSON.parse(r.stdout) : [];
+        }
+        catch (e) {
+            throw new Error(`wal-g backup-list --json printed no JSON: ${errors_errorMessage(e)}`);
+        }
+        // A name goes into wal-g's argv: one that could read as a flag is not a backup's.
+        const list = (Array.isArray(parsed) ? parsed : []).filter((b) => typeof b?.backup_name === 'string' && /^\w[\w.-]*$/.test(b.backup_name));
+        return list
+            .map((b) => this.planned(b))
+            .sort((x, y) => (x.stopTime?.getTime() ?? 0) - (y.stopTime?.getTime() ?? 0));
+    }
+    planned(b) {
+        const startLsn = walgLsn(b.start_lsn);
+        const endLsn = walgLsn(b.finish_lsn);
+        const named = /^base_([0-9A-F]{24})/.exec(b.backup_name)?.[1] ?? b.wal_file_name;
+        const startTime = walg_date(b.start_time);
+        const stopTime = walg_date(b.finish_time) ?? walg_date(b.time);
+        return {
+            id: b.backup_name,
+            ...(startLsn !== undefined ? { startLsn } : {}),
+            ...(endLsn !== undefined ? { endLsn } : {}),
+            timeline: named && /^[0-9A-F]{8}/.test(named) ? Number.parseInt(named.slice(0, 8), 16) : 1,
+            ...(startTime ? { startTime } : {}),
+            ...(stopTime ? { stopTime } : {}),
+            size: b.uncompressed_size ?? b.compressed_size ?? 0,
+        };
+    }
+    get segSize() {
+        const mb = Number(process.env.WALG_PG_WAL_SIZE);
+        return Number.isInteger(mb) && mb > 0 ? mb * 1024 * 1024 : DEFAULT_SEGMENT_SIZE;
+    }
+    /**
+     * wal-verify from the backup's start: to the backup's end (target-immediate) or the target LSN,
+     * or, for a time or a name, to the cluster's current segment (wal-g reads it over PG*). A missing
+     * range with segments found after it is a gap, whatever wal-verify calls it.
+     */
+    async coverage(b, target) {
+        const end = target.kind === 'immediate' ? b.endLsn : target.kind === 'lsn' ? target.lsn : undefined;
+        const args = ['wal-verify', 'integrity', 'timeline', '--json', '--backup-name', b.id];
+        if (end !== undefined) {
+            // wal-verify checks up to the segment before the one holding --lsn minus one byte.
+            const upTo = segmentOf(end > (b.endLsn ?? 0n) ? end : (b.endLsn ?? end), this.segSize) + 1n;
+            args.push('--timeline', String(b.timeline), '--lsn', formatLsn(upTo * BigInt(this.segSize) + 1n));
+        }
+        const r = await this.walg(args, end === undefined);
+        let out;
+        try {
+            out = r.code === 0 ? JSON.parse(r.stdout) : undefined;
+        }
+        catch {
+            out = undefined;
+        }
+        const seg = /^[0-9A-F]{24}$/;
+        const ranges = Array.isArray(out?.integrity?.details) ? out.integrity.details : undefined;
+        // What it prints names segments in findings: only segment names and counts are read.
+        const readable = ranges?.every((x) => seg.test(x?.start_segment) && seg.test(x?.end_segment) && Number.isSafeInteger(x?.segments_count));
+        if (!out || !ranges || !readable)
+            throw new FetchError(`wal-g wal-verify integrity could not check the WAL from ${b.id}: ${r.code === 0 ? 'it printed no report of segments' : walg_tail(r)}${end === undefined ? ' (for a time or a name it reads the cluster’s current WAL segment over PGHOST/PGPORT/PGUSER)' : ''}`);
+        const t = out.timeline;
+        if (t?.status === 'FAILURE')
+            this.log.warn(`wal-g wal-verify timeline: the storage holds timeline ${t.details?.highest_storage_timeline_id ?? '?'}, the cluster is on ${t.details?.current_timeline_id ?? '?'}: another cluster may archive into the same storage`);
+        const covered = this.fromRanges(b, ranges, end !== undefined, target);
+        if (target.kind !== 'time' || covered.reachesTarget !== 'cannot tell')
+            return covered;
+        return this.againstUploads(covered, target.time);
+    }
+    /**
+     * A time target after the WAL archived: `wal-g st ls wal_005` gives each segment's upload time.
+     * Segments all uploaded before the target were all written before it, so none holds a commit
+     * after it and recovery cannot stop there (sound in that direction only). A listing that fails
+     * or names no segment leaves it to the replay.
+     */
+    async againstUploads(c, time) {
+        const r = await this.walg(['st', 'ls', 'wal_005']);
+        const newest = r.code === 0 ? newestSegmentUpload(r.stdout) : undefined;
+        if (newest === undefined) {
+            this.log.info(`wal-g st ls wal_005 ${r.code === 0 ? 'listed no WAL segment' : `failed (${walg_tail(r)})`}: whether the WAL reaches the target time is found at replay`);
+            return c;
+        }
+        return newest.getTime() < time.getTime() ? { ...c, endsBeforeTarget: true, reachesTarget: 'no' } : c;
+    }
+    fromRanges(b, ranges, bounded, target) {
+        const seg = this.segSize;
+        const first = segmentName(b.timeline, segmentOf(b.startLsn ?? 0n, seg), seg);
+        const base = { first, last: first, segments: 0, segSize: seg, timeline: b.timeline };
+        const backupEnd = segmentOf(b.endLsn ?? b.startLsn ?? 0n, seg);
+        let segments = 0;
+        for (const [i, x] of ranges.entries()) {
+            if (x.status === 'FOUND') {
+                Object.assign(base, { last: x.end_segment, timeline: x.timeline_id });
+                segments += x.segments_count;
+                continue;
+            }
+            const later = ranges.slice(i + 1).some((y) => y.status === 'FOUND');
+            const beforeEnd = (parseSegmentName(x.start_segment, seg)?.segno ?? 0n) <= backupEnd;
+            // Needed and absent: before segments that are there, before the backup's end, or before the target.
+            if (later || beforeEnd || bounded)
+                return { ...base, segments, missing: x.start_segment, reachesTarget: 'no' };
+            break;
+        }
+        const covered = { ...base, segments, reachesTarget: bounded ? 'yes' : 'cannot tell' };
+        // No WAL written yet can hold a commit after now.
+        if (target.kind === 'time' && target.time.getTime() > Date.now())
+            return { ...covered, endsBeforeTarget: true, reachesTarget: 'no' };
+        return covered;
+    }
+    /**
+     * backup-fetch into Restorable's folder (it creates it), as the server's user; WAL then comes
+     * from wal-fetch, whose settings are in a file only that user may read (not in argv, not in logs).
+     */
+    async restore(b, dataDir, spoolDir, owner) {
+        const mine = (d) => {
+            external_node_fs_default().mkdirSync(d, { recursive: true, mode: 0o700 });
+            if (owner)
+                external_node_fs_default().chownSync(d, owner.uid, owner.gid);
+        };
+        mine(dataDir);
+        const r = await this.walg(['backup-fetch', dataDir, b.id]);
+        if (r.code !== 0)
+            throw new Error(`wal-g backup-fetch ${b.id} failed: ${walg_tail(r)}`);
+        mine(spoolDir);
+        const config = external_node_path_default().join(spoolDir, 'wal-g.json');
+        const settings = {};
+        for (const [k, v] of Object.entries(process.env))
+            if (v !== undefined && WALG_ENV.some((p) => k.startsWith(p)))
+                settings[k] = v;
+        // Prefetched WAL beside the spool, not in the recovered pg_wal; as many segments ahead as asked.
+        settings.WALG_PREFETCH_DIR = external_node_path_default().join(spoolDir, 'prefetch');
+        settings.WALG_DOWNLOAD_CONCURRENCY = String(this.prefetch);
+        external_node_fs_default().writeFileSync(config, JSON.stringify(settings), { mode: 0o600 });
+        if (owner)
+            external_node_fs_default().chownSync(config, owner.uid, owner.gid);
+        return {
+            settings: {
+                restore_command: `${shellWord(this.bin)} --config ${shellWord(config)} wal-fetch "%f" "%p"`,
+            },
+            cleanup: () => external_node_fs_default().rmSync(spoolDir, { recursive: true, force: true }),
+        };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/pitr/barman-cloud.ts
+/**
+ * Barman Cloud (`barman-cloud-backup` and `barman-cloud-wal-archive` into S3, seed 001's cloud
+ * setup): its catalogue from `barman-cloud-backup-list`, the bucket's own listing for the plan,
+ * `barman-cloud-restore` into Restorable's folder and `barman-cloud-wal-restore` as
+ * restore_command. Every name that reaches an argv is checked first, and the keys reach the
+ * recovered server through a 0600 file beside it, never an argv nor its data directory.
+ */
+
+
+
+
+
+
+
+
+
+
+
+
+const CLOUD_INSTALL = 'apt-get install barman-cli-cloud python3-boto3 (Debian/Ubuntu)';
+/**
+ * barman-cloud's source URL: an S3 bucket and a prefix of plain path words. It reaches argv and
+ * restore_command, so nothing but letters, digits, `._-` and single slashes passes.
+ */
+function parseCloudUrl(input, value) {
+    const v = value.trim();
+    const { bucket, prefix } = s3_parseS3Url(input, v);
+    const p = prefix.replace(/\/$/, '');
+    if (p && (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(p) || p.split('/').some((w) => /^\.+$/.test(w))))
+        throw new errors_UserError(input, `the prefix "${p}" of "${v}" is not a plain path`, 'Use letters, digits, . _ - and single slashes, as given to barman-cloud-backup (no .. or empty parts)');
+    return `s3://${bucket}${p ? `/${p}` : ''}`;
+}
+/** An endpoint URL for --endpoint-url: http or https, a host, no credentials, query or fragment. */
+function parseEndpoint(input, value) {
+    const v = value.trim();
+    let u;
+    try {
+        u = /^https?:\/\/[^\s'"\\%]+$/i.test(v) ? new URL(v) : undefined;
+    }
+    catch {
+        u = undefined;
+    }
+    const fix = 'Give the S3 endpoint as http(s)://host[:port], e.g. https://<account>.r2.cloudflarestorage.com';
+    if (!u?.hostname)
+        throw new errors_UserError(input, `"${v}" is not an http(s) endpoint URL`, fix);
+    if (u.username || u.password)
+        throw new errors_UserError(input, 'holds a user name or password', `${fix}; keys go in AWS_* variables`);
+    if (u.search || u.hash)
+        throw new errors_UserError(input, `"${v}" has a query or fragment`, fix);
+    return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+}
+/** The three lines of a tool's error output a person needs. */
+const barman_cloud_tail = (r) => (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' ');
+/**
+ * barman-cloud-restore, with each tar member checked before Python's tarfile writes it: Barman
+ * 3.4 extracts a backup's tar files unfiltered (and Debian 12's Python 3.11.2 has no
+ * `data_filter`), so a crafted backup could write outside the folder. Refused: absolute names,
+ * names or links that leave the folder (resolved through what is already on disk), devices and
+ * FIFOs; setuid, setgid and sticky bits are dropped.
+ */
+const SAFE_RESTORE = `import os, sys, tarfile
+def inside(root, p):
+    return p == root or p.startswith(root + os.sep)
+def checked(members, dst):
+    root = os.path.realpath(dst)
+    for m in members:
+        where = os.path.join(root, m.name)
+        if os.path.isabs(m.name) or not inside(root, os.path.realpath(where)):
+            raise ValueError("the backup's member %r would be written outside %s" % (m.name, root))
+        if m.issym() or m.islnk():
+            base = os.path.dirname(where) if m.issym() else root
+            if os.path.isabs(m.linkname) or not inside(root, os.path.realpath(os.path.join(base, m.linkname))):
+                raise ValueError("the backup's member %r links outside %s" % (m.name, root))
+        elif not (m.isfile() or m.isdir()):
+            raise ValueError("the backup's member %r is a device or FIFO" % m.name)
+        m.mode &= 0o777
+        yield m
+plain = tarfile.TarFile.extractall
+def extractall(self, path=".", members=None, **kw):
+    return plain(self, path, checked(self if members is None else members, path), **kw)
+tarfile.TarFile.extractall = extractall
+sys.argv[0] = "barman-cloud-restore"
+from barman.clients.cloud_restore import main
+sys.exit(main())
+`;
+/** The Python that runs barman-cloud-restore: the one its script names (its #! line). */
+function restorePython() {
+    const script = walg_onPath('barman-cloud-restore');
+    let first = '';
+    try {
+        first = external_node_fs_default().readFileSync(script, 'utf8').split('\n')[0] ?? '';
+    }
+    catch {
+        throw new errors_ToolMissingError('barman-cloud-restore', CLOUD_INSTALL);
+    }
+    const m = /^#!\s*(\/\S+python[\d.]*)\s*$/.exec(first);
+    return m?.[1] ?? 'python3';
+}
+/** One entry of `barman-cloud-backup-list --format json`, its fields checked one by one. */
+function parseEntry(o) {
+    const id = typeof o.backup_id === 'string' ? o.backup_id : '';
+    // An id goes into argv and into a key of the bucket: one that could be a flag or a path is not one.
+    if (o.status !== 'DONE' || !BARMAN_NAME.test(id))
+        return undefined;
+    const lsn = (v) => (typeof v === 'string' ? parseLsn(v) : undefined);
+    const startLsn = lsn(o.begin_xlog);
+    const endLsn = lsn(o.end_xlog);
+    const wal = typeof o.begin_wal === 'string' && /^[0-9A-F]{24}$/.test(o.begin_wal) ? o.begin_wal : '';
+    const timeline = typeof o.timeline === 'number' && Number.isInteger(o.timeline) && o.timeline > 0
+        ? o.timeline
+        : wal
+            ? Number.parseInt(wal.slice(0, 8), 16)
+            : 1;
+    // Barman's tablespaces: [name, oid, location] (its namedtuple in JSON) or {name, location}.
+    const tablespaces = (Array.isArray(o.tablespaces) ? o.tablespaces : []).map((t) => {
+        const x = (Array.isArray(t) ? { name: t[0], location: t[2] } : (t ?? {}));
+        return { name: String(x.name ?? ''), location: String(x.location ?? '') };
+    });
+    return {
+        entry: { backup_id: id, tablespaces, ...(startLsn !== undefined ? { beginLsn: startLsn } : {}) },
+        planned: {
+            id,
+            ...(startLsn !== undefined ? { startLsn } : {}),
+            ...(endLsn !== undefined ? { endLsn } : {}),
+            timeline,
+            size: 0,
+        },
+    };
+}
+/** backup.info's begin_time and end_time (with their zone; the JSON list prints them without). */
+function infoTimes(text) {
+    const field = (k) => barmanTime(new RegExp(`^${k}=(.{10,40})$`, 'm').exec(text ?? '')?.[1]);
+    const startTime = field('begin_time');
+    const stopTime = field('end_time');
+    return { ...(startTime ? { startTime } : {}), ...(stopTime ? { stopTime } : {}) };
+}
+/** The keys and region of this run, as a boto3 config file (one profile, `default`). */
+function botoConfig(place) {
+    const env = process.env;
+    const values = [
+        ['aws_access_key_id', 'AWS_ACCESS_KEY_ID', env.AWS_ACCESS_KEY_ID],
+        ['aws_secret_access_key', 'AWS_SECRET_ACCESS_KEY', env.AWS_SECRET_ACCESS_KEY],
+        ['aws_session_token', 'AWS_SESSION_TOKEN', env.AWS_SESSION_TOKEN],
+        ['region', 's3-region', place.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION],
+    ];
+    const lines = ['[default]'];
+    for (const [key, from, value] of values) {
+        if (!value)
+            continue;
+        // One value a line: a line break would write settings of its own into the file.
+        if (/[\r\n]/.test(value))
+            throw new errors_UserError(from, 'holds a line break', 'Give the value on one line, as the store issued it');
+        lines.push(`${key} = ${value}`);
+    }
+    if (place.forcePathStyle ?? place.endpoint !== undefined)
+        lines.push('s3 =', '    addressing_style = path');
+    return `${lines.join('\n')}\n`;
+}
+/**
+ * Barman Cloud on S3. Its tools run as the server's OS user (as archive_command does), with the
+ * AWS_* variables of this process; the recovered server gets the keys from a 0600 file of its
+ * user's, beside its data directory, removed when recovery ends.
+ */
+class BarmanCloudBackend {
+    place;
+    osUser;
+    timeline;
+    description;
+    entries = new Map();
+    objects;
+    store;
+    /** The recovered server's boto3 file, made (and its values checked) before anything runs. */
+    botoFile;
+    constructor(place, osUser, log, timeline = 'latest') {
+        this.place = place;
+        this.osUser = osUser;
+        this.timeline = timeline;
+        this.description = `Barman Cloud ${place.url} server ${place.server}`;
+        this.botoFile = botoConfig(place);
+        this.store = S3Source.fromUrl('barman-cloud-url', `${place.url}/${place.server}`, {
+            ...(place.endpoint ? { endpoint: place.endpoint } : {}),
+            ...(place.region ? { region: place.region } : {}),
+            ...(place.forcePathStyle !== undefined ? { forcePathStyle: place.forcePathStyle } : {}),
+        }, log);
+    }
+    /** The options every barman-cloud tool takes, then `--`: what follows is never an option. */
+    args(extra, positional) {
+        const ep = this.place.endpoint ? ['--endpoint-url', this.place.endpoint] : [];
+        return [...ep, ...extra, '--', this.place.url, this.place.server, ...positional];
+    }
+    async tool(cmd, argv) {
+        return exec_run(cmd, argv, {
+            user: this.osUser,
+            inherit: ['AWS_'],
+            env: this.place.region ? { AWS_DEFAULT_REGION: this.place.region } : {},
+            install: CLOUD_INSTALL,
+        });
+    }
+    async listed() {
+        this.objects ??= await this.store.list();
+        return this.objects;
+    }
+    async list() {
+        const r = await this.tool('barman-cloud-backup-list', this.args(['--format', 'json'], []));
+        if (r.code !== 0)
+            throw new errors_UserError('barman-cloud-url', `barman-cloud-backup-list ${this.place.url} ${this.place.server} failed: ${barman_cloud_tail(r)}`, 'Check barman-cloud-url, barman-server and s3-endpoint, and the AWS_* keys in the environment');
+        let parsed;
+        try {
+            parsed = JSON.parse(r.stdout);
+        }
+        catch (e) {
+            throw new Error(`barman-cloud-backup-list printed no JSON: ${errors_errorMessage(e)}`);
+        }
+        const list = parsed?.backups_list;
+        const objects = await this.listed();
+        const out = [];
+        for (const o of Array.isArray(list) ? list : []) {
+            const got = parseEntry((o ?? {}));
+            if (!got)
+                continue;
+            const dir = `base/${got.entry.backup_id}/`;
+            const info = await this.store.readText(`${dir}backup.info`, 64 * 1024);
+            const size = objects.filter((x) => x.name.startsWith(dir)).reduce((n, x) => n + x.size, 0);
+            this.entries.set(got.entry.backup_id, got.entry);
+            out.push({ ...got.planned, ...infoTimes(info), size });
+        }
+        // Oldest first, as the plan expects.
+        return out.sort((a, b) => (a.stopTime?.getTime() ?? 0) - (b.stopTime?.getTime() ?? 0));
+    }
+    /** The bucket's wals/ as it stands: an object removed from it is a gap whatever Barman says. */
+    async coverage(b, target) {
+        const wals = (await this.listed()).filter((o) => o.name.startsWith('wals/'));
+        const wal = new WalArchive(this.store, wals);
+        return wal.coverage(b.startLsn ?? 0n, b.timeline, coverageEnd(target, b), b.endLsn, this.timeline);
+    }
+    async restore(b, dataDir, spoolDir, owner) {
+        const entry = this.entries.get(b.id);
+        const mine = (d) => {
+            external_node_fs_default().mkdirSync(d, { recursive: true, mode: 0o700 });
+            if (owner)
+                external_node_fs_default().chownSync(d, owner.uid, owner.gid);
+        };
+        mine(dataDir);
+        const tblspcRoot = `${dataDir}.tablespaces`;
+        // Every tablespace beside the restored folder: by default Barman writes them where production has them.
+        const maps = tablespaceMaps(entry, tblspcRoot);
+        if (maps.length)
+            mine(tblspcRoot);
+        const relocate = maps.flatMap((m) => ['--tablespace', `${m.name}:${m.location}`]);
+        const r = await this.tool(restorePython(), ['-c', SAFE_RESTORE, ...this.args(relocate, [b.id, dataDir])]);
+        if (r.code !== 0)
+            throw new Error(`barman-cloud-restore ${b.id} failed: ${barman_cloud_tail(r)}`);
+        checkRestoredFolder(dataDir, entry.beginLsn, maps, { tool: 'barman-cloud-restore', copiedWal: false });
+        if (maps.length)
+            chownTree(tblspcRoot, owner);
+        mine(spoolDir);
+        const config = external_node_path_default().join(spoolDir, 'aws-config');
+        external_node_fs_default().writeFileSync(config, this.botoFile, { mode: 0o600 });
+        if (owner)
+            external_node_fs_default().chownSync(config, owner.uid, owner.gid);
+        const files = `AWS_CONFIG_FILE=${shellWord(config)} AWS_SHARED_CREDENTIALS_FILE=${shellWord(config)}`;
+        const words = this.args([], []).map(shellWord).join(' ');
+        return {
+            settings: {
+                restore_command: `env ${files} ${shellWord(walg_onPath('barman-cloud-wal-restore'))} ${words} "%f" "%p"`,
+            },
+            cleanup: () => external_node_fs_default().rmSync(spoolDir, { recursive: true, force: true }),
+        };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/pitr/spec.ts
 
 
 
 
-const BACKENDS = ['native', 'pgbackrest', 'barman', 'wal-g'];
+const BACKENDS = ['native', 'pgbackrest', 'barman', 'barman-cloud', 'wal-g'];
 const MODES = ['drill', 'side-by-side', 'in-place'];
 const pitrInputs = {
-    backend: choice(BACKENDS, '`native` (pg_basebackup + archived WAL), `pgbackrest`, `barman` or `wal-g` (its settings from the environment: WALG_*, AWS_*).', { default: 'native' }),
+    backend: choice(BACKENDS, '`native` (pg_basebackup + archived WAL), `pgbackrest`, `barman`, `barman-cloud` (S3: barman-cloud-url, s3-endpoint, AWS_* keys) or `wal-g` (its settings from the environment: WALG_*, AWS_*).', { default: 'native' }),
     'base-backups': inputs_text('native: the folder or s3://bucket/prefix holding base backups, one folder each (plain, or base.tar[.gz] with backup_manifest).'),
     'wal-archive': inputs_text('native: the folder or s3:// prefix holding the archived WAL: plain, .gz, .bz2, .lz4, .zst or .xz, Barman’s wals/ folder or pgBackRest’s archive/<stanza> folder.'),
     stanza: inputs_text('pgbackrest: the stanza.'),
     'pgbackrest-config': inputs_text('pgbackrest: path of its configuration file (default: pgBackRest’s own default).'),
-    'barman-server': inputs_text('barman: the Barman server (its section in Barman’s configuration).'),
+    'barman-server': inputs_text('barman: the Barman server (its section in Barman’s configuration). barman-cloud: the server name given to barman-cloud-backup.'),
+    'barman-cloud-url': inputs_text('barman-cloud: the s3://bucket/prefix given to barman-cloud-backup and barman-cloud-wal-archive (the endpoint is s3-endpoint, the keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).'),
     'barman-config': inputs_text('barman: path of Barman’s configuration file (default: Barman’s own, /etc/barman.conf).'),
     'barman-user': inputs_text('barman: the OS user barman runs as when Restorable runs as root (default: barman_user from the configuration, else barman); not root, barman runs as the current user.'),
-    backup: inputs_text('Restore this base backup (its folder name, a pgBackRest label or a Barman backup id; `latest` for the newest) instead of the newest one that ended before the target.'),
+    backup: inputs_text('Restore this base backup (its folder name, a pgBackRest label or a Barman (Cloud) backup id; `latest` for the newest) instead of the newest one that ended before the target.'),
     'target-time': inputs_text('Recover to this time: ISO 8601 with a zone (2026-11-21T09:30:00Z, …+01:00).'),
     'target-lsn': inputs_text('Recover to this WAL location (0/3000060).'),
     'target-name': inputs_text('Recover to this restore point (pg_create_restore_point).'),
+    'target-xid': inputs_text('Recover to the commit of this transaction id (txid_current(), pg_current_xact_id(); its 64-bit form’s epoch is dropped, as PostgreSQL does).'),
     'target-immediate': flag('Recover only until the base backup is consistent (the fastest drill).', false),
     'target-inclusive': flag('Stop just after the target (true) or just before it (false).', true),
     'target-timeline': inputs_custom('The timeline to recover along: `latest` (the newest that descends from the base backup), `current` (the base backup’s own) or a number; the plan checks WAL along it (the .history files).', (t) => parseTimeline('', t), 'latest'),
@@ -90171,7 +90776,7 @@ const pitrSpec = {
     command: 'pitr',
     post: true,
     title: 'Restorable: point-in-time recovery',
-    description: 'Point-in-time recovery from a base backup plus archived WAL to a target time, LSN or restore point: as a drill, as a side-by-side clone, or in place behind interlocks.',
+    description: 'Point-in-time recovery from a base backup plus archived WAL to a target time, LSN, restore point or transaction: as a drill, as a side-by-side clone, or in place behind interlocks.',
     inputs: pitrInputs,
     outputs: [
         { name: 'verdict', description: '`pass`, `fail` or `could-not-verify`.' },
@@ -90231,6 +90836,7 @@ const pitrSpec = {
 
 
 
+
 /** ISO 8601 with a zone, strictly: a time without a zone would be a guess about which one. */
 function parseTargetTime(input, value) {
     const text = value.trim();
@@ -90251,13 +90857,37 @@ function parseTargetTime(input, value) {
         throw new errors_UserError(input, `"${value}" is not a valid date and time`, 'Check the day, month and hour');
     return time;
 }
+const TWO_32 = 2n ** 32n;
+/**
+ * A transaction id as recovery_target_xid takes it: PostgreSQL reads a 64-bit number (strtou64)
+ * and keeps its low 32 bits, so the 64-bit forms of pg_current_xact_id() and txid_current() work
+ * and their epoch is dropped. Decimal digits only: PostgreSQL would read a leading 0 as octal and
+ * 0x as hex. Ids 0 to 2 (invalid, bootstrap, frozen) are never committed, so recovery would
+ * never stop at one.
+ */
+function parseTargetXid(input, value) {
+    const text = value.trim();
+    const fix = 'Give the transaction id in decimal, as txid_current() or pg_current_xact_id() prints it, e.g. 1234';
+    if (!/^\d{1,20}$/.test(text))
+        throw new errors_UserError(input, `"${value.slice(0, 40)}" is not a transaction id (decimal digits only)`, fix);
+    if (text.length > 1 && text.startsWith('0'))
+        throw new errors_UserError(input, `"${text}" starts with 0, which PostgreSQL would read as octal`, fix);
+    const full = BigInt(text);
+    if (full >= 2n ** 64n)
+        throw new errors_UserError(input, `${text} is larger than a 64-bit transaction id can be`, fix);
+    const xid = Number(full % TWO_32);
+    if (xid < 3)
+        throw new errors_UserError(input, `${text} is ${full >= TWO_32 ? `transaction ${xid} of epoch ${full / TWO_32}, ` : ''}a special transaction id (0 invalid, 1 bootstrap, 2 frozen) that no commit carries`, fix);
+    const epoch = Number(full / TWO_32);
+    return { kind: 'xid', xid, ...(epoch ? { epoch } : {}), text };
+}
 function parseTarget(v, name) {
-    const kinds = ['target-time', 'target-lsn', 'target-name'];
+    const kinds = ['target-time', 'target-lsn', 'target-name', 'target-xid'];
     const given = kinds.filter((k) => (v[k] ?? '').trim() !== '');
     if (v['target-immediate'])
         given.push('target-immediate');
     if (given.length !== 1) {
-        throw new errors_UserError(given.length ? given.map(name).join(', ') : name('target-time'), given.length ? 'more than one recovery target is given' : 'no recovery target is given', 'Give exactly one of target-time, target-lsn, target-name or target-immediate: true');
+        throw new errors_UserError(given.length ? given.map(name).join(', ') : name('target-time'), given.length ? 'more than one recovery target is given' : 'no recovery target is given', 'Give exactly one of target-time, target-lsn, target-name, target-xid or target-immediate: true');
     }
     if (v['target-immediate'])
         return { kind: 'immediate' };
@@ -90276,6 +90906,8 @@ function parseTarget(v, name) {
             throw new errors_UserError(name('target-lsn'), `"${text}" is not a WAL location`, 'Write it as 0/3000060');
         return { kind: 'lsn', lsn, text };
     }
+    if (v['target-xid'])
+        return parseTargetXid(name('target-xid'), v['target-xid']);
     const n = (v['target-name'] ?? '').trim();
     if (n.length > 63)
         throw new errors_UserError(name('target-name'), 'is longer than a restore point name can be', 'Use at most 63 characters');
@@ -90298,15 +90930,20 @@ function parseMarkerOptions(raw, how, log) {
     parseDbUrl(name('marker-url'), v['marker-url'], (s) => log.secret(s));
     return { markerUrl: v['marker-url'], ...(v.report ? { report: v.report } : {}) };
 }
-function parseBarman(v, name) {
+/** The Barman server and backup id, for both Barman backends: names, never options or paths. */
+function barmanNames(v, name) {
     const server = (v['barman-server'] ?? '').trim();
     if (!server)
-        throw new errors_UserError(name('barman-server'), 'is empty, but backend is barman', 'Give the Barman server name');
+        throw new errors_UserError(name('barman-server'), `is empty, but backend is ${v.backend}`, 'Give the Barman server name');
     if (!BARMAN_NAME.test(server))
         throw new errors_UserError(name('barman-server'), `"${server}" is not a Barman server name`, 'Use the name of its section in Barman’s configuration (letters, digits, _ . : -)');
     const backup = (v.backup ?? '').trim();
     if (backup && !BARMAN_NAME.test(backup))
-        throw new errors_UserError(name('backup'), `"${backup}" is not a Barman backup id`, 'Give an id from barman list-backups, or latest');
+        throw new errors_UserError(name('backup'), `"${backup}" is not a Barman backup id`, 'Give an id from barman list-backups (or barman-cloud-backup-list), or latest');
+    return server;
+}
+function parseBarman(v, name) {
+    const server = barmanNames(v, name);
     const config = v['barman-config'] ? external_node_path_default().resolve(v['barman-config']) : undefined;
     if (config && !external_node_fs_default().existsSync(config))
         throw new errors_UserError(name('barman-config'), `${config} does not exist`, 'Give the path of Barman’s configuration file');
@@ -90320,9 +90957,24 @@ function parseBarman(v, name) {
         ...(user ? { barmanUser: user } : {}),
     };
 }
+function parseBarmanCloud(v, name) {
+    const server = barmanNames(v, name);
+    const url = (v['barman-cloud-url'] ?? '').trim();
+    if (!url)
+        throw new errors_UserError(name('barman-cloud-url'), 'is empty, but backend is barman-cloud', 'Give the s3://bucket/prefix given to barman-cloud-backup and barman-cloud-wal-archive');
+    const endpoint = v['s3-endpoint'] ? parseEndpoint(name('s3-endpoint'), v['s3-endpoint']) : undefined;
+    return {
+        backend: 'barman-cloud',
+        barmanServer: server,
+        barmanCloudUrl: parseCloudUrl(name('barman-cloud-url'), url),
+        ...(endpoint ? { barmanCloudEndpoint: endpoint } : {}),
+    };
+}
 function parseSource(v, name) {
     if (v.backend === 'wal-g')
         return { backend: 'wal-g' };
+    if (v.backend === 'barman-cloud')
+        return parseBarmanCloud(v, name);
     if (v.backend === 'barman')
         return parseBarman(v, name);
     if (v.backend === 'pgbackrest') {
@@ -91267,7 +91919,62 @@ function checkCloneFolder(input, dataDir, osUser) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/core/folder-growth.ts
+
+
+/** The bytes of the regular files under `root` (symbolic links not followed; a folder not there is 0). */
+async function folderBytes(root) {
+    let sum = 0;
+    const walk = async (dir) => {
+        let entries;
+        try {
+            entries = await external_node_fs_default().promises.readdir(dir, { withFileTypes: true });
+        }
+        catch {
+            return;
+        }
+        for (const e of entries) {
+            const p = external_node_path_default().join(dir, e.name);
+            if (e.isDirectory())
+                await walk(p);
+            else if (e.isFile())
+                sum += (await external_node_fs_default().promises.lstat(p).catch(() => undefined))?.size ?? 0;
+        }
+    };
+    await walk(root);
+    return sum;
+}
+/**
+ * How much another program (pgbackrest restore, barman recover, wal-g backup-fetch) has written
+ * into a folder so far: its files summed again every `everyMs` until `stop`, never going back, so a
+ * progress line reads a number and walks nothing itself.
+ */
+class FolderGrowth {
+    root;
+    everyMs;
+    bytes = 0;
+    stopped = false;
+    constructor(root, everyMs = 1000) {
+        this.root = root;
+        this.everyMs = everyMs;
+        void this.loop();
+    }
+    async loop() {
+        while (!this.stopped) {
+            const now = await folderBytes(this.root);
+            if (now > this.bytes)
+                this.bytes = now;
+            await new Promise((r) => setTimeout(r, this.everyMs).unref());
+        }
+    }
+    stop() {
+        this.stopped = true;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/pitr/fetch.ts
+
+
 
 
 
@@ -91281,6 +91988,11 @@ async function serverBinary(major, binDir) {
     }
     return bin;
 }
+/** The fetch stage's progress line: `wrote 1.2 GiB of 4.0 GiB (30%) into the data directory`. */
+function fetchProgressLine(bytes, size) {
+    const of = size > 0 ? ` of ${formatBytes(size)} (${Math.min(100, Math.floor((100 * bytes) / size))}%)` : '';
+    return `wrote ${formatBytes(bytes)}${of} into the data directory`;
+}
 /**
  * The fetch stage of every mode: the base backup restored into `dataDir` (WAL to come from the
  * spool), its server binaries found, its files given to the server's user, its manifest checked.
@@ -91290,6 +92002,10 @@ async function fetchStage(pipe, opts, backend, chosen, dataDir, spoolDir, owner,
     let restored;
     let bin;
     const fetch = await pipe.stage('fetch', async () => {
+        // The plan knows the size of a tool's backup (a native one's may be its compressed tar).
+        const size = opts.backend === 'native' ? 0 : chosen.size;
+        const growth = new FolderGrowth(dataDir, 250);
+        pipe.progress(() => fetchProgressLine(growth.bytes, size));
         try {
             restored = await backend.restore(chosen, dataDir, spoolDir, owner);
         }
@@ -91301,6 +92017,9 @@ async function fetchStage(pipe, opts, backend, chosen, dataDir, spoolDir, owner,
                     finding('BASE_BACKUP_CORRUPT', 'fetch', `the base backup could not be restored: ${errors_errorMessage(e)}`),
                 ],
             };
+        }
+        finally {
+            growth.stop();
         }
         const major = dataDirMajor(dataDir);
         if (!major)
@@ -92051,6 +92770,8 @@ function describeTarget(t, inclusive) {
             return `LSN ${formatLsn(t.lsn)}${incl}`;
         case 'name':
             return `restore point "${t.name}"`;
+        case 'xid':
+            return `transaction ${t.xid}${t.epoch ? ` (${t.text}: epoch ${t.epoch}, dropped as PostgreSQL does)` : ''}${incl}`;
         case 'immediate':
             return 'immediate (end of the base backup)';
     }
@@ -92146,7 +92867,65 @@ async function planStage(ctx, backend, history) {
     return { stage, ...planned };
 }
 
+;// CONCATENATED MODULE: ./src/postgres/replay-title.ts
+
+
+/**
+ * The startup process's title in archive recovery: `postgres: [cluster_name: ]startup waiting for
+ * <segment>` while restore_command fetches a segment (replay has reached its start), then
+ * `startup recovering <segment>` while it is replayed. The server writes the segment's name last,
+ * so the match is anchored at the end: a cluster_name (from the backup's own configuration) shaped
+ * like a title is never taken.
+ */
+const RECOVERING = /startup (?:waiting for|recovering) ([0-9A-F]{24})$/;
+/** The segment a process title says is being replayed, or nothing. */
+function recoveringSegment(title) {
+    return RECOVERING.exec(title.replace(/[\0\s]+$/, ''))?.[1];
+}
+/**
+ * The postmaster of `dataDir`: postmaster.pid's first line, when its second names this data
+ * directory (the server writes both as it starts; a stale file of another server is not read).
+ */
+function postmasterPid(dataDir) {
+    try {
+        const [pid = '', dir = ''] = external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'postmaster.pid'), 'utf8').split('\n');
+        return /^\d{1,10}$/.test(pid) && external_node_path_default().resolve(dir) === external_node_path_default().resolve(dataDir) ? Number(pid) : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** A file of /proc, or nothing (gone, or not Linux). */
+function proc(file) {
+    try {
+        return external_node_fs_default().readFileSync(file, 'utf8');
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * The WAL segment the server of `dataDir` is replaying, from its startup process's title (Linux's
+ * /proc): the server's own words, whatever restore_command fetches the WAL and whatever the log
+ * holds (no data, however crafted, reaches a process title). Nothing while it has none.
+ */
+function replayingSegment(dataDir) {
+    const pm = postmasterPid(dataDir);
+    if (pm === undefined)
+        return undefined;
+    const children = (proc(`/proc/${pm}/task/${pm}/children`) ?? '').trim().split(/\s+/);
+    for (const pid of children) {
+        if (!/^\d+$/.test(pid))
+            continue;
+        const seg = recoveringSegment(proc(`/proc/${pid}/cmdline`) ?? '');
+        if (seg)
+            return seg;
+    }
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/pitr/stages/recover.ts
+
 
 
 
@@ -92169,6 +92948,8 @@ function targetSettings(t, inclusive, timeline) {
             return { ...common, recovery_target_lsn: formatLsn(t.lsn) };
         case 'name':
             return { ...common, recovery_target_name: t.name };
+        case 'xid':
+            return { ...common, recovery_target_xid: String(t.xid) };
         case 'immediate':
             return {
                 recovery_target_action: 'promote',
@@ -92177,23 +92958,77 @@ function targetSettings(t, inclusive, timeline) {
             };
     }
 }
+/** Where replay is in the plan's range: the segment replayed (as an LSN), the end, the range's segments. */
+function replayPosition(at, coverage, target) {
+    const segSize = coverage?.segSize ?? DEFAULT_SEGMENT_SIZE;
+    const seg = at ? parseSegmentName(at, segSize) : undefined;
+    const last = coverage ? parseSegmentName(coverage.last, segSize) : undefined;
+    const first = coverage ? parseSegmentName(coverage.first, segSize) : undefined;
+    const end = target.kind === 'lsn' ? target.lsn : last ? (last.segno + 1n) * BigInt(segSize) : undefined;
+    const replayed = seg ? seg.segno * BigInt(segSize) : undefined;
+    const total = first && last ? Number(last.segno - first.segno) + 1 : undefined;
+    const index = first && seg ? Number(seg.segno - first.segno) + 1 : undefined;
+    // A segment past the plan's last (the archive grew since the plan, or the server asks for the one
+    // after its last) is not given a place in the range: its LSN says how far past it replay went.
+    const inRange = index !== undefined && total !== undefined && index >= 1 && index <= total ? index : undefined;
+    const ofEnd = `${end !== undefined ? formatLsn(end) : 'the end of the archive'}${target.kind === 'lsn' ? ' (target)' : ''}`;
+    const head = `replayed to ${replayed !== undefined ? formatLsn(replayed) : '(starting)'} of ${ofEnd}`;
+    /** The rate, and the time left at that rate. */
+    const pace = (rate) => {
+        const left = rate > 0 && end !== undefined && replayed !== undefined && end > replayed
+            ? `, about ${duration_formatSeconds(Number(end - replayed) / rate)} left`
+            : '';
+        return `${formatBytes(rate)}/s${left}`;
+    };
+    return {
+        head,
+        pace,
+        total,
+        index: inRange,
+        replayed,
+        start: first ? first.segno * BigInt(segSize) : undefined,
+    };
+}
 /**
  * One progress line: the segment the server replays (as an LSN) against the target or the plan's
  * last segment, segments fetched, the rate and the time left at that rate.
  */
 function progressLine(s, coverage, target, seconds) {
-    const segSize = coverage?.segSize ?? DEFAULT_SEGMENT_SIZE;
-    const at = s.requested ? parseSegmentName(s.requested, segSize) : undefined;
-    const last = coverage ? parseSegmentName(coverage.last, segSize) : undefined;
-    const first = coverage ? parseSegmentName(coverage.first, segSize) : undefined;
-    const end = target.kind === 'lsn' ? target.lsn : last ? (last.segno + 1n) * BigInt(segSize) : undefined;
-    const replayed = at ? at.segno * BigInt(segSize) : undefined;
+    const p = replayPosition(s.requested, coverage, target);
     const rate = s.bytes / Math.max(seconds, 0.001);
-    let eta = '';
-    if (rate > 0 && end !== undefined && replayed !== undefined && end > replayed)
-        eta = `, about ${duration_formatSeconds(Number(end - replayed) / rate)} left`;
-    const total = first && last ? Number(last.segno - first.segno) + 1 : undefined;
-    return `replayed to ${replayed !== undefined ? formatLsn(replayed) : '(starting)'} of ${end !== undefined ? formatLsn(end) : 'the end of the archive'}${target.kind === 'lsn' ? ' (target)' : ''}: ${s.fetched}${total ? `/${total}` : ''} segment(s) fetched, ${formatBytes(rate)}/s${eta}`;
+    return `${p.head}: ${s.fetched}${p.total ? `/${p.total}` : ''} segment(s) fetched, ${p.pace(rate)}`;
+}
+/**
+ * The progress line of a backend whose own tool is restore_command (pgBackRest, Barman, WAL-G):
+ * the segment the server replays, from its startup process's title, as a place in the plan's
+ * range; the rate is WAL replayed since the range's start.
+ */
+function replayLine(at, coverage, target, seconds) {
+    const p = replayPosition(at, coverage, target);
+    if (p.replayed === undefined)
+        return p.head;
+    const done = p.start !== undefined && p.replayed > p.start ? Number(p.replayed - p.start) : 0;
+    const segment = p.index !== undefined ? `: segment ${p.index} of ${p.total} in the plan's range` : '';
+    return `${p.head}${segment}, ${p.pace(done / Math.max(seconds, 0.001))}`;
+}
+/**
+ * The segment the server replays, sampled from its startup process's title every 50 ms while
+ * recovery runs (the progress line then reads it, never /proc itself); never going back.
+ */
+class ReplayWatch {
+    at;
+    timer;
+    constructor(dataDir) {
+        this.timer = setInterval(() => {
+            const seg = replayingSegment(dataDir);
+            if (seg && (!this.at || seg > this.at))
+                this.at = seg;
+        }, 50);
+        this.timer.unref();
+    }
+    stop() {
+        clearInterval(this.timer);
+    }
 }
 /**
  * The settings of the recovered server (a clone never archives into production's archive), its
@@ -92208,6 +93043,8 @@ async function prepareServer(ctx, mode, restored) {
             : {}),
         archive_mode: 'off',
         hot_standby: 'on',
+        // The progress line reads the segment replayed from the startup process's title.
+        update_process_title: 'on',
         primary_conninfo: '',
         timezone: 'UTC',
         log_timezone: 'UTC',
@@ -92261,8 +93098,11 @@ async function recoverStage(ctx, mode, server, restored, prepared, coverage) {
             return { findings: [stopped] };
         const spool = restored.spool;
         const t0 = Date.now();
-        if (spool)
-            ctx.pipe.progress(() => progressLine(spool.stats, coverage, opts.target, (Date.now() - t0) / 1000));
+        const seconds = () => (Date.now() - t0) / 1000;
+        const watch = spool ? undefined : new ReplayWatch(mode.dataDir);
+        ctx.pipe.progress(() => spool
+            ? progressLine(spool.stats, coverage, opts.target, seconds())
+            : replayLine(watch?.at, coverage, opts.target, seconds()));
         const options = mode.recoveryOptions();
         const got = await runRecovery({
             dataDir: mode.dataDir,
@@ -92271,7 +93111,7 @@ async function recoverStage(ctx, mode, server, restored, prepared, coverage) {
             osUser: ctx.osUser,
             logFile: mode.logFile(),
             expectStopLine: opts.target.kind !== 'immediate',
-        });
+        }).finally(() => watch?.stop());
         outcome = got;
         await spool?.remove();
         restored.cleanup?.();
@@ -92297,211 +93137,6 @@ async function recoverStage(ctx, mode, server, restored, prepared, coverage) {
     return { stage, ...(outcome ? { outcome } : {}) };
 }
 
-;// CONCATENATED MODULE: ./src/pitr/walg.ts
-
-
-
-
-
-
-/**
- * WAL-G's settings, from the environment as its docs and seed 003 write them: its own (WALG_*),
- * the storage's (AWS_*, S3_*, GOOGLE_*, AZURE_*, SWIFT_*, SSH_*). Only wal-g is given them.
- */
-const WALG_ENV = ['WALG_', 'AWS_', 'S3_', 'GOOGLE_', 'GCS_', 'AZURE_', 'SWIFT_', 'SSH_'];
-/** libpq's settings: wal-verify reads the cluster's current WAL segment over them. */
-const PG_ENV = ['PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'PGSSLMODE', 'PGPASSFILE'];
-const walg_INSTALL = 'WAL-G is a single binary: https://github.com/wal-g/wal-g/releases (put wal-g on PATH)';
-/** An LSN as WAL-G prints it: a number (its JSON) or `X/Y` (its tables). */
-function walgLsn(v) {
-    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)
-        return BigInt(v);
-    if (typeof v === 'string')
-        return /^\d+$/.test(v) ? BigInt(v) : parseLsn(v);
-    return undefined;
-}
-function walg_date(v) {
-    const d = v ? new Date(v) : undefined;
-    return d && !Number.isNaN(d.getTime()) ? d : undefined;
-}
-/** A shell word for restore_command: single-quoted, and `%` doubled (PostgreSQL expands %f, %p). */
-function shellWord(s) {
-    return `'${s.replace(/'/g, `'\\''`).replace(/%/g, '%%')}'`;
-}
-/** `wal-g` on PATH, as an absolute path: the recovered server's PATH may not hold it. */
-function walg_onPath() {
-    for (const dir of (process.env.PATH ?? '').split((external_node_path_default()).delimiter)) {
-        const p = external_node_path_default().join(dir, 'wal-g');
-        if (dir && external_node_fs_default().existsSync(p))
-            return p;
-    }
-    return 'wal-g';
-}
-/** The three lines of wal-g's error output a person needs. */
-const walg_tail = (r) => (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' ');
-/**
- * WAL-G, through its documented commands: `backup-list --json --detail` and
- * `wal-verify integrity timeline --json` for the plan, `backup-fetch` into Restorable's folder,
- * `wal-fetch` as restore_command (exit 74: no such file). Tested against a stand-in implementing
- * that contract (test/fixtures/wal-g), not against WAL-G itself.
- */
-class WalgBackend {
-    osUser;
-    prefetch;
-    log;
-    description;
-    bin = walg_onPath();
-    constructor(osUser, prefetch, log) {
-        this.osUser = osUser;
-        this.prefetch = prefetch;
-        this.log = log;
-        const where = [
-            'WALG_S3_PREFIX',
-            'WALG_FILE_PREFIX',
-            'WALG_GS_PREFIX',
-            'WALG_AZ_PREFIX',
-            'WALG_SSH_PREFIX',
-        ]
-            .map((k) => process.env[k])
-            .find(Boolean);
-        this.description = `WAL-G${where ? ` ${where}` : ''}`;
-    }
-    async walg(args, pg = false) {
-        return exec_run(this.bin, args, {
-            user: this.osUser,
-            inherit: [...WALG_ENV, ...(pg ? PG_ENV : [])],
-            install: walg_INSTALL,
-        });
-    }
-    async list() {
-        const r = await this.walg(['backup-list', '--json', '--detail']);
-        if (r.code !== 0)
-            throw new errors_UserError('WALG_* environment', `wal-g backup-list failed: ${walg_tail(r)}`, "Set WAL-G's storage settings in the environment (WALG_S3_PREFIX with AWS_ENDPOINT and the keys, or WALG_FILE_PREFIX)");
-        let parsed;
-        try {
-            parsed = r.stdout.trim() ? JSON.parse(r.stdout) : [];
-        }
-        catch (e) {
-            throw new Error(`wal-g backup-list --json printed no JSON: ${errors_errorMessage(e)}`);
-        }
-        // A name goes into wal-g's argv: one that could read as a flag is not a backup's.
-        const list = (Array.isArray(parsed) ? parsed : []).filter((b) => typeof b?.backup_name === 'string' && /^\w[\w.-]*$/.test(b.backup_name));
-        return list
-            .map((b) => this.planned(b))
-            .sort((x, y) => (x.stopTime?.getTime() ?? 0) - (y.stopTime?.getTime() ?? 0));
-    }
-    planned(b) {
-        const startLsn = walgLsn(b.start_lsn);
-        const endLsn = walgLsn(b.finish_lsn);
-        const named = /^base_([0-9A-F]{24})/.exec(b.backup_name)?.[1] ?? b.wal_file_name;
-        const startTime = walg_date(b.start_time);
-        const stopTime = walg_date(b.finish_time) ?? walg_date(b.time);
-        return {
-            id: b.backup_name,
-            ...(startLsn !== undefined ? { startLsn } : {}),
-            ...(endLsn !== undefined ? { endLsn } : {}),
-            timeline: named && /^[0-9A-F]{8}/.test(named) ? Number.parseInt(named.slice(0, 8), 16) : 1,
-            ...(startTime ? { startTime } : {}),
-            ...(stopTime ? { stopTime } : {}),
-            size: b.uncompressed_size ?? b.compressed_size ?? 0,
-        };
-    }
-    get segSize() {
-        const mb = Number(process.env.WALG_PG_WAL_SIZE);
-        return Number.isInteger(mb) && mb > 0 ? mb * 1024 * 1024 : DEFAULT_SEGMENT_SIZE;
-    }
-    /**
-     * wal-verify from the backup's start: to the backup's end (target-immediate) or the target LSN,
-     * or, for a time or a name, to the cluster's current segment (wal-g reads it over PG*). A missing
-     * range with segments found after it is a gap, whatever wal-verify calls it.
-     */
-    async coverage(b, target) {
-        const end = target.kind === 'immediate' ? b.endLsn : target.kind === 'lsn' ? target.lsn : undefined;
-        const args = ['wal-verify', 'integrity', 'timeline', '--json', '--backup-name', b.id];
-        if (end !== undefined) {
-            // wal-verify checks up to the segment before the one holding --lsn minus one byte.
-            const upTo = segmentOf(end > (b.endLsn ?? 0n) ? end : (b.endLsn ?? end), this.segSize) + 1n;
-            args.push('--timeline', String(b.timeline), '--lsn', formatLsn(upTo * BigInt(this.segSize) + 1n));
-        }
-        const r = await this.walg(args, end === undefined);
-        let out;
-        try {
-            out = r.code === 0 ? JSON.parse(r.stdout) : undefined;
-        }
-        catch {
-            out = undefined;
-        }
-        const seg = /^[0-9A-F]{24}$/;
-        const ranges = Array.isArray(out?.integrity?.details) ? out.integrity.details : undefined;
-        // What it prints names segments in findings: only segment names and counts are read.
-        const readable = ranges?.every((x) => seg.test(x?.start_segment) && seg.test(x?.end_segment) && Number.isSafeInteger(x?.segments_count));
-        if (!out || !ranges || !readable)
-            throw new FetchError(`wal-g wal-verify integrity could not check the WAL from ${b.id}: ${r.code === 0 ? 'it printed no report of segments' : walg_tail(r)}${end === undefined ? ' (for a time or a name it reads the cluster’s current WAL segment over PGHOST/PGPORT/PGUSER)' : ''}`);
-        const t = out.timeline;
-        if (t?.status === 'FAILURE')
-            this.log.warn(`wal-g wal-verify timeline: the storage holds timeline ${t.details?.highest_storage_timeline_id ?? '?'}, the cluster is on ${t.details?.current_timeline_id ?? '?'}: another cluster may archive into the same storage`);
-        return this.fromRanges(b, ranges, end !== undefined, target);
-    }
-    fromRanges(b, ranges, bounded, target) {
-        const seg = this.segSize;
-        const first = segmentName(b.timeline, segmentOf(b.startLsn ?? 0n, seg), seg);
-        const base = { first, last: first, segments: 0, segSize: seg, timeline: b.timeline };
-        const backupEnd = segmentOf(b.endLsn ?? b.startLsn ?? 0n, seg);
-        let segments = 0;
-        for (const [i, x] of ranges.entries()) {
-            if (x.status === 'FOUND') {
-                Object.assign(base, { last: x.end_segment, timeline: x.timeline_id });
-                segments += x.segments_count;
-                continue;
-            }
-            const later = ranges.slice(i + 1).some((y) => y.status === 'FOUND');
-            const beforeEnd = (parseSegmentName(x.start_segment, seg)?.segno ?? 0n) <= backupEnd;
-            // Needed and absent: before segments that are there, before the backup's end, or before the target.
-            if (later || beforeEnd || bounded)
-                return { ...base, segments, missing: x.start_segment, reachesTarget: 'no' };
-            break;
-        }
-        const covered = { ...base, segments, reachesTarget: bounded ? 'yes' : 'cannot tell' };
-        // No WAL written yet can hold a commit after now.
-        if (target.kind === 'time' && target.time.getTime() > Date.now())
-            return { ...covered, endsBeforeTarget: true, reachesTarget: 'no' };
-        return covered;
-    }
-    /**
-     * backup-fetch into Restorable's folder (it creates it), as the server's user; WAL then comes
-     * from wal-fetch, whose settings are in a file only that user may read (not in argv, not in logs).
-     */
-    async restore(b, dataDir, spoolDir, owner) {
-        const mine = (d) => {
-            external_node_fs_default().mkdirSync(d, { recursive: true, mode: 0o700 });
-            if (owner)
-                external_node_fs_default().chownSync(d, owner.uid, owner.gid);
-        };
-        mine(dataDir);
-        const r = await this.walg(['backup-fetch', dataDir, b.id]);
-        if (r.code !== 0)
-            throw new Error(`wal-g backup-fetch ${b.id} failed: ${walg_tail(r)}`);
-        mine(spoolDir);
-        const config = external_node_path_default().join(spoolDir, 'wal-g.json');
-        const settings = {};
-        for (const [k, v] of Object.entries(process.env))
-            if (v !== undefined && WALG_ENV.some((p) => k.startsWith(p)))
-                settings[k] = v;
-        // Prefetched WAL beside the spool, not in the recovered pg_wal; as many segments ahead as asked.
-        settings.WALG_PREFETCH_DIR = external_node_path_default().join(spoolDir, 'prefetch');
-        settings.WALG_DOWNLOAD_CONCURRENCY = String(this.prefetch);
-        external_node_fs_default().writeFileSync(config, JSON.stringify(settings), { mode: 0o600 });
-        if (owner)
-            external_node_fs_default().chownSync(config, owner.uid, owner.gid);
-        return {
-            settings: {
-                restore_command: `${shellWord(this.bin)} --config ${shellWord(config)} wal-fetch "%f" "%p"`,
-            },
-            cleanup: () => external_node_fs_default().rmSync(spoolDir, { recursive: true, force: true }),
-        };
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/pitr/run.ts
 
 
@@ -92522,8 +93157,9 @@ class WalgBackend {
 
 
 
+
 const PITR_STAGES = ['fetch', 'recover', 'checks', 'compare', 'teardown'];
-/** The backend the options name: native folders or S3, or pgBackRest's repository. */
+/** The backend the options name: native folders or S3, pgBackRest, Barman (Cloud) or WAL-G. */
 function openBackend(opts, log, osUser) {
     if (opts.backend === 'native') {
         const binDirFor = async (major) => (await serverBinary(major, opts.pgBinDir)).dir;
@@ -92531,6 +93167,14 @@ function openBackend(opts, log, osUser) {
     }
     if (opts.backend === 'wal-g')
         return new WalgBackend(osUser, opts.prefetch, log);
+    if (opts.backend === 'barman-cloud')
+        return new BarmanCloudBackend({
+            url: opts.barmanCloudUrl,
+            server: opts.barmanServer,
+            ...(opts.barmanCloudEndpoint ? { endpoint: opts.barmanCloudEndpoint } : {}),
+            ...(opts.s3.region ? { region: opts.s3.region } : {}),
+            ...(opts.s3.forcePathStyle !== undefined ? { forcePathStyle: opts.s3.forcePathStyle } : {}),
+        }, osUser, log, opts.targetTimeline);
     if (opts.backend === 'barman')
         return new BarmanBackend(opts.barmanServer, opts.barmanConfig, opts.barmanUser, opts.target, opts.inclusive, opts.targetTimeline);
     return new PgbackrestBackend(opts.stanza, opts.pgbackrestConfig, opts.target, opts.inclusive, osUser, opts.targetTimeline);
@@ -92960,7 +93604,7 @@ function pitr_restore_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9720);
+/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2220);
 
 await (0,_actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

@@ -83026,7 +83026,7 @@ function preprocess(fn, schema) {
 
 ;// CONCATENATED MODULE: ./src/report/findings.ts
 const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'];
-/** Every rule Restorable can raise. The README's table of rules is checked against this list. */
+/** Every rule Restorable can raise. The table of rules in docs/findings.md is checked against this list. */
 const RULES = {
     BACKUP_MISSING: {
         severity: 'critical',
@@ -83742,6 +83742,12 @@ class FetchError extends Error {
 const DEFAULT_PART_SIZE = 4 * 1024 * 1024;
 const DEFAULT_CONCURRENCY = 3;
 const DEFAULT_TEXT_LIMIT = 1024 * 1024;
+/**
+ * Objects up to this size are downloaded in one GET, held in memory and written with one call: for
+ * the thousands of small files of a plain base backup, a file handle kept open across the body's
+ * chunks cost more than the bytes. Memory stays bounded by this times the downloads in flight.
+ */
+const SMALL_OBJECT = 256 * 1024;
 /** Retries of one ranged GET after its first attempt fails. */
 const PART_RETRIES = 3;
 const RETRY_BASE_MS = 200;
@@ -83922,6 +83928,11 @@ class S3Source {
         const key = this.key(name);
         const what = this.objectUrl(name);
         const { size, etag } = await this.sizeOf(key, what, knownSize);
+        if (size <= SMALL_OBJECT && size <= this.partSize) {
+            await external_node_fs_default().promises.writeFile(file, await this.smallObject(key, what, size, etag));
+            written?.(size);
+            return size;
+        }
         const parts = Math.ceil(size / this.partSize);
         const abort = new AbortController();
         const handle = await external_node_fs_default().promises.open(file, 'w');
@@ -83974,6 +83985,16 @@ class S3Source {
             await handle.close();
         }
         return size;
+    }
+    /** A small object's bytes (`size` of them, as listed), in one ranged GET. */
+    async smallObject(key, what, size, etag) {
+        const out = Buffer.allocUnsafe(size);
+        if (size === 0)
+            return out;
+        await this.fetchPart(key, what, 0, 0, size - 1, etag, new AbortController().signal, (chunk, offset) => {
+            out.set(chunk, offset);
+        });
+        return out;
     }
     /** The object's size (and ETag, to pin ranged reads to one version): from the listing, or a HEAD. */
     async sizeOf(key, what, knownSize) {
@@ -84578,9 +84599,9 @@ function loadConfig(input, file) {
     const where = issue.path.join('.') || '(top level)';
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
     if (keys.length) {
-        throw new errors_UserError(input, `${file}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} at ${where}`, 'Check the spelling against the README (restorable.yml)');
+        throw new errors_UserError(input, `${file}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} at ${where}`, 'Check the spelling against restorable.yml in docs/restore-drill.md');
     }
-    throw new errors_UserError(input, `${file}: ${where} ${issue.message}`, 'See restorable.yml in the README');
+    throw new errors_UserError(input, `${file}: ${where} ${issue.message}`, 'See restorable.yml in docs/restore-drill.md');
 }
 
 // EXTERNAL MODULE: ./node_modules/pg/lib/index.js
@@ -85275,7 +85296,7 @@ function privilegeError(c, e) {
         ? `Give the role CREATEDB: ALTER ROLE ${ident(c.user)} CREATEDB;`
         : table
             ? `Grant it: GRANT SELECT ON ${table} TO ${ident(c.user)}; (and USAGE on its schema)`
-            : "Grant the role what it lacks: the README's Connecting section lists what each input needs";
+            : 'Grant the role what it lacks: docs/connecting.md lists what each input needs (least privileges)';
     return new errors_UserError(c.input, `the role "${c.user}" was refused: ${msg}`, fix);
 }
 /** Open a connection (as libpq would: see connect.ts), run `fn`, close it, whatever happens. */
@@ -91651,10 +91672,16 @@ async function restoreInto(t, client, input) {
     const { opts, conn } = t;
     const findings = [];
     if (opts.tier === 'sample') {
+        // The schema's objects are the TOC's entries that are not data.
+        const byType = t.ins.toc?.byType ?? {};
+        const data = (byType['TABLE DATA'] ?? 0) + (byType['SEQUENCE SET'] ?? 0) + (byType.BLOBS ?? 0);
+        const progress = new RestoreProgress((t.ins.toc?.entries ?? 0) - data, 0, t.ins.tableRows);
+        t.pipe.progress(() => `schema: ${progress.describe() ?? 'starting'}`);
         const schema = await restoreDump(client, conn, input, {
             jobs: opts.jobs,
             roles: opts.roles,
             schemaOnly: true,
+            progress,
         });
         const rows = await restoreSampleData(client, t, input);
         findings.push(...schema.findings, ...rows.findings);
@@ -91736,8 +91763,12 @@ async function restoreSampleData(pgRestore, t, input) {
         .rows[0]?.s === true);
     const listFile = work.partial('sample.list');
     external_node_fs_default().writeFileSync(listFile, `${lines.join('\n')}\n`);
+    // The list's items done, and the sampled table loading (with its rows in the dump), from --verbose.
+    const progress = new RestoreProgress(lines.length, 0, t.ins.tableRows);
+    t.pipe.progress(() => `sample rows: ${progress.describe() ?? 'starting'}`);
     try {
         const res = await run(pgRestore.path, [
+            '--verbose',
             '--data-only',
             ...(superuser ? ['--disable-triggers'] : []),
             '--dbname',
@@ -91747,7 +91778,11 @@ async function restoreSampleData(pgRestore, t, input) {
             // pg_restore restores a tar dump one object at a time only.
             ...(opts.jobs > 1 && input.format !== 'tar' ? ['--jobs', String(opts.jobs)] : []),
             file,
-        ], { env: await restoreEnv(conn) });
+        ], {
+            env: await restoreEnv(conn),
+            onStderrLine: (l) => progress.line(l),
+            keepStderrLine: (l) => !RestoreProgress.isVerbose(l),
+        });
         return {
             seconds: res.seconds,
             exitCode: res.code,
@@ -93092,8 +93127,11 @@ async function inspectStream(src, opts = {}) {
 }
 /** Tables decoded at once when the bytes can be read again: the cores, within libuv's 4 threads. */
 const LANES = Math.min(3, Math.max(2, external_node_os_default().availableParallelism()));
-/** A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data. */
-async function inspectDirectory(dir) {
+/**
+ * A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data; `seen.bytes` is
+ * kept at the bytes read so far (toc.dat, then each data file as it is read), for the progress line.
+ */
+async function inspectDirectory(dir, seen) {
     const out = {
         format: 'directory',
         wrapper: null,
@@ -93118,6 +93156,8 @@ async function inspectDirectory(dir) {
         await readHeader(r2);
         const toc = await readToc(r2, h);
         out.toc = summarize(toc);
+        if (seen)
+            seen.bytes = out.size;
         out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
         const suffix = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
         const rows = [];
@@ -93131,6 +93171,8 @@ async function inspectDirectory(dir) {
             out.size += external_node_fs_default().statSync(file).size;
             const dec = decoderFor(h.compression === 'gzip' ? 'gzipFile' : h.compression, what, !!table);
             for await (const b of fileChunks(file)) {
+                if (seen)
+                    seen.bytes += b.length;
                 const p = dec.push(b);
                 if (p)
                     await p;
@@ -93368,13 +93410,14 @@ function readProgressLine(p, size) {
 async function inspect(b, expected) {
     const { backup, facts } = b;
     const local = b.source.localPath(backup.name);
+    const seen = { bytes: 0, ...(local ? {} : { downloaded: 0 }) };
+    b.pipe.progress(() => readProgressLine(seen, backup.size));
     if (backup.kind === 'directory' && local) {
-        const insp = await inspectDirectory(local);
+        // A directory dump's size is the sum of its files: toc.dat and every data file, read in turn.
+        const insp = await inspectDirectory(local, seen);
         facts.localPath = local;
         return { insp };
     }
-    const seen = { bytes: 0, ...(local ? {} : { downloaded: 0 }) };
-    b.pipe.progress(() => readProgressLine(seen, backup.size));
     if (local) {
         const insp = await inspectStream(fileChunks(local), {
             md5: expected?.algorithm === 'md5',

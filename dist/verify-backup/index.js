@@ -80202,7 +80202,7 @@ function preprocess(fn, schema) {
 
 ;// CONCATENATED MODULE: ./src/report/findings.ts
 const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'];
-/** Every rule Restorable can raise. The README's table of rules is checked against this list. */
+/** Every rule Restorable can raise. The table of rules in docs/findings.md is checked against this list. */
 const RULES = {
     BACKUP_MISSING: {
         severity: 'critical',
@@ -80854,6 +80854,12 @@ class FetchError extends Error {
 const DEFAULT_PART_SIZE = 4 * 1024 * 1024;
 const DEFAULT_CONCURRENCY = 3;
 const DEFAULT_TEXT_LIMIT = 1024 * 1024;
+/**
+ * Objects up to this size are downloaded in one GET, held in memory and written with one call: for
+ * the thousands of small files of a plain base backup, a file handle kept open across the body's
+ * chunks cost more than the bytes. Memory stays bounded by this times the downloads in flight.
+ */
+const SMALL_OBJECT = 256 * 1024;
 /** Retries of one ranged GET after its first attempt fails. */
 const PART_RETRIES = 3;
 const RETRY_BASE_MS = 200;
@@ -81034,6 +81040,11 @@ class S3Source {
         const key = this.key(name);
         const what = this.objectUrl(name);
         const { size, etag } = await this.sizeOf(key, what, knownSize);
+        if (size <= SMALL_OBJECT && size <= this.partSize) {
+            await external_node_fs_default().promises.writeFile(file, await this.smallObject(key, what, size, etag));
+            written?.(size);
+            return size;
+        }
         const parts = Math.ceil(size / this.partSize);
         const abort = new AbortController();
         const handle = await external_node_fs_default().promises.open(file, 'w');
@@ -81086,6 +81097,16 @@ class S3Source {
             await handle.close();
         }
         return size;
+    }
+    /** A small object's bytes (`size` of them, as listed), in one ranged GET. */
+    async smallObject(key, what, size, etag) {
+        const out = Buffer.allocUnsafe(size);
+        if (size === 0)
+            return out;
+        await this.fetchPart(key, what, 0, 0, size - 1, etag, new AbortController().signal, (chunk, offset) => {
+            out.set(chunk, offset);
+        });
+        return out;
     }
     /** The object's size (and ETag, to pin ranged reads to one version): from the listing, or a HEAD. */
     async sizeOf(key, what, knownSize) {
@@ -85629,8 +85650,11 @@ async function inspectStream(src, opts = {}) {
 }
 /** Tables decoded at once when the bytes can be read again: the cores, within libuv's 4 threads. */
 const LANES = Math.min(3, Math.max(2, external_node_os_default().availableParallelism()));
-/** A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data. */
-async function inspectDirectory(dir) {
+/**
+ * A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data; `seen.bytes` is
+ * kept at the bytes read so far (toc.dat, then each data file as it is read), for the progress line.
+ */
+async function inspectDirectory(dir, seen) {
     const out = {
         format: 'directory',
         wrapper: null,
@@ -85655,6 +85679,8 @@ async function inspectDirectory(dir) {
         await readHeader(r2);
         const toc = await readToc(r2, h);
         out.toc = summarize(toc);
+        if (seen)
+            seen.bytes = out.size;
         out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
         const suffix = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
         const rows = [];
@@ -85668,6 +85694,8 @@ async function inspectDirectory(dir) {
             out.size += external_node_fs_default().statSync(file).size;
             const dec = decoderFor(h.compression === 'gzip' ? 'gzipFile' : h.compression, what, !!table);
             for await (const b of fileChunks(file)) {
+                if (seen)
+                    seen.bytes += b.length;
                 const p = dec.push(b);
                 if (p)
                     await p;
@@ -86466,7 +86494,7 @@ function privilegeError(c, e) {
         ? `Give the role CREATEDB: ALTER ROLE ${client_ident(c.user)} CREATEDB;`
         : table
             ? `Grant it: GRANT SELECT ON ${table} TO ${client_ident(c.user)}; (and USAGE on its schema)`
-            : "Grant the role what it lacks: the README's Connecting section lists what each input needs";
+            : 'Grant the role what it lacks: docs/connecting.md lists what each input needs (least privileges)';
     return new errors_UserError(c.input, `the role "${c.user}" was refused: ${msg}`, fix);
 }
 /** Open a connection (as libpq would: see connect.ts), run `fn`, close it, whatever happens. */
@@ -86805,13 +86833,14 @@ function readProgressLine(p, size) {
 async function inspect(b, expected) {
     const { backup, facts } = b;
     const local = b.source.localPath(backup.name);
+    const seen = { bytes: 0, ...(local ? {} : { downloaded: 0 }) };
+    b.pipe.progress(() => readProgressLine(seen, backup.size));
     if (backup.kind === 'directory' && local) {
-        const insp = await inspectDirectory(local);
+        // A directory dump's size is the sum of its files: toc.dat and every data file, read in turn.
+        const insp = await inspectDirectory(local, seen);
         facts.localPath = local;
         return { insp };
     }
-    const seen = { bytes: 0, ...(local ? {} : { downloaded: 0 }) };
-    b.pipe.progress(() => readProgressLine(seen, backup.size));
     if (local) {
         const insp = await inspectStream(fileChunks(local), {
             md5: expected?.algorithm === 'md5',
@@ -88668,6 +88697,7 @@ function exitCodeFor(verdict) {
 
 
 
+
 /**
  * verify-backup: locate the newest backup, check its age and retention, read it once (download,
  * hash, decompress, walk every block), compare checksums, and replay its schema.
@@ -88701,6 +88731,8 @@ function verifyOutputs(r, reportPath) {
         'age-hours': b ? String(b.ageHours) : '',
         sha256: b?.sha256 ?? '',
         'server-version': b?.serverVersion ?? '',
+        'server-major': String(majorOf(b?.serverVersion ?? '') ?? ''),
+        'pg-dump-major': String(majorOf(b?.pgDumpVersion ?? '') ?? ''),
         'dump-format': b?.format ?? '',
         tables: b?.tables !== undefined ? String(b.tables) : '',
         findings: JSON.stringify(r.findings),
