@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { checkHome, docFiles, kitUses as homeUses, kitHome, setHome } from '../../scripts/home.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const read = (f: string) => fs.readFileSync(path.join(root, f), 'utf8');
@@ -34,7 +35,7 @@ describe("the README's Install section and the uses: lines", () => {
     expect(new Set(uses.filter((u) => u.file.startsWith('docs/')).map((u) => u.file)).size).toBeGreaterThan(
       4,
     );
-    expect(new Set(uses.map((u) => u.repo))).toEqual(new Set(['your-org/restorable']));
+    expect(new Set(uses.map((u) => u.repo))).toEqual(new Set([kitHome()]));
     for (const u of uses) {
       const target = u.path === '' ? 'action.yml' : u.path.endsWith('.yml') ? u.path : `${u.path}/action.yml`;
       expect(fs.existsSync(path.join(root, target)), `${u.file}: uses ${u.repo}/${u.path}`).toBe(true);
@@ -86,6 +87,64 @@ describe("the README's Runner requirements", () => {
       expect(s.replace(/\s+/g, ' '), f).toContain(
         `\`${JSON.stringify(labels).replace(/,/g, ', ')}\` (\`${f}\`)`,
       );
+    }
+  });
+});
+
+describe("the kit's home (npm run home)", () => {
+  /** A copy of what names the home: package.json, the README, docs/ and examples/. */
+  const copy = () => {
+    const dir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'home-'));
+    for (const d of ['docs', 'examples']) fs.mkdirSync(path.join(dir, d));
+    for (const f of ['package.json', ...docFiles()]) fs.copyFileSync(path.join(root, f), path.join(dir, f));
+    return dir;
+  };
+
+  it('every uses: line of the kit, and package.json, name one home', () => {
+    expect(homeUses().length).toBeGreaterThan(10);
+    expect(checkHome(kitHome())).toBeUndefined();
+  });
+
+  it('--check with another repository names the first line that would not work', () => {
+    expect(checkHome('acme/restorable')).toMatch(
+      new RegExp(
+        `^the docs name ${kitHome()} \\(README\\.md: uses: ${kitHome()}/.*\\), not acme/restorable.*npm run home -- --set acme/restorable`,
+      ),
+    );
+  });
+
+  it('--set rewrites every kit uses: line and package.json, and nothing else', () => {
+    const dir = copy();
+    try {
+      const before = homeUses(dir);
+      setHome('acme/pg-restorable', dir);
+      const after = homeUses(dir);
+      expect(checkHome('acme/pg-restorable', dir)).toBeUndefined();
+      expect(after.map((u) => u.line)).toEqual(
+        before.map((u) => u.line.replace(kitHome(), 'acme/pg-restorable')),
+      );
+      // Other actions' uses: lines (actions/checkout, ...) are left as they were.
+      const others = (d: string) =>
+        docFiles(d).flatMap((f) =>
+          [...fs.readFileSync(path.join(d, f), 'utf8').matchAll(/uses: actions\/\S+/g)].map((m) => m[0]),
+        );
+      expect(others(dir)).toEqual(others(root));
+      expect(JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).repository).toBe(
+        'github:acme/pg-restorable',
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--set refuses what is not OWNER/NAME, changing nothing', () => {
+    const dir = copy();
+    try {
+      for (const bad of ['acme', 'acme/x/y', '--help/x', 'acme/x y', 'a\nb/c', ''])
+        expect(() => setHome(bad, dir), bad).toThrow(/is not OWNER\/NAME/);
+      expect(checkHome(kitHome(), dir)).toBeUndefined();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -73,6 +73,14 @@ describe('the release workflow', () => {
     expect(steps[attest]?.with?.['subject-path']).toContain('restorable-*.tgz');
   });
 
+  it('refuses to publish docs whose uses: lines name another repository than the one it releases from', () => {
+    const home = index((s) => s.run === 'npm run home -- --check "$REPO"');
+    const publish = index((s) => (s.run ?? '').includes('gh release create'));
+    expect(home).toBeGreaterThan(0);
+    expect(home).toBeLessThan(publish);
+    expect(steps[home]?.env).toEqual({ REPO: '${{ github.repository }}' });
+  });
+
   it('pins every action by a full commit SHA', () => {
     const uses = steps.flatMap((s) => (s.uses ? [s.uses] : []));
     expect(uses.length).toBeGreaterThan(2);
