@@ -37,7 +37,7 @@ export function kitHome(root = ROOT): string {
   return m[1] as string;
 }
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const literal = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Every uses: line of the kit in the docs: file and the repository it names. */
 export function kitUses(root = ROOT): { file: string; repo: string; line: string }[] {
@@ -63,7 +63,7 @@ export function checkHome(want: string, root = ROOT): string | undefined {
 export function setHome(to: string, root = ROOT): void {
   if (!NAME.test(to)) throw new Error(`--set: "${to}" is not OWNER/NAME, the repository on GitHub`);
   const from = kitHome(root);
-  const re = new RegExp(`uses: ${escape(from)}(${KIT_PATH})`, 'g');
+  const re = new RegExp(`uses: ${literal(from)}(${KIT_PATH})`, 'g');
   for (const f of docFiles(root)) {
     const text = read(root, f);
     const next = text.replace(re, (_m, rest: string) => `uses: ${to}${rest}`);

@@ -78,7 +78,7 @@ describe('the release workflow', () => {
     const publish = index((s) => (s.run ?? '').includes('gh release create'));
     expect(home).toBeGreaterThan(0);
     expect(home).toBeLessThan(publish);
-    expect(steps[home]?.env).toEqual({ REPO: '${{ github.repository }}' });
+    expect(steps[home]?.env).toEqual({ REPO: `\${{ github.repository }}` });
   });
 
   it('pins every action by a full commit SHA', () => {
