@@ -4,6 +4,7 @@ import { formatLsn, parseLsn, segmentName, segmentOf, timelineFor } from '../arc
 import { errorMessage, UserError } from '../core/errors.js';
 import { run } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
+import { ownedDir } from '../postgres/recovery.js';
 import type { Finding } from '../report/findings.js';
 import { LocalSource } from '../sources/local.js';
 import { S3Source } from '../sources/s3.js';
@@ -306,8 +307,7 @@ export class PgbackrestBackend implements PitrBackend {
     _spoolDir: string,
     owner: { uid: number; gid: number } | undefined,
   ): Promise<Restored> {
-    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    if (owner) fs.chownSync(dataDir, owner.uid, owner.gid);
+    ownedDir(dataDir, owner);
     const t = this.target;
     const type = t.kind;
     const extra = [

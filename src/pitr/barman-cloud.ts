@@ -11,7 +11,7 @@ import { parseLsn } from '../archive/wal.js';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import { run } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
-import { chownTree } from '../postgres/recovery.js';
+import { chownTree, ownedDir, ownedFile } from '../postgres/recovery.js';
 import { parseS3Url, S3Source } from '../sources/s3.js';
 import type { BackupObject } from '../sources/types.js';
 import { coverageEnd, type PitrBackend, type PlannedBackup, type Restored } from './backends.js';
@@ -284,24 +284,17 @@ export class BarmanCloudBackend implements PitrBackend {
     owner: { uid: number; gid: number } | undefined,
   ): Promise<Restored> {
     const entry = this.entries.get(b.id) as CloudEntry;
-    const mine = (d: string) => {
-      fs.mkdirSync(d, { recursive: true, mode: 0o700 });
-      if (owner) fs.chownSync(d, owner.uid, owner.gid);
-    };
-    mine(dataDir);
+    ownedDir(dataDir, owner);
     const tblspcRoot = `${dataDir}.tablespaces`;
     // Every tablespace beside the restored folder: by default Barman writes them where production has them.
     const maps = tablespaceMaps(entry, tblspcRoot);
-    if (maps.length) mine(tblspcRoot);
+    if (maps.length) ownedDir(tblspcRoot, owner);
     const relocate = maps.flatMap((m) => ['--tablespace', `${m.name}:${m.location}`]);
     const r = await this.tool(restorePython(), ['-c', SAFE_RESTORE, ...this.args(relocate, [b.id, dataDir])]);
     if (r.code !== 0) throw new Error(`barman-cloud-restore ${b.id} failed: ${tail(r)}`);
     checkRestoredFolder(dataDir, entry.beginLsn, maps, { tool: 'barman-cloud-restore', copiedWal: false });
     if (maps.length) chownTree(tblspcRoot, owner);
-    mine(spoolDir);
-    const config = path.join(spoolDir, 'aws-config');
-    fs.writeFileSync(config, this.botoFile, { mode: 0o600 });
-    if (owner) fs.chownSync(config, owner.uid, owner.gid);
+    const config = ownedFile(path.join(ownedDir(spoolDir, owner), 'aws-config'), this.botoFile, owner);
     const files = `AWS_CONFIG_FILE=${shellWord(config)} AWS_SHARED_CREDENTIALS_FILE=${shellWord(config)}`;
     const words = this.args([], []).map(shellWord).join(' ');
     return {

@@ -11,6 +11,7 @@ import {
 import { errorMessage, UserError } from '../core/errors.js';
 import { run } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
+import { ownedDir, ownedFile } from '../postgres/recovery.js';
 import { FetchError } from '../sources/s3.js';
 import type { PitrBackend, PlannedBackup, Restored } from './backends.js';
 import type { PitrTarget } from './options.js';
@@ -287,14 +288,10 @@ export class WalgBackend implements PitrBackend {
     spoolDir: string,
     owner: { uid: number; gid: number } | undefined,
   ): Promise<Restored> {
-    const mine = (d: string) => {
-      fs.mkdirSync(d, { recursive: true, mode: 0o700 });
-      if (owner) fs.chownSync(d, owner.uid, owner.gid);
-    };
-    mine(dataDir);
+    ownedDir(dataDir, owner);
     const r = await this.walg(['backup-fetch', dataDir, b.id]);
     if (r.code !== 0) throw new Error(`wal-g backup-fetch ${b.id} failed: ${tail(r)}`);
-    mine(spoolDir);
+    ownedDir(spoolDir, owner);
     const config = path.join(spoolDir, 'wal-g.json');
     const settings: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env))
@@ -302,8 +299,7 @@ export class WalgBackend implements PitrBackend {
     // Prefetched WAL beside the spool, not in the recovered pg_wal; as many segments ahead as asked.
     settings.WALG_PREFETCH_DIR = path.join(spoolDir, 'prefetch');
     settings.WALG_DOWNLOAD_CONCURRENCY = String(this.prefetch);
-    fs.writeFileSync(config, JSON.stringify(settings), { mode: 0o600 });
-    if (owner) fs.chownSync(config, owner.uid, owner.gid);
+    ownedFile(config, JSON.stringify(settings), owner);
     return {
       settings: {
         restore_command: `${shellWord(this.bin)} --config ${shellWord(config)} wal-fetch "%f" "%p"`,

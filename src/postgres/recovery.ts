@@ -22,6 +22,24 @@ export function ownedLog(file: string, owner: { uid: number; gid: number } | und
   return file;
 }
 
+/** A folder only the server's user may enter (made with its parents when missing), owned by it. */
+export function ownedDir(dir: string, owner: { uid: number; gid: number } | undefined): string {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (owner) fs.chownSync(dir, owner.uid, owner.gid);
+  return dir;
+}
+
+/** A file only the server's user may read (it may hold credentials), owned by it. */
+export function ownedFile(
+  file: string,
+  text: string,
+  owner: { uid: number; gid: number } | undefined,
+): string {
+  fs.writeFileSync(file, text, { mode: 0o600 });
+  if (owner) fs.chownSync(file, owner.uid, owner.gid);
+  return file;
+}
+
 export function chownTree(root: string, owner: { uid: number; gid: number } | undefined): void {
   if (!owner) return;
   const walk = (p: string) => {
