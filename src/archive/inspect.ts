@@ -15,6 +15,7 @@ import {
   type WalkResult,
   walkCustomData,
 } from './custom.js';
+import type { SharedFront } from './front.js';
 import { fileChunks, isalAddon } from './lanes.js';
 import { PlainScan } from './plain.js';
 import { ArchiveProblem } from './problem.js';
@@ -404,8 +405,11 @@ export interface InspectOptions {
    * pass hashes and checks the framing.
    */
   file?: string;
-  /** `file` is a download still being written: lanes wait for the walk to read past their range. */
-  fileGrows?: boolean;
+  /**
+   * `file` is a download still being written, complete up to this front: the lanes follow it (a
+   * table's decode starts once its first bytes are there, not once the walk has read past it all).
+   */
+  front?: SharedFront;
   /** Kept up to date with the bytes read so far, for progress (one assignment per chunk). */
   seen?: { bytes: number };
 }
@@ -462,11 +466,7 @@ export async function inspectStream(
           throw (await inner.rest()) ?? e;
         }
       } else {
-        await parseDump(
-          all,
-          out,
-          opts.file ? { file: opts.file, count: LANES, complete: !opts.fileGrows } : undefined,
-        );
+        await parseDump(all, out, opts.file ? lanesFor(opts.file, opts.front) : undefined);
       }
     } catch (e) {
       record(out, e);
@@ -482,6 +482,11 @@ export async function inspectStream(
 
 /** Tables decoded at once when the bytes can be read again: the cores, within libuv's 4 threads. */
 const LANES = Math.min(3, Math.max(2, os.availableParallelism()));
+
+/** The lanes over a local file (complete), or over a download's file as its front moves. */
+function lanesFor(file: string, front: SharedFront | undefined): Lanes {
+  return front ? { file, count: LANES, front } : { file, count: LANES, complete: true };
+}
 
 /**
  * A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data; `seen.bytes` is

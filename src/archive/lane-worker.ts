@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { parentPort } from 'node:worker_threads';
 import { type BlockDecoder, copyRows, damagedStream, laneDecoder } from './blocks.js';
+import { waitForFront } from './front.js';
 import { ArchiveProblem } from './problem.js';
 
 /** One table's data for a worker: its length-prefixed chunks, from `start` to the zero length at `end`. */
@@ -20,6 +21,8 @@ export interface LaneJob {
   what: string;
   /** For gzip: the ISA-L addon to inflate with, instead of zlib. */
   isal?: string;
+  /** `file` is a download still being written: how far it is complete (front.ts); reads wait for it. */
+  front?: SharedArrayBuffer;
 }
 
 /** A decoded range's bytes and rows; the decoder's finding on damaged data; or why it could not be read. */
@@ -102,7 +105,9 @@ async function feedRange(job: LaneJob, batches: Batches): Promise<void> {
   const fd = fs.openSync(job.file, 'r');
   try {
     for (let pos = job.start; pos < job.end; ) {
-      const n = fs.readSync(fd, buf, 0, Math.min(READ, job.end - pos), pos);
+      const want = Math.min(READ, job.end - pos);
+      if (job.front) waitForFront(job.front, pos + want);
+      const n = fs.readSync(fd, buf, 0, want, pos);
       if (n === 0) throw new Error(`the file ends at byte ${pos}`);
       pos += n;
       for (let i = 0; i < n; ) {

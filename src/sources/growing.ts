@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { SharedFront } from '../archive/front.js';
 
 /**
  * A file that a download is still writing: how many bytes from its start are complete, and a reader
@@ -13,24 +14,36 @@ export class GrowingFile {
   /** Readers waiting for more. */
   private waiting: (() => void)[] = [];
 
-  constructor(readonly file: string) {}
+  /** The same mark, for worker threads that read the file too (the lanes that decode its tables). */
+  readonly front: SharedFront;
+
+  /** `size`: the file's size once whole, when the listing gives it. */
+  constructor(
+    readonly file: string,
+    size?: number,
+  ) {
+    this.front = new SharedFront(size);
+  }
 
   /** The first `bytes` bytes are written. The mark only moves forward. */
   advance(bytes: number): void {
     if (bytes <= this.complete) return;
     this.complete = bytes;
+    this.front.advance(bytes);
     this.notify();
   }
 
   /** The download ended: every byte is written. */
   finish(): void {
     this.finished = true;
+    this.front.finish();
     this.notify();
   }
 
   /** The download failed: the reader throws `error` once it has read what was complete. */
   fail(error: unknown): void {
     this.failure = { error };
+    this.front.fail();
     this.notify();
   }
 

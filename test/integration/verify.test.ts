@@ -10,6 +10,7 @@ import {
   type WalkResult,
   walkCustomData,
 } from '../../src/archive/custom.js';
+import { SharedFront } from '../../src/archive/front.js';
 import { inspectStream } from '../../src/archive/inspect.js';
 import { fileChunks, isalAddon } from '../../src/archive/lanes.js';
 import { ArchiveProblem } from '../../src/archive/problem.js';
@@ -22,6 +23,7 @@ import { dumpDatabase } from '../../src/demo/sample.js';
 import { libpqEnv, withClient } from '../../src/postgres/client.js';
 import type { ScratchCluster } from '../../src/postgres/cluster.js';
 import { countRows } from '../../src/postgres/tables.js';
+import { GrowingFile } from '../../src/sources/growing.js';
 import { runVerify } from '../../src/verify/run.js';
 import {
   appendJunk,
@@ -182,8 +184,9 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
     file: string,
     lanes?: Lanes,
     tamper: (toc: TocEntry[]) => void = () => {},
+    src: AsyncIterable<Buffer> = fileChunks(file),
   ): Promise<WalkResult | ArchiveProblem> {
-    const r = ByteReader.from(fileChunks(file));
+    const r = ByteReader.from(src);
     const h = await readHeader(r);
     const toc = await readToc(r, h);
     tamper(toc);
@@ -245,6 +248,56 @@ describe('tables decoded side by side (lanes) when the file can be read again', 
       ...(await inspectStream(fileChunks(file))),
       header: undefined,
     });
+  });
+
+  /**
+   * A copy of `file` written in 64 KiB steps, each a macrotask apart, as a download writes: the
+   * GrowingFile that follows it, and the writing (which fails at `failAt` bytes when given).
+   */
+  function arriving(file: string, name: string, failAt?: number) {
+    const bytes = fs.readFileSync(file);
+    const copy = path.join(dir, name);
+    const growing = new GrowingFile(copy, bytes.length);
+    const writing = (async () => {
+      const fd = fs.openSync(copy, 'w');
+      try {
+        for (let at = 0; at < bytes.length; at += 64 * 1024) {
+          if (failAt !== undefined && at >= failAt) return growing.fail(new Error('the connection reset'));
+          const end = Math.min(bytes.length, at + 64 * 1024);
+          fs.writeSync(fd, bytes, at, end - at, at);
+          growing.advance(end);
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        growing.finish();
+      } finally {
+        fs.closeSync(fd);
+      }
+    })();
+    return { copy, growing, writing };
+  }
+
+  it("a download's tables decode as it arrives: workers start from the TOC and follow its front", async () => {
+    const file = f.custom as string;
+    const single = await walk(file);
+    const { copy, growing, writing } = arriving(file, 'arriving.dump');
+    const lanes: Lanes = { file: copy, count: 3, front: growing.front, workerMin: 0 };
+    const followed = await walk(copy, lanes, undefined, growing.chunks());
+    await writing;
+    // Every table started before the walk reached it (early), and decoded to what one stream gives.
+    expect(followed).toEqual({
+      ...single,
+      lanes: { mostAtOnce: expect.any(Number), inWorkers: 11, early: 11, inflate: 'isa-l' },
+    });
+  });
+
+  it('a download that fails part-way: the walk gets its error, and no worker waits on for bytes that never come', async () => {
+    const file = f.custom as string;
+    const { copy, growing, writing } = arriving(file, 'cut.dump', Math.floor(fs.statSync(file).size / 2));
+    const lanes: Lanes = { file: copy, count: 3, front: growing.front, workerMin: 0 };
+    const started = Date.now();
+    await expect(walk(copy, lanes, undefined, growing.chunks())).rejects.toThrow('the connection reset');
+    await writing;
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('the ISA-L inflate addon loads and passes its self-test: the prebuilt one, shipped in dist/', () => {
@@ -875,12 +928,19 @@ describe('whole-file compression (zstd, lz4, xz, bzip2), damaged', () => {
 });
 
 describe('ARCHIVE_CORRUPT: a TOC or header that contradicts the blocks (what pg_restore trips on)', () => {
+  /** A download's front that has reached the end of `file`. */
+  function whole(file: string): SharedFront {
+    const front = new SharedFront(fs.statSync(file).size);
+    front.advance(fs.statSync(file).size);
+    front.finish();
+    return front;
+  }
   /** The walk's problems on every path: in-process, lanes from the TOC's offsets, a growing download's lanes. */
   async function everyPath(file: string): Promise<string[][]> {
     const paths = [
       await inspectStream(fileChunks(file)),
       await inspectStream(fileChunks(file), { file }),
-      await inspectStream(fileChunks(file), { file, fileGrows: true }),
+      await inspectStream(fileChunks(file), { file, front: whole(file) }),
     ];
     return paths.map((p) => p.problems.map((x) => `${x.rule}: ${x.message}`));
   }

@@ -26,9 +26,10 @@ async function downloadAndInspect(
   file: string,
   md5: boolean,
   seen: ReadProgress,
+  size: number,
 ): Promise<Inspection> {
   if (!source.downloadTo) throw new Error(`${source.description} cannot download ${name}`);
-  const growing = new GrowingFile(file);
+  const growing = new GrowingFile(file, size);
   const download = source
     .downloadTo(name, file, undefined, (bytes) => {
       seen.downloaded = Math.max(seen.downloaded ?? 0, bytes);
@@ -45,7 +46,7 @@ async function downloadAndInspect(
   const insp = await inspectStream(growing.chunks(), {
     md5,
     file,
-    fileGrows: true,
+    front: growing.front,
     seen,
   });
   await download;
@@ -73,7 +74,7 @@ async function download(
   const base = path.basename(backup.name);
   const part = work.partial(`${base}.part`);
   try {
-    const insp = await downloadAndInspect(source, backup.name, part, md5, seen);
+    const insp = await downloadAndInspect(source, backup.name, part, md5, seen, backup.size);
     const dest = path.join(work.path(), base);
     work.keep(part, dest);
     return { insp, dest };
