@@ -61,6 +61,8 @@ export interface DrillContext {
   made?: { target: DrillTarget; database: string };
   /** A database made on an existing server is dropped also when the run is cancelled. */
   forgetCreated?: () => void;
+  /** Exact row counts taken while the restore ran (SideCounts): the volume stage counts the rest. */
+  counted?: Map<string, number>;
   /** The scratch cluster started while the backup is read, until the target stage takes it. */
   early?: EarlyTarget;
 }

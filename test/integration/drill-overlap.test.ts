@@ -5,9 +5,11 @@ import { memoryLogger } from '../../src/core/log.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
 import { parseDrillOptions } from '../../src/drill/options.js';
 import { type DrillResult, runDrill } from '../../src/drill/run.js';
-import { findLeftovers, type ScratchCluster } from '../../src/postgres/cluster.js';
+import { SideCounts } from '../../src/drill/side-counts.js';
+import { findLeftovers, removeCluster, type ScratchCluster } from '../../src/postgres/cluster.js';
+import { countRows } from '../../src/postgres/tables.js';
 import type { StageResult } from '../../src/report/stages.js';
-import { loadChinook, startCluster, tempDir } from '../harness/pg.js';
+import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
 
 let src: ScratchCluster;
 let dir: string;
@@ -19,6 +21,22 @@ beforeAll(async () => {
   await loadChinook(src);
   f.chinook = await dumpDatabase(src, 'chinook', path.join(dir, 'chinook.dump'));
   f.plain = await dumpDatabase(src, 'chinook', path.join(dir, 'chinook.sql'), { format: 'p' });
+  // Several tables, an inheritance parent whose count grows as its child loads, and partitions.
+  await sql(src, 'postgres', 'CREATE DATABASE shop');
+  await sql(
+    src,
+    'shop',
+    `CREATE TABLE orders (id int PRIMARY KEY, total int); INSERT INTO orders SELECT g, g FROM generate_series(1, 200000) g;
+     CREATE TABLE lines (id int PRIMARY KEY, order_id int REFERENCES orders); INSERT INTO lines SELECT g, 1 + g % 200000 FROM generate_series(1, 400000) g;
+     CREATE TABLE base (id int); CREATE TABLE child (extra text) INHERITS (base);
+     INSERT INTO base SELECT generate_series(1, 10); INSERT INTO child SELECT g, 'x' FROM generate_series(1, 7) g;
+     CREATE TABLE m (id int, at date) PARTITION BY RANGE (at);
+     CREATE TABLE m_a PARTITION OF m FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+     CREATE TABLE m_b PARTITION OF m FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+     INSERT INTO m SELECT g, date '2025-06-01' + (g % 400) FROM generate_series(1, 1000) g;
+     CREATE TABLE empty (id int);`,
+  );
+  f.shop = await dumpDatabase(src, 'shop', path.join(dir, 'shop.dump'));
 }, 240_000);
 
 afterAll(async () => {
@@ -116,7 +134,75 @@ describe('teardown follows the verdict', () => {
     const kept = mine();
     expect(kept).toHaveLength(1);
     expect(r.target?.url).toMatch(/^postgres/);
-    const { removeCluster } = await import('../../src/postgres/cluster.js');
     for (const c of kept) await removeCluster(c.root);
+  });
+});
+
+describe('tables are counted as their data finishes', () => {
+  const cases = [
+    { file: 'chinook', tier: 'full', jobs: '2', sample: '' },
+    { file: 'chinook', tier: 'full', jobs: '1', sample: '' },
+    { file: 'shop', tier: 'full', jobs: '2', sample: '' },
+    { file: 'shop', tier: 'full', jobs: '1', sample: '' },
+    { file: 'chinook', tier: 'sample', jobs: '2', sample: 'public.track,public.album,public.artist' },
+    { file: 'shop', tier: 'sample', jobs: '1', sample: 'public.orders,public.base,public.lines' },
+  ];
+  for (const c of cases) {
+    it(`${c.file}, tier ${c.tier}, jobs ${c.jobs}: the counts are those counted after the restore`, async () => {
+      const sample: Record<string, string> = c.sample ? { 'sample-tables': c.sample } : {};
+      const { r, lines } = await drill(f[c.file] as string, {
+        tier: c.tier,
+        jobs: c.jobs,
+        keep: 'true',
+        ...sample,
+      });
+      const root = JSON.parse(r.target?.handle as string).root as string;
+      try {
+        expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+        const port = Number(/:(\d+)\//.exec(r.target?.url as string)?.[1]);
+        const conn = {
+          host: path.join(root, 'socket'),
+          port,
+          user: 'postgres',
+          database: r.target?.database as string,
+        };
+        const wanted = c.sample ? c.sample.split(',') : undefined;
+        const after = (await countRows(conn, 1)).filter((x) => !wanted || wanted.includes(x.table));
+        expect(r.counts).toEqual(after);
+        const during = Number(
+          /^debug: counted (\d+) tables? while the restore ran$/m.exec(lines.join('\n'))?.[1],
+        );
+        if (c.tier === 'full') {
+          // The restore builds indexes and keys after the data: tables are counted meanwhile.
+          expect(during).toBeGreaterThan(0);
+          expect(stage(r, 'volume')?.reason).toMatch(/^\d+ of \d+ counted as the restore ran$/);
+        } else expect(during).toBeGreaterThanOrEqual(0);
+      } finally {
+        await removeCluster(root);
+      }
+    });
+  }
+
+  it('a table whose data item starts again, and a count that fails, are left to the volume stage', async () => {
+    await sql(src, 'postgres', 'CREATE DATABASE side');
+    await sql(
+      src,
+      'side',
+      'CREATE TABLE a (id int); INSERT INTO a SELECT generate_series(1, 5); CREATE TABLE b (id int)',
+    );
+    const counter = new SideCounts(src.conn('side'), memoryLogger());
+    const a = { schema: 'public', name: 'a', table: 'public.a' };
+    const b = { schema: 'public', name: 'b', table: 'public.b' };
+    const gone = { schema: 'public', name: 'gone', table: 'public.gone' };
+    counter.started(a);
+    counter.finished(a);
+    counter.started(b);
+    counter.finished(b);
+    counter.started(gone);
+    counter.finished(gone);
+    await new Promise((res) => setTimeout(res, 500));
+    counter.started(b); // b's data again: its count no longer holds
+    const counts = await counter.close();
+    expect([...counts]).toEqual([['public.a', 5]]);
   });
 });
