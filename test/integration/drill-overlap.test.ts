@@ -1,12 +1,14 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { run as restoreDrillAction } from '../../src/actions/restore-drill.js';
 import { memoryLogger } from '../../src/core/log.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
 import { parseDrillOptions } from '../../src/drill/options.js';
 import { type DrillResult, runDrill } from '../../src/drill/run.js';
 import { SideCounts } from '../../src/drill/side-counts.js';
-import { findLeftovers, removeCluster, type ScratchCluster } from '../../src/postgres/cluster.js';
+import { findLeftovers, removeCluster, ScratchCluster } from '../../src/postgres/cluster.js';
 import { countRows } from '../../src/postgres/tables.js';
 import type { StageResult } from '../../src/report/stages.js';
 import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
@@ -93,6 +95,48 @@ describe('the target starts while the backup is read', () => {
     expect(mine()).toEqual([]);
   });
 
+  it('restore-into older than the dump: the one line the target stage said before, nothing left', async () => {
+    await expect(drill(f.chinook as string, { 'restore-into': '13' })).rejects.toThrow(
+      /is 13, older than the PostgreSQL \d+ the dump comes from/,
+    );
+    expect(mine()).toEqual([]);
+  });
+
+  it('SIGINT while the drill runs (its sources): exit 130, the scratch cluster removed', async () => {
+    const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(root, 'src/cli/index.ts'),
+        'drill',
+        '--source',
+        f.shop as string,
+        '--max-age',
+        '1000d',
+        '--checksum',
+        'skip',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], cwd: root },
+    );
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    const deadline = Date.now() + 60_000;
+    let made: string | undefined;
+    while (!made && Date.now() < deadline) {
+      made = findLeftovers().find((c) => c.label.pid === child.pid)?.root;
+      if (!made) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(made, err).toBeDefined();
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    expect(code).toBe(130);
+    expect(fs.existsSync(made as string)).toBe(false);
+  }, 90_000);
+
   it('a sample naming a table the dump lacks: refused in one line, the early cluster removed', async () => {
     const opts = { tier: 'sample', 'sample-tables': 'public.nope' };
     await expect(drill(f.chinook as string, opts)).rejects.toThrow(/has no rows for/);
@@ -114,6 +158,41 @@ describe('teardown follows the verdict', () => {
     expect(mine()).toEqual([]);
     expect(stage(r, 'teardown')).toMatchObject({ status: 'ok' });
     expect(stage(r, 'teardown')?.reason).toMatch(/after the verdict: the scratch cluster is removed/);
+  });
+
+  it('the action publishes its outputs and report before the cluster stops', async () => {
+    const work = fs.mkdtempSync(path.join(dir, 'action-'));
+    const env = { GITHUB_OUTPUT: 'out', GITHUB_STEP_SUMMARY: 'summary.md', GITHUB_STATE: 'state' };
+    for (const [k, v] of Object.entries(env)) {
+      fs.writeFileSync(path.join(work, v), '');
+      vi.stubEnv(k, path.join(work, v));
+    }
+    const report = path.join(work, 'report.json');
+    const seen: { report: boolean; outputs: string }[] = [];
+    const stop = vi.spyOn(ScratchCluster.prototype, 'stop').mockImplementation(async function (
+      this: ScratchCluster,
+    ) {
+      seen.push({ report: fs.existsSync(report), outputs: fs.readFileSync(path.join(work, 'out'), 'utf8') });
+      stop.mockRestore();
+      await this.stop();
+    });
+    try {
+      await restoreDrillAction({
+        source: f.chinook as string,
+        'max-age': '1000d',
+        checksum: 'skip',
+        report,
+        'work-dir': work,
+      });
+    } finally {
+      stop.mockRestore();
+      vi.unstubAllEnvs();
+      process.exitCode = undefined;
+    }
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.report).toBe(true);
+    expect(seen[0]?.outputs).toMatch(/verdict<<\S+\npass\n/);
+    expect(mine()).toEqual([]);
   });
 
   it('a verdict step that throws still removes the cluster', async () => {
