@@ -21,17 +21,19 @@ export function run(raw: Record<string, string> = actionInputs()): Promise<void>
     if (core.getState('is-post') === 'true') return post(raw);
     core.saveState('is-post', 'true');
     const opts = parseDrillOptions(raw, 'input', actionsLogger);
-    const result = await runDrill(opts, actionsLogger, stageProgress);
-    if (result.target?.handle) core.saveState('kept-target', result.target.handle);
-    await publish(
-      result,
-      {
-        ...opts.verify,
-        title: 'restore-drill',
-        facts: drillFacts(result),
-        ...(result.chart ? { extra: result.chart } : {}),
-      },
-      (p) => drillOutputs(result, p),
-    );
+    // The verdict is published before the target is removed (runDrill removes it after this returns).
+    await runDrill(opts, actionsLogger, stageProgress, async (result) => {
+      if (result.target?.handle) core.saveState('kept-target', result.target.handle);
+      await publish(
+        result,
+        {
+          ...opts.verify,
+          title: 'restore-drill',
+          facts: drillFacts(result),
+          ...(result.chart ? { extra: result.chart } : {}),
+        },
+        (p) => drillOutputs(result, p),
+      );
+    });
   });
 }

@@ -112,6 +112,26 @@ export interface Inspection {
   problems: ArchiveProblem[];
 }
 
+/**
+ * What a dump says of itself before its data, told as soon as it is read (a drill starts its target
+ * then): a custom or directory dump's header and table of contents, a plain dump's opening comments.
+ */
+export interface EarlyFacts {
+  format: DumpFormat;
+  serverVersion?: string;
+  /** The dumped database's name (custom and directory dumps). */
+  database?: string;
+}
+
+/** Tell `onHeader` once; what it does is its own business, never a problem of the dump. */
+function tell(onHeader: ((f: EarlyFacts) => void) | undefined, facts: EarlyFacts): void {
+  try {
+    onHeader?.(facts);
+  } catch {
+    // A listener's failure is not the archive's.
+  }
+}
+
 /** What inflated a walk's tables, for the debug line: ISA-L and its addon, or zlib and why. */
 function inflatedBy(seen: NonNullable<WalkResult['lanes']>): string {
   if (seen.inflate === 'zlib') return seen.noIsal ? `zlib: ${seen.noIsal}` : 'zlib';
@@ -180,13 +200,20 @@ function collectRoles(buf: Buffer, owners: Set<string>, grantees: Set<string>): 
 }
 
 /** Scan a plain SQL dump: its opening comments, its tables, and the line that closes it. */
-async function scanPlain(chunks: AsyncIterable<Buffer>, first: Buffer, out: Inspection): Promise<void> {
+async function scanPlain(
+  chunks: AsyncIterable<Buffer>,
+  first: Buffer,
+  out: Inspection,
+  onHeader?: (f: EarlyFacts) => void,
+): Promise<void> {
   const headText = first.subarray(0, 4096).toString('utf8');
   const fromPgDump = /PostgreSQL database (cluster )?dump/.test(headText);
   const server = /^-- Dumped from database version (.+)$/m.exec(headText);
   const dumper = /^-- Dumped by pg_dump(?:all)? version (.+)$/m.exec(headText);
   if (server) out.serverVersion = server[1]?.trim();
   if (dumper) out.pgDumpVersion = dumper[1]?.trim();
+  if (fromPgDump)
+    tell(onHeader, { format: 'plain', ...(out.serverVersion ? { serverVersion: out.serverVersion } : {}) });
   const needle = Buffer.from('\nCREATE TABLE ');
   const owners = new Set<string>();
   const grantees = new Set<string>();
@@ -325,7 +352,12 @@ function looksLikeText(head: Buffer): boolean {
 }
 
 /** Parse what the (unwrapped) stream holds, recording problems on `out`. */
-async function parseDump(src: AsyncIterable<Buffer>, out: Inspection, lanes?: Lanes): Promise<void> {
+async function parseDump(
+  src: AsyncIterable<Buffer>,
+  out: Inspection,
+  lanes?: Lanes,
+  onHeader?: (f: EarlyFacts) => void,
+): Promise<void> {
   const { head, all } = await peek(src, 4096);
   if (head.length === 0) {
     out.format = 'unknown';
@@ -353,6 +385,7 @@ async function parseDump(src: AsyncIterable<Buffer>, out: Inspection, lanes?: La
       out.toc = summarize(toc);
       out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
       out.noOffsets = toc.some((e) => e.dataState === 'not-set');
+      tell(onHeader, { format: 'custom', serverVersion: h.serverVersion, database: h.database });
       const walked = await walkCustomData(r, h, toc, lanes);
       out.dataBlocks = walked.blocks;
       out.dataBytes = walked.dataBytes;
@@ -385,7 +418,7 @@ async function parseDump(src: AsyncIterable<Buffer>, out: Inspection, lanes?: La
   }
   if (looksLikeText(head)) {
     out.format = 'plain';
-    await scanPlain(all, head, out);
+    await scanPlain(all, head, out, onHeader);
     return;
   }
   out.format = 'unknown';
@@ -412,6 +445,8 @@ export interface InspectOptions {
   front?: SharedFront;
   /** Kept up to date with the bytes read so far, for progress (one assignment per chunk). */
   seen?: { bytes: number };
+  /** Told what the dump says of itself once its header (and TOC) are read, before its data. */
+  onHeader?: (f: EarlyFacts) => void;
 }
 
 function record(out: Inspection, e: unknown): void {
@@ -461,12 +496,12 @@ export async function inspectStream(
       if (out.wrapper) {
         const inner = unwrap(out.wrapper, all);
         try {
-          await parseDump(inner.bytes, out);
+          await parseDump(inner.bytes, out, undefined, opts.onHeader);
         } catch (e) {
           throw (await inner.rest()) ?? e;
         }
       } else {
-        await parseDump(all, out, opts.file ? lanesFor(opts.file, opts.front) : undefined);
+        await parseDump(all, out, opts.file ? lanesFor(opts.file, opts.front) : undefined, opts.onHeader);
       }
     } catch (e) {
       record(out, e);
@@ -492,7 +527,11 @@ function lanesFor(file: string, front: SharedFront | undefined): Lanes {
  * A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data; `seen.bytes` is
  * kept at the bytes read so far (toc.dat, then each data file as it is read), for the progress line.
  */
-export async function inspectDirectory(dir: string, seen?: { bytes: number }): Promise<Inspection> {
+export async function inspectDirectory(
+  dir: string,
+  seen?: { bytes: number },
+  onHeader?: (f: EarlyFacts) => void,
+): Promise<Inspection> {
   const out: Inspection = {
     format: 'directory',
     wrapper: null,
@@ -519,6 +558,7 @@ export async function inspectDirectory(dir: string, seen?: { bytes: number }): P
     out.toc = summarize(toc);
     if (seen) seen.bytes = out.size;
     out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
+    tell(onHeader, { format: 'directory', serverVersion: h.serverVersion, database: h.database });
     const suffix: Record<Compression, string> = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
     const rows: TableRows[] = [];
     const walkFile = async (name: string, what: string, table?: TocEntry) => {

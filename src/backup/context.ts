@@ -1,5 +1,5 @@
 import type { ExpectedChecksum } from '../archive/checksum.js';
-import type { Inspection } from '../archive/inspect.js';
+import type { EarlyFacts, Inspection } from '../archive/inspect.js';
 import type { Logger } from '../core/log.js';
 import type { RunFolder } from '../core/workdir.js';
 import type { Finding } from '../report/findings.js';
@@ -70,6 +70,8 @@ export interface VerifyContext {
   readonly state: VerifyState;
   /** The time the run started, for the backup's age. */
   readonly now: Date;
+  /** Told what the dump says of itself as soon as the read has its header (a drill starts its target). */
+  readonly onHeader?: (f: EarlyFacts) => void;
 }
 
 /** A run that found its backup: the source's listing, the backup chosen, and its facts so far. */

@@ -46,7 +46,7 @@ export async function restoreTools(
 
 /** No server new enough for the dump: VERSION_UNSUPPORTED when an older one exists, else no server at all. */
 export async function serverMissing(
-  ins: Inspection,
+  ins: Pick<Inspection, 'serverVersion'>,
   binDir: string | undefined,
   stage: string,
   e: Error,

@@ -1,3 +1,4 @@
+import type { EarlyFacts } from '../archive/inspect.js';
 import type { Logger } from '../core/log.js';
 import type { RunFolder } from '../core/workdir.js';
 import type { Pipeline } from '../report/stages.js';
@@ -23,7 +24,8 @@ export function openSource(opts: VerifyOptions, log: Logger): BackupSource {
 /**
  * The verify stages, run into `pipe`, as their list: each skips what follows it when there is
  * nothing to go on. A download goes to `work`, the run's own folder (its caller closes it when the
- * run ends). `schemaSkip`: a reason to skip the schema replay (a drill restores the whole dump instead).
+ * run ends). `schemaSkip`: a reason to skip the schema replay (a drill restores the whole dump instead);
+ * `onHeader`: told the dump's header as soon as the read has it, long before the read ends.
  */
 export async function verifyStages(
   pipe: Pipeline,
@@ -31,11 +33,21 @@ export async function verifyStages(
   log: Logger,
   work: RunFolder,
   schemaSkip?: string,
+  onHeader?: (f: EarlyFacts) => void,
 ): Promise<VerifyState> {
   const now = opts.now ?? new Date();
   const source = openSource(opts, log);
   const state: VerifyState = { source: source.description, candidates: 0 };
-  const located = await locateStage({ opts, log, pipe, work, source, state, now });
+  const located = await locateStage({
+    opts,
+    log,
+    pipe,
+    work,
+    source,
+    state,
+    now,
+    ...(onHeader ? { onHeader } : {}),
+  });
   if (!located) return state;
   await ageStage(located);
   await retentionStage(located);

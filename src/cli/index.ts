@@ -14,7 +14,7 @@ import { VERSION } from '../core/version.js';
 import { createSampleDatabase, dumpDatabase } from '../demo/sample.js';
 import { parseDrillOptions } from '../drill/options.js';
 import { drillFacts } from '../drill/present.js';
-import { drillOutputs, runDrill } from '../drill/run.js';
+import { type DrillResult, drillOutputs, runDrill } from '../drill/run.js';
 import { parseMigrateOptions } from '../migrate/options.js';
 import { migrateComment, migrateFacts } from '../migrate/present.js';
 import { migrateOutputs, runMigrate, schemaDiffText, writeComment } from '../migrate/run.js';
@@ -166,7 +166,8 @@ ${docsAt('README.md and docs/')}`;
 
 /** What a command adds to the shared run: its pipeline, its outputs, and how it reads on a terminal. */
 interface Command<R extends Reportable> {
-  run: (log: Logger, onStage: StageListener) => Promise<R>;
+  /** `verdict`: a run that does more after its verdict (a drill's teardown) hands it the result first. */
+  run: (log: Logger, onStage: StageListener, verdict: (r: R) => void) => Promise<R>;
   report: string | undefined;
   outputs: (r: R, reportPath: string) => Record<string, string>;
   text: (r: R, quiet: boolean) => string;
@@ -180,12 +181,17 @@ async function runCommand<R extends Reportable>(
   const quiet = switches.has('quiet') || switches.has('json');
   const log = terminalLogger(quiet);
   const cmd = make(log);
-  const result = await cmd.run(log, progress(quiet));
-  const reportPath = cmd.report ? writeJsonReport(result, cmd.report) : '';
-  const out = switches.has('json')
-    ? JSON.stringify({ outputs: cmd.outputs(result, reportPath), result }, null, 2)
-    : cmd.text(result, quiet);
-  process.stdout.write(`${mask(out)}\n`);
+  let told = false;
+  const tell = (result: R) => {
+    told = true;
+    const reportPath = cmd.report ? writeJsonReport(result, cmd.report) : '';
+    const out = switches.has('json')
+      ? JSON.stringify({ outputs: cmd.outputs(result, reportPath), result }, null, 2)
+      : cmd.text(result, quiet);
+    process.stdout.write(`${mask(out)}\n`);
+  };
+  const result = await cmd.run(log, progress(quiet), tell);
+  if (!told) tell(result);
   return { result, code: exitCodeFor(result.verdict) };
 }
 
@@ -204,10 +210,10 @@ async function verify(flags: Record<string, string>, switches: Set<string>): Pro
 
 async function drill(flags: Record<string, string>, switches: Set<string>): Promise<number> {
   const { 'write-reference': writeReference, ...rest } = flags;
-  const { result, code } = await runCommand(switches, (log) => {
+  const { result, code } = await runCommand<DrillResult>(switches, (log) => {
     const opts = { ...parseDrillOptions(rest, 'flag', log), ...(writeReference ? { writeReference } : {}) };
     return {
-      run: (l, onStage) => runDrill(opts, l, onStage),
+      run: (l, onStage, verdict) => runDrill(opts, l, onStage, verdict),
       report: opts.verify.report,
       outputs: drillOutputs,
       text: (r, quiet) => consoleReport(r, drillFacts(r), quiet),

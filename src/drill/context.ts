@@ -11,6 +11,7 @@ import type { HistoryEntry } from '../report/history.js';
 import type { Reportable } from '../report/render.js';
 import type { Pipeline } from '../report/stages.js';
 import type { DrillOptions } from './options.js';
+import type { EarlyTarget } from './scratch.js';
 import type { DrillTarget } from './target.js';
 
 export interface DrillResult extends Reportable {
@@ -60,6 +61,10 @@ export interface DrillContext {
   made?: { target: DrillTarget; database: string };
   /** A database made on an existing server is dropped also when the run is cancelled. */
   forgetCreated?: () => void;
+  /** Exact row counts taken while the restore ran (SideCounts): the volume stage counts the rest. */
+  counted?: Map<string, number>;
+  /** The scratch cluster started while the backup is read, until the target stage takes it. */
+  early?: EarlyTarget;
 }
 
 /** A drill whose backup verified: there is a dump to restore, and the name of its database. */

@@ -12,7 +12,7 @@ import { rtoStage } from './stages/rto.js';
 import { semanticsStage } from './stages/semantics.js';
 import { structureStage } from './stages/structure.js';
 import { targetStage } from './stages/target.js';
-import { teardownStage } from './stages/teardown.js';
+import { teardownAfterVerdict, teardownStage } from './stages/teardown.js';
 import { verifyBackup } from './stages/verify.js';
 import { volumeStage } from './stages/volume.js';
 
@@ -32,17 +32,27 @@ const LADDER: ((t: TargetedDrill) => Promise<void>)[] = [
  * the ladder (structure, volume, semantics, integrity), each stage timed, against the RTO. The drill
  * has its own folder beneath the work-dir: the download lives until the drill ends (the restore
  * reads it); partial files (.part, .unpacked, the sample's list) are removed on every way out.
+ * `verdict` is given the settled result (the CLI prints and writes it, the action publishes it)
+ * before the target is removed: the removal follows the verdict, on every way out.
  */
 export async function runDrill(
   opts: DrillOptions,
   log: Logger,
   onStage?: (s: StageResult) => void,
+  verdict?: (r: DrillResult) => void | Promise<void>,
 ): Promise<DrillResult> {
   const work = new RunFolder(opts.verify.workDir);
+  const ctx = drillContext(work, opts, log, onStage);
   try {
-    return await drillIn(drillContext(work, opts, log, onStage));
+    const result = await drillIn(ctx);
+    await verdict?.(result);
+    return result;
   } finally {
-    work.close();
+    try {
+      await teardownAfterVerdict(ctx);
+    } finally {
+      work.close();
+    }
   }
 }
 

@@ -15,6 +15,23 @@ const ITEM = /^pg_restore: (processing item|processing missed item|launching ite
 /** A serial restore's step: `creating TABLE "public.album"`, `processing data for table "public.album"`. */
 const STEP = /^pg_restore: (creating|processing data for table|executing) (.*)$/;
 
+/** A table whose data pg_restore loads: as the dump names it, and as listTables spells it. */
+export interface DataItem {
+  schema: string;
+  name: string;
+  /** `schema.table`, quoted only where needed (tables.ts's tableName). */
+  table: string;
+}
+
+/**
+ * Told when a table's data item begins and when it is done (--verbose): a parallel restore's
+ * `finished item`, a serial one's next step. Only tables the walk knows by an unambiguous name.
+ */
+export interface DataListener {
+  started(t: DataItem): void;
+  finished(t: DataItem): void;
+}
+
 /** What the progress of a restore reads from the dump: the bytes read so far, for psql or stdin. */
 interface BytesRead {
   readonly bytesRead: number;
@@ -34,6 +51,13 @@ export class RestoreProgress {
   private readonly loading = new Map<string, string>();
   /** Row counts from the walk, as pg_restore spells a table (`public.album`; `album` in parallel) and by name. */
   private readonly rows = new Map<string, { name: string; rows: number }>();
+  /** Tables as a serial restore names them (`schema.table`) and a parallel one (`table`); null: two share it. */
+  private readonly bySerial = new Map<string, DataItem | null>();
+  private readonly byTag = new Map<string, DataItem | null>();
+  /** Data items loading, by id ('' for the serial one), as the dump names their table. */
+  private readonly data = new Map<string, DataItem>();
+  /** Told as each table's data begins and is done. */
+  onData: DataListener | undefined;
   /** The dump file as it is read (psql, or pg_restore reading a decompressed stdin). */
   file: BytesRead | undefined;
   /** The table of the COPY psql is loading, as the dump names it. */
@@ -48,7 +72,13 @@ export class RestoreProgress {
     const named = new Map<string, number>();
     for (const t of tables) named.set(t.table, (named.get(t.table) ?? 0) + 1);
     for (const t of tables) {
-      const entry = { name: tableName(t.schema, t.table), rows: t.rows };
+      const name = tableName(t.schema, t.table);
+      const entry = { name, rows: t.rows };
+      const item = { schema: t.schema, name: t.table, table: name };
+      const add = (m: Map<string, DataItem | null>, key: string) =>
+        m.set(key, m.has(key) && m.get(key)?.table !== name ? null : item);
+      add(this.bySerial, `${t.schema}.${t.table}`);
+      add(this.byTag, t.table);
       this.rows.set(`${t.schema}.${t.table}`, entry);
       this.rows.set(entry.name, entry);
       if (named.get(t.table) === 1) this.rows.set(t.table, entry);
@@ -65,11 +95,16 @@ export class RestoreProgress {
     const item = ITEM.exec(line);
     if (item) {
       this.parallel = true;
+      this.dataDone(''); // a serial item of a parallel restore (processing item) is done at the next
       const [, what, id = '', rest = ''] = item;
+      const table = rest.startsWith('TABLE DATA ') ? rest.slice('TABLE DATA '.length) : undefined;
       if (what === 'launching item') {
-        if (rest.startsWith('TABLE DATA ')) this.loading.set(id, rest.slice('TABLE DATA '.length));
+        if (table !== undefined) this.loading.set(id, table);
+        if (table !== undefined) this.dataStarted(id, table);
         return;
       }
+      if (what === 'finished item') this.dataDone(id);
+      else if (table !== undefined) this.dataStarted('', table);
       this.items++;
       this.loading.delete(id);
       return;
@@ -78,7 +113,27 @@ export class RestoreProgress {
     if (!step || this.parallel) return;
     this.steps++;
     this.loading.clear();
-    if (step[1] === 'processing data for table') this.loading.set('', (step[2] ?? '').replace(/^"|"$/g, ''));
+    this.dataDone('');
+    if (step[1] !== 'processing data for table') return;
+    const table = (step[2] ?? '').replace(/^"|"$/g, '');
+    this.loading.set('', table);
+    this.dataStarted('', table);
+  }
+
+  /** A data item began (by its id, '' for the serial one): told, when the walk knows its table. */
+  private dataStarted(id: string, table: string): void {
+    const item = (this.parallel ? this.byTag : this.bySerial).get(table);
+    if (!item || !this.onData) return;
+    this.data.set(id, item);
+    this.onData.started(item);
+  }
+
+  /** A data item is done: its table's rows are in (and committed). */
+  private dataDone(id: string): void {
+    const item = this.data.get(id);
+    if (!item) return;
+    this.data.delete(id);
+    this.onData?.finished(item);
   }
 
   /** `12 of 59 objects, loading public.invoice_line (2240 rows)`; `read 40 MiB of 1.2 GiB` for psql. */

@@ -13,11 +13,22 @@ export interface TableCount {
   rows: number;
 }
 
-/** Exact row counts of every user table, over `jobs` connections at once. */
-export async function countRows(conn: ConnInfo, jobs: number): Promise<TableCount[]> {
+/**
+ * Exact row counts of every user table, over `jobs` connections at once; those `known` already
+ * (counted as the restore ran) are taken from it, the rest counted.
+ */
+export async function countRows(
+  conn: ConnInfo,
+  jobs: number,
+  known: ReadonlyMap<string, number> = new Map(),
+): Promise<TableCount[]> {
   const tables = await withClient(conn, listTables);
-  const counts = await exactCounts(conn, tables, jobs);
-  return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
+  const counts = await exactCounts(
+    conn,
+    tables.filter((t) => !known.has(t.table)),
+    jobs,
+  );
+  return tables.map((t) => ({ table: t.table, rows: known.get(t.table) ?? counts.get(t.table) ?? 0 }));
 }
 
 /**

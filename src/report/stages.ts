@@ -35,6 +35,11 @@ export interface StageOutcome {
   notRun?: string;
   /** What a stage that ran has to say beside its status (the checksum stage: `none found`). */
   note?: string;
+  /**
+   * Seconds of the stage's own work done before it began, overlapping the stages before it (a
+   * drill's target started while the backup is read): counted in its time, which is its own.
+   */
+  earlier?: number;
 }
 
 /**
@@ -59,6 +64,7 @@ export class Pipeline {
     this.detail = undefined;
     this.onStage.start?.(name, () => this.detail?.());
     let result: StageResult;
+    let earlier = 0;
     try {
       const out = (await body()) ?? {};
       const findings = out.findings ?? [];
@@ -69,6 +75,7 @@ export class Pipeline {
       const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
       const status: StageStatus = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
       const reason = out.notRun ?? out.note;
+      earlier = out.earlier ?? 0;
       result = { name, status, seconds: 0, findings, ...(reason ? { reason } : {}) };
     } catch (err) {
       if (err instanceof UserError) throw err;
@@ -81,7 +88,7 @@ export class Pipeline {
       };
     }
     this.detail = undefined;
-    result.seconds = (performance.now() - started) / 1000;
+    result.seconds = (performance.now() - started) / 1000 + earlier;
     this.stages.push(result);
     this.onStage(result);
     return result;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { type ExpectedChecksum, findExpectedChecksum } from '../../archive/checksum.js';
-import { type Inspection, inspectDirectory, inspectStream } from '../../archive/inspect.js';
+import { type EarlyFacts, type Inspection, inspectDirectory, inspectStream } from '../../archive/inspect.js';
 import { fileChunks } from '../../archive/lanes.js';
 import { diskFull, freeBytes, isDiskFull } from '../../core/disk.js';
 import { formatBytes } from '../../core/duration.js';
@@ -27,6 +27,7 @@ async function downloadAndInspect(
   md5: boolean,
   seen: ReadProgress,
   size: number,
+  onHeader?: (f: EarlyFacts) => void,
 ): Promise<Inspection> {
   if (!source.downloadTo) throw new Error(`${source.description} cannot download ${name}`);
   const growing = new GrowingFile(file, size);
@@ -48,6 +49,7 @@ async function downloadAndInspect(
     file,
     front: growing.front,
     seen,
+    ...(onHeader ? { onHeader } : {}),
   });
   await download;
   return insp;
@@ -66,6 +68,7 @@ async function download(
   work: RunFolder,
   md5: boolean,
   seen: ReadProgress,
+  onHeader?: (f: EarlyFacts) => void,
 ): Promise<{ insp: Inspection; dest: string } | { finding: Finding }> {
   const what = `the download of ${backup.name}`;
   const full = () => diskFull('read', work.workDir, what, { needed: backup.size, fix: WORK_DIR_FIX });
@@ -74,7 +77,7 @@ async function download(
   const base = path.basename(backup.name);
   const part = work.partial(`${base}.part`);
   try {
-    const insp = await downloadAndInspect(source, backup.name, part, md5, seen, backup.size);
+    const insp = await downloadAndInspect(source, backup.name, part, md5, seen, backup.size, onHeader);
     const dest = path.join(work.path(), base);
     work.keep(part, dest);
     return { insp, dest };
@@ -154,7 +157,7 @@ async function inspect(
   b.pipe.progress(() => readProgressLine(seen, backup.size));
   if (backup.kind === 'directory' && local) {
     // A directory dump's size is the sum of its files: toc.dat and every data file, read in turn.
-    const insp = await inspectDirectory(local, seen);
+    const insp = await inspectDirectory(local, seen, b.onHeader);
     facts.localPath = local;
     return { insp };
   }
@@ -163,11 +166,12 @@ async function inspect(
       md5: expected?.algorithm === 'md5',
       file: local,
       seen,
+      ...(b.onHeader ? { onHeader: b.onHeader } : {}),
     });
     facts.localPath = local;
     return { insp };
   }
-  const got = await download(b.source, backup, b.work, expected?.algorithm === 'md5', seen);
+  const got = await download(b.source, backup, b.work, expected?.algorithm === 'md5', seen, b.onHeader);
   if ('finding' in got) return { findings: [got.finding] };
   facts.localPath = got.dest;
   b.log.info(`downloaded ${backup.name} to ${got.dest}`);

@@ -16,6 +16,7 @@ import { listTables } from '../../postgres/tables.js';
 import { type Finding, finding } from '../../report/findings.js';
 import type { StageOutcome } from '../../report/stages.js';
 import type { TargetedDrill } from '../context.js';
+import { SideCounts } from '../side-counts.js';
 import type { DrillTarget } from '../target.js';
 
 const SERVER_FIX = "Free space on the target server's disk (its data directory), or drill elsewhere.";
@@ -126,7 +127,7 @@ async function restoreInto(t: TargetedDrill, client: PgBinary, input: RestoreInp
       schemaOnly: true,
       progress,
     });
-    const rows = await restoreSampleData(client, t, input);
+    const rows = await countingAlong(t, (counter) => restoreSampleData(client, t, input, counter));
     findings.push(...schema.findings, ...rows.findings);
     t.result.restore = {
       tool: schema.tool,
@@ -137,11 +138,14 @@ async function restoreInto(t: TargetedDrill, client: PgBinary, input: RestoreInp
   } else {
     const progress = new RestoreProgress(t.ins.toc?.entries ?? 0, t.backup.sizeBytes, t.ins.tableRows);
     t.pipe.progress(() => progress.describe());
-    const r = await restoreDump(client, conn, input, {
-      jobs: opts.jobs,
-      roles: opts.roles,
-      schemaOnly: opts.tier === 'schema',
-      progress,
+    const r = await countingAlong(t, (counter) => {
+      if (counter) progress.onData = counter;
+      return restoreDump(client, conn, input, {
+        jobs: opts.jobs,
+        roles: opts.roles,
+        schemaOnly: opts.tier === 'schema',
+        progress,
+      });
     });
     findings.push(...r.findings);
     t.result.restore = {
@@ -162,6 +166,22 @@ async function restoreInto(t: TargetedDrill, client: PgBinary, input: RestoreInp
   if (tables === 0 && !full)
     out.push(finding('EMPTY_RESTORE', 'restore', `the restored database ${t.database} has no user tables`));
   return { findings: out };
+}
+
+/**
+ * A restore with its tables counted as their data finishes (SideCounts), for the volume stage:
+ * pg_restore's tiers with rows (a plain dump's psql says nothing per table), when the walk knows the
+ * dump's tables. The counts are kept on the drill when the restore ends, whatever its outcome.
+ */
+async function countingAlong<R>(t: TargetedDrill, restore: (counter?: SideCounts) => Promise<R>): Promise<R> {
+  const rows = t.opts.tier !== 'schema' && t.ins.format !== 'plain' && t.ins.tableRows !== undefined;
+  if (!rows) return restore();
+  const counter = new SideCounts(t.conn, t.log);
+  try {
+    return await restore(counter);
+  } finally {
+    t.counted = await counter.close();
+  }
 }
 
 /**
@@ -192,6 +212,7 @@ async function restoreSampleData(
   pgRestore: PgBinary,
   t: TargetedDrill,
   input: RestoreInput,
+  counter?: SideCounts,
 ): Promise<{ seconds: number; exitCode: number | null; findings: Finding[] }> {
   const { conn, opts, work } = t;
   const file = input.path;
@@ -212,6 +233,7 @@ async function restoreSampleData(
   fs.writeFileSync(listFile, `${lines.join('\n')}\n`);
   // The list's items done, and the sampled table loading (with its rows in the dump), from --verbose.
   const progress = new RestoreProgress(lines.length, 0, t.ins.tableRows);
+  if (counter) progress.onData = counter;
   t.pipe.progress(() => `sample rows: ${progress.describe() ?? 'starting'}`);
   try {
     const res = await run(

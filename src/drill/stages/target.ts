@@ -1,23 +1,20 @@
 import path from 'node:path';
 import type pg from 'pg';
 import type { Inspection } from '../../archive/inspect.js';
-import { restoreTools, serverMissing } from '../../backup/tools.js';
+import { restoreTools } from '../../backup/tools.js';
 import type { TargetCollation } from '../../checks/integrity.js';
 import { onCancel } from '../../core/cancel.js';
-import { scratchDiskFull, startedOutOfSpace } from '../../core/disk.js';
-import { errorMessage, ToolMissingError, UserError } from '../../core/errors.js';
+import { errorMessage, UserError } from '../../core/errors.js';
 import { majorOf } from '../../postgres/binaries.js';
 import { ident, withClient } from '../../postgres/client.js';
-import { ScratchCluster } from '../../postgres/cluster.js';
 import { type Finding, finding } from '../../report/findings.js';
 import { DRILL_STAGES, type TargetedDrill, type VerifiedDrill } from '../context.js';
-import { chooseServer, type ServerChoice } from '../server.js';
+import { earlySeconds, type Opened, openScratch, takeEarly } from '../scratch.js';
 import {
   type DrillTarget,
   dropCreatedDatabaseSync,
   markDatabase,
   parseTargetUrl,
-  scratchTarget,
   serverTarget,
 } from '../target.js';
 
@@ -31,8 +28,12 @@ export async function targetStage(v: VerifiedDrill): Promise<TargetedDrill | und
   const stage = await v.pipe.stage('target', async () => {
     const tools = await restoreTools(v.ins, v.opts.verify.pgBinDir, 'target');
     if ('finding' in tools) return { findings: [tools.finding] };
+    // A cluster started while the backup was read: its start is this stage's own time, overlapped.
+    const early = v.early;
+    const since = performance.now();
     const opened = await openTarget(v);
-    if (!('target' in opened)) return opened;
+    const earlier = early ? { earlier: earlySeconds(early, since) } : {};
+    if (!('target' in opened)) return { ...opened, ...earlier };
     const c = opened.target;
     v.made = { target: c, database: v.database };
     const findings: Finding[] = [...opened.findings];
@@ -55,7 +56,7 @@ export async function targetStage(v: VerifiedDrill): Promise<TargetedDrill | und
       ...(opened.source ? { source: opened.source } : {}),
       ...(opened.rehearsalFrom ? { rehearsalFrom: opened.rehearsalFrom } : {}),
     };
-    return { findings, note: targetNote(c, opened) };
+    return { findings, note: targetNote(c, opened, early !== undefined), ...earlier };
   });
   const target = v.made?.target;
   if (
@@ -70,21 +71,17 @@ export async function targetStage(v: VerifiedDrill): Promise<TargetedDrill | und
   return Object.assign(v, { target, conn: target.conn(v.database), collation });
 }
 
-interface Opened {
-  target: DrillTarget;
-  /** Found along the way (TARGET_VERSION_NEWER). */
-  findings: Finding[];
-  source?: ServerChoice['source'];
-  rehearsalFrom?: number;
-}
-
 /** What the target stage says beside ok: the server, where it came from, a rehearsal's majors. */
-function targetNote(c: DrillTarget, o: Opened): string {
-  const what = `PostgreSQL ${c.version}${o.source === 'embedded' ? ' (embedded)' : ''}`;
+function targetNote(c: DrillTarget, o: Opened, early: boolean): string {
+  const started = early ? ', started while the backup was read' : '';
+  const what = `PostgreSQL ${c.version}${o.source === 'embedded' ? ' (embedded)' : ''}${started}`;
   return o.rehearsalFrom ? `${what}: upgrade rehearsal from ${o.rehearsalFrom}` : what;
 }
 
-/** The target itself: target-url's server (refused when it looks like production), or a scratch cluster. */
+/**
+ * The target itself: target-url's server (refused when it looks like production), or a scratch
+ * cluster (the one started while the backup was read, when there is one).
+ */
 async function openTarget(v: VerifiedDrill): Promise<Opened | { findings: Finding[] }> {
   const { opts, ins } = v;
   const dumpMajor = majorOf(ins.serverVersion ?? '') ?? 0;
@@ -119,42 +116,12 @@ async function openTarget(v: VerifiedDrill): Promise<Opened | { findings: Findin
         : [];
     return { target: opened, findings: newer };
   }
-  try {
-    const server = await chooseServer({
-      into: opts.restoreInto,
-      dumpMajor,
-      ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
-      embedded: opts.embedded,
-      input: opts.restoreIntoInput,
-      log: v.log,
-    });
-    const cluster = await ScratchCluster.start({
-      bin: server.bin,
-      ...(opts.osUser ? { osUser: opts.osUser } : {}),
-      label: 'drill',
-      logger: v.log,
-    });
-    return {
-      target: scratchTarget(cluster),
-      findings: server.findings,
-      source: server.source,
-      ...(server.rehearsalFrom ? { rehearsalFrom: server.rehearsalFrom } : {}),
-    };
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    if (e instanceof ToolMissingError && opts.restoreInto !== 'same') {
-      const message = `restore-into asks for ${e.tool}, and there is none`;
-      return {
-        findings: [finding('VERSION_UNSUPPORTED', 'target', message, { fix: `Install it: ${e.install}` })],
-      };
-    }
-    if (e instanceof ToolMissingError)
-      return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
-    if (startedOutOfSpace(e))
-      return { findings: [scratchDiskFull('target', 'a scratch cluster', errorMessage(e))] };
-    const message = `could not start a scratch PostgreSQL: ${errorMessage(e)}`;
-    return { findings: [finding('TARGET_FAILED', 'target', message)] };
+  if (v.early) {
+    const early = v.early;
+    v.early = undefined; // taken: the target stage owns what it opened
+    return takeEarly(early);
   }
+  return openScratch(opts, ins, v.log);
 }
 
 /** roles: create-missing: every owner and grantee of the dump the target lacks, as NOLOGIN. */

@@ -1,7 +1,9 @@
+import type { EarlyFacts } from '../../archive/inspect.js';
 import { UNSAFE_RULES } from '../../archive/plain.js';
 import { verifyStages } from '../../backup/verify.js';
 import { UserError } from '../../core/errors.js';
 import { DRILL_STAGES, type DrillContext, type VerifiedDrill } from '../context.js';
+import { startEarly } from '../scratch.js';
 import { drillDatabaseName } from '../target.js';
 
 /**
@@ -32,6 +34,18 @@ function safeDbName(name: string | undefined): string {
 }
 
 /**
+ * A scratch target's start from the dump's header, as soon as the read has it: it runs while the
+ * rest of the backup is read, and the target stage takes it. Not for target-url (it creates nothing
+ * until the target stage), and only once.
+ */
+function earlyStart(ctx: DrillContext): ((f: EarlyFacts) => void) | undefined {
+  if (ctx.opts.targetUrl) return undefined;
+  return (f) => {
+    if (!ctx.early) ctx.early = startEarly(ctx.opts, f.serverVersion, ctx.log);
+  };
+}
+
+/**
  * Every verify stage (the schema replay skipped: the restore loads the whole dump instead). A backup
  * that did not verify skips the rest of the drill; a sample of tables the dump has no rows for
  * would check nothing, so it is refused before any target exists.
@@ -44,6 +58,7 @@ export async function verifyBackup(ctx: DrillContext): Promise<VerifiedDrill | u
     ctx.log,
     ctx.work,
     'the restore stage loads the whole dump instead',
+    earlyStart(ctx),
   );
   result.source = state.source;
   if (state.backup) result.backup = state.backup;

@@ -1,0 +1,287 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { run as restoreDrillAction } from '../../src/actions/restore-drill.js';
+import { memoryLogger } from '../../src/core/log.js';
+import { dumpDatabase } from '../../src/demo/sample.js';
+import { parseDrillOptions } from '../../src/drill/options.js';
+import { type DrillResult, runDrill } from '../../src/drill/run.js';
+import { SideCounts } from '../../src/drill/side-counts.js';
+import { findLeftovers, removeCluster, ScratchCluster } from '../../src/postgres/cluster.js';
+import { countRows } from '../../src/postgres/tables.js';
+import type { StageResult } from '../../src/report/stages.js';
+import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
+
+let src: ScratchCluster;
+let dir: string;
+const f: Record<string, string> = {};
+
+beforeAll(async () => {
+  dir = tempDir('overlap');
+  src = await startCluster({ label: 'test-src' });
+  await loadChinook(src);
+  f.chinook = await dumpDatabase(src, 'chinook', path.join(dir, 'chinook.dump'));
+  f.plain = await dumpDatabase(src, 'chinook', path.join(dir, 'chinook.sql'), { format: 'p' });
+  // Several tables, an inheritance parent whose count grows as its child loads, and partitions.
+  await sql(src, 'postgres', 'CREATE DATABASE shop');
+  await sql(
+    src,
+    'shop',
+    `CREATE TABLE orders (id int PRIMARY KEY, total int); INSERT INTO orders SELECT g, g FROM generate_series(1, 200000) g;
+     CREATE TABLE lines (id int PRIMARY KEY, order_id int REFERENCES orders); INSERT INTO lines SELECT g, 1 + g % 200000 FROM generate_series(1, 400000) g;
+     CREATE TABLE base (id int); CREATE TABLE child (extra text) INHERITS (base);
+     INSERT INTO base SELECT generate_series(1, 10); INSERT INTO child SELECT g, 'x' FROM generate_series(1, 7) g;
+     CREATE TABLE m (id int, at date) PARTITION BY RANGE (at);
+     CREATE TABLE m_a PARTITION OF m FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+     CREATE TABLE m_b PARTITION OF m FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+     INSERT INTO m SELECT g, date '2025-06-01' + (g % 400) FROM generate_series(1, 1000) g;
+     CREATE TABLE empty (id int);`,
+  );
+  f.shop = await dumpDatabase(src, 'shop', path.join(dir, 'shop.dump'));
+}, 240_000);
+
+afterAll(async () => {
+  await src?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const mine = () => findLeftovers().filter((c) => c.label.pid === process.pid && c.label.label === 'drill');
+const stage = (r: DrillResult, name: string) => r.stages.find((s) => s.name === name);
+
+/** A drill whose log and stage ends land in one list, in the order they happened. */
+async function drill(
+  source: string,
+  extra: Record<string, string> = {},
+  verdict?: (r: DrillResult) => void | Promise<void>,
+): Promise<{ r: DrillResult; lines: string[] }> {
+  const opts = parseDrillOptions(
+    { source, 'max-age': '1000d', checksum: 'skip', jobs: '2', ...extra },
+    'input',
+  );
+  const log = memoryLogger();
+  const onStage = (s: StageResult) => log.lines.push(`stage ${s.name} ${s.status}`);
+  const r = await runDrill(opts, log, onStage, verdict);
+  return { r, lines: log.lines };
+}
+
+describe('the target starts while the backup is read', () => {
+  for (const kind of ['chinook', 'plain']) {
+    it(`a ${kind} dump: the scratch cluster starts before the read ends, and its time is the target stage's`, async () => {
+      const { r, lines } = await drill(f[kind] as string);
+      expect(r.verdict).toBe('pass');
+      const started = lines.indexOf('debug: starting the scratch cluster while the backup is read');
+      expect(started).toBeGreaterThanOrEqual(0);
+      expect(started).toBeLessThan(lines.indexOf('stage read ok'));
+      expect(stage(r, 'target')?.reason).toMatch(/started while the backup was read/);
+      // initdb and pg_ctl start take more than this, wherever they overlapped.
+      expect(stage(r, 'target')?.seconds).toBeGreaterThan(0.3);
+      expect(r.rows).toBe(15607);
+      expect(mine()).toEqual([]);
+    });
+  }
+
+  it('a backup that does not verify: the early cluster is removed, the report reads as before', async () => {
+    const { r, lines } = await drill(f.chinook as string, { checksum: 'a'.repeat(64) });
+    expect(lines).toContain('debug: starting the scratch cluster while the backup is read');
+    expect(r.findings.map((x) => x.rule)).toContain('CHECKSUM_MISMATCH');
+    const after = r.stages.slice(r.stages.findIndex((s) => s.name === 'target'));
+    expect(after.map((s) => `${s.name}:${s.status}:${s.reason}`)).toEqual(
+      ['target', 'restore', 'structure', 'volume', 'semantics', 'compare', 'integrity', 'teardown'].map(
+        (s) => `${s}:skipped:the backup did not verify (CHECKSUM_MISMATCH)`,
+      ),
+    );
+    expect(r.target).toBeUndefined();
+    expect(mine()).toEqual([]);
+  });
+
+  it('restore-into older than the dump: the one line the target stage said before, nothing left', async () => {
+    await expect(drill(f.chinook as string, { 'restore-into': '13' })).rejects.toThrow(
+      /is 13, older than the PostgreSQL \d+ the dump comes from/,
+    );
+    expect(mine()).toEqual([]);
+  });
+
+  it('SIGINT while the drill runs (its sources): exit 130, the scratch cluster removed', async () => {
+    const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(root, 'src/cli/index.ts'),
+        'drill',
+        '--source',
+        f.shop as string,
+        '--max-age',
+        '1000d',
+        '--checksum',
+        'skip',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], cwd: root },
+    );
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    const deadline = Date.now() + 60_000;
+    let made: string | undefined;
+    while (!made && Date.now() < deadline) {
+      made = findLeftovers().find((c) => c.label.pid === child.pid)?.root;
+      if (!made) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(made, err).toBeDefined();
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    expect(code).toBe(130);
+    expect(fs.existsSync(made as string)).toBe(false);
+  }, 90_000);
+
+  it('a sample naming a table the dump lacks: refused in one line, the early cluster removed', async () => {
+    const opts = { tier: 'sample', 'sample-tables': 'public.nope' };
+    await expect(drill(f.chinook as string, opts)).rejects.toThrow(/has no rows for/);
+    expect(mine()).toEqual([]);
+  });
+});
+
+describe('teardown follows the verdict', () => {
+  it('the verdict is handed out while the cluster is up; it is removed after, and the report says so', async () => {
+    let during: unknown[] = [];
+    let told: DrillResult | undefined;
+    const { r } = await drill(f.chinook as string, {}, (res) => {
+      told = res;
+      during = mine();
+    });
+    expect(told).toBe(r);
+    expect(r.verdict).toBe('pass');
+    expect(during).toHaveLength(1);
+    expect(mine()).toEqual([]);
+    expect(stage(r, 'teardown')).toMatchObject({ status: 'ok' });
+    expect(stage(r, 'teardown')?.reason).toMatch(/after the verdict: the scratch cluster is removed/);
+  });
+
+  it('the action publishes its outputs and report before the cluster stops', async () => {
+    const work = fs.mkdtempSync(path.join(dir, 'action-'));
+    const env = { GITHUB_OUTPUT: 'out', GITHUB_STEP_SUMMARY: 'summary.md', GITHUB_STATE: 'state' };
+    for (const [k, v] of Object.entries(env)) {
+      fs.writeFileSync(path.join(work, v), '');
+      vi.stubEnv(k, path.join(work, v));
+    }
+    const report = path.join(work, 'report.json');
+    const seen: { report: boolean; outputs: string }[] = [];
+    const stop = vi.spyOn(ScratchCluster.prototype, 'stop').mockImplementation(async function (
+      this: ScratchCluster,
+    ) {
+      seen.push({ report: fs.existsSync(report), outputs: fs.readFileSync(path.join(work, 'out'), 'utf8') });
+      stop.mockRestore();
+      await this.stop();
+    });
+    try {
+      await restoreDrillAction({
+        source: f.chinook as string,
+        'max-age': '1000d',
+        checksum: 'skip',
+        report,
+        'work-dir': work,
+      });
+    } finally {
+      stop.mockRestore();
+      vi.unstubAllEnvs();
+      process.exitCode = undefined;
+    }
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.report).toBe(true);
+    expect(seen[0]?.outputs).toMatch(/verdict<<\S+\npass\n/);
+    expect(mine()).toEqual([]);
+  });
+
+  it('a verdict step that throws still removes the cluster', async () => {
+    await expect(
+      drill(f.chinook as string, {}, () => {
+        throw new Error('publish failed');
+      }),
+    ).rejects.toThrow('publish failed');
+    expect(mine()).toEqual([]);
+  });
+
+  it('keep: the target is left, with its handle in the result the verdict step sees', async () => {
+    let handle: string | undefined;
+    const { r } = await drill(f.chinook as string, { keep: 'true' }, (res) => {
+      handle = res.target?.handle;
+    });
+    expect(handle).toBeDefined();
+    const kept = mine();
+    expect(kept).toHaveLength(1);
+    expect(r.target?.url).toMatch(/^postgres/);
+    for (const c of kept) await removeCluster(c.root);
+  });
+});
+
+describe('tables are counted as their data finishes', () => {
+  const cases = [
+    { file: 'chinook', tier: 'full', jobs: '2', sample: '' },
+    { file: 'chinook', tier: 'full', jobs: '1', sample: '' },
+    { file: 'shop', tier: 'full', jobs: '2', sample: '' },
+    { file: 'shop', tier: 'full', jobs: '1', sample: '' },
+    { file: 'chinook', tier: 'sample', jobs: '2', sample: 'public.track,public.album,public.artist' },
+    { file: 'shop', tier: 'sample', jobs: '1', sample: 'public.orders,public.base,public.lines' },
+  ];
+  for (const c of cases) {
+    it(`${c.file}, tier ${c.tier}, jobs ${c.jobs}: the counts are those counted after the restore`, async () => {
+      const sample: Record<string, string> = c.sample ? { 'sample-tables': c.sample } : {};
+      const { r, lines } = await drill(f[c.file] as string, {
+        tier: c.tier,
+        jobs: c.jobs,
+        keep: 'true',
+        ...sample,
+      });
+      const root = JSON.parse(r.target?.handle as string).root as string;
+      try {
+        expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
+        const port = Number(/:(\d+)\//.exec(r.target?.url as string)?.[1]);
+        const conn = {
+          host: path.join(root, 'socket'),
+          port,
+          user: 'postgres',
+          database: r.target?.database as string,
+        };
+        const wanted = c.sample ? c.sample.split(',') : undefined;
+        const after = (await countRows(conn, 1)).filter((x) => !wanted || wanted.includes(x.table));
+        expect(r.counts).toEqual(after);
+        const during = Number(
+          /^debug: counted (\d+) tables? while the restore ran$/m.exec(lines.join('\n'))?.[1],
+        );
+        if (c.tier === 'full') {
+          // The restore builds indexes and keys after the data: tables are counted meanwhile.
+          expect(during).toBeGreaterThan(0);
+          expect(stage(r, 'volume')?.reason).toMatch(/^\d+ of \d+ counted as the restore ran$/);
+        } else expect(during).toBeGreaterThanOrEqual(0);
+      } finally {
+        await removeCluster(root);
+      }
+    });
+  }
+
+  it('a table whose data item starts again, and a count that fails, are left to the volume stage', async () => {
+    await sql(src, 'postgres', 'CREATE DATABASE side');
+    await sql(
+      src,
+      'side',
+      'CREATE TABLE a (id int); INSERT INTO a SELECT generate_series(1, 5); CREATE TABLE b (id int)',
+    );
+    const counter = new SideCounts(src.conn('side'), memoryLogger());
+    const a = { schema: 'public', name: 'a', table: 'public.a' };
+    const b = { schema: 'public', name: 'b', table: 'public.b' };
+    const gone = { schema: 'public', name: 'gone', table: 'public.gone' };
+    counter.started(a);
+    counter.finished(a);
+    counter.started(b);
+    counter.finished(b);
+    counter.started(gone);
+    counter.finished(gone);
+    await new Promise((res) => setTimeout(res, 500));
+    counter.started(b); // b's data again: its count no longer holds
+    const counts = await counter.close();
+    expect([...counts]).toEqual([['public.a', 5]]);
+  });
+});
