@@ -133,11 +133,20 @@ describe('a scratch cluster', () => {
   });
 });
 
-describe('a PITR drill on a backup whose pg_hba.conf says trust to all', () => {
-  it('still refuses a passwordless TCP login to the kept copy; its shown URL works', async () => {
-    const archive = serverDir('auth-archive');
-    const base = serverDir('auth-base');
-    const prod = await startArchiving('test-auth-prod', archive);
+describe('PITR on a backup whose pg_hba.conf says trust to all', () => {
+  let archive: string;
+  let base: string;
+  let prod: ScratchCluster;
+  const opts = (extra: Record<string, string>) =>
+    parsePitrOptions(
+      { 'base-backups': base, 'wal-archive': archive, 'target-immediate': 'true', ...extra },
+      'input',
+    );
+
+  beforeAll(async () => {
+    archive = serverDir('auth-archive');
+    base = serverDir('auth-base');
+    prod = await startArchiving('test-auth-prod', archive);
     cleanup.push(() => prod.stop());
     await query(prod, 'CREATE TABLE t AS SELECT 1 AS x');
     const b1 = path.join(base, 'b1');
@@ -151,14 +160,11 @@ describe('a PITR drill on a backup whose pg_hba.conf says trust to all', () => {
     fs.writeFileSync(evilHba, 'local all all trust\nhost all all 0.0.0.0/0 trust\n', { mode: 0o644 });
     fs.writeFileSync(path.join(b1, 'pg_hba.conf'), 'local all all trust\nhost all all 0.0.0.0/0 trust\n');
     fs.appendFileSync(path.join(b1, 'postgresql.conf'), `listen_addresses = '*'\nhba_file = '${evilHba}'\n`);
+  }, 120_000);
+
+  it('a drill still refuses a passwordless TCP login to the kept copy; its shown URL works', async () => {
     const log = memoryLogger();
-    const r = await runPitr(
-      parsePitrOptions(
-        { 'base-backups': base, 'wal-archive': archive, 'target-immediate': 'true', keep: 'true' },
-        'input',
-      ),
-      log,
-    );
+    const r = await runPitr(opts({ keep: 'true' }), log);
     cleanup.push(() => removeCluster(r.handle as string));
     // Recovered and kept (the verdict is could-not-verify: no manifest, no checks, as said).
     expect(r.stages.find((s) => s.name === 'recover')?.status, JSON.stringify(r.findings)).toBe('ok');
@@ -181,6 +187,24 @@ describe('a PITR drill on a backup whose pg_hba.conf says trust to all', () => {
     expect(log.secrets).toContain(password);
     expect(log.lines.join('\n')).not.toContain(password);
     expect(fs.readFileSync(path.join(r.handle as string, 'server.log'), 'utf8')).not.toContain(password);
+  }, 180_000);
+
+  it('a side-by-side clone refuses a passwordless TCP login, also after a plain restart; its socket works', async () => {
+    const dir = path.join(serverDir('auth-sbs'), 'clone');
+    const r = await runPitr(opts({ mode: 'side-by-side', 'data-directory': dir }), memoryLogger());
+    const pgCtl = (args: string[]) =>
+      run(path.join(prod.bin.dir, 'pg_ctl'), ['-D', dir, ...args], { user: prod.osUser });
+    cleanup.push(() => pgCtl(['-m', 'immediate', '-w', 'stop']));
+    expect(r.stages.find((s) => s.name === 'recover')?.status, JSON.stringify(r.findings)).toBe('ok');
+    const conn = parseDbUrl('database-url', r.databaseUrl as string, () => {});
+    expect(conn.host).toBe(`${dir}.restorable-socket`);
+    expect(await withClient(conn, async (q) => (await q.query('SELECT x FROM t')).rows)).toEqual([{ x: 1 }]);
+    expect((await psqlAs(tcp(conn.port))).code).not.toBe(0);
+    // A person restarts it with a plain pg_ctl: Restorable's pg_hba.conf and listener still hold.
+    expect((await pgCtl(['-m', 'fast', '-w', '-l', `${dir}.restart.log`, 'restart'])).code).toBe(0);
+    const again = await psqlAs(tcp(conn.port));
+    expect(again.code, again.stdout).not.toBe(0);
+    expect(again.stderr).toMatch(/password/);
   }, 180_000);
 });
 
