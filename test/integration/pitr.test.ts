@@ -288,7 +288,9 @@ describe('pitr-restore drill (native, local)', () => {
       expect(r.verdict).toBe('pass');
       expect(r.compare?.compared).toBeGreaterThanOrEqual(2);
       // No password shown: the URL names the kept cluster's 0600 password file, which the client reads.
-      expect(r.databaseUrl).toMatch(/^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres\?passfile=.*pgpass$/);
+      expect(r.databaseUrl).toMatch(
+        /^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres\?passfile=.*pgpass$/,
+      );
       const n = await withClient(
         parseDbUrl('x', r.databaseUrl as string, () => {}),
         async (c) => Number((await c.query('select count(*) as n from orders')).rows[0].n),
