@@ -184,7 +184,7 @@ class DrillMode extends RecoveryMode {
     await waitForConnections(conn);
     await (this.adopted as ScratchCluster).lockTcp(conn).catch((e: Error) => {
       this.ctx.log.warn(
-        `the recovered copy's ${conn.user} got no password, so TCP takes nobody: ${e.message}`,
+        `the recovered copy's ${conn.user} got no password of the drill's own (over TCP only the backup's own passwords work): ${e.message}`,
       );
     });
   }
