@@ -2,6 +2,7 @@ import path from 'node:path';
 import * as core from '@actions/core';
 import { errorMessage, ToolMissingError, UserError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { inlinePassword } from '../postgres/auth.js';
 import { stageProgress as progressListener } from '../report/progress.js';
 import { markdownSummary, type Reportable, writeJsonReport } from '../report/render.js';
 import type { StageListener } from '../report/stages.js';
@@ -23,6 +24,15 @@ export const actionsLogger: Logger = {
   debug: (m) => core.debug(m),
   secret: (s) => core.setSecret(s),
 };
+
+/**
+ * The database-url output of a kept scratch cluster: the report and summary show it with its
+ * password file (no password), later steps' tools get the password inline, masked in every log.
+ */
+export function keptUrlOutput(shown: string | undefined): Record<string, string> {
+  const inline = shown ? inlinePassword(shown, (s) => core.setSecret(s)) : undefined;
+  return inline ? { 'database-url': inline } : {};
+}
 
 /**
  * Each stage's line in the step's log as it ends (`restore: ok in 1.20s`, with why it did not run),

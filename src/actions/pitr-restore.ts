@@ -8,7 +8,7 @@ import { parseMarkerOptions, parsePitrOptions } from '../pitr/options.js';
 import { pitrFacts, pitrNext } from '../pitr/present.js';
 import { pitrOutputs, runPitr } from '../pitr/run.js';
 import { removeCluster } from '../postgres/cluster.js';
-import { actionInputs, actionsLogger, publish, runAction, stageProgress } from './common.js';
+import { actionInputs, actionsLogger, keptUrlOutput, publish, runAction, stageProgress } from './common.js';
 
 /** The post step: stop and remove a drill cluster kept with keep: true, also on failure or cancellation. */
 async function post(): Promise<void> {
@@ -59,7 +59,10 @@ export function run(raw: Record<string, string> = actionInputs()): Promise<void>
         facts: pitrFacts(result),
         extra: pitrNext(result),
       },
-      (p) => pitrOutputs(result, p),
+      (p) => ({
+        ...pitrOutputs(result, p),
+        ...keptUrlOutput(result.handle ? result.databaseUrl : undefined),
+      }),
     );
   });
 }

@@ -3,7 +3,7 @@ import { parseDrillOptions } from '../drill/options.js';
 import { drillFacts } from '../drill/present.js';
 import { drillOutputs, runDrill } from '../drill/run.js';
 import { parseTargetUrl, removeKept } from '../drill/target.js';
-import { actionInputs, actionsLogger, publish, runAction, stageProgress } from './common.js';
+import { actionInputs, actionsLogger, keptUrlOutput, publish, runAction, stageProgress } from './common.js';
 
 /** The post step: stop and remove a cluster kept with keep: true, also when the job failed or was cancelled. */
 async function post(raw: Record<string, string>): Promise<void> {
@@ -32,7 +32,10 @@ export function run(raw: Record<string, string> = actionInputs()): Promise<void>
           facts: drillFacts(result),
           ...(result.chart ? { extra: result.chart } : {}),
         },
-        (p) => drillOutputs(result, p),
+        (p) => ({
+          ...drillOutputs(result, p),
+          ...keptUrlOutput(result.target?.kind === 'scratch' ? result.target.url : undefined),
+        }),
       );
     });
   });

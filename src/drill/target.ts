@@ -23,7 +23,10 @@ export interface DrillTarget {
   admin: ConnInfo;
   settings: Record<string, string>;
   conn(database: string): ConnInfo;
-  /** A URL for people and later steps; a password is shown as ***. */
+  /**
+   * A URL for people, reports and later steps, with no password in it: a server's is shown as ***,
+   * a scratch cluster's is read from its password file (passfile=).
+   */
   url(database: string): string;
   /** Remove what the drill made: the whole cluster, or only the database it created. */
   teardown(database: string): Promise<void>;
@@ -39,7 +42,7 @@ export function scratchTarget(c: ScratchCluster): DrillTarget {
     admin: c.conn(),
     settings: BULK_LOAD_SETTINGS,
     conn: (db) => c.conn(db),
-    url: (db) => c.url(db),
+    url: (db) => c.shownUrl(db),
     teardown: () => c.stop(),
     keep: () => JSON.stringify({ kind: 'scratch', root: c.detach() }),
   };

@@ -5,12 +5,13 @@ import { UserError } from '../core/errors.js';
 import { runSync } from '../core/exec.js';
 import type { Mode } from './options.js';
 
-const CLONE_KEEPS = ['port', 'listen_addresses', 'unix_socket_directories', 'logging_collector'];
+const CLONE_KEEPS = ['port', 'listen_addresses', 'unix_socket_directories', 'hba_file', 'logging_collector'];
 
 /**
  * The settings that stay in postgresql.auto.conf after promotion: archive_mode off always; for a
- * side-by-side clone also its port, listen address and socket folder, so that a restart with a
- * plain `pg_ctl start -D <clone>` keeps them instead of production's from postgresql.conf.
+ * side-by-side clone also its port, listen address, socket folder and pg_hba.conf (Restorable's),
+ * so that a restart with a plain `pg_ctl start -D <clone>` keeps them instead of production's from
+ * postgresql.conf.
  */
 export function lastingSettings(mode: Mode, settings: Record<string, string>): Record<string, string> {
   const keep: Record<string, string> = { archive_mode: 'off' };

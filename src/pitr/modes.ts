@@ -83,6 +83,8 @@ export abstract class RecoveryMode {
       port: String(this.port),
       listen_addresses: '127.0.0.1',
       unix_socket_directories: this.socketDir as string,
+      // Ours (auth.ts), wherever the backup's postgresql.conf points hba_file (Debian: /etc/...).
+      hba_file: path.join(this.dataDir, 'pg_hba.conf'),
       logging_collector: 'off',
     };
   }
@@ -90,10 +92,6 @@ export abstract class RecoveryMode {
   settle(settings: Record<string, string>): Record<string, string> {
     this.settings = settings;
     return lastingSettings(this.name, settings);
-  }
-  /** The trust rule for the socket folder (the backup's rules follow it). */
-  hbaRules(): string {
-    return 'local all all trust\n';
   }
   /** Before replay starts; a finding stops the run there. */
   async beforeReplay(): Promise<Finding | undefined> {
@@ -168,9 +166,6 @@ class DrillMode extends RecoveryMode {
   override async serverSettings(): Promise<Record<string, string>> {
     return { ...(await super.serverSettings()), ...DRILL_RECOVERY_TUNING };
   }
-  override hbaRules(): string {
-    return 'local all all trust\nhost all all 127.0.0.1/32 trust\n';
-  }
   override logFile(): string {
     return path.join(this.root, 'server.log');
   }
@@ -182,6 +177,16 @@ class DrillMode extends RecoveryMode {
       this.ctx.osUser,
       this.settings,
     );
+    this.ctx.log.secret(this.adopted.secret());
+  }
+  /** The recovered superuser's password over TCP is the drill's own, once the server takes writes. */
+  override async beforeChecks(conn: ConnInfo): Promise<void> {
+    await waitForConnections(conn);
+    await (this.adopted as ScratchCluster).lockTcp(conn).catch((e: Error) => {
+      this.ctx.log.warn(
+        `the recovered copy's ${conn.user} got no password of the drill's own (over TCP only the backup's own passwords work): ${e.message}`,
+      );
+    });
   }
   override async cleanUp(): Promise<void> {
     await this.cleanup();
@@ -191,7 +196,7 @@ class DrillMode extends RecoveryMode {
     const adopted = this.adopted as ScratchCluster;
     if (opts.keep) {
       result.handle = adopted.detach();
-      result.databaseUrl = adopted.url();
+      result.databaseUrl = adopted.shownUrl();
       pipe.skip(
         'teardown',
         `keep: the recovered cluster stays up (remove it with: restorable clean --root ${result.handle})`,

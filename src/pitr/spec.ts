@@ -138,7 +138,8 @@ export const pitrSpec: ActionSpec<typeof pitrInputs> = {
     { name: 'estimated-seconds', description: 'The plan’s estimate, from history (empty without one).' },
     {
       name: 'database-url',
-      description: 'side-by-side, or drill with keep: the recovered server (no password).',
+      description:
+        'side-by-side: the recovered server through its socket (no password). drill with keep: over TCP on 127.0.0.1 with its own random password (masked in the log).',
     },
     {
       name: 'safety-snapshot',

@@ -6,8 +6,9 @@ import { onCancel } from '../core/cancel.js';
 import { ToolMissingError, UserError } from '../core/errors.js';
 import { isRoot, run, runSync } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
+import { newPassword, setPassword, writeOwnHba, writePassfile } from './auth.js';
 import { installHint, type PgBinary, pick } from './binaries.js';
-import type { ConnInfo } from './client.js';
+import { type ConnInfo, maskedUrl } from './client.js';
 import { cachedServer } from './embedded.js';
 import { PgCtl, postmasterAlive } from './pgctl.js';
 
@@ -361,7 +362,9 @@ export function ownerOf(osUser: string | undefined): { uid: number; gid: number 
 
 /**
  * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
- * that folder, server binaries run as `postgres` when we are root. `stop()` removes it all.
+ * that folder, server binaries run as Restorable's own user when we are root. The socket (in the
+ * 0700 folder) is trusted; TCP needs the cluster's own random password (see auth.ts). `stop()`
+ * removes it all.
  */
 export class ScratchCluster {
   private constructor(
@@ -370,6 +373,8 @@ export class ScratchCluster {
     readonly bin: PgBinary,
     readonly osUser: string | undefined,
     readonly settings: Record<string, string>,
+    /** The superuser's password over TCP: in url() and the 0600 `passfile`, never logged. */
+    private readonly password: string,
   ) {}
 
   get dataDir(): string {
@@ -389,12 +394,42 @@ export class ScratchCluster {
     return { host: this.socketDir, port: this.port, user: 'postgres', database };
   }
 
-  /** A URL for people and for tools that want one (no password: trust on loopback and socket). */
+  /**
+   * A URL over TCP for tools that want one, with the cluster's password in it: a secret, for a
+   * later step's input only (register it with the logger first). To show one: shownUrl().
+   */
   url(database = 'postgres'): string {
-    return `postgresql://postgres@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
+    return `postgresql://postgres:${this.password}@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
   }
 
-  /** A server that recovery started in a `scratchFolder`: stopped and removed like the others. */
+  /** The password file beside the cluster (0600, the runner's): 127.0.0.1 and localhost on its port. */
+  get passfile(): string {
+    return path.join(this.root, 'pgpass');
+  }
+
+  /**
+   * The URL to show people, reports and logs: no password in it, but `passfile=` naming the
+   * cluster's password file, which libpq (psql, ...) and Restorable read: it works as it is.
+   */
+  shownUrl(database = 'postgres'): string {
+    return maskedUrl({
+      host: '127.0.0.1',
+      port: this.port,
+      user: 'postgres',
+      database,
+      passfile: this.passfile,
+    });
+  }
+
+  /** The password, for the logger's secrets (so that nothing prints it) and nothing else. */
+  secret(): string {
+    return this.password;
+  }
+
+  /**
+   * A server that recovery started in a `scratchFolder`: stopped and removed like the others. Its
+   * password is made here; `lockTcp` gives it to the superuser once the server takes writes.
+   */
   static adopt(
     root: string,
     port: number,
@@ -403,9 +438,15 @@ export class ScratchCluster {
     settings: Record<string, string>,
   ): ScratchCluster {
     starting.delete(root);
-    const c = new ScratchCluster(root, port, bin, osUser, settings);
+    const c = new ScratchCluster(root, port, bin, osUser, settings, newPassword());
     live.add(c);
     return c;
+  }
+
+  /** The superuser (of `conn`, over the socket) gets the cluster's password; the password file is written. */
+  async lockTcp(conn: ConnInfo = this.conn()): Promise<void> {
+    await setPassword(conn, conn.user, this.password);
+    writePassfile(this.root, this.port, conn.user, this.password);
   }
 
   /** Forget a `scratchFolder` that was removed some other way. */
@@ -460,8 +501,9 @@ export class ScratchCluster {
         path.join(root, 'data'),
         '-U',
         'postgres',
-        '-A',
-        'trust',
+        // The socket's folder is 0700: only its owner gets there. TCP needs the password, set below.
+        '--auth-local=trust',
+        '--auth-host=scram-sha-256',
         '-E',
         'UTF8',
         '--locale=C',
@@ -473,6 +515,7 @@ export class ScratchCluster {
       fs.rmSync(root, { recursive: true, force: true });
       throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
     }
+    writeOwnHba(path.join(root, 'data'), ownerOf(osUser), false);
     writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
     let lastError = '';
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -497,13 +540,7 @@ export class ScratchCluster {
       const started = await new PgCtl(initdb.dir, path.join(root, 'data'), osUser).start({
         log: path.join(root, 'server.log'),
       });
-      if (started.code === 0) {
-        const c = new ScratchCluster(root, port, initdb, osUser, settings);
-        live.add(c);
-        installExitHook();
-        opts.logger?.debug(`scratch cluster PostgreSQL ${initdb.version} on port ${port} in ${root}`);
-        return c;
-      }
+      if (started.code === 0) return ScratchCluster.started(root, port, initdb, osUser, settings, opts);
       lastError = tail(path.join(root, 'server.log')) || started.stderr;
       // Another process took the port between our probe and the start: try another.
       if (!/could not bind|Address already in use/i.test(lastError)) break;
@@ -511,6 +548,30 @@ export class ScratchCluster {
     fs.rmSync(root, { recursive: true, force: true });
     dropLabel(root);
     throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
+  }
+
+  /** The server is up: the superuser's password (over the socket), its password file; or removed. */
+  private static async started(
+    root: string,
+    port: number,
+    bin: PgBinary,
+    osUser: string | undefined,
+    settings: Record<string, string>,
+    opts: ScratchOptions,
+  ): Promise<ScratchCluster> {
+    const password = newPassword();
+    opts.logger?.secret(password);
+    const c = new ScratchCluster(root, port, bin, osUser, settings, password);
+    live.add(c);
+    installExitHook();
+    try {
+      await c.lockTcp();
+    } catch (e) {
+      await c.stop();
+      throw e;
+    }
+    opts.logger?.debug(`scratch cluster PostgreSQL ${bin.version} on port ${port} in ${root}`);
+    return c;
   }
 
   private pgCtl(): PgCtl {

@@ -6,7 +6,9 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../.
 
 /**
  * Run a committed action bundle as the runner starts it: inputs as INPUT_*, saved state as STATE_*,
- * outputs, state and the job summary in files. Returns what the step printed, set and saved.
+ * outputs, state and the job summary in files. Returns what the step printed, set and saved. With
+ * RESTORABLE_TEST_CLI=source (as for the CLI), the action's sources run through tsx instead, for a
+ * branch whose bundles are not rebuilt yet.
  */
 export function runBundle(
   dir: string,
@@ -26,7 +28,11 @@ export function runBundle(
   };
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
   for (const [k, v] of Object.entries(state)) env[`STATE_${k}`] = v;
-  const r = spawnSync(process.execPath, [path.join(root, 'dist', bundle, 'index.js')], {
+  const argv =
+    process.env.RESTORABLE_TEST_CLI === 'source'
+      ? ['--import', 'tsx', path.join(root, 'src/entries', `${bundle}.ts`)]
+      : [path.join(root, 'dist', bundle, 'index.js')];
+  const r = spawnSync(process.execPath, argv, {
     encoding: 'utf8',
     env: {
       ...Object.fromEntries(

@@ -44,7 +44,9 @@ async function copy(sqlText = ''): Promise<string> {
   return name;
 }
 const url = (db: string, user = 'postgres', password = '') =>
-  `postgresql://${user}${password ? `:${password}` : ''}@127.0.0.1:${pg.port}/${db}`;
+  user === 'postgres' && !password
+    ? pg.url(db)
+    : `postgresql://${user}${password ? `:${password}` : ''}@127.0.0.1:${pg.port}/${db}`;
 
 async function compare(raw: Record<string, string>): Promise<CompareResult> {
   const log = memoryLogger();
@@ -232,7 +234,10 @@ describe('compare-counts', () => {
     try {
       const target = await copy();
       const opts = parseCompareOptions(
-        { 'source-url': `postgresql://postgres@127.0.0.1:${proxy.port}/chinook`, 'target-url': url(target) },
+        {
+          'source-url': `postgresql://postgres:${pg.secret()}@127.0.0.1:${proxy.port}/chinook`,
+          'target-url': url(target),
+        },
         'input',
         memoryLogger(),
       );

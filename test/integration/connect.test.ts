@@ -115,6 +115,8 @@ afterAll(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** The superuser of a scratch cluster over TCP: its password (a standby's is its primary's). */
+const su = (c: ScratchCluster) => `postgres:${c.secret()}`;
 const parse = (url: string, env: NodeJS.ProcessEnv = none) => parseDbUrl('source-url', url, () => {}, env);
 const tlsUrl = (host: string, query: string, user = 'app:s3cret') =>
   `postgresql://${user}@${host}:${tls.port}/postgres?${query}`;
@@ -268,7 +270,7 @@ describe('sockets and several hosts', () => {
   it('the first host down, the second answers (node-postgres and psql)', async () => {
     const down = await freePort();
     const c = parse(
-      `postgresql://postgres@127.0.0.1:${down},127.0.0.1:${plainB.port}/postgres?sslmode=disable`,
+      `postgresql://${su(plainB)}@127.0.0.1:${down},127.0.0.1:${plainB.port}/postgres?sslmode=disable`,
     );
     expect(await queryRows(c, "SELECT current_setting('port') AS p")).toEqual([{ p: String(plainB.port) }]);
     expect(await psqlSays(c, 'SHOW port')).toMatchObject({ code: 0, out: String(plainB.port) });
@@ -326,7 +328,7 @@ describe('a hot standby', () => {
 
   const both = (attrs: string) =>
     parse(
-      `postgresql://postgres@127.0.0.1:${standby.port},127.0.0.1:${primary.port}/postgres?target_session_attrs=${attrs}`,
+      `postgresql://${su(primary)}@127.0.0.1:${standby.port},127.0.0.1:${primary.port}/postgres?target_session_attrs=${attrs}`,
     );
   const recovery = async (c: ConnInfo) =>
     (await queryRows<{ r: boolean }>(c, 'SELECT pg_is_in_recovery() AS r'))[0]?.r;
@@ -342,14 +344,14 @@ describe('a hot standby', () => {
       out: 'f',
     });
     const onlyPrimary = parse(
-      `postgresql://postgres@127.0.0.1:${primary.port}/postgres?target_session_attrs=standby`,
+      `postgresql://${su(primary)}@127.0.0.1:${primary.port}/postgres?target_session_attrs=standby`,
     );
     await expect(recovery(onlyPrimary)).rejects.toThrow(/the session is not standby/);
   });
 
   it('compare-counts counts on the standby', async () => {
     // The standby has replayed the orders once it answers with them.
-    const standbyShop = `postgresql://postgres@127.0.0.1:${standby.port}/shop`;
+    const standbyShop = `postgresql://${su(primary)}@127.0.0.1:${standby.port}/shop`;
     for (let i = 0; i < 100; i++) {
       const n = await queryRows<{ n: string }>(parse(standbyShop), 'SELECT count(*) AS n FROM orders').catch(
         () => [],
@@ -359,11 +361,7 @@ describe('a hot standby', () => {
     }
     const log = memoryLogger();
     const r = await runCompare(
-      parseCompareOptions(
-        { 'source-url': standbyShop, 'target-url': `postgresql://postgres@127.0.0.1:${primary.port}/shop` },
-        'input',
-        log,
-      ),
+      parseCompareOptions({ 'source-url': standbyShop, 'target-url': primary.url('shop') }, 'input', log),
       log,
     );
     expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
@@ -391,13 +389,13 @@ describe('least privileges', () => {
 
   it('a compare source that may not read a table, a drill target without CREATEDB: one line naming the grant', async () => {
     await sql(plainB, 'postgres', 'CREATE DATABASE shop');
-    await sql(plainB, 'postgres', 'CREATE ROLE nobody LOGIN');
+    await sql(plainB, 'postgres', "CREATE ROLE nobody LOGIN PASSWORD 'n0body'");
     await sql(plainB, 'shop', 'CREATE TABLE secret_orders (id int); GRANT USAGE ON SCHEMA public TO nobody');
     const log = memoryLogger();
     const opts = parseCompareOptions(
       {
-        'source-url': `postgresql://nobody@127.0.0.1:${plainB.port}/shop`,
-        'target-url': `postgresql://postgres@127.0.0.1:${plainB.port}/shop`,
+        'source-url': `postgresql://nobody:n0body@127.0.0.1:${plainB.port}/shop`,
+        'target-url': plainB.url('shop'),
       },
       'input',
       log,
@@ -411,7 +409,7 @@ describe('least privileges', () => {
         source: dump,
         'max-age': '1000d',
         checksum: 'skip',
-        'target-url': `postgresql://nobody@127.0.0.1:${plainB.port}/postgres`,
+        'target-url': `postgresql://nobody:n0body@127.0.0.1:${plainB.port}/postgres`,
       },
       'input',
     );

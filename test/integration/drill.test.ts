@@ -342,7 +342,7 @@ describe('integrity', () => {
     expect(rules(await drill(f.seqOk as string))).toEqual([]);
   });
   it('SEQUENCE_BEHIND with a compare source: says whether the live database has the same problem', async () => {
-    const live = (db: string) => `postgresql://postgres@127.0.0.1:${src.port}/${db}`;
+    const live = (db: string) => src.url(db);
     const same = await drill(f.seqBehind as string, { 'compare-source-url': live('seqs') });
     expect(rules(same)).toEqual(['SEQUENCE_BEHIND']);
     expect(same.findings[0]?.message).toMatch(
@@ -747,7 +747,10 @@ describe('keep, clean', () => {
   it('keep leaves the restored cluster running and answering; clean --root removes it', async () => {
     const r = await drill(f.chinook as string, { keep: 'true' });
     const root = JSON.parse(r.target?.handle as string).root as string;
-    expect(r.target?.url).toMatch(/^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/chinook$/);
+    // No password in it: the cluster's password file (0600, beside it) holds it.
+    expect(r.target?.url).toBe(
+      `postgresql://postgres@127.0.0.1:${/:(\d+)\//.exec(r.target?.url as string)?.[1]}/chinook?passfile=${encodeURIComponent(path.join(root, 'pgpass'))}`,
+    );
     const port = Number(/:(\d+)\//.exec(r.target?.url as string)?.[1]);
     const rows = await queryRows<{ n: string }>(
       { host: path.join(root, 'socket'), port, user: 'postgres', database: 'chinook' },
@@ -789,7 +792,7 @@ describe('target-url: an existing server', () => {
     (await queryRows<{ datname: string }>(src.conn(), 'select datname from pg_database order by 1')).map(
       (r) => r.datname,
     );
-  const url = () => `postgresql://postgres@127.0.0.1:${src.port}/postgres`;
+  const url = () => src.url();
 
   it('creates restorable_drill_<id>, restores, checks, drops it, and touches nothing else', async () => {
     const before = await databases();
@@ -830,19 +833,23 @@ describe('target-url: an existing server', () => {
 
   it('keep leaves the drill database; only a database carrying the drill marker is ever dropped', async () => {
     const r = await drill(f.chinook as string, {
-      'target-url': `postgresql://postgres:s3cret@127.0.0.1:${src.port}/postgres`,
+      'target-url': src.url(),
       keep: 'true',
     });
     const db = r.target?.database as string;
     expect(await databases()).toContain(db);
     expect(r.target?.url).toBe(`postgresql://postgres:***@127.0.0.1:${src.port}/${db}`);
-    expect(JSON.stringify(r)).not.toContain('s3cret');
+    expect(JSON.stringify(r)).not.toContain(src.secret());
     expect(new Map(drillFacts(r)).get('kept')).toBe(
       `postgresql://postgres:***@127.0.0.1:${src.port}/${db} (drop it when done: DROP DATABASE "${db}" WITH (FORCE))`,
     );
     const admin = src.conn();
-    expect(await dropDrillDatabase({ ...admin, host: '127.0.0.1' }, 'chinook')).toBe(false);
-    expect(await removeKept(r.target?.handle as string, { ...admin, host: '127.0.0.1' })).toBe(db);
+    expect(await dropDrillDatabase({ ...admin, host: '127.0.0.1', password: src.secret() }, 'chinook')).toBe(
+      false,
+    );
+    expect(
+      await removeKept(r.target?.handle as string, { ...admin, host: '127.0.0.1', password: src.secret() }),
+    ).toBe(db);
     expect(await databases()).not.toContain(db);
     expect(await databases()).toContain('chinook');
   });
@@ -865,7 +872,7 @@ describe('target-url: an existing server', () => {
 describe('compare as a rung of the drill', () => {
   it('counts match a live copy of the source; a source that has more rows than the backup drifts', async () => {
     await sql(src, 'postgres', 'CREATE DATABASE live_same TEMPLATE chinook');
-    const live = `postgresql://postgres@127.0.0.1:${src.port}/live_same`;
+    const live = src.url('live_same');
     const same = await drill(f.chinook as string, { 'compare-source-url': live });
     expect(rules(same)).toEqual([]);
     expect(same.compare).toMatchObject({ compared: 11, drifted: 0, missing: 0 });

@@ -214,7 +214,15 @@ describe('the actions (the committed bundles, as the runner starts them)', () =>
       rows: '15607',
       junit: path.join(dir, 'j.xml'),
     });
-    expect(main.outputs['database-url']).toMatch(/^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/chinook$/);
+    // For later steps' tools: the password inline, masked in the log.
+    const password = /^postgresql:\/\/postgres:([0-9a-f]{64})@127\.0\.0\.1:\d+\/chinook$/.exec(
+      main.outputs['database-url'] as string,
+    )?.[1] as string;
+    expect(password).toBeDefined();
+    expect(main.stdout).toContain(`::add-mask::${password}`);
+    expect(
+      main.stdout.split('\n').filter((l) => l.includes(password) && !l.startsWith('::add-mask::')),
+    ).toEqual([]);
     expect(main.summary).toMatch(/## restore-drill: ✅ PASS/);
     const kept = JSON.parse(main.saved['kept-target'] as string).root as string;
     expect(fs.existsSync(path.join(kept, 'data'))).toBe(true);

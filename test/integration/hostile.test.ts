@@ -257,7 +257,7 @@ describe('smoke queries are one read-only statement, without a superuser', () =>
         ].join('\n'),
       );
       const r = await drill(alone(f.plain as string), {
-        'target-url': `postgresql://postgres@127.0.0.1:${server.port}/postgres`,
+        'target-url': server.url(),
         config: cfg,
       });
       const failed = r.findings.filter((x) => x.rule === 'SEMANTICS_FAILED').map((x) => x.evidence?.query);
@@ -414,14 +414,14 @@ describe('target-url drills touch only their own database', () => {
   it('a role with only CREATEDB (no superuser) drills a healthy dump to PASS', async () => {
     const server = await startCluster({ label: 'test-hostile-createdb' });
     try {
-      await sql(server, 'postgres', 'CREATE ROLE driller LOGIN CREATEDB');
+      await sql(server, 'postgres', "CREATE ROLE driller LOGIN CREATEDB PASSWORD 'dr1ller'");
       const r = await drill(alone(f.chinookCustom as string), {
-        'target-url': `postgresql://driller@127.0.0.1:${server.port}/postgres`,
+        'target-url': `postgresql://driller:dr1ller@127.0.0.1:${server.port}/postgres`,
       });
       expect(rules(r)).toEqual([]);
       expect(r.verdict).toBe('pass');
       const plain = await drill(alone(f.chinookPlain as string), {
-        'target-url': `postgresql://driller@127.0.0.1:${server.port}/postgres`,
+        'target-url': `postgresql://driller:dr1ller@127.0.0.1:${server.port}/postgres`,
       });
       expect(rules(plain)).toEqual([]);
     } finally {
@@ -435,7 +435,7 @@ describe('target-url drills touch only their own database', () => {
       await sql(server, 'postgres', 'CREATE DATABASE shop');
       await sql(server, 'shop', 'CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2), (3)');
       const r = await drill(alone(f.created as string), {
-        'target-url': `postgresql://postgres@127.0.0.1:${server.port}/postgres`,
+        'target-url': server.url(),
       });
       expect(rules(r)).toEqual([]);
       expect(r.verdict).toBe('pass');

@@ -44,7 +44,9 @@ async function copy(): Promise<string> {
   return name;
 }
 const url = (db: string, user = 'postgres', password = '') =>
-  `postgresql://${user}${password ? `:${password}` : ''}@127.0.0.1:${pg.port}/${db}`;
+  user === 'postgres' && !password
+    ? pg.url(db)
+    : `postgresql://${user}${password ? `:${password}` : ''}@127.0.0.1:${pg.port}/${db}`;
 
 async function migrate(
   raw: Record<string, string>,
@@ -254,7 +256,10 @@ describe('migrate-check', () => {
   it('refuses a database it cannot tell is disposable (TARGET_REFUSED, nothing run); allow-any-database lets it', async () => {
     const db = await copy();
     const cmd = psql('create table should_not_exist (id int)');
-    const refused = await migrate({ 'database-url': url(db, 'app', 'x'), 'migrate-command': cmd });
+    const refused = await migrate({
+      'database-url': url(db, 'app', 's3cret-app-pw'),
+      'migrate-command': cmd,
+    });
     expect(rules(refused)).toEqual(['TARGET_REFUSED']);
     expect(refused.verdict).toBe('could-not-verify');
     expect(refused.stages.filter((s) => s.status === 'skipped').map((s) => s.name)).toEqual([
@@ -269,7 +274,7 @@ describe('migrate-check', () => {
     ]);
     await sql(pg, db, 'GRANT CREATE ON SCHEMA public TO app');
     const allowed = await migrate({
-      'database-url': url(db, 'app', 'x'),
+      'database-url': url(db, 'app', 's3cret-app-pw'),
       'migrate-command': cmd,
       'allow-any-database': 'true',
     });
@@ -277,14 +282,17 @@ describe('migrate-check', () => {
     expect(allowed.schemaDiff.added).toContain('table public.should_not_exist');
     // A database a drill created on a server carries its marker: that is enough too.
     await sql(pg, 'postgres', `COMMENT ON DATABASE ${db} IS 'created by restorable drill'`);
-    const marked = await migrate({ 'database-url': url(db, 'app', 'x'), 'migrate-command': 'true' });
+    const marked = await migrate({
+      'database-url': url(db, 'app', 's3cret-app-pw'),
+      'migrate-command': 'true',
+    });
     expect(rules(marked)).toEqual([]);
   });
 
   it('an unreachable database is TARGET_UNREACHABLE, could-not-verify, and the command does not run', async () => {
     const marker = path.join(dir, 'ran');
     const r = await migrate({
-      'database-url': `postgresql://postgres@127.0.0.1:${pg.port}/no_such_db`,
+      'database-url': pg.url('no_such_db'),
       'migrate-command': `touch ${marker}`,
     });
     expect(rules(r)).toEqual(['TARGET_UNREACHABLE']);
@@ -337,7 +345,7 @@ describe('migrate-check', () => {
   it('the command line: restorable migrate --database-url ... --migrate-command ... --json', () => {
     const db = `cli_${n++}`;
     spawnSync('psql', ['-X', '-q', '-c', `CREATE DATABASE ${db} TEMPLATE app`], {
-      env: { ...process.env, PGHOST: '127.0.0.1', PGPORT: String(pg.port), PGUSER: 'postgres' },
+      env: { ...process.env, PGHOST: pg.socketDir, PGPORT: String(pg.port), PGUSER: 'postgres' },
     });
     const r = spawnSync(
       process.execPath,

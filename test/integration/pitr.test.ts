@@ -156,7 +156,15 @@ describe('pitr-restore drill (native, local)', () => {
     });
     for (const k of ['recovered-to', 'wal-segments', 'wal-range', 'replay-seconds', 'total-seconds'])
       expect(main.outputs[k], k).not.toBe('');
-    expect(main.outputs['database-url']).toMatch(/^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/);
+    // For later steps' tools: the password inline, masked in the log; the summary shows none.
+    const password = /^postgresql:\/\/postgres:([0-9a-f]{64})@127\.0\.0\.1:\d+\/postgres$/.exec(
+      main.outputs['database-url'] as string,
+    )?.[1] as string;
+    expect(password).toBeDefined();
+    expect(
+      main.stdout.split('\n').filter((l) => l.includes(password) && !l.startsWith('::add-mask::')),
+    ).toEqual([]);
+    expect(main.summary).not.toContain(password);
     expect(main.summary).toMatch(/## pitr-restore: ✅ PASS/);
     expect(main.summary).toMatch(/\| base backup \| b1/);
     const kept = main.saved['kept-target'] as string;
@@ -279,7 +287,10 @@ describe('pitr-restore drill (native, local)', () => {
       ]);
       expect(r.verdict).toBe('pass');
       expect(r.compare?.compared).toBeGreaterThanOrEqual(2);
-      expect(r.databaseUrl).toMatch(/^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/);
+      // No password shown: the URL names the kept cluster's 0600 password file, which the client reads.
+      expect(r.databaseUrl).toMatch(
+        /^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres\?passfile=.*pgpass$/,
+      );
       const n = await withClient(
         parseDbUrl('x', r.databaseUrl as string, () => {}),
         async (c) => Number((await c.query('select count(*) as n from orders')).rows[0].n),

@@ -80,7 +80,7 @@ describe('cancellation on an existing server', () => {
           '--config',
           cfg,
           '--target-url',
-          `postgresql://postgres@127.0.0.1:${server.port}/postgres`,
+          server.url(),
         ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );

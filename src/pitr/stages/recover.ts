@@ -1,7 +1,6 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { DEFAULT_SEGMENT_SIZE, formatLsn, parseSegmentName } from '../../archive/wal.js';
 import { formatBytes, formatSeconds } from '../../core/duration.js';
+import { privateSocketDir, writeOwnHba } from '../../postgres/auth.js';
 import type { PgBinary } from '../../postgres/binaries.js';
 import { PgCtl, postmasterAlive } from '../../postgres/pgctl.js';
 import {
@@ -168,16 +167,9 @@ export async function prepareServer(
   const lasting = mode.settle(settings);
   const socketDir = mode.socketDir;
   if (socketDir) {
-    fs.mkdirSync(socketDir, { recursive: true, mode: 0o700 });
-    if (owner) fs.chownSync(socketDir, owner.uid, owner.gid);
-    // The socket folder is private to the server's OS user: trust there, the backup's rules elsewhere.
-    const hba = path.join(mode.dataDir, 'pg_hba.conf');
-    const before = fs.existsSync(hba) ? fs.readFileSync(hba, 'utf8') : '';
-    fs.writeFileSync(
-      hba,
-      `# Added by Restorable for the recovered copy: its socket folder is private (0700).\n${mode.hbaRules()}${before}`,
-    );
-    if (owner) fs.chownSync(hba, owner.uid, owner.gid);
+    privateSocketDir(socketDir, owner);
+    // The backup's pg_hba.conf (production's, hostile here) is set aside: ours, whatever it said.
+    writeOwnHba(mode.dataDir, owner);
   }
   return { lasting, placeholders: writeRecoveryConfig(mode.dataDir, settings, owner) };
 }
