@@ -19,7 +19,11 @@ export interface S3Options {
   region?: string;
   /** Path-style addressing (`endpoint/bucket/key`). Defaults to true when an endpoint is given. */
   forcePathStyle?: boolean;
-  /** Bytes per ranged GET when reading an object. Default 4 MiB. */
+  /**
+   * Bytes per ranged GET when reading an object: default 4 MiB for `read` (which holds its parts in
+   * memory), 16 MiB for `downloadTo` (which writes each part's bytes as they arrive, so a part's
+   * size costs no memory, and fewer, longer GETs cost the store and this process less per byte).
+   */
   partSize?: number;
   /** Ranged GETs in flight at once when reading an object. Default 3. */
   concurrency?: number;
@@ -50,6 +54,7 @@ export class FetchError extends Error {
 }
 
 export const DEFAULT_PART_SIZE = 4 * 1024 * 1024;
+export const DOWNLOAD_PART_SIZE = 16 * 1024 * 1024;
 export const DEFAULT_CONCURRENCY = 3;
 const DEFAULT_TEXT_LIMIT = 1024 * 1024;
 /**
@@ -128,6 +133,7 @@ export class S3Source implements BackupSource {
   private readonly client: S3Client;
   private readonly where: string;
   private readonly partSize: number;
+  private readonly downloadPart: number;
   private readonly concurrency: number;
   private readonly pageSize: number | undefined;
 
@@ -141,6 +147,7 @@ export class S3Source implements BackupSource {
       location.prefix === '' || location.prefix.endsWith('/') ? location.prefix : `${location.prefix}/`;
     this.description = `s3://${this.bucket}${this.prefix === '' ? '' : `/${this.prefix.replace(/\/$/, '')}`}`;
     this.partSize = positiveInteger('partSize', options.partSize, DEFAULT_PART_SIZE);
+    this.downloadPart = positiveInteger('partSize', options.partSize, DOWNLOAD_PART_SIZE);
     this.concurrency = positiveInteger('concurrency', options.concurrency, DEFAULT_CONCURRENCY);
     this.pageSize =
       options.pageSize === undefined ? undefined : positiveInteger('pageSize', options.pageSize, 0);
@@ -261,18 +268,19 @@ export class S3Source implements BackupSource {
     const key = this.key(name);
     const what = this.objectUrl(name);
     const { size, etag } = await this.sizeOf(key, what, knownSize);
-    if (size <= SMALL_OBJECT && size <= this.partSize) {
+    const partSize = this.downloadPart;
+    if (size <= SMALL_OBJECT && size <= partSize) {
       await fs.promises.writeFile(file, await this.smallObject(key, what, size, etag));
       written?.(size);
       return size;
     }
-    const parts = Math.ceil(size / this.partSize);
+    const parts = Math.ceil(size / partSize);
     const abort = new AbortController();
     const handle = await fs.promises.open(file, 'w');
-    const partEnd = (index: number) => Math.min(size, (index + 1) * this.partSize);
+    const partEnd = (index: number) => Math.min(size, (index + 1) * partSize);
     // How far each part is written, as a file offset (a retried part starts over with the same
     // bytes), and the first part not yet whole: the complete front is where that part has reached.
-    const reached = Array.from({ length: parts }, (_, index) => index * this.partSize);
+    const reached = Array.from({ length: parts }, (_, index) => index * partSize);
     let whole = 0;
     let front = 0;
     const wrote = (index: number, upTo: number) => {
@@ -292,7 +300,7 @@ export class S3Source implements BackupSource {
       const worker = async () => {
         while (next < parts) {
           const index = next++;
-          const start = index * this.partSize;
+          const start = index * partSize;
           await this.fetchPart(
             key,
             what,

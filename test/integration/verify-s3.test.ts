@@ -84,8 +84,9 @@ async function verify(
   source: string,
   extra: Record<string, string> = {},
   onStage?: StageListener,
+  partSize?: number,
 ): Promise<VerifyResult> {
-  const opts = parseVerifyOptions(
+  const parsed = parseVerifyOptions(
     {
       source,
       's3-endpoint': s3.endpoint,
@@ -95,6 +96,7 @@ async function verify(
     },
     'input',
   );
+  const opts = partSize ? { ...parsed, s3: { ...parsed.s3, partSize } } : parsed;
   return runVerify(opts, memoryLogger(), onStage);
 }
 
@@ -108,11 +110,11 @@ describe('verify-backup from S3', () => {
     const listener = stageProgress({ line: (l) => lines.push(l) }, (st) => `${st.name} ended`, 100);
     const line =
       /^▸ read +\d+s {2}downloaded (\S+ \S+) of (\S+ \S+) \((\d+)%\), read (\S+ \S+) of (\S+ \S+) \((\d+)%\)$/;
-    // The first 4 MiB part arrives; the others are held until a progress line has told of it.
+    // In 4 MiB parts: the first arrives; the others are held until a progress line has told of it.
     const release = s3.holdRangedGets(4 * MiB);
     let r: VerifyResult;
     try {
-      const running = verify('s3://backups/big/', { checksum: 'skip' }, listener);
+      const running = verify('s3://backups/big/', { checksum: 'skip' }, listener, 4 * MiB);
       const held = () => lines.some((l) => line.exec(l)?.[1] === '4.0 MiB');
       const deadline = Date.now() + 30_000;
       while (!held() && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
