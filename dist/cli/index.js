@@ -42701,9 +42701,26 @@ class LanePool {
         for (const { entry, start, end } of ranges) {
             if (end <= start)
                 continue;
-            const outcome = this.decode(start, end, entryName(entry)).then((d) => d, (error) => ({ error }));
-            this.early.set(entry.dumpId, { start, end, outcome });
+            this.startEarly(entry, start, end);
         }
+    }
+    /**
+     * A download's tables, from the TOC's offsets in the file's order (its bytes arrive in that
+     * order): those long enough for a worker, which follows the download; the rest wait for the walk.
+     */
+    followFromToc(toc, front) {
+        const { workerMin = 1024 * 1024 } = this.lanes;
+        const size = front.size;
+        if (!this.codec || size === undefined)
+            return;
+        for (const { entry, start, end } of dataRanges(toc, this.h, size)) {
+            if (entry.desc === 'TABLE DATA' && end - start >= workerMin)
+                this.startEarly(entry, start, end);
+        }
+    }
+    startEarly(entry, start, end) {
+        const outcome = this.decode(start, end, entryName(entry)).then((d) => d, (error) => ({ error }));
+        this.early.set(entry.dumpId, { start, end, outcome });
     }
     /** The walk stepped over a table's blocks, from `start` to `end`: decode them, or confirm a guess. */
     add(id, start, end, what) {
@@ -42747,7 +42764,8 @@ class LanePool {
         }
         this.seen.inWorkers++;
         this.workers ??= new _lanes_js__WEBPACK_IMPORTED_MODULE_2__/* .LaneWorkers */ ._$();
-        const job = { file, start, end, intSize: this.h.intSize, codec: this.codec, what };
+        const front = this.lanes.front ? { front: this.lanes.front.buffer } : {};
+        const job = { file, start, end, intSize: this.h.intSize, codec: this.codec, what, ...front };
         return this.workers.decode(this.isal ? { ...job, isal: this.isal } : job);
     }
     /**
@@ -42780,6 +42798,8 @@ async function walkCustomData(r, h, toc, lanes) {
     const pool = lanes && h.compression !== 'none' ? new LanePool(lanes, h) : undefined;
     if (pool && lanes?.complete)
         pool.startFromToc(toc, node_fs__WEBPACK_IMPORTED_MODULE_0___default().statSync(lanes.file).size);
+    else if (pool && lanes?.front)
+        pool.followFromToc(toc, lanes.front);
     let dataBytes = 0;
     let current = 'the first data block';
     try {
@@ -44839,7 +44859,7 @@ async function serverMissing(ins, binDir, stage, e) {
 
 /***/ }),
 
-/***/ 3978:
+/***/ 4879:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -45338,6 +45358,15 @@ function rolesInAcl(sql) {
     }
     return out;
 }
+/** Tell `onHeader` once; what it does is its own business, never a problem of the dump. */
+function tell(onHeader, facts) {
+    try {
+        onHeader?.(facts);
+    }
+    catch {
+        // A listener's failure is not the archive's.
+    }
+}
 /** What inflated a walk's tables, for the debug line: ISA-L and its addon, or zlib and why. */
 function inflatedBy(seen) {
     if (seen.inflate === 'zlib')
@@ -45397,7 +45426,7 @@ function collectRoles(buf, owners, grantees) {
     }
 }
 /** Scan a plain SQL dump: its opening comments, its tables, and the line that closes it. */
-async function scanPlain(chunks, first, out) {
+async function scanPlain(chunks, first, out, onHeader) {
     const headText = first.subarray(0, 4096).toString('utf8');
     const fromPgDump = /PostgreSQL database (cluster )?dump/.test(headText);
     const server = /^-- Dumped from database version (.+)$/m.exec(headText);
@@ -45406,6 +45435,8 @@ async function scanPlain(chunks, first, out) {
         out.serverVersion = server[1]?.trim();
     if (dumper)
         out.pgDumpVersion = dumper[1]?.trim();
+    if (fromPgDump)
+        tell(onHeader, { format: 'plain', ...(out.serverVersion ? { serverVersion: out.serverVersion } : {}) });
     const needle = Buffer.from('\nCREATE TABLE ');
     const owners = new Set();
     const grantees = new Set();
@@ -45532,7 +45563,7 @@ function looksLikeText(head) {
     return bad === 0;
 }
 /** Parse what the (unwrapped) stream holds, recording problems on `out`. */
-async function parseDump(src, out, lanes) {
+async function parseDump(src, out, lanes, onHeader) {
     const { head, all } = await peek(src, 4096);
     if (head.length === 0) {
         out.format = 'unknown';
@@ -45554,6 +45585,7 @@ async function parseDump(src, out, lanes) {
             out.toc = summarize(toc);
             out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
             out.noOffsets = toc.some((e) => e.dataState === 'not-set');
+            tell(onHeader, { format: 'custom', serverVersion: h.serverVersion, database: h.database });
             const walked = await (0,custom/* walkCustomData */.r8)(r, h, toc, lanes);
             out.dataBlocks = walked.blocks;
             out.dataBytes = walked.dataBytes;
@@ -45585,7 +45617,7 @@ async function parseDump(src, out, lanes) {
     }
     if (looksLikeText(head)) {
         out.format = 'plain';
-        await scanPlain(all, head, out);
+        await scanPlain(all, head, out, onHeader);
         return;
     }
     out.format = 'unknown';
@@ -45638,14 +45670,14 @@ async function inspectStream(src, opts = {}) {
             if (out.wrapper) {
                 const inner = (0,wrapper/* unwrap */.oA)(out.wrapper, all);
                 try {
-                    await parseDump(inner.bytes, out);
+                    await parseDump(inner.bytes, out, undefined, opts.onHeader);
                 }
                 catch (e) {
                     throw (await inner.rest()) ?? e;
                 }
             }
             else {
-                await parseDump(all, out, opts.file ? { file: opts.file, count: LANES, complete: !opts.fileGrows } : undefined);
+                await parseDump(all, out, opts.file ? lanesFor(opts.file, opts.front) : undefined, opts.onHeader);
             }
         }
         catch (e) {
@@ -45663,11 +45695,15 @@ async function inspectStream(src, opts = {}) {
 }
 /** Tables decoded at once when the bytes can be read again: the cores, within libuv's 4 threads. */
 const LANES = Math.min(3, Math.max(2, external_node_os_default().availableParallelism()));
+/** The lanes over a local file (complete), or over a download's file as its front moves. */
+function lanesFor(file, front) {
+    return front ? { file, count: LANES, front } : { file, count: LANES, complete: true };
+}
 /**
  * A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data; `seen.bytes` is
  * kept at the bytes read so far (toc.dat, then each data file as it is read), for the progress line.
  */
-async function inspectDirectory(dir, seen) {
+async function inspectDirectory(dir, seen, onHeader) {
     const out = {
         format: 'directory',
         wrapper: null,
@@ -45695,6 +45731,7 @@ async function inspectDirectory(dir, seen) {
         if (seen)
             seen.bytes = out.size;
         out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
+        tell(onHeader, { format: 'directory', serverVersion: h.serverVersion, database: h.database });
         const suffix = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
         const rows = [];
         const walkFile = async (name, what, table) => {
@@ -45756,7 +45793,72 @@ var disk = __nccwpck_require__(418);
 var duration = __nccwpck_require__(8571);
 // EXTERNAL MODULE: ./src/postgres/tables.ts
 var tables = __nccwpck_require__(6050);
+;// CONCATENATED MODULE: ./src/archive/front.ts
+/**
+ * How far a file that a download is still writing is complete, in memory shared with the decoding
+ * workers (lane-worker.ts): the download moves the mark, a worker that would read past it waits.
+ * Cells: the bytes complete from the start; the state (growing, finished, failed); the file's size
+ * when known; a counter bumped on every change, which waiting workers sleep on.
+ */
+class SharedFront {
+    buffer = new SharedArrayBuffer(4 * 8);
+    cells = new BigInt64Array(this.buffer);
+    constructor(size) {
+        if (size !== undefined)
+            this.cells[SIZE] = BigInt(size);
+    }
+    /** The file's size, as the listing gave it (the download's end), if known. */
+    get size() {
+        const size = Number(Atomics.load(this.cells, SIZE));
+        return size > 0 ? size : undefined;
+    }
+    advance(bytes) {
+        if (BigInt(bytes) <= Atomics.load(this.cells, COMPLETE))
+            return;
+        Atomics.store(this.cells, COMPLETE, BigInt(bytes));
+        this.bump();
+    }
+    finish() {
+        Atomics.store(this.cells, STATE, FINISHED);
+        this.bump();
+    }
+    fail() {
+        Atomics.store(this.cells, STATE, FAILED);
+        this.bump();
+    }
+    bump() {
+        Atomics.add(this.cells, CHANGES, 1n);
+        Atomics.notify(this.cells, CHANGES);
+    }
+}
+const COMPLETE = 0;
+const STATE = 1;
+const SIZE = 2;
+const CHANGES = 3;
+const FINISHED = 1n;
+const FAILED = 2n;
+/**
+ * In a worker: block until the first `upTo` bytes are complete, or the download finished (a read
+ * then sees the file as it is). Throws when the download failed short of them. A worker sleeps at
+ * most a second at a time, so one that is terminated meanwhile stops.
+ */
+function waitForFront(buffer, upTo) {
+    const cells = new BigInt64Array(buffer);
+    for (;;) {
+        const changes = Atomics.load(cells, CHANGES);
+        if (Atomics.load(cells, COMPLETE) >= BigInt(upTo))
+            return;
+        const state = Atomics.load(cells, STATE);
+        if (state === FINISHED)
+            return;
+        if (state === FAILED)
+            throw new Error(`the download stopped before byte ${upTo}`);
+        Atomics.wait(cells, CHANGES, changes, 1000);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/sources/growing.ts
+
 
 /**
  * A file that a download is still writing: how many bytes from its start are complete, and a reader
@@ -45771,24 +45873,31 @@ class GrowingFile {
     failure;
     /** Readers waiting for more. */
     waiting = [];
-    constructor(file) {
+    /** The same mark, for worker threads that read the file too (the lanes that decode its tables). */
+    front;
+    /** `size`: the file's size once whole, when the listing gives it. */
+    constructor(file, size) {
         this.file = file;
+        this.front = new SharedFront(size);
     }
     /** The first `bytes` bytes are written. The mark only moves forward. */
     advance(bytes) {
         if (bytes <= this.complete)
             return;
         this.complete = bytes;
+        this.front.advance(bytes);
         this.notify();
     }
     /** The download ended: every byte is written. */
     finish() {
         this.finished = true;
+        this.front.finish();
         this.notify();
     }
     /** The download failed: the reader throws `error` once it has read what was complete. */
     fail(error) {
         this.failure = { error };
+        this.front.fail();
         this.notify();
     }
     notify() {
@@ -45845,10 +45954,10 @@ class GrowingFile {
  * the file back as it grows (from the page cache), hashing and walking it. Memory stays at the
  * sockets' chunks and the reader's, whatever the backup's size.
  */
-async function downloadAndInspect(source, name, file, md5, seen) {
+async function downloadAndInspect(source, name, file, md5, seen, size, onHeader) {
     if (!source.downloadTo)
         throw new Error(`${source.description} cannot download ${name}`);
-    const growing = new GrowingFile(file);
+    const growing = new GrowingFile(file, size);
     const download = source
         .downloadTo(name, file, undefined, (bytes) => {
         seen.downloaded = Math.max(seen.downloaded ?? 0, bytes);
@@ -45862,8 +45971,9 @@ async function downloadAndInspect(source, name, file, md5, seen) {
     const insp = await inspectStream(growing.chunks(), {
         md5,
         file,
-        fileGrows: true,
+        front: growing.front,
         seen,
+        ...(onHeader ? { onHeader } : {}),
     });
     await download;
     return insp;
@@ -45874,7 +45984,7 @@ const WORK_DIR_FIX = 'Free space there, or point work-dir at a folder on a disk 
  * read as it arrives. A backup larger than the free space is DISK_FULL before a byte is fetched; a
  * disk that fills during the download is DISK_FULL too, and the partial file is removed either way.
  */
-async function download(source, backup, work, md5, seen) {
+async function download(source, backup, work, md5, seen, onHeader) {
     const what = `the download of ${backup.name}`;
     const full = () => (0,disk/* diskFull */.xg)('read', work.workDir, what, { needed: backup.size, fix: WORK_DIR_FIX });
     const free = (0,disk/* freeBytes */.go)(work.workDir);
@@ -45883,7 +45993,7 @@ async function download(source, backup, work, md5, seen) {
     const base = external_node_path_default().basename(backup.name);
     const part = work.partial(`${base}.part`);
     try {
-        const insp = await downloadAndInspect(source, backup.name, part, md5, seen);
+        const insp = await downloadAndInspect(source, backup.name, part, md5, seen, backup.size, onHeader);
         const dest = external_node_path_default().join(work.path(), base);
         work.keep(part, dest);
         return { insp, dest };
@@ -45956,7 +46066,7 @@ async function inspect(b, expected) {
     b.pipe.progress(() => readProgressLine(seen, backup.size));
     if (backup.kind === 'directory' && local) {
         // A directory dump's size is the sum of its files: toc.dat and every data file, read in turn.
-        const insp = await inspectDirectory(local, seen);
+        const insp = await inspectDirectory(local, seen, b.onHeader);
         facts.localPath = local;
         return { insp };
     }
@@ -45965,11 +46075,12 @@ async function inspect(b, expected) {
             md5: expected?.algorithm === 'md5',
             file: local,
             seen,
+            ...(b.onHeader ? { onHeader: b.onHeader } : {}),
         });
         facts.localPath = local;
         return { insp };
     }
-    const got = await download(b.source, backup, b.work, expected?.algorithm === 'md5', seen);
+    const got = await download(b.source, backup, b.work, expected?.algorithm === 'md5', seen, b.onHeader);
     if ('finding' in got)
         return { findings: [got.finding] };
     facts.localPath = got.dest;
@@ -46027,8 +46138,8 @@ async function retentionStage(b) {
 
 // EXTERNAL MODULE: ./src/postgres/binaries.ts
 var binaries = __nccwpck_require__(1758);
-// EXTERNAL MODULE: ./src/postgres/client.ts + 3 modules
-var client = __nccwpck_require__(1649);
+// EXTERNAL MODULE: ./src/postgres/client.ts + 1 modules
+var client = __nccwpck_require__(8012);
 // EXTERNAL MODULE: ./src/postgres/cluster.ts + 1 modules
 var postgres_cluster = __nccwpck_require__(4259);
 // EXTERNAL MODULE: ./src/postgres/restore.ts
@@ -46177,13 +46288,23 @@ function openSource(opts, log) {
 /**
  * The verify stages, run into `pipe`, as their list: each skips what follows it when there is
  * nothing to go on. A download goes to `work`, the run's own folder (its caller closes it when the
- * run ends). `schemaSkip`: a reason to skip the schema replay (a drill restores the whole dump instead).
+ * run ends). `schemaSkip`: a reason to skip the schema replay (a drill restores the whole dump instead);
+ * `onHeader`: told the dump's header as soon as the read has it, long before the read ends.
  */
-async function verifyStages(pipe, opts, log, work, schemaSkip) {
+async function verifyStages(pipe, opts, log, work, schemaSkip, onHeader) {
     const now = opts.now ?? new Date();
     const source = openSource(opts, log);
     const state = { source: source.description, candidates: 0 };
-    const located = await locateStage({ opts, log, pipe, work, source, state, now });
+    const located = await locateStage({
+        opts,
+        log,
+        pipe,
+        work,
+        source,
+        state,
+        now,
+        ...(onHeader ? { onHeader } : {}),
+    });
     if (!located)
         return state;
     await ageStage(located);
@@ -46209,7 +46330,7 @@ async function verifyStages(pipe, opts, log, work, schemaSkip) {
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var _config_restorable_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8519);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1649);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8012);
 /* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(9334);
 
 
@@ -46603,7 +46724,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _demo_sample_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(8157);
 /* harmony import */ var _drill_options_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(9371);
 /* harmony import */ var _drill_present_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(6998);
-/* harmony import */ var _drill_run_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(2127);
+/* harmony import */ var _drill_run_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(8494);
 /* harmony import */ var _migrate_options_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(7587);
 /* harmony import */ var _migrate_present_js__WEBPACK_IMPORTED_MODULE_14__ = __nccwpck_require__(7550);
 /* harmony import */ var _migrate_run_js__WEBPACK_IMPORTED_MODULE_15__ = __nccwpck_require__(2906);
@@ -46775,12 +46896,18 @@ async function runCommand(switches, make) {
     const quiet = switches.has('quiet') || switches.has('json');
     const log = terminalLogger(quiet);
     const cmd = make(log);
-    const result = await cmd.run(log, progress(quiet));
-    const reportPath = cmd.report ? (0,_report_render_js__WEBPACK_IMPORTED_MODULE_23__/* .writeJsonReport */ .a_)(result, cmd.report) : '';
-    const out = switches.has('json')
-        ? JSON.stringify({ outputs: cmd.outputs(result, reportPath), result }, null, 2)
-        : cmd.text(result, quiet);
-    process.stdout.write(`${mask(out)}\n`);
+    let told = false;
+    const tell = (result) => {
+        told = true;
+        const reportPath = cmd.report ? (0,_report_render_js__WEBPACK_IMPORTED_MODULE_23__/* .writeJsonReport */ .a_)(result, cmd.report) : '';
+        const out = switches.has('json')
+            ? JSON.stringify({ outputs: cmd.outputs(result, reportPath), result }, null, 2)
+            : cmd.text(result, quiet);
+        process.stdout.write(`${mask(out)}\n`);
+    };
+    const result = await cmd.run(log, progress(quiet), tell);
+    if (!told)
+        tell(result);
     return { result, code: (0,_report_stages_js__WEBPACK_IMPORTED_MODULE_24__/* .exitCodeFor */ .Rr)(result.verdict) };
 }
 async function verify(flags, switches) {
@@ -46800,7 +46927,7 @@ async function drill(flags, switches) {
     const { result, code } = await runCommand(switches, (log) => {
         const opts = { ...(0,_drill_options_js__WEBPACK_IMPORTED_MODULE_10__/* .parseDrillOptions */ .r)(rest, 'flag', log), ...(writeReference ? { writeReference } : {}) };
         return {
-            run: (l, onStage) => (0,_drill_run_js__WEBPACK_IMPORTED_MODULE_12__/* .runDrill */ .B)(opts, l, onStage),
+            run: (l, onStage, verdict) => (0,_drill_run_js__WEBPACK_IMPORTED_MODULE_12__/* .runDrill */ .B)(opts, l, onStage, verdict),
             report: opts.verify.report,
             outputs: _drill_run_js__WEBPACK_IMPORTED_MODULE_12__/* .drillOutputs */ .y,
             text: (r, quiet) => (0,_report_render_js__WEBPACK_IMPORTED_MODULE_23__/* .consoleReport */ .kX)(r, (0,_drill_present_js__WEBPACK_IMPORTED_MODULE_11__/* .drillFacts */ .z)(r), quiet),
@@ -47143,7 +47270,7 @@ const compareRungInputs = {
 /* harmony import */ var _config_restorable_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8519);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_inputs_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9114);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(1649);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(8012);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(1928);
 
 
@@ -47229,8 +47356,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   L: () => (/* binding */ runCompare)
 });
 
-// EXTERNAL MODULE: ./src/postgres/client.ts + 3 modules
-var client = __nccwpck_require__(1649);
+// EXTERNAL MODULE: ./src/postgres/client.ts + 1 modules
+var client = __nccwpck_require__(8012);
 // EXTERNAL MODULE: ./src/report/stages.ts
 var stages = __nccwpck_require__(1139);
 // EXTERNAL MODULE: ./src/report/findings.ts
@@ -48700,7 +48827,7 @@ function removeQuietly(file) {
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2642);
 /* harmony import */ var _postgres_binaries_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(1758);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(1649);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(8012);
 
 
 
@@ -48871,7 +48998,7 @@ function parseDrillOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE
 /* harmony export */   z: () => (/* binding */ drillFacts)
 /* harmony export */ });
 /* harmony import */ var _backup_facts_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4921);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1649);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8012);
 
 
 /** The facts that head a drill's summary: the backup, the target, the restore, what came back. */
@@ -48920,7 +49047,7 @@ function drillFacts(r) {
 
 /***/ }),
 
-/***/ 2127:
+/***/ 8494:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48952,8 +49079,8 @@ async function compareStage(t) {
         t.result.compare = summary;
 }
 
-// EXTERNAL MODULE: ./src/postgres/client.ts + 3 modules
-var postgres_client = __nccwpck_require__(1649);
+// EXTERNAL MODULE: ./src/postgres/client.ts + 1 modules
+var postgres_client = __nccwpck_require__(8012);
 // EXTERNAL MODULE: ./src/report/findings.ts
 var report_findings = __nccwpck_require__(9334);
 ;// CONCATENATED MODULE: ./src/checks/integrity.ts
@@ -49281,7 +49408,102 @@ var restore = __nccwpck_require__(6405);
 var restore_progress = __nccwpck_require__(7925);
 // EXTERNAL MODULE: ./src/postgres/tables.ts
 var postgres_tables = __nccwpck_require__(6050);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(4296);
+;// CONCATENATED MODULE: ./src/drill/side-counts.ts
+
+
+/**
+ * Exact row counts of the tables whose data pg_restore has finished, taken while the rest restores,
+ * for the volume stage (which counts only what is not here). One side connection, one count at a
+ * time, in the order the data items finish. It never waits for a lock the restore holds
+ * (lock_timeout); a count that fails, a table whose data item starts again (a table twice in the
+ * dump) and a table with inheritance children (its count would still grow) are left to the volume
+ * stage.
+ */
+class SideCounts {
+    log;
+    counts = new Map();
+    /** Tables the volume stage counts: restored again, or their count failed or did not apply. */
+    again = new Set();
+    begun = new Set();
+    queue = [];
+    wake;
+    closed = false;
+    /** Counted before the restore ended (close was called). */
+    during = 0;
+    worker;
+    constructor(conn, log) {
+        this.log = log;
+        this.worker = (0,postgres_client/* withClient */.SV)(conn, (c) => this.work(c)).catch((e) => {
+            this.log.debug(`the side counts stopped (the volume stage counts the rest): ${(0,errors/* errorMessage */.gJ)(e)}`);
+        });
+    }
+    started(t) {
+        if (this.begun.has(t.table)) {
+            this.again.add(t.table);
+            this.counts.delete(t.table);
+        }
+        this.begun.add(t.table);
+    }
+    finished(t) {
+        if (this.closed || this.again.has(t.table))
+            return;
+        this.queue.push(t);
+        this.wake?.();
+    }
+    /** The restore ended: the count in flight finishes, the rest is the volume stage's. */
+    async close() {
+        const during = this.during;
+        this.closed = true;
+        this.wake?.();
+        await this.worker;
+        const out = new Map([...this.counts].filter(([t]) => !this.again.has(t)));
+        this.log.debug(`counted ${during} table${during === 1 ? '' : 's'} while the restore ran`);
+        return out;
+    }
+    /** Tables counted before the restore ended. */
+    get countedDuring() {
+        return this.during;
+    }
+    async work(c) {
+        await c.query("SET lock_timeout = '50ms'");
+        for (let t = await this.next(); t; t = await this.next()) {
+            try {
+                const n = await countOne(c, t);
+                if (n === undefined || this.again.has(t.table))
+                    this.again.add(t.table);
+                else {
+                    this.counts.set(t.table, n);
+                    if (!this.closed)
+                        this.during++;
+                }
+            }
+            catch (e) {
+                this.again.add(t.table);
+                this.log.debug(`${t.table} is counted after the restore (${(0,errors/* errorMessage */.gJ)(e)})`);
+            }
+        }
+    }
+    async next() {
+        while (!this.closed && this.queue.length === 0)
+            await new Promise((r) => (this.wake = r));
+        this.wake = undefined;
+        return this.closed ? undefined : this.queue.shift();
+    }
+}
+/** count(*) as the volume stage takes it, of a table without inheritance children; else undefined. */
+async function countOne(c, t) {
+    const rel = `${(0,postgres_client/* ident */.bD)(t.schema)}.${(0,postgres_client/* ident */.bD)(t.name)}`;
+    const kids = await c.query('SELECT count(*) AS n FROM pg_inherits WHERE inhparent = $1::regclass', [rel]);
+    if (Number(kids.rows[0]?.n ?? 0) > 0)
+        return undefined;
+    const r = await c.query(`SELECT count(*) AS n FROM ${rel}`);
+    return Number(r.rows[0]?.n ?? 0);
+}
+
 ;// CONCATENATED MODULE: ./src/drill/stages/restore.ts
+
 
 
 
@@ -49397,7 +49619,7 @@ async function restoreInto(t, client, input) {
             schemaOnly: true,
             progress,
         });
-        const rows = await restoreSampleData(client, t, input);
+        const rows = await countingAlong(t, (counter) => restoreSampleData(client, t, input, counter));
         findings.push(...schema.findings, ...rows.findings);
         t.result.restore = {
             tool: schema.tool,
@@ -49409,11 +49631,15 @@ async function restoreInto(t, client, input) {
     else {
         const progress = new restore_progress/* RestoreProgress */.U(t.ins.toc?.entries ?? 0, t.backup.sizeBytes, t.ins.tableRows);
         t.pipe.progress(() => progress.describe());
-        const r = await (0,restore/* restoreDump */.nE)(client, conn, input, {
-            jobs: opts.jobs,
-            roles: opts.roles,
-            schemaOnly: opts.tier === 'schema',
-            progress,
+        const r = await countingAlong(t, (counter) => {
+            if (counter)
+                progress.onData = counter;
+            return (0,restore/* restoreDump */.nE)(client, conn, input, {
+                jobs: opts.jobs,
+                roles: opts.roles,
+                schemaOnly: opts.tier === 'schema',
+                progress,
+            });
         });
         findings.push(...r.findings);
         t.result.restore = {
@@ -49436,6 +49662,23 @@ async function restoreInto(t, client, input) {
     if (tables === 0 && !full)
         out.push((0,report_findings/* finding */.gk)('EMPTY_RESTORE', 'restore', `the restored database ${t.database} has no user tables`));
     return { findings: out };
+}
+/**
+ * A restore with its tables counted as their data finishes (SideCounts), for the volume stage:
+ * pg_restore's tiers with rows (a plain dump's psql says nothing per table), when the walk knows the
+ * dump's tables. The counts are kept on the drill when the restore ends, whatever its outcome.
+ */
+async function countingAlong(t, restore) {
+    const rows = t.opts.tier !== 'schema' && t.ins.format !== 'plain' && t.ins.tableRows !== undefined;
+    if (!rows)
+        return restore();
+    const counter = new SideCounts(t.conn, t.log);
+    try {
+        return await restore(counter);
+    }
+    finally {
+        t.counted = await counter.close();
+    }
 }
 /**
  * A restore whose target's disk filled is DISK_FULL, not a bad backup: as PostgreSQL said it (from
@@ -49462,7 +49705,7 @@ function restoreDiskFull(findings, kind, backup) {
  * list. The schema is in place with its foreign keys, so a sampled table whose parent is not sampled
  * would fail them: as a superuser, the load disables triggers (pg_restore --disable-triggers).
  */
-async function restoreSampleData(pgRestore, t, input) {
+async function restoreSampleData(pgRestore, t, input, counter) {
     const { conn, opts, work } = t;
     const file = input.path;
     const list = await (0,exec/* run */.eF)(pgRestore.path, ['--list', file]);
@@ -49479,6 +49722,8 @@ async function restoreSampleData(pgRestore, t, input) {
     external_node_fs_default().writeFileSync(listFile, `${lines.join('\n')}\n`);
     // The list's items done, and the sampled table loading (with its rows in the dump), from --verbose.
     const progress = new restore_progress/* RestoreProgress */.U(lines.length, 0, t.ins.tableRows);
+    if (counter)
+        progress.onData = counter;
     t.pipe.progress(() => `sample rows: ${progress.describe() ?? 'starting'}`);
     try {
         const res = await (0,exec/* run */.eF)(pgRestore.path, [
@@ -49602,12 +49847,8 @@ async function compareReference(t, reference) {
 
 // EXTERNAL MODULE: ./src/core/cancel.ts
 var cancel = __nccwpck_require__(9317);
-// EXTERNAL MODULE: ./src/core/errors.ts
-var errors = __nccwpck_require__(4296);
 // EXTERNAL MODULE: ./src/postgres/binaries.ts
 var binaries = __nccwpck_require__(1758);
-// EXTERNAL MODULE: ./src/postgres/cluster.ts + 1 modules
-var postgres_cluster = __nccwpck_require__(4259);
 ;// CONCATENATED MODULE: ./src/drill/context.ts
 /** The stages of a drill after verify, in order (teardown runs last, also on failure). */
 const DRILL_STAGES = [
@@ -49621,6 +49862,8 @@ const DRILL_STAGES = [
     'teardown',
 ];
 
+// EXTERNAL MODULE: ./src/postgres/cluster.ts + 1 modules
+var postgres_cluster = __nccwpck_require__(4259);
 // EXTERNAL MODULE: ./src/postgres/embedded.ts
 var embedded = __nccwpck_require__(1349);
 ;// CONCATENATED MODULE: ./src/drill/server.ts
@@ -49689,9 +49932,93 @@ function newerFinding(major, bin, why) {
 
 // EXTERNAL MODULE: ./src/drill/target.ts
 var drill_target = __nccwpck_require__(2988);
+;// CONCATENATED MODULE: ./src/drill/scratch.ts
+
+
+
+
+
+
+
+
+/** A scratch cluster of the dump's major (or the one restore-into names), started and ready. */
+async function openScratch(opts, ins, log) {
+    const dumpMajor = (0,binaries/* majorOf */.Ds)(ins.serverVersion ?? '') ?? 0;
+    try {
+        const server = await chooseServer({
+            into: opts.restoreInto,
+            dumpMajor,
+            ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
+            embedded: opts.embedded,
+            input: opts.restoreIntoInput,
+            log,
+        });
+        const cluster = await postgres_cluster/* ScratchCluster */.rP.start({
+            bin: server.bin,
+            ...(opts.osUser ? { osUser: opts.osUser } : {}),
+            label: 'drill',
+            logger: log,
+        });
+        return {
+            target: (0,drill_target/* scratchTarget */.sj)(cluster),
+            findings: server.findings,
+            source: server.source,
+            ...(server.rehearsalFrom ? { rehearsalFrom: server.rehearsalFrom } : {}),
+        };
+    }
+    catch (e) {
+        if (e instanceof errors/* UserError */.yo)
+            throw e;
+        if (e instanceof errors/* ToolMissingError */.hc && opts.restoreInto !== 'same') {
+            const message = `restore-into asks for ${e.tool}, and there is none`;
+            return {
+                findings: [(0,report_findings/* finding */.gk)('VERSION_UNSUPPORTED', 'target', message, { fix: `Install it: ${e.install}` })],
+            };
+        }
+        if (e instanceof errors/* ToolMissingError */.hc)
+            return { findings: [await (0,backup_tools/* serverMissing */.A)(ins, opts.verify.pgBinDir, 'target', e)] };
+        if ((0,disk/* startedOutOfSpace */.VT)(e))
+            return { findings: [(0,disk/* scratchDiskFull */.tu)('target', 'a scratch cluster', (0,errors/* errorMessage */.gJ)(e))] };
+        const message = `could not start a scratch PostgreSQL: ${(0,errors/* errorMessage */.gJ)(e)}`;
+        return { findings: [(0,report_findings/* finding */.gk)('TARGET_FAILED', 'target', message)] };
+    }
+}
+function startEarly(opts, serverVersion, log) {
+    const began = performance.now();
+    log.debug('starting the scratch cluster while the backup is read');
+    const early = { began };
+    early.settled = openScratch(opts, serverVersion ? { serverVersion } : {}, log)
+        .then((opened) => ({ opened }), (error) => ({ error }))
+        .finally(() => {
+        early.settledAt = performance.now();
+    });
+    return early;
+}
+/** What the early start opened, for the target stage: its errors thrown there, as if it ran there. */
+async function takeEarly(early) {
+    const s = await early.settled;
+    if ('error' in s)
+        throw s.error;
+    return s.opened;
+}
+/** Seconds of the early start's work done before `since` (the target stage's own, overlapped). */
+function earlySeconds(early, since) {
+    return Math.max(0, Math.min(early.settledAt ?? since, since) - early.began) / 1000;
+}
+/** An early target that no stage took: its cluster stopped and removed (a failure is said, not thrown). */
+async function discardEarly(early, log) {
+    const s = await early.settled;
+    if (!('opened' in s) || !('target' in s.opened))
+        return;
+    try {
+        await s.opened.target.teardown('');
+    }
+    catch (e) {
+        log.warn(`the scratch cluster started early was not removed (restorable clean removes it): ${(0,errors/* errorMessage */.gJ)(e)}`);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/drill/stages/target.ts
-
-
 
 
 
@@ -49713,9 +50040,13 @@ async function targetStage(v) {
         const tools = await (0,backup_tools/* restoreTools */.w)(v.ins, v.opts.verify.pgBinDir, 'target');
         if ('finding' in tools)
             return { findings: [tools.finding] };
+        // A cluster started while the backup was read: its start is this stage's own time, overlapped.
+        const early = v.early;
+        const since = performance.now();
         const opened = await openTarget(v);
+        const earlier = early ? { earlier: earlySeconds(early, since) } : {};
         if (!('target' in opened))
-            return opened;
+            return { ...opened, ...earlier };
         const c = opened.target;
         v.made = { target: c, database: v.database };
         const findings = [...opened.findings];
@@ -49739,7 +50070,7 @@ async function targetStage(v) {
             ...(opened.source ? { source: opened.source } : {}),
             ...(opened.rehearsalFrom ? { rehearsalFrom: opened.rehearsalFrom } : {}),
         };
-        return { findings, note: targetNote(c, opened) };
+        return { findings, note: targetNote(c, opened, early !== undefined), ...earlier };
     });
     const target = v.made?.target;
     if (!target ||
@@ -49753,11 +50084,15 @@ async function targetStage(v) {
     return Object.assign(v, { target, conn: target.conn(v.database), collation });
 }
 /** What the target stage says beside ok: the server, where it came from, a rehearsal's majors. */
-function targetNote(c, o) {
-    const what = `PostgreSQL ${c.version}${o.source === 'embedded' ? ' (embedded)' : ''}`;
+function targetNote(c, o, early) {
+    const started = early ? ', started while the backup was read' : '';
+    const what = `PostgreSQL ${c.version}${o.source === 'embedded' ? ' (embedded)' : ''}${started}`;
     return o.rehearsalFrom ? `${what}: upgrade rehearsal from ${o.rehearsalFrom}` : what;
 }
-/** The target itself: target-url's server (refused when it looks like production), or a scratch cluster. */
+/**
+ * The target itself: target-url's server (refused when it looks like production), or a scratch
+ * cluster (the one started while the backup was read, when there is one).
+ */
 async function openTarget(v) {
     const { opts, ins } = v;
     const dumpMajor = (0,binaries/* majorOf */.Ds)(ins.serverVersion ?? '') ?? 0;
@@ -49789,44 +50124,12 @@ async function openTarget(v) {
             : [];
         return { target: opened, findings: newer };
     }
-    try {
-        const server = await chooseServer({
-            into: opts.restoreInto,
-            dumpMajor,
-            ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
-            embedded: opts.embedded,
-            input: opts.restoreIntoInput,
-            log: v.log,
-        });
-        const cluster = await postgres_cluster/* ScratchCluster */.rP.start({
-            bin: server.bin,
-            ...(opts.osUser ? { osUser: opts.osUser } : {}),
-            label: 'drill',
-            logger: v.log,
-        });
-        return {
-            target: (0,drill_target/* scratchTarget */.sj)(cluster),
-            findings: server.findings,
-            source: server.source,
-            ...(server.rehearsalFrom ? { rehearsalFrom: server.rehearsalFrom } : {}),
-        };
+    if (v.early) {
+        const early = v.early;
+        v.early = undefined; // taken: the target stage owns what it opened
+        return takeEarly(early);
     }
-    catch (e) {
-        if (e instanceof errors/* UserError */.yo)
-            throw e;
-        if (e instanceof errors/* ToolMissingError */.hc && opts.restoreInto !== 'same') {
-            const message = `restore-into asks for ${e.tool}, and there is none`;
-            return {
-                findings: [(0,report_findings/* finding */.gk)('VERSION_UNSUPPORTED', 'target', message, { fix: `Install it: ${e.install}` })],
-            };
-        }
-        if (e instanceof errors/* ToolMissingError */.hc)
-            return { findings: [await (0,backup_tools/* serverMissing */.A)(ins, opts.verify.pgBinDir, 'target', e)] };
-        if ((0,disk/* startedOutOfSpace */.VT)(e))
-            return { findings: [(0,disk/* scratchDiskFull */.tu)('target', 'a scratch cluster', (0,errors/* errorMessage */.gJ)(e))] };
-        const message = `could not start a scratch PostgreSQL: ${(0,errors/* errorMessage */.gJ)(e)}`;
-        return { findings: [(0,report_findings/* finding */.gk)('TARGET_FAILED', 'target', message)] };
-    }
+    return openScratch(opts, ins, v.log);
 }
 /** roles: create-missing: every owner and grantee of the dump the target lacks, as NOLOGIN. */
 async function createMissingRoles(client, ins) {
@@ -49877,7 +50180,13 @@ async function readCollation(client, database) {
 
 ;// CONCATENATED MODULE: ./src/drill/stages/teardown.ts
 
-/** The teardown stage, also after a failure: the target removed, or with keep, left and said how to remove it. */
+
+
+/**
+ * The teardown stage, also after a failure. With keep, the target is left and the stage says how to
+ * remove it. Otherwise the removal follows the verdict (teardownAfterVerdict, once the report is
+ * written and published): the stage records that it is due, and what it will remove.
+ */
 async function teardownStage(ctx) {
     await ctx.pipe.stage('teardown', async () => {
         if (!ctx.made)
@@ -49885,23 +50194,50 @@ async function teardownStage(ctx) {
         const { target, database } = ctx.made;
         if (ctx.opts.keep) {
             ctx.forgetCreated?.(); // kept on purpose: a cancellation from here on leaves it
+            ctx.made = undefined;
             const handle = target.keep(database);
             if (ctx.result.target)
                 Object.assign(ctx.result.target, { url: target.url(database), handle });
             ctx.log.info(`kept: ${target.url(database)} (${target.kind === 'scratch' ? `remove it with: restorable clean --root ${JSON.parse(handle).root}` : `drop it when done: DROP DATABASE ${(0,postgres_client/* ident */.bD)(database)} WITH (FORCE)`})`);
             return {};
         }
-        await target.teardown(database);
-        ctx.forgetCreated?.();
-        return {};
+        const what = target.kind === 'scratch' ? 'the scratch cluster' : `the database ${database}`;
+        return { note: `after the verdict: ${what} is removed once the report is written` };
     });
+}
+/**
+ * The removal the teardown stage put after the verdict: the scratch cluster stopped and removed, or
+ * the drill's database dropped. Runs on every way out of the drill (its cancel hooks stay armed
+ * until it is done); a failure cannot change the verdict any more, so it is a warning line.
+ */
+async function teardownAfterVerdict(ctx) {
+    // A cluster started while the backup was read that no target stage took (the backup did not verify).
+    const early = ctx.early;
+    ctx.early = undefined;
+    if (early)
+        await discardEarly(early, ctx.log);
+    const made = ctx.made;
+    ctx.made = undefined;
+    if (!made)
+        return;
+    try {
+        await made.target.teardown(made.database);
+        ctx.forgetCreated?.();
+    }
+    catch (e) {
+        const what = made.target.kind === 'scratch'
+            ? 'the scratch cluster was not removed (restorable clean removes it)'
+            : `the database ${made.database} was not dropped (DROP DATABASE ${(0,postgres_client/* ident */.bD)(made.database)} WITH (FORCE))`;
+        ctx.log.warn(`after the verdict, ${what}: ${(0,errors/* errorMessage */.gJ)(e)}`);
+    }
 }
 
 // EXTERNAL MODULE: ./src/archive/plain.ts
 var plain = __nccwpck_require__(4782);
-// EXTERNAL MODULE: ./src/backup/verify.ts + 12 modules
-var verify = __nccwpck_require__(3978);
+// EXTERNAL MODULE: ./src/backup/verify.ts + 13 modules
+var verify = __nccwpck_require__(4879);
 ;// CONCATENATED MODULE: ./src/drill/stages/verify.ts
+
 
 
 
@@ -49933,13 +50269,26 @@ function safeDbName(name) {
         : 'restorable_drill';
 }
 /**
+ * A scratch target's start from the dump's header, as soon as the read has it: it runs while the
+ * rest of the backup is read, and the target stage takes it. Not for target-url (it creates nothing
+ * until the target stage), and only once.
+ */
+function earlyStart(ctx) {
+    if (ctx.opts.targetUrl)
+        return undefined;
+    return (f) => {
+        if (!ctx.early)
+            ctx.early = startEarly(ctx.opts, f.serverVersion, ctx.log);
+    };
+}
+/**
  * Every verify stage (the schema replay skipped: the restore loads the whole dump instead). A backup
  * that did not verify skips the rest of the drill; a sample of tables the dump has no rows for
  * would check nothing, so it is refused before any target exists.
  */
 async function verifyBackup(ctx) {
     const { pipe, opts, result } = ctx;
-    const state = await (0,verify/* verifyStages */.d)(pipe, opts.verify, ctx.log, ctx.work, 'the restore stage loads the whole dump instead');
+    const state = await (0,verify/* verifyStages */.d)(pipe, opts.verify, ctx.log, ctx.work, 'the restore stage loads the whole dump instead', earlyStart(ctx));
     result.source = state.source;
     if (state.backup)
         result.backup = state.backup;
@@ -50043,7 +50392,9 @@ async function volumeStage(t) {
     await pipe.stage('volume', async () => {
         // The sample tier counts, and holds to their minimums, only the tables it restored rows for.
         const sampled = (table) => opts.tier !== 'sample' || opts.sampleTables.includes(table);
-        const counts = (await (0,postgres_tables/* countRows */.BO)(conn, opts.jobs)).filter((c) => sampled(c.table));
+        const known = t.counted ?? new Map();
+        const all = await (0,postgres_tables/* countRows */.BO)(conn, opts.jobs, known);
+        const counts = all.filter((c) => sampled(c.table));
         result.counts = counts;
         result.rows = counts.reduce((n, c) => n + c.rows, 0);
         const byTable = new Map(counts.map((c) => [c.table, c.rows]));
@@ -50066,7 +50417,10 @@ async function volumeStage(t) {
         }
         if (t.previous && opts.tier === 'full')
             findings.push(...drift(t, t.previous, byTable));
-        return { findings };
+        const early = counts.filter((c) => known.has(c.table)).length;
+        return early > 0
+            ? { findings, note: `${early} of ${counts.length} counted as the restore ran` }
+            : { findings };
     });
 }
 /** Tables of the last good run that are gone, or shrank by more than the config's tolerance. */
@@ -50118,14 +50472,24 @@ const LADDER = [
  * the ladder (structure, volume, semantics, integrity), each stage timed, against the RTO. The drill
  * has its own folder beneath the work-dir: the download lives until the drill ends (the restore
  * reads it); partial files (.part, .unpacked, the sample's list) are removed on every way out.
+ * `verdict` is given the settled result (the CLI prints and writes it, the action publishes it)
+ * before the target is removed: the removal follows the verdict, on every way out.
  */
-async function runDrill(opts, log, onStage) {
+async function runDrill(opts, log, onStage, verdict) {
     const work = new workdir/* RunFolder */.E(opts.verify.workDir);
+    const ctx = drillContext(work, opts, log, onStage);
     try {
-        return await drillIn(drillContext(work, opts, log, onStage));
+        const result = await drillIn(ctx);
+        await verdict?.(result);
+        return result;
     }
     finally {
-        work.close();
+        try {
+            await teardownAfterVerdict(ctx);
+        }
+        finally {
+            work.close();
+        }
     }
 }
 function drillContext(work, opts, log, onStage) {
@@ -50238,7 +50602,7 @@ const drillSpec = {
         },
         {
             name: 'database-url',
-            description: 'With keep: the restored database (no password; trust on loopback).',
+            description: "With keep: the restored database over TCP on 127.0.0.1, with its cluster's own random password (masked in the log; the report shows it without, naming its 0600 password file).",
         },
         { name: 'findings', description: 'Findings as JSON.' },
         { name: 'report', description: 'Path of the JSON report.' },
@@ -50266,7 +50630,7 @@ const drillSpec = {
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2642);
 /* harmony import */ var _postgres_binaries_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1758);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(1649);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8012);
 /* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4259);
 
 
@@ -50282,7 +50646,7 @@ function scratchTarget(c) {
         admin: c.conn(),
         settings: _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_5__/* .BULK_LOAD_SETTINGS */ .oM,
         conn: (db) => c.conn(db),
-        url: (db) => c.url(db),
+        url: (db) => c.shownUrl(db),
         teardown: () => c.stop(),
         keep: () => JSON.stringify({ kind: 'scratch', root: c.detach() }),
     };
@@ -50382,7 +50746,7 @@ async function removeKept(handle, admin) {
 /* harmony import */ var _config_restorable_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8519);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_inputs_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9114);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(1649);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(8012);
 /* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(4670);
 
 
@@ -50556,8 +50920,8 @@ var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
-// EXTERNAL MODULE: ./src/postgres/client.ts + 3 modules
-var client = __nccwpck_require__(1649);
+// EXTERNAL MODULE: ./src/postgres/client.ts + 1 modules
+var client = __nccwpck_require__(8012);
 // EXTERNAL MODULE: ./src/report/stages.ts
 var stages = __nccwpck_require__(1139);
 // EXTERNAL MODULE: ./src/core/duration.ts
@@ -51135,6 +51499,8 @@ var archive_wal = __nccwpck_require__(4354);
 var errors = __nccwpck_require__(4296);
 // EXTERNAL MODULE: ./src/core/exec.ts
 var exec = __nccwpck_require__(2642);
+// EXTERNAL MODULE: ./src/postgres/recovery.ts
+var recovery = __nccwpck_require__(9048);
 // EXTERNAL MODULE: ./src/sources/local.ts
 var local = __nccwpck_require__(2146);
 // EXTERNAL MODULE: ./src/sources/s3.ts + 1 modules
@@ -51379,6 +51745,7 @@ class WalSpool {
 
 
 
+
 function coverageEnd(target, b) {
     switch (target.kind) {
         case 'time':
@@ -51590,9 +51957,7 @@ class PgbackrestBackend {
         return /^\s*repo1-path\s*=\s*(\S+)/m.exec(text)?.[1] ?? '/var/lib/pgbackrest';
     }
     async restore(b, dataDir, _spoolDir, owner) {
-        external_node_fs_default().mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-        if (owner)
-            external_node_fs_default().chownSync(dataDir, owner.uid, owner.gid);
+        (0,recovery/* ownedDir */.LN)(dataDir, owner);
         const t = this.target;
         const type = t.kind;
         const extra = [
@@ -51880,17 +52245,12 @@ class BarmanCloudBackend {
     }
     async restore(b, dataDir, spoolDir, owner) {
         const entry = this.entries.get(b.id);
-        const mine = (d) => {
-            node_fs__WEBPACK_IMPORTED_MODULE_0___default().mkdirSync(d, { recursive: true, mode: 0o700 });
-            if (owner)
-                node_fs__WEBPACK_IMPORTED_MODULE_0___default().chownSync(d, owner.uid, owner.gid);
-        };
-        mine(dataDir);
+        (0,_postgres_recovery_js__WEBPACK_IMPORTED_MODULE_4__/* .ownedDir */ .LN)(dataDir, owner);
         const tblspcRoot = `${dataDir}.tablespaces`;
         // Every tablespace beside the restored folder: by default Barman writes them where production has them.
         const maps = (0,_barman_js__WEBPACK_IMPORTED_MODULE_7__/* .tablespaceMaps */ .Yz)(entry, tblspcRoot);
         if (maps.length)
-            mine(tblspcRoot);
+            (0,_postgres_recovery_js__WEBPACK_IMPORTED_MODULE_4__/* .ownedDir */ .LN)(tblspcRoot, owner);
         const relocate = maps.flatMap((m) => ['--tablespace', `${m.name}:${m.location}`]);
         const r = await this.tool(restorePython(), ['-c', SAFE_RESTORE, ...this.args(relocate, [b.id, dataDir])]);
         if (r.code !== 0)
@@ -51898,11 +52258,7 @@ class BarmanCloudBackend {
         (0,_barman_folder_js__WEBPACK_IMPORTED_MODULE_8__/* .checkRestoredFolder */ .lC)(dataDir, entry.beginLsn, maps, { tool: 'barman-cloud-restore', copiedWal: false });
         if (maps.length)
             (0,_postgres_recovery_js__WEBPACK_IMPORTED_MODULE_4__/* .chownTree */ .kM)(tblspcRoot, owner);
-        mine(spoolDir);
-        const config = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(spoolDir, 'aws-config');
-        node_fs__WEBPACK_IMPORTED_MODULE_0___default().writeFileSync(config, this.botoFile, { mode: 0o600 });
-        if (owner)
-            node_fs__WEBPACK_IMPORTED_MODULE_0___default().chownSync(config, owner.uid, owner.gid);
+        const config = (0,_postgres_recovery_js__WEBPACK_IMPORTED_MODULE_4__/* .ownedFile */ .au)(node_path__WEBPACK_IMPORTED_MODULE_1___default().join((0,_postgres_recovery_js__WEBPACK_IMPORTED_MODULE_4__/* .ownedDir */ .LN)(spoolDir, owner), 'aws-config'), this.botoFile, owner);
         const files = `AWS_CONFIG_FILE=${(0,_walg_js__WEBPACK_IMPORTED_MODULE_10__/* .shellWord */ .r7)(config)} AWS_SHARED_CREDENTIALS_FILE=${(0,_walg_js__WEBPACK_IMPORTED_MODULE_10__/* .shellWord */ .r7)(config)}`;
         const words = this.args([], []).map(_walg_js__WEBPACK_IMPORTED_MODULE_10__/* .shellWord */ .r7).join(' ');
         return {
@@ -52558,7 +52914,7 @@ function rollbackCommands(j) {
 /* harmony export */ });
 /* harmony import */ var _core_duration_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8571);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1649);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8012);
 
 
 
@@ -52901,7 +53257,7 @@ function dataDirMajor(dataDir) {
 /* harmony import */ var _core_inputs_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(9114);
 /* harmony import */ var _core_log_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(4325);
 /* harmony import */ var _core_parse_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(1896);
-/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(1649);
+/* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(8012);
 /* harmony import */ var _postgres_pgctl_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(9573);
 /* harmony import */ var _sources_s3_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(2832);
 /* harmony import */ var _barman_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(8626);
@@ -53472,8 +53828,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 var duration = __nccwpck_require__(8571);
 // EXTERNAL MODULE: ./src/core/errors.ts
 var errors = __nccwpck_require__(4296);
-// EXTERNAL MODULE: ./src/postgres/client.ts + 3 modules
-var client = __nccwpck_require__(1649);
+// EXTERNAL MODULE: ./src/postgres/client.ts + 1 modules
+var client = __nccwpck_require__(8012);
 // EXTERNAL MODULE: ./src/postgres/cluster.ts + 1 modules
 var cluster = __nccwpck_require__(4259);
 // EXTERNAL MODULE: ./src/postgres/recovery.ts
@@ -53559,11 +53915,12 @@ var exec = __nccwpck_require__(2642);
 
 
 
-const CLONE_KEEPS = ['port', 'listen_addresses', 'unix_socket_directories', 'logging_collector'];
+const CLONE_KEEPS = ['port', 'listen_addresses', 'unix_socket_directories', 'hba_file', 'logging_collector'];
 /**
  * The settings that stay in postgresql.auto.conf after promotion: archive_mode off always; for a
- * side-by-side clone also its port, listen address and socket folder, so that a restart with a
- * plain `pg_ctl start -D <clone>` keeps them instead of production's from postgresql.conf.
+ * side-by-side clone also its port, listen address, socket folder and pg_hba.conf (Restorable's),
+ * so that a restart with a plain `pg_ctl start -D <clone>` keeps them instead of production's from
+ * postgresql.conf.
  */
 function lastingSettings(mode, settings) {
     const keep = { archive_mode: 'off' };
@@ -53967,6 +54324,8 @@ class RecoveryMode {
             port: String(this.port),
             listen_addresses: '127.0.0.1',
             unix_socket_directories: this.socketDir,
+            // Ours (auth.ts), wherever the backup's postgresql.conf points hba_file (Debian: /etc/...).
+            hba_file: external_node_path_default().join(this.dataDir, 'pg_hba.conf'),
             logging_collector: 'off',
         };
     }
@@ -53974,10 +54333,6 @@ class RecoveryMode {
     settle(settings) {
         this.settings = settings;
         return lastingSettings(this.name, settings);
-    }
-    /** The trust rule for the socket folder (the backup's rules follow it). */
-    hbaRules() {
-        return 'local all all trust\n';
     }
     /** Before replay starts; a finding stops the run there. */
     async beforeReplay() {
@@ -54047,14 +54402,19 @@ class DrillMode extends RecoveryMode {
     async serverSettings() {
         return { ...(await super.serverSettings()), ...DRILL_RECOVERY_TUNING };
     }
-    hbaRules() {
-        return 'local all all trust\nhost all all 127.0.0.1/32 trust\n';
-    }
     logFile() {
         return external_node_path_default().join(this.root, 'server.log');
     }
     ready(server) {
         this.adopted = cluster/* ScratchCluster */.rP.adopt(this.root, this.port, server, this.ctx.osUser, this.settings);
+        this.ctx.log.secret(this.adopted.secret());
+    }
+    /** The recovered superuser's password over TCP is the drill's own, once the server takes writes. */
+    async beforeChecks(conn) {
+        await (0,client/* waitForConnections */.IZ)(conn);
+        await this.adopted.lockTcp(conn).catch((e) => {
+            this.ctx.log.warn(`the recovered copy's ${conn.user} got no password of the drill's own (over TCP only the backup's own passwords work): ${e.message}`);
+        });
     }
     async cleanUp() {
         await this.cleanup();
@@ -54064,7 +54424,7 @@ class DrillMode extends RecoveryMode {
         const adopted = this.adopted;
         if (opts.keep) {
             result.handle = adopted.detach();
-            result.databaseUrl = adopted.url();
+            result.databaseUrl = adopted.shownUrl();
             pipe.skip('teardown', `keep: the recovered cluster stays up (remove it with: restorable clean --root ${result.handle})`);
             return;
         }
@@ -54464,6 +54824,8 @@ async function planStage(ctx, backend, history) {
     return { stage, ...planned };
 }
 
+// EXTERNAL MODULE: ./src/postgres/auth.ts
+var auth = __nccwpck_require__(8685);
 ;// CONCATENATED MODULE: ./src/postgres/replay-title.ts
 
 
@@ -54522,7 +54884,6 @@ function replayingSegment(dataDir) {
 }
 
 ;// CONCATENATED MODULE: ./src/pitr/stages/recover.ts
-
 
 
 
@@ -54652,15 +55013,9 @@ async function prepareServer(ctx, mode, restored) {
     const lasting = mode.settle(settings);
     const socketDir = mode.socketDir;
     if (socketDir) {
-        external_node_fs_default().mkdirSync(socketDir, { recursive: true, mode: 0o700 });
-        if (owner)
-            external_node_fs_default().chownSync(socketDir, owner.uid, owner.gid);
-        // The socket folder is private to the server's OS user: trust there, the backup's rules elsewhere.
-        const hba = external_node_path_default().join(mode.dataDir, 'pg_hba.conf');
-        const before = external_node_fs_default().existsSync(hba) ? external_node_fs_default().readFileSync(hba, 'utf8') : '';
-        external_node_fs_default().writeFileSync(hba, `# Added by Restorable for the recovered copy: its socket folder is private (0700).\n${mode.hbaRules()}${before}`);
-        if (owner)
-            external_node_fs_default().chownSync(hba, owner.uid, owner.gid);
+        (0,auth/* privateSocketDir */.Mv)(socketDir, owner);
+        // The backup's pg_hba.conf (production's, hostile here) is set aside: ours, whatever it said.
+        (0,auth/* writeOwnHba */.hA)(mode.dataDir, owner);
     }
     return { lasting, placeholders: (0,recovery/* writeRecoveryConfig */.Lf)(mode.dataDir, settings, owner) };
 }
@@ -55031,7 +55386,7 @@ const pitrSpec = {
         { name: 'estimated-seconds', description: 'The plan’s estimate, from history (empty without one).' },
         {
             name: 'database-url',
-            description: 'side-by-side, or drill with keep: the recovered server (no password).',
+            description: 'side-by-side: the recovered server through its socket (no password). drill with keep: over TCP on 127.0.0.1 with its own random password (masked in the log).',
         },
         {
             name: 'safety-snapshot',
@@ -55412,10 +55767,12 @@ function isPowerOfTwo(n) {
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _archive_wal_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4354);
+/* harmony import */ var _archive_wal_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(4354);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2642);
-/* harmony import */ var _sources_s3_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2832);
+/* harmony import */ var _postgres_recovery_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9048);
+/* harmony import */ var _sources_s3_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(2832);
+
 
 
 
@@ -55435,7 +55792,7 @@ function walgLsn(v) {
     if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)
         return BigInt(v);
     if (typeof v === 'string')
-        return /^\d+$/.test(v) ? BigInt(v) : (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_5__/* .parseLsn */ .l2)(v);
+        return /^\d+$/.test(v) ? BigInt(v) : (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .parseLsn */ .l2)(v);
     return undefined;
 }
 function date(v) {
@@ -55545,7 +55902,7 @@ class WalgBackend {
     }
     get segSize() {
         const mb = Number(process.env.WALG_PG_WAL_SIZE);
-        return Number.isInteger(mb) && mb > 0 ? mb * 1024 * 1024 : _archive_wal_js__WEBPACK_IMPORTED_MODULE_5__/* .DEFAULT_SEGMENT_SIZE */ .ox;
+        return Number.isInteger(mb) && mb > 0 ? mb * 1024 * 1024 : _archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .DEFAULT_SEGMENT_SIZE */ .ox;
     }
     /**
      * wal-verify from the backup's start: to the backup's end (target-immediate) or the target LSN,
@@ -55557,8 +55914,8 @@ class WalgBackend {
         const args = ['wal-verify', 'integrity', 'timeline', '--json', '--backup-name', b.id];
         if (end !== undefined) {
             // wal-verify checks up to the segment before the one holding --lsn minus one byte.
-            const upTo = (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_5__/* .segmentOf */ .dJ)(end > (b.endLsn ?? 0n) ? end : (b.endLsn ?? end), this.segSize) + 1n;
-            args.push('--timeline', String(b.timeline), '--lsn', (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_5__/* .formatLsn */ .rI)(upTo * BigInt(this.segSize) + 1n));
+            const upTo = (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .segmentOf */ .dJ)(end > (b.endLsn ?? 0n) ? end : (b.endLsn ?? end), this.segSize) + 1n;
+            args.push('--timeline', String(b.timeline), '--lsn', (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .formatLsn */ .rI)(upTo * BigInt(this.segSize) + 1n));
         }
         const r = await this.walg(args, end === undefined);
         let out;
@@ -55573,7 +55930,7 @@ class WalgBackend {
         // What it prints names segments in findings: only segment names and counts are read.
         const readable = ranges?.every((x) => seg.test(x?.start_segment) && seg.test(x?.end_segment) && Number.isSafeInteger(x?.segments_count));
         if (!out || !ranges || !readable)
-            throw new _sources_s3_js__WEBPACK_IMPORTED_MODULE_4__/* .FetchError */ .fk(`wal-g wal-verify integrity could not check the WAL from ${b.id}: ${r.code === 0 ? 'it printed no report of segments' : tail(r)}${end === undefined ? ' (for a time or a name it reads the cluster’s current WAL segment over PGHOST/PGPORT/PGUSER)' : ''}`);
+            throw new _sources_s3_js__WEBPACK_IMPORTED_MODULE_5__/* .FetchError */ .fk(`wal-g wal-verify integrity could not check the WAL from ${b.id}: ${r.code === 0 ? 'it printed no report of segments' : tail(r)}${end === undefined ? ' (for a time or a name it reads the cluster’s current WAL segment over PGHOST/PGPORT/PGUSER)' : ''}`);
         const t = out.timeline;
         if (t?.status === 'FAILURE')
             this.log.warn(`wal-g wal-verify timeline: the storage holds timeline ${t.details?.highest_storage_timeline_id ?? '?'}, the cluster is on ${t.details?.current_timeline_id ?? '?'}: another cluster may archive into the same storage`);
@@ -55599,9 +55956,9 @@ class WalgBackend {
     }
     fromRanges(b, ranges, bounded, target) {
         const seg = this.segSize;
-        const first = (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_5__/* .segmentName */ .Jc)(b.timeline, (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_5__/* .segmentOf */ .dJ)(b.startLsn ?? 0n, seg), seg);
+        const first = (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .segmentName */ .Jc)(b.timeline, (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .segmentOf */ .dJ)(b.startLsn ?? 0n, seg), seg);
         const base = { first, last: first, segments: 0, segSize: seg, timeline: b.timeline };
-        const backupEnd = (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_5__/* .segmentOf */ .dJ)(b.endLsn ?? b.startLsn ?? 0n, seg);
+        const backupEnd = (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .segmentOf */ .dJ)(b.endLsn ?? b.startLsn ?? 0n, seg);
         let segments = 0;
         for (const [i, x] of ranges.entries()) {
             if (x.status === 'FOUND') {
@@ -55610,7 +55967,7 @@ class WalgBackend {
                 continue;
             }
             const later = ranges.slice(i + 1).some((y) => y.status === 'FOUND');
-            const beforeEnd = ((0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_5__/* .parseSegmentName */ .EU)(x.start_segment, seg)?.segno ?? 0n) <= backupEnd;
+            const beforeEnd = ((0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_6__/* .parseSegmentName */ .EU)(x.start_segment, seg)?.segno ?? 0n) <= backupEnd;
             // Needed and absent: before segments that are there, before the backup's end, or before the target.
             if (later || beforeEnd || bounded)
                 return { ...base, segments, missing: x.start_segment, reachesTarget: 'no' };
@@ -55627,16 +55984,11 @@ class WalgBackend {
      * from wal-fetch, whose settings are in a file only that user may read (not in argv, not in logs).
      */
     async restore(b, dataDir, spoolDir, owner) {
-        const mine = (d) => {
-            node_fs__WEBPACK_IMPORTED_MODULE_0___default().mkdirSync(d, { recursive: true, mode: 0o700 });
-            if (owner)
-                node_fs__WEBPACK_IMPORTED_MODULE_0___default().chownSync(d, owner.uid, owner.gid);
-        };
-        mine(dataDir);
+        (0,_postgres_recovery_js__WEBPACK_IMPORTED_MODULE_4__/* .ownedDir */ .LN)(dataDir, owner);
         const r = await this.walg(['backup-fetch', dataDir, b.id]);
         if (r.code !== 0)
             throw new Error(`wal-g backup-fetch ${b.id} failed: ${tail(r)}`);
-        mine(spoolDir);
+        (0,_postgres_recovery_js__WEBPACK_IMPORTED_MODULE_4__/* .ownedDir */ .LN)(spoolDir, owner);
         const config = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(spoolDir, 'wal-g.json');
         const settings = {};
         for (const [k, v] of Object.entries(process.env))
@@ -55645,9 +55997,7 @@ class WalgBackend {
         // Prefetched WAL beside the spool, not in the recovered pg_wal; as many segments ahead as asked.
         settings.WALG_PREFETCH_DIR = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(spoolDir, 'prefetch');
         settings.WALG_DOWNLOAD_CONCURRENCY = String(this.prefetch);
-        node_fs__WEBPACK_IMPORTED_MODULE_0___default().writeFileSync(config, JSON.stringify(settings), { mode: 0o600 });
-        if (owner)
-            node_fs__WEBPACK_IMPORTED_MODULE_0___default().chownSync(config, owner.uid, owner.gid);
+        (0,_postgres_recovery_js__WEBPACK_IMPORTED_MODULE_4__/* .ownedFile */ .au)(config, JSON.stringify(settings), owner);
         return {
             settings: {
                 restore_command: `${shellWord(this.bin)} --config ${shellWord(config)} wal-fetch "%f" "%p"`,
@@ -55655,6 +56005,132 @@ class WalgBackend {
             cleanup: () => node_fs__WEBPACK_IMPORTED_MODULE_0___default().rmSync(spoolDir, { recursive: true, force: true }),
         };
     }
+}
+
+
+/***/ }),
+
+/***/ 8685:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Ce: () => (/* binding */ newPassword),
+/* harmony export */   Mv: () => (/* binding */ privateSocketDir),
+/* harmony export */   dX: () => (/* binding */ writePassfile),
+/* harmony export */   hA: () => (/* binding */ writeOwnHba),
+/* harmony export */   wO: () => (/* binding */ setPassword)
+/* harmony export */ });
+/* unused harmony exports scramVerifier, OWN_HBA, inlinePassword */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4296);
+/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8012);
+/* harmony import */ var _conninfo_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8112);
+/**
+ * How the servers Restorable starts let clients in: the socket in the server's own 0700 folder is
+ * trusted (only that folder's owner, and root, can reach it); TCP on 127.0.0.1 needs a password
+ * (scram-sha-256), for a scratch cluster one made at random for it alone. A backup's pg_hba.conf is
+ * never what a copy of it listens with.
+ */
+
+
+
+
+
+
+/** A scratch cluster's password: 32 random bytes, URL-safe as it is (no encoding in a URL or a pgpass line). */
+function newPassword() {
+    return (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(32).toString('hex');
+}
+/**
+ * The SCRAM-SHA-256 verifier of a password, as the server keeps it (RFC 5802/7677): sent instead of
+ * the password, so that no server log (log_statement from a backup's config) ever holds the password.
+ */
+function scramVerifier(password, salt = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(16), iterations = 4096) {
+    const salted = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.pbkdf2Sync)(password, salt, iterations, 32, 'sha256');
+    const hmac = (key, text) => (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHmac)('sha256', key).update(text).digest();
+    const stored = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(hmac(salted, 'Client Key')).digest();
+    const server = hmac(salted, 'Server Key');
+    return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${stored.toString('base64')}:${server.toString('base64')}`;
+}
+/**
+ * The pg_hba.conf of every server Restorable starts on a copy (scratch, PITR drill, side-by-side):
+ * the socket trusted, TCP on loopback by password only, nothing else. Not production's in place.
+ */
+const OWN_HBA = [
+    "# Written by Restorable: the socket's folder is private (0700, the server's OS user's); TCP takes",
+    "# a password only (a scratch cluster's own, random; a recovered copy's roles' own). Nothing else.",
+    'local all all trust',
+    'local replication all trust',
+    'host all all 127.0.0.1/32 scram-sha-256',
+    '',
+].join('\n');
+/**
+ * Write OWN_HBA over a data directory's pg_hba.conf; the one that was there (a backup's) is kept
+ * beside it as pg_hba.conf.restorable-original, inert, for a person who wants to read it.
+ */
+function writeOwnHba(dataDir, owner, keepOriginal = true) {
+    const hba = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(dataDir, 'pg_hba.conf');
+    const st = node_fs__WEBPACK_IMPORTED_MODULE_1___default().lstatSync(hba, { throwIfNoEntry: false });
+    if (st?.isFile() && keepOriginal)
+        node_fs__WEBPACK_IMPORTED_MODULE_1___default().renameSync(hba, `${hba}.restorable-original`);
+    else if (st)
+        node_fs__WEBPACK_IMPORTED_MODULE_1___default().rmSync(hba, { recursive: true, force: true });
+    node_fs__WEBPACK_IMPORTED_MODULE_1___default().writeFileSync(hba, OWN_HBA, { mode: 0o600 });
+    if (owner)
+        node_fs__WEBPACK_IMPORTED_MODULE_1___default().chownSync(hba, owner.uid, owner.gid);
+    return hba;
+}
+/** Give `user` the password, over `conn` (the socket), as its verifier. */
+async function setPassword(conn, user, password) {
+    const role = `"${user.replace(/"/g, '""')}"`;
+    await (0,_client_js__WEBPACK_IMPORTED_MODULE_4__/* .withClient */ .SV)(conn, (c) => c.query(`ALTER ROLE ${role} PASSWORD '${scramVerifier(password)}'`));
+}
+/**
+ * The cluster's password for people and tools that read a password file (libpq, Restorable itself):
+ * `<root>/pgpass`, 0600, the runner's (not the server's OS user's); returned.
+ */
+function writePassfile(root, port, user, password) {
+    const file = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(root, 'pgpass');
+    node_fs__WEBPACK_IMPORTED_MODULE_1___default().rmSync(file, { force: true });
+    const lines = ['127.0.0.1', 'localhost'].map((h) => `${h}:${port}:*:${user}:${password}`);
+    node_fs__WEBPACK_IMPORTED_MODULE_1___default().writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600, flag: 'wx' });
+    return file;
+}
+/**
+ * A server's socket folder: made 0700 for the server's OS user, and refused when it is a link,
+ * another user's, or open to others (then its trust rule would let them in).
+ */
+function privateSocketDir(dir, owner) {
+    node_fs__WEBPACK_IMPORTED_MODULE_1___default().mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    let st = node_fs__WEBPACK_IMPORTED_MODULE_1___default().lstatSync(dir);
+    if (st.isDirectory() && !st.isSymbolicLink() && owner && st.uid === (process.getuid?.() ?? 0)) {
+        node_fs__WEBPACK_IMPORTED_MODULE_1___default().chownSync(dir, owner.uid, owner.gid);
+        st = node_fs__WEBPACK_IMPORTED_MODULE_1___default().lstatSync(dir);
+    }
+    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo('socket', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no server's socket is put there`, 'Remove it if nobody should have made it (Restorable makes it 0700), then run again');
+    }
+}
+/**
+ * A shown URL of a kept cluster (its password file in `passfile=`) as tools that read no password
+ * file need it: the password inline. `secret` gets the password first (the action masks it).
+ * Undefined when the URL names no password file that holds one.
+ */
+function inlinePassword(url, secret) {
+    const c = parseDbUrl('database-url', url, secret);
+    const password = c.passfile && !c.hosts ? passwordFromFile(c, c) : undefined;
+    if (!password)
+        return undefined;
+    secret(password);
+    const host = c.host.includes(':') ? `[${c.host}]` : c.host;
+    const enc = encodeURIComponent;
+    return `postgresql://${enc(c.user)}:${enc(password)}@${host}:${c.port}/${enc(c.database)}`;
 }
 
 
@@ -55763,7 +56239,7 @@ function installHint(major, what) {
 
 /***/ }),
 
-/***/ 1649:
+/***/ 8012:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -55773,7 +56249,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   bD: () => (/* binding */ ident),
   kY: () => (/* binding */ libpqEnv),
   HB: () => (/* binding */ maskedUrl),
-  Bd: () => (/* reexport */ parseDbUrl),
+  Bd: () => (/* reexport */ conninfo/* parseDbUrl */.Bd),
   IZ: () => (/* binding */ waitForConnections),
   SV: () => (/* binding */ withClient)
 });
@@ -55793,6 +56269,958 @@ var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
 // EXTERNAL MODULE: ./node_modules/pg/esm/index.mjs
 var esm = __nccwpck_require__(3849);
+// EXTERNAL MODULE: ./src/postgres/conninfo.ts + 1 modules
+var conninfo = __nccwpck_require__(8112);
+;// CONCATENATED MODULE: ./src/postgres/connect.ts
+
+
+
+
+
+
+/** The server asked for a password and none was given or found. */
+class NoPassword extends Error {
+    constructor() {
+        super('the server asks for a password and none was given');
+    }
+}
+const home = (f) => external_node_path_default().join(external_node_os_default().homedir(), '.postgresql', f);
+const read = (f) => external_node_fs_default().readFileSync(f, 'utf8');
+/** node-postgres's `ssl` for one attempt: TLS verified as libpq's sslmode says, or plain. */
+function tlsOptions(c, mode, tls) {
+    if (!tls)
+        return false;
+    const cert = c.sslcert ?? (external_node_fs_default().existsSync(home('postgresql.crt')) ? home('postgresql.crt') : undefined);
+    const key = c.sslkey ?? (external_node_fs_default().existsSync(home('postgresql.key')) ? home('postgresql.key') : undefined);
+    const root = c.sslrootcert ?? (external_node_fs_default().existsSync(home('root.crt')) ? home('root.crt') : undefined);
+    const out = {
+        ...(cert && key ? { cert: read(cert), key: read(key) } : {}),
+        ...(c.sslcrl ? { crl: read(c.sslcrl) } : {}),
+    };
+    // require with a root certificate is verify-ca, as in libpq.
+    const verify = mode === 'verify-full' ? 'full' : mode === 'verify-ca' || (mode === 'require' && root) ? 'ca' : 'none';
+    if (verify === 'none')
+        return { ...out, rejectUnauthorized: false };
+    const rootFile = root === 'system' ? (0,conninfo/* systemRootFile */.E)() : root;
+    if (rootFile)
+        out.ca = read(rootFile);
+    out.rejectUnauthorized = true;
+    if (verify === 'ca')
+        out.checkServerIdentity = () => undefined;
+    return out;
+}
+/** The attempts sslmode makes on one host: TLS or not, in order (prefer: TLS then plain; allow: the reverse). */
+function attempts(c, ep) {
+    // libpq never uses TLS over a Unix socket.
+    if (ep.host.startsWith('/'))
+        return [false];
+    const mode = c.sslmode ?? 'prefer';
+    if (mode === 'disable')
+        return [false];
+    if (mode === 'allow')
+        return [false, true];
+    if (mode === 'prefer')
+        return [true, false];
+    return [true];
+}
+/** Whether an attempt that failed so may be made again the other way (allow / prefer). */
+function retriable(e) {
+    const code = e.code;
+    return code === '28000' || /does not support SSL|error establishing an SSL/i.test((0,errors/* errorMessage */.gJ)(e));
+}
+async function connect_open(c, ep, tls) {
+    const client = new esm/* default.Client */.Ay.Client({
+        host: ep.host,
+        port: ep.port,
+        user: c.user,
+        database: c.database,
+        password: async () => {
+            const p = c.password ?? (0,conninfo/* passwordFromFile */.GF)(c, ep);
+            if (p === undefined)
+                throw new NoPassword();
+            return p;
+        },
+        ...(c.options ? { options: c.options } : {}),
+        ssl: tlsOptions(c, c.sslmode ?? 'prefer', tls),
+        connectionTimeoutMillis: (c.connectTimeout || 10) * 1000,
+        application_name: c.applicationName ?? 'restorable',
+    });
+    // A server that goes away (a scratch cluster whose disk filled) rejects the query in flight; the
+    // 'error' event it also emits would otherwise end the process with a stack trace.
+    client.on('error', () => { });
+    try {
+        await client.connect();
+    }
+    catch (e) {
+        await client.end().catch(() => { });
+        throw e;
+    }
+    return client;
+}
+async function openHost(c, ep) {
+    const ways = attempts(c, ep);
+    for (let i = 0;; i++) {
+        try {
+            return await connect_open(c, ep, ways[i]);
+        }
+        catch (e) {
+            if (i + 1 >= ways.length || !retriable(e))
+                throw e;
+        }
+    }
+}
+/** Whether a session is what target_session_attrs asks for (libpq's checks). */
+async function fits(client, want) {
+    if (want === 'any')
+        return true;
+    if (want === 'read-write' || want === 'read-only') {
+        const r = await client.query('SHOW transaction_read_only');
+        const ro = r.rows[0]?.transaction_read_only === 'on';
+        return ro === (want === 'read-only');
+    }
+    const r = await client.query('SELECT pg_is_in_recovery() AS r');
+    return r.rows[0]?.r === (want === 'standby');
+}
+const where = (ep) => ep.host.startsWith('/') ? `socket ${ep.host} port ${ep.port}` : `${ep.host}:${ep.port}`;
+/**
+ * Connect as libpq does: each host in order, each as sslmode says, the first session that is what
+ * target_session_attrs asks for (prefer-standby: a standby, else any).
+ */
+async function connect(c) {
+    const eps = c.hosts ?? [{ host: c.host, port: c.port }];
+    const want = c.targetSessionAttrs ?? 'any';
+    const passes = want === 'prefer-standby' ? ['standby', 'any'] : [want];
+    const failed = [];
+    for (const pass of passes) {
+        for (const ep of eps) {
+            let client;
+            try {
+                client = await openHost(c, ep);
+            }
+            catch (e) {
+                if (pass === passes[0])
+                    failed.push({ ep, e });
+                continue;
+            }
+            if (await fits(client, pass).catch(() => false))
+                return client;
+            await client.end().catch(() => { });
+            if (pass === passes[passes.length - 1])
+                failed.push({ ep, e: new Error(`the session is not ${pass}`) });
+        }
+    }
+    throw connectError(c, failed);
+}
+/** What failed, as one line naming the input and the fix when the fix is the user's. */
+function connectError(c, failed) {
+    const explained = failed.map(({ ep, e }) => ({ ep, e, why: explain(c, ep, e) }));
+    const fixable = explained.find((x) => x.why);
+    if (c.input && fixable?.why) {
+        const others = explained.filter((x) => x !== fixable).map((x) => `${where(x.ep)}: ${(0,errors/* errorMessage */.gJ)(x.e)}`);
+        const also = others.length > 0 ? ` (also ${others.join('; ')})` : '';
+        return new errors/* UserError */.yo(c.input, `could not connect to ${where(fixable.ep)}: ${fixable.why.problem}${also}`, fixable.why.fix);
+    }
+    if (explained.length === 1)
+        return explained[0].e;
+    const e = new Error(explained.map((x) => `${where(x.ep)}: ${(0,errors/* errorMessage */.gJ)(x.e)}`).join('; '));
+    const code = explained[explained.length - 1]?.e?.code;
+    if (code)
+        e.code = code;
+    return e;
+}
+const UNKNOWN_CA = new Set([
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'CERT_SIGNATURE_FAILURE',
+]);
+function explain(c, ep, e) {
+    const code = e.code ?? '';
+    const msg = (0,errors/* errorMessage */.gJ)(e);
+    const mode = c.sslmode ?? 'prefer';
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+        return {
+            problem: `the server's certificate is not for ${ep.host} (sslmode=verify-full checks the host name: ${msg})`,
+            fix: 'Connect by a host name the certificate names, or use sslmode=verify-ca to check the CA only',
+        };
+    }
+    if (UNKNOWN_CA.has(code)) {
+        const ca = c.sslrootcert === 'system' || !c.sslrootcert ? 'the trusted roots' : c.sslrootcert;
+        return {
+            problem: `the server's certificate is not signed by a CA in ${ca} (${code})`,
+            fix: 'Set sslrootcert to the CA file that signed the server certificate',
+        };
+    }
+    if (code === 'CERT_HAS_EXPIRED')
+        return { problem: "the server's certificate has expired", fix: 'Renew the server certificate' };
+    if (/does not support SSL/i.test(msg)) {
+        return {
+            problem: `the server does not take TLS connections, and sslmode=${mode} requires TLS`,
+            fix: 'Turn ssl on at the server, or lower sslmode to prefer',
+        };
+    }
+    if (code === '28000' && /no encryption/.test(msg) && mode === 'disable') {
+        return {
+            problem: `the server takes this role only over TLS (pg_hba.conf hostssl) and sslmode=disable turns TLS off (${msg})`,
+            fix: 'Use sslmode=require, or verify-full with sslrootcert',
+        };
+    }
+    if (e instanceof NoPassword) {
+        return {
+            problem: `the server asks a password of "${c.user}" and none was found${c.passfile ? ` (also not in ${c.passfile})` : ''}`,
+            fix: 'Put it in a password file (PGPASSFILE, mode 0600), a service file or PGPASSWORD, never in argv',
+        };
+    }
+    if (code === '28P01') {
+        return {
+            problem: `password authentication failed for user "${c.user}"`,
+            fix: `Check the password in the URL, PGPASSWORD${c.passfile ? ` or ${c.passfile}` : ', the password file'}`,
+        };
+    }
+    if (code === '28000' || code === '3D000' || code === '42501') {
+        return { problem: msg, fix: 'Give the role access (pg_hba.conf, GRANT CONNECT), or fix user and dbname' };
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/postgres/client.ts
+
+
+
+
+/** A URL to show (and for later steps): every setting but the password, which is ***. */
+function maskedUrl(c) {
+    const eps = c.hosts ?? [{ host: c.host, port: c.port }];
+    const query = [];
+    let authority;
+    if (eps.some((e) => e.host.startsWith('/'))) {
+        // libpq's socket form: the folders (and ports) as parameters, a placeholder host.
+        const one = eps.length === 1 ? eps[0] : undefined;
+        authority = one ? `localhost:${one.port}` : '';
+        query.push(['host', eps.map((e) => e.host).join(',')]);
+        if (!one)
+            query.push(['port', eps.map((e) => e.port).join(',')]);
+    }
+    else {
+        authority = eps.map((e) => `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`).join(',');
+    }
+    query.push(['sslmode', c.sslmode], ['sslrootcert', c.sslrootcert], ['sslcert', c.sslcert], ['sslkey', c.sslkey], ['sslcrl', c.sslcrl], ['target_session_attrs', c.targetSessionAttrs], ['passfile', c.passfile === (0,conninfo/* defaultPassfile */.LD)() ? undefined : c.passfile], ['application_name', c.applicationName], ['connect_timeout', c.connectTimeout === undefined ? undefined : String(c.connectTimeout)]);
+    const q = query
+        .filter((kv) => kv[1] !== undefined)
+        .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
+        .join('&');
+    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${authority}/${encodeURIComponent(c.database)}${q ? `?${q}` : ''}`;
+}
+/**
+ * The libpq environment for a subprocess (pg_restore, psql, pg_dump): the same connection as
+ * node-postgres makes (hosts in order, sslmode, certificates, target_session_attrs, the password
+ * file), the password never in argv.
+ */
+function libpqEnv(c) {
+    const eps = c.hosts ?? [{ host: c.host, port: c.port }];
+    const env = {
+        PGHOST: eps.map((e) => e.host).join(','),
+        PGPORT: eps.map((e) => e.port).join(','),
+        PGUSER: c.user,
+        PGDATABASE: c.database,
+        PGPASSWORD: c.password,
+        PGPASSFILE: c.passfile,
+        PGSSLMODE: c.sslmode,
+        PGSSLROOTCERT: c.sslrootcert === 'system' ? ((0,conninfo/* systemRootFile */.E)() ?? 'system') : c.sslrootcert,
+        PGSSLCERT: c.sslcert,
+        PGSSLKEY: c.sslkey,
+        PGSSLCRL: c.sslcrl,
+        PGTARGETSESSIONATTRS: c.targetSessionAttrs,
+        PGAPPNAME: c.applicationName ?? 'restorable',
+        PGOPTIONS: c.options,
+        PGCONNECT_TIMEOUT: String(c.connectTimeout || 10),
+    };
+    return Object.fromEntries(Object.entries(env).filter((kv) => kv[1] !== undefined));
+}
+/**
+ * A privilege the role of a user's connection lacks (SQLSTATE 42501): one line naming the input,
+ * what was refused and the grant that fixes it, never an internal error.
+ */
+function privilegeError(c, e) {
+    if (!c.input || e.code !== '42501')
+        return undefined;
+    const msg = (0,errors/* errorMessage */.gJ)(e);
+    const table = /permission denied for (?:table|relation|view|sequence) (.+)$/.exec(msg)?.[1];
+    const fix = /to create database/.test(msg)
+        ? `Give the role CREATEDB: ALTER ROLE ${ident(c.user)} CREATEDB;`
+        : table
+            ? `Grant it: GRANT SELECT ON ${table} TO ${ident(c.user)}; (and USAGE on its schema)`
+            : 'Grant the role what it lacks: docs/connecting.md lists what each input needs (least privileges)';
+    return new errors/* UserError */.yo(c.input, `the role "${c.user}" was refused: ${msg}`, fix);
+}
+/** Open a connection (as libpq would: see connect.ts), run `fn`, close it, whatever happens. */
+async function withClient(c, fn) {
+    const client = await connect(c);
+    try {
+        return await fn(client);
+    }
+    catch (e) {
+        throw privilegeError(c, e) ?? e;
+    }
+    finally {
+        await client.end().catch(() => { });
+    }
+}
+async function queryRows(c, sql, params = []) {
+    return withClient(c, async (client) => (await client.query(sql, params)).rows);
+}
+/** Quote an identifier for SQL. */
+function ident(name) {
+    return `"${name.replace(/"/g, '""')}"`;
+}
+/**
+ * Wait until the server takes connections (after promotion it writes its end-of-recovery
+ * checkpoint first; with hot standby off it refuses connections until then).
+ */
+async function waitForConnections(c, timeoutMs = 60_000) {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+        try {
+            await withClient(c, (client) => client.query('SELECT 1'));
+            return;
+        }
+        catch (e) {
+            // Only "starting up" (57P03) or no socket yet is waited for; any other answer means it is up.
+            const code = e.code;
+            if (!['57P03', 'ECONNREFUSED', 'ENOENT'].includes(code ?? ''))
+                return;
+            if (Date.now() > until)
+                throw e;
+            await new Promise((r) => setTimeout(r, 200));
+        }
+    }
+}
+/**
+ * The comment on every database a drill creates: the drill's teardown drops only databases that
+ * carry it, and migrate-check knows a drill's copy by it.
+ */
+const MARKER = 'created by restorable drill';
+
+
+/***/ }),
+
+/***/ 4259:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  oM: () => (/* binding */ BULK_LOAD_SETTINGS),
+  ul: () => (/* binding */ SCRATCH_PREFIX),
+  rP: () => (/* binding */ ScratchCluster),
+  ov: () => (/* binding */ freePort),
+  he: () => (/* binding */ labelFolder),
+  tH: () => (/* binding */ leftoversToClean),
+  bf: () => (/* binding */ ownerOf),
+  V8: () => (/* binding */ readLabel),
+  hS: () => (/* binding */ removeCluster),
+  $B: () => (/* binding */ scratchFolder),
+  PW: () => (/* binding */ sleepSync)
+});
+
+// UNUSED EXPORTS: SCRATCH_USER, findLeftovers, labelFile, scratchUser
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+;// CONCATENATED MODULE: external "node:net"
+const external_node_net_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_namespaceObject);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+// EXTERNAL MODULE: ./src/core/cancel.ts
+var cancel = __nccwpck_require__(9317);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(4296);
+// EXTERNAL MODULE: ./src/core/exec.ts
+var exec = __nccwpck_require__(2642);
+// EXTERNAL MODULE: ./src/postgres/auth.ts
+var auth = __nccwpck_require__(8685);
+// EXTERNAL MODULE: ./src/postgres/binaries.ts
+var binaries = __nccwpck_require__(1758);
+// EXTERNAL MODULE: ./src/postgres/client.ts + 1 modules
+var client = __nccwpck_require__(8012);
+// EXTERNAL MODULE: ./src/postgres/embedded.ts
+var postgres_embedded = __nccwpck_require__(1349);
+// EXTERNAL MODULE: ./src/postgres/pgctl.ts
+var pgctl = __nccwpck_require__(9573);
+;// CONCATENATED MODULE: ./src/postgres/cluster.ts
+
+
+
+
+
+
+
+
+
+
+
+
+/** Settings for a cluster that exists to be loaded once and thrown away. */
+const BULK_LOAD_SETTINGS = {
+    fsync: 'off',
+    synchronous_commit: 'off',
+    full_page_writes: 'off',
+    wal_level: 'minimal',
+    max_wal_senders: '0',
+    archive_mode: 'off',
+    autovacuum: 'off',
+    checkpoint_timeout: '1h',
+    max_wal_size: '16GB',
+    maintenance_work_mem: '512MB',
+    shared_buffers: '256MB',
+};
+/** A free TCP port on loopback (the kernel picks it). */
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const srv = external_node_net_default().createServer();
+        srv.unref();
+        srv.on('error', reject);
+        srv.listen(0, '127.0.0.1', () => {
+            const port = srv.address().port;
+            srv.close(() => resolve(port));
+        });
+    });
+}
+function passwdIds(user) {
+    try {
+        for (const line of external_node_fs_default().readFileSync('/etc/passwd', 'utf8').split('\n')) {
+            const f = line.split(':');
+            if (f[0] === user)
+                return { uid: Number(f[2]), gid: Number(f[3]) };
+        }
+    }
+    catch { }
+    return undefined;
+}
+const live = new Set();
+/** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
+const starting = new Map();
+/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
+const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+/** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
+function removeStartingSync() {
+    for (const [root, { binDir, osUser, phase }] of starting) {
+        try {
+            const data = external_node_path_default().join(root, 'data');
+            const pidFile = external_node_path_default().join(data, 'postmaster.pid');
+            // A `pg_ctl start` in flight launches the server anyway: wait for it to appear, then stop it.
+            for (let waited = 0; phase === 'server' && !external_node_fs_default().existsSync(pidFile) && waited < 5000; waited += 50)
+                sleepSync(50);
+            if (external_node_fs_default().existsSync(pidFile))
+                new pgctl/* PgCtl */.rh(binDir, data, osUser).stopSync();
+            // initdb may still be writing into it for a moment: retry.
+            dropLabel(root);
+            for (let attempt = 0; attempt < 20 && external_node_fs_default().existsSync(root); attempt++) {
+                try {
+                    external_node_fs_default().rmSync(root, { recursive: true, force: true });
+                }
+                catch {
+                    sleepSync(100);
+                }
+            }
+        }
+        catch {
+            // Nothing more can be done here; `restorable clean` finds what is left.
+        }
+    }
+    starting.clear();
+}
+let exitHookInstalled = false;
+function installExitHook() {
+    if (exitHookInstalled)
+        return;
+    exitHookInstalled = true;
+    const stopAll = () => {
+        for (const c of live)
+            c.stopSync();
+        removeStartingSync();
+    };
+    // Last resort: a process that exits with clusters still up stops them synchronously; on
+    // cancellation Node skips 'exit' handlers, so they are stopped there too.
+    process.on('exit', stopAll);
+    (0,cancel/* onCancel */.A)(stopAll);
+}
+const SCRATCH_PREFIX = 'restorable-';
+/** The OS user scratch servers run as when Restorable runs as root: its own, never postgres or root. */
+const SCRATCH_USER = 'restorable';
+/**
+ * A folder of this process's user that nobody else may enter: made 0700 when missing, and refused
+ * when it is a link, another user's, or open to others (someone may have planted it).
+ */
+function privateDir(dir, owner) {
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    try {
+        external_node_fs_default().mkdirSync(dir, { mode: 0o700 });
+        if (owner)
+            external_node_fs_default().chownSync(dir, owner.uid, owner.gid);
+    }
+    catch (e) {
+        if (e.code !== 'EEXIST')
+            throw e;
+    }
+    const st = external_node_fs_default().lstatSync(dir);
+    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+        throw new errors/* UserError */.yo('TMPDIR', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no scratch cluster is made there`, `Remove it if nobody should have made it, or point TMPDIR (work-dir's temp) at a folder only the runner uses`);
+    }
+    return dir;
+}
+/** Labels live apart from the clusters, where only the runner may write: a server cannot rewrite them. */
+function labelDir() {
+    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}labels-${process.getuid?.() ?? 0}`), undefined);
+}
+/** The 0700 parent of a server user's scratch folders: only that user (and the runner) can enter. */
+function scratchParent(osUser) {
+    const owner = ownerOf(osUser);
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${uid}`), owner);
+}
+/** Where the label of the cluster in `root` is kept. */
+function labelFile(root) {
+    return external_node_path_default().join(labelDir(), `${external_node_path_default().basename(root)}.json`);
+}
+/** The label of a scratch folder, only as the runner wrote it: a file anyone else could write is not one. */
+function readLabel(root) {
+    try {
+        const file = labelFile(root);
+        const st = external_node_fs_default().lstatSync(file);
+        if (!st.isFile() || st.uid !== (process.getuid?.() ?? 0) || (st.mode & 0o022) !== 0)
+            return undefined;
+        const l = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
+        return l.root === external_node_path_default().resolve(root) && Number.isInteger(l.major) && l.major >= 9 && l.major < 100
+            ? l
+            : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+function writeLabel(root, label, bin, osUser) {
+    const l = {
+        label,
+        root: external_node_path_default().resolve(root),
+        pid: process.pid,
+        created: new Date().toISOString(),
+        major: bin.major,
+        ...(osUser ? { osUser } : {}),
+    };
+    external_node_fs_default().writeFileSync(labelFile(root), JSON.stringify(l), { mode: 0o600 });
+}
+function dropLabel(root) {
+    external_node_fs_default().rmSync(labelFile(root), { force: true });
+}
+function pidAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (e) {
+        return e.code === 'EPERM';
+    }
+}
+/**
+ * Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove
+ * it. The label is data, never code: pg_ctl comes from Restorable's own discovery by the label's
+ * major, runs as the label's server user (never root), and only on a folder and data directory that
+ * user owns; a folder whose server did not stop is left, with a line saying so.
+ */
+async function removeCluster(root) {
+    const label = readLabel(root);
+    if (!label || !external_node_path_default().basename(root).startsWith(SCRATCH_PREFIX))
+        return false;
+    if (label.osUser === 'root')
+        return false;
+    const owner = ownerOf(label.osUser);
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    const data = external_node_path_default().join(root, 'data');
+    const owned = (p) => {
+        const st = external_node_fs_default().lstatSync(p, { throwIfNoEntry: false });
+        return st === undefined || (!st.isSymbolicLink() && st.uid === uid);
+    };
+    if (!owned(root) || !owned(data))
+        return false;
+    if ((0,pgctl/* postmasterAlive */.ww)(data)) {
+        // A drill's server may be a fetched embedded build of a major the machine lacks.
+        const embedded = (0,postgres_embedded/* cachedServer */.g3)(label.major);
+        const pgCtl = (await (0,binaries/* pick */.Up)('pg_ctl', label.major)) ??
+            (embedded ? { dir: embedded.dir, path: external_node_path_default().join(embedded.dir, 'pg_ctl') } : undefined);
+        if (pgCtl) {
+            await new pgctl/* PgCtl */.rh(pgCtl.dir, data, label.osUser).stop('immediate').catch(() => undefined);
+        }
+        if ((0,pgctl/* postmasterAlive */.ww)(data)) {
+            throw new errors/* UserError */.yo('clean', `the server in ${root} did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
+        }
+    }
+    external_node_fs_default().rmSync(root, { recursive: true, force: true });
+    dropLabel(root);
+    return true;
+}
+/** Scratch clusters left behind: by a crash (their process is gone) or kept on purpose. */
+function findLeftovers() {
+    const dir = labelDir();
+    const out = [];
+    for (const n of external_node_fs_default().readdirSync(dir)) {
+        if (!n.startsWith(SCRATCH_PREFIX) || !n.endsWith('.json'))
+            continue;
+        let root;
+        try {
+            root = JSON.parse(external_node_fs_default().readFileSync(external_node_path_default().join(dir, n), 'utf8')).root;
+        }
+        catch {
+            continue;
+        }
+        const label = typeof root === 'string' ? readLabel(root) : undefined;
+        if (label)
+            out.push({ root: label.root, label, orphaned: !pidAlive(label.pid) });
+    }
+    return out;
+}
+/**
+ * What `restorable clean` removes: clusters whose process is gone, except those kept on purpose
+ * (keep: true), whose process is always gone by then; with `all`, the kept ones too. A cluster
+ * whose drill still runs is never taken.
+ */
+function leftoversToClean(all) {
+    return findLeftovers().filter((c) => (c.label.kept ? all : c.orphaned));
+}
+/**
+ * A labelled scratch folder for a cluster whose data directory comes from a base backup instead of
+ * initdb. Until `ScratchCluster.adopt` it is removed (its server stopped) if the process is stopped.
+ */
+function scratchFolder(label, osUser) {
+    const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${label}-`));
+    installExitHook();
+    starting.set(root, { binDir: '', osUser, phase: 'init' });
+    prepareFolder(root, osUser);
+    return root;
+}
+/** The socket folder in a scratch root, both owned by the server's OS user; removed if that user is missing. */
+function prepareFolder(root, osUser) {
+    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'), { mode: 0o700 });
+    let owner;
+    try {
+        owner = ownerOf(osUser);
+    }
+    catch (e) {
+        external_node_fs_default().rmSync(root, { recursive: true, force: true });
+        starting.delete(root);
+        throw e;
+    }
+    if (owner) {
+        external_node_fs_default().chownSync(root, owner.uid, owner.gid);
+        external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), owner.uid, owner.gid);
+    }
+}
+/** Once the folder's server binaries are known: label it, and stop its server too on a signal. */
+function labelFolder(root, bin, osUser, label) {
+    const entry = starting.get(root);
+    if (entry)
+        Object.assign(entry, { binDir: bin.dir, phase: 'server' });
+    writeLabel(root, label, bin, osUser);
+}
+/**
+ * Who a scratch server runs as by default: as root, Restorable's own unprivileged user (made when
+ * missing), so a backup's SQL that reaches the server's OS user finds no production data directory
+ * and no secrets; otherwise the runner's user itself.
+ */
+function scratchUser() {
+    if (!(0,exec/* isRoot */.jX)())
+        return undefined;
+    if (!passwdIds(SCRATCH_USER)) {
+        const made = (0,exec/* runSync */.HZ)('useradd', [
+            '--system',
+            '--user-group',
+            '--no-create-home',
+            '--home-dir',
+            '/nonexistent',
+            '--shell',
+            '/usr/sbin/nologin',
+            '--comment',
+            'Restorable scratch PostgreSQL servers',
+            SCRATCH_USER,
+        ]);
+        if (made.code !== 0 && !passwdIds(SCRATCH_USER)) {
+            throw new errors/* UserError */.yo('os-user', `the user ${SCRATCH_USER}, whom scratch servers run as, is missing and could not be created (${made.stderr})`, `Create it (useradd --system --user-group ${SCRATCH_USER}), or set os-user to an unprivileged user`);
+        }
+    }
+    return SCRATCH_USER;
+}
+/** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
+function ownerOf(osUser) {
+    if (!osUser || !(0,exec/* isRoot */.jX)())
+        return undefined;
+    const ids = passwdIds(osUser);
+    if (!ids) {
+        throw new errors/* UserError */.yo('os-user', `"${osUser}" is not a user on this machine, so the server cannot run as it`, `Create it (useradd --system ${osUser}), or set os-user (restore-drill, pitr-restore) to a user that exists`);
+    }
+    return ids;
+}
+/**
+ * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
+ * that folder, server binaries run as Restorable's own user when we are root. The socket (in the
+ * 0700 folder) is trusted; TCP needs the cluster's own random password (see auth.ts). `stop()`
+ * removes it all.
+ */
+class ScratchCluster {
+    root;
+    port;
+    bin;
+    osUser;
+    settings;
+    password;
+    constructor(root, port, bin, osUser, settings, 
+    /** The superuser's password over TCP: in url() and the 0600 `passfile`, never logged. */
+    password) {
+        this.root = root;
+        this.port = port;
+        this.bin = bin;
+        this.osUser = osUser;
+        this.settings = settings;
+        this.password = password;
+    }
+    get dataDir() {
+        return external_node_path_default().join(this.root, 'data');
+    }
+    get socketDir() {
+        return external_node_path_default().join(this.root, 'socket');
+    }
+    get major() {
+        return this.bin.major;
+    }
+    get version() {
+        return this.bin.version;
+    }
+    conn(database = 'postgres') {
+        return { host: this.socketDir, port: this.port, user: 'postgres', database };
+    }
+    /**
+     * A URL over TCP for tools that want one, with the cluster's password in it: a secret, for a
+     * later step's input only (register it with the logger first). To show one: shownUrl().
+     */
+    url(database = 'postgres') {
+        return `postgresql://postgres:${this.password}@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
+    }
+    /** The password file beside the cluster (0600, the runner's): 127.0.0.1 and localhost on its port. */
+    get passfile() {
+        return external_node_path_default().join(this.root, 'pgpass');
+    }
+    /**
+     * The URL to show people, reports and logs: no password in it, but `passfile=` naming the
+     * cluster's password file, which libpq (psql, ...) and Restorable read: it works as it is.
+     */
+    shownUrl(database = 'postgres') {
+        return (0,client/* maskedUrl */.HB)({
+            host: '127.0.0.1',
+            port: this.port,
+            user: 'postgres',
+            database,
+            passfile: this.passfile,
+        });
+    }
+    /** The password, for the logger's secrets (so that nothing prints it) and nothing else. */
+    secret() {
+        return this.password;
+    }
+    /**
+     * A server that recovery started in a `scratchFolder`: stopped and removed like the others. Its
+     * password is made here; `lockTcp` gives it to the superuser once the server takes writes.
+     */
+    static adopt(root, port, bin, osUser, settings) {
+        starting.delete(root);
+        const c = new ScratchCluster(root, port, bin, osUser, settings, (0,auth/* newPassword */.Ce)());
+        live.add(c);
+        return c;
+    }
+    /** The superuser (of `conn`, over the socket) gets the cluster's password; the password file is written. */
+    async lockTcp(conn = this.conn()) {
+        await (0,auth/* setPassword */.wO)(conn, conn.user, this.password);
+        (0,auth/* writePassfile */.dX)(this.root, this.port, conn.user, this.password);
+    }
+    /** Forget a `scratchFolder` that was removed some other way. */
+    static abandon(root) {
+        starting.delete(root);
+    }
+    static async start(opts = {}) {
+        const min = opts.minMajor ?? 0;
+        const initdb = opts.bin ?? (await (0,binaries/* pick */.Up)('initdb', min, opts.binDir));
+        if (!initdb) {
+            throw new errors/* ToolMissingError */.hc(min
+                ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
+                : 'PostgreSQL server binaries (initdb, pg_ctl)', (0,binaries/* installHint */.J8)(Math.max(Math.ceil(min), 13), 'server'));
+        }
+        const osUser = opts.osUser ?? scratchUser();
+        if (osUser === 'root') {
+            throw new errors/* UserError */.yo('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", `Leave os-user unset (Restorable's own user, ${SCRATCH_USER}), or name an unprivileged user`);
+        }
+        const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
+        installExitHook();
+        starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
+        try {
+            return await ScratchCluster.startIn(root, initdb, osUser, opts);
+        }
+        finally {
+            starting.delete(root);
+        }
+    }
+    static async startIn(root, initdb, osUser, opts) {
+        prepareFolder(root, osUser);
+        const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
+        const bin = (p) => external_node_path_default().join(initdb.dir, p);
+        const init = await (0,exec/* run */.eF)(bin('initdb'), [
+            '-D',
+            external_node_path_default().join(root, 'data'),
+            '-U',
+            'postgres',
+            // The socket's folder is 0700: only its owner gets there. TCP needs the password, set below.
+            '--auth-local=trust',
+            '--auth-host=scram-sha-256',
+            '-E',
+            'UTF8',
+            '--locale=C',
+            '--no-sync',
+        ], { user: osUser });
+        if (init.code !== 0) {
+            external_node_fs_default().rmSync(root, { recursive: true, force: true });
+            throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
+        }
+        (0,auth/* writeOwnHba */.hA)(external_node_path_default().join(root, 'data'), ownerOf(osUser), false);
+        writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
+        let lastError = '';
+        for (let attempt = 0; attempt < 3; attempt++) {
+            const port = await freePort();
+            const conf = {
+                port: String(port),
+                listen_addresses: "'127.0.0.1'",
+                unix_socket_directories: `'${external_node_path_default().join(root, 'socket')}'`,
+                max_connections: '50',
+                ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, /^[\w.]+$/.test(v) ? v : `'${v}'`])),
+            };
+            external_node_fs_default().writeFileSync(external_node_path_default().join(root, 'data', 'postgresql.auto.conf'), `${Object.entries(conf)
+                .map(([k, v]) => `${k} = ${v}`)
+                .join('\n')}\n`);
+            const phase = starting.get(root);
+            if (phase)
+                phase.phase = 'server';
+            const started = await new pgctl/* PgCtl */.rh(initdb.dir, external_node_path_default().join(root, 'data'), osUser).start({
+                log: external_node_path_default().join(root, 'server.log'),
+            });
+            if (started.code === 0)
+                return ScratchCluster.started(root, port, initdb, osUser, settings, opts);
+            lastError = tail(external_node_path_default().join(root, 'server.log')) || started.stderr;
+            // Another process took the port between our probe and the start: try another.
+            if (!/could not bind|Address already in use/i.test(lastError))
+                break;
+        }
+        external_node_fs_default().rmSync(root, { recursive: true, force: true });
+        dropLabel(root);
+        throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
+    }
+    /** The server is up: the superuser's password (over the socket), its password file; or removed. */
+    static async started(root, port, bin, osUser, settings, opts) {
+        const password = (0,auth/* newPassword */.Ce)();
+        opts.logger?.secret(password);
+        const c = new ScratchCluster(root, port, bin, osUser, settings, password);
+        live.add(c);
+        installExitHook();
+        try {
+            await c.lockTcp();
+        }
+        catch (e) {
+            await c.stop();
+            throw e;
+        }
+        opts.logger?.debug(`scratch cluster PostgreSQL ${bin.version} on port ${port} in ${root}`);
+        return c;
+    }
+    pgCtl() {
+        return new pgctl/* PgCtl */.rh(this.bin.dir, this.dataDir, this.osUser);
+    }
+    /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
+    runServerTool(tool, args) {
+        return (0,exec/* run */.eF)(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
+    }
+    async stop() {
+        if (!live.has(this))
+            return;
+        live.delete(this);
+        await this.pgCtl()
+            .stop('immediate')
+            .catch(() => undefined);
+        this.removeIfStopped();
+    }
+    /** Remove the folder, unless its server is still up (then `restorable clean` can finish later). */
+    removeIfStopped() {
+        if ((0,pgctl/* postmasterAlive */.ww)(this.dataDir))
+            return;
+        external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
+        dropLabel(this.root);
+    }
+    /** Keep the cluster after this process exits (keep: true); returns its folder for the post step. */
+    detach() {
+        live.delete(this);
+        const label = readLabel(this.root);
+        if (label)
+            external_node_fs_default().writeFileSync(labelFile(this.root), JSON.stringify({ ...label, kept: true }), { mode: 0o600 });
+        return this.root;
+    }
+    stopSync() {
+        if (!live.has(this))
+            return;
+        live.delete(this);
+        this.pgCtl().stopSync();
+        this.removeIfStopped();
+    }
+    serverLog() {
+        return tail(external_node_path_default().join(this.root, 'server.log'));
+    }
+}
+function tail(file, lines = 5) {
+    try {
+        return external_node_fs_default().readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+    }
+    catch {
+        return '';
+    }
+}
+
+
+/***/ }),
+
+/***/ 8112:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  LD: () => (/* binding */ defaultPassfile),
+  Bd: () => (/* binding */ parseDbUrl),
+  GF: () => (/* binding */ passwordFromFile),
+  E: () => (/* binding */ systemRootFile)
+});
+
+// UNUSED EXPORTS: SESSION_ATTRS, SSL_MODES
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
 // EXTERNAL MODULE: ./node_modules/pg-connection-string/index.js
 var pg_connection_string = __nccwpck_require__(6122);
 ;// CONCATENATED MODULE: ./node_modules/pg-connection-string/esm/index.mjs
@@ -55800,13 +57228,15 @@ var pg_connection_string = __nccwpck_require__(6122);
 
 
 // Re-export the parse function
-/* harmony default export */ const pg_connection_string_esm = (pg_connection_string.parse);
+/* harmony default export */ const esm = (pg_connection_string.parse);
 const parse = pg_connection_string.parse
 const toClientConfig = pg_connection_string.toClientConfig
 const parseIntoClientConfig = pg_connection_string.parseIntoClientConfig
 
 // EXTERNAL MODULE: ./node_modules/pgpass/lib/helper.js
 var helper = __nccwpck_require__(8702);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(4296);
 ;// CONCATENATED MODULE: ./src/postgres/conninfo.ts
 
 
@@ -56178,872 +57608,6 @@ function passwordFromFile(c, ep) {
         user: c.user,
     });
     return passEntries(c.passfile).find((e) => helper.match(want(e), e))?.password;
-}
-
-;// CONCATENATED MODULE: ./src/postgres/connect.ts
-
-
-
-
-
-
-/** The server asked for a password and none was given or found. */
-class NoPassword extends Error {
-    constructor() {
-        super('the server asks for a password and none was given');
-    }
-}
-const home = (f) => external_node_path_default().join(external_node_os_default().homedir(), '.postgresql', f);
-const read = (f) => external_node_fs_default().readFileSync(f, 'utf8');
-/** node-postgres's `ssl` for one attempt: TLS verified as libpq's sslmode says, or plain. */
-function tlsOptions(c, mode, tls) {
-    if (!tls)
-        return false;
-    const cert = c.sslcert ?? (external_node_fs_default().existsSync(home('postgresql.crt')) ? home('postgresql.crt') : undefined);
-    const key = c.sslkey ?? (external_node_fs_default().existsSync(home('postgresql.key')) ? home('postgresql.key') : undefined);
-    const root = c.sslrootcert ?? (external_node_fs_default().existsSync(home('root.crt')) ? home('root.crt') : undefined);
-    const out = {
-        ...(cert && key ? { cert: read(cert), key: read(key) } : {}),
-        ...(c.sslcrl ? { crl: read(c.sslcrl) } : {}),
-    };
-    // require with a root certificate is verify-ca, as in libpq.
-    const verify = mode === 'verify-full' ? 'full' : mode === 'verify-ca' || (mode === 'require' && root) ? 'ca' : 'none';
-    if (verify === 'none')
-        return { ...out, rejectUnauthorized: false };
-    const rootFile = root === 'system' ? systemRootFile() : root;
-    if (rootFile)
-        out.ca = read(rootFile);
-    out.rejectUnauthorized = true;
-    if (verify === 'ca')
-        out.checkServerIdentity = () => undefined;
-    return out;
-}
-/** The attempts sslmode makes on one host: TLS or not, in order (prefer: TLS then plain; allow: the reverse). */
-function attempts(c, ep) {
-    // libpq never uses TLS over a Unix socket.
-    if (ep.host.startsWith('/'))
-        return [false];
-    const mode = c.sslmode ?? 'prefer';
-    if (mode === 'disable')
-        return [false];
-    if (mode === 'allow')
-        return [false, true];
-    if (mode === 'prefer')
-        return [true, false];
-    return [true];
-}
-/** Whether an attempt that failed so may be made again the other way (allow / prefer). */
-function retriable(e) {
-    const code = e.code;
-    return code === '28000' || /does not support SSL|error establishing an SSL/i.test((0,errors/* errorMessage */.gJ)(e));
-}
-async function connect_open(c, ep, tls) {
-    const client = new esm/* default.Client */.Ay.Client({
-        host: ep.host,
-        port: ep.port,
-        user: c.user,
-        database: c.database,
-        password: async () => {
-            const p = c.password ?? passwordFromFile(c, ep);
-            if (p === undefined)
-                throw new NoPassword();
-            return p;
-        },
-        ...(c.options ? { options: c.options } : {}),
-        ssl: tlsOptions(c, c.sslmode ?? 'prefer', tls),
-        connectionTimeoutMillis: (c.connectTimeout || 10) * 1000,
-        application_name: c.applicationName ?? 'restorable',
-    });
-    // A server that goes away (a scratch cluster whose disk filled) rejects the query in flight; the
-    // 'error' event it also emits would otherwise end the process with a stack trace.
-    client.on('error', () => { });
-    try {
-        await client.connect();
-    }
-    catch (e) {
-        await client.end().catch(() => { });
-        throw e;
-    }
-    return client;
-}
-async function openHost(c, ep) {
-    const ways = attempts(c, ep);
-    for (let i = 0;; i++) {
-        try {
-            return await connect_open(c, ep, ways[i]);
-        }
-        catch (e) {
-            if (i + 1 >= ways.length || !retriable(e))
-                throw e;
-        }
-    }
-}
-/** Whether a session is what target_session_attrs asks for (libpq's checks). */
-async function fits(client, want) {
-    if (want === 'any')
-        return true;
-    if (want === 'read-write' || want === 'read-only') {
-        const r = await client.query('SHOW transaction_read_only');
-        const ro = r.rows[0]?.transaction_read_only === 'on';
-        return ro === (want === 'read-only');
-    }
-    const r = await client.query('SELECT pg_is_in_recovery() AS r');
-    return r.rows[0]?.r === (want === 'standby');
-}
-const where = (ep) => ep.host.startsWith('/') ? `socket ${ep.host} port ${ep.port}` : `${ep.host}:${ep.port}`;
-/**
- * Connect as libpq does: each host in order, each as sslmode says, the first session that is what
- * target_session_attrs asks for (prefer-standby: a standby, else any).
- */
-async function connect(c) {
-    const eps = c.hosts ?? [{ host: c.host, port: c.port }];
-    const want = c.targetSessionAttrs ?? 'any';
-    const passes = want === 'prefer-standby' ? ['standby', 'any'] : [want];
-    const failed = [];
-    for (const pass of passes) {
-        for (const ep of eps) {
-            let client;
-            try {
-                client = await openHost(c, ep);
-            }
-            catch (e) {
-                if (pass === passes[0])
-                    failed.push({ ep, e });
-                continue;
-            }
-            if (await fits(client, pass).catch(() => false))
-                return client;
-            await client.end().catch(() => { });
-            if (pass === passes[passes.length - 1])
-                failed.push({ ep, e: new Error(`the session is not ${pass}`) });
-        }
-    }
-    throw connectError(c, failed);
-}
-/** What failed, as one line naming the input and the fix when the fix is the user's. */
-function connectError(c, failed) {
-    const explained = failed.map(({ ep, e }) => ({ ep, e, why: explain(c, ep, e) }));
-    const fixable = explained.find((x) => x.why);
-    if (c.input && fixable?.why) {
-        const others = explained.filter((x) => x !== fixable).map((x) => `${where(x.ep)}: ${(0,errors/* errorMessage */.gJ)(x.e)}`);
-        const also = others.length > 0 ? ` (also ${others.join('; ')})` : '';
-        return new errors/* UserError */.yo(c.input, `could not connect to ${where(fixable.ep)}: ${fixable.why.problem}${also}`, fixable.why.fix);
-    }
-    if (explained.length === 1)
-        return explained[0].e;
-    const e = new Error(explained.map((x) => `${where(x.ep)}: ${(0,errors/* errorMessage */.gJ)(x.e)}`).join('; '));
-    const code = explained[explained.length - 1]?.e?.code;
-    if (code)
-        e.code = code;
-    return e;
-}
-const UNKNOWN_CA = new Set([
-    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-    'SELF_SIGNED_CERT_IN_CHAIN',
-    'DEPTH_ZERO_SELF_SIGNED_CERT',
-    'UNABLE_TO_GET_ISSUER_CERT',
-    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-    'CERT_SIGNATURE_FAILURE',
-]);
-function explain(c, ep, e) {
-    const code = e.code ?? '';
-    const msg = (0,errors/* errorMessage */.gJ)(e);
-    const mode = c.sslmode ?? 'prefer';
-    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-        return {
-            problem: `the server's certificate is not for ${ep.host} (sslmode=verify-full checks the host name: ${msg})`,
-            fix: 'Connect by a host name the certificate names, or use sslmode=verify-ca to check the CA only',
-        };
-    }
-    if (UNKNOWN_CA.has(code)) {
-        const ca = c.sslrootcert === 'system' || !c.sslrootcert ? 'the trusted roots' : c.sslrootcert;
-        return {
-            problem: `the server's certificate is not signed by a CA in ${ca} (${code})`,
-            fix: 'Set sslrootcert to the CA file that signed the server certificate',
-        };
-    }
-    if (code === 'CERT_HAS_EXPIRED')
-        return { problem: "the server's certificate has expired", fix: 'Renew the server certificate' };
-    if (/does not support SSL/i.test(msg)) {
-        return {
-            problem: `the server does not take TLS connections, and sslmode=${mode} requires TLS`,
-            fix: 'Turn ssl on at the server, or lower sslmode to prefer',
-        };
-    }
-    if (code === '28000' && /no encryption/.test(msg) && mode === 'disable') {
-        return {
-            problem: `the server takes this role only over TLS (pg_hba.conf hostssl) and sslmode=disable turns TLS off (${msg})`,
-            fix: 'Use sslmode=require, or verify-full with sslrootcert',
-        };
-    }
-    if (e instanceof NoPassword) {
-        return {
-            problem: `the server asks a password of "${c.user}" and none was found${c.passfile ? ` (also not in ${c.passfile})` : ''}`,
-            fix: 'Put it in a password file (PGPASSFILE, mode 0600), a service file or PGPASSWORD, never in argv',
-        };
-    }
-    if (code === '28P01') {
-        return {
-            problem: `password authentication failed for user "${c.user}"`,
-            fix: `Check the password in the URL, PGPASSWORD${c.passfile ? ` or ${c.passfile}` : ', the password file'}`,
-        };
-    }
-    if (code === '28000' || code === '3D000' || code === '42501') {
-        return { problem: msg, fix: 'Give the role access (pg_hba.conf, GRANT CONNECT), or fix user and dbname' };
-    }
-    return undefined;
-}
-
-;// CONCATENATED MODULE: ./src/postgres/client.ts
-
-
-
-
-/** A URL to show (and for later steps): every setting but the password, which is ***. */
-function maskedUrl(c) {
-    const eps = c.hosts ?? [{ host: c.host, port: c.port }];
-    const query = [];
-    let authority;
-    if (eps.some((e) => e.host.startsWith('/'))) {
-        // libpq's socket form: the folders (and ports) as parameters, a placeholder host.
-        const one = eps.length === 1 ? eps[0] : undefined;
-        authority = one ? `localhost:${one.port}` : '';
-        query.push(['host', eps.map((e) => e.host).join(',')]);
-        if (!one)
-            query.push(['port', eps.map((e) => e.port).join(',')]);
-    }
-    else {
-        authority = eps.map((e) => `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`).join(',');
-    }
-    query.push(['sslmode', c.sslmode], ['sslrootcert', c.sslrootcert], ['sslcert', c.sslcert], ['sslkey', c.sslkey], ['sslcrl', c.sslcrl], ['target_session_attrs', c.targetSessionAttrs], ['passfile', c.passfile === defaultPassfile() ? undefined : c.passfile], ['application_name', c.applicationName], ['connect_timeout', c.connectTimeout === undefined ? undefined : String(c.connectTimeout)]);
-    const q = query
-        .filter((kv) => kv[1] !== undefined)
-        .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
-        .join('&');
-    return `postgresql://${encodeURIComponent(c.user)}${c.password ? ':***' : ''}@${authority}/${encodeURIComponent(c.database)}${q ? `?${q}` : ''}`;
-}
-/**
- * The libpq environment for a subprocess (pg_restore, psql, pg_dump): the same connection as
- * node-postgres makes (hosts in order, sslmode, certificates, target_session_attrs, the password
- * file), the password never in argv.
- */
-function libpqEnv(c) {
-    const eps = c.hosts ?? [{ host: c.host, port: c.port }];
-    const env = {
-        PGHOST: eps.map((e) => e.host).join(','),
-        PGPORT: eps.map((e) => e.port).join(','),
-        PGUSER: c.user,
-        PGDATABASE: c.database,
-        PGPASSWORD: c.password,
-        PGPASSFILE: c.passfile,
-        PGSSLMODE: c.sslmode,
-        PGSSLROOTCERT: c.sslrootcert === 'system' ? (systemRootFile() ?? 'system') : c.sslrootcert,
-        PGSSLCERT: c.sslcert,
-        PGSSLKEY: c.sslkey,
-        PGSSLCRL: c.sslcrl,
-        PGTARGETSESSIONATTRS: c.targetSessionAttrs,
-        PGAPPNAME: c.applicationName ?? 'restorable',
-        PGOPTIONS: c.options,
-        PGCONNECT_TIMEOUT: String(c.connectTimeout || 10),
-    };
-    return Object.fromEntries(Object.entries(env).filter((kv) => kv[1] !== undefined));
-}
-/**
- * A privilege the role of a user's connection lacks (SQLSTATE 42501): one line naming the input,
- * what was refused and the grant that fixes it, never an internal error.
- */
-function privilegeError(c, e) {
-    if (!c.input || e.code !== '42501')
-        return undefined;
-    const msg = (0,errors/* errorMessage */.gJ)(e);
-    const table = /permission denied for (?:table|relation|view|sequence) (.+)$/.exec(msg)?.[1];
-    const fix = /to create database/.test(msg)
-        ? `Give the role CREATEDB: ALTER ROLE ${ident(c.user)} CREATEDB;`
-        : table
-            ? `Grant it: GRANT SELECT ON ${table} TO ${ident(c.user)}; (and USAGE on its schema)`
-            : 'Grant the role what it lacks: docs/connecting.md lists what each input needs (least privileges)';
-    return new errors/* UserError */.yo(c.input, `the role "${c.user}" was refused: ${msg}`, fix);
-}
-/** Open a connection (as libpq would: see connect.ts), run `fn`, close it, whatever happens. */
-async function withClient(c, fn) {
-    const client = await connect(c);
-    try {
-        return await fn(client);
-    }
-    catch (e) {
-        throw privilegeError(c, e) ?? e;
-    }
-    finally {
-        await client.end().catch(() => { });
-    }
-}
-async function queryRows(c, sql, params = []) {
-    return withClient(c, async (client) => (await client.query(sql, params)).rows);
-}
-/** Quote an identifier for SQL. */
-function ident(name) {
-    return `"${name.replace(/"/g, '""')}"`;
-}
-/**
- * Wait until the server takes connections (after promotion it writes its end-of-recovery
- * checkpoint first; with hot standby off it refuses connections until then).
- */
-async function waitForConnections(c, timeoutMs = 60_000) {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-        try {
-            await withClient(c, (client) => client.query('SELECT 1'));
-            return;
-        }
-        catch (e) {
-            // Only "starting up" (57P03) or no socket yet is waited for; any other answer means it is up.
-            const code = e.code;
-            if (!['57P03', 'ECONNREFUSED', 'ENOENT'].includes(code ?? ''))
-                return;
-            if (Date.now() > until)
-                throw e;
-            await new Promise((r) => setTimeout(r, 200));
-        }
-    }
-}
-/**
- * The comment on every database a drill creates: the drill's teardown drops only databases that
- * carry it, and migrate-check knows a drill's copy by it.
- */
-const MARKER = 'created by restorable drill';
-
-
-/***/ }),
-
-/***/ 4259:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  oM: () => (/* binding */ BULK_LOAD_SETTINGS),
-  ul: () => (/* binding */ SCRATCH_PREFIX),
-  rP: () => (/* binding */ ScratchCluster),
-  ov: () => (/* binding */ freePort),
-  he: () => (/* binding */ labelFolder),
-  tH: () => (/* binding */ leftoversToClean),
-  bf: () => (/* binding */ ownerOf),
-  V8: () => (/* binding */ readLabel),
-  hS: () => (/* binding */ removeCluster),
-  $B: () => (/* binding */ scratchFolder),
-  PW: () => (/* binding */ sleepSync)
-});
-
-// UNUSED EXPORTS: SCRATCH_USER, findLeftovers, labelFile, scratchUser
-
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
-;// CONCATENATED MODULE: external "node:net"
-const external_node_net_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
-var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_namespaceObject);
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
-var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
-// EXTERNAL MODULE: ./src/core/cancel.ts
-var cancel = __nccwpck_require__(9317);
-// EXTERNAL MODULE: ./src/core/errors.ts
-var errors = __nccwpck_require__(4296);
-// EXTERNAL MODULE: ./src/core/exec.ts
-var exec = __nccwpck_require__(2642);
-// EXTERNAL MODULE: ./src/postgres/binaries.ts
-var binaries = __nccwpck_require__(1758);
-// EXTERNAL MODULE: ./src/postgres/embedded.ts
-var postgres_embedded = __nccwpck_require__(1349);
-// EXTERNAL MODULE: ./src/postgres/pgctl.ts
-var pgctl = __nccwpck_require__(9573);
-;// CONCATENATED MODULE: ./src/postgres/cluster.ts
-
-
-
-
-
-
-
-
-
-
-/** Settings for a cluster that exists to be loaded once and thrown away. */
-const BULK_LOAD_SETTINGS = {
-    fsync: 'off',
-    synchronous_commit: 'off',
-    full_page_writes: 'off',
-    wal_level: 'minimal',
-    max_wal_senders: '0',
-    archive_mode: 'off',
-    autovacuum: 'off',
-    checkpoint_timeout: '1h',
-    max_wal_size: '16GB',
-    maintenance_work_mem: '512MB',
-    shared_buffers: '256MB',
-};
-/** A free TCP port on loopback (the kernel picks it). */
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const srv = external_node_net_default().createServer();
-        srv.unref();
-        srv.on('error', reject);
-        srv.listen(0, '127.0.0.1', () => {
-            const port = srv.address().port;
-            srv.close(() => resolve(port));
-        });
-    });
-}
-function passwdIds(user) {
-    try {
-        for (const line of external_node_fs_default().readFileSync('/etc/passwd', 'utf8').split('\n')) {
-            const f = line.split(':');
-            if (f[0] === user)
-                return { uid: Number(f[2]), gid: Number(f[3]) };
-        }
-    }
-    catch { }
-    return undefined;
-}
-const live = new Set();
-/** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
-const starting = new Map();
-/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
-const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-/** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
-function removeStartingSync() {
-    for (const [root, { binDir, osUser, phase }] of starting) {
-        try {
-            const data = external_node_path_default().join(root, 'data');
-            const pidFile = external_node_path_default().join(data, 'postmaster.pid');
-            // A `pg_ctl start` in flight launches the server anyway: wait for it to appear, then stop it.
-            for (let waited = 0; phase === 'server' && !external_node_fs_default().existsSync(pidFile) && waited < 5000; waited += 50)
-                sleepSync(50);
-            if (external_node_fs_default().existsSync(pidFile))
-                new pgctl/* PgCtl */.rh(binDir, data, osUser).stopSync();
-            // initdb may still be writing into it for a moment: retry.
-            dropLabel(root);
-            for (let attempt = 0; attempt < 20 && external_node_fs_default().existsSync(root); attempt++) {
-                try {
-                    external_node_fs_default().rmSync(root, { recursive: true, force: true });
-                }
-                catch {
-                    sleepSync(100);
-                }
-            }
-        }
-        catch {
-            // Nothing more can be done here; `restorable clean` finds what is left.
-        }
-    }
-    starting.clear();
-}
-let exitHookInstalled = false;
-function installExitHook() {
-    if (exitHookInstalled)
-        return;
-    exitHookInstalled = true;
-    const stopAll = () => {
-        for (const c of live)
-            c.stopSync();
-        removeStartingSync();
-    };
-    // Last resort: a process that exits with clusters still up stops them synchronously; on
-    // cancellation Node skips 'exit' handlers, so they are stopped there too.
-    process.on('exit', stopAll);
-    (0,cancel/* onCancel */.A)(stopAll);
-}
-const SCRATCH_PREFIX = 'restorable-';
-/** The OS user scratch servers run as when Restorable runs as root: its own, never postgres or root. */
-const SCRATCH_USER = 'restorable';
-/**
- * A folder of this process's user that nobody else may enter: made 0700 when missing, and refused
- * when it is a link, another user's, or open to others (someone may have planted it).
- */
-function privateDir(dir, owner) {
-    const uid = owner?.uid ?? process.getuid?.() ?? 0;
-    try {
-        external_node_fs_default().mkdirSync(dir, { mode: 0o700 });
-        if (owner)
-            external_node_fs_default().chownSync(dir, owner.uid, owner.gid);
-    }
-    catch (e) {
-        if (e.code !== 'EEXIST')
-            throw e;
-    }
-    const st = external_node_fs_default().lstatSync(dir);
-    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
-        throw new errors/* UserError */.yo('TMPDIR', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no scratch cluster is made there`, `Remove it if nobody should have made it, or point TMPDIR (work-dir's temp) at a folder only the runner uses`);
-    }
-    return dir;
-}
-/** Labels live apart from the clusters, where only the runner may write: a server cannot rewrite them. */
-function labelDir() {
-    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}labels-${process.getuid?.() ?? 0}`), undefined);
-}
-/** The 0700 parent of a server user's scratch folders: only that user (and the runner) can enter. */
-function scratchParent(osUser) {
-    const owner = ownerOf(osUser);
-    const uid = owner?.uid ?? process.getuid?.() ?? 0;
-    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${uid}`), owner);
-}
-/** Where the label of the cluster in `root` is kept. */
-function labelFile(root) {
-    return external_node_path_default().join(labelDir(), `${external_node_path_default().basename(root)}.json`);
-}
-/** The label of a scratch folder, only as the runner wrote it: a file anyone else could write is not one. */
-function readLabel(root) {
-    try {
-        const file = labelFile(root);
-        const st = external_node_fs_default().lstatSync(file);
-        if (!st.isFile() || st.uid !== (process.getuid?.() ?? 0) || (st.mode & 0o022) !== 0)
-            return undefined;
-        const l = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
-        return l.root === external_node_path_default().resolve(root) && Number.isInteger(l.major) && l.major >= 9 && l.major < 100
-            ? l
-            : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-function writeLabel(root, label, bin, osUser) {
-    const l = {
-        label,
-        root: external_node_path_default().resolve(root),
-        pid: process.pid,
-        created: new Date().toISOString(),
-        major: bin.major,
-        ...(osUser ? { osUser } : {}),
-    };
-    external_node_fs_default().writeFileSync(labelFile(root), JSON.stringify(l), { mode: 0o600 });
-}
-function dropLabel(root) {
-    external_node_fs_default().rmSync(labelFile(root), { force: true });
-}
-function pidAlive(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (e) {
-        return e.code === 'EPERM';
-    }
-}
-/**
- * Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove
- * it. The label is data, never code: pg_ctl comes from Restorable's own discovery by the label's
- * major, runs as the label's server user (never root), and only on a folder and data directory that
- * user owns; a folder whose server did not stop is left, with a line saying so.
- */
-async function removeCluster(root) {
-    const label = readLabel(root);
-    if (!label || !external_node_path_default().basename(root).startsWith(SCRATCH_PREFIX))
-        return false;
-    if (label.osUser === 'root')
-        return false;
-    const owner = ownerOf(label.osUser);
-    const uid = owner?.uid ?? process.getuid?.() ?? 0;
-    const data = external_node_path_default().join(root, 'data');
-    const owned = (p) => {
-        const st = external_node_fs_default().lstatSync(p, { throwIfNoEntry: false });
-        return st === undefined || (!st.isSymbolicLink() && st.uid === uid);
-    };
-    if (!owned(root) || !owned(data))
-        return false;
-    if ((0,pgctl/* postmasterAlive */.ww)(data)) {
-        // A drill's server may be a fetched embedded build of a major the machine lacks.
-        const embedded = (0,postgres_embedded/* cachedServer */.g3)(label.major);
-        const pgCtl = (await (0,binaries/* pick */.Up)('pg_ctl', label.major)) ??
-            (embedded ? { dir: embedded.dir, path: external_node_path_default().join(embedded.dir, 'pg_ctl') } : undefined);
-        if (pgCtl) {
-            await new pgctl/* PgCtl */.rh(pgCtl.dir, data, label.osUser).stop('immediate').catch(() => undefined);
-        }
-        if ((0,pgctl/* postmasterAlive */.ww)(data)) {
-            throw new errors/* UserError */.yo('clean', `the server in ${root} did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
-        }
-    }
-    external_node_fs_default().rmSync(root, { recursive: true, force: true });
-    dropLabel(root);
-    return true;
-}
-/** Scratch clusters left behind: by a crash (their process is gone) or kept on purpose. */
-function findLeftovers() {
-    const dir = labelDir();
-    const out = [];
-    for (const n of external_node_fs_default().readdirSync(dir)) {
-        if (!n.startsWith(SCRATCH_PREFIX) || !n.endsWith('.json'))
-            continue;
-        let root;
-        try {
-            root = JSON.parse(external_node_fs_default().readFileSync(external_node_path_default().join(dir, n), 'utf8')).root;
-        }
-        catch {
-            continue;
-        }
-        const label = typeof root === 'string' ? readLabel(root) : undefined;
-        if (label)
-            out.push({ root: label.root, label, orphaned: !pidAlive(label.pid) });
-    }
-    return out;
-}
-/**
- * What `restorable clean` removes: clusters whose process is gone, except those kept on purpose
- * (keep: true), whose process is always gone by then; with `all`, the kept ones too. A cluster
- * whose drill still runs is never taken.
- */
-function leftoversToClean(all) {
-    return findLeftovers().filter((c) => (c.label.kept ? all : c.orphaned));
-}
-/**
- * A labelled scratch folder for a cluster whose data directory comes from a base backup instead of
- * initdb. Until `ScratchCluster.adopt` it is removed (its server stopped) if the process is stopped.
- */
-function scratchFolder(label, osUser) {
-    const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${label}-`));
-    installExitHook();
-    starting.set(root, { binDir: '', osUser, phase: 'init' });
-    prepareFolder(root, osUser);
-    return root;
-}
-/** The socket folder in a scratch root, both owned by the server's OS user; removed if that user is missing. */
-function prepareFolder(root, osUser) {
-    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'), { mode: 0o700 });
-    let owner;
-    try {
-        owner = ownerOf(osUser);
-    }
-    catch (e) {
-        external_node_fs_default().rmSync(root, { recursive: true, force: true });
-        starting.delete(root);
-        throw e;
-    }
-    if (owner) {
-        external_node_fs_default().chownSync(root, owner.uid, owner.gid);
-        external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), owner.uid, owner.gid);
-    }
-}
-/** Once the folder's server binaries are known: label it, and stop its server too on a signal. */
-function labelFolder(root, bin, osUser, label) {
-    const entry = starting.get(root);
-    if (entry)
-        Object.assign(entry, { binDir: bin.dir, phase: 'server' });
-    writeLabel(root, label, bin, osUser);
-}
-/**
- * Who a scratch server runs as by default: as root, Restorable's own unprivileged user (made when
- * missing), so a backup's SQL that reaches the server's OS user finds no production data directory
- * and no secrets; otherwise the runner's user itself.
- */
-function scratchUser() {
-    if (!(0,exec/* isRoot */.jX)())
-        return undefined;
-    if (!passwdIds(SCRATCH_USER)) {
-        const made = (0,exec/* runSync */.HZ)('useradd', [
-            '--system',
-            '--user-group',
-            '--no-create-home',
-            '--home-dir',
-            '/nonexistent',
-            '--shell',
-            '/usr/sbin/nologin',
-            '--comment',
-            'Restorable scratch PostgreSQL servers',
-            SCRATCH_USER,
-        ]);
-        if (made.code !== 0 && !passwdIds(SCRATCH_USER)) {
-            throw new errors/* UserError */.yo('os-user', `the user ${SCRATCH_USER}, whom scratch servers run as, is missing and could not be created (${made.stderr})`, `Create it (useradd --system --user-group ${SCRATCH_USER}), or set os-user to an unprivileged user`);
-        }
-    }
-    return SCRATCH_USER;
-}
-/** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
-function ownerOf(osUser) {
-    if (!osUser || !(0,exec/* isRoot */.jX)())
-        return undefined;
-    const ids = passwdIds(osUser);
-    if (!ids) {
-        throw new errors/* UserError */.yo('os-user', `"${osUser}" is not a user on this machine, so the server cannot run as it`, `Create it (useradd --system ${osUser}), or set os-user (restore-drill, pitr-restore) to a user that exists`);
-    }
-    return ids;
-}
-/**
- * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
- * that folder, server binaries run as `postgres` when we are root. `stop()` removes it all.
- */
-class ScratchCluster {
-    root;
-    port;
-    bin;
-    osUser;
-    settings;
-    constructor(root, port, bin, osUser, settings) {
-        this.root = root;
-        this.port = port;
-        this.bin = bin;
-        this.osUser = osUser;
-        this.settings = settings;
-    }
-    get dataDir() {
-        return external_node_path_default().join(this.root, 'data');
-    }
-    get socketDir() {
-        return external_node_path_default().join(this.root, 'socket');
-    }
-    get major() {
-        return this.bin.major;
-    }
-    get version() {
-        return this.bin.version;
-    }
-    conn(database = 'postgres') {
-        return { host: this.socketDir, port: this.port, user: 'postgres', database };
-    }
-    /** A URL for people and for tools that want one (no password: trust on loopback and socket). */
-    url(database = 'postgres') {
-        return `postgresql://postgres@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
-    }
-    /** A server that recovery started in a `scratchFolder`: stopped and removed like the others. */
-    static adopt(root, port, bin, osUser, settings) {
-        starting.delete(root);
-        const c = new ScratchCluster(root, port, bin, osUser, settings);
-        live.add(c);
-        return c;
-    }
-    /** Forget a `scratchFolder` that was removed some other way. */
-    static abandon(root) {
-        starting.delete(root);
-    }
-    static async start(opts = {}) {
-        const min = opts.minMajor ?? 0;
-        const initdb = opts.bin ?? (await (0,binaries/* pick */.Up)('initdb', min, opts.binDir));
-        if (!initdb) {
-            throw new errors/* ToolMissingError */.hc(min
-                ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
-                : 'PostgreSQL server binaries (initdb, pg_ctl)', (0,binaries/* installHint */.J8)(Math.max(Math.ceil(min), 13), 'server'));
-        }
-        const osUser = opts.osUser ?? scratchUser();
-        if (osUser === 'root') {
-            throw new errors/* UserError */.yo('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", `Leave os-user unset (Restorable's own user, ${SCRATCH_USER}), or name an unprivileged user`);
-        }
-        const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
-        installExitHook();
-        starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
-        try {
-            return await ScratchCluster.startIn(root, initdb, osUser, opts);
-        }
-        finally {
-            starting.delete(root);
-        }
-    }
-    static async startIn(root, initdb, osUser, opts) {
-        prepareFolder(root, osUser);
-        const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
-        const bin = (p) => external_node_path_default().join(initdb.dir, p);
-        const init = await (0,exec/* run */.eF)(bin('initdb'), [
-            '-D',
-            external_node_path_default().join(root, 'data'),
-            '-U',
-            'postgres',
-            '-A',
-            'trust',
-            '-E',
-            'UTF8',
-            '--locale=C',
-            '--no-sync',
-        ], { user: osUser });
-        if (init.code !== 0) {
-            external_node_fs_default().rmSync(root, { recursive: true, force: true });
-            throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
-        }
-        writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
-        let lastError = '';
-        for (let attempt = 0; attempt < 3; attempt++) {
-            const port = await freePort();
-            const conf = {
-                port: String(port),
-                listen_addresses: "'127.0.0.1'",
-                unix_socket_directories: `'${external_node_path_default().join(root, 'socket')}'`,
-                max_connections: '50',
-                ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, /^[\w.]+$/.test(v) ? v : `'${v}'`])),
-            };
-            external_node_fs_default().writeFileSync(external_node_path_default().join(root, 'data', 'postgresql.auto.conf'), `${Object.entries(conf)
-                .map(([k, v]) => `${k} = ${v}`)
-                .join('\n')}\n`);
-            const phase = starting.get(root);
-            if (phase)
-                phase.phase = 'server';
-            const started = await new pgctl/* PgCtl */.rh(initdb.dir, external_node_path_default().join(root, 'data'), osUser).start({
-                log: external_node_path_default().join(root, 'server.log'),
-            });
-            if (started.code === 0) {
-                const c = new ScratchCluster(root, port, initdb, osUser, settings);
-                live.add(c);
-                installExitHook();
-                opts.logger?.debug(`scratch cluster PostgreSQL ${initdb.version} on port ${port} in ${root}`);
-                return c;
-            }
-            lastError = tail(external_node_path_default().join(root, 'server.log')) || started.stderr;
-            // Another process took the port between our probe and the start: try another.
-            if (!/could not bind|Address already in use/i.test(lastError))
-                break;
-        }
-        external_node_fs_default().rmSync(root, { recursive: true, force: true });
-        dropLabel(root);
-        throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
-    }
-    pgCtl() {
-        return new pgctl/* PgCtl */.rh(this.bin.dir, this.dataDir, this.osUser);
-    }
-    /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
-    runServerTool(tool, args) {
-        return (0,exec/* run */.eF)(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
-    }
-    async stop() {
-        if (!live.has(this))
-            return;
-        live.delete(this);
-        await this.pgCtl()
-            .stop('immediate')
-            .catch(() => undefined);
-        this.removeIfStopped();
-    }
-    /** Remove the folder, unless its server is still up (then `restorable clean` can finish later). */
-    removeIfStopped() {
-        if ((0,pgctl/* postmasterAlive */.ww)(this.dataDir))
-            return;
-        external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
-        dropLabel(this.root);
-    }
-    /** Keep the cluster after this process exits (keep: true); returns its folder for the post step. */
-    detach() {
-        live.delete(this);
-        const label = readLabel(this.root);
-        if (label)
-            external_node_fs_default().writeFileSync(labelFile(this.root), JSON.stringify({ ...label, kept: true }), { mode: 0o600 });
-        return this.root;
-    }
-    stopSync() {
-        if (!live.has(this))
-            return;
-        live.delete(this);
-        this.pgCtl().stopSync();
-        this.removeIfStopped();
-    }
-    serverLog() {
-        return tail(external_node_path_default().join(this.root, 'server.log'));
-    }
-}
-function tail(file, lines = 5) {
-    try {
-        return external_node_fs_default().readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
-    }
-    catch {
-        return '';
-    }
 }
 
 
@@ -57448,10 +58012,12 @@ class PgCtl {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   LN: () => (/* binding */ ownedDir),
 /* harmony export */   Lf: () => (/* binding */ writeRecoveryConfig),
 /* harmony export */   NC: () => (/* binding */ runRecovery),
 /* harmony export */   Qd: () => (/* binding */ ownedLog),
 /* harmony export */   ST: () => (/* binding */ controlData),
+/* harmony export */   au: () => (/* binding */ ownedFile),
 /* harmony export */   kM: () => (/* binding */ chownTree),
 /* harmony export */   t7: () => (/* binding */ settleRecoveryConfig)
 /* harmony export */ });
@@ -57478,6 +58044,20 @@ function confValue(v) {
  */
 function ownedLog(file, owner) {
     node_fs__WEBPACK_IMPORTED_MODULE_0___default().appendFileSync(file, '', { mode: 0o600 });
+    if (owner)
+        node_fs__WEBPACK_IMPORTED_MODULE_0___default().chownSync(file, owner.uid, owner.gid);
+    return file;
+}
+/** A folder only the server's user may enter (made with its parents when missing), owned by it. */
+function ownedDir(dir, owner) {
+    node_fs__WEBPACK_IMPORTED_MODULE_0___default().mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (owner)
+        node_fs__WEBPACK_IMPORTED_MODULE_0___default().chownSync(dir, owner.uid, owner.gid);
+    return dir;
+}
+/** A file only the server's user may read (it may hold credentials), owned by it. */
+function ownedFile(file, text, owner) {
+    node_fs__WEBPACK_IMPORTED_MODULE_0___default().writeFileSync(file, text, { mode: 0o600 });
     if (owner)
         node_fs__WEBPACK_IMPORTED_MODULE_0___default().chownSync(file, owner.uid, owner.gid);
     return file;
@@ -57698,6 +58278,13 @@ class RestoreProgress {
     loading = new Map();
     /** Row counts from the walk, as pg_restore spells a table (`public.album`; `album` in parallel) and by name. */
     rows = new Map();
+    /** Tables as a serial restore names them (`schema.table`) and a parallel one (`table`); null: two share it. */
+    bySerial = new Map();
+    byTag = new Map();
+    /** Data items loading, by id ('' for the serial one), as the dump names their table. */
+    data = new Map();
+    /** Told as each table's data begins and is done. */
+    onData;
     /** The dump file as it is read (psql, or pg_restore reading a decompressed stdin). */
     file;
     /** The table of the COPY psql is loading, as the dump names it. */
@@ -57710,7 +58297,12 @@ class RestoreProgress {
         for (const t of tables)
             named.set(t.table, (named.get(t.table) ?? 0) + 1);
         for (const t of tables) {
-            const entry = { name: (0,_tables_js__WEBPACK_IMPORTED_MODULE_1__/* .tableName */ .Cm)(t.schema, t.table), rows: t.rows };
+            const name = (0,_tables_js__WEBPACK_IMPORTED_MODULE_1__/* .tableName */ .Cm)(t.schema, t.table);
+            const entry = { name, rows: t.rows };
+            const item = { schema: t.schema, name: t.table, table: name };
+            const add = (m, key) => m.set(key, m.has(key) && m.get(key)?.table !== name ? null : item);
+            add(this.bySerial, `${t.schema}.${t.table}`);
+            add(this.byTag, t.table);
             this.rows.set(`${t.schema}.${t.table}`, entry);
             this.rows.set(entry.name, entry);
             if (named.get(t.table) === 1)
@@ -57726,12 +58318,20 @@ class RestoreProgress {
         const item = ITEM.exec(line);
         if (item) {
             this.parallel = true;
+            this.dataDone(''); // a serial item of a parallel restore (processing item) is done at the next
             const [, what, id = '', rest = ''] = item;
+            const table = rest.startsWith('TABLE DATA ') ? rest.slice('TABLE DATA '.length) : undefined;
             if (what === 'launching item') {
-                if (rest.startsWith('TABLE DATA '))
-                    this.loading.set(id, rest.slice('TABLE DATA '.length));
+                if (table !== undefined)
+                    this.loading.set(id, table);
+                if (table !== undefined)
+                    this.dataStarted(id, table);
                 return;
             }
+            if (what === 'finished item')
+                this.dataDone(id);
+            else if (table !== undefined)
+                this.dataStarted('', table);
             this.items++;
             this.loading.delete(id);
             return;
@@ -57741,8 +58341,28 @@ class RestoreProgress {
             return;
         this.steps++;
         this.loading.clear();
-        if (step[1] === 'processing data for table')
-            this.loading.set('', (step[2] ?? '').replace(/^"|"$/g, ''));
+        this.dataDone('');
+        if (step[1] !== 'processing data for table')
+            return;
+        const table = (step[2] ?? '').replace(/^"|"$/g, '');
+        this.loading.set('', table);
+        this.dataStarted('', table);
+    }
+    /** A data item began (by its id, '' for the serial one): told, when the walk knows its table. */
+    dataStarted(id, table) {
+        const item = (this.parallel ? this.byTag : this.bySerial).get(table);
+        if (!item || !this.onData)
+            return;
+        this.data.set(id, item);
+        this.onData.started(item);
+    }
+    /** A data item is done: its table's rows are in (and committed). */
+    dataDone(id) {
+        const item = this.data.get(id);
+        if (!item)
+            return;
+        this.data.delete(id);
+        this.onData?.finished(item);
     }
     /** `12 of 59 objects, loading public.invoice_line (2240 rows)`; `read 40 MiB of 1.2 GiB` for psql. */
     describe() {
@@ -57791,7 +58411,7 @@ class RestoreProgress {
 /* harmony import */ var _core_disk_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(418);
 /* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(2642);
 /* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(9334);
-/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(1649);
+/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8012);
 /* harmony import */ var _restore_progress_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(7925);
 
 
@@ -58136,7 +58756,7 @@ async function restoreDump(client, target, input, opts) {
 /* harmony export */   Ze: () => (/* binding */ partitionCounts)
 /* harmony export */ });
 /* harmony import */ var _core_glob_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6085);
-/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1649);
+/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8012);
 
 
 /** `schema.table`, each part quoted only where it needs to be. */
@@ -58144,11 +58764,14 @@ function tableName(schema, name) {
     const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : (0,_client_js__WEBPACK_IMPORTED_MODULE_1__/* .ident */ .bD)(s));
     return `${q(schema)}.${q(name)}`;
 }
-/** Exact row counts of every user table, over `jobs` connections at once. */
-async function countRows(conn, jobs) {
+/**
+ * Exact row counts of every user table, over `jobs` connections at once; those `known` already
+ * (counted as the restore ran) are taken from it, the rest counted.
+ */
+async function countRows(conn, jobs, known = new Map()) {
     const tables = await (0,_client_js__WEBPACK_IMPORTED_MODULE_1__/* .withClient */ .SV)(conn, listTables);
-    const counts = await exactCounts(conn, tables, jobs);
-    return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
+    const counts = await exactCounts(conn, tables.filter((t) => !known.has(t.table)), jobs);
+    return tables.map((t) => ({ table: t.table, rows: known.get(t.table) ?? counts.get(t.table) ?? 0 }));
 }
 /**
  * Exact row counts of those of `names` (`schema.table`) that are partitions: countRows counts a
@@ -58953,6 +59576,7 @@ class Pipeline {
         this.detail = undefined;
         this.onStage.start?.(name, () => this.detail?.());
         let result;
+        let earlier = 0;
         try {
             const out = (await body()) ?? {};
             const findings = out.findings ?? [];
@@ -58964,6 +59588,7 @@ class Pipeline {
             const failing = findings.some((f) => !f.ignored && (0,_findings_js__WEBPACK_IMPORTED_MODULE_1__/* .atLeast */ .jZ)(f.severity, this.failOn));
             const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
             const reason = out.notRun ?? out.note;
+            earlier = out.earlier ?? 0;
             result = { name, status, seconds: 0, findings, ...(reason ? { reason } : {}) };
         }
         catch (err) {
@@ -58978,7 +59603,7 @@ class Pipeline {
             };
         }
         this.detail = undefined;
-        result.seconds = (performance.now() - started) / 1000;
+        result.seconds = (performance.now() - started) / 1000 + earlier;
         this.stages.push(result);
         this.onStage(result);
         return result;
@@ -59155,7 +59780,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   hD: () => (/* binding */ s3Options)
 });
 
-// UNUSED EXPORTS: DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, SMALL_OBJECT
+// UNUSED EXPORTS: DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, DOWNLOAD_PART_SIZE, SMALL_OBJECT
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -59191,6 +59816,7 @@ class FetchError extends Error {
     }
 }
 const DEFAULT_PART_SIZE = 4 * 1024 * 1024;
+const DOWNLOAD_PART_SIZE = 16 * 1024 * 1024;
 const DEFAULT_CONCURRENCY = 3;
 const DEFAULT_TEXT_LIMIT = 1024 * 1024;
 /**
@@ -59259,6 +59885,7 @@ class S3Source {
     client;
     where;
     partSize;
+    downloadPart;
     concurrency;
     pageSize;
     constructor(location, options = {}, log = core_log/* silentLogger */.q) {
@@ -59268,6 +59895,7 @@ class S3Source {
             location.prefix === '' || location.prefix.endsWith('/') ? location.prefix : `${location.prefix}/`;
         this.description = `s3://${this.bucket}${this.prefix === '' ? '' : `/${this.prefix.replace(/\/$/, '')}`}`;
         this.partSize = positiveInteger('partSize', options.partSize, DEFAULT_PART_SIZE);
+        this.downloadPart = positiveInteger('partSize', options.partSize, DOWNLOAD_PART_SIZE);
         this.concurrency = positiveInteger('concurrency', options.concurrency, DEFAULT_CONCURRENCY);
         this.pageSize =
             options.pageSize === undefined ? undefined : positiveInteger('pageSize', options.pageSize, 0);
@@ -59379,18 +60007,19 @@ class S3Source {
         const key = this.key(name);
         const what = this.objectUrl(name);
         const { size, etag } = await this.sizeOf(key, what, knownSize);
-        if (size <= SMALL_OBJECT && size <= this.partSize) {
+        const partSize = this.downloadPart;
+        if (size <= SMALL_OBJECT && size <= partSize) {
             await external_node_fs_default().promises.writeFile(file, await this.smallObject(key, what, size, etag));
             written?.(size);
             return size;
         }
-        const parts = Math.ceil(size / this.partSize);
+        const parts = Math.ceil(size / partSize);
         const abort = new AbortController();
         const handle = await external_node_fs_default().promises.open(file, 'w');
-        const partEnd = (index) => Math.min(size, (index + 1) * this.partSize);
+        const partEnd = (index) => Math.min(size, (index + 1) * partSize);
         // How far each part is written, as a file offset (a retried part starts over with the same
         // bytes), and the first part not yet whole: the complete front is where that part has reached.
-        const reached = Array.from({ length: parts }, (_, index) => index * this.partSize);
+        const reached = Array.from({ length: parts }, (_, index) => index * partSize);
         let whole = 0;
         let front = 0;
         const wrote = (index, upTo) => {
@@ -59411,7 +60040,7 @@ class S3Source {
             const worker = async () => {
                 while (next < parts) {
                     const index = next++;
-                    const start = index * this.partSize;
+                    const start = index * partSize;
                     await this.fetchPart(key, what, index, start, partEnd(index) - 1, etag, abort.signal, async (chunk, offset) => {
                         try {
                             await handle.write(chunk, 0, chunk.length, start + offset);
@@ -59783,7 +60412,7 @@ function countTiers(list, tiers) {
 /* harmony export */   R: () => (/* binding */ runVerify),
 /* harmony export */   c: () => (/* binding */ verifyOutputs)
 /* harmony export */ });
-/* harmony import */ var _backup_verify_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3978);
+/* harmony import */ var _backup_verify_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4879);
 /* harmony import */ var _core_workdir_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(59);
 /* harmony import */ var _postgres_binaries_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1758);
 /* harmony import */ var _report_stages_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1139);

@@ -21247,7 +21247,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7253:
+/***/ 9634:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -22119,7 +22119,7 @@ module.exports = {
 
 
 const { kConstruct } = __nccwpck_require__(109)
-const { Cache } = __nccwpck_require__(7253)
+const { Cache } = __nccwpck_require__(9634)
 const { webidl } = __nccwpck_require__(5893)
 const { kEnumerableProperty } = __nccwpck_require__(3440)
 
@@ -37486,7 +37486,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 9634:
+/***/ 203:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47834,6 +47834,7 @@ class FetchError extends Error {
     }
 }
 const DEFAULT_PART_SIZE = (/* unused pure expression or super */ null && (4 * 1024 * 1024));
+const DOWNLOAD_PART_SIZE = (/* unused pure expression or super */ null && (16 * 1024 * 1024));
 const DEFAULT_CONCURRENCY = 3;
 const DEFAULT_TEXT_LIMIT = (/* unused pure expression or super */ null && (1024 * 1024));
 /**
@@ -47902,6 +47903,7 @@ class S3Source {
     client;
     where;
     partSize;
+    downloadPart;
     concurrency;
     pageSize;
     constructor(location, options = {}, log = silentLogger) {
@@ -47911,6 +47913,7 @@ class S3Source {
             location.prefix === '' || location.prefix.endsWith('/') ? location.prefix : `${location.prefix}/`;
         this.description = `s3://${this.bucket}${this.prefix === '' ? '' : `/${this.prefix.replace(/\/$/, '')}`}`;
         this.partSize = positiveInteger('partSize', options.partSize, DEFAULT_PART_SIZE);
+        this.downloadPart = positiveInteger('partSize', options.partSize, DOWNLOAD_PART_SIZE);
         this.concurrency = positiveInteger('concurrency', options.concurrency, DEFAULT_CONCURRENCY);
         this.pageSize =
             options.pageSize === undefined ? undefined : positiveInteger('pageSize', options.pageSize, 0);
@@ -48022,18 +48025,19 @@ class S3Source {
         const key = this.key(name);
         const what = this.objectUrl(name);
         const { size, etag } = await this.sizeOf(key, what, knownSize);
-        if (size <= SMALL_OBJECT && size <= this.partSize) {
+        const partSize = this.downloadPart;
+        if (size <= SMALL_OBJECT && size <= partSize) {
             await fs.promises.writeFile(file, await this.smallObject(key, what, size, etag));
             written?.(size);
             return size;
         }
-        const parts = Math.ceil(size / this.partSize);
+        const parts = Math.ceil(size / partSize);
         const abort = new AbortController();
         const handle = await fs.promises.open(file, 'w');
-        const partEnd = (index) => Math.min(size, (index + 1) * this.partSize);
+        const partEnd = (index) => Math.min(size, (index + 1) * partSize);
         // How far each part is written, as a file offset (a retried part starts over with the same
         // bytes), and the first part not yet whole: the complete front is where that part has reached.
-        const reached = Array.from({ length: parts }, (_, index) => index * this.partSize);
+        const reached = Array.from({ length: parts }, (_, index) => index * partSize);
         let whole = 0;
         let front = 0;
         const wrote = (index, upTo) => {
@@ -48054,7 +48058,7 @@ class S3Source {
             const worker = async () => {
                 while (next < parts) {
                     const index = next++;
-                    const start = index * this.partSize;
+                    const start = index * partSize;
                     await this.fetchPart(key, what, index, start, partEnd(index) - 1, etag, abort.signal, async (chunk, offset) => {
                         try {
                             await handle.write(chunk, 0, chunk.length, start + offset);
@@ -48829,7 +48833,7 @@ function checkKeyword(input, k, where) {
  * password read (the string's, the service file's, PGPASSWORD, the password file's) is registered
  * as a secret the moment it is read.
  */
-function parseDbUrl(input, value, secret, env = process.env) {
+function conninfo_parseDbUrl(input, value, secret, env = process.env) {
     const text = value.trim();
     const given = /^postgres(ql)?:\/\//i.test(text)
         ? fromUrl(input, text)
@@ -49097,7 +49101,7 @@ function passHost(host, e) {
     return host.startsWith('/') && e.host === 'localhost' ? 'localhost' : host;
 }
 /** The password file's password for one host of `c`, in `c`'s database; undefined when it has none. */
-function passwordFromFile(c, ep) {
+function conninfo_passwordFromFile(c, ep) {
     if (!c.passfile)
         return undefined;
     const want = (e) => ({
@@ -49173,7 +49177,7 @@ async function connect_open(c, ep, tls) {
         user: c.user,
         database: c.database,
         password: async () => {
-            const p = c.password ?? passwordFromFile(c, ep);
+            const p = c.password ?? conninfo_passwordFromFile(c, ep);
             if (p === undefined)
                 throw new NoPassword();
             return p;
@@ -49505,7 +49509,7 @@ const list = (v) => (v ?? '')
 /** The live database (its password a secret from here on), or else the baseline file. */
 function compareWith(sourceUrl, baseline, name, secret) {
     if (sourceUrl)
-        return { source: parseDbUrl(name('source-url'), sourceUrl, secret) };
+        return { source: conninfo_parseDbUrl(name('source-url'), sourceUrl, secret) };
     if (baseline)
         return { baseline };
     throw new errors_UserError(name('source-url'), 'is required (or baseline)', 'Give the live database as source-url, or a baseline JSON file');
@@ -49528,7 +49532,7 @@ rung = false) {
     }
     return {
         ...against,
-        ...(v['target-url'] ? { target: parseDbUrl(name('target-url'), v['target-url'], secret) } : {}),
+        ...(v['target-url'] ? { target: conninfo_parseDbUrl(name('target-url'), v['target-url'], secret) } : {}),
         mode: v.mode,
         exactLimit: v['exact-limit'],
         tolerance: v.tolerance,
@@ -49588,6 +49592,7 @@ class Pipeline {
         this.detail = undefined;
         this.onStage.start?.(name, () => this.detail?.());
         let result;
+        let earlier = 0;
         try {
             const out = (await body()) ?? {};
             const findings = out.findings ?? [];
@@ -49599,6 +49604,7 @@ class Pipeline {
             const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
             const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
             const reason = out.notRun ?? out.note;
+            earlier = out.earlier ?? 0;
             result = { name, status, seconds: 0, findings, ...(reason ? { reason } : {}) };
         }
         catch (err) {
@@ -49613,7 +49619,7 @@ class Pipeline {
             };
         }
         this.detail = undefined;
-        result.seconds = (performance.now() - started) / 1000;
+        result.seconds = (performance.now() - started) / 1000 + earlier;
         this.stages.push(result);
         this.onStage(result);
         return result;
@@ -49834,11 +49840,14 @@ function tableName(schema, name) {
     const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : ident(s));
     return `${q(schema)}.${q(name)}`;
 }
-/** Exact row counts of every user table, over `jobs` connections at once. */
-async function countRows(conn, jobs) {
+/**
+ * Exact row counts of every user table, over `jobs` connections at once; those `known` already
+ * (counted as the restore ran) are taken from it, the rest counted.
+ */
+async function countRows(conn, jobs, known = new Map()) {
     const tables = await withClient(conn, listTables);
-    const counts = await exactCounts(conn, tables, jobs);
-    return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
+    const counts = await exactCounts(conn, tables.filter((t) => !known.has(t.table)), jobs);
+    return tables.map((t) => ({ table: t.table, rows: known.get(t.table) ?? counts.get(t.table) ?? 0 }));
 }
 /**
  * Exact row counts of those of `names` (`schema.table`) that are partitions: countRows counts a
@@ -53103,6 +53112,112 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/postgres/auth.ts
+/**
+ * How the servers Restorable starts let clients in: the socket in the server's own 0700 folder is
+ * trusted (only that folder's owner, and root, can reach it); TCP on 127.0.0.1 needs a password
+ * (scram-sha-256), for a scratch cluster one made at random for it alone. A backup's pg_hba.conf is
+ * never what a copy of it listens with.
+ */
+
+
+
+
+
+
+/** A scratch cluster's password: 32 random bytes, URL-safe as it is (no encoding in a URL or a pgpass line). */
+function newPassword() {
+    return randomBytes(32).toString('hex');
+}
+/**
+ * The SCRAM-SHA-256 verifier of a password, as the server keeps it (RFC 5802/7677): sent instead of
+ * the password, so that no server log (log_statement from a backup's config) ever holds the password.
+ */
+function scramVerifier(password, salt = randomBytes(16), iterations = 4096) {
+    const salted = pbkdf2Sync(password, salt, iterations, 32, 'sha256');
+    const hmac = (key, text) => createHmac('sha256', key).update(text).digest();
+    const stored = createHash('sha256').update(hmac(salted, 'Client Key')).digest();
+    const server = hmac(salted, 'Server Key');
+    return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${stored.toString('base64')}:${server.toString('base64')}`;
+}
+/**
+ * The pg_hba.conf of every server Restorable starts on a copy (scratch, PITR drill, side-by-side):
+ * the socket trusted, TCP on loopback by password only, nothing else. Not production's in place.
+ */
+const OWN_HBA = [
+    "# Written by Restorable: the socket's folder is private (0700, the server's OS user's); TCP takes",
+    "# a password only (a scratch cluster's own, random; a recovered copy's roles' own). Nothing else.",
+    'local all all trust',
+    'local replication all trust',
+    'host all all 127.0.0.1/32 scram-sha-256',
+    '',
+].join('\n');
+/**
+ * Write OWN_HBA over a data directory's pg_hba.conf; the one that was there (a backup's) is kept
+ * beside it as pg_hba.conf.restorable-original, inert, for a person who wants to read it.
+ */
+function writeOwnHba(dataDir, owner, keepOriginal = true) {
+    const hba = path.join(dataDir, 'pg_hba.conf');
+    const st = fs.lstatSync(hba, { throwIfNoEntry: false });
+    if (st?.isFile() && keepOriginal)
+        fs.renameSync(hba, `${hba}.restorable-original`);
+    else if (st)
+        fs.rmSync(hba, { recursive: true, force: true });
+    fs.writeFileSync(hba, OWN_HBA, { mode: 0o600 });
+    if (owner)
+        fs.chownSync(hba, owner.uid, owner.gid);
+    return hba;
+}
+/** Give `user` the password, over `conn` (the socket), as its verifier. */
+async function setPassword(conn, user, password) {
+    const role = `"${user.replace(/"/g, '""')}"`;
+    await withClient(conn, (c) => c.query(`ALTER ROLE ${role} PASSWORD '${scramVerifier(password)}'`));
+}
+/**
+ * The cluster's password for people and tools that read a password file (libpq, Restorable itself):
+ * `<root>/pgpass`, 0600, the runner's (not the server's OS user's); returned.
+ */
+function writePassfile(root, port, user, password) {
+    const file = path.join(root, 'pgpass');
+    fs.rmSync(file, { force: true });
+    const lines = ['127.0.0.1', 'localhost'].map((h) => `${h}:${port}:*:${user}:${password}`);
+    fs.writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600, flag: 'wx' });
+    return file;
+}
+/**
+ * A server's socket folder: made 0700 for the server's OS user, and refused when it is a link,
+ * another user's, or open to others (then its trust rule would let them in).
+ */
+function privateSocketDir(dir, owner) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    let st = fs.lstatSync(dir);
+    if (st.isDirectory() && !st.isSymbolicLink() && owner && st.uid === (process.getuid?.() ?? 0)) {
+        fs.chownSync(dir, owner.uid, owner.gid);
+        st = fs.lstatSync(dir);
+    }
+    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+        throw new UserError('socket', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no server's socket is put there`, 'Remove it if nobody should have made it (Restorable makes it 0700), then run again');
+    }
+}
+/**
+ * A shown URL of a kept cluster (its password file in `passfile=`) as tools that read no password
+ * file need it: the password inline. `secret` gets the password first (the action masks it).
+ * Undefined when the URL names no password file that holds one.
+ */
+function auth_inlinePassword(url, secret) {
+    const c = parseDbUrl('database-url', url, secret);
+    const password = c.passfile && !c.hosts ? passwordFromFile(c, c) : undefined;
+    if (!password)
+        return undefined;
+    secret(password);
+    const host = c.host.includes(':') ? `[${c.host}]` : c.host;
+    const enc = encodeURIComponent;
+    return `postgresql://${enc(c.user)}:${enc(password)}@${host}:${c.port}/${enc(c.database)}`;
+}
+
 ;// CONCATENATED MODULE: ./src/report/progress.ts
 /** How often a log gets a progress line of a running stage. */
 const LOG_INTERVAL_MS = 10_000;
@@ -53254,6 +53369,7 @@ function consoleReport(result, facts, withStages = true) {
 
 
 
+
 /** The inputs given in `with:`, as the runner passes them (INPUT_<NAME> variables). */
 function actionInputs() {
     const raw = {};
@@ -53272,6 +53388,14 @@ const actionsLogger = {
     debug: (m) => core_debug(m),
     secret: (s) => core_setSecret(s),
 };
+/**
+ * The database-url output of a kept scratch cluster: the report and summary show it with its
+ * password file (no password), later steps' tools get the password inline, masked in every log.
+ */
+function keptUrlOutput(shown) {
+    const inline = shown ? inlinePassword(shown, (s) => core.setSecret(s)) : undefined;
+    return inline ? { 'database-url': inline } : {};
+}
 /**
  * Each stage's line in the step's log as it ends (`restore: ok in 1.20s`, with why it did not run),
  * and while it runs, a line every ~10 s of what it has done so far.
@@ -53328,7 +53452,7 @@ function run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_compare_counts_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9634);
+/* harmony import */ var _actions_compare_counts_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(203);
 
 await (0,_actions_compare_counts_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

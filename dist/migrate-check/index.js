@@ -34982,7 +34982,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 9082:
+/***/ 5007:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -45282,6 +45282,7 @@ class FetchError extends Error {
     }
 }
 const DEFAULT_PART_SIZE = (/* unused pure expression or super */ null && (4 * 1024 * 1024));
+const DOWNLOAD_PART_SIZE = (/* unused pure expression or super */ null && (16 * 1024 * 1024));
 const DEFAULT_CONCURRENCY = 3;
 const DEFAULT_TEXT_LIMIT = (/* unused pure expression or super */ null && (1024 * 1024));
 /**
@@ -45350,6 +45351,7 @@ class S3Source {
     client;
     where;
     partSize;
+    downloadPart;
     concurrency;
     pageSize;
     constructor(location, options = {}, log = silentLogger) {
@@ -45359,6 +45361,7 @@ class S3Source {
             location.prefix === '' || location.prefix.endsWith('/') ? location.prefix : `${location.prefix}/`;
         this.description = `s3://${this.bucket}${this.prefix === '' ? '' : `/${this.prefix.replace(/\/$/, '')}`}`;
         this.partSize = positiveInteger('partSize', options.partSize, DEFAULT_PART_SIZE);
+        this.downloadPart = positiveInteger('partSize', options.partSize, DOWNLOAD_PART_SIZE);
         this.concurrency = positiveInteger('concurrency', options.concurrency, DEFAULT_CONCURRENCY);
         this.pageSize =
             options.pageSize === undefined ? undefined : positiveInteger('pageSize', options.pageSize, 0);
@@ -45470,18 +45473,19 @@ class S3Source {
         const key = this.key(name);
         const what = this.objectUrl(name);
         const { size, etag } = await this.sizeOf(key, what, knownSize);
-        if (size <= SMALL_OBJECT && size <= this.partSize) {
+        const partSize = this.downloadPart;
+        if (size <= SMALL_OBJECT && size <= partSize) {
             await fs.promises.writeFile(file, await this.smallObject(key, what, size, etag));
             written?.(size);
             return size;
         }
-        const parts = Math.ceil(size / this.partSize);
+        const parts = Math.ceil(size / partSize);
         const abort = new AbortController();
         const handle = await fs.promises.open(file, 'w');
-        const partEnd = (index) => Math.min(size, (index + 1) * this.partSize);
+        const partEnd = (index) => Math.min(size, (index + 1) * partSize);
         // How far each part is written, as a file offset (a retried part starts over with the same
         // bytes), and the first part not yet whole: the complete front is where that part has reached.
-        const reached = Array.from({ length: parts }, (_, index) => index * this.partSize);
+        const reached = Array.from({ length: parts }, (_, index) => index * partSize);
         let whole = 0;
         let front = 0;
         const wrote = (index, upTo) => {
@@ -45502,7 +45506,7 @@ class S3Source {
             const worker = async () => {
                 while (next < parts) {
                     const index = next++;
-                    const start = index * this.partSize;
+                    const start = index * partSize;
                     await this.fetchPart(key, what, index, start, partEnd(index) - 1, etag, abort.signal, async (chunk, offset) => {
                         try {
                             await handle.write(chunk, 0, chunk.length, start + offset);
@@ -46274,7 +46278,7 @@ function checkKeyword(input, k, where) {
  * password read (the string's, the service file's, PGPASSWORD, the password file's) is registered
  * as a secret the moment it is read.
  */
-function parseDbUrl(input, value, secret, env = process.env) {
+function conninfo_parseDbUrl(input, value, secret, env = process.env) {
     const text = value.trim();
     const given = /^postgres(ql)?:\/\//i.test(text)
         ? fromUrl(input, text)
@@ -46542,7 +46546,7 @@ function passHost(host, e) {
     return host.startsWith('/') && e.host === 'localhost' ? 'localhost' : host;
 }
 /** The password file's password for one host of `c`, in `c`'s database; undefined when it has none. */
-function passwordFromFile(c, ep) {
+function conninfo_passwordFromFile(c, ep) {
     if (!c.passfile)
         return undefined;
     const want = (e) => ({
@@ -46618,7 +46622,7 @@ async function connect_open(c, ep, tls) {
         user: c.user,
         database: c.database,
         password: async () => {
-            const p = c.password ?? passwordFromFile(c, ep);
+            const p = c.password ?? conninfo_passwordFromFile(c, ep);
             if (p === undefined)
                 throw new NoPassword();
             return p;
@@ -46774,7 +46778,7 @@ function explain(c, ep, e) {
 
 
 /** A URL to show (and for later steps): every setting but the password, which is ***. */
-function maskedUrl(c) {
+function client_maskedUrl(c) {
     const eps = c.hosts ?? [{ host: c.host, port: c.port }];
     const query = [];
     let authority;
@@ -46950,7 +46954,7 @@ function parseMigrateOptions(raw, how, log) {
     const v = inputs_readInputs(migrateSpec.command, migrateInputs, raw, how);
     const name = inputs_nameFor(how);
     const url = v['database-url'].trim();
-    const database = parseDbUrl(name('database-url'), url, (s) => log.secret(s));
+    const database = conninfo_parseDbUrl(name('database-url'), url, (s) => log.secret(s));
     // The whole URL is a secret too when it carries a password: it reaches the command as DATABASE_URL.
     if (database.password)
         log.secret(url);
@@ -47180,6 +47184,7 @@ class Pipeline {
         this.detail = undefined;
         this.onStage.start?.(name, () => this.detail?.());
         let result;
+        let earlier = 0;
         try {
             const out = (await body()) ?? {};
             const findings = out.findings ?? [];
@@ -47191,6 +47196,7 @@ class Pipeline {
             const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
             const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
             const reason = out.notRun ?? out.note;
+            earlier = out.earlier ?? 0;
             result = { name, status, seconds: 0, findings, ...(reason ? { reason } : {}) };
         }
         catch (err) {
@@ -47205,7 +47211,7 @@ class Pipeline {
             };
         }
         this.detail = undefined;
-        result.seconds = (performance.now() - started) / 1000;
+        result.seconds = (performance.now() - started) / 1000 + earlier;
         this.stages.push(result);
         this.onStage(result);
         return result;
@@ -47838,11 +47844,14 @@ function tableName(schema, name) {
     const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : client_ident(s));
     return `${q(schema)}.${q(name)}`;
 }
-/** Exact row counts of every user table, over `jobs` connections at once. */
-async function countRows(conn, jobs) {
+/**
+ * Exact row counts of every user table, over `jobs` connections at once; those `known` already
+ * (counted as the restore ran) are taken from it, the rest counted.
+ */
+async function countRows(conn, jobs, known = new Map()) {
     const tables = await withClient(conn, listTables);
-    const counts = await exactCounts(conn, tables, jobs);
-    return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
+    const counts = await exactCounts(conn, tables.filter((t) => !known.has(t.table)), jobs);
+    return tables.map((t) => ({ table: t.table, rows: known.get(t.table) ?? counts.get(t.table) ?? 0 }));
 }
 /**
  * Exact row counts of those of `names` (`schema.table`) that are partitions: countRows counts a
@@ -48135,6 +48144,110 @@ async function structureStage(ctx, before, after) {
 
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
+;// CONCATENATED MODULE: ./src/postgres/auth.ts
+/**
+ * How the servers Restorable starts let clients in: the socket in the server's own 0700 folder is
+ * trusted (only that folder's owner, and root, can reach it); TCP on 127.0.0.1 needs a password
+ * (scram-sha-256), for a scratch cluster one made at random for it alone. A backup's pg_hba.conf is
+ * never what a copy of it listens with.
+ */
+
+
+
+
+
+
+/** A scratch cluster's password: 32 random bytes, URL-safe as it is (no encoding in a URL or a pgpass line). */
+function auth_newPassword() {
+    return randomBytes(32).toString('hex');
+}
+/**
+ * The SCRAM-SHA-256 verifier of a password, as the server keeps it (RFC 5802/7677): sent instead of
+ * the password, so that no server log (log_statement from a backup's config) ever holds the password.
+ */
+function scramVerifier(password, salt = randomBytes(16), iterations = 4096) {
+    const salted = pbkdf2Sync(password, salt, iterations, 32, 'sha256');
+    const hmac = (key, text) => createHmac('sha256', key).update(text).digest();
+    const stored = createHash('sha256').update(hmac(salted, 'Client Key')).digest();
+    const server = hmac(salted, 'Server Key');
+    return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${stored.toString('base64')}:${server.toString('base64')}`;
+}
+/**
+ * The pg_hba.conf of every server Restorable starts on a copy (scratch, PITR drill, side-by-side):
+ * the socket trusted, TCP on loopback by password only, nothing else. Not production's in place.
+ */
+const OWN_HBA = [
+    "# Written by Restorable: the socket's folder is private (0700, the server's OS user's); TCP takes",
+    "# a password only (a scratch cluster's own, random; a recovered copy's roles' own). Nothing else.",
+    'local all all trust',
+    'local replication all trust',
+    'host all all 127.0.0.1/32 scram-sha-256',
+    '',
+].join('\n');
+/**
+ * Write OWN_HBA over a data directory's pg_hba.conf; the one that was there (a backup's) is kept
+ * beside it as pg_hba.conf.restorable-original, inert, for a person who wants to read it.
+ */
+function auth_writeOwnHba(dataDir, owner, keepOriginal = true) {
+    const hba = path.join(dataDir, 'pg_hba.conf');
+    const st = fs.lstatSync(hba, { throwIfNoEntry: false });
+    if (st?.isFile() && keepOriginal)
+        fs.renameSync(hba, `${hba}.restorable-original`);
+    else if (st)
+        fs.rmSync(hba, { recursive: true, force: true });
+    fs.writeFileSync(hba, OWN_HBA, { mode: 0o600 });
+    if (owner)
+        fs.chownSync(hba, owner.uid, owner.gid);
+    return hba;
+}
+/** Give `user` the password, over `conn` (the socket), as its verifier. */
+async function auth_setPassword(conn, user, password) {
+    const role = `"${user.replace(/"/g, '""')}"`;
+    await withClient(conn, (c) => c.query(`ALTER ROLE ${role} PASSWORD '${scramVerifier(password)}'`));
+}
+/**
+ * The cluster's password for people and tools that read a password file (libpq, Restorable itself):
+ * `<root>/pgpass`, 0600, the runner's (not the server's OS user's); returned.
+ */
+function auth_writePassfile(root, port, user, password) {
+    const file = path.join(root, 'pgpass');
+    fs.rmSync(file, { force: true });
+    const lines = ['127.0.0.1', 'localhost'].map((h) => `${h}:${port}:*:${user}:${password}`);
+    fs.writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600, flag: 'wx' });
+    return file;
+}
+/**
+ * A server's socket folder: made 0700 for the server's OS user, and refused when it is a link,
+ * another user's, or open to others (then its trust rule would let them in).
+ */
+function privateSocketDir(dir, owner) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    let st = fs.lstatSync(dir);
+    if (st.isDirectory() && !st.isSymbolicLink() && owner && st.uid === (process.getuid?.() ?? 0)) {
+        fs.chownSync(dir, owner.uid, owner.gid);
+        st = fs.lstatSync(dir);
+    }
+    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+        throw new UserError('socket', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no server's socket is put there`, 'Remove it if nobody should have made it (Restorable makes it 0700), then run again');
+    }
+}
+/**
+ * A shown URL of a kept cluster (its password file in `passfile=`) as tools that read no password
+ * file need it: the password inline. `secret` gets the password first (the action masks it).
+ * Undefined when the URL names no password file that holds one.
+ */
+function auth_inlinePassword(url, secret) {
+    const c = parseDbUrl('database-url', url, secret);
+    const password = c.passfile && !c.hosts ? passwordFromFile(c, c) : undefined;
+    if (!password)
+        return undefined;
+    secret(password);
+    const host = c.host.includes(':') ? `[${c.host}]` : c.host;
+    const enc = encodeURIComponent;
+    return `postgresql://${enc(c.user)}:${enc(password)}@${host}:${c.port}/${enc(c.database)}`;
+}
+
 ;// CONCATENATED MODULE: ./src/postgres/binaries.ts
 
 
@@ -48587,6 +48700,8 @@ class pgctl_PgCtl {
 
 
 
+
+
 /** Settings for a cluster that exists to be loaded once and thrown away. */
 const BULK_LOAD_SETTINGS = {
     fsync: 'off',
@@ -48888,7 +49003,9 @@ function ownerOf(osUser) {
 }
 /**
  * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
- * that folder, server binaries run as `postgres` when we are root. `stop()` removes it all.
+ * that folder, server binaries run as Restorable's own user when we are root. The socket (in the
+ * 0700 folder) is trusted; TCP needs the cluster's own random password (see auth.ts). `stop()`
+ * removes it all.
  */
 class ScratchCluster {
     root;
@@ -48896,12 +49013,16 @@ class ScratchCluster {
     bin;
     osUser;
     settings;
-    constructor(root, port, bin, osUser, settings) {
+    password;
+    constructor(root, port, bin, osUser, settings, 
+    /** The superuser's password over TCP: in url() and the 0600 `passfile`, never logged. */
+    password) {
         this.root = root;
         this.port = port;
         this.bin = bin;
         this.osUser = osUser;
         this.settings = settings;
+        this.password = password;
     }
     get dataDir() {
         return path.join(this.root, 'data');
@@ -48918,16 +49039,48 @@ class ScratchCluster {
     conn(database = 'postgres') {
         return { host: this.socketDir, port: this.port, user: 'postgres', database };
     }
-    /** A URL for people and for tools that want one (no password: trust on loopback and socket). */
+    /**
+     * A URL over TCP for tools that want one, with the cluster's password in it: a secret, for a
+     * later step's input only (register it with the logger first). To show one: shownUrl().
+     */
     url(database = 'postgres') {
-        return `postgresql://postgres@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
+        return `postgresql://postgres:${this.password}@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
     }
-    /** A server that recovery started in a `scratchFolder`: stopped and removed like the others. */
+    /** The password file beside the cluster (0600, the runner's): 127.0.0.1 and localhost on its port. */
+    get passfile() {
+        return path.join(this.root, 'pgpass');
+    }
+    /**
+     * The URL to show people, reports and logs: no password in it, but `passfile=` naming the
+     * cluster's password file, which libpq (psql, ...) and Restorable read: it works as it is.
+     */
+    shownUrl(database = 'postgres') {
+        return maskedUrl({
+            host: '127.0.0.1',
+            port: this.port,
+            user: 'postgres',
+            database,
+            passfile: this.passfile,
+        });
+    }
+    /** The password, for the logger's secrets (so that nothing prints it) and nothing else. */
+    secret() {
+        return this.password;
+    }
+    /**
+     * A server that recovery started in a `scratchFolder`: stopped and removed like the others. Its
+     * password is made here; `lockTcp` gives it to the superuser once the server takes writes.
+     */
     static adopt(root, port, bin, osUser, settings) {
         starting.delete(root);
-        const c = new ScratchCluster(root, port, bin, osUser, settings);
+        const c = new ScratchCluster(root, port, bin, osUser, settings, newPassword());
         live.add(c);
         return c;
+    }
+    /** The superuser (of `conn`, over the socket) gets the cluster's password; the password file is written. */
+    async lockTcp(conn = this.conn()) {
+        await setPassword(conn, conn.user, this.password);
+        writePassfile(this.root, this.port, conn.user, this.password);
     }
     /** Forget a `scratchFolder` that was removed some other way. */
     static abandon(root) {
@@ -48964,8 +49117,9 @@ class ScratchCluster {
             path.join(root, 'data'),
             '-U',
             'postgres',
-            '-A',
-            'trust',
+            // The socket's folder is 0700: only its owner gets there. TCP needs the password, set below.
+            '--auth-local=trust',
+            '--auth-host=scram-sha-256',
             '-E',
             'UTF8',
             '--locale=C',
@@ -48975,6 +49129,7 @@ class ScratchCluster {
             fs.rmSync(root, { recursive: true, force: true });
             throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
         }
+        writeOwnHba(path.join(root, 'data'), ownerOf(osUser), false);
         writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
         let lastError = '';
         for (let attempt = 0; attempt < 3; attempt++) {
@@ -48995,13 +49150,8 @@ class ScratchCluster {
             const started = await new PgCtl(initdb.dir, path.join(root, 'data'), osUser).start({
                 log: path.join(root, 'server.log'),
             });
-            if (started.code === 0) {
-                const c = new ScratchCluster(root, port, initdb, osUser, settings);
-                live.add(c);
-                installExitHook();
-                opts.logger?.debug(`scratch cluster PostgreSQL ${initdb.version} on port ${port} in ${root}`);
-                return c;
-            }
+            if (started.code === 0)
+                return ScratchCluster.started(root, port, initdb, osUser, settings, opts);
             lastError = tail(path.join(root, 'server.log')) || started.stderr;
             // Another process took the port between our probe and the start: try another.
             if (!/could not bind|Address already in use/i.test(lastError))
@@ -49010,6 +49160,23 @@ class ScratchCluster {
         fs.rmSync(root, { recursive: true, force: true });
         dropLabel(root);
         throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
+    }
+    /** The server is up: the superuser's password (over the socket), its password file; or removed. */
+    static async started(root, port, bin, osUser, settings, opts) {
+        const password = newPassword();
+        opts.logger?.secret(password);
+        const c = new ScratchCluster(root, port, bin, osUser, settings, password);
+        live.add(c);
+        installExitHook();
+        try {
+            await c.lockTcp();
+        }
+        catch (e) {
+            await c.stop();
+            throw e;
+        }
+        opts.logger?.debug(`scratch cluster PostgreSQL ${bin.version} on port ${port} in ${root}`);
+        return c;
     }
     pgCtl() {
         return new PgCtl(this.bin.dir, this.dataDir, this.osUser);
@@ -49149,7 +49316,7 @@ function migrateContext(opts, log, onStage) {
     const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
     const result = {
         ...pipe.begin('migrate'),
-        database: maskedUrl(opts.database),
+        database: client_maskedUrl(opts.database),
         exitCode: null,
         rewritten: [],
         locks: [],
@@ -52225,6 +52392,7 @@ function stageProgress(out, ended, intervalMs = progressIntervalMs()) {
 
 
 
+
 /** The inputs given in `with:`, as the runner passes them (INPUT_<NAME> variables). */
 function actionInputs() {
     const raw = {};
@@ -52243,6 +52411,14 @@ const actionsLogger = {
     debug: (m) => core_debug(m),
     secret: (s) => core_setSecret(s),
 };
+/**
+ * The database-url output of a kept scratch cluster: the report and summary show it with its
+ * password file (no password), later steps' tools get the password inline, masked in every log.
+ */
+function keptUrlOutput(shown) {
+    const inline = shown ? inlinePassword(shown, (s) => core.setSecret(s)) : undefined;
+    return inline ? { 'database-url': inline } : {};
+}
 /**
  * Each stage's line in the step's log as it ends (`restore: ok in 1.20s`, with why it did not run),
  * and while it runs, a line every ~10 s of what it has done so far.
@@ -52302,7 +52478,7 @@ function migrate_check_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_migrate_check_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9082);
+/* harmony import */ var _actions_migrate_check_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5007);
 
 await (0,_actions_migrate_check_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

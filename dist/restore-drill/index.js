@@ -70493,7 +70493,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 7956:
+/***/ 318:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -83740,6 +83740,7 @@ class FetchError extends Error {
     }
 }
 const DEFAULT_PART_SIZE = 4 * 1024 * 1024;
+const DOWNLOAD_PART_SIZE = 16 * 1024 * 1024;
 const DEFAULT_CONCURRENCY = 3;
 const DEFAULT_TEXT_LIMIT = 1024 * 1024;
 /**
@@ -83808,6 +83809,7 @@ class S3Source {
     client;
     where;
     partSize;
+    downloadPart;
     concurrency;
     pageSize;
     constructor(location, options = {}, log = silentLogger) {
@@ -83817,6 +83819,7 @@ class S3Source {
             location.prefix === '' || location.prefix.endsWith('/') ? location.prefix : `${location.prefix}/`;
         this.description = `s3://${this.bucket}${this.prefix === '' ? '' : `/${this.prefix.replace(/\/$/, '')}`}`;
         this.partSize = positiveInteger('partSize', options.partSize, DEFAULT_PART_SIZE);
+        this.downloadPart = positiveInteger('partSize', options.partSize, DOWNLOAD_PART_SIZE);
         this.concurrency = positiveInteger('concurrency', options.concurrency, DEFAULT_CONCURRENCY);
         this.pageSize =
             options.pageSize === undefined ? undefined : positiveInteger('pageSize', options.pageSize, 0);
@@ -83928,18 +83931,19 @@ class S3Source {
         const key = this.key(name);
         const what = this.objectUrl(name);
         const { size, etag } = await this.sizeOf(key, what, knownSize);
-        if (size <= SMALL_OBJECT && size <= this.partSize) {
+        const partSize = this.downloadPart;
+        if (size <= SMALL_OBJECT && size <= partSize) {
             await external_node_fs_default().promises.writeFile(file, await this.smallObject(key, what, size, etag));
             written?.(size);
             return size;
         }
-        const parts = Math.ceil(size / this.partSize);
+        const parts = Math.ceil(size / partSize);
         const abort = new AbortController();
         const handle = await external_node_fs_default().promises.open(file, 'w');
-        const partEnd = (index) => Math.min(size, (index + 1) * this.partSize);
+        const partEnd = (index) => Math.min(size, (index + 1) * partSize);
         // How far each part is written, as a file offset (a retried part starts over with the same
         // bytes), and the first part not yet whole: the complete front is where that part has reached.
-        const reached = Array.from({ length: parts }, (_, index) => index * this.partSize);
+        const reached = Array.from({ length: parts }, (_, index) => index * partSize);
         let whole = 0;
         let front = 0;
         const wrote = (index, upTo) => {
@@ -83960,7 +83964,7 @@ class S3Source {
             const worker = async () => {
                 while (next < parts) {
                     const index = next++;
-                    const start = index * this.partSize;
+                    const start = index * partSize;
                     await this.fetchPart(key, what, index, start, partEnd(index) - 1, etag, abort.signal, async (chunk, offset) => {
                         try {
                             await handle.write(chunk, 0, chunk.length, start + offset);
@@ -85821,7 +85825,7 @@ const drillSpec = {
         },
         {
             name: 'database-url',
-            description: 'With keep: the restored database (no password; trust on loopback).',
+            description: "With keep: the restored database over TCP on 127.0.0.1, with its cluster's own random password (masked in the log; the report shows it without, naming its 0600 password file).",
         },
         { name: 'findings', description: 'Findings as JSON.' },
         { name: 'report', description: 'Path of the JSON report.' },
@@ -85954,6 +85958,110 @@ function onCancel(fn) {
         if (i >= 0)
             handlers.splice(i, 1);
     };
+}
+
+;// CONCATENATED MODULE: ./src/postgres/auth.ts
+/**
+ * How the servers Restorable starts let clients in: the socket in the server's own 0700 folder is
+ * trusted (only that folder's owner, and root, can reach it); TCP on 127.0.0.1 needs a password
+ * (scram-sha-256), for a scratch cluster one made at random for it alone. A backup's pg_hba.conf is
+ * never what a copy of it listens with.
+ */
+
+
+
+
+
+
+/** A scratch cluster's password: 32 random bytes, URL-safe as it is (no encoding in a URL or a pgpass line). */
+function newPassword() {
+    return (0,external_node_crypto_.randomBytes)(32).toString('hex');
+}
+/**
+ * The SCRAM-SHA-256 verifier of a password, as the server keeps it (RFC 5802/7677): sent instead of
+ * the password, so that no server log (log_statement from a backup's config) ever holds the password.
+ */
+function scramVerifier(password, salt = (0,external_node_crypto_.randomBytes)(16), iterations = 4096) {
+    const salted = (0,external_node_crypto_.pbkdf2Sync)(password, salt, iterations, 32, 'sha256');
+    const hmac = (key, text) => (0,external_node_crypto_.createHmac)('sha256', key).update(text).digest();
+    const stored = (0,external_node_crypto_.createHash)('sha256').update(hmac(salted, 'Client Key')).digest();
+    const server = hmac(salted, 'Server Key');
+    return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${stored.toString('base64')}:${server.toString('base64')}`;
+}
+/**
+ * The pg_hba.conf of every server Restorable starts on a copy (scratch, PITR drill, side-by-side):
+ * the socket trusted, TCP on loopback by password only, nothing else. Not production's in place.
+ */
+const OWN_HBA = [
+    "# Written by Restorable: the socket's folder is private (0700, the server's OS user's); TCP takes",
+    "# a password only (a scratch cluster's own, random; a recovered copy's roles' own). Nothing else.",
+    'local all all trust',
+    'local replication all trust',
+    'host all all 127.0.0.1/32 scram-sha-256',
+    '',
+].join('\n');
+/**
+ * Write OWN_HBA over a data directory's pg_hba.conf; the one that was there (a backup's) is kept
+ * beside it as pg_hba.conf.restorable-original, inert, for a person who wants to read it.
+ */
+function writeOwnHba(dataDir, owner, keepOriginal = true) {
+    const hba = external_node_path_default().join(dataDir, 'pg_hba.conf');
+    const st = external_node_fs_default().lstatSync(hba, { throwIfNoEntry: false });
+    if (st?.isFile() && keepOriginal)
+        external_node_fs_default().renameSync(hba, `${hba}.restorable-original`);
+    else if (st)
+        external_node_fs_default().rmSync(hba, { recursive: true, force: true });
+    external_node_fs_default().writeFileSync(hba, OWN_HBA, { mode: 0o600 });
+    if (owner)
+        external_node_fs_default().chownSync(hba, owner.uid, owner.gid);
+    return hba;
+}
+/** Give `user` the password, over `conn` (the socket), as its verifier. */
+async function setPassword(conn, user, password) {
+    const role = `"${user.replace(/"/g, '""')}"`;
+    await withClient(conn, (c) => c.query(`ALTER ROLE ${role} PASSWORD '${scramVerifier(password)}'`));
+}
+/**
+ * The cluster's password for people and tools that read a password file (libpq, Restorable itself):
+ * `<root>/pgpass`, 0600, the runner's (not the server's OS user's); returned.
+ */
+function writePassfile(root, port, user, password) {
+    const file = external_node_path_default().join(root, 'pgpass');
+    external_node_fs_default().rmSync(file, { force: true });
+    const lines = ['127.0.0.1', 'localhost'].map((h) => `${h}:${port}:*:${user}:${password}`);
+    external_node_fs_default().writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600, flag: 'wx' });
+    return file;
+}
+/**
+ * A server's socket folder: made 0700 for the server's OS user, and refused when it is a link,
+ * another user's, or open to others (then its trust rule would let them in).
+ */
+function privateSocketDir(dir, owner) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    let st = fs.lstatSync(dir);
+    if (st.isDirectory() && !st.isSymbolicLink() && owner && st.uid === (process.getuid?.() ?? 0)) {
+        fs.chownSync(dir, owner.uid, owner.gid);
+        st = fs.lstatSync(dir);
+    }
+    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+        throw new UserError('socket', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no server's socket is put there`, 'Remove it if nobody should have made it (Restorable makes it 0700), then run again');
+    }
+}
+/**
+ * A shown URL of a kept cluster (its password file in `passfile=`) as tools that read no password
+ * file need it: the password inline. `secret` gets the password first (the action masks it).
+ * Undefined when the URL names no password file that holds one.
+ */
+function inlinePassword(url, secret) {
+    const c = parseDbUrl('database-url', url, secret);
+    const password = c.passfile && !c.hosts ? passwordFromFile(c, c) : undefined;
+    if (!password)
+        return undefined;
+    secret(password);
+    const host = c.host.includes(':') ? `[${c.host}]` : c.host;
+    const enc = encodeURIComponent;
+    return `postgresql://${enc(c.user)}:${enc(password)}@${host}:${c.port}/${enc(c.database)}`;
 }
 
 ;// CONCATENATED MODULE: external "node:stream/promises"
@@ -86321,6 +86429,8 @@ class PgCtl {
 
 
 
+
+
 /** Settings for a cluster that exists to be loaded once and thrown away. */
 const BULK_LOAD_SETTINGS = {
     fsync: 'off',
@@ -86622,7 +86732,9 @@ function ownerOf(osUser) {
 }
 /**
  * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
- * that folder, server binaries run as `postgres` when we are root. `stop()` removes it all.
+ * that folder, server binaries run as Restorable's own user when we are root. The socket (in the
+ * 0700 folder) is trusted; TCP needs the cluster's own random password (see auth.ts). `stop()`
+ * removes it all.
  */
 class ScratchCluster {
     root;
@@ -86630,12 +86742,16 @@ class ScratchCluster {
     bin;
     osUser;
     settings;
-    constructor(root, port, bin, osUser, settings) {
+    password;
+    constructor(root, port, bin, osUser, settings, 
+    /** The superuser's password over TCP: in url() and the 0600 `passfile`, never logged. */
+    password) {
         this.root = root;
         this.port = port;
         this.bin = bin;
         this.osUser = osUser;
         this.settings = settings;
+        this.password = password;
     }
     get dataDir() {
         return external_node_path_default().join(this.root, 'data');
@@ -86652,16 +86768,48 @@ class ScratchCluster {
     conn(database = 'postgres') {
         return { host: this.socketDir, port: this.port, user: 'postgres', database };
     }
-    /** A URL for people and for tools that want one (no password: trust on loopback and socket). */
+    /**
+     * A URL over TCP for tools that want one, with the cluster's password in it: a secret, for a
+     * later step's input only (register it with the logger first). To show one: shownUrl().
+     */
     url(database = 'postgres') {
-        return `postgresql://postgres@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
+        return `postgresql://postgres:${this.password}@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
     }
-    /** A server that recovery started in a `scratchFolder`: stopped and removed like the others. */
+    /** The password file beside the cluster (0600, the runner's): 127.0.0.1 and localhost on its port. */
+    get passfile() {
+        return external_node_path_default().join(this.root, 'pgpass');
+    }
+    /**
+     * The URL to show people, reports and logs: no password in it, but `passfile=` naming the
+     * cluster's password file, which libpq (psql, ...) and Restorable read: it works as it is.
+     */
+    shownUrl(database = 'postgres') {
+        return maskedUrl({
+            host: '127.0.0.1',
+            port: this.port,
+            user: 'postgres',
+            database,
+            passfile: this.passfile,
+        });
+    }
+    /** The password, for the logger's secrets (so that nothing prints it) and nothing else. */
+    secret() {
+        return this.password;
+    }
+    /**
+     * A server that recovery started in a `scratchFolder`: stopped and removed like the others. Its
+     * password is made here; `lockTcp` gives it to the superuser once the server takes writes.
+     */
     static adopt(root, port, bin, osUser, settings) {
         starting.delete(root);
-        const c = new ScratchCluster(root, port, bin, osUser, settings);
+        const c = new ScratchCluster(root, port, bin, osUser, settings, newPassword());
         live.add(c);
         return c;
+    }
+    /** The superuser (of `conn`, over the socket) gets the cluster's password; the password file is written. */
+    async lockTcp(conn = this.conn()) {
+        await setPassword(conn, conn.user, this.password);
+        writePassfile(this.root, this.port, conn.user, this.password);
     }
     /** Forget a `scratchFolder` that was removed some other way. */
     static abandon(root) {
@@ -86698,8 +86846,9 @@ class ScratchCluster {
             external_node_path_default().join(root, 'data'),
             '-U',
             'postgres',
-            '-A',
-            'trust',
+            // The socket's folder is 0700: only its owner gets there. TCP needs the password, set below.
+            '--auth-local=trust',
+            '--auth-host=scram-sha-256',
             '-E',
             'UTF8',
             '--locale=C',
@@ -86709,6 +86858,7 @@ class ScratchCluster {
             external_node_fs_default().rmSync(root, { recursive: true, force: true });
             throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
         }
+        writeOwnHba(external_node_path_default().join(root, 'data'), ownerOf(osUser), false);
         writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
         let lastError = '';
         for (let attempt = 0; attempt < 3; attempt++) {
@@ -86729,13 +86879,8 @@ class ScratchCluster {
             const started = await new PgCtl(initdb.dir, external_node_path_default().join(root, 'data'), osUser).start({
                 log: external_node_path_default().join(root, 'server.log'),
             });
-            if (started.code === 0) {
-                const c = new ScratchCluster(root, port, initdb, osUser, settings);
-                live.add(c);
-                installExitHook();
-                opts.logger?.debug(`scratch cluster PostgreSQL ${initdb.version} on port ${port} in ${root}`);
-                return c;
-            }
+            if (started.code === 0)
+                return ScratchCluster.started(root, port, initdb, osUser, settings, opts);
             lastError = tail(external_node_path_default().join(root, 'server.log')) || started.stderr;
             // Another process took the port between our probe and the start: try another.
             if (!/could not bind|Address already in use/i.test(lastError))
@@ -86744,6 +86889,23 @@ class ScratchCluster {
         external_node_fs_default().rmSync(root, { recursive: true, force: true });
         dropLabel(root);
         throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
+    }
+    /** The server is up: the superuser's password (over the socket), its password file; or removed. */
+    static async started(root, port, bin, osUser, settings, opts) {
+        const password = newPassword();
+        opts.logger?.secret(password);
+        const c = new ScratchCluster(root, port, bin, osUser, settings, password);
+        live.add(c);
+        installExitHook();
+        try {
+            await c.lockTcp();
+        }
+        catch (e) {
+            await c.stop();
+            throw e;
+        }
+        opts.logger?.debug(`scratch cluster PostgreSQL ${bin.version} on port ${port} in ${root}`);
+        return c;
     }
     pgCtl() {
         return new PgCtl(this.bin.dir, this.dataDir, this.osUser);
@@ -86811,7 +86973,7 @@ function scratchTarget(c) {
         admin: c.conn(),
         settings: BULK_LOAD_SETTINGS,
         conn: (db) => c.conn(db),
-        url: (db) => c.url(db),
+        url: (db) => c.shownUrl(db),
         teardown: () => c.stop(),
         keep: () => JSON.stringify({ kind: 'scratch', root: c.detach() }),
     };
@@ -87214,6 +87376,7 @@ class Pipeline {
         this.detail = undefined;
         this.onStage.start?.(name, () => this.detail?.());
         let result;
+        let earlier = 0;
         try {
             const out = (await body()) ?? {};
             const findings = out.findings ?? [];
@@ -87225,6 +87388,7 @@ class Pipeline {
             const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
             const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
             const reason = out.notRun ?? out.note;
+            earlier = out.earlier ?? 0;
             result = { name, status, seconds: 0, findings, ...(reason ? { reason } : {}) };
         }
         catch (err) {
@@ -87239,7 +87403,7 @@ class Pipeline {
             };
         }
         this.detail = undefined;
-        result.seconds = (performance.now() - started) / 1000;
+        result.seconds = (performance.now() - started) / 1000 + earlier;
         this.stages.push(result);
         this.onStage(result);
         return result;
@@ -87460,11 +87624,14 @@ function tableName(schema, name) {
     const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : ident(s));
     return `${q(schema)}.${q(name)}`;
 }
-/** Exact row counts of every user table, over `jobs` connections at once. */
-async function countRows(conn, jobs) {
+/**
+ * Exact row counts of every user table, over `jobs` connections at once; those `known` already
+ * (counted as the restore ran) are taken from it, the rest counted.
+ */
+async function countRows(conn, jobs, known = new Map()) {
     const tables = await withClient(conn, listTables);
-    const counts = await exactCounts(conn, tables, jobs);
-    return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
+    const counts = await exactCounts(conn, tables.filter((t) => !known.has(t.table)), jobs);
+    return tables.map((t) => ({ table: t.table, rows: known.get(t.table) ?? counts.get(t.table) ?? 0 }));
 }
 /**
  * Exact row counts of those of `names` (`schema.table`) that are partitions: countRows counts a
@@ -90407,9 +90574,26 @@ class LanePool {
         for (const { entry, start, end } of ranges) {
             if (end <= start)
                 continue;
-            const outcome = this.decode(start, end, entryName(entry)).then((d) => d, (error) => ({ error }));
-            this.early.set(entry.dumpId, { start, end, outcome });
+            this.startEarly(entry, start, end);
         }
+    }
+    /**
+     * A download's tables, from the TOC's offsets in the file's order (its bytes arrive in that
+     * order): those long enough for a worker, which follows the download; the rest wait for the walk.
+     */
+    followFromToc(toc, front) {
+        const { workerMin = 1024 * 1024 } = this.lanes;
+        const size = front.size;
+        if (!this.codec || size === undefined)
+            return;
+        for (const { entry, start, end } of dataRanges(toc, this.h, size)) {
+            if (entry.desc === 'TABLE DATA' && end - start >= workerMin)
+                this.startEarly(entry, start, end);
+        }
+    }
+    startEarly(entry, start, end) {
+        const outcome = this.decode(start, end, entryName(entry)).then((d) => d, (error) => ({ error }));
+        this.early.set(entry.dumpId, { start, end, outcome });
     }
     /** The walk stepped over a table's blocks, from `start` to `end`: decode them, or confirm a guess. */
     add(id, start, end, what) {
@@ -90453,7 +90637,8 @@ class LanePool {
         }
         this.seen.inWorkers++;
         this.workers ??= new LaneWorkers();
-        const job = { file, start, end, intSize: this.h.intSize, codec: this.codec, what };
+        const front = this.lanes.front ? { front: this.lanes.front.buffer } : {};
+        const job = { file, start, end, intSize: this.h.intSize, codec: this.codec, what, ...front };
         return this.workers.decode(this.isal ? { ...job, isal: this.isal } : job);
     }
     /**
@@ -90486,6 +90671,8 @@ async function walkCustomData(r, h, toc, lanes) {
     const pool = lanes && h.compression !== 'none' ? new LanePool(lanes, h) : undefined;
     if (pool && lanes?.complete)
         pool.startFromToc(toc, external_node_fs_default().statSync(lanes.file).size);
+    else if (pool && lanes?.front)
+        pool.followFromToc(toc, lanes.front);
     let dataBytes = 0;
     let current = 'the first data block';
     try {
@@ -91169,6 +91356,13 @@ class RestoreProgress {
     loading = new Map();
     /** Row counts from the walk, as pg_restore spells a table (`public.album`; `album` in parallel) and by name. */
     rows = new Map();
+    /** Tables as a serial restore names them (`schema.table`) and a parallel one (`table`); null: two share it. */
+    bySerial = new Map();
+    byTag = new Map();
+    /** Data items loading, by id ('' for the serial one), as the dump names their table. */
+    data = new Map();
+    /** Told as each table's data begins and is done. */
+    onData;
     /** The dump file as it is read (psql, or pg_restore reading a decompressed stdin). */
     file;
     /** The table of the COPY psql is loading, as the dump names it. */
@@ -91181,7 +91375,12 @@ class RestoreProgress {
         for (const t of tables)
             named.set(t.table, (named.get(t.table) ?? 0) + 1);
         for (const t of tables) {
-            const entry = { name: tableName(t.schema, t.table), rows: t.rows };
+            const name = tableName(t.schema, t.table);
+            const entry = { name, rows: t.rows };
+            const item = { schema: t.schema, name: t.table, table: name };
+            const add = (m, key) => m.set(key, m.has(key) && m.get(key)?.table !== name ? null : item);
+            add(this.bySerial, `${t.schema}.${t.table}`);
+            add(this.byTag, t.table);
             this.rows.set(`${t.schema}.${t.table}`, entry);
             this.rows.set(entry.name, entry);
             if (named.get(t.table) === 1)
@@ -91197,12 +91396,20 @@ class RestoreProgress {
         const item = ITEM.exec(line);
         if (item) {
             this.parallel = true;
+            this.dataDone(''); // a serial item of a parallel restore (processing item) is done at the next
             const [, what, id = '', rest = ''] = item;
+            const table = rest.startsWith('TABLE DATA ') ? rest.slice('TABLE DATA '.length) : undefined;
             if (what === 'launching item') {
-                if (rest.startsWith('TABLE DATA '))
-                    this.loading.set(id, rest.slice('TABLE DATA '.length));
+                if (table !== undefined)
+                    this.loading.set(id, table);
+                if (table !== undefined)
+                    this.dataStarted(id, table);
                 return;
             }
+            if (what === 'finished item')
+                this.dataDone(id);
+            else if (table !== undefined)
+                this.dataStarted('', table);
             this.items++;
             this.loading.delete(id);
             return;
@@ -91212,8 +91419,28 @@ class RestoreProgress {
             return;
         this.steps++;
         this.loading.clear();
-        if (step[1] === 'processing data for table')
-            this.loading.set('', (step[2] ?? '').replace(/^"|"$/g, ''));
+        this.dataDone('');
+        if (step[1] !== 'processing data for table')
+            return;
+        const table = (step[2] ?? '').replace(/^"|"$/g, '');
+        this.loading.set('', table);
+        this.dataStarted('', table);
+    }
+    /** A data item began (by its id, '' for the serial one): told, when the walk knows its table. */
+    dataStarted(id, table) {
+        const item = (this.parallel ? this.byTag : this.bySerial).get(table);
+        if (!item || !this.onData)
+            return;
+        this.data.set(id, item);
+        this.onData.started(item);
+    }
+    /** A data item is done: its table's rows are in (and committed). */
+    dataDone(id) {
+        const item = this.data.get(id);
+        if (!item)
+            return;
+        this.data.delete(id);
+        this.onData?.finished(item);
     }
     /** `12 of 59 objects, loading public.invoice_line (2240 rows)`; `read 40 MiB of 1.2 GiB` for psql. */
     describe() {
@@ -91567,7 +91794,100 @@ async function restoreDump(client, target, input, opts) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/drill/side-counts.ts
+
+
+/**
+ * Exact row counts of the tables whose data pg_restore has finished, taken while the rest restores,
+ * for the volume stage (which counts only what is not here). One side connection, one count at a
+ * time, in the order the data items finish. It never waits for a lock the restore holds
+ * (lock_timeout); a count that fails, a table whose data item starts again (a table twice in the
+ * dump) and a table with inheritance children (its count would still grow) are left to the volume
+ * stage.
+ */
+class SideCounts {
+    log;
+    counts = new Map();
+    /** Tables the volume stage counts: restored again, or their count failed or did not apply. */
+    again = new Set();
+    begun = new Set();
+    queue = [];
+    wake;
+    closed = false;
+    /** Counted before the restore ended (close was called). */
+    during = 0;
+    worker;
+    constructor(conn, log) {
+        this.log = log;
+        this.worker = withClient(conn, (c) => this.work(c)).catch((e) => {
+            this.log.debug(`the side counts stopped (the volume stage counts the rest): ${errorMessage(e)}`);
+        });
+    }
+    started(t) {
+        if (this.begun.has(t.table)) {
+            this.again.add(t.table);
+            this.counts.delete(t.table);
+        }
+        this.begun.add(t.table);
+    }
+    finished(t) {
+        if (this.closed || this.again.has(t.table))
+            return;
+        this.queue.push(t);
+        this.wake?.();
+    }
+    /** The restore ended: the count in flight finishes, the rest is the volume stage's. */
+    async close() {
+        const during = this.during;
+        this.closed = true;
+        this.wake?.();
+        await this.worker;
+        const out = new Map([...this.counts].filter(([t]) => !this.again.has(t)));
+        this.log.debug(`counted ${during} table${during === 1 ? '' : 's'} while the restore ran`);
+        return out;
+    }
+    /** Tables counted before the restore ended. */
+    get countedDuring() {
+        return this.during;
+    }
+    async work(c) {
+        await c.query("SET lock_timeout = '50ms'");
+        for (let t = await this.next(); t; t = await this.next()) {
+            try {
+                const n = await countOne(c, t);
+                if (n === undefined || this.again.has(t.table))
+                    this.again.add(t.table);
+                else {
+                    this.counts.set(t.table, n);
+                    if (!this.closed)
+                        this.during++;
+                }
+            }
+            catch (e) {
+                this.again.add(t.table);
+                this.log.debug(`${t.table} is counted after the restore (${errorMessage(e)})`);
+            }
+        }
+    }
+    async next() {
+        while (!this.closed && this.queue.length === 0)
+            await new Promise((r) => (this.wake = r));
+        this.wake = undefined;
+        return this.closed ? undefined : this.queue.shift();
+    }
+}
+/** count(*) as the volume stage takes it, of a table without inheritance children; else undefined. */
+async function countOne(c, t) {
+    const rel = `${ident(t.schema)}.${ident(t.name)}`;
+    const kids = await c.query('SELECT count(*) AS n FROM pg_inherits WHERE inhparent = $1::regclass', [rel]);
+    if (Number(kids.rows[0]?.n ?? 0) > 0)
+        return undefined;
+    const r = await c.query(`SELECT count(*) AS n FROM ${rel}`);
+    return Number(r.rows[0]?.n ?? 0);
+}
+
 ;// CONCATENATED MODULE: ./src/drill/stages/restore.ts
+
 
 
 
@@ -91683,7 +92003,7 @@ async function restoreInto(t, client, input) {
             schemaOnly: true,
             progress,
         });
-        const rows = await restoreSampleData(client, t, input);
+        const rows = await countingAlong(t, (counter) => restoreSampleData(client, t, input, counter));
         findings.push(...schema.findings, ...rows.findings);
         t.result.restore = {
             tool: schema.tool,
@@ -91695,11 +92015,15 @@ async function restoreInto(t, client, input) {
     else {
         const progress = new RestoreProgress(t.ins.toc?.entries ?? 0, t.backup.sizeBytes, t.ins.tableRows);
         t.pipe.progress(() => progress.describe());
-        const r = await restoreDump(client, conn, input, {
-            jobs: opts.jobs,
-            roles: opts.roles,
-            schemaOnly: opts.tier === 'schema',
-            progress,
+        const r = await countingAlong(t, (counter) => {
+            if (counter)
+                progress.onData = counter;
+            return restoreDump(client, conn, input, {
+                jobs: opts.jobs,
+                roles: opts.roles,
+                schemaOnly: opts.tier === 'schema',
+                progress,
+            });
         });
         findings.push(...r.findings);
         t.result.restore = {
@@ -91722,6 +92046,23 @@ async function restoreInto(t, client, input) {
     if (tables === 0 && !full)
         out.push(finding('EMPTY_RESTORE', 'restore', `the restored database ${t.database} has no user tables`));
     return { findings: out };
+}
+/**
+ * A restore with its tables counted as their data finishes (SideCounts), for the volume stage:
+ * pg_restore's tiers with rows (a plain dump's psql says nothing per table), when the walk knows the
+ * dump's tables. The counts are kept on the drill when the restore ends, whatever its outcome.
+ */
+async function countingAlong(t, restore) {
+    const rows = t.opts.tier !== 'schema' && t.ins.format !== 'plain' && t.ins.tableRows !== undefined;
+    if (!rows)
+        return restore();
+    const counter = new SideCounts(t.conn, t.log);
+    try {
+        return await restore(counter);
+    }
+    finally {
+        t.counted = await counter.close();
+    }
 }
 /**
  * A restore whose target's disk filled is DISK_FULL, not a bad backup: as PostgreSQL said it (from
@@ -91748,7 +92089,7 @@ function restoreDiskFull(findings, kind, backup) {
  * list. The schema is in place with its foreign keys, so a sampled table whose parent is not sampled
  * would fail them: as a superuser, the load disables triggers (pg_restore --disable-triggers).
  */
-async function restoreSampleData(pgRestore, t, input) {
+async function restoreSampleData(pgRestore, t, input, counter) {
     const { conn, opts, work } = t;
     const file = input.path;
     const list = await run(pgRestore.path, ['--list', file]);
@@ -91765,6 +92106,8 @@ async function restoreSampleData(pgRestore, t, input) {
     external_node_fs_default().writeFileSync(listFile, `${lines.join('\n')}\n`);
     // The list's items done, and the sampled table loading (with its rows in the dump), from --verbose.
     const progress = new RestoreProgress(lines.length, 0, t.ins.tableRows);
+    if (counter)
+        progress.onData = counter;
     t.pipe.progress(() => `sample rows: ${progress.describe() ?? 'starting'}`);
     try {
         const res = await run(pgRestore.path, [
@@ -92057,9 +92400,93 @@ function newerFinding(major, bin, why) {
     return finding('TARGET_VERSION_NEWER', 'target', `the dump comes from PostgreSQL ${major}; the drill runs on ${bin.version}, as no ${major} server is installed (${why})`, { evidence: { dumped: major, target: bin.major } });
 }
 
+;// CONCATENATED MODULE: ./src/drill/scratch.ts
+
+
+
+
+
+
+
+
+/** A scratch cluster of the dump's major (or the one restore-into names), started and ready. */
+async function openScratch(opts, ins, log) {
+    const dumpMajor = majorOf(ins.serverVersion ?? '') ?? 0;
+    try {
+        const server = await chooseServer({
+            into: opts.restoreInto,
+            dumpMajor,
+            ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
+            embedded: opts.embedded,
+            input: opts.restoreIntoInput,
+            log,
+        });
+        const cluster = await ScratchCluster.start({
+            bin: server.bin,
+            ...(opts.osUser ? { osUser: opts.osUser } : {}),
+            label: 'drill',
+            logger: log,
+        });
+        return {
+            target: scratchTarget(cluster),
+            findings: server.findings,
+            source: server.source,
+            ...(server.rehearsalFrom ? { rehearsalFrom: server.rehearsalFrom } : {}),
+        };
+    }
+    catch (e) {
+        if (e instanceof errors_UserError)
+            throw e;
+        if (e instanceof ToolMissingError && opts.restoreInto !== 'same') {
+            const message = `restore-into asks for ${e.tool}, and there is none`;
+            return {
+                findings: [finding('VERSION_UNSUPPORTED', 'target', message, { fix: `Install it: ${e.install}` })],
+            };
+        }
+        if (e instanceof ToolMissingError)
+            return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
+        if (startedOutOfSpace(e))
+            return { findings: [scratchDiskFull('target', 'a scratch cluster', errorMessage(e))] };
+        const message = `could not start a scratch PostgreSQL: ${errorMessage(e)}`;
+        return { findings: [finding('TARGET_FAILED', 'target', message)] };
+    }
+}
+function startEarly(opts, serverVersion, log) {
+    const began = performance.now();
+    log.debug('starting the scratch cluster while the backup is read');
+    const early = { began };
+    early.settled = openScratch(opts, serverVersion ? { serverVersion } : {}, log)
+        .then((opened) => ({ opened }), (error) => ({ error }))
+        .finally(() => {
+        early.settledAt = performance.now();
+    });
+    return early;
+}
+/** What the early start opened, for the target stage: its errors thrown there, as if it ran there. */
+async function takeEarly(early) {
+    const s = await early.settled;
+    if ('error' in s)
+        throw s.error;
+    return s.opened;
+}
+/** Seconds of the early start's work done before `since` (the target stage's own, overlapped). */
+function earlySeconds(early, since) {
+    return Math.max(0, Math.min(early.settledAt ?? since, since) - early.began) / 1000;
+}
+/** An early target that no stage took: its cluster stopped and removed (a failure is said, not thrown). */
+async function discardEarly(early, log) {
+    const s = await early.settled;
+    if (!('opened' in s) || !('target' in s.opened))
+        return;
+    try {
+        await s.opened.target.teardown('');
+    }
+    catch (e) {
+        log.warn(`the scratch cluster started early was not removed (restorable clean removes it): ${errorMessage(e)}`);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/drill/stages/target.ts
-
-
 
 
 
@@ -92081,9 +92508,13 @@ async function target_targetStage(v) {
         const tools = await restoreTools(v.ins, v.opts.verify.pgBinDir, 'target');
         if ('finding' in tools)
             return { findings: [tools.finding] };
+        // A cluster started while the backup was read: its start is this stage's own time, overlapped.
+        const early = v.early;
+        const since = performance.now();
         const opened = await openTarget(v);
+        const earlier = early ? { earlier: earlySeconds(early, since) } : {};
         if (!('target' in opened))
-            return opened;
+            return { ...opened, ...earlier };
         const c = opened.target;
         v.made = { target: c, database: v.database };
         const findings = [...opened.findings];
@@ -92107,7 +92538,7 @@ async function target_targetStage(v) {
             ...(opened.source ? { source: opened.source } : {}),
             ...(opened.rehearsalFrom ? { rehearsalFrom: opened.rehearsalFrom } : {}),
         };
-        return { findings, note: targetNote(c, opened) };
+        return { findings, note: targetNote(c, opened, early !== undefined), ...earlier };
     });
     const target = v.made?.target;
     if (!target ||
@@ -92121,11 +92552,15 @@ async function target_targetStage(v) {
     return Object.assign(v, { target, conn: target.conn(v.database), collation });
 }
 /** What the target stage says beside ok: the server, where it came from, a rehearsal's majors. */
-function targetNote(c, o) {
-    const what = `PostgreSQL ${c.version}${o.source === 'embedded' ? ' (embedded)' : ''}`;
+function targetNote(c, o, early) {
+    const started = early ? ', started while the backup was read' : '';
+    const what = `PostgreSQL ${c.version}${o.source === 'embedded' ? ' (embedded)' : ''}${started}`;
     return o.rehearsalFrom ? `${what}: upgrade rehearsal from ${o.rehearsalFrom}` : what;
 }
-/** The target itself: target-url's server (refused when it looks like production), or a scratch cluster. */
+/**
+ * The target itself: target-url's server (refused when it looks like production), or a scratch
+ * cluster (the one started while the backup was read, when there is one).
+ */
 async function openTarget(v) {
     const { opts, ins } = v;
     const dumpMajor = majorOf(ins.serverVersion ?? '') ?? 0;
@@ -92157,44 +92592,12 @@ async function openTarget(v) {
             : [];
         return { target: opened, findings: newer };
     }
-    try {
-        const server = await chooseServer({
-            into: opts.restoreInto,
-            dumpMajor,
-            ...(opts.verify.pgBinDir ? { binDir: opts.verify.pgBinDir } : {}),
-            embedded: opts.embedded,
-            input: opts.restoreIntoInput,
-            log: v.log,
-        });
-        const cluster = await ScratchCluster.start({
-            bin: server.bin,
-            ...(opts.osUser ? { osUser: opts.osUser } : {}),
-            label: 'drill',
-            logger: v.log,
-        });
-        return {
-            target: scratchTarget(cluster),
-            findings: server.findings,
-            source: server.source,
-            ...(server.rehearsalFrom ? { rehearsalFrom: server.rehearsalFrom } : {}),
-        };
+    if (v.early) {
+        const early = v.early;
+        v.early = undefined; // taken: the target stage owns what it opened
+        return takeEarly(early);
     }
-    catch (e) {
-        if (e instanceof errors_UserError)
-            throw e;
-        if (e instanceof ToolMissingError && opts.restoreInto !== 'same') {
-            const message = `restore-into asks for ${e.tool}, and there is none`;
-            return {
-                findings: [finding('VERSION_UNSUPPORTED', 'target', message, { fix: `Install it: ${e.install}` })],
-            };
-        }
-        if (e instanceof ToolMissingError)
-            return { findings: [await serverMissing(ins, opts.verify.pgBinDir, 'target', e)] };
-        if (startedOutOfSpace(e))
-            return { findings: [scratchDiskFull('target', 'a scratch cluster', errorMessage(e))] };
-        const message = `could not start a scratch PostgreSQL: ${errorMessage(e)}`;
-        return { findings: [finding('TARGET_FAILED', 'target', message)] };
-    }
+    return openScratch(opts, ins, v.log);
 }
 /** roles: create-missing: every owner and grantee of the dump the target lacks, as NOLOGIN. */
 async function createMissingRoles(client, ins) {
@@ -92245,7 +92648,13 @@ async function readCollation(client, database) {
 
 ;// CONCATENATED MODULE: ./src/drill/stages/teardown.ts
 
-/** The teardown stage, also after a failure: the target removed, or with keep, left and said how to remove it. */
+
+
+/**
+ * The teardown stage, also after a failure. With keep, the target is left and the stage says how to
+ * remove it. Otherwise the removal follows the verdict (teardownAfterVerdict, once the report is
+ * written and published): the stage records that it is due, and what it will remove.
+ */
 async function teardownStage(ctx) {
     await ctx.pipe.stage('teardown', async () => {
         if (!ctx.made)
@@ -92253,16 +92662,42 @@ async function teardownStage(ctx) {
         const { target, database } = ctx.made;
         if (ctx.opts.keep) {
             ctx.forgetCreated?.(); // kept on purpose: a cancellation from here on leaves it
+            ctx.made = undefined;
             const handle = target.keep(database);
             if (ctx.result.target)
                 Object.assign(ctx.result.target, { url: target.url(database), handle });
             ctx.log.info(`kept: ${target.url(database)} (${target.kind === 'scratch' ? `remove it with: restorable clean --root ${JSON.parse(handle).root}` : `drop it when done: DROP DATABASE ${ident(database)} WITH (FORCE)`})`);
             return {};
         }
-        await target.teardown(database);
-        ctx.forgetCreated?.();
-        return {};
+        const what = target.kind === 'scratch' ? 'the scratch cluster' : `the database ${database}`;
+        return { note: `after the verdict: ${what} is removed once the report is written` };
     });
+}
+/**
+ * The removal the teardown stage put after the verdict: the scratch cluster stopped and removed, or
+ * the drill's database dropped. Runs on every way out of the drill (its cancel hooks stay armed
+ * until it is done); a failure cannot change the verdict any more, so it is a warning line.
+ */
+async function teardownAfterVerdict(ctx) {
+    // A cluster started while the backup was read that no target stage took (the backup did not verify).
+    const early = ctx.early;
+    ctx.early = undefined;
+    if (early)
+        await discardEarly(early, ctx.log);
+    const made = ctx.made;
+    ctx.made = undefined;
+    if (!made)
+        return;
+    try {
+        await made.target.teardown(made.database);
+        ctx.forgetCreated?.();
+    }
+    catch (e) {
+        const what = made.target.kind === 'scratch'
+            ? 'the scratch cluster was not removed (restorable clean removes it)'
+            : `the database ${made.database} was not dropped (DROP DATABASE ${ident(made.database)} WITH (FORCE))`;
+        ctx.log.warn(`after the verdict, ${what}: ${errorMessage(e)}`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/sources/local.ts
@@ -92802,6 +93237,15 @@ function rolesInAcl(sql) {
     }
     return out;
 }
+/** Tell `onHeader` once; what it does is its own business, never a problem of the dump. */
+function tell(onHeader, facts) {
+    try {
+        onHeader?.(facts);
+    }
+    catch {
+        // A listener's failure is not the archive's.
+    }
+}
 /** What inflated a walk's tables, for the debug line: ISA-L and its addon, or zlib and why. */
 function inflatedBy(seen) {
     if (seen.inflate === 'zlib')
@@ -92861,7 +93305,7 @@ function collectRoles(buf, owners, grantees) {
     }
 }
 /** Scan a plain SQL dump: its opening comments, its tables, and the line that closes it. */
-async function scanPlain(chunks, first, out) {
+async function scanPlain(chunks, first, out, onHeader) {
     const headText = first.subarray(0, 4096).toString('utf8');
     const fromPgDump = /PostgreSQL database (cluster )?dump/.test(headText);
     const server = /^-- Dumped from database version (.+)$/m.exec(headText);
@@ -92870,6 +93314,8 @@ async function scanPlain(chunks, first, out) {
         out.serverVersion = server[1]?.trim();
     if (dumper)
         out.pgDumpVersion = dumper[1]?.trim();
+    if (fromPgDump)
+        tell(onHeader, { format: 'plain', ...(out.serverVersion ? { serverVersion: out.serverVersion } : {}) });
     const needle = Buffer.from('\nCREATE TABLE ');
     const owners = new Set();
     const grantees = new Set();
@@ -92996,7 +93442,7 @@ function looksLikeText(head) {
     return bad === 0;
 }
 /** Parse what the (unwrapped) stream holds, recording problems on `out`. */
-async function parseDump(src, out, lanes) {
+async function parseDump(src, out, lanes, onHeader) {
     const { head, all } = await peek(src, 4096);
     if (head.length === 0) {
         out.format = 'unknown';
@@ -93018,6 +93464,7 @@ async function parseDump(src, out, lanes) {
             out.toc = summarize(toc);
             out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
             out.noOffsets = toc.some((e) => e.dataState === 'not-set');
+            tell(onHeader, { format: 'custom', serverVersion: h.serverVersion, database: h.database });
             const walked = await walkCustomData(r, h, toc, lanes);
             out.dataBlocks = walked.blocks;
             out.dataBytes = walked.dataBytes;
@@ -93049,7 +93496,7 @@ async function parseDump(src, out, lanes) {
     }
     if (looksLikeText(head)) {
         out.format = 'plain';
-        await scanPlain(all, head, out);
+        await scanPlain(all, head, out, onHeader);
         return;
     }
     out.format = 'unknown';
@@ -93102,14 +93549,14 @@ async function inspectStream(src, opts = {}) {
             if (out.wrapper) {
                 const inner = unwrap(out.wrapper, all);
                 try {
-                    await parseDump(inner.bytes, out);
+                    await parseDump(inner.bytes, out, undefined, opts.onHeader);
                 }
                 catch (e) {
                     throw (await inner.rest()) ?? e;
                 }
             }
             else {
-                await parseDump(all, out, opts.file ? { file: opts.file, count: LANES, complete: !opts.fileGrows } : undefined);
+                await parseDump(all, out, opts.file ? lanesFor(opts.file, opts.front) : undefined, opts.onHeader);
             }
         }
         catch (e) {
@@ -93127,11 +93574,15 @@ async function inspectStream(src, opts = {}) {
 }
 /** Tables decoded at once when the bytes can be read again: the cores, within libuv's 4 threads. */
 const LANES = Math.min(3, Math.max(2, external_node_os_default().availableParallelism()));
+/** The lanes over a local file (complete), or over a download's file as its front moves. */
+function lanesFor(file, front) {
+    return front ? { file, count: LANES, front } : { file, count: LANES, complete: true };
+}
 /**
  * A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data; `seen.bytes` is
  * kept at the bytes read so far (toc.dat, then each data file as it is read), for the progress line.
  */
-async function inspectDirectory(dir, seen) {
+async function inspectDirectory(dir, seen, onHeader) {
     const out = {
         format: 'directory',
         wrapper: null,
@@ -93159,6 +93610,7 @@ async function inspectDirectory(dir, seen) {
         if (seen)
             seen.bytes = out.size;
         out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
+        tell(onHeader, { format: 'directory', serverVersion: h.serverVersion, database: h.database });
         const suffix = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
         const rows = [];
         const walkFile = async (name, what, table) => {
@@ -93214,7 +93666,72 @@ async function inspectDirectory(dir, seen) {
     return out;
 }
 
+;// CONCATENATED MODULE: ./src/archive/front.ts
+/**
+ * How far a file that a download is still writing is complete, in memory shared with the decoding
+ * workers (lane-worker.ts): the download moves the mark, a worker that would read past it waits.
+ * Cells: the bytes complete from the start; the state (growing, finished, failed); the file's size
+ * when known; a counter bumped on every change, which waiting workers sleep on.
+ */
+class SharedFront {
+    buffer = new SharedArrayBuffer(4 * 8);
+    cells = new BigInt64Array(this.buffer);
+    constructor(size) {
+        if (size !== undefined)
+            this.cells[SIZE] = BigInt(size);
+    }
+    /** The file's size, as the listing gave it (the download's end), if known. */
+    get size() {
+        const size = Number(Atomics.load(this.cells, SIZE));
+        return size > 0 ? size : undefined;
+    }
+    advance(bytes) {
+        if (BigInt(bytes) <= Atomics.load(this.cells, COMPLETE))
+            return;
+        Atomics.store(this.cells, COMPLETE, BigInt(bytes));
+        this.bump();
+    }
+    finish() {
+        Atomics.store(this.cells, front_STATE, FINISHED);
+        this.bump();
+    }
+    fail() {
+        Atomics.store(this.cells, front_STATE, FAILED);
+        this.bump();
+    }
+    bump() {
+        Atomics.add(this.cells, CHANGES, 1n);
+        Atomics.notify(this.cells, CHANGES);
+    }
+}
+const COMPLETE = 0;
+const front_STATE = 1;
+const SIZE = 2;
+const CHANGES = 3;
+const FINISHED = 1n;
+const FAILED = 2n;
+/**
+ * In a worker: block until the first `upTo` bytes are complete, or the download finished (a read
+ * then sees the file as it is). Throws when the download failed short of them. A worker sleeps at
+ * most a second at a time, so one that is terminated meanwhile stops.
+ */
+function waitForFront(buffer, upTo) {
+    const cells = new BigInt64Array(buffer);
+    for (;;) {
+        const changes = Atomics.load(cells, CHANGES);
+        if (Atomics.load(cells, COMPLETE) >= BigInt(upTo))
+            return;
+        const state = Atomics.load(cells, front_STATE);
+        if (state === FINISHED)
+            return;
+        if (state === FAILED)
+            throw new Error(`the download stopped before byte ${upTo}`);
+        Atomics.wait(cells, CHANGES, changes, 1000);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/sources/growing.ts
+
 
 /**
  * A file that a download is still writing: how many bytes from its start are complete, and a reader
@@ -93229,24 +93746,31 @@ class GrowingFile {
     failure;
     /** Readers waiting for more. */
     waiting = [];
-    constructor(file) {
+    /** The same mark, for worker threads that read the file too (the lanes that decode its tables). */
+    front;
+    /** `size`: the file's size once whole, when the listing gives it. */
+    constructor(file, size) {
         this.file = file;
+        this.front = new SharedFront(size);
     }
     /** The first `bytes` bytes are written. The mark only moves forward. */
     advance(bytes) {
         if (bytes <= this.complete)
             return;
         this.complete = bytes;
+        this.front.advance(bytes);
         this.notify();
     }
     /** The download ended: every byte is written. */
     finish() {
         this.finished = true;
+        this.front.finish();
         this.notify();
     }
     /** The download failed: the reader throws `error` once it has read what was complete. */
     fail(error) {
         this.failure = { error };
+        this.front.fail();
         this.notify();
     }
     notify() {
@@ -93303,10 +93827,10 @@ class GrowingFile {
  * the file back as it grows (from the page cache), hashing and walking it. Memory stays at the
  * sockets' chunks and the reader's, whatever the backup's size.
  */
-async function downloadAndInspect(source, name, file, md5, seen) {
+async function downloadAndInspect(source, name, file, md5, seen, size, onHeader) {
     if (!source.downloadTo)
         throw new Error(`${source.description} cannot download ${name}`);
-    const growing = new GrowingFile(file);
+    const growing = new GrowingFile(file, size);
     const download = source
         .downloadTo(name, file, undefined, (bytes) => {
         seen.downloaded = Math.max(seen.downloaded ?? 0, bytes);
@@ -93320,8 +93844,9 @@ async function downloadAndInspect(source, name, file, md5, seen) {
     const insp = await inspectStream(growing.chunks(), {
         md5,
         file,
-        fileGrows: true,
+        front: growing.front,
         seen,
+        ...(onHeader ? { onHeader } : {}),
     });
     await download;
     return insp;
@@ -93332,7 +93857,7 @@ const WORK_DIR_FIX = 'Free space there, or point work-dir at a folder on a disk 
  * read as it arrives. A backup larger than the free space is DISK_FULL before a byte is fetched; a
  * disk that fills during the download is DISK_FULL too, and the partial file is removed either way.
  */
-async function read_download(source, backup, work, md5, seen) {
+async function read_download(source, backup, work, md5, seen, onHeader) {
     const what = `the download of ${backup.name}`;
     const full = () => diskFull('read', work.workDir, what, { needed: backup.size, fix: WORK_DIR_FIX });
     const free = freeBytes(work.workDir);
@@ -93341,7 +93866,7 @@ async function read_download(source, backup, work, md5, seen) {
     const base = external_node_path_default().basename(backup.name);
     const part = work.partial(`${base}.part`);
     try {
-        const insp = await downloadAndInspect(source, backup.name, part, md5, seen);
+        const insp = await downloadAndInspect(source, backup.name, part, md5, seen, backup.size, onHeader);
         const dest = external_node_path_default().join(work.path(), base);
         work.keep(part, dest);
         return { insp, dest };
@@ -93414,7 +93939,7 @@ async function inspect(b, expected) {
     b.pipe.progress(() => readProgressLine(seen, backup.size));
     if (backup.kind === 'directory' && local) {
         // A directory dump's size is the sum of its files: toc.dat and every data file, read in turn.
-        const insp = await inspectDirectory(local, seen);
+        const insp = await inspectDirectory(local, seen, b.onHeader);
         facts.localPath = local;
         return { insp };
     }
@@ -93423,11 +93948,12 @@ async function inspect(b, expected) {
             md5: expected?.algorithm === 'md5',
             file: local,
             seen,
+            ...(b.onHeader ? { onHeader: b.onHeader } : {}),
         });
         facts.localPath = local;
         return { insp };
     }
-    const got = await read_download(b.source, backup, b.work, expected?.algorithm === 'md5', seen);
+    const got = await read_download(b.source, backup, b.work, expected?.algorithm === 'md5', seen, b.onHeader);
     if ('finding' in got)
         return { findings: [got.finding] };
     facts.localPath = got.dest;
@@ -93625,13 +94151,23 @@ function openSource(opts, log) {
 /**
  * The verify stages, run into `pipe`, as their list: each skips what follows it when there is
  * nothing to go on. A download goes to `work`, the run's own folder (its caller closes it when the
- * run ends). `schemaSkip`: a reason to skip the schema replay (a drill restores the whole dump instead).
+ * run ends). `schemaSkip`: a reason to skip the schema replay (a drill restores the whole dump instead);
+ * `onHeader`: told the dump's header as soon as the read has it, long before the read ends.
  */
-async function verifyStages(pipe, opts, log, work, schemaSkip) {
+async function verifyStages(pipe, opts, log, work, schemaSkip, onHeader) {
     const now = opts.now ?? new Date();
     const source = openSource(opts, log);
     const state = { source: source.description, candidates: 0 };
-    const located = await locateStage({ opts, log, pipe, work, source, state, now });
+    const located = await locateStage({
+        opts,
+        log,
+        pipe,
+        work,
+        source,
+        state,
+        now,
+        ...(onHeader ? { onHeader } : {}),
+    });
     if (!located)
         return state;
     await ageStage(located);
@@ -93646,6 +94182,7 @@ async function verifyStages(pipe, opts, log, work, schemaSkip) {
 }
 
 ;// CONCATENATED MODULE: ./src/drill/stages/verify.ts
+
 
 
 
@@ -93677,13 +94214,26 @@ function safeDbName(name) {
         : 'restorable_drill';
 }
 /**
+ * A scratch target's start from the dump's header, as soon as the read has it: it runs while the
+ * rest of the backup is read, and the target stage takes it. Not for target-url (it creates nothing
+ * until the target stage), and only once.
+ */
+function earlyStart(ctx) {
+    if (ctx.opts.targetUrl)
+        return undefined;
+    return (f) => {
+        if (!ctx.early)
+            ctx.early = startEarly(ctx.opts, f.serverVersion, ctx.log);
+    };
+}
+/**
  * Every verify stage (the schema replay skipped: the restore loads the whole dump instead). A backup
  * that did not verify skips the rest of the drill; a sample of tables the dump has no rows for
  * would check nothing, so it is refused before any target exists.
  */
 async function verifyBackup(ctx) {
     const { pipe, opts, result } = ctx;
-    const state = await verifyStages(pipe, opts.verify, ctx.log, ctx.work, 'the restore stage loads the whole dump instead');
+    const state = await verifyStages(pipe, opts.verify, ctx.log, ctx.work, 'the restore stage loads the whole dump instead', earlyStart(ctx));
     result.source = state.source;
     if (state.backup)
         result.backup = state.backup;
@@ -93785,7 +94335,9 @@ async function volumeStage(t) {
     await pipe.stage('volume', async () => {
         // The sample tier counts, and holds to their minimums, only the tables it restored rows for.
         const sampled = (table) => opts.tier !== 'sample' || opts.sampleTables.includes(table);
-        const counts = (await countRows(conn, opts.jobs)).filter((c) => sampled(c.table));
+        const known = t.counted ?? new Map();
+        const all = await countRows(conn, opts.jobs, known);
+        const counts = all.filter((c) => sampled(c.table));
         result.counts = counts;
         result.rows = counts.reduce((n, c) => n + c.rows, 0);
         const byTable = new Map(counts.map((c) => [c.table, c.rows]));
@@ -93808,7 +94360,10 @@ async function volumeStage(t) {
         }
         if (t.previous && opts.tier === 'full')
             findings.push(...drift(t, t.previous, byTable));
-        return { findings };
+        const early = counts.filter((c) => known.has(c.table)).length;
+        return early > 0
+            ? { findings, note: `${early} of ${counts.length} counted as the restore ran` }
+            : { findings };
     });
 }
 /** Tables of the last good run that are gone, or shrank by more than the config's tolerance. */
@@ -93860,14 +94415,24 @@ const LADDER = [
  * the ladder (structure, volume, semantics, integrity), each stage timed, against the RTO. The drill
  * has its own folder beneath the work-dir: the download lives until the drill ends (the restore
  * reads it); partial files (.part, .unpacked, the sample's list) are removed on every way out.
+ * `verdict` is given the settled result (the CLI prints and writes it, the action publishes it)
+ * before the target is removed: the removal follows the verdict, on every way out.
  */
-async function runDrill(opts, log, onStage) {
+async function runDrill(opts, log, onStage, verdict) {
     const work = new RunFolder(opts.verify.workDir);
+    const ctx = drillContext(work, opts, log, onStage);
     try {
-        return await drillIn(drillContext(work, opts, log, onStage));
+        const result = await drillIn(ctx);
+        await verdict?.(result);
+        return result;
     }
     finally {
-        work.close();
+        try {
+            await teardownAfterVerdict(ctx);
+        }
+        finally {
+            work.close();
+        }
     }
 }
 function drillContext(work, opts, log, onStage) {
@@ -94067,6 +94632,7 @@ function consoleReport(result, facts, withStages = true) {
 
 
 
+
 /** The inputs given in `with:`, as the runner passes them (INPUT_<NAME> variables). */
 function actionInputs() {
     const raw = {};
@@ -94085,6 +94651,14 @@ const actionsLogger = {
     debug: (m) => core_debug(m),
     secret: (s) => core_setSecret(s),
 };
+/**
+ * The database-url output of a kept scratch cluster: the report and summary show it with its
+ * password file (no password), later steps' tools get the password inline, masked in every log.
+ */
+function keptUrlOutput(shown) {
+    const inline = shown ? inlinePassword(shown, (s) => core_setSecret(s)) : undefined;
+    return inline ? { 'database-url': inline } : {};
+}
 /**
  * Each stage's line in the step's log as it ends (`restore: ok in 1.20s`, with why it did not run),
  * and while it runs, a line every ~10 s of what it has done so far.
@@ -94142,15 +94716,20 @@ function restore_drill_run(raw = actionInputs()) {
             return post(raw);
         saveState('is-post', 'true');
         const opts = parseDrillOptions(raw, 'input', actionsLogger);
-        const result = await runDrill(opts, actionsLogger, common_stageProgress);
-        if (result.target?.handle)
-            saveState('kept-target', result.target.handle);
-        await publish(result, {
-            ...opts.verify,
-            title: 'restore-drill',
-            facts: drillFacts(result),
-            ...(result.chart ? { extra: result.chart } : {}),
-        }, (p) => drillOutputs(result, p));
+        // The verdict is published before the target is removed (runDrill removes it after this returns).
+        await runDrill(opts, actionsLogger, common_stageProgress, async (result) => {
+            if (result.target?.handle)
+                saveState('kept-target', result.target.handle);
+            await publish(result, {
+                ...opts.verify,
+                title: 'restore-drill',
+                facts: drillFacts(result),
+                ...(result.chart ? { extra: result.chart } : {}),
+            }, (p) => ({
+                ...drillOutputs(result, p),
+                ...keptUrlOutput(result.target?.kind === 'scratch' ? result.target.url : undefined),
+            }));
+        });
     });
 }
 
@@ -94161,7 +94740,7 @@ function restore_drill_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_restore_drill_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7956);
+/* harmony import */ var _actions_restore_drill_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(318);
 
 await (0,_actions_restore_drill_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

@@ -70493,7 +70493,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 5853:
+/***/ 2786:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80852,6 +80852,7 @@ class FetchError extends Error {
     }
 }
 const DEFAULT_PART_SIZE = 4 * 1024 * 1024;
+const DOWNLOAD_PART_SIZE = 16 * 1024 * 1024;
 const DEFAULT_CONCURRENCY = 3;
 const DEFAULT_TEXT_LIMIT = 1024 * 1024;
 /**
@@ -80920,6 +80921,7 @@ class S3Source {
     client;
     where;
     partSize;
+    downloadPart;
     concurrency;
     pageSize;
     constructor(location, options = {}, log = silentLogger) {
@@ -80929,6 +80931,7 @@ class S3Source {
             location.prefix === '' || location.prefix.endsWith('/') ? location.prefix : `${location.prefix}/`;
         this.description = `s3://${this.bucket}${this.prefix === '' ? '' : `/${this.prefix.replace(/\/$/, '')}`}`;
         this.partSize = positiveInteger('partSize', options.partSize, DEFAULT_PART_SIZE);
+        this.downloadPart = positiveInteger('partSize', options.partSize, DOWNLOAD_PART_SIZE);
         this.concurrency = positiveInteger('concurrency', options.concurrency, DEFAULT_CONCURRENCY);
         this.pageSize =
             options.pageSize === undefined ? undefined : positiveInteger('pageSize', options.pageSize, 0);
@@ -81040,18 +81043,19 @@ class S3Source {
         const key = this.key(name);
         const what = this.objectUrl(name);
         const { size, etag } = await this.sizeOf(key, what, knownSize);
-        if (size <= SMALL_OBJECT && size <= this.partSize) {
+        const partSize = this.downloadPart;
+        if (size <= SMALL_OBJECT && size <= partSize) {
             await external_node_fs_default().promises.writeFile(file, await this.smallObject(key, what, size, etag));
             written?.(size);
             return size;
         }
-        const parts = Math.ceil(size / this.partSize);
+        const parts = Math.ceil(size / partSize);
         const abort = new AbortController();
         const handle = await external_node_fs_default().promises.open(file, 'w');
-        const partEnd = (index) => Math.min(size, (index + 1) * this.partSize);
+        const partEnd = (index) => Math.min(size, (index + 1) * partSize);
         // How far each part is written, as a file offset (a retried part starts over with the same
         // bytes), and the first part not yet whole: the complete front is where that part has reached.
-        const reached = Array.from({ length: parts }, (_, index) => index * this.partSize);
+        const reached = Array.from({ length: parts }, (_, index) => index * partSize);
         let whole = 0;
         let front = 0;
         const wrote = (index, upTo) => {
@@ -81072,7 +81076,7 @@ class S3Source {
             const worker = async () => {
                 while (next < parts) {
                     const index = next++;
-                    const start = index * this.partSize;
+                    const start = index * partSize;
                     await this.fetchPart(key, what, index, start, partEnd(index) - 1, etag, abort.signal, async (chunk, offset) => {
                         try {
                             await handle.write(chunk, 0, chunk.length, start + offset);
@@ -83804,9 +83808,26 @@ class LanePool {
         for (const { entry, start, end } of ranges) {
             if (end <= start)
                 continue;
-            const outcome = this.decode(start, end, entryName(entry)).then((d) => d, (error) => ({ error }));
-            this.early.set(entry.dumpId, { start, end, outcome });
+            this.startEarly(entry, start, end);
         }
+    }
+    /**
+     * A download's tables, from the TOC's offsets in the file's order (its bytes arrive in that
+     * order): those long enough for a worker, which follows the download; the rest wait for the walk.
+     */
+    followFromToc(toc, front) {
+        const { workerMin = 1024 * 1024 } = this.lanes;
+        const size = front.size;
+        if (!this.codec || size === undefined)
+            return;
+        for (const { entry, start, end } of dataRanges(toc, this.h, size)) {
+            if (entry.desc === 'TABLE DATA' && end - start >= workerMin)
+                this.startEarly(entry, start, end);
+        }
+    }
+    startEarly(entry, start, end) {
+        const outcome = this.decode(start, end, entryName(entry)).then((d) => d, (error) => ({ error }));
+        this.early.set(entry.dumpId, { start, end, outcome });
     }
     /** The walk stepped over a table's blocks, from `start` to `end`: decode them, or confirm a guess. */
     add(id, start, end, what) {
@@ -83850,7 +83871,8 @@ class LanePool {
         }
         this.seen.inWorkers++;
         this.workers ??= new LaneWorkers();
-        const job = { file, start, end, intSize: this.h.intSize, codec: this.codec, what };
+        const front = this.lanes.front ? { front: this.lanes.front.buffer } : {};
+        const job = { file, start, end, intSize: this.h.intSize, codec: this.codec, what, ...front };
         return this.workers.decode(this.isal ? { ...job, isal: this.isal } : job);
     }
     /**
@@ -83883,6 +83905,8 @@ async function walkCustomData(r, h, toc, lanes) {
     const pool = lanes && h.compression !== 'none' ? new LanePool(lanes, h) : undefined;
     if (pool && lanes?.complete)
         pool.startFromToc(toc, external_node_fs_default().statSync(lanes.file).size);
+    else if (pool && lanes?.front)
+        pool.followFromToc(toc, lanes.front);
     let dataBytes = 0;
     let current = 'the first data block';
     try {
@@ -85325,6 +85349,15 @@ function rolesInAcl(sql) {
     }
     return out;
 }
+/** Tell `onHeader` once; what it does is its own business, never a problem of the dump. */
+function tell(onHeader, facts) {
+    try {
+        onHeader?.(facts);
+    }
+    catch {
+        // A listener's failure is not the archive's.
+    }
+}
 /** What inflated a walk's tables, for the debug line: ISA-L and its addon, or zlib and why. */
 function inflatedBy(seen) {
     if (seen.inflate === 'zlib')
@@ -85384,7 +85417,7 @@ function collectRoles(buf, owners, grantees) {
     }
 }
 /** Scan a plain SQL dump: its opening comments, its tables, and the line that closes it. */
-async function scanPlain(chunks, first, out) {
+async function scanPlain(chunks, first, out, onHeader) {
     const headText = first.subarray(0, 4096).toString('utf8');
     const fromPgDump = /PostgreSQL database (cluster )?dump/.test(headText);
     const server = /^-- Dumped from database version (.+)$/m.exec(headText);
@@ -85393,6 +85426,8 @@ async function scanPlain(chunks, first, out) {
         out.serverVersion = server[1]?.trim();
     if (dumper)
         out.pgDumpVersion = dumper[1]?.trim();
+    if (fromPgDump)
+        tell(onHeader, { format: 'plain', ...(out.serverVersion ? { serverVersion: out.serverVersion } : {}) });
     const needle = Buffer.from('\nCREATE TABLE ');
     const owners = new Set();
     const grantees = new Set();
@@ -85519,7 +85554,7 @@ function looksLikeText(head) {
     return bad === 0;
 }
 /** Parse what the (unwrapped) stream holds, recording problems on `out`. */
-async function parseDump(src, out, lanes) {
+async function parseDump(src, out, lanes, onHeader) {
     const { head, all } = await peek(src, 4096);
     if (head.length === 0) {
         out.format = 'unknown';
@@ -85541,6 +85576,7 @@ async function parseDump(src, out, lanes) {
             out.toc = summarize(toc);
             out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
             out.noOffsets = toc.some((e) => e.dataState === 'not-set');
+            tell(onHeader, { format: 'custom', serverVersion: h.serverVersion, database: h.database });
             const walked = await walkCustomData(r, h, toc, lanes);
             out.dataBlocks = walked.blocks;
             out.dataBytes = walked.dataBytes;
@@ -85572,7 +85608,7 @@ async function parseDump(src, out, lanes) {
     }
     if (looksLikeText(head)) {
         out.format = 'plain';
-        await scanPlain(all, head, out);
+        await scanPlain(all, head, out, onHeader);
         return;
     }
     out.format = 'unknown';
@@ -85625,14 +85661,14 @@ async function inspectStream(src, opts = {}) {
             if (out.wrapper) {
                 const inner = unwrap(out.wrapper, all);
                 try {
-                    await parseDump(inner.bytes, out);
+                    await parseDump(inner.bytes, out, undefined, opts.onHeader);
                 }
                 catch (e) {
                     throw (await inner.rest()) ?? e;
                 }
             }
             else {
-                await parseDump(all, out, opts.file ? { file: opts.file, count: LANES, complete: !opts.fileGrows } : undefined);
+                await parseDump(all, out, opts.file ? lanesFor(opts.file, opts.front) : undefined, opts.onHeader);
             }
         }
         catch (e) {
@@ -85650,11 +85686,15 @@ async function inspectStream(src, opts = {}) {
 }
 /** Tables decoded at once when the bytes can be read again: the cores, within libuv's 4 threads. */
 const LANES = Math.min(3, Math.max(2, external_node_os_default().availableParallelism()));
+/** The lanes over a local file (complete), or over a download's file as its front moves. */
+function lanesFor(file, front) {
+    return front ? { file, count: LANES, front } : { file, count: LANES, complete: true };
+}
 /**
  * A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data; `seen.bytes` is
  * kept at the bytes read so far (toc.dat, then each data file as it is read), for the progress line.
  */
-async function inspectDirectory(dir, seen) {
+async function inspectDirectory(dir, seen, onHeader) {
     const out = {
         format: 'directory',
         wrapper: null,
@@ -85682,6 +85722,7 @@ async function inspectDirectory(dir, seen) {
         if (seen)
             seen.bytes = out.size;
         out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
+        tell(onHeader, { format: 'directory', serverVersion: h.serverVersion, database: h.database });
         const suffix = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
         const rows = [];
         const walkFile = async (name, what, table) => {
@@ -85933,7 +85974,7 @@ function checkKeyword(input, k, where) {
  * password read (the string's, the service file's, PGPASSWORD, the password file's) is registered
  * as a secret the moment it is read.
  */
-function parseDbUrl(input, value, secret, env = process.env) {
+function conninfo_parseDbUrl(input, value, secret, env = process.env) {
     const text = value.trim();
     const given = /^postgres(ql)?:\/\//i.test(text)
         ? fromUrl(input, text)
@@ -86145,7 +86186,7 @@ function toConnInfo(input, p, secret) {
     if (timeout !== undefined && !(Number.isInteger(timeout) && timeout >= 0)) {
         throw new UserError(input, `has connect_timeout=${p.connect_timeout}`, 'Give whole seconds');
     }
-    const passfile = p.passfile ?? (fs.existsSync(conninfo_defaultPassfile()) ? conninfo_defaultPassfile() : undefined);
+    const passfile = p.passfile ?? (fs.existsSync(defaultPassfile()) ? defaultPassfile() : undefined);
     const c = {
         host: first.host,
         port: first.port,
@@ -86170,8 +86211,8 @@ function toConnInfo(input, p, secret) {
     return c;
 }
 /** libpq's password file when none is named. */
-function conninfo_defaultPassfile() {
-    return path.join(os.homedir(), '.pgpass');
+function defaultPassfile() {
+    return external_node_path_default().join(external_node_os_default().homedir(), '.pgpass');
 }
 function passEntries(file) {
     try {
@@ -86201,7 +86242,7 @@ function passHost(host, e) {
     return host.startsWith('/') && e.host === 'localhost' ? 'localhost' : host;
 }
 /** The password file's password for one host of `c`, in `c`'s database; undefined when it has none. */
-function passwordFromFile(c, ep) {
+function conninfo_passwordFromFile(c, ep) {
     if (!c.passfile)
         return undefined;
     const want = (e) => ({
@@ -86277,7 +86318,7 @@ async function connect_open(c, ep, tls) {
         user: c.user,
         database: c.database,
         password: async () => {
-            const p = c.password ?? passwordFromFile(c, ep);
+            const p = c.password ?? conninfo_passwordFromFile(c, ep);
             if (p === undefined)
                 throw new NoPassword();
             return p;
@@ -86553,11 +86594,14 @@ function tableName(schema, name) {
     const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : client_ident(s));
     return `${q(schema)}.${q(name)}`;
 }
-/** Exact row counts of every user table, over `jobs` connections at once. */
-async function countRows(conn, jobs) {
+/**
+ * Exact row counts of every user table, over `jobs` connections at once; those `known` already
+ * (counted as the restore ran) are taken from it, the rest counted.
+ */
+async function countRows(conn, jobs, known = new Map()) {
     const tables = await withClient(conn, listTables);
-    const counts = await exactCounts(conn, tables, jobs);
-    return tables.map((t) => ({ table: t.table, rows: counts.get(t.table) ?? 0 }));
+    const counts = await exactCounts(conn, tables.filter((t) => !known.has(t.table)), jobs);
+    return tables.map((t) => ({ table: t.table, rows: known.get(t.table) ?? counts.get(t.table) ?? 0 }));
 }
 /**
  * Exact row counts of those of `names` (`schema.table`) that are partitions: countRows counts a
@@ -86637,7 +86681,72 @@ async function freshness(conn, tables, column) {
     return out;
 }
 
+;// CONCATENATED MODULE: ./src/archive/front.ts
+/**
+ * How far a file that a download is still writing is complete, in memory shared with the decoding
+ * workers (lane-worker.ts): the download moves the mark, a worker that would read past it waits.
+ * Cells: the bytes complete from the start; the state (growing, finished, failed); the file's size
+ * when known; a counter bumped on every change, which waiting workers sleep on.
+ */
+class SharedFront {
+    buffer = new SharedArrayBuffer(4 * 8);
+    cells = new BigInt64Array(this.buffer);
+    constructor(size) {
+        if (size !== undefined)
+            this.cells[SIZE] = BigInt(size);
+    }
+    /** The file's size, as the listing gave it (the download's end), if known. */
+    get size() {
+        const size = Number(Atomics.load(this.cells, SIZE));
+        return size > 0 ? size : undefined;
+    }
+    advance(bytes) {
+        if (BigInt(bytes) <= Atomics.load(this.cells, COMPLETE))
+            return;
+        Atomics.store(this.cells, COMPLETE, BigInt(bytes));
+        this.bump();
+    }
+    finish() {
+        Atomics.store(this.cells, front_STATE, FINISHED);
+        this.bump();
+    }
+    fail() {
+        Atomics.store(this.cells, front_STATE, FAILED);
+        this.bump();
+    }
+    bump() {
+        Atomics.add(this.cells, CHANGES, 1n);
+        Atomics.notify(this.cells, CHANGES);
+    }
+}
+const COMPLETE = 0;
+const front_STATE = 1;
+const SIZE = 2;
+const CHANGES = 3;
+const FINISHED = 1n;
+const FAILED = 2n;
+/**
+ * In a worker: block until the first `upTo` bytes are complete, or the download finished (a read
+ * then sees the file as it is). Throws when the download failed short of them. A worker sleeps at
+ * most a second at a time, so one that is terminated meanwhile stops.
+ */
+function waitForFront(buffer, upTo) {
+    const cells = new BigInt64Array(buffer);
+    for (;;) {
+        const changes = Atomics.load(cells, CHANGES);
+        if (Atomics.load(cells, COMPLETE) >= BigInt(upTo))
+            return;
+        const state = Atomics.load(cells, front_STATE);
+        if (state === FINISHED)
+            return;
+        if (state === FAILED)
+            throw new Error(`the download stopped before byte ${upTo}`);
+        Atomics.wait(cells, CHANGES, changes, 1000);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/sources/growing.ts
+
 
 /**
  * A file that a download is still writing: how many bytes from its start are complete, and a reader
@@ -86652,24 +86761,31 @@ class GrowingFile {
     failure;
     /** Readers waiting for more. */
     waiting = [];
-    constructor(file) {
+    /** The same mark, for worker threads that read the file too (the lanes that decode its tables). */
+    front;
+    /** `size`: the file's size once whole, when the listing gives it. */
+    constructor(file, size) {
         this.file = file;
+        this.front = new SharedFront(size);
     }
     /** The first `bytes` bytes are written. The mark only moves forward. */
     advance(bytes) {
         if (bytes <= this.complete)
             return;
         this.complete = bytes;
+        this.front.advance(bytes);
         this.notify();
     }
     /** The download ended: every byte is written. */
     finish() {
         this.finished = true;
+        this.front.finish();
         this.notify();
     }
     /** The download failed: the reader throws `error` once it has read what was complete. */
     fail(error) {
         this.failure = { error };
+        this.front.fail();
         this.notify();
     }
     notify() {
@@ -86726,10 +86842,10 @@ class GrowingFile {
  * the file back as it grows (from the page cache), hashing and walking it. Memory stays at the
  * sockets' chunks and the reader's, whatever the backup's size.
  */
-async function downloadAndInspect(source, name, file, md5, seen) {
+async function downloadAndInspect(source, name, file, md5, seen, size, onHeader) {
     if (!source.downloadTo)
         throw new Error(`${source.description} cannot download ${name}`);
-    const growing = new GrowingFile(file);
+    const growing = new GrowingFile(file, size);
     const download = source
         .downloadTo(name, file, undefined, (bytes) => {
         seen.downloaded = Math.max(seen.downloaded ?? 0, bytes);
@@ -86743,8 +86859,9 @@ async function downloadAndInspect(source, name, file, md5, seen) {
     const insp = await inspectStream(growing.chunks(), {
         md5,
         file,
-        fileGrows: true,
+        front: growing.front,
         seen,
+        ...(onHeader ? { onHeader } : {}),
     });
     await download;
     return insp;
@@ -86755,7 +86872,7 @@ const WORK_DIR_FIX = 'Free space there, or point work-dir at a folder on a disk 
  * read as it arrives. A backup larger than the free space is DISK_FULL before a byte is fetched; a
  * disk that fills during the download is DISK_FULL too, and the partial file is removed either way.
  */
-async function download(source, backup, work, md5, seen) {
+async function download(source, backup, work, md5, seen, onHeader) {
     const what = `the download of ${backup.name}`;
     const full = () => diskFull('read', work.workDir, what, { needed: backup.size, fix: WORK_DIR_FIX });
     const free = freeBytes(work.workDir);
@@ -86764,7 +86881,7 @@ async function download(source, backup, work, md5, seen) {
     const base = external_node_path_default().basename(backup.name);
     const part = work.partial(`${base}.part`);
     try {
-        const insp = await downloadAndInspect(source, backup.name, part, md5, seen);
+        const insp = await downloadAndInspect(source, backup.name, part, md5, seen, backup.size, onHeader);
         const dest = external_node_path_default().join(work.path(), base);
         work.keep(part, dest);
         return { insp, dest };
@@ -86837,7 +86954,7 @@ async function inspect(b, expected) {
     b.pipe.progress(() => readProgressLine(seen, backup.size));
     if (backup.kind === 'directory' && local) {
         // A directory dump's size is the sum of its files: toc.dat and every data file, read in turn.
-        const insp = await inspectDirectory(local, seen);
+        const insp = await inspectDirectory(local, seen, b.onHeader);
         facts.localPath = local;
         return { insp };
     }
@@ -86846,11 +86963,12 @@ async function inspect(b, expected) {
             md5: expected?.algorithm === 'md5',
             file: local,
             seen,
+            ...(b.onHeader ? { onHeader: b.onHeader } : {}),
         });
         facts.localPath = local;
         return { insp };
     }
-    const got = await download(b.source, backup, b.work, expected?.algorithm === 'md5', seen);
+    const got = await download(b.source, backup, b.work, expected?.algorithm === 'md5', seen, b.onHeader);
     if ('finding' in got)
         return { findings: [got.finding] };
     facts.localPath = got.dest;
@@ -87029,6 +87147,110 @@ function onCancel(fn) {
         if (i >= 0)
             handlers.splice(i, 1);
     };
+}
+
+;// CONCATENATED MODULE: ./src/postgres/auth.ts
+/**
+ * How the servers Restorable starts let clients in: the socket in the server's own 0700 folder is
+ * trusted (only that folder's owner, and root, can reach it); TCP on 127.0.0.1 needs a password
+ * (scram-sha-256), for a scratch cluster one made at random for it alone. A backup's pg_hba.conf is
+ * never what a copy of it listens with.
+ */
+
+
+
+
+
+
+/** A scratch cluster's password: 32 random bytes, URL-safe as it is (no encoding in a URL or a pgpass line). */
+function newPassword() {
+    return (0,external_node_crypto_.randomBytes)(32).toString('hex');
+}
+/**
+ * The SCRAM-SHA-256 verifier of a password, as the server keeps it (RFC 5802/7677): sent instead of
+ * the password, so that no server log (log_statement from a backup's config) ever holds the password.
+ */
+function scramVerifier(password, salt = (0,external_node_crypto_.randomBytes)(16), iterations = 4096) {
+    const salted = (0,external_node_crypto_.pbkdf2Sync)(password, salt, iterations, 32, 'sha256');
+    const hmac = (key, text) => (0,external_node_crypto_.createHmac)('sha256', key).update(text).digest();
+    const stored = (0,external_node_crypto_.createHash)('sha256').update(hmac(salted, 'Client Key')).digest();
+    const server = hmac(salted, 'Server Key');
+    return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${stored.toString('base64')}:${server.toString('base64')}`;
+}
+/**
+ * The pg_hba.conf of every server Restorable starts on a copy (scratch, PITR drill, side-by-side):
+ * the socket trusted, TCP on loopback by password only, nothing else. Not production's in place.
+ */
+const OWN_HBA = [
+    "# Written by Restorable: the socket's folder is private (0700, the server's OS user's); TCP takes",
+    "# a password only (a scratch cluster's own, random; a recovered copy's roles' own). Nothing else.",
+    'local all all trust',
+    'local replication all trust',
+    'host all all 127.0.0.1/32 scram-sha-256',
+    '',
+].join('\n');
+/**
+ * Write OWN_HBA over a data directory's pg_hba.conf; the one that was there (a backup's) is kept
+ * beside it as pg_hba.conf.restorable-original, inert, for a person who wants to read it.
+ */
+function writeOwnHba(dataDir, owner, keepOriginal = true) {
+    const hba = external_node_path_default().join(dataDir, 'pg_hba.conf');
+    const st = external_node_fs_default().lstatSync(hba, { throwIfNoEntry: false });
+    if (st?.isFile() && keepOriginal)
+        external_node_fs_default().renameSync(hba, `${hba}.restorable-original`);
+    else if (st)
+        external_node_fs_default().rmSync(hba, { recursive: true, force: true });
+    external_node_fs_default().writeFileSync(hba, OWN_HBA, { mode: 0o600 });
+    if (owner)
+        external_node_fs_default().chownSync(hba, owner.uid, owner.gid);
+    return hba;
+}
+/** Give `user` the password, over `conn` (the socket), as its verifier. */
+async function setPassword(conn, user, password) {
+    const role = `"${user.replace(/"/g, '""')}"`;
+    await client_withClient(conn, (c) => c.query(`ALTER ROLE ${role} PASSWORD '${scramVerifier(password)}'`));
+}
+/**
+ * The cluster's password for people and tools that read a password file (libpq, Restorable itself):
+ * `<root>/pgpass`, 0600, the runner's (not the server's OS user's); returned.
+ */
+function writePassfile(root, port, user, password) {
+    const file = external_node_path_default().join(root, 'pgpass');
+    external_node_fs_default().rmSync(file, { force: true });
+    const lines = ['127.0.0.1', 'localhost'].map((h) => `${h}:${port}:*:${user}:${password}`);
+    external_node_fs_default().writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600, flag: 'wx' });
+    return file;
+}
+/**
+ * A server's socket folder: made 0700 for the server's OS user, and refused when it is a link,
+ * another user's, or open to others (then its trust rule would let them in).
+ */
+function privateSocketDir(dir, owner) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const uid = owner?.uid ?? process.getuid?.() ?? 0;
+    let st = fs.lstatSync(dir);
+    if (st.isDirectory() && !st.isSymbolicLink() && owner && st.uid === (process.getuid?.() ?? 0)) {
+        fs.chownSync(dir, owner.uid, owner.gid);
+        st = fs.lstatSync(dir);
+    }
+    if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+        throw new UserError('socket', `${dir} is not a private folder of uid ${uid} (a link, another user's, or open to others), so no server's socket is put there`, 'Remove it if nobody should have made it (Restorable makes it 0700), then run again');
+    }
+}
+/**
+ * A shown URL of a kept cluster (its password file in `passfile=`) as tools that read no password
+ * file need it: the password inline. `secret` gets the password first (the action masks it).
+ * Undefined when the URL names no password file that holds one.
+ */
+function auth_inlinePassword(url, secret) {
+    const c = parseDbUrl('database-url', url, secret);
+    const password = c.passfile && !c.hosts ? passwordFromFile(c, c) : undefined;
+    if (!password)
+        return undefined;
+    secret(password);
+    const host = c.host.includes(':') ? `[${c.host}]` : c.host;
+    const enc = encodeURIComponent;
+    return `postgresql://${enc(c.user)}:${enc(password)}@${host}:${c.port}/${enc(c.database)}`;
 }
 
 ;// CONCATENATED MODULE: external "node:stream/promises"
@@ -87396,6 +87618,8 @@ class pgctl_PgCtl {
 
 
 
+
+
 /** Settings for a cluster that exists to be loaded once and thrown away. */
 const BULK_LOAD_SETTINGS = {
     fsync: 'off',
@@ -87697,7 +87921,9 @@ function ownerOf(osUser) {
 }
 /**
  * A throwaway PostgreSQL cluster: initdb into a temp folder, a free port on 127.0.0.1, its socket in
- * that folder, server binaries run as `postgres` when we are root. `stop()` removes it all.
+ * that folder, server binaries run as Restorable's own user when we are root. The socket (in the
+ * 0700 folder) is trusted; TCP needs the cluster's own random password (see auth.ts). `stop()`
+ * removes it all.
  */
 class ScratchCluster {
     root;
@@ -87705,12 +87931,16 @@ class ScratchCluster {
     bin;
     osUser;
     settings;
-    constructor(root, port, bin, osUser, settings) {
+    password;
+    constructor(root, port, bin, osUser, settings, 
+    /** The superuser's password over TCP: in url() and the 0600 `passfile`, never logged. */
+    password) {
         this.root = root;
         this.port = port;
         this.bin = bin;
         this.osUser = osUser;
         this.settings = settings;
+        this.password = password;
     }
     get dataDir() {
         return external_node_path_default().join(this.root, 'data');
@@ -87727,16 +87957,48 @@ class ScratchCluster {
     conn(database = 'postgres') {
         return { host: this.socketDir, port: this.port, user: 'postgres', database };
     }
-    /** A URL for people and for tools that want one (no password: trust on loopback and socket). */
+    /**
+     * A URL over TCP for tools that want one, with the cluster's password in it: a secret, for a
+     * later step's input only (register it with the logger first). To show one: shownUrl().
+     */
     url(database = 'postgres') {
-        return `postgresql://postgres@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
+        return `postgresql://postgres:${this.password}@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
     }
-    /** A server that recovery started in a `scratchFolder`: stopped and removed like the others. */
+    /** The password file beside the cluster (0600, the runner's): 127.0.0.1 and localhost on its port. */
+    get passfile() {
+        return external_node_path_default().join(this.root, 'pgpass');
+    }
+    /**
+     * The URL to show people, reports and logs: no password in it, but `passfile=` naming the
+     * cluster's password file, which libpq (psql, ...) and Restorable read: it works as it is.
+     */
+    shownUrl(database = 'postgres') {
+        return maskedUrl({
+            host: '127.0.0.1',
+            port: this.port,
+            user: 'postgres',
+            database,
+            passfile: this.passfile,
+        });
+    }
+    /** The password, for the logger's secrets (so that nothing prints it) and nothing else. */
+    secret() {
+        return this.password;
+    }
+    /**
+     * A server that recovery started in a `scratchFolder`: stopped and removed like the others. Its
+     * password is made here; `lockTcp` gives it to the superuser once the server takes writes.
+     */
     static adopt(root, port, bin, osUser, settings) {
         starting.delete(root);
-        const c = new ScratchCluster(root, port, bin, osUser, settings);
+        const c = new ScratchCluster(root, port, bin, osUser, settings, newPassword());
         live.add(c);
         return c;
+    }
+    /** The superuser (of `conn`, over the socket) gets the cluster's password; the password file is written. */
+    async lockTcp(conn = this.conn()) {
+        await setPassword(conn, conn.user, this.password);
+        writePassfile(this.root, this.port, conn.user, this.password);
     }
     /** Forget a `scratchFolder` that was removed some other way. */
     static abandon(root) {
@@ -87773,8 +88035,9 @@ class ScratchCluster {
             external_node_path_default().join(root, 'data'),
             '-U',
             'postgres',
-            '-A',
-            'trust',
+            // The socket's folder is 0700: only its owner gets there. TCP needs the password, set below.
+            '--auth-local=trust',
+            '--auth-host=scram-sha-256',
             '-E',
             'UTF8',
             '--locale=C',
@@ -87784,6 +88047,7 @@ class ScratchCluster {
             external_node_fs_default().rmSync(root, { recursive: true, force: true });
             throw new Error(`initdb failed: ${init.stderr.trim().split('\n').slice(-3).join(' ')}`);
         }
+        writeOwnHba(external_node_path_default().join(root, 'data'), ownerOf(osUser), false);
         writeLabel(root, opts.label ?? 'scratch', initdb, osUser);
         let lastError = '';
         for (let attempt = 0; attempt < 3; attempt++) {
@@ -87804,13 +88068,8 @@ class ScratchCluster {
             const started = await new pgctl_PgCtl(initdb.dir, external_node_path_default().join(root, 'data'), osUser).start({
                 log: external_node_path_default().join(root, 'server.log'),
             });
-            if (started.code === 0) {
-                const c = new ScratchCluster(root, port, initdb, osUser, settings);
-                live.add(c);
-                installExitHook();
-                opts.logger?.debug(`scratch cluster PostgreSQL ${initdb.version} on port ${port} in ${root}`);
-                return c;
-            }
+            if (started.code === 0)
+                return ScratchCluster.started(root, port, initdb, osUser, settings, opts);
             lastError = tail(external_node_path_default().join(root, 'server.log')) || started.stderr;
             // Another process took the port between our probe and the start: try another.
             if (!/could not bind|Address already in use/i.test(lastError))
@@ -87819,6 +88078,23 @@ class ScratchCluster {
         external_node_fs_default().rmSync(root, { recursive: true, force: true });
         dropLabel(root);
         throw new Error(`the scratch PostgreSQL server did not start: ${lastError.trim()}`);
+    }
+    /** The server is up: the superuser's password (over the socket), its password file; or removed. */
+    static async started(root, port, bin, osUser, settings, opts) {
+        const password = newPassword();
+        opts.logger?.secret(password);
+        const c = new ScratchCluster(root, port, bin, osUser, settings, password);
+        live.add(c);
+        installExitHook();
+        try {
+            await c.lockTcp();
+        }
+        catch (e) {
+            await c.stop();
+            throw e;
+        }
+        opts.logger?.debug(`scratch cluster PostgreSQL ${bin.version} on port ${port} in ${root}`);
+        return c;
     }
     pgCtl() {
         return new pgctl_PgCtl(this.bin.dir, this.dataDir, this.osUser);
@@ -87900,6 +88176,13 @@ class RestoreProgress {
     loading = new Map();
     /** Row counts from the walk, as pg_restore spells a table (`public.album`; `album` in parallel) and by name. */
     rows = new Map();
+    /** Tables as a serial restore names them (`schema.table`) and a parallel one (`table`); null: two share it. */
+    bySerial = new Map();
+    byTag = new Map();
+    /** Data items loading, by id ('' for the serial one), as the dump names their table. */
+    data = new Map();
+    /** Told as each table's data begins and is done. */
+    onData;
     /** The dump file as it is read (psql, or pg_restore reading a decompressed stdin). */
     file;
     /** The table of the COPY psql is loading, as the dump names it. */
@@ -87912,7 +88195,12 @@ class RestoreProgress {
         for (const t of tables)
             named.set(t.table, (named.get(t.table) ?? 0) + 1);
         for (const t of tables) {
-            const entry = { name: tableName(t.schema, t.table), rows: t.rows };
+            const name = tableName(t.schema, t.table);
+            const entry = { name, rows: t.rows };
+            const item = { schema: t.schema, name: t.table, table: name };
+            const add = (m, key) => m.set(key, m.has(key) && m.get(key)?.table !== name ? null : item);
+            add(this.bySerial, `${t.schema}.${t.table}`);
+            add(this.byTag, t.table);
             this.rows.set(`${t.schema}.${t.table}`, entry);
             this.rows.set(entry.name, entry);
             if (named.get(t.table) === 1)
@@ -87928,12 +88216,20 @@ class RestoreProgress {
         const item = ITEM.exec(line);
         if (item) {
             this.parallel = true;
+            this.dataDone(''); // a serial item of a parallel restore (processing item) is done at the next
             const [, what, id = '', rest = ''] = item;
+            const table = rest.startsWith('TABLE DATA ') ? rest.slice('TABLE DATA '.length) : undefined;
             if (what === 'launching item') {
-                if (rest.startsWith('TABLE DATA '))
-                    this.loading.set(id, rest.slice('TABLE DATA '.length));
+                if (table !== undefined)
+                    this.loading.set(id, table);
+                if (table !== undefined)
+                    this.dataStarted(id, table);
                 return;
             }
+            if (what === 'finished item')
+                this.dataDone(id);
+            else if (table !== undefined)
+                this.dataStarted('', table);
             this.items++;
             this.loading.delete(id);
             return;
@@ -87943,8 +88239,28 @@ class RestoreProgress {
             return;
         this.steps++;
         this.loading.clear();
-        if (step[1] === 'processing data for table')
-            this.loading.set('', (step[2] ?? '').replace(/^"|"$/g, ''));
+        this.dataDone('');
+        if (step[1] !== 'processing data for table')
+            return;
+        const table = (step[2] ?? '').replace(/^"|"$/g, '');
+        this.loading.set('', table);
+        this.dataStarted('', table);
+    }
+    /** A data item began (by its id, '' for the serial one): told, when the walk knows its table. */
+    dataStarted(id, table) {
+        const item = (this.parallel ? this.byTag : this.bySerial).get(table);
+        if (!item || !this.onData)
+            return;
+        this.data.set(id, item);
+        this.onData.started(item);
+    }
+    /** A data item is done: its table's rows are in (and committed). */
+    dataDone(id) {
+        const item = this.data.get(id);
+        if (!item)
+            return;
+        this.data.delete(id);
+        this.onData?.finished(item);
     }
     /** `12 of 59 objects, loading public.invoice_line (2240 rows)`; `read 40 MiB of 1.2 GiB` for psql. */
     describe() {
@@ -88483,13 +88799,23 @@ function openSource(opts, log) {
 /**
  * The verify stages, run into `pipe`, as their list: each skips what follows it when there is
  * nothing to go on. A download goes to `work`, the run's own folder (its caller closes it when the
- * run ends). `schemaSkip`: a reason to skip the schema replay (a drill restores the whole dump instead).
+ * run ends). `schemaSkip`: a reason to skip the schema replay (a drill restores the whole dump instead);
+ * `onHeader`: told the dump's header as soon as the read has it, long before the read ends.
  */
-async function verifyStages(pipe, opts, log, work, schemaSkip) {
+async function verifyStages(pipe, opts, log, work, schemaSkip, onHeader) {
     const now = opts.now ?? new Date();
     const source = openSource(opts, log);
     const state = { source: source.description, candidates: 0 };
-    const located = await locateStage({ opts, log, pipe, work, source, state, now });
+    const located = await locateStage({
+        opts,
+        log,
+        pipe,
+        work,
+        source,
+        state,
+        now,
+        ...(onHeader ? { onHeader } : {}),
+    });
     if (!located)
         return state;
     await ageStage(located);
@@ -88607,6 +88933,7 @@ class Pipeline {
         this.detail = undefined;
         this.onStage.start?.(name, () => this.detail?.());
         let result;
+        let earlier = 0;
         try {
             const out = (await body()) ?? {};
             const findings = out.findings ?? [];
@@ -88618,6 +88945,7 @@ class Pipeline {
             const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
             const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
             const reason = out.notRun ?? out.note;
+            earlier = out.earlier ?? 0;
             result = { name, status, seconds: 0, findings, ...(reason ? { reason } : {}) };
         }
         catch (err) {
@@ -88632,7 +88960,7 @@ class Pipeline {
             };
         }
         this.detail = undefined;
-        result.seconds = (performance.now() - started) / 1000;
+        result.seconds = (performance.now() - started) / 1000 + earlier;
         this.stages.push(result);
         this.onStage(result);
         return result;
@@ -91836,6 +92164,7 @@ function consoleReport(result, facts, withStages = true) {
 
 
 
+
 /** The inputs given in `with:`, as the runner passes them (INPUT_<NAME> variables). */
 function actionInputs() {
     const raw = {};
@@ -91854,6 +92183,14 @@ const actionsLogger = {
     debug: (m) => core_debug(m),
     secret: (s) => core_setSecret(s),
 };
+/**
+ * The database-url output of a kept scratch cluster: the report and summary show it with its
+ * password file (no password), later steps' tools get the password inline, masked in every log.
+ */
+function keptUrlOutput(shown) {
+    const inline = shown ? inlinePassword(shown, (s) => core.setSecret(s)) : undefined;
+    return inline ? { 'database-url': inline } : {};
+}
 /**
  * Each stage's line in the step's log as it ends (`restore: ok in 1.20s`, with why it did not run),
  * and while it runs, a line every ~10 s of what it has done so far.
@@ -91905,7 +92242,7 @@ function verify_backup_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5853);
+/* harmony import */ var _actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2786);
 
 await (0,_actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
