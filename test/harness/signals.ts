@@ -121,3 +121,28 @@ export function expectNothingLeft(dataDir: string, said: string): void {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * A drill run as a child: SIGINT once its scratch cluster exists (as a person's Ctrl-C, a runner's
+ * cancel), then the child's exit code and whether the cluster's folder is gone. Fails the test when
+ * no cluster appears within a minute (with what the child said).
+ */
+export async function interruptOnceClusterUp(
+  child: ChildProcess & { stderr: NodeJS.ReadableStream },
+  findLeftovers: () => { root: string; label: { pid: number } }[],
+): Promise<{ code: number | null; removed: boolean }> {
+  let err = '';
+  child.stderr.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
+  const deadline = Date.now() + 60_000;
+  let made: string | undefined;
+  while (!made && Date.now() < deadline) {
+    made = findLeftovers().find((c) => c.label.pid === child.pid)?.root;
+    if (!made) await sleep(20);
+  }
+  expect(made, err).toBeDefined();
+  child.kill('SIGINT');
+  const code = await exited(child);
+  return { code, removed: !fs.existsSync(made as string) };
+}

@@ -12,6 +12,7 @@ import { findLeftovers, removeCluster, ScratchCluster } from '../../src/postgres
 import { countRows } from '../../src/postgres/tables.js';
 import type { StageResult } from '../../src/report/stages.js';
 import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
+import { interruptOnceClusterUp } from '../harness/signals.js';
 
 let src: ScratchCluster;
 let dir: string;
@@ -120,21 +121,7 @@ describe('the target starts while the backup is read', () => {
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], cwd: root },
     );
-    let err = '';
-    child.stderr.on('data', (b: Buffer) => {
-      err += b.toString();
-    });
-    const deadline = Date.now() + 60_000;
-    let made: string | undefined;
-    while (!made && Date.now() < deadline) {
-      made = findLeftovers().find((c) => c.label.pid === child.pid)?.root;
-      if (!made) await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(made, err).toBeDefined();
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
-    expect(code).toBe(130);
-    expect(fs.existsSync(made as string)).toBe(false);
+    expect(await interruptOnceClusterUp(child, findLeftovers)).toEqual({ code: 130, removed: true });
   }, 90_000);
 
   it('a sample naming a table the dump lacks: refused in one line, the early cluster removed', async () => {

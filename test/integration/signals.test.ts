@@ -6,6 +6,7 @@ import { dumpDatabase } from '../../src/demo/sample.js';
 import { queryRows } from '../../src/postgres/client.js';
 import { findLeftovers } from '../../src/postgres/cluster.js';
 import { loadChinook, startCluster, tempDir } from '../harness/pg.js';
+import { interruptOnceClusterUp } from '../harness/signals.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
@@ -28,22 +29,8 @@ describe('cancellation', () => {
           stdio: ['ignore', 'pipe', 'pipe'],
         },
       );
-      let err = '';
-      child.stderr.on('data', (b: Buffer) => {
-        err += b.toString();
-      });
-      // Wait until its target cluster is up, then cancel.
-      const deadline = Date.now() + 60_000;
-      let mine: string | undefined;
-      while (!mine && Date.now() < deadline) {
-        mine = findLeftovers().find((c) => c.label.pid === child.pid)?.root;
-        if (!mine) await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(mine, err).toBeDefined();
-      child.kill('SIGINT');
-      const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-      expect(code).toBe(130);
-      expect(fs.existsSync(mine as string)).toBe(false);
+      // Cancelled once its target cluster is up: exit 130, the cluster gone.
+      expect(await interruptOnceClusterUp(child, findLeftovers)).toEqual({ code: 130, removed: true });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
