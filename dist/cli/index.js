@@ -56030,12 +56030,14 @@ class WalgBackend {
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4296);
 /* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8012);
 /* harmony import */ var _conninfo_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8112);
+/* harmony import */ var _recovery_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(9048);
 /**
  * How the servers Restorable starts let clients in: the socket in the server's own 0700 folder is
  * trusted (only that folder's owner, and root, can reach it); TCP on 127.0.0.1 needs a password
  * (scram-sha-256), for a scratch cluster one made at random for it alone. A backup's pg_hba.conf is
  * never what a copy of it listens with.
  */
+
 
 
 
@@ -56080,15 +56082,11 @@ function writeOwnHba(dataDir, owner, keepOriginal = true) {
         node_fs__WEBPACK_IMPORTED_MODULE_1___default().renameSync(hba, `${hba}.restorable-original`);
     else if (st)
         node_fs__WEBPACK_IMPORTED_MODULE_1___default().rmSync(hba, { recursive: true, force: true });
-    node_fs__WEBPACK_IMPORTED_MODULE_1___default().writeFileSync(hba, OWN_HBA, { mode: 0o600 });
-    if (owner)
-        node_fs__WEBPACK_IMPORTED_MODULE_1___default().chownSync(hba, owner.uid, owner.gid);
-    return hba;
+    return (0,_recovery_js__WEBPACK_IMPORTED_MODULE_6__/* .ownedFile */ .au)(hba, OWN_HBA, owner);
 }
 /** Give `user` the password, over `conn` (the socket), as its verifier. */
 async function setPassword(conn, user, password) {
-    const role = `"${user.replace(/"/g, '""')}"`;
-    await (0,_client_js__WEBPACK_IMPORTED_MODULE_4__/* .withClient */ .SV)(conn, (c) => c.query(`ALTER ROLE ${role} PASSWORD '${scramVerifier(password)}'`));
+    await (0,_client_js__WEBPACK_IMPORTED_MODULE_4__/* .withClient */ .SV)(conn, (c) => c.query(`ALTER ROLE ${(0,_client_js__WEBPACK_IMPORTED_MODULE_4__/* .ident */ .bD)(user)} PASSWORD '${scramVerifier(password)}'`));
 }
 /**
  * The cluster's password for people and tools that read a password file (libpq, Restorable itself):

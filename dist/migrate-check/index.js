@@ -34982,7 +34982,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 5007:
+/***/ 2745:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48144,6 +48144,323 @@ async function structureStage(ctx, before, after) {
 
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
+;// CONCATENATED MODULE: ./src/postgres/pgctl.ts
+
+
+
+/** Is a server running on this data directory (postmaster.pid naming a live process)? */
+function pgctl_postmasterAlive(dataDir) {
+    try {
+        const pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        if (!pid)
+            return false;
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (e) {
+        return e.code === 'EPERM';
+    }
+}
+/** How long pg_ctl waits (`-t`, seconds) for a server to start or stop, by whose server it is. */
+const PGCTL_WAIT = {
+    /** A scratch cluster, or a recovered copy: Restorable's own, small and local. */
+    own: 60,
+    /** Production's fast stop: the shutdown checkpoint of a large, busy server. */
+    productionStop: 300,
+    /** Production's start, on the recovered data or after a roll-back. */
+    productionStart: 120,
+    /** Production's start from a signal handler, seconds before the runner's SIGKILL. */
+    signalStart: 6,
+};
+/** `pg_ctl -o` for settings: pg_ctl hands the string to a shell, so a value is single-quoted, and one with a quote refused. */
+function serverOptions(settings) {
+    const parts = Object.entries(settings).map(([k, v]) => {
+        if (!/^[a-z_.]+$/.test(k) || v.includes("'"))
+            throw new Error(`the server setting ${k} = ${v} cannot be passed on the command line (a quote in it)`);
+        return `-c ${k}='${v}'`;
+    });
+    return parts.length ? ['-o', parts.join(' ')] : [];
+}
+/**
+ * The one way Restorable starts and stops a PostgreSQL server: `pg_ctl` of the server's own binaries
+ * folder, on its data directory, as the OS user that owns it. Stops wait for the server (`-w`); a fast
+ * stop waits `PGCTL_WAIT.own` unless told otherwise, an immediate one pg_ctl's own default. The
+ * synchronous variants are for exit and signal handlers, where nothing asynchronous runs any more.
+ */
+class pgctl_PgCtl {
+    binDir;
+    dataDir;
+    osUser;
+    constructor(
+    /** The folder of pg_ctl (Restorable's own discovery, never a label's or a config's word). */
+    binDir, dataDir, osUser) {
+        this.binDir = binDir;
+        this.dataDir = dataDir;
+        this.osUser = osUser;
+    }
+    get pgCtl() {
+        return path.join(this.binDir, 'pg_ctl');
+    }
+    startArgs(o) {
+        const wait = o.wait ?? PGCTL_WAIT.own;
+        return [
+            '-D',
+            this.dataDir,
+            '-l',
+            o.log,
+            ...serverOptions(o.options ?? {}),
+            ...(wait === false ? ['-W'] : ['-w', '-t', String(wait)]),
+            'start',
+        ];
+    }
+    stopArgs(mode, waitSeconds) {
+        const wait = waitSeconds ?? (mode === 'fast' ? PGCTL_WAIT.own : undefined);
+        return [
+            '-D',
+            this.dataDir,
+            '-m',
+            mode,
+            '-w',
+            ...(wait === undefined ? [] : ['-t', String(wait)]),
+            'stop',
+        ];
+    }
+    start(o) {
+        return run(this.pgCtl, this.startArgs(o), { user: this.osUser });
+    }
+    /** `start`, synchronously; pg_ctl itself is killed after `limitMs`. */
+    startSync(o, limitMs) {
+        return runSync(this.pgCtl, this.startArgs(o), this.osUser, {}, limitMs);
+    }
+    stop(mode, waitSeconds) {
+        return run(this.pgCtl, this.stopArgs(mode, waitSeconds), { user: this.osUser });
+    }
+    /** An immediate stop, synchronously: for exit and signal handlers. */
+    stopSync() {
+        runSync(this.pgCtl, this.stopArgs('immediate', undefined), this.osUser);
+    }
+    /** Stop the server if it runs: fast, then immediate when the fast stop failed. */
+    async shutdown() {
+        if (!pgctl_postmasterAlive(this.dataDir))
+            return;
+        const r = await this.stop('fast');
+        if (r.code !== 0)
+            await this.stop('immediate');
+    }
+}
+
+;// CONCATENATED MODULE: ./src/postgres/recovery.ts
+
+
+
+
+
+const BEGIN = '# --- restorable recovery: begin ---';
+const END = '# --- restorable recovery: end ---';
+function confValue(v) {
+    return `'${v.replace(/'/g, "''")}'`;
+}
+/**
+ * A log file the server's user can append to, made by us: the folder beside a data directory
+ * (Debian's /var/lib/postgresql/<major>) may not be the server's user's to write in.
+ */
+function ownedLog(file, owner) {
+    fs.appendFileSync(file, '', { mode: 0o600 });
+    if (owner)
+        fs.chownSync(file, owner.uid, owner.gid);
+    return file;
+}
+/** A folder only the server's user may enter (made with its parents when missing), owned by it. */
+function ownedDir(dir, owner) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (owner)
+        fs.chownSync(dir, owner.uid, owner.gid);
+    return dir;
+}
+/** A file only the server's user may read (it may hold credentials), owned by it. */
+function recovery_ownedFile(file, text, owner) {
+    fs.writeFileSync(file, text, { mode: 0o600 });
+    if (owner)
+        fs.chownSync(file, owner.uid, owner.gid);
+    return file;
+}
+function chownTree(root, owner) {
+    if (!owner)
+        return;
+    const walk = (p) => {
+        fs.lchownSync(p, owner.uid, owner.gid);
+        const st = fs.lstatSync(p);
+        if (st.isDirectory())
+            for (const e of fs.readdirSync(p))
+                walk(path.join(p, e));
+    };
+    walk(root);
+}
+/**
+ * Put a restored data directory into targeted archive recovery: our settings in a marked block at
+ * the end of postgresql.auto.conf (read last, so they win over the backup's own), recovery.signal,
+ * and no standby.signal. A postgresql.conf is created empty when the backup has none (Debian keeps
+ * it in /etc): returned, so that a recovery handed back to Debian's layout can leave no such file.
+ */
+function writeRecoveryConfig(dataDir, settings, owner) {
+    const auto = path.join(dataDir, 'postgresql.auto.conf');
+    const before = fs.existsSync(auto) ? stripBlock(fs.readFileSync(auto, 'utf8')) : '';
+    const block = [BEGIN, ...Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`), END, ''].join('\n');
+    fs.writeFileSync(auto, `${before}${before && !before.endsWith('\n') ? '\n' : ''}${block}`);
+    const created = [auto, path.join(dataDir, 'recovery.signal')];
+    fs.writeFileSync(path.join(dataDir, 'recovery.signal'), '');
+    fs.rmSync(path.join(dataDir, 'standby.signal'), { force: true });
+    const placeholders = [];
+    for (const f of ['postgresql.conf', 'pg_ident.conf']) {
+        const file = path.join(dataDir, f);
+        if (!fs.existsSync(file)) {
+            fs.writeFileSync(file, '');
+            placeholders.push(file);
+        }
+    }
+    if (owner)
+        for (const f of [...created, ...placeholders])
+            fs.chownSync(f, owner.uid, owner.gid);
+    return placeholders;
+}
+function stripBlock(text) {
+    const a = text.indexOf(BEGIN);
+    const b = text.indexOf(END);
+    if (a < 0 || b < a)
+        return text;
+    return text.slice(0, a) + text.slice(b + END.length).replace(/^\n/, '');
+}
+/**
+ * After promotion: keep only the settings that must outlive recovery (`keep`, e.g. archive_mode =
+ * off), as a marked block a person can see and reset.
+ */
+function settleRecoveryConfig(dataDir, keep) {
+    const auto = path.join(dataDir, 'postgresql.auto.conf');
+    const before = stripBlock(fs.readFileSync(auto, 'utf8'));
+    const lines = Object.entries(keep).map(([k, v]) => `${k} = ${confValue(v)}`);
+    const block = lines.length
+        ? `# Set by Restorable's point-in-time recovery; reset with ALTER SYSTEM RESET when ready.\n${lines.join('\n')}\n`
+        : '';
+    fs.writeFileSync(auto, `${before}${block}`);
+}
+/** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
+async function controlData(bin, dataDir) {
+    // No user switch: we read pg_control as whoever we are (root can; otherwise we own the folder).
+    const r = await run(path.join(bin.dir, 'pg_controldata'), [dataDir], { env: { LC_ALL: 'C' } });
+    const out = {};
+    for (const line of r.stdout.split('\n')) {
+        const m = /^([^:]+):\s+(.*)$/.exec(line);
+        if (m)
+            out[m[1].trim()] = m[2].trim();
+    }
+    return out;
+}
+/** A log read as it grows: each call reads only the bytes written since the last one. */
+function growingLog(file) {
+    let text = '';
+    let offset = 0;
+    return () => {
+        try {
+            const size = fs.statSync(file).size;
+            if (size > offset) {
+                const fd = fs.openSync(file, 'r');
+                try {
+                    const buf = Buffer.alloc(size - offset);
+                    fs.readSync(fd, buf, 0, buf.length, offset);
+                    text += buf.toString('utf8');
+                    offset = size;
+                }
+                finally {
+                    fs.closeSync(fd);
+                }
+            }
+        }
+        catch {
+            // Not there yet.
+        }
+        return text;
+    };
+}
+/** What the server log says about how recovery ended. */
+function readRecoveryLog(log) {
+    const stopLine = /LOG:\s+(recovery stopping [^\n]*)/.exec(log)?.[1]?.trim();
+    const last = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1]?.trim();
+    const unreached = /FATAL:\s+(recovery ended before configured recovery target was reached)/.exec(log)?.[1];
+    // Not "archive recovery complete": the server stays read-only until the end-of-recovery checkpoint.
+    const promoted = /database system is ready to accept connections\s*$/m.test(log);
+    const recoveredTo = last ? parsePgTime(last) : undefined;
+    return {
+        ...(stopLine ? { stopLine } : {}),
+        ...(recoveredTo ? { recoveredTo, lastCommit: last } : {}),
+        ...(unreached ? { unreached } : {}),
+        promoted,
+    };
+}
+/**
+ * Start a server in archive recovery and wait for it to end: promoted at the target, or stopped
+ * before it. The server's state comes from pg_controldata (no connection needed, so it works on
+ * any host), the details from its log.
+ */
+async function runRecovery(w) {
+    const t0 = Date.now();
+    const started = await new PgCtl(w.bin.dir, w.dataDir, w.osUser).start({
+        log: w.logFile,
+        wait: false,
+        ...(w.options ? { options: w.options } : {}),
+    });
+    const readLog = growingLog(w.logFile);
+    const tail = () => readLog().trim().split('\n').slice(-8).join('\n');
+    const done = (o) => ({
+        ...o,
+        seconds: (Date.now() - t0) / 1000,
+        logTail: tail(),
+    });
+    if (started.code !== 0)
+        return done({ status: 'failed', reason: `pg_ctl start failed: ${started.stderr.trim()}` });
+    let seenAlive = false;
+    let seenRecovery = false;
+    let lastState = 0;
+    for (;;) {
+        await new Promise((r) => setTimeout(r, 200));
+        const alive = postmasterAlive(w.dataDir);
+        seenAlive ||= alive;
+        const log = readRecoveryLog(readLog());
+        const facts = {
+            ...(log.stopLine ? { stopLine: log.stopLine } : {}),
+            ...(log.recoveredTo ? { recoveredTo: log.recoveredTo, lastCommit: log.lastCommit } : {}),
+        };
+        if (log.unreached)
+            return done({ status: 'unreached', reason: log.unreached, ...facts });
+        if (!alive && (seenAlive || Date.now() - t0 > 10_000)) {
+            return done({ status: 'failed', reason: 'the server stopped during recovery', ...facts });
+        }
+        // The copied pg_control says "in production" until the startup process marks it in recovery:
+        // only a change back after that (or the log) means promotion.
+        // pg_controldata once a second (the log, read every tick, usually tells first).
+        const askState = alive && Date.now() - lastState >= 1000;
+        if (askState)
+            lastState = Date.now();
+        const state = askState ? (await controlData(w.bin, w.dataDir))['Database cluster state'] : undefined;
+        seenRecovery ||= state === 'in archive recovery';
+        if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
+            // Old servers (13 and before) promote at the end of WAL even when the target was not reached.
+            if (w.expectStopLine && !log.stopLine) {
+                return done({
+                    status: 'unreached',
+                    reason: 'recovery ended at the end of the archived WAL without reaching the target',
+                    ...facts,
+                });
+            }
+            return done({ status: 'promoted', ...facts });
+        }
+        if (w.timeoutMs && Date.now() - t0 > w.timeoutMs)
+            return done({
+                status: 'failed',
+                reason: `recovery did not finish within ${Math.round(w.timeoutMs / 1000)}s`,
+            });
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/postgres/auth.ts
 /**
  * How the servers Restorable starts let clients in: the socket in the server's own 0700 folder is
@@ -48151,6 +48468,7 @@ var external_node_net_ = __nccwpck_require__(7030);
  * (scram-sha-256), for a scratch cluster one made at random for it alone. A backup's pg_hba.conf is
  * never what a copy of it listens with.
  */
+
 
 
 
@@ -48195,15 +48513,11 @@ function auth_writeOwnHba(dataDir, owner, keepOriginal = true) {
         fs.renameSync(hba, `${hba}.restorable-original`);
     else if (st)
         fs.rmSync(hba, { recursive: true, force: true });
-    fs.writeFileSync(hba, OWN_HBA, { mode: 0o600 });
-    if (owner)
-        fs.chownSync(hba, owner.uid, owner.gid);
-    return hba;
+    return ownedFile(hba, OWN_HBA, owner);
 }
 /** Give `user` the password, over `conn` (the socket), as its verifier. */
 async function auth_setPassword(conn, user, password) {
-    const role = `"${user.replace(/"/g, '""')}"`;
-    await withClient(conn, (c) => c.query(`ALTER ROLE ${role} PASSWORD '${scramVerifier(password)}'`));
+    await withClient(conn, (c) => c.query(`ALTER ROLE ${ident(user)} PASSWORD '${scramVerifier(password)}'`));
 }
 /**
  * The cluster's password for people and tools that read a password file (libpq, Restorable itself):
@@ -48581,111 +48895,6 @@ function normalise(p) {
     }
     else {
         throw new EmbeddedError(`the package holds ${p}, which is not a regular file`);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/postgres/pgctl.ts
-
-
-
-/** Is a server running on this data directory (postmaster.pid naming a live process)? */
-function pgctl_postmasterAlive(dataDir) {
-    try {
-        const pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-        if (!pid)
-            return false;
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (e) {
-        return e.code === 'EPERM';
-    }
-}
-/** How long pg_ctl waits (`-t`, seconds) for a server to start or stop, by whose server it is. */
-const PGCTL_WAIT = {
-    /** A scratch cluster, or a recovered copy: Restorable's own, small and local. */
-    own: 60,
-    /** Production's fast stop: the shutdown checkpoint of a large, busy server. */
-    productionStop: 300,
-    /** Production's start, on the recovered data or after a roll-back. */
-    productionStart: 120,
-    /** Production's start from a signal handler, seconds before the runner's SIGKILL. */
-    signalStart: 6,
-};
-/** `pg_ctl -o` for settings: pg_ctl hands the string to a shell, so a value is single-quoted, and one with a quote refused. */
-function serverOptions(settings) {
-    const parts = Object.entries(settings).map(([k, v]) => {
-        if (!/^[a-z_.]+$/.test(k) || v.includes("'"))
-            throw new Error(`the server setting ${k} = ${v} cannot be passed on the command line (a quote in it)`);
-        return `-c ${k}='${v}'`;
-    });
-    return parts.length ? ['-o', parts.join(' ')] : [];
-}
-/**
- * The one way Restorable starts and stops a PostgreSQL server: `pg_ctl` of the server's own binaries
- * folder, on its data directory, as the OS user that owns it. Stops wait for the server (`-w`); a fast
- * stop waits `PGCTL_WAIT.own` unless told otherwise, an immediate one pg_ctl's own default. The
- * synchronous variants are for exit and signal handlers, where nothing asynchronous runs any more.
- */
-class pgctl_PgCtl {
-    binDir;
-    dataDir;
-    osUser;
-    constructor(
-    /** The folder of pg_ctl (Restorable's own discovery, never a label's or a config's word). */
-    binDir, dataDir, osUser) {
-        this.binDir = binDir;
-        this.dataDir = dataDir;
-        this.osUser = osUser;
-    }
-    get pgCtl() {
-        return path.join(this.binDir, 'pg_ctl');
-    }
-    startArgs(o) {
-        const wait = o.wait ?? PGCTL_WAIT.own;
-        return [
-            '-D',
-            this.dataDir,
-            '-l',
-            o.log,
-            ...serverOptions(o.options ?? {}),
-            ...(wait === false ? ['-W'] : ['-w', '-t', String(wait)]),
-            'start',
-        ];
-    }
-    stopArgs(mode, waitSeconds) {
-        const wait = waitSeconds ?? (mode === 'fast' ? PGCTL_WAIT.own : undefined);
-        return [
-            '-D',
-            this.dataDir,
-            '-m',
-            mode,
-            '-w',
-            ...(wait === undefined ? [] : ['-t', String(wait)]),
-            'stop',
-        ];
-    }
-    start(o) {
-        return run(this.pgCtl, this.startArgs(o), { user: this.osUser });
-    }
-    /** `start`, synchronously; pg_ctl itself is killed after `limitMs`. */
-    startSync(o, limitMs) {
-        return runSync(this.pgCtl, this.startArgs(o), this.osUser, {}, limitMs);
-    }
-    stop(mode, waitSeconds) {
-        return run(this.pgCtl, this.stopArgs(mode, waitSeconds), { user: this.osUser });
-    }
-    /** An immediate stop, synchronously: for exit and signal handlers. */
-    stopSync() {
-        runSync(this.pgCtl, this.stopArgs('immediate', undefined), this.osUser);
-    }
-    /** Stop the server if it runs: fast, then immediate when the fast stop failed. */
-    async shutdown() {
-        if (!pgctl_postmasterAlive(this.dataDir))
-            return;
-        const r = await this.stop('fast');
-        if (r.code !== 0)
-            await this.stop('immediate');
     }
 }
 
@@ -52478,7 +52687,7 @@ function migrate_check_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_migrate_check_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5007);
+/* harmony import */ var _actions_migrate_check_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2745);
 
 await (0,_actions_migrate_check_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

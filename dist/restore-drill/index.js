@@ -70493,7 +70493,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 318:
+/***/ 2427:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -85595,7 +85595,7 @@ timeoutMs) {
  * environment, never in argv. Resolves with the exit status; rejects only when the program cannot
  * be started (ToolMissingError when it is not installed).
  */
-function run(cmd, args, opts = {}) {
+function exec_run(cmd, args, opts = {}) {
     const [file, argv] = asUser(opts.user, cmd, args);
     const switching = file === 'runuser';
     const started = performance.now();
@@ -85896,7 +85896,7 @@ function findAll(tool, binDir) {
                 if (seen.has(real))
                     continue;
                 seen.add(real);
-                const res = await run(file, ['--version']).catch(() => undefined);
+                const res = await exec_run(file, ['--version']).catch(() => undefined);
                 const version = /\(PostgreSQL\)\s+(\S+)/.exec(res?.stdout ?? '')?.[1];
                 const major = version ? majorOf(version) : undefined;
                 // The first place a major is found wins: versioned folders come before PATH's wrappers.
@@ -85960,6 +85960,323 @@ function onCancel(fn) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/postgres/pgctl.ts
+
+
+
+/** Is a server running on this data directory (postmaster.pid naming a live process)? */
+function pgctl_postmasterAlive(dataDir) {
+    try {
+        const pid = Number(external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        if (!pid)
+            return false;
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (e) {
+        return e.code === 'EPERM';
+    }
+}
+/** How long pg_ctl waits (`-t`, seconds) for a server to start or stop, by whose server it is. */
+const PGCTL_WAIT = {
+    /** A scratch cluster, or a recovered copy: Restorable's own, small and local. */
+    own: 60,
+    /** Production's fast stop: the shutdown checkpoint of a large, busy server. */
+    productionStop: 300,
+    /** Production's start, on the recovered data or after a roll-back. */
+    productionStart: 120,
+    /** Production's start from a signal handler, seconds before the runner's SIGKILL. */
+    signalStart: 6,
+};
+/** `pg_ctl -o` for settings: pg_ctl hands the string to a shell, so a value is single-quoted, and one with a quote refused. */
+function serverOptions(settings) {
+    const parts = Object.entries(settings).map(([k, v]) => {
+        if (!/^[a-z_.]+$/.test(k) || v.includes("'"))
+            throw new Error(`the server setting ${k} = ${v} cannot be passed on the command line (a quote in it)`);
+        return `-c ${k}='${v}'`;
+    });
+    return parts.length ? ['-o', parts.join(' ')] : [];
+}
+/**
+ * The one way Restorable starts and stops a PostgreSQL server: `pg_ctl` of the server's own binaries
+ * folder, on its data directory, as the OS user that owns it. Stops wait for the server (`-w`); a fast
+ * stop waits `PGCTL_WAIT.own` unless told otherwise, an immediate one pg_ctl's own default. The
+ * synchronous variants are for exit and signal handlers, where nothing asynchronous runs any more.
+ */
+class pgctl_PgCtl {
+    binDir;
+    dataDir;
+    osUser;
+    constructor(
+    /** The folder of pg_ctl (Restorable's own discovery, never a label's or a config's word). */
+    binDir, dataDir, osUser) {
+        this.binDir = binDir;
+        this.dataDir = dataDir;
+        this.osUser = osUser;
+    }
+    get pgCtl() {
+        return external_node_path_default().join(this.binDir, 'pg_ctl');
+    }
+    startArgs(o) {
+        const wait = o.wait ?? PGCTL_WAIT.own;
+        return [
+            '-D',
+            this.dataDir,
+            '-l',
+            o.log,
+            ...serverOptions(o.options ?? {}),
+            ...(wait === false ? ['-W'] : ['-w', '-t', String(wait)]),
+            'start',
+        ];
+    }
+    stopArgs(mode, waitSeconds) {
+        const wait = waitSeconds ?? (mode === 'fast' ? PGCTL_WAIT.own : undefined);
+        return [
+            '-D',
+            this.dataDir,
+            '-m',
+            mode,
+            '-w',
+            ...(wait === undefined ? [] : ['-t', String(wait)]),
+            'stop',
+        ];
+    }
+    start(o) {
+        return exec_run(this.pgCtl, this.startArgs(o), { user: this.osUser });
+    }
+    /** `start`, synchronously; pg_ctl itself is killed after `limitMs`. */
+    startSync(o, limitMs) {
+        return runSync(this.pgCtl, this.startArgs(o), this.osUser, {}, limitMs);
+    }
+    stop(mode, waitSeconds) {
+        return exec_run(this.pgCtl, this.stopArgs(mode, waitSeconds), { user: this.osUser });
+    }
+    /** An immediate stop, synchronously: for exit and signal handlers. */
+    stopSync() {
+        runSync(this.pgCtl, this.stopArgs('immediate', undefined), this.osUser);
+    }
+    /** Stop the server if it runs: fast, then immediate when the fast stop failed. */
+    async shutdown() {
+        if (!pgctl_postmasterAlive(this.dataDir))
+            return;
+        const r = await this.stop('fast');
+        if (r.code !== 0)
+            await this.stop('immediate');
+    }
+}
+
+;// CONCATENATED MODULE: ./src/postgres/recovery.ts
+
+
+
+
+
+const BEGIN = '# --- restorable recovery: begin ---';
+const END = '# --- restorable recovery: end ---';
+function confValue(v) {
+    return `'${v.replace(/'/g, "''")}'`;
+}
+/**
+ * A log file the server's user can append to, made by us: the folder beside a data directory
+ * (Debian's /var/lib/postgresql/<major>) may not be the server's user's to write in.
+ */
+function ownedLog(file, owner) {
+    fs.appendFileSync(file, '', { mode: 0o600 });
+    if (owner)
+        fs.chownSync(file, owner.uid, owner.gid);
+    return file;
+}
+/** A folder only the server's user may enter (made with its parents when missing), owned by it. */
+function ownedDir(dir, owner) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (owner)
+        fs.chownSync(dir, owner.uid, owner.gid);
+    return dir;
+}
+/** A file only the server's user may read (it may hold credentials), owned by it. */
+function ownedFile(file, text, owner) {
+    external_node_fs_default().writeFileSync(file, text, { mode: 0o600 });
+    if (owner)
+        external_node_fs_default().chownSync(file, owner.uid, owner.gid);
+    return file;
+}
+function chownTree(root, owner) {
+    if (!owner)
+        return;
+    const walk = (p) => {
+        fs.lchownSync(p, owner.uid, owner.gid);
+        const st = fs.lstatSync(p);
+        if (st.isDirectory())
+            for (const e of fs.readdirSync(p))
+                walk(path.join(p, e));
+    };
+    walk(root);
+}
+/**
+ * Put a restored data directory into targeted archive recovery: our settings in a marked block at
+ * the end of postgresql.auto.conf (read last, so they win over the backup's own), recovery.signal,
+ * and no standby.signal. A postgresql.conf is created empty when the backup has none (Debian keeps
+ * it in /etc): returned, so that a recovery handed back to Debian's layout can leave no such file.
+ */
+function writeRecoveryConfig(dataDir, settings, owner) {
+    const auto = path.join(dataDir, 'postgresql.auto.conf');
+    const before = fs.existsSync(auto) ? stripBlock(fs.readFileSync(auto, 'utf8')) : '';
+    const block = [BEGIN, ...Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`), END, ''].join('\n');
+    fs.writeFileSync(auto, `${before}${before && !before.endsWith('\n') ? '\n' : ''}${block}`);
+    const created = [auto, path.join(dataDir, 'recovery.signal')];
+    fs.writeFileSync(path.join(dataDir, 'recovery.signal'), '');
+    fs.rmSync(path.join(dataDir, 'standby.signal'), { force: true });
+    const placeholders = [];
+    for (const f of ['postgresql.conf', 'pg_ident.conf']) {
+        const file = path.join(dataDir, f);
+        if (!fs.existsSync(file)) {
+            fs.writeFileSync(file, '');
+            placeholders.push(file);
+        }
+    }
+    if (owner)
+        for (const f of [...created, ...placeholders])
+            fs.chownSync(f, owner.uid, owner.gid);
+    return placeholders;
+}
+function stripBlock(text) {
+    const a = text.indexOf(BEGIN);
+    const b = text.indexOf(END);
+    if (a < 0 || b < a)
+        return text;
+    return text.slice(0, a) + text.slice(b + END.length).replace(/^\n/, '');
+}
+/**
+ * After promotion: keep only the settings that must outlive recovery (`keep`, e.g. archive_mode =
+ * off), as a marked block a person can see and reset.
+ */
+function settleRecoveryConfig(dataDir, keep) {
+    const auto = path.join(dataDir, 'postgresql.auto.conf');
+    const before = stripBlock(fs.readFileSync(auto, 'utf8'));
+    const lines = Object.entries(keep).map(([k, v]) => `${k} = ${confValue(v)}`);
+    const block = lines.length
+        ? `# Set by Restorable's point-in-time recovery; reset with ALTER SYSTEM RESET when ready.\n${lines.join('\n')}\n`
+        : '';
+    fs.writeFileSync(auto, `${before}${block}`);
+}
+/** pg_controldata's fields (`Database cluster state`, `Database system identifier`, ...). */
+async function controlData(bin, dataDir) {
+    // No user switch: we read pg_control as whoever we are (root can; otherwise we own the folder).
+    const r = await run(path.join(bin.dir, 'pg_controldata'), [dataDir], { env: { LC_ALL: 'C' } });
+    const out = {};
+    for (const line of r.stdout.split('\n')) {
+        const m = /^([^:]+):\s+(.*)$/.exec(line);
+        if (m)
+            out[m[1].trim()] = m[2].trim();
+    }
+    return out;
+}
+/** A log read as it grows: each call reads only the bytes written since the last one. */
+function growingLog(file) {
+    let text = '';
+    let offset = 0;
+    return () => {
+        try {
+            const size = fs.statSync(file).size;
+            if (size > offset) {
+                const fd = fs.openSync(file, 'r');
+                try {
+                    const buf = Buffer.alloc(size - offset);
+                    fs.readSync(fd, buf, 0, buf.length, offset);
+                    text += buf.toString('utf8');
+                    offset = size;
+                }
+                finally {
+                    fs.closeSync(fd);
+                }
+            }
+        }
+        catch {
+            // Not there yet.
+        }
+        return text;
+    };
+}
+/** What the server log says about how recovery ended. */
+function readRecoveryLog(log) {
+    const stopLine = /LOG:\s+(recovery stopping [^\n]*)/.exec(log)?.[1]?.trim();
+    const last = /last completed transaction was at log time ([^\n]+)/.exec(log)?.[1]?.trim();
+    const unreached = /FATAL:\s+(recovery ended before configured recovery target was reached)/.exec(log)?.[1];
+    // Not "archive recovery complete": the server stays read-only until the end-of-recovery checkpoint.
+    const promoted = /database system is ready to accept connections\s*$/m.test(log);
+    const recoveredTo = last ? parsePgTime(last) : undefined;
+    return {
+        ...(stopLine ? { stopLine } : {}),
+        ...(recoveredTo ? { recoveredTo, lastCommit: last } : {}),
+        ...(unreached ? { unreached } : {}),
+        promoted,
+    };
+}
+/**
+ * Start a server in archive recovery and wait for it to end: promoted at the target, or stopped
+ * before it. The server's state comes from pg_controldata (no connection needed, so it works on
+ * any host), the details from its log.
+ */
+async function runRecovery(w) {
+    const t0 = Date.now();
+    const started = await new PgCtl(w.bin.dir, w.dataDir, w.osUser).start({
+        log: w.logFile,
+        wait: false,
+        ...(w.options ? { options: w.options } : {}),
+    });
+    const readLog = growingLog(w.logFile);
+    const tail = () => readLog().trim().split('\n').slice(-8).join('\n');
+    const done = (o) => ({
+        ...o,
+        seconds: (Date.now() - t0) / 1000,
+        logTail: tail(),
+    });
+    if (started.code !== 0)
+        return done({ status: 'failed', reason: `pg_ctl start failed: ${started.stderr.trim()}` });
+    let seenAlive = false;
+    let seenRecovery = false;
+    let lastState = 0;
+    for (;;) {
+        await new Promise((r) => setTimeout(r, 200));
+        const alive = postmasterAlive(w.dataDir);
+        seenAlive ||= alive;
+        const log = readRecoveryLog(readLog());
+        const facts = {
+            ...(log.stopLine ? { stopLine: log.stopLine } : {}),
+            ...(log.recoveredTo ? { recoveredTo: log.recoveredTo, lastCommit: log.lastCommit } : {}),
+        };
+        if (log.unreached)
+            return done({ status: 'unreached', reason: log.unreached, ...facts });
+        if (!alive && (seenAlive || Date.now() - t0 > 10_000)) {
+            return done({ status: 'failed', reason: 'the server stopped during recovery', ...facts });
+        }
+        // The copied pg_control says "in production" until the startup process marks it in recovery:
+        // only a change back after that (or the log) means promotion.
+        // pg_controldata once a second (the log, read every tick, usually tells first).
+        const askState = alive && Date.now() - lastState >= 1000;
+        if (askState)
+            lastState = Date.now();
+        const state = askState ? (await controlData(w.bin, w.dataDir))['Database cluster state'] : undefined;
+        seenRecovery ||= state === 'in archive recovery';
+        if (alive && (log.promoted || (seenRecovery && state === 'in production'))) {
+            // Old servers (13 and before) promote at the end of WAL even when the target was not reached.
+            if (w.expectStopLine && !log.stopLine) {
+                return done({
+                    status: 'unreached',
+                    reason: 'recovery ended at the end of the archived WAL without reaching the target',
+                    ...facts,
+                });
+            }
+            return done({ status: 'promoted', ...facts });
+        }
+        if (w.timeoutMs && Date.now() - t0 > w.timeoutMs)
+            return done({
+                status: 'failed',
+                reason: `recovery did not finish within ${Math.round(w.timeoutMs / 1000)}s`,
+            });
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/postgres/auth.ts
 /**
  * How the servers Restorable starts let clients in: the socket in the server's own 0700 folder is
@@ -85967,6 +86284,7 @@ function onCancel(fn) {
  * (scram-sha-256), for a scratch cluster one made at random for it alone. A backup's pg_hba.conf is
  * never what a copy of it listens with.
  */
+
 
 
 
@@ -86011,15 +86329,11 @@ function writeOwnHba(dataDir, owner, keepOriginal = true) {
         external_node_fs_default().renameSync(hba, `${hba}.restorable-original`);
     else if (st)
         external_node_fs_default().rmSync(hba, { recursive: true, force: true });
-    external_node_fs_default().writeFileSync(hba, OWN_HBA, { mode: 0o600 });
-    if (owner)
-        external_node_fs_default().chownSync(hba, owner.uid, owner.gid);
-    return hba;
+    return ownedFile(hba, OWN_HBA, owner);
 }
 /** Give `user` the password, over `conn` (the socket), as its verifier. */
 async function setPassword(conn, user, password) {
-    const role = `"${user.replace(/"/g, '""')}"`;
-    await withClient(conn, (c) => c.query(`ALTER ROLE ${role} PASSWORD '${scramVerifier(password)}'`));
+    await withClient(conn, (c) => c.query(`ALTER ROLE ${ident(user)} PASSWORD '${scramVerifier(password)}'`));
 }
 /**
  * The cluster's password for people and tools that read a password file (libpq, Restorable itself):
@@ -86196,7 +86510,7 @@ async function embeddedServer(major, opts = {}) {
 }
 async function probe(folder, major) {
     const dir = external_node_path_default().join(folder, 'native', 'bin');
-    const res = await run(external_node_path_default().join(dir, 'postgres'), ['--version']).catch((e) => ({
+    const res = await exec_run(external_node_path_default().join(dir, 'postgres'), ['--version']).catch((e) => ({
         code: 1,
         stdout: '',
         stderr: errorMessage(e),
@@ -86270,7 +86584,7 @@ const symlinks = array(object({ source: schemas_string(), target: schemas_string
 const LIB = /^native\/lib\/[A-Za-z0-9._+-]+$/;
 /** `package/native` of the tarball into `dest/native`, modes normalised, library links made. */
 async function unpack(tgz, dest) {
-    const res = await run('tar', [
+    const res = await exec_run('tar', [
         '-xzf',
         tgz,
         '-C',
@@ -86310,111 +86624,6 @@ function normalise(p) {
     }
     else {
         throw new EmbeddedError(`the package holds ${p}, which is not a regular file`);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/postgres/pgctl.ts
-
-
-
-/** Is a server running on this data directory (postmaster.pid naming a live process)? */
-function postmasterAlive(dataDir) {
-    try {
-        const pid = Number(external_node_fs_default().readFileSync(external_node_path_default().join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-        if (!pid)
-            return false;
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (e) {
-        return e.code === 'EPERM';
-    }
-}
-/** How long pg_ctl waits (`-t`, seconds) for a server to start or stop, by whose server it is. */
-const PGCTL_WAIT = {
-    /** A scratch cluster, or a recovered copy: Restorable's own, small and local. */
-    own: 60,
-    /** Production's fast stop: the shutdown checkpoint of a large, busy server. */
-    productionStop: 300,
-    /** Production's start, on the recovered data or after a roll-back. */
-    productionStart: 120,
-    /** Production's start from a signal handler, seconds before the runner's SIGKILL. */
-    signalStart: 6,
-};
-/** `pg_ctl -o` for settings: pg_ctl hands the string to a shell, so a value is single-quoted, and one with a quote refused. */
-function serverOptions(settings) {
-    const parts = Object.entries(settings).map(([k, v]) => {
-        if (!/^[a-z_.]+$/.test(k) || v.includes("'"))
-            throw new Error(`the server setting ${k} = ${v} cannot be passed on the command line (a quote in it)`);
-        return `-c ${k}='${v}'`;
-    });
-    return parts.length ? ['-o', parts.join(' ')] : [];
-}
-/**
- * The one way Restorable starts and stops a PostgreSQL server: `pg_ctl` of the server's own binaries
- * folder, on its data directory, as the OS user that owns it. Stops wait for the server (`-w`); a fast
- * stop waits `PGCTL_WAIT.own` unless told otherwise, an immediate one pg_ctl's own default. The
- * synchronous variants are for exit and signal handlers, where nothing asynchronous runs any more.
- */
-class PgCtl {
-    binDir;
-    dataDir;
-    osUser;
-    constructor(
-    /** The folder of pg_ctl (Restorable's own discovery, never a label's or a config's word). */
-    binDir, dataDir, osUser) {
-        this.binDir = binDir;
-        this.dataDir = dataDir;
-        this.osUser = osUser;
-    }
-    get pgCtl() {
-        return external_node_path_default().join(this.binDir, 'pg_ctl');
-    }
-    startArgs(o) {
-        const wait = o.wait ?? PGCTL_WAIT.own;
-        return [
-            '-D',
-            this.dataDir,
-            '-l',
-            o.log,
-            ...serverOptions(o.options ?? {}),
-            ...(wait === false ? ['-W'] : ['-w', '-t', String(wait)]),
-            'start',
-        ];
-    }
-    stopArgs(mode, waitSeconds) {
-        const wait = waitSeconds ?? (mode === 'fast' ? PGCTL_WAIT.own : undefined);
-        return [
-            '-D',
-            this.dataDir,
-            '-m',
-            mode,
-            '-w',
-            ...(wait === undefined ? [] : ['-t', String(wait)]),
-            'stop',
-        ];
-    }
-    start(o) {
-        return run(this.pgCtl, this.startArgs(o), { user: this.osUser });
-    }
-    /** `start`, synchronously; pg_ctl itself is killed after `limitMs`. */
-    startSync(o, limitMs) {
-        return runSync(this.pgCtl, this.startArgs(o), this.osUser, {}, limitMs);
-    }
-    stop(mode, waitSeconds) {
-        return run(this.pgCtl, this.stopArgs(mode, waitSeconds), { user: this.osUser });
-    }
-    /** An immediate stop, synchronously: for exit and signal handlers. */
-    stopSync() {
-        runSync(this.pgCtl, this.stopArgs('immediate', undefined), this.osUser);
-    }
-    /** Stop the server if it runs: fast, then immediate when the fast stop failed. */
-    async shutdown() {
-        if (!postmasterAlive(this.dataDir))
-            return;
-        const r = await this.stop('fast');
-        if (r.code !== 0)
-            await this.stop('immediate');
     }
 }
 
@@ -86483,7 +86692,7 @@ function removeStartingSync() {
             for (let waited = 0; phase === 'server' && !external_node_fs_default().existsSync(pidFile) && waited < 5000; waited += 50)
                 sleepSync(50);
             if (external_node_fs_default().existsSync(pidFile))
-                new PgCtl(binDir, data, osUser).stopSync();
+                new pgctl_PgCtl(binDir, data, osUser).stopSync();
             // initdb may still be writing into it for a moment: retry.
             dropLabel(root);
             for (let attempt = 0; attempt < 20 && external_node_fs_default().existsSync(root); attempt++) {
@@ -86614,15 +86823,15 @@ async function removeCluster(root) {
     };
     if (!owned(root) || !owned(data))
         return false;
-    if (postmasterAlive(data)) {
+    if (pgctl_postmasterAlive(data)) {
         // A drill's server may be a fetched embedded build of a major the machine lacks.
         const embedded = cachedServer(label.major);
         const pgCtl = (await binaries_pick('pg_ctl', label.major)) ??
             (embedded ? { dir: embedded.dir, path: external_node_path_default().join(embedded.dir, 'pg_ctl') } : undefined);
         if (pgCtl) {
-            await new PgCtl(pgCtl.dir, data, label.osUser).stop('immediate').catch(() => undefined);
+            await new pgctl_PgCtl(pgCtl.dir, data, label.osUser).stop('immediate').catch(() => undefined);
         }
-        if (postmasterAlive(data)) {
+        if (pgctl_postmasterAlive(data)) {
             throw new errors_UserError('clean', `the server in ${root} did not stop, so its folder was left`, `Stop it (${pgCtl ? pgCtl.path : `pg_ctl of PostgreSQL ${label.major}`} -D ${data} stop, as ${label.osUser ?? 'the runner'}), then run restorable clean --root ${root}`);
         }
     }
@@ -86841,7 +87050,7 @@ class ScratchCluster {
         prepareFolder(root, osUser);
         const settings = { ...(opts.tuning === 'default' ? {} : BULK_LOAD_SETTINGS), ...opts.settings };
         const bin = (p) => external_node_path_default().join(initdb.dir, p);
-        const init = await run(bin('initdb'), [
+        const init = await exec_run(bin('initdb'), [
             '-D',
             external_node_path_default().join(root, 'data'),
             '-U',
@@ -86876,7 +87085,7 @@ class ScratchCluster {
             const phase = starting.get(root);
             if (phase)
                 phase.phase = 'server';
-            const started = await new PgCtl(initdb.dir, external_node_path_default().join(root, 'data'), osUser).start({
+            const started = await new pgctl_PgCtl(initdb.dir, external_node_path_default().join(root, 'data'), osUser).start({
                 log: external_node_path_default().join(root, 'server.log'),
             });
             if (started.code === 0)
@@ -86908,11 +87117,11 @@ class ScratchCluster {
         return c;
     }
     pgCtl() {
-        return new PgCtl(this.bin.dir, this.dataDir, this.osUser);
+        return new pgctl_PgCtl(this.bin.dir, this.dataDir, this.osUser);
     }
     /** Run one of this cluster's server-side binaries (pg_ctl, ...) as its OS user. */
     runServerTool(tool, args) {
-        return run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
+        return exec_run(external_node_path_default().join(this.bin.dir, tool), args, { user: this.osUser });
     }
     async stop() {
         if (!live.has(this))
@@ -86925,7 +87134,7 @@ class ScratchCluster {
     }
     /** Remove the folder, unless its server is still up (then `restorable clean` can finish later). */
     removeIfStopped() {
-        if (postmasterAlive(this.dataDir))
+        if (pgctl_postmasterAlive(this.dataDir))
             return;
         external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
         dropLabel(this.root);
@@ -91748,7 +91957,7 @@ async function restoreDump(client, target, input, opts) {
         const plainFilter = filter;
         if (opts.progress)
             opts.progress.copying = () => plainFilter.copying;
-        res = await run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
+        res = await exec_run(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
             env,
             stdin: unpacked(filter),
         });
@@ -91773,9 +91982,9 @@ async function restoreDump(client, target, input, opts) {
         if (progress)
             args.push('--verbose');
         if (input.wrapper)
-            res = await run(client.path, args, { env, stdin: unpacked(), ...watch });
+            res = await exec_run(client.path, args, { env, stdin: unpacked(), ...watch });
         else
-            res = await run(client.path, [...args, input.path], { env, ...watch });
+            res = await exec_run(client.path, [...args, input.path], { env, ...watch });
     }
     const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.unprivileged === true);
     const hazard = filter?.hazards[0];
@@ -92092,7 +92301,7 @@ function restoreDiskFull(findings, kind, backup) {
 async function restoreSampleData(pgRestore, t, input, counter) {
     const { conn, opts, work } = t;
     const file = input.path;
-    const list = await run(pgRestore.path, ['--list', file]);
+    const list = await exec_run(pgRestore.path, ['--list', file]);
     const wanted = new Set(opts.sampleTables);
     const lines = list.stdout.split('\n').filter((l) => {
         if (/^\d+; \d+ \d+ SEQUENCE SET /.test(l))
@@ -92110,7 +92319,7 @@ async function restoreSampleData(pgRestore, t, input, counter) {
         progress.onData = counter;
     t.pipe.progress(() => `sample rows: ${progress.describe() ?? 'starting'}`);
     try {
-        const res = await run(pgRestore.path, [
+        const res = await exec_run(pgRestore.path, [
             '--verbose',
             '--data-only',
             ...(superuser ? ['--disable-triggers'] : []),
@@ -94740,7 +94949,7 @@ function restore_drill_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_restore_drill_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(318);
+/* harmony import */ var _actions_restore_drill_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2427);
 
 await (0,_actions_restore_drill_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

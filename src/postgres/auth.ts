@@ -8,8 +8,9 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
-import { type ConnInfo, parseDbUrl, withClient } from './client.js';
+import { type ConnInfo, ident, parseDbUrl, withClient } from './client.js';
 import { passwordFromFile } from './conninfo.js';
+import { ownedFile } from './recovery.js';
 
 /** A scratch cluster's password: 32 random bytes, URL-safe as it is (no encoding in a URL or a pgpass line). */
 export function newPassword(): string {
@@ -54,15 +55,12 @@ export function writeOwnHba(
   const st = fs.lstatSync(hba, { throwIfNoEntry: false });
   if (st?.isFile() && keepOriginal) fs.renameSync(hba, `${hba}.restorable-original`);
   else if (st) fs.rmSync(hba, { recursive: true, force: true });
-  fs.writeFileSync(hba, OWN_HBA, { mode: 0o600 });
-  if (owner) fs.chownSync(hba, owner.uid, owner.gid);
-  return hba;
+  return ownedFile(hba, OWN_HBA, owner);
 }
 
 /** Give `user` the password, over `conn` (the socket), as its verifier. */
 export async function setPassword(conn: ConnInfo, user: string, password: string): Promise<void> {
-  const role = `"${user.replace(/"/g, '""')}"`;
-  await withClient(conn, (c) => c.query(`ALTER ROLE ${role} PASSWORD '${scramVerifier(password)}'`));
+  await withClient(conn, (c) => c.query(`ALTER ROLE ${ident(user)} PASSWORD '${scramVerifier(password)}'`));
 }
 
 /**
