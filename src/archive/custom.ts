@@ -182,15 +182,36 @@ export async function readToc(r: ByteReader, h: ArchiveHeader): Promise<TocEntry
     if (h.format === 'custom') {
       await r.need(1 + h.offSize);
       const flag = r.u8();
-      const offset = r.uint(h.offSize);
+      const offset = dataOffset(r.bytes(h.offSize));
       entry.dataState = flag === 2 ? 'set' : flag === 1 ? 'not-set' : 'none';
-      if (flag === 2) entry.dataOffset = offset;
+      if (flag === 2) entry.dataOffset = safeOffset(entry, offset);
     } else {
       entry.filename = await str(r, h.intSize);
     }
     entries.push(entry);
   }
   return entries;
+}
+
+/** A TOC entry's data offset, `offSize` bytes little-endian, exactly (pg_dump writes 8). */
+function dataOffset(b: Buffer): bigint {
+  let v = 0n;
+  for (let k = b.length - 1; k >= 0; k--) v = (v << 8n) | BigInt(b[k] as number);
+  return v;
+}
+
+/**
+ * A data offset as a number, where it is one exactly: past 2^53 bytes (8 PiB) no file is, and a
+ * double would round it, so the finding would name an offset the file does not hold.
+ */
+function safeOffset(entry: TocEntry, offset: bigint): number {
+  if (offset <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(offset);
+  const name = entryName(entry);
+  throw new ArchiveProblem(
+    'ARCHIVE_CORRUPT',
+    `the TOC places the data of ${name} at offset ${offset}, past the end of any file: pg_restore would read the wrong bytes`,
+    { entry: name, tocOffset: String(offset) },
+  );
 }
 
 /** A table's rows in the dump, as the walk counted them: no values, just the number. */

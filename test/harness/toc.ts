@@ -203,3 +203,20 @@ export function setEntrySql(
   fs.writeFileSync(dest, Buffer.concat([buf.subarray(0, e.defn.start), len, text, buf.subarray(e.defn.end)]));
   return fixDataOffsets(dest);
 }
+
+/**
+ * Set one TABLE DATA entry's data offset to any value its `offSize` bytes hold, past what a number
+ * keeps exactly: 2^53 + 1, or 2^64 - 1 (all bytes 0xff, -1 to a reader that takes it as signed).
+ */
+export function setDataOffsetBytes(src: string, dest: string, table: string, offset: bigint): string {
+  const buf = fs.readFileSync(src);
+  const layout = tocLayout(buf);
+  const at = tocEntry(layout, table).stateAt;
+  let v = offset;
+  for (let k = 0; k < layout.offSize; k++) {
+    buf[at + 1 + k] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  fs.writeFileSync(dest, buf);
+  return dest;
+}
