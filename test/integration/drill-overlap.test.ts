@@ -8,6 +8,7 @@ import { dumpDatabase } from '../../src/demo/sample.js';
 import { parseDrillOptions } from '../../src/drill/options.js';
 import { type DrillResult, runDrill } from '../../src/drill/run.js';
 import { SideCounts } from '../../src/drill/side-counts.js';
+import { queryRows } from '../../src/postgres/client.js';
 import { findLeftovers, removeCluster, ScratchCluster } from '../../src/postgres/cluster.js';
 import { countRows } from '../../src/postgres/tables.js';
 import type { StageResult } from '../../src/report/stages.js';
@@ -248,6 +249,64 @@ describe('tables are counted as their data finishes', () => {
       }
     });
   }
+
+  it('a target-url role that is not a superuser (CREATEDB only): counted as the restore ran, exact, nothing left', async () => {
+    const server = await startCluster({ label: 'test-side-nonsuper' });
+    try {
+      await sql(server, 'postgres', "CREATE ROLE driller LOGIN CREATEDB NOSUPERUSER PASSWORD 'dr1ller'");
+      const target = `postgresql://driller:dr1ller@127.0.0.1:${server.port}/postgres`;
+      const source = await countRows(src.conn('shop'), 1);
+      for (const c of [
+        { tier: 'full', jobs: '2', sample: '' },
+        // lines references orders, and pg_dump puts its data first: the checks stay on for this role.
+        { tier: 'sample', jobs: '1', sample: 'public.lines,public.orders' },
+        { tier: 'sample', jobs: '2', sample: 'public.lines,public.orders' },
+      ]) {
+        const sample: Record<string, string> = c.sample ? { 'sample-tables': c.sample } : {};
+        const { r, lines } = await drill(f.shop as string, {
+          'target-url': target,
+          tier: c.tier,
+          jobs: c.jobs,
+          ...sample,
+        });
+        expect(r.findings, `${c.tier}, jobs ${c.jobs}`).toEqual([]);
+        expect(r.verdict).toBe('pass');
+        expect(r.target?.database).toMatch(/^restorable_drill_[0-9a-f]{8}$/);
+        // The counts are the source's, exactly: every table, or the sampled ones.
+        const wanted = c.sample ? c.sample.split(',') : undefined;
+        expect(r.counts).toEqual(source.filter((x) => !wanted || wanted.includes(x.table)));
+        const log = lines.join('\n');
+        // A count may wait out a lock the restore holds (lock_timeout, by design), never a permission.
+        expect(log).not.toMatch(
+          /side counts stopped|counted after the restore \((?!canceling statement due to lock timeout\))/,
+        );
+        const during = Number(/^debug: counted (\d+) tables? while the restore ran$/m.exec(log)?.[1]);
+        if (c.tier === 'full') {
+          expect(during).toBeGreaterThan(0);
+          expect(stage(r, 'volume')?.reason).toMatch(/^\d+ of \d+ counted as the restore ran$/);
+        } else expect(during).toBeGreaterThanOrEqual(0);
+      }
+      // Nothing left: the drill databases dropped, no session of the role, nothing it owns.
+      const dbs = await queryRows<{ datname: string }>(
+        server.conn(),
+        'SELECT datname FROM pg_database ORDER BY 1',
+      );
+      expect(dbs.map((x) => x.datname)).toEqual(['postgres', 'template0', 'template1']);
+      const sessions = await queryRows<{ n: number }>(
+        server.conn(),
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = 'driller'",
+      );
+      expect(sessions).toEqual([{ n: 0 }]);
+      const owned = await queryRows<{ n: number }>(
+        server.conn(),
+        "SELECT count(*)::int AS n FROM pg_shdepend WHERE refobjid = 'driller'::regrole",
+      );
+      expect(owned).toEqual([{ n: 0 }]);
+      await sql(server, 'postgres', 'DROP ROLE driller');
+    } finally {
+      await server.stop();
+    }
+  });
 
   it('a table whose data item starts again, and a count that fails, are left to the volume stage', async () => {
     await sql(src, 'postgres', 'CREATE DATABASE side');

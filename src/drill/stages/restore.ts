@@ -9,7 +9,7 @@ import { diskFull, freeBytes, isDiskFull, scratchDiskFull } from '../../core/dis
 import { formatBytes } from '../../core/duration.js';
 import { run } from '../../core/exec.js';
 import type { PgBinary } from '../../postgres/binaries.js';
-import { withClient } from '../../postgres/client.js';
+import { type ConnInfo, queryRows, withClient } from '../../postgres/client.js';
 import { classifyRestore, type RestoreInput, restoreDump, restoreEnv } from '../../postgres/restore.js';
 import { RestoreProgress } from '../../postgres/restore-progress.js';
 import { listTables } from '../../postgres/tables.js';
@@ -204,6 +204,50 @@ function restoreDiskFull(findings: Finding[], kind: DrillTarget['kind'], backup:
 }
 
 /**
+ * The sample list's table data with each table after those it references by a foreign key (as the
+ * restored schema has them), for a role whose load keeps the checks: pg_dump orders data by name,
+ * so a sampled child would load before its sampled parent and fail. `moved`: some order matters,
+ * which pg_restore keeps only loading one item at a time. (Tables in a cycle of keys cannot load
+ * with their checks in any order.)
+ */
+async function parentsFirst(conn: ConnInfo, lines: string[]): Promise<{ lines: string[]; moved: boolean }> {
+  const nameOf = (l: string) => {
+    const m = / TABLE DATA (\S+) (\S+) /.exec(l);
+    return m ? `${m[1]}.${m[2]}` : undefined;
+  };
+  const names = new Set(lines.map(nameOf).filter((n) => n !== undefined));
+  const fks = await queryRows<{ child: string; parent: string }>(
+    conn,
+    `SELECT DISTINCT cn.nspname || '.' || cc.relname AS child, pn.nspname || '.' || pc.relname AS parent
+       FROM pg_constraint k
+       JOIN pg_class cc ON cc.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+       JOIN pg_class pc ON pc.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+      WHERE k.contype = 'f' AND k.conrelid <> k.confrelid`,
+  );
+  const among = fks.filter((k) => names.has(k.child) && names.has(k.parent));
+  if (among.length === 0) return { lines, moved: false };
+  // Each table's depth: 1 + its deepest sampled parent's, settled in at most as many rounds as tables.
+  const depth = new Map([...names].map((n) => [n, 0]));
+  for (let round = 0; round < names.size; round++) {
+    let changed = false;
+    for (const { child, parent } of among) {
+      const d = (depth.get(parent) ?? 0) + 1;
+      if (d > (depth.get(child) ?? 0) && d <= names.size) {
+        depth.set(child, d);
+        changed = true;
+      }
+    }
+    if (!changed) break;
+  }
+  const rank = (l: string) => {
+    const n = nameOf(l);
+    return n === undefined ? -1 : (depth.get(n) ?? 0);
+  };
+  const sorted = lines.map((l, i) => ({ l, i })).sort((a, b) => rank(a.l) - rank(b.l) || a.i - b.i);
+  return { lines: sorted.map((x) => x.l), moved: true };
+}
+
+/**
  * The sample tier: rows of the named tables only, and every sequence's value, through a pg_restore
  * list. The schema is in place with its foreign keys, so a sampled table whose parent is not sampled
  * would fail them: as a superuser, the load disables triggers (pg_restore --disable-triggers).
@@ -218,7 +262,7 @@ async function restoreSampleData(
   const file = input.path;
   const list = await run(pgRestore.path, ['--list', file]);
   const wanted = new Set(opts.sampleTables);
-  const lines = list.stdout.split('\n').filter((l) => {
+  const sampled = list.stdout.split('\n').filter((l) => {
     if (/^\d+; \d+ \d+ SEQUENCE SET /.test(l)) return true;
     const m = / TABLE DATA (\S+) (\S+) /.exec(l);
     return m !== null && wanted.has(`${m[1]}.${m[2]}`);
@@ -229,6 +273,10 @@ async function restoreSampleData(
       (await c.query<{ s: boolean }>('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user'))
         .rows[0]?.s === true,
   );
+  // A role that cannot disable triggers loads referenced tables first, one item at a time.
+  const ordered = superuser ? { lines: sampled, moved: false } : await parentsFirst(conn, sampled);
+  const { lines } = ordered;
+  const jobs = opts.jobs > 1 && input.format !== 'tar' && !ordered.moved ? opts.jobs : 1;
   const listFile = work.partial('sample.list');
   fs.writeFileSync(listFile, `${lines.join('\n')}\n`);
   // The list's items done, and the sampled table loading (with its rows in the dump), from --verbose.
@@ -247,7 +295,7 @@ async function restoreSampleData(
         '--use-list',
         listFile,
         // pg_restore restores a tar dump one object at a time only.
-        ...(opts.jobs > 1 && input.format !== 'tar' ? ['--jobs', String(opts.jobs)] : []),
+        ...(jobs > 1 ? ['--jobs', String(jobs)] : []),
         file,
       ],
       {
