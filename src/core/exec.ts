@@ -59,7 +59,10 @@ export function childEnv(
   const out: Record<string, string> = {};
   const passes = (k: string) =>
     ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && passes(k)) out[k] = v;
+  // An inherited setting that is empty is not set: GitHub Actions gives a secret or input the caller
+  // did not pass as '' (an empty WALG_LIBSODIUM_KEY or AWS_SESSION_TOKEN is a setting to a tool).
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && passes(k) && (v !== '' || ALLOWED.test(k))) out[k] = v;
   for (const [k, v] of Object.entries(own)) {
     if (v === undefined) delete out[k];
     else out[k] = v;

@@ -295,7 +295,7 @@ export class WalgBackend implements PitrBackend {
     const config = path.join(spoolDir, 'wal-g.json');
     const settings: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env))
-      if (v !== undefined && WALG_ENV.some((p) => k.startsWith(p))) settings[k] = v;
+      if (v !== undefined && v !== '' && WALG_ENV.some((p) => k.startsWith(p))) settings[k] = v;
     // Prefetched WAL beside the spool, not in the recovered pg_wal; as many segments ahead as asked.
     settings.WALG_PREFETCH_DIR = path.join(spoolDir, 'prefetch');
     settings.WALG_DOWNLOAD_CONCURRENCY = String(this.prefetch);

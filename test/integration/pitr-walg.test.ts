@@ -34,6 +34,8 @@ const SECRET = 'walg-test-secret-9f3c1d';
 let prod: ScratchCluster;
 let store: string;
 let argvLog: string;
+/** What settings each wal-g command was given (names only), as the stand-in records them. */
+let settingsLog: string;
 let target: string;
 let backupName: string;
 /** The transaction that committed batch 2 (pg_current_xact_id()). */
@@ -63,16 +65,22 @@ beforeAll(async () => {
   const dir = serverDir('walg');
   store = path.join(dir, 'store');
   argvLog = path.join(dir, 'argv.log');
+  settingsLog = path.join(dir, 'settings.log');
   fs.mkdirSync(store);
   fs.writeFileSync(argvLog, '');
+  fs.writeFileSync(settingsLog, '');
   const owner = ownerOf(PROD_USER);
-  if (owner) for (const p of [store, argvLog]) fs.chownSync(p, owner.uid, owner.gid);
+  if (owner) for (const p of [store, argvLog, settingsLog]) fs.chownSync(p, owner.uid, owner.gid);
   // Seed 003's settings, from the environment (here a folder instead of R2).
   Object.assign(process.env, {
     WALG_FILE_PREFIX: store,
     WALG_COMPRESSION_METHOD: 'brotli',
     AWS_SECRET_ACCESS_KEY: SECRET,
     WALG_STANDIN_LOG: argvLog,
+    WALG_STANDIN_SETTINGS_LOG: settingsLog,
+    // As pitr.yml passes the encryption secrets a caller did not set: empty, so not settings.
+    WALG_LIBSODIUM_KEY: '',
+    WALG_PGP_KEY: '',
     PATH: `${STANDIN}${path.delimiter}${process.env.PATH}`,
   });
   prod = await startCluster({
@@ -136,6 +144,27 @@ const opts = (extra: Record<string, string> = {}) =>
 /** The stand-in's own record of every argv it was run with. */
 const argvs = () => fs.readFileSync(argvLog, 'utf8');
 
+/**
+ * Every wal-g command Restorable ran (backup-list, backup-fetch) and the server ran (wal-fetch,
+ * from the private settings file) had the storage's settings, and none of the ones set empty: an
+ * empty WALG_LIBSODIUM_KEY would have WAL-G decrypt with no key.
+ */
+function expectSettingsGiven(): void {
+  const given = fs
+    .readFileSync(settingsLog, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { command: string; set: string[]; empty: string[] });
+  const commands = new Set(given.map((g) => g.command));
+  for (const c of ['backup-list', 'backup-fetch', 'wal-fetch']) expect(commands).toContain(c);
+  for (const g of given) {
+    if (!['backup-list', 'backup-fetch', 'wal-fetch'].includes(g.command)) continue;
+    expect(g.set, g.command).toEqual(expect.arrayContaining(['WALG_FILE_PREFIX', 'WALG_COMPRESSION_METHOD']));
+    expect(g.empty, g.command).toEqual([]);
+    expect(g.set, g.command).not.toContain('WALG_LIBSODIUM_KEY');
+  }
+}
+
 describe('the wal-g stand-in keeps WAL-G’s documented contract', () => {
   it('backup-list --json --detail, wal-fetch exit 74 for an absent file, wal-verify --json', async () => {
     const list = JSON.parse((await walg('backup-list', '--json', '--detail')).stdout);
@@ -154,6 +183,7 @@ describe('the wal-g stand-in keeps WAL-G’s documented contract', () => {
 describe('pitr-restore with WAL-G (against the stand-in)', () => {
   it('drill to a time: backup-list picks the backup, backup-fetch, wal-fetch replays, the checks prove it; progress of both', async () => {
     fs.writeFileSync(argvLog, '');
+    fs.writeFileSync(settingsLog, '');
     const log = memoryLogger();
     const { lines, listener } = progressLines();
     const r = await runPitr(opts(), log, listener);
@@ -175,6 +205,7 @@ describe('pitr-restore with WAL-G (against the stand-in)', () => {
     expect(argvs()).not.toContain(SECRET);
     expect(JSON.stringify(r)).not.toContain(SECRET);
     expect(log.lines.join('\n')).not.toContain(SECRET);
+    expectSettingsGiven();
   }, 180_000);
 
   it('drill to target-immediate: the backup’s end, batch 1 only', async () => {

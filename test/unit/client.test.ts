@@ -219,3 +219,29 @@ describe('the libpq environment of a program', () => {
     }
   });
 });
+
+describe('childEnv', () => {
+  it("passes a tool's inherited settings, except one set empty (a secret the caller did not pass)", () => {
+    const names = ['WALG_LIBSODIUM_KEY', 'WALG_S3_PREFIX', 'AWS_SESSION_TOKEN', 'TZ'];
+    const saved = Object.fromEntries(names.map((k) => [k, process.env[k]]));
+    Object.assign(process.env, {
+      WALG_LIBSODIUM_KEY: '',
+      WALG_S3_PREFIX: 's3://b/p',
+      AWS_SESSION_TOKEN: '',
+      TZ: '',
+    });
+    try {
+      const env = childEnv({}, ['WALG_', 'AWS_']);
+      expect(env.WALG_S3_PREFIX).toBe('s3://b/p');
+      expect('WALG_LIBSODIUM_KEY' in env).toBe(false);
+      expect('AWS_SESSION_TOKEN' in env).toBe(false);
+      // The few variables every program gets pass as they are, empty or not.
+      expect(env.TZ).toBe('');
+    } finally {
+      for (const k of names) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+    }
+  });
+});

@@ -424,6 +424,13 @@ describe('the examples', () => {
   });
 });
 
+/** WAL-G's decryption keys as the workflows give them to the recovering step. */
+const walgKeys = {
+  WALG_LIBSODIUM_KEY: ex('secrets.WALG_LIBSODIUM_KEY'),
+  WALG_PGP_KEY: ex('secrets.WALG_PGP_KEY'),
+  WALG_PGP_KEY_PASSPHRASE: ex('secrets.WALG_PGP_KEY_PASSPHRASE'),
+};
+
 describe('runner pools and least privilege', () => {
   const labels = (f: string) => JSON.parse(String(call(wf(f)).inputs['runs-on']?.default)) as string[];
   /** A runner whose labels are `b` takes a job that asks for `a` when a ⊆ b. */
@@ -451,13 +458,31 @@ describe('runner pools and least privilege', () => {
     expect(JSON.stringify(job.env ?? {})).not.toMatch(/AWS/);
     const keyed = (job.steps ?? []).filter((st) => JSON.stringify(st.env ?? {}).includes('BACKUP_AWS'));
     expect(keyed.map((st) => st.id)).toEqual(['verify', 'pitr']);
-    for (const st of keyed) {
-      expect(st.env).toEqual({
-        AWS_ACCESS_KEY_ID: ex('secrets.BACKUP_AWS_ACCESS_KEY_ID'),
-        AWS_SECRET_ACCESS_KEY: ex('secrets.BACKUP_AWS_SECRET_ACCESS_KEY'),
-      });
-    }
+    const keys = {
+      AWS_ACCESS_KEY_ID: ex('secrets.BACKUP_AWS_ACCESS_KEY_ID'),
+      AWS_SECRET_ACCESS_KEY: ex('secrets.BACKUP_AWS_SECRET_ACCESS_KEY'),
+    };
+    expect(keyed[0]?.env).toEqual(keys);
+    expect(keyed[1]?.env).toEqual({ ...keys, ...walgKeys });
     expect(job.steps?.find((st) => st.id === 'drill')?.env).toBeUndefined();
+  });
+
+  it("WAL-G's decryption keys reach the one step that recovers, never a job's env or the plan", () => {
+    const names = Object.keys(walgKeys);
+    for (const file of ['.github/workflows/drill.yml', '.github/workflows/pitr.yml']) {
+      const w = wf(file);
+      for (const n of names) expect(call(w).secrets[n], `${file} declares ${n}`).toBeDefined();
+      const given = Object.values(w.jobs).flatMap((j) => {
+        expect(JSON.stringify(j.env ?? {})).not.toMatch(/WALG_(LIBSODIUM|PGP)/);
+        return (j.steps ?? []).filter((st) => JSON.stringify(st.env ?? {}).includes('secrets.WALG_'));
+      });
+      expect(given.map((st) => st.id)).toEqual(['pitr']);
+      expect(given[0]?.env).toMatchObject(walgKeys);
+    }
+    // In pitr.yml they are the environment's: read only once the restore is approved.
+    const pitr = wf('.github/workflows/pitr.yml');
+    expect(secretsOf(pitr.jobs.plan as Job).has('WALG_LIBSODIUM_KEY')).toBe(false);
+    expect(call(pitr).secrets.WALG_LIBSODIUM_KEY?.description).toMatch(/secret of the environment/);
   });
 
   it('only the history job writes contents, and the caller example says why it must grant it', () => {
