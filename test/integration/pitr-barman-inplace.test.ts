@@ -144,6 +144,22 @@ describe('in place with Barman, signalled at every point (the committed CLI)', (
     expectNothingLeft(f.prod.dataDir, again);
   }, 180_000);
 
+  it('a fetch refused (a tampered backup_label): the attempt is removed, and its tablespaces with it; production never stopped', async () => {
+    const label = path.join(f.backupData, 'backup_label');
+    const saved = fs.readFileSync(label, 'utf8');
+    fs.writeFileSync(label, saved.replace(/^START WAL LOCATION: \S+/m, 'START WAL LOCATION: 0/1000028'));
+    try {
+      const r = await inPlace(barmanChecks());
+      expect(r.findings.map((x) => x.rule)).toEqual(['BASE_BACKUP_CORRUPT']);
+    } finally {
+      fs.writeFileSync(label, saved);
+    }
+    expect((await query<{ n: string }>(f.prod, 'select count(*) as n from orders'))[0]?.n).toBe('300');
+    expect(journalOf(f.prod.dataDir)?.phase).toBe('rolled-back');
+    const beside = fs.readdirSync(path.dirname(f.prod.dataDir));
+    expect(beside.filter((n) => /restorable-(restore|failed)-/.test(n))).toEqual([]);
+  }, 180_000);
+
   it('in place: barman recover into the staging folder recovers there, privately, and hands over; production is told where its tablespaces now are', async () => {
     const r = await inPlace(barmanChecks());
     expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
