@@ -17,6 +17,7 @@ import type { BackupObject } from '../sources/types.js';
 import { coverageEnd, type PitrBackend, type PlannedBackup, type Restored } from './backends.js';
 import { BARMAN_NAME, barmanTime, tablespaceMaps } from './barman.js';
 import { checkRestoredFolder } from './barman-folder.js';
+import { tablespaceRoot } from './journal.js';
 import type { PitrTarget } from './options.js';
 import { type Coverage, type TargetTimeline, WalArchive } from './wal-archive.js';
 import { onPath, shellWord } from './walg.js';
@@ -285,7 +286,7 @@ export class BarmanCloudBackend implements PitrBackend {
   ): Promise<Restored> {
     const entry = this.entries.get(b.id) as CloudEntry;
     ownedDir(dataDir, owner);
-    const tblspcRoot = `${dataDir}.tablespaces`;
+    const tblspcRoot = tablespaceRoot(dataDir);
     // Every tablespace beside the restored folder: by default Barman writes them where production has them.
     const maps = tablespaceMaps(entry, tblspcRoot);
     if (maps.length) ownedDir(tblspcRoot, owner);

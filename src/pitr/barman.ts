@@ -10,6 +10,7 @@ import { LocalSource } from '../sources/local.js';
 import type { BackupObject } from '../sources/types.js';
 import { coverageEnd, type PitrBackend, type PlannedBackup, type Restored } from './backends.js';
 import { checkRestoredFolder } from './barman-folder.js';
+import { tablespaceRoot } from './journal.js';
 import type { PitrTarget } from './options.js';
 import { pgMicros } from './proof.js';
 import { type Coverage, type TargetTimeline, WalArchive } from './wal-archive.js';
@@ -251,7 +252,7 @@ export class BarmanBackend implements PitrBackend {
   ): Promise<Restored> {
     const shown = this.shown.find((s) => s.backup_id === b.id) as ShownBackup;
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const tblspcRoot = `${dataDir}.tablespaces`;
+    const tblspcRoot = tablespaceRoot(dataDir);
     const maps = tablespaceMaps(shown, tblspcRoot);
     if (maps.length) fs.mkdirSync(tblspcRoot, { recursive: true, mode: 0o700 });
     this.handTo([dataDir, ...(maps.length ? [tblspcRoot] : [])], owner);

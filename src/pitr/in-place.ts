@@ -13,7 +13,9 @@ import {
   pausePoint,
   putBackSync,
   rollbackCommands,
+  servedTablespaces,
   startProductionSync,
+  tablespaceRoot,
   writeJournal,
 } from './journal.js';
 import type { InPlaceOptions } from './options.js';
@@ -77,6 +79,7 @@ export function beginInPlace(
     safety: `${live}.restorable-safety-${paths.ts}`,
     failed: `${live}.restorable-failed-${paths.ts}`,
     spool: paths.spool,
+    tablespaces: tablespaceRoot(paths.staging),
     // Short, for the socket's path (at most 107 bytes), and private (0700).
     private: fs.mkdtempSync(path.join(os.tmpdir(), 'restorable-private-')),
     liveIno: fs.statSync(live).ino,
@@ -237,6 +240,8 @@ export async function handOver(
     };
   j.servingAt = new Date().toISOString();
   writeJournal(j, 'serving');
+  const tablespaces = servedTablespaces(j);
+  if (tablespaces) log.info(`in place: the recovered data serves at ${j.live}${tablespaces}`);
   fs.rmSync(j.private, { recursive: true, force: true });
   ip.release();
   const downtime = j.stoppedAt ? (Date.parse(j.servingAt) - Date.parse(j.stoppedAt)) / 1000 : undefined;

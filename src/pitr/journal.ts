@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
-import { runSync, userCommandEnv } from '../core/exec.js';
+import { isRoot, runSync, userCommandEnv } from '../core/exec.js';
 import { ownerOf, sleepSync } from '../postgres/cluster.js';
 import { PGCTL_WAIT, PgCtl, postmasterAlive } from '../postgres/pgctl.js';
 import { ownedLog } from '../postgres/recovery.js';
@@ -44,6 +44,11 @@ export interface Journal {
   safety: string;
   failed: string;
   spool: string;
+  /**
+   * The attempt's tablespaces, where a backend that relocates them (Barman's) puts them:
+   * `<staging>.tablespaces`. On a put-back they go with the attempt, to `<failed>.tablespaces`.
+   */
+  tablespaces?: string;
   /** The private recovery's socket folder and rules (in the temp folder: a socket's path is short). */
   private: string;
   /** Production's data directory is told from the others by its inode, wherever it has been moved. */
@@ -69,6 +74,11 @@ export async function pausePoint(point: PausePoint): Promise<void> {
   if (process.env.RESTORABLE_PAUSE_AT !== point) return;
   process.stderr.write(`restorable: paused at ${point}\n`);
   await new Promise((r) => setTimeout(r, 3000));
+}
+
+/** Where a backend that relocates a backup's tablespaces puts them: beside the folder it restores into. */
+export function tablespaceRoot(dataDir: string): string {
+  return `${dataDir}.tablespaces`;
 }
 
 export function journalPath(live: string): string {
@@ -102,14 +112,18 @@ export function readJournal(live: string): Journal | undefined {
   if (!st.isFile() || st.uid !== mine || (st.mode & 0o077) !== 0)
     throw bad("is not this runner's own private file");
   const j = JSON.parse(fs.readFileSync(file, 'utf8')) as Journal;
-  const beside = (p: string) => typeof p === 'string' && p.startsWith(`${j.live}.restorable-`);
+  // A name beside production's folder, never a path that leaves it (`<live>.restorable-x/../..`).
+  const prefix = `${path.resolve(live)}.restorable-`;
+  const beside = (p: unknown) =>
+    typeof p === 'string' && p.startsWith(prefix) && !p.slice(prefix.length).includes('/');
   const privateDir =
     typeof j.private === 'string' && path.basename(j.private).startsWith('restorable-private-');
   if (
     j.version !== 1 ||
     j.live !== path.resolve(live) ||
     !privateDir ||
-    ![j.staging, j.safety, j.failed, j.spool].every(beside)
+    ![j.staging, j.safety, j.failed, j.spool].every(beside) ||
+    (j.tablespaces !== undefined && j.tablespaces !== tablespaceRoot(j.staging))
   )
     throw bad('does not describe this data directory');
   return j;
@@ -167,6 +181,7 @@ export function putBackSync(j: Journal, wait: boolean): { started: boolean; note
     if (inode(j.live) !== undefined) fs.renameSync(j.live, j.failed);
     if (inode(j.safety) === j.liveIno) fs.renameSync(j.safety, j.live);
   } else if (inode(j.staging) !== undefined) fs.renameSync(j.staging, j.failed);
+  const tablespaces = keepTablespaces(j);
   for (const d of [j.spool, j.private]) fs.rmSync(d, { recursive: true, force: true });
   if (inode(j.live) !== j.liveIno) {
     return {
@@ -176,7 +191,12 @@ export function putBackSync(j: Journal, wait: boolean): { started: boolean; note
   }
   const notStarted = startProductionSync(j, wait);
   writeJournal(j, 'rolled-back');
-  const kept = inode(j.failed) !== undefined ? `; the attempt is kept at ${j.failed}` : '';
+  const attempt = inode(j.failed) !== undefined;
+  const kept = attempt
+    ? `; the attempt is kept at ${j.failed}${tablespaces ? ` (its tablespaces at ${tablespaces})` : ''}`
+    : tablespaces
+      ? `; the attempt's tablespaces are kept at ${tablespaces}`
+      : '';
   return notStarted
     ? {
         started: false,
@@ -186,6 +206,48 @@ export function putBackSync(j: Journal, wait: boolean): { started: boolean; note
         started: true,
         note: `the original data directory is back at ${j.live} and the server was started${kept}`,
       };
+}
+
+/** `p` moved from under `from` to under `to`, when it is `from` or inside it; else undefined. */
+function movedPath(p: string, from: string, to: string): string | undefined {
+  if (p === from) return to;
+  return p.startsWith(`${from}/`) ? `${to}${p.slice(from.length)}` : undefined;
+}
+
+/**
+ * The links in `dir`'s pg_tblspc that point under `from` point under `to`, each replaced in one
+ * rename: a put-back stopped midway leaves each link old or new, and the next one finishes.
+ * (Barman and barman-cloud-restore make these links and write no tablespace_map.)
+ */
+function repointTablespaces(dir: string, from: string, to: string): void {
+  const tblspc = path.join(dir, 'pg_tblspc');
+  if (fs.lstatSync(tblspc, { throwIfNoEntry: false })?.isDirectory())
+    for (const name of fs.readdirSync(tblspc)) {
+      const link = path.join(tblspc, name);
+      const st = fs.lstatSync(link);
+      const moved = st.isSymbolicLink() ? movedPath(fs.readlinkSync(link), from, to) : undefined;
+      if (!moved) continue;
+      const tmp = `${link}.restorable-tmp`;
+      fs.rmSync(tmp, { force: true });
+      fs.symlinkSync(moved, tmp);
+      if (isRoot()) fs.lchownSync(tmp, st.uid, st.gid);
+      fs.renameSync(tmp, link);
+    }
+}
+
+/**
+ * The attempt's tablespaces go with it: `<staging>.tablespaces` to `<failed>.tablespaces`, and
+ * the kept attempt's links re-pointed there, so that it stays a folder one can inspect or start.
+ * Each step is read from the folders, not assumed: a second put-back finishes a first one that was
+ * stopped. Returns where they are kept, if there are any.
+ */
+function keepTablespaces(j: Journal): string | undefined {
+  const from = j.tablespaces ?? tablespaceRoot(j.staging);
+  const to = tablespaceRoot(j.failed);
+  if (inode(from) !== undefined && inode(to) === undefined) fs.renameSync(from, to);
+  if (fs.lstatSync(j.failed, { throwIfNoEntry: false })?.isDirectory())
+    repointTablespaces(j.failed, from, to);
+  return inode(to) !== undefined ? to : undefined;
 }
 
 /**
@@ -199,13 +261,25 @@ export function resumeFromJournal(live: string): string {
     const notStarted = startProductionSync(j, true);
     const what =
       j.phase === 'serving'
-        ? `the recovered data serves at ${j.live}; the previous data directory is kept at ${j.safety}`
+        ? `the recovered data serves at ${j.live}${servedTablespaces(j)}; the previous data directory is kept at ${j.safety}`
         : `the original data directory is at ${j.live}`;
     return notStarted
       ? `${what}, but the server did not start (${notStarted})`
       : `${what}, and the server runs`;
   }
   return putBackSync(j, true).note;
+}
+
+/**
+ * Once the recovered copy serves, its tablespaces stay where the backend put them, in the folder
+ * named after the staging folder (production's pg_tblspc links point there): said, so nobody
+ * takes it for a leftover.
+ */
+export function servedTablespaces(j: Journal): string {
+  const root = j.tablespaces ?? tablespaceRoot(j.staging);
+  return fs.lstatSync(root, { throwIfNoEntry: false })?.isDirectory()
+    ? ` (its tablespaces at ${root}, where its pg_tblspc links point: part of production now, never remove it)`
+    : '';
 }
 
 /** The commands that undo the swap by hand, printed when it happens and in docs/pitr-restore.md. */

@@ -20,7 +20,14 @@ import {
   rollBack,
   stopProduction,
 } from './in-place.js';
-import { pausePoint, putBackSync, rollbackCommands, writeJournal } from './journal.js';
+import {
+  pausePoint,
+  putBackSync,
+  rollbackCommands,
+  servedTablespaces,
+  tablespaceRoot,
+  writeJournal,
+} from './journal.js';
 import type { InPlaceOptions, Mode, RecoverOptions } from './options.js';
 import type { PitrResult } from './result.js';
 
@@ -276,8 +283,10 @@ class InPlaceMode extends RecoveryMode {
     this.ip.journal.serverBin = server.dir;
     writeJournal(this.ip.journal);
   }
+  /** The attempt is removed, and its tablespaces with it. */
   async abandon(): Promise<void> {
-    fs.rmSync(this.dataDir, { recursive: true, force: true });
+    for (const d of [this.dataDir, tablespaceRoot(this.dataDir)])
+      fs.rmSync(d, { recursive: true, force: true });
     putBackSync(this.ip.journal, true);
     this.ip.release();
   }
@@ -357,7 +366,7 @@ class InPlaceMode extends RecoveryMode {
       return;
     }
     result.next.push(
-      `Production now runs on the recovered data. The previous data directory is kept at ${result.safetySnapshot} (never deleted by Restorable): remove it only when you are sure. To undo: ${rollbackCommands(this.ip.journal).join('; ')}.`,
+      `Production now runs on the recovered data${servedTablespaces(this.ip.journal)}. The previous data directory is kept at ${result.safetySnapshot} (never deleted by Restorable): remove it only when you are sure. To undo: ${rollbackCommands(this.ip.journal).join('; ')}.`,
       'Take a fresh base backup now (seed 001 §2.5): the recovery started a new timeline, and older backups lead elsewhere.',
       `archive_mode is off in the recovered server (postgresql.auto.conf): once the new base backup is planned, ALTER SYSTEM RESET archive_mode and restart${result.history ? `; the new timeline's history file ${result.history} is marked ready, so the archiver sends it first` : ''}.`,
     );

@@ -27,6 +27,8 @@ export interface BarmanProduction {
   backupId: string;
   /** The backup's own data folder in Barman's home (for the hostile tests to tamper with). */
   backupData: string;
+  /** Production's tablespace folder (`ts1`, 10 rows of table `far`), when asked for. */
+  tablespace?: string;
 }
 
 export async function barmanAs(prod: ScratchCluster, conf: string, ...args: string[]): Promise<string> {
@@ -48,8 +50,15 @@ async function pgbench(prod: ScratchCluster, args: string[]): Promise<void> {
   if (r.code !== 0) throw new Error(`pgbench ${args.join(' ')} failed: ${r.stderr}`);
 }
 
-/** `scale`: pgbench's (1 is about 16 MiB; the bench's 8 about 120 MiB, seed 001's database). */
-export async function startBarmanProduction(label: string, scale = 1): Promise<BarmanProduction> {
+/**
+ * `scale`: pgbench's (1 is about 16 MiB; the bench's 8 about 120 MiB, seed 001's database).
+ * `tablespace`: a tablespace `ts1` holding table `far` (10 rows), made before the backup.
+ */
+export async function startBarmanProduction(
+  label: string,
+  scale = 1,
+  tablespace = false,
+): Promise<BarmanProduction> {
   const home = serverDir(label);
   const conf = path.join(home, 'barman.conf');
   const incoming = path.join(home, 'main', 'incoming');
@@ -93,6 +102,12 @@ archiver = on
   await pgbench(prod, ['-i', '-s', String(scale), '-q']);
   await query(prod, 'CREATE TABLE orders (id serial PRIMARY KEY, batch int)');
   await query(prod, 'INSERT INTO orders (batch) SELECT 1 FROM generate_series(1, 100)');
+  const ts = tablespace ? serverDir(`${label}-ts1`) : undefined;
+  if (ts) {
+    await query(prod, `CREATE TABLESPACE ts1 LOCATION '${ts}'`);
+    await query(prod, 'CREATE TABLE far (n int) TABLESPACE ts1');
+    await query(prod, 'INSERT INTO far SELECT generate_series(1, 10)');
+  }
   await shipWal();
   const beforeBackup = new Date().toISOString();
   await sleep(1100);
@@ -113,7 +128,10 @@ archiver = on
   await pgbench(prod, ['-c', '2', '-t', '100']);
   await shipWal();
   const backupData = path.join(home, 'main', 'base', backupId, 'data');
-  return { prod, home, conf, target, beforeBackup, marker, batch2Xid, backupId, backupData };
+  return {
+    ...{ prod, home, conf, target, beforeBackup, marker, batch2Xid, backupId, backupData },
+    ...(ts ? { tablespace: ts } : {}),
+  };
 }
 
 /** restorable.yml whose checks prove the target (or, `immediate`, the end of the backup). */

@@ -146,3 +146,36 @@ export async function interruptOnceClusterUp(
   const code = await exited(child);
   return { code, removed: !fs.existsSync(made as string) };
 }
+
+/** Where each link in `dataDir`'s pg_tblspc points (a tablespace of the backup, relocated). */
+export function tablespaceLinks(dataDir: string): string[] {
+  const tblspc = path.join(dataDir, 'pg_tblspc');
+  return fs.readdirSync(tblspc).map((n) => fs.readlinkSync(path.join(tblspc, n)));
+}
+
+/**
+ * A rolled-back in-place run kept its attempt at `<live>.restorable-failed-*` with its tablespaces
+ * beside it (`<failed>.tablespaces`), the attempt's links pointing there, and nothing of the attempt
+ * under the staging folder's name; `said` names both. Returns the kept attempt's folder.
+ */
+export function expectAttemptKeptWhole(live: string, said: string): string {
+  const beside = fs.readdirSync(path.dirname(live));
+  expect(
+    beside.filter((n) => n.includes('restorable-restore-')),
+    said,
+  ).toEqual([]);
+  const failed = beside.filter((n) => /restorable-failed-[^.]*$/.test(n));
+  expect(failed, said).toHaveLength(1);
+  const kept = path.join(path.dirname(live), failed[0] as string);
+  const links = tablespaceLinks(kept);
+  expect(links.length, said).toBeGreaterThan(0);
+  for (const to of links) {
+    expect(to.startsWith(`${kept}.tablespaces/`), `${to}\n${said}`).toBe(true);
+    expect(
+      fs.readdirSync(to).some((n) => n.startsWith('PG_')),
+      to,
+    ).toBe(true);
+  }
+  expect(said).toContain(`the attempt is kept at ${kept} (its tablespaces at ${kept}.tablespaces)`);
+  return kept;
+}

@@ -1,24 +1,33 @@
 /**
  * `backend: barman-cloud` in place, against Barman Cloud and the S3 test server
- * (test/harness/barman-cloud.ts): signalled mid-phase through the committed CLI (npm run build
+ * (test/harness/barman-cloud.ts), a backup with a tablespace: signalled mid-phase through the committed CLI (npm run build
  * first; RESTORABLE_TEST_CLI=source runs its sources), then a hand-over.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../src/core/log.js';
+import { readJournal, resumeFromJournal } from '../../src/pitr/journal.js';
 import { parsePitrOptions } from '../../src/pitr/options.js';
 import { runPitr } from '../../src/pitr/run.js';
 import { controlData } from '../../src/postgres/recovery.js';
 import { barmanChecks } from '../harness/barman.js';
 import { CLOUD_SERVER, type CloudProduction, startCloudProduction } from '../harness/barman-cloud.js';
 import { query } from '../harness/pitr.js';
-import { expectNothingLeft, journalOf, PHASE_AT, type Point, signalAt } from '../harness/signals.js';
+import {
+  expectAttemptKeptWhole,
+  expectNothingLeft,
+  journalOf,
+  PHASE_AT,
+  type Point,
+  signalAt,
+  tablespaceLinks,
+} from '../harness/signals.js';
 
 let f: CloudProduction;
 
 beforeAll(async () => {
-  f = await startCloudProduction('barman-cloud-inplace');
+  f = await startCloudProduction('barman-cloud-inplace', true);
   Object.assign(process.env, f.s3.env);
 }, 240_000);
 
@@ -54,6 +63,8 @@ describe('in place with Barman Cloud, signalled mid-phase (the committed CLI)', 
         const rows = await query<{ n: string }>(f.prod, 'select count(*) as n from orders').catch(() => []);
         expect(rows[0]?.n, said).toBe('300');
         expect(journalOf(f.prod.dataDir)?.phase, said).toBe('rolled-back');
+        // Held before the fetch, there is no attempt yet; after it, the attempt and its tablespaces.
+        if (point !== 'fetch') expectAttemptKeptWhole(f.prod.dataDir, said);
         expectNothingLeft(f.prod.dataDir, said);
         // The server's key file went with its spool folder, whatever stopped the run.
         const beside = fs.readdirSync(path.dirname(f.prod.dataDir));
@@ -68,7 +79,7 @@ describe('in place with Barman Cloud, signalled mid-phase (the committed CLI)', 
     );
   }
 
-  it('in place: barman-cloud-restore into the staging folder, recovery there, hand-over; no key file left', async () => {
+  it('in place: barman-cloud-restore into the staging folder, recovery there, hand-over; no key file left; production is told where its tablespaces now are', async () => {
     const r = await runPitr(
       parsePitrOptions(
         {
@@ -96,5 +107,14 @@ describe('in place with Barman Cloud, signalled mid-phase (the committed CLI)', 
     const beside = fs.readdirSync(path.dirname(f.prod.dataDir));
     expect(beside.filter((n) => n.includes('restorable-spool'))).toEqual([]);
     expect(r.history).toMatch(/^0000000[2-9]\.history$/);
+    // The recovered tablespace serves from where barman-cloud-restore put it, under the staging folder's name.
+    const root = `${readJournal(f.prod.dataDir)?.staging}.tablespaces`;
+    expect(tablespaceLinks(f.prod.dataDir).map((l) => path.dirname(l))).toEqual([root]);
+    expect((await query<{ n: string }>(f.prod, 'select count(*) as n from far'))[0]?.n).toBe('10');
+    expect(r.next.join('\n')).toContain(`its tablespaces at ${root}, where its pg_tblspc links point`);
+    expect(resumeFromJournal(f.prod.dataDir)).toContain(`its tablespaces at ${root}`);
+    expect(tablespaceLinks(r.safetySnapshot as string).map((l) => fs.realpathSync(l))).toEqual([
+      fs.realpathSync(f.tablespace as string),
+    ]);
   }, 180_000);
 });
