@@ -284,8 +284,17 @@ export function servedTablespaces(j: Journal): string {
 
 /** The commands that undo the swap by hand, printed when it happens and in docs/pitr-restore.md. */
 export function rollbackCommands(j: Journal): string[] {
-  return [
-    `restorable pitr --rollback --data-directory ${j.live}`,
-    `or by hand: stop the server, then mv ${j.live} ${j.failed} && mv ${j.safety} ${j.live}, and start it`,
-  ];
+  return [`restorable pitr --rollback --data-directory ${j.live}`, `or by hand: ${byHand(j)}`];
+}
+
+/**
+ * Once the recovered data serves, `--rollback` no longer undoes anything (it only starts the
+ * server): going back is by hand, and throws away what was written since.
+ */
+export function undoServedCommand(j: Journal): string {
+  return `To go back to the previous data, which discards every write since the hand-over, ${byHand(j)} (restorable pitr --rollback does not undo a recovery that serves)`;
+}
+
+function byHand(j: Journal): string {
+  return `stop the server, then mv ${j.live} ${j.failed} && mv ${j.safety} ${j.live}, and start it`;
 }

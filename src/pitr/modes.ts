@@ -23,9 +23,9 @@ import {
 import {
   pausePoint,
   putBackSync,
-  rollbackCommands,
   servedTablespaces,
   tablespaceRoot,
+  undoServedCommand,
   writeJournal,
 } from './journal.js';
 import type { InPlaceOptions, Mode, RecoverOptions } from './options.js';
@@ -366,7 +366,7 @@ class InPlaceMode extends RecoveryMode {
       return;
     }
     result.next.push(
-      `Production now runs on the recovered data${servedTablespaces(this.ip.journal)}. The previous data directory is kept at ${result.safetySnapshot} (never deleted by Restorable): remove it only when you are sure. To undo: ${rollbackCommands(this.ip.journal).join('; ')}.`,
+      `Production now runs on the recovered data${servedTablespaces(this.ip.journal)}. The previous data directory is kept at ${result.safetySnapshot} (never deleted by Restorable): remove it only when you are sure. ${undoServedCommand(this.ip.journal)}.`,
       'Take a fresh base backup now (seed 001 §2.5): the recovery started a new timeline, and older backups lead elsewhere.',
       `archive_mode is off in the recovered server (postgresql.auto.conf): once the new base backup is planned, ALTER SYSTEM RESET archive_mode and restart${result.history ? `; the new timeline's history file ${result.history} is marked ready, so the archiver sends it first` : ''}.`,
     );

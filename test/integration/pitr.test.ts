@@ -673,6 +673,13 @@ describe('pitr-restore in place', () => {
     expect(r.safetySnapshot && fs.existsSync(path.join(r.safetySnapshot, 'PG_VERSION'))).toBe(true);
     expect((await query<{ n: string }>(live, 'select count(*) as n from orders'))[0]?.n).toBe('200');
     expect(r.next.join(' ')).toMatch(/fresh base backup/);
+    // Going back once it serves is by hand, and loses the writes since: --rollback no longer undoes.
+    const undo = r.next.find((n) => n.startsWith('Production now runs')) as string;
+    expect(undo).toMatch(
+      /To go back to the previous data, which discards every write since the hand-over, stop the server, then mv /,
+    );
+    expect(undo).toMatch(/restorable pitr --rollback does not undo a recovery that serves/);
+    expect(undo).not.toMatch(/To undo: restorable pitr --rollback/);
     // What the on-call engineer reads: the span discarded, and production's downtime.
     expect(Date.parse(r.discarded?.until as string)).toBeGreaterThan(Date.parse(target));
     expect(r.downtimeSeconds).toBeGreaterThan(0);
