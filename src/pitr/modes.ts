@@ -231,12 +231,19 @@ class SideBySideMode extends RecoveryMode {
     this.spoolDir = `${this.dataDir}.restorable-spool-${ctx.ts}`;
     this.socketDir = `${this.dataDir}.restorable-socket`;
   }
+  /** Whether a folder had the name the Barman backends restore tablespaces into, before the fetch. */
+  private tablespacesBefore = true;
+
   logFile(): string {
     return besideLog(this.ctx, this.dataDir);
   }
-  /** What we put into the empty folder is ours to remove. */
+  override async beforeFetch(): Promise<void> {
+    this.tablespacesBefore = fs.existsSync(tablespaceRoot(this.dataDir));
+  }
+  /** What we put into the empty folder is ours to remove, and the tablespace folder if we made it. */
   async abandon(): Promise<void> {
     fs.rmSync(this.dataDir, { recursive: true, force: true });
+    if (!this.tablespacesBefore) fs.rmSync(tablespaceRoot(this.dataDir), { recursive: true, force: true });
   }
   async finish(conn: ConnInfo): Promise<void> {
     const { pipe, result } = this.ctx;

@@ -160,6 +160,44 @@ describe('in place with Barman, signalled at every point (the committed CLI)', (
     expect(beside.filter((n) => /restorable-(restore|failed)-/.test(n))).toEqual([]);
   }, 180_000);
 
+  it('side by side, a fetch refused: the clone and the tablespace folder it made are removed; one that was there before is not touched', async () => {
+    const label = path.join(f.backupData, 'backup_label');
+    const saved = fs.readFileSync(label, 'utf8');
+    fs.writeFileSync(label, saved.replace(/^START WAL LOCATION: \S+/m, 'START WAL LOCATION: 0/1000028'));
+    const parent = serverDir('barman-sbs-refused');
+    const sideBySide = (dir: string) =>
+      runPitr(
+        parsePitrOptions(
+          {
+            backend: 'barman',
+            'barman-server': 'main',
+            'barman-config': f.conf,
+            'target-time': f.target,
+            config: barmanChecks(),
+            mode: 'side-by-side',
+            'data-directory': dir,
+          },
+          'input',
+        ),
+        memoryLogger(),
+      );
+    try {
+      const made = path.join(parent, 'clone');
+      const r = await sideBySide(made);
+      expect(r.findings.map((x) => x.rule)).toEqual(['BASE_BACKUP_CORRUPT']);
+      expect(fs.readdirSync(parent)).toEqual([]);
+      // A folder of that name the user had: not Restorable's to remove.
+      const theirs = path.join(parent, 'other');
+      fs.mkdirSync(`${theirs}.tablespaces`);
+      fs.writeFileSync(path.join(`${theirs}.tablespaces`, 'keep-me'), 'x');
+      const again = await sideBySide(theirs);
+      expect(again.findings.map((x) => x.rule)).toEqual(['BASE_BACKUP_CORRUPT']);
+      expect(fs.existsSync(path.join(`${theirs}.tablespaces`, 'keep-me'))).toBe(true);
+    } finally {
+      fs.writeFileSync(label, saved);
+    }
+  }, 180_000);
+
   it('in place: barman recover into the staging folder recovers there, privately, and hands over; production is told where its tablespaces now are', async () => {
     const r = await inPlace(barmanChecks());
     expect(r.verdict, JSON.stringify(r.findings)).toBe('pass');
