@@ -12,6 +12,7 @@ import { dumpDatabase } from '../../src/demo/sample.js';
 import { parseDrillOptions } from '../../src/drill/options.js';
 import { type DrillResult, runDrill } from '../../src/drill/run.js';
 import { findLeftovers } from '../../src/postgres/cluster.js';
+import { DOWNLOAD_PART_SIZE } from '../../src/sources/s3.js';
 import { runVerify } from '../../src/verify/run.js';
 import { sha256 } from '../harness/breakers.js';
 import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
@@ -27,7 +28,8 @@ let dump: string;
 let chinookGz: string;
 let bigGz: string;
 const savedEnv = { ...process.env };
-const BIG = 9 * 1024 * 1024;
+/** Three download parts (DOWNLOAD_PART_SIZE each, the last shorter): a download held after its first. */
+const BIG = 2 * DOWNLOAD_PART_SIZE + 1024 * 1024;
 
 beforeAll(async () => {
   dir = tempDir('workdir');
@@ -56,7 +58,6 @@ beforeAll(async () => {
   await s3.put('backups', 'database/app_prod_20260429_1430.dump', fs.readFileSync(dump), {
     sha256: sha256(dump),
   });
-  // Three 4 MiB parts: a download that can be held after its first.
   await s3.put('backups', 'big/app_prod_20260429_1430.dump', crypto.randomBytes(BIG));
 }, 180_000);
 
@@ -151,7 +152,7 @@ describe('a work-dir shared by runs', () => {
 
   it('SIGINT mid-download: the CLI exits 130 and leaves no .part behind', async () => {
     const work = workDir();
-    const release = s3.holdRangedGets(4 * 1024 * 1024);
+    const release = s3.holdRangedGets(DOWNLOAD_PART_SIZE);
     try {
       const child = spawn(
         process.execPath,
@@ -178,11 +179,16 @@ describe('a work-dir shared by runs', () => {
       const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
       // Wait until the first part is on disk and the rest are held.
       const part = await until(
-        () => filesEnding(work, '.part', 4 * 1024 * 1024)[0],
+        () => filesEnding(work, '.part', DOWNLOAD_PART_SIZE)[0],
         60_000,
         () => child.exitCode === null,
       );
       expect(part, err).toBeDefined();
+      const held = s3.requests.filter((q) => q.range?.startsWith(`bytes=${DOWNLOAD_PART_SIZE}-`));
+      expect(
+        held.map((q) => q.finished),
+        'the second part is held',
+      ).toEqual([undefined]);
       child.kill('SIGINT');
       expect(await exited).toBe(130);
       expect(fs.existsSync(part as string)).toBe(false);
