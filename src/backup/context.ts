@@ -14,7 +14,10 @@ export interface BackupFacts {
   timeFrom: 'name' | 'modified';
   ageHours: number;
   sizeBytes: number;
+  /** Where the backup is on this machine after the run: a local backup, or a download that is kept. */
   localPath?: string;
+  /** A backup Restorable downloaded: where, and whether it stays after the run (keep-download). */
+  download?: { path: string; kept: boolean };
   sha256?: string;
   format?: string;
   wrapper?: string | null;

@@ -49,6 +49,8 @@ export function verifyFacts(r: VerifyResult): [string, string][] {
     ]);
   if (r.schema)
     rows.push(['schema replay', `${r.schema.tool} into PostgreSQL ${r.schema.server}, ${r.schema.seconds}s`]);
-  if (b.localPath) rows.push(['local path', b.localPath]);
+  if (b.localPath)
+    rows.push(['local path', b.download ? `${b.localPath} (the download, kept)` : b.localPath]);
+  else if (b.download) rows.push(['download', `${b.download.path}: removed at the end of the run`]);
   return rows;
 }

@@ -33,4 +33,7 @@ export const verifyInputs = {
   'work-dir': text(
     'Each run downloads into its own folder beneath this one, run-XXXXXX (default: $RUNNER_TEMP/restorable, else .restorable/ here).',
   ),
+  'keep-download': optionalFlag(
+    'Keep the file downloaded from S3 after the run, in its run folder under work-dir (default: true in the actions, whose next step reads local-path; false on the command line, where it is removed when the run ends). A local backup is never removed.',
+  ),
 };

@@ -21,6 +21,13 @@ export interface VerifyOptions {
   s3: S3Options;
   pgBinDir?: string;
   workDir: string;
+  /**
+   * Keep a download from S3 after the run (the actions: the next step reads local-path); else it is
+   * removed when the run ends, whichever way. A local backup is never touched either way.
+   */
+  keepDownload: boolean;
+  /** How the user names keep-download (the input, or the CLI flag), for messages. */
+  keepDownloadInput: string;
   /** The clock, for tests. */
   now?: Date;
 }
@@ -36,11 +43,12 @@ export type VerifyValues = Omit<Values<typeof verifyInputs>, 'schema-check'> & {
 
 /** From raw inputs or flags to options; every mistake is a UserError naming the input. */
 export function parseVerifyOptions(raw: Record<string, string | undefined>, how: How): VerifyOptions {
-  return verifyOptions(readInputs(VERIFY_COMMAND, verifyInputs, raw, how), nameFor(how));
+  return verifyOptions(readInputs(VERIFY_COMMAND, verifyInputs, raw, how), how);
 }
 
 /** From the verify inputs' values to options: the checks that need more than one value, or the disk. */
-export function verifyOptions(v: VerifyValues, name: (n: string) => string): VerifyOptions {
+export function verifyOptions(v: VerifyValues, how: How): VerifyOptions {
+  const name = nameFor(how);
   const source = v.source.trim();
   if (source.startsWith('s3://')) parseS3Url(name('source'), source);
   else if (!fs.existsSync(source)) {
@@ -63,6 +71,9 @@ export function verifyOptions(v: VerifyValues, name: (n: string) => string): Ver
     s3: s3Options(v),
     ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
     workDir: v['work-dir'] ? path.resolve(v['work-dir']) : defaultWorkDir(),
+    // The actions' next step reads the download (local-path); at a terminal, each run would leave a copy.
+    keepDownload: v['keep-download'] ?? how === 'input',
+    keepDownloadInput: name('keep-download'),
   };
 }
 

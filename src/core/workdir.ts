@@ -7,8 +7,9 @@ import { onCancel } from './cancel.js';
  * time the run writes there, so runs that share a work-dir never share a file. Partial files (a
  * download still arriving, an unpacked copy, a list file) are removed on every way out: when the
  * caller is done with one, when the run ends (`close`), and synchronously when it is cancelled
- * (SIGINT, SIGTERM). Nothing else is removed: not the work-dir, not a whole file the run kept for
- * the next step, not anything the run did not create; the run's folder only when it is empty.
+ * (SIGINT, SIGTERM); so is a whole download that is not kept (`complete`). Nothing else is removed:
+ * not the work-dir, not a whole file the run kept for the next step (`keep`), not anything the run
+ * did not create; the run's folder only when it is empty.
  */
 export class RunFolder {
   private dir: string | undefined;
@@ -42,10 +43,16 @@ export class RunFolder {
     this.partials.delete(file);
   }
 
-  /** Remove a partial file now: it failed, or nothing needs it any more. */
-  discard(file: string): void {
+  /** Rename a partial file whole, still the run's: `to` goes when the run ends (a download not kept). */
+  complete(file: string, to: string): void {
+    fs.renameSync(file, to);
     this.partials.delete(file);
-    removeQuietly(file);
+    this.partials.add(to);
+  }
+
+  /** Remove a partial file now: it failed, or nothing needs it any more. Only the run's own files. */
+  discard(file: string): void {
+    if (this.partials.delete(file)) removeQuietly(file);
   }
 
   /** The run ended: remove its partial files, and its folder if nothing else is in it. */

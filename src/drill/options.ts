@@ -49,7 +49,7 @@ export function parseDrillOptions(
 ): DrillOptions {
   const v = readInputs(drillSpec.command, drillInputs, raw, how);
   const name = nameFor(how);
-  const verify = verifyOptions(v, name);
+  const verify = verifyOptions(v, how);
   // schema.table, unquoted (as pg_restore --list names them); a bare name is in public.
   const sampleTables = (v['sample-tables'] ?? '')
     .split(',')

@@ -9,7 +9,10 @@ export function drillFacts(r: DrillResult): [string, string][] {
     'tier',
     r.tier === 'full' ? 'full' : `${r.tier.toUpperCase()} (not checked: ${r.notChecked.join(', ')})`,
   ]);
-  const verify = verifyFacts({ ...r, command: 'verify', candidates: 0 }).filter(([k]) => k !== 'local path');
+  // A local backup's path is the source's; a download's (kept or removed) is news.
+  const verify = verifyFacts({ ...r, command: 'verify', candidates: 0 }).filter(
+    ([k]) => k !== 'local path' || r.backup?.download,
+  );
   rows.push(...verify);
   if (r.target) {
     const settings = Object.entries(r.target.settings)

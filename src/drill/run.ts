@@ -1,3 +1,4 @@
+import { releaseDownload } from '../backup/stages/read.js';
 import type { Logger } from '../core/log.js';
 import { RunFolder } from '../core/workdir.js';
 import { lastGood, readHistory } from '../report/history.js';
@@ -30,8 +31,9 @@ const LADDER: ((t: TargetedDrill) => Promise<void>)[] = [
 /**
  * restore-drill: every verify check, then a restore into a throwaway version-matched cluster, then
  * the ladder (structure, volume, semantics, integrity), each stage timed, against the RTO. The drill
- * has its own folder beneath the work-dir: the download lives until the drill ends (the restore
- * reads it); partial files (.part, .unpacked, the sample's list) are removed on every way out.
+ * has its own folder beneath the work-dir: the download lives until the restore and the ladder are
+ * done (the restore reads it), then goes unless kept (keep-download); partial files (.part,
+ * .unpacked, the sample's list) are removed on every way out.
  * `verdict` is given the settled result (the CLI prints and writes it, the action publishes it)
  * before the target is removed: the removal follows the verdict, on every way out.
  */
@@ -86,6 +88,8 @@ async function drillIn(ctx: DrillContext): Promise<DrillResult> {
       await teardownStage(ctx);
     }
   }
+  // The restore and the ladder are done with the file: a download not kept goes now, before the report.
+  releaseDownload(ctx.result.backup, ctx.work, ctx.log);
   await rtoStage(ctx);
   return recordDrill(ctx);
 }

@@ -1,5 +1,6 @@
 import type { VerifyResult, VerifyState } from '../backup/context.js';
 import type { VerifyOptions } from '../backup/options.js';
+import { releaseDownload } from '../backup/stages/read.js';
 import { verifyStages } from '../backup/verify.js';
 import type { Logger } from '../core/log.js';
 import { RunFolder } from '../core/workdir.js';
@@ -20,6 +21,7 @@ export async function runVerify(
   let state: VerifyState;
   try {
     state = await verifyStages(pipe, opts, log, work);
+    releaseDownload(state.backup, work, log);
   } finally {
     work.close();
   }

@@ -70,4 +70,13 @@ describe('restorable help names the documentation', () => {
     }
     expect(sources('help').stdout).toContain('Documentation: README.md and docs/');
   }, 120_000);
+  it('verify and drill list --keep-download, with what it defaults to in each', () => {
+    for (const command of ['verify', 'drill']) {
+      const r = sources('help', command);
+      expect(r.status, command).toBe(0);
+      expect(r.stdout, command).toMatch(
+        /\n {2}--keep-download {8}Keep the file downloaded from S3 after the run, .*\(default: true in the actions, whose next step reads local-path; false on the command line, where it is removed when the run ends\)\. A local backup is never removed\.\n/,
+      );
+    }
+  }, 60_000);
 });

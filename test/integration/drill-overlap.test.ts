@@ -257,10 +257,13 @@ describe('tables are counted as their data finishes', () => {
       const target = `postgresql://driller:dr1ller@127.0.0.1:${server.port}/postgres`;
       const source = await countRows(src.conn('shop'), 1);
       for (const c of [
-        { tier: 'full', jobs: '2', sample: '' },
-        // lines references orders, and pg_dump puts its data first: the checks stay on for this role.
-        { tier: 'sample', jobs: '1', sample: 'public.lines,public.orders' },
-        { tier: 'sample', jobs: '2', sample: 'public.lines,public.orders' },
+        { tier: 'full', jobs: '2', sample: '', used: 2 },
+        // lines references orders, and pg_dump puts its data first: the checks stay on for this role,
+        // and the rows load one item at a time, parents first (the report says 1 job, not 2).
+        { tier: 'sample', jobs: '1', sample: 'public.lines,public.orders', used: 1 },
+        { tier: 'sample', jobs: '2', sample: 'public.lines,public.orders', used: 1 },
+        // No key among the sampled tables: nothing to order, the jobs asked for are used.
+        { tier: 'sample', jobs: '2', sample: 'public.orders,public.child', used: 2 },
       ]) {
         const sample: Record<string, string> = c.sample ? { 'sample-tables': c.sample } : {};
         const { r, lines } = await drill(f.shop as string, {
@@ -271,6 +274,7 @@ describe('tables are counted as their data finishes', () => {
         });
         expect(r.findings, `${c.tier}, jobs ${c.jobs}`).toEqual([]);
         expect(r.verdict).toBe('pass');
+        expect(r.restore?.jobs, `${c.tier}, jobs ${c.jobs}: the jobs the restore used`).toBe(c.used);
         expect(r.target?.database).toMatch(/^restorable_drill_[0-9a-f]{8}$/);
         // The counts are the source's, exactly: every table, or the sampled ones.
         const wanted = c.sample ? c.sample.split(',') : undefined;

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { type ExpectedChecksum, findExpectedChecksum } from '../../archive/checksum.js';
 import { type EarlyFacts, type Inspection, inspectDirectory, inspectStream } from '../../archive/inspect.js';
@@ -5,6 +6,7 @@ import { fileChunks } from '../../archive/lanes.js';
 import { diskFull, freeBytes, isDiskFull } from '../../core/disk.js';
 import { formatBytes } from '../../core/duration.js';
 import { UserError } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
 import type { RunFolder } from '../../core/workdir.js';
 import { tableName } from '../../postgres/tables.js';
 import type { Finding } from '../../report/findings.js';
@@ -61,11 +63,13 @@ const WORK_DIR_FIX = 'Free space there, or point work-dir at a folder on a disk 
  * A remote backup into the run's own folder (`<work-dir>/run-XXXXXX/<name>.part`, renamed whole),
  * read as it arrives. A backup larger than the free space is DISK_FULL before a byte is fetched; a
  * disk that fills during the download is DISK_FULL too, and the partial file is removed either way.
+ * The whole file stays after the run when `keep`; else it is the run's until the run ends.
  */
 async function download(
   source: BackupSource,
   backup: Candidate,
   work: RunFolder,
+  keep: boolean,
   md5: boolean,
   seen: ReadProgress,
   onHeader?: (f: EarlyFacts) => void,
@@ -79,7 +83,8 @@ async function download(
   try {
     const insp = await downloadAndInspect(source, backup.name, part, md5, seen, backup.size, onHeader);
     const dest = path.join(work.path(), base);
-    work.keep(part, dest);
+    if (keep) work.keep(part, dest);
+    else work.complete(part, dest);
     return { insp, dest };
   } catch (e) {
     work.discard(part);
@@ -171,11 +176,34 @@ async function inspect(
     facts.localPath = local;
     return { insp };
   }
-  const got = await download(b.source, backup, b.work, expected?.algorithm === 'md5', seen, b.onHeader);
+  const keep = b.opts.keepDownload;
+  const got = await download(b.source, backup, b.work, keep, expected?.algorithm === 'md5', seen, b.onHeader);
   if ('finding' in got) return { findings: [got.finding] };
   facts.localPath = got.dest;
-  b.log.info(`downloaded ${backup.name} to ${got.dest}`);
+  facts.download = { path: got.dest, kept: keep };
+  b.log.info(
+    `downloaded ${backup.name} to ${got.dest}${keep ? '' : ` (removed when the run ends; ${b.opts.keepDownloadInput} keeps it)`}`,
+  );
   return { insp: got.insp };
+}
+
+/**
+ * A run's download once nothing of the run reads it (verify: its stages are done; a drill: its
+ * restore and ladder are): kept, it stays where local-path says; else it is removed now, and the
+ * facts say so, with no local path to a file that is gone. Only Restorable's own download: a local
+ * backup has no `download` and is never touched.
+ */
+export function releaseDownload(facts: BackupFacts | undefined, work: RunFolder, log: Logger): void {
+  const d = facts?.download;
+  if (!facts || !d || d.kept) return;
+  work.discard(d.path);
+  if (fs.existsSync(d.path)) {
+    log.warn(`could not remove the download ${d.path}: it is still there`);
+    d.kept = true;
+    return;
+  }
+  delete facts.localPath;
+  log.info(`removed the download ${d.path}`);
 }
 
 /** What the inspection tells of the backup, for its facts. */

@@ -133,7 +133,8 @@ async function restoreInto(t: TargetedDrill, client: PgBinary, input: RestoreInp
       tool: schema.tool,
       seconds: schema.seconds + rows.seconds,
       exitCode: schema.exitCode ?? rows.exitCode,
-      jobs: opts.jobs,
+      // The rows' load, as it ran: one item at a time for a role whose load must keep an order.
+      jobs: rows.jobs,
     };
   } else {
     const progress = new RestoreProgress(t.ins.toc?.entries ?? 0, t.backup.sizeBytes, t.ins.tableRows);
@@ -257,7 +258,7 @@ async function restoreSampleData(
   t: TargetedDrill,
   input: RestoreInput,
   counter?: SideCounts,
-): Promise<{ seconds: number; exitCode: number | null; findings: Finding[] }> {
+): Promise<{ seconds: number; exitCode: number | null; findings: Finding[]; jobs: number }> {
   const { conn, opts, work } = t;
   const file = input.path;
   const list = await run(pgRestore.path, ['--list', file]);
@@ -308,6 +309,7 @@ async function restoreSampleData(
       seconds: res.seconds,
       exitCode: res.code,
       findings: classifyRestore('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`).findings,
+      jobs,
     };
   } finally {
     work.discard(listFile);
