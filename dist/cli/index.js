@@ -42628,10 +42628,10 @@ async function readToc(r, h) {
         if (h.format === 'custom') {
             await r.need(1 + h.offSize);
             const flag = r.u8();
-            const offset = r.uint(h.offSize);
+            const offset = dataOffset(r.bytes(h.offSize));
             entry.dataState = flag === 2 ? 'set' : flag === 1 ? 'not-set' : 'none';
             if (flag === 2)
-                entry.dataOffset = offset;
+                entry.dataOffset = safeOffset(entry, offset);
         }
         else {
             entry.filename = await str(r, h.intSize);
@@ -42639,6 +42639,23 @@ async function readToc(r, h) {
         entries.push(entry);
     }
     return entries;
+}
+/** A TOC entry's data offset, `offSize` bytes little-endian, exactly (pg_dump writes 8). */
+function dataOffset(b) {
+    let v = 0n;
+    for (let k = b.length - 1; k >= 0; k--)
+        v = (v << 8n) | BigInt(b[k]);
+    return v;
+}
+/**
+ * A data offset as a number, where it is one exactly: past 2^53 bytes (8 PiB) no file is, and a
+ * double would round it, so the finding would name an offset the file does not hold.
+ */
+function safeOffset(entry, offset) {
+    if (offset <= BigInt(Number.MAX_SAFE_INTEGER))
+        return Number(offset);
+    const name = entryName(entry);
+    throw new _problem_js__WEBPACK_IMPORTED_MODULE_3__/* .ArchiveProblem */ .O('ARCHIVE_CORRUPT', `the TOC places the data of ${name} at offset ${offset}, past the end of any file: pg_restore would read the wrong bytes`, { entry: name, tocOffset: String(offset) });
 }
 const BLK_DATA = 1;
 const BLK_BLOBS = 3;
@@ -44699,7 +44716,9 @@ function verifyFacts(r) {
     if (r.schema)
         rows.push(['schema replay', `${r.schema.tool} into PostgreSQL ${r.schema.server}, ${r.schema.seconds}s`]);
     if (b.localPath)
-        rows.push(['local path', b.localPath]);
+        rows.push(['local path', b.download ? `${b.localPath} (the download, kept)` : b.localPath]);
+    else if (b.download)
+        rows.push(['download', `${b.download.path}: removed at the end of the run`]);
     return rows;
 }
 
@@ -44737,6 +44756,7 @@ const verifyInputs = {
     's3-force-path-style': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .optionalFlag */ .bS)('Path-style S3 URLs (`endpoint/bucket/key`); default: true when `s3-endpoint` is set.'),
     'pg-bin-dir': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .text */ .Qq)('Use PostgreSQL binaries from this folder only.'),
     'work-dir': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .text */ .Qq)('Each run downloads into its own folder beneath this one, run-XXXXXX (default: $RUNNER_TEMP/restorable, else .restorable/ here).'),
+    'keep-download': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .optionalFlag */ .bS)('Keep the file downloaded from S3 after the run, in its run folder under work-dir (default: true in the actions, whose next step reads local-path; false on the command line, where it is removed when the run ends). A local backup is never removed.'),
 };
 
 
@@ -44775,10 +44795,11 @@ function defaultWorkDir() {
 }
 /** From raw inputs or flags to options; every mistake is a UserError naming the input. */
 function parseVerifyOptions(raw, how) {
-    return verifyOptions((0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_4__/* .readInputs */ .Ko)(_inputs_js__WEBPACK_IMPORTED_MODULE_6__/* .VERIFY_COMMAND */ .k, _inputs_js__WEBPACK_IMPORTED_MODULE_6__/* .verifyInputs */ .f, raw, how), (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_4__/* .nameFor */ .Fe)(how));
+    return verifyOptions((0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_4__/* .readInputs */ .Ko)(_inputs_js__WEBPACK_IMPORTED_MODULE_6__/* .VERIFY_COMMAND */ .k, _inputs_js__WEBPACK_IMPORTED_MODULE_6__/* .verifyInputs */ .f, raw, how), how);
 }
 /** From the verify inputs' values to options: the checks that need more than one value, or the disk. */
-function verifyOptions(v, name) {
+function verifyOptions(v, how) {
+    const name = (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_4__/* .nameFor */ .Fe)(how);
     const source = v.source.trim();
     if (source.startsWith('s3://'))
         (0,_sources_s3_js__WEBPACK_IMPORTED_MODULE_5__/* .parseS3Url */ .F$)(name('source'), source);
@@ -44798,6 +44819,9 @@ function verifyOptions(v, name) {
         s3: (0,_sources_s3_js__WEBPACK_IMPORTED_MODULE_5__/* .s3Options */ .hD)(v),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
         workDir: v['work-dir'] ? node_path__WEBPACK_IMPORTED_MODULE_2___default().resolve(v['work-dir']) : defaultWorkDir(),
+        // The actions' next step reads the download (local-path); at a terminal, each run would leave a copy.
+        keepDownload: v['keep-download'] ?? how === 'input',
+        keepDownloadInput: name('keep-download'),
     };
 }
 const cpuCount = () => node_os__WEBPACK_IMPORTED_MODULE_1___default().availableParallelism?.() ?? node_os__WEBPACK_IMPORTED_MODULE_1___default().cpus().length;
@@ -44805,82 +44829,18 @@ const cpuCount = () => node_os__WEBPACK_IMPORTED_MODULE_1___default().availableP
 
 /***/ }),
 
-/***/ 8865:
+/***/ 3524:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   A: () => (/* binding */ serverMissing),
-/* harmony export */   w: () => (/* binding */ restoreTools)
+/* harmony export */   c$: () => (/* binding */ hours),
+/* harmony export */   oQ: () => (/* binding */ fetchFailed),
+/* harmony export */   zm: () => (/* binding */ locateStage)
 /* harmony export */ });
-/* harmony import */ var _postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1758);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4296);
 /* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9334);
-
-
-/**
- * The client that can read this dump: pg_restore of at least the archive's pg_dump major, or psql for
- * plain dumps. None is VERSION_UNSUPPORTED (naming the major and how to install it).
- */
-async function restoreTools(ins, binDir, stage) {
-    const plain = ins.format === 'plain';
-    const dumpMajor = (0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__/* .majorOf */ .Ds)(ins.pgDumpVersion ?? '') ?? 0;
-    // psql of at least the dump's major (a newer pg_dump writes what an older psql may not know),
-    // else the newest there is: a plain dump is SQL, which an older psql often still loads.
-    const client = plain
-        ? ((await (0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__/* .pick */ .Up)('psql', dumpMajor, binDir)) ?? (await (0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__/* .findAll */ .JW)('psql', binDir))[0])
-        : await (0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__/* .pick */ .Up)('pg_restore', dumpMajor, binDir);
-    if (client)
-        return { client };
-    if (plain) {
-        return {
-            finding: (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_1__/* .finding */ .gk)('SCHEMA_REPLAY_NOT_RUN', stage, 'psql is not installed, so the dump could not be loaded', {
-                fix: `Install the PostgreSQL client: ${(0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__/* .installHint */ .J8)(15, 'client')}`,
-            }),
-        };
-    }
-    return {
-        finding: (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_1__/* .finding */ .gk)('VERSION_UNSUPPORTED', stage, `the archive was written by pg_dump ${ins.pgDumpVersion?.trim()}; reading it needs pg_restore ${dumpMajor} or newer, and none is installed`, {
-            fix: `Install the PostgreSQL ${dumpMajor} client: ${(0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__/* .installHint */ .J8)(dumpMajor, 'client')}`,
-            evidence: { needMajor: dumpMajor },
-        }),
-    };
-}
-/** No server new enough for the dump: VERSION_UNSUPPORTED when an older one exists, else no server at all. */
-async function serverMissing(ins, binDir, stage, e) {
-    const serverMajor = (0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__/* .majorOf */ .Ds)(ins.serverVersion ?? '') ?? 0;
-    const newest = serverMajor > 0 ? await (0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__/* .pick */ .Up)('initdb', 0, binDir) : undefined;
-    return newest
-        ? (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_1__/* .finding */ .gk)('VERSION_UNSUPPORTED', stage, `the dump comes from PostgreSQL ${ins.serverVersion?.trim()}; it needs a PostgreSQL ${serverMajor} (or newer) server, and the newest installed is ${newest.major}`, {
-            fix: `Install the PostgreSQL ${serverMajor} server: ${(0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__/* .installHint */ .J8)(serverMajor, 'server')}`,
-            evidence: { needMajor: serverMajor },
-        })
-        : (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_1__/* .finding */ .gk)('SCHEMA_REPLAY_NOT_RUN', stage, `no PostgreSQL server binaries: ${e.message}`);
-}
-
-
-/***/ }),
-
-/***/ 4879:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  d: () => (/* binding */ verifyStages)
-});
-
-// UNUSED EXPORTS: openSource
-
-// EXTERNAL MODULE: ./src/sources/local.ts
-var local = __nccwpck_require__(2146);
-// EXTERNAL MODULE: ./src/sources/s3.ts + 1 modules
-var s3 = __nccwpck_require__(2832);
-// EXTERNAL MODULE: ./src/report/findings.ts
-var findings = __nccwpck_require__(9334);
-// EXTERNAL MODULE: ./src/core/errors.ts
-var errors = __nccwpck_require__(4296);
-// EXTERNAL MODULE: ./src/sources/select.ts
-var sources_select = __nccwpck_require__(4400);
-;// CONCATENATED MODULE: ./src/backup/stages/locate.ts
+/* harmony import */ var _sources_s3_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2832);
+/* harmony import */ var _sources_select_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4400);
 
 
 
@@ -44888,7 +44848,7 @@ var sources_select = __nccwpck_require__(4400);
 const hours = (ms) => Math.round((ms / 3_600_000) * 100) / 100;
 function fetchFailed(stage, e, source) {
     return [
-        (0,findings/* finding */.gk)('FETCH_FAILED', stage, e instanceof s3/* FetchError */.fk ? e.message : `${source.description}: ${(0,errors/* errorMessage */.gJ)(e)}`),
+        (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_1__/* .finding */ .gk)('FETCH_FAILED', stage, e instanceof _sources_s3_js__WEBPACK_IMPORTED_MODULE_2__/* .FetchError */ .fk ? e.message : `${source.description}: ${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(e)}`),
     ];
 }
 /**
@@ -44904,17 +44864,17 @@ async function locateStage(ctx) {
             all = await source.list();
         }
         catch (e) {
-            if (e instanceof errors/* UserError */.yo)
+            if (e instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UserError */ .yo)
                 throw e;
             return { findings: fetchFailed('locate', e, source) };
         }
         // A source that names one file is that backup, whatever its name looks like.
         const single = source.single;
         const list = single && !opts.pattern
-            ? (0,sources_select/* candidates */.Xi)(all.filter((o) => o.name === single), '*')
-            : (0,sources_select/* candidates */.Xi)(all, opts.pattern);
+            ? (0,_sources_select_js__WEBPACK_IMPORTED_MODULE_3__/* .candidates */ .Xi)(all.filter((o) => o.name === single), '*')
+            : (0,_sources_select_js__WEBPACK_IMPORTED_MODULE_3__/* .candidates */ .Xi)(all, opts.pattern);
         state.candidates = list.length;
-        chosen = (0,sources_select/* choose */.Sw)(list, opts.select);
+        chosen = (0,_sources_select_js__WEBPACK_IMPORTED_MODULE_3__/* .choose */ .Sw)(list, opts.select);
         if (chosen) {
             ctx.log.info(`backup: ${chosen.name} (${list.length} candidate${list.length === 1 ? '' : 's'})`);
             return {};
@@ -44924,7 +44884,7 @@ async function locateStage(ctx) {
             ? `no backup named "${opts.select}" under ${source.description}; the newest is ${list[0]?.name}`
             : `no backup ${what} under ${source.description} (${all.length} object${all.length === 1 ? '' : 's'} there)`;
         return {
-            findings: [(0,findings/* finding */.gk)('BACKUP_MISSING', 'locate', message, { evidence: { objects: all.length } })],
+            findings: [(0,_report_findings_js__WEBPACK_IMPORTED_MODULE_1__/* .finding */ .gk)('BACKUP_MISSING', 'locate', message, { evidence: { objects: all.length } })],
         };
     });
     if (!chosen) {
@@ -44948,81 +44908,24 @@ async function locateStage(ctx) {
     return Object.assign(ctx, { all, backup, facts, ageMs });
 }
 
-;// CONCATENATED MODULE: ./src/backup/stages/age.ts
+
+/***/ }),
+
+/***/ 7094:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
-/** The age stage: the backup's time (from its name, else its modification time) against max-age. */
-async function ageStage(b) {
-    const { opts, backup, facts, ageMs } = b;
-    await b.pipe.stage('age', async () => {
-        if (ageMs <= opts.maxAgeSeconds * 1000)
-            return {};
-        return {
-            findings: [
-                (0,findings/* finding */.gk)('BACKUP_TOO_OLD', 'age', `the newest backup, ${backup.name}, is ${facts.ageHours} hours old (max-age is ${hours(opts.maxAgeSeconds * 1000)} hours; time from its ${backup.timeFrom === 'name' ? 'name' : 'modification time'})`, { evidence: { ageHours: facts.ageHours, maxAgeHours: hours(opts.maxAgeSeconds * 1000) } }),
-            ],
-        };
-    });
-}
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  NW: () => (/* binding */ readStage),
+  cW: () => (/* binding */ releaseDownload)
+});
 
-;// CONCATENATED MODULE: ./src/backup/stages/archive.ts
+// UNUSED EXPORTS: readProgressLine
 
-/**
- * The archive stage: what the one-pass walk found wrong with the archive, as findings. A form it
- * cannot walk (a SQL script not from pg_dump) is not an archive found ok: the stage did not run.
- */
-async function archiveStage(b) {
-    await b.pipe.stage('archive', async () => {
-        const unwalked = b.ins.problems.find((p) => (0,findings/* ruleKind */.pQ)(p.rule) === 'unverifiable');
-        return {
-            findings: b.ins.problems.map((p) => ({
-                ...(0,findings/* finding */.gk)(p.rule, 'archive', p.message, { evidence: p.evidence ?? {} }),
-            })),
-            ...(unwalked ? { notRun: unwalked.message } : {}),
-        };
-    });
-}
-
-;// CONCATENATED MODULE: ./src/backup/stages/checksum.ts
-
-/** The checksum stage: the digest the read computed against the one expected (none: CHECKSUM_UNVERIFIED). */
-async function checksumStage(b) {
-    const { opts, ins, backup, expected } = b;
-    if (opts.checksum.mode === 'skip') {
-        b.pipe.skip('checksum', 'checksum: skip');
-        return;
-    }
-    await b.pipe.stage('checksum', async () => {
-        if (!expected) {
-            const required = opts.checksum.mode === 'required';
-            const message = ins.format === 'directory'
-                ? 'a directory-format dump has no single checksum to compare'
-                : `no checksum found for ${backup.name}: no ${backup.name}.sha256 or .md5 beside it, no sha256/md5 object metadata`;
-            return {
-                note: ins.format === 'directory' ? 'none (a directory dump is many files)' : 'none found',
-                findings: [(0,findings/* finding */.gk)('CHECKSUM_UNVERIFIED', 'checksum', message, required ? { severity: 'high' } : {})],
-            };
-        }
-        const actual = expected.algorithm === 'sha256' ? ins.sha256 : ins.md5;
-        const matched = actual === expected.value;
-        b.facts.checksum = { algorithm: expected.algorithm, from: expected.from, matched };
-        if (matched)
-            return {};
-        return {
-            findings: [
-                (0,findings/* finding */.gk)('CHECKSUM_MISMATCH', 'checksum', `${expected.algorithm} of ${backup.name} is ${actual}, but ${expected.from} says ${expected.value}`, {
-                    evidence: {
-                        algorithm: expected.algorithm,
-                        expected: expected.value,
-                        actual: actual ?? null,
-                        from: expected.from,
-                    },
-                }),
-            ],
-        };
-    });
-}
-
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
@@ -45030,9 +44933,6 @@ var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_nod
 var archive_checksum = __nccwpck_require__(1595);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
@@ -45791,6 +45691,8 @@ async function inspectDirectory(dir, seen, onHeader) {
 var disk = __nccwpck_require__(418);
 // EXTERNAL MODULE: ./src/core/duration.ts
 var duration = __nccwpck_require__(8571);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(4296);
 // EXTERNAL MODULE: ./src/postgres/tables.ts
 var tables = __nccwpck_require__(6050);
 ;// CONCATENATED MODULE: ./src/archive/front.ts
@@ -45937,7 +45839,10 @@ class GrowingFile {
     }
 }
 
+// EXTERNAL MODULE: ./src/backup/stages/locate.ts
+var locate = __nccwpck_require__(3524);
 ;// CONCATENATED MODULE: ./src/backup/stages/read.ts
+
 
 
 
@@ -45983,8 +45888,9 @@ const WORK_DIR_FIX = 'Free space there, or point work-dir at a folder on a disk 
  * A remote backup into the run's own folder (`<work-dir>/run-XXXXXX/<name>.part`, renamed whole),
  * read as it arrives. A backup larger than the free space is DISK_FULL before a byte is fetched; a
  * disk that fills during the download is DISK_FULL too, and the partial file is removed either way.
+ * The whole file stays after the run when `keep`; else it is the run's until the run ends.
  */
-async function download(source, backup, work, md5, seen, onHeader) {
+async function download(source, backup, work, keep, md5, seen, onHeader) {
     const what = `the download of ${backup.name}`;
     const full = () => (0,disk/* diskFull */.xg)('read', work.workDir, what, { needed: backup.size, fix: WORK_DIR_FIX });
     const free = (0,disk/* freeBytes */.go)(work.workDir);
@@ -45995,7 +45901,10 @@ async function download(source, backup, work, md5, seen, onHeader) {
     try {
         const insp = await downloadAndInspect(source, backup.name, part, md5, seen, backup.size, onHeader);
         const dest = external_node_path_default().join(work.path(), base);
-        work.keep(part, dest);
+        if (keep)
+            work.keep(part, dest);
+        else
+            work.complete(part, dest);
         return { insp, dest };
     }
     catch (e) {
@@ -46023,7 +45932,7 @@ async function readStage(b) {
         catch (e) {
             if (e instanceof errors/* UserError */.yo)
                 throw e;
-            return { findings: fetchFailed('read', e, b.source) };
+            return { findings: (0,locate/* fetchFailed */.oQ)('read', e, b.source) };
         }
         return {};
     });
@@ -46080,12 +45989,33 @@ async function inspect(b, expected) {
         facts.localPath = local;
         return { insp };
     }
-    const got = await download(b.source, backup, b.work, expected?.algorithm === 'md5', seen, b.onHeader);
+    const keep = b.opts.keepDownload;
+    const got = await download(b.source, backup, b.work, keep, expected?.algorithm === 'md5', seen, b.onHeader);
     if ('finding' in got)
         return { findings: [got.finding] };
     facts.localPath = got.dest;
-    b.log.info(`downloaded ${backup.name} to ${got.dest}`);
+    facts.download = { path: got.dest, kept: keep };
+    b.log.info(`downloaded ${backup.name} to ${got.dest}${keep ? '' : ` (removed when the run ends; ${b.opts.keepDownloadInput} keeps it)`}`);
     return { insp: got.insp };
+}
+/**
+ * A run's download once nothing of the run reads it (verify: its stages are done; a drill: its
+ * restore and ladder are): kept, it stays where local-path says; else it is removed now, and the
+ * facts say so, with no local path to a file that is gone. Only Restorable's own download: a local
+ * backup has no `download` and is never touched.
+ */
+function releaseDownload(facts, work, log) {
+    const d = facts?.download;
+    if (!facts || !d || d.kept)
+        return;
+    work.discard(d.path);
+    if (external_node_fs_default().existsSync(d.path)) {
+        log.warn(`could not remove the download ${d.path}: it is still there`);
+        d.kept = true;
+        return;
+    }
+    delete facts.localPath;
+    log.info(`removed the download ${d.path}`);
 }
 /** What the inspection tells of the backup, for its facts. */
 function inspectionFacts(ins) {
@@ -46116,6 +46046,161 @@ function inspectionFacts(ins) {
     };
 }
 
+
+/***/ }),
+
+/***/ 8865:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   A: () => (/* binding */ serverMissing),
+/* harmony export */   w: () => (/* binding */ restoreTools)
+/* harmony export */ });
+/* harmony import */ var _postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1758);
+/* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9334);
+
+
+/**
+ * The client that can read this dump: pg_restore of at least the archive's pg_dump major, or psql for
+ * plain dumps. None is VERSION_UNSUPPORTED (naming the major and how to install it).
+ */
+async function restoreTools(ins, binDir, stage) {
+    const plain = ins.format === 'plain';
+    const dumpMajor = (0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__/* .majorOf */ .Ds)(ins.pgDumpVersion ?? '') ?? 0;
+    // psql of at least the dump's major (a newer pg_dump writes what an older psql may not know),
+    // else the newest there is: a plain dump is SQL, which an older psql often still loads.
+    const client = plain
+        ? ((await (0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__/* .pick */ .Up)('psql', dumpMajor, binDir)) ?? (await (0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__/* .findAll */ .JW)('psql', binDir))[0])
+        : await (0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__/* .pick */ .Up)('pg_restore', dumpMajor, binDir);
+    if (client)
+        return { client };
+    if (plain) {
+        return {
+            finding: (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_1__/* .finding */ .gk)('SCHEMA_REPLAY_NOT_RUN', stage, 'psql is not installed, so the dump could not be loaded', {
+                fix: `Install the PostgreSQL client: ${(0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__/* .installHint */ .J8)(15, 'client')}`,
+            }),
+        };
+    }
+    return {
+        finding: (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_1__/* .finding */ .gk)('VERSION_UNSUPPORTED', stage, `the archive was written by pg_dump ${ins.pgDumpVersion?.trim()}; reading it needs pg_restore ${dumpMajor} or newer, and none is installed`, {
+            fix: `Install the PostgreSQL ${dumpMajor} client: ${(0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__/* .installHint */ .J8)(dumpMajor, 'client')}`,
+            evidence: { needMajor: dumpMajor },
+        }),
+    };
+}
+/** No server new enough for the dump: VERSION_UNSUPPORTED when an older one exists, else no server at all. */
+async function serverMissing(ins, binDir, stage, e) {
+    const serverMajor = (0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__/* .majorOf */ .Ds)(ins.serverVersion ?? '') ?? 0;
+    const newest = serverMajor > 0 ? await (0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__/* .pick */ .Up)('initdb', 0, binDir) : undefined;
+    return newest
+        ? (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_1__/* .finding */ .gk)('VERSION_UNSUPPORTED', stage, `the dump comes from PostgreSQL ${ins.serverVersion?.trim()}; it needs a PostgreSQL ${serverMajor} (or newer) server, and the newest installed is ${newest.major}`, {
+            fix: `Install the PostgreSQL ${serverMajor} server: ${(0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_0__/* .installHint */ .J8)(serverMajor, 'server')}`,
+            evidence: { needMajor: serverMajor },
+        })
+        : (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_1__/* .finding */ .gk)('SCHEMA_REPLAY_NOT_RUN', stage, `no PostgreSQL server binaries: ${e.message}`);
+}
+
+
+/***/ }),
+
+/***/ 1593:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  d: () => (/* binding */ verifyStages)
+});
+
+// UNUSED EXPORTS: openSource
+
+// EXTERNAL MODULE: ./src/sources/local.ts
+var local = __nccwpck_require__(2146);
+// EXTERNAL MODULE: ./src/sources/s3.ts + 1 modules
+var s3 = __nccwpck_require__(2832);
+// EXTERNAL MODULE: ./src/report/findings.ts
+var findings = __nccwpck_require__(9334);
+// EXTERNAL MODULE: ./src/backup/stages/locate.ts
+var locate = __nccwpck_require__(3524);
+;// CONCATENATED MODULE: ./src/backup/stages/age.ts
+
+
+/** The age stage: the backup's time (from its name, else its modification time) against max-age. */
+async function ageStage(b) {
+    const { opts, backup, facts, ageMs } = b;
+    await b.pipe.stage('age', async () => {
+        if (ageMs <= opts.maxAgeSeconds * 1000)
+            return {};
+        return {
+            findings: [
+                (0,findings/* finding */.gk)('BACKUP_TOO_OLD', 'age', `the newest backup, ${backup.name}, is ${facts.ageHours} hours old (max-age is ${(0,locate/* hours */.c$)(opts.maxAgeSeconds * 1000)} hours; time from its ${backup.timeFrom === 'name' ? 'name' : 'modification time'})`, { evidence: { ageHours: facts.ageHours, maxAgeHours: (0,locate/* hours */.c$)(opts.maxAgeSeconds * 1000) } }),
+            ],
+        };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/backup/stages/archive.ts
+
+/**
+ * The archive stage: what the one-pass walk found wrong with the archive, as findings. A form it
+ * cannot walk (a SQL script not from pg_dump) is not an archive found ok: the stage did not run.
+ */
+async function archiveStage(b) {
+    await b.pipe.stage('archive', async () => {
+        const unwalked = b.ins.problems.find((p) => (0,findings/* ruleKind */.pQ)(p.rule) === 'unverifiable');
+        return {
+            findings: b.ins.problems.map((p) => ({
+                ...(0,findings/* finding */.gk)(p.rule, 'archive', p.message, { evidence: p.evidence ?? {} }),
+            })),
+            ...(unwalked ? { notRun: unwalked.message } : {}),
+        };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/backup/stages/checksum.ts
+
+/** The checksum stage: the digest the read computed against the one expected (none: CHECKSUM_UNVERIFIED). */
+async function checksumStage(b) {
+    const { opts, ins, backup, expected } = b;
+    if (opts.checksum.mode === 'skip') {
+        b.pipe.skip('checksum', 'checksum: skip');
+        return;
+    }
+    await b.pipe.stage('checksum', async () => {
+        if (!expected) {
+            const required = opts.checksum.mode === 'required';
+            const message = ins.format === 'directory'
+                ? 'a directory-format dump has no single checksum to compare'
+                : `no checksum found for ${backup.name}: no ${backup.name}.sha256 or .md5 beside it, no sha256/md5 object metadata`;
+            return {
+                note: ins.format === 'directory' ? 'none (a directory dump is many files)' : 'none found',
+                findings: [(0,findings/* finding */.gk)('CHECKSUM_UNVERIFIED', 'checksum', message, required ? { severity: 'high' } : {})],
+            };
+        }
+        const actual = expected.algorithm === 'sha256' ? ins.sha256 : ins.md5;
+        const matched = actual === expected.value;
+        b.facts.checksum = { algorithm: expected.algorithm, from: expected.from, matched };
+        if (matched)
+            return {};
+        return {
+            findings: [
+                (0,findings/* finding */.gk)('CHECKSUM_MISMATCH', 'checksum', `${expected.algorithm} of ${backup.name} is ${actual}, but ${expected.from} says ${expected.value}`, {
+                    evidence: {
+                        algorithm: expected.algorithm,
+                        expected: expected.value,
+                        actual: actual ?? null,
+                        from: expected.from,
+                    },
+                }),
+            ],
+        };
+    });
+}
+
+// EXTERNAL MODULE: ./src/backup/stages/read.ts + 6 modules
+var stages_read = __nccwpck_require__(7094);
+// EXTERNAL MODULE: ./src/sources/select.ts
+var sources_select = __nccwpck_require__(4400);
 ;// CONCATENATED MODULE: ./src/backup/stages/retention.ts
 
 
@@ -46136,6 +46221,12 @@ async function retentionStage(b) {
     });
 }
 
+// EXTERNAL MODULE: ./src/archive/plain.ts
+var plain = __nccwpck_require__(4782);
+// EXTERNAL MODULE: ./src/core/disk.ts
+var disk = __nccwpck_require__(418);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(4296);
 // EXTERNAL MODULE: ./src/postgres/binaries.ts
 var binaries = __nccwpck_require__(1758);
 // EXTERNAL MODULE: ./src/postgres/client.ts + 1 modules
@@ -46295,7 +46386,7 @@ async function verifyStages(pipe, opts, log, work, schemaSkip, onHeader) {
     const now = opts.now ?? new Date();
     const source = openSource(opts, log);
     const state = { source: source.description, candidates: 0 };
-    const located = await locateStage({
+    const located = await (0,locate/* locateStage */.zm)({
         opts,
         log,
         pipe,
@@ -46309,7 +46400,7 @@ async function verifyStages(pipe, opts, log, work, schemaSkip, onHeader) {
         return state;
     await ageStage(located);
     await retentionStage(located);
-    const read = await readStage(located);
+    const read = await (0,stages_read/* readStage */.NW)(located);
     if (!read)
         return state;
     await checksumStage(read);
@@ -48140,8 +48231,10 @@ const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
 function childEnv(own = {}, inherit = []) {
     const out = {};
     const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
+    // An inherited setting that is empty is not set: GitHub Actions gives a secret or input the caller
+    // did not pass as '' (an empty WALG_LIBSODIUM_KEY or AWS_SESSION_TOKEN is a setting to a tool).
     for (const [k, v] of Object.entries(process.env))
-        if (v !== undefined && passes(k))
+        if (v !== undefined && passes(k) && (v !== '' || ALLOWED.test(k)))
             out[k] = v;
     for (const [k, v] of Object.entries(own)) {
         if (v === undefined)
@@ -48739,8 +48832,9 @@ const VERSION = '0.1.0';
  * time the run writes there, so runs that share a work-dir never share a file. Partial files (a
  * download still arriving, an unpacked copy, a list file) are removed on every way out: when the
  * caller is done with one, when the run ends (`close`), and synchronously when it is cancelled
- * (SIGINT, SIGTERM). Nothing else is removed: not the work-dir, not a whole file the run kept for
- * the next step, not anything the run did not create; the run's folder only when it is empty.
+ * (SIGINT, SIGTERM); so is a whole download that is not kept (`complete`). Nothing else is removed:
+ * not the work-dir, not a whole file the run kept for the next step (`keep`), not anything the run
+ * did not create; the run's folder only when it is empty.
  */
 class RunFolder {
     workDir;
@@ -48772,10 +48866,16 @@ class RunFolder {
         node_fs__WEBPACK_IMPORTED_MODULE_0___default().renameSync(file, to);
         this.partials.delete(file);
     }
-    /** Remove a partial file now: it failed, or nothing needs it any more. */
-    discard(file) {
+    /** Rename a partial file whole, still the run's: `to` goes when the run ends (a download not kept). */
+    complete(file, to) {
+        node_fs__WEBPACK_IMPORTED_MODULE_0___default().renameSync(file, to);
         this.partials.delete(file);
-        removeQuietly(file);
+        this.partials.add(to);
+    }
+    /** Remove a partial file now: it failed, or nothing needs it any more. Only the run's own files. */
+    discard(file) {
+        if (this.partials.delete(file))
+            removeQuietly(file);
     }
     /** The run ended: remove its partial files, and its folder if nothing else is in it. */
     close() {
@@ -48943,7 +49043,7 @@ async function dumpDatabase(cluster, database, file, opts = {}) {
 function parseDrillOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE_5__/* .silentLogger */ .q) {
     const v = (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_4__/* .readInputs */ .Ko)(_spec_js__WEBPACK_IMPORTED_MODULE_7__/* .drillSpec */ .l.command, _spec_js__WEBPACK_IMPORTED_MODULE_7__/* .drillInputs */ .F, raw, how);
     const name = (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_4__/* .nameFor */ .Fe)(how);
-    const verify = (0,_backup_options_js__WEBPACK_IMPORTED_MODULE_0__/* .verifyOptions */ .GD)(v, name);
+    const verify = (0,_backup_options_js__WEBPACK_IMPORTED_MODULE_0__/* .verifyOptions */ .GD)(v, how);
     // schema.table, unquoted (as pg_restore --list names them); a bare name is in public.
     const sampleTables = (v['sample-tables'] ?? '')
         .split(',')
@@ -49008,7 +49108,8 @@ function drillFacts(r) {
         'tier',
         r.tier === 'full' ? 'full' : `${r.tier.toUpperCase()} (not checked: ${r.notChecked.join(', ')})`,
     ]);
-    const verify = (0,_backup_facts_js__WEBPACK_IMPORTED_MODULE_0__/* .verifyFacts */ .h)({ ...r, command: 'verify', candidates: 0 }).filter(([k]) => k !== 'local path');
+    // A local backup's path is the source's; a download's (kept or removed) is news.
+    const verify = (0,_backup_facts_js__WEBPACK_IMPORTED_MODULE_0__/* .verifyFacts */ .h)({ ...r, command: 'verify', candidates: 0 }).filter(([k]) => k !== 'local path' || r.backup?.download);
     rows.push(...verify);
     if (r.target) {
         const settings = Object.entries(r.target.settings)
@@ -49057,6 +49158,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   B: () => (/* binding */ runDrill)
 });
 
+// EXTERNAL MODULE: ./src/backup/stages/read.ts + 6 modules
+var read = __nccwpck_require__(7094);
 // EXTERNAL MODULE: ./src/core/workdir.ts
 var workdir = __nccwpck_require__(59);
 // EXTERNAL MODULE: ./src/report/history.ts
@@ -49625,7 +49728,8 @@ async function restoreInto(t, client, input) {
             tool: schema.tool,
             seconds: schema.seconds + rows.seconds,
             exitCode: schema.exitCode ?? rows.exitCode,
-            jobs: opts.jobs,
+            // The rows' load, as it ran: one item at a time for a role whose load must keep an order.
+            jobs: rows.jobs,
         };
     }
     else {
@@ -49701,6 +49805,48 @@ function restoreDiskFull(findings, kind, backup) {
     return [(0,disk/* scratchDiskFull */.tu)('restore', what, cause), ...rest];
 }
 /**
+ * The sample list's table data with each table after those it references by a foreign key (as the
+ * restored schema has them), for a role whose load keeps the checks: pg_dump orders data by name,
+ * so a sampled child would load before its sampled parent and fail. `moved`: some order matters,
+ * which pg_restore keeps only loading one item at a time. (Tables in a cycle of keys cannot load
+ * with their checks in any order.)
+ */
+async function parentsFirst(conn, lines) {
+    const nameOf = (l) => {
+        const m = / TABLE DATA (\S+) (\S+) /.exec(l);
+        return m ? `${m[1]}.${m[2]}` : undefined;
+    };
+    const names = new Set(lines.map(nameOf).filter((n) => n !== undefined));
+    const fks = await (0,postgres_client/* queryRows */.Ym)(conn, `SELECT DISTINCT cn.nspname || '.' || cc.relname AS child, pn.nspname || '.' || pc.relname AS parent
+       FROM pg_constraint k
+       JOIN pg_class cc ON cc.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+       JOIN pg_class pc ON pc.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+      WHERE k.contype = 'f' AND k.conrelid <> k.confrelid`);
+    const among = fks.filter((k) => names.has(k.child) && names.has(k.parent));
+    if (among.length === 0)
+        return { lines, moved: false };
+    // Each table's depth: 1 + its deepest sampled parent's, settled in at most as many rounds as tables.
+    const depth = new Map([...names].map((n) => [n, 0]));
+    for (let round = 0; round < names.size; round++) {
+        let changed = false;
+        for (const { child, parent } of among) {
+            const d = (depth.get(parent) ?? 0) + 1;
+            if (d > (depth.get(child) ?? 0) && d <= names.size) {
+                depth.set(child, d);
+                changed = true;
+            }
+        }
+        if (!changed)
+            break;
+    }
+    const rank = (l) => {
+        const n = nameOf(l);
+        return n === undefined ? -1 : (depth.get(n) ?? 0);
+    };
+    const sorted = lines.map((l, i) => ({ l, i })).sort((a, b) => rank(a.l) - rank(b.l) || a.i - b.i);
+    return { lines: sorted.map((x) => x.l), moved: true };
+}
+/**
  * The sample tier: rows of the named tables only, and every sequence's value, through a pg_restore
  * list. The schema is in place with its foreign keys, so a sampled table whose parent is not sampled
  * would fail them: as a superuser, the load disables triggers (pg_restore --disable-triggers).
@@ -49710,7 +49856,7 @@ async function restoreSampleData(pgRestore, t, input, counter) {
     const file = input.path;
     const list = await (0,exec/* run */.eF)(pgRestore.path, ['--list', file]);
     const wanted = new Set(opts.sampleTables);
-    const lines = list.stdout.split('\n').filter((l) => {
+    const sampled = list.stdout.split('\n').filter((l) => {
         if (/^\d+; \d+ \d+ SEQUENCE SET /.test(l))
             return true;
         const m = / TABLE DATA (\S+) (\S+) /.exec(l);
@@ -49718,6 +49864,10 @@ async function restoreSampleData(pgRestore, t, input, counter) {
     });
     const superuser = await (0,postgres_client/* withClient */.SV)(conn, async (c) => (await c.query('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user'))
         .rows[0]?.s === true);
+    // A role that cannot disable triggers loads referenced tables first, one item at a time.
+    const ordered = superuser ? { lines: sampled, moved: false } : await parentsFirst(conn, sampled);
+    const { lines } = ordered;
+    const jobs = opts.jobs > 1 && input.format !== 'tar' && !ordered.moved ? opts.jobs : 1;
     const listFile = work.partial('sample.list');
     external_node_fs_default().writeFileSync(listFile, `${lines.join('\n')}\n`);
     // The list's items done, and the sampled table loading (with its rows in the dump), from --verbose.
@@ -49735,7 +49885,7 @@ async function restoreSampleData(pgRestore, t, input, counter) {
             '--use-list',
             listFile,
             // pg_restore restores a tar dump one object at a time only.
-            ...(opts.jobs > 1 && input.format !== 'tar' ? ['--jobs', String(opts.jobs)] : []),
+            ...(jobs > 1 ? ['--jobs', String(jobs)] : []),
             file,
         ], {
             env: await (0,restore/* restoreEnv */.Ks)(conn),
@@ -49746,6 +49896,7 @@ async function restoreSampleData(pgRestore, t, input, counter) {
             seconds: res.seconds,
             exitCode: res.code,
             findings: (0,restore/* classifyRestore */.jk)('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`).findings,
+            jobs,
         };
     }
     finally {
@@ -50234,8 +50385,8 @@ async function teardownAfterVerdict(ctx) {
 
 // EXTERNAL MODULE: ./src/archive/plain.ts
 var plain = __nccwpck_require__(4782);
-// EXTERNAL MODULE: ./src/backup/verify.ts + 13 modules
-var verify = __nccwpck_require__(4879);
+// EXTERNAL MODULE: ./src/backup/verify.ts + 5 modules
+var verify = __nccwpck_require__(1593);
 ;// CONCATENATED MODULE: ./src/drill/stages/verify.ts
 
 
@@ -50459,6 +50610,7 @@ function drift(t, previous, byTable) {
 
 
 
+
 /** The rungs after the restore, in order. */
 const LADDER = [
     structureStage,
@@ -50470,8 +50622,9 @@ const LADDER = [
 /**
  * restore-drill: every verify check, then a restore into a throwaway version-matched cluster, then
  * the ladder (structure, volume, semantics, integrity), each stage timed, against the RTO. The drill
- * has its own folder beneath the work-dir: the download lives until the drill ends (the restore
- * reads it); partial files (.part, .unpacked, the sample's list) are removed on every way out.
+ * has its own folder beneath the work-dir: the download lives until the restore and the ladder are
+ * done (the restore reads it), then goes unless kept (keep-download); partial files (.part,
+ * .unpacked, the sample's list) are removed on every way out.
  * `verdict` is given the settled result (the CLI prints and writes it, the action publishes it)
  * before the target is removed: the removal follows the verdict, on every way out.
  */
@@ -50519,6 +50672,8 @@ async function drillIn(ctx) {
             await teardownStage(ctx);
         }
     }
+    // The restore and the ladder are done with the file: a download not kept goes now, before the report.
+    (0,read/* releaseDownload */.cW)(ctx.result.backup, ctx.work, ctx.log);
     await rtoStage(ctx);
     return recordDrill(ctx);
 }
@@ -51998,7 +52153,7 @@ class PgbackrestBackend {
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _archive_wal_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(4354);
+/* harmony import */ var _archive_wal_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(4354);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2642);
 /* harmony import */ var _postgres_recovery_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9048);
@@ -52006,8 +52161,9 @@ class PgbackrestBackend {
 /* harmony import */ var _backends_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(1638);
 /* harmony import */ var _barman_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(8626);
 /* harmony import */ var _barman_folder_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(9203);
-/* harmony import */ var _wal_archive_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(1018);
-/* harmony import */ var _walg_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(9520);
+/* harmony import */ var _journal_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(7698);
+/* harmony import */ var _wal_archive_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(1018);
+/* harmony import */ var _walg_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(9520);
 /**
  * Barman Cloud (`barman-cloud-backup` and `barman-cloud-wal-archive` into S3, seed 001's cloud
  * setup): its catalogue from `barman-cloud-backup-list`, the bucket's own listing for the plan,
@@ -52015,6 +52171,7 @@ class PgbackrestBackend {
  * restore_command. Every name that reaches an argv is checked first, and the keys reach the
  * recovered server through a 0600 file beside it, never an argv nor its data directory.
  */
+
 
 
 
@@ -52095,7 +52252,7 @@ sys.exit(main())
 `;
 /** The Python that runs barman-cloud-restore: the one its script names (its #! line). */
 function restorePython() {
-    const script = (0,_walg_js__WEBPACK_IMPORTED_MODULE_10__/* .onPath */ .L)('barman-cloud-restore');
+    const script = (0,_walg_js__WEBPACK_IMPORTED_MODULE_11__/* .onPath */ .L)('barman-cloud-restore');
     let first = '';
     try {
         first = node_fs__WEBPACK_IMPORTED_MODULE_0___default().readFileSync(script, 'utf8').split('\n')[0] ?? '';
@@ -52112,7 +52269,7 @@ function parseEntry(o) {
     // An id goes into argv and into a key of the bucket: one that could be a flag or a path is not one.
     if (o.status !== 'DONE' || !_barman_js__WEBPACK_IMPORTED_MODULE_7__/* .BARMAN_NAME */ .S_.test(id))
         return undefined;
-    const lsn = (v) => (typeof v === 'string' ? (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_11__/* .parseLsn */ .l2)(v) : undefined);
+    const lsn = (v) => (typeof v === 'string' ? (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_12__/* .parseLsn */ .l2)(v) : undefined);
     const startLsn = lsn(o.begin_xlog);
     const endLsn = lsn(o.end_xlog);
     const wal = typeof o.begin_wal === 'string' && /^[0-9A-F]{24}$/.test(o.begin_wal) ? o.begin_wal : '';
@@ -52240,13 +52397,13 @@ class BarmanCloudBackend {
     /** The bucket's wals/ as it stands: an object removed from it is a gap whatever Barman says. */
     async coverage(b, target) {
         const wals = (await this.listed()).filter((o) => o.name.startsWith('wals/'));
-        const wal = new _wal_archive_js__WEBPACK_IMPORTED_MODULE_9__/* .WalArchive */ .JP(this.store, wals);
+        const wal = new _wal_archive_js__WEBPACK_IMPORTED_MODULE_10__/* .WalArchive */ .JP(this.store, wals);
         return wal.coverage(b.startLsn ?? 0n, b.timeline, (0,_backends_js__WEBPACK_IMPORTED_MODULE_6__/* .coverageEnd */ .UN)(target, b), b.endLsn, this.timeline);
     }
     async restore(b, dataDir, spoolDir, owner) {
         const entry = this.entries.get(b.id);
         (0,_postgres_recovery_js__WEBPACK_IMPORTED_MODULE_4__/* .ownedDir */ .LN)(dataDir, owner);
-        const tblspcRoot = `${dataDir}.tablespaces`;
+        const tblspcRoot = (0,_journal_js__WEBPACK_IMPORTED_MODULE_9__/* .tablespaceRoot */ .B3)(dataDir);
         // Every tablespace beside the restored folder: by default Barman writes them where production has them.
         const maps = (0,_barman_js__WEBPACK_IMPORTED_MODULE_7__/* .tablespaceMaps */ .Yz)(entry, tblspcRoot);
         if (maps.length)
@@ -52259,11 +52416,11 @@ class BarmanCloudBackend {
         if (maps.length)
             (0,_postgres_recovery_js__WEBPACK_IMPORTED_MODULE_4__/* .chownTree */ .kM)(tblspcRoot, owner);
         const config = (0,_postgres_recovery_js__WEBPACK_IMPORTED_MODULE_4__/* .ownedFile */ .au)(node_path__WEBPACK_IMPORTED_MODULE_1___default().join((0,_postgres_recovery_js__WEBPACK_IMPORTED_MODULE_4__/* .ownedDir */ .LN)(spoolDir, owner), 'aws-config'), this.botoFile, owner);
-        const files = `AWS_CONFIG_FILE=${(0,_walg_js__WEBPACK_IMPORTED_MODULE_10__/* .shellWord */ .r7)(config)} AWS_SHARED_CREDENTIALS_FILE=${(0,_walg_js__WEBPACK_IMPORTED_MODULE_10__/* .shellWord */ .r7)(config)}`;
-        const words = this.args([], []).map(_walg_js__WEBPACK_IMPORTED_MODULE_10__/* .shellWord */ .r7).join(' ');
+        const files = `AWS_CONFIG_FILE=${(0,_walg_js__WEBPACK_IMPORTED_MODULE_11__/* .shellWord */ .r7)(config)} AWS_SHARED_CREDENTIALS_FILE=${(0,_walg_js__WEBPACK_IMPORTED_MODULE_11__/* .shellWord */ .r7)(config)}`;
+        const words = this.args([], []).map(_walg_js__WEBPACK_IMPORTED_MODULE_11__/* .shellWord */ .r7).join(' ');
         return {
             settings: {
-                restore_command: `env ${files} ${(0,_walg_js__WEBPACK_IMPORTED_MODULE_10__/* .shellWord */ .r7)((0,_walg_js__WEBPACK_IMPORTED_MODULE_10__/* .onPath */ .L)('barman-cloud-wal-restore'))} ${words} "%f" "%p"`,
+                restore_command: `env ${files} ${(0,_walg_js__WEBPACK_IMPORTED_MODULE_11__/* .shellWord */ .r7)((0,_walg_js__WEBPACK_IMPORTED_MODULE_11__/* .onPath */ .L)('barman-cloud-wal-restore'))} ${words} "%f" "%p"`,
             },
             cleanup: () => node_fs__WEBPACK_IMPORTED_MODULE_0___default().rmSync(spoolDir, { recursive: true, force: true }),
         };
@@ -52419,7 +52576,7 @@ function isLink(p) {
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _archive_wal_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(4354);
+/* harmony import */ var _archive_wal_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(4354);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2642);
 /* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4259);
@@ -52428,8 +52585,10 @@ function isLink(p) {
 /* harmony import */ var _sources_local_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(2146);
 /* harmony import */ var _backends_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(1638);
 /* harmony import */ var _barman_folder_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(9203);
-/* harmony import */ var _proof_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(8547);
-/* harmony import */ var _wal_archive_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(1018);
+/* harmony import */ var _journal_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(7698);
+/* harmony import */ var _proof_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(8547);
+/* harmony import */ var _wal_archive_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(1018);
+
 
 
 
@@ -52561,8 +52720,8 @@ class BarmanBackend {
         this.walsDir = str(server?.wals_directory);
         const out = [];
         for (const s of this.shown) {
-            const startLsn = s.begin_lsn ? (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_12__/* .parseLsn */ .l2)(s.begin_lsn) : undefined;
-            const endLsn = s.end_lsn ? (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_12__/* .parseLsn */ .l2)(s.end_lsn) : undefined;
+            const startLsn = s.begin_lsn ? (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_13__/* .parseLsn */ .l2)(s.begin_lsn) : undefined;
+            const endLsn = s.end_lsn ? (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_13__/* .parseLsn */ .l2)(s.end_lsn) : undefined;
             const startTime = barmanTime(s.begin_time);
             const stopTime = barmanTime(s.end_time);
             out.push({
@@ -52599,7 +52758,7 @@ class BarmanBackend {
             if (t)
                 o.modified = t;
         }
-        const wal = new _wal_archive_js__WEBPACK_IMPORTED_MODULE_11__/* .WalArchive */ .JP(new _sources_local_js__WEBPACK_IMPORTED_MODULE_7__/* .LocalSource */ .R('barman-server', dir), objects);
+        const wal = new _wal_archive_js__WEBPACK_IMPORTED_MODULE_12__/* .WalArchive */ .JP(new _sources_local_js__WEBPACK_IMPORTED_MODULE_7__/* .LocalSource */ .R('barman-server', dir), objects);
         return wal.coverage(b.startLsn ?? 0n, b.timeline, (0,_backends_js__WEBPACK_IMPORTED_MODULE_8__/* .coverageEnd */ .UN)(target, b), b.endLsn, this.timeline);
     }
     /** `barman check`: what it says of the archiver (its errors folder, the WAL archive). */
@@ -52628,9 +52787,9 @@ class BarmanBackend {
         const tli = this.timeline === 'latest' ? [] : ['--target-tli', String(this.timeline)];
         switch (t.kind) {
             case 'time':
-                return ['--target-time', (0,_proof_js__WEBPACK_IMPORTED_MODULE_10__/* .pgMicros */ .V4)(t.micros), ...exclusive, ...tli];
+                return ['--target-time', (0,_proof_js__WEBPACK_IMPORTED_MODULE_11__/* .pgMicros */ .V4)(t.micros), ...exclusive, ...tli];
             case 'lsn':
-                return ['--target-lsn', (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_12__/* .formatLsn */ .rI)(t.lsn), ...exclusive, ...tli];
+                return ['--target-lsn', (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_13__/* .formatLsn */ .rI)(t.lsn), ...exclusive, ...tli];
             case 'name':
                 return ['--target-name', t.name, ...tli];
             case 'xid':
@@ -52642,7 +52801,7 @@ class BarmanBackend {
     async restore(b, dataDir, _spoolDir, owner) {
         const shown = this.shown.find((s) => s.backup_id === b.id);
         node_fs__WEBPACK_IMPORTED_MODULE_0___default().mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-        const tblspcRoot = `${dataDir}.tablespaces`;
+        const tblspcRoot = (0,_journal_js__WEBPACK_IMPORTED_MODULE_10__/* .tablespaceRoot */ .B3)(dataDir);
         const maps = tablespaceMaps(shown, tblspcRoot);
         if (maps.length)
             node_fs__WEBPACK_IMPORTED_MODULE_0___default().mkdirSync(tblspcRoot, { recursive: true, mode: 0o700 });
@@ -52664,7 +52823,7 @@ class BarmanBackend {
             throw new Error(`barman recover failed: ${said}`);
         }
         // What Barman wrote (and what the backup holds) is read before anything starts on it.
-        (0,_barman_folder_js__WEBPACK_IMPORTED_MODULE_9__/* .checkRestoredFolder */ .lC)(dataDir, shown.begin_lsn ? (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_12__/* .parseLsn */ .l2)(shown.begin_lsn) : undefined, maps);
+        (0,_barman_folder_js__WEBPACK_IMPORTED_MODULE_9__/* .checkRestoredFolder */ .lC)(dataDir, shown.begin_lsn ? (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_13__/* .parseLsn */ .l2)(shown.begin_lsn) : undefined, maps);
         if (maps.length)
             (0,_postgres_recovery_js__WEBPACK_IMPORTED_MODULE_5__/* .chownTree */ .kM)(tblspcRoot, owner);
         return {
@@ -52736,10 +52895,13 @@ function tablespaceMaps(shown, root) {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   B: () => (/* binding */ resumeFromJournal),
+/* harmony export */   B3: () => (/* binding */ tablespaceRoot),
 /* harmony export */   KR: () => (/* binding */ putBackSync),
 /* harmony export */   LQ: () => (/* binding */ startProductionSync),
 /* harmony export */   P0: () => (/* binding */ rollbackCommands),
+/* harmony export */   ZD: () => (/* binding */ servedTablespaces),
 /* harmony export */   a0: () => (/* binding */ readJournal),
+/* harmony export */   dN: () => (/* binding */ undoServedCommand),
 /* harmony export */   fY: () => (/* binding */ writeJournal),
 /* harmony export */   tK: () => (/* binding */ pausePoint)
 /* harmony export */ });
@@ -52770,6 +52932,10 @@ async function pausePoint(point) {
     process.stderr.write(`restorable: paused at ${point}\n`);
     await new Promise((r) => setTimeout(r, 3000));
 }
+/** Where a backend that relocates a backup's tablespaces puts them: beside the folder it restores into. */
+function tablespaceRoot(dataDir) {
+    return `${dataDir}.tablespaces`;
+}
 function journalPath(live) {
     return `${node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(live)}.restorable-journal.json`;
 }
@@ -52796,12 +52962,15 @@ function readJournal(live) {
     if (!st.isFile() || st.uid !== mine || (st.mode & 0o077) !== 0)
         throw bad("is not this runner's own private file");
     const j = JSON.parse(node_fs__WEBPACK_IMPORTED_MODULE_0___default().readFileSync(file, 'utf8'));
-    const beside = (p) => typeof p === 'string' && p.startsWith(`${j.live}.restorable-`);
+    // A name beside production's folder, never a path that leaves it (`<live>.restorable-x/../..`).
+    const prefix = `${node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(live)}.restorable-`;
+    const beside = (p) => typeof p === 'string' && p.startsWith(prefix) && !p.slice(prefix.length).includes('/');
     const privateDir = typeof j.private === 'string' && node_path__WEBPACK_IMPORTED_MODULE_1___default().basename(j.private).startsWith('restorable-private-');
     if (j.version !== 1 ||
         j.live !== node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(live) ||
         !privateDir ||
-        ![j.staging, j.safety, j.failed, j.spool].every(beside))
+        ![j.staging, j.safety, j.failed, j.spool].every(beside) ||
+        (j.tablespaces !== undefined && j.tablespaces !== tablespaceRoot(j.staging)))
         throw bad('does not describe this data directory');
     return j;
 }
@@ -52854,6 +53023,7 @@ function putBackSync(j, wait) {
     }
     else if (inode(j.staging) !== undefined)
         node_fs__WEBPACK_IMPORTED_MODULE_0___default().renameSync(j.staging, j.failed);
+    const tablespaces = keepTablespaces(j);
     for (const d of [j.spool, j.private])
         node_fs__WEBPACK_IMPORTED_MODULE_0___default().rmSync(d, { recursive: true, force: true });
     if (inode(j.live) !== j.liveIno) {
@@ -52864,7 +53034,12 @@ function putBackSync(j, wait) {
     }
     const notStarted = startProductionSync(j, wait);
     writeJournal(j, 'rolled-back');
-    const kept = inode(j.failed) !== undefined ? `; the attempt is kept at ${j.failed}` : '';
+    const attempt = inode(j.failed) !== undefined;
+    const kept = attempt
+        ? `; the attempt is kept at ${j.failed}${tablespaces ? ` (its tablespaces at ${tablespaces})` : ''}`
+        : tablespaces
+            ? `; the attempt's tablespaces are kept at ${tablespaces}`
+            : '';
     return notStarted
         ? {
             started: false,
@@ -52874,6 +53049,49 @@ function putBackSync(j, wait) {
             started: true,
             note: `the original data directory is back at ${j.live} and the server was started${kept}`,
         };
+}
+/** `p` moved from under `from` to under `to`, when it is `from` or inside it; else undefined. */
+function movedPath(p, from, to) {
+    if (p === from)
+        return to;
+    return p.startsWith(`${from}/`) ? `${to}${p.slice(from.length)}` : undefined;
+}
+/**
+ * The links in `dir`'s pg_tblspc that point under `from` point under `to`, each replaced in one
+ * rename: a put-back stopped midway leaves each link old or new, and the next one finishes.
+ * (Barman and barman-cloud-restore make these links and write no tablespace_map.)
+ */
+function repointTablespaces(dir, from, to) {
+    const tblspc = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dir, 'pg_tblspc');
+    if (node_fs__WEBPACK_IMPORTED_MODULE_0___default().lstatSync(tblspc, { throwIfNoEntry: false })?.isDirectory())
+        for (const name of node_fs__WEBPACK_IMPORTED_MODULE_0___default().readdirSync(tblspc)) {
+            const link = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(tblspc, name);
+            const st = node_fs__WEBPACK_IMPORTED_MODULE_0___default().lstatSync(link);
+            const moved = st.isSymbolicLink() ? movedPath(node_fs__WEBPACK_IMPORTED_MODULE_0___default().readlinkSync(link), from, to) : undefined;
+            if (!moved)
+                continue;
+            const tmp = `${link}.restorable-tmp`;
+            node_fs__WEBPACK_IMPORTED_MODULE_0___default().rmSync(tmp, { force: true });
+            node_fs__WEBPACK_IMPORTED_MODULE_0___default().symlinkSync(moved, tmp);
+            if ((0,_core_exec_js__WEBPACK_IMPORTED_MODULE_3__/* .isRoot */ .jX)())
+                node_fs__WEBPACK_IMPORTED_MODULE_0___default().lchownSync(tmp, st.uid, st.gid);
+            node_fs__WEBPACK_IMPORTED_MODULE_0___default().renameSync(tmp, link);
+        }
+}
+/**
+ * The attempt's tablespaces go with it: `<staging>.tablespaces` to `<failed>.tablespaces`, and
+ * the kept attempt's links re-pointed there, so that it stays a folder one can inspect or start.
+ * Each step is read from the folders, not assumed: a second put-back finishes a first one that was
+ * stopped. Returns where they are kept, if there are any.
+ */
+function keepTablespaces(j) {
+    const from = j.tablespaces ?? tablespaceRoot(j.staging);
+    const to = tablespaceRoot(j.failed);
+    if (inode(from) !== undefined && inode(to) === undefined)
+        node_fs__WEBPACK_IMPORTED_MODULE_0___default().renameSync(from, to);
+    if (node_fs__WEBPACK_IMPORTED_MODULE_0___default().lstatSync(j.failed, { throwIfNoEntry: false })?.isDirectory())
+        repointTablespaces(j.failed, from, to);
+    return inode(to) !== undefined ? to : undefined;
 }
 /**
  * `restorable pitr --rollback` and the post step: finish whatever a run that was stopped left. A
@@ -52886,7 +53104,7 @@ function resumeFromJournal(live) {
     if (j.phase === 'serving' || j.phase === 'rolled-back') {
         const notStarted = startProductionSync(j, true);
         const what = j.phase === 'serving'
-            ? `the recovered data serves at ${j.live}; the previous data directory is kept at ${j.safety}`
+            ? `the recovered data serves at ${j.live}${servedTablespaces(j)}; the previous data directory is kept at ${j.safety}`
             : `the original data directory is at ${j.live}`;
         return notStarted
             ? `${what}, but the server did not start (${notStarted})`
@@ -52894,12 +53112,30 @@ function resumeFromJournal(live) {
     }
     return putBackSync(j, true).note;
 }
+/**
+ * Once the recovered copy serves, its tablespaces stay where the backend put them, in the folder
+ * named after the staging folder (production's pg_tblspc links point there): said, so nobody
+ * takes it for a leftover.
+ */
+function servedTablespaces(j) {
+    const root = j.tablespaces ?? tablespaceRoot(j.staging);
+    return node_fs__WEBPACK_IMPORTED_MODULE_0___default().lstatSync(root, { throwIfNoEntry: false })?.isDirectory()
+        ? ` (its tablespaces at ${root}, where its pg_tblspc links point: part of production now, never remove it)`
+        : '';
+}
 /** The commands that undo the swap by hand, printed when it happens and in docs/pitr-restore.md. */
 function rollbackCommands(j) {
-    return [
-        `restorable pitr --rollback --data-directory ${j.live}`,
-        `or by hand: stop the server, then mv ${j.live} ${j.failed} && mv ${j.safety} ${j.live}, and start it`,
-    ];
+    return [`restorable pitr --rollback --data-directory ${j.live}`, `or by hand: ${byHand(j)}`];
+}
+/**
+ * Once the recovered data serves, `--rollback` no longer undoes anything (it only starts the
+ * server): going back is by hand, and throws away what was written since.
+ */
+function undoServedCommand(j) {
+    return `To go back to the previous data, which discards every write since the hand-over, ${byHand(j)} (restorable pitr --rollback does not undo a recovery that serves)`;
+}
+function byHand(j) {
+    return `stop the server, then mv ${j.live} ${j.failed} && mv ${j.safety} ${j.live}, and start it`;
 }
 
 
@@ -54138,6 +54374,7 @@ function beginInPlace(opts, liveBin, osUser, paths, log) {
         safety: `${live}.restorable-safety-${paths.ts}`,
         failed: `${live}.restorable-failed-${paths.ts}`,
         spool: paths.spool,
+        tablespaces: (0,pitr_journal/* tablespaceRoot */.B3)(paths.staging),
         // Short, for the socket's path (at most 107 bytes), and private (0700).
         private: external_node_fs_default().mkdtempSync(external_node_path_default().join(external_node_os_default().tmpdir(), 'restorable-private-')),
         liveIno: external_node_fs_default().statSync(live).ino,
@@ -54272,6 +54509,9 @@ async function handOver(ip, server, log, next) {
         };
     j.servingAt = new Date().toISOString();
     (0,pitr_journal/* writeJournal */.fY)(j, 'serving');
+    const tablespaces = (0,pitr_journal/* servedTablespaces */.ZD)(j);
+    if (tablespaces)
+        log.info(`in place: the recovered data serves at ${j.live}${tablespaces}`);
     external_node_fs_default().rmSync(j.private, { recursive: true, force: true });
     ip.release();
     const downtime = j.stoppedAt ? (Date.parse(j.servingAt) - Date.parse(j.stoppedAt)) / 1000 : undefined;
@@ -54447,12 +54687,19 @@ class SideBySideMode extends RecoveryMode {
         this.spoolDir = `${this.dataDir}.restorable-spool-${ctx.ts}`;
         this.socketDir = `${this.dataDir}.restorable-socket`;
     }
+    /** Whether a folder had the name the Barman backends restore tablespaces into, before the fetch. */
+    tablespacesBefore = true;
     logFile() {
         return besideLog(this.ctx, this.dataDir);
     }
-    /** What we put into the empty folder is ours to remove. */
+    async beforeFetch() {
+        this.tablespacesBefore = external_node_fs_default().existsSync((0,pitr_journal/* tablespaceRoot */.B3)(this.dataDir));
+    }
+    /** What we put into the empty folder is ours to remove, and the tablespace folder if we made it. */
     async abandon() {
         external_node_fs_default().rmSync(this.dataDir, { recursive: true, force: true });
+        if (!this.tablespacesBefore)
+            external_node_fs_default().rmSync((0,pitr_journal/* tablespaceRoot */.B3)(this.dataDir), { recursive: true, force: true });
     }
     async finish(conn) {
         const { pipe, result } = this.ctx;
@@ -54493,8 +54740,10 @@ class InPlaceMode extends RecoveryMode {
         this.ip.journal.serverBin = server.dir;
         (0,pitr_journal/* writeJournal */.fY)(this.ip.journal);
     }
+    /** The attempt is removed, and its tablespaces with it. */
     async abandon() {
-        external_node_fs_default().rmSync(this.dataDir, { recursive: true, force: true });
+        for (const d of [this.dataDir, (0,pitr_journal/* tablespaceRoot */.B3)(this.dataDir)])
+            external_node_fs_default().rmSync(d, { recursive: true, force: true });
         (0,pitr_journal/* putBackSync */.KR)(this.ip.journal, true);
         this.ip.release();
     }
@@ -54578,7 +54827,7 @@ class InPlaceMode extends RecoveryMode {
             pipe.skip('teardown', 'in-place: production runs on its original data');
             return;
         }
-        result.next.push(`Production now runs on the recovered data. The previous data directory is kept at ${result.safetySnapshot} (never deleted by Restorable): remove it only when you are sure. To undo: ${(0,pitr_journal/* rollbackCommands */.P0)(this.ip.journal).join('; ')}.`, 'Take a fresh base backup now (seed 001 §2.5): the recovery started a new timeline, and older backups lead elsewhere.', `archive_mode is off in the recovered server (postgresql.auto.conf): once the new base backup is planned, ALTER SYSTEM RESET archive_mode and restart${result.history ? `; the new timeline's history file ${result.history} is marked ready, so the archiver sends it first` : ''}.`);
+        result.next.push(`Production now runs on the recovered data${(0,pitr_journal/* servedTablespaces */.ZD)(this.ip.journal)}. The previous data directory is kept at ${result.safetySnapshot} (never deleted by Restorable): remove it only when you are sure. ${(0,pitr_journal/* undoServedCommand */.dN)(this.ip.journal)}.`, 'Take a fresh base backup now (seed 001 §2.5): the recovery started a new timeline, and older backups lead elsewhere.', `archive_mode is off in the recovered server (postgresql.auto.conf): once the new base backup is planned, ALTER SYSTEM RESET archive_mode and restart${result.history ? `; the new timeline's history file ${result.history} is marked ready, so the archiver sends it first` : ''}.`);
         pipe.skip('teardown', 'in-place: the recovered server stays up');
     }
 }
@@ -55992,7 +56241,7 @@ class WalgBackend {
         const config = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(spoolDir, 'wal-g.json');
         const settings = {};
         for (const [k, v] of Object.entries(process.env))
-            if (v !== undefined && WALG_ENV.some((p) => k.startsWith(p)))
+            if (v !== undefined && v !== '' && WALG_ENV.some((p) => k.startsWith(p)))
                 settings[k] = v;
         // Prefetched WAL beside the spool, not in the recovered pg_wal; as many segments ahead as asked.
         settings.WALG_PREFETCH_DIR = node_path__WEBPACK_IMPORTED_MODULE_1___default().join(spoolDir, 'prefetch');
@@ -56248,11 +56497,10 @@ __nccwpck_require__.d(__webpack_exports__, {
   kY: () => (/* binding */ libpqEnv),
   HB: () => (/* binding */ maskedUrl),
   Bd: () => (/* reexport */ conninfo/* parseDbUrl */.Bd),
+  Ym: () => (/* binding */ queryRows),
   IZ: () => (/* binding */ waitForConnections),
   SV: () => (/* binding */ withClient)
 });
-
-// UNUSED EXPORTS: queryRows
 
 // EXTERNAL MODULE: ./src/core/errors.ts
 var errors = __nccwpck_require__(4296);
@@ -60410,10 +60658,12 @@ function countTiers(list, tiers) {
 /* harmony export */   R: () => (/* binding */ runVerify),
 /* harmony export */   c: () => (/* binding */ verifyOutputs)
 /* harmony export */ });
-/* harmony import */ var _backup_verify_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4879);
-/* harmony import */ var _core_workdir_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(59);
-/* harmony import */ var _postgres_binaries_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1758);
-/* harmony import */ var _report_stages_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1139);
+/* harmony import */ var _backup_stages_read_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7094);
+/* harmony import */ var _backup_verify_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1593);
+/* harmony import */ var _core_workdir_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(59);
+/* harmony import */ var _postgres_binaries_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1758);
+/* harmony import */ var _report_stages_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(1139);
+
 
 
 
@@ -60423,11 +60673,12 @@ function countTiers(list, tiers) {
  * hash, decompress, walk every block), compare checksums, and replay its schema.
  */
 async function runVerify(opts, log, onStage) {
-    const pipe = new _report_stages_js__WEBPACK_IMPORTED_MODULE_3__/* .Pipeline */ .$U(opts.failOn, onStage);
-    const work = new _core_workdir_js__WEBPACK_IMPORTED_MODULE_1__/* .RunFolder */ .E(opts.workDir);
+    const pipe = new _report_stages_js__WEBPACK_IMPORTED_MODULE_4__/* .Pipeline */ .$U(opts.failOn, onStage);
+    const work = new _core_workdir_js__WEBPACK_IMPORTED_MODULE_2__/* .RunFolder */ .E(opts.workDir);
     let state;
     try {
-        state = await (0,_backup_verify_js__WEBPACK_IMPORTED_MODULE_0__/* .verifyStages */ .d)(pipe, opts, log, work);
+        state = await (0,_backup_verify_js__WEBPACK_IMPORTED_MODULE_1__/* .verifyStages */ .d)(pipe, opts, log, work);
+        (0,_backup_stages_read_js__WEBPACK_IMPORTED_MODULE_0__/* .releaseDownload */ .cW)(state.backup, work, log);
     }
     finally {
         work.close();
@@ -60451,8 +60702,8 @@ function verifyOutputs(r, reportPath) {
         'age-hours': b ? String(b.ageHours) : '',
         sha256: b?.sha256 ?? '',
         'server-version': b?.serverVersion ?? '',
-        'server-major': String((0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_2__/* .majorOf */ .Ds)(b?.serverVersion ?? '') ?? ''),
-        'pg-dump-major': String((0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_2__/* .majorOf */ .Ds)(b?.pgDumpVersion ?? '') ?? ''),
+        'server-major': String((0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_3__/* .majorOf */ .Ds)(b?.serverVersion ?? '') ?? ''),
+        'pg-dump-major': String((0,_postgres_binaries_js__WEBPACK_IMPORTED_MODULE_3__/* .majorOf */ .Ds)(b?.pgDumpVersion ?? '') ?? ''),
         'dump-format': b?.format ?? '',
         tables: b?.tables !== undefined ? String(b.tables) : '',
         findings: JSON.stringify(r.findings),

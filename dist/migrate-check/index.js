@@ -45964,6 +45964,7 @@ const inputs_verifyInputs = {
     's3-force-path-style': optionalFlag('Path-style S3 URLs (`endpoint/bucket/key`); default: true when `s3-endpoint` is set.'),
     'pg-bin-dir': inputs_text('Use PostgreSQL binaries from this folder only.'),
     'work-dir': inputs_text('Each run downloads into its own folder beneath this one, run-XXXXXX (default: $RUNNER_TEMP/restorable, else .restorable/ here).'),
+    'keep-download': optionalFlag('Keep the file downloaded from S3 after the run, in its run folder under work-dir (default: true in the actions, whose next step reads local-path; false on the command line, where it is removed when the run ends). A local backup is never removed.'),
 };
 
 ;// CONCATENATED MODULE: ./src/backup/options.ts
@@ -45981,10 +45982,11 @@ function defaultWorkDir() {
 }
 /** From raw inputs or flags to options; every mistake is a UserError naming the input. */
 function parseVerifyOptions(raw, how) {
-    return verifyOptions(readInputs(VERIFY_COMMAND, verifyInputs, raw, how), nameFor(how));
+    return verifyOptions(readInputs(VERIFY_COMMAND, verifyInputs, raw, how), how);
 }
 /** From the verify inputs' values to options: the checks that need more than one value, or the disk. */
-function verifyOptions(v, name) {
+function verifyOptions(v, how) {
+    const name = nameFor(how);
     const source = v.source.trim();
     if (source.startsWith('s3://'))
         parseS3Url(name('source'), source);
@@ -46004,6 +46006,9 @@ function verifyOptions(v, name) {
         s3: s3Options(v),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
         workDir: v['work-dir'] ? path.resolve(v['work-dir']) : defaultWorkDir(),
+        // The actions' next step reads the download (local-path); at a terminal, each run would leave a copy.
+        keepDownload: v['keep-download'] ?? how === 'input',
+        keepDownloadInput: name('keep-download'),
     };
 }
 const cpuCount = () => os.availableParallelism?.() ?? os.cpus().length;
@@ -47319,8 +47324,10 @@ const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
 function childEnv(own = {}, inherit = []) {
     const out = {};
     const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
+    // An inherited setting that is empty is not set: GitHub Actions gives a secret or input the caller
+    // did not pass as '' (an empty WALG_LIBSODIUM_KEY or AWS_SESSION_TOKEN is a setting to a tool).
     for (const [k, v] of Object.entries(process.env))
-        if (v !== undefined && passes(k))
+        if (v !== undefined && passes(k) && (v !== '' || ALLOWED.test(k)))
             out[k] = v;
     for (const [k, v] of Object.entries(own)) {
         if (v === undefined)

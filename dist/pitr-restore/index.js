@@ -84425,6 +84425,7 @@ const inputs_verifyInputs = {
     's3-force-path-style': optionalFlag('Path-style S3 URLs (`endpoint/bucket/key`); default: true when `s3-endpoint` is set.'),
     'pg-bin-dir': inputs_text('Use PostgreSQL binaries from this folder only.'),
     'work-dir': inputs_text('Each run downloads into its own folder beneath this one, run-XXXXXX (default: $RUNNER_TEMP/restorable, else .restorable/ here).'),
+    'keep-download': optionalFlag('Keep the file downloaded from S3 after the run, in its run folder under work-dir (default: true in the actions, whose next step reads local-path; false on the command line, where it is removed when the run ends). A local backup is never removed.'),
 };
 
 ;// CONCATENATED MODULE: ./src/backup/options.ts
@@ -84442,10 +84443,11 @@ function defaultWorkDir() {
 }
 /** From raw inputs or flags to options; every mistake is a UserError naming the input. */
 function parseVerifyOptions(raw, how) {
-    return verifyOptions(readInputs(VERIFY_COMMAND, verifyInputs, raw, how), nameFor(how));
+    return verifyOptions(readInputs(VERIFY_COMMAND, verifyInputs, raw, how), how);
 }
 /** From the verify inputs' values to options: the checks that need more than one value, or the disk. */
-function verifyOptions(v, name) {
+function verifyOptions(v, how) {
+    const name = nameFor(how);
     const source = v.source.trim();
     if (source.startsWith('s3://'))
         parseS3Url(name('source'), source);
@@ -84465,6 +84467,9 @@ function verifyOptions(v, name) {
         s3: s3Options(v),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
         workDir: v['work-dir'] ? path.resolve(v['work-dir']) : defaultWorkDir(),
+        // The actions' next step reads the download (local-path); at a terminal, each run would leave a copy.
+        keepDownload: v['keep-download'] ?? how === 'input',
+        keepDownloadInput: name('keep-download'),
     };
 }
 const cpuCount = () => os.availableParallelism?.() ?? os.cpus().length;
@@ -84493,8 +84498,10 @@ const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
 function childEnv(own = {}, inherit = []) {
     const out = {};
     const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
+    // An inherited setting that is empty is not set: GitHub Actions gives a secret or input the caller
+    // did not pass as '' (an empty WALG_LIBSODIUM_KEY or AWS_SESSION_TOKEN is a setting to a tool).
     for (const [k, v] of Object.entries(process.env))
-        if (v !== undefined && passes(k))
+        if (v !== undefined && passes(k) && (v !== '' || ALLOWED.test(k)))
             out[k] = v;
     for (const [k, v] of Object.entries(own)) {
         if (v === undefined)
@@ -86963,6 +86970,10 @@ async function pausePoint(point) {
     process.stderr.write(`restorable: paused at ${point}\n`);
     await new Promise((r) => setTimeout(r, 3000));
 }
+/** Where a backend that relocates a backup's tablespaces puts them: beside the folder it restores into. */
+function tablespaceRoot(dataDir) {
+    return `${dataDir}.tablespaces`;
+}
 function journalPath(live) {
     return `${external_node_path_default().resolve(live)}.restorable-journal.json`;
 }
@@ -86989,12 +87000,15 @@ function readJournal(live) {
     if (!st.isFile() || st.uid !== mine || (st.mode & 0o077) !== 0)
         throw bad("is not this runner's own private file");
     const j = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
-    const beside = (p) => typeof p === 'string' && p.startsWith(`${j.live}.restorable-`);
+    // A name beside production's folder, never a path that leaves it (`<live>.restorable-x/../..`).
+    const prefix = `${external_node_path_default().resolve(live)}.restorable-`;
+    const beside = (p) => typeof p === 'string' && p.startsWith(prefix) && !p.slice(prefix.length).includes('/');
     const privateDir = typeof j.private === 'string' && external_node_path_default().basename(j.private).startsWith('restorable-private-');
     if (j.version !== 1 ||
         j.live !== external_node_path_default().resolve(live) ||
         !privateDir ||
-        ![j.staging, j.safety, j.failed, j.spool].every(beside))
+        ![j.staging, j.safety, j.failed, j.spool].every(beside) ||
+        (j.tablespaces !== undefined && j.tablespaces !== tablespaceRoot(j.staging)))
         throw bad('does not describe this data directory');
     return j;
 }
@@ -87047,6 +87061,7 @@ function putBackSync(j, wait) {
     }
     else if (inode(j.staging) !== undefined)
         external_node_fs_default().renameSync(j.staging, j.failed);
+    const tablespaces = keepTablespaces(j);
     for (const d of [j.spool, j.private])
         external_node_fs_default().rmSync(d, { recursive: true, force: true });
     if (inode(j.live) !== j.liveIno) {
@@ -87057,7 +87072,12 @@ function putBackSync(j, wait) {
     }
     const notStarted = startProductionSync(j, wait);
     writeJournal(j, 'rolled-back');
-    const kept = inode(j.failed) !== undefined ? `; the attempt is kept at ${j.failed}` : '';
+    const attempt = inode(j.failed) !== undefined;
+    const kept = attempt
+        ? `; the attempt is kept at ${j.failed}${tablespaces ? ` (its tablespaces at ${tablespaces})` : ''}`
+        : tablespaces
+            ? `; the attempt's tablespaces are kept at ${tablespaces}`
+            : '';
     return notStarted
         ? {
             started: false,
@@ -87067,6 +87087,49 @@ function putBackSync(j, wait) {
             started: true,
             note: `the original data directory is back at ${j.live} and the server was started${kept}`,
         };
+}
+/** `p` moved from under `from` to under `to`, when it is `from` or inside it; else undefined. */
+function movedPath(p, from, to) {
+    if (p === from)
+        return to;
+    return p.startsWith(`${from}/`) ? `${to}${p.slice(from.length)}` : undefined;
+}
+/**
+ * The links in `dir`'s pg_tblspc that point under `from` point under `to`, each replaced in one
+ * rename: a put-back stopped midway leaves each link old or new, and the next one finishes.
+ * (Barman and barman-cloud-restore make these links and write no tablespace_map.)
+ */
+function repointTablespaces(dir, from, to) {
+    const tblspc = external_node_path_default().join(dir, 'pg_tblspc');
+    if (external_node_fs_default().lstatSync(tblspc, { throwIfNoEntry: false })?.isDirectory())
+        for (const name of external_node_fs_default().readdirSync(tblspc)) {
+            const link = external_node_path_default().join(tblspc, name);
+            const st = external_node_fs_default().lstatSync(link);
+            const moved = st.isSymbolicLink() ? movedPath(external_node_fs_default().readlinkSync(link), from, to) : undefined;
+            if (!moved)
+                continue;
+            const tmp = `${link}.restorable-tmp`;
+            external_node_fs_default().rmSync(tmp, { force: true });
+            external_node_fs_default().symlinkSync(moved, tmp);
+            if (isRoot())
+                external_node_fs_default().lchownSync(tmp, st.uid, st.gid);
+            external_node_fs_default().renameSync(tmp, link);
+        }
+}
+/**
+ * The attempt's tablespaces go with it: `<staging>.tablespaces` to `<failed>.tablespaces`, and
+ * the kept attempt's links re-pointed there, so that it stays a folder one can inspect or start.
+ * Each step is read from the folders, not assumed: a second put-back finishes a first one that was
+ * stopped. Returns where they are kept, if there are any.
+ */
+function keepTablespaces(j) {
+    const from = j.tablespaces ?? tablespaceRoot(j.staging);
+    const to = tablespaceRoot(j.failed);
+    if (inode(from) !== undefined && inode(to) === undefined)
+        external_node_fs_default().renameSync(from, to);
+    if (external_node_fs_default().lstatSync(j.failed, { throwIfNoEntry: false })?.isDirectory())
+        repointTablespaces(j.failed, from, to);
+    return inode(to) !== undefined ? to : undefined;
 }
 /**
  * `restorable pitr --rollback` and the post step: finish whatever a run that was stopped left. A
@@ -87079,7 +87142,7 @@ function resumeFromJournal(live) {
     if (j.phase === 'serving' || j.phase === 'rolled-back') {
         const notStarted = startProductionSync(j, true);
         const what = j.phase === 'serving'
-            ? `the recovered data serves at ${j.live}; the previous data directory is kept at ${j.safety}`
+            ? `the recovered data serves at ${j.live}${servedTablespaces(j)}; the previous data directory is kept at ${j.safety}`
             : `the original data directory is at ${j.live}`;
         return notStarted
             ? `${what}, but the server did not start (${notStarted})`
@@ -87087,12 +87150,30 @@ function resumeFromJournal(live) {
     }
     return putBackSync(j, true).note;
 }
+/**
+ * Once the recovered copy serves, its tablespaces stay where the backend put them, in the folder
+ * named after the staging folder (production's pg_tblspc links point there): said, so nobody
+ * takes it for a leftover.
+ */
+function servedTablespaces(j) {
+    const root = j.tablespaces ?? tablespaceRoot(j.staging);
+    return external_node_fs_default().lstatSync(root, { throwIfNoEntry: false })?.isDirectory()
+        ? ` (its tablespaces at ${root}, where its pg_tblspc links point: part of production now, never remove it)`
+        : '';
+}
 /** The commands that undo the swap by hand, printed when it happens and in docs/pitr-restore.md. */
 function rollbackCommands(j) {
-    return [
-        `restorable pitr --rollback --data-directory ${j.live}`,
-        `or by hand: stop the server, then mv ${j.live} ${j.failed} && mv ${j.safety} ${j.live}, and start it`,
-    ];
+    return [`restorable pitr --rollback --data-directory ${j.live}`, `or by hand: ${byHand(j)}`];
+}
+/**
+ * Once the recovered data serves, `--rollback` no longer undoes anything (it only starts the
+ * server): going back is by hand, and throws away what was written since.
+ */
+function undoServedCommand(j) {
+    return `To go back to the previous data, which discards every write since the hand-over, ${byHand(j)} (restorable pitr --rollback does not undo a recovery that serves)`;
+}
+function byHand(j) {
+    return `stop the server, then mv ${j.live} ${j.failed} && mv ${j.safety} ${j.live}, and start it`;
 }
 
 ;// CONCATENATED MODULE: ./src/pitr/marker.ts
@@ -90084,6 +90165,7 @@ function isLink(p) {
 
 
 
+
 const INSTALL = 'apt-get install barman (Debian/Ubuntu), dnf install barman (RHEL)';
 /** A Barman server's name or a backup id: what Barman itself accepts, and never an option. */
 const BARMAN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
@@ -90283,7 +90365,7 @@ class BarmanBackend {
     async restore(b, dataDir, _spoolDir, owner) {
         const shown = this.shown.find((s) => s.backup_id === b.id);
         external_node_fs_default().mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-        const tblspcRoot = `${dataDir}.tablespaces`;
+        const tblspcRoot = tablespaceRoot(dataDir);
         const maps = tablespaceMaps(shown, tblspcRoot);
         if (maps.length)
             external_node_fs_default().mkdirSync(tblspcRoot, { recursive: true, mode: 0o700 });
@@ -90590,7 +90672,7 @@ class WalgBackend {
         const config = external_node_path_default().join(spoolDir, 'wal-g.json');
         const settings = {};
         for (const [k, v] of Object.entries(process.env))
-            if (v !== undefined && WALG_ENV.some((p) => k.startsWith(p)))
+            if (v !== undefined && v !== '' && WALG_ENV.some((p) => k.startsWith(p)))
                 settings[k] = v;
         // Prefetched WAL beside the spool, not in the recovered pg_wal; as many segments ahead as asked.
         settings.WALG_PREFETCH_DIR = external_node_path_default().join(spoolDir, 'prefetch');
@@ -90613,6 +90695,7 @@ class WalgBackend {
  * restore_command. Every name that reaches an argv is checked first, and the keys reach the
  * recovered server through a 0600 file beside it, never an argv nor its data directory.
  */
+
 
 
 
@@ -90844,7 +90927,7 @@ class BarmanCloudBackend {
     async restore(b, dataDir, spoolDir, owner) {
         const entry = this.entries.get(b.id);
         ownedDir(dataDir, owner);
-        const tblspcRoot = `${dataDir}.tablespaces`;
+        const tblspcRoot = tablespaceRoot(dataDir);
         // Every tablespace beside the restored folder: by default Barman writes them where production has them.
         const maps = tablespaceMaps(entry, tblspcRoot);
         if (maps.length)
@@ -92261,6 +92344,7 @@ function beginInPlace(opts, liveBin, osUser, paths, log) {
         safety: `${live}.restorable-safety-${paths.ts}`,
         failed: `${live}.restorable-failed-${paths.ts}`,
         spool: paths.spool,
+        tablespaces: tablespaceRoot(paths.staging),
         // Short, for the socket's path (at most 107 bytes), and private (0700).
         private: external_node_fs_default().mkdtempSync(external_node_path_default().join(external_node_os_default().tmpdir(), 'restorable-private-')),
         liveIno: external_node_fs_default().statSync(live).ino,
@@ -92395,6 +92479,9 @@ async function handOver(ip, server, log, next) {
         };
     j.servingAt = new Date().toISOString();
     writeJournal(j, 'serving');
+    const tablespaces = servedTablespaces(j);
+    if (tablespaces)
+        log.info(`in place: the recovered data serves at ${j.live}${tablespaces}`);
     external_node_fs_default().rmSync(j.private, { recursive: true, force: true });
     ip.release();
     const downtime = j.stoppedAt ? (Date.parse(j.servingAt) - Date.parse(j.stoppedAt)) / 1000 : undefined;
@@ -92570,12 +92657,19 @@ class SideBySideMode extends RecoveryMode {
         this.spoolDir = `${this.dataDir}.restorable-spool-${ctx.ts}`;
         this.socketDir = `${this.dataDir}.restorable-socket`;
     }
+    /** Whether a folder had the name the Barman backends restore tablespaces into, before the fetch. */
+    tablespacesBefore = true;
     logFile() {
         return besideLog(this.ctx, this.dataDir);
     }
-    /** What we put into the empty folder is ours to remove. */
+    async beforeFetch() {
+        this.tablespacesBefore = external_node_fs_default().existsSync(tablespaceRoot(this.dataDir));
+    }
+    /** What we put into the empty folder is ours to remove, and the tablespace folder if we made it. */
     async abandon() {
         external_node_fs_default().rmSync(this.dataDir, { recursive: true, force: true });
+        if (!this.tablespacesBefore)
+            external_node_fs_default().rmSync(tablespaceRoot(this.dataDir), { recursive: true, force: true });
     }
     async finish(conn) {
         const { pipe, result } = this.ctx;
@@ -92616,8 +92710,10 @@ class InPlaceMode extends RecoveryMode {
         this.ip.journal.serverBin = server.dir;
         writeJournal(this.ip.journal);
     }
+    /** The attempt is removed, and its tablespaces with it. */
     async abandon() {
-        external_node_fs_default().rmSync(this.dataDir, { recursive: true, force: true });
+        for (const d of [this.dataDir, tablespaceRoot(this.dataDir)])
+            external_node_fs_default().rmSync(d, { recursive: true, force: true });
         putBackSync(this.ip.journal, true);
         this.ip.release();
     }
@@ -92701,7 +92797,7 @@ class InPlaceMode extends RecoveryMode {
             pipe.skip('teardown', 'in-place: production runs on its original data');
             return;
         }
-        result.next.push(`Production now runs on the recovered data. The previous data directory is kept at ${result.safetySnapshot} (never deleted by Restorable): remove it only when you are sure. To undo: ${rollbackCommands(this.ip.journal).join('; ')}.`, 'Take a fresh base backup now (seed 001 §2.5): the recovery started a new timeline, and older backups lead elsewhere.', `archive_mode is off in the recovered server (postgresql.auto.conf): once the new base backup is planned, ALTER SYSTEM RESET archive_mode and restart${result.history ? `; the new timeline's history file ${result.history} is marked ready, so the archiver sends it first` : ''}.`);
+        result.next.push(`Production now runs on the recovered data${servedTablespaces(this.ip.journal)}. The previous data directory is kept at ${result.safetySnapshot} (never deleted by Restorable): remove it only when you are sure. ${undoServedCommand(this.ip.journal)}.`, 'Take a fresh base backup now (seed 001 §2.5): the recovery started a new timeline, and older backups lead elsewhere.', `archive_mode is off in the recovered server (postgresql.auto.conf): once the new base backup is planned, ALTER SYSTEM RESET archive_mode and restart${result.history ? `; the new timeline's history file ${result.history} is marked ready, so the archiver sends it first` : ''}.`);
         pipe.skip('teardown', 'in-place: the recovered server stays up');
     }
 }

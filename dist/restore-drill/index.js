@@ -83656,10 +83656,10 @@ function closest(word, options) {
     return best && best.d <= Math.max(2, Math.floor(word.length / 3)) ? best.o : undefined;
 }
 /** How the user knows an input: `keep` in `with:`, `--keep` on the command line. */
-const inputs_nameFor = (how) => (n) => (how === 'flag' ? `--${n}` : n);
+const nameFor = (how) => (n) => (how === 'flag' ? `--${n}` : n);
 /** Unknown names are a user error, with the nearest known one when there is one. */
 function checkNames(command, known, given, how) {
-    const show = inputs_nameFor(how);
+    const show = nameFor(how);
     for (const key of given) {
         if (known.includes(key))
             continue;
@@ -83673,7 +83673,7 @@ function checkNames(command, known, given, how) {
  * by its schema; a bad value is a UserError naming the input.
  */
 function inputs_readInputs(command, inputs, raw, how) {
-    const show = inputs_nameFor(how);
+    const show = nameFor(how);
     checkNames(command, Object.keys(inputs), Object.keys(raw), how);
     const out = {};
     for (const [name, input] of Object.entries(inputs)) {
@@ -84425,6 +84425,7 @@ const inputs_verifyInputs = {
     's3-force-path-style': optionalFlag('Path-style S3 URLs (`endpoint/bucket/key`); default: true when `s3-endpoint` is set.'),
     'pg-bin-dir': inputs_text('Use PostgreSQL binaries from this folder only.'),
     'work-dir': inputs_text('Each run downloads into its own folder beneath this one, run-XXXXXX (default: $RUNNER_TEMP/restorable, else .restorable/ here).'),
+    'keep-download': optionalFlag('Keep the file downloaded from S3 after the run, in its run folder under work-dir (default: true in the actions, whose next step reads local-path; false on the command line, where it is removed when the run ends). A local backup is never removed.'),
 };
 
 ;// CONCATENATED MODULE: ./src/backup/options.ts
@@ -84442,10 +84443,11 @@ function defaultWorkDir() {
 }
 /** From raw inputs or flags to options; every mistake is a UserError naming the input. */
 function parseVerifyOptions(raw, how) {
-    return verifyOptions(readInputs(VERIFY_COMMAND, verifyInputs, raw, how), nameFor(how));
+    return verifyOptions(readInputs(VERIFY_COMMAND, verifyInputs, raw, how), how);
 }
 /** From the verify inputs' values to options: the checks that need more than one value, or the disk. */
-function verifyOptions(v, name) {
+function verifyOptions(v, how) {
+    const name = nameFor(how);
     const source = v.source.trim();
     if (source.startsWith('s3://'))
         parseS3Url(name('source'), source);
@@ -84465,6 +84467,9 @@ function verifyOptions(v, name) {
         s3: s3Options(v),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
         workDir: v['work-dir'] ? external_node_path_default().resolve(v['work-dir']) : defaultWorkDir(),
+        // The actions' next step reads the download (local-path); at a terminal, each run would leave a copy.
+        keepDownload: v['keep-download'] ?? how === 'input',
+        keepDownloadInput: name('keep-download'),
     };
 }
 const cpuCount = () => external_node_os_default().availableParallelism?.() ?? external_node_os_default().cpus().length;
@@ -85424,7 +85429,7 @@ function parseCompareOptions(raw, how, log,
 /** As a rung of a drill, the target is the restored database, not an input. */
 rung = false) {
     const v = inputs_readInputs(COMPARE_COMMAND, compareInputs, raw, how);
-    const name = inputs_nameFor(how);
+    const name = nameFor(how);
     const secret = (s) => log.secret(s);
     if (v['source-url'] && v.baseline) {
         throw new errors_UserError(name('baseline'), 'and source-url were both given', 'Compare against one: the live database (source-url) or a baseline file');
@@ -85495,8 +85500,10 @@ const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
 function childEnv(own = {}, inherit = []) {
     const out = {};
     const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
+    // An inherited setting that is empty is not set: GitHub Actions gives a secret or input the caller
+    // did not pass as '' (an empty WALG_LIBSODIUM_KEY or AWS_SESSION_TOKEN is a setting to a tool).
     for (const [k, v] of Object.entries(process.env))
-        if (v !== undefined && passes(k))
+        if (v !== undefined && passes(k) && (v !== '' || ALLOWED.test(k)))
             out[k] = v;
     for (const [k, v] of Object.entries(own)) {
         if (v === undefined)
@@ -87277,8 +87284,8 @@ async function removeKept(handle, admin) {
 
 function parseDrillOptions(raw, how, log = silentLogger) {
     const v = inputs_readInputs(drillSpec.command, drillInputs, raw, how);
-    const name = inputs_nameFor(how);
-    const verify = verifyOptions(v, name);
+    const name = nameFor(how);
+    const verify = verifyOptions(v, how);
     // schema.table, unquoted (as pg_restore --list names them); a bare name is in public.
     const sampleTables = (v['sample-tables'] ?? '')
         .split(',')
@@ -87376,7 +87383,9 @@ function verifyFacts(r) {
     if (r.schema)
         rows.push(['schema replay', `${r.schema.tool} into PostgreSQL ${r.schema.server}, ${r.schema.seconds}s`]);
     if (b.localPath)
-        rows.push(['local path', b.localPath]);
+        rows.push(['local path', b.download ? `${b.localPath} (the download, kept)` : b.localPath]);
+    else if (b.download)
+        rows.push(['download', `${b.download.path}: removed at the end of the run`]);
     return rows;
 }
 
@@ -87390,7 +87399,8 @@ function drillFacts(r) {
         'tier',
         r.tier === 'full' ? 'full' : `${r.tier.toUpperCase()} (not checked: ${r.notChecked.join(', ')})`,
     ]);
-    const verify = verifyFacts({ ...r, command: 'verify', candidates: 0 }).filter(([k]) => k !== 'local path');
+    // A local backup's path is the source's; a download's (kept or removed) is news.
+    const verify = verifyFacts({ ...r, command: 'verify', candidates: 0 }).filter(([k]) => k !== 'local path' || r.backup?.download);
     rows.push(...verify);
     if (r.target) {
         const settings = Object.entries(r.target.settings)
@@ -87424,1052 +87434,6 @@ function drillFacts(r) {
         rows.push(['kept', `${r.target.url} (${remove})`]);
     }
     return rows;
-}
-
-;// CONCATENATED MODULE: ./src/core/workdir.ts
-
-
-
-/**
- * One run's own folder beneath the work-dir (`<work-dir>/run-XXXXXX`, mode 0700), made the first
- * time the run writes there, so runs that share a work-dir never share a file. Partial files (a
- * download still arriving, an unpacked copy, a list file) are removed on every way out: when the
- * caller is done with one, when the run ends (`close`), and synchronously when it is cancelled
- * (SIGINT, SIGTERM). Nothing else is removed: not the work-dir, not a whole file the run kept for
- * the next step, not anything the run did not create; the run's folder only when it is empty.
- */
-class RunFolder {
-    workDir;
-    dir;
-    partials = new Set();
-    forgetCancel;
-    constructor(workDir) {
-        this.workDir = workDir;
-    }
-    /** The run's folder, made on first use. */
-    path() {
-        if (!this.dir) {
-            external_node_fs_default().mkdirSync(this.workDir, { recursive: true });
-            const dir = external_node_fs_default().mkdtempSync(external_node_path_default().join(this.workDir, 'run-'));
-            external_node_fs_default().chmodSync(dir, 0o700);
-            this.dir = dir;
-            this.forgetCancel = onCancel(() => this.removePartials());
-        }
-        return this.dir;
-    }
-    /** A file in the run's folder that is removed when the run ends, whichever way, unless kept. */
-    partial(name) {
-        const file = external_node_path_default().join(this.path(), name);
-        this.partials.add(file);
-        return file;
-    }
-    /** Rename a partial file whole: `to` stays after the run (a download the next step reads). */
-    keep(file, to) {
-        external_node_fs_default().renameSync(file, to);
-        this.partials.delete(file);
-    }
-    /** Remove a partial file now: it failed, or nothing needs it any more. */
-    discard(file) {
-        this.partials.delete(file);
-        removeQuietly(file);
-    }
-    /** The run ended: remove its partial files, and its folder if nothing else is in it. */
-    close() {
-        this.removePartials();
-        this.forgetCancel?.();
-        this.forgetCancel = undefined;
-    }
-    removePartials() {
-        for (const file of this.partials)
-            removeQuietly(file);
-        this.partials.clear();
-        if (!this.dir)
-            return;
-        try {
-            external_node_fs_default().rmdirSync(this.dir); // only succeeds when empty
-            this.dir = undefined;
-        }
-        catch {
-            // Something the run kept is in it: it stays.
-        }
-    }
-}
-function removeQuietly(file) {
-    try {
-        external_node_fs_default().rmSync(file, { force: true });
-    }
-    catch {
-        // Best effort: a file that cannot be removed must not hide the run's own result.
-    }
-}
-
-;// CONCATENATED MODULE: ./src/report/history.ts
-
-
-/** The history file is JSON lines: append-only, one run a line, easy to keep on a branch or as an artifact. */
-function readHistory(file) {
-    if (!external_node_fs_default().existsSync(file))
-        return [];
-    const out = [];
-    for (const line of external_node_fs_default().readFileSync(file, 'utf8').split('\n')) {
-        if (!line.trim())
-            continue;
-        try {
-            out.push(JSON.parse(line));
-        }
-        catch {
-            // A damaged line (a run killed mid-write) is skipped, not fatal.
-        }
-    }
-    return out;
-}
-function appendHistory(file, entry) {
-    external_node_fs_default().mkdirSync(external_node_path_default().dirname(external_node_path_default().resolve(file)), { recursive: true });
-    external_node_fs_default().appendFileSync(file, `${JSON.stringify(entry)}\n`);
-}
-function lastGood(history, command, tier) {
-    return [...history].reverse().find((h) => h.command === command && h.tier === tier && h.verdict === 'pass');
-}
-/** "19% slower than the last good run (2026-11-01)", or faster, or about the same. */
-function trend(now, before) {
-    if (!before || before.totalSeconds <= 0)
-        return undefined;
-    const change = (now - before.totalSeconds) / before.totalSeconds;
-    const when = before.at.slice(0, 10);
-    if (Math.abs(change) < 0.05)
-        return `about as fast as the last good run (${when})`;
-    return `${Math.round(Math.abs(change) * 100)}% ${change > 0 ? 'slower' : 'faster'} than the last good run (${when}, ${before.totalSeconds.toFixed(1)}s)`;
-}
-/** A small chart of the last runs' total times for the job summary (mermaid, rendered by GitHub). */
-function trendChart(history, command, tier) {
-    const runs = history.filter((h) => h.command === command && h.tier === tier).slice(-12);
-    if (runs.length < 2)
-        return undefined;
-    const labels = runs.map((h) => `"${h.at.slice(5, 10)}"`).join(', ');
-    const values = runs.map((h) => h.totalSeconds.toFixed(1)).join(', ');
-    return [
-        '```mermaid',
-        'xychart-beta',
-        `  title "drill time (s), ${tier} tier"`,
-        `  x-axis [${labels}]`,
-        '  y-axis "seconds"',
-        `  bar [${values}]`,
-        '```',
-    ].join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/report/stages.ts
-
-
-/**
- * A pipeline is a list of timed stages. Each ends ok, failed, skipped (with the reason) or not-run;
- * the report is built from this list alone, so every rendering tells the same story.
- */
-class Pipeline {
-    failOn;
-    onStage;
-    ignore;
-    stages = [];
-    started = Date.now();
-    /** The running stage's progress, as its body set it (see `progress`). */
-    detail;
-    constructor(failOn, onStage = () => { }, 
-    /** Rules ignored in config, with their written reasons: marked as they are found. */
-    ignore = new Map()) {
-        this.failOn = failOn;
-        this.onStage = onStage;
-        this.ignore = ignore;
-    }
-    async stage(name, body) {
-        const started = performance.now();
-        this.detail = undefined;
-        this.onStage.start?.(name, () => this.detail?.());
-        let result;
-        let earlier = 0;
-        try {
-            const out = (await body()) ?? {};
-            const findings = out.findings ?? [];
-            for (const f of findings) {
-                const why = this.ignore.get(f.rule);
-                if (why)
-                    f.ignored = why;
-            }
-            const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
-            const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
-            const reason = out.notRun ?? out.note;
-            earlier = out.earlier ?? 0;
-            result = { name, status, seconds: 0, findings, ...(reason ? { reason } : {}) };
-        }
-        catch (err) {
-            if (err instanceof errors_UserError)
-                throw err;
-            result = {
-                name,
-                status: 'not-run',
-                seconds: 0,
-                reason: `internal error: ${errorMessage(err)}`,
-                findings: [],
-            };
-        }
-        this.detail = undefined;
-        result.seconds = (performance.now() - started) / 1000 + earlier;
-        this.stages.push(result);
-        this.onStage(result);
-        return result;
-    }
-    /**
-     * Say how far the running stage is: `detail` is asked each time a progress line is drawn (every
-     * ~10 s in a log, every second on a terminal), so it must only read counters the work keeps.
-     */
-    progress(detail) {
-        this.detail = detail;
-    }
-    skip(name, reason) {
-        const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
-        this.stages.push(result);
-        this.onStage(result);
-    }
-    /** A pipeline whose rules are ignored as `ignore:` in restorable.yml says (each with its reason). */
-    static withConfig(failOn, ignore, onStage) {
-        return new Pipeline(failOn, onStage, new Map((ignore ?? []).map((i) => [i.rule, i.reason])));
-    }
-    /** What every result starts as: not verified yet, and this pipeline's own list of stages. */
-    begin(command) {
-        return {
-            command,
-            verdict: 'could-not-verify',
-            failOn: this.failOn,
-            startedAt: new Date(this.started).toISOString(),
-            totalSeconds: 0,
-            stages: this.stages,
-            findings: [],
-        };
-    }
-    /** The end of a run: the findings of every stage, the verdict, the wall time. */
-    settle(result) {
-        result.findings = this.findings;
-        result.verdict = this.verdict();
-        result.totalSeconds = (Date.now() - this.started) / 1000;
-        return result;
-    }
-    get findings() {
-        return this.stages.flatMap((s) => s.findings);
-    }
-    verdict() {
-        return computeVerdict(this.stages, this.failOn);
-    }
-}
-function computeVerdict(stages, failOn) {
-    const active = stages.flatMap((s) => s.findings).filter((f) => !f.ignored);
-    if (active.some((f) => ruleKind(f.rule) === 'problem' && atLeast(f.severity, failOn)))
-        return 'fail';
-    if (stages.some((s) => s.status === 'not-run'))
-        return 'could-not-verify';
-    if (active.some((f) => ruleKind(f.rule) === 'unverifiable'))
-        return 'could-not-verify';
-    return 'pass';
-}
-function exitCodeFor(verdict) {
-    return verdict === 'pass' ? 0 : verdict === 'fail' ? 1 : 3;
-}
-
-;// CONCATENATED MODULE: ./src/comparison/stages/counts.ts
-
-function allowed(t, source) {
-    return t.kind === 'percent' ? (source * t.value) / 100 : t.value;
-}
-/**
- * The counts stage: every table of either side, a row each, drifted beyond its tolerance (in the
- * direction asked), missing from the target, or not in the source; drifted rows sort first.
- */
-async function countsStage(ctx, src, tgt) {
-    const { result } = ctx;
-    await ctx.pipe.stage('counts', async () => {
-        const findings = [];
-        const names = [...new Set([...src.counts.keys(), ...tgt.counts.keys()])].sort();
-        const estimated = [];
-        for (const table of names) {
-            const row = compareTableRow(ctx, table, src, tgt, findings);
-            if (row.mode === 'estimate')
-                estimated.push(table);
-            result.rows.push(row);
-        }
-        result.compared = result.rows.filter((r) => r.source !== null && r.target !== null).length;
-        result.rows.sort((a, b) => Number(b.drifted) - Number(a.drifted) ||
-            Number(b.target === null) - Number(a.target === null) ||
-            (a.table < b.table ? -1 : 1));
-        if (estimated.length) {
-            findings.push(finding('COUNT_ESTIMATED', 'counts', `${estimated.length} table(s) compared by catalog statistics, not count(*): ${estimated.slice(0, 5).join(', ')}${estimated.length > 5 ? ', ...' : ''}`, { evidence: { tables: estimated.length } }));
-        }
-        return { findings };
-    });
-}
-/** One table's row, its finding (if any) pushed to `findings`. */
-function compareTableRow(ctx, table, src, tgt, findings) {
-    const { opts, result } = ctx;
-    const s = src.counts.get(table);
-    const t = tgt.counts.get(table);
-    const mode = s?.mode === 'estimate' || t?.mode === 'estimate' ? 'estimate' : 'exact';
-    const row = {
-        table,
-        source: s?.rows ?? null,
-        target: t?.rows ?? null,
-        difference: s && t ? t.rows - s.rows : null,
-        mode,
-        drifted: false,
-        ...(src.freshness?.has(table) ? { sourceMax: src.freshness.get(table) ?? null } : {}),
-        ...(tgt.freshness?.has(table) ? { targetMax: tgt.freshness.get(table) ?? null } : {}),
-    };
-    if (s && !t) {
-        findings.push(finding('TABLE_MISSING', 'counts', `table ${table} (${s.rows} rows in the source) is not in the target`, {
-            evidence: { table, source: s.rows },
-        }));
-        result.missing++;
-    }
-    else if (!s && t) {
-        findings.push(finding('TABLE_UNEXPECTED', 'counts', `table ${table} is in the target but not in the source`, {
-            evidence: { table, target: t.rows },
-        }));
-    }
-    else if (s && t) {
-        const tol = opts.config.compare?.tables?.[table]?.tolerance ?? opts.tolerance;
-        const limit = allowed(tol, s.rows);
-        const diff = t.rows - s.rows;
-        const drift = opts.direction === 'drop' ? -diff > limit : Math.abs(diff) > limit;
-        if (drift) {
-            row.drifted = true;
-            result.drifted++;
-            findings.push(finding('COUNT_DRIFT', 'counts', `table ${table}: ${t.rows} rows in the target, ${s.rows} in the source (${diff > 0 ? '+' : ''}${diff}, ${mode})`, { evidence: { table, source: s.rows, target: t.rows, difference: diff, mode } }));
-        }
-    }
-    return row;
-}
-
-;// CONCATENATED MODULE: ./src/checks/structure.ts
-/** Objects that belong to extensions are the extension's business, not the schema's. */
-const NOT_EXTENSION = (classid, objid) => `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${objid} AND d.deptype = 'e')`;
-const USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
-const QUERIES = [
-    `SELECT 'schema ' || n.nspname AS line FROM pg_namespace n WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_namespace', 'n.oid')}`,
-    `SELECT 'extension ' || e.extname AS line FROM pg_extension e WHERE e.extname <> 'plpgsql'`,
-    `SELECT CASE c.relkind WHEN 'r' THEN 'table ' WHEN 'p' THEN 'table ' WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view '
-          WHEN 'f' THEN 'foreign table ' END || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS line
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' '
-          || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
-          || CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END
-          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END
-          || coalesce(CASE WHEN a.attgenerated <> '' THEN ' as ' ELSE ' default ' END || pg_get_expr(ad.adbin, ad.adrelid), '') AS line
-     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-     LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-    WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS}
-      AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ': ' || pg_get_indexdef(i.indexrelid) AS line
-     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'i.indrelid')}`,
-    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) || ': '
-          || pg_get_constraintdef(k.oid) AS line
-     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}
-      -- PostgreSQL 18 catalogs NOT NULL as constraints too; the column lines say NOT NULL on every major.
-      AND k.contype <> 'n'`,
-    `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || format_type(s.seqtypid, NULL) AS line
-     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
-    `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')'
-          || coalesce(' returns ' || pg_get_function_result(p.oid), '')
-          || ' definition ' || left(md5(CASE WHEN p.prokind = 'a' THEN p.prosrc ELSE pg_get_functiondef(p.oid) END), 12) AS line
-     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_proc', 'p.oid')}`,
-    `SELECT 'enum ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || ' ('
-          || string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) || ')' AS line
-     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_type', 't.oid')}
-    GROUP BY n.nspname, t.typname`,
-    `SELECT 'domain ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || ' ' || format_type(t.typbasetype, t.typtypmod)
-          || CASE WHEN t.typnotnull THEN ' not null' ELSE '' END || coalesce(' default ' || t.typdefault, '') AS line
-     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-    WHERE t.typtype = 'd' AND ${USER_NS} AND ${NOT_EXTENSION('pg_type', 't.oid')}`,
-    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || '.' || quote_ident(k.conname) || ': '
-          || pg_get_constraintdef(k.oid) AS line
-     FROM pg_constraint k JOIN pg_type t ON t.oid = k.contypid JOIN pg_namespace n ON n.oid = t.typnamespace
-    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_type', 't.oid')}`,
-    `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.tgname) || ': '
-          || pg_get_triggerdef(t.oid) AS line
-     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE NOT t.tgisinternal AND ${USER_NS}`,
-];
-/** The restored database's structure, one sorted line per object (catalog facts only, no rows). */
-async function structureLines(client) {
-    const lines = [];
-    for (const q of QUERIES) {
-        const r = await client.query(q);
-        for (const row of r.rows)
-            lines.push(row.line.replace(/\s+/g, ' ').trim());
-    }
-    return [...new Set(lines)].sort();
-}
-function parseReference(text) {
-    return text
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith('#'));
-}
-function renderReference(lines, header) {
-    return `# ${header}\n# Written by restorable drill --write-reference: one line per object, sorted.\n${lines.join('\n')}\n`;
-}
-function diffStructure(reference, actual) {
-    const have = new Set(actual);
-    const want = new Set(reference);
-    return { missing: reference.filter((l) => !have.has(l)), unexpected: actual.filter((l) => !want.has(l)) };
-}
-
-;// CONCATENATED MODULE: ./src/postgres/tables.ts
-
-
-/** `schema.table`, each part quoted only where it needs to be. */
-function tableName(schema, name) {
-    const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : ident(s));
-    return `${q(schema)}.${q(name)}`;
-}
-/**
- * Exact row counts of every user table, over `jobs` connections at once; those `known` already
- * (counted as the restore ran) are taken from it, the rest counted.
- */
-async function countRows(conn, jobs, known = new Map()) {
-    const tables = await withClient(conn, listTables);
-    const counts = await exactCounts(conn, tables.filter((t) => !known.has(t.table)), jobs);
-    return tables.map((t) => ({ table: t.table, rows: known.get(t.table) ?? counts.get(t.table) ?? 0 }));
-}
-/**
- * Exact row counts of those of `names` (`schema.table`) that are partitions: countRows counts a
- * partitioned table whole, at its root, so a partition named on its own is counted here.
- */
-async function partitionCounts(conn, names) {
-    if (names.length === 0)
-        return new Map();
-    const parts = await withClient(conn, async (c) => (await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_class c
-           JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relispartition AND c.relkind IN ('r', 'p')`)).rows
-        .map((r) => ({ table: tableName(r.schema, r.name), ...r }))
-        .filter((r) => names.includes(r.table)));
-    return exactCounts(conn, parts, 1);
-}
-/** Every user table with its estimated rows, in one round trip. */
-const TABLES_SQL = `
-  SELECT n.nspname AS schema, c.relname AS name,
-         CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE coalesce(s.n_live_tup, -1) END AS estimate
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
-     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-   ORDER BY 1, 2`;
-async function listTables(c) {
-    const rows = (await c.query(TABLES_SQL)).rows;
-    return rows.map((r) => ({
-        table: tableName(r.schema, r.name),
-        schema: r.schema,
-        name: r.name,
-        estimate: Number(r.estimate),
-    }));
-}
-/** Globs match `schema.table` as written unquoted (`public.orders`, `audit.*`). */
-function filterTables(tables, f) {
-    const inc = (f.include ?? []).map((g) => globMatcher(g, 'include'));
-    const exc = (f.exclude ?? []).map((g) => globMatcher(g, 'exclude'));
-    return tables.filter((t) => {
-        const key = `${t.schema}.${t.name}`;
-        if (f.schemas?.length && !f.schemas.includes(t.schema))
-            return false;
-        if (inc.length && !inc.some((m) => m(key)))
-            return false;
-        return !exc.some((m) => m(key));
-    });
-}
-/** count(*) of the given tables over `jobs` connections; every identifier is quoted. */
-async function exactCounts(conn, tables, jobs) {
-    const out = new Map();
-    if (tables.length === 0)
-        return out;
-    let next = 0;
-    const worker = () => withClient(conn, async (c) => {
-        for (let i = next++; i < tables.length; i = next++) {
-            const t = tables[i];
-            const r = await c.query(`SELECT count(*) AS n FROM ${ident(t.schema)}.${ident(t.name)}`);
-            out.set(t.table, Number(r.rows[0]?.n ?? 0));
-        }
-    });
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
-    return out;
-}
-/** max(column) of every listed table that has the column, as text. */
-async function freshness(conn, tables, column) {
-    const out = new Map();
-    await withClient(conn, async (c) => {
-        const having = new Set((await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped`, [column])).rows.map((r) => `${r.schema}\u0000${r.name}`));
-        for (const t of tables) {
-            if (!having.has(`${t.schema}\u0000${t.name}`))
-                continue;
-            const r = await c.query(`SELECT max(${ident(column)})::text AS m FROM ${ident(t.schema)}.${ident(t.name)}`);
-            out.set(t.table, r.rows[0]?.m ?? null);
-        }
-    });
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/comparison/side.ts
-
-
-
-/** Decide per table: exact below the limit (or with no statistics), estimated above. */
-function modeFor(opts, estimate) {
-    if (opts.mode === 'exact')
-        return 'exact';
-    if (opts.mode === 'estimate')
-        return 'estimate';
-    return estimate < 0 || estimate < opts.exactLimit ? 'exact' : 'estimate';
-}
-async function readSide(conn, opts, modes) {
-    const tables = filterTables(await withClient(conn, listTables), opts);
-    const exact = tables.filter((t) => modes(t) === 'exact');
-    const counted = await exactCounts(conn, exact, opts.jobs);
-    const counts = new Map();
-    for (const t of tables) {
-        const n = counted.get(t.table);
-        counts.set(t.table, n !== undefined ? { rows: n, mode: 'exact' } : { rows: Math.max(0, t.estimate), mode: 'estimate' });
-    }
-    const side = { counts };
-    if (opts.structure)
-        side.structure = await withClient(conn, structureLines);
-    if (opts.freshnessColumn)
-        side.freshness = await freshness(conn, tables, opts.freshnessColumn);
-    return side;
-}
-
-;// CONCATENATED MODULE: ./src/comparison/stages/source.ts
-
-
-
-
-
-
-
-const baselineSchema = object({
-    restorable: literal('baseline'),
-    version: literal(1),
-    takenAt: schemas_string(),
-    source: schemas_string(),
-    tables: record(schemas_string(), object({ rows: schemas_number(), mode: schemas_enum(['exact', 'estimate']) })),
-    structure: array(schemas_string()).optional(),
-});
-/** The live source is read through a session that cannot write, and gives up rather than wait on locks. */
-const READ_ONLY = '-c default_transaction_read_only=on -c statement_timeout=600000 -c lock_timeout=5000';
-const POOLER_FIX = 'Connect to PostgreSQL directly, not through a pooler that drops startup options';
-function readBaseline(file) {
-    let raw;
-    try {
-        raw = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
-    }
-    catch (e) {
-        throw new errors_UserError('baseline', `${file} is not JSON (${errorMessage(e)})`, 'Give a file written by write-baseline');
-    }
-    const r = baselineSchema.safeParse(raw);
-    if (!r.success)
-        throw new errors_UserError('baseline', `${file} is not a Restorable baseline`, 'Give a file written by write-baseline');
-    return {
-        takenAt: r.data.takenAt,
-        source: r.data.source,
-        counts: new Map(Object.entries(r.data.tables)),
-        ...(r.data.structure ? { structure: r.data.structure } : {}),
-    };
-}
-/**
- * The source stage: the baseline file, or the live source read in a read-only session (written as
- * a baseline with write-baseline). Undefined when it could not be read.
- */
-async function sourceStage(ctx) {
-    const { opts, result } = ctx;
-    let source;
-    await ctx.pipe.stage('source', async () => {
-        if (!opts.source) {
-            const b = readBaseline(opts.baseline);
-            source = b;
-            ctx.log.info(`baseline of ${b.source}, taken ${b.takenAt}`);
-            return {};
-        }
-        try {
-            source = await readLiveSource(ctx, { ...opts.source, options: READ_ONLY });
-        }
-        catch (e) {
-            if (e instanceof errors_UserError)
-                throw e;
-            if (/options|startup parameter/i.test(errorMessage(e)))
-                throw new errors_UserError('source-url', `refused a read-only session (${errorMessage(e)})`, POOLER_FIX);
-            const message = `could not read ${result.source}: ${errorMessage(e)}`;
-            return { findings: [finding('SOURCE_UNREACHABLE', 'source', message)] };
-        }
-        if (opts.writeBaseline)
-            writeBaseline(ctx, source, opts.writeBaseline);
-        return {};
-    });
-    return source;
-}
-/** The live source, once its session is known to be read-only (a pooler may drop the option). */
-async function readLiveSource(ctx, conn) {
-    const ro = await withClient(conn, async (c) => (await c.query("SELECT current_setting('default_transaction_read_only') AS v")).rows[0]
-        ?.v);
-    if (ro !== 'on')
-        throw new errors_UserError('source-url', 'did not take a read-only session', POOLER_FIX);
-    return readSide(conn, ctx.opts, (t) => modeFor(ctx.opts, t.estimate));
-}
-function writeBaseline(ctx, source, file) {
-    const tables = Object.fromEntries([...source.counts].map(([k, v]) => [k, v]));
-    const body = {
-        restorable: 'baseline',
-        version: 1,
-        takenAt: new Date().toISOString(),
-        source: ctx.result.source,
-        tables,
-        ...(source.structure ? { structure: source.structure } : {}),
-    };
-    external_node_fs_default().mkdirSync(external_node_path_default().dirname(file), { recursive: true });
-    external_node_fs_default().writeFileSync(file, `${JSON.stringify(body, null, 2)}\n`);
-    ctx.result.baselineWritten = file;
-    ctx.log.info(`wrote the baseline (${source.counts.size} tables) to ${file}`);
-}
-
-;// CONCATENATED MODULE: ./src/comparison/stages/structure.ts
-
-
-/** Compare has no reference file to rewrite: what differs is the source against the target. */
-const FIX = 'If the source is a live database whose schema changed since the backup, compare against a baseline written at backup time (`write-baseline`); otherwise the backup or the restore lost the change: find which object and why.';
-/** The structure stage: the source's catalog objects against the target's (structure: true). */
-async function structureStage(ctx, src, tgt) {
-    const { pipe } = ctx;
-    const reference = src.structure;
-    if (!ctx.opts.structure)
-        pipe.skip('structure', 'structure: false');
-    else if (!reference)
-        pipe.skip('structure', 'the baseline holds no structure');
-    else {
-        await pipe.stage('structure', async () => {
-            const { missing, unexpected } = diffStructure(reference, tgt.structure ?? []);
-            const show = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
-            const findings = [];
-            if (missing.length)
-                findings.push(finding('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`, { evidence: { missing: missing.length }, fix: FIX }));
-            if (unexpected.length)
-                findings.push(finding('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`, { evidence: { unexpected: unexpected.length }, fix: FIX }));
-            return { findings };
-        });
-    }
-}
-
-;// CONCATENATED MODULE: ./src/comparison/stages/target.ts
-
-
-
-/** The target stage: the target read, each table counted the way the source was. Undefined when it could not be. */
-async function targetStage(ctx, src, conn) {
-    let target;
-    await ctx.pipe.stage('target', async () => {
-        try {
-            // The target counts a table the way the source did, so the two numbers are comparable.
-            target = await readSide(conn, ctx.opts, (t) => src.counts.get(t.table)?.mode ?? modeFor(ctx.opts, t.estimate));
-            return {};
-        }
-        catch (e) {
-            // TLS, authentication, pg_hba: the user's to fix (one line, exit 2); an unreachable server is a finding.
-            if (e instanceof errors_UserError)
-                throw e;
-            const message = `could not read ${ctx.result.target}: ${errorMessage(e)}`;
-            return { findings: [finding('TARGET_UNREACHABLE', 'target', message)] };
-        }
-    });
-    return target;
-}
-
-;// CONCATENATED MODULE: ./src/comparison/run.ts
-
-
-
-
-
-
-function compareContext(opts, log, onStage) {
-    const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
-    const result = {
-        ...pipe.begin('compare'),
-        source: opts.source ? maskedUrl(opts.source) : (opts.baseline ?? ''),
-        target: opts.target ? maskedUrl(opts.target) : '',
-        rows: [],
-        compared: 0,
-        drifted: 0,
-        missing: 0,
-    };
-    return { opts, log, pipe, result };
-}
-/** compare-counts: counts and structure of the source (live, read-only, or a baseline) against the target. */
-async function runCompare(opts, log, onStage) {
-    const ctx = compareContext(opts, log, onStage);
-    const { pipe, result } = ctx;
-    const source = await sourceStage(ctx);
-    if (!opts.target) {
-        pipe.skip('target', 'no target-url: only the baseline was written');
-        pipe.skip('counts', 'no target');
-        pipe.skip('structure', 'no target');
-        return pipe.settle(result);
-    }
-    if (!source) {
-        for (const s of ['target', 'counts', 'structure'])
-            pipe.skip(s, 'the source could not be read');
-        return pipe.settle(result);
-    }
-    const target = await targetStage(ctx, source, opts.target);
-    if (!target) {
-        pipe.skip('counts', 'the target could not be read');
-        pipe.skip('structure', 'the target could not be read');
-        return pipe.settle(result);
-    }
-    await countsStage(ctx, source, target);
-    await structureStage(ctx, source, target);
-    return pipe.settle(result);
-}
-/**
- * The compare rung of a drill or a PITR drill: one `compare` stage against the restored target,
- * skipped when neither compare-source-url nor compare-baseline was given.
- */
-async function compareRung(pipe, opts, target, log) {
-    if (!opts) {
-        pipe.skip('compare', 'no compare-source-url or compare-baseline');
-        return undefined;
-    }
-    let summary;
-    await pipe.stage('compare', async () => {
-        const r = await runCompare({ ...opts, target }, log);
-        summary = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
-        const notRun = r.stages.find((s) => s.status === 'not-run');
-        return {
-            findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
-            ...(notRun?.reason ? { notRun: notRun.reason } : {}),
-        };
-    });
-    return summary;
-}
-
-;// CONCATENATED MODULE: ./src/drill/stages/compare.ts
-
-/** The compare rung: compare-counts of the live source (or a baseline) against the restored database. */
-async function compareStage(t) {
-    const { pipe, opts } = t;
-    if (opts.compare && opts.tier !== 'full') {
-        pipe.skip('compare', `NOT RUN: tier ${opts.tier.toUpperCase()} does not restore every row`);
-        return;
-    }
-    const summary = await compareRung(pipe, opts.compare, t.conn, t.log);
-    if (summary)
-        t.result.compare = summary;
-}
-
-;// CONCATENATED MODULE: ./src/checks/integrity.ts
-
-
-const STAGE = 'integrity';
-/** Sequences and the integer columns they feed: owned-by links, identity columns, nextval() defaults. */
-const SEQUENCE_LINKS = `
-  SELECT DISTINCT seq.oid::regclass::text AS seq, s.seqincrement::bigint AS inc, tn.nspname AS schema,
-         t.relname AS tbl, a.attname AS col
-    FROM (
-      SELECT d.objid AS seqid, d.refobjid AS relid, d.refobjsubid AS attnum
-        FROM pg_depend d
-       WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-      UNION
-      SELECT (regexp_match(pg_get_expr(ad.adbin, ad.adrelid), 'nextval\\(''([^'']+)''::regclass\\)'))[1]::regclass::oid,
-             ad.adrelid, ad.adnum
-        FROM pg_attrdef ad
-       WHERE pg_get_expr(ad.adbin, ad.adrelid) LIKE 'nextval(%'
-    ) link
-    JOIN pg_class seq ON seq.oid = link.seqid AND seq.relkind = 'S'
-    JOIN pg_sequence s ON s.seqrelid = seq.oid
-    JOIN pg_class t ON t.oid = link.relid JOIN pg_namespace tn ON tn.oid = t.relnamespace
-    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = link.attnum
-   WHERE a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype)`;
-/**
- * A sequence whose next value is not above max() of its column makes the next insert collide.
- * `only`: check just these sequences (the live database's, for those behind in the restore).
- */
-async function checkSequences(c, only) {
-    const links = (await c.query(SEQUENCE_LINKS)).rows.filter((l) => !only || only.has(l.seq));
-    const findings = [];
-    for (const l of links) {
-        if (Number(l.inc) <= 0)
-            continue; // descending sequences feed columns downwards; not compared
-        const s = (await c.query(`SELECT last_value, is_called FROM ${l.seq}`)).rows[0];
-        const m = (await c.query(`SELECT max(${ident(l.col)})::text AS m FROM ${ident(l.schema)}.${ident(l.tbl)}`)).rows[0];
-        if (!s || m?.m == null)
-            continue;
-        const next = BigInt(s.last_value) + (s.is_called ? BigInt(l.inc) : 0n);
-        const max = BigInt(m.m.split('.')[0]);
-        if (next <= max) {
-            findings.push(finding('SEQUENCE_BEHIND', STAGE, `sequence ${l.seq} would hand out ${next}, but ${l.schema}.${l.tbl}.${l.col} already holds ${max}`, {
-                evidence: {
-                    sequence: l.seq,
-                    table: `${l.schema}.${l.tbl}`,
-                    column: l.col,
-                    next: String(next),
-                    max: String(max),
-                },
-                fix: `SELECT setval('${l.seq}', (SELECT max(${ident(l.col)}) FROM ${ident(l.schema)}.${ident(l.tbl)})); then find out how the dump missed it.`,
-            }));
-        }
-    }
-    return { findings, checked: links.length };
-}
-/** Validate NOT VALID check and foreign-key constraints on the restored copy (it is disposable). */
-async function validateConstraints(c) {
-    const rows = (await c.query(`SELECT conrelid::regclass::text AS rel, conname AS name FROM pg_constraint
-        WHERE NOT convalidated AND contype IN ('c', 'f') ORDER BY 1, 2`)).rows;
-    const findings = [];
-    for (const r of rows) {
-        try {
-            await c.query(`ALTER TABLE ${r.rel} VALIDATE CONSTRAINT ${ident(r.name)}`);
-        }
-        catch (e) {
-            findings.push(finding('CONSTRAINT_INVALID', STAGE, `NOT VALID constraint ${r.name} on ${r.rel} does not hold: ${e.message}`, {
-                evidence: { table: r.rel, constraint: r.name },
-            }));
-        }
-    }
-    return { findings, checked: rows.length };
-}
-/** amcheck's bt_index_check on every valid B-tree index. Undefined when amcheck cannot be had. */
-async function checkIndexes(c) {
-    try {
-        await c.query('CREATE EXTENSION IF NOT EXISTS amcheck');
-    }
-    catch {
-        return undefined;
-    }
-    const idx = (await c.query(`SELECT i.indexrelid::int AS oid, i.indexrelid::regclass::text AS name
-         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
-         JOIN pg_namespace n ON n.oid = ic.relnamespace
-        WHERE am.amname = 'btree' AND i.indisvalid AND i.indisready AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-          AND n.nspname NOT LIKE 'pg\\_toast%' ORDER BY 2`)).rows;
-    const findings = [];
-    for (const i of idx) {
-        try {
-            await c.query('SELECT bt_index_check($1::regclass, true)', [i.oid]);
-        }
-        catch (e) {
-            findings.push(finding('INDEX_CORRUPT', STAGE, `index ${i.name}: ${e.message}`, {
-                evidence: { index: i.name },
-            }));
-        }
-    }
-    return { findings, checked: idx.length };
-}
-const UNVERSIONED = /^(c|posix|c\.utf-?8)$/i;
-/**
- * The dump records its database's locale but not the collation version. The target was created
- * with that locale (and provider); say when it could not be, and when the version cannot be compared.
- */
-function checkCollation(dumped, target) {
-    if (dumped?.provider?.toLowerCase() === 'icu' && dumped.icuLocale) {
-        const want = dumped.icuLocale;
-        const got = target?.provider === 'icu' ? target.icuLocale : undefined;
-        if (got?.toLowerCase() !== want.toLowerCase()) {
-            const has = got ? `ICU locale ${got}` : `libc locale ${target?.collate ?? 'unknown'}`;
-            return [
-                finding('COLLATION_MISMATCH', STAGE, `the dumped database sorts by ICU locale ${want}, but the target sorts by ${has}: text indexes and ORDER BY may differ`, {
-                    evidence: { dumped: `icu ${want}`, target: got ? `icu ${got}` : (target?.collate ?? null) },
-                    fix: 'Drill on a PostgreSQL 15 or newer built with ICU (the PGDG and Debian packages are), so the database is created with the same ICU locale.',
-                }),
-            ];
-        }
-        return [
-            finding('COLLATION_UNVERIFIABLE', STAGE, `the dump does not record the version of ICU collation ${want}, so the target's ICU cannot be compared with production's`),
-        ];
-    }
-    const want = dumped?.collate ?? dumped?.locale;
-    const targetCollate = target?.collate;
-    if (!want) {
-        return [
-            finding('COLLATION_UNVERIFIABLE', STAGE, 'the dump does not record its database locale (a plain dump, or a schema-only one)'),
-        ];
-    }
-    if (targetCollate && targetCollate.toLowerCase() !== want.toLowerCase()) {
-        return [
-            finding('COLLATION_MISMATCH', STAGE, `the dumped database sorts by ${want}, but the target has ${targetCollate}: text indexes and ORDER BY may differ`, {
-                evidence: { dumped: want, target: targetCollate },
-                fix: `Install the ${want} locale on the runner (locale-gen) so the drill restores with the same collation.`,
-            }),
-        ];
-    }
-    if (UNVERSIONED.test(want))
-        return [];
-    return [
-        finding('COLLATION_UNVERIFIABLE', STAGE, `the dump does not record the version of collation ${want}, so the target's C library cannot be compared with production's`),
-    ];
-}
-/**
- * SEQUENCE_BEHIND in the restore, told whether the live database (a compare source) has the same
- * problem: then it is the database's bug, which the dump copied faithfully, not the backup's.
- */
-function sequencesAgainstLive(restored, live) {
-    const liveBehind = new Map(live.map((f) => [String(f.evidence?.sequence), f]));
-    return restored.map((f) => {
-        if (f.rule !== 'SEQUENCE_BEHIND')
-            return f;
-        const same = liveBehind.get(String(f.evidence?.sequence));
-        if (!same)
-            return {
-                ...f,
-                message: `${f.message}; the live database's sequence is ahead of its column, so the dump caught it behind (taken while rows were inserted, or restored over an old schema)`,
-                evidence: { ...f.evidence, liveBehind: false },
-            };
-        return {
-            ...f,
-            message: `${f.message}; the live database has the same problem (it would hand out ${same.evidence?.next}, its column holds ${same.evidence?.max}): the database's bug, not the backup's`,
-            evidence: { ...f.evidence, liveBehind: true },
-            fix: `On the live database: ${same.fix ?? ''}`,
-        };
-    });
-}
-
-;// CONCATENATED MODULE: ./src/drill/stages/integrity.ts
-
-
-/** The integrity rung: sequences, NOT VALID constraints, amcheck, and the collation against the dump's. */
-async function integrityStage(t) {
-    const { opts } = t;
-    await t.pipe.stage('integrity', async () => {
-        const integ = opts.config.integrity ?? {};
-        const findings = [];
-        let notRun;
-        await withClient(t.conn, async (c) => {
-            if (opts.tier !== 'schema' && integ.sequences !== false)
-                findings.push(...(await sequenceFindings(c, opts.compare?.source)));
-            if (opts.tier === 'full' && integ['validate-constraints'] !== false)
-                findings.push(...(await validateConstraints(c)).findings);
-            if (integ.amcheck) {
-                const r = await checkIndexes(c);
-                if (r)
-                    findings.push(...r.findings);
-                else
-                    notRun = 'amcheck: true, but the amcheck extension is not available on the target';
-            }
-        });
-        if (integ.collation !== false)
-            findings.push(...checkCollation(t.ins.toc?.database, t.collation));
-        return { findings, ...(notRun ? { notRun } : {}) };
-    });
-}
-/** The restore's sequences; those behind checked on the live database too, when it is a compare source. */
-async function sequenceFindings(c, live) {
-    const restored = (await checkSequences(c)).findings;
-    const behind = new Set(restored.map((f) => String(f.evidence?.sequence)));
-    if (!live || behind.size === 0)
-        return restored;
-    // A live database that cannot be reached is the compare stage's to say; the restore's findings stand.
-    const onLive = await withClient(live, (l) => checkSequences(l, behind)).catch(() => undefined);
-    return onLive ? sequencesAgainstLive(restored, onLive.findings) : restored;
-}
-
-;// CONCATENATED MODULE: ./src/report/xml.ts
-/**
- * What XML 1.0 cannot carry at all (its `Char` production): control characters other than tab, LF
- * and CR, lone surrogates, U+FFFE and U+FFFF. pg's stderr and a hostile backup's names can hold them;
- * they are dropped, since not even a character reference may name them.
- */
-const FORBIDDEN = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
-const ENTITIES = {
-    '&': '&amp;',
-    '<': '&lt;',
-    '>': '&gt;',
-    '"': '&quot;',
-    "'": '&apos;',
-};
-/** Text safe in XML content and in a quoted attribute: the five specials escaped, forbidden characters dropped. */
-function xmlText(s) {
-    return s.replace(FORBIDDEN, '').replace(/[&<>"']/g, (c) => ENTITIES[c]);
-}
-/** An attribute value: as `xmlText`, and tab, LF and CR as references, which attribute normalization keeps. */
-function xmlAttr(s) {
-    return xmlText(s).replace(/[\t\n\r]/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-;// CONCATENATED MODULE: ./src/report/junit.ts
-
-/** JUnit XML: one test case per stage; stages that did not run are <skipped>, failed ones carry their findings. */
-function junitXml(result, suite) {
-    const failures = result.stages.filter((s) => s.status === 'failed').length;
-    const skipped = result.stages.filter((s) => s.status === 'skipped' || s.status === 'not-run').length;
-    const cases = result.stages.map((s) => {
-        const open = `    <testcase classname="${xmlAttr(suite)}" name="${xmlAttr(s.name)}" time="${s.seconds.toFixed(3)}"`;
-        if (s.status === 'failed') {
-            const text = s.findings.map((f) => `${f.severity} ${f.rule}: ${f.message}`).join('\n');
-            const first = s.findings[0];
-            return `${open}>\n      <failure message="${xmlAttr(first ? `${first.rule}: ${first.message}` : 'failed')}">${xmlText(text)}</failure>\n    </testcase>`;
-        }
-        if (s.status === 'skipped' || s.status === 'not-run') {
-            return `${open}>\n      <skipped message="${xmlAttr(`${s.status === 'skipped' ? 'SKIPPED' : 'NOT RUN'}: ${s.reason ?? ''}`)}"/>\n    </testcase>`;
-        }
-        return `${open}/>`;
-    });
-    return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  <testsuite name="${xmlAttr(suite)}" tests="${result.stages.length}" failures="${failures}" skipped="${skipped}" time="${result.totalSeconds.toFixed(3)}" timestamp="${xmlAttr(result.startedAt)}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
-}
-
-;// CONCATENATED MODULE: ./src/drill/stages/record.ts
-
-
-
-
-/**
- * The end of a drill: what a partial tier did not check, the verdict, the trend against the last
- * good run, the history entry and the chart, the JUnit file.
- */
-function recordDrill(ctx) {
-    const { opts, result } = ctx;
-    if (opts.tier !== 'full') {
-        result.notChecked =
-            opts.tier === 'schema'
-                ? ['row counts', 'smoke queries', 'sequences', 'NOT VALID constraints']
-                : ['rows of tables outside sample-tables', 'smoke queries', 'NOT VALID constraints'];
-    }
-    ctx.pipe.settle(result);
-    const t = trend(result.totalSeconds, ctx.previous);
-    if (t)
-        result.trend = t;
-    if (opts.history) {
-        const entry = historyEntry(ctx);
-        appendHistory(opts.history, entry);
-        const chart = trendChart([...ctx.history, entry], 'drill', opts.tier);
-        if (chart)
-            result.chart = chart;
-    }
-    if (opts.junit) {
-        external_node_fs_default().mkdirSync(external_node_path_default().dirname(external_node_path_default().resolve(opts.junit)), { recursive: true });
-        external_node_fs_default().writeFileSync(opts.junit, junitXml(result, 'restorable drill'));
-        result.junitPath = external_node_path_default().resolve(opts.junit);
-    }
-    return result;
-}
-function historyEntry({ opts, result, pipe }) {
-    return {
-        at: result.startedAt,
-        command: 'drill',
-        tier: opts.tier,
-        verdict: result.verdict,
-        backup: result.backup?.name ?? '',
-        ...(result.backup?.serverVersion ? { serverVersion: result.backup.serverVersion } : {}),
-        ...(result.target ? { targetVersion: result.target.version } : {}),
-        totalSeconds: Math.round(result.totalSeconds * 100) / 100,
-        stages: Object.fromEntries(pipe.stages.map((s) => [s.name, Math.round(s.seconds * 100) / 100])),
-        rows: Object.fromEntries((result.counts ?? []).map((c) => [c.table, c.rows])),
-    };
 }
 
 // EXTERNAL MODULE: external "node:zlib"
@@ -89542,325 +88506,6 @@ class ArchiveProblem extends Error {
     }
 }
 
-;// CONCATENATED MODULE: ./src/archive/wrapper.ts
-
-
-
-
-
-
-
-/** Bytes enough to tell every wrapper by its magic. */
-const WRAPPER_MAGIC_BYTES = 6;
-const wrapper_MAGIC = [
-    ['gzip', [0x1f, 0x8b]],
-    ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
-    ['lz4', [0x04, 0x22, 0x4d, 0x18]],
-    ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
-    // "BZh" and the block size, 1 to 9.
-    ['bzip2', [0x42, 0x5a, 0x68]],
-];
-function wrapperOf(head) {
-    for (const [w, magic] of wrapper_MAGIC) {
-        if (head.length >= magic.length && magic.every((b, i) => head[i] === b)) {
-            if (w === 'bzip2' && !((head[3] ?? 0) >= 0x31 && (head[3] ?? 0) <= 0x39))
-                continue;
-            return w;
-        }
-    }
-    return null;
-}
-/** Why a wrapper's stream stopped: cut short, or damaged. */
-class WrapperError extends Error {
-    wrapper;
-    cut;
-    constructor(wrapper, cut, message) {
-        super(message);
-        this.wrapper = wrapper;
-        this.cut = cut;
-    }
-}
-const zlibZstd = (external_node_zlib_default()).createZstdDecompress;
-/**
- * zstd frames: node:zlib's decoder (Node.js 22.15+), else the zstd program, both of which check
- * the frames' content checksums; else fzstd in JavaScript, which does not (a flipped byte is then
- * caught only where it breaks the frames' structure, or by a checksum sidecar).
- */
-function zstdStep() {
-    if (zlibZstd)
-        return zlibZstd({ chunkSize: 1024 * 1024 });
-    if (onPath('zstd'))
-        return filterProcess('zstd', ['-dcq'], 'apt-get install zstd');
-    return fzstdStep();
-}
-/** The zstd frames in JavaScript (fzstd). */
-function fzstdStep() {
-    let ended = false;
-    const dec = new Decompress((chunk, final) => {
-        if (chunk.length)
-            step.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
-        if (final)
-            ended = true;
-    });
-    const fail = (e) => {
-        const m = e instanceof Error ? e.message : String(e);
-        return new WrapperError('zstd', /unexpected EOF/i.test(m), `zstd: ${m}`);
-    };
-    const step = new external_node_stream_.Transform({
-        transform(b, _enc, cb) {
-            try {
-                dec.push(b);
-                cb();
-            }
-            catch (e) {
-                cb(fail(e));
-            }
-        },
-        flush(cb) {
-            try {
-                dec.push(new Uint8Array(0), true);
-                cb(ended ? null : new WrapperError('zstd', true, 'the zstd stream ends early'));
-            }
-            catch (e) {
-                cb(fail(e));
-            }
-        },
-    });
-    return step;
-}
-/** The LZ4 frame format (`lz4` on the command line), in TypeScript. */
-function lz4Step() {
-    const dec = new Lz4FrameDecoder();
-    const step = new external_node_stream_.Transform({
-        transform(b, _enc, cb) {
-            try {
-                dec.push(b);
-                cb();
-            }
-            catch (e) {
-                cb(new WrapperError('lz4', false, `lz4: ${e.message}`));
-            }
-        },
-        flush(cb) {
-            try {
-                dec.finish();
-                cb();
-            }
-            catch (e) {
-                const m = e.message;
-                cb(new WrapperError('lz4', /ends early/.test(m), `lz4: ${m}`));
-            }
-        },
-    });
-    dec.onOutput = (b) => step.push(b);
-    return step;
-}
-/** xz and bzip2 have no kept JavaScript decoder here: their own programs decode them. */
-const PROGRAMS = {
-    xz: { cmd: 'xz', install: 'apt-get install xz-utils (or brew install xz)' },
-    bzip2: { cmd: 'bzip2', install: 'apt-get install bzip2 (or brew install bzip2)' },
-};
-/** A stream that undoes `w`: bytes of the compressed file in, the dump out. */
-function unwrapStep(w) {
-    switch (w) {
-        case 'gzip':
-            return external_node_zlib_default().createGunzip({ chunkSize: 1024 * 1024 });
-        case 'zstd':
-            return zstdStep();
-        case 'lz4':
-            return lz4Step();
-        case 'xz':
-        case 'bzip2':
-            return filterProcess(PROGRAMS[w].cmd, ['-dc'], PROGRAMS[w].install);
-    }
-}
-/** A decompressed stream that came out larger than its cap allows. */
-class CapExceeded extends Error {
-    limit;
-    constructor(limit, message) {
-        super(message);
-        this.limit = limit;
-    }
-}
-/**
- * Fail (CapExceeded, with `message`) once more than `limit` bytes came out: a crafted file (a few
- * bytes of zstd that expand without end) must not fill the disk beside production. One counter
- * per chunk, nothing more.
- */
-function capped(limit, message) {
-    let seen = 0;
-    return new external_node_stream_.Transform({
-        transform(chunk, _enc, done) {
-            seen += chunk.length;
-            if (seen > limit)
-                done(new CapExceeded(limit, message));
-            else
-                done(null, chunk);
-        },
-    });
-}
-/** The dump inside `src`, decompressed as it streams. */
-function unwrap(w, src) {
-    const step = unwrapStep(w);
-    (0,external_node_stream_.pipeline)(external_node_stream_.Readable.from(src, { objectMode: false }), step, () => { });
-    const it = step[Symbol.asyncIterator]();
-    return {
-        bytes: {
-            [Symbol.asyncIterator]: () => ({ next: () => it.next() }),
-        },
-        async rest() {
-            try {
-                while (!(await it.next()).done)
-                    ;
-                return undefined;
-            }
-            catch (e) {
-                return e;
-            }
-        },
-    };
-}
-const CUT_BY_PROGRAM = /unexpected end of input|ends unexpectedly|premature end|file ends/i;
-/**
- * What an error of a wrapper's stream means for the dump: cut short (ARCHIVE_TRUNCATED), damaged
- * (COMPRESSION_CORRUPT), or a decoder this machine lacks (FORMAT_UNSUPPORTED). Undefined when the
- * error is none of the wrapper's.
- */
-function wrapperProblem(w, e) {
-    const around = `the ${w} stream around the dump`;
-    if (e instanceof ToolMissingError) {
-        return new ArchiveProblem('FORMAT_UNSUPPORTED', `a ${w}-compressed file, and ${e.message}`, {
-            wrapper: w,
-        });
-    }
-    let cut;
-    let message;
-    if (e instanceof WrapperError)
-        [cut, message] = [e.cut, e.message];
-    else if (e instanceof FilterError)
-        [cut, message] = [CUT_BY_PROGRAM.test(e.message), e.message];
-    else if (e instanceof Error && e.code?.startsWith('Z_')) {
-        cut = e.code === 'Z_BUF_ERROR';
-        message = e.message;
-    }
-    else
-        return undefined;
-    return cut
-        ? new ArchiveProblem('ARCHIVE_TRUNCATED', `${around} ends early (${message})`, { wrapper: w })
-        : new ArchiveProblem('COMPRESSION_CORRUPT', `${around} is damaged (${message})`, {
-            wrapper: w,
-            ...(w === 'gzip' ? { zlib: e.code ?? '' } : {}),
-        });
-}
-
-;// CONCATENATED MODULE: ./src/backup/tools.ts
-
-
-/**
- * The client that can read this dump: pg_restore of at least the archive's pg_dump major, or psql for
- * plain dumps. None is VERSION_UNSUPPORTED (naming the major and how to install it).
- */
-async function restoreTools(ins, binDir, stage) {
-    const plain = ins.format === 'plain';
-    const dumpMajor = majorOf(ins.pgDumpVersion ?? '') ?? 0;
-    // psql of at least the dump's major (a newer pg_dump writes what an older psql may not know),
-    // else the newest there is: a plain dump is SQL, which an older psql often still loads.
-    const client = plain
-        ? ((await binaries_pick('psql', dumpMajor, binDir)) ?? (await findAll('psql', binDir))[0])
-        : await binaries_pick('pg_restore', dumpMajor, binDir);
-    if (client)
-        return { client };
-    if (plain) {
-        return {
-            finding: finding('SCHEMA_REPLAY_NOT_RUN', stage, 'psql is not installed, so the dump could not be loaded', {
-                fix: `Install the PostgreSQL client: ${installHint(15, 'client')}`,
-            }),
-        };
-    }
-    return {
-        finding: finding('VERSION_UNSUPPORTED', stage, `the archive was written by pg_dump ${ins.pgDumpVersion?.trim()}; reading it needs pg_restore ${dumpMajor} or newer, and none is installed`, {
-            fix: `Install the PostgreSQL ${dumpMajor} client: ${installHint(dumpMajor, 'client')}`,
-            evidence: { needMajor: dumpMajor },
-        }),
-    };
-}
-/** No server new enough for the dump: VERSION_UNSUPPORTED when an older one exists, else no server at all. */
-async function serverMissing(ins, binDir, stage, e) {
-    const serverMajor = majorOf(ins.serverVersion ?? '') ?? 0;
-    const newest = serverMajor > 0 ? await binaries_pick('initdb', 0, binDir) : undefined;
-    return newest
-        ? finding('VERSION_UNSUPPORTED', stage, `the dump comes from PostgreSQL ${ins.serverVersion?.trim()}; it needs a PostgreSQL ${serverMajor} (or newer) server, and the newest installed is ${newest.major}`, {
-            fix: `Install the PostgreSQL ${serverMajor} server: ${installHint(serverMajor, 'server')}`,
-            evidence: { needMajor: serverMajor },
-        })
-        : finding('SCHEMA_REPLAY_NOT_RUN', stage, `no PostgreSQL server binaries: ${e.message}`);
-}
-
-;// CONCATENATED MODULE: ./src/core/disk.ts
-
-
-
-
-
-/** A write that failed because the file system is full (ENOSPC, or its quota: EDQUOT). */
-function isDiskFull(e) {
-    const code = e?.code;
-    return code === 'ENOSPC' || code === 'EDQUOT';
-}
-/**
- * The C library's and PostgreSQL's words for the same: a server or initdb that ran out of disk
- * (PostgreSQL's short write when extending a relation carries the hint "Check free disk space").
- */
-const NO_SPACE = /No space left on device|Disk quota exceeded|could not extend file .*: wrote only \d+ of \d+ bytes|Check free disk space/;
-/**
- * Bytes an unprivileged writer may still use in `folder`'s file system (the nearest existing
- * ancestor when it does not exist yet); undefined when that cannot be read.
- */
-function freeBytes(folder) {
-    let dir = external_node_path_default().resolve(folder);
-    for (;;) {
-        try {
-            const s = external_node_fs_default().statfsSync(dir);
-            return s.bavail * s.bsize;
-        }
-        catch {
-            const up = external_node_path_default().dirname(dir);
-            if (up === dir)
-                return undefined;
-            dir = up;
-        }
-    }
-}
-/**
- * DISK_FULL: `folder` has no room for what the run writes there. This machine's disk, never the
- * backup's fault: the verdict is could-not-verify. `needed` is what the run meant to write (the
- * backup's size) when known.
- */
-function diskFull(stage, folder, what, extra = {}) {
-    const needed = extra.needed;
-    const cause = extra.cause ? ` (${extra.cause.trim()})` : '';
-    const free = freeBytes(folder);
-    const room = free === undefined ? '' : `, ${formatBytes(free)} free`;
-    const need = needed === undefined ? '' : `; ${formatBytes(needed)} needed`;
-    return finding('DISK_FULL', stage, `no space left in ${folder} for ${what}${need}${room}. This is this machine's disk, not the backup${cause}`, {
-        ...(extra.fix ? { fix: extra.fix } : {}),
-        evidence: {
-            folder,
-            neededBytes: needed ?? null,
-            freeBytes: free ?? null,
-        },
-    });
-}
-const SCRATCH_FIX = 'Free space there, or set TMPDIR to a folder on a disk with room for the restored database: scratch clusters live under it.';
-/** DISK_FULL for a scratch cluster: its folder (TMPDIR) filled, while it started or during a restore. */
-function scratchDiskFull(stage, what, cause) {
-    return diskFull(stage, external_node_os_default().tmpdir(), what, { fix: SCRATCH_FIX, cause });
-}
-/** A scratch cluster that could not start because its disk is full (initdb's or pg_ctl's ENOSPC). */
-function startedOutOfSpace(e) {
-    return isDiskFull(e) || (e instanceof Error && NO_SPACE.test(e.message));
-}
-
 ;// CONCATENATED MODULE: ./src/archive/blocks.ts
 
 
@@ -90710,10 +89355,10 @@ async function readToc(r, h) {
         if (h.format === 'custom') {
             await r.need(1 + h.offSize);
             const flag = r.u8();
-            const offset = r.uint(h.offSize);
+            const offset = dataOffset(r.bytes(h.offSize));
             entry.dataState = flag === 2 ? 'set' : flag === 1 ? 'not-set' : 'none';
             if (flag === 2)
-                entry.dataOffset = offset;
+                entry.dataOffset = safeOffset(entry, offset);
         }
         else {
             entry.filename = await str(r, h.intSize);
@@ -90721,6 +89366,23 @@ async function readToc(r, h) {
         entries.push(entry);
     }
     return entries;
+}
+/** A TOC entry's data offset, `offSize` bytes little-endian, exactly (pg_dump writes 8). */
+function dataOffset(b) {
+    let v = 0n;
+    for (let k = b.length - 1; k >= 0; k--)
+        v = (v << 8n) | BigInt(b[k]);
+    return v;
+}
+/**
+ * A data offset as a number, where it is one exactly: past 2^53 bytes (8 PiB) no file is, and a
+ * double would round it, so the finding would name an offset the file does not hold.
+ */
+function safeOffset(entry, offset) {
+    if (offset <= BigInt(Number.MAX_SAFE_INTEGER))
+        return Number(offset);
+    const name = entryName(entry);
+    throw new ArchiveProblem('ARCHIVE_CORRUPT', `the TOC places the data of ${name} at offset ${offset}, past the end of any file: pg_restore would read the wrong bytes`, { entry: name, tocOffset: String(offset) });
 }
 const BLK_DATA = 1;
 const BLK_BLOBS = 3;
@@ -91536,6 +90198,2530 @@ class PlainScan {
     }
 }
 
+;// CONCATENATED MODULE: ./src/archive/coverage.ts
+
+
+/** How many tables a message names before it says how many more. */
+const NAMED = 10;
+/**
+ * The tables the dump creates but holds no rows for: pg_dump writes a TABLE DATA entry (a COPY
+ * block, in plain form) for every table whose data it dumped, an empty one too. A table counts as
+ * dumped when it, or a partitioned table it is a partition of, has data. None at all is a
+ * schema-only dump.
+ */
+function dataNotDumped(created, withData, parents = new Map()) {
+    const covered = (key) => {
+        const seen = new Set();
+        for (let at = key; at && !seen.has(at); at = parents.get(at)) {
+            if (withData.has(at))
+                return true;
+            seen.add(at);
+        }
+        return false;
+    };
+    const missing = created
+        .map(tableKey)
+        .filter((k) => !covered(k))
+        .sort();
+    if (missing.length === 0)
+        return undefined;
+    if (withData.size === 0) {
+        return new ArchiveProblem('DATA_NOT_DUMPED', `a schema-only dump (pg_dump -s): none of its ${missing.length} tables has its rows in it`, { schemaOnly: true, tables: missing.length });
+    }
+    const named = missing.slice(0, NAMED).join(', ');
+    const more = missing.length > NAMED ? ` and ${missing.length - NAMED} more` : '';
+    return new ArchiveProblem('DATA_NOT_DUMPED', `the data of ${missing.length} table${missing.length === 1 ? '' : 's'} was not dumped (--exclude-table-data?): ${named}${more}`, { schemaOnly: false, tables: missing.length, first: missing[0] ?? '' });
+}
+/** A custom, directory or tar dump's tables without a TABLE DATA entry. */
+function tocDataNotDumped(toc) {
+    const created = toc
+        .filter((e) => e.desc === 'TABLE' && !e.partitioned)
+        .map((e) => ({ schema: e.namespace ?? '', table: e.tag }));
+    const withData = new Set(toc
+        .filter((e) => e.desc === 'TABLE DATA')
+        .map((e) => tableKey({ schema: e.namespace ?? '', table: e.tag })));
+    const p = dataNotDumped(created, withData);
+    return p ? [p] : [];
+}
+/** A plain dump's tables with neither a COPY block nor INSERT statements. */
+function plainDataNotDumped(tables, copied) {
+    const withData = new Set([...copied.map(tableKey), ...tables.inserted]);
+    const p = dataNotDumped(tables.created, withData, tables.parents);
+    return p ? [p] : [];
+}
+
+;// CONCATENATED MODULE: ./src/archive/queue.ts
+/**
+ * A bounded hand-off between the loop that reads (and hashes) a backup and the parser that walks
+ * it. When the parser stops early the queue drops what comes after, so reading and hashing still
+ * finish: a truncated file is also checked against its checksum.
+ */
+class ChunkQueue {
+    limit;
+    items = [];
+    bytes = 0;
+    ended = false;
+    abandoned = false;
+    wakeReader;
+    wakeWriter;
+    constructor(limit = 4 * 1024 * 1024) {
+        this.limit = limit;
+    }
+    async push(b) {
+        if (this.abandoned)
+            return;
+        this.items.push(b);
+        this.bytes += b.length;
+        this.wakeReader?.();
+        if (this.bytes > this.limit) {
+            await new Promise((resolve) => {
+                this.wakeWriter = resolve;
+            });
+        }
+    }
+    end() {
+        this.ended = true;
+        this.wakeReader?.();
+    }
+    /** The reader has stopped: drop everything, now and from now on. */
+    abandon() {
+        this.abandoned = true;
+        this.items = [];
+        this.bytes = 0;
+        this.wakeWriter?.();
+    }
+    async *[Symbol.asyncIterator]() {
+        try {
+            for (;;) {
+                const b = this.items.shift();
+                if (b) {
+                    this.bytes -= b.length;
+                    if (this.bytes <= this.limit / 2 && this.wakeWriter) {
+                        const w = this.wakeWriter;
+                        this.wakeWriter = undefined;
+                        w();
+                    }
+                    yield b;
+                    continue;
+                }
+                if (this.ended)
+                    return;
+                await new Promise((resolve) => {
+                    this.wakeReader = resolve;
+                });
+                this.wakeReader = undefined;
+            }
+        }
+        finally {
+            this.abandon();
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/archive/tar.ts
+
+
+
+
+const BLOCK = 512;
+function octal(field) {
+    const text = field.toString('latin1').replace(/\0.*$/s, '').trim();
+    return text === '' ? 0 : Number.parseInt(text, 8);
+}
+/** The next member's header, or undefined at the first of the two zero blocks that end the tar. */
+async function nextMember(r) {
+    const at = r.offset;
+    if (!(await r.fill(BLOCK))) {
+        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar ends at byte ${at + r.available()} without its end-of-archive blocks`, { bytes: at + r.available() });
+    }
+    const h = Buffer.from(r.bytes(BLOCK));
+    if (h.every((b) => b === 0))
+        return undefined;
+    let sum = 0;
+    for (let i = 0; i < BLOCK; i++)
+        sum += i >= 148 && i < 156 ? 0x20 : h[i];
+    const size = octal(h.subarray(124, 136));
+    if (h.subarray(257, 262).toString('latin1') !== 'ustar' || octal(h.subarray(148, 156)) !== sum) {
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `the tar header at byte ${at} is damaged (its checksum does not match)`, { offset: at });
+    }
+    if (!Number.isSafeInteger(size) || size < 0)
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `the tar header at byte ${at} gives no size`, { offset: at });
+    return { name: h.subarray(0, 100).toString('utf8').replace(/\0.*$/s, ''), size, at };
+}
+/** Read a member's bytes through `each`, then the padding to the next 512-byte block. */
+async function readMember(r, m, each) {
+    let left = m.size;
+    while (left > 0) {
+        if (r.available() === 0 && !(await r.fill(1))) {
+            throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar ends inside its member ${m.name} (${m.size - left} of ${m.size} bytes there)`, { member: m.name, bytes: r.offset });
+        }
+        const b = r.bytes(Math.min(left, r.available()));
+        each(b);
+        left -= b.length;
+    }
+    const pad = (BLOCK - (m.size % BLOCK)) % BLOCK;
+    try {
+        await r.pass(pad);
+    }
+    catch (e) {
+        if (!(e instanceof UnexpectedEOF))
+            throw e;
+        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar ends in the padding after ${m.name}`);
+    }
+}
+async function readWhole(r, m) {
+    const parts = [];
+    await readMember(r, m, (b) => parts.push(Buffer.from(b)));
+    return Buffer.concat(parts);
+}
+/** toc.dat, the first member: pg_restore reads the archive's header and TOC from it. */
+async function readTocMember(r) {
+    const first = await nextMember(r);
+    if (first?.name !== 'toc.dat') {
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `a tar whose first member is ${first ? first.name : 'none'}, not pg_dump's toc.dat`);
+    }
+    const bytes = await readWhole(r, first);
+    if (bytes.subarray(0, 5).toString('latin1') !== 'PGDMP')
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', 'the toc.dat in the tar is not a pg_dump table of contents');
+    const tr = ByteReader.from((async function* () {
+        yield bytes;
+    })());
+    try {
+        const header = await readHeader(tr);
+        return { header, toc: await readToc(tr, header) };
+    }
+    catch (e) {
+        if (!(e instanceof UnexpectedEOF))
+            throw e;
+        throw new ArchiveProblem('ARCHIVE_CORRUPT', `the toc.dat in the tar ends inside its TOC (${e.message})`);
+    }
+}
+/** Walk every member of a tar-format dump, counting each table's rows, and check nothing is missing. */
+async function walkTar(r) {
+    const { header, toc } = await readTocMember(r);
+    const wanted = new Map();
+    // Large objects go to blob_<oid>.dat members and the list blobs.toc, never to the entry's own name.
+    for (const e of toc)
+        if (e.hadDumper && e.filename)
+            wanted.set(e.desc === 'BLOBS' ? 'blobs.toc' : e.filename, e);
+    const out = { header, toc, blocks: 0, dataBytes: 0, tableRows: [] };
+    const blobs = new Set();
+    const listed = [];
+    for (let m = await nextMember(r); m; m = await nextMember(r)) {
+        const entry = wanted.get(m.name);
+        wanted.delete(m.name);
+        if (m.name === 'blobs.toc') {
+            out.blocks++;
+            const text = (await readWhole(r, m)).toString('utf8');
+            for (const line of text.split('\n'))
+                listed.push(...line.trim().split(' ').slice(1, 2));
+            continue;
+        }
+        const rows = new RowCounter();
+        await readMember(r, m, (b) => rows.add(b));
+        if (!entry && !/^blob_\d+\.dat$/.test(m.name))
+            continue;
+        if (!entry)
+            blobs.add(m.name);
+        out.blocks++;
+        out.dataBytes += m.size;
+        if (entry?.desc === 'TABLE DATA' && entry.copy)
+            out.tableRows.push({ schema: entry.namespace ?? '', table: entry.tag, rows: rows.rows(m.size) });
+    }
+    await endBlock(r);
+    const missing = [...wanted.values()];
+    if (missing[0]) {
+        const e = missing[0];
+        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar has no member ${e.desc === 'BLOBS' ? 'blobs.toc' : e.filename} for ${entryName(e)}${missing.length > 1 ? ` (nor ${missing.length - 1} more)` : ''}`, { member: e.filename ?? '', missing: missing.length });
+    }
+    const lost = listed.find((b) => !blobs.has(b));
+    if (lost)
+        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar has no member ${lost} for a large object`);
+    return out;
+}
+/** The second zero block, and nothing but zeros after it. */
+async function endBlock(r) {
+    const at = r.offset;
+    if (!(await r.fill(BLOCK))) {
+        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar ends at byte ${at + r.available()}, inside its end-of-archive blocks`);
+    }
+    for (;;) {
+        const start = r.offset;
+        const junk = r.bytes(r.available()).findIndex((x) => x !== 0);
+        if (junk !== -1) {
+            throw new ArchiveProblem('ARCHIVE_CORRUPT', `bytes after the tar's end-of-archive blocks (at byte ${start + junk})`, { offset: start + junk });
+        }
+        if (!(await r.fill(1)))
+            return;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/archive/wrapper.ts
+
+
+
+
+
+
+
+/** Bytes enough to tell every wrapper by its magic. */
+const WRAPPER_MAGIC_BYTES = 6;
+const wrapper_MAGIC = [
+    ['gzip', [0x1f, 0x8b]],
+    ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
+    ['lz4', [0x04, 0x22, 0x4d, 0x18]],
+    ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+    // "BZh" and the block size, 1 to 9.
+    ['bzip2', [0x42, 0x5a, 0x68]],
+];
+function wrapperOf(head) {
+    for (const [w, magic] of wrapper_MAGIC) {
+        if (head.length >= magic.length && magic.every((b, i) => head[i] === b)) {
+            if (w === 'bzip2' && !((head[3] ?? 0) >= 0x31 && (head[3] ?? 0) <= 0x39))
+                continue;
+            return w;
+        }
+    }
+    return null;
+}
+/** Why a wrapper's stream stopped: cut short, or damaged. */
+class WrapperError extends Error {
+    wrapper;
+    cut;
+    constructor(wrapper, cut, message) {
+        super(message);
+        this.wrapper = wrapper;
+        this.cut = cut;
+    }
+}
+const zlibZstd = (external_node_zlib_default()).createZstdDecompress;
+/**
+ * zstd frames: node:zlib's decoder (Node.js 22.15+), else the zstd program, both of which check
+ * the frames' content checksums; else fzstd in JavaScript, which does not (a flipped byte is then
+ * caught only where it breaks the frames' structure, or by a checksum sidecar).
+ */
+function zstdStep() {
+    if (zlibZstd)
+        return zlibZstd({ chunkSize: 1024 * 1024 });
+    if (onPath('zstd'))
+        return filterProcess('zstd', ['-dcq'], 'apt-get install zstd');
+    return fzstdStep();
+}
+/** The zstd frames in JavaScript (fzstd). */
+function fzstdStep() {
+    let ended = false;
+    const dec = new Decompress((chunk, final) => {
+        if (chunk.length)
+            step.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+        if (final)
+            ended = true;
+    });
+    const fail = (e) => {
+        const m = e instanceof Error ? e.message : String(e);
+        return new WrapperError('zstd', /unexpected EOF/i.test(m), `zstd: ${m}`);
+    };
+    const step = new external_node_stream_.Transform({
+        transform(b, _enc, cb) {
+            try {
+                dec.push(b);
+                cb();
+            }
+            catch (e) {
+                cb(fail(e));
+            }
+        },
+        flush(cb) {
+            try {
+                dec.push(new Uint8Array(0), true);
+                cb(ended ? null : new WrapperError('zstd', true, 'the zstd stream ends early'));
+            }
+            catch (e) {
+                cb(fail(e));
+            }
+        },
+    });
+    return step;
+}
+/** The LZ4 frame format (`lz4` on the command line), in TypeScript. */
+function lz4Step() {
+    const dec = new Lz4FrameDecoder();
+    const step = new external_node_stream_.Transform({
+        transform(b, _enc, cb) {
+            try {
+                dec.push(b);
+                cb();
+            }
+            catch (e) {
+                cb(new WrapperError('lz4', false, `lz4: ${e.message}`));
+            }
+        },
+        flush(cb) {
+            try {
+                dec.finish();
+                cb();
+            }
+            catch (e) {
+                const m = e.message;
+                cb(new WrapperError('lz4', /ends early/.test(m), `lz4: ${m}`));
+            }
+        },
+    });
+    dec.onOutput = (b) => step.push(b);
+    return step;
+}
+/** xz and bzip2 have no kept JavaScript decoder here: their own programs decode them. */
+const PROGRAMS = {
+    xz: { cmd: 'xz', install: 'apt-get install xz-utils (or brew install xz)' },
+    bzip2: { cmd: 'bzip2', install: 'apt-get install bzip2 (or brew install bzip2)' },
+};
+/** A stream that undoes `w`: bytes of the compressed file in, the dump out. */
+function unwrapStep(w) {
+    switch (w) {
+        case 'gzip':
+            return external_node_zlib_default().createGunzip({ chunkSize: 1024 * 1024 });
+        case 'zstd':
+            return zstdStep();
+        case 'lz4':
+            return lz4Step();
+        case 'xz':
+        case 'bzip2':
+            return filterProcess(PROGRAMS[w].cmd, ['-dc'], PROGRAMS[w].install);
+    }
+}
+/** A decompressed stream that came out larger than its cap allows. */
+class CapExceeded extends Error {
+    limit;
+    constructor(limit, message) {
+        super(message);
+        this.limit = limit;
+    }
+}
+/**
+ * Fail (CapExceeded, with `message`) once more than `limit` bytes came out: a crafted file (a few
+ * bytes of zstd that expand without end) must not fill the disk beside production. One counter
+ * per chunk, nothing more.
+ */
+function capped(limit, message) {
+    let seen = 0;
+    return new external_node_stream_.Transform({
+        transform(chunk, _enc, done) {
+            seen += chunk.length;
+            if (seen > limit)
+                done(new CapExceeded(limit, message));
+            else
+                done(null, chunk);
+        },
+    });
+}
+/** The dump inside `src`, decompressed as it streams. */
+function unwrap(w, src) {
+    const step = unwrapStep(w);
+    (0,external_node_stream_.pipeline)(external_node_stream_.Readable.from(src, { objectMode: false }), step, () => { });
+    const it = step[Symbol.asyncIterator]();
+    return {
+        bytes: {
+            [Symbol.asyncIterator]: () => ({ next: () => it.next() }),
+        },
+        async rest() {
+            try {
+                while (!(await it.next()).done)
+                    ;
+                return undefined;
+            }
+            catch (e) {
+                return e;
+            }
+        },
+    };
+}
+const CUT_BY_PROGRAM = /unexpected end of input|ends unexpectedly|premature end|file ends/i;
+/**
+ * What an error of a wrapper's stream means for the dump: cut short (ARCHIVE_TRUNCATED), damaged
+ * (COMPRESSION_CORRUPT), or a decoder this machine lacks (FORMAT_UNSUPPORTED). Undefined when the
+ * error is none of the wrapper's.
+ */
+function wrapperProblem(w, e) {
+    const around = `the ${w} stream around the dump`;
+    if (e instanceof ToolMissingError) {
+        return new ArchiveProblem('FORMAT_UNSUPPORTED', `a ${w}-compressed file, and ${e.message}`, {
+            wrapper: w,
+        });
+    }
+    let cut;
+    let message;
+    if (e instanceof WrapperError)
+        [cut, message] = [e.cut, e.message];
+    else if (e instanceof FilterError)
+        [cut, message] = [CUT_BY_PROGRAM.test(e.message), e.message];
+    else if (e instanceof Error && e.code?.startsWith('Z_')) {
+        cut = e.code === 'Z_BUF_ERROR';
+        message = e.message;
+    }
+    else
+        return undefined;
+    return cut
+        ? new ArchiveProblem('ARCHIVE_TRUNCATED', `${around} ends early (${message})`, { wrapper: w })
+        : new ArchiveProblem('COMPRESSION_CORRUPT', `${around} is damaged (${message})`, {
+            wrapper: w,
+            ...(w === 'gzip' ? { zlib: e.code ?? '' } : {}),
+        });
+}
+
+;// CONCATENATED MODULE: ./src/archive/inspect.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** Encoding and locale from pg_dump's CREATE DATABASE statement. */
+function databaseLocale(sql) {
+    if (!sql)
+        return {};
+    const get = (key) => new RegExp(`\\b${key}\\s*=\\s*'([^']*)'`, 'i').exec(sql)?.[1];
+    const provider = /\bLOCALE_PROVIDER\s*=\s*'?(\w+)'?/i.exec(sql)?.[1];
+    const db = {};
+    for (const [k, v] of [
+        ['encoding', get('ENCODING')],
+        ['locale', get('LOCALE')],
+        ['collate', get('LC_COLLATE')],
+        ['ctype', get('LC_CTYPE')],
+        ['provider', provider],
+        ['icuLocale', get('ICU_LOCALE')],
+    ]) {
+        if (v)
+            db[k] = v;
+    }
+    return { database: db };
+}
+/** Role names after TO / FROM in GRANT and REVOKE statements. */
+function rolesInAcl(sql) {
+    const out = [];
+    for (const m of sql.matchAll(/\b(?:TO|FROM)\s+((?:"(?:[^"]|"")+"|[\w$]+)(?:\s*,\s*(?:"(?:[^"]|"")+"|[\w$]+))*)/g)) {
+        for (const part of m[1].split(/\s*,\s*/)) {
+            const name = part.startsWith('"') ? part.slice(1, -1).replace(/""/g, '"') : part;
+            if (name.toUpperCase() !== 'PUBLIC' && name !== 'GROUP')
+                out.push(name);
+        }
+    }
+    return out;
+}
+/** Tell `onHeader` once; what it does is its own business, never a problem of the dump. */
+function tell(onHeader, facts) {
+    try {
+        onHeader?.(facts);
+    }
+    catch {
+        // A listener's failure is not the archive's.
+    }
+}
+/** What inflated a walk's tables, for the debug line: ISA-L and its addon, or zlib and why. */
+function inflatedBy(seen) {
+    if (seen.inflate === 'zlib')
+        return seen.noIsal ? `zlib: ${seen.noIsal}` : 'zlib';
+    const addon = isalAddon();
+    return `ISA-L (${'path' in addon ? addon.path : addon.unavailable})`;
+}
+function summarize(toc) {
+    const uniq = (xs) => [...new Set(xs.filter((x) => !!x))].sort();
+    const byType = {};
+    for (const e of toc)
+        byType[e.desc] = (byType[e.desc] ?? 0) + 1;
+    return {
+        entries: toc.length,
+        byType,
+        tables: toc.filter((e) => e.desc === 'TABLE').length,
+        dataEntries: toc.filter((e) => e.hadDumper).length,
+        schemas: uniq(toc.filter((e) => e.desc === 'SCHEMA').map((e) => e.tag)),
+        extensions: uniq(toc.filter((e) => e.desc === 'EXTENSION').map((e) => e.tag)),
+        owners: uniq(toc.map((e) => e.owner)),
+        grantees: uniq(toc.flatMap((e) => (e.sql && e.desc.endsWith('ACL') ? rolesInAcl(e.sql) : []))),
+        dataTables: uniq(toc.filter((e) => e.desc === 'TABLE DATA').map((e) => `${e.namespace}.${e.tag}`)),
+        ...databaseLocale(toc.find((e) => e.desc === 'DATABASE')?.sql),
+    };
+}
+const PLAIN_END = /PostgreSQL database (cluster )?dump complete/;
+const inspect_TAIL = 4096;
+/** SQL that runs a program on the server or reads or writes its files when the dump is restored. */
+function accessProblem(where, what, statement) {
+    const shown = statement.length > 120 ? `${statement.slice(0, 120)}…` : statement;
+    return new ArchiveProblem('DUMP_SERVER_ACCESS', `${where}: ${what} when the dump is restored (pg_dump never writes this): ${shown.replace(/\s+/g, ' ')}`, { where, what });
+}
+function accessProblems(toc) {
+    return toc.flatMap((e) => e.serverAccess
+        ? [accessProblem(`TOC entry ${entryName(e)}`, e.serverAccess.what, e.serverAccess.statement)]
+        : []);
+}
+const ownerNeedle = Buffer.from(' OWNER TO ');
+const grantNeedle = Buffer.from('\nGRANT ');
+/** The roles that own and are granted objects in `buf`, for a restore that must create them first. */
+function collectRoles(buf, owners, grantees) {
+    for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
+        const end = buf.indexOf(';', i);
+        if (end === -1 || end - i >= 200)
+            continue;
+        const role = buf
+            .subarray(i + ownerNeedle.length, end)
+            .toString('utf8')
+            .trim();
+        owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
+    }
+    for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
+        const end = buf.indexOf(';', i);
+        if (end !== -1 && end - i < 2000)
+            for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8')))
+                grantees.add(r);
+    }
+}
+/** Scan a plain SQL dump: its opening comments, its tables, and the line that closes it. */
+async function scanPlain(chunks, first, out, onHeader) {
+    const headText = first.subarray(0, 4096).toString('utf8');
+    const fromPgDump = /PostgreSQL database (cluster )?dump/.test(headText);
+    const server = /^-- Dumped from database version (.+)$/m.exec(headText);
+    const dumper = /^-- Dumped by pg_dump(?:all)? version (.+)$/m.exec(headText);
+    if (server)
+        out.serverVersion = server[1]?.trim();
+    if (dumper)
+        out.pgDumpVersion = dumper[1]?.trim();
+    if (fromPgDump)
+        tell(onHeader, { format: 'plain', ...(out.serverVersion ? { serverVersion: out.serverVersion } : {}) });
+    const needle = Buffer.from('\nCREATE TABLE ');
+    const owners = new Set();
+    const grantees = new Set();
+    let tables = 0;
+    let tail = Buffer.alloc(0);
+    let bytes = 0;
+    const roles = (buf) => collectRoles(buf, owners, grantees);
+    // pg_dumpall writes the role memberships there are, pg_execute_server_program's among them.
+    const cluster = /PostgreSQL database cluster dump/.test(headText);
+    const scanner = new SqlScanner((what, statement) => {
+        if (!(cluster && what.startsWith('a grant of')))
+            out.problems.push(accessProblem('a statement', what, statement));
+    });
+    const scan = new PlainScan((sql) => scanner.feed(sql));
+    const SEAM = 2048;
+    for await (const chunk of chunks) {
+        bytes += chunk.length;
+        scan.push(chunk);
+        // Search the chunk where it lies (no copy), and a small seam for what crosses from the last one.
+        for (let i = chunk.indexOf(needle); i !== -1; i = chunk.indexOf(needle, i + needle.length))
+            tables++;
+        roles(chunk);
+        if (tail.length > 0) {
+            const before = tail.subarray(Math.max(0, tail.length - SEAM));
+            const seam = Buffer.concat([before, chunk.subarray(0, SEAM)]);
+            for (let i = seam.indexOf(needle); i !== -1 && i < before.length; i = seam.indexOf(needle, i + 1)) {
+                if (i + needle.length > before.length)
+                    tables++;
+            }
+            roles(seam);
+        }
+        tail =
+            chunk.length >= inspect_TAIL
+                ? chunk.subarray(chunk.length - inspect_TAIL)
+                : Buffer.concat([tail, chunk]).subarray(-inspect_TAIL);
+    }
+    out.tableRows = scan.end();
+    scanner.end();
+    if (fromPgDump)
+        out.problems.push(...plainDataNotDumped(scan.tables, out.tableRows));
+    out.problems.push(...hazardProblems(scan));
+    out.dataBytes = bytes;
+    out.toc = {
+        entries: 0,
+        byType: {},
+        tables,
+        dataEntries: 0,
+        schemas: [],
+        extensions: [],
+        owners: [...owners].sort(),
+        grantees: [...grantees].sort(),
+    };
+    if (!fromPgDump) {
+        out.problems.push(new ArchiveProblem('FORMAT_UNSUPPORTED', 'a SQL script not written by pg_dump: nothing marks where it should end, so truncation cannot be ruled out'));
+    }
+    else if (!PLAIN_END.test(tail.toString('utf8'))) {
+        out.problems.push(new ArchiveProblem('ARCHIVE_TRUNCATED', `the plain dump ends without pg_dump's closing "dump complete" line (${bytes} bytes read)`, { bytes }));
+    }
+}
+/** A plain dump's hazards as problems: one per rule, naming the first line and how many there are. */
+function hazardProblems(scan) {
+    const out = [];
+    const groups = [
+        { rule: 'PLAIN_META_COMMAND', kinds: ['meta', 'copy-escape'] },
+        { rule: 'DUMP_OUTSIDE_DATABASE', kinds: ['other-database', 'server'] },
+    ];
+    for (const g of groups) {
+        const hits = scan.hazards.filter((h) => g.kinds.includes(h.kind));
+        const first = hits[0];
+        if (!first)
+            continue;
+        const what = first.kind === 'copy-escape'
+            ? 'COPY data with a backslash pg_dump does not write (psql runs it as a command if the COPY fails)'
+            : first.kind === 'meta'
+                ? `the psql meta-command ${first.text}`
+                : first.text;
+        const more = hits.length > 1
+            ? ` (${scan.count > scan.hazards.length ? 'at least ' : ''}${hits.length - 1} more)`
+            : '';
+        out.push(new ArchiveProblem(g.rule, `line ${first.line}: ${what}${more}; nothing of the dump was run`, {
+            line: first.line,
+            count: hits.length,
+        }));
+    }
+    return out;
+}
+/** Take the first `n` bytes off a stream (fewer at its end), giving back the whole stream. */
+async function peek(src, n) {
+    const it = src[Symbol.asyncIterator]();
+    const got = [];
+    let size = 0;
+    let done = false;
+    while (size < n) {
+        const next = await it.next();
+        if (next.done) {
+            done = true;
+            break;
+        }
+        got.push(next.value);
+        size += next.value.length;
+    }
+    const head = Buffer.concat(got);
+    async function* all() {
+        if (head.length)
+            yield head;
+        if (done)
+            return;
+        for (let next = await it.next(); !next.done; next = await it.next())
+            yield next.value;
+    }
+    return { head, all: all() };
+}
+function isTar(head) {
+    return head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
+}
+function looksLikeText(head) {
+    const sample = head.subarray(0, 1024);
+    if (sample.length === 0)
+        return false;
+    let bad = 0;
+    for (const b of sample)
+        if (b === 0 || (b < 9 && b !== 0) || (b > 13 && b < 32 && b !== 27))
+            bad++;
+    return bad === 0;
+}
+/** Parse what the (unwrapped) stream holds, recording problems on `out`. */
+async function parseDump(src, out, lanes, onHeader) {
+    const { head, all } = await peek(src, 4096);
+    if (head.length === 0) {
+        out.format = 'unknown';
+        throw new ArchiveProblem('ARCHIVE_UNREADABLE', out.wrapper ? `the ${out.wrapper} file holds nothing` : 'the file is empty');
+    }
+    if (head.subarray(0, 5).toString('latin1') === 'PGDMP') {
+        const r = ByteReader.from(all);
+        try {
+            const h = await readHeader(r);
+            out.header = h;
+            out.format = h.format;
+            out.compression = h.compression;
+            out.serverVersion = h.serverVersion;
+            out.pgDumpVersion = h.pgDumpVersion;
+            if (h.format !== 'custom') {
+                throw new ArchiveProblem('FORMAT_UNSUPPORTED', 'a table of contents (toc.dat) on its own: give the directory of a directory-format dump as the source');
+            }
+            const toc = await readToc(r, h);
+            out.toc = summarize(toc);
+            out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
+            out.noOffsets = toc.some((e) => e.dataState === 'not-set');
+            tell(onHeader, { format: 'custom', serverVersion: h.serverVersion, database: h.database });
+            const walked = await walkCustomData(r, h, toc, lanes);
+            out.dataBlocks = walked.blocks;
+            out.dataBytes = walked.dataBytes;
+            out.tableRows = walked.tableRows;
+            if (walked.lanes?.inflate)
+                out.inflatedBy = inflatedBy(walked.lanes);
+        }
+        catch (e) {
+            if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
+                throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the archive ends inside its header or table of contents (${e.message})`);
+            }
+            throw e;
+        }
+        return;
+    }
+    if (isTar(head)) {
+        out.format = 'tar';
+        const walked = await walkTar(ByteReader.from(all));
+        out.header = walked.header;
+        out.compression = walked.header.compression;
+        out.serverVersion = walked.header.serverVersion;
+        out.pgDumpVersion = walked.header.pgDumpVersion;
+        out.toc = summarize(walked.toc);
+        out.problems.push(...accessProblems(walked.toc), ...tocDataNotDumped(walked.toc));
+        out.dataBlocks = walked.blocks;
+        out.dataBytes = walked.dataBytes;
+        out.tableRows = walked.tableRows;
+        return;
+    }
+    if (looksLikeText(head)) {
+        out.format = 'plain';
+        await scanPlain(all, head, out, onHeader);
+        return;
+    }
+    out.format = 'unknown';
+    throw new ArchiveProblem('ARCHIVE_UNREADABLE', `not a pg_dump archive nor a SQL dump (it starts with bytes ${head.subarray(0, 8).toString('hex')})`, { firstBytes: head.subarray(0, 8).toString('hex') });
+}
+function inspect_record(out, e) {
+    if (e instanceof ArchiveProblem)
+        return void out.problems.push(e);
+    const problem = out.wrapper ? wrapperProblem(out.wrapper, e) : undefined;
+    if (!problem)
+        throw e;
+    out.problems.push(problem);
+}
+/**
+ * One pass over a backup's bytes: hash them (SHA-256, and MD5 when asked), undo a whole-file wrapper,
+ * parse the header and TOC, and walk every data block to the end, decompressing as it goes.
+ * Errors in the source (a failed download) are thrown; problems with the dump are recorded.
+ */
+async function inspectStream(src, opts = {}) {
+    const out = {
+        format: 'unknown',
+        wrapper: null,
+        size: 0,
+        dataBlocks: 0,
+        dataBytes: 0,
+        problems: [],
+    };
+    const sha = (0,external_node_crypto_.createHash)('sha256');
+    const md5 = opts.md5 ? (0,external_node_crypto_.createHash)('md5') : undefined;
+    const q = new ChunkQueue();
+    const feed = async () => {
+        try {
+            for await (const b of src) {
+                sha.update(b);
+                md5?.update(b);
+                out.size += b.length;
+                if (opts.seen)
+                    opts.seen.bytes = out.size;
+                await q.push(b);
+            }
+        }
+        finally {
+            q.end();
+        }
+    };
+    const parse = async () => {
+        try {
+            const { head, all } = await peek(q, WRAPPER_MAGIC_BYTES);
+            out.wrapper = wrapperOf(head);
+            if (out.wrapper) {
+                const inner = unwrap(out.wrapper, all);
+                try {
+                    await parseDump(inner.bytes, out, undefined, opts.onHeader);
+                }
+                catch (e) {
+                    throw (await inner.rest()) ?? e;
+                }
+            }
+            else {
+                await parseDump(all, out, opts.file ? lanesFor(opts.file, opts.front) : undefined, opts.onHeader);
+            }
+        }
+        catch (e) {
+            inspect_record(out, e);
+        }
+        finally {
+            q.abandon();
+        }
+    };
+    await Promise.all([feed(), parse()]);
+    out.sha256 = sha.digest('hex');
+    if (md5)
+        out.md5 = md5.digest('hex');
+    return out;
+}
+/** Tables decoded at once when the bytes can be read again: the cores, within libuv's 4 threads. */
+const LANES = Math.min(3, Math.max(2, external_node_os_default().availableParallelism()));
+/** The lanes over a local file (complete), or over a download's file as its front moves. */
+function lanesFor(file, front) {
+    return front ? { file, count: LANES, front } : { file, count: LANES, complete: true };
+}
+/**
+ * A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data; `seen.bytes` is
+ * kept at the bytes read so far (toc.dat, then each data file as it is read), for the progress line.
+ */
+async function inspectDirectory(dir, seen, onHeader) {
+    const out = {
+        format: 'directory',
+        wrapper: null,
+        size: 0,
+        dataBlocks: 0,
+        dataBytes: 0,
+        problems: [],
+    };
+    try {
+        const tocPath = external_node_path_default().join(dir, 'toc.dat');
+        out.size = external_node_fs_default().statSync(tocPath).size;
+        const r = ByteReader.from(fileChunks(tocPath));
+        if (!(await r.fill(5)) || r.bytes(5).toString('latin1') !== 'PGDMP') {
+            throw new ArchiveProblem('ARCHIVE_UNREADABLE', 'toc.dat is not a pg_dump table of contents');
+        }
+        const h = await readHeader(ByteReader.from(fileChunks(tocPath)));
+        out.header = { ...h, format: 'directory' };
+        out.compression = h.compression;
+        out.serverVersion = h.serverVersion;
+        out.pgDumpVersion = h.pgDumpVersion;
+        const r2 = ByteReader.from(fileChunks(tocPath));
+        await readHeader(r2);
+        const toc = await readToc(r2, h);
+        out.toc = summarize(toc);
+        if (seen)
+            seen.bytes = out.size;
+        out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
+        tell(onHeader, { format: 'directory', serverVersion: h.serverVersion, database: h.database });
+        const suffix = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
+        const rows = [];
+        const walkFile = async (name, what, table) => {
+            const file = external_node_path_default().join(dir, name + suffix[h.compression]);
+            if (!external_node_fs_default().existsSync(file)) {
+                throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the data file ${external_node_path_default().basename(file)} of ${what} is missing`, {
+                    file: external_node_path_default().basename(file),
+                });
+            }
+            out.size += external_node_fs_default().statSync(file).size;
+            const dec = decoderFor(h.compression === 'gzip' ? 'gzipFile' : h.compression, what, !!table);
+            for await (const b of fileChunks(file)) {
+                if (seen)
+                    seen.bytes += b.length;
+                const p = dec.push(b);
+                if (p)
+                    await p;
+            }
+            const decoded = await dec.finish();
+            out.dataBytes += decoded.bytes;
+            out.dataBlocks++;
+            if (table?.copy)
+                rows.push({ schema: table.namespace ?? '', table: table.tag, rows: decoded.rows });
+        };
+        for (const e of toc) {
+            if (!e.hadDumper || !e.filename)
+                continue;
+            if (e.filename.endsWith('.toc')) {
+                const list = external_node_path_default().join(dir, e.filename);
+                if (!external_node_fs_default().existsSync(list))
+                    throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the large-object list ${e.filename} is missing`);
+                for (const line of external_node_fs_default().readFileSync(list, 'utf8').split('\n')) {
+                    const blob = line.trim().split(' ')[1];
+                    if (blob)
+                        await walkFile(blob, `large objects of ${entryName(e)}`);
+                }
+            }
+            else {
+                await walkFile(e.filename, entryName(e), e.desc === 'TABLE DATA' ? e : undefined);
+            }
+        }
+        out.tableRows = rows;
+    }
+    catch (e) {
+        if (e instanceof ArchiveProblem)
+            out.problems.push(e);
+        else if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
+            out.problems.push(new ArchiveProblem('ARCHIVE_TRUNCATED', `toc.dat ends early (${e.message})`));
+        }
+        else
+            throw e;
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/core/disk.ts
+
+
+
+
+
+/** A write that failed because the file system is full (ENOSPC, or its quota: EDQUOT). */
+function isDiskFull(e) {
+    const code = e?.code;
+    return code === 'ENOSPC' || code === 'EDQUOT';
+}
+/**
+ * The C library's and PostgreSQL's words for the same: a server or initdb that ran out of disk
+ * (PostgreSQL's short write when extending a relation carries the hint "Check free disk space").
+ */
+const NO_SPACE = /No space left on device|Disk quota exceeded|could not extend file .*: wrote only \d+ of \d+ bytes|Check free disk space/;
+/**
+ * Bytes an unprivileged writer may still use in `folder`'s file system (the nearest existing
+ * ancestor when it does not exist yet); undefined when that cannot be read.
+ */
+function freeBytes(folder) {
+    let dir = external_node_path_default().resolve(folder);
+    for (;;) {
+        try {
+            const s = external_node_fs_default().statfsSync(dir);
+            return s.bavail * s.bsize;
+        }
+        catch {
+            const up = external_node_path_default().dirname(dir);
+            if (up === dir)
+                return undefined;
+            dir = up;
+        }
+    }
+}
+/**
+ * DISK_FULL: `folder` has no room for what the run writes there. This machine's disk, never the
+ * backup's fault: the verdict is could-not-verify. `needed` is what the run meant to write (the
+ * backup's size) when known.
+ */
+function diskFull(stage, folder, what, extra = {}) {
+    const needed = extra.needed;
+    const cause = extra.cause ? ` (${extra.cause.trim()})` : '';
+    const free = freeBytes(folder);
+    const room = free === undefined ? '' : `, ${formatBytes(free)} free`;
+    const need = needed === undefined ? '' : `; ${formatBytes(needed)} needed`;
+    return finding('DISK_FULL', stage, `no space left in ${folder} for ${what}${need}${room}. This is this machine's disk, not the backup${cause}`, {
+        ...(extra.fix ? { fix: extra.fix } : {}),
+        evidence: {
+            folder,
+            neededBytes: needed ?? null,
+            freeBytes: free ?? null,
+        },
+    });
+}
+const SCRATCH_FIX = 'Free space there, or set TMPDIR to a folder on a disk with room for the restored database: scratch clusters live under it.';
+/** DISK_FULL for a scratch cluster: its folder (TMPDIR) filled, while it started or during a restore. */
+function scratchDiskFull(stage, what, cause) {
+    return diskFull(stage, external_node_os_default().tmpdir(), what, { fix: SCRATCH_FIX, cause });
+}
+/** A scratch cluster that could not start because its disk is full (initdb's or pg_ctl's ENOSPC). */
+function startedOutOfSpace(e) {
+    return isDiskFull(e) || (e instanceof Error && NO_SPACE.test(e.message));
+}
+
+;// CONCATENATED MODULE: ./src/postgres/tables.ts
+
+
+/** `schema.table`, each part quoted only where it needs to be. */
+function tableName(schema, name) {
+    const q = (s) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : ident(s));
+    return `${q(schema)}.${q(name)}`;
+}
+/**
+ * Exact row counts of every user table, over `jobs` connections at once; those `known` already
+ * (counted as the restore ran) are taken from it, the rest counted.
+ */
+async function countRows(conn, jobs, known = new Map()) {
+    const tables = await withClient(conn, listTables);
+    const counts = await exactCounts(conn, tables.filter((t) => !known.has(t.table)), jobs);
+    return tables.map((t) => ({ table: t.table, rows: known.get(t.table) ?? counts.get(t.table) ?? 0 }));
+}
+/**
+ * Exact row counts of those of `names` (`schema.table`) that are partitions: countRows counts a
+ * partitioned table whole, at its root, so a partition named on its own is counted here.
+ */
+async function partitionCounts(conn, names) {
+    if (names.length === 0)
+        return new Map();
+    const parts = await withClient(conn, async (c) => (await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relispartition AND c.relkind IN ('r', 'p')`)).rows
+        .map((r) => ({ table: tableName(r.schema, r.name), ...r }))
+        .filter((r) => names.includes(r.table)));
+    return exactCounts(conn, parts, 1);
+}
+/** Every user table with its estimated rows, in one round trip. */
+const TABLES_SQL = `
+  SELECT n.nspname AS schema, c.relname AS name,
+         CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE coalesce(s.n_live_tup, -1) END AS estimate
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+   WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+   ORDER BY 1, 2`;
+async function listTables(c) {
+    const rows = (await c.query(TABLES_SQL)).rows;
+    return rows.map((r) => ({
+        table: tableName(r.schema, r.name),
+        schema: r.schema,
+        name: r.name,
+        estimate: Number(r.estimate),
+    }));
+}
+/** Globs match `schema.table` as written unquoted (`public.orders`, `audit.*`). */
+function filterTables(tables, f) {
+    const inc = (f.include ?? []).map((g) => globMatcher(g, 'include'));
+    const exc = (f.exclude ?? []).map((g) => globMatcher(g, 'exclude'));
+    return tables.filter((t) => {
+        const key = `${t.schema}.${t.name}`;
+        if (f.schemas?.length && !f.schemas.includes(t.schema))
+            return false;
+        if (inc.length && !inc.some((m) => m(key)))
+            return false;
+        return !exc.some((m) => m(key));
+    });
+}
+/** count(*) of the given tables over `jobs` connections; every identifier is quoted. */
+async function exactCounts(conn, tables, jobs) {
+    const out = new Map();
+    if (tables.length === 0)
+        return out;
+    let next = 0;
+    const worker = () => withClient(conn, async (c) => {
+        for (let i = next++; i < tables.length; i = next++) {
+            const t = tables[i];
+            const r = await c.query(`SELECT count(*) AS n FROM ${ident(t.schema)}.${ident(t.name)}`);
+            out.set(t.table, Number(r.rows[0]?.n ?? 0));
+        }
+    });
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tables.length)) }, worker));
+    return out;
+}
+/** max(column) of every listed table that has the column, as text. */
+async function freshness(conn, tables, column) {
+    const out = new Map();
+    await withClient(conn, async (c) => {
+        const having = new Set((await c.query(`SELECT n.nspname AS schema, c.relname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped`, [column])).rows.map((r) => `${r.schema}\u0000${r.name}`));
+        for (const t of tables) {
+            if (!having.has(`${t.schema}\u0000${t.name}`))
+                continue;
+            const r = await c.query(`SELECT max(${ident(column)})::text AS m FROM ${ident(t.schema)}.${ident(t.name)}`);
+            out.set(t.table, r.rows[0]?.m ?? null);
+        }
+    });
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/archive/front.ts
+/**
+ * How far a file that a download is still writing is complete, in memory shared with the decoding
+ * workers (lane-worker.ts): the download moves the mark, a worker that would read past it waits.
+ * Cells: the bytes complete from the start; the state (growing, finished, failed); the file's size
+ * when known; a counter bumped on every change, which waiting workers sleep on.
+ */
+class SharedFront {
+    buffer = new SharedArrayBuffer(4 * 8);
+    cells = new BigInt64Array(this.buffer);
+    constructor(size) {
+        if (size !== undefined)
+            this.cells[SIZE] = BigInt(size);
+    }
+    /** The file's size, as the listing gave it (the download's end), if known. */
+    get size() {
+        const size = Number(Atomics.load(this.cells, SIZE));
+        return size > 0 ? size : undefined;
+    }
+    advance(bytes) {
+        if (BigInt(bytes) <= Atomics.load(this.cells, COMPLETE))
+            return;
+        Atomics.store(this.cells, COMPLETE, BigInt(bytes));
+        this.bump();
+    }
+    finish() {
+        Atomics.store(this.cells, front_STATE, FINISHED);
+        this.bump();
+    }
+    fail() {
+        Atomics.store(this.cells, front_STATE, FAILED);
+        this.bump();
+    }
+    bump() {
+        Atomics.add(this.cells, CHANGES, 1n);
+        Atomics.notify(this.cells, CHANGES);
+    }
+}
+const COMPLETE = 0;
+const front_STATE = 1;
+const SIZE = 2;
+const CHANGES = 3;
+const FINISHED = 1n;
+const FAILED = 2n;
+/**
+ * In a worker: block until the first `upTo` bytes are complete, or the download finished (a read
+ * then sees the file as it is). Throws when the download failed short of them. A worker sleeps at
+ * most a second at a time, so one that is terminated meanwhile stops.
+ */
+function waitForFront(buffer, upTo) {
+    const cells = new BigInt64Array(buffer);
+    for (;;) {
+        const changes = Atomics.load(cells, CHANGES);
+        if (Atomics.load(cells, COMPLETE) >= BigInt(upTo))
+            return;
+        const state = Atomics.load(cells, front_STATE);
+        if (state === FINISHED)
+            return;
+        if (state === FAILED)
+            throw new Error(`the download stopped before byte ${upTo}`);
+        Atomics.wait(cells, CHANGES, changes, 1000);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/sources/growing.ts
+
+
+/**
+ * A file that a download is still writing: how many bytes from its start are complete, and a reader
+ * that follows that mark. The download writes its parts where they belong, several at once; the
+ * reader reads what is complete back from the page cache, so no part is held in memory to be handed
+ * on in order (a backup's bytes pass through memory in small chunks, whatever its size).
+ */
+class GrowingFile {
+    file;
+    complete = 0;
+    finished = false;
+    failure;
+    /** Readers waiting for more. */
+    waiting = [];
+    /** The same mark, for worker threads that read the file too (the lanes that decode its tables). */
+    front;
+    /** `size`: the file's size once whole, when the listing gives it. */
+    constructor(file, size) {
+        this.file = file;
+        this.front = new SharedFront(size);
+    }
+    /** The first `bytes` bytes are written. The mark only moves forward. */
+    advance(bytes) {
+        if (bytes <= this.complete)
+            return;
+        this.complete = bytes;
+        this.front.advance(bytes);
+        this.notify();
+    }
+    /** The download ended: every byte is written. */
+    finish() {
+        this.finished = true;
+        this.front.finish();
+        this.notify();
+    }
+    /** The download failed: the reader throws `error` once it has read what was complete. */
+    fail(error) {
+        this.failure = { error };
+        this.front.fail();
+        this.notify();
+    }
+    notify() {
+        const waiting = this.waiting;
+        this.waiting = [];
+        for (const w of waiting)
+            w();
+    }
+    /** The file's bytes in order, each chunk (up to `chunkSize`) read once it is complete. */
+    async *chunks(chunkSize = 1024 * 1024) {
+        let handle;
+        try {
+            let offset = 0;
+            for (;;) {
+                if (offset < this.complete) {
+                    // Opened once the download has written something: by then it has created the file.
+                    handle ??= await external_node_fs_default().promises.open(this.file, 'r');
+                    const want = Math.min(chunkSize, this.complete - offset);
+                    const buf = Buffer.allocUnsafe(want);
+                    const { bytesRead } = await handle.read(buf, 0, want, offset);
+                    if (bytesRead === 0)
+                        throw new Error(`${this.file} is shorter than the ${this.complete} bytes written`);
+                    offset += bytesRead;
+                    yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
+                    continue;
+                }
+                if (this.failure)
+                    throw this.failure.error;
+                if (this.finished)
+                    return;
+                await new Promise((resolve) => this.waiting.push(resolve));
+            }
+        }
+        finally {
+            await handle?.close();
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/backup/stages/locate.ts
+
+
+
+
+const hours = (ms) => Math.round((ms / 3_600_000) * 100) / 100;
+function fetchFailed(stage, e, source) {
+    return [
+        finding('FETCH_FAILED', stage, e instanceof FetchError ? e.message : `${source.description}: ${errorMessage(e)}`),
+    ];
+}
+/**
+ * The locate stage: the source listed, and the backup chosen among the candidates (the newest, or
+ * the one named by select). None skips every later stage.
+ */
+async function locateStage(ctx) {
+    const { opts, source, state, pipe } = ctx;
+    let all = [];
+    let chosen;
+    const located = await pipe.stage('locate', async () => {
+        try {
+            all = await source.list();
+        }
+        catch (e) {
+            if (e instanceof errors_UserError)
+                throw e;
+            return { findings: fetchFailed('locate', e, source) };
+        }
+        // A source that names one file is that backup, whatever its name looks like.
+        const single = source.single;
+        const list = single && !opts.pattern
+            ? candidates(all.filter((o) => o.name === single), '*')
+            : candidates(all, opts.pattern);
+        state.candidates = list.length;
+        chosen = choose(list, opts.select);
+        if (chosen) {
+            ctx.log.info(`backup: ${chosen.name} (${list.length} candidate${list.length === 1 ? '' : 's'})`);
+            return {};
+        }
+        const what = opts.pattern ? `matching "${opts.pattern}"` : 'that looks like a dump';
+        const message = opts.select !== 'latest' && list.length > 0
+            ? `no backup named "${opts.select}" under ${source.description}; the newest is ${list[0]?.name}`
+            : `no backup ${what} under ${source.description} (${all.length} object${all.length === 1 ? '' : 's'} there)`;
+        return {
+            findings: [finding('BACKUP_MISSING', 'locate', message, { evidence: { objects: all.length } })],
+        };
+    });
+    if (!chosen) {
+        const why = located.status === 'not-run' || located.findings.some((f) => f.rule === 'FETCH_FAILED')
+            ? 'the source could not be listed'
+            : 'no backup was found';
+        for (const s of ['age', 'retention', 'read', 'checksum', 'archive', 'schema'])
+            pipe.skip(s, why);
+        return undefined;
+    }
+    const backup = chosen;
+    const ageMs = ctx.now.getTime() - backup.time.getTime();
+    const facts = {
+        name: backup.name,
+        time: backup.time.toISOString(),
+        timeFrom: backup.timeFrom,
+        ageHours: hours(ageMs),
+        sizeBytes: backup.size,
+    };
+    state.backup = facts;
+    return Object.assign(ctx, { all, backup, facts, ageMs });
+}
+
+;// CONCATENATED MODULE: ./src/backup/stages/read.ts
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * A remote backup into `file` and through the one-pass inspection at once: the download writes its
+ * parallel ranged parts where they belong in the file, and the inspection reads the complete front of
+ * the file back as it grows (from the page cache), hashing and walking it. Memory stays at the
+ * sockets' chunks and the reader's, whatever the backup's size.
+ */
+async function downloadAndInspect(source, name, file, md5, seen, size, onHeader) {
+    if (!source.downloadTo)
+        throw new Error(`${source.description} cannot download ${name}`);
+    const growing = new GrowingFile(file, size);
+    const download = source
+        .downloadTo(name, file, undefined, (bytes) => {
+        seen.downloaded = Math.max(seen.downloaded ?? 0, bytes);
+        growing.advance(bytes);
+    })
+        .then(() => growing.finish(), (e) => {
+        growing.fail(e);
+        throw e;
+    });
+    download.catch(() => { });
+    const insp = await inspectStream(growing.chunks(), {
+        md5,
+        file,
+        front: growing.front,
+        seen,
+        ...(onHeader ? { onHeader } : {}),
+    });
+    await download;
+    return insp;
+}
+const WORK_DIR_FIX = 'Free space there, or point work-dir at a folder on a disk with room for the backup.';
+/**
+ * A remote backup into the run's own folder (`<work-dir>/run-XXXXXX/<name>.part`, renamed whole),
+ * read as it arrives. A backup larger than the free space is DISK_FULL before a byte is fetched; a
+ * disk that fills during the download is DISK_FULL too, and the partial file is removed either way.
+ * The whole file stays after the run when `keep`; else it is the run's until the run ends.
+ */
+async function read_download(source, backup, work, keep, md5, seen, onHeader) {
+    const what = `the download of ${backup.name}`;
+    const full = () => diskFull('read', work.workDir, what, { needed: backup.size, fix: WORK_DIR_FIX });
+    const free = freeBytes(work.workDir);
+    if (free !== undefined && backup.size > free)
+        return { finding: full() };
+    const base = external_node_path_default().basename(backup.name);
+    const part = work.partial(`${base}.part`);
+    try {
+        const insp = await downloadAndInspect(source, backup.name, part, md5, seen, backup.size, onHeader);
+        const dest = external_node_path_default().join(work.path(), base);
+        if (keep)
+            work.keep(part, dest);
+        else
+            work.complete(part, dest);
+        return { insp, dest };
+    }
+    catch (e) {
+        work.discard(part);
+        if (!isDiskFull(e))
+            throw e;
+        return { finding: full() };
+    }
+}
+/**
+ * The read stage, one pass: download (S3), hash, undo compression, parse, walk every block, with the
+ * checksum to match found first. A backup that could not be read skips checksum, archive and schema.
+ */
+async function readStage(b) {
+    let expected;
+    let insp;
+    const read = await b.pipe.stage('read', async () => {
+        try {
+            expected = await expectedChecksum(b);
+            const got = await inspect(b, expected);
+            if ('findings' in got)
+                return got;
+            insp = got.insp;
+        }
+        catch (e) {
+            if (e instanceof errors_UserError)
+                throw e;
+            return { findings: fetchFailed('read', e, b.source) };
+        }
+        return {};
+    });
+    if (!insp) {
+        const why = read.findings.length
+            ? 'the backup could not be read'
+            : `reading failed: ${read.reason ?? ''}`;
+        for (const s of ['checksum', 'archive', 'schema'])
+            b.pipe.skip(s, why);
+        return undefined;
+    }
+    b.state.inspection = insp;
+    if (insp.inflatedBy)
+        b.log.debug(`tables inflated with ${insp.inflatedBy}`);
+    Object.assign(b.facts, inspectionFacts(insp));
+    return Object.assign(b, { ins: insp, expected });
+}
+/** The checksum to match: the checksum input's, else a sidecar file's or the object's metadata. */
+async function expectedChecksum(b) {
+    const { checksum } = b.opts;
+    if (checksum.mode === 'literal')
+        return { algorithm: 'sha256', value: checksum.sha256, from: 'the checksum input' };
+    if (checksum.mode !== 'skip' && b.backup.kind === 'file')
+        return findExpectedChecksum(b.source, b.backup.name, new Set(b.all.map((o) => o.name)));
+    return undefined;
+}
+/** The read stage's progress line: `read 1.2 GiB of 4.0 GiB (30%)`, downloaded first for S3. */
+function readProgressLine(p, size) {
+    const of = (n) => size > 0
+        ? `${formatBytes(n)} of ${formatBytes(size)} (${Math.floor((100 * n) / size)}%)`
+        : formatBytes(n);
+    const read = `read ${of(p.bytes)}`;
+    return p.downloaded === undefined ? read : `downloaded ${of(p.downloaded)}, ${read}`;
+}
+/** The inspection of a local backup where it lies, or of a remote one as it downloads. */
+async function inspect(b, expected) {
+    const { backup, facts } = b;
+    const local = b.source.localPath(backup.name);
+    const seen = { bytes: 0, ...(local ? {} : { downloaded: 0 }) };
+    b.pipe.progress(() => readProgressLine(seen, backup.size));
+    if (backup.kind === 'directory' && local) {
+        // A directory dump's size is the sum of its files: toc.dat and every data file, read in turn.
+        const insp = await inspectDirectory(local, seen, b.onHeader);
+        facts.localPath = local;
+        return { insp };
+    }
+    if (local) {
+        const insp = await inspectStream(fileChunks(local), {
+            md5: expected?.algorithm === 'md5',
+            file: local,
+            seen,
+            ...(b.onHeader ? { onHeader: b.onHeader } : {}),
+        });
+        facts.localPath = local;
+        return { insp };
+    }
+    const keep = b.opts.keepDownload;
+    const got = await read_download(b.source, backup, b.work, keep, expected?.algorithm === 'md5', seen, b.onHeader);
+    if ('finding' in got)
+        return { findings: [got.finding] };
+    facts.localPath = got.dest;
+    facts.download = { path: got.dest, kept: keep };
+    b.log.info(`downloaded ${backup.name} to ${got.dest}${keep ? '' : ` (removed when the run ends; ${b.opts.keepDownloadInput} keeps it)`}`);
+    return { insp: got.insp };
+}
+/**
+ * A run's download once nothing of the run reads it (verify: its stages are done; a drill: its
+ * restore and ladder are): kept, it stays where local-path says; else it is removed now, and the
+ * facts say so, with no local path to a file that is gone. Only Restorable's own download: a local
+ * backup has no `download` and is never touched.
+ */
+function releaseDownload(facts, work, log) {
+    const d = facts?.download;
+    if (!facts || !d || d.kept)
+        return;
+    work.discard(d.path);
+    if (external_node_fs_default().existsSync(d.path)) {
+        log.warn(`could not remove the download ${d.path}: it is still there`);
+        d.kept = true;
+        return;
+    }
+    delete facts.localPath;
+    log.info(`removed the download ${d.path}`);
+}
+/** What the inspection tells of the backup, for its facts. */
+function inspectionFacts(ins) {
+    return {
+        sizeBytes: ins.size,
+        ...(ins.format !== 'directory' ? { sha256: ins.sha256 } : {}),
+        format: ins.format,
+        wrapper: ins.wrapper,
+        ...(ins.compression ? { compression: ins.compression } : {}),
+        ...(ins.header
+            ? {
+                archiveVersion: ins.header.archiveVersion,
+                dumpedAt: ins.header.dumpedAt,
+                database: ins.header.database,
+            }
+            : {}),
+        ...(ins.serverVersion ? { serverVersion: ins.serverVersion } : {}),
+        ...(ins.pgDumpVersion ? { pgDumpVersion: ins.pgDumpVersion } : {}),
+        ...(ins.toc ? { tables: ins.toc.tables } : {}),
+        ...(ins.toc && ins.toc.entries > 0
+            ? { tocEntries: ins.toc.byType, extensions: ins.toc.extensions, owners: ins.toc.owners }
+            : {}),
+        dataBlocks: ins.dataBlocks,
+        dataBytes: ins.dataBytes,
+        ...(ins.tableRows
+            ? { tableRows: Object.fromEntries(ins.tableRows.map((t) => [tableName(t.schema, t.table), t.rows])) }
+            : {}),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/core/workdir.ts
+
+
+
+/**
+ * One run's own folder beneath the work-dir (`<work-dir>/run-XXXXXX`, mode 0700), made the first
+ * time the run writes there, so runs that share a work-dir never share a file. Partial files (a
+ * download still arriving, an unpacked copy, a list file) are removed on every way out: when the
+ * caller is done with one, when the run ends (`close`), and synchronously when it is cancelled
+ * (SIGINT, SIGTERM); so is a whole download that is not kept (`complete`). Nothing else is removed:
+ * not the work-dir, not a whole file the run kept for the next step (`keep`), not anything the run
+ * did not create; the run's folder only when it is empty.
+ */
+class RunFolder {
+    workDir;
+    dir;
+    partials = new Set();
+    forgetCancel;
+    constructor(workDir) {
+        this.workDir = workDir;
+    }
+    /** The run's folder, made on first use. */
+    path() {
+        if (!this.dir) {
+            external_node_fs_default().mkdirSync(this.workDir, { recursive: true });
+            const dir = external_node_fs_default().mkdtempSync(external_node_path_default().join(this.workDir, 'run-'));
+            external_node_fs_default().chmodSync(dir, 0o700);
+            this.dir = dir;
+            this.forgetCancel = onCancel(() => this.removePartials());
+        }
+        return this.dir;
+    }
+    /** A file in the run's folder that is removed when the run ends, whichever way, unless kept. */
+    partial(name) {
+        const file = external_node_path_default().join(this.path(), name);
+        this.partials.add(file);
+        return file;
+    }
+    /** Rename a partial file whole: `to` stays after the run (a download the next step reads). */
+    keep(file, to) {
+        external_node_fs_default().renameSync(file, to);
+        this.partials.delete(file);
+    }
+    /** Rename a partial file whole, still the run's: `to` goes when the run ends (a download not kept). */
+    complete(file, to) {
+        external_node_fs_default().renameSync(file, to);
+        this.partials.delete(file);
+        this.partials.add(to);
+    }
+    /** Remove a partial file now: it failed, or nothing needs it any more. Only the run's own files. */
+    discard(file) {
+        if (this.partials.delete(file))
+            removeQuietly(file);
+    }
+    /** The run ended: remove its partial files, and its folder if nothing else is in it. */
+    close() {
+        this.removePartials();
+        this.forgetCancel?.();
+        this.forgetCancel = undefined;
+    }
+    removePartials() {
+        for (const file of this.partials)
+            removeQuietly(file);
+        this.partials.clear();
+        if (!this.dir)
+            return;
+        try {
+            external_node_fs_default().rmdirSync(this.dir); // only succeeds when empty
+            this.dir = undefined;
+        }
+        catch {
+            // Something the run kept is in it: it stays.
+        }
+    }
+}
+function removeQuietly(file) {
+    try {
+        external_node_fs_default().rmSync(file, { force: true });
+    }
+    catch {
+        // Best effort: a file that cannot be removed must not hide the run's own result.
+    }
+}
+
+;// CONCATENATED MODULE: ./src/report/history.ts
+
+
+/** The history file is JSON lines: append-only, one run a line, easy to keep on a branch or as an artifact. */
+function readHistory(file) {
+    if (!external_node_fs_default().existsSync(file))
+        return [];
+    const out = [];
+    for (const line of external_node_fs_default().readFileSync(file, 'utf8').split('\n')) {
+        if (!line.trim())
+            continue;
+        try {
+            out.push(JSON.parse(line));
+        }
+        catch {
+            // A damaged line (a run killed mid-write) is skipped, not fatal.
+        }
+    }
+    return out;
+}
+function appendHistory(file, entry) {
+    external_node_fs_default().mkdirSync(external_node_path_default().dirname(external_node_path_default().resolve(file)), { recursive: true });
+    external_node_fs_default().appendFileSync(file, `${JSON.stringify(entry)}\n`);
+}
+function lastGood(history, command, tier) {
+    return [...history].reverse().find((h) => h.command === command && h.tier === tier && h.verdict === 'pass');
+}
+/** "19% slower than the last good run (2026-11-01)", or faster, or about the same. */
+function trend(now, before) {
+    if (!before || before.totalSeconds <= 0)
+        return undefined;
+    const change = (now - before.totalSeconds) / before.totalSeconds;
+    const when = before.at.slice(0, 10);
+    if (Math.abs(change) < 0.05)
+        return `about as fast as the last good run (${when})`;
+    return `${Math.round(Math.abs(change) * 100)}% ${change > 0 ? 'slower' : 'faster'} than the last good run (${when}, ${before.totalSeconds.toFixed(1)}s)`;
+}
+/** A small chart of the last runs' total times for the job summary (mermaid, rendered by GitHub). */
+function trendChart(history, command, tier) {
+    const runs = history.filter((h) => h.command === command && h.tier === tier).slice(-12);
+    if (runs.length < 2)
+        return undefined;
+    const labels = runs.map((h) => `"${h.at.slice(5, 10)}"`).join(', ');
+    const values = runs.map((h) => h.totalSeconds.toFixed(1)).join(', ');
+    return [
+        '```mermaid',
+        'xychart-beta',
+        `  title "drill time (s), ${tier} tier"`,
+        `  x-axis [${labels}]`,
+        '  y-axis "seconds"',
+        `  bar [${values}]`,
+        '```',
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/report/stages.ts
+
+
+/**
+ * A pipeline is a list of timed stages. Each ends ok, failed, skipped (with the reason) or not-run;
+ * the report is built from this list alone, so every rendering tells the same story.
+ */
+class Pipeline {
+    failOn;
+    onStage;
+    ignore;
+    stages = [];
+    started = Date.now();
+    /** The running stage's progress, as its body set it (see `progress`). */
+    detail;
+    constructor(failOn, onStage = () => { }, 
+    /** Rules ignored in config, with their written reasons: marked as they are found. */
+    ignore = new Map()) {
+        this.failOn = failOn;
+        this.onStage = onStage;
+        this.ignore = ignore;
+    }
+    async stage(name, body) {
+        const started = performance.now();
+        this.detail = undefined;
+        this.onStage.start?.(name, () => this.detail?.());
+        let result;
+        let earlier = 0;
+        try {
+            const out = (await body()) ?? {};
+            const findings = out.findings ?? [];
+            for (const f of findings) {
+                const why = this.ignore.get(f.rule);
+                if (why)
+                    f.ignored = why;
+            }
+            const failing = findings.some((f) => !f.ignored && atLeast(f.severity, this.failOn));
+            const status = out.notRun ? 'not-run' : failing ? 'failed' : 'ok';
+            const reason = out.notRun ?? out.note;
+            earlier = out.earlier ?? 0;
+            result = { name, status, seconds: 0, findings, ...(reason ? { reason } : {}) };
+        }
+        catch (err) {
+            if (err instanceof errors_UserError)
+                throw err;
+            result = {
+                name,
+                status: 'not-run',
+                seconds: 0,
+                reason: `internal error: ${errorMessage(err)}`,
+                findings: [],
+            };
+        }
+        this.detail = undefined;
+        result.seconds = (performance.now() - started) / 1000 + earlier;
+        this.stages.push(result);
+        this.onStage(result);
+        return result;
+    }
+    /**
+     * Say how far the running stage is: `detail` is asked each time a progress line is drawn (every
+     * ~10 s in a log, every second on a terminal), so it must only read counters the work keeps.
+     */
+    progress(detail) {
+        this.detail = detail;
+    }
+    skip(name, reason) {
+        const result = { name, status: 'skipped', seconds: 0, reason, findings: [] };
+        this.stages.push(result);
+        this.onStage(result);
+    }
+    /** A pipeline whose rules are ignored as `ignore:` in restorable.yml says (each with its reason). */
+    static withConfig(failOn, ignore, onStage) {
+        return new Pipeline(failOn, onStage, new Map((ignore ?? []).map((i) => [i.rule, i.reason])));
+    }
+    /** What every result starts as: not verified yet, and this pipeline's own list of stages. */
+    begin(command) {
+        return {
+            command,
+            verdict: 'could-not-verify',
+            failOn: this.failOn,
+            startedAt: new Date(this.started).toISOString(),
+            totalSeconds: 0,
+            stages: this.stages,
+            findings: [],
+        };
+    }
+    /** The end of a run: the findings of every stage, the verdict, the wall time. */
+    settle(result) {
+        result.findings = this.findings;
+        result.verdict = this.verdict();
+        result.totalSeconds = (Date.now() - this.started) / 1000;
+        return result;
+    }
+    get findings() {
+        return this.stages.flatMap((s) => s.findings);
+    }
+    verdict() {
+        return computeVerdict(this.stages, this.failOn);
+    }
+}
+function computeVerdict(stages, failOn) {
+    const active = stages.flatMap((s) => s.findings).filter((f) => !f.ignored);
+    if (active.some((f) => ruleKind(f.rule) === 'problem' && atLeast(f.severity, failOn)))
+        return 'fail';
+    if (stages.some((s) => s.status === 'not-run'))
+        return 'could-not-verify';
+    if (active.some((f) => ruleKind(f.rule) === 'unverifiable'))
+        return 'could-not-verify';
+    return 'pass';
+}
+function exitCodeFor(verdict) {
+    return verdict === 'pass' ? 0 : verdict === 'fail' ? 1 : 3;
+}
+
+;// CONCATENATED MODULE: ./src/comparison/stages/counts.ts
+
+function allowed(t, source) {
+    return t.kind === 'percent' ? (source * t.value) / 100 : t.value;
+}
+/**
+ * The counts stage: every table of either side, a row each, drifted beyond its tolerance (in the
+ * direction asked), missing from the target, or not in the source; drifted rows sort first.
+ */
+async function countsStage(ctx, src, tgt) {
+    const { result } = ctx;
+    await ctx.pipe.stage('counts', async () => {
+        const findings = [];
+        const names = [...new Set([...src.counts.keys(), ...tgt.counts.keys()])].sort();
+        const estimated = [];
+        for (const table of names) {
+            const row = compareTableRow(ctx, table, src, tgt, findings);
+            if (row.mode === 'estimate')
+                estimated.push(table);
+            result.rows.push(row);
+        }
+        result.compared = result.rows.filter((r) => r.source !== null && r.target !== null).length;
+        result.rows.sort((a, b) => Number(b.drifted) - Number(a.drifted) ||
+            Number(b.target === null) - Number(a.target === null) ||
+            (a.table < b.table ? -1 : 1));
+        if (estimated.length) {
+            findings.push(finding('COUNT_ESTIMATED', 'counts', `${estimated.length} table(s) compared by catalog statistics, not count(*): ${estimated.slice(0, 5).join(', ')}${estimated.length > 5 ? ', ...' : ''}`, { evidence: { tables: estimated.length } }));
+        }
+        return { findings };
+    });
+}
+/** One table's row, its finding (if any) pushed to `findings`. */
+function compareTableRow(ctx, table, src, tgt, findings) {
+    const { opts, result } = ctx;
+    const s = src.counts.get(table);
+    const t = tgt.counts.get(table);
+    const mode = s?.mode === 'estimate' || t?.mode === 'estimate' ? 'estimate' : 'exact';
+    const row = {
+        table,
+        source: s?.rows ?? null,
+        target: t?.rows ?? null,
+        difference: s && t ? t.rows - s.rows : null,
+        mode,
+        drifted: false,
+        ...(src.freshness?.has(table) ? { sourceMax: src.freshness.get(table) ?? null } : {}),
+        ...(tgt.freshness?.has(table) ? { targetMax: tgt.freshness.get(table) ?? null } : {}),
+    };
+    if (s && !t) {
+        findings.push(finding('TABLE_MISSING', 'counts', `table ${table} (${s.rows} rows in the source) is not in the target`, {
+            evidence: { table, source: s.rows },
+        }));
+        result.missing++;
+    }
+    else if (!s && t) {
+        findings.push(finding('TABLE_UNEXPECTED', 'counts', `table ${table} is in the target but not in the source`, {
+            evidence: { table, target: t.rows },
+        }));
+    }
+    else if (s && t) {
+        const tol = opts.config.compare?.tables?.[table]?.tolerance ?? opts.tolerance;
+        const limit = allowed(tol, s.rows);
+        const diff = t.rows - s.rows;
+        const drift = opts.direction === 'drop' ? -diff > limit : Math.abs(diff) > limit;
+        if (drift) {
+            row.drifted = true;
+            result.drifted++;
+            findings.push(finding('COUNT_DRIFT', 'counts', `table ${table}: ${t.rows} rows in the target, ${s.rows} in the source (${diff > 0 ? '+' : ''}${diff}, ${mode})`, { evidence: { table, source: s.rows, target: t.rows, difference: diff, mode } }));
+        }
+    }
+    return row;
+}
+
+;// CONCATENATED MODULE: ./src/checks/structure.ts
+/** Objects that belong to extensions are the extension's business, not the schema's. */
+const NOT_EXTENSION = (classid, objid) => `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${objid} AND d.deptype = 'e')`;
+const USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
+const QUERIES = [
+    `SELECT 'schema ' || n.nspname AS line FROM pg_namespace n WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_namespace', 'n.oid')}`,
+    `SELECT 'extension ' || e.extname AS line FROM pg_extension e WHERE e.extname <> 'plpgsql'`,
+    `SELECT CASE c.relkind WHEN 'r' THEN 'table ' WHEN 'p' THEN 'table ' WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view '
+          WHEN 'f' THEN 'foreign table ' END || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS line
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' '
+          || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+          || CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END
+          || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END
+          || coalesce(CASE WHEN a.attgenerated <> '' THEN ' as ' ELSE ' default ' END || pg_get_expr(ad.adbin, ad.adrelid), '') AS line
+     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+    WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_NS}
+      AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ': ' || pg_get_indexdef(i.indexrelid) AS line
+     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'i.indrelid')}`,
+    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(k.conname) || ': '
+          || pg_get_constraintdef(k.oid) AS line
+     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}
+      -- PostgreSQL 18 catalogs NOT NULL as constraints too; the column lines say NOT NULL on every major.
+      AND k.contype <> 'n'`,
+    `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || format_type(s.seqtypid, NULL) AS line
+     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_class', 'c.oid')}`,
+    `SELECT 'function ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')'
+          || coalesce(' returns ' || pg_get_function_result(p.oid), '')
+          || ' definition ' || left(md5(CASE WHEN p.prokind = 'a' THEN p.prosrc ELSE pg_get_functiondef(p.oid) END), 12) AS line
+     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_proc', 'p.oid')}`,
+    `SELECT 'enum ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || ' ('
+          || string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) || ')' AS line
+     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_type', 't.oid')}
+    GROUP BY n.nspname, t.typname`,
+    `SELECT 'domain ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || ' ' || format_type(t.typbasetype, t.typtypmod)
+          || CASE WHEN t.typnotnull THEN ' not null' ELSE '' END || coalesce(' default ' || t.typdefault, '') AS line
+     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE t.typtype = 'd' AND ${USER_NS} AND ${NOT_EXTENSION('pg_type', 't.oid')}`,
+    `SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(t.typname) || '.' || quote_ident(k.conname) || ': '
+          || pg_get_constraintdef(k.oid) AS line
+     FROM pg_constraint k JOIN pg_type t ON t.oid = k.contypid JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE ${USER_NS} AND ${NOT_EXTENSION('pg_type', 't.oid')}`,
+    `SELECT 'trigger ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.tgname) || ': '
+          || pg_get_triggerdef(t.oid) AS line
+     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE NOT t.tgisinternal AND ${USER_NS}`,
+];
+/** The restored database's structure, one sorted line per object (catalog facts only, no rows). */
+async function structureLines(client) {
+    const lines = [];
+    for (const q of QUERIES) {
+        const r = await client.query(q);
+        for (const row of r.rows)
+            lines.push(row.line.replace(/\s+/g, ' ').trim());
+    }
+    return [...new Set(lines)].sort();
+}
+function parseReference(text) {
+    return text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'));
+}
+function renderReference(lines, header) {
+    return `# ${header}\n# Written by restorable drill --write-reference: one line per object, sorted.\n${lines.join('\n')}\n`;
+}
+function diffStructure(reference, actual) {
+    const have = new Set(actual);
+    const want = new Set(reference);
+    return { missing: reference.filter((l) => !have.has(l)), unexpected: actual.filter((l) => !want.has(l)) };
+}
+
+;// CONCATENATED MODULE: ./src/comparison/side.ts
+
+
+
+/** Decide per table: exact below the limit (or with no statistics), estimated above. */
+function modeFor(opts, estimate) {
+    if (opts.mode === 'exact')
+        return 'exact';
+    if (opts.mode === 'estimate')
+        return 'estimate';
+    return estimate < 0 || estimate < opts.exactLimit ? 'exact' : 'estimate';
+}
+async function readSide(conn, opts, modes) {
+    const tables = filterTables(await withClient(conn, listTables), opts);
+    const exact = tables.filter((t) => modes(t) === 'exact');
+    const counted = await exactCounts(conn, exact, opts.jobs);
+    const counts = new Map();
+    for (const t of tables) {
+        const n = counted.get(t.table);
+        counts.set(t.table, n !== undefined ? { rows: n, mode: 'exact' } : { rows: Math.max(0, t.estimate), mode: 'estimate' });
+    }
+    const side = { counts };
+    if (opts.structure)
+        side.structure = await withClient(conn, structureLines);
+    if (opts.freshnessColumn)
+        side.freshness = await freshness(conn, tables, opts.freshnessColumn);
+    return side;
+}
+
+;// CONCATENATED MODULE: ./src/comparison/stages/source.ts
+
+
+
+
+
+
+
+const baselineSchema = object({
+    restorable: literal('baseline'),
+    version: literal(1),
+    takenAt: schemas_string(),
+    source: schemas_string(),
+    tables: record(schemas_string(), object({ rows: schemas_number(), mode: schemas_enum(['exact', 'estimate']) })),
+    structure: array(schemas_string()).optional(),
+});
+/** The live source is read through a session that cannot write, and gives up rather than wait on locks. */
+const READ_ONLY = '-c default_transaction_read_only=on -c statement_timeout=600000 -c lock_timeout=5000';
+const POOLER_FIX = 'Connect to PostgreSQL directly, not through a pooler that drops startup options';
+function readBaseline(file) {
+    let raw;
+    try {
+        raw = JSON.parse(external_node_fs_default().readFileSync(file, 'utf8'));
+    }
+    catch (e) {
+        throw new errors_UserError('baseline', `${file} is not JSON (${errorMessage(e)})`, 'Give a file written by write-baseline');
+    }
+    const r = baselineSchema.safeParse(raw);
+    if (!r.success)
+        throw new errors_UserError('baseline', `${file} is not a Restorable baseline`, 'Give a file written by write-baseline');
+    return {
+        takenAt: r.data.takenAt,
+        source: r.data.source,
+        counts: new Map(Object.entries(r.data.tables)),
+        ...(r.data.structure ? { structure: r.data.structure } : {}),
+    };
+}
+/**
+ * The source stage: the baseline file, or the live source read in a read-only session (written as
+ * a baseline with write-baseline). Undefined when it could not be read.
+ */
+async function sourceStage(ctx) {
+    const { opts, result } = ctx;
+    let source;
+    await ctx.pipe.stage('source', async () => {
+        if (!opts.source) {
+            const b = readBaseline(opts.baseline);
+            source = b;
+            ctx.log.info(`baseline of ${b.source}, taken ${b.takenAt}`);
+            return {};
+        }
+        try {
+            source = await readLiveSource(ctx, { ...opts.source, options: READ_ONLY });
+        }
+        catch (e) {
+            if (e instanceof errors_UserError)
+                throw e;
+            if (/options|startup parameter/i.test(errorMessage(e)))
+                throw new errors_UserError('source-url', `refused a read-only session (${errorMessage(e)})`, POOLER_FIX);
+            const message = `could not read ${result.source}: ${errorMessage(e)}`;
+            return { findings: [finding('SOURCE_UNREACHABLE', 'source', message)] };
+        }
+        if (opts.writeBaseline)
+            writeBaseline(ctx, source, opts.writeBaseline);
+        return {};
+    });
+    return source;
+}
+/** The live source, once its session is known to be read-only (a pooler may drop the option). */
+async function readLiveSource(ctx, conn) {
+    const ro = await withClient(conn, async (c) => (await c.query("SELECT current_setting('default_transaction_read_only') AS v")).rows[0]
+        ?.v);
+    if (ro !== 'on')
+        throw new errors_UserError('source-url', 'did not take a read-only session', POOLER_FIX);
+    return readSide(conn, ctx.opts, (t) => modeFor(ctx.opts, t.estimate));
+}
+function writeBaseline(ctx, source, file) {
+    const tables = Object.fromEntries([...source.counts].map(([k, v]) => [k, v]));
+    const body = {
+        restorable: 'baseline',
+        version: 1,
+        takenAt: new Date().toISOString(),
+        source: ctx.result.source,
+        tables,
+        ...(source.structure ? { structure: source.structure } : {}),
+    };
+    external_node_fs_default().mkdirSync(external_node_path_default().dirname(file), { recursive: true });
+    external_node_fs_default().writeFileSync(file, `${JSON.stringify(body, null, 2)}\n`);
+    ctx.result.baselineWritten = file;
+    ctx.log.info(`wrote the baseline (${source.counts.size} tables) to ${file}`);
+}
+
+;// CONCATENATED MODULE: ./src/comparison/stages/structure.ts
+
+
+/** Compare has no reference file to rewrite: what differs is the source against the target. */
+const FIX = 'If the source is a live database whose schema changed since the backup, compare against a baseline written at backup time (`write-baseline`); otherwise the backup or the restore lost the change: find which object and why.';
+/** The structure stage: the source's catalog objects against the target's (structure: true). */
+async function structureStage(ctx, src, tgt) {
+    const { pipe } = ctx;
+    const reference = src.structure;
+    if (!ctx.opts.structure)
+        pipe.skip('structure', 'structure: false');
+    else if (!reference)
+        pipe.skip('structure', 'the baseline holds no structure');
+    else {
+        await pipe.stage('structure', async () => {
+            const { missing, unexpected } = diffStructure(reference, tgt.structure ?? []);
+            const show = (xs) => xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; and ${xs.length - 5} more` : '');
+            const findings = [];
+            if (missing.length)
+                findings.push(finding('STRUCTURE_MISSING', 'structure', `${missing.length} object(s) of the source are missing or differ in the target: ${show(missing)}`, { evidence: { missing: missing.length }, fix: FIX }));
+            if (unexpected.length)
+                findings.push(finding('STRUCTURE_UNEXPECTED', 'structure', `${unexpected.length} object(s) of the target are not in the source: ${show(unexpected)}`, { evidence: { unexpected: unexpected.length }, fix: FIX }));
+            return { findings };
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/comparison/stages/target.ts
+
+
+
+/** The target stage: the target read, each table counted the way the source was. Undefined when it could not be. */
+async function targetStage(ctx, src, conn) {
+    let target;
+    await ctx.pipe.stage('target', async () => {
+        try {
+            // The target counts a table the way the source did, so the two numbers are comparable.
+            target = await readSide(conn, ctx.opts, (t) => src.counts.get(t.table)?.mode ?? modeFor(ctx.opts, t.estimate));
+            return {};
+        }
+        catch (e) {
+            // TLS, authentication, pg_hba: the user's to fix (one line, exit 2); an unreachable server is a finding.
+            if (e instanceof errors_UserError)
+                throw e;
+            const message = `could not read ${ctx.result.target}: ${errorMessage(e)}`;
+            return { findings: [finding('TARGET_UNREACHABLE', 'target', message)] };
+        }
+    });
+    return target;
+}
+
+;// CONCATENATED MODULE: ./src/comparison/run.ts
+
+
+
+
+
+
+function compareContext(opts, log, onStage) {
+    const pipe = Pipeline.withConfig(opts.failOn, opts.config.ignore, onStage);
+    const result = {
+        ...pipe.begin('compare'),
+        source: opts.source ? maskedUrl(opts.source) : (opts.baseline ?? ''),
+        target: opts.target ? maskedUrl(opts.target) : '',
+        rows: [],
+        compared: 0,
+        drifted: 0,
+        missing: 0,
+    };
+    return { opts, log, pipe, result };
+}
+/** compare-counts: counts and structure of the source (live, read-only, or a baseline) against the target. */
+async function runCompare(opts, log, onStage) {
+    const ctx = compareContext(opts, log, onStage);
+    const { pipe, result } = ctx;
+    const source = await sourceStage(ctx);
+    if (!opts.target) {
+        pipe.skip('target', 'no target-url: only the baseline was written');
+        pipe.skip('counts', 'no target');
+        pipe.skip('structure', 'no target');
+        return pipe.settle(result);
+    }
+    if (!source) {
+        for (const s of ['target', 'counts', 'structure'])
+            pipe.skip(s, 'the source could not be read');
+        return pipe.settle(result);
+    }
+    const target = await targetStage(ctx, source, opts.target);
+    if (!target) {
+        pipe.skip('counts', 'the target could not be read');
+        pipe.skip('structure', 'the target could not be read');
+        return pipe.settle(result);
+    }
+    await countsStage(ctx, source, target);
+    await structureStage(ctx, source, target);
+    return pipe.settle(result);
+}
+/**
+ * The compare rung of a drill or a PITR drill: one `compare` stage against the restored target,
+ * skipped when neither compare-source-url nor compare-baseline was given.
+ */
+async function compareRung(pipe, opts, target, log) {
+    if (!opts) {
+        pipe.skip('compare', 'no compare-source-url or compare-baseline');
+        return undefined;
+    }
+    let summary;
+    await pipe.stage('compare', async () => {
+        const r = await runCompare({ ...opts, target }, log);
+        summary = { compared: r.compared, drifted: r.drifted, missing: r.missing, source: r.source };
+        const notRun = r.stages.find((s) => s.status === 'not-run');
+        return {
+            findings: r.findings.map((f) => ({ ...f, stage: 'compare' })),
+            ...(notRun?.reason ? { notRun: notRun.reason } : {}),
+        };
+    });
+    return summary;
+}
+
+;// CONCATENATED MODULE: ./src/drill/stages/compare.ts
+
+/** The compare rung: compare-counts of the live source (or a baseline) against the restored database. */
+async function compareStage(t) {
+    const { pipe, opts } = t;
+    if (opts.compare && opts.tier !== 'full') {
+        pipe.skip('compare', `NOT RUN: tier ${opts.tier.toUpperCase()} does not restore every row`);
+        return;
+    }
+    const summary = await compareRung(pipe, opts.compare, t.conn, t.log);
+    if (summary)
+        t.result.compare = summary;
+}
+
+;// CONCATENATED MODULE: ./src/checks/integrity.ts
+
+
+const STAGE = 'integrity';
+/** Sequences and the integer columns they feed: owned-by links, identity columns, nextval() defaults. */
+const SEQUENCE_LINKS = `
+  SELECT DISTINCT seq.oid::regclass::text AS seq, s.seqincrement::bigint AS inc, tn.nspname AS schema,
+         t.relname AS tbl, a.attname AS col
+    FROM (
+      SELECT d.objid AS seqid, d.refobjid AS relid, d.refobjsubid AS attnum
+        FROM pg_depend d
+       WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+      UNION
+      SELECT (regexp_match(pg_get_expr(ad.adbin, ad.adrelid), 'nextval\\(''([^'']+)''::regclass\\)'))[1]::regclass::oid,
+             ad.adrelid, ad.adnum
+        FROM pg_attrdef ad
+       WHERE pg_get_expr(ad.adbin, ad.adrelid) LIKE 'nextval(%'
+    ) link
+    JOIN pg_class seq ON seq.oid = link.seqid AND seq.relkind = 'S'
+    JOIN pg_sequence s ON s.seqrelid = seq.oid
+    JOIN pg_class t ON t.oid = link.relid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = link.attnum
+   WHERE a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype)`;
+/**
+ * A sequence whose next value is not above max() of its column makes the next insert collide.
+ * `only`: check just these sequences (the live database's, for those behind in the restore).
+ */
+async function checkSequences(c, only) {
+    const links = (await c.query(SEQUENCE_LINKS)).rows.filter((l) => !only || only.has(l.seq));
+    const findings = [];
+    for (const l of links) {
+        if (Number(l.inc) <= 0)
+            continue; // descending sequences feed columns downwards; not compared
+        const s = (await c.query(`SELECT last_value, is_called FROM ${l.seq}`)).rows[0];
+        const m = (await c.query(`SELECT max(${ident(l.col)})::text AS m FROM ${ident(l.schema)}.${ident(l.tbl)}`)).rows[0];
+        if (!s || m?.m == null)
+            continue;
+        const next = BigInt(s.last_value) + (s.is_called ? BigInt(l.inc) : 0n);
+        const max = BigInt(m.m.split('.')[0]);
+        if (next <= max) {
+            findings.push(finding('SEQUENCE_BEHIND', STAGE, `sequence ${l.seq} would hand out ${next}, but ${l.schema}.${l.tbl}.${l.col} already holds ${max}`, {
+                evidence: {
+                    sequence: l.seq,
+                    table: `${l.schema}.${l.tbl}`,
+                    column: l.col,
+                    next: String(next),
+                    max: String(max),
+                },
+                fix: `SELECT setval('${l.seq}', (SELECT max(${ident(l.col)}) FROM ${ident(l.schema)}.${ident(l.tbl)})); then find out how the dump missed it.`,
+            }));
+        }
+    }
+    return { findings, checked: links.length };
+}
+/** Validate NOT VALID check and foreign-key constraints on the restored copy (it is disposable). */
+async function validateConstraints(c) {
+    const rows = (await c.query(`SELECT conrelid::regclass::text AS rel, conname AS name FROM pg_constraint
+        WHERE NOT convalidated AND contype IN ('c', 'f') ORDER BY 1, 2`)).rows;
+    const findings = [];
+    for (const r of rows) {
+        try {
+            await c.query(`ALTER TABLE ${r.rel} VALIDATE CONSTRAINT ${ident(r.name)}`);
+        }
+        catch (e) {
+            findings.push(finding('CONSTRAINT_INVALID', STAGE, `NOT VALID constraint ${r.name} on ${r.rel} does not hold: ${e.message}`, {
+                evidence: { table: r.rel, constraint: r.name },
+            }));
+        }
+    }
+    return { findings, checked: rows.length };
+}
+/** amcheck's bt_index_check on every valid B-tree index. Undefined when amcheck cannot be had. */
+async function checkIndexes(c) {
+    try {
+        await c.query('CREATE EXTENSION IF NOT EXISTS amcheck');
+    }
+    catch {
+        return undefined;
+    }
+    const idx = (await c.query(`SELECT i.indexrelid::int AS oid, i.indexrelid::regclass::text AS name
+         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+         JOIN pg_namespace n ON n.oid = ic.relnamespace
+        WHERE am.amname = 'btree' AND i.indisvalid AND i.indisready AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND n.nspname NOT LIKE 'pg\\_toast%' ORDER BY 2`)).rows;
+    const findings = [];
+    for (const i of idx) {
+        try {
+            await c.query('SELECT bt_index_check($1::regclass, true)', [i.oid]);
+        }
+        catch (e) {
+            findings.push(finding('INDEX_CORRUPT', STAGE, `index ${i.name}: ${e.message}`, {
+                evidence: { index: i.name },
+            }));
+        }
+    }
+    return { findings, checked: idx.length };
+}
+const UNVERSIONED = /^(c|posix|c\.utf-?8)$/i;
+/**
+ * The dump records its database's locale but not the collation version. The target was created
+ * with that locale (and provider); say when it could not be, and when the version cannot be compared.
+ */
+function checkCollation(dumped, target) {
+    if (dumped?.provider?.toLowerCase() === 'icu' && dumped.icuLocale) {
+        const want = dumped.icuLocale;
+        const got = target?.provider === 'icu' ? target.icuLocale : undefined;
+        if (got?.toLowerCase() !== want.toLowerCase()) {
+            const has = got ? `ICU locale ${got}` : `libc locale ${target?.collate ?? 'unknown'}`;
+            return [
+                finding('COLLATION_MISMATCH', STAGE, `the dumped database sorts by ICU locale ${want}, but the target sorts by ${has}: text indexes and ORDER BY may differ`, {
+                    evidence: { dumped: `icu ${want}`, target: got ? `icu ${got}` : (target?.collate ?? null) },
+                    fix: 'Drill on a PostgreSQL 15 or newer built with ICU (the PGDG and Debian packages are), so the database is created with the same ICU locale.',
+                }),
+            ];
+        }
+        return [
+            finding('COLLATION_UNVERIFIABLE', STAGE, `the dump does not record the version of ICU collation ${want}, so the target's ICU cannot be compared with production's`),
+        ];
+    }
+    const want = dumped?.collate ?? dumped?.locale;
+    const targetCollate = target?.collate;
+    if (!want) {
+        return [
+            finding('COLLATION_UNVERIFIABLE', STAGE, 'the dump does not record its database locale (a plain dump, or a schema-only one)'),
+        ];
+    }
+    if (targetCollate && targetCollate.toLowerCase() !== want.toLowerCase()) {
+        return [
+            finding('COLLATION_MISMATCH', STAGE, `the dumped database sorts by ${want}, but the target has ${targetCollate}: text indexes and ORDER BY may differ`, {
+                evidence: { dumped: want, target: targetCollate },
+                fix: `Install the ${want} locale on the runner (locale-gen) so the drill restores with the same collation.`,
+            }),
+        ];
+    }
+    if (UNVERSIONED.test(want))
+        return [];
+    return [
+        finding('COLLATION_UNVERIFIABLE', STAGE, `the dump does not record the version of collation ${want}, so the target's C library cannot be compared with production's`),
+    ];
+}
+/**
+ * SEQUENCE_BEHIND in the restore, told whether the live database (a compare source) has the same
+ * problem: then it is the database's bug, which the dump copied faithfully, not the backup's.
+ */
+function sequencesAgainstLive(restored, live) {
+    const liveBehind = new Map(live.map((f) => [String(f.evidence?.sequence), f]));
+    return restored.map((f) => {
+        if (f.rule !== 'SEQUENCE_BEHIND')
+            return f;
+        const same = liveBehind.get(String(f.evidence?.sequence));
+        if (!same)
+            return {
+                ...f,
+                message: `${f.message}; the live database's sequence is ahead of its column, so the dump caught it behind (taken while rows were inserted, or restored over an old schema)`,
+                evidence: { ...f.evidence, liveBehind: false },
+            };
+        return {
+            ...f,
+            message: `${f.message}; the live database has the same problem (it would hand out ${same.evidence?.next}, its column holds ${same.evidence?.max}): the database's bug, not the backup's`,
+            evidence: { ...f.evidence, liveBehind: true },
+            fix: `On the live database: ${same.fix ?? ''}`,
+        };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/drill/stages/integrity.ts
+
+
+/** The integrity rung: sequences, NOT VALID constraints, amcheck, and the collation against the dump's. */
+async function integrityStage(t) {
+    const { opts } = t;
+    await t.pipe.stage('integrity', async () => {
+        const integ = opts.config.integrity ?? {};
+        const findings = [];
+        let notRun;
+        await withClient(t.conn, async (c) => {
+            if (opts.tier !== 'schema' && integ.sequences !== false)
+                findings.push(...(await sequenceFindings(c, opts.compare?.source)));
+            if (opts.tier === 'full' && integ['validate-constraints'] !== false)
+                findings.push(...(await validateConstraints(c)).findings);
+            if (integ.amcheck) {
+                const r = await checkIndexes(c);
+                if (r)
+                    findings.push(...r.findings);
+                else
+                    notRun = 'amcheck: true, but the amcheck extension is not available on the target';
+            }
+        });
+        if (integ.collation !== false)
+            findings.push(...checkCollation(t.ins.toc?.database, t.collation));
+        return { findings, ...(notRun ? { notRun } : {}) };
+    });
+}
+/** The restore's sequences; those behind checked on the live database too, when it is a compare source. */
+async function sequenceFindings(c, live) {
+    const restored = (await checkSequences(c)).findings;
+    const behind = new Set(restored.map((f) => String(f.evidence?.sequence)));
+    if (!live || behind.size === 0)
+        return restored;
+    // A live database that cannot be reached is the compare stage's to say; the restore's findings stand.
+    const onLive = await withClient(live, (l) => checkSequences(l, behind)).catch(() => undefined);
+    return onLive ? sequencesAgainstLive(restored, onLive.findings) : restored;
+}
+
+;// CONCATENATED MODULE: ./src/report/xml.ts
+/**
+ * What XML 1.0 cannot carry at all (its `Char` production): control characters other than tab, LF
+ * and CR, lone surrogates, U+FFFE and U+FFFF. pg's stderr and a hostile backup's names can hold them;
+ * they are dropped, since not even a character reference may name them.
+ */
+const FORBIDDEN = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+const ENTITIES = {
+    '&': '&amp;',
+    '<': '&lt;',
+    '>': '&gt;',
+    '"': '&quot;',
+    "'": '&apos;',
+};
+/** Text safe in XML content and in a quoted attribute: the five specials escaped, forbidden characters dropped. */
+function xmlText(s) {
+    return s.replace(FORBIDDEN, '').replace(/[&<>"']/g, (c) => ENTITIES[c]);
+}
+/** An attribute value: as `xmlText`, and tab, LF and CR as references, which attribute normalization keeps. */
+function xmlAttr(s) {
+    return xmlText(s).replace(/[\t\n\r]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+;// CONCATENATED MODULE: ./src/report/junit.ts
+
+/** JUnit XML: one test case per stage; stages that did not run are <skipped>, failed ones carry their findings. */
+function junitXml(result, suite) {
+    const failures = result.stages.filter((s) => s.status === 'failed').length;
+    const skipped = result.stages.filter((s) => s.status === 'skipped' || s.status === 'not-run').length;
+    const cases = result.stages.map((s) => {
+        const open = `    <testcase classname="${xmlAttr(suite)}" name="${xmlAttr(s.name)}" time="${s.seconds.toFixed(3)}"`;
+        if (s.status === 'failed') {
+            const text = s.findings.map((f) => `${f.severity} ${f.rule}: ${f.message}`).join('\n');
+            const first = s.findings[0];
+            return `${open}>\n      <failure message="${xmlAttr(first ? `${first.rule}: ${first.message}` : 'failed')}">${xmlText(text)}</failure>\n    </testcase>`;
+        }
+        if (s.status === 'skipped' || s.status === 'not-run') {
+            return `${open}>\n      <skipped message="${xmlAttr(`${s.status === 'skipped' ? 'SKIPPED' : 'NOT RUN'}: ${s.reason ?? ''}`)}"/>\n    </testcase>`;
+        }
+        return `${open}/>`;
+    });
+    return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  <testsuite name="${xmlAttr(suite)}" tests="${result.stages.length}" failures="${failures}" skipped="${skipped}" time="${result.totalSeconds.toFixed(3)}" timestamp="${xmlAttr(result.startedAt)}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
+}
+
+;// CONCATENATED MODULE: ./src/drill/stages/record.ts
+
+
+
+
+/**
+ * The end of a drill: what a partial tier did not check, the verdict, the trend against the last
+ * good run, the history entry and the chart, the JUnit file.
+ */
+function recordDrill(ctx) {
+    const { opts, result } = ctx;
+    if (opts.tier !== 'full') {
+        result.notChecked =
+            opts.tier === 'schema'
+                ? ['row counts', 'smoke queries', 'sequences', 'NOT VALID constraints']
+                : ['rows of tables outside sample-tables', 'smoke queries', 'NOT VALID constraints'];
+    }
+    ctx.pipe.settle(result);
+    const t = trend(result.totalSeconds, ctx.previous);
+    if (t)
+        result.trend = t;
+    if (opts.history) {
+        const entry = historyEntry(ctx);
+        appendHistory(opts.history, entry);
+        const chart = trendChart([...ctx.history, entry], 'drill', opts.tier);
+        if (chart)
+            result.chart = chart;
+    }
+    if (opts.junit) {
+        external_node_fs_default().mkdirSync(external_node_path_default().dirname(external_node_path_default().resolve(opts.junit)), { recursive: true });
+        external_node_fs_default().writeFileSync(opts.junit, junitXml(result, 'restorable drill'));
+        result.junitPath = external_node_path_default().resolve(opts.junit);
+    }
+    return result;
+}
+function historyEntry({ opts, result, pipe }) {
+    return {
+        at: result.startedAt,
+        command: 'drill',
+        tier: opts.tier,
+        verdict: result.verdict,
+        backup: result.backup?.name ?? '',
+        ...(result.backup?.serverVersion ? { serverVersion: result.backup.serverVersion } : {}),
+        ...(result.target ? { targetVersion: result.target.version } : {}),
+        totalSeconds: Math.round(result.totalSeconds * 100) / 100,
+        stages: Object.fromEntries(pipe.stages.map((s) => [s.name, Math.round(s.seconds * 100) / 100])),
+        rows: Object.fromEntries((result.counts ?? []).map((c) => [c.table, c.rows])),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/backup/tools.ts
+
+
+/**
+ * The client that can read this dump: pg_restore of at least the archive's pg_dump major, or psql for
+ * plain dumps. None is VERSION_UNSUPPORTED (naming the major and how to install it).
+ */
+async function restoreTools(ins, binDir, stage) {
+    const plain = ins.format === 'plain';
+    const dumpMajor = majorOf(ins.pgDumpVersion ?? '') ?? 0;
+    // psql of at least the dump's major (a newer pg_dump writes what an older psql may not know),
+    // else the newest there is: a plain dump is SQL, which an older psql often still loads.
+    const client = plain
+        ? ((await binaries_pick('psql', dumpMajor, binDir)) ?? (await findAll('psql', binDir))[0])
+        : await binaries_pick('pg_restore', dumpMajor, binDir);
+    if (client)
+        return { client };
+    if (plain) {
+        return {
+            finding: finding('SCHEMA_REPLAY_NOT_RUN', stage, 'psql is not installed, so the dump could not be loaded', {
+                fix: `Install the PostgreSQL client: ${installHint(15, 'client')}`,
+            }),
+        };
+    }
+    return {
+        finding: finding('VERSION_UNSUPPORTED', stage, `the archive was written by pg_dump ${ins.pgDumpVersion?.trim()}; reading it needs pg_restore ${dumpMajor} or newer, and none is installed`, {
+            fix: `Install the PostgreSQL ${dumpMajor} client: ${installHint(dumpMajor, 'client')}`,
+            evidence: { needMajor: dumpMajor },
+        }),
+    };
+}
+/** No server new enough for the dump: VERSION_UNSUPPORTED when an older one exists, else no server at all. */
+async function serverMissing(ins, binDir, stage, e) {
+    const serverMajor = majorOf(ins.serverVersion ?? '') ?? 0;
+    const newest = serverMajor > 0 ? await binaries_pick('initdb', 0, binDir) : undefined;
+    return newest
+        ? finding('VERSION_UNSUPPORTED', stage, `the dump comes from PostgreSQL ${ins.serverVersion?.trim()}; it needs a PostgreSQL ${serverMajor} (or newer) server, and the newest installed is ${newest.major}`, {
+            fix: `Install the PostgreSQL ${serverMajor} server: ${installHint(serverMajor, 'server')}`,
+            evidence: { needMajor: serverMajor },
+        })
+        : finding('SCHEMA_REPLAY_NOT_RUN', stage, `no PostgreSQL server binaries: ${e.message}`);
+}
+
 ;// CONCATENATED MODULE: ./src/postgres/restore-progress.ts
 
 
@@ -92218,7 +93404,8 @@ async function restoreInto(t, client, input) {
             tool: schema.tool,
             seconds: schema.seconds + rows.seconds,
             exitCode: schema.exitCode ?? rows.exitCode,
-            jobs: opts.jobs,
+            // The rows' load, as it ran: one item at a time for a role whose load must keep an order.
+            jobs: rows.jobs,
         };
     }
     else {
@@ -92294,6 +93481,48 @@ function restoreDiskFull(findings, kind, backup) {
     return [scratchDiskFull('restore', what, cause), ...rest];
 }
 /**
+ * The sample list's table data with each table after those it references by a foreign key (as the
+ * restored schema has them), for a role whose load keeps the checks: pg_dump orders data by name,
+ * so a sampled child would load before its sampled parent and fail. `moved`: some order matters,
+ * which pg_restore keeps only loading one item at a time. (Tables in a cycle of keys cannot load
+ * with their checks in any order.)
+ */
+async function parentsFirst(conn, lines) {
+    const nameOf = (l) => {
+        const m = / TABLE DATA (\S+) (\S+) /.exec(l);
+        return m ? `${m[1]}.${m[2]}` : undefined;
+    };
+    const names = new Set(lines.map(nameOf).filter((n) => n !== undefined));
+    const fks = await queryRows(conn, `SELECT DISTINCT cn.nspname || '.' || cc.relname AS child, pn.nspname || '.' || pc.relname AS parent
+       FROM pg_constraint k
+       JOIN pg_class cc ON cc.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+       JOIN pg_class pc ON pc.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+      WHERE k.contype = 'f' AND k.conrelid <> k.confrelid`);
+    const among = fks.filter((k) => names.has(k.child) && names.has(k.parent));
+    if (among.length === 0)
+        return { lines, moved: false };
+    // Each table's depth: 1 + its deepest sampled parent's, settled in at most as many rounds as tables.
+    const depth = new Map([...names].map((n) => [n, 0]));
+    for (let round = 0; round < names.size; round++) {
+        let changed = false;
+        for (const { child, parent } of among) {
+            const d = (depth.get(parent) ?? 0) + 1;
+            if (d > (depth.get(child) ?? 0) && d <= names.size) {
+                depth.set(child, d);
+                changed = true;
+            }
+        }
+        if (!changed)
+            break;
+    }
+    const rank = (l) => {
+        const n = nameOf(l);
+        return n === undefined ? -1 : (depth.get(n) ?? 0);
+    };
+    const sorted = lines.map((l, i) => ({ l, i })).sort((a, b) => rank(a.l) - rank(b.l) || a.i - b.i);
+    return { lines: sorted.map((x) => x.l), moved: true };
+}
+/**
  * The sample tier: rows of the named tables only, and every sequence's value, through a pg_restore
  * list. The schema is in place with its foreign keys, so a sampled table whose parent is not sampled
  * would fail them: as a superuser, the load disables triggers (pg_restore --disable-triggers).
@@ -92303,7 +93532,7 @@ async function restoreSampleData(pgRestore, t, input, counter) {
     const file = input.path;
     const list = await exec_run(pgRestore.path, ['--list', file]);
     const wanted = new Set(opts.sampleTables);
-    const lines = list.stdout.split('\n').filter((l) => {
+    const sampled = list.stdout.split('\n').filter((l) => {
         if (/^\d+; \d+ \d+ SEQUENCE SET /.test(l))
             return true;
         const m = / TABLE DATA (\S+) (\S+) /.exec(l);
@@ -92311,6 +93540,10 @@ async function restoreSampleData(pgRestore, t, input, counter) {
     });
     const superuser = await withClient(conn, async (c) => (await c.query('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user'))
         .rows[0]?.s === true);
+    // A role that cannot disable triggers loads referenced tables first, one item at a time.
+    const ordered = superuser ? { lines: sampled, moved: false } : await parentsFirst(conn, sampled);
+    const { lines } = ordered;
+    const jobs = opts.jobs > 1 && input.format !== 'tar' && !ordered.moved ? opts.jobs : 1;
     const listFile = work.partial('sample.list');
     external_node_fs_default().writeFileSync(listFile, `${lines.join('\n')}\n`);
     // The list's items done, and the sampled table loading (with its rows in the dump), from --verbose.
@@ -92328,7 +93561,7 @@ async function restoreSampleData(pgRestore, t, input, counter) {
             '--use-list',
             listFile,
             // pg_restore restores a tar dump one object at a time only.
-            ...(opts.jobs > 1 && input.format !== 'tar' ? ['--jobs', String(opts.jobs)] : []),
+            ...(jobs > 1 ? ['--jobs', String(jobs)] : []),
             file,
         ], {
             env: await restoreEnv(conn),
@@ -92339,6 +93572,7 @@ async function restoreSampleData(pgRestore, t, input, counter) {
             seconds: res.seconds,
             exitCode: res.code,
             findings: classifyRestore('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`).findings,
+            jobs,
         };
     }
     finally {
@@ -92997,74 +94231,6 @@ class LocalSource {
     }
 }
 
-;// CONCATENATED MODULE: ./src/backup/stages/locate.ts
-
-
-
-
-const hours = (ms) => Math.round((ms / 3_600_000) * 100) / 100;
-function fetchFailed(stage, e, source) {
-    return [
-        finding('FETCH_FAILED', stage, e instanceof FetchError ? e.message : `${source.description}: ${errorMessage(e)}`),
-    ];
-}
-/**
- * The locate stage: the source listed, and the backup chosen among the candidates (the newest, or
- * the one named by select). None skips every later stage.
- */
-async function locateStage(ctx) {
-    const { opts, source, state, pipe } = ctx;
-    let all = [];
-    let chosen;
-    const located = await pipe.stage('locate', async () => {
-        try {
-            all = await source.list();
-        }
-        catch (e) {
-            if (e instanceof errors_UserError)
-                throw e;
-            return { findings: fetchFailed('locate', e, source) };
-        }
-        // A source that names one file is that backup, whatever its name looks like.
-        const single = source.single;
-        const list = single && !opts.pattern
-            ? candidates(all.filter((o) => o.name === single), '*')
-            : candidates(all, opts.pattern);
-        state.candidates = list.length;
-        chosen = choose(list, opts.select);
-        if (chosen) {
-            ctx.log.info(`backup: ${chosen.name} (${list.length} candidate${list.length === 1 ? '' : 's'})`);
-            return {};
-        }
-        const what = opts.pattern ? `matching "${opts.pattern}"` : 'that looks like a dump';
-        const message = opts.select !== 'latest' && list.length > 0
-            ? `no backup named "${opts.select}" under ${source.description}; the newest is ${list[0]?.name}`
-            : `no backup ${what} under ${source.description} (${all.length} object${all.length === 1 ? '' : 's'} there)`;
-        return {
-            findings: [finding('BACKUP_MISSING', 'locate', message, { evidence: { objects: all.length } })],
-        };
-    });
-    if (!chosen) {
-        const why = located.status === 'not-run' || located.findings.some((f) => f.rule === 'FETCH_FAILED')
-            ? 'the source could not be listed'
-            : 'no backup was found';
-        for (const s of ['age', 'retention', 'read', 'checksum', 'archive', 'schema'])
-            pipe.skip(s, why);
-        return undefined;
-    }
-    const backup = chosen;
-    const ageMs = ctx.now.getTime() - backup.time.getTime();
-    const facts = {
-        name: backup.name,
-        time: backup.time.toISOString(),
-        timeFrom: backup.timeFrom,
-        ageHours: hours(ageMs),
-        sizeBytes: backup.size,
-    };
-    state.backup = facts;
-    return Object.assign(ctx, { all, backup, facts, ageMs });
-}
-
 ;// CONCATENATED MODULE: ./src/backup/stages/age.ts
 
 
@@ -93138,1064 +94304,6 @@ async function checksumStage(b) {
             ],
         };
     });
-}
-
-;// CONCATENATED MODULE: ./src/archive/coverage.ts
-
-
-/** How many tables a message names before it says how many more. */
-const NAMED = 10;
-/**
- * The tables the dump creates but holds no rows for: pg_dump writes a TABLE DATA entry (a COPY
- * block, in plain form) for every table whose data it dumped, an empty one too. A table counts as
- * dumped when it, or a partitioned table it is a partition of, has data. None at all is a
- * schema-only dump.
- */
-function dataNotDumped(created, withData, parents = new Map()) {
-    const covered = (key) => {
-        const seen = new Set();
-        for (let at = key; at && !seen.has(at); at = parents.get(at)) {
-            if (withData.has(at))
-                return true;
-            seen.add(at);
-        }
-        return false;
-    };
-    const missing = created
-        .map(tableKey)
-        .filter((k) => !covered(k))
-        .sort();
-    if (missing.length === 0)
-        return undefined;
-    if (withData.size === 0) {
-        return new ArchiveProblem('DATA_NOT_DUMPED', `a schema-only dump (pg_dump -s): none of its ${missing.length} tables has its rows in it`, { schemaOnly: true, tables: missing.length });
-    }
-    const named = missing.slice(0, NAMED).join(', ');
-    const more = missing.length > NAMED ? ` and ${missing.length - NAMED} more` : '';
-    return new ArchiveProblem('DATA_NOT_DUMPED', `the data of ${missing.length} table${missing.length === 1 ? '' : 's'} was not dumped (--exclude-table-data?): ${named}${more}`, { schemaOnly: false, tables: missing.length, first: missing[0] ?? '' });
-}
-/** A custom, directory or tar dump's tables without a TABLE DATA entry. */
-function tocDataNotDumped(toc) {
-    const created = toc
-        .filter((e) => e.desc === 'TABLE' && !e.partitioned)
-        .map((e) => ({ schema: e.namespace ?? '', table: e.tag }));
-    const withData = new Set(toc
-        .filter((e) => e.desc === 'TABLE DATA')
-        .map((e) => tableKey({ schema: e.namespace ?? '', table: e.tag })));
-    const p = dataNotDumped(created, withData);
-    return p ? [p] : [];
-}
-/** A plain dump's tables with neither a COPY block nor INSERT statements. */
-function plainDataNotDumped(tables, copied) {
-    const withData = new Set([...copied.map(tableKey), ...tables.inserted]);
-    const p = dataNotDumped(tables.created, withData, tables.parents);
-    return p ? [p] : [];
-}
-
-;// CONCATENATED MODULE: ./src/archive/queue.ts
-/**
- * A bounded hand-off between the loop that reads (and hashes) a backup and the parser that walks
- * it. When the parser stops early the queue drops what comes after, so reading and hashing still
- * finish: a truncated file is also checked against its checksum.
- */
-class ChunkQueue {
-    limit;
-    items = [];
-    bytes = 0;
-    ended = false;
-    abandoned = false;
-    wakeReader;
-    wakeWriter;
-    constructor(limit = 4 * 1024 * 1024) {
-        this.limit = limit;
-    }
-    async push(b) {
-        if (this.abandoned)
-            return;
-        this.items.push(b);
-        this.bytes += b.length;
-        this.wakeReader?.();
-        if (this.bytes > this.limit) {
-            await new Promise((resolve) => {
-                this.wakeWriter = resolve;
-            });
-        }
-    }
-    end() {
-        this.ended = true;
-        this.wakeReader?.();
-    }
-    /** The reader has stopped: drop everything, now and from now on. */
-    abandon() {
-        this.abandoned = true;
-        this.items = [];
-        this.bytes = 0;
-        this.wakeWriter?.();
-    }
-    async *[Symbol.asyncIterator]() {
-        try {
-            for (;;) {
-                const b = this.items.shift();
-                if (b) {
-                    this.bytes -= b.length;
-                    if (this.bytes <= this.limit / 2 && this.wakeWriter) {
-                        const w = this.wakeWriter;
-                        this.wakeWriter = undefined;
-                        w();
-                    }
-                    yield b;
-                    continue;
-                }
-                if (this.ended)
-                    return;
-                await new Promise((resolve) => {
-                    this.wakeReader = resolve;
-                });
-                this.wakeReader = undefined;
-            }
-        }
-        finally {
-            this.abandon();
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/archive/tar.ts
-
-
-
-
-const BLOCK = 512;
-function octal(field) {
-    const text = field.toString('latin1').replace(/\0.*$/s, '').trim();
-    return text === '' ? 0 : Number.parseInt(text, 8);
-}
-/** The next member's header, or undefined at the first of the two zero blocks that end the tar. */
-async function nextMember(r) {
-    const at = r.offset;
-    if (!(await r.fill(BLOCK))) {
-        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar ends at byte ${at + r.available()} without its end-of-archive blocks`, { bytes: at + r.available() });
-    }
-    const h = Buffer.from(r.bytes(BLOCK));
-    if (h.every((b) => b === 0))
-        return undefined;
-    let sum = 0;
-    for (let i = 0; i < BLOCK; i++)
-        sum += i >= 148 && i < 156 ? 0x20 : h[i];
-    const size = octal(h.subarray(124, 136));
-    if (h.subarray(257, 262).toString('latin1') !== 'ustar' || octal(h.subarray(148, 156)) !== sum) {
-        throw new ArchiveProblem('ARCHIVE_CORRUPT', `the tar header at byte ${at} is damaged (its checksum does not match)`, { offset: at });
-    }
-    if (!Number.isSafeInteger(size) || size < 0)
-        throw new ArchiveProblem('ARCHIVE_CORRUPT', `the tar header at byte ${at} gives no size`, { offset: at });
-    return { name: h.subarray(0, 100).toString('utf8').replace(/\0.*$/s, ''), size, at };
-}
-/** Read a member's bytes through `each`, then the padding to the next 512-byte block. */
-async function readMember(r, m, each) {
-    let left = m.size;
-    while (left > 0) {
-        if (r.available() === 0 && !(await r.fill(1))) {
-            throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar ends inside its member ${m.name} (${m.size - left} of ${m.size} bytes there)`, { member: m.name, bytes: r.offset });
-        }
-        const b = r.bytes(Math.min(left, r.available()));
-        each(b);
-        left -= b.length;
-    }
-    const pad = (BLOCK - (m.size % BLOCK)) % BLOCK;
-    try {
-        await r.pass(pad);
-    }
-    catch (e) {
-        if (!(e instanceof UnexpectedEOF))
-            throw e;
-        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar ends in the padding after ${m.name}`);
-    }
-}
-async function readWhole(r, m) {
-    const parts = [];
-    await readMember(r, m, (b) => parts.push(Buffer.from(b)));
-    return Buffer.concat(parts);
-}
-/** toc.dat, the first member: pg_restore reads the archive's header and TOC from it. */
-async function readTocMember(r) {
-    const first = await nextMember(r);
-    if (first?.name !== 'toc.dat') {
-        throw new ArchiveProblem('ARCHIVE_CORRUPT', `a tar whose first member is ${first ? first.name : 'none'}, not pg_dump's toc.dat`);
-    }
-    const bytes = await readWhole(r, first);
-    if (bytes.subarray(0, 5).toString('latin1') !== 'PGDMP')
-        throw new ArchiveProblem('ARCHIVE_CORRUPT', 'the toc.dat in the tar is not a pg_dump table of contents');
-    const tr = ByteReader.from((async function* () {
-        yield bytes;
-    })());
-    try {
-        const header = await readHeader(tr);
-        return { header, toc: await readToc(tr, header) };
-    }
-    catch (e) {
-        if (!(e instanceof UnexpectedEOF))
-            throw e;
-        throw new ArchiveProblem('ARCHIVE_CORRUPT', `the toc.dat in the tar ends inside its TOC (${e.message})`);
-    }
-}
-/** Walk every member of a tar-format dump, counting each table's rows, and check nothing is missing. */
-async function walkTar(r) {
-    const { header, toc } = await readTocMember(r);
-    const wanted = new Map();
-    // Large objects go to blob_<oid>.dat members and the list blobs.toc, never to the entry's own name.
-    for (const e of toc)
-        if (e.hadDumper && e.filename)
-            wanted.set(e.desc === 'BLOBS' ? 'blobs.toc' : e.filename, e);
-    const out = { header, toc, blocks: 0, dataBytes: 0, tableRows: [] };
-    const blobs = new Set();
-    const listed = [];
-    for (let m = await nextMember(r); m; m = await nextMember(r)) {
-        const entry = wanted.get(m.name);
-        wanted.delete(m.name);
-        if (m.name === 'blobs.toc') {
-            out.blocks++;
-            const text = (await readWhole(r, m)).toString('utf8');
-            for (const line of text.split('\n'))
-                listed.push(...line.trim().split(' ').slice(1, 2));
-            continue;
-        }
-        const rows = new RowCounter();
-        await readMember(r, m, (b) => rows.add(b));
-        if (!entry && !/^blob_\d+\.dat$/.test(m.name))
-            continue;
-        if (!entry)
-            blobs.add(m.name);
-        out.blocks++;
-        out.dataBytes += m.size;
-        if (entry?.desc === 'TABLE DATA' && entry.copy)
-            out.tableRows.push({ schema: entry.namespace ?? '', table: entry.tag, rows: rows.rows(m.size) });
-    }
-    await endBlock(r);
-    const missing = [...wanted.values()];
-    if (missing[0]) {
-        const e = missing[0];
-        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar has no member ${e.desc === 'BLOBS' ? 'blobs.toc' : e.filename} for ${entryName(e)}${missing.length > 1 ? ` (nor ${missing.length - 1} more)` : ''}`, { member: e.filename ?? '', missing: missing.length });
-    }
-    const lost = listed.find((b) => !blobs.has(b));
-    if (lost)
-        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar has no member ${lost} for a large object`);
-    return out;
-}
-/** The second zero block, and nothing but zeros after it. */
-async function endBlock(r) {
-    const at = r.offset;
-    if (!(await r.fill(BLOCK))) {
-        throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the tar ends at byte ${at + r.available()}, inside its end-of-archive blocks`);
-    }
-    for (;;) {
-        const start = r.offset;
-        const junk = r.bytes(r.available()).findIndex((x) => x !== 0);
-        if (junk !== -1) {
-            throw new ArchiveProblem('ARCHIVE_CORRUPT', `bytes after the tar's end-of-archive blocks (at byte ${start + junk})`, { offset: start + junk });
-        }
-        if (!(await r.fill(1)))
-            return;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/archive/inspect.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** Encoding and locale from pg_dump's CREATE DATABASE statement. */
-function databaseLocale(sql) {
-    if (!sql)
-        return {};
-    const get = (key) => new RegExp(`\\b${key}\\s*=\\s*'([^']*)'`, 'i').exec(sql)?.[1];
-    const provider = /\bLOCALE_PROVIDER\s*=\s*'?(\w+)'?/i.exec(sql)?.[1];
-    const db = {};
-    for (const [k, v] of [
-        ['encoding', get('ENCODING')],
-        ['locale', get('LOCALE')],
-        ['collate', get('LC_COLLATE')],
-        ['ctype', get('LC_CTYPE')],
-        ['provider', provider],
-        ['icuLocale', get('ICU_LOCALE')],
-    ]) {
-        if (v)
-            db[k] = v;
-    }
-    return { database: db };
-}
-/** Role names after TO / FROM in GRANT and REVOKE statements. */
-function rolesInAcl(sql) {
-    const out = [];
-    for (const m of sql.matchAll(/\b(?:TO|FROM)\s+((?:"(?:[^"]|"")+"|[\w$]+)(?:\s*,\s*(?:"(?:[^"]|"")+"|[\w$]+))*)/g)) {
-        for (const part of m[1].split(/\s*,\s*/)) {
-            const name = part.startsWith('"') ? part.slice(1, -1).replace(/""/g, '"') : part;
-            if (name.toUpperCase() !== 'PUBLIC' && name !== 'GROUP')
-                out.push(name);
-        }
-    }
-    return out;
-}
-/** Tell `onHeader` once; what it does is its own business, never a problem of the dump. */
-function tell(onHeader, facts) {
-    try {
-        onHeader?.(facts);
-    }
-    catch {
-        // A listener's failure is not the archive's.
-    }
-}
-/** What inflated a walk's tables, for the debug line: ISA-L and its addon, or zlib and why. */
-function inflatedBy(seen) {
-    if (seen.inflate === 'zlib')
-        return seen.noIsal ? `zlib: ${seen.noIsal}` : 'zlib';
-    const addon = isalAddon();
-    return `ISA-L (${'path' in addon ? addon.path : addon.unavailable})`;
-}
-function summarize(toc) {
-    const uniq = (xs) => [...new Set(xs.filter((x) => !!x))].sort();
-    const byType = {};
-    for (const e of toc)
-        byType[e.desc] = (byType[e.desc] ?? 0) + 1;
-    return {
-        entries: toc.length,
-        byType,
-        tables: toc.filter((e) => e.desc === 'TABLE').length,
-        dataEntries: toc.filter((e) => e.hadDumper).length,
-        schemas: uniq(toc.filter((e) => e.desc === 'SCHEMA').map((e) => e.tag)),
-        extensions: uniq(toc.filter((e) => e.desc === 'EXTENSION').map((e) => e.tag)),
-        owners: uniq(toc.map((e) => e.owner)),
-        grantees: uniq(toc.flatMap((e) => (e.sql && e.desc.endsWith('ACL') ? rolesInAcl(e.sql) : []))),
-        dataTables: uniq(toc.filter((e) => e.desc === 'TABLE DATA').map((e) => `${e.namespace}.${e.tag}`)),
-        ...databaseLocale(toc.find((e) => e.desc === 'DATABASE')?.sql),
-    };
-}
-const PLAIN_END = /PostgreSQL database (cluster )?dump complete/;
-const inspect_TAIL = 4096;
-/** SQL that runs a program on the server or reads or writes its files when the dump is restored. */
-function accessProblem(where, what, statement) {
-    const shown = statement.length > 120 ? `${statement.slice(0, 120)}…` : statement;
-    return new ArchiveProblem('DUMP_SERVER_ACCESS', `${where}: ${what} when the dump is restored (pg_dump never writes this): ${shown.replace(/\s+/g, ' ')}`, { where, what });
-}
-function accessProblems(toc) {
-    return toc.flatMap((e) => e.serverAccess
-        ? [accessProblem(`TOC entry ${entryName(e)}`, e.serverAccess.what, e.serverAccess.statement)]
-        : []);
-}
-const ownerNeedle = Buffer.from(' OWNER TO ');
-const grantNeedle = Buffer.from('\nGRANT ');
-/** The roles that own and are granted objects in `buf`, for a restore that must create them first. */
-function collectRoles(buf, owners, grantees) {
-    for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
-        const end = buf.indexOf(';', i);
-        if (end === -1 || end - i >= 200)
-            continue;
-        const role = buf
-            .subarray(i + ownerNeedle.length, end)
-            .toString('utf8')
-            .trim();
-        owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
-    }
-    for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
-        const end = buf.indexOf(';', i);
-        if (end !== -1 && end - i < 2000)
-            for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8')))
-                grantees.add(r);
-    }
-}
-/** Scan a plain SQL dump: its opening comments, its tables, and the line that closes it. */
-async function scanPlain(chunks, first, out, onHeader) {
-    const headText = first.subarray(0, 4096).toString('utf8');
-    const fromPgDump = /PostgreSQL database (cluster )?dump/.test(headText);
-    const server = /^-- Dumped from database version (.+)$/m.exec(headText);
-    const dumper = /^-- Dumped by pg_dump(?:all)? version (.+)$/m.exec(headText);
-    if (server)
-        out.serverVersion = server[1]?.trim();
-    if (dumper)
-        out.pgDumpVersion = dumper[1]?.trim();
-    if (fromPgDump)
-        tell(onHeader, { format: 'plain', ...(out.serverVersion ? { serverVersion: out.serverVersion } : {}) });
-    const needle = Buffer.from('\nCREATE TABLE ');
-    const owners = new Set();
-    const grantees = new Set();
-    let tables = 0;
-    let tail = Buffer.alloc(0);
-    let bytes = 0;
-    const roles = (buf) => collectRoles(buf, owners, grantees);
-    // pg_dumpall writes the role memberships there are, pg_execute_server_program's among them.
-    const cluster = /PostgreSQL database cluster dump/.test(headText);
-    const scanner = new SqlScanner((what, statement) => {
-        if (!(cluster && what.startsWith('a grant of')))
-            out.problems.push(accessProblem('a statement', what, statement));
-    });
-    const scan = new PlainScan((sql) => scanner.feed(sql));
-    const SEAM = 2048;
-    for await (const chunk of chunks) {
-        bytes += chunk.length;
-        scan.push(chunk);
-        // Search the chunk where it lies (no copy), and a small seam for what crosses from the last one.
-        for (let i = chunk.indexOf(needle); i !== -1; i = chunk.indexOf(needle, i + needle.length))
-            tables++;
-        roles(chunk);
-        if (tail.length > 0) {
-            const before = tail.subarray(Math.max(0, tail.length - SEAM));
-            const seam = Buffer.concat([before, chunk.subarray(0, SEAM)]);
-            for (let i = seam.indexOf(needle); i !== -1 && i < before.length; i = seam.indexOf(needle, i + 1)) {
-                if (i + needle.length > before.length)
-                    tables++;
-            }
-            roles(seam);
-        }
-        tail =
-            chunk.length >= inspect_TAIL
-                ? chunk.subarray(chunk.length - inspect_TAIL)
-                : Buffer.concat([tail, chunk]).subarray(-inspect_TAIL);
-    }
-    out.tableRows = scan.end();
-    scanner.end();
-    if (fromPgDump)
-        out.problems.push(...plainDataNotDumped(scan.tables, out.tableRows));
-    out.problems.push(...hazardProblems(scan));
-    out.dataBytes = bytes;
-    out.toc = {
-        entries: 0,
-        byType: {},
-        tables,
-        dataEntries: 0,
-        schemas: [],
-        extensions: [],
-        owners: [...owners].sort(),
-        grantees: [...grantees].sort(),
-    };
-    if (!fromPgDump) {
-        out.problems.push(new ArchiveProblem('FORMAT_UNSUPPORTED', 'a SQL script not written by pg_dump: nothing marks where it should end, so truncation cannot be ruled out'));
-    }
-    else if (!PLAIN_END.test(tail.toString('utf8'))) {
-        out.problems.push(new ArchiveProblem('ARCHIVE_TRUNCATED', `the plain dump ends without pg_dump's closing "dump complete" line (${bytes} bytes read)`, { bytes }));
-    }
-}
-/** A plain dump's hazards as problems: one per rule, naming the first line and how many there are. */
-function hazardProblems(scan) {
-    const out = [];
-    const groups = [
-        { rule: 'PLAIN_META_COMMAND', kinds: ['meta', 'copy-escape'] },
-        { rule: 'DUMP_OUTSIDE_DATABASE', kinds: ['other-database', 'server'] },
-    ];
-    for (const g of groups) {
-        const hits = scan.hazards.filter((h) => g.kinds.includes(h.kind));
-        const first = hits[0];
-        if (!first)
-            continue;
-        const what = first.kind === 'copy-escape'
-            ? 'COPY data with a backslash pg_dump does not write (psql runs it as a command if the COPY fails)'
-            : first.kind === 'meta'
-                ? `the psql meta-command ${first.text}`
-                : first.text;
-        const more = hits.length > 1
-            ? ` (${scan.count > scan.hazards.length ? 'at least ' : ''}${hits.length - 1} more)`
-            : '';
-        out.push(new ArchiveProblem(g.rule, `line ${first.line}: ${what}${more}; nothing of the dump was run`, {
-            line: first.line,
-            count: hits.length,
-        }));
-    }
-    return out;
-}
-/** Take the first `n` bytes off a stream (fewer at its end), giving back the whole stream. */
-async function peek(src, n) {
-    const it = src[Symbol.asyncIterator]();
-    const got = [];
-    let size = 0;
-    let done = false;
-    while (size < n) {
-        const next = await it.next();
-        if (next.done) {
-            done = true;
-            break;
-        }
-        got.push(next.value);
-        size += next.value.length;
-    }
-    const head = Buffer.concat(got);
-    async function* all() {
-        if (head.length)
-            yield head;
-        if (done)
-            return;
-        for (let next = await it.next(); !next.done; next = await it.next())
-            yield next.value;
-    }
-    return { head, all: all() };
-}
-function isTar(head) {
-    return head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
-}
-function looksLikeText(head) {
-    const sample = head.subarray(0, 1024);
-    if (sample.length === 0)
-        return false;
-    let bad = 0;
-    for (const b of sample)
-        if (b === 0 || (b < 9 && b !== 0) || (b > 13 && b < 32 && b !== 27))
-            bad++;
-    return bad === 0;
-}
-/** Parse what the (unwrapped) stream holds, recording problems on `out`. */
-async function parseDump(src, out, lanes, onHeader) {
-    const { head, all } = await peek(src, 4096);
-    if (head.length === 0) {
-        out.format = 'unknown';
-        throw new ArchiveProblem('ARCHIVE_UNREADABLE', out.wrapper ? `the ${out.wrapper} file holds nothing` : 'the file is empty');
-    }
-    if (head.subarray(0, 5).toString('latin1') === 'PGDMP') {
-        const r = ByteReader.from(all);
-        try {
-            const h = await readHeader(r);
-            out.header = h;
-            out.format = h.format;
-            out.compression = h.compression;
-            out.serverVersion = h.serverVersion;
-            out.pgDumpVersion = h.pgDumpVersion;
-            if (h.format !== 'custom') {
-                throw new ArchiveProblem('FORMAT_UNSUPPORTED', 'a table of contents (toc.dat) on its own: give the directory of a directory-format dump as the source');
-            }
-            const toc = await readToc(r, h);
-            out.toc = summarize(toc);
-            out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
-            out.noOffsets = toc.some((e) => e.dataState === 'not-set');
-            tell(onHeader, { format: 'custom', serverVersion: h.serverVersion, database: h.database });
-            const walked = await walkCustomData(r, h, toc, lanes);
-            out.dataBlocks = walked.blocks;
-            out.dataBytes = walked.dataBytes;
-            out.tableRows = walked.tableRows;
-            if (walked.lanes?.inflate)
-                out.inflatedBy = inflatedBy(walked.lanes);
-        }
-        catch (e) {
-            if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
-                throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the archive ends inside its header or table of contents (${e.message})`);
-            }
-            throw e;
-        }
-        return;
-    }
-    if (isTar(head)) {
-        out.format = 'tar';
-        const walked = await walkTar(ByteReader.from(all));
-        out.header = walked.header;
-        out.compression = walked.header.compression;
-        out.serverVersion = walked.header.serverVersion;
-        out.pgDumpVersion = walked.header.pgDumpVersion;
-        out.toc = summarize(walked.toc);
-        out.problems.push(...accessProblems(walked.toc), ...tocDataNotDumped(walked.toc));
-        out.dataBlocks = walked.blocks;
-        out.dataBytes = walked.dataBytes;
-        out.tableRows = walked.tableRows;
-        return;
-    }
-    if (looksLikeText(head)) {
-        out.format = 'plain';
-        await scanPlain(all, head, out, onHeader);
-        return;
-    }
-    out.format = 'unknown';
-    throw new ArchiveProblem('ARCHIVE_UNREADABLE', `not a pg_dump archive nor a SQL dump (it starts with bytes ${head.subarray(0, 8).toString('hex')})`, { firstBytes: head.subarray(0, 8).toString('hex') });
-}
-function inspect_record(out, e) {
-    if (e instanceof ArchiveProblem)
-        return void out.problems.push(e);
-    const problem = out.wrapper ? wrapperProblem(out.wrapper, e) : undefined;
-    if (!problem)
-        throw e;
-    out.problems.push(problem);
-}
-/**
- * One pass over a backup's bytes: hash them (SHA-256, and MD5 when asked), undo a whole-file wrapper,
- * parse the header and TOC, and walk every data block to the end, decompressing as it goes.
- * Errors in the source (a failed download) are thrown; problems with the dump are recorded.
- */
-async function inspectStream(src, opts = {}) {
-    const out = {
-        format: 'unknown',
-        wrapper: null,
-        size: 0,
-        dataBlocks: 0,
-        dataBytes: 0,
-        problems: [],
-    };
-    const sha = (0,external_node_crypto_.createHash)('sha256');
-    const md5 = opts.md5 ? (0,external_node_crypto_.createHash)('md5') : undefined;
-    const q = new ChunkQueue();
-    const feed = async () => {
-        try {
-            for await (const b of src) {
-                sha.update(b);
-                md5?.update(b);
-                out.size += b.length;
-                if (opts.seen)
-                    opts.seen.bytes = out.size;
-                await q.push(b);
-            }
-        }
-        finally {
-            q.end();
-        }
-    };
-    const parse = async () => {
-        try {
-            const { head, all } = await peek(q, WRAPPER_MAGIC_BYTES);
-            out.wrapper = wrapperOf(head);
-            if (out.wrapper) {
-                const inner = unwrap(out.wrapper, all);
-                try {
-                    await parseDump(inner.bytes, out, undefined, opts.onHeader);
-                }
-                catch (e) {
-                    throw (await inner.rest()) ?? e;
-                }
-            }
-            else {
-                await parseDump(all, out, opts.file ? lanesFor(opts.file, opts.front) : undefined, opts.onHeader);
-            }
-        }
-        catch (e) {
-            inspect_record(out, e);
-        }
-        finally {
-            q.abandon();
-        }
-    };
-    await Promise.all([feed(), parse()]);
-    out.sha256 = sha.digest('hex');
-    if (md5)
-        out.md5 = md5.digest('hex');
-    return out;
-}
-/** Tables decoded at once when the bytes can be read again: the cores, within libuv's 4 threads. */
-const LANES = Math.min(3, Math.max(2, external_node_os_default().availableParallelism()));
-/** The lanes over a local file (complete), or over a download's file as its front moves. */
-function lanesFor(file, front) {
-    return front ? { file, count: LANES, front } : { file, count: LANES, complete: true };
-}
-/**
- * A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data; `seen.bytes` is
- * kept at the bytes read so far (toc.dat, then each data file as it is read), for the progress line.
- */
-async function inspectDirectory(dir, seen, onHeader) {
-    const out = {
-        format: 'directory',
-        wrapper: null,
-        size: 0,
-        dataBlocks: 0,
-        dataBytes: 0,
-        problems: [],
-    };
-    try {
-        const tocPath = external_node_path_default().join(dir, 'toc.dat');
-        out.size = external_node_fs_default().statSync(tocPath).size;
-        const r = ByteReader.from(fileChunks(tocPath));
-        if (!(await r.fill(5)) || r.bytes(5).toString('latin1') !== 'PGDMP') {
-            throw new ArchiveProblem('ARCHIVE_UNREADABLE', 'toc.dat is not a pg_dump table of contents');
-        }
-        const h = await readHeader(ByteReader.from(fileChunks(tocPath)));
-        out.header = { ...h, format: 'directory' };
-        out.compression = h.compression;
-        out.serverVersion = h.serverVersion;
-        out.pgDumpVersion = h.pgDumpVersion;
-        const r2 = ByteReader.from(fileChunks(tocPath));
-        await readHeader(r2);
-        const toc = await readToc(r2, h);
-        out.toc = summarize(toc);
-        if (seen)
-            seen.bytes = out.size;
-        out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
-        tell(onHeader, { format: 'directory', serverVersion: h.serverVersion, database: h.database });
-        const suffix = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
-        const rows = [];
-        const walkFile = async (name, what, table) => {
-            const file = external_node_path_default().join(dir, name + suffix[h.compression]);
-            if (!external_node_fs_default().existsSync(file)) {
-                throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the data file ${external_node_path_default().basename(file)} of ${what} is missing`, {
-                    file: external_node_path_default().basename(file),
-                });
-            }
-            out.size += external_node_fs_default().statSync(file).size;
-            const dec = decoderFor(h.compression === 'gzip' ? 'gzipFile' : h.compression, what, !!table);
-            for await (const b of fileChunks(file)) {
-                if (seen)
-                    seen.bytes += b.length;
-                const p = dec.push(b);
-                if (p)
-                    await p;
-            }
-            const decoded = await dec.finish();
-            out.dataBytes += decoded.bytes;
-            out.dataBlocks++;
-            if (table?.copy)
-                rows.push({ schema: table.namespace ?? '', table: table.tag, rows: decoded.rows });
-        };
-        for (const e of toc) {
-            if (!e.hadDumper || !e.filename)
-                continue;
-            if (e.filename.endsWith('.toc')) {
-                const list = external_node_path_default().join(dir, e.filename);
-                if (!external_node_fs_default().existsSync(list))
-                    throw new ArchiveProblem('ARCHIVE_TRUNCATED', `the large-object list ${e.filename} is missing`);
-                for (const line of external_node_fs_default().readFileSync(list, 'utf8').split('\n')) {
-                    const blob = line.trim().split(' ')[1];
-                    if (blob)
-                        await walkFile(blob, `large objects of ${entryName(e)}`);
-                }
-            }
-            else {
-                await walkFile(e.filename, entryName(e), e.desc === 'TABLE DATA' ? e : undefined);
-            }
-        }
-        out.tableRows = rows;
-    }
-    catch (e) {
-        if (e instanceof ArchiveProblem)
-            out.problems.push(e);
-        else if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
-            out.problems.push(new ArchiveProblem('ARCHIVE_TRUNCATED', `toc.dat ends early (${e.message})`));
-        }
-        else
-            throw e;
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/archive/front.ts
-/**
- * How far a file that a download is still writing is complete, in memory shared with the decoding
- * workers (lane-worker.ts): the download moves the mark, a worker that would read past it waits.
- * Cells: the bytes complete from the start; the state (growing, finished, failed); the file's size
- * when known; a counter bumped on every change, which waiting workers sleep on.
- */
-class SharedFront {
-    buffer = new SharedArrayBuffer(4 * 8);
-    cells = new BigInt64Array(this.buffer);
-    constructor(size) {
-        if (size !== undefined)
-            this.cells[SIZE] = BigInt(size);
-    }
-    /** The file's size, as the listing gave it (the download's end), if known. */
-    get size() {
-        const size = Number(Atomics.load(this.cells, SIZE));
-        return size > 0 ? size : undefined;
-    }
-    advance(bytes) {
-        if (BigInt(bytes) <= Atomics.load(this.cells, COMPLETE))
-            return;
-        Atomics.store(this.cells, COMPLETE, BigInt(bytes));
-        this.bump();
-    }
-    finish() {
-        Atomics.store(this.cells, front_STATE, FINISHED);
-        this.bump();
-    }
-    fail() {
-        Atomics.store(this.cells, front_STATE, FAILED);
-        this.bump();
-    }
-    bump() {
-        Atomics.add(this.cells, CHANGES, 1n);
-        Atomics.notify(this.cells, CHANGES);
-    }
-}
-const COMPLETE = 0;
-const front_STATE = 1;
-const SIZE = 2;
-const CHANGES = 3;
-const FINISHED = 1n;
-const FAILED = 2n;
-/**
- * In a worker: block until the first `upTo` bytes are complete, or the download finished (a read
- * then sees the file as it is). Throws when the download failed short of them. A worker sleeps at
- * most a second at a time, so one that is terminated meanwhile stops.
- */
-function waitForFront(buffer, upTo) {
-    const cells = new BigInt64Array(buffer);
-    for (;;) {
-        const changes = Atomics.load(cells, CHANGES);
-        if (Atomics.load(cells, COMPLETE) >= BigInt(upTo))
-            return;
-        const state = Atomics.load(cells, front_STATE);
-        if (state === FINISHED)
-            return;
-        if (state === FAILED)
-            throw new Error(`the download stopped before byte ${upTo}`);
-        Atomics.wait(cells, CHANGES, changes, 1000);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/sources/growing.ts
-
-
-/**
- * A file that a download is still writing: how many bytes from its start are complete, and a reader
- * that follows that mark. The download writes its parts where they belong, several at once; the
- * reader reads what is complete back from the page cache, so no part is held in memory to be handed
- * on in order (a backup's bytes pass through memory in small chunks, whatever its size).
- */
-class GrowingFile {
-    file;
-    complete = 0;
-    finished = false;
-    failure;
-    /** Readers waiting for more. */
-    waiting = [];
-    /** The same mark, for worker threads that read the file too (the lanes that decode its tables). */
-    front;
-    /** `size`: the file's size once whole, when the listing gives it. */
-    constructor(file, size) {
-        this.file = file;
-        this.front = new SharedFront(size);
-    }
-    /** The first `bytes` bytes are written. The mark only moves forward. */
-    advance(bytes) {
-        if (bytes <= this.complete)
-            return;
-        this.complete = bytes;
-        this.front.advance(bytes);
-        this.notify();
-    }
-    /** The download ended: every byte is written. */
-    finish() {
-        this.finished = true;
-        this.front.finish();
-        this.notify();
-    }
-    /** The download failed: the reader throws `error` once it has read what was complete. */
-    fail(error) {
-        this.failure = { error };
-        this.front.fail();
-        this.notify();
-    }
-    notify() {
-        const waiting = this.waiting;
-        this.waiting = [];
-        for (const w of waiting)
-            w();
-    }
-    /** The file's bytes in order, each chunk (up to `chunkSize`) read once it is complete. */
-    async *chunks(chunkSize = 1024 * 1024) {
-        let handle;
-        try {
-            let offset = 0;
-            for (;;) {
-                if (offset < this.complete) {
-                    // Opened once the download has written something: by then it has created the file.
-                    handle ??= await external_node_fs_default().promises.open(this.file, 'r');
-                    const want = Math.min(chunkSize, this.complete - offset);
-                    const buf = Buffer.allocUnsafe(want);
-                    const { bytesRead } = await handle.read(buf, 0, want, offset);
-                    if (bytesRead === 0)
-                        throw new Error(`${this.file} is shorter than the ${this.complete} bytes written`);
-                    offset += bytesRead;
-                    yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
-                    continue;
-                }
-                if (this.failure)
-                    throw this.failure.error;
-                if (this.finished)
-                    return;
-                await new Promise((resolve) => this.waiting.push(resolve));
-            }
-        }
-        finally {
-            await handle?.close();
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/backup/stages/read.ts
-
-
-
-
-
-
-
-
-
-
-/**
- * A remote backup into `file` and through the one-pass inspection at once: the download writes its
- * parallel ranged parts where they belong in the file, and the inspection reads the complete front of
- * the file back as it grows (from the page cache), hashing and walking it. Memory stays at the
- * sockets' chunks and the reader's, whatever the backup's size.
- */
-async function downloadAndInspect(source, name, file, md5, seen, size, onHeader) {
-    if (!source.downloadTo)
-        throw new Error(`${source.description} cannot download ${name}`);
-    const growing = new GrowingFile(file, size);
-    const download = source
-        .downloadTo(name, file, undefined, (bytes) => {
-        seen.downloaded = Math.max(seen.downloaded ?? 0, bytes);
-        growing.advance(bytes);
-    })
-        .then(() => growing.finish(), (e) => {
-        growing.fail(e);
-        throw e;
-    });
-    download.catch(() => { });
-    const insp = await inspectStream(growing.chunks(), {
-        md5,
-        file,
-        front: growing.front,
-        seen,
-        ...(onHeader ? { onHeader } : {}),
-    });
-    await download;
-    return insp;
-}
-const WORK_DIR_FIX = 'Free space there, or point work-dir at a folder on a disk with room for the backup.';
-/**
- * A remote backup into the run's own folder (`<work-dir>/run-XXXXXX/<name>.part`, renamed whole),
- * read as it arrives. A backup larger than the free space is DISK_FULL before a byte is fetched; a
- * disk that fills during the download is DISK_FULL too, and the partial file is removed either way.
- */
-async function read_download(source, backup, work, md5, seen, onHeader) {
-    const what = `the download of ${backup.name}`;
-    const full = () => diskFull('read', work.workDir, what, { needed: backup.size, fix: WORK_DIR_FIX });
-    const free = freeBytes(work.workDir);
-    if (free !== undefined && backup.size > free)
-        return { finding: full() };
-    const base = external_node_path_default().basename(backup.name);
-    const part = work.partial(`${base}.part`);
-    try {
-        const insp = await downloadAndInspect(source, backup.name, part, md5, seen, backup.size, onHeader);
-        const dest = external_node_path_default().join(work.path(), base);
-        work.keep(part, dest);
-        return { insp, dest };
-    }
-    catch (e) {
-        work.discard(part);
-        if (!isDiskFull(e))
-            throw e;
-        return { finding: full() };
-    }
-}
-/**
- * The read stage, one pass: download (S3), hash, undo compression, parse, walk every block, with the
- * checksum to match found first. A backup that could not be read skips checksum, archive and schema.
- */
-async function readStage(b) {
-    let expected;
-    let insp;
-    const read = await b.pipe.stage('read', async () => {
-        try {
-            expected = await expectedChecksum(b);
-            const got = await inspect(b, expected);
-            if ('findings' in got)
-                return got;
-            insp = got.insp;
-        }
-        catch (e) {
-            if (e instanceof errors_UserError)
-                throw e;
-            return { findings: fetchFailed('read', e, b.source) };
-        }
-        return {};
-    });
-    if (!insp) {
-        const why = read.findings.length
-            ? 'the backup could not be read'
-            : `reading failed: ${read.reason ?? ''}`;
-        for (const s of ['checksum', 'archive', 'schema'])
-            b.pipe.skip(s, why);
-        return undefined;
-    }
-    b.state.inspection = insp;
-    if (insp.inflatedBy)
-        b.log.debug(`tables inflated with ${insp.inflatedBy}`);
-    Object.assign(b.facts, inspectionFacts(insp));
-    return Object.assign(b, { ins: insp, expected });
-}
-/** The checksum to match: the checksum input's, else a sidecar file's or the object's metadata. */
-async function expectedChecksum(b) {
-    const { checksum } = b.opts;
-    if (checksum.mode === 'literal')
-        return { algorithm: 'sha256', value: checksum.sha256, from: 'the checksum input' };
-    if (checksum.mode !== 'skip' && b.backup.kind === 'file')
-        return findExpectedChecksum(b.source, b.backup.name, new Set(b.all.map((o) => o.name)));
-    return undefined;
-}
-/** The read stage's progress line: `read 1.2 GiB of 4.0 GiB (30%)`, downloaded first for S3. */
-function readProgressLine(p, size) {
-    const of = (n) => size > 0
-        ? `${formatBytes(n)} of ${formatBytes(size)} (${Math.floor((100 * n) / size)}%)`
-        : formatBytes(n);
-    const read = `read ${of(p.bytes)}`;
-    return p.downloaded === undefined ? read : `downloaded ${of(p.downloaded)}, ${read}`;
-}
-/** The inspection of a local backup where it lies, or of a remote one as it downloads. */
-async function inspect(b, expected) {
-    const { backup, facts } = b;
-    const local = b.source.localPath(backup.name);
-    const seen = { bytes: 0, ...(local ? {} : { downloaded: 0 }) };
-    b.pipe.progress(() => readProgressLine(seen, backup.size));
-    if (backup.kind === 'directory' && local) {
-        // A directory dump's size is the sum of its files: toc.dat and every data file, read in turn.
-        const insp = await inspectDirectory(local, seen, b.onHeader);
-        facts.localPath = local;
-        return { insp };
-    }
-    if (local) {
-        const insp = await inspectStream(fileChunks(local), {
-            md5: expected?.algorithm === 'md5',
-            file: local,
-            seen,
-            ...(b.onHeader ? { onHeader: b.onHeader } : {}),
-        });
-        facts.localPath = local;
-        return { insp };
-    }
-    const got = await read_download(b.source, backup, b.work, expected?.algorithm === 'md5', seen, b.onHeader);
-    if ('finding' in got)
-        return { findings: [got.finding] };
-    facts.localPath = got.dest;
-    b.log.info(`downloaded ${backup.name} to ${got.dest}`);
-    return { insp: got.insp };
-}
-/** What the inspection tells of the backup, for its facts. */
-function inspectionFacts(ins) {
-    return {
-        sizeBytes: ins.size,
-        ...(ins.format !== 'directory' ? { sha256: ins.sha256 } : {}),
-        format: ins.format,
-        wrapper: ins.wrapper,
-        ...(ins.compression ? { compression: ins.compression } : {}),
-        ...(ins.header
-            ? {
-                archiveVersion: ins.header.archiveVersion,
-                dumpedAt: ins.header.dumpedAt,
-                database: ins.header.database,
-            }
-            : {}),
-        ...(ins.serverVersion ? { serverVersion: ins.serverVersion } : {}),
-        ...(ins.pgDumpVersion ? { pgDumpVersion: ins.pgDumpVersion } : {}),
-        ...(ins.toc ? { tables: ins.toc.tables } : {}),
-        ...(ins.toc && ins.toc.entries > 0
-            ? { tocEntries: ins.toc.byType, extensions: ins.toc.extensions, owners: ins.toc.owners }
-            : {}),
-        dataBlocks: ins.dataBlocks,
-        dataBytes: ins.dataBytes,
-        ...(ins.tableRows
-            ? { tableRows: Object.fromEntries(ins.tableRows.map((t) => [tableName(t.schema, t.table), t.rows])) }
-            : {}),
-    };
 }
 
 ;// CONCATENATED MODULE: ./src/backup/stages/retention.ts
@@ -94611,6 +94719,7 @@ function drift(t, previous, byTable) {
 
 
 
+
 /** The rungs after the restore, in order. */
 const LADDER = [
     structure_structureStage,
@@ -94622,8 +94731,9 @@ const LADDER = [
 /**
  * restore-drill: every verify check, then a restore into a throwaway version-matched cluster, then
  * the ladder (structure, volume, semantics, integrity), each stage timed, against the RTO. The drill
- * has its own folder beneath the work-dir: the download lives until the drill ends (the restore
- * reads it); partial files (.part, .unpacked, the sample's list) are removed on every way out.
+ * has its own folder beneath the work-dir: the download lives until the restore and the ladder are
+ * done (the restore reads it), then goes unless kept (keep-download); partial files (.part,
+ * .unpacked, the sample's list) are removed on every way out.
  * `verdict` is given the settled result (the CLI prints and writes it, the action publishes it)
  * before the target is removed: the removal follows the verdict, on every way out.
  */
@@ -94671,6 +94781,8 @@ async function drillIn(ctx) {
             await teardownStage(ctx);
         }
     }
+    // The restore and the ladder are done with the file: a download not kept goes now, before the report.
+    releaseDownload(ctx.result.backup, ctx.work, ctx.log);
     await rtoStage(ctx);
     return recordDrill(ctx);
 }

@@ -70652,7 +70652,9 @@ function verifyFacts(r) {
     if (r.schema)
         rows.push(['schema replay', `${r.schema.tool} into PostgreSQL ${r.schema.server}, ${r.schema.seconds}s`]);
     if (b.localPath)
-        rows.push(['local path', b.localPath]);
+        rows.push(['local path', b.download ? `${b.localPath} (the download, kept)` : b.localPath]);
+    else if (b.download)
+        rows.push(['download', `${b.download.path}: removed at the end of the run`]);
     return rows;
 }
 
@@ -81537,6 +81539,7 @@ const verifyInputs = {
     's3-force-path-style': optionalFlag('Path-style S3 URLs (`endpoint/bucket/key`); default: true when `s3-endpoint` is set.'),
     'pg-bin-dir': inputs_text('Use PostgreSQL binaries from this folder only.'),
     'work-dir': inputs_text('Each run downloads into its own folder beneath this one, run-XXXXXX (default: $RUNNER_TEMP/restorable, else .restorable/ here).'),
+    'keep-download': optionalFlag('Keep the file downloaded from S3 after the run, in its run folder under work-dir (default: true in the actions, whose next step reads local-path; false on the command line, where it is removed when the run ends). A local backup is never removed.'),
 };
 
 ;// CONCATENATED MODULE: ./src/backup/options.ts
@@ -81554,10 +81557,11 @@ function defaultWorkDir() {
 }
 /** From raw inputs or flags to options; every mistake is a UserError naming the input. */
 function parseVerifyOptions(raw, how) {
-    return verifyOptions(readInputs(VERIFY_COMMAND, verifyInputs, raw, how), nameFor(how));
+    return verifyOptions(readInputs(VERIFY_COMMAND, verifyInputs, raw, how), how);
 }
 /** From the verify inputs' values to options: the checks that need more than one value, or the disk. */
-function verifyOptions(v, name) {
+function verifyOptions(v, how) {
+    const name = nameFor(how);
     const source = v.source.trim();
     if (source.startsWith('s3://'))
         parseS3Url(name('source'), source);
@@ -81577,240 +81581,12 @@ function verifyOptions(v, name) {
         s3: s3Options(v),
         ...(v['pg-bin-dir'] ? { pgBinDir: v['pg-bin-dir'] } : {}),
         workDir: v['work-dir'] ? external_node_path_default().resolve(v['work-dir']) : defaultWorkDir(),
+        // The actions' next step reads the download (local-path); at a terminal, each run would leave a copy.
+        keepDownload: v['keep-download'] ?? how === 'input',
+        keepDownloadInput: name('keep-download'),
     };
 }
 const cpuCount = () => os.availableParallelism?.() ?? os.cpus().length;
-
-;// CONCATENATED MODULE: ./src/sources/local.ts
-
-
-
-/** Backups in a local file or folder. Only reads. */
-class LocalSource {
-    description;
-    root;
-    constructor(input, location) {
-        const abs = external_node_path_default().resolve(location);
-        let st;
-        try {
-            st = external_node_fs_default().statSync(abs);
-        }
-        catch {
-            throw new errors_UserError(input, `"${location}" does not exist`, 'Give an existing file or folder, or an s3://bucket/prefix URL');
-        }
-        this.description = abs;
-        // A folder that is itself a directory-format dump is one backup, not a folder of them.
-        const one = st.isFile() || external_node_fs_default().existsSync(external_node_path_default().join(abs, 'toc.dat'));
-        this.root = one ? external_node_path_default().dirname(abs) : abs;
-        if (one)
-            this.only = external_node_path_default().basename(abs);
-    }
-    only;
-    get single() {
-        return this.only;
-    }
-    async list() {
-        if (this.only) {
-            // One backup, plus the files beside it that belong to it (`<name>.sha256`, ...).
-            const only = this.only;
-            const beside = external_node_fs_default().readdirSync(this.root)
-                .filter((n) => n.startsWith(`${only}.`) && external_node_fs_default().statSync(external_node_path_default().join(this.root, n)).isFile());
-            return [this.describe(only), ...beside.map((n) => this.describe(n))];
-        }
-        const out = [];
-        const walk = (rel) => {
-            const dir = external_node_path_default().join(this.root, rel);
-            for (const ent of external_node_fs_default().readdirSync(dir, { withFileTypes: true })) {
-                const name = rel ? `${rel}/${ent.name}` : ent.name;
-                if (ent.isDirectory()) {
-                    if (external_node_fs_default().existsSync(external_node_path_default().join(dir, ent.name, 'toc.dat')))
-                        out.push(this.describe(name));
-                    else
-                        walk(name);
-                }
-                else if (ent.isFile()) {
-                    out.push(this.describe(name));
-                }
-            }
-        };
-        walk('');
-        return out;
-    }
-    describe(name) {
-        const st = external_node_fs_default().statSync(external_node_path_default().join(this.root, name));
-        if (st.isDirectory()) {
-            let size = 0;
-            for (const f of external_node_fs_default().readdirSync(external_node_path_default().join(this.root, name)))
-                size += external_node_fs_default().statSync(external_node_path_default().join(this.root, name, f)).size;
-            return { name, size, modified: st.mtime, kind: 'directory' };
-        }
-        return { name, size: st.size, modified: st.mtime, kind: 'file' };
-    }
-    read(name) {
-        return external_node_fs_default().createReadStream(external_node_path_default().join(this.root, name), { highWaterMark: 1024 * 1024 });
-    }
-    async readText(name, maxBytes = 1024 * 1024) {
-        const file = external_node_path_default().join(this.root, name);
-        try {
-            const st = external_node_fs_default().statSync(file);
-            if (!st.isFile() || st.size > maxBytes)
-                return undefined;
-            return external_node_fs_default().readFileSync(file, 'utf8');
-        }
-        catch {
-            return undefined;
-        }
-    }
-    async metadata() {
-        return {};
-    }
-    localPath(name) {
-        return external_node_path_default().join(this.root, name);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/backup/stages/locate.ts
-
-
-
-
-const hours = (ms) => Math.round((ms / 3_600_000) * 100) / 100;
-function fetchFailed(stage, e, source) {
-    return [
-        finding('FETCH_FAILED', stage, e instanceof FetchError ? e.message : `${source.description}: ${errors_errorMessage(e)}`),
-    ];
-}
-/**
- * The locate stage: the source listed, and the backup chosen among the candidates (the newest, or
- * the one named by select). None skips every later stage.
- */
-async function locateStage(ctx) {
-    const { opts, source, state, pipe } = ctx;
-    let all = [];
-    let chosen;
-    const located = await pipe.stage('locate', async () => {
-        try {
-            all = await source.list();
-        }
-        catch (e) {
-            if (e instanceof errors_UserError)
-                throw e;
-            return { findings: fetchFailed('locate', e, source) };
-        }
-        // A source that names one file is that backup, whatever its name looks like.
-        const single = source.single;
-        const list = single && !opts.pattern
-            ? candidates(all.filter((o) => o.name === single), '*')
-            : candidates(all, opts.pattern);
-        state.candidates = list.length;
-        chosen = choose(list, opts.select);
-        if (chosen) {
-            ctx.log.info(`backup: ${chosen.name} (${list.length} candidate${list.length === 1 ? '' : 's'})`);
-            return {};
-        }
-        const what = opts.pattern ? `matching "${opts.pattern}"` : 'that looks like a dump';
-        const message = opts.select !== 'latest' && list.length > 0
-            ? `no backup named "${opts.select}" under ${source.description}; the newest is ${list[0]?.name}`
-            : `no backup ${what} under ${source.description} (${all.length} object${all.length === 1 ? '' : 's'} there)`;
-        return {
-            findings: [finding('BACKUP_MISSING', 'locate', message, { evidence: { objects: all.length } })],
-        };
-    });
-    if (!chosen) {
-        const why = located.status === 'not-run' || located.findings.some((f) => f.rule === 'FETCH_FAILED')
-            ? 'the source could not be listed'
-            : 'no backup was found';
-        for (const s of ['age', 'retention', 'read', 'checksum', 'archive', 'schema'])
-            pipe.skip(s, why);
-        return undefined;
-    }
-    const backup = chosen;
-    const ageMs = ctx.now.getTime() - backup.time.getTime();
-    const facts = {
-        name: backup.name,
-        time: backup.time.toISOString(),
-        timeFrom: backup.timeFrom,
-        ageHours: hours(ageMs),
-        sizeBytes: backup.size,
-    };
-    state.backup = facts;
-    return Object.assign(ctx, { all, backup, facts, ageMs });
-}
-
-;// CONCATENATED MODULE: ./src/backup/stages/age.ts
-
-
-/** The age stage: the backup's time (from its name, else its modification time) against max-age. */
-async function ageStage(b) {
-    const { opts, backup, facts, ageMs } = b;
-    await b.pipe.stage('age', async () => {
-        if (ageMs <= opts.maxAgeSeconds * 1000)
-            return {};
-        return {
-            findings: [
-                finding('BACKUP_TOO_OLD', 'age', `the newest backup, ${backup.name}, is ${facts.ageHours} hours old (max-age is ${hours(opts.maxAgeSeconds * 1000)} hours; time from its ${backup.timeFrom === 'name' ? 'name' : 'modification time'})`, { evidence: { ageHours: facts.ageHours, maxAgeHours: hours(opts.maxAgeSeconds * 1000) } }),
-            ],
-        };
-    });
-}
-
-;// CONCATENATED MODULE: ./src/backup/stages/archive.ts
-
-/**
- * The archive stage: what the one-pass walk found wrong with the archive, as findings. A form it
- * cannot walk (a SQL script not from pg_dump) is not an archive found ok: the stage did not run.
- */
-async function archiveStage(b) {
-    await b.pipe.stage('archive', async () => {
-        const unwalked = b.ins.problems.find((p) => ruleKind(p.rule) === 'unverifiable');
-        return {
-            findings: b.ins.problems.map((p) => ({
-                ...finding(p.rule, 'archive', p.message, { evidence: p.evidence ?? {} }),
-            })),
-            ...(unwalked ? { notRun: unwalked.message } : {}),
-        };
-    });
-}
-
-;// CONCATENATED MODULE: ./src/backup/stages/checksum.ts
-
-/** The checksum stage: the digest the read computed against the one expected (none: CHECKSUM_UNVERIFIED). */
-async function checksumStage(b) {
-    const { opts, ins, backup, expected } = b;
-    if (opts.checksum.mode === 'skip') {
-        b.pipe.skip('checksum', 'checksum: skip');
-        return;
-    }
-    await b.pipe.stage('checksum', async () => {
-        if (!expected) {
-            const required = opts.checksum.mode === 'required';
-            const message = ins.format === 'directory'
-                ? 'a directory-format dump has no single checksum to compare'
-                : `no checksum found for ${backup.name}: no ${backup.name}.sha256 or .md5 beside it, no sha256/md5 object metadata`;
-            return {
-                note: ins.format === 'directory' ? 'none (a directory dump is many files)' : 'none found',
-                findings: [finding('CHECKSUM_UNVERIFIED', 'checksum', message, required ? { severity: 'high' } : {})],
-            };
-        }
-        const actual = expected.algorithm === 'sha256' ? ins.sha256 : ins.md5;
-        const matched = actual === expected.value;
-        b.facts.checksum = { algorithm: expected.algorithm, from: expected.from, matched };
-        if (matched)
-            return {};
-        return {
-            findings: [
-                finding('CHECKSUM_MISMATCH', 'checksum', `${expected.algorithm} of ${backup.name} is ${actual}, but ${expected.from} says ${expected.value}`, {
-                    evidence: {
-                        algorithm: expected.algorithm,
-                        expected: expected.value,
-                        actual: actual ?? null,
-                        from: expected.from,
-                    },
-                }),
-            ],
-        };
-    });
-}
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
@@ -83735,10 +83511,10 @@ async function readToc(r, h) {
         if (h.format === 'custom') {
             await r.need(1 + h.offSize);
             const flag = r.u8();
-            const offset = r.uint(h.offSize);
+            const offset = dataOffset(r.bytes(h.offSize));
             entry.dataState = flag === 2 ? 'set' : flag === 1 ? 'not-set' : 'none';
             if (flag === 2)
-                entry.dataOffset = offset;
+                entry.dataOffset = safeOffset(entry, offset);
         }
         else {
             entry.filename = await str(r, h.intSize);
@@ -83746,6 +83522,23 @@ async function readToc(r, h) {
         entries.push(entry);
     }
     return entries;
+}
+/** A TOC entry's data offset, `offSize` bytes little-endian, exactly (pg_dump writes 8). */
+function dataOffset(b) {
+    let v = 0n;
+    for (let k = b.length - 1; k >= 0; k--)
+        v = (v << 8n) | BigInt(b[k]);
+    return v;
+}
+/**
+ * A data offset as a number, where it is one exactly: past 2^53 bytes (8 PiB) no file is, and a
+ * double would round it, so the finding would name an offset the file does not hold.
+ */
+function safeOffset(entry, offset) {
+    if (offset <= BigInt(Number.MAX_SAFE_INTEGER))
+        return Number(offset);
+    const name = entryName(entry);
+    throw new ArchiveProblem('ARCHIVE_CORRUPT', `the TOC places the data of ${name} at offset ${offset}, past the end of any file: pg_restore would read the wrong bytes`, { entry: name, tocOffset: String(offset) });
 }
 const BLK_DATA = 1;
 const BLK_BLOBS = 3;
@@ -84841,8 +84634,10 @@ const ALLOWED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
 function childEnv(own = {}, inherit = []) {
     const out = {};
     const passes = (k) => ALLOWED.test(k) || inherit.some((p) => (p.endsWith('_') ? k.startsWith(p) : k === p));
+    // An inherited setting that is empty is not set: GitHub Actions gives a secret or input the caller
+    // did not pass as '' (an empty WALG_LIBSODIUM_KEY or AWS_SESSION_TOKEN is a setting to a tool).
     for (const [k, v] of Object.entries(process.env))
-        if (v !== undefined && passes(k))
+        if (v !== undefined && passes(k) && (v !== '' || ALLOWED.test(k)))
             out[k] = v;
     for (const [k, v] of Object.entries(own)) {
         if (v === undefined)
@@ -86825,7 +86620,76 @@ class GrowingFile {
     }
 }
 
+;// CONCATENATED MODULE: ./src/backup/stages/locate.ts
+
+
+
+
+const hours = (ms) => Math.round((ms / 3_600_000) * 100) / 100;
+function fetchFailed(stage, e, source) {
+    return [
+        finding('FETCH_FAILED', stage, e instanceof FetchError ? e.message : `${source.description}: ${errors_errorMessage(e)}`),
+    ];
+}
+/**
+ * The locate stage: the source listed, and the backup chosen among the candidates (the newest, or
+ * the one named by select). None skips every later stage.
+ */
+async function locateStage(ctx) {
+    const { opts, source, state, pipe } = ctx;
+    let all = [];
+    let chosen;
+    const located = await pipe.stage('locate', async () => {
+        try {
+            all = await source.list();
+        }
+        catch (e) {
+            if (e instanceof errors_UserError)
+                throw e;
+            return { findings: fetchFailed('locate', e, source) };
+        }
+        // A source that names one file is that backup, whatever its name looks like.
+        const single = source.single;
+        const list = single && !opts.pattern
+            ? candidates(all.filter((o) => o.name === single), '*')
+            : candidates(all, opts.pattern);
+        state.candidates = list.length;
+        chosen = choose(list, opts.select);
+        if (chosen) {
+            ctx.log.info(`backup: ${chosen.name} (${list.length} candidate${list.length === 1 ? '' : 's'})`);
+            return {};
+        }
+        const what = opts.pattern ? `matching "${opts.pattern}"` : 'that looks like a dump';
+        const message = opts.select !== 'latest' && list.length > 0
+            ? `no backup named "${opts.select}" under ${source.description}; the newest is ${list[0]?.name}`
+            : `no backup ${what} under ${source.description} (${all.length} object${all.length === 1 ? '' : 's'} there)`;
+        return {
+            findings: [finding('BACKUP_MISSING', 'locate', message, { evidence: { objects: all.length } })],
+        };
+    });
+    if (!chosen) {
+        const why = located.status === 'not-run' || located.findings.some((f) => f.rule === 'FETCH_FAILED')
+            ? 'the source could not be listed'
+            : 'no backup was found';
+        for (const s of ['age', 'retention', 'read', 'checksum', 'archive', 'schema'])
+            pipe.skip(s, why);
+        return undefined;
+    }
+    const backup = chosen;
+    const ageMs = ctx.now.getTime() - backup.time.getTime();
+    const facts = {
+        name: backup.name,
+        time: backup.time.toISOString(),
+        timeFrom: backup.timeFrom,
+        ageHours: hours(ageMs),
+        sizeBytes: backup.size,
+    };
+    state.backup = facts;
+    return Object.assign(ctx, { all, backup, facts, ageMs });
+}
+
 ;// CONCATENATED MODULE: ./src/backup/stages/read.ts
+
 
 
 
@@ -86871,8 +86735,9 @@ const WORK_DIR_FIX = 'Free space there, or point work-dir at a folder on a disk 
  * A remote backup into the run's own folder (`<work-dir>/run-XXXXXX/<name>.part`, renamed whole),
  * read as it arrives. A backup larger than the free space is DISK_FULL before a byte is fetched; a
  * disk that fills during the download is DISK_FULL too, and the partial file is removed either way.
+ * The whole file stays after the run when `keep`; else it is the run's until the run ends.
  */
-async function download(source, backup, work, md5, seen, onHeader) {
+async function download(source, backup, work, keep, md5, seen, onHeader) {
     const what = `the download of ${backup.name}`;
     const full = () => diskFull('read', work.workDir, what, { needed: backup.size, fix: WORK_DIR_FIX });
     const free = freeBytes(work.workDir);
@@ -86883,7 +86748,10 @@ async function download(source, backup, work, md5, seen, onHeader) {
     try {
         const insp = await downloadAndInspect(source, backup.name, part, md5, seen, backup.size, onHeader);
         const dest = external_node_path_default().join(work.path(), base);
-        work.keep(part, dest);
+        if (keep)
+            work.keep(part, dest);
+        else
+            work.complete(part, dest);
         return { insp, dest };
     }
     catch (e) {
@@ -86968,12 +86836,33 @@ async function inspect(b, expected) {
         facts.localPath = local;
         return { insp };
     }
-    const got = await download(b.source, backup, b.work, expected?.algorithm === 'md5', seen, b.onHeader);
+    const keep = b.opts.keepDownload;
+    const got = await download(b.source, backup, b.work, keep, expected?.algorithm === 'md5', seen, b.onHeader);
     if ('finding' in got)
         return { findings: [got.finding] };
     facts.localPath = got.dest;
-    b.log.info(`downloaded ${backup.name} to ${got.dest}`);
+    facts.download = { path: got.dest, kept: keep };
+    b.log.info(`downloaded ${backup.name} to ${got.dest}${keep ? '' : ` (removed when the run ends; ${b.opts.keepDownloadInput} keeps it)`}`);
     return { insp: got.insp };
+}
+/**
+ * A run's download once nothing of the run reads it (verify: its stages are done; a drill: its
+ * restore and ladder are): kept, it stays where local-path says; else it is removed now, and the
+ * facts say so, with no local path to a file that is gone. Only Restorable's own download: a local
+ * backup has no `download` and is never touched.
+ */
+function releaseDownload(facts, work, log) {
+    const d = facts?.download;
+    if (!facts || !d || d.kept)
+        return;
+    work.discard(d.path);
+    if (external_node_fs_default().existsSync(d.path)) {
+        log.warn(`could not remove the download ${d.path}: it is still there`);
+        d.kept = true;
+        return;
+    }
+    delete facts.localPath;
+    log.info(`removed the download ${d.path}`);
 }
 /** What the inspection tells of the backup, for its facts. */
 function inspectionFacts(ins) {
@@ -87002,6 +86891,169 @@ function inspectionFacts(ins) {
             ? { tableRows: Object.fromEntries(ins.tableRows.map((t) => [tableName(t.schema, t.table), t.rows])) }
             : {}),
     };
+}
+
+;// CONCATENATED MODULE: ./src/sources/local.ts
+
+
+
+/** Backups in a local file or folder. Only reads. */
+class LocalSource {
+    description;
+    root;
+    constructor(input, location) {
+        const abs = external_node_path_default().resolve(location);
+        let st;
+        try {
+            st = external_node_fs_default().statSync(abs);
+        }
+        catch {
+            throw new errors_UserError(input, `"${location}" does not exist`, 'Give an existing file or folder, or an s3://bucket/prefix URL');
+        }
+        this.description = abs;
+        // A folder that is itself a directory-format dump is one backup, not a folder of them.
+        const one = st.isFile() || external_node_fs_default().existsSync(external_node_path_default().join(abs, 'toc.dat'));
+        this.root = one ? external_node_path_default().dirname(abs) : abs;
+        if (one)
+            this.only = external_node_path_default().basename(abs);
+    }
+    only;
+    get single() {
+        return this.only;
+    }
+    async list() {
+        if (this.only) {
+            // One backup, plus the files beside it that belong to it (`<name>.sha256`, ...).
+            const only = this.only;
+            const beside = external_node_fs_default().readdirSync(this.root)
+                .filter((n) => n.startsWith(`${only}.`) && external_node_fs_default().statSync(external_node_path_default().join(this.root, n)).isFile());
+            return [this.describe(only), ...beside.map((n) => this.describe(n))];
+        }
+        const out = [];
+        const walk = (rel) => {
+            const dir = external_node_path_default().join(this.root, rel);
+            for (const ent of external_node_fs_default().readdirSync(dir, { withFileTypes: true })) {
+                const name = rel ? `${rel}/${ent.name}` : ent.name;
+                if (ent.isDirectory()) {
+                    if (external_node_fs_default().existsSync(external_node_path_default().join(dir, ent.name, 'toc.dat')))
+                        out.push(this.describe(name));
+                    else
+                        walk(name);
+                }
+                else if (ent.isFile()) {
+                    out.push(this.describe(name));
+                }
+            }
+        };
+        walk('');
+        return out;
+    }
+    describe(name) {
+        const st = external_node_fs_default().statSync(external_node_path_default().join(this.root, name));
+        if (st.isDirectory()) {
+            let size = 0;
+            for (const f of external_node_fs_default().readdirSync(external_node_path_default().join(this.root, name)))
+                size += external_node_fs_default().statSync(external_node_path_default().join(this.root, name, f)).size;
+            return { name, size, modified: st.mtime, kind: 'directory' };
+        }
+        return { name, size: st.size, modified: st.mtime, kind: 'file' };
+    }
+    read(name) {
+        return external_node_fs_default().createReadStream(external_node_path_default().join(this.root, name), { highWaterMark: 1024 * 1024 });
+    }
+    async readText(name, maxBytes = 1024 * 1024) {
+        const file = external_node_path_default().join(this.root, name);
+        try {
+            const st = external_node_fs_default().statSync(file);
+            if (!st.isFile() || st.size > maxBytes)
+                return undefined;
+            return external_node_fs_default().readFileSync(file, 'utf8');
+        }
+        catch {
+            return undefined;
+        }
+    }
+    async metadata() {
+        return {};
+    }
+    localPath(name) {
+        return external_node_path_default().join(this.root, name);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/backup/stages/age.ts
+
+
+/** The age stage: the backup's time (from its name, else its modification time) against max-age. */
+async function ageStage(b) {
+    const { opts, backup, facts, ageMs } = b;
+    await b.pipe.stage('age', async () => {
+        if (ageMs <= opts.maxAgeSeconds * 1000)
+            return {};
+        return {
+            findings: [
+                finding('BACKUP_TOO_OLD', 'age', `the newest backup, ${backup.name}, is ${facts.ageHours} hours old (max-age is ${hours(opts.maxAgeSeconds * 1000)} hours; time from its ${backup.timeFrom === 'name' ? 'name' : 'modification time'})`, { evidence: { ageHours: facts.ageHours, maxAgeHours: hours(opts.maxAgeSeconds * 1000) } }),
+            ],
+        };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/backup/stages/archive.ts
+
+/**
+ * The archive stage: what the one-pass walk found wrong with the archive, as findings. A form it
+ * cannot walk (a SQL script not from pg_dump) is not an archive found ok: the stage did not run.
+ */
+async function archiveStage(b) {
+    await b.pipe.stage('archive', async () => {
+        const unwalked = b.ins.problems.find((p) => ruleKind(p.rule) === 'unverifiable');
+        return {
+            findings: b.ins.problems.map((p) => ({
+                ...finding(p.rule, 'archive', p.message, { evidence: p.evidence ?? {} }),
+            })),
+            ...(unwalked ? { notRun: unwalked.message } : {}),
+        };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/backup/stages/checksum.ts
+
+/** The checksum stage: the digest the read computed against the one expected (none: CHECKSUM_UNVERIFIED). */
+async function checksumStage(b) {
+    const { opts, ins, backup, expected } = b;
+    if (opts.checksum.mode === 'skip') {
+        b.pipe.skip('checksum', 'checksum: skip');
+        return;
+    }
+    await b.pipe.stage('checksum', async () => {
+        if (!expected) {
+            const required = opts.checksum.mode === 'required';
+            const message = ins.format === 'directory'
+                ? 'a directory-format dump has no single checksum to compare'
+                : `no checksum found for ${backup.name}: no ${backup.name}.sha256 or .md5 beside it, no sha256/md5 object metadata`;
+            return {
+                note: ins.format === 'directory' ? 'none (a directory dump is many files)' : 'none found',
+                findings: [finding('CHECKSUM_UNVERIFIED', 'checksum', message, required ? { severity: 'high' } : {})],
+            };
+        }
+        const actual = expected.algorithm === 'sha256' ? ins.sha256 : ins.md5;
+        const matched = actual === expected.value;
+        b.facts.checksum = { algorithm: expected.algorithm, from: expected.from, matched };
+        if (matched)
+            return {};
+        return {
+            findings: [
+                finding('CHECKSUM_MISMATCH', 'checksum', `${expected.algorithm} of ${backup.name} is ${actual}, but ${expected.from} says ${expected.value}`, {
+                    evidence: {
+                        algorithm: expected.algorithm,
+                        expected: expected.value,
+                        actual: actual ?? null,
+                        from: expected.from,
+                    },
+                }),
+            ],
+        };
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/backup/stages/retention.ts
@@ -89047,8 +89099,9 @@ async function verifyStages(pipe, opts, log, work, schemaSkip, onHeader) {
  * time the run writes there, so runs that share a work-dir never share a file. Partial files (a
  * download still arriving, an unpacked copy, a list file) are removed on every way out: when the
  * caller is done with one, when the run ends (`close`), and synchronously when it is cancelled
- * (SIGINT, SIGTERM). Nothing else is removed: not the work-dir, not a whole file the run kept for
- * the next step, not anything the run did not create; the run's folder only when it is empty.
+ * (SIGINT, SIGTERM); so is a whole download that is not kept (`complete`). Nothing else is removed:
+ * not the work-dir, not a whole file the run kept for the next step (`keep`), not anything the run
+ * did not create; the run's folder only when it is empty.
  */
 class RunFolder {
     workDir;
@@ -89080,10 +89133,16 @@ class RunFolder {
         external_node_fs_default().renameSync(file, to);
         this.partials.delete(file);
     }
-    /** Remove a partial file now: it failed, or nothing needs it any more. */
-    discard(file) {
+    /** Rename a partial file whole, still the run's: `to` goes when the run ends (a download not kept). */
+    complete(file, to) {
+        external_node_fs_default().renameSync(file, to);
         this.partials.delete(file);
-        removeQuietly(file);
+        this.partials.add(to);
+    }
+    /** Remove a partial file now: it failed, or nothing needs it any more. Only the run's own files. */
+    discard(file) {
+        if (this.partials.delete(file))
+            removeQuietly(file);
     }
     /** The run ended: remove its partial files, and its folder if nothing else is in it. */
     close() {
@@ -89235,6 +89294,7 @@ function exitCodeFor(verdict) {
 
 
 
+
 /**
  * verify-backup: locate the newest backup, check its age and retention, read it once (download,
  * hash, decompress, walk every block), compare checksums, and replay its schema.
@@ -89245,6 +89305,7 @@ async function runVerify(opts, log, onStage) {
     let state;
     try {
         state = await verifyStages(pipe, opts, log, work);
+        releaseDownload(state.backup, work, log);
     }
     finally {
         work.close();
