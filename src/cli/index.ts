@@ -95,6 +95,12 @@ const COMMON_SWITCHES = `  --json                 print the outputs and report a
   --quiet                no progress lines while it runs: the report at the end, with its stages
 `;
 
+/** The help of a command's flags that only the command line has (the actions have no such input). */
+const CLI_ONLY_HELP: Record<string, string> = {
+  drill: `  --write-reference      Write the restored database's structure to this file, one line per object, sorted: the reference the structure rung compares later drills with (config structure.reference). Command line only.
+`,
+};
+
 /** Where the documentation is, for a page under docs/ or all of it. */
 const docsAt = (page: string) =>
   `Documentation: ${page} (the repository; installed: $(npm root -g)/restorable/)\n`;
@@ -132,7 +138,7 @@ function usage(command?: string): string {
       ([name, i]) =>
         `  --${name.padEnd(20)} ${i.description}${i.default ? ` (default: ${i.default})` : ''}${i.required ? ' (required)' : ''}`,
     );
-    return `restorable ${spec.command} [flags]\n\n${spec.description}\n\n${lines.join('\n')}\n${COMMON_SWITCHES}\n${docsAt(`docs/${spec.name}.md`)}`;
+    return `restorable ${spec.command} [flags]\n\n${spec.description}\n\n${lines.join('\n')}\n${CLI_ONLY_HELP[spec.command] ?? ''}${COMMON_SWITCHES}\n${docsAt(`docs/${spec.name}.md`)}`;
   }
   const own = command ? OWN_HELP[command] : undefined;
   if (own) return own;

@@ -70,6 +70,14 @@ describe('restorable help names the documentation', () => {
     }
     expect(sources('help').stdout).toContain('Documentation: README.md and docs/');
   }, 120_000);
+  it("drill lists the command line's own --write-reference before the common switches", () => {
+    const r = sources('help', 'drill');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(
+      /\n {2}--write-reference {6}Write the restored database's structure to this file, .*Command line only\.\n {2}--json /,
+    );
+    expect(sources('help', 'verify').stdout).not.toContain('--write-reference');
+  }, 60_000);
   it('verify and drill list --keep-download, with what it defaults to in each', () => {
     for (const command of ['verify', 'drill']) {
       const r = sources('help', command);
