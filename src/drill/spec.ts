@@ -50,7 +50,7 @@ export const drillInputs = {
   ...compareRungInputs,
   keep: flag('Leave the restored cluster running for later steps (stopped by the post step).', false),
   'os-user': text(
-    "Run the scratch server as this OS user (default: the current user; when root, Restorable's own unprivileged user `restorable`, made when missing; never root).",
+    'Run the scratch server as this OS user (default: the current user; when root, a user made for that one cluster, `restorable-` and 8 hex digits, removed with it; never root).',
   ),
 };
 

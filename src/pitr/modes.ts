@@ -231,7 +231,7 @@ class SideBySideMode extends RecoveryMode {
     this.spoolDir = `${this.dataDir}.restorable-spool-${ctx.ts}`;
     this.socketDir = `${this.dataDir}.restorable-socket`;
   }
-  /** Whether a folder had the name the Barman backends restore tablespaces into, before the fetch. */
+  /** Whether the (empty) folder the Barman backends restore tablespaces into was there before the fetch. */
   private tablespacesBefore = true;
 
   logFile(): string {
@@ -240,10 +240,17 @@ class SideBySideMode extends RecoveryMode {
   override async beforeFetch(): Promise<void> {
     this.tablespacesBefore = fs.existsSync(tablespaceRoot(this.dataDir));
   }
-  /** What we put into the empty folder is ours to remove, and the tablespace folder if we made it. */
+  /**
+   * What we put into the empty folders is ours to remove: the tablespace folder if we made it, else
+   * what is in it (it was empty: see checkCloneTarget).
+   */
   async abandon(): Promise<void> {
     fs.rmSync(this.dataDir, { recursive: true, force: true });
-    if (!this.tablespacesBefore) fs.rmSync(tablespaceRoot(this.dataDir), { recursive: true, force: true });
+    const tablespaces = tablespaceRoot(this.dataDir);
+    if (!this.tablespacesBefore) fs.rmSync(tablespaces, { recursive: true, force: true });
+    else if (fs.existsSync(tablespaces))
+      for (const n of fs.readdirSync(tablespaces, { withFileTypes: true }))
+        fs.rmSync(path.join(tablespaces, n.name), { recursive: true, force: true });
   }
   async finish(conn: ConnInfo): Promise<void> {
     const { pipe, result } = this.ctx;

@@ -14,6 +14,7 @@ import type { Severity } from '../report/findings.js';
 import { parseS3Url, type S3Options, s3Options } from '../sources/s3.js';
 import { BARMAN_NAME, configuredBarmanUser } from './barman.js';
 import { parseCloudUrl, parseEndpoint } from './barman-cloud.js';
+import { tablespaceRoot } from './journal.js';
 import { parseMicros } from './proof.js';
 import { type BACKENDS, type MODES, pitrInputs, pitrSpec } from './spec.js';
 import type { TargetTimeline } from './wal-archive.js';
@@ -320,8 +321,19 @@ function parseSource(v: PitrValues, name: (n: string) => string): PitrSource {
   };
 }
 
-/** Side-by-side recovers into an empty or absent folder, never over a live cluster. */
+/**
+ * Side-by-side recovers into an empty or absent folder, never over a live cluster, and a backup's
+ * tablespaces into `<folder>.tablespaces`, which must be empty or absent too.
+ */
 function checkCloneTarget(dataDirectory: string, input: string): void {
+  const tablespaces = tablespaceRoot(dataDirectory);
+  const st = fs.lstatSync(tablespaces, { throwIfNoEntry: false });
+  if (st && (!st.isDirectory() || fs.readdirSync(tablespaces).length > 0))
+    throw new UserError(
+      input,
+      `${tablespaces} is not an empty folder, and a side-by-side recovery puts the backup's tablespaces there`,
+      'Move it away (it is left as it is), or give another folder for the recovered copy',
+    );
   if (!fs.existsSync(dataDirectory)) return;
   if (postmasterAlive(dataDirectory))
     throw new UserError(

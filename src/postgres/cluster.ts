@@ -4,13 +4,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { onCancel } from '../core/cancel.js';
 import { ToolMissingError, UserError } from '../core/errors.js';
-import { isRoot, run, runSync } from '../core/exec.js';
+import { isRoot, run } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import { newPassword, setPassword, writeOwnHba, writePassfile } from './auth.js';
 import { installHint, type PgBinary, pick } from './binaries.js';
 import { type ConnInfo, maskedUrl } from './client.js';
 import { cachedServer } from './embedded.js';
 import { PgCtl, postmasterAlive } from './pgctl.js';
+import { dropScratchUser, madeHere, makeScratchUser, passwdIds, sleepSync } from './scratch-user.js';
+
+export { sleepSync };
 
 /** Settings for a cluster that exists to be loaded once and thrown away. */
 export const BULK_LOAD_SETTINGS: Record<string, string> = {
@@ -58,22 +61,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-function passwdIds(user: string): { uid: number; gid: number } | undefined {
-  try {
-    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
-      const f = line.split(':');
-      if (f[0] === user) return { uid: Number(f[2]), gid: Number(f[3]) };
-    }
-  } catch {}
-  return undefined;
-}
-
 const live = new Set<ScratchCluster>();
 /** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
 const starting = new Map<string, { binDir: string; osUser: string | undefined; phase: 'init' | 'server' }>();
-
-/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
-export const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
 function removeStartingSync(): void {
@@ -94,6 +84,7 @@ function removeStartingSync(): void {
           sleepSync(100);
         }
       }
+      if (osUser && madeHere(osUser) && !fs.existsSync(root)) dropScratchUser(osUser);
     } catch {
       // Nothing more can be done here; `restorable clean` finds what is left.
     }
@@ -116,8 +107,6 @@ function installExitHook(): void {
 }
 
 export const SCRATCH_PREFIX = 'restorable-';
-/** The OS user scratch servers run as when Restorable runs as root: its own, never postgres or root. */
-export const SCRATCH_USER = 'restorable';
 
 /** Written for every scratch cluster, so it can be found and stopped later. */
 export interface ClusterLabel {
@@ -128,6 +117,8 @@ export interface ClusterLabel {
   created: string;
   major: number;
   osUser?: string;
+  /** osUser was made for this cluster alone (as root): it is removed with the cluster. */
+  ownUser?: boolean;
   /** Set when the cluster is kept on purpose (keep: true); `clean` leaves it alone unless asked. */
   kept?: boolean;
 }
@@ -195,6 +186,7 @@ function writeLabel(root: string, label: string, bin: PgBinary, osUser: string |
     created: new Date().toISOString(),
     major: bin.major,
     ...(osUser ? { osUser } : {}),
+    ...(madeHere(osUser) ? { ownUser: true } : {}),
   };
   fs.writeFileSync(labelFile(root), JSON.stringify(l), { mode: 0o600 });
 }
@@ -249,6 +241,7 @@ export async function removeCluster(root: string): Promise<boolean> {
   }
   fs.rmSync(root, { recursive: true, force: true });
   dropLabel(root);
+  if (label.ownUser && label.osUser) dropScratchUser(label.osUser);
   return true;
 }
 
@@ -313,37 +306,6 @@ export function labelFolder(root: string, bin: PgBinary, osUser: string | undefi
   const entry = starting.get(root);
   if (entry) Object.assign(entry, { binDir: bin.dir, phase: 'server' });
   writeLabel(root, label, bin, osUser);
-}
-
-/**
- * Who a scratch server runs as by default: as root, Restorable's own unprivileged user (made when
- * missing), so a backup's SQL that reaches the server's OS user finds no production data directory
- * and no secrets; otherwise the runner's user itself.
- */
-export function scratchUser(): string | undefined {
-  if (!isRoot()) return undefined;
-  if (!passwdIds(SCRATCH_USER)) {
-    const made = runSync('useradd', [
-      '--system',
-      '--user-group',
-      '--no-create-home',
-      '--home-dir',
-      '/nonexistent',
-      '--shell',
-      '/usr/sbin/nologin',
-      '--comment',
-      'Restorable scratch PostgreSQL servers',
-      SCRATCH_USER,
-    ]);
-    if (made.code !== 0 && !passwdIds(SCRATCH_USER)) {
-      throw new UserError(
-        'os-user',
-        `the user ${SCRATCH_USER}, whom scratch servers run as, is missing and could not be created (${made.stderr})`,
-        `Create it (useradd --system --user-group ${SCRATCH_USER}), or set os-user to an unprivileged user`,
-      );
-    }
-  }
-  return SCRATCH_USER;
 }
 
 /** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
@@ -465,23 +427,27 @@ export class ScratchCluster {
         installHint(Math.max(Math.ceil(min), 13), 'server'),
       );
     }
-    const osUser = opts.osUser ?? scratchUser();
-    if (osUser === 'root') {
+    if (opts.osUser === 'root') {
       throw new UserError(
         'os-user',
         "is root; a scratch server that runs a backup's SQL never runs as root",
-        `Leave os-user unset (Restorable's own user, ${SCRATCH_USER}), or name an unprivileged user`,
+        "Leave os-user unset (as root, a user of the cluster's own, made for it and removed with it), or name an unprivileged user",
       );
     }
-    const root = fs.mkdtempSync(
-      path.join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`),
-    );
+    // As root, by default: a user made for this cluster alone (see scratch-user.ts); else the runner's.
+    const osUser = opts.osUser ?? makeScratchUser();
     installExitHook();
-    starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
+    let root: string | undefined;
     try {
+      root = fs.mkdtempSync(path.join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
+      starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
       return await ScratchCluster.startIn(root, initdb, osUser, opts);
+    } catch (e) {
+      // startIn removed the folder of a cluster that did not start; its user goes with it.
+      if (osUser && madeHere(osUser) && !(root && fs.existsSync(root))) dropScratchUser(osUser);
+      throw e;
     } finally {
-      starting.delete(root);
+      if (root) starting.delete(root);
     }
   }
 
@@ -597,6 +563,7 @@ export class ScratchCluster {
     if (postmasterAlive(this.dataDir)) return;
     fs.rmSync(this.root, { recursive: true, force: true });
     dropLabel(this.root);
+    if (this.osUser && madeHere(this.osUser)) dropScratchUser(this.osUser);
   }
 
   /** Keep the cluster after this process exits (keep: true); returns its folder for the post step. */

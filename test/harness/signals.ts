@@ -2,6 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
+import { passwdIds } from '../../src/postgres/scratch-user.js';
 import { sleep } from './pitr.js';
 
 /**
@@ -129,22 +130,24 @@ export function expectNothingLeft(dataDir: string, said: string): void {
  */
 export async function interruptOnceClusterUp(
   child: ChildProcess & { stderr: NodeJS.ReadableStream },
-  findLeftovers: () => { root: string; label: { pid: number } }[],
-): Promise<{ code: number | null; removed: boolean }> {
+  findLeftovers: () => { root: string; label: { pid: number; osUser?: string } }[],
+): Promise<{ code: number | null; removed: boolean; userRemoved: boolean }> {
   let err = '';
   child.stderr.on('data', (b: Buffer) => {
     err += b.toString();
   });
   const deadline = Date.now() + 60_000;
-  let made: string | undefined;
+  let made: { root: string; label: { osUser?: string } } | undefined;
   while (!made && Date.now() < deadline) {
-    made = findLeftovers().find((c) => c.label.pid === child.pid)?.root;
+    made = findLeftovers().find((c) => c.label.pid === child.pid);
     if (!made) await sleep(20);
   }
   expect(made, err).toBeDefined();
   child.kill('SIGINT');
   const code = await exited(child);
-  return { code, removed: !fs.existsSync(made as string) };
+  // As root the cluster's server ran as a user of its own, which goes with it.
+  const user = made?.label.osUser;
+  return { code, removed: !fs.existsSync(made?.root as string), userRemoved: !user || !passwdIds(user) };
 }
 
 /** Where each link in `dataDir`'s pg_tblspc points (a tablespace of the backup, relocated). */

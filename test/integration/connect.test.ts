@@ -12,7 +12,8 @@ import { runDrill } from '../../src/drill/run.js';
 import { plantMarker } from '../../src/pitr/marker.js';
 import { findAll } from '../../src/postgres/binaries.js';
 import { type ConnInfo, libpqEnv, parseDbUrl, queryRows } from '../../src/postgres/client.js';
-import { freePort, ownerOf, ScratchCluster, scratchFolder, scratchUser } from '../../src/postgres/cluster.js';
+import { freePort, ownerOf, ScratchCluster, scratchFolder } from '../../src/postgres/cluster.js';
+import { dropScratchUser, makeScratchUser } from '../../src/postgres/scratch-user.js';
 import { sql, startCluster, tempDir } from '../harness/pg.js';
 
 let dir: string;
@@ -20,7 +21,8 @@ let tls: ScratchCluster;
 let plainA: ScratchCluster;
 let plainB: ScratchCluster;
 let psql: string;
-const serverUser = scratchUser();
+/** As root, the TLS server's user is made first: its key must be readable by it before the server starts. */
+const serverUser = makeScratchUser();
 const none = { PATH: process.env.PATH };
 
 function openssl(args: string[]): void {
@@ -112,6 +114,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([tls?.stop(), plainA?.stop(), plainB?.stop()]);
+  if (serverUser) dropScratchUser(serverUser);
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -122,7 +122,11 @@ describe('the target starts while the backup is read', () => {
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], cwd: root },
     );
-    expect(await interruptOnceClusterUp(child, findLeftovers)).toEqual({ code: 130, removed: true });
+    expect(await interruptOnceClusterUp(child, findLeftovers)).toEqual({
+      code: 130,
+      removed: true,
+      userRemoved: true,
+    });
   }, 90_000);
 
   it('a sample naming a table the dump lacks: refused in one line, the early cluster removed', async () => {

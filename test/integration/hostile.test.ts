@@ -13,14 +13,9 @@ import { type DrillResult, runDrill } from '../../src/drill/run.js';
 import { removeKept } from '../../src/drill/target.js';
 import { findAll, pick } from '../../src/postgres/binaries.js';
 import { libpqEnv, queryRows } from '../../src/postgres/client.js';
-import {
-  labelFile,
-  ownerOf,
-  removeCluster,
-  SCRATCH_USER,
-  type ScratchCluster,
-} from '../../src/postgres/cluster.js';
+import { labelFile, ownerOf, removeCluster, type ScratchCluster } from '../../src/postgres/cluster.js';
 import { PlainDumpFilter, psqlRestricts, restoreDump } from '../../src/postgres/restore.js';
+import { passwdIds } from '../../src/postgres/scratch-user.js';
 import { exitCodeFor } from '../../src/report/stages.js';
 import { runVerify } from '../../src/verify/run.js';
 import { injectSql } from '../harness/breakers.js';
@@ -285,21 +280,86 @@ describe('labels are data, never code', () => {
     return bin;
   };
 
-  it("scratch servers run as Restorable's own user under a 0700 folder, never as root or postgres", async () => {
+  it('as root, each scratch server runs as a user of its own under a 0700 folder, removed with it', async () => {
     const c = await startCluster({ label: 'test-user' });
+    const other = await startCluster({ label: 'test-user' });
+    const user = c.osUser as string;
     try {
       const pid = fs.readFileSync(path.join(c.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0];
       const uid = Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
-      expect(uid).toBe(ownerOf(SCRATCH_USER)?.uid);
-      expect(c.osUser).toBe(SCRATCH_USER);
+      expect(user).toMatch(/^restorable-[0-9a-f]{8}$/);
+      expect(uid).toBe(ownerOf(user)?.uid);
+      expect(other.osUser).not.toBe(user);
+      expect(ownerOf(other.osUser)?.uid).not.toBe(uid);
       const parent = fs.statSync(path.dirname(c.root));
       expect(parent.mode & 0o777).toBe(0o700);
       expect(parent.uid).toBe(uid);
       expect(fs.statSync(c.socketDir).mode & 0o777).toBe(0o700);
+      // One cluster's server user cannot enter the other's folder.
+      const peek = spawnSync('runuser', ['-u', user, '--', 'ls', other.root], { encoding: 'utf8' });
+      expect(peek.status).not.toBe(0);
+      expect(peek.stderr).toMatch(/Permission denied/);
     } finally {
       await c.stop();
+      await other.stop();
     }
+    expect(passwdIds(user)).toBeUndefined();
+    expect(fs.existsSync(path.dirname(c.root))).toBe(false);
   });
+
+  it('a dump whose CHECK runs a program during the restore reaches no other cluster, and nothing it starts outlives the drill', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'payload-out-'));
+    fs.chmodSync(out, 0o1777);
+    const other = await startCluster({ label: 'test-other' });
+    const script = path.join(out, 'p.sh');
+    fs.writeFileSync(
+      script,
+      `id -un > ${out}/user\nls ${other.root} > ${out}/peek 2>&1; echo "exit $?" >> ${out}/peek\n(setsid sleep 3001 </dev/null >/dev/null 2>&1 &)\n`,
+      { mode: 0o644 },
+    );
+    // Real pg_dump output: the function body is dynamic SQL, which no scan of the dump's text can see run.
+    await sql(src, 'postgres', 'CREATE DATABASE checked');
+    await sql(
+      src,
+      'checked',
+      `CREATE FUNCTION ok(x int) RETURNS boolean LANGUAGE plpgsql AS $f$
+       BEGIN
+         IF current_setting('port')::int <> ${src.port} THEN
+           EXECUTE 'COPY (SELECT 1) TO PROGRAM ' || quote_literal('sh ${script}');
+         END IF;
+         RETURN true;
+       END $f$;
+       CREATE TABLE t (a int CHECK (ok(a)));
+       INSERT INTO t VALUES (1);`,
+    );
+    const dump = await dumpDatabase(
+      src,
+      'checked',
+      path.join(fs.mkdtempSync(path.join(dir, 'check-')), 'checked.dump'),
+    );
+    const sleepers = () =>
+      fs.readdirSync('/proc').filter((p) => {
+        try {
+          return /^\d+$/.test(p) && fs.readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\u00003001\u0000';
+        } catch {
+          return false;
+        }
+      });
+    try {
+      const r = cli(['drill', '--source', dump, '--max-age', '1000d', '--checksum', 'skip', '--json']);
+      expect(r.status, r.stderr).toBe(0);
+      const user = fs.readFileSync(path.join(out, 'user'), 'utf8').trim();
+      expect(user).toMatch(/^restorable-[0-9a-f]{8}$/);
+      expect(user).not.toBe(other.osUser);
+      expect(fs.readFileSync(path.join(out, 'peek'), 'utf8')).toMatch(/Permission denied[\s\S]*exit [1-9]/);
+      expect(sleepers()).toEqual([]);
+      expect(passwdIds(user)).toBeUndefined();
+    } finally {
+      for (const pid of sleepers()) process.kill(Number(pid), 'SIGKILL');
+      await other.stop();
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('a folder planted in the temp folder with a label naming its own pg_ctl: clean runs nothing of it', async () => {
     const planted = path.join(os.tmpdir(), `restorable-drill-planted-${process.pid}`);
@@ -336,30 +396,18 @@ describe('labels are data, never code', () => {
     const before = fs.readFileSync(file, 'utf8');
     const forged = JSON.stringify({ ...JSON.parse(before), binDir: evilPgCtl(), osUser: 'root' });
     // As the server's OS user (what COPY ... TO PROGRAM in a dump would run as), and through SQL.
-    const asServer = spawnSync('runuser', [
-      '-u',
-      SCRATCH_USER,
-      '--',
-      'sh',
-      '-c',
-      `echo '${forged}' > ${file}`,
-    ]);
+    const serverUser = JSON.parse(before).osUser as string;
+    const asServer = spawnSync('runuser', ['-u', serverUser, '--', 'sh', '-c', `echo '${forged}' > ${file}`]);
     expect(asServer.status).not.toBe(0);
     const port = Number(/:(\d+)\//.exec(r.target?.url as string)?.[1]);
     const conn = { host: path.join(kept, 'socket'), port, user: 'postgres', database: 'postgres' };
     await expect(queryRows(conn, `COPY (SELECT '${forged}') TO PROGRAM 'cat > ${file}'`)).rejects.toThrow();
     // The old place of the label, inside the server user's folder, is not read at all.
-    spawnSync('runuser', [
-      '-u',
-      SCRATCH_USER,
-      '--',
-      'sh',
-      '-c',
-      `echo '${forged}' > ${kept}/restorable.json`,
-    ]);
+    spawnSync('runuser', ['-u', serverUser, '--', 'sh', '-c', `echo '${forged}' > ${kept}/restorable.json`]);
     expect(fs.readFileSync(file, 'utf8')).toBe(before);
     expect(await removeKept(r.target?.handle as string)).toBe(kept);
     expect(fs.existsSync(kept)).toBe(false);
+    expect(passwdIds(serverUser)).toBeUndefined();
     expect(fs.existsSync(marker)).toBe(false);
   });
 

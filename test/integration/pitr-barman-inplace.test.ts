@@ -160,39 +160,40 @@ describe('in place with Barman, signalled at every point (the committed CLI)', (
     expect(beside.filter((n) => /restorable-(restore|failed)-/.test(n))).toEqual([]);
   }, 180_000);
 
-  it('side by side, a fetch refused: the clone and the tablespace folder it made are removed; one that was there before is not touched', async () => {
+  it('side by side, a fetch refused: the clone and the tablespace folder it made are removed; an empty one that was there is emptied, one with files is refused up front', async () => {
     const label = path.join(f.backupData, 'backup_label');
     const saved = fs.readFileSync(label, 'utf8');
     fs.writeFileSync(label, saved.replace(/^START WAL LOCATION: \S+/m, 'START WAL LOCATION: 0/1000028'));
     const parent = serverDir('barman-sbs-refused');
-    const sideBySide = (dir: string) =>
-      runPitr(
-        parsePitrOptions(
-          {
-            backend: 'barman',
-            'barman-server': 'main',
-            'barman-config': f.conf,
-            'target-time': f.target,
-            config: barmanChecks(),
-            mode: 'side-by-side',
-            'data-directory': dir,
-          },
-          'input',
-        ),
-        memoryLogger(),
+    const options = (dir: string) =>
+      parsePitrOptions(
+        {
+          backend: 'barman',
+          'barman-server': 'main',
+          'barman-config': f.conf,
+          'target-time': f.target,
+          config: barmanChecks(),
+          mode: 'side-by-side',
+          'data-directory': dir,
+        },
+        'input',
       );
+    const sideBySide = (dir: string) => runPitr(options(dir), memoryLogger());
     try {
       const made = path.join(parent, 'clone');
       const r = await sideBySide(made);
       expect(r.findings.map((x) => x.rule)).toEqual(['BASE_BACKUP_CORRUPT']);
       expect(fs.readdirSync(parent)).toEqual([]);
-      // A folder of that name the user had: not Restorable's to remove.
+      // An empty folder of that name the user had: Barman restores into it, and it is left empty.
       const theirs = path.join(parent, 'other');
       fs.mkdirSync(`${theirs}.tablespaces`);
-      fs.writeFileSync(path.join(`${theirs}.tablespaces`, 'keep-me'), 'x');
       const again = await sideBySide(theirs);
       expect(again.findings.map((x) => x.rule)).toEqual(['BASE_BACKUP_CORRUPT']);
-      expect(fs.existsSync(path.join(`${theirs}.tablespaces`, 'keep-me'))).toBe(true);
+      expect(fs.readdirSync(`${theirs}.tablespaces`)).toEqual([]);
+      // One with something in it is refused before anything runs, and left as it is.
+      fs.writeFileSync(path.join(`${theirs}.tablespaces`, 'keep-me'), 'x');
+      expect(() => options(theirs)).toThrow(/other\.tablespaces is not an empty folder/);
+      expect(fs.readFileSync(path.join(`${theirs}.tablespaces`, 'keep-me'), 'utf8')).toBe('x');
     } finally {
       fs.writeFileSync(label, saved);
     }

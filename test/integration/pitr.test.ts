@@ -546,6 +546,18 @@ describe('pitr-restore side-by-side', () => {
       native({ mode: 'side-by-side', 'data-directory': full, 'target-time': beforeTarget }),
     ).toThrow(/is not empty/);
     expect(fs.readFileSync(path.join(full, 'keep-me'), 'utf8')).toBe('x');
+    // The folder a backup's tablespaces go to, beside it: refused unless empty, and left as it is.
+    const clone = path.join(serverDir('pitr-beside'), 'clone');
+    fs.mkdirSync(`${clone}.tablespaces`);
+    const side = { mode: 'side-by-side', 'data-directory': clone, 'target-time': beforeTarget };
+    expect(() => native(side)).not.toThrow();
+    fs.writeFileSync(path.join(`${clone}.tablespaces`, 'keep-me'), 'x');
+    expect(() => native(side)).toThrow(
+      new RegExp(
+        `${clone}\\.tablespaces is not an empty folder, and a side-by-side recovery puts the backup's tablespaces there`,
+      ),
+    );
+    expect(fs.readFileSync(path.join(`${clone}.tablespaces`, 'keep-me'), 'utf8')).toBe('x');
   });
 });
 

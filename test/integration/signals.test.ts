@@ -30,7 +30,11 @@ describe('cancellation', () => {
         },
       );
       // Cancelled once its target cluster is up: exit 130, the cluster gone.
-      expect(await interruptOnceClusterUp(child, findLeftovers)).toEqual({ code: 130, removed: true });
+      expect(await interruptOnceClusterUp(child, findLeftovers)).toEqual({
+        code: 130,
+        removed: true,
+        userRemoved: true,
+      });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
