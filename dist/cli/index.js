@@ -46231,8 +46231,8 @@ var errors = __nccwpck_require__(4296);
 var binaries = __nccwpck_require__(1758);
 // EXTERNAL MODULE: ./src/postgres/client.ts + 1 modules
 var client = __nccwpck_require__(8012);
-// EXTERNAL MODULE: ./src/postgres/cluster.ts + 1 modules
-var postgres_cluster = __nccwpck_require__(4259);
+// EXTERNAL MODULE: ./src/postgres/cluster.ts + 2 modules
+var postgres_cluster = __nccwpck_require__(8323);
 // EXTERNAL MODULE: ./src/postgres/restore.ts
 var restore = __nccwpck_require__(6405);
 // EXTERNAL MODULE: ./src/backup/tools.ts
@@ -46824,7 +46824,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _pitr_options_js__WEBPACK_IMPORTED_MODULE_18__ = __nccwpck_require__(4299);
 /* harmony import */ var _pitr_present_js__WEBPACK_IMPORTED_MODULE_19__ = __nccwpck_require__(2454);
 /* harmony import */ var _pitr_run_js__WEBPACK_IMPORTED_MODULE_20__ = __nccwpck_require__(5281);
-/* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_21__ = __nccwpck_require__(4259);
+/* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_21__ = __nccwpck_require__(8323);
 /* harmony import */ var _postgres_embedded_js__WEBPACK_IMPORTED_MODULE_22__ = __nccwpck_require__(1349);
 /* harmony import */ var _report_progress_js__WEBPACK_IMPORTED_MODULE_27__ = __nccwpck_require__(8991);
 /* harmony import */ var _report_render_js__WEBPACK_IMPORTED_MODULE_23__ = __nccwpck_require__(6340);
@@ -46919,6 +46919,11 @@ function progress(quiet) {
 const COMMON_SWITCHES = `  --json                 print the outputs and report as JSON (no progress lines)
   --quiet                no progress lines while it runs: the report at the end, with its stages
 `;
+/** The help of a command's flags that only the command line has (the actions have no such input). */
+const CLI_ONLY_HELP = {
+    drill: `  --write-reference      Write the restored database's structure to this file, one line per object, sorted: the reference the structure rung compares later drills with (config structure.reference). Command line only.
+`,
+};
 /** Where the documentation is, for a page under docs/ or all of it. */
 const docsAt = (page) => `Documentation: ${page} (the repository; installed: $(npm root -g)/restorable/)\n`;
 /** The help of the commands that are not actions, and so have no spec. */
@@ -46950,7 +46955,7 @@ function usage(command) {
     const spec = command ? _args_js__WEBPACK_IMPORTED_MODULE_26__/* .COMMAND_SPECS */ .f[command] : undefined;
     if (spec) {
         const lines = Object.entries(spec.inputs).map(([name, i]) => `  --${name.padEnd(20)} ${i.description}${i.default ? ` (default: ${i.default})` : ''}${i.required ? ' (required)' : ''}`);
-        return `restorable ${spec.command} [flags]\n\n${spec.description}\n\n${lines.join('\n')}\n${COMMON_SWITCHES}\n${docsAt(`docs/${spec.name}.md`)}`;
+        return `restorable ${spec.command} [flags]\n\n${spec.description}\n\n${lines.join('\n')}\n${CLI_ONLY_HELP[spec.command] ?? ''}${COMMON_SWITCHES}\n${docsAt(`docs/${spec.name}.md`)}`;
     }
     const own = command ? OWN_HELP[command] : undefined;
     if (own)
@@ -50013,8 +50018,8 @@ const DRILL_STAGES = [
     'teardown',
 ];
 
-// EXTERNAL MODULE: ./src/postgres/cluster.ts + 1 modules
-var postgres_cluster = __nccwpck_require__(4259);
+// EXTERNAL MODULE: ./src/postgres/cluster.ts + 2 modules
+var postgres_cluster = __nccwpck_require__(8323);
 // EXTERNAL MODULE: ./src/postgres/embedded.ts
 var embedded = __nccwpck_require__(1349);
 ;// CONCATENATED MODULE: ./src/drill/server.ts
@@ -50734,7 +50739,7 @@ const drillInputs = {
     junit: (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('Write a JUnit XML report here (stages that did not run are <skipped>).'),
     ..._comparison_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .compareRungInputs */ .$K,
     keep: (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .flag */ .Jt)('Leave the restored cluster running for later steps (stopped by the post step).', false),
-    'os-user': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)("Run the scratch server as this OS user (default: the current user; when root, Restorable's own unprivileged user `restorable`, made when missing; never root)."),
+    'os-user': (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .text */ .Qq)('Run the scratch server as this OS user (default: the current user; when root, a user made for that one cluster, `restorable-` and 8 hex digits, removed with it; never root).'),
 };
 /** A drill takes every verify-backup input (its schema replay is the restore itself) plus its own. */
 const drillSpec = {
@@ -50786,7 +50791,7 @@ const drillSpec = {
 /* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2642);
 /* harmony import */ var _postgres_binaries_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1758);
 /* harmony import */ var _postgres_client_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8012);
-/* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4259);
+/* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8323);
 
 
 
@@ -51417,8 +51422,8 @@ async function structureStage(ctx, before, after) {
     });
 }
 
-// EXTERNAL MODULE: ./src/postgres/cluster.ts + 1 modules
-var cluster = __nccwpck_require__(4259);
+// EXTERNAL MODULE: ./src/postgres/cluster.ts + 2 modules
+var cluster = __nccwpck_require__(8323);
 ;// CONCATENATED MODULE: ./src/migrate/stages/target.ts
 
 
@@ -52579,7 +52584,7 @@ function isLink(p) {
 /* harmony import */ var _archive_wal_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(4354);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2642);
-/* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4259);
+/* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8323);
 /* harmony import */ var _postgres_recovery_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9048);
 /* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(9334);
 /* harmony import */ var _sources_local_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(2146);
@@ -52912,7 +52917,7 @@ function tablespaceMaps(shown, root) {
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2642);
-/* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4259);
+/* harmony import */ var _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8323);
 /* harmony import */ var _postgres_pgctl_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9573);
 /* harmony import */ var _postgres_recovery_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(9048);
 
@@ -53485,7 +53490,7 @@ function dataDirMajor(dataDir) {
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _archive_wal_js__WEBPACK_IMPORTED_MODULE_16__ = __nccwpck_require__(4354);
+/* harmony import */ var _archive_wal_js__WEBPACK_IMPORTED_MODULE_17__ = __nccwpck_require__(4354);
 /* harmony import */ var _comparison_options_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3187);
 /* harmony import */ var _config_restorable_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8519);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4296);
@@ -53498,8 +53503,10 @@ function dataDirMajor(dataDir) {
 /* harmony import */ var _sources_s3_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(2832);
 /* harmony import */ var _barman_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(8626);
 /* harmony import */ var _barman_cloud_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(1534);
-/* harmony import */ var _proof_js__WEBPACK_IMPORTED_MODULE_14__ = __nccwpck_require__(8547);
-/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_15__ = __nccwpck_require__(6598);
+/* harmony import */ var _journal_js__WEBPACK_IMPORTED_MODULE_14__ = __nccwpck_require__(7698);
+/* harmony import */ var _proof_js__WEBPACK_IMPORTED_MODULE_15__ = __nccwpck_require__(8547);
+/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_16__ = __nccwpck_require__(6598);
+
 
 
 
@@ -53574,14 +53581,14 @@ function parseTarget(v, name) {
     if (v['target-time']) {
         const text = v['target-time'].trim();
         const time = parseTargetTime(name('target-time'), text);
-        const micros = (0,_proof_js__WEBPACK_IMPORTED_MODULE_14__/* .parseMicros */ .lG)(text);
+        const micros = (0,_proof_js__WEBPACK_IMPORTED_MODULE_15__/* .parseMicros */ .lG)(text);
         if (micros === undefined)
             throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(name('target-time'), `"${text}" is not an ISO 8601 time`, 'Write it as 2026-11-21T09:30:00Z');
         return { kind: 'time', time, micros, text };
     }
     if (v['target-lsn']) {
         const text = v['target-lsn'].trim();
-        const lsn = (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_16__/* .parseLsn */ .l2)(text);
+        const lsn = (0,_archive_wal_js__WEBPACK_IMPORTED_MODULE_17__/* .parseLsn */ .l2)(text);
         if (lsn === undefined)
             throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(name('target-lsn'), `"${text}" is not a WAL location`, 'Write it as 0/3000060');
         return { kind: 'lsn', lsn, text };
@@ -53603,7 +53610,7 @@ function checkLocation(input, value) {
     return v;
 }
 function parseMarkerOptions(raw, how, log) {
-    const v = (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_6__/* .readInputs */ .Ko)(_spec_js__WEBPACK_IMPORTED_MODULE_15__/* .pitrSpec */ .h$.command, _spec_js__WEBPACK_IMPORTED_MODULE_15__/* .pitrInputs */ .n7, raw, how);
+    const v = (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_6__/* .readInputs */ .Ko)(_spec_js__WEBPACK_IMPORTED_MODULE_16__/* .pitrSpec */ .h$.command, _spec_js__WEBPACK_IMPORTED_MODULE_16__/* .pitrInputs */ .n7, raw, how);
     const name = (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_6__/* .nameFor */ .Fe)(how);
     if (!v['marker-url'])
         throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(name('marker-url'), 'is empty, but plant-marker is true', 'Give the live database to plant the marker on');
@@ -53680,8 +53687,15 @@ function parseSource(v, name) {
         walArchive: checkLocation(name('wal-archive'), walArchive),
     };
 }
-/** Side-by-side recovers into an empty or absent folder, never over a live cluster. */
+/**
+ * Side-by-side recovers into an empty or absent folder, never over a live cluster, and a backup's
+ * tablespaces into `<folder>.tablespaces`, which must be empty or absent too.
+ */
 function checkCloneTarget(dataDirectory, input) {
+    const tablespaces = (0,_journal_js__WEBPACK_IMPORTED_MODULE_14__/* .tablespaceRoot */ .B3)(dataDirectory);
+    const st = node_fs__WEBPACK_IMPORTED_MODULE_0___default().lstatSync(tablespaces, { throwIfNoEntry: false });
+    if (st && (!st.isDirectory() || node_fs__WEBPACK_IMPORTED_MODULE_0___default().readdirSync(tablespaces).length > 0))
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(input, `${tablespaces} is not an empty folder, and a side-by-side recovery puts the backup's tablespaces there`, 'Move it away (it is left as it is), or give another folder for the recovered copy');
     if (!node_fs__WEBPACK_IMPORTED_MODULE_0___default().existsSync(dataDirectory))
         return;
     if ((0,_postgres_pgctl_js__WEBPACK_IMPORTED_MODULE_10__/* .postmasterAlive */ .ww)(dataDirectory))
@@ -53718,7 +53732,7 @@ function parsePlace(v, name) {
     };
 }
 function parsePitrOptions(raw, how, log = _core_log_js__WEBPACK_IMPORTED_MODULE_7__/* .silentLogger */ .q) {
-    const v = (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_6__/* .readInputs */ .Ko)(_spec_js__WEBPACK_IMPORTED_MODULE_15__/* .pitrSpec */ .h$.command, _spec_js__WEBPACK_IMPORTED_MODULE_15__/* .pitrInputs */ .n7, raw, how);
+    const v = (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_6__/* .readInputs */ .Ko)(_spec_js__WEBPACK_IMPORTED_MODULE_16__/* .pitrSpec */ .h$.command, _spec_js__WEBPACK_IMPORTED_MODULE_16__/* .pitrInputs */ .n7, raw, how);
     const name = (0,_core_inputs_js__WEBPACK_IMPORTED_MODULE_6__/* .nameFor */ .Fe)(how);
     const target = parseTarget(v, name);
     const source = parseSource(v, name);
@@ -54066,8 +54080,8 @@ var duration = __nccwpck_require__(8571);
 var errors = __nccwpck_require__(4296);
 // EXTERNAL MODULE: ./src/postgres/client.ts + 1 modules
 var client = __nccwpck_require__(8012);
-// EXTERNAL MODULE: ./src/postgres/cluster.ts + 1 modules
-var cluster = __nccwpck_require__(4259);
+// EXTERNAL MODULE: ./src/postgres/cluster.ts + 2 modules
+var cluster = __nccwpck_require__(8323);
 // EXTERNAL MODULE: ./src/postgres/recovery.ts
 var recovery = __nccwpck_require__(9048);
 // EXTERNAL MODULE: ./src/report/history.ts
@@ -54687,7 +54701,7 @@ class SideBySideMode extends RecoveryMode {
         this.spoolDir = `${this.dataDir}.restorable-spool-${ctx.ts}`;
         this.socketDir = `${this.dataDir}.restorable-socket`;
     }
-    /** Whether a folder had the name the Barman backends restore tablespaces into, before the fetch. */
+    /** Whether the (empty) folder the Barman backends restore tablespaces into was there before the fetch. */
     tablespacesBefore = true;
     logFile() {
         return besideLog(this.ctx, this.dataDir);
@@ -54695,11 +54709,18 @@ class SideBySideMode extends RecoveryMode {
     async beforeFetch() {
         this.tablespacesBefore = external_node_fs_default().existsSync((0,pitr_journal/* tablespaceRoot */.B3)(this.dataDir));
     }
-    /** What we put into the empty folder is ours to remove, and the tablespace folder if we made it. */
+    /**
+     * What we put into the empty folders is ours to remove: the tablespace folder if we made it, else
+     * what is in it (it was empty: see checkCloneTarget).
+     */
     async abandon() {
         external_node_fs_default().rmSync(this.dataDir, { recursive: true, force: true });
+        const tablespaces = (0,pitr_journal/* tablespaceRoot */.B3)(this.dataDir);
         if (!this.tablespacesBefore)
-            external_node_fs_default().rmSync((0,pitr_journal/* tablespaceRoot */.B3)(this.dataDir), { recursive: true, force: true });
+            external_node_fs_default().rmSync(tablespaces, { recursive: true, force: true });
+        else if (external_node_fs_default().existsSync(tablespaces))
+            for (const n of external_node_fs_default().readdirSync(tablespaces, { withFileTypes: true }))
+                external_node_fs_default().rmSync(external_node_path_default().join(tablespaces, n.name), { recursive: true, force: true });
     }
     async finish(conn) {
         const { pipe, result } = this.ctx;
@@ -56852,7 +56873,7 @@ const MARKER = 'created by restorable drill';
 
 /***/ }),
 
-/***/ 4259:
+/***/ 8323:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -56868,10 +56889,10 @@ __nccwpck_require__.d(__webpack_exports__, {
   V8: () => (/* binding */ readLabel),
   hS: () => (/* binding */ removeCluster),
   $B: () => (/* binding */ scratchFolder),
-  PW: () => (/* binding */ sleepSync)
+  PW: () => (/* reexport */ sleepSync)
 });
 
-// UNUSED EXPORTS: SCRATCH_USER, findLeftovers, labelFile, scratchUser
+// UNUSED EXPORTS: findLeftovers, labelFile
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -56901,7 +56922,152 @@ var client = __nccwpck_require__(8012);
 var postgres_embedded = __nccwpck_require__(1349);
 // EXTERNAL MODULE: ./src/postgres/pgctl.ts
 var pgctl = __nccwpck_require__(9573);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/postgres/scratch-user.ts
+
+
+
+
+
+
+/**
+ * As root, every scratch cluster's server runs as a user made for it alone and removed with it, so
+ * a backup's SQL that reaches the server's OS user (a function its CHECK calls during the restore,
+ * running COPY ... TO PROGRAM) reaches nothing of another drill, and nothing it starts outlives it.
+ */
+const OWN_USER = /^restorable-[0-9a-f]{8}$/;
+/** The users this process made for its clusters: only those are removed with them. */
+const made = new Set();
+/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
+const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+function passwdIds(user) {
+    try {
+        for (const line of external_node_fs_default().readFileSync('/etc/passwd', 'utf8').split('\n')) {
+            const f = line.split(':');
+            if (f[0] === user)
+                return { uid: Number(f[2]), gid: Number(f[3]) };
+        }
+    }
+    catch { }
+    return undefined;
+}
+/** A user of its own for one scratch cluster's server, when Restorable runs as root; else none. */
+function makeScratchUser() {
+    if (!(0,exec/* isRoot */.jX)())
+        return undefined;
+    let why = '';
+    // useradd takes a lock on /etc/passwd: another drill making its user at the same moment waits or fails.
+    for (let attempt = 0; attempt < 5; attempt++) {
+        const name = `restorable-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
+        const r = (0,exec/* runSync */.HZ)('useradd', [
+            '--system',
+            '--user-group',
+            '--no-create-home',
+            '--home-dir',
+            '/nonexistent',
+            '--shell',
+            '/usr/sbin/nologin',
+            '--comment',
+            'Restorable, one scratch PostgreSQL server',
+            name,
+        ]);
+        if (r.code === 0 && passwdIds(name)) {
+            made.add(name);
+            return name;
+        }
+        why = r.stderr.trim() || `exit ${r.code}`;
+        sleepSync(100 * (attempt + 1));
+    }
+    throw new errors/* UserError */.yo('os-user', `the scratch server's own user could not be created (useradd: ${why})`, 'Check that useradd works here (it needs root and a writable /etc/passwd), or set os-user to an unprivileged user');
+}
+/** Whether this process made `user` for a cluster (and so removes it with the cluster). */
+function madeHere(user) {
+    return user !== undefined && made.has(user);
+}
+/** The pids of every process whose real, effective, saved or file-system uid is `uid`. */
+function processesOf(uid) {
+    const pids = [];
+    for (const entry of external_node_fs_default().readdirSync('/proc')) {
+        if (!/^\d+$/.test(entry))
+            continue;
+        try {
+            const status = external_node_fs_default().readFileSync(external_node_path_default().join('/proc', entry, 'status'), 'utf8');
+            const uids = /^Uid:\s+(.*)$/m.exec(status)?.[1]?.split(/\s+/).map(Number) ?? [];
+            if (uids.includes(uid))
+                pids.push(Number(entry));
+        }
+        catch {
+            // Gone while we looked.
+        }
+    }
+    return pids;
+}
+/** Kill every process of `uid`, again until none is left (one may fork while it is killed). */
+function killAllOf(uid) {
+    for (let round = 0; round < 50; round++) {
+        const pids = processesOf(uid);
+        if (!pids.length)
+            return;
+        for (const pid of pids) {
+            try {
+                process.kill(pid, 'SIGKILL');
+            }
+            catch { }
+        }
+        sleepSync(20);
+    }
+}
+/** What `uid` made at the top of the shared temp folders (the only places it could write). */
+function removeFilesOf(uid) {
+    for (const dir of new Set([external_node_os_default().tmpdir(), '/tmp', '/var/tmp', '/dev/shm'])) {
+        let names;
+        try {
+            names = external_node_fs_default().readdirSync(dir);
+        }
+        catch {
+            continue;
+        }
+        for (const n of names) {
+            const p = external_node_path_default().join(dir, n);
+            try {
+                if (external_node_fs_default().lstatSync(p).uid === uid)
+                    external_node_fs_default().rmSync(p, { recursive: true, force: true });
+            }
+            catch { }
+        }
+    }
+}
+/**
+ * Remove a cluster's own user once its server has stopped and its folder is gone: every process
+ * still running as it is killed (what a backup's SQL may have started to outlive the drill), what
+ * it left in the temp folders is removed (a later user may get the same uid), then the user and
+ * its group. Only a user named as Restorable names them; never throws (it runs in signal handlers).
+ */
+function dropScratchUser(user) {
+    made.delete(user);
+    if (!OWN_USER.test(user))
+        return;
+    const ids = passwdIds(user);
+    if (!ids || ids.uid === 0)
+        return;
+    try {
+        for (let attempt = 0; attempt < 5; attempt++) {
+            killAllOf(ids.uid);
+            removeFilesOf(ids.uid);
+            if ((0,exec/* runSync */.HZ)('userdel', [user]).code === 0 || !passwdIds(user))
+                return;
+            sleepSync(100 * (attempt + 1));
+        }
+    }
+    catch {
+        // Left for `userdel` by hand; the user owns nothing and can log in nowhere.
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/postgres/cluster.ts
+
+
 
 
 
@@ -56940,22 +57106,9 @@ function freePort() {
         });
     });
 }
-function passwdIds(user) {
-    try {
-        for (const line of external_node_fs_default().readFileSync('/etc/passwd', 'utf8').split('\n')) {
-            const f = line.split(':');
-            if (f[0] === user)
-                return { uid: Number(f[2]), gid: Number(f[3]) };
-        }
-    }
-    catch { }
-    return undefined;
-}
 const live = new Set();
 /** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
 const starting = new Map();
-/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
-const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 /** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
 function removeStartingSync() {
     for (const [root, { binDir, osUser, phase }] of starting) {
@@ -56977,6 +57130,8 @@ function removeStartingSync() {
                     sleepSync(100);
                 }
             }
+            if (osUser && madeHere(osUser) && !external_node_fs_default().existsSync(root))
+                dropScratchUser(osUser);
         }
         catch {
             // Nothing more can be done here; `restorable clean` finds what is left.
@@ -57000,8 +57155,6 @@ function installExitHook() {
     (0,cancel/* onCancel */.A)(stopAll);
 }
 const SCRATCH_PREFIX = 'restorable-';
-/** The OS user scratch servers run as when Restorable runs as root: its own, never postgres or root. */
-const SCRATCH_USER = 'restorable';
 /**
  * A folder of this process's user that nobody else may enter: made 0700 when missing, and refused
  * when it is a link, another user's, or open to others (someone may have planted it).
@@ -57061,6 +57214,7 @@ function writeLabel(root, label, bin, osUser) {
         created: new Date().toISOString(),
         major: bin.major,
         ...(osUser ? { osUser } : {}),
+        ...(madeHere(osUser) ? { ownUser: true } : {}),
     };
     external_node_fs_default().writeFileSync(labelFile(root), JSON.stringify(l), { mode: 0o600 });
 }
@@ -57111,6 +57265,8 @@ async function removeCluster(root) {
     }
     external_node_fs_default().rmSync(root, { recursive: true, force: true });
     dropLabel(root);
+    if (label.ownUser && label.osUser)
+        dropScratchUser(label.osUser);
     return true;
 }
 /** Scratch clusters left behind: by a crash (their process is gone) or kept on purpose. */
@@ -57175,33 +57331,6 @@ function labelFolder(root, bin, osUser, label) {
     if (entry)
         Object.assign(entry, { binDir: bin.dir, phase: 'server' });
     writeLabel(root, label, bin, osUser);
-}
-/**
- * Who a scratch server runs as by default: as root, Restorable's own unprivileged user (made when
- * missing), so a backup's SQL that reaches the server's OS user finds no production data directory
- * and no secrets; otherwise the runner's user itself.
- */
-function scratchUser() {
-    if (!(0,exec/* isRoot */.jX)())
-        return undefined;
-    if (!passwdIds(SCRATCH_USER)) {
-        const made = (0,exec/* runSync */.HZ)('useradd', [
-            '--system',
-            '--user-group',
-            '--no-create-home',
-            '--home-dir',
-            '/nonexistent',
-            '--shell',
-            '/usr/sbin/nologin',
-            '--comment',
-            'Restorable scratch PostgreSQL servers',
-            SCRATCH_USER,
-        ]);
-        if (made.code !== 0 && !passwdIds(SCRATCH_USER)) {
-            throw new errors/* UserError */.yo('os-user', `the user ${SCRATCH_USER}, whom scratch servers run as, is missing and could not be created (${made.stderr})`, `Create it (useradd --system --user-group ${SCRATCH_USER}), or set os-user to an unprivileged user`);
-        }
-    }
-    return SCRATCH_USER;
 }
 /** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
 function ownerOf(osUser) {
@@ -57306,18 +57435,27 @@ class ScratchCluster {
                 ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
                 : 'PostgreSQL server binaries (initdb, pg_ctl)', (0,binaries/* installHint */.J8)(Math.max(Math.ceil(min), 13), 'server'));
         }
-        const osUser = opts.osUser ?? scratchUser();
-        if (osUser === 'root') {
-            throw new errors/* UserError */.yo('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", `Leave os-user unset (Restorable's own user, ${SCRATCH_USER}), or name an unprivileged user`);
+        if (opts.osUser === 'root') {
+            throw new errors/* UserError */.yo('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", "Leave os-user unset (as root, a user of the cluster's own, made for it and removed with it), or name an unprivileged user");
         }
-        const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
+        // As root, by default: a user made for this cluster alone (see scratch-user.ts); else the runner's.
+        const osUser = opts.osUser ?? makeScratchUser();
         installExitHook();
-        starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
+        let root;
         try {
+            root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
+            starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
             return await ScratchCluster.startIn(root, initdb, osUser, opts);
         }
+        catch (e) {
+            // startIn removed the folder of a cluster that did not start; its user goes with it.
+            if (osUser && madeHere(osUser) && !(root && external_node_fs_default().existsSync(root)))
+                dropScratchUser(osUser);
+            throw e;
+        }
         finally {
-            starting.delete(root);
+            if (root)
+                starting.delete(root);
         }
     }
     static async startIn(root, initdb, osUser, opts) {
@@ -57412,6 +57550,8 @@ class ScratchCluster {
             return;
         external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
         dropLabel(this.root);
+        if (this.osUser && madeHere(this.osUser))
+            dropScratchUser(this.osUser);
     }
     /** Keep the cluster after this process exits (keep: true); returns its folder for the post step. */
     detach() {

@@ -70493,7 +70493,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 4628:
+/***/ 9488:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -87868,7 +87868,150 @@ function normalise(p) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/postgres/scratch-user.ts
+
+
+
+
+
+
+/**
+ * As root, every scratch cluster's server runs as a user made for it alone and removed with it, so
+ * a backup's SQL that reaches the server's OS user (a function its CHECK calls during the restore,
+ * running COPY ... TO PROGRAM) reaches nothing of another drill, and nothing it starts outlives it.
+ */
+const OWN_USER = /^restorable-[0-9a-f]{8}$/;
+/** The users this process made for its clusters: only those are removed with them. */
+const made = new Set();
+/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
+const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+function passwdIds(user) {
+    try {
+        for (const line of external_node_fs_default().readFileSync('/etc/passwd', 'utf8').split('\n')) {
+            const f = line.split(':');
+            if (f[0] === user)
+                return { uid: Number(f[2]), gid: Number(f[3]) };
+        }
+    }
+    catch { }
+    return undefined;
+}
+/** A user of its own for one scratch cluster's server, when Restorable runs as root; else none. */
+function makeScratchUser() {
+    if (!exec_isRoot())
+        return undefined;
+    let why = '';
+    // useradd takes a lock on /etc/passwd: another drill making its user at the same moment waits or fails.
+    for (let attempt = 0; attempt < 5; attempt++) {
+        const name = `restorable-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
+        const r = runSync('useradd', [
+            '--system',
+            '--user-group',
+            '--no-create-home',
+            '--home-dir',
+            '/nonexistent',
+            '--shell',
+            '/usr/sbin/nologin',
+            '--comment',
+            'Restorable, one scratch PostgreSQL server',
+            name,
+        ]);
+        if (r.code === 0 && passwdIds(name)) {
+            made.add(name);
+            return name;
+        }
+        why = r.stderr.trim() || `exit ${r.code}`;
+        sleepSync(100 * (attempt + 1));
+    }
+    throw new errors_UserError('os-user', `the scratch server's own user could not be created (useradd: ${why})`, 'Check that useradd works here (it needs root and a writable /etc/passwd), or set os-user to an unprivileged user');
+}
+/** Whether this process made `user` for a cluster (and so removes it with the cluster). */
+function madeHere(user) {
+    return user !== undefined && made.has(user);
+}
+/** The pids of every process whose real, effective, saved or file-system uid is `uid`. */
+function processesOf(uid) {
+    const pids = [];
+    for (const entry of external_node_fs_default().readdirSync('/proc')) {
+        if (!/^\d+$/.test(entry))
+            continue;
+        try {
+            const status = external_node_fs_default().readFileSync(external_node_path_default().join('/proc', entry, 'status'), 'utf8');
+            const uids = /^Uid:\s+(.*)$/m.exec(status)?.[1]?.split(/\s+/).map(Number) ?? [];
+            if (uids.includes(uid))
+                pids.push(Number(entry));
+        }
+        catch {
+            // Gone while we looked.
+        }
+    }
+    return pids;
+}
+/** Kill every process of `uid`, again until none is left (one may fork while it is killed). */
+function killAllOf(uid) {
+    for (let round = 0; round < 50; round++) {
+        const pids = processesOf(uid);
+        if (!pids.length)
+            return;
+        for (const pid of pids) {
+            try {
+                process.kill(pid, 'SIGKILL');
+            }
+            catch { }
+        }
+        sleepSync(20);
+    }
+}
+/** What `uid` made at the top of the shared temp folders (the only places it could write). */
+function removeFilesOf(uid) {
+    for (const dir of new Set([external_node_os_default().tmpdir(), '/tmp', '/var/tmp', '/dev/shm'])) {
+        let names;
+        try {
+            names = external_node_fs_default().readdirSync(dir);
+        }
+        catch {
+            continue;
+        }
+        for (const n of names) {
+            const p = external_node_path_default().join(dir, n);
+            try {
+                if (external_node_fs_default().lstatSync(p).uid === uid)
+                    external_node_fs_default().rmSync(p, { recursive: true, force: true });
+            }
+            catch { }
+        }
+    }
+}
+/**
+ * Remove a cluster's own user once its server has stopped and its folder is gone: every process
+ * still running as it is killed (what a backup's SQL may have started to outlive the drill), what
+ * it left in the temp folders is removed (a later user may get the same uid), then the user and
+ * its group. Only a user named as Restorable names them; never throws (it runs in signal handlers).
+ */
+function scratch_user_dropScratchUser(user) {
+    made.delete(user);
+    if (!OWN_USER.test(user))
+        return;
+    const ids = passwdIds(user);
+    if (!ids || ids.uid === 0)
+        return;
+    try {
+        for (let attempt = 0; attempt < 5; attempt++) {
+            killAllOf(ids.uid);
+            removeFilesOf(ids.uid);
+            if (runSync('userdel', [user]).code === 0 || !passwdIds(user))
+                return;
+            sleepSync(100 * (attempt + 1));
+        }
+    }
+    catch {
+        // Left for `userdel` by hand; the user owns nothing and can log in nowhere.
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/postgres/cluster.ts
+
+
 
 
 
@@ -87907,22 +88050,9 @@ function freePort() {
         });
     });
 }
-function passwdIds(user) {
-    try {
-        for (const line of external_node_fs_default().readFileSync('/etc/passwd', 'utf8').split('\n')) {
-            const f = line.split(':');
-            if (f[0] === user)
-                return { uid: Number(f[2]), gid: Number(f[3]) };
-        }
-    }
-    catch { }
-    return undefined;
-}
 const live = new Set();
 /** Clusters between mkdtemp and a finished start: removed too if the process is stopped then. */
 const starting = new Map();
-/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
-const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 /** Stop and remove clusters caught mid-start; best effort, never throws (it runs in a signal handler). */
 function removeStartingSync() {
     for (const [root, { binDir, osUser, phase }] of starting) {
@@ -87944,6 +88074,8 @@ function removeStartingSync() {
                     sleepSync(100);
                 }
             }
+            if (osUser && madeHere(osUser) && !external_node_fs_default().existsSync(root))
+                scratch_user_dropScratchUser(osUser);
         }
         catch {
             // Nothing more can be done here; `restorable clean` finds what is left.
@@ -87967,8 +88099,6 @@ function installExitHook() {
     onCancel(stopAll);
 }
 const SCRATCH_PREFIX = 'restorable-';
-/** The OS user scratch servers run as when Restorable runs as root: its own, never postgres or root. */
-const SCRATCH_USER = 'restorable';
 /**
  * A folder of this process's user that nobody else may enter: made 0700 when missing, and refused
  * when it is a link, another user's, or open to others (someone may have planted it).
@@ -88028,6 +88158,7 @@ function writeLabel(root, label, bin, osUser) {
         created: new Date().toISOString(),
         major: bin.major,
         ...(osUser ? { osUser } : {}),
+        ...(madeHere(osUser) ? { ownUser: true } : {}),
     };
     external_node_fs_default().writeFileSync(labelFile(root), JSON.stringify(l), { mode: 0o600 });
 }
@@ -88078,6 +88209,8 @@ async function removeCluster(root) {
     }
     fs.rmSync(root, { recursive: true, force: true });
     dropLabel(root);
+    if (label.ownUser && label.osUser)
+        dropScratchUser(label.osUser);
     return true;
 }
 /** Scratch clusters left behind: by a crash (their process is gone) or kept on purpose. */
@@ -88142,33 +88275,6 @@ function labelFolder(root, bin, osUser, label) {
     if (entry)
         Object.assign(entry, { binDir: bin.dir, phase: 'server' });
     writeLabel(root, label, bin, osUser);
-}
-/**
- * Who a scratch server runs as by default: as root, Restorable's own unprivileged user (made when
- * missing), so a backup's SQL that reaches the server's OS user finds no production data directory
- * and no secrets; otherwise the runner's user itself.
- */
-function scratchUser() {
-    if (!exec_isRoot())
-        return undefined;
-    if (!passwdIds(SCRATCH_USER)) {
-        const made = runSync('useradd', [
-            '--system',
-            '--user-group',
-            '--no-create-home',
-            '--home-dir',
-            '/nonexistent',
-            '--shell',
-            '/usr/sbin/nologin',
-            '--comment',
-            'Restorable scratch PostgreSQL servers',
-            SCRATCH_USER,
-        ]);
-        if (made.code !== 0 && !passwdIds(SCRATCH_USER)) {
-            throw new errors_UserError('os-user', `the user ${SCRATCH_USER}, whom scratch servers run as, is missing and could not be created (${made.stderr})`, `Create it (useradd --system --user-group ${SCRATCH_USER}), or set os-user to an unprivileged user`);
-        }
-    }
-    return SCRATCH_USER;
 }
 /** The uid/gid files must belong to for `osUser` to run a server on them (undefined: no change). */
 function ownerOf(osUser) {
@@ -88273,18 +88379,27 @@ class ScratchCluster {
                 ? `PostgreSQL ${min} (or newer) server binaries (initdb, pg_ctl)`
                 : 'PostgreSQL server binaries (initdb, pg_ctl)', installHint(Math.max(Math.ceil(min), 13), 'server'));
         }
-        const osUser = opts.osUser ?? scratchUser();
-        if (osUser === 'root') {
-            throw new errors_UserError('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", `Leave os-user unset (Restorable's own user, ${SCRATCH_USER}), or name an unprivileged user`);
+        if (opts.osUser === 'root') {
+            throw new errors_UserError('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", "Leave os-user unset (as root, a user of the cluster's own, made for it and removed with it), or name an unprivileged user");
         }
-        const root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
+        // As root, by default: a user made for this cluster alone (see scratch-user.ts); else the runner's.
+        const osUser = opts.osUser ?? makeScratchUser();
         installExitHook();
-        starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
+        let root;
         try {
+            root = external_node_fs_default().mkdtempSync(external_node_path_default().join(scratchParent(osUser), `${SCRATCH_PREFIX}${opts.label ?? 'scratch'}-`));
+            starting.set(root, { binDir: initdb.dir, osUser, phase: 'init' });
             return await ScratchCluster.startIn(root, initdb, osUser, opts);
         }
+        catch (e) {
+            // startIn removed the folder of a cluster that did not start; its user goes with it.
+            if (osUser && madeHere(osUser) && !(root && external_node_fs_default().existsSync(root)))
+                scratch_user_dropScratchUser(osUser);
+            throw e;
+        }
         finally {
-            starting.delete(root);
+            if (root)
+                starting.delete(root);
         }
     }
     static async startIn(root, initdb, osUser, opts) {
@@ -88379,6 +88494,8 @@ class ScratchCluster {
             return;
         external_node_fs_default().rmSync(this.root, { recursive: true, force: true });
         dropLabel(this.root);
+        if (this.osUser && madeHere(this.osUser))
+            scratch_user_dropScratchUser(this.osUser);
     }
     /** Keep the cluster after this process exits (keep: true); returns its folder for the post step. */
     detach() {
@@ -92512,7 +92629,7 @@ function verify_backup_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4628);
+/* harmony import */ var _actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9488);
 
 await (0,_actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
