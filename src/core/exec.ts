@@ -136,6 +136,9 @@ function stderrLines(err: TailBuffer, opts: RunOptions): { data: (b: Buffer) => 
   };
 }
 
+/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
+export const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
 /**
  * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and

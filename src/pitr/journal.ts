@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
-import { isRoot, runSync, userCommandEnv } from '../core/exec.js';
-import { ownerOf, sleepSync } from '../postgres/cluster.js';
+import { isRoot, runSync, sleepSync, userCommandEnv } from '../core/exec.js';
+import { ownerOf } from '../postgres/cluster.js';
 import { PGCTL_WAIT, PgCtl, postmasterAlive } from '../postgres/pgctl.js';
 import { ownedLog } from '../postgres/recovery.js';
 

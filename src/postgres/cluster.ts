@@ -4,16 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { onCancel } from '../core/cancel.js';
 import { ToolMissingError, UserError } from '../core/errors.js';
-import { isRoot, run } from '../core/exec.js';
+import { isRoot, run, sleepSync } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import { newPassword, setPassword, writeOwnHba, writePassfile } from './auth.js';
 import { installHint, type PgBinary, pick } from './binaries.js';
 import { type ConnInfo, maskedUrl } from './client.js';
 import { cachedServer } from './embedded.js';
 import { PgCtl, postmasterAlive } from './pgctl.js';
-import { dropScratchUser, madeHere, makeScratchUser, passwdIds, sleepSync } from './scratch-user.js';
-
-export { sleepSync };
+import { dropScratchUser, madeHere, makeScratchUser, passwdIds } from './scratch-user.js';
 
 /** Settings for a cluster that exists to be loaded once and thrown away. */
 export const BULK_LOAD_SETTINGS: Record<string, string> = {
@@ -435,7 +433,8 @@ export class ScratchCluster {
       );
     }
     // As root, by default: a user made for this cluster alone (see scratch-user.ts); else the runner's.
-    const osUser = opts.osUser ?? makeScratchUser();
+    const own = opts.osUser ? undefined : makeScratchUser();
+    const osUser = opts.osUser ?? own;
     installExitHook();
     let root: string | undefined;
     try {
@@ -444,7 +443,7 @@ export class ScratchCluster {
       return await ScratchCluster.startIn(root, initdb, osUser, opts);
     } catch (e) {
       // startIn removed the folder of a cluster that did not start; its user goes with it.
-      if (osUser && madeHere(osUser) && !(root && fs.existsSync(root))) dropScratchUser(osUser);
+      if (own && !(root && fs.existsSync(root))) dropScratchUser(own);
       throw e;
     } finally {
       if (root) starting.delete(root);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
-import { isRoot, runSync } from '../core/exec.js';
+import { isRoot, runSync, sleepSync } from '../core/exec.js';
 
 /**
  * As root, every scratch cluster's server runs as a user made for it alone and removed with it, so
@@ -14,9 +14,6 @@ export const OWN_USER = /^restorable-[0-9a-f]{8}$/;
 
 /** The users this process made for its clusters: only those are removed with them. */
 const made = new Set<string>();
-
-/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
-export const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 export function passwdIds(user: string): { uid: number; gid: number } | undefined {
   try {
