@@ -48200,6 +48200,7 @@ function errorMessage(err) {
 /* harmony export */   FH: () => (/* binding */ FilterError),
 /* harmony export */   HZ: () => (/* binding */ runSync),
 /* harmony export */   L: () => (/* binding */ onPath),
+/* harmony export */   PW: () => (/* binding */ sleepSync),
 /* harmony export */   cO: () => (/* binding */ userCommandEnv),
 /* harmony export */   eF: () => (/* binding */ run),
 /* harmony export */   jX: () => (/* binding */ isRoot),
@@ -48315,6 +48316,8 @@ function stderrLines(err, opts) {
         },
     };
 }
+/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
+const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 /**
  * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
@@ -53016,7 +53019,7 @@ function putBackSync(j, wait) {
         new _postgres_pgctl_js__WEBPACK_IMPORTED_MODULE_5__/* .PgCtl */ .rh(j.serverBin, j.staging, j.osUser).stopSync();
     // A production stop in flight finishes before production can start again.
     for (let waited = 0; j.phase === 'stopping' && (0,_postgres_pgctl_js__WEBPACK_IMPORTED_MODULE_5__/* .postmasterAlive */ .ww)(j.live) && waited < 5000; waited += 100)
-        (0,_postgres_cluster_js__WEBPACK_IMPORTED_MODULE_4__/* .sleepSync */ .PW)(100);
+        (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_3__/* .sleepSync */ .PW)(100);
     if (inode(j.live) !== j.liveIno) {
         // The recovered copy is at production's path: stop it, move it aside, bring the original back.
         if (j.serverBin && (0,_postgres_pgctl_js__WEBPACK_IMPORTED_MODULE_5__/* .postmasterAlive */ .ww)(j.live))
@@ -56888,8 +56891,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   bf: () => (/* binding */ ownerOf),
   V8: () => (/* binding */ readLabel),
   hS: () => (/* binding */ removeCluster),
-  $B: () => (/* binding */ scratchFolder),
-  PW: () => (/* reexport */ sleepSync)
+  $B: () => (/* binding */ scratchFolder)
 });
 
 // UNUSED EXPORTS: findLeftovers, labelFile
@@ -56939,8 +56941,6 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 const OWN_USER = /^restorable-[0-9a-f]{8}$/;
 /** The users this process made for its clusters: only those are removed with them. */
 const made = new Set();
-/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
-const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 function passwdIds(user) {
     try {
         for (const line of external_node_fs_default().readFileSync('/etc/passwd', 'utf8').split('\n')) {
@@ -56977,7 +56977,7 @@ function makeScratchUser() {
             return name;
         }
         why = r.stderr.trim() || `exit ${r.code}`;
-        sleepSync(100 * (attempt + 1));
+        (0,exec/* sleepSync */.PW)(100 * (attempt + 1));
     }
     throw new errors/* UserError */.yo('os-user', `the scratch server's own user could not be created (useradd: ${why})`, 'Check that useradd works here (it needs root and a writable /etc/passwd), or set os-user to an unprivileged user');
 }
@@ -57015,7 +57015,7 @@ function killAllOf(uid) {
             }
             catch { }
         }
-        sleepSync(20);
+        (0,exec/* sleepSync */.PW)(20);
     }
 }
 /** What `uid` made at the top of the shared temp folders (the only places it could write). */
@@ -57057,7 +57057,7 @@ function dropScratchUser(user) {
             removeFilesOf(ids.uid);
             if ((0,exec/* runSync */.HZ)('userdel', [user]).code === 0 || !passwdIds(user))
                 return;
-            sleepSync(100 * (attempt + 1));
+            (0,exec/* sleepSync */.PW)(100 * (attempt + 1));
         }
     }
     catch {
@@ -57066,7 +57066,6 @@ function dropScratchUser(user) {
 }
 
 ;// CONCATENATED MODULE: ./src/postgres/cluster.ts
-
 
 
 
@@ -57117,7 +57116,7 @@ function removeStartingSync() {
             const pidFile = external_node_path_default().join(data, 'postmaster.pid');
             // A `pg_ctl start` in flight launches the server anyway: wait for it to appear, then stop it.
             for (let waited = 0; phase === 'server' && !external_node_fs_default().existsSync(pidFile) && waited < 5000; waited += 50)
-                sleepSync(50);
+                (0,exec/* sleepSync */.PW)(50);
             if (external_node_fs_default().existsSync(pidFile))
                 new pgctl/* PgCtl */.rh(binDir, data, osUser).stopSync();
             // initdb may still be writing into it for a moment: retry.
@@ -57127,7 +57126,7 @@ function removeStartingSync() {
                     external_node_fs_default().rmSync(root, { recursive: true, force: true });
                 }
                 catch {
-                    sleepSync(100);
+                    (0,exec/* sleepSync */.PW)(100);
                 }
             }
             if (osUser && madeHere(osUser) && !external_node_fs_default().existsSync(root))
@@ -57439,7 +57438,8 @@ class ScratchCluster {
             throw new errors/* UserError */.yo('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", "Leave os-user unset (as root, a user of the cluster's own, made for it and removed with it), or name an unprivileged user");
         }
         // As root, by default: a user made for this cluster alone (see scratch-user.ts); else the runner's.
-        const osUser = opts.osUser ?? makeScratchUser();
+        const own = opts.osUser ? undefined : makeScratchUser();
+        const osUser = opts.osUser ?? own;
         installExitHook();
         let root;
         try {
@@ -57449,8 +57449,8 @@ class ScratchCluster {
         }
         catch (e) {
             // startIn removed the folder of a cluster that did not start; its user goes with it.
-            if (osUser && madeHere(osUser) && !(root && external_node_fs_default().existsSync(root)))
-                dropScratchUser(osUser);
+            if (own && !(root && external_node_fs_default().existsSync(root)))
+                dropScratchUser(own);
             throw e;
         }
         finally {

@@ -53222,6 +53222,8 @@ function stderrLines(err, opts) {
         },
     };
 }
+/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
+const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 /**
  * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and

@@ -47403,6 +47403,8 @@ function stderrLines(err, opts) {
         },
     };
 }
+/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
+const exec_sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 /**
  * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
@@ -48920,8 +48922,6 @@ function normalise(p) {
 const OWN_USER = /^restorable-[0-9a-f]{8}$/;
 /** The users this process made for its clusters: only those are removed with them. */
 const made = new Set();
-/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
-const scratch_user_sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 function scratch_user_passwdIds(user) {
     try {
         for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
@@ -48958,7 +48958,7 @@ function scratch_user_makeScratchUser() {
             return name;
         }
         why = r.stderr.trim() || `exit ${r.code}`;
-        scratch_user_sleepSync(100 * (attempt + 1));
+        sleepSync(100 * (attempt + 1));
     }
     throw new UserError('os-user', `the scratch server's own user could not be created (useradd: ${why})`, 'Check that useradd works here (it needs root and a writable /etc/passwd), or set os-user to an unprivileged user');
 }
@@ -48996,7 +48996,7 @@ function killAllOf(uid) {
             }
             catch { }
         }
-        scratch_user_sleepSync(20);
+        sleepSync(20);
     }
 }
 /** What `uid` made at the top of the shared temp folders (the only places it could write). */
@@ -49038,7 +49038,7 @@ function scratch_user_dropScratchUser(user) {
             removeFilesOf(ids.uid);
             if (runSync('userdel', [user]).code === 0 || !scratch_user_passwdIds(user))
                 return;
-            scratch_user_sleepSync(100 * (attempt + 1));
+            sleepSync(100 * (attempt + 1));
         }
     }
     catch {
@@ -49047,7 +49047,6 @@ function scratch_user_dropScratchUser(user) {
 }
 
 ;// CONCATENATED MODULE: ./src/postgres/cluster.ts
-
 
 
 
@@ -49420,7 +49419,8 @@ class ScratchCluster {
             throw new UserError('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", "Leave os-user unset (as root, a user of the cluster's own, made for it and removed with it), or name an unprivileged user");
         }
         // As root, by default: a user made for this cluster alone (see scratch-user.ts); else the runner's.
-        const osUser = opts.osUser ?? makeScratchUser();
+        const own = opts.osUser ? undefined : makeScratchUser();
+        const osUser = opts.osUser ?? own;
         installExitHook();
         let root;
         try {
@@ -49430,8 +49430,8 @@ class ScratchCluster {
         }
         catch (e) {
             // startIn removed the folder of a cluster that did not start; its user goes with it.
-            if (osUser && madeHere(osUser) && !(root && fs.existsSync(root)))
-                dropScratchUser(osUser);
+            if (own && !(root && fs.existsSync(root)))
+                dropScratchUser(own);
             throw e;
         }
         finally {

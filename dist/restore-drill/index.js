@@ -85579,6 +85579,8 @@ function stderrLines(err, opts) {
         },
     };
 }
+/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
+const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 /**
  * A program run synchronously, as `user`: for exit and signal handlers, where nothing asynchronous
  * runs any more, and code shared with them (everywhere else, `run`). Returns the exit status and
@@ -86649,8 +86651,6 @@ function normalise(p) {
 const OWN_USER = /^restorable-[0-9a-f]{8}$/;
 /** The users this process made for its clusters: only those are removed with them. */
 const made = new Set();
-/** Wait synchronously: for exit and signal handlers, where nothing asynchronous runs any more. */
-const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 function passwdIds(user) {
     try {
         for (const line of external_node_fs_default().readFileSync('/etc/passwd', 'utf8').split('\n')) {
@@ -86776,7 +86776,6 @@ function dropScratchUser(user) {
 }
 
 ;// CONCATENATED MODULE: ./src/postgres/cluster.ts
-
 
 
 
@@ -87149,7 +87148,8 @@ class ScratchCluster {
             throw new errors_UserError('os-user', "is root; a scratch server that runs a backup's SQL never runs as root", "Leave os-user unset (as root, a user of the cluster's own, made for it and removed with it), or name an unprivileged user");
         }
         // As root, by default: a user made for this cluster alone (see scratch-user.ts); else the runner's.
-        const osUser = opts.osUser ?? makeScratchUser();
+        const own = opts.osUser ? undefined : makeScratchUser();
+        const osUser = opts.osUser ?? own;
         installExitHook();
         let root;
         try {
@@ -87159,8 +87159,8 @@ class ScratchCluster {
         }
         catch (e) {
             // startIn removed the folder of a cluster that did not start; its user goes with it.
-            if (osUser && madeHere(osUser) && !(root && external_node_fs_default().existsSync(root)))
-                dropScratchUser(osUser);
+            if (own && !(root && external_node_fs_default().existsSync(root)))
+                dropScratchUser(own);
             throw e;
         }
         finally {
