@@ -40,8 +40,8 @@ export interface TocEntry {
   namespace: string | null;
   owner: string | null;
   /**
-   * The SQL of ACL entries (GRANT/REVOKE, for the roles they name) and of the DATABASE entry (its
-   * encoding and locale); other entries' SQL is not kept.
+   * The SQL of ACL entries (GRANT/REVOKE, for the roles they name), of the DATABASE entry (its
+   * encoding and locale) and of EXTENSION entries (their schema); other entries' SQL is not kept.
    */
   sql?: string;
   /** Custom format: where the data block is (set, not-set when pg_dump could not seek, no-data). */
@@ -178,7 +178,7 @@ export async function readToc(r: ByteReader, h: ArchiveHeader): Promise<TocEntry
     if (access) entry.serverAccess = access;
     if (copyStmt?.startsWith('COPY ')) entry.copy = true;
     if (desc === 'TABLE' && defn && PARTITIONED.test(defn)) entry.partitioned = true;
-    if ((desc.endsWith('ACL') || desc === 'DATABASE') && defn) entry.sql = defn;
+    if ((desc.endsWith('ACL') || desc === 'DATABASE' || desc === 'EXTENSION') && defn) entry.sql = defn;
     if (h.format === 'custom') {
       await r.need(1 + h.offSize);
       const flag = r.u8();

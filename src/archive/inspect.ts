@@ -27,6 +27,53 @@ import { unwrap, WRAPPER_MAGIC_BYTES, type Wrapper, wrapperOf, wrapperProblem } 
 
 export type DumpFormat = 'custom' | 'directory' | 'plain' | 'tar' | 'unknown';
 
+/** An object the dump gives an owner, as pg_dump names it: its TOC entry's type, schema and tag. */
+export interface OwnedEntry {
+  desc: string;
+  namespace: string;
+  tag: string;
+  owner: string;
+}
+
+/** An extension of the dump and the schema its CREATE EXTENSION names. */
+export interface DumpExtension {
+  name: string;
+  schema?: string;
+}
+
+/** TOC types whose owner a restore without owners gives back after (postgres/owners.ts). */
+export const OWNED_TYPES = new Set([
+  'TABLE',
+  'VIEW',
+  'SEQUENCE',
+  'MATERIALIZED VIEW',
+  'FOREIGN TABLE',
+  'FUNCTION',
+  'PROCEDURE',
+  'AGGREGATE',
+  'TYPE',
+  'DOMAIN',
+  'SCHEMA',
+  'COLLATION',
+  'CONVERSION',
+  'TEXT SEARCH CONFIGURATION',
+  'TEXT SEARCH DICTIONARY',
+  'STATISTICS',
+  'OPERATOR',
+  'OPERATOR CLASS',
+  'OPERATOR FAMILY',
+  'SERVER',
+  'PUBLICATION',
+  'LARGE OBJECT',
+]);
+
+/** The schema a CREATE EXTENSION statement names, unquoted. */
+export function extensionSchema(sql: string | undefined): string | undefined {
+  const m = /\bWITH SCHEMA\s+("(?:[^"]|"")+"|[\w$]+)/i.exec(sql ?? '');
+  const s = m?.[1];
+  return s?.startsWith('"') ? s.slice(1, -1).replace(/""/g, '"') : s;
+}
+
 export interface TocSummary {
   entries: number;
   /** Entries by type (`TABLE`, `TABLE DATA`, `INDEX`, `FK CONSTRAINT`, ...). */
@@ -36,6 +83,10 @@ export interface TocSummary {
   schemas: string[];
   extensions: string[];
   owners: string[];
+  /** Custom, directory and tar dumps: each object's owner, for a restore without owners to give back. */
+  owned?: OwnedEntry[];
+  /** The extensions with the schema each is made in. */
+  extensionSchemas?: DumpExtension[];
   /** Roles named by GRANT/REVOKE entries (grantees), PUBLIC excluded. */
   grantees: string[];
   /** Custom and directory dumps: the tables that have rows in the dump, as schema.table. */
@@ -151,6 +202,17 @@ function summarize(toc: TocEntry[]): TocSummary {
     schemas: uniq(toc.filter((e) => e.desc === 'SCHEMA').map((e) => e.tag)),
     extensions: uniq(toc.filter((e) => e.desc === 'EXTENSION').map((e) => e.tag)),
     owners: uniq(toc.map((e) => e.owner)),
+    owned: toc.flatMap((e) =>
+      e.owner && OWNED_TYPES.has(e.desc)
+        ? [{ desc: e.desc, namespace: e.namespace ?? '', tag: e.tag, owner: e.owner }]
+        : [],
+    ),
+    extensionSchemas: toc
+      .filter((e) => e.desc === 'EXTENSION')
+      .map((e) => {
+        const schema = extensionSchema(e.sql);
+        return schema ? { name: e.tag, schema } : { name: e.tag };
+      }),
     grantees: uniq(toc.flatMap((e) => (e.sql && e.desc.endsWith('ACL') ? rolesInAcl(e.sql) : []))),
     dataTables: uniq(toc.filter((e) => e.desc === 'TABLE DATA').map((e) => `${e.namespace}.${e.tag}`)),
     ...databaseLocale(toc.find((e) => e.desc === 'DATABASE')?.sql),
@@ -180,6 +242,23 @@ function accessProblems(toc: TocEntry[]): ArchiveProblem[] {
 
 const ownerNeedle = Buffer.from(' OWNER TO ');
 const grantNeedle = Buffer.from('\nGRANT ');
+
+const extensionNeedle = Buffer.from('\nCREATE EXTENSION ');
+
+/** The extensions `buf` creates, with their schemas: a restore without a superuser makes some first. */
+function collectExtensions(buf: Buffer, extensions: Map<string, DumpExtension>): void {
+  for (let i = buf.indexOf(extensionNeedle); i !== -1; i = buf.indexOf(extensionNeedle, i + 1)) {
+    const end = buf.indexOf(';', i);
+    if (end === -1 || end - i >= 400) continue;
+    const sql = buf.subarray(i + 1, end).toString('utf8');
+    const m = /^CREATE EXTENSION (?:IF NOT EXISTS )?("(?:[^"]|"")+"|[\w$-]+)/.exec(sql);
+    if (!m) continue;
+    const raw = m[1] as string;
+    const name = raw.startsWith('"') ? raw.slice(1, -1).replace(/""/g, '"') : raw;
+    const schema = extensionSchema(sql);
+    extensions.set(name, schema ? { name, schema } : { name });
+  }
+}
 
 /** The roles that own and are granted objects in `buf`, for a restore that must create them first. */
 function collectRoles(buf: Buffer, owners: Set<string>, grantees: Set<string>): void {
@@ -220,7 +299,11 @@ async function scanPlain(
   let tables = 0;
   let tail: Buffer = Buffer.alloc(0);
   let bytes = 0;
-  const roles = (buf: Buffer) => collectRoles(buf, owners, grantees);
+  const extensions = new Map<string, DumpExtension>();
+  const roles = (buf: Buffer) => {
+    collectRoles(buf, owners, grantees);
+    collectExtensions(buf, extensions);
+  };
   // pg_dumpall writes the role memberships there are, pg_execute_server_program's among them.
   const cluster = /PostgreSQL database cluster dump/.test(headText);
   const scanner = new SqlScanner((what, statement) => {
@@ -259,7 +342,8 @@ async function scanPlain(
     tables,
     dataEntries: 0,
     schemas: [],
-    extensions: [],
+    extensions: [...extensions.keys()].sort(),
+    extensionSchemas: [...extensions.values()],
     owners: [...owners].sort(),
     grantees: [...grantees].sort(),
   };

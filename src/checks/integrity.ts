@@ -100,6 +100,29 @@ export async function validateConstraints(c: pg.Client): Promise<{ findings: Fin
   return { findings, checked: rows.length };
 }
 
+/**
+ * amcheck made for `role` by a superuser (`c`), when the drill's checks run as a role that may not
+ * make it: in a schema of its own (no schema the dump wrote into: an extension's script runs as a
+ * superuser), with the right to run bt_index_check. Amcheck already there (the dump's) is granted.
+ */
+export async function offerAmcheck(c: pg.Client, role: string): Promise<void> {
+  await c.query('SET search_path = pg_catalog');
+  const have = await c.query("SELECT 1 FROM pg_extension WHERE extname = 'amcheck'");
+  if (have.rowCount === 0) {
+    await c.query('CREATE SCHEMA restorable_amcheck');
+    await c.query('CREATE EXTENSION amcheck WITH SCHEMA restorable_amcheck');
+  }
+  const schema = (
+    await c.query<{ s: string }>(
+      "SELECT n.nspname AS s FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'amcheck'",
+    )
+  ).rows[0]?.s as string;
+  await c.query(`GRANT USAGE ON SCHEMA ${ident(schema)} TO ${ident(role)}`);
+  await c.query(
+    `GRANT EXECUTE ON FUNCTION ${ident(schema)}.bt_index_check(regclass, boolean) TO ${ident(role)}`,
+  );
+}
+
 /** amcheck's bt_index_check on every valid B-tree index. Undefined when amcheck cannot be had. */
 export async function checkIndexes(
   c: pg.Client,
@@ -109,6 +132,11 @@ export async function checkIndexes(
   } catch {
     return undefined;
   }
+  const where = (
+    await c.query<{ s: string }>(
+      "SELECT n.nspname AS s FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'amcheck'",
+    )
+  ).rows[0]?.s as string;
   const idx = (
     await c.query<{ oid: number; name: string }>(
       `SELECT i.indexrelid::int AS oid, i.indexrelid::regclass::text AS name
@@ -121,7 +149,7 @@ export async function checkIndexes(
   const findings: Finding[] = [];
   for (const i of idx) {
     try {
-      await c.query('SELECT bt_index_check($1::regclass, true)', [i.oid]);
+      await c.query(`SELECT ${ident(where)}.bt_index_check($1::regclass, true)`, [i.oid]);
     } catch (e) {
       findings.push(
         finding('INDEX_CORRUPT', STAGE, `index ${i.name}: ${(e as Error).message}`, {

@@ -6,6 +6,7 @@ import type { CompareSummary } from '../comparison/run.js';
 import type { Logger } from '../core/log.js';
 import type { RunFolder } from '../core/workdir.js';
 import type { ConnInfo } from '../postgres/client.js';
+import type { Prepared } from '../postgres/owners.js';
 import type { TableCount } from '../postgres/tables.js';
 import type { HistoryEntry } from '../report/history.js';
 import type { Reportable } from '../report/render.js';
@@ -77,8 +78,14 @@ export interface VerifiedDrill extends DrillContext {
 /** A drill with its target: the database made for the dump, and how it sorts. */
 export interface TargetedDrill extends VerifiedDrill {
   readonly target: DrillTarget;
+  /** The drill's database as the restore and every check after reach it (the restorer's, on scratch). */
   readonly conn: ConnInfo;
   readonly collation: TargetCollation | undefined;
+  /**
+   * On a scratch cluster: the restore runs as the restorer (postgres/owners.ts), without owners,
+   * after what this made for it; the superuser of target.conn() gives the owners back.
+   */
+  readonly prepared?: Prepared;
 }
 
 /** The stages of a drill after verify, in order (teardown runs last, also on failure). */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { OWNED_TYPES, type OwnedEntry } from '../archive/inspect.js';
 import { codeOf, type Piece, type PlainHazard, PlainJudge, PlainPieces } from '../archive/plain.js';
 import { unwrapStep, type Wrapper, wrapperProblem } from '../archive/wrapper.js';
 import { NO_SPACE } from '../core/disk.js';
@@ -8,6 +9,7 @@ import { type RunOptions, run } from '../core/exec.js';
 import { type Finding, finding } from '../report/findings.js';
 import type { PgBinary } from './binaries.js';
 import { type ConnInfo, libpqEnv, withClient } from './client.js';
+import { expectedLine, type Prepared } from './owners.js';
 import { RestoreProgress } from './restore-progress.js';
 
 export type RolesMode = 'create-missing' | 'strict' | 'ignore';
@@ -29,6 +31,8 @@ export interface RestoreResult {
   errorLines: string[];
   warnings: number;
   findings: Finding[];
+  /** A plain dump restored without owners: each object's owner, from pg_dump's comment above it. */
+  owned?: OwnedEntry[];
 }
 
 /** What one line of pg_restore / psql stderr means. */
@@ -76,11 +80,13 @@ interface ReadStderr {
   errorLines: string[];
   warnings: string[];
   privileged: string[];
+  /** Lines that only say what was made for the restore first (postgres/owners.ts): no finding. */
+  expected: number;
   truncated?: string;
   full?: string;
 }
 
-function readStderr(stderr: string, unprivileged: boolean): ReadStderr {
+function readStderr(stderr: string, how: ClassifyAs): ReadStderr {
   const r: ReadStderr = {
     roles: new Map(),
     extensions: new Map(),
@@ -88,10 +94,15 @@ function readStderr(stderr: string, unprivileged: boolean): ReadStderr {
     errorLines: [],
     warnings: [],
     privileged: [],
+    expected: 0,
   };
   for (const line of stderr.split('\n')) {
     const c = classifyLine(line);
-    if (unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
+    if (c.kind === 'error' && expectedLine(line, how.prepared)) {
+      r.expected++;
+      continue;
+    }
+    if (how.unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
       r.privileged.push(line.trim());
       continue;
     }
@@ -163,7 +174,7 @@ function errorFindings(stage: string, r: ReadStderr): Finding[] {
       finding(
         'RESTORE_NEEDS_SUPERUSER',
         stage,
-        `${plural(r.privileged.length, 'statement')} need${r.privileged.length === 1 ? 's' : ''} a superuser, which the replay's role is not by design; the first: ${r.privileged[0]}`,
+        `${plural(r.privileged.length, 'statement')} need${r.privileged.length === 1 ? 's' : ''} a superuser, which the restoring role is not by design; the first: ${r.privileged[0]}`,
         { evidence: { statements: r.privileged.length } },
       ),
     );
@@ -182,17 +193,25 @@ function errorFindings(stage: string, r: ReadStderr): Finding[] {
 }
 
 /**
+ * How a restore's stderr is read. `unprivileged`: the restoring role is not a superuser by design
+ * (verify's replay, a drill's scratch cluster), so what only a superuser may do is not an error of
+ * the dump. `prepared`: what was made before it for such a role, whose errors are expected.
+ */
+export interface ClassifyAs {
+  unprivileged?: boolean;
+  prepared?: Prepared;
+}
+
+/**
  * pg_restore's stderr says more than its exit status: classify every line into findings. A zero
  * exit with errors is EXIT_CODE_LIED; a non-zero exit nothing explains is RESTORE_FAILED.
- * `unprivileged`: the restoring role is not a superuser by design (verify's replay), so what only a
- * superuser may do is not an error of the dump.
  */
 export function classifyRestore(
   stage: string,
   stderr: string,
   exitCode: number | null,
   tool: string,
-  unprivileged = false,
+  how: ClassifyAs = {},
 ): {
   findings: Finding[];
   errors: number;
@@ -200,7 +219,7 @@ export function classifyRestore(
   errorLines: string[];
   warnings: number;
 } {
-  const r = readStderr(stderr, unprivileged);
+  const r = readStderr(stderr, how);
   // Errors that only follow from a classified cause (the statements after a missing role) still count.
   const findings = [...causeFindings(stage, tool, r), ...errorFindings(stage, r)];
   const anyError =
@@ -216,7 +235,7 @@ export function classifyRestore(
         },
       ),
     );
-  if (exitCode !== 0 && !anyError && !r.full && r.privileged.length === 0)
+  if (exitCode !== 0 && !anyError && !r.full && r.privileged.length === 0 && r.expected === 0)
     findings.push(
       finding(
         'RESTORE_FAILED',
@@ -238,8 +257,14 @@ export interface RestoreOptions {
   /** Structure only: the tier `schema`, and verify's schema replay. */
   schemaOnly?: boolean;
   stage?: string;
-  /** The target role is not a superuser by design: see classifyRestore. */
+  /** The target role is not a superuser by design, and what was made for it first: see ClassifyAs. */
   unprivileged?: boolean;
+  prepared?: Prepared;
+  /**
+   * Leave the dump's owners out but keep its privileges (roles other than ignore, restoring as a
+   * role that may not give objects away): a superuser gives the owners back after (owners.ts).
+   */
+  noOwner?: boolean;
   /** Keep this up to date as the restore runs (pg_restore then runs with --verbose). */
   progress?: RestoreProgress;
 }
@@ -263,7 +288,17 @@ export class PlainDumpFilter extends Transform {
   /** The table of the COPY block being loaded, as the dump names it (for progress). */
   copying: string | undefined;
 
-  constructor(private readonly leaveOut: { schemaOnly: boolean; noOwner: boolean; restrictKey?: string }) {
+  /** With `noOwner`: each object's owner, from the comment pg_dump writes above it. */
+  readonly owned: OwnedEntry[] = [];
+
+  constructor(
+    private readonly leaveOut: {
+      schemaOnly: boolean;
+      noOwner: boolean;
+      noPrivileges?: boolean;
+      restrictKey?: string;
+    },
+  ) {
     super();
     this.pieces = new PlainPieces((p) => this.piece(p));
     if (leaveOut.restrictKey) this.out.push(`\\restrict ${leaveOut.restrictKey}\n`);
@@ -307,8 +342,24 @@ export class PlainDumpFilter extends Transform {
       return;
     }
     if (this.leaveOut.schemaOnly && /^SELECT pg_catalog\.setval\(/i.test(code)) return;
-    if (this.leaveOut.noOwner && /^(ALTER .* OWNER TO |GRANT |REVOKE )/i.test(code)) return;
+    if (this.leaveOut.noOwner) this.noteOwner(p.text);
+    if (this.leaveOut.noOwner && /^ALTER .* OWNER TO /i.test(code)) return;
+    if ((this.leaveOut.noPrivileges ?? this.leaveOut.noOwner) && /^(GRANT|REVOKE) /i.test(code)) return;
     this.out.push(p.text);
+  }
+
+  /** pg_dump's `-- Name: t; Type: TABLE; Schema: public; Owner: app` above an object. */
+  private noteOwner(text: string): void {
+    for (const m of text.matchAll(/^-- Name: (.*); Type: (.*); Schema: (.*); Owner: (.*)$/gm)) {
+      const [, tag, desc, schema, owner] = m as unknown as string[];
+      if (!owner || owner === '-' || !OWNED_TYPES.has(desc as string)) continue;
+      this.owned.push({
+        desc: desc as string,
+        namespace: schema === '-' ? '' : (schema as string),
+        tag: tag as string,
+        owner,
+      });
+    }
   }
 }
 
@@ -405,7 +456,8 @@ export async function restoreDump(
     tool = `psql ${client.version}`;
     filter = new PlainDumpFilter({
       schemaOnly: opts.schemaOnly === true,
-      noOwner: opts.roles === 'ignore',
+      noOwner: opts.roles === 'ignore' || opts.noOwner === true,
+      noPrivileges: opts.roles === 'ignore',
       ...(psqlRestricts(client.version) ? { restrictKey: randomBytes(24).toString('hex') } : {}),
     });
     const plainFilter = filter;
@@ -419,6 +471,7 @@ export async function restoreDump(
     const args = ['--dbname', target.database];
     if (opts.jobs > 1 && !input.wrapper && input.format !== 'tar') args.push('--jobs', String(opts.jobs));
     if (opts.roles === 'ignore') args.push('--no-owner', '--no-privileges');
+    else if (opts.noOwner) args.push('--no-owner');
     if (opts.schemaOnly) args.push('--schema-only');
     const progress = opts.progress;
     // --verbose names each object as it is done: counted, and kept out of the stderr classified.
@@ -432,7 +485,10 @@ export async function restoreDump(
     if (input.wrapper) res = await run(client.path, args, { env, stdin: unpacked(), ...watch });
     else res = await run(client.path, [...args, input.path], { env, ...watch });
   }
-  const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.unprivileged === true);
+  const classified = classifyRestore(stage, res.stderr, res.code, tool, {
+    unprivileged: opts.unprivileged === true,
+    ...(opts.prepared ? { prepared: opts.prepared } : {}),
+  });
   const hazard = filter?.hazards[0];
   if (hazard) classified.findings.push(hazardFinding(stage, hazard, filter?.hazards.length ?? 1));
   if (unpackError) classified.findings.unshift(unpackFinding(stage, tool, unpackError, input.wrapper));
@@ -444,5 +500,6 @@ export async function restoreDump(
     errorLines: classified.errorLines,
     warnings: classified.warnings,
     findings: classified.findings,
+    ...(filter && opts.noOwner ? { owned: filter.owned } : {}),
   };
 }

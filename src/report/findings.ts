@@ -177,8 +177,8 @@ export const RULES = {
     severity: 'info',
     kind: 'problem',
     fires:
-      "verify's schema replay (run as a role that is not a superuser, so a dump's SQL has no superuser's powers) met statements only a superuser may run (C functions, event triggers, untrusted languages); the drill restores them as one",
-    fix: 'Nothing to fix in the backup: the drill checks these objects. A statement in the list that pg_dump would not write is worth a look.',
+      "verify's schema replay, or a drill on a scratch cluster (both run as a role that is not a superuser, so a dump's SQL has no superuser's powers: no program, no server file), met statements only a superuser may run (C functions, event triggers, untrusted languages, COPY to a program)",
+    fix: 'A statement pg_dump would not write (COPY ... TO PROGRAM, a function that runs one) is an attack: find who wrote the backup. C functions and event triggers are left out of the drill: drill onto a server of your own with target-url to check them.',
   },
   RESTORE_WARNING: {
     severity: 'low',
@@ -216,6 +216,13 @@ export const RULES = {
     fires:
       'roles: create-missing created owners and grantees the dump names and the target lacked, as NOLOGIN',
     fix: 'Nothing to do for the drill; a restore onto a new production server needs these roles first (CREATE ROLE).',
+  },
+  OWNERS_NOT_RESTORED: {
+    severity: 'info',
+    kind: 'problem',
+    fires:
+      "a scratch drill restores as a role without superuser powers and gives the owners back after; some objects whose owner it could give were not found by the name the dump gives them, and stay the restoring role's",
+    fix: 'Nothing in the backup: the objects restored. Their owners differ in the drill only; the message names the first.',
   },
   TARGET_REFUSED: {
     severity: 'high',

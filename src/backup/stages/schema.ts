@@ -3,8 +3,9 @@ import { UNSAFE_RULES } from '../../archive/plain.js';
 import { scratchDiskFull, startedOutOfSpace } from '../../core/disk.js';
 import { errorMessage, ToolMissingError } from '../../core/errors.js';
 import { majorOf } from '../../postgres/binaries.js';
-import { type ConnInfo, ident, withClient } from '../../postgres/client.js';
+import { type ConnInfo, withClient } from '../../postgres/client.js';
 import { ScratchCluster } from '../../postgres/cluster.js';
+import { makeRestorer, type Prepared, precreateExtensions } from '../../postgres/owners.js';
 import { type RestoreInput, type RestoreResult, restoreDump } from '../../postgres/restore.js';
 import { type Finding, finding } from '../../report/findings.js';
 import type { StageOutcome } from '../../report/stages.js';
@@ -64,7 +65,9 @@ async function replaySchema(b: ReadBackup): Promise<StageOutcome> {
       path: b.facts.localPath as string,
       wrapper: ins.wrapper,
     };
-    replay = await restoreDump(tools.client, await replayTarget(cluster, ins), input, {
+    const target = await replayTarget(cluster, ins);
+    replay = await restoreDump(tools.client, target.conn, input, {
+      prepared: target.prepared,
       jobs: 1,
       roles: 'ignore',
       schemaOnly: true,
@@ -106,20 +109,18 @@ function replayFindings(replay: RestoreResult, version: string): Finding[] {
 }
 
 /**
- * Where the schema is replayed: a database of its own, owned by a role that is not a superuser, so
- * that a dump's SQL has none of a superuser's powers (COPY ... TO PROGRAM, server files). The
- * extensions the dump names are made first, as a superuser, from the server's own files, as an
- * administrator would make them before a restore.
+ * Where the schema is replayed: a database of its own, owned by the restorer, a role that is not a
+ * superuser, so that a dump's SQL has none of a superuser's powers (COPY ... TO PROGRAM, server
+ * files). The untrusted extensions the dump names are made first, as a superuser, from the
+ * server's own files, as an administrator would make them before a restore (postgres/owners.ts).
  */
-async function replayTarget(cluster: ScratchCluster, ins: Inspection): Promise<ConnInfo> {
-  const role = 'restorable_replay';
-  await withClient(cluster.conn(), async (c) => {
-    await c.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
-    await c.query(`CREATE DATABASE ${role} OWNER ${role} TEMPLATE template0`);
-  });
-  await withClient(cluster.conn(role), async (c) => {
-    for (const ext of ins.toc?.extensions ?? [])
-      await c.query(`CREATE EXTENSION IF NOT EXISTS ${ident(ext)} CASCADE`).catch(() => undefined);
-  });
-  return { ...cluster.conn(role), user: role };
+async function replayTarget(
+  cluster: ScratchCluster,
+  ins: Inspection,
+): Promise<{ conn: ConnInfo; prepared: Prepared }> {
+  const database = 'restorable_replay';
+  await withClient(cluster.conn(), (c) => c.query(`CREATE DATABASE ${database} TEMPLATE template0`));
+  const conn = await makeRestorer(cluster.conn(), database);
+  const prepared = await precreateExtensions(cluster.conn(database), ins.toc?.extensionSchemas ?? []);
+  return { conn, prepared };
 }

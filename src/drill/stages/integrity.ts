@@ -3,10 +3,12 @@ import {
   checkCollation,
   checkIndexes,
   checkSequences,
+  offerAmcheck,
   sequencesAgainstLive,
   validateConstraints,
 } from '../../checks/integrity.js';
 import { type ConnInfo, withClient } from '../../postgres/client.js';
+import { RESTORER } from '../../postgres/owners.js';
 import type { Finding } from '../../report/findings.js';
 import type { TargetedDrill } from '../context.js';
 
@@ -23,6 +25,11 @@ export async function integrityStage(t: TargetedDrill): Promise<void> {
       if (opts.tier === 'full' && integ['validate-constraints'] !== false)
         findings.push(...(await validateConstraints(c)).findings);
       if (integ.amcheck) {
+        // The checks run as the restorer on a scratch cluster: its superuser makes amcheck for it.
+        if (t.prepared)
+          await withClient(t.target.conn(t.database), (su) => offerAmcheck(su, RESTORER)).catch(
+            () => undefined,
+          );
         const r = await checkIndexes(c);
         if (r) findings.push(...r.findings);
         else notRun = 'amcheck: true, but the amcheck extension is not available on the target';

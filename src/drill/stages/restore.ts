@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import type { OwnedEntry } from '../../archive/inspect.js';
 import { CapExceeded, capped, unwrapStep } from '../../archive/wrapper.js';
 import type { BackupFacts } from '../../backup/context.js';
 import { restoreTools } from '../../backup/tools.js';
@@ -10,7 +11,14 @@ import { formatBytes } from '../../core/duration.js';
 import { run } from '../../core/exec.js';
 import type { PgBinary } from '../../postgres/binaries.js';
 import { type ConnInfo, queryRows, withClient } from '../../postgres/client.js';
-import { classifyRestore, type RestoreInput, restoreDump, restoreEnv } from '../../postgres/restore.js';
+import { giveOwners, RESTORER } from '../../postgres/owners.js';
+import {
+  classifyRestore,
+  type RestoreInput,
+  type RestoreOptions,
+  restoreDump,
+  restoreEnv,
+} from '../../postgres/restore.js';
 import { RestoreProgress } from '../../postgres/restore-progress.js';
 import { listTables } from '../../postgres/tables.js';
 import { type Finding, finding } from '../../report/findings.js';
@@ -122,13 +130,18 @@ async function restoreInto(t: TargetedDrill, client: PgBinary, input: RestoreInp
     const progress = new RestoreProgress((t.ins.toc?.entries ?? 0) - data, 0, t.ins.tableRows);
     t.pipe.progress(() => `schema: ${progress.describe() ?? 'starting'}`);
     const schema = await restoreDump(client, conn, input, {
+      ...asRestorer(t),
       jobs: opts.jobs,
       roles: opts.roles,
       schemaOnly: true,
       progress,
     });
     const rows = await countingAlong(t, (counter) => restoreSampleData(client, t, input, counter));
-    findings.push(...schema.findings, ...rows.findings);
+    findings.push(
+      ...schema.findings,
+      ...rows.findings,
+      ...(await ownersBack(t, schema.owned, [...schema.findings, ...rows.findings])),
+    );
     t.result.restore = {
       tool: schema.tool,
       seconds: schema.seconds + rows.seconds,
@@ -142,13 +155,14 @@ async function restoreInto(t: TargetedDrill, client: PgBinary, input: RestoreInp
     const r = await countingAlong(t, (counter) => {
       if (counter) progress.onData = counter;
       return restoreDump(client, conn, input, {
+        ...asRestorer(t),
         jobs: opts.jobs,
         roles: opts.roles,
         schemaOnly: opts.tier === 'schema',
         progress,
       });
     });
-    findings.push(...r.findings);
+    findings.push(...r.findings, ...(await ownersBack(t, r.owned, r.findings)));
     t.result.restore = {
       tool: r.tool,
       seconds: r.seconds,
@@ -167,6 +181,53 @@ async function restoreInto(t: TargetedDrill, client: PgBinary, input: RestoreInp
   if (tables === 0 && !full)
     out.push(finding('EMPTY_RESTORE', 'restore', `the restored database ${t.database} has no user tables`));
   return { findings: out };
+}
+
+/** A scratch drill's restore, as the restorer: without owners, with what was made for it first. */
+function asRestorer(t: TargetedDrill): Pick<RestoreOptions, 'noOwner' | 'unprivileged' | 'prepared'> {
+  return t.prepared ? { noOwner: true, unprivileged: true, prepared: t.prepared } : {};
+}
+
+/**
+ * After a restore as the restorer: the owners the dump names given back (by the superuser, matched
+ * in the catalog), the restorer a member of each so the checks after read what it made. `plain`:
+ * a plain dump's owners, read from it as it loaded. roles: strict says each absent owner (once:
+ * `said` may have named it already, as a grantee).
+ */
+async function ownersBack(
+  t: TargetedDrill,
+  plain: OwnedEntry[] | undefined,
+  said: Finding[],
+): Promise<Finding[]> {
+  if (!t.prepared || t.opts.roles === 'ignore') return [];
+  const entries = plain ?? t.ins.toc?.owned ?? [];
+  const r = await giveOwners(t.target.conn(t.database), entries);
+  t.log.debug(`owners given back: ${r.given} objects, to ${r.owners.join(', ') || 'no role'}`);
+  const findings: Finding[] = [];
+  const named = new Set(said.filter((f) => f.rule === 'ROLE_ABSENT').map((f) => f.evidence?.role));
+  if (t.opts.roles === 'strict')
+    for (const role of r.absent.filter((x) => !named.has(x)))
+      findings.push(
+        finding(
+          'ROLE_ABSENT',
+          'restore',
+          `role "${role}" does not exist on the target: it owns objects of the dump`,
+          {
+            evidence: { role },
+          },
+        ),
+      );
+  const first = r.unmatched[0];
+  if (first)
+    findings.push(
+      finding(
+        'OWNERS_NOT_RESTORED',
+        'restore',
+        `${r.unmatched.length} object${r.unmatched.length === 1 ? '' : 's'} stay ${RESTORER}'s, not found by the name the dump gives; the first: ${first.desc} ${first.namespace ? `${first.namespace}.` : ''}${first.tag} (owner ${first.owner})`,
+        { evidence: { objects: r.unmatched.length } },
+      ),
+    );
+  return findings;
 }
 
 /**
@@ -249,6 +310,23 @@ async function parentsFirst(conn: ConnInfo, lines: string[]): Promise<{ lines: s
 }
 
 /**
+ * Every user table's triggers (its foreign keys' among them) off or on again, as the superuser of
+ * `superuser`, for a load as the restorer (pg_restore --disable-triggers needs a superuser's
+ * connection): the tables named by the catalog, nothing of the dump run.
+ */
+async function switchTriggers(superuser: ConnInfo, how: 'DISABLE' | 'ENABLE'): Promise<void> {
+  await withClient(superuser, async (c) => {
+    await c.query('SET search_path = pg_catalog');
+    const tables = await c.query<{ t: string }>(
+      `SELECT c.oid::regclass::text AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'r' AND c.relhastriggers
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`,
+    );
+    for (const { t } of tables.rows) await c.query(`ALTER TABLE ${t} ${how} TRIGGER ALL`);
+  });
+}
+
+/**
  * The sample tier: rows of the named tables only, and every sequence's value, through a pg_restore
  * list. The schema is in place with its foreign keys, so a sampled table whose parent is not sampled
  * would fail them: as a superuser, the load disables triggers (pg_restore --disable-triggers).
@@ -274,8 +352,11 @@ async function restoreSampleData(
       (await c.query<{ s: boolean }>('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user'))
         .rows[0]?.s === true,
   );
+  // As the restorer, the scratch cluster's superuser turns the triggers off around the load.
+  const switched = t.prepared !== undefined;
   // A role that cannot disable triggers loads referenced tables first, one item at a time.
-  const ordered = superuser ? { lines: sampled, moved: false } : await parentsFirst(conn, sampled);
+  const ordered =
+    superuser || switched ? { lines: sampled, moved: false } : await parentsFirst(conn, sampled);
   const { lines } = ordered;
   const jobs = opts.jobs > 1 && input.format !== 'tar' && !ordered.moved ? opts.jobs : 1;
   const listFile = work.partial('sample.list');
@@ -284,6 +365,7 @@ async function restoreSampleData(
   const progress = new RestoreProgress(lines.length, 0, t.ins.tableRows);
   if (counter) progress.onData = counter;
   t.pipe.progress(() => `sample rows: ${progress.describe() ?? 'starting'}`);
+  if (switched) await switchTriggers(t.target.conn(t.database), 'DISABLE');
   try {
     const res = await run(
       pgRestore.path,
@@ -308,10 +390,17 @@ async function restoreSampleData(
     return {
       seconds: res.seconds,
       exitCode: res.code,
-      findings: classifyRestore('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`).findings,
+      findings: classifyRestore(
+        'restore',
+        res.stderr,
+        res.code,
+        `pg_restore ${pgRestore.version}`,
+        asRestorer(t),
+      ).findings,
       jobs,
     };
   } finally {
+    if (switched) await switchTriggers(t.target.conn(t.database), 'ENABLE');
     work.discard(listFile);
   }
 }

@@ -6,7 +6,8 @@ import type { TargetCollation } from '../../checks/integrity.js';
 import { onCancel } from '../../core/cancel.js';
 import { errorMessage, UserError } from '../../core/errors.js';
 import { majorOf } from '../../postgres/binaries.js';
-import { ident, withClient } from '../../postgres/client.js';
+import { type ConnInfo, ident, withClient } from '../../postgres/client.js';
+import { makeRestorer, type Prepared, precreateExtensions } from '../../postgres/owners.js';
 import { type Finding, finding } from '../../report/findings.js';
 import { DRILL_STAGES, type TargetedDrill, type VerifiedDrill } from '../context.js';
 import { earlySeconds, type Opened, openScratch, takeEarly } from '../scratch.js';
@@ -25,6 +26,7 @@ import {
  */
 export async function targetStage(v: VerifiedDrill): Promise<TargetedDrill | undefined> {
   let collation: TargetCollation | undefined;
+  let restorer: { conn: ConnInfo; prepared: Prepared } | undefined;
   const stage = await v.pipe.stage('target', async () => {
     const tools = await restoreTools(v.ins, v.opts.verify.pgBinDir, 'target');
     if ('finding' in tools) return { findings: [tools.finding] };
@@ -47,6 +49,7 @@ export async function targetStage(v: VerifiedDrill): Promise<TargetedDrill | und
       }
       return readCollation(client, v.database);
     });
+    if (c.kind === 'scratch') restorer = await prepareRestorer(c, v);
     v.result.target = {
       kind: c.kind,
       version: c.version,
@@ -68,7 +71,22 @@ export async function targetStage(v: VerifiedDrill): Promise<TargetedDrill | und
     for (const s of DRILL_STAGES.slice(1, -1)) v.pipe.skip(s, 'there is no target to restore into');
     return undefined;
   }
-  return Object.assign(v, { target, conn: target.conn(v.database), collation });
+  const conn = restorer?.conn ?? target.conn(v.database);
+  return Object.assign(v, { target, conn, collation, ...(restorer ? { prepared: restorer.prepared } : {}) });
+}
+
+/**
+ * A scratch cluster's restore runs as the restorer, which owns the drill's database and nothing
+ * else (postgres/owners.ts): a dump's SQL, and what it calls as its rows load, has no superuser's
+ * powers. The untrusted extensions the dump names are made first, by the superuser.
+ */
+async function prepareRestorer(
+  c: DrillTarget,
+  v: VerifiedDrill,
+): Promise<{ conn: ConnInfo; prepared: Prepared }> {
+  const conn = await makeRestorer(c.admin, v.database);
+  const prepared = await precreateExtensions(c.conn(v.database), v.ins.toc?.extensionSchemas ?? []);
+  return { conn, prepared };
 }
 
 /** What the target stage says beside ok: the server, where it came from, a rehearsal's majors. */
