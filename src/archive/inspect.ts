@@ -70,8 +70,7 @@ export const OWNED_TYPES = new Set([
 /** The schema a CREATE EXTENSION statement names, unquoted. */
 export function extensionSchema(sql: string | undefined): string | undefined {
   const m = /\bWITH SCHEMA\s+("(?:[^"]|"")+"|[\w$]+)/i.exec(sql ?? '');
-  const s = m?.[1];
-  return s?.startsWith('"') ? s.slice(1, -1).replace(/""/g, '"') : s;
+  return m?.[1] === undefined ? undefined : unquote(m[1]);
 }
 
 export interface TocSummary {
@@ -245,38 +244,57 @@ const grantNeedle = Buffer.from('\nGRANT ');
 
 const extensionNeedle = Buffer.from('\nCREATE EXTENSION ');
 
-/** The extensions `buf` creates, with their schemas: a restore without a superuser makes some first. */
-function collectExtensions(buf: Buffer, extensions: Map<string, DumpExtension>): void {
-  for (let i = buf.indexOf(extensionNeedle); i !== -1; i = buf.indexOf(extensionNeedle, i + 1)) {
-    const end = buf.indexOf(';', i);
-    if (end === -1 || end - i >= 400) continue;
-    const sql = buf.subarray(i + 1, end).toString('utf8');
-    const m = /^CREATE EXTENSION (?:IF NOT EXISTS )?("(?:[^"]|"")+"|[\w$-]+)/.exec(sql);
-    if (!m) continue;
-    const raw = m[1] as string;
-    const name = raw.startsWith('"') ? raw.slice(1, -1).replace(/""/g, '"') : raw;
-    const schema = extensionSchema(sql);
-    extensions.set(name, schema ? { name, schema } : { name });
+/**
+ * The roles that own and are granted objects in a plain dump, for a restore that must create them
+ * first, and the extensions it creates with their schemas (a restore without a superuser makes the
+ * untrusted ones first): searched chunk by chunk.
+ */
+class PlainNames {
+  private readonly owners = new Set<string>();
+  private readonly grantees = new Set<string>();
+  private readonly extensions = new Map<string, DumpExtension>();
+
+  search(buf: Buffer): void {
+    for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
+      const end = buf.indexOf(';', i);
+      if (end === -1 || end - i >= 200) continue;
+      this.owners.add(
+        unquote(
+          buf
+            .subarray(i + ownerNeedle.length, end)
+            .toString('utf8')
+            .trim(),
+        ),
+      );
+    }
+    for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
+      const end = buf.indexOf(';', i);
+      if (end !== -1 && end - i < 2000)
+        for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8'))) this.grantees.add(r);
+    }
+    for (let i = buf.indexOf(extensionNeedle); i !== -1; i = buf.indexOf(extensionNeedle, i + 1)) {
+      const end = buf.indexOf(';', i);
+      if (end === -1 || end - i >= 400) continue;
+      const sql = buf.subarray(i + 1, end).toString('utf8');
+      const m = /^CREATE EXTENSION (?:IF NOT EXISTS )?("(?:[^"]|"")+"|[\w$-]+)/.exec(sql);
+      if (!m) continue;
+      const name = unquote(m[1] as string);
+      const schema = extensionSchema(sql);
+      this.extensions.set(name, schema ? { name, schema } : { name });
+    }
+  }
+
+  summary(): Pick<TocSummary, 'extensions' | 'extensionSchemas' | 'owners' | 'grantees'> {
+    return {
+      extensions: [...this.extensions.keys()].sort(),
+      extensionSchemas: [...this.extensions.values()],
+      owners: [...this.owners].sort(),
+      grantees: [...this.grantees].sort(),
+    };
   }
 }
 
-/** The roles that own and are granted objects in `buf`, for a restore that must create them first. */
-function collectRoles(buf: Buffer, owners: Set<string>, grantees: Set<string>): void {
-  for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
-    const end = buf.indexOf(';', i);
-    if (end === -1 || end - i >= 200) continue;
-    const role = buf
-      .subarray(i + ownerNeedle.length, end)
-      .toString('utf8')
-      .trim();
-    owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
-  }
-  for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
-    const end = buf.indexOf(';', i);
-    if (end !== -1 && end - i < 2000)
-      for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8'))) grantees.add(r);
-  }
-}
+const unquote = (id: string) => (id.startsWith('"') ? id.slice(1, -1).replace(/""/g, '"') : id);
 
 /** Scan a plain SQL dump: its opening comments, its tables, and the line that closes it. */
 async function scanPlain(
@@ -294,16 +312,10 @@ async function scanPlain(
   if (fromPgDump)
     tell(onHeader, { format: 'plain', ...(out.serverVersion ? { serverVersion: out.serverVersion } : {}) });
   const needle = Buffer.from('\nCREATE TABLE ');
-  const owners = new Set<string>();
-  const grantees = new Set<string>();
+  const names = new PlainNames();
   let tables = 0;
   let tail: Buffer = Buffer.alloc(0);
   let bytes = 0;
-  const extensions = new Map<string, DumpExtension>();
-  const roles = (buf: Buffer) => {
-    collectRoles(buf, owners, grantees);
-    collectExtensions(buf, extensions);
-  };
   // pg_dumpall writes the role memberships there are, pg_execute_server_program's among them.
   const cluster = /PostgreSQL database cluster dump/.test(headText);
   const scanner = new SqlScanner((what, statement) => {
@@ -317,14 +329,14 @@ async function scanPlain(
     scan.push(chunk);
     // Search the chunk where it lies (no copy), and a small seam for what crosses from the last one.
     for (let i = chunk.indexOf(needle); i !== -1; i = chunk.indexOf(needle, i + needle.length)) tables++;
-    roles(chunk);
+    names.search(chunk);
     if (tail.length > 0) {
       const before = tail.subarray(Math.max(0, tail.length - SEAM));
       const seam = Buffer.concat([before, chunk.subarray(0, SEAM)]);
       for (let i = seam.indexOf(needle); i !== -1 && i < before.length; i = seam.indexOf(needle, i + 1)) {
         if (i + needle.length > before.length) tables++;
       }
-      roles(seam);
+      names.search(seam);
     }
     tail =
       chunk.length >= TAIL
@@ -342,10 +354,7 @@ async function scanPlain(
     tables,
     dataEntries: 0,
     schemas: [],
-    extensions: [...extensions.keys()].sort(),
-    extensionSchemas: [...extensions.values()],
-    owners: [...owners].sort(),
-    grantees: [...grantees].sort(),
+    ...names.summary(),
   };
   if (!fromPgDump) {
     out.problems.push(

@@ -59,7 +59,7 @@ export interface DrillContext {
   readonly history: HistoryEntry[];
   readonly previous: HistoryEntry | undefined;
   /** Set by the target stage as soon as a target exists: what teardown removes (or keeps). */
-  made?: { target: DrillTarget; database: string };
+  made?: { target: DrillTarget; database: string; restorer?: string };
   /** A database made on an existing server is dropped also when the run is cancelled. */
   forgetCreated?: () => void;
   /** Exact row counts taken while the restore ran (SideCounts): the volume stage counts the rest. */

@@ -78,7 +78,7 @@ export const drillSpec: ActionSpec<typeof drillInputs> = {
     {
       name: 'database-url',
       description:
-        "With keep: the restored database over TCP on 127.0.0.1, with its cluster's own random password (masked in the log; the report shows it without, naming its 0600 password file).",
+        'With keep: the restored database over TCP on 127.0.0.1, as restorable_restore (on a scratch cluster: the role that restored it, not a superuser) with a random password of its own (masked in the log; the report shows it without, naming its 0600 password file).',
     },
     { name: 'findings', description: 'Findings as JSON.' },
     { name: 'report', description: 'Path of the JSON report.' },

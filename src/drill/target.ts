@@ -32,9 +32,15 @@ export interface DrillTarget {
   teardown(database: string): Promise<void>;
   /** Leave it for later steps; returns what the post step (or `clean`) needs to remove it. */
   keep(database: string): string;
+  /**
+   * A scratch cluster kept for later steps: `user` may log in over TCP, and url() names it, not the
+   * superuser. Returns its password, for the logger's secrets.
+   */
+  keepAs?(user: string): Promise<string>;
 }
 
 export function scratchTarget(c: ScratchCluster): DrillTarget {
+  let login = 'postgres';
   return {
     kind: 'scratch',
     version: c.version,
@@ -42,9 +48,14 @@ export function scratchTarget(c: ScratchCluster): DrillTarget {
     admin: c.conn(),
     settings: BULK_LOAD_SETTINGS,
     conn: (db) => c.conn(db),
-    url: (db) => c.shownUrl(db),
+    url: (db) => c.shownUrl(db, login),
     teardown: () => c.stop(),
     keep: () => JSON.stringify({ kind: 'scratch', root: c.detach() }),
+    keepAs: async (user) => {
+      const password = await c.addLogin(user);
+      login = user;
+      return password;
+    },
   };
 }
 

@@ -70,10 +70,17 @@ export async function setPassword(conn: ConnInfo, user: string, password: string
 export function writePassfile(root: string, port: number, user: string, password: string): string {
   const file = path.join(root, 'pgpass');
   fs.rmSync(file, { force: true });
-  const lines = ['127.0.0.1', 'localhost'].map((h) => `${h}:${port}:*:${user}:${password}`);
-  fs.writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600, flag: 'wx' });
+  fs.writeFileSync(file, passfileLines(port, user, password), { mode: 0o600, flag: 'wx' });
   return file;
 }
+
+/** Another role's lines in the password file writePassfile made. */
+export function addToPassfile(root: string, port: number, user: string, password: string): void {
+  fs.appendFileSync(path.join(root, 'pgpass'), passfileLines(port, user, password));
+}
+
+const passfileLines = (port: number, user: string, password: string) =>
+  `${['127.0.0.1', 'localhost'].map((h) => `${h}:${port}:*:${user}:${password}`).join('\n')}\n`;
 
 /**
  * A server's socket folder: made 0700 for the server's OS user, and refused when it is a link,

@@ -6,7 +6,7 @@ import { onCancel } from '../core/cancel.js';
 import { ToolMissingError, UserError } from '../core/errors.js';
 import { isRoot, run, sleepSync } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
-import { newPassword, setPassword, writeOwnHba, writePassfile } from './auth.js';
+import { addToPassfile, newPassword, setPassword, writeOwnHba, writePassfile } from './auth.js';
 import { installHint, type PgBinary, pick } from './binaries.js';
 import { type ConnInfo, maskedUrl } from './client.js';
 import { cachedServer } from './embedded.js';
@@ -371,14 +371,25 @@ export class ScratchCluster {
    * The URL to show people, reports and logs: no password in it, but `passfile=` naming the
    * cluster's password file, which libpq (psql, ...) and Restorable read: it works as it is.
    */
-  shownUrl(database = 'postgres'): string {
+  shownUrl(database = 'postgres', user = 'postgres'): string {
     return maskedUrl({
       host: '127.0.0.1',
       port: this.port,
-      user: 'postgres',
+      user,
       database,
       passfile: this.passfile,
     });
+  }
+
+  /**
+   * Let `user` (a role of the cluster) in over TCP too: a password of its own, in the password file
+   * beside the superuser's. Returns it, for the logger's secrets.
+   */
+  async addLogin(user: string): Promise<string> {
+    const password = newPassword();
+    await setPassword(this.conn(), user, password);
+    addToPassfile(this.root, this.port, user, password);
+    return password;
   }
 
   /** The password, for the logger's secrets (so that nothing prints it) and nothing else. */

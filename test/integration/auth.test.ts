@@ -209,7 +209,7 @@ describe('PITR on a backup whose pg_hba.conf says trust to all', () => {
 });
 
 describe('restore-drill with keep: true, as the runner starts it', () => {
-  it('outputs database-url with the password, masked; the log, summary and report never show it', async () => {
+  it("outputs database-url with the restorer's own password, masked; the log, summary and report never show it", async () => {
     const src = await startCluster({ label: 'test-auth-src' });
     cleanup.push(() => src.stop());
     await createSampleDatabase(src, 'shop', 50);
@@ -226,7 +226,7 @@ describe('restore-drill with keep: true, as the runner starts it', () => {
     cleanup.push(() => runBundle(dir, 'restore-drill', {}, { 'is-post': 'true', 'kept-target': kept }));
     expect(main.code, main.stdout).toBe(0);
     const url = main.outputs['database-url'] as string;
-    const m = /^postgresql:\/\/postgres:([0-9a-f]{64})@127\.0\.0\.1:(\d+)\/shop$/.exec(url);
+    const m = /^postgresql:\/\/restorable_restore:([0-9a-f]{64})@127\.0\.0\.1:(\d+)\/shop$/.exec(url);
     expect(m, url).not.toBeNull();
     const password = m?.[1] as string;
     // Masked before anything printed it; printed nowhere else.
@@ -234,10 +234,12 @@ describe('restore-drill with keep: true, as the runner starts it', () => {
     expect(lines).toContain(`::add-mask::${password}`);
     expect(lines.filter((l) => l.includes(password) && l !== `::add-mask::${password}`)).toEqual([]);
     expect(main.summary).not.toContain(password);
-    expect(main.summary).toMatch(/postgresql:\/\/postgres@127\.0\.0\.1:\d+\/shop\?passfile=/);
+    expect(main.summary).toMatch(/postgresql:\/\/restorable_restore@127\.0\.0\.1:\d+\/shop\?passfile=/);
     const json = fs.readFileSync(report, 'utf8');
     expect(json).not.toContain(password);
-    expect(JSON.parse(json).target.url).toMatch(/^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/shop\?passfile=/);
+    expect(JSON.parse(json).target.url).toMatch(
+      /^postgresql:\/\/restorable_restore@127\.0\.0\.1:\d+\/shop\?passfile=/,
+    );
     for (const [k, v] of Object.entries(main.outputs))
       if (k !== 'database-url') expect(v, k).not.toContain(password);
     // The output works for a later step's tool; without the password TCP is refused.

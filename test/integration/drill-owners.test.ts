@@ -6,6 +6,9 @@ import { dumpDatabase } from '../../src/demo/sample.js';
 import { parseDrillOptions } from '../../src/drill/options.js';
 import { type DrillResult, runDrill } from '../../src/drill/run.js';
 import { removeKept } from '../../src/drill/target.js';
+import { parseMigrateOptions } from '../../src/migrate/options.js';
+import { runMigrate } from '../../src/migrate/run.js';
+import { inlinePassword } from '../../src/postgres/auth.js';
 import { queryRows } from '../../src/postgres/client.js';
 import type { ScratchCluster } from '../../src/postgres/cluster.js';
 import { RESTORER } from '../../src/postgres/owners.js';
@@ -135,6 +138,10 @@ describe('a scratch drill restores as a role without superuser powers', () => {
           `SELECT has_table_privilege('reporting', '"Sales Dept".orders', 'SELECT') AS ok`,
         );
         expect(acl[0]?.ok).toBe(true);
+        // The kept database is handed to later steps (migrate-check) as the restorer, not the superuser.
+        expect(kept(r).user).toBe(RESTORER);
+        const me = await queryRows<{ s: string }>(kept(r), "SELECT current_setting('is_superuser') AS s");
+        expect(me[0]?.s).toBe('off');
       } finally {
         await removeKept(r.target?.handle as string);
       }
@@ -217,6 +224,29 @@ describe('what a dump calls while it loads has no superuser powers', () => {
         `SELECT pg_has_role('${RESTORER}', 'pg_execute_server_program', 'USAGE') AS programs`,
       );
       expect(restorer[0]?.programs).toBe(false);
+    } finally {
+      await removeKept(r.target?.handle as string);
+    }
+  }, 180_000);
+});
+
+describe('a kept drill, migrated as the restorer', () => {
+  it("migrate-check runs a migration on the app role's tables and the superuser's, as the restorer", async () => {
+    const r = await drill(f.custom as string, { keep: 'true' });
+    try {
+      const url = inlinePassword(r.target?.url as string, () => {}) as string;
+      expect(url).toMatch(new RegExp(`^postgresql://${RESTORER}:`));
+      const command = `psql -X -q -v ON_ERROR_STOP=1 -c 'ALTER TABLE "Sales Dept".orders ADD COLUMN c int; ALTER TABLE public.audit ADD COLUMN c int; CREATE TABLE public.fresh (id int)'`;
+      const log = memoryLogger();
+      const m = await runMigrate(
+        parseMigrateOptions({ 'database-url': url, 'migrate-command': command }, 'input', log),
+        log,
+      );
+      expect(
+        m.findings.filter((x) => x.severity !== 'info'),
+        JSON.stringify(m.findings),
+      ).toEqual([]);
+      expect(m.verdict).toBe('pass');
     } finally {
       await removeKept(r.target?.handle as string);
     }

@@ -123,6 +123,8 @@ export function unpackCap(
 async function restoreInto(t: TargetedDrill, client: PgBinary, input: RestoreInput): Promise<StageOutcome> {
   const { opts, conn } = t;
   const findings: Finding[] = [];
+  // A plain dump's owners, read as it loaded (a TOC's are in the inspection).
+  let owned: OwnedEntry[] | undefined;
   if (opts.tier === 'sample') {
     // The schema's objects are the TOC's entries that are not data.
     const byType = t.ins.toc?.byType ?? {};
@@ -137,11 +139,8 @@ async function restoreInto(t: TargetedDrill, client: PgBinary, input: RestoreInp
       progress,
     });
     const rows = await countingAlong(t, (counter) => restoreSampleData(client, t, input, counter));
-    findings.push(
-      ...schema.findings,
-      ...rows.findings,
-      ...(await ownersBack(t, schema.owned, [...schema.findings, ...rows.findings])),
-    );
+    findings.push(...schema.findings, ...rows.findings);
+    owned = schema.owned;
     t.result.restore = {
       tool: schema.tool,
       seconds: schema.seconds + rows.seconds,
@@ -162,7 +161,8 @@ async function restoreInto(t: TargetedDrill, client: PgBinary, input: RestoreInp
         progress,
       });
     });
-    findings.push(...r.findings, ...(await ownersBack(t, r.owned, r.findings)));
+    findings.push(...r.findings);
+    owned = r.owned;
     t.result.restore = {
       tool: r.tool,
       seconds: r.seconds,
@@ -172,6 +172,7 @@ async function restoreInto(t: TargetedDrill, client: PgBinary, input: RestoreInp
   }
   const out = restoreDiskFull(findings, t.target.kind, t.backup);
   const full = out.some((f) => f.rule === 'DISK_FULL');
+  if (!out.some((f) => NOT_RESTORED.includes(f.rule))) out.push(...(await ownersBack(t, owned, out)));
   // A server whose disk filled may have stopped (a PANIC writing WAL): no tables to count then.
   const tables = await withClient(conn, async (c) => (await listTables(c)).length).catch((e: unknown) => {
     if (!full) throw e;
@@ -400,7 +401,8 @@ async function restoreSampleData(
       jobs,
     };
   } finally {
-    if (switched) await switchTriggers(t.target.conn(t.database), 'ENABLE');
+    // A server a full disk stopped has nothing to turn on again: the load's own error is the finding.
+    if (switched) await switchTriggers(t.target.conn(t.database), 'ENABLE').catch(() => undefined);
     work.discard(listFile);
   }
 }

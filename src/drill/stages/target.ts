@@ -49,7 +49,10 @@ export async function targetStage(v: VerifiedDrill): Promise<TargetedDrill | und
       }
       return readCollation(client, v.database);
     });
-    if (c.kind === 'scratch') restorer = await prepareRestorer(c, v);
+    if (c.kind === 'scratch') {
+      restorer = await prepareRestorer(c, v);
+      v.made.restorer = restorer.conn.user;
+    }
     v.result.target = {
       kind: c.kind,
       version: c.version,
@@ -85,6 +88,8 @@ async function prepareRestorer(
   v: VerifiedDrill,
 ): Promise<{ conn: ConnInfo; prepared: Prepared }> {
   const conn = await makeRestorer(c.admin, v.database);
+  // Marked as a drill's, so that a later step as the restorer (migrate-check) knows it is disposable.
+  await markDatabase(c.admin, v.database);
   const prepared = await precreateExtensions(c.conn(v.database), v.ins.toc?.extensionSchemas ?? []);
   return { conn, prepared };
 }

@@ -11,8 +11,10 @@ import { discardEarly } from '../scratch.js';
 export async function teardownStage(ctx: DrillContext): Promise<void> {
   await ctx.pipe.stage('teardown', async () => {
     if (!ctx.made) return {};
-    const { target, database } = ctx.made;
+    const { target, database, restorer } = ctx.made;
     if (ctx.opts.keep) {
+      // Later steps (migrate-check's migration) get the restorer's login, not the superuser's.
+      if (restorer && target.keepAs) ctx.log.secret(await target.keepAs(restorer));
       ctx.forgetCreated?.(); // kept on purpose: a cancellation from here on leaves it
       ctx.made = undefined;
       const handle = target.keep(database);
