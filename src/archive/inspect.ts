@@ -64,6 +64,7 @@ export const OWNED_TYPES = new Set([
   'OPERATOR FAMILY',
   'SERVER',
   'PUBLICATION',
+  'BLOB',
   'LARGE OBJECT',
 ]);
 

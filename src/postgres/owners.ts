@@ -85,6 +85,20 @@ export function expectedLine(line: string, prepared: Prepared | undefined): bool
   return schema !== undefined && prepared.schemas.includes(schema);
 }
 
+/** Catalogs whose objects pg_dump names by their name alone: TOC type, catalog, schema and name columns. */
+const BY_NAME: [string, string, string | null, string][] = [
+  ['COLLATION', 'pg_collation', 'collnamespace', 'collname'],
+  ['CONVERSION', 'pg_conversion', 'connamespace', 'conname'],
+  ['TEXT SEARCH CONFIGURATION', 'pg_ts_config', 'cfgnamespace', 'cfgname'],
+  ['TEXT SEARCH DICTIONARY', 'pg_ts_dict', 'dictnamespace', 'dictname'],
+  ['STATISTICS', 'pg_statistic_ext', 'stxnamespace', 'stxname'],
+  ['OPERATOR', 'pg_operator', 'oprnamespace', 'oprname'],
+  ['OPERATOR CLASS', 'pg_opclass', 'opcnamespace', 'opcname'],
+  ['OPERATOR FAMILY', 'pg_opfamily', 'opfnamespace', 'opfname'],
+  ['SERVER', 'pg_foreign_server', null, 'srvname'],
+  ['PUBLICATION', 'pg_publication', null, 'pubname'],
+];
+
 /**
  * The restorer's objects in the current database as pg_dump would name them (type, schema, tag),
  * with the identity and ALTER keyword the catalog gives them: the keys that owners are matched by.
@@ -112,38 +126,13 @@ WITH mine AS (
   UNION ALL
   SELECT m.classid, m.objid, 'SCHEMA', NULL, n.nspname::text
     FROM mine m JOIN pg_namespace n ON m.classid = 'pg_namespace'::regclass AND n.oid = m.objid
-  UNION ALL
-  SELECT m.classid, m.objid, 'COLLATION', o.collnamespace, o.collname::text
-    FROM mine m JOIN pg_collation o ON m.classid = 'pg_collation'::regclass AND o.oid = m.objid
-  UNION ALL
-  SELECT m.classid, m.objid, 'CONVERSION', o.connamespace, o.conname::text
-    FROM mine m JOIN pg_conversion o ON m.classid = 'pg_conversion'::regclass AND o.oid = m.objid
-  UNION ALL
-  SELECT m.classid, m.objid, 'TEXT SEARCH CONFIGURATION', o.cfgnamespace, o.cfgname::text
-    FROM mine m JOIN pg_ts_config o ON m.classid = 'pg_ts_config'::regclass AND o.oid = m.objid
-  UNION ALL
-  SELECT m.classid, m.objid, 'TEXT SEARCH DICTIONARY', o.dictnamespace, o.dictname::text
-    FROM mine m JOIN pg_ts_dict o ON m.classid = 'pg_ts_dict'::regclass AND o.oid = m.objid
-  UNION ALL
-  SELECT m.classid, m.objid, 'STATISTICS', o.stxnamespace, o.stxname::text
-    FROM mine m JOIN pg_statistic_ext o ON m.classid = 'pg_statistic_ext'::regclass AND o.oid = m.objid
-  UNION ALL
-  SELECT m.classid, m.objid, 'OPERATOR', o.oprnamespace, o.oprname::text
-    FROM mine m JOIN pg_operator o ON m.classid = 'pg_operator'::regclass AND o.oid = m.objid
-  UNION ALL
-  SELECT m.classid, m.objid, 'OPERATOR CLASS', o.opcnamespace, o.opcname::text
-    FROM mine m JOIN pg_opclass o ON m.classid = 'pg_opclass'::regclass AND o.oid = m.objid
-  UNION ALL
-  SELECT m.classid, m.objid, 'OPERATOR FAMILY', o.opfnamespace, o.opfname::text
-    FROM mine m JOIN pg_opfamily o ON m.classid = 'pg_opfamily'::regclass AND o.oid = m.objid
-  UNION ALL
-  SELECT m.classid, m.objid, 'SERVER', NULL, o.srvname::text
-    FROM mine m JOIN pg_foreign_server o ON m.classid = 'pg_foreign_server'::regclass AND o.oid = m.objid
-  UNION ALL
-  SELECT m.classid, m.objid, 'PUBLICATION', NULL, o.pubname::text
-    FROM mine m JOIN pg_publication o ON m.classid = 'pg_publication'::regclass AND o.oid = m.objid
-  UNION ALL
-  SELECT m.classid, m.objid, 'LARGE OBJECT', NULL, m.objid::text
+${BY_NAME.map(
+  ([d, cat, ns, name]) => `  UNION ALL
+  SELECT m.classid, m.objid, '${d}', ${ns ? `o.${ns}` : 'NULL::oid'}, o.${name}::text
+    FROM mine m JOIN ${cat} o ON m.classid = '${cat}'::regclass AND o.oid = m.objid
+`,
+).join('')}  UNION ALL
+  SELECT m.classid, m.objid, 'BLOB', NULL, m.objid::text
     FROM mine m WHERE m.classid = 'pg_largeobject'::regclass
 )
 SELECT k.descr, coalesce(n.nspname, '') AS ns, k.tag, o.identity
@@ -192,8 +181,10 @@ export async function giveOwners(superuser: ConnInfo, entries: OwnedEntry[]): Pr
     );
     const byKey = new Map<string, Set<string>>();
     const key = (d: string, ns: string, tag: string) => JSON.stringify([d, ns, tag]);
+    // pg_dump names a large object BLOB (before 17), or LARGE OBJECT.
+    const entryKey = (e: OwnedEntry) => key(e.desc === 'LARGE OBJECT' ? 'BLOB' : e.desc, e.namespace, e.tag);
     for (const e of entries) {
-      const k = key(e.desc, e.namespace, e.tag);
+      const k = entryKey(e);
       byKey.set(k, (byKey.get(k) ?? new Set()).add(e.owner));
     }
     const mine = (
@@ -209,7 +200,8 @@ export async function giveOwners(superuser: ConnInfo, entries: OwnedEntry[]): Pr
       if (owner === undefined) continue;
       matched.add(k);
       if (!safe.has(owner)) continue;
-      statements.push(`ALTER ${o.descr} ${o.identity} OWNER TO ${ident(owner)}`);
+      const kind = o.descr === 'BLOB' ? 'LARGE OBJECT' : o.descr;
+      statements.push(`ALTER ${kind} ${o.identity} OWNER TO ${ident(owner)}`);
       given.add(owner);
     }
     const members = [...given].map((r) => `GRANT ${ident(r)} TO ${RESTORER}`);
@@ -218,7 +210,7 @@ export async function giveOwners(superuser: ConnInfo, entries: OwnedEntry[]): Pr
       given: statements.length,
       owners: [...given].sort(),
       absent: named.filter((r) => !existing.has(r)),
-      unmatched: entries.filter((e) => safe.has(e.owner) && !matched.has(key(e.desc, e.namespace, e.tag))),
+      unmatched: entries.filter((e) => safe.has(e.owner) && !matched.has(entryKey(e))),
     };
   });
 }

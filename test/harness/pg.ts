@@ -46,3 +46,29 @@ export function tempDir(label: string): string {
   const run = process.env.RESTORABLE_TEST_RUN ?? `${process.pid}`;
   return fs.mkdtempSync(path.join(os.tmpdir(), `restorable-test-${run}-${label}-`));
 }
+
+/**
+ * A database whose table's CHECK calls a plpgsql function that, anywhere but on `cluster` itself,
+ * runs `command` through dynamic SQL (`COPY ... TO PROGRAM`): real pg_dump output that no scan of
+ * the dump's text can see run, only a restore that evaluates the CHECK as its rows load.
+ */
+export async function checkThatRunsProgram(
+  cluster: ScratchCluster,
+  db: string,
+  command: string,
+): Promise<void> {
+  await sql(cluster, 'postgres', `CREATE DATABASE ${db}`);
+  await sql(
+    cluster,
+    db,
+    `CREATE FUNCTION ok(x int) RETURNS boolean LANGUAGE plpgsql AS $f$
+     BEGIN
+       IF current_setting('port')::int <> ${cluster.port} THEN
+         EXECUTE 'COPY (SELECT 1) TO PROGRAM ' || quote_literal('${command}');
+       END IF;
+       RETURN true;
+     END $f$;
+     CREATE TABLE t (a int CHECK (ok(a)));
+     INSERT INTO t VALUES (1), (2);`,
+  );
+}

@@ -12,7 +12,7 @@ import { inlinePassword } from '../../src/postgres/auth.js';
 import { queryRows } from '../../src/postgres/client.js';
 import type { ScratchCluster } from '../../src/postgres/cluster.js';
 import { RESTORER } from '../../src/postgres/owners.js';
-import { sql, startCluster, tempDir } from '../harness/pg.js';
+import { checkThatRunsProgram, sql, startCluster, tempDir } from '../harness/pg.js';
 
 /**
  * A scratch drill restores as a role without a superuser's powers (postgres/owners.ts): what a
@@ -48,6 +48,10 @@ SELECT kind || ' ' || name AS object, owner FROM (
   SELECT 'tsconfig', cfgname, pg_get_userbyid(cfgowner) FROM pg_ts_config WHERE cfgname = 'shop_cfg'
   UNION ALL
   SELECT 'stats', stxname, pg_get_userbyid(stxowner) FROM pg_statistic_ext
+  UNION ALL
+  SELECT 'collation', collname, pg_get_userbyid(collowner) FROM pg_collation WHERE collname = 'shop_c'
+  UNION ALL
+  SELECT 'lo', oid::text, pg_get_userbyid(lomowner) FROM pg_largeobject_metadata
 ) o ORDER BY 1`;
 
 beforeAll(async () => {
@@ -77,9 +81,12 @@ beforeAll(async () => {
      CREATE TEXT SEARCH CONFIGURATION "Sales Dept".shop_cfg (COPY = english);
      CREATE STATISTICS "Sales Dept".st ON id, total FROM "Sales Dept".orders;
      CREATE TABLE public.items (id int PRIMARY KEY, qty "Sales Dept".positive);
+     CREATE COLLATION "Sales Dept".shop_c FROM "C";
+     SELECT lo_from_bytea(4242, 'app''s blob');
      GRANT SELECT ON "Sales Dept".orders TO reporting;
      RESET ROLE;
      CREATE TABLE public.audit (id int);
+     SELECT lo_from_bytea(4343, 'the superuser''s blob');
      INSERT INTO "Sales Dept".orders (total) SELECT g FROM generate_series(1, 300) g;
      INSERT INTO public.items SELECT g, g FROM generate_series(1, 50) g;
      REFRESH MATERIALIZED VIEW "Sales Dept".totals;`,
@@ -150,6 +157,27 @@ describe('a scratch drill restores as a role without superuser powers', () => {
   );
 });
 
+describe('owners the drill could not give back', () => {
+  it('an operator whose overloads belong to two roles (pg_dump names both alike) is OWNERS_NOT_RESTORED, info', async () => {
+    await sql(src, 'postgres', 'CREATE DATABASE twin');
+    await sql(
+      src,
+      'twin',
+      `CREATE OPERATOR === (leftarg = int, rightarg = int, function = int4pl);
+       ALTER OPERATOR ===(int, int) OWNER TO app_owner;
+       CREATE OPERATOR === (leftarg = text, rightarg = text, function = textcat);
+       ALTER OPERATOR ===(text, text) OWNER TO reporting;
+       CREATE TABLE t (a int); INSERT INTO t VALUES (1);`,
+    );
+    const r = await drill(await dumpDatabase(src, 'twin', path.join(dir, 'twin.dump')));
+    const kept = r.findings.filter((x) => x.rule === 'OWNERS_NOT_RESTORED');
+    expect(kept).toHaveLength(1);
+    expect(kept[0]).toMatchObject({ severity: 'info', evidence: { objects: 2 } });
+    expect(kept[0]?.message).toMatch(/the first: OPERATOR public\.=== \(owner (app_owner|reporting)\)/);
+    expect(r.verdict).toBe('pass');
+  }, 180_000);
+});
+
 describe('what a dump calls while it loads has no superuser powers', () => {
   it.each(['custom', 'plain'])(
     '%s: a CHECK whose function runs a program through dynamic SQL is refused, the drill fails, nothing ran',
@@ -158,21 +186,7 @@ describe('what a dump calls while it loads has no superuser powers', () => {
       fs.chmodSync(out, 0o1777);
       const marker = path.join(out, 'ran');
       const db = `checked_${format}`;
-      await sql(src, 'postgres', `CREATE DATABASE ${db}`);
-      // Real pg_dump output: the body is dynamic SQL, which no scan of the dump's text sees run.
-      await sql(
-        src,
-        db,
-        `CREATE FUNCTION ok(x int) RETURNS boolean LANGUAGE plpgsql AS $f$
-         BEGIN
-           IF current_setting('port')::int <> ${src.port} THEN
-             EXECUTE 'COPY (SELECT 1) TO PROGRAM ' || quote_literal('touch ${marker}');
-           END IF;
-           RETURN true;
-         END $f$;
-         CREATE TABLE t (a int CHECK (ok(a)));
-         INSERT INTO t VALUES (1), (2);`,
-      );
+      await checkThatRunsProgram(src, db, `touch ${marker}`);
       const dump = await dumpDatabase(
         src,
         db,

@@ -19,7 +19,7 @@ import { passwdIds } from '../../src/postgres/scratch-user.js';
 import { exitCodeFor } from '../../src/report/stages.js';
 import { runVerify } from '../../src/verify/run.js';
 import { injectSql } from '../harness/breakers.js';
-import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
+import { checkThatRunsProgram, loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
 
 /**
  * A backup is the attacker's text. Each crafted plain dump tries to run a command on the runner (a
@@ -314,21 +314,7 @@ describe('labels are data, never code', () => {
     fs.writeFileSync(script, `id -un > ${out}/user\n(setsid sleep 3001 </dev/null >/dev/null 2>&1 &)\n`, {
       mode: 0o644,
     });
-    // Real pg_dump output: the function body is dynamic SQL, which no scan of the dump's text can see run.
-    await sql(src, 'postgres', 'CREATE DATABASE checked');
-    await sql(
-      src,
-      'checked',
-      `CREATE FUNCTION ok(x int) RETURNS boolean LANGUAGE plpgsql AS $f$
-       BEGIN
-         IF current_setting('port')::int <> ${src.port} THEN
-           EXECUTE 'COPY (SELECT 1) TO PROGRAM ' || quote_literal('sh ${script}');
-         END IF;
-         RETURN true;
-       END $f$;
-       CREATE TABLE t (a int CHECK (ok(a)));
-       INSERT INTO t VALUES (1);`,
-    );
+    await checkThatRunsProgram(src, 'checked', `sh ${script}`);
     const dump = await dumpDatabase(
       src,
       'checked',
