@@ -42623,7 +42623,7 @@ async function readToc(r, h) {
             entry.copy = true;
         if (desc === 'TABLE' && defn && PARTITIONED.test(defn))
             entry.partitioned = true;
-        if ((desc.endsWith('ACL') || desc === 'DATABASE') && defn)
+        if ((desc.endsWith('ACL') || desc === 'DATABASE' || desc === 'EXTENSION') && defn)
             entry.sql = defn;
         if (h.format === 'custom') {
             await r.need(1 + h.offSize);
@@ -43006,6 +43006,850 @@ async function readStream(r, h, dec, what) {
     const done = dec.finish();
     done.catch(() => { });
     return { done };
+}
+
+
+/***/ }),
+
+/***/ 5128:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Q9: () => (/* binding */ OWNED_TYPES),
+  ME: () => (/* binding */ inspectDirectory),
+  Fb: () => (/* binding */ inspectStream)
+});
+
+// UNUSED EXPORTS: databaseLocale, extensionSchema, rolesInAcl
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+// EXTERNAL MODULE: ./src/archive/blocks.ts
+var blocks = __nccwpck_require__(7018);
+// EXTERNAL MODULE: ./src/archive/plain.ts
+var plain = __nccwpck_require__(4782);
+// EXTERNAL MODULE: ./src/archive/problem.ts
+var archive_problem = __nccwpck_require__(5373);
+;// CONCATENATED MODULE: ./src/archive/coverage.ts
+
+
+/** How many tables a message names before it says how many more. */
+const NAMED = 10;
+/**
+ * The tables the dump creates but holds no rows for: pg_dump writes a TABLE DATA entry (a COPY
+ * block, in plain form) for every table whose data it dumped, an empty one too. A table counts as
+ * dumped when it, or a partitioned table it is a partition of, has data. None at all is a
+ * schema-only dump.
+ */
+function dataNotDumped(created, withData, parents = new Map()) {
+    const covered = (key) => {
+        const seen = new Set();
+        for (let at = key; at && !seen.has(at); at = parents.get(at)) {
+            if (withData.has(at))
+                return true;
+            seen.add(at);
+        }
+        return false;
+    };
+    const missing = created
+        .map(plain/* tableKey */.ih)
+        .filter((k) => !covered(k))
+        .sort();
+    if (missing.length === 0)
+        return undefined;
+    if (withData.size === 0) {
+        return new archive_problem/* ArchiveProblem */.O('DATA_NOT_DUMPED', `a schema-only dump (pg_dump -s): none of its ${missing.length} tables has its rows in it`, { schemaOnly: true, tables: missing.length });
+    }
+    const named = missing.slice(0, NAMED).join(', ');
+    const more = missing.length > NAMED ? ` and ${missing.length - NAMED} more` : '';
+    return new archive_problem/* ArchiveProblem */.O('DATA_NOT_DUMPED', `the data of ${missing.length} table${missing.length === 1 ? '' : 's'} was not dumped (--exclude-table-data?): ${named}${more}`, { schemaOnly: false, tables: missing.length, first: missing[0] ?? '' });
+}
+/** A custom, directory or tar dump's tables without a TABLE DATA entry. */
+function tocDataNotDumped(toc) {
+    const created = toc
+        .filter((e) => e.desc === 'TABLE' && !e.partitioned)
+        .map((e) => ({ schema: e.namespace ?? '', table: e.tag }));
+    const withData = new Set(toc
+        .filter((e) => e.desc === 'TABLE DATA')
+        .map((e) => (0,plain/* tableKey */.ih)({ schema: e.namespace ?? '', table: e.tag })));
+    const p = dataNotDumped(created, withData);
+    return p ? [p] : [];
+}
+/** A plain dump's tables with neither a COPY block nor INSERT statements. */
+function plainDataNotDumped(tables, copied) {
+    const withData = new Set([...copied.map(plain/* tableKey */.ih), ...tables.inserted]);
+    const p = dataNotDumped(tables.created, withData, tables.parents);
+    return p ? [p] : [];
+}
+
+// EXTERNAL MODULE: ./src/archive/custom.ts
+var custom = __nccwpck_require__(5767);
+// EXTERNAL MODULE: ./src/archive/lanes.ts + 3 modules
+var lanes = __nccwpck_require__(6756);
+;// CONCATENATED MODULE: ./src/archive/queue.ts
+/**
+ * A bounded hand-off between the loop that reads (and hashes) a backup and the parser that walks
+ * it. When the parser stops early the queue drops what comes after, so reading and hashing still
+ * finish: a truncated file is also checked against its checksum.
+ */
+class ChunkQueue {
+    limit;
+    items = [];
+    bytes = 0;
+    ended = false;
+    abandoned = false;
+    wakeReader;
+    wakeWriter;
+    constructor(limit = 4 * 1024 * 1024) {
+        this.limit = limit;
+    }
+    async push(b) {
+        if (this.abandoned)
+            return;
+        this.items.push(b);
+        this.bytes += b.length;
+        this.wakeReader?.();
+        if (this.bytes > this.limit) {
+            await new Promise((resolve) => {
+                this.wakeWriter = resolve;
+            });
+        }
+    }
+    end() {
+        this.ended = true;
+        this.wakeReader?.();
+    }
+    /** The reader has stopped: drop everything, now and from now on. */
+    abandon() {
+        this.abandoned = true;
+        this.items = [];
+        this.bytes = 0;
+        this.wakeWriter?.();
+    }
+    async *[Symbol.asyncIterator]() {
+        try {
+            for (;;) {
+                const b = this.items.shift();
+                if (b) {
+                    this.bytes -= b.length;
+                    if (this.bytes <= this.limit / 2 && this.wakeWriter) {
+                        const w = this.wakeWriter;
+                        this.wakeWriter = undefined;
+                        w();
+                    }
+                    yield b;
+                    continue;
+                }
+                if (this.ended)
+                    return;
+                await new Promise((resolve) => {
+                    this.wakeReader = resolve;
+                });
+                this.wakeReader = undefined;
+            }
+        }
+        finally {
+            this.abandon();
+        }
+    }
+}
+
+// EXTERNAL MODULE: ./src/archive/reader.ts
+var reader = __nccwpck_require__(1135);
+// EXTERNAL MODULE: ./src/archive/sqlscan.ts
+var sqlscan = __nccwpck_require__(3359);
+;// CONCATENATED MODULE: ./src/archive/tar.ts
+
+
+
+
+const BLOCK = 512;
+function octal(field) {
+    const text = field.toString('latin1').replace(/\0.*$/s, '').trim();
+    return text === '' ? 0 : Number.parseInt(text, 8);
+}
+/** The next member's header, or undefined at the first of the two zero blocks that end the tar. */
+async function nextMember(r) {
+    const at = r.offset;
+    if (!(await r.fill(BLOCK))) {
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the tar ends at byte ${at + r.available()} without its end-of-archive blocks`, { bytes: at + r.available() });
+    }
+    const h = Buffer.from(r.bytes(BLOCK));
+    if (h.every((b) => b === 0))
+        return undefined;
+    let sum = 0;
+    for (let i = 0; i < BLOCK; i++)
+        sum += i >= 148 && i < 156 ? 0x20 : h[i];
+    const size = octal(h.subarray(124, 136));
+    if (h.subarray(257, 262).toString('latin1') !== 'ustar' || octal(h.subarray(148, 156)) !== sum) {
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_CORRUPT', `the tar header at byte ${at} is damaged (its checksum does not match)`, { offset: at });
+    }
+    if (!Number.isSafeInteger(size) || size < 0)
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_CORRUPT', `the tar header at byte ${at} gives no size`, { offset: at });
+    return { name: h.subarray(0, 100).toString('utf8').replace(/\0.*$/s, ''), size, at };
+}
+/** Read a member's bytes through `each`, then the padding to the next 512-byte block. */
+async function readMember(r, m, each) {
+    let left = m.size;
+    while (left > 0) {
+        if (r.available() === 0 && !(await r.fill(1))) {
+            throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the tar ends inside its member ${m.name} (${m.size - left} of ${m.size} bytes there)`, { member: m.name, bytes: r.offset });
+        }
+        const b = r.bytes(Math.min(left, r.available()));
+        each(b);
+        left -= b.length;
+    }
+    const pad = (BLOCK - (m.size % BLOCK)) % BLOCK;
+    try {
+        await r.pass(pad);
+    }
+    catch (e) {
+        if (!(e instanceof reader/* UnexpectedEOF */.C))
+            throw e;
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the tar ends in the padding after ${m.name}`);
+    }
+}
+async function readWhole(r, m) {
+    const parts = [];
+    await readMember(r, m, (b) => parts.push(Buffer.from(b)));
+    return Buffer.concat(parts);
+}
+/** toc.dat, the first member: pg_restore reads the archive's header and TOC from it. */
+async function readTocMember(r) {
+    const first = await nextMember(r);
+    if (first?.name !== 'toc.dat') {
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_CORRUPT', `a tar whose first member is ${first ? first.name : 'none'}, not pg_dump's toc.dat`);
+    }
+    const bytes = await readWhole(r, first);
+    if (bytes.subarray(0, 5).toString('latin1') !== 'PGDMP')
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_CORRUPT', 'the toc.dat in the tar is not a pg_dump table of contents');
+    const tr = reader/* ByteReader */.k.from((async function* () {
+        yield bytes;
+    })());
+    try {
+        const header = await (0,custom/* readHeader */.ay)(tr);
+        return { header, toc: await (0,custom/* readToc */.PP)(tr, header) };
+    }
+    catch (e) {
+        if (!(e instanceof reader/* UnexpectedEOF */.C))
+            throw e;
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_CORRUPT', `the toc.dat in the tar ends inside its TOC (${e.message})`);
+    }
+}
+/** Walk every member of a tar-format dump, counting each table's rows, and check nothing is missing. */
+async function walkTar(r) {
+    const { header, toc } = await readTocMember(r);
+    const wanted = new Map();
+    // Large objects go to blob_<oid>.dat members and the list blobs.toc, never to the entry's own name.
+    for (const e of toc)
+        if (e.hadDumper && e.filename)
+            wanted.set(e.desc === 'BLOBS' ? 'blobs.toc' : e.filename, e);
+    const out = { header, toc, blocks: 0, dataBytes: 0, tableRows: [] };
+    const blobs = new Set();
+    const listed = [];
+    for (let m = await nextMember(r); m; m = await nextMember(r)) {
+        const entry = wanted.get(m.name);
+        wanted.delete(m.name);
+        if (m.name === 'blobs.toc') {
+            out.blocks++;
+            const text = (await readWhole(r, m)).toString('utf8');
+            for (const line of text.split('\n'))
+                listed.push(...line.trim().split(' ').slice(1, 2));
+            continue;
+        }
+        const rows = new blocks/* RowCounter */.Ni();
+        await readMember(r, m, (b) => rows.add(b));
+        if (!entry && !/^blob_\d+\.dat$/.test(m.name))
+            continue;
+        if (!entry)
+            blobs.add(m.name);
+        out.blocks++;
+        out.dataBytes += m.size;
+        if (entry?.desc === 'TABLE DATA' && entry.copy)
+            out.tableRows.push({ schema: entry.namespace ?? '', table: entry.tag, rows: rows.rows(m.size) });
+    }
+    await endBlock(r);
+    const missing = [...wanted.values()];
+    if (missing[0]) {
+        const e = missing[0];
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the tar has no member ${e.desc === 'BLOBS' ? 'blobs.toc' : e.filename} for ${(0,custom/* entryName */.MB)(e)}${missing.length > 1 ? ` (nor ${missing.length - 1} more)` : ''}`, { member: e.filename ?? '', missing: missing.length });
+    }
+    const lost = listed.find((b) => !blobs.has(b));
+    if (lost)
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the tar has no member ${lost} for a large object`);
+    return out;
+}
+/** The second zero block, and nothing but zeros after it. */
+async function endBlock(r) {
+    const at = r.offset;
+    if (!(await r.fill(BLOCK))) {
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the tar ends at byte ${at + r.available()}, inside its end-of-archive blocks`);
+    }
+    for (;;) {
+        const start = r.offset;
+        const junk = r.bytes(r.available()).findIndex((x) => x !== 0);
+        if (junk !== -1) {
+            throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_CORRUPT', `bytes after the tar's end-of-archive blocks (at byte ${start + junk})`, { offset: start + junk });
+        }
+        if (!(await r.fill(1)))
+            return;
+    }
+}
+
+// EXTERNAL MODULE: ./src/archive/wrapper.ts
+var wrapper = __nccwpck_require__(2405);
+;// CONCATENATED MODULE: ./src/archive/inspect.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** TOC types whose owner a restore without owners gives back after (postgres/owners.ts). */
+const OWNED_TYPES = new Set([
+    'TABLE',
+    'VIEW',
+    'SEQUENCE',
+    'MATERIALIZED VIEW',
+    'FOREIGN TABLE',
+    'FUNCTION',
+    'PROCEDURE',
+    'AGGREGATE',
+    'TYPE',
+    'DOMAIN',
+    'SCHEMA',
+    'COLLATION',
+    'CONVERSION',
+    'TEXT SEARCH CONFIGURATION',
+    'TEXT SEARCH DICTIONARY',
+    'STATISTICS',
+    'OPERATOR',
+    'OPERATOR CLASS',
+    'OPERATOR FAMILY',
+    'SERVER',
+    'PUBLICATION',
+    'BLOB',
+    'LARGE OBJECT',
+]);
+/** The schema a CREATE EXTENSION statement names, unquoted. */
+function extensionSchema(sql) {
+    const m = /\bWITH SCHEMA\s+("(?:[^"]|"")+"|[\w$]+)/i.exec(sql ?? '');
+    return m?.[1] === undefined ? undefined : unquote(m[1]);
+}
+/** Encoding and locale from pg_dump's CREATE DATABASE statement. */
+function databaseLocale(sql) {
+    if (!sql)
+        return {};
+    const get = (key) => new RegExp(`\\b${key}\\s*=\\s*'([^']*)'`, 'i').exec(sql)?.[1];
+    const provider = /\bLOCALE_PROVIDER\s*=\s*'?(\w+)'?/i.exec(sql)?.[1];
+    const db = {};
+    for (const [k, v] of [
+        ['encoding', get('ENCODING')],
+        ['locale', get('LOCALE')],
+        ['collate', get('LC_COLLATE')],
+        ['ctype', get('LC_CTYPE')],
+        ['provider', provider],
+        ['icuLocale', get('ICU_LOCALE')],
+    ]) {
+        if (v)
+            db[k] = v;
+    }
+    return { database: db };
+}
+/** Role names after TO / FROM in GRANT and REVOKE statements. */
+function rolesInAcl(sql) {
+    const out = [];
+    for (const m of sql.matchAll(/\b(?:TO|FROM)\s+((?:"(?:[^"]|"")+"|[\w$]+)(?:\s*,\s*(?:"(?:[^"]|"")+"|[\w$]+))*)/g)) {
+        for (const part of m[1].split(/\s*,\s*/)) {
+            const name = part.startsWith('"') ? part.slice(1, -1).replace(/""/g, '"') : part;
+            if (name.toUpperCase() !== 'PUBLIC' && name !== 'GROUP')
+                out.push(name);
+        }
+    }
+    return out;
+}
+/** Tell `onHeader` once; what it does is its own business, never a problem of the dump. */
+function tell(onHeader, facts) {
+    try {
+        onHeader?.(facts);
+    }
+    catch {
+        // A listener's failure is not the archive's.
+    }
+}
+/** What inflated a walk's tables, for the debug line: ISA-L and its addon, or zlib and why. */
+function inflatedBy(seen) {
+    if (seen.inflate === 'zlib')
+        return seen.noIsal ? `zlib: ${seen.noIsal}` : 'zlib';
+    const addon = (0,lanes/* isalAddon */.oI)();
+    return `ISA-L (${'path' in addon ? addon.path : addon.unavailable})`;
+}
+function summarize(toc) {
+    const uniq = (xs) => [...new Set(xs.filter((x) => !!x))].sort();
+    const byType = {};
+    for (const e of toc)
+        byType[e.desc] = (byType[e.desc] ?? 0) + 1;
+    return {
+        entries: toc.length,
+        byType,
+        tables: toc.filter((e) => e.desc === 'TABLE').length,
+        dataEntries: toc.filter((e) => e.hadDumper).length,
+        schemas: uniq(toc.filter((e) => e.desc === 'SCHEMA').map((e) => e.tag)),
+        extensions: uniq(toc.filter((e) => e.desc === 'EXTENSION').map((e) => e.tag)),
+        owners: uniq(toc.map((e) => e.owner)),
+        owned: toc.flatMap((e) => e.owner && OWNED_TYPES.has(e.desc)
+            ? [{ desc: e.desc, namespace: e.namespace ?? '', tag: e.tag, owner: e.owner }]
+            : []),
+        extensionSchemas: toc
+            .filter((e) => e.desc === 'EXTENSION')
+            .map((e) => {
+            const schema = extensionSchema(e.sql);
+            return schema ? { name: e.tag, schema } : { name: e.tag };
+        }),
+        grantees: uniq(toc.flatMap((e) => (e.sql && e.desc.endsWith('ACL') ? rolesInAcl(e.sql) : []))),
+        dataTables: uniq(toc.filter((e) => e.desc === 'TABLE DATA').map((e) => `${e.namespace}.${e.tag}`)),
+        ...databaseLocale(toc.find((e) => e.desc === 'DATABASE')?.sql),
+    };
+}
+const PLAIN_END = /PostgreSQL database (cluster )?dump complete/;
+const TAIL = 4096;
+/** SQL that runs a program on the server or reads or writes its files when the dump is restored. */
+function accessProblem(where, what, statement) {
+    const shown = statement.length > 120 ? `${statement.slice(0, 120)}…` : statement;
+    return new archive_problem/* ArchiveProblem */.O('DUMP_SERVER_ACCESS', `${where}: ${what} when the dump is restored (pg_dump never writes this): ${shown.replace(/\s+/g, ' ')}`, { where, what });
+}
+function accessProblems(toc) {
+    return toc.flatMap((e) => e.serverAccess
+        ? [accessProblem(`TOC entry ${(0,custom/* entryName */.MB)(e)}`, e.serverAccess.what, e.serverAccess.statement)]
+        : []);
+}
+const ownerNeedle = Buffer.from(' OWNER TO ');
+const grantNeedle = Buffer.from('\nGRANT ');
+const extensionNeedle = Buffer.from('\nCREATE EXTENSION ');
+/**
+ * The roles that own and are granted objects in a plain dump, for a restore that must create them
+ * first, and the extensions it creates with their schemas (a restore without a superuser makes the
+ * untrusted ones first): searched chunk by chunk.
+ */
+class PlainNames {
+    owners = new Set();
+    grantees = new Set();
+    extensions = new Map();
+    search(buf) {
+        for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
+            const end = buf.indexOf(';', i);
+            if (end === -1 || end - i >= 200)
+                continue;
+            this.owners.add(unquote(buf
+                .subarray(i + ownerNeedle.length, end)
+                .toString('utf8')
+                .trim()));
+        }
+        for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
+            const end = buf.indexOf(';', i);
+            if (end !== -1 && end - i < 2000)
+                for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8')))
+                    this.grantees.add(r);
+        }
+        for (let i = buf.indexOf(extensionNeedle); i !== -1; i = buf.indexOf(extensionNeedle, i + 1)) {
+            const end = buf.indexOf(';', i);
+            if (end === -1 || end - i >= 400)
+                continue;
+            const sql = buf.subarray(i + 1, end).toString('utf8');
+            const m = /^CREATE EXTENSION (?:IF NOT EXISTS )?("(?:[^"]|"")+"|[\w$-]+)/.exec(sql);
+            if (!m)
+                continue;
+            const name = unquote(m[1]);
+            const schema = extensionSchema(sql);
+            this.extensions.set(name, schema ? { name, schema } : { name });
+        }
+    }
+    summary() {
+        return {
+            extensions: [...this.extensions.keys()].sort(),
+            extensionSchemas: [...this.extensions.values()],
+            owners: [...this.owners].sort(),
+            grantees: [...this.grantees].sort(),
+        };
+    }
+}
+const unquote = (id) => (id.startsWith('"') ? id.slice(1, -1).replace(/""/g, '"') : id);
+/** Scan a plain SQL dump: its opening comments, its tables, and the line that closes it. */
+async function scanPlain(chunks, first, out, onHeader) {
+    const headText = first.subarray(0, 4096).toString('utf8');
+    const fromPgDump = /PostgreSQL database (cluster )?dump/.test(headText);
+    const server = /^-- Dumped from database version (.+)$/m.exec(headText);
+    const dumper = /^-- Dumped by pg_dump(?:all)? version (.+)$/m.exec(headText);
+    if (server)
+        out.serverVersion = server[1]?.trim();
+    if (dumper)
+        out.pgDumpVersion = dumper[1]?.trim();
+    if (fromPgDump)
+        tell(onHeader, { format: 'plain', ...(out.serverVersion ? { serverVersion: out.serverVersion } : {}) });
+    const needle = Buffer.from('\nCREATE TABLE ');
+    const names = new PlainNames();
+    let tables = 0;
+    let tail = Buffer.alloc(0);
+    let bytes = 0;
+    // pg_dumpall writes the role memberships there are, pg_execute_server_program's among them.
+    const cluster = /PostgreSQL database cluster dump/.test(headText);
+    const scanner = new sqlscan/* SqlScanner */.pT((what, statement) => {
+        if (!(cluster && what.startsWith('a grant of')))
+            out.problems.push(accessProblem('a statement', what, statement));
+    });
+    const scan = new plain/* PlainScan */.mD((sql) => scanner.feed(sql));
+    const SEAM = 2048;
+    for await (const chunk of chunks) {
+        bytes += chunk.length;
+        scan.push(chunk);
+        // Search the chunk where it lies (no copy), and a small seam for what crosses from the last one.
+        for (let i = chunk.indexOf(needle); i !== -1; i = chunk.indexOf(needle, i + needle.length))
+            tables++;
+        names.search(chunk);
+        if (tail.length > 0) {
+            const before = tail.subarray(Math.max(0, tail.length - SEAM));
+            const seam = Buffer.concat([before, chunk.subarray(0, SEAM)]);
+            for (let i = seam.indexOf(needle); i !== -1 && i < before.length; i = seam.indexOf(needle, i + 1)) {
+                if (i + needle.length > before.length)
+                    tables++;
+            }
+            names.search(seam);
+        }
+        tail =
+            chunk.length >= TAIL
+                ? chunk.subarray(chunk.length - TAIL)
+                : Buffer.concat([tail, chunk]).subarray(-TAIL);
+    }
+    out.tableRows = scan.end();
+    scanner.end();
+    if (fromPgDump)
+        out.problems.push(...plainDataNotDumped(scan.tables, out.tableRows));
+    out.problems.push(...hazardProblems(scan));
+    out.dataBytes = bytes;
+    out.toc = {
+        entries: 0,
+        byType: {},
+        tables,
+        dataEntries: 0,
+        schemas: [],
+        ...names.summary(),
+    };
+    if (!fromPgDump) {
+        out.problems.push(new archive_problem/* ArchiveProblem */.O('FORMAT_UNSUPPORTED', 'a SQL script not written by pg_dump: nothing marks where it should end, so truncation cannot be ruled out'));
+    }
+    else if (!PLAIN_END.test(tail.toString('utf8'))) {
+        out.problems.push(new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the plain dump ends without pg_dump's closing "dump complete" line (${bytes} bytes read)`, { bytes }));
+    }
+}
+/** A plain dump's hazards as problems: one per rule, naming the first line and how many there are. */
+function hazardProblems(scan) {
+    const out = [];
+    const groups = [
+        { rule: 'PLAIN_META_COMMAND', kinds: ['meta', 'copy-escape'] },
+        { rule: 'DUMP_OUTSIDE_DATABASE', kinds: ['other-database', 'server'] },
+    ];
+    for (const g of groups) {
+        const hits = scan.hazards.filter((h) => g.kinds.includes(h.kind));
+        const first = hits[0];
+        if (!first)
+            continue;
+        const what = first.kind === 'copy-escape'
+            ? 'COPY data with a backslash pg_dump does not write (psql runs it as a command if the COPY fails)'
+            : first.kind === 'meta'
+                ? `the psql meta-command ${first.text}`
+                : first.text;
+        const more = hits.length > 1
+            ? ` (${scan.count > scan.hazards.length ? 'at least ' : ''}${hits.length - 1} more)`
+            : '';
+        out.push(new archive_problem/* ArchiveProblem */.O(g.rule, `line ${first.line}: ${what}${more}; nothing of the dump was run`, {
+            line: first.line,
+            count: hits.length,
+        }));
+    }
+    return out;
+}
+/** Take the first `n` bytes off a stream (fewer at its end), giving back the whole stream. */
+async function peek(src, n) {
+    const it = src[Symbol.asyncIterator]();
+    const got = [];
+    let size = 0;
+    let done = false;
+    while (size < n) {
+        const next = await it.next();
+        if (next.done) {
+            done = true;
+            break;
+        }
+        got.push(next.value);
+        size += next.value.length;
+    }
+    const head = Buffer.concat(got);
+    async function* all() {
+        if (head.length)
+            yield head;
+        if (done)
+            return;
+        for (let next = await it.next(); !next.done; next = await it.next())
+            yield next.value;
+    }
+    return { head, all: all() };
+}
+function isTar(head) {
+    return head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
+}
+function looksLikeText(head) {
+    const sample = head.subarray(0, 1024);
+    if (sample.length === 0)
+        return false;
+    let bad = 0;
+    for (const b of sample)
+        if (b === 0 || (b < 9 && b !== 0) || (b > 13 && b < 32 && b !== 27))
+            bad++;
+    return bad === 0;
+}
+/** Parse what the (unwrapped) stream holds, recording problems on `out`. */
+async function parseDump(src, out, lanes, onHeader) {
+    const { head, all } = await peek(src, 4096);
+    if (head.length === 0) {
+        out.format = 'unknown';
+        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_UNREADABLE', out.wrapper ? `the ${out.wrapper} file holds nothing` : 'the file is empty');
+    }
+    if (head.subarray(0, 5).toString('latin1') === 'PGDMP') {
+        const r = reader/* ByteReader */.k.from(all);
+        try {
+            const h = await (0,custom/* readHeader */.ay)(r);
+            out.header = h;
+            out.format = h.format;
+            out.compression = h.compression;
+            out.serverVersion = h.serverVersion;
+            out.pgDumpVersion = h.pgDumpVersion;
+            if (h.format !== 'custom') {
+                throw new archive_problem/* ArchiveProblem */.O('FORMAT_UNSUPPORTED', 'a table of contents (toc.dat) on its own: give the directory of a directory-format dump as the source');
+            }
+            const toc = await (0,custom/* readToc */.PP)(r, h);
+            out.toc = summarize(toc);
+            out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
+            out.noOffsets = toc.some((e) => e.dataState === 'not-set');
+            tell(onHeader, { format: 'custom', serverVersion: h.serverVersion, database: h.database });
+            const walked = await (0,custom/* walkCustomData */.r8)(r, h, toc, lanes);
+            out.dataBlocks = walked.blocks;
+            out.dataBytes = walked.dataBytes;
+            out.tableRows = walked.tableRows;
+            if (walked.lanes?.inflate)
+                out.inflatedBy = inflatedBy(walked.lanes);
+        }
+        catch (e) {
+            if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
+                throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the archive ends inside its header or table of contents (${e.message})`);
+            }
+            throw e;
+        }
+        return;
+    }
+    if (isTar(head)) {
+        out.format = 'tar';
+        const walked = await walkTar(reader/* ByteReader */.k.from(all));
+        out.header = walked.header;
+        out.compression = walked.header.compression;
+        out.serverVersion = walked.header.serverVersion;
+        out.pgDumpVersion = walked.header.pgDumpVersion;
+        out.toc = summarize(walked.toc);
+        out.problems.push(...accessProblems(walked.toc), ...tocDataNotDumped(walked.toc));
+        out.dataBlocks = walked.blocks;
+        out.dataBytes = walked.dataBytes;
+        out.tableRows = walked.tableRows;
+        return;
+    }
+    if (looksLikeText(head)) {
+        out.format = 'plain';
+        await scanPlain(all, head, out, onHeader);
+        return;
+    }
+    out.format = 'unknown';
+    throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_UNREADABLE', `not a pg_dump archive nor a SQL dump (it starts with bytes ${head.subarray(0, 8).toString('hex')})`, { firstBytes: head.subarray(0, 8).toString('hex') });
+}
+function record(out, e) {
+    if (e instanceof archive_problem/* ArchiveProblem */.O)
+        return void out.problems.push(e);
+    const problem = out.wrapper ? (0,wrapper/* wrapperProblem */.px)(out.wrapper, e) : undefined;
+    if (!problem)
+        throw e;
+    out.problems.push(problem);
+}
+/**
+ * One pass over a backup's bytes: hash them (SHA-256, and MD5 when asked), undo a whole-file wrapper,
+ * parse the header and TOC, and walk every data block to the end, decompressing as it goes.
+ * Errors in the source (a failed download) are thrown; problems with the dump are recorded.
+ */
+async function inspectStream(src, opts = {}) {
+    const out = {
+        format: 'unknown',
+        wrapper: null,
+        size: 0,
+        dataBlocks: 0,
+        dataBytes: 0,
+        problems: [],
+    };
+    const sha = (0,external_node_crypto_.createHash)('sha256');
+    const md5 = opts.md5 ? (0,external_node_crypto_.createHash)('md5') : undefined;
+    const q = new ChunkQueue();
+    const feed = async () => {
+        try {
+            for await (const b of src) {
+                sha.update(b);
+                md5?.update(b);
+                out.size += b.length;
+                if (opts.seen)
+                    opts.seen.bytes = out.size;
+                await q.push(b);
+            }
+        }
+        finally {
+            q.end();
+        }
+    };
+    const parse = async () => {
+        try {
+            const { head, all } = await peek(q, wrapper/* WRAPPER_MAGIC_BYTES */.aM);
+            out.wrapper = (0,wrapper/* wrapperOf */.pO)(head);
+            if (out.wrapper) {
+                const inner = (0,wrapper/* unwrap */.oA)(out.wrapper, all);
+                try {
+                    await parseDump(inner.bytes, out, undefined, opts.onHeader);
+                }
+                catch (e) {
+                    throw (await inner.rest()) ?? e;
+                }
+            }
+            else {
+                await parseDump(all, out, opts.file ? lanesFor(opts.file, opts.front) : undefined, opts.onHeader);
+            }
+        }
+        catch (e) {
+            record(out, e);
+        }
+        finally {
+            q.abandon();
+        }
+    };
+    await Promise.all([feed(), parse()]);
+    out.sha256 = sha.digest('hex');
+    if (md5)
+        out.md5 = md5.digest('hex');
+    return out;
+}
+/** Tables decoded at once when the bytes can be read again: the cores, within libuv's 4 threads. */
+const LANES = Math.min(3, Math.max(2, external_node_os_default().availableParallelism()));
+/** The lanes over a local file (complete), or over a download's file as its front moves. */
+function lanesFor(file, front) {
+    return front ? { file, count: LANES, front } : { file, count: LANES, complete: true };
+}
+/**
+ * A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data; `seen.bytes` is
+ * kept at the bytes read so far (toc.dat, then each data file as it is read), for the progress line.
+ */
+async function inspectDirectory(dir, seen, onHeader) {
+    const out = {
+        format: 'directory',
+        wrapper: null,
+        size: 0,
+        dataBlocks: 0,
+        dataBytes: 0,
+        problems: [],
+    };
+    try {
+        const tocPath = external_node_path_default().join(dir, 'toc.dat');
+        out.size = external_node_fs_default().statSync(tocPath).size;
+        const r = reader/* ByteReader */.k.from((0,lanes/* fileChunks */.T9)(tocPath));
+        if (!(await r.fill(5)) || r.bytes(5).toString('latin1') !== 'PGDMP') {
+            throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_UNREADABLE', 'toc.dat is not a pg_dump table of contents');
+        }
+        const h = await (0,custom/* readHeader */.ay)(reader/* ByteReader */.k.from((0,lanes/* fileChunks */.T9)(tocPath)));
+        out.header = { ...h, format: 'directory' };
+        out.compression = h.compression;
+        out.serverVersion = h.serverVersion;
+        out.pgDumpVersion = h.pgDumpVersion;
+        const r2 = reader/* ByteReader */.k.from((0,lanes/* fileChunks */.T9)(tocPath));
+        await (0,custom/* readHeader */.ay)(r2);
+        const toc = await (0,custom/* readToc */.PP)(r2, h);
+        out.toc = summarize(toc);
+        if (seen)
+            seen.bytes = out.size;
+        out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
+        tell(onHeader, { format: 'directory', serverVersion: h.serverVersion, database: h.database });
+        const suffix = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
+        const rows = [];
+        const walkFile = async (name, what, table) => {
+            const file = external_node_path_default().join(dir, name + suffix[h.compression]);
+            if (!external_node_fs_default().existsSync(file)) {
+                throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the data file ${external_node_path_default().basename(file)} of ${what} is missing`, {
+                    file: external_node_path_default().basename(file),
+                });
+            }
+            out.size += external_node_fs_default().statSync(file).size;
+            const dec = (0,blocks/* decoderFor */.oe)(h.compression === 'gzip' ? 'gzipFile' : h.compression, what, !!table);
+            for await (const b of (0,lanes/* fileChunks */.T9)(file)) {
+                if (seen)
+                    seen.bytes += b.length;
+                const p = dec.push(b);
+                if (p)
+                    await p;
+            }
+            const decoded = await dec.finish();
+            out.dataBytes += decoded.bytes;
+            out.dataBlocks++;
+            if (table?.copy)
+                rows.push({ schema: table.namespace ?? '', table: table.tag, rows: decoded.rows });
+        };
+        for (const e of toc) {
+            if (!e.hadDumper || !e.filename)
+                continue;
+            if (e.filename.endsWith('.toc')) {
+                const list = external_node_path_default().join(dir, e.filename);
+                if (!external_node_fs_default().existsSync(list))
+                    throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the large-object list ${e.filename} is missing`);
+                for (const line of external_node_fs_default().readFileSync(list, 'utf8').split('\n')) {
+                    const blob = line.trim().split(' ')[1];
+                    if (blob)
+                        await walkFile(blob, `large objects of ${(0,custom/* entryName */.MB)(e)}`);
+                }
+            }
+            else {
+                await walkFile(e.filename, (0,custom/* entryName */.MB)(e), e.desc === 'TABLE DATA' ? e : undefined);
+            }
+        }
+        out.tableRows = rows;
+    }
+    catch (e) {
+        if (e instanceof archive_problem/* ArchiveProblem */.O)
+            out.problems.push(e);
+        else if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
+            out.problems.push(new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `toc.dat ends early (${e.message})`));
+        }
+        else
+            throw e;
+    }
+    return out;
 }
 
 
@@ -44911,7 +45755,7 @@ async function locateStage(ctx) {
 
 /***/ }),
 
-/***/ 7094:
+/***/ 4358:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -44931,762 +45775,10 @@ var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
 // EXTERNAL MODULE: ./src/archive/checksum.ts
 var archive_checksum = __nccwpck_require__(1595);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
-var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
-// EXTERNAL MODULE: ./src/archive/blocks.ts
-var blocks = __nccwpck_require__(7018);
-// EXTERNAL MODULE: ./src/archive/plain.ts
-var plain = __nccwpck_require__(4782);
-// EXTERNAL MODULE: ./src/archive/problem.ts
-var archive_problem = __nccwpck_require__(5373);
-;// CONCATENATED MODULE: ./src/archive/coverage.ts
-
-
-/** How many tables a message names before it says how many more. */
-const NAMED = 10;
-/**
- * The tables the dump creates but holds no rows for: pg_dump writes a TABLE DATA entry (a COPY
- * block, in plain form) for every table whose data it dumped, an empty one too. A table counts as
- * dumped when it, or a partitioned table it is a partition of, has data. None at all is a
- * schema-only dump.
- */
-function dataNotDumped(created, withData, parents = new Map()) {
-    const covered = (key) => {
-        const seen = new Set();
-        for (let at = key; at && !seen.has(at); at = parents.get(at)) {
-            if (withData.has(at))
-                return true;
-            seen.add(at);
-        }
-        return false;
-    };
-    const missing = created
-        .map(plain/* tableKey */.ih)
-        .filter((k) => !covered(k))
-        .sort();
-    if (missing.length === 0)
-        return undefined;
-    if (withData.size === 0) {
-        return new archive_problem/* ArchiveProblem */.O('DATA_NOT_DUMPED', `a schema-only dump (pg_dump -s): none of its ${missing.length} tables has its rows in it`, { schemaOnly: true, tables: missing.length });
-    }
-    const named = missing.slice(0, NAMED).join(', ');
-    const more = missing.length > NAMED ? ` and ${missing.length - NAMED} more` : '';
-    return new archive_problem/* ArchiveProblem */.O('DATA_NOT_DUMPED', `the data of ${missing.length} table${missing.length === 1 ? '' : 's'} was not dumped (--exclude-table-data?): ${named}${more}`, { schemaOnly: false, tables: missing.length, first: missing[0] ?? '' });
-}
-/** A custom, directory or tar dump's tables without a TABLE DATA entry. */
-function tocDataNotDumped(toc) {
-    const created = toc
-        .filter((e) => e.desc === 'TABLE' && !e.partitioned)
-        .map((e) => ({ schema: e.namespace ?? '', table: e.tag }));
-    const withData = new Set(toc
-        .filter((e) => e.desc === 'TABLE DATA')
-        .map((e) => (0,plain/* tableKey */.ih)({ schema: e.namespace ?? '', table: e.tag })));
-    const p = dataNotDumped(created, withData);
-    return p ? [p] : [];
-}
-/** A plain dump's tables with neither a COPY block nor INSERT statements. */
-function plainDataNotDumped(tables, copied) {
-    const withData = new Set([...copied.map(plain/* tableKey */.ih), ...tables.inserted]);
-    const p = dataNotDumped(tables.created, withData, tables.parents);
-    return p ? [p] : [];
-}
-
-// EXTERNAL MODULE: ./src/archive/custom.ts
-var custom = __nccwpck_require__(5767);
+// EXTERNAL MODULE: ./src/archive/inspect.ts + 3 modules
+var inspect = __nccwpck_require__(5128);
 // EXTERNAL MODULE: ./src/archive/lanes.ts + 3 modules
 var lanes = __nccwpck_require__(6756);
-;// CONCATENATED MODULE: ./src/archive/queue.ts
-/**
- * A bounded hand-off between the loop that reads (and hashes) a backup and the parser that walks
- * it. When the parser stops early the queue drops what comes after, so reading and hashing still
- * finish: a truncated file is also checked against its checksum.
- */
-class ChunkQueue {
-    limit;
-    items = [];
-    bytes = 0;
-    ended = false;
-    abandoned = false;
-    wakeReader;
-    wakeWriter;
-    constructor(limit = 4 * 1024 * 1024) {
-        this.limit = limit;
-    }
-    async push(b) {
-        if (this.abandoned)
-            return;
-        this.items.push(b);
-        this.bytes += b.length;
-        this.wakeReader?.();
-        if (this.bytes > this.limit) {
-            await new Promise((resolve) => {
-                this.wakeWriter = resolve;
-            });
-        }
-    }
-    end() {
-        this.ended = true;
-        this.wakeReader?.();
-    }
-    /** The reader has stopped: drop everything, now and from now on. */
-    abandon() {
-        this.abandoned = true;
-        this.items = [];
-        this.bytes = 0;
-        this.wakeWriter?.();
-    }
-    async *[Symbol.asyncIterator]() {
-        try {
-            for (;;) {
-                const b = this.items.shift();
-                if (b) {
-                    this.bytes -= b.length;
-                    if (this.bytes <= this.limit / 2 && this.wakeWriter) {
-                        const w = this.wakeWriter;
-                        this.wakeWriter = undefined;
-                        w();
-                    }
-                    yield b;
-                    continue;
-                }
-                if (this.ended)
-                    return;
-                await new Promise((resolve) => {
-                    this.wakeReader = resolve;
-                });
-                this.wakeReader = undefined;
-            }
-        }
-        finally {
-            this.abandon();
-        }
-    }
-}
-
-// EXTERNAL MODULE: ./src/archive/reader.ts
-var reader = __nccwpck_require__(1135);
-// EXTERNAL MODULE: ./src/archive/sqlscan.ts
-var sqlscan = __nccwpck_require__(3359);
-;// CONCATENATED MODULE: ./src/archive/tar.ts
-
-
-
-
-const BLOCK = 512;
-function octal(field) {
-    const text = field.toString('latin1').replace(/\0.*$/s, '').trim();
-    return text === '' ? 0 : Number.parseInt(text, 8);
-}
-/** The next member's header, or undefined at the first of the two zero blocks that end the tar. */
-async function nextMember(r) {
-    const at = r.offset;
-    if (!(await r.fill(BLOCK))) {
-        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the tar ends at byte ${at + r.available()} without its end-of-archive blocks`, { bytes: at + r.available() });
-    }
-    const h = Buffer.from(r.bytes(BLOCK));
-    if (h.every((b) => b === 0))
-        return undefined;
-    let sum = 0;
-    for (let i = 0; i < BLOCK; i++)
-        sum += i >= 148 && i < 156 ? 0x20 : h[i];
-    const size = octal(h.subarray(124, 136));
-    if (h.subarray(257, 262).toString('latin1') !== 'ustar' || octal(h.subarray(148, 156)) !== sum) {
-        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_CORRUPT', `the tar header at byte ${at} is damaged (its checksum does not match)`, { offset: at });
-    }
-    if (!Number.isSafeInteger(size) || size < 0)
-        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_CORRUPT', `the tar header at byte ${at} gives no size`, { offset: at });
-    return { name: h.subarray(0, 100).toString('utf8').replace(/\0.*$/s, ''), size, at };
-}
-/** Read a member's bytes through `each`, then the padding to the next 512-byte block. */
-async function readMember(r, m, each) {
-    let left = m.size;
-    while (left > 0) {
-        if (r.available() === 0 && !(await r.fill(1))) {
-            throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the tar ends inside its member ${m.name} (${m.size - left} of ${m.size} bytes there)`, { member: m.name, bytes: r.offset });
-        }
-        const b = r.bytes(Math.min(left, r.available()));
-        each(b);
-        left -= b.length;
-    }
-    const pad = (BLOCK - (m.size % BLOCK)) % BLOCK;
-    try {
-        await r.pass(pad);
-    }
-    catch (e) {
-        if (!(e instanceof reader/* UnexpectedEOF */.C))
-            throw e;
-        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the tar ends in the padding after ${m.name}`);
-    }
-}
-async function readWhole(r, m) {
-    const parts = [];
-    await readMember(r, m, (b) => parts.push(Buffer.from(b)));
-    return Buffer.concat(parts);
-}
-/** toc.dat, the first member: pg_restore reads the archive's header and TOC from it. */
-async function readTocMember(r) {
-    const first = await nextMember(r);
-    if (first?.name !== 'toc.dat') {
-        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_CORRUPT', `a tar whose first member is ${first ? first.name : 'none'}, not pg_dump's toc.dat`);
-    }
-    const bytes = await readWhole(r, first);
-    if (bytes.subarray(0, 5).toString('latin1') !== 'PGDMP')
-        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_CORRUPT', 'the toc.dat in the tar is not a pg_dump table of contents');
-    const tr = reader/* ByteReader */.k.from((async function* () {
-        yield bytes;
-    })());
-    try {
-        const header = await (0,custom/* readHeader */.ay)(tr);
-        return { header, toc: await (0,custom/* readToc */.PP)(tr, header) };
-    }
-    catch (e) {
-        if (!(e instanceof reader/* UnexpectedEOF */.C))
-            throw e;
-        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_CORRUPT', `the toc.dat in the tar ends inside its TOC (${e.message})`);
-    }
-}
-/** Walk every member of a tar-format dump, counting each table's rows, and check nothing is missing. */
-async function walkTar(r) {
-    const { header, toc } = await readTocMember(r);
-    const wanted = new Map();
-    // Large objects go to blob_<oid>.dat members and the list blobs.toc, never to the entry's own name.
-    for (const e of toc)
-        if (e.hadDumper && e.filename)
-            wanted.set(e.desc === 'BLOBS' ? 'blobs.toc' : e.filename, e);
-    const out = { header, toc, blocks: 0, dataBytes: 0, tableRows: [] };
-    const blobs = new Set();
-    const listed = [];
-    for (let m = await nextMember(r); m; m = await nextMember(r)) {
-        const entry = wanted.get(m.name);
-        wanted.delete(m.name);
-        if (m.name === 'blobs.toc') {
-            out.blocks++;
-            const text = (await readWhole(r, m)).toString('utf8');
-            for (const line of text.split('\n'))
-                listed.push(...line.trim().split(' ').slice(1, 2));
-            continue;
-        }
-        const rows = new blocks/* RowCounter */.Ni();
-        await readMember(r, m, (b) => rows.add(b));
-        if (!entry && !/^blob_\d+\.dat$/.test(m.name))
-            continue;
-        if (!entry)
-            blobs.add(m.name);
-        out.blocks++;
-        out.dataBytes += m.size;
-        if (entry?.desc === 'TABLE DATA' && entry.copy)
-            out.tableRows.push({ schema: entry.namespace ?? '', table: entry.tag, rows: rows.rows(m.size) });
-    }
-    await endBlock(r);
-    const missing = [...wanted.values()];
-    if (missing[0]) {
-        const e = missing[0];
-        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the tar has no member ${e.desc === 'BLOBS' ? 'blobs.toc' : e.filename} for ${(0,custom/* entryName */.MB)(e)}${missing.length > 1 ? ` (nor ${missing.length - 1} more)` : ''}`, { member: e.filename ?? '', missing: missing.length });
-    }
-    const lost = listed.find((b) => !blobs.has(b));
-    if (lost)
-        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the tar has no member ${lost} for a large object`);
-    return out;
-}
-/** The second zero block, and nothing but zeros after it. */
-async function endBlock(r) {
-    const at = r.offset;
-    if (!(await r.fill(BLOCK))) {
-        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the tar ends at byte ${at + r.available()}, inside its end-of-archive blocks`);
-    }
-    for (;;) {
-        const start = r.offset;
-        const junk = r.bytes(r.available()).findIndex((x) => x !== 0);
-        if (junk !== -1) {
-            throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_CORRUPT', `bytes after the tar's end-of-archive blocks (at byte ${start + junk})`, { offset: start + junk });
-        }
-        if (!(await r.fill(1)))
-            return;
-    }
-}
-
-// EXTERNAL MODULE: ./src/archive/wrapper.ts
-var wrapper = __nccwpck_require__(2405);
-;// CONCATENATED MODULE: ./src/archive/inspect.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** Encoding and locale from pg_dump's CREATE DATABASE statement. */
-function databaseLocale(sql) {
-    if (!sql)
-        return {};
-    const get = (key) => new RegExp(`\\b${key}\\s*=\\s*'([^']*)'`, 'i').exec(sql)?.[1];
-    const provider = /\bLOCALE_PROVIDER\s*=\s*'?(\w+)'?/i.exec(sql)?.[1];
-    const db = {};
-    for (const [k, v] of [
-        ['encoding', get('ENCODING')],
-        ['locale', get('LOCALE')],
-        ['collate', get('LC_COLLATE')],
-        ['ctype', get('LC_CTYPE')],
-        ['provider', provider],
-        ['icuLocale', get('ICU_LOCALE')],
-    ]) {
-        if (v)
-            db[k] = v;
-    }
-    return { database: db };
-}
-/** Role names after TO / FROM in GRANT and REVOKE statements. */
-function rolesInAcl(sql) {
-    const out = [];
-    for (const m of sql.matchAll(/\b(?:TO|FROM)\s+((?:"(?:[^"]|"")+"|[\w$]+)(?:\s*,\s*(?:"(?:[^"]|"")+"|[\w$]+))*)/g)) {
-        for (const part of m[1].split(/\s*,\s*/)) {
-            const name = part.startsWith('"') ? part.slice(1, -1).replace(/""/g, '"') : part;
-            if (name.toUpperCase() !== 'PUBLIC' && name !== 'GROUP')
-                out.push(name);
-        }
-    }
-    return out;
-}
-/** Tell `onHeader` once; what it does is its own business, never a problem of the dump. */
-function tell(onHeader, facts) {
-    try {
-        onHeader?.(facts);
-    }
-    catch {
-        // A listener's failure is not the archive's.
-    }
-}
-/** What inflated a walk's tables, for the debug line: ISA-L and its addon, or zlib and why. */
-function inflatedBy(seen) {
-    if (seen.inflate === 'zlib')
-        return seen.noIsal ? `zlib: ${seen.noIsal}` : 'zlib';
-    const addon = (0,lanes/* isalAddon */.oI)();
-    return `ISA-L (${'path' in addon ? addon.path : addon.unavailable})`;
-}
-function summarize(toc) {
-    const uniq = (xs) => [...new Set(xs.filter((x) => !!x))].sort();
-    const byType = {};
-    for (const e of toc)
-        byType[e.desc] = (byType[e.desc] ?? 0) + 1;
-    return {
-        entries: toc.length,
-        byType,
-        tables: toc.filter((e) => e.desc === 'TABLE').length,
-        dataEntries: toc.filter((e) => e.hadDumper).length,
-        schemas: uniq(toc.filter((e) => e.desc === 'SCHEMA').map((e) => e.tag)),
-        extensions: uniq(toc.filter((e) => e.desc === 'EXTENSION').map((e) => e.tag)),
-        owners: uniq(toc.map((e) => e.owner)),
-        grantees: uniq(toc.flatMap((e) => (e.sql && e.desc.endsWith('ACL') ? rolesInAcl(e.sql) : []))),
-        dataTables: uniq(toc.filter((e) => e.desc === 'TABLE DATA').map((e) => `${e.namespace}.${e.tag}`)),
-        ...databaseLocale(toc.find((e) => e.desc === 'DATABASE')?.sql),
-    };
-}
-const PLAIN_END = /PostgreSQL database (cluster )?dump complete/;
-const TAIL = 4096;
-/** SQL that runs a program on the server or reads or writes its files when the dump is restored. */
-function accessProblem(where, what, statement) {
-    const shown = statement.length > 120 ? `${statement.slice(0, 120)}…` : statement;
-    return new archive_problem/* ArchiveProblem */.O('DUMP_SERVER_ACCESS', `${where}: ${what} when the dump is restored (pg_dump never writes this): ${shown.replace(/\s+/g, ' ')}`, { where, what });
-}
-function accessProblems(toc) {
-    return toc.flatMap((e) => e.serverAccess
-        ? [accessProblem(`TOC entry ${(0,custom/* entryName */.MB)(e)}`, e.serverAccess.what, e.serverAccess.statement)]
-        : []);
-}
-const ownerNeedle = Buffer.from(' OWNER TO ');
-const grantNeedle = Buffer.from('\nGRANT ');
-/** The roles that own and are granted objects in `buf`, for a restore that must create them first. */
-function collectRoles(buf, owners, grantees) {
-    for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
-        const end = buf.indexOf(';', i);
-        if (end === -1 || end - i >= 200)
-            continue;
-        const role = buf
-            .subarray(i + ownerNeedle.length, end)
-            .toString('utf8')
-            .trim();
-        owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
-    }
-    for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
-        const end = buf.indexOf(';', i);
-        if (end !== -1 && end - i < 2000)
-            for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8')))
-                grantees.add(r);
-    }
-}
-/** Scan a plain SQL dump: its opening comments, its tables, and the line that closes it. */
-async function scanPlain(chunks, first, out, onHeader) {
-    const headText = first.subarray(0, 4096).toString('utf8');
-    const fromPgDump = /PostgreSQL database (cluster )?dump/.test(headText);
-    const server = /^-- Dumped from database version (.+)$/m.exec(headText);
-    const dumper = /^-- Dumped by pg_dump(?:all)? version (.+)$/m.exec(headText);
-    if (server)
-        out.serverVersion = server[1]?.trim();
-    if (dumper)
-        out.pgDumpVersion = dumper[1]?.trim();
-    if (fromPgDump)
-        tell(onHeader, { format: 'plain', ...(out.serverVersion ? { serverVersion: out.serverVersion } : {}) });
-    const needle = Buffer.from('\nCREATE TABLE ');
-    const owners = new Set();
-    const grantees = new Set();
-    let tables = 0;
-    let tail = Buffer.alloc(0);
-    let bytes = 0;
-    const roles = (buf) => collectRoles(buf, owners, grantees);
-    // pg_dumpall writes the role memberships there are, pg_execute_server_program's among them.
-    const cluster = /PostgreSQL database cluster dump/.test(headText);
-    const scanner = new sqlscan/* SqlScanner */.pT((what, statement) => {
-        if (!(cluster && what.startsWith('a grant of')))
-            out.problems.push(accessProblem('a statement', what, statement));
-    });
-    const scan = new plain/* PlainScan */.mD((sql) => scanner.feed(sql));
-    const SEAM = 2048;
-    for await (const chunk of chunks) {
-        bytes += chunk.length;
-        scan.push(chunk);
-        // Search the chunk where it lies (no copy), and a small seam for what crosses from the last one.
-        for (let i = chunk.indexOf(needle); i !== -1; i = chunk.indexOf(needle, i + needle.length))
-            tables++;
-        roles(chunk);
-        if (tail.length > 0) {
-            const before = tail.subarray(Math.max(0, tail.length - SEAM));
-            const seam = Buffer.concat([before, chunk.subarray(0, SEAM)]);
-            for (let i = seam.indexOf(needle); i !== -1 && i < before.length; i = seam.indexOf(needle, i + 1)) {
-                if (i + needle.length > before.length)
-                    tables++;
-            }
-            roles(seam);
-        }
-        tail =
-            chunk.length >= TAIL
-                ? chunk.subarray(chunk.length - TAIL)
-                : Buffer.concat([tail, chunk]).subarray(-TAIL);
-    }
-    out.tableRows = scan.end();
-    scanner.end();
-    if (fromPgDump)
-        out.problems.push(...plainDataNotDumped(scan.tables, out.tableRows));
-    out.problems.push(...hazardProblems(scan));
-    out.dataBytes = bytes;
-    out.toc = {
-        entries: 0,
-        byType: {},
-        tables,
-        dataEntries: 0,
-        schemas: [],
-        extensions: [],
-        owners: [...owners].sort(),
-        grantees: [...grantees].sort(),
-    };
-    if (!fromPgDump) {
-        out.problems.push(new archive_problem/* ArchiveProblem */.O('FORMAT_UNSUPPORTED', 'a SQL script not written by pg_dump: nothing marks where it should end, so truncation cannot be ruled out'));
-    }
-    else if (!PLAIN_END.test(tail.toString('utf8'))) {
-        out.problems.push(new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the plain dump ends without pg_dump's closing "dump complete" line (${bytes} bytes read)`, { bytes }));
-    }
-}
-/** A plain dump's hazards as problems: one per rule, naming the first line and how many there are. */
-function hazardProblems(scan) {
-    const out = [];
-    const groups = [
-        { rule: 'PLAIN_META_COMMAND', kinds: ['meta', 'copy-escape'] },
-        { rule: 'DUMP_OUTSIDE_DATABASE', kinds: ['other-database', 'server'] },
-    ];
-    for (const g of groups) {
-        const hits = scan.hazards.filter((h) => g.kinds.includes(h.kind));
-        const first = hits[0];
-        if (!first)
-            continue;
-        const what = first.kind === 'copy-escape'
-            ? 'COPY data with a backslash pg_dump does not write (psql runs it as a command if the COPY fails)'
-            : first.kind === 'meta'
-                ? `the psql meta-command ${first.text}`
-                : first.text;
-        const more = hits.length > 1
-            ? ` (${scan.count > scan.hazards.length ? 'at least ' : ''}${hits.length - 1} more)`
-            : '';
-        out.push(new archive_problem/* ArchiveProblem */.O(g.rule, `line ${first.line}: ${what}${more}; nothing of the dump was run`, {
-            line: first.line,
-            count: hits.length,
-        }));
-    }
-    return out;
-}
-/** Take the first `n` bytes off a stream (fewer at its end), giving back the whole stream. */
-async function peek(src, n) {
-    const it = src[Symbol.asyncIterator]();
-    const got = [];
-    let size = 0;
-    let done = false;
-    while (size < n) {
-        const next = await it.next();
-        if (next.done) {
-            done = true;
-            break;
-        }
-        got.push(next.value);
-        size += next.value.length;
-    }
-    const head = Buffer.concat(got);
-    async function* all() {
-        if (head.length)
-            yield head;
-        if (done)
-            return;
-        for (let next = await it.next(); !next.done; next = await it.next())
-            yield next.value;
-    }
-    return { head, all: all() };
-}
-function isTar(head) {
-    return head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
-}
-function looksLikeText(head) {
-    const sample = head.subarray(0, 1024);
-    if (sample.length === 0)
-        return false;
-    let bad = 0;
-    for (const b of sample)
-        if (b === 0 || (b < 9 && b !== 0) || (b > 13 && b < 32 && b !== 27))
-            bad++;
-    return bad === 0;
-}
-/** Parse what the (unwrapped) stream holds, recording problems on `out`. */
-async function parseDump(src, out, lanes, onHeader) {
-    const { head, all } = await peek(src, 4096);
-    if (head.length === 0) {
-        out.format = 'unknown';
-        throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_UNREADABLE', out.wrapper ? `the ${out.wrapper} file holds nothing` : 'the file is empty');
-    }
-    if (head.subarray(0, 5).toString('latin1') === 'PGDMP') {
-        const r = reader/* ByteReader */.k.from(all);
-        try {
-            const h = await (0,custom/* readHeader */.ay)(r);
-            out.header = h;
-            out.format = h.format;
-            out.compression = h.compression;
-            out.serverVersion = h.serverVersion;
-            out.pgDumpVersion = h.pgDumpVersion;
-            if (h.format !== 'custom') {
-                throw new archive_problem/* ArchiveProblem */.O('FORMAT_UNSUPPORTED', 'a table of contents (toc.dat) on its own: give the directory of a directory-format dump as the source');
-            }
-            const toc = await (0,custom/* readToc */.PP)(r, h);
-            out.toc = summarize(toc);
-            out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
-            out.noOffsets = toc.some((e) => e.dataState === 'not-set');
-            tell(onHeader, { format: 'custom', serverVersion: h.serverVersion, database: h.database });
-            const walked = await (0,custom/* walkCustomData */.r8)(r, h, toc, lanes);
-            out.dataBlocks = walked.blocks;
-            out.dataBytes = walked.dataBytes;
-            out.tableRows = walked.tableRows;
-            if (walked.lanes?.inflate)
-                out.inflatedBy = inflatedBy(walked.lanes);
-        }
-        catch (e) {
-            if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
-                throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the archive ends inside its header or table of contents (${e.message})`);
-            }
-            throw e;
-        }
-        return;
-    }
-    if (isTar(head)) {
-        out.format = 'tar';
-        const walked = await walkTar(reader/* ByteReader */.k.from(all));
-        out.header = walked.header;
-        out.compression = walked.header.compression;
-        out.serverVersion = walked.header.serverVersion;
-        out.pgDumpVersion = walked.header.pgDumpVersion;
-        out.toc = summarize(walked.toc);
-        out.problems.push(...accessProblems(walked.toc), ...tocDataNotDumped(walked.toc));
-        out.dataBlocks = walked.blocks;
-        out.dataBytes = walked.dataBytes;
-        out.tableRows = walked.tableRows;
-        return;
-    }
-    if (looksLikeText(head)) {
-        out.format = 'plain';
-        await scanPlain(all, head, out, onHeader);
-        return;
-    }
-    out.format = 'unknown';
-    throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_UNREADABLE', `not a pg_dump archive nor a SQL dump (it starts with bytes ${head.subarray(0, 8).toString('hex')})`, { firstBytes: head.subarray(0, 8).toString('hex') });
-}
-function record(out, e) {
-    if (e instanceof archive_problem/* ArchiveProblem */.O)
-        return void out.problems.push(e);
-    const problem = out.wrapper ? (0,wrapper/* wrapperProblem */.px)(out.wrapper, e) : undefined;
-    if (!problem)
-        throw e;
-    out.problems.push(problem);
-}
-/**
- * One pass over a backup's bytes: hash them (SHA-256, and MD5 when asked), undo a whole-file wrapper,
- * parse the header and TOC, and walk every data block to the end, decompressing as it goes.
- * Errors in the source (a failed download) are thrown; problems with the dump are recorded.
- */
-async function inspectStream(src, opts = {}) {
-    const out = {
-        format: 'unknown',
-        wrapper: null,
-        size: 0,
-        dataBlocks: 0,
-        dataBytes: 0,
-        problems: [],
-    };
-    const sha = (0,external_node_crypto_.createHash)('sha256');
-    const md5 = opts.md5 ? (0,external_node_crypto_.createHash)('md5') : undefined;
-    const q = new ChunkQueue();
-    const feed = async () => {
-        try {
-            for await (const b of src) {
-                sha.update(b);
-                md5?.update(b);
-                out.size += b.length;
-                if (opts.seen)
-                    opts.seen.bytes = out.size;
-                await q.push(b);
-            }
-        }
-        finally {
-            q.end();
-        }
-    };
-    const parse = async () => {
-        try {
-            const { head, all } = await peek(q, wrapper/* WRAPPER_MAGIC_BYTES */.aM);
-            out.wrapper = (0,wrapper/* wrapperOf */.pO)(head);
-            if (out.wrapper) {
-                const inner = (0,wrapper/* unwrap */.oA)(out.wrapper, all);
-                try {
-                    await parseDump(inner.bytes, out, undefined, opts.onHeader);
-                }
-                catch (e) {
-                    throw (await inner.rest()) ?? e;
-                }
-            }
-            else {
-                await parseDump(all, out, opts.file ? lanesFor(opts.file, opts.front) : undefined, opts.onHeader);
-            }
-        }
-        catch (e) {
-            record(out, e);
-        }
-        finally {
-            q.abandon();
-        }
-    };
-    await Promise.all([feed(), parse()]);
-    out.sha256 = sha.digest('hex');
-    if (md5)
-        out.md5 = md5.digest('hex');
-    return out;
-}
-/** Tables decoded at once when the bytes can be read again: the cores, within libuv's 4 threads. */
-const LANES = Math.min(3, Math.max(2, external_node_os_default().availableParallelism()));
-/** The lanes over a local file (complete), or over a download's file as its front moves. */
-function lanesFor(file, front) {
-    return front ? { file, count: LANES, front } : { file, count: LANES, complete: true };
-}
-/**
- * A directory-format dump (pg_dump -Fd): toc.dat plus one file per table's data; `seen.bytes` is
- * kept at the bytes read so far (toc.dat, then each data file as it is read), for the progress line.
- */
-async function inspectDirectory(dir, seen, onHeader) {
-    const out = {
-        format: 'directory',
-        wrapper: null,
-        size: 0,
-        dataBlocks: 0,
-        dataBytes: 0,
-        problems: [],
-    };
-    try {
-        const tocPath = external_node_path_default().join(dir, 'toc.dat');
-        out.size = external_node_fs_default().statSync(tocPath).size;
-        const r = reader/* ByteReader */.k.from((0,lanes/* fileChunks */.T9)(tocPath));
-        if (!(await r.fill(5)) || r.bytes(5).toString('latin1') !== 'PGDMP') {
-            throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_UNREADABLE', 'toc.dat is not a pg_dump table of contents');
-        }
-        const h = await (0,custom/* readHeader */.ay)(reader/* ByteReader */.k.from((0,lanes/* fileChunks */.T9)(tocPath)));
-        out.header = { ...h, format: 'directory' };
-        out.compression = h.compression;
-        out.serverVersion = h.serverVersion;
-        out.pgDumpVersion = h.pgDumpVersion;
-        const r2 = reader/* ByteReader */.k.from((0,lanes/* fileChunks */.T9)(tocPath));
-        await (0,custom/* readHeader */.ay)(r2);
-        const toc = await (0,custom/* readToc */.PP)(r2, h);
-        out.toc = summarize(toc);
-        if (seen)
-            seen.bytes = out.size;
-        out.problems.push(...accessProblems(toc), ...tocDataNotDumped(toc));
-        tell(onHeader, { format: 'directory', serverVersion: h.serverVersion, database: h.database });
-        const suffix = { none: '', gzip: '.gz', lz4: '.lz4', zstd: '.zst' };
-        const rows = [];
-        const walkFile = async (name, what, table) => {
-            const file = external_node_path_default().join(dir, name + suffix[h.compression]);
-            if (!external_node_fs_default().existsSync(file)) {
-                throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the data file ${external_node_path_default().basename(file)} of ${what} is missing`, {
-                    file: external_node_path_default().basename(file),
-                });
-            }
-            out.size += external_node_fs_default().statSync(file).size;
-            const dec = (0,blocks/* decoderFor */.oe)(h.compression === 'gzip' ? 'gzipFile' : h.compression, what, !!table);
-            for await (const b of (0,lanes/* fileChunks */.T9)(file)) {
-                if (seen)
-                    seen.bytes += b.length;
-                const p = dec.push(b);
-                if (p)
-                    await p;
-            }
-            const decoded = await dec.finish();
-            out.dataBytes += decoded.bytes;
-            out.dataBlocks++;
-            if (table?.copy)
-                rows.push({ schema: table.namespace ?? '', table: table.tag, rows: decoded.rows });
-        };
-        for (const e of toc) {
-            if (!e.hadDumper || !e.filename)
-                continue;
-            if (e.filename.endsWith('.toc')) {
-                const list = external_node_path_default().join(dir, e.filename);
-                if (!external_node_fs_default().existsSync(list))
-                    throw new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `the large-object list ${e.filename} is missing`);
-                for (const line of external_node_fs_default().readFileSync(list, 'utf8').split('\n')) {
-                    const blob = line.trim().split(' ')[1];
-                    if (blob)
-                        await walkFile(blob, `large objects of ${(0,custom/* entryName */.MB)(e)}`);
-                }
-            }
-            else {
-                await walkFile(e.filename, (0,custom/* entryName */.MB)(e), e.desc === 'TABLE DATA' ? e : undefined);
-            }
-        }
-        out.tableRows = rows;
-    }
-    catch (e) {
-        if (e instanceof archive_problem/* ArchiveProblem */.O)
-            out.problems.push(e);
-        else if (e instanceof Error && e.constructor.name === 'UnexpectedEOF') {
-            out.problems.push(new archive_problem/* ArchiveProblem */.O('ARCHIVE_TRUNCATED', `toc.dat ends early (${e.message})`));
-        }
-        else
-            throw e;
-    }
-    return out;
-}
-
 // EXTERNAL MODULE: ./src/core/disk.ts
 var disk = __nccwpck_require__(418);
 // EXTERNAL MODULE: ./src/core/duration.ts
@@ -45873,7 +45965,7 @@ async function downloadAndInspect(source, name, file, md5, seen, size, onHeader)
         throw e;
     });
     download.catch(() => { });
-    const insp = await inspectStream(growing.chunks(), {
+    const insp = await (0,inspect/* inspectStream */.Fb)(growing.chunks(), {
         md5,
         file,
         front: growing.front,
@@ -45924,7 +46016,7 @@ async function readStage(b) {
     const read = await b.pipe.stage('read', async () => {
         try {
             expected = await expectedChecksum(b);
-            const got = await inspect(b, expected);
+            const got = await read_inspect(b, expected);
             if ('findings' in got)
                 return got;
             insp = got.insp;
@@ -45968,19 +46060,19 @@ function readProgressLine(p, size) {
     return p.downloaded === undefined ? read : `downloaded ${of(p.downloaded)}, ${read}`;
 }
 /** The inspection of a local backup where it lies, or of a remote one as it downloads. */
-async function inspect(b, expected) {
+async function read_inspect(b, expected) {
     const { backup, facts } = b;
     const local = b.source.localPath(backup.name);
     const seen = { bytes: 0, ...(local ? {} : { downloaded: 0 }) };
     b.pipe.progress(() => readProgressLine(seen, backup.size));
     if (backup.kind === 'directory' && local) {
         // A directory dump's size is the sum of its files: toc.dat and every data file, read in turn.
-        const insp = await inspectDirectory(local, seen, b.onHeader);
+        const insp = await (0,inspect/* inspectDirectory */.ME)(local, seen, b.onHeader);
         facts.localPath = local;
         return { insp };
     }
     if (local) {
-        const insp = await inspectStream((0,lanes/* fileChunks */.T9)(local), {
+        const insp = await (0,inspect/* inspectStream */.Fb)((0,lanes/* fileChunks */.T9)(local), {
             md5: expected?.algorithm === 'md5',
             file: local,
             seen,
@@ -46197,8 +46289,8 @@ async function checksumStage(b) {
     });
 }
 
-// EXTERNAL MODULE: ./src/backup/stages/read.ts + 6 modules
-var stages_read = __nccwpck_require__(7094);
+// EXTERNAL MODULE: ./src/backup/stages/read.ts + 2 modules
+var stages_read = __nccwpck_require__(4358);
 // EXTERNAL MODULE: ./src/sources/select.ts
 var sources_select = __nccwpck_require__(4400);
 ;// CONCATENATED MODULE: ./src/backup/stages/retention.ts
@@ -46233,11 +46325,14 @@ var binaries = __nccwpck_require__(1758);
 var client = __nccwpck_require__(8012);
 // EXTERNAL MODULE: ./src/postgres/cluster.ts + 2 modules
 var postgres_cluster = __nccwpck_require__(8323);
+// EXTERNAL MODULE: ./src/postgres/owners.ts
+var owners = __nccwpck_require__(3591);
 // EXTERNAL MODULE: ./src/postgres/restore.ts
 var restore = __nccwpck_require__(6405);
 // EXTERNAL MODULE: ./src/backup/tools.ts
 var backup_tools = __nccwpck_require__(8865);
 ;// CONCATENATED MODULE: ./src/backup/stages/schema.ts
+
 
 
 
@@ -46303,7 +46398,9 @@ async function replaySchema(b) {
             path: b.facts.localPath,
             wrapper: ins.wrapper,
         };
-        replay = await (0,restore/* restoreDump */.nE)(tools.client, await replayTarget(cluster, ins), input, {
+        const target = await replayTarget(cluster, ins);
+        replay = await (0,restore/* restoreDump */.nE)(tools.client, target.conn, input, {
+            prepared: target.prepared,
             jobs: 1,
             roles: 'ignore',
             schemaOnly: true,
@@ -46342,22 +46439,17 @@ function replayFindings(replay, version) {
     ];
 }
 /**
- * Where the schema is replayed: a database of its own, owned by a role that is not a superuser, so
- * that a dump's SQL has none of a superuser's powers (COPY ... TO PROGRAM, server files). The
- * extensions the dump names are made first, as a superuser, from the server's own files, as an
- * administrator would make them before a restore.
+ * Where the schema is replayed: a database of its own, owned by the restorer, a role that is not a
+ * superuser, so that a dump's SQL has none of a superuser's powers (COPY ... TO PROGRAM, server
+ * files). The untrusted extensions the dump names are made first, as a superuser, from the
+ * server's own files, as an administrator would make them before a restore (postgres/owners.ts).
  */
 async function replayTarget(cluster, ins) {
-    const role = 'restorable_replay';
-    await (0,client/* withClient */.SV)(cluster.conn(), async (c) => {
-        await c.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
-        await c.query(`CREATE DATABASE ${role} OWNER ${role} TEMPLATE template0`);
-    });
-    await (0,client/* withClient */.SV)(cluster.conn(role), async (c) => {
-        for (const ext of ins.toc?.extensions ?? [])
-            await c.query(`CREATE EXTENSION IF NOT EXISTS ${(0,client/* ident */.bD)(ext)} CASCADE`).catch(() => undefined);
-    });
-    return { ...cluster.conn(role), user: role };
+    const database = 'restorable_replay';
+    await (0,client/* withClient */.SV)(cluster.conn(), (c) => c.query(`CREATE DATABASE ${database} TEMPLATE template0`));
+    const conn = await (0,owners/* makeRestorer */.hr)(cluster.conn(), database);
+    const prepared = await (0,owners/* precreateExtensions */.uk)(cluster.conn(database), ins.toc?.extensionSchemas ?? []);
+    return { conn, prepared };
 }
 
 ;// CONCATENATED MODULE: ./src/backup/verify.ts
@@ -49166,8 +49258,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   B: () => (/* binding */ runDrill)
 });
 
-// EXTERNAL MODULE: ./src/backup/stages/read.ts + 6 modules
-var read = __nccwpck_require__(7094);
+// EXTERNAL MODULE: ./src/backup/stages/read.ts + 2 modules
+var read = __nccwpck_require__(4358);
 // EXTERNAL MODULE: ./src/core/workdir.ts
 var workdir = __nccwpck_require__(59);
 // EXTERNAL MODULE: ./src/report/history.ts
@@ -49265,6 +49357,22 @@ async function validateConstraints(c) {
     }
     return { findings, checked: rows.length };
 }
+/**
+ * amcheck made for `role` by a superuser (`c`), when the drill's checks run as a role that may not
+ * make it: in a schema of its own (no schema the dump wrote into: an extension's script runs as a
+ * superuser), with the right to run bt_index_check. Amcheck already there (the dump's) is granted.
+ */
+async function offerAmcheck(c, role) {
+    await c.query('SET search_path = pg_catalog');
+    const have = await c.query("SELECT 1 FROM pg_extension WHERE extname = 'amcheck'");
+    if (have.rowCount === 0) {
+        await c.query('CREATE SCHEMA restorable_amcheck');
+        await c.query('CREATE EXTENSION amcheck WITH SCHEMA restorable_amcheck');
+    }
+    const schema = (await c.query("SELECT n.nspname AS s FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'amcheck'")).rows[0]?.s;
+    await c.query(`GRANT USAGE ON SCHEMA ${(0,postgres_client/* ident */.bD)(schema)} TO ${(0,postgres_client/* ident */.bD)(role)}`);
+    await c.query(`GRANT EXECUTE ON FUNCTION ${(0,postgres_client/* ident */.bD)(schema)}.bt_index_check(regclass, boolean) TO ${(0,postgres_client/* ident */.bD)(role)}`);
+}
 /** amcheck's bt_index_check on every valid B-tree index. Undefined when amcheck cannot be had. */
 async function checkIndexes(c) {
     try {
@@ -49273,6 +49381,7 @@ async function checkIndexes(c) {
     catch {
         return undefined;
     }
+    const where = (await c.query("SELECT n.nspname AS s FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'amcheck'")).rows[0]?.s;
     const idx = (await c.query(`SELECT i.indexrelid::int AS oid, i.indexrelid::regclass::text AS name
          FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
          JOIN pg_namespace n ON n.oid = ic.relnamespace
@@ -49281,7 +49390,7 @@ async function checkIndexes(c) {
     const findings = [];
     for (const i of idx) {
         try {
-            await c.query('SELECT bt_index_check($1::regclass, true)', [i.oid]);
+            await c.query(`SELECT ${(0,postgres_client/* ident */.bD)(where)}.bt_index_check($1::regclass, true)`, [i.oid]);
         }
         catch (e) {
             findings.push((0,report_findings/* finding */.gk)('INDEX_CORRUPT', STAGE, `index ${i.name}: ${e.message}`, {
@@ -49359,7 +49468,10 @@ function sequencesAgainstLive(restored, live) {
     });
 }
 
+// EXTERNAL MODULE: ./src/postgres/owners.ts
+var owners = __nccwpck_require__(3591);
 ;// CONCATENATED MODULE: ./src/drill/stages/integrity.ts
+
 
 
 /** The integrity rung: sequences, NOT VALID constraints, amcheck, and the collation against the dump's. */
@@ -49375,6 +49487,9 @@ async function integrityStage(t) {
             if (opts.tier === 'full' && integ['validate-constraints'] !== false)
                 findings.push(...(await validateConstraints(c)).findings);
             if (integ.amcheck) {
+                // The checks run as the restorer on a scratch cluster: its superuser makes amcheck for it.
+                if (t.prepared)
+                    await (0,postgres_client/* withClient */.SV)(t.target.conn(t.database), (su) => offerAmcheck(su, owners/* RESTORER */.z7)).catch(() => undefined);
                 const r = await checkIndexes(c);
                 if (r)
                     findings.push(...r.findings);
@@ -49629,6 +49744,7 @@ async function countOne(c, t) {
 
 
 
+
 const SERVER_FIX = "Free space on the target server's disk (its data directory), or drill elsewhere.";
 const UNPACK_FIX = 'Free space there, or point work-dir at a folder on a disk with room for the dump unpacked.';
 /** Free space under a scratch cluster below which a failed restore is put down to its disk: a WAL segment. */
@@ -49718,6 +49834,8 @@ function unpackCap(size, free) {
 async function restoreInto(t, client, input) {
     const { opts, conn } = t;
     const findings = [];
+    // A plain dump's owners, read as it loaded (a TOC's are in the inspection).
+    let owned;
     if (opts.tier === 'sample') {
         // The schema's objects are the TOC's entries that are not data.
         const byType = t.ins.toc?.byType ?? {};
@@ -49725,6 +49843,7 @@ async function restoreInto(t, client, input) {
         const progress = new restore_progress/* RestoreProgress */.U((t.ins.toc?.entries ?? 0) - data, 0, t.ins.tableRows);
         t.pipe.progress(() => `schema: ${progress.describe() ?? 'starting'}`);
         const schema = await (0,restore/* restoreDump */.nE)(client, conn, input, {
+            ...asRestorer(t),
             jobs: opts.jobs,
             roles: opts.roles,
             schemaOnly: true,
@@ -49732,6 +49851,7 @@ async function restoreInto(t, client, input) {
         });
         const rows = await countingAlong(t, (counter) => restoreSampleData(client, t, input, counter));
         findings.push(...schema.findings, ...rows.findings);
+        owned = schema.owned;
         t.result.restore = {
             tool: schema.tool,
             seconds: schema.seconds + rows.seconds,
@@ -49747,6 +49867,7 @@ async function restoreInto(t, client, input) {
             if (counter)
                 progress.onData = counter;
             return (0,restore/* restoreDump */.nE)(client, conn, input, {
+                ...asRestorer(t),
                 jobs: opts.jobs,
                 roles: opts.roles,
                 schemaOnly: opts.tier === 'schema',
@@ -49754,6 +49875,7 @@ async function restoreInto(t, client, input) {
             });
         });
         findings.push(...r.findings);
+        owned = r.owned;
         t.result.restore = {
             tool: r.tool,
             seconds: r.seconds,
@@ -49763,6 +49885,8 @@ async function restoreInto(t, client, input) {
     }
     const out = restoreDiskFull(findings, t.target.kind, t.backup);
     const full = out.some((f) => f.rule === 'DISK_FULL');
+    if (!out.some((f) => NOT_RESTORED.includes(f.rule)))
+        out.push(...(await ownersBack(t, owned, out)));
     // A server whose disk filled may have stopped (a PANIC writing WAL): no tables to count then.
     const tables = await (0,postgres_client/* withClient */.SV)(conn, async (c) => (await (0,postgres_tables/* listTables */.WS)(c)).length).catch((e) => {
         if (!full)
@@ -49774,6 +49898,34 @@ async function restoreInto(t, client, input) {
     if (tables === 0 && !full)
         out.push((0,report_findings/* finding */.gk)('EMPTY_RESTORE', 'restore', `the restored database ${t.database} has no user tables`));
     return { findings: out };
+}
+/** A scratch drill's restore, as the restorer: without owners, with what was made for it first. */
+function asRestorer(t) {
+    return t.prepared ? { noOwner: true, unprivileged: true, prepared: t.prepared } : {};
+}
+/**
+ * After a restore as the restorer: the owners the dump names given back (by the superuser, matched
+ * in the catalog), the restorer a member of each so the checks after read what it made. `plain`:
+ * a plain dump's owners, read from it as it loaded. roles: strict says each absent owner (once:
+ * `said` may have named it already, as a grantee).
+ */
+async function ownersBack(t, plain, said) {
+    if (!t.prepared || t.opts.roles === 'ignore')
+        return [];
+    const entries = plain ?? t.ins.toc?.owned ?? [];
+    const r = await (0,owners/* giveOwners */.MJ)(t.target.conn(t.database), entries);
+    t.log.debug(`owners given back: ${r.given} objects, to ${r.owners.join(', ') || 'no role'}`);
+    const findings = [];
+    const named = new Set(said.filter((f) => f.rule === 'ROLE_ABSENT').map((f) => f.evidence?.role));
+    if (t.opts.roles === 'strict')
+        for (const role of r.absent.filter((x) => !named.has(x)))
+            findings.push((0,report_findings/* finding */.gk)('ROLE_ABSENT', 'restore', `role "${role}" does not exist on the target: it owns objects of the dump`, {
+                evidence: { role },
+            }));
+    const first = r.unmatched[0];
+    if (first)
+        findings.push((0,report_findings/* finding */.gk)('OWNERS_NOT_RESTORED', 'restore', `${r.unmatched.length} object${r.unmatched.length === 1 ? '' : 's'} stay ${owners/* RESTORER */.z7}'s, not found by the name the dump gives; the first: ${first.desc} ${first.namespace ? `${first.namespace}.` : ''}${first.tag} (owner ${first.owner})`, { evidence: { objects: r.unmatched.length } }));
+    return findings;
 }
 /**
  * A restore with its tables counted as their data finishes (SideCounts), for the volume stage:
@@ -49855,6 +50007,21 @@ async function parentsFirst(conn, lines) {
     return { lines: sorted.map((x) => x.l), moved: true };
 }
 /**
+ * Every user table's triggers (its foreign keys' among them) off or on again, as the superuser of
+ * `superuser`, for a load as the restorer (pg_restore --disable-triggers needs a superuser's
+ * connection): the tables named by the catalog, nothing of the dump run.
+ */
+async function switchTriggers(superuser, how) {
+    await (0,postgres_client/* withClient */.SV)(superuser, async (c) => {
+        await c.query('SET search_path = pg_catalog');
+        const tables = await c.query(`SELECT c.oid::regclass::text AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'r' AND c.relhastriggers
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`);
+        for (const { t } of tables.rows)
+            await c.query(`ALTER TABLE ${t} ${how} TRIGGER ALL`);
+    });
+}
+/**
  * The sample tier: rows of the named tables only, and every sequence's value, through a pg_restore
  * list. The schema is in place with its foreign keys, so a sampled table whose parent is not sampled
  * would fail them: as a superuser, the load disables triggers (pg_restore --disable-triggers).
@@ -49872,8 +50039,10 @@ async function restoreSampleData(pgRestore, t, input, counter) {
     });
     const superuser = await (0,postgres_client/* withClient */.SV)(conn, async (c) => (await c.query('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user'))
         .rows[0]?.s === true);
+    // As the restorer, the scratch cluster's superuser turns the triggers off around the load.
+    const switched = t.prepared !== undefined;
     // A role that cannot disable triggers loads referenced tables first, one item at a time.
-    const ordered = superuser ? { lines: sampled, moved: false } : await parentsFirst(conn, sampled);
+    const ordered = superuser || switched ? { lines: sampled, moved: false } : await parentsFirst(conn, sampled);
     const { lines } = ordered;
     const jobs = opts.jobs > 1 && input.format !== 'tar' && !ordered.moved ? opts.jobs : 1;
     const listFile = work.partial('sample.list');
@@ -49883,6 +50052,8 @@ async function restoreSampleData(pgRestore, t, input, counter) {
     if (counter)
         progress.onData = counter;
     t.pipe.progress(() => `sample rows: ${progress.describe() ?? 'starting'}`);
+    if (switched)
+        await switchTriggers(t.target.conn(t.database), 'DISABLE');
     try {
         const res = await (0,exec/* run */.eF)(pgRestore.path, [
             '--verbose',
@@ -49903,11 +50074,14 @@ async function restoreSampleData(pgRestore, t, input, counter) {
         return {
             seconds: res.seconds,
             exitCode: res.code,
-            findings: (0,restore/* classifyRestore */.jk)('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`).findings,
+            findings: (0,restore/* classifyRestore */.jk)('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`, asRestorer(t)).findings,
             jobs,
         };
     }
     finally {
+        // A server a full disk stopped has nothing to turn on again: the load's own error is the finding.
+        if (switched)
+            await switchTriggers(t.target.conn(t.database), 'ENABLE').catch(() => undefined);
         work.discard(listFile);
     }
 }
@@ -50188,6 +50362,7 @@ async function discardEarly(early, log) {
 
 
 
+
 /**
  * The target stage: a scratch cluster of the dump's major (or newer), or the existing server of
  * target-url, and on it the drill's database with the dump's encoding and locale. A target that
@@ -50195,6 +50370,7 @@ async function discardEarly(early, log) {
  */
 async function targetStage(v) {
     let collation;
+    let restorer;
     const stage = await v.pipe.stage('target', async () => {
         const tools = await (0,backup_tools/* restoreTools */.w)(v.ins, v.opts.verify.pgBinDir, 'target');
         if ('finding' in tools)
@@ -50220,6 +50396,10 @@ async function targetStage(v) {
             }
             return readCollation(client, v.database);
         });
+        if (c.kind === 'scratch') {
+            restorer = await prepareRestorer(c, v);
+            v.made.restorer = restorer.conn.user;
+        }
         v.result.target = {
             kind: c.kind,
             version: c.version,
@@ -50240,7 +50420,20 @@ async function targetStage(v) {
             v.pipe.skip(s, 'there is no target to restore into');
         return undefined;
     }
-    return Object.assign(v, { target, conn: target.conn(v.database), collation });
+    const conn = restorer?.conn ?? target.conn(v.database);
+    return Object.assign(v, { target, conn, collation, ...(restorer ? { prepared: restorer.prepared } : {}) });
+}
+/**
+ * A scratch cluster's restore runs as the restorer, which owns the drill's database and nothing
+ * else (postgres/owners.ts): a dump's SQL, and what it calls as its rows load, has no superuser's
+ * powers. The untrusted extensions the dump names are made first, by the superuser.
+ */
+async function prepareRestorer(c, v) {
+    const conn = await (0,owners/* makeRestorer */.hr)(c.admin, v.database);
+    // Marked as a drill's, so that a later step as the restorer (migrate-check) knows it is disposable.
+    await (0,drill_target/* markDatabase */.Xr)(c.admin, v.database);
+    const prepared = await (0,owners/* precreateExtensions */.uk)(c.conn(v.database), v.ins.toc?.extensionSchemas ?? []);
+    return { conn, prepared };
 }
 /** What the target stage says beside ok: the server, where it came from, a rehearsal's majors. */
 function targetNote(c, o, early) {
@@ -50350,8 +50543,11 @@ async function teardownStage(ctx) {
     await ctx.pipe.stage('teardown', async () => {
         if (!ctx.made)
             return {};
-        const { target, database } = ctx.made;
+        const { target, database, restorer } = ctx.made;
         if (ctx.opts.keep) {
+            // Later steps (migrate-check's migration) get the restorer's login, not the superuser's.
+            if (restorer && target.keepAs)
+                ctx.log.secret(await target.keepAs(restorer));
             ctx.forgetCreated?.(); // kept on purpose: a cancellation from here on leaves it
             ctx.made = undefined;
             const handle = target.keep(database);
@@ -50765,7 +50961,7 @@ const drillSpec = {
         },
         {
             name: 'database-url',
-            description: "With keep: the restored database over TCP on 127.0.0.1, with its cluster's own random password (masked in the log; the report shows it without, naming its 0600 password file).",
+            description: 'With keep: the restored database over TCP on 127.0.0.1, as restorable_restore (on a scratch cluster: the role that restored it, not a superuser) with a random password of its own (masked in the log; the report shows it without, naming its 0600 password file).',
         },
         { name: 'findings', description: 'Findings as JSON.' },
         { name: 'report', description: 'Path of the JSON report.' },
@@ -50802,6 +50998,7 @@ const drillSpec = {
 
 
 function scratchTarget(c) {
+    let login = 'postgres';
     return {
         kind: 'scratch',
         version: c.version,
@@ -50809,9 +51006,14 @@ function scratchTarget(c) {
         admin: c.conn(),
         settings: _postgres_cluster_js__WEBPACK_IMPORTED_MODULE_5__/* .BULK_LOAD_SETTINGS */ .oM,
         conn: (db) => c.conn(db),
-        url: (db) => c.shownUrl(db),
+        url: (db) => c.shownUrl(db, login),
         teardown: () => c.stop(),
         keep: () => JSON.stringify({ kind: 'scratch', root: c.detach() }),
+        keepAs: async (user) => {
+            const password = await c.addLogin(user);
+            login = user;
+            return password;
+        },
     };
 }
 /** Names that say production: such a server is refused unless allow-target-server is true. */
@@ -56291,6 +56493,7 @@ class WalgBackend {
 /* harmony export */   Mv: () => (/* binding */ privateSocketDir),
 /* harmony export */   dX: () => (/* binding */ writePassfile),
 /* harmony export */   hA: () => (/* binding */ writeOwnHba),
+/* harmony export */   sy: () => (/* binding */ addToPassfile),
 /* harmony export */   wO: () => (/* binding */ setPassword)
 /* harmony export */ });
 /* unused harmony exports scramVerifier, OWN_HBA, inlinePassword */
@@ -56368,10 +56571,14 @@ async function setPassword(conn, user, password) {
 function writePassfile(root, port, user, password) {
     const file = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(root, 'pgpass');
     node_fs__WEBPACK_IMPORTED_MODULE_1___default().rmSync(file, { force: true });
-    const lines = ['127.0.0.1', 'localhost'].map((h) => `${h}:${port}:*:${user}:${password}`);
-    node_fs__WEBPACK_IMPORTED_MODULE_1___default().writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600, flag: 'wx' });
+    node_fs__WEBPACK_IMPORTED_MODULE_1___default().writeFileSync(file, passfileLines(port, user, password), { mode: 0o600, flag: 'wx' });
     return file;
 }
+/** Another role's lines in the password file writePassfile made. */
+function addToPassfile(root, port, user, password) {
+    node_fs__WEBPACK_IMPORTED_MODULE_1___default().appendFileSync(node_path__WEBPACK_IMPORTED_MODULE_2___default().join(root, 'pgpass'), passfileLines(port, user, password));
+}
+const passfileLines = (port, user, password) => `${['127.0.0.1', 'localhost'].map((h) => `${h}:${port}:*:${user}:${password}`).join('\n')}\n`;
 /**
  * A server's socket folder: made 0700 for the server's OS user, and refused when it is a link,
  * another user's, or open to others (then its trust rule would let them in).
@@ -57394,14 +57601,24 @@ class ScratchCluster {
      * The URL to show people, reports and logs: no password in it, but `passfile=` naming the
      * cluster's password file, which libpq (psql, ...) and Restorable read: it works as it is.
      */
-    shownUrl(database = 'postgres') {
+    shownUrl(database = 'postgres', user = 'postgres') {
         return (0,client/* maskedUrl */.HB)({
             host: '127.0.0.1',
             port: this.port,
-            user: 'postgres',
+            user,
             database,
             passfile: this.passfile,
         });
+    }
+    /**
+     * Let `user` (a role of the cluster) in over TCP too: a password of its own, in the password file
+     * beside the superuser's. Returns it, for the logger's secrets.
+     */
+    async addLogin(user) {
+        const password = (0,auth/* newPassword */.Ce)();
+        await (0,auth/* setPassword */.wO)(this.conn(), user, password);
+        (0,auth/* addToPassfile */.sy)(this.root, this.port, user, password);
+        return password;
     }
     /** The password, for the logger's secrets (so that nothing prints it) and nothing else. */
     secret() {
@@ -58273,6 +58490,192 @@ function normalise(p) {
 
 /***/ }),
 
+/***/ 3591:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   MJ: () => (/* binding */ giveOwners),
+/* harmony export */   bS: () => (/* binding */ expectedLine),
+/* harmony export */   hr: () => (/* binding */ makeRestorer),
+/* harmony export */   uk: () => (/* binding */ precreateExtensions),
+/* harmony export */   z7: () => (/* binding */ RESTORER)
+/* harmony export */ });
+/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8012);
+
+/** The role a drill's restore (and verify's schema replay) runs as, and its checks after. */
+const RESTORER = 'restorable_restore';
+/**
+ * On `admin` (a superuser, over the socket): the restoring role, LOGIN and nothing else, made owner
+ * of `database`. Returns its connection to that database.
+ */
+async function makeRestorer(admin, database) {
+    await (0,_client_js__WEBPACK_IMPORTED_MODULE_0__/* .withClient */ .SV)(admin, async (c) => {
+        const have = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [RESTORER]);
+        if (have.rowCount === 0)
+            await c.query(`CREATE ROLE ${RESTORER} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`);
+        await c.query(`ALTER DATABASE ${(0,_client_js__WEBPACK_IMPORTED_MODULE_0__/* .ident */ .bD)(database)} OWNER TO ${RESTORER}`);
+    });
+    return { ...admin, database, user: RESTORER };
+}
+/**
+ * The dump's extensions that only a superuser may create (not trusted), made by `superuser` in the
+ * drill's database before the restore, in the schema the dump names (made for the restorer when it
+ * does not exist yet). Trusted ones the restorer makes itself, as the dump says. Nothing of the dump
+ * has run yet, so nothing of it runs with these powers.
+ */
+async function precreateExtensions(superuser, wanted) {
+    const made = { extensions: [], schemas: [] };
+    if (wanted.length === 0)
+        return made;
+    await (0,_client_js__WEBPACK_IMPORTED_MODULE_0__/* .withClient */ .SV)(superuser, async (c) => {
+        await c.query('SET search_path = pg_catalog');
+        const untrusted = new Set((await c.query(`SELECT DISTINCT name FROM pg_available_extension_versions WHERE name = ANY($1) AND NOT trusted`, [wanted.map((e) => e.name)])).rows.map((r) => r.name));
+        for (const e of wanted.filter((w) => untrusted.has(w.name))) {
+            const schema = e.schema ?? 'public';
+            const exists = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+            if (exists.rowCount === 0) {
+                await c.query(`CREATE SCHEMA ${(0,_client_js__WEBPACK_IMPORTED_MODULE_0__/* .ident */ .bD)(schema)} AUTHORIZATION ${RESTORER}`);
+                made.schemas.push(schema);
+            }
+            // An extension that will not install is the restore's to say, as the dump's statement fails.
+            const ok = await c
+                .query(`CREATE EXTENSION IF NOT EXISTS ${(0,_client_js__WEBPACK_IMPORTED_MODULE_0__/* .ident */ .bD)(e.name)} WITH SCHEMA ${(0,_client_js__WEBPACK_IMPORTED_MODULE_0__/* .ident */ .bD)(schema)} CASCADE`)
+                .then(() => true, () => false);
+            if (ok)
+                made.extensions.push(e.name);
+        }
+    });
+    return made;
+}
+/** A restore's stderr line that only says what precreateExtensions made: not an error of the dump. */
+function expectedLine(line, prepared) {
+    if (!prepared)
+        return false;
+    const ext = /must be owner of extension (\S+)/.exec(line)?.[1];
+    if (ext && prepared.extensions.includes(ext))
+        return true;
+    const schema = /schema "((?:[^"]|"")+)" already exists/.exec(line)?.[1];
+    return schema !== undefined && prepared.schemas.includes(schema);
+}
+/** Catalogs whose objects pg_dump names by their name alone: TOC type, catalog, schema and name columns. */
+const BY_NAME = [
+    ['COLLATION', 'pg_collation', 'collnamespace', 'collname'],
+    ['CONVERSION', 'pg_conversion', 'connamespace', 'conname'],
+    ['TEXT SEARCH CONFIGURATION', 'pg_ts_config', 'cfgnamespace', 'cfgname'],
+    ['TEXT SEARCH DICTIONARY', 'pg_ts_dict', 'dictnamespace', 'dictname'],
+    ['STATISTICS', 'pg_statistic_ext', 'stxnamespace', 'stxname'],
+    ['OPERATOR', 'pg_operator', 'oprnamespace', 'oprname'],
+    ['OPERATOR CLASS', 'pg_opclass', 'opcnamespace', 'opcname'],
+    ['OPERATOR FAMILY', 'pg_opfamily', 'opfnamespace', 'opfname'],
+    ['SERVER', 'pg_foreign_server', null, 'srvname'],
+    ['PUBLICATION', 'pg_publication', null, 'pubname'],
+];
+/**
+ * The restorer's objects in the current database as pg_dump would name them (type, schema, tag),
+ * with the identity and ALTER keyword the catalog gives them: the keys that owners are matched by.
+ */
+const MINE = `
+WITH mine AS (
+  SELECT d.classid, d.objid FROM pg_shdepend d
+   WHERE d.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+     AND d.refclassid = 'pg_authid'::regclass AND d.refobjid = $1::regrole AND d.deptype = 'o'
+), keyed AS (
+  SELECT m.classid, m.objid, CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'S' THEN 'SEQUENCE'
+           WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END AS descr,
+         c.relnamespace AS ns, c.relname::text AS tag
+    FROM mine m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
+   WHERE c.relkind IN ('r', 'p', 'v', 'S', 'm', 'f')
+  UNION ALL
+  SELECT m.classid, m.objid, CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
+         p.pronamespace, p.proname || '(' || coalesce((SELECT string_agg(format_type(a.t, NULL), ', ' ORDER BY a.i)
+                                                        FROM unnest(p.proargtypes) WITH ORDINALITY a(t, i)), '') || ')'
+    FROM mine m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
+  UNION ALL
+  SELECT m.classid, m.objid, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, t.typnamespace, t.typname::text
+    FROM mine m JOIN pg_type t ON m.classid = 'pg_type'::regclass AND t.oid = m.objid
+   WHERE t.typelem = 0 OR t.typtype <> 'b' OR t.typcategory <> 'A'
+  UNION ALL
+  SELECT m.classid, m.objid, 'SCHEMA', NULL, n.nspname::text
+    FROM mine m JOIN pg_namespace n ON m.classid = 'pg_namespace'::regclass AND n.oid = m.objid
+${BY_NAME.map(([d, cat, ns, name]) => `  UNION ALL
+  SELECT m.classid, m.objid, '${d}', ${ns ? `o.${ns}` : 'NULL::oid'}, o.${name}::text
+    FROM mine m JOIN ${cat} o ON m.classid = '${cat}'::regclass AND o.oid = m.objid
+`).join('')}  UNION ALL
+  SELECT m.classid, m.objid, 'BLOB', NULL, m.objid::text
+    FROM mine m WHERE m.classid = 'pg_largeobject'::regclass
+)
+SELECT k.descr, coalesce(n.nspname, '') AS ns, k.tag, o.identity
+  FROM keyed k LEFT JOIN pg_namespace n ON n.oid = k.ns
+ CROSS JOIN LATERAL pg_identify_object(k.classid, k.objid, 0) o`;
+/**
+ * Roles an object may be given to: not a superuser, nor one that may make roles, bypass row
+ * security or replicate, nor a predefined role or a member of any role (so a SECURITY DEFINER
+ * function of the dump never runs with more than such a role has).
+ */
+const SAFE_OWNERS = `
+SELECT r.rolname FROM pg_roles r
+ WHERE r.rolname = ANY($1) AND NOT r.rolsuper AND NOT r.rolcreaterole AND NOT r.rolbypassrls
+   AND NOT r.rolreplication AND r.rolname !~ '^pg_' AND r.rolname <> $2
+   AND NOT EXISTS (SELECT 1 FROM pg_auth_members a WHERE a.member = r.oid)`;
+/**
+ * Give the restorer's objects in `database` (connected as a superuser) the owners `entries` name:
+ * an object is matched by the type, schema and name the catalog gives it, and changed with the
+ * identity the catalog gives it; an owner that is not a safe role (a superuser, ...) keeps nothing,
+ * the restorer keeps the object. A name shared by several entries with different owners is left.
+ */
+async function giveOwners(superuser, entries) {
+    return (0,_client_js__WEBPACK_IMPORTED_MODULE_0__/* .withClient */ .SV)(superuser, async (c) => {
+        await c.query('SET search_path = pg_catalog');
+        const named = [...new Set(entries.map((e) => e.owner))];
+        const existing = new Set((await c.query('SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [named])).rows.map((r) => r.rolname));
+        const safe = new Set((await c.query(SAFE_OWNERS, [named, RESTORER])).rows.map((r) => r.rolname));
+        const byKey = new Map();
+        const key = (d, ns, tag) => JSON.stringify([d, ns, tag]);
+        // pg_dump names a large object BLOB (before 17), or LARGE OBJECT.
+        const entryKey = (e) => key(e.desc === 'LARGE OBJECT' ? 'BLOB' : e.desc, e.namespace, e.tag);
+        for (const e of entries) {
+            const k = entryKey(e);
+            byKey.set(k, (byKey.get(k) ?? new Set()).add(e.owner));
+        }
+        const mine = (await c.query(MINE, [RESTORER])).rows;
+        const statements = [];
+        const given = new Set();
+        const matched = new Set();
+        for (const o of mine) {
+            const k = key(o.descr, o.ns, o.tag);
+            const owners = byKey.get(k);
+            const owner = owners?.size === 1 ? [...owners][0] : undefined;
+            if (owner === undefined)
+                continue;
+            matched.add(k);
+            if (!safe.has(owner))
+                continue;
+            const kind = o.descr === 'BLOB' ? 'LARGE OBJECT' : o.descr;
+            statements.push(`ALTER ${kind} ${o.identity} OWNER TO ${(0,_client_js__WEBPACK_IMPORTED_MODULE_0__/* .ident */ .bD)(owner)}`);
+            given.add(owner);
+        }
+        const members = [...given].map((r) => `GRANT ${(0,_client_js__WEBPACK_IMPORTED_MODULE_0__/* .ident */ .bD)(r)} TO ${RESTORER}`);
+        await inOneTransaction(c, [...statements, ...members]);
+        return {
+            given: statements.length,
+            owners: [...given].sort(),
+            absent: named.filter((r) => !existing.has(r)),
+            unmatched: entries.filter((e) => safe.has(e.owner) && !matched.has(entryKey(e))),
+        };
+    });
+}
+async function inOneTransaction(c, statements) {
+    if (statements.length === 0)
+        return;
+    await c.query('BEGIN');
+    for (let i = 0; i < statements.length; i += 500)
+        await c.query(statements.slice(i, i + 500).join(';\n'));
+    await c.query('COMMIT');
+}
+
+
+/***/ }),
+
 /***/ 9573:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -58792,13 +59195,17 @@ class RestoreProgress {
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7075);
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var _archive_plain_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4782);
-/* harmony import */ var _archive_wrapper_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2405);
-/* harmony import */ var _core_disk_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(418);
-/* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(2642);
-/* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(9334);
-/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8012);
-/* harmony import */ var _restore_progress_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(7925);
+/* harmony import */ var _archive_inspect_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5128);
+/* harmony import */ var _archive_plain_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4782);
+/* harmony import */ var _archive_wrapper_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(2405);
+/* harmony import */ var _core_disk_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(418);
+/* harmony import */ var _core_exec_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(2642);
+/* harmony import */ var _report_findings_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(9334);
+/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(8012);
+/* harmony import */ var _owners_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(3591);
+/* harmony import */ var _restore_progress_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(7925);
+
+
 
 
 
@@ -58823,7 +59230,7 @@ function classifyLine(line) {
     if (/could not read from input file: end of file|unexpected end of file|could not find block ID/.test(line)) {
         return { kind: 'truncated', line };
     }
-    if (_core_disk_js__WEBPACK_IMPORTED_MODULE_5__/* .NO_SPACE */ .Rr.test(line))
+    if (_core_disk_js__WEBPACK_IMPORTED_MODULE_6__/* .NO_SPACE */ .Rr.test(line))
         return { kind: 'disk-full', line };
     if (/\bERROR:|pg_restore: error:|FATAL:/.test(line) && !/errors ignored on restore/.test(line))
         return { kind: 'error', line };
@@ -58833,7 +59240,7 @@ function classifyLine(line) {
 }
 /** PostgreSQL's messages for what the role may not do (SQLSTATE 42501 and kin). */
 const NEEDS_PRIVILEGE = /permission denied|must be (a )?superuser|must be owner of|must have privileges of|only superusers? can|must be member of role/;
-function readStderr(stderr, unprivileged) {
+function readStderr(stderr, how) {
     const r = {
         roles: new Map(),
         extensions: new Map(),
@@ -58841,10 +59248,15 @@ function readStderr(stderr, unprivileged) {
         errorLines: [],
         warnings: [],
         privileged: [],
+        expected: 0,
     };
     for (const line of stderr.split('\n')) {
         const c = classifyLine(line);
-        if (unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
+        if (c.kind === 'error' && (0,_owners_js__WEBPACK_IMPORTED_MODULE_10__/* .expectedLine */ .bS)(line, how.prepared)) {
+            r.expected++;
+            continue;
+        }
+        if (how.unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
             r.privileged.push(line.trim());
             continue;
         }
@@ -58870,19 +59282,19 @@ const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 function causeFindings(stage, tool, r) {
     const findings = [];
     if (r.truncated)
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('ARCHIVE_TRUNCATED', stage, `${tool} hit the end of the archive early: ${r.truncated.trim()}`));
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_8__/* .finding */ .gk)('ARCHIVE_TRUNCATED', stage, `${tool} hit the end of the archive early: ${r.truncated.trim()}`));
     for (const [role, line] of r.roles)
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('ROLE_ABSENT', stage, `role "${role}" does not exist on the target: ${line.trim()}`, {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_8__/* .finding */ .gk)('ROLE_ABSENT', stage, `role "${role}" does not exist on the target: ${line.trim()}`, {
             evidence: { role },
         }));
     for (const [name] of r.extensions)
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('EXTENSION_ABSENT', stage, `extension "${name}" is not installed on the target server`, {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_8__/* .finding */ .gk)('EXTENSION_ABSENT', stage, `extension "${name}" is not installed on the target server`, {
             evidence: { extension: name },
             fix: `Install the extension's package for the target's major (e.g. postgresql-<major>-${name}), or restore where it is.`,
         }));
     // The target's disk filled: what failed after is its doing, not the backup's (could-not-verify).
     if (r.full)
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('DISK_FULL', stage, `the target ran out of disk space during the restore: ${r.full.trim()}`, {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_8__/* .finding */ .gk)('DISK_FULL', stage, `the target ran out of disk space during the restore: ${r.full.trim()}`, {
             evidence: { errors: r.errors.length },
         }));
     return findings;
@@ -58896,13 +59308,13 @@ function errorFindings(stage, r) {
     const explainedBy = [...names('role', r.roles), ...names('extension', r.extensions)];
     const unexplained = r.full ? [] : r.errors.filter((l) => !explainedBy.some((n) => l.includes(n)));
     if (unexplained.length > 0)
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('RESTORE_ERROR', stage, `${plural(unexplained.length, 'error')} during the restore; the first: ${unexplained[0]}`, {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_8__/* .finding */ .gk)('RESTORE_ERROR', stage, `${plural(unexplained.length, 'error')} during the restore; the first: ${unexplained[0]}`, {
             evidence: { errors: unexplained.length, first: unexplained[0] ?? null },
         }));
     if (r.privileged.length > 0)
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('RESTORE_NEEDS_SUPERUSER', stage, `${plural(r.privileged.length, 'statement')} need${r.privileged.length === 1 ? 's' : ''} a superuser, which the replay's role is not by design; the first: ${r.privileged[0]}`, { evidence: { statements: r.privileged.length } }));
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_8__/* .finding */ .gk)('RESTORE_NEEDS_SUPERUSER', stage, `${plural(r.privileged.length, 'statement')} need${r.privileged.length === 1 ? 's' : ''} a superuser, which the restoring role is not by design; the first: ${r.privileged[0]}`, { evidence: { statements: r.privileged.length } }));
     if (r.warnings.length > 0)
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('RESTORE_WARNING', stage, `${plural(r.warnings.length, 'warning')}; the first: ${r.warnings[0]}`, {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_8__/* .finding */ .gk)('RESTORE_WARNING', stage, `${plural(r.warnings.length, 'warning')}; the first: ${r.warnings[0]}`, {
             evidence: { warnings: r.warnings.length },
         }));
     return findings;
@@ -58910,20 +59322,18 @@ function errorFindings(stage, r) {
 /**
  * pg_restore's stderr says more than its exit status: classify every line into findings. A zero
  * exit with errors is EXIT_CODE_LIED; a non-zero exit nothing explains is RESTORE_FAILED.
- * `unprivileged`: the restoring role is not a superuser by design (verify's replay), so what only a
- * superuser may do is not an error of the dump.
  */
-function classifyRestore(stage, stderr, exitCode, tool, unprivileged = false) {
-    const r = readStderr(stderr, unprivileged);
+function classifyRestore(stage, stderr, exitCode, tool, how = {}) {
+    const r = readStderr(stderr, how);
     // Errors that only follow from a classified cause (the statements after a missing role) still count.
     const findings = [...causeFindings(stage, tool, r), ...errorFindings(stage, r)];
     const anyError = r.errors.length > 0 || r.roles.size > 0 || r.extensions.size > 0 || r.truncated !== undefined;
     if (exitCode === 0 && anyError && !r.full)
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('EXIT_CODE_LIED', stage, `${tool} exited 0 although it reported ${plural(r.errors.length, 'error')}`, {
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_8__/* .finding */ .gk)('EXIT_CODE_LIED', stage, `${tool} exited 0 although it reported ${plural(r.errors.length, 'error')}`, {
             evidence: { errors: r.errors.length },
         }));
-    if (exitCode !== 0 && !anyError && !r.full && r.privileged.length === 0)
-        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)('RESTORE_FAILED', stage, `${tool} exited ${exitCode ?? 'on a signal'} with nothing on stderr to explain it`, {
+    if (exitCode !== 0 && !anyError && !r.full && r.privileged.length === 0 && r.expected === 0)
+        findings.push((0,_report_findings_js__WEBPACK_IMPORTED_MODULE_8__/* .finding */ .gk)('RESTORE_FAILED', stage, `${tool} exited ${exitCode ?? 'on a signal'} with nothing on stderr to explain it`, {
             evidence: { exitCode },
         }));
     const errorCount = r.errors.length + r.roles.size + r.extensions.size + (r.truncated ? 1 : 0) + (r.full ? 1 : 0);
@@ -58942,16 +59352,18 @@ class PlainDumpFilter extends node_stream__WEBPACK_IMPORTED_MODULE_2__.Transform
     leaveOut;
     /** Hazards met while loading: verify's walk refuses such a dump first, so this is a second line. */
     hazards = [];
-    judge = new _archive_plain_js__WEBPACK_IMPORTED_MODULE_3__/* .PlainJudge */ .SF();
+    judge = new _archive_plain_js__WEBPACK_IMPORTED_MODULE_4__/* .PlainJudge */ .SF();
     pieces;
     out = [];
     skippingCopy = false;
     /** The table of the COPY block being loaded, as the dump names it (for progress). */
     copying;
+    /** With `noOwner`: each object's owner, from the comment pg_dump writes above it. */
+    owned = [];
     constructor(leaveOut) {
         super();
         this.leaveOut = leaveOut;
-        this.pieces = new _archive_plain_js__WEBPACK_IMPORTED_MODULE_3__/* .PlainPieces */ .yw((p) => this.piece(p));
+        this.pieces = new _archive_plain_js__WEBPACK_IMPORTED_MODULE_4__/* .PlainPieces */ .yw((p) => this.piece(p));
         if (leaveOut.restrictKey)
             this.out.push(`\\restrict ${leaveOut.restrictKey}\n`);
     }
@@ -58986,7 +59398,7 @@ class PlainDumpFilter extends node_stream__WEBPACK_IMPORTED_MODULE_2__.Transform
             }
             return;
         }
-        const code = (0,_archive_plain_js__WEBPACK_IMPORTED_MODULE_3__/* .codeOf */ .$N)(p.text);
+        const code = (0,_archive_plain_js__WEBPACK_IMPORTED_MODULE_4__/* .codeOf */ .$N)(p.text);
         const copy = /^COPY\s+((?:"(?:[^"]|"")*"|[^\s(".]+)(?:\.(?:"(?:[^"]|"")*"|[^\s(".]+))?)/i.exec(code);
         if (copy)
             this.copying = copy[1];
@@ -58996,9 +59408,27 @@ class PlainDumpFilter extends node_stream__WEBPACK_IMPORTED_MODULE_2__.Transform
         }
         if (this.leaveOut.schemaOnly && /^SELECT pg_catalog\.setval\(/i.test(code))
             return;
-        if (this.leaveOut.noOwner && /^(ALTER .* OWNER TO |GRANT |REVOKE )/i.test(code))
+        if (this.leaveOut.noOwner)
+            this.noteOwner(p.text);
+        if (this.leaveOut.noOwner && /^ALTER .* OWNER TO /i.test(code))
+            return;
+        if ((this.leaveOut.noPrivileges ?? this.leaveOut.noOwner) && /^(GRANT|REVOKE) /i.test(code))
             return;
         this.out.push(p.text);
+    }
+    /** pg_dump's `-- Name: t; Type: TABLE; Schema: public; Owner: app` above an object. */
+    noteOwner(text) {
+        for (const m of text.matchAll(/^-- Name: (.*); Type: (.*); Schema: (.*); Owner: (.*)$/gm)) {
+            const [, tag, desc, schema, owner] = m;
+            if (!owner || owner === '-' || !_archive_inspect_js__WEBPACK_IMPORTED_MODULE_3__/* .OWNED_TYPES */ .Q9.has(desc))
+                continue;
+            this.owned.push({
+                desc: desc,
+                namespace: schema === '-' ? '' : schema,
+                tag: tag,
+                owner,
+            });
+        }
     }
 }
 /**
@@ -59021,9 +59451,9 @@ function psqlRestricts(version) {
  * (`pg_restore: error:`, `psql:...: ERROR:`) count the errors whatever the server's language.
  */
 async function restoreEnv(target) {
-    const superuser = await (0,_client_js__WEBPACK_IMPORTED_MODULE_8__/* .withClient */ .SV)(target, (c) => c.query("SELECT current_setting('is_superuser') = 'on' AS s")).then((r) => r.rows[0]?.s === true, () => false);
+    const superuser = await (0,_client_js__WEBPACK_IMPORTED_MODULE_9__/* .withClient */ .SV)(target, (c) => c.query("SELECT current_setting('is_superuser') = 'on' AS s")).then((r) => r.rows[0]?.s === true, () => false);
     return {
-        ...(0,_client_js__WEBPACK_IMPORTED_MODULE_8__/* .libpqEnv */ .kY)(target),
+        ...(0,_client_js__WEBPACK_IMPORTED_MODULE_9__/* .libpqEnv */ .kY)(target),
         LC_ALL: undefined,
         LC_MESSAGES: 'C',
         ...(superuser ? { PGOPTIONS: [target.options, '-c lc_messages=C'].filter(Boolean).join(' ') } : {}),
@@ -59031,16 +59461,16 @@ async function restoreEnv(target) {
 }
 /** What the plain-dump filter left out of psql's input, as the finding of its first hazard. */
 function hazardFinding(stage, hazard, count) {
-    return (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)(hazard.kind === 'meta' || hazard.kind === 'copy-escape' ? 'PLAIN_META_COMMAND' : 'DUMP_OUTSIDE_DATABASE', stage, `line ${hazard.line}: ${hazard.text}; left out of what psql loaded`, { evidence: { line: hazard.line, count } });
+    return (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_8__/* .finding */ .gk)(hazard.kind === 'meta' || hazard.kind === 'copy-escape' ? 'PLAIN_META_COMMAND' : 'DUMP_OUTSIDE_DATABASE', stage, `line ${hazard.line}: ${hazard.text}; left out of what psql loaded`, { evidence: { line: hazard.line, count } });
 }
 /** Reading or decompressing the dump failed while the restore program read it: it got only part. */
 function unpackFinding(stage, tool, error, wrapper) {
     const code = error.code ?? '';
-    const problem = wrapper ? (0,_archive_wrapper_js__WEBPACK_IMPORTED_MODULE_4__/* .wrapperProblem */ .px)(wrapper, error) : undefined;
+    const problem = wrapper ? (0,_archive_wrapper_js__WEBPACK_IMPORTED_MODULE_5__/* .wrapperProblem */ .px)(wrapper, error) : undefined;
     // A decoder this machine lacks (no xz installed) is the restore's trouble, not the backup's.
     const damaged = problem !== undefined && problem.rule !== 'FORMAT_UNSUPPORTED';
     const why = problem?.rule === 'FORMAT_UNSUPPORTED' ? problem.message : error.message;
-    return (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_7__/* .finding */ .gk)(damaged ? 'COMPRESSION_CORRUPT' : 'RESTORE_ERROR', stage, `${problem ? `the ${wrapper} stream around the dump` : 'reading the dump'} failed while ${tool} read it (${why}): it got only part of the dump`, { evidence: { error: code || error.message } });
+    return (0,_report_findings_js__WEBPACK_IMPORTED_MODULE_8__/* .finding */ .gk)(damaged ? 'COMPRESSION_CORRUPT' : 'RESTORE_ERROR', stage, `${problem ? `the ${wrapper} stream around the dump` : 'reading the dump'} failed while ${tool} read it (${why}): it got only part of the dump`, { evidence: { error: code || error.message } });
 }
 /**
  * Restore a dump into `target` (an existing, empty database) with `client`: pg_restore for custom and
@@ -59057,7 +59487,7 @@ async function restoreDump(client, target, input, opts) {
         if (opts.progress)
             opts.progress.file = file;
         const steps = [
-            ...(input.wrapper ? [(0,_archive_wrapper_js__WEBPACK_IMPORTED_MODULE_4__/* .unwrapStep */ .oP)(input.wrapper)] : []),
+            ...(input.wrapper ? [(0,_archive_wrapper_js__WEBPACK_IMPORTED_MODULE_5__/* .unwrapStep */ .oP)(input.wrapper)] : []),
             ...(then ? [then] : []),
         ];
         if (steps.length === 0)
@@ -59074,13 +59504,14 @@ async function restoreDump(client, target, input, opts) {
         tool = `psql ${client.version}`;
         filter = new PlainDumpFilter({
             schemaOnly: opts.schemaOnly === true,
-            noOwner: opts.roles === 'ignore',
+            noOwner: opts.roles === 'ignore' || opts.noOwner === true,
+            noPrivileges: opts.roles === 'ignore',
             ...(psqlRestricts(client.version) ? { restrictKey: (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(24).toString('hex') } : {}),
         });
         const plainFilter = filter;
         if (opts.progress)
             opts.progress.copying = () => plainFilter.copying;
-        res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_6__/* .run */ .eF)(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
+        res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_7__/* .run */ .eF)(client.path, ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', target.database, '-f', '-'], {
             env,
             stdin: unpacked(filter),
         });
@@ -59092,6 +59523,8 @@ async function restoreDump(client, target, input, opts) {
             args.push('--jobs', String(opts.jobs));
         if (opts.roles === 'ignore')
             args.push('--no-owner', '--no-privileges');
+        else if (opts.noOwner)
+            args.push('--no-owner');
         if (opts.schemaOnly)
             args.push('--schema-only');
         const progress = opts.progress;
@@ -59099,17 +59532,20 @@ async function restoreDump(client, target, input, opts) {
         const watch = progress
             ? {
                 onStderrLine: (l) => progress.line(l),
-                keepStderrLine: (l) => !_restore_progress_js__WEBPACK_IMPORTED_MODULE_9__/* .RestoreProgress */ .U.isVerbose(l),
+                keepStderrLine: (l) => !_restore_progress_js__WEBPACK_IMPORTED_MODULE_11__/* .RestoreProgress */ .U.isVerbose(l),
             }
             : {};
         if (progress)
             args.push('--verbose');
         if (input.wrapper)
-            res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_6__/* .run */ .eF)(client.path, args, { env, stdin: unpacked(), ...watch });
+            res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_7__/* .run */ .eF)(client.path, args, { env, stdin: unpacked(), ...watch });
         else
-            res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_6__/* .run */ .eF)(client.path, [...args, input.path], { env, ...watch });
+            res = await (0,_core_exec_js__WEBPACK_IMPORTED_MODULE_7__/* .run */ .eF)(client.path, [...args, input.path], { env, ...watch });
     }
-    const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.unprivileged === true);
+    const classified = classifyRestore(stage, res.stderr, res.code, tool, {
+        unprivileged: opts.unprivileged === true,
+        ...(opts.prepared ? { prepared: opts.prepared } : {}),
+    });
     const hazard = filter?.hazards[0];
     if (hazard)
         classified.findings.push(hazardFinding(stage, hazard, filter?.hazards.length ?? 1));
@@ -59123,6 +59559,7 @@ async function restoreDump(client, target, input, opts) {
         errorLines: classified.errorLines,
         warnings: classified.warnings,
         findings: classified.findings,
+        ...(filter && opts.noOwner ? { owned: filter.owned } : {}),
     };
 }
 
@@ -59395,8 +59832,8 @@ const RULES = {
     RESTORE_NEEDS_SUPERUSER: {
         severity: 'info',
         kind: 'problem',
-        fires: "verify's schema replay (run as a role that is not a superuser, so a dump's SQL has no superuser's powers) met statements only a superuser may run (C functions, event triggers, untrusted languages); the drill restores them as one",
-        fix: 'Nothing to fix in the backup: the drill checks these objects. A statement in the list that pg_dump would not write is worth a look.',
+        fires: "verify's schema replay, or a drill on a scratch cluster (both run as a role that is not a superuser, so a dump's SQL has no superuser's powers: no program, no server file), met statements only a superuser may run (C functions, event triggers, untrusted languages, COPY to a program)",
+        fix: 'A statement pg_dump would not write (COPY ... TO PROGRAM, a function that runs one) is an attack: find who wrote the backup. C functions and event triggers are left out of the drill: drill onto a server of your own with target-url to check them.',
     },
     RESTORE_WARNING: {
         severity: 'low',
@@ -59433,6 +59870,12 @@ const RULES = {
         kind: 'problem',
         fires: 'roles: create-missing created owners and grantees the dump names and the target lacked, as NOLOGIN',
         fix: 'Nothing to do for the drill; a restore onto a new production server needs these roles first (CREATE ROLE).',
+    },
+    OWNERS_NOT_RESTORED: {
+        severity: 'info',
+        kind: 'problem',
+        fires: "a scratch drill restores as a role without superuser powers and gives the owners back after; some objects whose owner it could give were not found by the name the dump gives them, and stay the restoring role's",
+        fix: 'Nothing in the backup: the objects restored. Their owners differ in the drill only; the message names the first.',
     },
     TARGET_REFUSED: {
         severity: 'high',
@@ -60798,7 +61241,7 @@ function countTiers(list, tiers) {
 /* harmony export */   R: () => (/* binding */ runVerify),
 /* harmony export */   c: () => (/* binding */ verifyOutputs)
 /* harmony export */ });
-/* harmony import */ var _backup_stages_read_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7094);
+/* harmony import */ var _backup_stages_read_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4358);
 /* harmony import */ var _backup_verify_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1593);
 /* harmony import */ var _core_workdir_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(59);
 /* harmony import */ var _postgres_binaries_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1758);

@@ -50020,8 +50020,8 @@ const RULES = {
     RESTORE_NEEDS_SUPERUSER: {
         severity: 'info',
         kind: 'problem',
-        fires: "verify's schema replay (run as a role that is not a superuser, so a dump's SQL has no superuser's powers) met statements only a superuser may run (C functions, event triggers, untrusted languages); the drill restores them as one",
-        fix: 'Nothing to fix in the backup: the drill checks these objects. A statement in the list that pg_dump would not write is worth a look.',
+        fires: "verify's schema replay, or a drill on a scratch cluster (both run as a role that is not a superuser, so a dump's SQL has no superuser's powers: no program, no server file), met statements only a superuser may run (C functions, event triggers, untrusted languages, COPY to a program)",
+        fix: 'A statement pg_dump would not write (COPY ... TO PROGRAM, a function that runs one) is an attack: find who wrote the backup. C functions and event triggers are left out of the drill: drill onto a server of your own with target-url to check them.',
     },
     RESTORE_WARNING: {
         severity: 'low',
@@ -50058,6 +50058,12 @@ const RULES = {
         kind: 'problem',
         fires: 'roles: create-missing created owners and grantees the dump names and the target lacked, as NOLOGIN',
         fix: 'Nothing to do for the drill; a restore onto a new production server needs these roles first (CREATE ROLE).',
+    },
+    OWNERS_NOT_RESTORED: {
+        severity: 'info',
+        kind: 'problem',
+        fires: "a scratch drill restores as a role without superuser powers and gives the owners back after; some objects whose owner it could give were not found by the name the dump gives them, and stay the restoring role's",
+        fix: 'Nothing in the backup: the objects restored. Their owners differ in the drill only; the message names the first.',
     },
     TARGET_REFUSED: {
         severity: 'high',
@@ -53286,10 +53292,14 @@ async function setPassword(conn, user, password) {
 function writePassfile(root, port, user, password) {
     const file = path.join(root, 'pgpass');
     fs.rmSync(file, { force: true });
-    const lines = ['127.0.0.1', 'localhost'].map((h) => `${h}:${port}:*:${user}:${password}`);
-    fs.writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600, flag: 'wx' });
+    fs.writeFileSync(file, passfileLines(port, user, password), { mode: 0o600, flag: 'wx' });
     return file;
 }
+/** Another role's lines in the password file writePassfile made. */
+function addToPassfile(root, port, user, password) {
+    fs.appendFileSync(path.join(root, 'pgpass'), passfileLines(port, user, password));
+}
+const passfileLines = (port, user, password) => `${['127.0.0.1', 'localhost'].map((h) => `${h}:${port}:*:${user}:${password}`).join('\n')}\n`;
 /**
  * A server's socket folder: made 0700 for the server's OS user, and refused when it is a link,
  * another user's, or open to others (then its trust rule would let them in).

@@ -70493,7 +70493,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 5040:
+/***/ 5925:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -83169,8 +83169,8 @@ const RULES = {
     RESTORE_NEEDS_SUPERUSER: {
         severity: 'info',
         kind: 'problem',
-        fires: "verify's schema replay (run as a role that is not a superuser, so a dump's SQL has no superuser's powers) met statements only a superuser may run (C functions, event triggers, untrusted languages); the drill restores them as one",
-        fix: 'Nothing to fix in the backup: the drill checks these objects. A statement in the list that pg_dump would not write is worth a look.',
+        fires: "verify's schema replay, or a drill on a scratch cluster (both run as a role that is not a superuser, so a dump's SQL has no superuser's powers: no program, no server file), met statements only a superuser may run (C functions, event triggers, untrusted languages, COPY to a program)",
+        fix: 'A statement pg_dump would not write (COPY ... TO PROGRAM, a function that runs one) is an attack: find who wrote the backup. C functions and event triggers are left out of the drill: drill onto a server of your own with target-url to check them.',
     },
     RESTORE_WARNING: {
         severity: 'low',
@@ -83207,6 +83207,12 @@ const RULES = {
         kind: 'problem',
         fires: 'roles: create-missing created owners and grantees the dump names and the target lacked, as NOLOGIN',
         fix: 'Nothing to do for the drill; a restore onto a new production server needs these roles first (CREATE ROLE).',
+    },
+    OWNERS_NOT_RESTORED: {
+        severity: 'info',
+        kind: 'problem',
+        fires: "a scratch drill restores as a role without superuser powers and gives the owners back after; some objects whose owner it could give were not found by the name the dump gives them, and stay the restoring role's",
+        fix: 'Nothing in the backup: the objects restored. Their owners differ in the drill only; the message names the first.',
     },
     TARGET_REFUSED: {
         severity: 'high',
@@ -85834,7 +85840,7 @@ const drillSpec = {
         },
         {
             name: 'database-url',
-            description: "With keep: the restored database over TCP on 127.0.0.1, with its cluster's own random password (masked in the log; the report shows it without, naming its 0600 password file).",
+            description: 'With keep: the restored database over TCP on 127.0.0.1, as restorable_restore (on a scratch cluster: the role that restored it, not a superuser) with a random password of its own (masked in the log; the report shows it without, naming its 0600 password file).',
         },
         { name: 'findings', description: 'Findings as JSON.' },
         { name: 'report', description: 'Path of the JSON report.' },
@@ -86351,10 +86357,14 @@ async function setPassword(conn, user, password) {
 function writePassfile(root, port, user, password) {
     const file = external_node_path_default().join(root, 'pgpass');
     external_node_fs_default().rmSync(file, { force: true });
-    const lines = ['127.0.0.1', 'localhost'].map((h) => `${h}:${port}:*:${user}:${password}`);
-    external_node_fs_default().writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600, flag: 'wx' });
+    external_node_fs_default().writeFileSync(file, passfileLines(port, user, password), { mode: 0o600, flag: 'wx' });
     return file;
 }
+/** Another role's lines in the password file writePassfile made. */
+function addToPassfile(root, port, user, password) {
+    external_node_fs_default().appendFileSync(external_node_path_default().join(root, 'pgpass'), passfileLines(port, user, password));
+}
+const passfileLines = (port, user, password) => `${['127.0.0.1', 'localhost'].map((h) => `${h}:${port}:*:${user}:${password}`).join('\n')}\n`;
 /**
  * A server's socket folder: made 0700 for the server's OS user, and refused when it is a link,
  * another user's, or open to others (then its trust rule would let them in).
@@ -87104,14 +87114,24 @@ class ScratchCluster {
      * The URL to show people, reports and logs: no password in it, but `passfile=` naming the
      * cluster's password file, which libpq (psql, ...) and Restorable read: it works as it is.
      */
-    shownUrl(database = 'postgres') {
+    shownUrl(database = 'postgres', user = 'postgres') {
         return maskedUrl({
             host: '127.0.0.1',
             port: this.port,
-            user: 'postgres',
+            user,
             database,
             passfile: this.passfile,
         });
+    }
+    /**
+     * Let `user` (a role of the cluster) in over TCP too: a password of its own, in the password file
+     * beside the superuser's. Returns it, for the logger's secrets.
+     */
+    async addLogin(user) {
+        const password = newPassword();
+        await setPassword(this.conn(), user, password);
+        addToPassfile(this.root, this.port, user, password);
+        return password;
     }
     /** The password, for the logger's secrets (so that nothing prints it) and nothing else. */
     secret() {
@@ -87299,6 +87319,7 @@ function tail(file, lines = 5) {
 
 
 function scratchTarget(c) {
+    let login = 'postgres';
     return {
         kind: 'scratch',
         version: c.version,
@@ -87306,9 +87327,14 @@ function scratchTarget(c) {
         admin: c.conn(),
         settings: BULK_LOAD_SETTINGS,
         conn: (db) => c.conn(db),
-        url: (db) => c.shownUrl(db),
+        url: (db) => c.shownUrl(db, login),
         teardown: () => c.stop(),
         keep: () => JSON.stringify({ kind: 'scratch', root: c.detach() }),
+        keepAs: async (user) => {
+            const password = await c.addLogin(user);
+            login = user;
+            return password;
+        },
     };
 }
 /** Names that say production: such a server is refused unless allow-target-server is true. */
@@ -89467,7 +89493,7 @@ async function readToc(r, h) {
             entry.copy = true;
         if (desc === 'TABLE' && defn && PARTITIONED.test(defn))
             entry.partitioned = true;
-        if ((desc.endsWith('ACL') || desc === 'DATABASE') && defn)
+        if ((desc.endsWith('ACL') || desc === 'DATABASE' || desc === 'EXTENSION') && defn)
             entry.sql = defn;
         if (h.format === 'custom') {
             await r.need(1 + h.offSize);
@@ -90800,6 +90826,37 @@ function wrapperProblem(w, e) {
 
 
 
+/** TOC types whose owner a restore without owners gives back after (postgres/owners.ts). */
+const OWNED_TYPES = new Set([
+    'TABLE',
+    'VIEW',
+    'SEQUENCE',
+    'MATERIALIZED VIEW',
+    'FOREIGN TABLE',
+    'FUNCTION',
+    'PROCEDURE',
+    'AGGREGATE',
+    'TYPE',
+    'DOMAIN',
+    'SCHEMA',
+    'COLLATION',
+    'CONVERSION',
+    'TEXT SEARCH CONFIGURATION',
+    'TEXT SEARCH DICTIONARY',
+    'STATISTICS',
+    'OPERATOR',
+    'OPERATOR CLASS',
+    'OPERATOR FAMILY',
+    'SERVER',
+    'PUBLICATION',
+    'BLOB',
+    'LARGE OBJECT',
+]);
+/** The schema a CREATE EXTENSION statement names, unquoted. */
+function extensionSchema(sql) {
+    const m = /\bWITH SCHEMA\s+("(?:[^"]|"")+"|[\w$]+)/i.exec(sql ?? '');
+    return m?.[1] === undefined ? undefined : inspect_unquote(m[1]);
+}
 /** Encoding and locale from pg_dump's CREATE DATABASE statement. */
 function databaseLocale(sql) {
     if (!sql)
@@ -90861,6 +90918,15 @@ function summarize(toc) {
         schemas: uniq(toc.filter((e) => e.desc === 'SCHEMA').map((e) => e.tag)),
         extensions: uniq(toc.filter((e) => e.desc === 'EXTENSION').map((e) => e.tag)),
         owners: uniq(toc.map((e) => e.owner)),
+        owned: toc.flatMap((e) => e.owner && OWNED_TYPES.has(e.desc)
+            ? [{ desc: e.desc, namespace: e.namespace ?? '', tag: e.tag, owner: e.owner }]
+            : []),
+        extensionSchemas: toc
+            .filter((e) => e.desc === 'EXTENSION')
+            .map((e) => {
+            const schema = extensionSchema(e.sql);
+            return schema ? { name: e.tag, schema } : { name: e.tag };
+        }),
         grantees: uniq(toc.flatMap((e) => (e.sql && e.desc.endsWith('ACL') ? rolesInAcl(e.sql) : []))),
         dataTables: uniq(toc.filter((e) => e.desc === 'TABLE DATA').map((e) => `${e.namespace}.${e.tag}`)),
         ...databaseLocale(toc.find((e) => e.desc === 'DATABASE')?.sql),
@@ -90880,25 +90946,55 @@ function accessProblems(toc) {
 }
 const ownerNeedle = Buffer.from(' OWNER TO ');
 const grantNeedle = Buffer.from('\nGRANT ');
-/** The roles that own and are granted objects in `buf`, for a restore that must create them first. */
-function collectRoles(buf, owners, grantees) {
-    for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
-        const end = buf.indexOf(';', i);
-        if (end === -1 || end - i >= 200)
-            continue;
-        const role = buf
-            .subarray(i + ownerNeedle.length, end)
-            .toString('utf8')
-            .trim();
-        owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
+const extensionNeedle = Buffer.from('\nCREATE EXTENSION ');
+/**
+ * The roles that own and are granted objects in a plain dump, for a restore that must create them
+ * first, and the extensions it creates with their schemas (a restore without a superuser makes the
+ * untrusted ones first): searched chunk by chunk.
+ */
+class PlainNames {
+    owners = new Set();
+    grantees = new Set();
+    extensions = new Map();
+    search(buf) {
+        for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
+            const end = buf.indexOf(';', i);
+            if (end === -1 || end - i >= 200)
+                continue;
+            this.owners.add(inspect_unquote(buf
+                .subarray(i + ownerNeedle.length, end)
+                .toString('utf8')
+                .trim()));
+        }
+        for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
+            const end = buf.indexOf(';', i);
+            if (end !== -1 && end - i < 2000)
+                for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8')))
+                    this.grantees.add(r);
+        }
+        for (let i = buf.indexOf(extensionNeedle); i !== -1; i = buf.indexOf(extensionNeedle, i + 1)) {
+            const end = buf.indexOf(';', i);
+            if (end === -1 || end - i >= 400)
+                continue;
+            const sql = buf.subarray(i + 1, end).toString('utf8');
+            const m = /^CREATE EXTENSION (?:IF NOT EXISTS )?("(?:[^"]|"")+"|[\w$-]+)/.exec(sql);
+            if (!m)
+                continue;
+            const name = inspect_unquote(m[1]);
+            const schema = extensionSchema(sql);
+            this.extensions.set(name, schema ? { name, schema } : { name });
+        }
     }
-    for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
-        const end = buf.indexOf(';', i);
-        if (end !== -1 && end - i < 2000)
-            for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8')))
-                grantees.add(r);
+    summary() {
+        return {
+            extensions: [...this.extensions.keys()].sort(),
+            extensionSchemas: [...this.extensions.values()],
+            owners: [...this.owners].sort(),
+            grantees: [...this.grantees].sort(),
+        };
     }
 }
+const inspect_unquote = (id) => (id.startsWith('"') ? id.slice(1, -1).replace(/""/g, '"') : id);
 /** Scan a plain SQL dump: its opening comments, its tables, and the line that closes it. */
 async function scanPlain(chunks, first, out, onHeader) {
     const headText = first.subarray(0, 4096).toString('utf8');
@@ -90912,12 +91008,10 @@ async function scanPlain(chunks, first, out, onHeader) {
     if (fromPgDump)
         tell(onHeader, { format: 'plain', ...(out.serverVersion ? { serverVersion: out.serverVersion } : {}) });
     const needle = Buffer.from('\nCREATE TABLE ');
-    const owners = new Set();
-    const grantees = new Set();
+    const names = new PlainNames();
     let tables = 0;
     let tail = Buffer.alloc(0);
     let bytes = 0;
-    const roles = (buf) => collectRoles(buf, owners, grantees);
     // pg_dumpall writes the role memberships there are, pg_execute_server_program's among them.
     const cluster = /PostgreSQL database cluster dump/.test(headText);
     const scanner = new SqlScanner((what, statement) => {
@@ -90932,7 +91026,7 @@ async function scanPlain(chunks, first, out, onHeader) {
         // Search the chunk where it lies (no copy), and a small seam for what crosses from the last one.
         for (let i = chunk.indexOf(needle); i !== -1; i = chunk.indexOf(needle, i + needle.length))
             tables++;
-        roles(chunk);
+        names.search(chunk);
         if (tail.length > 0) {
             const before = tail.subarray(Math.max(0, tail.length - SEAM));
             const seam = Buffer.concat([before, chunk.subarray(0, SEAM)]);
@@ -90940,7 +91034,7 @@ async function scanPlain(chunks, first, out, onHeader) {
                 if (i + needle.length > before.length)
                     tables++;
             }
-            roles(seam);
+            names.search(seam);
         }
         tail =
             chunk.length >= inspect_TAIL
@@ -90959,9 +91053,7 @@ async function scanPlain(chunks, first, out, onHeader) {
         tables,
         dataEntries: 0,
         schemas: [],
-        extensions: [],
-        owners: [...owners].sort(),
-        grantees: [...grantees].sort(),
+        ...names.summary(),
     };
     if (!fromPgDump) {
         out.problems.push(new ArchiveProblem('FORMAT_UNSUPPORTED', 'a SQL script not written by pg_dump: nothing marks where it should end, so truncation cannot be ruled out'));
@@ -92569,6 +92661,22 @@ async function validateConstraints(c) {
     }
     return { findings, checked: rows.length };
 }
+/**
+ * amcheck made for `role` by a superuser (`c`), when the drill's checks run as a role that may not
+ * make it: in a schema of its own (no schema the dump wrote into: an extension's script runs as a
+ * superuser), with the right to run bt_index_check. Amcheck already there (the dump's) is granted.
+ */
+async function offerAmcheck(c, role) {
+    await c.query('SET search_path = pg_catalog');
+    const have = await c.query("SELECT 1 FROM pg_extension WHERE extname = 'amcheck'");
+    if (have.rowCount === 0) {
+        await c.query('CREATE SCHEMA restorable_amcheck');
+        await c.query('CREATE EXTENSION amcheck WITH SCHEMA restorable_amcheck');
+    }
+    const schema = (await c.query("SELECT n.nspname AS s FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'amcheck'")).rows[0]?.s;
+    await c.query(`GRANT USAGE ON SCHEMA ${ident(schema)} TO ${ident(role)}`);
+    await c.query(`GRANT EXECUTE ON FUNCTION ${ident(schema)}.bt_index_check(regclass, boolean) TO ${ident(role)}`);
+}
 /** amcheck's bt_index_check on every valid B-tree index. Undefined when amcheck cannot be had. */
 async function checkIndexes(c) {
     try {
@@ -92577,6 +92685,7 @@ async function checkIndexes(c) {
     catch {
         return undefined;
     }
+    const where = (await c.query("SELECT n.nspname AS s FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'amcheck'")).rows[0]?.s;
     const idx = (await c.query(`SELECT i.indexrelid::int AS oid, i.indexrelid::regclass::text AS name
          FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
          JOIN pg_namespace n ON n.oid = ic.relnamespace
@@ -92585,7 +92694,7 @@ async function checkIndexes(c) {
     const findings = [];
     for (const i of idx) {
         try {
-            await c.query('SELECT bt_index_check($1::regclass, true)', [i.oid]);
+            await c.query(`SELECT ${ident(where)}.bt_index_check($1::regclass, true)`, [i.oid]);
         }
         catch (e) {
             findings.push(finding('INDEX_CORRUPT', STAGE, `index ${i.name}: ${e.message}`, {
@@ -92663,7 +92772,181 @@ function sequencesAgainstLive(restored, live) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/postgres/owners.ts
+
+/** The role a drill's restore (and verify's schema replay) runs as, and its checks after. */
+const RESTORER = 'restorable_restore';
+/**
+ * On `admin` (a superuser, over the socket): the restoring role, LOGIN and nothing else, made owner
+ * of `database`. Returns its connection to that database.
+ */
+async function makeRestorer(admin, database) {
+    await withClient(admin, async (c) => {
+        const have = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [RESTORER]);
+        if (have.rowCount === 0)
+            await c.query(`CREATE ROLE ${RESTORER} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`);
+        await c.query(`ALTER DATABASE ${ident(database)} OWNER TO ${RESTORER}`);
+    });
+    return { ...admin, database, user: RESTORER };
+}
+/**
+ * The dump's extensions that only a superuser may create (not trusted), made by `superuser` in the
+ * drill's database before the restore, in the schema the dump names (made for the restorer when it
+ * does not exist yet). Trusted ones the restorer makes itself, as the dump says. Nothing of the dump
+ * has run yet, so nothing of it runs with these powers.
+ */
+async function precreateExtensions(superuser, wanted) {
+    const made = { extensions: [], schemas: [] };
+    if (wanted.length === 0)
+        return made;
+    await withClient(superuser, async (c) => {
+        await c.query('SET search_path = pg_catalog');
+        const untrusted = new Set((await c.query(`SELECT DISTINCT name FROM pg_available_extension_versions WHERE name = ANY($1) AND NOT trusted`, [wanted.map((e) => e.name)])).rows.map((r) => r.name));
+        for (const e of wanted.filter((w) => untrusted.has(w.name))) {
+            const schema = e.schema ?? 'public';
+            const exists = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+            if (exists.rowCount === 0) {
+                await c.query(`CREATE SCHEMA ${ident(schema)} AUTHORIZATION ${RESTORER}`);
+                made.schemas.push(schema);
+            }
+            // An extension that will not install is the restore's to say, as the dump's statement fails.
+            const ok = await c
+                .query(`CREATE EXTENSION IF NOT EXISTS ${ident(e.name)} WITH SCHEMA ${ident(schema)} CASCADE`)
+                .then(() => true, () => false);
+            if (ok)
+                made.extensions.push(e.name);
+        }
+    });
+    return made;
+}
+/** A restore's stderr line that only says what precreateExtensions made: not an error of the dump. */
+function expectedLine(line, prepared) {
+    if (!prepared)
+        return false;
+    const ext = /must be owner of extension (\S+)/.exec(line)?.[1];
+    if (ext && prepared.extensions.includes(ext))
+        return true;
+    const schema = /schema "((?:[^"]|"")+)" already exists/.exec(line)?.[1];
+    return schema !== undefined && prepared.schemas.includes(schema);
+}
+/** Catalogs whose objects pg_dump names by their name alone: TOC type, catalog, schema and name columns. */
+const BY_NAME = [
+    ['COLLATION', 'pg_collation', 'collnamespace', 'collname'],
+    ['CONVERSION', 'pg_conversion', 'connamespace', 'conname'],
+    ['TEXT SEARCH CONFIGURATION', 'pg_ts_config', 'cfgnamespace', 'cfgname'],
+    ['TEXT SEARCH DICTIONARY', 'pg_ts_dict', 'dictnamespace', 'dictname'],
+    ['STATISTICS', 'pg_statistic_ext', 'stxnamespace', 'stxname'],
+    ['OPERATOR', 'pg_operator', 'oprnamespace', 'oprname'],
+    ['OPERATOR CLASS', 'pg_opclass', 'opcnamespace', 'opcname'],
+    ['OPERATOR FAMILY', 'pg_opfamily', 'opfnamespace', 'opfname'],
+    ['SERVER', 'pg_foreign_server', null, 'srvname'],
+    ['PUBLICATION', 'pg_publication', null, 'pubname'],
+];
+/**
+ * The restorer's objects in the current database as pg_dump would name them (type, schema, tag),
+ * with the identity and ALTER keyword the catalog gives them: the keys that owners are matched by.
+ */
+const MINE = `
+WITH mine AS (
+  SELECT d.classid, d.objid FROM pg_shdepend d
+   WHERE d.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+     AND d.refclassid = 'pg_authid'::regclass AND d.refobjid = $1::regrole AND d.deptype = 'o'
+), keyed AS (
+  SELECT m.classid, m.objid, CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'S' THEN 'SEQUENCE'
+           WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END AS descr,
+         c.relnamespace AS ns, c.relname::text AS tag
+    FROM mine m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
+   WHERE c.relkind IN ('r', 'p', 'v', 'S', 'm', 'f')
+  UNION ALL
+  SELECT m.classid, m.objid, CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
+         p.pronamespace, p.proname || '(' || coalesce((SELECT string_agg(format_type(a.t, NULL), ', ' ORDER BY a.i)
+                                                        FROM unnest(p.proargtypes) WITH ORDINALITY a(t, i)), '') || ')'
+    FROM mine m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
+  UNION ALL
+  SELECT m.classid, m.objid, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, t.typnamespace, t.typname::text
+    FROM mine m JOIN pg_type t ON m.classid = 'pg_type'::regclass AND t.oid = m.objid
+   WHERE t.typelem = 0 OR t.typtype <> 'b' OR t.typcategory <> 'A'
+  UNION ALL
+  SELECT m.classid, m.objid, 'SCHEMA', NULL, n.nspname::text
+    FROM mine m JOIN pg_namespace n ON m.classid = 'pg_namespace'::regclass AND n.oid = m.objid
+${BY_NAME.map(([d, cat, ns, name]) => `  UNION ALL
+  SELECT m.classid, m.objid, '${d}', ${ns ? `o.${ns}` : 'NULL::oid'}, o.${name}::text
+    FROM mine m JOIN ${cat} o ON m.classid = '${cat}'::regclass AND o.oid = m.objid
+`).join('')}  UNION ALL
+  SELECT m.classid, m.objid, 'BLOB', NULL, m.objid::text
+    FROM mine m WHERE m.classid = 'pg_largeobject'::regclass
+)
+SELECT k.descr, coalesce(n.nspname, '') AS ns, k.tag, o.identity
+  FROM keyed k LEFT JOIN pg_namespace n ON n.oid = k.ns
+ CROSS JOIN LATERAL pg_identify_object(k.classid, k.objid, 0) o`;
+/**
+ * Roles an object may be given to: not a superuser, nor one that may make roles, bypass row
+ * security or replicate, nor a predefined role or a member of any role (so a SECURITY DEFINER
+ * function of the dump never runs with more than such a role has).
+ */
+const SAFE_OWNERS = `
+SELECT r.rolname FROM pg_roles r
+ WHERE r.rolname = ANY($1) AND NOT r.rolsuper AND NOT r.rolcreaterole AND NOT r.rolbypassrls
+   AND NOT r.rolreplication AND r.rolname !~ '^pg_' AND r.rolname <> $2
+   AND NOT EXISTS (SELECT 1 FROM pg_auth_members a WHERE a.member = r.oid)`;
+/**
+ * Give the restorer's objects in `database` (connected as a superuser) the owners `entries` name:
+ * an object is matched by the type, schema and name the catalog gives it, and changed with the
+ * identity the catalog gives it; an owner that is not a safe role (a superuser, ...) keeps nothing,
+ * the restorer keeps the object. A name shared by several entries with different owners is left.
+ */
+async function giveOwners(superuser, entries) {
+    return withClient(superuser, async (c) => {
+        await c.query('SET search_path = pg_catalog');
+        const named = [...new Set(entries.map((e) => e.owner))];
+        const existing = new Set((await c.query('SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [named])).rows.map((r) => r.rolname));
+        const safe = new Set((await c.query(SAFE_OWNERS, [named, RESTORER])).rows.map((r) => r.rolname));
+        const byKey = new Map();
+        const key = (d, ns, tag) => JSON.stringify([d, ns, tag]);
+        // pg_dump names a large object BLOB (before 17), or LARGE OBJECT.
+        const entryKey = (e) => key(e.desc === 'LARGE OBJECT' ? 'BLOB' : e.desc, e.namespace, e.tag);
+        for (const e of entries) {
+            const k = entryKey(e);
+            byKey.set(k, (byKey.get(k) ?? new Set()).add(e.owner));
+        }
+        const mine = (await c.query(MINE, [RESTORER])).rows;
+        const statements = [];
+        const given = new Set();
+        const matched = new Set();
+        for (const o of mine) {
+            const k = key(o.descr, o.ns, o.tag);
+            const owners = byKey.get(k);
+            const owner = owners?.size === 1 ? [...owners][0] : undefined;
+            if (owner === undefined)
+                continue;
+            matched.add(k);
+            if (!safe.has(owner))
+                continue;
+            const kind = o.descr === 'BLOB' ? 'LARGE OBJECT' : o.descr;
+            statements.push(`ALTER ${kind} ${o.identity} OWNER TO ${ident(owner)}`);
+            given.add(owner);
+        }
+        const members = [...given].map((r) => `GRANT ${ident(r)} TO ${RESTORER}`);
+        await inOneTransaction(c, [...statements, ...members]);
+        return {
+            given: statements.length,
+            owners: [...given].sort(),
+            absent: named.filter((r) => !existing.has(r)),
+            unmatched: entries.filter((e) => safe.has(e.owner) && !matched.has(entryKey(e))),
+        };
+    });
+}
+async function inOneTransaction(c, statements) {
+    if (statements.length === 0)
+        return;
+    await c.query('BEGIN');
+    for (let i = 0; i < statements.length; i += 500)
+        await c.query(statements.slice(i, i + 500).join(';\n'));
+    await c.query('COMMIT');
+}
+
 ;// CONCATENATED MODULE: ./src/drill/stages/integrity.ts
+
 
 
 /** The integrity rung: sequences, NOT VALID constraints, amcheck, and the collation against the dump's. */
@@ -92679,6 +92962,9 @@ async function integrityStage(t) {
             if (opts.tier === 'full' && integ['validate-constraints'] !== false)
                 findings.push(...(await validateConstraints(c)).findings);
             if (integ.amcheck) {
+                // The checks run as the restorer on a scratch cluster: its superuser makes amcheck for it.
+                if (t.prepared)
+                    await withClient(t.target.conn(t.database), (su) => offerAmcheck(su, RESTORER)).catch(() => undefined);
                 const r = await checkIndexes(c);
                 if (r)
                     findings.push(...r.findings);
@@ -92989,6 +93275,8 @@ class RestoreProgress {
 
 
 
+
+
 /** Read one stderr line; the patterns are PostgreSQL's own messages (English, lc_messages C). */
 function classifyLine(line) {
     let m = /role "([^"]+)" does not exist/.exec(line);
@@ -93013,7 +93301,7 @@ function classifyLine(line) {
 }
 /** PostgreSQL's messages for what the role may not do (SQLSTATE 42501 and kin). */
 const NEEDS_PRIVILEGE = /permission denied|must be (a )?superuser|must be owner of|must have privileges of|only superusers? can|must be member of role/;
-function readStderr(stderr, unprivileged) {
+function readStderr(stderr, how) {
     const r = {
         roles: new Map(),
         extensions: new Map(),
@@ -93021,10 +93309,15 @@ function readStderr(stderr, unprivileged) {
         errorLines: [],
         warnings: [],
         privileged: [],
+        expected: 0,
     };
     for (const line of stderr.split('\n')) {
         const c = classifyLine(line);
-        if (unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
+        if (c.kind === 'error' && expectedLine(line, how.prepared)) {
+            r.expected++;
+            continue;
+        }
+        if (how.unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
             r.privileged.push(line.trim());
             continue;
         }
@@ -93080,7 +93373,7 @@ function errorFindings(stage, r) {
             evidence: { errors: unexplained.length, first: unexplained[0] ?? null },
         }));
     if (r.privileged.length > 0)
-        findings.push(finding('RESTORE_NEEDS_SUPERUSER', stage, `${plural(r.privileged.length, 'statement')} need${r.privileged.length === 1 ? 's' : ''} a superuser, which the replay's role is not by design; the first: ${r.privileged[0]}`, { evidence: { statements: r.privileged.length } }));
+        findings.push(finding('RESTORE_NEEDS_SUPERUSER', stage, `${plural(r.privileged.length, 'statement')} need${r.privileged.length === 1 ? 's' : ''} a superuser, which the restoring role is not by design; the first: ${r.privileged[0]}`, { evidence: { statements: r.privileged.length } }));
     if (r.warnings.length > 0)
         findings.push(finding('RESTORE_WARNING', stage, `${plural(r.warnings.length, 'warning')}; the first: ${r.warnings[0]}`, {
             evidence: { warnings: r.warnings.length },
@@ -93090,11 +93383,9 @@ function errorFindings(stage, r) {
 /**
  * pg_restore's stderr says more than its exit status: classify every line into findings. A zero
  * exit with errors is EXIT_CODE_LIED; a non-zero exit nothing explains is RESTORE_FAILED.
- * `unprivileged`: the restoring role is not a superuser by design (verify's replay), so what only a
- * superuser may do is not an error of the dump.
  */
-function classifyRestore(stage, stderr, exitCode, tool, unprivileged = false) {
-    const r = readStderr(stderr, unprivileged);
+function classifyRestore(stage, stderr, exitCode, tool, how = {}) {
+    const r = readStderr(stderr, how);
     // Errors that only follow from a classified cause (the statements after a missing role) still count.
     const findings = [...causeFindings(stage, tool, r), ...errorFindings(stage, r)];
     const anyError = r.errors.length > 0 || r.roles.size > 0 || r.extensions.size > 0 || r.truncated !== undefined;
@@ -93102,7 +93393,7 @@ function classifyRestore(stage, stderr, exitCode, tool, unprivileged = false) {
         findings.push(finding('EXIT_CODE_LIED', stage, `${tool} exited 0 although it reported ${plural(r.errors.length, 'error')}`, {
             evidence: { errors: r.errors.length },
         }));
-    if (exitCode !== 0 && !anyError && !r.full && r.privileged.length === 0)
+    if (exitCode !== 0 && !anyError && !r.full && r.privileged.length === 0 && r.expected === 0)
         findings.push(finding('RESTORE_FAILED', stage, `${tool} exited ${exitCode ?? 'on a signal'} with nothing on stderr to explain it`, {
             evidence: { exitCode },
         }));
@@ -93128,6 +93419,8 @@ class PlainDumpFilter extends external_node_stream_.Transform {
     skippingCopy = false;
     /** The table of the COPY block being loaded, as the dump names it (for progress). */
     copying;
+    /** With `noOwner`: each object's owner, from the comment pg_dump writes above it. */
+    owned = [];
     constructor(leaveOut) {
         super();
         this.leaveOut = leaveOut;
@@ -93176,9 +93469,27 @@ class PlainDumpFilter extends external_node_stream_.Transform {
         }
         if (this.leaveOut.schemaOnly && /^SELECT pg_catalog\.setval\(/i.test(code))
             return;
-        if (this.leaveOut.noOwner && /^(ALTER .* OWNER TO |GRANT |REVOKE )/i.test(code))
+        if (this.leaveOut.noOwner)
+            this.noteOwner(p.text);
+        if (this.leaveOut.noOwner && /^ALTER .* OWNER TO /i.test(code))
+            return;
+        if ((this.leaveOut.noPrivileges ?? this.leaveOut.noOwner) && /^(GRANT|REVOKE) /i.test(code))
             return;
         this.out.push(p.text);
+    }
+    /** pg_dump's `-- Name: t; Type: TABLE; Schema: public; Owner: app` above an object. */
+    noteOwner(text) {
+        for (const m of text.matchAll(/^-- Name: (.*); Type: (.*); Schema: (.*); Owner: (.*)$/gm)) {
+            const [, tag, desc, schema, owner] = m;
+            if (!owner || owner === '-' || !OWNED_TYPES.has(desc))
+                continue;
+            this.owned.push({
+                desc: desc,
+                namespace: schema === '-' ? '' : schema,
+                tag: tag,
+                owner,
+            });
+        }
     }
 }
 /**
@@ -93254,7 +93565,8 @@ async function restoreDump(client, target, input, opts) {
         tool = `psql ${client.version}`;
         filter = new PlainDumpFilter({
             schemaOnly: opts.schemaOnly === true,
-            noOwner: opts.roles === 'ignore',
+            noOwner: opts.roles === 'ignore' || opts.noOwner === true,
+            noPrivileges: opts.roles === 'ignore',
             ...(psqlRestricts(client.version) ? { restrictKey: (0,external_node_crypto_.randomBytes)(24).toString('hex') } : {}),
         });
         const plainFilter = filter;
@@ -93272,6 +93584,8 @@ async function restoreDump(client, target, input, opts) {
             args.push('--jobs', String(opts.jobs));
         if (opts.roles === 'ignore')
             args.push('--no-owner', '--no-privileges');
+        else if (opts.noOwner)
+            args.push('--no-owner');
         if (opts.schemaOnly)
             args.push('--schema-only');
         const progress = opts.progress;
@@ -93289,7 +93603,10 @@ async function restoreDump(client, target, input, opts) {
         else
             res = await exec_run(client.path, [...args, input.path], { env, ...watch });
     }
-    const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.unprivileged === true);
+    const classified = classifyRestore(stage, res.stderr, res.code, tool, {
+        unprivileged: opts.unprivileged === true,
+        ...(opts.prepared ? { prepared: opts.prepared } : {}),
+    });
     const hazard = filter?.hazards[0];
     if (hazard)
         classified.findings.push(hazardFinding(stage, hazard, filter?.hazards.length ?? 1));
@@ -93303,6 +93620,7 @@ async function restoreDump(client, target, input, opts) {
         errorLines: classified.errorLines,
         warnings: classified.warnings,
         findings: classified.findings,
+        ...(filter && opts.noOwner ? { owned: filter.owned } : {}),
     };
 }
 
@@ -93414,6 +93732,7 @@ async function countOne(c, t) {
 
 
 
+
 const SERVER_FIX = "Free space on the target server's disk (its data directory), or drill elsewhere.";
 const UNPACK_FIX = 'Free space there, or point work-dir at a folder on a disk with room for the dump unpacked.';
 /** Free space under a scratch cluster below which a failed restore is put down to its disk: a WAL segment. */
@@ -93503,6 +93822,8 @@ function unpackCap(size, free) {
 async function restoreInto(t, client, input) {
     const { opts, conn } = t;
     const findings = [];
+    // A plain dump's owners, read as it loaded (a TOC's are in the inspection).
+    let owned;
     if (opts.tier === 'sample') {
         // The schema's objects are the TOC's entries that are not data.
         const byType = t.ins.toc?.byType ?? {};
@@ -93510,6 +93831,7 @@ async function restoreInto(t, client, input) {
         const progress = new RestoreProgress((t.ins.toc?.entries ?? 0) - data, 0, t.ins.tableRows);
         t.pipe.progress(() => `schema: ${progress.describe() ?? 'starting'}`);
         const schema = await restoreDump(client, conn, input, {
+            ...asRestorer(t),
             jobs: opts.jobs,
             roles: opts.roles,
             schemaOnly: true,
@@ -93517,6 +93839,7 @@ async function restoreInto(t, client, input) {
         });
         const rows = await countingAlong(t, (counter) => restoreSampleData(client, t, input, counter));
         findings.push(...schema.findings, ...rows.findings);
+        owned = schema.owned;
         t.result.restore = {
             tool: schema.tool,
             seconds: schema.seconds + rows.seconds,
@@ -93532,6 +93855,7 @@ async function restoreInto(t, client, input) {
             if (counter)
                 progress.onData = counter;
             return restoreDump(client, conn, input, {
+                ...asRestorer(t),
                 jobs: opts.jobs,
                 roles: opts.roles,
                 schemaOnly: opts.tier === 'schema',
@@ -93539,6 +93863,7 @@ async function restoreInto(t, client, input) {
             });
         });
         findings.push(...r.findings);
+        owned = r.owned;
         t.result.restore = {
             tool: r.tool,
             seconds: r.seconds,
@@ -93548,6 +93873,8 @@ async function restoreInto(t, client, input) {
     }
     const out = restoreDiskFull(findings, t.target.kind, t.backup);
     const full = out.some((f) => f.rule === 'DISK_FULL');
+    if (!out.some((f) => NOT_RESTORED.includes(f.rule)))
+        out.push(...(await ownersBack(t, owned, out)));
     // A server whose disk filled may have stopped (a PANIC writing WAL): no tables to count then.
     const tables = await withClient(conn, async (c) => (await listTables(c)).length).catch((e) => {
         if (!full)
@@ -93559,6 +93886,34 @@ async function restoreInto(t, client, input) {
     if (tables === 0 && !full)
         out.push(finding('EMPTY_RESTORE', 'restore', `the restored database ${t.database} has no user tables`));
     return { findings: out };
+}
+/** A scratch drill's restore, as the restorer: without owners, with what was made for it first. */
+function asRestorer(t) {
+    return t.prepared ? { noOwner: true, unprivileged: true, prepared: t.prepared } : {};
+}
+/**
+ * After a restore as the restorer: the owners the dump names given back (by the superuser, matched
+ * in the catalog), the restorer a member of each so the checks after read what it made. `plain`:
+ * a plain dump's owners, read from it as it loaded. roles: strict says each absent owner (once:
+ * `said` may have named it already, as a grantee).
+ */
+async function ownersBack(t, plain, said) {
+    if (!t.prepared || t.opts.roles === 'ignore')
+        return [];
+    const entries = plain ?? t.ins.toc?.owned ?? [];
+    const r = await giveOwners(t.target.conn(t.database), entries);
+    t.log.debug(`owners given back: ${r.given} objects, to ${r.owners.join(', ') || 'no role'}`);
+    const findings = [];
+    const named = new Set(said.filter((f) => f.rule === 'ROLE_ABSENT').map((f) => f.evidence?.role));
+    if (t.opts.roles === 'strict')
+        for (const role of r.absent.filter((x) => !named.has(x)))
+            findings.push(finding('ROLE_ABSENT', 'restore', `role "${role}" does not exist on the target: it owns objects of the dump`, {
+                evidence: { role },
+            }));
+    const first = r.unmatched[0];
+    if (first)
+        findings.push(finding('OWNERS_NOT_RESTORED', 'restore', `${r.unmatched.length} object${r.unmatched.length === 1 ? '' : 's'} stay ${RESTORER}'s, not found by the name the dump gives; the first: ${first.desc} ${first.namespace ? `${first.namespace}.` : ''}${first.tag} (owner ${first.owner})`, { evidence: { objects: r.unmatched.length } }));
+    return findings;
 }
 /**
  * A restore with its tables counted as their data finishes (SideCounts), for the volume stage:
@@ -93640,6 +93995,21 @@ async function parentsFirst(conn, lines) {
     return { lines: sorted.map((x) => x.l), moved: true };
 }
 /**
+ * Every user table's triggers (its foreign keys' among them) off or on again, as the superuser of
+ * `superuser`, for a load as the restorer (pg_restore --disable-triggers needs a superuser's
+ * connection): the tables named by the catalog, nothing of the dump run.
+ */
+async function switchTriggers(superuser, how) {
+    await withClient(superuser, async (c) => {
+        await c.query('SET search_path = pg_catalog');
+        const tables = await c.query(`SELECT c.oid::regclass::text AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'r' AND c.relhastriggers
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`);
+        for (const { t } of tables.rows)
+            await c.query(`ALTER TABLE ${t} ${how} TRIGGER ALL`);
+    });
+}
+/**
  * The sample tier: rows of the named tables only, and every sequence's value, through a pg_restore
  * list. The schema is in place with its foreign keys, so a sampled table whose parent is not sampled
  * would fail them: as a superuser, the load disables triggers (pg_restore --disable-triggers).
@@ -93657,8 +94027,10 @@ async function restoreSampleData(pgRestore, t, input, counter) {
     });
     const superuser = await withClient(conn, async (c) => (await c.query('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user'))
         .rows[0]?.s === true);
+    // As the restorer, the scratch cluster's superuser turns the triggers off around the load.
+    const switched = t.prepared !== undefined;
     // A role that cannot disable triggers loads referenced tables first, one item at a time.
-    const ordered = superuser ? { lines: sampled, moved: false } : await parentsFirst(conn, sampled);
+    const ordered = superuser || switched ? { lines: sampled, moved: false } : await parentsFirst(conn, sampled);
     const { lines } = ordered;
     const jobs = opts.jobs > 1 && input.format !== 'tar' && !ordered.moved ? opts.jobs : 1;
     const listFile = work.partial('sample.list');
@@ -93668,6 +94040,8 @@ async function restoreSampleData(pgRestore, t, input, counter) {
     if (counter)
         progress.onData = counter;
     t.pipe.progress(() => `sample rows: ${progress.describe() ?? 'starting'}`);
+    if (switched)
+        await switchTriggers(t.target.conn(t.database), 'DISABLE');
     try {
         const res = await exec_run(pgRestore.path, [
             '--verbose',
@@ -93688,11 +94062,14 @@ async function restoreSampleData(pgRestore, t, input, counter) {
         return {
             seconds: res.seconds,
             exitCode: res.code,
-            findings: classifyRestore('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`).findings,
+            findings: classifyRestore('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`, asRestorer(t)).findings,
             jobs,
         };
     }
     finally {
+        // A server a full disk stopped has nothing to turn on again: the load's own error is the finding.
+        if (switched)
+            await switchTriggers(t.target.conn(t.database), 'ENABLE').catch(() => undefined);
         work.discard(listFile);
     }
 }
@@ -94057,6 +94434,7 @@ async function discardEarly(early, log) {
 
 
 
+
 /**
  * The target stage: a scratch cluster of the dump's major (or newer), or the existing server of
  * target-url, and on it the drill's database with the dump's encoding and locale. A target that
@@ -94064,6 +94442,7 @@ async function discardEarly(early, log) {
  */
 async function target_targetStage(v) {
     let collation;
+    let restorer;
     const stage = await v.pipe.stage('target', async () => {
         const tools = await restoreTools(v.ins, v.opts.verify.pgBinDir, 'target');
         if ('finding' in tools)
@@ -94089,6 +94468,10 @@ async function target_targetStage(v) {
             }
             return readCollation(client, v.database);
         });
+        if (c.kind === 'scratch') {
+            restorer = await prepareRestorer(c, v);
+            v.made.restorer = restorer.conn.user;
+        }
         v.result.target = {
             kind: c.kind,
             version: c.version,
@@ -94109,7 +94492,20 @@ async function target_targetStage(v) {
             v.pipe.skip(s, 'there is no target to restore into');
         return undefined;
     }
-    return Object.assign(v, { target, conn: target.conn(v.database), collation });
+    const conn = restorer?.conn ?? target.conn(v.database);
+    return Object.assign(v, { target, conn, collation, ...(restorer ? { prepared: restorer.prepared } : {}) });
+}
+/**
+ * A scratch cluster's restore runs as the restorer, which owns the drill's database and nothing
+ * else (postgres/owners.ts): a dump's SQL, and what it calls as its rows load, has no superuser's
+ * powers. The untrusted extensions the dump names are made first, by the superuser.
+ */
+async function prepareRestorer(c, v) {
+    const conn = await makeRestorer(c.admin, v.database);
+    // Marked as a drill's, so that a later step as the restorer (migrate-check) knows it is disposable.
+    await markDatabase(c.admin, v.database);
+    const prepared = await precreateExtensions(c.conn(v.database), v.ins.toc?.extensionSchemas ?? []);
+    return { conn, prepared };
 }
 /** What the target stage says beside ok: the server, where it came from, a rehearsal's majors. */
 function targetNote(c, o, early) {
@@ -94219,8 +94615,11 @@ async function teardownStage(ctx) {
     await ctx.pipe.stage('teardown', async () => {
         if (!ctx.made)
             return {};
-        const { target, database } = ctx.made;
+        const { target, database, restorer } = ctx.made;
         if (ctx.opts.keep) {
+            // Later steps (migrate-check's migration) get the restorer's login, not the superuser's.
+            if (restorer && target.keepAs)
+                ctx.log.secret(await target.keepAs(restorer));
             ctx.forgetCreated?.(); // kept on purpose: a cancellation from here on leaves it
             ctx.made = undefined;
             const handle = target.keep(database);
@@ -94453,6 +94852,7 @@ async function retentionStage(b) {
 
 
 
+
 /** Why the schema replay does not run, or undefined when it does. */
 function schemaNotRun(b, schemaSkip) {
     const { ins } = b;
@@ -94509,7 +94909,9 @@ async function replaySchema(b) {
             path: b.facts.localPath,
             wrapper: ins.wrapper,
         };
-        replay = await restoreDump(tools.client, await replayTarget(cluster, ins), input, {
+        const target = await replayTarget(cluster, ins);
+        replay = await restoreDump(tools.client, target.conn, input, {
+            prepared: target.prepared,
             jobs: 1,
             roles: 'ignore',
             schemaOnly: true,
@@ -94548,22 +94950,17 @@ function replayFindings(replay, version) {
     ];
 }
 /**
- * Where the schema is replayed: a database of its own, owned by a role that is not a superuser, so
- * that a dump's SQL has none of a superuser's powers (COPY ... TO PROGRAM, server files). The
- * extensions the dump names are made first, as a superuser, from the server's own files, as an
- * administrator would make them before a restore.
+ * Where the schema is replayed: a database of its own, owned by the restorer, a role that is not a
+ * superuser, so that a dump's SQL has none of a superuser's powers (COPY ... TO PROGRAM, server
+ * files). The untrusted extensions the dump names are made first, as a superuser, from the
+ * server's own files, as an administrator would make them before a restore (postgres/owners.ts).
  */
 async function replayTarget(cluster, ins) {
-    const role = 'restorable_replay';
-    await withClient(cluster.conn(), async (c) => {
-        await c.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
-        await c.query(`CREATE DATABASE ${role} OWNER ${role} TEMPLATE template0`);
-    });
-    await withClient(cluster.conn(role), async (c) => {
-        for (const ext of ins.toc?.extensions ?? [])
-            await c.query(`CREATE EXTENSION IF NOT EXISTS ${ident(ext)} CASCADE`).catch(() => undefined);
-    });
-    return { ...cluster.conn(role), user: role };
+    const database = 'restorable_replay';
+    await withClient(cluster.conn(), (c) => c.query(`CREATE DATABASE ${database} TEMPLATE template0`));
+    const conn = await makeRestorer(cluster.conn(), database);
+    const prepared = await precreateExtensions(cluster.conn(database), ins.toc?.extensionSchemas ?? []);
+    return { conn, prepared };
 }
 
 ;// CONCATENATED MODULE: ./src/backup/verify.ts
@@ -95178,7 +95575,7 @@ function restore_drill_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_restore_drill_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5040);
+/* harmony import */ var _actions_restore_drill_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5925);
 
 await (0,_actions_restore_drill_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

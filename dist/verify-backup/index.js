@@ -70493,7 +70493,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 9488:
+/***/ 6206:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80347,8 +80347,8 @@ const RULES = {
     RESTORE_NEEDS_SUPERUSER: {
         severity: 'info',
         kind: 'problem',
-        fires: "verify's schema replay (run as a role that is not a superuser, so a dump's SQL has no superuser's powers) met statements only a superuser may run (C functions, event triggers, untrusted languages); the drill restores them as one",
-        fix: 'Nothing to fix in the backup: the drill checks these objects. A statement in the list that pg_dump would not write is worth a look.',
+        fires: "verify's schema replay, or a drill on a scratch cluster (both run as a role that is not a superuser, so a dump's SQL has no superuser's powers: no program, no server file), met statements only a superuser may run (C functions, event triggers, untrusted languages, COPY to a program)",
+        fix: 'A statement pg_dump would not write (COPY ... TO PROGRAM, a function that runs one) is an attack: find who wrote the backup. C functions and event triggers are left out of the drill: drill onto a server of your own with target-url to check them.',
     },
     RESTORE_WARNING: {
         severity: 'low',
@@ -80385,6 +80385,12 @@ const RULES = {
         kind: 'problem',
         fires: 'roles: create-missing created owners and grantees the dump names and the target lacked, as NOLOGIN',
         fix: 'Nothing to do for the drill; a restore onto a new production server needs these roles first (CREATE ROLE).',
+    },
+    OWNERS_NOT_RESTORED: {
+        severity: 'info',
+        kind: 'problem',
+        fires: "a scratch drill restores as a role without superuser powers and gives the owners back after; some objects whose owner it could give were not found by the name the dump gives them, and stay the restoring role's",
+        fix: 'Nothing in the backup: the objects restored. Their owners differ in the drill only; the message names the first.',
     },
     TARGET_REFUSED: {
         severity: 'high',
@@ -83506,7 +83512,7 @@ async function readToc(r, h) {
             entry.copy = true;
         if (desc === 'TABLE' && defn && PARTITIONED.test(defn))
             entry.partitioned = true;
-        if ((desc.endsWith('ACL') || desc === 'DATABASE') && defn)
+        if ((desc.endsWith('ACL') || desc === 'DATABASE' || desc === 'EXTENSION') && defn)
             entry.sql = defn;
         if (h.format === 'custom') {
             await r.need(1 + h.offSize);
@@ -85114,6 +85120,37 @@ function wrapperProblem(w, e) {
 
 
 
+/** TOC types whose owner a restore without owners gives back after (postgres/owners.ts). */
+const OWNED_TYPES = new Set([
+    'TABLE',
+    'VIEW',
+    'SEQUENCE',
+    'MATERIALIZED VIEW',
+    'FOREIGN TABLE',
+    'FUNCTION',
+    'PROCEDURE',
+    'AGGREGATE',
+    'TYPE',
+    'DOMAIN',
+    'SCHEMA',
+    'COLLATION',
+    'CONVERSION',
+    'TEXT SEARCH CONFIGURATION',
+    'TEXT SEARCH DICTIONARY',
+    'STATISTICS',
+    'OPERATOR',
+    'OPERATOR CLASS',
+    'OPERATOR FAMILY',
+    'SERVER',
+    'PUBLICATION',
+    'BLOB',
+    'LARGE OBJECT',
+]);
+/** The schema a CREATE EXTENSION statement names, unquoted. */
+function extensionSchema(sql) {
+    const m = /\bWITH SCHEMA\s+("(?:[^"]|"")+"|[\w$]+)/i.exec(sql ?? '');
+    return m?.[1] === undefined ? undefined : inspect_unquote(m[1]);
+}
 /** Encoding and locale from pg_dump's CREATE DATABASE statement. */
 function databaseLocale(sql) {
     if (!sql)
@@ -85175,6 +85212,15 @@ function summarize(toc) {
         schemas: uniq(toc.filter((e) => e.desc === 'SCHEMA').map((e) => e.tag)),
         extensions: uniq(toc.filter((e) => e.desc === 'EXTENSION').map((e) => e.tag)),
         owners: uniq(toc.map((e) => e.owner)),
+        owned: toc.flatMap((e) => e.owner && OWNED_TYPES.has(e.desc)
+            ? [{ desc: e.desc, namespace: e.namespace ?? '', tag: e.tag, owner: e.owner }]
+            : []),
+        extensionSchemas: toc
+            .filter((e) => e.desc === 'EXTENSION')
+            .map((e) => {
+            const schema = extensionSchema(e.sql);
+            return schema ? { name: e.tag, schema } : { name: e.tag };
+        }),
         grantees: uniq(toc.flatMap((e) => (e.sql && e.desc.endsWith('ACL') ? rolesInAcl(e.sql) : []))),
         dataTables: uniq(toc.filter((e) => e.desc === 'TABLE DATA').map((e) => `${e.namespace}.${e.tag}`)),
         ...databaseLocale(toc.find((e) => e.desc === 'DATABASE')?.sql),
@@ -85194,25 +85240,55 @@ function accessProblems(toc) {
 }
 const ownerNeedle = Buffer.from(' OWNER TO ');
 const grantNeedle = Buffer.from('\nGRANT ');
-/** The roles that own and are granted objects in `buf`, for a restore that must create them first. */
-function collectRoles(buf, owners, grantees) {
-    for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
-        const end = buf.indexOf(';', i);
-        if (end === -1 || end - i >= 200)
-            continue;
-        const role = buf
-            .subarray(i + ownerNeedle.length, end)
-            .toString('utf8')
-            .trim();
-        owners.add(role.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role);
+const extensionNeedle = Buffer.from('\nCREATE EXTENSION ');
+/**
+ * The roles that own and are granted objects in a plain dump, for a restore that must create them
+ * first, and the extensions it creates with their schemas (a restore without a superuser makes the
+ * untrusted ones first): searched chunk by chunk.
+ */
+class PlainNames {
+    owners = new Set();
+    grantees = new Set();
+    extensions = new Map();
+    search(buf) {
+        for (let i = buf.indexOf(ownerNeedle); i !== -1; i = buf.indexOf(ownerNeedle, i + 1)) {
+            const end = buf.indexOf(';', i);
+            if (end === -1 || end - i >= 200)
+                continue;
+            this.owners.add(inspect_unquote(buf
+                .subarray(i + ownerNeedle.length, end)
+                .toString('utf8')
+                .trim()));
+        }
+        for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
+            const end = buf.indexOf(';', i);
+            if (end !== -1 && end - i < 2000)
+                for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8')))
+                    this.grantees.add(r);
+        }
+        for (let i = buf.indexOf(extensionNeedle); i !== -1; i = buf.indexOf(extensionNeedle, i + 1)) {
+            const end = buf.indexOf(';', i);
+            if (end === -1 || end - i >= 400)
+                continue;
+            const sql = buf.subarray(i + 1, end).toString('utf8');
+            const m = /^CREATE EXTENSION (?:IF NOT EXISTS )?("(?:[^"]|"")+"|[\w$-]+)/.exec(sql);
+            if (!m)
+                continue;
+            const name = inspect_unquote(m[1]);
+            const schema = extensionSchema(sql);
+            this.extensions.set(name, schema ? { name, schema } : { name });
+        }
     }
-    for (let i = buf.indexOf(grantNeedle); i !== -1; i = buf.indexOf(grantNeedle, i + 1)) {
-        const end = buf.indexOf(';', i);
-        if (end !== -1 && end - i < 2000)
-            for (const r of rolesInAcl(buf.subarray(i, end).toString('utf8')))
-                grantees.add(r);
+    summary() {
+        return {
+            extensions: [...this.extensions.keys()].sort(),
+            extensionSchemas: [...this.extensions.values()],
+            owners: [...this.owners].sort(),
+            grantees: [...this.grantees].sort(),
+        };
     }
 }
+const inspect_unquote = (id) => (id.startsWith('"') ? id.slice(1, -1).replace(/""/g, '"') : id);
 /** Scan a plain SQL dump: its opening comments, its tables, and the line that closes it. */
 async function scanPlain(chunks, first, out, onHeader) {
     const headText = first.subarray(0, 4096).toString('utf8');
@@ -85226,12 +85302,10 @@ async function scanPlain(chunks, first, out, onHeader) {
     if (fromPgDump)
         tell(onHeader, { format: 'plain', ...(out.serverVersion ? { serverVersion: out.serverVersion } : {}) });
     const needle = Buffer.from('\nCREATE TABLE ');
-    const owners = new Set();
-    const grantees = new Set();
+    const names = new PlainNames();
     let tables = 0;
     let tail = Buffer.alloc(0);
     let bytes = 0;
-    const roles = (buf) => collectRoles(buf, owners, grantees);
     // pg_dumpall writes the role memberships there are, pg_execute_server_program's among them.
     const cluster = /PostgreSQL database cluster dump/.test(headText);
     const scanner = new SqlScanner((what, statement) => {
@@ -85246,7 +85320,7 @@ async function scanPlain(chunks, first, out, onHeader) {
         // Search the chunk where it lies (no copy), and a small seam for what crosses from the last one.
         for (let i = chunk.indexOf(needle); i !== -1; i = chunk.indexOf(needle, i + needle.length))
             tables++;
-        roles(chunk);
+        names.search(chunk);
         if (tail.length > 0) {
             const before = tail.subarray(Math.max(0, tail.length - SEAM));
             const seam = Buffer.concat([before, chunk.subarray(0, SEAM)]);
@@ -85254,7 +85328,7 @@ async function scanPlain(chunks, first, out, onHeader) {
                 if (i + needle.length > before.length)
                     tables++;
             }
-            roles(seam);
+            names.search(seam);
         }
         tail =
             chunk.length >= inspect_TAIL
@@ -85273,9 +85347,7 @@ async function scanPlain(chunks, first, out, onHeader) {
         tables,
         dataEntries: 0,
         schemas: [],
-        extensions: [],
-        owners: [...owners].sort(),
-        grantees: [...grantees].sort(),
+        ...names.summary(),
     };
     if (!fromPgDump) {
         out.problems.push(new ArchiveProblem('FORMAT_UNSUPPORTED', 'a SQL script not written by pg_dump: nothing marks where it should end, so truncation cannot be ruled out'));
@@ -87585,10 +87657,14 @@ async function setPassword(conn, user, password) {
 function writePassfile(root, port, user, password) {
     const file = external_node_path_default().join(root, 'pgpass');
     external_node_fs_default().rmSync(file, { force: true });
-    const lines = ['127.0.0.1', 'localhost'].map((h) => `${h}:${port}:*:${user}:${password}`);
-    external_node_fs_default().writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600, flag: 'wx' });
+    external_node_fs_default().writeFileSync(file, passfileLines(port, user, password), { mode: 0o600, flag: 'wx' });
     return file;
 }
+/** Another role's lines in the password file writePassfile made. */
+function addToPassfile(root, port, user, password) {
+    external_node_fs_default().appendFileSync(external_node_path_default().join(root, 'pgpass'), passfileLines(port, user, password));
+}
+const passfileLines = (port, user, password) => `${['127.0.0.1', 'localhost'].map((h) => `${h}:${port}:*:${user}:${password}`).join('\n')}\n`;
 /**
  * A server's socket folder: made 0700 for the server's OS user, and refused when it is a link,
  * another user's, or open to others (then its trust rule would let them in).
@@ -88338,14 +88414,24 @@ class ScratchCluster {
      * The URL to show people, reports and logs: no password in it, but `passfile=` naming the
      * cluster's password file, which libpq (psql, ...) and Restorable read: it works as it is.
      */
-    shownUrl(database = 'postgres') {
+    shownUrl(database = 'postgres', user = 'postgres') {
         return maskedUrl({
             host: '127.0.0.1',
             port: this.port,
-            user: 'postgres',
+            user,
             database,
             passfile: this.passfile,
         });
+    }
+    /**
+     * Let `user` (a role of the cluster) in over TCP too: a password of its own, in the password file
+     * beside the superuser's. Returns it, for the logger's secrets.
+     */
+    async addLogin(user) {
+        const password = newPassword();
+        await setPassword(this.conn(), user, password);
+        addToPassfile(this.root, this.port, user, password);
+        return password;
     }
     /** The password, for the logger's secrets (so that nothing prints it) and nothing else. */
     secret() {
@@ -88525,6 +88611,179 @@ function tail(file, lines = 5) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/postgres/owners.ts
+
+/** The role a drill's restore (and verify's schema replay) runs as, and its checks after. */
+const RESTORER = 'restorable_restore';
+/**
+ * On `admin` (a superuser, over the socket): the restoring role, LOGIN and nothing else, made owner
+ * of `database`. Returns its connection to that database.
+ */
+async function makeRestorer(admin, database) {
+    await client_withClient(admin, async (c) => {
+        const have = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [RESTORER]);
+        if (have.rowCount === 0)
+            await c.query(`CREATE ROLE ${RESTORER} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`);
+        await c.query(`ALTER DATABASE ${client_ident(database)} OWNER TO ${RESTORER}`);
+    });
+    return { ...admin, database, user: RESTORER };
+}
+/**
+ * The dump's extensions that only a superuser may create (not trusted), made by `superuser` in the
+ * drill's database before the restore, in the schema the dump names (made for the restorer when it
+ * does not exist yet). Trusted ones the restorer makes itself, as the dump says. Nothing of the dump
+ * has run yet, so nothing of it runs with these powers.
+ */
+async function precreateExtensions(superuser, wanted) {
+    const made = { extensions: [], schemas: [] };
+    if (wanted.length === 0)
+        return made;
+    await client_withClient(superuser, async (c) => {
+        await c.query('SET search_path = pg_catalog');
+        const untrusted = new Set((await c.query(`SELECT DISTINCT name FROM pg_available_extension_versions WHERE name = ANY($1) AND NOT trusted`, [wanted.map((e) => e.name)])).rows.map((r) => r.name));
+        for (const e of wanted.filter((w) => untrusted.has(w.name))) {
+            const schema = e.schema ?? 'public';
+            const exists = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+            if (exists.rowCount === 0) {
+                await c.query(`CREATE SCHEMA ${client_ident(schema)} AUTHORIZATION ${RESTORER}`);
+                made.schemas.push(schema);
+            }
+            // An extension that will not install is the restore's to say, as the dump's statement fails.
+            const ok = await c
+                .query(`CREATE EXTENSION IF NOT EXISTS ${client_ident(e.name)} WITH SCHEMA ${client_ident(schema)} CASCADE`)
+                .then(() => true, () => false);
+            if (ok)
+                made.extensions.push(e.name);
+        }
+    });
+    return made;
+}
+/** A restore's stderr line that only says what precreateExtensions made: not an error of the dump. */
+function expectedLine(line, prepared) {
+    if (!prepared)
+        return false;
+    const ext = /must be owner of extension (\S+)/.exec(line)?.[1];
+    if (ext && prepared.extensions.includes(ext))
+        return true;
+    const schema = /schema "((?:[^"]|"")+)" already exists/.exec(line)?.[1];
+    return schema !== undefined && prepared.schemas.includes(schema);
+}
+/** Catalogs whose objects pg_dump names by their name alone: TOC type, catalog, schema and name columns. */
+const BY_NAME = (/* unused pure expression or super */ null && ([
+    ['COLLATION', 'pg_collation', 'collnamespace', 'collname'],
+    ['CONVERSION', 'pg_conversion', 'connamespace', 'conname'],
+    ['TEXT SEARCH CONFIGURATION', 'pg_ts_config', 'cfgnamespace', 'cfgname'],
+    ['TEXT SEARCH DICTIONARY', 'pg_ts_dict', 'dictnamespace', 'dictname'],
+    ['STATISTICS', 'pg_statistic_ext', 'stxnamespace', 'stxname'],
+    ['OPERATOR', 'pg_operator', 'oprnamespace', 'oprname'],
+    ['OPERATOR CLASS', 'pg_opclass', 'opcnamespace', 'opcname'],
+    ['OPERATOR FAMILY', 'pg_opfamily', 'opfnamespace', 'opfname'],
+    ['SERVER', 'pg_foreign_server', null, 'srvname'],
+    ['PUBLICATION', 'pg_publication', null, 'pubname'],
+]));
+/**
+ * The restorer's objects in the current database as pg_dump would name them (type, schema, tag),
+ * with the identity and ALTER keyword the catalog gives them: the keys that owners are matched by.
+ */
+const MINE = (/* unused pure expression or super */ null && (`
+WITH mine AS (
+  SELECT d.classid, d.objid FROM pg_shdepend d
+   WHERE d.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+     AND d.refclassid = 'pg_authid'::regclass AND d.refobjid = $1::regrole AND d.deptype = 'o'
+), keyed AS (
+  SELECT m.classid, m.objid, CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'S' THEN 'SEQUENCE'
+           WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END AS descr,
+         c.relnamespace AS ns, c.relname::text AS tag
+    FROM mine m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
+   WHERE c.relkind IN ('r', 'p', 'v', 'S', 'm', 'f')
+  UNION ALL
+  SELECT m.classid, m.objid, CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
+         p.pronamespace, p.proname || '(' || coalesce((SELECT string_agg(format_type(a.t, NULL), ', ' ORDER BY a.i)
+                                                        FROM unnest(p.proargtypes) WITH ORDINALITY a(t, i)), '') || ')'
+    FROM mine m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
+  UNION ALL
+  SELECT m.classid, m.objid, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, t.typnamespace, t.typname::text
+    FROM mine m JOIN pg_type t ON m.classid = 'pg_type'::regclass AND t.oid = m.objid
+   WHERE t.typelem = 0 OR t.typtype <> 'b' OR t.typcategory <> 'A'
+  UNION ALL
+  SELECT m.classid, m.objid, 'SCHEMA', NULL, n.nspname::text
+    FROM mine m JOIN pg_namespace n ON m.classid = 'pg_namespace'::regclass AND n.oid = m.objid
+${BY_NAME.map(([d, cat, ns, name]) => `  UNION ALL
+  SELECT m.classid, m.objid, '${d}', ${ns ? `o.${ns}` : 'NULL::oid'}, o.${name}::text
+    FROM mine m JOIN ${cat} o ON m.classid = '${cat}'::regclass AND o.oid = m.objid
+`).join('')}  UNION ALL
+  SELECT m.classid, m.objid, 'BLOB', NULL, m.objid::text
+    FROM mine m WHERE m.classid = 'pg_largeobject'::regclass
+)
+SELECT k.descr, coalesce(n.nspname, '') AS ns, k.tag, o.identity
+  FROM keyed k LEFT JOIN pg_namespace n ON n.oid = k.ns
+ CROSS JOIN LATERAL pg_identify_object(k.classid, k.objid, 0) o`));
+/**
+ * Roles an object may be given to: not a superuser, nor one that may make roles, bypass row
+ * security or replicate, nor a predefined role or a member of any role (so a SECURITY DEFINER
+ * function of the dump never runs with more than such a role has).
+ */
+const SAFE_OWNERS = (/* unused pure expression or super */ null && (`
+SELECT r.rolname FROM pg_roles r
+ WHERE r.rolname = ANY($1) AND NOT r.rolsuper AND NOT r.rolcreaterole AND NOT r.rolbypassrls
+   AND NOT r.rolreplication AND r.rolname !~ '^pg_' AND r.rolname <> $2
+   AND NOT EXISTS (SELECT 1 FROM pg_auth_members a WHERE a.member = r.oid)`));
+/**
+ * Give the restorer's objects in `database` (connected as a superuser) the owners `entries` name:
+ * an object is matched by the type, schema and name the catalog gives it, and changed with the
+ * identity the catalog gives it; an owner that is not a safe role (a superuser, ...) keeps nothing,
+ * the restorer keeps the object. A name shared by several entries with different owners is left.
+ */
+async function giveOwners(superuser, entries) {
+    return withClient(superuser, async (c) => {
+        await c.query('SET search_path = pg_catalog');
+        const named = [...new Set(entries.map((e) => e.owner))];
+        const existing = new Set((await c.query('SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [named])).rows.map((r) => r.rolname));
+        const safe = new Set((await c.query(SAFE_OWNERS, [named, RESTORER])).rows.map((r) => r.rolname));
+        const byKey = new Map();
+        const key = (d, ns, tag) => JSON.stringify([d, ns, tag]);
+        // pg_dump names a large object BLOB (before 17), or LARGE OBJECT.
+        const entryKey = (e) => key(e.desc === 'LARGE OBJECT' ? 'BLOB' : e.desc, e.namespace, e.tag);
+        for (const e of entries) {
+            const k = entryKey(e);
+            byKey.set(k, (byKey.get(k) ?? new Set()).add(e.owner));
+        }
+        const mine = (await c.query(MINE, [RESTORER])).rows;
+        const statements = [];
+        const given = new Set();
+        const matched = new Set();
+        for (const o of mine) {
+            const k = key(o.descr, o.ns, o.tag);
+            const owners = byKey.get(k);
+            const owner = owners?.size === 1 ? [...owners][0] : undefined;
+            if (owner === undefined)
+                continue;
+            matched.add(k);
+            if (!safe.has(owner))
+                continue;
+            const kind = o.descr === 'BLOB' ? 'LARGE OBJECT' : o.descr;
+            statements.push(`ALTER ${kind} ${o.identity} OWNER TO ${ident(owner)}`);
+            given.add(owner);
+        }
+        const members = [...given].map((r) => `GRANT ${ident(r)} TO ${RESTORER}`);
+        await inOneTransaction(c, [...statements, ...members]);
+        return {
+            given: statements.length,
+            owners: [...given].sort(),
+            absent: named.filter((r) => !existing.has(r)),
+            unmatched: entries.filter((e) => safe.has(e.owner) && !matched.has(entryKey(e))),
+        };
+    });
+}
+async function inOneTransaction(c, statements) {
+    if (statements.length === 0)
+        return;
+    await c.query('BEGIN');
+    for (let i = 0; i < statements.length; i += 500)
+        await c.query(statements.slice(i, i + 500).join(';\n'));
+    await c.query('COMMIT');
+}
+
 ;// CONCATENATED MODULE: ./src/postgres/restore-progress.ts
 
 
@@ -88675,6 +88934,8 @@ class RestoreProgress {
 
 
 
+
+
 /** Read one stderr line; the patterns are PostgreSQL's own messages (English, lc_messages C). */
 function classifyLine(line) {
     let m = /role "([^"]+)" does not exist/.exec(line);
@@ -88699,7 +88960,7 @@ function classifyLine(line) {
 }
 /** PostgreSQL's messages for what the role may not do (SQLSTATE 42501 and kin). */
 const NEEDS_PRIVILEGE = /permission denied|must be (a )?superuser|must be owner of|must have privileges of|only superusers? can|must be member of role/;
-function readStderr(stderr, unprivileged) {
+function readStderr(stderr, how) {
     const r = {
         roles: new Map(),
         extensions: new Map(),
@@ -88707,10 +88968,15 @@ function readStderr(stderr, unprivileged) {
         errorLines: [],
         warnings: [],
         privileged: [],
+        expected: 0,
     };
     for (const line of stderr.split('\n')) {
         const c = classifyLine(line);
-        if (unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
+        if (c.kind === 'error' && expectedLine(line, how.prepared)) {
+            r.expected++;
+            continue;
+        }
+        if (how.unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
             r.privileged.push(line.trim());
             continue;
         }
@@ -88766,7 +89032,7 @@ function errorFindings(stage, r) {
             evidence: { errors: unexplained.length, first: unexplained[0] ?? null },
         }));
     if (r.privileged.length > 0)
-        findings.push(finding('RESTORE_NEEDS_SUPERUSER', stage, `${plural(r.privileged.length, 'statement')} need${r.privileged.length === 1 ? 's' : ''} a superuser, which the replay's role is not by design; the first: ${r.privileged[0]}`, { evidence: { statements: r.privileged.length } }));
+        findings.push(finding('RESTORE_NEEDS_SUPERUSER', stage, `${plural(r.privileged.length, 'statement')} need${r.privileged.length === 1 ? 's' : ''} a superuser, which the restoring role is not by design; the first: ${r.privileged[0]}`, { evidence: { statements: r.privileged.length } }));
     if (r.warnings.length > 0)
         findings.push(finding('RESTORE_WARNING', stage, `${plural(r.warnings.length, 'warning')}; the first: ${r.warnings[0]}`, {
             evidence: { warnings: r.warnings.length },
@@ -88776,11 +89042,9 @@ function errorFindings(stage, r) {
 /**
  * pg_restore's stderr says more than its exit status: classify every line into findings. A zero
  * exit with errors is EXIT_CODE_LIED; a non-zero exit nothing explains is RESTORE_FAILED.
- * `unprivileged`: the restoring role is not a superuser by design (verify's replay), so what only a
- * superuser may do is not an error of the dump.
  */
-function classifyRestore(stage, stderr, exitCode, tool, unprivileged = false) {
-    const r = readStderr(stderr, unprivileged);
+function classifyRestore(stage, stderr, exitCode, tool, how = {}) {
+    const r = readStderr(stderr, how);
     // Errors that only follow from a classified cause (the statements after a missing role) still count.
     const findings = [...causeFindings(stage, tool, r), ...errorFindings(stage, r)];
     const anyError = r.errors.length > 0 || r.roles.size > 0 || r.extensions.size > 0 || r.truncated !== undefined;
@@ -88788,7 +89052,7 @@ function classifyRestore(stage, stderr, exitCode, tool, unprivileged = false) {
         findings.push(finding('EXIT_CODE_LIED', stage, `${tool} exited 0 although it reported ${plural(r.errors.length, 'error')}`, {
             evidence: { errors: r.errors.length },
         }));
-    if (exitCode !== 0 && !anyError && !r.full && r.privileged.length === 0)
+    if (exitCode !== 0 && !anyError && !r.full && r.privileged.length === 0 && r.expected === 0)
         findings.push(finding('RESTORE_FAILED', stage, `${tool} exited ${exitCode ?? 'on a signal'} with nothing on stderr to explain it`, {
             evidence: { exitCode },
         }));
@@ -88814,6 +89078,8 @@ class PlainDumpFilter extends external_node_stream_.Transform {
     skippingCopy = false;
     /** The table of the COPY block being loaded, as the dump names it (for progress). */
     copying;
+    /** With `noOwner`: each object's owner, from the comment pg_dump writes above it. */
+    owned = [];
     constructor(leaveOut) {
         super();
         this.leaveOut = leaveOut;
@@ -88862,9 +89128,27 @@ class PlainDumpFilter extends external_node_stream_.Transform {
         }
         if (this.leaveOut.schemaOnly && /^SELECT pg_catalog\.setval\(/i.test(code))
             return;
-        if (this.leaveOut.noOwner && /^(ALTER .* OWNER TO |GRANT |REVOKE )/i.test(code))
+        if (this.leaveOut.noOwner)
+            this.noteOwner(p.text);
+        if (this.leaveOut.noOwner && /^ALTER .* OWNER TO /i.test(code))
+            return;
+        if ((this.leaveOut.noPrivileges ?? this.leaveOut.noOwner) && /^(GRANT|REVOKE) /i.test(code))
             return;
         this.out.push(p.text);
+    }
+    /** pg_dump's `-- Name: t; Type: TABLE; Schema: public; Owner: app` above an object. */
+    noteOwner(text) {
+        for (const m of text.matchAll(/^-- Name: (.*); Type: (.*); Schema: (.*); Owner: (.*)$/gm)) {
+            const [, tag, desc, schema, owner] = m;
+            if (!owner || owner === '-' || !OWNED_TYPES.has(desc))
+                continue;
+            this.owned.push({
+                desc: desc,
+                namespace: schema === '-' ? '' : schema,
+                tag: tag,
+                owner,
+            });
+        }
     }
 }
 /**
@@ -88940,7 +89224,8 @@ async function restoreDump(client, target, input, opts) {
         tool = `psql ${client.version}`;
         filter = new PlainDumpFilter({
             schemaOnly: opts.schemaOnly === true,
-            noOwner: opts.roles === 'ignore',
+            noOwner: opts.roles === 'ignore' || opts.noOwner === true,
+            noPrivileges: opts.roles === 'ignore',
             ...(psqlRestricts(client.version) ? { restrictKey: (0,external_node_crypto_.randomBytes)(24).toString('hex') } : {}),
         });
         const plainFilter = filter;
@@ -88958,6 +89243,8 @@ async function restoreDump(client, target, input, opts) {
             args.push('--jobs', String(opts.jobs));
         if (opts.roles === 'ignore')
             args.push('--no-owner', '--no-privileges');
+        else if (opts.noOwner)
+            args.push('--no-owner');
         if (opts.schemaOnly)
             args.push('--schema-only');
         const progress = opts.progress;
@@ -88975,7 +89262,10 @@ async function restoreDump(client, target, input, opts) {
         else
             res = await exec_run(client.path, [...args, input.path], { env, ...watch });
     }
-    const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.unprivileged === true);
+    const classified = classifyRestore(stage, res.stderr, res.code, tool, {
+        unprivileged: opts.unprivileged === true,
+        ...(opts.prepared ? { prepared: opts.prepared } : {}),
+    });
     const hazard = filter?.hazards[0];
     if (hazard)
         classified.findings.push(hazardFinding(stage, hazard, filter?.hazards.length ?? 1));
@@ -88989,6 +89279,7 @@ async function restoreDump(client, target, input, opts) {
         errorLines: classified.errorLines,
         warnings: classified.warnings,
         findings: classified.findings,
+        ...(filter && opts.noOwner ? { owned: filter.owned } : {}),
     };
 }
 
@@ -89036,6 +89327,7 @@ async function serverMissing(ins, binDir, stage, e) {
 }
 
 ;// CONCATENATED MODULE: ./src/backup/stages/schema.ts
+
 
 
 
@@ -89101,7 +89393,9 @@ async function replaySchema(b) {
             path: b.facts.localPath,
             wrapper: ins.wrapper,
         };
-        replay = await restoreDump(tools.client, await replayTarget(cluster, ins), input, {
+        const target = await replayTarget(cluster, ins);
+        replay = await restoreDump(tools.client, target.conn, input, {
+            prepared: target.prepared,
             jobs: 1,
             roles: 'ignore',
             schemaOnly: true,
@@ -89140,22 +89434,17 @@ function replayFindings(replay, version) {
     ];
 }
 /**
- * Where the schema is replayed: a database of its own, owned by a role that is not a superuser, so
- * that a dump's SQL has none of a superuser's powers (COPY ... TO PROGRAM, server files). The
- * extensions the dump names are made first, as a superuser, from the server's own files, as an
- * administrator would make them before a restore.
+ * Where the schema is replayed: a database of its own, owned by the restorer, a role that is not a
+ * superuser, so that a dump's SQL has none of a superuser's powers (COPY ... TO PROGRAM, server
+ * files). The untrusted extensions the dump names are made first, as a superuser, from the
+ * server's own files, as an administrator would make them before a restore (postgres/owners.ts).
  */
 async function replayTarget(cluster, ins) {
-    const role = 'restorable_replay';
-    await client_withClient(cluster.conn(), async (c) => {
-        await c.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`);
-        await c.query(`CREATE DATABASE ${role} OWNER ${role} TEMPLATE template0`);
-    });
-    await client_withClient(cluster.conn(role), async (c) => {
-        for (const ext of ins.toc?.extensions ?? [])
-            await c.query(`CREATE EXTENSION IF NOT EXISTS ${client_ident(ext)} CASCADE`).catch(() => undefined);
-    });
-    return { ...cluster.conn(role), user: role };
+    const database = 'restorable_replay';
+    await client_withClient(cluster.conn(), (c) => c.query(`CREATE DATABASE ${database} TEMPLATE template0`));
+    const conn = await makeRestorer(cluster.conn(), database);
+    const prepared = await precreateExtensions(cluster.conn(database), ins.toc?.extensionSchemas ?? []);
+    return { conn, prepared };
 }
 
 ;// CONCATENATED MODULE: ./src/backup/verify.ts
@@ -92629,7 +92918,7 @@ function verify_backup_run(raw = actionInputs()) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9488);
+/* harmony import */ var _actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6206);
 
 await (0,_actions_verify_backup_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
