@@ -331,7 +331,7 @@ describe('labels are data, never code', () => {
     try {
       const r = cli(['drill', '--source', dump, '--max-age', '1000d', '--checksum', 'skip', '--json']);
       expect(r.status, r.stderr).toBe(1);
-      const report = JSON.parse(r.stdout) as DrillResult;
+      const report = (JSON.parse(r.stdout) as { result: DrillResult }).result;
       expect(report.findings.map((x) => x.rule)).toContain('RESTORE_NEEDS_SUPERUSER');
       expect(fs.readdirSync(out)).toEqual(['p.sh']);
       expect(sleepers()).toEqual([]);
