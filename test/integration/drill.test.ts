@@ -747,9 +747,9 @@ describe('keep, clean', () => {
   it('keep leaves the restored cluster running and answering; clean --root removes it', async () => {
     const r = await drill(f.chinook as string, { keep: 'true' });
     const root = JSON.parse(r.target?.handle as string).root as string;
-    // No password in it: the cluster's password file (0600, beside it) holds it.
+    // As the restorer, with no password in it: the cluster's password file (0600, beside it) holds it.
     expect(r.target?.url).toBe(
-      `postgresql://postgres@127.0.0.1:${/:(\d+)\//.exec(r.target?.url as string)?.[1]}/chinook?passfile=${encodeURIComponent(path.join(root, 'pgpass'))}`,
+      `postgresql://restorable_restore@127.0.0.1:${/:(\d+)\//.exec(r.target?.url as string)?.[1]}/chinook?passfile=${encodeURIComponent(path.join(root, 'pgpass'))}`,
     );
     const port = Number(/:(\d+)\//.exec(r.target?.url as string)?.[1]);
     const rows = await queryRows<{ n: string }>(

@@ -215,7 +215,7 @@ describe('the actions (the committed bundles, as the runner starts them)', () =>
       junit: path.join(dir, 'j.xml'),
     });
     // For later steps' tools: the password inline, masked in the log.
-    const password = /^postgresql:\/\/postgres:([0-9a-f]{64})@127\.0\.0\.1:\d+\/chinook$/.exec(
+    const password = /^postgresql:\/\/restorable_restore:([0-9a-f]{64})@127\.0\.0\.1:\d+\/chinook$/.exec(
       main.outputs['database-url'] as string,
     )?.[1] as string;
     expect(password).toBeDefined();
