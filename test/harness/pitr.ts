@@ -122,7 +122,12 @@ export function expectToolProgress(lines: string[], r: PitrResult, size: number)
     all,
   ).toBe(true);
   const recover = lines.map((l) => RECOVER.exec(l)).filter((m) => m !== null);
-  expect(recover.length, all).toBeGreaterThan(0);
+  // The segment replayed is sampled from the startup process's title: a replay of a few segments
+  // under a loaded machine can end before a sample catches it. Then the stage lasted at most two of
+  // the listener's 100 ms asks, each saying it was starting; a longer one must say where it was.
+  const asked = lines.filter((l) => /^▸ recover /.test(l));
+  const tooShort = asked.length <= 2 && asked.every((l) => /replayed to \(starting\)/.test(l));
+  if (!tooShort) expect(recover.length, all).toBeGreaterThan(0);
   const first = parseSegmentName(r.plan?.walFirst ?? '')?.segno as bigint;
   const last = parseSegmentName(r.plan?.walLast ?? '')?.segno as bigint;
   const seg = 16n * 1024n * 1024n;
