@@ -112,15 +112,19 @@ export async function offerAmcheck(c: pg.Client, role: string): Promise<void> {
     await c.query('CREATE SCHEMA restorable_amcheck');
     await c.query('CREATE EXTENSION amcheck WITH SCHEMA restorable_amcheck');
   }
-  const schema = (
-    await c.query<{ s: string }>(
-      "SELECT n.nspname AS s FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'amcheck'",
-    )
-  ).rows[0]?.s as string;
+  const schema = await amcheckSchema(c);
   await c.query(`GRANT USAGE ON SCHEMA ${ident(schema)} TO ${ident(role)}`);
   await c.query(
     `GRANT EXECUTE ON FUNCTION ${ident(schema)}.bt_index_check(regclass, boolean) TO ${ident(role)}`,
   );
+}
+
+/** The schema amcheck is in (installed). */
+async function amcheckSchema(c: pg.Client): Promise<string> {
+  const r = await c.query<{ s: string }>(
+    "SELECT n.nspname AS s FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'amcheck'",
+  );
+  return r.rows[0]?.s as string;
 }
 
 /** amcheck's bt_index_check on every valid B-tree index. Undefined when amcheck cannot be had. */
@@ -132,11 +136,7 @@ export async function checkIndexes(
   } catch {
     return undefined;
   }
-  const where = (
-    await c.query<{ s: string }>(
-      "SELECT n.nspname AS s FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'amcheck'",
-    )
-  ).rows[0]?.s as string;
+  const where = await amcheckSchema(c);
   const idx = (
     await c.query<{ oid: number; name: string }>(
       `SELECT i.indexrelid::int AS oid, i.indexrelid::regclass::text AS name

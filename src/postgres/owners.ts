@@ -140,15 +140,15 @@ SELECT k.descr, coalesce(n.nspname, '') AS ns, k.tag, o.identity
  CROSS JOIN LATERAL pg_identify_object(k.classid, k.objid, 0) o`;
 
 /**
- * Roles an object may be given to: not a superuser, nor one that may make roles, bypass row
+ * The roles named, each with whether an object may be given to it: not a superuser, nor one that may make roles, bypass row
  * security or replicate, nor a predefined role or a member of any role (so a SECURITY DEFINER
  * function of the dump never runs with more than such a role has).
  */
-const SAFE_OWNERS = `
-SELECT r.rolname FROM pg_roles r
- WHERE r.rolname = ANY($1) AND NOT r.rolsuper AND NOT r.rolcreaterole AND NOT r.rolbypassrls
+const OWNER_ROLES = `
+SELECT r.rolname, NOT r.rolsuper AND NOT r.rolcreaterole AND NOT r.rolbypassrls
    AND NOT r.rolreplication AND r.rolname !~ '^pg_' AND r.rolname <> $2
-   AND NOT EXISTS (SELECT 1 FROM pg_auth_members a WHERE a.member = r.oid)`;
+   AND NOT EXISTS (SELECT 1 FROM pg_auth_members a WHERE a.member = r.oid) AS safe
+  FROM pg_roles r WHERE r.rolname = ANY($1)`;
 
 export interface OwnersResult {
   /** Objects given to the owner the dump names. */
@@ -171,14 +171,9 @@ export async function giveOwners(superuser: ConnInfo, entries: OwnedEntry[]): Pr
   return withClient(superuser, async (c) => {
     await c.query('SET search_path = pg_catalog');
     const named = [...new Set(entries.map((e) => e.owner))];
-    const existing = new Set(
-      (
-        await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [named])
-      ).rows.map((r) => r.rolname),
-    );
-    const safe = new Set(
-      (await c.query<{ rolname: string }>(SAFE_OWNERS, [named, RESTORER])).rows.map((r) => r.rolname),
-    );
+    const roles = (await c.query<{ rolname: string; safe: boolean }>(OWNER_ROLES, [named, RESTORER])).rows;
+    const existing = new Set(roles.map((r) => r.rolname));
+    const safe = new Set(roles.filter((r) => r.safe).map((r) => r.rolname));
     const byKey = new Map<string, Set<string>>();
     const key = (d: string, ns: string, tag: string) => JSON.stringify([d, ns, tag]);
     // pg_dump names a large object BLOB (before 17), or LARGE OBJECT.

@@ -86,7 +86,7 @@ interface ReadStderr {
   full?: string;
 }
 
-function readStderr(stderr: string, how: ClassifyAs): ReadStderr {
+function readStderr(stderr: string, prepared: Prepared | undefined): ReadStderr {
   const r: ReadStderr = {
     roles: new Map(),
     extensions: new Map(),
@@ -98,11 +98,11 @@ function readStderr(stderr: string, how: ClassifyAs): ReadStderr {
   };
   for (const line of stderr.split('\n')) {
     const c = classifyLine(line);
-    if (c.kind === 'error' && expectedLine(line, how.prepared)) {
+    if (c.kind === 'error' && expectedLine(line, prepared)) {
       r.expected++;
       continue;
     }
-    if (how.unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
+    if (prepared && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
       r.privileged.push(line.trim());
       continue;
     }
@@ -193,25 +193,18 @@ function errorFindings(stage: string, r: ReadStderr): Finding[] {
 }
 
 /**
- * How a restore's stderr is read. `unprivileged`: the restoring role is not a superuser by design
- * (verify's replay, a drill's scratch cluster), so what only a superuser may do is not an error of
- * the dump. `prepared`: what was made before it for such a role, whose errors are expected.
- */
-export interface ClassifyAs {
-  unprivileged?: boolean;
-  prepared?: Prepared;
-}
-
-/**
  * pg_restore's stderr says more than its exit status: classify every line into findings. A zero
  * exit with errors is EXIT_CODE_LIED; a non-zero exit nothing explains is RESTORE_FAILED.
+ * `prepared`: the restore ran as the restorer (verify's replay, a drill's scratch cluster), a role
+ * that is not a superuser by design, after what was made for it: what only a superuser may do is
+ * not an error of the dump, and what follows from what was made is expected.
  */
 export function classifyRestore(
   stage: string,
   stderr: string,
   exitCode: number | null,
   tool: string,
-  how: ClassifyAs = {},
+  prepared?: Prepared,
 ): {
   findings: Finding[];
   errors: number;
@@ -219,7 +212,7 @@ export function classifyRestore(
   errorLines: string[];
   warnings: number;
 } {
-  const r = readStderr(stderr, how);
+  const r = readStderr(stderr, prepared);
   // Errors that only follow from a classified cause (the statements after a missing role) still count.
   const findings = [...causeFindings(stage, tool, r), ...errorFindings(stage, r)];
   const anyError =
@@ -257,14 +250,11 @@ export interface RestoreOptions {
   /** Structure only: the tier `schema`, and verify's schema replay. */
   schemaOnly?: boolean;
   stage?: string;
-  /** The target role is not a superuser by design, and what was made for it first: see ClassifyAs. */
-  unprivileged?: boolean;
-  prepared?: Prepared;
   /**
-   * Leave the dump's owners out but keep its privileges (roles other than ignore, restoring as a
-   * role that may not give objects away): a superuser gives the owners back after (owners.ts).
+   * Restoring as the restorer, after what was made for it (see classifyRestore): without owners,
+   * which a superuser gives back after (owners.ts); its privileges kept unless roles is ignore.
    */
-  noOwner?: boolean;
+  prepared?: Prepared;
   /** Keep this up to date as the restore runs (pg_restore then runs with --verbose). */
   progress?: RestoreProgress;
 }
@@ -288,14 +278,17 @@ export class PlainDumpFilter extends Transform {
   /** The table of the COPY block being loaded, as the dump names it (for progress). */
   copying: string | undefined;
 
-  /** With `noOwner`: each object's owner, from the comment pg_dump writes above it. */
+  /** With owners `note`: each object's owner, from the comment pg_dump writes above it. */
   readonly owned: OwnedEntry[] = [];
 
+  /**
+   * `owners`: `keep` the dump's ALTER ... OWNER TO lines and grants; `note` each object's owner and
+   * leave the OWNER TO lines out (grants kept); `ignore` both (pg_restore's --no-owner --no-privileges).
+   */
   constructor(
     private readonly leaveOut: {
       schemaOnly: boolean;
-      noOwner: boolean;
-      noPrivileges?: boolean;
+      owners: 'keep' | 'note' | 'ignore';
       restrictKey?: string;
     },
   ) {
@@ -342,9 +335,10 @@ export class PlainDumpFilter extends Transform {
       return;
     }
     if (this.leaveOut.schemaOnly && /^SELECT pg_catalog\.setval\(/i.test(code)) return;
-    if (this.leaveOut.noOwner) this.noteOwner(p.text);
-    if (this.leaveOut.noOwner && /^ALTER .* OWNER TO /i.test(code)) return;
-    if ((this.leaveOut.noPrivileges ?? this.leaveOut.noOwner) && /^(GRANT|REVOKE) /i.test(code)) return;
+    const { owners } = this.leaveOut;
+    if (owners === 'note') this.noteOwner(p.text);
+    if (owners !== 'keep' && /^ALTER .* OWNER TO /i.test(code)) return;
+    if (owners === 'ignore' && /^(GRANT|REVOKE) /i.test(code)) return;
     this.out.push(p.text);
   }
 
@@ -456,8 +450,7 @@ export async function restoreDump(
     tool = `psql ${client.version}`;
     filter = new PlainDumpFilter({
       schemaOnly: opts.schemaOnly === true,
-      noOwner: opts.roles === 'ignore' || opts.noOwner === true,
-      noPrivileges: opts.roles === 'ignore',
+      owners: opts.roles === 'ignore' ? 'ignore' : opts.prepared ? 'note' : 'keep',
       ...(psqlRestricts(client.version) ? { restrictKey: randomBytes(24).toString('hex') } : {}),
     });
     const plainFilter = filter;
@@ -471,7 +464,7 @@ export async function restoreDump(
     const args = ['--dbname', target.database];
     if (opts.jobs > 1 && !input.wrapper && input.format !== 'tar') args.push('--jobs', String(opts.jobs));
     if (opts.roles === 'ignore') args.push('--no-owner', '--no-privileges');
-    else if (opts.noOwner) args.push('--no-owner');
+    else if (opts.prepared) args.push('--no-owner');
     if (opts.schemaOnly) args.push('--schema-only');
     const progress = opts.progress;
     // --verbose names each object as it is done: counted, and kept out of the stderr classified.
@@ -485,10 +478,7 @@ export async function restoreDump(
     if (input.wrapper) res = await run(client.path, args, { env, stdin: unpacked(), ...watch });
     else res = await run(client.path, [...args, input.path], { env, ...watch });
   }
-  const classified = classifyRestore(stage, res.stderr, res.code, tool, {
-    unprivileged: opts.unprivileged === true,
-    ...(opts.prepared ? { prepared: opts.prepared } : {}),
-  });
+  const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.prepared);
   const hazard = filter?.hazards[0];
   if (hazard) classified.findings.push(hazardFinding(stage, hazard, filter?.hazards.length ?? 1));
   if (unpackError) classified.findings.unshift(unpackFinding(stage, tool, unpackError, input.wrapper));
@@ -500,6 +490,6 @@ export async function restoreDump(
     errorLines: classified.errorLines,
     warnings: classified.warnings,
     findings: classified.findings,
-    ...(filter && opts.noOwner ? { owned: filter.owned } : {}),
+    ...(filter && opts.prepared && opts.roles !== 'ignore' ? { owned: filter.owned } : {}),
   };
 }

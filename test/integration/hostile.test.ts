@@ -195,7 +195,7 @@ describe('plain dumps never reach a shell', () => {
 
   it("psql's restricted mode, as the filter opens it, refuses a meta-command the lexer would have missed", async () => {
     const psql = (await findAll('psql')).find((p) => psqlRestricts(p.version)) as { path: string };
-    const filter = new PlainDumpFilter({ schemaOnly: false, noOwner: false, restrictKey: 'k3y' });
+    const filter = new PlainDumpFilter({ schemaOnly: false, owners: 'keep', restrictKey: 'k3y' });
     const chunks: Buffer[] = [];
     filter.on('data', (b: Buffer) => chunks.push(b));
     filter.end(Buffer.from('SELECT 1;\n'));

@@ -72,7 +72,6 @@ async function replaySchema(b: ReadBackup): Promise<StageOutcome> {
       roles: 'ignore',
       schemaOnly: true,
       stage: 'schema',
-      unprivileged: true,
     });
   } finally {
     await cluster.stop();

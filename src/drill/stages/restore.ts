@@ -185,8 +185,8 @@ async function restoreInto(t: TargetedDrill, client: PgBinary, input: RestoreInp
 }
 
 /** A scratch drill's restore, as the restorer: without owners, with what was made for it first. */
-function asRestorer(t: TargetedDrill): Pick<RestoreOptions, 'noOwner' | 'unprivileged' | 'prepared'> {
-  return t.prepared ? { noOwner: true, unprivileged: true, prepared: t.prepared } : {};
+function asRestorer(t: TargetedDrill): Pick<RestoreOptions, 'prepared'> {
+  return t.prepared ? { prepared: t.prepared } : {};
 }
 
 /**
@@ -347,14 +347,17 @@ async function restoreSampleData(
     const m = / TABLE DATA (\S+) (\S+) /.exec(l);
     return m !== null && wanted.has(`${m[1]}.${m[2]}`);
   });
-  const superuser = await withClient(
-    conn,
-    async (c) =>
-      (await c.query<{ s: boolean }>('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user'))
-        .rows[0]?.s === true,
-  );
   // As the restorer, the scratch cluster's superuser turns the triggers off around the load.
   const switched = t.prepared !== undefined;
+  const superuser =
+    !switched &&
+    (await withClient(
+      conn,
+      async (c) =>
+        (
+          await c.query<{ s: boolean }>('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user')
+        ).rows[0]?.s === true,
+    ));
   // A role that cannot disable triggers loads referenced tables first, one item at a time.
   const ordered =
     superuser || switched ? { lines: sampled, moved: false } : await parentsFirst(conn, sampled);
@@ -396,7 +399,7 @@ async function restoreSampleData(
         res.stderr,
         res.code,
         `pg_restore ${pgRestore.version}`,
-        asRestorer(t),
+        t.prepared,
       ).findings,
       jobs,
     };
