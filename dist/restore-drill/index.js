@@ -92673,9 +92673,14 @@ async function offerAmcheck(c, role) {
         await c.query('CREATE SCHEMA restorable_amcheck');
         await c.query('CREATE EXTENSION amcheck WITH SCHEMA restorable_amcheck');
     }
-    const schema = (await c.query("SELECT n.nspname AS s FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'amcheck'")).rows[0]?.s;
+    const schema = await amcheckSchema(c);
     await c.query(`GRANT USAGE ON SCHEMA ${ident(schema)} TO ${ident(role)}`);
     await c.query(`GRANT EXECUTE ON FUNCTION ${ident(schema)}.bt_index_check(regclass, boolean) TO ${ident(role)}`);
+}
+/** The schema amcheck is in (installed). */
+async function amcheckSchema(c) {
+    const r = await c.query("SELECT n.nspname AS s FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'amcheck'");
+    return r.rows[0]?.s;
 }
 /** amcheck's bt_index_check on every valid B-tree index. Undefined when amcheck cannot be had. */
 async function checkIndexes(c) {
@@ -92685,7 +92690,7 @@ async function checkIndexes(c) {
     catch {
         return undefined;
     }
-    const where = (await c.query("SELECT n.nspname AS s FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'amcheck'")).rows[0]?.s;
+    const where = await amcheckSchema(c);
     const idx = (await c.query(`SELECT i.indexrelid::int AS oid, i.indexrelid::regclass::text AS name
          FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
          JOIN pg_namespace n ON n.oid = ic.relnamespace
@@ -92880,15 +92885,15 @@ SELECT k.descr, coalesce(n.nspname, '') AS ns, k.tag, o.identity
   FROM keyed k LEFT JOIN pg_namespace n ON n.oid = k.ns
  CROSS JOIN LATERAL pg_identify_object(k.classid, k.objid, 0) o`;
 /**
- * Roles an object may be given to: not a superuser, nor one that may make roles, bypass row
+ * The roles named, each with whether an object may be given to it: not a superuser, nor one that may make roles, bypass row
  * security or replicate, nor a predefined role or a member of any role (so a SECURITY DEFINER
  * function of the dump never runs with more than such a role has).
  */
-const SAFE_OWNERS = `
-SELECT r.rolname FROM pg_roles r
- WHERE r.rolname = ANY($1) AND NOT r.rolsuper AND NOT r.rolcreaterole AND NOT r.rolbypassrls
+const OWNER_ROLES = `
+SELECT r.rolname, NOT r.rolsuper AND NOT r.rolcreaterole AND NOT r.rolbypassrls
    AND NOT r.rolreplication AND r.rolname !~ '^pg_' AND r.rolname <> $2
-   AND NOT EXISTS (SELECT 1 FROM pg_auth_members a WHERE a.member = r.oid)`;
+   AND NOT EXISTS (SELECT 1 FROM pg_auth_members a WHERE a.member = r.oid) AS safe
+  FROM pg_roles r WHERE r.rolname = ANY($1)`;
 /**
  * Give the restorer's objects in `database` (connected as a superuser) the owners `entries` name:
  * an object is matched by the type, schema and name the catalog gives it, and changed with the
@@ -92899,8 +92904,9 @@ async function giveOwners(superuser, entries) {
     return withClient(superuser, async (c) => {
         await c.query('SET search_path = pg_catalog');
         const named = [...new Set(entries.map((e) => e.owner))];
-        const existing = new Set((await c.query('SELECT rolname FROM pg_roles WHERE rolname = ANY($1)', [named])).rows.map((r) => r.rolname));
-        const safe = new Set((await c.query(SAFE_OWNERS, [named, RESTORER])).rows.map((r) => r.rolname));
+        const roles = (await c.query(OWNER_ROLES, [named, RESTORER])).rows;
+        const existing = new Set(roles.map((r) => r.rolname));
+        const safe = new Set(roles.filter((r) => r.safe).map((r) => r.rolname));
         const byKey = new Map();
         const key = (d, ns, tag) => JSON.stringify([d, ns, tag]);
         // pg_dump names a large object BLOB (before 17), or LARGE OBJECT.
@@ -93301,7 +93307,7 @@ function classifyLine(line) {
 }
 /** PostgreSQL's messages for what the role may not do (SQLSTATE 42501 and kin). */
 const NEEDS_PRIVILEGE = /permission denied|must be (a )?superuser|must be owner of|must have privileges of|only superusers? can|must be member of role/;
-function readStderr(stderr, how) {
+function readStderr(stderr, prepared) {
     const r = {
         roles: new Map(),
         extensions: new Map(),
@@ -93313,11 +93319,11 @@ function readStderr(stderr, how) {
     };
     for (const line of stderr.split('\n')) {
         const c = classifyLine(line);
-        if (c.kind === 'error' && expectedLine(line, how.prepared)) {
+        if (c.kind === 'error' && expectedLine(line, prepared)) {
             r.expected++;
             continue;
         }
-        if (how.unprivileged && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
+        if (prepared && c.kind === 'error' && NEEDS_PRIVILEGE.test(line)) {
             r.privileged.push(line.trim());
             continue;
         }
@@ -93383,9 +93389,12 @@ function errorFindings(stage, r) {
 /**
  * pg_restore's stderr says more than its exit status: classify every line into findings. A zero
  * exit with errors is EXIT_CODE_LIED; a non-zero exit nothing explains is RESTORE_FAILED.
+ * `prepared`: the restore ran as the restorer (verify's replay, a drill's scratch cluster), a role
+ * that is not a superuser by design, after what was made for it: what only a superuser may do is
+ * not an error of the dump, and what follows from what was made is expected.
  */
-function classifyRestore(stage, stderr, exitCode, tool, how = {}) {
-    const r = readStderr(stderr, how);
+function classifyRestore(stage, stderr, exitCode, tool, prepared) {
+    const r = readStderr(stderr, prepared);
     // Errors that only follow from a classified cause (the statements after a missing role) still count.
     const findings = [...causeFindings(stage, tool, r), ...errorFindings(stage, r)];
     const anyError = r.errors.length > 0 || r.roles.size > 0 || r.extensions.size > 0 || r.truncated !== undefined;
@@ -93419,8 +93428,12 @@ class PlainDumpFilter extends external_node_stream_.Transform {
     skippingCopy = false;
     /** The table of the COPY block being loaded, as the dump names it (for progress). */
     copying;
-    /** With `noOwner`: each object's owner, from the comment pg_dump writes above it. */
+    /** With owners `note`: each object's owner, from the comment pg_dump writes above it. */
     owned = [];
+    /**
+     * `owners`: `keep` the dump's ALTER ... OWNER TO lines and grants; `note` each object's owner and
+     * leave the OWNER TO lines out (grants kept); `ignore` both (pg_restore's --no-owner --no-privileges).
+     */
     constructor(leaveOut) {
         super();
         this.leaveOut = leaveOut;
@@ -93469,11 +93482,12 @@ class PlainDumpFilter extends external_node_stream_.Transform {
         }
         if (this.leaveOut.schemaOnly && /^SELECT pg_catalog\.setval\(/i.test(code))
             return;
-        if (this.leaveOut.noOwner)
+        const { owners } = this.leaveOut;
+        if (owners === 'note')
             this.noteOwner(p.text);
-        if (this.leaveOut.noOwner && /^ALTER .* OWNER TO /i.test(code))
+        if (owners !== 'keep' && /^ALTER .* OWNER TO /i.test(code))
             return;
-        if ((this.leaveOut.noPrivileges ?? this.leaveOut.noOwner) && /^(GRANT|REVOKE) /i.test(code))
+        if (owners === 'ignore' && /^(GRANT|REVOKE) /i.test(code))
             return;
         this.out.push(p.text);
     }
@@ -93565,8 +93579,7 @@ async function restoreDump(client, target, input, opts) {
         tool = `psql ${client.version}`;
         filter = new PlainDumpFilter({
             schemaOnly: opts.schemaOnly === true,
-            noOwner: opts.roles === 'ignore' || opts.noOwner === true,
-            noPrivileges: opts.roles === 'ignore',
+            owners: opts.roles === 'ignore' ? 'ignore' : opts.prepared ? 'note' : 'keep',
             ...(psqlRestricts(client.version) ? { restrictKey: (0,external_node_crypto_.randomBytes)(24).toString('hex') } : {}),
         });
         const plainFilter = filter;
@@ -93584,7 +93597,7 @@ async function restoreDump(client, target, input, opts) {
             args.push('--jobs', String(opts.jobs));
         if (opts.roles === 'ignore')
             args.push('--no-owner', '--no-privileges');
-        else if (opts.noOwner)
+        else if (opts.prepared)
             args.push('--no-owner');
         if (opts.schemaOnly)
             args.push('--schema-only');
@@ -93603,10 +93616,7 @@ async function restoreDump(client, target, input, opts) {
         else
             res = await exec_run(client.path, [...args, input.path], { env, ...watch });
     }
-    const classified = classifyRestore(stage, res.stderr, res.code, tool, {
-        unprivileged: opts.unprivileged === true,
-        ...(opts.prepared ? { prepared: opts.prepared } : {}),
-    });
+    const classified = classifyRestore(stage, res.stderr, res.code, tool, opts.prepared);
     const hazard = filter?.hazards[0];
     if (hazard)
         classified.findings.push(hazardFinding(stage, hazard, filter?.hazards.length ?? 1));
@@ -93620,7 +93630,7 @@ async function restoreDump(client, target, input, opts) {
         errorLines: classified.errorLines,
         warnings: classified.warnings,
         findings: classified.findings,
-        ...(filter && opts.noOwner ? { owned: filter.owned } : {}),
+        ...(filter && opts.prepared && opts.roles !== 'ignore' ? { owned: filter.owned } : {}),
     };
 }
 
@@ -93889,7 +93899,7 @@ async function restoreInto(t, client, input) {
 }
 /** A scratch drill's restore, as the restorer: without owners, with what was made for it first. */
 function asRestorer(t) {
-    return t.prepared ? { noOwner: true, unprivileged: true, prepared: t.prepared } : {};
+    return t.prepared ? { prepared: t.prepared } : {};
 }
 /**
  * After a restore as the restorer: the owners the dump names given back (by the superuser, matched
@@ -94025,10 +94035,10 @@ async function restoreSampleData(pgRestore, t, input, counter) {
         const m = / TABLE DATA (\S+) (\S+) /.exec(l);
         return m !== null && wanted.has(`${m[1]}.${m[2]}`);
     });
-    const superuser = await withClient(conn, async (c) => (await c.query('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user'))
-        .rows[0]?.s === true);
     // As the restorer, the scratch cluster's superuser turns the triggers off around the load.
     const switched = t.prepared !== undefined;
+    const superuser = !switched &&
+        (await withClient(conn, async (c) => (await c.query('SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user')).rows[0]?.s === true));
     // A role that cannot disable triggers loads referenced tables first, one item at a time.
     const ordered = superuser || switched ? { lines: sampled, moved: false } : await parentsFirst(conn, sampled);
     const { lines } = ordered;
@@ -94062,7 +94072,7 @@ async function restoreSampleData(pgRestore, t, input, counter) {
         return {
             seconds: res.seconds,
             exitCode: res.code,
-            findings: classifyRestore('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`, asRestorer(t)).findings,
+            findings: classifyRestore('restore', res.stderr, res.code, `pg_restore ${pgRestore.version}`, t.prepared).findings,
             jobs,
         };
     }
@@ -94916,7 +94926,6 @@ async function replaySchema(b) {
             roles: 'ignore',
             schemaOnly: true,
             stage: 'schema',
-            unprivileged: true,
         });
     }
     finally {
