@@ -141,11 +141,15 @@ export function expectToolProgress(lines: string[], r: PitrResult, size: number)
     expect(Number(m[3]), all).toBeLessThanOrEqual(Number(m[4]));
     expect(Number(m[4]), all).toBe(r.plan?.walSegments);
   }
-  // Some line placed the replay inside the plan's range.
-  expect(
-    recover.some((m) => m[3] !== undefined),
-    all,
-  ).toBe(true);
+  // Some line placed the replay inside the plan's range, unless the replay had left that range
+  // before the first sample that was not starting (a few segments on a loaded machine): then each
+  // sample is at or past the range's end.
+  const pastRange = recover.every((m) => (parseLsn(m[1] as string) as bigint) >= (last + 1n) * seg);
+  if (!tooShort && !pastRange)
+    expect(
+      recover.some((m) => m[3] !== undefined),
+      all,
+    ).toBe(true);
 }
 
 /**

@@ -304,7 +304,16 @@ describe('labels are data, never code', () => {
       await other.stop();
     }
     expect(passwdIds(user)).toBeUndefined();
-    expect(fs.existsSync(path.dirname(c.root))).toBe(false);
+    expect(fs.existsSync(c.root)).toBe(false);
+    // The parent is named by uid, and a freed uid goes to the next user made: a test running beside
+    // this one may have made its own server user with it, and that user's parent, since. Then the
+    // folder there is the new user's; otherwise it must be gone.
+    const parent = path.dirname(c.root);
+    if (fs.existsSync(parent)) {
+      const now = spawnSync('getent', ['passwd', String(fs.statSync(parent).uid)], { encoding: 'utf8' });
+      expect(now.stdout.split(':')[0], `${parent} outlived ${user}`).toMatch(/^restorable-[0-9a-f]{8}$/);
+      expect(now.stdout.split(':')[0]).not.toBe(user);
+    }
   });
 
   it('through dist/: a dump whose CHECK runs a program during the restore runs nothing, and the drill fails', async () => {
