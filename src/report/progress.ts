@@ -12,7 +12,7 @@ export interface ProgressOut {
 
 /** How often a log gets a progress line of a running stage. */
 export const LOG_INTERVAL_MS = 10_000;
-/** How often a terminal's live line is redrawn. */
+/** How often a terminal's live line is redrawn (more often when the log's interval is shorter). */
 const LIVE_INTERVAL_MS = 1000;
 
 /**
@@ -37,7 +37,8 @@ function ask(detail: ProgressDetail): string | undefined {
 /**
  * The one stage-progress listener, for the terminal and the action's log alike: a line per stage as
  * it ends (`ended`), and while a stage runs, what it has done so far with its elapsed time: on a
- * terminal one live line redrawn every second, in a log a line every `intervalMs`.
+ * terminal one live line redrawn every second (every `intervalMs` when that is shorter), in a log
+ * a line every `intervalMs`.
  */
 export function stageProgress(
   out: ProgressOut,
@@ -71,7 +72,7 @@ export function stageProgress(
           drawn = true;
         };
         draw();
-        timer = setInterval(draw, LIVE_INTERVAL_MS);
+        timer = setInterval(draw, Math.min(LIVE_INTERVAL_MS, intervalMs));
       } else timer = setInterval(() => out.line(text()), intervalMs);
       timer.unref();
     },

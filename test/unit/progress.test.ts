@@ -77,6 +77,21 @@ describe('the progress listener', () => {
     expect(lines.length).toBe(count);
   });
 
+  it('on a terminal: the live line every second, or at the interval when that is shorter', async () => {
+    const redraws = async (intervalMs: number) => {
+      const drawn: string[] = [];
+      const out = { line: () => {}, redraw: (t: string) => drawn.push(t), clear: () => {} };
+      const l = stageProgress(out, () => 'end', intervalMs);
+      l.start?.('restore', () => 'busy');
+      await new Promise((r) => setTimeout(r, 450));
+      l({ name: 'restore', status: 'ok', seconds: 0.45, findings: [] });
+      return drawn.length;
+    };
+    // Drawn once at the start; a 10 s log interval keeps the terminal's 1 s, a 100 ms one redraws.
+    expect(await redraws(10_000)).toBe(1);
+    expect(await redraws(100)).toBeGreaterThanOrEqual(3);
+  });
+
   it('a detail that throws never breaks the run: the line says running', async () => {
     const lines: string[] = [];
     const l = stageProgress({ line: (t) => lines.push(t) }, () => 'end', 100);
