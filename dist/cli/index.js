@@ -60219,7 +60219,7 @@ function trendChart(history, command, tier) {
 /* unused harmony exports LOG_INTERVAL_MS, progressIntervalMs */
 /** How often a log gets a progress line of a running stage. */
 const LOG_INTERVAL_MS = 10_000;
-/** How often a terminal's live line is redrawn. */
+/** How often a terminal's live line is redrawn (more often when the log's interval is shorter). */
 const LIVE_INTERVAL_MS = 1000;
 /**
  * The interval of progress lines in a log: RESTORABLE_PROGRESS_INTERVAL_MS when it is a whole
@@ -60242,7 +60242,8 @@ function ask(detail) {
 /**
  * The one stage-progress listener, for the terminal and the action's log alike: a line per stage as
  * it ends (`ended`), and while a stage runs, what it has done so far with its elapsed time: on a
- * terminal one live line redrawn every second, in a log a line every `intervalMs`.
+ * terminal one live line redrawn every second (every `intervalMs` when that is shorter), in a log
+ * a line every `intervalMs`.
  */
 function stageProgress(out, ended, intervalMs = progressIntervalMs()) {
     let timer;
@@ -60274,7 +60275,7 @@ function stageProgress(out, ended, intervalMs = progressIntervalMs()) {
                     drawn = true;
                 };
                 draw();
-                timer = setInterval(draw, LIVE_INTERVAL_MS);
+                timer = setInterval(draw, Math.min(LIVE_INTERVAL_MS, intervalMs));
             }
             else
                 timer = setInterval(() => out.line(text()), intervalMs);
