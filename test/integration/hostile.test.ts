@@ -310,9 +310,11 @@ describe('labels are data, never code', () => {
     // folder there is the new user's; otherwise it must be gone.
     const parent = path.dirname(c.root);
     if (fs.existsSync(parent)) {
-      const now = spawnSync('getent', ['passwd', String(fs.statSync(parent).uid)], { encoding: 'utf8' });
-      expect(now.stdout.split(':')[0], `${parent} outlived ${user}`).toMatch(/^restorable-[0-9a-f]{8}$/);
-      expect(now.stdout.split(':')[0]).not.toBe(user);
+      const owner = spawnSync('getent', ['passwd', String(fs.statSync(parent).uid)], {
+        encoding: 'utf8',
+      }).stdout.split(':')[0];
+      expect(owner, `${parent} outlived ${user}`).toMatch(/^restorable-[0-9a-f]{8}$/);
+      expect(owner).not.toBe(user);
     }
   });
 
