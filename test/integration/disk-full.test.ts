@@ -10,6 +10,7 @@ import { memoryLogger } from '../../src/core/log.js';
 import { dumpDatabase } from '../../src/demo/sample.js';
 import { parseDrillOptions } from '../../src/drill/options.js';
 import { runDrill } from '../../src/drill/run.js';
+import { DOWNLOAD_PART_SIZE } from '../../src/sources/s3.js';
 import { runVerify } from '../../src/verify/run.js';
 import { sha256 } from '../harness/breakers.js';
 import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
@@ -27,6 +28,7 @@ const leftovers = (d: string) =>
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const TSX = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
 const MiB = 1024 * 1024;
+const TWO_PARTS = DOWNLOAD_PART_SIZE + 4 * MiB;
 
 let s3: S3Harness;
 let dir: string;
@@ -66,7 +68,8 @@ beforeAll(async () => {
     sha256: sha256(chinook),
   });
   await s3.put('backups', 'nine/app_prod_20260429_1430.dump', crypto.randomBytes(9 * MiB));
-  await s3.put('backups', 'six/app_prod_20260429_1430.dump', crypto.randomBytes(6 * MiB));
+  // Two download parts: the first whole, the second held until the disk is full.
+  await s3.put('backups', 'two-parts/app_prod_20260429_1430.dump', crypto.randomBytes(TWO_PARTS));
 }, 180_000);
 
 afterAll(async () => {
@@ -118,20 +121,23 @@ describe('a full disk in the work-dir', () => {
   });
 
   it('a disk that fills during the download is DISK_FULL, not FETCH_FAILED, and the .part is removed', async () => {
-    const { dir: work } = disk('8m');
-    // The first 4 MiB part arrives, the second is held until the disk is full.
-    const release = s3.holdRangedGets(4 * MiB);
+    // Room for the whole object when it starts, so the download begins; filled after its first part.
+    const { dir: work } = disk(`${TWO_PARTS / MiB + 4}m`);
+    const release = s3.holdRangedGets(DOWNLOAD_PART_SIZE);
     let r: VerifyResult;
     let filler: string;
     try {
-      const running = verify('s3://backups/six/', work);
+      const running = verify('s3://backups/two-parts/', work);
       const part = () =>
         (fs.readdirSync(work, { recursive: true }) as string[])
           .map((f) => path.join(work, f))
-          .find((f) => f.endsWith('.part') && fs.statSync(f).size >= 4 * MiB);
-      const deadline = Date.now() + 30_000;
-      while (!part() && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+          .find((f) => f.endsWith('.part') && fs.statSync(f).size >= DOWNLOAD_PART_SIZE);
+      const held = () =>
+        s3.requests.some((q) => q.range?.startsWith(`bytes=${DOWNLOAD_PART_SIZE}-`) && !q.finished);
+      const deadline = Date.now() + 60_000;
+      while (!(part() && held()) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
       expect(part()).toBeDefined();
+      expect(held()).toBe(true);
       filler = fill(work);
       release();
       r = await running;
@@ -141,7 +147,7 @@ describe('a full disk in the work-dir', () => {
     expect(rules(r)).toEqual(['DISK_FULL']);
     expect(r.verdict).toBe('could-not-verify');
     expect(r.findings[0]?.message).toMatch(
-      /; 6\.0 MiB needed, [\d.]+ MiB free\. This is this machine's disk/,
+      new RegExp(`; ${TWO_PARTS / MiB}\\.0 MiB needed, [\\d.]+ MiB free\\. This is this machine's disk`),
     );
     expect(fs.readdirSync(work)).toEqual([path.basename(filler)]);
   });
