@@ -50567,9 +50567,11 @@ async function teardownStage(ctx) {
 /**
  * The removal the teardown stage put after the verdict: the scratch cluster stopped and removed, or
  * the drill's database dropped. Runs on every way out of the drill (its cancel hooks stay armed
- * until it is done); a failure cannot change the verdict any more, so it is a warning line.
+ * until it is done); a failure cannot change the verdict any more, so it is a warning line. With
+ * `handOff` (the action: its post step removes what it is given), a scratch cluster is only stopped
+ * here, and its handle given: the files' removal is off the step's time.
  */
-async function teardownAfterVerdict(ctx) {
+async function teardownAfterVerdict(ctx, handOff) {
     // A cluster started while the backup was read that no target stage took (the backup did not verify).
     const early = ctx.early;
     ctx.early = undefined;
@@ -50580,7 +50582,10 @@ async function teardownAfterVerdict(ctx) {
     if (!made)
         return;
     try {
-        await made.target.teardown(made.database);
+        if (handOff && made.target.handOff)
+            handOff(await made.target.handOff());
+        else
+            await made.target.teardown(made.database);
         ctx.forgetCreated?.();
     }
     catch (e) {
@@ -50834,9 +50839,10 @@ const LADDER = [
  * done (the restore reads it), then goes unless kept (keep-download); partial files (.part,
  * .unpacked, the sample's list) are removed on every way out.
  * `verdict` is given the settled result (the CLI prints and writes it, the action publishes it)
- * before the target is removed: the removal follows the verdict, on every way out.
+ * before the target is removed: the removal follows the verdict, on every way out. `handOff` takes
+ * a stopped scratch cluster's removal to a later step (teardownAfterVerdict).
  */
-async function runDrill(opts, log, onStage, verdict) {
+async function runDrill(opts, log, onStage, verdict, handOff) {
     const work = new workdir/* RunFolder */.E(opts.verify.workDir);
     const ctx = drillContext(work, opts, log, onStage);
     try {
@@ -50846,7 +50852,7 @@ async function runDrill(opts, log, onStage, verdict) {
     }
     finally {
         try {
-            await teardownAfterVerdict(ctx);
+            await teardownAfterVerdict(ctx, handOff);
         }
         finally {
             work.close();
@@ -51013,6 +51019,7 @@ function scratchTarget(c) {
         url: (db) => c.shownUrl(db, login),
         teardown: () => c.stop(),
         keep: () => JSON.stringify({ kind: 'scratch', root: c.detach() }),
+        handOff: async () => JSON.stringify({ kind: 'scratch', root: await c.handOff() }),
         keepAs: async (user) => {
             const password = await c.addLogin(user);
             login = user;
@@ -57196,7 +57203,11 @@ function makeScratchUser() {
 function madeHere(user) {
     return user !== undefined && made.has(user);
 }
-/** The pids of every process whose real, effective, saved or file-system uid is `uid`. */
+/**
+ * The pids of every process whose real, effective, saved or file-system uid is `uid`. A zombie
+ * with no thread left runs nothing and cannot be killed, only reaped (by an init that may take its
+ * time): it is not one. A zombie leader whose other threads still run is.
+ */
 function processesOf(uid) {
     const pids = [];
     for (const entry of external_node_fs_default().readdirSync('/proc')) {
@@ -57205,7 +57216,8 @@ function processesOf(uid) {
         try {
             const status = external_node_fs_default().readFileSync(external_node_path_default().join('/proc', entry, 'status'), 'utf8');
             const uids = /^Uid:\s+(.*)$/m.exec(status)?.[1]?.split(/\s+/).map(Number) ?? [];
-            if (uids.includes(uid))
+            const dead = /^State:\s+Z/m.test(status) && /^Threads:\s+1$/m.test(status);
+            if (uids.includes(uid) && !dead)
                 pids.push(Number(entry));
         }
         catch {
@@ -57228,6 +57240,17 @@ function killAllOf(uid) {
         }
         (0,exec/* sleepSync */.PW)(20);
     }
+}
+/**
+ * Kill whatever still runs as a cluster's own user, its server stopped, the user left for
+ * dropScratchUser later (a post step): nothing a backup's SQL started outlives the drill's step.
+ */
+function killScratchProcesses(user) {
+    if (!madeHere(user) || !OWN_USER.test(user))
+        return;
+    const ids = passwdIds(user);
+    if (ids && ids.uid !== 0)
+        killAllOf(ids.uid);
 }
 /** What `uid` made at the top of the shared temp folders (the only places it could write). */
 function removeFilesOf(uid) {
@@ -57780,6 +57803,21 @@ class ScratchCluster {
         const label = readLabel(this.root);
         if (label)
             external_node_fs_default().writeFileSync(labelFile(this.root), JSON.stringify({ ...label, kept: true }), { mode: 0o600 });
+        return this.root;
+    }
+    /**
+     * Stop the server, and kill what else runs as its own user, and leave the folder and the user
+     * for a later process to remove (removeCluster). Its label stays as it is, not kept: once this
+     * process is gone, `restorable clean` takes it too.
+     */
+    async handOff() {
+        // Still live while it stops: a signal now stops and removes it as any scratch cluster.
+        await this.pgCtl()
+            .stop('immediate')
+            .catch(() => undefined);
+        if (this.osUser)
+            killScratchProcesses(this.osUser);
+        live.delete(this);
         return this.root;
     }
     stopSync() {

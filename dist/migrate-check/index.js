@@ -48976,7 +48976,11 @@ function scratch_user_makeScratchUser() {
 function scratch_user_madeHere(user) {
     return user !== undefined && made.has(user);
 }
-/** The pids of every process whose real, effective, saved or file-system uid is `uid`. */
+/**
+ * The pids of every process whose real, effective, saved or file-system uid is `uid`. A zombie
+ * with no thread left runs nothing and cannot be killed, only reaped (by an init that may take its
+ * time): it is not one. A zombie leader whose other threads still run is.
+ */
 function processesOf(uid) {
     const pids = [];
     for (const entry of fs.readdirSync('/proc')) {
@@ -48985,7 +48989,8 @@ function processesOf(uid) {
         try {
             const status = fs.readFileSync(path.join('/proc', entry, 'status'), 'utf8');
             const uids = /^Uid:\s+(.*)$/m.exec(status)?.[1]?.split(/\s+/).map(Number) ?? [];
-            if (uids.includes(uid))
+            const dead = /^State:\s+Z/m.test(status) && /^Threads:\s+1$/m.test(status);
+            if (uids.includes(uid) && !dead)
                 pids.push(Number(entry));
         }
         catch {
@@ -49008,6 +49013,17 @@ function killAllOf(uid) {
         }
         sleepSync(20);
     }
+}
+/**
+ * Kill whatever still runs as a cluster's own user, its server stopped, the user left for
+ * dropScratchUser later (a post step): nothing a backup's SQL started outlives the drill's step.
+ */
+function scratch_user_killScratchProcesses(user) {
+    if (!scratch_user_madeHere(user) || !OWN_USER.test(user))
+        return;
+    const ids = scratch_user_passwdIds(user);
+    if (ids && ids.uid !== 0)
+        killAllOf(ids.uid);
 }
 /** What `uid` made at the top of the shared temp folders (the only places it could write). */
 function removeFilesOf(uid) {
@@ -49560,6 +49576,21 @@ class ScratchCluster {
         const label = readLabel(this.root);
         if (label)
             fs.writeFileSync(labelFile(this.root), JSON.stringify({ ...label, kept: true }), { mode: 0o600 });
+        return this.root;
+    }
+    /**
+     * Stop the server, and kill what else runs as its own user, and leave the folder and the user
+     * for a later process to remove (removeCluster). Its label stays as it is, not kept: once this
+     * process is gone, `restorable clean` takes it too.
+     */
+    async handOff() {
+        // Still live while it stops: a signal now stops and removes it as any scratch cluster.
+        await this.pgCtl()
+            .stop('immediate')
+            .catch(() => undefined);
+        if (this.osUser)
+            killScratchProcesses(this.osUser);
+        live.delete(this);
         return this.root;
     }
     stopSync() {

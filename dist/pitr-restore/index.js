@@ -86483,7 +86483,11 @@ function makeScratchUser() {
 function madeHere(user) {
     return user !== undefined && made.has(user);
 }
-/** The pids of every process whose real, effective, saved or file-system uid is `uid`. */
+/**
+ * The pids of every process whose real, effective, saved or file-system uid is `uid`. A zombie
+ * with no thread left runs nothing and cannot be killed, only reaped (by an init that may take its
+ * time): it is not one. A zombie leader whose other threads still run is.
+ */
 function processesOf(uid) {
     const pids = [];
     for (const entry of external_node_fs_default().readdirSync('/proc')) {
@@ -86492,7 +86496,8 @@ function processesOf(uid) {
         try {
             const status = external_node_fs_default().readFileSync(external_node_path_default().join('/proc', entry, 'status'), 'utf8');
             const uids = /^Uid:\s+(.*)$/m.exec(status)?.[1]?.split(/\s+/).map(Number) ?? [];
-            if (uids.includes(uid))
+            const dead = /^State:\s+Z/m.test(status) && /^Threads:\s+1$/m.test(status);
+            if (uids.includes(uid) && !dead)
                 pids.push(Number(entry));
         }
         catch {
@@ -86515,6 +86520,17 @@ function killAllOf(uid) {
         }
         sleepSync(20);
     }
+}
+/**
+ * Kill whatever still runs as a cluster's own user, its server stopped, the user left for
+ * dropScratchUser later (a post step): nothing a backup's SQL started outlives the drill's step.
+ */
+function killScratchProcesses(user) {
+    if (!madeHere(user) || !OWN_USER.test(user))
+        return;
+    const ids = passwdIds(user);
+    if (ids && ids.uid !== 0)
+        killAllOf(ids.uid);
 }
 /** What `uid` made at the top of the shared temp folders (the only places it could write). */
 function removeFilesOf(uid) {
@@ -87067,6 +87083,21 @@ class ScratchCluster {
         const label = readLabel(this.root);
         if (label)
             external_node_fs_default().writeFileSync(labelFile(this.root), JSON.stringify({ ...label, kept: true }), { mode: 0o600 });
+        return this.root;
+    }
+    /**
+     * Stop the server, and kill what else runs as its own user, and leave the folder and the user
+     * for a later process to remove (removeCluster). Its label stays as it is, not kept: once this
+     * process is gone, `restorable clean` takes it too.
+     */
+    async handOff() {
+        // Still live while it stops: a signal now stops and removes it as any scratch cluster.
+        await this.pgCtl()
+            .stop('immediate')
+            .catch(() => undefined);
+        if (this.osUser)
+            killScratchProcesses(this.osUser);
+        live.delete(this);
         return this.root;
     }
     stopSync() {

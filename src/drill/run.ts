@@ -35,13 +35,15 @@ const LADDER: ((t: TargetedDrill) => Promise<void>)[] = [
  * done (the restore reads it), then goes unless kept (keep-download); partial files (.part,
  * .unpacked, the sample's list) are removed on every way out.
  * `verdict` is given the settled result (the CLI prints and writes it, the action publishes it)
- * before the target is removed: the removal follows the verdict, on every way out.
+ * before the target is removed: the removal follows the verdict, on every way out. `handOff` takes
+ * a stopped scratch cluster's removal to a later step (teardownAfterVerdict).
  */
 export async function runDrill(
   opts: DrillOptions,
   log: Logger,
   onStage?: (s: StageResult) => void,
   verdict?: (r: DrillResult) => void | Promise<void>,
+  handOff?: (handle: string) => void,
 ): Promise<DrillResult> {
   const work = new RunFolder(opts.verify.workDir);
   const ctx = drillContext(work, opts, log, onStage);
@@ -51,7 +53,7 @@ export async function runDrill(
     return result;
   } finally {
     try {
-      await teardownAfterVerdict(ctx);
+      await teardownAfterVerdict(ctx, handOff);
     } finally {
       work.close();
     }

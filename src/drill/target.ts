@@ -37,6 +37,11 @@ export interface DrillTarget {
    * superuser. Returns its password, for the logger's secrets.
    */
   keepAs?(user: string): Promise<string>;
+  /**
+   * A scratch cluster's removal left to a later step (the action's post step): its server stopped
+   * now, its folder and user removed by removeKept (or `clean`). Returns removeKept's handle.
+   */
+  handOff?(): Promise<string>;
 }
 
 export function scratchTarget(c: ScratchCluster): DrillTarget {
@@ -51,6 +56,7 @@ export function scratchTarget(c: ScratchCluster): DrillTarget {
     url: (db) => c.shownUrl(db, login),
     teardown: () => c.stop(),
     keep: () => JSON.stringify({ kind: 'scratch', root: c.detach() }),
+    handOff: async () => JSON.stringify({ kind: 'scratch', root: await c.handOff() }),
     keepAs: async (user) => {
       const password = await c.addLogin(user);
       login = user;

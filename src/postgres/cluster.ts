@@ -11,7 +11,13 @@ import { installHint, type PgBinary, pick } from './binaries.js';
 import { type ConnInfo, maskedUrl } from './client.js';
 import { cachedServer } from './embedded.js';
 import { PgCtl, postmasterAlive } from './pgctl.js';
-import { dropScratchUser, madeHere, makeScratchUser, passwdIds } from './scratch-user.js';
+import {
+  dropScratchUser,
+  killScratchProcesses,
+  madeHere,
+  makeScratchUser,
+  passwdIds,
+} from './scratch-user.js';
 
 /** Settings for a cluster that exists to be loaded once and thrown away. */
 export const BULK_LOAD_SETTINGS: Record<string, string> = {
@@ -582,6 +588,21 @@ export class ScratchCluster {
     const label = readLabel(this.root);
     if (label)
       fs.writeFileSync(labelFile(this.root), JSON.stringify({ ...label, kept: true }), { mode: 0o600 });
+    return this.root;
+  }
+
+  /**
+   * Stop the server, and kill what else runs as its own user, and leave the folder and the user
+   * for a later process to remove (removeCluster). Its label stays as it is, not kept: once this
+   * process is gone, `restorable clean` takes it too.
+   */
+  async handOff(): Promise<string> {
+    // Still live while it stops: a signal now stops and removes it as any scratch cluster.
+    await this.pgCtl()
+      .stop('immediate')
+      .catch(() => undefined);
+    if (this.osUser) killScratchProcesses(this.osUser);
+    live.delete(this);
     return this.root;
   }
 

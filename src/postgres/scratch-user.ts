@@ -63,15 +63,20 @@ export function madeHere(user: string | undefined): boolean {
   return user !== undefined && made.has(user);
 }
 
-/** The pids of every process whose real, effective, saved or file-system uid is `uid`. */
-function processesOf(uid: number): number[] {
+/**
+ * The pids of every process whose real, effective, saved or file-system uid is `uid`. A zombie
+ * with no thread left runs nothing and cannot be killed, only reaped (by an init that may take its
+ * time): it is not one. A zombie leader whose other threads still run is.
+ */
+export function processesOf(uid: number): number[] {
   const pids: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const status = fs.readFileSync(path.join('/proc', entry, 'status'), 'utf8');
       const uids = /^Uid:\s+(.*)$/m.exec(status)?.[1]?.split(/\s+/).map(Number) ?? [];
-      if (uids.includes(uid)) pids.push(Number(entry));
+      const dead = /^State:\s+Z/m.test(status) && /^Threads:\s+1$/m.test(status);
+      if (uids.includes(uid) && !dead) pids.push(Number(entry));
     } catch {
       // Gone while we looked.
     }
@@ -91,6 +96,16 @@ function killAllOf(uid: number): void {
     }
     sleepSync(20);
   }
+}
+
+/**
+ * Kill whatever still runs as a cluster's own user, its server stopped, the user left for
+ * dropScratchUser later (a post step): nothing a backup's SQL started outlives the drill's step.
+ */
+export function killScratchProcesses(user: string): void {
+  if (!madeHere(user) || !OWN_USER.test(user)) return;
+  const ids = passwdIds(user);
+  if (ids && ids.uid !== 0) killAllOf(ids.uid);
 }
 
 /** What `uid` made at the top of the shared temp folders (the only places it could write). */

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -9,7 +9,14 @@ import { parseDrillOptions } from '../../src/drill/options.js';
 import { type DrillResult, runDrill } from '../../src/drill/run.js';
 import { SideCounts } from '../../src/drill/side-counts.js';
 import { queryRows } from '../../src/postgres/client.js';
-import { findLeftovers, removeCluster, ScratchCluster } from '../../src/postgres/cluster.js';
+import {
+  findLeftovers,
+  labelFile,
+  leftoversToClean,
+  removeCluster,
+  ScratchCluster,
+} from '../../src/postgres/cluster.js';
+import { passwdIds } from '../../src/postgres/scratch-user.js';
 import { countRows } from '../../src/postgres/tables.js';
 import type { StageResult } from '../../src/report/stages.js';
 import { loadChinook, sql, startCluster, tempDir } from '../harness/pg.js';
@@ -49,6 +56,14 @@ afterAll(async () => {
 });
 
 const mine = () => findLeftovers().filter((c) => c.label.pid === process.pid && c.label.label === 'drill');
+/** A process still running: not gone, and not a zombie (killed, its parent, this test, yet to reap it). */
+const running = (pid: number) => {
+  try {
+    return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
 const stage = (r: DrillResult, name: string) => r.stages.find((s) => s.name === name);
 
 /** A drill whose log and stage ends land in one list, in the order they happened. */
@@ -152,7 +167,7 @@ describe('teardown follows the verdict', () => {
     expect(stage(r, 'teardown')?.reason).toMatch(/after the verdict: the scratch cluster is removed/);
   });
 
-  it('the action publishes its outputs and report before the cluster stops', async () => {
+  it('the action publishes its outputs and report, then stops the cluster; its post step removes it', async () => {
     const work = fs.mkdtempSync(path.join(dir, 'action-'));
     const env = { GITHUB_OUTPUT: 'out', GITHUB_STEP_SUMMARY: 'summary.md', GITHUB_STATE: 'state' };
     for (const [k, v] of Object.entries(env)) {
@@ -160,31 +175,85 @@ describe('teardown follows the verdict', () => {
       vi.stubEnv(k, path.join(work, v));
     }
     const report = path.join(work, 'report.json');
-    const seen: { report: boolean; outputs: string }[] = [];
-    const stop = vi.spyOn(ScratchCluster.prototype, 'stop').mockImplementation(async function (
+    const inputs = {
+      source: f.chinook as string,
+      'max-age': '1000d',
+      checksum: 'skip',
+      report,
+      'work-dir': work,
+    };
+    const seen: { report: boolean; outputs: string; up: boolean }[] = [];
+    // What a backup's SQL may have started as the server's user, still running at the verdict.
+    let straggler: number | undefined;
+    const handOff = vi.spyOn(ScratchCluster.prototype, 'handOff').mockImplementation(async function (
       this: ScratchCluster,
     ) {
-      seen.push({ report: fs.existsSync(report), outputs: fs.readFileSync(path.join(work, 'out'), 'utf8') });
-      stop.mockRestore();
-      await this.stop();
-    });
-    try {
-      await restoreDrillAction({
-        source: f.chinook as string,
-        'max-age': '1000d',
-        checksum: 'skip',
-        report,
-        'work-dir': work,
+      const ids = passwdIds(this.osUser as string);
+      const child = spawn('sleep', ['600'], { ...ids, detached: true, stdio: 'ignore' });
+      child.unref();
+      straggler = child.pid;
+      seen.push({
+        report: fs.existsSync(report),
+        outputs: fs.readFileSync(path.join(work, 'out'), 'utf8'),
+        up: fs.existsSync(path.join(this.dataDir, 'postmaster.pid')),
       });
+      handOff.mockRestore();
+      return this.handOff();
+    });
+    const stop = vi.spyOn(ScratchCluster.prototype, 'stop');
+    let left: ReturnType<typeof mine>;
+    try {
+      await restoreDrillAction(inputs);
+      expect(stop).not.toHaveBeenCalled();
+      // The main step ends with its server stopped and its folder left for the post step.
+      left = mine();
+      expect(left).toHaveLength(1);
+      const root = left[0]?.root as string;
+      expect(fs.existsSync(path.join(root, 'data', 'postmaster.pid'))).toBe(false);
+      expect(straggler).toBeDefined();
+      expect(running(straggler as number)).toBe(false);
+      const saved = /stopped-target<<(\S+)\n(.*)\n\1/.exec(fs.readFileSync(path.join(work, 'state'), 'utf8'));
+      expect(JSON.parse(saved?.[2] as string)).toEqual({ kind: 'scratch', root });
+      vi.stubEnv('STATE_is-post', 'true');
+      vi.stubEnv('STATE_stopped-target', saved?.[2] as string);
+      await restoreDrillAction(inputs);
     } finally {
+      handOff.mockRestore();
       stop.mockRestore();
       vi.unstubAllEnvs();
       process.exitCode = undefined;
     }
-    expect(seen).toHaveLength(1);
-    expect(seen[0]?.report).toBe(true);
-    expect(seen[0]?.outputs).toMatch(/verdict<<\S+\npass\n/);
+    expect(seen).toEqual([
+      { report: true, outputs: expect.stringMatching(/verdict<<\S+\npass\n/), up: true },
+    ]);
     expect(mine()).toEqual([]);
+    expect(fs.existsSync(left[0]?.root as string)).toBe(false);
+    const user = left[0]?.label.osUser;
+    expect(user && left[0]?.label.ownUser ? passwdIds(user) : undefined).toBeUndefined();
+  });
+
+  it('a main step whose post step never ran: its stopped cluster is what restorable clean removes', async () => {
+    let handle: string | undefined;
+    const opts = parseDrillOptions(
+      { source: f.chinook as string, 'max-age': '1000d', checksum: 'skip' },
+      'input',
+    );
+    const r = await runDrill(opts, memoryLogger(), undefined, undefined, (h) => {
+      handle = h;
+    });
+    expect(r.verdict).toBe('pass');
+    const root = JSON.parse(handle as string).root as string;
+    const label = mine().find((c) => c.root === root)?.label;
+    expect(label).toBeDefined();
+    expect(label?.kept).toBeUndefined();
+    // Once the drill's process is gone its label is an orphan's, which plain `clean` takes.
+    expect(leftoversToClean(false).map((c) => c.root)).not.toContain(root);
+    const gone = spawnSync('true').pid as number; // a process that has exited: its pid is free
+    const file = labelFile(root);
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), pid: gone }));
+    expect(leftoversToClean(false).map((c) => c.root)).toContain(root);
+    expect(await removeCluster(root)).toBe(true);
+    expect(fs.existsSync(root)).toBe(false);
   });
 
   it('a verdict step that throws still removes the cluster', async () => {

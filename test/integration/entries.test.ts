@@ -236,6 +236,24 @@ describe('the actions (the committed bundles, as the runner starts them)', () =>
     expect(fs.existsSync(kept)).toBe(false);
   });
 
+  it('restore-drill: the main step ends with its cluster stopped; its post step removes the folder', () => {
+    const main = action('restore-drill', { source: good, 'max-age': '1000d' });
+    expect(main.code).toBe(0);
+    expect(main.outputs.verdict).toBe('pass');
+    expect(main.saved['kept-target']).toBeUndefined();
+    const root = JSON.parse(main.saved['stopped-target'] as string).root as string;
+    expect(fs.existsSync(path.join(root, 'data'))).toBe(true);
+    expect(fs.existsSync(path.join(root, 'data', 'postmaster.pid'))).toBe(false);
+    const post = action(
+      'restore-drill',
+      { source: good },
+      { 'is-post': 'true', 'stopped-target': main.saved['stopped-target'] as string },
+    );
+    expect(post.code).toBe(0);
+    expect(post.stdout).toContain(`removed the drill target ${root}`);
+    expect(fs.existsSync(root)).toBe(false);
+  });
+
   it('the umbrella action runs the command it is given, and refuses an unknown one', () => {
     const ok = action('restorable', { command: 'verify', source: path.dirname(good), 'max-age': '1000d' });
     expect(ok.code).toBe(0);
