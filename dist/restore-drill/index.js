@@ -94670,6 +94670,11 @@ async function teardownStage(ctx) {
             ctx.log.info(`kept: ${target.url(database)} (${target.kind === 'scratch' ? `remove it with: restorable clean --root ${JSON.parse(handle).root}` : `drop it when done: DROP DATABASE ${ident(database)} WITH (FORCE)`})`);
             return {};
         }
+        if (ctx.handOff && target.handOff) {
+            return {
+                note: 'after the verdict: the scratch cluster is stopped once the report is written, and the post step removes it',
+            };
+        }
         const what = target.kind === 'scratch' ? 'the scratch cluster' : `the database ${database}`;
         return { note: `after the verdict: ${what} is removed once the report is written` };
     });
@@ -94678,10 +94683,10 @@ async function teardownStage(ctx) {
  * The removal the teardown stage put after the verdict: the scratch cluster stopped and removed, or
  * the drill's database dropped. Runs on every way out of the drill (its cancel hooks stay armed
  * until it is done); a failure cannot change the verdict any more, so it is a warning line. With
- * `handOff` (the action: its post step removes what it is given), a scratch cluster is only stopped
- * here, and its handle given: the files' removal is off the step's time.
+ * `ctx.handOff` (the action: its post step removes what it is given), a scratch cluster is only
+ * stopped here, and its handle given: the files' removal is off the step's time.
  */
-async function teardownAfterVerdict(ctx, handOff) {
+async function teardownAfterVerdict(ctx) {
     // A cluster started while the backup was read that no target stage took (the backup did not verify).
     const early = ctx.early;
     ctx.early = undefined;
@@ -94692,8 +94697,8 @@ async function teardownAfterVerdict(ctx, handOff) {
     if (!made)
         return;
     try {
-        if (handOff && made.target.handOff)
-            handOff(await made.target.handOff());
+        if (ctx.handOff && made.target.handOff)
+            ctx.handOff(await made.target.handOff());
         else
             await made.target.teardown(made.database);
         ctx.forgetCreated?.();
@@ -95300,7 +95305,7 @@ const LADDER = [
  */
 async function runDrill(opts, log, onStage, verdict, handOff) {
     const work = new RunFolder(opts.verify.workDir);
-    const ctx = drillContext(work, opts, log, onStage);
+    const ctx = drillContext(work, opts, log, onStage, handOff);
     try {
         const result = await drillIn(ctx);
         await verdict?.(result);
@@ -95308,14 +95313,14 @@ async function runDrill(opts, log, onStage, verdict, handOff) {
     }
     finally {
         try {
-            await teardownAfterVerdict(ctx, handOff);
+            await teardownAfterVerdict(ctx);
         }
         finally {
             work.close();
         }
     }
 }
-function drillContext(work, opts, log, onStage) {
+function drillContext(work, opts, log, onStage, handOff) {
     const pipe = Pipeline.withConfig(opts.verify.failOn, opts.config.ignore, onStage);
     const history = opts.history ? readHistory(opts.history) : [];
     return {
@@ -95326,6 +95331,7 @@ function drillContext(work, opts, log, onStage) {
         result: { ...pipe.begin('drill'), source: '', tier: opts.tier, notChecked: [] },
         history,
         previous: lastGood(history, 'drill', opts.tier),
+        ...(handOff ? { handOff } : {}),
     };
 }
 /** The drill as its list of stages: each skips what follows it when there is nothing to go on. */

@@ -58,6 +58,8 @@ export interface DrillContext {
   /** The history file's entries, and the last good run of this tier among them. */
   readonly history: HistoryEntry[];
   readonly previous: HistoryEntry | undefined;
+  /** Takes a stopped scratch cluster's removal to a later step (the action's post step). */
+  readonly handOff?: (handle: string) => void;
   /** Set by the target stage as soon as a target exists: what teardown removes (or keeps). */
   made?: { target: DrillTarget; database: string; restorer?: string };
   /** A database made on an existing server is dropped also when the run is cancelled. */

@@ -46,14 +46,14 @@ export async function runDrill(
   handOff?: (handle: string) => void,
 ): Promise<DrillResult> {
   const work = new RunFolder(opts.verify.workDir);
-  const ctx = drillContext(work, opts, log, onStage);
+  const ctx = drillContext(work, opts, log, onStage, handOff);
   try {
     const result = await drillIn(ctx);
     await verdict?.(result);
     return result;
   } finally {
     try {
-      await teardownAfterVerdict(ctx, handOff);
+      await teardownAfterVerdict(ctx);
     } finally {
       work.close();
     }
@@ -65,6 +65,7 @@ function drillContext(
   opts: DrillOptions,
   log: Logger,
   onStage?: (s: StageResult) => void,
+  handOff?: (handle: string) => void,
 ): DrillContext {
   const pipe = Pipeline.withConfig(opts.verify.failOn, opts.config.ignore, onStage);
   const history = opts.history ? readHistory(opts.history) : [];
@@ -76,6 +77,7 @@ function drillContext(
     result: { ...pipe.begin('drill'), source: '', tier: opts.tier, notChecked: [] },
     history,
     previous: lastGood(history, 'drill', opts.tier),
+    ...(handOff ? { handOff } : {}),
   };
 }
 

@@ -226,6 +226,13 @@ describe('teardown follows the verdict', () => {
     expect(seen).toEqual([
       { report: true, outputs: expect.stringMatching(/verdict<<\S+\npass\n/), up: true },
     ]);
+    // The report says what the step did: stopped after the verdict, removed by the post step.
+    const teardown = JSON.parse(fs.readFileSync(report, 'utf8')).stages.find(
+      (s: { name: string }) => s.name === 'teardown',
+    );
+    expect(teardown?.reason).toBe(
+      'after the verdict: the scratch cluster is stopped once the report is written, and the post step removes it',
+    );
     expect(mine()).toEqual([]);
     expect(fs.existsSync(left[0]?.root as string)).toBe(false);
     const user = left[0]?.label.osUser;

@@ -24,6 +24,11 @@ export async function teardownStage(ctx: DrillContext): Promise<void> {
       );
       return {};
     }
+    if (ctx.handOff && target.handOff) {
+      return {
+        note: 'after the verdict: the scratch cluster is stopped once the report is written, and the post step removes it',
+      };
+    }
     const what = target.kind === 'scratch' ? 'the scratch cluster' : `the database ${database}`;
     return { note: `after the verdict: ${what} is removed once the report is written` };
   });
@@ -33,13 +38,10 @@ export async function teardownStage(ctx: DrillContext): Promise<void> {
  * The removal the teardown stage put after the verdict: the scratch cluster stopped and removed, or
  * the drill's database dropped. Runs on every way out of the drill (its cancel hooks stay armed
  * until it is done); a failure cannot change the verdict any more, so it is a warning line. With
- * `handOff` (the action: its post step removes what it is given), a scratch cluster is only stopped
- * here, and its handle given: the files' removal is off the step's time.
+ * `ctx.handOff` (the action: its post step removes what it is given), a scratch cluster is only
+ * stopped here, and its handle given: the files' removal is off the step's time.
  */
-export async function teardownAfterVerdict(
-  ctx: DrillContext,
-  handOff?: (handle: string) => void,
-): Promise<void> {
+export async function teardownAfterVerdict(ctx: DrillContext): Promise<void> {
   // A cluster started while the backup was read that no target stage took (the backup did not verify).
   const early = ctx.early;
   ctx.early = undefined;
@@ -48,7 +50,7 @@ export async function teardownAfterVerdict(
   ctx.made = undefined;
   if (!made) return;
   try {
-    if (handOff && made.target.handOff) handOff(await made.target.handOff());
+    if (ctx.handOff && made.target.handOff) ctx.handOff(await made.target.handOff());
     else await made.target.teardown(made.database);
     ctx.forgetCreated?.();
   } catch (e) {
