@@ -49019,11 +49019,16 @@ function killAllOf(uid) {
  * dropScratchUser later (a post step): nothing a backup's SQL started outlives the drill's step.
  */
 function scratch_user_killScratchProcesses(user) {
-    if (!scratch_user_madeHere(user) || !OWN_USER.test(user))
-        return;
-    const ids = scratch_user_passwdIds(user);
-    if (ids && ids.uid !== 0)
+    const ids = scratch_user_madeHere(user) ? ownUserIds(user) : undefined;
+    if (ids)
         killAllOf(ids.uid);
+}
+/** The ids of `user` when it is named as Restorable names its users, and not root. */
+function ownUserIds(user) {
+    if (!OWN_USER.test(user))
+        return undefined;
+    const ids = scratch_user_passwdIds(user);
+    return ids && ids.uid !== 0 ? ids : undefined;
 }
 /** What `uid` made at the top of the shared temp folders (the only places it could write). */
 function removeFilesOf(uid) {
@@ -49053,10 +49058,8 @@ function removeFilesOf(uid) {
  */
 function scratch_user_dropScratchUser(user) {
     made.delete(user);
-    if (!OWN_USER.test(user))
-        return;
-    const ids = scratch_user_passwdIds(user);
-    if (!ids || ids.uid === 0)
+    const ids = ownUserIds(user);
+    if (!ids)
         return;
     try {
         for (let attempt = 0; attempt < 5; attempt++) {
@@ -49584,6 +49587,8 @@ class ScratchCluster {
      * process is gone, `restorable clean` takes it too.
      */
     async handOff() {
+        if (!live.has(this))
+            return this.root;
         // Still live while it stops: a signal now stops and removes it as any scratch cluster.
         await this.pgCtl()
             .stop('immediate')

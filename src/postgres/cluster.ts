@@ -597,6 +597,7 @@ export class ScratchCluster {
    * process is gone, `restorable clean` takes it too.
    */
   async handOff(): Promise<string> {
+    if (!live.has(this)) return this.root;
     // Still live while it stops: a signal now stops and removes it as any scratch cluster.
     await this.pgCtl()
       .stop('immediate')

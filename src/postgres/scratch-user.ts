@@ -103,9 +103,15 @@ function killAllOf(uid: number): void {
  * dropScratchUser later (a post step): nothing a backup's SQL started outlives the drill's step.
  */
 export function killScratchProcesses(user: string): void {
-  if (!madeHere(user) || !OWN_USER.test(user)) return;
+  const ids = madeHere(user) ? ownUserIds(user) : undefined;
+  if (ids) killAllOf(ids.uid);
+}
+
+/** The ids of `user` when it is named as Restorable names its users, and not root. */
+function ownUserIds(user: string): { uid: number; gid: number } | undefined {
+  if (!OWN_USER.test(user)) return undefined;
   const ids = passwdIds(user);
-  if (ids && ids.uid !== 0) killAllOf(ids.uid);
+  return ids && ids.uid !== 0 ? ids : undefined;
 }
 
 /** What `uid` made at the top of the shared temp folders (the only places it could write). */
@@ -134,9 +140,8 @@ function removeFilesOf(uid: number): void {
  */
 export function dropScratchUser(user: string): void {
   made.delete(user);
-  if (!OWN_USER.test(user)) return;
-  const ids = passwdIds(user);
-  if (!ids || ids.uid === 0) return;
+  const ids = ownUserIds(user);
+  if (!ids) return;
   try {
     for (let attempt = 0; attempt < 5; attempt++) {
       killAllOf(ids.uid);

@@ -8,6 +8,7 @@ import { dumpDatabase } from '../../src/demo/sample.js';
 import { parseDrillOptions } from '../../src/drill/options.js';
 import { type DrillResult, runDrill } from '../../src/drill/run.js';
 import { SideCounts } from '../../src/drill/side-counts.js';
+import { removeKept } from '../../src/drill/target.js';
 import { queryRows } from '../../src/postgres/client.js';
 import {
   findLeftovers,
@@ -262,6 +263,59 @@ describe('teardown follows the verdict', () => {
     expect(await removeCluster(root)).toBe(true);
     expect(fs.existsSync(root)).toBe(false);
   });
+
+  it('SIGTERM as the action publishes its verdict (3 runs): nothing left running, nothing the post step cannot remove', async () => {
+    const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+    for (let round = 1; round <= 3; round++) {
+      const work = fs.mkdtempSync(path.join(dir, 'sigterm-'));
+      const files = { out: path.join(work, 'out'), state: path.join(work, 'state') };
+      for (const file of Object.values(files)) fs.writeFileSync(file, '');
+      const inputs = { source: f.chinook as string, 'max-age': '1000d', checksum: 'skip', 'work-dir': work };
+      const env: Record<string, string> = {
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(INPUT|STATE)_/.test(k))),
+        GITHUB_OUTPUT: files.out,
+        GITHUB_STATE: files.state,
+        GITHUB_STEP_SUMMARY: path.join(work, 'summary.md'),
+        ...Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v])),
+      };
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', path.join(root, 'src/entries/restore-drill.ts')],
+        {
+          env,
+          cwd: root,
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+      let made: ReturnType<typeof findLeftovers>[number] | undefined;
+      const deadline = Date.now() + 90_000;
+      while (!fs.readFileSync(files.out, 'utf8').includes('verdict<<') && Date.now() < deadline) {
+        made ??= findLeftovers().find((c) => c.label.pid === child.pid);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(made, `round ${round}: no cluster was seen`).toBeDefined();
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      const at = made?.root as string;
+      // Either the signal removed it, or the main step had stopped it and handed it on.
+      expect(fs.existsSync(path.join(at, 'data', 'postmaster.pid')), `round ${round}`).toBe(false);
+      const saved = /stopped-target<<(\S+)\n(.*)\n\1/.exec(fs.readFileSync(files.state, 'utf8'))?.[2];
+      if (fs.existsSync(at)) {
+        if (saved) {
+          // What the post step does with it.
+          expect(JSON.parse(saved)).toEqual({ kind: 'scratch', root: at });
+          expect(await removeKept(saved)).toBe(at);
+        } else {
+          // Without a handle, its label is an orphan's, which plain `clean` takes.
+          expect(leftoversToClean(false).map((c) => c.root)).toContain(at);
+          expect(await removeCluster(at)).toBe(true);
+        }
+      }
+      expect(fs.existsSync(at), `round ${round}`).toBe(false);
+      const user = made?.label.osUser;
+      expect(user && made?.label.ownUser ? passwdIds(user) : undefined, `round ${round}`).toBeUndefined();
+    }
+  }, 300_000);
 
   it('a verdict step that throws still removes the cluster', async () => {
     await expect(
